@@ -1,0 +1,36 @@
+# grant-ledger — two commands to start: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+TSTAMP := $(VENV)/.installed-test
+
+.PHONY: demo test bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(TSTAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,postgres]'
+	touch $@ $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/grant-ledger demo --replace
+
+test: $(TSTAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(TSTAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+lint: $(TSTAMP)
+	$(BIN)/ruff check ledger projections commands audit tests bench
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) *.egg-info grant-ledger-demo.db*

@@ -1,0 +1,1 @@
+"""Audit trail: Merkle log hashing, signed checkpoints, export and verification."""

@@ -1,0 +1,325 @@
+"""Signed checkpoints of the audit log, in the C2SP signed-note format with Ed25519.
+
+A checkpoint body is four lines, each ending in a newline: the log origin, the tree size in
+decimal, the root hash in standard base64, and a UTC timestamp (``2024-05-01T08:30:00Z``). The
+signed form is the body, a blank line, and one line per signature::
+
+    — <key name> <base64 of 4-byte key id || 64-byte Ed25519 signature of the body>
+
+The key id is the first 4 bytes of SHA-256(key name || "\\n" || 0x01 || raw public key), as in
+https://c2sp.org/signed-note, so Go tooling (golang.org/x/mod/sumdb/note) can check them too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+ROOT_SIZE = 32
+ED25519_ALGORITHM = 0x01
+SIGNATURE_PREFIX = "\u2014 "  # em dash and a space
+
+_SIZE_RE = re.compile(r"0|[1-9][0-9]*")
+_TIMESTAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z")
+_KEY_FILE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+class CheckpointError(Exception):
+    """A checkpoint is malformed or its signature does not verify."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class KeyFileError(Exception):
+    """A key file cannot be created, read or used."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    origin: str
+    size: int
+    root: bytes
+    timestamp: str
+
+    def __post_init__(self) -> None:
+        if not self.origin or self.origin != self.origin.strip() or _has_control(self.origin):
+            message = (
+                f"The checkpoint origin {self.origin!r} must be a non-empty line without "
+                "control characters or surrounding spaces."
+            )
+            raise CheckpointError(message)
+        if type(self.size) is not int or self.size < 0:
+            message = f"The checkpoint size {self.size!r} must be a non-negative integer."
+            raise CheckpointError(message)
+        if not isinstance(self.root, bytes) or len(self.root) != ROOT_SIZE:
+            message = f"The checkpoint root must be {ROOT_SIZE} bytes."
+            raise CheckpointError(message)
+        if not _is_utc_timestamp(self.timestamp):
+            message = (
+                f"The checkpoint timestamp {self.timestamp!r} must be ISO-8601 UTC "
+                "like 2024-05-01T08:30:00Z."
+            )
+            raise CheckpointError(message)
+
+    def body(self) -> str:
+        root = base64.b64encode(self.root).decode("ascii")
+        return f"{self.origin}\n{self.size}\n{root}\n{self.timestamp}\n"
+
+
+@dataclass(frozen=True)
+class NoteSignature:
+    key_name: str
+    key_id: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    """A parsed, not yet verified, signed checkpoint; ``body`` is the exact signed text."""
+
+    checkpoint: Checkpoint
+    body: str
+    signatures: tuple[NoteSignature, ...]
+
+
+def utc_timestamp(moment: datetime | None = None) -> str:
+    """``moment`` (default: now) as the checkpoint timestamp form, to the second."""
+    when = datetime.now(UTC) if moment is None else moment
+    if when.tzinfo is None:
+        message = "A checkpoint timestamp needs a timezone-aware datetime."
+        raise CheckpointError(message)
+    return when.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+def key_id(key_name: str, public_key: Ed25519PublicKey) -> bytes:
+    _check_key_name(key_name)
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    digest = hashlib.sha256(key_name.encode("utf-8") + b"\n" + bytes([ED25519_ALGORITHM]) + raw)
+    return digest.digest()[:4]
+
+
+def sign_note(text: str, private_key: Ed25519PrivateKey, key_name: str) -> str:
+    """The signed note of ``text`` (which must end in a newline) with one signature line."""
+    if not text.endswith("\n") or _has_control(text.replace("\n", "")):
+        message = "A note text must end in a newline and contain no other control characters."
+        raise CheckpointError(message)
+    identifier = key_id(key_name, private_key.public_key())
+    signature = private_key.sign(text.encode("utf-8"))
+    blob = base64.b64encode(identifier + signature).decode("ascii")
+    return f"{text}\n{SIGNATURE_PREFIX}{key_name} {blob}\n"
+
+
+def sign_checkpoint(cp: Checkpoint, private_key: Ed25519PrivateKey, key_name: str) -> str:
+    return sign_note(cp.body(), private_key, key_name)
+
+
+def parse_signed_checkpoint(text: str) -> SignedCheckpoint:
+    """Split and check the form of a signed checkpoint; the signatures are not verified."""
+    if _has_control(text.replace("\n", "")):
+        message = "The signed checkpoint contains control characters (carriage returns?)."
+        raise CheckpointError(message)
+    if not text.endswith("\n"):
+        message = "The signed checkpoint does not end with a newline."
+        raise CheckpointError(message)
+    split = text.rfind("\n\n")
+    if split < 0:
+        message = "The signed checkpoint has no blank line between its body and signatures."
+        raise CheckpointError(message)
+    body, signature_block = text[: split + 1], text[split + 2 :]
+    if not signature_block:
+        message = "The signed checkpoint has no signature lines after the blank line."
+        raise CheckpointError(message)
+    signatures = tuple(_parse_signature_line(line) for line in signature_block[:-1].split("\n"))
+    return SignedCheckpoint(_parse_body(body), body, signatures)
+
+
+def verify_signed_checkpoint(text: str, public_key: Ed25519PublicKey) -> Checkpoint:
+    """The checkpoint in ``text`` if it carries a valid signature by ``public_key``."""
+    signed = parse_signed_checkpoint(text)
+    ours = [s for s in signed.signatures if s.key_id == key_id(s.key_name, public_key)]
+    if not ours:
+        names = ", ".join(s.key_name for s in signed.signatures)
+        message = f"The checkpoint has no signature by the given public key (signed by {names})."
+        raise CheckpointError(message)
+    payload = signed.body.encode("utf-8")
+    for sig in ours:
+        try:
+            public_key.verify(sig.signature, payload)
+        except InvalidSignature:
+            continue
+        return signed.checkpoint
+    message = f"The checkpoint signature by {ours[0].key_name} does not verify."
+    raise CheckpointError(message)
+
+
+def generate_keypair(directory: Path, name: str) -> tuple[Path, Path]:
+    """Write a new Ed25519 key pair as ``NAME.key`` (mode 0600) and ``NAME.pub``.
+
+    Refuses to replace either file. Returns (private key path, public key path).
+    """
+    if not _KEY_FILE_NAME_RE.fullmatch(name):
+        message = f"The key name {name!r} must be letters, digits, '.', '_' or '-'."
+        raise KeyFileError(message)
+    key_path, pub_path = directory / f"{name}.key", directory / f"{name}.pub"
+    for path in (key_path, pub_path):
+        if os.path.lexists(path):
+            message = f"Refusing to overwrite the existing key file {path}."
+            raise KeyFileError(message)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_key = Ed25519PrivateKey.generate()
+    private_pem = private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public_pem = private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    _write_new_file(key_path, private_pem, 0o600)
+    try:
+        _write_new_file(pub_path, public_pem, 0o644)
+    except KeyFileError:
+        key_path.unlink()
+        raise
+    return key_path, pub_path
+
+
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    data = _read_key_file(path)
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        message = f"The file {path} is not an unencrypted PEM private key ({exc})."
+        raise KeyFileError(message) from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        message = f"The private key in {path} is not an Ed25519 key."
+        raise KeyFileError(message)
+    return key
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    data = _read_key_file(path)
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        message = f"The file {path} is not a PEM public key ({exc})."
+        raise KeyFileError(message) from exc
+    if not isinstance(key, Ed25519PublicKey):
+        message = f"The public key in {path} is not an Ed25519 key."
+        raise KeyFileError(message)
+    return key
+
+
+def _parse_body(body: str) -> Checkpoint:
+    lines = body[:-1].split("\n")
+    if len(lines) != 4:
+        message = (
+            f"The checkpoint body has {len(lines)} lines instead of 4 "
+            "(origin, size, root, timestamp)."
+        )
+        raise CheckpointError(message)
+    origin, size_text, root_text, timestamp = lines
+    if not _SIZE_RE.fullmatch(size_text):
+        message = f"Checkpoint line 2 {size_text!r} is not a decimal tree size."
+        raise CheckpointError(message)
+    root = _strict_b64decode(root_text)
+    if root is None or len(root) != ROOT_SIZE:
+        message = f"Checkpoint line 3 {root_text!r} is not the base64 of a {ROOT_SIZE}-byte root."
+        raise CheckpointError(message)
+    return Checkpoint(origin, int(size_text), root, timestamp)
+
+
+def _parse_signature_line(line: str) -> NoteSignature:
+    if not line.startswith(SIGNATURE_PREFIX):
+        message = f"The signature line {line!r} does not start with an em dash and a space."
+        raise CheckpointError(message)
+    parts = line[len(SIGNATURE_PREFIX) :].split(" ")
+    blob = _strict_b64decode(parts[1]) if len(parts) == 2 and _is_key_name(parts[0]) else None
+    if blob is None or len(blob) < 5:
+        message = f"The signature line {line!r} is not '— <key name> <base64 key id+signature>'."
+        raise CheckpointError(message)
+    return NoteSignature(parts[0], blob[:4], blob[4:])
+
+
+def _strict_b64decode(text: str) -> bytes | None:
+    """Decoded standard base64 with padding, or None unless ``text`` is its canonical form."""
+    try:
+        decoded = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return decoded if base64.b64encode(decoded).decode("ascii") == text else None
+
+
+def _is_utc_timestamp(value: object) -> bool:
+    if not isinstance(value, str) or not _TIMESTAMP_RE.fullmatch(value):
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
+
+
+def _is_key_name(name: str) -> bool:
+    return bool(name) and not _has_control(name) and not any(c.isspace() or c == "+" for c in name)
+
+
+def _check_key_name(name: str) -> None:
+    if not _is_key_name(name):
+        message = f"The key name {name!r} must be non-empty, without spaces or '+'."
+        raise CheckpointError(message)
+
+
+def _read_key_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        message = f"Cannot read the key file {path}: {exc.strerror}."
+        raise KeyFileError(message) from exc
+
+
+def _write_new_file(path: Path, data: bytes, mode: int) -> None:
+    # O_EXCL: never replace a file, even one created after the existence check; the mode is
+    # given at creation so the private key is never readable by others, not even briefly.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, mode)
+    except FileExistsError as exc:
+        message = f"Refusing to overwrite the existing key file {path}."
+        raise KeyFileError(message) from exc
+    except OSError as exc:
+        message = f"Cannot create the key file {path}: {exc.strerror}."
+        raise KeyFileError(message) from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if hasattr(os, "fchmod"):
+                # The umask may have removed owner bits; set the exact mode asked for.
+                os.fchmod(handle.fileno(), mode)
+            handle.write(data)
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        message = f"Cannot write the key file {path}: {exc.strerror}."
+        raise KeyFileError(message) from exc

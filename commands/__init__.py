@@ -1,0 +1,1 @@
+"""The command line (click) and the pydantic models that validate its input."""

@@ -1,0 +1,126 @@
+"""The ``grant-ledger`` command line.
+
+Exit codes: 0 done (also: already recorded); 2 bad input or usage; 3 refused by a rule;
+4 not found; 5 conflict; 6 verification failed. Errors are one sentence on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from commands.context import Settings, default_actor
+from ledger.errors import LedgerError, StorageError
+from ledger.rules import ROLES
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"grant-ledger: {message}", err=True)
+    sys.exit(code)
+
+
+def _storage_message(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip().splitlines()
+    first = text[0] if text else type(error).__name__
+    if "readonly" in first or "read-only" in first:
+        return f"the database cannot be written (read-only file or role): {first}"
+    if "locked" in first:
+        return f"the database is locked by another writer; try again: {first}"
+    if "disk" in first and ("full" in first or "I/O" in first):
+        return f"the disk is full or failing; nothing was written: {first}"
+    if "append-only" in first:
+        return f"the database refused the change: {first}"
+    return f"database error: {first}"
+
+
+class LedgerGroup(click.Group):
+    """A click group that turns every failure into one line and its documented exit code."""
+
+    def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        try:
+            result = super().main(args, prog_name or "grant-ledger", complete_var,
+                                  standalone_mode=False, **extra)
+        except click.exceptions.Exit as e:
+            sys.exit(e.exit_code)
+        except click.exceptions.Abort:
+            _fail("aborted", 1)
+        except click.UsageError as e:
+            where = f" (see `grant-ledger {e.ctx.command_path.split(' ', 1)[-1]} --help`)" \
+                if e.ctx is not None and " " in e.ctx.command_path else ""
+            _fail(f"{e.format_message()}{where}", 2)
+        except click.ClickException as e:
+            _fail(e.format_message(), e.exit_code)
+        except LedgerError as e:
+            _fail(e.message, e.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted; nothing was written by the unfinished command", 130)
+        except BrokenPipeError:
+            sys.exit(0)
+        except Exception as e:
+            from sqlalchemy.exc import SQLAlchemyError
+
+            persistence: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError)
+            if "eventsourcing.persistence" in sys.modules:
+                from eventsourcing.persistence import PersistenceError
+
+                persistence = (*persistence, PersistenceError)
+            if isinstance(e, persistence):
+                _fail(_storage_message(e), StorageError.exit_code)
+            _fail(f"internal error ({type(e).__name__}): {e}", 1)
+        finally:
+            ctx_settings = getattr(self, "_settings", None)
+            if ctx_settings is not None:
+                ctx_settings.close()
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@click.group(cls=LedgerGroup, context_settings=CONTEXT)
+@click.option("--db", envvar="GRANT_LEDGER_DB", metavar="PATH|URL",
+              help="SQLite file or postgresql+psycopg:// URL [env GRANT_LEDGER_DB; default: "
+                   "~/.local/share/grant-ledger/ledger.db]")
+@click.option("--actor", envvar="GRANT_LEDGER_ACTOR", default=default_actor,
+              help="who records [env GRANT_LEDGER_ACTOR; default: login name]")
+@click.option("--role", envvar="GRANT_LEDGER_ROLE", default="officer", show_default=True,
+              type=click.Choice(ROLES), help="officer records money; approver approves, "
+              "evaluates and orders; auditor only reads [env GRANT_LEDGER_ROLE]")
+@click.option("--lang", envvar="GRANT_LEDGER_LANG", default="zh", show_default=True,
+              type=click.Choice(["zh", "en"]), help="language of labels in reports")
+@click.version_option(package_name="grant-ledger", prog_name="grant-ledger")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, actor: str, role: str, lang: str) -> None:
+    """grant-ledger: 高技能人才培训基地补助资金台账 — an event-sourced ledger of the subsidies
+    Chongqing pays to skills-training bases.
+
+    \b
+    Examples:
+      grant-ledger demo                       # a realistic scenario on a fresh file
+      grant-ledger --db books.db init
+      grant-ledger spend G-YZ-2024-01 --amount 3.5万 --category equipment \\
+          --source subsidy --voucher 记-0042 --date 2024-05-10
+      grant-ledger balance --format json
+    """
+    actor = actor.strip()
+    if not actor or len(actor) > 128:
+        raise click.BadParameter("must be 1 to 128 characters", param_hint="--actor")
+    settings = Settings(db=db, actor=actor, role=role, lang=lang)
+    ctx.obj = settings
+    cli._settings = settings  # type: ignore[attr-defined]
+
+
+def _register() -> None:
+    from commands import balance, demo, grant, money, policy, setup, unit
+
+    for module in (setup, policy, unit, grant, money, balance, demo):
+        module.register(cli)
+
+
+_register()
+
+
+def main() -> None:
+    cli.main()

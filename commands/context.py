@@ -1,0 +1,97 @@
+"""What every command shares: the global options, the open ledger, and one way to fail."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ledger.database import database_url
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from ledger.application import GrantLedger, Outcome
+
+
+def default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in a container
+        return "unknown"
+
+
+@dataclass
+class Settings:
+    db: str | None
+    actor: str
+    role: str
+    lang: str
+    _ledger: GrantLedger | None = field(default=None, repr=False)
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return database_url(self.db)
+
+    def ledger(self) -> GrantLedger:
+        """The write side (imports eventsourcing: only commands that write or catch up)."""
+        if self._ledger is None:
+            from ledger.application import open_ledger
+
+            self._ledger = open_ledger(self.url)
+        return self._ledger
+
+    def engine(self) -> Engine:
+        """A plain SQLAlchemy engine for reading projections."""
+        if self._ledger is not None:
+            return self._ledger.engine
+        if self._engine is None:
+            from ledger.database import make_engine
+
+            self._engine = make_engine(self.url)
+        return self._engine
+
+    def catch_up(self) -> None:
+        from projections.runner import catch_up
+
+        catch_up(self.ledger())
+
+    def ensure_current(self) -> None:
+        """Read-your-writes: bring projections up to the store's head before answering."""
+        from projections.status import is_behind
+
+        if is_behind(self.engine()):
+            self.catch_up()
+
+    def close(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+def settings() -> Settings:
+    obj = click.get_current_context().find_object(Settings)
+    assert obj is not None
+    return obj
+
+
+def today() -> date:
+    return date.today()
+
+
+def report(outcome: Outcome, tail: str = "") -> None:
+    """Print what a write did; a repeat is a success that wrote nothing."""
+    if outcome.recorded:
+        click.echo(outcome.message + (f"; {tail}" if tail else ""))
+    else:
+        click.echo(f"already recorded: {outcome.message}; nothing written")
+
+
+def env_default(name: str, fallback: Any) -> Any:
+    return os.environ.get(name) or fallback

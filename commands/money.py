@@ -1,0 +1,184 @@
+"""The money commands: ``disburse``, ``match commit|receive``, ``spend``, ``reverse``."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from commands.context import report, settings, today
+from commands.models import Disburse, MatchCommit, MatchReceive, Reverse, Spend, validate
+from ledger.errors import BadInputError
+from ledger.money import format_yuan
+
+DATE = click.DateTime(["%Y-%m-%d"])
+
+
+def _day(value: datetime | None) -> object:
+    return value.date() if value else today()
+
+
+def _available(grant_id: str) -> str:
+    grant = settings().ledger().get_grant(grant_id)
+    return (f"available: subsidy {format_yuan(grant.available('subsidy'))}, "
+            f"matching {format_yuan(grant.available('matching'))}")
+
+
+@click.command("disburse")
+@click.argument("grant_id")
+@click.option("--amount", required=True, help="tranche amount, e.g. 10万 or 100,000.00")
+@click.option("--voucher", required=True, help="voucher number (unique per grant)")
+@click.option("--tranche", type=int, default=1, show_default=True, help="tranche number")
+@click.option("--date", "on", type=DATE, help="business date (default today)")
+def disburse_command(grant_id: str, amount: str, voucher: str, tranche: int,
+                     on: datetime | None) -> None:
+    """Record a subsidy tranche received by the grant (财政补助拨付).
+
+    \b
+    Example:
+      grant-ledger disburse G-YZ-2024-01 --amount 10万 --tranche 1 --voucher 拨-2024-001 \\
+          --date 2024-04-15
+    """
+    s = settings()
+    cmd = validate(Disburse, grant_id=grant_id, amount=amount, voucher=voucher,
+                   tranche=tranche, on=_day(on))
+    outcome = s.ledger().disburse(grant_id=cmd.grant_id, amount=cmd.amount,
+                                  voucher=cmd.voucher, tranche=cmd.tranche, on=cmd.on,
+                                  actor=s.actor, role=s.role)
+    s.catch_up()
+    report(outcome, _available(cmd.grant_id))
+
+
+@click.group("match")
+def match_group() -> None:
+    """Matching funds (配套经费): commitments and receipts."""
+
+
+@match_group.command("commit")
+@click.argument("grant_id")
+@click.option("--amount", required=True, help="amount committed, e.g. 20万")
+@click.option("--funder", required=True, help="who commits, e.g. the host unit or sector authority")
+@click.option("--voucher", required=True, help="commitment document or voucher number")
+@click.option("--date", "on", type=DATE, help="business date (default today)")
+def match_commit_command(grant_id: str, amount: str, funder: str, voucher: str,
+                         on: datetime | None) -> None:
+    """Record a matching-fund commitment.
+
+    \b
+    Example:
+      grant-ledger match commit G-YZ-2024-01 --amount 20万 --funder 重庆市渝中职业教育中心 \\
+          --voucher 配承-001
+    """
+    s = settings()
+    cmd = validate(MatchCommit, grant_id=grant_id, amount=amount, funder=funder,
+                   voucher=voucher, on=_day(on))
+    outcome = s.ledger().commit_matching(grant_id=cmd.grant_id, amount=cmd.amount,
+                                         voucher=cmd.voucher, funder=cmd.funder, on=cmd.on,
+                                         actor=s.actor, role=s.role)
+    s.catch_up()
+    report(outcome)
+
+
+@match_group.command("receive")
+@click.argument("grant_id")
+@click.option("--amount", required=True, help="amount received, e.g. 10万")
+@click.option("--voucher", required=True, help="receipt voucher number")
+@click.option("--date", "on", type=DATE, help="business date (default today)")
+def match_receive_command(grant_id: str, amount: str, voucher: str,
+                          on: datetime | None) -> None:
+    """Record matching funds received into the grant's matching sub-ledger.
+
+    \b
+    Example:
+      grant-ledger match receive G-YZ-2024-01 --amount 10万 --voucher 配收-001
+    """
+    s = settings()
+    cmd = validate(MatchReceive, grant_id=grant_id, amount=amount, voucher=voucher,
+                   on=_day(on))
+    outcome = s.ledger().receive_matching(grant_id=cmd.grant_id, amount=cmd.amount,
+                                          voucher=cmd.voucher, on=cmd.on, actor=s.actor,
+                                          role=s.role)
+    s.catch_up()
+    report(outcome, _available(cmd.grant_id))
+
+
+def _sha256_files(paths: tuple[str, ...]) -> list[str]:
+    digests = []
+    for name in paths:
+        path = Path(name)
+        if not path.is_file():
+            msg = f"--attachment {name!r} is not a readable file"
+            raise BadInputError(msg)
+        digests.append(hashlib.sha256(path.read_bytes()).hexdigest())
+    return digests
+
+
+@click.command("spend")
+@click.argument("grant_id")
+@click.option("--amount", required=True, help="amount spent, e.g. 3.5万 or 35,000.00")
+@click.option("--category", required=True,
+              help="spending category by code or Chinese label, e.g. equipment or 实训设备购置、改造与维护")
+@click.option("--source", type=click.Choice(["subsidy", "matching"]), default="subsidy",
+              show_default=True, help="fund source: subsidy (财政补助) or matching (配套经费)")
+@click.option("--voucher", required=True, help="accounting voucher number (unique per grant)")
+@click.option("--content", default="", help="construction content, e.g. training_system")
+@click.option("--project", default="", help="profession or project the spending serves")
+@click.option("--payee", default="", help="who was paid")
+@click.option("--memo", default="", help="free text")
+@click.option("--attachment", "attachments", multiple=True,
+              help="a supporting file; its sha256 is recorded, never the file (repeat)")
+@click.option("--date", "on", type=DATE, help="business date (default today)")
+def spend_command(grant_id: str, amount: str, category: str, source: str, voucher: str,
+                  content: str, project: str, payee: str, memo: str,
+                  attachments: tuple[str, ...], on: datetime | None) -> None:
+    """Record spending from one fund source of a grant.
+
+    Refused (exit 3): banned categories (差旅费 travel, 劳务费 labour, unrelated — 003 第九条),
+    unknown categories, spending beyond the fund source's received balance (003 第十条),
+    dates outside the build period.
+
+    \b
+    Example:
+      grant-ledger spend G-YZ-2024-01 --amount 3.5万 --category equipment --source subsidy \\
+          --voucher 记-0042 --payee 重庆某设备公司 --date 2024-05-10
+    """
+    s = settings()
+    cmd = validate(Spend, grant_id=grant_id, amount=amount, category=category, source=source,
+                   voucher=voucher, content=content, project=project, payee=payee, memo=memo,
+                   attachments=_sha256_files(attachments), on=_day(on))
+    outcome = s.ledger().spend(
+        grant_id=cmd.grant_id, amount=cmd.amount, category=cmd.category, source=cmd.source,
+        voucher=cmd.voucher, content=cmd.content, project=cmd.project, payee=cmd.payee,
+        memo=cmd.memo, attachments=cmd.attachments, on=cmd.on, actor=s.actor, role=s.role,
+    )
+    s.catch_up()
+    report(outcome, _available(cmd.grant_id))
+
+
+@click.command("reverse")
+@click.argument("grant_id")
+@click.option("--voucher", required=True, help="voucher of the expenditure to reverse")
+@click.option("--reason", required=True, help="why it is reversed")
+@click.option("--date", "on", type=DATE, help="business date (default today)")
+def reverse_command(grant_id: str, voucher: str, reason: str, on: datetime | None) -> None:
+    """Reverse one recorded expenditure (a compensating event; nothing is deleted).
+
+    \b
+    Example:
+      grant-ledger reverse G-YZ-2024-01 --voucher 记-0042 --reason 重复入账
+    """
+    s = settings()
+    cmd = validate(Reverse, grant_id=grant_id, voucher=voucher, reason=reason, on=_day(on))
+    outcome = s.ledger().reverse(grant_id=cmd.grant_id, voucher=cmd.voucher, reason=cmd.reason,
+                                 on=cmd.on, actor=s.actor, role=s.role)
+    s.catch_up()
+    report(outcome, _available(cmd.grant_id))
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(disburse_command)
+    cli.add_command(match_group)
+    cli.add_command(spend_command)
+    cli.add_command(reverse_command)

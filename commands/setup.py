@@ -1,0 +1,62 @@
+"""``init`` and ``info``: create the ledger, and say where it is and what it holds."""
+
+from __future__ import annotations
+
+import click
+
+from commands.context import settings
+from ledger.database import describe_url
+
+
+@click.command("init")
+def init_command() -> None:
+    """Create the ledger's tables, append-only triggers and read models.
+
+    \b
+    Examples:
+      grant-ledger init
+      grant-ledger --db /srv/ledger/books.db init
+      grant-ledger --db postgresql+psycopg://officer@db/ledger init
+    """
+    s = settings()
+    s.ledger()
+    s.catch_up()
+    click.echo(f"ledger ready at {describe_url(s.url)}")
+
+
+@click.command("info")
+def info_command() -> None:
+    """Print the database in use, the event count and each projection's position.
+
+    \b
+    Example:
+      grant-ledger info
+    """
+    from projections.status import head, is_behind, positions
+
+    s = settings()
+    click.echo(f"database: {describe_url(s.url)}")
+    click.echo(f"actor:    {s.actor} ({s.role})")
+    engine = s.engine()
+    if is_behind(engine) and head_or_zero(engine) == 0:
+        click.echo("events:   0 (not initialised: run `grant-ledger init`)")
+        return
+    click.echo(f"events:   {head(engine)} (last notification id)")
+    for name, position in positions(engine).items():
+        click.echo(f"projection {name}: at {position}")
+
+
+def head_or_zero(engine: object) -> int:
+    from sqlalchemy import inspect
+
+    from ledger.database import EVENTS_TABLE
+    from projections.status import head
+
+    if not inspect(engine).has_table(EVENTS_TABLE):
+        return 0
+    return head(engine)  # type: ignore[arg-type]
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(init_command)
+    cli.add_command(info_command)

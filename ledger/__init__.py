@@ -1,0 +1,1 @@
+"""Write side of grant-ledger: money, policy, rules, aggregates and the application."""

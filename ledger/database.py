@@ -1,0 +1,130 @@
+"""Where the events live: database URLs, engine settings, and the database-level guards
+(append-only triggers, schema version, SQLite durability settings).
+
+Kept free of eventsourcing imports so that read-only commands start fast.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+
+from ledger.errors import BadInputError, StorageError
+
+APP_NAME = "ledger"
+EVENTS_TABLE = f"{APP_NAME}_events"
+SNAPSHOTS_TABLE = f"{APP_NAME}_snapshots"
+META_TABLE = "ledger_meta"
+SCHEMA_VERSION = 1
+
+
+def default_db_path() -> Path:
+    from platformdirs import user_data_path
+
+    return user_data_path("grant-ledger") / "ledger.db"
+
+
+def database_url(value: str | None = None) -> str:
+    """A SQLAlchemy URL from ``--db PATH|URL``, ``GRANT_LEDGER_DB`` or the default file."""
+    value = value or os.environ.get("GRANT_LEDGER_DB") or str(default_db_path())
+    if "://" in value:
+        if value.startswith(("postgresql://", "postgres://")):
+            value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        if not value.startswith(("sqlite", "postgresql")):
+            msg = f"database {value!r} is neither a SQLite file nor a postgresql:// URL"
+            raise BadInputError(msg)
+        return value
+    path = Path(value).expanduser().resolve()
+    if path.is_dir():
+        msg = f"database path {path} is a directory; give a file name such as {path}/ledger.db"
+        raise BadInputError(msg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def describe_url(url: str) -> str:
+    """The URL with any password hidden."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+
+
+def configure_engine(engine: Engine) -> None:
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the read side (reports), with the same settings as the store's."""
+    engine = create_engine(url)
+    configure_engine(engine)
+    return engine
+
+
+# ----------------------------------------------------------------------------- guards
+
+_SQLITE_TRIGGERS = [
+    f"""CREATE TRIGGER IF NOT EXISTS {EVENTS_TABLE}_no_update BEFORE UPDATE ON {EVENTS_TABLE}
+    BEGIN SELECT RAISE(ABORT, 'grant-ledger events are append-only: UPDATE refused'); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS {EVENTS_TABLE}_no_delete BEFORE DELETE ON {EVENTS_TABLE}
+    BEGIN SELECT RAISE(ABORT, 'grant-ledger events are append-only: DELETE refused'); END""",
+]
+
+_PG_TRIGGERS = [
+    f"""DO $$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'grant_ledger_append_only') THEN
+        CREATE FUNCTION grant_ledger_append_only() RETURNS trigger AS $f$
+        BEGIN RAISE EXCEPTION 'grant-ledger events are append-only: % refused', TG_OP; END;
+        $f$ LANGUAGE plpgsql;
+      END IF;
+      IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{EVENTS_TABLE}_append_only') THEN
+        CREATE TRIGGER {EVENTS_TABLE}_append_only BEFORE UPDATE OR DELETE ON {EVENTS_TABLE}
+        FOR EACH ROW EXECUTE FUNCTION grant_ledger_append_only();
+      END IF;
+      IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{EVENTS_TABLE}_no_truncate') THEN
+        CREATE TRIGGER {EVENTS_TABLE}_no_truncate BEFORE TRUNCATE ON {EVENTS_TABLE}
+        FOR EACH STATEMENT EXECUTE FUNCTION grant_ledger_append_only();
+      END IF;
+    END $$""",
+]
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create the meta table and append-only triggers; refuse a newer schema."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key VARCHAR(64) PRIMARY KEY, "
+                 "value VARCHAR(256) NOT NULL)")
+        )
+        row = conn.execute(
+            text(f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'")
+        ).first()
+        if row is None:
+            conn.execute(
+                text(f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', :v)"),
+                {"v": str(SCHEMA_VERSION)},
+            )
+        elif int(row[0]) > SCHEMA_VERSION:
+            msg = (
+                f"this database has schema version {row[0]}, written by a newer grant-ledger; "
+                f"this version understands up to {SCHEMA_VERSION}: upgrade grant-ledger"
+            )
+            raise StorageError(msg)
+        statements = _PG_TRIGGERS if engine.dialect.name == "postgresql" else _SQLITE_TRIGGERS
+        for statement in statements:
+            conn.execute(text(statement))

@@ -1,0 +1,50 @@
+"""Errors the ledger raises, each with the exit code the command line documents.
+
+0 done (also: already recorded); 2 bad input; 3 refused by a rule; 4 not found;
+5 conflict; 6 verification failed.
+"""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Base class: one clear sentence for the user, and an exit code."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadInputError(LedgerError):
+    exit_code = 2
+
+
+class RuleViolationError(LedgerError):
+    """A rule of the policy refused the command; ``rule`` and ``clause`` name it."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, rule: str, clause: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.clause = clause
+
+
+class NotFoundError(LedgerError):
+    exit_code = 4
+
+
+class ConflictError(LedgerError):
+    exit_code = 5
+
+
+class VerificationError(LedgerError):
+    exit_code = 6
+
+
+class StorageError(LedgerError):
+    """The database could not be used (locked, read-only, newer schema...)."""
+
+    exit_code = 5

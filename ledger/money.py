@@ -1,0 +1,86 @@
+"""Money: yuan amounts as Decimal with two places, parsed the ways officers write them."""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from ledger.errors import BadInputError
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+# 100 亿元: far above any grant; catches slips of the finger (an extra 0000).
+MAX_AMOUNT = Decimal("10000000000.00")
+
+_PREFIXES = ("¥", "￥", "RMB", "CNY")
+_GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
+_PLAIN = re.compile(r"^\d+(\.\d+)?$")
+
+
+def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> Decimal:
+    """Parse ``200000``, ``200,000.00``, ``¥200000``, ``20万``, ``20万元`` into Decimal('200000.00').
+
+    Zero, negative, more than two decimal places, absurdly large and non-numbers are
+    refused with BadInputError.
+    """
+    field = f"{field} " if field else ""
+    if isinstance(text, Decimal | int) and not isinstance(text, bool):
+        return check_amount(Decimal(text), field=field, shown=str(text))
+    raw = str(text)
+    s = raw.strip().replace(" ", "").replace("\u00a0", "")
+    for prefix in _PREFIXES:
+        if s.upper().startswith(prefix):
+            s = s[len(prefix) :]
+            break
+    if s.endswith("元"):
+        s = s[:-1]
+    multiplier = Decimal(1)
+    if s.endswith("万"):
+        s, multiplier = s[:-1], Decimal(10000)
+    if s.startswith("-") or s.startswith("−"):
+        msg = f"{field}{raw!r} is negative; amounts must be positive"
+        raise BadInputError(msg)
+    if _GROUPED.match(s):
+        s = s.replace(",", "")
+    if not _PLAIN.match(s):
+        msg = (
+            f"{field}{raw!r} is not an amount; write it like 200000, 200,000.00, "
+            "¥200000 or 20万"
+        )
+        raise BadInputError(msg)
+    try:
+        value = Decimal(s) * multiplier
+    except InvalidOperation:  # pragma: no cover - the regex admits only digits
+        msg = f"{field}{raw!r} is not an amount"
+        raise BadInputError(msg) from None
+    return check_amount(value, field=field, shown=raw)
+
+
+def check_amount(value: Decimal, *, field: str = "amount ", shown: str | None = None) -> Decimal:
+    shown = shown if shown is not None else str(value)
+    if not value.is_finite():
+        msg = f"{field}{shown!r} is not a finite amount"
+        raise BadInputError(msg)
+    if value <= 0:
+        msg = f"{field}{shown!r} must be greater than zero"
+        raise BadInputError(msg)
+    if value != value.quantize(CENT, rounding=ROUND_HALF_UP):
+        msg = f"{field}{shown!r} has more than two decimal places (fen is the smallest unit)"
+        raise BadInputError(msg)
+    if value > MAX_AMOUNT:
+        msg = f"{field}{shown!r} exceeds the upper bound of {format_yuan(MAX_AMOUNT)} yuan"
+        raise BadInputError(msg)
+    return value.quantize(CENT)
+
+
+def format_yuan(value: Decimal) -> str:
+    """``Decimal('200000')`` -> ``'200,000.00'``."""
+    return f"{value.quantize(CENT):,.2f}"
+
+
+def to_fen(value: Decimal) -> int:
+    return int((value * 100).to_integral_value())
+
+
+def from_fen(fen: int) -> Decimal:
+    return (Decimal(fen) / 100).quantize(CENT)

@@ -1,0 +1,1 @@
+"""Read side of grant-ledger: SQLAlchemy read models, the catch-up runner, reports' queries."""

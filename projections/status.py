@@ -1,0 +1,36 @@
+"""How far each projection is behind the store: plain SQL, no eventsourcing import."""
+
+from __future__ import annotations
+
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
+
+from ledger.database import EVENTS_TABLE
+from projections.schema import TRACKING_TABLE
+
+PROJECTION_NAMES = ("balances",)
+
+
+def head(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {EVENTS_TABLE}")).scalar()
+                   or 0)
+
+
+def positions(engine: Engine) -> dict[str, int]:
+    if not inspect(engine).has_table(TRACKING_TABLE):
+        return dict.fromkeys(PROJECTION_NAMES, 0)
+    with engine.connect() as conn:
+        found = dict(
+            conn.execute(
+                text(f"SELECT application_name, notification_id FROM {TRACKING_TABLE}")
+            ).all()
+        )
+    return {name: int(found.get(name) or 0) for name in PROJECTION_NAMES}
+
+
+def is_behind(engine: Engine) -> bool:
+    if not inspect(engine).has_table(EVENTS_TABLE):
+        return True
+    top = head(engine)
+    return any(position < top for position in positions(engine).values())
