@@ -40,7 +40,7 @@ def _storage_message(error: BaseException) -> str:
 class LedgerGroup(click.Group):
     """A click group that turns every failure into one line and its documented exit code."""
 
-    def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
+    def main(self, args: Any = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
         try:
             result = super().main(args, prog_name or "grant-ledger", complete_var,

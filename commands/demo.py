@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -44,9 +45,9 @@ def _refused(label: str, action: Callable[[], Any]) -> None:
 def run_demo(s: Settings) -> None:
     ledger = s.ledger()
     y = lambda text: parse_amount(text)  # noqa: E731
-    officer = {"actor": "财务-李敏", "role": "officer"}
-    approver = {"actor": "区人力社保局-王强", "role": "approver"}
-    city = {"actor": "市人力社保局-陈静", "role": "approver"}
+    officer: dict[str, Any] = {"actor": "财务-李敏", "role": "officer"}
+    approver: dict[str, Any] = {"actor": "区人力社保局-王强", "role": "approver"}
+    city: dict[str, Any] = {"actor": "市人力社保局-陈静", "role": "approver"}
 
     _say("1. 承建单位 host units")
     _step("渝中区职业教育中心", lambda: ledger.register_unit(
@@ -90,9 +91,9 @@ def run_demo(s: Settings) -> None:
         (g2, "90万", "拨-CQ-2024-001", 1, date(2024, 6, 1)),
         (g2, "60万", "拨-CQ-2025-001", 2, date(2025, 3, 1)),
     ]:
-        _step(f"{grant} tranche {tranche} {amount}", lambda g=grant, a=amount, v=voucher, t=tranche,
-              d=on: ledger.disburse(grant_id=g, amount=y(a), voucher=v, tranche=t, on=d,
-                                    **officer))
+        _step(f"{grant} tranche {tranche} {amount}", partial(
+            ledger.disburse, grant_id=grant, amount=y(amount), voucher=voucher, tranche=tranche,
+            on=on, **officer))
     _refused("a third tranche beyond the approved 20万 (003 第九条)", lambda: ledger.disburse(
         grant_id=g1, amount=y("1万"), voucher="拨-YZ-2025-003", tranche=3,
         on=date(2025, 1, 10), **officer))
@@ -107,9 +108,9 @@ def run_demo(s: Settings) -> None:
         (g1, "10万", "配收-YZ-002", date(2024, 11, 5)),
         (g2, "80万", "配收-CQ-001", date(2024, 7, 1)),
     ]:
-        _step(f"{grant} matching received {amount}", lambda g=grant, a=amount, v=voucher,
-              d=on: ledger.receive_matching(grant_id=g, amount=y(a), voucher=v, on=d,
-                                            **officer))
+        _step(f"{grant} matching received {amount}", partial(
+            ledger.receive_matching, grant_id=grant, amount=y(amount), voucher=voucher, on=on,
+            **officer))
 
     _say("5. 支出 spending by permitted category (003 第九条, 000 第十三条)")
     spends = [
@@ -127,10 +128,9 @@ def run_demo(s: Settings) -> None:
         (g2, "8.5万", "teacher_training", "matching", "cooperation", "记-CQ-0202", "师资研修", date(2025, 5, 9)),
     ]
     for grant, amount, category, source, content, voucher, payee, on in spends:
-        _step(f"{grant} {category} {amount} from {source}",
-              lambda g=grant, a=amount, c=category, s_=source, ct=content, v=voucher, p=payee,
-              d=on: ledger.spend(grant_id=g, amount=y(a), category=c, source=s_, content=ct,
-                                 voucher=v, payee=p, on=d, **officer))
+        _step(f"{grant} {category} {amount} from {source}", partial(
+            ledger.spend, grant_id=grant, amount=y(amount), category=category, source=source,
+            content=content, voucher=voucher, payee=payee, on=on, **officer))
     _refused("a 差旅费 travel claim of 4,800.00", lambda: ledger.spend(
         grant_id=g1, amount=y("4800"), category="差旅费", source="subsidy",
         voucher="记-YZ-0105", payee="出差人员", on=date(2024, 8, 2), **officer))

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 from commands.context import settings
 from ledger.database import describe_url
@@ -46,7 +51,7 @@ def info_command() -> None:
         click.echo(f"projection {name}: at {position}")
 
 
-def head_or_zero(engine: object) -> int:
+def head_or_zero(engine: Engine) -> int:
     from sqlalchemy import inspect
 
     from ledger.database import EVENTS_TABLE
@@ -54,7 +59,7 @@ def head_or_zero(engine: object) -> int:
 
     if not inspect(engine).has_table(EVENTS_TABLE):
         return 0
-    return head(engine)  # type: ignore[arg-type]
+    return head(engine)
 
 
 def register(cli: click.Group) -> None:

@@ -85,7 +85,7 @@ class GrantLedger(Application[UUID]):
 
     def get_grant(self, grant_id: str) -> Grant:
         try:
-            grant = self.repository.get(grant_uuid(grant_id))
+            grant: Any = self.repository.get(grant_uuid(grant_id))
         except AggregateNotFoundError:
             msg = f"grant {grant_id} is not in the ledger"
             raise NotFoundError(msg) from None
@@ -94,7 +94,7 @@ class GrantLedger(Application[UUID]):
 
     def get_unit(self, unit_id: str) -> Unit:
         try:
-            unit = self.repository.get(unit_uuid(unit_id))
+            unit: Any = self.repository.get(unit_uuid(unit_id))
         except AggregateNotFoundError:
             msg = (
                 f"unit {unit_id} is not registered; register it first with "

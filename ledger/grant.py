@@ -303,7 +303,8 @@ class Grant(Aggregate):
                 raise BadInputError(msg)
             build_end = add_years(start, programme.build_years) - timedelta(days=1)
         if build_end < start:
-            msg = f"the build period ends {build_end.isoformat()}, before it starts {start.isoformat()}"
+            msg = (f"the build period ends {build_end.isoformat()}, before it starts "
+                   f"{start.isoformat()}")
             raise BadInputError(msg)
         raise_first(
             [

@@ -18,7 +18,7 @@ _PLAIN = re.compile(r"^\d+(\.\d+)?$")
 
 
 def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> Decimal:
-    """Parse ``200000``, ``200,000.00``, ``¥200000``, ``20万``, ``20万元`` into Decimal('200000.00').
+    """Parse ``200000``, ``200,000.00``, ``¥200000``, ``20万``, ``20万元`` as Decimal('200000.00').
 
     Zero, negative, more than two decimal places, absurdly large and non-numbers are
     refused with BadInputError.

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql.elements import ColumnElement
 
 from ledger.money import CENT, from_fen
 from projections.schema import MEASURES, grants, movements
@@ -78,7 +79,7 @@ def balances(
                 )
                 for r in rows
             ]
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if base_ids:
             conditions.append(movements.c.base_id.in_(list(base_ids)))
         if as_of is not None:

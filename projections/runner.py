@@ -22,8 +22,11 @@ BATCH = 1000
 
 
 class Projection(Protocol):
-    name: str
-    tables: Sequence[Table]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def tables(self) -> Sequence[Table]: ...
 
     def apply(self, session: Session, batch: Sequence[tuple[int, Any]]) -> None: ...
 
@@ -35,6 +38,12 @@ class ProjectionRecorder(SQLAlchemyTrackingRecorder):
         super().create_table()
         assert self.datastore.engine is not None
         metadata.create_all(self.datastore.engine, checkfirst=True)
+
+    def create_tables_of(self, projection: Projection) -> None:
+        """Tables of projections kept outside this package (the audit log's)."""
+        assert self.datastore.engine is not None
+        for table in projection.tables:
+            table.create(self.datastore.engine, checkfirst=True)
 
     def position(self, name: str) -> int:
         return self.max_tracking_id(name) or 0
@@ -73,13 +82,14 @@ class _Overtaken(Exception):
 
 
 def projections() -> list[Projection]:
+    """The read models of this package; callers may add others (the audit log)."""
     from projections.balances import BalanceProjection
 
     return [BalanceProjection()]
 
 
 def tracking_recorder(app: GrantLedger) -> ProjectionRecorder:
-    recorder = app.factory.tracking_recorder(ProjectionRecorder)  # type: ignore[type-var]
+    recorder = app.factory.tracking_recorder(ProjectionRecorder)
     assert isinstance(recorder, ProjectionRecorder)
     return recorder
 
@@ -94,6 +104,8 @@ def catch_up(
     recorder = tracking_recorder(app)
     done = 0
     for projection in only or projections():
+        if projection.tables and projection.tables[0].metadata is not metadata:
+            recorder.create_tables_of(projection)
         while True:
             position = recorder.position(projection.name)
             notifications = app.recorder.select_notifications(
@@ -103,7 +115,8 @@ def catch_up(
                 break
             batch = [(n.id, app.mapper.to_domain_event(n)) for n in notifications]
 
-            def apply(session: Session, batch: list[tuple[int, Any]] = batch) -> None:
+            def apply(session: Session, batch: list[tuple[int, Any]] = batch,
+                      projection: Projection = projection) -> None:
                 projection.apply(session, batch)
 
             if recorder.commit_batch(projection.name, position, notifications[-1].id, apply):

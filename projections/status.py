@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 from ledger.database import EVENTS_TABLE
 from projections.schema import TRACKING_TABLE
 
-PROJECTION_NAMES = ("balances",)
+PROJECTION_NAMES: tuple[str, ...] = ("balances",)
 
 
 def head(engine: Engine) -> int:
@@ -21,11 +21,12 @@ def positions(engine: Engine) -> dict[str, int]:
     if not inspect(engine).has_table(TRACKING_TABLE):
         return dict.fromkeys(PROJECTION_NAMES, 0)
     with engine.connect() as conn:
-        found = dict(
-            conn.execute(
+        found: dict[str, int] = {
+            str(name): int(position or 0)
+            for name, position in conn.execute(
                 text(f"SELECT application_name, notification_id FROM {TRACKING_TABLE}")
             ).all()
-        )
+        }
     return {name: int(found.get(name) or 0) for name in PROJECTION_NAMES}
 
 

@@ -61,7 +61,8 @@ def recompute(url: str) -> dict[str, dict[str, Decimal]]:
     return totals
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(money_command, min_size=1, max_size=14))
 def test_money_commands_keep_the_ledger_sound(tmp_path: Path, commands: list[tuple]) -> None:
     url = f"sqlite:///{tmp_path / (uuid.uuid4().hex + '.db')}"
