@@ -75,8 +75,7 @@ class Checkpoint:
             raise CheckpointError(message)
         if not _is_utc_timestamp(self.timestamp):
             message = (
-                f"The checkpoint timestamp {self.timestamp!r} must be ISO-8601 UTC "
-                "like 2024-05-01T08:30:00Z."
+                f"The checkpoint timestamp {self.timestamp!r} must be ISO-8601 UTC like 2024-05-01T08:30:00Z."
             )
             raise CheckpointError(message)
 
@@ -232,10 +231,7 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
 def _parse_body(body: str) -> Checkpoint:
     lines = body[:-1].split("\n")
     if len(lines) != 4:
-        message = (
-            f"The checkpoint body has {len(lines)} lines instead of 4 "
-            "(origin, size, root, timestamp)."
-        )
+        message = f"The checkpoint body has {len(lines)} lines instead of 4 (origin, size, root, timestamp)."
         raise CheckpointError(message)
     origin, size_text, root_text, timestamp = lines
     if not _SIZE_RE.fullmatch(size_text):

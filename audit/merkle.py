@@ -65,9 +65,7 @@ def inclusion_proof(index: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
     return proof
 
 
-def verify_inclusion(
-    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
-) -> bool:
+def verify_inclusion(leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> bool:
     """RFC 9162 §2.1.3.2: does ``proof`` show leaf ``index`` of a tree of ``size`` has ``root``?
 
     Never raises on bad values: any malformed input is simply a proof that does not verify.
@@ -181,8 +179,7 @@ class CompactRange:
         expected = self.size.bit_count()
         if len(self.hashes) != expected:
             message = (
-                f"A compact range of {self.size} leaves holds {expected} hashes, "
-                f"not {len(self.hashes)}."
+                f"A compact range of {self.size} leaves holds {expected} hashes, not {len(self.hashes)}."
             )
             raise MerkleError(message)
         _check_hashes(self.hashes, "subtree hash")

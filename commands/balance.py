@@ -11,15 +11,55 @@ from commands.output import table, to_csv, to_json
 from ledger.errors import NotFoundError
 
 HEADERS = {
-    "zh": ["基地", "项目编号", "基地名称", "类型", "状态", "批复补助", "补助到位", "补助支出",
-           "补助结余", "配套承诺", "配套到位", "配套支出", "配套结余", "执行率%"],
-    "en": ["base", "grant", "name", "programme", "status", "subsidy approved",
-           "subsidy received", "subsidy spent", "subsidy available", "matching committed",
-           "matching received", "matching spent", "matching available", "execution %"],
+    "zh": [
+        "基地",
+        "项目编号",
+        "基地名称",
+        "类型",
+        "状态",
+        "批复补助",
+        "补助到位",
+        "补助支出",
+        "补助结余",
+        "配套承诺",
+        "配套到位",
+        "配套支出",
+        "配套结余",
+        "执行率%",
+    ],
+    "en": [
+        "base",
+        "grant",
+        "name",
+        "programme",
+        "status",
+        "subsidy approved",
+        "subsidy received",
+        "subsidy spent",
+        "subsidy available",
+        "matching committed",
+        "matching received",
+        "matching spent",
+        "matching available",
+        "execution %",
+    ],
 }
-KEYS = ["base_id", "grant_id", "base_name", "programme", "status", "subsidy_approved",
-        "subsidy_received", "subsidy_spent", "subsidy_available", "matching_committed",
-        "matching_received", "matching_spent", "matching_available", "execution_rate"]
+KEYS = [
+    "base_id",
+    "grant_id",
+    "base_name",
+    "programme",
+    "status",
+    "subsidy_approved",
+    "subsidy_received",
+    "subsidy_spent",
+    "subsidy_available",
+    "matching_committed",
+    "matching_received",
+    "matching_spent",
+    "matching_available",
+    "execution_rate",
+]
 
 
 def parse_moment(value: str) -> datetime:
@@ -27,20 +67,21 @@ def parse_moment(value: str) -> datetime:
         return datetime.fromisoformat(value.strip().replace(" ", "T"))
     except ValueError:
         raise click.BadParameter(
-            f"{value!r} is not a timestamp; write it like 2024-05-01T17:30:00 or "
-            "2024-05-01T09:30:00+00:00", param_hint="--known-at") from None
+            f"{value!r} is not a timestamp; write it like 2024-05-01T17:30:00 or 2024-05-01T09:30:00+00:00",
+            param_hint="--known-at",
+        ) from None
 
 
 @click.command("balance")
 @click.argument("base_ids", nargs=-1)
-@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]),
-              help="the books as of this business date")
-@click.option("--known-at", help="what the ledger knew at this moment (ISO timestamp; "
-              "naive times are local)")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True)
-def balance_command(base_ids: tuple[str, ...], as_of: datetime | None, known_at: str | None,
-                    fmt: str) -> None:
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), help="the books as of this business date")
+@click.option("--known-at", help="what the ledger knew at this moment (ISO timestamp; naive times are local)")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True
+)
+def balance_command(
+    base_ids: tuple[str, ...], as_of: datetime | None, known_at: str | None, fmt: str
+) -> None:
     """Balances per base: subsidy approved / received / spent / available, matching
     committed / received / spent / available, and the execution rate (spent ÷ received).
 
@@ -61,9 +102,22 @@ def balance_command(base_ids: tuple[str, ...], as_of: datetime | None, known_at:
         msg = f"no grant for base {', '.join(missing)} in the ledger"
         raise NotFoundError(msg)
     rows = [
-        [b.base_id, b.grant_id, b.base_name, b.programme, b.status, b.approved,
-         b.subsidy_received, b.subsidy_spent, b.subsidy_available, b.matching_committed,
-         b.matching_received, b.matching_spent, b.matching_available, b.execution_rate]
+        [
+            b.base_id,
+            b.grant_id,
+            b.base_name,
+            b.programme,
+            b.status,
+            b.approved,
+            b.subsidy_received,
+            b.subsidy_spent,
+            b.subsidy_available,
+            b.matching_committed,
+            b.matching_received,
+            b.matching_spent,
+            b.matching_available,
+            b.execution_rate,
+        ]
         for b in found
     ]
     if fmt == "json":

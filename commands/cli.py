@@ -40,18 +40,28 @@ def _storage_message(error: BaseException) -> str:
 class LedgerGroup(click.Group):
     """A click group that turns every failure into one line and its documented exit code."""
 
-    def main(self, args: Any = None, prog_name: str | None = None,
-             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         try:
-            result = super().main(args, prog_name or "grant-ledger", complete_var,
-                                  standalone_mode=False, **extra)
+            result = super().main(
+                args, prog_name or "grant-ledger", complete_var, standalone_mode=False, **extra
+            )
         except click.exceptions.Exit as e:
             sys.exit(e.exit_code)
         except click.exceptions.Abort:
             _fail("aborted", 1)
         except click.UsageError as e:
-            where = f" (see `grant-ledger {e.ctx.command_path.split(' ', 1)[-1]} --help`)" \
-                if e.ctx is not None and " " in e.ctx.command_path else ""
+            where = (
+                f" (see `grant-ledger {e.ctx.command_path.split(' ', 1)[-1]} --help`)"
+                if e.ctx is not None and " " in e.ctx.command_path
+                else ""
+            )
             _fail(f"{e.format_message()}{where}", 2)
         except click.ClickException as e:
             _fail(e.format_message(), e.exit_code)
@@ -80,16 +90,36 @@ class LedgerGroup(click.Group):
 
 
 @click.group(cls=LedgerGroup, context_settings=CONTEXT)
-@click.option("--db", envvar="GRANT_LEDGER_DB", metavar="PATH|URL",
-              help="SQLite file or postgresql+psycopg:// URL [env GRANT_LEDGER_DB; default: "
-                   "~/.local/share/grant-ledger/ledger.db]")
-@click.option("--actor", envvar="GRANT_LEDGER_ACTOR", default=default_actor,
-              help="who records [env GRANT_LEDGER_ACTOR; default: login name]")
-@click.option("--role", envvar="GRANT_LEDGER_ROLE", default="officer", show_default=True,
-              type=click.Choice(ROLES), help="officer records money; approver approves, "
-              "evaluates and orders; auditor only reads [env GRANT_LEDGER_ROLE]")
-@click.option("--lang", envvar="GRANT_LEDGER_LANG", default="zh", show_default=True,
-              type=click.Choice(["zh", "en"]), help="language of labels in reports")
+@click.option(
+    "--db",
+    envvar="GRANT_LEDGER_DB",
+    metavar="PATH|URL",
+    help="SQLite file or postgresql+psycopg:// URL [env GRANT_LEDGER_DB; default: "
+    "~/.local/share/grant-ledger/ledger.db]",
+)
+@click.option(
+    "--actor",
+    envvar="GRANT_LEDGER_ACTOR",
+    default=default_actor,
+    help="who records [env GRANT_LEDGER_ACTOR; default: login name]",
+)
+@click.option(
+    "--role",
+    envvar="GRANT_LEDGER_ROLE",
+    default="officer",
+    show_default=True,
+    type=click.Choice(ROLES),
+    help="officer records money; approver approves, "
+    "evaluates and orders; auditor only reads [env GRANT_LEDGER_ROLE]",
+)
+@click.option(
+    "--lang",
+    envvar="GRANT_LEDGER_LANG",
+    default="zh",
+    show_default=True,
+    type=click.Choice(["zh", "en"]),
+    help="language of labels in reports",
+)
 @click.version_option(package_name="grant-ledger", prog_name="grant-ledger")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, actor: str, role: str, lang: str) -> None:

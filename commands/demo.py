@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from functools import partial
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,38 +50,98 @@ def run_demo(s: Settings) -> None:
     city: dict[str, Any] = {"actor": "市人力社保局-陈静", "role": "approver"}
 
     _say("1. 承建单位 host units")
-    _step("渝中区职业教育中心", lambda: ledger.register_unit(
-        unit_id="U-YZ-001", name="重庆市渝中区职业教育中心", kind="technical_school",
-        on=date(2024, 2, 20), **officer))
-    _step("重庆市工业技师学院", lambda: ledger.register_unit(
-        unit_id="U-CQ-002", name="重庆市工业技师学院", kind="technical_school",
-        on=date(2024, 2, 20), **officer))
+    _step(
+        "渝中区职业教育中心",
+        lambda: ledger.register_unit(
+            unit_id="U-YZ-001",
+            name="重庆市渝中区职业教育中心",
+            kind="technical_school",
+            on=date(2024, 2, 20),
+            **officer,
+        ),
+    )
+    _step(
+        "重庆市工业技师学院",
+        lambda: ledger.register_unit(
+            unit_id="U-CQ-002",
+            name="重庆市工业技师学院",
+            kind="technical_school",
+            on=date(2024, 2, 20),
+            **officer,
+        ),
+    )
 
     _say("2. 区级基地 district base B0001 (003): application and approval")
-    _step("apply", lambda: ledger.apply_grant(
-        grant_id="G-YZ-2024-01", unit_id="U-YZ-001", base_id="B0001",
-        base_name="渝中区数字技能高技能人才培训基地", programme="district_base",
-        projects=["电子商务师", "网络与信息安全管理员"], requested=y("20万"),
-        on=date(2024, 3, 1), **officer))
-    _refused("a second district base for the same unit (003 第八条)", lambda: ledger.apply_grant(
-        grant_id="G-YZ-2024-09", unit_id="U-YZ-001", base_id="B0009",
-        base_name="渝中区第二个区级基地", programme="district_base", projects=["茶艺师"],
-        requested=y("20万"), on=date(2024, 3, 2), **officer))
-    _step("approve", lambda: ledger.approve_grant(
-        grant_id="G-YZ-2024-01", amount=y("200,000.00"), document="渝中人社〔2024〕18号",
-        bodies=["区人力社保局", "区财政局"], build_start=None, build_end=None,
-        on=date(2024, 4, 1), **approver))
+    _step(
+        "apply",
+        lambda: ledger.apply_grant(
+            grant_id="G-YZ-2024-01",
+            unit_id="U-YZ-001",
+            base_id="B0001",
+            base_name="渝中区数字技能高技能人才培训基地",
+            programme="district_base",
+            projects=["电子商务师", "网络与信息安全管理员"],
+            requested=y("20万"),
+            on=date(2024, 3, 1),
+            **officer,
+        ),
+    )
+    _refused(
+        "a second district base for the same unit (003 第八条)",
+        lambda: ledger.apply_grant(
+            grant_id="G-YZ-2024-09",
+            unit_id="U-YZ-001",
+            base_id="B0009",
+            base_name="渝中区第二个区级基地",
+            programme="district_base",
+            projects=["茶艺师"],
+            requested=y("20万"),
+            on=date(2024, 3, 2),
+            **officer,
+        ),
+    )
+    _step(
+        "approve",
+        lambda: ledger.approve_grant(
+            grant_id="G-YZ-2024-01",
+            amount=y("200,000.00"),
+            document="渝中人社〔2024〕18号",
+            bodies=["区人力社保局", "区财政局"],
+            build_start=None,
+            build_end=None,
+            on=date(2024, 4, 1),
+            **approver,
+        ),
+    )
 
     _say("3. 职业训练院 B0002 (000): 150万 for 3 projects")
-    _step("apply", lambda: ledger.apply_grant(
-        grant_id="G-CQ-2024-07", unit_id="U-CQ-002", base_id="B0002",
-        base_name="重庆市工业技师学院职业训练院", programme="training_institute",
-        projects=["工业机器人系统运维员", "数控车工", "焊工"], requested=y("150万元"),
-        on=date(2024, 4, 10), **officer))
-    _step("approve", lambda: ledger.approve_grant(
-        grant_id="G-CQ-2024-07", amount=y("¥1500000"), document="渝人社〔2024〕96号",
-        bodies=["市人力社保局"], build_start=None, build_end=date(2026, 12, 31),
-        on=date(2024, 5, 20), **city))
+    _step(
+        "apply",
+        lambda: ledger.apply_grant(
+            grant_id="G-CQ-2024-07",
+            unit_id="U-CQ-002",
+            base_id="B0002",
+            base_name="重庆市工业技师学院职业训练院",
+            programme="training_institute",
+            projects=["工业机器人系统运维员", "数控车工", "焊工"],
+            requested=y("150万元"),
+            on=date(2024, 4, 10),
+            **officer,
+        ),
+    )
+    _step(
+        "approve",
+        lambda: ledger.approve_grant(
+            grant_id="G-CQ-2024-07",
+            amount=y("¥1500000"),
+            document="渝人社〔2024〕96号",
+            bodies=["市人力社保局"],
+            build_start=None,
+            build_end=date(2026, 12, 31),
+            on=date(2024, 5, 20),
+            **city,
+        ),
+    )
 
     _say("4. 资金到位 money in: subsidy tranches and 1:1 matching")
     g1, g2 = "G-YZ-2024-01", "G-CQ-2024-07"
@@ -91,65 +151,231 @@ def run_demo(s: Settings) -> None:
         (g2, "90万", "拨-CQ-2024-001", 1, date(2024, 6, 1)),
         (g2, "60万", "拨-CQ-2025-001", 2, date(2025, 3, 1)),
     ]:
-        _step(f"{grant} tranche {tranche} {amount}", partial(
-            ledger.disburse, grant_id=grant, amount=y(amount), voucher=voucher, tranche=tranche,
-            on=on, **officer))
-    _refused("a third tranche beyond the approved 20万 (003 第九条)", lambda: ledger.disburse(
-        grant_id=g1, amount=y("1万"), voucher="拨-YZ-2025-003", tranche=3,
-        on=date(2025, 1, 10), **officer))
-    _step("matching committed by the host unit", lambda: ledger.commit_matching(
-        grant_id=g1, amount=y("20万"), voucher="配承-YZ-001", funder="重庆市渝中区职业教育中心",
-        on=date(2024, 4, 2), **officer))
-    _step("matching committed by the sector authority", lambda: ledger.commit_matching(
-        grant_id=g2, amount=y("150万"), voucher="配承-CQ-001", funder="市经济和信息化委员会",
-        on=date(2024, 5, 25), **officer))
+        _step(
+            f"{grant} tranche {tranche} {amount}",
+            partial(
+                ledger.disburse,
+                grant_id=grant,
+                amount=y(amount),
+                voucher=voucher,
+                tranche=tranche,
+                on=on,
+                **officer,
+            ),
+        )
+    _refused(
+        "a third tranche beyond the approved 20万 (003 第九条)",
+        lambda: ledger.disburse(
+            grant_id=g1, amount=y("1万"), voucher="拨-YZ-2025-003", tranche=3, on=date(2025, 1, 10), **officer
+        ),
+    )
+    _step(
+        "matching committed by the host unit",
+        lambda: ledger.commit_matching(
+            grant_id=g1,
+            amount=y("20万"),
+            voucher="配承-YZ-001",
+            funder="重庆市渝中区职业教育中心",
+            on=date(2024, 4, 2),
+            **officer,
+        ),
+    )
+    _step(
+        "matching committed by the sector authority",
+        lambda: ledger.commit_matching(
+            grant_id=g2,
+            amount=y("150万"),
+            voucher="配承-CQ-001",
+            funder="市经济和信息化委员会",
+            on=date(2024, 5, 25),
+            **officer,
+        ),
+    )
     for grant, amount, voucher, on in [
         (g1, "10万", "配收-YZ-001", date(2024, 5, 10)),
         (g1, "10万", "配收-YZ-002", date(2024, 11, 5)),
         (g2, "80万", "配收-CQ-001", date(2024, 7, 1)),
     ]:
-        _step(f"{grant} matching received {amount}", partial(
-            ledger.receive_matching, grant_id=grant, amount=y(amount), voucher=voucher, on=on,
-            **officer))
+        _step(
+            f"{grant} matching received {amount}",
+            partial(
+                ledger.receive_matching, grant_id=grant, amount=y(amount), voucher=voucher, on=on, **officer
+            ),
+        )
 
     _say("5. 支出 spending by permitted category (003 第九条, 000 第十三条)")
     spends = [
-        (g1, "8.6万", "equipment", "subsidy", "training_system", "记-YZ-0101", "重庆某数码设备公司", date(2024, 5, 8)),
-        (g1, "12,500.00", "原材料消耗", "subsidy", "training_system", "记-YZ-0102", "耗材供应商", date(2024, 6, 3)),
-        (g1, "2.4万", "teacher_training", "subsidy", "cooperation", "记-YZ-0103", "市职教师资培训中心", date(2024, 7, 12)),
+        (
+            g1,
+            "8.6万",
+            "equipment",
+            "subsidy",
+            "training_system",
+            "记-YZ-0101",
+            "重庆某数码设备公司",
+            date(2024, 5, 8),
+        ),
+        (
+            g1,
+            "12,500.00",
+            "原材料消耗",
+            "subsidy",
+            "training_system",
+            "记-YZ-0102",
+            "耗材供应商",
+            date(2024, 6, 3),
+        ),
+        (
+            g1,
+            "2.4万",
+            "teacher_training",
+            "subsidy",
+            "cooperation",
+            "记-YZ-0103",
+            "市职教师资培训中心",
+            date(2024, 7, 12),
+        ),
         (g1, "1.8万", "curriculum", "subsidy", "patterns", "记-YZ-0104", "教材编写组", date(2024, 11, 20)),
-        (g1, "6万", "infrastructure", "matching", "training_system", "记-YZ-0201", "装修公司", date(2024, 6, 18)),
-        (g1, "3.2万", "instructor_hire", "matching", "cooperation", "记-YZ-0202", "企业技师", date(2024, 9, 1)),
-        (g2, "56万", "equipment", "subsidy", "training_system", "记-CQ-0101", "工业机器人厂商", date(2024, 7, 20)),
-        (g2, "9.8万", "materials", "subsidy", "training_system", "记-CQ-0102", "钢材供应商", date(2024, 9, 5)),
+        (
+            g1,
+            "6万",
+            "infrastructure",
+            "matching",
+            "training_system",
+            "记-YZ-0201",
+            "装修公司",
+            date(2024, 6, 18),
+        ),
+        (
+            g1,
+            "3.2万",
+            "instructor_hire",
+            "matching",
+            "cooperation",
+            "记-YZ-0202",
+            "企业技师",
+            date(2024, 9, 1),
+        ),
+        (
+            g2,
+            "56万",
+            "equipment",
+            "subsidy",
+            "training_system",
+            "记-CQ-0101",
+            "工业机器人厂商",
+            date(2024, 7, 20),
+        ),
+        (
+            g2,
+            "9.8万",
+            "materials",
+            "subsidy",
+            "training_system",
+            "记-CQ-0102",
+            "钢材供应商",
+            date(2024, 9, 5),
+        ),
         (g2, "15万", "curriculum", "subsidy", "patterns", "记-CQ-0103", "课程开发团队", date(2025, 4, 2)),
         (g2, "12万", "research", "subsidy", "patterns", "记-CQ-0104", "教研室", date(2025, 6, 16)),
-        (g2, "30万", "infrastructure", "matching", "cooperation", "记-CQ-0201", "实训楼改造", date(2024, 8, 8)),
-        (g2, "8.5万", "teacher_training", "matching", "cooperation", "记-CQ-0202", "师资研修", date(2025, 5, 9)),
+        (
+            g2,
+            "30万",
+            "infrastructure",
+            "matching",
+            "cooperation",
+            "记-CQ-0201",
+            "实训楼改造",
+            date(2024, 8, 8),
+        ),
+        (
+            g2,
+            "8.5万",
+            "teacher_training",
+            "matching",
+            "cooperation",
+            "记-CQ-0202",
+            "师资研修",
+            date(2025, 5, 9),
+        ),
     ]
     for grant, amount, category, source, content, voucher, payee, on in spends:
-        _step(f"{grant} {category} {amount} from {source}", partial(
-            ledger.spend, grant_id=grant, amount=y(amount), category=category, source=source,
-            content=content, voucher=voucher, payee=payee, on=on, **officer))
-    _refused("a 差旅费 travel claim of 4,800.00", lambda: ledger.spend(
-        grant_id=g1, amount=y("4800"), category="差旅费", source="subsidy",
-        voucher="记-YZ-0105", payee="出差人员", on=date(2024, 8, 2), **officer))
-    _refused("a 劳务费 labour fee of 6,000.00", lambda: ledger.spend(
-        grant_id=g2, amount=y("6000"), category="labour", source="subsidy",
-        voucher="记-CQ-0105", payee="临时人员", on=date(2024, 8, 2), **officer))
-    _refused("an overspend of 15万 from the district base's subsidy (003 第十条)",
-             lambda: ledger.spend(grant_id=g1, amount=y("15万"), category="equipment",
-                                  source="subsidy", voucher="记-YZ-0106", payee="设备公司",
-                                  on=date(2024, 12, 1), **officer))
+        _step(
+            f"{grant} {category} {amount} from {source}",
+            partial(
+                ledger.spend,
+                grant_id=grant,
+                amount=y(amount),
+                category=category,
+                source=source,
+                content=content,
+                voucher=voucher,
+                payee=payee,
+                on=on,
+                **officer,
+            ),
+        )
+    _refused(
+        "a 差旅费 travel claim of 4,800.00",
+        lambda: ledger.spend(
+            grant_id=g1,
+            amount=y("4800"),
+            category="差旅费",
+            source="subsidy",
+            voucher="记-YZ-0105",
+            payee="出差人员",
+            on=date(2024, 8, 2),
+            **officer,
+        ),
+    )
+    _refused(
+        "a 劳务费 labour fee of 6,000.00",
+        lambda: ledger.spend(
+            grant_id=g2,
+            amount=y("6000"),
+            category="labour",
+            source="subsidy",
+            voucher="记-CQ-0105",
+            payee="临时人员",
+            on=date(2024, 8, 2),
+            **officer,
+        ),
+    )
+    _refused(
+        "an overspend of 15万 from the district base's subsidy (003 第十条)",
+        lambda: ledger.spend(
+            grant_id=g1,
+            amount=y("15万"),
+            category="equipment",
+            source="subsidy",
+            voucher="记-YZ-0106",
+            payee="设备公司",
+            on=date(2024, 12, 1),
+            **officer,
+        ),
+    )
 
     _say("6. 冲销 a reversal: the materials voucher was entered twice")
-    _step("reverse 记-YZ-0102", lambda: ledger.reverse(
-        grant_id=g1, voucher="记-YZ-0102", reason="重复入账，原凭证作废", on=date(2024, 6, 10),
-        **officer))
-    _step("re-record the materials at the right amount", lambda: ledger.spend(
-        grant_id=g1, amount=y("10,500.00"), category="materials", source="subsidy",
-        content="training_system", voucher="记-YZ-0107", payee="耗材供应商",
-        on=date(2024, 6, 10), **officer))
+    _step(
+        "reverse 记-YZ-0102",
+        lambda: ledger.reverse(
+            grant_id=g1, voucher="记-YZ-0102", reason="重复入账，原凭证作废", on=date(2024, 6, 10), **officer
+        ),
+    )
+    _step(
+        "re-record the materials at the right amount",
+        lambda: ledger.spend(
+            grant_id=g1,
+            amount=y("10,500.00"),
+            category="materials",
+            source="subsidy",
+            content="training_system",
+            voucher="记-YZ-0107",
+            payee="耗材供应商",
+            on=date(2024, 6, 10),
+            **officer,
+        ),
+    )
     s.catch_up()
 
 

@@ -42,6 +42,8 @@ def _date(value: Any) -> Any:
 Ident = Annotated[str, Field(max_length=64), AfterValidator(_identifier)]
 Voucher = Annotated[str, Field(max_length=128), AfterValidator(_identifier)]
 Text = Annotated[str, Field(max_length=500), AfterValidator(_text)]
+
+
 def _amount(value: Any) -> Decimal:
     try:
         return parse_amount(value, field="")
@@ -133,8 +135,13 @@ class Reverse(Model):
 M = TypeVar("M", bound=Model)
 
 _FIELD_OPTIONS = {
-    "on": "--date", "unit_id": "UNIT_ID", "grant_id": "GRANT_ID", "build_start": "--start",
-    "build_end": "--end", "bodies": "--body", "projects": "--project",
+    "on": "--date",
+    "unit_id": "UNIT_ID",
+    "grant_id": "GRANT_ID",
+    "build_start": "--start",
+    "build_end": "--end",
+    "bodies": "--body",
+    "projects": "--project",
     "requested": "--amount",
 }
 

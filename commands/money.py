@@ -22,8 +22,10 @@ def _day(value: datetime | None) -> object:
 
 def _available(grant_id: str) -> str:
     grant = settings().ledger().get_grant(grant_id)
-    return (f"available: subsidy {format_yuan(grant.available('subsidy'))}, "
-            f"matching {format_yuan(grant.available('matching'))}")
+    return (
+        f"available: subsidy {format_yuan(grant.available('subsidy'))}, "
+        f"matching {format_yuan(grant.available('matching'))}"
+    )
 
 
 @click.command("disburse")
@@ -32,8 +34,7 @@ def _available(grant_id: str) -> str:
 @click.option("--voucher", required=True, help="voucher number (unique per grant)")
 @click.option("--tranche", type=int, default=1, show_default=True, help="tranche number")
 @click.option("--date", "on", type=DATE, help="business date (default today)")
-def disburse_command(grant_id: str, amount: str, voucher: str, tranche: int,
-                     on: datetime | None) -> None:
+def disburse_command(grant_id: str, amount: str, voucher: str, tranche: int, on: datetime | None) -> None:
     """Record a subsidy tranche received by the grant (财政补助拨付).
 
     \b
@@ -42,11 +43,16 @@ def disburse_command(grant_id: str, amount: str, voucher: str, tranche: int,
           --date 2024-04-15
     """
     s = settings()
-    cmd = validate(Disburse, grant_id=grant_id, amount=amount, voucher=voucher,
-                   tranche=tranche, on=_day(on))
-    outcome = s.ledger().disburse(grant_id=cmd.grant_id, amount=cmd.amount,
-                                  voucher=cmd.voucher, tranche=cmd.tranche, on=cmd.on,
-                                  actor=s.actor, role=s.role)
+    cmd = validate(Disburse, grant_id=grant_id, amount=amount, voucher=voucher, tranche=tranche, on=_day(on))
+    outcome = s.ledger().disburse(
+        grant_id=cmd.grant_id,
+        amount=cmd.amount,
+        voucher=cmd.voucher,
+        tranche=cmd.tranche,
+        on=cmd.on,
+        actor=s.actor,
+        role=s.role,
+    )
     s.catch_up()
     report(outcome, _available(cmd.grant_id))
 
@@ -62,8 +68,7 @@ def match_group() -> None:
 @click.option("--funder", required=True, help="who commits, e.g. the host unit or sector authority")
 @click.option("--voucher", required=True, help="commitment document or voucher number")
 @click.option("--date", "on", type=DATE, help="business date (default today)")
-def match_commit_command(grant_id: str, amount: str, funder: str, voucher: str,
-                         on: datetime | None) -> None:
+def match_commit_command(grant_id: str, amount: str, funder: str, voucher: str, on: datetime | None) -> None:
     """Record a matching-fund commitment.
 
     \b
@@ -72,11 +77,16 @@ def match_commit_command(grant_id: str, amount: str, funder: str, voucher: str,
           --voucher 配承-001
     """
     s = settings()
-    cmd = validate(MatchCommit, grant_id=grant_id, amount=amount, funder=funder,
-                   voucher=voucher, on=_day(on))
-    outcome = s.ledger().commit_matching(grant_id=cmd.grant_id, amount=cmd.amount,
-                                         voucher=cmd.voucher, funder=cmd.funder, on=cmd.on,
-                                         actor=s.actor, role=s.role)
+    cmd = validate(MatchCommit, grant_id=grant_id, amount=amount, funder=funder, voucher=voucher, on=_day(on))
+    outcome = s.ledger().commit_matching(
+        grant_id=cmd.grant_id,
+        amount=cmd.amount,
+        voucher=cmd.voucher,
+        funder=cmd.funder,
+        on=cmd.on,
+        actor=s.actor,
+        role=s.role,
+    )
     s.catch_up()
     report(outcome)
 
@@ -86,8 +96,7 @@ def match_commit_command(grant_id: str, amount: str, funder: str, voucher: str,
 @click.option("--amount", required=True, help="amount received, e.g. 10万")
 @click.option("--voucher", required=True, help="receipt voucher number")
 @click.option("--date", "on", type=DATE, help="business date (default today)")
-def match_receive_command(grant_id: str, amount: str, voucher: str,
-                          on: datetime | None) -> None:
+def match_receive_command(grant_id: str, amount: str, voucher: str, on: datetime | None) -> None:
     """Record matching funds received into the grant's matching sub-ledger.
 
     \b
@@ -95,11 +104,10 @@ def match_receive_command(grant_id: str, amount: str, voucher: str,
       grant-ledger match receive G-YZ-2024-01 --amount 10万 --voucher 配收-001
     """
     s = settings()
-    cmd = validate(MatchReceive, grant_id=grant_id, amount=amount, voucher=voucher,
-                   on=_day(on))
-    outcome = s.ledger().receive_matching(grant_id=cmd.grant_id, amount=cmd.amount,
-                                          voucher=cmd.voucher, on=cmd.on, actor=s.actor,
-                                          role=s.role)
+    cmd = validate(MatchReceive, grant_id=grant_id, amount=amount, voucher=voucher, on=_day(on))
+    outcome = s.ledger().receive_matching(
+        grant_id=cmd.grant_id, amount=cmd.amount, voucher=cmd.voucher, on=cmd.on, actor=s.actor, role=s.role
+    )
     s.catch_up()
     report(outcome, _available(cmd.grant_id))
 
@@ -118,21 +126,43 @@ def _sha256_files(paths: tuple[str, ...]) -> list[str]:
 @click.command("spend")
 @click.argument("grant_id")
 @click.option("--amount", required=True, help="amount spent, e.g. 3.5万 or 35,000.00")
-@click.option("--category", required=True,
-              help="spending category by code or Chinese label, e.g. equipment or 实训设备购置、改造与维护")
-@click.option("--source", type=click.Choice(["subsidy", "matching"]), default="subsidy",
-              show_default=True, help="fund source: subsidy (财政补助) or matching (配套经费)")
+@click.option(
+    "--category",
+    required=True,
+    help="spending category by code or Chinese label, e.g. equipment or 实训设备购置、改造与维护",
+)
+@click.option(
+    "--source",
+    type=click.Choice(["subsidy", "matching"]),
+    default="subsidy",
+    show_default=True,
+    help="fund source: subsidy (财政补助) or matching (配套经费)",
+)
 @click.option("--voucher", required=True, help="accounting voucher number (unique per grant)")
 @click.option("--content", default="", help="construction content, e.g. training_system")
 @click.option("--project", default="", help="profession or project the spending serves")
 @click.option("--payee", default="", help="who was paid")
 @click.option("--memo", default="", help="free text")
-@click.option("--attachment", "attachments", multiple=True,
-              help="a supporting file; its sha256 is recorded, never the file (repeat)")
+@click.option(
+    "--attachment",
+    "attachments",
+    multiple=True,
+    help="a supporting file; its sha256 is recorded, never the file (repeat)",
+)
 @click.option("--date", "on", type=DATE, help="business date (default today)")
-def spend_command(grant_id: str, amount: str, category: str, source: str, voucher: str,
-                  content: str, project: str, payee: str, memo: str,
-                  attachments: tuple[str, ...], on: datetime | None) -> None:
+def spend_command(
+    grant_id: str,
+    amount: str,
+    category: str,
+    source: str,
+    voucher: str,
+    content: str,
+    project: str,
+    payee: str,
+    memo: str,
+    attachments: tuple[str, ...],
+    on: datetime | None,
+) -> None:
     """Record spending from one fund source of a grant.
 
     Refused (exit 3): banned categories (差旅费 travel, 劳务费 labour, unrelated — 003 第九条),
@@ -145,13 +175,34 @@ def spend_command(grant_id: str, amount: str, category: str, source: str, vouche
           --voucher 记-0042 --payee 重庆某设备公司 --date 2024-05-10
     """
     s = settings()
-    cmd = validate(Spend, grant_id=grant_id, amount=amount, category=category, source=source,
-                   voucher=voucher, content=content, project=project, payee=payee, memo=memo,
-                   attachments=_sha256_files(attachments), on=_day(on))
+    cmd = validate(
+        Spend,
+        grant_id=grant_id,
+        amount=amount,
+        category=category,
+        source=source,
+        voucher=voucher,
+        content=content,
+        project=project,
+        payee=payee,
+        memo=memo,
+        attachments=_sha256_files(attachments),
+        on=_day(on),
+    )
     outcome = s.ledger().spend(
-        grant_id=cmd.grant_id, amount=cmd.amount, category=cmd.category, source=cmd.source,
-        voucher=cmd.voucher, content=cmd.content, project=cmd.project, payee=cmd.payee,
-        memo=cmd.memo, attachments=cmd.attachments, on=cmd.on, actor=s.actor, role=s.role,
+        grant_id=cmd.grant_id,
+        amount=cmd.amount,
+        category=cmd.category,
+        source=cmd.source,
+        voucher=cmd.voucher,
+        content=cmd.content,
+        project=cmd.project,
+        payee=cmd.payee,
+        memo=cmd.memo,
+        attachments=cmd.attachments,
+        on=cmd.on,
+        actor=s.actor,
+        role=s.role,
     )
     s.catch_up()
     report(outcome, _available(cmd.grant_id))
@@ -171,8 +222,9 @@ def reverse_command(grant_id: str, voucher: str, reason: str, on: datetime | Non
     """
     s = settings()
     cmd = validate(Reverse, grant_id=grant_id, voucher=voucher, reason=reason, on=_day(on))
-    outcome = s.ledger().reverse(grant_id=cmd.grant_id, voucher=cmd.voucher, reason=cmd.reason,
-                                 on=cmd.on, actor=s.actor, role=s.role)
+    outcome = s.ledger().reverse(
+        grant_id=cmd.grant_id, voucher=cmd.voucher, reason=cmd.reason, on=cmd.on, actor=s.actor, role=s.role
+    )
     s.catch_up()
     report(outcome, _available(cmd.grant_id))
 

@@ -25,11 +25,12 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[int] | None = None
-          ) -> str:
-    numeric = numeric if numeric is not None else {
-        i for i in range(len(headers)) if rows and all(isinstance(r[i], Decimal) for r in rows)
-    }
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[int] | None = None) -> str:
+    numeric = (
+        numeric
+        if numeric is not None
+        else {i for i in range(len(headers)) if rows and all(isinstance(r[i], Decimal) for r in rows)}
+    )
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [display_width(h) for h in headers]
     for row in cells:

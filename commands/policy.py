@@ -18,8 +18,13 @@ def policy_group() -> None:
 
 
 @click.command("show")
-@click.option("--date", "on", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="show the version in force on this business date (default: today)")
+@click.option(
+    "--date",
+    "on",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="show the version in force on this business date (default: today)",
+)
 def show_command(on: object) -> None:
     """Print programmes, spending categories and the clause of each rule.
 
@@ -32,14 +37,20 @@ def show_command(on: object) -> None:
     day = on.date() if on is not None else date.today()  # type: ignore[attr-defined]
     policy = policy_in_force(day)
     zh = lang == "zh"
-    click.echo(f"{'政策版本' if zh else 'policy version'} {policy.version} "
-               f"({'自' if zh else 'in force from'} {policy.effective_from.isoformat()}) "
-               f"{policy.title}")
+    click.echo(
+        f"{'政策版本' if zh else 'policy version'} {policy.version} "
+        f"({'自' if zh else 'in force from'} {policy.effective_from.isoformat()}) "
+        f"{policy.title}"
+    )
     click.echo("")
     click.echo("支出类别 (spending categories)" if zh else "Spending categories")
     rows = [
-        (c.code, c.label(lang), ("允许" if zh else "allowed") if c.allowed else
-         ("禁止" if zh else "BANNED"), "; ".join(cl.cite for cl in c.clauses))
+        (
+            c.code,
+            c.label(lang),
+            ("允许" if zh else "allowed") if c.allowed else ("禁止" if zh else "BANNED"),
+            "; ".join(cl.cite for cl in c.clauses),
+        )
         for c in policy.categories.values()
     ]
     headers = ["代码", "类别", "状态", "依据"] if zh else ["code", "category", "status", "clause"]
@@ -57,8 +68,11 @@ def show_command(on: object) -> None:
         matching = f"1:{p.matching_ratio}" if p.matching_ratio else "—"
         years = f"{p.build_years}" if p.build_years else "—"
         prows.append((p.code, p.label(lang), subsidy, matching, years, p.subsidy_clause.cite))
-    pheaders = (["代码", "名称", "补助(元)", "配套", "建设期(年)", "依据"] if zh
-                else ["code", "programme", "subsidy (yuan)", "matching", "build years", "clause"])
+    pheaders = (
+        ["代码", "名称", "补助(元)", "配套", "建设期(年)", "依据"]
+        if zh
+        else ["code", "programme", "subsidy (yuan)", "matching", "build years", "clause"]
+    )
     click.echo(table(pheaders, prows, numeric={2}))
     click.echo("")
     click.echo("条款 (clauses)" if zh else "Clauses")

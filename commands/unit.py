@@ -19,8 +19,13 @@ def unit_group() -> None:
 @unit_group.command("register")
 @click.argument("unit_id")
 @click.option("--name", required=True, help="the unit's full name, e.g. 重庆市渝中职业教育中心")
-@click.option("--kind", type=click.Choice(UNIT_KINDS), default="technical_school",
-              show_default=True, help="kind of organisation")
+@click.option(
+    "--kind",
+    type=click.Choice(UNIT_KINDS),
+    default="technical_school",
+    show_default=True,
+    help="kind of organisation",
+)
 @click.option("--date", "on", type=click.DateTime(["%Y-%m-%d"]), help="business date (default today)")
 def register_command(unit_id: str, name: str, kind: str, on: datetime | None) -> None:
     """Register a host unit.
@@ -30,10 +35,10 @@ def register_command(unit_id: str, name: str, kind: str, on: datetime | None) ->
       grant-ledger unit register U-YZ-001 --name 重庆市渝中职业教育中心 --kind technical_school
     """
     s = settings()
-    cmd = validate(UnitRegister, unit_id=unit_id, name=name, kind=kind,
-                   on=on.date() if on else today())
-    outcome = s.ledger().register_unit(unit_id=cmd.unit_id, name=cmd.name, kind=cmd.kind,
-                                       on=cmd.on, actor=s.actor, role=s.role)
+    cmd = validate(UnitRegister, unit_id=unit_id, name=name, kind=kind, on=on.date() if on else today())
+    outcome = s.ledger().register_unit(
+        unit_id=cmd.unit_id, name=cmd.name, kind=cmd.kind, on=cmd.on, actor=s.actor, role=s.role
+    )
     s.catch_up()
     report(outcome)
 

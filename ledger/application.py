@@ -129,9 +129,7 @@ class GrantLedger(Application[UUID]):
         )
         raise ConflictError(msg)
 
-    def _on_grant(
-        self, grant_id: str, decide: Callable[[Grant], bool], done: str, repeat: str
-    ) -> Outcome:
+    def _on_grant(self, grant_id: str, decide: Callable[[Grant], bool], done: str, repeat: str) -> Outcome:
         def attempt() -> Outcome:
             grant = self.get_grant(grant_id)
             if not decide(grant):
@@ -162,17 +160,25 @@ class GrantLedger(Application[UUID]):
                     "a unit id is registered once"
                 )
                 raise ConflictError(msg)
-            unit = Unit.register(
-                unit_id=unit_id, name=name, kind=kind, on=on, actor=actor, role=role
-            )
+            unit = Unit.register(unit_id=unit_id, name=name, kind=kind, on=on, actor=actor, role=role)
             self.save(unit)
             return Outcome(True, f"registered unit {unit_id} {name}")
 
         return self._retrying(attempt)
 
     def apply_grant(
-        self, *, grant_id: str, unit_id: str, base_id: str, base_name: str, programme: str,
-        projects: list[str], requested: Decimal, on: date, actor: str, role: str,
+        self,
+        *,
+        grant_id: str,
+        unit_id: str,
+        base_id: str,
+        base_name: str,
+        programme: str,
+        projects: list[str],
+        requested: Decimal,
+        on: date,
+        actor: str,
+        role: str,
     ) -> Outcome:
         policy = policy_in_force(on)
         raise_first([role_may_record(role, "grant apply", policy)])
@@ -182,7 +188,11 @@ class GrantLedger(Application[UUID]):
             if self.has_grant(grant_id):
                 grant = self.get_grant(grant_id)
                 same = (grant.unit_id, grant.base_id, grant.programme, grant.requested) == (
-                    unit_id, base_id, programme, requested)
+                    unit_id,
+                    base_id,
+                    programme,
+                    requested,
+                )
                 if same:
                     return Outcome(False, f"grant {grant_id} is already recorded")
                 msg = (
@@ -192,13 +202,26 @@ class GrantLedger(Application[UUID]):
                 raise ConflictError(msg)
             unit = self.get_unit(unit_id)
             unit.take_base(
-                base_id=base_id, grant_id=grant_id, programme=prog, on=on, actor=actor,
-                role=role, policy=policy,
+                base_id=base_id,
+                grant_id=grant_id,
+                programme=prog,
+                on=on,
+                actor=actor,
+                role=role,
+                policy=policy,
             )
             grant = Grant.create(
-                grant_id=grant_id, unit_id=unit_id, base_id=base_id, base_name=base_name,
-                programme=programme, level=prog.level, projects=projects, requested=requested,
-                on=on, actor=actor, role=role,
+                grant_id=grant_id,
+                unit_id=unit_id,
+                base_id=base_id,
+                base_name=base_name,
+                programme=programme,
+                level=prog.level,
+                projects=projects,
+                requested=requested,
+                on=on,
+                actor=actor,
+                role=role,
             )
             self.save(unit, grant)
             return Outcome(True, f"recorded the application of grant {grant_id} for base {base_id}")
@@ -206,8 +229,17 @@ class GrantLedger(Application[UUID]):
         return self._retrying(attempt)
 
     def approve_grant(
-        self, *, grant_id: str, amount: Decimal, document: str, bodies: list[str],
-        build_start: date | None, build_end: date | None, on: date, actor: str, role: str,
+        self,
+        *,
+        grant_id: str,
+        amount: Decimal,
+        document: str,
+        bodies: list[str],
+        build_start: date | None,
+        build_end: date | None,
+        on: date,
+        actor: str,
+        role: str,
     ) -> Outcome:
         policy = policy_in_force(on)
         raise_first([role_may_record(role, "grant approve", policy)])
@@ -216,8 +248,15 @@ class GrantLedger(Application[UUID]):
             if grant.status == "approved" and (grant.approved, grant.document) == (amount, document):
                 return False
             grant.approve(
-                amount=amount, document=document, bodies=bodies, build_start=build_start,
-                build_end=build_end, on=on, actor=actor, role=role, policy=policy,
+                amount=amount,
+                document=document,
+                bodies=bodies,
+                build_start=build_start,
+                build_end=build_end,
+                on=on,
+                actor=actor,
+                role=role,
+                policy=policy,
             )
             return True
 
@@ -226,29 +265,45 @@ class GrantLedger(Application[UUID]):
         )
 
     def disburse(
-        self, *, grant_id: str, amount: Decimal, voucher: str, tranche: int, on: date,
-        actor: str, role: str,
+        self,
+        *,
+        grant_id: str,
+        amount: Decimal,
+        voucher: str,
+        tranche: int,
+        on: date,
+        actor: str,
+        role: str,
     ) -> Outcome:
         policy = policy_in_force(on)
         raise_first([role_may_record(role, "disburse", policy)])
         return self._on_grant(
             grant_id,
-            lambda g: g.disburse(amount=amount, voucher=voucher, tranche=tranche, on=on,
-                                 actor=actor, role=role, policy=policy),
+            lambda g: g.disburse(
+                amount=amount, voucher=voucher, tranche=tranche, on=on, actor=actor, role=role, policy=policy
+            ),
             f"recorded disbursement {voucher} to grant {grant_id}",
             f"disbursement {voucher} of grant {grant_id} is already recorded",
         )
 
     def commit_matching(
-        self, *, grant_id: str, amount: Decimal, voucher: str, funder: str, on: date,
-        actor: str, role: str,
+        self,
+        *,
+        grant_id: str,
+        amount: Decimal,
+        voucher: str,
+        funder: str,
+        on: date,
+        actor: str,
+        role: str,
     ) -> Outcome:
         policy = policy_in_force(on)
         raise_first([role_may_record(role, "match commit", policy)])
         return self._on_grant(
             grant_id,
-            lambda g: g.commit_matching(amount=amount, voucher=voucher, funder=funder, on=on,
-                                        actor=actor, role=role, policy=policy),
+            lambda g: g.commit_matching(
+                amount=amount, voucher=voucher, funder=funder, on=on, actor=actor, role=role, policy=policy
+            ),
             f"recorded matching commitment {voucher} to grant {grant_id}",
             f"matching commitment {voucher} of grant {grant_id} is already recorded",
         )
@@ -260,16 +315,29 @@ class GrantLedger(Application[UUID]):
         raise_first([role_may_record(role, "match receive", policy)])
         return self._on_grant(
             grant_id,
-            lambda g: g.receive_matching(amount=amount, voucher=voucher, on=on, actor=actor,
-                                         role=role, policy=policy),
+            lambda g: g.receive_matching(
+                amount=amount, voucher=voucher, on=on, actor=actor, role=role, policy=policy
+            ),
             f"recorded matching receipt {voucher} to grant {grant_id}",
             f"matching receipt {voucher} of grant {grant_id} is already recorded",
         )
 
     def spend(
-        self, *, grant_id: str, amount: Decimal, category: str, source: str, voucher: str,
-        content: str = "", project: str = "", payee: str = "", memo: str = "",
-        attachments: list[str] | None = None, on: date, actor: str, role: str,
+        self,
+        *,
+        grant_id: str,
+        amount: Decimal,
+        category: str,
+        source: str,
+        voucher: str,
+        content: str = "",
+        project: str = "",
+        payee: str = "",
+        memo: str = "",
+        attachments: list[str] | None = None,
+        on: date,
+        actor: str,
+        role: str,
     ) -> Outcome:
         policy = policy_in_force(on)
         raise_first([role_may_record(role, "spend", policy)])
@@ -278,10 +346,21 @@ class GrantLedger(Application[UUID]):
             raise BadInputError(msg)
         return self._on_grant(
             grant_id,
-            lambda g: g.spend(amount=amount, category=category, source=source, content=content,
-                              project=project, voucher=voucher, payee=payee, memo=memo,
-                              attachments=list(attachments or []), on=on, actor=actor,
-                              role=role, policy=policy),
+            lambda g: g.spend(
+                amount=amount,
+                category=category,
+                source=source,
+                content=content,
+                project=project,
+                voucher=voucher,
+                payee=payee,
+                memo=memo,
+                attachments=list(attachments or []),
+                on=on,
+                actor=actor,
+                role=role,
+                policy=policy,
+            ),
             f"recorded expenditure {voucher} of grant {grant_id}",
             f"expenditure {voucher} of grant {grant_id} is already recorded",
         )
@@ -293,8 +372,7 @@ class GrantLedger(Application[UUID]):
         raise_first([role_may_record(role, "reverse", policy)])
         return self._on_grant(
             grant_id,
-            lambda g: g.reverse(voucher=voucher, reason=reason, on=on, actor=actor, role=role,
-                                policy=policy),
+            lambda g: g.reverse(voucher=voucher, reason=reason, on=on, actor=actor, role=role, policy=policy),
             f"reversed expenditure {voucher} of grant {grant_id}",
             f"the reversal of {voucher} of grant {grant_id} is already recorded",
         )

@@ -108,12 +108,12 @@ def ensure_schema(engine: Engine) -> None:
     """Create the meta table and append-only triggers; refuse a newer schema."""
     with engine.begin() as conn:
         conn.execute(
-            text(f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key VARCHAR(64) PRIMARY KEY, "
-                 "value VARCHAR(256) NOT NULL)")
+            text(
+                f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key VARCHAR(64) PRIMARY KEY, "
+                "value VARCHAR(256) NOT NULL)"
+            )
         )
-        row = conn.execute(
-            text(f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'")
-        ).first()
+        row = conn.execute(text(f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'")).first()
         if row is None:
             conn.execute(
                 text(f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', :v)"),

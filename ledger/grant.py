@@ -250,8 +250,13 @@ class Grant(Aggregate):
     @staticmethod
     def spend_fields(e: Any) -> dict[str, Any]:
         return {
-            "amount": e.amount, "category": e.category, "source": e.source,
-            "content": e.content, "project": e.project, "payee": e.payee, "on": e.occurred_on,
+            "amount": e.amount,
+            "category": e.category,
+            "source": e.source,
+            "content": e.content,
+            "project": e.project,
+            "payee": e.payee,
+            "on": e.occurred_on,
         }
 
     @staticmethod
@@ -303,8 +308,7 @@ class Grant(Aggregate):
                 raise BadInputError(msg)
             build_end = add_years(start, programme.build_years) - timedelta(days=1)
         if build_end < start:
-            msg = (f"the build period ends {build_end.isoformat()}, before it starts "
-                   f"{start.isoformat()}")
+            msg = f"the build period ends {build_end.isoformat()}, before it starts {start.isoformat()}"
             raise BadInputError(msg)
         raise_first(
             [
@@ -341,7 +345,14 @@ class Grant(Aggregate):
             raise Breach("approval first", policy.clause("approval_first"), msg).error()
 
     def disburse(
-        self, *, amount: Decimal, voucher: str, tranche: int, on: date, actor: str, role: str,
+        self,
+        *,
+        amount: Decimal,
+        voucher: str,
+        tranche: int,
+        on: date,
+        actor: str,
+        role: str,
         policy: Policy,
     ) -> bool:
         fields = {"amount": amount, "tranche": tranche, "on": on}
@@ -351,17 +362,32 @@ class Grant(Aggregate):
         programme = policy.programme(self.programme)
         disbursed = self.subsidy_received
         raise_first(
-            [tranche_within_approved(self.grant_id, self.approved, disbursed, amount,
-                                     programme.subsidy_clause)]
+            [
+                tranche_within_approved(
+                    self.grant_id, self.approved, disbursed, amount, programme.subsidy_clause
+                )
+            ]
         )
         self.trigger_event(
-            self.SubsidyDisbursed, amount=amount, voucher=voucher, tranche=tranche,
-            actor=actor, role=role, occurred_on=on,
+            self.SubsidyDisbursed,
+            amount=amount,
+            voucher=voucher,
+            tranche=tranche,
+            actor=actor,
+            role=role,
+            occurred_on=on,
         )
         return True
 
     def commit_matching(
-        self, *, amount: Decimal, voucher: str, funder: str, on: date, actor: str, role: str,
+        self,
+        *,
+        amount: Decimal,
+        voucher: str,
+        funder: str,
+        on: date,
+        actor: str,
+        role: str,
         policy: Policy,
     ) -> bool:
         fields = {"amount": amount, "funder": funder, "on": on}
@@ -369,8 +395,13 @@ class Grant(Aggregate):
             return False
         self._money_allowed("match commit", on, policy)
         self.trigger_event(
-            self.MatchingCommitted, amount=amount, voucher=voucher, funder=funder,
-            actor=actor, role=role, occurred_on=on,
+            self.MatchingCommitted,
+            amount=amount,
+            voucher=voucher,
+            funder=funder,
+            actor=actor,
+            role=role,
+            occurred_on=on,
         )
         return True
 
@@ -382,21 +413,42 @@ class Grant(Aggregate):
             return False
         self._money_allowed("match receive", on, policy)
         self.trigger_event(
-            self.MatchingReceived, amount=amount, voucher=voucher,
-            actor=actor, role=role, occurred_on=on,
+            self.MatchingReceived,
+            amount=amount,
+            voucher=voucher,
+            actor=actor,
+            role=role,
+            occurred_on=on,
         )
         return True
 
     def spend(
-        self, *, amount: Decimal, category: str, source: str, content: str, project: str,
-        voucher: str, payee: str, memo: str, attachments: list[str], on: date, actor: str,
-        role: str, policy: Policy,
+        self,
+        *,
+        amount: Decimal,
+        category: str,
+        source: str,
+        content: str,
+        project: str,
+        voucher: str,
+        payee: str,
+        memo: str,
+        attachments: list[str],
+        on: date,
+        actor: str,
+        role: str,
+        policy: Policy,
     ) -> bool:
         found, breach = category_permitted(category, policy)
         code = found.code if found is not None else category
         fields = {
-            "amount": amount, "category": code, "source": source, "content": content,
-            "project": project, "payee": payee, "on": on,
+            "amount": amount,
+            "category": code,
+            "source": source,
+            "content": content,
+            "project": project,
+            "payee": payee,
+            "on": on,
         }
         if self.already_recorded("spend", voucher, fields):
             return False
@@ -406,21 +458,28 @@ class Grant(Aggregate):
         raise_first(
             [
                 breach,
-                within_build_period(self.grant_id, on, self.build_start, self.build_end,
-                                    build_clause),
+                within_build_period(self.grant_id, on, self.build_start, self.build_end, build_clause),
                 within_fund_source(self.grant_id, source, self.available(source), amount, policy),
             ]
         )
         self.trigger_event(
-            self.ExpenditureRecorded, amount=amount, category=code, source=source,
-            content=content, project=project, voucher=voucher, payee=payee, memo=memo,
-            attachments=attachments, actor=actor, role=role, occurred_on=on,
+            self.ExpenditureRecorded,
+            amount=amount,
+            category=code,
+            source=source,
+            content=content,
+            project=project,
+            voucher=voucher,
+            payee=payee,
+            memo=memo,
+            attachments=attachments,
+            actor=actor,
+            role=role,
+            occurred_on=on,
         )
         return True
 
-    def reverse(
-        self, *, voucher: str, reason: str, on: date, actor: str, role: str, policy: Policy
-    ) -> bool:
+    def reverse(self, *, voucher: str, reason: str, on: date, actor: str, role: str, policy: Policy) -> bool:
         if self.already_recorded("reverse", voucher, {"reason": reason, "on": on}):
             return False
         original = self.expenditures.get(voucher)
@@ -432,10 +491,16 @@ class Grant(Aggregate):
             raise ConflictError(msg)
         raise_first([approved_before_money(self.grant_id, self.status, "reverse", policy)])
         self.trigger_event(
-            self.ExpenditureReversed, voucher=voucher, reason=reason,
-            amount=original["amount"], source=original["source"],
-            category=original["category"], content=original["content"],
-            actor=actor, role=role, occurred_on=on,
+            self.ExpenditureReversed,
+            voucher=voucher,
+            reason=reason,
+            amount=original["amount"],
+            source=original["source"],
+            category=original["category"],
+            content=original["content"],
+            actor=actor,
+            role=role,
+            occurred_on=on,
         )
         return True
 

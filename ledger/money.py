@@ -43,10 +43,7 @@ def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> Decimal
     if _GROUPED.match(s):
         s = s.replace(",", "")
     if not _PLAIN.match(s):
-        msg = (
-            f"{field}{raw!r} is not an amount; write it like 200000, 200,000.00, "
-            "¥200000 or 20万"
-        )
+        msg = f"{field}{raw!r} is not an amount; write it like 200000, 200,000.00, ¥200000 or 20万"
         raise BadInputError(msg)
     try:
         value = Decimal(s) * multiplier

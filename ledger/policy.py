@@ -152,9 +152,7 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
         )
         for code, c in data["categories"].items()
     }
-    contents = {
-        code: Content(code=code, zh=c["zh"], en=c["en"]) for code, c in data["contents"].items()
-    }
+    contents = {code: Content(code=code, zh=c["zh"], en=c["en"]) for code, c in data["contents"].items()}
     programmes = {}
     for code, p in data["programmes"].items():
         programmes[code] = Programme(

@@ -22,15 +22,35 @@ SOURCE_ZH = {"subsidy": "财政补助", "matching": "配套经费"}
 # Which role may record which kind of action (DESIGN: roles).
 OFFICER_ACTIONS = frozenset(
     {
-        "unit register", "grant apply", "grant budget", "disburse", "match commit",
-        "match receive", "spend", "reverse", "recover receive", "dispose", "output report",
-        "rectify complete", "dossier add", "import",
+        "unit register",
+        "grant apply",
+        "grant budget",
+        "disburse",
+        "match commit",
+        "match receive",
+        "spend",
+        "reverse",
+        "recover receive",
+        "dispose",
+        "output report",
+        "rectify complete",
+        "dossier add",
+        "import",
     }
 )
 APPROVER_ACTIONS = frozenset(
     {
-        "grant recommend", "grant review", "grant notice", "grant approve", "grant reject",
-        "grant adjust", "evaluate", "rectify order", "recover order", "grant close", "import",
+        "grant recommend",
+        "grant review",
+        "grant notice",
+        "grant approve",
+        "grant reject",
+        "grant adjust",
+        "evaluate",
+        "rectify order",
+        "recover order",
+        "grant close",
+        "import",
     }
 )
 ROLES = ("officer", "approver", "auditor")
@@ -85,8 +105,7 @@ def approved_before_money(grant_id: str, status: str, action: str, policy: Polic
     return Breach(
         rule="approval first",
         clause=policy.clause("approval_first"),
-        message=f"grant {grant_id} is {status}, not approved; {action} is recorded only "
-        "after approval",
+        message=f"grant {grant_id} is {status}, not approved; {action} is recorded only after approval",
     )
 
 
@@ -119,9 +138,7 @@ def subsidy_amount_in_range(programme: Programme, amount: Decimal) -> Breach | N
     )
 
 
-def approval_after_application(grant_id: str, applied_on: date, on: date, policy: Policy) -> (
-    Breach | None
-):
+def approval_after_application(grant_id: str, applied_on: date, on: date, policy: Policy) -> Breach | None:
     if on >= applied_on:
         return None
     return Breach(
@@ -213,8 +230,7 @@ def unit_may_hold(
     held = list(held)
     same = [base for base, level in held if level == programme.level]
     if same:
-        clause = policy.clause("one_institute" if programme.level == "institute" else
-                               "one_base_per_level")
+        clause = policy.clause("one_institute" if programme.level == "institute" else "one_base_per_level")
         return Breach(
             rule="one base per level",
             clause=clause,

@@ -72,9 +72,7 @@ class Unit(Aggregate):
         self.bases: dict[str, dict[str, str]] = {}
 
     @classmethod
-    def register(
-        cls, *, unit_id: str, name: str, kind: str, on: date, actor: str, role: str
-    ) -> Unit:
+    def register(cls, *, unit_id: str, name: str, kind: str, on: date, actor: str, role: str) -> Unit:
         return cls._create(
             cls.Registered,
             id=unit_uuid(unit_id),
@@ -87,12 +85,25 @@ class Unit(Aggregate):
         )
 
     def take_base(
-        self, *, base_id: str, grant_id: str, programme: Programme, on: date, actor: str,
-        role: str, policy: Policy,
+        self,
+        *,
+        base_id: str,
+        grant_id: str,
+        programme: Programme,
+        on: date,
+        actor: str,
+        role: str,
+        policy: Policy,
     ) -> None:
         held = [(b, v["level"]) for b, v in self.bases.items()]
         raise_first([unit_may_hold(self.unit_id, held, programme, policy)])
         self.trigger_event(
-            self.BaseTaken, base_id=base_id, grant_id=grant_id, programme=programme.code,
-            level=programme.level, actor=actor, role=role, occurred_on=on,
+            self.BaseTaken,
+            base_id=base_id,
+            grant_id=grant_id,
+            programme=programme.code,
+            level=programme.level,
+            actor=actor,
+            role=role,
+            occurred_on=on,
         )

@@ -17,8 +17,9 @@ NAME = "balances"
 TABLES = (grants, movements)
 
 
-def _movement(nid: int, event: Any, grant_id: str, base_id: str, kind: str, measure: str,
-              amount: int, **extra: str) -> dict[str, Any]:
+def _movement(
+    nid: int, event: Any, grant_id: str, base_id: str, kind: str, measure: str, amount: int, **extra: str
+) -> dict[str, Any]:
     return {
         "notification_id": nid,
         "grant_id": grant_id,
@@ -63,13 +64,21 @@ class BalanceProjection:
                 known[event.originator_id] = (event.grant_id, event.base_id)
                 new_rows.append(
                     {
-                        "grant_id": event.grant_id, "aggregate_id": event.originator_id.hex,
+                        "grant_id": event.grant_id,
+                        "aggregate_id": event.originator_id.hex,
                         "base_id": event.base_id,
-                        "unit_id": event.unit_id, "base_name": event.base_name,
-                        "programme": event.programme, "status": "applied",
-                        "applied_on": event.occurred_on, "recorded_at": event.timestamp,
-                        "approved": 0, "subsidy_received": 0, "subsidy_spent": 0,
-                        "matching_committed": 0, "matching_received": 0, "matching_spent": 0,
+                        "unit_id": event.unit_id,
+                        "base_name": event.base_name,
+                        "programme": event.programme,
+                        "status": "applied",
+                        "applied_on": event.occurred_on,
+                        "recorded_at": event.timestamp,
+                        "approved": 0,
+                        "subsidy_received": 0,
+                        "subsidy_spent": 0,
+                        "matching_committed": 0,
+                        "matching_received": 0,
+                        "matching_spent": 0,
                     }
                 )
                 continue
@@ -78,25 +87,57 @@ class BalanceProjection:
                 changes[grant_id].update(
                     status="approved", build_start=event.build_start, build_end=event.build_end
                 )
-                measure, kind, amount, extra = "approved", "approve", event.amount, {
-                    "voucher": event.document}
+                measure, kind, amount, extra = (
+                    "approved",
+                    "approve",
+                    event.amount,
+                    {"voucher": event.document},
+                )
             elif isinstance(event, Grant.SubsidyDisbursed):
-                measure, kind, amount, extra = "subsidy_received", "disburse", event.amount, {
-                    "source": "subsidy", "voucher": event.voucher}
+                measure, kind, amount, extra = (
+                    "subsidy_received",
+                    "disburse",
+                    event.amount,
+                    {"source": "subsidy", "voucher": event.voucher},
+                )
             elif isinstance(event, Grant.MatchingCommitted):
-                measure, kind, amount, extra = "matching_committed", "match_commit", event.amount, {
-                    "source": "matching", "voucher": event.voucher}
+                measure, kind, amount, extra = (
+                    "matching_committed",
+                    "match_commit",
+                    event.amount,
+                    {"source": "matching", "voucher": event.voucher},
+                )
             elif isinstance(event, Grant.MatchingReceived):
-                measure, kind, amount, extra = "matching_received", "match_receive", event.amount, {
-                    "source": "matching", "voucher": event.voucher}
+                measure, kind, amount, extra = (
+                    "matching_received",
+                    "match_receive",
+                    event.amount,
+                    {"source": "matching", "voucher": event.voucher},
+                )
             elif isinstance(event, Grant.ExpenditureRecorded):
-                measure, kind, amount, extra = f"{event.source}_spent", "spend", event.amount, {
-                    "source": event.source, "category": event.category,
-                    "content": event.content, "voucher": event.voucher}
+                measure, kind, amount, extra = (
+                    f"{event.source}_spent",
+                    "spend",
+                    event.amount,
+                    {
+                        "source": event.source,
+                        "category": event.category,
+                        "content": event.content,
+                        "voucher": event.voucher,
+                    },
+                )
             elif isinstance(event, Grant.ExpenditureReversed):
-                measure, kind, amount, extra = f"{event.source}_spent", "reverse", -event.amount, {
-                    "source": event.source, "category": event.category,
-                    "content": event.content, "voucher": event.voucher}
+                measure, kind, amount, extra = (
+                    f"{event.source}_spent",
+                    "reverse",
+                    -event.amount,
+                    {
+                        "source": event.source,
+                        "category": event.category,
+                        "content": event.content,
+                        "voucher": event.voucher,
+                    },
+                )
             else:
                 continue
             fen = to_fen(amount)
@@ -112,4 +153,3 @@ class BalanceProjection:
             session.execute(update(grants).where(grants.c.grant_id == grant_id).values(**values))
         if rows:
             session.execute(insert(movements), rows)
-

@@ -73,8 +73,11 @@ def balances(
         if as_of is None and when is None:
             return [
                 Balance(
-                    base_id=r.base_id, grant_id=r.grant_id, base_name=r.base_name,
-                    programme=r.programme, status=r.status,
+                    base_id=r.base_id,
+                    grant_id=r.grant_id,
+                    base_name=r.base_name,
+                    programme=r.programme,
+                    status=r.status,
                     **{m: from_fen(getattr(r, m)) for m in MEASURES},
                 )
                 for r in rows
@@ -102,8 +105,11 @@ def balances(
             status = "approved"
         result.append(
             Balance(
-                base_id=r.base_id, grant_id=r.grant_id, base_name=r.base_name,
-                programme=r.programme, status=status,
+                base_id=r.base_id,
+                grant_id=r.grant_id,
+                base_name=r.base_name,
+                programme=r.programme,
+                status=status,
                 **{m: from_fen(t.get(m, 0)) for m in MEASURES},
             )
         )

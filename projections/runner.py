@@ -48,9 +48,7 @@ class ProjectionRecorder(SQLAlchemyTrackingRecorder):
     def position(self, name: str) -> int:
         return self.max_tracking_id(name) or 0
 
-    def commit_batch(
-        self, name: str, previous: int, last: int, apply: Callable[[Session], None]
-    ) -> bool:
+    def commit_batch(self, name: str, previous: int, last: int, apply: Callable[[Session], None]) -> bool:
         """Apply a batch and move the position from ``previous`` to ``last``, atomically.
 
         False when another process moved the position first (nothing is written then).
@@ -59,9 +57,7 @@ class ProjectionRecorder(SQLAlchemyTrackingRecorder):
         try:
             with self.transaction(commit=True) as session:
                 if previous == 0:
-                    session.execute(
-                        insert(table).values(application_name=name, notification_id=last)
-                    )
+                    session.execute(insert(table).values(application_name=name, notification_id=last))
                 else:
                     moved = session.execute(
                         update(table)
@@ -108,15 +104,14 @@ def catch_up(
             recorder.create_tables_of(projection)
         while True:
             position = recorder.position(projection.name)
-            notifications = app.recorder.select_notifications(
-                start=position + 1, limit=batch_size
-            )
+            notifications = app.recorder.select_notifications(start=position + 1, limit=batch_size)
             if not notifications:
                 break
             batch = [(n.id, app.mapper.to_domain_event(n)) for n in notifications]
 
-            def apply(session: Session, batch: list[tuple[int, Any]] = batch,
-                      projection: Projection = projection) -> None:
+            def apply(
+                session: Session, batch: list[tuple[int, Any]] = batch, projection: Projection = projection
+            ) -> None:
                 projection.apply(session, batch)
 
             if recorder.commit_batch(projection.name, position, notifications[-1].id, apply):

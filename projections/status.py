@@ -13,8 +13,7 @@ PROJECTION_NAMES: tuple[str, ...] = ("balances",)
 
 def head(engine: Engine) -> int:
     with engine.connect() as conn:
-        return int(conn.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {EVENTS_TABLE}")).scalar()
-                   or 0)
+        return int(conn.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {EVENTS_TABLE}")).scalar() or 0)
 
 
 def positions(engine: Engine) -> dict[str, int]:

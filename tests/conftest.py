@@ -84,7 +84,8 @@ class Ledger:
 
     def __call__(self, *args: str, role: str = "officer", actor: str = "tester") -> Result:
         return self.runner.invoke(
-            cli, ["--db", self.url, "--actor", actor, "--role", role, "--lang", "en", *args],
+            cli,
+            ["--db", self.url, "--actor", actor, "--role", role, "--lang", "en", *args],
             catch_exceptions=False,
         )
 
@@ -118,11 +119,35 @@ def sqlite_ledger(sqlite_url: str) -> Ledger:
     return Ledger(sqlite_url, CliRunner())
 
 
-def approved_district_grant(ledger: Ledger, grant: str = "G1", base: str = "B0001",
-                            unit: str = "U1") -> None:
+def approved_district_grant(ledger: Ledger, grant: str = "G1", base: str = "B0001", unit: str = "U1") -> None:
     """A registered unit, its district base applied for (2024-03-01) and approved (2024-04-01)."""
     ledger.ok("unit", "register", unit, "--name", f"单位{unit}", "--date", "2024-02-01")
-    ledger.ok("grant", "apply", grant, "--unit", unit, "--base", base, "--programme",
-              "district_base", "--project", "电工", "--amount", "20万", "--date", "2024-03-01")
-    ledger.ok("grant", "approve", grant, "--amount", "200000", "--document", "渝中人社〔2024〕1号",
-              "--date", "2024-04-01", role="approver")
+    ledger.ok(
+        "grant",
+        "apply",
+        grant,
+        "--unit",
+        unit,
+        "--base",
+        base,
+        "--programme",
+        "district_base",
+        "--project",
+        "电工",
+        "--amount",
+        "20万",
+        "--date",
+        "2024-03-01",
+    )
+    ledger.ok(
+        "grant",
+        "approve",
+        grant,
+        "--amount",
+        "200000",
+        "--document",
+        "渝中人社〔2024〕1号",
+        "--date",
+        "2024-04-01",
+        role="approver",
+    )

@@ -42,8 +42,7 @@ KEY_NAME = "grant-ledger.example"
 GO_VERIFIER_KEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
 GO_SIGNER_KEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
 GO_TEXT = (
-    "If you think cryptography is the answer to your problem,\n"
-    "then you don't know what your problem is.\n"
+    "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
 )
 GO_SIGNATURE_LINE = (
     "— PeterNeumann "
@@ -70,9 +69,7 @@ def replace_line(text: str, number: int, new: str) -> str:
 def test_signed_note_matches_the_go_reference_example() -> None:
     seed = base64.b64decode(GO_SIGNER_KEY.split("+", 4)[4])[1:]
     key = Ed25519PrivateKey.from_private_bytes(seed)
-    public_raw = key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
+    public_raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     assert public_raw == base64.b64decode(GO_VERIFIER_KEY.split("+", 2)[2])[1:]
     assert key_id("PeterNeumann", key.public_key()).hex() == "c74f20a3"
     assert sign_note(GO_TEXT, key, "PeterNeumann") == GO_TEXT + "\n" + GO_SIGNATURE_LINE
@@ -99,9 +96,7 @@ def test_sign_parse_verify(private_key: Ed25519PrivateKey, signed: str) -> None:
     expected_id = hashlib.sha256(
         KEY_NAME.encode()
         + b"\n\x01"
-        + private_key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
+        + private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     ).digest()[:4]
     assert signature.key_id == expected_id == blob[:4]
     assert signature.signature == blob[4:]
@@ -119,9 +114,7 @@ def test_sign_parse_verify(private_key: Ed25519PrivateKey, signed: str) -> None:
         (4, "2024-05-01T08:30:01Z"),
     ],
 )
-def test_tampered_body_fails(
-    signed: str, private_key: Ed25519PrivateKey, line: int, value: str
-) -> None:
+def test_tampered_body_fails(signed: str, private_key: Ed25519PrivateKey, line: int, value: str) -> None:
     tampered = replace_line(signed, line, value)
     parse_signed_checkpoint(tampered)  # still well formed
     with pytest.raises(CheckpointError, match="does not verify"):
@@ -129,9 +122,7 @@ def test_tampered_body_fails(
 
 
 @pytest.mark.parametrize("position", [4, 5, 20, 67])
-def test_tampered_signature_fails(
-    signed: str, private_key: Ed25519PrivateKey, position: int
-) -> None:
+def test_tampered_signature_fails(signed: str, private_key: Ed25519PrivateKey, position: int) -> None:
     body, line = signed.split("\n\n")
     prefix, blob_text = line.rstrip("\n").rsplit(" ", 1)
     blob = bytearray(base64.b64decode(blob_text))
@@ -161,9 +152,7 @@ def test_wrong_key_under_the_same_name_fails(signed: str) -> None:
         verify_signed_checkpoint(forged, original.public_key())
 
 
-def test_cosigned_checkpoint_verifies_with_either_key(
-    signed: str, private_key: Ed25519PrivateKey
-) -> None:
+def test_cosigned_checkpoint_verifies_with_either_key(signed: str, private_key: Ed25519PrivateKey) -> None:
     auditor = Ed25519PrivateKey.generate()
     cosignature = sign_checkpoint(CP, auditor, "auditor.example").split("\n\n")[1]
     cosigned = signed + cosignature
@@ -179,9 +168,7 @@ def test_cosigned_checkpoint_verifies_with_either_key(
     ).filter(lambda s: s == s.strip() and s != ""),
     size=st.integers(0, 2**64),
     root=st.binary(min_size=32, max_size=32),
-    moment=st.datetimes(
-        min_value=datetime(1, 1, 1), max_value=datetime(9999, 1, 1), timezones=st.just(UTC)
-    ),
+    moment=st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 1, 1), timezones=st.just(UTC)),
 )
 def test_round_trip_property(origin: str, size: int, root: bytes, moment: datetime) -> None:
     key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
@@ -255,9 +242,7 @@ def test_malformed_text_is_rejected_with_one_sentence(text: str) -> None:
         ("o", 1, ROOT, "2024-05-01T08:30:00+08:00"),
     ],
 )
-def test_checkpoint_rejects_invalid_fields(
-    origin: str, size: int, root: bytes, timestamp: str
-) -> None:
+def test_checkpoint_rejects_invalid_fields(origin: str, size: int, root: bytes, timestamp: str) -> None:
     with pytest.raises(CheckpointError):
         Checkpoint(origin, size, root, timestamp)
 

@@ -28,9 +28,7 @@ from audit.merkle import (
 )
 
 VECTORS_FILE = Path(__file__).resolve().parent / "data" / "rfc6962_vectors.json"
-SHARED_VECTORS_FILE = (
-    Path(__file__).resolve().parents[2] / "shared" / "testdata" / "rfc6962_vectors.json"
-)
+SHARED_VECTORS_FILE = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "rfc6962_vectors.json"
 VECTORS = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))
 LEAVES = [leaf_hash(bytes.fromhex(data)) for data in VECTORS["leaves_hex"]]
 ROOTS = {int(size): bytes.fromhex(root) for size, root in VECTORS["roots"].items()}
@@ -101,9 +99,7 @@ def test_vendored_vectors_match_the_shared_copy() -> None:
 
 def test_hash_definitions() -> None:
     assert leaf_hash(b"abc") == hashlib.sha256(b"\x00abc").digest()
-    assert (
-        node_hash(b"L" * 32, b"R" * 32) == hashlib.sha256(b"\x01" + b"L" * 32 + b"R" * 32).digest()
-    )
+    assert node_hash(b"L" * 32, b"R" * 32) == hashlib.sha256(b"\x01" + b"L" * 32 + b"R" * 32).digest()
     assert EMPTY_ROOT.hex() == VECTORS["empty_tree_root"]
     assert root_from_leaf_hashes([]) == EMPTY_ROOT
     assert CompactRange().root() == EMPTY_ROOT
@@ -223,9 +219,7 @@ def test_consistency_with_the_empty_and_the_same_tree() -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(data=st.data(), size=st.integers(1, MAX_SIZE))
-def test_every_inclusion_proof_verifies_and_any_flip_breaks_it(
-    data: st.DataObject, size: int
-) -> None:
+def test_every_inclusion_proof_verifies_and_any_flip_breaks_it(data: st.DataObject, size: int) -> None:
     leaves = POOL[:size]
     root = root_from_leaf_hashes(leaves)
     assert root == ref_root(leaves)
@@ -248,9 +242,7 @@ def test_every_inclusion_proof_verifies_and_any_flip_breaks_it(
 
 @settings(max_examples=150, deadline=None)
 @given(data=st.data(), new_size=st.integers(0, MAX_SIZE))
-def test_every_consistency_proof_verifies_and_a_wrong_root_fails(
-    data: st.DataObject, new_size: int
-) -> None:
+def test_every_consistency_proof_verifies_and_a_wrong_root_fails(data: st.DataObject, new_size: int) -> None:
     old_size = data.draw(st.integers(0, new_size), label="old_size")
     leaves = POOL[:new_size]
     old_root = root_from_leaf_hashes(leaves[:old_size])

@@ -33,8 +33,25 @@ def test_accepted_forms(text: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["0", "0.00", "-5", "-20万", "1.234", "abc", "", "1e5", "NaN", "12,34", "20万万",
-             "Infinity", "200000000000", "1.2.3", "¥", "0.0000001万"]
+    "text",
+    [
+        "0",
+        "0.00",
+        "-5",
+        "-20万",
+        "1.234",
+        "abc",
+        "",
+        "1e5",
+        "NaN",
+        "12,34",
+        "20万万",
+        "Infinity",
+        "200000000000",
+        "1.2.3",
+        "¥",
+        "0.0000001万",
+    ],
 )
 def test_refused_forms(text: str) -> None:
     with pytest.raises(BadInputError):
@@ -51,8 +68,7 @@ def test_round_trip_through_formatting(fen: int) -> None:
 def test_cli_bad_amount_is_exit_2_and_writes_nothing(sqlite_ledger: Ledger, amount: str) -> None:
     approved_district_grant(sqlite_ledger)
     before = sqlite_ledger.event_count()
-    result = sqlite_ledger("disburse", "G1", "--amount", amount, "--voucher", "V1",
-                           "--date", "2024-04-02")
+    result = sqlite_ledger("disburse", "G1", "--amount", amount, "--voucher", "V1", "--date", "2024-04-02")
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "--amount" in result.stderr
     assert "Traceback" not in result.stderr

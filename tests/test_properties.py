@@ -19,14 +19,17 @@ from tests.conftest import Ledger, approved_district_grant
 GRANTS = ("G1", "G2")
 BASES = {"G1": "B0001", "G2": "B0002"}
 
-amounts = st.sampled_from(["1", "0.01", "999.99", "5000", "1万", "3.5万", "12万", "20万", "0",
-                           "-3", "1.001"])
+amounts = st.sampled_from(["1", "0.01", "999.99", "5000", "1万", "3.5万", "12万", "20万", "0", "-3", "1.001"])
 money_command = st.one_of(
     st.tuples(st.just("disburse"), st.sampled_from(GRANTS), amounts),
     st.tuples(st.just("match receive"), st.sampled_from(GRANTS), amounts),
-    st.tuples(st.just("spend"), st.sampled_from(GRANTS), amounts,
-              st.sampled_from(["subsidy", "matching"]),
-              st.sampled_from(["equipment", "materials", "travel", "劳务费", "nonsense"])),
+    st.tuples(
+        st.just("spend"),
+        st.sampled_from(GRANTS),
+        amounts,
+        st.sampled_from(["subsidy", "matching"]),
+        st.sampled_from(["equipment", "materials", "travel", "劳务费", "nonsense"]),
+    ),
     st.tuples(st.just("reverse"), st.sampled_from(GRANTS), st.integers(0, 20)),
 )
 
@@ -41,8 +44,10 @@ def recompute(url: str) -> dict[str, dict[str, Decimal]]:
             event = app.mapper.to_domain_event(n)
             if isinstance(event, Grant.Applied):
                 ids[event.originator_id] = event.grant_id
-                totals[event.grant_id] = {k: Decimal("0.00") for k in (
-                    "subsidy_received", "subsidy_spent", "matching_received", "matching_spent")}
+                totals[event.grant_id] = {
+                    k: Decimal("0.00")
+                    for k in ("subsidy_received", "subsidy_spent", "matching_received", "matching_spent")
+                }
                 continue
             if not isinstance(event, Grant.Event):
                 continue
@@ -61,8 +66,7 @@ def recompute(url: str) -> dict[str, dict[str, Decimal]]:
     return totals
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(money_command, min_size=1, max_size=14))
 def test_money_commands_keep_the_ledger_sound(tmp_path: Path, commands: list[tuple]) -> None:
     url = f"sqlite:///{tmp_path / (uuid.uuid4().hex + '.db')}"
@@ -78,8 +82,18 @@ def test_money_commands_keep_the_ledger_sound(tmp_path: Path, commands: list[tup
         elif kind == "match receive":
             args = ["match", "receive", grant, "--amount", command[2], "--voucher", voucher]
         elif kind == "spend":
-            args = ["spend", grant, "--amount", command[2], "--source", command[3],
-                    "--category", command[4], "--voucher", voucher]
+            args = [
+                "spend",
+                grant,
+                "--amount",
+                command[2],
+                "--source",
+                command[3],
+                "--category",
+                command[4],
+                "--voucher",
+                voucher,
+            ]
         else:
             target = spent[command[2] % len(spent)] if spent else (grant, "NONE")
             grant = target[0]

@@ -19,13 +19,25 @@ def test_demo_balances_to_the_fen(ledger: Ledger) -> None:
     rows = ledger.balances()
     b1, b2 = rows["B0001"], rows["B0002"]
     # district base: 20万 in two tranches; 86000 + 12500 + 24000 + 18000 - 12500 + 10500 spent
-    assert (b1["subsidy_approved"], b1["subsidy_received"], b1["subsidy_spent"],
-            b1["subsidy_available"]) == ("200000.00", "200000.00", "138500.00", "61500.00")
-    assert (b1["matching_committed"], b1["matching_received"], b1["matching_spent"],
-            b1["matching_available"]) == ("200000.00", "200000.00", "92000.00", "108000.00")
+    assert (b1["subsidy_approved"], b1["subsidy_received"], b1["subsidy_spent"], b1["subsidy_available"]) == (
+        "200000.00",
+        "200000.00",
+        "138500.00",
+        "61500.00",
+    )
+    assert (
+        b1["matching_committed"],
+        b1["matching_received"],
+        b1["matching_spent"],
+        b1["matching_available"],
+    ) == ("200000.00", "200000.00", "92000.00", "108000.00")
     assert b1["execution_rate"] == "57.62"  # (138500 + 92000) / 400000
-    assert (b2["subsidy_received"], b2["subsidy_spent"], b2["matching_received"],
-            b2["matching_spent"]) == ("1500000.00", "928000.00", "800000.00", "385000.00")
+    assert (b2["subsidy_received"], b2["subsidy_spent"], b2["matching_received"], b2["matching_spent"]) == (
+        "1500000.00",
+        "928000.00",
+        "800000.00",
+        "385000.00",
+    )
     csv_rows = list(csv.DictReader(io.StringIO(ledger.ok("balance", "--format", "csv").stdout)))
     assert [r["subsidy_available"] for r in csv_rows] == ["61500.00", "572000.00"]
     table = ledger.ok("balance", "B0001").stdout
@@ -43,13 +55,31 @@ def test_real_subprocess_demo_and_help(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("grant-ledger")
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "commands"]
     env = {**os.environ, "GRANT_LEDGER_DB": str(tmp_path / "x.db"), "GRANT_LEDGER_LANG": "zh"}
-    out = subprocess.run([*command, "demo"], capture_output=True, text=True, env=env,
-                         cwd=tmp_path, check=True, timeout=120)
+    out = subprocess.run(
+        [*command, "demo"], capture_output=True, text=True, env=env, cwd=tmp_path, check=True, timeout=120
+    )
     assert "余额表" in out.stdout and "执行率" in out.stdout
-    bad = subprocess.run([*command, "spend", "G-YZ-2024-01", "--amount", "100", "--category",
-                          "travel", "--voucher", "X", "--date", "2024-08-01"],
-                         capture_output=True, text=True, env=env, timeout=60)
+    bad = subprocess.run(
+        [
+            *command,
+            "spend",
+            "G-YZ-2024-01",
+            "--amount",
+            "100",
+            "--category",
+            "travel",
+            "--voucher",
+            "X",
+            "--date",
+            "2024-08-01",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert bad.returncode == 3 and "003 第九条" in bad.stderr and "Traceback" not in bad.stderr
-    helped = subprocess.run([*command, "spend", "--help"], capture_output=True, text=True,
-                            env=env, timeout=60)
+    helped = subprocess.run(
+        [*command, "spend", "--help"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert helped.returncode == 0 and "Example" in helped.stdout
