@@ -143,9 +143,9 @@ def cli(ctx: click.Context, db: str | None, actor: str, role: str, lang: str) ->
 
 
 def _register() -> None:
-    from commands import balance, demo, grant, money, policy, setup, unit
+    from commands import balance, demo, grant, money, policy, report, setup, unit
 
-    for module in (setup, policy, unit, grant, money, balance, demo):
+    for module in (setup, policy, unit, grant, money, balance, report, demo):
         module.register(cli)
 
 

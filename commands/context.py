@@ -57,15 +57,17 @@ class Settings:
         return self._engine
 
     def catch_up(self) -> None:
+        from commands.registry import all_projections
         from projections.runner import catch_up
 
-        catch_up(self.ledger())
+        catch_up(self.ledger(), all_projections())
 
     def ensure_current(self) -> None:
         """Read-your-writes: bring projections up to the store's head before answering."""
+        from commands.registry import projection_names
         from projections.status import is_behind
 
-        if is_behind(self.engine()):
+        if is_behind(self.engine(), projection_names()):
             self.catch_up()
 
     def close(self) -> None:

@@ -47,7 +47,9 @@ def info_command() -> None:
         click.echo("events:   0 (not initialised: run `grant-ledger init`)")
         return
     click.echo(f"events:   {head(engine)} (last notification id)")
-    for name, position in positions(engine).items():
+    from commands.registry import projection_names
+
+    for name, position in positions(engine, projection_names()).items():
         click.echo(f"projection {name}: at {position}")
 
 

@@ -16,9 +16,9 @@ def head(engine: Engine) -> int:
         return int(conn.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {EVENTS_TABLE}")).scalar() or 0)
 
 
-def positions(engine: Engine) -> dict[str, int]:
+def positions(engine: Engine, names: tuple[str, ...] = PROJECTION_NAMES) -> dict[str, int]:
     if not inspect(engine).has_table(TRACKING_TABLE):
-        return dict.fromkeys(PROJECTION_NAMES, 0)
+        return dict.fromkeys(names, 0)
     with engine.connect() as conn:
         found: dict[str, int] = {
             str(name): int(position or 0)
@@ -26,11 +26,11 @@ def positions(engine: Engine) -> dict[str, int]:
                 text(f"SELECT application_name, notification_id FROM {TRACKING_TABLE}")
             ).all()
         }
-    return {name: int(found.get(name) or 0) for name in PROJECTION_NAMES}
+    return {name: int(found.get(name) or 0) for name in names}
 
 
-def is_behind(engine: Engine) -> bool:
+def is_behind(engine: Engine, names: tuple[str, ...] = PROJECTION_NAMES) -> bool:
     if not inspect(engine).has_table(EVENTS_TABLE):
         return True
     top = head(engine)
-    return any(position < top for position in positions(engine).values())
+    return any(position < top for position in positions(engine, names).values())
