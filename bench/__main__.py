@@ -1,0 +1,198 @@
+"""``make bench``: time whole commands as a user runs them, beside the tools users would pick.
+
+Prints one table: operation, size, median wall time of several runs, events/s where it
+applies, peak RSS, and the ratio to the reference the row names. Sizes: BENCH_EVENTS (default
+100,000; 1,000,000 for the full size), BENCH_RUNS (default 3).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.generate import HEADER, base_ids, rows, write_csv
+
+
+@dataclass
+class Figure:
+    operation: str
+    size: int
+    seconds: float
+    rss_mb: float
+    per_second: float | None = None
+    note: str = ""
+
+
+def run(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS (MB) and exit code of one whole process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0 and proc.stderr is not None:
+        sys.stderr.write(f"bench: {' '.join(command[:3])}… exit {proc.returncode}: "
+                         f"{proc.stderr.read().decode(errors='replace')[:300]}\n")
+    if proc.stderr is not None:
+        proc.stderr.close()
+    return elapsed, usage.ru_maxrss / 1024, proc.returncode
+
+
+def timed(name: str, size: int, command: list[str], env: dict[str, str], cwd: Path,
+          runs: int, per_item: int | None = None, setup: list[str] | None = None) -> Figure:
+    times, rss = [], []
+    for _ in range(runs):
+        if setup:
+            run(setup, env, cwd)
+        seconds, mb, code = run(command, env, cwd)
+        if code != 0:
+            return Figure(name, size, float("nan"), mb, note=f"failed (exit {code})")
+        times.append(seconds)
+        rss.append(mb)
+    median = statistics.median(times)
+    return Figure(name, size, median, max(rss), per_item / median if per_item else None)
+
+
+def raw_sqlite(csv_rows: list[list[str]], folder: Path, base: str) -> tuple[float, float]:
+    """The physical limit: executemany into an indexed table, and one base's GROUP BY."""
+    path = folder / "raw.sqlite"
+    path.unlink(missing_ok=True)
+    started = time.perf_counter()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"CREATE TABLE rows ({', '.join(h + ' TEXT' for h in HEADER)}, fen INTEGER)")
+    conn.execute("CREATE INDEX rows_base ON rows (base_id, source)")
+    with conn:
+        conn.executemany(
+            f"INSERT INTO rows VALUES ({', '.join('?' * (len(HEADER) + 1))})",
+            ([*r, int(float(r[6] or 0) * 100)] for r in csv_rows),
+        )
+    insert_seconds = time.perf_counter() - started
+    conn.close()
+    started = time.perf_counter()
+    conn = sqlite3.connect(path)
+    conn.execute("SELECT kind, source, SUM(fen) FROM rows WHERE base_id = ? GROUP BY kind, source",
+                 (base,)).fetchall()
+    conn.close()
+    return insert_seconds, time.perf_counter() - started
+
+
+def main() -> None:
+    events = int(os.environ.get("BENCH_EVENTS", "100000"))
+    runs = int(os.environ.get("BENCH_RUNS", "3"))
+    exe = str(Path(sys.executable).with_name("grant-ledger"))
+    folder = Path(tempfile.mkdtemp(prefix="grant-ledger-bench-"))
+    db = folder / "bench.db"
+    env = {**os.environ, "GRANT_LEDGER_DB": str(db), "GRANT_LEDGER_ACTOR": "bench",
+           "GRANT_LEDGER_LANG": "en"}
+    source = folder / "ledger.csv"
+    print(f"generating {events:,} rows (seeded) in {folder} …", flush=True)
+    count = write_csv(source, events)
+    base = base_ids(events)[0]
+    figures: list[Figure] = []
+
+    startup = timed("CLI start-up (grant-ledger --version)", 0, [exe, "--version"], env, folder,
+                    runs)
+    libs = timed("bare import of the report's libraries", 0,
+                 [sys.executable, "-c", "import sqlalchemy, click"], env, folder, runs)
+    figures += [startup, libs]
+
+    def clean() -> list[str]:
+        return ["sh", "-c", f"rm -f {db} {db}-wal {db}-shm"]
+
+    imported = timed("import", count, [exe, "import", str(source)], env, folder, 1,
+                     per_item=count, setup=clean())
+    figures.append(imported)
+    ok = imported.note == ""
+    if ok:
+        figures.append(timed(f"balance {base}", count, [exe, "balance", base], env, folder, runs))
+        figures.append(timed("balance (all bases)", count, [exe, "balance"], env, folder, runs))
+        figures.append(timed("spend (one, populated store)", count,
+                             [exe, "spend", "G0001", "--amount", "0.01", "--category",
+                              "materials", "--source", "matching", "--voucher", "BENCH-1",
+                              "--date", "2024-06-01"], env, folder, runs))
+        figures.append(timed("projections rebuild", count, [exe, "projections", "rebuild"],
+                             env, folder, 1, per_item=count))
+        bundle = folder / "bundle"
+        figures.append(timed("audit export", count,
+                             ["sh", "-c", f"rm -rf {bundle} && {exe} audit export {bundle}"],
+                             env, folder, 1, per_item=count))
+        figures.append(timed("audit verify", count, [exe, "audit", "verify", str(bundle)], env,
+                             folder, 1, per_item=count))
+        figures.append(timed("report categories --format xlsx", count,
+                             [exe, "report", "categories", "--format", "xlsx", "--output",
+                              str(folder / "categories.xlsx")], env, folder, runs))
+
+    csv_rows = list(rows(events))
+    insert_s, group_s = raw_sqlite(csv_rows, folder, base)
+    figures.append(Figure("raw sqlite3 executemany (indexed)", count, insert_s, 0,
+                          count / insert_s, "physical limit"))
+    figures.append(Figure(f"raw sqlite3 GROUP BY {base}", count, group_s, 0, None,
+                          "physical limit"))
+
+    peers: dict[str, Figure] = {}
+    if ok:
+        for fmt, tool, query in [
+            ("hledger", "ledger", ["-f", "{f}", "bal", base]),
+            ("hledger", "hledger", ["-f", "{f}", "bal", base]),
+            ("beancount", "bean-query", ["{f}", "SELECT account, sum(position) WHERE account ~ "
+                                         f"'{base}' GROUP BY account"]),
+        ]:
+            path = shutil.which(tool) or (shutil.which(tool, path=str(Path(exe).parent)))
+            if path is None:
+                figures.append(Figure(f"{tool} bal {base}", count, float("nan"), 0,
+                                      note="not installed"))
+                continue
+            journal = folder / f"ledger.{fmt}"
+            if not journal.exists():
+                run(["sh", "-c", f"{exe} export --format {fmt} > {journal}"], env, folder)
+            args = [a.replace("{f}", str(journal)) for a in query]
+            peers[tool] = timed(f"{tool} bal {base}", count, [path, *args], env, folder, runs)
+            figures.append(peers[tool])
+
+    print()
+    print(f"{'operation':44} {'size':>10} {'median s':>10} {'events/s':>10} {'peak MB':>8}  note")
+    for f in figures:
+        rate = f"{f.per_second:,.0f}" if f.per_second else ""
+        secs = f"{f.seconds:.3f}" if f.seconds == f.seconds else "—"
+        print(f"{f.operation:44} {f.size:>10,} {secs:>10} {rate:>10} {f.rss_mb:>8.1f}  {f.note}")
+
+    print("\nratios (targets from issue 7, measured at this size)")
+    by = {f.operation: f for f in figures}
+    one = by.get(f"balance {base}")
+    if one and one.seconds == one.seconds:
+        print(f"  balance one base / bare library start-up: {one.seconds / libs.seconds:.2f}x "
+              "(target ≤ 1.5x)")
+        every = by["balance (all bases)"]
+        print(f"  balance all / balance one: {every.seconds / one.seconds:.2f}x (target ≤ 2x)")
+        for tool, peer in peers.items():
+            if peer.seconds == peer.seconds:
+                print(f"  {tool} bal / grant-ledger balance: {peer.seconds / one.seconds:.1f}x "
+                      "faster (target ≥ 50x vs ledger at 1M)")
+    if imported.per_second:
+        print(f"  import: {imported.per_second:,.0f} events/s = "
+              f"{imported.per_second / (count / insert_s):.3f} of raw executemany "
+              "(target ≥ 0.1, ≥ 20,000 events/s, peak RSS ≤ 250 MB)")
+    spend = by.get("spend (one, populated store)")
+    if spend and spend.seconds == spend.seconds:
+        print(f"  one spend / CLI start-up: {spend.seconds / startup.seconds:.2f}x (target ≤ 1.5x)")
+    rebuild = by.get("projections rebuild")
+    if rebuild and rebuild.per_second:
+        print(f"  projections rebuild: {rebuild.per_second:,.0f} events/s (target ≥ 50,000)")
+    verify = by.get("audit verify")
+    if verify and verify.seconds == verify.seconds:
+        print(f"  audit verify: {verify.seconds:.1f} s (target ≤ 30 s at 1M)")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
