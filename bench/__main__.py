@@ -34,21 +34,30 @@ class Figure:
 def run(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int]:
     """Wall seconds, peak RSS (MB) and exit code of one whole process."""
     started = time.perf_counter()
-    proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0 and proc.stderr is not None:
-        sys.stderr.write(f"bench: {' '.join(command[:3])}… exit {proc.returncode}: "
-                         f"{proc.stderr.read().decode(errors='replace')[:300]}\n")
+        sys.stderr.write(
+            f"bench: {' '.join(command[:3])}… exit {proc.returncode}: "
+            f"{proc.stderr.read().decode(errors='replace')[:300]}\n"
+        )
     if proc.stderr is not None:
         proc.stderr.close()
     return elapsed, usage.ru_maxrss / 1024, proc.returncode
 
 
-def timed(name: str, size: int, command: list[str], env: dict[str, str], cwd: Path,
-          runs: int, per_item: int | None = None, setup: list[str] | None = None) -> Figure:
+def timed(
+    name: str,
+    size: int,
+    command: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    runs: int,
+    per_item: int | None = None,
+    setup: list[str] | None = None,
+) -> Figure:
     times, rss = [], []
     for _ in range(runs):
         if setup:
@@ -80,8 +89,9 @@ def raw_sqlite(csv_rows: list[list[str]], folder: Path, base: str) -> tuple[floa
     conn.close()
     started = time.perf_counter()
     conn = sqlite3.connect(path)
-    conn.execute("SELECT kind, source, SUM(fen) FROM rows WHERE base_id = ? GROUP BY kind, source",
-                 (base,)).fetchall()
+    conn.execute(
+        "SELECT kind, source, SUM(fen) FROM rows WHERE base_id = ? GROUP BY kind, source", (base,)
+    ).fetchall()
     conn.close()
     return insert_seconds, time.perf_counter() - started
 
@@ -92,65 +102,121 @@ def main() -> None:
     exe = str(Path(sys.executable).with_name("grant-ledger"))
     folder = Path(tempfile.mkdtemp(prefix="grant-ledger-bench-"))
     db = folder / "bench.db"
-    env = {**os.environ, "GRANT_LEDGER_DB": str(db), "GRANT_LEDGER_ACTOR": "bench",
-           "GRANT_LEDGER_LANG": "en"}
+    env = {**os.environ, "GRANT_LEDGER_DB": str(db), "GRANT_LEDGER_ACTOR": "bench", "GRANT_LEDGER_LANG": "en"}
     source = folder / "ledger.csv"
     print(f"generating {events:,} rows (seeded) in {folder} …", flush=True)
     count = write_csv(source, events)
     base = base_ids(events)[0]
     figures: list[Figure] = []
 
-    startup = timed("CLI start-up (grant-ledger --version)", 0, [exe, "--version"], env, folder,
-                    runs)
-    libs = timed("bare import of the report's libraries", 0,
-                 [sys.executable, "-c", "import sqlalchemy, click"], env, folder, runs)
+    startup = timed("CLI start-up (grant-ledger --version)", 0, [exe, "--version"], env, folder, runs)
+    libs = timed(
+        "bare import of the report's libraries",
+        0,
+        [sys.executable, "-c", "import sqlalchemy, click"],
+        env,
+        folder,
+        runs,
+    )
     figures += [startup, libs]
 
     def clean() -> list[str]:
         return ["sh", "-c", f"rm -f {db} {db}-wal {db}-shm"]
 
-    imported = timed("import", count, [exe, "import", str(source)], env, folder, 1,
-                     per_item=count, setup=clean())
+    imported = timed(
+        "import", count, [exe, "import", str(source)], env, folder, 1, per_item=count, setup=clean()
+    )
     figures.append(imported)
     ok = imported.note == ""
     if ok:
         figures.append(timed(f"balance {base}", count, [exe, "balance", base], env, folder, runs))
         figures.append(timed("balance (all bases)", count, [exe, "balance"], env, folder, runs))
-        figures.append(timed("spend (one, populated store)", count,
-                             [exe, "spend", "G0001", "--amount", "0.01", "--category",
-                              "materials", "--source", "matching", "--voucher", "BENCH-1",
-                              "--date", "2024-06-01"], env, folder, runs))
-        figures.append(timed("projections rebuild", count, [exe, "projections", "rebuild"],
-                             env, folder, 1, per_item=count))
+        figures.append(
+            timed(
+                "spend (one, populated store)",
+                count,
+                [
+                    exe,
+                    "spend",
+                    "G0001",
+                    "--amount",
+                    "0.01",
+                    "--category",
+                    "materials",
+                    "--source",
+                    "matching",
+                    "--voucher",
+                    "BENCH-1",
+                    "--date",
+                    "2024-06-01",
+                ],
+                env,
+                folder,
+                runs,
+            )
+        )
+        figures.append(
+            timed(
+                "projections rebuild", count, [exe, "projections", "rebuild"], env, folder, 1, per_item=count
+            )
+        )
         bundle = folder / "bundle"
-        figures.append(timed("audit export", count,
-                             ["sh", "-c", f"rm -rf {bundle} && {exe} audit export {bundle}"],
-                             env, folder, 1, per_item=count))
-        figures.append(timed("audit verify", count, [exe, "audit", "verify", str(bundle)], env,
-                             folder, 1, per_item=count))
-        figures.append(timed("report categories --format xlsx", count,
-                             [exe, "report", "categories", "--format", "xlsx", "--output",
-                              str(folder / "categories.xlsx")], env, folder, runs))
+        figures.append(
+            timed(
+                "audit export",
+                count,
+                ["sh", "-c", f"rm -rf {bundle} && {exe} audit export {bundle}"],
+                env,
+                folder,
+                1,
+                per_item=count,
+            )
+        )
+        figures.append(
+            timed(
+                "audit verify", count, [exe, "audit", "verify", str(bundle)], env, folder, 1, per_item=count
+            )
+        )
+        figures.append(
+            timed(
+                "report categories --format xlsx",
+                count,
+                [
+                    exe,
+                    "report",
+                    "categories",
+                    "--format",
+                    "xlsx",
+                    "--output",
+                    str(folder / "categories.xlsx"),
+                ],
+                env,
+                folder,
+                runs,
+            )
+        )
 
     csv_rows = list(rows(events))
     insert_s, group_s = raw_sqlite(csv_rows, folder, base)
-    figures.append(Figure("raw sqlite3 executemany (indexed)", count, insert_s, 0,
-                          count / insert_s, "physical limit"))
-    figures.append(Figure(f"raw sqlite3 GROUP BY {base}", count, group_s, 0, None,
-                          "physical limit"))
+    figures.append(
+        Figure("raw sqlite3 executemany (indexed)", count, insert_s, 0, count / insert_s, "physical limit")
+    )
+    figures.append(Figure(f"raw sqlite3 GROUP BY {base}", count, group_s, 0, None, "physical limit"))
 
     peers: dict[str, Figure] = {}
     if ok:
         for fmt, tool, query in [
             ("hledger", "ledger", ["-f", "{f}", "bal", base]),
             ("hledger", "hledger", ["-f", "{f}", "bal", base]),
-            ("beancount", "bean-query", ["{f}", "SELECT account, sum(position) WHERE account ~ "
-                                         f"'{base}' GROUP BY account"]),
+            (
+                "beancount",
+                "bean-query",
+                ["{f}", f"SELECT account, sum(position) WHERE account ~ '{base}' GROUP BY account"],
+            ),
         ]:
             path = shutil.which(tool) or (shutil.which(tool, path=str(Path(exe).parent)))
             if path is None:
-                figures.append(Figure(f"{tool} bal {base}", count, float("nan"), 0,
-                                      note="not installed"))
+                figures.append(Figure(f"{tool} bal {base}", count, float("nan"), 0, note="not installed"))
                 continue
             journal = folder / f"ledger.{fmt}"
             if not journal.exists():
@@ -170,18 +236,23 @@ def main() -> None:
     by = {f.operation: f for f in figures}
     one = by.get(f"balance {base}")
     if one and one.seconds == one.seconds:
-        print(f"  balance one base / bare library start-up: {one.seconds / libs.seconds:.2f}x "
-              "(target ≤ 1.5x)")
+        print(
+            f"  balance one base / bare library start-up: {one.seconds / libs.seconds:.2f}x (target ≤ 1.5x)"
+        )
         every = by["balance (all bases)"]
         print(f"  balance all / balance one: {every.seconds / one.seconds:.2f}x (target ≤ 2x)")
         for tool, peer in peers.items():
             if peer.seconds == peer.seconds:
-                print(f"  {tool} bal / grant-ledger balance: {peer.seconds / one.seconds:.1f}x "
-                      "faster (target ≥ 50x vs ledger at 1M)")
+                print(
+                    f"  {tool} bal / grant-ledger balance: {peer.seconds / one.seconds:.1f}x "
+                    "faster (target ≥ 50x vs ledger at 1M)"
+                )
     if imported.per_second:
-        print(f"  import: {imported.per_second:,.0f} events/s = "
-              f"{imported.per_second / (count / insert_s):.3f} of raw executemany "
-              "(target ≥ 0.1, ≥ 20,000 events/s, peak RSS ≤ 250 MB)")
+        print(
+            f"  import: {imported.per_second:,.0f} events/s = "
+            f"{imported.per_second / (count / insert_s):.3f} of raw executemany "
+            "(target ≥ 0.1, ≥ 20,000 events/s, peak RSS ≤ 250 MB)"
+        )
     spend = by.get("spend (one, populated store)")
     if spend and spend.seconds == spend.seconds:
         print(f"  one spend / CLI start-up: {spend.seconds / startup.seconds:.2f}x (target ≤ 1.5x)")

@@ -14,10 +14,31 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-HEADER = ["date", "unit_id", "base_id", "grant_id", "programme", "kind", "amount", "source",
-          "category", "content", "voucher", "payee", "memo"]
-CATEGORIES = ["equipment", "materials", "instructor_hire", "teacher_training", "infrastructure",
-              "curriculum", "research", "other_training"]
+HEADER = [
+    "date",
+    "unit_id",
+    "base_id",
+    "grant_id",
+    "programme",
+    "kind",
+    "amount",
+    "source",
+    "category",
+    "content",
+    "voucher",
+    "payee",
+    "memo",
+]
+CATEGORIES = [
+    "equipment",
+    "materials",
+    "instructor_hire",
+    "teacher_training",
+    "infrastructure",
+    "curriculum",
+    "research",
+    "other_training",
+]
 CONTENTS = ["training_system", "cooperation", "patterns"]
 START = date(2024, 1, 15)
 
@@ -40,24 +61,72 @@ def rows(events: int, seed: int = 20241) -> Iterator[list[str]]:
         approved_on = START + timedelta(days=rng.randrange(0, 30))
         end = approved_on + timedelta(days=700)
 
-        def row(day: date, kind: str, amount: Decimal, voucher: str, source: str = "",
-                category: str = "", content: str = "", payee: str = "", memo: str = "",
-                base: str = base, grant: str = grant) -> list[str]:
-            return [day.isoformat(), unit, base, grant, programme, kind, f"{amount:.2f}", source,
-                    category, content, voucher, payee, memo]
+        def row(
+            day: date,
+            kind: str,
+            amount: Decimal,
+            voucher: str,
+            source: str = "",
+            category: str = "",
+            content: str = "",
+            payee: str = "",
+            memo: str = "",
+            base: str = base,
+            grant: str = grant,
+            unit: str = unit,
+            programme: str = programme,
+        ) -> list[str]:
+            return [
+                day.isoformat(),
+                unit,
+                base,
+                grant,
+                programme,
+                kind,
+                f"{amount:.2f}",
+                source,
+                category,
+                content,
+                voucher,
+                payee,
+                memo,
+            ]
 
-        yield [approved_on.isoformat(), unit, base, grant, programme, "approve", f"{approved:.2f}",
-               "", "", "", f"批复〔2024〕{n}号", "", "imported approval"]
+        yield [
+            approved_on.isoformat(),
+            unit,
+            base,
+            grant,
+            programme,
+            "approve",
+            f"{approved:.2f}",
+            "",
+            "",
+            "",
+            f"批复〔2024〕{n}号",
+            "",
+            "imported approval",
+        ]
         first = (approved * Decimal("0.6")).quantize(Decimal("0.01"))
         yield row(approved_on + timedelta(days=5), "disburse", first, f"{grant}-T1")
         yield row(approved_on + timedelta(days=200), "disburse", approved - first, f"{grant}-T2")
-        yield row(approved_on + timedelta(days=3), "match_commit", approved, f"{grant}-MC",
-                  source="matching", payee="host unit")
+        yield row(
+            approved_on + timedelta(days=3),
+            "match_commit",
+            approved,
+            f"{grant}-MC",
+            source="matching",
+            payee="host unit",
+        )
         half = (approved / 2).quantize(Decimal("0.01"))
-        yield row(approved_on + timedelta(days=10), "match_receive", half, f"{grant}-MR1",
-                  source="matching")
-        yield row(approved_on + timedelta(days=220), "match_receive", approved - half,
-                  f"{grant}-MR2", source="matching")
+        yield row(approved_on + timedelta(days=10), "match_receive", half, f"{grant}-MR1", source="matching")
+        yield row(
+            approved_on + timedelta(days=220),
+            "match_receive",
+            approved - half,
+            f"{grant}-MR2",
+            source="matching",
+        )
         received = {"subsidy": first, "matching": half}
         spent = {"subsidy": Decimal(0), "matching": Decimal(0)}
         recorded: list[tuple[str, str]] = []
@@ -69,8 +138,7 @@ def rows(events: int, seed: int = 20241) -> Iterator[list[str]]:
                 received = {"subsidy": approved, "matching": approved}
             if recorded and rng.random() < 0.01:
                 source, voucher = recorded.pop(rng.randrange(len(recorded)))
-                yield row(day, "reverse", Decimal(0), f"{voucher}-R", source=source,
-                          memo=voucher)
+                yield row(day, "reverse", Decimal(0), f"{voucher}-R", source=source, memo=voucher)
                 continue
             source = "subsidy" if rng.random() < 0.6 else "matching"
             amount = Decimal(rng.randrange(100, 15000)) / 100
@@ -81,9 +149,16 @@ def rows(events: int, seed: int = 20241) -> Iterator[list[str]]:
             spent[source] += amount
             voucher = f"{grant}-S{k:05d}"
             recorded.append((source, voucher))
-            yield row(day, "spend", amount, voucher, source=source,
-                      category=rng.choice(CATEGORIES), content=rng.choice(CONTENTS),
-                      payee=f"供应商{rng.randrange(1, 200):03d}")
+            yield row(
+                day,
+                "spend",
+                amount,
+                voucher,
+                source=source,
+                category=rng.choice(CATEGORIES),
+                content=rng.choice(CONTENTS),
+                payee=f"供应商{rng.randrange(1, 200):03d}",
+            )
         _ = end
 
 
