@@ -143,9 +143,9 @@ def cli(ctx: click.Context, db: str | None, actor: str, role: str, lang: str) ->
 
 
 def _register() -> None:
-    from commands import balance, demo, grant, money, policy, report, setup, unit
+    from commands import balance, demo, findings, grant, lifecycle, money, policy, report, setup, unit
 
-    for module in (setup, policy, unit, grant, money, balance, report, demo):
+    for module in (setup, policy, unit, grant, lifecycle, money, balance, report, findings, demo):
         module.register(cli)
 
 

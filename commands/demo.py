@@ -8,8 +8,9 @@ reversal; then the balance report.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -100,6 +101,17 @@ def run_demo(s: Settings) -> None:
             **officer,
         ),
     )
+    _refused(
+        "an expert panel of 4 (003 表5: at least 5, an odd number)",
+        lambda: _review(ledger, "G-YZ-2024-01", 4, date(2024, 3, 20), approver),
+    )
+    _step(
+        "expert review, panel of 7", lambda: _review(ledger, "G-YZ-2024-01", 7, date(2024, 3, 20), approver)
+    )
+    _step(
+        "public notice 2024-03-25..29 (5 working days, 002 五(二))",
+        lambda: _notice(ledger, "G-YZ-2024-01", date(2024, 3, 25), date(2024, 3, 29), approver),
+    )
     _step(
         "approve",
         lambda: ledger.approve_grant(
@@ -111,6 +123,26 @@ def run_demo(s: Settings) -> None:
             build_end=None,
             on=date(2024, 4, 1),
             **approver,
+        ),
+    )
+
+    budget = {
+        "training_system/local_finance": y("11万"),
+        "cooperation/local_finance": y("5万"),
+        "patterns/local_finance": y("4万"),
+        "training_system/industry": y("12万"),
+        "cooperation/industry": y("8万"),
+    }
+    _step(
+        "budget plan (003 表4-2: 地方财政 → subsidy, 行业企业 → matching)",
+        lambda: ledger.record(
+            grant_id="G-YZ-2024-01",
+            action="grant budget",
+            on=date(2024, 4, 2),
+            role="officer",
+            decide=lambda g, p: g.register_budget(lines=budget, on=date(2024, 4, 2), policy=p, **officer),
+            done="registered 5 budget lines",
+            repeat="the budget plan is already registered",
         ),
     )
 
@@ -128,6 +160,11 @@ def run_demo(s: Settings) -> None:
             on=date(2024, 4, 10),
             **officer,
         ),
+    )
+    _step("expert review, panel of 5", lambda: _review(ledger, "G-CQ-2024-07", 5, date(2024, 4, 25), city))
+    _step(
+        "public notice 2024-05-06..10",
+        lambda: _notice(ledger, "G-CQ-2024-07", date(2024, 5, 6), date(2024, 5, 10), city),
     )
     _step(
         "approve",
@@ -376,7 +413,116 @@ def run_demo(s: Settings) -> None:
             **officer,
         ),
     )
+
+    _say("7. 监督 oversight: outputs, a mid-term evaluation with a rectification, the dossier")
+    _step(
+        "2024 outputs: 820 trained, 150 of them advanced",
+        lambda: _on(
+            ledger,
+            g1,
+            "output report",
+            date(2025, 1, 10),
+            officer,
+            lambda g, p, who: g.report_output(
+                year=2024, trainees=820, advanced=150, evaluations=0, advanced_evaluations=0, policy=p, **who
+            ),
+        ),
+    )
+    _step(
+        "mid-term evaluation: rectify",
+        lambda: _on(
+            ledger,
+            g1,
+            "evaluate",
+            date(2025, 4, 15),
+            approver,
+            lambda g, p, who: g.evaluate(
+                kind="mid_term",
+                result="rectify",
+                evaluator="区人力社保局",
+                summary="台账不全",
+                policy=p,
+                **who,
+            ),
+        ),
+    )
+    _step(
+        "rectification R1 ordered, due 2025-06-30",
+        lambda: _on(
+            ledger,
+            g1,
+            "rectify order",
+            date(2025, 4, 15),
+            approver,
+            lambda g, p, who: g.order_rectification(
+                ref="R1", finding="支出台账与凭证不一致", deadline=date(2025, 6, 30), policy=p, **who
+            ),
+        ),
+    )
+    _step(
+        "rectification R1 completed",
+        lambda: _on(
+            ledger,
+            g1,
+            "rectify complete",
+            date(2025, 6, 20),
+            officer,
+            lambda g, p, who: g.complete_rectification(ref="R1", note="已补齐台账", policy=p, **who),
+        ),
+    )
+    summary = "2024年度工作总结".encode()
+    _step(
+        "dossier: the 2024 work summary (sha256 only, 003 第十二条)",
+        lambda: _on(
+            ledger,
+            g1,
+            "dossier add",
+            date(2025, 1, 10),
+            officer,
+            lambda g, p, who: g.add_dossier(
+                kind="summary",
+                title="2024年度工作总结",
+                sha256=hashlib.sha256(summary).hexdigest(),
+                policy=p,
+                **who,
+            ),
+        ),
+    )
     s.catch_up()
+
+
+def _on(ledger: Any, grant_id: str, action: str, on: date, who: dict[str, Any], decide: Any) -> Any:
+    return ledger.record(
+        grant_id=grant_id,
+        action=action,
+        on=on,
+        role=who["role"],
+        decide=lambda g, p: decide(g, p, {**who, "on": on}),
+        done=f"{action} recorded",
+        repeat=f"{action} already recorded",
+    )
+
+
+def _review(ledger: Any, grant_id: str, panel: int, on: date, who: dict[str, Any]) -> Any:
+    return _on(
+        ledger,
+        grant_id,
+        "grant review",
+        on,
+        who,
+        lambda g, p, w: g.record_review(panel=panel, recommended=True, opinion="同意推荐", policy=p, **w),
+    )
+
+
+def _notice(ledger: Any, grant_id: str, start: date, end: date, who: dict[str, Any]) -> Any:
+    return _on(
+        ledger,
+        grant_id,
+        "grant notice",
+        end,
+        who,
+        lambda g, p, w: g.record_notice(start=start, end=end, objections=0, where="政府网站", policy=p, **w),
+    )
 
 
 @click.command("demo")
@@ -407,10 +553,14 @@ def demo_command(ctx: click.Context, replace: bool) -> None:
         raise click.UsageError("the demo needs an empty database; this one already holds events")
     _say(f"grant-ledger demo on {s.url}\n")
     run_demo(s)
-    _say("\n7. 余额表 balance report")
+    _say("\n8. 余额表 balance report")
     from commands.balance import balance_command
 
     ctx.invoke(balance_command, base_ids=(), as_of=None, known_at=None, fmt="table")
+    _say("\n9. 合规预警 findings as of 2025-06-30 (report findings)")
+    from commands.findings import findings_command
+
+    ctx.invoke(findings_command, base_ids=(), as_of=datetime(2025, 6, 30), fmt="table")
     _ = head
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 import click
 
 from commands.context import report, settings, today
 from commands.models import GrantApply, GrantApprove, validate
+from ledger.errors import BadInputError
+from ledger.money import parse_amount
 
 DATE = click.DateTime(["%Y-%m-%d"])
 
@@ -145,3 +149,284 @@ def approve_command(
 
 def register(cli: click.Group) -> None:
     cli.add_command(grant_group)
+
+
+# ---------------------------------------------------------------------------- the rest of the life
+
+
+def _record(grant_id: str, action: str, on: object, decide: Any, done: str, repeat: str) -> None:
+    """Run one step of a grant's life through the ledger, then keep the projections current."""
+    s = settings()
+    gid = _ident(grant_id, "GRANT_ID")
+    outcome = s.ledger().record(
+        grant_id=gid,
+        action=action,
+        on=on,  # type: ignore[arg-type]
+        role=s.role,
+        decide=lambda g, policy: decide(g, policy, s.actor, s.role),
+        done=done,
+        repeat=repeat,
+    )
+    s.catch_up()
+    report(outcome)
+
+
+def _ident(value: str, option: str) -> str:
+    value = value.strip()
+    if not value or len(value) > 128 or any(ord(c) < 32 for c in value):
+        msg = f"{option}: must be 1 to 128 characters without control characters (got {value!r})"
+        raise BadInputError(msg)
+    return value
+
+
+def _money(value: str, option: str) -> Decimal:
+    try:
+        return parse_amount(value, field=option)
+    except BadInputError:
+        raise
+    except Exception:  # pragma: no cover - parse_amount raises BadInputError itself
+        msg = f"{option}: {value!r} is not an amount"
+        raise BadInputError(msg) from None
+
+
+@grant_group.command("recommend")
+@click.argument("grant_id")
+@click.option("--by", "recommender", required=True, help="recommender: district bureau or sector authority")
+@click.option("--round", "round_", required=True, help="recommendation round, e.g. 2024")
+@click.option("--rank", type=int, help="rank among the recommender's municipal recommendations (1 or 2)")
+@click.option("--date", "on", type=DATE, help="business date (default today)")
+def recommend_command(
+    grant_id: str, recommender: str, round_: str, rank: int | None, on: datetime | None
+) -> None:
+    """Record a recommendation (002 五(一): per recommender and round at most 1 national base and
+    2 ranked municipal bases).
+
+    \b
+    Example:
+      grant-ledger --role approver grant recommend G1 --by 渝中区人力社保局 --round 2024 --rank 1
+    """
+    s = settings()
+    outcome = s.ledger().recommend_grant(
+        grant_id=_ident(grant_id, "GRANT_ID"),
+        recommender=_ident(recommender, "--by"),
+        round_=_ident(round_, "--round"),
+        rank=rank,
+        on=_day(on),  # type: ignore[arg-type]
+        actor=s.actor,
+        role=s.role,
+    )
+    s.catch_up()
+    report(outcome)
+
+
+@grant_group.command("review")
+@click.argument("grant_id")
+@click.option("--panel", type=int, required=True, help="number of experts (at least 5, odd — 003 表5)")
+@click.option(
+    "--recommendation",
+    type=click.Choice(["recommend", "reject"]),
+    required=True,
+    help="the panel's recommendation",
+)
+@click.option("--opinion", default="", help="the panel's opinion, in brief")
+@click.option("--date", "on", type=DATE, help="business date (default today)")
+def review_command(grant_id: str, panel: int, recommendation: str, opinion: str, on: datetime | None) -> None:
+    """Record the expert review (专家评审) of an application.
+
+    \b
+    Example:
+      grant-ledger --role approver grant review G1 --panel 5 --recommendation recommend
+    """
+    day = _day(on)
+    _record(
+        grant_id,
+        "grant review",
+        day,
+        lambda g, p, actor, role: g.record_review(
+            panel=panel,
+            recommended=recommendation == "recommend",
+            opinion=opinion,
+            on=day,
+            actor=actor,
+            role=role,
+            policy=p,
+        ),
+        f"recorded the expert review of grant {grant_id}",
+        f"the expert review of grant {grant_id} is already recorded",
+    )
+
+
+@grant_group.command("notice")
+@click.argument("grant_id")
+@click.option("--from", "start", type=DATE, required=True, help="first day of the public notice")
+@click.option("--to", "end", type=DATE, required=True, help="last day (at least 5 working days — 002 五(二))")
+@click.option("--objections", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--where", default="", help="where it was published")
+@click.option("--date", "on", type=DATE, help="business date (default: the last day of the notice)")
+def notice_command(
+    grant_id: str, start: datetime, end: datetime, objections: int, where: str, on: datetime | None
+) -> None:
+    """Record the public notice (公示) of the review's result, and any objections.
+
+    \b
+    Example:
+      grant-ledger --role approver grant notice G1 --from 2024-03-11 --to 2024-03-15
+    """
+    day = on.date() if on else end.date()
+    _record(
+        grant_id,
+        "grant notice",
+        day,
+        lambda g, p, actor, role: g.record_notice(
+            start=start.date(),
+            end=end.date(),
+            objections=objections,
+            where=where,
+            on=day,
+            actor=actor,
+            role=role,
+            policy=p,
+        ),
+        f"recorded the public notice of grant {grant_id}",
+        f"the public notice of grant {grant_id} is already recorded",
+    )
+
+
+@grant_group.command("reject")
+@click.argument("grant_id")
+@click.option("--reason", required=True, help="why the application is rejected")
+@click.option("--document", default="", help="document number, if any")
+@click.option("--date", "on", type=DATE, help="business date (default today)")
+def reject_command(grant_id: str, reason: str, document: str, on: datetime | None) -> None:
+    """Reject an application; the unit may apply for a base of that level again.
+
+    \b
+    Example:
+      grant-ledger --role approver grant reject G1 --reason 评审未通过
+    """
+    s = settings()
+    outcome = s.ledger().reject_grant(
+        grant_id=_ident(grant_id, "GRANT_ID"),
+        reason=reason.strip(),
+        document=document.strip(),
+        on=_day(on),  # type: ignore[arg-type]
+        actor=s.actor,
+        role=s.role,
+    )
+    s.catch_up()
+    report(outcome)
+
+
+def _lines(specs: tuple[str, ...], policy_on: object) -> dict[str, Decimal]:
+    """``content:source:amount`` → {"content/source": amount} (003 表4-2)."""
+    from ledger.grant import budget_source
+    from ledger.policy import policy_in_force
+
+    policy = policy_in_force(policy_on)  # type: ignore[arg-type]
+    if not specs:
+        raise BadInputError("--line: give at least one line as content:source:amount")
+    lines: dict[str, Decimal] = {}
+    for spec in specs:
+        parts = spec.split(":", 2)
+        if len(parts) != 3:
+            msg = f"--line {spec!r} is not content:source:amount, e.g. training_system:地方财政:10万"
+            raise BadInputError(msg)
+        content = policy.find_content(parts[0])
+        if content is None:
+            msg = f"--line: construction content {parts[0]!r} is unknown; use {', '.join(policy.contents)}"
+            raise BadInputError(msg)
+        key = f"{content.code}/{budget_source(parts[1])}"
+        if key in lines:
+            msg = f"--line: {content.code} × {parts[1]} is given twice"
+            raise BadInputError(msg)
+        amount = parts[2].strip()
+        lines[key] = Decimal("0.00") if amount in ("0", "0.00") else _money(amount, "--line")
+    return lines
+
+
+@grant_group.command("budget")
+@click.argument("grant_id")
+@click.option(
+    "--line",
+    "specs",
+    multiple=True,
+    help="content:source:amount (repeat); content training_system|cooperation|patterns, source "
+    "地方财政 (local_finance → subsidy), 行业企业 (industry → matching), 其他 (other → matching)",
+)
+@click.option("--date", "on", type=DATE, help="business date (default today)")
+def budget_command(grant_id: str, specs: tuple[str, ...], on: datetime | None) -> None:
+    """Register the budget plan of table 4-2 (003): construction content × source → amount.
+
+    Once a plan exists, spending per content and fund source stays within its line (exit 3).
+
+    \b
+    Example:
+      grant-ledger grant budget G1 --line training_system:地方财政:10万 \\
+          --line cooperation:地方财政:10万 --line training_system:行业企业:20万
+    """
+    day = _day(on)
+    lines = _lines(specs, day)
+    _record(
+        grant_id,
+        "grant budget",
+        day,
+        lambda g, p, actor, role: g.register_budget(lines=lines, on=day, actor=actor, role=role, policy=p),
+        f"registered the budget plan of grant {grant_id} ({len(lines)} lines)",
+        f"the budget plan of grant {grant_id} is already registered",
+    )
+
+
+@grant_group.command("adjust")
+@click.argument("grant_id")
+@click.option("--line", "specs", multiple=True, help="content:source:new amount (repeat)")
+@click.option("--approval", required=True, help="approval reference for the change")
+@click.option("--reason", default="", help="why")
+@click.option("--date", "on", type=DATE, help="business date (default today)")
+def adjust_command(
+    grant_id: str, specs: tuple[str, ...], approval: str, reason: str, on: datetime | None
+) -> None:
+    """Change budget lines, with an approval reference.
+
+    \b
+    Example:
+      grant-ledger --role approver grant adjust G1 --line cooperation:地方财政:12万 \\
+          --line patterns:地方财政:0 --approval 渝中人社函〔2025〕3号
+    """
+    day = _day(on)
+    lines = _lines(specs, day)
+    _record(
+        grant_id,
+        "grant adjust",
+        day,
+        lambda g, p, actor, role: g.adjust_budget(
+            lines=lines, approval=approval.strip(), reason=reason, on=day, actor=actor, role=role, policy=p
+        ),
+        f"adjusted the budget of grant {grant_id}",
+        f"this budget adjustment of grant {grant_id} is already recorded",
+    )
+
+
+@grant_group.command("close")
+@click.argument("grant_id")
+@click.option("--document", default="", help="closing document, if any")
+@click.option("--date", "on", type=DATE, help="business date (default today)")
+def close_command(grant_id: str, document: str, on: datetime | None) -> None:
+    """Close a grant: refused unless the final evaluation passed, no rectification is open,
+    ordered recoveries are received and both balances are zero or disposed of. Nothing is
+    recorded against a closed grant.
+
+    \b
+    Example:
+      grant-ledger --role approver grant close G1 --date 2026-05-10
+    """
+    day = _day(on)
+    _record(
+        grant_id,
+        "grant close",
+        day,
+        lambda g, p, actor, role: g.close(
+            document=document.strip(), on=day, actor=actor, role=role, policy=p
+        ),
+        f"closed grant {grant_id}",
+        f"grant {grant_id} is already closed",
+    )

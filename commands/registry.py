@@ -13,9 +13,10 @@ if TYPE_CHECKING:
 def all_projections() -> list[Projection]:
     from projections.runner import projections
 
+    # projections() holds the balances and the compliance projection (projections/compliance.py)
     return [*projections()]
 
 
 def projection_names() -> tuple[str, ...]:
     """Names only, without importing eventsourcing (for the fast 'is anything behind?' check)."""
-    return ("balances",)
+    return ("balances", "compliance")

@@ -25,7 +25,7 @@ from ledger.database import APP_NAME, ensure_schema
 from ledger.errors import BadInputError, ConflictError, NotFoundError, StorageError
 from ledger.grant import Grant, grant_uuid
 from ledger.policy import policy_in_force
-from ledger.rules import SOURCES, raise_first, role_may_record
+from ledger.rules import SOURCES, projects_count, raise_first, role_may_record
 from ledger.unit import UNIT_KINDS, Unit, unit_uuid
 
 MAX_ATTEMPTS = 30
@@ -183,6 +183,7 @@ class GrantLedger(Application[UUID]):
         policy = policy_in_force(on)
         raise_first([role_may_record(role, "grant apply", policy)])
         prog = policy.programme(programme)
+        raise_first([projects_count(prog, projects, policy)])
 
         def attempt() -> Outcome:
             if self.has_grant(grant_id):
@@ -240,6 +241,7 @@ class GrantLedger(Application[UUID]):
         on: date,
         actor: str,
         role: str,
+        imported: bool = False,
     ) -> Outcome:
         policy = policy_in_force(on)
         raise_first([role_may_record(role, "grant approve", policy)])
@@ -257,6 +259,7 @@ class GrantLedger(Application[UUID]):
                 actor=actor,
                 role=role,
                 policy=policy,
+                imported=imported,
             )
             return True
 
@@ -376,6 +379,89 @@ class GrantLedger(Application[UUID]):
             f"reversed expenditure {voucher} of grant {grant_id}",
             f"the reversal of {voucher} of grant {grant_id} is already recorded",
         )
+
+    # ------------------------------------------------------------------ the rest of a grant's life
+
+    def record(
+        self,
+        *,
+        grant_id: str,
+        action: str,
+        on: date,
+        role: str,
+        decide: Callable[[Grant, Any], bool],
+        done: str,
+        repeat: str,
+    ) -> Outcome:
+        """One step of a grant's life (ledger.grant): role check, then load-decide-save."""
+        policy = policy_in_force(on)
+        raise_first([role_may_record(role, action, policy)])
+        return self._on_grant(grant_id, lambda g: decide(g, policy), done, repeat)
+
+    def reject_grant(
+        self, *, grant_id: str, reason: str, document: str, on: date, actor: str, role: str
+    ) -> Outcome:
+        """Reject an application; the unit's base slot is released (Unit.BaseReleased)."""
+        policy = policy_in_force(on)
+        raise_first([role_may_record(role, "grant reject", policy)])
+
+        def attempt() -> Outcome:
+            grant = self.get_grant(grant_id)
+            if not grant.reject(
+                reason=reason, document=document, on=on, actor=actor, role=role, policy=policy
+            ):
+                return Outcome(False, f"grant {grant_id} is already rejected")
+            unit = self.get_unit(grant.unit_id)
+            unit.release_base(
+                base_id=grant.base_id, reason=f"grant {grant_id} rejected", on=on, actor=actor, role=role
+            )
+            self.save(grant, unit)
+            return Outcome(True, f"rejected grant {grant_id}; base {grant.base_id} released")
+
+        return self._retrying(attempt)
+
+    def recommend_grant(
+        self,
+        *,
+        grant_id: str,
+        recommender: str,
+        round_: str,
+        rank: int | None,
+        on: date,
+        actor: str,
+        role: str,
+    ) -> Outcome:
+        """A recommendation, counted against the recommender's quota for the round (002 五(一))."""
+        from ledger.unit import RecommendationRound, round_uuid
+
+        policy = policy_in_force(on)
+        raise_first([role_may_record(role, "grant recommend", policy)])
+
+        def attempt() -> Outcome:
+            grant = self.get_grant(grant_id)
+            if not grant.recommend(
+                recommender=recommender,
+                round_=round_,
+                rank=rank,
+                on=on,
+                actor=actor,
+                role=role,
+                policy=policy,
+            ):
+                return Outcome(False, f"the recommendation of grant {grant_id} is already recorded")
+            try:
+                rnd: Any = self.repository.get(round_uuid(recommender, round_))
+            except AggregateNotFoundError:
+                rnd = RecommendationRound.open(
+                    recommender=recommender, round_=round_, on=on, actor=actor, role=role
+                )
+            rnd.add(
+                grant_id=grant_id, level=grant.level, rank=rank, on=on, actor=actor, role=role, policy=policy
+            )
+            self.save(grant, rnd)
+            return Outcome(True, f"recorded {recommender}'s recommendation of grant {grant_id} ({round_})")
+
+        return self._retrying(attempt)
 
 
 def open_ledger(url: str) -> GrantLedger:

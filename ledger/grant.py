@@ -22,16 +22,49 @@ from ledger.policy import Policy
 from ledger.rules import (
     Breach,
     approval_after_application,
+    approval_reference,
     approved_before_money,
+    balance_settled,
     category_permitted,
+    final_evaluation_passed,
+    in_selection,
+    no_open_rectification,
+    notice_long_enough,
+    panel_size,
     raise_first,
+    recoveries_settled,
+    recovery_within_order,
+    selection_complete,
     subsidy_amount_in_range,
     tranche_within_approved,
+    within_budget_line,
     within_build_period,
     within_fund_source,
 )
 
 GRANT_NAMESPACE = uuid5(NAMESPACE_URL, "https://grant-ledger/grant")
+
+# Budget table 4-2 of 003: the plan's fund sources, and the ledger's sub-ledger each one feeds.
+# 地方财政 (local public finance) is the subsidy (财政补助); 行业企业 (the sector or enterprise, i.e.
+# the host unit or sector authority) and 其他 (other) are matching funds (配套经费).
+BUDGET_SOURCES = {"local_finance": "地方财政", "industry": "行业企业", "other": "其他"}
+BUDGET_TO_FUND = {"local_finance": "subsidy", "industry": "matching", "other": "matching"}
+EVALUATION_KINDS = ("mid_term", "final", "third_party_audit", "performance")
+EVALUATION_RESULTS = ("pass", "rectify", "fail")
+DOSSIER_KINDS = ("application", "approval", "activity", "achievement", "summary", "image")
+DISPOSALS = ("returned", "carried_forward")
+
+
+def budget_source(text: str) -> str:
+    key = text.strip()
+    for code, zh in BUDGET_SOURCES.items():
+        if key in (code, zh):
+            return code
+    msg = (
+        f"budget source {text!r} is unknown; use local_finance (地方财政), industry (行业企业) "
+        "or other (其他)"
+    )
+    raise BadInputError(msg)
 
 
 def grant_uuid(grant_id: str) -> UUID:
@@ -143,6 +176,8 @@ class Grant(Aggregate):
 
         def apply(self, grant: Grant) -> None:
             grant.spent[self.source] += self.amount
+            line = f"{self.content}/{self.source}"
+            grant.line_spent[line] = grant.line_spent.get(line, ZERO) + self.amount
             grant.expenditures[self.voucher] = {
                 "amount": self.amount,
                 "source": self.source,
@@ -163,8 +198,156 @@ class Grant(Aggregate):
 
         def apply(self, grant: Grant) -> None:
             grant.spent[self.source] -= self.amount
+            line = f"{self.content}/{self.source}"
+            grant.line_spent[line] = grant.line_spent.get(line, ZERO) - self.amount
             grant.expenditures[self.voucher]["reversed"] = True
             grant.remember("reverse", self.voucher, grant.reverse_fields(self))
+
+    class Recommended(Event):
+        TOPIC = "grant-ledger:Grant.Recommended"
+        recommender: str
+        round: str
+        rank: int | None
+
+        def apply(self, grant: Grant) -> None:
+            grant.recommendation = {"recommender": self.recommender, "round": self.round, "rank": self.rank}
+
+    class ReviewRecorded(Event):
+        TOPIC = "grant-ledger:Grant.ReviewRecorded"
+        panel: int
+        recommended: bool
+        opinion: str
+
+        def apply(self, grant: Grant) -> None:
+            grant.review = {"panel": self.panel, "recommended": self.recommended}
+
+    class NoticeRecorded(Event):
+        TOPIC = "grant-ledger:Grant.NoticeRecorded"
+        start: date
+        end: date
+        objections: int
+        where: str
+
+        def apply(self, grant: Grant) -> None:
+            grant.notice = {"start": self.start, "end": self.end, "objections": self.objections}
+
+    class Rejected(Event):
+        TOPIC = "grant-ledger:Grant.Rejected"
+        reason: str
+        document: str
+
+        def apply(self, grant: Grant) -> None:
+            grant.status = "rejected"
+
+    class BudgetRegistered(Event):
+        TOPIC = "grant-ledger:Grant.BudgetRegistered"
+        lines: dict[str, Decimal]
+
+        def apply(self, grant: Grant) -> None:
+            grant.budget = dict(self.lines)
+
+    class BudgetAdjusted(Event):
+        TOPIC = "grant-ledger:Grant.BudgetAdjusted"
+        lines: dict[str, Decimal]
+        approval: str
+        reason: str
+
+        def apply(self, grant: Grant) -> None:
+            grant.budget.update(self.lines)
+
+    class OutputReported(Event):
+        TOPIC = "grant-ledger:Grant.OutputReported"
+        year: int
+        trainees: int
+        advanced: int
+        evaluations: int
+        advanced_evaluations: int
+
+        def apply(self, grant: Grant) -> None:
+            grant.outputs[self.year] = [
+                self.trainees,
+                self.advanced,
+                self.evaluations,
+                self.advanced_evaluations,
+            ]
+
+    class EvaluationRecorded(Event):
+        TOPIC = "grant-ledger:Grant.EvaluationRecorded"
+        kind: str
+        result: str
+        evaluator: str
+        summary: str
+
+        def apply(self, grant: Grant) -> None:
+            grant.evaluations.append({"kind": self.kind, "result": self.result, "on": self.occurred_on})
+
+    class RectificationOrdered(Event):
+        TOPIC = "grant-ledger:Grant.RectificationOrdered"
+        ref: str
+        finding: str
+        deadline: date
+
+        def apply(self, grant: Grant) -> None:
+            grant.rectifications[self.ref] = {
+                "finding": self.finding,
+                "deadline": self.deadline,
+                "done": None,
+            }
+
+    class RectificationCompleted(Event):
+        TOPIC = "grant-ledger:Grant.RectificationCompleted"
+        ref: str
+        note: str
+
+        def apply(self, grant: Grant) -> None:
+            grant.rectifications[self.ref]["done"] = self.occurred_on
+
+    class DossierRecorded(Event):
+        TOPIC = "grant-ledger:Grant.DossierRecorded"
+        kind: str
+        title: str
+        sha256: str
+
+        def apply(self, grant: Grant) -> None:
+            grant.dossier.append(self.sha256)
+
+    class RecoveryOrdered(Event):
+        TOPIC = "grant-ledger:Grant.RecoveryOrdered"
+        amount: Decimal
+        reason: str
+        document: str
+
+        def apply(self, grant: Grant) -> None:
+            grant.recovery_ordered += self.amount
+            grant.remember("recover_order", self.document, {"amount": self.amount, "reason": self.reason})
+
+    class FundsRecovered(Event):
+        TOPIC = "grant-ledger:Grant.FundsRecovered"
+        amount: Decimal
+        voucher: str
+
+        def apply(self, grant: Grant) -> None:
+            grant.recovered += self.amount
+            grant.remember("recover", self.voucher, {"amount": self.amount, "on": self.occurred_on})
+
+    class BalanceDisposed(Event):
+        TOPIC = "grant-ledger:Grant.BalanceDisposed"
+        source: str
+        amount: Decimal
+        how: str
+        approval: str
+
+        def apply(self, grant: Grant) -> None:
+            grant.disposed[self.source] += self.amount
+            fields = {"source": self.source, "amount": self.amount, "how": self.how}
+            grant.remember("dispose", self.approval, fields)
+
+    class Closed(Event):
+        TOPIC = "grant-ledger:Grant.Closed"
+        document: str
+
+        def apply(self, grant: Grant) -> None:
+            grant.status = "closed"
 
     # ------------------------------------------------------------------ state
 
@@ -192,6 +375,18 @@ class Grant(Aggregate):
         self.spent: dict[str, Decimal] = {"subsidy": ZERO, "matching": ZERO}
         self.expenditures: dict[str, dict[str, Any]] = {}
         self.vouchers: dict[str, str] = {}
+        self.recommendation: dict[str, Any] | None = None
+        self.review: dict[str, Any] | None = None
+        self.notice: dict[str, Any] | None = None
+        self.budget: dict[str, Decimal] = {}
+        self.line_spent: dict[str, Decimal] = {}
+        self.outputs: dict[int, list[int]] = {}
+        self.evaluations: list[dict[str, Any]] = []
+        self.rectifications: dict[str, dict[str, Any]] = {}
+        self.dossier: list[str] = []
+        self.recovery_ordered = ZERO
+        self.recovered = ZERO
+        self.disposed: dict[str, Decimal] = {"subsidy": ZERO, "matching": ZERO}
 
     @classmethod
     def create(
@@ -231,7 +426,20 @@ class Grant(Aggregate):
         return self.subsidy_received if source == "subsidy" else self.matching_received
 
     def available(self, source: str) -> Decimal:
-        return self.received(source) - self.spent[source]
+        """Received, less spent, recovered (subsidy only) and disposed of."""
+        recovered = self.recovered if source == "subsidy" else ZERO
+        return self.received(source) - self.spent[source] - recovered - self.disposed[source]
+
+    def budget_line(self, content: str, source: str) -> Decimal | None:
+        """The plan's amount for content × ledger fund source; None when no plan exists."""
+        if not self.budget:
+            return None
+        total = ZERO
+        for key, value in self.budget.items():
+            line_content, bsource = key.split("/")
+            if line_content == content and BUDGET_TO_FUND[bsource] == source:
+                total += value
+        return total
 
     # ------------------------------------------------------------------ idempotency
 
@@ -293,7 +501,9 @@ class Grant(Aggregate):
         actor: str,
         role: str,
         policy: Policy,
+        imported: bool = False,
     ) -> None:
+        """``imported``: a grant approved elsewhere (bulk import) skips only the selection steps."""
         programme = policy.programme(self.programme)
         if self.status != "applied":
             msg = f"grant {self.grant_id} is {self.status}; only an application can be approved"
@@ -323,6 +533,22 @@ class Grant(Aggregate):
                 f"{'、'.join(programme.approving_bodies)}; missing {'、'.join(missing)}"
             )
             raise Breach("approving bodies", programme.approval_clause, msg).error()
+        if not imported:
+            review = self.review or {}
+            notice = self.notice or {}
+            raise_first(
+                [
+                    selection_complete(
+                        self.grant_id,
+                        self.review is not None,
+                        bool(review.get("recommended")),
+                        notice.get("end"),
+                        int(notice.get("objections", 0)),
+                        on,
+                        policy,
+                    )
+                ]
+            )
         self.trigger_event(
             self.Approved,
             amount=amount,
@@ -460,6 +686,15 @@ class Grant(Aggregate):
                 breach,
                 within_build_period(self.grant_id, on, self.build_start, self.build_end, build_clause),
                 within_fund_source(self.grant_id, source, self.available(source), amount, policy),
+                within_budget_line(
+                    self.grant_id,
+                    content or "(no --content)",
+                    source,
+                    self.budget_line(content, source),
+                    self.line_spent.get(f"{content}/{source}", ZERO),
+                    amount,
+                    policy,
+                ),
             ]
         )
         self.trigger_event(
@@ -503,6 +738,323 @@ class Grant(Aggregate):
             occurred_on=on,
         )
         return True
+
+    # ------------------------------------------------------------------ selection
+
+    def _event(self, cls: Any, on: date, actor: str, role: str, **fields: Any) -> bool:
+        self.trigger_event(cls, actor=actor, role=role, occurred_on=on, **fields)
+        return True
+
+    def _not_before_application(self, step: str, on: date, policy: Policy) -> None:
+        if on < self.applied_on:
+            msg = (
+                f"{step} of grant {self.grant_id} dated {on.isoformat()} is before its application "
+                f"of {self.applied_on.isoformat()}"
+            )
+            raise Breach("selection order", policy.clause("approval_first"), msg).error()
+
+    def recommend(
+        self,
+        *,
+        recommender: str,
+        round_: str,
+        rank: int | None,
+        on: date,
+        actor: str,
+        role: str,
+        policy: Policy,
+    ) -> bool:
+        wanted = {"recommender": recommender, "round": round_, "rank": rank}
+        if self.recommendation == wanted:
+            return False
+        raise_first([in_selection(self.grant_id, self.status, "a recommendation", policy)])
+        self._not_before_application("the recommendation", on, policy)
+        return self._event(
+            self.Recommended, on, actor, role, recommender=recommender, round=round_, rank=rank
+        )
+
+    def record_review(
+        self, *, panel: int, recommended: bool, opinion: str, on: date, actor: str, role: str, policy: Policy
+    ) -> bool:
+        if self.review == {"panel": panel, "recommended": recommended}:
+            return False
+        raise_first(
+            [in_selection(self.grant_id, self.status, "an expert review", policy), panel_size(panel, policy)]
+        )
+        self._not_before_application("the expert review", on, policy)
+        return self._event(
+            self.ReviewRecorded, on, actor, role, panel=panel, recommended=recommended, opinion=opinion
+        )
+
+    def record_notice(
+        self,
+        *,
+        start: date,
+        end: date,
+        objections: int,
+        where: str,
+        on: date,
+        actor: str,
+        role: str,
+        policy: Policy,
+    ) -> bool:
+        if self.notice == {"start": start, "end": end, "objections": objections}:
+            return False
+        raise_first([in_selection(self.grant_id, self.status, "a public notice", policy)])
+        if self.review is None:
+            msg = f"grant {self.grant_id} has no expert review yet; the notice publishes the review's result"
+            raise Breach("selection order", policy.clause("expert_review"), msg).error()
+        raise_first([notice_long_enough(start, end, policy)])
+        self._not_before_application("the public notice", start, policy)
+        return self._event(
+            self.NoticeRecorded, on, actor, role, start=start, end=end, objections=objections, where=where
+        )
+
+    def reject(self, *, reason: str, document: str, on: date, actor: str, role: str, policy: Policy) -> bool:
+        if self.status == "rejected":
+            return False
+        raise_first([in_selection(self.grant_id, self.status, "a rejection", policy)])
+        self._not_before_application("the rejection", on, policy)
+        return self._event(self.Rejected, on, actor, role, reason=reason, document=document)
+
+    # ------------------------------------------------------------------ budget
+
+    def _open(self, action: str, on: date, policy: Policy) -> None:
+        self._money_allowed(action, on, policy)
+
+    def register_budget(
+        self, *, lines: dict[str, Decimal], on: date, actor: str, role: str, policy: Policy
+    ) -> bool:
+        if self.budget and self.budget == lines:
+            return False
+        self._open("grant budget", on, policy)
+        if self.budget:
+            msg = (
+                f"grant {self.grant_id} already has a budget plan; change it with `grant adjust` "
+                "and an approval reference"
+            )
+            raise Breach("approval reference", policy.clause("budget_plan"), msg).error()
+        return self._event(self.BudgetRegistered, on, actor, role, lines=lines)
+
+    def adjust_budget(
+        self,
+        *,
+        lines: dict[str, Decimal],
+        approval: str,
+        reason: str,
+        on: date,
+        actor: str,
+        role: str,
+        policy: Policy,
+    ) -> bool:
+        raise_first([approval_reference(approval, "a budget adjustment", policy)])
+        if all(self.budget.get(k) == v for k, v in lines.items()) and self.budget:
+            return False
+        self._open("grant adjust", on, policy)
+        if not self.budget:
+            msg = f"grant {self.grant_id} has no budget plan to adjust; register it with `grant budget`"
+            raise Breach("budget first", policy.clause("budget_plan"), msg).error()
+        for key, value in lines.items():
+            content, bsource = key.split("/")
+            fund = BUDGET_TO_FUND[bsource]
+            spent = self.line_spent.get(f"{content}/{fund}", ZERO)
+            new_line = (self.budget_line(content, fund) or ZERO) - self.budget.get(key, ZERO) + value
+            if new_line < spent:
+                msg = (
+                    f"adjusting {content} × {BUDGET_SOURCES[bsource]} of grant {self.grant_id} to "
+                    f"{format_yuan(value)} leaves that line at {format_yuan(new_line)}, below the "
+                    f"{format_yuan(spent)} already spent"
+                )
+                raise Breach("budget line", policy.clause("budget_plan"), msg).error()
+        return self._event(
+            self.BudgetAdjusted, on, actor, role, lines=lines, approval=approval, reason=reason
+        )
+
+    # ------------------------------------------------------------------ oversight
+
+    def report_output(
+        self,
+        *,
+        year: int,
+        trainees: int,
+        advanced: int,
+        evaluations: int,
+        advanced_evaluations: int,
+        on: date,
+        actor: str,
+        role: str,
+        policy: Policy,
+    ) -> bool:
+        figures = [trainees, advanced, evaluations, advanced_evaluations]
+        if self.outputs.get(year) == figures:
+            return False
+        self._open("output report", on, policy)
+        if advanced > trainees or advanced_evaluations > evaluations:
+            msg = "advanced-level figures cannot exceed the totals they are part of"
+            raise BadInputError(msg)
+        return self._event(
+            self.OutputReported,
+            on,
+            actor,
+            role,
+            year=year,
+            trainees=trainees,
+            advanced=advanced,
+            evaluations=evaluations,
+            advanced_evaluations=advanced_evaluations,
+        )
+
+    def evaluate(
+        self,
+        *,
+        kind: str,
+        result: str,
+        evaluator: str,
+        summary: str,
+        on: date,
+        actor: str,
+        role: str,
+        policy: Policy,
+    ) -> bool:
+        if kind not in EVALUATION_KINDS or result not in EVALUATION_RESULTS:
+            msg = (
+                f"evaluation kind must be one of {', '.join(EVALUATION_KINDS)} and result one of "
+                f"{', '.join(EVALUATION_RESULTS)}"
+            )
+            raise BadInputError(msg)
+        if any(e == {"kind": kind, "result": result, "on": on} for e in self.evaluations):
+            return False
+        self._open("evaluate", on, policy)
+        return self._event(
+            self.EvaluationRecorded,
+            on,
+            actor,
+            role,
+            kind=kind,
+            result=result,
+            evaluator=evaluator,
+            summary=summary,
+        )
+
+    def order_rectification(
+        self, *, ref: str, finding: str, deadline: date, on: date, actor: str, role: str, policy: Policy
+    ) -> bool:
+        known = self.rectifications.get(ref)
+        if known is not None:
+            if (known["finding"], known["deadline"]) == (finding, deadline):
+                return False
+            msg = f"rectification {ref} of grant {self.grant_id} is already ordered with different content"
+            raise ConflictError(msg)
+        self._open("rectify order", on, policy)
+        if deadline < on:
+            msg = f"the deadline {deadline.isoformat()} is before the order's date {on.isoformat()}"
+            raise BadInputError(msg)
+        return self._event(
+            self.RectificationOrdered, on, actor, role, ref=ref, finding=finding, deadline=deadline
+        )
+
+    def complete_rectification(
+        self, *, ref: str, note: str, on: date, actor: str, role: str, policy: Policy
+    ) -> bool:
+        known = self.rectifications.get(ref)
+        if known is None:
+            msg = f"grant {self.grant_id} has no rectification {ref}"
+            raise NotFoundError(msg)
+        if known["done"] is not None:
+            return False
+        self._open("rectify complete", on, policy)
+        return self._event(self.RectificationCompleted, on, actor, role, ref=ref, note=note)
+
+    def add_dossier(
+        self, *, kind: str, title: str, sha256: str, on: date, actor: str, role: str, policy: Policy
+    ) -> bool:
+        if kind not in DOSSIER_KINDS:
+            kinds = ", ".join(DOSSIER_KINDS)
+            msg = f"dossier kind {kind!r} is unknown; use one of {kinds} ({policy.clause('dossier').cite})"
+            raise BadInputError(msg)
+        if sha256 in self.dossier:
+            return False
+        if self.status in ("closed", "rejected"):
+            raise_first([approved_before_money(self.grant_id, self.status, "dossier add", policy)])
+        return self._event(self.DossierRecorded, on, actor, role, kind=kind, title=title, sha256=sha256)
+
+    # ------------------------------------------------------------------ end of life
+
+    def order_recovery(
+        self, *, amount: Decimal, reason: str, document: str, on: date, actor: str, role: str, policy: Policy
+    ) -> bool:
+        if self.already_recorded("recover_order", document, {"amount": amount, "reason": reason}):
+            return False
+        self._open("recover order", on, policy)
+        if self.recovery_ordered + amount > self.subsidy_received:
+            msg = (
+                f"recoveries of {format_yuan(self.recovery_ordered + amount)} would exceed the "
+                f"{format_yuan(self.subsidy_received)} subsidy grant {self.grant_id} received"
+            )
+            raise Breach("recovery within order", policy.clause("supervision"), msg).error()
+        return self._event(
+            self.RecoveryOrdered, on, actor, role, amount=amount, reason=reason, document=document
+        )
+
+    def receive_recovery(
+        self, *, amount: Decimal, voucher: str, on: date, actor: str, role: str, policy: Policy
+    ) -> bool:
+        if self.already_recorded("recover", voucher, {"amount": amount, "on": on}):
+            return False
+        self._open("recover receive", on, policy)
+        raise_first(
+            [
+                recovery_within_order(self.grant_id, self.recovery_ordered, self.recovered, amount, policy),
+                within_fund_source(self.grant_id, "subsidy", self.available("subsidy"), amount, policy),
+            ]
+        )
+        return self._event(self.FundsRecovered, on, actor, role, amount=amount, voucher=voucher)
+
+    def dispose(
+        self,
+        *,
+        source: str,
+        amount: Decimal,
+        how: str,
+        approval: str,
+        on: date,
+        actor: str,
+        role: str,
+        policy: Policy,
+    ) -> bool:
+        if how not in DISPOSALS:
+            msg = f"a balance is disposed of as {' or '.join(DISPOSALS)}, not {how!r}"
+            raise BadInputError(msg)
+        fields = {"source": source, "amount": amount, "how": how}
+        if self.already_recorded("dispose", approval, fields):
+            return False
+        raise_first([approval_reference(approval, "disposing of a balance", policy)])
+        self._open("dispose", on, policy)
+        raise_first([within_fund_source(self.grant_id, source, self.available(source), amount, policy)])
+        return self._event(
+            self.BalanceDisposed, on, actor, role, source=source, amount=amount, how=how, approval=approval
+        )
+
+    def final_result(self) -> str | None:
+        finals = [e["result"] for e in self.evaluations if e["kind"] == "final"]
+        return finals[-1] if finals else None
+
+    def close(self, *, document: str, on: date, actor: str, role: str, policy: Policy) -> bool:
+        if self.status == "closed":
+            return False
+        self._open("grant close", on, policy)
+        raise_first(
+            [
+                final_evaluation_passed(self.grant_id, self.final_result(), policy),
+                no_open_rectification(
+                    self.grant_id, [r for r, v in self.rectifications.items() if v["done"] is None], policy
+                ),
+                recoveries_settled(self.grant_id, self.recovery_ordered, self.recovered, policy),
+                balance_settled(self.grant_id, "subsidy", self.available("subsidy"), policy),
+                balance_settled(self.grant_id, "matching", self.available("matching"), policy),
+            ]
+        )
+        return self._event(self.Closed, on, actor, role, document=document)
 
     def summary(self) -> str:
         return (

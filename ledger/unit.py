@@ -12,9 +12,10 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from ledger.policy import Policy, Programme
-from ledger.rules import raise_first, unit_may_hold
+from ledger.rules import raise_first, recommendation_quota, recommendation_rank, unit_may_hold
 
 UNIT_NAMESPACE = uuid5(NAMESPACE_URL, "https://grant-ledger/unit")
+ROUND_NAMESPACE = uuid5(NAMESPACE_URL, "https://grant-ledger/recommendation-round")
 UNIT_KINDS = ("technical_school", "enterprise", "training_institution", "public_base", "other")
 
 
@@ -106,4 +107,79 @@ class Unit(Aggregate):
             actor=actor,
             role=role,
             occurred_on=on,
+        )
+
+    def release_base(self, *, base_id: str, reason: str, on: date, actor: str, role: str) -> None:
+        if base_id in self.bases:
+            self.trigger_event(
+                self.BaseReleased, base_id=base_id, reason=reason, actor=actor, role=role, occurred_on=on
+            )
+
+
+def round_uuid(recommender: str, round_: str) -> UUID:
+    return uuid5(ROUND_NAMESPACE, f"{recommender}\x00{round_}")
+
+
+class RecommendationRound(Aggregate):
+    """One recommender's recommendations in one round: at most 1 national and 2 ranked municipal
+    bases (002 五(一))."""
+
+    TOPIC = "grant-ledger:RecommendationRound"
+
+    class Event(Aggregate.Event):
+        TOPIC = "grant-ledger:RecommendationRound.Event"
+        actor: str
+        role: str
+        occurred_on: date
+
+    class Opened(Event, Aggregate.Created):
+        TOPIC = "grant-ledger:RecommendationRound.Opened"
+        recommender: str
+        round: str
+
+        def apply(self, r: RecommendationRound) -> None:
+            r.recommender = self.recommender
+            r.round = self.round
+
+    class Made(Event):
+        TOPIC = "grant-ledger:RecommendationRound.Made"
+        grant_id: str
+        level: str
+        rank: int | None
+
+        def apply(self, r: RecommendationRound) -> None:
+            r.made[self.grant_id] = {"level": self.level, "rank": self.rank}
+
+    recommender: str
+    round: str
+
+    def __init__(self) -> None:
+        self.made: dict[str, dict[str, object]] = {}
+
+    @classmethod
+    def open(cls, *, recommender: str, round_: str, on: date, actor: str, role: str) -> RecommendationRound:
+        return cls._create(
+            cls.Opened,
+            id=round_uuid(recommender, round_),
+            recommender=recommender,
+            round=round_,
+            actor=actor,
+            role=role,
+            occurred_on=on,
+        )
+
+    def add(
+        self, *, grant_id: str, level: str, rank: int | None, on: date, actor: str, role: str, policy: Policy
+    ) -> None:
+        others = {g: v for g, v in self.made.items() if g != grant_id}
+        same = [v for v in others.values() if v["level"] == level]
+        taken = [int(str(v["rank"])) for v in same if v["rank"] is not None]
+        raise_first(
+            [
+                recommendation_quota(self.recommender, self.round, level, len(same), policy),
+                recommendation_rank(level, rank, taken, policy),
+            ]
+        )
+        self.trigger_event(
+            self.Made, grant_id=grant_id, level=level, rank=rank, actor=actor, role=role, occurred_on=on
         )

@@ -79,6 +79,9 @@ class BalanceProjection:
                         "matching_committed": 0,
                         "matching_received": 0,
                         "matching_spent": 0,
+                        "subsidy_recovered": 0,
+                        "subsidy_disposed": 0,
+                        "matching_disposed": 0,
                     }
                 )
                 continue
@@ -138,6 +141,23 @@ class BalanceProjection:
                         "voucher": event.voucher,
                     },
                 )
+            elif isinstance(event, Grant.FundsRecovered):
+                measure, kind, amount, extra = (
+                    "subsidy_recovered",
+                    "recover",
+                    event.amount,
+                    {"source": "subsidy", "voucher": event.voucher},
+                )
+            elif isinstance(event, Grant.BalanceDisposed):
+                measure, kind, amount, extra = (
+                    f"{event.source}_disposed",
+                    f"dispose_{event.how}",
+                    event.amount,
+                    {"source": event.source, "voucher": event.approval},
+                )
+            elif isinstance(event, Grant.Rejected | Grant.Closed):
+                changes[grant_id]["status"] = "rejected" if isinstance(event, Grant.Rejected) else "closed"
+                continue
             else:
                 continue
             fen = to_fen(amount)

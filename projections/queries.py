@@ -28,14 +28,18 @@ class Balance:
     matching_committed: Decimal
     matching_received: Decimal
     matching_spent: Decimal
+    subsidy_recovered: Decimal = Decimal("0.00")
+    subsidy_disposed: Decimal = Decimal("0.00")
+    matching_disposed: Decimal = Decimal("0.00")
 
     @property
     def subsidy_available(self) -> Decimal:
-        return self.subsidy_received - self.subsidy_spent
+        """Received less spent, recovered (returned on order) and disposed of."""
+        return self.subsidy_received - self.subsidy_spent - self.subsidy_recovered - self.subsidy_disposed
 
     @property
     def matching_available(self) -> Decimal:
-        return self.matching_received - self.matching_spent
+        return self.matching_received - self.matching_spent - self.matching_disposed
 
     @property
     def execution_rate(self) -> Decimal | None:

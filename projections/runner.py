@@ -80,8 +80,9 @@ class _Overtaken(Exception):
 def projections() -> list[Projection]:
     """The read models of this package; callers may add others (the audit log)."""
     from projections.balances import BalanceProjection
+    from projections.compliance import ComplianceProjection
 
-    return [BalanceProjection()]
+    return [BalanceProjection(), ComplianceProjection()]
 
 
 def tracking_recorder(app: GrantLedger) -> ProjectionRecorder:

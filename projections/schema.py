@@ -42,6 +42,9 @@ grants = Table(
     Column("matching_committed", Fen, nullable=False, default=0),
     Column("matching_received", Fen, nullable=False, default=0),
     Column("matching_spent", Fen, nullable=False, default=0),
+    Column("subsidy_recovered", Fen, nullable=False, default=0),
+    Column("subsidy_disposed", Fen, nullable=False, default=0),
+    Column("matching_disposed", Fen, nullable=False, default=0),
 )
 
 MEASURES = (
@@ -51,6 +54,9 @@ MEASURES = (
     "matching_committed",
     "matching_received",
     "matching_spent",
+    "subsidy_recovered",
+    "subsidy_disposed",
+    "matching_disposed",
 )
 
 # One row per money event: for balances as of a business date or as known at a moment.
@@ -72,4 +78,60 @@ movements = Table(
     Column("actor", String(128), nullable=False, default=""),
     Index("balance_movements_base", "base_id", "occurred_on"),
     Index("balance_movements_grant", "grant_id", "notification_id"),
+)
+
+
+# ---------------------------------------------------------------- the compliance projection
+# What the findings report needs, per grant: money, build period, outputs, rectifications, and
+# every stored event that broke a rule of the policy in force on its date.
+compliance_grants = Table(
+    "compliance_grants",
+    metadata,
+    Column("grant_id", String(64), primary_key=True),
+    Column("aggregate_id", String(32), nullable=False, unique=True),
+    Column("base_id", String(64), nullable=False, index=True),
+    Column("programme", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("applied_on", Date, nullable=False),
+    Column("build_start", Date),
+    Column("build_end", Date),
+    Column("approved", Fen, nullable=False, default=0),
+    Column("subsidy_received", Fen, nullable=False, default=0),
+    Column("matching_received", Fen, nullable=False, default=0),
+    Column("subsidy_available", Fen, nullable=False, default=0),
+    Column("matching_available", Fen, nullable=False, default=0),
+    Column("spent", Fen, nullable=False, default=0),
+)
+
+compliance_outputs = Table(
+    "compliance_outputs",
+    metadata,
+    Column("grant_id", String(64), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("trainees", Integer, nullable=False),
+    Column("advanced", Integer, nullable=False),
+    Column("evaluations", Integer, nullable=False),
+    Column("advanced_evaluations", Integer, nullable=False),
+)
+
+compliance_rectifications = Table(
+    "compliance_rectifications",
+    metadata,
+    Column("grant_id", String(64), primary_key=True),
+    Column("ref", String(128), primary_key=True),
+    Column("finding", Text, nullable=False),
+    Column("deadline", Date, nullable=False),
+    Column("completed_on", Date),
+)
+
+compliance_events = Table(
+    "compliance_events",
+    metadata,
+    Column("notification_id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("grant_id", String(64), nullable=False, index=True),
+    Column("base_id", String(64), nullable=False),
+    Column("occurred_on", Date, nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("clause", String(64), nullable=False),
+    Column("message", Text, nullable=False),
 )

@@ -139,6 +139,7 @@ def approved_district_grant(ledger: Ledger, grant: str = "G1", base: str = "B000
         "--date",
         "2024-03-01",
     )
+    selected(ledger, grant)
     ledger.ok(
         "grant",
         "approve",
@@ -151,3 +152,21 @@ def approved_district_grant(ledger: Ledger, grant: str = "G1", base: str = "B000
         "2024-04-01",
         role="approver",
     )
+
+
+def selected(ledger: Ledger, grant: str = "G1") -> None:
+    """The selection steps before approval: a favourable review (2024-03-08, panel of 5) and a
+    public notice of 5 working days (2024-03-11 to 2024-03-15) without objection."""
+    ledger.ok(
+        "grant",
+        "review",
+        grant,
+        "--panel",
+        "5",
+        "--recommendation",
+        "recommend",
+        "--date",
+        "2024-03-08",
+        role="approver",
+    )
+    ledger.ok("grant", "notice", grant, "--from", "2024-03-11", "--to", "2024-03-15", role="approver")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Ledger, approved_district_grant
+from tests.conftest import Ledger, approved_district_grant, selected
 
 
 def refused(ledger: Ledger, *args: str, code: int = 3, clause: str = "", role: str = "officer") -> str:
@@ -30,6 +30,8 @@ def test_money_before_approval_is_refused(ledger: Ledger) -> None:
         "B1",
         "--programme",
         "district_base",
+        "--project",
+        "电工",
         "--amount",
         "20万",
         "--date",
@@ -268,11 +270,14 @@ def test_spending_outside_build_period(ledger: Ledger, day: str) -> None:
         "B0001",
         "--programme",
         "district_base",
+        "--project",
+        "电工",
         "--amount",
         "20万",
         "--date",
         "2024-03-01",
     )
+    selected(ledger, "G1")
     ledger.ok(
         "grant",
         "approve",
@@ -326,6 +331,8 @@ def test_second_base_of_same_level_for_one_unit(ledger: Ledger) -> None:
         "B0002",
         "--programme",
         "district_base",
+        "--project",
+        "电工",
         "--amount",
         "20万",
         "--date",
@@ -347,6 +354,10 @@ def test_one_institute_per_unit(ledger: Ledger) -> None:
         "B1",
         "--programme",
         "training_institute",
+        "--project",
+        "焊工",
+        "--project",
+        "数控车工",
         "--amount",
         "150万",
         "--date",
@@ -363,6 +374,10 @@ def test_one_institute_per_unit(ledger: Ledger) -> None:
         "B2",
         "--programme",
         "training_institute",
+        "--project",
+        "焊工",
+        "--project",
+        "数控车工",
         "--amount",
         "150万",
         "--date",
@@ -402,6 +417,8 @@ def test_no_district_base_for_unit_holding_municipal_or_higher(ledger: Ledger, h
         "D1",
         "--programme",
         "district_base",
+        "--project",
+        "电工",
         "--amount",
         "20万",
         "--date",
@@ -423,6 +440,8 @@ def test_district_subsidy_is_exactly_20_wan(ledger: Ledger) -> None:
         "B1",
         "--programme",
         "district_base",
+        "--project",
+        "电工",
         "--amount",
         "20万",
         "--date",
@@ -456,6 +475,10 @@ def test_institute_subsidy_range(ledger: Ledger) -> None:
         "B1",
         "--programme",
         "training_institute",
+        "--project",
+        "焊工",
+        "--project",
+        "数控车工",
         "--amount",
         "250万",
         "--date",
@@ -492,6 +515,8 @@ def test_roles(ledger: Ledger) -> None:
         "B1",
         "--programme",
         "district_base",
+        "--project",
+        "电工",
         "--amount",
         "20万",
         "--date",
@@ -510,6 +535,7 @@ def test_roles(ledger: Ledger) -> None:
         "2024-04-01",
         role="officer",
     )
+    selected(ledger, "G1")
     ledger.ok(
         "grant",
         "approve",
@@ -544,6 +570,8 @@ def test_not_found(ledger: Ledger) -> None:
         "B",
         "--programme",
         "district_base",
+        "--project",
+        "电工",
         "--amount",
         "20万",
         code=4,

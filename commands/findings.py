@@ -1,0 +1,54 @@
+"""``report findings``: the compliance projection's warnings per base (not refusals)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from commands.context import settings, today
+from commands.output import table, to_csv, to_json
+from commands.report import report_group
+
+KEYS = ["base_id", "grant_id", "rule", "clause", "date", "message"]
+
+
+@report_group.command("findings")
+@click.argument("base_ids", nargs=-1)
+@click.option(
+    "--as-of", type=click.DateTime(["%Y-%m-%d"]), help="judge deadlines as of this day (default today)"
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True
+)
+def findings_command(base_ids: tuple[str, ...], as_of: datetime | None, fmt: str) -> None:
+    """Findings per base: matching below 1:1 (003 第九条, 000 第十三条 "原则上"), yearly outputs
+    below target (003 第六条、第十一条; 000 第五条、第九条), rectifications past their deadline,
+    little spent late in the build period (≥75% of it gone, <50% of the money received spent),
+    and stored events that break a rule of the policy in force on their date.
+
+    \b
+    Examples:
+      grant-ledger report findings
+      grant-ledger report findings B0001 --as-of 2025-12-31 --format json
+    """
+    from projections.compliance import findings
+
+    s = settings()
+    s.ensure_current()
+    day = as_of.date() if as_of else today()
+    found = findings(s.engine(), day, base_ids)
+    rows = [[f.base_id, f.grant_id, f.rule, f.clause, f.occurred_on, f.message] for f in found]
+    if fmt == "json":
+        click.echo(to_json([dict(zip(KEYS, row, strict=True)) for row in rows]))
+    elif fmt == "csv":
+        click.echo(to_csv(KEYS, rows), nl=False)
+    elif not rows:
+        click.echo("无预警。" if s.lang == "zh" else "no findings")
+    else:
+        headers = ["基地", "项目编号", "规则", "条款", "日期", "说明"] if s.lang == "zh" else KEYS
+        click.echo(table(headers, rows, numeric=set()))
+
+
+def register(cli: click.Group) -> None:
+    """The command lives in the ``report`` group (added on import)."""
