@@ -143,9 +143,24 @@ def cli(ctx: click.Context, db: str | None, actor: str, role: str, lang: str) ->
 
 
 def _register() -> None:
-    from commands import balance, demo, findings, grant, lifecycle, money, policy, report, setup, unit
+    from commands import (
+        audit,
+        balance,
+        demo,
+        findings,
+        grant,
+        keys,
+        lifecycle,
+        money,
+        policy,
+        report,
+        setup,
+        unit,
+    )
 
     for module in (setup, policy, unit, grant, lifecycle, money, balance, report, findings, demo):
+        module.register(cli)
+    for module in (keys, audit):
         module.register(cli)
 
 

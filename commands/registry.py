@@ -11,12 +11,13 @@ if TYPE_CHECKING:
 
 
 def all_projections() -> list[Projection]:
+    from audit.log import AuditLogProjection
     from projections.runner import projections
 
     # projections() holds the balances and the compliance projection (projections/compliance.py)
-    return [*projections()]
+    return [*projections(), AuditLogProjection()]
 
 
 def projection_names() -> tuple[str, ...]:
     """Names only, without importing eventsourcing (for the fast 'is anything behind?' check)."""
-    return ("balances", "compliance")
+    return ("balances", "compliance", "audit_log")

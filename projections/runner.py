@@ -108,7 +108,9 @@ def catch_up(
             notifications = app.recorder.select_notifications(start=position + 1, limit=batch_size)
             if not notifications:
                 break
-            batch = [(n.id, app.mapper.to_domain_event(n)) for n in notifications]
+            # A projection with ``raw = True`` (the audit log) gets the stored notifications.
+            raw = getattr(projection, "raw", False)
+            batch = [(n.id, n if raw else app.mapper.to_domain_event(n)) for n in notifications]
 
             def apply(
                 session: Session, batch: list[tuple[int, Any]] = batch, projection: Projection = projection

@@ -1,0 +1,60 @@
+"""The canonical bytes of a stored event: what a Merkle leaf hashes.
+
+An event is recorded as a JSON object with exactly these keys::
+
+    {"originator_id": "<uuid, lowercase hex with dashes>", "originator_version": <int>,
+     "topic": "<stable topic>", "recorded_at": "<the store's timestamp, ISO-8601>",
+     "state": <the stored state, parsed from its JSON as is>}
+
+and encoded as UTF-8 JSON with keys sorted at every level, no whitespace (separators ``,`` and
+``:``) and non-ASCII characters kept as themselves. The leaf data is those bytes; the leaf hash
+is SHA-256(0x00 || data) (RFC 9162). The exported ``events.jsonl`` carries each record, so an
+auditor recomputes the same bytes from the bundle alone, with any JSON library that can sort keys.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+from audit.merkle import leaf_hash
+
+RECORD_KEYS = ("originator_id", "originator_version", "topic", "recorded_at", "state")
+
+
+class CanonicalError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def record_from_stored(originator_id: UUID | str, version: int, topic: str, state: bytes) -> dict[str, Any]:
+    """The record of one stored event, from its row (or notification) as stored."""
+    parsed = json.loads(state.decode("utf-8"))
+    stamp = parsed.get("timestamp") if isinstance(parsed, dict) else None
+    recorded_at = stamp.get("_data_") if isinstance(stamp, dict) else stamp
+    return {
+        "originator_id": str(originator_id),
+        "originator_version": int(version),
+        "topic": topic,
+        "recorded_at": str(recorded_at or ""),
+        "state": parsed,
+    }
+
+
+def leaf_data(record: dict[str, Any]) -> bytes:
+    """The canonical bytes of a record; refuses records with missing or extra keys."""
+    if set(record) != set(RECORD_KEYS):
+        missing = sorted(set(RECORD_KEYS) - set(record))
+        extra = sorted(set(record) - set(RECORD_KEYS))
+        raise CanonicalError(f"event record has missing keys {missing} or extra keys {extra}")
+    return canonical_json({key: record[key] for key in RECORD_KEYS})
+
+
+def record_leaf_hash(record: dict[str, Any]) -> bytes:
+    return leaf_hash(leaf_data(record))

@@ -1,0 +1,130 @@
+"""Signing checkpoints of the audit log and proving one event's inclusion."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID
+
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Engine
+
+from audit.checkpoint import (
+    Checkpoint,
+    KeyFileError,
+    load_private_key,
+    parse_signed_checkpoint,
+    sign_checkpoint,
+    utc_timestamp,
+)
+from audit.log import ORIGIN, checkpoints, leaf_hashes, leaves, stored_checkpoints, tree_head
+from audit.merkle import inclusion_proof, verify_inclusion
+from ledger.errors import BadInputError, NotFoundError, VerificationError
+
+
+@dataclass(frozen=True)
+class Signed:
+    text: str
+    size: int
+    new: bool
+
+
+def sign_head(engine: Engine, key_path: Path) -> Signed:
+    """Sign the current tree head with the private key at ``key_path`` and store it."""
+    try:
+        private_key = load_private_key(key_path)
+    except KeyFileError as e:
+        hint = " (create one with `grant-ledger keys generate`)" if not key_path.exists() else ""
+        raise BadInputError(e.message.rstrip(".") + hint) from None
+    key_name = key_path.stem
+    public_pem = (
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode("ascii")
+    )
+    with engine.begin() as conn:
+        head = tree_head(conn)
+        previous = stored_checkpoints(conn)
+        if previous:
+            last = previous[-1]
+            if last.size == head.size and last.public_key == public_pem:
+                return Signed(last.signed, head.size, False)
+        checkpoint = Checkpoint(ORIGIN, head.size, head.root, utc_timestamp())
+        text = sign_checkpoint(checkpoint, private_key, key_name)
+        conn.execute(
+            insert(checkpoints).values(
+                origin=ORIGIN,
+                size=head.size,
+                root=head.root.hex(),
+                timestamp=checkpoint.timestamp,
+                key_name=key_name,
+                public_key=public_pem,
+                signed=text,
+            )
+        )
+    return Signed(text, head.size, True)
+
+
+def _find_leaf(engine: Engine, event_id: str) -> tuple[int, int, str]:
+    """(leaf index, notification id, leaf hash) of EVENT_ID: a store id or ORIGINATOR:VERSION."""
+    query = select(leaves.c.leaf_index, leaves.c.notification_id, leaves.c.leaf_hash)
+    text = event_id.strip()
+    if text.isdigit():
+        query = query.where(leaves.c.notification_id == int(text))
+    elif ":" in text:
+        originator, _, version = text.rpartition(":")
+        try:
+            uuid = str(UUID(originator))
+            number = int(version)
+        except ValueError:
+            raise BadInputError(
+                f"event id {event_id!r} is neither a number nor ORIGINATOR_UUID:VERSION"
+            ) from None
+        query = query.where(leaves.c.originator_id == uuid, leaves.c.originator_version == number)
+    else:
+        raise BadInputError(f"event id {event_id!r} is neither a number nor ORIGINATOR_UUID:VERSION")
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        raise NotFoundError(f"event {event_id} is not in the audit log")
+    return int(row.leaf_index), int(row.notification_id), str(row.leaf_hash)
+
+
+def prove(engine: Engine, event_id: str) -> str:
+    """A plain-text inclusion proof of one event against the latest checkpoint."""
+    index, nid, leaf_hex = _find_leaf(engine, event_id)
+    with engine.connect() as conn:
+        stored = stored_checkpoints(conn)
+        if not stored:
+            raise NotFoundError("no checkpoint has been signed yet; run `grant-ledger audit checkpoint`")
+        latest = stored[-1]
+        if index >= latest.size:
+            raise NotFoundError(
+                f"event {event_id} (leaf {index}) was recorded after the latest checkpoint of "
+                f"{latest.size} events; run `grant-ledger audit checkpoint` first"
+            )
+        hashes = leaf_hashes(conn, int(latest.size))
+    checkpoint = parse_signed_checkpoint(latest.signed).checkpoint
+    proof = inclusion_proof(index, hashes)
+    leaf = bytes.fromhex(leaf_hex)
+    if not verify_inclusion(leaf, index, checkpoint.size, proof, checkpoint.root):
+        raise VerificationError(
+            f"the stored audit log does not reproduce the root of checkpoint {latest.seq} "
+            f"for event {event_id}"
+        )
+    lines = [
+        "grant-ledger inclusion proof (RFC 9162 §2.1.3)",
+        f"event id: {nid}",
+        f"leaf index: {index}",
+        f"leaf hash: {base64.b64encode(leaf).decode('ascii')}",
+        f"tree size: {checkpoint.size}",
+        f"root: {base64.b64encode(checkpoint.root).decode('ascii')}",
+        f"proof ({len(proof)} hashes, leaf to root):",
+        *(f"  {base64.b64encode(h).decode('ascii')}" for h in proof),
+        "",
+        "checkpoint:",
+        latest.signed.rstrip("\n"),
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,179 @@
+"""``audit checkpoint|export|verify|prove``: the tamper-evident audit trail."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from commands.context import settings
+from commands.keys import default_key_path
+from ledger.errors import RuleViolationError, VerificationError
+
+
+def _stderr_bar(length: int, label: str) -> click._termui_impl.ProgressBar[int]:
+    return click.progressbar(length=length, label=label, file=sys.stderr)
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The Merkle log of every stored event, signed checkpoints, and bundles for auditors.
+
+    \b
+    Typical round:
+      grant-ledger keys generate                    # once
+      grant-ledger audit checkpoint > cp-2024-06.txt
+      grant-ledger audit export bundle-2024-06/
+      grant-ledger audit verify bundle-2024-06/ --trusted cp-2024-03.txt   # the auditor
+    """
+
+
+@audit_group.command("checkpoint")
+@click.option(
+    "--key",
+    "key_path",
+    envvar="GRANT_LEDGER_KEY",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="private key that signs [env GRANT_LEDGER_KEY; default: keys/ledger.key next to the SQLite "
+    "database, or ~/.local/share/grant-ledger/keys/ledger.key for PostgreSQL; create it with "
+    "`grant-ledger keys generate`]",
+)
+def checkpoint_command(key_path: Path | None) -> None:
+    """Sign the audit log's current size and root, store the checkpoint and print it.
+
+    Save the printed text: it is what an auditor passes to `audit verify --trusted` later to
+    prove that nothing before it was edited, deleted, reordered or cut off.
+
+    \b
+    Example:
+      grant-ledger audit checkpoint --key ~/keys/bureau.key > checkpoint-2024-06-30.txt
+    """
+    from audit.trail import sign_head
+
+    s = settings()
+    if s.role == "auditor":
+        raise RuleViolationError(
+            "the auditor role may not sign checkpoints; it reads, exports and verifies",
+            rule="role",
+            clause="roles",
+        )
+    s.catch_up()
+    signed = sign_head(s.engine(), key_path or default_key_path(s.url))
+    click.echo(signed.text, nl=False)
+    if not signed.new:
+        click.echo(f"(the log still holds {signed.size} events: latest checkpoint repeated)", err=True)
+
+
+@audit_group.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--grant", "grant_id", help="only this grant's events in full (others: leaf hashes only)")
+@click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="only events with a business date up to this day in full (others: leaf hashes only)",
+)
+def export_command(directory: Path, grant_id: str | None, as_of: datetime | None) -> None:
+    """Write an audit bundle to DIRECTORY (new or empty), up to the latest checkpoint.
+
+    The bundle: events.jsonl, checkpoints/, keys/ (public), policy/, report.xlsx (balances per
+    base, spending with vouchers, findings, event log with leaf hashes) and MANIFEST (sha256).
+
+    \b
+    Examples:
+      grant-ledger audit export bundle-2024-06/
+      grant-ledger --role auditor audit export g1/ --grant G-YZ-2024-01 --as-of 2024-06-30
+    """
+    from audit.bundle import export
+    from audit.log import has_log
+
+    s = settings()
+    s.ensure_current()
+    engine = s.engine()
+    if not has_log(engine):
+        s.catch_up()
+    from audit.log import tree_head
+
+    with engine.connect() as conn:
+        size = tree_head(conn).size
+    with _stderr_bar(size, "exporting events") as bar:
+        done = export(engine, directory, grant_id, as_of.date() if as_of else None, bar.update)
+    click.echo(
+        f"exported {done.size} events up to checkpoint {done.checkpoints} to {done.directory}"
+        + (
+            f"; {done.after_checkpoint} newer events await `audit checkpoint`"
+            if done.after_checkpoint
+            else ""
+        )
+    )
+
+
+@audit_group.command("verify")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--trusted",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="a checkpoint you saved earlier: the bundle must extend it",
+)
+@click.option(
+    "--public-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="check signatures with this public key instead of the bundle's keys/",
+)
+def verify_command(directory: Path, trusted: Path | None, public_key: Path | None) -> None:
+    """Check an audit bundle using only its files; print PASS or every failure (exit 6).
+
+    Recomputes every leaf and root, checks the signatures and that each checkpoint extends the
+    previous one and the trusted one, and replays the events into balances to compare with
+    report.xlsx. Needs no database.
+
+    \b
+    Example:
+      grant-ledger audit verify bundle-2024-06/ --trusted checkpoint-2024-03-31.txt
+    """
+    from audit.checkpoint import KeyFileError
+    from audit.verify import verify_bundle
+
+    events = directory / "events.jsonl"
+    length = events.stat().st_size if events.is_file() else 0
+    try:
+        with _stderr_bar(length, "verifying events") as bar:
+            report = verify_bundle(directory, trusted, public_key, bar.update)
+    except KeyFileError as e:
+        raise VerificationError(e.message.rstrip(".")) from None
+    if report.failures:
+        click.echo(f"FAIL: {len(report.failures)} problem(s) in {directory}")
+        for failure in report.failures:
+            click.echo(f"  - {failure}")
+        count = len(report.failures)
+        raise VerificationError(f"the bundle {directory} failed verification ({count} problems)")
+    click.echo(
+        f"PASS: {report.events} events ({report.withheld} withheld), {report.checkpoints} signed "
+        f"checkpoints, root {report.root.hex()}"
+        + (", consistent with the trusted checkpoint" if trusted else "")
+        + f"; balances of {report.grants} grants match the workbook"
+    )
+
+
+@audit_group.command("prove")
+@click.argument("event_id")
+def prove_command(event_id: str) -> None:
+    """Print an inclusion proof of one event against the latest checkpoint.
+
+    EVENT_ID is the store's event id (events.jsonl `event_id`, the workbook's event log) or
+    ORIGINATOR_UUID:VERSION.
+
+    \b
+    Example:
+      grant-ledger audit prove 42
+    """
+    from audit.trail import prove
+
+    s = settings()
+    s.ensure_current()
+    click.echo(prove(s.engine(), event_id), nl=False)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(audit_group)

@@ -1,0 +1,451 @@
+"""The audit trail from the command line, on SQLite and PostgreSQL: append-only store, Merkle log,
+signed checkpoints, export bundle, standalone verification and the tamper drills it must catch."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+from audit.bundle import write_manifest
+from audit.canonical import record_from_stored, record_leaf_hash
+from audit.checkpoint import Checkpoint, load_private_key, sign_checkpoint, utc_timestamp
+from audit.log import ORIGIN
+from audit.merkle import CompactRange, root_from_leaf_hashes, verify_inclusion
+from tests.conftest import Ledger, approved_district_grant
+
+
+def _money(ledger: Ledger) -> None:
+    ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
+    ledger.ok("match", "receive", "G1", "--amount", "5万", "--voucher", "R1", "--date", "2024-04-11")
+    for voucher, amount, source, day in (
+        ("S1", "3.5万", "subsidy", "2024-05-10"),
+        ("S2", "12000", "subsidy", "2024-05-11"),
+        ("S3", "8000", "matching", "2024-06-01"),
+    ):
+        ledger.ok(
+            "spend", "G1", "--amount", amount, "--category", "equipment", "--source", source,
+            "--voucher", voucher, "--date", day,
+        )  # fmt: skip
+    ledger.ok("reverse", "G1", "--voucher", "S2", "--reason", "重复入账", "--date", "2024-06-10")
+
+
+@pytest.fixture
+def keyed(ledger: Ledger, tmp_path: Path) -> tuple[Ledger, Path]:
+    """A ledger with one grant's money and a signing key in tmp_path/keys."""
+    approved_district_grant(ledger)
+    _money(ledger)
+    out = ledger.ok("keys", "generate", "--dir", str(tmp_path / "keys"))
+    assert "ledger.key" in out.stdout
+    return ledger, tmp_path / "keys" / "ledger.key"
+
+
+def _checkpoint(ledger: Ledger, key: Path, save: Path) -> str:
+    result = ledger.ok("audit", "checkpoint", "--key", str(key))
+    save.write_text(result.stdout, encoding="utf-8")
+    return result.stdout
+
+
+def _export(ledger: Ledger, directory: Path, *options: str) -> Path:
+    ledger.ok("audit", "export", str(directory), *options, role="auditor")
+    return directory
+
+
+def _verify(ledger: Ledger, bundle: Path, *options: str) -> tuple[int, str]:
+    result = ledger("audit", "verify", str(bundle), *options, role="auditor")
+    if result.exit_code == 6:
+        assert "failed verification" in result.stderr and "Traceback" not in result.stderr
+    return result.exit_code, result.stdout
+
+
+def _lines(bundle: Path) -> list[dict]:
+    return [json.loads(line) for line in (bundle / "events.jsonl").read_text("utf-8").splitlines()]
+
+
+def _write_lines(bundle: Path, lines: list[dict], manifest: bool = True) -> None:
+    body = "".join(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n" for line in lines)
+    (bundle / "events.jsonl").write_text(body, encoding="utf-8")
+    if manifest:  # a careful forger also rewrites the manifest
+        write_manifest(bundle)
+
+
+def _engine(ledger: Ledger) -> Engine:
+    return create_engine(ledger.url)
+
+
+# ----------------------------------------------------------------------------- append-only store
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE ledger_events SET topic = 'x' WHERE id = 1", "DELETE FROM ledger_events WHERE id = 1"],
+)
+def test_the_database_refuses_update_and_delete_of_events(ledger: Ledger, statement: str) -> None:
+    approved_district_grant(ledger)
+    before = ledger.event_count()
+    engine = _engine(ledger)
+    try:
+        with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
+            conn.execute(text(statement))
+    finally:
+        engine.dispose()
+    assert ledger.event_count() == before
+
+
+def test_postgresql_refuses_truncate_of_events(ledger: Ledger) -> None:
+    if not ledger.url.startswith("postgresql"):
+        pytest.skip("TRUNCATE is a PostgreSQL statement")
+    approved_district_grant(ledger)
+    before = ledger.event_count()
+    engine = _engine(ledger)
+    try:
+        with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
+            conn.execute(text("TRUNCATE ledger_events"))
+    finally:
+        engine.dispose()
+    assert ledger.event_count() == before
+
+
+# ----------------------------------------------------------------------------- Merkle log
+
+
+def test_the_log_has_one_leaf_per_event_in_store_order_with_contiguous_indexes(ledger: Ledger) -> None:
+    approved_district_grant(ledger)
+    _money(ledger)
+    ledger.ok("balance")  # catches up every projection, the audit log among them
+    engine = _engine(ledger)
+    try:
+        with engine.connect() as conn:
+            events = conn.execute(
+                text(
+                    "SELECT id, originator_id, originator_version, topic, state FROM ledger_events "
+                    "ORDER BY id"
+                )
+            ).all()
+            log = conn.execute(
+                text("SELECT leaf_index, notification_id, leaf_hash FROM audit_leaves ORDER BY leaf_index")
+            ).all()
+            size, root = conn.execute(text("SELECT size, root FROM audit_tree")).one()
+    finally:
+        engine.dispose()
+    assert [row.leaf_index for row in log] == list(range(len(events)))
+    assert [row.notification_id for row in log] == [e.id for e in events]
+    import uuid
+
+    expected = []
+    for e in events:
+        originator = (
+            e.originator_id if isinstance(e.originator_id, uuid.UUID) else uuid.UUID(bytes=e.originator_id)
+        )
+        expected.append(
+            record_leaf_hash(record_from_stored(originator, e.originator_version, e.topic, bytes(e.state)))
+        )
+    assert [bytes.fromhex(row.leaf_hash) for row in log] == expected
+    assert size == len(events) and bytes.fromhex(root) == root_from_leaf_hashes(expected)
+    # caught up again: nothing appended twice
+    ledger.ok("balance")
+    assert ledger.event_count() == size
+
+
+# ----------------------------------------------------------------------------- checkpoints, export, verify
+
+
+def test_keys_generate_writes_an_owner_only_private_key_and_refuses_to_overwrite(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    ledger.ok("keys", "generate", "--dir", str(tmp_path / "k"), "--name", "bureau")
+    assert (tmp_path / "k" / "bureau.key").stat().st_mode & 0o777 == 0o600
+    again = ledger("keys", "generate", "--dir", str(tmp_path / "k"), "--name", "bureau")
+    assert again.exit_code == 2 and "overwrite" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_checkpoint_export_verify_and_prove(keyed: tuple[Ledger, Path], tmp_path: Path) -> None:
+    ledger, key = keyed
+    signed = _checkpoint(ledger, key, tmp_path / "cp1.txt")
+    lines = signed.splitlines()
+    assert lines[0] == ORIGIN and int(lines[1]) == ledger.event_count() and lines[4] == ""
+    assert lines[5].startswith("\u2014 ledger ")
+    # no new events: the same checkpoint again, nothing stored
+    assert ledger.ok("audit", "checkpoint", "--key", str(key)).stdout == signed
+
+    bundle = _export(ledger, tmp_path / "bundle")
+    for name in ("events.jsonl", "MANIFEST", "report.xlsx", "bundle.json", "checkpoints/0001.txt"):
+        assert (bundle / name).is_file(), name
+    assert list((bundle / "keys").glob("ledger-*.pub")) and list((bundle / "policy").glob("*.toml"))
+    from openpyxl import load_workbook
+
+    book = load_workbook(bundle / "report.xlsx", read_only=True)
+    assert book.sheetnames == ["balances", "spending", "findings", "event log"]
+    spending = list(book["spending"].iter_rows(values_only=True))
+    assert {row[8] for row in spending[1:]} == {"S1", "S2", "S3"}
+    book.close()
+
+    code, out = _verify(ledger, bundle, "--trusted", str(tmp_path / "cp1.txt"))
+    assert code == 0 and out.startswith("PASS") and "balances of 1 grants match" in out
+
+    proof = ledger.ok("audit", "prove", "3", role="auditor").stdout
+    fields = dict(line.split(": ", 1) for line in proof.splitlines() if ": " in line and line[0] != " ")
+    hashes = [base64.b64decode(line.strip()) for line in proof.splitlines() if line.startswith("  ")]
+    assert verify_inclusion(
+        base64.b64decode(fields["leaf hash"]),
+        int(fields["leaf index"]),
+        int(fields["tree size"]),
+        hashes,
+        base64.b64decode(fields["root"]),
+    )
+    missing = ledger("audit", "prove", "99999", role="auditor")
+    assert missing.exit_code == 4 and "not in the audit log" in missing.stderr
+
+
+def test_export_of_one_grant_as_of_a_date_withholds_the_rest_and_still_verifies(
+    keyed: tuple[Ledger, Path], tmp_path: Path
+) -> None:
+    ledger, key = keyed
+    approved_district_grant(ledger, grant="G2", base="B0002", unit="U2")
+    _checkpoint(ledger, key, tmp_path / "cp.txt")
+    bundle = _export(ledger, tmp_path / "b", "--grant", "G1", "--as-of", "2024-05-31")
+    lines = _lines(bundle)
+    kept = [line for line in lines if "record" in line]
+    assert kept and len(kept) < len(lines)
+    assert all(line["record"]["state"]["occurred_on"]["_data_"] <= "2024-05-31" for line in kept)
+    code, out = _verify(ledger, bundle, "--trusted", str(tmp_path / "cp.txt"))
+    assert code == 0, out
+    unknown = ledger("audit", "export", str(tmp_path / "c"), "--grant", "NOPE", role="auditor")
+    assert unknown.exit_code == 4
+
+
+def test_export_and_prove_before_any_checkpoint_say_what_to_do(ledger: Ledger, tmp_path: Path) -> None:
+    approved_district_grant(ledger)
+    result = ledger("audit", "export", str(tmp_path / "b"), role="auditor")
+    assert result.exit_code == 4 and "audit checkpoint" in result.stderr
+
+
+def test_checkpoint_without_a_key_is_one_sentence(ledger: Ledger, tmp_path: Path) -> None:
+    approved_district_grant(ledger)
+    result = ledger("audit", "checkpoint", "--key", str(tmp_path / "none.key"))
+    assert result.exit_code == 2 and "keys generate" in result.stderr and "Traceback" not in result.stderr
+
+
+# ----------------------------------------------------------------------------- tamper drills
+
+
+@pytest.fixture
+def bundle(keyed: tuple[Ledger, Path], tmp_path: Path) -> tuple[Ledger, Path, Path]:
+    ledger, key = keyed
+    _checkpoint(ledger, key, tmp_path / "cp.txt")
+    return ledger, _export(ledger, tmp_path / "bundle"), tmp_path / "cp.txt"
+
+
+def _event_of(lines: list[dict], kind: str) -> dict:
+    return next(line for line in lines if line.get("record", {}).get("topic", "").endswith(kind))
+
+
+def test_drill_edited_amount_is_caught(bundle: tuple[Ledger, Path, Path]) -> None:
+    ledger, b, _ = bundle
+    lines = _lines(b)
+    target = _event_of(lines, "ExpenditureRecorded")
+    target["record"]["state"]["amount"]["_data_"] = "350.00"
+    _write_lines(b, lines)
+    code, out = _verify(ledger, b)
+    assert code == 6
+    assert f"event {target['event_id']} (leaf {target['leaf_index']}): recomputed leaf hash differs" in out
+    assert "differs from the signed root" in out
+    assert "subsidy_spent is" in out and "by replaying the events" in out
+
+
+def test_drill_edited_amount_with_its_leaf_hash_is_caught_by_the_root(
+    bundle: tuple[Ledger, Path, Path],
+) -> None:
+    ledger, b, _ = bundle
+    lines = _lines(b)
+    target = _event_of(lines, "SubsidyDisbursed")
+    target["record"]["state"]["amount"]["_data_"] = "1200.00"
+    target["leaf_hash"] = record_leaf_hash(target["record"]).hex()
+    _write_lines(b, lines, manifest=False)
+    code, out = _verify(ledger, b)
+    assert code == 6 and "MANIFEST: sha256 of events.jsonl differs" in out
+    assert "checkpoints/0001.txt: root of the first" in out
+
+
+def test_drill_deleted_event_is_caught(bundle: tuple[Ledger, Path, Path]) -> None:
+    ledger, b, _ = bundle
+    lines = _lines(b)
+    gone = lines.pop(4)
+    _write_lines(b, lines)
+    code, out = _verify(ledger, b)
+    assert code == 6
+    assert f"leaf {gone['leaf_index'] + 1}): found at position {gone['leaf_index']}" in out
+    assert "events cut off or deleted" in out
+
+
+def test_drill_swapped_events_are_caught(bundle: tuple[Ledger, Path, Path]) -> None:
+    ledger, b, _ = bundle
+    lines = _lines(b)
+    i = lines.index(_event_of(lines, "SubsidyDisbursed"))
+    lines[i], lines[i + 1] = lines[i + 1], lines[i]
+    for n, line in enumerate(lines):  # renumbered, to hide the swap
+        line["leaf_index"] = n
+    _write_lines(b, lines)
+    code, out = _verify(ledger, b)
+    assert code == 6
+    assert "(reordered or replayed)" in out and "differs from the signed root" in out
+
+
+def test_drill_truncated_tail_is_caught(bundle: tuple[Ledger, Path, Path]) -> None:
+    ledger, b, _ = bundle
+    lines = _lines(b)
+    _write_lines(b, lines[:-2])
+    code, out = _verify(ledger, b)
+    assert code == 6 and f"signed for {len(lines)} events but the bundle has {len(lines) - 2}" in out
+
+
+def test_drill_truncation_hidden_by_dropping_checkpoints_is_caught_by_the_trusted_one(
+    keyed: tuple[Ledger, Path], tmp_path: Path
+) -> None:
+    ledger, key = keyed
+    _checkpoint(ledger, key, tmp_path / "early.txt")
+    early = ledger.event_count()
+    approved_district_grant(ledger, grant="G2", base="B0002", unit="U2")
+    _checkpoint(ledger, key, tmp_path / "late.txt")  # the auditor saved this one
+    b = _export(ledger, tmp_path / "b")
+    _write_lines(b, _lines(b)[:early], manifest=False)
+    (b / "checkpoints" / "0002.txt").unlink()
+    from openpyxl import load_workbook
+
+    book = load_workbook(b / "report.xlsx")
+    book["balances"].delete_rows(3)  # G2's row: the forger hides it everywhere
+    book.save(b / "report.xlsx")
+    write_manifest(b)
+    assert _verify(ledger, b)[0] == 0  # consistent in itself...
+    code, out = _verify(ledger, b, "--trusted", str(tmp_path / "late.txt"))
+    assert code == 6 and "history cut off or rewritten" in out  # ...but not with what the auditor kept
+
+
+def test_drill_rewritten_history_re_signed_with_the_same_key_fails_against_the_trusted_checkpoint(
+    keyed: tuple[Ledger, Path], tmp_path: Path
+) -> None:
+    ledger, key = keyed
+    _checkpoint(ledger, key, tmp_path / "trusted.txt")
+    ledger.ok(
+        "disburse", "G1", "--amount", "1万", "--voucher", "T2", "--tranche", "2", "--date", "2024-07-01"
+    )
+    _checkpoint(ledger, key, tmp_path / "later.txt")
+    b = _export(ledger, tmp_path / "b")
+    # The forger rewrites a payee (no balance changes), recomputes every hash and re-signs.
+    lines = _lines(b)
+    target = _event_of(lines, "ExpenditureRecorded")
+    target["record"]["state"]["payee"] = "另一家公司"
+    target["leaf_hash"] = record_leaf_hash(target["record"]).hex()
+    private = load_private_key(key)
+    for path in sorted((b / "checkpoints").glob("*.txt")):
+        size = int(path.read_text("utf-8").splitlines()[1])
+        root = CompactRange().extend(bytes.fromhex(line["leaf_hash"]) for line in lines[:size]).root()
+        path.write_text(sign_checkpoint(Checkpoint(ORIGIN, size, root, utc_timestamp()), private, "ledger"))
+    _write_lines(b, lines)
+    code, out = _verify(ledger, b)
+    assert code == 0, out  # the forgery is consistent in itself
+    code, out = _verify(ledger, b, "--trusted", str(tmp_path / "trusted.txt"))
+    assert code == 6 and "(history rewritten)" in out
+
+
+def test_drill_edited_workbook_balance_is_caught(bundle: tuple[Ledger, Path, Path]) -> None:
+    ledger, b, _ = bundle
+    from openpyxl import load_workbook
+
+    book = load_workbook(b / "report.xlsx")
+    sheet = book["balances"]
+    column = [c.value for c in sheet[1]].index("subsidy_spent") + 1
+    sheet.cell(row=2, column=column, value=1000)
+    book.save(b / "report.xlsx")
+    code, out = _verify(ledger, b)
+    assert code == 6 and "MANIFEST: sha256 of report.xlsx differs" in out
+    write_manifest(b)
+    code, out = _verify(ledger, b)
+    assert code == 6
+    assert "grant G1 subsidy_spent is 1000.00 in the workbook but 35000.00 by replaying the events" in out
+
+
+def test_a_signature_by_another_key_is_caught(bundle: tuple[Ledger, Path, Path], tmp_path: Path) -> None:
+    ledger, b, _ = bundle
+    ledger.ok("keys", "generate", "--dir", str(tmp_path / "other"))
+    code, out = _verify(ledger, b, "--public-key", str(tmp_path / "other" / "ledger.pub"))
+    assert code == 6 and "signature check failed" in out
+
+
+# ----------------------------------------------------------------------------- roles
+
+
+WRITES = [
+    ["unit", "register", "U9", "--name", "单位", "--date", "2024-02-01"],
+    ["grant", "apply", "G9", "--unit", "U1", "--base", "B9", "--programme", "district_base",
+     "--project", "电工", "--amount", "20万", "--date", "2024-03-01"],
+    ["grant", "approve", "G1", "--amount", "200000", "--document", "X", "--date", "2024-04-01"],
+    ["disburse", "G1", "--amount", "1万", "--voucher", "A1", "--date", "2024-04-10"],
+    ["match", "commit", "G1", "--amount", "1万", "--funder", "单位", "--voucher", "A2",
+     "--date", "2024-04-10"],
+    ["match", "receive", "G1", "--amount", "1万", "--voucher", "A3", "--date", "2024-04-10"],
+    ["spend", "G1", "--amount", "100", "--category", "equipment", "--source", "subsidy", "--voucher", "A4",
+     "--date", "2024-05-01"],
+    ["reverse", "G1", "--voucher", "S1", "--reason", "x", "--date", "2024-06-01"],
+    ["audit", "checkpoint"],
+]  # fmt: skip
+
+
+def test_the_auditor_role_is_refused_every_write(keyed: tuple[Ledger, Path]) -> None:
+    ledger, _ = keyed
+    before = ledger.event_count()
+    for args in WRITES:
+        result = ledger(*args, role="auditor")
+        assert result.exit_code == 3, (args, result.exit_code, result.stderr)
+        assert "auditor" in result.stderr and "Traceback" not in result.stderr
+    assert ledger.event_count() == before
+
+
+def test_postgresql_read_only_role_for_auditors(keyed: tuple[Ledger, Path], tmp_path: Path) -> None:
+    ledger, key = keyed
+    if not ledger.url.startswith("postgresql"):
+        pytest.skip("database roles are PostgreSQL's")
+    _checkpoint(ledger, key, tmp_path / "cp.txt")
+    ledger.ok("balance")  # projections current
+    schema = ledger.url.rsplit("%3D", 1)[1]
+    role = f"auditor_{schema}"
+    engine = _engine(ledger)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"CREATE ROLE {role} LOGIN PASSWORD 'read-only'"))
+            conn.execute(text(f"GRANT USAGE ON SCHEMA {schema} TO {role}"))
+            conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}"))
+        _, rest = ledger.url.split("://", 1)[1].split("@", 1)
+        auditor = Ledger(f"postgresql+psycopg://{role}:read-only@{rest}", ledger.runner)
+        ro = create_engine(auditor.url)
+        try:
+            with pytest.raises(Exception, match="permission denied"), ro.begin() as conn:
+                conn.execute(
+                    text(
+                        "INSERT INTO ledger_events (originator_id, originator_version, topic, state) "
+                        "VALUES (gen_random_uuid(), 1, 'x', '\\x7b7d')"
+                    )
+                )
+            with pytest.raises(Exception, match="permission denied"), ro.begin() as conn:
+                conn.execute(text("UPDATE balance_grants SET approved = 0"))
+        finally:
+            ro.dispose()
+        balances = auditor.balances()
+        assert balances["B0001"]["subsidy_spent"] == "35000.00"
+        auditor.ok("audit", "export", str(tmp_path / "b"), role="auditor")
+        code, out = _verify(auditor, tmp_path / "b", "--trusted", str(tmp_path / "cp.txt"))
+        assert code == 0, out
+        # even with the officer's role on the command line, the database refuses the write
+        refused = auditor("disburse", "G1", "--amount", "1万", "--voucher", "A9", "--date", "2024-04-10")
+        assert refused.exit_code == 5 and "permission denied" in refused.stderr
+        assert ledger.event_count() > 0
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {role}"))
+            conn.execute(text(f"REVOKE USAGE ON SCHEMA {schema} FROM {role}"))
+            conn.execute(text(f"DROP ROLE {role}"))
+        engine.dispose()
