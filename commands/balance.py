@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import click
 
-from commands.context import settings
-from commands.output import table, to_csv, to_json
+from commands.report import emit, engine_for_reading, parse_moment, read_options
 from ledger.errors import NotFoundError
+
+__all__ = ["balance_command", "parse_moment", "register"]
 
 HEADERS = {
     "zh": [
@@ -62,41 +64,29 @@ KEYS = [
 ]
 
 
-def parse_moment(value: str) -> datetime:
-    try:
-        return datetime.fromisoformat(value.strip().replace(" ", "T"))
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a timestamp; write it like 2024-05-01T17:30:00 or 2024-05-01T09:30:00+00:00",
-            param_hint="--known-at",
-        ) from None
-
-
 @click.command("balance")
 @click.argument("base_ids", nargs=-1)
-@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), help="the books as of this business date")
-@click.option("--known-at", help="what the ledger knew at this moment (ISO timestamp; naive times are local)")
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True
-)
+@read_options()
 def balance_command(
-    base_ids: tuple[str, ...], as_of: datetime | None, known_at: str | None, fmt: str
+    base_ids: tuple[str, ...], as_of: datetime | None, known_at: str | None, fmt: str, output: Path | None
 ) -> None:
     """Balances per base: subsidy approved / received / spent / available, matching
     committed / received / spent / available, and the execution rate (spent ÷ received).
+
+    --as-of DATE gives the books as of a business date; --known-at TIMESTAMP what the ledger knew
+    at that moment (events recorded later are left out, a late reversal included).
 
     \b
     Examples:
       grant-ledger balance
       grant-ledger balance B0001 B0002 --format json
       grant-ledger balance --as-of 2024-06-30 --known-at 2024-07-05T18:00:00
+      grant-ledger balance --format xlsx --output 余额表.xlsx
     """
     from projections.queries import balances
 
-    s = settings()
     moment = parse_moment(known_at) if known_at else None
-    s.ensure_current()
-    found = balances(s.engine(), base_ids, as_of.date() if as_of else None, moment)
+    found = balances(engine_for_reading(), base_ids, as_of.date() if as_of else None, moment)
     missing = sorted(set(base_ids) - {b.base_id for b in found})
     if missing:
         msg = f"no grant for base {', '.join(missing)} in the ledger"
@@ -120,18 +110,16 @@ def balance_command(
         ]
         for b in found
     ]
-    if fmt == "json":
-        click.echo(to_json([dict(zip(KEYS, row, strict=True)) for row in rows]))
-    elif fmt == "csv":
-        click.echo(to_csv(KEYS, rows), nl=False)
-    else:
-        lang = s.lang
-        if not rows:
-            click.echo("账中尚无项目。" if lang == "zh" else "no grants in the ledger yet")
-            return
-        headers = HEADERS[lang]
-        shown = [r[:2] + r[3:] for r in rows]  # the name column is long: JSON/CSV carry it
-        click.echo(table(headers[:2] + headers[3:], shown, numeric=set(range(4, 13))))
+    emit(
+        title={"zh": "余额表", "en": "balances"},
+        keys=KEYS,
+        headers=HEADERS,
+        rows=rows,
+        fmt=fmt,
+        output=output,
+        empty={"zh": "账中尚无项目。", "en": "no grants in the ledger yet"},
+        hidden=(2,),  # the name column is long: JSON/CSV/xlsx carry it
+    )
 
 
 def register(cli: click.Group) -> None:

@@ -147,8 +147,10 @@ def _register() -> None:
         audit,
         balance,
         demo,
+        export,
         findings,
         grant,
+        importer,
         keys,
         lifecycle,
         money,
@@ -158,7 +160,20 @@ def _register() -> None:
         unit,
     )
 
-    for module in (setup, policy, unit, grant, lifecycle, money, balance, report, findings, demo):
+    for module in (
+        setup,
+        policy,
+        unit,
+        grant,
+        lifecycle,
+        money,
+        balance,
+        report,
+        findings,
+        demo,
+        importer,
+        export,
+    ):
         module.register(cli)
     for module in (keys, audit):
         module.register(cli)

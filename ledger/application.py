@@ -71,6 +71,21 @@ class GrantLedger(Application[UUID]):
         assert isinstance(engine, Engine)
         return engine
 
+    def _take_snapshots(self, processing_event: Any) -> None:
+        """At most one snapshot per aggregate per save, taken from the saved object itself
+        (not reloaded from the store once per interval crossed: bulk imports save thousands)."""
+        if self.snapshots is None:
+            return
+        due: dict[UUID, Any] = {}
+        for event in processing_event.events:
+            aggregate = processing_event.aggregates.get(event.originator_id)
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            if aggregate is not None and interval and event.originator_version % interval == 0:
+                due[event.originator_id] = aggregate
+        if due:
+            classes = {key: getattr(type(a), "Snapshot", self.snapshot_class) for key, a in due.items()}
+            self.snapshots.put([classes[key].take(a) for key, a in due.items()])  # type: ignore[union-attr]
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())

@@ -1,0 +1,240 @@
+"""``export``: the books in the import format (csv, xlsx) or as double-entry journals
+(beancount, hledger) that Fava and hledger open.
+
+Exports read the event store in its global order (an export is a full copy, not a report).
+Journal accounts, per base and fund source::
+
+    Assets:B0001:Subsidy / Assets:B0001:Matching        money held (received − spent)
+    Income:B0001:Subsidy                                 subsidy disbursed to the base
+    Equity:B0001:Matching                                matching funds received
+    Expenses:B0001:Equipment:Subsidy                     spending per category and source
+    Equity:B0001:Returned:Subsidy                        subsidy recovered (returned on order)
+    Equity:B0001:Disposed:Subsidy                        balance disposed of at closure
+
+The csv/xlsx export carries what the import format can say: approvals and the money rows
+(recoveries and disposals are in the journals, not in the import format).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+
+from commands.context import settings
+from ledger.errors import BadInputError
+
+PAGE = 5000
+
+
+def _events(app: Any) -> Iterator[Any]:
+    start = 1
+    while True:
+        notifications = app.recorder.select_notifications(start=start, limit=PAGE)
+        if not notifications:
+            return
+        for n in notifications:
+            yield app.mapper.to_domain_event(n)
+        start = notifications[-1].id + 1
+
+
+def import_rows(app: Any) -> Iterator[list[Any]]:
+    """Every money event as a row of the import format, in the store's order."""
+    from ledger.grant import Grant
+    from ledger.unit import Unit
+
+    grants: dict[Any, Any] = {}
+    units: dict[str, str] = {}
+    for e in _events(app):
+        if isinstance(e, Unit.Registered):
+            units[e.unit_id] = e.name
+        if not isinstance(e, Grant.Event):
+            continue
+        if isinstance(e, Grant.Applied):
+            grants[e.originator_id] = e
+            continue
+        g = grants.get(e.originator_id)
+        if g is None:
+            continue
+        on = e.occurred_on.isoformat()
+        head = [on, "", g.base_id, g.grant_id, ""]
+        if isinstance(e, Grant.Approved):
+            period = f"{e.build_start.isoformat()}..{e.build_end.isoformat()}"
+            yield [
+                on,
+                g.unit_id,
+                g.base_id,
+                g.grant_id,
+                g.programme,
+                "approve",
+                e.amount,
+                "",
+                "",
+                g.base_name,
+                e.document,
+                units.get(g.unit_id, ""),
+                period,
+            ]
+        elif isinstance(e, Grant.SubsidyDisbursed):
+            yield [*head, "disburse", e.amount, "subsidy", "", "", e.voucher, "", str(e.tranche)]
+        elif isinstance(e, Grant.MatchingCommitted):
+            yield [*head, "match_commit", e.amount, "matching", "", "", e.voucher, e.funder, ""]
+        elif isinstance(e, Grant.MatchingReceived):
+            yield [*head, "match_receive", e.amount, "matching", "", "", e.voucher, "", ""]
+        elif isinstance(e, Grant.ExpenditureRecorded):
+            yield [*head, "spend", e.amount, e.source, e.category, e.content, e.voucher, e.payee, e.memo]
+        elif isinstance(e, Grant.ExpenditureReversed):
+            yield [*head, "reverse", e.amount, e.source, e.category, e.content, e.reason, "", e.voucher]
+
+
+# ----------------------------------------------------------------------------- journals
+
+_BAD = re.compile(r"[^A-Za-z0-9-]+")
+
+
+def account_part(text: str) -> str:
+    """A valid journal account component: ``teacher_training`` -> ``TeacherTraining``."""
+    words = [w for w in re.split(r"[_\s]+", text) if w]
+    part = _BAD.sub("-", "".join(w[:1].upper() + w[1:] for w in words)).strip("-") or "X"
+    return part if part[0].isupper() or part[0].isdigit() else "X" + part
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def journal(app: Any, style: str) -> Iterator[str]:
+    """Double-entry transactions: one per money event."""
+    from ledger.grant import Grant
+
+    grants: dict[Any, Any] = {}
+    recovered = getattr(Grant, "FundsRecovered", None)
+    disposed = getattr(Grant, "BalanceDisposed", None)
+    opened: set[str] = set()
+    txns: list[tuple[date, list[str], list[tuple[str, Decimal | None]]]] = []
+    for e in _events(app):
+        if not isinstance(e, Grant.Event):
+            continue
+        if isinstance(e, Grant.Applied):
+            grants[e.originator_id] = e
+            continue
+        g = grants.get(e.originator_id)
+        if g is None:
+            continue
+        base = account_part(g.base_id)
+        title = ""
+        postings: list[tuple[str, Decimal | None]] = []
+        if isinstance(e, Grant.SubsidyDisbursed):
+            title = f"补助拨付 tranche {e.tranche}"
+            postings = [(f"Assets:{base}:Subsidy", e.amount), (f"Income:{base}:Subsidy", -e.amount)]
+            voucher, payee = e.voucher, ""
+        elif isinstance(e, Grant.MatchingReceived):
+            title = "配套经费到位"
+            postings = [(f"Assets:{base}:Matching", e.amount), (f"Equity:{base}:Matching", -e.amount)]
+            voucher, payee = e.voucher, ""
+        elif isinstance(e, Grant.ExpenditureRecorded | Grant.ExpenditureReversed):
+            src = account_part(e.source)
+            expense = f"Expenses:{base}:{account_part(e.category)}:{src}"
+            sign = 1 if isinstance(e, Grant.ExpenditureRecorded) else -1
+            postings = [(expense, sign * e.amount), (f"Assets:{base}:{src}", -sign * e.amount)]
+            if isinstance(e, Grant.ExpenditureRecorded):
+                title = f"{e.category} {e.content}".strip()
+                voucher, payee = e.voucher, e.payee
+            else:
+                title = f"冲销 {e.voucher}: {e.reason}"
+                voucher, payee = e.voucher, ""
+        elif recovered is not None and isinstance(e, recovered):
+            title = "资金收回"
+            postings = [(f"Equity:{base}:Returned:Subsidy", e.amount), (f"Assets:{base}:Subsidy", -e.amount)]
+            voucher, payee = e.voucher, ""
+        elif disposed is not None and isinstance(e, disposed):
+            src = account_part(e.source)
+            title = f"结余处置 {e.how}"
+            postings = [(f"Equity:{base}:Disposed:{src}", e.amount), (f"Assets:{base}:{src}", -e.amount)]
+            voucher, payee = e.approval, ""
+        else:
+            continue
+        meta = [f"grant: {_quote(g.grant_id)}", f"voucher: {_quote(voucher)}"]
+        opened.update(a for a, _ in postings)
+        if style == "beancount":
+            head = f"{e.occurred_on.isoformat()} * {_quote(payee)} {_quote(title)}"
+            lines = [head, *(f"  {m}" for m in meta)]
+        else:
+            desc = f"{payee} | {title}" if payee else title
+            lines = [f"{e.occurred_on.isoformat()} * {desc}  ; grant:{g.grant_id}, voucher:{voucher}"]
+        txns.append((e.occurred_on, lines, postings))
+    first = min((t[0] for t in txns), default=date.today())
+    if style == "beancount":
+        yield 'option "title" "grant-ledger 高技能人才培训基地补助资金台账"'
+        yield 'option "operating_currency" "CNY"'
+        yield ""
+        for account in sorted(opened):
+            yield f"{first.isoformat()} open {account} CNY"
+    else:
+        yield "; grant-ledger 高技能人才培训基地补助资金台账"
+        yield "commodity 1,000.00 CNY"
+        for account in sorted(opened):
+            yield f"account {account}"
+    for _, lines, postings in txns:
+        yield ""
+        yield from lines
+        for account, amount in postings:
+            yield f"  {account:<48}  {amount:.2f} CNY"
+
+
+@click.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "xlsx", "beancount", "hledger"]),
+    default="csv",
+    show_default=True,
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="file (default stdout)")
+def export_command(fmt: str, output: Path | None) -> None:
+    """Export the books: csv/xlsx in the import format (import it into an empty ledger to get the
+    same balances), or beancount/hledger double-entry journals (accounts per base and fund source).
+
+    \b
+    Examples:
+      grant-ledger export --format csv -o books.csv
+      grant-ledger export --format xlsx -o books.xlsx
+      grant-ledger export --format beancount -o books.beancount && bean-check books.beancount
+      grant-ledger export --format hledger -o books.journal
+    """
+    from ledger.importing import HEADER
+
+    app = settings().ledger()
+    if fmt == "xlsx":
+        if output is None:
+            raise BadInputError("an xlsx export needs --output FILE.xlsx")
+        from commands.output import to_xlsx
+
+        to_xlsx(output, [("import", HEADER, list(import_rows(app)))])
+        click.echo(f"exported to {output}")
+        return
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(HEADER)
+        for row in import_rows(app):
+            writer.writerow([f"{v:.2f}" if isinstance(v, Decimal) else v for v in row])
+        text = buffer.getvalue()
+    else:
+        text = "\n".join(journal(app, fmt)) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"exported to {output}")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(export_command)

@@ -1,0 +1,93 @@
+"""``history GRANT_ID``: every event of a grant in order, with running balances per fund source."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from commands.report import emit, engine_for_reading, read_options, when
+from ledger.errors import NotFoundError
+
+KEYS = [
+    "occurred_on",
+    "recorded_at",
+    "actor",
+    "kind",
+    "source",
+    "category",
+    "voucher",
+    "amount",
+    "subsidy_balance",
+    "matching_balance",
+]
+HEADERS = {
+    "zh": [
+        "业务日期",
+        "记录时间",
+        "记录人",
+        "事项",
+        "资金来源",
+        "类别",
+        "凭证号",
+        "金额",
+        "补助结余",
+        "配套结余",
+    ],
+    "en": [
+        "date",
+        "recorded",
+        "actor",
+        "kind",
+        "source",
+        "category",
+        "voucher",
+        "amount",
+        "subsidy balance",
+        "matching balance",
+    ],
+}
+
+
+@click.command("history")
+@click.argument("grant_id")
+@read_options()
+def history_command(
+    grant_id: str, as_of: datetime | None, known_at: str | None, fmt: str, output: Path | None
+) -> None:
+    """Every event of a grant in the order recorded: business date, recorded time, actor, kind,
+    amount, and the running balance of each fund source.
+
+    \b
+    Examples:
+      grant-ledger history G-YZ-2024-01
+      grant-ledger history G-YZ-2024-01 --known-at 2024-07-01T00:00:00 --format csv
+    """
+    from projections.reports import grant_exists, history
+
+    engine = engine_for_reading()
+    if not grant_exists(engine, grant_id):
+        msg = f"grant {grant_id} is not in the ledger"
+        raise NotFoundError(msg)
+    w = when(as_of, known_at)
+    rows = [
+        [
+            h.occurred_on,
+            h.recorded_at.replace(microsecond=0) if fmt == "table" else h.recorded_at,
+            h.actor,
+            h.kind,
+            h.source,
+            h.category,
+            h.voucher,
+            h.amount,
+            h.subsidy_balance,
+            h.matching_balance,
+        ]
+        for h in history(engine, grant_id, w.as_of, w.known_at)
+    ]
+    emit(title={"zh": "流水", "en": "history"}, keys=KEYS, headers=HEADERS, rows=rows, fmt=fmt, output=output)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(history_command)

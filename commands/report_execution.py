@@ -1,0 +1,90 @@
+"""``report execution``: 执行率 per base, spent ÷ received and ÷ approved, days left to build."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from commands.report import emit, engine_for_reading, read_options, when
+
+KEYS = [
+    "base_id",
+    "grant_id",
+    "programme",
+    "approved",
+    "received",
+    "spent",
+    "of_received",
+    "of_approved",
+    "build_end",
+    "days_left",
+]
+HEADERS = {
+    "zh": [
+        "基地",
+        "项目编号",
+        "类型",
+        "批复及承诺",
+        "到位",
+        "支出",
+        "执行率(到位)%",
+        "执行率(批复)%",
+        "建设期止",
+        "剩余天数",
+    ],
+    "en": [
+        "base",
+        "grant",
+        "programme",
+        "approved",
+        "received",
+        "spent",
+        "of received %",
+        "of approved %",
+        "build ends",
+        "days left",
+    ],
+}
+
+
+@click.command("execution")
+@click.argument("base_ids", nargs=-1)
+@read_options()
+def execution_command(
+    base_ids: tuple[str, ...], as_of: datetime | None, known_at: str | None, fmt: str, output: Path | None
+) -> None:
+    """Execution rate (执行率) per base: spent ÷ received and spent ÷ approved (approved subsidy
+    plus matching committed), both fund sources, and the days left in the build period (counted
+    from --as-of, or today)."""
+    from projections.reports import execution
+
+    w = when(as_of, known_at)
+    rows = [
+        [
+            e.base_id,
+            e.grant_id,
+            e.programme,
+            e.approved,
+            e.received,
+            e.spent,
+            e.of_received,
+            e.of_approved,
+            e.build_end,
+            e.days_left,
+        ]
+        for e in execution(engine_for_reading(), base_ids, w.as_of, w.known_at)
+    ]
+    emit(
+        title={"zh": "执行率", "en": "execution"},
+        keys=KEYS,
+        headers=HEADERS,
+        rows=rows,
+        fmt=fmt,
+        output=output,
+    )
+
+
+def register(group: click.Group) -> None:
+    group.add_command(execution_command)

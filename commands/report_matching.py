@@ -1,0 +1,98 @@
+"""``report matching``: matching funds committed and received against what the programme asks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import click
+
+from commands.report import emit, engine_for_reading, read_options, when
+
+KEYS = [
+    "base_id",
+    "grant_id",
+    "programme",
+    "ratio",
+    "approved",
+    "required",
+    "committed",
+    "received",
+    "committed_pct",
+    "received_pct",
+    "shortfall",
+]
+HEADERS = {
+    "zh": [
+        "基地",
+        "项目编号",
+        "类型",
+        "配套比例",
+        "批复补助",
+        "应配套",
+        "已承诺",
+        "已到位",
+        "承诺%",
+        "到位%",
+        "缺口",
+    ],
+    "en": [
+        "base",
+        "grant",
+        "programme",
+        "ratio",
+        "subsidy approved",
+        "required",
+        "committed",
+        "received",
+        "committed %",
+        "received %",
+        "shortfall",
+    ],
+}
+
+
+@click.command("matching")
+@click.argument("base_ids", nargs=-1)
+@read_options()
+def matching_command(
+    base_ids: tuple[str, ...], as_of: datetime | None, known_at: str | None, fmt: str, output: Path | None
+) -> None:
+    """Matching funds (配套经费) committed and received against the ratio the programme asks
+    (1:1 of the approved subsidy for district bases and institutes, "原则上")."""
+    from ledger.policy import current_policy
+    from projections.reports import matching
+
+    ratios: dict[str, Decimal | None] = {
+        code: p.matching_ratio for code, p in current_policy().programmes.items()
+    }
+    w = when(as_of, known_at)
+    rows = [
+        [
+            m.base_id,
+            m.grant_id,
+            m.programme,
+            f"1:{m.ratio.normalize()}" if m.ratio is not None else "",
+            m.approved,
+            m.required,
+            m.committed,
+            m.received,
+            m.committed_pct,
+            m.received_pct,
+            m.shortfall,
+        ]
+        for m in matching(engine_for_reading(), base_ids, w.as_of, w.known_at, ratios)
+    ]
+    emit(
+        title={"zh": "配套资金", "en": "matching"},
+        keys=KEYS,
+        headers=HEADERS,
+        rows=rows,
+        fmt=fmt,
+        output=output,
+    )
+
+
+def register(group: click.Group) -> None:
+    group.add_command(matching_command)

@@ -1,0 +1,326 @@
+"""Reports' queries over the balance projection's stored rows (never a replay of the store).
+
+Every query takes ``as_of`` (business date: events dated later are left out) and ``known_at``
+(recorded time: events recorded later are left out, including a reversal recorded later but
+dated earlier). Amounts come back as Decimal yuan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, func, select, true
+from sqlalchemy.engine import Engine
+from sqlalchemy.sql.elements import ColumnElement
+
+from ledger.money import CENT, ZERO, from_fen
+from projections.queries import stored_time
+from projections.schema import grants, movements
+
+
+def _conditions(
+    engine: Engine, base_ids: Sequence[str], as_of: date | None, known_at: datetime | None
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if base_ids:
+        conditions.append(movements.c.base_id.in_(list(base_ids)))
+    if as_of is not None:
+        conditions.append(movements.c.occurred_on <= as_of)
+    if known_at is not None:
+        conditions.append(movements.c.recorded_at <= stored_time(engine, known_at))
+    return conditions
+
+
+def _grant_rows(
+    engine: Engine, base_ids: Sequence[str], as_of: date | None, known_at: datetime | None
+) -> list[Any]:
+    query = select(grants).order_by(grants.c.base_id, grants.c.grant_id)
+    if base_ids:
+        query = query.where(grants.c.base_id.in_(list(base_ids)))
+    if as_of is not None:
+        query = query.where(grants.c.applied_on <= as_of)
+    if known_at is not None:
+        query = query.where(grants.c.recorded_at <= stored_time(engine, known_at))
+    with engine.connect() as conn:
+        return list(conn.execute(query).all())
+
+
+def _totals(
+    engine: Engine, base_ids: Sequence[str], as_of: date | None, known_at: datetime | None
+) -> dict[str, dict[str, int]]:
+    query = (
+        select(movements.c.grant_id, movements.c.measure, func.sum(movements.c.amount))
+        .where(and_(true(), *_conditions(engine, base_ids, as_of, known_at)))
+        .group_by(movements.c.grant_id, movements.c.measure)
+    )
+    totals: dict[str, dict[str, int]] = {}
+    with engine.connect() as conn:
+        for grant_id, measure, fen in conn.execute(query).all():
+            totals.setdefault(grant_id, {})[measure] = int(fen or 0)
+    return totals
+
+
+def _pct(part: Decimal, whole: Decimal) -> Decimal | None:
+    return None if whole == 0 else (part / whole * 100).quantize(CENT)
+
+
+# ----------------------------------------------------------------------------- categories
+
+
+@dataclass(frozen=True)
+class CategoryLine:
+    base_id: str
+    grant_id: str
+    category: str
+    source: str
+    content: str
+    spent: Decimal
+    count: int
+
+
+def categories(
+    engine: Engine,
+    base_ids: Sequence[str] = (),
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+) -> list[CategoryLine]:
+    """Spent (net of reversals) per base × category × fund source × construction content."""
+    conditions = _conditions(engine, base_ids, as_of, known_at)
+    conditions.append(movements.c.kind.in_(["spend", "reverse"]))
+    cols = (movements.c.base_id, movements.c.grant_id, movements.c.category, movements.c.source)
+    query = (
+        select(
+            *cols,
+            movements.c.content,
+            func.sum(movements.c.amount),
+            func.sum(movements.c.amount / func.abs(movements.c.amount)),
+        )
+        .where(and_(true(), *conditions))
+        .group_by(*cols, movements.c.content)
+        .order_by(*cols, movements.c.content)
+    )
+    with engine.connect() as conn:
+        return [
+            CategoryLine(b, g, c, s, ct, from_fen(int(fen or 0)), int(n or 0))
+            for b, g, c, s, ct, fen, n in conn.execute(query).all()
+        ]
+
+
+# ----------------------------------------------------------------------------- sources
+
+
+@dataclass(frozen=True)
+class SourceLine:
+    base_id: str
+    grant_id: str
+    source: str
+    planned: Decimal  # approved subsidy, or matching committed
+    received: Decimal
+    spent: Decimal
+
+    @property
+    def available(self) -> Decimal:
+        return self.received - self.spent
+
+    @property
+    def execution_rate(self) -> Decimal | None:
+        return _pct(self.spent, self.received)
+
+
+def sources(
+    engine: Engine,
+    base_ids: Sequence[str] = (),
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+) -> list[SourceLine]:
+    """Per base and fund source: planned (approved / committed), received, spent, available."""
+    totals = _totals(engine, base_ids, as_of, known_at)
+    lines = []
+    for r in _grant_rows(engine, base_ids, as_of, known_at):
+        t = totals.get(r.grant_id, {})
+        for source, planned in (("subsidy", "approved"), ("matching", "matching_committed")):
+            lines.append(
+                SourceLine(
+                    r.base_id,
+                    r.grant_id,
+                    source,
+                    from_fen(t.get(planned, 0)),
+                    from_fen(t.get(f"{source}_received", 0)),
+                    from_fen(t.get(f"{source}_spent", 0)),
+                )
+            )
+    return lines
+
+
+# ----------------------------------------------------------------------------- execution
+
+
+@dataclass(frozen=True)
+class ExecutionLine:
+    base_id: str
+    grant_id: str
+    programme: str
+    approved: Decimal  # approved subsidy + matching committed
+    received: Decimal
+    spent: Decimal
+    build_end: date | None
+    days_left: int | None
+
+    @property
+    def of_received(self) -> Decimal | None:
+        return _pct(self.spent, self.received)
+
+    @property
+    def of_approved(self) -> Decimal | None:
+        return _pct(self.spent, self.approved)
+
+
+def execution(
+    engine: Engine,
+    base_ids: Sequence[str] = (),
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+    today: date | None = None,
+) -> list[ExecutionLine]:
+    """执行率 per base: spent ÷ received and spent ÷ approved (both fund sources), days left."""
+    totals = _totals(engine, base_ids, as_of, known_at)
+    on = as_of or today or date.today()
+    lines = []
+    for r in _grant_rows(engine, base_ids, as_of, known_at):
+        t = totals.get(r.grant_id, {})
+        approved = t.get("approved", 0) != 0
+        end = r.build_end if approved else None
+        lines.append(
+            ExecutionLine(
+                r.base_id,
+                r.grant_id,
+                r.programme,
+                from_fen(t.get("approved", 0) + t.get("matching_committed", 0)),
+                from_fen(t.get("subsidy_received", 0) + t.get("matching_received", 0)),
+                from_fen(t.get("subsidy_spent", 0) + t.get("matching_spent", 0)),
+                end,
+                (end - on).days if end is not None else None,
+            )
+        )
+    return lines
+
+
+# ----------------------------------------------------------------------------- matching
+
+
+@dataclass(frozen=True)
+class MatchingLine:
+    base_id: str
+    grant_id: str
+    programme: str
+    ratio: Decimal | None  # matching asked per yuan of subsidy (1 = 1:1); None: the programme asks none
+    approved: Decimal
+    required: Decimal
+    committed: Decimal
+    received: Decimal
+
+    @property
+    def committed_pct(self) -> Decimal | None:
+        return _pct(self.committed, self.required)
+
+    @property
+    def received_pct(self) -> Decimal | None:
+        return _pct(self.received, self.required)
+
+    @property
+    def shortfall(self) -> Decimal:
+        return max(self.required - self.committed, ZERO)
+
+
+def matching(
+    engine: Engine,
+    base_ids: Sequence[str] = (),
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+    ratios: dict[str, Decimal | None] | None = None,
+) -> list[MatchingLine]:
+    """Matching committed and received against what the programme asks (approved × ratio)."""
+    totals = _totals(engine, base_ids, as_of, known_at)
+    ratios = ratios or {}
+    lines = []
+    for r in _grant_rows(engine, base_ids, as_of, known_at):
+        t = totals.get(r.grant_id, {})
+        ratio = ratios.get(r.programme)
+        approved = from_fen(t.get("approved", 0))
+        lines.append(
+            MatchingLine(
+                r.base_id,
+                r.grant_id,
+                r.programme,
+                ratio,
+                approved,
+                (approved * ratio).quantize(CENT) if ratio is not None else ZERO,
+                from_fen(t.get("matching_committed", 0)),
+                from_fen(t.get("matching_received", 0)),
+            )
+        )
+    return lines
+
+
+# ----------------------------------------------------------------------------- history
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    occurred_on: date
+    recorded_at: datetime
+    actor: str
+    kind: str
+    source: str
+    category: str
+    voucher: str
+    amount: Decimal | None
+    subsidy_balance: Decimal
+    matching_balance: Decimal
+
+
+def grant_exists(engine: Engine, grant_id: str) -> bool:
+    with engine.connect() as conn:
+        return (
+            conn.execute(select(grants.c.grant_id).where(grants.c.grant_id == grant_id)).first() is not None
+        )
+
+
+def history(
+    engine: Engine, grant_id: str, as_of: date | None = None, known_at: datetime | None = None
+) -> list[HistoryLine]:
+    """Every recorded event of a grant, in the order recorded, with running balances per source."""
+    rows = _grant_rows(engine, (), as_of, known_at)
+    head = next((r for r in rows if r.grant_id == grant_id), None)
+    if head is None:
+        return []
+    conditions = _conditions(engine, (), as_of, known_at)
+    conditions.append(movements.c.grant_id == grant_id)
+    query = select(movements).where(and_(true(), *conditions)).order_by(movements.c.notification_id)
+    balance = {"subsidy": 0, "matching": 0}
+    lines = [HistoryLine(head.applied_on, head.recorded_at, "", "apply", "", "", "", None, ZERO, ZERO)]
+    with engine.connect() as conn:
+        for m in conn.execute(query).all():
+            if m.measure in ("subsidy_received", "matching_received"):
+                balance[m.source] += m.amount
+            elif m.measure in ("subsidy_spent", "matching_spent"):
+                balance[m.source] -= m.amount
+            lines.append(
+                HistoryLine(
+                    m.occurred_on,
+                    m.recorded_at,
+                    m.actor,
+                    m.kind,
+                    m.source,
+                    m.category,
+                    m.voucher,
+                    from_fen(m.amount),
+                    from_fen(balance["subsidy"]),
+                    from_fen(balance["matching"]),
+                )
+            )
+    return lines

@@ -1,0 +1,98 @@
+"""Exports: csv/xlsx round trips through import, beancount passes bean-check and balances to the fen."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import Ledger
+
+MONEY = (
+    "subsidy_approved",
+    "subsidy_received",
+    "subsidy_spent",
+    "subsidy_available",
+    "matching_committed",
+    "matching_received",
+    "matching_spent",
+    "matching_available",
+)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_export_then_import_into_an_empty_ledger_gives_the_same_balances(
+    ledger: Ledger, tmp_path: Path, fmt: str
+) -> None:
+    ledger.ok("demo")
+    path = tmp_path / f"books.{fmt}"
+    ledger.ok("export", "--format", fmt, "--output", str(path))
+    other = Ledger(f"sqlite:///{tmp_path / 'other.db'}", CliRunner())
+    other.ok("import", str(path))
+    assert other.balances() == ledger.balances()
+    assert "already recorded" in other.ok("import", str(path)).stdout
+
+
+def test_csv_export_to_stdout_has_the_import_header(ledger: Ledger) -> None:
+    from ledger.importing import HEADER
+
+    ledger.ok("demo")
+    out = ledger.ok("export", "--format", "csv").stdout
+    assert out.splitlines()[0] == ",".join(HEADER)
+    assert ",approve," in out and ",reverse," in out
+
+
+def _beanquery_totals(path: Path) -> dict[str, Decimal]:
+    import beanquery
+
+    conn = beanquery.connect(f"beancount:{path}")
+    cursor = conn.execute("SELECT account, sum(number) AS total GROUP BY account ORDER BY account")
+    return {str(account): Decimal(total) for account, total in cursor.fetchall()}
+
+
+def test_beancount_export_passes_bean_check_and_balances_to_the_fen(ledger: Ledger, tmp_path: Path) -> None:
+    ledger.ok("demo")
+    path = tmp_path / "books.beancount"
+    ledger.ok("export", "--format", "beancount", "--output", str(path))
+    check = shutil.which("bean-check") or str(Path(sys.executable).with_name("bean-check"))
+    done = subprocess.run([check, str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    totals = _beanquery_totals(path)
+    balances = json.loads(ledger.ok("balance", "--format", "json").stdout)
+    assert balances
+    for b in balances:
+        base = b["base_id"]
+        for source in ("subsidy", "matching"):
+            cap = source.capitalize()
+            assert totals.get(f"Assets:{base}:{cap}", Decimal(0)) == Decimal(b[f"{source}_available"])
+            spent = sum(
+                (v for a, v in totals.items() if a.startswith(f"Expenses:{base}:") and a.endswith(f":{cap}")),
+                Decimal(0),
+            )
+            assert spent == Decimal(b[f"{source}_spent"])
+        assert -totals.get(f"Income:{base}:Subsidy", Decimal(0)) == Decimal(b["subsidy_received"])
+        assert -totals.get(f"Equity:{base}:Matching", Decimal(0)) == Decimal(b["matching_received"])
+
+
+def test_hledger_journal(sqlite_ledger: Ledger) -> None:
+    sqlite_ledger.ok("demo")
+    text = sqlite_ledger.ok("export", "--format", "hledger").stdout
+    assert "account Assets:B0001:Subsidy" in text
+    assert "Expenses:B0001:Equipment:Subsidy" in text
+    # every transaction balances
+    total = Decimal(0)
+    for line in text.splitlines():
+        if line.startswith("  ") and line.rstrip().endswith(" CNY"):
+            total += Decimal(line.split()[-2])
+    assert total == 0
+
+
+def test_xlsx_export_needs_output(sqlite_ledger: Ledger) -> None:
+    result = sqlite_ledger("export", "--format", "xlsx")
+    assert result.exit_code == 2 and "--output" in result.stderr

@@ -1,0 +1,151 @@
+"""Bulk import through the command line: whole-file validation, batches, idempotency, xlsx."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import Ledger
+from tests.importdata import HEADER, write_file
+
+GOOD = f"""{HEADER}
+2024-04-01,U1,B0001,G1,district_base,approve,200000,,,,渝中人社〔2024〕1号,,
+2024-04-15,,B0001,G1,,disburse,100000,,,,拨-1,,1
+2024-04-20,,B0001,G1,,match_commit,20万,,,,配承-1,某职业学校,
+2024-04-21,,B0001,G1,,match_receive,50000,,,,配收-1,,
+2024-05-01,,B0001,G1,,spend,30000,subsidy,equipment,实训基地建设,记-1,供应商甲,
+2024-05-02,,B0001,G1,,spend,"1,000.50",matching,materials,,记-2,,
+2024-05-03,,B0001,G1,,reverse,30000,subsidy,,,冲-1,,记-1
+2024-05-04,,B0001,G1,,spend,¥2500.25,subsidy,teacher_training,,记-3,,
+"""
+
+BAD = f"""{HEADER}
+2024-04-01,U1,B0001,G1,district_base,approve,200000,,,,渝中人社〔2024〕1号,,
+2024-04-15,,B0001,G1,,disburse,100000,,,,拨-1,,1
+2024-05-01,,B0001,G1,,spend,abc,subsidy,equipment,,记-1,,
+2024-05-01,,B0001,G1,,spend,100,subsidy,travel,,记-2,,
+2024-05-01,,B0001,G9,,spend,100,subsidy,equipment,,记-3,,
+2024-05-01,,B0001,G1,,spend,60000,subsidy,equipment,,记-4,,
+2024-05-01,,B0001,G1,,spend,60000,subsidy,equipment,,记-5,,
+2024-05-01,,B0001,G1,,spend,100,subsidy,equipment,,记-4,,
+2024-05-01,,B0001,G1,,teleport,100,subsidy,equipment,,记-6,,
+2024-05-01,,B0001,G1,,spend,100.001,subsidy,equipment,,记-7,,
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "books.csv", bom: bool = False) -> Path:
+    path = tmp_path / name
+    path.write_text(("\ufeff" if bom else "") + text, encoding="utf-8")
+    return path
+
+
+def test_good_file_is_recorded_and_reimport_records_nothing(ledger: Ledger, tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD, bom=True)
+    result = ledger.ok("import", str(path))
+    assert "imported 8 rows" in result.stdout
+    b = ledger.balances()["B0001"]
+    assert (b["subsidy_approved"], b["subsidy_received"], b["subsidy_spent"]) == (
+        "200000.00",
+        "100000.00",
+        "2500.25",
+    )
+    assert (b["matching_committed"], b["matching_received"], b["matching_spent"]) == (
+        "200000.00",
+        "50000.00",
+        "1000.50",
+    )
+    events = ledger.event_count()
+    again = ledger.ok("import", str(path))
+    assert "already recorded" in again.stdout
+    assert ledger.event_count() == events
+    assert ledger.balances()["B0001"] == b
+
+
+def test_file_with_bad_rows_writes_nothing_and_lists_every_bad_row(ledger: Ledger, tmp_path: Path) -> None:
+    path = _write(tmp_path, BAD)
+    result = ledger("import", str(path))
+    assert result.exit_code == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    bad = [line for line in result.stderr.splitlines() if line.startswith("books.csv:")]
+    assert [line.split(":")[1] for line in bad] == ["4", "5", "6", "8", "9", "10", "11"]
+    assert "not an amount" in bad[0]
+    assert "banned" in bad[1]
+    assert "G9" in bad[2]
+    assert "available balance" in bad[3]  # overspend, simulated across rows
+    assert "different content" in bad[4]  # duplicate voucher
+    assert "teleport" in bad[5]
+    assert "two decimal places" in bad[6]
+    assert "nothing was imported" in result.stderr
+    assert ledger.event_count() == 0
+
+
+def test_rule_only_failures_exit_3(ledger: Ledger, tmp_path: Path) -> None:
+    text = f"""{HEADER}
+2024-04-01,U1,B0001,G1,district_base,approve,200000,,,,渝中人社〔2024〕1号,,
+2024-04-15,,B0001,G1,,disburse,100000,,,,拨-1,,1
+2024-05-01,,B0001,G1,,spend,100,subsidy,labour,,记-2,,
+"""
+    result = ledger("import", str(_write(tmp_path, text)))
+    assert result.exit_code == 3
+    assert "books.csv:4:" in result.stderr
+    assert ledger.event_count() == 0
+
+
+def test_import_after_commands_and_unknown_base(ledger: Ledger, tmp_path: Path) -> None:
+    from tests.conftest import approved_district_grant
+
+    approved_district_grant(ledger)
+    text = f"""{HEADER}
+2024-04-15,,B0001,G1,,disburse,100000,,,,拨-1,,1
+2024-04-16,,B0002,G1,,disburse,100,,,,拨-2,,2
+"""
+    result = ledger("import", str(_write(tmp_path, text)))
+    assert result.exit_code == 2
+    assert "books.csv:3:" in result.stderr and "B0002" in result.stderr
+    ok = f"""{HEADER}
+2024-04-15,,B0001,G1,,disburse,100000,,,,拨-1,,1
+"""
+    ledger.ok("import", str(_write(tmp_path, ok)))
+    assert ledger.balances()["B0001"]["subsidy_received"] == "100000.00"
+
+
+def test_bad_header_and_missing_file(ledger: Ledger, tmp_path: Path) -> None:
+    result = ledger("import", str(_write(tmp_path, "date,amount\n2024-01-01,5\n")))
+    assert result.exit_code == 2 and "header" in result.stderr
+    assert ledger("import", str(tmp_path / "nope.csv")).exit_code == 2
+
+
+def test_ten_thousand_rows(ledger: Ledger, tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    expected = write_file(path, 10_000, grants=10)
+    result = ledger.ok("import", str(path))
+    assert "imported 10000 rows" in result.stdout
+    balances = ledger.balances()
+    for base, fen in expected.items():
+        assert balances[base]["subsidy_spent"] == f"{fen['subsidy_spent'] / 100:.2f}"
+        assert balances[base]["matching_spent"] == f"{fen['matching_spent'] / 100:.2f}"
+    events = ledger.event_count()
+    assert "already recorded" in ledger.ok("import", str(path)).stdout
+    assert ledger.event_count() == events
+
+
+def test_xlsx_import(sqlite_ledger: Ledger, tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for n, line in enumerate(GOOD.strip().splitlines()):
+        import csv
+
+        cells: list[object] = next(csv.reader([line]))
+        if n and cells[6] == "100000":
+            cells[6] = 100000  # a number cell
+        if n and cells[6] == "50000":
+            cells[6] = Decimal("50000.00")
+        sheet.append(cells)
+    path = tmp_path / "books.xlsx"
+    book.save(path)
+    sqlite_ledger.ok("import", str(path))
+    assert sqlite_ledger.balances()["B0001"]["subsidy_spent"] == "2500.25"
