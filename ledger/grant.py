@@ -264,7 +264,7 @@ class Grant(Aggregate):
         advanced_evaluations: int
 
         def apply(self, grant: Grant) -> None:
-            grant.outputs[self.year] = [
+            grant.outputs[str(self.year)] = [
                 self.trainees,
                 self.advanced,
                 self.evaluations,
@@ -380,7 +380,7 @@ class Grant(Aggregate):
         self.notice: dict[str, Any] | None = None
         self.budget: dict[str, Decimal] = {}
         self.line_spent: dict[str, Decimal] = {}
-        self.outputs: dict[int, list[int]] = {}
+        self.outputs: dict[str, list[int]] = {}  # by str(year): JSON snapshots keep str keys
         self.evaluations: list[dict[str, Any]] = []
         self.rectifications: dict[str, dict[str, Any]] = {}
         self.dossier: list[str] = []
@@ -886,7 +886,7 @@ class Grant(Aggregate):
         policy: Policy,
     ) -> bool:
         figures = [trainees, advanced, evaluations, advanced_evaluations]
-        if self.outputs.get(year) == figures:
+        if self.outputs.get(str(year)) == figures:
             return False
         self._open("output report", on, policy)
         if advanced > trainees or advanced_evaluations > evaluations:
