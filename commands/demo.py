@@ -3,7 +3,10 @@
 A 渝中区 district base with its 20万 subsidy in two tranches and 1:1 matching from its host
 (003 第九条), and a 职业训练院 with 150万 for 3 projects (000 第十三条); spending across
 permitted categories; a travel expense and an overspend refused with their clauses; one
-reversal; then the balance report.
+reversal. The district base goes through its selection (a panel of 4 refused — 003 表5 — then a
+review of 7 and a 5-working-day notice), registers its budget plan (003 表4-2) before spending,
+reports its 2024 outputs and has a mid-term evaluation with a rectification; then the balance
+report and the findings report.
 """
 
 from __future__ import annotations

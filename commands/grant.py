@@ -1,4 +1,9 @@
-"""``grant apply|approve``: a grant's selection and approval."""
+"""``grant apply|recommend|review|notice|approve|reject|budget|adjust|close``: a grant's selection,
+approval, budget plan and closure. Oversight and end-of-life money live in commands/lifecycle.py.
+
+Selection runs apply → (recommend) → review → notice → approve; a step out of order is refused
+(exit 3) naming the missing step. Budget sources of 003 表4-2 map to the ledger's fund sources:
+地方财政 → subsidy (财政补助); 行业企业 and 其他 → matching (配套经费)."""
 
 from __future__ import annotations
 
