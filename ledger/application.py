@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -21,7 +22,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 from sqlalchemy.engine import Engine
 
-from ledger.database import APP_NAME, ensure_schema
+from ledger.database import APP_NAME, busy_timeout_ms, ensure_schema
 from ledger.errors import BadInputError, ConflictError, NotFoundError, StorageError
 from ledger.grant import Grant, grant_uuid
 from ledger.policy import policy_in_force
@@ -29,6 +30,8 @@ from ledger.rules import SOURCES, projects_count, raise_first, role_may_record
 from ledger.unit import UNIT_KINDS, Unit, unit_uuid
 
 MAX_ATTEMPTS = 30
+# How many times commands of this process retried: optimistic-concurrency conflicts, locks.
+RETRIES: Counter[str] = Counter()
 A = TypeVar("A", Grant, Unit)
 
 
@@ -128,15 +131,30 @@ class GrantLedger(Application[UUID]):
     # ------------------------------------------------------------------ retries
 
     def _retrying(self, attempt: Callable[[], Outcome]) -> Outcome:
-        """Run load-decide-save again when a concurrent writer got there first."""
+        """Run load-decide-save again when a concurrent writer got there first.
+
+        A lock held by another writer is waited for at most the busy timeout in all (not once
+        per attempt): then the command fails cleanly with nothing written.
+        """
+        started = time.monotonic()
         for n in range(MAX_ATTEMPTS):
             try:
                 return attempt()
             except IntegrityError:
-                pass
+                RETRIES["conflict"] += 1
             except StoreOperationalError as e:
-                if "locked" not in str(e) and "busy" not in str(e):
+                text = str(e)
+                if "locked" not in text and "busy" not in text and "lock timeout" not in text:
                     raise
+                RETRIES["locked"] += 1
+                waited = time.monotonic() - started
+                if waited * 1000 >= busy_timeout_ms():
+                    first = text.strip().splitlines()[0] if text.strip() else type(e).__name__
+                    msg = (
+                        f"the database is locked by another writer (waited {waited:.1f} s, "
+                        f"GRANT_LEDGER_BUSY_TIMEOUT); nothing was written, try again: {first}"
+                    )
+                    raise StorageError(msg) from None
             time.sleep(random.uniform(0, 0.01 * (n + 1)))
         msg = (
             f"the ledger was changed by others {MAX_ATTEMPTS} times while this command ran; "
@@ -485,5 +503,17 @@ def open_ledger(url: str) -> GrantLedger:
     except StorageError:
         raise
     except Exception as e:  # the driver's own errors: unreachable server, bad file...
-        msg = f"cannot open the ledger database {url.split('@')[-1]}: {str(e).splitlines()[0]}"
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        where = url.split("@")[-1].split("?")[0]
+        if "read-only" in first or "readonly" in first:
+            msg = f"the database {where} cannot be written (read-only file or role): {first}"
+        elif "disk" in first and ("full" in first or "I/O" in first):
+            msg = f"the disk of {where} is full or failing; nothing was written: {first}"
+        elif "locked" in first or "lock timeout" in first:
+            msg = (
+                f"the database {where} is locked by another writer (GRANT_LEDGER_BUSY_TIMEOUT); "
+                f"nothing was written, try again: {first}"
+            )
+        else:
+            msg = f"cannot open the ledger database {where}: {first}"
         raise StorageError(msg) from e

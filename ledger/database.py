@@ -56,24 +56,80 @@ def describe_url(url: str) -> str:
     return url
 
 
+DEFAULT_BUSY_TIMEOUT_MS = 30000
+
+
+def busy_timeout_ms() -> int:
+    """How long a command waits for another writer's lock (env GRANT_LEDGER_BUSY_TIMEOUT, ms)."""
+    raw = os.environ.get("GRANT_LEDGER_BUSY_TIMEOUT", "").strip()
+    try:
+        value = int(raw) if raw else DEFAULT_BUSY_TIMEOUT_MS
+    except ValueError:
+        value = DEFAULT_BUSY_TIMEOUT_MS
+    return max(0, min(value, 3_600_000))
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms()}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
 
 
+def _pg_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # LOCK TABLE (taken by every write) waits at most the busy timeout, as on SQLite.
+    # The connection may be in autocommit mode or not: commit so the setting is not rolled back.
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"SET lock_timeout = {busy_timeout_ms()}")
+    cursor.close()
+    if not getattr(dbapi_connection, "autocommit", False):
+        dbapi_connection.commit()
+
+
 def configure_engine(engine: Engine) -> None:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_on_connect)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _pg_on_connect)
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for the read side (reports), with the same settings as the store's."""
+    """An engine for the read side (reports), with the same settings as the store's.
+
+    Its first connection refuses a database of a newer schema, as the write side does.
+    """
     engine = create_engine(url)
     configure_engine(engine)
+    event.listen(engine, "first_connect", _refuse_newer_schema)
     return engine
+
+
+def _refuse_newer_schema(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'")
+        row = cursor.fetchone()
+    except Exception:  # no meta table yet: a new or foreign database, judged when written
+        row = None
+    finally:
+        cursor.close()
+        dbapi_connection.rollback()
+    if row is not None:
+        _check_version(str(row[0]))
+
+
+def _check_version(value: str) -> None:
+    try:
+        version = int(value)
+    except ValueError:
+        version = SCHEMA_VERSION + 1
+    if version > SCHEMA_VERSION:
+        msg = (
+            f"this database has schema version {value}, written by a newer grant-ledger; "
+            f"this version understands up to {SCHEMA_VERSION}: upgrade grant-ledger"
+        )
+        raise StorageError(msg)
 
 
 # ----------------------------------------------------------------------------- guards
@@ -87,16 +143,18 @@ _SQLITE_TRIGGERS = [
 
 _PG_TRIGGERS = [
     f"""DO $$ BEGIN
-      IF NOT EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'grant_ledger_append_only') THEN
+      IF to_regproc('grant_ledger_append_only') IS NULL THEN
         CREATE FUNCTION grant_ledger_append_only() RETURNS trigger AS $f$
         BEGIN RAISE EXCEPTION 'grant-ledger events are append-only: % refused', TG_OP; END;
         $f$ LANGUAGE plpgsql;
       END IF;
-      IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{EVENTS_TABLE}_append_only') THEN
+      IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{EVENTS_TABLE}_append_only'
+                     AND tgrelid = to_regclass('{EVENTS_TABLE}')) THEN
         CREATE TRIGGER {EVENTS_TABLE}_append_only BEFORE UPDATE OR DELETE ON {EVENTS_TABLE}
         FOR EACH ROW EXECUTE FUNCTION grant_ledger_append_only();
       END IF;
-      IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{EVENTS_TABLE}_no_truncate') THEN
+      IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{EVENTS_TABLE}_no_truncate'
+                     AND tgrelid = to_regclass('{EVENTS_TABLE}')) THEN
         CREATE TRIGGER {EVENTS_TABLE}_no_truncate BEFORE TRUNCATE ON {EVENTS_TABLE}
         FOR EACH STATEMENT EXECUTE FUNCTION grant_ledger_append_only();
       END IF;
@@ -119,12 +177,8 @@ def ensure_schema(engine: Engine) -> None:
                 text(f"INSERT INTO {META_TABLE} (key, value) VALUES ('schema_version', :v)"),
                 {"v": str(SCHEMA_VERSION)},
             )
-        elif int(row[0]) > SCHEMA_VERSION:
-            msg = (
-                f"this database has schema version {row[0]}, written by a newer grant-ledger; "
-                f"this version understands up to {SCHEMA_VERSION}: upgrade grant-ledger"
-            )
-            raise StorageError(msg)
+        else:
+            _check_version(str(row[0]))
         statements = _PG_TRIGGERS if engine.dialect.name == "postgresql" else _SQLITE_TRIGGERS
         for statement in statements:
             conn.execute(text(statement))

@@ -61,6 +61,9 @@ def check_amount(value: Decimal, *, field: str = "amount ", shown: str | None = 
     if value <= 0:
         msg = f"{field}{shown!r} must be greater than zero"
         raise BadInputError(msg)
+    if value > MAX_AMOUNT:  # before quantize: more digits than the context holds raise there
+        msg = f"{field}{shown!r} exceeds the upper bound of {format_yuan(MAX_AMOUNT)} yuan"
+        raise BadInputError(msg)
     if value != value.quantize(CENT, rounding=ROUND_HALF_UP):
         msg = f"{field}{shown!r} has more than two decimal places (fen is the smallest unit)"
         raise BadInputError(msg)

@@ -35,15 +35,17 @@ class ProjectionRecorder(SQLAlchemyTrackingRecorder):
     """The tracking table of eventsourcing-sqlalchemy, plus the read models' tables."""
 
     def create_table(self) -> None:
-        super().create_table()
+        _racing_create(super().create_table)
         assert self.datastore.engine is not None
-        metadata.create_all(self.datastore.engine, checkfirst=True)
+        engine = self.datastore.engine
+        _racing_create(lambda: metadata.create_all(engine, checkfirst=True))
 
     def create_tables_of(self, projection: Projection) -> None:
         """Tables of projections kept outside this package (the audit log's)."""
         assert self.datastore.engine is not None
+        engine = self.datastore.engine
         for table in projection.tables:
-            table.create(self.datastore.engine, checkfirst=True)
+            _racing_create(lambda table=table: table.create(engine, checkfirst=True))  # type: ignore[misc]
 
     def position(self, name: str) -> int:
         return self.max_tracking_id(name) or 0
@@ -75,6 +77,19 @@ class ProjectionRecorder(SQLAlchemyTrackingRecorder):
 
 class _Overtaken(Exception):
     pass
+
+
+def _racing_create(create: Callable[[], None], attempts: int = 5) -> None:
+    """Create tables that another process may be creating at the same moment: its check
+    said 'missing', then the CREATE found the table there. Check again rather than fail."""
+    for n in range(attempts):
+        try:
+            create()
+            return
+        except Exception as e:  # the driver's 'already exists' / duplicate catalogue row
+            text = str(e)
+            if n == attempts - 1 or ("already exists" not in text and "duplicate key" not in text):
+                raise
 
 
 def projections() -> list[Projection]:

@@ -1,0 +1,332 @@
+"""Hostile input at every command's options and at the importer: arbitrary text, huge and tiny
+numbers, odd Unicode, wrong dates, SQL-looking strings, very long values.
+
+Every run ends with exit 0, 2, 3, 4 or 5 and (when refused) one line on stderr, never a
+traceback; a refused command leaves the stored events byte-for-byte unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from commands.cli import cli
+from tests.reliability import events, funded_grant
+
+ALLOWED = {0, 2, 3, 4, 5}
+
+NASTY = [
+    "",
+    " ",
+    "'; DROP TABLE ledger_events; --",
+    "1 OR 1=1",
+    '" OR ""="',
+    "G1'--",
+    "%s%s%s%n",
+    "{0}{1}",
+    "\x00",
+    "a\x00b",
+    "\n",
+    "line1\nline2",
+    "\r\n",
+    "\u202eevil",
+    "\ufeffG1",
+    "e\u0301",
+    "𠀀𠀁",
+    "🀄️💰",
+    "\u3000",
+    "Ｇ１",
+    "null",
+    "None",
+    "-",
+    "--help",
+    "x" * 10_000,
+    "記" * 5000,
+    "../../etc/passwd",
+]
+NUMBERS = [
+    "0",
+    "-0",
+    "-1",
+    "0.001",
+    "0.005",
+    "1e9999",
+    "1E-7",
+    "NaN",
+    "nan",
+    "Infinity",
+    "-inf",
+    "9" * 40,
+    "1" * 400,
+    "1" * 5000,
+    "0." + "0" * 300 + "1",
+    "10000000000.01",
+    "99999999999",
+    "1,0000",
+    "1,000,000.00.00",
+    "¥",
+    "万",
+    "万元",
+    "２０万",
+    "٢٠٠",
+    "२००",
+    "20万万",
+    "0x10",
+    "1_000",
+    "+5",
+    " 5 ",
+    "3.5万",
+    "100",
+    "200,000.00",
+]
+DATES = [
+    "2024-02-30",
+    "2023-02-29",
+    "2024-13-01",
+    "0000-01-01",
+    "0001-01-01",
+    "9999-12-31",
+    "24-5-1",
+    "2024/05/10",
+    "2024-05-10T00:00:00",
+    "today",
+    "２０２４-０５-１０",
+    "2024-05-10",
+    "2024-04-01",
+    "2030-01-01",
+]
+MOMENTS = ["2024-05-01T17:30:00", "2024-05-01T09:30:00+00:00", "yesterday", "9999-99-99T99:99", "0"]
+
+text = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+anything = st.one_of(text, st.sampled_from(NASTY), st.sampled_from(NUMBERS), st.sampled_from(DATES))
+amount = st.one_of(st.sampled_from(NUMBERS), text, st.decimals(allow_nan=True).map(str))
+day = st.one_of(st.just("2024-05-10"), st.sampled_from(DATES), text)
+grant_id = st.one_of(st.just("G1"), st.just("G1"), st.just("G2"), anything)
+
+
+def _opt(name: str, value: st.SearchStrategy[str]) -> st.SearchStrategy[list[str]]:
+    """The option with a value, or left out (a required one then missing is a usage error)."""
+    return st.one_of(value.map(lambda v: [name, v]), st.just([]))
+
+
+def _req(name: str, value: st.SearchStrategy[str]) -> st.SearchStrategy[list[str]]:
+    return value.map(lambda v: [name, v])
+
+
+def _command(*parts: st.SearchStrategy[list[str]]) -> st.SearchStrategy[list[str]]:
+    return st.tuples(*parts).map(lambda chunks: [a for chunk in chunks for a in chunk])
+
+
+def _fixed(*words: str) -> st.SearchStrategy[list[str]]:
+    return st.just(list(words))
+
+
+def _one(value: st.SearchStrategy[str]) -> st.SearchStrategy[list[str]]:
+    return value.map(lambda v: [v])
+
+
+COMMANDS = st.one_of(
+    _command(
+        _fixed("unit", "register"),
+        _one(anything),
+        _req("--name", anything),
+        _opt("--kind", st.one_of(st.just("technical_school"), anything)),
+        _opt("--date", day),
+    ),
+    _command(
+        _fixed("grant", "apply"),
+        _one(grant_id),
+        _req("--unit", st.one_of(st.just("U1"), anything)),
+        _req("--base", anything),
+        _opt("--base-name", anything),
+        _req("--programme", st.one_of(st.just("district_base"), anything)),
+        _opt("--project", anything),
+        _req("--amount", amount),
+        _opt("--date", day),
+    ),
+    _command(
+        _fixed("grant", "approve"),
+        _one(grant_id),
+        _req("--amount", amount),
+        _req("--document", anything),
+        _opt("--body", anything),
+        _opt("--start", day),
+        _opt("--end", day),
+        _opt("--date", day),
+    ),
+    _command(
+        _fixed("disburse"),
+        _one(grant_id),
+        _req("--amount", amount),
+        _req("--voucher", anything),
+        _opt("--tranche", st.one_of(st.integers(-(2**70), 2**70).map(str), anything)),
+        _opt("--date", day),
+    ),
+    _command(
+        _fixed("match", "commit"),
+        _one(grant_id),
+        _req("--amount", amount),
+        _req("--funder", anything),
+        _req("--voucher", anything),
+        _opt("--date", day),
+    ),
+    _command(
+        _fixed("match", "receive"),
+        _one(grant_id),
+        _req("--amount", amount),
+        _req("--voucher", anything),
+        _opt("--date", day),
+    ),
+    _command(
+        _fixed("spend"),
+        _one(grant_id),
+        _req("--amount", amount),
+        _req("--category", st.one_of(st.sampled_from(["equipment", "travel", "labour", "差旅费"]), anything)),
+        _opt("--source", st.one_of(st.sampled_from(["subsidy", "matching"]), anything)),
+        _req("--voucher", anything),
+        _opt("--content", anything),
+        _opt("--project", anything),
+        _opt("--payee", anything),
+        _opt("--memo", anything),
+        _opt("--attachment", st.sampled_from(["/nonexistent", "/", "/dev/null", "", "\x00"])),
+        _opt("--date", day),
+    ),
+    _command(
+        _fixed("reverse"),
+        _one(grant_id),
+        _req("--voucher", anything),
+        _req("--reason", anything),
+        _opt("--date", day),
+    ),
+    _command(
+        _fixed("balance"),
+        st.lists(anything, max_size=2),
+        _opt("--as-of", day),
+        _opt("--known-at", st.one_of(st.sampled_from(MOMENTS), anything)),
+        _opt("--format", st.one_of(st.sampled_from(["table", "json", "csv"]), anything)),
+    ),
+    _command(
+        _fixed("history"),
+        _one(grant_id),
+        _opt("--as-of", day),
+        _opt("--known-at", st.one_of(st.sampled_from(MOMENTS), anything)),
+    ),
+)
+GLOBAL = st.one_of(
+    st.just(["--role", "officer"]),
+    st.just(["--role", "approver"]),
+    _command(
+        _opt("--role", st.sampled_from(["officer", "approver", "auditor", "admin", ""])),
+        _opt("--actor", st.one_of(st.just("tester"), anything)),
+        _opt("--lang", st.sampled_from(["en", "zh", "fr"])),
+    ),
+)
+
+
+def _check(result: object, before: list[object], after: list[object], summary_last: bool = False) -> None:
+    code = result.exit_code  # type: ignore[attr-defined]
+    out, err = result.stdout, result.stderr  # type: ignore[attr-defined]
+    assert code in ALLOWED, (code, out[-500:], err[-2000:], result.exception)  # type: ignore[attr-defined]
+    assert "Traceback" not in out + err
+    if code != 0:
+        lines = err.strip().splitlines()
+        # the importer lists every bad row ("books.csv:7: ...") before its one-line verdict
+        verdict = lines[-1] if summary_last and lines else (lines[0] if lines else "")
+        assert verdict.startswith("grant-ledger: "), err[-500:]
+        assert after == before  # a refused command writes nothing, byte for byte
+    return None
+
+
+@pytest.fixture(scope="module")
+def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'ledger.db'}"
+    funded_grant(url, "100000.00")
+    return url
+
+
+@settings(
+    max_examples=250,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+@given(head=GLOBAL, command=COMMANDS)
+@example(head=[], command=["spend", "G1", "--amount", "1" * 40, "--category", "equipment", "--voucher", "V"])
+@example(head=[], command=["disburse", "G1", "--amount", "9" * 29 + ".5", "--voucher", "T9"])
+def test_every_command_survives_hostile_options(hostile_db: str, head: list[str], command: list[str]) -> None:
+    runner = CliRunner()
+    before = events(hostile_db)
+    result = runner.invoke(cli, ["--db", hostile_db, *head, *command])
+    for line in result.stderr.strip().splitlines()[1:]:
+        pytest.fail(f"more than one line on stderr: {result.stderr[-1000:]!r}") if line else None
+    _check(result, before, events(hostile_db))
+
+
+HEADER = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo"
+KINDS = ["approve", "disburse", "match_commit", "match_receive", "spend", "reverse", "delete", ""]
+row = st.tuples(
+    day,
+    st.one_of(st.just("U1"), anything),
+    st.one_of(st.just("B0001"), anything),
+    grant_id,
+    st.one_of(st.just("district_base"), anything),
+    st.one_of(st.sampled_from(KINDS), anything),
+    amount,
+    st.one_of(st.sampled_from(["subsidy", "matching"]), anything),
+    st.one_of(st.just("equipment"), anything),
+    anything,
+    anything,
+    anything,
+    anything,
+)
+
+
+def _csv(rows: list[tuple[str, ...]]) -> str:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for r in rows:
+        writer.writerow(r)
+    return buffer.getvalue()
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+@given(
+    header=st.one_of(st.just(HEADER), st.just("\ufeff" + HEADER), text, st.just(HEADER.upper())),
+    rows=st.lists(row, max_size=4),
+    raw=st.one_of(st.none(), st.binary(max_size=300)),
+)
+def test_the_importer_survives_hostile_files(
+    hostile_db: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    header: str,
+    rows: list[tuple[str, ...]],
+    raw: bytes | None,
+) -> None:
+    if "import" not in cli.commands:  # pragma: no cover - the importer is another module
+        pytest.skip("no import command")
+    path = Path(tmp_path_factory.mktemp("import")) / "books.csv"
+    if raw is not None:
+        path.write_bytes(raw)
+    else:
+        path.write_text(header + "\n" + _csv(rows), encoding="utf-8", errors="surrogatepass")
+    before = events(hostile_db)
+    result = CliRunner().invoke(cli, ["--db", hostile_db, "import", str(path)])
+    _check(result, before, events(hostile_db), summary_last=True)

@@ -1,0 +1,134 @@
+"""Storage faults: a full disk, a read-only database, a database locked by another writer, and a
+database written by a newer grant-ledger. Each gives one clear line (exit 5) and writes nothing.
+
+A full disk is a real one for the process: its file-size limit (RLIMIT_FSIZE) makes every write
+past the limit fail in the kernel, as ENOSPC would, without root, tmpfs or LD_PRELOAD.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.reliability import (
+    GRANT_LEDGER,
+    ROOT,
+    cli_env,
+    events,
+    funded_grant,
+    integrity_check,
+    run_cli,
+    spend_args,
+)
+
+SPEND = spend_args("G1", "记-0001", "3.5万")
+
+
+def _one_clear_line(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 5, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("grant-ledger: "), result.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+@pytest.fixture
+def funded(db_url: str) -> Iterator[str]:
+    funded_grant(db_url, "200000.00")
+    yield db_url
+
+
+def test_full_disk_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    url = f"sqlite:///{path}"
+    funded_grant(url, "200000.00")
+    before = events(url)
+    keep = sqlite3.connect(path)  # another reader keeps the WAL index mapped, as a report would
+    keep.execute("SELECT COUNT(*) FROM ledger_events").fetchall()
+
+    def disk_full() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write (EFBIG), do not kill
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+
+    result = subprocess.run(
+        [*GRANT_LEDGER, *SPEND],
+        env=cli_env(url),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        preexec_fn=disk_full,
+        timeout=60,
+    )
+    keep.close()
+    _one_clear_line(result, "disk is full or failing", "nothing was written")
+    assert events(url) == before
+    assert integrity_check(url) == "ok"
+    # once there is room again, the same command goes through
+    assert run_cli(url, *SPEND).returncode == 0
+    assert len(events(url)) == len(before) + 1
+
+
+def test_read_only_database_writes_nothing(funded: str) -> None:
+    if funded.startswith("sqlite"):
+        read_only = funded.replace("sqlite:///", "sqlite:///file:") + "?mode=ro&uri=true"
+    else:  # a session the server keeps read-only (a replica, or a read-only role's default)
+        read_only = funded.replace("options=-c", "options=-cdefault_transaction_read_only%3Don%20-c")
+    # reports read projections: a read-only store still serves them once they are current
+    assert run_cli(funded, "balance").returncode == 0
+    before = events(funded)
+    result = run_cli(read_only, *SPEND)
+    _one_clear_line(result, "cannot be written", "read-only")
+    assert events(funded) == before
+    assert run_cli(read_only, "balance", "--format", "json").returncode == 0  # reading still works
+
+
+def test_locked_database_fails_after_a_bounded_wait(funded: str) -> None:
+    before = events(funded)
+    engine = create_engine(funded.replace("sqlite:///", "sqlite:///") if "sqlite" in funded else funded)
+    with engine.connect() as holder:
+        # another writer holds a long write transaction
+        if funded.startswith("sqlite"):
+            holder.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            holder.execute(text("LOCK TABLE ledger_events IN EXCLUSIVE MODE"))
+        started = time.monotonic()
+        result = run_cli(funded, *SPEND, GRANT_LEDGER_BUSY_TIMEOUT="500")
+        waited = time.monotonic() - started
+        holder.rollback()
+    engine.dispose()
+    _one_clear_line(result, "locked by another writer", "nothing was written")
+    assert waited < 15, waited  # bounded: the busy timeout in all, not per retry
+    assert events(funded) == before
+    assert run_cli(funded, *SPEND).returncode == 0  # the lock released, it goes through
+
+
+def test_newer_schema_is_refused(funded: str) -> None:
+    engine = create_engine(funded)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_meta SET value = '2' WHERE key = 'schema_version'"))
+    engine.dispose()
+    before = events(funded)
+    for args in (SPEND, ["balance"], ["info"], ["init"]):
+        _one_clear_line(run_cli(funded, *args), "schema version 2", "upgrade grant-ledger")
+    assert events(funded) == before
+
+
+def test_busy_timeout_setting_is_bounded() -> None:
+    from ledger.database import busy_timeout_ms
+
+    for raw, expected in (("", 30000), ("250", 250), ("abc", 30000), ("-5", 0), ("99999999999", 3_600_000)):
+        os.environ["GRANT_LEDGER_BUSY_TIMEOUT"] = raw
+        try:
+            assert busy_timeout_ms() == expected
+        finally:
+            del os.environ["GRANT_LEDGER_BUSY_TIMEOUT"]
