@@ -28,6 +28,9 @@ HEADERS = {
         "配套支出",
         "配套结余",
         "执行率%",
+        "补助追回",
+        "补助结余处置",
+        "配套结余处置",
     ],
     "en": [
         "base",
@@ -44,6 +47,9 @@ HEADERS = {
         "matching spent",
         "matching available",
         "execution %",
+        "subsidy recovered",
+        "subsidy disposed",
+        "matching disposed",
     ],
 }
 KEYS = [
@@ -61,6 +67,9 @@ KEYS = [
     "matching_spent",
     "matching_available",
     "execution_rate",
+    "subsidy_recovered",  # returned on a recovery order (recover receive)
+    "subsidy_disposed",  # remaining balances returned or carried forward (dispose)
+    "matching_disposed",
 ]
 
 
@@ -71,7 +80,8 @@ def balance_command(
     base_ids: tuple[str, ...], as_of: datetime | None, known_at: str | None, fmt: str, output: Path | None
 ) -> None:
     """Balances per base: subsidy approved / received / spent / available, matching
-    committed / received / spent / available, and the execution rate (spent ÷ received).
+    committed / received / spent / available, and the execution rate (spent ÷ received);
+    then subsidy recovered and balances disposed of, which the available figures already deduct.
 
     --as-of DATE gives the books as of a business date; --known-at TIMESTAMP what the ledger knew
     at that moment (events recorded later are left out, a late reversal included).
@@ -107,6 +117,9 @@ def balance_command(
             b.matching_spent,
             b.matching_available,
             b.execution_rate,
+            b.subsidy_recovered,
+            b.subsidy_disposed,
+            b.matching_disposed,
         ]
         for b in found
     ]

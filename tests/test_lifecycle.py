@@ -603,6 +603,11 @@ def test_full_life_of_a_district_base(ledger: Ledger) -> None:
     assert "already" in ledger.ok(*close, role="approver").stdout
     b = ledger.balances()["B0001"]
     assert b["status"] == "closed"
+    assert (b["subsidy_recovered"], b["subsidy_disposed"], b["matching_disposed"]) == (
+        "5000.00",
+        "15000.00",
+        "10000.00",
+    )
     assert (b["subsidy_received"], b["subsidy_spent"], b["subsidy_available"]) == (
         "200000.00",
         "180000.00",
