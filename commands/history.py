@@ -68,7 +68,7 @@ def history_command(
 
     engine = engine_for_reading()
     if not grant_exists(engine, grant_id):
-        msg = f"grant {grant_id} is not in the ledger"
+        msg = f"grant {grant_id!r} is not in the ledger"
         raise NotFoundError(msg)
     w = when(as_of, known_at)
     rows = [

@@ -57,7 +57,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     type=click.IntRange(1, 1_000_000),
     default=5000,
     show_default=True,
-    help="rows per transaction",
+    help="rows (or events) per transaction",
 )
 @click.pass_context
 def import_command(ctx: click.Context, file: Path, batch_rows: int) -> None:
@@ -75,7 +75,7 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int) -> None:
       grant-ledger import 台账.xlsx
     """
     from commands.registry import all_projections
-    from ledger.importing import check, record
+    from ledger.importing import ImportResult, check, record, save_staged
     from projections.runner import catch_up
 
     s = settings()
@@ -96,10 +96,15 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int) -> None:
             f"already recorded: all {checked.rows} rows of {file.name} are in the ledger; nothing written"
         )
         return
-    with click.progressbar(length=checked.rows, label="recording", file=sys.stderr) as bar:
-        done = record(
-            app, _rows(file), actor=s.actor, role=s.role, batch_rows=batch_rows, progress=bar.update
-        )
+    if checked.staged is not None:  # the checked events, kept: no second pass over the file
+        with click.progressbar(length=checked.events, label="recording", file=sys.stderr) as bar:
+            save_staged(app, checked, batch_events=batch_rows, progress=bar.update)
+        done = ImportResult(rows=checked.rows, events=checked.events)
+    else:
+        with click.progressbar(length=checked.rows, label="recording", file=sys.stderr) as bar:
+            done = record(
+                app, _rows(file), actor=s.actor, role=s.role, batch_rows=batch_rows, progress=bar.update
+            )
     if done.errors:  # the ledger changed between the check and the writing
         error = done.errors[0]
         click.echo(f"{file.name}:{error.line}: {error.message}", err=True)

@@ -32,6 +32,7 @@ from decimal import Decimal
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
 from ledger.application import GrantLedger
 from ledger.errors import BadInputError, ConflictError, LedgerError, NotFoundError
@@ -58,6 +59,7 @@ HEADER = (
 )
 KINDS = ("approve", "disburse", "match_commit", "match_receive", "spend", "reverse")
 BATCH_ROWS = 5000
+KEEP_EVENTS = 250_000
 _PERIOD = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})?\s*(?:\.\.|~|/)?\s*(\d{4}-\d{2}-\d{2})\s*$")
 _APPROVE_TAKES_IMPORTED = "imported" in inspect.signature(Grant.approve).parameters
 
@@ -76,6 +78,10 @@ class ImportResult:
     rows: int = 0
     events: int = 0
     errors: list[RowError] = field(default_factory=list)
+    # The checked file's events, kept (up to a limit) so that a good file is written without a
+    # second pass over it; None when the file was too large to keep them.
+    staged: list[Any] | None = field(default=None, repr=False)
+    touched: dict[Any, tuple[Grant | Unit, int]] = field(default_factory=dict, repr=False)
 
     @property
     def exit_code(self) -> int:
@@ -342,20 +348,74 @@ def _error(line: int, error: LedgerError) -> RowError:
     return RowError(line, error.message, code)
 
 
-def check(app: GrantLedger, rows: Iterable[tuple[int, Row]], *, actor: str, role: str) -> ImportResult:
-    """Simulate every row in order on in-memory aggregates; nothing is written."""
+def check(
+    app: GrantLedger,
+    rows: Iterable[tuple[int, Row]],
+    *,
+    actor: str,
+    role: str,
+    keep: int | None = None,
+) -> ImportResult:
+    """Simulate every row in order on in-memory aggregates; nothing is written.
+
+    Up to ``keep`` events are kept in ``staged`` for ``save_staged``; a larger file is written
+    by ``record``, which reads it again.
+    """
+    keep = KEEP_EVENTS if keep is None else keep
     books = _Books(app, actor, role)
-    result = ImportResult()
+    result = ImportResult(staged=[])
     for line, row in rows:
         result.rows += 1
         try:
             books.apply(row)
         except LedgerError as e:
             result.errors.append(_error(line, e))
+            result.staged = None
             continue
-        result.events += books.pending()
-        books.discard()
+        for aggregate in books.touched.values():
+            events = aggregate.collect_events()
+            result.events += len(events)
+            if result.staged is not None:
+                result.staged.extend(events)
+                _, before = result.touched.get(aggregate.id, (aggregate, 0))
+                result.touched[aggregate.id] = (aggregate, before + len(events))
+                if len(result.staged) > keep:
+                    result.staged = None
+                    result.touched.clear()
+        books.touched.clear()
     return result
+
+
+def save_staged(
+    app: GrantLedger,
+    checked: ImportResult,
+    *,
+    batch_events: int = BATCH_ROWS,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write the events ``check`` kept, one transaction per ``batch_events``; then snapshot."""
+    staged = checked.staged or []
+    for start in range(0, len(staged), batch_events):
+        chunk = staged[start : start + batch_events]
+        try:
+            app.save(*chunk)
+        except IntegrityError:
+            msg = (
+                f"the ledger was changed by another writer during the import; {start} events were "
+                "recorded: import the file again to record the rest (rows already in are skipped)"
+            )
+            raise ConflictError(msg) from None
+        if progress is not None:
+            progress(len(chunk))
+    if app.snapshots is not None:
+        snapshots = []
+        for aggregate, added in checked.touched.values():
+            interval = app.snapshotting_intervals.get(type(aggregate))
+            if interval and aggregate.version // interval > (aggregate.version - added) // interval:
+                snapshots.append(aggregate.Snapshot.take(aggregate))
+        if snapshots:
+            app.snapshots.put(snapshots)
+    return len(staged)
 
 
 def record(

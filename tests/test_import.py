@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Ledger
 from tests.importdata import HEADER, write_file
 
@@ -149,3 +151,20 @@ def test_xlsx_import(sqlite_ledger: Ledger, tmp_path: Path) -> None:
     book.save(path)
     sqlite_ledger.ok("import", str(path))
     assert sqlite_ledger.balances()["B0001"]["subsidy_spent"] == "2500.25"
+
+
+def test_a_file_too_large_to_keep_is_written_in_a_second_pass(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger import importing
+
+    monkeypatch.setattr(importing, "KEEP_EVENTS", 3)
+    path = tmp_path / "big.csv"
+    expected = write_file(path, 400, grants=4)
+    ledger.ok("import", "--batch", "50", str(path))
+    balances = ledger.balances()
+    for base, fen in expected.items():
+        assert balances[base]["subsidy_spent"] == f"{fen['subsidy_spent'] / 100:.2f}"
+    events = ledger.event_count()
+    assert "already recorded" in ledger.ok("import", str(path)).stdout
+    assert ledger.event_count() == events
