@@ -1,0 +1,101 @@
+"""Time `audit verify` over a bundle of N stored events (default 100,000).
+
+    .venv/bin/python -m bench.audit_verify [N] [--db PATH]
+
+Writes N events through the application API (units, approved grants, a tranche each, then
+spending), then runs the real command line: keys generate, audit checkpoint (which catches up
+every projection), audit export, audit verify; prints the wall time of each step.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ledger import database
+from ledger.application import open_ledger
+
+BODIES = ["区人力社保局", "区财政局"]
+SPENDS_PER_GRANT = 245  # + Unit.Registered, Unit.BaseTaken, Applied, Approved, Disbursed = 250
+
+
+def _fast_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    """Generation only: no fsync per commit (the timed commands use the normal settings)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.close()
+
+
+def generate(url: str, n: int) -> int:
+    database._sqlite_on_connect = _fast_sqlite  # type: ignore[assignment]
+    app = open_ledger(url)
+    written = 0
+    g = 0
+    try:
+        while written < n:
+            unit, grant, base = f"U{g:05d}", f"G{g:05d}", f"B{g:05d}"
+            who = {"actor": "bench", "role": "officer"}
+            app.register_unit(
+                unit_id=unit, name=f"单位{g}", kind="technical_school", on=date(2024, 1, 2), **who
+            )
+            app.apply_grant(
+                grant_id=grant, unit_id=unit, base_id=base, base_name=f"基地{g}", programme="district_base",
+                projects=["电工"], requested=Decimal(200000), on=date(2024, 1, 3), **who,
+            )  # fmt: skip
+            app.approve_grant(
+                grant_id=grant, amount=Decimal(200000), document=f"文{g}", bodies=BODIES,
+                build_start=None, build_end=None, on=date(2024, 1, 4), actor="bench", role="approver",
+                imported=True,
+            )  # fmt: skip
+            app.disburse(
+                grant_id=grant, amount=Decimal(200000), voucher=f"T{g}", tranche=1, on=date(2024, 1, 5), **who
+            )
+            written += 5
+            for s in range(min(SPENDS_PER_GRANT, n - written)):
+                app.spend(
+                    grant_id=grant, amount=Decimal("123.45"), category="equipment", source="subsidy",
+                    voucher=f"S{g}-{s}", content="", on=date(2024, 1, 6) + timedelta(days=s % 300), **who,
+                )  # fmt: skip
+                written += 1
+            g += 1
+    finally:
+        app.close()
+    return written
+
+
+def timed(label: str, *args: str) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(["grant-ledger", *args], capture_output=True, text=True)
+    took = time.perf_counter() - started
+    tail = (result.stdout.strip().splitlines() or [""])[-1][:150]
+    print(f"{label:<22} {took:8.2f} s  exit {result.returncode}  {tail}", flush=True)
+    if result.returncode != 0:
+        print(result.stderr, file=sys.stderr)
+    return took
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 100_000
+    work = Path(tempfile.mkdtemp(prefix="audit-bench-"))
+    db = work / "ledger.db"
+    started = time.perf_counter()
+    count = generate(f"sqlite:///{db}", n)
+    print(f"{'generate':<22} {time.perf_counter() - started:8.2f} s  {count} events in {db}", flush=True)
+    base = ["--db", str(db), "--actor", "bench"]
+    timed("keys generate", *base, "keys", "generate", "--dir", str(work / "keys"))
+    timed("audit checkpoint", *base, "audit", "checkpoint", "--key", str(work / "keys" / "ledger.key"))
+    timed("audit export", *base, "--role", "auditor", "audit", "export", str(work / "bundle"))
+    size = sum(p.stat().st_size for p in (work / "bundle").rglob("*") if p.is_file())
+    print(f"{'bundle size':<22} {size / 1e6:8.1f} MB", flush=True)
+    timed("audit verify", *base, "--role", "auditor", "audit", "verify", str(work / "bundle"))
+
+
+if __name__ == "__main__":
+    main()
