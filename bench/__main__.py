@@ -33,19 +33,17 @@ class Figure:
 
 def run(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int]:
     """Wall seconds, peak RSS (MB) and exit code of one whole process."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0 and proc.stderr is not None:
-        sys.stderr.write(
-            f"bench: {' '.join(command[:3])}… exit {proc.returncode}: "
-            f"{proc.stderr.read().decode(errors='replace')[:300]}\n"
-        )
-    if proc.stderr is not None:
-        proc.stderr.close()
-    return elapsed, usage.ru_maxrss / 1024, proc.returncode
+    with tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - started
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            errors.seek(0)
+            text = errors.read().decode(errors="replace")
+            sys.stderr.write(f"bench: {' '.join(command[:3])}… exit {code}: {text[:400]}\n")
+    return elapsed, usage.ru_maxrss / 1024, code
 
 
 def timed(

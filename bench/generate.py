@@ -105,11 +105,11 @@ def rows(events: int, seed: int = 20241) -> Iterator[list[str]]:
             "",
             f"批复〔2024〕{n}号",
             "",
-            "imported approval",
+            "",
         ]
         first = (approved * Decimal("0.6")).quantize(Decimal("0.01"))
-        yield row(approved_on + timedelta(days=5), "disburse", first, f"{grant}-T1")
-        yield row(approved_on + timedelta(days=200), "disburse", approved - first, f"{grant}-T2")
+        yield row(approved_on + timedelta(days=5), "disburse", first, f"{grant}-T1", memo="1")
+        yield row(approved_on + timedelta(days=200), "disburse", approved - first, f"{grant}-T2", memo="2")
         yield row(
             approved_on + timedelta(days=3),
             "match_commit",
@@ -129,7 +129,7 @@ def rows(events: int, seed: int = 20241) -> Iterator[list[str]]:
         )
         received = {"subsidy": first, "matching": half}
         spent = {"subsidy": Decimal(0), "matching": Decimal(0)}
-        recorded: list[tuple[str, str]] = []
+        recorded: list[tuple[str, str, Decimal]] = []
         budget_rows = per_base - 6
         for k in range(budget_rows):
             offset = 11 + (k * 680) // max(1, budget_rows)
@@ -137,8 +137,9 @@ def rows(events: int, seed: int = 20241) -> Iterator[list[str]]:
             if offset >= 220:
                 received = {"subsidy": approved, "matching": approved}
             if recorded and rng.random() < 0.01:
-                source, voucher = recorded.pop(rng.randrange(len(recorded)))
-                yield row(day, "reverse", Decimal(0), f"{voucher}-R", source=source, memo=voucher)
+                source, voucher, original = recorded.pop(rng.randrange(len(recorded)))
+                spent[source] -= original
+                yield row(day, "reverse", original, "更正", source=source, memo=voucher)
                 continue
             source = "subsidy" if rng.random() < 0.6 else "matching"
             amount = Decimal(rng.randrange(100, 15000)) / 100
@@ -148,7 +149,7 @@ def rows(events: int, seed: int = 20241) -> Iterator[list[str]]:
                     continue
             spent[source] += amount
             voucher = f"{grant}-S{k:05d}"
-            recorded.append((source, voucher))
+            recorded.append((source, voucher, amount))
             yield row(
                 day,
                 "spend",

@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Notification
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
-from sqlalchemy import Table, insert, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger.application import GrantLedger
 from projections.schema import metadata
 
-BATCH = 1000
+BATCH = 5000
 
 
 class Projection(Protocol):
@@ -106,34 +106,75 @@ def tracking_recorder(app: GrantLedger) -> ProjectionRecorder:
     return recorder
 
 
+def read_notifications(app: GrantLedger, start: int, limit: int) -> list[Notification]:
+    """The store's notifications from ``start`` on, read with SQLAlchemy Core (not the ORM)."""
+    table = app.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+    query = (
+        select(table.c.id, table.c.originator_id, table.c.originator_version, table.c.topic, table.c.state)
+        .where(table.c.id >= start)
+        .order_by(table.c.id)
+        .limit(limit)
+    )
+    with app.engine.connect() as conn:
+        return [
+            Notification(
+                id=row[0],
+                originator_id=row[1],
+                originator_version=row[2],
+                topic=row[3],
+                state=bytes(row[4]) if isinstance(row[4], memoryview) else row[4],
+            )
+            for row in conn.execute(query)
+        ]
+
+
 def catch_up(
     app: GrantLedger,
     only: Sequence[Projection] | None = None,
     progress: Callable[[int], None] | None = None,
     batch_size: int = BATCH,
 ) -> int:
-    """Bring projections up to the store's head; returns the number of events processed."""
+    """Bring projections up to the store's head; returns the number of events processed.
+
+    Each batch of the store is read and decoded once and offered to every projection; each
+    projection commits its part with its own tracking position (compare-and-set).
+    """
     recorder = tracking_recorder(app)
-    done = 0
-    for projection in only or projections():
+    chosen = list(only or projections())
+    for projection in chosen:
         if projection.tables and projection.tables[0].metadata is not metadata:
             recorder.create_tables_of(projection)
-        while True:
-            position = recorder.position(projection.name)
-            notifications = app.recorder.select_notifications(start=position + 1, limit=batch_size)
-            if not notifications:
-                break
+    positions = {p.name: recorder.position(p.name) for p in chosen}
+    done = 0
+    while True:
+        notifications = read_notifications(app, min(positions.values()) + 1, batch_size)
+        if not notifications:
+            break
+        decoded: dict[int, Any] = {}
+        for projection in chosen:
+            position = positions[projection.name]
+            mine = [n for n in notifications if n.id > position]
+            if not mine:
+                continue
             # A projection with ``raw = True`` (the audit log) gets the stored notifications.
-            raw = getattr(projection, "raw", False)
-            batch = [(n.id, n if raw else app.mapper.to_domain_event(n)) for n in notifications]
+            if getattr(projection, "raw", False):
+                batch = [(n.id, n) for n in mine]
+            else:
+                for n in mine:
+                    if n.id not in decoded:
+                        decoded[n.id] = app.mapper.to_domain_event(n)
+                batch = [(n.id, decoded[n.id]) for n in mine]
 
             def apply(
                 session: Session, batch: list[tuple[int, Any]] = batch, projection: Projection = projection
             ) -> None:
                 projection.apply(session, batch)
 
-            if recorder.commit_batch(projection.name, position, notifications[-1].id, apply):
+            if recorder.commit_batch(projection.name, position, mine[-1].id, apply):
+                positions[projection.name] = mine[-1].id
                 done += len(batch)
                 if progress is not None:
                     progress(len(batch))
+            else:  # another process moved it first: carry on from where it got to
+                positions[projection.name] = recorder.position(projection.name)
     return done
