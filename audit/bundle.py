@@ -48,6 +48,9 @@ BALANCE_HEADERS = [
     "matching_received",
     "matching_spent",
     "matching_available",
+    "subsidy_recovered",
+    "subsidy_disposed",
+    "matching_disposed",
 ]
 AMOUNT_FORMAT = "#,##0.00"
 
@@ -258,6 +261,7 @@ def _workbook(
         per = sums.get(g.grant_id, {})
         f = {k: per.get(k, 0) for k in ("approved", "subsidy_received", "subsidy_spent")}
         f |= {k: per.get(k, 0) for k in ("matching_committed", "matching_received", "matching_spent")}
+        f |= {k: per.get(k, 0) for k in ("subsidy_recovered", "subsidy_disposed", "matching_disposed")}
         sheet.append(
             [
                 g.base_id,
@@ -267,11 +271,19 @@ def _workbook(
                 amount(f["approved"]),
                 amount(f["subsidy_received"]),
                 amount(f["subsidy_spent"]),
-                amount(f["subsidy_received"] - f["subsidy_spent"]),
+                amount(
+                    f["subsidy_received"]
+                    - f["subsidy_spent"]
+                    - f["subsidy_recovered"]
+                    - f["subsidy_disposed"]
+                ),
                 amount(f["matching_committed"]),
                 amount(f["matching_received"]),
                 amount(f["matching_spent"]),
-                amount(f["matching_received"] - f["matching_spent"]),
+                amount(f["matching_received"] - f["matching_spent"] - f["matching_disposed"]),
+                amount(f["subsidy_recovered"]),
+                amount(f["subsidy_disposed"]),
+                amount(f["matching_disposed"]),
             ]
         )
     sheet = book.create_sheet("spending")

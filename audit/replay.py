@@ -18,6 +18,9 @@ MEASURES = (
     "matching_committed",
     "matching_received",
     "matching_spent",
+    "subsidy_recovered",
+    "subsidy_disposed",
+    "matching_disposed",
 )
 
 _TOPIC = "grant-ledger:Grant."
@@ -26,7 +29,11 @@ _FIXED = {
     "SubsidyDisbursed": "subsidy_received",
     "MatchingCommitted": "matching_committed",
     "MatchingReceived": "matching_received",
+    "FundsRecovered": "subsidy_recovered",
 }
+
+
+_SPENDING = ("ExpenditureRecorded", "ExpenditureReversed", "BalanceDisposed")
 
 
 class ReplayError(Exception):
@@ -80,7 +87,11 @@ class Replay:
                 programme=str(state.get("programme")),
             )
             return
-        if kind not in _FIXED and kind not in ("ExpenditureRecorded", "ExpenditureReversed"):
+        if kind not in _FIXED and kind not in (
+            "ExpenditureRecorded",
+            "ExpenditureReversed",
+            "BalanceDisposed",
+        ):
             return
         totals = self.grants.get(originator)
         if totals is None:
@@ -92,6 +103,9 @@ class Replay:
         source = state.get("source")
         if source not in ("subsidy", "matching"):
             raise ReplayError(f"fund source {source!r} is neither subsidy nor matching")
+        if kind == "BalanceDisposed":
+            totals.amounts[f"{source}_disposed"] += amount
+            return
         sign = 1 if kind == "ExpenditureRecorded" else -1
         totals.amounts[f"{source}_spent"] += sign * amount
 

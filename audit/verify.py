@@ -289,8 +289,15 @@ def _compare_balances(directory: Path, replay: Replay, report: Report) -> None:
             report.fail(f"report.xlsx balances row {n}: grant {grant_id} has no application in events.jsonl")
             continue
         measures = {m: totals.amounts[m].quantize(CENT) for m in MEASURES}
-        measures["subsidy_available"] = measures["subsidy_received"] - measures["subsidy_spent"]
-        measures["matching_available"] = measures["matching_received"] - measures["matching_spent"]
+        measures["subsidy_available"] = (
+            measures["subsidy_received"]
+            - measures["subsidy_spent"]
+            - measures["subsidy_recovered"]
+            - measures["subsidy_disposed"]
+        )
+        measures["matching_available"] = (
+            measures["matching_received"] - measures["matching_spent"] - measures["matching_disposed"]
+        )
         for measure, expected in measures.items():
             if measure not in col:
                 continue

@@ -420,7 +420,7 @@ def findings(ledger: Ledger, day: str, *bases: str) -> list[dict[str, str]]:
     return json.loads(result.stdout)
 
 
-def test_full_life_of_a_district_base(ledger: Ledger) -> None:
+def test_full_life_of_a_district_base(ledger: Ledger, tmp_path: Path) -> None:
     approved_district_grant(ledger)  # applied 2024-03-01, reviewed, noticed, approved 2024-04-01
     ledger.ok(
         "grant",
@@ -669,6 +669,18 @@ def test_full_life_of_a_district_base(ledger: Ledger) -> None:
     )
     # a clean life: no findings (matching 1:1, outputs on target, rectification on time)
     assert findings(ledger, "2026-05-01") == []
+    # an auditor's bundle of this life verifies, and its workbook agrees with `balance`
+    keys = tmp_path / "keys"
+    ledger.ok("keys", "generate", "--dir", str(keys))
+    ledger.ok("audit", "checkpoint", "--key", str(keys / "ledger.key"), role="approver")
+    ledger.ok("audit", "export", str(tmp_path / "bundle"))
+    verified = ledger.ok("audit", "verify", str(tmp_path / "bundle"), role="auditor")
+    assert "PASS" in verified.stdout
+    from openpyxl import load_workbook
+
+    rows = list(load_workbook(tmp_path / "bundle" / "report.xlsx")["balances"].iter_rows(values_only=True))
+    sheet = dict(zip(rows[0], rows[1], strict=True))
+    assert (f"{sheet['subsidy_available']:.2f}", f"{sheet['subsidy_recovered']:.2f}") == ("0.00", "5000.00")
 
 
 def test_institute_with_three_projects(ledger: Ledger) -> None:
