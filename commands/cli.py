@@ -19,6 +19,8 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 def _fail(message: str, code: int) -> None:
+    # one line, whatever the user typed: control characters (CR, LF, NUL...) are shown escaped
+    message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
     click.echo(f"grant-ledger: {message}", err=True)
     sys.exit(code)
 
@@ -177,6 +179,9 @@ def _register() -> None:
         module.register(cli)
     for module in (keys, audit):
         module.register(cli)
+    from commands import follow
+
+    follow.register(cli)  # after report, which adds the projections group that follow joins
 
 
 _register()

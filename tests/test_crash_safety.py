@@ -125,3 +125,57 @@ def test_sigkill_spend_then_retry_same_vouchers(tmp_path: Path) -> None:
         f"and before the answer), {outcome['finished']} finished first; "
         f"{len(events(url))} events; {time.monotonic() - started:.1f} s"
     )
+
+
+IMPORT_FILES = 4  # one SIGKILL while each file is being written, then the same file again
+ROWS_PER_FILE = 40
+HEADER = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo"
+
+
+@pytest.mark.slow
+def test_sigkill_import_then_import_the_same_file_again(tmp_path: Path) -> None:
+    path = str(tmp_path / "ledger.db")
+    url = f"sqlite:///{path}"
+    funded_grant(url, "200000.00")
+    rng = random.Random(2)
+    rows: dict[str, Decimal] = {}
+    outcome = Counter[str]()
+    for k in range(IMPORT_FILES):
+        chunk = {f"导-{k}-{i:03d}": Decimal(rng.randint(100, 99999)) / 100 for i in range(ROWS_PER_FILE)}
+        rows.update(chunk)
+        books = tmp_path / f"books-{k}.csv"
+        lines = "".join(
+            f"2024-05-10,,B0001,G1,,spend,{a:.2f},subsidy,equipment,,{v},某设备公司,\n"
+            for v, a in chunk.items()
+        )
+        books.write_text(HEADER + "\n" + lines, encoding="utf-8")
+        args = [*GRANT_LEDGER, "import", str(books), "--batch", "2"]
+        before = _event_count(path)
+        proc = subprocess.Popen(
+            args, cwd=ROOT, env=cli_env(url), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        while proc.poll() is None and _event_count(path) == before:
+            time.sleep(0.0005)  # it has started writing its batches
+        time.sleep(rng.uniform(0, 0.004))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            outcome["killed"] += 1
+        proc.communicate()
+        written = _event_count(path) - before
+        outcome["killed mid-file" if 0 < written < ROWS_PER_FILE else "not mid-file"] += 1
+        assert integrity_check(url) == "ok"
+        again = subprocess.run(args, cwd=ROOT, env=cli_env(url), capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stderr
+        assert _event_count(path) - before == ROWS_PER_FILE  # the rest, and nothing twice
+    stored = stored_expenditures(url, "G1")
+    assert all(n == 1 for n in Counter(v for v, _ in stored).values())  # no row twice
+    assert dict(stored) == rows  # none lost
+    versions_contiguous(url)
+    code, _, err = _retry(url, ["balance", "--format", "json"])
+    assert code == 0, err
+    dump = projection_dump(url)
+    assert dump["grants"][0][4] == int(sum(rows.values()) * 100)
+    assert rebuilt_from_scratch(url, tmp_path) == dump
+    assert integrity_check(url) == "ok"
+    assert outcome["killed mid-file"] >= 1, outcome
+    print(f"\nimport: {dict(outcome)} over {IMPORT_FILES} files of {ROWS_PER_FILE} rows")
