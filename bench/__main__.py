@@ -158,6 +158,18 @@ def main() -> None:
                 "projections rebuild", count, [exe, "projections", "rebuild"], env, folder, 1, per_item=count
             )
         )
+        keys = folder / "keys"
+        run([exe, "keys", "generate", "--dir", str(keys)], env, folder)
+        figures.append(
+            timed(
+                "audit checkpoint",
+                count,
+                [exe, "--role", "approver", "audit", "checkpoint", "--key", str(keys / "ledger.key")],
+                env,
+                folder,
+                1,
+            )
+        )
         bundle = folder / "bundle"
         figures.append(
             timed(

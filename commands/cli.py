@@ -6,6 +6,7 @@ Exit codes: 0 done (also: already recorded); 2 bad input or usage; 3 refused by 
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
@@ -144,47 +145,49 @@ def cli(ctx: click.Context, db: str | None, actor: str, role: str, lang: str) ->
     cli._settings = settings  # type: ignore[attr-defined]
 
 
-def _register() -> None:
-    from commands import (
-        audit,
-        balance,
-        demo,
-        export,
-        findings,
-        grant,
-        importer,
-        keys,
-        lifecycle,
-        money,
-        policy,
-        report,
-        setup,
-        unit,
-    )
-
-    for module in (
-        setup,
-        policy,
-        unit,
-        grant,
-        lifecycle,
-        money,
-        balance,
-        report,
-        findings,
-        demo,
-        importer,
-        export,
-    ):
-        module.register(cli)
-    for module in (keys, audit):
-        module.register(cli)
-    from commands import follow
-
-    follow.register(cli)  # after report, which adds the projections group that follow joins
+# Each top-level command and the modules that build it. A module is imported only when its
+# command runs, so `balance` never pays for eventsourcing or pydantic.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "init": ("setup",),
+    "info": ("setup",),
+    "policy": ("policy",),
+    "unit": ("unit",),
+    "grant": ("grant",),
+    "output": ("lifecycle",),
+    "evaluate": ("lifecycle",),
+    "rectify": ("lifecycle",),
+    "dossier": ("lifecycle",),
+    "recover": ("lifecycle",),
+    "dispose": ("lifecycle",),
+    "disburse": ("money",),
+    "match": ("money",),
+    "spend": ("money",),
+    "reverse": ("money",),
+    "balance": ("balance",),
+    "report": ("report", "findings"),
+    "history": ("report",),
+    "projections": ("report", "follow"),
+    "import": ("importer",),
+    "export": ("export",),
+    "keys": ("keys",),
+    "audit": ("audit",),
+    "demo": ("demo",),
+}
 
 
-_register()
+def _lazy_list_commands(ctx: click.Context) -> list[str]:
+    return list(COMMAND_MODULES)
+
+
+def _lazy_get_command(ctx: click.Context, name: str) -> click.Command | None:
+    if name not in cli.commands and name in COMMAND_MODULES:
+        for module in COMMAND_MODULES[name]:
+            importlib.import_module(f"commands.{module}").register(cli)
+    return cli.commands.get(name)
+
+
+cli.list_commands = _lazy_list_commands  # type: ignore[method-assign]
+cli.get_command = _lazy_get_command  # type: ignore[method-assign,assignment]
 
 
 def main() -> None:
