@@ -254,8 +254,8 @@ def main() -> None:
         for tool, peer in peers.items():
             if peer.seconds == peer.seconds:
                 print(
-                    f"  {tool} bal / grant-ledger balance: {peer.seconds / one.seconds:.1f}x "
-                    "faster (target ≥ 50x vs ledger at 1M)"
+                    f"  grant-ledger balance is {peer.seconds / one.seconds:.1f}x faster than "
+                    f"{tool} (target ≥ 50x vs ledger at 1M)"
                 )
     if imported.per_second:
         print(
