@@ -8,6 +8,7 @@ when commands and other followers catch up at the same time.
 
 from __future__ import annotations
 
+import signal
 import threading
 
 import click
@@ -49,6 +50,9 @@ def follow_command(interval: float, max_seconds: float | None) -> None:
     how = "live (LISTEN/NOTIFY)" if live else f"polling every {interval:g} s"
     click.echo(f"following the store {how}; projections at event {head(app.engine)}", err=False)
     stop = threading.Event()
+    # Installed explicitly: a process started in the background inherits SIGINT ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     if max_seconds is not None:
         timer = threading.Timer(max_seconds, stop.set)
         timer.daemon = True
