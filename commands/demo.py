@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import date, datetime
-from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -550,9 +549,9 @@ def demo_command(ctx: click.Context, replace: bool) -> None:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
         s.db = str(path)
-    from projections.status import head
+    from projections.status import stored_head
 
-    if head_if_any(s) > 0:
+    if stored_head(s.engine()) > 0:
         raise click.UsageError("the demo needs an empty database; this one already holds events")
     _say(f"grant-ledger demo on {s.url}\n")
     run_demo(s)
@@ -564,21 +563,7 @@ def demo_command(ctx: click.Context, replace: bool) -> None:
     from commands.findings import findings_command
 
     ctx.invoke(findings_command, base_ids=(), as_of=datetime(2025, 6, 30), fmt="table")
-    _ = head
-
-
-def head_if_any(s: Settings) -> int:
-    from sqlalchemy import inspect
-
-    from ledger.database import EVENTS_TABLE
-    from projections.status import head
-
-    engine = s.engine()
-    return head(engine) if inspect(engine).has_table(EVENTS_TABLE) else 0
 
 
 def register(cli: click.Group) -> None:
     cli.add_command(demo_command)
-
-
-__all__ = ["Decimal", "run_demo"]

@@ -8,16 +8,11 @@ from pathlib import Path
 
 import click
 
-from commands.context import report, settings, today
+from commands.context import report, settings
+from commands.grant import DATE, _day
 from commands.models import Disburse, MatchCommit, MatchReceive, Reverse, Spend, validate
 from ledger.errors import BadInputError
 from ledger.money import format_yuan
-
-DATE = click.DateTime(["%Y-%m-%d"])
-
-
-def _day(value: datetime | None) -> object:
-    return value.date() if value else today()
 
 
 def _available(grant_id: str) -> str:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    pass
 
 from commands.context import settings
 from ledger.database import describe_url
@@ -37,13 +37,13 @@ def info_command() -> None:
     Example:
       grant-ledger info
     """
-    from projections.status import head, is_behind, positions
+    from projections.status import head, is_behind, positions, stored_head
 
     s = settings()
     click.echo(f"database: {describe_url(s.url)}")
     click.echo(f"actor:    {s.actor} ({s.role})")
     engine = s.engine()
-    if is_behind(engine) and head_or_zero(engine) == 0:
+    if is_behind(engine) and stored_head(engine) == 0:
         click.echo("events:   0 (not initialised: run `grant-ledger init`)")
         return
     click.echo(f"events:   {head(engine)} (last notification id)")
@@ -51,17 +51,6 @@ def info_command() -> None:
 
     for name, position in positions(engine, projection_names()).items():
         click.echo(f"projection {name}: at {position}")
-
-
-def head_or_zero(engine: Engine) -> int:
-    from sqlalchemy import inspect
-
-    from ledger.database import EVENTS_TABLE
-    from projections.status import head
-
-    if not inspect(engine).has_table(EVENTS_TABLE):
-        return 0
-    return head(engine)
 
 
 def register(cli: click.Group) -> None:

@@ -16,6 +16,11 @@ def head(engine: Engine) -> int:
         return int(conn.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {EVENTS_TABLE}")).scalar() or 0)
 
 
+def stored_head(engine: Engine) -> int:
+    """The store's head, or 0 when the ledger has not been initialised."""
+    return head(engine) if inspect(engine).has_table(EVENTS_TABLE) else 0
+
+
 def positions(engine: Engine, names: tuple[str, ...] = PROJECTION_NAMES) -> dict[str, int]:
     if not inspect(engine).has_table(TRACKING_TABLE):
         return dict.fromkeys(names, 0)
