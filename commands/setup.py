@@ -37,18 +37,17 @@ def info_command() -> None:
     Example:
       grant-ledger info
     """
+    from commands.registry import projection_names
     from projections.status import head, is_behind, positions, stored_head
 
     s = settings()
     click.echo(f"database: {describe_url(s.url)}")
     click.echo(f"actor:    {s.actor} ({s.role})")
     engine = s.engine()
-    if is_behind(engine) and stored_head(engine) == 0:
+    if is_behind(engine, projection_names()) and stored_head(engine) == 0:
         click.echo("events:   0 (not initialised: run `grant-ledger init`)")
         return
     click.echo(f"events:   {head(engine)} (last notification id)")
-    from commands.registry import projection_names
-
     for name, position in positions(engine, projection_names()).items():
         click.echo(f"projection {name}: at {position}")
 

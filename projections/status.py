@@ -8,8 +8,6 @@ from sqlalchemy.engine import Engine
 from ledger.database import EVENTS_TABLE
 from projections.schema import TRACKING_TABLE
 
-PROJECTION_NAMES: tuple[str, ...] = ("balances",)
-
 
 def head(engine: Engine) -> int:
     with engine.connect() as conn:
@@ -21,7 +19,7 @@ def stored_head(engine: Engine) -> int:
     return head(engine) if inspect(engine).has_table(EVENTS_TABLE) else 0
 
 
-def positions(engine: Engine, names: tuple[str, ...] = PROJECTION_NAMES) -> dict[str, int]:
+def positions(engine: Engine, names: tuple[str, ...]) -> dict[str, int]:
     if not inspect(engine).has_table(TRACKING_TABLE):
         return dict.fromkeys(names, 0)
     with engine.connect() as conn:
@@ -34,7 +32,7 @@ def positions(engine: Engine, names: tuple[str, ...] = PROJECTION_NAMES) -> dict
     return {name: int(found.get(name) or 0) for name in names}
 
 
-def is_behind(engine: Engine, names: tuple[str, ...] = PROJECTION_NAMES) -> bool:
+def is_behind(engine: Engine, names: tuple[str, ...]) -> bool:
     if not inspect(engine).has_table(EVENTS_TABLE):
         return True
     top = head(engine)
