@@ -8,7 +8,6 @@ Fund sources are ring-fenced sub-ledgers (003 第十条): ``subsidy`` (财政补
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,6 +15,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from ledger.encoding import fingerprint_body
 from ledger.errors import BadInputError, ConflictError, NotFoundError
 from ledger.money import ZERO, format_yuan
 from ledger.policy import Policy
@@ -72,9 +72,12 @@ def grant_uuid(grant_id: str) -> UUID:
 
 
 def fingerprint(kind: str, fields: dict[str, Any]) -> str:
-    """What makes two recordings of one voucher 'the same command' (idempotent retries)."""
-    body = json.dumps({"kind": kind, **fields}, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(body.encode()).hexdigest()
+    """What makes two recordings of one voucher 'the same command' (idempotent retries).
+
+    The sha256 of ``json.dumps({"kind": kind, **fields}, sort_keys=True, default=str,
+    ensure_ascii=False)``: stored snapshots hold these, so the bytes must never change.
+    """
+    return hashlib.sha256(fingerprint_body({"kind": kind, **fields}).encode()).hexdigest()
 
 
 def add_years(day: date, years: int) -> date:

@@ -15,6 +15,7 @@ MAX_AMOUNT = Decimal("10000000000.00")
 _PREFIXES = ("¥", "￥", "RMB", "CNY")
 _GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
 _PLAIN = re.compile(r"^\d+(\.\d+)?$")
+_SIMPLE = re.compile(r"\d{1,11}(?:\.\d{1,2})?")  # 1234.56 as most files write it
 
 
 def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> Decimal:
@@ -23,6 +24,10 @@ def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> Decimal
     Zero, negative, more than two decimal places, absurdly large and non-numbers are
     refused with BadInputError.
     """
+    if text.__class__ is str and _SIMPLE.fullmatch(text):
+        simple = Decimal(text)
+        if 0 < simple <= MAX_AMOUNT:
+            return simple.quantize(CENT)
     field = f"{field} " if field else ""
     if isinstance(text, Decimal | int) and not isinstance(text, bool):
         return check_amount(Decimal(text), field=field, shown=str(text))
