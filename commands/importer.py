@@ -6,12 +6,16 @@ import csv
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from commands.context import settings
-from ledger.errors import BadInputError
+from ledger.errors import BadInputError, StorageError
+
+if TYPE_CHECKING:
+    from eventsourcing.persistence import Notification
+    from sqlalchemy.engine import Connection
 
 
 def _cells(path: Path) -> Iterator[list[Any]]:
@@ -49,6 +53,25 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     return read_rows(_cells(path))
 
 
+def _count_rows(path: Path) -> int:
+    """Rows after the header, for the progress bar (a CSV's lines; a workbook's dimension)."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        from openpyxl import load_workbook
+
+        try:
+            book = load_workbook(path, read_only=True)
+            rows = book.worksheets[0].max_row or 1
+            book.close()
+        except Exception:  # judged by the import itself, with a proper message
+            return 0
+        return max(0, rows - 1)
+    lines = 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            lines += chunk.count(b"\n")
+    return max(0, lines - 1)
+
+
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -57,7 +80,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     type=click.IntRange(1, 1_000_000),
     default=5000,
     show_default=True,
-    help="rows (or events) per transaction",
+    help="events written (and projected) at a time, inside the import's one transaction",
 )
 @click.pass_context
 def import_command(ctx: click.Context, file: Path, batch_rows: int) -> None:
@@ -65,9 +88,10 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int) -> None:
 
     The header (first line, or first row of the first sheet) is
     date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo
-    with kind in approve, disburse, match_commit, match_receive, spend, reverse. The whole file is
-    checked first: if any row is bad nothing is written and every bad row is listed. Importing the
-    same file again records nothing.
+    with kind in approve, disburse, match_commit, match_receive, spend, reverse. The file is
+    read once and recorded in one transaction: if any row is bad nothing is written and every
+    bad row is listed. Importing the same file again records nothing. While an import runs,
+    other writers wait for it (up to GRANT_LEDGER_BUSY_TIMEOUT).
 
     \b
     Examples:
@@ -75,48 +99,90 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int) -> None:
       grant-ledger import 台账.xlsx
     """
     from commands.registry import all_projections
-    from ledger.importing import ImportResult, check, record, save_staged
+    from ledger.importing import import_rows
     from projections.runner import catch_up
 
     s = settings()
     app = s.ledger()
-    checked = check(app, _rows(file), actor=s.actor, role=s.role)
-    if checked.errors:
-        for error in checked.errors:
+    chosen = all_projections()
+    catch_up(app, chosen)  # tables exist and the projections stand at the head before the lock
+
+    def on_start(conn: Connection) -> None:
+        _catch_up_in(conn, app, chosen)
+
+    def on_batch(conn: Connection, stored: list[Notification], events: list[Any]) -> None:
+        _project(conn, stored, chosen, events)
+
+    with click.progressbar(length=_count_rows(file), label="importing", file=sys.stderr) as bar:
+        done = import_rows(
+            app,
+            _rows(file),
+            actor=s.actor,
+            role=s.role,
+            batch=batch_rows,
+            on_start=on_start,
+            on_batch=on_batch,
+            progress=bar.update,
+        )
+    if done.errors:
+        for error in done.errors:
             click.echo(f"{file.name}:{error.line}: {error.message}", err=True)
-        n = len(checked.errors)
+        n = len(done.errors)
         click.echo(
-            f"grant-ledger: {n} bad row{'s' if n > 1 else ''} of {checked.rows} in {file.name}; "
+            f"grant-ledger: {n} bad row{'s' if n > 1 else ''} of {done.rows} in {file.name}; "
             "nothing was imported",
             err=True,
         )
-        ctx.exit(checked.exit_code)
-    if checked.events == 0:
+        ctx.exit(done.exit_code)
+    if done.events == 0:
         click.echo(
-            f"already recorded: all {checked.rows} rows of {file.name} are in the ledger; nothing written"
+            f"already recorded: all {done.rows} rows of {file.name} are in the ledger; nothing written"
         )
         return
-    if checked.staged is not None:  # the checked events, kept: no second pass over the file
-        with click.progressbar(length=checked.events, label="recording", file=sys.stderr) as bar:
-            save_staged(app, checked, batch_events=batch_rows, progress=bar.update)
-        done = ImportResult(rows=checked.rows, events=checked.events)
-    else:
-        with click.progressbar(length=checked.rows, label="recording", file=sys.stderr) as bar:
-            done = record(
-                app, _rows(file), actor=s.actor, role=s.role, batch_rows=batch_rows, progress=bar.update
-            )
-    if done.errors:  # the ledger changed between the check and the writing
-        error = done.errors[0]
-        click.echo(f"{file.name}:{error.line}: {error.message}", err=True)
-        click.echo(
-            f"grant-ledger: the ledger changed during the import; {done.rows} rows before line "
-            f"{error.line} were recorded, import the file again to finish",
-            err=True,
-        )
-        ctx.exit(error.exit_code)
-    with click.progressbar(length=done.events, label="projecting", file=sys.stderr) as bar:
-        catch_up(app, all_projections(), progress=bar.update, batch_size=20000)
     click.echo(f"imported {done.rows} rows of {file.name}: {done.events} events recorded")
+
+
+def _project(conn: Connection, stored: list[Notification], chosen: list[Any], events: list[Any]) -> None:
+    from sqlalchemy.orm import Session
+
+    from projections.runner import project_stored
+
+    with Session(bind=conn) as session:
+        project_stored(session, stored, chosen, events)
+        session.flush()
+
+
+def _catch_up_in(conn: Connection, app: Any, chosen: list[Any]) -> None:
+    """Another writer may have committed between the catch-up and the lock: project it here."""
+    from sqlalchemy import select
+
+    from projections.runner import tracking_recorder
+
+    table = app.recorder.events_record_cls.__table__
+    tracking = tracking_recorder(app).tracking_table
+    names = [p.name for p in chosen]
+    rows = conn.execute(
+        select(tracking.c.application_name, tracking.c.notification_id).where(
+            tracking.c.application_name.in_(names)
+        )
+    )
+    positions: dict[str, int] = {str(name): int(nid) for name, nid in rows}
+    start = min(positions.get(n, 0) for n in names)
+    head = conn.execute(select(table.c.id).order_by(table.c.id.desc()).limit(1)).scalar() or 0
+    if start >= head:
+        return
+    if any(positions.get(n, 0) != start for n in names):
+        msg = "the projections stand at different positions; run `grant-ledger projections status`"
+        raise StorageError(msg)
+    from eventsourcing.persistence import Notification
+
+    c = table.c
+    query = select(c.id, c.originator_id, c.originator_version, c.topic, c.state)
+    behind = [
+        Notification(id=r[0], originator_id=r[1], originator_version=r[2], topic=r[3], state=bytes(r[4]))
+        for r in conn.execute(query.where(table.c.id > start).order_by(table.c.id))
+    ]
+    _project(conn, behind, chosen, [app.mapper.to_domain_event(n) for n in behind])
 
 
 def register(cli: click.Group) -> None:

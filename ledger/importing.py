@@ -1,9 +1,15 @@
-"""Bulk import: rows in the DESIGN.md import format, validated as a whole, then recorded in batches.
+"""Bulk import: rows in the DESIGN.md import format, recorded in one transaction or not at all.
 
-``check`` simulates the whole file on in-memory aggregates (the real domain rules, balances
-carried from row to row) and returns every bad row; ``record`` applies the rows again and saves
-many aggregates' events per transaction. Both are idempotent: a row already in the ledger with the
-same content records nothing.
+``import_rows`` reads the file once. Each row goes through the real aggregates (the domain rules,
+balances carried from row to row); the events are encoded and inserted in batches inside one
+database transaction, and the caller's ``on_batch`` (the projections) runs in that transaction
+too. A bad row stops the writing but not the checking, so every bad row is listed; then the
+transaction is rolled back and nothing is written. Importing the same file again records nothing:
+a row already in the ledger with the same content is a repeat.
+
+Memory does not grow with the file: the events go to the database batch by batch, and the
+grants' aggregates are kept in a cache bounded by the vouchers they hold; a grant pushed out is
+kept as its compressed snapshot and restored from it when a later row needs it.
 
 The file format (one row per action)::
 
@@ -25,16 +31,23 @@ from __future__ import annotations
 
 import inspect
 import re
+import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import Notification, StoredEvent
+from sqlalchemy import Table, func, insert, select
+from sqlalchemy.engine import Connection
 
 from ledger.application import GrantLedger
+from ledger.database import EVENTS_TABLE
+from ledger.encoding import StateEncoder
 from ledger.errors import BadInputError, ConflictError, LedgerError, NotFoundError
 from ledger.grant import Grant, grant_uuid
 from ledger.money import parse_amount
@@ -59,7 +72,8 @@ HEADER = (
 )
 KINDS = ("approve", "disburse", "match_commit", "match_receive", "spend", "reverse")
 BATCH_ROWS = 5000
-KEEP_EVENTS = 250_000
+# About 670 bytes of aggregate per voucher held: ~130 MB of grants in memory at most.
+CACHE_VOUCHERS = 200_000
 _PERIOD = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})?\s*(?:\.\.|~|/)?\s*(\d{4}-\d{2}-\d{2})\s*$")
 _APPROVE_TAKES_IMPORTED = "imported" in inspect.signature(Grant.approve).parameters
 
@@ -78,10 +92,6 @@ class ImportResult:
     rows: int = 0
     events: int = 0
     errors: list[RowError] = field(default_factory=list)
-    # The checked file's events, kept (up to a limit) so that a good file is written without a
-    # second pass over it; None when the file was too large to keep them.
-    staged: list[Any] | None = field(default=None, repr=False)
-    touched: dict[Any, tuple[Grant | Unit, int]] = field(default_factory=dict, repr=False)
 
     @property
     def exit_code(self) -> int:
@@ -92,6 +102,8 @@ class ImportResult:
 
 def _text(row: Row, key: str) -> str:
     value = row.get(key)
+    if value.__class__ is str:  # every CSV cell
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -138,15 +150,24 @@ def _required(row: Row, key: str, kind: str) -> str:
 
 
 class _Books:
-    """The aggregates an import touches, each loaded once, with the import's changes applied."""
+    """The aggregates an import touches, each loaded once, with the import's changes applied.
 
-    def __init__(self, app: GrantLedger, actor: str, role: str) -> None:
+    Grants are cached most-recently-used last; past ``cache_vouchers`` vouchers held in all, the
+    least recently used grant is kept only as its compressed snapshot (see ``_evict``).
+    """
+
+    def __init__(self, app: GrantLedger, actor: str, role: str, cache_vouchers: int = CACHE_VOUCHERS) -> None:
         self.app = app
         self.actor = actor
         self.role = role
-        self.grants: dict[str, Grant | None] = {}
+        self.grants: OrderedDict[str, Grant | None] = OrderedDict()
         self.units: dict[str, Unit | None] = {}
         self.touched: dict[Any, Grant | Unit] = {}
+        self.changed: dict[Any, tuple[Grant | Unit, int]] = {}  # id -> (aggregate, version at load)
+        self.packed: dict[str, _Packed] = {}
+        self.cache_vouchers = cache_vouchers
+        self.held: dict[str, int] = {}
+        self.held_total = 0
         self._policies: dict[date, Policy] = {}
 
     def policy(self, on: date) -> Policy:
@@ -156,13 +177,22 @@ class _Books:
         return policy
 
     def grant(self, grant_id: str) -> Grant | None:
-        if grant_id not in self.grants:
+        grants = self.grants
+        if grant_id in grants:
+            grants.move_to_end(grant_id)
+            return grants[grant_id]
+        packed = self.packed.pop(grant_id, None)
+        if packed is not None:
+            found: Any = packed.restore(self.app)
+            if found.id in self.changed:
+                self.changed[found.id] = (found, self.changed[found.id][1])
+        else:
             try:
-                found: Any = self.app.repository.get(grant_uuid(grant_id))
+                found = self.app.repository.get(grant_uuid(grant_id))
             except AggregateNotFoundError:
                 found = None
-            self.grants[grant_id] = found
-        return self.grants[grant_id]
+        grants[grant_id] = found
+        return found
 
     def unit(self, unit_id: str) -> Unit | None:
         if unit_id not in self.units:
@@ -172,6 +202,39 @@ class _Books:
                 found = None
             self.units[unit_id] = found
         return self.units[unit_id]
+
+    def collect(self) -> list[Any]:
+        """The events the last row raised, in order; the aggregates remember they changed."""
+        events: list[Any] = []
+        for aggregate in self.touched.values():
+            new = aggregate.collect_events()
+            if new and aggregate.id not in self.changed:
+                self.changed[aggregate.id] = (aggregate, new[0].originator_version - 1)
+            elif new:
+                self.changed[aggregate.id] = (aggregate, self.changed[aggregate.id][1])
+            events.extend(new)
+            if isinstance(aggregate, Grant):
+                self._hold(aggregate)
+        self.touched.clear()
+        return events
+
+    def _hold(self, grant: Grant) -> None:
+        now = len(grant.vouchers) + 1
+        self.held_total += now - self.held.get(grant.grant_id, 0)
+        self.held[grant.grant_id] = now
+        while self.held_total > self.cache_vouchers and len(self.grants) > 1:
+            self._evict()
+
+    def _evict(self) -> None:
+        """Keep the least recently used grant only as its snapshot, compressed (~6 bytes a voucher)."""
+        grant_id, grant = self.grants.popitem(last=False)
+        self.held_total -= self.held.pop(grant_id, 0)
+        if grant is None:
+            return
+        packed = _Packed.of(self.app, grant)
+        self.packed[grant_id] = packed
+        if grant.id in self.changed:
+            self.changed[grant.id] = (packed, self.changed[grant.id][1])  # type: ignore[assignment]
 
     def _touch(self, aggregate: Grant | Unit) -> None:
         self.touched[aggregate.id] = aggregate
@@ -324,134 +387,210 @@ class _Books:
         )
         self._touch(grant)
 
-    # ------------------------------------------------------------------ saving
-
-    def pending(self) -> int:
-        return sum(len(a.pending_events) for a in self.touched.values())
-
-    def discard(self) -> None:
-        for aggregate in self.touched.values():
-            aggregate.collect_events()
-        self.touched.clear()
-
-    def save(self) -> int:
-        if not self.touched:
-            return 0
-        count = self.pending()
-        self.app.save(*self.touched.values())
-        self.touched.clear()
-        return count
-
-
 def _error(line: int, error: LedgerError) -> RowError:
     code = 2 if isinstance(error, BadInputError | NotFoundError) else 3
     return RowError(line, error.message, code)
 
 
-def check(
-    app: GrantLedger,
-    rows: Iterable[tuple[int, Row]],
-    *,
-    actor: str,
-    role: str,
-    keep: int | None = None,
-) -> ImportResult:
-    """Simulate every row in order on in-memory aggregates; nothing is written.
+@dataclass(frozen=True)
+class _Packed:
+    """A grant pushed out of the cache: its snapshot as stored, zlib-compressed."""
 
-    Up to ``keep`` events are kept in ``staged`` for ``save_staged``; a larger file is written
-    by ``record``, which reads it again.
-    """
-    keep = KEEP_EVENTS if keep is None else keep
-    books = _Books(app, actor, role)
-    result = ImportResult(staged=[])
-    for line, row in rows:
-        result.rows += 1
-        try:
-            books.apply(row)
-        except LedgerError as e:
-            result.errors.append(_error(line, e))
-            result.staged = None
-            continue
-        for aggregate in books.touched.values():
-            events = aggregate.collect_events()
-            result.events += len(events)
-            if result.staged is not None:
-                result.staged.extend(events)
-                _, before = result.touched.get(aggregate.id, (aggregate, 0))
-                result.touched[aggregate.id] = (aggregate, before + len(events))
-                if len(result.staged) > keep:
-                    result.staged = None
-                    result.touched.clear()
-        books.touched.clear()
-    return result
+    id: UUID
+    version: int
+    topic: str
+    state: bytes
+
+    @classmethod
+    def of(cls, app: GrantLedger, aggregate: Grant | Unit) -> _Packed:
+        stored = app.mapper.to_stored_event(_snapshot_class(app, aggregate).take(aggregate))
+        return cls(aggregate.id, aggregate.version, stored.topic, zlib.compress(stored.state, 1))
+
+    def stored(self) -> StoredEvent:
+        return StoredEvent(self.id, self.version, self.topic, zlib.decompress(self.state))
+
+    def restore(self, app: GrantLedger) -> Grant:
+        snapshot: Any = app.mapper.to_domain_event(self.stored())
+        grant = snapshot.mutate(None)
+        assert isinstance(grant, Grant)
+        return grant
 
 
-def save_staged(
-    app: GrantLedger,
-    checked: ImportResult,
-    *,
-    batch_events: int = BATCH_ROWS,
-    progress: Callable[[int], None] | None = None,
-) -> int:
-    """Write the events ``check`` kept, one transaction per ``batch_events``; then snapshot."""
-    staged = checked.staged or []
-    for start in range(0, len(staged), batch_events):
-        chunk = staged[start : start + batch_events]
-        try:
-            app.save(*chunk)
-        except IntegrityError:
-            msg = (
-                f"the ledger was changed by another writer during the import; {start} events were "
-                "recorded: import the file again to record the rest (rows already in are skipped)"
+def _snapshot_class(app: GrantLedger, aggregate: Grant | Unit) -> Any:
+    return getattr(type(aggregate), "Snapshot", app.snapshot_class)
+
+
+# (connection, the batch as stored, the same batch's domain events)
+OnBatch = Callable[[Connection, list[Notification], list[Any]], None]
+
+
+class _Writer:
+    """Inserts encoded events in batches on one connection and hands each batch on."""
+
+    def __init__(self, app: GrantLedger, conn: Connection, on_batch: OnBatch | None, batch: int) -> None:
+        self.app = app
+        self.conn = conn
+        self.on_batch = on_batch
+        self.batch = batch
+        self.table: Table = app.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+        self.pending: list[StoredEvent] = []
+        self.events: list[Any] = []
+        self.written = 0
+        self.head: int | None = None
+        self.encode = StateEncoder(app.mapper)
+
+    def add(self, events: list[Any]) -> None:
+        encode = self.encode
+        self.pending.extend([encode(e) for e in events])
+        self.events.extend(events)
+        if len(self.pending) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        stored, self.pending = self.pending, []
+        events, self.events = self.events, []
+        table = self.table
+        ids: Iterable[int]
+        if self.conn.dialect.name == "sqlite":
+            # The write lock is held: the ids are the next ones, given outright so that the
+            # rows go in with one executemany (SQLite's RETURNING would insert row by row).
+            if self.head is None:
+                self.head = self.conn.execute(select(func.max(table.c.id))).scalar() or 0
+            ids = range(self.head + 1, self.head + 1 + len(stored))
+            self.conn.exec_driver_sql(
+                f"INSERT INTO {table.name} (id, originator_id, originator_version, topic, state) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (nid, _uuid_bytes(e.originator_id), e.originator_version, e.topic, e.state)
+                    for nid, e in zip(ids, stored, strict=True)
+                ],
             )
-            raise ConflictError(msg) from None
-        if progress is not None:
-            progress(len(chunk))
-    if app.snapshots is not None:
-        snapshots = []
-        for aggregate, added in checked.touched.values():
-            interval = app.snapshotting_intervals.get(type(aggregate))
-            if interval and aggregate.version // interval > (aggregate.version - added) // interval:
-                snapshots.append(aggregate.Snapshot.take(aggregate))
-        if snapshots:
-            app.snapshots.put(snapshots)
-    return len(staged)
+            self.head += len(stored)
+        else:
+            rows = [
+                {
+                    "originator_id": e.originator_id,
+                    "originator_version": e.originator_version,
+                    "topic": e.topic,
+                    "state": e.state,
+                }
+                for e in stored
+            ]
+            ids = self.conn.execute(
+                insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+            ).scalars()
+        notifications = [
+            Notification(
+                id=nid,
+                originator_id=e.originator_id,
+                originator_version=e.originator_version,
+                topic=e.topic,
+                state=e.state,
+            )
+            for nid, e in zip(ids, stored, strict=True)
+        ]
+        if self.on_batch is not None:
+            self.on_batch(self.conn, notifications, events)
+        self.written += len(notifications)
+
+    def snapshots(self, changed: Iterable[tuple[Grant | Unit | _Packed, int]]) -> None:
+        """One snapshot per aggregate whose version passed a multiple of its interval."""
+        if self.app.snapshots is None:
+            return
+        rows = []
+        for aggregate, loaded_at in changed:
+            kind = Grant if isinstance(aggregate, _Packed) else type(aggregate)
+            interval = self.app.snapshotting_intervals.get(kind)
+            if not interval or aggregate.version // interval <= loaded_at // interval:
+                continue
+            if isinstance(aggregate, _Packed):
+                stored = aggregate.stored()
+            else:
+                taken = _snapshot_class(self.app, aggregate).take(aggregate)
+                stored = self.app.mapper.to_stored_event(taken)
+            rows.append(
+                {
+                    "originator_id": stored.originator_id,
+                    "originator_version": stored.originator_version,
+                    "topic": stored.topic,
+                    "state": stored.state,
+                }
+            )
+        if rows:
+            recorder: Any = self.app.snapshots.recorder
+            self.conn.execute(insert(recorder.events_record_cls.__table__), rows)
 
 
-def record(
+def _uuid_bytes(value: UUID | str) -> bytes:
+    return value.bytes if isinstance(value, UUID) else UUID(value).bytes
+
+
+def _take_write_lock(conn: Connection) -> None:
+    """Hold the store's write lock for the whole import: ids in order, no writer in between."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"LOCK TABLE {EVENTS_TABLE} IN EXCLUSIVE MODE")
+
+
+def import_rows(
     app: GrantLedger,
     rows: Iterable[tuple[int, Row]],
     *,
     actor: str,
     role: str,
-    batch_rows: int = BATCH_ROWS,
+    batch: int = BATCH_ROWS,
+    on_start: Callable[[Connection], None] | None = None,
+    on_batch: OnBatch | None = None,
     progress: Callable[[int], None] | None = None,
+    cache_vouchers: int | None = None,
 ) -> ImportResult:
-    """Apply the rows and save them in batches: one transaction per ``batch_rows`` rows.
+    """Check and record every row in one transaction; nothing is written if any row is bad.
 
-    Call ``check`` first: a row refused here (the ledger changed in between) stops the import
-    after the batches already saved, and is reported.
+    ``on_start(conn)`` runs once the write lock is held (the projections catch up to the head
+    there); ``on_batch(conn, notifications)`` after each batch is inserted, in the same
+    transaction; ``progress(n)`` after every ``n`` rows.
     """
-    books = _Books(app, actor, role)
+    books = _Books(app, actor, role, CACHE_VOUCHERS if cache_vouchers is None else cache_vouchers)
     result = ImportResult()
-    in_batch = 0
-    for line, row in rows:
+    with app.engine.connect() as conn:
+        transaction = conn.begin()
         try:
-            books.apply(row)
-        except LedgerError as e:
-            result.events += books.save()
-            result.errors.append(_error(line, e))
-            return result
-        result.rows += 1
-        in_batch += 1
-        if in_batch >= batch_rows:
-            result.events += books.save()
-            if progress is not None:
-                progress(in_batch)
-            in_batch = 0
-    result.events += books.save()
-    if progress is not None and in_batch:
-        progress(in_batch)
+            _take_write_lock(conn)
+            if on_start is not None:
+                on_start(conn)
+            writer = _Writer(app, conn, on_batch, batch)
+            since = 0
+            for line, row in rows:
+                result.rows += 1
+                since += 1
+                if progress is not None and since >= 1000:
+                    progress(since)
+                    since = 0
+                try:
+                    books.apply(row)
+                except LedgerError as e:
+                    result.errors.append(_error(line, e))
+                    books.touched.clear()
+                    continue
+                events = books.collect()
+                result.events += len(events)
+                if not result.errors:
+                    writer.add(events)
+            if progress is not None and since:
+                progress(since)
+            if result.errors or result.events == 0:
+                transaction.rollback()
+                return result
+            writer.flush()
+            writer.snapshots(books.changed.values())
+            transaction.commit()
+        except BaseException:
+            if transaction.is_active:
+                transaction.rollback()
+            raise
     return result
 
 

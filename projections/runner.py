@@ -12,11 +12,12 @@ from typing import Any, Protocol
 
 from eventsourcing.persistence import IntegrityError, Notification
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from ledger.application import GrantLedger
-from projections.schema import metadata
+from ledger.database import EVENTS_TABLE
+from projections.schema import TRACKING_TABLE, metadata
 
 BATCH = 5000
 
@@ -178,3 +179,61 @@ def catch_up(
             else:  # another process moved it first: carry on from where it got to
                 positions[projection.name] = recorder.position(projection.name)
     return done
+
+
+class ProjectionsBehind(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def project_stored(
+    session: Session,
+    stored: Sequence[Notification],
+    chosen: Sequence[Projection],
+    events: Sequence[Any],
+) -> None:
+    """Apply events the caller has just inserted, in the caller's transaction (no commit here).
+
+    ``events`` are the domain events of ``stored``, in the same order (the caller has them; no
+    decoding). Each chosen projection must stand at the store's head as it was before these
+    rows; its tracking position moves to the last of them by compare-and-set.
+    """
+    if not stored:
+        return
+    first, last = stored[0].id, stored[-1].id
+    for projection in chosen:
+        row = session.execute(
+            text(f"SELECT notification_id FROM {TRACKING_TABLE} WHERE application_name = :name"),
+            {"name": projection.name},
+        ).first()
+        position = int(row[0]) if row is not None else 0
+        between = session.execute(
+            text(f"SELECT COUNT(*) FROM {EVENTS_TABLE} WHERE id > :after AND id < :first"),
+            {"after": position, "first": first},
+        ).scalar()
+        if position >= first or between:
+            msg = (
+                f"the {projection.name} projection stands at {position}, not at the head before "
+                f"event {first}; run `grant-ledger projections status`"
+            )
+            raise ProjectionsBehind(msg)
+        if getattr(projection, "raw", False):
+            projection.apply(session, [(n.id, n) for n in stored])
+        else:
+            projection.apply(session, [(n.id, e) for n, e in zip(stored, events, strict=True)])
+        if row is None:
+            session.execute(
+                text(f"INSERT INTO {TRACKING_TABLE} (application_name, notification_id) VALUES (:n, :last)"),
+                {"n": projection.name, "last": last},
+            )
+        else:
+            moved = session.execute(
+                text(
+                    f"UPDATE {TRACKING_TABLE} SET notification_id = :last "
+                    "WHERE application_name = :n AND notification_id = :previous"
+                ),
+                {"n": projection.name, "last": last, "previous": position},
+            )
+            if moved.rowcount != 1:  # type: ignore[attr-defined]
+                raise ProjectionsBehind(f"the {projection.name} projection was moved by another process")

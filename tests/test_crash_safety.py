@@ -127,13 +127,30 @@ def test_sigkill_spend_then_retry_same_vouchers(tmp_path: Path) -> None:
     )
 
 
-IMPORT_FILES = 4  # one SIGKILL while each file is being written, then the same file again
-ROWS_PER_FILE = 40
+IMPORT_FILES = 4  # one SIGKILL while each file's transaction is open, then the same file again
+ROWS_PER_FILE = 1500
 HEADER = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo"
+
+
+def _write_locked(path: str) -> bool:
+    """True while another process holds the database's write lock (the import's transaction)."""
+    conn = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError as e:
+        if "locked" in str(e) or "busy" in str(e):
+            return True
+        raise
+    finally:
+        conn.close()
 
 
 @pytest.mark.slow
 def test_sigkill_import_then_import_the_same_file_again(tmp_path: Path) -> None:
+    """An import is one transaction: killed while it is open, it leaves nothing; run again, it
+    records every row once."""
     path = str(tmp_path / "ledger.db")
     url = f"sqlite:///{path}"
     funded_grant(url, "200000.00")
@@ -141,7 +158,7 @@ def test_sigkill_import_then_import_the_same_file_again(tmp_path: Path) -> None:
     rows: dict[str, Decimal] = {}
     outcome = Counter[str]()
     for k in range(IMPORT_FILES):
-        chunk = {f"导-{k}-{i:03d}": Decimal(rng.randint(100, 99999)) / 100 for i in range(ROWS_PER_FILE)}
+        chunk = {f"导-{k}-{i:04d}": Decimal(rng.randint(100, 2999)) / 100 for i in range(ROWS_PER_FILE)}
         rows.update(chunk)
         books = tmp_path / f"books-{k}.csv"
         lines = "".join(
@@ -149,20 +166,21 @@ def test_sigkill_import_then_import_the_same_file_again(tmp_path: Path) -> None:
             for v, a in chunk.items()
         )
         books.write_text(HEADER + "\n" + lines, encoding="utf-8")
-        args = [*GRANT_LEDGER, "import", str(books), "--batch", "2"]
+        args = [*GRANT_LEDGER, "import", str(books), "--batch", "20"]
         before = _event_count(path)
         proc = subprocess.Popen(
             args, cwd=ROOT, env=cli_env(url), stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
-        while proc.poll() is None and _event_count(path) == before:
-            time.sleep(0.0005)  # it has started writing its batches
-        time.sleep(rng.uniform(0, 0.004))
+        while proc.poll() is None and not _write_locked(path):
+            time.sleep(0.0005)  # until its transaction holds the write lock
+        time.sleep(rng.uniform(0, 0.05))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             outcome["killed"] += 1
         proc.communicate()
         written = _event_count(path) - before
-        outcome["killed mid-file" if 0 < written < ROWS_PER_FILE else "not mid-file"] += 1
+        assert written in (0, ROWS_PER_FILE), written  # all or nothing, never part of a file
+        outcome["killed with nothing written" if written == 0 else "finished first"] += 1
         assert integrity_check(url) == "ok"
         again = subprocess.run(args, cwd=ROOT, env=cli_env(url), capture_output=True, text=True, timeout=120)
         assert again.returncode == 0, again.stderr
@@ -177,5 +195,5 @@ def test_sigkill_import_then_import_the_same_file_again(tmp_path: Path) -> None:
     assert dump["grants"][0][4] == int(sum(rows.values()) * 100)
     assert rebuilt_from_scratch(url, tmp_path) == dump
     assert integrity_check(url) == "ok"
-    assert outcome["killed mid-file"] >= 1, outcome
+    assert outcome["killed with nothing written"] >= 1, outcome
     print(f"\nimport: {dict(outcome)} over {IMPORT_FILES} files of {ROWS_PER_FILE} rows")

@@ -153,18 +153,47 @@ def test_xlsx_import(sqlite_ledger: Ledger, tmp_path: Path) -> None:
     assert sqlite_ledger.balances()["B0001"]["subsidy_spent"] == "2500.25"
 
 
-def test_a_file_too_large_to_keep_is_written_in_a_second_pass(
+def test_interleaved_file_past_the_grant_cache_is_recorded_exactly(
     ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Grants pushed out of the import's cache come back from their snapshots, state intact."""
     from ledger import importing
 
-    monkeypatch.setattr(importing, "KEEP_EVENTS", 3)
-    path = tmp_path / "big.csv"
-    expected = write_file(path, 400, grants=4)
-    ledger.ok("import", "--batch", "50", str(path))
+    monkeypatch.setattr(importing, "CACHE_VOUCHERS", 10)
+    grouped = tmp_path / "grouped.csv"
+    expected = write_file(grouped, 400, grants=6)
+    header, *rows = grouped.read_text(encoding="utf-8").splitlines()
+    by_grant: dict[str, list[str]] = {}
+    for row in rows:
+        by_grant.setdefault(row.split(",")[3], []).append(row)
+    queues = list(by_grant.values())
+    interleaved = [q[i] for i in range(max(map(len, queues))) for q in queues if i < len(q)]
+    path = tmp_path / "interleaved.csv"
+    path.write_text("\n".join([header, *interleaved]) + "\n", encoding="utf-8")
+
+    ledger.ok("import", "--batch", "7", str(path))
     balances = ledger.balances()
     for base, fen in expected.items():
         assert balances[base]["subsidy_spent"] == f"{fen['subsidy_spent'] / 100:.2f}"
     events = ledger.event_count()
     assert "already recorded" in ledger.ok("import", str(path)).stdout
+    assert ledger.event_count() == events
+    # the snapshots written for pushed-out grants load: a further spend sees every voucher
+    last = interleaved[-1].split(",")
+    assert last[5] == "spend"
+    again = ledger(
+        "spend",
+        last[3],
+        "--amount",
+        "1",
+        "--category",
+        "equipment",
+        "--source",
+        "subsidy",
+        "--voucher",
+        last[10],
+        "--date",
+        "2024-06-01",
+    )
+    assert again.exit_code == 5, again.output  # the voucher is known, with other content
     assert ledger.event_count() == events
