@@ -437,6 +437,7 @@ class _Writer:
         self.events: list[Any] = []
         self.written = 0
         self.head: int | None = None
+        self.sequence: str | None = None
         self.encode = StateEncoder(app.mapper)
 
     def add(self, events: list[Any]) -> None:
@@ -469,18 +470,7 @@ class _Writer:
             )
             self.head += len(stored)
         else:
-            rows = [
-                {
-                    "originator_id": e.originator_id,
-                    "originator_version": e.originator_version,
-                    "topic": e.topic,
-                    "state": e.state,
-                }
-                for e in stored
-            ]
-            ids = self.conn.execute(
-                insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
-            ).scalars()
+            ids = self._copy_postgresql(stored)
         notifications = [
             Notification(
                 id=nid,
@@ -494,6 +484,23 @@ class _Writer:
         if self.on_batch is not None:
             self.on_batch(self.conn, notifications, events)
         self.written += len(notifications)
+
+    def _copy_postgresql(self, stored: list[StoredEvent]) -> list[int]:
+        """COPY the rows with ids drawn from the table's sequence (the table lock is held)."""
+        name = self.table.name
+        if self.sequence is None:
+            found = self.conn.exec_driver_sql(f"SELECT pg_get_serial_sequence('{name}', 'id')").scalar()
+            self.sequence = str(found)
+        drawn = self.conn.exec_driver_sql(
+            f"SELECT nextval('{self.sequence}') FROM generate_series(1, {len(stored)})"
+        )
+        ids = sorted(int(n) for (n,) in drawn)
+        driver: Any = self.conn.connection.driver_connection
+        columns = "id, originator_id, originator_version, topic, state"
+        with driver.cursor() as cursor, cursor.copy(f"COPY {name} ({columns}) FROM STDIN") as copy:
+            for nid, e in zip(ids, stored, strict=True):
+                copy.write_row((nid, e.originator_id, e.originator_version, e.topic, e.state))
+        return ids
 
     def snapshots(self, changed: Iterable[tuple[Grant | Unit | _Packed, int]]) -> None:
         """One snapshot per aggregate whose version passed a multiple of its interval."""
@@ -586,6 +593,9 @@ def import_rows(
                 return result
             writer.flush()
             writer.snapshots(books.changed.values())
+            channel = getattr(app.recorder, "channel_name", None)
+            if conn.dialect.name == "postgresql" and channel:
+                conn.exec_driver_sql(f"NOTIFY {channel}")  # live followers wake at the commit
             transaction.commit()
         except BaseException:
             if transaction.is_active:
