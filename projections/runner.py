@@ -8,9 +8,10 @@ twice: the loser's transaction rolls back and it reads the new position.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any, Protocol
 
-from eventsourcing.persistence import IntegrityError, Notification
+from eventsourcing.persistence import IntegrityError, Mapper, Notification
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
 from sqlalchemy import Table, insert, select, text, update
 from sqlalchemy.orm import Session
@@ -190,17 +191,26 @@ class ProjectionsBehind(Exception):
 def project_stored(
     session: Session,
     stored: Sequence[Notification],
-    chosen: Sequence[Projection],
-    events: Sequence[Any],
+    chosen: Sequence[Projection] | None = None,
+    events: Sequence[Any] | None = None,
 ) -> None:
-    """Apply events the caller has just inserted, in the caller's transaction (no commit here).
+    """Apply notifications the caller has just inserted, in the caller's transaction (no commit here).
 
-    ``events`` are the domain events of ``stored``, in the same order (the caller has them; no
-    decoding). Each chosen projection must stand at the store's head as it was before these
-    rows; its tracking position moves to the last of them by compare-and-set.
+    ``session`` is bound to the caller's connection; ``chosen`` defaults to every projection the
+    command line keeps (``commands.registry.all_projections``). Each chosen projection must stand
+    at the store's head as it was before these rows (else :class:`ProjectionsBehind`); its tracking
+    position moves to ``stored[-1].id`` by compare-and-set. ``events``, the domain events of
+    ``stored`` in the same order, spare decoding them when the caller has them.
     """
     if not stored:
         return
+    if chosen is None:
+        from commands.registry import all_projections
+
+        chosen = all_projections()
+    if events is None:
+        mapper = _standalone_mapper()
+        events = [mapper.to_domain_event(n) for n in stored]
     first, last = stored[0].id, stored[-1].id
     for projection in chosen:
         row = session.execute(
@@ -237,3 +247,16 @@ def project_stored(
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 raise ProjectionsBehind(f"the {projection.name} projection was moved by another process")
+
+
+@cache
+def _standalone_mapper() -> Mapper[Any]:
+    """The application's event mapper (same transcodings), without opening the application."""
+    from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
+
+    from ledger.application import DateAsISO
+
+    transcoder = JSONTranscoder()
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()):
+        transcoder.register(transcoding)
+    return Mapper(transcoder=transcoder)
