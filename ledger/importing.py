@@ -72,8 +72,9 @@ HEADER = (
 )
 KINDS = ("approve", "disburse", "match_commit", "match_receive", "spend", "reverse")
 BATCH_ROWS = 5000
-# About 670 bytes of aggregate per voucher held: ~130 MB of grants in memory at most.
-CACHE_VOUCHERS = 200_000
+# About 670 bytes of aggregate per voucher held: ~70 MB of grants in memory at most.
+CACHE_VOUCHERS = 100_000
+SNAPSHOT_BYTES = 8_000_000  # snapshots written at a time, at the end
 _PERIOD = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})?\s*(?:\.\.|~|/)?\s*(\d{4}-\d{2}-\d{2})\s*$")
 _APPROVE_TAKES_IMPORTED = "imported" in inspect.signature(Grant.approve).parameters
 
@@ -503,10 +504,16 @@ class _Writer:
         return ids
 
     def snapshots(self, changed: Iterable[tuple[Grant | Unit | _Packed, int]]) -> None:
-        """One snapshot per aggregate whose version passed a multiple of its interval."""
+        """One snapshot per aggregate whose version passed a multiple of its interval.
+
+        Written a few at a time: a large grant's snapshot is hundreds of kilobytes.
+        """
         if self.app.snapshots is None:
             return
-        rows = []
+        recorder: Any = self.app.snapshots.recorder
+        table = recorder.events_record_cls.__table__
+        rows: list[dict[str, Any]] = []
+        size = 0
         for aggregate, loaded_at in changed:
             kind = Grant if isinstance(aggregate, _Packed) else type(aggregate)
             interval = self.app.snapshotting_intervals.get(kind)
@@ -525,9 +532,12 @@ class _Writer:
                     "state": stored.state,
                 }
             )
+            size += len(stored.state)
+            if size > SNAPSHOT_BYTES:
+                self.conn.execute(insert(table), rows)
+                rows, size = [], 0
         if rows:
-            recorder: Any = self.app.snapshots.recorder
-            self.conn.execute(insert(recorder.events_record_cls.__table__), rows)
+            self.conn.execute(insert(table), rows)
 
 
 def _uuid_bytes(value: UUID | str) -> bytes:
