@@ -31,6 +31,9 @@ class RuleViolationError(LedgerError):
         self.rule = rule
         self.clause = clause
 
+    def __reduce__(self) -> tuple[object, ...]:  # pickled across the import's two processes
+        return (_rule_violation, (type(self), self.message, self.rule, self.clause))
+
 
 class NotFoundError(LedgerError):
     exit_code = 4
@@ -48,3 +51,7 @@ class StorageError(LedgerError):
     """The database could not be used (locked, read-only, newer schema...)."""
 
     exit_code = 5
+
+
+def _rule_violation(cls: type[RuleViolationError], message: str, rule: str, clause: str) -> RuleViolationError:
+    return cls(message, rule=rule, clause=clause)

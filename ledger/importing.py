@@ -30,6 +30,7 @@ This module imports neither ``projections`` nor ``commands``.
 from __future__ import annotations
 
 import inspect
+import multiprocessing
 import re
 import zlib
 from collections import OrderedDict
@@ -48,7 +49,7 @@ from sqlalchemy.engine import Connection
 from ledger.application import GrantLedger
 from ledger.database import EVENTS_TABLE
 from ledger.encoding import StateEncoder
-from ledger.errors import BadInputError, ConflictError, LedgerError, NotFoundError
+from ledger.errors import BadInputError, ConflictError, LedgerError, NotFoundError, StorageError
 from ledger.grant import Grant, grant_uuid
 from ledger.money import parse_amount
 from ledger.policy import Policy, policy_in_force
@@ -421,38 +422,98 @@ def _snapshot_class(app: GrantLedger, aggregate: Grant | Unit) -> Any:
     return getattr(type(aggregate), "Snapshot", app.snapshot_class)
 
 
-# (connection, the batch as stored, the same batch's domain events)
-OnBatch = Callable[[Connection, list[Notification], list[Any]], None]
+# (connection, the batch as stored): the projections, in the import's transaction
+OnBatch = Callable[[Connection, list[Notification]], None]
+
+# What the checking side hands the writing side, in order:
+#   ("rows", n)          n more rows checked (progress)
+#   ("events", [...])    stored events to insert, while no row has been bad
+#   ("snapshots", [...]) snapshots to insert, at the end of a good file
+#   ("result", ImportResult)
+Message = tuple[str, Any]
+
+
+def _check(
+    app: GrantLedger,
+    rows: Iterable[tuple[int, Row]],
+    *,
+    actor: str,
+    role: str,
+    batch: int,
+    cache_vouchers: int,
+) -> Iterator[Message]:
+    """Apply every row to the aggregates and yield what to write (see ``Message``)."""
+    books = _Books(app, actor, role, cache_vouchers)
+    encode = StateEncoder(app.mapper)
+    result = ImportResult()
+    pending: list[StoredEvent] = []
+    since = 0
+    for line, row in rows:
+        result.rows += 1
+        since += 1
+        try:
+            books.apply(row)
+        except LedgerError as e:
+            result.errors.append(_error(line, e))
+            books.touched.clear()
+            pending.clear()
+            continue
+        events = books.collect()
+        result.events += len(events)
+        if not result.errors:
+            pending.extend([encode(e) for e in events])
+        if len(pending) >= batch:
+            yield "rows", since
+            yield "events", pending
+            pending, since = [], 0
+        elif since >= 1000:
+            yield "rows", since
+            since = 0
+    yield "rows", since
+    if not result.errors and result.events:
+        if pending:
+            yield "events", pending
+        yield from _snapshots(app, books.changed.values())
+    yield "result", result
+
+
+def _snapshots(app: GrantLedger, changed: Iterable[tuple[Grant | Unit | _Packed, int]]) -> Iterator[Message]:
+    """One snapshot per aggregate whose version passed a multiple of its interval, a few at a
+    time: a large grant's snapshot is hundreds of kilobytes."""
+    if app.snapshots is None:
+        return
+    chunk: list[StoredEvent] = []
+    size = 0
+    for aggregate, loaded_at in changed:
+        kind = Grant if isinstance(aggregate, _Packed) else type(aggregate)
+        interval = app.snapshotting_intervals.get(kind)
+        if not interval or aggregate.version // interval <= loaded_at // interval:
+            continue
+        if isinstance(aggregate, _Packed):
+            stored = aggregate.stored()
+        else:
+            stored = app.mapper.to_stored_event(_snapshot_class(app, aggregate).take(aggregate))
+        chunk.append(stored)
+        size += len(stored.state)
+        if size > SNAPSHOT_BYTES:
+            yield "snapshots", chunk
+            chunk, size = [], 0
+    if chunk:
+        yield "snapshots", chunk
 
 
 class _Writer:
-    """Inserts encoded events in batches on one connection and hands each batch on."""
+    """Inserts stored events in batches on one connection and hands each batch on."""
 
-    def __init__(self, app: GrantLedger, conn: Connection, on_batch: OnBatch | None, batch: int) -> None:
+    def __init__(self, app: GrantLedger, conn: Connection, on_batch: OnBatch | None) -> None:
         self.app = app
         self.conn = conn
         self.on_batch = on_batch
-        self.batch = batch
         self.table: Table = app.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
-        self.pending: list[StoredEvent] = []
-        self.events: list[Any] = []
-        self.written = 0
         self.head: int | None = None
         self.sequence: str | None = None
-        self.encode = StateEncoder(app.mapper)
 
-    def add(self, events: list[Any]) -> None:
-        encode = self.encode
-        self.pending.extend([encode(e) for e in events])
-        self.events.extend(events)
-        if len(self.pending) >= self.batch:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        stored, self.pending = self.pending, []
-        events, self.events = self.events, []
+    def events(self, stored: list[StoredEvent]) -> None:
         table = self.table
         ids: Iterable[int]
         if self.conn.dialect.name == "sqlite":
@@ -483,8 +544,7 @@ class _Writer:
             for nid, e in zip(ids, stored, strict=True)
         ]
         if self.on_batch is not None:
-            self.on_batch(self.conn, notifications, events)
-        self.written += len(notifications)
+            self.on_batch(self.conn, notifications)
 
     def _copy_postgresql(self, stored: list[StoredEvent]) -> list[int]:
         """COPY the rows with ids drawn from the table's sequence (the table lock is held)."""
@@ -503,41 +563,18 @@ class _Writer:
                 copy.write_row((nid, e.originator_id, e.originator_version, e.topic, e.state))
         return ids
 
-    def snapshots(self, changed: Iterable[tuple[Grant | Unit | _Packed, int]]) -> None:
-        """One snapshot per aggregate whose version passed a multiple of its interval.
-
-        Written a few at a time: a large grant's snapshot is hundreds of kilobytes.
-        """
-        if self.app.snapshots is None:
-            return
-        recorder: Any = self.app.snapshots.recorder
-        table = recorder.events_record_cls.__table__
-        rows: list[dict[str, Any]] = []
-        size = 0
-        for aggregate, loaded_at in changed:
-            kind = Grant if isinstance(aggregate, _Packed) else type(aggregate)
-            interval = self.app.snapshotting_intervals.get(kind)
-            if not interval or aggregate.version // interval <= loaded_at // interval:
-                continue
-            if isinstance(aggregate, _Packed):
-                stored = aggregate.stored()
-            else:
-                taken = _snapshot_class(self.app, aggregate).take(aggregate)
-                stored = self.app.mapper.to_stored_event(taken)
-            rows.append(
-                {
-                    "originator_id": stored.originator_id,
-                    "originator_version": stored.originator_version,
-                    "topic": stored.topic,
-                    "state": stored.state,
-                }
-            )
-            size += len(stored.state)
-            if size > SNAPSHOT_BYTES:
-                self.conn.execute(insert(table), rows)
-                rows, size = [], 0
-        if rows:
-            self.conn.execute(insert(table), rows)
+    def snapshots(self, stored: list[StoredEvent]) -> None:
+        recorder: Any = self.app.snapshots.recorder  # type: ignore[union-attr]
+        rows = [
+            {
+                "originator_id": e.originator_id,
+                "originator_version": e.originator_version,
+                "topic": e.topic,
+                "state": e.state,
+            }
+            for e in stored
+        ]
+        self.conn.execute(insert(recorder.events_record_cls.__table__), rows)
 
 
 def _uuid_bytes(value: UUID | str) -> bytes:
@@ -563,46 +600,43 @@ def import_rows(
     on_batch: OnBatch | None = None,
     progress: Callable[[int], None] | None = None,
     cache_vouchers: int | None = None,
+    parallel: bool = False,
 ) -> ImportResult:
     """Check and record every row in one transaction; nothing is written if any row is bad.
 
     ``on_start(conn)`` runs once the write lock is held (the projections catch up to the head
     there); ``on_batch(conn, notifications)`` after each batch is inserted, in the same
-    transaction; ``progress(n)`` after every ``n`` rows.
+    transaction; ``progress(n)`` as rows are checked. With ``parallel``, a second process
+    checks the rows and encodes the events while this one writes them (two cores).
     """
-    books = _Books(app, actor, role, CACHE_VOUCHERS if cache_vouchers is None else cache_vouchers)
-    result = ImportResult()
+    cache = CACHE_VOUCHERS if cache_vouchers is None else cache_vouchers
     with app.engine.connect() as conn:
         transaction = conn.begin()
         try:
             _take_write_lock(conn)
             if on_start is not None:
                 on_start(conn)
-            writer = _Writer(app, conn, on_batch, batch)
-            since = 0
-            for line, row in rows:
-                result.rows += 1
-                since += 1
-                if progress is not None and since >= 1000:
-                    progress(since)
-                    since = 0
-                try:
-                    books.apply(row)
-                except LedgerError as e:
-                    result.errors.append(_error(line, e))
-                    books.touched.clear()
-                    continue
-                events = books.collect()
-                result.events += len(events)
-                if not result.errors:
-                    writer.add(events)
-            if progress is not None and since:
-                progress(since)
+            writer = _Writer(app, conn, on_batch)
+            if parallel:
+                messages: Iterator[Message] = _checked_elsewhere(
+                    app, rows, actor=actor, role=role, batch=batch, cache_vouchers=cache
+                )
+            else:
+                messages = _check(app, rows, actor=actor, role=role, batch=batch, cache_vouchers=cache)
+            result = ImportResult()
+            for kind, body in messages:
+                if kind == "rows":
+                    if progress is not None and body:
+                        progress(body)
+                elif kind == "events":
+                    writer.events(body)
+                elif kind == "snapshots":
+                    writer.snapshots(body)
+                else:
+                    result = body
             if result.errors or result.events == 0:
                 transaction.rollback()
                 return result
-            writer.flush()
-            writer.snapshots(books.changed.values())
             channel = getattr(app.recorder, "channel_name", None)
             if conn.dialect.name == "postgresql" and channel:
                 conn.exec_driver_sql(f"NOTIFY {channel}")  # live followers wake at the commit
@@ -612,6 +646,59 @@ def import_rows(
                 transaction.rollback()
             raise
     return result
+
+
+def _checked_elsewhere(
+    app: GrantLedger,
+    rows: Iterable[tuple[int, Row]],
+    **options: Any,
+) -> Iterator[Message]:
+    """``_check`` run in a forked process, its messages received here as they come.
+
+    The child inherits the open file and reads the rows; it opens its own connections (reads
+    only: this process holds the write lock). If this process dies, the child's next send
+    fails on the closed pipe and it exits; if the child fails, its error is raised here.
+    """
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    url = app.engine.url.render_as_string(hide_password=False)
+    child = context.Process(target=_check_and_send, args=(url, rows, send, receive, options), daemon=True)
+    child.start()
+    send.close()
+    try:
+        while True:
+            try:
+                kind, body = receive.recv()
+            except EOFError:
+                msg = f"the import's checking process ended without a result (exit {child.exitcode})"
+                raise StorageError(msg) from None
+            if kind == "failed":
+                raise body
+            yield kind, body
+            if kind == "result":
+                return
+    finally:
+        receive.close()
+        if child.is_alive():
+            child.kill()
+        child.join()
+
+
+def _check_and_send(url: str, rows: Iterable[tuple[int, Row]], send: Any, receive: Any, options: Any) -> None:
+    receive.close()
+    try:
+        app = GrantLedger(url)
+        for message in _check(app, rows, **options):
+            send.send(message)
+    except (BrokenPipeError, KeyboardInterrupt):
+        return  # the writing process is gone or interrupted: it rolls back
+    except LedgerError as e:
+        send.send(("failed", e))
+    except BaseException as e:  # anything else: one line for the user, not a traceback
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        send.send(("failed", StorageError(f"the import's checking process failed: {first}")))
+    finally:
+        send.close()
 
 
 def read_rows(lines: Iterator[list[Any]], first_line: int = 1) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -147,6 +147,26 @@ def _write_locked(path: str) -> bool:
         conn.close()
 
 
+def _left_running(books: Path, wait: float = 10.0) -> list[int]:
+    """Processes still running an import of ``books`` (a forked checker whose parent died)."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+                state = (entry / "stat").read_text().split(") ")[1][0]
+            except OSError:
+                continue
+            if str(books).encode() in cmdline and state != "Z":
+                found.append(int(entry.name))
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
 @pytest.mark.slow
 def test_sigkill_import_then_import_the_same_file_again(tmp_path: Path) -> None:
     """An import is one transaction: killed while it is open, it leaves nothing; run again, it
@@ -166,7 +186,8 @@ def test_sigkill_import_then_import_the_same_file_again(tmp_path: Path) -> None:
             for v, a in chunk.items()
         )
         books.write_text(HEADER + "\n" + lines, encoding="utf-8")
-        args = [*GRANT_LEDGER, "import", str(books), "--batch", "20"]
+        jobs = "2" if k % 2 else "1"  # half the files checked in a second process
+        args = [*GRANT_LEDGER, "import", str(books), "--batch", "20", "--jobs", jobs]
         before = _event_count(path)
         proc = subprocess.Popen(
             args, cwd=ROOT, env=cli_env(url), stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -178,6 +199,7 @@ def test_sigkill_import_then_import_the_same_file_again(tmp_path: Path) -> None:
             proc.send_signal(signal.SIGKILL)
             outcome["killed"] += 1
         proc.communicate()
+        assert _left_running(books) == [], "the checking process outlived the killed import"
         written = _event_count(path) - before
         assert written in (0, ROWS_PER_FILE), written  # all or nothing, never part of a file
         outcome["killed with nothing written" if written == 0 else "finished first"] += 1

@@ -34,15 +34,22 @@ BAD = f"""{HEADER}
 """
 
 
+# The rows checked in this process, or in a second one while this one writes.
+JOBS = pytest.mark.parametrize("jobs", ["1", "2"])
+
+
 def _write(tmp_path: Path, text: str, name: str = "books.csv", bom: bool = False) -> Path:
     path = tmp_path / name
     path.write_text(("\ufeff" if bom else "") + text, encoding="utf-8")
     return path
 
 
-def test_good_file_is_recorded_and_reimport_records_nothing(ledger: Ledger, tmp_path: Path) -> None:
+@JOBS
+def test_good_file_is_recorded_and_reimport_records_nothing(
+    ledger: Ledger, tmp_path: Path, jobs: str
+) -> None:
     path = _write(tmp_path, GOOD, bom=True)
-    result = ledger.ok("import", str(path))
+    result = ledger.ok("import", "--jobs", jobs, str(path))
     assert "imported 8 rows" in result.stdout
     b = ledger.balances()["B0001"]
     assert (b["subsidy_approved"], b["subsidy_received"], b["subsidy_spent"]) == (
@@ -56,15 +63,18 @@ def test_good_file_is_recorded_and_reimport_records_nothing(ledger: Ledger, tmp_
         "1000.50",
     )
     events = ledger.event_count()
-    again = ledger.ok("import", str(path))
+    again = ledger.ok("import", "--jobs", jobs, str(path))
     assert "already recorded" in again.stdout
     assert ledger.event_count() == events
     assert ledger.balances()["B0001"] == b
 
 
-def test_file_with_bad_rows_writes_nothing_and_lists_every_bad_row(ledger: Ledger, tmp_path: Path) -> None:
+@JOBS
+def test_file_with_bad_rows_writes_nothing_and_lists_every_bad_row(
+    ledger: Ledger, tmp_path: Path, jobs: str
+) -> None:
     path = _write(tmp_path, BAD)
-    result = ledger("import", str(path))
+    result = ledger("import", "--jobs", jobs, str(path))
     assert result.exit_code == 2, result.stderr
     assert "Traceback" not in result.stderr
     bad = [line for line in result.stderr.splitlines() if line.startswith("books.csv:")]
@@ -80,19 +90,21 @@ def test_file_with_bad_rows_writes_nothing_and_lists_every_bad_row(ledger: Ledge
     assert ledger.event_count() == 0
 
 
-def test_rule_only_failures_exit_3(ledger: Ledger, tmp_path: Path) -> None:
+@JOBS
+def test_rule_only_failures_exit_3(ledger: Ledger, tmp_path: Path, jobs: str) -> None:
     text = f"""{HEADER}
 2024-04-01,U1,B0001,G1,district_base,approve,200000,,,,渝中人社〔2024〕1号,,
 2024-04-15,,B0001,G1,,disburse,100000,,,,拨-1,,1
 2024-05-01,,B0001,G1,,spend,100,subsidy,labour,,记-2,,
 """
-    result = ledger("import", str(_write(tmp_path, text)))
+    result = ledger("import", "--jobs", jobs, str(_write(tmp_path, text)))
     assert result.exit_code == 3
     assert "books.csv:4:" in result.stderr
     assert ledger.event_count() == 0
 
 
-def test_import_after_commands_and_unknown_base(ledger: Ledger, tmp_path: Path) -> None:
+@JOBS
+def test_import_after_commands_and_unknown_base(ledger: Ledger, tmp_path: Path, jobs: str) -> None:
     from tests.conftest import approved_district_grant
 
     approved_district_grant(ledger)
@@ -100,37 +112,40 @@ def test_import_after_commands_and_unknown_base(ledger: Ledger, tmp_path: Path) 
 2024-04-15,,B0001,G1,,disburse,100000,,,,拨-1,,1
 2024-04-16,,B0002,G1,,disburse,100,,,,拨-2,,2
 """
-    result = ledger("import", str(_write(tmp_path, text)))
+    result = ledger("import", "--jobs", jobs, str(_write(tmp_path, text)))
     assert result.exit_code == 2
     assert "books.csv:3:" in result.stderr and "B0002" in result.stderr
     ok = f"""{HEADER}
 2024-04-15,,B0001,G1,,disburse,100000,,,,拨-1,,1
 """
-    ledger.ok("import", str(_write(tmp_path, ok)))
+    ledger.ok("import", "--jobs", jobs, str(_write(tmp_path, ok)))
     assert ledger.balances()["B0001"]["subsidy_received"] == "100000.00"
 
 
-def test_bad_header_and_missing_file(ledger: Ledger, tmp_path: Path) -> None:
-    result = ledger("import", str(_write(tmp_path, "date,amount\n2024-01-01,5\n")))
+@JOBS
+def test_bad_header_and_missing_file(ledger: Ledger, tmp_path: Path, jobs: str) -> None:
+    result = ledger("import", "--jobs", jobs, str(_write(tmp_path, "date,amount\n2024-01-01,5\n")))
     assert result.exit_code == 2 and "header" in result.stderr
-    assert ledger("import", str(tmp_path / "nope.csv")).exit_code == 2
+    assert ledger("import", "--jobs", jobs, str(tmp_path / "nope.csv")).exit_code == 2
 
 
-def test_ten_thousand_rows(ledger: Ledger, tmp_path: Path) -> None:
+@JOBS
+def test_ten_thousand_rows(ledger: Ledger, tmp_path: Path, jobs: str) -> None:
     path = tmp_path / "big.csv"
     expected = write_file(path, 10_000, grants=10)
-    result = ledger.ok("import", str(path))
+    result = ledger.ok("import", "--jobs", jobs, str(path))
     assert "imported 10000 rows" in result.stdout
     balances = ledger.balances()
     for base, fen in expected.items():
         assert balances[base]["subsidy_spent"] == f"{fen['subsidy_spent'] / 100:.2f}"
         assert balances[base]["matching_spent"] == f"{fen['matching_spent'] / 100:.2f}"
     events = ledger.event_count()
-    assert "already recorded" in ledger.ok("import", str(path)).stdout
+    assert "already recorded" in ledger.ok("import", "--jobs", jobs, str(path)).stdout
     assert ledger.event_count() == events
 
 
-def test_xlsx_import(sqlite_ledger: Ledger, tmp_path: Path) -> None:
+@JOBS
+def test_xlsx_import(sqlite_ledger: Ledger, tmp_path: Path, jobs: str) -> None:
     from decimal import Decimal
 
     from openpyxl import Workbook
@@ -149,12 +164,13 @@ def test_xlsx_import(sqlite_ledger: Ledger, tmp_path: Path) -> None:
         sheet.append(cells)
     path = tmp_path / "books.xlsx"
     book.save(path)
-    sqlite_ledger.ok("import", str(path))
+    sqlite_ledger.ok("import", "--jobs", jobs, str(path))
     assert sqlite_ledger.balances()["B0001"]["subsidy_spent"] == "2500.25"
 
 
+@JOBS
 def test_interleaved_file_past_the_grant_cache_is_recorded_exactly(
-    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str
 ) -> None:
     """Grants pushed out of the import's cache come back from their snapshots, state intact."""
     from ledger import importing
@@ -171,12 +187,12 @@ def test_interleaved_file_past_the_grant_cache_is_recorded_exactly(
     path = tmp_path / "interleaved.csv"
     path.write_text("\n".join([header, *interleaved]) + "\n", encoding="utf-8")
 
-    ledger.ok("import", "--batch", "7", str(path))
+    ledger.ok("import", "--jobs", jobs, "--batch", "7", str(path))
     balances = ledger.balances()
     for base, fen in expected.items():
         assert balances[base]["subsidy_spent"] == f"{fen['subsidy_spent'] / 100:.2f}"
     events = ledger.event_count()
-    assert "already recorded" in ledger.ok("import", str(path)).stdout
+    assert "already recorded" in ledger.ok("import", "--jobs", jobs, str(path)).stdout
     assert ledger.event_count() == events
     # the snapshots written for pushed-out grants load: a further spend sees every voucher
     last = interleaved[-1].split(",")
