@@ -9,7 +9,9 @@ Layout::
     checkpoints/NNNN.txt every signed checkpoint, oldest first
     keys/NAME.pub        the public key(s) that signed them
     policy/FILE.toml     the policy data in force
-    report.xlsx          balances per base, spending with vouchers, findings, the event log
+    report.xlsx          balances per base, spending with vouchers, findings, the event log with
+                         leaf hashes (a sheet past Excel's 1,048,576 rows goes on in "NAME (2)"…;
+                         bundle.json names the event-log sheets); events.jsonl stays the log itself
     MANIFEST             sha256 of every other file, as `sha256sum` prints them
 """
 
@@ -21,38 +23,23 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from uuid import UUID
 
-from sqlalchemy import inspect, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Engine
 
-from audit.canonical import record_from_stored
+from audit import layout
+from audit.canonical import canonical_json, record_from_stored
 from audit.checkpoint import key_id
+from audit.layout import BALANCE_HEADERS, FORMAT, event_line, event_log_row
 from audit.log import ORIGIN, leaves, stored_checkpoints
+from audit.xlsx import SheetStream, Workbook
 from ledger.database import EVENTS_TABLE
 from ledger.errors import BadInputError, NotFoundError
 from ledger.policy import current_policy, policy_in_force, policy_text
 
-FORMAT = 1
-BALANCE_HEADERS = [
-    "base_id",
-    "grant_id",
-    "base_name",
-    "programme",
-    "approved",
-    "subsidy_received",
-    "subsidy_spent",
-    "subsidy_available",
-    "matching_committed",
-    "matching_received",
-    "matching_spent",
-    "matching_available",
-    "subsidy_recovered",
-    "subsidy_disposed",
-    "matching_disposed",
-]
-AMOUNT_FORMAT = "#,##0.00"
+_BATCH = 5000  # rows fetched, lines written and progress reported at a time
 
 
 @dataclass(frozen=True)
@@ -73,13 +60,14 @@ def _uuid(value: Any) -> UUID:
 
 
 def _rows(engine: Engine, size: int) -> Iterator[Any]:
+    """Every leaf up to ``size`` with its stored event, streamed in leaf order (one query)."""
     query = text(
         "SELECT l.leaf_index, l.notification_id, l.leaf_hash, e.originator_id, e.originator_version, "
         f"e.topic, e.state FROM {leaves.name} l JOIN {EVENTS_TABLE} e ON e.id = l.notification_id "
         "WHERE l.leaf_index < :size ORDER BY l.leaf_index"
     )
     with engine.connect() as conn:
-        yield from conn.execution_options(yield_per=2000).execute(query, {"size": size})
+        yield from conn.execution_options(yield_per=_BATCH).execute(query, {"size": size})
 
 
 def _occurred_on(state: dict[str, Any]) -> str | None:
@@ -96,10 +84,81 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_manifest(directory: Path) -> None:
+def write_manifest(directory: Path, known: dict[str, str] | None = None) -> None:
+    """MANIFEST of every other file; ``known`` gives digests already computed while writing."""
+    known = known or {}
     files = sorted(p for p in directory.rglob("*") if p.is_file() and p.name != "MANIFEST")
-    lines = [f"{_sha256(p)}  {p.relative_to(directory).as_posix()}\n" for p in files]
+    lines = []
+    for p in files:
+        name = p.relative_to(directory).as_posix()
+        lines.append(f"{known.get(name) or _sha256(p)}  {name}\n")
     (directory / "MANIFEST").write_text("".join(lines), encoding="utf-8")
+
+
+@dataclass
+class _Selection:
+    """Which events go out in full: one grant's (``--grant``), up to a business date (``--as-of``)."""
+
+    grant: UUID | None
+    cutoff: str | None
+    found_grant: bool = False
+
+    def keeps(self, originator: UUID, record: dict[str, Any]) -> bool:
+        if self.grant is not None:
+            if originator != self.grant:
+                return False
+            self.found_grant = True
+        if self.cutoff is not None:
+            on = _occurred_on(record["state"])
+            return on is None or on <= self.cutoff
+        return True
+
+
+@dataclass
+class _EventsWritten:
+    last_nid: int
+    originators: set[str]
+    digest: str
+
+
+def _write_events(
+    engine: Engine,
+    size: int,
+    selection: _Selection,
+    out: IO[bytes],
+    log: SheetStream,
+    progress: Callable[[int], None] | None,
+) -> _EventsWritten:
+    """events.jsonl and the workbook's event log, in one pass over the stored events."""
+    digest = hashlib.sha256()
+    originators: set[str] = set()
+    last_nid = 0
+    lines: list[bytes] = []
+    for index, nid, leaf_hash, originator_id, version, topic, state in _rows(engine, size):
+        originator = _uuid(originator_id)
+        record = record_from_stored(originator, version, topic, bytes(state))
+        index, nid = int(index), int(nid)
+        if selection.keeps(originator, record):
+            lines.append(event_line(index, nid, leaf_hash, canonical_json(record)))
+            log.append(event_log_row(index, nid, leaf_hash, record))
+            originators.add(record["originator_id"])
+        else:
+            lines.append(event_line(index, nid, leaf_hash, None))
+            log.append(event_log_row(index, nid, leaf_hash, None))
+        last_nid = nid
+        if len(lines) == _BATCH:
+            _flush(out, digest, lines, progress)
+    _flush(out, digest, lines, progress)
+    return _EventsWritten(last_nid, originators, digest.hexdigest())
+
+
+def _flush(out: IO[bytes], digest: Any, lines: list[bytes], progress: Callable[[int], None] | None) -> None:
+    chunk = b"".join(lines)
+    out.write(chunk)
+    digest.update(chunk)
+    if progress is not None and lines:
+        progress(len(lines))
+    lines.clear()
 
 
 def export(
@@ -128,54 +187,24 @@ def export(
 
         wanted = grant_uuid(grant)
     cutoff = as_of.isoformat() if as_of else None
+    selection = _Selection(wanted, cutoff)
 
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "checkpoints").mkdir()
     (directory / "keys").mkdir()
     (directory / "policy").mkdir()
 
-    log_rows: list[tuple[Any, ...]] = []
-    included_ids: set[str] = set()
-    last_nid = 0
-    found_grant = False
-    with (directory / "events.jsonl").open("w", encoding="utf-8", newline="\n") as out:
-        for row in _rows(engine, size):
-            originator = _uuid(row.originator_id)
-            state = bytes(row.state)
-            record = record_from_stored(originator, row.originator_version, row.topic, state)
-            keep = wanted is None or originator == wanted
-            found_grant = found_grant or (wanted is not None and originator == wanted)
-            if keep and cutoff is not None:
-                on = _occurred_on(record["state"])
-                keep = on is None or on <= cutoff
-            line: dict[str, Any] = {
-                "leaf_index": int(row.leaf_index),
-                "event_id": int(row.notification_id),
-                "leaf_hash": row.leaf_hash,
-            }
-            if keep:
-                line["record"] = record
-                included_ids.add(record["originator_id"])
-            else:
-                line["withheld"] = True
-            out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
-            log_rows.append(
-                (
-                    int(row.leaf_index),
-                    int(row.notification_id),
-                    record["recorded_at"],
-                    row.topic,
-                    record["originator_id"],
-                    int(row.originator_version),
-                    row.leaf_hash,
-                    "yes" if keep else "withheld",
-                )
-            )
-            last_nid = int(row.notification_id)
-            if progress is not None:
-                progress(1)
-    if wanted is not None and not found_grant:
-        raise NotFoundError(f"grant {grant} is not in the audit log")
+    with (
+        Workbook(directory / "report.xlsx") as book,
+        (directory / "events.jsonl").open("wb") as out,
+    ):
+        log = book.sheet(layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, rows=size)
+        written = _write_events(engine, size, selection, out, log, progress)
+        log_sheets = log.close()
+        if wanted is not None and not selection.found_grant:
+            raise NotFoundError(f"grant {grant} is not in the audit log")
+        _workbook_sheets(engine, book, written.last_nid, written.originators, grant, as_of)
+        book.close(layout.SHEETS)
 
     keys: dict[str, str] = {}
     for cp in stored:
@@ -189,7 +218,6 @@ def export(
     policy = policy_in_force(as_of) if as_of else current_policy()
     (directory / "policy" / policy.source).write_text(policy_text(policy), encoding="utf-8")
 
-    _workbook(engine, directory / "report.xlsx", last_nid, included_ids, as_of, log_rows)
     meta = {
         "format": FORMAT,
         "origin": ORIGIN,
@@ -198,10 +226,11 @@ def export(
         "as_of": cutoff,
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "policy": policy.source,
+        "event_log_sheets": log_sheets,
     }
     (directory / "bundle.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    write_manifest(directory)
-    return Exported(directory, size, len(included_ids), len(stored), after)
+    write_manifest(directory, {"events.jsonl": written.digest})
+    return Exported(directory, size, len(written.originators), len(stored), after)
 
 
 def _findings(engine: Engine, as_of: date | None) -> list[Any]:
@@ -216,121 +245,82 @@ def _findings(engine: Engine, as_of: date | None) -> list[Any]:
     return list(findings(engine, as_of or date.today()))
 
 
-def _workbook(
+def _workbook_sheets(
     engine: Engine,
-    path: Path,
+    book: Workbook,
     last_nid: int,
     originators: set[str],
+    grant: str | None,
     as_of: date | None,
-    log_rows: list[tuple[Any, ...]],
 ) -> None:
-    """The human workbook, from the read models (checked by the verifier's own replay)."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
+    """Balances, spending and findings, from the read models (checked by the verifier's own replay).
 
+    Spending lists every expenditure and reversal up to the log's last event (and ``as_of``), of
+    ``grant`` only when given; the same filter counts the rows first, so each sheet states its size.
+    """
     from ledger.money import from_fen
     from projections.schema import grants, movements
 
-    book = Workbook(write_only=True)
-    sums: dict[str, dict[str, int]] = {}
-    spending: list[Any] = []
+    upto = movements.c.notification_id <= last_nid
+    if as_of is not None:
+        upto = upto & (movements.c.occurred_on <= as_of)
     with engine.connect() as conn:
         grant_rows = [
             g
             for g in conn.execute(select(grants).order_by(grants.c.base_id, grants.c.grant_id))
             if str(UUID(hex=g.aggregate_id)) in originators
         ]
-        query = select(movements).where(movements.c.notification_id <= last_nid)
-        if as_of is not None:
-            query = query.where(movements.c.occurred_on <= as_of)
-        for m in conn.execute(query.order_by(movements.c.notification_id)):
-            per = sums.setdefault(m.grant_id, {})
-            per[m.measure] = per.get(m.measure, 0) + int(m.amount)
-            if m.kind in ("spend", "reverse"):
-                spending.append(m)
+        sums: dict[str, dict[str, int]] = {}
+        totals = select(movements.c.grant_id, movements.c.measure, func.sum(movements.c.amount))
+        for grant_id, measure, amount in conn.execute(
+            totals.where(upto).group_by(movements.c.grant_id, movements.c.measure)
+        ):
+            sums.setdefault(grant_id, {})[measure] = int(amount)
 
-    def amount(fen: int) -> Any:
-        cell = WriteOnlyCell(sheet, value=from_fen(fen))
-        cell.number_format = AMOUNT_FORMAT
-        return cell
-
-    sheet = book.create_sheet("balances")
-    sheet.append(BALANCE_HEADERS)
-    wanted_grants = {g.grant_id for g in grant_rows}
-    for g in grant_rows:
-        per = sums.get(g.grant_id, {})
-        f = {k: per.get(k, 0) for k in ("approved", "subsidy_received", "subsidy_spent")}
-        f |= {k: per.get(k, 0) for k in ("matching_committed", "matching_received", "matching_spent")}
-        f |= {k: per.get(k, 0) for k in ("subsidy_recovered", "subsidy_disposed", "matching_disposed")}
-        sheet.append(
-            [
-                g.base_id,
-                g.grant_id,
-                g.base_name,
-                g.programme,
-                amount(f["approved"]),
-                amount(f["subsidy_received"]),
-                amount(f["subsidy_spent"]),
-                amount(
-                    f["subsidy_received"]
-                    - f["subsidy_spent"]
-                    - f["subsidy_recovered"]
-                    - f["subsidy_disposed"]
-                ),
-                amount(f["matching_committed"]),
-                amount(f["matching_received"]),
-                amount(f["matching_spent"]),
-                amount(f["matching_received"] - f["matching_spent"] - f["matching_disposed"]),
-                amount(f["subsidy_recovered"]),
-                amount(f["subsidy_disposed"]),
-                amount(f["matching_disposed"]),
-            ]
+        sheet = book.sheet(
+            layout.BALANCES_SHEET, BALANCE_HEADERS, amount_columns=range(4, 15), rows=len(grant_rows)
         )
-    sheet = book.create_sheet("spending")
-    sheet.append(
-        [
-            *("event_id", "date", "grant_id", "base_id", "kind", "source", "category", "content"),
-            *("voucher", "amount", "actor"),
-        ]
-    )
-    for m in spending:
-        if m.grant_id in wanted_grants:
+        for g in grant_rows:
+            sheet.append(_balance_row(g, sums.get(g.grant_id, {}), from_fen))
+        sheet.close()
+
+        wanted = {g.grant_id for g in grant_rows}
+        spent = upto & movements.c.kind.in_(("spend", "reverse"))
+        if grant is not None:
+            spent = spent & (movements.c.grant_id == grant)
+        count = conn.execute(select(func.count()).select_from(movements).where(spent)).scalar_one()
+        sheet = book.sheet(layout.SPENDING_SHEET, layout.SPENDING_HEADERS, amount_columns=[9], rows=count)
+        spending = select(movements).where(spent).order_by(movements.c.notification_id)
+        for m in conn.execution_options(yield_per=_BATCH).execute(spending):
             sheet.append(
                 [
-                    m.notification_id,
-                    m.occurred_on,
-                    m.grant_id,
-                    m.base_id,
-                    m.kind,
-                    m.source,
-                    m.category,
-                    m.content,
-                    m.voucher,
-                    amount(int(m.amount)),
-                    m.actor,
+                    *(m.notification_id, m.occurred_on, m.grant_id, m.base_id, m.kind, m.source),
+                    *(m.category, m.content, m.voucher, from_fen(int(m.amount)), m.actor),
                 ]
             )
-    sheet = book.create_sheet("findings")
-    sheet.append(["base_id", "grant_id", "rule", "clause", "occurred_on", "message"])
-    for finding in _findings(engine, as_of):
-        if finding.grant_id in wanted_grants:
-            sheet.append(
-                [
-                    finding.base_id,
-                    finding.grant_id,
-                    finding.rule,
-                    finding.clause,
-                    finding.occurred_on,
-                    finding.message,
-                ]
-            )
-    sheet = book.create_sheet("event log")
-    sheet.append(
-        [
-            *("leaf_index", "event_id", "recorded_at", "topic", "originator_id", "version"),
-            *("leaf_hash", "included"),
-        ]
+        sheet.close()
+
+    found = [f for f in _findings(engine, as_of) if f.grant_id in wanted]
+    sheet = book.sheet(layout.FINDINGS_SHEET, layout.FINDINGS_HEADERS, rows=len(found))
+    for f in found:
+        sheet.append([f.base_id, f.grant_id, f.rule, f.clause, f.occurred_on, f.message])
+    sheet.close()
+
+
+def _balance_row(g: Any, per: dict[str, int], from_fen: Callable[[int], Any]) -> list[Any]:
+    f = {k: per.get(k, 0) for k in layout.MEASURES}
+    subsidy_available = (
+        f["subsidy_received"] - f["subsidy_spent"] - f["subsidy_recovered"] - f["subsidy_disposed"]
     )
-    for log_row in log_rows:
-        sheet.append(list(log_row))
-    book.save(path)
+    matching_available = f["matching_received"] - f["matching_spent"] - f["matching_disposed"]
+    return [
+        g.base_id,
+        g.grant_id,
+        g.base_name,
+        g.programme,
+        *(from_fen(f[k]) for k in ("approved", "subsidy_received", "subsidy_spent")),
+        from_fen(subsidy_available),
+        *(from_fen(f[k]) for k in ("matching_committed", "matching_received", "matching_spent")),
+        from_fen(matching_available),
+        *(from_fen(f[k]) for k in ("subsidy_recovered", "subsidy_disposed", "matching_disposed")),
+    ]

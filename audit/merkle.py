@@ -99,25 +99,38 @@ def consistency_proof(old_size: int, leaf_hashes: Sequence[bytes]) -> list[bytes
         message = f"Old tree size {old_size} is outside 0..{size}, the current tree size."
         raise MerkleError(message)
     _check_hashes(leaf_hashes, "leaf hash")
-    if old_size in (0, size):
+    return [_root(leaf_hashes, lo, hi) for lo, hi in consistency_ranges(old_size, size)]
+
+
+def consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
+    """The leaf ranges ``[lo, hi)`` whose subtree roots, in this order, make the consistency proof
+    from ``old_size`` to ``new_size`` (RFC 9162 §2.1.4.1).
+
+    The ranges are disjoint, so a reader streaming the leaves once can build the proof with one
+    ``CompactRange`` per range instead of keeping every leaf hash.
+    """
+    if not 0 <= old_size <= new_size:
+        message = f"Old tree size {old_size} is outside 0..{new_size}, the current tree size."
+        raise MerkleError(message)
+    if old_size in (0, new_size):
         return []
     # Iterative SUBPROOF(m, D[lo:hi], whole): the pieces are collected top-down and reversed.
-    proof: list[bytes] = []
-    m, lo, hi, whole = old_size, 0, size, True
+    ranges: list[tuple[int, int]] = []
+    m, lo, hi, whole = old_size, 0, new_size, True
     while m != hi - lo:
         k = _largest_power_of_two_below(hi - lo)
         if m <= k:
-            proof.append(_root(leaf_hashes, lo + k, hi))
+            ranges.append((lo + k, hi))
             hi = lo + k
         else:
-            proof.append(_root(leaf_hashes, lo, lo + k))
+            ranges.append((lo, lo + k))
             m -= k
             lo += k
             whole = False
     if not whole:
-        proof.append(_root(leaf_hashes, lo, hi))
-    proof.reverse()
-    return proof
+        ranges.append((lo, hi))
+    ranges.reverse()
+    return ranges
 
 
 def verify_consistency(

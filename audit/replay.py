@@ -11,17 +11,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-MEASURES = (
-    "approved",
-    "subsidy_received",
-    "subsidy_spent",
-    "matching_committed",
-    "matching_received",
-    "matching_spent",
-    "subsidy_recovered",
-    "subsidy_disposed",
-    "matching_disposed",
-)
+from audit.layout import MEASURES
+
+__all__ = ["MEASURES", "GrantTotals", "Replay", "ReplayError"]
 
 _TOPIC = "grant-ledger:Grant."
 _FIXED = {

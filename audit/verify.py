@@ -9,7 +9,15 @@ Checks, each failure naming the file, event or checkpoint:
    (so each is consistent with the next), the latest one covering every event;
 4. the trusted checkpoint (kept by the auditor from an earlier visit): signed, and an RFC 9162
    consistency proof from it to the latest checkpoint of the bundle verifies;
-5. balances replayed from the records (audit/replay.py) equal the workbook's balances sheet.
+5. balances replayed from the records (audit/replay.py) equal the workbook's balances sheet;
+6. the workbook's event log (every "event log" sheet) shows exactly the leaves of events.jsonl.
+
+One pass over events.jsonl does 1, 2, 3, 4 and the expected event log, in memory that does not grow
+with the bundle: the file is read in chunks and hashed for the manifest as it is read; a line
+written by ``audit export`` is checked by hashing its record's bytes as they stand (they are the
+canonical bytes, so the leaf hash matches only if nothing was changed); any other line is parsed
+and encoded canonically. Roots at checkpoint sizes and the consistency proof's subtrees come from
+compact ranges, not from a list of every leaf.
 """
 
 from __future__ import annotations
@@ -17,12 +25,16 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Callable
+import re
+import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
+from audit import layout
 from audit.canonical import CanonicalError, record_leaf_hash
 from audit.checkpoint import (
     Checkpoint,
@@ -33,10 +45,23 @@ from audit.checkpoint import (
     parse_signed_checkpoint,
     verify_signed_checkpoint,
 )
-from audit.merkle import CompactRange, consistency_proof, verify_consistency
+from audit.merkle import CompactRange, consistency_ranges, verify_consistency
 from audit.replay import MEASURES, Replay, ReplayError
+from audit.xlsx import SheetStream, dimension, rows_per_sheet
 
 CENT = Decimal("0.01")
+EVENTS = "events.jsonl"
+WORKBOOK = "report.xlsx"
+_CHUNK = 1 << 22
+_BATCH = 4096  # leaf hashes added to the tree at a time
+_MAX_SHEET_DIFFS = 5
+# A line as `audit export` writes it (audit/layout.py): the record's canonical bytes come last.
+_EXPORTED = re.compile(
+    rb'\{"leaf_index":(0|[1-9][0-9]*),"event_id":(0|[1-9][0-9]*),"leaf_hash":"([0-9a-f]{64})",'
+)
+_RECORD = b'"record":'
+_WITHHELD = b'"withheld":true}'
+_sha256 = hashlib.sha256
 
 
 @dataclass
@@ -47,16 +72,26 @@ class Report:
     checkpoints: int = 0
     grants: int = 0
     root: bytes = b""
+    event_log_rows: int = 0
 
     def fail(self, message: str) -> None:
         self.failures.append(message)
 
 
-def _check_manifest(directory: Path, report: Report) -> None:
+def _file_sha256(path: Path) -> str:
+    digest = _sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_manifest(directory: Path, report: Report) -> dict[str, str]:
+    """Checks every listed file but events.jsonl (hashed during the scan); returns the listing."""
     manifest = directory / "MANIFEST"
     if not manifest.is_file():
         report.fail("MANIFEST: missing")
-        return
+        return {}
     listed: dict[str, str] = {}
     for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
         digest, sep, name = line.partition("  ")
@@ -73,10 +108,14 @@ def _check_manifest(directory: Path, report: Report) -> None:
         report.fail(f"MANIFEST: {name} is listed but missing from the bundle")
     for name in sorted(present - set(listed)):
         report.fail(f"MANIFEST: {name} is in the bundle but not listed")
-    for name in sorted(set(listed) & present):
-        digest = hashlib.sha256((directory / name).read_bytes()).hexdigest()
-        if digest != listed[name]:
-            report.fail(f"MANIFEST: sha256 of {name} differs from the manifest (file changed)")
+    for name in sorted(set(listed) & present - {EVENTS}):
+        _compare_digest(name, _file_sha256(directory / name), listed, report)
+    return listed
+
+
+def _compare_digest(name: str, digest: str, listed: dict[str, str], report: Report) -> None:
+    if name in listed and digest != listed[name]:
+        report.fail(f"MANIFEST: sha256 of {name} differs from the manifest (file changed)")
 
 
 def _keys(directory: Path, trusted_key: Path | None, report: Report) -> list[Ed25519PublicKey]:
@@ -104,17 +143,9 @@ def _verified(text: str, keys: list[Ed25519PublicKey]) -> tuple[Checkpoint | Non
     return None, why
 
 
-def verify_bundle(
-    directory: Path,
-    trusted: Path | None = None,
-    public_key: Path | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> Report:
-    report = Report()
-    _check_manifest(directory, report)
-    keys = _keys(directory, public_key, report)
-
-    # Checkpoints first, so the leaf scan can note the root at each checkpoint's size.
+def _checkpoints(
+    directory: Path, keys: list[Ed25519PublicKey], report: Report
+) -> list[tuple[str, Checkpoint]]:
     cps: list[tuple[str, Checkpoint]] = []
     for path in sorted((directory / "checkpoints").glob("*.txt")):
         name = f"checkpoints/{path.name}"
@@ -136,113 +167,304 @@ def verify_bundle(
     for (a_name, a), (b_name, b) in itertools.pairwise(cps):
         if b.size < a.size:
             report.fail(f"{b_name}: tree size {b.size} is smaller than {a_name}'s {a.size} (log shrank)")
+    return cps
 
-    trusted_cp: Checkpoint | None = None
-    if trusted is not None:
-        text = trusted.read_text(encoding="utf-8")
-        trusted_cp, why = _verified(text, keys)
-        if trusted_cp is None:
-            report.fail(f"trusted checkpoint {trusted.name}: signature check failed: {why}")
+
+def _trusted(
+    trusted: Path, keys: list[Ed25519PublicKey], cps: list[tuple[str, Checkpoint]], report: Report
+) -> Checkpoint | None:
+    text = trusted.read_text(encoding="utf-8")
+    trusted_cp, why = _verified(text, keys)
+    if trusted_cp is None:
+        report.fail(f"trusted checkpoint {trusted.name}: signature check failed: {why}")
+        try:
+            trusted_cp = parse_signed_checkpoint(text).checkpoint
+        except CheckpointError as e:
+            report.fail(f"trusted checkpoint {trusted.name}: {e.message}")
+    if trusted_cp is not None and cps and trusted_cp.origin != cps[-1][1].origin:
+        report.fail(f"trusted checkpoint {trusted.name}: origin {trusted_cp.origin!r} is another log's")
+    return trusted_cp
+
+
+class _Tree:
+    """The Merkle tree over the streamed leaves: its root at chosen sizes, and the roots of the
+    ranges a consistency proof needs, without keeping the leaves."""
+
+    def __init__(self, sizes: set[int], ranges: list[tuple[int, int]]) -> None:
+        self.frontier = CompactRange()
+        self.roots_at: dict[int, bytes] = {0: self.frontier.root()}
+        self._stops = sorted(s for s in sizes | {lo for lo, _ in ranges} | {hi for _, hi in ranges} if s > 0)
+        self._sizes = sizes
+        self._ranges = ranges
+        self._subtrees: dict[tuple[int, int], CompactRange] = {}
+        self._pending: list[bytes] = []
+        self._next_stop = 0
+
+    @property
+    def size(self) -> int:
+        return self.frontier.size + len(self._pending)
+
+    def add(self, leaf: bytes) -> None:
+        self._pending.append(leaf)
+        if len(self._pending) >= _BATCH or self.size in self._sizes or self._at_range_edge():
+            self._flush()
+
+    def _at_range_edge(self) -> bool:
+        while self._next_stop < len(self._stops) and self._stops[self._next_stop] < self.size:
+            self._next_stop += 1
+        return self._next_stop < len(self._stops) and self._stops[self._next_stop] == self.size
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        start = self.frontier.size
+        self.frontier = self.frontier.extend(self._pending)
+        end = self.frontier.size
+        for lo, hi in self._ranges:
+            if lo < end and start < hi:
+                part = self._pending[max(lo, start) - start : min(hi, end) - start]
+                self._subtrees[lo, hi] = self._subtrees.get((lo, hi), CompactRange()).extend(part)
+        self._pending.clear()
+        if end in self._sizes:
+            self.roots_at[end] = self.frontier.root()
+
+    def finish(self) -> None:
+        self._flush()
+
+    def proof(self) -> list[bytes] | None:
+        """The consistency proof over ``ranges``, or None if the leaves did not cover them."""
+        subtrees = [self._subtrees.get(r) for r in self._ranges]
+        if any(t is None or t.size != hi - lo for t, (lo, hi) in zip(subtrees, self._ranges, strict=True)):
+            return None
+        return [t.root() for t in subtrees if t is not None]
+
+
+class _EventLog:
+    """The event-log sheets as ``audit export`` writes them for these leaves, kept as a digest."""
+
+    def __init__(self) -> None:
+        self.digest = _sha256()
+        self.sheets: list[str] = []
+        self.stream = SheetStream(layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, self._sink)
+
+    def _sink(self, name: str, data: bytes) -> None:
+        if not self.sheets or self.sheets[-1] != name:
+            self.sheets.append(name)
+        self.digest.update(data)
+
+    def add(self, row: list[Any]) -> None:
+        self.stream.append(row)
+
+    def finish(self) -> None:
+        self.stream.close()
+
+
+def _cell(value: Any) -> Any:
+    """A value from an untrusted record as the sheet shows it: ints and strings as they are."""
+    if value is None or type(value) is int or type(value) is str:
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+@dataclass
+class _Line:
+    index: int
+    event_id: int
+    record: dict[str, Any] | None
+    leaf: bytes
+    row: list[Any]  # its row in the workbook's event log
+
+
+class _Scan:
+    """Checks events.jsonl line by line: positions, leaves, versions, replay."""
+
+    def __init__(self, report: Report, tree: _Tree, log: _EventLog) -> None:
+        self.report = report
+        self.tree = tree
+        self.log = log
+        self.replay = Replay()
+        self.versions: dict[str, int] = {}
+        self.position = 0
+
+    def line(self, raw: bytes) -> None:
+        n = self.position
+        self.position += 1
+        parsed = _exported_line(raw) or self._any_line(raw, n)
+        if parsed is None:
+            return
+        report = self.report
+        where = f"event {parsed.event_id} (leaf {parsed.index})"
+        if parsed.index != n:
+            report.fail(f"{where}: found at position {n}: an event was deleted, inserted or reordered")
+        record = parsed.record
+        if record is None:
+            report.withheld += 1
+        else:
+            self._replay(where, record)
+        self.tree.add(parsed.leaf)
+        self.log.add(parsed.row)
+
+    def _replay(self, where: str, record: dict[str, Any]) -> None:
+        originator = str(record.get("originator_id"))
+        version = record.get("originator_version")
+        before = self.versions.get(originator, 0)
+        if type(version) is not int or version <= before:
+            self.report.fail(
+                f"{where}: version {version} of {originator} comes after version {before} "
+                "(reordered or replayed)"
+            )
+        else:
+            self.versions[originator] = version
+        try:
+            self.replay.feed(record)
+        except ReplayError as e:
+            self.report.fail(f"{where}: replay: {e.message}")
+
+    def _any_line(self, raw: bytes, n: int) -> _Line | None:
+        """A line in any JSON layout: parsed, and its record encoded canonically."""
+        report = self.report
+        try:
+            line = json.loads(raw)
+            index, event_id, stated = line["leaf_index"], line["event_id"], line["leaf_hash"]
+            stated_hash = bytes.fromhex(stated)
+        except (ValueError, KeyError, TypeError):
+            report.fail(
+                f"events.jsonl line {n + 1}: not a JSON event line with leaf_index, event_id, leaf_hash"
+            )
+            return None
+        where = f"event {event_id} (leaf {index})"
+        record = line.get("record")
+        leaf = stated_hash
+        if record is None:
+            if not line.get("withheld"):
+                report.fail(f"{where}: neither a record nor marked withheld")
+        else:
             try:
-                trusted_cp = parse_signed_checkpoint(text).checkpoint
-            except CheckpointError as e:
-                report.fail(f"trusted checkpoint {trusted.name}: {e.message}")
-        if trusted_cp is not None and cps and trusted_cp.origin != cps[-1][1].origin:
-            report.fail(f"trusted checkpoint {trusted.name}: origin {trusted_cp.origin!r} is another log's")
+                leaf = record_leaf_hash(record)
+            except (CanonicalError, TypeError, ValueError, AttributeError) as e:
+                report.fail(f"{where}: record cannot be encoded ({e})")
+            if leaf != stated_hash:
+                report.fail(f"{where}: recomputed leaf hash differs from the exported one (edited)")
+            if not isinstance(record, dict):
+                record = {"state": None}
+        return _Line(index, event_id, record, leaf, _untrusted_row(index, event_id, stated, record))
 
-    wanted_sizes = {cp.size for _, cp in cps}
-    roots_at: dict[int, bytes] = {0: CompactRange().root()}
-    hashes: list[bytes] = []
-    frontier = CompactRange()
-    replay = Replay()
-    versions: dict[str, int] = {}
-    events_path = directory / "events.jsonl"
+
+def _exported_line(raw: bytes) -> _Line | None:
+    """A line exactly as ``audit export`` writes it whose record hashes to its stated leaf; else None
+    (the caller then takes the general path, which reports what is wrong)."""
+    m = _EXPORTED.match(raw)
+    if m is None:
+        return None
+    rest = raw[m.end() :].rstrip(b"\r\n")
+    stated = m.group(3).decode("ascii")
+    index, event_id = int(m.group(1)), int(m.group(2))
+    if rest == _WITHHELD:
+        row = layout.event_log_row(index, event_id, stated, None)
+        return _Line(index, event_id, None, bytes.fromhex(stated), row)
+    if not rest.startswith(_RECORD) or not rest.endswith(b"}"):
+        return None
+    data = rest[len(_RECORD) : -1]
+    leaf = _sha256(b"\x00" + data).digest()
+    if leaf.hex() != stated:
+        return None
+    # The bytes hash to the stated leaf, so they are the canonical encoding of one JSON object.
+    record = json.loads(data)
+    return _Line(index, event_id, record, leaf, layout.event_log_row(index, event_id, stated, record))
+
+
+def _untrusted_row(index: Any, event_id: Any, stated: Any, record: dict[str, Any] | None) -> list[Any]:
+    if record is not None:
+        record = {key: _cell(record.get(key)) for key in layout.RECORD_COLUMNS}
+    return [_cell(v) for v in layout.event_log_row(_cell(index), _cell(event_id), _cell(stated), record)]
+
+
+def _lines(path: Path, progress: Callable[[int], None] | None, digest: Any) -> Iterator[bytes]:
+    """The lines of ``path`` (with their newline), read in large chunks that also feed ``digest``."""
+    carry = b""
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+            lines = (carry + chunk).split(b"\n")
+            carry = lines.pop()
+            yield from lines
+            if progress is not None:
+                progress(len(chunk))
+    if carry.strip():
+        yield carry
+
+
+def verify_bundle(
+    directory: Path,
+    trusted: Path | None = None,
+    public_key: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    report = Report()
+    listed = _check_manifest(directory, report)
+    keys = _keys(directory, public_key, report)
+    # Checkpoints first, so the leaf scan can note the root at each checkpoint's size.
+    cps = _checkpoints(directory, keys, report)
+    trusted_cp = _trusted(trusted, keys, cps, report) if trusted is not None else None
+    latest = cps[-1][1] if cps else None
+
+    ranges: list[tuple[int, int]] = []
+    if trusted_cp is not None and latest is not None and 0 <= trusted_cp.size <= latest.size:
+        ranges = consistency_ranges(trusted_cp.size, latest.size)
+    tree = _Tree({cp.size for _, cp in cps}, ranges)
+    log = _EventLog()
+    scan = _Scan(report, tree, log)
+    events_path = directory / EVENTS
     if not events_path.is_file():
-        report.fail("events.jsonl: missing")
+        report.fail(f"{EVENTS}: missing")
     else:
-        with events_path.open("rb") as handle:
-            for n, raw in enumerate(handle):
-                if progress is not None:
-                    progress(len(raw))
-                where = f"events.jsonl line {n + 1}"
-                try:
-                    line = json.loads(raw)
-                    index, event_id, stated = line["leaf_index"], line["event_id"], line["leaf_hash"]
-                    stated_hash = bytes.fromhex(stated)
-                except (ValueError, KeyError, TypeError):
-                    report.fail(f"{where}: not a JSON event line with leaf_index, event_id, leaf_hash")
-                    continue
-                where = f"event {event_id} (leaf {index})"
-                if index != n:
-                    report.fail(
-                        f"{where}: found at position {n}: an event was deleted, inserted or reordered"
-                    )
-                record = line.get("record")
-                if record is None:
-                    if not line.get("withheld"):
-                        report.fail(f"{where}: neither a record nor marked withheld")
-                    report.withheld += 1
-                    leaf = stated_hash
-                else:
-                    try:
-                        leaf = record_leaf_hash(record)
-                    except (CanonicalError, TypeError, ValueError) as e:
-                        report.fail(f"{where}: record cannot be encoded ({e})")
-                        leaf = stated_hash
-                    if leaf != stated_hash:
-                        report.fail(f"{where}: recomputed leaf hash differs from the exported one (edited)")
-                    originator = str(record.get("originator_id"))
-                    version = record.get("originator_version")
-                    before = versions.get(originator, 0)
-                    if not isinstance(version, int) or version <= before:
-                        report.fail(
-                            f"{where}: version {version} of {originator} comes after version {before} "
-                            "(reordered or replayed)"
-                        )
-                    else:
-                        versions[originator] = version
-                    try:
-                        replay.feed(record)
-                    except ReplayError as e:
-                        report.fail(f"{where}: replay: {e.message}")
-                hashes.append(leaf)
-                frontier = frontier.append(leaf)
-                if frontier.size in wanted_sizes:
-                    roots_at[frontier.size] = frontier.root()
-        report.events = frontier.size
-        report.root = frontier.root()
+        digest = _sha256()
+        for raw in _lines(events_path, progress, digest):
+            scan.line(raw)
+        _compare_digest(EVENTS, digest.hexdigest(), listed, report)
+    tree.finish()
+    log.finish()
+    size = tree.frontier.size
+    report.events = size
+    report.root = tree.frontier.root()
 
     for name, cp in cps:
-        if cp.size > frontier.size:
+        if cp.size > size:
             report.fail(
-                f"{name}: signed for {cp.size} events but the bundle has {frontier.size} "
-                "(events cut off or deleted)"
+                f"{name}: signed for {cp.size} events but the bundle has {size} (events cut off or deleted)"
             )
-        elif roots_at.get(cp.size) != cp.root:
+        elif tree.roots_at.get(cp.size) != cp.root:
             report.fail(f"{name}: root of the first {cp.size} events differs from the signed root")
-    if cps and cps[-1][1].size < frontier.size:
+    if latest is not None and latest.size < size:
         report.fail(
-            f"events.jsonl: {frontier.size - cps[-1][1].size} events after the latest checkpoint "
-            "are covered by no signature"
+            f"{EVENTS}: {size - latest.size} events after the latest checkpoint are covered by no signature"
         )
-
     if trusted_cp is not None and trusted is not None:
-        latest = cps[-1][1] if cps else None
-        if trusted_cp.size > frontier.size:
-            report.fail(
-                f"trusted checkpoint {trusted.name}: it covers {trusted_cp.size} events, the bundle only "
-                f"{frontier.size} (history cut off or rewritten)"
-            )
-        elif latest is not None and latest.size == frontier.size:
-            proof = consistency_proof(trusted_cp.size, hashes)
-            if not verify_consistency(trusted_cp.size, latest.size, trusted_cp.root, latest.root, proof):
-                report.fail(
-                    f"trusted checkpoint {trusted.name}: the bundle's log of {latest.size} events is not "
-                    f"an extension of the trusted {trusted_cp.size} events (history rewritten)"
-                )
+        _check_trusted(trusted.name, trusted_cp, latest, tree, report)
 
-    _compare_balances(directory, replay, report)
+    _compare_balances(directory, scan.replay, report)
+    _compare_event_log(directory, log, report)
     return report
+
+
+def _check_trusted(
+    name: str, trusted_cp: Checkpoint, latest: Checkpoint | None, tree: _Tree, report: Report
+) -> None:
+    size = tree.frontier.size
+    if trusted_cp.size > size:
+        report.fail(
+            f"trusted checkpoint {name}: it covers {trusted_cp.size} events, the bundle only "
+            f"{size} (history cut off or rewritten)"
+        )
+    elif latest is not None and latest.size == size:
+        proof = tree.proof()
+        if proof is None or not verify_consistency(
+            trusted_cp.size, latest.size, trusted_cp.root, latest.root, proof
+        ):
+            report.fail(
+                f"trusted checkpoint {name}: the bundle's log of {latest.size} events is not "
+                f"an extension of the trusted {trusted_cp.size} events (history rewritten)"
+            )
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -309,3 +531,124 @@ def _compare_balances(directory: Path, replay: Replay, report: Report) -> None:
                 )
     for grant_id in sorted(set(replayed) - seen):
         report.fail(f"report.xlsx balances: grant {grant_id} is in the events but not in the workbook")
+
+
+def _sheet_parts(book: zipfile.ZipFile) -> list[tuple[str, str]]:
+    """(sheet name, zip member) of every worksheet, in the workbook's order."""
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+    rel_ns = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+    workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
+    rels = ElementTree.fromstring(book.read("xl/_rels/workbook.xml.rels"))
+    targets = {r.get("Id"): str(r.get("Target")) for r in rels}
+    parts = []
+    for sheet in workbook.iterfind("m:sheets/m:sheet", ns):
+        target = targets.get(sheet.get(rel_ns), "")
+        member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        parts.append((str(sheet.get("name")), member))
+    return parts
+
+
+def _is_event_log(name: str) -> bool:
+    return (
+        name == layout.EVENT_LOG_SHEET or re.fullmatch(rf"{layout.EVENT_LOG_SHEET} \(\d+\)", name) is not None
+    )
+
+
+def _compare_event_log(directory: Path, log: _EventLog, report: Report) -> None:
+    """The event-log sheets equal what export writes for events.jsonl: compared by digest when the
+    workbook is as exported, value by value when it was saved by another program."""
+    path = directory / WORKBOOK
+    if not path.is_file():
+        return
+    try:
+        with zipfile.ZipFile(path) as book:
+            parts = [(name, member) for name, member in _sheet_parts(book) if _is_event_log(name)]
+            if [name for name, _ in parts] == log.sheets:
+                digest = _sha256()
+                for (_, member), rows in zip(parts, rows_per_sheet(log.stream.rows), strict=True):
+                    _digest_sheet(book, member, dimension(len(layout.EVENT_LOG_HEADERS), rows), digest)
+                if digest.digest() == log.digest.digest():
+                    report.event_log_rows = log.stream.rows
+                    return
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError, EOFError):
+        report.fail(f"{WORKBOOK}: cannot read its event log sheets")
+        return
+    if not parts:
+        report.fail(f"{WORKBOOK}: has no event log sheet")
+        return
+    _compare_event_log_values(directory, [name for name, _ in parts], report)
+
+
+def _digest_sheet(book: zipfile.ZipFile, member: str, expected_dimension: str, digest: Any) -> None:
+    """Feeds the sheet's XML to ``digest`` without its ``<dimension>``, if that states the expected
+    size (the verifier learns the size only at the end of its scan, so it encodes none)."""
+    with book.open(member) as handle:
+        first = handle.read(_CHUNK)
+        digest.update(first.replace(expected_dimension.encode("ascii"), b"", 1))
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+
+
+def _expected_log_rows(path: Path) -> Iterator[tuple[Any, ...]]:
+    """The event-log rows of events.jsonl, parsed again line by line (the slow path)."""
+    with path.open("rb") as handle:
+        for raw in handle:
+            try:
+                line = json.loads(raw)
+                index, event_id, stated = line["leaf_index"], line["event_id"], line["leaf_hash"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            record = line.get("record")
+            yield _trimmed(
+                _untrusted_row(index, event_id, stated, record if isinstance(record, dict) else None)
+            )
+
+
+def _trimmed(row: Any) -> tuple[Any, ...]:
+    values = list(row)
+    while values and values[-1] is None:
+        values.pop()
+    return tuple(values)
+
+
+def _compare_event_log_values(directory: Path, names: list[str], report: Report) -> None:
+    from openpyxl import load_workbook
+
+    def shown() -> Iterator[tuple[Any, ...]]:
+        for name in names:
+            rows = book[name].iter_rows(values_only=True)
+            header = _trimmed(next(rows, ()))
+            if list(header) != layout.EVENT_LOG_HEADERS:
+                report.fail(f"{WORKBOOK} {name}: the header is not {', '.join(layout.EVENT_LOG_HEADERS)}")
+            yield from (_trimmed(row) for row in rows)
+
+    try:
+        book = load_workbook(directory / WORKBOOK, read_only=True, data_only=True)
+    except Exception as e:  # any unreadable workbook is one failure, not a traceback
+        report.fail(f"{WORKBOOK}: cannot read its event log sheets ({type(e).__name__})")
+        return
+    differences = 0
+    rows = 0
+    try:
+        expected = _expected_log_rows(directory / EVENTS) if (directory / EVENTS).is_file() else iter(())
+        for n, (want, got) in enumerate(itertools.zip_longest(expected, shown()), 2):
+            rows += 1
+            if want == got:
+                continue
+            differences += 1
+            if differences <= _MAX_SHEET_DIFFS:
+                report.fail(
+                    f"{WORKBOOK} event log row {n}: shows {_show(got)} but events.jsonl has {_show(want)}"
+                )
+    finally:
+        book.close()
+    if differences > _MAX_SHEET_DIFFS:
+        report.fail(
+            f"{WORKBOOK} event log: {differences - _MAX_SHEET_DIFFS} more rows differ from events.jsonl"
+        )
+    if not differences:
+        report.event_log_rows = rows
+
+
+def _show(row: tuple[Any, ...] | None) -> str:
+    return "no row" if row is None else "(" + ", ".join("" if v is None else str(v) for v in row) + ")"

@@ -125,8 +125,9 @@ def verify_command(directory: Path, trusted: Path | None, public_key: Path | Non
     """Check an audit bundle using only its files; print PASS or every failure (exit 6).
 
     Recomputes every leaf and root, checks the signatures and that each checkpoint extends the
-    previous one and the trusted one, and replays the events into balances to compare with
-    report.xlsx. Needs no database.
+    previous one and the trusted one, replays the events into balances to compare with
+    report.xlsx, and checks that the workbook's event log shows the events of events.jsonl.
+    Needs no database. Exit 0: PASS; exit 6: verification failed.
 
     \b
     Example:
@@ -153,6 +154,7 @@ def verify_command(directory: Path, trusted: Path | None, public_key: Path | Non
         f"checkpoints, root {report.root.hex()}"
         + (", consistent with the trusted checkpoint" if trusted else "")
         + f"; balances of {report.grants} grants match the workbook"
+        + f" and its event log of {report.event_log_rows} events matches events.jsonl"
     )
 
 

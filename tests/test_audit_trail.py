@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from audit.bundle import write_manifest
 from audit.canonical import record_from_stored, record_leaf_hash
 from audit.checkpoint import Checkpoint, load_private_key, sign_checkpoint, utc_timestamp
+from audit.layout import RECORD_COLUMNS
 from audit.log import ORIGIN
 from audit.merkle import CompactRange, root_from_leaf_hashes, verify_inclusion
 from tests.conftest import Ledger, approved_district_grant
@@ -318,6 +319,7 @@ def test_drill_truncation_hidden_by_dropping_checkpoints_is_caught_by_the_truste
 
     book = load_workbook(b / "report.xlsx")
     book["balances"].delete_rows(3)  # G2's row: the forger hides it everywhere
+    book["event log"].delete_rows(early + 2, book["event log"].max_row)  # and G2's events
     book.save(b / "report.xlsx")
     write_manifest(b)
     assert _verify(ledger, b)[0] == 0  # consistent in itself...
@@ -340,6 +342,11 @@ def test_drill_rewritten_history_re_signed_with_the_same_key_fails_against_the_t
     target = _event_of(lines, "ExpenditureRecorded")
     target["record"]["state"]["payee"] = "另一家公司"
     target["leaf_hash"] = record_leaf_hash(target["record"]).hex()
+    from openpyxl import load_workbook
+
+    book = load_workbook(b / "report.xlsx")  # the workbook's event log shows the new hash too
+    book["event log"].cell(row=target["leaf_index"] + 2, column=7, value=target["leaf_hash"])
+    book.save(b / "report.xlsx")
     private = load_private_key(key)
     for path in sorted((b / "checkpoints").glob("*.txt")):
         size = int(path.read_text("utf-8").splitlines()[1])
@@ -367,6 +374,49 @@ def test_drill_edited_workbook_balance_is_caught(bundle: tuple[Ledger, Path, Pat
     code, out = _verify(ledger, b)
     assert code == 6
     assert "grant G1 subsidy_spent is 1000.00 in the workbook but 35000.00 by replaying the events" in out
+
+
+def test_drill_edited_workbook_event_log_is_caught(bundle: tuple[Ledger, Path, Path]) -> None:
+    ledger, b, _ = bundle
+    from openpyxl import load_workbook
+
+    book = load_workbook(b / "report.xlsx")
+    sheet = book["event log"]
+    header = [c.value for c in sheet[1]]
+    sheet.cell(row=4, column=header.index("topic") + 1, value="grant-ledger:Grant.Closed")
+    sheet.delete_rows(6)
+    book.save(b / "report.xlsx")
+    write_manifest(b)
+    code, out = _verify(ledger, b)
+    assert code == 6
+    assert "report.xlsx event log row 4: shows (2, 3, " in out and "grant-ledger:Grant.Closed" in out
+    assert "report.xlsx event log row 6: shows (5, " in out and "but events.jsonl has (4, " in out
+
+
+def test_the_workbook_event_log_is_checked_cheaply_and_withholds_what_events_jsonl_withholds(
+    keyed: tuple[Ledger, Path], tmp_path: Path
+) -> None:
+    ledger, key = keyed
+    approved_district_grant(ledger, grant="G2", base="B0002", unit="U2")
+    _checkpoint(ledger, key, tmp_path / "cp.txt")
+    b = _export(ledger, tmp_path / "b", "--grant", "G2")
+    from openpyxl import load_workbook
+
+    book = load_workbook(b / "report.xlsx", read_only=True)
+    rows = list(book["event log"].iter_rows(values_only=True))[1:]
+    book.close()
+    lines = _lines(b)
+    assert [(r[0], r[1], r[6]) for r in rows] == [
+        (x["leaf_index"], x["event_id"], x["leaf_hash"]) for x in lines
+    ]
+    for row, line in zip(rows, lines, strict=True):
+        if "record" in line:
+            assert row[2:6] == tuple(line["record"][k] for k in RECORD_COLUMNS) and row[7] == "yes"
+        else:  # nothing of a withheld event but its leaf hash, as in events.jsonl
+            assert row[2:6] == (None,) * 4 and row[7] == "withheld"
+    assert json.loads((b / "bundle.json").read_text("utf-8"))["event_log_sheets"] == ["event log"]
+    code, out = _verify(ledger, b)
+    assert code == 0 and f"its event log of {len(lines)} events matches events.jsonl" in out
 
 
 def test_a_signature_by_another_key_is_caught(bundle: tuple[Ledger, Path, Path], tmp_path: Path) -> None:

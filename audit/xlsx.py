@@ -1,0 +1,298 @@
+"""A small streaming writer of xlsx workbooks (Office Open XML spreadsheets) for the audit bundle.
+
+Sheets of a million rows go out at the speed of string formatting: every row is encoded once and
+written straight into the zip member, so memory does not grow with the sheet. Strings are inline
+(``t="inlineStr"``), which Excel, LibreOffice and openpyxl all read; no shared-string table has to
+be built by the writer or loaded whole by a reader that wants only one small sheet.
+
+A sheet longer than Excel's 1,048,576 rows goes on in ``NAME (2)``, ``NAME (3)``…, each with the
+header row again. ``SheetStream`` emits the XML of a sheet to any sink, so a verifier can encode
+the rows it expects exactly as the writer did and compare digests instead of parsing the sheet.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+MAX_ROWS = 1_048_576  # Excel's limit per sheet, header included
+AMOUNT_STYLE = 1  # built-in number format 4: #,##0.00
+DATE_STYLE = 2  # number format 164: yyyy-mm-dd
+_EPOCH = date(1899, 12, 30).toordinal()
+_CHUNK_ROWS = 2000
+_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_SHEET_HEAD = f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_NS}">'
+_SHEET_TAIL = "</sheetData></worksheet>"
+# Characters XML 1.0 cannot carry; OOXML writes them as _xHHHH_ (as Excel does).
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_SPECIAL = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+Sink = Callable[[str, bytes], None]  # (sheet name, XML bytes): a new name starts a new sheet
+
+
+def column_letter(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _escape(value: str) -> str:
+    """Text for a ``<t>`` element."""
+    if _SPECIAL.search(value) is None:
+        return value
+    value = _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", value)
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def dimension(columns: int, rows: int) -> str:
+    """The ``<dimension>`` element of a sheet part: a header row and ``rows`` data rows."""
+    return f'<dimension ref="A1:{column_letter(columns - 1)}{rows + 1}"/>'
+
+
+def rows_per_sheet(rows: int) -> list[int]:
+    """How many data rows each sheet of a logical sheet of ``rows`` rows holds."""
+    per = MAX_ROWS - 1
+    return [min(per, rows - start) for start in range(0, rows, per)] or [0]
+
+
+class SheetStream:
+    """Encodes rows of one logical sheet as SpreadsheetML and hands the bytes to ``sink``.
+
+    Give ``rows``, the number of data rows to come, where it is known: each sheet then states its
+    size (``<dimension>``), which spares a reader such as openpyxl a scan of the whole sheet just to
+    size it; appending a different number of rows is then an error at ``close``.
+
+    Values: ``None`` (empty cell), ``int``, ``str``, ``date`` (date cell), ``Decimal`` or ``int``
+    in an ``amount_columns`` column (number shown as #,##0.00).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        header: Sequence[str],
+        sink: Sink,
+        amount_columns: Iterable[int] = (),
+        rows: int | None = None,
+    ) -> None:
+        self.name = name
+        self.declared = rows
+        self.header = list(header)
+        self._sink = sink
+        self._amounts = frozenset(amount_columns)
+        self._letters = [column_letter(i) for i in range(len(self.header))]
+        self._sheet = 1
+        self._row = 0  # rows written in the current sheet, header included
+        self._buffer: list[str] = []
+        self._templates: dict[tuple[type, ...], str] = {}
+        self.rows = 0
+        self._start()
+
+    def _current_name(self) -> str:
+        return self.name if self._sheet == 1 else f"{self.name} ({self._sheet})"
+
+    def _start(self) -> None:
+        self._buffer.append(_SHEET_HEAD)
+        if self.declared is not None:
+            in_sheet = min(MAX_ROWS - 1, max(0, self.declared - self.rows))
+            self._buffer.append(dimension(len(self.header), in_sheet))
+        self._buffer.append("<sheetData>")
+        self._row = 0
+        self._append(self.header, header=True)
+
+    def _flush(self) -> None:
+        if self._buffer:
+            self._sink(self._current_name(), "".join(self._buffer).encode("utf-8"))
+            self._buffer.clear()
+
+    def append(self, values: Sequence[Any]) -> None:
+        if self._row == MAX_ROWS:
+            self._buffer.append(_SHEET_TAIL)
+            self._flush()
+            self._sheet += 1
+            self._start()
+        self._append(values)
+        self.rows += 1
+        if len(self._buffer) >= _CHUNK_ROWS:
+            self._flush()
+
+    def _append(self, values: Sequence[Any], header: bool = False) -> None:
+        self._row += 1
+        key = tuple(map(type, values))
+        template = self._templates.get(key) if not header else None
+        if template is None:
+            template = self._template(key, header)
+            if not header:
+                self._templates[key] = template
+        args: list[Any] = [self._row]
+        for value in values:
+            kind = type(value)
+            if kind is str:
+                args.append(_escape(value))
+            elif kind is date:
+                args.append(value.toordinal() - _EPOCH)
+            elif value is not None:
+                args.append(value)
+        self._buffer.append(template.format(*args))
+
+    def _template(self, kinds: tuple[type, ...], header: bool) -> str:
+        """The row's XML with ``{0}`` for the row number and ``{1}``… for the non-empty values."""
+        parts = ['<row r="{0}">']
+        n = 0
+        for i, kind in enumerate(kinds):
+            if kind is type(None):
+                continue
+            n += 1
+            ref = f"{self._letters[i]}{{0}}"
+            if kind is str:
+                parts.append(f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{{{n}}}</t></is></c>')
+            elif kind is date:
+                parts.append(f'<c r="{ref}" s="{DATE_STYLE}"><v>{{{n}}}</v></c>')
+            elif i in self._amounts and not header:
+                parts.append(f'<c r="{ref}" s="{AMOUNT_STYLE}"><v>{{{n}}}</v></c>')
+            elif kind is int or issubclass(kind, int | Decimal):
+                parts.append(f'<c r="{ref}"><v>{{{n}}}</v></c>')
+            else:
+                raise TypeError(f"xlsx cell of type {kind.__name__} in column {self._letters[i]}")
+        parts.append("</row>")
+        return "".join(parts)
+
+    def close(self) -> list[str]:
+        """Ends the sheet; returns the names of the sheets written."""
+        if self.declared is not None and self.rows != self.declared:
+            raise ValueError(f"sheet {self.name}: {self.declared} rows announced, {self.rows} written")
+        self._buffer.append(_SHEET_TAIL)
+        self._flush()
+        return [self.name] + [f"{self.name} ({k})" for k in range(2, self._sheet + 1)]
+
+
+class Workbook:
+    """Writes an xlsx file sheet by sheet; only one sheet is open at a time."""
+
+    def __init__(self, path: Path, compresslevel: int = 1) -> None:
+        self._zip = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel)
+        self._parts: list[tuple[str, str, str]] = []  # (sheet name, part name, logical sheet)
+        self._out: IO[bytes] | None = None
+        self._open_name = ""
+        self._base = ""
+
+    def sheet(
+        self, name: str, header: Sequence[str], amount_columns: Iterable[int] = (), rows: int | None = None
+    ) -> SheetStream:
+        self._base = name
+        return SheetStream(name, header, self._write, amount_columns, rows)
+
+    def _write(self, name: str, data: bytes) -> None:
+        if name != self._open_name or self._out is None:
+            self._close_part()
+            part = f"xl/worksheets/sheet{len(self._parts) + 1}.xml"
+            self._parts.append((name, part, self._base))
+            self._out = self._zip.open(part, "w", force_zip64=True)
+            self._open_name = name
+        self._out.write(data)
+
+    def _close_part(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+    def close(self, order: Sequence[str] = ()) -> None:
+        """Writes the package parts; sheets named in ``order`` (and their continuations) come first."""
+        self._close_part()
+        rank = {name: i for i, name in enumerate(order)}
+        parts = sorted(self._parts, key=lambda p: rank.get(p[2], len(rank)))  # stable: continuations stay
+        self._zip.writestr("[Content_Types].xml", _content_types([part for _, part, _ in parts]))
+        self._zip.writestr("_rels/.rels", _ROOT_RELS)
+        self._zip.writestr("xl/workbook.xml", _workbook_xml([name for name, _, _ in parts]))
+        self._zip.writestr("xl/_rels/workbook.xml.rels", _workbook_rels([part for _, part, _ in parts]))
+        self._zip.writestr("xl/styles.xml", _STYLES)
+        self._zip.close()
+
+    def __enter__(self) -> Workbook:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if kind is not None:
+            self._close_part()
+            self._zip.close()
+
+
+def _attr(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
+
+
+def _content_types(parts: list[str]) -> str:
+    sheet_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+    overrides = "".join(f'<Override PartName="/{p}" ContentType="{sheet_type}"/>' for p in parts)
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/styles.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+        f"{overrides}</Types>"
+    )
+
+
+_ROOT_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    f'<Relationships xmlns="{_PKG_REL_NS}">'
+    f'<Relationship Id="rId1" Type="{_REL_NS}/officeDocument" Target="xl/workbook.xml"/>'
+    "</Relationships>"
+)
+
+
+def _workbook_xml(names: list[str]) -> str:
+    sheets = "".join(
+        f'<sheet name="{_attr(name)}" sheetId="{i}" r:id="rId{i}"/>' for i, name in enumerate(names, 1)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<workbook xmlns="{_NS}" xmlns:r="{_REL_NS}"><sheets>{sheets}</sheets></workbook>'
+    )
+
+
+def _workbook_rels(parts: list[str]) -> str:
+    sheet = f"{_REL_NS}/worksheet"
+    rels = "".join(
+        f'<Relationship Id="rId{i}" Type="{sheet}" Target="{p.removeprefix("xl/")}"/>'
+        for i, p in enumerate(parts, 1)
+    )
+    styles = f'<Relationship Id="rId{len(parts) + 1}" Type="{_REL_NS}/styles" Target="styles.xml"/>'
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<Relationships xmlns="{_PKG_REL_NS}">{rels}{styles}</Relationships>'
+    )
+
+
+_STYLES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    f'<styleSheet xmlns="{_NS}">'
+    '<numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/></numFmts>'
+    '<fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="4" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+    "</styleSheet>"
+)
