@@ -2,7 +2,7 @@
 
 ``StateEncoder`` writes an event's stored state exactly as eventsourcing's ``JSONTranscoder``
 (with this ledger's transcodings) would, without the encoder's per-value callbacks: strings, ints,
-Decimals, dates, datetimes, UUIDs and lists of those are written directly; an event holding
+Decimals, dates, datetimes, UUIDs and lists of those go through orjson; an event holding
 anything else is handed to the general mapper. ``fingerprint_body`` is ``json.dumps(fields,
 sort_keys=True, default=str, ensure_ascii=False)`` for flat dicts of such values. Tests compare
 both with the general path on random events.
@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
@@ -27,35 +28,34 @@ class _Unusual(Exception):
     """A value the fast path does not write; the general encoder does."""
 
 
-def _typed(name: str, data: str) -> str:
-    return '{"_type_":"' + name + '","_data_":' + _quote(data) + "}"
+_PLAIN_TYPES = frozenset({str, int, bool, type(None)})
+_TYPED: dict[type, tuple[str, Callable[[Any], str]]] = {
+    Decimal: ("decimal_str", str),
+    date: ("date_iso", date.isoformat),
+    datetime: ("datetime_iso", datetime.isoformat),
+    UUID: ("uuid_hex", lambda u: u.hex),
+}
 
 
-def _value(value: Any) -> str:
+def _json_ready(value: Any) -> Any:
+    """The value as the transcoder hands it to JSON: typed values as ``{"_type_", "_data_"}``."""
     kind = value.__class__
-    if kind is str:
-        return _quote(value)
-    if kind is Decimal:
-        return _typed("decimal_str", str(value))
-    if kind is date:
-        return _typed("date_iso", value.isoformat())
-    if kind is datetime:
-        return _typed("datetime_iso", value.isoformat())
-    if kind is int:
-        return str(value)
-    if kind is bool:
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if kind is UUID:
-        return _typed("uuid_hex", value.hex)
+    if kind in _PLAIN_TYPES:
+        return value
+    typed = _TYPED.get(kind)
+    if typed is not None:
+        return {"_type_": typed[0], "_data_": typed[1](value)}
     if kind is list:
-        return "[" + ",".join([_value(v) for v in value]) + "]"
+        return [_json_ready(v) for v in value]
     raise _Unusual
 
 
 class StateEncoder:
-    """Stored events for bulk writes; falls back to ``mapper.to_stored_event`` when unsure."""
+    """Stored events for bulk writes; falls back to ``mapper.to_stored_event`` when unsure.
+
+    orjson writes what ``json`` writes with ``separators=(",", ":")`` and ``ensure_ascii=False``
+    for these values (and refuses lone surrogates, which then take the general path).
+    """
 
     def __init__(self, mapper: Any) -> None:
         self.mapper = mapper
@@ -68,22 +68,21 @@ class StateEncoder:
             if getattr(cls, "class_version", 1) > 1 or self.mapper.compressor or self.mapper.cipher:
                 return self.mapper.to_stored_event(event)
             topic = self.topics[cls] = get_topic(cls)
-        state = event.__dict__
+        state = dict(event.__dict__)
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
         try:
-            body = ",".join(
-                [
-                    _quote(key) + ":" + _value(value)
-                    for key, value in state.items()
-                    if key != "originator_id" and key != "originator_version"
-                ]
-            )
-        except _Unusual:
+            for key, value in state.items():
+                if value.__class__ not in _PLAIN_TYPES:
+                    state[key] = _json_ready(value)
+            body = orjson.dumps(state)
+        except (_Unusual, TypeError):
             return self.mapper.to_stored_event(event)
         return StoredEvent(
-            originator_id=state["originator_id"],
-            originator_version=state["originator_version"],
+            originator_id=originator_id,
+            originator_version=originator_version,
             topic=topic,
-            state=("{" + body + "}").encode("utf-8"),
+            state=body,
         )
 
 
