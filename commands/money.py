@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,9 +15,13 @@ from commands.models import Disburse, MatchCommit, MatchReceive, Reverse, Spend,
 from ledger.errors import BadInputError
 from ledger.money import format_yuan
 
+if TYPE_CHECKING:
+    from ledger.application import Outcome
 
-def _available(grant_id: str) -> str:
-    grant = settings().ledger().get_grant(grant_id)
+
+def _available(outcome: Outcome, grant_id: str) -> str:
+    """The grant's balances after the command (the state it saved: no second load)."""
+    grant = outcome.grant if outcome.grant is not None else settings().ledger().get_grant(grant_id)
     return (
         f"available: subsidy {format_yuan(grant.available('subsidy'))}, "
         f"matching {format_yuan(grant.available('matching'))}"
@@ -49,7 +54,7 @@ def disburse_command(grant_id: str, amount: str, voucher: str, tranche: int, on:
         role=s.role,
     )
     s.catch_up()
-    report(outcome, _available(cmd.grant_id))
+    report(outcome, _available(outcome, cmd.grant_id))
 
 
 @click.group("match")
@@ -104,7 +109,7 @@ def match_receive_command(grant_id: str, amount: str, voucher: str, on: datetime
         grant_id=cmd.grant_id, amount=cmd.amount, voucher=cmd.voucher, on=cmd.on, actor=s.actor, role=s.role
     )
     s.catch_up()
-    report(outcome, _available(cmd.grant_id))
+    report(outcome, _available(outcome, cmd.grant_id))
 
 
 def _sha256_files(paths: tuple[str, ...]) -> list[str]:
@@ -200,7 +205,7 @@ def spend_command(
         role=s.role,
     )
     s.catch_up()
-    report(outcome, _available(cmd.grant_id))
+    report(outcome, _available(outcome, cmd.grant_id))
 
 
 @click.command("reverse")
@@ -221,7 +226,7 @@ def reverse_command(grant_id: str, voucher: str, reason: str, on: datetime | Non
         grant_id=cmd.grant_id, voucher=cmd.voucher, reason=cmd.reason, on=cmd.on, actor=s.actor, role=s.role
     )
     s.catch_up()
-    report(outcome, _available(cmd.grant_id))
+    report(outcome, _available(outcome, cmd.grant_id))
 
 
 def register(cli: click.Group) -> None:

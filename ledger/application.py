@@ -11,7 +11,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
@@ -48,10 +48,15 @@ class DateAsISO(Transcoding):
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a command did: ``recorded`` is False for an idempotent repeat."""
+    """What a command did: ``recorded`` is False for an idempotent repeat.
+
+    ``grant`` is the grant as the command left it (saved, or found already recorded), so the
+    caller can report its balances without loading it again.
+    """
 
     recorded: bool
     message: str
+    grant: Grant | None = field(default=None, compare=False, repr=False)
 
 
 class GrantLedger(Application[UUID]):
@@ -66,7 +71,8 @@ class GrantLedger(Application[UUID]):
         }
         settings.update(env or {})
         super().__init__(settings)
-        ensure_schema(self.engine)
+        if not getattr(self.factory, "store_ready", False):
+            ensure_schema(self.engine)
 
     @property
     def engine(self) -> Engine:
@@ -166,9 +172,9 @@ class GrantLedger(Application[UUID]):
         def attempt() -> Outcome:
             grant = self.get_grant(grant_id)
             if not decide(grant):
-                return Outcome(False, repeat)
+                return Outcome(False, repeat, grant)
             self.save(grant)
-            return Outcome(True, done)
+            return Outcome(True, done, grant)
 
         return self._retrying(attempt)
 

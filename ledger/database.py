@@ -162,6 +162,49 @@ _PG_TRIGGERS = [
 ]
 
 
+_SQLITE_READY = text(
+    "SELECT COUNT(*) FROM sqlite_master WHERE (type = 'table' AND name IN (:events, :snapshots, :meta)) "
+    "OR (type = 'trigger' AND name IN (:no_update, :no_delete))"
+).bindparams(
+    events=EVENTS_TABLE,
+    snapshots=SNAPSHOTS_TABLE,
+    meta=META_TABLE,
+    no_update=f"{EVENTS_TABLE}_no_update",
+    no_delete=f"{EVENTS_TABLE}_no_delete",
+)
+_PG_READY = text(
+    "SELECT to_regclass(:events) IS NOT NULL AND to_regclass(:snapshots) IS NOT NULL "
+    "AND to_regclass(:meta) IS NOT NULL AND (SELECT COUNT(*) FROM pg_trigger "
+    "WHERE tgrelid = to_regclass(:events) AND tgname IN (:append_only, :no_truncate)) = 2"
+).bindparams(
+    events=EVENTS_TABLE,
+    snapshots=SNAPSHOTS_TABLE,
+    meta=META_TABLE,
+    append_only=f"{EVENTS_TABLE}_append_only",
+    no_truncate=f"{EVENTS_TABLE}_no_truncate",
+)
+
+
+def schema_ready(engine: Engine) -> bool:
+    """Whether the events and snapshots tables, the meta row and the append-only triggers are all
+    there, read from the catalogue without DDL, so that opening a populated store creates and
+    inspects nothing. Refuses a newer schema."""
+    if engine.dialect.name == "sqlite":
+        query, complete = _SQLITE_READY, 5
+    elif engine.dialect.name == "postgresql":
+        query, complete = _PG_READY, True
+    else:
+        return False
+    with engine.connect() as conn:
+        if conn.execute(query).scalar() != complete:
+            return False
+        row = conn.execute(text(f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'")).first()
+    if row is None:
+        return False
+    _check_version(str(row[0]))
+    return str(row[0]) == str(SCHEMA_VERSION)
+
+
 def ensure_schema(engine: Engine) -> None:
     """Create the meta table and append-only triggers; refuse a newer schema."""
     with engine.begin() as conn:

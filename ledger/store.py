@@ -2,18 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from eventsourcing.persistence import AggregateRecorder, ApplicationRecorder
 from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from sqlalchemy.engine import Engine
 
-from ledger.database import configure_engine
+from ledger.database import configure_engine, schema_ready
 
 
 class LedgerFactory(SQLAlchemyFactory):
-    """eventsourcing-sqlalchemy's factory with the ledger's engine settings."""
+    """eventsourcing-sqlalchemy's factory with the ledger's engine settings.
+
+    The event store's own tables (events, snapshots) are created only when one catalogue query
+    says the store is not complete yet (:func:`ledger.database.schema_ready`); other recorders
+    (the read models' tracking) check their tables as before.
+    """
 
     def __init__(self, env: Environment):
         super().__init__(env)
         engine = self.datastore.engine
         assert isinstance(engine, Engine)
         configure_engine(engine)
+        self.store_ready = schema_ready(engine)
+        self._opening_store = False
+
+    def env_create_table(self) -> bool:
+        if self._opening_store and self.store_ready:
+            return False
+        return super().env_create_table()
+
+    @contextmanager
+    def _store_recorder(self) -> Iterator[None]:
+        self._opening_store = True
+        try:
+            yield
+        finally:
+            self._opening_store = False
+
+    def application_recorder(self) -> ApplicationRecorder:
+        with self._store_recorder():
+            return super().application_recorder()
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        with self._store_recorder():
+            return super().aggregate_recorder(purpose)
