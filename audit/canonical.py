@@ -35,16 +35,24 @@ def canonical_json(value: Any) -> bytes:
 
 def record_from_stored(originator_id: UUID | str, version: int, topic: str, state: bytes) -> dict[str, Any]:
     """The record of one stored event, from its row (or notification) as stored."""
-    parsed = json.loads(state.decode("utf-8"))
-    stamp = parsed.get("timestamp") if isinstance(parsed, dict) else None
-    recorded_at = stamp.get("_data_") if isinstance(stamp, dict) else stamp
+    return record_from_parsed(originator_id, version, topic, json.loads(state.decode("utf-8")))
+
+
+def record_from_parsed(originator_id: UUID | str, version: int, topic: str, parsed: Any) -> dict[str, Any]:
+    """The record of one stored event whose state the caller has parsed already."""
     return {
         "originator_id": str(originator_id),
         "originator_version": int(version),
         "topic": topic,
-        "recorded_at": str(recorded_at or ""),
+        "recorded_at": _recorded_at(parsed),
         "state": parsed,
     }
+
+
+def _recorded_at(parsed: Any) -> str:
+    stamp = parsed.get("timestamp") if isinstance(parsed, dict) else None
+    recorded_at = stamp.get("_data_") if isinstance(stamp, dict) else stamp
+    return str(recorded_at or "")
 
 
 def leaf_data(record: dict[str, Any]) -> bytes:
@@ -58,3 +66,29 @@ def leaf_data(record: dict[str, Any]) -> bytes:
 
 def record_leaf_hash(record: dict[str, Any]) -> bytes:
     return leaf_hash(leaf_data(record))
+
+
+_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_quote = json.encoder.encode_basestring  # what that encoder writes for a str
+
+
+def stored_leaf_data(
+    originator_id: UUID | str, version: int, topic: str, parsed: Any, canonical_state: str | None = None
+) -> bytes:
+    """``leaf_data(record_from_parsed(...))`` byte for byte, without building the record: the
+    record's keys are fixed and already in sorted order, so only the state goes through the
+    sorting encoder — unless the caller has its canonical text already (``canonical_state``,
+    which must be ``canonical_json(parsed)`` as text)."""
+    return (
+        '{"originator_id":'
+        + _quote(str(originator_id))
+        + ',"originator_version":'
+        + str(int(version))
+        + ',"recorded_at":'
+        + _quote(_recorded_at(parsed))
+        + ',"state":'
+        + (_encode(parsed) if canonical_state is None else canonical_state)
+        + ',"topic":'
+        + _quote(topic)
+        + "}"
+    ).encode("utf-8")

@@ -8,9 +8,10 @@ appending and reading the root cost O(log n) without reading earlier leaves.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -28,11 +29,17 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from audit.canonical import record_from_stored, record_leaf_hash
+from audit.canonical import stored_leaf_data
 from audit.merkle import CompactRange
+from projections.bulk import BulkInsert
+
+if TYPE_CHECKING:
+    from projections.records import StoredRecord
 
 NAME = "audit_log"
 ORIGIN = "grant-ledger.chongqing/audit-log"
+
+_sha256 = hashlib.sha256
 
 metadata = MetaData()
 _Big = BigInteger().with_variant(Integer(), "sqlite")
@@ -70,44 +77,38 @@ checkpoints = Table(
 )
 
 TABLES = (leaves, tree, checkpoints)
+_insert_leaves = BulkInsert(leaves)
 
 
 class AuditLogProjection:
-    """Projection protocol of ``projections.runner``; takes the raw stored notifications."""
+    """Projection protocol of ``projections.runner``: one leaf per stored record."""
 
     name = NAME
     tables = TABLES
-    raw = True
 
-    def apply(self, session: Session, batch: Sequence[tuple[int, Any]]) -> None:
+    def apply(self, session: Session, batch: Sequence[StoredRecord]) -> None:
+        if not batch:
+            return
         row = session.execute(select(tree.c.size, tree.c.frontier).where(tree.c.id == 1)).first()
         frontier = CompactRange() if row is None else CompactRange.from_json(row.frontier)
-        rows = []
-        hashes = []
-        index = frontier.size
-        for nid, n in batch:
-            record = record_from_stored(n.originator_id, n.originator_version, n.topic, n.state)
-            h = record_leaf_hash(record)
-            hashes.append(h)
-            rows.append(
-                {
-                    "leaf_index": index,
-                    "notification_id": nid,
-                    "originator_id": record["originator_id"],
-                    "originator_version": record["originator_version"],
-                    "leaf_hash": h.hex(),
-                }
-            )
-            index += 1
-        if not rows:
-            return
+        hashes = [_leaf_hash(r) for r in batch]
+        start = frontier.size
+        rows = [
+            (start + n, r.id, r.originator_id, r.originator_version, h.hex())
+            for n, (r, h) in enumerate(zip(batch, hashes, strict=True))
+        ]
         frontier = frontier.extend(hashes)
-        session.execute(insert(leaves), rows)
+        _insert_leaves(session, rows)
         values = {"size": frontier.size, "frontier": frontier.to_json(), "root": frontier.root().hex()}
         if row is None:
             session.execute(insert(tree).values(id=1, **values))
         else:
             session.execute(update(tree).where(tree.c.id == 1).values(**values))
+
+
+def _leaf_hash(r: StoredRecord) -> bytes:
+    data = stored_leaf_data(r.originator_id, r.originator_version, r.topic, r.data, r.canonical)
+    return _sha256(b"\x00" + data).digest()  # audit.merkle.leaf_hash
 
 
 @dataclass(frozen=True)

@@ -1,175 +1,209 @@
-"""The balance projection: per grant running totals and one movement row per money event."""
+"""The balance projection: per grant running totals and one movement row per money event.
+
+Works from stored records (``projections.records``): one SELECT per batch for the grants it
+touches, totals summed in memory, movements and new grants inserted with one executemany each.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from ledger.grant import Grant
-from ledger.money import to_fen
-from projections.schema import grants, movements
+from projections.bulk import BulkInsert
+from projections.records import GRANT, StoredRecord, day, fen, moment
+from projections.schema import MEASURES, grants, movements
 
 NAME = "balances"
 TABLES = (grants, movements)
+SELECT_CHUNK = 500  # aggregate ids per IN (...), well inside every driver's parameter limit
+
+APPLIED = GRANT + "Applied"
+APPROVED = GRANT + "Approved"
+STATUS_OF = {GRANT + "Rejected": "rejected", GRANT + "Closed": "closed"}
+
+# kind, measure, signed fen, source, category, content, voucher
+Money = tuple[str, str, int, str, str, str, str]
 
 
-def _movement(
-    nid: int, event: Any, grant_id: str, base_id: str, kind: str, measure: str, amount: int, **extra: str
-) -> dict[str, Any]:
+def _approved(d: dict[str, Any]) -> Money:
+    return "approve", "approved", fen(d["amount"]), "", "", "", d["document"]
+
+
+def _disbursed(d: dict[str, Any]) -> Money:
+    return "disburse", "subsidy_received", fen(d["amount"]), "subsidy", "", "", d["voucher"]
+
+
+def _matching_committed(d: dict[str, Any]) -> Money:
+    return "match_commit", "matching_committed", fen(d["amount"]), "matching", "", "", d["voucher"]
+
+
+def _matching_received(d: dict[str, Any]) -> Money:
+    return "match_receive", "matching_received", fen(d["amount"]), "matching", "", "", d["voucher"]
+
+
+def _spent(d: dict[str, Any]) -> Money:
+    source = d["source"]
+    return "spend", f"{source}_spent", fen(d["amount"]), source, d["category"], d["content"], d["voucher"]
+
+
+def _reversed(d: dict[str, Any]) -> Money:
+    source = d["source"]
+    return "reverse", f"{source}_spent", -fen(d["amount"]), source, d["category"], d["content"], d["voucher"]
+
+
+def _recovered(d: dict[str, Any]) -> Money:
+    return "recover", "subsidy_recovered", fen(d["amount"]), "subsidy", "", "", d["voucher"]
+
+
+def _disposed(d: dict[str, Any]) -> Money:
+    source = d["source"]
+    return f"dispose_{d['how']}", f"{source}_disposed", fen(d["amount"]), source, "", "", d["approval"]
+
+
+MONEY: dict[str, Callable[[dict[str, Any]], Money]] = {
+    APPROVED: _approved,
+    GRANT + "SubsidyDisbursed": _disbursed,
+    GRANT + "MatchingCommitted": _matching_committed,
+    GRANT + "MatchingReceived": _matching_received,
+    GRANT + "ExpenditureRecorded": _spent,
+    GRANT + "ExpenditureReversed": _reversed,
+    GRANT + "FundsRecovered": _recovered,
+    GRANT + "BalanceDisposed": _disposed,
+}
+
+
+def _new_grant(r: StoredRecord) -> dict[str, Any]:
+    d = r.data
     return {
-        "notification_id": nid,
-        "grant_id": grant_id,
-        "base_id": base_id,
-        "occurred_on": event.occurred_on,
-        "recorded_at": event.timestamp,
-        "kind": kind,
-        "measure": measure,
-        "amount": amount,
-        "source": extra.get("source", ""),
-        "category": extra.get("category", ""),
-        "content": extra.get("content", ""),
-        "voucher": extra.get("voucher", ""),
-        "actor": event.actor,
+        "grant_id": d["grant_id"],
+        "aggregate_id": r.aggregate_id,
+        "base_id": d["base_id"],
+        "unit_id": d["unit_id"],
+        "base_name": d["base_name"],
+        "programme": d["programme"],
+        "status": "applied",
+        "applied_on": day(d["occurred_on"]),
+        "recorded_at": moment(d["timestamp"]),
+        "build_start": None,
+        "build_end": None,
+        **dict.fromkeys(MEASURES, 0),
     }
+
+
+def known_grants(session: Session, table: Any, aggregate_ids: Iterable[str]) -> dict[str, Any]:
+    """Rows of ``table`` (keyed by aggregate_id) for the given aggregates, a few SELECTs in all."""
+    wanted = sorted(set(aggregate_ids))
+    found: dict[str, Any] = {}
+    for at in range(0, len(wanted), SELECT_CHUNK):
+        chunk = wanted[at : at + SELECT_CHUNK]
+        for row in session.execute(select(table).where(table.c.aggregate_id.in_(chunk))):
+            found[row.aggregate_id] = row
+    return found
+
+
+class _Grant:
+    """A grant touched by the batch: who it is, and what the batch adds to it."""
+
+    __slots__ = ("base_id", "changes", "deltas", "grant_id", "new")
+
+    def __init__(self, grant_id: str, base_id: str, new: dict[str, Any] | None = None) -> None:
+        self.grant_id = grant_id
+        self.base_id = base_id
+        self.new = new  # the whole row, when the grant's application is in this batch
+        self.changes: dict[str, Any] = {}
+        self.deltas = dict.fromkeys(MEASURES, 0)
+
+
+_insert_movements = BulkInsert(movements, dates=["occurred_on"], moments=["recorded_at"])
+
+_ADD_DELTAS = (
+    update(grants)
+    .where(grants.c.grant_id == bindparam("key"))
+    .values({m: grants.c[m] + bindparam(f"add_{m}") for m in MEASURES})
+)
 
 
 class BalanceProjection:
     name = NAME
     tables = TABLES
 
-    def apply(self, session: Session, batch: Sequence[tuple[int, Any]]) -> None:
-        new_rows: list[dict[str, Any]] = []
-        known: dict[Any, tuple[str, str]] = {}  # originator id -> (grant_id, base_id)
-        changes: dict[str, dict[str, Any]] = defaultdict(dict)
-        deltas: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        rows: list[dict[str, Any]] = []
+    def apply(self, session: Session, batch: Sequence[StoredRecord]) -> None:
+        mine = [r for r in batch if r.topic.startswith(GRANT)]
+        if not mine:
+            return
+        touched = self._touched(session, mine)
+        rows: list[tuple[Any, ...]] = []
+        for r in mine:
+            grant = touched[r.aggregate_id]
+            money = MONEY.get(r.topic)
+            if money is not None:
+                kind, measure, amount, source, category, content, voucher = money(r.data)
+                if measure not in grant.deltas:
+                    raise ValueError(f"event {r.id}: no balance measure {measure!r}")
+                grant.deltas[measure] += amount
+                d = r.data
+                rows.append(
+                    (
+                        r.id,
+                        grant.grant_id,
+                        grant.base_id,
+                        d["occurred_on"]["_data_"],
+                        d["timestamp"]["_data_"],
+                        kind,
+                        measure,
+                        amount,
+                        source,
+                        category,
+                        content,
+                        voucher,
+                        d["actor"],
+                    )
+                )
+            if r.topic == APPROVED:
+                grant.changes.update(
+                    status="approved",
+                    build_start=day(r.data["build_start"]),
+                    build_end=day(r.data["build_end"]),
+                )
+            elif r.topic in STATUS_OF:
+                grant.changes["status"] = STATUS_OF[r.topic]
+        self._write(session, touched.values(), rows)
 
-        def ids(event: Any) -> tuple[str, str]:
-            if event.originator_id not in known:
-                row = session.execute(
-                    grants.select().where(grants.c.aggregate_id == event.originator_id.hex)
-                ).first()
-                assert row is not None, "a money event before its grant's application"
-                known[event.originator_id] = (row.grant_id, row.base_id)
-            return known[event.originator_id]
+    @staticmethod
+    def _touched(session: Session, mine: Sequence[StoredRecord]) -> dict[str, _Grant]:
+        touched: dict[str, _Grant] = {}
+        for r in mine:
+            if r.topic == APPLIED:
+                row = _new_grant(r)
+                touched[r.aggregate_id] = _Grant(row["grant_id"], row["base_id"], row)
+        earlier = {r.aggregate_id for r in mine} - touched.keys()
+        for aggregate_id, row in known_grants(session, grants, earlier).items():
+            touched[aggregate_id] = _Grant(row.grant_id, row.base_id)
+        missing = earlier - touched.keys()
+        assert not missing, f"money events before their grant's application: {sorted(missing)[:3]}"
+        return touched
 
-        for nid, event in batch:
-            if not isinstance(event, Grant.Event):
+    @staticmethod
+    def _write(session: Session, touched: Iterable[_Grant], rows: list[tuple[Any, ...]]) -> None:
+        new_rows, added = [], []
+        for grant in touched:
+            if grant.new is not None:
+                grant.new.update(grant.changes)
+                for measure, amount in grant.deltas.items():
+                    grant.new[measure] += amount
+                new_rows.append(grant.new)
                 continue
-            if isinstance(event, Grant.Applied):
-                known[event.originator_id] = (event.grant_id, event.base_id)
-                new_rows.append(
-                    {
-                        "grant_id": event.grant_id,
-                        "aggregate_id": event.originator_id.hex,
-                        "base_id": event.base_id,
-                        "unit_id": event.unit_id,
-                        "base_name": event.base_name,
-                        "programme": event.programme,
-                        "status": "applied",
-                        "applied_on": event.occurred_on,
-                        "recorded_at": event.timestamp,
-                        "approved": 0,
-                        "subsidy_received": 0,
-                        "subsidy_spent": 0,
-                        "matching_committed": 0,
-                        "matching_received": 0,
-                        "matching_spent": 0,
-                        "subsidy_recovered": 0,
-                        "subsidy_disposed": 0,
-                        "matching_disposed": 0,
-                    }
+            if grant.changes:
+                session.execute(
+                    update(grants).where(grants.c.grant_id == grant.grant_id).values(grant.changes)
                 )
-                continue
-            grant_id, base_id = ids(event)
-            if isinstance(event, Grant.Approved):
-                changes[grant_id].update(
-                    status="approved", build_start=event.build_start, build_end=event.build_end
-                )
-                measure, kind, amount, extra = (
-                    "approved",
-                    "approve",
-                    event.amount,
-                    {"voucher": event.document},
-                )
-            elif isinstance(event, Grant.SubsidyDisbursed):
-                measure, kind, amount, extra = (
-                    "subsidy_received",
-                    "disburse",
-                    event.amount,
-                    {"source": "subsidy", "voucher": event.voucher},
-                )
-            elif isinstance(event, Grant.MatchingCommitted):
-                measure, kind, amount, extra = (
-                    "matching_committed",
-                    "match_commit",
-                    event.amount,
-                    {"source": "matching", "voucher": event.voucher},
-                )
-            elif isinstance(event, Grant.MatchingReceived):
-                measure, kind, amount, extra = (
-                    "matching_received",
-                    "match_receive",
-                    event.amount,
-                    {"source": "matching", "voucher": event.voucher},
-                )
-            elif isinstance(event, Grant.ExpenditureRecorded):
-                measure, kind, amount, extra = (
-                    f"{event.source}_spent",
-                    "spend",
-                    event.amount,
-                    {
-                        "source": event.source,
-                        "category": event.category,
-                        "content": event.content,
-                        "voucher": event.voucher,
-                    },
-                )
-            elif isinstance(event, Grant.ExpenditureReversed):
-                measure, kind, amount, extra = (
-                    f"{event.source}_spent",
-                    "reverse",
-                    -event.amount,
-                    {
-                        "source": event.source,
-                        "category": event.category,
-                        "content": event.content,
-                        "voucher": event.voucher,
-                    },
-                )
-            elif isinstance(event, Grant.FundsRecovered):
-                measure, kind, amount, extra = (
-                    "subsidy_recovered",
-                    "recover",
-                    event.amount,
-                    {"source": "subsidy", "voucher": event.voucher},
-                )
-            elif isinstance(event, Grant.BalanceDisposed):
-                measure, kind, amount, extra = (
-                    f"{event.source}_disposed",
-                    f"dispose_{event.how}",
-                    event.amount,
-                    {"source": event.source, "voucher": event.approval},
-                )
-            elif isinstance(event, Grant.Rejected | Grant.Closed):
-                changes[grant_id]["status"] = "rejected" if isinstance(event, Grant.Rejected) else "closed"
-                continue
-            else:
-                continue
-            fen = to_fen(amount)
-            deltas[grant_id][measure] += fen
-            rows.append(_movement(nid, event, grant_id, base_id, kind, measure, fen, **extra))
-
+            if any(grant.deltas.values()):
+                added.append({"key": grant.grant_id, **{f"add_{m}": v for m, v in grant.deltas.items()}})
         if new_rows:
             session.execute(insert(grants), new_rows)
-        for grant_id in set(changes) | set(deltas):
-            values: dict[str, Any] = dict(changes.get(grant_id, {}))
-            for measure, fen in deltas.get(grant_id, {}).items():
-                values[measure] = getattr(grants.c, measure) + fen
-            session.execute(update(grants).where(grants.c.grant_id == grant_id).values(**values))
-        if rows:
-            session.execute(insert(movements), rows)
+        if added:
+            session.execute(_ADD_DELTAS, added)
+        _insert_movements(session, rows)

@@ -16,15 +16,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ledger.errors import BadInputError
-from ledger.grant import Grant
-from ledger.money import from_fen, to_fen
+from ledger.money import from_fen
 from ledger.policy import Clause, Policy, current_policy, policy_in_force
 from ledger.rules import (
     Breach,
@@ -40,6 +40,8 @@ from ledger.rules import (
     within_build_period,
     within_fund_source,
 )
+from projections.balances import APPLIED, known_grants
+from projections.records import GRANT, StoredRecord, amount, day, fen
 from projections.schema import (
     compliance_events,
     compliance_grants,
@@ -51,6 +53,7 @@ NAME = "compliance"
 TABLES = (compliance_grants, compliance_outputs, compliance_rectifications, compliance_events)
 
 
+@lru_cache(maxsize=4096)
 def _policy(on: date) -> Policy:
     try:
         return policy_in_force(on)
@@ -58,80 +61,90 @@ def _policy(on: date) -> Policy:
         return current_policy()
 
 
-def event_breaches(state: dict[str, Any], event: Any, policy: Policy) -> list[Breach | None]:
-    """The rules a stored event breaks, given its grant's state before it."""
+MONEY_KINDS = frozenset(
+    (
+        "SubsidyDisbursed",
+        "MatchingCommitted",
+        "MatchingReceived",
+        "ExpenditureRecorded",
+        "FundsRecovered",
+        "BalanceDisposed",
+    )
+)
+
+
+def event_breaches(
+    state: dict[str, Any], kind: str, data: dict[str, Any], policy: Policy
+) -> list[Breach | None]:
+    """The rules a stored event breaks, given its grant's state before it.
+
+    ``kind`` is the event's class name (its topic after ``Grant.``), ``data`` its stored state.
+    """
     gid, status = state["grant_id"], state["status"]
     programme = policy.programme(state["programme"])
-    if isinstance(event, Grant.Approved):
+    if kind == "Approved":
         return [
-            approval_after_application(gid, state["applied_on"], event.occurred_on, policy),
-            subsidy_amount_in_range(programme, event.amount),
+            approval_after_application(gid, state["applied_on"], day(data["occurred_on"]), policy),
+            subsidy_amount_in_range(programme, amount(data["amount"])),
         ]
-    money = (
-        Grant.SubsidyDisbursed,
-        Grant.MatchingCommitted,
-        Grant.MatchingReceived,
-        Grant.ExpenditureRecorded,
-        Grant.FundsRecovered,
-        Grant.BalanceDisposed,
-    )
-    if isinstance(event, money):
-        found = [approved_before_money(gid, status, type(event).__name__, policy)]
-        if isinstance(event, Grant.SubsidyDisbursed):
+    if kind in MONEY_KINDS:
+        found = [approved_before_money(gid, status, kind, policy)]
+        if kind == "SubsidyDisbursed":
             found.append(
                 tranche_within_approved(
                     gid,
                     from_fen(state["approved"]),
                     from_fen(state["subsidy_received"]),
-                    event.amount,
+                    amount(data["amount"]),
                     programme.subsidy_clause,
                 )
             )
-        if isinstance(event, Grant.ExpenditureRecorded):
+        elif kind == "ExpenditureRecorded":
             build_clause = programme.build_clause or policy.clause("district_build_period")
-            available = from_fen(state[f"{event.source}_available"])
+            source = data["source"]
+            available = from_fen(state[f"{source}_available"])
             found += [
-                category_permitted(event.category, policy)[1],
+                category_permitted(data["category"], policy)[1],
                 within_build_period(
-                    gid, event.occurred_on, state["build_start"], state["build_end"], build_clause
+                    gid, day(data["occurred_on"]), state["build_start"], state["build_end"], build_clause
                 ),
-                within_fund_source(gid, event.source, available, event.amount, policy),
+                within_fund_source(gid, source, available, amount(data["amount"]), policy),
             ]
         return found
-    if status == "closed" and not isinstance(event, Grant.Closed):
-        return [approved_before_money(gid, status, type(event).__name__, policy)]
+    if status == "closed" and kind != "Closed":
+        return [approved_before_money(gid, status, kind, policy)]
     return []
 
 
-def _advance(state: dict[str, Any], event: Any) -> None:
+def _advance(state: dict[str, Any], kind: str, data: dict[str, Any]) -> None:
     """The grant's state after the event (fen)."""
-    if isinstance(event, Grant.Approved):
+    if kind == "Approved":
         state.update(
             status="approved",
-            approved=to_fen(event.amount),
-            build_start=event.build_start,
-            build_end=event.build_end,
+            approved=fen(data["amount"]),
+            build_start=day(data["build_start"]),
+            build_end=day(data["build_end"]),
         )
-    elif isinstance(event, Grant.Rejected):
+    elif kind == "Rejected":
         state["status"] = "rejected"
-    elif isinstance(event, Grant.Closed):
+    elif kind == "Closed":
         state["status"] = "closed"
-    elif isinstance(event, Grant.SubsidyDisbursed):
-        state["subsidy_received"] += to_fen(event.amount)
-        state["subsidy_available"] += to_fen(event.amount)
-    elif isinstance(event, Grant.MatchingReceived):
-        state["matching_received"] += to_fen(event.amount)
-        state["matching_available"] += to_fen(event.amount)
-    elif isinstance(event, Grant.ExpenditureRecorded):
-        state[f"{event.source}_available"] -= to_fen(event.amount)
-        state["spent"] += to_fen(event.amount)
-    elif isinstance(event, Grant.ExpenditureReversed):
-        state[f"{event.source}_available"] += to_fen(event.amount)
-        state["spent"] -= to_fen(event.amount)
-    elif isinstance(event, Grant.FundsRecovered):
-        state["subsidy_available"] -= to_fen(event.amount)
-    elif isinstance(event, Grant.BalanceDisposed):
-        state[f"{event.source}_available"] -= to_fen(event.amount)
+    elif kind == "SubsidyDisbursed":
+        state["subsidy_received"] += fen(data["amount"])
+        state["subsidy_available"] += fen(data["amount"])
+    elif kind == "MatchingReceived":
+        state["matching_received"] += fen(data["amount"])
+        state["matching_available"] += fen(data["amount"])
+    elif kind == "ExpenditureRecorded":
+        state[f"{data['source']}_available"] -= fen(data["amount"])
+        state["spent"] += fen(data["amount"])
+    elif kind == "ExpenditureReversed":
+        state[f"{data['source']}_available"] += fen(data["amount"])
+        state["spent"] -= fen(data["amount"])
+    elif kind == "FundsRecovered":
+        state["subsidy_available"] -= fen(data["amount"])
+    elif kind == "BalanceDisposed":
+        state[f"{data['source']}_available"] -= fen(data["amount"])
 
 
 GRANT_FIELDS = (
@@ -146,107 +159,149 @@ GRANT_FIELDS = (
     "spent",
 )
 
+_UPDATE_GRANT = (
+    update(compliance_grants)
+    .where(compliance_grants.c.grant_id == bindparam("key"))
+    .values({k: bindparam(f"new_{k}") for k in GRANT_FIELDS})
+)
+_DELETE_OUTPUT = delete(compliance_outputs).where(
+    (compliance_outputs.c.grant_id == bindparam("key_grant"))
+    & (compliance_outputs.c.year == bindparam("key_year"))
+)
+_COMPLETE_RECTIFICATION = (
+    update(compliance_rectifications)
+    .where(compliance_rectifications.c.grant_id == bindparam("key_grant"))
+    .where(compliance_rectifications.c.ref == bindparam("key_ref"))
+    .values(completed_on=bindparam("done"))
+)
+
+
+def _new_state(r: StoredRecord) -> dict[str, Any]:
+    d = r.data
+    return {
+        "grant_id": d["grant_id"],
+        "aggregate_id": r.aggregate_id,
+        "base_id": d["base_id"],
+        "programme": d["programme"],
+        "status": "applied",
+        "applied_on": day(d["occurred_on"]),
+        "build_start": None,
+        "build_end": None,
+        "approved": 0,
+        "subsidy_received": 0,
+        "matching_received": 0,
+        "subsidy_available": 0,
+        "matching_available": 0,
+        "spent": 0,
+    }
+
+
+class _Writes:
+    """What a batch writes, gathered in memory and written with one executemany per statement."""
+
+    def __init__(self) -> None:
+        self.findings: list[dict[str, Any]] = []
+        self.outputs: dict[tuple[str, int], dict[str, Any]] = {}  # the last report of a year wins
+        self.ordered: dict[tuple[str, str], dict[str, Any]] = {}
+        self.completed: list[dict[str, Any]] = []
+
+    def output(self, gid: str, d: dict[str, Any]) -> None:
+        self.outputs[(gid, d["year"])] = {
+            "grant_id": gid,
+            "year": d["year"],
+            "trainees": d["trainees"],
+            "advanced": d["advanced"],
+            "evaluations": d["evaluations"],
+            "advanced_evaluations": d["advanced_evaluations"],
+        }
+
+    def rectification(self, gid: str, d: dict[str, Any]) -> None:
+        row = {"grant_id": gid, "ref": d["ref"], "finding": d["finding"], "deadline": day(d["deadline"])}
+        self.ordered[(gid, d["ref"])] = row | {"completed_on": None}
+
+    def completion(self, gid: str, d: dict[str, Any]) -> None:
+        on = day(d["occurred_on"])
+        pending = self.ordered.get((gid, d["ref"]))
+        if pending is not None:  # ordered in this same batch: written complete
+            pending["completed_on"] = on
+        else:
+            self.completed.append({"key_grant": gid, "key_ref": d["ref"], "done": on})
+
+    def write(self, session: Session) -> None:
+        if self.outputs:
+            keys = [{"key_grant": gid, "key_year": year} for gid, year in self.outputs]
+            session.execute(_DELETE_OUTPUT, keys)
+            session.execute(insert(compliance_outputs), list(self.outputs.values()))
+        if self.ordered:
+            session.execute(insert(compliance_rectifications), list(self.ordered.values()))
+        if self.completed:
+            session.execute(_COMPLETE_RECTIFICATION, self.completed)
+        if self.findings:
+            session.execute(insert(compliance_events), self.findings)
+
 
 class ComplianceProjection:
     name = NAME
     tables = TABLES
 
-    def apply(self, session: Session, batch: Sequence[tuple[int, Any]]) -> None:
-        states: dict[Any, dict[str, Any]] = {}
-        new: set[Any] = set()
-        findings: list[dict[str, Any]] = []
-
-        def state_of(event: Any) -> dict[str, Any] | None:
-            if event.originator_id not in states:
-                row = session.execute(
-                    select(compliance_grants).where(
-                        compliance_grants.c.aggregate_id == event.originator_id.hex
-                    )
-                ).first()
-                if row is None:
-                    return None
-                states[event.originator_id] = dict(row._mapping)
-            return states[event.originator_id]
-
-        for nid, event in batch:
-            if not isinstance(event, Grant.Event):
+    def apply(self, session: Session, batch: Sequence[StoredRecord]) -> None:
+        mine = [r for r in batch if r.topic.startswith(GRANT)]
+        if not mine:
+            return
+        states, new = self._states(session, mine)
+        writes = _Writes()
+        for r in mine:
+            state = states.get(r.aggregate_id)
+            kind = r.topic[len(GRANT) :]
+            if state is None or kind == "Applied":  # an event before its application: not ours to judge
                 continue
-            if isinstance(event, Grant.Applied):
-                states[event.originator_id] = {
-                    "grant_id": event.grant_id,
-                    "aggregate_id": event.originator_id.hex,
-                    "base_id": event.base_id,
-                    "programme": event.programme,
-                    "status": "applied",
-                    "applied_on": event.occurred_on,
-                    "build_start": None,
-                    "build_end": None,
-                    "approved": 0,
-                    "subsidy_received": 0,
-                    "matching_received": 0,
-                    "subsidy_available": 0,
-                    "matching_available": 0,
-                    "spent": 0,
-                }
-                new.add(event.originator_id)
-                continue
-            state = state_of(event)
-            if state is None:  # pragma: no cover - an event before its grant's application
-                continue
-            policy = _policy(event.occurred_on)
-            for breach in event_breaches(state, event, policy):
-                if breach is not None:
-                    findings.append(
-                        {
-                            "notification_id": nid,
-                            "grant_id": state["grant_id"],
-                            "base_id": state["base_id"],
-                            "occurred_on": event.occurred_on,
-                            "rule": breach.rule,
-                            "clause": breach.clause.key,
-                            "message": breach.message,
-                        }
-                    )
-                    break  # one finding per event: the first rule it breaks
-            _advance(state, event)
+            self._judge(r, kind, state, writes.findings)
+            _advance(state, kind, r.data)
             gid = state["grant_id"]
-            if isinstance(event, Grant.OutputReported):
-                key = (compliance_outputs.c.grant_id == gid) & (compliance_outputs.c.year == event.year)
-                session.execute(delete(compliance_outputs).where(key))
-                session.execute(
-                    insert(compliance_outputs).values(
-                        grant_id=gid,
-                        year=event.year,
-                        trainees=event.trainees,
-                        advanced=event.advanced,
-                        evaluations=event.evaluations,
-                        advanced_evaluations=event.advanced_evaluations,
-                    )
+            if kind == "OutputReported":
+                writes.output(gid, r.data)
+            elif kind == "RectificationOrdered":
+                writes.rectification(gid, r.data)
+            elif kind == "RectificationCompleted":
+                writes.completion(gid, r.data)
+        inserted = [states[a] for a in new]
+        if inserted:
+            session.execute(insert(compliance_grants), inserted)
+        changed = [
+            {"key": s["grant_id"], **{f"new_{k}": s[k] for k in GRANT_FIELDS}}
+            for a, s in states.items()
+            if a not in new
+        ]
+        if changed:
+            session.execute(_UPDATE_GRANT, changed)
+        writes.write(session)
+
+    @staticmethod
+    def _states(session: Session, mine: Sequence[StoredRecord]) -> tuple[dict[str, dict[str, Any]], set[str]]:
+        states = {r.aggregate_id: _new_state(r) for r in mine if r.topic == APPLIED}
+        new = set(states)
+        earlier = {r.aggregate_id for r in mine} - new
+        for aggregate_id, row in known_grants(session, compliance_grants, earlier).items():
+            states[aggregate_id] = dict(row._mapping)
+        return states, new
+
+    @staticmethod
+    def _judge(r: StoredRecord, kind: str, state: dict[str, Any], findings: list[dict[str, Any]]) -> None:
+        on = day(r.data["occurred_on"])
+        for breach in event_breaches(state, kind, r.data, _policy(on)):
+            if breach is not None:
+                findings.append(
+                    {
+                        "notification_id": r.id,
+                        "grant_id": state["grant_id"],
+                        "base_id": state["base_id"],
+                        "occurred_on": on,
+                        "rule": breach.rule,
+                        "clause": breach.clause.key,
+                        "message": breach.message,
+                    }
                 )
-            elif isinstance(event, Grant.RectificationOrdered):
-                session.execute(
-                    insert(compliance_rectifications).values(
-                        grant_id=gid, ref=event.ref, finding=event.finding, deadline=event.deadline
-                    )
-                )
-            elif isinstance(event, Grant.RectificationCompleted):
-                session.execute(
-                    update(compliance_rectifications)
-                    .where(compliance_rectifications.c.grant_id == gid)
-                    .where(compliance_rectifications.c.ref == event.ref)
-                    .values(completed_on=event.occurred_on)
-                )
-        for originator, state in states.items():
-            if originator in new:
-                session.execute(insert(compliance_grants).values(**state))
-            else:
-                session.execute(
-                    update(compliance_grants)
-                    .where(compliance_grants.c.grant_id == state["grant_id"])
-                    .values(**{k: state[k] for k in GRANT_FIELDS})
-                )
-        if findings:
-            session.execute(insert(compliance_events), findings)
+                return  # one finding per event: the first rule it breaks
 
 
 # ---------------------------------------------------------------------------- the findings

@@ -1,23 +1,40 @@
 """Catch-up runner: feeds stored events to each projection, exactly once.
 
-A batch of events and the projection's new tracking position commit in one transaction, and the
-position moves by compare-and-set, so two processes catching up at once never count an event
-twice: the loser's transaction rolls back and it reads the new position.
+Each batch of the store is read with SQLAlchemy Core and decoded once (``projections.records``)
+for every projection. The batch's rows of all projections and their new tracking positions
+commit in one transaction (one fsync on SQLite), and each position moves by compare-and-set, so
+two processes catching up at once never count an event twice: the loser's transaction rolls back
+and it reads the new positions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import cache
 from typing import Any, Protocol
 
-from eventsourcing.persistence import IntegrityError, Mapper, Notification
+from eventsourcing.persistence import IntegrityError, Notification
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
-from sqlalchemy import Table, insert, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    func,
+    insert,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from ledger.application import GrantLedger
 from ledger.database import EVENTS_TABLE
+from projections.records import StoredRecord, records, records_of_rows
 from projections.schema import TRACKING_TABLE, metadata
 
 BATCH = 5000
@@ -30,7 +47,8 @@ class Projection(Protocol):
     @property
     def tables(self) -> Sequence[Table]: ...
 
-    def apply(self, session: Session, batch: Sequence[tuple[int, Any]]) -> None: ...
+    def apply(self, session: Session, batch: Sequence[StoredRecord]) -> None:
+        """Write the read model's rows for ``batch`` (in store order) in ``session``; no commit."""
 
 
 class ProjectionRecorder(SQLAlchemyTrackingRecorder):
@@ -52,29 +70,50 @@ class ProjectionRecorder(SQLAlchemyTrackingRecorder):
     def position(self, name: str) -> int:
         return self.max_tracking_id(name) or 0
 
-    def commit_batch(self, name: str, previous: int, last: int, apply: Callable[[Session], None]) -> bool:
-        """Apply a batch and move the position from ``previous`` to ``last``, atomically.
-
-        False when another process moved the position first (nothing is written then).
-        """
+    def positions(self, names: Sequence[str]) -> dict[str, int]:
+        """Where each named projection stands (0: nothing applied yet), in one query."""
         table = self.tracking_table
+        query = select(table.c.application_name, table.c.notification_id)
+        with self.transaction(commit=False) as session:
+            rows = session.execute(query.where(table.c.application_name.in_(list(names))))
+            found = dict(rows.tuples().all())
+        return {name: int(found.get(name) or 0) for name in names}
+
+    def commit_batch(self, due: Sequence[Due], last: int) -> bool:
+        """Apply each projection's part of a batch and move its position from where it stood to
+        ``last``, all in one transaction.
+
+        False when another process moved any of the positions first (nothing is written then).
+        """
         try:
             with self.transaction(commit=True) as session:
-                if previous == 0:
-                    session.execute(insert(table).values(application_name=name, notification_id=last))
-                else:
-                    moved = session.execute(
-                        update(table)
-                        .where(table.c.application_name == name)
-                        .where(table.c.notification_id == previous)
-                        .values(notification_id=last)
-                    )
-                    if moved.rowcount != 1:  # type: ignore[attr-defined]
-                        raise _Overtaken
-                apply(session)
+                move_positions(session, self.tracking_table, due, last)
+                for projection, _, mine in due:
+                    projection.apply(session, mine)
         except (_Overtaken, IntegrityError):
             return False
         return True
+
+
+# A projection, the position it stands at, and the records of the batch after it.
+Due = tuple["Projection", int, Sequence[StoredRecord]]
+
+
+def move_positions(session: Session, tracking: Table, due: Sequence[Due], last: int) -> None:
+    """Compare-and-set of each tracking position to ``last``, in name order (no lock cycles
+    between two processes); raises _Overtaken (or IntegrityError) when one has moved."""
+    for projection, previous, _ in sorted(due, key=lambda d: d[0].name):
+        if previous == 0:
+            session.execute(insert(tracking).values(application_name=projection.name, notification_id=last))
+            continue
+        moved = session.execute(
+            update(tracking)
+            .where(tracking.c.application_name == projection.name)
+            .where(tracking.c.notification_id == previous)
+            .values(notification_id=last)
+        )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            raise _Overtaken(projection.name)
 
 
 class _Overtaken(Exception):
@@ -108,26 +147,37 @@ def tracking_recorder(app: GrantLedger) -> ProjectionRecorder:
     return recorder
 
 
+def events_table(app: GrantLedger) -> Table:
+    table = app.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
 def read_notifications(app: GrantLedger, start: int, limit: int) -> list[Notification]:
     """The store's notifications from ``start`` on, read with SQLAlchemy Core (not the ORM)."""
-    table = app.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
-    query = (
-        select(table.c.id, table.c.originator_id, table.c.originator_version, table.c.topic, table.c.state)
-        .where(table.c.id >= start)
-        .order_by(table.c.id)
-        .limit(limit)
-    )
     with app.engine.connect() as conn:
         return [
-            Notification(
-                id=row[0],
-                originator_id=row[1],
-                originator_version=row[2],
-                topic=row[3],
-                state=bytes(row[4]) if isinstance(row[4], memoryview) else row[4],
-            )
-            for row in conn.execute(query)
+            Notification(id=nid, originator_id=oid, originator_version=v, topic=topic, state=bytes(state))
+            for nid, oid, v, topic, state in conn.execute(_page(events_table(app), start, limit))
         ]
+
+
+def read_records(conn: Connection, table: Table, start: int, limit: int) -> list[StoredRecord]:
+    """The store's events from ``start`` on, as records decoded once for every projection."""
+    return records_of_rows(conn.execute(_page(table, start, limit, raw=True)).tuples())
+
+
+def _page(table: Table, start: int, limit: int, raw: bool = False) -> Select[Any]:
+    """The page's query; ``raw`` skips the UUID and binary result processing (records take the
+    driver's values as they come: bytes on SQLite, UUID on PostgreSQL)."""
+    c = table.c
+    originator, state = (
+        (type_coerce(c.originator_id, NullType()), type_coerce(c.state, NullType()))
+        if raw
+        else (c.originator_id, c.state)
+    )
+    query = select(c.id, originator, c.originator_version, c.topic, state)
+    return query.where(c.id >= start).order_by(c.id).limit(limit)
 
 
 def catch_up(
@@ -136,50 +186,43 @@ def catch_up(
     progress: Callable[[int], None] | None = None,
     batch_size: int = BATCH,
 ) -> int:
-    """Bring projections up to the store's head; returns the number of events processed.
+    """Bring projections up to the store's head; returns the number of events processed (summed
+    over the projections).
 
-    Each batch of the store is read and decoded once and offered to every projection; each
-    projection commits its part with its own tracking position (compare-and-set).
+    Each batch of the store is read and decoded once; the projections behind it commit their
+    parts together with their tracking positions (compare-and-set) in one transaction.
     """
     recorder = tracking_recorder(app)
     chosen = list(only or projections())
     for projection in chosen:
         if projection.tables and projection.tables[0].metadata is not metadata:
             recorder.create_tables_of(projection)
-    positions = {p.name: recorder.position(p.name) for p in chosen}
+    positions = recorder.positions([p.name for p in chosen])
+    table = events_table(app)
     done = 0
     while True:
-        notifications = read_notifications(app, min(positions.values()) + 1, batch_size)
-        if not notifications:
+        with app.engine.connect() as conn:
+            batch = read_records(conn, table, min(positions.values()) + 1, batch_size)
+        if not batch:
             break
-        decoded: dict[int, Any] = {}
-        for projection in chosen:
-            position = positions[projection.name]
-            mine = [n for n in notifications if n.id > position]
-            if not mine:
-                continue
-            # A projection with ``raw = True`` (the audit log) gets the stored notifications.
-            if getattr(projection, "raw", False):
-                batch = [(n.id, n) for n in mine]
-            else:
-                for n in mine:
-                    if n.id not in decoded:
-                        decoded[n.id] = app.mapper.to_domain_event(n)
-                batch = [(n.id, decoded[n.id]) for n in mine]
-
-            def apply(
-                session: Session, batch: list[tuple[int, Any]] = batch, projection: Projection = projection
-            ) -> None:
-                projection.apply(session, batch)
-
-            if recorder.commit_batch(projection.name, position, mine[-1].id, apply):
-                positions[projection.name] = mine[-1].id
-                done += len(batch)
+        due = [(p, positions[p.name], _after(batch, positions[p.name])) for p in chosen]
+        due = [d for d in due if d[2]]
+        last = batch[-1].id
+        if recorder.commit_batch(due, last):
+            for projection, _, mine in due:
+                positions[projection.name] = last
+                done += len(mine)
                 if progress is not None:
-                    progress(len(batch))
-            else:  # another process moved it first: carry on from where it got to
-                positions[projection.name] = recorder.position(projection.name)
+                    progress(len(mine))
+        else:  # another process moved one first: carry on from where they all got to
+            positions = recorder.positions([p.name for p in chosen])
     return done
+
+
+def _after(batch: Sequence[StoredRecord], position: int) -> Sequence[StoredRecord]:
+    if batch[0].id > position:
+        return batch
+    return [r for r in batch if r.id > position]
 
 
 class ProjectionsBehind(Exception):
@@ -199,64 +242,52 @@ def project_stored(
     ``session`` is bound to the caller's connection; ``chosen`` defaults to every projection the
     command line keeps (``commands.registry.all_projections``). Each chosen projection must stand
     at the store's head as it was before these rows (else :class:`ProjectionsBehind`); its tracking
-    position moves to ``stored[-1].id`` by compare-and-set. ``events``, the domain events of
-    ``stored`` in the same order, spare decoding them when the caller has them.
+    position moves to ``stored[-1].id`` by compare-and-set. ``events`` is accepted for callers of
+    the first version and not needed: the projections read the stored state itself.
     """
+    del events
     if not stored:
         return
     if chosen is None:
         from commands.registry import all_projections
 
         chosen = all_projections()
-    if events is None:
-        mapper = _standalone_mapper()
-        events = [mapper.to_domain_event(n) for n in stored]
     first, last = stored[0].id, stored[-1].id
+    tracking = _TRACKING
+    names = [p.name for p in chosen]
+    query = select(tracking.c.application_name, tracking.c.notification_id)
+    standing = {name: at for name, at in session.execute(query.where(tracking.c.application_name.in_(names)))}
+    for name in names:
+        _check_at_head(session, name, int(standing.get(name, 0)), first)
+    batch = records(stored)
+    due = [(p, int(standing.get(p.name, 0)), batch) for p in chosen]
+    try:
+        move_positions(session, tracking, due, last)
+    except _Overtaken as e:
+        raise ProjectionsBehind(f"the {e} projection was moved by another process") from None
     for projection in chosen:
-        row = session.execute(
-            text(f"SELECT notification_id FROM {TRACKING_TABLE} WHERE application_name = :name"),
-            {"name": projection.name},
-        ).first()
-        position = int(row[0]) if row is not None else 0
-        between = session.execute(
-            text(f"SELECT COUNT(*) FROM {EVENTS_TABLE} WHERE id > :after AND id < :first"),
-            {"after": position, "first": first},
-        ).scalar()
-        if position >= first or between:
-            msg = (
-                f"the {projection.name} projection stands at {position}, not at the head before "
-                f"event {first}; run `grant-ledger projections status`"
-            )
-            raise ProjectionsBehind(msg)
-        if getattr(projection, "raw", False):
-            projection.apply(session, [(n.id, n) for n in stored])
-        else:
-            projection.apply(session, [(n.id, e) for n, e in zip(stored, events, strict=True)])
-        if row is None:
-            session.execute(
-                text(f"INSERT INTO {TRACKING_TABLE} (application_name, notification_id) VALUES (:n, :last)"),
-                {"n": projection.name, "last": last},
-            )
-        else:
-            moved = session.execute(
-                text(
-                    f"UPDATE {TRACKING_TABLE} SET notification_id = :last "
-                    "WHERE application_name = :n AND notification_id = :previous"
-                ),
-                {"n": projection.name, "last": last, "previous": position},
-            )
-            if moved.rowcount != 1:  # type: ignore[attr-defined]
-                raise ProjectionsBehind(f"the {projection.name} projection was moved by another process")
+        projection.apply(session, batch)
 
 
-@cache
-def _standalone_mapper() -> Mapper[Any]:
-    """The application's event mapper (same transcodings), without opening the application."""
-    from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
+def _check_at_head(session: Session, name: str, position: int, first: int) -> None:
+    events = _EVENTS.c
+    between = session.execute(
+        select(func.count()).select_from(_EVENTS).where(events.id > position).where(events.id < first)
+    ).scalar()
+    if position >= first or between:
+        msg = (
+            f"the {name} projection stands at {position}, not at the head before "
+            f"event {first}; run `grant-ledger projections status`"
+        )
+        raise ProjectionsBehind(msg)
 
-    from ledger.application import DateAsISO
 
-    transcoder = JSONTranscoder()
-    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()):
-        transcoder.register(transcoding)
-    return Mapper(transcoder=transcoder)
+# Just the id column, for counting rows between positions without the application at hand.
+_EVENTS = Table(EVENTS_TABLE, MetaData(), Column("id", BigInteger().with_variant(Integer(), "sqlite")))
+# The tracking table's columns as eventsourcing-sqlalchemy defines them, for the same reason.
+_TRACKING = Table(
+    TRACKING_TABLE,
+    MetaData(),
+    Column("application_name", String(32), primary_key=True),
+    Column("notification_id", BigInteger().with_variant(Integer(), "sqlite")),
+)

@@ -1,0 +1,110 @@
+"""Stored events decoded once per batch into light records, for every projection.
+
+A record keeps the row's id, originator, version and topic, and the state parsed as
+``json.loads`` parses it (most by their shape, ``projections.shapes``, which gives the canonical
+text the audit log hashes at the same time): typed values stay as the transcoder wrote them
+(``{"_type_": "decimal_str", "_data_": "120000.00"}``) and the helpers below read them the way
+the application's transcodings do — without building domain event objects, which cost far more
+than the projections' own work. Projections dispatch on the topic string; topics are stable
+(``grant-ledger:Grant.ExpenditureRecorded``). The state must be plain JSON, as the audit log
+hashes it (``audit.canonical``): no cipher or compressor on events.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from ledger.money import to_fen
+from projections.shapes import ShapeCache
+
+GRANT = "grant-ledger:Grant."
+
+_decode = json.JSONDecoder().decode
+_shapes = ShapeCache()
+_PLAIN_FEN = re.compile(r"([0-9]{1,15})\.([0-9]{2})")
+
+
+@dataclass(slots=True)
+class StoredRecord:
+    id: int
+    aggregate_id: str  # the originator as the read models key it: 32 lowercase hex digits
+    originator_version: int
+    topic: str
+    data: dict[str, Any]  # the stored state, parsed
+    canonical: str | None = None  # its canonical JSON text (audit/canonical.py), when known already
+
+    @property
+    def originator_id(self) -> str:
+        """The originator as ``str(UUID)`` writes it."""
+        h = self.aggregate_id
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def records(stored: Iterable[Any]) -> list[StoredRecord]:
+    """Records of stored notifications (or rows with the same fields), in the same order."""
+    return records_of_rows((n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in stored)
+
+
+def records_of_rows(rows: Iterable[Sequence[Any]]) -> list[StoredRecord]:
+    """Records of ``(id, originator_id, originator_version, topic, state)`` rows as selected; the
+    originator may come as a UUID, its 16 bytes (SQLite without type processing) or a string."""
+    out = []
+    for nid, originator, version, topic, state in rows:
+        kind = originator.__class__
+        if kind is bytes:
+            aggregate_id = originator.hex()
+        elif kind is UUID:
+            aggregate_id = originator.hex
+        else:
+            aggregate_id = UUID(str(originator)).hex
+        text = bytes(state).decode("utf-8")
+        parsed = _shapes.parse(topic, text)
+        if parsed is None:
+            out.append(StoredRecord(nid, aggregate_id, version, topic, _decode(text)))
+        else:
+            out.append(StoredRecord(nid, aggregate_id, version, topic, *parsed))
+    return out
+
+
+# ---------------------------------------------------------------- typed values as transcoded
+
+
+def day(value: dict[str, str]) -> date:
+    return date.fromisoformat(value["_data_"])
+
+
+def maybe_day(value: dict[str, str] | None) -> date | None:
+    return None if value is None else date.fromisoformat(value["_data_"])
+
+
+def moment(value: dict[str, str]) -> datetime:
+    return datetime.fromisoformat(value["_data_"])
+
+
+def sqlite_moment(iso: str) -> str:
+    """An ISO timestamp as SQLAlchemy's SQLite DateTime stores it (fields as written, offset
+    dropped, always six fraction digits), for rows written without its bind processing."""
+    if len(iso) >= 26 and iso[10] == "T" and iso[19] == "." and iso[20:26].isdigit():
+        return f"{iso[:10]} {iso[11:26]}"
+    t = datetime.fromisoformat(iso)
+    return f"{t.date().isoformat()} {t.strftime('%H:%M:%S.%f')}"
+
+
+def amount(value: dict[str, str]) -> Decimal:
+    return Decimal(value["_data_"])
+
+
+def fen(value: dict[str, str]) -> int:
+    """A transcoded Decimal in integer fen, exactly as ``to_fen(Decimal(...))``."""
+    text = value["_data_"]
+    plain = _PLAIN_FEN.fullmatch(text)
+    if plain is not None:  # "1234.56", as every amount the ledger checks is written
+        return int(plain[1]) * 100 + int(plain[2])
+    return to_fen(Decimal(text))

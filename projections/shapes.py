@@ -1,0 +1,152 @@
+"""Stored states parsed by their shape: the parsed value and its canonical JSON text in one step.
+
+Events of one class are stored with the same keys in the same order, written by the same encoder
+(compact separators, non-ASCII as itself): only the values change. The first state of a shape is
+tokenized and a pattern is compiled for it; every later state of that shape is one
+``re.fullmatch``, from whose groups come both the value ``json.loads`` would give and the text
+``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` would write
+(what the audit log hashes, see ``audit/canonical.py``).
+
+Only values whose stored text is already their canonical text are admitted: strings without
+escapes or control characters, typed values ``{"_type_":…,"_data_":…}`` of such strings,
+integers, ``true``/``false``/``null`` and lists of such strings. Anything else — an escape,
+whitespace, a float, a nested object, a repeated key — is left to the general parser (``None``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_decode = json.JSONDecoder().decode
+
+_TEXT = r'[^"\\\x00-\x1f]*'  # a JSON string's content that needs no escape, either way
+_INT = r"0|-?[1-9][0-9]*"
+_LIST = rf'\[(?:"{_TEXT}"(?:,"{_TEXT}")*)?\]'
+_TOKEN = re.compile(
+    rf'"({_TEXT})":(?:'
+    rf'\{{"_type_":"({_TEXT})","_data_":"({_TEXT})"\}}'  # typed value
+    rf'|"({_TEXT})"'  # string
+    rf"|({_INT})(?=[,}}])"  # integer
+    rf"|(true|false|null)"
+    rf"|({_LIST}))"
+)
+_LITERALS: dict[str, Any] = {"true": True, "false": False, "null": None}
+MAX_SHAPES_PER_TOPIC = 16
+
+# value kinds
+TYPED, STRING, INT, LITERAL, LIST = range(5)
+
+
+@dataclass(frozen=True)
+class Shape:
+    keys: tuple[str, ...]
+    kinds: tuple[int, ...]
+    types: tuple[str, ...]  # the "_type_" of typed values ("" for other kinds)
+    pattern: re.Pattern[str]
+    canonical: str  # str.format template over the pattern's groups, keys in sorted order
+
+    fixes: tuple[tuple[int, str, int, str], ...]  # (position, key, kind, type) of non-strings
+
+    def parse(self, groups: tuple[str, ...]) -> tuple[dict[str, Any], str]:
+        data: dict[str, Any] = dict(zip(self.keys, groups, strict=True))
+        for at, key, kind, kept in self.fixes:
+            text = groups[at]
+            if kind == TYPED:
+                data[key] = {"_type_": kept, "_data_": text}
+            elif kind == INT:
+                data[key] = int(text)
+            elif kind == LITERAL:
+                data[key] = _LITERALS[text]
+            else:
+                data[key] = [] if text == "[]" else _decode(text)
+        return data, self.canonical.format(*groups)
+
+
+def learn(state: str) -> Shape | None:
+    """The shape of one stored state, or None when it is not one this module handles."""
+    if not state.startswith("{") or not state.endswith("}"):
+        return None
+    keys: list[str] = []
+    kinds: list[int] = []
+    types: list[str] = []
+    at, end = 1, len(state) - 1
+    while at < end:
+        token = _TOKEN.match(state, at)
+        if token is None:
+            return None
+        key, typed, _data, string, integer, _literal, listed = token.groups()
+        keys.append(key)
+        if typed is not None:
+            kinds.append(TYPED)
+            types.append(typed)
+        else:
+            kind = STRING if string is not None else INT if integer is not None else LITERAL
+            kinds.append(LIST if listed is not None else kind)
+            types.append("")
+        at = token.end()
+        if at < end:
+            if state[at] != ",":
+                return None
+            at += 1
+    if not keys or len(set(keys)) != len(keys) or at != end:
+        return None
+    return _compile(tuple(keys), tuple(kinds), tuple(types))
+
+
+def _compile(keys: tuple[str, ...], kinds: tuple[int, ...], types: tuple[str, ...]) -> Shape:
+    parts = []
+    for key, kind, typed in zip(keys, kinds, types, strict=True):
+        value = {
+            TYPED: rf'\{{"_type_":"{re.escape(typed)}","_data_":"({_TEXT})"\}}',
+            STRING: rf'"({_TEXT})"',
+            INT: rf"({_INT})",
+            LITERAL: r"(true|false|null)",
+            LIST: rf"({_LIST})",
+        }[kind]
+        parts.append(re.escape(f'"{key}":') + value)
+    pattern = re.compile(r"\{" + ",".join(parts) + r"\}")
+    canonical = []
+    for n in sorted(range(len(keys)), key=lambda n: keys[n]):
+        name = _braces(f'"{keys[n]}":')
+        if kinds[n] == TYPED:
+            canonical.append(f'{name}{{{{"_data_":"{{{n}}}","_type_":"{_braces(types[n])}"}}}}')
+        elif kinds[n] == STRING:
+            canonical.append(f'{name}"{{{n}}}"')
+        else:
+            canonical.append(f"{name}{{{n}}}")
+    fixes = tuple((n, keys[n], kinds[n], types[n]) for n in range(len(keys)) if kinds[n] != STRING)
+    return Shape(keys, kinds, types, pattern, "{{" + ",".join(canonical) + "}}", fixes)
+
+
+def _braces(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+class ShapeCache:
+    """Shapes learnt so far, per topic; ``parse`` returns None for states left to json."""
+
+    def __init__(self) -> None:
+        self.shapes: dict[str, list[Shape]] = {}
+
+    def parse(self, topic: str, state: str) -> tuple[dict[str, Any], str] | None:
+        known = self.shapes.get(topic)
+        if known is not None:
+            for shape in known:
+                match = shape.pattern.fullmatch(state)
+                if match is not None:
+                    return shape.parse(match.groups())
+        else:
+            known = self.shapes[topic] = []
+        if len(known) >= MAX_SHAPES_PER_TOPIC:
+            return None
+        learnt = learn(state)
+        if learnt is None:
+            return None
+        match = learnt.pattern.fullmatch(state)
+        if match is None:  # pragma: no cover - a learnt shape matches the state it came from
+            return None
+        known.append(learnt)
+        return learnt.parse(match.groups())
