@@ -12,12 +12,14 @@ Checks, each failure naming the file, event or checkpoint:
 5. balances replayed from the records (audit/replay.py) equal the workbook's balances sheet;
 6. the workbook's event log (every "event log" sheet) shows exactly the leaves of events.jsonl.
 
-One pass over events.jsonl does 1, 2, 3, 4 and the expected event log, in memory that does not grow
-with the bundle: the file is read in chunks and hashed for the manifest as it is read; a line
-written by ``audit export`` is checked by hashing its record's bytes as they stand (they are the
-canonical bytes, so the leaf hash matches only if nothing was changed); any other line is parsed
-and encoded canonically. Roots at checkpoint sizes and the consistency proof's subtrees come from
-compact ranges, not from a list of every leaf.
+One pass over events.jsonl does 2, 3, 4 and the replay, in memory that does not grow with the
+bundle: the file is read in chunks; a line written by ``audit export`` is checked by hashing its
+record's bytes as they stand (they are the canonical bytes, so the leaf hash matches only if nothing
+was changed); any other line is parsed and encoded canonically. Roots at checkpoint sizes and the
+consistency proof's subtrees come from compact ranges, not from a list of every leaf. A second pass,
+in a second process for a large bundle, hashes events.jsonl for the manifest and encodes the event
+log export would write for it, to compare with the workbook's sheets by digest; only a workbook
+saved by another program is read cell by cell.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ _EXPORTED = re.compile(
 _RECORD = b'"record":'
 _WITHHELD = b'"withheld":true}'
 _sha256 = hashlib.sha256
+PARALLEL_BYTES = 64 << 20  # from this size of events.jsonl, the event log is checked in a second process
 
 
 @dataclass
@@ -239,24 +242,136 @@ class _Tree:
         return [t.root() for t in subtrees if t is not None]
 
 
-class _EventLog:
-    """The event-log sheets as ``audit export`` writes them for these leaves, kept as a digest."""
+@dataclass(frozen=True)
+class _EventLogCheck:
+    events_sha256: str
+    sheets: list[str]  # the workbook's event-log sheets
+    rows: int
+    matches: bool  # the sheets are byte for byte what export writes for events.jsonl
 
-    def __init__(self) -> None:
-        self.digest = _sha256()
-        self.sheets: list[str] = []
-        self.stream = SheetStream(layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, self._sink)
 
-    def _sink(self, name: str, data: bytes) -> None:
-        if not self.sheets or self.sheets[-1] != name:
-            self.sheets.append(name)
-        self.digest.update(data)
+class _EventLogJob:
+    """Runs ``_check_event_log`` beside the main scan, in a second process for a large bundle (it
+    reads the same file; the two together use both cores), else in this one after the scan."""
 
-    def add(self, row: list[Any]) -> None:
-        self.stream.append(row)
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._future: Any = None
+        self._pool: Any = None
 
-    def finish(self) -> None:
-        self.stream.close()
+    def __enter__(self) -> _EventLogJob:
+        events = self._directory / EVENTS
+        if events.is_file() and events.stat().st_size >= PARALLEL_BYTES:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            self._future = self._pool.submit(_check_event_log, str(self._directory))
+        return self
+
+    def result(self) -> _EventLogCheck | None:
+        if self._future is not None:
+            check: _EventLogCheck | None = self._future.result()
+            return check
+        return _check_event_log(str(self._directory))
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+
+# The fields of an exported record the event log shows; the record's canonical bytes begin with
+# them (keys sorted) and end with its topic.
+_RECORD_HEAD = re.compile(
+    rb'"record":\{"originator_id":"([^"\\]*)","originator_version":(0|-?[1-9][0-9]*),'
+    rb'"recorded_at":"((?:[^"\\]|\\.)*)","state":'
+)
+_TOPIC = b',"topic":"'
+
+
+def _json_text(raw: bytes) -> str:
+    return json.loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode("utf-8")
+
+
+def _exported_row(raw: bytes) -> list[Any] | None:
+    """The event-log row of a line as ``audit export`` writes it, read off its bytes; None for any
+    other line. Whether the record is genuine is the main scan's business: this only predicts the
+    sheet, and a wrong prediction only sends the comparison down the slow path."""
+    m = _EXPORTED.match(raw)
+    if m is None:
+        return None
+    index, event_id, stated = int(m.group(1)), int(m.group(2)), m.group(3).decode("ascii")
+    if raw[m.end() :] == _WITHHELD:
+        return layout.event_log_row(index, event_id, stated, None)
+    head = _RECORD_HEAD.match(raw, m.end())
+    topic_at = raw.rfind(_TOPIC)
+    if head is None or topic_at < head.end() or not raw.endswith(b'"}}'):
+        return None
+    return [
+        index,
+        event_id,
+        _json_text(head.group(3)),
+        _json_text(raw[topic_at + len(_TOPIC) : -3]),
+        head.group(1).decode("utf-8"),
+        int(head.group(2)),
+        stated,
+        "yes",
+    ]
+
+
+def _check_event_log(directory_name: str) -> _EventLogCheck | None:
+    """events.jsonl's sha256, and whether the workbook's event log is exactly what export writes
+    for it (compared by digest, without parsing the sheets); None without events.jsonl."""
+    directory = Path(directory_name)
+    events = directory / EVENTS
+    if not events.is_file():
+        return None
+    file_digest = _sha256()
+    sheet_digest = _sha256()
+    expected: list[str] = []
+
+    def sink(name: str, data: bytes) -> None:
+        if not expected or expected[-1] != name:
+            expected.append(name)
+        sheet_digest.update(data)
+
+    stream = SheetStream(layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, sink)
+    predictable = True
+    carry = b""
+    with events.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            file_digest.update(chunk)
+            lines = (carry + chunk).split(b"\n")
+            carry = lines.pop()
+            for raw in lines if predictable else ():
+                row = _exported_row(raw)
+                if row is None:
+                    predictable = False
+                    break
+                stream.append(row)
+    predictable = predictable and not carry
+    stream.close()
+    sheets, actual = _event_log_sheets(directory / WORKBOOK, stream.rows)
+    matches = predictable and sheets == expected and actual == sheet_digest.digest()
+    return _EventLogCheck(file_digest.hexdigest(), sheets, stream.rows, matches)
+
+
+def _event_log_sheets(path: Path, rows: int) -> tuple[list[str], bytes | None]:
+    """The workbook's event-log sheet names, and the digest of their XML if the workbook holds
+    ``rows`` of them as export writes them (their ``<dimension>`` left out)."""
+    try:
+        with zipfile.ZipFile(path) as book:
+            parts = [(name, member) for name, member in _sheet_parts(book) if _is_event_log(name)]
+            names = [name for name, _ in parts]
+            sizes = rows_per_sheet(rows)
+            if len(parts) != len(sizes):
+                return names, None
+            digest = _sha256()
+            for (_, member), in_sheet in zip(parts, sizes, strict=True):
+                _digest_sheet(book, member, dimension(len(layout.EVENT_LOG_HEADERS), in_sheet), digest)
+            return names, digest.digest()
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError, EOFError):
+        return [], None
 
 
 def _cell(value: Any) -> Any:
@@ -266,22 +381,20 @@ def _cell(value: Any) -> Any:
     return json.dumps(value, ensure_ascii=False)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Line:
     index: int
     event_id: int
     record: dict[str, Any] | None
     leaf: bytes
-    row: list[Any]  # its row in the workbook's event log
 
 
 class _Scan:
     """Checks events.jsonl line by line: positions, leaves, versions, replay."""
 
-    def __init__(self, report: Report, tree: _Tree, log: _EventLog) -> None:
+    def __init__(self, report: Report, tree: _Tree) -> None:
         self.report = report
         self.tree = tree
-        self.log = log
         self.replay = Replay()
         self.versions: dict[str, int] = {}
         self.position = 0
@@ -302,7 +415,6 @@ class _Scan:
         else:
             self._replay(where, record)
         self.tree.add(parsed.leaf)
-        self.log.add(parsed.row)
 
     def _replay(self, where: str, record: dict[str, Any]) -> None:
         originator = str(record.get("originator_id"))
@@ -347,7 +459,7 @@ class _Scan:
                 report.fail(f"{where}: recomputed leaf hash differs from the exported one (edited)")
             if not isinstance(record, dict):
                 record = {"state": None}
-        return _Line(index, event_id, record, leaf, _untrusted_row(index, event_id, stated, record))
+        return _Line(index, event_id, record, leaf)
 
 
 def _exported_line(raw: bytes) -> _Line | None:
@@ -356,12 +468,11 @@ def _exported_line(raw: bytes) -> _Line | None:
     m = _EXPORTED.match(raw)
     if m is None:
         return None
-    rest = raw[m.end() :].rstrip(b"\r\n")
+    rest = raw[m.end() :]
     stated = m.group(3).decode("ascii")
     index, event_id = int(m.group(1)), int(m.group(2))
     if rest == _WITHHELD:
-        row = layout.event_log_row(index, event_id, stated, None)
-        return _Line(index, event_id, None, bytes.fromhex(stated), row)
+        return _Line(index, event_id, None, bytes.fromhex(stated))
     if not rest.startswith(_RECORD) or not rest.endswith(b"}"):
         return None
     data = rest[len(_RECORD) : -1]
@@ -370,7 +481,7 @@ def _exported_line(raw: bytes) -> _Line | None:
         return None
     # The bytes hash to the stated leaf, so they are the canonical encoding of one JSON object.
     record = json.loads(data)
-    return _Line(index, event_id, record, leaf, layout.event_log_row(index, event_id, stated, record))
+    return _Line(index, event_id, record, leaf)
 
 
 def _untrusted_row(index: Any, event_id: Any, stated: Any, record: dict[str, Any] | None) -> list[Any]:
@@ -379,12 +490,11 @@ def _untrusted_row(index: Any, event_id: Any, stated: Any, record: dict[str, Any
     return [_cell(v) for v in layout.event_log_row(_cell(index), _cell(event_id), _cell(stated), record)]
 
 
-def _lines(path: Path, progress: Callable[[int], None] | None, digest: Any) -> Iterator[bytes]:
-    """The lines of ``path`` (with their newline), read in large chunks that also feed ``digest``."""
+def _lines(path: Path, progress: Callable[[int], None] | None = None) -> Iterator[bytes]:
+    """The lines of ``path`` without their newline, read in large chunks."""
     carry = b""
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
             lines = (carry + chunk).split(b"\n")
             carry = lines.pop()
             yield from lines
@@ -412,18 +522,18 @@ def verify_bundle(
     if trusted_cp is not None and latest is not None and 0 <= trusted_cp.size <= latest.size:
         ranges = consistency_ranges(trusted_cp.size, latest.size)
     tree = _Tree({cp.size for _, cp in cps}, ranges)
-    log = _EventLog()
-    scan = _Scan(report, tree, log)
+    scan = _Scan(report, tree)
     events_path = directory / EVENTS
-    if not events_path.is_file():
-        report.fail(f"{EVENTS}: missing")
-    else:
-        digest = _sha256()
-        for raw in _lines(events_path, progress, digest):
-            scan.line(raw)
-        _compare_digest(EVENTS, digest.hexdigest(), listed, report)
-    tree.finish()
-    log.finish()
+    with _EventLogJob(directory) as job:
+        if not events_path.is_file():
+            report.fail(f"{EVENTS}: missing")
+        else:
+            for raw in _lines(events_path, progress):
+                scan.line(raw)
+        tree.finish()
+        log = job.result()
+    if log is not None:
+        _compare_digest(EVENTS, log.events_sha256, listed, report)
     size = tree.frontier.size
     report.events = size
     report.root = tree.frontier.root()
@@ -443,7 +553,10 @@ def verify_bundle(
         _check_trusted(trusted.name, trusted_cp, latest, tree, report)
 
     _compare_balances(directory, scan.replay, report)
-    _compare_event_log(directory, log, report)
+    if log is not None and log.matches:
+        report.event_log_rows = log.rows
+    elif log is not None:
+        _compare_event_log_values(directory, log.sheets, report)
     return report
 
 
@@ -554,31 +667,6 @@ def _is_event_log(name: str) -> bool:
     )
 
 
-def _compare_event_log(directory: Path, log: _EventLog, report: Report) -> None:
-    """The event-log sheets equal what export writes for events.jsonl: compared by digest when the
-    workbook is as exported, value by value when it was saved by another program."""
-    path = directory / WORKBOOK
-    if not path.is_file():
-        return
-    try:
-        with zipfile.ZipFile(path) as book:
-            parts = [(name, member) for name, member in _sheet_parts(book) if _is_event_log(name)]
-            if [name for name, _ in parts] == log.sheets:
-                digest = _sha256()
-                for (_, member), rows in zip(parts, rows_per_sheet(log.stream.rows), strict=True):
-                    _digest_sheet(book, member, dimension(len(layout.EVENT_LOG_HEADERS), rows), digest)
-                if digest.digest() == log.digest.digest():
-                    report.event_log_rows = log.stream.rows
-                    return
-    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError, EOFError):
-        report.fail(f"{WORKBOOK}: cannot read its event log sheets")
-        return
-    if not parts:
-        report.fail(f"{WORKBOOK}: has no event log sheet")
-        return
-    _compare_event_log_values(directory, [name for name, _ in parts], report)
-
-
 def _digest_sheet(book: zipfile.ZipFile, member: str, expected_dimension: str, digest: Any) -> None:
     """Feeds the sheet's XML to ``digest`` without its ``<dimension>``, if that states the expected
     size (the verifier learns the size only at the end of its scan, so it encodes none)."""
@@ -612,6 +700,12 @@ def _trimmed(row: Any) -> tuple[Any, ...]:
 
 
 def _compare_event_log_values(directory: Path, names: list[str], report: Report) -> None:
+    """The slow path: the event-log sheets read cell by cell against events.jsonl parsed again."""
+    if not (directory / WORKBOOK).is_file():
+        return
+    if not names:
+        report.fail(f"{WORKBOOK}: has no event log sheet")
+        return
     from openpyxl import load_workbook
 
     def shown() -> Iterator[tuple[Any, ...]]:

@@ -50,8 +50,6 @@ def column_letter(index: int) -> str:
 
 def _escape(value: str) -> str:
     """Text for a ``<t>`` element."""
-    if _SPECIAL.search(value) is None:
-        return value
     value = _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", value)
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -95,7 +93,7 @@ class SheetStream:
         self._sheet = 1
         self._row = 0  # rows written in the current sheet, header included
         self._buffer: list[str] = []
-        self._templates: dict[tuple[type, ...], str] = {}
+        self._plans: dict[tuple[type, ...], tuple[str, tuple[int, ...], tuple[int, ...]]] = {}
         self.rows = 0
         self._start()
 
@@ -130,43 +128,45 @@ class SheetStream:
     def _append(self, values: Sequence[Any], header: bool = False) -> None:
         self._row += 1
         key = tuple(map(type, values))
-        template = self._templates.get(key) if not header else None
-        if template is None:
-            template = self._template(key, header)
+        plan = None if header else self._plans.get(key)
+        if plan is None:
+            plan = self._plan(key, header)
             if not header:
-                self._templates[key] = template
-        args: list[Any] = [self._row]
-        for value in values:
-            kind = type(value)
-            if kind is str:
-                args.append(_escape(value))
-            elif kind is date:
-                args.append(value.toordinal() - _EPOCH)
-            elif value is not None:
-                args.append(value)
+                self._plans[key] = plan
+        template, texts, dates = plan
+        args = [self._row, *values]
+        for i in texts:
+            if _SPECIAL.search(args[i]) is not None:
+                args[i] = _escape(args[i])
+        for i in dates:
+            args[i] = args[i].toordinal() - _EPOCH
         self._buffer.append(template.format(*args))
 
-    def _template(self, kinds: tuple[type, ...], header: bool) -> str:
-        """The row's XML with ``{0}`` for the row number and ``{1}``… for the non-empty values."""
+    def _plan(self, kinds: tuple[type, ...], header: bool) -> tuple[str, tuple[int, ...], tuple[int, ...]]:
+        """The row's XML with ``{0}`` for the row number and ``{i}`` for value i - 1 (empty cells
+        left out), and the positions of the strings to escape and of the dates to convert."""
         parts = ['<row r="{0}">']
-        n = 0
+        texts: list[int] = []
+        dates: list[int] = []
         for i, kind in enumerate(kinds):
+            ref = f"{self._letters[i]}{{0}}"
+            n = i + 1
             if kind is type(None):
                 continue
-            n += 1
-            ref = f"{self._letters[i]}{{0}}"
             if kind is str:
                 parts.append(f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{{{n}}}</t></is></c>')
+                texts.append(n)
             elif kind is date:
                 parts.append(f'<c r="{ref}" s="{DATE_STYLE}"><v>{{{n}}}</v></c>')
+                dates.append(n)
             elif i in self._amounts and not header:
                 parts.append(f'<c r="{ref}" s="{AMOUNT_STYLE}"><v>{{{n}}}</v></c>')
-            elif kind is int or issubclass(kind, int | Decimal):
+            elif kind is int or issubclass(kind, Decimal):
                 parts.append(f'<c r="{ref}"><v>{{{n}}}</v></c>')
             else:
                 raise TypeError(f"xlsx cell of type {kind.__name__} in column {self._letters[i]}")
         parts.append("</row>")
-        return "".join(parts)
+        return "".join(parts), tuple(texts), tuple(dates)
 
     def close(self) -> list[str]:
         """Ends the sheet; returns the names of the sheets written."""

@@ -1,0 +1,109 @@
+"""Audit bundles at scale: the streaming verifier agrees with the whole-list Merkle functions, the
+workbook's event log goes on past Excel's row limit, and the second-process check of the event log
+catches what the in-process one catches."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from openpyxl import load_workbook
+
+from audit import verify, xlsx
+from audit.bundle import write_manifest
+from audit.merkle import consistency_proof, root_from_leaf_hashes
+from audit.verify import verify_bundle
+from tests.conftest import Ledger, approved_district_grant
+
+
+def _leaves(n: int) -> list[bytes]:
+    return [hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(n)]
+
+
+@given(st.integers(1, 70), st.data())
+def test_streamed_roots_and_consistency_proof_equal_the_whole_list_ones(
+    new: int, data: st.DataObject
+) -> None:
+    old = data.draw(st.integers(0, new))
+    sizes = set(data.draw(st.lists(st.integers(1, new), max_size=4))) | {new}
+    leaves = _leaves(new)
+    tree = verify._Tree(sizes, verify.consistency_ranges(old, new))
+    for leaf in leaves:
+        tree.add(leaf)
+    tree.finish()
+    assert tree.proof() == consistency_proof(old, leaves)
+    assert {s: tree.roots_at[s] for s in sizes} == {s: root_from_leaf_hashes(leaves[:s]) for s in sizes}
+
+
+@pytest.fixture
+def bundle(ledger: Ledger, tmp_path: Path) -> tuple[Ledger, Path]:
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
+    for n in range(4):
+        ledger.ok(
+            "spend", "G1", "--amount", "100", "--category", "equipment", "--source", "subsidy",
+            "--voucher", f"S{n}", "--content", "<&> 设备", "--date", "2024-05-10",
+        )  # fmt: skip
+    ledger.ok("keys", "generate", "--dir", str(tmp_path / "keys"))
+    ledger.ok("audit", "checkpoint", "--key", str(tmp_path / "keys" / "ledger.key"))
+    return ledger, tmp_path
+
+
+def test_a_sheet_longer_than_excel_allows_goes_on_in_numbered_sheets_and_still_verifies(
+    bundle: tuple[Ledger, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger, tmp_path = bundle
+    monkeypatch.setattr(xlsx, "MAX_ROWS", 4)  # a header and three events per sheet
+    ledger.ok("audit", "export", str(tmp_path / "b"), role="auditor")
+    events = (tmp_path / "b" / "events.jsonl").read_text("utf-8").splitlines()
+    book = load_workbook(tmp_path / "b" / "report.xlsx", read_only=True)
+    logs = [name for name in book.sheetnames if name.startswith("event log")]
+    assert logs == ["event log"] + [f"event log ({k})" for k in range(2, len(logs) + 1)]
+    assert len(logs) == -(-len(events) // 3)
+    rows = [row for name in logs for row in list(book[name].iter_rows(values_only=True))[1:]]
+    assert [row[0] for row in rows] == list(range(len(events)))
+    spending = [row for name in book.sheetnames if name.startswith("spending") for row in book[name].values]
+    book.close()
+    assert sorted(row[8] for row in spending if row[0] != "event_id") == ["S0", "S1", "S2", "S3"]
+    assert {row[7] for row in spending if row[0] != "event_id"} == {"<&> 设备"}
+    report = verify_bundle(tmp_path / "b")
+    assert report.failures == [] and report.event_log_rows == len(events)
+
+
+@pytest.mark.parametrize("second_process", [False, True])
+def test_the_event_log_check_in_a_second_process_catches_an_edited_sheet(
+    bundle: tuple[Ledger, Path], monkeypatch: pytest.MonkeyPatch, second_process: bool
+) -> None:
+    ledger, tmp_path = bundle
+    b = tmp_path / "b"
+    ledger.ok("audit", "export", str(b), role="auditor")
+    if second_process:
+        monkeypatch.setattr(verify, "PARALLEL_BYTES", 0)
+    passed = verify_bundle(b)
+    assert passed.failures == [] and passed.event_log_rows == passed.events > 0
+
+    book = load_workbook(b / "report.xlsx")
+    book["event log"].cell(row=3, column=7, value="0" * 64)
+    book.save(b / "report.xlsx")
+    write_manifest(b)
+    failed = verify_bundle(b)
+    assert len(failed.failures) == 1
+    assert failed.failures[0].startswith("report.xlsx event log row 3: shows (1, 2, ")
+    assert "0" * 64 in failed.failures[0]
+
+
+def test_an_edited_events_file_is_caught_by_its_manifest_digest_in_either_process(
+    bundle: tuple[Ledger, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger, tmp_path = bundle
+    b = tmp_path / "b"
+    ledger.ok("audit", "export", str(b), role="auditor")
+    monkeypatch.setattr(verify, "PARALLEL_BYTES", 0)
+    path = b / "events.jsonl"
+    path.write_bytes(path.read_bytes().replace(b'"actor":"', b'"actor":"x', 1))
+    failed = verify_bundle(b)
+    assert "MANIFEST: sha256 of events.jsonl differs from the manifest (file changed)" in failed.failures
+    assert any("recomputed leaf hash differs" in f for f in failed.failures)
