@@ -1,0 +1,102 @@
+"""What keeps one write fast: opening a populated store runs no DDL, a money command reports from
+the grant it saved, and start-up does not import the rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+
+from ledger.application import GrantLedger
+from ledger.database import EVENTS_TABLE, schema_ready
+from tests.reliability import funded_grant
+
+DDL = ("CREATE", "DROP", "ALTER", "DO ", "PRAGMA MAIN.TABLE_INFO", "PRAGMA TEMP.TABLE_INFO")
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    """Every statement any engine sends while the block runs."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(" ".join(statement.split()).upper())
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+
+def _drop_guards(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execute(text(f"DROP TRIGGER {EVENTS_TABLE}_no_update"))
+        else:
+            conn.execute(text(f"DROP TRIGGER {EVENTS_TABLE}_append_only ON {EVENTS_TABLE}"))
+    engine.dispose()
+
+
+def test_opening_a_populated_store_runs_no_ddl(db_url: str) -> None:
+    GrantLedger(db_url).close()  # creates the tables and guards
+    with statements() as seen:
+        app = GrantLedger(db_url)
+        app.close()
+    # no DDL, and no inspection of the catalogue table by table (PostgreSQL's has_table)
+    assert [s for s in seen if s.startswith(DDL) or "PG_CATALOG.PG_CLASS" in s] == []
+    assert len([s for s in seen if "SCHEMA_VERSION" in s]) == 1
+
+
+def test_a_store_missing_a_guard_gets_it_back_when_opened(db_url: str) -> None:
+    app = GrantLedger(db_url)
+    assert schema_ready(app.engine)
+    app.close()
+    _drop_guards(db_url)
+    engine = create_engine(db_url)
+    assert not schema_ready(engine)
+    engine.dispose()
+    app = GrantLedger(db_url)  # sees the store incomplete: creates what is missing
+    try:
+        assert schema_ready(app.engine)
+    finally:
+        app.close()
+
+
+def test_a_money_command_reports_the_grant_it_saved(db_url: str) -> None:
+    funded_grant(db_url, "100000")
+    app = GrantLedger(db_url)
+    try:
+        args: dict[str, Any] = {
+            "grant_id": "G1",
+            "amount": Decimal("1234.56"),
+            "category": "equipment",
+            "source": "subsidy",
+            "voucher": "V-1",
+            "on": date(2024, 5, 10),
+            "actor": "tester",
+            "role": "officer",
+        }
+        done = app.spend(**args)
+        again = app.spend(**args)
+        reloaded = app.get_grant("G1")
+    finally:
+        app.close()
+    assert done.recorded and not again.recorded
+    for outcome in (done, again):
+        assert outcome.grant is not None
+        assert outcome.grant.version == reloaded.version
+        assert outcome.grant.available("subsidy") == reloaded.available("subsidy") == Decimal("98765.44")
+
+
+def test_start_up_spells_out_the_rules_roles() -> None:
+    from commands.cli import ROLES
+    from ledger.rules import ROLES as RULES_ROLES
+
+    assert ROLES == RULES_ROLES
