@@ -22,8 +22,9 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 from uuid import UUID
 
 from sqlalchemy import func, inspect, select, text
@@ -40,6 +41,15 @@ from ledger.errors import BadInputError, NotFoundError
 from ledger.policy import current_policy, policy_in_force, policy_text
 
 _BATCH = 5000  # rows fetched, lines written and progress reported at a time
+
+
+Step = Callable[[int], None]
+
+
+class Progress(Protocol):
+    def stage(self, label: str, total: int) -> Step:
+        """Starts a stage of ``total`` steps (ending the previous one); returns its step counter."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -127,7 +137,7 @@ def _write_events(
     selection: _Selection,
     out: IO[bytes],
     log: SheetStream,
-    progress: Callable[[int], None] | None,
+    progress: Step | None,
 ) -> _EventsWritten:
     """events.jsonl and the workbook's event log, in one pass over the stored events."""
     digest = hashlib.sha256()
@@ -152,7 +162,7 @@ def _write_events(
     return _EventsWritten(last_nid, originators, digest.hexdigest())
 
 
-def _flush(out: IO[bytes], digest: Any, lines: list[bytes], progress: Callable[[int], None] | None) -> None:
+def _flush(out: IO[bytes], digest: Any, lines: list[bytes], progress: Step | None) -> None:
     chunk = b"".join(lines)
     out.write(chunk)
     digest.update(chunk)
@@ -166,7 +176,7 @@ def export(
     directory: Path,
     grant: str | None = None,
     as_of: date | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> Exported:
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -199,11 +209,12 @@ def export(
         (directory / "events.jsonl").open("wb") as out,
     ):
         log = book.sheet(layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, rows=size)
-        written = _write_events(engine, size, selection, out, log, progress)
+        step = progress.stage("exporting events", size) if progress else None
+        written = _write_events(engine, size, selection, out, log, step)
         log_sheets = log.close()
         if wanted is not None and not selection.found_grant:
             raise NotFoundError(f"grant {grant} is not in the audit log")
-        _workbook_sheets(engine, book, written.last_nid, written.originators, grant, as_of)
+        _workbook_sheets(engine, book, written.last_nid, written.originators, grant, as_of, progress)
         book.close(layout.SHEETS)
 
     keys: dict[str, str] = {}
@@ -252,6 +263,7 @@ def _workbook_sheets(
     originators: set[str],
     grant: str | None,
     as_of: date | None,
+    progress: Progress | None,
 ) -> None:
     """Balances, spending and findings, from the read models (checked by the verifier's own replay).
 
@@ -289,15 +301,35 @@ def _workbook_sheets(
         if grant is not None:
             spent = spent & (movements.c.grant_id == grant)
         count = conn.execute(select(func.count()).select_from(movements).where(spent)).scalar_one()
+        step = progress.stage("writing spending", count) if progress else None
         sheet = book.sheet(layout.SPENDING_SHEET, layout.SPENDING_HEADERS, amount_columns=[9], rows=count)
-        spending = select(movements).where(spent).order_by(movements.c.notification_id)
-        for m in conn.execution_options(yield_per=_BATCH).execute(spending):
-            sheet.append(
-                [
-                    *(m.notification_id, m.occurred_on, m.grant_id, m.base_id, m.kind, m.source),
-                    *(m.category, m.content, m.voucher, from_fen(int(m.amount)), m.actor),
-                ]
-            )
+        m = movements.c
+        spending = (
+            select(m.notification_id, m.occurred_on, m.grant_id, m.base_id, m.kind, m.source)
+            .add_columns(m.category, m.content, m.voucher, m.amount, m.actor)
+            .where(spent)
+            .order_by(m.notification_id)
+        )
+        result = conn.execution_options(yield_per=_BATCH).execute(spending)
+        for rows in result.partitions():
+            for nid, on, grant_id, base_id, kind, source, category, content, voucher, fen, actor in rows:
+                sheet.append(
+                    [
+                        nid,
+                        on,
+                        grant_id,
+                        base_id,
+                        kind,
+                        source,
+                        category,
+                        content,
+                        voucher,
+                        _amount(fen),
+                        actor,
+                    ]
+                )
+            if step is not None:
+                step(len(rows))
         sheet.close()
 
     found = [f for f in _findings(engine, as_of) if f.grant_id in wanted]
@@ -305,6 +337,11 @@ def _workbook_sheets(
     for f in found:
         sheet.append([f.base_id, f.grant_id, f.rule, f.clause, f.occurred_on, f.message])
     sheet.close()
+
+
+def _amount(fen: int) -> Decimal:
+    """``ledger.money.from_fen`` without the division: fen as a Decimal of two places."""
+    return Decimal(int(fen)).scaleb(-2)
 
 
 def _balance_row(g: Any, per: dict[str, int], from_fen: Callable[[int], Any]) -> list[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +16,24 @@ from ledger.errors import RuleViolationError, VerificationError
 
 def _stderr_bar(length: int, label: str) -> click._termui_impl.ProgressBar[int]:
     return click.progressbar(length=length, label=label, file=sys.stderr)
+
+
+class _StageBars:
+    """One progress bar on stderr per stage of a long export (events, then the workbook)."""
+
+    def __init__(self) -> None:
+        self._bar: click._termui_impl.ProgressBar[int] | None = None
+
+    def stage(self, label: str, total: int) -> Callable[[int], None]:
+        self.close()
+        self._bar = _stderr_bar(total, label)
+        self._bar.__enter__()
+        return self._bar.update
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
 
 
 @click.group("audit")
@@ -93,12 +112,11 @@ def export_command(directory: Path, grant_id: str | None, as_of: datetime | None
     engine = s.engine()
     if not has_log(engine):
         s.catch_up()
-    from audit.log import tree_head
-
-    with engine.connect() as conn:
-        size = tree_head(conn).size
-    with _stderr_bar(size, "exporting events") as bar:
-        done = export(engine, directory, grant_id, as_of.date() if as_of else None, bar.update)
+    bars = _StageBars()
+    try:
+        done = export(engine, directory, grant_id, as_of.date() if as_of else None, bars)
+    finally:
+        bars.close()
     click.echo(
         f"exported {done.size} events up to checkpoint {done.checkpoints} to {done.directory}"
         + (
