@@ -4,7 +4,10 @@
 
 Writes N events through the application API (units, approved grants, a tranche each, then
 spending), then runs the real command line: keys generate, audit checkpoint (which catches up
-every projection), audit export, audit verify; prints the wall time of each step.
+every projection), audit export, audit verify; prints the wall time and the peak memory of each
+step. With ``--db PATH`` of a ledger that holds events already (say one built by ``grant-ledger
+import``), nothing is generated: its events are exported and verified, and the bundle is written
+next to it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from ledger import database
 from ledger.application import open_ledger
 
 BODIES = ["区人力社保局", "区财政局"]
+_TIME = Path("/usr/bin/time")  # GNU time: peak memory of each command
 SPENDS_PER_GRANT = 245  # + Unit.Registered, Unit.BaseTaken, Applied, Approved, Disbursed = 250
 
 
@@ -72,10 +76,15 @@ def generate(url: str, n: int) -> int:
 
 def timed(label: str, *args: str) -> float:
     started = time.perf_counter()
-    result = subprocess.run(["grant-ledger", *args], capture_output=True, text=True)
+    command = (
+        ["/usr/bin/time", "-f", "%M", "grant-ledger", *args] if _TIME.is_file() else ["grant-ledger", *args]
+    )
+    result = subprocess.run(command, capture_output=True, text=True)
     took = time.perf_counter() - started
     tail = (result.stdout.strip().splitlines() or [""])[-1][:150]
-    print(f"{label:<22} {took:8.2f} s  exit {result.returncode}  {tail}", flush=True)
+    last = (result.stderr.strip().splitlines() or [""])[-1]
+    peak = f"{int(last) / 1024:6.0f} MB" if _TIME.is_file() and last.isdigit() else ""
+    print(f"{label:<22} {took:8.2f} s {peak} exit {result.returncode}  {tail}", flush=True)
     if result.returncode != 0:
         print(result.stderr, file=sys.stderr)
     return took
@@ -83,11 +92,16 @@ def timed(label: str, *args: str) -> float:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 100_000
-    work = Path(tempfile.mkdtemp(prefix="audit-bench-"))
-    db = work / "ledger.db"
-    started = time.perf_counter()
-    count = generate(f"sqlite:///{db}", n)
-    print(f"{'generate':<22} {time.perf_counter() - started:8.2f} s  {count} events in {db}", flush=True)
+    given = Path(sys.argv[sys.argv.index("--db") + 1]) if "--db" in sys.argv[:-1] else None
+    if given is not None and given.is_file():
+        db = given.resolve()
+        work = Path(tempfile.mkdtemp(prefix="audit-bench-", dir=db.parent))
+    else:
+        work = Path(tempfile.mkdtemp(prefix="audit-bench-"))
+        db = given or work / "ledger.db"
+        started = time.perf_counter()
+        count = generate(f"sqlite:///{db}", n)
+        print(f"{'generate':<22} {time.perf_counter() - started:8.2f} s  {count} events in {db}", flush=True)
     base = ["--db", str(db), "--actor", "bench"]
     timed("keys generate", *base, "keys", "generate", "--dir", str(work / "keys"))
     timed("audit checkpoint", *base, "audit", "checkpoint", "--key", str(work / "keys" / "ledger.key"))
