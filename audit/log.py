@@ -91,12 +91,14 @@ class AuditLogProjection:
             return
         row = session.execute(select(tree.c.size, tree.c.frontier).where(tree.c.id == 1)).first()
         frontier = CompactRange() if row is None else CompactRange.from_json(row.frontier)
-        hashes = [_leaf_hash(r) for r in batch]
         start = frontier.size
-        rows = [
-            (start + n, r.id, r.originator_id, r.originator_version, h.hex())
-            for n, (r, h) in enumerate(zip(batch, hashes, strict=True))
-        ]
+        hashes, rows = [], []
+        for n, r in enumerate(batch):
+            originator = r.originator_id
+            data = stored_leaf_data(originator, r.originator_version, r.topic, r.data, r.canonical)
+            h = _sha256(b"\x00" + data).digest()  # audit.merkle.leaf_hash
+            hashes.append(h)
+            rows.append((start + n, r.id, originator, r.originator_version, h.hex()))
         frontier = frontier.extend(hashes)
         _insert_leaves(session, rows)
         values = {"size": frontier.size, "frontier": frontier.to_json(), "root": frontier.root().hex()}
@@ -104,11 +106,6 @@ class AuditLogProjection:
             session.execute(insert(tree).values(id=1, **values))
         else:
             session.execute(update(tree).where(tree.c.id == 1).values(**values))
-
-
-def _leaf_hash(r: StoredRecord) -> bytes:
-    data = stored_leaf_data(r.originator_id, r.originator_version, r.topic, r.data, r.canonical)
-    return _sha256(b"\x00" + data).digest()  # audit.merkle.leaf_hash
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,21 +49,10 @@ class Shape:
     pattern: re.Pattern[str]
     canonical: str  # str.format template over the pattern's groups, keys in sorted order
 
-    fixes: tuple[tuple[int, str, int, str], ...]  # (position, key, kind, type) of non-strings
+    build: Callable[[tuple[str, ...]], dict[str, Any]]  # the parsed value from the groups
 
     def parse(self, groups: tuple[str, ...]) -> tuple[dict[str, Any], str]:
-        data: dict[str, Any] = dict(zip(self.keys, groups, strict=True))
-        for at, key, kind, kept in self.fixes:
-            text = groups[at]
-            if kind == TYPED:
-                data[key] = {"_type_": kept, "_data_": text}
-            elif kind == INT:
-                data[key] = int(text)
-            elif kind == LITERAL:
-                data[key] = _LITERALS[text]
-            else:
-                data[key] = [] if text == "[]" else _decode(text)
-        return data, self.canonical.format(*groups)
+        return self.build(groups), self.canonical.format(*groups)
 
 
 def learn(state: str) -> Shape | None:
@@ -117,8 +107,33 @@ def _compile(keys: tuple[str, ...], kinds: tuple[int, ...], types: tuple[str, ..
             canonical.append(f'{name}"{{{n}}}"')
         else:
             canonical.append(f"{name}{{{n}}}")
-    fixes = tuple((n, keys[n], kinds[n], types[n]) for n in range(len(keys)) if kinds[n] != STRING)
-    return Shape(keys, kinds, types, pattern, "{{" + ",".join(canonical) + "}}", fixes)
+    return Shape(keys, kinds, types, pattern, "{{" + ",".join(canonical) + "}}", _builder(keys, kinds, types))
+
+
+def _builder(
+    keys: tuple[str, ...], kinds: tuple[int, ...], types: tuple[str, ...]
+) -> Callable[[tuple[str, ...]], dict[str, Any]]:
+    """A function building the parsed value as one dict display: a loop over the keys per state
+    costs more than the regex match. Keys and type names enter the source only through repr()."""
+    items = []
+    for n, (key, kind, typed) in enumerate(zip(keys, kinds, types, strict=True)):
+        value = {
+            STRING: f"g[{n}]",
+            TYPED: f'{{"_type_": {typed!r}, "_data_": g[{n}]}}',
+            INT: f"int(g[{n}])",
+            LITERAL: f"literals[g[{n}]]",
+            LIST: f"parse_list(g[{n}])",
+        }[kind]
+        items.append(f"{key!r}: {value}")
+    source = "lambda g: {" + ", ".join(items) + "}"
+    build: Callable[[tuple[str, ...]], dict[str, Any]] = eval(
+        source, {"__builtins__": {"int": int}, "literals": _LITERALS, "parse_list": _parse_list}
+    )
+    return build
+
+
+def _parse_list(text: str) -> list[Any]:
+    return [] if text == "[]" else list(_decode(text))
 
 
 def _braces(text: str) -> str:
