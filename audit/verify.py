@@ -64,6 +64,7 @@ _EXPORTED = re.compile(
 _RECORD = b'"record":'
 _WITHHELD = b'"withheld":true}'
 _sha256 = hashlib.sha256
+_LEAF_PREFIX = _sha256(b"\x00")  # RFC 9162 leaf hashes: SHA-256(0x00 || data)
 PARALLEL_BYTES = 64 << 20  # from this size of events.jsonl, the event log is checked in a second process
 
 
@@ -201,21 +202,21 @@ class _Tree:
         self._ranges = ranges
         self._subtrees: dict[tuple[int, int], CompactRange] = {}
         self._pending: list[bytes] = []
-        self._next_stop = 0
+        self._size = 0
+        self._flush_at = self._next_flush()
 
-    @property
-    def size(self) -> int:
-        return self.frontier.size + len(self._pending)
+    def _next_flush(self) -> int:
+        """The size at which the pending leaves go into the tree: a batch, or the next stop."""
+        stop = next((s for s in self._stops if s > self._size), None)
+        batch = self._size - len(self._pending) + _BATCH
+        return batch if stop is None else min(stop, batch)
 
     def add(self, leaf: bytes) -> None:
         self._pending.append(leaf)
-        if len(self._pending) >= _BATCH or self.size in self._sizes or self._at_range_edge():
+        self._size += 1
+        if self._size == self._flush_at:
             self._flush()
-
-    def _at_range_edge(self) -> bool:
-        while self._next_stop < len(self._stops) and self._stops[self._next_stop] < self.size:
-            self._next_stop += 1
-        return self._next_stop < len(self._stops) and self._stops[self._next_stop] == self.size
+            self._flush_at = self._next_flush()
 
     def _flush(self) -> None:
         if not self._pending:
@@ -233,6 +234,7 @@ class _Tree:
 
     def finish(self) -> None:
         self._flush()
+        self._flush_at = self._next_flush()
 
     def proof(self) -> list[bytes] | None:
         """The consistency proof over ``ranges``, or None if the leaves did not cover them."""
@@ -381,12 +383,11 @@ def _cell(value: Any) -> Any:
     return json.dumps(value, ensure_ascii=False)
 
 
-@dataclass(slots=True)
-class _Line:
-    index: int
-    event_id: int
-    record: dict[str, Any] | None
-    leaf: bytes
+_Line = tuple[Any, Any, dict[str, Any] | None, bytes]  # leaf index, event id, record, leaf hash
+
+
+def _where(event_id: Any, index: Any) -> str:
+    return f"event {event_id} (leaf {index})"
 
 
 class _Scan:
@@ -405,24 +406,23 @@ class _Scan:
         parsed = _exported_line(raw) or self._any_line(raw, n)
         if parsed is None:
             return
-        report = self.report
-        where = f"event {parsed.event_id} (leaf {parsed.index})"
-        if parsed.index != n:
-            report.fail(f"{where}: found at position {n}: an event was deleted, inserted or reordered")
-        record = parsed.record
+        index, event_id, record, leaf = parsed
+        if index != n:
+            where = _where(event_id, index)
+            self.report.fail(f"{where}: found at position {n}: an event was deleted, inserted or reordered")
         if record is None:
-            report.withheld += 1
+            self.report.withheld += 1
         else:
-            self._replay(where, record)
-        self.tree.add(parsed.leaf)
+            self._replay(event_id, index, record)
+        self.tree.add(leaf)
 
-    def _replay(self, where: str, record: dict[str, Any]) -> None:
+    def _replay(self, event_id: Any, index: Any, record: dict[str, Any]) -> None:
         originator = str(record.get("originator_id"))
         version = record.get("originator_version")
         before = self.versions.get(originator, 0)
         if type(version) is not int or version <= before:
             self.report.fail(
-                f"{where}: version {version} of {originator} comes after version {before} "
+                f"{_where(event_id, index)}: version {version} of {originator} comes after version {before} "
                 "(reordered or replayed)"
             )
         else:
@@ -430,7 +430,7 @@ class _Scan:
         try:
             self.replay.feed(record)
         except ReplayError as e:
-            self.report.fail(f"{where}: replay: {e.message}")
+            self.report.fail(f"{_where(event_id, index)}: replay: {e.message}")
 
     def _any_line(self, raw: bytes, n: int) -> _Line | None:
         """A line in any JSON layout: parsed, and its record encoded canonically."""
@@ -459,7 +459,7 @@ class _Scan:
                 report.fail(f"{where}: recomputed leaf hash differs from the exported one (edited)")
             if not isinstance(record, dict):
                 record = {"state": None}
-        return _Line(index, event_id, record, leaf)
+        return index, event_id, record, leaf
 
 
 def _exported_line(raw: bytes) -> _Line | None:
@@ -468,20 +468,20 @@ def _exported_line(raw: bytes) -> _Line | None:
     m = _EXPORTED.match(raw)
     if m is None:
         return None
-    rest = raw[m.end() :]
+    end = m.end()
     stated = m.group(3).decode("ascii")
-    index, event_id = int(m.group(1)), int(m.group(2))
-    if rest == _WITHHELD:
-        return _Line(index, event_id, None, bytes.fromhex(stated))
-    if not rest.startswith(_RECORD) or not rest.endswith(b"}"):
+    if not raw.startswith(_RECORD, end) or not raw.endswith(b"}"):
+        if raw[end:] == _WITHHELD:
+            return int(m.group(1)), int(m.group(2)), None, bytes.fromhex(stated)
         return None
-    data = rest[len(_RECORD) : -1]
-    leaf = _sha256(b"\x00" + data).digest()
+    data = raw[end + len(_RECORD) : -1]
+    digest = _LEAF_PREFIX.copy()
+    digest.update(data)
+    leaf = digest.digest()
     if leaf.hex() != stated:
         return None
     # The bytes hash to the stated leaf, so they are the canonical encoding of one JSON object.
-    record = json.loads(data)
-    return _Line(index, event_id, record, leaf)
+    return int(m.group(1)), int(m.group(2)), json.loads(data), leaf
 
 
 def _untrusted_row(index: Any, event_id: Any, stated: Any, record: dict[str, Any] | None) -> list[Any]:
