@@ -31,6 +31,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Engine
 
 from audit import layout
+from audit.background import Background
 from audit.canonical import canonical_json, record_from_stored
 from audit.checkpoint import key_id
 from audit.layout import BALANCE_HEADERS, FORMAT, event_line, event_log_row
@@ -41,6 +42,7 @@ from ledger.errors import BadInputError, NotFoundError
 from ledger.policy import current_policy, policy_in_force, policy_text
 
 _BATCH = 5000  # rows fetched, lines written and progress reported at a time
+PARALLEL_EVENTS = 200_000  # from this many events, a second process writes the workbook
 
 
 Step = Callable[[int], None]
@@ -135,11 +137,12 @@ def _write_events(
     engine: Engine,
     size: int,
     selection: _Selection,
-    out: IO[bytes],
-    log: SheetStream,
+    out: IO[bytes] | None,
+    log: SheetStream | None,
     progress: Step | None,
 ) -> _EventsWritten:
-    """events.jsonl and the workbook's event log, in one pass over the stored events."""
+    """events.jsonl (to ``out``) and the workbook's event log (to ``log``), either or both, in one
+    pass over the stored events."""
     digest = hashlib.sha256()
     originators: set[str] = set()
     last_nid = 0
@@ -148,13 +151,13 @@ def _write_events(
         originator = _uuid(originator_id)
         record = record_from_stored(originator, version, topic, bytes(state))
         index, nid = int(index), int(nid)
-        if selection.keeps(originator, record):
-            lines.append(event_line(index, nid, leaf_hash, canonical_json(record)))
-            log.append(event_log_row(index, nid, leaf_hash, record))
+        kept = selection.keeps(originator, record)
+        if kept:
             originators.add(record["originator_id"])
-        else:
-            lines.append(event_line(index, nid, leaf_hash, None))
-            log.append(event_log_row(index, nid, leaf_hash, None))
+        if out is not None:
+            lines.append(event_line(index, nid, leaf_hash, canonical_json(record) if kept else None))
+        if log is not None:
+            log.append(event_log_row(index, nid, leaf_hash, record if kept else None))
         last_nid = nid
         if len(lines) == _BATCH:
             _flush(out, digest, lines, progress)
@@ -162,13 +165,82 @@ def _write_events(
     return _EventsWritten(last_nid, originators, digest.hexdigest())
 
 
-def _flush(out: IO[bytes], digest: Any, lines: list[bytes], progress: Step | None) -> None:
+def _flush(out: IO[bytes] | None, digest: Any, lines: list[bytes], progress: Step | None) -> None:
+    if out is None or not lines:
+        return
     chunk = b"".join(lines)
     out.write(chunk)
     digest.update(chunk)
-    if progress is not None and lines:
+    if progress is not None:
         progress(len(lines))
     lines.clear()
+
+
+def _write_workbook(
+    engine: Engine,
+    path: Path,
+    size: int,
+    grant: str | None,
+    as_of: date | None,
+    progress: Progress | None = None,
+) -> list[str]:
+    """report.xlsx, from its own pass over the stored events; returns the event-log sheet names."""
+    with Workbook(path) as book:
+        log = book.sheet(layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, rows=size)
+        written = _write_events(engine, size, _selection(grant, as_of), None, log, None)
+        log_sheets = log.close()
+        _workbook_sheets(engine, book, written.last_nid, written.originators, grant, as_of, progress)
+        book.close(layout.SHEETS)
+    return log_sheets
+
+
+def _workbook_job(url: str, path: str, size: int, grant: str | None, as_of: date | None) -> list[str]:
+    """``_write_workbook`` in a second process (its own connection to the same database)."""
+    from ledger.database import make_engine
+
+    engine = make_engine(url)
+    try:
+        return _write_workbook(engine, Path(path), size, grant, as_of)
+    finally:
+        engine.dispose()
+
+
+def _selection(grant: str | None, as_of: date | None) -> _Selection:
+    wanted: UUID | None = None
+    if grant is not None:
+        from ledger.grant import grant_uuid
+
+        wanted = grant_uuid(grant)
+    return _Selection(wanted, as_of.isoformat() if as_of else None)
+
+
+class _WorkbookJob:
+    """report.xlsx beside events.jsonl: written by a second process for a large log (each
+    process reads the events once; together they use both cores), else here after events.jsonl."""
+
+    def __init__(self, engine: Engine, path: Path, size: int, grant: str | None, as_of: date | None) -> None:
+        self._args = (engine, path, size, grant, as_of)
+        self._background: Background | None = None
+
+    def __enter__(self) -> _WorkbookJob:
+        engine, path, size, grant, as_of = self._args
+        if size >= PARALLEL_EVENTS:
+            url = engine.url.render_as_string(hide_password=False)
+            self._background = Background(_workbook_job, url, str(path), size, grant, as_of)
+        return self
+
+    def result(self, progress: Progress | None) -> list[str]:
+        if self._background is None:
+            engine, path, size, grant, as_of = self._args
+            return _write_workbook(engine, path, size, grant, as_of, progress)
+        if progress is not None:
+            progress.stage("writing the workbook", 0)
+        sheets: list[str] = self._background.result()
+        return sheets
+
+    def __exit__(self, *exc: object) -> None:
+        if self._background is not None:
+            self._background.__exit__(None, None, None)
 
 
 def export(
@@ -191,31 +263,21 @@ def export(
         raise NotFoundError("no checkpoint has been signed yet; run `grant-ledger audit checkpoint` first")
     size = int(stored[-1].size)
     after = (int(total[0]) + 1 if total else 0) - size
-    wanted: UUID | None = None
-    if grant is not None:
-        from ledger.grant import grant_uuid
-
-        wanted = grant_uuid(grant)
-    cutoff = as_of.isoformat() if as_of else None
-    selection = _Selection(wanted, cutoff)
+    selection = _selection(grant, as_of)
+    cutoff = selection.cutoff
 
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "checkpoints").mkdir()
     (directory / "keys").mkdir()
     (directory / "policy").mkdir()
 
-    with (
-        Workbook(directory / "report.xlsx") as book,
-        (directory / "events.jsonl").open("wb") as out,
-    ):
-        log = book.sheet(layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, rows=size)
-        step = progress.stage("exporting events", size) if progress else None
-        written = _write_events(engine, size, selection, out, log, step)
-        log_sheets = log.close()
-        if wanted is not None and not selection.found_grant:
+    with _WorkbookJob(engine, directory / "report.xlsx", size, grant, as_of) as workbook:
+        with (directory / "events.jsonl").open("wb") as out:
+            step = progress.stage("exporting events", size) if progress else None
+            written = _write_events(engine, size, selection, out, None, step)
+        if selection.grant is not None and not selection.found_grant:
             raise NotFoundError(f"grant {grant} is not in the audit log")
-        _workbook_sheets(engine, book, written.last_nid, written.originators, grant, as_of, progress)
-        book.close(layout.SHEETS)
+        log_sheets = workbook.result(progress)
 
     keys: dict[str, str] = {}
     for cp in stored:

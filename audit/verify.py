@@ -37,6 +37,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from audit import layout
+from audit.background import Background, BackgroundError
 from audit.canonical import CanonicalError, record_leaf_hash
 from audit.checkpoint import (
     Checkpoint,
@@ -258,28 +259,29 @@ class _EventLogJob:
 
     def __init__(self, directory: Path) -> None:
         self._directory = directory
-        self._future: Any = None
-        self._pool: Any = None
+        self._background: Background | None = None
 
     def __enter__(self) -> _EventLogJob:
         events = self._directory / EVENTS
         if events.is_file() and events.stat().st_size >= PARALLEL_BYTES:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-            self._future = self._pool.submit(_check_event_log, str(self._directory))
+            self._background = Background(_check_event_log, str(self._directory))
         return self
 
-    def result(self) -> _EventLogCheck | None:
-        if self._future is not None:
-            check: _EventLogCheck | None = self._future.result()
-            return check
-        return _check_event_log(str(self._directory))
+    def result(self, report: Report) -> _EventLogCheck | None:
+        if self._background is None:
+            return _check_event_log(str(self._directory))
+        try:
+            check: _EventLogCheck | None = self._background.result()
+        except BackgroundError as e:
+            report.fail(
+                f"{EVENTS} and {WORKBOOK}: the manifest and event-log check did not finish ({e.message})"
+            )
+            return None
+        return check
 
     def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+        if self._background is not None:
+            self._background.__exit__(None, None, None)
 
 
 # The fields of an exported record the event log shows; the record's canonical bytes begin with
@@ -531,7 +533,7 @@ def verify_bundle(
             for raw in _lines(events_path, progress):
                 scan.line(raw)
         tree.finish()
-        log = job.result()
+        log = job.result(report)
     if log is not None:
         _compare_digest(EVENTS, log.events_sha256, listed, report)
     size = tree.frontier.size

@@ -107,3 +107,25 @@ def test_an_edited_events_file_is_caught_by_its_manifest_digest_in_either_proces
     failed = verify_bundle(b)
     assert "MANIFEST: sha256 of events.jsonl differs from the manifest (file changed)" in failed.failures
     assert any("recomputed leaf hash differs" in f for f in failed.failures)
+
+
+def test_the_workbook_written_by_a_second_process_is_the_one_written_here(
+    bundle: tuple[Ledger, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from audit import bundle as exporter
+
+    ledger, tmp_path = bundle
+    ledger.ok("audit", "export", str(tmp_path / "here"), role="auditor")
+    monkeypatch.setattr(exporter, "PARALLEL_EVENTS", 0)
+    ledger.ok("audit", "export", str(tmp_path / "beside"), role="auditor")
+    assert (tmp_path / "here" / "events.jsonl").read_bytes() == (
+        tmp_path / "beside" / "events.jsonl"
+    ).read_bytes()
+    sheets = {}
+    for name in ("here", "beside"):
+        book = load_workbook(tmp_path / name / "report.xlsx", read_only=True)
+        sheets[name] = {sheet: list(book[sheet].values) for sheet in book.sheetnames}
+        book.close()
+    assert sheets["here"] == sheets["beside"]
+    report = verify_bundle(tmp_path / "beside")
+    assert report.failures == [] and report.event_log_rows == report.events > 0

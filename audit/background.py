@@ -1,0 +1,64 @@
+"""One function run in a second process beside the caller's work, to use a second core.
+
+The process is spawned (a fresh interpreter, not a fork of this one), so it shares no connection,
+lock or open file with its parent. Leaving the ``with`` block before ``result()`` (an error, or
+Ctrl-C) stops it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from types import TracebackType
+from typing import Any
+
+
+class BackgroundError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _run(send: Connection, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    try:
+        send.send(("ok", fn(*args)))
+    except BaseException as e:  # reported to the parent, which decides
+        send.send(("error", f"{type(e).__name__}: {e}"))
+    finally:
+        send.close()
+
+
+class Background:
+    """``fn(*args)`` in a second process; ``fn``, its arguments and its result must pickle."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(target=_run, args=(send, fn, args), daemon=True)
+        self._process.start()
+        send.close()
+
+    def result(self) -> Any:
+        try:
+            status, value = self._receive.recv()
+        except EOFError:
+            self._process.join()
+            raise BackgroundError(
+                f"the second process ended without an answer (exit code {self._process.exitcode})"
+            ) from None
+        self._process.join()
+        if status != "ok":
+            raise BackgroundError(str(value))
+        return value
+
+    def __enter__(self) -> Background:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
+        self._receive.close()
