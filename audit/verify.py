@@ -729,7 +729,7 @@ def _compare_event_log_values(directory: Path, names: list[str], report: Report)
         expected = _expected_log_rows(directory / EVENTS) if (directory / EVENTS).is_file() else iter(())
         for n, (want, got) in enumerate(itertools.zip_longest(expected, shown()), 2):
             rows += 1
-            if want == got:
+            if _same_row(want, got):
                 continue
             differences += 1
             if differences <= _MAX_SHEET_DIFFS:
@@ -744,6 +744,19 @@ def _compare_event_log_values(directory: Path, names: list[str], report: Report)
         )
     if not differences:
         report.event_log_rows = rows
+
+
+_WITHHELD_SHOWN = (0, 1, 6, 7)  # leaf_index, event_id, leaf_hash, included: what events.jsonl states
+
+
+def _same_row(want: tuple[Any, ...] | None, got: tuple[Any, ...] | None) -> bool:
+    """Equal rows; for a withheld event only what events.jsonl states is compared (bundles of
+    earlier versions showed its time, topic and originator too, which nothing here can check)."""
+    if want is None or got is None or want == got:
+        return want == got
+    if len(want) > 7 and want[7] == "withheld" and len(got) > 7:
+        return all(want[i] == got[i] for i in _WITHHELD_SHOWN)
+    return False
 
 
 def _show(row: tuple[Any, ...] | None) -> str:

@@ -97,7 +97,9 @@ def export_command(directory: Path, grant_id: str | None, as_of: datetime | None
     """Write an audit bundle to DIRECTORY (new or empty), up to the latest checkpoint.
 
     The bundle: events.jsonl, checkpoints/, keys/ (public), policy/, report.xlsx (balances per
-    base, spending with vouchers, findings, event log with leaf hashes) and MANIFEST (sha256).
+    base, spending with vouchers, findings, event log with leaf hashes; a sheet longer than
+    Excel's 1,048,576 rows goes on in "event log (2)"…) and MANIFEST (sha256). A large log is
+    written by two processes: events.jsonl here, report.xlsx beside it.
 
     \b
     Examples:

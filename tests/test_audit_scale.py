@@ -129,3 +129,22 @@ def test_the_workbook_written_by_a_second_process_is_the_one_written_here(
     assert sheets["here"] == sheets["beside"]
     report = verify_bundle(tmp_path / "beside")
     assert report.failures == [] and report.event_log_rows == report.events > 0
+
+
+def test_a_withheld_row_is_checked_for_what_events_jsonl_states_only(bundle: tuple[Ledger, Path]) -> None:
+    ledger, tmp_path = bundle
+    approved_district_grant(ledger, grant="G2", base="B0002", unit="U2")
+    ledger.ok("audit", "checkpoint", "--key", str(tmp_path / "keys" / "ledger.key"))
+    b = tmp_path / "b"
+    ledger.ok("audit", "export", str(b), "--grant", "G2", role="auditor")
+    book = load_workbook(b / "report.xlsx")
+    sheet = book["event log"]
+    assert sheet.cell(row=2, column=8).value == "withheld"
+    sheet.cell(row=2, column=4, value="grant-ledger:Unit.Registered")  # as earlier versions showed it
+    book.save(b / "report.xlsx")
+    write_manifest(b)
+    assert verify_bundle(b).failures == []
+    sheet.cell(row=2, column=7, value="f" * 64)
+    book.save(b / "report.xlsx")
+    write_manifest(b)
+    assert [f[:38] for f in verify_bundle(b).failures] == ["report.xlsx event log row 2: shows (0,"]
