@@ -181,10 +181,16 @@ def _lazy_list_commands(ctx: click.Context) -> list[str]:
     return list(COMMAND_MODULES)
 
 
+_REGISTERED: set[str] = set()
+
+
 def _lazy_get_command(ctx: click.Context, name: str) -> click.Command | None:
-    if name not in cli.commands and name in COMMAND_MODULES:
-        for module in COMMAND_MODULES[name]:
+    # by module, not by command: `projections` loads `report` but not `findings`, which a later
+    # `report findings` in the same process still needs
+    for module in COMMAND_MODULES.get(name, ()):
+        if module not in _REGISTERED:
             importlib.import_module(f"commands.{module}").register(cli)
+            _REGISTERED.add(module)
     return cli.commands.get(name)
 
 

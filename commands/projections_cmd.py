@@ -54,7 +54,7 @@ def rebuild_command(name: str | None) -> None:
     """Rebuild a projection (or all) from scratch, atomically: readers see the old rows until the
     new ones are complete."""
     from commands.registry import all_projections
-    from projections.rebuild import rebuild
+    from projections.rebuild import rebuild_all
     from projections.status import head
 
     s = settings()
@@ -65,9 +65,10 @@ def rebuild_command(name: str | None) -> None:
         msg = f"there is no projection {name!r}; the projections are: {known}"
         raise NotFoundError(msg)
     total = head(app.engine)
+    label = "rebuilding " + ", ".join(p.name for p in chosen)
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        done = rebuild_all(app, chosen, progress=bar.update)
     for projection in chosen:
-        with click.progressbar(length=total, label=f"rebuilding {projection.name}", file=sys.stderr) as bar:
-            done = rebuild(app, projection, progress=bar.update)
         click.echo(f"rebuilt {projection.name} from {done} events")
 
 

@@ -53,5 +53,7 @@ class StorageError(LedgerError):
     exit_code = 5
 
 
-def _rule_violation(cls: type[RuleViolationError], message: str, rule: str, clause: str) -> RuleViolationError:
+def _rule_violation(
+    cls: type[RuleViolationError], message: str, rule: str, clause: str
+) -> RuleViolationError:
     return cls(message, rule=rule, clause=clause)

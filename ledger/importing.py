@@ -389,6 +389,7 @@ class _Books:
         )
         self._touch(grant)
 
+
 def _error(line: int, error: LedgerError) -> RowError:
     code = 2 if isinstance(error, BadInputError | NotFoundError) else 3
     return RowError(line, error.message, code)

@@ -68,3 +68,28 @@ def test_a_reader_during_a_rebuild_sees_complete_old_or_new_answers(ledger: Ledg
         reader.join()
         engine.dispose()
     assert seen and all(seen)
+
+
+def test_report_findings_still_found_after_a_projections_command_in_the_same_process(
+    sqlite_ledger: Ledger,
+) -> None:
+    # commands load lazily: a fresh interpreter, so no earlier test has loaded `report` already
+    import subprocess
+    import sys
+
+    sqlite_ledger.ok("demo")
+    script = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from commands.cli import cli\n"
+        "runner = CliRunner()\n"
+        f"base = ['--db', {sqlite_ledger.url!r}, '--lang', 'en']\n"
+        "for args in (['projections', 'status'], ['report', 'findings']):\n"
+        "    result = runner.invoke(cli, base + args)\n"
+        "    print(args[0], result.exit_code, result.output.splitlines()[:1])\n"
+        "    if result.exit_code:\n"
+        "        sys.exit(result.exit_code)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No such command" not in done.stdout
