@@ -9,9 +9,11 @@ appending and reading the root cost O(log n) without reading earlier leaves.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
@@ -32,6 +34,8 @@ from sqlalchemy.orm import Session
 from audit.canonical import stored_leaf_data
 from audit.merkle import CompactRange
 from projections.bulk import BulkInsert
+from projections.records import records_of_rows
+from projections.shapes import ShapeCache
 
 if TYPE_CHECKING:
     from projections.records import StoredRecord
@@ -40,6 +44,7 @@ NAME = "audit_log"
 ORIGIN = "grant-ledger.chongqing/audit-log"
 
 _sha256 = hashlib.sha256
+_quote = json.encoder.encode_basestring  # as audit.canonical quotes a str
 
 metadata = MetaData()
 _Big = BigInteger().with_variant(Integer(), "sqlite")
@@ -77,6 +82,7 @@ checkpoints = Table(
 )
 
 TABLES = (leaves, tree, checkpoints)
+ORIGINATORS_KEPT = 100_000  # the LeafComputer's originator texts, cleared beyond that
 _insert_leaves = BulkInsert(leaves)
 
 
@@ -91,21 +97,103 @@ class AuditLogProjection:
             return
         row = session.execute(select(tree.c.size, tree.c.frontier).where(tree.c.id == 1)).first()
         frontier = CompactRange() if row is None else CompactRange.from_json(row.frontier)
-        start = frontier.size
-        hashes, rows = [], []
-        for n, r in enumerate(batch):
-            originator = r.originator_id
-            data = stored_leaf_data(originator, r.originator_version, r.topic, r.data, r.canonical)
-            h = _sha256(b"\x00" + data).digest()  # audit.merkle.leaf_hash
-            hashes.append(h)
-            rows.append((start + n, r.id, originator, r.originator_version, h.hex()))
-        frontier = frontier.extend(hashes)
+        frontier, rows = _leaves(frontier, batch)
         _insert_leaves(session, rows)
-        values = {"size": frontier.size, "frontier": frontier.to_json(), "root": frontier.root().hex()}
+        values = _tree_values(frontier)
         if row is None:
             session.execute(insert(tree).values(id=1, **values))
         else:
             session.execute(update(tree).where(tree.c.id == 1).values(**values))
+
+    # A rebuild may compute the leaves in a second process (``projections.rebuild``): there the
+    # log starts empty and each batch gives its leaf rows; here they are written, then the tree.
+
+    def computer(self) -> LeafComputer:
+        return LeafComputer()
+
+    def write_part(self, session: Session, part: Any) -> None:
+        kind, body = part
+        if kind == "leaves":
+            _insert_leaves(session, body)
+        else:
+            session.execute(insert(tree).values(id=1, **body))
+
+
+class LeafComputer:
+    """The leaves of a log built from empty, page by page of the store as the driver gives it
+    (``projections.runner.read_rows``), without a database."""
+
+    def __init__(self) -> None:
+        self.frontier = CompactRange()
+        self.shapes = ShapeCache()
+        self.topics: dict[str, str] = {}
+        self.originators: dict[Any, str] = {}  # as stored -> str(UUID); a grant's events are many
+
+    def compute(self, rows: Sequence[Sequence[Any]]) -> tuple[str, list[tuple[Any, ...]]]:
+        """``(id, originator_id, originator_version, topic, state)`` rows' leaf rows: each leaf's
+        data is ``stored_leaf_data`` of the record, written here from the state's shape (its
+        canonical text and timestamp) without parsing the state, when its shape is known."""
+        start = self.frontier.size
+        hashes, out = [], []
+        stamped = self.shapes.stamped
+        topics = self.topics
+        originators = self.originators
+        for n, row in enumerate(rows):
+            nid, stored, version, topic, state = row
+            originator = originators.get(stored)
+            if originator is None:
+                originator = originators[stored] = _originator_text(stored)
+            text = bytes(state).decode("utf-8")
+            shaped = stamped(topic, text)
+            if shaped is None:
+                (r,) = records_of_rows([row])
+                data = stored_leaf_data(originator, version, topic, r.data, r.canonical)
+            else:
+                quoted = topics.get(topic)
+                if quoted is None:
+                    quoted = topics[topic] = _quote(topic)
+                # stored_leaf_data's text: a UUID and a shape's timestamp need no escapes
+                data = (
+                    f'{{"originator_id":"{originator}","originator_version":{int(version)},'
+                    f'"recorded_at":"{shaped[1]}","state":{shaped[0]},"topic":{quoted}}}'
+                ).encode()
+            leaf = _sha256(b"\x00" + data).digest()  # audit.merkle.leaf_hash
+            hashes.append(leaf)
+            out.append((start + n, nid, originator, version, leaf.hex()))
+        self.frontier = self.frontier.extend(hashes)
+        if len(originators) > ORIGINATORS_KEPT:
+            originators.clear()
+        return "leaves", out
+
+    def finish(self) -> tuple[str, dict[str, Any]] | None:
+        return ("tree", _tree_values(self.frontier)) if self.frontier.size else None
+
+
+def _originator_text(stored: Any) -> str:
+    """An originator as the driver gives it (16 bytes, a UUID or text) as ``str(UUID)``."""
+    if stored.__class__ is bytes:
+        h = stored.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return str(stored if stored.__class__ is UUID else UUID(str(stored)))
+
+
+def _leaves(
+    frontier: CompactRange, batch: Sequence[StoredRecord]
+) -> tuple[CompactRange, list[tuple[Any, ...]]]:
+    """The frontier after the batch's leaves, and their rows (``leaves`` column order)."""
+    start = frontier.size
+    hashes, rows = [], []
+    for n, r in enumerate(batch):
+        originator = r.originator_id
+        data = stored_leaf_data(originator, r.originator_version, r.topic, r.data, r.canonical)
+        h = _sha256(b"\x00" + data).digest()  # audit.merkle.leaf_hash
+        hashes.append(h)
+        rows.append((start + n, r.id, originator, r.originator_version, h.hex()))
+    return frontier.extend(hashes), rows
+
+
+def _tree_values(frontier: CompactRange) -> dict[str, Any]:
+    return {"size": frontier.size, "frontier": frontier.to_json(), "root": frontier.root().hex()}
 
 
 @dataclass(frozen=True)

@@ -52,10 +52,13 @@ def records(stored: Iterable[Any]) -> list[StoredRecord]:
     return records_of_rows((n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in stored)
 
 
-def records_of_rows(rows: Iterable[Sequence[Any]]) -> list[StoredRecord]:
+def records_of_rows(rows: Iterable[Sequence[Any]], canonical: bool = True) -> list[StoredRecord]:
     """Records of ``(id, originator_id, originator_version, topic, state)`` rows as selected; the
-    originator may come as a UUID, its 16 bytes (SQLite without type processing) or a string."""
+    originator may come as a UUID, its 16 bytes (SQLite without type processing) or a string.
+    Without ``canonical`` the records' canonical text is left out (``None``), when no reader of
+    the batch hashes it."""
     out = []
+    parse = _shapes.parse if canonical else _shapes.parse_value
     for nid, originator, version, topic, state in rows:
         kind = originator.__class__
         if kind is bytes:
@@ -65,7 +68,7 @@ def records_of_rows(rows: Iterable[Sequence[Any]]) -> list[StoredRecord]:
         else:
             aggregate_id = UUID(str(originator)).hex
         text = bytes(state).decode("utf-8")
-        parsed = _shapes.parse(topic, text)
+        parsed = parse(topic, text)
         if parsed is None:
             out.append(StoredRecord(nid, aggregate_id, version, topic, _decode(text)))
         else:

@@ -162,12 +162,44 @@ def read_notifications(app: GrantLedger, start: int, limit: int) -> list[Notific
         ]
 
 
-def read_records(conn: Connection, table: Table, start: int, limit: int) -> list[StoredRecord]:
-    """The store's events from ``start`` on, as records decoded once for every projection."""
-    return records_of_rows(conn.execute(_page(table, start, limit, raw=True)).tuples())
+def read_records(
+    conn: Connection,
+    table: Table,
+    start: int,
+    limit: int,
+    stop: int | None = None,
+    canonical: bool = True,
+) -> list[StoredRecord]:
+    """The store's events from ``start`` on (up to ``stop``, when given), as records decoded once
+    for every projection; ``canonical``: with their canonical text (``records_of_rows``)."""
+    return records_of_rows(read_rows(conn, table, start, limit, stop), canonical)
 
 
-def _page(table: Table, start: int, limit: int, raw: bool = False) -> Select[Any]:
+def read_rows(
+    conn: Connection, table: Table, start: int, limit: int, stop: int | None = None
+) -> list[tuple[Any, ...]]:
+    """The page as the driver gives it: ``(id, originator_id, originator_version, topic, state)``
+    tuples (the originator as 16 bytes on SQLite, a UUID on PostgreSQL; the state as bytes)."""
+    if conn.dialect.name == "sqlite" and conn.dialect.paramstyle == "qmark":
+        # the driver's own cursor: the rows as SQLite gives them, without a Row object each
+        sql = _SQLITE_PAGE.format(table=table.name, stop="" if stop is None else " AND id <= ?")
+        params = (start, limit) if stop is None else (start, stop, limit)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            rows: list[tuple[Any, ...]] = cursor.execute(sql, params).fetchall()
+        finally:
+            cursor.close()
+        return rows
+    return [tuple(row) for row in conn.execute(_page(table, start, limit, True, stop))]
+
+
+_SQLITE_PAGE = (
+    "SELECT id, originator_id, originator_version, topic, state FROM {table}"
+    " WHERE id >= ?{stop} ORDER BY id LIMIT ?"
+)
+
+
+def _page(table: Table, start: int, limit: int, raw: bool = False, stop: int | None = None) -> Select[Any]:
     """The page's query; ``raw`` skips the UUID and binary result processing (records take the
     driver's values as they come: bytes on SQLite, UUID on PostgreSQL)."""
     c = table.c
@@ -176,8 +208,10 @@ def _page(table: Table, start: int, limit: int, raw: bool = False) -> Select[Any
         if raw
         else (c.originator_id, c.state)
     )
-    query = select(c.id, originator, c.originator_version, c.topic, state)
-    return query.where(c.id >= start).order_by(c.id).limit(limit)
+    query = select(c.id, originator, c.originator_version, c.topic, state).where(c.id >= start)
+    if stop is not None:
+        query = query.where(c.id <= stop)
+    return query.order_by(c.id).limit(limit)
 
 
 def catch_up(

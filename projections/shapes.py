@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -48,11 +49,13 @@ class Shape:
     types: tuple[str, ...]  # the "_type_" of typed values ("" for other kinds)
     pattern: re.Pattern[str]
     canonical: str  # str.format template over the pattern's groups, keys in sorted order
+    stamp: int  # the group of the "timestamp" key's text (a typed value or a string), or -1
 
     build: Callable[[tuple[str, ...]], dict[str, Any]]  # the parsed value from the groups
+    text: Callable[[tuple[str, ...]], str]  # canonical.format(*groups), without parsing the template
 
     def parse(self, groups: tuple[str, ...]) -> tuple[dict[str, Any], str]:
-        return self.build(groups), self.canonical.format(*groups)
+        return self.build(groups), self.text(groups)
 
 
 def learn(state: str) -> Shape | None:
@@ -107,7 +110,13 @@ def _compile(keys: tuple[str, ...], kinds: tuple[int, ...], types: tuple[str, ..
             canonical.append(f'{name}"{{{n}}}"')
         else:
             canonical.append(f"{name}{{{n}}}")
-    return Shape(keys, kinds, types, pattern, "{{" + ",".join(canonical) + "}}", _builder(keys, kinds, types))
+    stamp = keys.index("timestamp") if "timestamp" in keys else -1
+    if stamp >= 0 and kinds[stamp] not in (TYPED, STRING):
+        stamp = -1
+    template = "{{" + ",".join(canonical) + "}}"
+    return Shape(
+        keys, kinds, types, pattern, template, stamp, _builder(keys, kinds, types), _writer(template)
+    )
 
 
 def _builder(
@@ -132,6 +141,20 @@ def _builder(
     return build
 
 
+def _writer(template: str) -> Callable[[tuple[str, ...]], str]:
+    """``lambda g: template.format(*g)`` as one concatenation: ``str.format`` parses its template
+    on every call. The template's literal text enters the source only through repr()."""
+    parts = []
+    for literal, field, _spec, _conversion in string.Formatter().parse(template):
+        if literal:
+            parts.append(repr(literal))
+        if field is not None:
+            parts.append(f"g[{int(field)}]")
+    source = "lambda g: " + (" + ".join(parts) or "''")
+    write: Callable[[tuple[str, ...]], str] = eval(source, {"__builtins__": {}})
+    return write
+
+
 def _parse_list(text: str) -> list[Any]:
     return [] if text == "[]" else list(_decode(text))
 
@@ -153,7 +176,37 @@ class ShapeCache:
                 match = shape.pattern.fullmatch(state)
                 if match is not None:
                     return shape.parse(match.groups())
-        else:
+        return self._learn(topic, state, known)
+
+    def parse_value(
+        self, topic: str, state: str
+    ) -> tuple[dict[str, Any]] | tuple[dict[str, Any], str] | None:
+        """As ``parse``, but the canonical text only of a state of a new shape (a 1-tuple otherwise)."""
+        known = self.shapes.get(topic)
+        if known is not None:
+            for shape in known:
+                match = shape.pattern.fullmatch(state)
+                if match is not None:
+                    return (shape.build(match.groups()),)
+        return self._learn(topic, state, known)
+
+    def stamped(self, topic: str, state: str) -> tuple[str, str] | None:
+        """The state's canonical text and its "timestamp" text (the ``_data_`` of a typed value),
+        without building the parsed value; None for states of no known shape or without one."""
+        known = self.shapes.get(topic)
+        if known is not None:
+            for shape in known:
+                match = shape.pattern.fullmatch(state)
+                if match is not None:
+                    if shape.stamp < 0:
+                        return None
+                    groups = match.groups()
+                    return shape.text(groups), groups[shape.stamp]
+        self._learn(topic, state, known)
+        return None
+
+    def _learn(self, topic: str, state: str, known: list[Shape] | None) -> tuple[dict[str, Any], str] | None:
+        if known is None:
             known = self.shapes[topic] = []
         if len(known) >= MAX_SHAPES_PER_TOPIC:
             return None
