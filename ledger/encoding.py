@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -50,61 +50,141 @@ def _json_ready(value: Any) -> Any:
     raise _Unusual
 
 
+def _decimal(value: Decimal) -> dict[str, Any]:
+    return {"_type_": "decimal_str", "_data_": str(value)}
+
+
+def _date(value: date) -> dict[str, Any]:
+    return {"_type_": "date_iso", "_data_": value}  # orjson writes a date as isoformat() does
+
+
+def _datetime(value: datetime) -> dict[str, Any]:
+    if value.tzinfo is UTC:  # orjson writes these as isoformat() does (tests/test_encoding.py)
+        return {"_type_": "datetime_iso", "_data_": value}
+    return {"_type_": "datetime_iso", "_data_": value.isoformat()}
+
+
+def _uuid(value: UUID) -> dict[str, Any]:
+    return {"_type_": "uuid_hex", "_data_": value.hex}
+
+
+def _list(value: list[Any]) -> list[Any]:
+    if _PLAIN_TYPES.issuperset(map(type, value)):
+        return value
+    return [_json_ready(v) for v in value]
+
+
+# How each value not written as it is gets ready for orjson (what the transcoder writes).
+_READY: dict[type, Callable[[Any], Any]] = {
+    Decimal: _decimal,
+    date: _date,
+    datetime: _datetime,
+    UUID: _uuid,
+    list: _list,
+}
+
+# A stored event as the bulk writer takes it: originator id, version, topic, state
+EventRow = tuple[UUID, int, str, bytes]
+
+
 class StateEncoder:
     """Stored events for bulk writes; falls back to ``mapper.to_stored_event`` when unsure.
 
     orjson writes what ``json`` writes with ``separators=(",", ":")`` and ``ensure_ascii=False``
-    for these values (and refuses lone surrogates, which then take the general path).
+    for these values (and refuses lone surrogates, which then take the general path). Events
+    of one class with values of the same types (a shape) are prepared the same way: the shape's
+    plan names the values to convert.
     """
 
     def __init__(self, mapper: Any) -> None:
         self.mapper = mapper
         self.topics: dict[type, str] = {}
+        # (event class, *keys, *value types) -> [(key, how to make it ready)], or None: the general
+        # path
+        self.plans: dict[tuple[Any, ...], list[tuple[str, Callable[[Any], Any]]] | None] = {}
 
     def __call__(self, event: Any) -> StoredEvent:
-        cls = event.__class__
-        topic = self.topics.get(cls)
-        if topic is None:
-            if getattr(cls, "class_version", 1) > 1 or self.mapper.compressor or self.mapper.cipher:
-                return self.mapper.to_stored_event(event)
-            topic = self.topics[cls] = get_topic(cls)
-        state = dict(event.__dict__)
-        originator_id = state.pop("originator_id")
-        originator_version = state.pop("originator_version")
-        try:
-            for key, value in state.items():
-                if value.__class__ not in _PLAIN_TYPES:
-                    state[key] = _json_ready(value)
-            body = orjson.dumps(state)
-        except (_Unusual, TypeError):
-            return self.mapper.to_stored_event(event)
+        originator_id, originator_version, topic, state = self.row(event)
         return StoredEvent(
             originator_id=originator_id,
             originator_version=originator_version,
             topic=topic,
-            state=body,
+            state=state,
         )
 
+    def row(self, event: Any) -> EventRow:
+        """The stored event as a tuple ``(originator_id, originator_version, topic, state)``."""
+        cls = event.__class__
+        topic = self.topics.get(cls)
+        if topic is None:
+            if getattr(cls, "class_version", 1) > 1 or self.mapper.compressor or self.mapper.cipher:
+                return self._general(event)
+            topic = self.topics[cls] = get_topic(cls)
+        state = event.__dict__.copy()
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
+        shape = (cls, *state, *map(type, state.values()))  # the keys, then their values' types
+        try:
+            plan = self.plans[shape]
+        except KeyError:
+            plan = self._plan(state, shape)
+        if plan is None:
+            return self._general(event)
+        try:
+            for key, ready in plan:
+                state[key] = ready(state[key])
+            body = orjson.dumps(state)
+        except (_Unusual, TypeError):
+            return self._general(event)
+        return originator_id, originator_version, topic, body
 
-def _plain(value: Any) -> str:
-    kind = value.__class__
-    if kind is str:
-        return _quote(value)
-    if kind is Decimal or kind is date:
-        return _quote(str(value))
-    if kind is int:
-        return str(value)
-    if value is None:
-        return "null"
-    raise _Unusual
+    def _plan(
+        self, state: dict[str, Any], shape: tuple[Any, ...]
+    ) -> list[tuple[str, Callable[[Any], Any]]] | None:
+        steps = [
+            (key, _READY.get(kind))
+            for key, kind in zip(state, shape[1 + len(state) :], strict=True)
+            if kind not in _PLAIN_TYPES
+        ]
+        ready = [(key, how) for key, how in steps if how is not None]
+        plan = ready if len(ready) == len(steps) else None
+        if len(self.plans) < 1024:
+            self.plans[shape] = plan
+        return plan
+
+    def _general(self, event: Any) -> EventRow:
+        stored = self.mapper.to_stored_event(event)
+        return stored.originator_id, stored.originator_version, stored.topic, stored.state
 
 
 _GENERAL = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False)
+# the keys of each shape of fields seen, sorted, each with its '"key": ' written out
+_ORDERS: dict[tuple[Any, ...], list[tuple[Any, str]]] = {}
 
 
 def fingerprint_body(fields: dict[str, Any]) -> str:
     """``json.dumps(fields, sort_keys=True, default=str, ensure_ascii=False)``, faster."""
+    keys = tuple(fields)
+    order = _ORDERS.get(keys)
     try:
-        return "{" + ", ".join([_quote(k) + ": " + _plain(fields[k]) for k in sorted(fields)]) + "}"
+        if order is None:
+            order = [(k, _quote(k) + ": ") for k in sorted(keys)]
+            if len(_ORDERS) < 1024:
+                _ORDERS[keys] = order
+        parts = []
+        for key, head in order:
+            value = fields[key]
+            kind = value.__class__
+            if kind is str:
+                parts.append(head + _quote(value))
+            elif kind is Decimal or kind is date:  # digits, '.', '-', 'E', letters: nothing to escape
+                parts.append(head + '"' + str(value) + '"')
+            elif kind is int:
+                parts.append(head + str(value))
+            elif value is None:
+                parts.append(head + "null")
+            else:
+                raise _Unusual
     except (_Unusual, TypeError):
         return _GENERAL.encode(fields)
+    return "{" + ", ".join(parts) + "}"

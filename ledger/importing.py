@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -48,7 +49,7 @@ from sqlalchemy.engine import Connection
 
 from ledger.application import GrantLedger
 from ledger.database import EVENTS_TABLE
-from ledger.encoding import StateEncoder
+from ledger.encoding import EventRow, StateEncoder
 from ledger.errors import BadInputError, ConflictError, LedgerError, NotFoundError, StorageError
 from ledger.grant import Grant, grant_uuid
 from ledger.money import parse_amount
@@ -102,6 +103,10 @@ class ImportResult:
         return 2 if any(e.exit_code == 2 for e in self.errors) else 3
 
 
+class _Cells(dict[str, str]):
+    """A row of a text file: every column of the header present, every cell a stripped str."""
+
+
 def _text(row: Row, key: str) -> str:
     value = row.get(key)
     if value.__class__ is str:  # every CSV cell
@@ -121,7 +126,10 @@ def _day(row: Row) -> date:
         return value.date()
     if isinstance(value, date):
         return value
-    text = _text(row, "date")
+    return _day_of(_text(row, "date"))
+
+
+def _day_of(text: str) -> date:
     if not text:
         raise BadInputError("date is empty")
     try:
@@ -137,14 +145,17 @@ def _amount(row: Row) -> Decimal:
         value = Decimal(repr(value))
     if isinstance(value, int | Decimal):
         return parse_amount(value)
-    text = _text(row, "amount")
+    return _amount_of(_text(row, "amount"))
+
+
+def _amount_of(text: str) -> Decimal:
     if not text:
         raise BadInputError("amount is empty")
     return parse_amount(text)
 
 
-def _required(row: Row, key: str, kind: str) -> str:
-    value = _text(row, key)
+def _required(text: Callable[[str], str], key: str, kind: str) -> str:
+    value = text(key)
     if not value:
         msg = f"{key} is required for a {kind} row"
         raise BadInputError(msg)
@@ -208,14 +219,17 @@ class _Books:
     def collect(self) -> list[Any]:
         """The events the last row raised, in order; the aggregates remember they changed."""
         events: list[Any] = []
-        for aggregate in self.touched.values():
+        changed = self.changed
+        for key, aggregate in self.touched.items():
             new = aggregate.collect_events()
-            if new and aggregate.id not in self.changed:
-                self.changed[aggregate.id] = (aggregate, new[0].originator_version - 1)
-            elif new:
-                self.changed[aggregate.id] = (aggregate, self.changed[aggregate.id][1])
-            events.extend(new)
-            if isinstance(aggregate, Grant):
+            if new:
+                before = changed.get(key)
+                if before is None:
+                    changed[key] = (aggregate, new[0].originator_version - 1)
+                elif before[0] is not aggregate:
+                    changed[key] = (aggregate, before[1])
+                events.extend(new)
+            if aggregate.__class__ is Grant:
                 self._hold(aggregate)
         self.touched.clear()
         return events
@@ -245,80 +259,95 @@ class _Books:
 
     def apply(self, row: Row) -> None:
         """Apply one row to the aggregates (pending events), or raise the reason it is bad."""
-        kind = _text(row, "kind").lower()
+        text: Callable[[str], str]
+        cells = row.__class__ is _Cells
+        text = row.__getitem__ if cells else partial(_text, row)
+        kind = text("kind").lower()
         if kind not in KINDS:
-            msg = f"kind {_text(row, 'kind')!r} is unknown; use one of {', '.join(KINDS)}"
+            msg = f"kind {text('kind')!r} is unknown; use one of {', '.join(KINDS)}"
             raise BadInputError(msg)
-        on = _day(row)
+        on = _day_of(row["date"]) if cells else _day(row)
+        amount: Callable[[], Decimal] = partial(_amount_of, row["amount"]) if cells else partial(_amount, row)
         policy = self.policy(on)
         raise_first([role_may_record(self.role, "import", policy)])
         if kind == "approve":
-            self._approve(row, on, policy)
+            self._approve(text, amount, on, policy)
             return
-        grant_id = _required(row, "grant_id", kind)
+        grant_id = _required(text, "grant_id", kind)
         grant = self.grant(grant_id)
         if grant is None:
             msg = f"grant {grant_id} is neither in the ledger nor approved by an earlier row of the file"
             raise NotFoundError(msg)
-        base_id = _text(row, "base_id")
+        base_id = text("base_id")
         if base_id and base_id != grant.base_id:
             msg = f"grant {grant_id} belongs to base {grant.base_id}, not {base_id}"
             raise BadInputError(msg)
-        who: dict[str, Any] = {"actor": self.actor, "role": self.role, "on": on, "policy": policy}
+        actor = self.actor
+        role = self.role
         changed: bool
-        if kind == "reverse":
-            original = _required(row, "memo", kind)
-            reason = _text(row, "voucher") or "imported reversal"
+        if kind == "spend":
+            spent = amount()
+            voucher = _required(text, "voucher", kind)
+            source = _required(text, "source", kind).lower()
+            if source not in SOURCES:
+                msg = f"fund source {source!r} is unknown; use subsidy (财政补助) or matching (配套经费)"
+                raise BadInputError(msg)
+            changed = grant.spend(
+                amount=spent,
+                category=_required(text, "category", kind),
+                source=source,
+                content=text("content"),
+                project="",
+                voucher=voucher,
+                payee=text("payee"),
+                memo=text("memo"),
+                attachments=[],
+                actor=actor,
+                role=role,
+                on=on,
+                policy=policy,
+            )
+        elif kind == "reverse":
+            original = _required(text, "memo", kind)
+            reason = text("voucher") or "imported reversal"
             before = grant.expenditures.get(original)
-            if _text(row, "amount") and before is not None and _amount(row) != before["amount"]:
+            if text("amount") and before is not None and amount() != before["amount"]:
                 msg = (
-                    f"reversal of {original} gives {_amount(row)} but expenditure {original} of grant "
+                    f"reversal of {original} gives {amount()} but expenditure {original} of grant "
                     f"{grant_id} is {before['amount']}"
                 )
                 raise BadInputError(msg)
-            changed = grant.reverse(voucher=original, reason=reason, **who)
+            changed = grant.reverse(
+                voucher=original, reason=reason, actor=actor, role=role, on=on, policy=policy
+            )
         else:
-            amount = _amount(row)
-            voucher = _required(row, "voucher", kind)
+            value = amount()
+            voucher = _required(text, "voucher", kind)
+            who: dict[str, Any] = {"actor": actor, "role": role, "on": on, "policy": policy}
             if kind == "disburse":
-                memo = _text(row, "memo")
+                memo = text("memo")
                 tranche = int(memo) if memo.isdigit() else 1
-                changed = grant.disburse(amount=amount, voucher=voucher, tranche=tranche, **who)
+                changed = grant.disburse(amount=value, voucher=voucher, tranche=tranche, **who)
             elif kind == "match_commit":
-                funder = _text(row, "payee")
-                changed = grant.commit_matching(amount=amount, voucher=voucher, funder=funder, **who)
-            elif kind == "match_receive":
-                changed = grant.receive_matching(amount=amount, voucher=voucher, **who)
+                funder = text("payee")
+                changed = grant.commit_matching(amount=value, voucher=voucher, funder=funder, **who)
             else:
-                source = _required(row, "source", kind).lower()
-                if source not in SOURCES:
-                    msg = f"fund source {source!r} is unknown; use subsidy (财政补助) or matching (配套经费)"
-                    raise BadInputError(msg)
-                changed = grant.spend(
-                    amount=amount,
-                    category=_required(row, "category", kind),
-                    source=source,
-                    content=_text(row, "content"),
-                    project="",
-                    voucher=voucher,
-                    payee=_text(row, "payee"),
-                    memo=_text(row, "memo"),
-                    attachments=[],
-                    **who,
-                )
+                changed = grant.receive_matching(amount=value, voucher=voucher, **who)
         if changed:
-            self._touch(grant)
+            self.touched[grant.id] = grant
 
-    def _approve(self, row: Row, on: date, policy: Policy) -> None:
-        unit_id = _required(row, "unit_id", "approve")
-        base_id = _required(row, "base_id", "approve")
-        grant_id = _required(row, "grant_id", "approve")
-        programme = policy.programme(_required(row, "programme", "approve"))
-        document = _required(row, "voucher", "approve")
-        amount = _amount(row)
+    def _approve(
+        self, text: Callable[[str], str], approved: Callable[[], Decimal], on: date, policy: Policy
+    ) -> None:
+        unit_id = _required(text, "unit_id", "approve")
+        base_id = _required(text, "base_id", "approve")
+        grant_id = _required(text, "grant_id", "approve")
+        programme = policy.programme(_required(text, "programme", "approve"))
+        document = _required(text, "voucher", "approve")
+        amount = approved()
         start: date | None = None
         end: date | None = None
-        memo = _text(row, "memo")
+        memo = text("memo")
         if memo:
             found = _PERIOD.match(memo)
             if found is None:
@@ -345,7 +374,7 @@ class _Books:
         else:
             unit = self.unit(unit_id)
             if unit is None:
-                name = _text(row, "payee") or unit_id
+                name = text("payee") or unit_id
                 unit = Unit.register(
                     unit_id=unit_id, name=name, kind="other", on=on, actor=self.actor, role=self.role
                 )
@@ -364,7 +393,7 @@ class _Books:
                 grant_id=grant_id,
                 unit_id=unit_id,
                 base_id=base_id,
-                base_name=_text(row, "content") or base_id,
+                base_name=text("content") or base_id,
                 programme=programme.code,
                 level=programme.level,
                 projects=[],
@@ -428,7 +457,7 @@ OnBatch = Callable[[Connection, list[Notification]], None]
 
 # What the checking side hands the writing side, in order:
 #   ("rows", n)          n more rows checked (progress)
-#   ("events", [...])    stored events to insert, while no row has been bad
+#   ("events", [...])    stored events to insert (``EventRow``), while no row has been bad
 #   ("snapshots", [...]) snapshots to insert, at the end of a good file
 #   ("result", ImportResult)
 Message = tuple[str, Any]
@@ -445,9 +474,9 @@ def _check(
 ) -> Iterator[Message]:
     """Apply every row to the aggregates and yield what to write (see ``Message``)."""
     books = _Books(app, actor, role, cache_vouchers)
-    encode = StateEncoder(app.mapper)
+    encode = StateEncoder(app.mapper).row
     result = ImportResult()
-    pending: list[StoredEvent] = []
+    pending: list[EventRow] = []
     since = 0
     for line, row in rows:
         result.rows += 1
@@ -462,7 +491,7 @@ def _check(
         events = books.collect()
         result.events += len(events)
         if not result.errors:
-            pending.extend([encode(e) for e in events])
+            pending += map(encode, events)
         if len(pending) >= batch:
             yield "rows", since
             yield "events", pending
@@ -514,7 +543,7 @@ class _Writer:
         self.head: int | None = None
         self.sequence: str | None = None
 
-    def events(self, stored: list[StoredEvent]) -> None:
+    def events(self, stored: list[EventRow]) -> None:
         table = self.table
         ids: Iterable[int]
         if self.conn.dialect.name == "sqlite":
@@ -527,27 +556,29 @@ class _Writer:
                 f"INSERT INTO {table.name} (id, originator_id, originator_version, topic, state) "
                 "VALUES (?, ?, ?, ?, ?)",
                 [
-                    (nid, _uuid_bytes(e.originator_id), e.originator_version, e.topic, e.state)
-                    for nid, e in zip(ids, stored, strict=True)
+                    (nid, _uuid_bytes(originator_id), version, topic, state)
+                    for nid, (originator_id, version, topic, state) in zip(ids, stored, strict=True)
                 ],
             )
             self.head += len(stored)
         else:
             ids = self._copy_postgresql(stored)
-        notifications = [
-            Notification(
-                id=nid,
-                originator_id=e.originator_id,
-                originator_version=e.originator_version,
-                topic=e.topic,
-                state=e.state,
-            )
-            for nid, e in zip(ids, stored, strict=True)
-        ]
         if self.on_batch is not None:
-            self.on_batch(self.conn, notifications)
+            self.on_batch(
+                self.conn,
+                [
+                    Notification(
+                        id=nid,
+                        originator_id=originator_id,
+                        originator_version=version,
+                        topic=topic,
+                        state=state,
+                    )
+                    for nid, (originator_id, version, topic, state) in zip(ids, stored, strict=True)
+                ],
+            )
 
-    def _copy_postgresql(self, stored: list[StoredEvent]) -> list[int]:
+    def _copy_postgresql(self, stored: list[EventRow]) -> list[int]:
         """COPY the rows with ids drawn from the table's sequence (the table lock is held)."""
         name = self.table.name
         if self.sequence is None:
@@ -561,7 +592,7 @@ class _Writer:
         columns = "id, originator_id, originator_version, topic, state"
         with driver.cursor() as cursor, cursor.copy(f"COPY {name} ({columns}) FROM STDIN") as copy:
             for nid, e in zip(ids, stored, strict=True):
-                copy.write_row((nid, e.originator_id, e.originator_version, e.topic, e.state))
+                copy.write_row((nid, *e))
         return ids
 
     def snapshots(self, stored: list[StoredEvent]) -> None:
@@ -715,7 +746,16 @@ def read_rows(lines: Iterator[list[Any]], first_line: int = 1) -> Iterator[tuple
     if missing:
         msg = f"the header lacks {', '.join(missing)}; it must be {','.join(HEADER)}"
         raise BadInputError(msg)
+    width = len(names)
     for n, cells in enumerate(lines, start=first_line + 1):
-        if not any(c not in (None, "") and str(c).strip() for c in cells):
+        try:
+            stripped = [c.strip() for c in cells]
+        except AttributeError:  # a workbook's cells: numbers, dates, None
+            if any(c not in (None, "") and str(c).strip() for c in cells):
+                yield n, dict(zip(names, cells, strict=False))
             continue
-        yield n, dict(zip(names, cells, strict=False))
+        if not any(stripped):
+            continue
+        if len(stripped) < width:
+            stripped += [""] * (width - len(stripped))
+        yield n, _Cells(zip(names, stripped, strict=False))

@@ -111,3 +111,79 @@ def test_events_the_fast_path_does_not_write_fall_back_to_the_general_encoder(
 def test_fingerprint_body_is_json_dumps(fields: dict[str, Any]) -> None:
     expected = json.dumps(fields, sort_keys=True, default=str, ensure_ascii=False)
     assert fingerprint_body(fields) == expected
+
+
+any_stamps = st.one_of(
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)).map(
+        lambda d: d.replace(tzinfo=UTC)
+    ),
+    st.datetimes(timezones=st.timezones()),
+    st.datetimes(),
+)
+values = st.one_of(
+    texts,
+    amounts,
+    days,
+    any_stamps,
+    st.uuids(),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    amount=st.one_of(amounts, values),
+    bodies=st.lists(values, max_size=3),
+    start=st.one_of(days, values),
+    end=st.one_of(days, values),
+    stamp=any_stamps,
+    on=days,
+)
+def test_any_shape_of_values_is_the_general_encoders(
+    amount: Any, bodies: list[Any], start: Any, end: Any, stamp: datetime, on: date
+) -> None:
+    """Each shape (the values' types) is planned once, then reused: every shape and its reuse
+    give the general encoder's bytes, or fall back to it."""
+    event = Grant.Approved(
+        originator_id=uuid4(),
+        originator_version=2,
+        timestamp=stamp,
+        amount=amount,
+        document="批文",
+        bodies=bodies,
+        build_start=start,
+        build_end=end,
+        actor="a",
+        role="officer",
+        occurred_on=on,
+    )
+    general = MAPPER.to_stored_event(event)
+    assert ENCODE(event) == general
+    assert ENCODE(event) == general  # the shape's plan, now known
+
+
+def test_events_rebuilt_from_their_state_are_encoded_the_same() -> None:
+    """An event read back (its dict filled from the stored state) has the same shape."""
+    event = Grant.ExpenditureRecorded(
+        originator_id=uuid4(),
+        originator_version=4,
+        timestamp=datetime(2024, 5, 1, 8, 30, tzinfo=UTC),
+        amount=Decimal("12.30"),
+        category="equipment",
+        source="subsidy",
+        content="",
+        project="",
+        voucher="V1",
+        payee="",
+        memo="",
+        attachments=["a.pdf"],
+        actor="a",
+        role="officer",
+        occurred_on=date(2024, 5, 1),
+    )
+    stored = ENCODE(event)
+    again = MAPPER.to_domain_event(stored)
+    assert ENCODE(again) == stored == MAPPER.to_stored_event(again)
