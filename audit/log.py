@@ -129,10 +129,17 @@ class LeafComputer:
         self.topics: dict[str, str] = {}
         self.originators: dict[Any, str] = {}  # as stored -> str(UUID); a grant's events are many
 
-    def compute(self, rows: Sequence[Sequence[Any]]) -> tuple[str, list[tuple[Any, ...]]]:
+    uses_records = False
+
+    def compute(
+        self, rows: Sequence[Sequence[Any]], records: Sequence[StoredRecord] | None = None
+    ) -> tuple[str, list[tuple[Any, ...]]]:
         """``(id, originator_id, originator_version, topic, state)`` rows' leaf rows: each leaf's
         data is ``stored_leaf_data`` of the record, written here from the state's shape (its
         canonical text and timestamp) without parsing the state, when its shape is known."""
+        if records is not None:  # decoded already, for another projection
+            self.frontier, out = _leaves(self.frontier, records)
+            return "leaves", out
         start = self.frontier.size
         hashes, out = [], []
         stamped = self.shapes.stamped

@@ -12,6 +12,7 @@ report time from these tables.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -19,7 +20,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, create_engine, delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -136,15 +137,55 @@ def _advance(state: dict[str, Any], kind: str, data: dict[str, Any]) -> None:
         state["matching_received"] += fen(data["amount"])
         state["matching_available"] += fen(data["amount"])
     elif kind == "ExpenditureRecorded":
-        state[f"{data['source']}_available"] -= fen(data["amount"])
-        state["spent"] += fen(data["amount"])
+        spent = fen(data["amount"])
+        state[f"{data['source']}_available"] -= spent
+        state["spent"] += spent
     elif kind == "ExpenditureReversed":
-        state[f"{data['source']}_available"] += fen(data["amount"])
-        state["spent"] -= fen(data["amount"])
+        spent = fen(data["amount"])
+        state[f"{data['source']}_available"] += spent
+        state["spent"] -= spent
     elif kind == "FundsRecovered":
         state["subsidy_available"] -= fen(data["amount"])
     elif kind == "BalanceDisposed":
         state[f"{data['source']}_available"] -= fen(data["amount"])
+
+
+def _spending_passes(state: dict[str, Any], data: dict[str, Any], on: date, policy: Policy) -> bool:
+    """True when ``event_breaches`` of this expenditure would find nothing, decided without it
+    (most events): approved, inside the build period, a plain amount (two decimals, so compared
+    in fen exactly as in yuan) within the source's balance, a permitted category. False: judge
+    it the full way."""
+    if state["status"] not in ("approved", "closing"):
+        return False
+    start, end = state["build_start"], state["build_end"]
+    if not (start is None or end is None or start <= on <= end):
+        return False
+    plain = _PLAIN_FEN.fullmatch(data["amount"]["_data_"])
+    if plain is None or int(plain[1]) * 100 + int(plain[2]) > state[f"{data['source']}_available"]:
+        return False
+    return _spending_permitted(policy, state["programme"], data["category"])
+
+
+_PLAIN_FEN = re.compile(r"([0-9]{1,15})\.([0-9]{2})")
+_PERMITTED: dict[tuple[int, str, str], tuple[Policy, bool]] = {}
+
+
+def _spending_permitted(policy: Policy, programme: str, category: str) -> bool:
+    """The programme is known, its build clause found and the category permitted (remembered
+    per policy object, programme and category)."""
+    key = (id(policy), programme, category)
+    known = _PERMITTED.get(key)
+    if known is not None and known[0] is policy:
+        return known[1]
+    try:
+        policy.programme(programme).build_clause or policy.clause("district_build_period")
+        permitted = category_permitted(category, policy)[1] is None
+    except Exception:  # judged the full way, which raises the same
+        permitted = False
+    if len(_PERMITTED) >= 4096:
+        _PERMITTED.clear()
+    _PERMITTED[key] = (policy, permitted)
+    return permitted
 
 
 GRANT_FIELDS = (
@@ -276,6 +317,21 @@ class ComplianceProjection:
             session.execute(_UPDATE_GRANT, changed)
         writes.write(session)
 
+    # A rebuild may compute this projection in a second process (``projections.rebuild``), by
+    # this very code on a scratch database: the findings come from it batch by batch, the rows
+    # kept per grant (grants, outputs, rectifications) at the end; here they are inserted.
+
+    def computer(self) -> ComplianceComputer:
+        return ComplianceComputer(self)
+
+    def write_part(self, session: Session, part: tuple[str, dict[str, list[tuple[Any, ...]]]]) -> None:
+        _, tables = part
+        for table in TABLES:
+            rows = tables.get(table.name)
+            if rows:
+                names = [c.name for c in table.columns]
+                session.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
+
     @staticmethod
     def _states(session: Session, mine: Sequence[StoredRecord]) -> tuple[dict[str, dict[str, Any]], set[str]]:
         states = {r.aggregate_id: _new_state(r) for r in mine if r.topic == APPLIED}
@@ -288,7 +344,10 @@ class ComplianceProjection:
     @staticmethod
     def _judge(r: StoredRecord, kind: str, state: dict[str, Any], findings: list[dict[str, Any]]) -> None:
         on = day(r.data["occurred_on"])
-        for breach in event_breaches(state, kind, r.data, _policy(on)):
+        policy = _policy(on)
+        if kind == "ExpenditureRecorded" and _spending_passes(state, r.data, on, policy):
+            return
+        for breach in event_breaches(state, kind, r.data, policy):
             if breach is not None:
                 findings.append(
                     {
@@ -302,6 +361,39 @@ class ComplianceProjection:
                     }
                 )
                 return  # one finding per event: the first rule it breaks
+
+
+class ComplianceComputer:
+    """The projection applied to an in-memory SQLite database, from empty."""
+
+    def __init__(self, projection: ComplianceProjection) -> None:
+        self.projection = projection
+        self.engine = create_engine("sqlite://")
+        self.conn = self.engine.connect()
+        self.conn.begin()
+        for table in TABLES:
+            table.create(self.conn)
+        self.session = Session(bind=self.conn)
+
+    uses_records = True
+
+    def compute(
+        self, rows: Sequence[Any], records: Sequence[StoredRecord] | None
+    ) -> tuple[str, dict[str, list[tuple[Any, ...]]]]:
+        assert records is not None
+        self.projection.apply(self.session, records)
+        found = [tuple(r) for r in self.conn.execute(select(compliance_events))]
+        if found:
+            self.conn.execute(delete(compliance_events))
+        return "findings", {compliance_events.name: found}
+
+    def finish(self) -> tuple[str, dict[str, list[tuple[Any, ...]]]]:
+        kept = (compliance_grants, compliance_outputs, compliance_rectifications)
+        tables = {t.name: [tuple(r) for r in self.conn.execute(select(t))] for t in kept}
+        self.session.close()
+        self.conn.close()
+        self.engine.dispose()
+        return "kept", tables
 
 
 # ---------------------------------------------------------------------------- the findings

@@ -31,19 +31,22 @@ from sqlalchemy.orm import Session
 
 from ledger.application import GrantLedger
 from ledger.errors import LedgerError, StorageError
-from projections.records import StoredRecord
+from projections.records import StoredRecord, records_of_rows
 from projections.runner import Projection, events_table, read_records, read_rows, tracking_recorder
 
-BATCH = 20000
+BATCH = 10000
 WORKER_MIN = 40000  # events in the store from which a worker process pays for its start
 
 
 class Computer(Protocol):
     """A projection's rows computed from the stored events alone, from an empty projection."""
 
-    def compute(self, rows: Sequence[Sequence[Any]]) -> Any:
+    uses_records: bool  # compute needs the page decoded
+
+    def compute(self, rows: Sequence[Sequence[Any]], records: list[StoredRecord] | None) -> Any:
         """The part (picklable, for ``write_part``) of a page of the store as the driver gives it
-        (``projections.runner.read_rows``)."""
+        (``projections.runner.read_rows``); ``records``: the page decoded, with canonical text,
+        when any of the worker's computers uses them (else None)."""
 
     def finish(self) -> Any:
         """The last part (None: nothing more to write)."""
@@ -212,10 +215,12 @@ def _compute_and_send(
 
         engine = make_engine(url)
         computers = [p.computer() for p in elsewhere]
+        decode = any(c.uses_records for c in computers)
         position = 0
         with engine.connect() as conn:
             while rows := read_rows(conn, events, position + 1, batch_size, head):
-                parts = [c.compute(rows) for c in computers]
+                records = records_of_rows(rows) if decode else None
+                parts = [c.compute(rows, records) for c in computers]
                 send.send(("batch", (rows[0][0], rows[-1][0], len(rows)), parts))
                 position = rows[-1][0]
         send.send(("done", None, [c.finish() for c in computers]))

@@ -148,7 +148,7 @@ def test_a_failing_worker_fails_the_rebuild(
     from ledger.errors import StorageError
     from projections.rebuild import rebuild_all
 
-    def broken(self: LeafComputer, rows: Any) -> Any:
+    def broken(self: LeafComputer, rows: Any, records: Any = None) -> Any:
         raise ValueError("no leaves today")
 
     _books(ledger, tmp_path)
