@@ -93,10 +93,17 @@ def balance_command(
       grant-ledger balance --as-of 2024-06-30 --known-at 2024-07-05T18:00:00
       grant-ledger balance --format xlsx --output 余额表.xlsx
     """
-    from projections.queries import balances
-
     moment = parse_moment(known_at) if known_at else None
-    found = balances(engine_for_reading(), base_ids, as_of.date() if as_of else None, moment)
+    found = None
+    if as_of is None and moment is None:
+        from commands.context import settings
+        from projections.quick import current_balances
+
+        found = current_balances(settings().url, base_ids)
+    if found is None:
+        from projections.queries import balances
+
+        found = balances(engine_for_reading(), base_ids, as_of.date() if as_of else None, moment)
     missing = sorted(set(base_ids) - {b.base_id for b in found})
     if missing:
         msg = f"no grant for base {', '.join(missing)} in the ledger"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ledger.database import database_url
+from ledger.location import database_url
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -7,53 +7,35 @@ Kept free of eventsourcing imports so that read-only commands start fast.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 
-from ledger.errors import BadInputError, StorageError
+from ledger.location import (
+    APP_NAME,
+    EVENTS_TABLE,
+    META_TABLE,
+    SCHEMA_VERSION,
+    SNAPSHOTS_TABLE,
+    check_version,
+    database_url,
+    default_db_path,
+    describe_url,
+)
 
-APP_NAME = "ledger"
-EVENTS_TABLE = f"{APP_NAME}_events"
-SNAPSHOTS_TABLE = f"{APP_NAME}_snapshots"
-META_TABLE = "ledger_meta"
-SCHEMA_VERSION = 1
-
-
-def default_db_path() -> Path:
-    from platformdirs import user_data_path
-
-    return user_data_path("grant-ledger") / "ledger.db"
-
-
-def database_url(value: str | None = None) -> str:
-    """A SQLAlchemy URL from ``--db PATH|URL``, ``GRANT_LEDGER_DB`` or the default file."""
-    value = value or os.environ.get("GRANT_LEDGER_DB") or str(default_db_path())
-    if "://" in value:
-        if value.startswith(("postgresql://", "postgres://")):
-            value = "postgresql+psycopg://" + value.split("://", 1)[1]
-        if not value.startswith(("sqlite", "postgresql")):
-            msg = f"database {value!r} is neither a SQLite file nor a postgresql:// URL"
-            raise BadInputError(msg)
-        return value
-    path = Path(value).expanduser().resolve()
-    if path.is_dir():
-        msg = f"database path {path} is a directory; give a file name such as {path}/ledger.db"
-        raise BadInputError(msg)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
-
-
-def describe_url(url: str) -> str:
-    """The URL with any password hidden."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url
+__all__ = [
+    "APP_NAME",
+    "EVENTS_TABLE",
+    "META_TABLE",
+    "SCHEMA_VERSION",
+    "SNAPSHOTS_TABLE",
+    "database_url",
+    "default_db_path",
+    "describe_url",
+    "make_engine",
+    "schema_ready",
+]
 
 
 DEFAULT_BUSY_TIMEOUT_MS = 30000
@@ -116,20 +98,7 @@ def _refuse_newer_schema(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
         dbapi_connection.rollback()
     if row is not None:
-        _check_version(str(row[0]))
-
-
-def _check_version(value: str) -> None:
-    try:
-        version = int(value)
-    except ValueError:
-        version = SCHEMA_VERSION + 1
-    if version > SCHEMA_VERSION:
-        msg = (
-            f"this database has schema version {value}, written by a newer grant-ledger; "
-            f"this version understands up to {SCHEMA_VERSION}: upgrade grant-ledger"
-        )
-        raise StorageError(msg)
+        check_version(str(row[0]))
 
 
 # ----------------------------------------------------------------------------- guards
@@ -201,7 +170,7 @@ def schema_ready(engine: Engine) -> bool:
         row = conn.execute(text(f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'")).first()
     if row is None:
         return False
-    _check_version(str(row[0]))
+    check_version(str(row[0]))
     return str(row[0]) == str(SCHEMA_VERSION)
 
 
@@ -221,7 +190,7 @@ def ensure_schema(engine: Engine) -> None:
                 {"v": str(SCHEMA_VERSION)},
             )
         else:
-            _check_version(str(row[0]))
+            check_version(str(row[0]))
         statements = _PG_TRIGGERS if engine.dialect.name == "postgresql" else _SQLITE_TRIGGERS
         for statement in statements:
             conn.execute(text(statement))

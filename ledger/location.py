@@ -1,0 +1,65 @@
+"""Where the ledger lives: the database URL from ``--db``, the environment or the default
+file, the names of the store's tables and the schema version this build understands.
+
+Free of SQLAlchemy, so that the command line starts and plain reports answer without it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ledger.errors import BadInputError, StorageError
+
+APP_NAME = "ledger"
+EVENTS_TABLE = f"{APP_NAME}_events"
+SNAPSHOTS_TABLE = f"{APP_NAME}_snapshots"
+META_TABLE = "ledger_meta"
+SCHEMA_VERSION = 1
+
+
+def default_db_path() -> Path:
+    from platformdirs import user_data_path
+
+    return user_data_path("grant-ledger") / "ledger.db"
+
+
+def database_url(value: str | None = None) -> str:
+    """A SQLAlchemy URL from ``--db PATH|URL``, ``GRANT_LEDGER_DB`` or the default file."""
+    value = value or os.environ.get("GRANT_LEDGER_DB") or str(default_db_path())
+    if "://" in value:
+        if value.startswith(("postgresql://", "postgres://")):
+            value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        if not value.startswith(("sqlite", "postgresql")):
+            msg = f"database {value!r} is neither a SQLite file nor a postgresql:// URL"
+            raise BadInputError(msg)
+        return value
+    path = Path(value).expanduser().resolve()
+    if path.is_dir():
+        msg = f"database path {path} is a directory; give a file name such as {path}/ledger.db"
+        raise BadInputError(msg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def describe_url(url: str) -> str:
+    """The URL with any password hidden."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def check_version(value: str) -> None:
+    try:
+        version = int(value)
+    except ValueError:
+        version = SCHEMA_VERSION + 1
+    if version > SCHEMA_VERSION:
+        msg = (
+            f"this database has schema version {value}, written by a newer grant-ledger; "
+            f"this version understands up to {SCHEMA_VERSION}: upgrade grant-ledger"
+        )
+        raise StorageError(msg)

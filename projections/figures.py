@@ -1,0 +1,43 @@
+"""What a balance report shows for one grant: plain values, no database types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from ledger.money import CENT
+
+
+@dataclass(frozen=True)
+class Balance:
+    base_id: str
+    grant_id: str
+    base_name: str
+    programme: str
+    status: str
+    approved: Decimal
+    subsidy_received: Decimal
+    subsidy_spent: Decimal
+    matching_committed: Decimal
+    matching_received: Decimal
+    matching_spent: Decimal
+    subsidy_recovered: Decimal = Decimal("0.00")
+    subsidy_disposed: Decimal = Decimal("0.00")
+    matching_disposed: Decimal = Decimal("0.00")
+
+    @property
+    def subsidy_available(self) -> Decimal:
+        """Received less spent, recovered (returned on order) and disposed of."""
+        return self.subsidy_received - self.subsidy_spent - self.subsidy_recovered - self.subsidy_disposed
+
+    @property
+    def matching_available(self) -> Decimal:
+        return self.matching_received - self.matching_spent - self.matching_disposed
+
+    @property
+    def execution_rate(self) -> Decimal | None:
+        """Spent ÷ received, both fund sources together; None before any money arrives."""
+        received = self.subsidy_received + self.matching_received
+        if received == 0:
+            return None
+        return ((self.subsidy_spent + self.matching_spent) / received * 100).quantize(CENT)

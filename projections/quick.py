@@ -1,0 +1,98 @@
+"""Current balances read straight from a SQLite file through the standard library's driver.
+
+A plain ``balance`` on an up-to-date SQLite ledger is one indexed SELECT; loading SQLAlchemy
+would cost more than the answer. This path reads the same ``balance_grants`` rows the
+projections write, inside one read transaction that first checks the store's schema version
+and that every projection has reached the store's head. When anything is off (another
+backend, a missing table, a projection behind, a locked file) it returns ``None`` and the
+caller takes the ordinary path, which catches the projections up first.
+
+The table and column names are the read model's own (``projections/schema.py``);
+``tests/test_quick_balance.py`` holds them equal and compares answers with the ordinary path.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ledger.location import EVENTS_TABLE, META_TABLE, check_version
+from ledger.money import from_fen
+from projections.figures import Balance
+
+GRANTS_TABLE = "balance_grants"
+TRACKING_TABLE = "ledger_tracking"
+LABELS = ("base_id", "grant_id", "base_name", "programme", "status")
+MEASURES = (
+    "approved",
+    "subsidy_received",
+    "subsidy_spent",
+    "matching_committed",
+    "matching_received",
+    "matching_spent",
+    "subsidy_recovered",
+    "subsidy_disposed",
+    "matching_disposed",
+)
+PROJECTIONS = ("balances", "compliance", "audit_log")
+# Wait this long for a writer's lock before handing over to the ordinary path.
+BUSY_MS = 2000
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a ``sqlite:///`` URL, or None for anything else."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or "?" in url:
+        return None
+    path = Path(url[len(prefix) :])
+    return path if path.name and path.is_file() else None
+
+
+def current_balances(url: str, base_ids: Sequence[str] = ()) -> list[Balance] | None:
+    """Balances per grant as the projections hold them now, or None if this path cannot tell."""
+    path = sqlite_path(url)
+    if path is None:
+        return None
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, isolation_level=None)
+    except sqlite3.Error:
+        return None
+    try:
+        conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
+        conn.execute("BEGIN")  # one snapshot for the checks and the rows
+        return _read(conn, base_ids)
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+
+
+def _read(conn: sqlite3.Connection, base_ids: Sequence[str]) -> list[Balance] | None:
+    version = conn.execute(f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'").fetchone()
+    if version is None:
+        return None
+    check_version(str(version[0]))
+    head = conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {EVENTS_TABLE}").fetchone()[0]
+    marks = ", ".join("?" * len(PROJECTIONS))
+    positions = dict(
+        conn.execute(
+            f"SELECT application_name, notification_id FROM {TRACKING_TABLE} "
+            f"WHERE application_name IN ({marks})",
+            PROJECTIONS,
+        ).fetchall()
+    )
+    if head == 0 or any(positions.get(name) != head for name in PROJECTIONS):
+        return None
+    query = f"SELECT {', '.join(LABELS + MEASURES)} FROM {GRANTS_TABLE}"
+    if base_ids:
+        query += f" WHERE base_id IN ({', '.join('?' * len(base_ids))})"
+    query += " ORDER BY base_id, grant_id"
+    labels = len(LABELS)
+    found = []
+    for row in conn.execute(query, tuple(base_ids)):
+        values: dict[str, Any] = dict(zip(LABELS, row[:labels], strict=True))
+        values.update((m, from_fen(fen)) for m, fen in zip(MEASURES, row[labels:], strict=True))
+        found.append(Balance(**values))
+    return found

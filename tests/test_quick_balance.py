@@ -1,0 +1,137 @@
+"""``balance`` on an up-to-date SQLite ledger reads the read model through the stdlib driver:
+the same answers as the SQLAlchemy path, the ordinary path whenever a projection is behind,
+and no SQLAlchemy loaded for it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import create_engine
+
+from tests.conftest import Ledger
+from tests.importdata import write_file
+
+
+def _path(url: str) -> str:
+    return url.removeprefix("sqlite:///")
+
+
+def _ordinary(url: str, base_ids: tuple[str, ...] = ()) -> list[object]:
+    from projections.queries import balances
+
+    engine = create_engine(url)
+    try:
+        return list(balances(engine, base_ids))
+    finally:
+        engine.dispose()
+
+
+def test_names_are_the_read_models_own() -> None:
+    from commands.registry import projection_names
+    from projections import quick, schema
+
+    assert quick.GRANTS_TABLE == schema.grants.name
+    assert quick.TRACKING_TABLE == schema.TRACKING_TABLE
+    assert quick.MEASURES == schema.MEASURES
+    assert set(quick.LABELS) <= set(schema.grants.c.keys())
+    assert quick.PROJECTIONS == projection_names()
+
+
+def test_same_balances_as_the_ordinary_path(sqlite_ledger: Ledger, tmp_path: Path) -> None:
+    from projections.quick import current_balances
+
+    path = tmp_path / "books.csv"
+    write_file(path, 1500, grants=7)
+    sqlite_ledger.ok("import", str(path))
+    sqlite_ledger.ok(
+        "spend",
+        "G0001",
+        "--amount",
+        "100.00",
+        "--category",
+        "materials",
+        "--source",
+        "subsidy",
+        "--voucher",
+        "Q-1",
+        "--date",
+        "2024-06-01",
+    )
+    everything = current_balances(sqlite_ledger.url)
+    assert everything is not None and len(everything) >= 7
+    assert everything == _ordinary(sqlite_ledger.url)
+    some = tuple(sorted({b.base_id for b in everything})[:2])
+    assert current_balances(sqlite_ledger.url, some) == _ordinary(sqlite_ledger.url, some)
+    assert current_balances(sqlite_ledger.url, ("NO-SUCH-BASE",)) == []
+
+
+def test_a_projection_behind_sends_balance_the_ordinary_way(sqlite_ledger: Ledger, tmp_path: Path) -> None:
+    from ledger.application import GrantLedger
+    from projections.quick import current_balances
+
+    path = tmp_path / "books.csv"
+    write_file(path, 300, grants=3)
+    sqlite_ledger.ok("import", str(path))
+    before = sqlite_ledger.balances()
+    grant = "G0001"
+    app = GrantLedger(sqlite_ledger.url)  # the write side alone: the projections stay behind
+    try:
+        app.spend(
+            grant_id=grant,
+            amount=Decimal("12.34"),
+            category="materials",
+            source="matching",
+            voucher="Q-behind",
+            on=date(2024, 12, 1),
+            actor="tester",
+            role="officer",
+        )
+    finally:
+        app.close()
+    assert current_balances(sqlite_ledger.url) is None
+    after = sqlite_ledger.balances()  # caught up, then answered
+    base = next(b for b, row in before.items() if row["grant_id"] == grant)
+    assert Decimal(after[base]["matching_spent"]) == Decimal(before[base]["matching_spent"]) + Decimal(
+        "12.34"
+    )
+    assert current_balances(sqlite_ledger.url) is not None
+
+
+def test_no_quick_answer_where_it_cannot_tell(tmp_path: Path) -> None:
+    from projections.quick import current_balances
+
+    assert current_balances(f"sqlite:///{tmp_path / 'missing.db'}") is None
+    assert not (tmp_path / "missing.db").exists()  # never creates the file
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    assert current_balances(f"sqlite:///{empty}") is None
+    assert current_balances("postgresql+psycopg://u:p@localhost/x") is None
+
+
+def test_balance_loads_no_sqlalchemy(sqlite_ledger: Ledger) -> None:
+    sqlite_ledger.ok("demo")
+    script = (
+        "import sys\n"
+        "from commands.cli import cli\n"
+        "try:\n"
+        f"    cli.main(['--db', {sqlite_ledger.url!r}, 'balance', '--format', 'json'])\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "print('sqlalchemy' in sys.modules, 'eventsourcing' in sys.modules, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "False False"
+    shown = {row["grant_id"]: row["subsidy_available"] for row in json.loads(done.stdout)}
+    assert shown == {g: row["subsidy_available"] for g, row in _by_grant(sqlite_ledger).items()}
+
+
+def _by_grant(ledger: Ledger) -> dict[str, dict[str, str]]:
+    result = ledger.ok("balance", "--as-of", "2999-12-31", "--format", "json")  # the movements path
+    return {row["grant_id"]: row for row in json.loads(result.stdout)}
