@@ -190,9 +190,25 @@ def _leaves(
     """The frontier after the batch's leaves, and their rows (``leaves`` column order)."""
     start = frontier.size
     hashes, rows = [], []
+    originators: dict[str, str] = {}
+    topics: dict[str, str] = {}
     for n, r in enumerate(batch):
-        originator = r.originator_id
-        data = stored_leaf_data(originator, r.originator_version, r.topic, r.data, r.canonical)
+        originator = originators.get(r.aggregate_id)
+        if originator is None:
+            originator = originators[r.aggregate_id] = r.originator_id
+        canonical = r.canonical
+        stamp = r.data.get("timestamp") if canonical is not None else None
+        if stamp.__class__ is dict and (recorded_at := stamp.get("_data_")).__class__ is str:
+            # stored_leaf_data's text: a state with canonical text has no value needing escapes
+            topic = topics.get(r.topic)
+            if topic is None:
+                topic = topics[r.topic] = _quote(r.topic)
+            data = (
+                f'{{"originator_id":"{originator}","originator_version":{int(r.originator_version)},'
+                f'"recorded_at":"{recorded_at}","state":{canonical},"topic":{topic}}}'
+            ).encode()
+        else:
+            data = stored_leaf_data(originator, r.originator_version, r.topic, r.data, canonical)
         h = _sha256(b"\x00" + data).digest()  # audit.merkle.leaf_hash
         hashes.append(h)
         rows.append((start + n, r.id, originator, r.originator_version, h.hex()))

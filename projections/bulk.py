@@ -53,6 +53,9 @@ class BulkInsert:
     ) -> list[tuple[Any, ...]]:
         if not fixes:
             return rows
+        if len(fixes) == 1:  # one column (the balances' recorded_at on SQLite): one comprehension
+            ((at, fix),) = fixes
+            return [(*row[:at], fix(row[at]), *row[at + 1 :]) for row in rows]
         out = []
         for row in rows:
             values = list(row)
