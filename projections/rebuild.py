@@ -6,13 +6,16 @@ them, and their tracking positions are set to the last one. Readers see the old 
 transaction commits and the new ones after (PostgreSQL MVCC; SQLite WAL snapshots), never a
 half-built projection. A failure rolls everything back.
 
-A projection that can compute its rows without reading its own tables (the audit log's leaves:
-hashes of the events alone) may have them computed by a second process on a large store: a
-forked worker reads the same pages of the store with its own connection (reads only; this
-process holds the write lock) and sends each page's rows through a pipe, while this process
-applies the other projections to its own read of the page and writes everything. The two reads
-are compared page by page (the first and last id and the count). If this process fails, the
-worker is killed; if this process dies, the worker's next send fails and it exits.
+Projections that can compute their rows from the stored events alone, starting from empty
+(``Computable``: the audit log's leaves, hashes of the events; the compliance projection, its own
+code run on an in-memory SQLite database), may be computed by a second process on a large store:
+a forked worker reads the same pages of the store with its own connection (reads only; this
+process holds the write lock), decodes each page once for them and sends each page's rows through
+a pipe (a page or so ahead at most, so memory stays bounded), while this process applies the
+other projections (the balances) to its own read of the page and writes everything: SQLite has
+one writer. The two reads are compared page by page (the first and last id and the count). If
+this process fails, the worker is killed; if this process dies, the worker's next send fails and
+it exits. The rows are the ones the projections write themselves (tests/test_rebuild_worker.py).
 
 The cyclic garbage collector is paused during a rebuild: the records are plain acyclic data freed
 by reference counting, and a collection every few thousand of them cost a third of the time.
@@ -161,7 +164,8 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
+    """Processes can be forked here (not on Windows; not by a daemonic process)."""
+    return "fork" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
 
 
 # A worker's message: "batch" with the page's (first id, last id, count) and each projection's
