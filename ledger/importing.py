@@ -591,8 +591,19 @@ class _Writer:
         driver: Any = self.conn.connection.driver_connection
         columns = "id, originator_id, originator_version, topic, state"
         with driver.cursor() as cursor, cursor.copy(f"COPY {name} ({columns}) FROM STDIN") as copy:
-            for nid, e in zip(ids, stored, strict=True):
-                copy.write_row((nid, *e))
+            if all(_COPY_PLAIN.fullmatch(topic) for topic in {e[2] for e in stored}):
+                # COPY's text format written here at once: the state as bytea hex
+                copy.write(
+                    "".join(
+                        [
+                            f"{nid}\t{_uuid_hex(oid)}\t{version}\t{topic}\t\\\\x{state.hex()}\n"
+                            for nid, (oid, version, topic, state) in zip(ids, stored, strict=True)
+                        ]
+                    )
+                )
+            else:
+                for nid, e in zip(ids, stored, strict=True):
+                    copy.write_row((nid, *e))
         return ids
 
     def snapshots(self, stored: list[StoredEvent]) -> None:
@@ -611,6 +622,14 @@ class _Writer:
 
 def _uuid_bytes(value: UUID | str) -> bytes:
     return value.bytes if isinstance(value, UUID) else UUID(value).bytes
+
+
+def _uuid_hex(value: UUID | str) -> str:
+    return value.hex if isinstance(value, UUID) else UUID(value).hex
+
+
+# a topic written as it is in COPY's text format (no backslash, tab, newline; ASCII)
+_COPY_PLAIN = re.compile(r"[!-\[\]-~ ]+")
 
 
 def _take_write_lock(conn: Connection) -> None:
