@@ -29,6 +29,7 @@ This module imports neither ``projections`` nor ``commands``.
 
 from __future__ import annotations
 
+import gc
 import inspect
 import multiprocessing
 import re
@@ -54,7 +55,7 @@ from ledger.errors import BadInputError, ConflictError, LedgerError, NotFoundErr
 from ledger.grant import Grant, grant_uuid
 from ledger.money import parse_amount
 from ledger.policy import Policy, policy_in_force
-from ledger.rules import SOURCES, raise_first, role_may_record
+from ledger.rules import SOURCES, Breach, raise_first, role_may_record
 from ledger.unit import Unit, unit_uuid
 
 HEADER = (
@@ -73,6 +74,7 @@ HEADER = (
     "memo",
 )
 KINDS = ("approve", "disburse", "match_commit", "match_receive", "spend", "reverse")
+_KINDS = frozenset(KINDS)
 BATCH_ROWS = 5000
 # About 670 bytes of aggregate per voucher held: ~70 MB of grants in memory at most.
 CACHE_VOUCHERS = 100_000
@@ -182,6 +184,7 @@ class _Books:
         self.held: dict[str, int] = {}
         self.held_total = 0
         self._policies: dict[date, Policy] = {}
+        self._may_import: dict[int, Breach | None] = {}  # id(policy) -> the role rule's verdict
 
     def policy(self, on: date) -> Policy:
         policy = self._policies.get(on)
@@ -263,13 +266,18 @@ class _Books:
         cells = row.__class__ is _Cells
         text = row.__getitem__ if cells else partial(_text, row)
         kind = text("kind").lower()
-        if kind not in KINDS:
+        if kind not in _KINDS:
             msg = f"kind {text('kind')!r} is unknown; use one of {', '.join(KINDS)}"
             raise BadInputError(msg)
         on = _day_of(row["date"]) if cells else _day(row)
         amount: Callable[[], Decimal] = partial(_amount_of, row["amount"]) if cells else partial(_amount, row)
         policy = self.policy(on)
-        raise_first([role_may_record(self.role, "import", policy)])
+        # the role rule depends on the role and the policy only: judged once per policy in force
+        try:
+            breach = self._may_import[id(policy)]
+        except KeyError:
+            breach = self._may_import[id(policy)] = role_may_record(self.role, "import", policy)
+        raise_first([breach])
         if kind == "approve":
             self._approve(text, amount, on, policy)
             return
@@ -737,6 +745,7 @@ def _checked_elsewhere(
 
 def _check_and_send(url: str, rows: Iterable[tuple[int, Row]], send: Any, receive: Any, options: Any) -> None:
     receive.close()
+    gc.freeze()  # what the fork inherited is not scanned again by the collector
     try:
         app = GrantLedger(url)
         for message in _check(app, rows, **options):
