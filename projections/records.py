@@ -58,7 +58,7 @@ def records_of_rows(rows: Iterable[Sequence[Any]], canonical: bool = True) -> li
     Without ``canonical`` the records' canonical text is left out (``None``), when no reader of
     the batch hashes it."""
     out = []
-    parse = _shapes.parse if canonical else _shapes.parse_value
+    match = _shapes.match
     for nid, originator, version, topic, state in rows:
         kind = originator.__class__
         if kind is bytes:
@@ -68,11 +68,13 @@ def records_of_rows(rows: Iterable[Sequence[Any]], canonical: bool = True) -> li
         else:
             aggregate_id = UUID(str(originator)).hex
         text = bytes(state).decode("utf-8")
-        parsed = parse(topic, text)
-        if parsed is None:
+        found = match(topic, text)
+        if found is None:
             out.append(StoredRecord(nid, aggregate_id, version, topic, _decode(text)))
         else:
-            out.append(StoredRecord(nid, aggregate_id, version, topic, *parsed))
+            shape, groups = found
+            value, written = shape.build(groups), shape.text(groups) if canonical else None
+            out.append(StoredRecord(nid, aggregate_id, version, topic, value, written))
     return out
 
 

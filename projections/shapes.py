@@ -178,17 +178,22 @@ class ShapeCache:
                     return shape.parse(match.groups())
         return self._learn(topic, state, known)
 
-    def parse_value(
-        self, topic: str, state: str
-    ) -> tuple[dict[str, Any]] | tuple[dict[str, Any], str] | None:
-        """As ``parse``, but the canonical text only of a state of a new shape (a 1-tuple otherwise)."""
+    def match(self, topic: str, state: str) -> tuple[Shape, tuple[str, ...]] | None:
+        """The state's shape and the groups of its match (None: left to json), learning the
+        shape of a state of a new one; the topic's last matched shape is tried first."""
         known = self.shapes.get(topic)
         if known is not None:
-            for shape in known:
-                match = shape.pattern.fullmatch(state)
-                if match is not None:
-                    return (shape.build(match.groups()),)
-        return self._learn(topic, state, known)
+            for at, shape in enumerate(known):
+                found = shape.pattern.fullmatch(state)
+                if found is not None:
+                    if at:  # most events of a topic have one shape: keep the latest in front
+                        known.insert(0, known.pop(at))
+                    return shape, found.groups()
+        if self._learn(topic, state, known) is None:
+            return None
+        shape = self.shapes[topic][-1]
+        found = shape.pattern.fullmatch(state)
+        return None if found is None else (shape, found.groups())
 
     def stamped(self, topic: str, state: str) -> tuple[str, str] | None:
         """The state's canonical text and its "timestamp" text (the ``_data_`` of a typed value),
