@@ -117,19 +117,21 @@ def rebuild_all(
             url = app.engine.url.render_as_string(hide_password=False)
             parts = _computed_elsewhere(url, events, elsewhere, head, batch_size)
             try:
-                while batch := read_records(conn, events, position + 1, batch_size, head, canonical=False):
-                    for projection in here:
-                        projection.apply(session, batch)
+                while rows := read_rows(conn, events, position + 1, batch_size, head):
+                    if here:  # decoded only when a projection here reads the records
+                        batch = records_of_rows(rows, canonical=False)
+                        for projection in here:
+                            projection.apply(session, batch)
                     kind, page, computed = next(parts)
-                    if kind != "batch" or page != (batch[0].id, batch[-1].id, len(batch)):
+                    if kind != "batch" or page != (rows[0][0], rows[-1][0], len(rows)):
                         msg = "the store's events changed during the rebuild; run it again"
                         raise StorageError(msg)
                     for projection, part in zip(elsewhere, computed, strict=True):
                         projection.write_part(session, part)
-                    position = batch[-1].id
-                    done += len(batch)
+                    position = rows[-1][0]
+                    done += len(rows)
                     if progress is not None:
-                        progress(len(batch))
+                        progress(len(rows))
                 kind, _, computed = next(parts)
                 if kind != "done":
                     raise StorageError("the store's events changed during the rebuild; run it again")
@@ -147,8 +149,8 @@ def rebuild_all(
             if progress is not None:
                 progress(len(batch))
         if position:
-            rows = [{"application_name": p.name, "notification_id": position} for p in chosen]
-            session.execute(insert(tracking), rows)
+            positions = [{"application_name": p.name, "notification_id": position} for p in chosen]
+            session.execute(insert(tracking), positions)
     return done
 
 

@@ -103,6 +103,9 @@ def test_rebuild_with_and_without_a_worker_gives_the_rows_of_live_catch_up(
         assert all_rows(ledger.url) == live
         rebuild_all(app, all_projections(), worker=True)  # one batch
         assert all_rows(ledger.url) == live
+        for projection in all_projections():  # alone: nothing, or everything, computed here
+            rebuild_all(app, [projection], batch_size=400, worker=True)
+            assert all_rows(ledger.url) == live
     finally:
         app.close()
 
