@@ -2,10 +2,10 @@
 
 ``StateEncoder`` writes an event's stored state exactly as eventsourcing's ``JSONTranscoder``
 (with this ledger's transcodings) would, without the encoder's per-value callbacks: strings, ints,
-Decimals, dates, datetimes, UUIDs and lists of those go through orjson; an event holding
-anything else is handed to the general mapper. ``fingerprint_body`` is ``json.dumps(fields,
-sort_keys=True, default=str, ensure_ascii=False)`` for flat dicts of such values. Tests compare
-both with the general path on random events.
+Decimals, dates, datetimes, UUIDs, and lists and str-keyed dicts (a snapshot's state) of those go
+through orjson; an event holding anything else is handed to the general mapper.
+``fingerprint_body`` is ``json.dumps(fields, sort_keys=True, default=str, ensure_ascii=False)``
+for flat dicts of such values. Tests compare both with the general path on random events.
 """
 
 from __future__ import annotations
@@ -47,7 +47,19 @@ def _json_ready(value: Any) -> Any:
         return {"_type_": typed[0], "_data_": typed[1](value)}
     if kind is list:
         return [_json_ready(v) for v in value]
+    if kind is dict:
+        return _dict(value)
     raise _Unusual
+
+
+def _dict(value: dict[Any, Any]) -> dict[str, Any]:
+    """A dict of str keys (an aggregate's state in a snapshot), its values made ready."""
+    ready = {}
+    for key, item in value.items():
+        if key.__class__ is not str:  # json would write other keys as text: the general path
+            raise _Unusual
+        ready[key] = item if item.__class__ in _PLAIN_TYPES else _json_ready(item)
+    return ready
 
 
 def _decimal(value: Decimal) -> dict[str, Any]:
@@ -81,6 +93,7 @@ _READY: dict[type, Callable[[Any], Any]] = {
     datetime: _datetime,
     UUID: _uuid,
     list: _list,
+    dict: _dict,
 }
 
 # A stored event as the bulk writer takes it: originator id, version, topic, state

@@ -173,6 +173,7 @@ class _Books:
 
     def __init__(self, app: GrantLedger, actor: str, role: str, cache_vouchers: int = CACHE_VOUCHERS) -> None:
         self.app = app
+        self.encoder = StateEncoder(app.mapper)
         self.actor = actor
         self.role = role
         self.grants: OrderedDict[str, Grant | None] = OrderedDict()
@@ -250,7 +251,7 @@ class _Books:
         self.held_total -= self.held.pop(grant_id, 0)
         if grant is None:
             return
-        packed = _Packed.of(self.app, grant)
+        packed = _Packed.of(self.app, grant, self.encoder)
         self.packed[grant_id] = packed
         if grant.id in self.changed:
             self.changed[grant.id] = (packed, self.changed[grant.id][1])  # type: ignore[assignment]
@@ -442,8 +443,8 @@ class _Packed:
     state: bytes
 
     @classmethod
-    def of(cls, app: GrantLedger, aggregate: Grant | Unit) -> _Packed:
-        stored = app.mapper.to_stored_event(_snapshot_class(app, aggregate).take(aggregate))
+    def of(cls, app: GrantLedger, aggregate: Grant | Unit, encoder: StateEncoder) -> _Packed:
+        stored = encoder(_snapshot_class(app, aggregate).take(aggregate))
         return cls(aggregate.id, aggregate.version, stored.topic, zlib.compress(stored.state, 1))
 
     def stored(self) -> StoredEvent:
@@ -482,7 +483,7 @@ def _check(
 ) -> Iterator[Message]:
     """Apply every row to the aggregates and yield what to write (see ``Message``)."""
     books = _Books(app, actor, role, cache_vouchers)
-    encode = StateEncoder(app.mapper).row
+    encode = books.encoder.row
     result = ImportResult()
     pending: list[EventRow] = []
     since = 0
@@ -511,11 +512,13 @@ def _check(
     if not result.errors and result.events:
         if pending:
             yield "events", pending
-        yield from _snapshots(app, books.changed.values())
+        yield from _snapshots(app, books.changed.values(), books.encoder)
     yield "result", result
 
 
-def _snapshots(app: GrantLedger, changed: Iterable[tuple[Grant | Unit | _Packed, int]]) -> Iterator[Message]:
+def _snapshots(
+    app: GrantLedger, changed: Iterable[tuple[Grant | Unit | _Packed, int]], encoder: StateEncoder
+) -> Iterator[Message]:
     """One snapshot per aggregate whose version passed a multiple of its interval, a few at a
     time: a large grant's snapshot is hundreds of kilobytes."""
     if app.snapshots is None:
@@ -530,7 +533,7 @@ def _snapshots(app: GrantLedger, changed: Iterable[tuple[Grant | Unit | _Packed,
         if isinstance(aggregate, _Packed):
             stored = aggregate.stored()
         else:
-            stored = app.mapper.to_stored_event(_snapshot_class(app, aggregate).take(aggregate))
+            stored = encoder(_snapshot_class(app, aggregate).take(aggregate))
         chunk.append(stored)
         size += len(stored.state)
         if size > SNAPSHOT_BYTES:
