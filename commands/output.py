@@ -15,6 +15,8 @@ from ledger.money import format_yuan
 
 
 def display_width(text: str) -> int:
+    if text.isascii():
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
@@ -32,21 +34,23 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[in
         if numeric is not None
         else {i for i in range(len(headers)) if rows and all(isinstance(r[i], Decimal) for r in rows)}
     )
-    cells = [[_cell(v) for v in row] for row in rows]
-    widths = [display_width(h) for h in headers]
+    cells = [[(c, display_width(c)) for c in map(_cell, row)] for row in rows]
+    head = [(h, display_width(h)) for h in headers]
+    widths = [w for _, w in head]
     for row in cells:
-        for i, c in enumerate(row):
-            widths[i] = max(widths[i], display_width(c))
+        for i, (_, w) in enumerate(row):
+            if w > widths[i]:
+                widths[i] = w
 
-    def line(values: Sequence[str]) -> str:
+    def line(values: Sequence[tuple[str, int]]) -> str:
         parts = []
-        for i, v in enumerate(values):
-            pad = " " * (widths[i] - display_width(v))
+        for i, (v, w) in enumerate(values):
+            pad = " " * (widths[i] - w)
             parts.append(pad + v if i in numeric else v + pad)
         return "  ".join(parts).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(headers), rule, *(line(r) for r in cells)])
+    return "\n".join([line(head), rule, *(line(r) for r in cells)])
 
 
 def json_value(value: Any) -> Any:
