@@ -34,6 +34,7 @@ from sqlalchemy.types import NullType
 
 from ledger.application import GrantLedger
 from ledger.database import EVENTS_TABLE
+from ledger.errors import StorageError
 from projections.records import StoredRecord, records, records_of_rows
 from projections.schema import TRACKING_TABLE, metadata
 
@@ -233,7 +234,7 @@ def catch_up(
             recorder.create_tables_of(projection)
     positions = recorder.positions([p.name for p in chosen])
     table = events_table(app)
-    done = 0
+    done = stuck = 0
     while True:
         with app.engine.connect() as conn:
             batch = read_records(conn, table, min(positions.values()) + 1, batch_size)
@@ -248,9 +249,28 @@ def catch_up(
                 done += len(mine)
                 if progress is not None:
                     progress(len(mine))
+            stuck = 0
         else:  # another process moved one first: carry on from where they all got to
-            positions = recorder.positions([p.name for p in chosen])
+            moved = recorder.positions([p.name for p in chosen])
+            stuck = stuck + 1 if moved == positions else 0
+            if stuck >= STUCK_ATTEMPTS:  # nobody moved: the rows refuse the batch, not a race
+                raise _stuck(due, last)
+            positions = moved
     return done
+
+
+# How many failed commits with no position moved before catch-up gives up instead of spinning.
+STUCK_ATTEMPTS = 3
+
+
+def _stuck(due: Sequence[Due], last: int) -> StorageError:
+    names = ", ".join(sorted(p.name for p, _, _ in due))
+    first = min(mine[0].id for _, _, mine in due)
+    msg = (
+        f"projection {names} cannot take events {first} to {last}: its rows disagree with its "
+        f"recorded position; rebuild it with `grant-ledger projections rebuild`"
+    )
+    return StorageError(msg)
 
 
 def _after(batch: Sequence[StoredRecord], position: int) -> Sequence[StoredRecord]:

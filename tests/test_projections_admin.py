@@ -93,3 +93,23 @@ def test_report_findings_still_found_after_a_projections_command_in_the_same_pro
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No such command" not in done.stdout
+
+
+def test_a_projection_whose_rows_disagree_with_its_position_fails_clearly_not_forever(
+    sqlite_ledger: Ledger,
+) -> None:
+    import sqlite3
+
+    sqlite_ledger.ok("demo")
+    before = sqlite_ledger.balances()
+    conn = sqlite3.connect(sqlite_ledger.url.removeprefix("sqlite:///"))
+    with conn:  # the rows stay, the position is lost: catching up would apply every event twice
+        conn.execute("DELETE FROM ledger_tracking WHERE application_name = 'compliance'")
+    conn.close()
+    result = sqlite_ledger("balance")
+    assert result.exit_code == 5, (result.exit_code, result.stderr)
+    assert "projection compliance cannot take events" in result.stderr
+    assert "projections rebuild" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    sqlite_ledger.ok("projections", "rebuild")
+    assert sqlite_ledger.balances() == before
