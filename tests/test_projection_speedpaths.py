@@ -183,3 +183,49 @@ def test_leaf_hashes_of_records_equal_the_reference_definition(sqlite_ledger: Le
             record_from_stored(UUID(bytes=row.originator_id), row.originator_version, row.topic, row.state)
         )
         assert hashes[row.id] == expected.hex()
+
+
+def test_bulk_rows_are_the_rows_sqlalchemy_writes(db_url: str) -> None:
+    """The driver's executemany (SQLite) and COPY (PostgreSQL) store what SQLAlchemy's typed
+    INSERT stores: texts with tabs, newlines, backslashes and CJK, ISO dates and timestamps."""
+    from sqlalchemy import delete
+
+    from projections.bulk import BulkInsert
+    from projections.schema import movements
+
+    awkward = ["记-0001", "tab\there", "line\nbreak", "back\\slash", "", "差旅费 \\N"]
+    rows = [
+        (
+            n + 1,
+            f"G{n % 3}",
+            f"B{n % 2}",
+            "2024-05-0" + str(n % 9 + 1),
+            f"2024-05-01T0{n % 10}:30:15.{n:06d}+00:00",
+            "spend",
+            "subsidy_spent",
+            12345 * (n + 1),
+            "subsidy",
+            "materials",
+            awkward[n % len(awkward)],
+            awkward[(n + 1) % len(awkward)],
+            "tester",
+        )
+        for n in range(24)
+    ]
+    assert len(rows[0]) == len(movements.columns)
+    engine = create_engine(db_url)
+    try:
+        movements.create(engine, checkfirst=True)
+        bulk = BulkInsert(movements, dates=["occurred_on"], moments=["recorded_at"])
+        written = []
+        for write in (bulk, bulk.general):
+            with engine.begin() as conn, Session(bind=conn) as session:
+                write(session, rows)
+            with engine.begin() as conn:
+                written.append(conn.execute(select(movements).order_by(movements.c.notification_id)).all())
+                conn.execute(delete(movements))
+        by_fast, by_general = written
+        assert by_fast == by_general
+        assert len(by_fast) == len(rows)
+    finally:
+        engine.dispose()
