@@ -168,31 +168,44 @@ def test_catch_up_crash_mid_batch_counts_every_row_once(db_url: str, tmp_path: P
     assert position == 14  # two whole batches of 7 events, not the third
     assert max(m[0] for m in projection_dump(db_url)["movements"]) <= position
 
-    # and crashes of a real process (SIGKILL) at random moments while it catches up
+    # and crashes of a real process (SIGKILL) at random moments while it catches up, one event
+    # a batch; watched over one open engine so that the kill lands within milliseconds of a
+    # commit (a fresh engine per look took longer than the whole catch-up on PostgreSQL)
+    from ledger.database import make_engine
+    from projections.status import positions
+
+    watcher = make_engine(db_url)
+
+    def watched() -> int:
+        return positions(watcher, ("balances",))["balances"]
+
     rng = random.Random(61)
     killed = 0
     head = 4 + SPENDS_FOR_CATCH_UP + 1
-    for _ in range(CATCH_UP_KILLS * 3):
-        before = _position(db_url)
-        if before >= head or killed >= CATCH_UP_KILLS:
-            break
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "import sys; from tests.reliability import catch_up; catch_up(sys.argv[1], 2)",
-                db_url,
-            ],
-            cwd=ROOT,
-            env=cli_env(db_url),
-        )
-        while proc.poll() is None and _position(db_url) == before:
-            time.sleep(0.002)  # wait until it is committing batches, then cut it off
-        time.sleep(rng.uniform(0, 0.03))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            killed += 1
-        proc.wait()
+    try:
+        for _ in range(CATCH_UP_KILLS * 3):
+            before = watched()
+            if before >= head or killed >= CATCH_UP_KILLS:
+                break
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    "import sys; from tests.reliability import catch_up; catch_up(sys.argv[1], 1)",
+                    db_url,
+                ],
+                cwd=ROOT,
+                env=cli_env(db_url),
+            )
+            while proc.poll() is None and watched() == before:
+                time.sleep(0.001)  # wait until it is committing batches, then cut it off
+            time.sleep(rng.uniform(0, 0.01))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                killed += 1
+            proc.wait()
+    finally:
+        watcher.dispose()
     assert killed >= 3
     from tests.reliability import catch_up as finish
 
