@@ -7,6 +7,19 @@ from decimal import Decimal
 
 from ledger.money import CENT
 
+# The money columns of a balance, in the order reports show them.
+MEASURES = (
+    "approved",
+    "subsidy_received",
+    "subsidy_spent",
+    "matching_committed",
+    "matching_received",
+    "matching_spent",
+    "subsidy_recovered",
+    "subsidy_disposed",
+    "matching_disposed",
+)
+
 
 @dataclass(frozen=True)
 class Balance:

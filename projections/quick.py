@@ -20,22 +20,11 @@ from typing import Any
 
 from ledger.location import EVENTS_TABLE, META_TABLE, check_version
 from ledger.money import from_fen
-from projections.figures import Balance
+from projections.figures import MEASURES, Balance
 
 GRANTS_TABLE = "balance_grants"
 TRACKING_TABLE = "ledger_tracking"
 LABELS = ("base_id", "grant_id", "base_name", "programme", "status")
-MEASURES = (
-    "approved",
-    "subsidy_received",
-    "subsidy_spent",
-    "matching_committed",
-    "matching_received",
-    "matching_spent",
-    "subsidy_recovered",
-    "subsidy_disposed",
-    "matching_disposed",
-)
 PROJECTIONS = ("balances", "compliance", "audit_log")
 # Wait this long for a writer's lock before handing over to the ordinary path.
 BUSY_MS = 2000

@@ -15,6 +15,8 @@ from sqlalchemy import (
     Text,
 )
 
+from projections.figures import MEASURES as MEASURES  # the grants table's money columns
+
 metadata = MetaData()
 
 Fen = BigInteger().with_variant(Integer(), "sqlite")
@@ -47,17 +49,6 @@ grants = Table(
     Column("matching_disposed", Fen, nullable=False, default=0),
 )
 
-MEASURES = (
-    "approved",
-    "subsidy_received",
-    "subsidy_spent",
-    "matching_committed",
-    "matching_received",
-    "matching_spent",
-    "subsidy_recovered",
-    "subsidy_disposed",
-    "matching_disposed",
-)
 
 # One row per money event: for balances as of a business date or as known at a moment.
 movements = Table(
