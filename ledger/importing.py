@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import gc
 import inspect
-import multiprocessing
 import re
 import zlib
 from collections import OrderedDict
@@ -40,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -52,6 +51,7 @@ from ledger.application import GrantLedger
 from ledger.database import EVENTS_TABLE
 from ledger.encoding import EventRow, StateEncoder
 from ledger.errors import BadInputError, ConflictError, LedgerError, NotFoundError, StorageError
+from ledger.forked import messages_from_fork
 from ledger.grant import Grant, grant_uuid
 from ledger.money import parse_amount
 from ledger.policy import Policy, policy_in_force
@@ -721,32 +721,14 @@ def _checked_elsewhere(
     only: this process holds the write lock). If this process dies, the child's next send
     fails on the closed pipe and it exits; if the child fails, its error is raised here.
     """
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
     url = app.engine.url.render_as_string(hide_password=False)
-    child = context.Process(target=_check_and_send, args=(url, rows, send, receive, options), daemon=True)
-    child.start()
-    send.close()
-    try:
-        while True:
-            try:
-                kind, body = receive.recv()
-            except EOFError:
-                msg = f"the import's checking process ended without a result (exit {child.exitcode})"
-                raise StorageError(msg) from None
-            if kind == "failed":
-                raise body
-            yield kind, body
-            if kind == "result":
-                return
-    finally:
-        receive.close()
-        if child.is_alive():
-            child.kill()
-        child.join()
+    checked = messages_from_fork(
+        _check_and_send, (url, rows, options), "result", "the import's checking process"
+    )
+    return cast(Iterator[Message], checked)
 
 
-def _check_and_send(url: str, rows: Iterable[tuple[int, Row]], send: Any, receive: Any, options: Any) -> None:
+def _check_and_send(url: str, rows: Iterable[tuple[int, Row]], options: Any, send: Any, receive: Any) -> None:
     receive.close()
     gc.freeze()  # what the fork inherited is not scanned again by the collector
     try:

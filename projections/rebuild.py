@@ -27,13 +27,14 @@ import gc
 import multiprocessing
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from ledger.application import GrantLedger
 from ledger.errors import LedgerError, StorageError
+from ledger.forked import messages_from_fork
 from projections.records import StoredRecord, records_of_rows
 from projections.runner import Projection, events_table, read_records, read_rows, tracking_recorder
 
@@ -179,29 +180,13 @@ def _computed_elsewhere(
     url: str, events: Table, elsewhere: Sequence[Computable], head: int, batch_size: int
 ) -> Generator[Message, None, None]:
     """The worker's messages as they come; closing the iterator stops the worker."""
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    args = (url, events, list(elsewhere), head, batch_size, send, receive)
-    child = context.Process(target=_compute_and_send, args=args, daemon=True)
-    child.start()
-    send.close()
-    try:
-        while True:
-            try:
-                message: Message = receive.recv()
-            except EOFError:
-                msg = f"the rebuild's second process ended without a result (exit {child.exitcode})"
-                raise StorageError(msg) from None
-            if message[0] == "failed":
-                raise message[1]
-            yield message
-            if message[0] == "done":
-                return
-    finally:
-        receive.close()
-        if child.is_alive():
-            child.kill()
-        child.join()
+    computed = messages_from_fork(
+        _compute_and_send,
+        (url, events, list(elsewhere), head, batch_size),
+        "done",
+        "the rebuild's second process",
+    )
+    return cast(Generator[Message, None, None], computed)
 
 
 def _compute_and_send(
