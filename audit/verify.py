@@ -66,6 +66,7 @@ _RECORD = b'"record":'
 _WITHHELD = b'"withheld":true}'
 _sha256 = hashlib.sha256
 _LEAF_PREFIX = _sha256(b"\x00")  # RFC 9162 leaf hashes: SHA-256(0x00 || data)
+_decode = json.JSONDecoder().decode
 PARALLEL_BYTES = 64 << 20  # from this size of events.jsonl, the event log is checked in a second process
 
 
@@ -482,8 +483,15 @@ def _exported_line(raw: bytes) -> _Line | None:
     leaf = digest.digest()
     if leaf.hex() != stated:
         return None
-    # The bytes hash to the stated leaf, so they are the canonical encoding of one JSON object.
-    return int(m.group(1)), int(m.group(2)), json.loads(data), leaf
+    # Bytes that hash to the stated leaf are what export wrote, unless the line was forged with
+    # its hash: then they may be anything, and the general path says what is wrong.
+    try:
+        record = _decode(data.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError alike
+        return None
+    if record.__class__ is not dict:
+        return None
+    return int(m.group(1)), int(m.group(2)), record, leaf
 
 
 def _untrusted_row(index: Any, event_id: Any, stated: Any, record: dict[str, Any] | None) -> list[Any]:

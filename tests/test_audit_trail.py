@@ -4,6 +4,7 @@ signed checkpoints, export bundle, standalone verification and the tamper drills
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from pathlib import Path
 
@@ -270,6 +271,25 @@ def test_drill_edited_amount_with_its_leaf_hash_is_caught_by_the_root(
     code, out = _verify(ledger, b)
     assert code == 6 and "MANIFEST: sha256 of events.jsonl differs" in out
     assert "checkpoints/0001.txt: root of the first" in out
+
+
+@pytest.mark.parametrize("forged", [b'{"amount":', b"[1,2]", b'"text"', b'{"a":"\xff"}'])
+def test_drill_forged_record_bytes_with_their_own_leaf_hash_are_a_failure_not_a_crash(
+    bundle: tuple[Ledger, Path, Path], forged: bytes
+) -> None:
+    """Bytes that hash to the stated leaf but are no JSON object (or no UTF-8) are reported."""
+    ledger, b, _ = bundle
+    path = b / "events.jsonl"
+    lines = path.read_bytes().split(b"\n")
+    line = json.loads(lines[3])
+    leaf = hashlib.sha256(b"\x00" + forged).hexdigest()
+    head = f'{{"leaf_index":{line["leaf_index"]},"event_id":{line["event_id"]},"leaf_hash":"{leaf}",'
+    lines[3] = head.encode() + b'"record":' + forged + b"}"
+    path.write_bytes(b"\n".join(lines))
+    code, out = _verify(ledger, b)
+    assert code == 6
+    assert "events.jsonl line 4: " in out or f"leaf {line['leaf_index']})" in out
+    assert "differs from the signed root" in out or "events cut off or deleted" in out
 
 
 def test_drill_deleted_event_is_caught(bundle: tuple[Ledger, Path, Path]) -> None:
