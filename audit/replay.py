@@ -7,8 +7,9 @@ with the read models whose numbers it checks.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from audit.layout import MEASURES
@@ -25,6 +26,7 @@ _FIXED = {
 }
 
 
+_PLAIN_AMOUNT = re.compile(r"-?[0-9]{1,18}(?:\.[0-9]{1,6})?")
 _SPENDING = ("ExpenditureRecorded", "ExpenditureReversed", "BalanceDisposed")
 
 
@@ -51,9 +53,12 @@ def _value(raw: Any) -> Any:
 
 def _amount(state: dict[str, Any]) -> Decimal:
     try:
-        return Decimal(str(_value(state["amount"])))
-    except (KeyError, InvalidOperation) as exc:
-        raise ReplayError(f"no decimal amount ({exc})") from exc
+        text = str(_value(state["amount"]))
+    except KeyError as exc:
+        raise ReplayError("no decimal amount (no 'amount')") from exc
+    if _PLAIN_AMOUNT.fullmatch(text) is None:  # the ledger writes amounts as plain numerals
+        raise ReplayError(f"no decimal amount ({text[:40]!r} is not a plain amount like 1200.00)")
+    return Decimal(text)
 
 
 class Replay:

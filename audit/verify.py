@@ -312,16 +312,13 @@ def _exported_row(raw: bytes) -> list[Any] | None:
     topic_at = raw.rfind(_TOPIC)
     if head is None or topic_at < head.end() or not raw.endswith(b'"}}'):
         return None
-    return [
-        index,
-        event_id,
-        _json_text(head.group(3)),
-        _json_text(raw[topic_at + len(_TOPIC) : -3]),
-        head.group(1).decode("utf-8"),
-        int(head.group(2)),
-        stated,
-        "yes",
-    ]
+    try:
+        recorded_at = _json_text(head.group(3))
+        topic = _json_text(raw[topic_at + len(_TOPIC) : -3])
+        originator = head.group(1).decode("utf-8")
+    except ValueError:  # not UTF-8, or a bad escape: not a line export wrote
+        return None
+    return [index, event_id, recorded_at, topic, originator, int(head.group(2)), stated, "yes"]
 
 
 def _check_event_log(directory_name: str) -> _EventLogCheck | None:

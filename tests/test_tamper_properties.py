@@ -1,0 +1,187 @@
+"""Every tamper with an audit bundle's events is caught: a property over generated edits.
+
+One bundle is exported once; each example copies it, tampers with ``events.jsonl`` (an edited
+value, with or without its recomputed leaf hash; a line deleted, duplicated or moved, with or
+without renumbering; raw bytes changed, inserted or cut), often rewriting the MANIFEST as a
+careful forger would, and runs ``audit verify`` from the command line. Verify must never crash;
+it exits 6 for every edit that changes what the events say, and passes only a file whose lines
+still parse to exactly the exported ones.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from audit.bundle import write_manifest
+from audit.canonical import record_leaf_hash
+from commands.cli import cli
+from tests.conftest import Ledger, approved_district_grant
+
+EXAMPLES = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("tamper")
+    ledger = Ledger(f"sqlite:///{home / 'ledger.db'}", CliRunner())
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
+    ledger.ok("match", "receive", "G1", "--amount", "5万", "--voucher", "R1", "--date", "2024-04-11")
+    for voucher, amount, source in (
+        ("S1", "3.5万", "subsidy"),
+        ("S2", "12000", "subsidy"),
+        ("S3", "800", "matching"),
+    ):
+        ledger.ok(
+            "spend", "G1", "--amount", amount, "--category", "equipment", "--source", source,
+            "--voucher", voucher, "--date", "2024-05-10",
+        )  # fmt: skip
+    ledger.ok("reverse", "G1", "--voucher", "S2", "--reason", "重复入账", "--date", "2024-06-10")
+    ledger.ok("keys", "generate", "--dir", str(home / "keys"))
+    ledger.ok("audit", "checkpoint", "--key", str(home / "keys" / "ledger.key"))
+    ledger.ok("audit", "export", str(home / "bundle"), role="auditor")
+    return home / "bundle"
+
+
+def _verify(bundle: Path) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        cli,
+        ["--lang", "en", "--role", "auditor", "audit", "verify", str(bundle)],
+        catch_exceptions=False,
+    )
+    assert result.exit_code in (0, 6), (result.exit_code, result.stderr)
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
+    return result.exit_code, result.stdout
+
+
+def _parsed(raw: bytes) -> list[Any] | None:
+    try:
+        return [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
+    except ValueError:
+        return None
+
+
+def _write(bundle: Path, lines: list[dict[str, Any]], manifest: bool) -> None:
+    text = "".join(json.dumps(x, ensure_ascii=False, separators=(",", ":")) + "\n" for x in lines)
+    (bundle / "events.jsonl").write_text(text, encoding="utf-8")
+    if manifest:
+        write_manifest(bundle)
+
+
+def _copy(exported: Path, into: str) -> Path:
+    bundle = Path(into) / "bundle"
+    shutil.copytree(exported, bundle)
+    return bundle
+
+
+def _leaves_with(lines: list[dict[str, Any]], key: str) -> list[int]:
+    return [n for n, x in enumerate(lines) if key in x.get("record", {}).get("state", {})]
+
+
+@EXAMPLES
+@given(data=st.data(), rehash=st.booleans(), manifest=st.booleans())
+def test_an_edited_value_is_caught_even_with_its_leaf_hash_recomputed(
+    exported: Path, data: st.DataObject, rehash: bool, manifest: bool
+) -> None:
+    with tempfile.TemporaryDirectory() as into:
+        bundle = _copy(exported, into)
+        lines = _parsed((bundle / "events.jsonl").read_bytes())
+        assert lines is not None
+        field = data.draw(
+            st.sampled_from(["amount", "voucher", "category", "source", "occurred_on", "actor"])
+        )
+        at = data.draw(st.sampled_from(_leaves_with(lines, field)))
+        state = lines[at]["record"]["state"]
+        old = state[field]
+        text = old["_data_"] if isinstance(old, dict) else old
+        new = data.draw(st.text(min_size=1, max_size=12).filter(lambda t: t != text))
+        if isinstance(old, dict):
+            state[field] = {**old, "_data_": new}
+        else:
+            state[field] = new
+        if rehash:
+            lines[at]["leaf_hash"] = record_leaf_hash(lines[at]["record"]).hex()
+        _write(bundle, lines, manifest)
+        code, out = _verify(bundle)
+        assert code == 6, out
+        assert f"(leaf {lines[at]['leaf_index']})" in out or "root of the first" in out
+
+
+@EXAMPLES
+@given(data=st.data(), renumber=st.booleans(), manifest=st.booleans())
+def test_a_deleted_duplicated_or_moved_event_is_caught(
+    exported: Path, data: st.DataObject, renumber: bool, manifest: bool
+) -> None:
+    with tempfile.TemporaryDirectory() as into:
+        bundle = _copy(exported, into)
+        lines = _parsed((bundle / "events.jsonl").read_bytes())
+        assert lines is not None
+        how = data.draw(st.sampled_from(["delete", "duplicate", "move"]))
+        at = data.draw(st.integers(0, len(lines) - 1))
+        if how == "delete":
+            lines.pop(at)
+        elif how == "duplicate":
+            lines.insert(data.draw(st.integers(0, len(lines))), dict(lines[at]))
+        else:
+            moved = lines.pop(at)
+            lines.insert(data.draw(st.integers(0, len(lines)).filter(lambda n: n != at)), moved)
+        if renumber:
+            lines = [{**x, "leaf_index": n} for n, x in enumerate(lines)]
+        _write(bundle, lines, manifest)
+        code, out = _verify(bundle)
+        assert code == 6, out
+
+
+@EXAMPLES
+@given(data=st.data(), manifest=st.booleans())
+def test_raw_byte_edits_never_crash_verify_and_pass_only_when_the_events_are_unchanged(
+    exported: Path, data: st.DataObject, manifest: bool
+) -> None:
+    with tempfile.TemporaryDirectory() as into:
+        bundle = _copy(exported, into)
+        path = bundle / "events.jsonl"
+        raw = path.read_bytes()
+        at = data.draw(st.integers(0, len(raw) - 1))
+        how = data.draw(st.sampled_from(["replace", "insert", "cut"]))
+        if how == "replace":
+            byte = data.draw(st.integers(0, 255).filter(lambda b: b != raw[at]))
+            edited = raw[:at] + bytes([byte]) + raw[at + 1 :]
+        elif how == "insert":
+            edited = raw[:at] + data.draw(st.binary(min_size=1, max_size=8)) + raw[at:]
+        else:
+            edited = raw[:at] + raw[at + data.draw(st.integers(1, 64)) :]
+        path.write_bytes(edited)
+        if manifest:
+            write_manifest(bundle)
+        code, out = _verify(bundle)
+        if code == 0:  # e.g. whitespace between a line's fields: the same events, still whole
+            assert manifest and _parsed(edited) == _parsed(raw), out
+
+
+@pytest.mark.parametrize("amount", ["Infinity", "-NaN", "sNaN", "1E+999999999", "1e2", " 12.00", "12,000.00"])
+def test_an_amount_no_ledger_writes_is_a_replay_failure_even_with_its_leaf_hash(
+    exported: Path, amount: str
+) -> None:
+    with tempfile.TemporaryDirectory() as into:
+        bundle = _copy(exported, into)
+        lines = _parsed((bundle / "events.jsonl").read_bytes())
+        assert lines is not None
+        at = _leaves_with(lines, "amount")[-1]
+        lines[at]["record"]["state"]["amount"]["_data_"] = amount
+        lines[at]["leaf_hash"] = record_leaf_hash(lines[at]["record"]).hex()
+        _write(bundle, lines, manifest=True)
+        code, out = _verify(bundle)
+        assert code == 6
+        assert f"(leaf {lines[at]['leaf_index']}): replay: no decimal amount" in out
+        assert "is not a plain amount like 1200.00" in out
