@@ -29,6 +29,7 @@ import itertools
 import json
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -99,7 +100,8 @@ def _check_manifest(directory: Path, report: Report) -> dict[str, str]:
         report.fail("MANIFEST: missing")
         return {}
     listed: dict[str, str] = {}
-    for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+    text = _text(manifest, "MANIFEST", report)
+    for n, line in enumerate((text or "").splitlines(), 1):
         digest, sep, name = line.partition("  ")
         if not sep or len(digest) != 64:
             report.fail(f"MANIFEST line {n}: not '<sha256>  <file>'")
@@ -117,6 +119,15 @@ def _check_manifest(directory: Path, report: Report) -> dict[str, str]:
     for name in sorted(set(listed) & present - {EVENTS}):
         _compare_digest(name, _file_sha256(directory / name), listed, report)
     return listed
+
+
+def _text(path: Path, name: str, report: Report) -> str | None:
+    """The file as UTF-8 text, or None with a failure reported."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        report.fail(f"{name}: not UTF-8 text (byte {e.start})")
+        return None
 
 
 def _compare_digest(name: str, digest: str, listed: dict[str, str], report: Report) -> None:
@@ -155,7 +166,9 @@ def _checkpoints(
     cps: list[tuple[str, Checkpoint]] = []
     for path in sorted((directory / "checkpoints").glob("*.txt")):
         name = f"checkpoints/{path.name}"
-        text = path.read_text(encoding="utf-8")
+        text = _text(path, name, report)
+        if text is None:
+            continue
         cp, why = _verified(text, keys)
         if cp is None:
             report.fail(f"{name}: signature check failed: {why}")
@@ -179,7 +192,9 @@ def _checkpoints(
 def _trusted(
     trusted: Path, keys: list[Ed25519PublicKey], cps: list[tuple[str, Checkpoint]], report: Report
 ) -> Checkpoint | None:
-    text = trusted.read_text(encoding="utf-8")
+    text = _text(trusted, f"trusted checkpoint {trusted.name}", report)
+    if text is None:
+        return None
     trusted_cp, why = _verified(text, keys)
     if trusted_cp is None:
         report.fail(f"trusted checkpoint {trusted.name}: signature check failed: {why}")
@@ -358,6 +373,21 @@ def _check_event_log(directory_name: str) -> _EventLogCheck | None:
     return _EventLogCheck(file_digest.hexdigest(), sheets, stream.rows, matches)
 
 
+# what reading a damaged zip may raise: bad structure, bad deflate data, a bad CRC (BadZipFile),
+# a missing member, bad XML, an unknown compression method or an encrypted member
+_UNREADABLE_ZIP = (
+    zipfile.BadZipFile,
+    zlib.error,
+    KeyError,
+    ElementTree.ParseError,
+    OSError,
+    EOFError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+)
+
+
 def _event_log_sheets(path: Path, rows: int) -> tuple[list[str], bytes | None]:
     """The workbook's event-log sheet names, and the digest of their XML if the workbook holds
     ``rows`` of them as export writes them (their ``<dimension>`` left out)."""
@@ -372,7 +402,7 @@ def _event_log_sheets(path: Path, rows: int) -> tuple[list[str], bytes | None]:
             for (_, member), in_sheet in zip(parts, sizes, strict=True):
                 _digest_sheet(book, member, dimension(len(layout.EVENT_LOG_HEADERS), in_sheet), digest)
             return names, digest.digest()
-    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError, EOFError):
+    except _UNREADABLE_ZIP:  # the slow path then says what is wrong
         return [], None
 
 
@@ -741,6 +771,9 @@ def _compare_event_log_values(directory: Path, names: list[str], report: Report)
                 report.fail(
                     f"{WORKBOOK} event log row {n}: shows {_show(got)} but events.jsonl has {_show(want)}"
                 )
+    except Exception as e:  # a sheet damaged past its first rows: read lazily, fails here
+        report.fail(f"{WORKBOOK}: cannot read its event log sheets past row {rows + 1} ({type(e).__name__})")
+        return
     finally:
         book.close()
     if differences > _MAX_SHEET_DIFFS:

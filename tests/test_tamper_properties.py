@@ -185,3 +185,33 @@ def test_an_amount_no_ledger_writes_is_a_replay_failure_even_with_its_leaf_hash(
         assert code == 6
         assert f"(leaf {lines[at]['leaf_index']}): replay: no decimal amount" in out
         assert "is not a plain amount like 1200.00" in out
+
+
+@EXAMPLES
+@given(data=st.data(), manifest=st.booleans())
+def test_raw_edits_of_the_bundle_s_other_files_never_crash_verify(
+    exported: Path, data: st.DataObject, manifest: bool
+) -> None:
+    """The workbook, the bundle's description, a checkpoint, the manifest: garbage in any of them
+    is a failure (or, where the bytes do not matter, a pass), never an internal error."""
+    others = sorted(p.relative_to(exported).as_posix() for p in exported.rglob("*") if p.is_file())
+    name = data.draw(st.sampled_from([n for n in others if n != "events.jsonl"]))
+    with tempfile.TemporaryDirectory() as into:
+        bundle = _copy(exported, into)
+        path = bundle / name
+        raw = path.read_bytes()
+        at = data.draw(st.integers(0, len(raw) - 1))
+        how = data.draw(st.sampled_from(["replace", "insert", "cut"]))
+        if how == "replace":
+            byte = data.draw(st.integers(0, 255).filter(lambda b: b != raw[at]))
+            edited = raw[:at] + bytes([byte]) + raw[at + 1 :]
+        elif how == "insert":
+            edited = raw[:at] + data.draw(st.binary(min_size=1, max_size=8)) + raw[at:]
+        else:
+            edited = raw[:at] + raw[at + data.draw(st.integers(1, 64)) :]
+        path.write_bytes(edited)
+        if manifest and name != "MANIFEST":
+            write_manifest(bundle)
+        code, out = _verify(bundle)
+        if not manifest and name != "MANIFEST":
+            assert code == 6 and f"MANIFEST: sha256 of {name} differs" in out, out
