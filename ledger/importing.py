@@ -35,6 +35,7 @@ import re
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -672,7 +673,7 @@ def import_rows(
     checks the rows and encodes the events while this one writes them (two cores).
     """
     cache = CACHE_VOUCHERS if cache_vouchers is None else cache_vouchers
-    with app.engine.connect() as conn:
+    with _collector_relaxed(), app.engine.connect() as conn:
         transaction = conn.begin()
         try:
             _take_write_lock(conn)
@@ -708,6 +709,19 @@ def import_rows(
                 transaction.rollback()
             raise
     return result
+
+
+@contextmanager
+def _collector_relaxed() -> Iterator[None]:
+    """Fewer cyclic collections while rows stream through (in both processes: the checking one is
+    forked inside): each row's objects are freed by reference counting, and a young-generation
+    collection every 700 allocations cost about a tenth of the import's CPU."""
+    before = gc.get_threshold()
+    gc.set_threshold(50_000, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _checked_elsewhere(
