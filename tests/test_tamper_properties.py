@@ -89,6 +89,18 @@ def _leaves_with(lines: list[dict[str, Any]], key: str) -> list[int]:
     return [n for n, x in enumerate(lines) if key in x.get("record", {}).get("state", {})]
 
 
+def _raw_edit(data: st.DataObject, raw: bytes) -> bytes:
+    """``raw`` with one byte replaced, a few inserted, or a run cut."""
+    at = data.draw(st.integers(0, len(raw) - 1))
+    how = data.draw(st.sampled_from(["replace", "insert", "cut"]))
+    if how == "replace":
+        byte = data.draw(st.integers(0, 255).filter(lambda b: b != raw[at]))
+        return raw[:at] + bytes([byte]) + raw[at + 1 :]
+    if how == "insert":
+        return raw[:at] + data.draw(st.binary(min_size=1, max_size=8)) + raw[at:]
+    return raw[:at] + raw[at + data.draw(st.integers(1, 64)) :]
+
+
 @EXAMPLES
 @given(data=st.data(), rehash=st.booleans(), manifest=st.booleans())
 def test_an_edited_value_is_caught_even_with_its_leaf_hash_recomputed(
@@ -152,15 +164,7 @@ def test_raw_byte_edits_never_crash_verify_and_pass_only_when_the_events_are_unc
         bundle = _copy(exported, into)
         path = bundle / "events.jsonl"
         raw = path.read_bytes()
-        at = data.draw(st.integers(0, len(raw) - 1))
-        how = data.draw(st.sampled_from(["replace", "insert", "cut"]))
-        if how == "replace":
-            byte = data.draw(st.integers(0, 255).filter(lambda b: b != raw[at]))
-            edited = raw[:at] + bytes([byte]) + raw[at + 1 :]
-        elif how == "insert":
-            edited = raw[:at] + data.draw(st.binary(min_size=1, max_size=8)) + raw[at:]
-        else:
-            edited = raw[:at] + raw[at + data.draw(st.integers(1, 64)) :]
+        edited = _raw_edit(data, raw)
         path.write_bytes(edited)
         if manifest:
             write_manifest(bundle)
@@ -200,15 +204,7 @@ def test_raw_edits_of_the_bundle_s_other_files_never_crash_verify(
         bundle = _copy(exported, into)
         path = bundle / name
         raw = path.read_bytes()
-        at = data.draw(st.integers(0, len(raw) - 1))
-        how = data.draw(st.sampled_from(["replace", "insert", "cut"]))
-        if how == "replace":
-            byte = data.draw(st.integers(0, 255).filter(lambda b: b != raw[at]))
-            edited = raw[:at] + bytes([byte]) + raw[at + 1 :]
-        elif how == "insert":
-            edited = raw[:at] + data.draw(st.binary(min_size=1, max_size=8)) + raw[at:]
-        else:
-            edited = raw[:at] + raw[at + data.draw(st.integers(1, 64)) :]
+        edited = _raw_edit(data, raw)
         path.write_bytes(edited)
         if manifest and name != "MANIFEST":
             write_manifest(bundle)
