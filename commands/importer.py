@@ -31,8 +31,17 @@ def _cells(path: Path) -> Iterator[list[Any]]:
             msg = f"{path.name} is not a readable Excel workbook: {e}"
             raise BadInputError(msg) from None
         try:
-            sheet = book.worksheets[0]
-            for values in sheet.iter_rows(values_only=True):
+            rows = book.worksheets[0].iter_rows(values_only=True)
+            read = 0
+            while True:
+                try:
+                    values = next(rows)
+                except StopIteration:
+                    break
+                except Exception as e:  # the sheet is read as it streams: damage shows up here
+                    msg = f"{path.name} is not a readable Excel workbook: row {read + 1} cannot be read ({e})"
+                    raise BadInputError(msg) from None
+                read += 1
                 yield list(values)
         finally:
             book.close()

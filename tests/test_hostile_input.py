@@ -330,3 +330,73 @@ def test_the_importer_survives_hostile_files(
     before = events(hostile_db)
     result = CliRunner().invoke(cli, ["--db", hostile_db, "import", str(path)])
     _check(result, before, events(hostile_db), summary_last=True)
+
+
+@pytest.fixture(scope="module")
+def workbook_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Its own ledger: a damaged workbook that still reads imports its rows (later ones repeat)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('workbook-db') / 'ledger.db'}"
+    funded_grant(url, "100000.00")
+    return url
+
+
+def test_the_good_workbook_imports(workbook_to_import: bytes, tmp_path: Path) -> None:
+    """The property below damages this workbook: undamaged, it imports (so damage is what fails)."""
+    path = tmp_path / "books.xlsx"
+    path.write_bytes(workbook_to_import)
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    result = CliRunner().invoke(cli, ["--db", url, "import", str(path)])
+    assert result.exit_code == 0, result.stderr
+    assert "imported 50 rows of books.xlsx" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def workbook_to_import(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A good import workbook: a grant approved, its money in, spending (50 rows)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(HEADER.split(","))
+    sheet.append(["2024-04-01", "U9", "B0009", "G9", "district_base", "approve", "200000", "", "", "",
+                  "渝人社〔2024〕9号", "", "2024-04-01..2026-03-31"])  # fmt: skip
+    sheet.append(["2024-04-10", "", "", "G9", "", "disburse", "120000", "", "", "", "T9", "", "1"])
+    for n in range(48):
+        sheet.append(["2024-05-10", "", "B0009", "G9", "", "spend", f"{100 + n}.50", "subsidy", "equipment",
+                      "", f"S{n}", "某设备公司", ""])  # fmt: skip
+    path = tmp_path_factory.mktemp("workbook") / "good.xlsx"
+    book.save(path)
+    return path.read_bytes()
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_a_damaged_workbook_is_refused_in_one_sentence_and_nothing_is_written(
+    workbook_db: str, workbook_to_import: bytes, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    """Raw edits of an import workbook (a zip of XML): bad CRC, bad deflate data, bad XML inside a
+    sheet that is read as it streams. Each is exit 2 with one line naming the file, or, where the
+    damage does not matter, a normal import."""
+    raw = workbook_to_import
+    at = data.draw(st.integers(0, len(raw) - 1))
+    how = data.draw(st.sampled_from(["replace", "insert", "cut"]))
+    if how == "replace":
+        edited = (
+            raw[:at] + bytes([data.draw(st.integers(0, 255).filter(lambda b: b != raw[at]))]) + raw[at + 1 :]
+        )
+    elif how == "insert":
+        edited = raw[:at] + data.draw(st.binary(min_size=1, max_size=8)) + raw[at:]
+    else:
+        edited = raw[:at] + raw[at + data.draw(st.integers(1, 64)) :]
+    path = Path(tmp_path_factory.mktemp("import")) / "books.xlsx"
+    path.write_bytes(edited)
+    before = events(workbook_db)
+    result = CliRunner().invoke(cli, ["--db", workbook_db, "--role", "officer", "import", str(path)])
+    _check(result, before, events(workbook_db), summary_last=True)
+    if "not a readable Excel workbook" in result.stderr:
+        assert result.exit_code == 2
