@@ -36,7 +36,7 @@ def sqlite_path(url: str) -> Path | None:
     if not url.startswith(prefix) or "?" in url:
         return None
     path = Path(url[len(prefix) :])
-    return path if path.name and path.is_file() else None
+    return path.resolve() if path.name and path.is_file() else None  # a file URI needs it absolute
 
 
 def current_balances(url: str, base_ids: Sequence[str] = ()) -> list[Balance] | None:

@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine
 
 from tests.conftest import Ledger
@@ -135,3 +136,23 @@ def test_balance_loads_no_sqlalchemy(sqlite_ledger: Ledger) -> None:
 def _by_grant(ledger: Ledger) -> dict[str, dict[str, str]]:
     result = ledger.ok("balance", "--as-of", "2999-12-31", "--format", "json")  # the movements path
     return {row["grant_id"]: row for row in json.loads(result.stdout)}
+
+
+def test_a_relative_sqlite_url_or_path_answers_like_an_absolute_one(
+    sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--db sqlite:///../ledger.db``, ``--db ../ledger.db``: the stdlib path needs an absolute
+    file URI; a relative URL was an internal error."""
+    from projections.quick import current_balances
+
+    path = tmp_path / "books.csv"
+    write_file(path, 200, grants=3)
+    sqlite_ledger.ok("import", str(path))
+    expected = sqlite_ledger.ok("balance", "--format", "json").stdout
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    relative = f"../{Path(_path(sqlite_ledger.url)).relative_to(tmp_path)}"
+    for db in (f"sqlite:///{relative}", relative):
+        again = Ledger(db, sqlite_ledger.runner).ok("balance", "--format", "json").stdout
+        assert json.loads(again) == json.loads(expected)
+    assert current_balances(f"sqlite:///{relative}") == current_balances(sqlite_ledger.url)
