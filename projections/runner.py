@@ -28,7 +28,7 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
@@ -36,7 +36,7 @@ from ledger.application import GrantLedger
 from ledger.database import EVENTS_TABLE
 from ledger.errors import StorageError
 from projections.records import StoredRecord, records, records_of_rows
-from projections.schema import TRACKING_TABLE, metadata
+from projections.schema import TRACKING_TABLE, metadata, widen_text_columns
 
 BATCH = 5000
 
@@ -60,6 +60,8 @@ class ProjectionRecorder(SQLAlchemyTrackingRecorder):
         assert self.datastore.engine is not None
         engine = self.datastore.engine
         _racing_create(lambda: metadata.create_all(engine, checkfirst=True))
+        if isinstance(engine, Engine):
+            widen_text_columns(engine)
 
     def create_tables_of(self, projection: Projection) -> None:
         """Tables of projections kept outside this package (the audit log's)."""

@@ -1,4 +1,8 @@
-"""The read models' tables. Amounts are integer fen: exact on SQLite and PostgreSQL alike."""
+"""The read models' tables. Amounts are integer fen: exact on SQLite and PostgreSQL alike.
+
+Columns that hold what people typed (ids, vouchers, budget lines, actors, references) are TEXT:
+a read model must hold every event the store accepted, and PostgreSQL enforces a VARCHAR's
+length where SQLite does not (``widen_text_columns`` brings older PostgreSQL tables along)."""
 
 from __future__ import annotations
 
@@ -13,7 +17,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from projections.figures import MEASURES as MEASURES  # the grants table's money columns
 
@@ -27,10 +34,10 @@ TRACKING_TABLE = "ledger_tracking"
 grants = Table(
     "balance_grants",
     metadata,
-    Column("grant_id", String(64), primary_key=True),
+    Column("grant_id", Text, primary_key=True),
     Column("aggregate_id", String(32), nullable=False, unique=True),
-    Column("base_id", String(64), nullable=False, index=True),
-    Column("unit_id", String(64), nullable=False),
+    Column("base_id", Text, nullable=False, index=True),
+    Column("unit_id", Text, nullable=False),
     Column("base_name", Text, nullable=False),
     Column("programme", String(64), nullable=False),
     Column("status", String(16), nullable=False),
@@ -55,8 +62,8 @@ movements = Table(
     "balance_movements",
     metadata,
     Column("notification_id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
-    Column("grant_id", String(64), nullable=False),
-    Column("base_id", String(64), nullable=False),
+    Column("grant_id", Text, nullable=False),
+    Column("base_id", Text, nullable=False),
     Column("occurred_on", Date, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("kind", String(32), nullable=False),
@@ -64,9 +71,9 @@ movements = Table(
     Column("amount", Fen, nullable=False),
     Column("source", String(16), nullable=False, default=""),
     Column("category", String(32), nullable=False, default=""),
-    Column("content", String(64), nullable=False, default=""),
-    Column("voucher", String(128), nullable=False, default=""),
-    Column("actor", String(128), nullable=False, default=""),
+    Column("content", Text, nullable=False, default=""),
+    Column("voucher", Text, nullable=False, default=""),
+    Column("actor", Text, nullable=False, default=""),
     Index("balance_movements_base", "base_id", "occurred_on"),
     Index("balance_movements_grant", "grant_id", "notification_id"),
 )
@@ -78,9 +85,9 @@ movements = Table(
 compliance_grants = Table(
     "compliance_grants",
     metadata,
-    Column("grant_id", String(64), primary_key=True),
+    Column("grant_id", Text, primary_key=True),
     Column("aggregate_id", String(32), nullable=False, unique=True),
-    Column("base_id", String(64), nullable=False, index=True),
+    Column("base_id", Text, nullable=False, index=True),
     Column("programme", String(64), nullable=False),
     Column("status", String(16), nullable=False),
     Column("applied_on", Date, nullable=False),
@@ -97,7 +104,7 @@ compliance_grants = Table(
 compliance_outputs = Table(
     "compliance_outputs",
     metadata,
-    Column("grant_id", String(64), primary_key=True),
+    Column("grant_id", Text, primary_key=True),
     Column("year", Integer, primary_key=True),
     Column("trainees", Integer, nullable=False),
     Column("advanced", Integer, nullable=False),
@@ -108,8 +115,8 @@ compliance_outputs = Table(
 compliance_rectifications = Table(
     "compliance_rectifications",
     metadata,
-    Column("grant_id", String(64), primary_key=True),
-    Column("ref", String(128), primary_key=True),
+    Column("grant_id", Text, primary_key=True),
+    Column("ref", Text, primary_key=True),
     Column("finding", Text, nullable=False),
     Column("deadline", Date, nullable=False),
     Column("completed_on", Date),
@@ -119,10 +126,39 @@ compliance_events = Table(
     "compliance_events",
     metadata,
     Column("notification_id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
-    Column("grant_id", String(64), nullable=False, index=True),
-    Column("base_id", String(64), nullable=False),
+    Column("grant_id", Text, nullable=False, index=True),
+    Column("base_id", Text, nullable=False),
     Column("occurred_on", Date, nullable=False),
     Column("rule", String(64), nullable=False),
     Column("clause", String(64), nullable=False),
     Column("message", Text, nullable=False),
 )
+
+
+def widen_text_columns(engine: Engine) -> None:
+    """On PostgreSQL, make the TEXT columns of tables created as VARCHAR(n) by earlier versions
+    TEXT (a change of type only: PostgreSQL rewrites nothing). Nothing to do elsewhere or when
+    they already are."""
+    if engine.dialect.name != "postgresql":
+        return
+    wanted = {(t.name, c.name) for t in metadata.sorted_tables for c in t.columns if isinstance(c.type, Text)}
+    query = text(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND data_type = 'character varying' "
+        "AND table_name = ANY(:names)"
+    )
+    with engine.connect() as conn:
+        found = conn.execute(query, {"names": sorted({t for t, _ in wanted})}).all()
+    stale: dict[str, list[str]] = {}
+    for table, column in found:
+        if (table, column) in wanted:
+            stale.setdefault(table, []).append(column)
+    if not stale:
+        return
+    try:
+        with engine.begin() as conn:
+            for table, columns in sorted(stale.items()):
+                changes = ", ".join(f"ALTER COLUMN {column} TYPE text" for column in sorted(columns))
+                conn.execute(text(f"ALTER TABLE {table} {changes}"))
+    except DBAPIError:  # a read-only login (auditors): the next writer's command widens them
+        return
