@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from ledger.errors import BadInputError
 from ledger.money import format_yuan
 
 
@@ -88,6 +89,7 @@ def to_xlsx(path: Any, sheets: Sequence[tuple[str, Sequence[str], Sequence[Seque
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
+    from openpyxl.utils.exceptions import IllegalCharacterError
 
     book = Workbook(write_only=True)
     for title, headers, rows in sheets:
@@ -108,8 +110,15 @@ def to_xlsx(path: Any, sheets: Sequence[tuple[str, Sequence[str], Sequence[Seque
             cell.font = bold
             header.append(cell)
         sheet.append(header)
-        for row in rows:
-            sheet.append([_xlsx_value(sheet, value, WriteOnlyCell) for value in row])
+        for n, row in enumerate(rows, 2):
+            try:
+                sheet.append([_xlsx_value(sheet, value, WriteOnlyCell) for value in row])
+            except IllegalCharacterError:
+                msg = (
+                    f"row {n} of sheet {title} holds a control character, which a workbook cannot "
+                    "store; write --format csv instead (nothing was written)"
+                )
+                raise BadInputError(msg) from None
     book.save(path)
 
 

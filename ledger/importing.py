@@ -266,6 +266,8 @@ class _Books:
         """Apply one row to the aggregates (pending events), or raise the reason it is bad."""
         text: Callable[[str], str]
         cells = row.__class__ is _Cells
+        if _CONTROL.search("".join(row.values()) if cells else "".join(_strings(row))):
+            _refuse_control_character(row)
         text = row.__getitem__ if cells else partial(_text, row)
         kind = text("kind").lower()
         if kind not in _KINDS:
@@ -427,6 +429,25 @@ class _Books:
             **extra,
         )
         self._touch(grant)
+
+
+# control characters but the tab: what the command line's text options refuse (commands/models.py)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _strings(row: Row) -> Iterator[str]:
+    return (value for value in row.values() if value.__class__ is str)
+
+
+def _refuse_control_character(row: Row) -> None:
+    for column, value in row.items():
+        found = _CONTROL.search(value) if value.__class__ is str else None
+        if found is not None:
+            msg = (
+                f"{column} holds a control character (U+{ord(found.group()):04X}); the command line "
+                "refuses them too: write the text without it"
+            )
+            raise BadInputError(msg)
 
 
 def _error(line: int, error: LedgerError) -> RowError:

@@ -96,3 +96,32 @@ def test_hledger_journal(sqlite_ledger: Ledger) -> None:
 def test_xlsx_export_needs_output(sqlite_ledger: Ledger) -> None:
     result = sqlite_ledger("export", "--format", "xlsx")
     assert result.exit_code == 2 and "--output" in result.stderr
+
+
+def test_a_control_character_recorded_earlier_is_one_sentence_for_xlsx_and_nothing_written(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """Recorded before the command line and import refused them (here through the write API):
+    a workbook cannot hold it, so xlsx says so and writes nothing; csv carries it."""
+    from datetime import date
+
+    from ledger.application import GrantLedger
+    from tests.conftest import approved_district_grant
+
+    approved_district_grant(sqlite_ledger)
+    sqlite_ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
+    app = GrantLedger(sqlite_ledger.url)
+    try:
+        app.spend(
+            grant_id="G1", amount=Decimal("100"), category="equipment", source="subsidy", voucher="S1",
+            payee="供应\x01商", on=date(2024, 5, 10), actor="tester", role="officer",
+        )  # fmt: skip
+    finally:
+        app.close()
+    out = tmp_path / "books.xlsx"
+    result = sqlite_ledger("export", "--format", "xlsx", "--output", str(out))
+    assert result.exit_code == 2
+    assert "holds a control character, which a workbook cannot store; write --format csv" in result.stderr
+    assert not out.exists()
+    csv_text = sqlite_ledger.ok("export", "--format", "csv").stdout
+    assert "供应\x01商" in csv_text

@@ -213,3 +213,28 @@ def test_interleaved_file_past_the_grant_cache_is_recorded_exactly(
     )
     assert again.exit_code == 5, again.output  # the voucher is known, with other content
     assert ledger.event_count() == events
+
+
+@JOBS
+def test_control_characters_are_refused_per_row_as_the_command_line_refuses_them(
+    ledger: Ledger, tmp_path: Path, jobs: str
+) -> None:
+    """A NUL, a line break inside a quoted cell, DEL: each row named, nothing written; a tab is
+    text (the command line's text options take it too)."""
+    path = tmp_path / "books.csv"
+    lines = GOOD.splitlines()
+    lines[5] = lines[5].replace("供应商甲", "供应\x00商甲")
+    lines[6] = lines[6].replace("记-2", '"记-2\n第二行"')
+    lines[8] = lines[8].replace("记-3", "记-3\x7f")
+    lines[4] = lines[4].replace("配收-1,,", "配收-1,,备\t注")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ledger.ok("init")
+    before = ledger.event_count()
+    result = ledger("import", "--jobs", jobs, str(path))
+    assert result.exit_code == 2
+    assert "books.csv:6: payee holds a control character (U+0000)" in result.stderr
+    assert "books.csv:7: voucher holds a control character (U+000A)" in result.stderr
+    assert "books.csv:9: voucher holds a control character (U+007F)" in result.stderr
+    assert "books.csv:8: " in result.stderr  # the reversal of the refused spend
+    assert "4 bad rows of 8" in result.stderr and "books.csv:5" not in result.stderr
+    assert ledger.event_count() == before
