@@ -7,6 +7,7 @@ traceback; a refused command leaves the stored events byte-for-byte unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from commands.cli import cli
+from tests.conftest import drop_pg_schema, fresh_pg_url, pg_unavailable
 from tests.reliability import events, funded_grant
 
 ALLOWED = {0, 2, 3, 4, 5}
@@ -261,12 +263,46 @@ def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> str:
 @example(head=[], command=["spend", "G1", "--amount", "1" * 40, "--category", "equipment", "--voucher", "V"])
 @example(head=[], command=["disburse", "G1", "--amount", "9" * 29 + ".5", "--voucher", "T9"])
 def test_every_command_survives_hostile_options(hostile_db: str, head: list[str], command: list[str]) -> None:
+    _survives(hostile_db, head, command)
+
+
+@pytest.fixture(scope="module")
+def hostile_pg_db() -> Iterator[str]:
+    if (reason := pg_unavailable()) is not None:
+        pytest.skip(reason)
+    url = fresh_pg_url()
+    funded_grant(url, "100000.00")
+    yield url
+    drop_pg_schema(url)
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+@given(head=GLOBAL, command=COMMANDS)
+@example(head=[], command=["spend", "G1", "--amount", "1", "--category", "equipment", "--voucher", "V1",
+                           "--source", "subsidy", "--date", "2024-05-10",
+                           "--content", "长" * 100])  # fmt: skip
+def test_every_command_survives_hostile_options_on_postgresql(
+    hostile_pg_db: str, head: list[str], command: list[str]
+) -> None:
+    """PostgreSQL enforces what SQLite lets pass (VARCHAR lengths, NUL in text): the same drill."""
+    _survives(hostile_pg_db, head, command)
+
+
+def _survives(url: str, head: list[str], command: list[str]) -> None:
     runner = CliRunner()
-    before = events(hostile_db)
-    result = runner.invoke(cli, ["--db", hostile_db, *head, *command])
+    before = events(url)
+    result = runner.invoke(cli, ["--db", url, *head, *command])
     for line in result.stderr.strip().splitlines()[1:]:
         pytest.fail(f"more than one line on stderr: {result.stderr[-1000:]!r}") if line else None
-    _check(result, before, events(hostile_db))
+    _check(result, before, events(url))
 
 
 HEADER = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo"
