@@ -178,8 +178,18 @@ def _record(grant_id: str, action: str, on: object, decide: Any, done: str, repe
 
 def _ident(value: str, option: str) -> str:
     value = value.strip()
-    if not value or len(value) > 128 or any(ord(c) < 32 for c in value):
+    if not value or len(value) > 128 or any(ord(c) < 32 or ord(c) == 127 for c in value):
         msg = f"{option}: must be 1 to 128 characters without control characters (got {value!r})"
+        raise BadInputError(msg)
+    return value
+
+
+def _plain(value: str, option: str) -> str:
+    """Free text of an option, as commands/models.py takes it: up to 500 characters, a tab but no
+    other control character."""
+    value = value.strip()
+    if len(value) > 500 or any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in value):
+        msg = f"{option}: must be at most 500 characters without control characters (got {value[:60]!r})"
         raise BadInputError(msg)
     return value
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from commands.grant import DATE, _day, _ident, _money, _record
+from commands.grant import DATE, _day, _ident, _money, _plain, _record
 from ledger.errors import BadInputError
 from ledger.grant import DISPOSALS, DOSSIER_KINDS, EVALUATION_KINDS, EVALUATION_RESULTS
 
@@ -81,6 +81,8 @@ def evaluate_command(
     Example:
       grant-ledger --role approver evaluate G1 --kind mid_term --result rectify
     """
+    evaluator = _plain(evaluator, "--evaluator")
+    summary = _plain(summary, "--summary")
     day = _day(on)
     _record(
         grant_id,
@@ -121,6 +123,7 @@ def rectify_order_command(
     Example:
       grant-ledger --role approver rectify order G1 --ref R1 --finding 台账不全 --deadline 2025-06-30
     """
+    finding = _plain(finding, "--finding")
     day = _day(on)
     key = _ident(ref, "--ref")
     _record(
@@ -129,7 +132,7 @@ def rectify_order_command(
         day,
         lambda g, p, actor, role: g.order_rectification(
             ref=key,
-            finding=finding.strip(),
+            finding=finding,
             deadline=deadline.date(),
             on=day,
             actor=actor,
@@ -153,6 +156,7 @@ def rectify_complete_command(grant_id: str, ref: str, note: str, on: datetime | 
     Example:
       grant-ledger rectify complete G1 --ref R1 --note 已补齐台账
     """
+    note = _plain(note, "--note")
     day = _day(on)
     key = _ident(ref, "--ref")
     _record(
@@ -185,6 +189,7 @@ def dossier_add_command(grant_id: str, kind: str, title: str, path: str, on: dat
     Example:
       grant-ledger dossier add G1 --kind summary --title 2024年度工作总结 --file 总结.pdf
     """
+    title = _plain(title, "--title")
     file = Path(path)
     if not file.is_file():
         msg = f"--file {path!r} is not a readable file"
@@ -196,7 +201,7 @@ def dossier_add_command(grant_id: str, kind: str, title: str, path: str, on: dat
         "dossier add",
         day,
         lambda g, p, actor, role: g.add_dossier(
-            kind=kind, title=title.strip(), sha256=digest, on=day, actor=actor, role=role, policy=p
+            kind=kind, title=title, sha256=digest, on=day, actor=actor, role=role, policy=p
         ),
         f"recorded {kind} '{title.strip()}' (sha256 {digest[:12]}…) in the dossier of grant {grant_id}",
         f"that document is already in the dossier of grant {grant_id}",
@@ -223,6 +228,7 @@ def recover_order_command(
     Example:
       grant-ledger --role approver recover order G1 --amount 5000 --reason 违规列支 --document 追-1
     """
+    reason = _plain(reason, "--reason")
     day = _day(on)
     money = _money(amount, "--amount")
     doc = _ident(document, "--document")
@@ -231,7 +237,7 @@ def recover_order_command(
         "recover order",
         day,
         lambda g, p, actor, role: g.order_recovery(
-            amount=money, reason=reason.strip(), document=doc, on=day, actor=actor, role=role, policy=p
+            amount=money, reason=reason, document=doc, on=day, actor=actor, role=role, policy=p
         ),
         f"ordered recovery {doc} from grant {grant_id}",
         f"recovery order {doc} of grant {grant_id} is already recorded",
@@ -281,6 +287,7 @@ def dispose_command(
     Example:
       grant-ledger dispose G1 --source matching --amount 8000 --how carried_forward --approval 批-9
     """
+    approval = _ident(approval, "--approval")
     day = _day(on)
     money = _money(amount, "--amount")
     _record(
@@ -291,7 +298,7 @@ def dispose_command(
             source=source,
             amount=money,
             how=how,
-            approval=approval.strip(),
+            approval=approval,
             on=day,
             actor=actor,
             role=role,

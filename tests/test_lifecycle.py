@@ -9,6 +9,8 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Ledger, approved_district_grant, selected
 from tests.test_core_rules import refused
 
@@ -878,3 +880,34 @@ def test_findings_list_exactly_the_known_breaches(ledger: Ledger) -> None:
     csv_out = ledger.ok("report", "findings", "B0002", "--as-of", "2026-01-31", "--format", "csv").stdout
     assert csv_out.splitlines() == ["base_id,grant_id,rule,clause,date,message"]
     assert "rectification overdue" in ledger.ok("report", "findings", "--as-of", "2026-01-31").stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["rectify", "order", "G1", "--ref", "R1", "--finding", "台账\x00不全", "--deadline", "2024-09-30"],
+         "--finding: must be at most 500 characters without control characters"),
+        (["rectify", "order", "G1", "--ref", "R1", "--finding", "长" * 501, "--deadline", "2024-09-30"],
+         "--finding: must be at most 500 characters"),
+        (["evaluate", "G1", "--kind", "mid_term", "--result", "pass", "--summary", "良好\x1b[31m"],
+         "--summary: must be at most 500 characters without control characters"),
+        (["recover", "order", "G1", "--amount", "100", "--reason", "违规\n列支", "--document", "追-1"],
+         "--reason: must be at most 500 characters without control characters"),
+        (["dispose", "G1", "--source", "subsidy", "--amount", "100", "--how", "returned", "--approval", " "],
+         "--approval: must be 1 to 128 characters without control characters"),
+        (["dispose", "G1", "--source", "subsidy", "--amount", "100", "--how", "returned",
+          "--approval", "批\x7f9"],
+         "--approval: must be 1 to 128 characters without control characters"),
+    ],
+)  # fmt: skip
+def test_oversight_texts_are_checked_like_every_other_option(
+    ledger: Ledger, command: list[str], message: str
+) -> None:
+    """Free texts of the oversight commands take what --memo takes: no control characters (a NUL, an
+    escape sequence, a line break), at most 500 characters; references are identifiers."""
+    approved_district_grant(ledger)
+    before = ledger.event_count()
+    result = ledger(*command, "--date", "2024-06-30", role="approver")
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr
+    assert ledger.event_count() == before
