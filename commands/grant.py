@@ -252,6 +252,7 @@ def review_command(grant_id: str, panel: int, recommendation: str, opinion: str,
     Example:
       grant-ledger --role approver grant review G1 --panel 5 --recommendation recommend
     """
+    opinion = _plain(opinion, "--opinion")
     day = _day(on)
     _record(
         grant_id,
@@ -287,6 +288,7 @@ def notice_command(
     Example:
       grant-ledger --role approver grant notice G1 --from 2024-03-11 --to 2024-03-15
     """
+    where = _plain(where, "--where")
     day = on.date() if on else end.date()
     _record(
         grant_id,
@@ -319,6 +321,8 @@ def reject_command(grant_id: str, reason: str, document: str, on: datetime | Non
     Example:
       grant-ledger --role approver grant reject G1 --reason 评审未通过
     """
+    reason = _plain(reason, "--reason")
+    document = _plain(document, "--document")
     s = settings()
     outcome = s.ledger().reject_grant(
         grant_id=_ident(grant_id, "GRANT_ID"),
@@ -407,6 +411,8 @@ def adjust_command(
       grant-ledger --role approver grant adjust G1 --line cooperation:地方财政:12万 \\
           --line patterns:地方财政:0 --approval 渝中人社函〔2025〕3号
     """
+    approval = _ident(approval, "--approval")
+    reason = _plain(reason, "--reason")
     day = _day(on)
     lines = _lines(specs, day)
     _record(
@@ -434,6 +440,7 @@ def close_command(grant_id: str, document: str, on: datetime | None) -> None:
     Example:
       grant-ledger --role approver grant close G1 --date 2026-05-10
     """
+    document = _plain(document, "--document")
     day = _day(on)
     _record(
         grant_id,

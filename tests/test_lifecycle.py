@@ -898,9 +898,17 @@ def test_findings_list_exactly_the_known_breaches(ledger: Ledger) -> None:
         (["dispose", "G1", "--source", "subsidy", "--amount", "100", "--how", "returned",
           "--approval", "批\x7f9"],
          "--approval: must be 1 to 128 characters without control characters"),
+        (["grant", "review", "G1", "--panel", "5", "--recommendation", "recommend", "--opinion", "同意\x00"],
+         "--opinion: must be at most 500 characters without control characters"),
+        (["grant", "reject", "G1", "--reason", "评审\n未通过"],
+         "--reason: must be at most 500 characters without control characters"),
+        (["grant", "adjust", "G1", "--line", "patterns:地方财政:0", "--approval", ""],
+         "--approval: must be 1 to 128 characters without control characters"),
+        (["grant", "close", "G1", "--document", "结\x08项"],
+         "--document: must be at most 500 characters without control characters"),
     ],
 )  # fmt: skip
-def test_oversight_texts_are_checked_like_every_other_option(
+def test_free_texts_of_grant_and_oversight_commands_are_checked_like_every_other_option(
     ledger: Ledger, command: list[str], message: str
 ) -> None:
     """Free texts of the oversight commands take what --memo takes: no control characters (a NUL, an
