@@ -23,7 +23,7 @@ from eventsourcing.persistence import OperationalError as StoreOperationalError
 from sqlalchemy.engine import Engine
 
 from ledger.database import APP_NAME, busy_timeout_ms, ensure_schema
-from ledger.errors import BadInputError, ConflictError, NotFoundError, StorageError
+from ledger.errors import BadInputError, ConflictError, LedgerError, NotFoundError, StorageError
 from ledger.grant import Grant, grant_uuid
 from ledger.policy import policy_in_force
 from ledger.rules import SOURCES, projects_count, raise_first, role_may_record
@@ -506,7 +506,7 @@ class GrantLedger(Application[UUID]):
 def open_ledger(url: str) -> GrantLedger:
     try:
         return GrantLedger(url)
-    except StorageError:
+    except LedgerError:
         raise
     except Exception as e:  # the driver's own errors: unreachable server, bad file...
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]

@@ -7,11 +7,14 @@ Kept free of eventsourcing imports so that read-only commands start fast.
 from __future__ import annotations
 
 import os
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 
+from ledger.errors import BadInputError
 from ledger.location import (
     APP_NAME,
     EVENTS_TABLE,
@@ -70,7 +73,10 @@ def _pg_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def configure_engine(engine: Engine) -> None:
+    """The ledger's settings on every connection; before the first, a SQLite file of another
+    program is refused (``refuse_foreign_sqlite``)."""
     if engine.dialect.name == "sqlite":
+        refuse_foreign_sqlite(engine)
         event.listen(engine, "connect", _sqlite_on_connect)
     elif engine.dialect.name == "postgresql":
         event.listen(engine, "connect", _pg_on_connect)
@@ -172,6 +178,41 @@ def schema_ready(engine: Engine) -> bool:
         return False
     check_version(str(row[0]))
     return str(row[0]) == str(SCHEMA_VERSION)
+
+
+# The prefixes of every table grant-ledger makes (the store's here, the read models' and the audit
+# log's in projections/ and audit/).
+_OWN_TABLES = ("ledger_", "balance_", "compliance_", "audit_")
+
+
+def refuse_foreign_sqlite(engine: Engine) -> None:
+    """A SQLite file that holds another program's tables is not made into a ledger: BadInputError
+    before anything is written. It is looked at read-only, before the engine's first connection
+    (which would switch the file to WAL). A PostgreSQL database may well host others' tables."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return
+    path = Path(database).resolve()
+    if not path.is_file():
+        return
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        try:
+            rows = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            ).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return  # not a database, or locked: opening it says so in its own words
+    foreign = sorted(str(name) for (name,) in rows if not str(name).startswith(_OWN_TABLES))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
+        msg = (
+            f"{path} is another program's SQLite database (tables {shown}), not a grant-ledger one; "
+            "nothing was written: give a new file name"
+        )
+        raise BadInputError(msg)
 
 
 def ensure_schema(engine: Engine) -> None:

@@ -132,3 +132,38 @@ def test_busy_timeout_setting_is_bounded() -> None:
             assert busy_timeout_ms() == expected
         finally:
             del os.environ["GRANT_LEDGER_BUSY_TIMEOUT"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["balance"],
+        ["init"],
+        ["spend", "G1", "--amount", "1", "--category", "equipment", "--source", "subsidy", "--voucher", "V"],
+        ["report", "findings"],
+        ["projections", "status"],
+        ["info"],
+    ],
+)
+def test_another_program_s_sqlite_file_is_refused_and_left_byte_for_byte(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """A file with someone else's tables is not made into a ledger: no tables added, not even its
+    journal mode changed (the look is read-only, before the first connection)."""
+    from click.testing import CliRunner
+
+    from commands.cli import cli
+
+    path = tmp_path / "accounts.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO customers (name) VALUES ('某公司')")
+    conn.close()
+    before = path.read_bytes()
+    result = CliRunner().invoke(cli, ["--db", str(path), *command])
+    assert result.exit_code == 2, result.stderr
+    assert f"{path} is another program's SQLite database (tables customers), not a grant-ledger one" in (
+        result.stderr
+    )
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["accounts.db"]
