@@ -7,6 +7,7 @@ Exit codes: 0 done (also: already recorded); 2 bad input or usage; 3 refused by 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -140,8 +141,15 @@ def cli(ctx: click.Context, db: str | None, actor: str, role: str, lang: str) ->
       grant-ledger balance --format json
     """
     actor = actor.strip()
-    if not actor or len(actor) > 128:
-        raise click.BadParameter("must be 1 to 128 characters", param_hint="--actor")
+    if not actor or len(actor) > 128 or any(ord(c) < 32 or ord(c) == 127 for c in actor):
+        msg = "must be 1 to 128 characters without control characters"
+        raise click.BadParameter(msg, param_hint="--actor")
+    busy = os.environ.get("GRANT_LEDGER_BUSY_TIMEOUT", "").strip()
+    if busy and not (busy.isascii() and busy.isdigit() and int(busy) <= 3_600_000):
+        raise click.BadParameter(
+            f"{busy!r} is not a number of milliseconds from 0 to 3600000",
+            param_hint="GRANT_LEDGER_BUSY_TIMEOUT",
+        )
     settings = Settings(db=db, actor=actor, role=role, lang=lang)
     ctx.obj = settings
     cli._settings = settings  # type: ignore[attr-defined]

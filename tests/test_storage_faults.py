@@ -134,6 +134,20 @@ def test_busy_timeout_setting_is_bounded() -> None:
             del os.environ["GRANT_LEDGER_BUSY_TIMEOUT"]
 
 
+@pytest.mark.parametrize("raw", ["abc", "-5", "²"])
+def test_a_bad_busy_timeout_is_refused_at_the_command_line(funded: str, raw: str) -> None:
+    """The library keeps a bounded value whatever it is given (above); the command line says the
+    setting is wrong instead of quietly waiting 30 s or not at all."""
+    before = events(funded)
+    result = run_cli(funded, *SPEND, GRANT_LEDGER_BUSY_TIMEOUT=raw)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"grant-ledger: Invalid value for GRANT_LEDGER_BUSY_TIMEOUT: {raw!r} is not a number of "
+        "milliseconds from 0 to 3600000"
+    ]
+    assert events(funded) == before
+
+
 @pytest.mark.parametrize(
     "command",
     [
