@@ -9,8 +9,6 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import Ledger, approved_district_grant, selected
 from tests.test_core_rules import refused
 
@@ -882,40 +880,41 @@ def test_findings_list_exactly_the_known_breaches(ledger: Ledger) -> None:
     assert "rectification overdue" in ledger.ok("report", "findings", "--as-of", "2026-01-31").stdout
 
 
-@pytest.mark.parametrize(
-    ("command", "message"),
-    [
-        (["rectify", "order", "G1", "--ref", "R1", "--finding", "台账\x00不全", "--deadline", "2024-09-30"],
-         "--finding: must be at most 500 characters without control characters"),
-        (["rectify", "order", "G1", "--ref", "R1", "--finding", "长" * 501, "--deadline", "2024-09-30"],
-         "--finding: must be at most 500 characters"),
-        (["evaluate", "G1", "--kind", "mid_term", "--result", "pass", "--summary", "良好\x1b[31m"],
-         "--summary: must be at most 500 characters without control characters"),
-        (["recover", "order", "G1", "--amount", "100", "--reason", "违规\n列支", "--document", "追-1"],
-         "--reason: must be at most 500 characters without control characters"),
-        (["dispose", "G1", "--source", "subsidy", "--amount", "100", "--how", "returned", "--approval", " "],
-         "--approval: must be 1 to 128 characters without control characters"),
-        (["dispose", "G1", "--source", "subsidy", "--amount", "100", "--how", "returned",
-          "--approval", "批\x7f9"],
-         "--approval: must be 1 to 128 characters without control characters"),
-        (["grant", "review", "G1", "--panel", "5", "--recommendation", "recommend", "--opinion", "同意\x00"],
-         "--opinion: must be at most 500 characters without control characters"),
-        (["grant", "reject", "G1", "--reason", "评审\n未通过"],
-         "--reason: must be at most 500 characters without control characters"),
-        (["grant", "adjust", "G1", "--line", "patterns:地方财政:0", "--approval", ""],
-         "--approval: must be 1 to 128 characters without control characters"),
-        (["grant", "close", "G1", "--document", "结\x08项"],
-         "--document: must be at most 500 characters without control characters"),
-    ],
-)  # fmt: skip
+FREE_TEXT_CASES = [
+    (["rectify", "order", "G1", "--ref", "R1", "--finding", "台账\x00不全", "--deadline", "2024-09-30"],
+     "--finding: must be at most 500 characters without control characters"),
+    (["rectify", "order", "G1", "--ref", "R1", "--finding", "长" * 501, "--deadline", "2024-09-30"],
+     "--finding: must be at most 500 characters"),
+    (["evaluate", "G1", "--kind", "mid_term", "--result", "pass", "--summary", "良好\x1b[31m"],
+     "--summary: must be at most 500 characters without control characters"),
+    (["recover", "order", "G1", "--amount", "100", "--reason", "违规\n列支", "--document", "追-1"],
+     "--reason: must be at most 500 characters without control characters"),
+    (["dispose", "G1", "--source", "subsidy", "--amount", "100", "--how", "returned", "--approval", " "],
+     "--approval: must be 1 to 128 characters without control characters"),
+    (["dispose", "G1", "--source", "subsidy", "--amount", "100", "--how", "returned",
+      "--approval", "批\x7f9"],
+     "--approval: must be 1 to 128 characters without control characters"),
+    (["grant", "review", "G1", "--panel", "5", "--recommendation", "recommend", "--opinion", "同意\x00"],
+     "--opinion: must be at most 500 characters without control characters"),
+    (["grant", "reject", "G1", "--reason", "评审\n未通过"],
+     "--reason: must be at most 500 characters without control characters"),
+    (["grant", "adjust", "G1", "--line", "patterns:地方财政:0", "--approval", ""],
+     "--approval: must be 1 to 128 characters without control characters"),
+    (["grant", "close", "G1", "--document", "结\x08项"],
+     "--document: must be at most 500 characters without control characters"),
+]  # fmt: skip
+
+
 def test_free_texts_of_grant_and_oversight_commands_are_checked_like_every_other_option(
-    ledger: Ledger, command: list[str], message: str
+    ledger: Ledger,
 ) -> None:
-    """Free texts of the oversight commands take what --memo takes: no control characters (a NUL, an
-    escape sequence, a line break), at most 500 characters; references are identifiers."""
+    """Free texts of the grant and oversight commands take what --memo takes: no control
+    characters (a NUL, an escape sequence, a line break), at most 500 characters; references are
+    identifiers. Each is refused before anything is written."""
     approved_district_grant(ledger)
     before = ledger.event_count()
-    result = ledger(*command, "--date", "2024-06-30", role="approver")
-    assert result.exit_code == 2, result.stderr
-    assert message in result.stderr
+    for command, message in FREE_TEXT_CASES:
+        result = ledger(*command, "--date", "2024-06-30", role="approver")
+        assert result.exit_code == 2, (command, result.stderr)
+        assert message in result.stderr, (command, result.stderr)
     assert ledger.event_count() == before

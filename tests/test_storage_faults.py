@@ -135,17 +135,19 @@ def test_busy_timeout_setting_is_bounded() -> None:
 
 
 @pytest.mark.parametrize("raw", ["abc", "-5", "²"])
-def test_a_bad_busy_timeout_is_refused_at_the_command_line(funded: str, raw: str) -> None:
+def test_a_bad_busy_timeout_is_refused_at_the_command_line(sqlite_url: str, raw: str) -> None:
     """The library keeps a bounded value whatever it is given (above); the command line says the
-    setting is wrong instead of quietly waiting 30 s or not at all."""
-    before = events(funded)
-    result = run_cli(funded, *SPEND, GRANT_LEDGER_BUSY_TIMEOUT=raw)
+    setting is wrong instead of quietly waiting 30 s or not at all (before opening any database,
+    so one engine shows it)."""
+    funded_grant(sqlite_url, "100000.00")
+    before = events(sqlite_url)
+    result = run_cli(sqlite_url, *SPEND, GRANT_LEDGER_BUSY_TIMEOUT=raw)
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [
         f"grant-ledger: Invalid value for GRANT_LEDGER_BUSY_TIMEOUT: {raw!r} is not a number of "
         "milliseconds from 0 to 3600000"
     ]
-    assert events(funded) == before
+    assert events(sqlite_url) == before
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from commands.cli import cli
 from tests.conftest import Ledger, approved_district_grant
 
 EXAMPLES = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 
