@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -20,6 +21,15 @@ from tests.conftest import drop_pg_schema, fresh_pg_url, pg_unavailable
 from tests.reliability import events, funded_grant
 
 ALLOWED = {0, 2, 3, 4, 5}
+# hypothesis settings of every property here: examples share module fixtures and run whole commands
+HOSTILE: dict[str, Any] = {
+    "deadline": None,
+    "suppress_health_check": [
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+}
 
 NASTY = [
     "",
@@ -250,15 +260,7 @@ def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-@settings(
-    max_examples=250,
-    deadline=None,
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-    ],
-)
+@settings(max_examples=250, **HOSTILE)
 @given(head=GLOBAL, command=COMMANDS)
 @example(head=[], command=["spend", "G1", "--amount", "1" * 40, "--category", "equipment", "--voucher", "V"])
 @example(head=[], command=["disburse", "G1", "--amount", "9" * 29 + ".5", "--voucher", "T9"])
@@ -276,15 +278,7 @@ def hostile_pg_db() -> Iterator[str]:
     drop_pg_schema(url)
 
 
-@settings(
-    max_examples=50,
-    deadline=None,
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-    ],
-)
+@settings(max_examples=50, **HOSTILE)
 @given(head=GLOBAL, command=COMMANDS)
 @example(head=[], command=["spend", "G1", "--amount", "1", "--category", "equipment", "--voucher", "V1",
                            "--source", "subsidy", "--date", "2024-05-10",
@@ -335,15 +329,7 @@ def _csv(rows: list[tuple[str, ...]]) -> str:
     return buffer.getvalue()
 
 
-@settings(
-    max_examples=80,
-    deadline=None,
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-    ],
-)
+@settings(max_examples=80, **HOSTILE)
 @given(
     header=st.one_of(st.just(HEADER), st.just("\ufeff" + HEADER), text, st.just(HEADER.upper())),
     rows=st.lists(row, max_size=4),
@@ -404,11 +390,7 @@ def workbook_to_import(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return path.read_bytes()
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(max_examples=40, **HOSTILE)
 @given(data=st.data())
 def test_a_damaged_workbook_is_refused_in_one_sentence_and_nothing_is_written(
     workbook_db: str, workbook_to_import: bytes, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
