@@ -15,6 +15,7 @@ import click
 
 from commands.context import Settings, default_actor
 from ledger.errors import LedgerError, StorageError
+from ledger.text import CONTROL
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 # ledger.rules.ROLES, spelled out so that start-up (--version, reports) does not import the rules
@@ -141,7 +142,7 @@ def cli(ctx: click.Context, db: str | None, actor: str, role: str, lang: str) ->
       grant-ledger balance --format json
     """
     actor = actor.strip()
-    if not actor or len(actor) > 128 or any(ord(c) < 32 or ord(c) == 127 for c in actor):
+    if not actor or len(actor) > 128 or CONTROL.search(actor):
         msg = "must be 1 to 128 characters without control characters"
         raise click.BadParameter(msg, param_hint="--actor")
     busy = os.environ.get("GRANT_LEDGER_BUSY_TIMEOUT", "").strip()

@@ -17,6 +17,7 @@ from commands.context import report, settings, today
 from commands.models import GrantApply, GrantApprove, validate
 from ledger.errors import BadInputError
 from ledger.money import parse_amount
+from ledger.text import CONTROL, CONTROL_BUT_TAB
 
 DATE = click.DateTime(["%Y-%m-%d"])
 
@@ -178,7 +179,7 @@ def _record(grant_id: str, action: str, on: object, decide: Any, done: str, repe
 
 def _ident(value: str, option: str) -> str:
     value = value.strip()
-    if not value or len(value) > 128 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if not value or len(value) > 128 or CONTROL.search(value):
         msg = f"{option}: must be 1 to 128 characters without control characters (got {value!r})"
         raise BadInputError(msg)
     return value
@@ -188,7 +189,7 @@ def _plain(value: str, option: str) -> str:
     """Free text of an option, as commands/models.py takes it: up to 500 characters, a tab but no
     other control character."""
     value = value.strip()
-    if len(value) > 500 or any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in value):
+    if len(value) > 500 or CONTROL_BUT_TAB.search(value):
         msg = f"{option}: must be at most 500 characters without control characters (got {value[:60]!r})"
         raise BadInputError(msg)
     return value

@@ -13,19 +13,20 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from ledger.errors import BadInputError
 from ledger.money import parse_amount
+from ledger.text import CONTROL, CONTROL_BUT_TAB
 
 
 def _identifier(value: str) -> str:
     value = value.strip()
     if not value:
         raise ValueError("must not be empty")
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if CONTROL.search(value):
         raise ValueError("must not contain control characters")
     return value
 
 
 def _text(value: str) -> str:
-    if any((ord(c) < 32 and c not in "\t") or ord(c) == 127 for c in value):
+    if CONTROL_BUT_TAB.search(value):
         raise ValueError("must not contain control characters")
     return value.strip()
 

@@ -57,6 +57,7 @@ from ledger.grant import Grant, grant_uuid
 from ledger.money import parse_amount
 from ledger.policy import Policy, policy_in_force
 from ledger.rules import SOURCES, Breach, raise_first, role_may_record
+from ledger.text import CONTROL_BUT_TAB
 from ledger.unit import Unit, unit_uuid
 
 HEADER = (
@@ -266,7 +267,7 @@ class _Books:
         """Apply one row to the aggregates (pending events), or raise the reason it is bad."""
         text: Callable[[str], str]
         cells = row.__class__ is _Cells
-        if _CONTROL.search("".join(row.values()) if cells else "".join(_strings(row))):
+        if CONTROL_BUT_TAB.search("".join(row.values()) if cells else "".join(_strings(row))):
             _refuse_control_character(row)
         text = row.__getitem__ if cells else partial(_text, row)
         kind = text("kind").lower()
@@ -431,17 +432,13 @@ class _Books:
         self._touch(grant)
 
 
-# control characters but the tab: what the command line's text options refuse (commands/models.py)
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-
-
 def _strings(row: Row) -> Iterator[str]:
     return (value for value in row.values() if value.__class__ is str)
 
 
 def _refuse_control_character(row: Row) -> None:
     for column, value in row.items():
-        found = _CONTROL.search(value) if value.__class__ is str else None
+        found = CONTROL_BUT_TAB.search(value) if value.__class__ is str else None
         if found is not None:
             msg = (
                 f"{column} holds a control character (U+{ord(found.group()):04X}); the command line "
