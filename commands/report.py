@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +37,20 @@ def report_group() -> None:
 
 def parse_moment(value: str) -> datetime:
     try:
-        return datetime.fromisoformat(value.strip().replace(" ", "T"))
+        moment = datetime.fromisoformat(value.strip().replace(" ", "T"))
     except ValueError:
         raise click.BadParameter(
             f"{value!r} is not a timestamp; write it like 2024-05-01T17:30:00 or 2024-05-01T09:30:00+00:00",
             param_hint="--known-at",
         ) from None
+    try:
+        moment.astimezone(UTC)  # recorded times are compared in UTC (naive times are local)
+    except (ValueError, OverflowError):
+        raise click.BadParameter(
+            f"{value!r} is too far in the past or future to compare with recorded times",
+            param_hint="--known-at",
+        ) from None
+    return moment
 
 
 def read_options(formats: Sequence[str] = FORMATS) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

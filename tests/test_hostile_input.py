@@ -264,6 +264,7 @@ def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> str:
 @given(head=GLOBAL, command=COMMANDS)
 @example(head=[], command=["spend", "G1", "--amount", "1" * 40, "--category", "equipment", "--voucher", "V"])
 @example(head=[], command=["disburse", "G1", "--amount", "9" * 29 + ".5", "--voucher", "T9"])
+@example(head=[], command=["balance", "--as-of", "2024-05-10", "--known-at", "0001-01-01"])
 def test_every_command_survives_hostile_options(hostile_db: str, head: list[str], command: list[str]) -> None:
     _survives(hostile_db, head, command)
 
