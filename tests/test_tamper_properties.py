@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +81,19 @@ def _write(bundle: Path, lines: list[dict[str, Any]], manifest: bool) -> None:
         write_manifest(bundle)
 
 
-def _copy(exported: Path, into: str) -> Path:
-    bundle = Path(into) / "bundle"
-    shutil.copytree(exported, bundle)
-    return bundle
+@contextmanager
+def _copied(exported: Path) -> Iterator[Path]:
+    """A copy of the exported bundle to tamper with, removed afterwards."""
+    with tempfile.TemporaryDirectory() as into:
+        bundle = Path(into) / "bundle"
+        shutil.copytree(exported, bundle)
+        yield bundle
+
+
+def _lines_of(bundle: Path) -> list[Any]:
+    lines = _parsed((bundle / "events.jsonl").read_bytes())
+    assert lines is not None
+    return lines
 
 
 def _leaves_with(lines: list[dict[str, Any]], key: str) -> list[int]:
@@ -106,10 +117,8 @@ def _raw_edit(data: st.DataObject, raw: bytes) -> bytes:
 def test_an_edited_value_is_caught_even_with_its_leaf_hash_recomputed(
     exported: Path, data: st.DataObject, rehash: bool, manifest: bool
 ) -> None:
-    with tempfile.TemporaryDirectory() as into:
-        bundle = _copy(exported, into)
-        lines = _parsed((bundle / "events.jsonl").read_bytes())
-        assert lines is not None
+    with _copied(exported) as bundle:
+        lines = _lines_of(bundle)
         field = data.draw(
             st.sampled_from(["amount", "voucher", "category", "source", "occurred_on", "actor"])
         )
@@ -135,10 +144,8 @@ def test_an_edited_value_is_caught_even_with_its_leaf_hash_recomputed(
 def test_a_deleted_duplicated_or_moved_event_is_caught(
     exported: Path, data: st.DataObject, renumber: bool, manifest: bool
 ) -> None:
-    with tempfile.TemporaryDirectory() as into:
-        bundle = _copy(exported, into)
-        lines = _parsed((bundle / "events.jsonl").read_bytes())
-        assert lines is not None
+    with _copied(exported) as bundle:
+        lines = _lines_of(bundle)
         how = data.draw(st.sampled_from(["delete", "duplicate", "move"]))
         at = data.draw(st.integers(0, len(lines) - 1))
         if how == "delete":
@@ -160,8 +167,7 @@ def test_a_deleted_duplicated_or_moved_event_is_caught(
 def test_raw_byte_edits_never_crash_verify_and_pass_only_when_the_events_are_unchanged(
     exported: Path, data: st.DataObject, manifest: bool
 ) -> None:
-    with tempfile.TemporaryDirectory() as into:
-        bundle = _copy(exported, into)
+    with _copied(exported) as bundle:
         path = bundle / "events.jsonl"
         raw = path.read_bytes()
         edited = _raw_edit(data, raw)
@@ -177,10 +183,8 @@ def test_raw_byte_edits_never_crash_verify_and_pass_only_when_the_events_are_unc
 def test_an_amount_no_ledger_writes_is_a_replay_failure_even_with_its_leaf_hash(
     exported: Path, amount: str
 ) -> None:
-    with tempfile.TemporaryDirectory() as into:
-        bundle = _copy(exported, into)
-        lines = _parsed((bundle / "events.jsonl").read_bytes())
-        assert lines is not None
+    with _copied(exported) as bundle:
+        lines = _lines_of(bundle)
         at = _leaves_with(lines, "amount")[-1]
         lines[at]["record"]["state"]["amount"]["_data_"] = amount
         lines[at]["leaf_hash"] = record_leaf_hash(lines[at]["record"]).hex()
@@ -200,8 +204,7 @@ def test_raw_edits_of_the_bundle_s_other_files_never_crash_verify(
     is a failure (or, where the bytes do not matter, a pass), never an internal error."""
     others = sorted(p.relative_to(exported).as_posix() for p in exported.rglob("*") if p.is_file())
     name = data.draw(st.sampled_from([n for n in others if n != "events.jsonl"]))
-    with tempfile.TemporaryDirectory() as into:
-        bundle = _copy(exported, into)
+    with _copied(exported) as bundle:
         path = bundle / name
         raw = path.read_bytes()
         edited = _raw_edit(data, raw)
