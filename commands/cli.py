@@ -15,6 +15,7 @@ import click
 
 from commands.context import Settings, default_actor
 from ledger.errors import LedgerError, StorageError
+from ledger.location import MAX_BUSY_TIMEOUT_MS
 from ledger.text import CONTROL
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -146,9 +147,9 @@ def cli(ctx: click.Context, db: str | None, actor: str, role: str, lang: str) ->
         msg = "must be 1 to 128 characters without control characters"
         raise click.BadParameter(msg, param_hint="--actor")
     busy = os.environ.get("GRANT_LEDGER_BUSY_TIMEOUT", "").strip()
-    if busy and not (busy.isascii() and busy.isdigit() and int(busy) <= 3_600_000):
+    if busy and not (busy.isascii() and busy.isdigit() and int(busy) <= MAX_BUSY_TIMEOUT_MS):
         raise click.BadParameter(
-            f"{busy!r} is not a number of milliseconds from 0 to 3600000",
+            f"{busy!r} is not a number of milliseconds from 0 to {MAX_BUSY_TIMEOUT_MS}",
             param_hint="GRANT_LEDGER_BUSY_TIMEOUT",
         )
     settings = Settings(db=db, actor=actor, role=role, lang=lang)

@@ -18,6 +18,7 @@ from ledger.errors import BadInputError
 from ledger.location import (
     APP_NAME,
     EVENTS_TABLE,
+    MAX_BUSY_TIMEOUT_MS,
     META_TABLE,
     SCHEMA_VERSION,
     SNAPSHOTS_TABLE,
@@ -51,7 +52,7 @@ def busy_timeout_ms() -> int:
         value = int(raw) if raw else DEFAULT_BUSY_TIMEOUT_MS
     except ValueError:
         value = DEFAULT_BUSY_TIMEOUT_MS
-    return max(0, min(value, 3_600_000))
+    return max(0, min(value, MAX_BUSY_TIMEOUT_MS))
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -16,6 +16,8 @@ EVENTS_TABLE = f"{APP_NAME}_events"
 SNAPSHOTS_TABLE = f"{APP_NAME}_snapshots"
 META_TABLE = "ledger_meta"
 SCHEMA_VERSION = 1
+# GRANT_LEDGER_BUSY_TIMEOUT: how long a command waits for another writer, at most (ms)
+MAX_BUSY_TIMEOUT_MS = 3_600_000
 
 
 def default_db_path() -> Path:
