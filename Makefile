@@ -31,6 +31,7 @@ bench: $(TSTAMP)
 lint: $(TSTAMP)
 	$(BIN)/ruff check ledger projections commands audit tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) *.egg-info grant-ledger-demo.db*

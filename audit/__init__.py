@@ -1,1 +1,2 @@
-"""Audit trail: Merkle log hashing, signed checkpoints, export and verification."""
+"""Audit trail: the auditor's verifier (``audit.verifier``, standalone) and the ledger-side
+producer (the Merkle log projection, signed checkpoints, bundle export)."""

@@ -4,7 +4,7 @@ Layout::
 
     bundle.json          what was exported (origin, tree size, filters)
     events.jsonl         one line per leaf, in leaf order: leaf_index, event_id, leaf_hash and the
-                         event's record (see audit/canonical.py); events outside --grant/--as-of
+                         event's record (see audit/verifier/canonical.py); events outside --grant/--as-of
                          are "withheld": only their leaf hash is given, so the root still checks
     checkpoints/NNNN.txt every signed checkpoint, oldest first
     keys/NAME.pub        the public key(s) that signed them
@@ -30,13 +30,13 @@ from uuid import UUID
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Engine
 
-from audit import layout
-from audit.background import Background
-from audit.canonical import canonical_json, record_from_stored
-from audit.checkpoint import key_id
-from audit.layout import BALANCE_HEADERS, FORMAT, event_line, event_log_row
 from audit.log import ORIGIN, leaves, stored_checkpoints
-from audit.xlsx import SheetStream, Workbook
+from audit.verifier import layout
+from audit.verifier.background import Background
+from audit.verifier.canonical import canonical_json, record_from_stored
+from audit.verifier.checkpoint import key_id
+from audit.verifier.layout import BALANCE_HEADERS, FORMAT, event_line, event_log_row
+from audit.verifier.xlsx import SheetStream, Workbook
 from ledger.database import EVENTS_TABLE
 from ledger.errors import BadInputError, NotFoundError
 from ledger.policy import current_policy, policy_in_force, policy_text
@@ -252,7 +252,7 @@ def export(
 ) -> Exported:
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-    from audit.checkpoint import Ed25519PublicKey
+    from audit.verifier.checkpoint import Ed25519PublicKey
 
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise BadInputError(f"{directory} exists and is not an empty directory; give a new one")

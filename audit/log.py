@@ -31,20 +31,20 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from audit.canonical import stored_leaf_data
-from audit.merkle import CompactRange
+from audit.verifier.canonical import stored_leaf_data
+from audit.verifier.merkle import CompactRange
 from projections.bulk import BulkInsert
+from projections.names import AUDIT_LOG as NAME
 from projections.records import records_of_rows
 from projections.shapes import ShapeCache
 
 if TYPE_CHECKING:
     from projections.records import StoredRecord
 
-NAME = "audit_log"
 ORIGIN = "grant-ledger.chongqing/audit-log"
 
 _sha256 = hashlib.sha256
-_quote = json.encoder.encode_basestring  # as audit.canonical quotes a str
+_quote = json.encoder.encode_basestring  # as audit.verifier.canonical quotes a str
 
 metadata = MetaData()
 _Big = BigInteger().with_variant(Integer(), "sqlite")
@@ -164,7 +164,7 @@ class LeafComputer:
                     f'{{"originator_id":"{originator}","originator_version":{int(version)},'
                     f'"recorded_at":"{shaped[1]}","state":{shaped[0]},"topic":{quoted}}}'
                 ).encode()
-            leaf = _sha256(b"\x00" + data).digest()  # audit.merkle.leaf_hash
+            leaf = _sha256(b"\x00" + data).digest()  # audit.verifier.merkle.leaf_hash
             hashes.append(leaf)
             out.append((start + n, nid, originator, version, leaf.hex()))
         self.frontier = self.frontier.extend(hashes)
@@ -209,7 +209,7 @@ def _leaves(
             ).encode()
         else:
             data = stored_leaf_data(originator, r.originator_version, r.topic, r.data, canonical)
-        h = _sha256(b"\x00" + data).digest()  # audit.merkle.leaf_hash
+        h = _sha256(b"\x00" + data).digest()  # audit.verifier.merkle.leaf_hash
         hashes.append(h)
         rows.append((start + n, r.id, originator, r.originator_version, h.hex()))
     return frontier.extend(hashes), rows

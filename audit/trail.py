@@ -11,7 +11,8 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
-from audit.checkpoint import (
+from audit.log import ORIGIN, checkpoints, leaf_hashes, leaves, stored_checkpoints, tree_head
+from audit.verifier.checkpoint import (
     Checkpoint,
     KeyFileError,
     load_private_key,
@@ -19,8 +20,7 @@ from audit.checkpoint import (
     sign_checkpoint,
     utc_timestamp,
 )
-from audit.log import ORIGIN, checkpoints, leaf_hashes, leaves, stored_checkpoints, tree_head
-from audit.merkle import inclusion_proof, verify_inclusion
+from audit.verifier.merkle import inclusion_proof, verify_inclusion
 from ledger.errors import BadInputError, NotFoundError, VerificationError
 
 

@@ -153,8 +153,8 @@ def verify_command(directory: Path, trusted: Path | None, public_key: Path | Non
     Example:
       grant-ledger audit verify bundle-2024-06/ --trusted checkpoint-2024-03-31.txt
     """
-    from audit.checkpoint import KeyFileError
-    from audit.verify import verify_bundle
+    from audit.verifier.checkpoint import KeyFileError
+    from audit.verifier.verify import verify_bundle
 
     events = directory / "events.jsonl"
     length = events.stat().st_size if events.is_file() else 0

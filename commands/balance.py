@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from commands.report import emit, engine_for_reading, parse_moment, read_options
+from commands.reading import emit, engine_for_reading, parse_moment, read_options
 from ledger.errors import NotFoundError
 
 __all__ = ["balance_command", "parse_moment", "register"]

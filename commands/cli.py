@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from audit.verifier.errors import AuditError
 from commands.context import Settings, default_actor
 from ledger.errors import LedgerError, StorageError
 from ledger.location import MAX_BUSY_TIMEOUT_MS
@@ -74,6 +75,8 @@ class LedgerGroup(click.Group):
         except click.ClickException as e:
             _fail(e.format_message(), e.exit_code)
         except LedgerError as e:
+            _fail(e.message, e.exit_code)
+        except AuditError as e:
             _fail(e.message, e.exit_code)
         except KeyboardInterrupt:
             _fail("interrupted; nothing was written by the unfinished command", 130)

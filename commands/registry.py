@@ -1,6 +1,7 @@
 """Which projections the command line keeps current: the read models of ``projections/``
-plus any kept by other packages (the audit log). Add a projection here to have every write
-and every report keep it caught up."""
+plus the audit log (``audit/log.py``). The command line hands this list to the projections'
+runner (``catch_up``, ``project_stored``); the runner itself knows none of them by name.
+Their names are ``projections.names.KEPT``, in this order."""
 
 from __future__ import annotations
 
@@ -20,4 +21,6 @@ def all_projections() -> list[Projection]:
 
 def projection_names() -> tuple[str, ...]:
     """Names only, without importing eventsourcing (for the fast 'is anything behind?' check)."""
-    return ("balances", "compliance", "audit_log")
+    from projections.names import KEPT
+
+    return KEPT

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from commands.report import emit, engine_for_reading, read_options, when
+from commands.reading import emit, engine_for_reading, read_options, when
 
 KEYS = ["base_id", "grant_id", "category", "category_label", "source", "content", "spent", "entries"]
 HEADERS = {

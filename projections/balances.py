@@ -13,10 +13,10 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from projections.bulk import BulkInsert
+from projections.names import BALANCES as NAME
 from projections.records import GRANT, StoredRecord, day, fen, moment
 from projections.schema import MEASURES, grants, movements
 
-NAME = "balances"
 TABLES = (grants, movements)
 SELECT_CHUNK = 500  # aggregate ids per IN (...), well inside every driver's parameter limit
 

@@ -42,6 +42,7 @@ from ledger.rules import (
     within_fund_source,
 )
 from projections.balances import APPLIED, known_grants
+from projections.names import COMPLIANCE as NAME
 from projections.records import GRANT, StoredRecord, amount, day, fen
 from projections.schema import (
     compliance_events,
@@ -50,7 +51,6 @@ from projections.schema import (
     compliance_rectifications,
 )
 
-NAME = "compliance"
 TABLES = (compliance_grants, compliance_outputs, compliance_rectifications, compliance_events)
 
 

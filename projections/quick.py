@@ -21,11 +21,12 @@ from typing import Any
 from ledger.location import EVENTS_TABLE, META_TABLE, check_version
 from ledger.money import from_fen
 from projections.figures import MEASURES, Balance
+from projections.names import KEPT
 
 GRANTS_TABLE = "balance_grants"
 TRACKING_TABLE = "ledger_tracking"
 LABELS = ("base_id", "grant_id", "base_name", "programme", "status")
-PROJECTIONS = ("balances", "compliance", "audit_log")
+PROJECTIONS = KEPT
 # Wait this long for a writer's lock before handing over to the ordinary path.
 BUSY_MS = 2000
 

@@ -7,7 +7,7 @@ text the audit log hashes at the same time): typed values stay as the transcoder
 the application's transcodings do — without building domain event objects, which cost far more
 than the projections' own work. Projections dispatch on the topic string; topics are stable
 (``grant-ledger:Grant.ExpenditureRecorded``). The state must be plain JSON, as the audit log
-hashes it (``audit.canonical``): no cipher or compressor on events.
+hashes it (``audit.verifier.canonical``): no cipher or compressor on events.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class StoredRecord:
     originator_version: int
     topic: str
     data: dict[str, Any]  # the stored state, parsed
-    canonical: str | None = None  # its canonical JSON text (audit/canonical.py), when known already
+    canonical: str | None = None  # its canonical JSON text (audit/verifier/canonical.py), when known already
 
     @property
     def originator_id(self) -> str:

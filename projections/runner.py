@@ -34,7 +34,7 @@ from sqlalchemy.types import NullType
 
 from ledger.application import GrantLedger
 from ledger.database import EVENTS_TABLE
-from ledger.errors import StorageError
+from ledger.errors import ConflictError, StorageError
 from projections.records import StoredRecord, records, records_of_rows
 from projections.schema import TRACKING_TABLE, metadata, widen_text_columns
 
@@ -281,33 +281,29 @@ def _after(batch: Sequence[StoredRecord], position: int) -> Sequence[StoredRecor
     return [r for r in batch if r.id > position]
 
 
-class ProjectionsBehind(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class ProjectionsBehind(ConflictError):
+    """A projection is not where the writer's transaction found it: another process moved it.
+    The writer's transaction rolls back; the command, run again, catches up first."""
 
 
 def project_stored(
     session: Session,
     stored: Sequence[Notification],
-    chosen: Sequence[Projection] | None = None,
+    chosen: Sequence[Projection],
     events: Sequence[Any] | None = None,
 ) -> None:
     """Apply notifications the caller has just inserted, in the caller's transaction (no commit here).
 
-    ``session`` is bound to the caller's connection; ``chosen`` defaults to every projection the
-    command line keeps (``commands.registry.all_projections``). Each chosen projection must stand
-    at the store's head as it was before these rows (else :class:`ProjectionsBehind`); its tracking
-    position moves to ``stored[-1].id`` by compare-and-set. ``events`` is accepted for callers of
-    the first version and not needed: the projections read the stored state itself.
+    ``session`` is bound to the caller's connection; ``chosen`` are the projections the caller
+    keeps (the command line's: ``commands.registry.all_projections()``). Each chosen projection
+    must stand at the store's head as it was before these rows (else :class:`ProjectionsBehind`,
+    and the caller's transaction must roll back); its tracking position moves to ``stored[-1].id``
+    by compare-and-set. ``events`` is accepted for callers of the first version and not needed:
+    the projections read the stored state itself.
     """
     del events
     if not stored:
         return
-    if chosen is None:
-        from commands.registry import all_projections
-
-        chosen = all_projections()
     first, last = stored[0].id, stored[-1].id
     tracking = _TRACKING
     names = [p.name for p in chosen]
@@ -320,7 +316,10 @@ def project_stored(
     try:
         move_positions(session, tracking, due, last)
     except _Overtaken as e:
-        raise ProjectionsBehind(f"the {e} projection was moved by another process") from None
+        raise ProjectionsBehind(
+            f"another process moved the {e} projection while this command wrote; nothing was written: "
+            "run the command again"
+        ) from None
     for projection in chosen:
         projection.apply(session, batch)
 
@@ -332,8 +331,8 @@ def _check_at_head(session: Session, name: str, position: int, first: int) -> No
     ).scalar()
     if position >= first or between:
         msg = (
-            f"the {name} projection stands at {position}, not at the head before "
-            f"event {first}; run `grant-ledger projections status`"
+            f"the {name} projection stands at event {position}, not at the head before event {first} "
+            "(another process moved it); nothing was written: run the command again"
         )
         raise ProjectionsBehind(msg)
 

@@ -5,7 +5,7 @@ Events of one class are stored with the same keys in the same order, written by 
 tokenized and a pattern is compiled for it; every later state of that shape is one
 ``re.fullmatch``, from whose groups come both the value ``json.loads`` would give and the text
 ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` would write
-(what the audit log hashes, see ``audit/canonical.py``).
+(what the audit log hashes, see ``audit/verifier/canonical.py``).
 
 Only values whose stored text is already their canonical text are admitted: strings without
 escapes or control characters, typed values ``{"_type_":…,"_data_":…}`` of such strings,

@@ -12,10 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from audit import verify, xlsx
 from audit.bundle import write_manifest
-from audit.merkle import consistency_proof, root_from_leaf_hashes
-from audit.verify import verify_bundle
+from audit.verifier import verify, xlsx
+from audit.verifier.merkle import consistency_proof, root_from_leaf_hashes
+from audit.verifier.verify import verify_bundle
 from tests.conftest import Ledger, approved_district_grant
 
 

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit.checkpoint import (
+from audit.verifier.checkpoint import (
     Checkpoint,
     CheckpointError,
     KeyFileError,
@@ -31,7 +31,7 @@ from audit.checkpoint import (
     utc_timestamp,
     verify_signed_checkpoint,
 )
-from audit.merkle import leaf_hash, root_from_leaf_hashes
+from audit.verifier.merkle import leaf_hash, root_from_leaf_hashes
 
 ROOT = root_from_leaf_hashes([leaf_hash(b"a"), leaf_hash(b"b"), leaf_hash(b"c")])
 CP = Checkpoint("grant-ledger.example/cq-skills", 3, ROOT, "2024-05-01T08:30:00Z")
@@ -311,7 +311,7 @@ def test_exclusive_create_wins_a_race(tmp_path: Path, monkeypatch: pytest.Monkey
     # and a half-written pair is removed.
     (tmp_path / "ledger.key").write_text("existing")
     (tmp_path / "other.pub").write_text("existing")
-    monkeypatch.setattr("audit.checkpoint.os.path.lexists", lambda path: False)
+    monkeypatch.setattr("audit.verifier.checkpoint.os.path.lexists", lambda path: False)
     with pytest.raises(KeyFileError, match="Refusing to overwrite"):
         generate_keypair(tmp_path, "ledger")
     assert (tmp_path / "ledger.key").read_text() == "existing"

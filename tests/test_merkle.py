@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit.merkle import (
+from audit.verifier.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
     CompactRange,

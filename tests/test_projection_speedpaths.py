@@ -81,7 +81,7 @@ def test_project_stored_moves_every_projection_in_the_callers_transaction(db_url
         stored = _notifications_after(app, before)
         assert len(stored) == 3
         with app.engine.begin() as conn, Session(bind=conn) as session:  # as the importer does
-            project_stored(session, stored)
+            project_stored(session, stored, all_projections())
             session.flush()
         names = [p.name for p in all_projections()]
         assert positions(app.engine, names) == dict.fromkeys(names, head(app.engine))
@@ -112,7 +112,8 @@ def test_project_stored_refuses_projections_behind_the_head(db_url: str) -> None
         stored = _notifications_after(app, before)
         with app.engine.connect() as conn, conn.begin(), Session(bind=conn) as session:
             with pytest.raises(ProjectionsBehind, match="balances"):
-                project_stored(session, stored[1:])  # the first new event was never projected
+                # the first new event was never projected
+                project_stored(session, stored[1:], all_projections())
         assert catch_up(app, all_projections()) == 3 * 2
         with app.engine.connect() as conn:
             spent = conn.execute(select(text("subsidy_spent")).select_from(text("balance_grants"))).scalar()
@@ -145,7 +146,7 @@ _state = st.dictionaries(st.one_of(_text, st.sampled_from(["amount", "_data_", "
 def test_states_parsed_by_shape_equal_json_and_their_canonical_text(
     states: list[dict[str, Any]], compact: bool
 ) -> None:
-    from audit.canonical import canonical_json
+    from audit.verifier.canonical import canonical_json
     from projections.shapes import ShapeCache
 
     cache = ShapeCache()
@@ -161,9 +162,10 @@ def test_states_parsed_by_shape_equal_json_and_their_canonical_text(
 
 
 def test_leaf_hashes_of_records_equal_the_reference_definition(sqlite_ledger: Ledger) -> None:
-    """Every stored event of a demo ledger: the audit log's leaves as audit/canonical.py defines them."""
-    from audit.canonical import record_from_stored, record_leaf_hash
+    """Every stored event of a demo ledger: the audit log's leaves as the verifier's
+    audit/verifier/canonical.py defines them."""
     from audit.log import leaves
+    from audit.verifier.canonical import record_from_stored, record_leaf_hash
 
     sqlite_ledger.ok("demo")
     engine = create_engine(sqlite_ledger.url)

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit.bundle import write_manifest
-from audit.canonical import record_leaf_hash
+from audit.verifier.canonical import record_leaf_hash
 from commands.cli import cli
 from tests.conftest import Ledger, approved_district_grant
 

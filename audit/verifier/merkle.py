@@ -14,18 +14,16 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from audit.verifier.errors import AuditError
+
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 _sha256 = hashlib.sha256
 
 
-class MerkleError(Exception):
+class MerkleError(AuditError):
     """Malformed input: an index or size out of range, a hash of the wrong length..."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def leaf_hash(data: bytes) -> bytes:

@@ -9,7 +9,7 @@ Checks, each failure naming the file, event or checkpoint:
    (so each is consistent with the next), the latest one covering every event;
 4. the trusted checkpoint (kept by the auditor from an earlier visit): signed, and an RFC 9162
    consistency proof from it to the latest checkpoint of the bundle verifies;
-5. balances replayed from the records (audit/replay.py) equal the workbook's balances sheet;
+5. balances replayed from the records (audit/verifier/replay.py) equal the workbook's balances sheet;
 6. the workbook's event log (every "event log" sheet) shows exactly the leaves of events.jsonl.
 
 One pass over events.jsonl does 2, 3, 4 and the replay, in memory that does not grow with the
@@ -37,10 +37,10 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from audit import layout
-from audit.background import Background, BackgroundError
-from audit.canonical import CanonicalError, record_leaf_hash
-from audit.checkpoint import (
+from audit.verifier import layout
+from audit.verifier.background import Background, BackgroundError
+from audit.verifier.canonical import CanonicalError, record_leaf_hash
+from audit.verifier.checkpoint import (
     Checkpoint,
     CheckpointError,
     Ed25519PublicKey,
@@ -49,9 +49,9 @@ from audit.checkpoint import (
     parse_signed_checkpoint,
     verify_signed_checkpoint,
 )
-from audit.merkle import CompactRange, consistency_ranges, verify_consistency
-from audit.replay import MEASURES, Replay, ReplayError
-from audit.xlsx import SheetStream, dimension, rows_per_sheet
+from audit.verifier.merkle import CompactRange, consistency_ranges, verify_consistency
+from audit.verifier.replay import MEASURES, Replay, ReplayError
+from audit.verifier.xlsx import SheetStream, dimension, rows_per_sheet
 
 CENT = Decimal("0.01")
 EVENTS = "events.jsonl"
@@ -59,7 +59,7 @@ WORKBOOK = "report.xlsx"
 _CHUNK = 1 << 22
 _BATCH = 4096  # leaf hashes added to the tree at a time
 _MAX_SHEET_DIFFS = 5
-# A line as `audit export` writes it (audit/layout.py): the record's canonical bytes come last.
+# A line as `audit export` writes it (audit/verifier/layout.py): the record's canonical bytes come last.
 _EXPORTED = re.compile(
     rb'\{"leaf_index":(0|[1-9][0-9]*),"event_id":(0|[1-9][0-9]*),"leaf_hash":"([0-9a-f]{64})",'
 )

@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from audit.verifier.errors import AuditError
+
 ROOT_SIZE = 32
 ED25519_ALGORITHM = 0x01
 SIGNATURE_PREFIX = "\u2014 "  # em dash and a space
@@ -37,20 +39,12 @@ _TIMESTAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z"
 _KEY_FILE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-class CheckpointError(Exception):
+class CheckpointError(AuditError):
     """A checkpoint is malformed or its signature does not verify."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
-
-class KeyFileError(Exception):
+class KeyFileError(AuditError):
     """A key file cannot be created, read or used."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from audit.layout import MEASURES
+from audit.verifier.errors import AuditError
+from audit.verifier.layout import MEASURES
 
 __all__ = ["MEASURES", "GrantTotals", "Replay", "ReplayError"]
 
@@ -30,10 +31,8 @@ _PLAIN_AMOUNT = re.compile(r"-?[0-9]{1,18}(?:\.[0-9]{1,6})?")
 _SPENDING = ("ExpenditureRecorded", "ExpenditureReversed", "BalanceDisposed")
 
 
-class ReplayError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class ReplayError(AuditError):
+    pass
 
 
 @dataclass

@@ -18,15 +18,14 @@ import json
 from typing import Any
 from uuid import UUID
 
-from audit.merkle import leaf_hash
+from audit.verifier.errors import AuditError
+from audit.verifier.merkle import leaf_hash
 
 RECORD_KEYS = ("originator_id", "originator_version", "topic", "recorded_at", "state")
 
 
-class CanonicalError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class CanonicalError(AuditError):
+    pass
 
 
 def canonical_json(value: Any) -> bytes:

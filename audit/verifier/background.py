@@ -13,11 +13,11 @@ from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any
 
+from audit.verifier.errors import AuditError
 
-class BackgroundError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+
+class BackgroundError(AuditError):
+    pass
 
 
 def _run(send: Connection, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:

@@ -1,0 +1,136 @@
+"""What every read command shares: the options ``--format table|json|csv|xlsx``, ``--output``,
+``--as-of`` and ``--known-at``, the caught-up engine it reads, and the one way it prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ledger.errors import BadInputError
+
+FORMATS = ("table", "json", "csv", "xlsx")
+
+
+def parse_moment(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.strip().replace(" ", "T"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a timestamp; write it like 2024-05-01T17:30:00 or 2024-05-01T09:30:00+00:00",
+            param_hint="--known-at",
+        ) from None
+    try:
+        moment.astimezone(UTC)  # recorded times are compared in UTC (naive times are local)
+    except (ValueError, OverflowError):
+        raise click.BadParameter(
+            f"{value!r} is too far in the past or future to compare with recorded times",
+            param_hint="--known-at",
+        ) from None
+    return moment
+
+
+def read_options(formats: Sequence[str] = FORMATS) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--as-of``, ``--known-at``, ``--format`` and ``--output`` for a read command."""
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(
+            [
+                click.option(
+                    "--as-of", type=click.DateTime(["%Y-%m-%d"]), help="the books as of this business date"
+                ),
+                click.option(
+                    "--known-at",
+                    help="what the ledger knew at this moment: events recorded later are left out "
+                    "(ISO timestamp; naive times are local)",
+                ),
+                click.option(
+                    "--format", "fmt", type=click.Choice(list(formats)), default="table", show_default=True
+                ),
+                click.option(
+                    "--output",
+                    "-o",
+                    type=click.Path(dir_okay=False, path_type=Path),
+                    help="write to this file (needed for xlsx)",
+                ),
+            ]
+        ):
+            f = option(f)
+        return f
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class When:
+    as_of: date | None
+    known_at: datetime | None
+
+
+def when(as_of: datetime | None, known_at: str | None) -> When:
+    return When(as_of.date() if as_of else None, parse_moment(known_at) if known_at else None)
+
+
+def engine_for_reading() -> Any:
+    """The projections' engine, caught up with the store (read-your-writes)."""
+    from sqlalchemy import inspect
+
+    from commands.context import settings
+    from projections.schema import grants
+
+    s = settings()
+    s.ensure_current()
+    engine = s.engine()
+    if not inspect(engine).has_table(grants.name):
+        s.catch_up()
+        engine = s.engine()
+    return engine
+
+
+def emit(
+    *,
+    title: Mapping[str, str],
+    keys: Sequence[str],
+    headers: Mapping[str, Sequence[str]],
+    rows: Sequence[Sequence[Any]],
+    fmt: str,
+    output: Path | None,
+    empty: Mapping[str, str] | None = None,
+    hidden: Sequence[int] = (),
+) -> None:
+    """Print (or write) a report: table aligned by display width, json, csv, or an xlsx sheet."""
+    from commands.context import settings
+    from commands.output import table, to_csv, to_json, to_xlsx
+
+    lang = settings().lang
+    if fmt == "xlsx":
+        if output is None:
+            raise BadInputError("an xlsx report needs --output FILE.xlsx")
+        to_xlsx(output, [(title[lang], headers[lang], rows)])
+        click.echo(f"wrote {title[lang]} to {output}")
+        return
+    if fmt == "json":
+        text = to_json([dict(zip(keys, row, strict=True)) for row in rows]) + "\n"
+    elif fmt == "csv":
+        text = to_csv(keys, rows)
+    elif not rows:
+        text = (empty or {"zh": "没有数据。", "en": "nothing to report"})[lang] + "\n"
+    else:
+        shown = [i for i in range(len(keys)) if i not in hidden]
+        text = (
+            table(
+                [headers[lang][i] for i in shown],
+                [[row[i] for i in shown] for row in rows],
+            )
+            + "\n"
+        )
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {title[lang]} to {output}")
+    else:
+        click.echo(text, nl=False)
