@@ -206,3 +206,16 @@ def test_a_projection_moved_by_another_process_is_a_conflict_in_one_sentence(
     assert ledger.event_count() == before
     ledger.ok("import", "--jobs", "1", str(books))  # run again, as the sentence says
     assert ledger.event_count() == before + 1
+
+
+def test_the_projections_the_command_line_keeps_are_named_once() -> None:
+    """The runner knows no projection by name; the command line hands it its list, whose names
+    are the one constant the fast paths read."""
+    from audit.log import AuditLogProjection
+    from commands.registry import all_projections, projection_names
+    from projections import names, quick
+
+    kept = all_projections()
+    assert tuple(p.name for p in kept) == projection_names() == names.KEPT == quick.PROJECTIONS
+    assert len(set(names.KEPT)) == len(names.KEPT)
+    assert any(isinstance(p, AuditLogProjection) for p in kept)
