@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from audit.bundle import write_manifest
-from audit.verifier import verify, xlsx
-from audit.verifier.merkle import consistency_proof, root_from_leaf_hashes
+from audit.verifier import workbook, xlsx
+from audit.verifier.merkle import consistency_proof, consistency_ranges, root_from_leaf_hashes
+from audit.verifier.scan import Tree
 from audit.verifier.verify import verify_bundle
 from tests.conftest import Ledger, approved_district_grant
 
@@ -30,7 +31,7 @@ def test_streamed_roots_and_consistency_proof_equal_the_whole_list_ones(
     old = data.draw(st.integers(0, new))
     sizes = set(data.draw(st.lists(st.integers(1, new), max_size=4))) | {new}
     leaves = _leaves(new)
-    tree = verify._Tree(sizes, verify.consistency_ranges(old, new))
+    tree = Tree(sizes, consistency_ranges(old, new))
     for leaf in leaves:
         tree.add(leaf)
     tree.finish()
@@ -81,7 +82,7 @@ def test_the_event_log_check_in_a_second_process_catches_an_edited_sheet(
     b = tmp_path / "b"
     ledger.ok("audit", "export", str(b), role="auditor")
     if second_process:
-        monkeypatch.setattr(verify, "PARALLEL_BYTES", 0)
+        monkeypatch.setattr(workbook, "PARALLEL_BYTES", 0)
     passed = verify_bundle(b)
     assert passed.failures == [] and passed.event_log_rows == passed.events > 0
 
@@ -101,7 +102,7 @@ def test_an_edited_events_file_is_caught_by_its_manifest_digest_in_either_proces
     ledger, tmp_path = bundle
     b = tmp_path / "b"
     ledger.ok("audit", "export", str(b), role="auditor")
-    monkeypatch.setattr(verify, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(workbook, "PARALLEL_BYTES", 0)
     path = b / "events.jsonl"
     path.write_bytes(path.read_bytes().replace(b'"actor":"', b'"actor":"x', 1))
     failed = verify_bundle(b)

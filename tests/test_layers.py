@@ -37,9 +37,13 @@ VERIFIER_MODULES = (
     "checkpoint",
     "errors",
     "layout",
+    "manifest",
     "merkle",
     "replay",
+    "report",
+    "scan",
     "verify",
+    "workbook",
     "xlsx",
 )
 

@@ -1,0 +1,33 @@
+"""What a verification found (``Report``), and the bundle's files it reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+EVENTS = "events.jsonl"
+WORKBOOK = "report.xlsx"
+CHUNK = 1 << 22
+
+
+@dataclass
+class Report:
+    failures: list[str] = field(default_factory=list)
+    events: int = 0
+    withheld: int = 0
+    checkpoints: int = 0
+    grants: int = 0
+    root: bytes = b""
+    event_log_rows: int = 0
+
+    def fail(self, message: str) -> None:
+        self.failures.append(message)
+
+
+def read_text(path: Path, name: str, report: Report) -> str | None:
+    """The file as UTF-8 text, or None with a failure reported."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        report.fail(f"{name}: not UTF-8 text (byte {e.start})")
+        return None

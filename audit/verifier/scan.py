@@ -1,0 +1,220 @@
+"""The one pass over events.jsonl: positions, leaves recomputed, per-aggregate versions, the
+replay, and the Merkle tree's roots at the checkpoints' sizes (``Tree``), in memory that does not
+grow with the bundle."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from audit.verifier import layout
+from audit.verifier.canonical import CanonicalError, record_leaf_hash
+from audit.verifier.merkle import CompactRange
+from audit.verifier.replay import Replay, ReplayError
+from audit.verifier.report import CHUNK, Report
+
+_sha256 = hashlib.sha256
+_BATCH = 4096  # leaf hashes added to the tree at a time
+
+
+# A line as `audit export` writes it (audit/verifier/layout.py): the record's canonical bytes come last.
+EXPORTED = re.compile(
+    rb'\{"leaf_index":(0|[1-9][0-9]*),"event_id":(0|[1-9][0-9]*),"leaf_hash":"([0-9a-f]{64})",'
+)
+_RECORD = b'"record":'
+WITHHELD = b'"withheld":true}'  # a line whose record is left out (--grant, --as-of)
+_LEAF_PREFIX = _sha256(b"\x00")  # RFC 9162 leaf hashes: SHA-256(0x00 || data)
+_decode = json.JSONDecoder().decode
+
+
+class Tree:
+    """The Merkle tree over the streamed leaves: its root at chosen sizes, and the roots of the
+    ranges a consistency proof needs, without keeping the leaves."""
+
+    def __init__(self, sizes: set[int], ranges: list[tuple[int, int]]) -> None:
+        self.frontier = CompactRange()
+        self.roots_at: dict[int, bytes] = {0: self.frontier.root()}
+        self._stops = sorted(s for s in sizes | {lo for lo, _ in ranges} | {hi for _, hi in ranges} if s > 0)
+        self._sizes = sizes
+        self._ranges = ranges
+        self._subtrees: dict[tuple[int, int], CompactRange] = {}
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._flush_at = self._next_flush()
+
+    def _next_flush(self) -> int:
+        """The size at which the pending leaves go into the tree: a batch, or the next stop."""
+        stop = next((s for s in self._stops if s > self._size), None)
+        batch = self._size - len(self._pending) + _BATCH
+        return batch if stop is None else min(stop, batch)
+
+    def add(self, leaf: bytes) -> None:
+        self._pending.append(leaf)
+        self._size += 1
+        if self._size == self._flush_at:
+            self._flush()
+            self._flush_at = self._next_flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        start = self.frontier.size
+        self.frontier = self.frontier.extend(self._pending)
+        end = self.frontier.size
+        for lo, hi in self._ranges:
+            if lo < end and start < hi:
+                part = self._pending[max(lo, start) - start : min(hi, end) - start]
+                self._subtrees[lo, hi] = self._subtrees.get((lo, hi), CompactRange()).extend(part)
+        self._pending.clear()
+        if end in self._sizes:
+            self.roots_at[end] = self.frontier.root()
+
+    def finish(self) -> None:
+        self._flush()
+        self._flush_at = self._next_flush()
+
+    def proof(self) -> list[bytes] | None:
+        """The consistency proof over ``ranges``, or None if the leaves did not cover them."""
+        subtrees = [self._subtrees.get(r) for r in self._ranges]
+        if any(t is None or t.size != hi - lo for t, (lo, hi) in zip(subtrees, self._ranges, strict=True)):
+            return None
+        return [t.root() for t in subtrees if t is not None]
+
+
+def cell(value: Any) -> Any:
+    """A value from an untrusted record as the sheet shows it: ints and strings as they are."""
+    if value is None or type(value) is int or type(value) is str:
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+_Line = tuple[Any, Any, dict[str, Any] | None, bytes]  # leaf index, event id, record, leaf hash
+
+
+def _where(event_id: Any, index: Any) -> str:
+    return f"event {event_id} (leaf {index})"
+
+
+class Scan:
+    """Checks events.jsonl line by line: positions, leaves, versions, replay."""
+
+    def __init__(self, report: Report, tree: Tree) -> None:
+        self.report = report
+        self.tree = tree
+        self.replay = Replay()
+        self.versions: dict[str, int] = {}
+        self.position = 0
+
+    def line(self, raw: bytes) -> None:
+        n = self.position
+        self.position += 1
+        parsed = _exported_line(raw) or self._any_line(raw, n)
+        if parsed is None:
+            return
+        index, event_id, record, leaf = parsed
+        if index != n:
+            where = _where(event_id, index)
+            self.report.fail(f"{where}: found at position {n}: an event was deleted, inserted or reordered")
+        if record is None:
+            self.report.withheld += 1
+        else:
+            self._replay(event_id, index, record)
+        self.tree.add(leaf)
+
+    def _replay(self, event_id: Any, index: Any, record: dict[str, Any]) -> None:
+        originator = str(record.get("originator_id"))
+        version = record.get("originator_version")
+        before = self.versions.get(originator, 0)
+        if type(version) is not int or version <= before:
+            self.report.fail(
+                f"{_where(event_id, index)}: version {version} of {originator} comes after version {before} "
+                "(reordered or replayed)"
+            )
+        else:
+            self.versions[originator] = version
+        try:
+            self.replay.feed(record)
+        except ReplayError as e:
+            self.report.fail(f"{_where(event_id, index)}: replay: {e.message}")
+
+    def _any_line(self, raw: bytes, n: int) -> _Line | None:
+        """A line in any JSON layout: parsed, and its record encoded canonically."""
+        report = self.report
+        try:
+            line = json.loads(raw)
+            index, event_id, stated = line["leaf_index"], line["event_id"], line["leaf_hash"]
+            stated_hash = bytes.fromhex(stated)
+        except (ValueError, KeyError, TypeError):
+            report.fail(
+                f"events.jsonl line {n + 1}: not a JSON event line with leaf_index, event_id, leaf_hash"
+            )
+            return None
+        where = f"event {event_id} (leaf {index})"
+        record = line.get("record")
+        leaf = stated_hash
+        if record is None:
+            if not line.get("withheld"):
+                report.fail(f"{where}: neither a record nor marked withheld")
+        else:
+            try:
+                leaf = record_leaf_hash(record)
+            except (CanonicalError, TypeError, ValueError, AttributeError) as e:
+                report.fail(f"{where}: record cannot be encoded ({e})")
+            if leaf != stated_hash:
+                report.fail(f"{where}: recomputed leaf hash differs from the exported one (edited)")
+            if not isinstance(record, dict):
+                record = {"state": None}
+        return index, event_id, record, leaf
+
+
+def _exported_line(raw: bytes) -> _Line | None:
+    """A line exactly as ``audit export`` writes it whose record hashes to its stated leaf; else None
+    (the caller then takes the general path, which reports what is wrong)."""
+    m = EXPORTED.match(raw)
+    if m is None:
+        return None
+    end = m.end()
+    stated = m.group(3).decode("ascii")
+    if not raw.startswith(_RECORD, end) or not raw.endswith(b"}"):
+        if raw[end:] == WITHHELD:
+            return int(m.group(1)), int(m.group(2)), None, bytes.fromhex(stated)
+        return None
+    data = raw[end + len(_RECORD) : -1]
+    digest = _LEAF_PREFIX.copy()
+    digest.update(data)
+    leaf = digest.digest()
+    if leaf.hex() != stated:
+        return None
+    # Bytes that hash to the stated leaf are what export wrote, unless the line was forged with
+    # its hash: then they may be anything, and the general path says what is wrong.
+    try:
+        record = _decode(data.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError alike
+        return None
+    if record.__class__ is not dict:
+        return None
+    return int(m.group(1)), int(m.group(2)), record, leaf
+
+
+def untrusted_row(index: Any, event_id: Any, stated: Any, record: dict[str, Any] | None) -> list[Any]:
+    if record is not None:
+        record = {key: cell(record.get(key)) for key in layout.RECORD_COLUMNS}
+    return [cell(v) for v in layout.event_log_row(cell(index), cell(event_id), cell(stated), record)]
+
+
+def lines(path: Path, progress: Callable[[int], None] | None = None) -> Iterator[bytes]:
+    """The lines of ``path`` without their newline, read in large chunks."""
+    carry = b""
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            lines = (carry + chunk).split(b"\n")
+            carry = lines.pop()
+            yield from lines
+            if progress is not None:
+                progress(len(chunk))
+    if carry.strip():
+        yield carry
