@@ -1,2 +1,2 @@
 """Audit trail: the auditor's verifier (``audit.verifier``, standalone) and the ledger-side
-producer (the Merkle log projection, signed checkpoints, bundle export)."""
+producer (the Merkle log projection, checkpoint signing, bundle export)."""

@@ -12,14 +12,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
 from audit.log import ORIGIN, checkpoints, leaf_hashes, leaves, stored_checkpoints, tree_head
-from audit.verifier.checkpoint import (
-    Checkpoint,
-    KeyFileError,
-    load_private_key,
-    parse_signed_checkpoint,
-    sign_checkpoint,
-    utc_timestamp,
-)
+from audit.signing import load_private_key, sign_checkpoint, utc_timestamp
+from audit.verifier.checkpoint import Checkpoint, KeyFileError, parse_signed_checkpoint
 from audit.verifier.merkle import inclusion_proof, verify_inclusion
 from ledger.errors import BadInputError, NotFoundError, VerificationError
 

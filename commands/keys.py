@@ -50,7 +50,8 @@ def generate_command(directory: Path | None, name: str) -> None:
       grant-ledger keys generate
       grant-ledger keys generate --dir /srv/ledger/keys --name bureau-2024
     """
-    from audit.verifier.checkpoint import KeyFileError, generate_keypair
+    from audit.signing import generate_keypair
+    from audit.verifier.checkpoint import KeyFileError
 
     target = directory or default_key_dir(settings().url)
     try:

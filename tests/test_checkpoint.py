@@ -17,18 +17,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from audit.signing import generate_keypair, load_private_key, sign_checkpoint, sign_note, utc_timestamp
 from audit.verifier.checkpoint import (
     Checkpoint,
     CheckpointError,
     KeyFileError,
-    generate_keypair,
     key_id,
-    load_private_key,
     load_public_key,
     parse_signed_checkpoint,
-    sign_checkpoint,
-    sign_note,
-    utc_timestamp,
     verify_signed_checkpoint,
 )
 from audit.verifier.merkle import leaf_hash, root_from_leaf_hashes
@@ -311,7 +307,7 @@ def test_exclusive_create_wins_a_race(tmp_path: Path, monkeypatch: pytest.Monkey
     # and a half-written pair is removed.
     (tmp_path / "ledger.key").write_text("existing")
     (tmp_path / "other.pub").write_text("existing")
-    monkeypatch.setattr("audit.verifier.checkpoint.os.path.lexists", lambda path: False)
+    monkeypatch.setattr("audit.signing.os.path.lexists", lambda path: False)
     with pytest.raises(KeyFileError, match="Refusing to overwrite"):
         generate_keypair(tmp_path, "ledger")
     assert (tmp_path / "ledger.key").read_text() == "existing"
