@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from audit.verifier.errors import AuditError
 from commands.context import Settings, default_actor
 from ledger.errors import LedgerError, StorageError
 from ledger.location import MAX_BUSY_TIMEOUT_MS
@@ -76,13 +75,15 @@ class LedgerGroup(click.Group):
             _fail(e.format_message(), e.exit_code)
         except LedgerError as e:
             _fail(e.message, e.exit_code)
-        except AuditError as e:
-            _fail(e.message, e.exit_code)
         except KeyboardInterrupt:
             _fail("interrupted; nothing was written by the unfinished command", 130)
         except BrokenPipeError:
             sys.exit(0)
         except Exception as e:
+            from audit.verifier.errors import AuditError  # here, not at start-up: the error path only
+
+            if isinstance(e, AuditError):
+                _fail(e.message, e.exit_code)
             from sqlalchemy.exc import SQLAlchemyError
 
             persistence: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError)

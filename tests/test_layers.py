@@ -223,3 +223,34 @@ def test_the_projections_the_command_line_keeps_are_named_once() -> None:
     assert tuple(p.name for p in kept) == projection_names() == names.KEPT == quick.PROJECTIONS
     assert len(set(names.KEPT)) == len(names.KEPT)
     assert any(isinstance(p, AuditLogProjection) for p in kept)
+
+
+def test_an_audit_error_reaches_the_user_as_one_sentence_and_exit_6(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """A checkpoint row forged below the application (its signed text damaged): `audit prove`
+    names what is wrong with it in one sentence, exit 6, not an internal error."""
+    from sqlalchemy import create_engine, insert
+
+    from audit.log import checkpoints
+
+    ledger = sqlite_ledger
+    approved_district_grant(ledger)
+    ledger.ok("keys", "generate", "--dir", str(tmp_path / "keys"))
+    signed = ledger.ok("audit", "checkpoint", "--key", str(tmp_path / "keys" / "ledger.key")).stdout
+    size = int(signed.split("\n")[1])
+    engine = create_engine(ledger.url)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(checkpoints).values(
+                origin="x", size=size, root="00" * 32, timestamp="2024-01-01T00:00:00Z",
+                key_name="ledger", public_key="-", signed="not a signed note\n",
+            )
+        )  # fmt: skip
+    engine.dispose()
+
+    result = ledger("audit", "prove", "1")
+
+    assert result.exit_code == 6, (result.stdout, result.stderr)
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("grant-ledger: The signed checkpoint has no blank line")
