@@ -118,8 +118,11 @@ def raise_first(breaches: Iterable[Breach | None]) -> None:
 # ----------------------------------------------------------------------------- roles
 
 
+ROLE_ACTIONS = {"officer": OFFICER_ACTIONS, "approver": APPROVER_ACTIONS}
+
+
 def role_may_record(role: str, action: str, policy: Policy) -> Breach | None:
-    allowed = {"officer": OFFICER_ACTIONS, "approver": APPROVER_ACTIONS}.get(role, frozenset())
+    allowed = ROLE_ACTIONS.get(role, frozenset())
     if action in allowed:
         return None
     who = "an officer" if action in OFFICER_ACTIONS else "an approver"
@@ -658,7 +661,8 @@ def spent_on_permitted_category(grant: GrantFacts, act: MoneyAct, policy: Policy
 
 
 def spent_in_build_period(grant: GrantFacts, act: MoneyAct, policy: Policy) -> Breach | None:
-    if grant.build_start is None or grant.build_end is None:
+    start, end = grant.build_start, grant.build_end
+    if start is None or end is None or start <= act.on <= end:
         return None
     clause = policy.programme(grant.programme).build_clause or policy.clause("district_build_period")
     return within_build_period(grant.grant_id, act.on, grant.build_start, grant.build_end, clause)
@@ -710,9 +714,17 @@ def breaches(grant: GrantFacts, act: MoneyAct, policy: Policy) -> list[Breach]:
     return found
 
 
-def refuse_breaches(grant: GrantFacts, act: MoneyAct, policy: Policy) -> None:
-    """Raise the first rule ``act`` breaks, as the aggregate refuses it."""
+def first_of(grant: GrantFacts, act: MoneyAct, policy: Policy) -> Breach | None:
+    """The first rule ``act`` breaks on ``grant`` (the later checks are not run)."""
     for check in RULES[act.action]:
         breach = check(grant, act, policy)
         if breach is not None:
-            raise breach.error()
+            return breach
+    return None
+
+
+def refuse_breaches(grant: GrantFacts, act: MoneyAct, policy: Policy) -> None:
+    """Raise the first rule ``act`` breaks, as the aggregate refuses it."""
+    breach = first_of(grant, act, policy)
+    if breach is not None:
+        raise breach.error()

@@ -23,6 +23,7 @@ from ledger.rules import (
     approval_after_application,
     approved_before_money,
     breaches,
+    first_of,
     least_balance,
     plan_line,
     subsidy_amount_in_range,
@@ -88,11 +89,19 @@ class JudgedGrant:
     ``facts`` what else the rules read (None: kept by an earlier version, which had none —
     such a grant is judged on its totals, and its recoveries against no order)."""
 
-    __slots__ = ("facts", "row")
+    __slots__ = ("approved_on", "build_end", "build_start", "facts", "grant_id", "programme", "row", "status")
 
     def __init__(self, row: dict[str, Any], facts: dict[str, Any] | None) -> None:
         self.row = row
         self.facts = facts
+        # what every judgement reads, as plain attributes (the row's copies are written)
+        self.grant_id: str = row["grant_id"]
+        self.programme: str = row["programme"]
+        self.status: str = row["status"]
+        self.build_start: date | None = row["build_start"]
+        self.build_end: date | None = row["build_end"]
+        on = None if facts is None else facts["approved_on"]
+        self.approved_on: date | None = None if on is None else date.fromisoformat(on)
 
     @classmethod
     def applied(cls, r: StoredRecord) -> JudgedGrant:
@@ -121,39 +130,12 @@ class JudgedGrant:
     # ------------------------------------------------------------------ GrantFacts
 
     @property
-    def grant_id(self) -> str:
-        return str(self.row["grant_id"])
-
-    @property
-    def status(self) -> str:
-        return str(self.row["status"])
-
-    @property
-    def programme(self) -> str:
-        return str(self.row["programme"])
-
-    @property
-    def build_start(self) -> date | None:
-        value: date | None = self.row["build_start"]
-        return value
-
-    @property
-    def build_end(self) -> date | None:
-        value: date | None = self.row["build_end"]
-        return value
-
-    @property
     def approved(self) -> Decimal:
         return from_fen(self.row["approved"])
 
     @property
     def subsidy_received(self) -> Decimal:
         return from_fen(self.row["subsidy_received"])
-
-    @property
-    def approved_on(self) -> date | None:
-        on = None if self.facts is None else self.facts["approved_on"]
-        return None if on is None else date.fromisoformat(on)
 
     @property
     def recovery_ordered(self) -> Decimal:
@@ -202,18 +184,17 @@ class JudgedGrant:
         row, facts = self.row, self.facts
         on = data["occurred_on"]["_data_"]
         if kind == "Approved":
-            row.update(
-                status="approved",
-                approved=fen(data["amount"]),
-                build_start=day(data["build_start"]),
-                build_end=day(data["build_end"]),
-            )
+            self.status = row["status"] = "approved"
+            row["approved"] = fen(data["amount"])
+            self.build_start = row["build_start"] = day(data["build_start"])
+            self.build_end = row["build_end"] = day(data["build_end"])
+            self.approved_on = day(data["occurred_on"])
             if facts is not None:
                 facts["approved_on"] = on
         elif kind == "Rejected":
-            row["status"] = "rejected"
+            self.status = row["status"] = "rejected"
         elif kind == "Closed":
-            row["status"] = "closed"
+            self.status = row["status"] = "closed"
         elif kind == "SubsidyDisbursed":
             row["subsidy_received"] += fen(data["amount"])
             self._moved("subsidy", on, fen(data["amount"]))
@@ -280,5 +261,8 @@ def event_breaches(grant: JudgedGrant, kind: str, data: dict[str, Any], policy: 
 def first_breach(grant: JudgedGrant, kind: str, data: dict[str, Any]) -> Breach | None:
     """The first rule a stored event breaks (one finding per event), by the policy in force on
     its date."""
-    found = event_breaches(grant, kind, data, policy_on(day(data["occurred_on"])))
+    policy = policy_on(day(data["occurred_on"]))
+    if kind in ACTIONS:  # most events: stop at the first breach, as the aggregate does
+        return first_of(grant, money_act(kind, data), policy)
+    found = event_breaches(grant, kind, data, policy)
     return found[0] if found else None
