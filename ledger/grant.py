@@ -22,8 +22,8 @@ from ledger.policy import Policy
 from ledger.rules import (
     BUDGET_SOURCES,
     BUDGET_TO_FUND,
+    Act,
     Breach,
-    MoneyAct,
     approval_after_application,
     approval_reference,
     approved_before_money,
@@ -32,7 +32,6 @@ from ledger.rules import (
     in_selection,
     least_balance,
     no_open_rectification,
-    not_before_approval,
     notice_long_enough,
     panel_size,
     plan_line,
@@ -585,14 +584,6 @@ class Grant(Aggregate):
             occurred_on=on,
         )
 
-    def _money_allowed(self, action: str, on: date, policy: Policy) -> None:
-        raise_first(
-            [
-                approved_before_money(self.grant_id, self.status, action, policy),
-                not_before_approval(self.grant_id, self.approved_on, on, action, policy),
-            ]
-        )
-
     def disburse(
         self,
         *,
@@ -607,7 +598,7 @@ class Grant(Aggregate):
         fields = {"amount": amount, "tranche": tranche, "on": on}
         if self.already_recorded("disburse", voucher, fields):
             return False
-        refuse_breaches(self, MoneyAct("disburse", on, role, amount), policy)
+        refuse_breaches(self, Act("disburse", on, role, amount), policy)
         self.trigger_event(
             self.SubsidyDisbursed,
             amount=amount,
@@ -633,7 +624,7 @@ class Grant(Aggregate):
         fields = {"amount": amount, "funder": funder, "on": on}
         if self.already_recorded("match_commit", voucher, fields):
             return False
-        refuse_breaches(self, MoneyAct("match commit", on, role, amount, "matching"), policy)
+        refuse_breaches(self, Act("match commit", on, role, amount, "matching"), policy)
         self.trigger_event(
             self.MatchingCommitted,
             amount=amount,
@@ -651,7 +642,7 @@ class Grant(Aggregate):
         fields = {"amount": amount, "on": on}
         if self.already_recorded("match_receive", voucher, fields):
             return False
-        refuse_breaches(self, MoneyAct("match receive", on, role, amount, "matching"), policy)
+        refuse_breaches(self, Act("match receive", on, role, amount, "matching"), policy)
         self.trigger_event(
             self.MatchingReceived,
             amount=amount,
@@ -692,7 +683,7 @@ class Grant(Aggregate):
         }
         if self.already_recorded("spend", voucher, fields):
             return False
-        refuse_breaches(self, MoneyAct("spend", on, role, amount, source, category, content), policy)
+        refuse_breaches(self, Act("spend", on, role, amount, source, category, content), policy)
         self.trigger_event(
             self.ExpenditureRecorded,
             amount=amount,
@@ -720,7 +711,7 @@ class Grant(Aggregate):
         if original["reversed"]:  # pragma: no cover - caught by already_recorded as a conflict
             msg = f"expenditure {voucher} of grant {self.grant_id} is already reversed"
             raise ConflictError(msg)
-        refuse_breaches(self, MoneyAct("reverse", on, role), policy)
+        refuse_breaches(self, Act("reverse", on, role), policy)
         self.trigger_event(
             self.ExpenditureReversed,
             voucher=voucher,
@@ -815,15 +806,15 @@ class Grant(Aggregate):
 
     # ------------------------------------------------------------------ budget
 
-    def _open(self, action: str, on: date, policy: Policy) -> None:
-        self._money_allowed(action, on, policy)
+    def _open(self, action: str, on: date, role: str, policy: Policy, amount: Decimal = ZERO) -> None:
+        refuse_breaches(self, Act(action, on, role, amount), policy)
 
     def register_budget(
         self, *, lines: dict[str, Decimal], on: date, actor: str, role: str, policy: Policy
     ) -> bool:
         if self.budget and self.budget == lines:
             return False
-        self._open("grant budget", on, policy)
+        self._open("grant budget", on, role, policy)
         if self.budget:
             msg = (
                 f"grant {self.grant_id} already has a budget plan; change it with `grant adjust` "
@@ -846,7 +837,7 @@ class Grant(Aggregate):
         raise_first([approval_reference(approval, "a budget adjustment", policy)])
         if all(self.budget.get(k) == v for k, v in lines.items()) and self.budget:
             return False
-        self._open("grant adjust", on, policy)
+        self._open("grant adjust", on, role, policy)
         if not self.budget:
             msg = f"grant {self.grant_id} has no budget plan to adjust; register it with `grant budget`"
             raise Breach("budget first", policy.clause("budget_plan"), msg).error()
@@ -884,7 +875,7 @@ class Grant(Aggregate):
         figures = [trainees, advanced, evaluations, advanced_evaluations]
         if self.outputs.get(str(year)) == figures:
             return False
-        self._open("output report", on, policy)
+        self._open("output report", on, role, policy)
         if advanced > trainees or advanced_evaluations > evaluations:
             msg = "advanced-level figures cannot exceed the totals they are part of"
             raise BadInputError(msg)
@@ -920,7 +911,7 @@ class Grant(Aggregate):
             raise BadInputError(msg)
         if any(e == {"kind": kind, "result": result, "on": on} for e in self.evaluations):
             return False
-        self._open("evaluate", on, policy)
+        self._open("evaluate", on, role, policy)
         return self._event(
             self.EvaluationRecorded,
             on,
@@ -941,7 +932,7 @@ class Grant(Aggregate):
                 return False
             msg = f"rectification {ref} of grant {self.grant_id} is already ordered with different content"
             raise ConflictError(msg)
-        self._open("rectify order", on, policy)
+        self._open("rectify order", on, role, policy)
         if deadline < on:
             msg = f"the deadline {deadline.isoformat()} is before the order's date {on.isoformat()}"
             raise BadInputError(msg)
@@ -958,7 +949,7 @@ class Grant(Aggregate):
             raise NotFoundError(msg)
         if known["done"] is not None:
             return False
-        self._open("rectify complete", on, policy)
+        self._open("rectify complete", on, role, policy)
         return self._event(self.RectificationCompleted, on, actor, role, ref=ref, note=note)
 
     def add_dossier(
@@ -981,13 +972,7 @@ class Grant(Aggregate):
     ) -> bool:
         if self.already_recorded("recover_order", document, {"amount": amount, "reason": reason}):
             return False
-        self._open("recover order", on, policy)
-        if self.recovery_ordered + amount > self.subsidy_received:
-            msg = (
-                f"recoveries of {format_yuan(self.recovery_ordered + amount)} would exceed the "
-                f"{format_yuan(self.subsidy_received)} subsidy grant {self.grant_id} received"
-            )
-            raise Breach("recovery within order", policy.clause("supervision"), msg).error()
+        self._open("recover order", on, role, policy, amount)
         return self._event(
             self.RecoveryOrdered, on, actor, role, amount=amount, reason=reason, document=document
         )
@@ -997,7 +982,7 @@ class Grant(Aggregate):
     ) -> bool:
         if self.already_recorded("recover", voucher, {"amount": amount, "on": on}):
             return False
-        refuse_breaches(self, MoneyAct("recover receive", on, role, amount), policy)
+        refuse_breaches(self, Act("recover receive", on, role, amount), policy)
         return self._event(self.FundsRecovered, on, actor, role, amount=amount, voucher=voucher)
 
     def dispose(
@@ -1019,7 +1004,7 @@ class Grant(Aggregate):
         if self.already_recorded("dispose", approval, fields):
             return False
         raise_first([approval_reference(approval, "disposing of a balance", policy)])
-        refuse_breaches(self, MoneyAct("dispose", on, role, amount, source), policy)
+        refuse_breaches(self, Act("dispose", on, role, amount, source), policy)
         return self._event(
             self.BalanceDisposed, on, actor, role, source=source, amount=amount, how=how, approval=approval
         )
@@ -1031,7 +1016,7 @@ class Grant(Aggregate):
     def close(self, *, document: str, on: date, actor: str, role: str, policy: Policy) -> bool:
         if self.status == "closed":
             return False
-        self._open("grant close", on, policy)
+        self._open("grant close", on, role, policy)
         raise_first(
             [
                 final_evaluation_passed(self.grant_id, self.final_result(), policy),

@@ -603,7 +603,10 @@ class GrantFacts(Protocol):
     @property
     def approved(self) -> Decimal: ...
     @property
-    def recovery_ordered(self) -> Decimal: ...
+    def recovery_ordered(self) -> Decimal | None:
+        """None: not known (the judge's replay, for a grant a version before it began)."""
+        ...
+
     @property
     def recovered(self) -> Decimal: ...
 
@@ -619,9 +622,10 @@ class GrantFacts(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class MoneyAct:
-    """A money act as the rules see it. ``action`` is its command (``spend``, ``disburse``,
-    ``match receive``, ``recover receive``, ``dispose``…), which names the role that records it."""
+class Act:
+    """An act on a grant as the rules see it. ``action`` is its command (``spend``,
+    ``disburse``, ``recover receive``, ``grant adjust``…), which names the role that records it
+    and its list of rules."""
 
     action: str
     on: date
@@ -632,35 +636,48 @@ class MoneyAct:
     content: str = ""
 
 
-Check = Callable[[GrantFacts, MoneyAct, Policy], Breach | None]
+Check = Callable[[GrantFacts, Act, Policy], Breach | None]
 
 
-def recorded_by_its_role(grant: GrantFacts, act: MoneyAct, policy: Policy) -> Breach | None:
+def recorded_by_its_role(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     return role_may_record(act.role, act.action, policy)
 
 
-def grant_open_for_money(grant: GrantFacts, act: MoneyAct, policy: Policy) -> Breach | None:
+def grant_open_for_money(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     return approved_before_money(grant.grant_id, grant.status, act.action, policy)
 
 
-def dated_after_approval(grant: GrantFacts, act: MoneyAct, policy: Policy) -> Breach | None:
+def dated_after_approval(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     return not_before_approval(grant.grant_id, grant.approved_on, act.on, act.action, policy)
 
 
-def disbursed_within_approval(grant: GrantFacts, act: MoneyAct, policy: Policy) -> Breach | None:
+def disbursed_within_approval(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     clause = policy.programme(grant.programme).subsidy_clause
     return tranche_within_approved(grant.grant_id, grant.approved, grant.subsidy_received, act.amount, clause)
 
 
-def recovered_within_order(grant: GrantFacts, act: MoneyAct, policy: Policy) -> Breach | None:
+def ordered_within_received(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    if grant.recovery_ordered is None or grant.recovery_ordered + act.amount <= grant.subsidy_received:
+        return None
+    return Breach(
+        rule="recovery within order",
+        clause=policy.clause("supervision"),
+        message=f"recoveries of {format_yuan(grant.recovery_ordered + act.amount)} would exceed the "
+        f"{format_yuan(grant.subsidy_received)} subsidy grant {grant.grant_id} received",
+    )
+
+
+def recovered_within_order(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    if grant.recovery_ordered is None:
+        return None
     return recovery_within_order(grant.grant_id, grant.recovery_ordered, grant.recovered, act.amount, policy)
 
 
-def spent_on_permitted_category(grant: GrantFacts, act: MoneyAct, policy: Policy) -> Breach | None:
+def spent_on_permitted_category(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     return category_permitted(act.category, policy)[1]
 
 
-def spent_in_build_period(grant: GrantFacts, act: MoneyAct, policy: Policy) -> Breach | None:
+def spent_in_build_period(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     start, end = grant.build_start, grant.build_end
     if start is None or end is None or start <= act.on <= end:
         return None
@@ -668,7 +685,7 @@ def spent_in_build_period(grant: GrantFacts, act: MoneyAct, policy: Policy) -> B
     return within_build_period(grant.grant_id, act.on, grant.build_start, grant.build_end, clause)
 
 
-def paid_from_own_source(grant: GrantFacts, act: MoneyAct, policy: Policy) -> Breach | None:
+def paid_from_own_source(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     """The ring-fence: the act leaves its source's balance non-negative at the end of its date
     and of every later date."""
     return within_fund_source(
@@ -676,7 +693,7 @@ def paid_from_own_source(grant: GrantFacts, act: MoneyAct, policy: Policy) -> Br
     )
 
 
-def spent_within_budget_line(grant: GrantFacts, act: MoneyAct, policy: Policy) -> Breach | None:
+def spent_within_budget_line(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     line = grant.budget_line(act.content, act.source)
     if line is None:
         return None
@@ -686,8 +703,18 @@ def spent_within_budget_line(grant: GrantFacts, act: MoneyAct, policy: Policy) -
     )
 
 
-MONEY_RULES: tuple[Check, ...] = (recorded_by_its_role, grant_open_for_money, dated_after_approval)
+# Every act on an approved grant: by its role, while the grant is open, not before its approval.
+OPEN_RULES: tuple[Check, ...] = (recorded_by_its_role, grant_open_for_money, dated_after_approval)
+MONEY_RULES = OPEN_RULES
 RULES: dict[str, tuple[Check, ...]] = {
+    "grant budget": OPEN_RULES,
+    "grant adjust": OPEN_RULES,
+    "output report": OPEN_RULES,
+    "evaluate": OPEN_RULES,
+    "rectify order": OPEN_RULES,
+    "rectify complete": OPEN_RULES,
+    "recover order": (*OPEN_RULES, ordered_within_received),
+    "grant close": OPEN_RULES,
     "disburse": (*MONEY_RULES, disbursed_within_approval),
     "match commit": MONEY_RULES,
     "match receive": MONEY_RULES,
@@ -704,7 +731,7 @@ RULES: dict[str, tuple[Check, ...]] = {
 }
 
 
-def breaches(grant: GrantFacts, act: MoneyAct, policy: Policy) -> list[Breach]:
+def breaches(grant: GrantFacts, act: Act, policy: Policy) -> list[Breach]:
     """Every rule ``act`` breaks on ``grant``, in the order of its action's list."""
     found = []
     for check in RULES[act.action]:
@@ -714,7 +741,7 @@ def breaches(grant: GrantFacts, act: MoneyAct, policy: Policy) -> list[Breach]:
     return found
 
 
-def first_of(grant: GrantFacts, act: MoneyAct, policy: Policy) -> Breach | None:
+def first_of(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     """The first rule ``act`` breaks on ``grant`` (the later checks are not run)."""
     for check in RULES[act.action]:
         breach = check(grant, act, policy)
@@ -723,7 +750,7 @@ def first_of(grant: GrantFacts, act: MoneyAct, policy: Policy) -> Breach | None:
     return None
 
 
-def refuse_breaches(grant: GrantFacts, act: MoneyAct, policy: Policy) -> None:
+def refuse_breaches(grant: GrantFacts, act: Act, policy: Policy) -> None:
     """Raise the first rule ``act`` breaks, as the aggregate refuses it."""
     breach = first_of(grant, act, policy)
     if breach is not None:

@@ -18,8 +18,8 @@ from ledger.errors import BadInputError
 from ledger.money import from_fen
 from ledger.policy import Policy, current_policy, policy_in_force
 from ledger.rules import (
+    Act,
     Breach,
-    MoneyAct,
     approval_after_application,
     approved_before_money,
     breaches,
@@ -39,8 +39,17 @@ def policy_on(on: date) -> Policy:
         return current_policy()
 
 
-# Each stored money event, as the action that records it (the action names its rules).
+# Each stored event judged by a list of rules, as the action that records it (the action
+# names its rules, in ``ledger.rules.RULES``).
 ACTIONS = {
+    "BudgetRegistered": "grant budget",
+    "BudgetAdjusted": "grant adjust",
+    "OutputReported": "output report",
+    "EvaluationRecorded": "evaluate",
+    "RectificationOrdered": "rectify order",
+    "RectificationCompleted": "rectify complete",
+    "RecoveryOrdered": "recover order",
+    "Closed": "grant close",
     "SubsidyDisbursed": "disburse",
     "MatchingCommitted": "match commit",
     "MatchingReceived": "match receive",
@@ -68,7 +77,6 @@ GRANT_FIELDS = (
     "matching_available",
     "spent",
 )
-UNKNOWN_ORDER = Decimal("Infinity")
 
 
 def new_facts() -> dict[str, Any]:
@@ -87,7 +95,7 @@ class JudgedGrant:
     """A grant's state just before the event being judged, read by the rules as
     :class:`ledger.rules.GrantFacts`. ``row`` holds the columns of ``compliance_grants``;
     ``facts`` what else the rules read (None: kept by an earlier version, which had none —
-    such a grant is judged on its totals, and its recoveries against no order)."""
+    such a grant's ring-fence is judged on its totals, and its recoveries not at all)."""
 
     __slots__ = ("approved_on", "build_end", "build_start", "facts", "grant_id", "programme", "row", "status")
 
@@ -138,8 +146,8 @@ class JudgedGrant:
         return from_fen(self.row["subsidy_received"])
 
     @property
-    def recovery_ordered(self) -> Decimal:
-        return UNKNOWN_ORDER if self.facts is None else from_fen(self.facts["recovery_ordered"])
+    def recovery_ordered(self) -> Decimal | None:
+        return None if self.facts is None else from_fen(self.facts["recovery_ordered"])
 
     @property
     def recovered(self) -> Decimal:
@@ -226,9 +234,9 @@ class JudgedGrant:
                 facts["budget"].update({k: fen(v) for k, v in data["lines"].items()})
 
 
-def money_act(kind: str, data: dict[str, Any]) -> MoneyAct:
+def money_act(kind: str, data: dict[str, Any]) -> Act:
     """A stored money event as the act the aggregate decided on."""
-    return MoneyAct(
+    return Act(
         ACTIONS[kind],
         day(data["occurred_on"]),
         data["role"],

@@ -23,29 +23,34 @@ from tests.conftest import Ledger, approved_district_grant
 from tests.test_core_rules import refused
 
 
-def plant_spend(ledger: Ledger, voucher: str, amount: str, content: str, on: date) -> None:
-    """An expenditure written below the aggregate, with none of its rules asked."""
+def plant_event(ledger: Ledger, event: Any, **fields: Any) -> None:
+    """An event written below the aggregate, with none of its rules asked."""
     app = GrantLedger(ledger.url)
     try:
         grant = app.get_grant("G1")
-        grant.trigger_event(
-            Grant.ExpenditureRecorded,
-            amount=Decimal(amount),
-            category="equipment",
-            source="subsidy",
-            content=content,
-            project="",
-            voucher=voucher,
-            payee="",
-            memo="",
-            attachments=[],
-            actor="elsewhere",
-            role="officer",
-            occurred_on=on,
-        )
+        grant.trigger_event(event, **fields)
         app.save(grant)
     finally:
         app.close()
+
+
+def plant_spend(ledger: Ledger, voucher: str, amount: str, content: str, on: date) -> None:
+    plant_event(
+        ledger,
+        Grant.ExpenditureRecorded,
+        amount=Decimal(amount),
+        category="equipment",
+        source="subsidy",
+        content=content,
+        project="",
+        voucher=voucher,
+        payee="",
+        memo="",
+        attachments=[],
+        actor="elsewhere",
+        role="officer",
+        occurred_on=on,
+    )
 
 
 def findings(ledger: Ledger) -> list[dict[str, str]]:
@@ -128,6 +133,63 @@ def test_the_ring_fence_holds_at_every_later_date(ledger: Ledger) -> None:
     assert "0.00" in found[0]["message"]
 
 
+def test_other_acts_are_judged_by_their_own_rules(ledger: Ledger) -> None:
+    """Not only spending: a recovery ordered beyond the subsidy received, an evaluation recorded
+    by an officer, an output report dated before the approval — each refused by the command and
+    each a finding when stored."""
+    approved_district_grant(ledger)  # approved 2024-04-01
+    ledger.ok("disburse", "G1", "--amount", "5万", "--voucher", "T1", "--date", "2024-04-10")
+    order = ["recover", "order", "G1", "--amount", "6万", "--reason", "违规", "--document", "追-1"]
+    refused(ledger, *order, "--date", "2024-05-01", role="approver", clause="003 第十三条")
+    evaluation = ["evaluate", "G1", "--kind", "mid_term", "--result", "pass", "--date", "2024-05-02"]
+    refused(ledger, *evaluation, role="officer", clause="003 第五条")
+    output = ["output", "report", "G1", "--year", "2024", "--trainees", "900", "--date", "2024-03-30"]
+    refused(ledger, *output, "--advanced", "200", clause="003 第七条")
+    who = {"actor": "elsewhere", "role": "approver"}
+    plant_event(
+        ledger,
+        Grant.RecoveryOrdered,
+        amount=Decimal("60000.00"),
+        reason="违规",
+        document="追-1",
+        occurred_on=date(2024, 5, 1),
+        **who,
+    )
+    plant_event(
+        ledger,
+        Grant.EvaluationRecorded,
+        kind="mid_term",
+        result="pass",
+        evaluator="",
+        summary="",
+        occurred_on=date(2024, 5, 2),
+        **{**who, "role": "officer"},
+    )
+    plant_event(
+        ledger,
+        Grant.OutputReported,
+        year=2024,
+        trainees=900,
+        advanced=200,
+        evaluations=0,
+        advanced_evaluations=0,
+        occurred_on=date(2024, 3, 30),
+        **{**who, "role": "officer"},
+    )
+    found = findings(ledger)
+    assert [(f["rule"], f["clause"], f["date"]) for f in found] == [
+        ("recovery within order", "003 第十三条", "2024-05-01"),
+        ("role", "003 第五条", "2024-05-02"),
+        ("approval first", approval_first_clause(ledger), "2024-03-30"),
+    ]
+    assert "60,000.00" in found[0]["message"] and "50,000.00" in found[0]["message"]
+    assert "officer" in found[1]["message"] and "evaluate" in found[1]["message"]
+
+
+def approval_first_clause(ledger: Ledger) -> str:
+    return policy_in_force(date(2024, 4, 1)).clause("approval_first").cite
+
+
 # ---------------------------------------------------------------------------- the property
 
 MAPPER = GrantLedger("sqlite:///:memory:").mapper
@@ -136,12 +198,12 @@ CATEGORIES = ["equipment", "equipment", "materials", "原材料消耗", "travel"
 CONTENTS = ["training_system", "cooperation", ""]
 BUDGET_LINE_KEYS = ["training_system/local_finance", "cooperation/local_finance", "training_system/industry"]
 
-days = st.integers(-20, 760).map(lambda n: APPROVED_ON + timedelta(days=n))
+days = st.integers(-20, 800).map(lambda n: APPROVED_ON + timedelta(days=n))
 amounts = st.integers(1, 12_000_000).map(lambda fen: Decimal(fen) / 100)
 spends = st.fixed_dictionaries(
     {
         "kind": st.just("spend"),
-        "amount": st.integers(1, 5_000_000).map(lambda fen: Decimal(fen) / 100),
+        "amount": st.integers(1, 2_000_000).map(lambda fen: Decimal(fen) / 100),
         "category": st.sampled_from(CATEGORIES),
         "source": st.sampled_from(["subsidy", "matching"]),
         "content": st.sampled_from(CONTENTS),
@@ -151,6 +213,14 @@ spends = st.fixed_dictionaries(
 )
 receipts = st.fixed_dictionaries(
     {"kind": st.sampled_from(["disburse", "match receive"]), "amount": amounts, "on": days}
+)
+recoveries = st.fixed_dictionaries(
+    {
+        "kind": st.sampled_from(["recover order", "recover receive", "dispose"]),
+        "amount": st.integers(1, 5_000_000).map(lambda fen: Decimal(fen) / 100),
+        "source": st.sampled_from(["subsidy", "matching"]),
+        "on": days,
+    }
 )
 budgets = st.dictionaries(
     st.sampled_from(BUDGET_LINE_KEYS), st.integers(0, 80_000).map(lambda y: Decimal(y)), max_size=3
@@ -204,6 +274,20 @@ def plant(grant: Grant, act: dict[str, Any], voucher: str) -> Any:
         grant.trigger_event(Grant.SubsidyDisbursed, amount=act["amount"], voucher=voucher, tranche=1, **who)
     elif act["kind"] == "match receive":
         grant.trigger_event(Grant.MatchingReceived, amount=act["amount"], voucher=voucher, **who)
+    elif act["kind"] == "recover order":
+        who["role"] = "approver"
+        grant.trigger_event(Grant.RecoveryOrdered, amount=act["amount"], reason="r", document=voucher, **who)
+    elif act["kind"] == "recover receive":
+        grant.trigger_event(Grant.FundsRecovered, amount=act["amount"], voucher=voucher, **who)
+    elif act["kind"] == "dispose":
+        grant.trigger_event(
+            Grant.BalanceDisposed,
+            source=act["source"],
+            amount=act["amount"],
+            how="returned",
+            approval=voucher,
+            **who,
+        )
     else:
         found = policy_in_force(act["on"]).find_category(act["category"])
         grant.trigger_event(
@@ -226,13 +310,14 @@ def plant(grant: Grant, act: dict[str, Any], voucher: str) -> Any:
 @given(
     budget=budgets,
     first=st.lists(receipts, min_size=1, max_size=3),
-    then=st.lists(st.one_of(spends, spends, receipts), min_size=1, max_size=25),
+    then=st.lists(st.one_of(spends, spends, receipts, recoveries), min_size=1, max_size=25),
 )
 def test_the_aggregate_refuses_what_the_judge_flags(
     budget: dict[str, Decimal], first: list[dict[str, Any]], then: list[dict[str, Any]]
 ) -> None:
-    """For every act of a random sequence: the aggregate refuses it by rule R iff the judge, on the
-    same history with the act planted, flags it by R first; accepted acts join the history."""
+    """For every act of a random sequence (spending, receipts, recoveries, disposals): the
+    aggregate refuses it by rule R iff the judge, on the same history with the act planted,
+    flags it by R first; accepted acts join the history."""
     grant, judged = approved_grant()
     if budget:
         grant.register_budget(
@@ -249,6 +334,21 @@ def test_the_aggregate_refuses_what_the_judge_flags(
                 grant.disburse(amount=act["amount"], voucher=voucher, tranche=1, role="officer", **who)
             elif act["kind"] == "match receive":
                 grant.receive_matching(amount=act["amount"], voucher=voucher, role="officer", **who)
+            elif act["kind"] == "recover order":
+                grant.order_recovery(
+                    amount=act["amount"], reason="r", document=voucher, role="approver", **who
+                )
+            elif act["kind"] == "recover receive":
+                grant.receive_recovery(amount=act["amount"], voucher=voucher, role="officer", **who)
+            elif act["kind"] == "dispose":
+                grant.dispose(
+                    source=act["source"],
+                    amount=act["amount"],
+                    how="returned",
+                    approval=voucher,
+                    role="officer",
+                    **who,
+                )
             else:
                 grant.spend(
                     amount=act["amount"],
