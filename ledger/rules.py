@@ -576,10 +576,10 @@ def execution_on_track(
 
 # ----------------------------------------------------------------------------- one act, all its rules
 #
-# Each kind of money act has one list of checks, run in order by one function. The Grant
-# aggregate refuses an act by the first breach; the compliance judge reports the first breach
-# of a stored event. A check added to a list is enforced and judged alike: there is no other
-# copy of the list to forget.
+# Each kind of act on an approved grant has one list of checks (``RULES``), run in order by one
+# function. The Grant aggregate refuses an act by its first breach; the compliance judge reports
+# the first breach of a stored event. A check added to a list is enforced and judged alike:
+# there is no other copy of the list to forget.
 
 
 class GrantFacts(Protocol):
@@ -705,7 +705,6 @@ def spent_within_budget_line(grant: GrantFacts, act: Act, policy: Policy) -> Bre
 
 # Every act on an approved grant: by its role, while the grant is open, not before its approval.
 OPEN_RULES: tuple[Check, ...] = (recorded_by_its_role, grant_open_for_money, dated_after_approval)
-MONEY_RULES = OPEN_RULES
 RULES: dict[str, tuple[Check, ...]] = {
     "grant budget": OPEN_RULES,
     "grant adjust": OPEN_RULES,
@@ -715,19 +714,19 @@ RULES: dict[str, tuple[Check, ...]] = {
     "rectify complete": OPEN_RULES,
     "recover order": (*OPEN_RULES, ordered_within_received),
     "grant close": OPEN_RULES,
-    "disburse": (*MONEY_RULES, disbursed_within_approval),
-    "match commit": MONEY_RULES,
-    "match receive": MONEY_RULES,
+    "disburse": (*OPEN_RULES, disbursed_within_approval),
+    "match commit": OPEN_RULES,
+    "match receive": OPEN_RULES,
     "spend": (
-        *MONEY_RULES,
+        *OPEN_RULES,
         spent_on_permitted_category,
         spent_in_build_period,
         paid_from_own_source,
         spent_within_budget_line,
     ),
     "reverse": (recorded_by_its_role, grant_open_for_money),
-    "recover receive": (*MONEY_RULES, recovered_within_order, paid_from_own_source),
-    "dispose": (*MONEY_RULES, paid_from_own_source),
+    "recover receive": (*OPEN_RULES, recovered_within_order, paid_from_own_source),
+    "dispose": (*OPEN_RULES, paid_from_own_source),
 }
 
 

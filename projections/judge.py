@@ -234,11 +234,11 @@ class JudgedGrant:
                 facts["budget"].update({k: fen(v) for k, v in data["lines"].items()})
 
 
-def money_act(kind: str, data: dict[str, Any]) -> Act:
-    """A stored money event as the act the aggregate decided on."""
+def stored_act(kind: str, data: dict[str, Any], on: date | None = None) -> Act:
+    """A stored event as the act the aggregate decided on (``on``: its date, when parsed)."""
     return Act(
         ACTIONS[kind],
-        day(data["occurred_on"]),
+        day(data["occurred_on"]) if on is None else on,
         data["role"],
         amount(data["amount"]) if "amount" in data else Decimal(0),
         data.get("source") or SOURCE_OF.get(kind, "subsidy"),
@@ -259,7 +259,7 @@ def event_breaches(grant: JudgedGrant, kind: str, data: dict[str, Any], policy: 
         ]
         return [b for b in found if b is not None]
     if kind in ACTIONS:
-        return breaches(grant, money_act(kind, data), policy)
+        return breaches(grant, stored_act(kind, data), policy)
     if grant.status == "closed" and kind != "Closed":
         found_closed = approved_before_money(grant.grant_id, grant.status, kind, policy)
         return [] if found_closed is None else [found_closed]
@@ -269,8 +269,9 @@ def event_breaches(grant: JudgedGrant, kind: str, data: dict[str, Any], policy: 
 def first_breach(grant: JudgedGrant, kind: str, data: dict[str, Any]) -> Breach | None:
     """The first rule a stored event breaks (one finding per event), by the policy in force on
     its date."""
-    policy = policy_on(day(data["occurred_on"]))
+    on = day(data["occurred_on"])
+    policy = policy_on(on)
     if kind in ACTIONS:  # most events: stop at the first breach, as the aggregate does
-        return first_of(grant, money_act(kind, data), policy)
+        return first_of(grant, stored_act(kind, data, on), policy)
     found = event_breaches(grant, kind, data, policy)
     return found[0] if found else None
