@@ -272,7 +272,7 @@ def run_demo(s: Settings) -> None:
             "cooperation",
             "记-YZ-0103",
             "市职教师资培训中心",
-            date(2024, 7, 12),
+            date(2024, 10, 16),
         ),
         (g1, "1.8万", "curriculum", "subsidy", "patterns", "记-YZ-0104", "教材编写组", date(2024, 11, 20)),
         (

@@ -1,4 +1,4 @@
-"""``report findings``: the compliance projection's warnings per base (not refusals)."""
+"""``report findings``: the compliance warnings per base (not refusals)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def findings_command(base_ids: tuple[str, ...], as_of: datetime | None, fmt: str
       grant-ledger report findings
       grant-ledger report findings B0001 --as-of 2025-12-31 --format json
     """
-    from projections.compliance import findings
+    from projections.findings import findings
 
     s = settings()
     s.ensure_current()

@@ -20,35 +20,31 @@ from ledger.errors import BadInputError, ConflictError, NotFoundError
 from ledger.money import ZERO, format_yuan
 from ledger.policy import Policy
 from ledger.rules import (
+    BUDGET_SOURCES,
+    BUDGET_TO_FUND,
+    Act,
     Breach,
     approval_after_application,
     approval_reference,
     approved_before_money,
     balance_settled,
-    category_permitted,
     final_evaluation_passed,
     in_selection,
+    least_balance,
     no_open_rectification,
     notice_long_enough,
     panel_size,
+    plan_line,
     raise_first,
     recoveries_settled,
-    recovery_within_order,
+    refuse_breaches,
     selection_complete,
     subsidy_amount_in_range,
-    tranche_within_approved,
-    within_budget_line,
-    within_build_period,
-    within_fund_source,
 )
 
-GRANT_NAMESPACE = uuid5(NAMESPACE_URL, "https://grant-ledger/grant")
+__all__ = ["BUDGET_SOURCES", "BUDGET_TO_FUND", "Grant", "budget_source", "fingerprint", "grant_uuid"]
 
-# Budget table 4-2 of 003: the plan's fund sources, and the ledger's sub-ledger each one feeds.
-# 地方财政 (local public finance) is the subsidy (财政补助); 行业企业 (the sector or enterprise, i.e.
-# the host unit or sector authority) and 其他 (other) are matching funds (配套经费).
-BUDGET_SOURCES = {"local_finance": "地方财政", "industry": "行业企业", "other": "其他"}
-BUDGET_TO_FUND = {"local_finance": "subsidy", "industry": "matching", "other": "matching"}
+GRANT_NAMESPACE = uuid5(NAMESPACE_URL, "https://grant-ledger/grant")
 EVALUATION_KINDS = ("mid_term", "final", "third_party_audit", "performance")
 EVALUATION_RESULTS = ("pass", "rectify", "fail")
 DOSSIER_KINDS = ("application", "approval", "activity", "achievement", "summary", "image")
@@ -144,6 +140,7 @@ class Grant(Aggregate):
 
         def apply(self, grant: Grant) -> None:
             grant.subsidy_received += self.amount
+            grant.moved("subsidy", self.occurred_on, self.amount)
             grant.remember("disburse", self.voucher, grant.disburse_fields(self))
 
     class MatchingCommitted(Event):
@@ -163,6 +160,7 @@ class Grant(Aggregate):
 
         def apply(self, grant: Grant) -> None:
             grant.matching_received += self.amount
+            grant.moved("matching", self.occurred_on, self.amount)
             grant.remember("match_receive", self.voucher, grant.receive_fields(self))
 
     class ExpenditureRecorded(Event):
@@ -179,6 +177,7 @@ class Grant(Aggregate):
 
         def apply(self, grant: Grant) -> None:
             grant.spent[self.source] += self.amount
+            grant.moved(self.source, self.occurred_on, -self.amount)
             line = f"{self.content}/{self.source}"
             grant.line_spent[line] = grant.line_spent.get(line, ZERO) + self.amount
             grant.expenditures[self.voucher] = {
@@ -201,6 +200,7 @@ class Grant(Aggregate):
 
         def apply(self, grant: Grant) -> None:
             grant.spent[self.source] -= self.amount
+            grant.moved(self.source, self.occurred_on, self.amount)
             line = f"{self.content}/{self.source}"
             grant.line_spent[line] = grant.line_spent.get(line, ZERO) - self.amount
             grant.expenditures[self.voucher]["reversed"] = True
@@ -331,6 +331,7 @@ class Grant(Aggregate):
 
         def apply(self, grant: Grant) -> None:
             grant.recovered += self.amount
+            grant.moved("subsidy", self.occurred_on, -self.amount)
             grant.remember("recover", self.voucher, {"amount": self.amount, "on": self.occurred_on})
 
     class BalanceDisposed(Event):
@@ -342,6 +343,7 @@ class Grant(Aggregate):
 
         def apply(self, grant: Grant) -> None:
             grant.disposed[self.source] += self.amount
+            grant.moved(self.source, self.occurred_on, -self.amount)
             fields = {"source": self.source, "amount": self.amount, "how": self.how}
             grant.remember("dispose", self.approval, fields)
 
@@ -364,6 +366,11 @@ class Grant(Aggregate):
     requested: Decimal
     applied_on: date
     status: str
+    # Each fund source's net change per business date (ISO date -> amount) and its latest
+    # date, for the ring-fence at the end of every date. A snapshot taken by an earlier version
+    # has neither (these class defaults): its ring-fence is judged on the totals alone.
+    days: dict[str, dict[str, Decimal]] | None = None
+    last_day: dict[str, str] | None = None
 
     def __init__(self) -> None:
         self.approved = ZERO
@@ -390,6 +397,8 @@ class Grant(Aggregate):
         self.recovery_ordered = ZERO
         self.recovered = ZERO
         self.disposed: dict[str, Decimal] = {"subsidy": ZERO, "matching": ZERO}
+        self.days = {"subsidy": {}, "matching": {}}
+        self.last_day = {"subsidy": "", "matching": ""}
 
     @classmethod
     def create(
@@ -435,14 +444,25 @@ class Grant(Aggregate):
 
     def budget_line(self, content: str, source: str) -> Decimal | None:
         """The plan's amount for content × ledger fund source; None when no plan exists."""
-        if not self.budget:
-            return None
-        total = ZERO
-        for key, value in self.budget.items():
-            line_content, bsource = key.split("/")
-            if line_content == content and BUDGET_TO_FUND[bsource] == source:
-                total += value
-        return total
+        return plan_line(self.budget, content, source, ZERO)
+
+    def spent_on_line(self, content: str, source: str) -> Decimal:
+        return self.line_spent.get(f"{content}/{source}", ZERO)
+
+    def headroom(self, source: str, on: date) -> Decimal:
+        """The least balance of ``source`` at the end of ``on`` and of every later date."""
+        if self.days is None or self.last_day is None:
+            return self.available(source)
+        return least_balance(self.available(source), self.days[source], self.last_day[source], on)
+
+    def moved(self, source: str, on: date, amount: Decimal) -> None:
+        if self.days is None or self.last_day is None:
+            return
+        day = on.isoformat()
+        book = self.days[source]
+        book[day] = book.get(day, ZERO) + amount
+        if day > self.last_day[source]:
+            self.last_day[source] = day
 
     # ------------------------------------------------------------------ idempotency
 
@@ -564,15 +584,6 @@ class Grant(Aggregate):
             occurred_on=on,
         )
 
-    def _money_allowed(self, action: str, on: date, policy: Policy) -> None:
-        raise_first([approved_before_money(self.grant_id, self.status, action, policy)])
-        if self.approved_on is not None and on < self.approved_on:
-            msg = (
-                f"{action} dated {on.isoformat()} is before grant {self.grant_id}'s approval "
-                f"on {self.approved_on.isoformat()}"
-            )
-            raise Breach("approval first", policy.clause("approval_first"), msg).error()
-
     def disburse(
         self,
         *,
@@ -587,16 +598,7 @@ class Grant(Aggregate):
         fields = {"amount": amount, "tranche": tranche, "on": on}
         if self.already_recorded("disburse", voucher, fields):
             return False
-        self._money_allowed("disburse", on, policy)
-        programme = policy.programme(self.programme)
-        disbursed = self.subsidy_received
-        raise_first(
-            [
-                tranche_within_approved(
-                    self.grant_id, self.approved, disbursed, amount, programme.subsidy_clause
-                )
-            ]
-        )
+        refuse_breaches(self, Act("disburse", on, role, amount), policy)
         self.trigger_event(
             self.SubsidyDisbursed,
             amount=amount,
@@ -622,7 +624,7 @@ class Grant(Aggregate):
         fields = {"amount": amount, "funder": funder, "on": on}
         if self.already_recorded("match_commit", voucher, fields):
             return False
-        self._money_allowed("match commit", on, policy)
+        refuse_breaches(self, Act("match commit", on, role, amount, "matching"), policy)
         self.trigger_event(
             self.MatchingCommitted,
             amount=amount,
@@ -640,7 +642,7 @@ class Grant(Aggregate):
         fields = {"amount": amount, "on": on}
         if self.already_recorded("match_receive", voucher, fields):
             return False
-        self._money_allowed("match receive", on, policy)
+        refuse_breaches(self, Act("match receive", on, role, amount, "matching"), policy)
         self.trigger_event(
             self.MatchingReceived,
             amount=amount,
@@ -668,7 +670,7 @@ class Grant(Aggregate):
         role: str,
         policy: Policy,
     ) -> bool:
-        found, breach = category_permitted(category, policy)
+        found = policy.find_category(category)
         code = found.code if found is not None else category
         fields = {
             "amount": amount,
@@ -681,25 +683,7 @@ class Grant(Aggregate):
         }
         if self.already_recorded("spend", voucher, fields):
             return False
-        self._money_allowed("spend", on, policy)
-        programme = policy.programme(self.programme)
-        build_clause = programme.build_clause or policy.clause("district_build_period")
-        raise_first(
-            [
-                breach,
-                within_build_period(self.grant_id, on, self.build_start, self.build_end, build_clause),
-                within_fund_source(self.grant_id, source, self.available(source), amount, policy),
-                within_budget_line(
-                    self.grant_id,
-                    content or "(no --content)",
-                    source,
-                    self.budget_line(content, source),
-                    self.line_spent.get(f"{content}/{source}", ZERO),
-                    amount,
-                    policy,
-                ),
-            ]
-        )
+        refuse_breaches(self, Act("spend", on, role, amount, source, category, content), policy)
         self.trigger_event(
             self.ExpenditureRecorded,
             amount=amount,
@@ -727,7 +711,7 @@ class Grant(Aggregate):
         if original["reversed"]:  # pragma: no cover - caught by already_recorded as a conflict
             msg = f"expenditure {voucher} of grant {self.grant_id} is already reversed"
             raise ConflictError(msg)
-        raise_first([approved_before_money(self.grant_id, self.status, "reverse", policy)])
+        refuse_breaches(self, Act("reverse", on, role), policy)
         self.trigger_event(
             self.ExpenditureReversed,
             voucher=voucher,
@@ -822,15 +806,15 @@ class Grant(Aggregate):
 
     # ------------------------------------------------------------------ budget
 
-    def _open(self, action: str, on: date, policy: Policy) -> None:
-        self._money_allowed(action, on, policy)
+    def _open(self, action: str, on: date, role: str, policy: Policy, amount: Decimal = ZERO) -> None:
+        refuse_breaches(self, Act(action, on, role, amount), policy)
 
     def register_budget(
         self, *, lines: dict[str, Decimal], on: date, actor: str, role: str, policy: Policy
     ) -> bool:
         if self.budget and self.budget == lines:
             return False
-        self._open("grant budget", on, policy)
+        self._open("grant budget", on, role, policy)
         if self.budget:
             msg = (
                 f"grant {self.grant_id} already has a budget plan; change it with `grant adjust` "
@@ -853,7 +837,7 @@ class Grant(Aggregate):
         raise_first([approval_reference(approval, "a budget adjustment", policy)])
         if all(self.budget.get(k) == v for k, v in lines.items()) and self.budget:
             return False
-        self._open("grant adjust", on, policy)
+        self._open("grant adjust", on, role, policy)
         if not self.budget:
             msg = f"grant {self.grant_id} has no budget plan to adjust; register it with `grant budget`"
             raise Breach("budget first", policy.clause("budget_plan"), msg).error()
@@ -891,7 +875,7 @@ class Grant(Aggregate):
         figures = [trainees, advanced, evaluations, advanced_evaluations]
         if self.outputs.get(str(year)) == figures:
             return False
-        self._open("output report", on, policy)
+        self._open("output report", on, role, policy)
         if advanced > trainees or advanced_evaluations > evaluations:
             msg = "advanced-level figures cannot exceed the totals they are part of"
             raise BadInputError(msg)
@@ -927,7 +911,7 @@ class Grant(Aggregate):
             raise BadInputError(msg)
         if any(e == {"kind": kind, "result": result, "on": on} for e in self.evaluations):
             return False
-        self._open("evaluate", on, policy)
+        self._open("evaluate", on, role, policy)
         return self._event(
             self.EvaluationRecorded,
             on,
@@ -948,7 +932,7 @@ class Grant(Aggregate):
                 return False
             msg = f"rectification {ref} of grant {self.grant_id} is already ordered with different content"
             raise ConflictError(msg)
-        self._open("rectify order", on, policy)
+        self._open("rectify order", on, role, policy)
         if deadline < on:
             msg = f"the deadline {deadline.isoformat()} is before the order's date {on.isoformat()}"
             raise BadInputError(msg)
@@ -965,7 +949,7 @@ class Grant(Aggregate):
             raise NotFoundError(msg)
         if known["done"] is not None:
             return False
-        self._open("rectify complete", on, policy)
+        self._open("rectify complete", on, role, policy)
         return self._event(self.RectificationCompleted, on, actor, role, ref=ref, note=note)
 
     def add_dossier(
@@ -988,13 +972,7 @@ class Grant(Aggregate):
     ) -> bool:
         if self.already_recorded("recover_order", document, {"amount": amount, "reason": reason}):
             return False
-        self._open("recover order", on, policy)
-        if self.recovery_ordered + amount > self.subsidy_received:
-            msg = (
-                f"recoveries of {format_yuan(self.recovery_ordered + amount)} would exceed the "
-                f"{format_yuan(self.subsidy_received)} subsidy grant {self.grant_id} received"
-            )
-            raise Breach("recovery within order", policy.clause("supervision"), msg).error()
+        self._open("recover order", on, role, policy, amount)
         return self._event(
             self.RecoveryOrdered, on, actor, role, amount=amount, reason=reason, document=document
         )
@@ -1004,13 +982,7 @@ class Grant(Aggregate):
     ) -> bool:
         if self.already_recorded("recover", voucher, {"amount": amount, "on": on}):
             return False
-        self._open("recover receive", on, policy)
-        raise_first(
-            [
-                recovery_within_order(self.grant_id, self.recovery_ordered, self.recovered, amount, policy),
-                within_fund_source(self.grant_id, "subsidy", self.available("subsidy"), amount, policy),
-            ]
-        )
+        refuse_breaches(self, Act("recover receive", on, role, amount), policy)
         return self._event(self.FundsRecovered, on, actor, role, amount=amount, voucher=voucher)
 
     def dispose(
@@ -1032,8 +1004,7 @@ class Grant(Aggregate):
         if self.already_recorded("dispose", approval, fields):
             return False
         raise_first([approval_reference(approval, "disposing of a balance", policy)])
-        self._open("dispose", on, policy)
-        raise_first([within_fund_source(self.grant_id, source, self.available(source), amount, policy)])
+        refuse_breaches(self, Act("dispose", on, role, amount, source), policy)
         return self._event(
             self.BalanceDisposed, on, actor, role, source=source, amount=amount, how=how, approval=approval
         )
@@ -1045,7 +1016,7 @@ class Grant(Aggregate):
     def close(self, *, document: str, on: date, actor: str, role: str, policy: Policy) -> bool:
         if self.status == "closed":
             return False
-        self._open("grant close", on, policy)
+        self._open("grant close", on, role, policy)
         raise_first(
             [
                 final_evaluation_passed(self.grant_id, self.final_result(), policy),

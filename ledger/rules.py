@@ -7,10 +7,11 @@ same breaches found in stored history as findings. Checks never touch the store.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Protocol, TypeVar
 
 from ledger.errors import RuleViolationError
 from ledger.money import format_yuan
@@ -18,6 +19,45 @@ from ledger.policy import Category, Clause, Policy, Programme
 
 SOURCES = ("subsidy", "matching")
 SOURCE_ZH = {"subsidy": "财政补助", "matching": "配套经费"}
+
+# Budget table 4-2 of 003: the plan's fund sources, and the ledger's sub-ledger each one feeds.
+# 地方财政 (local public finance) is the subsidy (财政补助); 行业企业 (the sector or enterprise, i.e.
+# the host unit or sector authority) and 其他 (other) are matching funds (配套经费).
+BUDGET_SOURCES = {"local_finance": "地方财政", "industry": "行业企业", "other": "其他"}
+BUDGET_TO_FUND = {"local_finance": "subsidy", "industry": "matching", "other": "matching"}
+
+Amount = TypeVar("Amount", int, Decimal)  # yuan on the write side, fen in the read models
+
+
+def plan_line(budget: dict[str, Amount], content: str, source: str, zero: Amount) -> Amount | None:
+    """The plan's amount for content × ledger fund source (its lines are keyed
+    ``content/budget source``); None when no plan is registered."""
+    if not budget:
+        return None
+    total = zero
+    for key, value in budget.items():
+        line_content, bsource = key.split("/")
+        if line_content == content and BUDGET_TO_FUND[bsource] == source:
+            total += value
+    return total
+
+
+def least_balance(total: Amount, book: dict[str, Amount], last: str, on: date) -> Amount:
+    """The least balance at the end of ``on`` and of every later date, of a fund source whose
+    balance is ``total`` and whose net change per ISO date is ``book`` (``last`` its latest date)."""
+    day = on.isoformat()
+    if day >= last:  # nothing dated later: as recorded in date order, the usual case
+        return total
+    later = sorted(k for k in book if k > day)
+    balance = total
+    for key in later:
+        balance -= book[key]
+    least = balance
+    for key in later:
+        balance += book[key]
+        least = min(least, balance)
+    return least
+
 
 # Which role may record which kind of action (DESIGN: roles).
 OFFICER_ACTIONS = frozenset(
@@ -78,8 +118,11 @@ def raise_first(breaches: Iterable[Breach | None]) -> None:
 # ----------------------------------------------------------------------------- roles
 
 
+ROLE_ACTIONS = {"officer": OFFICER_ACTIONS, "approver": APPROVER_ACTIONS}
+
+
 def role_may_record(role: str, action: str, policy: Policy) -> Breach | None:
-    allowed = {"officer": OFFICER_ACTIONS, "approver": APPROVER_ACTIONS}.get(role, frozenset())
+    allowed = ROLE_ACTIONS.get(role, frozenset())
     if action in allowed:
         return None
     who = "an officer" if action in OFFICER_ACTIONS else "an approver"
@@ -106,6 +149,19 @@ def approved_before_money(grant_id: str, status: str, action: str, policy: Polic
         rule="approval first",
         clause=policy.clause("approval_first"),
         message=f"grant {grant_id} is {status}, not approved; {action} is recorded only after approval",
+    )
+
+
+def not_before_approval(
+    grant_id: str, approved_on: date | None, on: date, action: str, policy: Policy
+) -> Breach | None:
+    if approved_on is None or on >= approved_on:
+        return None
+    return Breach(
+        rule="approval first",
+        clause=policy.clause("approval_first"),
+        message=f"{action} dated {on.isoformat()} is before grant {grant_id}'s approval "
+        f"on {approved_on.isoformat()}",
     )
 
 
@@ -169,6 +225,8 @@ def tranche_within_approved(
 def within_fund_source(
     grant_id: str, source: str, available: Decimal, amount: Decimal, policy: Policy
 ) -> Breach | None:
+    """``available``: the source's least balance at the end of the act's date and of every
+    later date (acts of one date net together)."""
     if amount <= available:
         return None
     return Breach(
@@ -514,3 +572,185 @@ def execution_on_track(
         message=f"grant {grant_id} has spent {rate * 100:.2f}% of {format_yuan(received)} received "
         f"with {elapsed * 100:.0f}% of its build period ({start.isoformat()} to {end.isoformat()}) gone",
     )
+
+
+# ----------------------------------------------------------------------------- one act, all its rules
+#
+# Each kind of act on an approved grant has one list of checks (``RULES``), run in order by one
+# function. The Grant aggregate refuses an act by its first breach; the compliance judge reports
+# the first breach of a stored event. A check added to a list is enforced and judged alike:
+# there is no other copy of the list to forget.
+
+
+class GrantFacts(Protocol):
+    """What the rules read of a grant just before an act: the aggregate's own state, or the
+    compliance judge's replay of stored history."""
+
+    @property
+    def grant_id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def programme(self) -> str: ...
+    @property
+    def approved_on(self) -> date | None: ...
+    @property
+    def build_start(self) -> date | None: ...
+    @property
+    def build_end(self) -> date | None: ...
+    @property
+    def subsidy_received(self) -> Decimal: ...
+    @property
+    def approved(self) -> Decimal: ...
+    @property
+    def recovery_ordered(self) -> Decimal | None:
+        """None: not known (the judge's replay, for a grant a version before it began)."""
+        ...
+
+    @property
+    def recovered(self) -> Decimal: ...
+
+    def headroom(self, source: str, on: date) -> Decimal:
+        """The least balance of ``source`` at the end of ``on`` and of every later date."""
+        ...
+
+    def budget_line(self, content: str, source: str) -> Decimal | None:
+        """The plan's amount for content × fund source, adjustments included; None: no plan."""
+        ...
+
+    def spent_on_line(self, content: str, source: str) -> Decimal: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Act:
+    """An act on a grant as the rules see it. ``action`` is its command (``spend``,
+    ``disburse``, ``recover receive``, ``grant adjust``…), which names the role that records it
+    and its list of rules."""
+
+    action: str
+    on: date
+    role: str
+    amount: Decimal = Decimal(0)
+    source: str = "subsidy"
+    category: str = ""
+    content: str = ""
+
+
+Check = Callable[[GrantFacts, Act, Policy], Breach | None]
+
+
+def recorded_by_its_role(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    return role_may_record(act.role, act.action, policy)
+
+
+def grant_open_for_money(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    return approved_before_money(grant.grant_id, grant.status, act.action, policy)
+
+
+def dated_after_approval(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    return not_before_approval(grant.grant_id, grant.approved_on, act.on, act.action, policy)
+
+
+def disbursed_within_approval(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    clause = policy.programme(grant.programme).subsidy_clause
+    return tranche_within_approved(grant.grant_id, grant.approved, grant.subsidy_received, act.amount, clause)
+
+
+def ordered_within_received(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    if grant.recovery_ordered is None or grant.recovery_ordered + act.amount <= grant.subsidy_received:
+        return None
+    return Breach(
+        rule="recovery within order",
+        clause=policy.clause("supervision"),
+        message=f"recoveries of {format_yuan(grant.recovery_ordered + act.amount)} would exceed the "
+        f"{format_yuan(grant.subsidy_received)} subsidy grant {grant.grant_id} received",
+    )
+
+
+def recovered_within_order(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    if grant.recovery_ordered is None:
+        return None
+    return recovery_within_order(grant.grant_id, grant.recovery_ordered, grant.recovered, act.amount, policy)
+
+
+def spent_on_permitted_category(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    return category_permitted(act.category, policy)[1]
+
+
+def spent_in_build_period(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    start, end = grant.build_start, grant.build_end
+    if start is None or end is None or start <= act.on <= end:
+        return None
+    clause = policy.programme(grant.programme).build_clause or policy.clause("district_build_period")
+    return within_build_period(grant.grant_id, act.on, grant.build_start, grant.build_end, clause)
+
+
+def paid_from_own_source(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    """The ring-fence: the act leaves its source's balance non-negative at the end of its date
+    and of every later date."""
+    return within_fund_source(
+        grant.grant_id, act.source, grant.headroom(act.source, act.on), act.amount, policy
+    )
+
+
+def spent_within_budget_line(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    line = grant.budget_line(act.content, act.source)
+    if line is None:
+        return None
+    spent = grant.spent_on_line(act.content, act.source)
+    return within_budget_line(
+        grant.grant_id, act.content or "(no --content)", act.source, line, spent, act.amount, policy
+    )
+
+
+# Every act on an approved grant: by its role, while the grant is open, not before its approval.
+OPEN_RULES: tuple[Check, ...] = (recorded_by_its_role, grant_open_for_money, dated_after_approval)
+RULES: dict[str, tuple[Check, ...]] = {
+    "grant budget": OPEN_RULES,
+    "grant adjust": OPEN_RULES,
+    "output report": OPEN_RULES,
+    "evaluate": OPEN_RULES,
+    "rectify order": OPEN_RULES,
+    "rectify complete": OPEN_RULES,
+    "recover order": (*OPEN_RULES, ordered_within_received),
+    "grant close": OPEN_RULES,
+    "disburse": (*OPEN_RULES, disbursed_within_approval),
+    "match commit": OPEN_RULES,
+    "match receive": OPEN_RULES,
+    "spend": (
+        *OPEN_RULES,
+        spent_on_permitted_category,
+        spent_in_build_period,
+        paid_from_own_source,
+        spent_within_budget_line,
+    ),
+    "reverse": (recorded_by_its_role, grant_open_for_money),
+    "recover receive": (*OPEN_RULES, recovered_within_order, paid_from_own_source),
+    "dispose": (*OPEN_RULES, paid_from_own_source),
+}
+
+
+def breaches(grant: GrantFacts, act: Act, policy: Policy) -> list[Breach]:
+    """Every rule ``act`` breaks on ``grant``, in the order of its action's list."""
+    found = []
+    for check in RULES[act.action]:
+        breach = check(grant, act, policy)
+        if breach is not None:
+            found.append(breach)
+    return found
+
+
+def first_of(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    """The first rule ``act`` breaks on ``grant`` (the later checks are not run)."""
+    for check in RULES[act.action]:
+        breach = check(grant, act, policy)
+        if breach is not None:
+            return breach
+    return None
+
+
+def refuse_breaches(grant: GrantFacts, act: Act, policy: Policy) -> None:
+    """Raise the first rule ``act`` breaks, as the aggregate refuses it."""
+    breach = first_of(grant, act, policy)
+    if breach is not None:
+        raise breach.error()

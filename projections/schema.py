@@ -122,6 +122,16 @@ compliance_rectifications = Table(
     Column("completed_on", Date),
 )
 
+# What else the judge replays per grant (``projections.judge.JudgedGrant.facts``, JSON): approval
+# date, budget lines and what each has spent, each source's net change per date, recoveries.
+compliance_facts = Table(
+    "compliance_facts",
+    metadata,
+    Column("aggregate_id", String(32), primary_key=True),
+    Column("grant_id", Text, nullable=False),
+    Column("facts", Text, nullable=False),
+)
+
 compliance_events = Table(
     "compliance_events",
     metadata,

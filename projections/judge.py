@@ -1,0 +1,277 @@
+"""The compliance judge: stored events in, the rules they break out (pure, no database).
+
+It replays each grant as the aggregate saw it just before every event and asks the very
+function of :mod:`ledger.rules` the aggregate refuses by (:func:`ledger.rules.breaches`), under
+the policy in force on the event's business date: history imported from elsewhere, or written
+by an older version, may break a rule the aggregate now refuses. Amounts are kept in fen.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from ledger.errors import BadInputError
+from ledger.money import from_fen
+from ledger.policy import Policy, current_policy, policy_in_force
+from ledger.rules import (
+    Act,
+    Breach,
+    approval_after_application,
+    approved_before_money,
+    breaches,
+    first_of,
+    least_balance,
+    plan_line,
+    subsidy_amount_in_range,
+)
+from projections.records import StoredRecord, amount, day, fen
+
+
+@lru_cache(maxsize=4096)
+def policy_on(on: date) -> Policy:
+    try:
+        return policy_in_force(on)
+    except BadInputError:  # history dated before the first version: judge by the earliest rules
+        return current_policy()
+
+
+# Each stored event judged by a list of rules, as the action that records it (the action
+# names its rules, in ``ledger.rules.RULES``).
+ACTIONS = {
+    "BudgetRegistered": "grant budget",
+    "BudgetAdjusted": "grant adjust",
+    "OutputReported": "output report",
+    "EvaluationRecorded": "evaluate",
+    "RectificationOrdered": "rectify order",
+    "RectificationCompleted": "rectify complete",
+    "RecoveryOrdered": "recover order",
+    "Closed": "grant close",
+    "SubsidyDisbursed": "disburse",
+    "MatchingCommitted": "match commit",
+    "MatchingReceived": "match receive",
+    "ExpenditureRecorded": "spend",
+    "ExpenditureReversed": "reverse",
+    "FundsRecovered": "recover receive",
+    "BalanceDisposed": "dispose",
+}
+SOURCE_OF = {
+    "SubsidyDisbursed": "subsidy",
+    "MatchingCommitted": "matching",
+    "MatchingReceived": "matching",
+    "FundsRecovered": "subsidy",
+}
+
+# The columns of ``compliance_grants`` (the findings read them); the rest is kept as ``facts``.
+GRANT_FIELDS = (
+    "status",
+    "build_start",
+    "build_end",
+    "approved",
+    "subsidy_received",
+    "matching_received",
+    "subsidy_available",
+    "matching_available",
+    "spent",
+)
+
+
+def new_facts() -> dict[str, Any]:
+    return {
+        "approved_on": None,
+        "budget": {},
+        "line_spent": {},
+        "days": {"subsidy": {}, "matching": {}},
+        "last_day": {"subsidy": "", "matching": ""},
+        "recovery_ordered": 0,
+        "recovered": 0,
+    }
+
+
+class JudgedGrant:
+    """A grant's state just before the event being judged, read by the rules as
+    :class:`ledger.rules.GrantFacts`. ``row`` holds the columns of ``compliance_grants``;
+    ``facts`` what else the rules read (None: kept by an earlier version, which had none —
+    such a grant's ring-fence is judged on its totals, and its recoveries not at all)."""
+
+    __slots__ = ("approved_on", "build_end", "build_start", "facts", "grant_id", "programme", "row", "status")
+
+    def __init__(self, row: dict[str, Any], facts: dict[str, Any] | None) -> None:
+        self.row = row
+        self.facts = facts
+        # what every judgement reads, as plain attributes (the row's copies are written)
+        self.grant_id: str = row["grant_id"]
+        self.programme: str = row["programme"]
+        self.status: str = row["status"]
+        self.build_start: date | None = row["build_start"]
+        self.build_end: date | None = row["build_end"]
+        on = None if facts is None else facts["approved_on"]
+        self.approved_on: date | None = None if on is None else date.fromisoformat(on)
+
+    @classmethod
+    def applied(cls, r: StoredRecord) -> JudgedGrant:
+        d = r.data
+        row = {
+            "grant_id": d["grant_id"],
+            "aggregate_id": r.aggregate_id,
+            "base_id": d["base_id"],
+            "programme": d["programme"],
+            "status": "applied",
+            "applied_on": day(d["occurred_on"]),
+            "build_start": None,
+            "build_end": None,
+            "approved": 0,
+            "subsidy_received": 0,
+            "matching_received": 0,
+            "subsidy_available": 0,
+            "matching_available": 0,
+            "spent": 0,
+        }
+        return cls(row, new_facts())
+
+    def facts_json(self) -> str | None:
+        return None if self.facts is None else json.dumps(self.facts, separators=(",", ":"))
+
+    # ------------------------------------------------------------------ GrantFacts
+
+    @property
+    def approved(self) -> Decimal:
+        return from_fen(self.row["approved"])
+
+    @property
+    def subsidy_received(self) -> Decimal:
+        return from_fen(self.row["subsidy_received"])
+
+    @property
+    def recovery_ordered(self) -> Decimal | None:
+        return None if self.facts is None else from_fen(self.facts["recovery_ordered"])
+
+    @property
+    def recovered(self) -> Decimal:
+        return Decimal(0) if self.facts is None else from_fen(self.facts["recovered"])
+
+    def headroom(self, source: str, on: date) -> Decimal:
+        total = self.row[f"{source}_available"]
+        if self.facts is None:
+            return from_fen(total)
+        return from_fen(least_balance(total, self.facts["days"][source], self.facts["last_day"][source], on))
+
+    def budget_line(self, content: str, source: str) -> Decimal | None:
+        if self.facts is None:
+            return None
+        line = plan_line(self.facts["budget"], content, source, 0)
+        return None if line is None else from_fen(line)
+
+    def spent_on_line(self, content: str, source: str) -> Decimal:
+        if self.facts is None:
+            return Decimal(0)
+        return from_fen(self.facts["line_spent"].get(f"{content}/{source}", 0))
+
+    # ------------------------------------------------------------------ replay
+
+    def _moved(self, source: str, on: str, change: int) -> None:
+        self.row[f"{source}_available"] += change
+        if self.facts is None:
+            return
+        book = self.facts["days"][source]
+        book[on] = book.get(on, 0) + change
+        if on > self.facts["last_day"][source]:
+            self.facts["last_day"][source] = on
+
+    def _line(self, data: dict[str, Any], change: int) -> None:
+        if self.facts is not None:
+            key = f"{data['content']}/{data['source']}"
+            spent = self.facts["line_spent"]
+            spent[key] = spent.get(key, 0) + change
+
+    def advance(self, kind: str, data: dict[str, Any]) -> None:
+        """The grant's state after the event."""
+        row, facts = self.row, self.facts
+        on = data["occurred_on"]["_data_"]
+        if kind == "Approved":
+            self.status = row["status"] = "approved"
+            row["approved"] = fen(data["amount"])
+            self.build_start = row["build_start"] = day(data["build_start"])
+            self.build_end = row["build_end"] = day(data["build_end"])
+            self.approved_on = day(data["occurred_on"])
+            if facts is not None:
+                facts["approved_on"] = on
+        elif kind == "Rejected":
+            self.status = row["status"] = "rejected"
+        elif kind == "Closed":
+            self.status = row["status"] = "closed"
+        elif kind == "SubsidyDisbursed":
+            row["subsidy_received"] += fen(data["amount"])
+            self._moved("subsidy", on, fen(data["amount"]))
+        elif kind == "MatchingReceived":
+            row["matching_received"] += fen(data["amount"])
+            self._moved("matching", on, fen(data["amount"]))
+        elif kind == "ExpenditureRecorded":
+            spent = fen(data["amount"])
+            row["spent"] += spent
+            self._moved(data["source"], on, -spent)
+            self._line(data, spent)
+        elif kind == "ExpenditureReversed":
+            spent = fen(data["amount"])
+            row["spent"] -= spent
+            self._moved(data["source"], on, spent)
+            self._line(data, -spent)
+        elif kind == "FundsRecovered":
+            self._moved("subsidy", on, -fen(data["amount"]))
+            if facts is not None:
+                facts["recovered"] += fen(data["amount"])
+        elif kind == "BalanceDisposed":
+            self._moved(data["source"], on, -fen(data["amount"]))
+        elif facts is not None:
+            if kind == "RecoveryOrdered":
+                facts["recovery_ordered"] += fen(data["amount"])
+            elif kind == "BudgetRegistered":
+                facts["budget"] = {k: fen(v) for k, v in data["lines"].items()}
+            elif kind == "BudgetAdjusted":
+                facts["budget"].update({k: fen(v) for k, v in data["lines"].items()})
+
+
+def stored_act(kind: str, data: dict[str, Any], on: date | None = None) -> Act:
+    """A stored event as the act the aggregate decided on (``on``: its date, when parsed)."""
+    return Act(
+        ACTIONS[kind],
+        day(data["occurred_on"]) if on is None else on,
+        data["role"],
+        amount(data["amount"]) if "amount" in data else Decimal(0),
+        data.get("source") or SOURCE_OF.get(kind, "subsidy"),
+        data.get("category", ""),
+        data.get("content", ""),
+    )
+
+
+def event_breaches(grant: JudgedGrant, kind: str, data: dict[str, Any], policy: Policy) -> list[Breach]:
+    """The rules a stored event breaks, given its grant's state just before it. ``kind`` is the
+    event's class name (its topic after ``Grant.``), ``data`` its stored state."""
+    if kind == "Approved":
+        found = [
+            approval_after_application(
+                grant.grant_id, grant.row["applied_on"], day(data["occurred_on"]), policy
+            ),
+            subsidy_amount_in_range(policy.programme(grant.programme), amount(data["amount"])),
+        ]
+        return [b for b in found if b is not None]
+    if kind in ACTIONS:
+        return breaches(grant, stored_act(kind, data), policy)
+    if grant.status == "closed" and kind != "Closed":
+        found_closed = approved_before_money(grant.grant_id, grant.status, kind, policy)
+        return [] if found_closed is None else [found_closed]
+    return []
+
+
+def first_breach(grant: JudgedGrant, kind: str, data: dict[str, Any]) -> Breach | None:
+    """The first rule a stored event breaks (one finding per event), by the policy in force on
+    its date."""
+    on = day(data["occurred_on"])
+    policy = policy_on(on)
+    if kind in ACTIONS:  # most events: stop at the first breach, as the aggregate does
+        return first_of(grant, stored_act(kind, data, on), policy)
+    found = event_breaches(grant, kind, data, policy)
+    return found[0] if found else None
