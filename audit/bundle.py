@@ -333,6 +333,7 @@ def _workbook_sheets(
     ``grant`` only when given; the same filter counts the rows first, so each sheet states its size.
     """
     from ledger.money import from_fen
+    from projections.measures import SPENDING_KINDS
     from projections.schema import grants, movements
 
     upto = movements.c.notification_id <= last_nid
@@ -359,7 +360,7 @@ def _workbook_sheets(
         sheet.close()
 
         wanted = {g.grant_id for g in grant_rows}
-        spent = upto & movements.c.kind.in_(("spend", "reverse"))
+        spent = upto & movements.c.kind.in_(SPENDING_KINDS)
         if grant is not None:
             spent = spent & (movements.c.grant_id == grant)
         count = conn.execute(select(func.count()).select_from(movements).where(spent)).scalar_one()
@@ -407,11 +408,11 @@ def _amount(fen: int) -> Decimal:
 
 
 def _balance_row(g: Any, per: dict[str, int], from_fen: Callable[[int], Any]) -> list[Any]:
+    from projections.measures import available_in
+
     f = {k: per.get(k, 0) for k in layout.MEASURES}
-    subsidy_available = (
-        f["subsidy_received"] - f["subsidy_spent"] - f["subsidy_recovered"] - f["subsidy_disposed"]
-    )
-    matching_available = f["matching_received"] - f["matching_spent"] - f["matching_disposed"]
+    subsidy_available = available_in(f, "subsidy", 0)
+    matching_available = available_in(f, "matching", 0)
     return [
         g.base_id,
         g.grant_id,
