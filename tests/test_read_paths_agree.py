@@ -3,13 +3,17 @@ money acts (disburse, matching committed and received, spend, reverse, recovery 
 received, dispose, grant close), each recorded through the command line, on SQLite and on
 PostgreSQL: ``balance``, every ``report`` (json and csv), ``history``'s last running balance, the
 beancount export's balances (beanquery), and the audit bundle (``audit export``) as
-``audit verify`` and its independent replay read it."""
+``audit verify`` and its independent replay read it.
+
+Each example runs dozens of commands, so the suite runs a few; a longer run by hand:
+``READ_PATHS_EXAMPLES=200 python -m pytest tests/test_read_paths_agree.py``."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +35,7 @@ SOURCES = ("subsidy", "matching")
 ALLOWED = ("equipment", "materials", "teacher_training", "curriculum")
 BALANCE_KEY = {"approved": "subsidy_approved"}  # the bundle's name -> balance's
 FIRST_DAY = date(2024, 5, 1)  # every act's business date is inside the build period, one a week
-EXAMPLES = 4  # through the command line, each example costs seconds; run longer by hand
+EXAMPLES = int(os.environ.get("READ_PATHS_EXAMPLES", "4"))  # each example costs seconds
 STEPS = 6
 
 fen = st.integers(min_value=1, max_value=8_000_000)  # up to 80,000.00 yuan
