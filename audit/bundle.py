@@ -40,6 +40,7 @@ from audit.xlsx import SheetStream, Workbook
 from ledger.database import EVENTS_TABLE
 from ledger.errors import BadInputError, NotFoundError
 from ledger.policy import current_policy, policy_in_force, policy_text
+from projections.measures import SPENDING_KINDS, available_in
 
 _BATCH = 5000  # rows fetched, lines written and progress reported at a time
 PARALLEL_EVENTS = 200_000  # from this many events, a second process writes the workbook
@@ -333,7 +334,6 @@ def _workbook_sheets(
     ``grant`` only when given; the same filter counts the rows first, so each sheet states its size.
     """
     from ledger.money import from_fen
-    from projections.measures import SPENDING_KINDS
     from projections.schema import grants, movements
 
     upto = movements.c.notification_id <= last_nid
@@ -408,8 +408,6 @@ def _amount(fen: int) -> Decimal:
 
 
 def _balance_row(g: Any, per: dict[str, int], from_fen: Callable[[int], Any]) -> list[Any]:
-    from projections.measures import available_in
-
     f = {k: per.get(k, 0) for k in layout.MEASURES}
     subsidy_available = available_in(f, "subsidy", 0)
     matching_available = available_in(f, "matching", 0)

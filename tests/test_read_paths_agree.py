@@ -3,7 +3,7 @@ money acts (disburse, matching committed and received, spend, reverse, recovery 
 received, dispose, grant close), each recorded through the command line, on SQLite and on
 PostgreSQL: ``balance``, every ``report`` (json and csv), ``history``'s last running balance, the
 beancount export's balances (beanquery), and the audit bundle (``audit export``) as
-``audit verify`` and its independent replay read it.
+``audit verify`` and its independent replay read it; and the aggregate's own ``available``.
 
 Each example runs dozens of commands, so the suite runs a few; a longer run by hand:
 ``READ_PATHS_EXAMPLES=200 python -m pytest tests/test_read_paths_agree.py``."""
@@ -252,12 +252,28 @@ def _reimport_agrees(books: Books, balance: dict[str, dict[str, Any]]) -> None:
     }
 
 
+def _aggregate_agrees(books: Books, balance: dict[str, dict[str, Any]]) -> None:
+    """The write side's own figure (``Grant.available``, which its rules judge by) is the same."""
+    from ledger.application import GrantLedger
+    from ledger.grant import grant_uuid
+
+    app = GrantLedger(books.ledger.url)
+    try:
+        for g, b in balance.items():
+            aggregate: Any = app.repository.get(grant_uuid(g))
+            for s in SOURCES:
+                assert f"{aggregate.available(s):.2f}" == b[f"{s}_available"], (g, s)
+    finally:
+        app.close()
+
+
 def _all_agree(books: Books) -> None:
     balance = _per_grant(_json(books, "balance"))
     assert balance.keys() == set(GRANTS)
     for b in balance.values():
         for s in SOURCES:
             assert Decimal(b[f"{s}_available"]) >= 0, b  # the ring-fence held
+    _aggregate_agrees(books, balance)
     _reports_agree(books, balance)
     _journal_agrees(books, balance)
     _bundle_agrees(books, balance)
