@@ -40,6 +40,7 @@ from audit.verifier.xlsx import SheetStream, Workbook
 from ledger.database import EVENTS_TABLE
 from ledger.errors import BadInputError, NotFoundError
 from ledger.policy import current_policy, policy_in_force, policy_text
+from projections.measures import SPENDING_KINDS, available_in
 
 _BATCH = 5000  # rows fetched, lines written and progress reported at a time
 PARALLEL_EVENTS = 200_000  # from this many events, a second process writes the workbook
@@ -359,7 +360,7 @@ def _workbook_sheets(
         sheet.close()
 
         wanted = {g.grant_id for g in grant_rows}
-        spent = upto & movements.c.kind.in_(("spend", "reverse"))
+        spent = upto & movements.c.kind.in_(SPENDING_KINDS)
         if grant is not None:
             spent = spent & (movements.c.grant_id == grant)
         count = conn.execute(select(func.count()).select_from(movements).where(spent)).scalar_one()
@@ -408,10 +409,8 @@ def _amount(fen: int) -> Decimal:
 
 def _balance_row(g: Any, per: dict[str, int], from_fen: Callable[[int], Any]) -> list[Any]:
     f = {k: per.get(k, 0) for k in layout.MEASURES}
-    subsidy_available = (
-        f["subsidy_received"] - f["subsidy_spent"] - f["subsidy_recovered"] - f["subsidy_disposed"]
-    )
-    matching_available = f["matching_received"] - f["matching_spent"] - f["matching_disposed"]
+    subsidy_available = available_in(f, "subsidy", 0)
+    matching_available = available_in(f, "matching", 0)
     return [
         g.base_id,
         g.grant_id,

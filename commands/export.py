@@ -110,66 +110,90 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
+def _records(app: Any) -> Iterator[Any]:
+    """Every stored event as a light record (``projections.records``), in the store's order."""
+    from projections.records import records
+
+    start = 1
+    while True:
+        notifications = app.recorder.select_notifications(start=start, limit=PAGE)
+        if not notifications:
+            return
+        yield from records(notifications)
+        start = notifications[-1].id + 1
+
+
+# measure -> the account on the other side of the money held (``{base}``, ``{src}``, ``{category}``)
+_OTHER = {
+    ("received", "subsidy"): "Income:{base}:Subsidy",
+    ("received", "matching"): "Equity:{base}:Matching",
+    ("spent", ""): "Expenses:{base}:{category}:{src}",
+    ("reversed", ""): "Expenses:{base}:{category}:{src}",
+    ("recovered", ""): "Equity:{base}:Returned:{src}",
+    ("disposed", ""): "Equity:{base}:Disposed:{src}",
+}
+
+
+def _postings(base: str, e: Any) -> list[tuple[str, Decimal | None]]:
+    """The journal's postings of one money event as ``projections.measures`` reads it: money held
+    in ``Assets``, where it came from or went to on the other side (received money first, else
+    the other side first); approvals and commitments move no money."""
+    other = _OTHER.get((e.measure, e.source)) or _OTHER.get((e.measure, ""))
+    if other is None:
+        return []
+    src = account_part(e.source)
+    account = other.format(base=base, src=src, category=account_part(e.category))
+    held = f"Assets:{base}:{src}"
+    if e.measure == "received":
+        return [(held, e.amount), (account, -e.amount)]
+    grows = e.measure == "reversed"
+    return [(account, -e.amount if grows else e.amount), (held, e.amount if grows else -e.amount)]
+
+
+def _title(e: Any, d: dict[str, Any]) -> tuple[str, str]:
+    """A transaction's narration and payee."""
+    if e.measure == "received":
+        return (f"补助拨付 tranche {d['tranche']}" if e.source == "subsidy" else "配套经费到位"), ""
+    if e.measure == "spent":
+        return f"{e.category} {e.content}".strip(), d["payee"]
+    if e.measure == "reversed":
+        return f"冲销 {e.voucher}: {d['reason']}", ""
+    if e.measure == "recovered":
+        return "资金收回", ""
+    return f"结余处置 {d['how']}", ""
+
+
 def journal(app: Any, style: str) -> Iterator[str]:
     """Double-entry transactions: one per money event."""
-    from ledger.grant import Grant
+    from projections.measures import effect
+    from projections.records import GRANT, day
 
-    grants: dict[Any, Any] = {}
-    recovered = getattr(Grant, "FundsRecovered", None)
-    disposed = getattr(Grant, "BalanceDisposed", None)
+    applied = GRANT + "Applied"
+    grants: dict[str, Any] = {}
     opened: set[str] = set()
     txns: list[tuple[date, list[str], list[tuple[str, Decimal | None]]]] = []
-    for e in _events(app):
-        if not isinstance(e, Grant.Event):
+    for r in _records(app):
+        if r.topic == applied:
+            grants[r.aggregate_id] = r.data
             continue
-        if isinstance(e, Grant.Applied):
-            grants[e.originator_id] = e
+        g = grants.get(r.aggregate_id)
+        e = effect(r.topic, r.data) if g is not None else None
+        if g is None or e is None:
             continue
-        g = grants.get(e.originator_id)
-        if g is None:
+        postings = _postings(account_part(g["base_id"]), e)
+        if not postings:
             continue
-        base = account_part(g.base_id)
-        title = ""
-        postings: list[tuple[str, Decimal | None]] = []
-        if isinstance(e, Grant.SubsidyDisbursed):
-            title = f"补助拨付 tranche {e.tranche}"
-            postings = [(f"Assets:{base}:Subsidy", e.amount), (f"Income:{base}:Subsidy", -e.amount)]
-            voucher, payee = e.voucher, ""
-        elif isinstance(e, Grant.MatchingReceived):
-            title = "配套经费到位"
-            postings = [(f"Assets:{base}:Matching", e.amount), (f"Equity:{base}:Matching", -e.amount)]
-            voucher, payee = e.voucher, ""
-        elif isinstance(e, Grant.ExpenditureRecorded | Grant.ExpenditureReversed):
-            src = account_part(e.source)
-            expense = f"Expenses:{base}:{account_part(e.category)}:{src}"
-            sign = 1 if isinstance(e, Grant.ExpenditureRecorded) else -1
-            postings = [(expense, sign * e.amount), (f"Assets:{base}:{src}", -sign * e.amount)]
-            if isinstance(e, Grant.ExpenditureRecorded):
-                title = f"{e.category} {e.content}".strip()
-                voucher, payee = e.voucher, e.payee
-            else:
-                title = f"冲销 {e.voucher}: {e.reason}"
-                voucher, payee = e.voucher, ""
-        elif recovered is not None and isinstance(e, recovered):
-            title = "资金收回"
-            postings = [(f"Equity:{base}:Returned:Subsidy", e.amount), (f"Assets:{base}:Subsidy", -e.amount)]
-            voucher, payee = e.voucher, ""
-        elif disposed is not None and isinstance(e, disposed):
-            src = account_part(e.source)
-            title = f"结余处置 {e.how}"
-            postings = [(f"Equity:{base}:Disposed:{src}", e.amount), (f"Assets:{base}:{src}", -e.amount)]
-            voucher, payee = e.approval, ""
-        else:
-            continue
-        meta = [f"grant: {_quote(g.grant_id)}", f"voucher: {_quote(voucher)}"]
+        title, payee = _title(e, r.data)
+        on = day(r.data["occurred_on"])
+        meta = [f"grant: {_quote(g['grant_id'])}", f"voucher: {_quote(e.voucher)}"]
         opened.update(a for a, _ in postings)
         if style == "beancount":
-            head = f"{e.occurred_on.isoformat()} * {_quote(payee)} {_quote(title)}"
+            head = f"{on.isoformat()} * {_quote(payee)} {_quote(title)}"
             lines = [head, *(f"  {m}" for m in meta)]
         else:
             desc = f"{payee} | {title}" if payee else title
-            lines = [f"{e.occurred_on.isoformat()} * {desc}  ; grant:{g.grant_id}, voucher:{voucher}"]
-        txns.append((e.occurred_on, lines, postings))
+            lines = [f"{on.isoformat()} * {desc}  ; grant:{g['grant_id']}, voucher:{e.voucher}"]
+        txns.append((on, lines, postings))
     first = min((t[0] for t in txns), default=date.today())
     if style == "beancount":
         yield 'option "title" "grant-ledger 高技能人才培训基地补助资金台账"'

@@ -6,15 +6,16 @@ touches, totals summed in memory, movements and new grants inserted with one exe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from projections.bulk import BulkInsert
+from projections.measures import READINGS
 from projections.names import BALANCES as NAME
-from projections.records import GRANT, StoredRecord, day, fen, moment
+from projections.records import GRANT, StoredRecord, day, moment
 from projections.schema import MEASURES, grants, movements
 
 TABLES = (grants, movements)
@@ -23,56 +24,6 @@ SELECT_CHUNK = 500  # aggregate ids per IN (...), well inside every driver's par
 APPLIED = GRANT + "Applied"
 APPROVED = GRANT + "Approved"
 STATUS_OF = {GRANT + "Rejected": "rejected", GRANT + "Closed": "closed"}
-
-# kind, measure, signed fen, source, category, content, voucher
-Money = tuple[str, str, int, str, str, str, str]
-
-
-def _approved(d: dict[str, Any]) -> Money:
-    return "approve", "approved", fen(d["amount"]), "", "", "", d["document"]
-
-
-def _disbursed(d: dict[str, Any]) -> Money:
-    return "disburse", "subsidy_received", fen(d["amount"]), "subsidy", "", "", d["voucher"]
-
-
-def _matching_committed(d: dict[str, Any]) -> Money:
-    return "match_commit", "matching_committed", fen(d["amount"]), "matching", "", "", d["voucher"]
-
-
-def _matching_received(d: dict[str, Any]) -> Money:
-    return "match_receive", "matching_received", fen(d["amount"]), "matching", "", "", d["voucher"]
-
-
-def _spent(d: dict[str, Any]) -> Money:
-    source = d["source"]
-    return "spend", f"{source}_spent", fen(d["amount"]), source, d["category"], d["content"], d["voucher"]
-
-
-def _reversed(d: dict[str, Any]) -> Money:
-    source = d["source"]
-    return "reverse", f"{source}_spent", -fen(d["amount"]), source, d["category"], d["content"], d["voucher"]
-
-
-def _recovered(d: dict[str, Any]) -> Money:
-    return "recover", "subsidy_recovered", fen(d["amount"]), "subsidy", "", "", d["voucher"]
-
-
-def _disposed(d: dict[str, Any]) -> Money:
-    source = d["source"]
-    return f"dispose_{d['how']}", f"{source}_disposed", fen(d["amount"]), source, "", "", d["approval"]
-
-
-MONEY: dict[str, Callable[[dict[str, Any]], Money]] = {
-    APPROVED: _approved,
-    GRANT + "SubsidyDisbursed": _disbursed,
-    GRANT + "MatchingCommitted": _matching_committed,
-    GRANT + "MatchingReceived": _matching_received,
-    GRANT + "ExpenditureRecorded": _spent,
-    GRANT + "ExpenditureReversed": _reversed,
-    GRANT + "FundsRecovered": _recovered,
-    GRANT + "BalanceDisposed": _disposed,
-}
 
 
 def _new_grant(r: StoredRecord) -> dict[str, Any]:
@@ -138,12 +89,13 @@ class BalanceProjection:
         rows: list[tuple[Any, ...]] = []
         for r in mine:
             grant = touched[r.aggregate_id]
-            money = MONEY.get(r.topic)
-            if money is not None:
-                kind, measure, amount, source, category, content, voucher = money(r.data)
-                if measure not in grant.deltas:
-                    raise ValueError(f"event {r.id}: no balance measure {measure!r}")
-                grant.deltas[measure] += amount
+            read = READINGS.get(r.topic)
+            if read is not None:
+                try:
+                    e = read(r.data)
+                except ValueError as exc:
+                    raise ValueError(f"event {r.id}: {exc}") from exc
+                grant.deltas[e.column] += e.signed
                 d = r.data
                 rows.append(
                     (
@@ -152,13 +104,13 @@ class BalanceProjection:
                         grant.base_id,
                         d["occurred_on"]["_data_"],
                         d["timestamp"]["_data_"],
-                        kind,
-                        measure,
-                        amount,
-                        source,
-                        category,
-                        content,
-                        voucher,
+                        e.kind,
+                        e.column,
+                        e.signed,
+                        e.source,
+                        e.category,
+                        e.content,
+                        e.voucher,
                         d["actor"],
                     )
                 )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ledger.money import CENT
+from ledger.money import CENT, ZERO
+from projections.measures import available_in
 
 # The money columns of a balance, in the order reports show them.
 MEASURES = (
@@ -40,12 +41,12 @@ class Balance:
 
     @property
     def subsidy_available(self) -> Decimal:
-        """Received less spent, recovered (returned on order) and disposed of."""
-        return self.subsidy_received - self.subsidy_spent - self.subsidy_recovered - self.subsidy_disposed
+        """Received less spent (net of reversals), recovered (returned on order) and disposed of."""
+        return available_in(vars(self), "subsidy", ZERO)
 
     @property
     def matching_available(self) -> Decimal:
-        return self.matching_received - self.matching_spent - self.matching_disposed
+        return available_in(vars(self), "matching", ZERO)
 
     @property
     def execution_rate(self) -> Decimal | None:

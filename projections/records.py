@@ -13,7 +13,6 @@ hashes it (``audit.verifier.canonical``): no cipher or compressor on events.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,14 +20,12 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from ledger.money import to_fen
+from projections.measures import GRANT as GRANT
+from projections.measures import fen as fen  # amounts in fen: read once, with the measures
 from projections.shapes import ShapeCache
-
-GRANT = "grant-ledger:Grant."
 
 _decode = json.JSONDecoder().decode
 _shapes = ShapeCache()
-_PLAIN_FEN = re.compile(r"([0-9]{1,15})\.([0-9]{2})")
 
 
 @dataclass(slots=True)
@@ -104,12 +101,3 @@ def sqlite_moment(iso: str) -> str:
 
 def amount(value: dict[str, str]) -> Decimal:
     return Decimal(value["_data_"])
-
-
-def fen(value: dict[str, str]) -> int:
-    """A transcoded Decimal in integer fen, exactly as ``to_fen(Decimal(...))``."""
-    text = value["_data_"]
-    plain = _PLAIN_FEN.fullmatch(text)
-    if plain is not None:  # "1234.56", as every amount the ledger checks is written
-        return int(plain[1]) * 100 + int(plain[2])
-    return to_fen(Decimal(text))

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from ledger.money import CENT, ZERO, from_fen
+from projections.measures import MATCHING, SOURCES, SPENDING_KINDS, available, available_in, column
 from projections.queries import stored_time
 from projections.schema import grants, movements
 
@@ -64,6 +65,11 @@ def _totals(
     return totals
 
 
+def _fen(t: dict[str, int], measure: str, *sources: str) -> int:
+    """A measure's total in fen over the given fund sources (all of them by default)."""
+    return sum(t.get(name, 0) for s in sources or SOURCES if (name := column(measure, s)) is not None)
+
+
 def _pct(part: Decimal, whole: Decimal) -> Decimal | None:
     return None if whole == 0 else (part / whole * 100).quantize(CENT)
 
@@ -90,7 +96,7 @@ def categories(
 ) -> list[CategoryLine]:
     """Spent (net of reversals) per base × category × fund source × construction content."""
     conditions = _conditions(engine, base_ids, as_of, known_at)
-    conditions.append(movements.c.kind.in_(["spend", "reverse"]))
+    conditions.append(movements.c.kind.in_(SPENDING_KINDS))
     cols = (movements.c.base_id, movements.c.grant_id, movements.c.category, movements.c.source)
     query = (
         select(
@@ -120,11 +126,13 @@ class SourceLine:
     source: str
     planned: Decimal  # approved subsidy, or matching committed
     received: Decimal
-    spent: Decimal
+    spent: Decimal  # net of reversals
+    recovered: Decimal = ZERO
+    disposed: Decimal = ZERO
 
     @property
     def available(self) -> Decimal:
-        return self.received - self.spent
+        return available(self.received, self.spent, ZERO, self.recovered, self.disposed)
 
     @property
     def execution_rate(self) -> Decimal | None:
@@ -142,15 +150,17 @@ def sources(
     lines = []
     for r in _grant_rows(engine, base_ids, as_of, known_at):
         t = totals.get(r.grant_id, {})
-        for source, planned in (("subsidy", "approved"), ("matching", "matching_committed")):
+        for source in SOURCES:
             lines.append(
                 SourceLine(
                     r.base_id,
                     r.grant_id,
                     source,
-                    from_fen(t.get(planned, 0)),
-                    from_fen(t.get(f"{source}_received", 0)),
-                    from_fen(t.get(f"{source}_spent", 0)),
+                    from_fen(_fen(t, "approved", source) + _fen(t, "committed", source)),
+                    from_fen(_fen(t, "received", source)),
+                    from_fen(_fen(t, "spent", source)),
+                    from_fen(_fen(t, "recovered", source)),
+                    from_fen(_fen(t, "disposed", source)),
                 )
             )
     return lines
@@ -192,16 +202,16 @@ def execution(
     lines = []
     for r in _grant_rows(engine, base_ids, as_of, known_at):
         t = totals.get(r.grant_id, {})
-        approved = t.get("approved", 0) != 0
+        approved = _fen(t, "approved") != 0
         end = r.build_end if approved else None
         lines.append(
             ExecutionLine(
                 r.base_id,
                 r.grant_id,
                 r.programme,
-                from_fen(t.get("approved", 0) + t.get("matching_committed", 0)),
-                from_fen(t.get("subsidy_received", 0) + t.get("matching_received", 0)),
-                from_fen(t.get("subsidy_spent", 0) + t.get("matching_spent", 0)),
+                from_fen(_fen(t, "approved") + _fen(t, "committed")),
+                from_fen(_fen(t, "received")),
+                from_fen(_fen(t, "spent")),
                 end,
                 (end - on).days if end is not None else None,
             )
@@ -250,7 +260,7 @@ def matching(
     for r in _grant_rows(engine, base_ids, as_of, known_at):
         t = totals.get(r.grant_id, {})
         ratio = ratios.get(r.programme)
-        approved = from_fen(t.get("approved", 0))
+        approved = from_fen(_fen(t, "approved"))
         lines.append(
             MatchingLine(
                 r.base_id,
@@ -259,8 +269,8 @@ def matching(
                 ratio,
                 approved,
                 (approved * ratio).quantize(CENT) if ratio is not None else ZERO,
-                from_fen(t.get("matching_committed", 0)),
-                from_fen(t.get("matching_received", 0)),
+                from_fen(_fen(t, "committed", MATCHING)),
+                from_fen(_fen(t, "received", MATCHING)),
             )
         )
     return lines
@@ -301,14 +311,11 @@ def history(
     conditions = _conditions(engine, (), as_of, known_at)
     conditions.append(movements.c.grant_id == grant_id)
     query = select(movements).where(and_(true(), *conditions)).order_by(movements.c.notification_id)
-    balance = {"subsidy": 0, "matching": 0}
+    columns: dict[str, int] = {}
     lines = [HistoryLine(head.applied_on, head.recorded_at, "", "apply", "", "", "", None, ZERO, ZERO)]
     with engine.connect() as conn:
         for m in conn.execute(query).all():
-            if m.measure in ("subsidy_received", "matching_received"):
-                balance[m.source] += m.amount
-            elif m.measure in ("subsidy_spent", "matching_spent"):
-                balance[m.source] -= m.amount
+            columns[m.measure] = columns.get(m.measure, 0) + m.amount
             lines.append(
                 HistoryLine(
                     m.occurred_on,
@@ -319,8 +326,8 @@ def history(
                     m.category,
                     m.voucher,
                     from_fen(m.amount),
-                    from_fen(balance["subsidy"]),
-                    from_fen(balance["matching"]),
+                    from_fen(available_in(columns, "subsidy", 0)),
+                    from_fen(available_in(columns, "matching", 0)),
                 )
             )
     return lines
