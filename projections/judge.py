@@ -28,6 +28,7 @@ from ledger.rules import (
     plan_line,
     subsidy_amount_in_range,
 )
+from projections.measures import GRANT, HELD_SIGN, READINGS
 from projections.records import StoredRecord, amount, day, fen
 
 
@@ -203,28 +204,19 @@ class JudgedGrant:
             self.status = row["status"] = "rejected"
         elif kind == "Closed":
             self.status = row["status"] = "closed"
-        elif kind == "SubsidyDisbursed":
-            row["subsidy_received"] += fen(data["amount"])
-            self._moved("subsidy", on, fen(data["amount"]))
-        elif kind == "MatchingReceived":
-            row["matching_received"] += fen(data["amount"])
-            self._moved("matching", on, fen(data["amount"]))
-        elif kind == "ExpenditureRecorded":
-            spent = fen(data["amount"])
-            row["spent"] += spent
-            self._moved(data["source"], on, -spent)
-            self._line(data, spent)
-        elif kind == "ExpenditureReversed":
-            spent = fen(data["amount"])
-            row["spent"] -= spent
-            self._moved(data["source"], on, spent)
-            self._line(data, -spent)
-        elif kind == "FundsRecovered":
-            self._moved("subsidy", on, -fen(data["amount"]))
-            if facts is not None:
-                facts["recovered"] += fen(data["amount"])
-        elif kind == "BalanceDisposed":
-            self._moved(data["source"], on, -fen(data["amount"]))
+        elif (read := READINGS.get(GRANT + kind)) is not None:
+            moved = read(data)
+            sign = HELD_SIGN.get(moved.measure)
+            if sign is None:  # committed: a promise, not money held
+                return
+            self._moved(moved.source, on, sign * moved.fen)
+            if moved.measure == "received":
+                row[f"{moved.source}_received"] += moved.fen
+            elif moved.measure in ("spent", "reversed"):
+                row["spent"] -= sign * moved.fen
+                self._line(data, -sign * moved.fen)
+            elif moved.measure == "recovered" and facts is not None:
+                facts["recovered"] += moved.fen
         elif facts is not None:
             if kind == "RecoveryOrdered":
                 facts["recovery_ordered"] += fen(data["amount"])

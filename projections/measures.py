@@ -59,6 +59,10 @@ def column(measure: str, source: str) -> str | None:
     return None if found is None else found[0]
 
 
+# how each measure moves what its source holds (the sign it takes in ``available``)
+HELD_SIGN = {"received": 1, "spent": -1, "reversed": 1, "recovered": -1, "disposed": -1}
+
+
 def available_in(columns: Mapping[str, N], source: str, zero: N) -> N:
     """``available`` over a grant's column totals (whose spending is net of reversals)."""
 
