@@ -4,6 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
+# test processes: the suite spreads over the cores (each test has its own database)
+TEST_WORKERS ?= auto
 
 .PHONY: demo test bench lint clean
 
@@ -23,7 +25,7 @@ demo: $(STAMP)
 	$(BIN)/grant-ledger demo --replace
 
 test: $(TSTAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: $(TSTAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
