@@ -1,6 +1,6 @@
 """What typed-in text may hold: no control characters, but a tab in free text.
 
-The command line's options (commands/models.py, commands/grant.py) and the importer's cells
+The actions (ledger/actions.py), --actor and the importer's cells
 apply the same rule, so a value refused in one place is refused in the other.
 """
 

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from commands.cli import cli
+from ledger.actions import Spend
 from ledger.application import GrantLedger
 from tests.conftest import Ledger, approved_district_grant, pg_unavailable
 
@@ -81,10 +82,12 @@ def test_a_postgresql_ledger_made_with_varchar_columns_is_widened_and_heals(tmp_
             conn.execute(text("ALTER TABLE balance_grants ALTER COLUMN grant_id TYPE varchar(64)"))
         app = GrantLedger(url)  # the write side alone: projections are not touched here
         try:
-            app.spend(
-                grant_id="G1", amount=Decimal("3500"), category="equipment", source="subsidy",
-                content=LONG_CONTENT, project="", voucher="S1", payee="", memo="", attachments=[],
-                on=date(2024, 5, 10), actor="tester", role="officer",
+            app.handle(
+                Spend(
+                    grant_id="G1", amount=Decimal("3500"), category="equipment", source="subsidy",
+                    content=LONG_CONTENT, voucher="S1", on=date(2024, 5, 10),
+                ),
+                actor="tester", role="officer",
             )  # fmt: skip
         finally:
             app.close()

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
+from ledger.actions import Spend
 from tests.conftest import Ledger
 from tests.importdata import write_file
 
@@ -83,13 +84,15 @@ def test_a_projection_behind_sends_balance_the_ordinary_way(sqlite_ledger: Ledge
     grant = "G0001"
     app = GrantLedger(sqlite_ledger.url)  # the write side alone: the projections stay behind
     try:
-        app.spend(
-            grant_id=grant,
-            amount=Decimal("12.34"),
-            category="materials",
-            source="matching",
-            voucher="Q-behind",
-            on=date(2024, 12, 1),
+        app.handle(
+            Spend(
+                grant_id=grant,
+                amount=Decimal("12.34"),
+                category="materials",
+                source="matching",
+                voucher="Q-behind",
+                on=date(2024, 12, 1),
+            ),
             actor="tester",
             role="officer",
         )
