@@ -7,8 +7,9 @@ Selection runs apply → (recommend) → review → notice → approve; a step o
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Any
 
 import click
 
@@ -27,7 +28,25 @@ from ledger.actions import (
 from ledger.errors import BadInputError
 from ledger.money import parse_amount
 
-DATE = click.DateTime(["%Y-%m-%d"])
+
+class IsoDate(click.ParamType):
+    """A business date as the actions take it: YYYY-MM-DD and nothing else (strptime alone also
+    takes 2024-5-1). The value is a datetime, as click.DateTime gives."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        from ledger.actions import business_date
+
+        try:
+            return datetime.combine(business_date(value), time())
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+
+
+DATE = IsoDate()
 
 
 def _day(value: datetime | None) -> date:

@@ -7,6 +7,7 @@ from datetime import datetime
 import click
 
 from commands.context import action, record, today
+from commands.grant import DATE
 from ledger.actions import RegisterUnit
 from ledger.unit import UNIT_KINDS
 
@@ -26,7 +27,7 @@ def unit_group() -> None:
     show_default=True,
     help="kind of organisation",
 )
-@click.option("--date", "on", type=click.DateTime(["%Y-%m-%d"]), help="business date (default today)")
+@click.option("--date", "on", type=DATE, help="business date (default today)")
 def register_command(unit_id: str, name: str, kind: str, on: datetime | None) -> None:
     """Register a host unit.
 

@@ -68,7 +68,7 @@ def _required_text(value: str) -> str:
     return value
 
 
-def _date(value: Any) -> date:
+def business_date(value: Any) -> date:
     if value.__class__ is date:
         return value
     if isinstance(value, datetime):  # a workbook's date cell
@@ -112,7 +112,7 @@ Reference = Annotated[str, AfterValidator(_reference)]
 Text = Annotated[str, AfterValidator(_text)]
 RequiredText = Annotated[str, AfterValidator(_text), AfterValidator(_required_text)]
 Amount = Annotated[Decimal, BeforeValidator(_amount)]
-BusinessDate = Annotated[date, BeforeValidator(_date)]
+BusinessDate = Annotated[date, BeforeValidator(business_date)]
 Source = Annotated[str, AfterValidator(_source)]
 Count = Annotated[int, Field(ge=0, le=10_000_000)]
 

@@ -11,7 +11,8 @@ Memory does not grow with the file: the events go to the database batch by batch
 grants' aggregates are kept in a cache bounded by the vouchers they hold; a grant pushed out is
 kept as its compressed snapshot and restored from it when a later row needs it.
 
-The file format (one row per action)::
+The file format (one row per action; ``ROW_KINDS`` says which action and which column carries
+each of its fields, so a row is checked by the same rules as the command)::
 
     date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo
 
@@ -23,6 +24,13 @@ The file format (one row per action)::
 - ``match_commit``: ``payee`` is the funder.
 - ``reverse``: ``memo`` holds the reversed voucher; ``voucher`` the reversal's own reference (its
   reason); ``amount``, when given, must equal the original expenditure's.
+- ``recover_order``: ``voucher`` is the order's document number, ``memo`` its reason.
+- ``recover_receive``: ``voucher`` is the receipt's voucher.
+- ``dispose``: ``source`` the fund source, ``voucher`` the approval reference, ``memo`` how
+  (``returned`` or ``carried_forward``).
+
+Each row is recorded by the person importing it, whose role must be the one its action needs:
+``approve`` and ``recover_order`` rows an approver's, the others an officer's.
 
 This module imports neither ``projections`` nor ``commands``.
 """
@@ -30,7 +38,6 @@ This module imports neither ``projections`` nor ``commands``.
 from __future__ import annotations
 
 import gc
-import inspect
 import re
 import zlib
 from collections import OrderedDict
@@ -39,26 +46,40 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from functools import partial
 from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import Notification, StoredEvent
+from pydantic import ValidationError
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.engine import Connection
 
+from ledger.actions import (
+    Action,
+    ApprovedElsewhere,
+    CommitMatching,
+    Disburse,
+    Dispose,
+    GrantAction,
+    OrderRecovery,
+    ReceiveMatching,
+    ReceiveRecovery,
+    Reverse,
+    Spend,
+    explain,
+)
 from ledger.application import GrantLedger
 from ledger.database import EVENTS_TABLE
 from ledger.encoding import EventRow, StateEncoder
-from ledger.errors import BadInputError, ConflictError, LedgerError, NotFoundError, StorageError
+from ledger.errors import BadInputError, LedgerError, NotFoundError, StorageError
 from ledger.forked import messages_from_fork
 from ledger.grant import Grant, grant_uuid
 from ledger.money import parse_amount
 from ledger.policy import Policy, policy_in_force
-from ledger.rules import SOURCES, Breach, raise_first, role_may_record
+from ledger.rules import Breach, raise_first, role_may_record
 from ledger.text import CONTROL_BUT_TAB
-from ledger.unit import Unit, unit_uuid
+from ledger.unit import RecommendationRound, Unit, unit_uuid
 
 HEADER = (
     "date",
@@ -75,14 +96,23 @@ HEADER = (
     "payee",
     "memo",
 )
-KINDS = ("approve", "disburse", "match_commit", "match_receive", "spend", "reverse")
+KINDS = (
+    "approve",
+    "disburse",
+    "match_commit",
+    "match_receive",
+    "spend",
+    "reverse",
+    "recover_order",
+    "recover_receive",
+    "dispose",
+)
 _KINDS = frozenset(KINDS)
 BATCH_ROWS = 5000
 # About 670 bytes of aggregate per voucher held: ~70 MB of grants in memory at most.
 CACHE_VOUCHERS = 100_000
 SNAPSHOT_BYTES = 8_000_000  # snapshots written at a time, at the end
 _PERIOD = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})?\s*(?:\.\.|~|/)?\s*(\d{4}-\d{2}-\d{2})\s*$")
-_APPROVE_TAKES_IMPORTED = "imported" in inspect.signature(Grant.approve).parameters
 
 Row = Mapping[str, Any]
 
@@ -104,66 +134,202 @@ class ImportResult:
     def exit_code(self) -> int:
         if not self.errors:
             return 0
-        return 2 if any(e.exit_code == 2 for e in self.errors) else 3
+        # one bad row: its command's exit code; several: the first of bad input, rule, not found,
+        # conflict that any of them has
+        return min(e.exit_code for e in self.errors)
 
 
 class _Cells(dict[str, str]):
     """A row of a text file: every column of the header present, every cell a stripped str."""
 
 
-def _text(row: Row, key: str) -> str:
-    value = row.get(key)
-    if value.__class__ is str:  # every CSV cell
+def _cell(value: Any) -> str:
+    """A workbook's cell as the text a CSV file would hold."""
+    if value.__class__ is str:
         return value.strip()
     if value is None:
         return ""
     if isinstance(value, datetime):
         return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
 
 
-def _day(row: Row) -> date:
-    value = row.get("date")
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return _day_of(_text(row, "date"))
+def _as_cells(row: Row) -> _Cells:
+    cells = _Cells({column: "" for column in HEADER})
+    cells.update((column, _cell(value)) for column, value in row.items())
+    return cells
 
 
-def _day_of(text: str) -> date:
-    if not text:
-        raise BadInputError("date is empty")
-    try:
-        return date.fromisoformat(text[:10] if len(text) > 10 and text[10] in "T " else text)
-    except ValueError:
-        msg = f"date {text!r} is not a date; write it like 2024-05-10"
-        raise BadInputError(msg) from None
-
-
-def _amount(row: Row) -> Decimal:
-    value = row.get("amount")
-    if isinstance(value, float):  # a number cell in a workbook
-        value = Decimal(repr(value))
-    if isinstance(value, int | Decimal):
-        return parse_amount(value)
-    return _amount_of(_text(row, "amount"))
-
-
-def _amount_of(text: str) -> Decimal:
-    if not text:
-        raise BadInputError("amount is empty")
-    return parse_amount(text)
-
-
-def _required(text: Callable[[str], str], key: str, kind: str) -> str:
-    value = text(key)
-    if not value:
-        msg = f"{key} is required for a {kind} row"
+def _period(memo: str) -> tuple[str | None, str | None]:
+    if not memo:
+        return None, None
+    found = _PERIOD.match(memo)
+    if found is None:
+        msg = f"memo {memo!r} of an approve row is not a build period like 2024-04-01..2026-03-31"
         raise BadInputError(msg)
-    return value
+    return found.group(1), found.group(2)
+
+
+# Each row kind: the action it records, and the column that carries each of the action's fields
+# (fields not named here are the column of their own name; ``on`` is ``date``).
+def _approve_row(row: _Cells) -> Action:
+    start, end = _period(row["memo"])
+    return ApprovedElsewhere.model_validate(
+        dict(
+            on=row["date"],
+            grant_id=row["grant_id"],
+            unit_id=row["unit_id"],
+            base_id=row["base_id"],
+            programme=row["programme"],
+            amount=row["amount"],
+            document=row["voucher"],
+            build_start=start,
+            build_end=end,
+            base_name=row["content"],
+            unit_name=row["payee"],
+        )
+    )
+
+
+def _disburse_row(row: _Cells) -> Action:
+    return Disburse.model_validate(
+        dict(
+            on=row["date"],
+            grant_id=row["grant_id"],
+            amount=row["amount"],
+            voucher=row["voucher"],
+            tranche=row["memo"] or 1,
+        )
+    )
+
+
+def _match_commit_row(row: _Cells) -> Action:
+    return CommitMatching.model_validate(
+        dict(
+            on=row["date"],
+            grant_id=row["grant_id"],
+            amount=row["amount"],
+            voucher=row["voucher"],
+            funder=row["payee"],
+        )
+    )
+
+
+def _match_receive_row(row: _Cells) -> Action:
+    return ReceiveMatching.model_validate(
+        dict(on=row["date"], grant_id=row["grant_id"], amount=row["amount"], voucher=row["voucher"])
+    )
+
+
+def _spend_row(row: _Cells) -> Action:
+    return Spend.model_validate(
+        dict(
+            on=row["date"],
+            grant_id=row["grant_id"],
+            amount=row["amount"],
+            category=row["category"],
+            source=row["source"],
+            content=row["content"],
+            voucher=row["voucher"],
+            payee=row["payee"],
+            memo=row["memo"],
+        )
+    )
+
+
+def _reverse_row(row: _Cells) -> Action:
+    return Reverse.model_validate(
+        dict(
+            on=row["date"],
+            grant_id=row["grant_id"],
+            voucher=row["memo"],
+            reason=row["voucher"],
+        )
+    )
+
+
+def _recover_order_row(row: _Cells) -> Action:
+    return OrderRecovery.model_validate(
+        dict(
+            on=row["date"],
+            grant_id=row["grant_id"],
+            amount=row["amount"],
+            document=row["voucher"],
+            reason=row["memo"],
+        )
+    )
+
+
+def _recover_receive_row(row: _Cells) -> Action:
+    return ReceiveRecovery.model_validate(
+        dict(on=row["date"], grant_id=row["grant_id"], amount=row["amount"], voucher=row["voucher"])
+    )
+
+
+def _dispose_row(row: _Cells) -> Action:
+    return Dispose.model_validate(
+        dict(
+            on=row["date"],
+            grant_id=row["grant_id"],
+            source=row["source"],
+            amount=row["amount"],
+            how=row["memo"],
+            approval=row["voucher"],
+        )
+    )
+
+
+ROW_KINDS: dict[str, tuple[Callable[[_Cells], Action], dict[str, str]]] = {
+    "approve": (
+        _approve_row,
+        {
+            "document": "voucher",
+            "build_start": "memo",
+            "build_end": "memo",
+            "base_name": "content",
+            "unit_name": "payee",
+        },
+    ),
+    "disburse": (_disburse_row, {"tranche": "memo"}),
+    "match_commit": (_match_commit_row, {"funder": "payee"}),
+    "match_receive": (_match_receive_row, {}),
+    "spend": (_spend_row, {}),
+    "reverse": (_reverse_row, {"voucher": "memo", "reason": "voucher"}),
+    "recover_order": (_recover_order_row, {"document": "voucher", "reason": "memo"}),
+    "recover_receive": (_recover_receive_row, {}),
+    "dispose": (_dispose_row, {"approval": "voucher", "how": "memo"}),
+}
+assert tuple(ROW_KINDS) == KINDS
+# the action each row kind records (whose name says which role records it)
+ROW_ACTIONS: dict[str, type[Action]] = {
+    "approve": ApprovedElsewhere,
+    "disburse": Disburse,
+    "match_commit": CommitMatching,
+    "match_receive": ReceiveMatching,
+    "spend": Spend,
+    "reverse": Reverse,
+    "recover_order": OrderRecovery,
+    "recover_receive": ReceiveRecovery,
+    "dispose": Dispose,
+}
+
+
+def row_action(row: _Cells, kind: str) -> Action:
+    """The action a row records, or BadInputError naming the column and the field's rule."""
+    build, columns = ROW_KINDS[kind]
+    try:
+        return build(row)
+    except ValidationError as e:
+        raise BadInputError(
+            explain(e, lambda field: columns.get(field) or _COLUMN.get(field, field))
+        ) from None
+
+
+_COLUMN = {"on": "date"}
 
 
 class _Books:
@@ -172,6 +338,8 @@ class _Books:
     Grants are cached most-recently-used last; past ``cache_vouchers`` vouchers held in all, the
     least recently used grant is kept only as its compressed snapshot (see ``_evict``).
     """
+
+    policy: Policy  # in force on the date of the row being applied
 
     def __init__(self, app: GrantLedger, actor: str, role: str, cache_vouchers: int = CACHE_VOUCHERS) -> None:
         self.app = app
@@ -187,15 +355,29 @@ class _Books:
         self.held: dict[str, int] = {}
         self.held_total = 0
         self._policies: dict[date, Policy] = {}
-        self._may_import: dict[int, Breach | None] = {}  # id(policy) -> the role rule's verdict
+        # (id(policy), action name) -> the role rule's verdict: it depends on nothing else
+        self._may_record: dict[tuple[int, str], Breach | None] = {}
 
-    def policy(self, on: date) -> Policy:
+    def policy_on(self, on: date) -> Policy:
         policy = self._policies.get(on)
         if policy is None:
             policy = self._policies[on] = policy_in_force(on)
         return policy
 
-    def grant(self, grant_id: str) -> Grant | None:
+    def grant(self, grant_id: str) -> Grant:
+        grant = self.find_grant(grant_id)
+        if grant is None:
+            msg = f"grant {grant_id} is not in the ledger"  # as the command says: an approve row adds it
+            raise NotFoundError(msg)
+        return grant
+
+    def find_grant(self, grant_id: str) -> Grant | None:
+        found = self._grant(grant_id)
+        if found is not None:
+            self.touched[found.id] = found
+        return found
+
+    def _grant(self, grant_id: str) -> Grant | None:
         grants = self.grants
         if grant_id in grants:
             grants.move_to_end(grant_id)
@@ -213,14 +395,33 @@ class _Books:
         grants[grant_id] = found
         return found
 
-    def unit(self, unit_id: str) -> Unit | None:
+    def find_unit(self, unit_id: str) -> Unit | None:
         if unit_id not in self.units:
             try:
                 found: Any = self.app.repository.get(unit_uuid(unit_id))
             except AggregateNotFoundError:
                 found = None
             self.units[unit_id] = found
-        return self.units[unit_id]
+        unit = self.units[unit_id]
+        if unit is not None:
+            self.touched[unit.id] = unit
+        return unit
+
+    def unit(self, unit_id: str) -> Unit:
+        unit = self.find_unit(unit_id)
+        if unit is None:
+            raise NotFoundError(f"unit {unit_id} is not registered")
+        return unit
+
+    def find_round(self, recommender: str, round_: str) -> RecommendationRound | None:
+        raise BadInputError("recommendations are not imported")  # no row kind records one
+
+    def add(self, aggregate: Grant | Unit | RecommendationRound) -> None:
+        if isinstance(aggregate, Grant):
+            self.grants[aggregate.grant_id] = aggregate
+        elif isinstance(aggregate, Unit):
+            self.units[aggregate.unit_id] = aggregate
+        self.touched[aggregate.id] = aggregate  # type: ignore[assignment]
 
     def collect(self) -> list[Any]:
         """The events the last row raised, in order; the aggregates remember they changed."""
@@ -258,182 +459,46 @@ class _Books:
         if grant.id in self.changed:
             self.changed[grant.id] = (packed, self.changed[grant.id][1])  # type: ignore[assignment]
 
-    def _touch(self, aggregate: Grant | Unit) -> None:
-        self.touched[aggregate.id] = aggregate
-
     # ------------------------------------------------------------------ one row
 
     def apply(self, row: Row) -> None:
-        """Apply one row to the aggregates (pending events), or raise the reason it is bad."""
-        text: Callable[[str], str]
-        cells = row.__class__ is _Cells
-        if CONTROL_BUT_TAB.search("".join(row.values()) if cells else "".join(_strings(row))):
-            _refuse_control_character(row)
-        text = row.__getitem__ if cells else partial(_text, row)
-        kind = text("kind").lower()
+        """Apply one row's action to the aggregates (pending events), or raise why it is bad."""
+        cells = row if row.__class__ is _Cells else _as_cells(row)
+        if CONTROL_BUT_TAB.search("".join(cells.values())):
+            _refuse_control_character(cells)
+        kind = cells["kind"].lower()
         if kind not in _KINDS:
-            msg = f"kind {text('kind')!r} is unknown; use one of {', '.join(KINDS)}"
+            msg = f"kind {cells['kind']!r} is unknown; use one of {', '.join(KINDS)}"
             raise BadInputError(msg)
-        on = _day_of(row["date"]) if cells else _day(row)
-        amount: Callable[[], Decimal] = partial(_amount_of, row["amount"]) if cells else partial(_amount, row)
-        policy = self.policy(on)
-        # the role rule depends on the role and the policy only: judged once per policy in force
+        action = row_action(cells, kind)
+        policy = self.policy = self.policy_on(action.on)
+        key = (id(policy), action.name)
         try:
-            breach = self._may_import[id(policy)]
+            breach = self._may_record[key]
         except KeyError:
-            breach = self._may_import[id(policy)] = role_may_record(self.role, "import", policy)
+            breach = self._may_record[key] = role_may_record(self.role, action.name, policy)
         raise_first([breach])
-        if kind == "approve":
-            self._approve(text, amount, on, policy)
-            return
-        grant_id = _required(text, "grant_id", kind)
-        grant = self.grant(grant_id)
-        if grant is None:
-            msg = f"grant {grant_id} is neither in the ledger nor approved by an earlier row of the file"
-            raise NotFoundError(msg)
-        base_id = text("base_id")
-        if base_id and base_id != grant.base_id:
-            msg = f"grant {grant_id} belongs to base {grant.base_id}, not {base_id}"
-            raise BadInputError(msg)
-        actor = self.actor
-        role = self.role
-        changed: bool
-        if kind == "spend":
-            spent = amount()
-            voucher = _required(text, "voucher", kind)
-            source = _required(text, "source", kind).lower()
-            if source not in SOURCES:
-                msg = f"fund source {source!r} is unknown; use subsidy (财政补助) or matching (配套经费)"
+        action.check(policy)
+        if isinstance(action, GrantAction):
+            grant = self.grant(action.grant_id)
+            base_id = cells["base_id"]
+            if base_id and base_id != grant.base_id:
+                msg = f"grant {action.grant_id} belongs to base {grant.base_id}, not {base_id}"
                 raise BadInputError(msg)
-            changed = grant.spend(
-                amount=spent,
-                category=_required(text, "category", kind),
-                source=source,
-                content=text("content"),
-                project="",
-                voucher=voucher,
-                payee=text("payee"),
-                memo=text("memo"),
-                attachments=[],
-                actor=actor,
-                role=role,
-                on=on,
-                policy=policy,
-            )
-        elif kind == "reverse":
-            original = _required(text, "memo", kind)
-            reason = text("voucher") or "imported reversal"
-            before = grant.expenditures.get(original)
-            if text("amount") and before is not None and amount() != before["amount"]:
-                msg = (
-                    f"reversal of {original} gives {amount()} but expenditure {original} of grant "
-                    f"{grant_id} is {before['amount']}"
-                )
-                raise BadInputError(msg)
-            changed = grant.reverse(
-                voucher=original, reason=reason, actor=actor, role=role, on=on, policy=policy
-            )
-        else:
-            value = amount()
-            voucher = _required(text, "voucher", kind)
-            who: dict[str, Any] = {"actor": actor, "role": role, "on": on, "policy": policy}
-            if kind == "disburse":
-                memo = text("memo")
-                tranche = int(memo) if memo.isdigit() else 1
-                changed = grant.disburse(amount=value, voucher=voucher, tranche=tranche, **who)
-            elif kind == "match_commit":
-                funder = text("payee")
-                changed = grant.commit_matching(amount=value, voucher=voucher, funder=funder, **who)
-            else:
-                changed = grant.receive_matching(amount=value, voucher=voucher, **who)
-        if changed:
-            self.touched[grant.id] = grant
+            if isinstance(action, Reverse) and cells["amount"]:
+                _same_amount(grant, action, parse_amount(cells["amount"]))
+        action.decide(self)
 
-    def _approve(
-        self, text: Callable[[str], str], approved: Callable[[], Decimal], on: date, policy: Policy
-    ) -> None:
-        unit_id = _required(text, "unit_id", "approve")
-        base_id = _required(text, "base_id", "approve")
-        grant_id = _required(text, "grant_id", "approve")
-        programme = policy.programme(_required(text, "programme", "approve"))
-        document = _required(text, "voucher", "approve")
-        amount = approved()
-        start: date | None = None
-        end: date | None = None
-        memo = text("memo")
-        if memo:
-            found = _PERIOD.match(memo)
-            if found is None:
-                msg = f"memo {memo!r} of an approve row is not a build period like 2024-04-01..2026-03-31"
-                raise BadInputError(msg)
-            start = date.fromisoformat(found.group(1)) if found.group(1) else None
-            end = date.fromisoformat(found.group(2))
-        grant = self.grant(grant_id)
-        if grant is not None:
-            if (grant.unit_id, grant.base_id, grant.programme) != (unit_id, base_id, programme.code):
-                msg = (
-                    f"grant {grant_id} is already recorded for unit {grant.unit_id}, base "
-                    f"{grant.base_id} ({grant.programme})"
-                )
-                raise ConflictError(msg)
-            if grant.status != "applied":
-                if (grant.approved, grant.document) == (amount, document):
-                    return  # already imported
-                msg = (
-                    f"grant {grant_id} is already approved ({grant.approved} yuan, {grant.document}); "
-                    f"the row says {amount} yuan, {document}"
-                )
-                raise ConflictError(msg)
-        else:
-            unit = self.unit(unit_id)
-            if unit is None:
-                name = text("payee") or unit_id
-                unit = Unit.register(
-                    unit_id=unit_id, name=name, kind="other", on=on, actor=self.actor, role=self.role
-                )
-                self.units[unit_id] = unit
-            unit.take_base(
-                base_id=base_id,
-                grant_id=grant_id,
-                programme=programme,
-                on=on,
-                actor=self.actor,
-                role=self.role,
-                policy=policy,
-            )
-            self._touch(unit)
-            grant = Grant.create(
-                grant_id=grant_id,
-                unit_id=unit_id,
-                base_id=base_id,
-                base_name=text("content") or base_id,
-                programme=programme.code,
-                level=programme.level,
-                projects=[],
-                requested=amount,
-                on=on,
-                actor=self.actor,
-                role=self.role,
-            )
-            self.grants[grant_id] = grant
-        extra: dict[str, Any] = {"imported": True} if _APPROVE_TAKES_IMPORTED else {}
-        grant.approve(
-            amount=amount,
-            document=document,
-            bodies=list(programme.approving_bodies),
-            build_start=start,
-            build_end=end,
-            on=on,
-            actor=self.actor,
-            role=self.role,
-            policy=policy,
-            **extra,
+
+def _same_amount(grant: Grant, action: Reverse, amount: Decimal) -> None:
+    """A reverse row's amount, when given, is the reversed expenditure's."""
+    before = grant.expenditures.get(action.voucher)
+    if before is not None and amount != before["amount"]:
+        msg = (
+            f"reversal of {action.voucher} gives {amount} but expenditure {action.voucher} of grant "
+            f"{action.grant_id} is {before['amount']}"
         )
-        self._touch(grant)
-
-
-def _strings(row: Row) -> Iterator[str]:
-    return (value for value in row.values() if value.__class__ is str)
+        raise BadInputError(msg)
 
 
 def _refuse_control_character(row: Row) -> None:
@@ -448,8 +513,7 @@ def _refuse_control_character(row: Row) -> None:
 
 
 def _error(line: int, error: LedgerError) -> RowError:
-    code = 2 if isinstance(error, BadInputError | NotFoundError) else 3
-    return RowError(line, error.message, code)
+    return RowError(line, error.message, error.exit_code)
 
 
 @dataclass(frozen=True)
@@ -787,6 +851,10 @@ def read_rows(lines: Iterator[list[Any]], first_line: int = 1) -> Iterator[tuple
     names = [str(h or "").strip().lstrip("\ufeff").lower() for h in header]
     while names and not names[-1]:
         names.pop()
+    twice = sorted({n for n in names if n and names.count(n) > 1})
+    if twice:
+        msg = f"the header names {', '.join(twice)} more than once; each column is named once"
+        raise BadInputError(msg)
     missing = [h for h in HEADER if h not in names]
     if missing:
         msg = f"the header lacks {', '.join(missing)}; it must be {','.join(HEADER)}"
