@@ -24,14 +24,22 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Protocol, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
 from ledger.errors import BadInputError, ConflictError
 from ledger.grant import BUDGET_SOURCES, Grant
 from ledger.money import parse_amount
 from ledger.policy import Policy
 from ledger.rules import SOURCES, projects_count, raise_first
-from ledger.text import CONTROL, CONTROL_BUT_TAB
+from ledger.text import CONTROL
 from ledger.unit import UNIT_KINDS, RecommendationRound, Unit
 
 IDENTIFIER_MAX = 64
@@ -44,28 +52,20 @@ TEXT_RULE = f"must be at most {TEXT_MAX} characters without control characters"
 DATE_RULE = "is not a date; write it as YYYY-MM-DD"
 
 
-def _identifier(value: str) -> str:
-    if not value or len(value) > IDENTIFIER_MAX or CONTROL.search(value):
-        raise ValueError(IDENTIFIER_RULE)
-    return value
-
-
-def _reference(value: str) -> str:
-    if not value or len(value) > REFERENCE_MAX or CONTROL.search(value):
-        raise ValueError(REFERENCE_RULE)
-    return value
-
-
-def _text(value: str) -> str:
-    if len(value) > TEXT_MAX or CONTROL_BUT_TAB.search(value):
-        raise ValueError(TEXT_RULE)
-    return value
-
-
-def _required_text(value: str) -> str:
-    if not value:
-        raise ValueError("must not be empty")
-    return value
+# The string rules run inside pydantic-core (no Python call per field: the importer validates
+# every row); ``explain`` turns their errors back into the rules' sentences.
+_IDENTIFIER = r"^[^\x00-\x1f\x7f]+$"  # and not empty
+_REFERENCE = r"^(?:[^\x00-\x1f\x7f])+$"  # the same rule, spelled apart to name its sentence
+_TEXT = r"^[^\x00-\x08\x0a-\x1f\x7f]*$"  # a tab is text
+_RULES = {
+    ("string_too_long", IDENTIFIER_MAX): IDENTIFIER_RULE,
+    ("string_too_long", REFERENCE_MAX): REFERENCE_RULE,
+    ("string_too_long", TEXT_MAX): TEXT_RULE,
+    ("string_pattern_mismatch", _IDENTIFIER): IDENTIFIER_RULE,
+    ("string_pattern_mismatch", _REFERENCE): REFERENCE_RULE,
+    ("string_pattern_mismatch", _TEXT): TEXT_RULE,
+    ("string_too_short", 1): "must not be empty",
+}
 
 
 def business_date(value: Any) -> date:
@@ -107,10 +107,10 @@ def _budget_lines(lines: dict[str, Decimal]) -> dict[str, Decimal]:
     return {key: value.quantize(Decimal("0.01")) for key, value in lines.items()}
 
 
-Identifier = Annotated[str, AfterValidator(_identifier)]
-Reference = Annotated[str, AfterValidator(_reference)]
-Text = Annotated[str, AfterValidator(_text)]
-RequiredText = Annotated[str, AfterValidator(_text), AfterValidator(_required_text)]
+Identifier = Annotated[str, StringConstraints(max_length=IDENTIFIER_MAX, pattern=_IDENTIFIER)]
+Reference = Annotated[str, StringConstraints(max_length=REFERENCE_MAX, pattern=_REFERENCE)]
+Text = Annotated[str, StringConstraints(max_length=TEXT_MAX, pattern=_TEXT)]
+RequiredText = Annotated[str, StringConstraints(min_length=1, max_length=TEXT_MAX, pattern=_TEXT)]
 Amount = Annotated[Decimal, BeforeValidator(_amount)]
 BusinessDate = Annotated[date, BeforeValidator(business_date)]
 Source = Annotated[str, AfterValidator(_source)]
@@ -232,7 +232,7 @@ class Apply(Action):
     base_id: Identifier
     base_name: Text = ""
     programme: Identifier
-    projects: list[Text]
+    projects: tuple[Text, ...]
     requested: Amount
 
     def check(self, policy: Policy) -> None:
@@ -348,7 +348,7 @@ class Approve(GrantAction):
     repeat_text = "grant {grant_id} is already approved"
     amount: Amount
     document: Reference
-    bodies: list[Text] = []
+    bodies: tuple[Text, ...] = ()
     build_start: BusinessDate | None = None
     build_end: BusinessDate | None = None
 
@@ -560,7 +560,7 @@ class Spend(GrantAction):
     project: Text = ""
     payee: Text = ""
     memo: Text = ""
-    attachments: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = []
+    attachments: tuple[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")], ...] = ()
 
     def apply(self, grant: Grant, books: Books) -> bool:
         return grant.spend(
@@ -745,7 +745,9 @@ def build(action: type[A], label: Callable[[str], str] = str, /, **values: Any) 
 def explain(error: ValidationError, label: Callable[[str], str] = str) -> str:
     first = error.errors(include_url=False)[0]
     field = label(str(first["loc"][0])) if first["loc"] else "input"
-    message = str(first["msg"]).removeprefix("Value error, ")
+    ctx = first.get("ctx") or {}
+    limit = ctx.get("max_length", ctx.get("min_length", ctx.get("pattern")))
+    message = _RULES.get((first["type"], limit)) or str(first["msg"]).removeprefix("Value error, ")
     shown = first.get("input")
     got = ""
     if isinstance(shown, str | int) and len(str(shown)) < 80 and repr(shown) not in message:

@@ -116,24 +116,6 @@ class GrantLedger(Application[UUID]):
         assert isinstance(grant, Grant)
         return grant
 
-    def get_unit(self, unit_id: str) -> Unit:
-        try:
-            unit: Any = self.repository.get(unit_uuid(unit_id))
-        except AggregateNotFoundError:
-            msg = (
-                f"unit {unit_id} is not registered; register it first with "
-                f"`grant-ledger unit register {unit_id} --name …`"
-            )
-            raise NotFoundError(msg) from None
-        assert isinstance(unit, Unit)
-        return unit
-
-    def has_grant(self, grant_id: str) -> bool:
-        return bool(list(self.events.get(grant_uuid(grant_id), limit=1)))
-
-    def has_unit(self, unit_id: str) -> bool:
-        return bool(list(self.events.get(unit_uuid(unit_id), limit=1)))
-
     # ------------------------------------------------------------------ retries
 
     def _retrying(self, attempt: Callable[[], Outcome]) -> Outcome:

@@ -479,15 +479,17 @@ class _Books:
             breach = self._may_record[key] = role_may_record(self.role, action.name, policy)
         raise_first([breach])
         action.check(policy)
-        if isinstance(action, GrantAction):
-            grant = self.grant(action.grant_id)
-            base_id = cells["base_id"]
-            if base_id and base_id != grant.base_id:
-                msg = f"grant {action.grant_id} belongs to base {grant.base_id}, not {base_id}"
-                raise BadInputError(msg)
-            if isinstance(action, Reverse) and cells["amount"]:
-                _same_amount(grant, action, parse_amount(cells["amount"]))
-        action.decide(self)
+        if not isinstance(action, GrantAction):
+            action.decide(self)
+            return
+        grant = self.grant(action.grant_id)
+        base_id = cells["base_id"]
+        if base_id and base_id != grant.base_id:
+            msg = f"grant {action.grant_id} belongs to base {grant.base_id}, not {base_id}"
+            raise BadInputError(msg)
+        if action.__class__ is Reverse and cells["amount"]:
+            _same_amount(grant, action, parse_amount(cells["amount"]))
+        action.apply(grant, self)  # what decide does, the grant already in hand
 
 
 def _same_amount(grant: Grant, action: Reverse, amount: Decimal) -> None:

@@ -4,6 +4,7 @@ refused (or recorded) the same way by both, and the role an act needs is checked
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -264,7 +265,13 @@ def _sentence(stderr: str) -> str:
     return rest if rest and " " not in head.strip("-") else line
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# GRANT_LEDGER_ACTION_EXAMPLES=500 for a longer run by hand
+EXAMPLES = int(os.environ.get("GRANT_LEDGER_ACTION_EXAMPLES", "0"))
+
+
+@settings(
+    max_examples=EXAMPLES or 30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(case=rows())
 def test_a_row_is_recorded_or_refused_as_its_command_is(
     funded_file: Path, tmp_path_factory: pytest.TempPathFactory, case: tuple[str, list[str], list[str]]
@@ -288,3 +295,108 @@ def test_a_row_is_recorded_or_refused_as_its_command_is(
     if "control character" in imported.stderr or "Invalid value for" in typed.stderr:
         return  # the file names the cell, click the option: the same refusal in other words
     assert _sentence(imported.stderr) == _sentence(typed.stderr), (imported.stderr, typed.stderr)
+
+
+# ----------------------------------------------------------------------------- the round trip, at random
+
+
+@pytest.fixture(scope="module")
+def approved_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ledger file with G1 (its base named) approved and nothing else."""
+    path = tmp_path_factory.mktemp("approved") / "ledger.db"
+    ledger = Ledger(f"sqlite:///{path}", CliRunner())
+    ledger.ok("unit", "register", "U1", "--name", "单位U1", "--date", "2024-02-01")
+    ledger.ok("grant", "apply", "G1", "--unit", "U1", "--base", "B0001", "--base-name", "渝中区培训基地",
+              "--programme", "district_base", "--project", "电工", "--amount", "20万",
+              "--date", "2024-03-01")  # fmt: skip
+    selected(ledger)
+    ledger.ok("grant", "approve", "G1", "--amount", "200000", "--document", "渝中人社〔2024〕1号",
+              "--date", "2024-04-01", role="approver")  # fmt: skip
+    return path
+
+
+MONEY = st.sampled_from(["1000", "2500.50", "3万", "8万", "12万", "0.01"])
+ACTS = st.one_of(
+    st.tuples(st.just("disburse"), MONEY),
+    st.tuples(st.just("match_commit"), MONEY),
+    st.tuples(st.just("match_receive"), MONEY),
+    st.tuples(
+        st.just("spend"),
+        MONEY,
+        st.sampled_from(["subsidy", "matching"]),
+        st.sampled_from(["equipment", "materials", "curriculum"]),
+    ),
+    st.tuples(st.just("reverse"), st.integers(0, 11)),
+    st.tuples(st.just("recover_order"), MONEY),
+    st.tuples(st.just("recover_receive"), MONEY),
+    st.tuples(
+        st.just("dispose"),
+        MONEY,
+        st.sampled_from(["subsidy", "matching"]),
+        st.sampled_from(["returned", "carried_forward"]),
+    ),
+)
+
+
+def _command(n: int, act: tuple[object, ...]) -> tuple[list[str], str]:
+    day = f"2024-{4 + n // 28:02d}-{1 + n % 28:02d}"
+    kind, amount = act[0], str(act[1])
+    common = ["--date", day]
+    if kind == "disburse":
+        return [
+            "disburse",
+            "G1",
+            "--amount",
+            amount,
+            "--voucher",
+            f"T{n}",
+            "--tranche",
+            str(n + 1),
+            *common,
+        ], "officer"
+    if kind == "match_commit":
+        return ["match", "commit", "G1", "--amount", amount, "--funder", "单位U1", "--voucher", f"MC{n}",
+                *common], "officer"  # fmt: skip
+    if kind == "match_receive":
+        return ["match", "receive", "G1", "--amount", amount, "--voucher", f"MR{n}", *common], "officer"
+    if kind == "spend":
+        return ["spend", "G1", "--amount", amount, "--source", str(act[2]), "--category", str(act[3]),
+                "--voucher", f"S{n}", "--payee", "供应商", *common], "officer"  # fmt: skip
+    if kind == "reverse":
+        return ["reverse", "G1", "--voucher", f"S{act[1]}", "--reason", "冲销", *common], "officer"
+    if kind == "recover_order":
+        return ["recover", "order", "G1", "--amount", amount, "--reason", "违规", "--document", f"RO{n}",
+                *common], "approver"  # fmt: skip
+    if kind == "recover_receive":
+        return ["recover", "receive", "G1", "--amount", amount, "--voucher", f"RR{n}", *common], "officer"
+    return ["dispose", "G1", "--source", str(act[2]), "--amount", amount, "--how", str(act[3]),
+            "--approval", f"D{n}", *common], "officer"  # fmt: skip
+
+
+@settings(
+    max_examples=EXAMPLES or 8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(acts=st.lists(ACTS, min_size=1, max_size=12))
+def test_random_books_round_trip_through_the_csv_export(
+    approved_file: Path, tmp_path_factory: pytest.TempPathFactory, acts: list[tuple[object, ...]]
+) -> None:
+    """Money acts of every kind (refused ones too) through the command line; the csv export
+    imported into a fresh ledger gives the same balances, sources report and export."""
+    folder = tmp_path_factory.mktemp("books")
+    shutil.copy(approved_file, folder / "ledger.db")
+    ledger = Ledger(f"sqlite:///{folder / 'ledger.db'}", CliRunner())
+    for n, act in enumerate(acts):
+        command, role = _command(n, act)
+        result = ledger(*command, role=role)
+        assert result.exit_code in (0, 3, 4, 5), (command, result.stderr)
+    exported = ledger.ok("export", "--format", "csv").stdout
+    path = folder / "books.csv"
+    path.write_text(exported, encoding="utf-8")
+    other = Ledger(f"sqlite:///{folder / 'other.db'}", CliRunner())
+    other.import_ok(path)
+    assert other.balances() == ledger.balances()
+    assert (
+        other.ok("report", "sources", "--format", "json").stdout
+        == ledger.ok("report", "sources", "--format", "json").stdout
+    )
+    assert other.ok("export", "--format", "csv").stdout == exported
