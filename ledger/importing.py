@@ -77,7 +77,7 @@ from ledger.forked import messages_from_fork
 from ledger.grant import Grant, grant_uuid
 from ledger.money import parse_amount
 from ledger.policy import Policy, policy_in_force
-from ledger.rules import Breach, raise_first, role_may_record
+from ledger.rules import Breach, role_may_record
 from ledger.text import CONTROL_BUT_TAB
 from ledger.unit import RecommendationRound, Unit, unit_uuid
 
@@ -477,7 +477,8 @@ class _Books:
             breach = self._may_record[key]
         except KeyError:
             breach = self._may_record[key] = role_may_record(self.role, action.name, policy)
-        raise_first([breach])
+        if breach is not None:
+            raise breach.error()
         action.check(policy)
         if not isinstance(action, GrantAction):
             action.decide(self)
