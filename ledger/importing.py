@@ -1,36 +1,19 @@
-"""Bulk import: rows in the DESIGN.md import format, recorded in one transaction or not at all.
+"""Bulk import: rows of the import format (ledger/import_format.py), each the action it records,
+checked by the real aggregates and recorded in one transaction or not at all.
 
-``import_rows`` reads the file once. Each row goes through the real aggregates (the domain rules,
-balances carried from row to row); the events are encoded and inserted in batches inside one
-database transaction, and the caller's ``on_batch`` (the projections) runs in that transaction
-too. A bad row stops the writing but not the checking, so every bad row is listed; then the
-transaction is rolled back and nothing is written. Importing the same file again records nothing:
-a row already in the ledger with the same content is a repeat.
+``import_rows`` reads the file once. Each row becomes its action (the same field rules as the
+command line's) and goes through the aggregates (the domain rules, balances carried from row to
+row), after the role check on that action: an approve row needs an approver, a money row an
+officer. The events are encoded and written in batches by the bulk writer
+(ledger/bulk_write.py) inside one database transaction, and the caller's ``on_batch`` (the
+projections) runs in that transaction too. A bad row stops the writing but not the checking, so
+every bad row is listed; then the transaction is rolled back and nothing is written. Importing
+the same file again records nothing: a row already in the ledger with the same content is a
+repeat.
 
 Memory does not grow with the file: the events go to the database batch by batch, and the
 grants' aggregates are kept in a cache bounded by the vouchers they hold; a grant pushed out is
 kept as its compressed snapshot and restored from it when a later row needs it.
-
-The file format (one row per action; ``ROW_KINDS`` says which action and which column carries
-each of its fields, so a row is checked by the same rules as the command)::
-
-    date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo
-
-- ``approve`` brings a grant approved elsewhere: unit, base, programme required; ``voucher`` is the
-  approval document number; ``amount`` the approved amount; ``memo`` may hold the build period as
-  ``YYYY-MM-DD..YYYY-MM-DD`` (or only its end), needed when the programme sets none; ``content``
-  may hold the base's name and ``payee`` the unit's name (used when the unit is new).
-- ``disburse``: ``memo`` may hold the tranche number (default 1).
-- ``match_commit``: ``payee`` is the funder.
-- ``reverse``: ``memo`` holds the reversed voucher; ``voucher`` the reversal's own reference (its
-  reason); ``amount``, when given, must equal the original expenditure's.
-- ``recover_order``: ``voucher`` is the order's document number, ``memo`` its reason.
-- ``recover_receive``: ``voucher`` is the receipt's voucher.
-- ``dispose``: ``source`` the fund source, ``voucher`` the approval reference, ``memo`` how
-  (``returned`` or ``carried_forward``).
-
-Each row is recorded by the person importing it, whose role must be the one its action needs:
-``approve`` and ``recover_order`` rows an approver's, the others an officer's.
 
 This module imports neither ``projections`` nor ``commands``.
 """
@@ -38,83 +21,52 @@ This module imports neither ``projections`` nor ``commands``.
 from __future__ import annotations
 
 import gc
-import re
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import Notification, StoredEvent
-from pydantic import ValidationError
-from sqlalchemy import Table, func, insert, select
+from eventsourcing.persistence import StoredEvent
 from sqlalchemy.engine import Connection
 
-from ledger.actions import (
-    Action,
-    ApprovedElsewhere,
-    CommitMatching,
-    Disburse,
-    Dispose,
-    GrantAction,
-    OrderRecovery,
-    ReceiveMatching,
-    ReceiveRecovery,
-    Reverse,
-    Spend,
-    explain,
-)
+from ledger.actions import GrantAction, Reverse
 from ledger.application import GrantLedger
-from ledger.database import EVENTS_TABLE
+from ledger.bulk_write import BulkWriter, OnBatch, take_write_lock
 from ledger.encoding import EventRow, StateEncoder
 from ledger.errors import BadInputError, LedgerError, NotFoundError, StorageError
 from ledger.forked import messages_from_fork
 from ledger.grant import Grant, grant_uuid
+from ledger.import_format import (
+    HEADER,
+    KINDS,
+    ROW_ACTIONS,
+    ROW_KINDS,
+    Cells,
+    Row,
+    as_cells,
+    read_rows,
+    refuse_control_character,
+    row_action,
+)
 from ledger.money import parse_amount
 from ledger.policy import Policy, policy_in_force
 from ledger.rules import Breach, role_may_record
 from ledger.text import CONTROL_BUT_TAB
 from ledger.unit import RecommendationRound, Unit, unit_uuid
 
-HEADER = (
-    "date",
-    "unit_id",
-    "base_id",
-    "grant_id",
-    "programme",
-    "kind",
-    "amount",
-    "source",
-    "category",
-    "content",
-    "voucher",
-    "payee",
-    "memo",
-)
-KINDS = (
-    "approve",
-    "disburse",
-    "match_commit",
-    "match_receive",
-    "spend",
-    "reverse",
-    "recover_order",
-    "recover_receive",
-    "dispose",
-)
-_KINDS = frozenset(KINDS)
+# the file format's names, where callers have always found them
+__all__ = ["HEADER", "KINDS", "ROW_ACTIONS", "ROW_KINDS", "ImportResult", "import_rows", "read_rows"]
+
 BATCH_ROWS = 5000
 # About 670 bytes of aggregate per voucher held: ~70 MB of grants in memory at most.
 CACHE_VOUCHERS = 100_000
 SNAPSHOT_BYTES = 8_000_000  # snapshots written at a time, at the end
-_PERIOD = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})?\s*(?:\.\.|~|/)?\s*(\d{4}-\d{2}-\d{2})\s*$")
-
-Row = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -137,199 +89,6 @@ class ImportResult:
         # one bad row: its command's exit code; several: the first of bad input, rule, not found,
         # conflict that any of them has
         return min(e.exit_code for e in self.errors)
-
-
-class _Cells(dict[str, str]):
-    """A row of a text file: every column of the header present, every cell a stripped str."""
-
-
-def _cell(value: Any) -> str:
-    """A workbook's cell as the text a CSV file would hold."""
-    if value.__class__ is str:
-        return value.strip()
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def _as_cells(row: Row) -> _Cells:
-    cells = _Cells({column: "" for column in HEADER})
-    cells.update((column, _cell(value)) for column, value in row.items())
-    return cells
-
-
-def _period(memo: str) -> tuple[str | None, str | None]:
-    if not memo:
-        return None, None
-    found = _PERIOD.match(memo)
-    if found is None:
-        msg = f"memo {memo!r} of an approve row is not a build period like 2024-04-01..2026-03-31"
-        raise BadInputError(msg)
-    return found.group(1), found.group(2)
-
-
-# Each row kind: the action it records, and the column that carries each of the action's fields
-# (fields not named here are the column of their own name; ``on`` is ``date``).
-def _approve_row(row: _Cells) -> Action:
-    start, end = _period(row["memo"])
-    return ApprovedElsewhere.model_validate(
-        dict(
-            on=row["date"],
-            grant_id=row["grant_id"],
-            unit_id=row["unit_id"],
-            base_id=row["base_id"],
-            programme=row["programme"],
-            amount=row["amount"],
-            document=row["voucher"],
-            build_start=start,
-            build_end=end,
-            base_name=row["content"],
-            unit_name=row["payee"],
-        )
-    )
-
-
-def _disburse_row(row: _Cells) -> Action:
-    return Disburse.model_validate(
-        dict(
-            on=row["date"],
-            grant_id=row["grant_id"],
-            amount=row["amount"],
-            voucher=row["voucher"],
-            tranche=row["memo"] or 1,
-        )
-    )
-
-
-def _match_commit_row(row: _Cells) -> Action:
-    return CommitMatching.model_validate(
-        dict(
-            on=row["date"],
-            grant_id=row["grant_id"],
-            amount=row["amount"],
-            voucher=row["voucher"],
-            funder=row["payee"],
-        )
-    )
-
-
-def _match_receive_row(row: _Cells) -> Action:
-    return ReceiveMatching.model_validate(
-        dict(on=row["date"], grant_id=row["grant_id"], amount=row["amount"], voucher=row["voucher"])
-    )
-
-
-def _spend_row(row: _Cells) -> Action:
-    return Spend.model_validate(
-        dict(
-            on=row["date"],
-            grant_id=row["grant_id"],
-            amount=row["amount"],
-            category=row["category"],
-            source=row["source"],
-            content=row["content"],
-            voucher=row["voucher"],
-            payee=row["payee"],
-            memo=row["memo"],
-        )
-    )
-
-
-def _reverse_row(row: _Cells) -> Action:
-    return Reverse.model_validate(
-        dict(
-            on=row["date"],
-            grant_id=row["grant_id"],
-            voucher=row["memo"],
-            reason=row["voucher"],
-        )
-    )
-
-
-def _recover_order_row(row: _Cells) -> Action:
-    return OrderRecovery.model_validate(
-        dict(
-            on=row["date"],
-            grant_id=row["grant_id"],
-            amount=row["amount"],
-            document=row["voucher"],
-            reason=row["memo"],
-        )
-    )
-
-
-def _recover_receive_row(row: _Cells) -> Action:
-    return ReceiveRecovery.model_validate(
-        dict(on=row["date"], grant_id=row["grant_id"], amount=row["amount"], voucher=row["voucher"])
-    )
-
-
-def _dispose_row(row: _Cells) -> Action:
-    return Dispose.model_validate(
-        dict(
-            on=row["date"],
-            grant_id=row["grant_id"],
-            source=row["source"],
-            amount=row["amount"],
-            how=row["memo"],
-            approval=row["voucher"],
-        )
-    )
-
-
-ROW_KINDS: dict[str, tuple[Callable[[_Cells], Action], dict[str, str]]] = {
-    "approve": (
-        _approve_row,
-        {
-            "document": "voucher",
-            "build_start": "memo",
-            "build_end": "memo",
-            "base_name": "content",
-            "unit_name": "payee",
-        },
-    ),
-    "disburse": (_disburse_row, {"tranche": "memo"}),
-    "match_commit": (_match_commit_row, {"funder": "payee"}),
-    "match_receive": (_match_receive_row, {}),
-    "spend": (_spend_row, {}),
-    "reverse": (_reverse_row, {"voucher": "memo", "reason": "voucher"}),
-    "recover_order": (_recover_order_row, {"document": "voucher", "reason": "memo"}),
-    "recover_receive": (_recover_receive_row, {}),
-    "dispose": (_dispose_row, {"approval": "voucher", "how": "memo"}),
-}
-assert tuple(ROW_KINDS) == KINDS
-# the action each row kind records (whose name says which role records it)
-ROW_ACTIONS: dict[str, type[Action]] = {
-    "approve": ApprovedElsewhere,
-    "disburse": Disburse,
-    "match_commit": CommitMatching,
-    "match_receive": ReceiveMatching,
-    "spend": Spend,
-    "reverse": Reverse,
-    "recover_order": OrderRecovery,
-    "recover_receive": ReceiveRecovery,
-    "dispose": Dispose,
-}
-
-
-def row_action(row: _Cells, kind: str) -> Action:
-    """The action a row records, or BadInputError naming the column and the field's rule."""
-    build, columns = ROW_KINDS[kind]
-    try:
-        return build(row)
-    except ValidationError as e:
-        raise BadInputError(
-            explain(e, lambda field: columns.get(field) or _COLUMN.get(field, field))
-        ) from None
-
-
-_COLUMN = {"on": "date"}
 
 
 class _Books:
@@ -463,11 +222,11 @@ class _Books:
 
     def apply(self, row: Row) -> None:
         """Apply one row's action to the aggregates (pending events), or raise why it is bad."""
-        cells = row if row.__class__ is _Cells else _as_cells(row)
+        cells = row if row.__class__ is Cells else as_cells(row)
         if CONTROL_BUT_TAB.search("".join(cells.values())):
-            _refuse_control_character(cells)
+            refuse_control_character(cells)
         kind = cells["kind"].lower()
-        if kind not in _KINDS:
+        if kind not in ROW_KINDS:
             msg = f"kind {cells['kind']!r} is unknown; use one of {', '.join(KINDS)}"
             raise BadInputError(msg)
         action = row_action(cells, kind)
@@ -504,17 +263,6 @@ def _same_amount(grant: Grant, action: Reverse, amount: Decimal) -> None:
         raise BadInputError(msg)
 
 
-def _refuse_control_character(row: Row) -> None:
-    for column, value in row.items():
-        found = CONTROL_BUT_TAB.search(value) if value.__class__ is str else None
-        if found is not None:
-            msg = (
-                f"{column} holds a control character (U+{ord(found.group()):04X}); the command line "
-                "refuses them too: write the text without it"
-            )
-            raise BadInputError(msg)
-
-
 def _error(line: int, error: LedgerError) -> RowError:
     return RowError(line, error.message, error.exit_code)
 
@@ -546,9 +294,6 @@ class _Packed:
 def _snapshot_class(app: GrantLedger, aggregate: Grant | Unit) -> Any:
     return getattr(type(aggregate), "Snapshot", app.snapshot_class)
 
-
-# (connection, the batch as stored): the projections, in the import's transaction
-OnBatch = Callable[[Connection, list[Notification]], None]
 
 # What the checking side hands the writing side, in order:
 #   ("rows", n)          n more rows checked (progress)
@@ -629,114 +374,6 @@ def _snapshots(
         yield "snapshots", chunk
 
 
-class _Writer:
-    """Inserts stored events in batches on one connection and hands each batch on."""
-
-    def __init__(self, app: GrantLedger, conn: Connection, on_batch: OnBatch | None) -> None:
-        self.app = app
-        self.conn = conn
-        self.on_batch = on_batch
-        self.table: Table = app.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
-        self.head: int | None = None
-        self.sequence: str | None = None
-
-    def events(self, stored: list[EventRow]) -> None:
-        table = self.table
-        ids: Iterable[int]
-        if self.conn.dialect.name == "sqlite":
-            # The write lock is held: the ids are the next ones, given outright so that the
-            # rows go in with one executemany (SQLite's RETURNING would insert row by row).
-            if self.head is None:
-                self.head = self.conn.execute(select(func.max(table.c.id))).scalar() or 0
-            ids = range(self.head + 1, self.head + 1 + len(stored))
-            self.conn.exec_driver_sql(
-                f"INSERT INTO {table.name} (id, originator_id, originator_version, topic, state) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [
-                    (nid, _uuid_bytes(originator_id), version, topic, state)
-                    for nid, (originator_id, version, topic, state) in zip(ids, stored, strict=True)
-                ],
-            )
-            self.head += len(stored)
-        else:
-            ids = self._copy_postgresql(stored)
-        if self.on_batch is not None:
-            self.on_batch(
-                self.conn,
-                [
-                    Notification(
-                        id=nid,
-                        originator_id=originator_id,
-                        originator_version=version,
-                        topic=topic,
-                        state=state,
-                    )
-                    for nid, (originator_id, version, topic, state) in zip(ids, stored, strict=True)
-                ],
-            )
-
-    def _copy_postgresql(self, stored: list[EventRow]) -> list[int]:
-        """COPY the rows with ids drawn from the table's sequence (the table lock is held)."""
-        name = self.table.name
-        if self.sequence is None:
-            found = self.conn.exec_driver_sql(f"SELECT pg_get_serial_sequence('{name}', 'id')").scalar()
-            self.sequence = str(found)
-        drawn = self.conn.exec_driver_sql(
-            f"SELECT nextval('{self.sequence}') FROM generate_series(1, {len(stored)})"
-        )
-        ids = sorted(int(n) for (n,) in drawn)
-        driver: Any = self.conn.connection.driver_connection
-        columns = "id, originator_id, originator_version, topic, state"
-        with driver.cursor() as cursor, cursor.copy(f"COPY {name} ({columns}) FROM STDIN") as copy:
-            if all(_COPY_PLAIN.fullmatch(topic) for topic in {e[2] for e in stored}):
-                # COPY's text format written here at once: the state as bytea hex
-                copy.write(
-                    "".join(
-                        [
-                            f"{nid}\t{_uuid_hex(oid)}\t{version}\t{topic}\t\\\\x{state.hex()}\n"
-                            for nid, (oid, version, topic, state) in zip(ids, stored, strict=True)
-                        ]
-                    )
-                )
-            else:
-                for nid, e in zip(ids, stored, strict=True):
-                    copy.write_row((nid, *e))
-        return ids
-
-    def snapshots(self, stored: list[StoredEvent]) -> None:
-        recorder: Any = self.app.snapshots.recorder  # type: ignore[union-attr]
-        rows = [
-            {
-                "originator_id": e.originator_id,
-                "originator_version": e.originator_version,
-                "topic": e.topic,
-                "state": e.state,
-            }
-            for e in stored
-        ]
-        self.conn.execute(insert(recorder.events_record_cls.__table__), rows)
-
-
-def _uuid_bytes(value: UUID | str) -> bytes:
-    return value.bytes if isinstance(value, UUID) else UUID(value).bytes
-
-
-def _uuid_hex(value: UUID | str) -> str:
-    return value.hex if isinstance(value, UUID) else UUID(value).hex
-
-
-# a topic written as it is in COPY's text format (no backslash, tab, newline; ASCII)
-_COPY_PLAIN = re.compile(r"[!-\[\]-~ ]+")
-
-
-def _take_write_lock(conn: Connection) -> None:
-    """Hold the store's write lock for the whole import: ids in order, no writer in between."""
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-    elif conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"LOCK TABLE {EVENTS_TABLE} IN EXCLUSIVE MODE")
-
-
 def import_rows(
     app: GrantLedger,
     rows: Iterable[tuple[int, Row]],
@@ -761,10 +398,10 @@ def import_rows(
     with _collector_relaxed(), app.engine.connect() as conn:
         transaction = conn.begin()
         try:
-            _take_write_lock(conn)
+            take_write_lock(conn)
             if on_start is not None:
                 on_start(conn)
-            writer = _Writer(app, conn, on_batch)
+            writer = BulkWriter(app, conn, on_batch)
             if parallel:
                 messages: Iterator[Message] = _checked_elsewhere(
                     app, rows, actor=actor, role=role, batch=batch, cache_vouchers=cache
@@ -843,35 +480,3 @@ def _check_and_send(url: str, rows: Iterable[tuple[int, Row]], options: Any, sen
         send.send(("failed", StorageError(f"the import's checking process failed: {first}")))
     finally:
         send.close()
-
-
-def read_rows(lines: Iterator[list[Any]], first_line: int = 1) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Rows (lists of cells, header first) as ``(line number, {column: value})``; checks the header."""
-    try:
-        header = next(lines)
-    except StopIteration:
-        raise BadInputError("the file is empty; its first line must be the header") from None
-    names = [str(h or "").strip().lstrip("\ufeff").lower() for h in header]
-    while names and not names[-1]:
-        names.pop()
-    twice = sorted({n for n in names if n and names.count(n) > 1})
-    if twice:
-        msg = f"the header names {', '.join(twice)} more than once; each column is named once"
-        raise BadInputError(msg)
-    missing = [h for h in HEADER if h not in names]
-    if missing:
-        msg = f"the header lacks {', '.join(missing)}; it must be {','.join(HEADER)}"
-        raise BadInputError(msg)
-    width = len(names)
-    for n, cells in enumerate(lines, start=first_line + 1):
-        try:
-            stripped = [c.strip() for c in cells]
-        except AttributeError:  # a workbook's cells: numbers, dates, None
-            if any(c not in (None, "") and str(c).strip() for c in cells):
-                yield n, dict(zip(names, cells, strict=False))
-            continue
-        if not any(stripped):
-            continue
-        if len(stripped) < width:
-            stripped += [""] * (width - len(stripped))
-        yield n, _Cells(zip(names, stripped, strict=False))
