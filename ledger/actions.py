@@ -39,7 +39,7 @@ from ledger.grant import BUDGET_SOURCES, Grant
 from ledger.money import parse_amount
 from ledger.policy import Policy
 from ledger.rules import SOURCES, projects_count, raise_first
-from ledger.text import CONTROL
+from ledger.text import CONTROL, CONTROL_CHARACTERS, CONTROL_CHARACTERS_BUT_TAB
 from ledger.unit import UNIT_KINDS, RecommendationRound, Unit
 
 IDENTIFIER_MAX = 64
@@ -54,9 +54,9 @@ DATE_RULE = "is not a date; write it as YYYY-MM-DD"
 
 # The string rules run inside pydantic-core (no Python call per field: the importer validates
 # every row); ``explain`` turns their errors back into the rules' sentences.
-_IDENTIFIER = r"^[^\x00-\x1f\x7f]+$"  # and not empty
-_REFERENCE = r"^(?:[^\x00-\x1f\x7f])+$"  # the same rule, spelled apart to name its sentence
-_TEXT = r"^[^\x00-\x08\x0a-\x1f\x7f]*$"  # a tab is text
+_IDENTIFIER = f"^[^{CONTROL_CHARACTERS}]+$"  # and not empty
+_REFERENCE = f"^(?:[^{CONTROL_CHARACTERS}])+$"  # the same rule, spelled apart to name its sentence
+_TEXT = f"^[^{CONTROL_CHARACTERS_BUT_TAB}]*$"
 _RULES = {
     ("string_too_long", IDENTIFIER_MAX): IDENTIFIER_RULE,
     ("string_too_long", REFERENCE_MAX): REFERENCE_RULE,
@@ -165,7 +165,8 @@ class Action(BaseModel):
         return self.repeat_text.format_map(vars(self))
 
     def who(self, books: Books) -> dict[str, Any]:
-        # (the money acts, an import's many rows, spell these out: no dict per row)
+        """When and by whom, as the aggregates' methods take it (the money acts, which an import
+        records by the million, spell it out instead: no dict per row)."""
         return {"on": self.on, "actor": books.actor, "role": books.role, "policy": books.policy}
 
 
