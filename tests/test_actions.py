@@ -345,7 +345,7 @@ ACTS = st.one_of(
     ),
     st.tuples(st.just("reverse"), st.integers(0, 11)),
     st.tuples(st.just("recover_order"), MONEY),
-    st.tuples(st.just("recover_receive"), MONEY),
+    st.tuples(st.just("recover_receive"), st.sampled_from(["ordered", "1000", "0.01"])),
     st.tuples(
         st.just("dispose"),
         MONEY,
@@ -355,7 +355,9 @@ ACTS = st.one_of(
 )
 
 
-def _command(n: int, act: tuple[object, ...]) -> tuple[list[str], str]:
+def _command(n: int, act: tuple[object, ...], spent: list[str], ordered: str) -> tuple[list[str], str]:
+    """The act's command line; a reversal picks among the expenditures recorded (``spent``), a
+    recovery receipt may take the amount last ordered."""
     day = f"2024-{4 + n // 28:02d}-{1 + n % 28:02d}"
     kind, amount = act[0], str(act[1])
     common = ["--date", day]
@@ -380,12 +382,14 @@ def _command(n: int, act: tuple[object, ...]) -> tuple[list[str], str]:
         return ["spend", "G1", "--amount", amount, "--source", str(act[2]), "--category", str(act[3]),
                 "--voucher", f"S{n}", "--payee", "供应商", *common], "officer"  # fmt: skip
     if kind == "reverse":
-        return ["reverse", "G1", "--voucher", f"S{act[1]}", "--reason", "冲销", *common], "officer"
+        target = spent[int(str(act[1])) % len(spent)] if spent else "S0"
+        return ["reverse", "G1", "--voucher", target, "--reason", "冲销", *common], "officer"
     if kind == "recover_order":
         return ["recover", "order", "G1", "--amount", amount, "--reason", "违规", "--document", f"RO{n}",
                 *common], "approver"  # fmt: skip
     if kind == "recover_receive":
-        return ["recover", "receive", "G1", "--amount", amount, "--voucher", f"RR{n}", *common], "officer"
+        received = ordered if amount == "ordered" else amount
+        return ["recover", "receive", "G1", "--amount", received, "--voucher", f"RR{n}", *common], "officer"
     return ["dispose", "G1", "--source", str(act[2]), "--amount", amount, "--how", str(act[3]),
             "--approval", f"D{n}", *common], "officer"  # fmt: skip
 
@@ -402,10 +406,18 @@ def test_random_books_round_trip_through_the_csv_export(
     folder = tmp_path_factory.mktemp("books")
     shutil.copy(approved_file, folder / "ledger.db")
     ledger = Ledger(f"sqlite:///{folder / 'ledger.db'}", CliRunner())
+    spent: list[str] = []
+    ordered = "1000"
     for n, act in enumerate(acts):
-        command, role = _command(n, act)
+        command, role = _command(n, act, spent, ordered)
         result = ledger(*command, role=role)
         assert result.exit_code in (0, 3, 4, 5), (command, result.stderr)
+        if result.exit_code == 0:
+            event(f"recorded {act[0]}")
+            if act[0] == "spend":
+                spent.append(command[command.index("--voucher") + 1])
+            elif act[0] == "recover_order":
+                ordered = str(act[1])
     exported = ledger.ok("export", "--format", "csv").stdout
     path = folder / "books.csv"
     path.write_text(exported, encoding="utf-8")
