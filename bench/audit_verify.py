@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from ledger import database
+from ledger.actions import ApprovedElsewhere, Disburse, Spend
 from ledger.application import open_ledger
 
-BODIES = ["区人力社保局", "区财政局"]
 _TIME = Path("/usr/bin/time")  # GNU time: peak memory of each command
 SPENDS_PER_GRANT = 245  # + Unit.Registered, Unit.BaseTaken, Applied, Approved, Disbursed = 250
 
@@ -46,26 +46,26 @@ def generate(url: str, n: int) -> int:
         while written < n:
             unit, grant, base = f"U{g:05d}", f"G{g:05d}", f"B{g:05d}"
             who = {"actor": "bench", "role": "officer"}
-            app.register_unit(
-                unit_id=unit, name=f"单位{g}", kind="technical_school", on=date(2024, 1, 2), **who
-            )
-            app.apply_grant(
-                grant_id=grant, unit_id=unit, base_id=base, base_name=f"基地{g}", programme="district_base",
-                projects=["电工"], requested=Decimal(200000), on=date(2024, 1, 3), **who,
+            app.handle(
+                ApprovedElsewhere(
+                    grant_id=grant, unit_id=unit, base_id=base, programme="district_base",
+                    amount=Decimal(200000), document=f"文{g}", base_name=f"基地{g}", unit_name=f"单位{g}",
+                    on=date(2024, 1, 4),
+                ),
+                actor="bench", role="approver",
             )  # fmt: skip
-            app.approve_grant(
-                grant_id=grant, amount=Decimal(200000), document=f"文{g}", bodies=BODIES,
-                build_start=None, build_end=None, on=date(2024, 1, 4), actor="bench", role="approver",
-                imported=True,
-            )  # fmt: skip
-            app.disburse(
-                grant_id=grant, amount=Decimal(200000), voucher=f"T{g}", tranche=1, on=date(2024, 1, 5), **who
+            disbursed = Disburse(
+                grant_id=grant, amount=Decimal(200000), voucher=f"T{g}", tranche=1, on=date(2024, 1, 5)
             )
+            app.handle(disbursed, **who)
             written += 5
             for s in range(min(SPENDS_PER_GRANT, n - written)):
-                app.spend(
-                    grant_id=grant, amount=Decimal("123.45"), category="equipment", source="subsidy",
-                    voucher=f"S{g}-{s}", content="", on=date(2024, 1, 6) + timedelta(days=s % 300), **who,
+                app.handle(
+                    Spend(
+                        grant_id=grant, amount=Decimal("123.45"), category="equipment", source="subsidy",
+                        voucher=f"S{g}-{s}", on=date(2024, 1, 6) + timedelta(days=s % 300),
+                    ),
+                    **who,
                 )  # fmt: skip
                 written += 1
             g += 1

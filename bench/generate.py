@@ -7,6 +7,7 @@ never overspending a fund source and always inside the build period.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import random
 from collections.abc import Iterator
@@ -163,12 +164,19 @@ def rows(events: int, seed: int = 20241) -> Iterator[list[str]]:
         _ = end
 
 
-def write_csv(path: Path, events: int, seed: int = 20241) -> int:
+def write_csv(path: Path, events: int, seed: int = 20241, approvals: Path | None = None) -> int:
+    """All rows in ``path``; with ``approvals``, the approve rows (an approver imports them) go
+    there and the rest (an officer's) to ``path``. Returns the number of rows in all."""
     count = 0
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with contextlib.ExitStack() as files:
+        handle = files.enter_context(path.open("w", newline="", encoding="utf-8"))
         writer = csv.writer(handle)
         writer.writerow(HEADER)
+        approver = writer
+        if approvals is not None:
+            approver = csv.writer(files.enter_context(approvals.open("w", newline="", encoding="utf-8")))
+            approver.writerow(HEADER)
         for r in rows(events, seed):
-            writer.writerow(r)
+            (approver if r[5] == "approve" else writer).writerow(r)
             count += 1
     return count

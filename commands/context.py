@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -15,7 +16,10 @@ from ledger.location import database_url
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from ledger.actions import Action
     from ledger.application import GrantLedger, Outcome
+
+    A = TypeVar("A", bound=Action)
 
 
 def default_actor() -> str:
@@ -85,6 +89,47 @@ def settings() -> Settings:
 
 def today() -> date:
     return date.today()
+
+
+# An action's fields as the command line names them (otherwise --field-name).
+OPTIONS = {
+    "on": "--date",
+    "unit_id": "UNIT_ID",
+    "grant_id": "GRANT_ID",
+    "unit_name": "--name",
+    "build_start": "--start",
+    "build_end": "--end",
+    "bodies": "--body",
+    "projects": "--project",
+    "requested": "--amount",
+    "recommender": "--by",
+    "round_": "--round",
+    "start": "--from",
+    "end": "--to",
+    "lines": "--line",
+    "sha256": "--file",
+    "attachments": "--attachment",
+}
+
+
+def option(field: str) -> str:
+    return OPTIONS.get(field) or "--" + field.replace("_", "-")
+
+
+def action(kind: type[A], /, **values: Any) -> A:
+    """The action the options describe, or one sentence naming the option (exit 2)."""
+    from ledger.actions import build
+
+    return build(kind, option, **values)
+
+
+def record(done: Action, tail: Callable[[Outcome], str] | None = None) -> Outcome:
+    """Handle the action as the signed-in person, keep the projections current, print."""
+    s = settings()
+    outcome = s.ledger().handle(done, actor=s.actor, role=s.role)
+    s.catch_up()
+    report(outcome, tail(outcome) if tail is not None else "")
+    return outcome
 
 
 def report(outcome: Outcome, tail: str = "") -> None:

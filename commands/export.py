@@ -11,8 +11,8 @@ Journal accounts, per base and fund source::
     Equity:B0001:Returned:Subsidy                        subsidy recovered (returned on order)
     Equity:B0001:Disposed:Subsidy                        balance disposed of at closure
 
-The csv/xlsx export carries what the import format can say: approvals and the money rows
-(recoveries and disposals are in the journals, not in the import format).
+The csv/xlsx export carries every money act in the import format: approvals, disbursements,
+matching, spending, reversals, recovery orders and receipts, and disposals.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def _events(app: Any) -> Iterator[Any]:
 
 
 def import_rows(app: Any) -> Iterator[list[Any]]:
-    """Every money event as a row of the import format, in the store's order."""
+    """Every money event as a row of the import format, in the store's order (kinds and columns:
+    ledger/importing.py)."""
     from ledger.grant import Grant
     from ledger.unit import Unit
 
@@ -92,6 +93,12 @@ def import_rows(app: Any) -> Iterator[list[Any]]:
             yield [*head, "spend", e.amount, e.source, e.category, e.content, e.voucher, e.payee, e.memo]
         elif isinstance(e, Grant.ExpenditureReversed):
             yield [*head, "reverse", e.amount, e.source, e.category, e.content, e.reason, "", e.voucher]
+        elif isinstance(e, Grant.RecoveryOrdered):
+            yield [*head, "recover_order", e.amount, "subsidy", "", "", e.document, "", e.reason]
+        elif isinstance(e, Grant.FundsRecovered):
+            yield [*head, "recover_receive", e.amount, "subsidy", "", "", e.voucher, "", ""]
+        elif isinstance(e, Grant.BalanceDisposed):
+            yield [*head, "dispose", e.amount, e.source, "", "", e.approval, "", e.how]
 
 
 # ----------------------------------------------------------------------------- journals

@@ -7,22 +7,49 @@ Selection runs apply → (recommend) → review → notice → approve; a step o
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
 import click
 
-from commands.context import report, settings, today
-from commands.models import GrantApply, GrantApprove, validate
+from commands.context import action, record, today
+from ledger.actions import (
+    AdjustBudget,
+    Apply,
+    Approve,
+    Close,
+    Notice,
+    Recommend,
+    RegisterBudget,
+    Reject,
+    Review,
+)
 from ledger.errors import BadInputError
 from ledger.money import parse_amount
-from ledger.text import CONTROL, CONTROL_BUT_TAB
-
-DATE = click.DateTime(["%Y-%m-%d"])
 
 
-def _day(value: datetime | None) -> object:
+class IsoDate(click.ParamType):
+    """A business date as the actions take it: YYYY-MM-DD and nothing else (strptime alone also
+    takes 2024-5-1). The value is a datetime, as click.DateTime gives."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        from ledger.actions import business_date
+
+        try:
+            return datetime.combine(business_date(value), time())
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+
+
+DATE = IsoDate()
+
+
+def _day(value: datetime | None) -> date:
     return value.date() if value else today()
 
 
@@ -63,32 +90,19 @@ def apply_command(
           --base-name 渝中区数字技能培训基地 --programme district_base \\
           --project 电工 --amount 20万 --date 2024-03-01
     """
-    s = settings()
-    cmd = validate(
-        GrantApply,
-        grant_id=grant_id,
-        unit_id=unit_id,
-        base_id=base_id,
-        base_name=base_name,
-        programme=programme,
-        projects=list(projects),
-        requested=requested,
-        on=_day(on),
+    record(
+        action(
+            Apply,
+            grant_id=grant_id,
+            unit_id=unit_id,
+            base_id=base_id,
+            base_name=base_name,
+            programme=programme,
+            projects=list(projects),
+            requested=requested,
+            on=_day(on),
+        )
     )
-    outcome = s.ledger().apply_grant(
-        grant_id=cmd.grant_id,
-        unit_id=cmd.unit_id,
-        base_id=cmd.base_id,
-        base_name=cmd.base_name,
-        programme=cmd.programme,
-        projects=cmd.projects,
-        requested=cmd.requested,
-        on=cmd.on,
-        actor=s.actor,
-        role=s.role,
-    )
-    s.catch_up()
-    report(outcome)
 
 
 @grant_group.command("approve")
@@ -121,36 +135,18 @@ def approve_command(
       grant-ledger --role approver grant approve G-YZ-2024-01 --amount 20万 \\
           --document 渝中人社〔2024〕12号 --date 2024-04-01
     """
-    s = settings()
-    ledger = s.ledger()
-    if not bodies:
-        from ledger.policy import policy_in_force
-
-        grant = ledger.get_grant(grant_id.strip())
-        bodies = policy_in_force(_day(on)).programme(grant.programme).approving_bodies  # type: ignore[arg-type]
-    cmd = validate(
-        GrantApprove,
-        grant_id=grant_id,
-        amount=amount,
-        document=document,
-        bodies=list(bodies),
-        build_start=start.date() if start else None,
-        build_end=end.date() if end else None,
-        on=_day(on),
+    record(
+        action(
+            Approve,
+            grant_id=grant_id,
+            amount=amount,
+            document=document,
+            bodies=list(bodies),
+            build_start=start.date() if start else None,
+            build_end=end.date() if end else None,
+            on=_day(on),
+        )
     )
-    outcome = ledger.approve_grant(
-        grant_id=cmd.grant_id,
-        amount=cmd.amount,
-        document=cmd.document,
-        bodies=cmd.bodies,
-        build_start=cmd.build_start,
-        build_end=cmd.build_end,
-        on=cmd.on,
-        actor=s.actor,
-        role=s.role,
-    )
-    s.catch_up()
-    report(outcome)
 
 
 def register(cli: click.Group) -> None:
@@ -160,49 +156,8 @@ def register(cli: click.Group) -> None:
 # ---------------------------------------------------------------------------- the rest of the life
 
 
-def _record(grant_id: str, action: str, on: object, decide: Any, done: str, repeat: str) -> None:
-    """Run one step of a grant's life through the ledger, then keep the projections current."""
-    s = settings()
-    gid = _ident(grant_id, "GRANT_ID")
-    outcome = s.ledger().record(
-        grant_id=gid,
-        action=action,
-        on=on,  # type: ignore[arg-type]
-        role=s.role,
-        decide=lambda g, policy: decide(g, policy, s.actor, s.role),
-        done=done,
-        repeat=repeat,
-    )
-    s.catch_up()
-    report(outcome)
-
-
-def _ident(value: str, option: str) -> str:
-    value = value.strip()
-    if not value or len(value) > 128 or CONTROL.search(value):
-        msg = f"{option}: must be 1 to 128 characters without control characters (got {value!r})"
-        raise BadInputError(msg)
-    return value
-
-
-def _plain(value: str, option: str) -> str:
-    """Free text of an option, as commands/models.py takes it: up to 500 characters, a tab but no
-    other control character."""
-    value = value.strip()
-    if len(value) > 500 or CONTROL_BUT_TAB.search(value):
-        msg = f"{option}: must be at most 500 characters without control characters (got {value[:60]!r})"
-        raise BadInputError(msg)
-    return value
-
-
 def _money(value: str, option: str) -> Decimal:
-    try:
-        return parse_amount(value, field=option)
-    except BadInputError:
-        raise
-    except Exception:  # pragma: no cover - parse_amount raises BadInputError itself
-        msg = f"{option}: {value!r} is not an amount"
-        raise BadInputError(msg) from None
+    return parse_amount(value, field=option)
 
 
 @grant_group.command("recommend")
@@ -221,18 +176,9 @@ def recommend_command(
     Example:
       grant-ledger --role approver grant recommend G1 --by 渝中区人力社保局 --round 2024 --rank 1
     """
-    s = settings()
-    outcome = s.ledger().recommend_grant(
-        grant_id=_ident(grant_id, "GRANT_ID"),
-        recommender=_ident(recommender, "--by"),
-        round_=_ident(round_, "--round"),
-        rank=rank,
-        on=_day(on),  # type: ignore[arg-type]
-        actor=s.actor,
-        role=s.role,
+    record(
+        action(Recommend, grant_id=grant_id, recommender=recommender, round_=round_, rank=rank, on=_day(on))
     )
-    s.catch_up()
-    report(outcome)
 
 
 @grant_group.command("review")
@@ -253,23 +199,15 @@ def review_command(grant_id: str, panel: int, recommendation: str, opinion: str,
     Example:
       grant-ledger --role approver grant review G1 --panel 5 --recommendation recommend
     """
-    opinion = _plain(opinion, "--opinion")
-    day = _day(on)
-    _record(
-        grant_id,
-        "grant review",
-        day,
-        lambda g, p, actor, role: g.record_review(
+    record(
+        action(
+            Review,
+            grant_id=grant_id,
             panel=panel,
             recommended=recommendation == "recommend",
             opinion=opinion,
-            on=day,
-            actor=actor,
-            role=role,
-            policy=p,
-        ),
-        f"recorded the expert review of grant {grant_id}",
-        f"the expert review of grant {grant_id} is already recorded",
+            on=_day(on),
+        )
     )
 
 
@@ -289,24 +227,16 @@ def notice_command(
     Example:
       grant-ledger --role approver grant notice G1 --from 2024-03-11 --to 2024-03-15
     """
-    where = _plain(where, "--where")
-    day = on.date() if on else end.date()
-    _record(
-        grant_id,
-        "grant notice",
-        day,
-        lambda g, p, actor, role: g.record_notice(
+    record(
+        action(
+            Notice,
+            grant_id=grant_id,
             start=start.date(),
             end=end.date(),
             objections=objections,
             where=where,
-            on=day,
-            actor=actor,
-            role=role,
-            policy=p,
-        ),
-        f"recorded the public notice of grant {grant_id}",
-        f"the public notice of grant {grant_id} is already recorded",
+            on=on.date() if on else end.date(),
+        )
     )
 
 
@@ -322,27 +252,15 @@ def reject_command(grant_id: str, reason: str, document: str, on: datetime | Non
     Example:
       grant-ledger --role approver grant reject G1 --reason 评审未通过
     """
-    reason = _plain(reason, "--reason")
-    document = _plain(document, "--document")
-    s = settings()
-    outcome = s.ledger().reject_grant(
-        grant_id=_ident(grant_id, "GRANT_ID"),
-        reason=reason.strip(),
-        document=document.strip(),
-        on=_day(on),  # type: ignore[arg-type]
-        actor=s.actor,
-        role=s.role,
-    )
-    s.catch_up()
-    report(outcome)
+    record(action(Reject, grant_id=grant_id, reason=reason, document=document, on=_day(on)))
 
 
-def _lines(specs: tuple[str, ...], policy_on: object) -> dict[str, Decimal]:
+def _lines(specs: tuple[str, ...], policy_on: date) -> dict[str, Decimal]:
     """``content:source:amount`` → {"content/source": amount} (003 表4-2)."""
     from ledger.grant import budget_source
     from ledger.policy import policy_in_force
 
-    policy = policy_in_force(policy_on)  # type: ignore[arg-type]
+    policy = policy_in_force(policy_on)
     if not specs:
         raise BadInputError("--line: give at least one line as content:source:amount")
     lines: dict[str, Decimal] = {}
@@ -385,15 +303,7 @@ def budget_command(grant_id: str, specs: tuple[str, ...], on: datetime | None) -
           --line cooperation:地方财政:10万 --line training_system:行业企业:20万
     """
     day = _day(on)
-    lines = _lines(specs, day)
-    _record(
-        grant_id,
-        "grant budget",
-        day,
-        lambda g, p, actor, role: g.register_budget(lines=lines, on=day, actor=actor, role=role, policy=p),
-        f"registered the budget plan of grant {grant_id} ({len(lines)} lines)",
-        f"the budget plan of grant {grant_id} is already registered",
-    )
+    record(action(RegisterBudget, grant_id=grant_id, lines=_lines(specs, day), on=day))
 
 
 @grant_group.command("adjust")
@@ -412,19 +322,16 @@ def adjust_command(
       grant-ledger --role approver grant adjust G1 --line cooperation:地方财政:12万 \\
           --line patterns:地方财政:0 --approval 渝中人社函〔2025〕3号
     """
-    approval = _ident(approval, "--approval")
-    reason = _plain(reason, "--reason")
     day = _day(on)
-    lines = _lines(specs, day)
-    _record(
-        grant_id,
-        "grant adjust",
-        day,
-        lambda g, p, actor, role: g.adjust_budget(
-            lines=lines, approval=approval.strip(), reason=reason, on=day, actor=actor, role=role, policy=p
-        ),
-        f"adjusted the budget of grant {grant_id}",
-        f"this budget adjustment of grant {grant_id} is already recorded",
+    record(
+        action(
+            AdjustBudget,
+            grant_id=grant_id,
+            lines=_lines(specs, day),
+            approval=approval,
+            reason=reason,
+            on=day,
+        )
     )
 
 
@@ -441,15 +348,4 @@ def close_command(grant_id: str, document: str, on: datetime | None) -> None:
     Example:
       grant-ledger --role approver grant close G1 --date 2026-05-10
     """
-    document = _plain(document, "--document")
-    day = _day(on)
-    _record(
-        grant_id,
-        "grant close",
-        day,
-        lambda g, p, actor, role: g.close(
-            document=document.strip(), on=day, actor=actor, role=role, policy=p
-        ),
-        f"closed grant {grant_id}",
-        f"grant {grant_id} is already closed",
-    )
+    record(action(Close, grant_id=grant_id, document=document, on=_day(on)))

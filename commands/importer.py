@@ -117,13 +117,28 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
 
     The header (first line, or first row of the first sheet) is
     date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo
-    with kind in approve, disburse, match_commit, match_receive, spend, reverse. The file is
-    read once and recorded in one transaction: if any row is bad nothing is written and every
-    bad row is listed. Importing the same file again records nothing. While an import runs,
-    other writers wait for it (up to GRANT_LEDGER_BUSY_TIMEOUT).
+    with kind in approve, disburse, match_commit, match_receive, spend, reverse, recover_order,
+    recover_receive, dispose. Each row is checked as its command checks it, and needs the
+    importer's role to be the one its command needs: approve and recover_order rows are an
+    approver's, the others an officer's. The file is read once and recorded in one
+    transaction: if any row is bad nothing is written and every bad row is listed. Importing
+    the same file again records nothing. While an import runs, other writers wait for it (up
+    to GRANT_LEDGER_BUSY_TIMEOUT).
+
+    \b
+    Columns that carry a field of their own row kind:
+      approve          voucher: document number; memo: build period 2024-04-01..2026-03-31;
+                       content / payee: base name / unit name
+      disburse         memo: tranche number
+      match_commit     payee: funder
+      reverse          memo: the reversed voucher; voucher: the reason
+      recover_order    voucher: the order's document number; memo: its reason
+      recover_receive  voucher: the receipt's voucher
+      dispose          source; voucher: the approval reference; memo: returned|carried_forward
 
     \b
     Examples:
+      grant-ledger --role approver import approvals.csv
       grant-ledger import 2024-books.csv
       grant-ledger import 台账.xlsx
       grant-ledger import --jobs 1 big-file.csv   # one process only

@@ -9,7 +9,18 @@ from pathlib import Path
 
 import click
 
-from commands.grant import DATE, _day, _ident, _money, _plain, _record
+from commands.context import action, record
+from commands.grant import DATE, _day
+from ledger.actions import (
+    AddToDossier,
+    CompleteRectification,
+    Dispose,
+    Evaluate,
+    OrderRecovery,
+    OrderRectification,
+    ReceiveRecovery,
+    ReportOutput,
+)
 from ledger.errors import BadInputError
 from ledger.grant import DISPOSALS, DOSSIER_KINDS, EVALUATION_KINDS, EVALUATION_RESULTS
 
@@ -43,24 +54,17 @@ def output_report_command(
     Example:
       grant-ledger output report G1 --year 2024 --trainees 820 --advanced 180
     """
-    day = _day(on)
-    _record(
-        grant_id,
-        "output report",
-        day,
-        lambda g, p, actor, role: g.report_output(
+    record(
+        action(
+            ReportOutput,
+            grant_id=grant_id,
             year=year,
             trainees=trainees,
             advanced=advanced,
             evaluations=evaluations,
             advanced_evaluations=advanced_evaluations,
-            on=day,
-            actor=actor,
-            role=role,
-            policy=p,
-        ),
-        f"recorded the {year} outputs of grant {grant_id}",
-        f"the {year} outputs of grant {grant_id} are already recorded",
+            on=_day(on),
+        )
     )
 
 
@@ -81,25 +85,16 @@ def evaluate_command(
     Example:
       grant-ledger --role approver evaluate G1 --kind mid_term --result rectify
     """
-    evaluator = _plain(evaluator, "--evaluator")
-    summary = _plain(summary, "--summary")
-    day = _day(on)
-    _record(
-        grant_id,
-        "evaluate",
-        day,
-        lambda g, p, actor, role: g.evaluate(
+    record(
+        action(
+            Evaluate,
+            grant_id=grant_id,
             kind=kind,
             result=result,
             evaluator=evaluator,
             summary=summary,
-            on=day,
-            actor=actor,
-            role=role,
-            policy=p,
-        ),
-        f"recorded the {kind} evaluation of grant {grant_id}: {result}",
-        f"the {kind} evaluation of grant {grant_id} is already recorded",
+            on=_day(on),
+        )
     )
 
 
@@ -123,24 +118,15 @@ def rectify_order_command(
     Example:
       grant-ledger --role approver rectify order G1 --ref R1 --finding 台账不全 --deadline 2025-06-30
     """
-    finding = _plain(finding, "--finding")
-    day = _day(on)
-    key = _ident(ref, "--ref")
-    _record(
-        grant_id,
-        "rectify order",
-        day,
-        lambda g, p, actor, role: g.order_rectification(
-            ref=key,
+    record(
+        action(
+            OrderRectification,
+            grant_id=grant_id,
+            ref=ref,
             finding=finding,
             deadline=deadline.date(),
-            on=day,
-            actor=actor,
-            role=role,
-            policy=p,
-        ),
-        f"ordered rectification {key} of grant {grant_id}, due {deadline.date().isoformat()}",
-        f"rectification {key} of grant {grant_id} is already ordered",
+            on=_day(on),
+        )
     )
 
 
@@ -156,19 +142,7 @@ def rectify_complete_command(grant_id: str, ref: str, note: str, on: datetime | 
     Example:
       grant-ledger rectify complete G1 --ref R1 --note 已补齐台账
     """
-    note = _plain(note, "--note")
-    day = _day(on)
-    key = _ident(ref, "--ref")
-    _record(
-        grant_id,
-        "rectify complete",
-        day,
-        lambda g, p, actor, role: g.complete_rectification(
-            ref=key, note=note, on=day, actor=actor, role=role, policy=p
-        ),
-        f"recorded rectification {key} of grant {grant_id} as completed",
-        f"rectification {key} of grant {grant_id} is already completed",
-    )
+    record(action(CompleteRectification, grant_id=grant_id, ref=ref, note=note, on=_day(on)))
 
 
 @click.group("dossier")
@@ -189,23 +163,12 @@ def dossier_add_command(grant_id: str, kind: str, title: str, path: str, on: dat
     Example:
       grant-ledger dossier add G1 --kind summary --title 2024年度工作总结 --file 总结.pdf
     """
-    title = _plain(title, "--title")
     file = Path(path)
     if not file.is_file():
         msg = f"--file {path!r} is not a readable file"
         raise BadInputError(msg)
     digest = hashlib.sha256(file.read_bytes()).hexdigest()
-    day = _day(on)
-    _record(
-        grant_id,
-        "dossier add",
-        day,
-        lambda g, p, actor, role: g.add_dossier(
-            kind=kind, title=title, sha256=digest, on=day, actor=actor, role=role, policy=p
-        ),
-        f"recorded {kind} '{title.strip()}' (sha256 {digest[:12]}…) in the dossier of grant {grant_id}",
-        f"that document is already in the dossier of grant {grant_id}",
-    )
+    record(action(AddToDossier, grant_id=grant_id, kind=kind, title=title, sha256=digest, on=_day(on)))
 
 
 @click.group("recover")
@@ -228,19 +191,8 @@ def recover_order_command(
     Example:
       grant-ledger --role approver recover order G1 --amount 5000 --reason 违规列支 --document 追-1
     """
-    reason = _plain(reason, "--reason")
-    day = _day(on)
-    money = _money(amount, "--amount")
-    doc = _ident(document, "--document")
-    _record(
-        grant_id,
-        "recover order",
-        day,
-        lambda g, p, actor, role: g.order_recovery(
-            amount=money, reason=reason, document=doc, on=day, actor=actor, role=role, policy=p
-        ),
-        f"ordered recovery {doc} from grant {grant_id}",
-        f"recovery order {doc} of grant {grant_id} is already recorded",
+    record(
+        action(OrderRecovery, grant_id=grant_id, amount=amount, reason=reason, document=document, on=_day(on))
     )
 
 
@@ -256,19 +208,7 @@ def recover_receive_command(grant_id: str, amount: str, voucher: str, on: dateti
     Example:
       grant-ledger recover receive G1 --amount 5000 --voucher 缴-1
     """
-    day = _day(on)
-    money = _money(amount, "--amount")
-    key = _ident(voucher, "--voucher")
-    _record(
-        grant_id,
-        "recover receive",
-        day,
-        lambda g, p, actor, role: g.receive_recovery(
-            amount=money, voucher=key, on=day, actor=actor, role=role, policy=p
-        ),
-        f"recorded recovery {key} of grant {grant_id}",
-        f"recovery {key} of grant {grant_id} is already recorded",
-    )
+    record(action(ReceiveRecovery, grant_id=grant_id, amount=amount, voucher=voucher, on=_day(on)))
 
 
 @click.command("dispose")
@@ -287,25 +227,16 @@ def dispose_command(
     Example:
       grant-ledger dispose G1 --source matching --amount 8000 --how carried_forward --approval 批-9
     """
-    approval = _ident(approval, "--approval")
-    day = _day(on)
-    money = _money(amount, "--amount")
-    _record(
-        grant_id,
-        "dispose",
-        day,
-        lambda g, p, actor, role: g.dispose(
+    record(
+        action(
+            Dispose,
+            grant_id=grant_id,
             source=source,
-            amount=money,
+            amount=amount,
             how=how,
             approval=approval,
-            on=day,
-            actor=actor,
-            role=role,
-            policy=p,
-        ),
-        f"disposed of {money} of {source} of grant {grant_id} ({how})",
-        f"this disposal of grant {grant_id} is already recorded",
+            on=_day(on),
+        )
     )
 
 

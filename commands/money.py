@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from commands.context import report, settings
+from commands.context import action, record
 from commands.grant import DATE, _day
-from commands.models import Disburse, MatchCommit, MatchReceive, Reverse, Spend, validate
+from ledger.actions import CommitMatching, Disburse, ReceiveMatching, Reverse, Spend
 from ledger.errors import BadInputError
 from ledger.money import format_yuan
 
@@ -19,9 +19,10 @@ if TYPE_CHECKING:
     from ledger.application import Outcome
 
 
-def _available(outcome: Outcome, grant_id: str) -> str:
+def _available(outcome: Outcome) -> str:
     """The grant's balances after the command (the state it saved: no second load)."""
-    grant = outcome.grant if outcome.grant is not None else settings().ledger().get_grant(grant_id)
+    grant = outcome.grant
+    assert grant is not None
     return (
         f"available: subsidy {format_yuan(grant.available('subsidy'))}, "
         f"matching {format_yuan(grant.available('matching'))}"
@@ -42,19 +43,10 @@ def disburse_command(grant_id: str, amount: str, voucher: str, tranche: int, on:
       grant-ledger disburse G-YZ-2024-01 --amount 10万 --tranche 1 --voucher 拨-2024-001 \\
           --date 2024-04-15
     """
-    s = settings()
-    cmd = validate(Disburse, grant_id=grant_id, amount=amount, voucher=voucher, tranche=tranche, on=_day(on))
-    outcome = s.ledger().disburse(
-        grant_id=cmd.grant_id,
-        amount=cmd.amount,
-        voucher=cmd.voucher,
-        tranche=cmd.tranche,
-        on=cmd.on,
-        actor=s.actor,
-        role=s.role,
+    record(
+        action(Disburse, grant_id=grant_id, amount=amount, voucher=voucher, tranche=tranche, on=_day(on)),
+        _available,
     )
-    s.catch_up()
-    report(outcome, _available(outcome, cmd.grant_id))
 
 
 @click.group("match")
@@ -76,19 +68,9 @@ def match_commit_command(grant_id: str, amount: str, funder: str, voucher: str, 
       grant-ledger match commit G-YZ-2024-01 --amount 20万 --funder 重庆市渝中职业教育中心 \\
           --voucher 配承-001
     """
-    s = settings()
-    cmd = validate(MatchCommit, grant_id=grant_id, amount=amount, funder=funder, voucher=voucher, on=_day(on))
-    outcome = s.ledger().commit_matching(
-        grant_id=cmd.grant_id,
-        amount=cmd.amount,
-        voucher=cmd.voucher,
-        funder=cmd.funder,
-        on=cmd.on,
-        actor=s.actor,
-        role=s.role,
+    record(
+        action(CommitMatching, grant_id=grant_id, amount=amount, funder=funder, voucher=voucher, on=_day(on))
     )
-    s.catch_up()
-    report(outcome)
 
 
 @match_group.command("receive")
@@ -103,13 +85,9 @@ def match_receive_command(grant_id: str, amount: str, voucher: str, on: datetime
     Example:
       grant-ledger match receive G-YZ-2024-01 --amount 10万 --voucher 配收-001
     """
-    s = settings()
-    cmd = validate(MatchReceive, grant_id=grant_id, amount=amount, voucher=voucher, on=_day(on))
-    outcome = s.ledger().receive_matching(
-        grant_id=cmd.grant_id, amount=cmd.amount, voucher=cmd.voucher, on=cmd.on, actor=s.actor, role=s.role
+    record(
+        action(ReceiveMatching, grant_id=grant_id, amount=amount, voucher=voucher, on=_day(on)), _available
     )
-    s.catch_up()
-    report(outcome, _available(outcome, cmd.grant_id))
 
 
 def _sha256_files(paths: tuple[str, ...]) -> list[str]:
@@ -174,38 +152,23 @@ def spend_command(
       grant-ledger spend G-YZ-2024-01 --amount 3.5万 --category equipment --source subsidy \\
           --voucher 记-0042 --payee 重庆某设备公司 --date 2024-05-10
     """
-    s = settings()
-    cmd = validate(
-        Spend,
-        grant_id=grant_id,
-        amount=amount,
-        category=category,
-        source=source,
-        voucher=voucher,
-        content=content,
-        project=project,
-        payee=payee,
-        memo=memo,
-        attachments=_sha256_files(attachments),
-        on=_day(on),
+    record(
+        action(
+            Spend,
+            grant_id=grant_id,
+            amount=amount,
+            category=category,
+            source=source,
+            voucher=voucher,
+            content=content,
+            project=project,
+            payee=payee,
+            memo=memo,
+            attachments=_sha256_files(attachments),
+            on=_day(on),
+        ),
+        _available,
     )
-    outcome = s.ledger().spend(
-        grant_id=cmd.grant_id,
-        amount=cmd.amount,
-        category=cmd.category,
-        source=cmd.source,
-        voucher=cmd.voucher,
-        content=cmd.content,
-        project=cmd.project,
-        payee=cmd.payee,
-        memo=cmd.memo,
-        attachments=cmd.attachments,
-        on=cmd.on,
-        actor=s.actor,
-        role=s.role,
-    )
-    s.catch_up()
-    report(outcome, _available(outcome, cmd.grant_id))
 
 
 @click.command("reverse")
@@ -220,13 +183,7 @@ def reverse_command(grant_id: str, voucher: str, reason: str, on: datetime | Non
     Example:
       grant-ledger reverse G-YZ-2024-01 --voucher 记-0042 --reason 重复入账
     """
-    s = settings()
-    cmd = validate(Reverse, grant_id=grant_id, voucher=voucher, reason=reason, on=_day(on))
-    outcome = s.ledger().reverse(
-        grant_id=cmd.grant_id, voucher=cmd.voucher, reason=cmd.reason, on=cmd.on, actor=s.actor, role=s.role
-    )
-    s.catch_up()
-    report(outcome, _available(outcome, cmd.grant_id))
+    record(action(Reverse, grant_id=grant_id, voucher=voucher, reason=reason, on=_day(on)), _available)
 
 
 def register(cli: click.Group) -> None:

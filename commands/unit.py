@@ -6,8 +6,9 @@ from datetime import datetime
 
 import click
 
-from commands.context import report, settings, today
-from commands.models import UnitRegister, validate
+from commands.context import action, record, today
+from commands.grant import DATE
+from ledger.actions import RegisterUnit
 from ledger.unit import UNIT_KINDS
 
 
@@ -26,7 +27,7 @@ def unit_group() -> None:
     show_default=True,
     help="kind of organisation",
 )
-@click.option("--date", "on", type=click.DateTime(["%Y-%m-%d"]), help="business date (default today)")
+@click.option("--date", "on", type=DATE, help="business date (default today)")
 def register_command(unit_id: str, name: str, kind: str, on: datetime | None) -> None:
     """Register a host unit.
 
@@ -34,13 +35,7 @@ def register_command(unit_id: str, name: str, kind: str, on: datetime | None) ->
     Example:
       grant-ledger unit register U-YZ-001 --name 重庆市渝中职业教育中心 --kind technical_school
     """
-    s = settings()
-    cmd = validate(UnitRegister, unit_id=unit_id, name=name, kind=kind, on=on.date() if on else today())
-    outcome = s.ledger().register_unit(
-        unit_id=cmd.unit_id, name=cmd.name, kind=cmd.kind, on=cmd.on, actor=s.actor, role=s.role
-    )
-    s.catch_up()
-    report(outcome)
+    record(action(RegisterUnit, unit_id=unit_id, unit_name=name, kind=kind, on=on.date() if on else today()))
 
 
 def register(cli: click.Group) -> None:

@@ -1,6 +1,6 @@
-"""The eventsourcing Application: loads aggregates, runs their checks, saves their events.
+"""The eventsourcing Application: records actions (ledger.actions) on the aggregates.
 
-Each command is one optimistic transaction: load (from the latest snapshot), decide, save.
+Each action is one optimistic transaction: load (from the latest snapshot), decide, save.
 A version conflict with a concurrent writer is retried with fresh state, so two officers can
 never spend the same money twice.
 """
@@ -13,7 +13,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
@@ -22,12 +21,13 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 from sqlalchemy.engine import Engine
 
+from ledger.actions import Action
 from ledger.database import APP_NAME, busy_timeout_ms, ensure_schema
-from ledger.errors import BadInputError, ConflictError, LedgerError, NotFoundError, StorageError
+from ledger.errors import ConflictError, LedgerError, NotFoundError, StorageError
 from ledger.grant import Grant, grant_uuid
-from ledger.policy import policy_in_force
-from ledger.rules import SOURCES, projects_count, raise_first, role_may_record
-from ledger.unit import UNIT_KINDS, Unit, unit_uuid
+from ledger.policy import Policy, policy_in_force
+from ledger.rules import raise_first, role_may_record
+from ledger.unit import RecommendationRound, Unit, round_uuid, unit_uuid
 
 MAX_ATTEMPTS = 30
 # How many times commands of this process retried: optimistic-concurrency conflicts, locks.
@@ -116,24 +116,6 @@ class GrantLedger(Application[UUID]):
         assert isinstance(grant, Grant)
         return grant
 
-    def get_unit(self, unit_id: str) -> Unit:
-        try:
-            unit: Any = self.repository.get(unit_uuid(unit_id))
-        except AggregateNotFoundError:
-            msg = (
-                f"unit {unit_id} is not registered; register it first with "
-                f"`grant-ledger unit register {unit_id} --name …`"
-            )
-            raise NotFoundError(msg) from None
-        assert isinstance(unit, Unit)
-        return unit
-
-    def has_grant(self, grant_id: str) -> bool:
-        return bool(list(self.events.get(grant_uuid(grant_id), limit=1)))
-
-    def has_unit(self, unit_id: str) -> bool:
-        return bool(list(self.events.get(unit_uuid(unit_id), limit=1)))
-
     # ------------------------------------------------------------------ retries
 
     def _retrying(self, attempt: Callable[[], Outcome]) -> Outcome:
@@ -168,339 +150,96 @@ class GrantLedger(Application[UUID]):
         )
         raise ConflictError(msg)
 
-    def _on_grant(self, grant_id: str, decide: Callable[[Grant], bool], done: str, repeat: str) -> Outcome:
+    # ------------------------------------------------------------------ recording an action
+
+    def handle(self, action: Action, *, actor: str, role: str) -> Outcome:
+        """Record any action: the role it needs, its own checks, then load (from snapshots),
+        decide, save, retried with fresh state when a concurrent writer got there first."""
+        policy = policy_in_force(action.on)
+        raise_first([role_may_record(role, action.name, policy)])
+        action.check(policy)
+
         def attempt() -> Outcome:
-            grant = self.get_grant(grant_id)
-            if not decide(grant):
-                return Outcome(False, repeat, grant)
-            self.save(grant)
-            return Outcome(True, done, grant)
+            loaded = _Loaded(self, policy, actor, role)
+            grant_id = getattr(action, "grant_id", None)
+            if not action.decide(loaded):
+                return Outcome(False, action.repeat(), loaded.loaded_grant(grant_id))
+            changed = [a for a in loaded.aggregates.values() if a.pending_events]
+            self.sign_pending(changed, actor=actor, role=role)
+            self.save(*changed)
+            return Outcome(True, action.done(loaded), loaded.loaded_grant(grant_id))
 
         return self._retrying(attempt)
 
-    # ------------------------------------------------------------------ commands
+    # The seam where signatures go: every aggregate an action loads passes ``check_loaded``, and
+    # every event it saves passes ``sign_pending`` first. Neither does anything yet.
 
-    def register_unit(
-        self, *, unit_id: str, name: str, kind: str, on: date, actor: str, role: str
-    ) -> Outcome:
-        policy = policy_in_force(on)
-        raise_first([role_may_record(role, "unit register", policy)])
-        if kind not in UNIT_KINDS:
-            msg = f"unit kind {kind!r} is unknown; use one of {', '.join(UNIT_KINDS)}"
-            raise BadInputError(msg)
+    def check_loaded(self, aggregate: Grant | Unit | RecommendationRound) -> None:
+        """Verify what was loaded (later: each event's signature by a registered person)."""
 
-        def attempt() -> Outcome:
-            if self.has_unit(unit_id):
-                unit = self.get_unit(unit_id)
-                if (unit.name, unit.kind) == (name, kind):
-                    return Outcome(False, f"unit {unit_id} is already registered")
-                msg = (
-                    f"unit {unit_id} is already registered as {unit.name!r} ({unit.kind}); "
-                    "a unit id is registered once"
-                )
-                raise ConflictError(msg)
-            unit = Unit.register(unit_id=unit_id, name=name, kind=kind, on=on, actor=actor, role=role)
-            self.save(unit)
-            return Outcome(True, f"registered unit {unit_id} {name}")
+    def sign_pending(self, aggregates: list[Any], *, actor: str, role: str) -> None:
+        """Sign what is about to be saved (later: the actor's key over each pending event)."""
 
-        return self._retrying(attempt)
 
-    def apply_grant(
-        self,
-        *,
-        grant_id: str,
-        unit_id: str,
-        base_id: str,
-        base_name: str,
-        programme: str,
-        projects: list[str],
-        requested: Decimal,
-        on: date,
-        actor: str,
-        role: str,
-    ) -> Outcome:
-        policy = policy_in_force(on)
-        raise_first([role_may_record(role, "grant apply", policy)])
-        prog = policy.programme(programme)
-        raise_first([projects_count(prog, projects, policy)])
+class _Loaded:
+    """The aggregates one attempt of an action loaded or created: saved together, or not at all."""
 
-        def attempt() -> Outcome:
-            if self.has_grant(grant_id):
-                grant = self.get_grant(grant_id)
-                same = (grant.unit_id, grant.base_id, grant.programme, grant.requested) == (
-                    unit_id,
-                    base_id,
-                    programme,
-                    requested,
-                )
-                if same:
-                    return Outcome(False, f"grant {grant_id} is already recorded")
-                msg = (
-                    f"grant {grant_id} is already recorded for unit {grant.unit_id}, base "
-                    f"{grant.base_id} ({grant.programme}); a grant id is used once"
-                )
-                raise ConflictError(msg)
-            unit = self.get_unit(unit_id)
-            unit.take_base(
-                base_id=base_id,
-                grant_id=grant_id,
-                programme=prog,
-                on=on,
-                actor=actor,
-                role=role,
-                policy=policy,
-            )
-            grant = Grant.create(
-                grant_id=grant_id,
-                unit_id=unit_id,
-                base_id=base_id,
-                base_name=base_name,
-                programme=programme,
-                level=prog.level,
-                projects=projects,
-                requested=requested,
-                on=on,
-                actor=actor,
-                role=role,
-            )
-            self.save(unit, grant)
-            return Outcome(True, f"recorded the application of grant {grant_id} for base {base_id}")
+    def __init__(self, app: GrantLedger, policy: Policy, actor: str, role: str) -> None:
+        self.app = app
+        self.policy = policy
+        self.actor = actor
+        self.role = role
+        self.aggregates: dict[UUID, Any] = {}
 
-        return self._retrying(attempt)
-
-    def approve_grant(
-        self,
-        *,
-        grant_id: str,
-        amount: Decimal,
-        document: str,
-        bodies: list[str],
-        build_start: date | None,
-        build_end: date | None,
-        on: date,
-        actor: str,
-        role: str,
-        imported: bool = False,
-    ) -> Outcome:
-        policy = policy_in_force(on)
-        raise_first([role_may_record(role, "grant approve", policy)])
-
-        def decide(grant: Grant) -> bool:
-            if grant.status == "approved" and (grant.approved, grant.document) == (amount, document):
-                return False
-            grant.approve(
-                amount=amount,
-                document=document,
-                bodies=bodies,
-                build_start=build_start,
-                build_end=build_end,
-                on=on,
-                actor=actor,
-                role=role,
-                policy=policy,
-                imported=imported,
-            )
-            return True
-
-        return self._on_grant(
-            grant_id, decide, f"approved grant {grant_id}", f"grant {grant_id} is already approved"
-        )
-
-    def disburse(
-        self,
-        *,
-        grant_id: str,
-        amount: Decimal,
-        voucher: str,
-        tranche: int,
-        on: date,
-        actor: str,
-        role: str,
-    ) -> Outcome:
-        policy = policy_in_force(on)
-        raise_first([role_may_record(role, "disburse", policy)])
-        return self._on_grant(
-            grant_id,
-            lambda g: g.disburse(
-                amount=amount, voucher=voucher, tranche=tranche, on=on, actor=actor, role=role, policy=policy
-            ),
-            f"recorded disbursement {voucher} to grant {grant_id}",
-            f"disbursement {voucher} of grant {grant_id} is already recorded",
-        )
-
-    def commit_matching(
-        self,
-        *,
-        grant_id: str,
-        amount: Decimal,
-        voucher: str,
-        funder: str,
-        on: date,
-        actor: str,
-        role: str,
-    ) -> Outcome:
-        policy = policy_in_force(on)
-        raise_first([role_may_record(role, "match commit", policy)])
-        return self._on_grant(
-            grant_id,
-            lambda g: g.commit_matching(
-                amount=amount, voucher=voucher, funder=funder, on=on, actor=actor, role=role, policy=policy
-            ),
-            f"recorded matching commitment {voucher} to grant {grant_id}",
-            f"matching commitment {voucher} of grant {grant_id} is already recorded",
-        )
-
-    def receive_matching(
-        self, *, grant_id: str, amount: Decimal, voucher: str, on: date, actor: str, role: str
-    ) -> Outcome:
-        policy = policy_in_force(on)
-        raise_first([role_may_record(role, "match receive", policy)])
-        return self._on_grant(
-            grant_id,
-            lambda g: g.receive_matching(
-                amount=amount, voucher=voucher, on=on, actor=actor, role=role, policy=policy
-            ),
-            f"recorded matching receipt {voucher} to grant {grant_id}",
-            f"matching receipt {voucher} of grant {grant_id} is already recorded",
-        )
-
-    def spend(
-        self,
-        *,
-        grant_id: str,
-        amount: Decimal,
-        category: str,
-        source: str,
-        voucher: str,
-        content: str = "",
-        project: str = "",
-        payee: str = "",
-        memo: str = "",
-        attachments: list[str] | None = None,
-        on: date,
-        actor: str,
-        role: str,
-    ) -> Outcome:
-        policy = policy_in_force(on)
-        raise_first([role_may_record(role, "spend", policy)])
-        if source not in SOURCES:
-            msg = f"fund source {source!r} is unknown; use subsidy (财政补助) or matching (配套经费)"
-            raise BadInputError(msg)
-        return self._on_grant(
-            grant_id,
-            lambda g: g.spend(
-                amount=amount,
-                category=category,
-                source=source,
-                content=content,
-                project=project,
-                voucher=voucher,
-                payee=payee,
-                memo=memo,
-                attachments=list(attachments or []),
-                on=on,
-                actor=actor,
-                role=role,
-                policy=policy,
-            ),
-            f"recorded expenditure {voucher} of grant {grant_id}",
-            f"expenditure {voucher} of grant {grant_id} is already recorded",
-        )
-
-    def reverse(
-        self, *, grant_id: str, voucher: str, reason: str, on: date, actor: str, role: str
-    ) -> Outcome:
-        policy = policy_in_force(on)
-        raise_first([role_may_record(role, "reverse", policy)])
-        return self._on_grant(
-            grant_id,
-            lambda g: g.reverse(voucher=voucher, reason=reason, on=on, actor=actor, role=role, policy=policy),
-            f"reversed expenditure {voucher} of grant {grant_id}",
-            f"the reversal of {voucher} of grant {grant_id} is already recorded",
-        )
-
-    # ------------------------------------------------------------------ the rest of a grant's life
-
-    def record(
-        self,
-        *,
-        grant_id: str,
-        action: str,
-        on: date,
-        role: str,
-        decide: Callable[[Grant, Any], bool],
-        done: str,
-        repeat: str,
-    ) -> Outcome:
-        """One step of a grant's life (ledger.grant): role check, then load-decide-save."""
-        policy = policy_in_force(on)
-        raise_first([role_may_record(role, action, policy)])
-        return self._on_grant(grant_id, lambda g: decide(g, policy), done, repeat)
-
-    def reject_grant(
-        self, *, grant_id: str, reason: str, document: str, on: date, actor: str, role: str
-    ) -> Outcome:
-        """Reject an application; the unit's base slot is released (Unit.BaseReleased)."""
-        policy = policy_in_force(on)
-        raise_first([role_may_record(role, "grant reject", policy)])
-
-        def attempt() -> Outcome:
-            grant = self.get_grant(grant_id)
-            if not grant.reject(
-                reason=reason, document=document, on=on, actor=actor, role=role, policy=policy
-            ):
-                return Outcome(False, f"grant {grant_id} is already rejected")
-            unit = self.get_unit(grant.unit_id)
-            unit.release_base(
-                base_id=grant.base_id, reason=f"grant {grant_id} rejected", on=on, actor=actor, role=role
-            )
-            self.save(grant, unit)
-            return Outcome(True, f"rejected grant {grant_id}; base {grant.base_id} released")
-
-        return self._retrying(attempt)
-
-    def recommend_grant(
-        self,
-        *,
-        grant_id: str,
-        recommender: str,
-        round_: str,
-        rank: int | None,
-        on: date,
-        actor: str,
-        role: str,
-    ) -> Outcome:
-        """A recommendation, counted against the recommender's quota for the round (002 五(一))."""
-        from ledger.unit import RecommendationRound, round_uuid
-
-        policy = policy_in_force(on)
-        raise_first([role_may_record(role, "grant recommend", policy)])
-
-        def attempt() -> Outcome:
-            grant = self.get_grant(grant_id)
-            if not grant.recommend(
-                recommender=recommender,
-                round_=round_,
-                rank=rank,
-                on=on,
-                actor=actor,
-                role=role,
-                policy=policy,
-            ):
-                return Outcome(False, f"the recommendation of grant {grant_id} is already recorded")
+    def _get(self, key: UUID) -> Any:
+        found = self.aggregates.get(key)
+        if found is None:
             try:
-                rnd: Any = self.repository.get(round_uuid(recommender, round_))
+                found = self.app.repository.get(key)
             except AggregateNotFoundError:
-                rnd = RecommendationRound.open(
-                    recommender=recommender, round_=round_, on=on, actor=actor, role=role
-                )
-            rnd.add(
-                grant_id=grant_id, level=grant.level, rank=rank, on=on, actor=actor, role=role, policy=policy
-            )
-            self.save(grant, rnd)
-            return Outcome(True, f"recorded {recommender}'s recommendation of grant {grant_id} ({round_})")
+                return None
+            self.app.check_loaded(found)
+            self.aggregates[key] = found
+        return found
 
-        return self._retrying(attempt)
+    def find_grant(self, grant_id: str) -> Grant | None:
+        found = self._get(grant_uuid(grant_id))
+        assert found is None or isinstance(found, Grant)
+        return found
+
+    def grant(self, grant_id: str) -> Grant:
+        found = self.find_grant(grant_id)
+        if found is None:
+            msg = f"grant {grant_id} is not in the ledger"
+            raise NotFoundError(msg)
+        return found
+
+    def find_unit(self, unit_id: str) -> Unit | None:
+        found = self._get(unit_uuid(unit_id))
+        assert found is None or isinstance(found, Unit)
+        return found
+
+    def unit(self, unit_id: str) -> Unit:
+        found = self.find_unit(unit_id)
+        if found is None:
+            msg = (
+                f"unit {unit_id} is not registered; register it first with "
+                f"`grant-ledger unit register {unit_id} --name …`"
+            )
+            raise NotFoundError(msg)
+        return found
+
+    def find_round(self, recommender: str, round_: str) -> RecommendationRound | None:
+        found = self._get(round_uuid(recommender, round_))
+        assert found is None or isinstance(found, RecommendationRound)
+        return found
+
+    def add(self, aggregate: Grant | Unit | RecommendationRound) -> None:
+        self.aggregates[aggregate.id] = aggregate
+
+    def loaded_grant(self, grant_id: str | None) -> Grant | None:
+        found = self.aggregates.get(grant_uuid(grant_id)) if grant_id is not None else None
+        return found if isinstance(found, Grant) else None
 
 
 def open_ledger(url: str) -> GrantLedger:

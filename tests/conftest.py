@@ -94,6 +94,26 @@ class Ledger:
         assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
         return result
 
+    def import_runs(self, path: Path, *options: str) -> list[Result]:
+        """Import a CSV or xlsx file as its rows' roles record them: each run of one role's rows by
+        a person of that role (tests.importdata.runs_by_role), stopping at the first refusal."""
+        from tests.importdata import read_any, runs_by_role, write_any
+
+        results = []
+        for n, (role, rows) in enumerate(runs_by_role(read_any(path))):
+            run = path.with_name(f"{path.stem}.run{n}{path.suffix}")
+            write_any(run, rows)
+            results.append(self("import", *options, str(run), role=role))
+            if results[-1].exit_code != 0:
+                break
+        return results
+
+    def import_ok(self, path: Path, *options: str) -> list[Result]:
+        results = self.import_runs(path, *options)
+        for result in results:
+            assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
+        return results
+
     def event_count(self) -> int:
         engine = create_engine(self.url)
         try:

@@ -7,7 +7,65 @@ import sys
 from pathlib import Path
 
 HEADER = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo"
+KIND_COLUMN = 5
 CATEGORIES = ("equipment", "materials", "teacher_training", "curriculum")
+
+
+def role_of(kind: str) -> str:
+    """Who records a row of this kind: the role its action needs (ledger.rules)."""
+    from ledger.importing import ROW_ACTIONS
+    from ledger.rules import OFFICER_ACTIONS
+
+    return "officer" if ROW_ACTIONS[kind.strip().lower()].name in OFFICER_ACTIONS else "approver"
+
+
+def runs_by_role(rows: list[list[object]]) -> list[tuple[str, list[list[object]]]]:
+    """A file's rows (header first) in runs that one role records, in order, as (role, rows).
+    Each run keeps the other rows as blank rows, so every row keeps its line number."""
+    header, *body = rows
+    runs: list[tuple[str, list[int]]] = []
+    for n, row in enumerate(body):
+        kind = str(row[KIND_COLUMN] or "") if len(row) > KIND_COLUMN else ""
+        if not kind.strip():
+            continue
+        role = role_of(kind)
+        if not runs or runs[-1][0] != role:
+            runs.append((role, []))
+        runs[-1][1].append(n)
+    out = []
+    for role, numbers in runs:
+        chosen = set(numbers)
+        out.append(
+            (role, [header, *(row if n in chosen else [] for n, row in enumerate(body[: numbers[-1] + 1]))])
+        )
+    return out
+
+
+def read_any(path: Path) -> list[list[object]]:
+    if path.suffix == ".xlsx":
+        from openpyxl import load_workbook
+
+        book = load_workbook(path, read_only=True)
+        rows = [list(r) for r in book.worksheets[0].iter_rows(values_only=True)]
+        book.close()
+        return rows
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return [list(r) for r in csv.reader(f)]
+
+
+def write_any(path: Path, rows: list[list[object]]) -> None:
+    if path.suffix == ".xlsx":
+        from openpyxl import Workbook
+
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        for row in rows:
+            sheet.append(row if row else [None])
+        book.save(path)
+        return
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
 
 
 def write_file(path: Path, rows: int, grants: int = 20) -> dict[str, dict[str, int]]:

@@ -22,6 +22,8 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from ledger.actions import Apply, Disburse, RegisterUnit
+
 ROOT = Path(__file__).resolve().parent.parent
 GRANT_LEDGER = [sys.executable, "-m", "commands"]
 
@@ -188,18 +190,18 @@ def funded_grant(url: str, subsidy: str, grant_id: str = "G1") -> None:
     app = GrantLedger(url)
     try:
         who: dict[str, Any] = {"actor": "tester"}
-        app.register_unit(
-            unit_id="U1", name="单位U1", kind="technical_school", on=date(2024, 2, 1), role="officer", **who
-        )
-        app.apply_grant(
-            grant_id=grant_id,
-            unit_id="U1",
-            base_id="B0001",
-            base_name="渝中区数字技能培训基地",
-            programme="district_base",
-            projects=["电工"],
-            requested=Decimal("200000"),
-            on=date(2024, 3, 1),
+        app.handle(RegisterUnit(unit_id="U1", unit_name="单位U1", on=date(2024, 2, 1)), role="officer", **who)
+        app.handle(
+            Apply(
+                grant_id=grant_id,
+                unit_id="U1",
+                base_id="B0001",
+                base_name="渝中区数字技能培训基地",
+                programme="district_base",
+                projects=["电工"],
+                requested=Decimal("200000"),
+                on=date(2024, 3, 1),
+            ),
             role="officer",
             **who,
         )
@@ -224,12 +226,10 @@ def funded_grant(url: str, subsidy: str, grant_id: str = "G1") -> None:
         )
         app.save(grant)
         who.pop("imported", None)
-        app.disburse(
-            grant_id=grant_id,
-            amount=Decimal(subsidy),
-            voucher="T1",
-            tranche=1,
-            on=date(2024, 4, 10),
+        app.handle(
+            Disburse(
+                grant_id=grant_id, amount=Decimal(subsidy), voucher="T1", tranche=1, on=date(2024, 4, 10)
+            ),
             role="officer",
             **who,
         )

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from ledger.actions import Spend
 from tests.reliability import (
     ROOT,
     cli_env,
@@ -110,13 +111,15 @@ def _spends_not_yet_projected(url: str) -> Decimal:
         for n in range(SPENDS_FOR_CATCH_UP):
             amount = Decimal(100 + n) + Decimal("0.01") * (n % 100)
             total += amount
-            app.spend(
-                grant_id="G1",
-                amount=amount,
-                category="materials",
-                source="subsidy",
-                voucher=f"C-{n:04d}",
-                on=date(2024, 6, 1),
+            app.handle(
+                Spend(
+                    grant_id="G1",
+                    amount=amount,
+                    category="materials",
+                    source="subsidy",
+                    voucher=f"C-{n:04d}",
+                    on=date(2024, 6, 1),
+                ),
                 actor="tester",
                 role="officer",
             )

@@ -358,7 +358,21 @@ def workbook_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Its own ledger: a damaged workbook that still reads imports its rows (later ones repeat)."""
     url = f"sqlite:///{tmp_path_factory.mktemp('workbook-db') / 'ledger.db'}"
     funded_grant(url, "100000.00")
+    _approve_g9(url, tmp_path_factory.mktemp("approvals"))
     return url
+
+
+G9_APPROVAL = (
+    "2024-04-01,U9,B0009,G9,district_base,approve,200000,,,,渝人社〔2024〕9号,,2024-04-01..2026-03-31"
+)
+
+
+def _approve_g9(url: str, folder: Path) -> None:
+    """G9 brought in by an approver's import: the workbook holds an officer's rows."""
+    path = folder / "approvals.csv"
+    path.write_text(f"{HEADER}\n{G9_APPROVAL}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--db", url, "--role", "approver", "import", str(path)])
+    assert result.exit_code == 0, result.stderr
 
 
 def test_the_good_workbook_imports(workbook_to_import: bytes, tmp_path: Path) -> None:
@@ -366,6 +380,7 @@ def test_the_good_workbook_imports(workbook_to_import: bytes, tmp_path: Path) ->
     path = tmp_path / "books.xlsx"
     path.write_bytes(workbook_to_import)
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    _approve_g9(url, tmp_path)
     result = CliRunner().invoke(cli, ["--db", url, "import", str(path)])
     assert result.exit_code == 0, result.stderr
     assert "imported 50 rows of books.xlsx" in result.stdout
@@ -373,17 +388,15 @@ def test_the_good_workbook_imports(workbook_to_import: bytes, tmp_path: Path) ->
 
 @pytest.fixture(scope="module")
 def workbook_to_import(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """A good import workbook: a grant approved, its money in, spending (50 rows)."""
+    """A good import workbook of an officer's rows: a grant's money in, spending (50 rows)."""
     from openpyxl import Workbook
 
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.append(HEADER.split(","))
-    sheet.append(["2024-04-01", "U9", "B0009", "G9", "district_base", "approve", "200000", "", "", "",
-                  "渝人社〔2024〕9号", "", "2024-04-01..2026-03-31"])  # fmt: skip
     sheet.append(["2024-04-10", "", "", "G9", "", "disburse", "120000", "", "", "", "T9", "", "1"])
-    for n in range(48):
+    for n in range(49):
         sheet.append(["2024-05-10", "", "B0009", "G9", "", "spend", f"{100 + n}.50", "subsidy", "equipment",
                       "", f"S{n}", "某设备公司", ""])  # fmt: skip
     path = tmp_path_factory.mktemp("workbook") / "good.xlsx"

@@ -36,6 +36,19 @@ BAD = f"""{HEADER}
 
 # The rows checked in this process, or in a second one while this one writes.
 JOBS = pytest.mark.parametrize("jobs", ["1", "2"])
+APPROVAL = GOOD.splitlines()[1]
+
+
+def _approved_elsewhere(ledger: Ledger, tmp_path: Path, jobs: str) -> None:
+    """G1 brought in by an approver's import (an approve row is an approver's act)."""
+    path = tmp_path / "approvals.csv"
+    path.write_text(f"{HEADER}\n{APPROVAL}\n", encoding="utf-8")
+    ledger.ok("import", "--jobs", jobs, str(path), role="approver")
+
+
+def _money(text: str) -> str:
+    """The file with its approve row left blank: the officer's rows, on their own line numbers."""
+    return text.replace(APPROVAL, "", 1)
 
 
 def _write(tmp_path: Path, text: str, name: str = "books.csv", bom: bool = False) -> Path:
@@ -49,8 +62,8 @@ def test_good_file_is_recorded_and_reimport_records_nothing(
     ledger: Ledger, tmp_path: Path, jobs: str
 ) -> None:
     path = _write(tmp_path, GOOD, bom=True)
-    result = ledger.ok("import", "--jobs", jobs, str(path))
-    assert "imported 8 rows" in result.stdout
+    approvals, money = ledger.import_ok(path, "--jobs", jobs)
+    assert "imported 1 rows" in approvals.stdout and "imported 7 rows" in money.stdout
     b = ledger.balances()["B0001"]
     assert (b["subsidy_approved"], b["subsidy_received"], b["subsidy_spent"]) == (
         "200000.00",
@@ -63,8 +76,8 @@ def test_good_file_is_recorded_and_reimport_records_nothing(
         "1000.50",
     )
     events = ledger.event_count()
-    again = ledger.ok("import", "--jobs", jobs, str(path))
-    assert "already recorded" in again.stdout
+    again = ledger.import_ok(path, "--jobs", jobs)
+    assert all("already recorded" in run.stdout for run in again)
     assert ledger.event_count() == events
     assert ledger.balances()["B0001"] == b
 
@@ -73,7 +86,9 @@ def test_good_file_is_recorded_and_reimport_records_nothing(
 def test_file_with_bad_rows_writes_nothing_and_lists_every_bad_row(
     ledger: Ledger, tmp_path: Path, jobs: str
 ) -> None:
-    path = _write(tmp_path, BAD)
+    _approved_elsewhere(ledger, tmp_path, jobs)
+    before = ledger.event_count()
+    path = _write(tmp_path, _money(BAD))
     result = ledger("import", "--jobs", jobs, str(path))
     assert result.exit_code == 2, result.stderr
     assert "Traceback" not in result.stderr
@@ -87,7 +102,7 @@ def test_file_with_bad_rows_writes_nothing_and_lists_every_bad_row(
     assert "teleport" in bad[5]
     assert "two decimal places" in bad[6]
     assert "nothing was imported" in result.stderr
-    assert ledger.event_count() == 0
+    assert ledger.event_count() == before
 
 
 @JOBS
@@ -97,10 +112,12 @@ def test_rule_only_failures_exit_3(ledger: Ledger, tmp_path: Path, jobs: str) ->
 2024-04-15,,B0001,G1,,disburse,100000,,,,拨-1,,1
 2024-05-01,,B0001,G1,,spend,100,subsidy,labour,,记-2,,
 """
-    result = ledger("import", "--jobs", jobs, str(_write(tmp_path, text)))
+    _approved_elsewhere(ledger, tmp_path, jobs)
+    before = ledger.event_count()
+    result = ledger("import", "--jobs", jobs, str(_write(tmp_path, _money(text))))
     assert result.exit_code == 3
     assert "books.csv:4:" in result.stderr
-    assert ledger.event_count() == 0
+    assert ledger.event_count() == before
 
 
 @JOBS
@@ -133,14 +150,14 @@ def test_bad_header_and_missing_file(ledger: Ledger, tmp_path: Path, jobs: str) 
 def test_ten_thousand_rows(ledger: Ledger, tmp_path: Path, jobs: str) -> None:
     path = tmp_path / "big.csv"
     expected = write_file(path, 10_000, grants=10)
-    result = ledger.ok("import", "--jobs", jobs, str(path))
-    assert "imported 10000 rows" in result.stdout
+    results = ledger.import_ok(path, "--jobs", jobs)
+    assert sum(int(r.stdout.split("imported ")[1].split()[0]) for r in results) == 10_000
     balances = ledger.balances()
     for base, fen in expected.items():
         assert balances[base]["subsidy_spent"] == f"{fen['subsidy_spent'] / 100:.2f}"
         assert balances[base]["matching_spent"] == f"{fen['matching_spent'] / 100:.2f}"
     events = ledger.event_count()
-    assert "already recorded" in ledger.ok("import", "--jobs", jobs, str(path)).stdout
+    assert all("already recorded" in r.stdout for r in ledger.import_ok(path, "--jobs", jobs))
     assert ledger.event_count() == events
 
 
@@ -153,9 +170,12 @@ def test_xlsx_import(sqlite_ledger: Ledger, tmp_path: Path, jobs: str) -> None:
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    for n, line in enumerate(GOOD.strip().splitlines()):
+    _approved_elsewhere(sqlite_ledger, tmp_path, jobs)
+    for n, line in enumerate(_money(GOOD).strip().splitlines()):
         import csv
 
+        if not line:
+            continue
         cells: list[object] = next(csv.reader([line]))
         if n and cells[6] == "100000":
             cells[6] = 100000  # a number cell
@@ -187,12 +207,12 @@ def test_interleaved_file_past_the_grant_cache_is_recorded_exactly(
     path = tmp_path / "interleaved.csv"
     path.write_text("\n".join([header, *interleaved]) + "\n", encoding="utf-8")
 
-    ledger.ok("import", "--jobs", jobs, "--batch", "7", str(path))
+    ledger.import_ok(path, "--jobs", jobs, "--batch", "7")
     balances = ledger.balances()
     for base, fen in expected.items():
         assert balances[base]["subsidy_spent"] == f"{fen['subsidy_spent'] / 100:.2f}"
     events = ledger.event_count()
-    assert "already recorded" in ledger.ok("import", "--jobs", jobs, str(path)).stdout
+    assert all("already recorded" in r.stdout for r in ledger.import_ok(path, "--jobs", jobs))
     assert ledger.event_count() == events
     # the snapshots written for pushed-out grants load: a further spend sees every voucher
     last = interleaved[-1].split(",")
@@ -221,14 +241,15 @@ def test_control_characters_are_refused_per_row_as_the_command_line_refuses_them
 ) -> None:
     """A NUL, a line break inside a quoted cell, DEL: each row named, nothing written; a tab is
     text (the command line's text options take it too)."""
+    ledger.ok("init")
+    _approved_elsewhere(ledger, tmp_path, jobs)
     path = tmp_path / "books.csv"
-    lines = GOOD.splitlines()
+    lines = _money(GOOD).splitlines()
     lines[5] = lines[5].replace("供应商甲", "供应\x00商甲")
     lines[6] = lines[6].replace("记-2", '"记-2\n第二行"')
     lines[8] = lines[8].replace("记-3", "记-3\x7f")
     lines[4] = lines[4].replace("配收-1,,", "配收-1,,备\t注")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    ledger.ok("init")
     before = ledger.event_count()
     result = ledger("import", "--jobs", jobs, str(path))
     assert result.exit_code == 2
@@ -236,5 +257,5 @@ def test_control_characters_are_refused_per_row_as_the_command_line_refuses_them
     assert "books.csv:7: voucher holds a control character (U+000A)" in result.stderr
     assert "books.csv:9: voucher holds a control character (U+007F)" in result.stderr
     assert "books.csv:8: " in result.stderr  # the reversal of the refused spend
-    assert "4 bad rows of 8" in result.stderr and "books.csv:5" not in result.stderr
+    assert "4 bad rows of 7" in result.stderr and "books.csv:5" not in result.stderr
     assert ledger.event_count() == before

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import pytest
 
+from ledger.actions import Spend
 from ledger.application import GrantLedger
 from tests.reliability import GRANT_LEDGER, ROOT, cli_env, funded_grant, projection_dump, run_cli
 
@@ -22,13 +23,15 @@ def _spend_without_catching_up(url: str, vouchers: list[str], amount: str = "12.
     app = GrantLedger(url)  # the application alone: no projection is touched
     try:
         for voucher in vouchers:
-            app.spend(
-                grant_id="G1",
-                amount=Decimal(amount),
-                category="equipment",
-                source="subsidy",
-                voucher=voucher,
-                on=date(2024, 5, 10),
+            app.handle(
+                Spend(
+                    grant_id="G1",
+                    amount=Decimal(amount),
+                    category="equipment",
+                    source="subsidy",
+                    voucher=voucher,
+                    on=date(2024, 5, 10),
+                ),
                 actor="other-officer",
                 role="officer",
             )

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
+from ledger.actions import Spend
 from tests.conftest import Ledger
 from tests.reliability import funded_grant
 
@@ -45,13 +46,15 @@ def all_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def _spend(app: Any, n: int, amount: str, on: date = date(2024, 6, 1), source: str = "subsidy") -> None:
-    app.spend(
-        grant_id="G1",
-        amount=Decimal(amount),
-        category="materials",
-        source=source,
-        voucher=f"V-{n:04d}",
-        on=on,
+    app.handle(
+        Spend(
+            grant_id="G1",
+            amount=Decimal(amount),
+            category="materials",
+            source=source,
+            voucher=f"V-{n:04d}",
+            on=on,
+        ),
         actor="tester",
         role="officer",
     )

@@ -43,7 +43,7 @@ def test_a_reader_during_a_rebuild_sees_complete_old_or_new_answers(ledger: Ledg
 
     path = tmp_path / "books.csv"
     write_file(path, 3000, grants=6)
-    ledger.ok("import", str(path))
+    ledger.import_ok(path)
     engine = create_engine(ledger.url)
     expected = balances(engine)
     seen: list[bool] = []

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
+from ledger.actions import Spend
 from tests.conftest import Ledger
 from tests.importdata import write_file
 
@@ -49,7 +50,7 @@ def test_same_balances_as_the_ordinary_path(sqlite_ledger: Ledger, tmp_path: Pat
 
     path = tmp_path / "books.csv"
     write_file(path, 1500, grants=7)
-    sqlite_ledger.ok("import", str(path))
+    sqlite_ledger.import_ok(path)
     sqlite_ledger.ok(
         "spend",
         "G0001",
@@ -78,18 +79,20 @@ def test_a_projection_behind_sends_balance_the_ordinary_way(sqlite_ledger: Ledge
 
     path = tmp_path / "books.csv"
     write_file(path, 300, grants=3)
-    sqlite_ledger.ok("import", str(path))
+    sqlite_ledger.import_ok(path)
     before = sqlite_ledger.balances()
     grant = "G0001"
     app = GrantLedger(sqlite_ledger.url)  # the write side alone: the projections stay behind
     try:
-        app.spend(
-            grant_id=grant,
-            amount=Decimal("12.34"),
-            category="materials",
-            source="matching",
-            voucher="Q-behind",
-            on=date(2024, 12, 1),
+        app.handle(
+            Spend(
+                grant_id=grant,
+                amount=Decimal("12.34"),
+                category="materials",
+                source="matching",
+                voucher="Q-behind",
+                on=date(2024, 12, 1),
+            ),
             actor="tester",
             role="officer",
         )
@@ -147,7 +150,7 @@ def test_a_relative_sqlite_url_or_path_answers_like_an_absolute_one(
 
     path = tmp_path / "books.csv"
     write_file(path, 200, grants=3)
-    sqlite_ledger.ok("import", str(path))
+    sqlite_ledger.import_ok(path)
     expected = sqlite_ledger.ok("balance", "--format", "json").stdout
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")

@@ -27,7 +27,7 @@ def _books(ledger: Ledger, tmp_path: Path) -> None:
 
     path = tmp_path / "books.csv"
     write_file(path, 1500, grants=5)
-    ledger.ok("import", str(path))
+    ledger.import_ok(path)
     approved_district_grant(ledger, "G9", "B0901", "U9")
     ledger.ok("disburse", "G9", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
     ledger.ok(

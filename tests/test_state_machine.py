@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from ledger.actions import CommitMatching, Disburse, ReceiveMatching, Reverse, Spend
 from ledger.application import GrantLedger
 from ledger.errors import ConflictError, NotFoundError, RuleViolationError
 from projections.runner import catch_up
@@ -34,7 +35,7 @@ VOUCHERS = st.sampled_from([f"V{n}" for n in range(1, 7)])
 AMOUNTS = st.integers(1, 12_000_000).map(lambda fen: Decimal(fen) / 100)
 ALLOWED = ["equipment", "materials", "teacher_training", "curriculum"]
 BANNED = ["travel", "labour", "unrelated", "差旅费"]
-WHO: dict[str, Any] = {"actor": "model", "role": "officer", "on": ON}
+WHO: dict[str, Any] = {"actor": "model", "role": "officer"}
 
 
 _TEMPLATE: list[Path] = []
@@ -109,7 +110,9 @@ class LedgerModel(RuleBasedStateMachine):
         if self._expect(
             f"disburse/{voucher}",
             (amount,),
-            lambda: self.app.disburse(grant_id="G1", amount=amount, voucher=voucher, tranche=2, **WHO),
+            lambda: self.app.handle(
+                Disburse(grant_id="G1", amount=amount, voucher=voucher, tranche=2, on=ON), **WHO
+            ),
             RuleViolationError if over else None,
         ):
             self.received["subsidy"] += amount
@@ -119,8 +122,8 @@ class LedgerModel(RuleBasedStateMachine):
         if self._expect(
             f"match_commit/{voucher}",
             (amount,),
-            lambda: self.app.commit_matching(
-                grant_id="G1", amount=amount, voucher=voucher, funder="承建单位", **WHO
+            lambda: self.app.handle(
+                CommitMatching(grant_id="G1", amount=amount, voucher=voucher, funder="承建单位", on=ON), **WHO
             ),
             None,
         ):
@@ -131,7 +134,9 @@ class LedgerModel(RuleBasedStateMachine):
         if self._expect(
             f"match_receive/{voucher}",
             (amount,),
-            lambda: self.app.receive_matching(grant_id="G1", amount=amount, voucher=voucher, **WHO),
+            lambda: self.app.handle(
+                ReceiveMatching(grant_id="G1", amount=amount, voucher=voucher, on=ON), **WHO
+            ),
             None,
         ):
             self.received["matching"] += amount
@@ -149,8 +154,9 @@ class LedgerModel(RuleBasedStateMachine):
         if self._expect(
             f"spend/{voucher}",
             (amount, source, code),
-            lambda: self.app.spend(
-                grant_id="G1", amount=amount, category=category, source=source, voucher=voucher, **WHO
+            lambda: self.app.handle(
+                Spend(grant_id="G1", amount=amount, category=category, source=source, voucher=voucher, on=ON),
+                **WHO,
             ),
             refusal,
         ):
@@ -165,7 +171,7 @@ class LedgerModel(RuleBasedStateMachine):
         if self._expect(
             key,
             (reason,),
-            lambda: self.app.reverse(grant_id="G1", voucher=voucher, reason=reason, **WHO),
+            lambda: self.app.handle(Reverse(grant_id="G1", voucher=voucher, reason=reason, on=ON), **WHO),
             refusal,
         ):
             amount, source = self.expenditures[voucher]

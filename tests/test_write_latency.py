@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 
+from ledger.actions import Spend
 from ledger.application import GrantLedger
 from ledger.database import EVENTS_TABLE, schema_ready
 from tests.reliability import funded_grant
@@ -73,18 +74,16 @@ def test_a_money_command_reports_the_grant_it_saved(db_url: str) -> None:
     funded_grant(db_url, "100000")
     app = GrantLedger(db_url)
     try:
-        args: dict[str, Any] = {
-            "grant_id": "G1",
-            "amount": Decimal("1234.56"),
-            "category": "equipment",
-            "source": "subsidy",
-            "voucher": "V-1",
-            "on": date(2024, 5, 10),
-            "actor": "tester",
-            "role": "officer",
-        }
-        done = app.spend(**args)
-        again = app.spend(**args)
+        spend = Spend(
+            grant_id="G1",
+            amount=Decimal("1234.56"),
+            category="equipment",
+            source="subsidy",
+            voucher="V-1",
+            on=date(2024, 5, 10),
+        )
+        done = app.handle(spend, actor="tester", role="officer")
+        again = app.handle(spend, actor="tester", role="officer")
         reloaded = app.get_grant("G1")
     finally:
         app.close()

@@ -1,0 +1,130 @@
+"""The bulk writer behind the import: stored events and snapshots inserted in batches on the one
+connection that holds the store's write lock (SQLite: one executemany with the ids given;
+PostgreSQL: COPY, ids drawn from the table's sequence), each batch handed on to the projections
+in the same transaction."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Notification, StoredEvent
+from sqlalchemy import Table, func, insert, select
+from sqlalchemy.engine import Connection
+
+from ledger.application import GrantLedger
+from ledger.database import EVENTS_TABLE
+from ledger.encoding import EventRow
+
+# (connection, the batch as stored): the projections, in the import's transaction
+OnBatch = Callable[[Connection, list[Notification]], None]
+
+
+class BulkWriter:
+    """Inserts stored events in batches on one connection and hands each batch on."""
+
+    def __init__(self, app: GrantLedger, conn: Connection, on_batch: OnBatch | None) -> None:
+        self.app = app
+        self.conn = conn
+        self.on_batch = on_batch
+        self.table: Table = app.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+        self.head: int | None = None
+        self.sequence: str | None = None
+
+    def events(self, stored: list[EventRow]) -> None:
+        table = self.table
+        ids: Iterable[int]
+        if self.conn.dialect.name == "sqlite":
+            # The write lock is held: the ids are the next ones, given outright so that the
+            # rows go in with one executemany (SQLite's RETURNING would insert row by row).
+            if self.head is None:
+                self.head = self.conn.execute(select(func.max(table.c.id))).scalar() or 0
+            ids = range(self.head + 1, self.head + 1 + len(stored))
+            self.conn.exec_driver_sql(
+                f"INSERT INTO {table.name} (id, originator_id, originator_version, topic, state) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (nid, _uuid_bytes(originator_id), version, topic, state)
+                    for nid, (originator_id, version, topic, state) in zip(ids, stored, strict=True)
+                ],
+            )
+            self.head += len(stored)
+        else:
+            ids = self._copy_postgresql(stored)
+        if self.on_batch is not None:
+            self.on_batch(
+                self.conn,
+                [
+                    Notification(
+                        id=nid,
+                        originator_id=originator_id,
+                        originator_version=version,
+                        topic=topic,
+                        state=state,
+                    )
+                    for nid, (originator_id, version, topic, state) in zip(ids, stored, strict=True)
+                ],
+            )
+
+    def _copy_postgresql(self, stored: list[EventRow]) -> list[int]:
+        """COPY the rows with ids drawn from the table's sequence (the table lock is held)."""
+        name = self.table.name
+        if self.sequence is None:
+            found = self.conn.exec_driver_sql(f"SELECT pg_get_serial_sequence('{name}', 'id')").scalar()
+            self.sequence = str(found)
+        drawn = self.conn.exec_driver_sql(
+            f"SELECT nextval('{self.sequence}') FROM generate_series(1, {len(stored)})"
+        )
+        ids = sorted(int(n) for (n,) in drawn)
+        driver: Any = self.conn.connection.driver_connection
+        columns = "id, originator_id, originator_version, topic, state"
+        with driver.cursor() as cursor, cursor.copy(f"COPY {name} ({columns}) FROM STDIN") as copy:
+            if all(_COPY_PLAIN.fullmatch(topic) for topic in {e[2] for e in stored}):
+                # COPY's text format written here at once: the state as bytea hex
+                copy.write(
+                    "".join(
+                        [
+                            f"{nid}\t{_uuid_hex(oid)}\t{version}\t{topic}\t\\\\x{state.hex()}\n"
+                            for nid, (oid, version, topic, state) in zip(ids, stored, strict=True)
+                        ]
+                    )
+                )
+            else:
+                for nid, e in zip(ids, stored, strict=True):
+                    copy.write_row((nid, *e))
+        return ids
+
+    def snapshots(self, stored: list[StoredEvent]) -> None:
+        recorder: Any = self.app.snapshots.recorder  # type: ignore[union-attr]
+        rows = [
+            {
+                "originator_id": e.originator_id,
+                "originator_version": e.originator_version,
+                "topic": e.topic,
+                "state": e.state,
+            }
+            for e in stored
+        ]
+        self.conn.execute(insert(recorder.events_record_cls.__table__), rows)
+
+
+def _uuid_bytes(value: UUID | str) -> bytes:
+    return value.bytes if isinstance(value, UUID) else UUID(value).bytes
+
+
+def _uuid_hex(value: UUID | str) -> str:
+    return value.hex if isinstance(value, UUID) else UUID(value).hex
+
+
+# a topic written as it is in COPY's text format (no backslash, tab, newline; ASCII)
+_COPY_PLAIN = re.compile(r"[!-\[\]-~ ]+")
+
+
+def take_write_lock(conn: Connection) -> None:
+    """Hold the store's write lock for the whole import: ids in order, no writer in between."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"LOCK TABLE {EVENTS_TABLE} IN EXCLUSIVE MODE")
