@@ -21,8 +21,17 @@ $(TSTAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,postgres]'
 	touch $@ $(STAMP)
 
+DEMO_DB    := grant-ledger-demo.db
+DEMO_AUDIT := grant-ledger-demo-audit
+
 demo: $(STAMP)
 	$(BIN)/grant-ledger demo --replace
+	@printf '\n10. 审计 audit: sign a checkpoint, export a bundle, verify it with the public key alone\n'
+	@rm -rf $(DEMO_AUDIT)
+	@test -f $(DEMO_AUDIT)-keys/demo.key || $(BIN)/grant-ledger keys generate --dir $(DEMO_AUDIT)-keys --name demo
+	$(BIN)/grant-ledger --db $(DEMO_DB) --role approver audit checkpoint --key $(DEMO_AUDIT)-keys/demo.key > $(DEMO_AUDIT)-checkpoint.txt
+	$(BIN)/grant-ledger --db $(DEMO_DB) audit export $(DEMO_AUDIT)
+	$(BIN)/grant-ledger audit verify $(DEMO_AUDIT) --trusted $(DEMO_AUDIT)-checkpoint.txt --public-key $(DEMO_AUDIT)-keys/demo.pub
 
 test: $(TSTAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
@@ -36,4 +45,4 @@ lint: $(TSTAMP)
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) *.egg-info grant-ledger-demo.db*
+	rm -rf $(VENV) *.egg-info grant-ledger-demo.db* $(DEMO_AUDIT) $(DEMO_AUDIT)-keys $(DEMO_AUDIT)-checkpoint.txt
