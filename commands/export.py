@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -229,13 +229,25 @@ def journal(app: Any, style: str) -> Iterator[str]:
     show_default=True,
 )
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="file (default stdout)")
-def export_command(fmt: str, output: Path | None) -> None:
+@click.option(
+    "--runs",
+    "runs_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="csv/xlsx: write the rows into DIR as numbered files, one per run of one role's acts "
+    "(an import is one person's act), and print the imports to run in order",
+)
+def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None:
     """Export the books: csv/xlsx in the import format (import it into an empty ledger to get the
     same balances), or beancount/hledger double-entry journals (accounts per base and fund source).
+
+    An import is one person's act, every row within the importer's role: approvals and recovery
+    orders are an approver's, the money an officer's. With --runs the csv/xlsx rows are written
+    apart, one file per run of one role's rows, numbered in the order they must be imported.
 
     \b
     Examples:
       grant-ledger export --format csv -o books.csv
+      grant-ledger export --format csv --runs books/      # books/01-approver.csv, 02-officer.csv…
       grant-ledger export --format xlsx -o books.xlsx
       grant-ledger export --format beancount -o books.beancount && bean-check books.beancount
       grant-ledger export --format hledger -o books.journal
@@ -243,6 +255,13 @@ def export_command(fmt: str, output: Path | None) -> None:
     from ledger.importing import HEADER
 
     app = settings().ledger()
+    if runs_dir is not None:
+        if fmt not in ("csv", "xlsx"):
+            raise BadInputError(f"--runs writes the import format (csv or xlsx), not {fmt}")
+        if output is not None:
+            raise BadInputError("give either --output FILE or --runs DIR, not both")
+        _write_runs(runs_dir, fmt, HEADER, list(import_rows(app)))
+        return
     if fmt == "xlsx":
         if output is None:
             raise BadInputError("an xlsx export needs --output FILE.xlsx")
@@ -252,12 +271,7 @@ def export_command(fmt: str, output: Path | None) -> None:
         click.echo(f"exported to {output}")
         return
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(HEADER)
-        for row in import_rows(app):
-            writer.writerow([f"{v:.2f}" if isinstance(v, Decimal) else v for v in row])
-        text = buffer.getvalue()
+        text = _csv_text(HEADER, import_rows(app))
     else:
         text = "\n".join(journal(app, fmt)) + "\n"
     if output is None:
@@ -265,6 +279,38 @@ def export_command(fmt: str, output: Path | None) -> None:
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"exported to {output}")
+
+
+def _csv_text(header: tuple[str, ...], rows: Iterable[list[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([f"{v:.2f}" if isinstance(v, Decimal) else v for v in row])
+    return buffer.getvalue()
+
+
+def _write_runs(folder: Path, fmt: str, header: tuple[str, ...], rows: list[list[Any]]) -> None:
+    from ledger.import_format import runs_by_role
+
+    if folder.exists() and any(folder.iterdir()):
+        raise BadInputError(f"--runs {folder} is not empty; name a new or empty directory")
+    runs = list(runs_by_role(rows))
+    folder.mkdir(parents=True, exist_ok=True)
+    width = max(2, len(str(len(runs))))
+    names = []
+    for n, (role, run) in enumerate(runs, 1):
+        path = folder / f"{n:0{width}d}-{role}.{fmt}"
+        if fmt == "xlsx":
+            from commands.output import to_xlsx
+
+            to_xlsx(path, [("import", header, run)])
+        else:
+            path.write_text(_csv_text(header, run), encoding="utf-8")
+        names.append((role, path))
+    click.echo(f"exported {len(rows)} rows in {len(runs)} runs to {folder}; import them in this order:")
+    for role, path in names:
+        click.echo(f"  grant-ledger --role {role} import {path}")
 
 
 def register(cli: click.Group) -> None:

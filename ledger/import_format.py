@@ -25,7 +25,7 @@ options. Columns that carry a field of another name:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -45,6 +45,7 @@ from ledger.actions import (
     explain,
 )
 from ledger.errors import BadInputError
+from ledger.rules import OFFICER_ACTIONS
 from ledger.text import CONTROL_BUT_TAB
 
 HEADER = (
@@ -255,6 +256,26 @@ ROW_ACTIONS: dict[str, type[Action]] = {
     "recover_receive": ReceiveRecovery,
     "dispose": Dispose,
 }
+
+
+def role_of_kind(kind: str) -> str:
+    """Who records a row of this kind: the role its action needs (``ledger.rules``)."""
+    return "officer" if ROW_ACTIONS[kind].name in OFFICER_ACTIONS else "approver"
+
+
+def runs_by_role(rows: Iterable[list[Any]]) -> Iterator[tuple[str, list[list[Any]]]]:
+    """Rows (kind in the sixth column) cut into runs of consecutive rows that one role records,
+    in order: an import is one person's act, so a file of both roles' acts is imported run by run."""
+    role, run = "", list[list[Any]]()
+    for row in rows:
+        this = role_of_kind(row[5])
+        if run and this != role:
+            yield role, run
+            run = []
+        role = this
+        run.append(row)
+    if run:
+        yield role, run
 
 
 def row_action(row: Cells, kind: str) -> Action:

@@ -75,7 +75,6 @@ OFFICER_ACTIONS = frozenset(
         "output report",
         "rectify complete",
         "dossier add",
-        "import",
     }
 )
 APPROVER_ACTIONS = frozenset(
@@ -90,7 +89,6 @@ APPROVER_ACTIONS = frozenset(
         "rectify order",
         "recover order",
         "grant close",
-        "import",
     }
 )
 ROLES = ("officer", "approver", "auditor")

@@ -13,10 +13,9 @@ CATEGORIES = ("equipment", "materials", "teacher_training", "curriculum")
 
 def role_of(kind: str) -> str:
     """Who records a row of this kind: the role its action needs (ledger.rules)."""
-    from ledger.importing import ROW_ACTIONS
-    from ledger.rules import OFFICER_ACTIONS
+    from ledger.import_format import role_of_kind
 
-    return "officer" if ROW_ACTIONS[kind.strip().lower()].name in OFFICER_ACTIONS else "approver"
+    return role_of_kind(kind.strip().lower())
 
 
 def runs_by_role(rows: list[list[object]]) -> list[tuple[str, list[list[object]]]]:
