@@ -368,7 +368,7 @@ class Grant(Aggregate):
     status: str
     # Each fund source's net change per business date (ISO date -> amount) and its latest
     # date, for the ring-fence at the end of every date. A snapshot taken by an earlier version
-    # has neither (these class defaults): its ring-fence is judged on the totals alone.
+    # has neither (these class defaults): GrantLedger.load_grant replays such a grant instead.
     days: dict[str, dict[str, Decimal]] | None = None
     last_day: dict[str, str] | None = None
 

@@ -53,7 +53,7 @@ from ledger.database import EVENTS_TABLE
 from ledger.encoding import EventRow, StateEncoder
 from ledger.errors import BadInputError, ConflictError, LedgerError, NotFoundError, StorageError
 from ledger.forked import messages_from_fork
-from ledger.grant import Grant, grant_uuid
+from ledger.grant import Grant
 from ledger.money import parse_amount
 from ledger.policy import Policy, policy_in_force
 from ledger.rules import SOURCES, Breach, raise_first, role_may_record
@@ -207,7 +207,7 @@ class _Books:
                 self.changed[found.id] = (found, self.changed[found.id][1])
         else:
             try:
-                found = self.app.repository.get(grant_uuid(grant_id))
+                found = self.app.load_grant(grant_id)
             except AggregateNotFoundError:
                 found = None
         grants[grant_id] = found
