@@ -1,0 +1,110 @@
+"""The compliance judge reads a date's ring-fence as the aggregate does: events written below the
+aggregate, in an order that overdraws a date, are findings; a rebuild finds what the catch-up
+found event by event and in batches that end inside one date."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from ledger.application import GrantLedger
+from ledger.grant import Grant
+from tests.conftest import Ledger, approved_district_grant
+from tests.test_core_rules import refused
+
+
+def plant(ledger: Ledger, *acts: tuple[str, str, str, str, date]) -> None:
+    """Events triggered below the rules and saved together, one batch of the store:
+    (kind, voucher, source, amount, date), kind ``spend`` or ``disburse``."""
+    app = GrantLedger(ledger.url)
+    try:
+        grant = app.get_grant("G1")
+        for kind, voucher, source, amount, on in acts:
+            who: dict[str, Any] = {"actor": "elsewhere", "role": "officer", "occurred_on": on}
+            if kind == "disburse":
+                grant.trigger_event(
+                    Grant.SubsidyDisbursed, amount=Decimal(amount), voucher=voucher, tranche=2, **who
+                )
+                continue
+            grant.trigger_event(
+                Grant.ExpenditureRecorded,
+                amount=Decimal(amount),
+                category="equipment",
+                source=source,
+                content="",
+                project="",
+                voucher=voucher,
+                payee="",
+                memo="",
+                attachments=[],
+                **who,
+            )
+        app.save(grant)
+    finally:
+        app.close()
+
+
+def findings(ledger: Ledger) -> list[tuple[str, str, str, str]]:
+    result = ledger.ok("report", "findings", "--as-of", "2024-07-01", "--format", "json")
+    return [
+        (f["rule"], f["clause"], f["date"], f["message"])
+        for f in json.loads(result.stdout)
+        if f["rule"] != "matching 1:1"
+    ]
+
+
+def test_stored_acts_that_overdraw_a_date_are_findings_and_a_rebuild_agrees(ledger: Ledger) -> None:
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "10000", "--voucher", "T1", "--date", "2024-04-10")
+    spend = ["spend", "G1", "--category", "equipment"]
+    plant(ledger, ("spend", "P1", "subsidy", "8000", date(2024, 5, 1)))
+    assert findings(ledger) == []  # caught up: one event
+
+    # a spend before the second tranche of its own date: refused by the command, a finding stored
+    refused(
+        ledger, *spend, "--amount", "5000", "--voucher", "P2", "--date", "2024-06-01", clause="003 第十条"
+    )
+    plant(ledger, ("spend", "P2", "subsidy", "5000", date(2024, 6, 1)))
+    # the tranche and a second spend of that date, in one batch: the date nets to 42,000.00
+    plant(
+        ledger,
+        ("disburse", "T2", "subsidy", "50000", date(2024, 6, 1)),
+        ("spend", "P3", "subsidy", "5000", date(2024, 6, 1)),
+    )
+    # a spend dated before P1 that leaves its own date in credit but overdraws 2024-05-01
+    refused(
+        ledger, *spend, "--amount", "3000", "--voucher", "P4", "--date", "2024-04-20", clause="003 第十条"
+    )
+    plant(
+        ledger,
+        ("spend", "P4", "subsidy", "3000", date(2024, 4, 20)),
+        ("spend", "M1", "matching", "0.01", date(2024, 6, 1)),  # nothing received: overdrawn
+    )
+    caught_up = findings(ledger)
+    assert caught_up == [  # in the order stored
+        (
+            "ring-fence",
+            "003 第十条",
+            "2024-06-01",
+            "spending 5,000.00 from the subsidy (财政补助) of grant G1 exceeds its available balance "
+            "of 2,000.00",
+        ),
+        (
+            "ring-fence",
+            "003 第十条",
+            "2024-04-20",
+            "spending 3,000.00 from the subsidy (财政补助) of grant G1 exceeds its available balance "
+            "of 2,000.00",
+        ),
+        (
+            "ring-fence",
+            "003 第十条",
+            "2024-06-01",
+            "spending 0.01 from the matching (配套经费) of grant G1 exceeds its available balance of 0.00",
+        ),
+    ]
+
+    ledger.ok("projections", "rebuild")
+    assert findings(ledger) == caught_up
