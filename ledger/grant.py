@@ -186,6 +186,7 @@ class Grant(Aggregate):
                 "category": self.category,
                 "content": self.content,
                 "reversed": False,
+                "on": self.occurred_on.isoformat(),
             }
             grant.remember("spend", self.voucher, grant.spend_fields(self))
 
@@ -197,6 +198,8 @@ class Grant(Aggregate):
         source: str
         category: str
         content: str
+        # the reversed expenditure's date, for the judge (not in events stored before it)
+        spent_on: date | None
 
         def apply(self, grant: Grant) -> None:
             grant.spent[self.source] -= self.amount
@@ -711,7 +714,9 @@ class Grant(Aggregate):
         if original["reversed"]:  # pragma: no cover - caught by already_recorded as a conflict
             msg = f"expenditure {voucher} of grant {self.grant_id} is already reversed"
             raise ConflictError(msg)
-        refuse_breaches(self, Act("reverse", on, role), policy)
+        spent_on = original.get("on")  # None: kept by a snapshot of an earlier version
+        spent = None if spent_on is None else date.fromisoformat(spent_on)
+        refuse_breaches(self, Act("reverse", on, role, reverses_on=spent), policy)
         self.trigger_event(
             self.ExpenditureReversed,
             voucher=voucher,
@@ -720,6 +725,7 @@ class Grant(Aggregate):
             source=original["source"],
             category=original["category"],
             content=original["content"],
+            spent_on=spent,
             actor=actor,
             role=role,
             occurred_on=on,

@@ -634,6 +634,7 @@ class Act:
     source: str = "subsidy"
     category: str = ""
     content: str = ""
+    reverses_on: date | None = None  # a reversal: the date of the expenditure it reverses
 
 
 Check = Callable[[GrantFacts, Act, Policy], Breach | None]
@@ -693,6 +694,19 @@ def paid_from_own_source(grant: GrantFacts, act: Act, policy: Policy) -> Breach 
     )
 
 
+def reversed_after_spending(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    """A reversal dated before its expenditure would credit dates on which the money was never
+    spent, and a spend dated then could overdraw them (None: the date is not known)."""
+    if act.reverses_on is None or act.on >= act.reverses_on:
+        return None
+    return Breach(
+        rule="reversal date",
+        clause=policy.clause("ring_fence"),
+        message=f"a reversal dated {act.on.isoformat()} is before the expenditure of grant "
+        f"{grant.grant_id} it reverses, dated {act.reverses_on.isoformat()}; date it on or after that",
+    )
+
+
 def spent_within_budget_line(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     line = grant.budget_line(act.content, act.source)
     if line is None:
@@ -724,7 +738,7 @@ RULES: dict[str, tuple[Check, ...]] = {
         paid_from_own_source,
         spent_within_budget_line,
     ),
-    "reverse": (recorded_by_its_role, grant_open_for_money),
+    "reverse": (recorded_by_its_role, grant_open_for_money, reversed_after_spending),
     "recover receive": (*OPEN_RULES, recovered_within_order, paid_from_own_source),
     "dispose": (*OPEN_RULES, paid_from_own_source),
 }

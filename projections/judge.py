@@ -28,7 +28,7 @@ from ledger.rules import (
     plan_line,
     subsidy_amount_in_range,
 )
-from projections.records import StoredRecord, amount, day, fen
+from projections.records import StoredRecord, amount, day, fen, maybe_day
 
 
 @lru_cache(maxsize=4096)
@@ -244,6 +244,7 @@ def stored_act(kind: str, data: dict[str, Any], on: date | None = None) -> Act:
         data.get("source") or SOURCE_OF.get(kind, "subsidy"),
         data.get("category", ""),
         data.get("content", ""),
+        maybe_day(data.get("spent_on")),
     )
 
 

@@ -108,3 +108,57 @@ def test_stored_acts_that_overdraw_a_date_are_findings_and_a_rebuild_agrees(ledg
 
     ledger.ok("projections", "rebuild")
     assert findings(ledger) == caught_up
+
+
+def test_a_reversal_is_not_dated_before_what_it_reverses(ledger: Ledger) -> None:
+    """Dated before its expenditure, a reversal would credit dates the money was never spent on:
+    10,000.00 on 2024-04-10, 10,000.00 more on 2024-05-01, 10,000.00 spent on 2024-05-10 and
+    reversed 'on 2024-04-11' would let 15,000.00 be spent on 2024-04-15, 5,000.00 more than the
+    grant held that day."""
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "10000", "--voucher", "T1", "--date", "2024-04-10")
+    ledger.ok("disburse", "G1", "--amount", "10000", "--voucher", "T2", "--date", "2024-05-01")
+    spend = ["spend", "G1", "--category", "equipment"]
+    ledger.ok(*spend, "--amount", "10000", "--voucher", "A", "--date", "2024-05-10")
+    reverse = ["reverse", "G1", "--voucher", "A", "--reason", "错账"]
+    message = refused(ledger, *reverse, "--date", "2024-04-11", clause="003 第十条")
+    assert "2024-04-11" in message and "2024-05-10" in message
+    refused(
+        ledger, *spend, "--amount", "15000", "--voucher", "C", "--date", "2024-04-15", clause="003 第十条"
+    )
+    ledger.ok(*reverse, "--date", "2024-05-10")  # on its own date, or later
+    assert ledger.balances("B0001")["B0001"]["subsidy_available"] == "20000.00"
+    refused(
+        ledger, *spend, "--amount", "15000", "--voucher", "C", "--date", "2024-04-15", clause="003 第十条"
+    )
+
+    # written below the aggregate, the back-dated reversal is a finding with both dates
+    ledger.ok(*spend, "--amount", "1000", "--voucher", "B", "--date", "2024-05-20")
+    app = GrantLedger(ledger.url)
+    try:
+        grant = app.get_grant("G1")
+        grant.trigger_event(
+            Grant.ExpenditureReversed,
+            voucher="B",
+            reason="错账",
+            amount=Decimal(1000),
+            source="subsidy",
+            category="equipment",
+            content="",
+            spent_on=date(2024, 5, 20),
+            actor="elsewhere",
+            role="officer",
+            occurred_on=date(2024, 5, 19),
+        )
+        app.save(grant)
+    finally:
+        app.close()
+    assert findings(ledger) == [
+        (
+            "reversal date",
+            "003 第十条",
+            "2024-05-19",
+            "a reversal dated 2024-05-19 is before the expenditure of grant G1 it reverses, dated "
+            "2024-05-20; date it on or after that",
+        )
+    ]
