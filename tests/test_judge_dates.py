@@ -5,7 +5,7 @@ found event by event and in batches that end inside one date."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -162,3 +162,28 @@ def test_a_reversal_is_not_dated_before_what_it_reverses(ledger: Ledger) -> None
             "2024-05-20; date it on or after that",
         )
     ]
+
+
+def test_a_business_date_after_today_is_refused_and_judged(ledger: Ledger) -> None:
+    """DESIGN: business dates after today (Asia/Shanghai) are refused."""
+    approved_district_grant(ledger)
+    today = datetime.now(timezone(timedelta(hours=8))).date()
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    for args in (
+        ["match", "receive", "G1", "--amount", "100", "--voucher", "M1", "--date", "2099-01-01"],
+        ["disburse", "G1", "--amount", "100", "--voucher", "T1", "--date", tomorrow],
+    ):
+        message = refused(ledger, *args, clause="003 第十条")
+        assert "after the day it is recorded" in message and today.isoformat() in message
+    ledger.ok("disburse", "G1", "--amount", "100", "--voucher", "T1", "--date", today.isoformat())
+    app = GrantLedger(ledger.url)
+    try:  # written below the aggregate, a receipt dated ahead is a finding
+        grant = app.get_grant("G1")
+        who: dict[str, Any] = {"actor": "elsewhere", "role": "officer", "occurred_on": date(2099, 1, 1)}
+        grant.trigger_event(Grant.MatchingReceived, amount=Decimal(100), voucher="M1", **who)
+        app.save(grant)
+    finally:
+        app.close()
+    result = ledger.ok("report", "findings", "--as-of", "2099-12-31", "--format", "json")
+    dated = [(f["rule"], f["date"]) for f in json.loads(result.stdout) if f["rule"] == "business date"]
+    assert dated == [("business date", "2099-01-01")]
