@@ -8,7 +8,7 @@ same breaches found in stored history as findings. Checks never touch the store.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Protocol, TypeVar
@@ -791,9 +791,7 @@ def first_of(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
 
 
 def refuse_breaches(grant: GrantFacts, act: Act, policy: Policy) -> None:
-    """Raise the first rule ``act`` breaks, as the aggregate refuses it (recorded today)."""
-    if act.today is None:
-        act = replace(act, today=business_today())
+    """Raise the first rule ``act`` breaks, as the aggregate refuses it."""
     breach = first_of(grant, act, policy)
     if breach is not None:
         raise breach.error()
