@@ -28,6 +28,7 @@ from ledger.rules import (
     approval_reference,
     approved_before_money,
     balance_settled,
+    business_today,
     final_evaluation_passed,
     in_selection,
     least_balance,
@@ -186,6 +187,7 @@ class Grant(Aggregate):
                 "category": self.category,
                 "content": self.content,
                 "reversed": False,
+                "on": self.occurred_on.isoformat(),
             }
             grant.remember("spend", self.voucher, grant.spend_fields(self))
 
@@ -197,6 +199,8 @@ class Grant(Aggregate):
         source: str
         category: str
         content: str
+        # the reversed expenditure's date, for the judge (not in events stored before it)
+        spent_on: date | None
 
         def apply(self, grant: Grant) -> None:
             grant.spent[self.source] -= self.amount
@@ -368,7 +372,7 @@ class Grant(Aggregate):
     status: str
     # Each fund source's net change per business date (ISO date -> amount) and its latest
     # date, for the ring-fence at the end of every date. A snapshot taken by an earlier version
-    # has neither (these class defaults): its ring-fence is judged on the totals alone.
+    # has neither (these class defaults): GrantLedger.load_grant replays such a grant instead.
     days: dict[str, dict[str, Decimal]] | None = None
     last_day: dict[str, str] | None = None
 
@@ -598,7 +602,7 @@ class Grant(Aggregate):
         fields = {"amount": amount, "tranche": tranche, "on": on}
         if self.already_recorded("disburse", voucher, fields):
             return False
-        refuse_breaches(self, Act("disburse", on, role, amount), policy)
+        refuse_breaches(self, Act("disburse", on, role, amount, today=business_today()), policy)
         self.trigger_event(
             self.SubsidyDisbursed,
             amount=amount,
@@ -624,7 +628,9 @@ class Grant(Aggregate):
         fields = {"amount": amount, "funder": funder, "on": on}
         if self.already_recorded("match_commit", voucher, fields):
             return False
-        refuse_breaches(self, Act("match commit", on, role, amount, "matching"), policy)
+        refuse_breaches(
+            self, Act("match commit", on, role, amount, "matching", today=business_today()), policy
+        )
         self.trigger_event(
             self.MatchingCommitted,
             amount=amount,
@@ -642,7 +648,9 @@ class Grant(Aggregate):
         fields = {"amount": amount, "on": on}
         if self.already_recorded("match_receive", voucher, fields):
             return False
-        refuse_breaches(self, Act("match receive", on, role, amount, "matching"), policy)
+        refuse_breaches(
+            self, Act("match receive", on, role, amount, "matching", today=business_today()), policy
+        )
         self.trigger_event(
             self.MatchingReceived,
             amount=amount,
@@ -683,7 +691,9 @@ class Grant(Aggregate):
         }
         if self.already_recorded("spend", voucher, fields):
             return False
-        refuse_breaches(self, Act("spend", on, role, amount, source, category, content), policy)
+        refuse_breaches(
+            self, Act("spend", on, role, amount, source, category, content, today=business_today()), policy
+        )
         self.trigger_event(
             self.ExpenditureRecorded,
             amount=amount,
@@ -711,7 +721,9 @@ class Grant(Aggregate):
         if original["reversed"]:  # pragma: no cover - caught by already_recorded as a conflict
             msg = f"expenditure {voucher} of grant {self.grant_id} is already reversed"
             raise ConflictError(msg)
-        refuse_breaches(self, Act("reverse", on, role), policy)
+        spent_on = original.get("on")  # None: kept by a snapshot of an earlier version
+        spent = None if spent_on is None else date.fromisoformat(spent_on)
+        refuse_breaches(self, Act("reverse", on, role, reverses_on=spent, today=business_today()), policy)
         self.trigger_event(
             self.ExpenditureReversed,
             voucher=voucher,
@@ -720,6 +732,7 @@ class Grant(Aggregate):
             source=original["source"],
             category=original["category"],
             content=original["content"],
+            spent_on=spent,
             actor=actor,
             role=role,
             occurred_on=on,
@@ -807,7 +820,7 @@ class Grant(Aggregate):
     # ------------------------------------------------------------------ budget
 
     def _open(self, action: str, on: date, role: str, policy: Policy, amount: Decimal = ZERO) -> None:
-        refuse_breaches(self, Act(action, on, role, amount), policy)
+        refuse_breaches(self, Act(action, on, role, amount, today=business_today()), policy)
 
     def register_budget(
         self, *, lines: dict[str, Decimal], on: date, actor: str, role: str, policy: Policy
@@ -982,7 +995,7 @@ class Grant(Aggregate):
     ) -> bool:
         if self.already_recorded("recover", voucher, {"amount": amount, "on": on}):
             return False
-        refuse_breaches(self, Act("recover receive", on, role, amount), policy)
+        refuse_breaches(self, Act("recover receive", on, role, amount, today=business_today()), policy)
         return self._event(self.FundsRecovered, on, actor, role, amount=amount, voucher=voucher)
 
     def dispose(
@@ -1004,7 +1017,7 @@ class Grant(Aggregate):
         if self.already_recorded("dispose", approval, fields):
             return False
         raise_first([approval_reference(approval, "disposing of a balance", policy)])
-        refuse_breaches(self, Act("dispose", on, role, amount, source), policy)
+        refuse_breaches(self, Act("dispose", on, role, amount, source, today=business_today()), policy)
         return self._event(
             self.BalanceDisposed, on, actor, role, source=source, amount=amount, how=how, approval=approval
         )

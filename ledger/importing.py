@@ -41,7 +41,7 @@ from ledger.bulk_write import BulkWriter, OnBatch, take_write_lock
 from ledger.encoding import EventRow, StateEncoder
 from ledger.errors import BadInputError, LedgerError, NotFoundError, StorageError
 from ledger.forked import messages_from_fork
-from ledger.grant import Grant, grant_uuid
+from ledger.grant import Grant
 from ledger.import_format import (
     HEADER,
     KINDS,
@@ -148,7 +148,7 @@ class _Books:
                 self.changed[found.id] = (found, self.changed[found.id][1])
         else:
             try:
-                found = self.app.repository.get(grant_uuid(grant_id))
+                found = self.app.load_grant(grant_id)
             except AggregateNotFoundError:
                 found = None
         grants[grant_id] = found

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
@@ -632,6 +632,8 @@ class Act:
     source: str = "subsidy"
     category: str = ""
     content: str = ""
+    reverses_on: date | None = None  # a reversal: the date of the expenditure it reverses
+    today: date | None = None  # the day it is recorded in Chongqing (None: not known)
 
 
 Check = Callable[[GrantFacts, Act, Policy], Breach | None]
@@ -647,6 +649,27 @@ def grant_open_for_money(grant: GrantFacts, act: Act, policy: Policy) -> Breach 
 
 def dated_after_approval(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     return not_before_approval(grant.grant_id, grant.approved_on, act.on, act.action, policy)
+
+
+CHINA = timezone(timedelta(hours=8))  # Asia/Shanghai, which keeps no daylight saving time
+
+
+def business_today() -> date:
+    return datetime.now(CHINA).date()
+
+
+def dated_by_today(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    """A business date is never after the day the act is recorded: a receipt dated ahead would
+    stand in the books as money the grant does not have yet."""
+    if act.today is None or act.on <= act.today:
+        return None
+    return Breach(
+        rule="business date",
+        clause=policy.clause("ring_fence"),
+        message=f"{act.action} of grant {grant.grant_id} is dated {act.on.isoformat()}, after the "
+        f"day it is recorded ({act.today.isoformat()}, Asia/Shanghai); a business date is never "
+        "in the future",
+    )
 
 
 def disbursed_within_approval(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
@@ -691,6 +714,19 @@ def paid_from_own_source(grant: GrantFacts, act: Act, policy: Policy) -> Breach 
     )
 
 
+def reversed_after_spending(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    """A reversal dated before its expenditure would credit dates on which the money was never
+    spent, and a spend dated then could overdraw them (None: the date is not known)."""
+    if act.reverses_on is None or act.on >= act.reverses_on:
+        return None
+    return Breach(
+        rule="reversal date",
+        clause=policy.clause("ring_fence"),
+        message=f"a reversal dated {act.on.isoformat()} is before the expenditure of grant "
+        f"{grant.grant_id} it reverses, dated {act.reverses_on.isoformat()}; date it on or after that",
+    )
+
+
 def spent_within_budget_line(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     line = grant.budget_line(act.content, act.source)
     if line is None:
@@ -702,7 +738,12 @@ def spent_within_budget_line(grant: GrantFacts, act: Act, policy: Policy) -> Bre
 
 
 # Every act on an approved grant: by its role, while the grant is open, not before its approval.
-OPEN_RULES: tuple[Check, ...] = (recorded_by_its_role, grant_open_for_money, dated_after_approval)
+OPEN_RULES: tuple[Check, ...] = (
+    recorded_by_its_role,
+    grant_open_for_money,
+    dated_after_approval,
+    dated_by_today,
+)
 RULES: dict[str, tuple[Check, ...]] = {
     "grant budget": OPEN_RULES,
     "grant adjust": OPEN_RULES,
@@ -722,7 +763,7 @@ RULES: dict[str, tuple[Check, ...]] = {
         paid_from_own_source,
         spent_within_budget_line,
     ),
-    "reverse": (recorded_by_its_role, grant_open_for_money),
+    "reverse": (recorded_by_its_role, grant_open_for_money, dated_by_today, reversed_after_spending),
     "recover receive": (*OPEN_RULES, recovered_within_order, paid_from_own_source),
     "dispose": (*OPEN_RULES, paid_from_own_source),
 }

@@ -9,7 +9,7 @@ by an older version, may break a rule the aggregate now refuses. Amounts are kep
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -18,6 +18,7 @@ from ledger.errors import BadInputError
 from ledger.money import from_fen
 from ledger.policy import Policy, current_policy, policy_in_force
 from ledger.rules import (
+    CHINA,
     Act,
     Breach,
     approval_after_application,
@@ -29,7 +30,7 @@ from ledger.rules import (
     subsidy_amount_in_range,
 )
 from projections.measures import GRANT, HELD_SIGN, READINGS
-from projections.records import StoredRecord, amount, day, fen
+from projections.records import StoredRecord, amount, day, fen, maybe_day
 
 
 @lru_cache(maxsize=4096)
@@ -226,16 +227,28 @@ class JudgedGrant:
                 facts["budget"].update({k: fen(v) for k, v in data["lines"].items()})
 
 
+def recorded_day(data: dict[str, Any], on: date) -> date | None:
+    """The day a stored event was recorded in Chongqing; None when its business date ``on`` is
+    not after the UTC date of its timestamp (never after the day in Chongqing either)."""
+    stamp = data.get("timestamp")
+    if stamp is None or on.isoformat() <= stamp["_data_"][:10]:
+        return None
+    return datetime.fromisoformat(stamp["_data_"]).astimezone(CHINA).date()
+
+
 def stored_act(kind: str, data: dict[str, Any], on: date | None = None) -> Act:
     """A stored event as the act the aggregate decided on (``on``: its date, when parsed)."""
+    on = day(data["occurred_on"]) if on is None else on
     return Act(
         ACTIONS[kind],
-        day(data["occurred_on"]) if on is None else on,
+        on,
         data["role"],
         amount(data["amount"]) if "amount" in data else Decimal(0),
         data.get("source") or SOURCE_OF.get(kind, "subsidy"),
         data.get("category", ""),
         data.get("content", ""),
+        maybe_day(data.get("spent_on")),
+        recorded_day(data, on),
     )
 
 

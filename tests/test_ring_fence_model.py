@@ -1,0 +1,179 @@
+"""The ring-fence against a brute-force model, through the command line.
+
+Random acts on one approved grant — disbursements, matching receipts, spends from either source,
+reversals, recovery orders and receipts, disposals — dated out of order inside a short window
+so that many fall on one date. The model keeps every accepted act and recomputes each fund
+source's balance at the end of every date from all of them: a command is accepted iff no date's
+balance would go negative and the other rules pass, and after every step ``balance`` (now and
+as of the act's date) equals the model to the fen.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from click.testing import CliRunner
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
+
+from tests.conftest import Ledger, approved_district_grant
+
+APPROVED_ON = date(2024, 4, 1)
+APPROVED = Decimal("200000.00")
+SOURCES = ("subsidy", "matching")
+# two days before the approval (refused) to four weeks after: dates collide, and net
+dates = st.integers(-2, 27).map(lambda n: APPROVED_ON + timedelta(days=n))
+amounts = st.integers(1, 6_000_000).map(lambda fen: Decimal(fen) / 100)
+
+_TEMPLATE: list[Path] = []
+
+
+def template() -> Path:
+    """A ledger file with G1 approved for 200,000.00 on 2024-04-01 (build period to 2026-03-31)."""
+    if not _TEMPLATE:
+        path = Path(tempfile.mkdtemp(prefix="ring-fence-template-")) / "ledger.db"
+        approved_district_grant(Ledger(f"sqlite:///{path}", CliRunner()))
+        _TEMPLATE.append(path)
+    return _TEMPLATE[0]
+
+
+class RingFenceModel(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.dir = Path(tempfile.mkdtemp(prefix="ring-fence-"))
+        shutil.copyfile(template(), self.dir / "ledger.db")
+        self.ledger = Ledger(f"sqlite:///{self.dir / 'ledger.db'}", CliRunner())
+        self.moves: list[tuple[str, date, Decimal]] = []  # (source, date, signed amount) accepted
+        self.disbursed = Decimal(0)
+        self.ordered = Decimal(0)
+        self.recovered = Decimal(0)
+        self.spends: dict[str, tuple[str, date, Decimal]] = {}  # voucher -> source, date, amount
+        self.reversed: set[str] = set()
+        self.n = 0
+
+    def teardown(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # ------------------------------------------------------------------ the model
+
+    def balance(self, source: str, at: date | None = None) -> Decimal:
+        return sum(
+            (amount for s, on, amount in self.moves if s == source and (at is None or on <= at)),
+            Decimal(0),
+        )
+
+    def keeps_every_date(self, source: str, on: date, amount: Decimal) -> bool:
+        """Brute force: with ``-amount`` moved on ``on``, every date's balance stays >= 0."""
+        moves = [*self.moves, (source, on, -amount)]
+        dates = sorted({d for s, d, _ in moves if s == source})
+        return all(sum((a for s, d, a in moves if s == source and d <= at), Decimal(0)) >= 0 for at in dates)
+
+    def voucher(self) -> str:
+        self.n += 1
+        return f"V{self.n}"
+
+    def expect(self, accepted: bool, *args: str, role: str = "officer") -> None:
+        before = self.ledger.event_count()
+        result = self.ledger(*args, role=role)
+        assert result.exit_code == (0 if accepted else 3), (args, result.exit_code, result.stderr, self.moves)
+        assert self.ledger.event_count() == before + (1 if accepted else 0)
+
+    def check_balances(self, on: date) -> None:
+        for at in (None, on):
+            extra = [] if at is None else ["--as-of", at.isoformat()]
+            rows = json.loads(self.ledger.ok("balance", "B0001", "--format", "json", *extra).stdout)
+            row = rows[0]
+            for source in SOURCES:
+                assert Decimal(row[f"{source}_available"]) == self.balance(source, at), (source, at, row)
+
+    # ------------------------------------------------------------------ acts
+
+    @rule(amount=amounts, on=dates)
+    def disburse(self, amount: Decimal, on: date) -> None:
+        ok = on >= APPROVED_ON and self.disbursed + amount <= APPROVED
+        v = self.voucher()
+        self.expect(ok, "disburse", "G1", "--amount", str(amount), "--voucher", v, "--date", on.isoformat())
+        if ok:
+            self.disbursed += amount
+            self.moves.append(("subsidy", on, amount))
+        self.check_balances(on)
+
+    @rule(amount=amounts, on=dates)
+    def receive_matching(self, amount: Decimal, on: date) -> None:
+        ok = on >= APPROVED_ON
+        v = self.voucher()
+        self.expect(
+            ok, "match", "receive", "G1", "--amount", str(amount), "--voucher", v, "--date", on.isoformat()
+        )
+        if ok:
+            self.moves.append(("matching", on, amount))
+        self.check_balances(on)
+
+    @rule(amount=amounts, on=dates, source=st.sampled_from(SOURCES))
+    def spend(self, amount: Decimal, on: date, source: str) -> None:
+        ok = on >= APPROVED_ON and self.keeps_every_date(source, on, amount)
+        v = self.voucher()
+        args = ["spend", "G1", "--amount", str(amount), "--category", "equipment", "--source", source]
+        self.expect(ok, *args, "--voucher", v, "--date", on.isoformat())
+        if ok:
+            self.spends[v] = (source, on, amount)
+            self.moves.append((source, on, -amount))
+        self.check_balances(on)
+
+    @precondition(lambda self: len(self.spends) > len(self.reversed))
+    @rule(data=st.data(), later=st.integers(0, 10))
+    def reverse(self, data: st.DataObject, later: int) -> None:
+        voucher = data.draw(st.sampled_from(sorted(set(self.spends) - self.reversed)))
+        source, spent_on, amount = self.spends[voucher]
+        on = spent_on + timedelta(days=later)  # a reversal is dated on or after what it reverses
+        self.expect(True, "reverse", "G1", "--voucher", voucher, "--reason", "错账", "--date", on.isoformat())
+        self.reversed.add(voucher)
+        self.moves.append((source, on, amount))
+        self.check_balances(on)
+
+    @rule(amount=amounts, on=dates)
+    def order_recovery(self, amount: Decimal, on: date) -> None:
+        ok = on >= APPROVED_ON and self.ordered + amount <= self.disbursed
+        args = ["recover", "order", "G1", "--amount", str(amount), "--reason", "违规"]
+        self.expect(ok, *args, "--document", self.voucher(), "--date", on.isoformat(), role="approver")
+        if ok:
+            self.ordered += amount
+        self.check_balances(on)
+
+    @rule(amount=amounts, on=dates)
+    def receive_recovery(self, amount: Decimal, on: date) -> None:
+        ok = (
+            on >= APPROVED_ON
+            and self.recovered + amount <= self.ordered
+            and self.keeps_every_date("subsidy", on, amount)
+        )
+        args = ["recover", "receive", "G1", "--amount", str(amount), "--voucher", self.voucher()]
+        self.expect(ok, *args, "--date", on.isoformat())
+        if ok:
+            self.recovered += amount
+            self.moves.append(("subsidy", on, -amount))
+        self.check_balances(on)
+
+    @rule(amount=amounts, on=dates, source=st.sampled_from(SOURCES))
+    def dispose(self, amount: Decimal, on: date, source: str) -> None:
+        ok = on >= APPROVED_ON and self.keeps_every_date(source, on, amount)
+        args = ["dispose", "G1", "--source", source, "--amount", str(amount), "--how", "returned"]
+        self.expect(ok, *args, "--approval", self.voucher(), "--date", on.isoformat())
+        if ok:
+            self.moves.append((source, on, -amount))
+        self.check_balances(on)
+
+
+RingFenceModel.TestCase.settings = settings(
+    max_examples=25,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+test_the_ring_fence_matches_a_brute_force_model = RingFenceModel.TestCase
