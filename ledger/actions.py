@@ -38,7 +38,7 @@ from ledger.errors import BadInputError, ConflictError
 from ledger.grant import BUDGET_SOURCES, Grant
 from ledger.money import parse_amount
 from ledger.policy import Policy
-from ledger.rules import SOURCES, projects_count, raise_first
+from ledger.rules import SOURCES, not_dated_ahead, projects_count, raise_first
 from ledger.text import CONTROL, CONTROL_CHARACTERS, CONTROL_CHARACTERS_BUT_TAB
 from ledger.unit import UNIT_KINDS, RecommendationRound, Unit
 
@@ -151,8 +151,17 @@ class Action(BaseModel):
 
     on: BusinessDate
 
+    def judge(self, policy: Policy, today: date) -> None:
+        """Every rule judged on the action alone, before anything is loaded: its business date is
+        not after ``today`` (Asia/Shanghai), then its own checks."""
+        if self.on > today:
+            subject = getattr(self, "grant_id", None) or getattr(self, "unit_id", None) or "the ledger"
+            what = f"grant {subject}" if hasattr(self, "grant_id") else f"unit {subject}"
+            raise_first([not_dated_ahead(self.name, what, self.on, today, policy)])
+        self.check(policy)
+
     def check(self, policy: Policy) -> None:
-        """Rules judged on the action alone, before anything is loaded."""
+        """The action's own rules on its fields alone (called by ``judge``)."""
 
     def decide(self, books: Books) -> bool:
         """Call the aggregates' methods; False when this exact act is already recorded."""

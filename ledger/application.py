@@ -26,7 +26,7 @@ from ledger.database import APP_NAME, busy_timeout_ms, ensure_schema
 from ledger.errors import ConflictError, LedgerError, NotFoundError, StorageError
 from ledger.grant import Grant, grant_uuid
 from ledger.policy import Policy, policy_in_force
-from ledger.rules import raise_first, role_may_record
+from ledger.rules import business_today, raise_first, role_may_record
 from ledger.unit import RecommendationRound, Unit, round_uuid, unit_uuid
 
 MAX_ATTEMPTS = 30
@@ -173,7 +173,7 @@ class GrantLedger(Application[UUID]):
         decide, save, retried with fresh state when a concurrent writer got there first."""
         policy = policy_in_force(action.on)
         raise_first([role_may_record(role, action.name, policy)])
-        action.check(policy)
+        action.judge(policy, business_today())
 
         def attempt() -> Outcome:
             loaded = _Loaded(self, policy, actor, role)

@@ -56,7 +56,7 @@ from ledger.import_format import (
 )
 from ledger.money import parse_amount
 from ledger.policy import Policy, policy_in_force
-from ledger.rules import Breach, role_may_record
+from ledger.rules import Breach, business_today, role_may_record
 from ledger.text import CONTROL_BUT_TAB
 from ledger.unit import RecommendationRound, Unit, unit_uuid
 
@@ -105,6 +105,7 @@ class _Books:
         self.encoder = StateEncoder(app.mapper)
         self.actor = actor
         self.role = role
+        self.today = business_today()  # an import is recorded on the day it starts
         self.grants: OrderedDict[str, Grant | None] = OrderedDict()
         self.units: dict[str, Unit | None] = {}
         self.touched: dict[Any, Grant | Unit] = {}
@@ -238,7 +239,7 @@ class _Books:
             breach = self._may_record[key] = role_may_record(self.role, action.name, policy)
         if breach is not None:
             raise breach.error()
-        action.check(policy)
+        action.judge(policy, self.today)
         if not isinstance(action, GrantAction):
             action.decide(self)
             return

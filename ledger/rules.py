@@ -658,18 +658,24 @@ def business_today() -> date:
     return datetime.now(CHINA).date()
 
 
-def dated_by_today(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
-    """A business date is never after the day the act is recorded: a receipt dated ahead would
-    stand in the books as money the grant does not have yet."""
-    if act.today is None or act.on <= act.today:
+def not_dated_ahead(action: str, subject: str, on: date, today: date, policy: Policy) -> Breach | None:
+    """A business date is never after the day the act is recorded (Asia/Shanghai): a receipt
+    dated ahead would stand in the books as money the grant does not have yet, a review dated
+    ahead as a selection step not yet taken."""
+    if on <= today:
         return None
     return Breach(
         rule="business date",
         clause=policy.clause("ring_fence"),
-        message=f"{act.action} of grant {grant.grant_id} is dated {act.on.isoformat()}, after the "
-        f"day it is recorded ({act.today.isoformat()}, Asia/Shanghai); a business date is never "
-        "in the future",
+        message=f"{action} of {subject} is dated {on.isoformat()}, after the day it is recorded "
+        f"({today.isoformat()}, Asia/Shanghai); a business date is never in the future",
     )
+
+
+def dated_by_today(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    if act.today is None or act.on <= act.today:
+        return None
+    return not_dated_ahead(act.action, f"grant {grant.grant_id}", act.on, act.today, policy)
 
 
 def disbursed_within_approval(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:

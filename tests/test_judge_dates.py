@@ -187,3 +187,44 @@ def test_a_business_date_after_today_is_refused_and_judged(ledger: Ledger) -> No
     result = ledger.ok("report", "findings", "--as-of", "2099-12-31", "--format", "json")
     dated = [(f["rule"], f["date"]) for f in json.loads(result.stdout) if f["rule"] == "business date"]
     assert dated == [("business date", "2099-01-01")]
+
+
+def test_no_act_of_any_kind_is_dated_after_today(sqlite_ledger: Ledger, tmp_path: Any) -> None:
+    """Registration and every selection step too, by the command line and by the importer alike:
+    refused with the rule and clause, exit 3, nothing written."""
+    ledger = sqlite_ledger
+    tomorrow = (datetime.now(timezone(timedelta(hours=8))).date() + timedelta(days=1)).isoformat()
+    ledger.ok("unit", "register", "U1", "--name", "单位", "--date", "2024-02-01")
+    apply = ["grant", "apply", "G1", "--unit", "U1", "--base", "B1", "--programme", "district_base"]
+    apply += ["--project", "电工", "--amount", "20万"]
+    officer = [
+        ["unit", "register", "U2", "--name", "单位二", "--date", tomorrow],
+        [*apply, "--date", tomorrow],
+    ]
+    approver = [
+        ["grant", "review", "G1", "--panel", "5", "--recommendation", "recommend", "--date", tomorrow],
+        ["grant", "notice", "G1", "--from", "2024-03-11", "--to", "2024-03-15", "--date", tomorrow],
+        ["grant", "reject", "G1", "--reason", "名额已满", "--document", "文-1", "--date", tomorrow],
+        ["grant", "approve", "G1", "--amount", "20万", "--document", "批-1", "--date", tomorrow],
+    ]
+    before = ledger.event_count()
+    for args in officer:
+        message = refused(ledger, *args, clause="003 第十条")
+        assert "after the day it is recorded" in message
+    ledger.ok(*apply, "--date", "2024-03-01")
+    before = ledger.event_count()
+    for args in approver:
+        result = ledger(*args, role="approver")
+        assert result.exit_code == 3, (args, result.stderr)
+        assert "business date" in result.stderr and tomorrow in result.stderr
+    assert ledger.event_count() == before
+    rows = tmp_path / "ahead.csv"
+    rows.write_text(
+        "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo\n"
+        f"{tomorrow},U9,B9,G9,district_base,approve,200000,,,基地,批-9,单位九,2024-04-01..2026-03-31\n",
+        encoding="utf-8",
+    )
+    result = ledger("import", str(rows), role="approver")
+    assert result.exit_code == 3, result.stderr
+    assert "ahead.csv:2: grant approve of grant G9 is dated" in result.stderr
+    assert ledger.event_count() == before
