@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 from ledger.errors import RuleViolationError
 from ledger.money import format_yuan
@@ -619,8 +619,7 @@ class GrantFacts(Protocol):
     def spent_on_line(self, content: str, source: str) -> Decimal: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Act:
+class Act(NamedTuple):  # a tuple: built for every act the aggregate decides and the judge replays
     """An act on a grant as the rules see it. ``action`` is its command (``spend``,
     ``disburse``, ``recover receive``, ``grant adjust``…), which names the role that records it
     and its list of rules."""
