@@ -29,7 +29,7 @@ from ledger.rules import (
     plan_line,
     subsidy_amount_in_range,
 )
-from projections.measures import GRANT, HELD_SIGN, READINGS
+from projections.measures import GRANT, HELD_SIGN, moved
 from projections.records import StoredRecord, amount, day, fen, maybe_day
 
 
@@ -205,19 +205,19 @@ class JudgedGrant:
             self.status = row["status"] = "rejected"
         elif kind == "Closed":
             self.status = row["status"] = "closed"
-        elif (read := READINGS.get(GRANT + kind)) is not None:
-            moved = read(data)
-            sign = HELD_SIGN.get(moved.measure)
+        elif (money := moved(GRANT + kind, data)) is not None:
+            measure, source, amount_fen = money
+            sign = HELD_SIGN.get(measure)
             if sign is None:  # committed: a promise, not money held
                 return
-            self._moved(moved.source, on, sign * moved.fen)
-            if moved.measure == "received":
-                row[f"{moved.source}_received"] += moved.fen
-            elif moved.measure in ("spent", "reversed"):
-                row["spent"] -= sign * moved.fen
-                self._line(data, -sign * moved.fen)
-            elif moved.measure == "recovered" and facts is not None:
-                facts["recovered"] += moved.fen
+            self._moved(source, on, sign * amount_fen)
+            if measure == "received":
+                row[f"{source}_received"] += amount_fen
+            elif measure == "spent" or measure == "reversed":
+                row["spent"] -= sign * amount_fen
+                self._line(data, -sign * amount_fen)
+            elif measure == "recovered" and facts is not None:
+                facts["recovered"] += amount_fen
         elif facts is not None:
             if kind == "RecoveryOrdered":
                 facts["recovery_ordered"] += fen(data["amount"])

@@ -105,15 +105,40 @@ def fen(value: Mapping[str, str]) -> int:
     return to_fen(Decimal(text))
 
 
+# stored topic -> the measure it moves and the fund source (None: the event's own ``source``);
+# events of other topics change no measure
+MOVES: dict[str, tuple[str, str | None]] = {
+    GRANT + "Approved": ("approved", SUBSIDY),
+    GRANT + "SubsidyDisbursed": ("received", SUBSIDY),
+    GRANT + "MatchingCommitted": ("committed", MATCHING),
+    GRANT + "MatchingReceived": ("received", MATCHING),
+    GRANT + "ExpenditureRecorded": ("spent", None),
+    GRANT + "ExpenditureReversed": ("reversed", None),
+    GRANT + "FundsRecovered": ("recovered", SUBSIDY),
+    GRANT + "BalanceDisposed": ("disposed", None),
+}
+
+
+def moved(topic: str, d: Mapping[str, Any]) -> tuple[str, str, int] | None:
+    """(measure, source, fen) the stored event moves, or None: the bare reading, for the
+    projections that need no labels (the compliance judge)."""
+    found = MOVES.get(topic)
+    if found is None:
+        return None
+    measure, source = found
+    return measure, source or d["source"], fen(d["amount"])
+
+
 def _effect(
     kind: str,
-    measure: str,
-    source: str,
+    topic: str,
     d: Mapping[str, Any],
     voucher: str,
     category: str = "",
     content: str = "",
 ) -> Effect:
+    measure, source = MOVES[topic]
+    source = source or d["source"]
     found = COLUMNS.get((measure, source))
     if found is None:
         raise ValueError(f"no balance measure {measure!r} for the fund source {source!r}")
@@ -122,38 +147,38 @@ def _effect(
 
 
 def _approved(d: Mapping[str, Any]) -> Effect:
-    return _effect("approve", "approved", SUBSIDY, d, d["document"])
+    return _effect("approve", GRANT + "Approved", d, d["document"])
 
 
 def _disbursed(d: Mapping[str, Any]) -> Effect:
-    return _effect("disburse", "received", SUBSIDY, d, d["voucher"])
+    return _effect("disburse", GRANT + "SubsidyDisbursed", d, d["voucher"])
 
 
 def _matching_committed(d: Mapping[str, Any]) -> Effect:
-    return _effect("match_commit", "committed", MATCHING, d, d["voucher"])
+    return _effect("match_commit", GRANT + "MatchingCommitted", d, d["voucher"])
 
 
 def _matching_received(d: Mapping[str, Any]) -> Effect:
-    return _effect("match_receive", "received", MATCHING, d, d["voucher"])
+    return _effect("match_receive", GRANT + "MatchingReceived", d, d["voucher"])
 
 
 def _spent(d: Mapping[str, Any]) -> Effect:
-    return _effect("spend", "spent", d["source"], d, d["voucher"], d["category"], d["content"])
+    return _effect("spend", GRANT + "ExpenditureRecorded", d, d["voucher"], d["category"], d["content"])
 
 
 def _reversed(d: Mapping[str, Any]) -> Effect:
-    return _effect("reverse", "reversed", d["source"], d, d["voucher"], d["category"], d["content"])
+    return _effect("reverse", GRANT + "ExpenditureReversed", d, d["voucher"], d["category"], d["content"])
 
 
 def _recovered(d: Mapping[str, Any]) -> Effect:
-    return _effect("recover", "recovered", SUBSIDY, d, d["voucher"])
+    return _effect("recover", GRANT + "FundsRecovered", d, d["voucher"])
 
 
 def _disposed(d: Mapping[str, Any]) -> Effect:
-    return _effect(f"dispose_{d['how']}", "disposed", d["source"], d, d["approval"])
+    return _effect(f"dispose_{d['how']}", GRANT + "BalanceDisposed", d, d["approval"])
 
 
-# stored topic -> its reading; events of other topics change no measure
+# stored topic -> its reading (labels included: the movements, history, the journals)
 READINGS: dict[str, Callable[[Mapping[str, Any]], Effect]] = {
     GRANT + "Approved": _approved,
     GRANT + "SubsidyDisbursed": _disbursed,
@@ -164,6 +189,7 @@ READINGS: dict[str, Callable[[Mapping[str, Any]], Effect]] = {
     GRANT + "FundsRecovered": _recovered,
     GRANT + "BalanceDisposed": _disposed,
 }
+assert READINGS.keys() == MOVES.keys()
 
 
 def effect(topic: str, data: Mapping[str, Any]) -> Effect | None:
