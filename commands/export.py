@@ -45,6 +45,14 @@ def _events(app: Any) -> Iterator[Any]:
         start = notifications[-1].id + 1
 
 
+def _escaped(rows: Iterable[list[Any]]) -> Iterator[list[Any]]:
+    """Text a spreadsheet would run as a formula, written as text (the import reads it back)."""
+    from ledger.import_format import escape_formula
+
+    for row in rows:
+        yield [escape_formula(v) if v.__class__ is str else v for v in row]
+
+
 def import_rows(app: Any) -> Iterator[list[Any]]:
     """Every money event as a row of the import format, in the store's order (kinds and columns:
     ledger/importing.py)."""
@@ -260,18 +268,18 @@ def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None
             raise BadInputError(f"--runs writes the import format (csv or xlsx), not {fmt}")
         if output is not None:
             raise BadInputError("give either --output FILE or --runs DIR, not both")
-        _write_runs(runs_dir, fmt, HEADER, list(import_rows(app)))
+        _write_runs(runs_dir, fmt, HEADER, list(_escaped(import_rows(app))))
         return
     if fmt == "xlsx":
         if output is None:
             raise BadInputError("an xlsx export needs --output FILE.xlsx")
         from commands.output import to_xlsx
 
-        to_xlsx(output, [("import", HEADER, list(import_rows(app)))])
+        to_xlsx(output, [("import", HEADER, list(_escaped(import_rows(app))))])
         click.echo(f"exported to {output}")
         return
     if fmt == "csv":
-        text = _csv_text(HEADER, import_rows(app))
+        text = _csv_text(HEADER, _escaped(import_rows(app)))
     else:
         text = "\n".join(journal(app, fmt)) + "\n"
     if output is None:

@@ -53,6 +53,7 @@ from ledger.import_format import (
     read_rows,
     refuse_control_character,
     row_action,
+    unescape_formulas,
 )
 from ledger.money import parse_amount
 from ledger.policy import Policy, policy_in_force
@@ -223,8 +224,11 @@ class _Books:
     def apply(self, row: Row) -> None:
         """Apply one row's action to the aggregates (pending events), or raise why it is bad."""
         cells = row if row.__class__ is Cells else as_cells(row)
-        if CONTROL_BUT_TAB.search("".join(cells.values())):
+        joined = "".join(cells.values())
+        if CONTROL_BUT_TAB.search(joined):
             refuse_control_character(cells)
+        if "'" in joined:
+            unescape_formulas(cells)
         kind = cells["kind"].lower()
         if kind not in ROW_KINDS:
             msg = f"kind {cells['kind']!r} is unknown; use one of {', '.join(KINDS)}"

