@@ -302,3 +302,121 @@ def test_a_file_mixing_both_roles_acts_writes_nothing_whoever_imports_it(
     assert f"the {role} role may not record '" in result.stderr
     assert "nothing was imported" in result.stderr
     assert _stored(ledger.url) == before
+
+
+# ----------------------------------------------------------------------------- the new row kinds
+
+
+def _ordered(funded_file: Path, tmp_path: Path) -> Ledger:
+    """G1 with 12万 of subsidy received and a recovery of 5,000 ordered (none received)."""
+    shutil.copy(funded_file, tmp_path / "ledger.db")
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", CliRunner())
+    ledger.ok("recover", "order", "G1", "--amount", "5000", "--reason", "违规列支", "--document", "追-1",
+              "--date", "2024-06-01", role="approver")  # fmt: skip
+    return ledger
+
+
+def _book(tmp_path: Path, *rows: list[str], name: str = "books.csv") -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join([HEADER, *map(_csv_line, rows)]) + "\n", encoding="utf-8")
+    return path
+
+
+def _row(day: str, kind: str, amount: str, voucher: str, memo: str = "", **cells: str) -> list[str]:
+    row = [day, "", "B0001", "G1", "", kind, amount, cells.get("source", "subsidy"),
+           cells.get("category", ""), "", voucher, "", memo]  # fmt: skip
+    return row
+
+
+def test_disposing_of_the_subsidy_an_ordered_recovery_still_owes_is_refused_by_both_paths(
+    funded_file: Path, tmp_path: Path
+) -> None:
+    """Disposing of the whole balance left the ordered 5,000 unreceivable (the receipt broke the
+    ring-fence) and the grant unclosable (recoveries not settled): a dead end in the books."""
+    ledger = _ordered(funded_file, tmp_path)
+    before = _stored(ledger.url)
+    typed = ledger("dispose", "G1", "--source", "subsidy", "--amount", "120000", "--how", "returned",
+                   "--approval", "批-1", "--date", "2024-06-05")  # fmt: skip
+    sentence = (
+        "disposing of 120,000.00 of the subsidy (财政补助) of grant G1 would leave 0.00 for the "
+        "5,000.00 of ordered recoveries not yet received; record the recovery (grant-ledger recover "
+        "receive) first — recoveries before disposal"
+    )
+    assert typed.exit_code == 3 and sentence in typed.stderr, typed.stderr
+    imported = ledger(
+        "import", str(_book(tmp_path, _row("2024-06-05", "dispose", "120000", "批-1", "returned")))
+    )
+    assert imported.exit_code == 3 and f"books.csv:2: {sentence}" in imported.stderr, imported.stderr
+    assert _stored(ledger.url) == before
+    ledger.ok("dispose", "G1", "--source", "subsidy", "--amount", "115000", "--how", "returned",
+              "--approval", "批-1", "--date", "2024-06-05")  # fmt: skip
+    ledger.ok("recover", "receive", "G1", "--amount", "5000", "--voucher", "缴-1", "--date", "2024-06-10")
+    held = ledger.balances()["B0001"]
+    assert (held["subsidy_available"], held["subsidy_recovered"], held["subsidy_disposed"]) == (
+        "0.00",
+        "5000.00",
+        "115000.00",
+    )
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        _row("2024-06-10", "recover_receive", "5000.01", "缴-1"),  # beyond its order
+        _row("2024-06-20", "dispose", "130000", "批-1", "returned"),  # more than held
+        _row("2024-06-20", "dispose", "116000", "批-1", "returned"),  # into the recovery owed
+        _row("2024-06-20", "dispose", "100", "批-1", "given_away"),
+    ],
+)
+def test_one_bad_row_of_a_new_kind_writes_nothing_of_the_file(
+    funded_file: Path, tmp_path: Path, bad: list[str]
+) -> None:
+    ledger = _ordered(funded_file, tmp_path)
+    before = _stored(ledger.url)
+    good = [
+        _row("2024-05-10", "spend", "100", "S1", category="equipment"),
+        _row("2024-06-02", "recover_receive", "1000", "缴-0"),
+        bad,
+        _row("2024-06-21", "dispose", "100", "批-2", "carried_forward", source="subsidy"),
+    ]
+    result = ledger("import", str(_book(tmp_path, *good)))
+    assert result.exit_code in (2, 3), result.stdout
+    assert "books.csv:4: " in result.stderr and "1 bad row of 4" in result.stderr, result.stderr
+    assert _stored(ledger.url) == before
+
+
+def test_the_new_kinds_repeated_record_nothing_and_a_voucher_reused_is_a_conflict_in_both_paths(
+    funded_file: Path, tmp_path: Path
+) -> None:
+    ledger = _ordered(funded_file, tmp_path)
+    receipt = _row("2024-06-10", "recover_receive", "5000", "缴-1")
+    disposal = _row("2024-06-20", "dispose", "100", "批-1", "carried_forward")
+    book = _book(tmp_path, receipt, disposal)
+    assert "2 events recorded" in ledger.ok("import", str(book)).stdout
+    recorded = _stored(ledger.url)
+    assert "nothing written" in ledger.ok("import", str(book)).stdout
+    receive = ["recover", "receive", "G1", "--amount", "5000", "--voucher", "缴-1", "--date", "2024-06-10"]
+    assert "nothing written" in ledger.ok(*receive).stdout
+    dispose = ["dispose", "G1", "--source", "subsidy", "--amount", "100", "--how", "carried_forward",
+               "--approval", "批-1", "--date", "2024-06-20"]  # fmt: skip
+    assert "nothing written" in ledger.ok(*dispose).stdout
+    order = ["recover", "order", "G1", "--amount", "5000", "--reason", "违规列支", "--document", "追-1",
+             "--date", "2024-06-01"]  # fmt: skip
+    assert "nothing written" in ledger.ok(*order, role="approver").stdout
+    conflicts = [
+        (_row("2024-06-10", "recover_receive", "4000", "缴-1"),
+         ["recover", "receive", "G1", "--amount", "4000", "--voucher", "缴-1", "--date", "2024-06-10"],
+         "officer"),
+        (_row("2024-06-20", "dispose", "200", "批-1", "carried_forward"),
+         ["dispose", "G1", "--source", "subsidy", "--amount", "200", "--how", "carried_forward",
+          "--approval", "批-1", "--date", "2024-06-20"], "officer"),
+        (_row("2024-06-01", "recover_order", "6000", "追-1", "违规列支"),
+         ["recover", "order", "G1", "--amount", "6000", "--reason", "违规列支", "--document", "追-1",
+          "--date", "2024-06-01"], "approver"),
+    ]  # fmt: skip
+    for row, command, role in conflicts:
+        imported = ledger("import", str(_book(tmp_path, row, name="again.csv")), role=role)
+        typed = ledger(*command, role=role)
+        assert imported.exit_code == typed.exit_code == 5, (imported.stderr, typed.stderr)
+        assert typed.stderr.removeprefix("grant-ledger: ").strip() in imported.stderr
+    assert _stored(ledger.url) == recorded
