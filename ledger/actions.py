@@ -39,7 +39,7 @@ from ledger.grant import BUDGET_SOURCES, Grant
 from ledger.money import parse_amount
 from ledger.policy import Policy
 from ledger.rules import SOURCES, projects_count, raise_first
-from ledger.text import CONTROL, CONTROL_CHARACTERS, CONTROL_CHARACTERS_BUT_TAB
+from ledger.text import CONTROL, CONTROL_CHARACTERS, CONTROL_CHARACTERS_BUT_TAB, WHITE_SPACE
 from ledger.unit import UNIT_KINDS, RecommendationRound, Unit
 
 IDENTIFIER_MAX = 64
@@ -73,6 +73,8 @@ def business_date(value: Any) -> date:
         return value
     if isinstance(value, datetime):  # a workbook's date cell
         return value.date()
+    if isinstance(value, str):
+        value = value.strip(WHITE_SPACE)  # as the other fields are stripped, typed or imported
     # date.fromisoformat alone also takes 20240806, 2024-W32-2 and 2024-08-06T00:00
     if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
         try:

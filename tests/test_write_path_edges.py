@@ -100,6 +100,23 @@ def test_white_space_around_a_voucher_is_taken_off_by_both_paths_alike(
     assert _stored(typed.url)[-1][1]["voucher"] == "S1"
 
 
+@pytest.mark.parametrize("day", [" 2024-05-10", "2024-05-10\u3000", "\u00a02024-05-10 "])
+def test_white_space_around_a_date_is_taken_off_by_both_paths_alike(
+    funded_file: Path, tmp_path: Path, day: str
+) -> None:
+    """The importer strips its cells; --date used to be judged as typed, and refused."""
+    imported, typed = _two_ledgers(funded_file, tmp_path)
+    cells = [day, "", "", "G1", "", "spend", "100", "subsidy", "equipment", "", "S1", "", ""]
+    book = tmp_path / "books.csv"
+    book.write_text(f"{HEADER}\n{_csv_line(cells)}\n", encoding="utf-8")
+    by_file = imported("import", str(book))
+    by_hand = typed("spend", "G1", "--amount", "100", "--category", "equipment", "--voucher", "S1",
+                    "--date", day)  # fmt: skip
+    assert by_hand.exit_code == by_file.exit_code == 0, (by_hand.stderr, by_file.stderr)
+    assert _stored(imported.url) == _stored(typed.url)
+    assert _stored(typed.url)[-1][1]["occurred_on"] == {"_type_": "date_iso", "_data_": "2024-05-10"}
+
+
 def test_a_memo_hiding_a_bidirectional_override_is_refused_by_both_paths(
     funded_file: Path, tmp_path: Path
 ) -> None:
