@@ -201,6 +201,10 @@ def test_the_csv_export_writes_no_cell_a_spreadsheet_would_run_and_round_trips_e
     assert other.ok("export", "--format", "csv").stdout == exported
     report = ("report", "sources", "--format", "json")
     assert other.ok(*report).stdout == sqlite_ledger.ok(*report).stdout
+    events = sqlite_ledger.event_count()
+    for again in sqlite_ledger.import_ok(path):  # into the ledger it came from: all known
+        assert "nothing written" in again.stdout
+    assert sqlite_ledger.event_count() == events
 
 
 def test_the_xlsx_export_and_its_runs_hold_text_not_formulas_and_round_trip_exactly(
