@@ -373,7 +373,8 @@ class Approve(GrantAction):
 
 class ApprovedElsewhere(Action):
     """A grant approved outside the ledger, brought in by an import: its unit (registered here
-    when new), its application and its approval; the selection steps are not replayed."""
+    when new), its application and its approval; the selection steps are not replayed. A grant
+    applied for in this ledger is approved as ``grant approve`` approves it: after its selection."""
 
     name = "grant approve"
     done_text = "recorded grant {grant_id}, approved elsewhere"
@@ -392,6 +393,7 @@ class ApprovedElsewhere(Action):
     def decide(self, books: Books) -> bool:
         programme = books.policy.programme(self.programme)
         grant = books.find_grant(self.grant_id)
+        elsewhere = grant is None
         if grant is not None:
             if (grant.unit_id, grant.base_id, grant.programme) != (
                 self.unit_id,
@@ -452,7 +454,7 @@ class ApprovedElsewhere(Action):
             bodies=list(programme.approving_bodies),
             build_start=self.build_start,
             build_end=self.build_end,
-            imported=True,
+            imported=elsewhere,
             **self.who(books),
         )
         return True

@@ -441,3 +441,36 @@ def test_the_new_kinds_repeated_record_nothing_and_a_voucher_reused_is_a_conflic
         assert imported.exit_code == typed.exit_code == 5, (imported.stderr, typed.stderr)
         assert typed.stderr.removeprefix("grant-ledger: ").strip() in imported.stderr
     assert _stored(ledger.url) == recorded
+
+
+# ----------------------------------------------------------------------------- approvals
+
+
+@pytest.mark.parametrize("selection", ["none", "unfavourable", "objections"])
+def test_an_approve_row_for_a_grant_applied_here_needs_its_selection_as_grant_approve_does(
+    sqlite_ledger: Ledger, tmp_path: Path, selection: str
+) -> None:
+    """The import skipped the selection steps for every approve row, so an approver could approve
+    by file a grant the expert panel advised against, or whose public notice drew objections,
+    which `grant approve` refuses. Only a grant brought in whole (not applied here) skips them."""
+    sqlite_ledger.ok("unit", "register", "U1", "--name", "单位U1", "--date", "2024-02-01")
+    sqlite_ledger.ok("grant", "apply", "G1", "--unit", "U1", "--base", "B0001",
+                     "--programme", "district_base", "--project", "电工", "--amount", "20万",
+                     "--date", "2024-03-01")  # fmt: skip
+    if selection != "none":
+        verdict = "reject" if selection == "unfavourable" else "recommend"
+        sqlite_ledger.ok("grant", "review", "G1", "--panel", "5", "--recommendation", verdict,
+                         "--date", "2024-03-08", role="approver")  # fmt: skip
+        objections = "1" if selection == "objections" else "0"
+        sqlite_ledger.ok("grant", "notice", "G1", "--from", "2024-03-11", "--to", "2024-03-15",
+                         "--objections", objections, role="approver")  # fmt: skip
+    before = _stored(sqlite_ledger.url)
+    typed = sqlite_ledger("grant", "approve", "G1", "--amount", "200000", "--document", "渝人社〔2024〕1号",
+                          "--date", "2024-04-01", role="approver")  # fmt: skip
+    assert typed.exit_code == 3 and "selection first" in typed.stderr, typed.stderr
+    row = ["2024-04-01", "U1", "B0001", "G1", "district_base", "approve", "200000", "", "", "",
+           "渝人社〔2024〕1号", "", ""]  # fmt: skip
+    imported = sqlite_ledger("import", str(_book(tmp_path, row)), role="approver")
+    assert imported.exit_code == 3, imported.stdout
+    assert typed.stderr.removeprefix("grant-ledger: ").strip() in imported.stderr
+    assert _stored(sqlite_ledger.url) == before
