@@ -405,14 +405,11 @@ class ApprovedElsewhere(Action):
                     f"{grant.base_id} ({grant.programme})"
                 )
                 raise ConflictError(msg)
-            if grant.status != "applied":
-                if (grant.approved, grant.document) == (self.amount, self.document):
-                    return False
-                msg = (
-                    f"grant {self.grant_id} is already approved ({grant.approved} yuan, {grant.document}); "
-                    f"the row says {self.amount} yuan, {self.document}"
-                )
-                raise ConflictError(msg)
+            same = (grant.approved, grant.document) == (self.amount, self.document)
+            if grant.status != "applied" and grant.status != "rejected" and same:
+                return False
+            # otherwise approve refuses a grant rejected, or approved with other terms, as it
+            # refuses grant approve (exit 3)
         else:
             unit = books.find_unit(self.unit_id)
             if unit is None:

@@ -474,3 +474,31 @@ def test_an_approve_row_for_a_grant_applied_here_needs_its_selection_as_grant_ap
     assert imported.exit_code == 3, imported.stdout
     assert typed.stderr.removeprefix("grant-ledger: ").strip() in imported.stderr
     assert _stored(sqlite_ledger.url) == before
+
+
+@pytest.mark.parametrize("state", ["rejected", "approved"])
+def test_an_approve_row_for_a_grant_rejected_or_approved_on_other_terms_is_refused_as_grant_approve_is(
+    sqlite_ledger: Ledger, tmp_path: Path, state: str
+) -> None:
+    """The import said exit 5, "grant G1 is already approved (0.00 yuan, )", of a rejected grant."""
+    if state == "rejected":
+        sqlite_ledger.ok("unit", "register", "U1", "--name", "单位U1", "--date", "2024-02-01")
+        sqlite_ledger.ok("grant", "apply", "G1", "--unit", "U1", "--base", "B0001",
+                         "--programme", "district_base", "--project", "电工", "--amount", "20万",
+                         "--date", "2024-03-01")  # fmt: skip
+        sqlite_ledger.ok(
+            "grant", "reject", "G1", "--reason", "评审未通过", "--date", "2024-03-05", role="approver"
+        )
+    else:
+        approved_district_grant(sqlite_ledger)
+    before = _stored(sqlite_ledger.url)
+    typed = sqlite_ledger("grant", "approve", "G1", "--amount", "150000", "--document", "渝人社〔2024〕9号",
+                          "--date", "2024-04-02", role="approver")  # fmt: skip
+    assert typed.exit_code == 3, typed.stderr
+    assert f"grant G1 is {state}; only an application can be approved" in typed.stderr
+    row = ["2024-04-02", "U1", "B0001", "G1", "district_base", "approve", "150000", "", "", "",
+           "渝人社〔2024〕9号", "", ""]  # fmt: skip
+    imported = sqlite_ledger("import", str(_book(tmp_path, row)), role="approver")
+    assert imported.exit_code == 3, imported.stderr
+    assert typed.stderr.removeprefix("grant-ledger: ").strip() in imported.stderr
+    assert _stored(sqlite_ledger.url) == before
