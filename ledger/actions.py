@@ -93,6 +93,17 @@ def _amount(value: Any) -> Decimal:
         raise ValueError(e.message) from None
 
 
+def _whole(value: Any) -> Any:
+    """A whole number typed as text: ASCII digits only (int() also takes １, ٣ and 1_0, and
+    pydantic 1.0)."""
+    if isinstance(value, str):
+        value = value.strip(WHITE_SPACE)
+        if not (value.isascii() and value.isdigit()):
+            raise ValueError(f"{value!r} is not a whole number; write it in digits, e.g. 2")
+        return int(value)
+    return value
+
+
 def _source(value: str) -> str:
     if value not in SOURCES:
         raise ValueError(f"fund source {value!r} is unknown; use subsidy (财政补助) or matching (配套经费)")
@@ -518,7 +529,7 @@ class Disburse(GrantAction):
     repeat_text = "disbursement {voucher} of grant {grant_id} is already recorded"
     amount: Amount
     voucher: Reference
-    tranche: int = Field(default=1, ge=1, le=100)
+    tranche: Annotated[int, BeforeValidator(_whole), Field(ge=1, le=100)] = 1
 
     def apply(self, grant: Grant, books: Books) -> bool:
         return grant.disburse(

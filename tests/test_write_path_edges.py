@@ -502,3 +502,33 @@ def test_an_approve_row_for_a_grant_rejected_or_approved_on_other_terms_is_refus
     assert imported.exit_code == 3, imported.stderr
     assert typed.stderr.removeprefix("grant-ledger: ").strip() in imported.stderr
     assert _stored(sqlite_ledger.url) == before
+
+
+@pytest.mark.parametrize("tranche", ["1.0", "２", "٢", "1_0", "+2", "2e0"])
+def test_a_tranche_number_is_read_the_same_way_by_the_file_and_the_command(
+    funded_file: Path, tmp_path: Path, tranche: str
+) -> None:
+    """click's int took １ and ٣ (and 1_0 as 10), which the import refused; pydantic took 1.0 in
+    the file, which the command refused. Digits only, in both."""
+    imported, typed = _two_ledgers(funded_file, tmp_path)
+    book = _book(tmp_path, _row("2024-05-10", "disburse", "1000", "T2", tranche))
+    by_file = imported("import", str(book))
+    by_hand = typed("disburse", "G1", "--amount", "1000", "--voucher", "T2", "--tranche", tranche,
+                    "--date", "2024-05-10")  # fmt: skip
+    rule = f"{tranche!r} is not a whole number; write it in digits, e.g. 2"
+    assert by_hand.exit_code == by_file.exit_code == 2, (by_hand.stderr, by_file.stderr)
+    assert f"--tranche: {rule}" in by_hand.stderr
+    assert f"books.csv:2: memo: {rule}" in by_file.stderr
+    assert _stored(imported.url) == _stored(typed.url) == _stored(f"sqlite:///{funded_file}")
+
+
+def test_a_tranche_number_with_a_leading_zero_is_the_same_event_both_ways(
+    funded_file: Path, tmp_path: Path
+) -> None:
+    imported, typed = _two_ledgers(funded_file, tmp_path)
+    imported.ok("import", str(_book(tmp_path, _row("2024-05-10", "disburse", "1000", "T2", " 02"))))
+    typed.ok(
+        "disburse", "G1", "--amount", "1000", "--voucher", "T2", "--tranche", "02", "--date", "2024-05-10"
+    )
+    assert _stored(imported.url) == _stored(typed.url)
+    assert _stored(typed.url)[-1][1]["tranche"] == 2
