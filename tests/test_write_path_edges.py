@@ -532,3 +532,30 @@ def test_a_tranche_number_with_a_leading_zero_is_the_same_event_both_ways(
     )
     assert _stored(imported.url) == _stored(typed.url)
     assert _stored(typed.url)[-1][1]["tranche"] == 2
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "sentence"),
+    [
+        (1, "U2", "grant G1 belongs to unit U1, not U2"),
+        (4, "municipal_base", "grant G1 belongs to programme district_base, not municipal_base"),
+        (7, "matching", "source: a disburse row moves the subsidy fund source, not 'matching'"),
+    ],
+)
+def test_a_money_row_naming_another_unit_programme_or_fund_source_is_refused_not_ignored(
+    funded_file: Path, tmp_path: Path, column: int, value: str, sentence: str
+) -> None:
+    """A disbursement row saying 'matching' was recorded as subsidy received; a row naming
+    another unit or programme was recorded on G1 all the same (its base was already checked)."""
+    shutil.copy(funded_file, tmp_path / "ledger.db")
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", CliRunner())
+    before = _stored(ledger.url)
+    row = _row("2024-05-10", "disburse", "1000", "T2", "2")
+    row[column] = value
+    result = ledger("import", str(_book(tmp_path, row)))
+    assert result.exit_code == 2, result.stdout
+    assert f"books.csv:2: {sentence}" in result.stderr
+    assert _stored(ledger.url) == before
+    row[1], row[4], row[7] = "U1", "district_base", "subsidy"  # what they are: taken
+    ledger.ok("import", str(_book(tmp_path, row)))
+    assert ledger.balances()["B0001"]["subsidy_received"] == "121000.00"
