@@ -18,6 +18,7 @@ matching, spending, reversals, recovery orders and receipts, and disposals.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 from collections.abc import Iterable, Iterator
@@ -121,6 +122,16 @@ def account_part(text: str) -> str:
     return part if part[0].isupper() or part[0].isdigit() else "X" + part
 
 
+def base_account(base_id: str) -> str:
+    """A base's account component, one per base: an id that is not a component as it stands (lower
+    case, Chinese, spaces…) also carries a digest of itself, or 渝中基地 and 江北基地 would both be
+    ``X`` and share their accounts."""
+    part = account_part(base_id)
+    if part == base_id:
+        return part
+    return f"{part}-{hashlib.sha256(base_id.encode('utf-8')).hexdigest()[:8]}"
+
+
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
@@ -185,6 +196,7 @@ def journal(app: Any, style: str) -> Iterator[str]:
 
     applied = GRANT + "Applied"
     grants: dict[str, Any] = {}
+    bases: dict[str, str] = {}
     opened: set[str] = set()
     txns: list[tuple[date, list[str], list[tuple[str, Decimal | None]]]] = []
     for r in _records(app):
@@ -195,7 +207,10 @@ def journal(app: Any, style: str) -> Iterator[str]:
         e = effect(r.topic, r.data) if g is not None else None
         if g is None or e is None:
             continue
-        postings = _postings(account_part(g["base_id"]), e)
+        base = bases.get(g["base_id"])
+        if base is None:
+            base = bases[g["base_id"]] = base_account(g["base_id"])
+        postings = _postings(base, e)
         if not postings:
             continue
         title, payee = _title(e, r.data)

@@ -559,3 +559,33 @@ def test_a_money_row_naming_another_unit_programme_or_fund_source_is_refused_not
     row[1], row[4], row[7] = "U1", "district_base", "subsidy"  # what they are: taken
     ledger.ok("import", str(_book(tmp_path, row)))
     assert ledger.balances()["B0001"]["subsidy_received"] == "121000.00"
+
+
+# ----------------------------------------------------------------------------- journals
+
+
+def test_bases_whose_ids_are_not_account_names_keep_accounts_of_their_own_in_the_journals(
+    sqlite_ledger: Ledger,
+) -> None:
+    """渝中基地 and 江北基地 were both 'X', b0001 and B0001 both 'B0001': the journals summed two
+    bases' money in one account, and Fava or hledger showed each the other's balance."""
+    from decimal import Decimal
+
+    from commands.export import base_account
+
+    amounts = {"渝中基地": "1000", "江北基地": "2000", "b0001": "3000", "B0001": "4000"}
+    for n, (base, amount) in enumerate(amounts.items()):
+        approved_district_grant(sqlite_ledger, grant=f"G{n}", base=base, unit=f"U{n}")
+        sqlite_ledger.ok("disburse", f"G{n}", "--amount", amount, "--voucher", "T1", "--date", "2024-04-10")
+    balances = sqlite_ledger.balances()
+    for style in ("beancount", "hledger"):
+        journal = sqlite_ledger.ok("export", "--format", style).stdout
+        held: dict[str, Decimal] = {}
+        for line in journal.splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[0].startswith("Assets:") and parts[2] == "CNY":
+                held[parts[0]] = held.get(parts[0], Decimal(0)) + Decimal(parts[1])
+        assert len(held) == len(amounts), (style, held)
+        for base in amounts:
+            account = f"Assets:{base_account(base)}:Subsidy"
+            assert f"{held[account]:.2f}" == balances[base]["subsidy_available"], (style, base)
