@@ -18,6 +18,7 @@ matching, spending, reversals, recovery orders and receipts, and disposals.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 from collections.abc import Iterable, Iterator
@@ -43,6 +44,14 @@ def _events(app: Any) -> Iterator[Any]:
         for n in notifications:
             yield app.mapper.to_domain_event(n)
         start = notifications[-1].id + 1
+
+
+def _escaped(rows: Iterable[list[Any]]) -> Iterator[list[Any]]:
+    """Text a spreadsheet would run as a formula, written as text (the import reads it back)."""
+    from ledger.import_format import escape_formula
+
+    for row in rows:
+        yield [escape_formula(v) if v.__class__ is str else v for v in row]
 
 
 def import_rows(app: Any) -> Iterator[list[Any]]:
@@ -113,6 +122,16 @@ def account_part(text: str) -> str:
     return part if part[0].isupper() or part[0].isdigit() else "X" + part
 
 
+def base_account(base_id: str) -> str:
+    """A base's account component, one per base: an id that is not a component as it stands (lower
+    case, Chinese, spaces…) also carries a digest of itself, or 渝中基地 and 江北基地 would both be
+    ``X`` and share their accounts."""
+    part = account_part(base_id)
+    if part == base_id:
+        return part
+    return f"{part}-{hashlib.sha256(base_id.encode('utf-8')).hexdigest()[:8]}"
+
+
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
@@ -177,6 +196,7 @@ def journal(app: Any, style: str) -> Iterator[str]:
 
     applied = GRANT + "Applied"
     grants: dict[str, Any] = {}
+    bases: dict[str, str] = {}
     opened: set[str] = set()
     txns: list[tuple[date, list[str], list[tuple[str, Decimal | None]]]] = []
     for r in _records(app):
@@ -187,7 +207,10 @@ def journal(app: Any, style: str) -> Iterator[str]:
         e = effect(r.topic, r.data) if g is not None else None
         if g is None or e is None:
             continue
-        postings = _postings(account_part(g["base_id"]), e)
+        base = bases.get(g["base_id"])
+        if base is None:
+            base = bases[g["base_id"]] = base_account(g["base_id"])
+        postings = _postings(base, e)
         if not postings:
             continue
         title, payee = _title(e, r.data)
@@ -260,18 +283,18 @@ def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None
             raise BadInputError(f"--runs writes the import format (csv or xlsx), not {fmt}")
         if output is not None:
             raise BadInputError("give either --output FILE or --runs DIR, not both")
-        _write_runs(runs_dir, fmt, HEADER, list(import_rows(app)))
+        _write_runs(runs_dir, fmt, HEADER, list(_escaped(import_rows(app))))
         return
     if fmt == "xlsx":
         if output is None:
             raise BadInputError("an xlsx export needs --output FILE.xlsx")
         from commands.output import to_xlsx
 
-        to_xlsx(output, [("import", HEADER, list(import_rows(app)))])
+        to_xlsx(output, [("import", HEADER, list(_escaped(import_rows(app))))])
         click.echo(f"exported to {output}")
         return
     if fmt == "csv":
-        text = _csv_text(HEADER, import_rows(app))
+        text = _csv_text(HEADER, _escaped(import_rows(app)))
     else:
         text = "\n".join(journal(app, fmt)) + "\n"
     if output is None:

@@ -33,9 +33,9 @@ def _available(outcome: Outcome) -> str:
 @click.argument("grant_id")
 @click.option("--amount", required=True, help="tranche amount, e.g. 10万 or 100,000.00")
 @click.option("--voucher", required=True, help="voucher number (unique per grant)")
-@click.option("--tranche", type=int, default=1, show_default=True, help="tranche number")
+@click.option("--tranche", default="1", show_default=True, help="tranche number")
 @click.option("--date", "on", type=DATE, help="business date (default today)")
-def disburse_command(grant_id: str, amount: str, voucher: str, tranche: int, on: datetime | None) -> None:
+def disburse_command(grant_id: str, amount: str, voucher: str, tranche: str, on: datetime | None) -> None:
     """Record a subsidy tranche received by the grant (财政补助拨付).
 
     \b

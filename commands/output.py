@@ -128,6 +128,10 @@ def _xlsx_value(sheet: Any, value: Any, cell_type: Any) -> Any:
         cell = cell_type(sheet, value=value.quantize(Decimal("0.01")))
         cell.number_format = YUAN_FORMAT
         return cell
+    if value.__class__ is str and value[:1] == "=":  # text, which openpyxl would write as a formula
+        cell = cell_type(sheet, value=value)
+        cell.data_type = "s"
+        return cell
     if value is None or isinstance(value, int | float | str):
         return value
     if isinstance(value, datetime):

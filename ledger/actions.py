@@ -39,7 +39,7 @@ from ledger.grant import BUDGET_SOURCES, Grant
 from ledger.money import parse_amount
 from ledger.policy import Policy
 from ledger.rules import SOURCES, not_dated_ahead, projects_count, raise_first
-from ledger.text import CONTROL, CONTROL_CHARACTERS, CONTROL_CHARACTERS_BUT_TAB
+from ledger.text import CONTROL, CONTROL_CHARACTERS, CONTROL_CHARACTERS_BUT_TAB, WHITE_SPACE
 from ledger.unit import UNIT_KINDS, RecommendationRound, Unit
 
 IDENTIFIER_MAX = 64
@@ -73,6 +73,8 @@ def business_date(value: Any) -> date:
         return value
     if isinstance(value, datetime):  # a workbook's date cell
         return value.date()
+    if isinstance(value, str):
+        value = value.strip(WHITE_SPACE)  # as the other fields are stripped, typed or imported
     # date.fromisoformat alone also takes 20240806, 2024-W32-2 and 2024-08-06T00:00
     if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
         try:
@@ -89,6 +91,17 @@ def _amount(value: Any) -> Decimal:
         return parse_amount(value, field="")
     except BadInputError as e:
         raise ValueError(e.message) from None
+
+
+def _whole(value: Any) -> Any:
+    """A whole number typed as text: ASCII digits only (int() also takes １, ٣ and 1_0, and
+    pydantic 1.0)."""
+    if isinstance(value, str):
+        value = value.strip(WHITE_SPACE)
+        if not (value.isascii() and value.isdigit()):
+            raise ValueError(f"{value!r} is not a whole number; write it in digits, e.g. 2")
+        return int(value)
+    return value
 
 
 def _source(value: str) -> str:
@@ -380,7 +393,8 @@ class Approve(GrantAction):
 
 class ApprovedElsewhere(Action):
     """A grant approved outside the ledger, brought in by an import: its unit (registered here
-    when new), its application and its approval; the selection steps are not replayed."""
+    when new), its application and its approval; the selection steps are not replayed. A grant
+    applied for in this ledger is approved as ``grant approve`` approves it: after its selection."""
 
     name = "grant approve"
     done_text = "recorded grant {grant_id}, approved elsewhere"
@@ -399,6 +413,7 @@ class ApprovedElsewhere(Action):
     def decide(self, books: Books) -> bool:
         programme = books.policy.programme(self.programme)
         grant = books.find_grant(self.grant_id)
+        elsewhere = grant is None
         if grant is not None:
             if (grant.unit_id, grant.base_id, grant.programme) != (
                 self.unit_id,
@@ -410,14 +425,11 @@ class ApprovedElsewhere(Action):
                     f"{grant.base_id} ({grant.programme})"
                 )
                 raise ConflictError(msg)
-            if grant.status != "applied":
-                if (grant.approved, grant.document) == (self.amount, self.document):
-                    return False
-                msg = (
-                    f"grant {self.grant_id} is already approved ({grant.approved} yuan, {grant.document}); "
-                    f"the row says {self.amount} yuan, {self.document}"
-                )
-                raise ConflictError(msg)
+            same = (grant.approved, grant.document) == (self.amount, self.document)
+            if grant.status != "applied" and grant.status != "rejected" and same:
+                return False
+            # otherwise approve refuses a grant rejected, or approved with other terms, as it
+            # refuses grant approve (exit 3)
         else:
             unit = books.find_unit(self.unit_id)
             if unit is None:
@@ -459,7 +471,7 @@ class ApprovedElsewhere(Action):
             bodies=list(programme.approving_bodies),
             build_start=self.build_start,
             build_end=self.build_end,
-            imported=True,
+            imported=elsewhere,
             **self.who(books),
         )
         return True
@@ -526,7 +538,7 @@ class Disburse(GrantAction):
     repeat_text = "disbursement {voucher} of grant {grant_id} is already recorded"
     amount: Amount
     voucher: Reference
-    tranche: int = Field(default=1, ge=1, le=100)
+    tranche: Annotated[int, BeforeValidator(_whole), Field(ge=1, le=100)] = 1
 
     def apply(self, grant: Grant, books: Books) -> bool:
         return grant.disburse(

@@ -20,6 +20,9 @@ options. Columns that carry a field of another name:
 - ``recover_receive``: ``voucher`` is the receipt's voucher.
 - ``dispose``: ``source`` the fund source, ``voucher`` the approval reference, ``memo`` how
   (``returned`` or ``carried_forward``).
+
+A cell starting with an apostrophe followed by ``=``, ``+``, ``-`` or ``@`` is read without the
+apostrophe: the export writes such text so, that a spreadsheet shows it instead of running it.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from ledger.actions import (
 )
 from ledger.errors import BadInputError
 from ledger.rules import OFFICER_ACTIONS
-from ledger.text import CONTROL_BUT_TAB
+from ledger.text import CONTROL_BUT_TAB, WHITE_SPACE
 
 HEADER = (
     "date",
@@ -86,7 +89,7 @@ class Cells(dict[str, str]):
 def _cell(value: Any) -> str:
     """A workbook's cell as the text a CSV file would hold."""
     if value.__class__ is str:
-        return value.strip()
+        return value.strip(WHITE_SPACE)
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -95,7 +98,23 @@ def _cell(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip()
+    return str(value).strip(WHITE_SPACE)
+
+
+# A text cell that a spreadsheet opening the file would run as a formula (CSV injection) is
+# written with an apostrophe in front, as Excel marks typed text; the import takes one off again.
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def escape_formula(value: str) -> str:
+    """``=1+1`` as ``'=1+1``, and ``'=1+1`` as ``''=1+1``: what the import reads back exactly."""
+    return "'" + value if value.lstrip("'")[:1] in FORMULA_STARTS else value
+
+
+def unescape_formulas(cells: Cells) -> None:
+    for column, value in cells.items():
+        if value[:1] == "'" and value.lstrip("'")[:1] in FORMULA_STARTS:
+            cells[column] = value[1:]
 
 
 def as_cells(row: Row) -> Cells:
@@ -323,7 +342,7 @@ def read_rows(lines: Iterator[list[Any]], first_line: int = 1) -> Iterator[tuple
     width = len(names)
     for n, cells in enumerate(lines, start=first_line + 1):
         try:
-            stripped = [c.strip() for c in cells]
+            stripped = [c.strip(WHITE_SPACE) for c in cells]
         except AttributeError:  # a workbook's cells: numbers, dates, None
             if any(c not in (None, "") and str(c).strip() for c in cells):
                 yield n, dict(zip(names, cells, strict=False))

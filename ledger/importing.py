@@ -53,6 +53,7 @@ from ledger.import_format import (
     read_rows,
     refuse_control_character,
     row_action,
+    unescape_formulas,
 )
 from ledger.money import parse_amount
 from ledger.policy import Policy, policy_in_force
@@ -224,8 +225,11 @@ class _Books:
     def apply(self, row: Row) -> None:
         """Apply one row's action to the aggregates (pending events), or raise why it is bad."""
         cells = row if row.__class__ is Cells else as_cells(row)
-        if CONTROL_BUT_TAB.search("".join(cells.values())):
+        joined = "".join(cells.values())
+        if CONTROL_BUT_TAB.search(joined):
             refuse_control_character(cells)
+        if "'" in joined:
+            unescape_formulas(cells)
         kind = cells["kind"].lower()
         if kind not in ROW_KINDS:
             msg = f"kind {cells['kind']!r} is unknown; use one of {', '.join(KINDS)}"
@@ -248,9 +252,36 @@ class _Books:
         if base_id and base_id != grant.base_id:
             msg = f"grant {action.grant_id} belongs to base {grant.base_id}, not {base_id}"
             raise BadInputError(msg)
+        if cells["unit_id"] or cells["programme"] or cells["source"]:
+            _same_grant(grant, cells, kind)
         if action.__class__ is Reverse and cells["amount"]:
             _same_amount(grant, action, parse_amount(cells["amount"]))
         action.apply(grant, self)  # what decide does, the grant already in hand
+
+
+# The fund source a row kind moves, whatever its source column says.
+_MOVES = {
+    "disburse": "subsidy",
+    "match_commit": "matching",
+    "match_receive": "matching",
+    "recover_order": "subsidy",
+    "recover_receive": "subsidy",
+}
+
+
+def _same_grant(grant: Grant, cells: Cells, kind: str) -> None:
+    """A money row's unit, programme and fund source, when given, are its grant's and its kind's:
+    a row that says otherwise is a mistake, not a note."""
+    for column, held in (("unit_id", grant.unit_id), ("programme", grant.programme)):
+        if cells[column] and cells[column] != held:
+            msg = (
+                f"grant {grant.grant_id} belongs to {column.removesuffix('_id')} {held}, not {cells[column]}"
+            )
+            raise BadInputError(msg)
+    moves = _MOVES.get(kind)
+    if moves is not None and cells["source"] and cells["source"] != moves:
+        msg = f"source: a {kind} row moves the {moves} fund source, not {cells['source']!r}"
+        raise BadInputError(msg)
 
 
 def _same_amount(grant: Grant, action: Reverse, amount: Decimal) -> None:

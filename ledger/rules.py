@@ -699,6 +699,24 @@ def recovered_within_order(grant: GrantFacts, act: Act, policy: Policy) -> Breac
     return recovery_within_order(grant.grant_id, grant.recovery_ordered, grant.recovered, act.amount, policy)
 
 
+def disposed_after_recoveries(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    """A disposal leaves the subsidy that ordered recoveries still owe: disposed of, it could not
+    be received back, and the grant could never close (recoveries settled)."""
+    if act.source != "subsidy" or grant.recovery_ordered is None:
+        return None
+    owed = grant.recovery_ordered - grant.recovered
+    left = grant.headroom("subsidy", act.on) - act.amount
+    if owed <= 0 or left >= owed:
+        return None
+    return Breach(
+        rule="recoveries before disposal",
+        clause=policy.clause("closure"),
+        message=f"disposing of {format_yuan(act.amount)} of the subsidy (财政补助) of grant "
+        f"{grant.grant_id} would leave {format_yuan(max(left, Decimal(0)))} for the {format_yuan(owed)} "
+        "of ordered recoveries not yet received; record the recovery (grant-ledger recover receive) first",
+    )
+
+
 def spent_on_permitted_category(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     return category_permitted(act.category, policy)[1]
 
@@ -770,7 +788,7 @@ RULES: dict[str, tuple[Check, ...]] = {
     ),
     "reverse": (recorded_by_its_role, grant_open_for_money, dated_by_today, reversed_after_spending),
     "recover receive": (*OPEN_RULES, recovered_within_order, paid_from_own_source),
-    "dispose": (*OPEN_RULES, paid_from_own_source),
+    "dispose": (*OPEN_RULES, paid_from_own_source, disposed_after_recoveries),
 }
 
 

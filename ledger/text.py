@@ -2,16 +2,29 @@
 
 The actions (ledger/actions.py), --actor and the importer's cells
 apply the same rule, so a value refused in one place is refused in the other.
+
+Control characters here are the C0 and C1 controls and the invisible format characters: zero
+widths, bidirectional overrides, the byte-order mark, soft hyphens, line and paragraph
+separators. A voucher ``S1`` followed by a zero-width space is another voucher that prints as
+``S1``: taken, it records the same expenditure twice under one visible number.
 """
 
 from __future__ import annotations
 
 import re
 
+# the invisible characters refused with the controls (Unicode Cf, Zl, Zp), as a class's body
+_INVISIBLE = r"\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
 # the characters refused, as regular-expression classes (ledger.actions hands them to pydantic)
-CONTROL_CHARACTERS = r"\x00-\x1f\x7f"
-CONTROL_CHARACTERS_BUT_TAB = r"\x00-\x08\x0a-\x1f\x7f"
+CONTROL_CHARACTERS = r"\x00-\x1f\x7f-\x9f" + _INVISIBLE
+CONTROL_CHARACTERS_BUT_TAB = r"\x00-\x08\x0a-\x1f\x7f-\x9f" + _INVISIBLE
 # in identifiers (ids, vouchers, references, actors): no control character at all
 CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
 # in free text (names, memos, reasons): a tab is text
 CONTROL_BUT_TAB = re.compile(f"[{CONTROL_CHARACTERS_BUT_TAB}]")
+# The white space stripped from both ends of a value: what the actions strip (Unicode White_Space).
+# str.strip() would also take U+001C..U+001F off the ends, which the actions refuse.
+WHITE_SPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)

@@ -163,6 +163,10 @@ class RingFenceModel(RuleBasedStateMachine):
     @rule(amount=amounts, on=dates, source=st.sampled_from(SOURCES))
     def dispose(self, amount: Decimal, on: date, source: str) -> None:
         ok = on >= APPROVED_ON and self.keeps_every_date(source, on, amount)
+        owed = self.ordered - self.recovered
+        if ok and source == "subsidy" and owed > 0:  # what ordered recoveries still owe stays
+            later = {on} | {d for s, d, _ in self.moves if s == source and d > on}
+            ok = all(self.balance(source, at) - amount >= owed for at in later)
         args = ["dispose", "G1", "--source", source, "--amount", str(amount), "--how", "returned"]
         self.expect(ok, *args, "--approval", self.voucher(), "--date", on.isoformat())
         if ok:
