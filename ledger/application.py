@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
@@ -21,13 +21,15 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 from sqlalchemy.engine import Engine
 
-from ledger.actions import Action
 from ledger.database import APP_NAME, busy_timeout_ms, ensure_schema
 from ledger.errors import ConflictError, LedgerError, NotFoundError, StorageError
 from ledger.grant import Grant, grant_uuid
 from ledger.policy import Policy, policy_in_force
 from ledger.rules import business_today, raise_first, role_may_record
 from ledger.unit import RecommendationRound, Unit, round_uuid, unit_uuid
+
+if TYPE_CHECKING:  # the actions (and pydantic) load with the commands that build them, not with reports
+    from ledger.actions import Action
 
 MAX_ATTEMPTS = 30
 # How many times commands of this process retried: optimistic-concurrency conflicts, locks.
