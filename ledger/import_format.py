@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -65,17 +65,6 @@ HEADER = (
     "voucher",
     "payee",
     "memo",
-)
-KINDS = (
-    "approve",
-    "disburse",
-    "match_commit",
-    "match_receive",
-    "spend",
-    "reverse",
-    "recover_order",
-    "recover_receive",
-    "dispose",
 )
 _PERIOD = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})?\s*(?:\.\.|~|/)?\s*(\d{4}-\d{2}-\d{2})\s*$")
 
@@ -133,148 +122,64 @@ def _period(memo: str) -> tuple[str | None, str | None]:
     return found.group(1), found.group(2)
 
 
-# Each row kind: the action it records, and the column that carries each of the action's fields
-# (fields not named here are the column of their own name; ``on`` is ``date``).
-def _approve_row(row: Cells) -> Action:
-    start, end = _period(row["memo"])
-    return ApprovedElsewhere.model_validate(
-        dict(
-            on=row["date"],
-            grant_id=row["grant_id"],
-            unit_id=row["unit_id"],
-            base_id=row["base_id"],
-            programme=row["programme"],
-            amount=row["amount"],
-            document=row["voucher"],
-            build_start=start,
-            build_end=end,
-            base_name=row["content"],
-            unit_name=row["payee"],
-        )
-    )
+def _build_period(values: dict[str, Any], row: Cells) -> None:
+    values["build_start"], values["build_end"] = _period(row["memo"])
 
 
-def _disburse_row(row: Cells) -> Action:
-    return Disburse.model_validate(
-        dict(
-            on=row["date"],
-            grant_id=row["grant_id"],
-            amount=row["amount"],
-            voucher=row["voucher"],
-            tranche=row["memo"] or 1,
-        )
-    )
+def _first_tranche(values: dict[str, Any], row: Cells) -> None:
+    values["tranche"] = values["tranche"] or 1
 
 
-def _match_commit_row(row: Cells) -> Action:
-    return CommitMatching.model_validate(
-        dict(
-            on=row["date"],
-            grant_id=row["grant_id"],
-            amount=row["amount"],
-            voucher=row["voucher"],
-            funder=row["payee"],
-        )
-    )
+class RowKind(NamedTuple):
+    """What a row of one kind records: its action, the column each of the action's fields is read
+    from, and what is worked out of the cells beyond reading them."""
+
+    action: type[Action]
+    columns: dict[str, str]
+    adjust: Callable[[dict[str, Any], Cells], None] | None = None
 
 
-def _match_receive_row(row: Cells) -> Action:
-    return ReceiveMatching.model_validate(
-        dict(on=row["date"], grant_id=row["grant_id"], amount=row["amount"], voucher=row["voucher"])
-    )
-
-
-def _spend_row(row: Cells) -> Action:
-    return Spend.model_validate(
-        dict(
-            on=row["date"],
-            grant_id=row["grant_id"],
-            amount=row["amount"],
-            category=row["category"],
-            source=row["source"],
-            content=row["content"],
-            voucher=row["voucher"],
-            payee=row["payee"],
-            memo=row["memo"],
-        )
-    )
-
-
-def _reverse_row(row: Cells) -> Action:
-    return Reverse.model_validate(
-        dict(
-            on=row["date"],
-            grant_id=row["grant_id"],
-            voucher=row["memo"],
-            reason=row["voucher"],
-        )
-    )
-
-
-def _recover_order_row(row: Cells) -> Action:
-    return OrderRecovery.model_validate(
-        dict(
-            on=row["date"],
-            grant_id=row["grant_id"],
-            amount=row["amount"],
-            document=row["voucher"],
-            reason=row["memo"],
-        )
-    )
-
-
-def _recover_receive_row(row: Cells) -> Action:
-    return ReceiveRecovery.model_validate(
-        dict(on=row["date"], grant_id=row["grant_id"], amount=row["amount"], voucher=row["voucher"])
-    )
-
-
-def _dispose_row(row: Cells) -> Action:
-    return Dispose.model_validate(
-        dict(
-            on=row["date"],
-            grant_id=row["grant_id"],
-            source=row["source"],
-            amount=row["amount"],
-            how=row["memo"],
-            approval=row["voucher"],
-        )
-    )
-
-
-ROW_KINDS: dict[str, tuple[Callable[[Cells], Action], dict[str, str]]] = {
-    "approve": (
-        _approve_row,
+_ON_GRANT = {"on": "date", "grant_id": "grant_id"}
+_MONEY = {**_ON_GRANT, "amount": "amount"}
+ROW_KINDS: dict[str, RowKind] = {
+    "approve": RowKind(
+        ApprovedElsewhere,
         {
+            **_MONEY,
+            "unit_id": "unit_id",
+            "base_id": "base_id",
+            "programme": "programme",
             "document": "voucher",
             "build_start": "memo",
             "build_end": "memo",
             "base_name": "content",
             "unit_name": "payee",
         },
+        _build_period,
     ),
-    "disburse": (_disburse_row, {"tranche": "memo"}),
-    "match_commit": (_match_commit_row, {"funder": "payee"}),
-    "match_receive": (_match_receive_row, {}),
-    "spend": (_spend_row, {}),
-    "reverse": (_reverse_row, {"voucher": "memo", "reason": "voucher"}),
-    "recover_order": (_recover_order_row, {"document": "voucher", "reason": "memo"}),
-    "recover_receive": (_recover_receive_row, {}),
-    "dispose": (_dispose_row, {"approval": "voucher", "how": "memo"}),
+    "disburse": RowKind(Disburse, {**_MONEY, "voucher": "voucher", "tranche": "memo"}, _first_tranche),
+    "match_commit": RowKind(CommitMatching, {**_MONEY, "voucher": "voucher", "funder": "payee"}),
+    "match_receive": RowKind(ReceiveMatching, {**_MONEY, "voucher": "voucher"}),
+    "spend": RowKind(
+        Spend,
+        {
+            **_MONEY,
+            "category": "category",
+            "source": "source",
+            "content": "content",
+            "voucher": "voucher",
+            "payee": "payee",
+            "memo": "memo",
+        },
+    ),
+    "reverse": RowKind(Reverse, {**_ON_GRANT, "voucher": "memo", "reason": "voucher"}),
+    "recover_order": RowKind(OrderRecovery, {**_MONEY, "document": "voucher", "reason": "memo"}),
+    "recover_receive": RowKind(ReceiveRecovery, {**_MONEY, "voucher": "voucher"}),
+    "dispose": RowKind(Dispose, {**_MONEY, "source": "source", "how": "memo", "approval": "voucher"}),
 }
-assert tuple(ROW_KINDS) == KINDS
+KINDS = tuple(ROW_KINDS)
 # the action each row kind records (whose name says which role records it)
-ROW_ACTIONS: dict[str, type[Action]] = {
-    "approve": ApprovedElsewhere,
-    "disburse": Disburse,
-    "match_commit": CommitMatching,
-    "match_receive": ReceiveMatching,
-    "spend": Spend,
-    "reverse": Reverse,
-    "recover_order": OrderRecovery,
-    "recover_receive": ReceiveRecovery,
-    "dispose": Dispose,
-}
+ROW_ACTIONS: dict[str, type[Action]] = {kind: row_kind.action for kind, row_kind in ROW_KINDS.items()}
 
 
 def role_of_kind(kind: str) -> str:
@@ -299,16 +204,14 @@ def runs_by_role(rows: Iterable[list[Any]]) -> Iterator[tuple[str, list[list[Any
 
 def row_action(row: Cells, kind: str) -> Action:
     """The action a row records, or BadInputError naming the column and the field's rule."""
-    build, columns = ROW_KINDS[kind]
+    action, columns, adjust = ROW_KINDS[kind]
+    values = {field: row[column] for field, column in columns.items()}
+    if adjust is not None:
+        adjust(values, row)
     try:
-        return build(row)
+        return action.model_validate(values)
     except ValidationError as e:
-        raise BadInputError(
-            explain(e, lambda field: columns.get(field) or _COLUMN.get(field, field))
-        ) from None
-
-
-_COLUMN = {"on": "date"}
+        raise BadInputError(explain(e, lambda field: columns.get(field, field))) from None
 
 
 def refuse_control_character(row: Row) -> None:
