@@ -28,7 +28,6 @@ from ledger.rules import (
     approval_reference,
     approved_before_money,
     balance_settled,
-    business_today,
     final_evaluation_passed,
     in_selection,
     least_balance,
@@ -602,7 +601,7 @@ class Grant(Aggregate):
         fields = {"amount": amount, "tranche": tranche, "on": on}
         if self.already_recorded("disburse", voucher, fields):
             return False
-        refuse_breaches(self, Act("disburse", on, role, amount, today=business_today()), policy)
+        refuse_breaches(self, Act("disburse", on, role, amount), policy)
         self.trigger_event(
             self.SubsidyDisbursed,
             amount=amount,
@@ -628,9 +627,7 @@ class Grant(Aggregate):
         fields = {"amount": amount, "funder": funder, "on": on}
         if self.already_recorded("match_commit", voucher, fields):
             return False
-        refuse_breaches(
-            self, Act("match commit", on, role, amount, "matching", today=business_today()), policy
-        )
+        refuse_breaches(self, Act("match commit", on, role, amount, "matching"), policy)
         self.trigger_event(
             self.MatchingCommitted,
             amount=amount,
@@ -648,9 +645,7 @@ class Grant(Aggregate):
         fields = {"amount": amount, "on": on}
         if self.already_recorded("match_receive", voucher, fields):
             return False
-        refuse_breaches(
-            self, Act("match receive", on, role, amount, "matching", today=business_today()), policy
-        )
+        refuse_breaches(self, Act("match receive", on, role, amount, "matching"), policy)
         self.trigger_event(
             self.MatchingReceived,
             amount=amount,
@@ -691,9 +686,7 @@ class Grant(Aggregate):
         }
         if self.already_recorded("spend", voucher, fields):
             return False
-        refuse_breaches(
-            self, Act("spend", on, role, amount, source, category, content, today=business_today()), policy
-        )
+        refuse_breaches(self, Act("spend", on, role, amount, source, category, content), policy)
         self.trigger_event(
             self.ExpenditureRecorded,
             amount=amount,
@@ -723,7 +716,7 @@ class Grant(Aggregate):
             raise ConflictError(msg)
         spent_on = original.get("on")  # None: kept by a snapshot of an earlier version
         spent = None if spent_on is None else date.fromisoformat(spent_on)
-        refuse_breaches(self, Act("reverse", on, role, reverses_on=spent, today=business_today()), policy)
+        refuse_breaches(self, Act("reverse", on, role, reverses_on=spent), policy)
         self.trigger_event(
             self.ExpenditureReversed,
             voucher=voucher,
@@ -820,7 +813,7 @@ class Grant(Aggregate):
     # ------------------------------------------------------------------ budget
 
     def _open(self, action: str, on: date, role: str, policy: Policy, amount: Decimal = ZERO) -> None:
-        refuse_breaches(self, Act(action, on, role, amount, today=business_today()), policy)
+        refuse_breaches(self, Act(action, on, role, amount), policy)
 
     def register_budget(
         self, *, lines: dict[str, Decimal], on: date, actor: str, role: str, policy: Policy
@@ -995,7 +988,7 @@ class Grant(Aggregate):
     ) -> bool:
         if self.already_recorded("recover", voucher, {"amount": amount, "on": on}):
             return False
-        refuse_breaches(self, Act("recover receive", on, role, amount, today=business_today()), policy)
+        refuse_breaches(self, Act("recover receive", on, role, amount), policy)
         return self._event(self.FundsRecovered, on, actor, role, amount=amount, voucher=voucher)
 
     def dispose(
@@ -1017,7 +1010,7 @@ class Grant(Aggregate):
         if self.already_recorded("dispose", approval, fields):
             return False
         raise_first([approval_reference(approval, "disposing of a balance", policy)])
-        refuse_breaches(self, Act("dispose", on, role, amount, source, today=business_today()), policy)
+        refuse_breaches(self, Act("dispose", on, role, amount, source), policy)
         return self._event(
             self.BalanceDisposed, on, actor, role, source=source, amount=amount, how=how, approval=approval
         )

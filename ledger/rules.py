@@ -632,7 +632,9 @@ class Act(NamedTuple):  # a tuple: built for every act the aggregate decides and
     category: str = ""
     content: str = ""
     reverses_on: date | None = None  # a reversal: the date of the expenditure it reverses
-    today: date | None = None  # the day it is recorded in Chongqing (None: not known)
+    # the day a stored act was recorded in Chongqing, for the judge; None where the action itself
+    # was judged on its date before anything loaded (ledger.actions.Action.judge)
+    today: date | None = None
 
 
 Check = Callable[[GrantFacts, Act, Policy], Breach | None]
