@@ -17,9 +17,7 @@ matching, spending, reversals, recovery orders and receipts, and disposals.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import re
 from collections.abc import Iterable, Iterator
 from datetime import date
@@ -30,6 +28,7 @@ from typing import Any
 import click
 
 from commands.context import settings
+from commands.output import to_csv, to_xlsx
 from ledger.errors import BadInputError
 
 PAGE = 5000
@@ -288,13 +287,11 @@ def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None
     if fmt == "xlsx":
         if output is None:
             raise BadInputError("an xlsx export needs --output FILE.xlsx")
-        from commands.output import to_xlsx
-
         to_xlsx(output, [("import", HEADER, list(_escaped(import_rows(app))))])
         click.echo(f"exported to {output}")
         return
     if fmt == "csv":
-        text = _csv_text(HEADER, _escaped(import_rows(app)))
+        text = to_csv(HEADER, _escaped(import_rows(app)))
     else:
         text = "\n".join(journal(app, fmt)) + "\n"
     if output is None:
@@ -302,15 +299,6 @@ def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"exported to {output}")
-
-
-def _csv_text(header: tuple[str, ...], rows: Iterable[list[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([f"{v:.2f}" if isinstance(v, Decimal) else v for v in row])
-    return buffer.getvalue()
 
 
 def _write_runs(folder: Path, fmt: str, header: tuple[str, ...], rows: list[list[Any]]) -> None:
@@ -325,11 +313,9 @@ def _write_runs(folder: Path, fmt: str, header: tuple[str, ...], rows: list[list
     for n, (role, run) in enumerate(runs, 1):
         path = folder / f"{n:0{width}d}-{role}.{fmt}"
         if fmt == "xlsx":
-            from commands.output import to_xlsx
-
             to_xlsx(path, [("import", header, run)])
         else:
-            path.write_text(_csv_text(header, run), encoding="utf-8")
+            path.write_text(to_csv(header, run), encoding="utf-8")
         names.append((role, path))
     click.echo(f"exported {len(rows)} rows in {len(runs)} runs to {folder}; import them in this order:")
     for role, path in names:
