@@ -8,6 +8,7 @@ Fund sources are ring-fenced sub-ledgers (003 第十条): ``subsidy`` (财政补
 from __future__ import annotations
 
 import hashlib
+from bisect import insort
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -374,6 +375,8 @@ class Grant(Aggregate):
     # has neither (these class defaults): GrantLedger.load_grant replays such a grant instead.
     days: dict[str, dict[str, Decimal]] | None = None
     last_day: dict[str, str] | None = None
+    # the dates of ``days`` in order (None: not kept by the snapshot this grant came from)
+    dates: dict[str, list[str]] | None = None
 
     def __init__(self) -> None:
         self.approved = ZERO
@@ -402,6 +405,7 @@ class Grant(Aggregate):
         self.disposed: dict[str, Decimal] = {"subsidy": ZERO, "matching": ZERO}
         self.days = {"subsidy": {}, "matching": {}}
         self.last_day = {"subsidy": "", "matching": ""}
+        self.dates = {"subsidy": [], "matching": []}
 
     @classmethod
     def create(
@@ -456,16 +460,27 @@ class Grant(Aggregate):
         """The least balance of ``source`` at the end of ``on`` and of every later date."""
         if self.days is None or self.last_day is None:
             return self.available(source)
-        return least_balance(self.available(source), self.days[source], self.last_day[source], on)
+        if self.dates is None:
+            self.dates = {s: sorted(book) for s, book in self.days.items()}
+        book = self.days[source]
+        return least_balance(self.available(source), book, self.last_day[source], on, self.dates[source])
 
     def moved(self, source: str, on: date, amount: Decimal) -> None:
         if self.days is None or self.last_day is None:
             return
         day = on.isoformat()
         book = self.days[source]
-        book[day] = book.get(day, ZERO) + amount
+        before = book.get(day)
+        if before is not None:
+            book[day] = before + amount
+            return
+        book[day] = amount
         if day > self.last_day[source]:
             self.last_day[source] = day
+            if self.dates is not None:
+                self.dates[source].append(day)
+        elif self.dates is not None:
+            insort(self.dates[source], day)
 
     # ------------------------------------------------------------------ idempotency
 
@@ -686,7 +701,7 @@ class Grant(Aggregate):
         }
         if self.already_recorded("spend", voucher, fields):
             return False
-        refuse_breaches(self, Act("spend", on, role, amount, source, category, content), policy)
+        refuse_breaches(self, Act("spend", on, role, amount, source, code, content), policy)
         self.trigger_event(
             self.ExpenditureRecorded,
             amount=amount,

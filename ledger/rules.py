@@ -7,8 +7,10 @@ same breaches found in stored history as findings. Checks never touch the store.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import accumulate
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import NamedTuple, Protocol, TypeVar
@@ -42,21 +44,20 @@ def plan_line(budget: dict[str, Amount], content: str, source: str, zero: Amount
     return total
 
 
-def least_balance(total: Amount, book: dict[str, Amount], last: str, on: date) -> Amount:
+def least_balance(
+    total: Amount, book: dict[str, Amount], last: str, on: date, dates: list[str] | None = None
+) -> Amount:
     """The least balance at the end of ``on`` and of every later date, of a fund source whose
-    balance is ``total`` and whose net change per ISO date is ``book`` (``last`` its latest date)."""
+    balance is ``total`` and whose net change per ISO date is ``book`` (``last`` its latest date,
+    ``dates`` its dates in order, if kept)."""
     day = on.isoformat()
     if day >= last:  # nothing dated later: as recorded in date order, the usual case
         return total
-    later = sorted(k for k in book if k > day)
-    balance = total
-    for key in later:
-        balance -= book[key]
-    least = balance
-    for key in later:
-        balance += book[key]
-        least = min(least, balance)
-    return least
+    later = sorted([k for k in book if k > day]) if dates is None else dates[bisect_right(dates, day) :]
+    # the balance at the end of a date is the total less what every later date moved: the least
+    # one is the total less the greatest sum of the latest dates' moves (or nothing)
+    greatest = max(accumulate([book[k] for k in reversed(later)]))
+    return total - greatest if greatest > 0 else total
 
 
 # Which role may record which kind of action (DESIGN: roles).
@@ -134,8 +135,11 @@ def role_may_record(role: str, action: str, policy: Policy) -> Breach | None:
 # ----------------------------------------------------------------------------- lifecycle
 
 
+OPEN_FOR_MONEY = frozenset({"approved", "closing"})
+
+
 def approved_before_money(grant_id: str, status: str, action: str, policy: Policy) -> Breach | None:
-    if status in ("approved", "closing"):
+    if status in OPEN_FOR_MONEY:
         return None
     if status == "closed":
         return Breach(
@@ -641,15 +645,22 @@ Check = Callable[[GrantFacts, Act, Policy], Breach | None]
 
 
 def recorded_by_its_role(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    if act.action in ROLE_ACTIONS.get(act.role, ()):
+        return None
     return role_may_record(act.role, act.action, policy)
 
 
 def grant_open_for_money(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    if grant.status in OPEN_FOR_MONEY:
+        return None
     return approved_before_money(grant.grant_id, grant.status, act.action, policy)
 
 
 def dated_after_approval(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
-    return not_before_approval(grant.grant_id, grant.approved_on, act.on, act.action, policy)
+    approved_on = grant.approved_on
+    if approved_on is None or act.on >= approved_on:
+        return None
+    return not_before_approval(grant.grant_id, approved_on, act.on, act.action, policy)
 
 
 CHINA = timezone(timedelta(hours=8))  # Asia/Shanghai, which keeps no daylight saving time
@@ -720,6 +731,9 @@ def disposed_after_recoveries(grant: GrantFacts, act: Act, policy: Policy) -> Br
 
 
 def spent_on_permitted_category(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    category = policy.categories.get(act.category)  # a stored code, as the aggregate records it
+    if category is not None and category.allowed:
+        return None
     return category_permitted(act.category, policy)[1]
 
 
@@ -734,9 +748,10 @@ def spent_in_build_period(grant: GrantFacts, act: Act, policy: Policy) -> Breach
 def paid_from_own_source(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     """The ring-fence: the act leaves its source's balance non-negative at the end of its date
     and of every later date."""
-    return within_fund_source(
-        grant.grant_id, act.source, grant.headroom(act.source, act.on), act.amount, policy
-    )
+    room = grant.headroom(act.source, act.on)
+    if act.amount <= room:
+        return None
+    return within_fund_source(grant.grant_id, act.source, room, act.amount, policy)
 
 
 def reversed_after_spending(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:

@@ -9,6 +9,7 @@ by an older version, may break a rule the aggregate now refuses. Amounts are kep
 from __future__ import annotations
 
 import json
+from bisect import insort
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -99,7 +100,17 @@ class JudgedGrant:
     ``facts`` what else the rules read (None: kept by an earlier version, which had none —
     such a grant's ring-fence is judged on its totals, and its recoveries not at all)."""
 
-    __slots__ = ("approved_on", "build_end", "build_start", "facts", "grant_id", "programme", "row", "status")
+    __slots__ = (
+        "approved_on",
+        "build_end",
+        "build_start",
+        "dates",
+        "facts",
+        "grant_id",
+        "programme",
+        "row",
+        "status",
+    )
 
     def __init__(self, row: dict[str, Any], facts: dict[str, Any] | None) -> None:
         self.row = row
@@ -112,6 +123,8 @@ class JudgedGrant:
         self.build_end: date | None = row["build_end"]
         on = None if facts is None else facts["approved_on"]
         self.approved_on: date | None = None if on is None else date.fromisoformat(on)
+        # the dates of each source's book in order, built when a rule first reads an earlier date
+        self.dates: dict[str, list[str]] | None = None
 
     @classmethod
     def applied(cls, r: StoredRecord) -> JudgedGrant:
@@ -159,7 +172,13 @@ class JudgedGrant:
         total = self.row[f"{source}_available"]
         if self.facts is None:
             return from_fen(total)
-        return from_fen(least_balance(total, self.facts["days"][source], self.facts["last_day"][source], on))
+        facts = self.facts
+        last = facts["last_day"][source]
+        if on.isoformat() >= last:
+            return from_fen(total)
+        if self.dates is None:
+            self.dates = {s: sorted(book) for s, book in facts["days"].items()}
+        return from_fen(least_balance(total, facts["days"][source], last, on, self.dates[source]))
 
     def budget_line(self, content: str, source: str) -> Decimal | None:
         if self.facts is None:
@@ -179,9 +198,17 @@ class JudgedGrant:
         if self.facts is None:
             return
         book = self.facts["days"][source]
-        book[on] = book.get(on, 0) + change
+        before = book.get(on)
+        if before is not None:
+            book[on] = before + change
+            return
+        book[on] = change
         if on > self.facts["last_day"][source]:
             self.facts["last_day"][source] = on
+            if self.dates is not None:
+                self.dates[source].append(on)
+        elif self.dates is not None:
+            insort(self.dates[source], on)
 
     def _line(self, data: dict[str, Any], change: int) -> None:
         if self.facts is not None:
