@@ -10,9 +10,9 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from itertools import accumulate
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from itertools import accumulate
 from typing import NamedTuple, Protocol, TypeVar
 
 from ledger.errors import RuleViolationError
