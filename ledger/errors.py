@@ -43,6 +43,17 @@ class ConflictError(LedgerError):
     exit_code = 5
 
 
+class ReversedVoucherError(ConflictError):
+    """A spend of a voucher its grant has reversed. ``repeat``: with the very details recorded
+    then, which an import of the history that also holds the reversal repeats harmlessly."""
+
+    def __init__(self, message: str, *, grant_id: str, voucher: str, repeat: bool) -> None:
+        super().__init__(message)
+        self.grant_id = grant_id
+        self.voucher = voucher
+        self.repeat = repeat
+
+
 class VerificationError(LedgerError):
     exit_code = 6
 

@@ -39,7 +39,7 @@ from ledger.actions import GrantAction, Reverse
 from ledger.application import GrantLedger
 from ledger.bulk_write import BulkWriter, OnBatch, take_write_lock
 from ledger.encoding import EventRow, StateEncoder
-from ledger.errors import BadInputError, LedgerError, NotFoundError, StorageError
+from ledger.errors import BadInputError, LedgerError, NotFoundError, ReversedVoucherError, StorageError
 from ledger.forked import messages_from_fork
 from ledger.grant import Grant
 from ledger.import_format import (
@@ -118,6 +118,7 @@ class _Books:
         self._policies: dict[date, Policy] = {}
         # (id(policy), action name) -> the role rule's verdict: it depends on nothing else
         self._may_record: dict[tuple[int, str], Breach | None] = {}
+        self.reversed_voucher: tuple[str, str] | None = None  # (grant, voucher) of the last row, a reversal
 
     def policy_on(self, on: date) -> Policy:
         policy = self._policies.get(on)
@@ -224,6 +225,7 @@ class _Books:
 
     def apply(self, row: Row) -> None:
         """Apply one row's action to the aggregates (pending events), or raise why it is bad."""
+        self.reversed_voucher = None
         cells = row if row.__class__ is Cells else as_cells(row)
         joined = "".join(cells.values())
         if CONTROL_BUT_TAB.search(joined):
@@ -257,6 +259,8 @@ class _Books:
         if action.__class__ is Reverse and cells["amount"]:
             _same_amount(grant, action, parse_amount(cells["amount"]))
         action.apply(grant, self)  # what decide does, the grant already in hand
+        if action.__class__ is Reverse:
+            self.reversed_voucher = (action.grant_id, action.voucher)
 
 
 # The fund source a row kind moves, whatever its source column says.
@@ -350,16 +354,28 @@ def _check(
     result = ImportResult()
     pending: list[EventRow] = []
     since = 0
+    # a spend repeating a reversed voucher, by (grant, voucher): a repeat of history only if the
+    # file repeats its reversal too; otherwise refused at its line when the file ends
+    respent: dict[tuple[str, str], tuple[int, ReversedVoucherError]] = {}
     for line, row in rows:
         result.rows += 1
         since += 1
         try:
             books.apply(row)
+        except ReversedVoucherError as e:
+            if e.repeat:
+                respent[e.grant_id, e.voucher] = (line, e)
+            else:
+                result.errors.append(_error(line, e))
+            books.touched.clear()
+            continue
         except LedgerError as e:
             result.errors.append(_error(line, e))
             books.touched.clear()
             pending.clear()
             continue
+        if respent and books.reversed_voucher is not None:
+            respent.pop(books.reversed_voucher, None)
         events = books.collect()
         result.events += len(events)
         if not result.errors:
@@ -372,6 +388,9 @@ def _check(
             yield "rows", since
             since = 0
     yield "rows", since
+    for line, error in respent.values():
+        result.errors.append(_error(line, error))
+    result.errors.sort(key=lambda e: e.line)
     if not result.errors and result.events:
         if pending:
             yield "events", pending
