@@ -16,7 +16,7 @@ from tests.conftest import Ledger, approved_district_grant
 from tests.importdata import HEADER as HEADER_LINE
 
 HEADER = HEADER_LINE.split(",")
-SPEND = ("spend", "G1", "--amount", "3000", "--category", "equipment", "--voucher", "V1")
+SPEND: tuple[str, ...] = ("spend", "G1", "--amount", "3000", "--category", "equipment", "--voucher", "V1")
 SPEND = (*SPEND, "--date", "2024-05-10")
 
 
