@@ -1,0 +1,172 @@
+"""An audit that cannot be fooled (issue 14, High): signed checkpoints survive a rebuild and a new
+one must extend the last; only keys the auditor already trusts anchor a bundle; a redacted bundle
+cannot withhold its own aggregates' events. Each drill is what an attacker with the files does."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from audit.bundle import write_manifest
+from audit.log import ORIGIN
+from audit.signing import generate_keypair, load_private_key, sign_checkpoint, utc_timestamp
+from audit.verifier.canonical import record_leaf_hash
+from audit.verifier.checkpoint import Checkpoint
+from audit.verifier.merkle import CompactRange
+from ledger.database import EVENTS_TABLE
+from tests.conftest import Ledger, approved_district_grant
+
+
+def _money(ledger: Ledger, grant: str = "G1") -> None:
+    ledger.ok("disburse", grant, "--amount", "12万", "--voucher", f"{grant}-T1", "--date", "2024-04-10")
+    for voucher, amount, day in (("S1", "3.5万", "2024-05-10"), ("S2", "12000", "2024-05-11")):
+        ledger.ok(
+            "spend", grant, "--amount", amount, "--category", "equipment", "--source", "subsidy",
+            "--voucher", f"{grant}-{voucher}", "--date", day,
+        )  # fmt: skip
+
+
+@pytest.fixture
+def keyed(ledger: Ledger, tmp_path: Path) -> tuple[Ledger, Path]:
+    approved_district_grant(ledger)
+    _money(ledger)
+    ledger.ok("keys", "generate", "--dir", str(tmp_path / "keys"))
+    return ledger, tmp_path / "keys" / "ledger.key"
+
+
+def _checkpoint(ledger: Ledger, key: Path, save: Path | None = None) -> str:
+    out = ledger.ok("audit", "checkpoint", "--key", str(key)).stdout
+    if save is not None:
+        save.write_text(out, encoding="utf-8")
+    return out
+
+
+def _export(ledger: Ledger, directory: Path, *options: str) -> Path:
+    ledger.ok("audit", "export", str(directory), *options, role="auditor")
+    return directory
+
+
+def _verify(ledger: Ledger, bundle: Path, *options: str) -> tuple[int, str]:
+    result = ledger("audit", "verify", str(bundle), *options, role="auditor")
+    assert "Traceback" not in result.stderr
+    return result.exit_code, result.stdout
+
+
+def _lines(bundle: Path) -> list[dict]:
+    return [json.loads(line) for line in (bundle / "events.jsonl").read_text("utf-8").splitlines()]
+
+
+def _write_lines(bundle: Path, lines: list[dict]) -> None:
+    body = "".join(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n" for line in lines)
+    (bundle / "events.jsonl").write_text(body, encoding="utf-8")
+
+
+def _resign(bundle: Path, lines: list[dict], key: Path, name: str) -> None:
+    """The forger's checkpoints over the forged leaves, signed with ``key``."""
+    private = load_private_key(key)
+    for path in sorted((bundle / "checkpoints").glob("*.txt")):
+        size = int(path.read_text("utf-8").splitlines()[1])
+        root = CompactRange().extend(bytes.fromhex(line["leaf_hash"]) for line in lines[:size]).root()
+        path.write_text(sign_checkpoint(Checkpoint(ORIGIN, size, root, utc_timestamp()), private, name))
+
+
+# ----------------------------------------------------------------------------- 1. checkpoints are records
+
+
+def _rewrite_payee_below_the_application(url: str, voucher: str, payee: str) -> int:
+    """What someone with the SQLite file does: drop the guard, rewrite a spend, put the guard back.
+    Returns the rewritten event's store id."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            rows = conn.execute(text(f"SELECT id, state FROM {EVENTS_TABLE} ORDER BY id")).all()
+            nid, state = next((i, bytes(s)) for i, s in rows if voucher.encode() in bytes(s))
+            conn.execute(text(f"DROP TRIGGER {EVENTS_TABLE}_no_update"))
+            data = json.loads(state)
+            data["payee"] = payee
+            conn.execute(
+                text(f"UPDATE {EVENTS_TABLE} SET state = :s WHERE id = :id"),
+                {"s": json.dumps(data, ensure_ascii=False).encode(), "id": nid},
+            )
+            conn.execute(
+                text(
+                    f"CREATE TRIGGER {EVENTS_TABLE}_no_update BEFORE UPDATE ON {EVENTS_TABLE} "
+                    "BEGIN SELECT RAISE(ABORT, 'grant-ledger events are append-only: UPDATE refused'); END"
+                )
+            )
+        return int(nid)
+    finally:
+        engine.dispose()
+
+
+def test_a_rebuild_keeps_signed_checkpoints_and_they_are_still_exported(
+    keyed: tuple[Ledger, Path], tmp_path: Path
+) -> None:
+    ledger, key = keyed
+    first = _checkpoint(ledger, key, tmp_path / "cp1.txt")
+    ledger.ok("disburse", "G1", "--amount", "1万", "--voucher", "T2", "--tranche", "2", "--date", "2024-07-01")
+    second = _checkpoint(ledger, key)
+    ledger.ok("projections", "rebuild")
+    # the latest checkpoint is repeated, not signed anew as sequence 1
+    result = ledger.ok("audit", "checkpoint", "--key", str(key))
+    assert result.stdout == second and "latest checkpoint repeated" in result.stderr
+    b = _export(ledger, tmp_path / "b")
+    kept = sorted(p.read_text("utf-8") for p in (b / "checkpoints").glob("*.txt"))
+    assert kept == sorted([first, second])
+    code, out = _verify(ledger, b, "--trusted", str(tmp_path / "cp1.txt"))
+    assert code == 0, out
+
+
+@pytest.mark.parametrize("table", ["audit_checkpoints", "audit_signed_leaves"])
+@pytest.mark.parametrize("statement", ["UPDATE {t} SET leaf_index = leaf_index", "DELETE FROM {t}"])
+def test_the_database_refuses_to_change_signed_checkpoints(
+    keyed: tuple[Ledger, Path], table: str, statement: str
+) -> None:
+    ledger, key = keyed
+    _checkpoint(ledger, key)
+    if table == "audit_checkpoints":
+        statement = statement.replace("leaf_index = leaf_index", "size = size + 1")
+    engine = create_engine(ledger.url)
+    try:
+        with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
+            conn.execute(text(statement.format(t=table)))
+        if engine.dialect.name == "postgresql":
+            with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {table}"))
+        with engine.connect() as conn:
+            assert conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar()
+    finally:
+        engine.dispose()
+
+
+def test_checkpoint_refuses_to_sign_a_rewritten_history_after_a_rebuild(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    ledger = sqlite_ledger
+    approved_district_grant(ledger)
+    _money(ledger)
+    ledger.ok("keys", "generate", "--dir", str(tmp_path / "keys"))
+    key = tmp_path / "keys" / "ledger.key"
+    signed = _checkpoint(ledger, key)
+    nid = _rewrite_payee_below_the_application(ledger.url, "G1-S1", "另一家公司")
+    with create_engine(ledger.url).connect() as conn:
+        index, version = conn.execute(
+            text("SELECT leaf_index, originator_version FROM audit_leaves WHERE notification_id = :n"),
+            {"n": nid},
+        ).one()
+    ledger.ok("projections", "rebuild")
+    ledger.ok("disburse", "G1", "--amount", "1万", "--voucher", "T2", "--tranche", "2", "--date", "2024-07-01")
+
+    result = ledger("audit", "checkpoint", "--key", str(key))
+    assert result.exit_code == 6, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    assert "not a consistent extension of checkpoint 1" in result.stderr
+    assert f"leaf {index} (event {nid}, grant G1 (" in result.stderr
+    assert f"version {version}) differs from the signed one" in result.stderr
+    assert "Traceback" not in result.stderr
+    # nothing was signed: the last checkpoint is still the honest one
+    b = _export(ledger, tmp_path / "b")
+    assert [p.read_text("utf-8") for p in sorted((b / "checkpoints").glob("*.txt"))] == [signed]
