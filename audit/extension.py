@@ -107,9 +107,7 @@ def _first_difference(conn: Connection, old: int, old_root: bytes, size: int) ->
         select(s.leaf_index, s.notification_id, s.originator_id, s.originator_version)
         .outerjoin(leaves, current.leaf_index == s.leaf_index)
         .where(s.leaf_index < old)
-        .where(
-or_(current.leaf_index.is_(None), current.leaf_hash != s.leaf_hash)
-        )
+        .where(or_(current.leaf_index.is_(None), current.leaf_hash != s.leaf_hash))
         .order_by(s.leaf_index)
         .limit(1)
     ).first()

@@ -107,7 +107,9 @@ def test_a_rebuild_keeps_signed_checkpoints_and_they_are_still_exported(
 ) -> None:
     ledger, key = keyed
     first = _checkpoint(ledger, key, tmp_path / "cp1.txt")
-    ledger.ok("disburse", "G1", "--amount", "1万", "--voucher", "T2", "--tranche", "2", "--date", "2024-07-01")
+    ledger.ok(
+        "disburse", "G1", "--amount", "1万", "--voucher", "T2", "--tranche", "2", "--date", "2024-07-01"
+    )
     second = _checkpoint(ledger, key)
     ledger.ok("projections", "rebuild")
     # the latest checkpoint is repeated, not signed anew as sequence 1
@@ -158,7 +160,9 @@ def test_checkpoint_refuses_to_sign_a_rewritten_history_after_a_rebuild(
             {"n": nid},
         ).one()
     ledger.ok("projections", "rebuild")
-    ledger.ok("disburse", "G1", "--amount", "1万", "--voucher", "T2", "--tranche", "2", "--date", "2024-07-01")
+    ledger.ok(
+        "disburse", "G1", "--amount", "1万", "--voucher", "T2", "--tranche", "2", "--date", "2024-07-01"
+    )
 
     result = ledger("audit", "checkpoint", "--key", str(key))
     assert result.exit_code == 6, (result.stdout, result.stderr)
@@ -170,3 +174,125 @@ def test_checkpoint_refuses_to_sign_a_rewritten_history_after_a_rebuild(
     # nothing was signed: the last checkpoint is still the honest one
     b = _export(ledger, tmp_path / "b")
     assert [p.read_text("utf-8") for p in sorted((b / "checkpoints").glob("*.txt"))] == [signed]
+
+
+# ----------------------------------------------------------------------------- 2. trust anchors
+
+
+def _forge_spend(bundle: Path, amount: int) -> list[dict]:
+    """The forger appends a spend of G1 to events.jsonl and shows it in the workbook: the event
+    log gets its row, the balances sheet its sums; returns the forged lines."""
+    from openpyxl import load_workbook
+
+    from audit.verifier.layout import event_log_row
+
+    lines = _lines(bundle)
+    spend = next(
+        line
+        for line in reversed(lines)
+        if line["record"] and line["record"]["topic"].endswith(".ExpenditureRecorded")
+    )
+    record = json.loads(json.dumps(spend["record"]))
+    record["originator_version"] += (
+        sum(
+            1
+            for line in lines
+            if line.get("record")
+            and line["record"]["originator_id"] == record["originator_id"]
+            and line["record"]["originator_version"] > spend["record"]["originator_version"]
+        )
+        + 1
+    )
+    record["state"]["voucher"] = "FORGED-1"
+    record["state"]["amount"]["_data_"] = f"{amount}.00"
+    forged = {
+        "leaf_index": len(lines),
+        "event_id": lines[-1]["event_id"] + 1,
+        "leaf_hash": record_leaf_hash(record).hex(),
+        "record": record,
+    }
+    lines.append(forged)
+    _write_lines(bundle, lines)
+    book = load_workbook(bundle / "report.xlsx")
+    book["event log"].append(
+        event_log_row(forged["leaf_index"], forged["event_id"], forged["leaf_hash"], record)
+    )
+    sheet = book["balances"]
+    header = [c.value for c in sheet[1]]
+    for column, sign in (("subsidy_spent", 1), ("subsidy_available", -1)):
+        cell = sheet.cell(row=2, column=header.index(column) + 1)
+        cell.value = float(cell.value) + sign * amount
+    book.save(bundle / "report.xlsx")
+    return lines
+
+
+def test_a_checkpoint_signed_by_a_key_the_forger_put_in_the_bundle_fails_against_the_trusted_one(
+    keyed: tuple[Ledger, Path], tmp_path: Path
+) -> None:
+    ledger, key = keyed
+    _checkpoint(ledger, key, tmp_path / "trusted.txt")
+    b = _export(ledger, tmp_path / "b")
+    # The forger: a key pair of their own, under the same name, a forged spend, a checkpoint
+    # extending the honest one signed with their key, their public key in keys/, MANIFEST redone.
+    attacker_key, attacker_pub = generate_keypair(tmp_path / "attacker", "ledger")
+    lines = _forge_spend(b, 50000)
+    private = load_private_key(attacker_key)
+    root = CompactRange().extend(bytes.fromhex(line["leaf_hash"]) for line in lines).root()
+    cp = Checkpoint(ORIGIN, len(lines), root, utc_timestamp())
+    (b / "checkpoints" / "0002.txt").write_text(sign_checkpoint(cp, private, "ledger"), encoding="utf-8")
+    (b / "keys" / "ledger-attacker.pub").write_bytes(attacker_pub.read_bytes())
+    write_manifest(b)
+
+    code, out = _verify(ledger, b)
+    assert code == 0, out  # consistent in itself, and that is all it is: the output says so
+    assert out.startswith("PASS (internal consistency only)") and "NOT ANCHORED" in out
+
+    code, out = _verify(ledger, b, "--trusted", str(tmp_path / "trusted.txt"))
+    assert code == 6, out
+    assert "checkpoints/0002.txt: not signed by the key that signed trusted.txt" in out
+    assert "checkpoints/0001.txt" not in out  # the honest one is anchored by the trusted checkpoint
+
+    honest_pub = key.with_suffix(".pub")
+    code, out = _verify(ledger, b, "--public-key", str(honest_pub))
+    assert code == 6 and "checkpoints/0002.txt: not signed by your public key" in out
+    code, out = _verify(
+        ledger, b, "--trusted", str(tmp_path / "trusted.txt"), "--public-key", str(attacker_pub)
+    )
+    assert code == 6 and "trusted checkpoint trusted.txt: not signed by your public key" in out
+
+
+def test_an_honest_bundle_passes_anchored_by_the_trusted_checkpoint_alone(
+    keyed: tuple[Ledger, Path], tmp_path: Path
+) -> None:
+    ledger, key = keyed
+    _checkpoint(ledger, key, tmp_path / "trusted.txt")
+    ledger.ok(
+        "disburse", "G1", "--amount", "1万", "--voucher", "T2", "--tranche", "2", "--date", "2024-07-01"
+    )
+    _checkpoint(ledger, key)
+    b = _export(ledger, tmp_path / "b")
+    code, out = _verify(ledger, b, "--trusted", str(tmp_path / "trusted.txt"))
+    assert code == 0, out
+    assert out.startswith("PASS: ") and "2 checkpoints signed by the key that signed trusted.txt" in out
+    assert "NOT ANCHORED" not in out
+    code, out = _verify(ledger, b, "--public-key", str(key.with_suffix(".pub")))
+    assert code == 0 and "signed by your public key" in out
+
+
+def test_a_trusted_checkpoint_no_bundle_key_verifies_needs_the_public_key(
+    keyed: tuple[Ledger, Path], tmp_path: Path
+) -> None:
+    ledger, key = keyed
+    _checkpoint(ledger, key, tmp_path / "trusted.txt")
+    b = _export(ledger, tmp_path / "b")
+    for pub in (b / "keys").glob("*.pub"):  # the forger swaps the honest key for their own
+        _, attacker_pub = generate_keypair(tmp_path / "attacker", "ledger")
+        pub.write_bytes(attacker_pub.read_bytes())
+    write_manifest(b)
+    code, out = _verify(ledger, b, "--trusted", str(tmp_path / "trusted.txt"))
+    assert code == 6
+    assert "no key of the bundle verifies its signature" in out and "--public-key" in out
+    code, out = _verify(
+        ledger, b, "--trusted", str(tmp_path / "trusted.txt"), "--public-key", str(key.with_suffix(".pub"))
+    )
+    assert code == 0, out

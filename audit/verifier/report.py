@@ -19,6 +19,7 @@ class Report:
     grants: int = 0
     root: bytes = b""
     event_log_rows: int = 0
+    anchor: str = ""  # whose keys the signatures were checked against; "" the bundle's own
 
     def fail(self, message: str) -> None:
         self.failures.append(message)

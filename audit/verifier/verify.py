@@ -4,7 +4,8 @@ Checks, each failure naming the file, event or checkpoint:
 1. MANIFEST: every file's sha256, and no file missing or unlisted;
 2. events.jsonl: contiguous leaf indexes, each leaf recomputed from its record, per-aggregate
    versions in order;
-3. checkpoints: signature by a key of the bundle (or the auditor's own ``--public-key``), one
+3. checkpoints: signature by a key the auditor trusts (``--public-key``, else the key that signed
+   the ``--trusted`` checkpoint; with neither, the bundle's own keys, which prove nothing), one
    origin, each checkpoint's root equal to the root recomputed over its first ``size`` leaves
    (so each is consistent with the next), the latest one covering every event;
 4. the trusted checkpoint (kept by the auditor from an earlier visit): signed, and an RFC 9162
@@ -28,7 +29,7 @@ events.jsonl (2 and the replay) is ``scan``, 5 and 6 are ``workbook``.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from audit.verifier.checkpoint import (
@@ -47,9 +48,7 @@ from audit.verifier.scan import Scan, Tree, lines
 from audit.verifier.workbook import EventLogJob, compare_balances, compare_event_log_values
 
 
-def _keys(directory: Path, trusted_key: Path | None, report: Report) -> list[Ed25519PublicKey]:
-    if trusted_key is not None:
-        return [load_public_key(trusted_key)]
+def _bundle_keys(directory: Path, report: Report) -> list[Ed25519PublicKey]:
     keys = []
     for path in sorted((directory / "keys").glob("*.pub")):
         try:
@@ -59,6 +58,31 @@ def _keys(directory: Path, trusted_key: Path | None, report: Report) -> list[Ed2
     if not keys:
         report.fail("keys: the bundle holds no public key")
     return keys
+
+
+def _anchors(
+    directory: Path, trusted: Path | None, public_keys: Sequence[Path], report: Report
+) -> list[Ed25519PublicKey]:
+    """The keys every checkpoint must be signed by: the auditor's own (``--public-key``); else the
+    key that signed the checkpoint the auditor kept (``--trusted``), found among the bundle's keys
+    by that signature, which no other key can verify; else, unanchored, the bundle's own keys."""
+    if public_keys:
+        report.anchor = "your public key" + ("s" if len(public_keys) > 1 else "")
+        return [load_public_key(path) for path in public_keys]
+    if trusted is None:
+        report.anchor = ""
+        return _bundle_keys(directory, report)
+    report.anchor = f"the key that signed {trusted.name}"
+    text = read_text(trusted, f"trusted checkpoint {trusted.name}", report)
+    if text is None:
+        return []
+    signers = [key for key in _bundle_keys(directory, report) if _verified(text, [key])[0] is not None]
+    if not signers:
+        report.fail(
+            f"trusted checkpoint {trusted.name}: no key of the bundle verifies its signature, so no "
+            "key can be trusted: give its signer's public key with --public-key"
+        )
+    return signers
 
 
 def _verified(text: str, keys: list[Ed25519PublicKey]) -> tuple[Checkpoint | None, str]:
@@ -83,7 +107,7 @@ def _checkpoints(
             continue
         cp, why = _verified(text, keys)
         if cp is None:
-            report.fail(f"{name}: signature check failed: {why}")
+            report.fail(f"{name}: not signed by {report.anchor or 'a key of the bundle'}: {why}")
             try:
                 cp = parse_signed_checkpoint(text).checkpoint
             except CheckpointError:
@@ -109,7 +133,7 @@ def _trusted(
         return None
     trusted_cp, why = _verified(text, keys)
     if trusted_cp is None:
-        report.fail(f"trusted checkpoint {trusted.name}: signature check failed: {why}")
+        report.fail(f"trusted checkpoint {trusted.name}: not signed by {report.anchor}: {why}")
         try:
             trusted_cp = parse_signed_checkpoint(text).checkpoint
         except CheckpointError as e:
@@ -122,12 +146,15 @@ def _trusted(
 def verify_bundle(
     directory: Path,
     trusted: Path | None = None,
-    public_key: Path | None = None,
+    public_keys: Sequence[Path] = (),
     progress: Callable[[int], None] | None = None,
 ) -> Report:
+    """``public_keys``: keys the auditor holds; without them and without ``trusted``, signatures
+    are checked against the bundle's own keys only (``report.anchor`` empty: proves nothing about
+    who signed)."""
     report = Report()
     listed = check_manifest(directory, report)
-    keys = _keys(directory, public_key, report)
+    keys = _anchors(directory, trusted, public_keys, report)
     # Checkpoints first, so the leaf scan can note the root at each checkpoint's size.
     cps = _checkpoints(directory, keys, report)
     trusted_cp = _trusted(trusted, keys, cps, report) if trusted is not None else None
