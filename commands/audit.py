@@ -6,12 +6,16 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from commands.context import settings
 from commands.keys import default_key_path
 from ledger.errors import RuleViolationError, VerificationError
+
+if TYPE_CHECKING:
+    from audit.verifier.report import Report
 
 
 def _stderr_bar(length: int, label: str) -> click._termui_impl.ProgressBar[int]:
@@ -180,11 +184,17 @@ def verify_command(directory: Path, trusted: Path | None, public_keys: tuple[Pat
     anchored = bool(report.anchor)
     click.echo(
         ("PASS" if anchored else "PASS (internal consistency only)")
-        + f": {report.events} events ({report.withheld} withheld), {report.checkpoints} checkpoints "
+        + f": {report.events} events ({_withheld(report)}), {report.checkpoints} checkpoints "
         + (f"signed by {report.anchor}" if anchored else "signed by keys of the bundle itself")
         + f", root {report.root.hex()}"
         + (", consistent with the trusted checkpoint" if trusted else "")
-        + f"; balances of {report.grants} grants match the workbook"
+        + f"; balances of {report.grants} grants"
+        + (
+            f" as of {report.as_of} ({report.after_as_of} later events of theirs shown, not replayed)"
+            if report.as_of
+            else ""
+        )
+        + " match the workbook"
         + f" and its event log of {report.event_log_rows} events matches events.jsonl"
     )
     if not anchored:
@@ -193,6 +203,15 @@ def verify_command(directory: Path, trusted: Path | None, public_keys: tuple[Pat
             "prove nothing about who signed; give --trusted CHECKPOINT (kept from an earlier visit) "
             "or --public-key KEY (from the ledger's keeper)"
         )
+
+
+def _withheld(report: Report) -> str:
+    if not report.withheld:
+        return "none withheld"
+    return (
+        f"{report.withheld} withheld: every event of {report.withheld_aggregates} aggregates this "
+        "bundle leaves out, as bundle.json lists them"
+    )
 
 
 @audit_group.command("prove")

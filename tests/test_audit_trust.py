@@ -296,3 +296,105 @@ def test_a_trusted_checkpoint_no_bundle_key_verifies_needs_the_public_key(
         ledger, b, "--trusted", str(tmp_path / "trusted.txt"), "--public-key", str(key.with_suffix(".pub"))
     )
     assert code == 0, out
+
+
+# ----------------------------------------------------------------------------- 3. no gaps
+
+
+def _withhold(bundle: Path, voucher: str) -> dict:
+    """The forger turns one event's line into a withheld one (its leaf hash stays, so every
+    signature still checks), books it in bundle.json under an aggregate the bundle leaves out, and
+    makes the workbook agree: the event log row withheld, the balances without the spend."""
+    from openpyxl import load_workbook
+
+    from audit.verifier.layout import event_log_row
+
+    lines = _lines(bundle)
+    target = next(
+        line for line in lines if line.get("record") and line["record"]["state"].get("voucher") == voucher
+    )
+    record = target.pop("record")
+    target["withheld"] = True
+    _write_lines(bundle, lines)
+    meta = json.loads((bundle / "bundle.json").read_text("utf-8"))
+    other = next(iter(meta["withheld_aggregates"]))
+    meta["withheld_aggregates"][other] += 1
+    (bundle / "bundle.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    book = load_workbook(bundle / "report.xlsx")
+    log = book["event log"]
+    for n, value in enumerate(
+        event_log_row(target["leaf_index"], target["event_id"], target["leaf_hash"], None)
+    ):
+        log.cell(row=target["leaf_index"] + 2, column=n + 1, value=value)
+    amount = float(record["state"]["amount"]["_data_"])
+    sheet = book["balances"]
+    header = [c.value for c in sheet[1]]
+    for column, sign in (("subsidy_spent", -1), ("subsidy_available", 1)):
+        cell = sheet.cell(row=2, column=header.index(column) + 1)
+        cell.value = float(cell.value) + sign * amount
+    book.save(bundle / "report.xlsx")
+    write_manifest(bundle)
+    return record
+
+
+def test_a_grant_bundle_withholding_one_of_its_own_events_fails_naming_the_missing_version(
+    keyed: tuple[Ledger, Path], tmp_path: Path
+) -> None:
+    ledger, key = keyed
+    approved_district_grant(ledger, grant="G2", base="B0002", unit="U2")
+    _checkpoint(ledger, key, tmp_path / "trusted.txt")
+    b = _export(ledger, tmp_path / "b", "--grant", "G1")
+    code, out = _verify(ledger, b, "--trusted", str(tmp_path / "trusted.txt"))
+    assert code == 0, out
+    withheld = json.loads((b / "bundle.json").read_text("utf-8"))["withheld_aggregates"]
+    assert f"every event of {len(withheld)} aggregates this bundle leaves out" in out
+
+    record = _withhold(b, "G1-S1")
+    pub = str(key.with_suffix(".pub"))
+    code, out = _verify(ledger, b, "--trusted", str(tmp_path / "trusted.txt"), "--public-key", pub)
+    assert code == 6, out
+    version = record["originator_version"]
+    assert f"grant G1 ({record['originator_id']}) version {version + 1} follows version {version - 1}" in out
+    assert f"version {version} is missing (withheld or deleted)" in out
+
+
+def test_a_bundle_that_lists_an_included_aggregate_as_withheld_fails(
+    keyed: tuple[Ledger, Path], tmp_path: Path
+) -> None:
+    ledger, key = keyed
+    _checkpoint(ledger, key, tmp_path / "trusted.txt")
+    b = _export(ledger, tmp_path / "b", "--grant", "G1")
+    lines = _lines(b)
+    # The last G1 event withheld and booked to G1 itself: no gap shows, the listing gives it away.
+    last = max(
+        (line for line in lines if line.get("record")), key=lambda line: line["record"]["originator_version"]
+    )
+    g1 = last["record"]["originator_id"]
+    meta = json.loads((b / "bundle.json").read_text("utf-8"))
+    meta["withheld_aggregates"][g1] = 1
+    (b / "bundle.json").write_text(json.dumps(meta), encoding="utf-8")
+    del last["record"]
+    last["withheld"] = True
+    _write_lines(b, lines)
+    write_manifest(b)
+    code, out = _verify(ledger, b, "--trusted", str(tmp_path / "trusted.txt"))
+    assert code == 6
+    assert (
+        f"bundle.json: 1 events of grant G1 ({g1}) are withheld, yet the bundle includes that aggregate"
+        in out
+    )
+
+
+def test_a_bundle_whose_listing_does_not_add_up_fails(keyed: tuple[Ledger, Path], tmp_path: Path) -> None:
+    ledger, key = keyed
+    approved_district_grant(ledger, grant="G2", base="B0002", unit="U2")
+    _checkpoint(ledger, key, tmp_path / "trusted.txt")
+    b = _export(ledger, tmp_path / "b", "--grant", "G1")
+    meta = json.loads((b / "bundle.json").read_text("utf-8"))
+    listed = sum(meta["withheld_aggregates"].values())
+    meta["withheld_aggregates"] = {}
+    (b / "bundle.json").write_text(json.dumps(meta), encoding="utf-8")
+    write_manifest(b)
+    code, out = _verify(ledger, b, "--trusted", str(tmp_path / "trusted.txt"))
+    assert code == 6
+    assert f"bundle.json: lists 0 withheld events of 0 aggregates, but events.jsonl withholds {listed}" in out

@@ -29,7 +29,10 @@ events.jsonl (2 and the replay) is ``scan``, 5 and 6 are ``workbook``.
 from __future__ import annotations
 
 import itertools
+import json
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from audit.verifier.checkpoint import (
@@ -43,9 +46,11 @@ from audit.verifier.checkpoint import (
 )
 from audit.verifier.manifest import check_manifest, compare_digest
 from audit.verifier.merkle import consistency_ranges, verify_consistency
-from audit.verifier.report import EVENTS, Report, read_text
+from audit.verifier.report import BUNDLE, EVENTS, Report, read_text
 from audit.verifier.scan import Scan, Tree, lines
 from audit.verifier.workbook import EventLogJob, compare_balances, compare_event_log_values
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _bundle_keys(directory: Path, report: Report) -> list[Ed25519PublicKey]:
@@ -107,7 +112,8 @@ def _checkpoints(
             continue
         cp, why = _verified(text, keys)
         if cp is None:
-            report.fail(f"{name}: not signed by {report.anchor or 'a key of the bundle'}: {why}")
+            anchor = report.anchor or "a key of the bundle"
+            report.fail(f"{name}: signature check failed: not signed by {anchor}: {why}")
             try:
                 cp = parse_signed_checkpoint(text).checkpoint
             except CheckpointError:
@@ -133,7 +139,9 @@ def _trusted(
         return None
     trusted_cp, why = _verified(text, keys)
     if trusted_cp is None:
-        report.fail(f"trusted checkpoint {trusted.name}: not signed by {report.anchor}: {why}")
+        report.fail(
+            f"trusted checkpoint {trusted.name}: signature check failed: not signed by {report.anchor}: {why}"
+        )
         try:
             trusted_cp = parse_signed_checkpoint(text).checkpoint
         except CheckpointError as e:
@@ -164,7 +172,8 @@ def verify_bundle(
     if trusted_cp is not None and latest is not None and 0 <= trusted_cp.size <= latest.size:
         ranges = consistency_ranges(trusted_cp.size, latest.size)
     tree = Tree({cp.size for _, cp in cps}, ranges)
-    scan = Scan(report, tree)
+    redaction = _redaction(directory, report)
+    scan = Scan(report, tree, redaction.as_of)
     events_path = directory / EVENTS
     with EventLogJob(directory) as job:
         if not events_path.is_file():
@@ -193,6 +202,7 @@ def verify_bundle(
         )
     if trusted_cp is not None and trusted is not None:
         _check_trusted(trusted.name, trusted_cp, latest, tree, report)
+    _check_withheld(redaction, scan, report)
 
     compare_balances(directory, scan.replay, report)
     if log is not None and log.matches:
@@ -200,6 +210,67 @@ def verify_bundle(
     elif log is not None:
         compare_event_log_values(directory, log.sheets, report)
     return report
+
+
+@dataclass(frozen=True)
+class Redaction:
+    """What bundle.json says was left out: the business date it was cut at, and the aggregates
+    withheld whole (their events' count each)."""
+
+    as_of: str | None
+    withheld: dict[str, int] | None
+
+
+def _redaction(directory: Path, report: Report) -> Redaction:
+    path = directory / BUNDLE
+    text = read_text(path, BUNDLE, report) if path.is_file() else None
+    if text is None:
+        if not path.is_file():
+            report.fail(f"{BUNDLE}: missing")
+        return Redaction(None, None)
+    try:
+        meta = json.loads(text)
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict):
+        report.fail(f"{BUNDLE}: not a JSON object")
+        return Redaction(None, None)
+    as_of, withheld = meta.get("as_of"), meta.get("withheld_aggregates")
+    if as_of is not None and not (isinstance(as_of, str) and _DATE.fullmatch(as_of)):
+        report.fail(f"{BUNDLE}: as_of {as_of!r} is not a date like 2024-06-30")
+        as_of = None
+    if withheld is not None and not (
+        isinstance(withheld, dict)
+        and all(isinstance(k, str) and type(v) is int and v > 0 for k, v in withheld.items())
+    ):
+        report.fail(f"{BUNDLE}: withheld_aggregates is not a map of aggregate ids to event counts")
+        withheld = None
+    return Redaction(as_of, withheld)
+
+
+def _check_withheld(redaction: Redaction, scan: Scan, report: Report) -> None:
+    """A bundle withholds only aggregates it leaves out whole, and bundle.json names them."""
+    report.as_of = redaction.as_of
+    report.after_as_of = scan.after_as_of
+    listed = redaction.withheld
+    if listed is None:
+        if report.withheld:
+            report.fail(
+                f"{BUNDLE}: {report.withheld} events are withheld but no aggregate is listed as withheld"
+            )
+        return
+    report.withheld_aggregates = len(listed)
+    for originator, count in sorted(listed.items()):
+        if originator in scan.versions:
+            report.fail(
+                f"{BUNDLE}: {count} events of {scan.aggregate(originator)} are withheld, yet the bundle "
+                "includes that aggregate: it must include all its events"
+            )
+    if sum(listed.values()) != report.withheld:
+        report.fail(
+            f"{BUNDLE}: lists {sum(listed.values())} withheld events of {len(listed)} aggregates, but "
+            f"{EVENTS} withholds {report.withheld}"
+        )
 
 
 def _check_trusted(
