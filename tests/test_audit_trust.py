@@ -249,16 +249,21 @@ def test_a_checkpoint_signed_by_a_key_the_forger_put_in_the_bundle_fails_against
 
     code, out = _verify(ledger, b, "--trusted", str(tmp_path / "trusted.txt"))
     assert code == 6, out
-    assert "checkpoints/0002.txt: not signed by the key that signed trusted.txt" in out
+    assert (
+        "checkpoints/0002.txt: signature check failed: not signed by the key that signed trusted.txt" in out
+    )
     assert "checkpoints/0001.txt" not in out  # the honest one is anchored by the trusted checkpoint
 
     honest_pub = key.with_suffix(".pub")
     code, out = _verify(ledger, b, "--public-key", str(honest_pub))
-    assert code == 6 and "checkpoints/0002.txt: not signed by your public key" in out
+    assert code == 6 and "checkpoints/0002.txt: signature check failed: not signed by your public key" in out
     code, out = _verify(
         ledger, b, "--trusted", str(tmp_path / "trusted.txt"), "--public-key", str(attacker_pub)
     )
-    assert code == 6 and "trusted checkpoint trusted.txt: not signed by your public key" in out
+    assert (
+        code == 6
+        and "trusted checkpoint trusted.txt: signature check failed: not signed by your public key" in out
+    )
 
 
 def test_an_honest_bundle_passes_anchored_by_the_trusted_checkpoint_alone(
