@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -110,21 +110,26 @@ def write_manifest(directory: Path, known: dict[str, str] | None = None) -> None
 
 @dataclass
 class _Selection:
-    """Which events go out in full: one grant's (``--grant``), up to a business date (``--as-of``)."""
+    """Which aggregates go out in full: one grant (``--grant``), those begun by a business date
+    (``--as-of``). An aggregate goes out whole or not at all (decided at its first event), so
+    no version of an aggregate the bundle includes is missing; with ``--as-of`` its events dated
+    later are in it too, and the verifier replays only those up to the date."""
 
     grant: UUID | None
     cutoff: str | None
     found_grant: bool = False
+    decided: dict[UUID, bool] = field(default_factory=dict)
 
     def keeps(self, originator: UUID, record: dict[str, Any]) -> bool:
-        if self.grant is not None:
-            if originator != self.grant:
-                return False
-            self.found_grant = True
-        if self.cutoff is not None:
-            on = _occurred_on(record["state"])
-            return on is None or on <= self.cutoff
-        return True
+        kept = self.decided.get(originator)
+        if kept is None:
+            kept = self.grant is None or originator == self.grant
+            self.found_grant |= self.grant is not None and kept
+            if kept and self.cutoff is not None:
+                on = _occurred_on(record["state"])
+                kept = on is None or on <= self.cutoff
+            self.decided[originator] = kept
+        return kept
 
 
 @dataclass
@@ -132,6 +137,7 @@ class _EventsWritten:
     last_nid: int
     originators: set[str]
     digest: str
+    withheld: dict[str, int]  # aggregate id -> events withheld
 
 
 def _write_events(
@@ -146,6 +152,7 @@ def _write_events(
     pass over the stored events."""
     digest = hashlib.sha256()
     originators: set[str] = set()
+    withheld: dict[str, int] = {}
     last_nid = 0
     lines: list[bytes] = []
     for index, nid, leaf_hash, originator_id, version, topic, state in _rows(engine, size):
@@ -155,6 +162,8 @@ def _write_events(
         kept = selection.keeps(originator, record)
         if kept:
             originators.add(record["originator_id"])
+        else:
+            withheld[record["originator_id"]] = withheld.get(record["originator_id"], 0) + 1
         if out is not None:
             lines.append(event_line(index, nid, leaf_hash, canonical_json(record) if kept else None))
         if log is not None:
@@ -163,7 +172,7 @@ def _write_events(
         if len(lines) == _BATCH:
             _flush(out, digest, lines, progress)
     _flush(out, digest, lines, progress)
-    return _EventsWritten(last_nid, originators, digest.hexdigest())
+    return _EventsWritten(last_nid, originators, digest.hexdigest(), withheld)
 
 
 def _flush(out: IO[bytes] | None, digest: Any, lines: list[bytes], progress: Step | None) -> None:
@@ -301,6 +310,7 @@ def export(
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "policy": policy.source,
         "event_log_sheets": log_sheets,
+        "withheld_aggregates": dict(sorted(written.withheld.items())),
     }
     (directory / "bundle.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     write_manifest(directory, {"events.jsonl": written.digest})

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     insert,
     inspect,
     select,
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from audit.verifier.canonical import stored_leaf_data
 from audit.verifier.merkle import CompactRange
+from ledger.database import guard_records
 from projections.bulk import BulkInsert
 from projections.names import AUDIT_LOG as NAME
 from projections.records import records_of_rows
@@ -68,6 +70,8 @@ tree = Table(
     Column("root", String(64), nullable=False),
 )
 
+# Records, not a read model: what was signed stays (no rebuild drops these two tables, and the
+# database refuses UPDATE and DELETE on them: ledger.database.guard_records).
 checkpoints = Table(
     "audit_checkpoints",
     metadata,
@@ -81,7 +85,18 @@ checkpoints = Table(
     Column("signed", Text, nullable=False),
 )
 
-TABLES = (leaves, tree, checkpoints)
+signed_leaves = Table(
+    "audit_signed_leaves",
+    metadata,
+    Column("leaf_index", _Big, primary_key=True, autoincrement=False),
+    Column("notification_id", _Big, nullable=False),
+    Column("originator_id", String(36), nullable=False),
+    Column("originator_version", Integer, nullable=False),
+    Column("leaf_hash", String(64), nullable=False),
+)
+
+TABLES = (leaves, tree)  # the read model a rebuild recomputes
+RECORDS = (checkpoints, signed_leaves)
 ORIGINATORS_KEPT = 100_000  # the LeafComputer's originator texts, cleared beyond that
 _insert_leaves = BulkInsert(leaves)
 
@@ -243,5 +258,24 @@ def leaf_hashes(conn: Connection, size: int | None = None) -> list[bytes]:
     return [bytes.fromhex(h) for (h,) in conn.execute(query)]
 
 
+def ensure_records(conn: Connection) -> None:
+    """The signed checkpoints' tables and their append-only triggers."""
+    for table in RECORDS:
+        table.create(conn, checkfirst=True)
+    guard_records(conn)
+
+
+def keep_signed_leaves(conn: Connection, size: int) -> None:
+    """Copy the leaves below ``size`` not yet kept into the signed leaves (a record)."""
+    kept = conn.execute(select(func.count()).select_from(signed_leaves)).scalar_one()
+    columns = ["leaf_index", "notification_id", "originator_id", "originator_version", "leaf_hash"]
+    rows = select(*(leaves.c[name] for name in columns)).where(
+        leaves.c.leaf_index >= kept, leaves.c.leaf_index < size
+    )
+    conn.execute(insert(signed_leaves).from_select(columns, rows))
+
+
 def stored_checkpoints(conn: Connection) -> list[Any]:
+    if not inspect(conn).has_table(checkpoints.name):
+        return []
     return list(conn.execute(select(checkpoints).order_by(checkpoints.c.seq)).all())

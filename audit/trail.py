@@ -11,7 +11,16 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
-from audit.log import ORIGIN, checkpoints, leaf_hashes, leaves, stored_checkpoints, tree_head
+from audit.extension import checked_head
+from audit.log import (
+    ORIGIN,
+    checkpoints,
+    ensure_records,
+    keep_signed_leaves,
+    leaf_hashes,
+    leaves,
+    stored_checkpoints,
+)
 from audit.signing import load_private_key, sign_checkpoint, utc_timestamp
 from audit.verifier.checkpoint import Checkpoint, KeyFileError, parse_signed_checkpoint
 from audit.verifier.merkle import inclusion_proof, verify_inclusion
@@ -39,8 +48,9 @@ def sign_head(engine: Engine, key_path: Path) -> Signed:
         .decode("ascii")
     )
     with engine.begin() as conn:
-        head = tree_head(conn)
+        ensure_records(conn)
         previous = stored_checkpoints(conn)
+        head = checked_head(conn, previous)  # refuses a log that does not extend the last one
         if previous:
             last = previous[-1]
             if last.size == head.size and last.public_key == public_pem:
@@ -58,6 +68,7 @@ def sign_head(engine: Engine, key_path: Path) -> Signed:
                 signed=text,
             )
         )
+        keep_signed_leaves(conn, head.size)
     return Signed(text, head.size, True)
 
 

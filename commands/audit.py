@@ -6,12 +6,16 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from commands.context import settings
 from commands.keys import default_key_path
 from ledger.errors import RuleViolationError, VerificationError
+
+if TYPE_CHECKING:
+    from audit.verifier.report import Report
 
 
 def _stderr_bar(length: int, label: str) -> click._termui_impl.ProgressBar[int]:
@@ -138,16 +142,24 @@ def export_command(directory: Path, grant_id: str | None, as_of: datetime | None
 )
 @click.option(
     "--public-key",
+    "public_keys",
+    multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="check signatures with this public key instead of the bundle's keys/",
+    help="a public key you got from the ledger's keeper (not from a bundle): every checkpoint must "
+    "be signed by it (repeat for rotated keys); without it, by the key that signed --trusted",
 )
-def verify_command(directory: Path, trusted: Path | None, public_key: Path | None) -> None:
+def verify_command(directory: Path, trusted: Path | None, public_keys: tuple[Path, ...]) -> None:
     """Check an audit bundle using only its files; print PASS or every failure (exit 6).
 
     Recomputes every leaf and root, checks the signatures and that each checkpoint extends the
     previous one and the trusted one, replays the events into balances to compare with
     report.xlsx, and checks that the workbook's event log shows the events of events.jsonl.
     Needs no database. Exit 0: PASS; exit 6: verification failed.
+
+    The bundle's own keys/ are never trusted: every checkpoint must be signed by --public-key, or
+    else by the key that signed the --trusted checkpoint. With neither, the bundle is checked
+    for internal consistency only and the PASS says so: anyone can sign a forged bundle with a
+    key of their own.
 
     \b
     Example:
@@ -160,7 +172,7 @@ def verify_command(directory: Path, trusted: Path | None, public_key: Path | Non
     length = events.stat().st_size if events.is_file() else 0
     try:
         with _stderr_bar(length, "verifying events") as bar:
-            report = verify_bundle(directory, trusted, public_key, bar.update)
+            report = verify_bundle(directory, trusted, public_keys, bar.update)
     except KeyFileError as e:
         raise VerificationError(e.message.rstrip(".")) from None
     if report.failures:
@@ -169,12 +181,36 @@ def verify_command(directory: Path, trusted: Path | None, public_key: Path | Non
             click.echo(f"  - {failure}")
         count = len(report.failures)
         raise VerificationError(f"the bundle {directory} failed verification ({count} problems)")
+    anchored = bool(report.anchor)
     click.echo(
-        f"PASS: {report.events} events ({report.withheld} withheld), {report.checkpoints} signed "
-        f"checkpoints, root {report.root.hex()}"
+        ("PASS" if anchored else "PASS (internal consistency only)")
+        + f": {report.events} events ({_withheld(report)}), {report.checkpoints} checkpoints "
+        + (f"signed by {report.anchor}" if anchored else "signed by keys of the bundle itself")
+        + f", root {report.root.hex()}"
         + (", consistent with the trusted checkpoint" if trusted else "")
-        + f"; balances of {report.grants} grants match the workbook"
+        + f"; balances of {report.grants} grants"
+        + (
+            f" as of {report.as_of} ({report.after_as_of} later events of theirs shown, not replayed)"
+            if report.as_of
+            else ""
+        )
+        + " match the workbook"
         + f" and its event log of {report.event_log_rows} events matches events.jsonl"
+    )
+    if not anchored:
+        click.echo(
+            "  NOT ANCHORED: the signatures were checked only against the bundle's own keys/, which "
+            "prove nothing about who signed; give --trusted CHECKPOINT (kept from an earlier visit) "
+            "or --public-key KEY (from the ledger's keeper)"
+        )
+
+
+def _withheld(report: Report) -> str:
+    if not report.withheld:
+        return "none withheld"
+    return (
+        f"{report.withheld} withheld: every event of {report.withheld_aggregates} aggregates this "
+        "bundle leaves out, as bundle.json lists them"
     )
 
 

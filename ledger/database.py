@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from ledger.errors import BadInputError
 from ledger.location import (
@@ -37,6 +37,7 @@ __all__ = [
     "database_url",
     "default_db_path",
     "describe_url",
+    "guard_records",
     "make_engine",
     "schema_ready",
 ]
@@ -214,6 +215,51 @@ def refuse_foreign_sqlite(engine: Engine) -> None:
             "nothing was written: give a new file name"
         )
         raise BadInputError(msg)
+
+
+# Signed checkpoints and the leaves they signed (audit/log.py) are records like the events: no
+# rebuild drops them, and the database refuses to change them. Their tables are the audit
+# producer's; these guards are installed once the tables exist.
+_RECORD_TABLES = ("audit_checkpoints", "audit_signed_leaves")
+
+_SQLITE_RECORD_TRIGGERS = [
+    f"""CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table}
+    BEGIN SELECT RAISE(ABORT, 'grant-ledger {table} is append-only: {op} refused'); END"""
+    for table in _RECORD_TABLES
+    for op in ("UPDATE", "DELETE")
+]
+
+_PG_RECORD_TRIGGERS = [
+    """DO $$ BEGIN
+      IF to_regproc('grant_ledger_records_append_only') IS NULL THEN
+        CREATE FUNCTION grant_ledger_records_append_only() RETURNS trigger AS $f$
+        BEGIN RAISE EXCEPTION 'grant-ledger % is append-only: % refused', TG_TABLE_NAME, TG_OP; END;
+        $f$ LANGUAGE plpgsql;
+      END IF;
+    END $$""",
+    *(
+        f"""DO $$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{table}_append_only'
+                     AND tgrelid = to_regclass('{table}')) THEN
+        CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
+        FOR EACH ROW EXECUTE FUNCTION grant_ledger_records_append_only();
+      END IF;
+      IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{table}_no_truncate'
+                     AND tgrelid = to_regclass('{table}')) THEN
+        CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
+        FOR EACH STATEMENT EXECUTE FUNCTION grant_ledger_records_append_only();
+      END IF;
+    END $$"""
+        for table in _RECORD_TABLES
+    ),
+]
+
+
+def guard_records(conn: Connection) -> None:
+    """The append-only triggers of the signed checkpoints' tables (which must exist)."""
+    postgresql = conn.dialect.name == "postgresql"
+    for statement in _PG_RECORD_TRIGGERS if postgresql else _SQLITE_RECORD_TRIGGERS:
+        conn.execute(text(statement))
 
 
 def ensure_schema(engine: Engine) -> None:

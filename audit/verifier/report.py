@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 EVENTS = "events.jsonl"
+BUNDLE = "bundle.json"
 WORKBOOK = "report.xlsx"
 CHUNK = 1 << 22
 
@@ -19,6 +20,10 @@ class Report:
     grants: int = 0
     root: bytes = b""
     event_log_rows: int = 0
+    withheld_aggregates: int = 0
+    as_of: str | None = None
+    after_as_of: int = 0  # events of included aggregates dated after as_of: shown, not replayed
+    anchor: str = ""  # whose keys the signatures were checked against; "" the bundle's own
 
     def fail(self, message: str) -> None:
         self.failures.append(message)

@@ -100,14 +100,20 @@ def _where(event_id: Any, index: Any) -> str:
 
 
 class Scan:
-    """Checks events.jsonl line by line: positions, leaves, versions, replay."""
+    """Checks events.jsonl line by line: positions, leaves, versions, replay.
 
-    def __init__(self, report: Report, tree: Tree) -> None:
+    Each aggregate of the bundle is there whole: its versions 1, 2, 3... with none missing (an
+    export withholds only aggregates it leaves out altogether). ``as_of``: a bundle cut at a
+    business date replays only the events dated up to it; later ones are shown, not replayed."""
+
+    def __init__(self, report: Report, tree: Tree, as_of: str | None = None) -> None:
         self.report = report
         self.tree = tree
         self.replay = Replay()
         self.versions: dict[str, int] = {}
         self.position = 0
+        self.as_of = as_of
+        self.after_as_of = 0
 
     def line(self, raw: bytes) -> None:
         n = self.position
@@ -135,11 +141,24 @@ class Scan:
                 "(reordered or replayed)"
             )
         else:
+            if version > before + 1:
+                missing = f"{before + 1}" if version == before + 2 else f"{before + 1}..{version - 1}"
+                self.report.fail(
+                    f"{_where(event_id, index)}: {self.aggregate(originator)} version {version} follows "
+                    f"version {before}: version {missing} is missing (withheld or deleted)"
+                )
             self.versions[originator] = version
+        if self.as_of is not None and _occurred_on(record) > self.as_of:
+            self.after_as_of += 1
+            return
         try:
             self.replay.feed(record)
         except ReplayError as e:
             self.report.fail(f"{_where(event_id, index)}: replay: {e.message}")
+
+    def aggregate(self, originator: str) -> str:
+        totals = self.replay.grants.get(originator)
+        return f"grant {totals.grant_id} ({originator})" if totals is not None else f"aggregate {originator}"
 
     def _any_line(self, raw: bytes, n: int) -> _Line | None:
         """A line in any JSON layout: parsed, and its record encoded canonically."""
@@ -169,6 +188,14 @@ class Scan:
             if not isinstance(record, dict):
                 record = {"state": None}
         return index, event_id, record, leaf
+
+
+def _occurred_on(record: dict[str, Any]) -> str:
+    """The record's business date as ISO text ("" without one)."""
+    state = record.get("state")
+    value = state.get("occurred_on") if isinstance(state, dict) else None
+    value = value.get("_data_") if isinstance(value, dict) else value
+    return value if isinstance(value, str) else ""
 
 
 def _exported_line(raw: bytes) -> _Line | None:

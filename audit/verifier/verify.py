@@ -4,7 +4,8 @@ Checks, each failure naming the file, event or checkpoint:
 1. MANIFEST: every file's sha256, and no file missing or unlisted;
 2. events.jsonl: contiguous leaf indexes, each leaf recomputed from its record, per-aggregate
    versions in order;
-3. checkpoints: signature by a key of the bundle (or the auditor's own ``--public-key``), one
+3. checkpoints: signature by a key the auditor trusts (``--public-key``, else the key that signed
+   the ``--trusted`` checkpoint; with neither, the bundle's own keys, which prove nothing), one
    origin, each checkpoint's root equal to the root recomputed over its first ``size`` leaves
    (so each is consistent with the next), the latest one covering every event;
 4. the trusted checkpoint (kept by the auditor from an earlier visit): signed, and an RFC 9162
@@ -28,7 +29,10 @@ events.jsonl (2 and the replay) is ``scan``, 5 and 6 are ``workbook``.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from audit.verifier.checkpoint import (
@@ -42,14 +46,14 @@ from audit.verifier.checkpoint import (
 )
 from audit.verifier.manifest import check_manifest, compare_digest
 from audit.verifier.merkle import consistency_ranges, verify_consistency
-from audit.verifier.report import EVENTS, Report, read_text
+from audit.verifier.report import BUNDLE, EVENTS, Report, read_text
 from audit.verifier.scan import Scan, Tree, lines
 from audit.verifier.workbook import EventLogJob, compare_balances, compare_event_log_values
 
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
-def _keys(directory: Path, trusted_key: Path | None, report: Report) -> list[Ed25519PublicKey]:
-    if trusted_key is not None:
-        return [load_public_key(trusted_key)]
+
+def _bundle_keys(directory: Path, report: Report) -> list[Ed25519PublicKey]:
     keys = []
     for path in sorted((directory / "keys").glob("*.pub")):
         try:
@@ -59,6 +63,31 @@ def _keys(directory: Path, trusted_key: Path | None, report: Report) -> list[Ed2
     if not keys:
         report.fail("keys: the bundle holds no public key")
     return keys
+
+
+def _anchors(
+    directory: Path, trusted: Path | None, public_keys: Sequence[Path], report: Report
+) -> list[Ed25519PublicKey]:
+    """The keys every checkpoint must be signed by: the auditor's own (``--public-key``); else the
+    key that signed the checkpoint the auditor kept (``--trusted``), found among the bundle's keys
+    by that signature, which no other key can verify; else, unanchored, the bundle's own keys."""
+    if public_keys:
+        report.anchor = "your public key" + ("s" if len(public_keys) > 1 else "")
+        return [load_public_key(path) for path in public_keys]
+    if trusted is None:
+        report.anchor = ""
+        return _bundle_keys(directory, report)
+    report.anchor = f"the key that signed {trusted.name}"
+    text = read_text(trusted, f"trusted checkpoint {trusted.name}", report)
+    if text is None:
+        return []
+    signers = [key for key in _bundle_keys(directory, report) if _verified(text, [key])[0] is not None]
+    if not signers:
+        report.fail(
+            f"trusted checkpoint {trusted.name}: no key of the bundle verifies its signature, so no "
+            "key can be trusted: give its signer's public key with --public-key"
+        )
+    return signers
 
 
 def _verified(text: str, keys: list[Ed25519PublicKey]) -> tuple[Checkpoint | None, str]:
@@ -83,7 +112,8 @@ def _checkpoints(
             continue
         cp, why = _verified(text, keys)
         if cp is None:
-            report.fail(f"{name}: signature check failed: {why}")
+            anchor = report.anchor or "a key of the bundle"
+            report.fail(f"{name}: signature check failed: not signed by {anchor}: {why}")
             try:
                 cp = parse_signed_checkpoint(text).checkpoint
             except CheckpointError:
@@ -109,7 +139,9 @@ def _trusted(
         return None
     trusted_cp, why = _verified(text, keys)
     if trusted_cp is None:
-        report.fail(f"trusted checkpoint {trusted.name}: signature check failed: {why}")
+        report.fail(
+            f"trusted checkpoint {trusted.name}: signature check failed: not signed by {report.anchor}: {why}"
+        )
         try:
             trusted_cp = parse_signed_checkpoint(text).checkpoint
         except CheckpointError as e:
@@ -122,12 +154,15 @@ def _trusted(
 def verify_bundle(
     directory: Path,
     trusted: Path | None = None,
-    public_key: Path | None = None,
+    public_keys: Sequence[Path] = (),
     progress: Callable[[int], None] | None = None,
 ) -> Report:
+    """``public_keys``: keys the auditor holds; without them and without ``trusted``, signatures
+    are checked against the bundle's own keys only (``report.anchor`` empty: proves nothing about
+    who signed)."""
     report = Report()
     listed = check_manifest(directory, report)
-    keys = _keys(directory, public_key, report)
+    keys = _anchors(directory, trusted, public_keys, report)
     # Checkpoints first, so the leaf scan can note the root at each checkpoint's size.
     cps = _checkpoints(directory, keys, report)
     trusted_cp = _trusted(trusted, keys, cps, report) if trusted is not None else None
@@ -137,7 +172,8 @@ def verify_bundle(
     if trusted_cp is not None and latest is not None and 0 <= trusted_cp.size <= latest.size:
         ranges = consistency_ranges(trusted_cp.size, latest.size)
     tree = Tree({cp.size for _, cp in cps}, ranges)
-    scan = Scan(report, tree)
+    redaction = _redaction(directory, report)
+    scan = Scan(report, tree, redaction.as_of)
     events_path = directory / EVENTS
     with EventLogJob(directory) as job:
         if not events_path.is_file():
@@ -166,6 +202,7 @@ def verify_bundle(
         )
     if trusted_cp is not None and trusted is not None:
         _check_trusted(trusted.name, trusted_cp, latest, tree, report)
+    _check_withheld(redaction, scan, report)
 
     compare_balances(directory, scan.replay, report)
     if log is not None and log.matches:
@@ -173,6 +210,67 @@ def verify_bundle(
     elif log is not None:
         compare_event_log_values(directory, log.sheets, report)
     return report
+
+
+@dataclass(frozen=True)
+class Redaction:
+    """What bundle.json says was left out: the business date it was cut at, and the aggregates
+    withheld whole (their events' count each)."""
+
+    as_of: str | None
+    withheld: dict[str, int] | None
+
+
+def _redaction(directory: Path, report: Report) -> Redaction:
+    path = directory / BUNDLE
+    text = read_text(path, BUNDLE, report) if path.is_file() else None
+    if text is None:
+        if not path.is_file():
+            report.fail(f"{BUNDLE}: missing")
+        return Redaction(None, None)
+    try:
+        meta = json.loads(text)
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict):
+        report.fail(f"{BUNDLE}: not a JSON object")
+        return Redaction(None, None)
+    as_of, withheld = meta.get("as_of"), meta.get("withheld_aggregates")
+    if as_of is not None and not (isinstance(as_of, str) and _DATE.fullmatch(as_of)):
+        report.fail(f"{BUNDLE}: as_of {as_of!r} is not a date like 2024-06-30")
+        as_of = None
+    if withheld is not None and not (
+        isinstance(withheld, dict)
+        and all(isinstance(k, str) and type(v) is int and v > 0 for k, v in withheld.items())
+    ):
+        report.fail(f"{BUNDLE}: withheld_aggregates is not a map of aggregate ids to event counts")
+        withheld = None
+    return Redaction(as_of, withheld)
+
+
+def _check_withheld(redaction: Redaction, scan: Scan, report: Report) -> None:
+    """A bundle withholds only aggregates it leaves out whole, and bundle.json names them."""
+    report.as_of = redaction.as_of
+    report.after_as_of = scan.after_as_of
+    listed = redaction.withheld
+    if listed is None:
+        if report.withheld:
+            report.fail(
+                f"{BUNDLE}: {report.withheld} events are withheld but no aggregate is listed as withheld"
+            )
+        return
+    report.withheld_aggregates = len(listed)
+    for originator, count in sorted(listed.items()):
+        if originator in scan.versions:
+            report.fail(
+                f"{BUNDLE}: {count} events of {scan.aggregate(originator)} are withheld, yet the bundle "
+                "includes that aggregate: it must include all its events"
+            )
+    if sum(listed.values()) != report.withheld:
+        report.fail(
+            f"{BUNDLE}: lists {sum(listed.values())} withheld events of {len(listed)} aggregates, but "
+            f"{EVENTS} withholds {report.withheld}"
+        )
 
 
 def _check_trusted(

@@ -1,0 +1,405 @@
+"""An audit that cannot be fooled (issue 14, High): signed checkpoints survive a rebuild and a new
+one must extend the last; only keys the auditor already trusts anchor a bundle; a redacted bundle
+cannot withhold its own aggregates' events. Each drill is what an attacker with the files does."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from audit.bundle import write_manifest
+from audit.log import ORIGIN
+from audit.signing import generate_keypair, load_private_key, sign_checkpoint, utc_timestamp
+from audit.verifier.canonical import record_leaf_hash
+from audit.verifier.checkpoint import Checkpoint
+from audit.verifier.merkle import CompactRange
+from ledger.database import EVENTS_TABLE
+from tests.conftest import Ledger, approved_district_grant
+
+
+def _money(ledger: Ledger, grant: str = "G1") -> None:
+    ledger.ok("disburse", grant, "--amount", "12万", "--voucher", f"{grant}-T1", "--date", "2024-04-10")
+    for voucher, amount, day in (("S1", "3.5万", "2024-05-10"), ("S2", "12000", "2024-05-11")):
+        ledger.ok(
+            "spend", grant, "--amount", amount, "--category", "equipment", "--source", "subsidy",
+            "--voucher", f"{grant}-{voucher}", "--date", day,
+        )  # fmt: skip
+
+
+@pytest.fixture
+def keyed(ledger: Ledger, tmp_path: Path) -> tuple[Ledger, Path]:
+    approved_district_grant(ledger)
+    _money(ledger)
+    ledger.ok("keys", "generate", "--dir", str(tmp_path / "keys"))
+    return ledger, tmp_path / "keys" / "ledger.key"
+
+
+def _checkpoint(ledger: Ledger, key: Path, save: Path | None = None) -> str:
+    out = ledger.ok("audit", "checkpoint", "--key", str(key)).stdout
+    if save is not None:
+        save.write_text(out, encoding="utf-8")
+    return out
+
+
+def _export(ledger: Ledger, directory: Path, *options: str) -> Path:
+    ledger.ok("audit", "export", str(directory), *options, role="auditor")
+    return directory
+
+
+def _verify(ledger: Ledger, bundle: Path, *options: str) -> tuple[int, str]:
+    result = ledger("audit", "verify", str(bundle), *options, role="auditor")
+    assert "Traceback" not in result.stderr
+    return result.exit_code, result.stdout
+
+
+def _lines(bundle: Path) -> list[dict]:
+    return [json.loads(line) for line in (bundle / "events.jsonl").read_text("utf-8").splitlines()]
+
+
+def _write_lines(bundle: Path, lines: list[dict]) -> None:
+    body = "".join(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n" for line in lines)
+    (bundle / "events.jsonl").write_text(body, encoding="utf-8")
+
+
+def _resign(bundle: Path, lines: list[dict], key: Path, name: str) -> None:
+    """The forger's checkpoints over the forged leaves, signed with ``key``."""
+    private = load_private_key(key)
+    for path in sorted((bundle / "checkpoints").glob("*.txt")):
+        size = int(path.read_text("utf-8").splitlines()[1])
+        root = CompactRange().extend(bytes.fromhex(line["leaf_hash"]) for line in lines[:size]).root()
+        path.write_text(sign_checkpoint(Checkpoint(ORIGIN, size, root, utc_timestamp()), private, name))
+
+
+# ----------------------------------------------------------------------------- 1. checkpoints are records
+
+
+def _rewrite_payee_below_the_application(url: str, voucher: str, payee: str) -> int:
+    """What someone with the SQLite file does: drop the guard, rewrite a spend, put the guard back.
+    Returns the rewritten event's store id."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            rows = conn.execute(text(f"SELECT id, state FROM {EVENTS_TABLE} ORDER BY id")).all()
+            nid, state = next((i, bytes(s)) for i, s in rows if voucher.encode() in bytes(s))
+            conn.execute(text(f"DROP TRIGGER {EVENTS_TABLE}_no_update"))
+            data = json.loads(state)
+            data["payee"] = payee
+            conn.execute(
+                text(f"UPDATE {EVENTS_TABLE} SET state = :s WHERE id = :id"),
+                {"s": json.dumps(data, ensure_ascii=False).encode(), "id": nid},
+            )
+            conn.execute(
+                text(
+                    f"CREATE TRIGGER {EVENTS_TABLE}_no_update BEFORE UPDATE ON {EVENTS_TABLE} "
+                    "BEGIN SELECT RAISE(ABORT, 'grant-ledger events are append-only: UPDATE refused'); END"
+                )
+            )
+        return int(nid)
+    finally:
+        engine.dispose()
+
+
+def test_a_rebuild_keeps_signed_checkpoints_and_they_are_still_exported(
+    keyed: tuple[Ledger, Path], tmp_path: Path
+) -> None:
+    ledger, key = keyed
+    first = _checkpoint(ledger, key, tmp_path / "cp1.txt")
+    ledger.ok(
+        "disburse", "G1", "--amount", "1万", "--voucher", "T2", "--tranche", "2", "--date", "2024-07-01"
+    )
+    second = _checkpoint(ledger, key)
+    ledger.ok("projections", "rebuild")
+    # the latest checkpoint is repeated, not signed anew as sequence 1
+    result = ledger.ok("audit", "checkpoint", "--key", str(key))
+    assert result.stdout == second and "latest checkpoint repeated" in result.stderr
+    b = _export(ledger, tmp_path / "b")
+    kept = sorted(p.read_text("utf-8") for p in (b / "checkpoints").glob("*.txt"))
+    assert kept == sorted([first, second])
+    code, out = _verify(ledger, b, "--trusted", str(tmp_path / "cp1.txt"))
+    assert code == 0, out
+
+
+@pytest.mark.parametrize("table", ["audit_checkpoints", "audit_signed_leaves"])
+@pytest.mark.parametrize("statement", ["UPDATE {t} SET leaf_index = leaf_index", "DELETE FROM {t}"])
+def test_the_database_refuses_to_change_signed_checkpoints(
+    keyed: tuple[Ledger, Path], table: str, statement: str
+) -> None:
+    ledger, key = keyed
+    _checkpoint(ledger, key)
+    if table == "audit_checkpoints":
+        statement = statement.replace("leaf_index = leaf_index", "size = size + 1")
+    engine = create_engine(ledger.url)
+    try:
+        with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
+            conn.execute(text(statement.format(t=table)))
+        if engine.dialect.name == "postgresql":
+            with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {table}"))
+        with engine.connect() as conn:
+            assert conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar()
+    finally:
+        engine.dispose()
+
+
+def test_checkpoint_refuses_to_sign_a_rewritten_history_after_a_rebuild(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    ledger = sqlite_ledger
+    approved_district_grant(ledger)
+    _money(ledger)
+    ledger.ok("keys", "generate", "--dir", str(tmp_path / "keys"))
+    key = tmp_path / "keys" / "ledger.key"
+    signed = _checkpoint(ledger, key)
+    nid = _rewrite_payee_below_the_application(ledger.url, "G1-S1", "另一家公司")
+    with create_engine(ledger.url).connect() as conn:
+        index, version = conn.execute(
+            text("SELECT leaf_index, originator_version FROM audit_leaves WHERE notification_id = :n"),
+            {"n": nid},
+        ).one()
+    ledger.ok("projections", "rebuild")
+    ledger.ok(
+        "disburse", "G1", "--amount", "1万", "--voucher", "T2", "--tranche", "2", "--date", "2024-07-01"
+    )
+
+    result = ledger("audit", "checkpoint", "--key", str(key))
+    assert result.exit_code == 6, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    assert "not a consistent extension of checkpoint 1" in result.stderr
+    assert f"leaf {index} (event {nid}, grant G1 (" in result.stderr
+    assert f"version {version}) differs from the signed one" in result.stderr
+    assert "Traceback" not in result.stderr
+    # nothing was signed: the last checkpoint is still the honest one
+    b = _export(ledger, tmp_path / "b")
+    assert [p.read_text("utf-8") for p in sorted((b / "checkpoints").glob("*.txt"))] == [signed]
+
+
+# ----------------------------------------------------------------------------- 2. trust anchors
+
+
+def _forge_spend(bundle: Path, amount: int) -> list[dict]:
+    """The forger appends a spend of G1 to events.jsonl and shows it in the workbook: the event
+    log gets its row, the balances sheet its sums; returns the forged lines."""
+    from openpyxl import load_workbook
+
+    from audit.verifier.layout import event_log_row
+
+    lines = _lines(bundle)
+    spend = next(
+        line
+        for line in reversed(lines)
+        if line["record"] and line["record"]["topic"].endswith(".ExpenditureRecorded")
+    )
+    record = json.loads(json.dumps(spend["record"]))
+    record["originator_version"] += (
+        sum(
+            1
+            for line in lines
+            if line.get("record")
+            and line["record"]["originator_id"] == record["originator_id"]
+            and line["record"]["originator_version"] > spend["record"]["originator_version"]
+        )
+        + 1
+    )
+    record["state"]["voucher"] = "FORGED-1"
+    record["state"]["amount"]["_data_"] = f"{amount}.00"
+    forged = {
+        "leaf_index": len(lines),
+        "event_id": lines[-1]["event_id"] + 1,
+        "leaf_hash": record_leaf_hash(record).hex(),
+        "record": record,
+    }
+    lines.append(forged)
+    _write_lines(bundle, lines)
+    book = load_workbook(bundle / "report.xlsx")
+    book["event log"].append(
+        event_log_row(forged["leaf_index"], forged["event_id"], forged["leaf_hash"], record)
+    )
+    sheet = book["balances"]
+    header = [c.value for c in sheet[1]]
+    for column, sign in (("subsidy_spent", 1), ("subsidy_available", -1)):
+        cell = sheet.cell(row=2, column=header.index(column) + 1)
+        cell.value = float(cell.value) + sign * amount
+    book.save(bundle / "report.xlsx")
+    return lines
+
+
+def test_a_checkpoint_signed_by_a_key_the_forger_put_in_the_bundle_fails_against_the_trusted_one(
+    keyed: tuple[Ledger, Path], tmp_path: Path
+) -> None:
+    ledger, key = keyed
+    _checkpoint(ledger, key, tmp_path / "trusted.txt")
+    b = _export(ledger, tmp_path / "b")
+    # The forger: a key pair of their own, under the same name, a forged spend, a checkpoint
+    # extending the honest one signed with their key, their public key in keys/, MANIFEST redone.
+    attacker_key, attacker_pub = generate_keypair(tmp_path / "attacker", "ledger")
+    lines = _forge_spend(b, 50000)
+    private = load_private_key(attacker_key)
+    root = CompactRange().extend(bytes.fromhex(line["leaf_hash"]) for line in lines).root()
+    cp = Checkpoint(ORIGIN, len(lines), root, utc_timestamp())
+    (b / "checkpoints" / "0002.txt").write_text(sign_checkpoint(cp, private, "ledger"), encoding="utf-8")
+    (b / "keys" / "ledger-attacker.pub").write_bytes(attacker_pub.read_bytes())
+    write_manifest(b)
+
+    code, out = _verify(ledger, b)
+    assert code == 0, out  # consistent in itself, and that is all it is: the output says so
+    assert out.startswith("PASS (internal consistency only)") and "NOT ANCHORED" in out
+
+    code, out = _verify(ledger, b, "--trusted", str(tmp_path / "trusted.txt"))
+    assert code == 6, out
+    assert (
+        "checkpoints/0002.txt: signature check failed: not signed by the key that signed trusted.txt" in out
+    )
+    assert "checkpoints/0001.txt" not in out  # the honest one is anchored by the trusted checkpoint
+
+    honest_pub = key.with_suffix(".pub")
+    code, out = _verify(ledger, b, "--public-key", str(honest_pub))
+    assert code == 6 and "checkpoints/0002.txt: signature check failed: not signed by your public key" in out
+    code, out = _verify(
+        ledger, b, "--trusted", str(tmp_path / "trusted.txt"), "--public-key", str(attacker_pub)
+    )
+    assert (
+        code == 6
+        and "trusted checkpoint trusted.txt: signature check failed: not signed by your public key" in out
+    )
+
+
+def test_an_honest_bundle_passes_anchored_by_the_trusted_checkpoint_alone(
+    keyed: tuple[Ledger, Path], tmp_path: Path
+) -> None:
+    ledger, key = keyed
+    _checkpoint(ledger, key, tmp_path / "trusted.txt")
+    ledger.ok(
+        "disburse", "G1", "--amount", "1万", "--voucher", "T2", "--tranche", "2", "--date", "2024-07-01"
+    )
+    _checkpoint(ledger, key)
+    b = _export(ledger, tmp_path / "b")
+    code, out = _verify(ledger, b, "--trusted", str(tmp_path / "trusted.txt"))
+    assert code == 0, out
+    assert out.startswith("PASS: ") and "2 checkpoints signed by the key that signed trusted.txt" in out
+    assert "NOT ANCHORED" not in out
+    code, out = _verify(ledger, b, "--public-key", str(key.with_suffix(".pub")))
+    assert code == 0 and "signed by your public key" in out
+
+
+def test_a_trusted_checkpoint_no_bundle_key_verifies_needs_the_public_key(
+    keyed: tuple[Ledger, Path], tmp_path: Path
+) -> None:
+    ledger, key = keyed
+    _checkpoint(ledger, key, tmp_path / "trusted.txt")
+    b = _export(ledger, tmp_path / "b")
+    for pub in (b / "keys").glob("*.pub"):  # the forger swaps the honest key for their own
+        _, attacker_pub = generate_keypair(tmp_path / "attacker", "ledger")
+        pub.write_bytes(attacker_pub.read_bytes())
+    write_manifest(b)
+    code, out = _verify(ledger, b, "--trusted", str(tmp_path / "trusted.txt"))
+    assert code == 6
+    assert "no key of the bundle verifies its signature" in out and "--public-key" in out
+    code, out = _verify(
+        ledger, b, "--trusted", str(tmp_path / "trusted.txt"), "--public-key", str(key.with_suffix(".pub"))
+    )
+    assert code == 0, out
+
+
+# ----------------------------------------------------------------------------- 3. no gaps
+
+
+def _withhold(bundle: Path, voucher: str) -> dict:
+    """The forger turns one event's line into a withheld one (its leaf hash stays, so every
+    signature still checks), books it in bundle.json under an aggregate the bundle leaves out, and
+    makes the workbook agree: the event log row withheld, the balances without the spend."""
+    from openpyxl import load_workbook
+
+    from audit.verifier.layout import event_log_row
+
+    lines = _lines(bundle)
+    target = next(
+        line for line in lines if line.get("record") and line["record"]["state"].get("voucher") == voucher
+    )
+    record = target.pop("record")
+    target["withheld"] = True
+    _write_lines(bundle, lines)
+    meta = json.loads((bundle / "bundle.json").read_text("utf-8"))
+    other = next(iter(meta["withheld_aggregates"]))
+    meta["withheld_aggregates"][other] += 1
+    (bundle / "bundle.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    book = load_workbook(bundle / "report.xlsx")
+    log = book["event log"]
+    for n, value in enumerate(
+        event_log_row(target["leaf_index"], target["event_id"], target["leaf_hash"], None)
+    ):
+        log.cell(row=target["leaf_index"] + 2, column=n + 1, value=value)
+    amount = float(record["state"]["amount"]["_data_"])
+    sheet = book["balances"]
+    header = [c.value for c in sheet[1]]
+    for column, sign in (("subsidy_spent", -1), ("subsidy_available", 1)):
+        cell = sheet.cell(row=2, column=header.index(column) + 1)
+        cell.value = float(cell.value) + sign * amount
+    book.save(bundle / "report.xlsx")
+    write_manifest(bundle)
+    return record
+
+
+def test_a_grant_bundle_withholding_one_of_its_own_events_fails_naming_the_missing_version(
+    keyed: tuple[Ledger, Path], tmp_path: Path
+) -> None:
+    ledger, key = keyed
+    approved_district_grant(ledger, grant="G2", base="B0002", unit="U2")
+    _checkpoint(ledger, key, tmp_path / "trusted.txt")
+    b = _export(ledger, tmp_path / "b", "--grant", "G1")
+    code, out = _verify(ledger, b, "--trusted", str(tmp_path / "trusted.txt"))
+    assert code == 0, out
+    withheld = json.loads((b / "bundle.json").read_text("utf-8"))["withheld_aggregates"]
+    assert f"every event of {len(withheld)} aggregates this bundle leaves out" in out
+
+    record = _withhold(b, "G1-S1")
+    pub = str(key.with_suffix(".pub"))
+    code, out = _verify(ledger, b, "--trusted", str(tmp_path / "trusted.txt"), "--public-key", pub)
+    assert code == 6, out
+    version = record["originator_version"]
+    assert f"grant G1 ({record['originator_id']}) version {version + 1} follows version {version - 1}" in out
+    assert f"version {version} is missing (withheld or deleted)" in out
+
+
+def test_a_bundle_that_lists_an_included_aggregate_as_withheld_fails(
+    keyed: tuple[Ledger, Path], tmp_path: Path
+) -> None:
+    ledger, key = keyed
+    _checkpoint(ledger, key, tmp_path / "trusted.txt")
+    b = _export(ledger, tmp_path / "b", "--grant", "G1")
+    lines = _lines(b)
+    # The last G1 event withheld and booked to G1 itself: no gap shows, the listing gives it away.
+    last = max(
+        (line for line in lines if line.get("record")), key=lambda line: line["record"]["originator_version"]
+    )
+    g1 = last["record"]["originator_id"]
+    meta = json.loads((b / "bundle.json").read_text("utf-8"))
+    meta["withheld_aggregates"][g1] = 1
+    (b / "bundle.json").write_text(json.dumps(meta), encoding="utf-8")
+    del last["record"]
+    last["withheld"] = True
+    _write_lines(b, lines)
+    write_manifest(b)
+    code, out = _verify(ledger, b, "--trusted", str(tmp_path / "trusted.txt"))
+    assert code == 6
+    assert (
+        f"bundle.json: 1 events of grant G1 ({g1}) are withheld, yet the bundle includes that aggregate"
+        in out
+    )
+
+
+def test_a_bundle_whose_listing_does_not_add_up_fails(keyed: tuple[Ledger, Path], tmp_path: Path) -> None:
+    ledger, key = keyed
+    approved_district_grant(ledger, grant="G2", base="B0002", unit="U2")
+    _checkpoint(ledger, key, tmp_path / "trusted.txt")
+    b = _export(ledger, tmp_path / "b", "--grant", "G1")
+    meta = json.loads((b / "bundle.json").read_text("utf-8"))
+    listed = sum(meta["withheld_aggregates"].values())
+    meta["withheld_aggregates"] = {}
+    (b / "bundle.json").write_text(json.dumps(meta), encoding="utf-8")
+    write_manifest(b)
+    code, out = _verify(ledger, b, "--trusted", str(tmp_path / "trusted.txt"))
+    assert code == 6
+    assert f"bundle.json: lists 0 withheld events of 0 aggregates, but events.jsonl withholds {listed}" in out
