@@ -145,6 +145,7 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
     """
     from commands.registry import all_projections
     from ledger.importing import import_rows
+    from projections.compliance import ComplianceProjection
     from projections.runner import catch_up
 
     s = settings()
@@ -155,8 +156,13 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
     def on_start(conn: Connection) -> None:
         _catch_up_in(conn, app, chosen)
 
+    # the import's own events, each decided by its aggregate on every rule of its action: the
+    # compliance judge replays their facts without judging them again (a rebuild judges all)
+    compliance = ComplianceProjection.name
+    decided = [ComplianceProjection(decided=True) if p.name == compliance else p for p in chosen]
+
     def on_batch(conn: Connection, stored: list[Notification]) -> None:
-        _project(conn, stored, chosen)
+        _project(conn, stored, decided)
 
     count = _count_rows(file)
     with click.progressbar(length=count, label="importing", file=sys.stderr) as bar:

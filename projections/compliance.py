@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from projections.balances import APPLIED, known_grants
 from projections.findings import Finding, findings
-from projections.judge import GRANT_FIELDS, JudgedGrant, first_breach
+from projections.judge import ACTIONS, GRANT_FIELDS, JudgedGrant, first_breach
 from projections.names import COMPLIANCE as NAME
 from projections.records import GRANT, StoredRecord, day
 from projections.schema import (
@@ -105,8 +105,16 @@ class _Writes:
 
 
 class ComplianceProjection:
+    """``decided``: the batches are events an import has just decided, each after the aggregate
+    ran every rule of its action (``ledger.rules.first_of``, the function the judge calls) on the
+    same facts; they are replayed into the facts but not judged a second time. Everything else
+    (a rebuild, ``projections verify``, events another writer stored) is judged event by event."""
+
     name = NAME
     tables = TABLES
+
+    def __init__(self, *, decided: bool = False) -> None:
+        self.decided = decided
 
     def apply(self, session: Session, batch: Sequence[StoredRecord]) -> None:
         mine = [r for r in batch if r.topic.startswith(GRANT)]
@@ -114,12 +122,13 @@ class ComplianceProjection:
             return
         grants, new = self._grants(session, mine)
         writes = _Writes()
+        decided = self.decided
         for r in mine:
             grant = grants.get(r.aggregate_id)
             kind = r.topic[len(GRANT) :]
             if grant is None or kind == "Applied":  # an event before its application: not ours to judge
                 continue
-            breach = first_breach(grant, kind, r.data)
+            breach = None if decided and kind in ACTIONS else first_breach(grant, kind, r.data)
             if breach is not None:
                 writes.findings.append(
                     {
