@@ -143,7 +143,9 @@ class Grant(Aggregate):
         if shape.defaults:
             state.update(shape.defaults)
         state.update(kwargs)
-        event.mutate(self)
+        event.apply(self)  # what Event.mutate does, but for its checks of the id and version set here
+        self.version = kwargs["originator_version"]
+        self.modified_on = kwargs["timestamp"]
         self._pending_events.append(event)
 
     class Event(Aggregate.Event):
