@@ -12,14 +12,17 @@ Journal accounts, per base and fund source::
     Equity:B0001:Disposed:Subsidy                        balance disposed of at closure
 
 The csv/xlsx export carries every money act in the import format: approvals, disbursements,
-matching, spending, reversals, recovery orders and receipts, and disposals.
+matching, spending, reversals, recovery orders and receipts, and disposals. Text is written as
+``commands.output`` writes every csv and workbook: a workbook holds it exactly, as text cells; a
+csv cell that a spreadsheet would run as a formula has an apostrophe in front, which the import
+of a csv file takes off again (``ledger.text.escape_formula``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -43,14 +46,6 @@ def _events(app: Any) -> Iterator[Any]:
         for n in notifications:
             yield app.mapper.to_domain_event(n)
         start = notifications[-1].id + 1
-
-
-def _escaped(rows: Iterable[list[Any]]) -> Iterator[list[Any]]:
-    """Text a spreadsheet would run as a formula, written as text (the import reads it back)."""
-    from ledger.import_format import escape_formula
-
-    for row in rows:
-        yield [escape_formula(v) if v.__class__ is str else v for v in row]
 
 
 def import_rows(app: Any) -> Iterator[list[Any]]:
@@ -282,16 +277,16 @@ def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None
             raise BadInputError(f"--runs writes the import format (csv or xlsx), not {fmt}")
         if output is not None:
             raise BadInputError("give either --output FILE or --runs DIR, not both")
-        _write_runs(runs_dir, fmt, HEADER, list(_escaped(import_rows(app))))
+        _write_runs(runs_dir, fmt, HEADER, list(import_rows(app)))
         return
     if fmt == "xlsx":
         if output is None:
             raise BadInputError("an xlsx export needs --output FILE.xlsx")
-        to_xlsx(output, [("import", HEADER, list(_escaped(import_rows(app))))])
+        to_xlsx(output, [("import", HEADER, list(import_rows(app)))])
         click.echo(f"exported to {output}")
         return
     if fmt == "csv":
-        text = to_csv(HEADER, _escaped(import_rows(app)))
+        text = to_csv(HEADER, import_rows(app))
     else:
         text = "\n".join(journal(app, fmt)) + "\n"
     if output is None:

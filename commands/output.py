@@ -13,6 +13,7 @@ from typing import Any
 
 from ledger.errors import BadInputError
 from ledger.money import format_yuan
+from ledger.text import FORMULA_STARTS, escape_formula
 
 
 def display_width(text: str) -> int:
@@ -68,12 +69,23 @@ def to_json(records: Sequence[dict[str, Any]]) -> str:
     )
 
 
+def csv_value(value: Any) -> Any:
+    """A value as a CSV cell a spreadsheet opens: amounts with two places, and text that would
+    start a formula behind an apostrophe (``ledger.text.escape_formula``; the import takes it off)."""
+    if isinstance(value, str):
+        return escape_formula(value)
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return json_value(value)
+
+
 def to_csv(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Every CSV the ledger writes (reports, history, the export): text never runs as a formula."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(headers)
+    writer.writerow([csv_value(h) for h in headers])
     for row in rows:
-        writer.writerow([f"{v:.2f}" if isinstance(v, Decimal) else json_value(v) for v in row])
+        writer.writerow([csv_value(v) for v in row])
     return buffer.getvalue()
 
 
@@ -128,9 +140,12 @@ def _xlsx_value(sheet: Any, value: Any, cell_type: Any) -> Any:
         cell = cell_type(sheet, value=value.quantize(Decimal("0.01")))
         cell.number_format = YUAN_FORMAT
         return cell
-    if value.__class__ is str and value[:1] == "=":  # text, which openpyxl would write as a formula
-        cell = cell_type(sheet, value=value)
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
+        # text as typed, stored as text: openpyxl would write "=…" as a formula, and the prefix
+        # keeps a spreadsheet from making a formula of it when the cell is edited
+        cell = cell_type(sheet, value=str(value))
         cell.data_type = "s"
+        cell.quotePrefix = True
         return cell
     if value is None or isinstance(value, int | float | str):
         return value

@@ -39,7 +39,7 @@ from ledger.grant import BUDGET_SOURCES, Grant
 from ledger.money import parse_amount
 from ledger.policy import Policy
 from ledger.rules import SOURCES, not_dated_ahead, projects_count, raise_first
-from ledger.text import CONTROL, CONTROL_CHARACTERS, CONTROL_CHARACTERS_BUT_TAB, WHITE_SPACE
+from ledger.text import CONTROL, CONTROL_CHARACTERS, CONTROL_CHARACTERS_BUT_TAB, WHITE_SPACE, control_named
 from ledger.unit import UNIT_KINDS, RecommendationRound, Unit
 
 IDENTIFIER_MAX = 64
@@ -797,4 +797,7 @@ def explain(error: ValidationError, label: Callable[[str], str] = str) -> str:
     got = ""
     if isinstance(shown, str | int) and len(str(shown)) < 80 and repr(shown) not in message:
         got = f" (got {shown!r})"
+    hidden = CONTROL.search(shown) if first["type"] == "string_pattern_mismatch" else None
+    if hidden is not None:
+        got += f": it holds {control_named(hidden.group())}"
     return f"{field}: {message}{got}"
