@@ -31,7 +31,7 @@ from typing import Any
 import click
 
 from commands.context import settings
-from commands.output import to_csv, to_xlsx
+from commands.output import to_csv, to_xlsx, write_text
 from ledger.errors import BadInputError
 
 PAGE = 5000
@@ -292,17 +292,21 @@ def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_text(output, text)
         click.echo(f"exported to {output}")
 
 
 def _write_runs(folder: Path, fmt: str, header: tuple[str, ...], rows: list[list[Any]]) -> None:
     from ledger.import_format import runs_by_role
 
-    if folder.exists() and any(folder.iterdir()):
-        raise BadInputError(f"--runs {folder} is not empty; name a new or empty directory")
     runs = list(runs_by_role(rows))
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        if folder.exists() and any(folder.iterdir()):
+            raise BadInputError(f"--runs {folder} is not empty; name a new or empty directory")
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        msg = f"cannot make the directory {folder}: {e.strerror or e}; nothing was written"
+        raise BadInputError(msg) from None
     width = max(2, len(str(len(runs))))
     names = []
     for n, (role, run) in enumerate(runs, 1):
@@ -310,7 +314,7 @@ def _write_runs(folder: Path, fmt: str, header: tuple[str, ...], rows: list[list
         if fmt == "xlsx":
             to_xlsx(path, [("import", header, run)])
         else:
-            path.write_text(to_csv(header, run), encoding="utf-8")
+            write_text(path, to_csv(header, run))
         names.append((role, path))
     click.echo(f"exported {len(rows)} rows in {len(runs)} runs to {folder}; import them in this order:")
     for role, path in names:

@@ -1,15 +1,20 @@
-"""Rendering rows as a terminal table (aligned by display width), JSON or CSV."""
+"""Rendering rows as a terminal table (aligned by display width), JSON, CSV or a workbook, and
+writing them to the file a command's --output names."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import os
+import tempfile
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from ledger.errors import BadInputError
 from ledger.money import format_yuan
@@ -92,46 +97,84 @@ def to_csv(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 YUAN_FORMAT = '"¥"#,##0.00'
 
 
+def _cannot_write(path: Path, error: OSError) -> str:
+    return f"cannot write {path}: {error.strerror or error}; nothing was written"
+
+
+@contextmanager
+def replacing(path: Path) -> Iterator[IO[bytes]]:
+    """The file a command writes (--output), whole or not at all: written beside it under another
+    name, then renamed over it. A path that cannot be written is one sentence naming it (exit 2)."""
+    path = Path(path)
+    try:
+        handle = tempfile.NamedTemporaryFile(
+            "wb", dir=path.parent, prefix=f".{path.name}.", suffix=".part", delete=False
+        )
+    except OSError as e:
+        raise BadInputError(_cannot_write(path, e)) from None
+    try:
+        with handle:
+            yield handle
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(handle.name, 0o666 & ~umask)  # as open() would have created it
+        os.replace(handle.name, path)
+    except OSError as e:
+        Path(handle.name).unlink(missing_ok=True)
+        raise BadInputError(_cannot_write(path, e)) from None
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """A text output (csv, json, a table, a journal) in UTF-8, written whole or not at all."""
+    with replacing(path) as f:
+        f.write(text.encode("utf-8"))
+
+
 def to_xlsx(path: Any, sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]]) -> None:
     """A real workbook: one sheet per table, header row frozen, amounts as numbers in yuan format.
 
     Written in openpyxl's write-only mode: rows stream to the file, so a sheet of a million rows
     costs time in proportion to its rows (column widths are measured first, as the format wants
-    them before the rows)."""
+    them before the rows). Text is stored as text, never as a formula. The file is written whole
+    or not at all (``replacing``)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils.exceptions import IllegalCharacterError
 
-    book = Workbook(write_only=True)
-    for title, headers, rows in sheets:
-        sheet = book.create_sheet(title=title[:31])
-        widths = [display_width(str(h)) for h in headers]
-        for row in rows:
-            for i, value in enumerate(row[: len(widths)]):
-                width = display_width(_cell(value))
-                if width > widths[i]:
-                    widths[i] = width
-        for i, width in enumerate(widths):
-            sheet.column_dimensions[_column_letter(i + 1)].width = min(width + 2, 60)
-        sheet.freeze_panes = "A2"
-        bold = Font(bold=True)
-        header = []
-        for h in headers:
-            cell = WriteOnlyCell(sheet, value=h)
-            cell.font = bold
-            header.append(cell)
-        sheet.append(header)
-        for n, row in enumerate(rows, 2):
-            try:
-                sheet.append([_xlsx_value(sheet, value, WriteOnlyCell) for value in row])
-            except IllegalCharacterError:
-                msg = (
-                    f"row {n} of sheet {title} holds a control character, which a workbook cannot "
-                    "store; write --format csv instead (nothing was written)"
-                )
-                raise BadInputError(msg) from None
-    book.save(path)
+    with replacing(path) as f:  # opened first: a path that cannot be written costs no work
+        book = Workbook(write_only=True)
+        for title, headers, rows in sheets:
+            sheet = book.create_sheet(title=title[:31])
+            widths = [display_width(str(h)) for h in headers]
+            for row in rows:
+                for i, value in enumerate(row[: len(widths)]):
+                    width = display_width(_cell(value))
+                    if width > widths[i]:
+                        widths[i] = width
+            for i, width in enumerate(widths):
+                sheet.column_dimensions[_column_letter(i + 1)].width = min(width + 2, 60)
+            sheet.freeze_panes = "A2"
+            bold = Font(bold=True)
+            header = []
+            for h in headers:
+                cell = WriteOnlyCell(sheet, value=h)
+                cell.font = bold
+                header.append(cell)
+            sheet.append(header)
+            for n, row in enumerate(rows, 2):
+                try:
+                    sheet.append([_xlsx_value(sheet, value, WriteOnlyCell) for value in row])
+                except IllegalCharacterError:
+                    msg = (
+                        f"row {n} of sheet {title} holds a control character, which a workbook cannot "
+                        "store; write --format csv instead (nothing was written)"
+                    )
+                    raise BadInputError(msg) from None
+        book.save(f)
 
 
 def _xlsx_value(sheet: Any, value: Any, cell_type: Any) -> Any:
