@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import stat
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
@@ -103,9 +104,25 @@ def _cannot_write(path: Path, error: OSError) -> str:
 
 @contextmanager
 def replacing(path: Path) -> Iterator[IO[bytes]]:
-    """The file a command writes (--output), whole or not at all: written beside it under another
-    name, then renamed over it. A path that cannot be written is one sentence naming it (exit 2)."""
+    """The file a command writes (--output), whole or not at all: a new regular file is written
+    beside itself under another name, then renamed over it (keeping the mode of the file it
+    replaces). Anything else that exists there (a device such as /dev/null or /dev/stdout, a pipe,
+    a symbolic link) is written through as it is, never replaced. A path that cannot be written is
+    one sentence naming it (exit 2)."""
     path = Path(path)
+    try:
+        before = path.lstat()
+    except FileNotFoundError:
+        before = None
+    except OSError as e:
+        raise BadInputError(_cannot_write(path, e)) from None
+    if before is not None and not stat.S_ISREG(before.st_mode):
+        try:
+            with path.open("wb") as through:
+                yield through
+        except OSError as e:
+            raise BadInputError(_cannot_write(path, e)) from None
+        return
     try:
         handle = tempfile.NamedTemporaryFile(
             "wb", dir=path.parent, prefix=f".{path.name}.", suffix=".part", delete=False
@@ -115,9 +132,13 @@ def replacing(path: Path) -> Iterator[IO[bytes]]:
     try:
         with handle:
             yield handle
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(handle.name, 0o666 & ~umask)  # as open() would have created it
+        if before is not None:
+            mode = stat.S_IMODE(before.st_mode)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask  # as open() would have created it
+        os.chmod(handle.name, mode)
         os.replace(handle.name, path)
     except OSError as e:
         Path(handle.name).unlink(missing_ok=True)
