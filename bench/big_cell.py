@@ -38,7 +38,9 @@ def crafted_workbook(path: Path, cell_bytes: int, *, letters: str = "A", shared:
     book.save(template)
     rng = random.Random(7)
     block = ("".join(rng.choice(letters) for _ in range(MB)) if len(letters) > 1 else letters * MB).encode()
-    head = "".join(f'<c r="{chr(65 + i)}1" t="inlineStr"><is><t>{h}</t></is></c>' for i, h in enumerate(HEADER))
+    head = "".join(
+        f'<c r="{chr(65 + i)}1" t="inlineStr"><is><t>{h}</t></is></c>' for i, h in enumerate(HEADER)
+    )
     start = f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="{_MAIN}"><sheetData>'
     start += f'<row r="1">{head}</row><row r="2">'
     with zipfile.ZipFile(template) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
@@ -54,9 +56,11 @@ def crafted_workbook(path: Path, cell_bytes: int, *, letters: str = "A", shared:
                 stream.write(b"</t></is></c>")
             stream.write(b"</row></sheetData></worksheet>")
         with out.open(STRINGS, "w", force_zip64=True) as stream:
-            stream.write(f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><sst xmlns="{_MAIN}">'.encode())
+            stream.write(
+                f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><sst xmlns="{_MAIN}">'.encode()
+            )
             if shared:
-                stream.write(b'<si><t>')
+                stream.write(b"<si><t>")
                 _fill(stream, block, cell_bytes)
                 stream.write(b"</t></si>")
             stream.write(b"</sst>")
