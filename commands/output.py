@@ -104,11 +104,11 @@ def _cannot_write(path: Path, error: OSError) -> str:
 
 @contextmanager
 def replacing(path: Path) -> Iterator[IO[bytes]]:
-    """The file a command writes (--output), whole or not at all: a new regular file is written
-    beside itself under another name, then renamed over it (keeping the mode of the file it
-    replaces). Anything else that exists there (a device such as /dev/null or /dev/stdout, a pipe,
-    a symbolic link) is written through as it is, never replaced. A path that cannot be written is
-    one sentence naming it (exit 2)."""
+    """The file a command writes (--output), whole or not at all: a regular file is written beside
+    itself under another name, then renamed over the old one (keeping its mode). Anything else
+    that exists there (a device such as /dev/null or /dev/stdout, a pipe, a symbolic link), or a
+    file in a directory where no other may be made, is written through as it is, never replaced.
+    A path that cannot be written is one sentence naming it (exit 2)."""
     path = Path(path)
     try:
         before = path.lstat()
@@ -116,19 +116,23 @@ def replacing(path: Path) -> Iterator[IO[bytes]]:
         before = None
     except OSError as e:
         raise BadInputError(_cannot_write(path, e)) from None
-    if before is not None and not stat.S_ISREG(before.st_mode):
+    handle = None
+    if before is None or stat.S_ISREG(before.st_mode):
+        try:
+            handle = tempfile.NamedTemporaryFile(
+                "wb", dir=path.parent, prefix=f".{path.name}.", suffix=".part", delete=False
+            )
+        except OSError as e:
+            if before is None or not isinstance(e, PermissionError):
+                raise BadInputError(_cannot_write(path, e)) from None
+            # a file that may be written in a directory that may not: written in place
+    if handle is None:
         try:
             with path.open("wb") as through:
                 yield through
         except OSError as e:
             raise BadInputError(_cannot_write(path, e)) from None
         return
-    try:
-        handle = tempfile.NamedTemporaryFile(
-            "wb", dir=path.parent, prefix=f".{path.name}.", suffix=".part", delete=False
-        )
-    except OSError as e:
-        raise BadInputError(_cannot_write(path, e)) from None
     try:
         with handle:
             yield handle
