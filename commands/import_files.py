@@ -27,18 +27,18 @@ from ledger.text import unescape_formula
 WORKBOOKS = (".xlsx", ".xlsm")
 TEXTS = (".csv", ".txt")
 
-# Excel's own limit of a cell; no field of the import format comes near it (free text: 500).
-CELL_MAX = 32_767
-# The longest stretch of XML between two tags: a cell's text at CELL_MAX, every character
-# written as an entity or in four bytes of UTF-8, with room for a tag's attributes.
-RUN_MAX = 8 * CELL_MAX
+# The longest stretch of XML between two tags (a cell's text, or a tag and its attributes): a
+# cell at Excel's own limit of 32,767 characters, in four bytes of UTF-8 each, twice over. No
+# field of the import format comes near it (free text: 500 characters).
+RUN_MAX = 8 * 32_767
 # Uncompressed sizes: all parts together, and any part against its compressed size (XML of
 # real sheets compresses 5-20 times; a repeated character, a thousand times).
 TOTAL_MAX = 1 << 30
 RATIO_MAX = 100
 RATIO_FROM = 1 << 20  # parts smaller than this may compress as well as they like
 _CHUNK = 1 << 20
-_LONG_RUN = re.compile(rb"[^<]{%d}" % (RUN_MAX + 1))
+# anchored on "<": unanchored, re retries [^<]{n} from every byte of a run (quadratic time)
+_LONG_RUN = re.compile(rb"<[^<]{%d}" % (RUN_MAX + 1))
 _DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
@@ -110,7 +110,7 @@ def check_workbook(path: Path) -> None:
                     )
                     raise BadInputError(msg)
             for part in parts:
-                if part.filename.endswith((".xml", ".rels")):
+                if part.filename.endswith((".xml", ".rels", ".vml")):
                     _check_part(path, book, part)
     except BadInputError:
         raise
@@ -122,22 +122,20 @@ def check_workbook(path: Path) -> None:
 def _check_part(path: Path, book: zipfile.ZipFile, part: zipfile.ZipInfo) -> None:
     """One XML part, read as a stream: no cell (no stretch between two tags) longer than RUN_MAX
     bytes, and no DTD, whose entities would grow the text as it is parsed."""
-    carry = b""
+    carry = b"<"  # every window starts at a tag's "<", the part's first bytes included
     with book.open(part) as stream:
         while chunk := stream.read(_CHUNK):
             window = carry + chunk
             if _LONG_RUN.search(window):
                 msg = (
-                    f"{path.name}: its part {part.filename} holds a cell of more than "
-                    f"{CELL_MAX:,} characters, Excel's own limit; no column of the import format is that long"
+                    f"{path.name}: its part {part.filename} holds a cell or tag of more than {RUN_MAX:,} "
+                    "bytes; no column of the import format comes near that (free text: 500 characters)"
                 )
                 raise BadInputError(msg)
             if _DECLARATION.search(window):
                 msg = f"{path.name}: its part {part.filename} declares a DTD, which a workbook has no use for"
                 raise BadInputError(msg)
-            last = window.rfind(b"<")
-            # what a run or a declaration crossing the chunk's end still needs of it
-            carry = window[last:] if last >= 0 and len(window) - last <= RUN_MAX else window[-RUN_MAX:]
+            carry = window[window.rfind(b"<") :]  # at most RUN_MAX bytes, or the search found them
 
 
 def _workbook_cells(path: Path) -> Iterator[list[Any]]:
