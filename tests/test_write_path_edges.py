@@ -14,7 +14,7 @@ from tests.conftest import Ledger, approved_district_grant
 from tests.importdata import HEADER
 from tests.test_actions import _csv_line, _stored
 
-ID_RULE = "must be 1 to 64 characters without control characters"
+ID_RULE = "must be 1 to 64 characters without control characters, not starting with '-'"
 VOUCHER_RULE = "must be 1 to 128 characters without control characters"
 
 
