@@ -80,7 +80,8 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
     """
     from commands.import_files import open_import
     from commands.registry import all_projections
-    from ledger.importing import import_rows, read_rows
+    from ledger.import_format import read_rows
+    from ledger.importing import import_rows
     from projections.runner import catch_up
 
     count, cells = open_import(file)  # a workbook past the bounds is refused before it unpacks
