@@ -12,7 +12,7 @@ import click
 
 from commands.context import settings
 from commands.keys import default_key_path
-from ledger.errors import RuleViolationError, VerificationError
+from ledger.errors import BadInputError, RuleViolationError, VerificationError
 
 if TYPE_CHECKING:
     from audit.verifier.report import Report
@@ -228,6 +228,8 @@ def prove_command(event_id: str) -> None:
     """
     from audit.trail import prove
 
+    if event_id.isascii() and event_id.isdigit() and int(event_id) >= 1 << 63:  # past any database's ids
+        raise BadInputError(f"event id {event_id} is larger than any event id a ledger stores")
     s = settings()
     s.ensure_current()
     click.echo(prove(s.engine(), event_id), nl=False)

@@ -16,7 +16,7 @@ import click
 from commands.context import Settings, default_actor
 from ledger.errors import LedgerError, StorageError
 from ledger.location import MAX_BUSY_TIMEOUT_MS
-from ledger.text import CONTROL
+from ledger.text import CONTROL, control_named
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 # ledger.rules.ROLES, spelled out so that start-up (--version, reports) does not import the rules
@@ -149,6 +149,8 @@ def cli(ctx: click.Context, db: str | None, actor: str, role: str, lang: str) ->
     actor = actor.strip()
     if not actor or len(actor) > 128 or CONTROL.search(actor):
         msg = "must be 1 to 128 characters without control characters"
+        if hidden := CONTROL.search(actor):
+            msg += f": it holds {control_named(hidden.group())}"
         raise click.BadParameter(msg, param_hint="--actor")
     busy = os.environ.get("GRANT_LEDGER_BUSY_TIMEOUT", "").strip()
     if busy and not (busy.isascii() and busy.isdigit() and int(busy) <= MAX_BUSY_TIMEOUT_MS):

@@ -12,14 +12,17 @@ Journal accounts, per base and fund source::
     Equity:B0001:Disposed:Subsidy                        balance disposed of at closure
 
 The csv/xlsx export carries every money act in the import format: approvals, disbursements,
-matching, spending, reversals, recovery orders and receipts, and disposals.
+matching, spending, reversals, recovery orders and receipts, and disposals. Text is written as
+``commands.output`` writes every csv and workbook: a workbook holds it exactly, as text cells; a
+csv cell that a spreadsheet would run as a formula has an apostrophe in front, which the import
+of a csv file takes off again (``ledger.text.escape_formula``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -28,7 +31,7 @@ from typing import Any
 import click
 
 from commands.context import settings
-from commands.output import to_csv, to_xlsx
+from commands.output import to_csv, to_xlsx, write_text
 from ledger.errors import BadInputError
 
 PAGE = 5000
@@ -43,14 +46,6 @@ def _events(app: Any) -> Iterator[Any]:
         for n in notifications:
             yield app.mapper.to_domain_event(n)
         start = notifications[-1].id + 1
-
-
-def _escaped(rows: Iterable[list[Any]]) -> Iterator[list[Any]]:
-    """Text a spreadsheet would run as a formula, written as text (the import reads it back)."""
-    from ledger.import_format import escape_formula
-
-    for row in rows:
-        yield [escape_formula(v) if v.__class__ is str else v for v in row]
 
 
 def import_rows(app: Any) -> Iterator[list[Any]]:
@@ -282,32 +277,36 @@ def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None
             raise BadInputError(f"--runs writes the import format (csv or xlsx), not {fmt}")
         if output is not None:
             raise BadInputError("give either --output FILE or --runs DIR, not both")
-        _write_runs(runs_dir, fmt, HEADER, list(_escaped(import_rows(app))))
+        _write_runs(runs_dir, fmt, HEADER, list(import_rows(app)))
         return
     if fmt == "xlsx":
         if output is None:
             raise BadInputError("an xlsx export needs --output FILE.xlsx")
-        to_xlsx(output, [("import", HEADER, list(_escaped(import_rows(app))))])
+        to_xlsx(output, [("import", HEADER, list(import_rows(app)))])
         click.echo(f"exported to {output}")
         return
     if fmt == "csv":
-        text = to_csv(HEADER, _escaped(import_rows(app)))
+        text = to_csv(HEADER, import_rows(app))
     else:
         text = "\n".join(journal(app, fmt)) + "\n"
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_text(output, text)
         click.echo(f"exported to {output}")
 
 
 def _write_runs(folder: Path, fmt: str, header: tuple[str, ...], rows: list[list[Any]]) -> None:
     from ledger.import_format import runs_by_role
 
-    if folder.exists() and any(folder.iterdir()):
-        raise BadInputError(f"--runs {folder} is not empty; name a new or empty directory")
     runs = list(runs_by_role(rows))
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        if folder.exists() and any(folder.iterdir()):
+            raise BadInputError(f"--runs {folder} is not empty; name a new or empty directory")
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        msg = f"cannot make the directory {folder}: {e.strerror or e}; nothing was written"
+        raise BadInputError(msg) from None
     width = max(2, len(str(len(runs))))
     names = []
     for n, (role, run) in enumerate(runs, 1):
@@ -315,7 +314,7 @@ def _write_runs(folder: Path, fmt: str, header: tuple[str, ...], rows: list[list
         if fmt == "xlsx":
             to_xlsx(path, [("import", header, run)])
         else:
-            path.write_text(to_csv(header, run), encoding="utf-8")
+            write_text(path, to_csv(header, run))
         names.append((role, path))
     click.echo(f"exported {len(rows)} rows in {len(runs)} runs to {folder}; import them in this order:")
     for role, path in names:

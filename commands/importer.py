@@ -2,59 +2,19 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from commands.context import settings
-from ledger.errors import BadInputError, StorageError
+from ledger.errors import StorageError
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import Notification
     from sqlalchemy.engine import Connection
-
-
-def _cells(path: Path) -> Iterator[list[Any]]:
-    """The file's rows as lists of cells, streamed (header first)."""
-    suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
-
-        try:
-            book = load_workbook(path, read_only=True, data_only=True)
-        except Exception as e:  # openpyxl raises many kinds for a damaged file
-            msg = f"{path.name} is not a readable Excel workbook: {e}"
-            raise BadInputError(msg) from None
-        try:
-            rows = book.worksheets[0].iter_rows(values_only=True)
-            read = 0
-            while True:
-                try:
-                    values = next(rows)
-                except StopIteration:
-                    break
-                except Exception as e:  # the sheet is read as it streams: damage shows up here
-                    msg = f"{path.name} is not a readable Excel workbook: row {read + 1} cannot be read ({e})"
-                    raise BadInputError(msg) from None
-                read += 1
-                yield list(values)
-        finally:
-            book.close()
-        return
-    if suffix not in (".csv", ".txt"):
-        msg = f"{path.name}: import reads .csv or .xlsx files"
-        raise BadInputError(msg)
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            yield from csv.reader(f)
-    except UnicodeDecodeError as e:
-        msg = f"{path.name} is not UTF-8 text (byte {e.start}); save it as CSV UTF-8"
-        raise BadInputError(msg) from None
 
 
 # From this many rows on, a second process checks rows while this one writes (its start-up,
@@ -62,35 +22,10 @@ def _cells(path: Path) -> Iterator[list[Any]]:
 PARALLEL_ROWS = 20_000
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    from ledger.importing import read_rows
-
-    return read_rows(_cells(path))
-
-
 def _parallel(jobs: str, rows: int) -> bool:
     if jobs == "auto":
         return rows >= PARALLEL_ROWS and (os.cpu_count() or 1) > 1
     return jobs == "2"
-
-
-def _count_rows(path: Path) -> int:
-    """Rows after the header, for the progress bar (a CSV's lines; a workbook's dimension)."""
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
-
-        try:
-            book = load_workbook(path, read_only=True)
-            rows = book.worksheets[0].max_row or 1
-            book.close()
-        except Exception:  # judged by the import itself, with a proper message
-            return 0
-        return max(0, rows - 1)
-    lines = 0
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            lines += chunk.count(b"\n")
-    return max(0, lines - 1)
 
 
 @click.command("import")
@@ -143,11 +78,14 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
       grant-ledger import 台账.xlsx
       grant-ledger import --jobs 1 big-file.csv   # one process only
     """
+    from commands.import_files import open_import
     from commands.registry import all_projections
+    from ledger.import_format import read_rows
     from ledger.importing import import_rows
     from projections.compliance import ComplianceProjection
     from projections.runner import catch_up
 
+    count, cells = open_import(file)  # a workbook past the bounds is refused before it unpacks
     s = settings()
     app = s.ledger()
     chosen = all_projections()
@@ -164,11 +102,10 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
     def on_batch(conn: Connection, stored: list[Notification]) -> None:
         _project(conn, stored, decided)
 
-    count = _count_rows(file)
     with click.progressbar(length=count, label="importing", file=sys.stderr) as bar:
         done = import_rows(
             app,
-            _rows(file),
+            read_rows(cells),
             actor=s.actor,
             role=s.role,
             batch=batch_rows,

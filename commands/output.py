@@ -1,18 +1,25 @@
-"""Rendering rows as a terminal table (aligned by display width), JSON or CSV."""
+"""Rendering rows as a terminal table (aligned by display width), JSON, CSV or a workbook, and
+writing them to the file a command's --output names."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import os
+import stat
+import tempfile
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from ledger.errors import BadInputError
 from ledger.money import format_yuan
+from ledger.text import FORMULA_STARTS, escape_formula
 
 
 def display_width(text: str) -> int:
@@ -68,16 +75,87 @@ def to_json(records: Sequence[dict[str, Any]]) -> str:
     )
 
 
+def csv_value(value: Any) -> Any:
+    """A value as a CSV cell a spreadsheet opens: amounts with two places, and text that would
+    start a formula behind an apostrophe (``ledger.text.escape_formula``; the import takes it off)."""
+    if isinstance(value, str):
+        return escape_formula(value)
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return json_value(value)
+
+
 def to_csv(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Every CSV the ledger writes (reports, history, the export): text never runs as a formula."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(headers)
+    writer.writerow([csv_value(h) for h in headers])
     for row in rows:
-        writer.writerow([f"{v:.2f}" if isinstance(v, Decimal) else json_value(v) for v in row])
+        writer.writerow([csv_value(v) for v in row])
     return buffer.getvalue()
 
 
 YUAN_FORMAT = '"¥"#,##0.00'
+
+
+def _cannot_write(path: Path, error: OSError) -> str:
+    return f"cannot write {path}: {error.strerror or error}; nothing was written"
+
+
+@contextmanager
+def replacing(path: Path) -> Iterator[IO[bytes]]:
+    """The file a command writes (--output), whole or not at all: a regular file is written beside
+    itself under another name, then renamed over the old one (keeping its mode). Anything else
+    that exists there (a device such as /dev/null or /dev/stdout, a pipe, a symbolic link), or a
+    file in a directory where no other may be made, is written through as it is, never replaced.
+    A path that cannot be written is one sentence naming it (exit 2)."""
+    path = Path(path)
+    try:
+        before = path.lstat()
+    except FileNotFoundError:
+        before = None
+    except OSError as e:
+        raise BadInputError(_cannot_write(path, e)) from None
+    handle = None
+    if before is None or stat.S_ISREG(before.st_mode):
+        try:
+            handle = tempfile.NamedTemporaryFile(
+                "wb", dir=path.parent, prefix=f".{path.name}.", suffix=".part", delete=False
+            )
+        except OSError as e:
+            if before is None or not isinstance(e, PermissionError):
+                raise BadInputError(_cannot_write(path, e)) from None
+            # a file that may be written in a directory that may not: written in place
+    if handle is None:
+        try:
+            with path.open("wb") as through:
+                yield through
+        except OSError as e:
+            raise BadInputError(_cannot_write(path, e)) from None
+        return
+    try:
+        with handle:
+            yield handle
+        if before is not None:
+            mode = stat.S_IMODE(before.st_mode)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask  # as open() would have created it
+        os.chmod(handle.name, mode)
+        os.replace(handle.name, path)
+    except OSError as e:
+        Path(handle.name).unlink(missing_ok=True)
+        raise BadInputError(_cannot_write(path, e)) from None
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """A text output (csv, json, a table, a journal) in UTF-8, written whole or not at all."""
+    with replacing(path) as f:
+        f.write(text.encode("utf-8"))
 
 
 def to_xlsx(path: Any, sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]]) -> None:
@@ -85,41 +163,43 @@ def to_xlsx(path: Any, sheets: Sequence[tuple[str, Sequence[str], Sequence[Seque
 
     Written in openpyxl's write-only mode: rows stream to the file, so a sheet of a million rows
     costs time in proportion to its rows (column widths are measured first, as the format wants
-    them before the rows)."""
+    them before the rows). Text is stored as text, never as a formula. The file is written whole
+    or not at all (``replacing``)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils.exceptions import IllegalCharacterError
 
-    book = Workbook(write_only=True)
-    for title, headers, rows in sheets:
-        sheet = book.create_sheet(title=title[:31])
-        widths = [display_width(str(h)) for h in headers]
-        for row in rows:
-            for i, value in enumerate(row[: len(widths)]):
-                width = display_width(_cell(value))
-                if width > widths[i]:
-                    widths[i] = width
-        for i, width in enumerate(widths):
-            sheet.column_dimensions[_column_letter(i + 1)].width = min(width + 2, 60)
-        sheet.freeze_panes = "A2"
-        bold = Font(bold=True)
-        header = []
-        for h in headers:
-            cell = WriteOnlyCell(sheet, value=h)
-            cell.font = bold
-            header.append(cell)
-        sheet.append(header)
-        for n, row in enumerate(rows, 2):
-            try:
-                sheet.append([_xlsx_value(sheet, value, WriteOnlyCell) for value in row])
-            except IllegalCharacterError:
-                msg = (
-                    f"row {n} of sheet {title} holds a control character, which a workbook cannot "
-                    "store; write --format csv instead (nothing was written)"
-                )
-                raise BadInputError(msg) from None
-    book.save(path)
+    with replacing(path) as f:  # opened first: a path that cannot be written costs no work
+        book = Workbook(write_only=True)
+        for title, headers, rows in sheets:
+            sheet = book.create_sheet(title=title[:31])
+            widths = [display_width(str(h)) for h in headers]
+            for row in rows:
+                for i, value in enumerate(row[: len(widths)]):
+                    width = display_width(_cell(value))
+                    if width > widths[i]:
+                        widths[i] = width
+            for i, width in enumerate(widths):
+                sheet.column_dimensions[_column_letter(i + 1)].width = min(width + 2, 60)
+            sheet.freeze_panes = "A2"
+            bold = Font(bold=True)
+            header = []
+            for h in headers:
+                cell = WriteOnlyCell(sheet, value=h)
+                cell.font = bold
+                header.append(cell)
+            sheet.append(header)
+            for n, row in enumerate(rows, 2):
+                try:
+                    sheet.append([_xlsx_value(sheet, value, WriteOnlyCell) for value in row])
+                except IllegalCharacterError:
+                    msg = (
+                        f"row {n} of sheet {title} holds a control character, which a workbook cannot "
+                        "store; write --format csv instead (nothing was written)"
+                    )
+                    raise BadInputError(msg) from None
+        book.save(f)
 
 
 def _xlsx_value(sheet: Any, value: Any, cell_type: Any) -> Any:
@@ -128,9 +208,12 @@ def _xlsx_value(sheet: Any, value: Any, cell_type: Any) -> Any:
         cell = cell_type(sheet, value=value.quantize(Decimal("0.01")))
         cell.number_format = YUAN_FORMAT
         return cell
-    if value.__class__ is str and value[:1] == "=":  # text, which openpyxl would write as a formula
-        cell = cell_type(sheet, value=value)
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
+        # text as typed, stored as text: openpyxl would write "=…" as a formula, and the prefix
+        # keeps a spreadsheet from making a formula of it when the cell is edited
+        cell = cell_type(sheet, value=str(value))
         cell.data_type = "s"
+        cell.quotePrefix = True
         return cell
     if value is None or isinstance(value, int | float | str):
         return value

@@ -105,7 +105,7 @@ def emit(
 ) -> None:
     """Print (or write) a report: table aligned by display width, json, csv, or an xlsx sheet."""
     from commands.context import settings
-    from commands.output import table, to_csv, to_json, to_xlsx
+    from commands.output import table, to_csv, to_json, to_xlsx, write_text
 
     lang = settings().lang
     if fmt == "xlsx":
@@ -130,7 +130,7 @@ def emit(
             + "\n"
         )
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        write_text(output, text)
         click.echo(f"wrote {title[lang]} to {output}")
     else:
         click.echo(text, nl=False)

@@ -8,7 +8,8 @@ sentence.
 
 Field rules, one per kind of field:
 
-- identifiers (grant, unit and base ids): 1 to 64 characters, no control character;
+- identifiers (grant, unit and base ids): 1 to 64 characters, no control character, not starting
+  with ``-`` (an id is a command's argument, where it would read as an option);
 - references (vouchers, document numbers, approval and rectification references, recommenders,
   rounds): 1 to 128 characters, no control character;
 - free text (names, memos, reasons, opinions): at most 500 characters, a tab but no other
@@ -39,14 +40,17 @@ from ledger.grant import BUDGET_SOURCES, Grant
 from ledger.money import parse_amount
 from ledger.policy import Policy
 from ledger.rules import SOURCES, not_dated_ahead, projects_count, raise_first
-from ledger.text import CONTROL, CONTROL_CHARACTERS, CONTROL_CHARACTERS_BUT_TAB, WHITE_SPACE
+from ledger.text import CONTROL, CONTROL_CHARACTERS, CONTROL_CHARACTERS_BUT_TAB, WHITE_SPACE, control_named
 from ledger.unit import UNIT_KINDS, RecommendationRound, Unit
 
 IDENTIFIER_MAX = 64
 REFERENCE_MAX = 128
 TEXT_MAX = 500
 
-IDENTIFIER_RULE = f"must be 1 to {IDENTIFIER_MAX} characters without control characters"
+# an id is a command's argument (history G1, balance B0001): one starting with "-" reads as an option
+IDENTIFIER_RULE = (
+    f"must be 1 to {IDENTIFIER_MAX} characters without control characters, not starting with '-'"
+)
 REFERENCE_RULE = f"must be 1 to {REFERENCE_MAX} characters without control characters"
 TEXT_RULE = f"must be at most {TEXT_MAX} characters without control characters"
 DATE_RULE = "is not a date; write it as YYYY-MM-DD"
@@ -54,7 +58,7 @@ DATE_RULE = "is not a date; write it as YYYY-MM-DD"
 
 # The string rules run inside pydantic-core (no Python call per field: the importer validates
 # every row); ``explain`` turns their errors back into the rules' sentences.
-_IDENTIFIER = f"^[^{CONTROL_CHARACTERS}]+$"  # and not empty
+_IDENTIFIER = f"^[^{CONTROL_CHARACTERS}-][^{CONTROL_CHARACTERS}]*$"  # and not empty
 _REFERENCE = f"^(?:[^{CONTROL_CHARACTERS}])+$"  # the same rule, spelled apart to name its sentence
 _TEXT = f"^[^{CONTROL_CHARACTERS_BUT_TAB}]*$"
 _RULES = {
@@ -797,4 +801,7 @@ def explain(error: ValidationError, label: Callable[[str], str] = str) -> str:
     got = ""
     if isinstance(shown, str | int) and len(str(shown)) < 80 and repr(shown) not in message:
         got = f" (got {shown!r})"
+    hidden = CONTROL.search(shown) if first["type"] == "string_pattern_mismatch" else None
+    if hidden is not None:
+        got += f": it holds {control_named(hidden.group())}"
     return f"{field}: {message}{got}"

@@ -21,8 +21,10 @@ options. Columns that carry a field of another name:
 - ``dispose``: ``source`` the fund source, ``voucher`` the approval reference, ``memo`` how
   (``returned`` or ``carried_forward``).
 
-A cell starting with an apostrophe followed by ``=``, ``+``, ``-`` or ``@`` is read without the
-apostrophe: the export writes such text so, that a spreadsheet shows it instead of running it.
+A cell of a csv file starting with an apostrophe followed by ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return is read without that apostrophe: the export writes such text so, that a
+spreadsheet shows it instead of running it (``ledger.text.escape_formula``). A workbook's cells
+are read as they are: the export writes text there as text cells, exactly.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from ledger.actions import (
 )
 from ledger.errors import BadInputError
 from ledger.rules import OFFICER_ACTIONS
-from ledger.text import CONTROL_BUT_TAB, WHITE_SPACE
+from ledger.text import CONTROL_BUT_TAB, WHITE_SPACE, control_named
 
 HEADER = (
     "date",
@@ -88,22 +90,6 @@ def _cell(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip(WHITE_SPACE)
-
-
-# A text cell that a spreadsheet opening the file would run as a formula (CSV injection) is
-# written with an apostrophe in front, as Excel marks typed text; the import takes one off again.
-FORMULA_STARTS = ("=", "+", "-", "@")
-
-
-def escape_formula(value: str) -> str:
-    """``=1+1`` as ``'=1+1``, and ``'=1+1`` as ``''=1+1``: what the import reads back exactly."""
-    return "'" + value if value.lstrip("'")[:1] in FORMULA_STARTS else value
-
-
-def unescape_formulas(cells: Cells) -> None:
-    for column, value in cells.items():
-        if value[:1] == "'" and value.lstrip("'")[:1] in FORMULA_STARTS:
-            cells[column] = value[1:]
 
 
 def as_cells(row: Row) -> Cells:
@@ -218,9 +204,11 @@ def refuse_control_character(row: Row) -> None:
     for column, value in row.items():
         found = CONTROL_BUT_TAB.search(value) if value.__class__ is str else None
         if found is not None:
+            c = found.group()
+            named = control_named(c).removeprefix(f"U+{ord(c):04X}").lstrip(" ")
             msg = (
-                f"{column} holds a control character (U+{ord(found.group()):04X}); the command line "
-                "refuses them too: write the text without it"
+                f"{column} holds a control character (U+{ord(c):04X}){', ' + named if named else ''}; "
+                "the command line refuses them too: write the text without it"
             )
             raise BadInputError(msg)
 

@@ -53,7 +53,6 @@ from ledger.import_format import (
     read_rows,
     refuse_control_character,
     row_action,
-    unescape_formulas,
 )
 from ledger.money import parse_amount
 from ledger.policy import Policy, policy_in_force
@@ -230,8 +229,6 @@ class _Books:
         joined = "".join(cells.values())
         if CONTROL_BUT_TAB.search(joined):
             refuse_control_character(cells)
-        if "'" in joined:
-            unescape_formulas(cells)
         kind = cells["kind"].lower()
         if kind not in ROW_KINDS:
             msg = f"kind {cells['kind']!r} is unknown; use one of {', '.join(KINDS)}"

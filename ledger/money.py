@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from ledger.errors import BadInputError
@@ -13,9 +14,13 @@ ZERO = Decimal("0.00")
 MAX_AMOUNT = Decimal("10000000000.00")
 
 _PREFIXES = ("¥", "￥", "RMB", "CNY")
-_GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
-_PLAIN = re.compile(r"^\d+(\.\d+)?$")
-_SIMPLE = re.compile(r"\d{1,11}(?:\.\d{1,2})?")  # 1234.56 as most files write it
+# Digits are ASCII or full-width (what a Chinese input method types), nothing else: Python's \d,
+# int() and Decimal() also take Arabic-Indic ٣٠٠, Devanagari १०० and every other script's digits.
+_GROUPED = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")
+_PLAIN = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+_SIMPLE = re.compile(r"[0-9]{1,11}(?:\.[0-9]{1,2})?")  # 1234.56 as most files write it
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９，．", "0123456789,.")
+_OTHER_DIGIT = re.compile(r"[^\x00-\x7f]")
 
 
 def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> Decimal:
@@ -32,7 +37,14 @@ def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> Decimal
     if isinstance(text, Decimal | int) and not isinstance(text, bool):
         return check_amount(Decimal(text), field=field, shown=str(text))
     raw = str(text)
-    s = raw.strip().replace(" ", "").replace("\u00a0", "")
+    s = raw.strip().replace(" ", "").replace("\u00a0", "").translate(_FULL_WIDTH)
+    for c in _OTHER_DIGIT.findall(s):
+        if unicodedata.category(c) == "Nd":
+            msg = (
+                f"{field}{raw!r} holds {c} (U+{ord(c):04X} {unicodedata.name(c, 'DIGIT')}); write amounts "
+                "in the digits 0-9 (or full-width ０-９)"
+            )
+            raise BadInputError(msg)
     for prefix in _PREFIXES:
         if s.upper().startswith(prefix):
             s = s[len(prefix) :]

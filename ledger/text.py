@@ -28,3 +28,34 @@ WHITE_SPACE = (
     "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
     "\u2028\u2029\u202f\u205f\u3000"
 )
+
+# A cell of a CSV file starting with one of these is run as a formula by the spreadsheet that
+# opens it (OWASP, "CSV injection"): text so written gets an apostrophe in front, as a spreadsheet
+# marks typed text, and the import takes exactly that one off again.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_formula(value: str) -> str:
+    """``=1+1`` as ``'=1+1``, and ``'=1+1`` as ``''=1+1``, so that ``unescape_formula`` gives back
+    exactly the text (a text that truly starts with apostrophes keeps them)."""
+    return "'" + value if value.lstrip("'")[:1] in FORMULA_STARTS else value
+
+
+def unescape_formula(value: str) -> str:
+    """The inverse of ``escape_formula``: one apostrophe off, where escape_formula put one."""
+    if value[:1] == "'" and value.lstrip("'")[:1] in FORMULA_STARTS:
+        return value[1:]
+    return value
+
+
+_BIDIRECTIONAL = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def control_named(c: str) -> str:
+    """A control character named for a person: ``U+202E RIGHT-TO-LEFT OVERRIDE, a bidirectional
+    control`` (such a control makes text print in another order than it is stored)."""
+    import unicodedata
+
+    name = unicodedata.name(c, "")
+    code = f"U+{ord(c):04X} {name}" if name else f"U+{ord(c):04X}"
+    return f"{code}, a bidirectional control" if c in _BIDIRECTIONAL else code

@@ -1,0 +1,143 @@
+"""Small import files that would exhaust memory or break the reader (issue 14, items 9 and 11): a
+workbook of a few hundred KB holding one cell of hundreds of MB, a cell over Excel's own limit
+that compresses poorly, and a csv field over the csv module's limit. Each is refused in one
+sentence, exit 2, nothing written, before memory grows."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from bench.big_cell import MB, crafted_workbook
+from tests.conftest import Ledger, approved_district_grant
+from tests.importdata import HEADER
+
+ROOT = Path(__file__).resolve().parent.parent
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _import_in_own_process(url: str, path: Path) -> tuple[int, str, float]:
+    """Exit code, stderr and peak RSS in MB of `grant-ledger import` run as a process of its own
+    (os.wait4 gives this child's own peak; RUSAGE_CHILDREN would be the largest of any child the
+    test worker ever ran)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "commands", "--db", url, "--lang", "en", "import", str(path)]
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        errors.seek(0)
+        return proc.returncode, errors.read().decode(), usage.ru_maxrss / 1024
+
+
+@pytest.fixture
+def funded(sqlite_ledger: Ledger) -> Ledger:
+    approved_district_grant(sqlite_ledger)
+    sqlite_ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
+    return sqlite_ledger
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["inline cell", "shared string"])
+def test_a_small_workbook_holding_a_huge_cell_is_refused_before_memory_grows(
+    funded: Ledger, tmp_path: Path, shared: bool
+) -> None:
+    """400 KB of file, 400 MB of cell: openpyxl peaked at 1.29 GB reading it."""
+    path = crafted_workbook(tmp_path / "books.xlsx", 400 * MB, shared=shared)
+    assert path.stat().st_size < 600_000
+    before = funded.event_count()
+    code, err, peak_mb = _import_in_own_process(funded.url, path)
+    assert code == 2, err
+    assert peak_mb < 300, peak_mb
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    if shared:  # a part read whole: its compression gives it away before it is read
+        assert lines[0].startswith("grant-ledger: books.xlsx: its part xl/sharedStrings.xml unpacks "), err
+        assert "more than 100 times" in lines[0]
+    else:  # a sheet, read as a stream: the cell's length, as soon as it is seen
+        assert lines[0].startswith("grant-ledger: books.xlsx: its part xl/worksheets/sheet1.xml holds a cell")
+    assert funded.event_count() == before
+
+
+def test_a_long_cell_that_compresses_poorly_is_refused_by_its_length(funded: Ledger, tmp_path: Path) -> None:
+    """Random letters compress about 1.6 times: no ratio gives it away, the cell's length does."""
+    path = crafted_workbook(tmp_path / "books.xlsx", 2 * MB, letters=LETTERS)
+    result = funded("import", str(path))
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.strip() == (
+        "grant-ledger: books.xlsx: its part xl/worksheets/sheet1.xml holds a cell or tag of more than "
+        "262,136 bytes; no column of the import format comes near that (free text: 500 characters)"
+    )
+
+
+def test_a_long_cell_within_excels_limit_is_read_and_judged_by_the_field_rules(
+    funded: Ledger, tmp_path: Path
+) -> None:
+    """The bound is not a rule of its own: a cell Excel could hold reaches the row's checks."""
+    path = crafted_workbook(tmp_path / "books.xlsx", 30_000, letters=LETTERS)
+    result = funded("import", str(path))
+    assert result.exit_code == 2
+    assert "books.xlsx:2: " in result.stderr
+    assert "holds a cell" not in result.stderr
+
+
+def test_a_workbook_declaring_entities_is_refused(funded: Ledger, tmp_path: Path) -> None:
+    """A DTD's entities grow text as it is parsed (a billion laughs): a workbook has no use for one."""
+    import zipfile
+
+    plain = crafted_workbook(tmp_path / "plain.xlsx", 10)
+    path = tmp_path / "books.xlsx"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "xl/sharedStrings.xml":
+                data = data.replace(b"?><sst", b'?><!DOCTYPE sst [<!ENTITY a "aaaaaaaaaa">]><sst')
+            out.writestr(info, data)
+    result = funded("import", str(path))
+    assert result.exit_code == 2
+    assert "its part xl/sharedStrings.xml declares a DTD" in result.stderr
+
+
+def test_a_csv_field_over_the_csv_limit_is_bad_input_in_one_sentence(funded: Ledger, tmp_path: Path) -> None:
+    """csv.Error 'field larger than field limit (131072)' was an internal error, exit 1."""
+    book = tmp_path / "books.csv"
+    memo = "备" * 140_000
+    book.write_text(
+        f"{HEADER}\n2024-05-10,,B0001,G1,,spend,100,subsidy,equipment,,S1,,{memo}\n", encoding="utf-8"
+    )
+    before = funded.event_count()
+    result = funded("import", str(book))
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "grant-ledger: books.csv: line 2 holds a field of more than 131,072 characters; no column of "
+        "the import format is that long (free text: 500 at most)"
+    )
+    assert "Traceback" not in result.stderr
+    assert funded.event_count() == before
+
+
+def test_the_bound_check_takes_linear_time_over_a_sheet_of_long_cells(tmp_path: Path) -> None:
+    """Ten thousand cells of 1,000 bytes: the first scan (an unanchored regular expression) took
+    16 s over 10 MB of such cells, retrying from every byte of each."""
+    import time
+    import zipfile
+
+    from commands.import_files import check_workbook
+
+    plain = crafted_workbook(tmp_path / "plain.xlsx", 10)
+    path = tmp_path / "long-cells.xlsx"
+    cell = '<c t="inlineStr"><is><t>' + "备注" * 166 + "</t></is></c>"
+    rows = "".join(f'<row r="{n}">{cell * 3}</row>' for n in range(3, 3400))
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</sheetData>", rows.encode() + b"</sheetData>")
+            out.writestr(info, data)
+    started = time.perf_counter()
+    check_workbook(path)
+    assert time.perf_counter() - started < 3

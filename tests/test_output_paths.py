@@ -1,0 +1,115 @@
+"""Where a command writes (issue 14, item 11): an --output that cannot be written is one sentence
+naming the path, exit 2 (it was "database error", exit 5, with a traceback for xlsx); a file is
+written whole or not at all; an id past any stored one is bad input, not an OverflowError."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Ledger, approved_district_grant
+
+WRITERS = [
+    ("balance",),
+    ("history", "G1"),
+    ("report", "categories"),
+    ("report", "sources"),
+    ("report", "execution"),
+    ("report", "matching"),
+    ("export",),
+]
+CASES = [(c, f) for c in WRITERS for f in ("csv", "xlsx")]
+
+
+@pytest.fixture
+def books(sqlite_ledger: Ledger) -> Ledger:
+    approved_district_grant(sqlite_ledger)
+    sqlite_ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
+    return sqlite_ledger
+
+
+@pytest.mark.parametrize(("command", "fmt"), CASES, ids=[f"{' '.join(c)} {f}" for c, f in CASES])
+def test_an_output_in_a_missing_directory_is_one_sentence_naming_it(
+    books: Ledger, tmp_path: Path, command: tuple[str, ...], fmt: str
+) -> None:
+    target = tmp_path / "missing" / f"out.{fmt}"
+    result = books(*command, "--format", fmt, "--output", str(target))
+    assert result.exit_code == 2, (result.exit_code, result.stderr)
+    assert (
+        result.stderr
+        == f"grant-ledger: cannot write {target}: No such file or directory; nothing was written\n"
+    )
+    assert not target.parent.exists()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_an_output_that_is_a_directory_is_one_sentence_and_the_directory_stays(
+    books: Ledger, tmp_path: Path, fmt: str
+) -> None:
+    """click refuses a directory it can see; export --runs checks its directory itself."""
+    folder = tmp_path / "taken"
+    folder.mkdir()
+    (tmp_path / "file").write_text("x")
+    result = books("export", "--format", fmt, "--runs", str(tmp_path / "file" / "runs"))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"grant-ledger: cannot make the directory {tmp_path / 'file' / 'runs'}: ")
+    assert (tmp_path / "file").read_text() == "x"
+
+
+def test_an_output_replaces_a_file_whole_keeping_its_mode_and_writes_through_a_link(
+    books: Ledger, tmp_path: Path
+) -> None:
+    kept = tmp_path / "balance.csv"
+    kept.write_text("old")
+    kept.chmod(0o640)
+    books.ok("balance", "--format", "csv", "--output", str(kept))
+    assert kept.read_text(encoding="utf-8").startswith("base_id,grant_id")
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o640
+    target = tmp_path / "target.xlsx"
+    target.write_bytes(b"old")
+    link = tmp_path / "link.xlsx"
+    link.symlink_to(target)
+    books.ok("balance", "--format", "xlsx", "--output", str(link))
+    assert link.is_symlink() and target.read_bytes()[:2] == b"PK"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "balance.csv",
+        "ledger.db",
+        "link.xlsx",
+        "target.xlsx",
+    ]
+
+
+def test_a_failed_workbook_leaves_the_file_it_would_replace_as_it_was(books: Ledger, tmp_path: Path) -> None:
+    """A row a workbook cannot store stops the write: the old file stays, no partial file is left."""
+    import sqlite3
+
+    books.ok(
+        "spend", "G1", "--amount", "100", "--category", "equipment", "--voucher", "S1", "--date", "2024-05-10"
+    )
+    old = tmp_path / "history.xlsx"
+    books.ok("history", "G1", "--format", "xlsx", "--output", str(old))
+    before = old.read_bytes()
+    db = books.url.removeprefix("sqlite:///")
+    with sqlite3.connect(db) as conn:  # a read model edited below the application: an XML-illegal byte
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        history = next(t for t in tables if "histor" in t or "movement" in t)
+        columns = [r[1] for r in conn.execute(f"PRAGMA table_info({history})")]
+        column = "voucher" if "voucher" in columns else next(c for c in columns if "voucher" in c)
+        conn.execute(f"UPDATE {history} SET {column} = 'S\x01' WHERE {column} = 'S1'")
+    result = books("history", "G1", "--format", "xlsx", "--output", str(old))
+    assert result.exit_code == 2, result.stderr
+    assert "holds a control character, which a workbook cannot store" in result.stderr
+    assert old.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
+def test_audit_prove_of_an_id_past_any_stored_one_is_bad_input(books: Ledger) -> None:
+    result = books("audit", "prove", "99999999999999999999999")
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == (
+        "grant-ledger: event id 99999999999999999999999 is larger than any event id a ledger stores\n"
+    )
+    assert os.path.exists(books.url.removeprefix("sqlite:///"))
