@@ -64,6 +64,10 @@ class LedgerGroup(click.Group):
             sys.exit(e.exit_code)
         except click.exceptions.Abort:
             _fail("aborted", 1)
+        except click.exceptions.NoArgsIsHelpError as e:
+            # a group typed without a subcommand is a question, not a mistake: its help, exit 0
+            click.echo(e.ctx.get_help() if e.ctx is not None else e.format_message())
+            sys.exit(0)
         except click.UsageError as e:
             where = (
                 f" (see `grant-ledger {e.ctx.command_path.split(' ', 1)[-1]} --help`)"
