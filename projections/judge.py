@@ -258,7 +258,7 @@ def recorded_day(data: dict[str, Any], on: date) -> date | None:
     """The day a stored event was recorded in Chongqing; None when its business date ``on`` is
     not after the UTC date of its timestamp (never after the day in Chongqing either)."""
     stamp = data.get("timestamp")
-    if stamp is None or on.isoformat() <= stamp["_data_"][:10]:
+    if stamp is None or data["occurred_on"]["_data_"] <= stamp["_data_"][:10]:  # both ISO dates
         return None
     return datetime.fromisoformat(stamp["_data_"]).astimezone(CHINA).date()
 
