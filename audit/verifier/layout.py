@@ -32,7 +32,7 @@ BALANCE_HEADERS = [
     "matching_disposed",
 ]
 SPENDING_HEADERS = [
-    *("event_id", "date", "grant_id", "base_id", "kind", "source", "category", "content"),
+    *("leaf_index", "date", "grant_id", "base_id", "kind", "source", "category", "content"),
     *("voucher", "amount", "actor"),
 ]
 MEASURES = (

@@ -137,7 +137,7 @@ class Scan:
         else:
             self.versions[originator] = version
         try:
-            self.replay.feed(record)
+            self.replay.feed(record, index)
         except ReplayError as e:
             self.report.fail(f"{_where(event_id, index)}: replay: {e.message}")
 

@@ -9,7 +9,9 @@ Checks, each failure naming the file, event or checkpoint:
    (so each is consistent with the next), the latest one covering every event;
 4. the trusted checkpoint (kept by the auditor from an earlier visit): signed, and an RFC 9162
    consistency proof from it to the latest checkpoint of the bundle verifies;
-5. balances replayed from the records (audit/verifier/replay.py) equal the workbook's balances sheet;
+5. the replay (audit/verifier/replay.py) breaks none of the money rules, under the bundle's policy
+   file, which must be a version the verifier knows (audit/verifier/policy.py); every sheet of the
+   workbook a person reads equals what the replay yields, cell by cell (audit/verifier/sheets.py);
 6. the workbook's event log (every "event log" sheet) shows exactly the leaves of events.jsonl.
 
 One pass over events.jsonl does 2, 3, 4 and the replay, in memory that does not grow with the
@@ -22,7 +24,7 @@ log export would write for it, to compare with the workbook's sheets by digest; 
 saved by another program is read cell by cell.
 
 Here: the keys and checkpoints (3, 4) and the order of it all; 1 is ``manifest``, the pass over
-events.jsonl (2 and the replay) is ``scan``, 5 and 6 are ``workbook``.
+events.jsonl (2 and the replay) is ``scan``, 5 is ``sheets``, 6 is ``workbook``.
 """
 
 from __future__ import annotations
@@ -42,9 +44,11 @@ from audit.verifier.checkpoint import (
 )
 from audit.verifier.manifest import check_manifest, compare_digest
 from audit.verifier.merkle import consistency_ranges, verify_consistency
+from audit.verifier.policy import bundle_policy
 from audit.verifier.report import EVENTS, Report, read_text
 from audit.verifier.scan import Scan, Tree, lines
-from audit.verifier.workbook import EventLogJob, compare_balances, compare_event_log_values
+from audit.verifier.sheets import check_sheets
+from audit.verifier.workbook import EventLogJob, compare_event_log_values
 
 
 def _keys(directory: Path, trusted_key: Path | None, report: Report) -> list[Ed25519PublicKey]:
@@ -138,6 +142,8 @@ def verify_bundle(
         ranges = consistency_ranges(trusted_cp.size, latest.size)
     tree = Tree({cp.size for _, cp in cps}, ranges)
     scan = Scan(report, tree)
+    policy = bundle_policy(directory, report)
+    scan.replay.use_policy(policy)
     events_path = directory / EVENTS
     with EventLogJob(directory) as job:
         if not events_path.is_file():
@@ -167,10 +173,10 @@ def verify_bundle(
     if trusted_cp is not None and trusted is not None:
         _check_trusted(trusted.name, trusted_cp, latest, tree, report)
 
-    compare_balances(directory, scan.replay, report)
+    readable = check_sheets(directory, scan.replay, policy, size, report)
     if log is not None and log.matches:
         report.event_log_rows = log.rows
-    elif log is not None:
+    elif log is not None and readable:
         compare_event_log_values(directory, log.sheets, report)
     return report
 

@@ -13,13 +13,17 @@ the rows it expects exactly as the writer did and compare digests instead of par
 from __future__ import annotations
 
 import re
+import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
+
+from audit.verifier.errors import AuditError
 
 MAX_ROWS = 1_048_576  # Excel's limit per sheet, header included
 AMOUNT_STYLE = 1  # built-in number format 4: #,##0.00
@@ -177,6 +181,23 @@ class SheetStream:
         return [self.name] + [f"{self.name} ({k})" for k in range(2, self._sheet + 1)]
 
 
+class SpooledSheet:
+    """A logical sheet written while another is open: its XML goes to temporary files (in memory
+    up to a few megabytes) and into the workbook later (``Workbook.add_spooled``)."""
+
+    def __init__(self, name: str, header: Sequence[str], amount_columns: Iterable[int] = ()) -> None:
+        self.parts: list[tuple[str, IO[bytes]]] = []
+        self.stream = SheetStream(name, header, self._sink, amount_columns)
+
+    def _sink(self, name: str, data: bytes) -> None:
+        if not self.parts or self.parts[-1][0] != name:
+            self.parts.append((name, tempfile.SpooledTemporaryFile(max_size=8 << 20)))
+        self.parts[-1][1].write(data)
+
+    def append(self, values: Sequence[Any]) -> None:
+        self.stream.append(values)
+
+
 class Workbook:
     """Writes an xlsx file sheet by sheet; only one sheet is open at a time."""
 
@@ -192,6 +213,17 @@ class Workbook:
     ) -> SheetStream:
         self._base = name
         return SheetStream(name, header, self._write, amount_columns, rows)
+
+    def add_spooled(self, spooled: SpooledSheet) -> list[str]:
+        """Writes a spooled sheet (and its continuations) into the workbook; returns their names."""
+        names = spooled.stream.close()
+        self._base = spooled.stream.name
+        for name, handle in spooled.parts:
+            handle.seek(0)
+            for chunk in iter(lambda h=handle: h.read(1 << 20), b""):  # type: ignore[misc]
+                self._write(name, chunk)
+            handle.close()
+        return names
 
     def _write(self, name: str, data: bytes) -> None:
         if name != self._open_name or self._out is None:
@@ -296,3 +328,93 @@ _STYLES = (
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )
+
+
+# ----------------------------------------------------------------------------- reading, bounded
+#
+# A workbook is a zip of XML parts; a small file can inflate to gigabytes (a zip bomb, one huge
+# shared string, a huge sheet). ``check_package`` inflates every part once, as a stream, counting
+# bytes against a budget and stopping at the first part past it, so nothing larger than a chunk
+# is held; a reader (openpyxl) is given the file only after it passed. The same pass refuses
+# what would make a cell show other than its value: a formula, a hidden row or column.
+
+MAX_CELL_CHARS = 32_767  # Excel's limit for the text of one cell
+MAX_PARTS = 10_000
+_READ = 1 << 20
+# a formula element in any namespace prefix (<f>, <f t="shared" …/>, <x:f>)
+_FORMULA = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s/>]")
+_HIDDEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|col)\b[^>]*\bhidden=\"(?:1|true)\"")
+# a cell's text of more than MAX_CELL_CHARS characters spans at least this many bytes of UTF-8
+_LONG_TEXT = re.compile(rb"[^<]{" + str(MAX_CELL_CHARS * 4 + 1).encode("ascii") + rb",}")
+_OVERLAP = 256
+
+
+class PackageError(AuditError):
+    """The workbook cannot be read within bounds, or shows what its values are not."""
+
+
+def check_package(path: Path, part_budget: int) -> list[str]:
+    """The worksheet parts of the xlsx at ``path`` after checking every part: inflated size
+    within ``part_budget`` bytes each (and ``4 * part_budget`` together), no formula, no hidden
+    row or column, no cell text past Excel's limit. Raises ``PackageError`` naming the part."""
+    try:
+        book = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise PackageError(f"not a readable xlsx (zip) file ({type(e).__name__})") from None
+    with book:
+        members = book.infolist()
+        if len(members) > MAX_PARTS:
+            raise PackageError(f"holds {len(members)} parts, more than {MAX_PARTS}")
+        total = 0
+        for member in members:
+            if member.file_size > part_budget:
+                raise PackageError(
+                    f"part {member.filename} inflates to {member.file_size:,} bytes, more than the "
+                    f"{part_budget:,} this bundle allows; refused before reading it"
+                )
+            total += _scan_part(book, member, part_budget)
+            if total > 4 * part_budget:
+                raise PackageError(f"inflates to more than {4 * part_budget:,} bytes; refused")
+        return [m.filename for m in members if m.filename.startswith("xl/worksheets/")]
+
+
+def _scan_part(book: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int) -> int:
+    size = 0
+    sheet = member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml")
+    text = member.filename == "xl/sharedStrings.xml"
+    tail = b""
+    try:
+        with book.open(member) as handle:
+            for chunk in iter(lambda: handle.read(_READ), b""):
+                size += len(chunk)
+                if size > budget:  # the header understated it: stop inflating now
+                    raise PackageError(
+                        f"part {member.filename} inflates to more than the {budget:,} bytes this "
+                        "bundle allows (its zip header says less); refused"
+                    )
+                window = tail + chunk
+                if sheet and _FORMULA.search(window):
+                    raise PackageError(f"part {member.filename} holds a formula; a bundle's cells are values")
+                if sheet and (m := _HIDDEN.search(window)):
+                    raise PackageError(f"part {member.filename} hides a {m.group(1).decode()}")
+                if (sheet or text) and _LONG_TEXT.search(window):
+                    raise PackageError(
+                        f"part {member.filename} holds a cell longer than {MAX_CELL_CHARS:,} characters"
+                    )
+                tail = window[-(_MAX_TAIL):]
+    except PackageError:
+        raise
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        OSError,
+        EOFError,
+        ValueError,
+        NotImplementedError,
+        RuntimeError,
+    ) as e:
+        raise PackageError(f"part {member.filename} cannot be read ({type(e).__name__})") from None
+    return size
+
+
+_MAX_TAIL = MAX_CELL_CHARS * 4 + 1 + _OVERLAP
