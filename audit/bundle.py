@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -261,10 +264,6 @@ def export(
     as_of: date | None = None,
     progress: Progress | None = None,
 ) -> Exported:
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
-    from audit.verifier.checkpoint import Ed25519PublicKey
-
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise BadInputError(f"{directory} exists and is not an empty directory; give a new one")
     with engine.connect() as conn:
@@ -275,45 +274,17 @@ def export(
     size = int(stored[-1].size)
     after = (int(total[0]) + 1 if total else 0) - size
     selection = _selection(grant, as_of)
-    cutoff = selection.cutoff
 
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "checkpoints").mkdir()
-    (directory / "keys").mkdir()
-    (directory / "policy").mkdir()
-
-    with _WorkbookJob(engine, directory / "report.xlsx", size, grant, as_of) as workbook:
-        with (directory / "events.jsonl").open("wb") as out:
-            step = progress.stage("exporting events", size) if progress else None
-            written = _write_events(engine, size, selection, out, None, step)
-        if selection.grant is not None and not selection.found_grant:
-            raise NotFoundError(f"grant {grant} is not in the audit log")
-        log_sheets = workbook.result(progress)
-
-    keys: dict[str, str] = {}
-    for cp in stored:
-        public_key = load_pem_public_key(cp.public_key.encode("ascii"))
-        assert isinstance(public_key, Ed25519PublicKey)
-        name = f"{cp.key_name}-{key_id(cp.key_name, public_key).hex()}.pub"
-        keys[name] = cp.public_key
-        (directory / "checkpoints" / f"{cp.seq:04d}.txt").write_text(cp.signed, encoding="utf-8")
-    for name, pem in keys.items():
-        (directory / "keys" / name).write_text(pem, encoding="utf-8")
-    policy = _policy(as_of)
-    (directory / "policy" / policy.source).write_text(policy_text(policy), encoding="utf-8")
-
-    meta = {
-        "format": FORMAT,
-        "origin": ORIGIN,
-        "tree_size": size,
-        "grant": grant,
-        "as_of": cutoff,
-        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "policy": policy.source,
-        "event_log_sheets": log_sheets,
-    }
-    (directory / "bundle.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    write_manifest(directory, {"events.jsonl": written.digest})
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside the target and renamed into place whole: an export that fails or is killed
+    # leaves no directory an auditor could take for a bundle (at most a hidden ".NAME.partial-…").
+    partial = Path(tempfile.mkdtemp(prefix=f".{directory.name}.partial-", dir=directory.parent))
+    try:
+        written = _write_bundle(engine, partial, stored, size, grant, as_of, selection, progress)
+        os.replace(partial, directory)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     return Exported(directory, size, len(written.originators), len(stored), after)
 
 
@@ -446,3 +417,57 @@ def _balance_row(g: _Grant, from_fen: Callable[[int], Any]) -> list[Any]:
         from_fen(matching_available),
         *(from_fen(f[k]) for k in ("subsidy_recovered", "subsidy_disposed", "matching_disposed")),
     ]
+
+
+def _write_bundle(
+    engine: Engine,
+    directory: Path,
+    stored: list[Any],
+    size: int,
+    grant: str | None,
+    as_of: date | None,
+    selection: _Selection,
+    progress: Progress | None,
+) -> _EventsWritten:
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    from audit.verifier.checkpoint import Ed25519PublicKey
+
+    cutoff = selection.cutoff
+    (directory / "checkpoints").mkdir()
+    (directory / "keys").mkdir()
+    (directory / "policy").mkdir()
+
+    with _WorkbookJob(engine, directory / "report.xlsx", size, grant, as_of) as workbook:
+        with (directory / "events.jsonl").open("wb") as out:
+            step = progress.stage("exporting events", size) if progress else None
+            written = _write_events(engine, size, selection, out, None, step)
+        if selection.grant is not None and not selection.found_grant:
+            raise NotFoundError(f"grant {grant} is not in the audit log")
+        log_sheets = workbook.result(progress)
+
+    keys: dict[str, str] = {}
+    for cp in stored:
+        public_key = load_pem_public_key(cp.public_key.encode("ascii"))
+        assert isinstance(public_key, Ed25519PublicKey)
+        name = f"{cp.key_name}-{key_id(cp.key_name, public_key).hex()}.pub"
+        keys[name] = cp.public_key
+        (directory / "checkpoints" / f"{cp.seq:04d}.txt").write_text(cp.signed, encoding="utf-8")
+    for name, pem in keys.items():
+        (directory / "keys" / name).write_text(pem, encoding="utf-8")
+    policy = _policy(as_of)
+    (directory / "policy" / policy.source).write_text(policy_text(policy), encoding="utf-8")
+
+    meta = {
+        "format": FORMAT,
+        "origin": ORIGIN,
+        "tree_size": size,
+        "grant": grant,
+        "as_of": cutoff,
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "policy": policy.source,
+        "event_log_sheets": log_sheets,
+    }
+    (directory / "bundle.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    write_manifest(directory, {"events.jsonl": written.digest})
+    return written

@@ -21,7 +21,7 @@ from audit.verifier import layout
 from audit.verifier.background import Background, BackgroundError
 from audit.verifier.report import CHUNK, EVENTS, WORKBOOK, Report
 from audit.verifier.scan import EXPORTED, WITHHELD, untrusted_row
-from audit.verifier.xlsx import SheetStream, dimension, rows_per_sheet
+from audit.verifier.xlsx import SheetStream, dimension, rows_per_sheet, sheet_parts
 
 _sha256 = hashlib.sha256
 
@@ -162,7 +162,7 @@ def _event_log_sheets(path: Path, rows: int) -> tuple[list[str], bytes | None]:
     ``rows`` of them as export writes them (their ``<dimension>`` left out)."""
     try:
         with zipfile.ZipFile(path) as book:
-            parts = [(name, member) for name, member in _sheet_parts(book) if _is_event_log(name)]
+            parts = [(name, member) for name, member in sheet_parts(book) if _is_event_log(name)]
             names = [name for name, _ in parts]
             sizes = rows_per_sheet(rows)
             if len(parts) != len(sizes):
@@ -173,21 +173,6 @@ def _event_log_sheets(path: Path, rows: int) -> tuple[list[str], bytes | None]:
             return names, digest.digest()
     except _UNREADABLE_ZIP:  # the slow path then says what is wrong
         return [], None
-
-
-def _sheet_parts(book: zipfile.ZipFile) -> list[tuple[str, str]]:
-    """(sheet name, zip member) of every worksheet, in the workbook's order."""
-    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
-    rel_ns = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
-    workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
-    rels = ElementTree.fromstring(book.read("xl/_rels/workbook.xml.rels"))
-    targets = {r.get("Id"): str(r.get("Target")) for r in rels}
-    parts = []
-    for sheet in workbook.iterfind("m:sheets/m:sheet", ns):
-        target = targets.get(sheet.get(rel_ns), "")
-        member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-        parts.append((str(sheet.get("name")), member))
-    return parts
 
 
 def _is_event_log(name: str) -> bool:

@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
+from xml.etree import ElementTree
 
 from audit.verifier.errors import AuditError
 
@@ -353,10 +354,11 @@ class PackageError(AuditError):
     """The workbook cannot be read within bounds, or shows what its values are not."""
 
 
-def check_package(path: Path, part_budget: int) -> list[str]:
-    """The worksheet parts of the xlsx at ``path`` after checking every part: inflated size
-    within ``part_budget`` bytes each (and ``4 * part_budget`` together), no formula, no hidden
-    row or column, no cell text past Excel's limit. Raises ``PackageError`` naming the part."""
+def check_package(path: Path, part_budget: int) -> None:
+    """Checks every part of the xlsx at ``path``: inflated size within ``part_budget`` bytes
+    each (and ``4 * part_budget`` together), and in its sheets no formula, no hidden row or
+    column, no cell text past Excel's limit. Raises ``PackageError`` naming the part, and the
+    sheet and cell where it can."""
     try:
         book = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as e:
@@ -365,23 +367,57 @@ def check_package(path: Path, part_budget: int) -> list[str]:
         members = book.infolist()
         if len(members) > MAX_PARTS:
             raise PackageError(f"holds {len(members)} parts, more than {MAX_PARTS}")
-        total = 0
-        for member in members:
+        for member in members:  # what the headers say first: the cheap refusal
             if member.file_size > part_budget:
                 raise PackageError(
                     f"part {member.filename} inflates to {member.file_size:,} bytes, more than the "
                     f"{part_budget:,} this bundle allows; refused before reading it"
                 )
-            total += _scan_part(book, member, part_budget)
+        for name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels"):
+            if name in book.namelist():
+                _scan_part(book, book.getinfo(name), part_budget, "")
+        try:
+            names = {member: name for name, member in sheet_parts(book)}
+        except (KeyError, ElementTree.ParseError, zipfile.BadZipFile, zlib.error, OSError, ValueError) as e:
+            raise PackageError(f"has no readable list of sheets ({type(e).__name__})") from None
+        total = 0
+        for member in members:
+            total += _scan_part(book, member, part_budget, names.get(member.filename, ""))
             if total > 4 * part_budget:
                 raise PackageError(f"inflates to more than {4 * part_budget:,} bytes; refused")
-        return [m.filename for m in members if m.filename.startswith("xl/worksheets/")]
 
 
-def _scan_part(book: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int) -> int:
+def sheet_parts(book: zipfile.ZipFile) -> list[tuple[str, str]]:
+    """(sheet name, zip member) of every worksheet, in the workbook's order."""
+    ns = {"m": _NS}
+    rel_ns = f"{{{_REL_NS}}}id"
+    workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
+    rels = ElementTree.fromstring(book.read("xl/_rels/workbook.xml.rels"))
+    targets = {r.get("Id"): str(r.get("Target")) for r in rels}
+    parts = []
+    for sheet in workbook.iterfind("m:sheets/m:sheet", ns):
+        target = targets.get(sheet.get(rel_ns), "")
+        member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        parts.append((str(sheet.get("name")), member))
+    return parts
+
+
+_CELL_REF = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\br="([A-Z]{1,3}[0-9]{1,7})"')
+_ROW_REF = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?row\s[^>]*?\br="([0-9]{1,7})"')
+
+
+def _where(member: str, sheet: str, window: bytes, at: int) -> str:
+    """Where a match at ``at`` of a sheet part's ``window`` is: its sheet and cell if known."""
+    refs = [m.group(1).decode("ascii") for m in _CELL_REF.finditer(window, max(0, at - 4096), at)]
+    if sheet and refs:
+        return f"sheet {sheet!r} cell {refs[-1]} (part {member})"
+    return f"part {member}" + (f" (sheet {sheet!r})" if sheet else "")
+
+
+def _scan_part(book: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int, sheet: str) -> int:
     size = 0
-    sheet = member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml")
-    text = member.filename == "xl/sharedStrings.xml"
+    is_sheet = member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml")
+    is_text = member.filename == "xl/sharedStrings.xml"
     tail = b""
     try:
         with book.open(member) as handle:
@@ -393,14 +429,19 @@ def _scan_part(book: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int) -> i
                         "bundle allows (its zip header says less); refused"
                     )
                 window = tail + chunk
-                if sheet and _FORMULA.search(window):
-                    raise PackageError(f"part {member.filename} holds a formula; a bundle's cells are values")
-                if sheet and (m := _HIDDEN.search(window)):
-                    raise PackageError(f"part {member.filename} hides a {m.group(1).decode()}")
-                if (sheet or text) and _LONG_TEXT.search(window):
-                    raise PackageError(
-                        f"part {member.filename} holds a cell longer than {MAX_CELL_CHARS:,} characters"
-                    )
+                if is_sheet and (m := _FORMULA.search(window)):
+                    where = _where(member.filename, sheet, window, m.start())
+                    raise PackageError(f"{where} holds a formula; a bundle's cells are values")
+                if is_sheet and (m := _HIDDEN.search(window)):
+                    kind = m.group(1).decode()
+                    row = _ROW_REF.match(window, m.start())
+                    which = f" ({kind} {row.group(1).decode()})" if row else ""
+                    raise PackageError(f"part {member.filename} (sheet {sheet!r}) hides a {kind}{which}")
+                if (is_sheet or is_text) and (m := _LONG_TEXT.search(window)):
+                    where = _where(member.filename, sheet, window, m.start())
+                    if not is_sheet:
+                        where = f"part {member.filename} (shared strings)"
+                    raise PackageError(f"{where} holds a cell longer than {MAX_CELL_CHARS:,} characters")
                 tail = window[-(_MAX_TAIL):]
     except PackageError:
         raise
