@@ -261,8 +261,9 @@ class Replay:
         if kind == "Approved":
             return None
         if totals.status != "approved":
+            rule = "grant closed" if totals.status == "closed" else "approval first"
             return (
-                f"approval first: {kind} of grant {grant}, which is {totals.status}; money moves only "
+                f"{rule}: {kind} of grant {grant}, which is {totals.status}; money moves only "
                 "between approval and closure"
             )
         if kind != "ExpenditureReversed" and on < totals.approved_on:
