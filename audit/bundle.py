@@ -24,7 +24,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -464,7 +464,6 @@ def _write_bundle(
         "tree_size": size,
         "grant": grant,
         "as_of": cutoff,
-        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "policy": policy.source,
         "event_log_sheets": log_sheets,
     }

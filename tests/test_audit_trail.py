@@ -342,8 +342,11 @@ def test_drill_truncation_hidden_by_dropping_checkpoints_is_caught_by_the_truste
     book["balances"].delete_rows(3)  # G2's row: the forger hides it everywhere
     book["event log"].delete_rows(early + 2, book["event log"].max_row)  # and G2's events
     book.save(b / "report.xlsx")
+    meta = json.loads((b / "bundle.json").read_text("utf-8"))
+    (b / "bundle.json").write_text(json.dumps({**meta, "tree_size": early}), "utf-8")  # and its size
     write_manifest(b)
-    assert _verify(ledger, b)[0] == 0  # consistent in itself...
+    code, out = _verify(ledger, b)
+    assert code == 0, out  # consistent in itself...
     code, out = _verify(ledger, b, "--trusted", str(tmp_path / "late.txt"))
     assert code == 6 and "history cut off or rewritten" in out  # ...but not with what the auditor kept
 

@@ -35,6 +35,7 @@ VERIFIER_MODULES = (
     "background",
     "canonical",
     "checkpoint",
+    "description",
     "errors",
     "findings",
     "layout",

@@ -86,6 +86,9 @@ def bundle_policy(directory: Path, report: Report) -> BundlePolicy | None:
     name = f"{POLICY_DIR}/{path.name}"
     raw = path.read_bytes()
     known = KNOWN.get(hashlib.sha256(raw).hexdigest())
+    if known is not None and known != path.name:
+        report.fail(f"{name}: holds the policy version {known} under another name")
+        return None
     if known is None:
         report.fail(
             f"{name}: not a policy version this verifier knows (its sha256 is none of "

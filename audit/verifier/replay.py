@@ -149,6 +149,8 @@ class Replay:
         self.policy = policy
         self.spending: list[SpendingRow] = []
         self.judged = policy is not None
+        self.latest = ""  # the latest business date of an included event
+        self.foreign: set[str] = set()  # originators of included events that are no grant's
 
     def use_policy(self, policy: BundlePolicy | None) -> None:
         self.policy = policy
@@ -156,13 +158,17 @@ class Replay:
 
     def feed(self, record: dict[str, Any], leaf_index: int = 0) -> None:
         topic = record.get("topic", "")
+        state = record.get("state")
+        originator = str(record.get("originator_id"))
+        on = _value(state.get("occurred_on")) if isinstance(state, dict) else None
+        if isinstance(on, str) and on > self.latest:
+            self.latest = on
         if not isinstance(topic, str) or not topic.startswith(_TOPIC):
+            self.foreign.add(originator)
             return
         kind = topic[len(_TOPIC) :]
-        state = record.get("state")
         if not isinstance(state, dict):
             raise ReplayError("the state is not a JSON object")
-        originator = str(record.get("originator_id"))
         if kind == "Applied":
             self.grants[originator] = GrantTotals(
                 grant_id=str(state.get("grant_id")),

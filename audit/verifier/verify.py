@@ -12,7 +12,8 @@ Checks, each failure naming the file, event or checkpoint:
 5. the replay (audit/verifier/replay.py) breaks none of the money rules, under the bundle's policy
    file, which must be a version the verifier knows (audit/verifier/policy.py); every sheet of the
    workbook a person reads equals what the replay yields, cell by cell (audit/verifier/sheets.py);
-6. the workbook's event log (every "event log" sheet) shows exactly the leaves of events.jsonl.
+6. the workbook's event log (every "event log" sheet) shows exactly the leaves of events.jsonl;
+7. bundle.json states only what the rest of the bundle shows (audit/verifier/description.py).
 
 One pass over events.jsonl does 2, 3, 4 and the replay, in memory that does not grow with the
 bundle: the file is read in chunks; a line written by ``audit export`` is checked by hashing its
@@ -42,12 +43,14 @@ from audit.verifier.checkpoint import (
     parse_signed_checkpoint,
     verify_signed_checkpoint,
 )
+from audit.verifier.description import check_description
+from audit.verifier.layout import EVENT_LOG_SHEET
 from audit.verifier.manifest import check_manifest, compare_digest
 from audit.verifier.merkle import consistency_ranges, verify_consistency
 from audit.verifier.policy import bundle_policy
 from audit.verifier.report import EVENTS, Report, read_text
 from audit.verifier.scan import Scan, Tree, lines
-from audit.verifier.sheets import check_sheets
+from audit.verifier.sheets import check_sheets, sheet_names
 from audit.verifier.workbook import EventLogJob, compare_event_log_values
 
 
@@ -174,6 +177,9 @@ def verify_bundle(
         _check_trusted(trusted.name, trusted_cp, latest, tree, report)
 
     readable = check_sheets(directory, scan.replay, policy, size, report)
+    origin = latest.origin if latest is not None else None
+    log_sheets = sheet_names(EVENT_LOG_SHEET, size)
+    check_description(directory, report, scan.replay, origin, policy.name if policy else None, log_sheets)
     if log is not None and log.matches:
         report.event_log_rows = log.rows
     elif log is not None and readable:
