@@ -229,8 +229,8 @@ def _same(kind: str, have: Any, want: Any) -> bool:
         return have is None or have == ""
     if kind == TEXT:
         return isinstance(have, str) and have == want
-    if kind == INT:
-        return type(have) is int and have == want
+    if kind == INT:  # an integral number, however the program that saved it typed it
+        return isinstance(have, int | float) and not isinstance(have, bool) and have == want
     if kind == AMOUNT:
         return _decimal(have) == want
     if kind == DAY:
