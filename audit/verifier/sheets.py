@@ -215,7 +215,7 @@ def _compare(
                     "in a column the bundle does not have"
                 )
         del k
-    extra = next(shown, None)
+    extra = next((row for row in shown if row[2]), None)  # empty rows past the end show nothing
     if extra is not None:
         sheet, n, values = extra
         report.fail(f"{WORKBOOK} {sheet}!A{n}: shows {_show(values)}, a row the events do not give")
