@@ -37,6 +37,12 @@ def check_description(
     except ValueError:
         report.fail(f"{NAME}: not JSON")
         return
+    if isinstance(meta, dict) and meta.get("format") != layout.FORMAT:
+        report.fail(
+            f"{NAME}: format {meta.get('format')!r} is another version's; this verifier reads bundles "
+            f"of format {layout.FORMAT} (export the bundle again)"
+        )
+        return
     if not isinstance(meta, dict) or sorted(meta) != sorted(FIELDS):
         keys = sorted(meta) if isinstance(meta, dict) else []
         report.fail(f"{NAME}: its fields are {', '.join(keys) or 'none'}, not {', '.join(FIELDS)}")

@@ -22,15 +22,20 @@ the workbook compared with them) go on as the events say.
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import re
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import IO, Any
 
 from audit.verifier.errors import AuditError
-from audit.verifier.layout import MEASURES
+from audit.verifier.layout import MEASURES, SPENDING_HEADERS, SPENDING_SHEET
 from audit.verifier.policy import BundlePolicy
+from audit.verifier.xlsx import SheetStream
 
 __all__ = ["MEASURES", "GrantTotals", "Replay", "ReplayError", "SpendingRow"]
 
@@ -49,6 +54,47 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _PLAIN_AMOUNT = re.compile(r"-?[0-9]{1,18}(?:\.[0-9]{1,6})?")
 
 SpendingRow = list[Any]  # a row of the workbook's spending sheet (audit/verifier/layout.py)
+
+
+class SpendingRows:
+    """The rows the spending sheet must show, in leaf order, kept in a temporary file (memory
+    does not grow with the bundle), and the digest of their XML as ``audit export`` writes it, so
+    an unchanged sheet is checked by digest and only a changed one cell by cell."""
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] = tempfile.TemporaryFile()
+        self._digest = hashlib.sha256()
+        self.names: list[str] = []
+        self._stream = SheetStream(SPENDING_SHEET, SPENDING_HEADERS, self._sink, amount_columns=[9])
+        self._closed = False
+
+    def _sink(self, name: str, data: bytes) -> None:
+        if not self.names or self.names[-1] != name:
+            self.names.append(name)
+        self._digest.update(data)
+
+    def append(self, row: SpendingRow) -> None:
+        pickle.dump(row, self._file)
+        self._stream.append(row)
+
+    def __len__(self) -> int:
+        return self._stream.rows
+
+    def digest(self) -> bytes:
+        if not self._closed:
+            self._stream.close()
+            self._closed = True
+        return self._digest.digest()
+
+    def __iter__(self) -> Iterator[SpendingRow]:
+        self._file.flush()
+        self._file.seek(0)
+        while True:
+            try:
+                row: SpendingRow = pickle.load(self._file)  # our own temporary file
+            except EOFError:
+                return
+            yield row
 
 
 class ReplayError(AuditError):
@@ -147,7 +193,7 @@ class Replay:
     def __init__(self, policy: BundlePolicy | None = None) -> None:
         self.grants: dict[str, GrantTotals] = {}  # originator id -> totals
         self.policy = policy
-        self.spending: list[SpendingRow] = []
+        self.spending = SpendingRows()
         self.judged = policy is not None
         self.latest = ""  # the latest business date of an included event
         self.foreign: set[str] = set()  # originators of included events that are no grant's
