@@ -74,7 +74,12 @@ def _balance_row(g: GrantTotals) -> list[Any]:
 
 
 def check_sheets(
-    directory: Path, replay: Replay, policy: BundlePolicy | None, events: int, report: Report
+    directory: Path,
+    replay: Replay,
+    policy: BundlePolicy | None,
+    events: int,
+    report: Report,
+    log_as_exported: bool = False,
 ) -> bool:
     """Checks the workbook; False if it could not be read at all (the event log check is skipped)."""
     path = directory / WORKBOOK
@@ -82,7 +87,8 @@ def check_sheets(
         report.fail(f"{WORKBOOK}: missing")
         return False
     try:
-        check_package(path, part_budget(directory))
+        log = frozenset(sheet_names(layout.EVENT_LOG_SHEET, events)) if log_as_exported else frozenset()
+        check_package(path, part_budget(directory), log)
     except PackageError as e:
         report.fail(f"{WORKBOOK}: {e}")
         return False

@@ -176,7 +176,8 @@ def verify_bundle(
     if trusted_cp is not None and trusted is not None:
         _check_trusted(trusted.name, trusted_cp, latest, tree, report)
 
-    readable = check_sheets(directory, scan.replay, policy, size, report)
+    log_as_exported = log is not None and log.matches
+    readable = check_sheets(directory, scan.replay, policy, size, report, log_as_exported)
     origin = latest.origin if latest is not None else None
     log_sheets = sheet_names(EVENT_LOG_SHEET, size)
     check_description(directory, report, scan.replay, origin, policy.name if policy else None, log_sheets)
