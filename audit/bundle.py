@@ -8,11 +8,16 @@ Layout::
                          are "withheld": only their leaf hash is given, so the root still checks
     checkpoints/NNNN.txt every signed checkpoint, oldest first
     keys/NAME.pub        the public key(s) that signed them
-    policy/FILE.toml     the policy data in force
-    report.xlsx          balances per base, spending with vouchers, findings, the event log with
-                         leaf hashes (a sheet past Excel's 1,048,576 rows goes on in "NAME (2)"…;
+    policy/FILE.toml     the policy data in force (a version the verifier knows by its sha256)
+    report.xlsx          balances per base, spending with vouchers (by leaf index), the findings
+                         that follow from the events and the policy, the event log with leaf
+                         hashes (a sheet past Excel's 1,048,576 rows goes on in "NAME (2)"…;
                          bundle.json names the event-log sheets); events.jsonl stays the log itself
     MANIFEST             sha256 of every other file, as `sha256sum` prints them
+
+Everything the workbook shows is read off the events the bundle exports (never a read model, which
+can be edited below the application), so ``audit verify`` can derive every cell again. The bundle
+is written in a hidden directory beside the target and renamed into place when complete.
 """
 
 from __future__ import annotations
