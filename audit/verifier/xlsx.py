@@ -219,8 +219,14 @@ class Workbook:
         """Writes a spooled sheet (and its continuations) into the workbook; returns their names."""
         names = spooled.stream.close()
         self._base = spooled.stream.name
-        for name, handle in spooled.parts:
+        sizes = rows_per_sheet(spooled.stream.rows)
+        columns = len(spooled.stream.header)
+        for (name, handle), rows in zip(spooled.parts, sizes, strict=True):
             handle.seek(0)
+            # each sheet states its size now it is known, as a sheet written directly does (a
+            # reader such as openpyxl would otherwise parse the whole sheet just to size it)
+            stated = dimension(columns, rows).encode("ascii")
+            self._write(name, handle.read(1 << 20).replace(b"<sheetData>", stated + b"<sheetData>", 1))
             for chunk in iter(lambda h=handle: h.read(1 << 20), b""):  # type: ignore[misc]
                 self._write(name, chunk)
             handle.close()
