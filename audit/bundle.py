@@ -8,26 +8,35 @@ Layout::
                          are "withheld": only their leaf hash is given, so the root still checks
     checkpoints/NNNN.txt every signed checkpoint, oldest first
     keys/NAME.pub        the public key(s) that signed them
-    policy/FILE.toml     the policy data in force
-    report.xlsx          balances per base, spending with vouchers, findings, the event log with
-                         leaf hashes (a sheet past Excel's 1,048,576 rows goes on in "NAME (2)"…;
+    policy/FILE.toml     the policy data in force (a version the verifier knows by its sha256)
+    report.xlsx          balances per base, spending with vouchers (by leaf index), the findings
+                         that follow from the events and the policy, the event log with leaf
+                         hashes (a sheet past Excel's 1,048,576 rows goes on in "NAME (2)"…;
                          bundle.json names the event-log sheets); events.jsonl stays the log itself
     MANIFEST             sha256 of every other file, as `sha256sum` prints them
+
+Everything the workbook shows is read off the events the bundle exports (never a read model, which
+can be edited below the application), so ``audit verify`` can derive every cell again. The bundle
+is written in a hidden directory beside the target and renamed into place when complete.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import IO, Any, Protocol
 from uuid import UUID
 
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
 from audit.log import ORIGIN, leaves, stored_checkpoints
@@ -36,11 +45,11 @@ from audit.verifier.background import Background
 from audit.verifier.canonical import canonical_json, record_from_stored
 from audit.verifier.checkpoint import key_id
 from audit.verifier.layout import BALANCE_HEADERS, FORMAT, event_line, event_log_row
-from audit.verifier.xlsx import SheetStream, Workbook
+from audit.verifier.xlsx import SheetStream, SpooledSheet, Workbook
 from ledger.database import EVENTS_TABLE
 from ledger.errors import BadInputError, NotFoundError
 from ledger.policy import current_policy, policy_in_force, policy_text
-from projections.measures import SPENDING_KINDS, available_in
+from projections.measures import GRANT, SPENDING_KINDS, available_in, effect
 
 _BATCH = 5000  # rows fetched, lines written and progress reported at a time
 PARALLEL_EVENTS = 200_000  # from this many events, a second process writes the workbook
@@ -87,6 +96,12 @@ def _occurred_on(state: dict[str, Any]) -> str | None:
     value = state.get("occurred_on")
     value = value.get("_data_") if isinstance(value, dict) else value
     return str(value) if value is not None else None
+
+
+def _by_cutoff(record: dict[str, Any], cutoff: str | None) -> bool:
+    """The record counts in the workbook's books: no ``--as-of``, or dated by it (the verifier
+    replays the same events: audit/verifier/scan.py)."""
+    return cutoff is None or (_occurred_on(record["state"]) or "") <= cutoff
 
 
 def _sha256(path: Path) -> str:
@@ -147,6 +162,7 @@ def _write_events(
     out: IO[bytes] | None,
     log: SheetStream | None,
     progress: Step | None,
+    book: _Book | None = None,
 ) -> _EventsWritten:
     """events.jsonl (to ``out``) and the workbook's event log (to ``log``), either or both, in one
     pass over the stored events."""
@@ -162,6 +178,8 @@ def _write_events(
         kept = selection.keeps(originator, record)
         if kept:
             originators.add(record["originator_id"])
+            if book is not None and _by_cutoff(record, selection.cutoff):
+                book.feed(index, record)
         else:
             withheld[record["originator_id"]] = withheld.get(record["originator_id"], 0) + 1
         if out is not None:
@@ -194,14 +212,20 @@ def _write_workbook(
     as_of: date | None,
     progress: Progress | None = None,
 ) -> list[str]:
-    """report.xlsx, from its own pass over the stored events; returns the event-log sheet names."""
+    """report.xlsx, from its own pass over the stored events (never from a read model: what the
+    workbook shows is what the bundle's events say); returns the event-log sheet names."""
     with Workbook(path) as book:
         log = book.sheet(layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, rows=size)
-        written = _write_events(engine, size, _selection(grant, as_of), None, log, None)
+        content = _Book(_policy(as_of))
+        _write_events(engine, size, _selection(grant, as_of), None, log, None, content)
         log_sheets = log.close()
-        _workbook_sheets(engine, book, written.last_nid, written.originators, grant, as_of, progress)
+        content.write(book)
         book.close(layout.SHEETS)
     return log_sheets
+
+
+def _policy(as_of: date | None) -> Any:
+    return policy_in_force(as_of) if as_of else current_policy()
 
 
 def _workbook_job(url: str, path: str, size: int, grant: str | None, as_of: date | None) -> list[str]:
@@ -260,10 +284,6 @@ def export(
     as_of: date | None = None,
     progress: Progress | None = None,
 ) -> Exported:
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
-    from audit.verifier.checkpoint import Ed25519PublicKey
-
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise BadInputError(f"{directory} exists and is not an empty directory; give a new one")
     with engine.connect() as conn:
@@ -274,9 +294,166 @@ def export(
     size = int(stored[-1].size)
     after = (int(total[0]) + 1 if total else 0) - size
     selection = _selection(grant, as_of)
-    cutoff = selection.cutoff
 
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside the target and renamed into place whole: an export that fails or is killed
+    # leaves no directory an auditor could take for a bundle (at most a hidden ".NAME.partial-…").
+    partial = Path(tempfile.mkdtemp(prefix=f".{directory.name}.partial-", dir=directory.parent))
+    try:
+        written = _write_bundle(engine, partial, stored, size, grant, as_of, selection, progress)
+        os.replace(partial, directory)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return Exported(directory, size, len(written.originators), len(stored), after)
+
+
+@dataclass
+class _Grant:
+    """One grant as its exported events say: names, column totals (fen), what the findings read."""
+
+    base_id: str
+    grant_id: str
+    base_name: str
+    programme: str
+    totals: dict[str, int]
+    status: str = "applied"
+    build_start: date | None = None
+    outputs: dict[int, Any] = field(default_factory=dict)
+
+
+class _Book:
+    """Balances, spending and findings of the workbook, read off the exported events with the
+    one reading of events (``projections.measures``) and the ledger's own rules; spending is
+    spooled to disk as it comes, so memory holds only a grant's totals."""
+
+    def __init__(self, policy: Any) -> None:
+        self.policy = policy
+        self.grants: dict[str, _Grant] = {}
+        self.spending = SpooledSheet(layout.SPENDING_SHEET, layout.SPENDING_HEADERS, amount_columns=[9])
+
+    def feed(self, index: int, record: dict[str, Any]) -> None:
+        topic: str = record["topic"]
+        if not topic.startswith(GRANT):
+            return
+        kind, state = topic[len(GRANT) :], record["state"]
+        if kind == "Applied":
+            self.grants[record["originator_id"]] = _Grant(
+                state["base_id"], state["grant_id"], state["base_name"], state["programme"], {}
+            )
+            return
+        g = self.grants.get(record["originator_id"])
+        if g is None:
+            return
+        if kind in ("Approved", "Rejected", "Closed"):
+            g.status = {"Approved": "approved", "Rejected": "rejected", "Closed": "closed"}[kind]
+            if kind == "Approved":
+                g.build_start = date.fromisoformat(state["build_start"]["_data_"])
+        elif kind == "OutputReported":
+            g.outputs[state["year"]] = SimpleNamespace(**{k: state[k] for k in _OUTPUT_FIELDS})
+        read = effect(topic, state)
+        if read is None:
+            return
+        g.totals[read.column] = g.totals.get(read.column, 0) + read.signed
+        if read.kind in SPENDING_KINDS:
+            on = date.fromisoformat(state["occurred_on"]["_data_"])
+            self.spending.append(
+                [
+                    index,
+                    on,
+                    g.grant_id,
+                    g.base_id,
+                    read.kind,
+                    read.source,
+                    read.category,
+                    read.content,
+                    read.voucher,
+                    read.amount,
+                    state["actor"],
+                ]
+            )
+
+    def write(self, book: Workbook) -> None:
+        from ledger.money import from_fen
+
+        grants = sorted(self.grants.values(), key=lambda g: (g.base_id, g.grant_id))
+        sheet = book.sheet(
+            layout.BALANCES_SHEET, BALANCE_HEADERS, amount_columns=range(4, 15), rows=len(grants)
+        )
+        for g in grants:
+            sheet.append(_balance_row(g, from_fen))
+        sheet.close()
+        book.add_spooled(self.spending)
+        found = [row for g in grants for row in self._findings(g, from_fen)]
+        sheet = book.sheet(layout.FINDINGS_SHEET, layout.FINDINGS_HEADERS, rows=len(found))
+        for row in found:
+            sheet.append(row)
+        sheet.close()
+
+    def _findings(self, g: _Grant, from_fen: Callable[[int], Decimal]) -> list[list[Any]]:
+        """The findings that follow from the events and the policy alone (as ``report findings``
+        words them); those that depend on the day read, or on the judge of stored history, are
+        left to ``report findings`` (audit/verifier/findings.py says why)."""
+        from ledger.rules import matching_at_least_ratio
+        from projections.findings import output_breaches
+
+        if g.status not in ("approved", "closed") or g.programme not in self.policy.programmes:
+            return []
+        programme = self.policy.programme(g.programme)
+        subsidy = from_fen(g.totals.get("subsidy_received", 0))
+        matching = from_fen(g.totals.get("matching_received", 0))
+        breaches = [matching_at_least_ratio(g.grant_id, programme, subsidy, matching)]
+        for year in sorted(g.outputs):
+            breaches.extend(
+                output_breaches(
+                    g.grant_id,
+                    programme.level,
+                    programme.targets,
+                    g.build_start,
+                    g.outputs[year],
+                    self.policy,
+                )
+            )
+        return [
+            [g.base_id, g.grant_id, b.rule, b.clause.cite, None, b.message] for b in breaches if b is not None
+        ]
+
+
+_OUTPUT_FIELDS = ("year", "trainees", "advanced", "evaluations", "advanced_evaluations")
+
+
+def _balance_row(g: _Grant, from_fen: Callable[[int], Any]) -> list[Any]:
+    f = {k: g.totals.get(k, 0) for k in layout.MEASURES}
+    subsidy_available = available_in(f, "subsidy", 0)
+    matching_available = available_in(f, "matching", 0)
+    return [
+        g.base_id,
+        g.grant_id,
+        g.base_name,
+        g.programme,
+        *(from_fen(f[k]) for k in ("approved", "subsidy_received", "subsidy_spent")),
+        from_fen(subsidy_available),
+        *(from_fen(f[k]) for k in ("matching_committed", "matching_received", "matching_spent")),
+        from_fen(matching_available),
+        *(from_fen(f[k]) for k in ("subsidy_recovered", "subsidy_disposed", "matching_disposed")),
+    ]
+
+
+def _write_bundle(
+    engine: Engine,
+    directory: Path,
+    stored: list[Any],
+    size: int,
+    grant: str | None,
+    as_of: date | None,
+    selection: _Selection,
+    progress: Progress | None,
+) -> _EventsWritten:
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    from audit.verifier.checkpoint import Ed25519PublicKey
+
+    cutoff = selection.cutoff
     (directory / "checkpoints").mkdir()
     (directory / "keys").mkdir()
     (directory / "policy").mkdir()
@@ -298,7 +475,7 @@ def export(
         (directory / "checkpoints" / f"{cp.seq:04d}.txt").write_text(cp.signed, encoding="utf-8")
     for name, pem in keys.items():
         (directory / "keys" / name).write_text(pem, encoding="utf-8")
-    policy = policy_in_force(as_of) if as_of else current_policy()
+    policy = _policy(as_of)
     (directory / "policy" / policy.source).write_text(policy_text(policy), encoding="utf-8")
 
     meta = {
@@ -307,128 +484,10 @@ def export(
         "tree_size": size,
         "grant": grant,
         "as_of": cutoff,
-        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "policy": policy.source,
         "event_log_sheets": log_sheets,
         "withheld_aggregates": dict(sorted(written.withheld.items())),
     }
     (directory / "bundle.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     write_manifest(directory, {"events.jsonl": written.digest})
-    return Exported(directory, size, len(written.originators), len(stored), after)
-
-
-def _findings(engine: Engine, as_of: date | None) -> list[Any]:
-    """The compliance projection's findings, judged on ``as_of`` (default today); none if this
-    version has no compliance projection or it has not been built."""
-    try:
-        from projections.compliance import findings
-    except ImportError:
-        return []
-    if not inspect(engine).has_table("compliance_grants"):
-        return []
-    return list(findings(engine, as_of or date.today()))
-
-
-def _workbook_sheets(
-    engine: Engine,
-    book: Workbook,
-    last_nid: int,
-    originators: set[str],
-    grant: str | None,
-    as_of: date | None,
-    progress: Progress | None,
-) -> None:
-    """Balances, spending and findings, from the read models (checked by the verifier's own replay).
-
-    Spending lists every expenditure and reversal up to the log's last event (and ``as_of``), of
-    ``grant`` only when given; the same filter counts the rows first, so each sheet states its size.
-    """
-    from ledger.money import from_fen
-    from projections.schema import grants, movements
-
-    upto = movements.c.notification_id <= last_nid
-    if as_of is not None:
-        upto = upto & (movements.c.occurred_on <= as_of)
-    with engine.connect() as conn:
-        grant_rows = [
-            g
-            for g in conn.execute(select(grants).order_by(grants.c.base_id, grants.c.grant_id))
-            if str(UUID(hex=g.aggregate_id)) in originators
-        ]
-        sums: dict[str, dict[str, int]] = {}
-        totals = select(movements.c.grant_id, movements.c.measure, func.sum(movements.c.amount))
-        for grant_id, measure, amount in conn.execute(
-            totals.where(upto).group_by(movements.c.grant_id, movements.c.measure)
-        ):
-            sums.setdefault(grant_id, {})[measure] = int(amount)
-
-        sheet = book.sheet(
-            layout.BALANCES_SHEET, BALANCE_HEADERS, amount_columns=range(4, 15), rows=len(grant_rows)
-        )
-        for g in grant_rows:
-            sheet.append(_balance_row(g, sums.get(g.grant_id, {}), from_fen))
-        sheet.close()
-
-        wanted = {g.grant_id for g in grant_rows}
-        spent = upto & movements.c.kind.in_(SPENDING_KINDS)
-        if grant is not None:
-            spent = spent & (movements.c.grant_id == grant)
-        count = conn.execute(select(func.count()).select_from(movements).where(spent)).scalar_one()
-        step = progress.stage("writing spending", count) if progress else None
-        sheet = book.sheet(layout.SPENDING_SHEET, layout.SPENDING_HEADERS, amount_columns=[9], rows=count)
-        m = movements.c
-        spending = (
-            select(m.notification_id, m.occurred_on, m.grant_id, m.base_id, m.kind, m.source)
-            .add_columns(m.category, m.content, m.voucher, m.amount, m.actor)
-            .where(spent)
-            .order_by(m.notification_id)
-        )
-        result = conn.execution_options(yield_per=_BATCH).execute(spending)
-        for rows in result.partitions():
-            for nid, on, grant_id, base_id, kind, source, category, content, voucher, fen, actor in rows:
-                sheet.append(
-                    [
-                        nid,
-                        on,
-                        grant_id,
-                        base_id,
-                        kind,
-                        source,
-                        category,
-                        content,
-                        voucher,
-                        _amount(fen),
-                        actor,
-                    ]
-                )
-            if step is not None:
-                step(len(rows))
-        sheet.close()
-
-    found = [f for f in _findings(engine, as_of) if f.grant_id in wanted]
-    sheet = book.sheet(layout.FINDINGS_SHEET, layout.FINDINGS_HEADERS, rows=len(found))
-    for f in found:
-        sheet.append([f.base_id, f.grant_id, f.rule, f.clause, f.occurred_on, f.message])
-    sheet.close()
-
-
-def _amount(fen: int) -> Decimal:
-    """``ledger.money.from_fen`` without the division: fen as a Decimal of two places."""
-    return Decimal(int(fen)).scaleb(-2)
-
-
-def _balance_row(g: Any, per: dict[str, int], from_fen: Callable[[int], Any]) -> list[Any]:
-    f = {k: per.get(k, 0) for k in layout.MEASURES}
-    subsidy_available = available_in(f, "subsidy", 0)
-    matching_available = available_in(f, "matching", 0)
-    return [
-        g.base_id,
-        g.grant_id,
-        g.base_name,
-        g.programme,
-        *(from_fen(f[k]) for k in ("approved", "subsidy_received", "subsidy_spent")),
-        from_fen(subsidy_available),
-        *(from_fen(f[k]) for k in ("matching_committed", "matching_received", "matching_spent")),
-        from_fen(matching_available),
-        *(from_fen(f[k]) for k in ("subsidy_recovered", "subsidy_disposed", "matching_disposed")),
-    ]
+    return written

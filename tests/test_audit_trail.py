@@ -262,7 +262,7 @@ def test_drill_edited_amount_is_caught(bundle: tuple[Ledger, Path, Path]) -> Non
     assert code == 6
     assert f"event {target['event_id']} (leaf {target['leaf_index']}): recomputed leaf hash differs" in out
     assert "differs from the signed root" in out
-    assert "subsidy_spent is" in out and "by replaying the events" in out
+    assert "report.xlsx balances!G2 (subsidy_spent): shows" in out and "but the events give" in out
 
 
 def test_drill_edited_amount_with_its_leaf_hash_is_caught_by_the_root(
@@ -347,8 +347,11 @@ def test_drill_truncation_hidden_by_dropping_checkpoints_is_caught_by_the_truste
     book["balances"].delete_rows(3)  # G2's row: the forger hides it everywhere
     book["event log"].delete_rows(early + 2, book["event log"].max_row)  # and G2's events
     book.save(b / "report.xlsx")
+    meta = json.loads((b / "bundle.json").read_text("utf-8"))
+    (b / "bundle.json").write_text(json.dumps({**meta, "tree_size": early}), "utf-8")  # and its size
     write_manifest(b)
-    assert _verify(ledger, b)[0] == 0  # consistent in itself...
+    code, out = _verify(ledger, b)
+    assert code == 0, out  # consistent in itself...
     code, out = _verify(ledger, b, "--trusted", str(tmp_path / "late.txt"))
     assert code == 6 and "history cut off or rewritten" in out  # ...but not with what the auditor kept
 
@@ -399,7 +402,7 @@ def test_drill_edited_workbook_balance_is_caught(bundle: tuple[Ledger, Path, Pat
     write_manifest(b)
     code, out = _verify(ledger, b)
     assert code == 6
-    assert "grant G1 subsidy_spent is 1000.00 in the workbook but 35000.00 by replaying the events" in out
+    assert "report.xlsx balances!G2 (subsidy_spent): shows 1000.00 but the events give 35000.00" in out
 
 
 def test_drill_edited_workbook_event_log_is_caught(bundle: tuple[Ledger, Path, Path]) -> None:

@@ -214,3 +214,161 @@ def test_raw_edits_of_the_bundle_s_other_files_never_crash_verify(
         code, out = _verify(bundle)
         if not manifest and name != "MANIFEST":
             assert code == 6 and f"MANIFEST: sha256 of {name} differs" in out, out
+
+
+# ----------------------------------------------------------------------------- every sheet, every file
+#
+# What a person reads: every sheet's name, visibility and cell values in the workbook, and the
+# content of each other file (bundle.json parsed, the keys as keys, the rest as text). An edit that
+# leaves all of it as it was may pass; any other edit must fail.
+
+
+def _book_read(path: Path) -> Any:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, data_only=True)
+    except Exception:  # unreadable: nothing a person could read as the bundle's
+        return None
+    return [
+        (sheet.title, sheet.sheet_state, _shown(sheet.iter_rows(values_only=True)))
+        for sheet in book.worksheets
+    ]
+
+
+def _shown(rows: Any) -> list[tuple[Any, ...]]:
+    """Rows as a person sees them: an empty text is an empty cell; trailing empties are nothing."""
+    shown = []
+    for row in rows:
+        values = [None if v == "" else v for v in row]
+        while values and values[-1] is None:
+            values.pop()
+        shown.append(tuple(values))
+    while shown and not shown[-1]:
+        shown.pop()
+    return shown
+
+
+def _file_read(path: Path) -> Any:
+    from audit.verifier.checkpoint import KeyFileError, load_public_key
+
+    raw = path.read_bytes()
+    if path.name == "report.xlsx":
+        return _book_read(path)
+    if path.name == "bundle.json":
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
+    if path.suffix == ".pub":
+        try:
+            return load_public_key(path).public_bytes_raw()
+        except (KeyFileError, ValueError):
+            return raw
+    return raw
+
+
+def _read(bundle: Path) -> dict[str, Any]:
+    return {
+        p.relative_to(bundle).as_posix(): _file_read(p)
+        for p in sorted(bundle.rglob("*"))
+        if p.is_file() and p.name != "MANIFEST"
+    }
+
+
+cell_values = st.one_of(
+    st.none(),
+    st.integers(-10, 10**9),
+    st.floats(allow_nan=False, allow_infinity=False, min_value=-1e9, max_value=1e9),
+    st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=12),
+    st.dates(),
+)
+
+
+@EXAMPLES
+@given(data=st.data())
+def test_an_edited_cell_of_any_sheet_passes_only_when_what_a_person_reads_is_unchanged(
+    exported: Path, data: st.DataObject
+) -> None:
+    from openpyxl import load_workbook
+
+    with _copied(exported) as bundle:
+        path = bundle / "report.xlsx"
+        before = _book_read(path)
+        book = load_workbook(path)
+        sheet = book[data.draw(st.sampled_from(book.sheetnames))]
+        row = data.draw(st.integers(1, sheet.max_row + 1))
+        column = data.draw(st.integers(1, sheet.max_column + 1))
+        old = sheet.cell(row=row, column=column).value
+        new = data.draw(st.one_of(st.just(old), cell_values))
+        if isinstance(new, str):
+            new = new.strip("=") or None  # text, not a formula (formulas: the next test)
+        sheet.cell(row=row, column=column, value=new)
+        book.save(path)
+        write_manifest(bundle)
+        code, out = _verify(bundle)
+        if _book_read(path) == before:
+            assert code == 0, out
+        else:
+            assert code == 6, (sheet.title, row, column, old, new, out)
+            assert f"{sheet.title}!" in out or "report.xlsx" in out
+
+
+STRUCTURE = ["hide", "very hide", "rename", "move first", "move last", "add", "delete", "formula", "name"]
+
+
+@EXAMPLES
+@given(data=st.data(), how=st.sampled_from(STRUCTURE))
+def test_a_changed_sheet_list_fails(exported: Path, data: st.DataObject, how: str) -> None:
+    from openpyxl import load_workbook
+    from openpyxl.workbook.defined_name import DefinedName
+
+    with _copied(exported) as bundle:
+        path = bundle / "report.xlsx"
+        book = load_workbook(path)
+        name = data.draw(st.sampled_from(book.sheetnames))
+        sheet = book[name]
+        if how == "hide":
+            sheet.sheet_state = "hidden"
+        elif how == "very hide":
+            sheet.sheet_state = "veryHidden"
+        elif how == "rename":
+            sheet.title = name + data.draw(st.sampled_from([" ", "2", " (2)"]))
+        elif how in ("move first", "move last"):
+            offset = (
+                -book.index(sheet) if how == "move first" else len(book.sheetnames) - 1 - book.index(sheet)
+            )
+            if offset == 0:
+                offset = 1 if how == "move first" else -1
+            book.move_sheet(sheet, offset)
+        elif how == "add":
+            book.create_sheet(data.draw(st.sampled_from(["notes", "balances (2)", "Sheet"])))
+        elif how == "delete":
+            book.remove(sheet)
+        elif how == "formula":
+            sheet.cell(row=2, column=1, value="=1+1")
+        else:
+            book.defined_names["shown"] = DefinedName("shown", attr_text=f"'{name}'!$A$1")
+        book.save(path)
+        write_manifest(bundle)
+        code, out = _verify(bundle)
+        assert code == 6, (how, name, out)
+        assert "report.xlsx" in out
+
+
+@EXAMPLES
+@given(data=st.data())
+def test_a_raw_edit_of_any_file_passes_only_when_what_a_person_reads_is_unchanged(
+    exported: Path, data: st.DataObject
+) -> None:
+    """Every file of the bundle, MANIFEST recomputed as a careful forger would."""
+    others = sorted(p.relative_to(exported).as_posix() for p in exported.rglob("*") if p.is_file())
+    name = data.draw(st.sampled_from([n for n in others if n not in ("events.jsonl", "MANIFEST")]))
+    with _copied(exported) as bundle:
+        before = _read(bundle)
+        path = bundle / name
+        path.write_bytes(_raw_edit(data, path.read_bytes()))
+        write_manifest(bundle)
+        code, out = _verify(bundle)
+        if code == 0:
+            assert _read(bundle) == before, (name, out)

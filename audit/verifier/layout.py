@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-FORMAT = 1
+FORMAT = 2  # 2: spending by leaf index, findings from the events, bundle.json without export time
 BALANCES_SHEET = "balances"
 SPENDING_SHEET = "spending"
 FINDINGS_SHEET = "findings"
@@ -32,7 +32,7 @@ BALANCE_HEADERS = [
     "matching_disposed",
 ]
 SPENDING_HEADERS = [
-    *("event_id", "date", "grant_id", "base_id", "kind", "source", "category", "content"),
+    *("leaf_index", "date", "grant_id", "base_id", "kind", "source", "category", "content"),
     *("voucher", "amount", "actor"),
 ]
 MEASURES = (

@@ -1,21 +1,43 @@
-"""Balances by replaying exported event records: independent of ``projections/``.
+"""Balances by replaying exported event records, and the money rules judged on the way:
+independent of ``ledger/`` and ``projections/``.
 
 Reads only the records of ``events.jsonl`` (the stored state as JSON, with eventsourcing's
 ``{"_type_": "decimal_str", "_data_": "…"}`` values), so an auditor's replay shares no code
-with the read models whose numbers it checks.
+with the read models whose numbers it checks, nor with the rules whose verdicts it checks.
+
+The rules judged, each as the ledger's write side refuses it (``ledger/rules.py``), at the
+event's place in the log (the grant as it stood just before it):
+
+- money only between approval and closure: every money event of a grant whose status is
+  approved, none dated before the approval (a reversal excepted, as in ``RULES["reverse"]``);
+- tranches: the subsidy disbursed never exceeds the approved amount;
+- category: spending names a category of the bundle's policy that is allowed;
+- ring-fence: spending, a recovery or a disposal leaves its fund source's balance
+  (received − spent + reversed − recovered − disposed) non-negative at the end of its business
+  date and of every later date, acts of one date netted together.
+
+A breach is reported as ``ReplayError`` after the event has been applied, so the balances (and
+the workbook compared with them) go on as the events say.
 """
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import re
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import IO, Any
 
 from audit.verifier.errors import AuditError
-from audit.verifier.layout import MEASURES
+from audit.verifier.layout import MEASURES, SPENDING_HEADERS, SPENDING_SHEET
+from audit.verifier.policy import BundlePolicy
+from audit.verifier.xlsx import SheetStream
 
-__all__ = ["MEASURES", "GrantTotals", "Replay", "ReplayError"]
+__all__ = ["MEASURES", "GrantTotals", "Replay", "ReplayError", "SpendingRow"]
 
 _TOPIC = "grant-ledger:Grant."
 _FIXED = {
@@ -25,10 +47,54 @@ _FIXED = {
     "MatchingReceived": "matching_received",
     "FundsRecovered": "subsidy_recovered",
 }
-
+_MONEY = (*_FIXED, "ExpenditureRecorded", "ExpenditureReversed", "BalanceDisposed")
+_SOURCES = ("subsidy", "matching")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 _PLAIN_AMOUNT = re.compile(r"-?[0-9]{1,18}(?:\.[0-9]{1,6})?")
-_SPENDING = ("ExpenditureRecorded", "ExpenditureReversed", "BalanceDisposed")
+
+SpendingRow = list[Any]  # a row of the workbook's spending sheet (audit/verifier/layout.py)
+
+
+class SpendingRows:
+    """The rows the spending sheet must show, in leaf order, kept in a temporary file (memory
+    does not grow with the bundle), and the digest of their XML as ``audit export`` writes it, so
+    an unchanged sheet is checked by digest and only a changed one cell by cell."""
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] = tempfile.TemporaryFile()
+        self._digest = hashlib.sha256()
+        self.names: list[str] = []
+        self._stream = SheetStream(SPENDING_SHEET, SPENDING_HEADERS, self._sink, amount_columns=[9])
+        self._closed = False
+
+    def _sink(self, name: str, data: bytes) -> None:
+        if not self.names or self.names[-1] != name:
+            self.names.append(name)
+        self._digest.update(data)
+
+    def append(self, row: SpendingRow) -> None:
+        pickle.dump(row, self._file)
+        self._stream.append(row)
+
+    def __len__(self) -> int:
+        return self._stream.rows
+
+    def digest(self) -> bytes:
+        if not self._closed:
+            self._stream.close()
+            self._closed = True
+        return self._digest.digest()
+
+    def __iter__(self) -> Iterator[SpendingRow]:
+        self._file.flush()
+        self._file.seek(0)
+        while True:
+            try:
+                row: SpendingRow = pickle.load(self._file)  # our own temporary file
+            except EOFError:
+                return
+            yield row
 
 
 class ReplayError(AuditError):
@@ -42,6 +108,43 @@ class GrantTotals:
     base_name: str
     programme: str
     amounts: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(MEASURES, Decimal(0)))
+    status: str = "applied"
+    approved_on: str = ""
+    build_start: str = ""
+    build_end: str = ""
+    # per fund source: the net change per ISO business date, and its latest date
+    days: dict[str, dict[str, Decimal]] = field(default_factory=lambda: {s: {} for s in _SOURCES})
+    last_day: dict[str, str] = field(default_factory=lambda: dict.fromkeys(_SOURCES, ""))
+    # what the findings read: the latest output report of each year, rectifications
+    outputs: dict[int, dict[str, int]] = field(default_factory=dict)
+    rectifications: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # ref -> deadline, done
+
+    def held(self, source: str) -> Decimal:
+        a = self.amounts
+        if source == "subsidy":
+            return a["subsidy_received"] - a["subsidy_spent"] - a["subsidy_recovered"] - a["subsidy_disposed"]
+        return a["matching_received"] - a["matching_spent"] - a["matching_disposed"]
+
+    def least_after(self, source: str, day: str) -> Decimal:
+        """The least balance of ``source`` at the end of ``day`` and of every later date."""
+        book = self.days[source]
+        balance = self.held(source)
+        if day >= self.last_day[source]:
+            return balance
+        later = sorted(k for k in book if k > day)
+        for key in later:
+            balance -= book[key]
+        least = balance
+        for key in later:
+            balance += book[key]
+            least = min(least, balance)
+        return least
+
+    def move(self, source: str, day: str, change: Decimal) -> None:
+        book = self.days[source]
+        book[day] = book.get(day, Decimal(0)) + change
+        if day > self.last_day[source]:
+            self.last_day[source] = day
 
 
 def _value(raw: Any) -> Any:
@@ -60,21 +163,58 @@ def _amount(state: dict[str, Any]) -> Decimal:
     return Decimal(text)
 
 
+def _day(state: dict[str, Any], key: str = "occurred_on") -> str:
+    text = _value(state.get(key))
+    if not isinstance(text, str) or _ISO_DATE.fullmatch(text) is None:
+        raise ReplayError(f"no business date ({key} {str(text)[:40]!r} is not a date like 2024-05-01)")
+    try:
+        date.fromisoformat(text)
+    except ValueError as exc:
+        raise ReplayError(f"no business date ({key} {text!r} is no day of the calendar)") from exc
+    return text
+
+
+def _text(state: dict[str, Any], key: str) -> str:
+    value = state.get(key, "")
+    if not isinstance(value, str):
+        raise ReplayError(f"{key} is not text")
+    return value
+
+
+def _yuan(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.01')):,.2f}"
+
+
 class Replay:
-    """Feed records in leaf order; ``grants`` holds the totals per grant."""
+    """Feed records in leaf order; ``grants`` holds the totals per grant, ``spending`` the rows
+    of the workbook's spending sheet. ``policy``: the bundle's policy once verified (without it
+    categories are not judged: the policy's own failure says why)."""
 
-    def __init__(self) -> None:
+    def __init__(self, policy: BundlePolicy | None = None) -> None:
         self.grants: dict[str, GrantTotals] = {}  # originator id -> totals
+        self.policy = policy
+        self.spending = SpendingRows()
+        self.judged = policy is not None
+        self.latest = ""  # the latest business date of an included event
+        self.foreign: set[str] = set()  # originators of included events that are no grant's
 
-    def feed(self, record: dict[str, Any]) -> None:
+    def use_policy(self, policy: BundlePolicy | None) -> None:
+        self.policy = policy
+        self.judged = policy is not None
+
+    def feed(self, record: dict[str, Any], leaf_index: int = 0) -> None:
         topic = record.get("topic", "")
+        state = record.get("state")
+        originator = str(record.get("originator_id"))
+        on = _value(state.get("occurred_on")) if isinstance(state, dict) else None
+        if isinstance(on, str) and on > self.latest:
+            self.latest = on
         if not isinstance(topic, str) or not topic.startswith(_TOPIC):
+            self.foreign.add(originator)
             return
         kind = topic[len(_TOPIC) :]
-        state = record.get("state")
         if not isinstance(state, dict):
             raise ReplayError("the state is not a JSON object")
-        originator = str(record.get("originator_id"))
         if kind == "Applied":
             self.grants[originator] = GrantTotals(
                 grant_id=str(state.get("grant_id")),
@@ -83,27 +223,127 @@ class Replay:
                 programme=str(state.get("programme")),
             )
             return
-        if kind not in _FIXED and kind not in (
-            "ExpenditureRecorded",
-            "ExpenditureReversed",
-            "BalanceDisposed",
-        ):
-            return
         totals = self.grants.get(originator)
         if totals is None:
-            raise ReplayError(f"a {kind} event of a grant whose application is not in the bundle")
+            if kind in _MONEY:
+                raise ReplayError(f"a {kind} event of a grant whose application is not in the bundle")
+            return
+        if kind in _MONEY:
+            self._money(totals, kind, state, leaf_index)
+        else:
+            self._other(totals, kind, state)
+
+    def _other(self, totals: GrantTotals, kind: str, state: dict[str, Any]) -> None:
+        if kind == "Closed":
+            totals.status = "closed"
+        elif kind == "Rejected":
+            totals.status = "rejected"
+        elif kind == "OutputReported":
+            year = state.get("year")
+            counts = {
+                k: state.get(k) for k in ("trainees", "advanced", "evaluations", "advanced_evaluations")
+            }
+            if type(year) is int and all(type(v) is int for v in counts.values()):
+                totals.outputs[year] = counts  # type: ignore[assignment]
+        elif kind == "RectificationOrdered":
+            totals.rectifications[_text(state, "ref")] = (_day(state, "deadline"), None)
+        elif kind == "RectificationCompleted":
+            ref = _text(state, "ref")
+            if ref in totals.rectifications:
+                totals.rectifications[ref] = (totals.rectifications[ref][0], _day(state))
+
+    def _money(self, totals: GrantTotals, kind: str, state: dict[str, Any], leaf_index: int) -> None:
         amount = _amount(state)
+        on = _day(state)
+        breach = self._judge(totals, kind, state, amount, on)
+        if kind == "Approved":
+            totals.status = "approved"
+            totals.approved_on = on
+            totals.build_start = _day(state, "build_start")
+            totals.build_end = _day(state, "build_end")
         if kind in _FIXED:
             totals.amounts[_FIXED[kind]] += amount
-            return
-        source = state.get("source")
-        if source not in ("subsidy", "matching"):
-            raise ReplayError(f"fund source {source!r} is neither subsidy nor matching")
-        if kind == "BalanceDisposed":
-            totals.amounts[f"{source}_disposed"] += amount
-            return
-        sign = 1 if kind == "ExpenditureRecorded" else -1
-        totals.amounts[f"{source}_spent"] += sign * amount
+            if kind in ("SubsidyDisbursed", "MatchingReceived"):
+                totals.move("subsidy" if kind == "SubsidyDisbursed" else "matching", on, amount)
+            elif kind == "FundsRecovered":
+                totals.move("subsidy", on, -amount)
+        else:
+            source = state.get("source")
+            if source not in _SOURCES:
+                raise ReplayError(f"fund source {source!r} is neither subsidy nor matching")
+            if kind == "BalanceDisposed":
+                totals.amounts[f"{source}_disposed"] += amount
+                totals.move(source, on, -amount)
+            else:
+                sign = 1 if kind == "ExpenditureRecorded" else -1
+                totals.amounts[f"{source}_spent"] += sign * amount
+                totals.move(source, on, -sign * amount)
+                self.spending.append(
+                    [
+                        leaf_index,
+                        date.fromisoformat(on),
+                        totals.grant_id,
+                        totals.base_id,
+                        "spend" if sign == 1 else "reverse",
+                        source,
+                        _text(state, "category"),
+                        _text(state, "content"),
+                        _text(state, "voucher"),
+                        amount.quantize(Decimal("0.01")),
+                        _text(state, "actor"),
+                    ]
+                )
+        if breach is None and kind in ("ExpenditureRecorded", "FundsRecovered", "BalanceDisposed"):
+            source = "subsidy" if kind == "FundsRecovered" else str(state.get("source"))
+            least = totals.least_after(source, on)
+            if least < 0:
+                breach = (
+                    f"ring-fence: {kind} of {_yuan(amount)} leaves the {source} of grant {totals.grant_id} "
+                    f"at {_yuan(least)} at the end of {on} or a later date (ledger/rules.py "
+                    "paid_from_own_source; 003 第十条)"
+                )
+        if breach is not None:
+            raise ReplayError(breach)
+
+    def _judge(
+        self, totals: GrantTotals, kind: str, state: dict[str, Any], amount: Decimal, on: str
+    ) -> str | None:
+        """The rule the money event breaks before it is applied (the ring-fence is judged after)."""
+        grant = totals.grant_id
+        if kind == "Approved":
+            return None
+        if totals.status != "approved":
+            rule = "grant closed" if totals.status == "closed" else "approval first"
+            return (
+                f"{rule}: {kind} of grant {grant}, which is {totals.status}; money moves only "
+                "between approval and closure"
+            )
+        if kind != "ExpenditureReversed" and on < totals.approved_on:
+            return (
+                f"approval first: {kind} dated {on} is before grant {grant}'s approval "
+                f"on {totals.approved_on}"
+            )
+        if kind == "SubsidyDisbursed":
+            total = totals.amounts["subsidy_received"] + amount
+            if total > totals.amounts["approved"]:
+                return (
+                    f"tranches within approval: disbursing {_yuan(amount)} brings grant {grant}'s subsidy "
+                    f"disbursed to {_yuan(total)}, above the approved {_yuan(totals.amounts['approved'])}"
+                )
+        if kind == "ExpenditureRecorded" and self.policy is not None:
+            text = _text(state, "category")
+            found = self.policy.category(text)
+            if found is None:
+                return (
+                    f"permitted category: spending category {text!r} of grant {grant} is unknown to "
+                    f"the policy {self.policy.name}"
+                )
+            if not found[1]:
+                return (
+                    f"banned category: spending category '{found[0]}' of grant {grant} is banned by "
+                    f"the policy {self.policy.name}"
+                )
+        return None
 
     def by_grant(self) -> dict[str, GrantTotals]:
         return {t.grant_id: t for t in self.grants.values()}

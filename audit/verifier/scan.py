@@ -152,7 +152,7 @@ class Scan:
             self.after_as_of += 1
             return
         try:
-            self.replay.feed(record)
+            self.replay.feed(record, index)
         except ReplayError as e:
             self.report.fail(f"{_where(event_id, index)}: replay: {e.message}")
 

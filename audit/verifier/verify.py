@@ -10,8 +10,11 @@ Checks, each failure naming the file, event or checkpoint:
    (so each is consistent with the next), the latest one covering every event;
 4. the trusted checkpoint (kept by the auditor from an earlier visit): signed, and an RFC 9162
    consistency proof from it to the latest checkpoint of the bundle verifies;
-5. balances replayed from the records (audit/verifier/replay.py) equal the workbook's balances sheet;
-6. the workbook's event log (every "event log" sheet) shows exactly the leaves of events.jsonl.
+5. the replay (audit/verifier/replay.py) breaks none of the money rules, under the bundle's policy
+   file, which must be a version the verifier knows (audit/verifier/policy.py); every sheet of the
+   workbook a person reads equals what the replay yields, cell by cell (audit/verifier/sheets.py);
+6. the workbook's event log (every "event log" sheet) shows exactly the leaves of events.jsonl;
+7. bundle.json states only what the rest of the bundle shows (audit/verifier/description.py).
 
 One pass over events.jsonl does 2, 3, 4 and the replay, in memory that does not grow with the
 bundle: the file is read in chunks; a line written by ``audit export`` is checked by hashing its
@@ -23,7 +26,7 @@ log export would write for it, to compare with the workbook's sheets by digest; 
 saved by another program is read cell by cell.
 
 Here: the keys and checkpoints (3, 4) and the order of it all; 1 is ``manifest``, the pass over
-events.jsonl (2 and the replay) is ``scan``, 5 and 6 are ``workbook``.
+events.jsonl (2 and the replay) is ``scan``, 5 is ``sheets``, 6 is ``workbook``.
 """
 
 from __future__ import annotations
@@ -44,11 +47,15 @@ from audit.verifier.checkpoint import (
     parse_signed_checkpoint,
     verify_signed_checkpoint,
 )
+from audit.verifier.description import check_description
+from audit.verifier.layout import EVENT_LOG_SHEET
 from audit.verifier.manifest import check_manifest, compare_digest
 from audit.verifier.merkle import consistency_ranges, verify_consistency
+from audit.verifier.policy import bundle_policy
 from audit.verifier.report import BUNDLE, EVENTS, Report, read_text
 from audit.verifier.scan import Scan, Tree, lines
-from audit.verifier.workbook import EventLogJob, compare_balances, compare_event_log_values
+from audit.verifier.sheets import check_sheets, sheet_names
+from audit.verifier.workbook import EventLogJob, compare_event_log_values
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -174,6 +181,8 @@ def verify_bundle(
     tree = Tree({cp.size for _, cp in cps}, ranges)
     redaction = _redaction(directory, report)
     scan = Scan(report, tree, redaction.as_of)
+    policy = bundle_policy(directory, report)
+    scan.replay.use_policy(policy)
     events_path = directory / EVENTS
     with EventLogJob(directory) as job:
         if not events_path.is_file():
@@ -204,10 +213,14 @@ def verify_bundle(
         _check_trusted(trusted.name, trusted_cp, latest, tree, report)
     _check_withheld(redaction, scan, report)
 
-    compare_balances(directory, scan.replay, report)
+    log_as_exported = log is not None and log.matches
+    readable = check_sheets(directory, scan.replay, policy, size, report, log_as_exported)
+    origin = latest.origin if latest is not None else None
+    log_sheets = sheet_names(EVENT_LOG_SHEET, size)
+    check_description(directory, report, scan.replay, origin, policy.name if policy else None, log_sheets)
     if log is not None and log.matches:
         report.event_log_rows = log.rows
-    elif log is not None:
+    elif log is not None and readable:
         compare_event_log_values(directory, log.sheets, report)
     return report
 

@@ -1,4 +1,4 @@
-"""report.xlsx against the events: its balances sheet equals the replay, and its event log
+"""report.xlsx against the events: its event log
 sheets show exactly the leaves of events.jsonl (by digest of what export writes, or cell by cell
 for a workbook saved by another program)."""
 
@@ -12,17 +12,16 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
 from audit.verifier import layout
 from audit.verifier.background import Background, BackgroundError
-from audit.verifier.replay import MEASURES, Replay
 from audit.verifier.report import CHUNK, EVENTS, WORKBOOK, Report
 from audit.verifier.scan import EXPORTED, WITHHELD, untrusted_row
-from audit.verifier.xlsx import SheetStream, dimension, rows_per_sheet
+from audit.verifier.xlsx import SheetStream, dimension, rows_per_sheet, sheet_parts
 
 _sha256 = hashlib.sha256
 
@@ -163,7 +162,7 @@ def _event_log_sheets(path: Path, rows: int) -> tuple[list[str], bytes | None]:
     ``rows`` of them as export writes them (their ``<dimension>`` left out)."""
     try:
         with zipfile.ZipFile(path) as book:
-            parts = [(name, member) for name, member in _sheet_parts(book) if _is_event_log(name)]
+            parts = [(name, member) for name, member in sheet_parts(book) if _is_event_log(name)]
             names = [name for name, _ in parts]
             sizes = rows_per_sheet(rows)
             if len(parts) != len(sizes):
@@ -174,87 +173,6 @@ def _event_log_sheets(path: Path, rows: int) -> tuple[list[str], bytes | None]:
             return names, digest.digest()
     except _UNREADABLE_ZIP:  # the slow path then says what is wrong
         return [], None
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return Decimal(str(value)).quantize(CENT)
-    except InvalidOperation:
-        return None
-
-
-def compare_balances(directory: Path, replay: Replay, report: Report) -> None:
-    path = directory / "report.xlsx"
-    if not path.is_file():
-        report.fail("report.xlsx: missing")
-        return
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-        sheet = book["balances"]
-        rows = list(sheet.iter_rows(values_only=True))
-        book.close()
-    except Exception as e:  # any unreadable workbook is one failure, not a traceback
-        report.fail(f"report.xlsx: cannot read its balances sheet ({type(e).__name__})")
-        return
-    if not rows:
-        report.fail("report.xlsx balances: empty sheet")
-        return
-    header = [str(h) for h in rows[0]]
-    needed = ["grant_id", *MEASURES]
-    if any(h not in header for h in needed):
-        report.fail(f"report.xlsx balances: header lacks {', '.join(h for h in needed if h not in header)}")
-        return
-    col = {h: header.index(h) for h in header}
-    replayed = replay.by_grant()
-    report.grants = len(replayed)
-    seen: set[str] = set()
-    for n, row in enumerate(rows[1:], 2):
-        grant_id = str(row[col["grant_id"]])
-        seen.add(grant_id)
-        totals = replayed.get(grant_id)
-        if totals is None:
-            report.fail(f"report.xlsx balances row {n}: grant {grant_id} has no application in events.jsonl")
-            continue
-        measures = {m: totals.amounts[m].quantize(CENT) for m in MEASURES}
-        measures["subsidy_available"] = (
-            measures["subsidy_received"]
-            - measures["subsidy_spent"]
-            - measures["subsidy_recovered"]
-            - measures["subsidy_disposed"]
-        )
-        measures["matching_available"] = (
-            measures["matching_received"] - measures["matching_spent"] - measures["matching_disposed"]
-        )
-        for measure, expected in measures.items():
-            if measure not in col:
-                continue
-            shown = _decimal(row[col[measure]])
-            if shown != expected:
-                report.fail(
-                    f"report.xlsx balances row {n}: grant {grant_id} {measure} is {shown} in the workbook "
-                    f"but {expected} by replaying the events"
-                )
-    for grant_id in sorted(set(replayed) - seen):
-        report.fail(f"report.xlsx balances: grant {grant_id} is in the events but not in the workbook")
-
-
-def _sheet_parts(book: zipfile.ZipFile) -> list[tuple[str, str]]:
-    """(sheet name, zip member) of every worksheet, in the workbook's order."""
-    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
-    rel_ns = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
-    workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
-    rels = ElementTree.fromstring(book.read("xl/_rels/workbook.xml.rels"))
-    targets = {r.get("Id"): str(r.get("Target")) for r in rels}
-    parts = []
-    for sheet in workbook.iterfind("m:sheets/m:sheet", ns):
-        target = targets.get(sheet.get(rel_ns), "")
-        member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-        parts.append((str(sheet.get("name")), member))
-    return parts
 
 
 def _is_event_log(name: str) -> bool:

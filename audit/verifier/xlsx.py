@@ -13,13 +13,18 @@ the rows it expects exactly as the writer did and compare digests instead of par
 from __future__ import annotations
 
 import re
+import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
+from xml.etree import ElementTree
+
+from audit.verifier.errors import AuditError
 
 MAX_ROWS = 1_048_576  # Excel's limit per sheet, header included
 AMOUNT_STYLE = 1  # built-in number format 4: #,##0.00
@@ -177,6 +182,23 @@ class SheetStream:
         return [self.name] + [f"{self.name} ({k})" for k in range(2, self._sheet + 1)]
 
 
+class SpooledSheet:
+    """A logical sheet written while another is open: its XML goes to temporary files (in memory
+    up to a few megabytes) and into the workbook later (``Workbook.add_spooled``)."""
+
+    def __init__(self, name: str, header: Sequence[str], amount_columns: Iterable[int] = ()) -> None:
+        self.parts: list[tuple[str, IO[bytes]]] = []
+        self.stream = SheetStream(name, header, self._sink, amount_columns)
+
+    def _sink(self, name: str, data: bytes) -> None:
+        if not self.parts or self.parts[-1][0] != name:
+            self.parts.append((name, tempfile.SpooledTemporaryFile(max_size=8 << 20)))
+        self.parts[-1][1].write(data)
+
+    def append(self, values: Sequence[Any]) -> None:
+        self.stream.append(values)
+
+
 class Workbook:
     """Writes an xlsx file sheet by sheet; only one sheet is open at a time."""
 
@@ -192,6 +214,23 @@ class Workbook:
     ) -> SheetStream:
         self._base = name
         return SheetStream(name, header, self._write, amount_columns, rows)
+
+    def add_spooled(self, spooled: SpooledSheet) -> list[str]:
+        """Writes a spooled sheet (and its continuations) into the workbook; returns their names."""
+        names = spooled.stream.close()
+        self._base = spooled.stream.name
+        sizes = rows_per_sheet(spooled.stream.rows)
+        columns = len(spooled.stream.header)
+        for (name, handle), rows in zip(spooled.parts, sizes, strict=True):
+            handle.seek(0)
+            # each sheet states its size now it is known, as a sheet written directly does (a
+            # reader such as openpyxl would otherwise parse the whole sheet just to size it)
+            stated = dimension(columns, rows).encode("ascii")
+            self._write(name, handle.read(1 << 20).replace(b"<sheetData>", stated + b"<sheetData>", 1))
+            for chunk in iter(lambda h=handle: h.read(1 << 20), b""):  # type: ignore[misc]
+                self._write(name, chunk)
+            handle.close()
+        return names
 
     def _write(self, name: str, data: bytes) -> None:
         if name != self._open_name or self._out is None:
@@ -296,3 +335,157 @@ _STYLES = (
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )
+
+
+# ----------------------------------------------------------------------------- reading, bounded
+#
+# A workbook is a zip of XML parts; a small file can inflate to gigabytes (a zip bomb, one huge
+# shared string, a huge sheet). ``check_package`` inflates every part once, as a stream, counting
+# bytes against a budget and stopping at the first part past it, so nothing larger than a chunk
+# is held; a reader (openpyxl) is given the file only after it passed. The same pass refuses
+# what would make a cell show other than its value: a formula, a hidden row or column.
+
+MAX_CELL_CHARS = 32_767  # Excel's limit for the text of one cell
+MAX_PARTS = 10_000
+_READ = 4 << 20
+# a formula element in any namespace prefix (<f>, <f t="shared" …/>, <x:f>)
+_FORMULA = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s/>]")
+_HIDDEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|col)\b[^>]*\bhidden=\"(?:1|true)\"")
+# a cell's text of more than MAX_CELL_CHARS characters spans at least this many bytes of UTF-8
+_LONG_TEXT = re.compile(rb"[^<]{" + str(MAX_CELL_CHARS * 4 + 1).encode("ascii") + rb",}")
+_OVERLAP = 256
+
+
+class PackageError(AuditError):
+    """The workbook cannot be read within bounds, or shows what its values are not."""
+
+
+def check_package(path: Path, part_budget: int, checked: frozenset[str] = frozenset()) -> None:
+    """Checks every part of the xlsx at ``path``: inflated size within ``part_budget`` bytes
+    each (and ``4 * part_budget`` together), and in its sheets no formula, no hidden row or
+    column, no cell text past Excel's limit. Raises ``PackageError`` naming the part, and the
+    sheet and cell where it can. ``checked``: sheets already found byte for byte as export
+    writes them (the event log, by digest), whose content is not scanned again."""
+    try:
+        book = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise PackageError(f"not a readable xlsx (zip) file ({type(e).__name__})") from None
+    with book:
+        members = book.infolist()
+        if len(members) > MAX_PARTS:
+            raise PackageError(f"holds {len(members)} parts, more than {MAX_PARTS}")
+        for member in members:  # what the headers say first: the cheap refusal
+            if member.file_size > part_budget:
+                raise PackageError(
+                    f"part {member.filename} inflates to {member.file_size:,} bytes, more than the "
+                    f"{part_budget:,} this bundle allows; refused before reading it"
+                )
+        for name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels"):
+            if name in book.namelist():
+                _scan_part(book, book.getinfo(name), part_budget, "")
+        try:
+            names = {member: name for name, member in sheet_parts(book)}
+        except (KeyError, ElementTree.ParseError, zipfile.BadZipFile, zlib.error, OSError, ValueError) as e:
+            raise PackageError(f"has no readable list of sheets ({type(e).__name__})") from None
+        total = 0
+        for member in members:
+            sheet = names.get(member.filename, "")
+            if sheet and sheet in checked:
+                total += member.file_size
+                continue
+            total += _scan_part(book, member, part_budget, sheet)
+            if total > 4 * part_budget:
+                raise PackageError(f"inflates to more than {4 * part_budget:,} bytes; refused")
+
+
+def sheet_parts(book: zipfile.ZipFile) -> list[tuple[str, str]]:
+    """(sheet name, zip member) of every worksheet, in the workbook's order."""
+    ns = {"m": _NS}
+    rel_ns = f"{{{_REL_NS}}}id"
+    workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
+    rels = ElementTree.fromstring(book.read("xl/_rels/workbook.xml.rels"))
+    targets = {r.get("Id"): str(r.get("Target")) for r in rels}
+    parts = []
+    for sheet in workbook.iterfind("m:sheets/m:sheet", ns):
+        target = targets.get(sheet.get(rel_ns), "")
+        member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        parts.append((str(sheet.get("name")), member))
+    return parts
+
+
+_CELL_REF = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\br="([A-Z]{1,3}[0-9]{1,7})"')
+_ROW_REF = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?row\s[^>]*?\br="([0-9]{1,7})"')
+
+
+def _where(member: str, sheet: str, window: bytes, at: int) -> str:
+    """Where a match at ``at`` of a sheet part's ``window`` is: its sheet and cell if known."""
+    refs = [m.group(1).decode("ascii") for m in _CELL_REF.finditer(window, max(0, at - 4096), at)]
+    if sheet and refs:
+        return f"sheet {sheet!r} cell {refs[-1]} (part {member})"
+    return f"part {member}" + (f" (sheet {sheet!r})" if sheet else "")
+
+
+def _scan_part(book: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int, sheet: str) -> int:
+    size = 0
+    is_sheet = member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml")
+    is_text = member.filename == "xl/sharedStrings.xml"
+    tail = b""
+    try:
+        with book.open(member) as handle:
+            for chunk in iter(lambda: handle.read(_READ), b""):
+                size += len(chunk)
+                if size > budget:  # the header understated it: stop inflating now
+                    raise PackageError(
+                        f"part {member.filename} inflates to more than the {budget:,} bytes this "
+                        "bundle allows (its zip header says less); refused"
+                    )
+                window = tail + chunk
+                if is_sheet and (b"<f" in window or b":f" in window) and (m := _FORMULA.search(window)):
+                    where = _where(member.filename, sheet, window, m.start())
+                    raise PackageError(f"{where} holds a formula; a bundle's cells are values")
+                if is_sheet and b"hidden" in window and (m := _HIDDEN.search(window)):
+                    kind = m.group(1).decode()
+                    row = _ROW_REF.match(window, m.start())
+                    which = f" ({kind} {row.group(1).decode()})" if row else ""
+                    raise PackageError(f"part {member.filename} (sheet {sheet!r}) hides a {kind}{which}")
+                if (
+                    (is_sheet or is_text)
+                    and _longest_text(window) > _MAX_TEXT_BYTES
+                    and (m := _LONG_TEXT.search(window))
+                ):
+                    where = _where(member.filename, sheet, window, m.start())
+                    if not is_sheet:
+                        where = f"part {member.filename} (shared strings)"
+                    raise PackageError(f"{where} holds a cell longer than {MAX_CELL_CHARS:,} characters")
+                tail = window[-(_MAX_TAIL):]
+    except PackageError:
+        raise
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        OSError,
+        EOFError,
+        ValueError,
+        NotImplementedError,
+        RuntimeError,
+    ) as e:
+        raise PackageError(f"part {member.filename} cannot be read ({type(e).__name__})") from None
+    return size
+
+
+_MAX_TEXT_BYTES = MAX_CELL_CHARS * 4
+
+
+def _longest_text(window: bytes) -> int:
+    """At least the longest run of bytes without a tag in ``window`` if that passes
+    ``_MAX_TEXT_BYTES``, else 0. Such a run holds a whole aligned block of half its length with no
+    "<" in it; in XML a "<" comes within a few bytes of every block's start, so each block costs
+    a short search, where a regex for the run would try every start of every short text."""
+    block = (_MAX_TEXT_BYTES + 1) // 2
+    for start in range(0, len(window) - block + 1, block):
+        if window.find(b"<", start, start + block) < 0:
+            return max(map(len, window.split(b"<")))
+    return 0
+
+
+_MAX_TAIL = MAX_CELL_CHARS * 4 + 1 + _OVERLAP

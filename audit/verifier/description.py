@@ -1,0 +1,70 @@
+"""bundle.json, what the bundle says of itself, held to what the rest of the bundle proves.
+
+Every field is checked; a field the verifier cannot check is not written (the export time was,
+and is no longer: the signed checkpoints carry the times that count). What it cannot prove:
+events withheld by ``--as-of`` are seen only as leaf hashes, so their dates are unknown.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from audit.verifier import layout
+from audit.verifier.replay import Replay
+from audit.verifier.report import Report, read_text
+
+NAME = "bundle.json"
+FIELDS = ("format", "origin", "tree_size", "grant", "as_of", "policy", "event_log_sheets")
+
+
+def check_description(
+    directory: Path,
+    report: Report,
+    replay: Replay,
+    origin: str | None,
+    policy: str | None,
+    log_sheets: list[str],
+) -> None:
+    path = directory / NAME
+    if not path.is_file():
+        report.fail(f"{NAME}: missing")
+        return
+    raw = read_text(path, NAME, report)
+    try:
+        meta: Any = json.loads(raw or "")
+    except ValueError:
+        report.fail(f"{NAME}: not JSON")
+        return
+    if isinstance(meta, dict) and meta.get("format") != layout.FORMAT:
+        report.fail(
+            f"{NAME}: format {meta.get('format')!r} is another version's; this verifier reads bundles "
+            f"of format {layout.FORMAT} (export the bundle again)"
+        )
+        return
+    if not isinstance(meta, dict) or sorted(meta) != sorted(FIELDS):
+        keys = sorted(meta) if isinstance(meta, dict) else []
+        report.fail(f"{NAME}: its fields are {', '.join(keys) or 'none'}, not {', '.join(FIELDS)}")
+        return
+    expected = {
+        "format": layout.FORMAT,
+        "origin": origin,
+        "tree_size": report.events,
+        "policy": policy,
+        "event_log_sheets": log_sheets,
+    }
+    for key, want in expected.items():
+        if want is not None and meta[key] != want:
+            report.fail(f"{NAME}: {key} is {meta[key]!r} but the bundle has {want!r}")
+    grant, as_of = meta["grant"], meta["as_of"]
+    if grant is not None:
+        others = sorted({g.grant_id for g in replay.grants.values()} - {grant})
+        if not isinstance(grant, str) or others or replay.foreign:
+            shown = others or sorted(replay.foreign)[:1]
+            report.fail(f"{NAME}: grant is {grant!r} but the bundle includes events of {', '.join(shown)}")
+    if as_of is not None:
+        if not isinstance(as_of, str) or (replay.latest and replay.latest > as_of):
+            report.fail(f"{NAME}: as_of is {as_of!r} but the bundle includes an event dated {replay.latest}")
+    if grant is None and as_of is None and report.withheld:
+        report.fail(f"{NAME}: names no filter (grant, as_of) but {report.withheld} events are withheld")

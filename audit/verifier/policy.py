@@ -1,0 +1,98 @@
+"""The policy data a bundle ships (``policy/*.toml``), bound by the verifier itself.
+
+Nothing the checkpoints sign covers the policy file, and a bundle's own text cannot vouch for
+itself; so the verifier carries the sha256 of every policy version the ledger has shipped
+(``KNOWN``, held equal to ``ledger/policy/*.toml`` by ``tests/test_workbook_verified.py``) and
+accepts only a file whose bytes are one of them. A new policy version therefore needs a new
+verifier, which is the point: an auditor's tool decides which rules are the rules.
+
+Read with ``tomllib`` (standard library): only what the replay judges (categories) and what the
+findings sheet reports (programmes' matching ratio and output targets, clauses).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from audit.verifier.report import Report
+
+POLICY_DIR = "policy"
+KNOWN = {
+    "d06af98f367ff4d4fcb0b62a8ae41762d27c25c26d085da4140cbfb18922abd4": "v1-2023.toml",
+}
+
+
+@dataclass(frozen=True)
+class Programme:
+    code: str
+    level: str
+    matching_ratio: Decimal | None
+    matching_clause: str | None  # its citation ("003 第三条")
+    targets: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BundlePolicy:
+    name: str
+    data: dict[str, Any]
+
+    def cite(self, key: str) -> str:
+        clause = self.data["clauses"][key]
+        return f"{clause['doc']} {clause['article']}"
+
+    def category(self, text: str) -> tuple[str, bool] | None:
+        """(code, allowed) of the category named by its code or Chinese label, as the ledger
+        finds it (``ledger.policy.Policy.find_category``); None if unknown."""
+        categories: dict[str, Any] = self.data["categories"]
+        key = text.strip()
+        if key.lower() in categories:
+            return key.lower(), bool(categories[key.lower()]["allowed"])
+        for code, c in categories.items():
+            if key == c["zh"]:
+                return code, bool(c["allowed"])
+        return None
+
+    def allowed_codes(self) -> list[str]:
+        return [code for code, c in self.data["categories"].items() if c["allowed"]]
+
+    def programme(self, code: str) -> Programme | None:
+        p = self.data["programmes"].get(code)
+        if p is None:
+            return None
+        ratio = p.get("matching_ratio")
+        clause = p.get("matching_clause")
+        return Programme(
+            code=code,
+            level=p["level"],
+            matching_ratio=None if ratio is None else Decimal(str(ratio)),
+            matching_clause=None if clause is None else self.cite(clause),
+            targets=dict(p.get("targets", {})),
+        )
+
+
+def bundle_policy(directory: Path, report: Report) -> BundlePolicy | None:
+    """The bundle's one policy file, if its bytes are a version this verifier knows; else a
+    failure and None."""
+    files = sorted((directory / POLICY_DIR).glob("*")) if (directory / POLICY_DIR).is_dir() else []
+    if len(files) != 1 or not files[0].is_file():
+        report.fail(f"{POLICY_DIR}/: holds {len(files)} files; a bundle ships the one policy in force")
+        return None
+    path = files[0]
+    name = f"{POLICY_DIR}/{path.name}"
+    raw = path.read_bytes()
+    known = KNOWN.get(hashlib.sha256(raw).hexdigest())
+    if known is not None and known != path.name:
+        report.fail(f"{name}: holds the policy version {known} under another name")
+        return None
+    if known is None:
+        report.fail(
+            f"{name}: not a policy version this verifier knows (its sha256 is none of "
+            f"{', '.join(sorted(KNOWN.values()))}); the rules it states are not the ledger's"
+        )
+        return None
+    return BundlePolicy(known, tomllib.loads(raw.decode("utf-8")))
