@@ -16,7 +16,17 @@ from audit.verifier.replay import Replay
 from audit.verifier.report import Report, read_text
 
 NAME = "bundle.json"
-FIELDS = ("format", "origin", "tree_size", "grant", "as_of", "policy", "event_log_sheets")
+# withheld_aggregates is held to the withheld leaves by audit/verifier/verify.py
+FIELDS = (
+    "format",
+    "origin",
+    "tree_size",
+    "grant",
+    "as_of",
+    "policy",
+    "event_log_sheets",
+    "withheld_aggregates",
+)
 
 
 def check_description(
