@@ -35,6 +35,8 @@ class Settings:
     actor: str
     role: str
     lang: str
+    # only ``init`` (and the demo, on its own new file) may create the ledger
+    creating: bool = False
     _ledger: GrantLedger | None = field(default=None, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
 
@@ -47,17 +49,43 @@ class Settings:
         if self._ledger is None:
             from ledger.application import open_ledger
 
+            if not self.creating:
+                self.engine()  # NotFoundError before the store would create its tables
             self._ledger = open_ledger(self.url)
         return self._ledger
 
+    def create(self) -> None:
+        """This command makes the ledger (``init``, the demo): a new SQLite file is created
+        readable by its owner only."""
+        from ledger.database import create_sqlite_file
+        from ledger.location import sqlite_file
+
+        self.creating = True
+        path = sqlite_file(self.url)
+        if path is not None:
+            create_sqlite_file(path)
+
     def engine(self) -> Engine:
-        """A plain SQLAlchemy engine for reading projections."""
+        """A plain SQLAlchemy engine for reading projections; NotFoundError (exit 4) naming the
+        database when it holds no ledger, unless this command creates one."""
         if self._ledger is not None:
             return self._ledger.engine
         if self._engine is None:
-            from ledger.database import make_engine
+            from ledger.database import make_engine, require_ledger
+            from ledger.location import missing_sqlite_ledger
 
-            self._engine = make_engine(self.url)
+            url = self.url
+            missing = None if self.creating else missing_sqlite_ledger(url)
+            if missing is not None:
+                raise missing
+            engine = make_engine(url)
+            if not self.creating:
+                try:
+                    require_ledger(engine, url)
+                except BaseException:
+                    engine.dispose()
+                    raise
+            self._engine = engine
         return self._engine
 
     def catch_up(self) -> None:

@@ -26,6 +26,7 @@ from ledger.location import (
     database_url,
     default_db_path,
     describe_url,
+    not_a_ledger,
 )
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "default_db_path",
     "describe_url",
     "make_engine",
+    "require_ledger",
     "schema_ready",
 ]
 
@@ -106,6 +108,34 @@ def _refuse_newer_schema(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.rollback()
     if row is not None:
         check_version(str(row[0]))
+
+
+def require_ledger(engine: Engine, db: str) -> None:
+    """NotFoundError naming the database when it holds no ledger (``init`` makes one): the
+    commands other than ``init`` never create a ledger where a mistyped ``--db`` points."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            query = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = :meta"
+        else:
+            query = "SELECT COUNT(*) WHERE to_regclass(:meta) IS NOT NULL"
+        found = conn.execute(text(query), {"meta": META_TABLE}).scalar()
+    if not found:
+        raise not_a_ledger(describe_url(db), describe_url(db))
+
+
+def create_sqlite_file(path: Path) -> None:
+    """The ledger's SQLite file, empty, readable by its owner only (0600, whatever the umask);
+    SQLite gives its -wal and -shm files the mode of the database file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 # ----------------------------------------------------------------------------- guards

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ledger.errors import BadInputError, StorageError
+from ledger.errors import BadInputError, NotFoundError, StorageError
 
 APP_NAME = "ledger"
 EVENTS_TABLE = f"{APP_NAME}_events"
@@ -27,7 +27,10 @@ def default_db_path() -> Path:
 
 
 def database_url(value: str | None = None) -> str:
-    """A SQLAlchemy URL from ``--db PATH|URL``, ``GRANT_LEDGER_DB`` or the default file."""
+    """A SQLAlchemy URL from ``--db PATH|URL``, ``GRANT_LEDGER_DB`` or the default file.
+
+    Creates nothing: only ``init`` makes a ledger (``sqlite_file``, ``ledger.database``).
+    A SQLite database in memory is refused: it would die with the command."""
     value = value or os.environ.get("GRANT_LEDGER_DB") or str(default_db_path())
     if "://" in value:
         if value.startswith(("postgresql://", "postgres://")):
@@ -35,13 +38,43 @@ def database_url(value: str | None = None) -> str:
         if not value.startswith(("sqlite", "postgresql")):
             msg = f"database {value!r} is neither a SQLite file nor a postgresql:// URL"
             raise BadInputError(msg)
+        if value.startswith("sqlite") and sqlite_file(value) is None:
+            msg = (
+                f"database {value!r} is a SQLite database in memory, which is lost when the command "
+                "ends; give a file name with --db"
+            )
+            raise BadInputError(msg)
         return value
     path = Path(value).expanduser().resolve()
     if path.is_dir():
         msg = f"database path {path} is a directory; give a file name such as {path}/ledger.db"
         raise BadInputError(msg)
-    path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file behind a ``sqlite:`` URL (``sqlite:///PATH``, or a ``file:`` URI), None for a
+    database in memory."""
+    rest = url.split("://", 1)[1] if "://" in url else ""
+    database, _, query = rest[1:].partition("?") if rest.startswith("/") else ("", "", "")
+    if database.startswith("file:"):
+        database = database[len("file:") :]
+    if not database or database == ":memory:" or "mode=memory" in query:
+        return None
+    return Path(database)
+
+
+def missing_sqlite_ledger(url: str) -> NotFoundError | None:
+    """NotFoundError when a ``sqlite:`` URL names no file (or an empty one); None otherwise."""
+    path = sqlite_file(url)
+    if path is None or (path.is_file() and path.stat().st_size > 0):
+        return None
+    return not_a_ledger(str(path.resolve()), str(path.resolve()))
+
+
+def not_a_ledger(where: str, db: str) -> NotFoundError:
+    msg = f"there is no ledger at {where}; create one with `grant-ledger --db {db} init`"
+    return NotFoundError(msg)
 
 
 def describe_url(url: str) -> str:
