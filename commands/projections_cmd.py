@@ -101,7 +101,8 @@ def verify_command(limit: int) -> None:
     s = settings()
     s.ensure_current()
     app = s.ledger()
-    with click.progressbar(length=head(app.engine), label="recomputing the read models", file=sys.stderr) as bar:
+    label = "recomputing the read models"
+    with click.progressbar(length=head(app.engine), label=label, file=sys.stderr) as bar:
         verdict = verify(app, all_projections(), progress=bar.update, limit=limit)
     if not verdict.differences:
         click.echo(f"all read models agree with the {verdict.events} events")

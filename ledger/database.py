@@ -145,8 +145,8 @@ def create_sqlite_file(path: Path) -> None:
 _APPEND_ONLY = (EVENTS_TABLE, SNAPSHOTS_TABLE)
 
 _SQLITE_TRIGGERS = [
-    f"""CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table}
-    BEGIN SELECT RAISE(ABORT, 'grant-ledger {table.removeprefix("ledger_")} are append-only: {op} refused'); END"""
+    f"""CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} BEGIN
+    SELECT RAISE(ABORT, 'grant-ledger {table.removeprefix("ledger_")} are append-only: {op} refused'); END"""
     for table in _APPEND_ONLY
     for op in ("UPDATE", "DELETE")
 ]

@@ -107,7 +107,8 @@ def rebuild_all(
                 session.execute(delete(table))
             session.execute(delete(tracking).where(tracking.c.application_name == projection.name))
         url = app.engine.url.render_as_string(hide_password=False)
-        done, position = replay_into(session, session.connection(), url, events, chosen, progress, batch_size, worker)
+        conn = session.connection()
+        done, position = replay_into(session, conn, url, events, chosen, progress, batch_size, worker)
         if position:
             positions = [{"application_name": p.name, "notification_id": position} for p in chosen]
             session.execute(insert(tracking), positions)

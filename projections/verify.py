@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,22 +103,18 @@ def _scratch_engine(path: Path) -> Engine:
     return engine
 
 
-class _read_snapshot:  # noqa: N801 (a context manager used as a function)
+@contextmanager
+def _read_snapshot(engine: Engine) -> Iterator[Connection]:
     """One read transaction over the store: positions, events and stored rows all as of one
-    moment (SQLite WAL snapshot; PostgreSQL REPEATABLE READ)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def __enter__(self) -> Connection:
-        options = {"isolation_level": "REPEATABLE READ"} if self.engine.dialect.name == "postgresql" else {}
-        self.conn = self.engine.connect().execution_options(**options)
-        self.transaction = self.conn.begin()
-        return self.conn
-
-    def __exit__(self, *exc: object) -> None:
-        self.transaction.rollback()
-        self.conn.close()
+    moment (SQLite WAL snapshot; PostgreSQL REPEATABLE READ); nothing is written through it."""
+    options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
+    with engine.connect() as conn:
+        conn = conn.execution_options(**options)
+        transaction = conn.begin()
+        try:
+            yield conn
+        finally:
+            transaction.rollback()
 
 
 def _stored_position(app: GrantLedger, conn: Connection, names: Sequence[str]) -> int:
@@ -187,4 +184,3 @@ def _key(values: tuple[Any, ...] | None) -> str:
 
 def _row(names: Sequence[str], row: tuple[Any, ...]) -> str:
     return ", ".join(f"{n}={v}" for n, v in zip(names, row, strict=True))
-

@@ -48,7 +48,7 @@ def execute(url: str, *statements: str, **params: Any) -> None:
 
 def drop_snapshot_triggers(url: str) -> list[str]:
     if url.startswith("sqlite"):
-        return ["DROP TRIGGER IF EXISTS ledger_snapshots_no_update", "DROP TRIGGER IF EXISTS ledger_snapshots_no_delete"]
+        return [f"DROP TRIGGER IF EXISTS ledger_snapshots_no_{op}" for op in ("update", "delete")]
     return ["DROP TRIGGER IF EXISTS ledger_snapshots_append_only ON ledger_snapshots"]
 
 
