@@ -49,8 +49,7 @@ class Settings:
         if self._ledger is None:
             from ledger.application import open_ledger
 
-            if not self.creating:
-                self.engine()  # NotFoundError before the store would create its tables
+            self._require_ledger(connect=True)
             self._ledger = open_ledger(self.url)
         return self._ledger
 
@@ -71,22 +70,31 @@ class Settings:
         if self._ledger is not None:
             return self._ledger.engine
         if self._engine is None:
-            from ledger.database import make_engine, require_ledger
-            from ledger.location import missing_sqlite_ledger
+            from ledger.database import make_engine
 
-            url = self.url
-            missing = None if self.creating else missing_sqlite_ledger(url)
+            self._require_ledger(connect=False)
+            self._engine = make_engine(self.url)
+            if not self.creating and self._engine.dialect.name != "sqlite":
+                from ledger.database import require_ledger
+
+                require_ledger(self._engine, self.url)
+        return self._engine
+
+    def _require_ledger(self, *, connect: bool) -> None:
+        """NotFoundError unless the database holds a ledger or this command creates one: a
+        SQLite file is looked at read-only, creating nothing; another database through the
+        read engine (``connect``: open it now, before the store would create its tables)."""
+        if self.creating:
+            return
+        from ledger.location import missing_sqlite_ledger
+
+        url = self.url
+        if url.startswith("sqlite"):
+            missing = missing_sqlite_ledger(url)
             if missing is not None:
                 raise missing
-            engine = make_engine(url)
-            if not self.creating:
-                try:
-                    require_ledger(engine, url)
-                except BaseException:
-                    engine.dispose()
-                    raise
-            self._engine = engine
-        return self._engine
+        elif connect:
+            self.engine()
 
     def catch_up(self) -> None:
         from commands.registry import all_projections

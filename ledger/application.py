@@ -11,10 +11,10 @@ import hashlib
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -130,13 +130,16 @@ class GrantLedger(Application[UUID]):
         ledger."""
         stored = self._latest_snapshot(key)
         if stored is not None and self._checked.get(key) == _fingerprint(stored):
-            aggregate: Any = self.mapper.to_domain_event(stored).mutate(None)
-            for event in self.events.get(key, gt=stored.originator_version):
+            restored: Any = self.mapper.to_domain_event(stored)
+            aggregate: Any = restored.mutate(None)
+            later: Iterable[Any] = self.events.get(key, gt=stored.originator_version)
+            for event in later:
                 aggregate = event.mutate(aggregate)
             return aggregate
         snapshot = self._decoded(stored)
         aggregate = None
-        for event in self.events.get(key):
+        every: Iterable[Any] = self.events.get(key)
+        for event in every:
             aggregate = event.mutate(aggregate)
             if stored is not None and event.originator_version == stored.originator_version:
                 if snapshot is None or not self._snapshot_agrees(snapshot, aggregate):
@@ -174,10 +177,11 @@ class GrantLedger(Application[UUID]):
         """Every field the stored snapshot holds equals the replayed aggregate's, both read
         through the store's own encoding (a snapshot of an earlier version may lack fields
         added since; such a grant is never loaded from it)."""
-        taken = getattr(type(aggregate), "Snapshot", self.snapshot_class).take(aggregate)
+        kind: Any = getattr(type(aggregate), "Snapshot", self.snapshot_class)
+        taken = kind.take(aggregate)
         if type(stored) is not type(taken) or stored.topic != taken.topic:
             return False
-        recomputed = self.mapper.to_domain_event(self.mapper.to_stored_event(taken)).state
+        recomputed = cast(Any, self.mapper.to_domain_event(self.mapper.to_stored_event(taken))).state
         missing = object()
         return all(recomputed.get(name, missing) == value for name, value in stored.state.items())
 

@@ -20,6 +20,7 @@ from ledger.location import (
     EVENTS_TABLE,
     MAX_BUSY_TIMEOUT_MS,
     META_TABLE,
+    OWN_TABLES,
     SCHEMA_VERSION,
     SNAPSHOTS_TABLE,
     check_version,
@@ -221,11 +222,6 @@ def schema_ready(engine: Engine) -> bool:
     return str(row[0]) == str(SCHEMA_VERSION)
 
 
-# The prefixes of every table grant-ledger makes (the store's here, the read models' and the audit
-# log's in projections/ and audit/).
-_OWN_TABLES = ("ledger_", "balance_", "compliance_", "audit_")
-
-
 def refuse_foreign_sqlite(engine: Engine) -> None:
     """A SQLite file that holds another program's tables is not made into a ledger: BadInputError
     before anything is written. It is looked at read-only, before the engine's first connection
@@ -246,7 +242,7 @@ def refuse_foreign_sqlite(engine: Engine) -> None:
             conn.close()
     except sqlite3.Error:
         return  # not a database, or locked: opening it says so in its own words
-    foreign = sorted(str(name) for (name,) in rows if not str(name).startswith(_OWN_TABLES))
+    foreign = sorted(str(name) for (name,) in rows if not str(name).startswith(OWN_TABLES))
     if foreign:
         shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
         msg = (

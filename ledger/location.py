@@ -7,6 +7,7 @@ Free of SQLAlchemy, so that the command line starts and plain reports answer wit
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 from ledger.errors import BadInputError, NotFoundError, StorageError
@@ -16,6 +17,9 @@ EVENTS_TABLE = f"{APP_NAME}_events"
 SNAPSHOTS_TABLE = f"{APP_NAME}_snapshots"
 META_TABLE = "ledger_meta"
 SCHEMA_VERSION = 1
+# The prefixes of every table grant-ledger makes (the store's, the read models' in projections/
+# and the audit log's in audit/).
+OWN_TABLES = ("ledger_", "balance_", "compliance_", "audit_")
 # GRANT_LEDGER_BUSY_TIMEOUT: how long a command waits for another writer, at most (ms)
 MAX_BUSY_TIMEOUT_MS = 3_600_000
 
@@ -65,10 +69,24 @@ def sqlite_file(url: str) -> Path | None:
 
 
 def missing_sqlite_ledger(url: str) -> NotFoundError | None:
-    """NotFoundError when a ``sqlite:`` URL names no file (or an empty one); None otherwise."""
+    """NotFoundError when a ``sqlite:`` URL names no file, an empty one, or a database without
+    the ledger's tables (looked at read-only, creating nothing); None otherwise (also when the
+    file cannot be read: opening it says why)."""
     path = sqlite_file(url)
-    if path is None or (path.is_file() and path.stat().st_size > 0):
+    if path is None:
         return None
+    if path.is_file() and path.stat().st_size > 0:
+        try:
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            return None
+        names = {str(name) for (name,) in rows if not str(name).startswith("sqlite_")}
+        if META_TABLE in names or any(not name.startswith(OWN_TABLES) for name in names):
+            return None  # a ledger, or another program's file (refused as such on opening)
     return not_a_ledger(str(path.resolve()), str(path.resolve()))
 
 

@@ -126,14 +126,28 @@ def _stored_position(app: GrantLedger, conn: Connection, names: Sequence[str]) -
 
 
 def _differences(tables: Sequence[Table], stored: Connection, recomputed: Connection) -> Iterator[Difference]:
+    # both SQLite: the rows as the driver gives them (the same types wrote the same text), as
+    # fast as they can be read; otherwise SQLAlchemy's types make the two backends' values alike
+    raw = stored.dialect.name == recomputed.dialect.name == "sqlite"
     for table in tables:
-        yield from _table_differences(table, stored, recomputed)
+        yield from _table_differences(table, stored, recomputed, raw)
 
 
-def _ordered(table: Table, conn: Connection) -> Iterator[tuple[Any, ...]]:
+def _ordered(table: Table, conn: Connection, raw: bool) -> Iterator[tuple[Any, ...]]:
     """The table's rows in the order of its primary key, compared as bytes (PostgreSQL's "C"
-    collation orders UTF-8 text as SQLite does)."""
-    keys = []
+    collation orders UTF-8 text as SQLite does, and as Python compares str)."""
+    if raw:
+        columns = ", ".join(c.name for c in table.columns)
+        order = ", ".join(c.name for c in table.primary_key.columns)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(f"SELECT {columns} FROM {table.name} ORDER BY {order}")
+            while rows := cursor.fetchmany(PAGE):
+                yield from rows
+        finally:
+            cursor.close()
+        return
+    keys: list[Any] = []
     for column in table.primary_key.columns:
         if conn.dialect.name == "postgresql" and isinstance(column.type, String | Text):
             keys.append(column.collate("C"))
@@ -146,14 +160,16 @@ def _ordered(table: Table, conn: Connection) -> Iterator[tuple[Any, ...]]:
         yield tuple(row)
 
 
-def _table_differences(table: Table, stored: Connection, recomputed: Connection) -> Iterator[Difference]:
+def _table_differences(
+    table: Table, stored: Connection, recomputed: Connection, raw: bool
+) -> Iterator[Difference]:
     names = [c.name for c in table.columns]
     at = [names.index(c.name) for c in table.primary_key.columns]
-    mine, theirs = _ordered(table, stored), _ordered(table, recomputed)
+    mine, theirs = _ordered(table, stored, raw), _ordered(table, recomputed, raw)
     left, right = next(mine, None), next(theirs, None)
     while left is not None or right is not None:
-        lkey = tuple(left[i] for i in at) if left is not None else None
-        rkey = tuple(right[i] for i in at) if right is not None else None
+        lkey = tuple(_ranked(left[i]) for i in at) if left is not None else None
+        rkey = tuple(_ranked(right[i]) for i in at) if right is not None else None
         if rkey is None or (lkey is not None and lkey < rkey):
             assert left is not None
             yield Difference(table.name, _key(lkey), "*", _row(names, left), MISSING)
@@ -171,6 +187,18 @@ def _table_differences(table: Table, stored: Connection, recomputed: Connection)
             left, right = next(mine, None), next(theirs, None)
 
 
+def _ranked(value: Any) -> tuple[int, Any]:
+    """A key value in SQLite's order of types (NULL, numbers, text, blobs), so that a value of
+    the wrong type written below the application is a difference, not a failed comparison."""
+    if value is None:
+        return 0, 0
+    if isinstance(value, str):
+        return 2, value
+    if isinstance(value, bytes):
+        return 3, value
+    return 1, value
+
+
 def _utc(value: Any) -> Any:
     """A moment in UTC without its zone, as SQLite keeps it; any other value as it is."""
     if isinstance(value, datetime) and value.tzinfo is not None:
@@ -178,8 +206,8 @@ def _utc(value: Any) -> Any:
     return value
 
 
-def _key(values: tuple[Any, ...] | None) -> str:
-    return ", ".join(str(v) for v in values or ())
+def _key(values: tuple[tuple[int, Any], ...] | None) -> str:
+    return ", ".join(str(v) for _, v in values or ())
 
 
 def _row(names: Sequence[str], row: tuple[Any, ...]) -> str:
