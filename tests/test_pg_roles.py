@@ -6,6 +6,7 @@ verify but change nothing."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 
 from tests.conftest import PG_URL, Ledger, approved_district_grant, pg_unavailable
 from tests.test_audit_trail import _money
@@ -66,11 +67,23 @@ def cluster() -> Iterator[dict[str, str]]:
         }
     finally:
         inside.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
-            for name in names.values():
-                conn.execute(text(f"DROP ROLE IF EXISTS {name}"))
+        _drop(admin, [f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"])
+        _drop(admin, [f"DROP ROLE IF EXISTS {name}" for name in names.values()])
         admin.dispose()
+
+
+def _drop(admin: Engine, statements: list[str], attempts: int = 5) -> None:
+    """Clean up, retried: a session of the test's own commands may still be closing."""
+    for n in range(attempts):
+        try:
+            with admin.connect() as conn:
+                for statement in statements:
+                    conn.execute(text(statement))
+            return
+        except Exception:
+            if n == attempts - 1:
+                raise
+            time.sleep(0.5)
 
 
 def _split(block: str) -> list[str]:
