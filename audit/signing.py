@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -83,6 +84,9 @@ def generate_keypair(directory: Path, name: str) -> tuple[Path, Path]:
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
+    """The Ed25519 private key in ``path``; refused, as ssh refuses one, when its file may be read
+    by the group or others (POSIX), since then anyone could sign checkpoints."""
+    refuse_open_key(path)
     data = read_key_file(path)
     try:
         key = serialization.load_pem_private_key(data, password=None)
@@ -93,6 +97,22 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
         message = f"The private key in {path} is not an Ed25519 key."
         raise KeyFileError(message)
     return key
+
+
+def refuse_open_key(path: Path) -> None:
+    """KeyFileError when the key file's mode lets its group or others read or write it."""
+    if os.name != "posix":
+        return
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return  # missing or unreadable: reading it says so
+    if mode & 0o077:
+        message = (
+            f"The private key {path} has mode {mode:04o}, so others may read it; "
+            f"make it yours alone with `chmod 600 {path}`."
+        )
+        raise KeyFileError(message)
 
 
 def _write_new_file(path: Path, data: bytes, mode: int) -> None:

@@ -209,7 +209,8 @@ def main() -> None:
     figures += [startup, libs, write_libs]
 
     def clean() -> list[str]:
-        return ["sh", "-c", f"rm -f {db} {db}-wal {db}-shm && {as_approver} >/dev/null"]
+        fresh = f"rm -f {db} {db}-wal {db}-shm && {exe} init >/dev/null"
+        return ["sh", "-c", f"{fresh} && {as_approver} >/dev/null"]
 
     imported = timed(
         "import", count, [exe, "import", str(source)], env, folder, 1, per_item=money_rows, setup=clean()
@@ -223,6 +224,7 @@ def main() -> None:
         small = folder / "small.csv"
         small_approvals = folder / "small-approvals.csv"
         write_csv(small, 200, approvals=small_approvals)
+        run([exe, "init"], small_env, folder)
         run([exe, "import", str(small_approvals)], {**small_env, "GRANT_LEDGER_ROLE": "approver"}, folder)
         run([exe, "import", str(small)], small_env, folder)
         figures.append(
@@ -291,6 +293,7 @@ def main() -> None:
         url, drop = pg
         try:
             pg_env = {**env, "GRANT_LEDGER_DB": url}
+            run([exe, "init"], pg_env, folder)
             run([exe, "import", str(approvals)], {**pg_env, "GRANT_LEDGER_ROLE": "approver"}, folder)
             figures.append(
                 timed(

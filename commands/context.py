@@ -35,6 +35,8 @@ class Settings:
     actor: str
     role: str
     lang: str
+    # only ``init`` (and the demo, on its own new file) may create the ledger
+    creating: bool = False
     _ledger: GrantLedger | None = field(default=None, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
 
@@ -47,18 +49,52 @@ class Settings:
         if self._ledger is None:
             from ledger.application import open_ledger
 
+            self._require_ledger(connect=True)
             self._ledger = open_ledger(self.url)
         return self._ledger
 
+    def create(self) -> None:
+        """This command makes the ledger (``init``, the demo): a new SQLite file is created
+        readable by its owner only."""
+        from ledger.database import create_sqlite_file
+        from ledger.location import sqlite_file
+
+        self.creating = True
+        path = sqlite_file(self.url)
+        if path is not None:
+            create_sqlite_file(path)
+
     def engine(self) -> Engine:
-        """A plain SQLAlchemy engine for reading projections."""
+        """A plain SQLAlchemy engine for reading projections; NotFoundError (exit 4) naming the
+        database when it holds no ledger, unless this command creates one."""
         if self._ledger is not None:
             return self._ledger.engine
         if self._engine is None:
             from ledger.database import make_engine
 
+            self._require_ledger(connect=False)
             self._engine = make_engine(self.url)
+            if not self.creating and self._engine.dialect.name != "sqlite":
+                from ledger.database import require_ledger
+
+                require_ledger(self._engine, self.url)
         return self._engine
+
+    def _require_ledger(self, *, connect: bool) -> None:
+        """NotFoundError unless the database holds a ledger or this command creates one: a
+        SQLite file is looked at read-only, creating nothing; another database through the
+        read engine (``connect``: open it now, before the store would create its tables)."""
+        if self.creating:
+            return
+        from ledger.location import missing_sqlite_ledger
+
+        url = self.url
+        if url.startswith("sqlite"):
+            missing = missing_sqlite_ledger(url)
+            if missing is not None:
+                raise missing
+        elif connect:
+            self.engine()
 
     def catch_up(self) -> None:
         from commands.registry import all_projections

@@ -524,6 +524,7 @@ def demo_command(ctx: click.Context, replace: bool) -> None:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
         s.db = str(path)
+    s.create()
     from projections.status import stored_head
 
     if stored_head(s.engine()) > 0:

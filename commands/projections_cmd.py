@@ -1,4 +1,5 @@
-"""``projections status|rebuild``: how far each read model is behind, and rebuilding one."""
+"""``projections status|rebuild|verify``: how far each read model is behind, rebuilding one, and
+checking every one against the events."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 import click
 
 from commands.context import settings
-from ledger.errors import NotFoundError
+from ledger.errors import NotFoundError, VerificationError
 
 
 @click.group("projections")
@@ -18,6 +19,7 @@ def projections_group() -> None:
     Examples:
       grant-ledger projections status
       grant-ledger projections rebuild balances
+      grant-ledger projections verify
     """
 
 
@@ -70,6 +72,56 @@ def rebuild_command(name: str | None) -> None:
         done = rebuild_all(app, chosen, progress=bar.update)
     for projection in chosen:
         click.echo(f"rebuilt {projection.name} from {done} events")
+
+
+@projections_group.command("verify")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="list at most this many differences (0: all)",
+)
+def verify_command(limit: int) -> None:
+    """Recompute every read model from the events (as a rebuild does, into a scratch database)
+    and compare it with the stored one, row by row; list each difference (table, key, column,
+    stored and recomputed values) and exit 6 if there is any. The stored read models are left as
+    they are: `projections rebuild` replaces them.
+
+    \b
+    Examples:
+      grant-ledger projections verify
+      grant-ledger --role auditor projections verify --limit 20
+    """
+    from commands.output import table
+    from commands.registry import all_projections
+    from projections.status import head
+    from projections.verify import verify
+
+    s = settings()
+    s.ensure_current()
+    app = s.ledger()
+    label = "recomputing the read models"
+    with click.progressbar(length=head(app.engine), label=label, file=sys.stderr) as bar:
+        verdict = verify(app, all_projections(), progress=bar.update, limit=limit)
+    if not verdict.differences:
+        click.echo(f"all read models agree with the {verdict.events} events")
+        return
+    headers = (
+        ["表", "键", "列", "存储值", "重算值"]
+        if s.lang == "zh"
+        else ["table", "key", "column", "stored", "recomputed"]
+    )
+    rows = [[d.table, d.key, d.column, d.stored, d.recomputed] for d in verdict.differences]
+    click.echo(table(headers, rows))
+    count = len(verdict.differences) + verdict.more
+    more = f" (the first {len(verdict.differences)} listed)" if verdict.more else ""
+    tables = ", ".join(sorted({d.table for d in verdict.differences}))
+    msg = (
+        f"{count} differences between the read models ({tables}) and what the {verdict.events} "
+        f"events make of them{more}; `grant-ledger projections rebuild` recomputes them"
+    )
+    raise VerificationError(msg)
 
 
 def register(cli: click.Group) -> None:

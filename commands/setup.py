@@ -15,7 +15,9 @@ from ledger.database import describe_url
 
 @click.command("init")
 def init_command() -> None:
-    """Create the ledger's tables, append-only triggers and read models.
+    """Create the ledger's tables, append-only triggers and read models. Only `init` creates a
+    ledger: every other command on a database without one stops (exit 4) and names it. A SQLite
+    file is created readable by its owner only (mode 0600).
 
     \b
     Examples:
@@ -24,6 +26,7 @@ def init_command() -> None:
       grant-ledger --db postgresql+psycopg://officer@db/ledger init
     """
     s = settings()
+    s.create()
     s.ledger()
     s.catch_up()
     click.echo(f"ledger ready at {describe_url(s.url)}")

@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import bindparam, create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 
 from ledger.errors import BadInputError
@@ -20,12 +20,14 @@ from ledger.location import (
     EVENTS_TABLE,
     MAX_BUSY_TIMEOUT_MS,
     META_TABLE,
+    OWN_TABLES,
     SCHEMA_VERSION,
     SNAPSHOTS_TABLE,
     check_version,
     database_url,
     default_db_path,
     describe_url,
+    not_a_ledger,
 )
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "describe_url",
     "guard_records",
     "make_engine",
+    "require_ledger",
     "schema_ready",
 ]
 
@@ -109,56 +112,94 @@ def _refuse_newer_schema(dbapi_connection: Any, _record: Any) -> None:
         check_version(str(row[0]))
 
 
+def require_ledger(engine: Engine, db: str) -> None:
+    """NotFoundError naming the database when it holds no ledger (``init`` makes one): the
+    commands other than ``init`` never create a ledger where a mistyped ``--db`` points."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            query = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = :meta"
+        else:
+            query = "SELECT COUNT(*) WHERE to_regclass(:meta) IS NOT NULL"
+        found = conn.execute(text(query), {"meta": META_TABLE}).scalar()
+    if not found:
+        raise not_a_ledger(describe_url(db), describe_url(db))
+
+
+def create_sqlite_file(path: Path) -> None:
+    """The ledger's SQLite file, empty, readable by its owner only (0600, whatever the umask);
+    SQLite gives its -wal and -shm files the mode of the database file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
 # ----------------------------------------------------------------------------- guards
 
+# Stored events and snapshots are append-only: the write side checks a snapshot against its
+# events before trusting it (``GrantLedger.load``), and the database refuses to change either.
+_APPEND_ONLY = (EVENTS_TABLE, SNAPSHOTS_TABLE)
+
 _SQLITE_TRIGGERS = [
-    f"""CREATE TRIGGER IF NOT EXISTS {EVENTS_TABLE}_no_update BEFORE UPDATE ON {EVENTS_TABLE}
-    BEGIN SELECT RAISE(ABORT, 'grant-ledger events are append-only: UPDATE refused'); END""",
-    f"""CREATE TRIGGER IF NOT EXISTS {EVENTS_TABLE}_no_delete BEFORE DELETE ON {EVENTS_TABLE}
-    BEGIN SELECT RAISE(ABORT, 'grant-ledger events are append-only: DELETE refused'); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} BEGIN
+    SELECT RAISE(ABORT, 'grant-ledger {table.removeprefix("ledger_")} are append-only: {op} refused'); END"""
+    for table in _APPEND_ONLY
+    for op in ("UPDATE", "DELETE")
 ]
 
 _PG_TRIGGERS = [
-    f"""DO $$ BEGIN
+    """DO $$ BEGIN
       IF to_regproc('grant_ledger_append_only') IS NULL THEN
         CREATE FUNCTION grant_ledger_append_only() RETURNS trigger AS $f$
-        BEGIN RAISE EXCEPTION 'grant-ledger events are append-only: % refused', TG_OP; END;
+        BEGIN RAISE EXCEPTION 'grant-ledger % is append-only: % refused', TG_TABLE_NAME, TG_OP; END;
         $f$ LANGUAGE plpgsql;
       END IF;
-      IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{EVENTS_TABLE}_append_only'
-                     AND tgrelid = to_regclass('{EVENTS_TABLE}')) THEN
-        CREATE TRIGGER {EVENTS_TABLE}_append_only BEFORE UPDATE OR DELETE ON {EVENTS_TABLE}
+    END $$""",
+    *(
+        f"""DO $$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{table}_append_only'
+                     AND tgrelid = to_regclass('{table}')) THEN
+        CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
         FOR EACH ROW EXECUTE FUNCTION grant_ledger_append_only();
       END IF;
-      IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{EVENTS_TABLE}_no_truncate'
-                     AND tgrelid = to_regclass('{EVENTS_TABLE}')) THEN
-        CREATE TRIGGER {EVENTS_TABLE}_no_truncate BEFORE TRUNCATE ON {EVENTS_TABLE}
+      IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{table}_no_truncate'
+                     AND tgrelid = to_regclass('{table}')) THEN
+        CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
         FOR EACH STATEMENT EXECUTE FUNCTION grant_ledger_append_only();
       END IF;
-    END $$""",
+    END $$"""
+        for table in _APPEND_ONLY
+    ),
 ]
 
+_SQLITE_TRIGGER_NAMES = [f"{t}_no_{op}" for t in _APPEND_ONLY for op in ("update", "delete")]
+_PG_TRIGGER_NAMES = [f"{t}_{kind}" for t in _APPEND_ONLY for kind in ("append_only", "no_truncate")]
 
 _SQLITE_READY = text(
     "SELECT COUNT(*) FROM sqlite_master WHERE (type = 'table' AND name IN (:events, :snapshots, :meta)) "
-    "OR (type = 'trigger' AND name IN (:no_update, :no_delete))"
+    "OR (type = 'trigger' AND name IN :triggers)"
 ).bindparams(
+    bindparam("triggers", _SQLITE_TRIGGER_NAMES, expanding=True),
     events=EVENTS_TABLE,
     snapshots=SNAPSHOTS_TABLE,
     meta=META_TABLE,
-    no_update=f"{EVENTS_TABLE}_no_update",
-    no_delete=f"{EVENTS_TABLE}_no_delete",
 )
 _PG_READY = text(
     "SELECT to_regclass(:events) IS NOT NULL AND to_regclass(:snapshots) IS NOT NULL "
     "AND to_regclass(:meta) IS NOT NULL AND (SELECT COUNT(*) FROM pg_trigger "
-    "WHERE tgrelid = to_regclass(:events) AND tgname IN (:append_only, :no_truncate)) = 2"
+    "WHERE tgrelid IN (to_regclass(:events), to_regclass(:snapshots)) AND tgname IN :triggers) = :n"
 ).bindparams(
+    bindparam("triggers", _PG_TRIGGER_NAMES, expanding=True),
     events=EVENTS_TABLE,
     snapshots=SNAPSHOTS_TABLE,
     meta=META_TABLE,
-    append_only=f"{EVENTS_TABLE}_append_only",
-    no_truncate=f"{EVENTS_TABLE}_no_truncate",
+    n=len(_PG_TRIGGER_NAMES),
 )
 
 
@@ -167,7 +208,7 @@ def schema_ready(engine: Engine) -> bool:
     there, read from the catalogue without DDL, so that opening a populated store creates and
     inspects nothing. Refuses a newer schema."""
     if engine.dialect.name == "sqlite":
-        query, complete = _SQLITE_READY, 5
+        query, complete = _SQLITE_READY, 3 + len(_SQLITE_TRIGGER_NAMES)
     elif engine.dialect.name == "postgresql":
         query, complete = _PG_READY, True
     else:
@@ -180,11 +221,6 @@ def schema_ready(engine: Engine) -> bool:
         return False
     check_version(str(row[0]))
     return str(row[0]) == str(SCHEMA_VERSION)
-
-
-# The prefixes of every table grant-ledger makes (the store's here, the read models' and the audit
-# log's in projections/ and audit/).
-_OWN_TABLES = ("ledger_", "balance_", "compliance_", "audit_")
 
 
 def refuse_foreign_sqlite(engine: Engine) -> None:
@@ -207,7 +243,7 @@ def refuse_foreign_sqlite(engine: Engine) -> None:
             conn.close()
     except sqlite3.Error:
         return  # not a database, or locked: opening it says so in its own words
-    foreign = sorted(str(name) for (name,) in rows if not str(name).startswith(_OWN_TABLES))
+    foreign = sorted(str(name) for (name,) in rows if not str(name).startswith(OWN_TABLES))
     if foreign:
         shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
         msg = (

@@ -159,7 +159,7 @@ class _Books:
     def find_unit(self, unit_id: str) -> Unit | None:
         if unit_id not in self.units:
             try:
-                found: Any = self.app.repository.get(unit_uuid(unit_id))
+                found: Any = self.app.load(unit_uuid(unit_id))
             except AggregateNotFoundError:
                 found = None
             self.units[unit_id] = found

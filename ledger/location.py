@@ -7,15 +7,19 @@ Free of SQLAlchemy, so that the command line starts and plain reports answer wit
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
-from ledger.errors import BadInputError, StorageError
+from ledger.errors import BadInputError, NotFoundError, StorageError
 
 APP_NAME = "ledger"
 EVENTS_TABLE = f"{APP_NAME}_events"
 SNAPSHOTS_TABLE = f"{APP_NAME}_snapshots"
 META_TABLE = "ledger_meta"
 SCHEMA_VERSION = 1
+# The prefixes of every table grant-ledger makes (the store's, the read models' in projections/
+# and the audit log's in audit/).
+OWN_TABLES = ("ledger_", "balance_", "compliance_", "audit_")
 # GRANT_LEDGER_BUSY_TIMEOUT: how long a command waits for another writer, at most (ms)
 MAX_BUSY_TIMEOUT_MS = 3_600_000
 
@@ -27,7 +31,10 @@ def default_db_path() -> Path:
 
 
 def database_url(value: str | None = None) -> str:
-    """A SQLAlchemy URL from ``--db PATH|URL``, ``GRANT_LEDGER_DB`` or the default file."""
+    """A SQLAlchemy URL from ``--db PATH|URL``, ``GRANT_LEDGER_DB`` or the default file.
+
+    Creates nothing: only ``init`` makes a ledger (``sqlite_file``, ``ledger.database``).
+    A SQLite database in memory is refused: it would die with the command."""
     value = value or os.environ.get("GRANT_LEDGER_DB") or str(default_db_path())
     if "://" in value:
         if value.startswith(("postgresql://", "postgres://")):
@@ -35,13 +42,57 @@ def database_url(value: str | None = None) -> str:
         if not value.startswith(("sqlite", "postgresql")):
             msg = f"database {value!r} is neither a SQLite file nor a postgresql:// URL"
             raise BadInputError(msg)
+        if value.startswith("sqlite") and sqlite_file(value) is None:
+            msg = (
+                f"database {value!r} is a SQLite database in memory, which is lost when the command "
+                "ends; give a file name with --db"
+            )
+            raise BadInputError(msg)
         return value
     path = Path(value).expanduser().resolve()
     if path.is_dir():
         msg = f"database path {path} is a directory; give a file name such as {path}/ledger.db"
         raise BadInputError(msg)
-    path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file behind a ``sqlite:`` URL (``sqlite:///PATH``, or a ``file:`` URI), None for a
+    database in memory."""
+    rest = url.split("://", 1)[1] if "://" in url else ""
+    database, _, query = rest[1:].partition("?") if rest.startswith("/") else ("", "", "")
+    if database.startswith("file:"):
+        database = database[len("file:") :]
+    if not database or database == ":memory:" or "mode=memory" in query:
+        return None
+    return Path(database)
+
+
+def missing_sqlite_ledger(url: str) -> NotFoundError | None:
+    """NotFoundError when a ``sqlite:`` URL names no file, an empty one, or a database without
+    the ledger's tables (looked at read-only, creating nothing); None otherwise (also when the
+    file cannot be read: opening it says why)."""
+    path = sqlite_file(url)
+    if path is None:
+        return None
+    if path.is_file() and path.stat().st_size > 0:
+        try:
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            return None
+        names = {str(name) for (name,) in rows if not str(name).startswith("sqlite_")}
+        if META_TABLE in names or any(not name.startswith(OWN_TABLES) for name in names):
+            return None  # a ledger, or another program's file (refused as such on opening)
+    return not_a_ledger(str(path.resolve()), str(path.resolve()))
+
+
+def not_a_ledger(where: str, db: str) -> NotFoundError:
+    msg = f"there is no ledger at {where}; create one with `grant-ledger --db {db} init`"
+    return NotFoundError(msg)
 
 
 def describe_url(url: str) -> str:

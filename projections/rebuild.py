@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol, cast, runtime_checkable
 
 from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ledger.application import GrantLedger
@@ -100,59 +101,78 @@ def rebuild_all(
             table.create(recorder.datastore.engine, checkfirst=True)
     tracking = recorder.tracking_table
     events = events_table(app)
-    done = position = 0
     with _collector_paused(), recorder.transaction(commit=True) as session:
         for projection in chosen:
             for table in reversed(list(projection.tables)):
                 session.execute(delete(table))
             session.execute(delete(tracking).where(tracking.c.application_name == projection.name))
+        url = app.engine.url.render_as_string(hide_password=False)
         conn = session.connection()
-        elsewhere: list[Computable] = []
-        head = int(session.execute(select(func.max(events.c.id))).scalar() or 0)
-        if worker is not False and _can_fork():
-            computable = [p for p in chosen if isinstance(p, Computable)]
-            if computable and (worker or head >= WORKER_MIN):
-                elsewhere = computable
-        if elsewhere:
-            here = [p for p in chosen if p not in elsewhere]
-            url = app.engine.url.render_as_string(hide_password=False)
-            parts = _computed_apart(url, events, elsewhere, head, batch_size)
-            try:
-                while rows := read_rows(conn, events, position + 1, batch_size, head):
-                    if here:  # decoded only when a projection here reads the records
-                        batch = records_of_rows(rows, canonical=False)
-                        for projection in here:
-                            projection.apply(session, batch)
-                    kind, page, computed = next(parts)
-                    if kind != "batch" or page != (rows[0][0], rows[-1][0], len(rows)):
-                        msg = "the store's events changed during the rebuild; run it again"
-                        raise StorageError(msg)
-                    for projection, part in zip(elsewhere, computed, strict=True):
-                        projection.write_part(session, part)
-                    position = rows[-1][0]
-                    done += len(rows)
-                    if progress is not None:
-                        progress(len(rows))
-                kind, _, computed = next(parts)
-                if kind != "done":
-                    raise StorageError("the store's events changed during the rebuild; run it again")
-                for projection, part in zip(elsewhere, computed, strict=True):
-                    if part is not None:
-                        projection.write_part(session, part)
-            finally:
-                parts.close()
-        # events after the head (PostgreSQL: written meanwhile), or every event without a worker
-        while batch := read_records(conn, events, position + 1, batch_size):
-            for projection in chosen:
-                projection.apply(session, batch)
-            position = batch[-1].id
-            done += len(batch)
-            if progress is not None:
-                progress(len(batch))
+        done, position = replay_into(session, conn, url, events, chosen, progress, batch_size, worker)
         if position:
             positions = [{"application_name": p.name, "notification_id": position} for p in chosen]
             session.execute(insert(tracking), positions)
     return done
+
+
+def replay_into(
+    session: Session,
+    conn: Connection,
+    url: str,
+    events: Table,
+    chosen: Sequence[Projection],
+    progress: Callable[[int], None] | None = None,
+    batch_size: int = BATCH,
+    worker: bool | None = None,
+    stop: int | None = None,
+) -> tuple[int, int]:
+    """Apply every stored event (up to ``stop``, when given) read through ``conn`` (of the store
+    at ``url``) to the chosen projections, starting empty, writing in ``session`` (the store's
+    own, for a rebuild; a scratch database's, for ``projections.verify``); returns the number of
+    events read and the last one's id."""
+    done = position = 0
+    elsewhere: list[Computable] = []
+    head = int(conn.execute(select(func.max(events.c.id))).scalar() or 0) if stop is None else stop
+    if worker is not False and _can_fork():
+        computable = [p for p in chosen if isinstance(p, Computable)]
+        if computable and (worker or head >= WORKER_MIN):
+            elsewhere = computable
+    if elsewhere:
+        here = [p for p in chosen if p not in elsewhere]
+        parts = _computed_apart(url, events, elsewhere, head, batch_size)
+        try:
+            while rows := read_rows(conn, events, position + 1, batch_size, head):
+                if here:  # decoded only when a projection here reads the records
+                    batch = records_of_rows(rows, canonical=False)
+                    for projection in here:
+                        projection.apply(session, batch)
+                kind, page, computed = next(parts)
+                if kind != "batch" or page != (rows[0][0], rows[-1][0], len(rows)):
+                    msg = "the store's events changed during the rebuild; run it again"
+                    raise StorageError(msg)
+                for projection, part in zip(elsewhere, computed, strict=True):
+                    projection.write_part(session, part)
+                position = rows[-1][0]
+                done += len(rows)
+                if progress is not None:
+                    progress(len(rows))
+            kind, _, computed = next(parts)
+            if kind != "done":
+                raise StorageError("the store's events changed during the rebuild; run it again")
+            for projection, part in zip(elsewhere, computed, strict=True):
+                if part is not None:
+                    projection.write_part(session, part)
+        finally:
+            parts.close()
+    # events after the head (PostgreSQL: written meanwhile), or every event without a worker
+    while batch := read_records(conn, events, position + 1, batch_size, stop):
+        for projection in chosen:
+            projection.apply(session, batch)
+        position = batch[-1].id
+        done += len(batch)
+        if progress is not None:
+            progress(len(batch))
+    return done, position
 
 
 @contextmanager

@@ -77,10 +77,16 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @dataclass
 class Ledger:
-    """The command line bound to one database, as a user types it."""
+    """The command line bound to one database, as a user types it; ``create``: run
+    `grant-ledger init` first (only init makes a ledger; on an existing one it changes nothing)."""
 
     url: str
     runner: CliRunner
+    create: bool = True
+
+    def __post_init__(self) -> None:
+        if self.create:
+            self.ok("init")
 
     def __call__(self, *args: str, role: str = "officer", actor: str = "tester") -> Result:
         return self.runner.invoke(

@@ -342,6 +342,8 @@ def test_loading_bad_key_files(tmp_path: Path) -> None:
     )
     garbage = tmp_path / "garbage"
     garbage.write_text("not a key")
+    for private in (ec_path, garbage, pub_path):
+        private.chmod(0o600)  # a private key readable by others is refused before it is read
     with pytest.raises(KeyFileError, match="not an Ed25519 key"):
         load_private_key(ec_path)
     with pytest.raises(KeyFileError, match="not an Ed25519 key"):

@@ -371,6 +371,7 @@ def _approve_g9(url: str, folder: Path) -> None:
     """G9 brought in by an approver's import: the workbook holds an officer's rows."""
     path = folder / "approvals.csv"
     path.write_text(f"{HEADER}\n{G9_APPROVAL}\n", encoding="utf-8")
+    assert CliRunner().invoke(cli, ["--db", url, "init"]).exit_code == 0
     result = CliRunner().invoke(cli, ["--db", url, "--role", "approver", "import", str(path)])
     assert result.exit_code == 0, result.stderr
 

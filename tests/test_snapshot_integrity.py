@@ -1,0 +1,131 @@
+"""A snapshot is never trusted without the events it summarises: the snapshots table is
+append-only in the database (as the events are), and a snapshot row forged below the application
+(trigger dropped, row updated or inserted) refuses the write that would have built on it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from ledger.application import GrantLedger
+from ledger.grant import Grant, grant_uuid
+from tests.conftest import Ledger
+from tests.test_core_rules import refused
+from tests.test_ring_fence_snapshots import long_history, snapshot_versions
+
+FORGED = Decimal("5000000")
+
+
+def forged_state(url: str, version: int) -> bytes:
+    """The stored bytes of G1's snapshot at ``version`` with 5,000,000 more received on its first
+    disbursement's date, encoded as the application encodes a snapshot."""
+    app = GrantLedger(url)
+    try:
+        grant: Any = app.repository.get(grant_uuid("G1"), version=version)
+        assert isinstance(grant, Grant)
+        taken = type(grant).Snapshot.take(grant)  # type: ignore[attr-defined]
+        taken.state["subsidy_received"] += FORGED
+        days = taken.state["days"]["subsidy"]
+        days["2024-04-10"] = days["2024-04-10"] + FORGED
+        return bytes(app.mapper.to_stored_event(taken).state)
+    finally:
+        app.close()
+
+
+def execute(url: str, *statements: str, **params: Any) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.execute(text(statement), params)
+    finally:
+        engine.dispose()
+
+
+def drop_snapshot_triggers(url: str) -> list[str]:
+    if url.startswith("sqlite"):
+        return [f"DROP TRIGGER IF EXISTS ledger_snapshots_no_{op}" for op in ("update", "delete")]
+    return ["DROP TRIGGER IF EXISTS ledger_snapshots_append_only ON ledger_snapshots"]
+
+
+def spend_over_the_true_balance_is_refused(ledger: Ledger, version: int) -> None:
+    message = refused(
+        ledger,
+        "spend", "G1", "--amount", "100万", "--category", "equipment", "--source", "subsidy",
+        "--voucher", "FORGED-1", "--date", "2024-07-02",
+        code=5,
+    )  # fmt: skip
+    assert f"snapshot of grant G1 at version {version} does not match" in message
+    assert ledger.balances("B0001")["B0001"]["subsidy_available"] == "105000.00"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE ledger_snapshots SET topic = 'x'", "DELETE FROM ledger_snapshots"],
+)
+def test_the_database_refuses_update_and_delete_of_snapshots(
+    ledger: Ledger, tmp_path: Path, statement: str
+) -> None:
+    long_history(ledger, tmp_path)
+    before = snapshot_versions(ledger)
+    assert before
+    with pytest.raises(Exception, match="append-only"):
+        execute(ledger.url, statement)
+    if ledger.url.startswith("postgresql"):
+        with pytest.raises(Exception, match="append-only"):
+            execute(ledger.url, "TRUNCATE ledger_snapshots")
+    assert snapshot_versions(ledger) == before
+
+
+def test_a_snapshot_updated_below_the_application_refuses_the_write(ledger: Ledger, tmp_path: Path) -> None:
+    long_history(ledger, tmp_path)
+    version = snapshot_versions(ledger)[-1]
+    execute(
+        ledger.url,
+        *drop_snapshot_triggers(ledger.url),
+        "UPDATE ledger_snapshots SET state = :state WHERE originator_version = :version",
+        state=forged_state(ledger.url, version),
+        version=version,
+    )
+    spend_over_the_true_balance_is_refused(ledger, version)
+
+
+def test_a_snapshot_inserted_below_the_application_refuses_the_write(ledger: Ledger, tmp_path: Path) -> None:
+    """A forged snapshot of the grant's latest version, newer than any honest one."""
+    long_history(ledger, tmp_path)
+    ledger.ok("match", "commit", "G1", "--amount", "20万", "--funder", "单位", "--voucher", "C1")
+    app = GrantLedger(ledger.url)
+    try:
+        version = app.repository.get(grant_uuid("G1")).version
+        honest = snapshot_versions(ledger)[-1]
+        assert version > honest
+        recorder: Any = app.snapshots.recorder  # type: ignore[union-attr]
+        topic = recorder.select_events(grant_uuid("G1"), desc=True, limit=1)[0].topic
+    finally:
+        app.close()
+    key = grant_uuid("G1")
+    execute(
+        ledger.url,
+        "INSERT INTO ledger_snapshots (originator_id, originator_version, topic, state) "
+        "VALUES (:originator, :version, :topic, :state)",
+        originator=key.bytes if ledger.url.startswith("sqlite") else key,
+        version=version,
+        topic=topic,
+        state=forged_state(ledger.url, version),
+    )
+    assert snapshot_versions(ledger)[-1] == version
+    spend_over_the_true_balance_is_refused(ledger, version)
+
+
+def test_an_honest_snapshot_is_still_used_without_complaint(ledger: Ledger, tmp_path: Path) -> None:
+    long_history(ledger, tmp_path)
+    assert snapshot_versions(ledger)
+    ledger.ok(
+        "spend", "G1", "--amount", "1000", "--category", "equipment", "--source", "subsidy",
+        "--voucher", "HONEST-1", "--date", "2024-07-02",
+    )  # fmt: skip
+    assert ledger.balances("B0001")["B0001"]["subsidy_available"] == "104000.00"
