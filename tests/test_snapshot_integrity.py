@@ -27,7 +27,7 @@ def forged_state(url: str, version: int) -> bytes:
     try:
         grant: Any = app.repository.get(grant_uuid("G1"), version=version)
         assert isinstance(grant, Grant)
-        taken = type(grant).Snapshot.take(grant)  # type: ignore[attr-defined]
+        taken = type(grant).Snapshot.take(grant)
         taken.state["subsidy_received"] += FORGED
         days = taken.state["days"]["subsidy"]
         days["2024-04-10"] = days["2024-04-10"] + FORGED
@@ -100,7 +100,7 @@ def test_a_snapshot_inserted_below_the_application_refuses_the_write(ledger: Led
     ledger.ok("match", "commit", "G1", "--amount", "20万", "--funder", "单位", "--voucher", "C1")
     app = GrantLedger(ledger.url)
     try:
-        version = app.repository.get(grant_uuid("G1")).version
+        version: int = app.repository.get(grant_uuid("G1")).version
         honest = snapshot_versions(ledger)[-1]
         assert version > honest
         recorder: Any = app.snapshots.recorder  # type: ignore[union-attr]
@@ -129,3 +129,73 @@ def test_an_honest_snapshot_is_still_used_without_complaint(ledger: Ledger, tmp_
         "--voucher", "HONEST-1", "--date", "2024-07-02",
     )  # fmt: skip
     assert ledger.balances("B0001")["B0001"]["subsidy_available"] == "104000.00"
+
+
+def earlier_form_state(url: str, version: int, change: Decimal = Decimal(0)) -> bytes:
+    """G1's snapshot at ``version`` as the version before compact fingerprints wrote it: each
+    voucher's fingerprint of the first form (from the events' own fields), no dates in order, no
+    reversal date; ``change`` added to the subsidy received (a forgery in the old form)."""
+    from ledger.grant import fingerprint_v1
+
+    app = GrantLedger(url)
+    try:
+        first: dict[str, str] = {}
+        for event in app._events(grant_uuid("G1")):
+            name = type(event).__name__
+            if name == "ExpenditureRecorded":
+                first[f"spend/{event.voucher}"] = fingerprint_v1("spend", Grant.spend_fields(event))
+            elif name == "SubsidyDisbursed":
+                first[f"disburse/{event.voucher}"] = fingerprint_v1("disburse", Grant.disburse_fields(event))
+        grant: Any = app.repository.get(grant_uuid("G1"), version=version)
+        taken = type(grant).Snapshot.take(grant)
+        state = taken.state
+        assert set(state["vouchers"]) <= set(first)
+        state["vouchers"] = {key: first[key] for key in state["vouchers"]}
+        del state["dates"]
+        for spent in state["expenditures"].values():
+            spent.pop("reversed_on", None)
+        state["subsidy_received"] += change
+        return bytes(app.mapper.to_stored_event(taken).state)
+    finally:
+        app.close()
+
+
+def test_a_snapshot_of_an_earlier_version_still_lets_the_grant_be_written(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """Ledgers written before the compact fingerprints hold snapshots of the first form: they
+    agree with the events on everything they hold, so writes go on (from the replayed grant)."""
+    long_history(sqlite_ledger, tmp_path)
+    version = snapshot_versions(sqlite_ledger)[-1]
+    execute(
+        sqlite_ledger.url,
+        *drop_snapshot_triggers(sqlite_ledger.url),
+        "UPDATE ledger_snapshots SET state = :state WHERE originator_version = :version",
+        state=earlier_form_state(sqlite_ledger.url, version),
+        version=version,
+    )
+    sqlite_ledger.ok(
+        "spend", "G1", "--amount", "1000", "--category", "equipment", "--source", "subsidy",
+        "--voucher", "LATER-1", "--date", "2024-07-02",
+    )  # fmt: skip
+    repeat = sqlite_ledger.ok(
+        "spend", "G1", "--amount", "100", "--category", "equipment", "--source", "subsidy",
+        "--voucher", "S0", "--date", "2024-05-01",
+    )  # fmt: skip
+    assert "already recorded" in repeat.stdout
+    assert sqlite_ledger.balances("B0001")["B0001"]["subsidy_available"] == "104000.00"
+
+
+def test_a_forged_snapshot_in_the_earlier_form_is_still_refused(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    long_history(sqlite_ledger, tmp_path)
+    version = snapshot_versions(sqlite_ledger)[-1]
+    execute(
+        sqlite_ledger.url,
+        *drop_snapshot_triggers(sqlite_ledger.url),
+        "UPDATE ledger_snapshots SET state = :state WHERE originator_version = :version",
+        state=earlier_form_state(sqlite_ledger.url, version, FORGED),
+        version=version,
+    )
+    spend_over_the_true_balance_is_refused(sqlite_ledger, version)
