@@ -25,10 +25,14 @@ def init_command() -> None:
       grant-ledger --db /srv/ledger/books.db init
       grant-ledger --db postgresql+psycopg://officer@db/ledger init
     """
+    from audit.log import ensure_records
+
     s = settings()
     s.create()
     s.ledger()
     s.catch_up()
+    with s.engine().begin() as conn:  # the signed checkpoints' tables: records, made by the owner
+        ensure_records(conn)
     click.echo(f"ledger ready at {describe_url(s.url)}")
 
 
