@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,18 +20,30 @@ ROOT = Path(__file__).resolve().parent.parent
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
+_MEASURED = """
+import re, sys
+from commands.cli import cli
+code = 0
+try:
+    cli.main(sys.argv[2:], prog_name="grant-ledger")
+except SystemExit as e:
+    code = e.code if isinstance(e.code, int) else 1
+finally:
+    status = open("/proc/self/status").read()
+    open(sys.argv[1], "w").write(re.search(r"VmHWM:\\s+(\\d+)", status).group(1))
+sys.exit(code)
+"""
+
+
 def _import_in_own_process(url: str, path: Path) -> tuple[int, str, float]:
-    """Exit code, stderr and peak RSS in MB of `grant-ledger import` run as a process of its own
-    (os.wait4 gives this child's own peak; RUSAGE_CHILDREN would be the largest of any child the
-    test worker ever ran)."""
+    """Exit code, stderr and peak RSS in MB of `grant-ledger import` run as a process of its own,
+    the peak read by the process itself (VmHWM): getrusage's figure for a child carries over the
+    forking test worker's own, which grows over a long run."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "commands", "--db", url, "--lang", "en", "import", str(path)]
-    with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        errors.seek(0)
-        return proc.returncode, errors.read().decode(), usage.ru_maxrss / 1024
+    peak = path.with_name("peak-kb.txt")
+    command = [sys.executable, "-c", _MEASURED, str(peak), "--db", url, "--lang", "en", "import", str(path)]
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+    return done.returncode, done.stderr, int(peak.read_text()) / 1024
 
 
 @pytest.fixture
