@@ -407,3 +407,26 @@ def test_a_cell_past_excel_s_limit_is_refused(bundle: Path) -> None:
         "32,767 characters"
         in out
     ), out
+
+
+def test_an_empty_row_past_the_end_of_the_event_log_passes_and_a_filled_one_fails(bundle: Path) -> None:
+    """What a person reads decides: a row past the end with nothing in it shows nothing (found by
+    the tamper property: openpyxl writes such a row when a cell past the end is set to None)."""
+    from openpyxl import load_workbook
+
+    path = bundle / "report.xlsx"
+    book = load_workbook(path)
+    sheet = book["event log"]
+    end = sheet.max_row + 1
+    sheet.cell(row=end, column=1, value=None)
+    book.save(path)
+    write_manifest(bundle)
+    code, out = _verify(bundle)
+    assert code == 0, out
+
+    book = load_workbook(path)
+    book["event log"].cell(row=end, column=1, value=999)
+    book.save(path)
+    write_manifest(bundle)
+    code, out = _verify(bundle)
+    assert code == 6 and f"event log row {end}: shows (999)" in out, out

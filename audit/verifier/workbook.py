@@ -240,6 +240,8 @@ def compare_event_log_values(directory: Path, names: list[str], report: Report) 
     try:
         expected = _expected_log_rows(directory / EVENTS) if (directory / EVENTS).is_file() else iter(())
         for n, (want, got) in enumerate(itertools.zip_longest(expected, shown()), 2):
+            if want is None and got is not None and all(v in (None, "") for v in got):
+                continue  # an empty row past the end shows nothing
             rows += 1
             if _same_row(want, got):
                 continue
