@@ -430,3 +430,21 @@ def test_an_empty_row_past_the_end_of_the_event_log_passes_and_a_filled_one_fail
     write_manifest(bundle)
     code, out = _verify(bundle)
     assert code == 6 and f"event log row {end}: shows (999)" in out, out
+
+
+def test_a_balance_off_by_a_fraction_of_a_fen_fails(bundle: Path) -> None:
+    """0.00390625 in a cell formatted to two places shows 0.00, but it is not the 0.00 the events
+    give: a sum over it, or its formula bar, says otherwise (found by the tamper property)."""
+    from openpyxl import load_workbook
+
+    path = bundle / "report.xlsx"
+    book = load_workbook(path)
+    sheet = book["balances"]
+    header = [c.value for c in sheet[1]]
+    column = header.index("subsidy_spent") + 1 if "subsidy_spent" in header else 13
+    cell = sheet.cell(row=2, column=column)
+    cell.value = float(cell.value or 0) + 0.00390625
+    book.save(path)
+    write_manifest(bundle)
+    code, out = _verify(bundle)
+    assert code == 6 and "balances!" in out and "0.00390625" in out, out

@@ -275,10 +275,13 @@ def _same(kind: str, have: Any, want: Any) -> bool:
 
 
 def _decimal(value: Any) -> Decimal | None:
+    """The amount a cell holds, if it is a whole number of fen (a cell holding 0.00390625 shows
+    0.00 in its format but is not 0.00: a sum over it, or its formula bar, says otherwise)."""
     if value is None or isinstance(value, bool) or isinstance(value, str):
         return None
     try:
-        return Decimal(str(value)).quantize(CENT)
+        exact = Decimal(str(value))
+        return exact if exact == exact.quantize(CENT) else None
     except InvalidOperation:
         return None
 
@@ -291,7 +294,8 @@ def _cell(value: Any, kind: str = TEXT) -> str:
     if isinstance(value, datetime):
         value = value.date() if value.time() == datetime.min.time() else value
     if isinstance(value, Decimal | float) and not isinstance(value, bool):
-        return f"{Decimal(str(value)).quantize(CENT)}"
+        exact = Decimal(str(value))
+        return f"{exact.quantize(CENT)}" if exact == exact.quantize(CENT) else str(exact)
     return value.isoformat() if isinstance(value, date) else repr(value)
 
 
