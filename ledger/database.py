@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -146,37 +147,50 @@ def create_sqlite_file(path: Path) -> None:
 # events before trusting it (``GrantLedger.load``), and the database refuses to change either.
 _APPEND_ONLY = (EVENTS_TABLE, SNAPSHOTS_TABLE)
 
-_SQLITE_TRIGGERS = [
-    f"""CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} BEGIN
-    SELECT RAISE(ABORT, 'grant-ledger {table.removeprefix("ledger_")} are append-only: {op} refused'); END"""
-    for table in _APPEND_ONLY
-    for op in ("UPDATE", "DELETE")
-]
 
-_PG_TRIGGERS = [
-    """DO $$ BEGIN
-      IF to_regproc('grant_ledger_append_only') IS NULL THEN
-        CREATE FUNCTION grant_ledger_append_only() RETURNS trigger AS $f$
+def _sqlite_guards(tables: tuple[str, ...], refusal: Callable[[str], str]) -> list[str]:
+    """Triggers refusing UPDATE and DELETE on ``tables``; ``refusal(table)`` begins the message."""
+    return [
+        f"""CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} BEGIN
+    SELECT RAISE(ABORT, '{refusal(table)}: {op} refused'); END"""
+        for table in tables
+        for op in ("UPDATE", "DELETE")
+    ]
+
+
+def _pg_guards(tables: tuple[str, ...], function: str) -> list[str]:
+    """The trigger function ``function`` and the triggers refusing UPDATE, DELETE and TRUNCATE on
+    ``tables``, each created only if missing (so a role that owns none of them can run them)."""
+    return [
+        f"""DO $$ BEGIN
+      IF to_regproc('{function}') IS NULL THEN
+        CREATE FUNCTION {function}() RETURNS trigger AS $f$
         BEGIN RAISE EXCEPTION 'grant-ledger % is append-only: % refused', TG_TABLE_NAME, TG_OP; END;
         $f$ LANGUAGE plpgsql;
       END IF;
     END $$""",
-    *(
-        f"""DO $$ BEGIN
+        *(
+            f"""DO $$ BEGIN
       IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{table}_append_only'
                      AND tgrelid = to_regclass('{table}')) THEN
         CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
-        FOR EACH ROW EXECUTE FUNCTION grant_ledger_append_only();
+        FOR EACH ROW EXECUTE FUNCTION {function}();
       END IF;
       IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{table}_no_truncate'
                      AND tgrelid = to_regclass('{table}')) THEN
         CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
-        FOR EACH STATEMENT EXECUTE FUNCTION grant_ledger_append_only();
+        FOR EACH STATEMENT EXECUTE FUNCTION {function}();
       END IF;
     END $$"""
-        for table in _APPEND_ONLY
-    ),
-]
+            for table in tables
+        ),
+    ]
+
+
+_SQLITE_TRIGGERS = _sqlite_guards(
+    _APPEND_ONLY, lambda table: f"grant-ledger {table.removeprefix('ledger_')} are append-only"
+)
+_PG_TRIGGERS = _pg_guards(_APPEND_ONLY, "grant_ledger_append_only")
 
 _SQLITE_TRIGGER_NAMES = [f"{t}_no_{op}" for t in _APPEND_ONLY for op in ("update", "delete")]
 _PG_TRIGGER_NAMES = [f"{t}_{kind}" for t in _APPEND_ONLY for kind in ("append_only", "no_truncate")]
@@ -258,37 +272,8 @@ def refuse_foreign_sqlite(engine: Engine) -> None:
 # producer's; these guards are installed once the tables exist.
 _RECORD_TABLES = ("audit_checkpoints", "audit_signed_leaves")
 
-_SQLITE_RECORD_TRIGGERS = [
-    f"""CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table}
-    BEGIN SELECT RAISE(ABORT, 'grant-ledger {table} is append-only: {op} refused'); END"""
-    for table in _RECORD_TABLES
-    for op in ("UPDATE", "DELETE")
-]
-
-_PG_RECORD_TRIGGERS = [
-    """DO $$ BEGIN
-      IF to_regproc('grant_ledger_records_append_only') IS NULL THEN
-        CREATE FUNCTION grant_ledger_records_append_only() RETURNS trigger AS $f$
-        BEGIN RAISE EXCEPTION 'grant-ledger % is append-only: % refused', TG_TABLE_NAME, TG_OP; END;
-        $f$ LANGUAGE plpgsql;
-      END IF;
-    END $$""",
-    *(
-        f"""DO $$ BEGIN
-      IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{table}_append_only'
-                     AND tgrelid = to_regclass('{table}')) THEN
-        CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
-        FOR EACH ROW EXECUTE FUNCTION grant_ledger_records_append_only();
-      END IF;
-      IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{table}_no_truncate'
-                     AND tgrelid = to_regclass('{table}')) THEN
-        CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
-        FOR EACH STATEMENT EXECUTE FUNCTION grant_ledger_records_append_only();
-      END IF;
-    END $$"""
-        for table in _RECORD_TABLES
-    ),
-]
+_SQLITE_RECORD_TRIGGERS = _sqlite_guards(_RECORD_TABLES, lambda table: f"grant-ledger {table} is append-only")
+_PG_RECORD_TRIGGERS = _pg_guards(_RECORD_TABLES, "grant_ledger_records_append_only")
 
 
 def guard_records(conn: Connection) -> None:
