@@ -190,8 +190,9 @@ class GrantLedger(Application[UUID]):
         self._checked[key] = _fingerprint(stored)
 
     def _snapshot_agrees(self, stored: Any, aggregate: Any) -> bool | None:
-        """True: every field the stored snapshot holds equals the replayed aggregate's, both read
-        through the store's own encoding. False: it holds them in the form of an earlier version
+        """True: the stored snapshot holds exactly the replayed aggregate's fields, each equal, both
+        read through the store's own encoding (a field left out would fall back to a class default:
+        no latest date, no ring-fence by date). False: it holds them in the form of an earlier version
         (fields and keys added since missing, voucher fingerprints of the first form), and agrees
         on everything that form holds; the replayed aggregate is used, never the snapshot. None:
         it disagrees with the events."""
@@ -201,7 +202,9 @@ class GrantLedger(Application[UUID]):
             return None
         recomputed = cast(Any, self.mapper.to_domain_event(self.mapper.to_stored_event(taken))).state
         missing = object()
-        if all(recomputed.get(name, missing) == value for name, value in stored.state.items()):
+        if stored.state.keys() == recomputed.keys() and all(
+            recomputed.get(name, missing) == value for name, value in stored.state.items()
+        ):
             return True
         for name, value in stored.state.items():
             if name not in recomputed or not _earlier_form(value, recomputed[name], name == "vouchers"):

@@ -199,3 +199,49 @@ def test_a_forged_snapshot_in_the_earlier_form_is_still_refused(
         version=version,
     )
     spend_over_the_true_balance_is_refused(sqlite_ledger, version)
+
+
+def test_a_snapshot_leaving_out_a_field_is_never_trusted_for_a_later_write(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """A snapshot without ``last_day`` agrees on every field it holds; trusted, the grant's next
+    load in the same process (a retry, a long-lived process) would fall back to the class default
+    and judge a back-dated spend on the total instead of the end of its date."""
+    from datetime import date
+
+    from ledger.actions import Spend
+    from ledger.errors import RuleViolationError
+
+    long_history(sqlite_ledger, tmp_path)
+    version = snapshot_versions(sqlite_ledger)[-1]
+    app = GrantLedger(sqlite_ledger.url)
+    try:
+        grant: Any = app.repository.get(grant_uuid("G1"), version=version)
+        taken = type(grant).Snapshot.take(grant)
+        del taken.state["last_day"]
+        state = bytes(app.mapper.to_stored_event(taken).state)
+    finally:
+        app.close()
+    execute(
+        sqlite_ledger.url,
+        *drop_snapshot_triggers(sqlite_ledger.url),
+        "UPDATE ledger_snapshots SET state = :state WHERE originator_version = :version",
+        state=state,
+        version=version,
+    )
+    app = GrantLedger(sqlite_ledger.url)
+    try:
+        for voucher in ("BACK-1", "BACK-2"):  # the second is the grant's second load in this process
+            spend = Spend(
+                grant_id="G1",
+                amount=Decimal("50000"),
+                category="equipment",
+                source="subsidy",
+                voucher=voucher,
+                on=date(2024, 6, 1),
+            )
+            with pytest.raises(RuleViolationError, match=r"5,000\.00"):
+                app.handle(spend, actor="tester", role="officer")
+    finally:
+        app.close()
+    assert sqlite_ledger.balances("B0001")["B0001"]["subsidy_available"] == "105000.00"
