@@ -21,6 +21,7 @@ This module imports neither ``projections`` nor ``commands``.
 from __future__ import annotations
 
 import gc
+import pickle
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -145,7 +146,7 @@ class _Books:
             return grants[grant_id]
         packed = self.packed.pop(grant_id, None)
         if packed is not None:
-            found: Any = packed.restore(self.app)
+            found: Any = packed.restore()
             if found.id in self.changed:
                 self.changed[found.id] = (found, self.changed[found.id][1])
         else:
@@ -215,7 +216,7 @@ class _Books:
         self.held_total -= self.held.pop(grant_id, 0)
         if grant is None:
             return
-        packed = _Packed.of(self.app, grant, self.encoder)
+        packed = _Packed.of(grant)
         self.packed[grant_id] = packed
         if grant.id in self.changed:
             self.changed[grant.id] = (packed, self.changed[grant.id][1])  # type: ignore[assignment]
@@ -302,24 +303,25 @@ def _error(line: int, error: LedgerError) -> RowError:
 
 @dataclass(frozen=True)
 class _Packed:
-    """A grant pushed out of the cache: its snapshot as stored, zlib-compressed."""
+    """A grant pushed out of the cache: the object pickled and zlib-compressed, in this process's
+    memory only (never stored, never read from anywhere else). Pickle, not the store's snapshot
+    encoding: a date-ordered file visits every grant in turn, and each visit packs one grant and
+    unpacks another, so this is the import's inner loop when the grants outgrow the cache."""
 
     id: UUID
     version: int
-    topic: str
     state: bytes
 
     @classmethod
-    def of(cls, app: GrantLedger, aggregate: Grant | Unit, encoder: StateEncoder) -> _Packed:
-        stored = encoder(_snapshot_class(app, aggregate).take(aggregate))
-        return cls(aggregate.id, aggregate.version, stored.topic, zlib.compress(stored.state, 1))
+    def of(cls, aggregate: Grant) -> _Packed:
+        return cls(aggregate.id, aggregate.version, zlib.compress(pickle.dumps(aggregate, protocol=5), 1))
 
-    def stored(self) -> StoredEvent:
-        return StoredEvent(self.id, self.version, self.topic, zlib.decompress(self.state))
+    def stored(self, app: GrantLedger, encoder: StateEncoder) -> StoredEvent:
+        grant = self.restore()
+        return encoder(_snapshot_class(app, grant).take(grant))
 
-    def restore(self, app: GrantLedger) -> Grant:
-        snapshot: Any = app.mapper.to_domain_event(self.stored())
-        grant = snapshot.mutate(None)
+    def restore(self) -> Grant:
+        grant = pickle.loads(zlib.decompress(self.state))
         assert isinstance(grant, Grant)
         return grant
 
@@ -410,7 +412,7 @@ def _snapshots(
         if not interval or aggregate.version // interval <= loaded_at // interval:
             continue
         if isinstance(aggregate, _Packed):
-            stored = aggregate.stored()
+            stored = aggregate.stored(app, encoder)
         else:
             stored = encoder(_snapshot_class(app, aggregate).take(aggregate))
         chunk.append(stored)
