@@ -25,7 +25,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from ledger.actions import CommitMatching, Disburse, ReceiveMatching, Reverse, Spend
 from ledger.application import GrantLedger
-from ledger.errors import ConflictError, NotFoundError, RuleViolationError
+from ledger.errors import ConflictError, NotFoundError, ReversedVoucherError, RuleViolationError
 from projections.runner import catch_up
 from tests.reliability import funded_grant, projection_dump, rebuilt_from_scratch
 
@@ -151,15 +151,12 @@ class LedgerModel(RuleBasedStateMachine):
         code = "travel" if category == "差旅费" else category
         available = self.received[source] - self.spent[source]
         refusal = RuleViolationError if code in BANNED or amount > available else None
-        if self._expect(
-            f"spend/{voucher}",
-            (amount, source, code),
-            lambda: self.app.handle(
-                Spend(grant_id="G1", amount=amount, category=category, source=source, voucher=voucher, on=ON),
-                **WHO,
-            ),
-            refusal,
-        ):
+        action = Spend(grant_id="G1", amount=amount, category=category, source=source, voucher=voucher, on=ON)
+        record = lambda: self.app.handle(action, **WHO)  # noqa: E731
+        if voucher in self.reversed:  # a reversed voucher is not spent again, the same or not
+            self._refused(record, ReversedVoucherError)
+            return
+        if self._expect(f"spend/{voucher}", (amount, source, code), record, refusal):
             assert code not in BANNED and amount <= available
             self.spent[source] += amount
             self.expenditures[voucher] = (amount, source)
