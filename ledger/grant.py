@@ -84,7 +84,7 @@ def fingerprint(kind: str, fields: dict[str, Any]) -> str:
     values = [str(fields[name]) for name in order]
     body = "\x1f".join([kind, *values])
     if body.count("\x1f") != len(values):  # a value holding the separator: never ambiguous
-        return "2#" + hashlib.sha256(fingerprint_body({"kind": kind, **fields}).encode()).hexdigest()
+        return "2#" + fingerprint_v1(kind, fields)
     if len(body) > 62:
         return "2#" + hashlib.sha256(body.encode()).hexdigest()
     return "2|" + body
@@ -110,6 +110,7 @@ class _Shape(NamedTuple):
     names: frozenset[str]
     required: frozenset[str]
     defaults: dict[str, Any]
+    plain: bool  # no field made by a default factory: the event can be built from a dict
 
 
 _SHAPES: dict[type, _Shape] = {}
@@ -118,9 +119,11 @@ _SHAPES: dict[type, _Shape] = {}
 def _shape(event_class: type) -> _Shape:
     shape = _SHAPES.get(event_class)
     if shape is None:
-        defaults = {f.name: f.default for f in fields(event_class) if f.default is not MISSING}
-        names = frozenset(f.name for f in fields(event_class))
-        shape = _SHAPES[event_class] = _Shape(names, names - defaults.keys(), defaults)
+        every = fields(event_class)
+        defaults = {f.name: f.default for f in every if f.default is not MISSING}
+        names = frozenset(f.name for f in every)
+        plain = all(f.default_factory is MISSING for f in every)
+        shape = _SHAPES[event_class] = _Shape(names, names - defaults.keys(), defaults, plain)
     return shape
 
 
@@ -136,13 +139,11 @@ class Grant(Aggregate):
         kwargs["originator_version"] = self.version + 1
         kwargs["timestamp"] = event_class.create_timestamp()
         shape = _shape(event_class)
-        if not (shape.required <= kwargs.keys() <= shape.names):
-            event_class(**kwargs)  # raises the dataclass's TypeError, naming the field
-        event = object.__new__(event_class)
-        state = event.__dict__
-        if shape.defaults:
-            state.update(shape.defaults)
-        state.update(kwargs)
+        if shape.plain and shape.required <= kwargs.keys() <= shape.names:
+            event = object.__new__(event_class)
+            event.__dict__.update(shape.defaults, **kwargs)
+        else:  # the dataclass's own __init__: its default factories, its TypeError naming a field
+            event = event_class(**kwargs)
         event.apply(self)  # what Event.mutate does, but for its checks of the id and version set here
         self.version = kwargs["originator_version"]
         self.modified_on = kwargs["timestamp"]

@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 from audit.bundle import write_manifest
 from audit.verifier.canonical import record_leaf_hash
 from commands.cli import cli
-from tests.conftest import Ledger, approved_district_grant
+from tests.conftest import Ledger
+from tests.test_workbook_verified import _history
 
 EXAMPLES = settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -37,19 +38,7 @@ EXAMPLES = settings(
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("tamper")
     ledger = Ledger(f"sqlite:///{home / 'ledger.db'}", CliRunner())
-    approved_district_grant(ledger)
-    ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
-    ledger.ok("match", "receive", "G1", "--amount", "5万", "--voucher", "R1", "--date", "2024-04-11")
-    for voucher, amount, source in (
-        ("S1", "3.5万", "subsidy"),
-        ("S2", "12000", "subsidy"),
-        ("S3", "800", "matching"),
-    ):
-        ledger.ok(
-            "spend", "G1", "--amount", amount, "--category", "equipment", "--source", source,
-            "--voucher", voucher, "--date", "2024-05-10",
-        )  # fmt: skip
-    ledger.ok("reverse", "G1", "--voucher", "S2", "--reason", "重复入账", "--date", "2024-06-10")
+    _history(ledger)
     ledger.ok("keys", "generate", "--dir", str(home / "keys"))
     ledger.ok("audit", "checkpoint", "--key", str(home / "keys" / "ledger.key"))
     ledger.ok("audit", "export", str(home / "bundle"), role="auditor")
