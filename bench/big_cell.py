@@ -68,6 +68,16 @@ def crafted_workbook(path: Path, cell_bytes: int, *, letters: str = "A", shared:
     return path
 
 
+def inflated_part(workbook: Path, part: str, size: int) -> None:
+    """Add to ``workbook`` the part ``part`` inflating to about ``size`` bytes (a run of one byte:
+    well under a megabyte on disk), the file behind ``audit verify``'s memory figure."""
+    with zipfile.ZipFile(workbook, "a", zipfile.ZIP_DEFLATED) as book:
+        with book.open(part, "w", force_zip64=True) as out:
+            chunk = b"<x>" + b"a" * MB
+            for _ in range(size // len(chunk)):
+                out.write(chunk)
+
+
 def _fill(stream: IO[bytes], block: bytes, size: int) -> None:
     while size > 0:
         stream.write(block[:size])

@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, text
 
 from audit.bundle import write_manifest
 from audit.verifier.policy import KNOWN
+from bench.big_cell import inflated_part
 from tests.conftest import Ledger, approved_district_grant
 
 
@@ -352,12 +353,7 @@ def test_a_killed_export_leaves_no_directory(home: Path, tmp_path: Path) -> None
 
 def _bomb(bundle: Path, part: str, size: int) -> None:
     """Adds ``part`` inflating to ``size`` bytes (a run of one byte: a small file on disk)."""
-    path = bundle / "report.xlsx"
-    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as book:
-        with book.open(part, "w", force_zip64=True) as out:
-            chunk = b"<x>" + b"a" * (1 << 20)
-            for _ in range(size // len(chunk)):
-                out.write(chunk)
+    inflated_part(bundle / "report.xlsx", part, size)
     write_manifest(bundle)
 
 
