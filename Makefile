@@ -23,15 +23,16 @@ $(TSTAMP): pyproject.toml | $(BIN)/python
 
 DEMO_DB    := grant-ledger-demo.db
 DEMO_AUDIT := grant-ledger-demo-audit
+DEMO_KEYS  := grant-ledger-demo-keys
 
 demo: $(STAMP)
 	$(BIN)/grant-ledger demo --replace
-	@printf '\n10. 审计 audit: sign a checkpoint, export a bundle, verify it with the public key alone\n'
+	@printf '\n10. 审计 audit: an approver signs a checkpoint; the bundle is verified against the trust root alone\n'
 	@rm -rf $(DEMO_AUDIT)
-	@test -f $(DEMO_AUDIT)-keys/demo.key || $(BIN)/grant-ledger keys generate --dir $(DEMO_AUDIT)-keys --name demo
-	$(BIN)/grant-ledger --db $(DEMO_DB) --role approver audit checkpoint --key $(DEMO_AUDIT)-keys/demo.key > $(DEMO_AUDIT)-checkpoint.txt
+	$(BIN)/grant-ledger --db $(DEMO_DB) --key $(DEMO_KEYS)/approver.key audit checkpoint > $(DEMO_AUDIT)-checkpoint.txt
 	$(BIN)/grant-ledger --db $(DEMO_DB) audit export $(DEMO_AUDIT)
-	$(BIN)/grant-ledger audit verify $(DEMO_AUDIT) --trusted $(DEMO_AUDIT)-checkpoint.txt --public-key $(DEMO_AUDIT)-keys/demo.pub
+	$(BIN)/grant-ledger audit verify $(DEMO_AUDIT) --trusted $(DEMO_AUDIT)-checkpoint.txt \
+		--root $$($(BIN)/grant-ledger --db $(DEMO_DB) info | sed -n 's/^trust root: \([0-9a-f]*\).*/\1/p')
 
 test: $(TSTAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from pathlib import Path
 from uuid import UUID
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
@@ -21,8 +21,8 @@ from audit.log import (
     leaves,
     stored_checkpoints,
 )
-from audit.signing import load_private_key, sign_checkpoint, utc_timestamp
-from audit.verifier.checkpoint import Checkpoint, KeyFileError, parse_signed_checkpoint
+from audit.signing import sign_checkpoint, utc_timestamp
+from audit.verifier.checkpoint import Checkpoint, parse_signed_checkpoint
 from audit.verifier.merkle import inclusion_proof, verify_inclusion
 from ledger.errors import BadInputError, NotFoundError, VerificationError
 
@@ -34,14 +34,9 @@ class Signed:
     new: bool
 
 
-def sign_head(engine: Engine, key_path: Path) -> Signed:
-    """Sign the current tree head with the private key at ``key_path`` and store it."""
-    try:
-        private_key = load_private_key(key_path)
-    except KeyFileError as e:
-        hint = " (create one with `grant-ledger keys generate`)" if not key_path.exists() else ""
-        raise BadInputError(e.message.rstrip(".") + hint) from None
-    key_name = key_path.stem
+def sign_head(engine: Engine, private_key: Ed25519PrivateKey, key_name: str) -> Signed:
+    """Sign the current tree head with ``private_key`` (the key of the person ``key_name``, an
+    approver the caller has checked in the people registry) and store it."""
     public_pem = (
         private_key.public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 import click
 
 from commands.context import settings
-from commands.keys import default_key_path
 from ledger.errors import BadInputError, RuleViolationError, VerificationError
 
 if TYPE_CHECKING:
@@ -54,36 +53,40 @@ def audit_group() -> None:
 
 
 @audit_group.command("checkpoint")
-@click.option(
-    "--key",
-    "key_path",
-    envvar="GRANT_LEDGER_KEY",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="private key that signs [env GRANT_LEDGER_KEY; default: keys/ledger.key next to the SQLite "
-    "database, or ~/.local/share/grant-ledger/keys/ledger.key for PostgreSQL; create it with "
-    "`grant-ledger keys generate`]",
-)
-def checkpoint_command(key_path: Path | None) -> None:
-    """Sign the audit log's current size and root, store the checkpoint and print it.
+def checkpoint_command() -> None:
+    """Sign the audit log's current size and root with your key (an approver's: --key or
+    GRANT_LEDGER_KEY), store the checkpoint and print it.
 
     Save the printed text: it is what an auditor passes to `audit verify --trusted` later to
     prove that nothing before it was edited, deleted, reordered or cut off.
 
     \b
     Example:
-      grant-ledger audit checkpoint --key ~/keys/bureau.key > checkpoint-2024-06-30.txt
+      grant-ledger --key wang.key audit checkpoint > checkpoint-2024-06-30.txt
     """
     from audit.trail import sign_head
+    from ledger.rules import business_today, raise_first, signer_holds_role
 
     s = settings()
-    if s.role == "auditor":
+    signer = s.signer()
+    app = s.ledger()
+    registry = app.trust.registry(fresh=True)
+    person = registry.signer(signer.fingerprint)
+    from ledger.policy import policy_in_force
+
+    today = business_today()
+    policy = policy_in_force(today)
+    held = person.role_on(today) if person is not None else None
+    raise_first([signer_holds_role(person, held, signer.fingerprint, today, s.role, s.actor, policy)])
+    assert person is not None
+    if held != "approver":
         raise RuleViolationError(
-            "the auditor role may not sign checkpoints; it reads, exports and verifies",
+            f"{person.name} is registered as {held}; checkpoints are signed by an approver",
             rule="role",
-            clause="roles",
+            clause=policy.clause("roles").cite,
         )
     s.catch_up()
-    signed = sign_head(s.engine(), key_path or default_key_path(s.url))
+    signed = sign_head(s.engine(), signer.private_key, person.name)
     click.echo(signed.text, nl=False)
     if not signed.new:
         click.echo(f"(the log still holds {signed.size} events: latest checkpoint repeated)", err=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from commands.context import Settings, default_actor
+from commands.context import Settings
 from ledger.errors import LedgerError, StorageError
 from ledger.location import MAX_BUSY_TIMEOUT_MS
 from ledger.text import CONTROL, control_named
@@ -21,7 +21,7 @@ from ledger.text import CONTROL, control_named
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 # ledger.rules.ROLES, spelled out so that start-up (--version, reports) does not import the rules
 # and the policy they load; tests/test_write_latency.py holds the two equal.
-ROLES = ("officer", "approver", "auditor")
+ROLES = ("officer", "approver", "auditor", "admin")
 
 
 def _fail(message: str, code: int) -> None:
@@ -114,19 +114,25 @@ class LedgerGroup(click.Group):
     "~/.local/share/grant-ledger/ledger.db]",
 )
 @click.option(
+    "--key",
+    envvar="GRANT_LEDGER_KEY",
+    metavar="FILE",
+    help="your private key: every record is signed by it, and the people registry says who you "
+    "are and what your role lets you record [env GRANT_LEDGER_KEY; passphrase: "
+    "GRANT_LEDGER_KEY_PASSPHRASE or a prompt]",
+)
+@click.option(
     "--actor",
     envvar="GRANT_LEDGER_ACTOR",
-    default=default_actor,
-    help="who records [env GRANT_LEDGER_ACTOR; default: login name]",
+    help="checked, not believed: refused unless the key is this person's [env GRANT_LEDGER_ACTOR]",
 )
 @click.option(
     "--role",
     envvar="GRANT_LEDGER_ROLE",
-    default="officer",
-    show_default=True,
     type=click.Choice(ROLES),
-    help="officer records money; approver approves, "
-    "evaluates and orders; auditor only reads [env GRANT_LEDGER_ROLE]",
+    help="checked, not believed: refused unless the key's person holds this role; officers record "
+    "money, approvers approve, evaluate and order, auditors only read, admins manage people "
+    "[env GRANT_LEDGER_ROLE]",
 )
 @click.option(
     "--lang",
@@ -138,7 +144,9 @@ class LedgerGroup(click.Group):
 )
 @click.version_option(package_name="grant-ledger", prog_name="grant-ledger")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, actor: str, role: str, lang: str) -> None:
+def cli(
+    ctx: click.Context, db: str | None, key: str | None, actor: str | None, role: str | None, lang: str
+) -> None:
     """grant-ledger: 高技能人才培训基地补助资金台账 — an event-sourced ledger of the subsidies
     Chongqing pays to skills-training bases.
 
@@ -150,8 +158,8 @@ def cli(ctx: click.Context, db: str | None, actor: str, role: str, lang: str) ->
           --source subsidy --voucher 记-0042 --date 2024-05-10
       grant-ledger balance --format json
     """
-    actor = actor.strip()
-    if not actor or len(actor) > 128 or CONTROL.search(actor):
+    actor = actor.strip() if actor is not None else None
+    if actor is not None and (not actor or len(actor) > 128 or CONTROL.search(actor)):
         msg = "must be 1 to 128 characters without control characters"
         if hidden := CONTROL.search(actor):
             msg += f": it holds {control_named(hidden.group())}"
@@ -162,7 +170,7 @@ def cli(ctx: click.Context, db: str | None, actor: str, role: str, lang: str) ->
             f"{busy!r} is not a number of milliseconds from 0 to {MAX_BUSY_TIMEOUT_MS}",
             param_hint="GRANT_LEDGER_BUSY_TIMEOUT",
         )
-    settings = Settings(db=db, actor=actor, role=role, lang=lang)
+    settings = Settings(db=db, actor=actor, role=role, lang=lang, key=key)
     ctx.obj = settings
     cli._settings = settings  # type: ignore[attr-defined]
 
@@ -192,6 +200,8 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "import": ("importer",),
     "export": ("export",),
     "keys": ("keys",),
+    "people": ("people",),
+    "migrate": ("people",),
     "audit": ("audit",),
     "demo": ("demo",),
 }

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from ledger.actions import Action
     from ledger.application import GrantLedger, Outcome
+    from ledger.seal import Signer
 
     A = TypeVar("A", bound=Action)
 
@@ -32,17 +33,40 @@ def default_actor() -> str:
 @dataclass
 class Settings:
     db: str | None
-    actor: str
-    role: str
+    actor: str | None  # a claim the key is checked against, not who records
+    role: str | None  # likewise
     lang: str
+    key: str | None = None
     # only ``init`` (and the demo, on its own new file) may create the ledger
     creating: bool = False
     _ledger: GrantLedger | None = field(default=None, repr=False)
+    _signer: Signer | None = field(default=None, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
         return database_url(self.db)
+
+    def signer(self) -> Signer:
+        """The signing key of the person recording: --key, else GRANT_LEDGER_KEY (exit 2 if none,
+        if others may read the file, or if its passphrase is wrong)."""
+        if self._signer is None:
+            from pathlib import Path
+
+            from ledger.errors import BadInputError
+            from ledger.seal import PASSPHRASE_ENV, key_is_encrypted, load_signer
+
+            if not self.key:
+                raise BadInputError(
+                    "recording needs your private key: give --key FILE or set GRANT_LEDGER_KEY "
+                    "(`grant-ledger keys generate` makes one; an administrator registers it)"
+                )
+            path = Path(self.key)
+            passphrase = None
+            if key_is_encrypted(path) and not os.environ.get(PASSPHRASE_ENV):
+                passphrase = click.prompt(f"passphrase of {path}", hide_input=True, err=True)
+            self._signer = load_signer(path, passphrase)
+        return self._signer
 
     def ledger(self) -> GrantLedger:
         """The write side (imports eventsourcing: only commands that write or catch up)."""
@@ -162,7 +186,7 @@ def action(kind: type[A], /, **values: Any) -> A:
 def record(done: Action, tail: Callable[[Outcome], str] | None = None) -> Outcome:
     """Handle the action as the signed-in person, keep the projections current, print."""
     s = settings()
-    outcome = s.ledger().handle(done, actor=s.actor, role=s.role)
+    outcome = s.ledger().handle(done, signer=s.signer(), role=s.role, actor=s.actor)
     s.catch_up()
     report(outcome, tail(outcome) if tail is not None else "")
     return outcome

@@ -40,6 +40,7 @@ from ledger.actions import (
 )
 from ledger.errors import LedgerError
 from ledger.money import parse_amount
+from ledger.seal import Signer
 
 DEMO_FILE = "grant-ledger-demo.db"
 
@@ -482,15 +483,53 @@ def scenario() -> list[Step | Section]:
     ]
 
 
+ADMIN = "管理员-张伟"
+# each person's key file in the demo's key directory
+KEY_FILES = {
+    ADMIN: "admin.key",
+    OFFICER[0]: "officer.key",
+    APPROVER[0]: "approver.key",
+    CITY[0]: "city-approver.key",
+}
+
+
+def demo_keys(url: str) -> Path:
+    """Beside the demo's file: ``grant-ledger-demo.db`` -> ``grant-ledger-demo-keys/``."""
+    from ledger.location import sqlite_file
+
+    path = sqlite_file(url)
+    base = Path(path) if path is not None else Path(DEMO_FILE)
+    return base.with_name(base.stem + "-keys")
+
+
+def register_people(s: Settings) -> dict[str, Signer]:
+    """The trust root and the demo's three people, each with a key pair in the key directory."""
+    from ledger.people import RegisterPerson
+    from ledger.seal import generate_key
+
+    ledger = s.ledger()
+    directory = demo_keys(s.url)
+    signers = {name: generate_key(directory / file) for name, file in KEY_FILES.items()}
+    ledger.found_registry(signers[ADMIN], ADMIN)
+    _say("0. 人员与密钥 people and keys")
+    _say(f"  ✓ trust root: {ADMIN}, key {signers[ADMIN].fingerprint} ({directory / KEY_FILES[ADMIN]})")
+    for name, role in (OFFICER, APPROVER, CITY):
+        person = RegisterPerson(person=name, person_role=role, public_key=signers[name].public_raw.hex())
+        outcome = ledger.handle(person, signer=signers[ADMIN])
+        _say(f"  ✓ {outcome.message} ({directory / KEY_FILES[name]})")
+    return signers
+
+
 def run_demo(s: Settings) -> None:
     ledger = s.ledger()
+    signers = register_people(s)
     for step in scenario():
         if isinstance(step, Section):
             _say(step.title)
             continue
         actor, role = step.who
         try:
-            outcome = ledger.handle(step.action, actor=actor, role=role)
+            outcome = ledger.handle(step.action, signer=signers[actor], role=role)
         except LedgerError as e:
             if not step.refused:
                 raise
@@ -523,6 +562,10 @@ def demo_command(ctx: click.Context, replace: bool) -> None:
                 raise click.UsageError(f"./{DEMO_FILE} exists; pass --replace to start afresh")
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
+            keys = demo_keys(f"sqlite:///{path}")
+            for file in KEY_FILES.values():
+                for kind in (".key", ".pub"):
+                    (keys / file.replace(".key", kind)).unlink(missing_ok=True)
         s.db = str(path)
     s.create()
     from projections.status import stored_head

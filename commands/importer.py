@@ -106,8 +106,9 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
         done = import_rows(
             app,
             read_rows(cells),
-            actor=s.actor,
+            signer=s.signer(),
             role=s.role,
+            actor=s.actor,
             batch=batch_rows,
             on_start=on_start,
             on_batch=on_batch,
@@ -172,6 +173,10 @@ def _catch_up_in(conn: Connection, app: Any, chosen: list[Any]) -> None:
         Notification(id=r[0], originator_id=r[1], originator_version=r[2], topic=r[3], state=bytes(r[4]))
         for r in conn.execute(query.where(table.c.id > start).order_by(table.c.id))
     ]
+    from projections.records import records
+    from projections.runner import check_sealed
+
+    check_sealed(app, records(behind))
     _project(conn, behind, chosen)
 
 

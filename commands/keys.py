@@ -1,4 +1,4 @@
-"""``keys generate``: the Ed25519 key pair that signs the audit log's checkpoints."""
+"""``keys generate``: a person's Ed25519 key pair, which signs what they record."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from commands.context import settings
-from ledger.errors import BadInputError
 
 DEFAULT_NAME = "ledger"
 
@@ -27,39 +26,53 @@ def default_key_path(url: str) -> Path:
 
 @click.group("keys")
 def keys_group() -> None:
-    """Signing keys of the audit log."""
+    """Signing keys: each person's own."""
 
 
 @keys_group.command("generate")
 @click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="the private key file to write (its public half goes beside it as .pub)",
+)
+@click.option(
     "--dir",
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
-    help="where to write NAME.key (owner-only, mode 0600) and NAME.pub [default: keys/ next to the "
-    "SQLite database; for PostgreSQL ~/.local/share/grant-ledger/keys]",
+    help="or: a directory for NAME.key and NAME.pub [default: keys/ next to the SQLite database; "
+    "for PostgreSQL ~/.local/share/grant-ledger/keys]",
 )
 @click.option("--name", default=DEFAULT_NAME, show_default=True, help="key name, also the file name")
-def generate_command(directory: Path | None, name: str) -> None:
-    """Create an Ed25519 key pair for signing checkpoints; never replaces an existing key.
+@click.option(
+    "--encrypt",
+    is_flag=True,
+    help="encrypt the private key with a passphrase (GRANT_LEDGER_KEY_PASSPHRASE, or a prompt)",
+)
+def generate_command(out: Path | None, directory: Path | None, name: str, encrypt: bool) -> None:
+    """Create your Ed25519 key pair; never replaces an existing file.
 
-    Keep NAME.key private (it signs checkpoints: `audit checkpoint --key`); hand NAME.pub to
-    auditors so they can check checkpoints with keys they got from you, not from a bundle.
+    The private key (owner-only, mode 0600) signs everything you record; keep it yours alone.
+    Give the public half (.pub) to an administrator, who registers it (`people add`).
 
     \b
     Examples:
-      grant-ledger keys generate
-      grant-ledger keys generate --dir /srv/ledger/keys --name bureau-2024
+      grant-ledger keys generate --out ~/.grant-ledger/li-min.key
+      grant-ledger keys generate --out wang.key --encrypt
     """
-    from audit.signing import generate_keypair
-    from audit.verifier.checkpoint import KeyFileError
+    import os
 
-    target = directory or default_key_dir(settings().url)
-    try:
-        private, public = generate_keypair(target, name)
-    except KeyFileError as e:
-        raise BadInputError(e.message.rstrip(".")) from None
-    click.echo(f"private key: {private} (readable by its owner only)")
-    click.echo(f"public key:  {public}")
+    from ledger.seal import PASSPHRASE_ENV, generate_key, public_file
+
+    target = out or (directory or default_key_dir(settings().url)) / f"{name}.key"
+    passphrase = None
+    if encrypt:
+        passphrase = os.environ.get(PASSPHRASE_ENV) or click.prompt(
+            "passphrase for the new key", hide_input=True, confirmation_prompt=True, err=True
+        )
+    signer = generate_key(target, passphrase)
+    click.echo(f"private key: {target} (readable by its owner only{', encrypted' if passphrase else ''})")
+    click.echo(f"public key:  {public_file(target)}")
+    click.echo(f"fingerprint: {signer.fingerprint}")
 
 
 def register(cli: click.Group) -> None:

@@ -2,38 +2,99 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+from pathlib import Path
 
 import click
 
-if TYPE_CHECKING:
-    pass
-
-from commands.context import settings
+from commands.context import default_actor, settings
 from ledger.database import describe_url
 
 
+def default_admin_key(url: str, name: str) -> Path:
+    """Beside a SQLite file (``books.db`` -> ``books.admin.key``); else in the current directory."""
+    from ledger.location import sqlite_file
+
+    path = sqlite_file(url)
+    if path is not None:
+        return Path(path).with_suffix(".admin.key")
+    return Path("grant-ledger.admin.key")
+
+
 @click.command("init")
-def init_command() -> None:
-    """Create the ledger's tables, append-only triggers and read models. Only `init` creates a
-    ledger: every other command on a database without one stops (exit 4) and names it. A SQLite
-    file is created readable by its owner only (mode 0600).
+@click.option("--admin", "admin", help="the root administrator's name [default: your login name]")
+@click.option(
+    "--admin-key",
+    "admin_key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="where to write the root administrator's new private key, owner-only (its public half "
+    "goes beside it as .pub) [default: beside the SQLite file as NAME.admin.key; for PostgreSQL "
+    "./grant-ledger.admin.key]",
+)
+@click.option(
+    "--encrypt",
+    is_flag=True,
+    help="encrypt the new private key with a passphrase (GRANT_LEDGER_KEY_PASSPHRASE, or a prompt)",
+)
+def init_command(admin: str | None, admin_key: Path | None, encrypt: bool) -> None:
+    """Create the ledger: its tables, append-only triggers and read models, and its trust root,
+    the first administrator with a new Ed25519 key pair. Keep the printed trust root: auditors
+    pin it (`audit verify --root`). Only `init` creates a ledger: every other command on a
+    database without one stops (exit 4). A SQLite file is created readable by its owner only.
+    On a ledger that exists, init changes nothing and prints its trust root.
 
     \b
     Examples:
-      grant-ledger init
+      grant-ledger init --admin 管理员-陈 --admin-key chen.key
       grant-ledger --db /srv/ledger/books.db init
-      grant-ledger --db postgresql+psycopg://officer@db/ledger init
+      grant-ledger --db postgresql+psycopg://owner@db/ledger init --admin-key /secure/root.key
     """
     from audit.log import ensure_records
+    from ledger.seal import PASSPHRASE_ENV, generate_key, public_file
 
     s = settings()
     s.create()
-    s.ledger()
+    app = s.ledger()
+    registry = app.trust.registry(fresh=True)
+    if registry.root is None:
+        if _stored_events(s) > 0:
+            click.echo(
+                "this ledger was made before records were signed: adopt it with "
+                "`grant-ledger migrate --admin NAME --admin-key FILE`",
+                err=True,
+            )
+        else:
+            name = (admin or default_actor()).strip()
+            path = admin_key or default_admin_key(s.url, name)
+            passphrase = None
+            if encrypt:
+                passphrase = os.environ.get(PASSPHRASE_ENV) or click.prompt(
+                    "passphrase for the new key", hide_input=True, confirmation_prompt=True, err=True
+                )
+            _check_name(name)
+            signer = generate_key(path, passphrase)
+            app.found_registry(signer, name)
+            click.echo(f"root administrator: {name}, private key {path} (public half {public_file(path)})")
+            registry = app.trust.registry(fresh=True)
     s.catch_up()
     with s.engine().begin() as conn:  # the signed checkpoints' tables: records, made by the owner
         ensure_records(conn)
     click.echo(f"ledger ready at {describe_url(s.url)}")
+    if registry.root_fingerprint:
+        click.echo(f"trust root: {registry.root_fingerprint} (give it to auditors: `audit verify --root`)")
+
+
+def _check_name(name: str) -> None:
+    from ledger.actions import build
+    from ledger.people import RevokePerson
+
+    build(RevokePerson, lambda _: "--admin", person=name)
+
+
+def _stored_events(s: object) -> int:
+    from projections.status import stored_head
+
+    return int(stored_head(settings().engine()))
 
 
 @click.command("info")
@@ -49,12 +110,13 @@ def info_command() -> None:
 
     s = settings()
     click.echo(f"database: {describe_url(s.url)}")
-    click.echo(f"actor:    {s.actor} ({s.role})")
     engine = s.engine()
     if is_behind(engine, projection_names()) and stored_head(engine) == 0:
         click.echo("events:   0 (not initialised: run `grant-ledger init`)")
         return
     click.echo(f"events:   {head(engine)} (last notification id)")
+    root = s.ledger().trust.registry(fresh=True).root_fingerprint
+    click.echo(f"trust root: {root or 'none (made before records were signed: `grant-ledger migrate`)'}")
     for name, position in positions(engine, projection_names()).items():
         click.echo(f"projection {name}: at {position}")
 

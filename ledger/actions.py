@@ -39,7 +39,14 @@ from ledger.errors import BadInputError, ConflictError
 from ledger.grant import BUDGET_SOURCES, Grant
 from ledger.money import parse_amount
 from ledger.policy import Policy
-from ledger.rules import SOURCES, not_dated_ahead, projects_count, raise_first
+from ledger.rules import (
+    CHECKS_APPLICATION,
+    SOURCES,
+    duties_separate,
+    not_dated_ahead,
+    projects_count,
+    raise_first,
+)
 from ledger.text import CONTROL, CONTROL_CHARACTERS, CONTROL_CHARACTERS_BUT_TAB, WHITE_SPACE, control_named
 from ledger.unit import UNIT_KINDS, RecommendationRound, Unit
 
@@ -196,13 +203,33 @@ class Action(BaseModel):
         return {"on": self.on, "actor": books.actor, "role": books.role, "policy": books.policy}
 
 
+DUTIES_CHECKED = CHECKS_APPLICATION | {"rectify complete", "recover receive"}
+
+
+def check_duties(action: Action, grant: Grant, books: Books) -> None:
+    """Separation of duties (rules.duties_separate), for every path that records a grant's act."""
+    if action.name not in DUTIES_CHECKED:
+        return
+    duties = getattr(grant, "duties", {})
+    step = f"rectify {getattr(action, 'ref', '')}" if action.name == "rectify complete" else "recover"
+    raise_first(
+        [
+            duties_separate(
+                action.name, books.actor, duties.get("applied", []), duties.get(step, []), books.policy
+            )
+        ]
+    )
+
+
 class GrantAction(Action):
     """An act on one grant: load it, call its method."""
 
     grant_id: Identifier
 
     def decide(self, books: Books) -> bool:
-        return self.apply(books.grant(self.grant_id), books)
+        grant = books.grant(self.grant_id)
+        check_duties(self, grant, books)
+        return self.apply(grant, books)
 
     def apply(self, grant: Grant, books: Books) -> bool:
         raise NotImplementedError

@@ -8,6 +8,7 @@ never spend the same money twice.
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import time
 from collections import Counter
@@ -23,11 +24,14 @@ from eventsourcing.persistence import OperationalError as StoreOperationalError
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from audit.verifier.people import REGISTRY_ID, Person
 from ledger.database import APP_NAME, busy_timeout_ms, ensure_schema
-from ledger.errors import ConflictError, LedgerError, NotFoundError, StorageError
+from ledger.errors import ConflictError, LedgerError, NotFoundError, StorageError, VerificationError
 from ledger.grant import Grant, grant_uuid
 from ledger.policy import Policy, policy_in_force
-from ledger.rules import business_today, raise_first, role_may_record
+from ledger.rules import business_today, raise_first, role_may_record, signer_holds_role
+from ledger.seal import Seal, Signer, leaves_of, mark, new_seal_id
+from ledger.trust import Row, Trust
 from ledger.unit import RecommendationRound, Unit, round_uuid, unit_uuid
 
 if TYPE_CHECKING:  # the actions (and pydantic) load with the commands that build them, not with reports
@@ -80,6 +84,7 @@ class GrantLedger(Application[UUID]):
         self._checked: dict[UUID, tuple[int, bytes]] = {}
         if not getattr(self.factory, "store_ready", False):
             ensure_schema(self.engine)
+        self.trust = Trust(self.engine, self.recorder.events_record_cls.__table__)  # type: ignore[attr-defined]
 
     @property
     def engine(self) -> Engine:
@@ -159,15 +164,16 @@ class GrantLedger(Application[UUID]):
         table = self.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
         c = table.c
         query = (
-            select(c.originator_version, c.topic, c.state)
+            select(c.id, c.originator_version, c.topic, c.state)
             .where(c.originator_id == key, c.originator_version > after)
             .order_by(c.originator_version)
         )
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        for version, topic, state in rows:
-            stored = StoredEvent(key, version, topic, bytes(state))
-            yield self.mapper.to_domain_event(stored)
+            rows = [(nid, version, topic, bytes(state)) for nid, version, topic, state in conn.execute(query)]
+        if key != REGISTRY_ID:  # the registry's own events are checked as it is replayed
+            self.trust.check([Row(nid, key, v, topic, json.loads(state)) for nid, v, topic, state in rows])
+        for _, version, topic, state in rows:
+            yield self.mapper.to_domain_event(StoredEvent(key, version, topic, state))
 
     def _latest_snapshot(self, key: UUID) -> Any:
         """The latest stored snapshot record of ``key`` as the store holds it (not decoded)."""
@@ -254,33 +260,84 @@ class GrantLedger(Application[UUID]):
 
     # ------------------------------------------------------------------ recording an action
 
-    def handle(self, action: Action, *, actor: str, role: str) -> Outcome:
-        """Record any action: the role it needs, its own checks, then load (from snapshots),
-        decide, save, retried with fresh state when a concurrent writer got there first."""
-        policy = policy_in_force(action.on)
-        raise_first([role_may_record(role, action.name, policy)])
-        action.judge(policy, business_today())
+    def handle(
+        self, action: Action, *, signer: Signer, role: str | None = None, actor: str | None = None
+    ) -> Outcome:
+        """Record any action as the person whose key ``signer`` is: their registered role on the
+        action's date must be one that records it (``role`` and ``actor``, when given, are only
+        checked against the registry), then its own checks, then load (from snapshots), decide and
+        save with the write's seal, retried with fresh state when a concurrent writer got there first."""
+        today = business_today()
+        policy = policy_in_force(action.on or today)
+        person, held = self.signer_role(signer, action, policy, role=role, actor=actor)
+        action.judge(policy, today)
 
         def attempt() -> Outcome:
-            loaded = _Loaded(self, policy, actor, role)
+            loaded = _Loaded(self, policy, person.name, held)
             grant_id = getattr(action, "grant_id", None)
             if not action.decide(loaded):
                 return Outcome(False, action.repeat(), loaded.loaded_grant(grant_id))
             changed = [a for a in loaded.aggregates.values() if a.pending_events]
-            self.sign_pending(changed, actor=actor, role=role)
-            self.save(*changed)
+            self.save(*changed, self.seal(changed, signer, person.name))
             return Outcome(True, action.done(loaded), loaded.loaded_grant(grant_id))
 
         return self._retrying(attempt)
 
-    # The seam where signatures go: every aggregate an action loads passes ``check_loaded``, and
-    # every event it saves passes ``sign_pending`` first. Neither does anything yet.
+    def signer_role(
+        self,
+        signer: Signer,
+        action: Action,
+        policy: Policy,
+        *,
+        role: str | None = None,
+        actor: str | None = None,
+    ) -> tuple[Person, str]:
+        """The registered person holding ``signer``'s key and the role they hold on the action's
+        date, if that role records the action (RuleViolationError, exit 3, naming the rule)."""
+        registry = self.trust.registry(fresh=True)
+        if registry.root is None:
+            raise VerificationError(
+                "this ledger has no people registry (it was made before records were signed): an "
+                "administrator adopts it with `grant-ledger migrate --admin NAME --admin-key FILE`"
+            )
+        person = registry.signer(signer.fingerprint)
+        held = person.role_on(action.on) if person is not None else None
+        raise_first([signer_holds_role(person, held, signer.fingerprint, action.on, role, actor, policy)])
+        assert person is not None and held is not None
+        raise_first([role_may_record(held, action.name, policy)])
+        return person, held
 
-    def check_loaded(self, aggregate: Grant | Unit | RecommendationRound) -> None:
-        """Verify what was loaded (later: each event's signature by a registered person)."""
+    def seal(self, aggregates: list[Any], signer: Signer, name: str) -> Seal:
+        """The seal of the events about to be saved: each marked with its id, their leaves signed."""
+        seal_id = new_seal_id()
+        events = [e for a in aggregates for e in a.pending_events]
+        mark(events, seal_id)
+        leaves = leaves_of([self.mapper.to_stored_event(e) for e in events])
+        return Seal.of(seal_id, signer, name, leaves)
 
-    def sign_pending(self, aggregates: list[Any], *, actor: str, role: str) -> None:
-        """Sign what is about to be saved (later: the actor's key over each pending event)."""
+    def found_registry(self, signer: Signer, root: str) -> None:
+        """The registry's first event, the root administrator, sealed by the root's own key
+        (``init``, ``migrate``). ConflictError if the ledger has a registry already."""
+        from ledger.people import People
+
+        if self.trust.registry(fresh=True).root is not None:
+            raise ConflictError("this ledger has its people registry already")
+        people = People.found(root=root, public_key=signer.public_raw, on=None)
+        self.save(people, self.seal([people], signer, root))
+        self.trust.registry(fresh=True)
+
+    def adopt(self, signer: Signer, root: str, size: int, tree_root: str, through: int) -> None:
+        """Adopt a ledger made before records were signed: its root administrator (sealed by its
+        own key) and the statement, signed by that key, that the log up to ``size`` leaves (root
+        hash ``tree_root``; the store's notifications up to ``through``) was recorded unsigned."""
+        from ledger.people import People
+
+        if self.trust.registry(fresh=True).root is not None:
+            raise ConflictError("this ledger has its people registry already")
+        people = People.found(root=root, public_key=signer.public_raw, on=None)
+        seal = self.seal([people], signer, root)
+        self.save(people, seal, Seal.adoption(signer, root, size, tree_root, through))
+        self.trust = Trust(self.engine, self.trust.table)
 
 
 def _fingerprint(stored: Any) -> tuple[int, bytes]:
@@ -330,7 +387,6 @@ class _Loaded:
                 found = self.app.load(key)
             except AggregateNotFoundError:
                 return None
-            self.app.check_loaded(found)
             self.aggregates[key] = found
         return found
 
@@ -365,6 +421,9 @@ class _Loaded:
         found = self._get(round_uuid(recommender, round_))
         assert found is None or isinstance(found, RecommendationRound)
         return found
+
+    def people(self) -> Any:
+        return self._get(REGISTRY_ID)
 
     def add(self, aggregate: Grant | Unit | RecommendationRound) -> None:
         self.aggregates[aggregate.id] = aggregate

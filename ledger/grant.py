@@ -177,6 +177,7 @@ class Grant(Aggregate):
             grant.requested = self.requested
             grant.applied_on = self.occurred_on
             grant.status = "applied"
+            grant.duties = {"applied": [self.actor]}
 
     class Approved(Event):
         TOPIC = "grant-ledger:Grant.Approved"
@@ -363,6 +364,7 @@ class Grant(Aggregate):
                 "deadline": self.deadline,
                 "done": None,
             }
+            grant.duties.setdefault(f"rectify {self.ref}", []).append(self.actor)
 
     class RectificationCompleted(Event):
         TOPIC = "grant-ledger:Grant.RectificationCompleted"
@@ -390,6 +392,7 @@ class Grant(Aggregate):
         def apply(self, grant: Grant) -> None:
             grant.recovery_ordered += self.amount
             grant.remember("recover_order", self.document, {"amount": self.amount, "reason": self.reason})
+            grant.duties.setdefault("recover", []).append(self.actor)
 
     class FundsRecovered(Event):
         TOPIC = "grant-ledger:Grant.FundsRecovered"
@@ -462,6 +465,8 @@ class Grant(Aggregate):
         self.outputs: dict[str, list[int]] = {}  # by str(year): JSON snapshots keep str keys
         self.evaluations: list[dict[str, Any]] = []
         self.rectifications: dict[str, dict[str, Any]] = {}
+        # who recorded the steps a later step must not be recorded by (rules.duties_separate)
+        self.duties: dict[str, list[str]] = {}
         self.dossier: list[str] = []
         self.recovery_ordered = ZERO
         self.recovered = ZERO

@@ -36,7 +36,8 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import StoredEvent
 from sqlalchemy.engine import Connection
 
-from ledger.actions import GrantAction, Reverse
+from audit.verifier.people import Person
+from ledger.actions import GrantAction, Reverse, check_duties
 from ledger.application import GrantLedger
 from ledger.bulk_write import BulkWriter, OnBatch, take_write_lock
 from ledger.encoding import EventRow, StateEncoder
@@ -57,7 +58,8 @@ from ledger.import_format import (
 )
 from ledger.money import parse_amount
 from ledger.policy import Policy, policy_in_force
-from ledger.rules import Breach, business_today, role_may_record
+from ledger.rules import Breach, business_today, raise_first, role_may_record, signer_holds_role
+from ledger.seal import Seal, Signer, leaves_of, mark, new_seal_id
 from ledger.text import CONTROL_BUT_TAB
 from ledger.unit import RecommendationRound, Unit, unit_uuid
 
@@ -101,11 +103,17 @@ class _Books:
 
     policy: Policy  # in force on the date of the row being applied
 
-    def __init__(self, app: GrantLedger, actor: str, role: str, cache_vouchers: int = CACHE_VOUCHERS) -> None:
+    def __init__(
+        self, app: GrantLedger, person: Person, claimed_role: str | None, cache_vouchers: int = CACHE_VOUCHERS
+    ) -> None:
         self.app = app
         self.encoder = StateEncoder(app.mapper)
-        self.actor = actor
-        self.role = role
+        self.person = person
+        self.claimed_role = claimed_role
+        self.actor = person.name
+        self.role = person.role or ""
+        # business date -> the signer's role then (an import is one person's act, row by row)
+        self._roles: dict[date, str | None] = {}
         self.today = business_today()  # an import is recorded on the day it starts
         self.grants: OrderedDict[str, Grant | None] = OrderedDict()
         self.units: dict[str, Unit | None] = {}
@@ -116,9 +124,22 @@ class _Books:
         self.held: dict[str, int] = {}
         self.held_total = 0
         self._policies: dict[date, Policy] = {}
-        # (id(policy), action name) -> the role rule's verdict: it depends on nothing else
-        self._may_record: dict[tuple[int, str], Breach | None] = {}
+        # (id(policy), action name, role) -> the role rule's verdict: it depends on nothing else
+        self._may_record: dict[tuple[int, str, str], Breach | None] = {}
         self.reversed_voucher: tuple[str, str] | None = None  # (grant, voucher) of the last row, a reversal
+
+    def role_on(self, on: date, policy: Policy) -> str:
+        """The signer's role on ``on``: the role the rows of that date are recorded in."""
+        try:
+            role = self._roles[on]
+        except KeyError:
+            role = self._roles[on] = self.person.role_on(on)
+            raise_first(
+                [signer_holds_role(self.person, role, self.person.key, on, self.claimed_role, None, policy)]
+            )
+        assert role is not None
+        self.role = role
+        return role
 
     def policy_on(self, on: date) -> Policy:
         policy = self._policies.get(on)
@@ -236,11 +257,12 @@ class _Books:
             raise BadInputError(msg)
         action = row_action(cells, kind)
         policy = self.policy = self.policy_on(action.on)
-        key = (id(policy), action.name)
+        role = self.role_on(action.on, policy)
+        key = (id(policy), action.name, role)
         try:
             breach = self._may_record[key]
         except KeyError:
-            breach = self._may_record[key] = role_may_record(self.role, action.name, policy)
+            breach = self._may_record[key] = role_may_record(role, action.name, policy)
         if breach is not None:
             raise breach.error()
         action.judge(policy, self.today)
@@ -256,6 +278,7 @@ class _Books:
             _same_grant(grant, cells, kind)
         if action.__class__ is Reverse and cells["amount"]:
             _same_amount(grant, action, parse_amount(cells["amount"]))
+        check_duties(action, grant, self)
         action.apply(grant, self)  # what decide does, the grant already in hand
         if action.__class__ is Reverse:
             self.reversed_voucher = (action.grant_id, action.voucher)
@@ -342,16 +365,17 @@ def _check(
     app: GrantLedger,
     rows: Iterable[tuple[int, Row]],
     *,
-    actor: str,
-    role: str,
+    person: Person,
+    claimed_role: str | None,
     batch: int,
     cache_vouchers: int,
 ) -> Iterator[Message]:
     """Apply every row to the aggregates and yield what to write (see ``Message``)."""
-    books = _Books(app, actor, role, cache_vouchers)
+    books = _Books(app, person, claimed_role, cache_vouchers)
     encode = books.encoder.row
     result = ImportResult()
     pending: list[EventRow] = []
+    seal_id = new_seal_id()
     since = 0
     # a spend repeating a reversed voucher, by (grant, voucher): a repeat of history only if the
     # file repeats its reversal too; otherwise refused at its line when the file ends
@@ -378,11 +402,12 @@ def _check(
         events = books.collect()
         result.events += len(events)
         if not result.errors:
+            mark(events, seal_id)
             pending += map(encode, events)
         if len(pending) >= batch:
             yield "rows", since
-            yield "events", pending
-            pending, since = [], 0
+            yield "events", (seal_id, pending)
+            pending, since, seal_id = [], 0, new_seal_id()
         elif since >= 1000:
             yield "rows", since
             since = 0
@@ -392,7 +417,7 @@ def _check(
     result.errors.sort(key=lambda e: e.line)
     if not result.errors and result.events:
         if pending:
-            yield "events", pending
+            yield "events", (seal_id, pending)
         yield from _snapshots(app, books.changed.values(), books.encoder)
     yield "result", result
 
@@ -428,8 +453,9 @@ def import_rows(
     app: GrantLedger,
     rows: Iterable[tuple[int, Row]],
     *,
-    actor: str,
-    role: str,
+    signer: Signer,
+    role: str | None = None,
+    actor: str | None = None,
     batch: int = BATCH_ROWS,
     on_start: Callable[[Connection], None] | None = None,
     on_batch: OnBatch | None = None,
@@ -445,6 +471,21 @@ def import_rows(
     checks the rows and encodes the events while this one writes them (two cores).
     """
     cache = CACHE_VOUCHERS if cache_vouchers is None else cache_vouchers
+    person = app.trust.registry(fresh=True).signer(signer.fingerprint)
+    raise_first(
+        [
+            signer_holds_role(
+                person,
+                person.role if person else None,
+                signer.fingerprint,
+                None,
+                None,
+                actor,
+                policy_in_force(business_today()),
+            )
+        ]
+    )
+    assert person is not None
     with _collector_relaxed(), app.engine.connect() as conn:
         transaction = conn.begin()
         try:
@@ -452,19 +493,22 @@ def import_rows(
             if on_start is not None:
                 on_start(conn)
             writer = BulkWriter(app, conn, on_batch)
+            encoder = StateEncoder(app.mapper)
             if parallel:
                 messages: Iterator[Message] = _checked_elsewhere(
-                    app, rows, actor=actor, role=role, batch=batch, cache_vouchers=cache
+                    app, rows, person=person, claimed_role=role, batch=batch, cache_vouchers=cache
                 )
             else:
-                messages = _check(app, rows, actor=actor, role=role, batch=batch, cache_vouchers=cache)
+                messages = _check(
+                    app, rows, person=person, claimed_role=role, batch=batch, cache_vouchers=cache
+                )
             result = ImportResult()
             for kind, body in messages:
                 if kind == "rows":
                     if progress is not None and body:
                         progress(body)
                 elif kind == "events":
-                    writer.events(body)
+                    writer.events(sealed(app, body, signer, person.name, encoder))
                 elif kind == "snapshots":
                     writer.snapshots(body)
                 else:
@@ -481,6 +525,15 @@ def import_rows(
                 transaction.rollback()
             raise
     return result
+
+
+def sealed(
+    app: GrantLedger, body: tuple[UUID, list[EventRow]], signer: Signer, name: str, encoder: StateEncoder
+) -> list[EventRow]:
+    """A batch of the import's events and, after them, its seal: one signature per batch."""
+    seal_id, rows = body
+    seal = Seal.of(seal_id, signer, name, leaves_of(rows))
+    return [*rows, encoder.row(seal.collect_events()[0])]
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from itertools import accumulate
-from typing import NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from ledger.errors import RuleViolationError
 from ledger.money import format_yuan
@@ -92,7 +92,8 @@ APPROVER_ACTIONS = frozenset(
         "grant close",
     }
 )
-ROLES = ("officer", "approver", "auditor")
+ADMIN_ACTIONS = frozenset({"people add", "people rotate", "people revoke"})
+ROLES = ("officer", "approver", "auditor", "admin")
 
 
 @dataclass(frozen=True)
@@ -117,19 +118,91 @@ def raise_first(breaches: Iterable[Breach | None]) -> None:
 # ----------------------------------------------------------------------------- roles
 
 
-ROLE_ACTIONS = {"officer": OFFICER_ACTIONS, "approver": APPROVER_ACTIONS}
+ROLE_ACTIONS = {"officer": OFFICER_ACTIONS, "approver": APPROVER_ACTIONS, "admin": ADMIN_ACTIONS}
 
 
 def role_may_record(role: str, action: str, policy: Policy) -> Breach | None:
     allowed = ROLE_ACTIONS.get(role, frozenset())
     if action in allowed:
         return None
-    who = "an officer" if action in OFFICER_ACTIONS else "an approver"
+    who = next(
+        (f"an {r}" if r[0] in "aeiou" else f"a {r}" for r, acts in ROLE_ACTIONS.items() if action in acts),
+        "no one",
+    )
     return Breach(
         rule="role",
         clause=policy.clause("roles"),
         message=f"the {role} role may not record '{action}'; it is recorded by {who}",
     )
+
+
+class Holder(Protocol):
+    name: str
+    periods: list[Any]
+
+
+def signer_holds_role(
+    person: Holder | None,
+    held: str | None,
+    fingerprint: str,
+    on: date | None,
+    claimed_role: str | None,
+    claimed_actor: str | None,
+    policy: Policy,
+) -> Breach | None:
+    """The key belongs to a registered, unrevoked person who holds a role on the act's date; a
+    role or name the command line claims is theirs."""
+    clause = policy.clause("roles")
+    if person is None:
+        return Breach(
+            "registered signer",
+            clause,
+            f"the key {fingerprint[:16]}… is not the key of anyone registered (or was revoked or "
+            "rotated); an administrator registers people with `grant-ledger people add`",
+        )
+    when = f"on {on}" if on is not None else "now"
+    if held is None:
+        return Breach(
+            "registered signer",
+            clause,
+            f"{person.name} holds no role {when} (revoked, or not yet registered)",
+        )
+    if claimed_actor is not None and claimed_actor != person.name:
+        return Breach("registered signer", clause, f"the key is {person.name}'s, not {claimed_actor}'s")
+    if claimed_role is not None and claimed_role != held:
+        return Breach(
+            "registered signer", clause, f"{person.name} is registered as {held} {when}, not {claimed_role}"
+        )
+    return None
+
+
+# Separation of duties (四眼原则): who recorded one step may not record the step that checks it.
+CHECKS_APPLICATION = frozenset(
+    {"grant review", "grant notice", "grant approve", "grant reject", "grant recommend"}
+)
+
+
+def duties_separate(
+    action: str, actor: str, applicant: Iterable[str], ordered_by: Iterable[str], policy: Policy
+) -> Breach | None:
+    """The applicant's recorder does not review, notice or approve the application; whoever
+    ordered a rectification or a recovery does not record its completion or receipt."""
+    clause = policy.clause("separation_of_duties")
+    if action in CHECKS_APPLICATION and actor in applicant:
+        return Breach(
+            "separation of duties",
+            clause,
+            f"{actor} recorded this application and may not also record its {action.split()[-1]}",
+        )
+    if action in ("rectify complete", "recover receive") and actor in ordered_by:
+        what = "rectification" if action == "rectify complete" else "recovery"
+        done = "completion" if action == "rectify complete" else "receipt"
+        return Breach(
+            "separation of duties",
+            clause,
+            f"{actor} ordered this {what} and may not also record its {done}",
+        )
+    return None
 
 
 # ----------------------------------------------------------------------------- lifecycle

@@ -37,7 +37,14 @@ from ledger.application import GrantLedger
 from ledger.errors import LedgerError, StorageError
 from ledger.forked import messages_from_fork
 from projections.records import StoredRecord, records_of_rows
-from projections.runner import Projection, events_table, read_records, read_rows, tracking_recorder
+from projections.runner import (
+    Projection,
+    check_sealed,
+    events_table,
+    read_records,
+    read_rows,
+    tracking_recorder,
+)
 
 BATCH = 10000
 WORKER_MIN = 40000  # events in the store from which a worker process pays for its start
@@ -108,7 +115,17 @@ def rebuild_all(
             session.execute(delete(tracking).where(tracking.c.application_name == projection.name))
         url = app.engine.url.render_as_string(hide_password=False)
         conn = session.connection()
-        done, position = replay_into(session, conn, url, events, chosen, progress, batch_size, worker)
+        done, position = replay_into(
+            session,
+            conn,
+            url,
+            events,
+            chosen,
+            progress,
+            batch_size,
+            worker,
+            check=lambda b: check_sealed(app, b),
+        )
         if position:
             positions = [{"application_name": p.name, "notification_id": position} for p in chosen]
             session.execute(insert(tracking), positions)
@@ -125,11 +142,13 @@ def replay_into(
     batch_size: int = BATCH,
     worker: bool | None = None,
     stop: int | None = None,
+    check: Callable[[list[StoredRecord]], None] | None = None,
 ) -> tuple[int, int]:
     """Apply every stored event (up to ``stop``, when given) read through ``conn`` (of the store
     at ``url``) to the chosen projections, starting empty, writing in ``session`` (the store's
     own, for a rebuild; a scratch database's, for ``projections.verify``); returns the number of
-    events read and the last one's id."""
+    events read and the last one's id. ``check`` sees every batch first (ledger.trust: nothing
+    unsealed is shown)."""
     done = position = 0
     elsewhere: list[Computable] = []
     head = int(conn.execute(select(func.max(events.c.id))).scalar() or 0) if stop is None else stop
@@ -142,8 +161,10 @@ def replay_into(
         parts = _computed_apart(url, events, elsewhere, head, batch_size)
         try:
             while rows := read_rows(conn, events, position + 1, batch_size, head):
-                if here:  # decoded only when a projection here reads the records
-                    batch = records_of_rows(rows, canonical=False)
+                if here or check is not None:  # decoded only when read here
+                    batch = records_of_rows(rows, canonical=check is not None)
+                    if check is not None:
+                        check(batch)
                     for projection in here:
                         projection.apply(session, batch)
                 kind, page, computed = next(parts)
@@ -166,6 +187,8 @@ def replay_into(
             parts.close()
     # events after the head (PostgreSQL: written meanwhile), or every event without a worker
     while batch := read_records(conn, events, position + 1, batch_size, stop):
+        if check is not None:
+            check(batch)
         for projection in chosen:
             projection.apply(session, batch)
         position = batch[-1].id

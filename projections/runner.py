@@ -35,6 +35,7 @@ from sqlalchemy.types import NullType
 from ledger.application import GrantLedger
 from ledger.database import EVENTS_TABLE
 from ledger.errors import ConflictError, StorageError
+from ledger.trust import Row
 from projections.records import StoredRecord, records, records_of_rows
 from projections.schema import TRACKING_TABLE, metadata, widen_text_columns
 
@@ -222,9 +223,11 @@ def catch_up(
     only: Sequence[Projection] | None = None,
     progress: Callable[[int], None] | None = None,
     batch_size: int = BATCH,
+    check: bool = True,
 ) -> int:
     """Bring projections up to the store's head; returns the number of events processed (summed
-    over the projections).
+    over the projections). Every event must be sealed by the person it names (``check_sealed``),
+    or nothing of its batch is shown.
 
     Each batch of the store is read and decoded once; the projections behind it commit their
     parts together with their tracking positions (compare-and-set) in one transaction.
@@ -242,6 +245,8 @@ def catch_up(
             batch = read_records(conn, table, min(positions.values()) + 1, batch_size)
         if not batch:
             break
+        if check:
+            check_sealed(app, batch)
         due = [(p, positions[p.name], _after(batch, positions[p.name])) for p in chosen]
         due = [d for d in due if d[2]]
         last = batch[-1].id
@@ -259,6 +264,19 @@ def catch_up(
                 raise _stuck(due, last)
             positions = moved
     return done
+
+
+def catch_up_unchecked(app: GrantLedger) -> int:
+    """Catch up a ledger made before records were signed, to adopt it (``migrate``)."""
+    return catch_up(app, check=False)
+
+
+def check_sealed(app: GrantLedger, batch: Sequence[StoredRecord]) -> None:
+    """VerificationError (exit 6) naming the first event of ``batch`` not sealed by the person it
+    names with a key the registry gives them (ledger.trust)."""
+    app.trust.check(
+        [Row(r.id, r.originator_id, r.originator_version, r.topic, r.data, r.canonical) for r in batch]
+    )
 
 
 # How many failed commits with no position moved before catch-up gives up instead of spinning.

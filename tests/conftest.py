@@ -77,21 +77,73 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @dataclass
 class Ledger:
-    """The command line bound to one database, as a user types it; ``create``: run
-    `grant-ledger init` first (only init makes a ledger; on an existing one it changes nothing)."""
+    """The command line bound to one database, as its people type it; ``create``: run
+    `grant-ledger init` first (only init makes a ledger; on an existing one it changes nothing),
+    which makes the root administrator ``admin`` and its key.
+
+    ``ledger(*args, role=…, actor=…)`` runs a command as the person ``actor`` in ``role``, with
+    their own key (``--key``): the first time a person is seen, a key pair is made for them and
+    the administrator registers it (`people add`). A person holds one role, so the same actor in
+    a second role is registered as ``actor.role``."""
 
     url: str
     runner: CliRunner
     create: bool = True
+    keys: Path | None = None
 
     def __post_init__(self) -> None:
+        import tempfile
+
+        from ledger.location import sqlite_file
+
+        if self.keys is None:
+            file = sqlite_file(self.url)
+            self.keys = (
+                Path(file).with_name(Path(file).stem + "-keys")
+                if file is not None
+                else Path(tempfile.mkdtemp(prefix="keys-"))
+            )
+        self.keys.mkdir(parents=True, exist_ok=True)
+        self.people: dict[tuple[str, str], tuple[str, Path]] = {}
         if self.create:
-            self.ok("init")
+            result = self.runner.invoke(
+                cli,
+                ["--db", self.url, "init", "--admin", "admin", "--admin-key", str(self.keys / "admin.key")],
+                catch_exceptions=False,
+            )
+            assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
+            self.people["admin", "admin"] = ("admin", self.keys / "admin.key")
+
+    def person(self, actor: str, role: str) -> tuple[str, Path]:
+        """The registered name and key file of ``actor`` in ``role`` (registered when first seen)."""
+        found = self.people.get((actor, role))
+        if found is not None:
+            return found
+        from ledger.seal import generate_key
+
+        taken = {name for name, _ in self.people.values()}
+        name = actor if actor not in taken else f"{actor}.{role}"
+        assert self.keys is not None
+        path = self.keys / f"{len(self.people)}-{role}.key"
+        generate_key(path)
+        result = self.runner.invoke(
+            cli,
+            ["--db", self.url, "--key", str(self.keys / "admin.key"), "people", "add", name,
+             "--role", role, "--public-key", str(path.with_suffix(".pub"))],
+            catch_exceptions=False,
+        )
+        assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
+        self.people[actor, role] = (name, path)
+        return name, path
+
+    def key(self, role: str = "officer", actor: str = "tester") -> Path:
+        return self.person(actor, role)[1]
 
     def __call__(self, *args: str, role: str = "officer", actor: str = "tester") -> Result:
+        key = ["--key", str(self.key(role, actor))] if self.create or ("admin", "admin") in self.people else []
         return self.runner.invoke(
             cli,
-            ["--db", self.url, "--actor", actor, "--role", role, "--lang", "en", *args],
+            ["--db", self.url, *key, "--role", role, "--lang", "en", *args],
             catch_exceptions=False,
         )
 

@@ -1,0 +1,184 @@
+"""``people``: the registry of who may record what, and ``migrate``, which adopts a ledger made
+before records were signed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from commands.context import record, settings
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+ROLE_CHOICE = click.Choice(["officer", "approver", "auditor", "admin"])
+
+
+@click.group("people")
+def people_group() -> None:
+    """Who may record: each person's role and public key, registered by an administrator.
+
+    \b
+    Examples:
+      grant-ledger keys generate --out li-min.key
+      grant-ledger --key admin.key people add 财务-李敏 --role officer --public-key li-min.pub
+      grant-ledger --key admin.key people revoke 财务-李敏 --date 2025-01-01
+      grant-ledger people list
+    """
+
+
+def _public_key(path: Path) -> str:
+    from ledger.seal import load_public_raw
+
+    return load_public_raw(path).hex()
+
+
+@people_group.command("add")
+@click.argument("name")
+@click.option("--role", "person_role", required=True, type=ROLE_CHOICE, help="the person's role")
+@click.option(
+    "--public-key",
+    "public_key",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="the person's public key (NAME.pub from `keys generate`)",
+)
+@click.option("--date", "on", type=DATE, help="the business date the role begins [default: no limit before]")
+def add_command(name: str, person_role: str, public_key: Path, on: datetime | None) -> None:
+    """Register NAME with a role and a public key (an administrator's act).
+
+    \b
+    Examples:
+      grant-ledger --key admin.key people add 区人力社保局-王强 --role approver --public-key wang.pub
+      grant-ledger --key admin.key people add 审计-赵 --role auditor --public-key zhao.pub --date 2024-01-01
+    """
+    from commands.context import action
+    from ledger.people import RegisterPerson
+
+    record(
+        action(
+            RegisterPerson,
+            person=name,
+            person_role=person_role,
+            public_key=_public_key(public_key),
+            on=on.date() if on else None,
+        )
+    )
+
+
+@people_group.command("rotate")
+@click.argument("name")
+@click.option("--public-key", "public_key", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def rotate_command(name: str, public_key: Path) -> None:
+    """Give NAME a new key (a lost or retired one): the old key signs nothing from now on. The
+    root administrator's key passes on only by a rotation the root signs with its current key.
+
+    \b
+    Example:
+      grant-ledger --key admin.key people rotate 财务-李敏 --public-key li-min-2025.pub
+    """
+    from commands.context import action
+    from ledger.people import RotateKey
+
+    record(action(RotateKey, person=name, public_key=_public_key(public_key)))
+
+
+@people_group.command("revoke")
+@click.argument("name")
+@click.option("--date", "on", type=DATE, required=True, help="the first business date without the role")
+def revoke_command(name: str, on: datetime) -> None:
+    """Revoke NAME: their key signs nothing more, and they hold no role from --date on.
+
+    \b
+    Example:
+      grant-ledger --key admin.key people revoke 财务-李敏 --date 2025-01-01
+    """
+    from commands.context import action
+    from ledger.people import RevokePerson
+
+    record(action(RevokePerson, person=name, on=on.date()))
+
+
+@people_group.command("list")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True
+)
+def list_command(fmt: str) -> None:
+    """Everyone registered: role, key fingerprint, since when, revoked from when.
+
+    \b
+    Example:
+      grant-ledger people list --format json
+    """
+    s = settings()
+    registry = s.ledger().trust.registry(fresh=True)
+    rows = []
+    for person in registry.people.values():
+        for period in person.periods:
+            rows.append(
+                {
+                    "name": person.name,
+                    "role": period.role,
+                    "from": period.start.isoformat() if period.start else "",
+                    "until": period.end.isoformat() if period.end else "",
+                    "key": person.key,
+                    "root": "yes" if person.name == registry.root else "",
+                }
+            )
+    from commands.output import table, to_csv, to_json
+
+    headers = ["name", "role", "from", "until", "key", "root"]
+    if fmt == "json":
+        click.echo(to_json(rows))
+    elif fmt == "csv":
+        click.echo(to_csv(headers, [[r[h] for h in headers] for r in rows]), nl=False)
+    else:
+        click.echo(table(headers, [[r[h] for h in headers] for r in rows]))
+
+
+@click.command("migrate")
+@click.option("--admin", "admin", required=True, help="the root administrator's name")
+@click.option(
+    "--admin-key",
+    "admin_key",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="where to write the root administrator's new private key (owner-only)",
+)
+def migrate_command(admin: str, admin_key: Path) -> None:
+    """Adopt a ledger made before records were signed: a root administrator is created, and one
+    statement it signs names the log as it stands (size and root hash) as adopted, not signed.
+    Checkpoints auditors already hold stay valid: the log before the adoption is unchanged.
+
+    \b
+    Example:
+      grant-ledger --db old.db migrate --admin 管理员-陈 --admin-key chen.key
+    """
+    from audit.log import ensure_records, tree_head
+    from ledger.errors import ConflictError
+    from ledger.seal import generate_key
+    from projections.runner import catch_up_unchecked
+
+    s = settings()
+    app = s.ledger()
+    if app.trust.registry(fresh=True).root is not None:
+        raise ConflictError("this ledger already has its people registry; nothing to migrate")
+    catch_up_unchecked(app)
+    with s.engine().connect() as conn:
+        head = tree_head(conn)
+        through = int(conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM ledger_events").scalar() or 0)
+    signer = generate_key(admin_key)
+    app.adopt(signer, admin, head.size, head.root.hex(), through)
+    s.catch_up()
+    with s.engine().begin() as conn:
+        ensure_records(conn)
+    click.echo(
+        f"adopted {head.size} unsigned events (root {head.root.hex()}); from now on every record is signed"
+    )
+    click.echo(f"root administrator: {admin}, private key {admin_key}")
+    click.echo(f"trust root: {signer.fingerprint}")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(people_group)
+    cli.add_command(migrate_command)

@@ -1,0 +1,221 @@
+"""Nothing unsigned is built upon or shown: every stored event a write loads, and every event the
+projections take, must be sealed by the person it names (audit.verifier.seals), with a key the
+people registry gives that person — or be older than the ledger's adoption (``migrate``).
+
+The registry is replayed from the store with each of its own events' seals checked against the
+registry as it stood before that event; a seal once verified is remembered by this process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Table, select
+from sqlalchemy.engine import Engine
+
+from audit.verifier.canonical import stored_leaf_data
+from audit.verifier.people import REGISTRY_ID, Registry, RegistryError
+from audit.verifier.seals import (
+    ADOPTION_TOPIC,
+    SEAL_TOPIC,
+    covers,
+    message_of,
+    signature_verifies,
+)
+from ledger.errors import VerificationError
+from ledger.seal import ADOPTION_ID
+
+SEALS_KEPT = 64
+
+
+@dataclass(frozen=True)
+class CheckedSeal:
+    signer: str
+    leaves: str
+
+
+@dataclass(frozen=True)
+class Row:
+    """A stored event as read: notification id (0 when not read with it), originator, version,
+    topic, parsed state, and its canonical text when the reader has it."""
+
+    id: int
+    originator_id: UUID | str
+    version: int
+    topic: str
+    state: dict[str, Any]
+    canonical: str | None = None
+
+
+class Trust:
+    def __init__(self, engine: Engine, table: Table) -> None:
+        self.engine = engine
+        self.table = table
+        self._registry: Registry | None = None
+        self._adopted: int | None = None
+        self._seals: OrderedDict[str, CheckedSeal] = OrderedDict()
+
+    # ------------------------------------------------------------------ what is trusted
+
+    def registry(self, fresh: bool = False) -> Registry:
+        """The people registry as its sealed events make it."""
+        if self._registry is None or fresh:
+            self._registry = self._replay_registry()
+        return self._registry
+
+    def adopted_through(self) -> int:
+        """The last notification id the ledger's adoption covers (0: never adopted)."""
+        if self._adopted is None:
+            rows = self._rows_of([ADOPTION_ID])
+            through = 0
+            for row in rows:
+                registry = self.registry()
+                if self._verified(row, registry) is not None:
+                    through = int(row.state.get("through") or 0)
+            self._adopted = through
+        return self._adopted
+
+    def has_people(self) -> bool:
+        return self.registry().root is not None
+
+    # ------------------------------------------------------------------ checks
+
+    def check(self, rows: Sequence[Row]) -> None:
+        """VerificationError (exit 6) naming the first event that is not sealed by the person
+        it names with a registered key, nor adopted."""
+        wanted = {
+            str(r.state.get("seal"))
+            for r in rows
+            if r.topic not in (SEAL_TOPIC, ADOPTION_TOPIC)
+            and r.state.get("seal")
+            and str(r.state.get("seal")) not in self._seals
+        }
+        if wanted:
+            self._load_seals(wanted)
+        for row in rows:
+            if row.topic in (SEAL_TOPIC, ADOPTION_TOPIC):
+                continue
+            problem = self._problem(row)
+            if problem is not None:
+                raise VerificationError(
+                    f"event {row.id or '?'} ({row.topic.split(':')[-1]} of {row.originator_id}, version "
+                    f"{row.version}) {problem}; nothing was built on it — the events table was changed "
+                    "below the application (`grant-ledger audit verify` lists every such event)"
+                )
+
+    def _problem(self, row: Row) -> str | None:
+        seal_id = row.state.get("seal")
+        if not seal_id:
+            if row.id and row.id <= self.adopted_through():
+                return None
+            return "carries no signature"
+        seal = self._seals.get(str(seal_id))
+        if seal is None:
+            return f"names seal {seal_id}, which is not a valid signature in the ledger"
+        if row.state.get("actor") != seal.signer:
+            return f"names {row.state.get('actor')!r} but is signed by {seal.signer!r}"
+        if not covers(seal.leaves, leaf_of(row)):
+            return f"is not what {seal.signer} signed (seal {seal_id})"
+        return None
+
+    def _load_seals(self, wanted: Iterable[str]) -> None:
+        registry = self.registry()
+        keys = []
+        for text in wanted:
+            try:
+                keys.append(UUID(text))
+            except ValueError:
+                continue
+        for row in self._rows_of(keys):
+            checked = self._verified(row, registry)
+            if checked is not None:
+                self._remember(str(row.originator_id), checked)
+
+    def _remember(self, seal_id: str, checked: CheckedSeal) -> None:
+        self._seals[seal_id] = checked
+        while len(self._seals) > SEALS_KEPT:
+            self._seals.popitem(last=False)
+
+    def _verified(self, row: Row, registry: Registry) -> CheckedSeal | None:
+        """The seal in ``row`` if its signature verifies under a key its signer ever held."""
+        if row.topic not in (SEAL_TOPIC, ADOPTION_TOPIC) or row.version != 1:
+            return None
+        signer = str(row.state.get("signer"))
+        person = registry.people.get(signer)
+        raw = person.keys.get(str(row.state.get("key"))) if person is not None else None
+        message = message_of(row.topic, str(row.originator_id), row.state)
+        if raw is None or message is None or not signature_verifies(message, row.state.get("signature"), raw):
+            return None
+        return CheckedSeal(signer, str(row.state.get("leaves", "")))
+
+    # ------------------------------------------------------------------ the registry
+
+    def _replay_registry(self) -> Registry:
+        registry = Registry()
+        events = self._rows_of([REGISTRY_ID])
+        seals = {str(r.originator_id): r for r in self._rows_of(_seal_ids(events))}
+        for row in events:
+            seal = seals.get(str(row.state.get("seal")))
+            if seal is None:
+                raise self._broken(row, "carries no signature")
+            signer = str(seal.state.get("signer"))
+            if row.state.get("actor") != signer:
+                raise self._broken(row, f"names {row.state.get('actor')!r} but is signed by {signer!r}")
+            try:
+                if registry.root is None:  # the root seals its own registration
+                    registry.apply(row.topic, row.state, signer)
+                    checked = self._verified(seal, registry)
+                else:
+                    checked = (
+                        self._verified(seal, registry)
+                        if registry.may_sign(signer, str(seal.state.get("key")))
+                        else None
+                    )
+                    if checked is not None and covers(checked.leaves, leaf_of(row)):
+                        registry.apply(row.topic, row.state, signer)
+            except RegistryError as e:
+                raise self._broken(row, str(e)) from None
+            if checked is None or not covers(checked.leaves, leaf_of(row)):
+                raise self._broken(row, "is not signed by an administrator's registered key")
+        return registry
+
+    @staticmethod
+    def _broken(row: Row, problem: str) -> VerificationError:
+        return VerificationError(
+            f"the people registry's event {row.version} ({row.topic.split(':')[-1]}) {problem}; "
+            "nothing can be trusted to it — the events table was changed below the application"
+        )
+
+    def _rows_of(self, keys: Sequence[UUID]) -> list[Row]:
+        if not keys:
+            return []
+        c = self.table.c
+        query = (
+            select(c.id, c.originator_id, c.originator_version, c.topic, c.state)
+            .where(c.originator_id.in_(list(keys)))
+            .order_by(c.id)
+        )
+        with self.engine.connect() as conn:
+            found = conn.execute(query).all()
+        return [Row(nid, oid, v, topic, json.loads(bytes(state))) for nid, oid, v, topic, state in found]
+
+
+def _seal_ids(rows: Iterable[Row]) -> list[UUID]:
+    out = []
+    for row in rows:
+        try:
+            out.append(UUID(str(row.state.get("seal"))))
+        except ValueError:
+            continue
+    return out
+
+
+def leaf_of(row: Row) -> str:
+    data = stored_leaf_data(row.originator_id, row.version, row.topic, row.state, row.canonical)
+    return hashlib.sha256(b"\x00" + data).hexdigest()
