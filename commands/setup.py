@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    pass
+    from sqlalchemy.engine import Engine
 
 from commands.context import settings
 from ledger.database import describe_url
@@ -17,13 +17,15 @@ from ledger.database import describe_url
 def init_command() -> None:
     """Create the ledger's tables, append-only triggers and read models. Only `init` creates a
     ledger: every other command on a database without one stops (exit 4) and names it. A SQLite
-    file is created readable by its owner only (mode 0600).
+    file is created readable by its owner only (mode 0600). On PostgreSQL, run by the owner
+    login: it also creates the group roles <database>_officer, _approver and _auditor (if
+    missing and this login may) and grants them exactly what recording or reading needs.
 
     \b
     Examples:
       grant-ledger init
       grant-ledger --db /srv/ledger/books.db init
-      grant-ledger --db postgresql+psycopg://officer@db/ledger init
+      grant-ledger --db postgresql+psycopg://ledger_owner@db/ledger init
     """
     from audit.log import ensure_records
 
@@ -33,7 +35,28 @@ def init_command() -> None:
     s.catch_up()
     with s.engine().begin() as conn:  # the signed checkpoints' tables: records, made by the owner
         ensure_records(conn)
+    _grant_groups(s.engine())
     click.echo(f"ledger ready at {describe_url(s.url)}")
+
+
+def _grant_groups(engine: Engine) -> None:
+    """On PostgreSQL, the group roles people log in through, and their privileges."""
+    from ledger.pg_roles import APPROVER, AUDITOR, OFFICER, grant_groups
+
+    with engine.begin() as conn:
+        granted = grant_groups(conn)
+    if granted is None:
+        return
+    names = ", ".join(granted.missing)
+    if granted.missing:
+        click.echo(
+            f"note: the group roles {names} do not exist and this login may not create them; "
+            "nothing was granted to them: create them (README, Roles on PostgreSQL) and run init again",
+            err=True,
+        )
+        return
+    officer, approver, auditor = (granted.roles[g] for g in (OFFICER, APPROVER, AUDITOR))
+    click.echo(f"roles: {officer} and {approver} record, {auditor} reads; the tables stay this login's")
 
 
 @click.command("info")
