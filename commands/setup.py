@@ -57,6 +57,24 @@ def _grant_groups(engine: Engine) -> None:
         return
     officer, approver, auditor = (granted.roles[g] for g in (OFFICER, APPROVER, AUDITOR))
     click.echo(f"roles: {officer} and {approver} record, {auditor} reads; the tables stay this login's")
+    if granted.others:
+        held = "; ".join(
+            f"{role}: {', '.join(privileges)} on {_few(tables)}"
+            for role, (privileges, tables) in granted.others.items()
+        )
+        click.echo(
+            f"note: other roles hold privileges on the ledger's tables ({held}); revoke them", err=True
+        )
+    if granted.owners:
+        click.echo(
+            f"note: {', '.join(granted.owners)} may act as this login, which owns the tables "
+            "(and could lift their guards); revoke that membership",
+            err=True,
+        )
+
+
+def _few(names: list[str]) -> str:
+    return ", ".join(names) if len(names) <= 3 else f"{len(names)} tables ({', '.join(names[:2])}, …)"
 
 
 @click.command("info")

@@ -11,7 +11,7 @@ A table left out is granted to no one (``tests/test_pg_roles.py`` checks that no
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
@@ -93,11 +93,15 @@ def group_names(database: str) -> dict[str, str]:
 @dataclass(frozen=True)
 class Granted:
     """What ``grant_groups`` did: the group roles by group, those missing that this login may
-    not create (nothing granted then), and the tables granted."""
+    not create (nothing granted then), the tables granted; and, found on the way, the other
+    roles that hold privileges on those tables (an earlier set-up's) and those that may act as
+    the owner (its members, who could lift the guards)."""
 
     roles: dict[str, str]
     missing: list[str]
     tables: list[str]
+    others: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+    owners: list[str] = field(default_factory=list)
 
 
 _TABLES = text(
@@ -154,7 +158,34 @@ def grant_groups(conn: Connection) -> Granted | None:
         writers = [quote(roles[g]) for g, p in privileges(table).items() if "INSERT" in p]
         if writers:
             conn.execute(text(f"GRANT USAGE ON SEQUENCE {quote(sequence)} TO {', '.join(writers)}"))
-    return Granted(roles, [], owned)
+    return Granted(roles, [], owned, _others(conn, owned, list(roles.values())), _owners(conn))
+
+
+def _others(conn: Connection, tables: list[str], groups: list[str]) -> dict[str, tuple[list[str], list[str]]]:
+    """(privileges, tables) on ``tables`` held by each role other than their owner and ``groups``."""
+    query = text(
+        "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END, "
+        "c.relname, a.privilege_type FROM pg_class c, aclexplode(c.relacl) a "
+        "WHERE c.relnamespace = current_schema()::regnamespace AND c.relname IN :tables "
+        "AND a.grantee <> c.relowner AND (a.grantee = 0 OR pg_get_userbyid(a.grantee) NOT IN :groups) "
+        "ORDER BY 1, 2, 3"
+    ).bindparams(bindparam("tables", expanding=True), bindparam("groups", expanding=True))
+    found: dict[str, tuple[set[str], set[str]]] = {}
+    for role, table, privilege in conn.execute(query, {"tables": tables, "groups": groups}).tuples():
+        held, on = found.setdefault(str(role), (set(), set()))
+        held.add(str(privilege))
+        on.add(str(table))
+    return {role: (sorted(held), sorted(on)) for role, (held, on) in found.items()}
+
+
+def _owners(conn: Connection) -> list[str]:
+    """The roles that may act as this login (its members, directly or not), superusers aside."""
+    query = text(
+        "SELECT r.rolname FROM pg_roles r WHERE r.oid <> (SELECT oid FROM pg_roles "
+        "WHERE rolname = current_user) AND NOT r.rolsuper AND pg_has_role(r.oid, current_user, 'MEMBER') "
+        "ORDER BY 1"
+    )
+    return [str(name) for name in conn.execute(query).scalars()]
 
 
 def _create_group(conn: Connection, name: str) -> None:

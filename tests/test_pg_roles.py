@@ -34,14 +34,14 @@ RECORD_COLUMNS = {
 }
 
 
-def readme_sql() -> tuple[str, str]:
-    """The two SQL blocks of the README's "Roles on PostgreSQL": the superuser's set-up (owner,
-    database, groups) and each person's login."""
+def readme_sql() -> tuple[str, str, str]:
+    """The SQL blocks of the README's "Roles on PostgreSQL": the superuser's set-up (owner,
+    database, groups), each person's login, and the removal of an earlier recipe's writer."""
     section = README.read_text(encoding="utf-8").split("**Roles on PostgreSQL.**", 1)[1]
     section = section.split("\n## ", 1)[0]
     blocks = re.findall(r"```sql\n(.*?)```", section, re.S)
-    assert len(blocks) == 2, "the README's PostgreSQL roles: a set-up block and a block of logins"
-    return blocks[0], blocks[1]
+    assert len(blocks) == 3, "the README's PostgreSQL roles: set-up, logins, an earlier writer removed"
+    return blocks[0], blocks[1], blocks[2]
 
 
 def statements(block: str) -> list[str]:
@@ -66,6 +66,7 @@ class Recipe:
     admin: Engine
     setup: str
     logins: str
+    removal: str
     database: str
     urls: dict[str, str]
 
@@ -87,9 +88,17 @@ class Recipe:
             inside.dispose()
 
     def run_logins(self) -> None:
-        with self.admin.connect() as conn:
-            for statement in statements(self.logins):
-                conn.execute(text(statement))
+        self.run_in_database(self.logins)
+
+    def run_in_database(self, block: str) -> None:
+        """``block`` run by the test's login (the README's superuser) in the ledger's database."""
+        inside = create_engine(make_url(PG_URL).set(database=self.database), isolation_level="AUTOCOMMIT")
+        try:
+            with inside.connect() as conn:
+                for statement in statements(block):
+                    conn.execute(text(statement))
+        finally:
+            inside.dispose()
 
     def ledger(self, login: str) -> Ledger:
         return Ledger(self.urls[login], CliRunner(), create=False)
@@ -101,11 +110,12 @@ def recipe() -> Iterator[Recipe]:
     if reason:
         pytest.skip(reason)
     tag = uuid.uuid4().hex[:8]
-    setup, logins = readme_sql()
+    setup, logins, removal = readme_sql()
     people = dict(re.findall(r"CREATE ROLE (\w+) LOGIN .* IN ROLE ledger_(\w+);", logins))
     assert sorted(people.values()) == sorted(GROUPS), "the README makes one login of each group"
     database = f"ledger_{tag}"
     names = {"ledger_owner": f"owner_{tag}"} | {person: f"{person}_{tag}" for person in people}
+    names["ledger_writer"] = f"writer_{tag}"  # the earlier recipe's
 
     def unique(block: str) -> str:
         for name, new in names.items():
@@ -123,7 +133,7 @@ def recipe() -> Iterator[Recipe]:
     urls |= {group: url(names[person]) for person, group in people.items()}
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     try:
-        yield Recipe(tag, admin, unique(setup), unique(logins), database, urls)
+        yield Recipe(tag, admin, unique(setup), unique(logins), unique(removal), database, urls)
     finally:
         _drop(admin, [f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"])
         roles = [*list(names.values())[1:], *(f"{database}_{g}" for g in GROUPS), names["ledger_owner"]]
@@ -363,3 +373,36 @@ def test_init_without_the_groups_says_what_is_missing_and_grants_them_once_they_
     again = owner.ok("init")
     assert all(group in again.stdout for group in groups)
     assert recipe.ledger("auditor").balances() == {}
+
+
+def test_init_names_an_earlier_recipes_writer_until_the_readme_removes_it(recipe: Recipe) -> None:
+    """The earlier README made one `ledger_writer` login that the owner's default privileges let
+    UPDATE and DELETE every table: init names it (and who may act as the owner) on stderr, and the
+    README's removal leaves only the groups."""
+    recipe.run_setup()
+    recipe.run_logins()
+    writer = f"writer_{recipe.tag}"
+    owner_name = make_url(recipe.urls["owner"]).username
+    with recipe.admin.connect() as conn:
+        conn.execute(text(f"CREATE ROLE {writer} LOGIN PASSWORD 'pw'"))
+    earlier = (
+        f"GRANT USAGE ON SCHEMA public TO {writer}",
+        f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner_name} IN SCHEMA public "
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {writer}",
+        f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner_name} IN SCHEMA public "
+        f"GRANT USAGE, SELECT ON SEQUENCES TO {writer}",
+    )
+    recipe.run_in_database(";\n".join(earlier))
+    owner = recipe.ledger("owner")
+    first = owner.ok("init")
+    assert f"{writer}: DELETE, INSERT, SELECT, UPDATE on " in first.stderr, first.stderr
+    assert "revoke them" in first.stderr
+    # the test's own login may act as the owner (the README's superuser need not): named too
+    assert "may act as this login" in first.stderr
+    recipe.run_in_database(f"GRANT {writer} TO CURRENT_USER")  # a superuser needs no membership
+
+    recipe.run_in_database(recipe.removal)
+    again = owner.ok("init")
+    assert writer not in again.stderr and "other roles hold privileges" not in again.stderr
+    roles = rows(recipe.urls["owner"], f"SELECT COUNT(*) FROM pg_roles WHERE rolname = '{writer}'")
+    assert roles == [(0,)]
