@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 from commands.context import default_actor, settings
 from ledger.database import describe_url
@@ -41,13 +45,16 @@ def init_command(admin: str | None, admin_key: Path | None, encrypt: bool) -> No
     the first administrator with a new Ed25519 key pair. Keep the printed trust root: auditors
     pin it (`audit verify --root`). Only `init` creates a ledger: every other command on a
     database without one stops (exit 4). A SQLite file is created readable by its owner only.
-    On a ledger that exists, init changes nothing and prints its trust root.
+    On a ledger that exists, init changes nothing and prints its trust root. On PostgreSQL, run
+    by the owner login: it also creates the group roles <database>_officer, _approver and
+    _auditor (if missing and this login may) and grants them exactly what recording or reading
+    needs.
 
     \b
     Examples:
       grant-ledger init --admin 管理员-陈 --admin-key chen.key
       grant-ledger --db /srv/ledger/books.db init
-      grant-ledger --db postgresql+psycopg://owner@db/ledger init --admin-key /secure/root.key
+      grant-ledger --db postgresql+psycopg://ledger_owner@db/ledger init --admin-key /secure/root.key
     """
     from audit.log import ensure_records
     from ledger.seal import PASSPHRASE_ENV, generate_key, public_file
@@ -79,6 +86,7 @@ def init_command(admin: str | None, admin_key: Path | None, encrypt: bool) -> No
     s.catch_up()
     with s.engine().begin() as conn:  # the signed checkpoints' tables: records, made by the owner
         ensure_records(conn)
+    _grant_groups(s.engine())
     click.echo(f"ledger ready at {describe_url(s.url)}")
     if registry.root_fingerprint:
         click.echo(f"trust root: {registry.root_fingerprint} (give it to auditors: `audit verify --root`)")
@@ -95,6 +103,44 @@ def _stored_events(s: object) -> int:
     from projections.status import stored_head
 
     return int(stored_head(settings().engine()))
+
+
+def _grant_groups(engine: Engine) -> None:
+    """On PostgreSQL, the group roles people log in through, and their privileges."""
+    from ledger.pg_roles import APPROVER, AUDITOR, OFFICER, grant_groups
+
+    with engine.begin() as conn:
+        granted = grant_groups(conn)
+    if granted is None:
+        return
+    names = ", ".join(granted.missing)
+    if granted.missing:
+        click.echo(
+            f"note: the group roles {names} do not exist and this login may not create them; "
+            "nothing was granted to them: create them (README, Roles on PostgreSQL) and run init again",
+            err=True,
+        )
+        return
+    officer, approver, auditor = (granted.roles[g] for g in (OFFICER, APPROVER, AUDITOR))
+    click.echo(f"roles: {officer} and {approver} record, {auditor} reads; the tables stay this login's")
+    if granted.others:
+        held = "; ".join(
+            f"{role}: {', '.join(privileges)} on {_few(tables)}"
+            for role, (privileges, tables) in granted.others.items()
+        )
+        click.echo(
+            f"note: other roles hold privileges on the ledger's tables ({held}); revoke them", err=True
+        )
+    if granted.owners:
+        click.echo(
+            f"note: {', '.join(granted.owners)} may act as this login, which owns the tables "
+            "(and could lift their guards); revoke that membership",
+            err=True,
+        )
+
+
+def _few(names: list[str]) -> str:
+    return ", ".join(names) if len(names) <= 3 else f"{len(names)} tables ({', '.join(names[:2])}, …)"
 
 
 @click.command("info")
