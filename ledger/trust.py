@@ -89,19 +89,23 @@ class Trust:
     def check(self, rows: Sequence[Row]) -> None:
         """VerificationError (exit 6) naming the first event that is not sealed by the person
         it names with a registered key, nor adopted."""
-        wanted = {
-            str(r.state.get("seal"))
-            for r in rows
-            if r.topic not in (SEAL_TOPIC, ADOPTION_TOPIC)
-            and r.state.get("seal")
-            and str(r.state.get("seal")) not in self._seals
-        }
+        seals: dict[str, CheckedSeal] = {}
+        wanted = set()
+        for r in rows:
+            seal_id = r.state.get("seal")
+            if seal_id and r.topic not in (SEAL_TOPIC, ADOPTION_TOPIC):
+                key = str(seal_id)
+                known = self._seals.get(key)
+                if known is not None:
+                    seals[key] = known
+                else:
+                    wanted.add(key)
         if wanted:
-            self._load_seals(wanted)
+            seals.update(self._load_seals(wanted))
         for row in rows:
             if row.topic in (SEAL_TOPIC, ADOPTION_TOPIC):
                 continue
-            problem = self._problem(row)
+            problem = self._problem(row, seals)
             if problem is not None:
                 raise VerificationError(
                     f"event {row.id or '?'} ({row.topic.split(':')[-1]} of {row.originator_id}, version "
@@ -109,13 +113,13 @@ class Trust:
                     "below the application (`grant-ledger audit verify` lists every such event)"
                 )
 
-    def _problem(self, row: Row) -> str | None:
+    def _problem(self, row: Row, seals: dict[str, CheckedSeal]) -> str | None:
         seal_id = row.state.get("seal")
         if not seal_id:
             if row.id and row.id <= self.adopted_through():
                 return None
             return "carries no signature"
-        seal = self._seals.get(str(seal_id))
+        seal = seals.get(str(seal_id))
         if seal is None:
             return f"names seal {seal_id}, which is not a valid signature in the ledger"
         if row.state.get("actor") != seal.signer:
@@ -124,8 +128,9 @@ class Trust:
             return f"is not what {seal.signer} signed (seal {seal_id})"
         return None
 
-    def _load_seals(self, wanted: Iterable[str]) -> None:
+    def _load_seals(self, wanted: Iterable[str]) -> dict[str, CheckedSeal]:
         registry = self.registry()
+        found: dict[str, CheckedSeal] = {}
         keys = []
         for text in wanted:
             try:
@@ -134,8 +139,18 @@ class Trust:
                 continue
         for row in self._rows_of(keys):
             checked = self._verified(row, registry)
+            if checked is None and not self._knows(row, registry):  # registered since it was read
+                registry = self.registry(fresh=True)
+                checked = self._verified(row, registry)
             if checked is not None:
+                found[str(row.originator_id)] = checked
                 self._remember(str(row.originator_id), checked)
+        return found
+
+    @staticmethod
+    def _knows(row: Row, registry: Registry) -> bool:
+        person = registry.people.get(str(row.state.get("signer")))
+        return person is not None and str(row.state.get("key")) in person.keys
 
     def _remember(self, seal_id: str, checked: CheckedSeal) -> None:
         self._seals[seal_id] = checked

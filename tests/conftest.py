@@ -115,6 +115,7 @@ class Ledger:
         self.keys.mkdir(parents=True, exist_ok=True)
         self.root: str | None = None
         self.registered: set[str] = set()
+        self.demo_output = ""
         if self.create:
             result = self("init")
             assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
@@ -184,7 +185,8 @@ class Ledger:
             return result
         if self.root is None:
             self._learn_root(self.runner.invoke(cli, ["--db", self.url, "info"]).stdout)
-        key = ["--key", str(self.key(role, actor))] if self.root is not None else []
+        signs = self.root is not None and "admin" in KEYRING.get(self.root, {})
+        key = ["--key", str(self.key(role, actor))] if signs else []
         return self.runner.invoke(
             cli,
             ["--db", self.url, *key, "--role", role, "--lang", "en", *args],
@@ -239,6 +241,34 @@ def ledger(db_url: str) -> Ledger:
 @pytest.fixture
 def sqlite_ledger(sqlite_url: str) -> Ledger:
     return Ledger(sqlite_url, CliRunner())
+
+
+def _demo(url: str) -> Ledger:
+    """`grant-ledger demo` on a new database (it founds the registry with its own people)."""
+    ledger = Ledger(url, CliRunner(), create=False)
+    result = ledger.runner.invoke(cli, ["--db", url, "--lang", "en", "demo"], catch_exceptions=False)
+    assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
+    ledger.demo_output = result.stdout
+    from ledger.location import sqlite_file
+
+    keys = ledger.keys if sqlite_file(url) is not None else Path.cwd() / "grant-ledger-demo-keys"
+    assert keys is not None
+    ledger._learn_root(ledger.runner.invoke(cli, ["--db", url, "info"]).stdout)
+    assert ledger.root is not None
+    KEYRING.setdefault(ledger.root, {})["admin"] = keys / "admin.key"
+    return ledger
+
+
+@pytest.fixture
+def demo_ledger(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ledger:
+    """The demo's ledger, on each backend (PostgreSQL: its keys in tmp_path)."""
+    monkeypatch.chdir(tmp_path)
+    return _demo(db_url)
+
+
+@pytest.fixture
+def demo_sqlite_ledger(sqlite_url: str) -> Ledger:
+    return _demo(sqlite_url)
 
 
 def approved_district_grant(ledger: Ledger, grant: str = "G1", base: str = "B0001", unit: str = "U1") -> None:

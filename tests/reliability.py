@@ -23,14 +23,22 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from ledger.actions import Apply, Disburse, RegisterUnit
+from ledger.errors import LedgerError
 
 ROOT = Path(__file__).resolve().parent.parent
 GRANT_LEDGER = [sys.executable, "-m", "commands"]
 
 
-def cli_env(url: str, **extra: str) -> dict[str, str]:
+def cli_env(url: str, role: str = "officer", **extra: str) -> dict[str, str]:
+    """The environment of a command run by ``tester`` in ``role`` (their key, registered)."""
+    from tests.signing import url_key
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRANT_LEDGER_")}
-    env.update(GRANT_LEDGER_DB=url, GRANT_LEDGER_ACTOR="tester", GRANT_LEDGER_LANG="en", **extra)
+    env.update(GRANT_LEDGER_DB=url, GRANT_LEDGER_LANG="en", **extra)
+    try:
+        env.setdefault("GRANT_LEDGER_KEY", str(url_key(url, role)))
+    except LedgerError:  # a database the test has broken on purpose: the command says so
+        pass
     env["PYTHONPATH"] = str(ROOT)
     return env
 
@@ -38,7 +46,7 @@ def cli_env(url: str, **extra: str) -> dict[str, str]:
 def run_cli(url: str, *args: str, role: str = "officer", **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*GRANT_LEDGER, "--role", role, *args],
-        env=cli_env(url, **extra),
+        env=cli_env(url, role, **extra),
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -186,11 +194,14 @@ def funded_grant(url: str, subsidy: str, grant_id: str = "G1") -> None:
     from datetime import date
 
     from ledger.application import GrantLedger
+    from tests.signing import save_sealed, url_signer
 
+    officer = url_signer(url)
+    url_signer(url, "approver")
     app = GrantLedger(url)
     try:
-        who: dict[str, Any] = {"actor": "tester"}
-        app.handle(RegisterUnit(unit_id="U1", unit_name="单位U1", on=date(2024, 2, 1)), role="officer", **who)
+        who: dict[str, Any] = {"actor": "tester.approver"}
+        app.handle(RegisterUnit(unit_id="U1", unit_name="单位U1", on=date(2024, 2, 1)), signer=officer)
         app.handle(
             Apply(
                 grant_id=grant_id,
@@ -202,8 +213,7 @@ def funded_grant(url: str, subsidy: str, grant_id: str = "G1") -> None:
                 requested=Decimal("200000"),
                 on=date(2024, 3, 1),
             ),
-            role="officer",
-            **who,
+            signer=officer,
         )
         # approved elsewhere (as the importer brings it in): the selection steps are not replayed
         import inspect
@@ -224,14 +234,12 @@ def funded_grant(url: str, subsidy: str, grant_id: str = "G1") -> None:
             policy=policy_in_force(date(2024, 4, 1)),
             **who,
         )
-        app.save(grant)
-        who.pop("imported", None)
+        save_sealed(app, url, grant, role="approver")
         app.handle(
             Disburse(
                 grant_id=grant_id, amount=Decimal(subsidy), voucher="T1", tranche=1, on=date(2024, 4, 10)
             ),
-            role="officer",
-            **who,
+            signer=officer,
         )
     finally:
         app.close()
@@ -251,9 +259,7 @@ def _spend_worker(url: str, grant: str, prefix: str, start: float, amounts: Sequ
         time.sleep(0.001)
     for n, amount in enumerate(amounts):
         voucher = f"{prefix}-{n:03d}"
-        result = runner.invoke(
-            cli, ["--db", url, "--actor", prefix, "--lang", "en", *spend_args(grant, voucher, amount)]
-        )
+        result = runner.invoke(cli, ["--db", url, "--lang", "en", *spend_args(grant, voucher, amount)])
         line = {
             "voucher": voucher,
             "amount": amount,

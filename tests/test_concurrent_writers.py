@@ -30,6 +30,7 @@ from tests.reliability import (
     stored_expenditures,
     versions_contiguous,
 )
+from tests.signing import url_signer
 
 WORKERS = 4
 SPENDS_PER_WORKER = 10
@@ -105,6 +106,7 @@ def _spends_not_yet_projected(url: str) -> Decimal:
     from ledger.application import GrantLedger
 
     funded_grant(url, "200000.00")
+    officer = url_signer(url)
     app = GrantLedger(url)
     total = Decimal(0)
     try:
@@ -120,8 +122,7 @@ def _spends_not_yet_projected(url: str) -> Decimal:
                     voucher=f"C-{n:04d}",
                     on=date(2024, 6, 1),
                 ),
-                actor="tester",
-                role="officer",
+                signer=officer,
             )
     finally:
         app.close()

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import Ledger
+from tests.signing import save_sealed
 
 MONEY = (
     "subsidy_approved",
@@ -28,9 +29,9 @@ MONEY = (
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_export_then_import_into_an_empty_ledger_gives_the_same_balances(
-    ledger: Ledger, tmp_path: Path, fmt: str
+    demo_ledger: Ledger, tmp_path: Path, fmt: str
 ) -> None:
-    ledger.ok("demo")
+    ledger = demo_ledger
     path = tmp_path / f"books.{fmt}"
     ledger.ok("export", "--format", fmt, "--output", str(path))
     other = Ledger(f"sqlite:///{tmp_path / 'other.db'}", CliRunner())
@@ -39,10 +40,10 @@ def test_export_then_import_into_an_empty_ledger_gives_the_same_balances(
     assert all("already recorded" in run.stdout for run in other.import_ok(path))
 
 
-def test_csv_export_to_stdout_has_the_import_header(ledger: Ledger) -> None:
+def test_csv_export_to_stdout_has_the_import_header(demo_ledger: Ledger) -> None:
     from ledger.importing import HEADER
 
-    ledger.ok("demo")
+    ledger = demo_ledger
     out = ledger.ok("export", "--format", "csv").stdout
     assert out.splitlines()[0] == ",".join(HEADER)
     assert ",approve," in out and ",reverse," in out
@@ -56,8 +57,10 @@ def _beanquery_totals(path: Path) -> dict[str, Decimal]:
     return {str(account): Decimal(total) for account, total in cursor.fetchall()}
 
 
-def test_beancount_export_passes_bean_check_and_balances_to_the_fen(ledger: Ledger, tmp_path: Path) -> None:
-    ledger.ok("demo")
+def test_beancount_export_passes_bean_check_and_balances_to_the_fen(
+    demo_ledger: Ledger, tmp_path: Path
+) -> None:
+    ledger = demo_ledger
     path = tmp_path / "books.beancount"
     ledger.ok("export", "--format", "beancount", "--output", str(path))
     check = shutil.which("bean-check") or str(Path(sys.executable).with_name("bean-check"))
@@ -80,8 +83,8 @@ def test_beancount_export_passes_bean_check_and_balances_to_the_fen(ledger: Ledg
         assert -totals.get(f"Equity:{base}:Matching", Decimal(0)) == Decimal(b["matching_received"])
 
 
-def test_hledger_journal(sqlite_ledger: Ledger) -> None:
-    sqlite_ledger.ok("demo")
+def test_hledger_journal(demo_sqlite_ledger: Ledger) -> None:
+    sqlite_ledger = demo_sqlite_ledger
     text = sqlite_ledger.ok("export", "--format", "hledger").stdout
     assert "account Assets:B0001:Subsidy" in text
     assert "Expenses:B0001:Equipment:Subsidy" in text
@@ -119,7 +122,7 @@ def test_a_control_character_recorded_earlier_is_one_sentence_for_xlsx_and_nothi
             voucher="S1", payee="供应\x01商", memo="", attachments=[], on=date(2024, 5, 10),
             actor="tester", role="officer", policy=policy_in_force(date(2024, 5, 10)),
         )  # fmt: skip
-        app.save(grant)
+        save_sealed(app, sqlite_ledger, grant)
     finally:
         app.close()
     out = tmp_path / "books.xlsx"

@@ -13,6 +13,7 @@ from ledger.application import GrantLedger
 from ledger.grant import Grant
 from tests.conftest import Ledger, approved_district_grant
 from tests.test_core_rules import refused
+from tests.signing import save_sealed
 
 
 def plant(ledger: Ledger, *acts: tuple[str, str, str, str, date]) -> None:
@@ -41,7 +42,7 @@ def plant(ledger: Ledger, *acts: tuple[str, str, str, str, date]) -> None:
                 attachments=[],
                 **who,
             )
-        app.save(grant)
+        save_sealed(app, ledger, grant, actor="elsewhere")
     finally:
         app.close()
 
@@ -150,7 +151,7 @@ def test_a_reversal_is_not_dated_before_what_it_reverses(ledger: Ledger) -> None
             role="officer",
             occurred_on=date(2024, 5, 19),
         )
-        app.save(grant)
+        save_sealed(app, ledger, grant, actor="elsewhere")
     finally:
         app.close()
     assert findings(ledger) == [
@@ -181,7 +182,7 @@ def test_a_business_date_after_today_is_refused_and_judged(ledger: Ledger) -> No
         grant = app.get_grant("G1")
         who: dict[str, Any] = {"actor": "elsewhere", "role": "officer", "occurred_on": date(2099, 1, 1)}
         grant.trigger_event(Grant.MatchingReceived, amount=Decimal(100), voucher="M1", **who)
-        app.save(grant)
+        save_sealed(app, ledger, grant, actor="elsewhere")
     finally:
         app.close()
     result = ledger.ok("report", "findings", "--as-of", "2099-12-31", "--format", "json")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tests.conftest import Ledger, approved_district_grant, selected
 from tests.test_core_rules import refused
+from tests.signing import save_sealed
 
 
 def apply(
@@ -854,7 +855,7 @@ def test_findings_list_exactly_the_known_breaches(ledger: Ledger) -> None:
             role="officer",
             occurred_on=date(2024, 8, 2),
         )
-        app.save(grant)
+        save_sealed(app, ledger, grant, actor="legacy")
     finally:
         app.close()
     found = findings(ledger, "2026-01-31")

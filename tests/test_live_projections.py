@@ -17,6 +17,7 @@ import pytest
 from ledger.actions import Spend
 from ledger.application import GrantLedger
 from tests.reliability import GRANT_LEDGER, ROOT, cli_env, funded_grant, projection_dump, run_cli
+from tests.signing import url_signer
 
 
 def _spend_without_catching_up(url: str, vouchers: list[str], amount: str = "12.34") -> None:
@@ -32,8 +33,7 @@ def _spend_without_catching_up(url: str, vouchers: list[str], amount: str = "12.
                     voucher=voucher,
                     on=date(2024, 5, 10),
                 ),
-                actor="other-officer",
-                role="officer",
+                signer=url_signer(url, actor="other-officer"),
             )
     finally:
         app.close()

@@ -19,6 +19,7 @@ from commands.cli import cli
 from ledger.actions import Spend
 from ledger.application import GrantLedger
 from tests.conftest import Ledger, approved_district_grant, pg_unavailable
+from tests.signing import url_signer
 
 LONG_CONTENT = "实训基地改造及配套设施建设" * 10  # 130 characters
 LONG_VOUCHER = "记-2024-05-" + "0" * 117  # 128 characters, the command line's limit
@@ -95,7 +96,7 @@ def test_a_postgresql_ledger_made_with_varchar_columns_is_widened_and_heals(tmp_
                     grant_id="G1", amount=Decimal("3500"), category="equipment", source="subsidy",
                     content=LONG_CONTENT, voucher="S1", on=date(2024, 5, 10),
                 ),
-                actor="tester", role="officer",
+                signer=url_signer(url),
             )  # fmt: skip
         finally:
             app.close()

@@ -21,6 +21,7 @@ from projections.judge import JudgedGrant, first_breach
 from projections.records import StoredRecord
 from tests.conftest import Ledger, approved_district_grant
 from tests.test_core_rules import refused
+from tests.signing import save_sealed
 
 
 def plant_event(ledger: Ledger, event: Any, **fields: Any) -> None:
@@ -29,7 +30,7 @@ def plant_event(ledger: Ledger, event: Any, **fields: Any) -> None:
     try:
         grant = app.get_grant("G1")
         grant.trigger_event(event, **fields)
-        app.save(grant)
+        save_sealed(app, ledger, grant, actor=fields["actor"], role=fields["role"])
     finally:
         app.close()
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ledger.actions import Spend
 from tests.conftest import Ledger
 from tests.reliability import funded_grant
+from tests.signing import url_signer
 
 PROJECTION_TABLES = (
     "balance_grants",
@@ -55,8 +56,7 @@ def _spend(app: Any, n: int, amount: str, on: date = date(2024, 6, 1), source: s
             voucher=f"V-{n:04d}",
             on=on,
         ),
-        actor="tester",
-        role="officer",
+        signer=url_signer(app.engine.url.render_as_string(hide_password=False)),
     )
 
 
@@ -164,13 +164,13 @@ def test_states_parsed_by_shape_equal_json_and_their_canonical_text(
         assert canonical.encode("utf-8") == canonical_json(json.loads(text))
 
 
-def test_leaf_hashes_of_records_equal_the_reference_definition(sqlite_ledger: Ledger) -> None:
+def test_leaf_hashes_of_records_equal_the_reference_definition(demo_sqlite_ledger: Ledger) -> None:
     """Every stored event of a demo ledger: the audit log's leaves as the verifier's
     audit/verifier/canonical.py defines them."""
     from audit.log import leaves
     from audit.verifier.canonical import record_from_stored, record_leaf_hash
 
-    sqlite_ledger.ok("demo")
+    sqlite_ledger = demo_sqlite_ledger
     engine = create_engine(sqlite_ledger.url)
     try:
         with engine.connect() as conn:

@@ -25,8 +25,8 @@ def _dump(url: str) -> dict[str, list[tuple[object, ...]]]:
         engine.dispose()
 
 
-def test_status_and_rebuild_gives_identical_rows(ledger: Ledger) -> None:
-    ledger.ok("demo")
+def test_status_and_rebuild_gives_identical_rows(demo_ledger: Ledger) -> None:
+    ledger = demo_ledger
     status = json.loads(ledger.ok("projections", "status", "--format", "json").stdout)
     assert {s["name"]: s["behind"] for s in status}["balances"] == 0
     before = _dump(ledger.url)
@@ -71,13 +71,13 @@ def test_a_reader_during_a_rebuild_sees_complete_old_or_new_answers(ledger: Ledg
 
 
 def test_report_findings_still_found_after_a_projections_command_in_the_same_process(
-    sqlite_ledger: Ledger,
+    demo_sqlite_ledger: Ledger,
 ) -> None:
     # commands load lazily: a fresh interpreter, so no earlier test has loaded `report` already
     import subprocess
     import sys
 
-    sqlite_ledger.ok("demo")
+    sqlite_ledger = demo_sqlite_ledger
     script = (
         "import sys\n"
         "from click.testing import CliRunner\n"
@@ -96,11 +96,11 @@ def test_report_findings_still_found_after_a_projections_command_in_the_same_pro
 
 
 def test_a_projection_whose_rows_disagree_with_its_position_fails_clearly_not_forever(
-    sqlite_ledger: Ledger,
+    demo_sqlite_ledger: Ledger,
 ) -> None:
     import sqlite3
 
-    sqlite_ledger.ok("demo")
+    sqlite_ledger = demo_sqlite_ledger
     before = sqlite_ledger.balances()
     conn = sqlite3.connect(sqlite_ledger.url.removeprefix("sqlite:///"))
     with conn:  # the rows stay, the position is lost: catching up would apply every event twice

@@ -18,6 +18,7 @@ from sqlalchemy import create_engine
 from ledger.actions import Spend
 from tests.conftest import Ledger
 from tests.importdata import write_file
+from tests.signing import signer
 
 
 def _path(url: str) -> str:
@@ -93,8 +94,7 @@ def test_a_projection_behind_sends_balance_the_ordinary_way(sqlite_ledger: Ledge
                 voucher="Q-behind",
                 on=date(2024, 12, 1),
             ),
-            actor="tester",
-            role="officer",
+            signer=signer(sqlite_ledger),
         )
     finally:
         app.close()
@@ -118,8 +118,8 @@ def test_no_quick_answer_where_it_cannot_tell(tmp_path: Path) -> None:
     assert current_balances("postgresql+psycopg://u:p@localhost/x") is None
 
 
-def test_balance_loads_no_sqlalchemy(sqlite_ledger: Ledger) -> None:
-    sqlite_ledger.ok("demo")
+def test_balance_loads_no_sqlalchemy(demo_sqlite_ledger: Ledger) -> None:
+    sqlite_ledger = demo_sqlite_ledger
     script = (
         "import sys\n"
         "from commands.cli import cli\n"

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from tests.conftest import Ledger, approved_district_grant
 from tests.importdata import write_file
 from tests.test_projection_speedpaths import all_rows
+from tests.signing import save_sealed
 
 
 def _books(ledger: Ledger, tmp_path: Path) -> None:
@@ -75,7 +76,7 @@ def _books(ledger: Ledger, tmp_path: Path) -> None:
             role="officer",
             occurred_on=date(2024, 8, 2),
         )
-        app.save(grant)
+        save_sealed(app, ledger, grant, actor="legacy")
         catch_up(app, all_projections())
     finally:
         app.close()

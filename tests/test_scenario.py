@@ -10,7 +10,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
 from tests.conftest import Ledger
+
+
+@pytest.fixture
+def ledger(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ledger:
+    """A database the demo makes its own ledger in (it founds the registry with its people;
+    on PostgreSQL their keys go to the current directory)."""
+    monkeypatch.chdir(tmp_path)
+    return Ledger(db_url, CliRunner(), create=False)
 
 
 def test_demo_balances_to_the_fen(ledger: Ledger) -> None:
@@ -59,6 +70,7 @@ def test_real_subprocess_demo_and_help(tmp_path: Path) -> None:
         [*command, "demo"], capture_output=True, text=True, env=env, cwd=tmp_path, check=True, timeout=120
     )
     assert "余额表" in out.stdout and "执行率" in out.stdout
+    env["GRANT_LEDGER_KEY"] = str(tmp_path / "x-keys" / "officer.key")  # the demo's officer
     bad = subprocess.run(
         [
             *command,
