@@ -355,7 +355,7 @@ def _earlier_form(kept: Any, now: Any, fingerprints: bool) -> bool:
     return bool(kept == now)
 
 
-def _forged_snapshot(aggregate: Any, version: int) -> StorageError:
+def _forged_snapshot(aggregate: Any, version: int) -> VerificationError:
     name = next(
         (f"{kind} {getattr(aggregate, attr)}" for kind, attr in _NAMES if hasattr(aggregate, attr)),
         f"aggregate {aggregate.id}",
@@ -364,7 +364,7 @@ def _forged_snapshot(aggregate: Any, version: int) -> StorageError:
         f"the stored snapshot of {name} at version {version} does not match the events it "
         "summarises (the snapshots table was changed below the application); nothing was written"
     )
-    return StorageError(msg)
+    return VerificationError(msg)
 
 
 _NAMES = (("grant", "grant_id"), ("unit", "unit_id"))

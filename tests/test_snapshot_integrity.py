@@ -57,7 +57,7 @@ def spend_over_the_true_balance_is_refused(ledger: Ledger, version: int) -> None
         ledger,
         "spend", "G1", "--amount", "100万", "--category", "equipment", "--source", "subsidy",
         "--voucher", "FORGED-1", "--date", "2024-07-02",
-        code=5,
+        code=6,
     )  # fmt: skip
     assert f"snapshot of grant G1 at version {version} does not match" in message
     assert ledger.balances("B0001")["B0001"]["subsidy_available"] == "105000.00"
