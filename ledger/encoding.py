@@ -10,6 +10,7 @@ for flat dicts of such values. Tests compare both with the general path on rando
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -115,6 +116,7 @@ class StateEncoder:
         # (event class, *keys, *value types) -> [(key, how to make it ready)], or None: the general
         # path
         self.plans: dict[tuple[Any, ...], list[tuple[str, Callable[[Any], Any]]] | None] = {}
+        self.prepared: dict[str, Any] | None = None  # the last row's state, ready for orjson
 
     def __call__(self, event: Any) -> StoredEvent:
         originator_id, originator_version, topic, state = self.row(event)
@@ -149,7 +151,27 @@ class StateEncoder:
             body = orjson.dumps(state)
         except (_Unusual, TypeError):
             return self._general(event)
+        self.prepared = state
         return originator_id, originator_version, topic, body
+
+    def row_and_leaf(self, event: Any) -> tuple[EventRow, str]:
+        """The stored event and its Merkle leaf hash (audit.verifier.canonical), in hex. On the fast
+        path the state is written once more with sorted keys, which is its canonical JSON, so the
+        leaf is hashed without parsing the state again."""
+        row = self.row(event)
+        originator_id, version, topic, body = row
+        stamp = getattr(event, "timestamp", None)
+        if self.prepared is not None and isinstance(stamp, datetime):
+            body = orjson.dumps(self.prepared, option=orjson.OPT_SORT_KEYS)
+            data = (
+                b'{"originator_id":"' + str(originator_id).encode() + b'","originator_version":'
+                + str(int(version)).encode() + b',"recorded_at":' + _quote(stamp.isoformat()).encode()
+                + b',"state":' + body + b',"topic":' + _quote(topic).encode("utf-8") + b"}"
+            )  # fmt: skip
+            return row, hashlib.sha256(b"\x00" + data).hexdigest()
+        from ledger.seal import leaf_hex
+
+        return row, leaf_hex(originator_id, version, topic, body)
 
     def _plan(
         self, state: dict[str, Any], shape: tuple[Any, ...]
@@ -166,10 +188,12 @@ class StateEncoder:
         return plan
 
     def _general(self, event: Any) -> EventRow:
+        self.prepared = None
         stored = self.mapper.to_stored_event(event)
         return stored.originator_id, stored.originator_version, stored.topic, stored.state
 
 
+_quote = json.encoder.encode_basestring  # as audit.verifier.canonical quotes a str
 _GENERAL = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False)
 # the keys of each shape of fields seen, sorted, each with its '"key": ' written out
 _ORDERS: dict[tuple[Any, ...], list[tuple[Any, str]]] = {}

@@ -59,7 +59,7 @@ from ledger.import_format import (
 from ledger.money import parse_amount
 from ledger.policy import Policy, policy_in_force
 from ledger.rules import Breach, business_today, raise_first, role_may_record, signer_holds_role
-from ledger.seal import Seal, Signer, leaves_of, mark, new_seal_id
+from ledger.seal import Seal, Signer, mark, new_seal_id
 from ledger.text import CONTROL_BUT_TAB
 from ledger.unit import RecommendationRound, Unit, unit_uuid
 
@@ -372,9 +372,10 @@ def _check(
 ) -> Iterator[Message]:
     """Apply every row to the aggregates and yield what to write (see ``Message``)."""
     books = _Books(app, person, claimed_role, cache_vouchers)
-    encode = books.encoder.row
+    encode = books.encoder.row_and_leaf
     result = ImportResult()
     pending: list[EventRow] = []
+    leaves: list[str] = []
     seal_id = new_seal_id()
     since = 0
     # a spend repeating a reversed voucher, by (grant, voucher): a repeat of history only if the
@@ -403,11 +404,14 @@ def _check(
         result.events += len(events)
         if not result.errors:
             mark(events, seal_id)
-            pending += map(encode, events)
+            for event in events:
+                stored, leaf = encode(event)
+                pending.append(stored)
+                leaves.append(leaf)
         if len(pending) >= batch:
             yield "rows", since
-            yield "events", (seal_id, pending)
-            pending, since, seal_id = [], 0, new_seal_id()
+            yield "events", (seal_id, pending, "".join(leaves))
+            pending, leaves, since, seal_id = [], [], 0, new_seal_id()
         elif since >= 1000:
             yield "rows", since
             since = 0
@@ -417,7 +421,7 @@ def _check(
     result.errors.sort(key=lambda e: e.line)
     if not result.errors and result.events:
         if pending:
-            yield "events", (seal_id, pending)
+            yield "events", (seal_id, pending, "".join(leaves))
         yield from _snapshots(app, books.changed.values(), books.encoder)
     yield "result", result
 
@@ -528,11 +532,12 @@ def import_rows(
 
 
 def sealed(
-    app: GrantLedger, body: tuple[UUID, list[EventRow]], signer: Signer, name: str, encoder: StateEncoder
+    app: GrantLedger, body: tuple[UUID, list[EventRow], str], signer: Signer, name: str, encoder: StateEncoder
 ) -> list[EventRow]:
-    """A batch of the import's events and, after them, its seal: one signature per batch."""
-    seal_id, rows = body
-    seal = Seal.of(seal_id, signer, name, leaves_of(rows))
+    """A batch of the import's events and, after them, its seal: one signature per batch, over
+    the leaf hashes the checking side computed as it encoded them."""
+    seal_id, rows, leaves = body
+    seal = Seal.of(seal_id, signer, name, leaves)
     return [*rows, encoder.row(seal.collect_events()[0])]
 
 

@@ -9,17 +9,16 @@ import stat
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 
 from commands.cli import cli
 from tests.conftest import Ledger, approved_district_grant, selected
-from tests.test_core_rules import refused
 
 SPEND = ["spend", "G1", "--category", "equipment", "--source", "subsidy"]
 
 
-def run(ledger: Ledger, key: Path, *args: str, env: dict[str, str] | None = None) -> object:
+def run(ledger: Ledger, key: Path, *args: str, env: dict[str, str] | None = None) -> Result:
     return ledger.runner.invoke(cli, ["--db", ledger.url, "--key", str(key), "--lang", "en", *args], env=env)
 
 
@@ -33,7 +32,7 @@ def new_key(ledger: Ledger, name: str) -> Path:
 def add(ledger: Ledger, name: str, role: str, key: Path, *extra: str) -> None:
     result = run(ledger, ledger.key("admin"), "people", "add", name, "--role", role,
                  "--public-key", str(key.with_suffix(".pub")), *extra)  # fmt: skip
-    assert result.exit_code == 0, (result.stdout, result.stderr)  # type: ignore[attr-defined]
+    assert result.exit_code == 0, (result.stdout, result.stderr)
 
 
 def stored_actors(url: str) -> list[tuple[str, str, str]]:
@@ -89,8 +88,8 @@ def test_an_officers_key_cannot_review_approve_or_sign_a_checkpoint(ledger: Ledg
         ["audit", "checkpoint"],
     ):
         result = run(ledger, officer, *args)
-        assert result.exit_code == 3, (args, result.stdout, result.stderr)  # type: ignore[attr-defined]
-        assert "approver" in result.stderr  # type: ignore[attr-defined]
+        assert result.exit_code == 3, (args, result.stdout, result.stderr)
+        assert "approver" in result.stderr
     # claiming another role does not help: it is checked against the registry
     claimed = ledger.runner.invoke(cli, ["--db", ledger.url, "--key", str(officer), "--role", "approver",
                                          "grant", "review", "G1", "--panel", "5", "--recommendation",
@@ -105,10 +104,10 @@ def test_an_auditor_records_nothing_and_an_unregistered_key_nothing(ledger: Ledg
     auditor = run(
         ledger, ledger.key("auditor"), *SPEND, "--amount", "100", "--voucher", "A1", "--date", "2024-05-01"
     )
-    assert auditor.exit_code == 3 and "auditor role may not record" in auditor.stderr  # type: ignore[attr-defined]
+    assert auditor.exit_code == 3 and "auditor role may not record" in auditor.stderr
     stranger = run(ledger, new_key(ledger, "stranger"), *SPEND, "--amount", "100", "--voucher", "A1",
                    "--date", "2024-05-01")  # fmt: skip
-    assert stranger.exit_code == 3 and "not the key of anyone registered" in stranger.stderr  # type: ignore[attr-defined]
+    assert stranger.exit_code == 3 and "not the key of anyone registered" in stranger.stderr
     none = ledger.runner.invoke(cli, ["--db", ledger.url, *SPEND, "--amount", "100", "--voucher", "A1",
                                       "--date", "2024-05-01"], env={"GRANT_LEDGER_KEY": ""})  # fmt: skip
     assert none.exit_code == 2 and "--key" in none.stderr
@@ -153,13 +152,13 @@ def test_a_revoked_key_is_refused_from_its_revocation_and_the_record_says_who(le
     add(ledger, "财务-李敏", "officer", key)
     assert (
         run(ledger, key, *SPEND, "--amount", "100", "--voucher", "L1", "--date", "2024-05-01").exit_code == 0
-    )  # type: ignore[attr-defined]
+    )
     revoked = run(ledger, ledger.key("admin"), "people", "revoke", "财务-李敏", "--date", "2024-06-01")
-    assert revoked.exit_code == 0, revoked.stderr  # type: ignore[attr-defined]
+    assert revoked.exit_code == 0, revoked.stderr
     before = ledger.event_count()
     for day in ("2024-06-01", "2024-07-01"):
         result = run(ledger, key, *SPEND, "--amount", "100", "--voucher", f"L-{day}", "--date", day)
-        assert result.exit_code == 3 and "not the key of anyone registered" in result.stderr  # type: ignore[attr-defined]
+        assert result.exit_code == 3 and "not the key of anyone registered" in result.stderr
     assert ledger.event_count() == before
     people = json.loads(ledger.ok("people", "list", "--format", "json").stdout)
     assert {"name": "财务-李敏", "until": "2024-06-01"}.items() <= next(
@@ -169,7 +168,7 @@ def test_a_revoked_key_is_refused_from_its_revocation_and_the_record_says_who(le
     other = new_key(ledger, "other")
     refused_add = run(ledger, ledger.key("officer"), "people", "add", "x", "--role", "admin",
                       "--public-key", str(other.with_suffix(".pub")))  # fmt: skip
-    assert refused_add.exit_code == 3 and "admin" in refused_add.stderr  # type: ignore[attr-defined]
+    assert refused_add.exit_code == 3 and "admin" in refused_add.stderr
 
 
 def test_a_rotated_keys_old_half_is_refused_after_the_rotation(ledger: Ledger) -> None:
@@ -179,7 +178,7 @@ def test_a_rotated_keys_old_half_is_refused_after_the_rotation(ledger: Ledger) -
     add(ledger, "财务-王", "officer", old)
     assert (
         run(ledger, old, *SPEND, "--amount", "100", "--voucher", "W1", "--date", "2024-05-01").exit_code == 0
-    )  # type: ignore[attr-defined]
+    )
     rotated = run(
         ledger,
         ledger.key("admin"),
@@ -189,14 +188,14 @@ def test_a_rotated_keys_old_half_is_refused_after_the_rotation(ledger: Ledger) -
         "--public-key",
         str(new.with_suffix(".pub")),
     )
-    assert rotated.exit_code == 0, rotated.stderr  # type: ignore[attr-defined]
+    assert rotated.exit_code == 0, rotated.stderr
     before = ledger.event_count()
     stale = run(ledger, old, *SPEND, "--amount", "100", "--voucher", "W2", "--date", "2024-05-02")
-    assert stale.exit_code == 3 and "rotated" in stale.stderr  # type: ignore[attr-defined]
+    assert stale.exit_code == 3 and "rotated" in stale.stderr
     assert ledger.event_count() == before
     assert (
         run(ledger, new, *SPEND, "--amount", "100", "--voucher", "W2", "--date", "2024-05-02").exit_code == 0
-    )  # type: ignore[attr-defined]
+    )
     assert [a for a in stored_actors(ledger.url) if a[0] == "Grant.ExpenditureRecorded"] == [
         ("Grant.ExpenditureRecorded", "财务-王", "officer")
     ] * 2
@@ -209,7 +208,7 @@ def test_the_root_passes_on_only_by_its_own_statement(ledger: Ledger) -> None:
     by_other = run(
         ledger, other_admin, "people", "rotate", "admin", "--public-key", str(successor.with_suffix(".pub"))
     )
-    assert by_other.exit_code == 3 and "root" in by_other.stderr  # type: ignore[attr-defined]
+    assert by_other.exit_code == 3 and "root" in by_other.stderr
     by_root = run(
         ledger,
         ledger.key("admin"),
@@ -219,9 +218,9 @@ def test_the_root_passes_on_only_by_its_own_statement(ledger: Ledger) -> None:
         "--public-key",
         str(successor.with_suffix(".pub")),
     )
-    assert by_root.exit_code == 0, by_root.stderr  # type: ignore[attr-defined]
+    assert by_root.exit_code == 0, by_root.stderr
     revoke_root = run(ledger, successor, "people", "revoke", "admin", "--date", "2024-01-01")
-    assert revoke_root.exit_code == 3 and "root" in revoke_root.stderr  # type: ignore[attr-defined]
+    assert revoke_root.exit_code == 3 and "root" in revoke_root.stderr
 
 
 def test_who_recorded_an_application_may_not_review_notice_or_approve_it(ledger: Ledger) -> None:
@@ -232,11 +231,12 @@ def test_who_recorded_an_application_may_not_review_notice_or_approve_it(ledger:
     assert (
         run(ledger, li_officer, "unit", "register", "U1", "--name", "单位", "--date", "2024-02-01").exit_code
         == 0
-    )  # type: ignore[attr-defined]
-    applied = run(ledger, li_officer, "grant", "apply", "G1", "--unit", "U1", "--base", "B0001", "--programme",
-                  "district_base", "--project", "电工", "--amount", "20万", "--date", "2024-03-01")  # fmt: skip
-    assert applied.exit_code == 0, applied.stderr  # type: ignore[attr-defined]
-    assert run(ledger, ledger.key("admin"), "people", "revoke", "李敏", "--date", "2024-03-05").exit_code == 0  # type: ignore[attr-defined]
+    )
+    applied = run(ledger, li_officer, "grant", "apply", "G1", "--unit", "U1", "--base", "B0001",
+                  "--programme", "district_base", "--project", "电工", "--amount", "20万",
+                  "--date", "2024-03-01")  # fmt: skip
+    assert applied.exit_code == 0, applied.stderr
+    assert run(ledger, ledger.key("admin"), "people", "revoke", "李敏", "--date", "2024-03-05").exit_code == 0
     add(ledger, "李敏", "approver", li_approver, "--date", "2024-03-05")
     before = ledger.event_count()
     for args in (
@@ -245,8 +245,8 @@ def test_who_recorded_an_application_may_not_review_notice_or_approve_it(ledger:
         ["grant", "approve", "G1", "--amount", "200000", "--document", "D1", "--date", "2024-04-01"],
     ):
         result = run(ledger, li_approver, *args)
-        assert result.exit_code == 3, (args, result.stderr)  # type: ignore[attr-defined]
-        assert "separation of duties" in result.stderr and "李敏 recorded this application" in result.stderr  # type: ignore[attr-defined]
+        assert result.exit_code == 3, (args, result.stderr)
+        assert "separation of duties" in result.stderr and "李敏 recorded this application" in result.stderr
     assert ledger.event_count() == before
     selected(ledger)  # another approver may
     ledger.ok(
@@ -270,19 +270,19 @@ def test_who_ordered_a_rectification_or_recovery_may_not_record_its_completion(l
     add(ledger, "赵", "approver", zhao_approver)
     ordered = run(ledger, zhao_approver, "rectify", "order", "G1", "--ref", "R1", "--finding", "台账不全",
                   "--deadline", "2025-06-30", "--date", "2025-04-01")  # fmt: skip
-    assert ordered.exit_code == 0, ordered.stderr  # type: ignore[attr-defined]
+    assert ordered.exit_code == 0, ordered.stderr
     recovery = run(ledger, zhao_approver, "recover", "order", "G1", "--amount", "1万", "--reason", "违规",
                    "--document", "追-1", "--date", "2025-04-02")  # fmt: skip
-    assert recovery.exit_code == 0, recovery.stderr  # type: ignore[attr-defined]
-    assert run(ledger, ledger.key("admin"), "people", "revoke", "赵", "--date", "2025-04-03").exit_code == 0  # type: ignore[attr-defined]
+    assert recovery.exit_code == 0, recovery.stderr
+    assert run(ledger, ledger.key("admin"), "people", "revoke", "赵", "--date", "2025-04-03").exit_code == 0
     add(ledger, "赵", "officer", zhao_officer, "--date", "2025-04-03")
     before = ledger.event_count()
     completed = run(ledger, zhao_officer, "rectify", "complete", "G1", "--ref", "R1", "--note", "已整改",
                     "--date", "2025-05-01")  # fmt: skip
-    assert completed.exit_code == 3 and "赵 ordered this rectification" in completed.stderr  # type: ignore[attr-defined]
+    assert completed.exit_code == 3 and "赵 ordered this rectification" in completed.stderr
     received = run(ledger, zhao_officer, "recover", "receive", "G1", "--amount", "1万", "--voucher", "RV1",
                    "--date", "2025-05-02")  # fmt: skip
-    assert received.exit_code == 3 and "赵 ordered this recovery" in received.stderr  # type: ignore[attr-defined]
+    assert received.exit_code == 3 and "赵 ordered this recovery" in received.stderr
     assert ledger.event_count() == before
     ledger.ok("rectify", "complete", "G1", "--ref", "R1", "--note", "已整改", "--date", "2025-05-01")
 
@@ -293,7 +293,7 @@ def _forge_copy_of_an_expenditure(url: str, amount: str) -> None:
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            oid, version, topic, state = conn.execute(
+            oid, _, topic, state = conn.execute(
                 text("SELECT originator_id, originator_version, topic, state FROM ledger_events "
                      "WHERE topic = 'grant-ledger:Grant.ExpenditureRecorded' ORDER BY id DESC LIMIT 1")
             ).one()  # fmt: skip
@@ -335,8 +335,9 @@ def test_a_forged_seal_with_an_unregistered_key_is_refused(ledger: Ledger) -> No
     """The forger signs their own seal over the forged event: not a registered key."""
     from uuid import uuid4
 
-    from ledger.seal import Seal, Signer, leaf_hex
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ledger.seal import Seal, Signer, leaf_hex
 
     approved_district_grant(ledger)
     ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
@@ -382,13 +383,15 @@ def test_an_encrypted_key_needs_its_passphrase_and_an_open_key_file_is_refused(
     add(ledger, "财务-周", "officer", path)
     spend = [*SPEND, "--amount", "100", "--voucher", "E1", "--date", "2024-05-01"]
     wrong = run(ledger, path, *spend, env={"GRANT_LEDGER_KEY_PASSPHRASE": "错误"})
-    assert wrong.exit_code == 2 and "passphrase is wrong" in wrong.stderr  # type: ignore[attr-defined]
-    prompted = ledger.runner.invoke(cli, ["--db", ledger.url, "--key", str(path), *spend],
-                                    input="正确的口令\n", env={"GRANT_LEDGER_KEY_PASSPHRASE": ""})  # fmt: skip
+    assert wrong.exit_code == 2 and "passphrase is wrong" in wrong.stderr
+    prompted = ledger.runner.invoke(
+        cli, ["--db", ledger.url, "--key", str(path), *spend], input="正确的口令\n",
+        env={"GRANT_LEDGER_KEY_PASSPHRASE": ""},
+    )  # fmt: skip
     assert prompted.exit_code == 0, prompted.stderr
     os.chmod(path, 0o644)
     opened = run(ledger, path, *spend, env={"GRANT_LEDGER_KEY_PASSPHRASE": "正确的口令"})
-    assert opened.exit_code == 2 and "chmod 600" in opened.stderr  # type: ignore[attr-defined]
+    assert opened.exit_code == 2 and "chmod 600" in opened.stderr
 
 
 def test_a_ledger_made_before_signing_is_adopted_by_migrate(tmp_path: Path) -> None:
@@ -427,8 +430,10 @@ def test_a_ledger_made_before_signing_is_adopted_by_migrate(tmp_path: Path) -> N
         cli, ["--db", url, "migrate", "--admin", "x", "--admin-key", str(tmp_path / "x.key")]
     )
     assert again.exit_code == 5
-    added = runner.invoke(cli, ["--db", url, "--key", str(tmp_path / "chen.key"), "people", "add", "财务-李",
-                                "--role", "officer", "--public-key", str(key.with_suffix(".pub"))])  # fmt: skip
+    admin = str(tmp_path / "chen.key")
+    public = str(key.with_suffix(".pub"))
+    added = runner.invoke(cli, ["--db", url, "--key", admin, "people", "add", "财务-李",
+                                "--role", "officer", "--public-key", public])  # fmt: skip
     assert added.exit_code == 0, added.stderr
     spent = runner.invoke(cli, ["--db", url, "--key", str(key), *SPEND, "--amount", "100", "--voucher", "X",
                                 "--date", "2024-05-11"])  # fmt: skip
