@@ -169,6 +169,8 @@ OPTIONS = {
     "lines": "--line",
     "sha256": "--file",
     "attachments": "--attachment",
+    "person": "NAME",
+    "person_role": "--role",
 }
 
 

@@ -60,6 +60,8 @@ def init_command(admin: str | None, admin_key: Path | None, encrypt: bool) -> No
     from ledger.seal import PASSPHRASE_ENV, generate_key, public_file
 
     s = settings()
+    name = (admin or default_actor()).strip()
+    _check_name(name)
     s.create()
     app = s.ledger()
     registry = app.trust.registry(fresh=True)
@@ -71,14 +73,12 @@ def init_command(admin: str | None, admin_key: Path | None, encrypt: bool) -> No
                 err=True,
             )
         else:
-            name = (admin or default_actor()).strip()
             path = admin_key or default_admin_key(s.url, name)
             passphrase = None
             if encrypt:
                 passphrase = os.environ.get(PASSPHRASE_ENV) or click.prompt(
                     "passphrase for the new key", hide_input=True, confirmation_prompt=True, err=True
                 )
-            _check_name(name)
             signer = generate_key(path, passphrase)
             app.found_registry(signer, name)
             click.echo(f"root administrator: {name}, private key {path} (public half {public_file(path)})")

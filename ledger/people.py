@@ -7,9 +7,10 @@ this aggregate only turns an administrator's act into the event, refused as that
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from eventsourcing.domain import Aggregate
+from pydantic import AfterValidator
 
 from audit.verifier.people import (
     FOUNDED,
@@ -92,10 +93,20 @@ def person_of(registry: Registry, name: str) -> Any:
 # ----------------------------------------------------------------------------- actions
 
 
+def _person_name(value: str) -> str:
+    # a name signs checkpoints as the signed note's key name: no spaces, no '+'
+    if any(c.isspace() for c in value) or "+" in value:
+        raise ValueError(f"{value!r}: a person's name has no spaces and no '+' (e.g. 财务-李敏)")
+    return value
+
+
+PersonName = Annotated[Identifier, AfterValidator(_person_name)]
+
+
 class PeopleAction(Action):
     """An administrator's act on the registry."""
 
-    person: Identifier
+    person: PersonName
     on: date | None = None  # type: ignore[assignment]
 
     def judge(self, policy: Policy, today: date) -> None:
