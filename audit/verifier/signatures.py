@@ -302,7 +302,10 @@ class Signatures:
     def finish(self, included: int) -> None:
         for seal_id, events in self._pending.items():
             for e in events:
-                self.report.fail(f"{e.where()} by {e.actor}: names seal {seal_id}, which no later event is")
+                self.report.fail(
+                    f"{e.where()} by {e.actor}: names seal {seal_id}, which does not follow it (stored after "
+                    "the seal it names: a copy, or inserted below the application)"
+                )
         self._pending.clear()
         for n, (event_id, topic, originator, version) in zip(
             self._unsigned_index, self._unsigned_id, strict=True
