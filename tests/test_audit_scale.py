@@ -148,4 +148,6 @@ def test_a_withheld_row_is_checked_for_what_events_jsonl_states_only(bundle: tup
     sheet.cell(row=row, column=7, value="f" * 64)
     book.save(b / "report.xlsx")
     write_manifest(b)
-    assert [f[:38] for f in verify_bundle(b).failures] == [f"report.xlsx event log row {row}: shows ({row - 2},"[:38]]
+    assert [f[:38] for f in verify_bundle(b).failures] == [
+        f"report.xlsx event log row {row}: shows ({row - 2},"[:38]
+    ]

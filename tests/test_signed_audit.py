@@ -238,7 +238,9 @@ def test_an_inserted_expenditure_fails_naming_it_even_under_a_later_approver_che
         out,
         f"event {forged} (leaf {forged - 1}, Grant.ExpenditureRecorded of ",
     ), out
-    assert "by tester: names seal " in out and "which does not follow it (stored after the seal it names" in out
+    assert (
+        "by tester: names seal " in out and "which does not follow it (stored after the seal it names" in out
+    )
     # the checkpoint is the real approver's, the workbook the ledger's own, the amount within
     # the ring-fence: only the seal tells
     assert out.count("\n  - ") == 1, out
@@ -259,7 +261,9 @@ def test_an_event_re_sealed_with_a_key_not_in_the_registry_fails(
         grant = _grant(app)
         stored = app.repository.event_store.get(grant.id)
         last = [e for e in stored if isinstance(e, Grant.ExpenditureRecorded)][-1]
-        fields = {k: v for k, v in vars(last).items() if k not in ("originator_id", "originator_version", "seal")}
+        fields = {
+            k: v for k, v in vars(last).items() if k not in ("originator_id", "originator_version", "seal")
+        }
         grant.trigger_event(Grant.ExpenditureRecorded, **{**fields, "voucher": "F2", "amount": Decimal(9)})
         return [grant]
 
