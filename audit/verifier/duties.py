@@ -99,12 +99,22 @@ _STEP = {
 }
 RECTIFY_ORDER, RECTIFY_DONE = _G + "RectificationOrdered", _G + "RectificationCompleted"
 RECOVER_ORDER, RECOVER_DONE = _G + "RecoveryOrdered", _G + "FundsRecovered"
+# the events separation of duties reads or judges
+DUTY_TOPICS = CHECKS_APPLICATION | {APPLIED, RECTIFY_ORDER, RECTIFY_DONE, RECOVER_ORDER, RECOVER_DONE}
+
+
+def _roles(topic: str) -> frozenset[str]:
+    actions = TOPIC_ACTIONS.get(topic, ())
+    return frozenset(role for role, allowed in ROLE_ACTIONS.items() if allowed.intersection(actions))
+
+
+_ROLES = {topic: _roles(topic) for topic in TOPIC_ACTIONS}
+_NO_ONE: frozenset[str] = frozenset()
 
 
 def roles_for(topic: str) -> frozenset[str]:
     """The roles that may record an event of ``topic`` (none: a kind the verifier does not know)."""
-    actions = TOPIC_ACTIONS.get(topic, ())
-    return frozenset(role for role, allowed in ROLE_ACTIONS.items() if allowed.intersection(actions))
+    return _ROLES.get(topic, _NO_ONE)
 
 
 def action_of(topic: str) -> str:

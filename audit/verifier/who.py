@@ -18,6 +18,13 @@ def _kind(topic: str) -> str:
     return topic.split(":", 1)[-1]
 
 
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value is not None else None
+    except ValueError:
+        return None
+
+
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -33,26 +40,40 @@ class Activity:
         state = record.get("state")
         if not isinstance(topic, str) or topic in (SEAL_TOPIC, ADOPTION_TOPIC) or not isinstance(state, dict):
             return
+        actor, role = state.get("actor"), state.get("role")
         key = (
-            str(state.get("actor") or ""),
-            str(state.get("role") or ""),
-            _kind(topic),
-            SIGNED if state.get("seal") else ADOPTED,
+            actor if actor.__class__ is str else str(actor or ""),
+            role if role.__class__ is str else str(role or ""),
+            topic,
+            bool(state.get("seal")),
         )
-        on = state_date(state.get("occurred_on"))
+        on = state.get("occurred_on")
+        on = on.get("_data_") if on.__class__ is dict else on
+        on = on if on.__class__ is str else None
         row = self._rows.get(key)
         if row is None:
             self._rows[key] = [1, on, on]
             return
         row[0] += 1
         if on is not None:
-            row[1] = on if row[1] is None or on < row[1] else row[1]
-            row[2] = on if row[2] is None or on > row[2] else row[2]
+            if row[1] is None or on < row[1]:
+                row[1] = on
+            if row[2] is None or on > row[2]:
+                row[2] = on
 
     def rows(self) -> list[list[Any]]:
+        merged: dict[tuple[str, str, str, str], list[Any]] = {}
+        for (actor, role, topic, sealed), (count, first, last) in self._rows.items():
+            key = (str(actor or ""), str(role or ""), _kind(topic), SIGNED if sealed else ADOPTED)
+            days = [d for d in (_date(first), _date(last)) if d is not None]
+            row = merged.setdefault(key, [0, None, None])
+            row[0] += count
+            for day in days:
+                row[1] = day if row[1] is None or day < row[1] else row[1]
+                row[2] = day if row[2] is None or day > row[2] else row[2]
         return [
             [_text(person), _text(role), kind, signed, count, first, last]
-            for (person, role, kind, signed), (count, first, last) in sorted(self._rows.items())
+            for (person, role, kind, signed), (count, first, last) in sorted(merged.items())
         ]
 
 
