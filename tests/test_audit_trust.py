@@ -97,7 +97,7 @@ def _rewrite_payee_below_the_application(url: str, voucher: str, payee: str) -> 
 def test_a_rebuild_keeps_signed_checkpoints_and_they_are_still_exported(
     keyed: tuple[Ledger, Path], tmp_path: Path
 ) -> None:
-    ledger, key = keyed
+    ledger, _ = keyed
     first = _checkpoint(ledger, tmp_path / "cp1.txt")
     ledger.ok(
         "disburse", "G1", "--amount", "1万", "--voucher", "T2", "--tranche", "2", "--date", "2024-07-01"
@@ -119,7 +119,7 @@ def test_a_rebuild_keeps_signed_checkpoints_and_they_are_still_exported(
 def test_the_database_refuses_to_change_signed_checkpoints(
     keyed: tuple[Ledger, Path], table: str, statement: str
 ) -> None:
-    ledger, key = keyed
+    ledger, _ = keyed
     _checkpoint(ledger)
     if table == "audit_checkpoints":
         statement = statement.replace("leaf_index = leaf_index", "size = size + 1")
@@ -181,7 +181,8 @@ def _reseal(url: str, nid: int, key: Path) -> None:
         with engine.begin() as conn:
             rows = conn.execute(
                 text(
-                    f"SELECT id, originator_id, originator_version, topic, state FROM {EVENTS_TABLE} ORDER BY id"
+                    "SELECT id, originator_id, originator_version, topic, state "
+                    f"FROM {EVENTS_TABLE} ORDER BY id"
                 )
             ).all()
             seal_id = json.loads(bytes(next(r.state for r in rows if r.id == nid)))["seal"]
@@ -378,7 +379,7 @@ def test_a_grant_bundle_withholding_one_of_its_own_events_fails_naming_the_missi
 def test_a_bundle_that_lists_an_included_aggregate_as_withheld_fails(
     keyed: tuple[Ledger, Path], tmp_path: Path
 ) -> None:
-    ledger, key = keyed
+    ledger, _ = keyed
     _checkpoint(ledger, tmp_path / "trusted.txt")
     b = _export(ledger, tmp_path / "b", "--grant", "G1")
     lines = _lines(b)
@@ -403,7 +404,7 @@ def test_a_bundle_that_lists_an_included_aggregate_as_withheld_fails(
 
 
 def test_a_bundle_whose_listing_does_not_add_up_fails(keyed: tuple[Ledger, Path], tmp_path: Path) -> None:
-    ledger, key = keyed
+    ledger, _ = keyed
     approved_district_grant(ledger, grant="G2", base="B0002", unit="U2")
     _checkpoint(ledger, tmp_path / "trusted.txt")
     b = _export(ledger, tmp_path / "b", "--grant", "G1")

@@ -69,9 +69,9 @@ def insider_export(url: str, key: Path, name: str, directory: Path) -> Path:
     written by the ledger's own export — consistent in every hash, sheet and signature."""
     from audit.bundle import export
     from audit.trail import sign_head
+    from commands.registry import all_projections
     from ledger.application import open_ledger
     from ledger.seal import load_signer
-    from commands.registry import all_projections
     from projections.runner import catch_up
 
     app = open_ledger(url)
@@ -334,8 +334,8 @@ def test_a_separation_of_duties_breach_fails(sqlite_ledger: Ledger, tmp_path: Pa
     run("people", "add", "li", "--role", "approver", "--public-key", str(li_approver.with_suffix(".pub")))
     refused = ledger.runner.invoke(
         cli,
-        ["--db", ledger.url, "--lang", "en", "--key", str(li_approver), "grant", "review", "G2", "--panel", "5",
-         "--recommendation", "recommend", "--date", "2024-03-08"],
+        ["--db", ledger.url, "--lang", "en", "--key", str(li_approver), "grant", "review", "G2",
+         "--panel", "5", "--recommendation", "recommend", "--date", "2024-03-08"],
     )  # fmt: skip
     assert refused.exit_code == 3 and "separation of duties" in refused.stderr  # the ledger refuses
 
@@ -436,9 +436,10 @@ def test_a_checkpoint_not_signed_by_a_registered_approver_fails(
     write_manifest(b)
     code, out = _verify(ledger, b)
     assert code == 6
+    size = len((b / "events.jsonl").read_text().splitlines())
     assert (
-        "checkpoints/0001.txt: not signed by an approver registered at its size "
-        f"{len((b / 'events.jsonl').read_text().splitlines())} with their key then (signed as tester.approver)"
+        f"checkpoints/0001.txt: not signed by an approver registered at its size {size} with their key "
+        "then (signed as tester.approver)"
     ) in out
 
 
@@ -498,15 +499,15 @@ def test_a_migrated_ledger_s_old_events_are_shown_as_adopted_and_verify(tmp_path
 
     runner = CliRunner()
     url = _unsigned_ledger(tmp_path / "old.db")
-    admin, wang, li = tmp_path / "chen.key", tmp_path / "wang.key", tmp_path / "li.key"
+    admin, wang, li = tmp_path / "chen.key", tmp_path / "wang", tmp_path / "li"  # li.pub beside li
     migrated = runner.invoke(cli, ["--db", url, "migrate", "--admin", "chen", "--admin-key", str(admin)])
     assert migrated.exit_code == 0, migrated.stderr
     root = migrated.stdout.split("trust root: ")[1].split()[0]
     generate_key(wang)
     generate_key(li)
     for args in (
-        ["--key", str(admin), "people", "add", "wang", "--role", "approver", "--public-key", str(wang.with_suffix(".pub"))],
-        ["--key", str(admin), "people", "add", "li", "--role", "officer", "--public-key", str(li.with_suffix(".pub"))],
+        ["--key", str(admin), "people", "add", "wang", "--role", "approver", "--public-key", f"{wang}.pub"],
+        ["--key", str(admin), "people", "add", "li", "--role", "officer", "--public-key", f"{li}.pub"],
         ["--key", str(li), "disburse", "G1", "--amount", "1万", "--voucher", "T1", "--date", "2024-04-10"],
         ["--key", str(wang), "audit", "checkpoint"],
         ["--key", str(wang), "audit", "export", str(tmp_path / "b")],
@@ -517,9 +518,10 @@ def test_a_migrated_ledger_s_old_events_are_shown_as_adopted_and_verify(tmp_path
     adopted = _count_unsealed(bundle)
     assert adopted == 4  # the unit's two events, the grant's two
     # the checkpoint the auditor kept from before the migration stays valid
+    kept = str(tmp_path / "legacy.txt")
     result = runner.invoke(
-        cli, ["--lang", "en", "audit", "verify", str(bundle), "--root", root, "--trusted", str(tmp_path / "legacy.txt")]
-    )  # fmt: skip
+        cli, ["--lang", "en", "audit", "verify", str(bundle), "--root", root, "--trusted", kept]
+    )
     assert result.exit_code == 0, result.stdout
     assert (
         "; 4 older events adopted, not signed" in result.stdout

@@ -41,7 +41,6 @@ from audit.verifier.report import Report
 from audit.verifier.seals import (
     ADOPTION_TOPIC,
     SEAL_TOPIC,
-    leaf_list,
     message_of,
     signature_verifies,
 )
@@ -369,7 +368,7 @@ def _leaf_set(leaves: Any) -> set[bytes]:
     try:
         raw = bytes.fromhex(leaves) if isinstance(leaves, str) else b""
     except ValueError:
-        return set(leaf_list(str(leaves)))  # not hex: matches nothing
+        return set()  # not hex: covers nothing
     return {raw[i : i + 32] for i in range(0, len(raw), 32)}
 
 

@@ -33,7 +33,7 @@ class Activity:
     """Events per (person, role, kind, signed or adopted): their count, first and last dates."""
 
     def __init__(self) -> None:
-        self._rows: dict[tuple[str, str, str, str], list[Any]] = {}
+        self._rows: dict[tuple[str, str, str, bool], list[Any]] = {}  # actor, role, topic, sealed
 
     def feed(self, record: dict[str, Any]) -> None:
         topic = record.get("topic")
