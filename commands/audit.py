@@ -45,10 +45,9 @@ def audit_group() -> None:
 
     \b
     Typical round:
-      grant-ledger keys generate                    # once
-      grant-ledger audit checkpoint > cp-2024-06.txt
+      grant-ledger --key wang.key audit checkpoint > cp-2024-06.txt   # an approver
       grant-ledger audit export bundle-2024-06/
-      grant-ledger audit verify bundle-2024-06/ --trusted cp-2024-03.txt   # the auditor
+      grant-ledger audit verify bundle-2024-06/ --root TRUST_ROOT --trusted cp-2024-03.txt   # the auditor
     """
 
 

@@ -576,3 +576,50 @@ def test_the_verifier_s_table_of_who_may_record_what_agrees_with_the_ledger_s() 
 
     recorded = set().union(*(topics(c) for c in (Grant, Unit, RecommendationRound, People)))
     assert recorded == set(TOPIC_ACTIONS)
+
+
+def test_an_adoption_stretched_over_later_events_fails(tmp_path: Path) -> None:
+    """The adoption's size raised so that an unsigned event stored after it passes as adopted;
+    the insider re-signs the checkpoints with the approver's key: the root's signature fails."""
+    from audit.log import ORIGIN
+    from audit.signing import load_private_key, sign_checkpoint, utc_timestamp
+    from audit.verifier.canonical import record_leaf_hash
+    from audit.verifier.checkpoint import Checkpoint
+    from audit.verifier.merkle import CompactRange
+    from ledger.seal import generate_key
+
+    runner = CliRunner()
+    url = _unsigned_ledger(tmp_path / "old.db")
+    admin, wang = tmp_path / "chen.key", tmp_path / "wang"
+    migrated = runner.invoke(cli, ["--db", url, "migrate", "--admin", "chen", "--admin-key", str(admin)])
+    assert migrated.exit_code == 0, migrated.stderr
+    root = migrated.stdout.split("trust root: ")[1].split()[0]
+    generate_key(wang)
+    added = runner.invoke(
+        cli, ["--db", url, "--key", str(admin), "people", "add", "wang", "--role", "approver", "--public-key", f"{wang}.pub"]
+    )  # fmt: skip
+    assert added.exit_code == 0, added.stderr
+    bundle = insider_export(url, wang, "wang", tmp_path / "b")
+    assert _verify_bundle(bundle, root)[0] == 0
+
+    path = bundle / "events.jsonl"
+    lines = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    adoption = next(x for x in lines if x["record"]["topic"] == "grant-ledger:Seal.Adopted")
+    adoption["record"]["state"]["size"] += 1
+    adoption["leaf_hash"] = record_leaf_hash(adoption["record"]).hex()
+    path.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), "utf-8")
+    private = load_private_key(wang)
+    for cp in sorted((bundle / "checkpoints").glob("*.txt")):
+        size = int(cp.read_text("utf-8").splitlines()[1])
+        tree = CompactRange().extend(bytes.fromhex(x["leaf_hash"]) for x in lines[:size]).root()
+        cp.write_text(
+            sign_checkpoint(Checkpoint(ORIGIN, size, tree, utc_timestamp()), private, "wang"), "utf-8"
+        )
+    write_manifest(bundle)
+    code, out = _verify_bundle(bundle, root)
+    assert code == 6
+    assert (
+        "adoption seal " in out
+        and "by chen: its signature does not verify under chen's registered key" in out
+    )
+    assert "carries no signature (and the ledger was never adopted)" in out  # the old events are not adopted
