@@ -595,9 +595,8 @@ def test_an_adoption_stretched_over_later_events_fails(tmp_path: Path) -> None:
     assert migrated.exit_code == 0, migrated.stderr
     root = migrated.stdout.split("trust root: ")[1].split()[0]
     generate_key(wang)
-    added = runner.invoke(
-        cli, ["--db", url, "--key", str(admin), "people", "add", "wang", "--role", "approver", "--public-key", f"{wang}.pub"]
-    )  # fmt: skip
+    add = ["people", "add", "wang", "--role", "approver", "--public-key", f"{wang}.pub"]
+    added = runner.invoke(cli, ["--db", url, "--key", str(admin), *add])
     assert added.exit_code == 0, added.stderr
     bundle = insider_export(url, wang, "wang", tmp_path / "b")
     assert _verify_bundle(bundle, root)[0] == 0
