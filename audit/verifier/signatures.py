@@ -59,7 +59,7 @@ class _Event:
     version: Any
     actor: str
     role: Any
-    on: Any  # the business date as stored (ISO text, or None)
+    on: str | None  # the business date as stored (ISO text)
     leaf: bytes
     state: dict[str, Any] | None  # kept for the registry's own events only
 
@@ -86,7 +86,6 @@ class Signatures:
         self.signed = 0
         self.seals = 0
         self.approvers: dict[int, dict[str, Person]] = {}
-        self.root_mismatch = False
 
     # ------------------------------------------------------------------ events as the scan reads them
 
@@ -190,7 +189,7 @@ class Signatures:
         covered = _leaf_set(state.get("leaves"))
         approved = {e.originator for e in events if e.topic == APPROVED}
         signed: list[_Event] = []
-        roles: dict[Any, str | None] = {}  # the signer's role by business date, as stored
+        roles: dict[str | None, str | None] = {}  # the signer's role by business date, as stored
         for e in events:
             held = roles.get(e.on, "?")
             if held == "?":
@@ -218,7 +217,7 @@ class Signatures:
         allowed = roles_for(e.topic)
         if held in allowed and e.role == held and (e.topic != APPLIED or held == "officer"):
             return None
-        when = f"on {e.on}" if isinstance(e.on, str) else "then"
+        when = f"on {e.on}" if e.on is not None else "then"
         if held is None:
             return f"{signer} held no role {when} (not yet registered, or revoked)"
         if held not in allowed:
@@ -260,7 +259,6 @@ class Signatures:
     def _check_root(self) -> None:
         found = self.registry.root_fingerprint
         if self.pinned is not None and found != self.pinned:
-            self.root_mismatch = True
             self.report.fail(
                 f"people registry: its trust root is {found}, not the root you were given ({self.pinned}): "
                 "it is another ledger's, or forged"
@@ -359,9 +357,11 @@ class Signatures:
         )
 
 
-def _iso(value: Any) -> Any:
+def _iso(value: Any) -> str | None:
     """A stored business date's text ({"_type_": "date_iso", "_data_": "…"}), as stored."""
-    return value.get("_data_") if value.__class__ is dict else value
+    if value.__class__ is dict:
+        value = value.get("_data_")
+    return value if value.__class__ is str else None
 
 
 def _leaf_set(leaves: Any) -> set[bytes]:
