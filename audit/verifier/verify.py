@@ -14,7 +14,12 @@ Checks, each failure naming the file, event or checkpoint:
    file, which must be a version the verifier knows (audit/verifier/policy.py); every sheet of the
    workbook a person reads equals what the replay yields, cell by cell (audit/verifier/sheets.py);
 6. the workbook's event log (every "event log" sheet) shows exactly the leaves of events.jsonl;
-7. bundle.json states only what the rest of the bundle shows (audit/verifier/description.py).
+7. bundle.json states only what the rest of the bundle shows (audit/verifier/description.py);
+8. who did it (audit/verifier/signatures.py): the people registry replayed from the bundle under the
+   trust root the auditor pins (``--root``; else the bundle's own, which proves nothing), every
+   event sealed by a person registered then, in a role that may record it, separation of duties,
+   the adopted events of a migrated ledger, and every checkpoint signed by an approver registered
+   at its size (or, no larger than the adoption, by a key of before: the auditor's or the bundle's).
 
 One pass over events.jsonl does 2, 3, 4 and the replay, in memory that does not grow with the
 bundle: the file is read in chunks; a line written by ``audit export`` is checked by hashing its
@@ -26,7 +31,7 @@ log export would write for it, to compare with the workbook's sheets by digest; 
 saved by another program is read cell by cell.
 
 Here: the keys and checkpoints (3, 4) and the order of it all; 1 is ``manifest``, the pass over
-events.jsonl (2 and the replay) is ``scan``, 5 is ``sheets``, 6 is ``workbook``.
+events.jsonl (2, the replay and 8) is ``scan``, 5 is ``sheets``, 6 is ``workbook``.
 """
 
 from __future__ import annotations
