@@ -5,12 +5,15 @@ Layout::
     bundle.json          what was exported (origin, tree size, filters)
     events.jsonl         one line per leaf, in leaf order: leaf_index, event_id, leaf_hash and the
                          event's record (see audit/verifier/canonical.py); events outside --grant/--as-of
-                         are "withheld": only their leaf hash is given, so the root still checks
+                         are "withheld": only their leaf hash is given, so the root still checks;
+                         the people registry's events and every seal always go out in full (an
+                         auditor checks who signed each included event by them)
     checkpoints/NNNN.txt every signed checkpoint, oldest first
     keys/NAME.pub        the public key(s) that signed them
     policy/FILE.toml     the policy data in force (a version the verifier knows by its sha256)
     report.xlsx          balances per base, spending with vouchers (by leaf index), the findings
-                         that follow from the events and the policy, the event log with leaf
+                         that follow from the events and the policy, who did what (each person's
+                         events by role and kind) and the people registry's history, the event log with leaf
                          hashes (a sheet past Excel's 1,048,576 rows goes on in "NAME (2)"…;
                          bundle.json names the event-log sheets); events.jsonl stays the log itself
     MANIFEST             sha256 of every other file, as `sha256sum` prints them
@@ -45,6 +48,9 @@ from audit.verifier.background import Background
 from audit.verifier.canonical import canonical_json, record_from_stored
 from audit.verifier.checkpoint import key_id
 from audit.verifier.layout import BALANCE_HEADERS, FORMAT, event_line, event_log_row
+from audit.verifier.people import REGISTRY_ID
+from audit.verifier.seals import ADOPTION_TOPIC, SEAL_TOPIC
+from audit.verifier.who import Activity, is_registry, registry_row
 from audit.verifier.xlsx import SheetStream, SpooledSheet, Workbook
 from ledger.database import EVENTS_TABLE
 from ledger.errors import BadInputError, NotFoundError
@@ -138,6 +144,10 @@ class _Selection:
     def keeps(self, originator: UUID, record: dict[str, Any]) -> bool:
         kept = self.decided.get(originator)
         if kept is None:
+            if originator == REGISTRY_ID or record["topic"] in (SEAL_TOPIC, ADOPTION_TOPIC):
+                # who may sign, and every signature: an auditor checks the included events by them
+                self.decided[originator] = True
+                return True
             kept = self.grant is None or originator == self.grant
             self.found_grant |= self.grant is not None and kept
             if kept and self.cutoff is not None:
@@ -178,8 +188,11 @@ def _write_events(
         kept = selection.keeps(originator, record)
         if kept:
             originators.add(record["originator_id"])
-            if book is not None and _by_cutoff(record, selection.cutoff):
-                book.feed(index, record)
+            if book is not None:
+                if is_registry(record):
+                    book.registry.append(registry_row(index, record))
+                if _by_cutoff(record, selection.cutoff):
+                    book.feed(index, record)
         else:
             withheld[record["originator_id"]] = withheld.get(record["originator_id"], 0) + 1
         if out is not None:
@@ -331,8 +344,11 @@ class _Book:
         self.policy = policy
         self.grants: dict[str, _Grant] = {}
         self.spending = SpooledSheet(layout.SPENDING_SHEET, layout.SPENDING_HEADERS, amount_columns=[9])
+        self.activity = Activity()
+        self.registry: list[list[Any]] = []
 
     def feed(self, index: int, record: dict[str, Any]) -> None:
+        self.activity.feed(record)
         topic: str = record["topic"]
         if not topic.startswith(GRANT):
             return
@@ -389,6 +405,15 @@ class _Book:
         for row in found:
             sheet.append(row)
         sheet.close()
+        activity = self.activity.rows()
+        for name, headers, rows in (
+            (layout.ACTIVITY_SHEET, layout.ACTIVITY_HEADERS, activity),
+            (layout.REGISTRY_SHEET, layout.REGISTRY_HEADERS, self.registry),
+        ):
+            sheet = book.sheet(name, headers, rows=len(rows))
+            for row in rows:
+                sheet.append(row)
+            sheet.close()
 
     def _findings(self, g: _Grant, from_fen: Callable[[int], Decimal]) -> list[list[Any]]:
         """The findings that follow from the events and the policy alone (as ``report findings``

@@ -45,10 +45,9 @@ def audit_group() -> None:
 
     \b
     Typical round:
-      grant-ledger keys generate                    # once
-      grant-ledger audit checkpoint > cp-2024-06.txt
+      grant-ledger --key wang.key audit checkpoint > cp-2024-06.txt   # an approver
       grant-ledger audit export bundle-2024-06/
-      grant-ledger audit verify bundle-2024-06/ --trusted cp-2024-03.txt   # the auditor
+      grant-ledger audit verify bundle-2024-06/ --root TRUST_ROOT --trusted cp-2024-03.txt   # the auditor
     """
 
 
@@ -151,7 +150,16 @@ def export_command(directory: Path, grant_id: str | None, as_of: datetime | None
     help="a public key you got from the ledger's keeper (not from a bundle): every checkpoint must "
     "be signed by it (repeat for rotated keys); without it, by the key that signed --trusted",
 )
-def verify_command(directory: Path, trusted: Path | None, public_keys: tuple[Path, ...]) -> None:
+@click.option(
+    "--root",
+    "root",
+    metavar="FINGERPRINT",
+    help="the ledger's trust root (64 hex digits, printed by `grant-ledger init`, kept by you): the "
+    "people registry, hence every event's and checkpoint's signer, must descend from it",
+)
+def verify_command(
+    directory: Path, trusted: Path | None, public_keys: tuple[Path, ...], root: str | None
+) -> None:
     """Check an audit bundle using only its files; print PASS or every failure (exit 6).
 
     Recomputes every leaf and root, checks the signatures and that each checkpoint extends the
@@ -159,23 +167,38 @@ def verify_command(directory: Path, trusted: Path | None, public_keys: tuple[Pat
     report.xlsx, and checks that the workbook's event log shows the events of events.jsonl.
     Needs no database. Exit 0: PASS; exit 6: verification failed.
 
-    The bundle's own keys/ are never trusted: every checkpoint must be signed by --public-key, or
-    else by the key that signed the --trusted checkpoint. With neither, the bundle is checked
-    for internal consistency only and the PASS says so: anyone can sign a forged bundle with a
-    key of their own.
+    Who did it: the people registry is replayed from the bundle's events, from its root
+    administrator (--root pins the root's key). Every event must be signed by a person
+    registered and unrevoked at that point of the log, with their key then, in a role that may
+    record it on its business date; separation of duties must hold; events older than the
+    ledger's adoption (`grant-ledger migrate`) are shown as adopted, not signed. Every checkpoint
+    must be signed by an approver registered at its size (one no larger than the adoption may
+    carry an older signature instead, by --public-key or the bundle's keys).
+
+    The bundle's own keys/ and registry are never trusted: give --root, and (optionally)
+    --public-key, which every checkpoint must then be signed by too. Without --root, the
+    checkpoints must be signed by --public-key, or else by the key that signed the --trusted
+    checkpoint, and the people's signatures are checked against the bundle's own registry only:
+    the PASS says NOT ANCHORED, since anyone can forge a registry of their own.
 
     \b
     Example:
-      grant-ledger audit verify bundle-2024-06/ --trusted checkpoint-2024-03-31.txt
+      grant-ledger audit verify bundle-2024-06/ --root 3f7a…e1 --trusted checkpoint-2024-03-31.txt
     """
     from audit.verifier.checkpoint import KeyFileError
     from audit.verifier.verify import verify_bundle
 
+    if root is not None:
+        root = root.strip().lower()
+        if len(root) != 64 or any(c not in "0123456789abcdef" for c in root):
+            raise BadInputError(
+                f"--root {root!r} is not a trust root: 64 hexadecimal digits, as `init` prints it"
+            )
     events = directory / "events.jsonl"
     length = events.stat().st_size if events.is_file() else 0
     try:
         with _stderr_bar(length, "verifying events") as bar:
-            report = verify_bundle(directory, trusted, public_keys, bar.update)
+            report = verify_bundle(directory, trusted, public_keys, bar.update, root)
     except KeyFileError as e:
         raise VerificationError(e.message.rstrip(".")) from None
     if report.failures:
@@ -185,8 +208,17 @@ def verify_command(directory: Path, trusted: Path | None, public_keys: tuple[Pat
         count = len(report.failures)
         raise VerificationError(f"the bundle {directory} failed verification ({count} problems)")
     anchored = bool(report.anchor)
+    people = report.trust_root_pinned
     click.echo(
-        ("PASS" if anchored else "PASS (internal consistency only)")
+        (
+            "PASS"
+            if anchored and people
+            else "PASS (internal consistency only)"
+            if not anchored and not people
+            else "PASS (people NOT ANCHORED)"
+            if anchored
+            else "PASS (checkpoints NOT ANCHORED)"
+        )
         + f": {report.events} events ({_withheld(report)}), {report.checkpoints} checkpoints "
         + (f"signed by {report.anchor}" if anchored else "signed by keys of the bundle itself")
         + f", root {report.root.hex()}"
@@ -200,6 +232,18 @@ def verify_command(directory: Path, trusted: Path | None, public_keys: tuple[Pat
         + " match the workbook"
         + f" and its event log of {report.event_log_rows} events matches events.jsonl"
     )
+    click.echo(
+        f"  signed: {report.signed} events by people of the registry under trust root {report.trust_root}"
+        f" ({report.people} people, {report.seals} seals), each in a role that may record it, "
+        "separation of duties held"
+        + (f"; {report.adopted} older events adopted, not signed (migrate)" if report.adopted else "")
+    )
+    if not people:
+        click.echo(
+            "  NOT ANCHORED: the events' signatures were checked against the bundle's own people "
+            "registry, which anyone could forge with keys of their own; give --root FINGERPRINT "
+            "(the trust root `grant-ledger init` printed, from the ledger's keeper)"
+        )
     if not anchored:
         click.echo(
             "  NOT ANCHORED: the signatures were checked only against the bundle's own keys/, which "

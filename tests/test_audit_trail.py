@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -38,17 +39,16 @@ def _money(ledger: Ledger) -> None:
 
 
 @pytest.fixture
-def keyed(ledger: Ledger, tmp_path: Path) -> tuple[Ledger, Path]:
-    """A ledger with one grant's money and a signing key in tmp_path/keys."""
+def keyed(ledger: Ledger) -> tuple[Ledger, Path]:
+    """A ledger with one grant's money, and the key of its registered approver, who signs the
+    checkpoints."""
     approved_district_grant(ledger)
     _money(ledger)
-    out = ledger.ok("keys", "generate", "--dir", str(tmp_path / "keys"))
-    assert "ledger.key" in out.stdout
-    return ledger, tmp_path / "keys" / "ledger.key"
+    return ledger, ledger.key("approver")
 
 
-def _checkpoint(ledger: Ledger, key: Path, save: Path) -> str:
-    result = ledger.ok("audit", "checkpoint", "--key", str(key))
+def _checkpoint(ledger: Ledger, save: Path) -> str:
+    result = ledger.ok("audit", "checkpoint", role="approver")
     save.write_text(result.stdout, encoding="utf-8")
     return result.stdout
 
@@ -58,8 +58,11 @@ def _export(ledger: Ledger, directory: Path, *options: str) -> Path:
     return directory
 
 
-def _verify(ledger: Ledger, bundle: Path, *options: str) -> tuple[int, str]:
-    result = ledger("audit", "verify", str(bundle), *options, role="auditor")
+def _verify(ledger: Ledger, bundle: Path, *options: str, root: bool = True) -> tuple[int, str]:
+    """``audit verify`` as the auditor runs it: with the trust root they were given."""
+    assert ledger.root is not None
+    pinned = ["--root", ledger.root] if root else []
+    result = ledger("audit", "verify", str(bundle), *pinned, *options, role="auditor")
     if result.exit_code == 6:
         assert "failed verification" in result.stderr and "Traceback" not in result.stderr
     return result.exit_code, result.stdout
@@ -167,22 +170,26 @@ def test_keys_generate_writes_an_owner_only_private_key_and_refuses_to_overwrite
 
 
 def test_checkpoint_export_verify_and_prove(keyed: tuple[Ledger, Path], tmp_path: Path) -> None:
-    ledger, key = keyed
-    signed = _checkpoint(ledger, key, tmp_path / "cp1.txt")
+    ledger, _ = keyed
+    signed = _checkpoint(ledger, tmp_path / "cp1.txt")
     lines = signed.splitlines()
     assert lines[0] == ORIGIN and int(lines[1]) == ledger.event_count() and lines[4] == ""
-    assert lines[5].startswith("\u2014 ledger ")
+    assert lines[5].startswith(f"\u2014 {ledger.name('approver')} ")  # the approver's registered name
     # no new events: the same checkpoint again, nothing stored
-    assert ledger.ok("audit", "checkpoint", "--key", str(key)).stdout == signed
+    assert ledger.ok("audit", "checkpoint", role="approver").stdout == signed
 
     bundle = _export(ledger, tmp_path / "bundle")
     for name in ("events.jsonl", "MANIFEST", "report.xlsx", "bundle.json", "checkpoints/0001.txt"):
         assert (bundle / name).is_file(), name
-    assert list((bundle / "keys").glob("ledger-*.pub")) and list((bundle / "policy").glob("*.toml"))
+    assert list((bundle / "keys").glob(f"{ledger.name('approver')}-*.pub")) and list(
+        (bundle / "policy").glob("*.toml")
+    )
     from openpyxl import load_workbook
 
     book = load_workbook(bundle / "report.xlsx", read_only=True)
-    assert book.sheetnames == ["balances", "spending", "findings", "event log"]
+    assert book.sheetnames == [
+        *("balances", "spending", "findings", "who did what", "people registry", "event log")
+    ]
     spending = list(book["spending"].iter_rows(values_only=True))
     assert {row[8] for row in spending[1:]} == {"S1", "S2", "S3"}
     book.close()
@@ -207,16 +214,20 @@ def test_checkpoint_export_verify_and_prove(keyed: tuple[Ledger, Path], tmp_path
 def test_export_of_one_grant_as_of_a_date_withholds_the_rest_and_still_verifies(
     keyed: tuple[Ledger, Path], tmp_path: Path
 ) -> None:
-    ledger, key = keyed
+    ledger, _ = keyed
     approved_district_grant(ledger, grant="G2", base="B0002", unit="U2")
-    _checkpoint(ledger, key, tmp_path / "cp.txt")
+    _checkpoint(ledger, tmp_path / "cp.txt")
     bundle = _export(ledger, tmp_path / "b", "--grant", "G1", "--as-of", "2024-05-31")
     lines = _lines(bundle)
     kept = [line for line in lines if "record" in line]
     assert kept and len(kept) < len(lines)
-    # G1 goes out whole (no version of it missing); its events after the date are not replayed
-    later = [line for line in kept if line["record"]["state"]["occurred_on"]["_data_"] > "2024-05-31"]
-    assert len({line["record"]["originator_id"] for line in kept}) == 1 and len(later) == 2
+    # G1 goes out whole (no version of it missing); its events after the date are not replayed;
+    # the people registry and every seal go out too, whatever the filter
+    grants = [line for line in kept if line["record"]["topic"].startswith("grant-ledger:Grant.")]
+    later = [line for line in grants if line["record"]["state"]["occurred_on"]["_data_"] > "2024-05-31"]
+    assert len({line["record"]["originator_id"] for line in grants}) == 1 and len(later) == 2
+    topics = {line["record"]["topic"].split(":")[1].split(".")[0] for line in kept}
+    assert topics == {"Grant", "People", "Seal"}
     withheld = json.loads((bundle / "bundle.json").read_text("utf-8"))["withheld_aggregates"]
     assert sum(withheld.values()) == len(lines) - len(kept)
     code, out = _verify(ledger, bundle, "--trusted", str(tmp_path / "cp.txt"))
@@ -234,8 +245,12 @@ def test_export_and_prove_before_any_checkpoint_say_what_to_do(ledger: Ledger, t
 
 def test_checkpoint_without_a_key_is_one_sentence(ledger: Ledger, tmp_path: Path) -> None:
     approved_district_grant(ledger)
-    result = ledger("audit", "checkpoint", "--key", str(tmp_path / "none.key"))
-    assert result.exit_code == 2 and "keys generate" in result.stderr and "Traceback" not in result.stderr
+    from commands.cli import cli
+
+    result = ledger.runner.invoke(
+        cli, ["--db", ledger.url, "--key", str(tmp_path / "none.key"), "audit", "checkpoint"]
+    )
+    assert result.exit_code == 2 and "none.key" in result.stderr and "Traceback" not in result.stderr
 
 
 # ----------------------------------------------------------------------------- tamper drills
@@ -243,8 +258,8 @@ def test_checkpoint_without_a_key_is_one_sentence(ledger: Ledger, tmp_path: Path
 
 @pytest.fixture
 def bundle(keyed: tuple[Ledger, Path], tmp_path: Path) -> tuple[Ledger, Path, Path]:
-    ledger, key = keyed
-    _checkpoint(ledger, key, tmp_path / "cp.txt")
+    ledger, _ = keyed
+    _checkpoint(ledger, tmp_path / "cp.txt")
     return ledger, _export(ledger, tmp_path / "bundle"), tmp_path / "cp.txt"
 
 
@@ -313,7 +328,9 @@ def test_drill_swapped_events_are_caught(bundle: tuple[Ledger, Path, Path]) -> N
     ledger, b, _ = bundle
     lines = _lines(b)
     i = lines.index(_event_of(lines, "SubsidyDisbursed"))
-    lines[i], lines[i + 1] = lines[i + 1], lines[i]
+    grant = lines[i]["record"]["originator_id"]  # with the grant's next event (not its own seal)
+    j = next(j for j in range(i + 1, len(lines)) if lines[j]["record"]["originator_id"] == grant)
+    lines[i], lines[j] = lines[j], lines[i]
     for n, line in enumerate(lines):  # renumbered, to hide the swap
         line["leaf_index"] = n
     _write_lines(b, lines)
@@ -333,11 +350,11 @@ def test_drill_truncated_tail_is_caught(bundle: tuple[Ledger, Path, Path]) -> No
 def test_drill_truncation_hidden_by_dropping_checkpoints_is_caught_by_the_trusted_one(
     keyed: tuple[Ledger, Path], tmp_path: Path
 ) -> None:
-    ledger, key = keyed
-    _checkpoint(ledger, key, tmp_path / "early.txt")
+    ledger, _ = keyed
+    _checkpoint(ledger, tmp_path / "early.txt")
     early = ledger.event_count()
     approved_district_grant(ledger, grant="G2", base="B0002", unit="U2")
-    _checkpoint(ledger, key, tmp_path / "late.txt")  # the auditor saved this one
+    _checkpoint(ledger, tmp_path / "late.txt")  # the auditor saved this one
     b = _export(ledger, tmp_path / "b")
     _write_lines(b, _lines(b)[:early], manifest=False)
     (b / "checkpoints" / "0002.txt").unlink()
@@ -346,6 +363,7 @@ def test_drill_truncation_hidden_by_dropping_checkpoints_is_caught_by_the_truste
     book = load_workbook(b / "report.xlsx")
     book["balances"].delete_rows(3)  # G2's row: the forger hides it everywhere
     book["event log"].delete_rows(early + 2, book["event log"].max_row)  # and G2's events
+    _rewrite_who_did_what(book, _lines(b))  # and who recorded them
     book.save(b / "report.xlsx")
     meta = json.loads((b / "bundle.json").read_text("utf-8"))
     (b / "bundle.json").write_text(json.dumps({**meta, "tree_size": early}), "utf-8")  # and its size
@@ -356,15 +374,29 @@ def test_drill_truncation_hidden_by_dropping_checkpoints_is_caught_by_the_truste
     assert code == 6 and "history cut off or rewritten" in out  # ...but not with what the auditor kept
 
 
+def _rewrite_who_did_what(book: Any, lines: list[dict]) -> None:
+    """The forger's 'who did what' sheet, as the remaining events give it."""
+    from audit.verifier.who import Activity
+
+    activity = Activity()
+    for line in lines:
+        if "record" in line:
+            activity.feed(line["record"])
+    sheet = book["who did what"]
+    sheet.delete_rows(2, sheet.max_row)
+    for row in activity.rows():
+        sheet.append(row)
+
+
 def test_drill_rewritten_history_re_signed_with_the_same_key_fails_against_the_trusted_checkpoint(
     keyed: tuple[Ledger, Path], tmp_path: Path
 ) -> None:
     ledger, key = keyed
-    _checkpoint(ledger, key, tmp_path / "trusted.txt")
+    _checkpoint(ledger, tmp_path / "trusted.txt")
     ledger.ok(
         "disburse", "G1", "--amount", "1万", "--voucher", "T2", "--tranche", "2", "--date", "2024-07-01"
     )
-    _checkpoint(ledger, key, tmp_path / "later.txt")
+    _checkpoint(ledger, tmp_path / "later.txt")
     b = _export(ledger, tmp_path / "b")
     # The forger rewrites a payee (no balance changes), recomputes every hash and re-signs.
     lines = _lines(b)
@@ -380,10 +412,17 @@ def test_drill_rewritten_history_re_signed_with_the_same_key_fails_against_the_t
     for path in sorted((b / "checkpoints").glob("*.txt")):
         size = int(path.read_text("utf-8").splitlines()[1])
         root = CompactRange().extend(bytes.fromhex(line["leaf_hash"]) for line in lines[:size]).root()
-        path.write_text(sign_checkpoint(Checkpoint(ORIGIN, size, root, utc_timestamp()), private, "ledger"))
+        signed = sign_checkpoint(
+            Checkpoint(ORIGIN, size, root, utc_timestamp()), private, ledger.name("approver")
+        )
+        path.write_text(signed)
     _write_lines(b, lines)
     code, out = _verify(ledger, b)
-    assert code == 0, out  # the forgery is consistent in itself
+    # the checkpoints are the approver's own, but the officer's seal does not cover the new payee
+    assert code == 6, out
+    where = f"event {target['event_id']} (leaf {target['leaf_index']}, Grant.ExpenditureRecorded of "
+    assert where in out and f"by {ledger.name()}: is not among the events {ledger.name()} signed" in out
+    assert out.count("  - ") == 1  # nothing else: the forgery is otherwise consistent
     code, out = _verify(ledger, b, "--trusted", str(tmp_path / "trusted.txt"))
     assert code == 6 and "(history rewritten)" in out
 
@@ -425,9 +464,9 @@ def test_drill_edited_workbook_event_log_is_caught(bundle: tuple[Ledger, Path, P
 def test_the_workbook_event_log_is_checked_cheaply_and_withholds_what_events_jsonl_withholds(
     keyed: tuple[Ledger, Path], tmp_path: Path
 ) -> None:
-    ledger, key = keyed
+    ledger, _ = keyed
     approved_district_grant(ledger, grant="G2", base="B0002", unit="U2")
-    _checkpoint(ledger, key, tmp_path / "cp.txt")
+    _checkpoint(ledger, tmp_path / "cp.txt")
     b = _export(ledger, tmp_path / "b", "--grant", "G2")
     from openpyxl import load_workbook
 
@@ -485,10 +524,10 @@ def test_the_auditor_role_is_refused_every_write(keyed: tuple[Ledger, Path]) -> 
 
 
 def test_postgresql_read_only_role_for_auditors(keyed: tuple[Ledger, Path], tmp_path: Path) -> None:
-    ledger, key = keyed
+    ledger, _ = keyed
     if not ledger.url.startswith("postgresql"):
         pytest.skip("database roles are PostgreSQL's")
-    _checkpoint(ledger, key, tmp_path / "cp.txt")
+    _checkpoint(ledger, tmp_path / "cp.txt")
     ledger.ok("balance")  # projections current
     schema = ledger.url.rsplit("%3D", 1)[1]
     role = f"auditor_{schema}"

@@ -27,15 +27,15 @@ def _money(ledger: Ledger, grant: str = "G1") -> None:
 
 
 @pytest.fixture
-def keyed(ledger: Ledger, tmp_path: Path) -> tuple[Ledger, Path]:
+def keyed(ledger: Ledger) -> tuple[Ledger, Path]:
+    """A ledger with one grant's money, and the key of its registered approver."""
     approved_district_grant(ledger)
     _money(ledger)
-    ledger.ok("keys", "generate", "--dir", str(tmp_path / "keys"))
-    return ledger, tmp_path / "keys" / "ledger.key"
+    return ledger, ledger.key("approver")
 
 
-def _checkpoint(ledger: Ledger, key: Path, save: Path | None = None) -> str:
-    out = ledger.ok("audit", "checkpoint", "--key", str(key)).stdout
+def _checkpoint(ledger: Ledger, save: Path | None = None) -> str:
+    out = ledger.ok("audit", "checkpoint", role="approver").stdout
     if save is not None:
         save.write_text(out, encoding="utf-8")
     return out
@@ -46,8 +46,12 @@ def _export(ledger: Ledger, directory: Path, *options: str) -> Path:
     return directory
 
 
-def _verify(ledger: Ledger, bundle: Path, *options: str) -> tuple[int, str]:
-    result = ledger("audit", "verify", str(bundle), *options, role="auditor")
+def _verify(ledger: Ledger, bundle: Path, *options: str, root: bool = False) -> tuple[int, str]:
+    """``root``: with the ledger's trust root (--root); without it, the checkpoints are anchored by
+    --public-key or --trusted alone, the people registry by nothing."""
+    assert ledger.root is not None
+    pinned = ["--root", ledger.root] if root else []
+    result = ledger("audit", "verify", str(bundle), *pinned, *options, role="auditor")
     assert "Traceback" not in result.stderr
     return result.exit_code, result.stdout
 
@@ -93,15 +97,15 @@ def _rewrite_payee_below_the_application(url: str, voucher: str, payee: str) -> 
 def test_a_rebuild_keeps_signed_checkpoints_and_they_are_still_exported(
     keyed: tuple[Ledger, Path], tmp_path: Path
 ) -> None:
-    ledger, key = keyed
-    first = _checkpoint(ledger, key, tmp_path / "cp1.txt")
+    ledger, _ = keyed
+    first = _checkpoint(ledger, tmp_path / "cp1.txt")
     ledger.ok(
         "disburse", "G1", "--amount", "1万", "--voucher", "T2", "--tranche", "2", "--date", "2024-07-01"
     )
-    second = _checkpoint(ledger, key)
+    second = _checkpoint(ledger)
     ledger.ok("projections", "rebuild")
     # the latest checkpoint is repeated, not signed anew as sequence 1
-    result = ledger.ok("audit", "checkpoint", "--key", str(key))
+    result = ledger.ok("audit", "checkpoint", role="approver")
     assert result.stdout == second and "latest checkpoint repeated" in result.stderr
     b = _export(ledger, tmp_path / "b")
     kept = sorted(p.read_text("utf-8") for p in (b / "checkpoints").glob("*.txt"))
@@ -115,8 +119,8 @@ def test_a_rebuild_keeps_signed_checkpoints_and_they_are_still_exported(
 def test_the_database_refuses_to_change_signed_checkpoints(
     keyed: tuple[Ledger, Path], table: str, statement: str
 ) -> None:
-    ledger, key = keyed
-    _checkpoint(ledger, key)
+    ledger, _ = keyed
+    _checkpoint(ledger)
     if table == "audit_checkpoints":
         statement = statement.replace("leaf_index = leaf_index", "size = size + 1")
     engine = create_engine(ledger.url)
@@ -138,10 +142,9 @@ def test_checkpoint_refuses_to_sign_a_rewritten_history_after_a_rebuild(
     ledger = sqlite_ledger
     approved_district_grant(ledger)
     _money(ledger)
-    ledger.ok("keys", "generate", "--dir", str(tmp_path / "keys"))
-    key = tmp_path / "keys" / "ledger.key"
-    signed = _checkpoint(ledger, key)
+    signed = _checkpoint(ledger)
     nid = _rewrite_payee_below_the_application(ledger.url, "G1-S1", "另一家公司")
+    _reseal(ledger.url, nid, ledger.key("officer"))  # the officer re-signs their rewritten spend
     with create_engine(ledger.url).connect() as conn:
         index, version = conn.execute(
             text("SELECT leaf_index, originator_version FROM audit_leaves WHERE notification_id = :n"),
@@ -152,7 +155,7 @@ def test_checkpoint_refuses_to_sign_a_rewritten_history_after_a_rebuild(
         "disburse", "G1", "--amount", "1万", "--voucher", "T2", "--tranche", "2", "--date", "2024-07-01"
     )
 
-    result = ledger("audit", "checkpoint", "--key", str(key))
+    result = ledger("audit", "checkpoint", role="approver")
     assert result.exit_code == 6, (result.stdout, result.stderr)
     assert result.stdout == ""
     assert "not a consistent extension of checkpoint 1" in result.stderr
@@ -164,6 +167,49 @@ def test_checkpoint_refuses_to_sign_a_rewritten_history_after_a_rebuild(
     assert [p.read_text("utf-8") for p in sorted((b / "checkpoints").glob("*.txt"))] == [signed]
 
 
+def _reseal(url: str, nid: int, key: Path) -> None:
+    """The seal of event ``nid`` rewritten over the events as they now stand, signed with ``key``
+    (an insider's own): the ledger's seal checks then take the rewrite."""
+    from uuid import UUID
+
+    from audit.verifier.seals import seal_message
+    from ledger.seal import leaf_hex, load_signer
+
+    signer = load_signer(key)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT id, originator_id, originator_version, topic, state "
+                    f"FROM {EVENTS_TABLE} ORDER BY id"
+                )
+            ).all()
+            seal_id = json.loads(bytes(next(r.state for r in rows if r.id == nid)))["seal"]
+            sealed = [r for r in rows if json.loads(bytes(r.state)).get("seal") == seal_id]
+            leaves = "".join(
+                leaf_hex(UUID(bytes=bytes(r.originator_id)), r.originator_version, r.topic, bytes(r.state))
+                for r in sealed
+            )
+            seal = next(r for r in rows if r.originator_id == UUID(seal_id).bytes)
+            state = json.loads(bytes(seal.state))
+            state["leaves"] = leaves
+            state["signature"] = signer.sign(seal_message(seal_id, state["signer"], state["key"], leaves))
+            conn.execute(text(f"DROP TRIGGER {EVENTS_TABLE}_no_update"))
+            conn.execute(
+                text(f"UPDATE {EVENTS_TABLE} SET state = :s WHERE id = :id"),
+                {"s": json.dumps(state).encode(), "id": seal.id},
+            )
+            conn.execute(
+                text(
+                    f"CREATE TRIGGER {EVENTS_TABLE}_no_update BEFORE UPDATE ON {EVENTS_TABLE} "
+                    "BEGIN SELECT RAISE(ABORT, 'grant-ledger events are append-only: UPDATE refused'); END"
+                )
+            )
+    finally:
+        engine.dispose()
+
+
 # ----------------------------------------------------------------------------- 2. trust anchors
 
 
@@ -173,7 +219,7 @@ def test_a_checkpoint_signed_by_a_key_the_forger_put_in_the_bundle_fails_against
     ledger, key = keyed
     if not ledger.url.startswith("sqlite"):
         pytest.skip("the forger copies the ledger's file")
-    _checkpoint(ledger, key, tmp_path / "trusted.txt")
+    _checkpoint(ledger, tmp_path / "trusted.txt")
     # The forger: a copy of the ledger file, a spend that never happened recorded in it, a
     # checkpoint extending the honest one signed with a key pair of their own (under the same
     # name), and the bundle exported from the copy: consistent in every file, MANIFEST included.
@@ -189,13 +235,23 @@ def test_a_checkpoint_signed_by_a_key_the_forger_put_in_the_bundle_fails_against
         "spend", "G1", "--amount", "5万", "--category", "equipment", "--source", "subsidy",
         "--voucher", "FORGED-1", "--date", "2024-05-11",
     )  # fmt: skip
-    forger.ok("audit", "checkpoint", "--key", str(attacker_key), role="approver")
+    # the ledger lets no key outside its registry sign a checkpoint: the forger signs past it
+    from audit.signing import load_private_key
+    from audit.trail import sign_head
+
+    engine = create_engine(forger.url)
+    try:
+        sign_head(engine, load_private_key(attacker_key), "ledger")
+    finally:
+        engine.dispose()
     b = _export(forger, tmp_path / "b")
     assert len(list((b / "keys").glob("*.pub"))) == 2  # the honest key and the forger's, both shipped
 
+    # even unanchored, the bundle's own registry has no such approver
     code, out = _verify(ledger, b)
-    assert code == 0, out  # consistent in itself, and that is all it is: the output says so
-    assert out.startswith("PASS (internal consistency only)") and "NOT ANCHORED" in out
+    assert code == 6 and out.count("\n  - ") == 1, out
+    assert "checkpoints/0002.txt: not signed by an approver registered at its size" in out
+    assert "(signed as ledger)" in out
 
     code, out = _verify(ledger, b, "--trusted", str(tmp_path / "trusted.txt"))
     assert code == 6, out
@@ -220,16 +276,23 @@ def test_an_honest_bundle_passes_anchored_by_the_trusted_checkpoint_alone(
     keyed: tuple[Ledger, Path], tmp_path: Path
 ) -> None:
     ledger, key = keyed
-    _checkpoint(ledger, key, tmp_path / "trusted.txt")
+    _checkpoint(ledger, tmp_path / "trusted.txt")
     ledger.ok(
         "disburse", "G1", "--amount", "1万", "--voucher", "T2", "--tranche", "2", "--date", "2024-07-01"
     )
-    _checkpoint(ledger, key)
+    _checkpoint(ledger)
     b = _export(ledger, tmp_path / "b")
     code, out = _verify(ledger, b, "--trusted", str(tmp_path / "trusted.txt"))
     assert code == 0, out
-    assert out.startswith("PASS: ") and "2 checkpoints signed by the key that signed trusted.txt" in out
-    assert "NOT ANCHORED" not in out
+    assert out.startswith("PASS (people NOT ANCHORED): ")
+    assert "2 checkpoints signed by the key that signed trusted.txt" in out
+    code, out = _verify(ledger, b, "--trusted", str(tmp_path / "trusted.txt"), root=True)
+    assert code == 0, out
+    assert (
+        out.startswith("PASS: ")
+        and "2 checkpoints signed by approvers registered under the trust root" in out
+    )
+    assert "NOT ANCHORED" not in out and "consistent with the trusted checkpoint" in out
     code, out = _verify(ledger, b, "--public-key", str(key.with_suffix(".pub")))
     assert code == 0 and "signed by your public key" in out
 
@@ -238,7 +301,7 @@ def test_a_trusted_checkpoint_no_bundle_key_verifies_needs_the_public_key(
     keyed: tuple[Ledger, Path], tmp_path: Path
 ) -> None:
     ledger, key = keyed
-    _checkpoint(ledger, key, tmp_path / "trusted.txt")
+    _checkpoint(ledger, tmp_path / "trusted.txt")
     b = _export(ledger, tmp_path / "b")
     for pub in (b / "keys").glob("*.pub"):  # the forger swaps the honest key for their own
         _, attacker_pub = generate_keypair(tmp_path / "attacker", "ledger")
@@ -297,7 +360,7 @@ def test_a_grant_bundle_withholding_one_of_its_own_events_fails_naming_the_missi
 ) -> None:
     ledger, key = keyed
     approved_district_grant(ledger, grant="G2", base="B0002", unit="U2")
-    _checkpoint(ledger, key, tmp_path / "trusted.txt")
+    _checkpoint(ledger, tmp_path / "trusted.txt")
     b = _export(ledger, tmp_path / "b", "--grant", "G1")
     code, out = _verify(ledger, b, "--trusted", str(tmp_path / "trusted.txt"))
     assert code == 0, out
@@ -316,8 +379,8 @@ def test_a_grant_bundle_withholding_one_of_its_own_events_fails_naming_the_missi
 def test_a_bundle_that_lists_an_included_aggregate_as_withheld_fails(
     keyed: tuple[Ledger, Path], tmp_path: Path
 ) -> None:
-    ledger, key = keyed
-    _checkpoint(ledger, key, tmp_path / "trusted.txt")
+    ledger, _ = keyed
+    _checkpoint(ledger, tmp_path / "trusted.txt")
     b = _export(ledger, tmp_path / "b", "--grant", "G1")
     lines = _lines(b)
     # The last G1 event withheld and booked to G1 itself: no gap shows, the listing gives it away.
@@ -341,9 +404,9 @@ def test_a_bundle_that_lists_an_included_aggregate_as_withheld_fails(
 
 
 def test_a_bundle_whose_listing_does_not_add_up_fails(keyed: tuple[Ledger, Path], tmp_path: Path) -> None:
-    ledger, key = keyed
+    ledger, _ = keyed
     approved_district_grant(ledger, grant="G2", base="B0002", unit="U2")
-    _checkpoint(ledger, key, tmp_path / "trusted.txt")
+    _checkpoint(ledger, tmp_path / "trusted.txt")
     b = _export(ledger, tmp_path / "b", "--grant", "G1")
     meta = json.loads((b / "bundle.json").read_text("utf-8"))
     listed = sum(meta["withheld_aggregates"].values())

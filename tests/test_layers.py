@@ -36,17 +36,22 @@ VERIFIER_MODULES = (
     "canonical",
     "checkpoint",
     "description",
+    "duties",
     "errors",
     "findings",
     "layout",
     "manifest",
     "merkle",
+    "people",
     "policy",
     "replay",
     "report",
     "scan",
+    "seals",
     "sheets",
+    "signatures",
     "verify",
+    "who",
     "workbook",
     "xlsx",
 )
@@ -139,8 +144,7 @@ def test_the_verifier_loads_and_verifies_a_bundle_without_the_ledger(
         "spend", "G1", "--amount", "3.5万", "--category", "equipment", "--source", "subsidy",
         "--voucher", "S1", "--date", "2024-05-10",
     )  # fmt: skip
-    ledger.ok("keys", "generate", "--dir", str(tmp_path / "keys"))
-    ledger.ok("audit", "checkpoint", "--key", str(tmp_path / "keys" / "ledger.key"))
+    ledger.ok("audit", "checkpoint", role="approver")
     ledger.ok("audit", "export", str(tmp_path / "bundle"), role="auditor")
 
     done = subprocess.run(
@@ -240,8 +244,7 @@ def test_an_audit_error_reaches_the_user_as_one_sentence_and_exit_6(
 
     ledger = sqlite_ledger
     approved_district_grant(ledger)
-    ledger.ok("keys", "generate", "--dir", str(tmp_path / "keys"))
-    signed = ledger.ok("audit", "checkpoint", "--key", str(tmp_path / "keys" / "ledger.key")).stdout
+    signed = ledger.ok("audit", "checkpoint", role="approver").stdout
     size = int(signed.split("\n")[1])
     engine = create_engine(ledger.url)
     with engine.begin() as conn:

@@ -39,8 +39,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("tamper")
     ledger = Ledger(f"sqlite:///{home / 'ledger.db'}", CliRunner())
     _history(ledger)
-    ledger.ok("keys", "generate", "--dir", str(home / "keys"))
-    ledger.ok("audit", "checkpoint", "--key", str(home / "keys" / "ledger.key"))
+    ledger.ok("audit", "checkpoint", role="approver")
     ledger.ok("audit", "export", str(home / "bundle"), role="auditor")
     return home / "bundle"
 

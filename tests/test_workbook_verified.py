@@ -23,6 +23,7 @@ from audit.bundle import write_manifest
 from audit.verifier.policy import KNOWN
 from bench.big_cell import inflated_part
 from tests.conftest import Ledger, approved_district_grant
+from tests.test_signed_audit import insider_bundle
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +31,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("book")
     ledger = Ledger(f"sqlite:///{home / 'ledger.db'}", CliRunner())
     _history(ledger)
-    ledger.ok("keys", "generate", "--dir", str(home / "keys"))
-    ledger.ok("audit", "checkpoint", "--key", str(home / "keys" / "ledger.key"))
+    ledger.ok("audit", "checkpoint", role="approver")
     ledger.ok("audit", "export", str(home / "bundle"), role="auditor")
     return home
 
@@ -236,10 +236,8 @@ def _forged_bundle(tmp_path: Path, **changes: str) -> Path:
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", CliRunner())
     _history(ledger)
     _forge(ledger, **changes)
-    ledger.ok("keys", "generate", "--dir", str(tmp_path / "keys"))
-    ledger.ok("audit", "checkpoint", "--key", str(tmp_path / "keys" / "ledger.key"))
-    ledger.ok("audit", "export", str(tmp_path / "bundle"), role="auditor")
-    return tmp_path / "bundle"
+    # the ledger builds nothing on the forged row (exit 6): the insider signs and exports past it
+    return insider_bundle(ledger, tmp_path / "bundle")
 
 
 def test_a_forged_overspend_fails_the_ring_fence(tmp_path: Path) -> None:
@@ -268,8 +266,7 @@ def test_a_forged_spend_before_approval_fails(tmp_path: Path) -> None:
 def test_an_edited_read_model_does_not_reach_the_bundle(tmp_path: Path) -> None:
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", CliRunner())
     _history(ledger)
-    ledger.ok("keys", "generate", "--dir", str(tmp_path / "keys"))
-    ledger.ok("audit", "checkpoint", "--key", str(tmp_path / "keys" / "ledger.key"))
+    ledger.ok("audit", "checkpoint", role="approver")
     ledger.ok("balance")
     engine = create_engine(ledger.url)
     try:

@@ -12,7 +12,11 @@ BALANCES_SHEET = "balances"
 SPENDING_SHEET = "spending"
 FINDINGS_SHEET = "findings"
 EVENT_LOG_SHEET = "event log"
-SHEETS = (BALANCES_SHEET, SPENDING_SHEET, FINDINGS_SHEET, EVENT_LOG_SHEET)
+ACTIVITY_SHEET = "who did what"  # audit/verifier/who.py
+REGISTRY_SHEET = "people registry"
+SHEETS = (BALANCES_SHEET, SPENDING_SHEET, FINDINGS_SHEET, ACTIVITY_SHEET, REGISTRY_SHEET, EVENT_LOG_SHEET)
+ACTIVITY_HEADERS = ["person", "role", "kind", "signed", "events", "first", "last"]
+REGISTRY_HEADERS = ["leaf_index", "date", "change", "person", "role", "key", "by"]
 
 BALANCE_HEADERS = [
     "base_id",

@@ -34,12 +34,15 @@ from typing import IO, Any
 
 from audit.verifier.errors import AuditError
 from audit.verifier.layout import MEASURES, SPENDING_HEADERS, SPENDING_SHEET
+from audit.verifier.people import REGISTRY_ID
 from audit.verifier.policy import BundlePolicy
+from audit.verifier.seals import ADOPTION_TOPIC, SEAL_TOPIC
 from audit.verifier.xlsx import SheetStream
 
 __all__ = ["MEASURES", "GrantTotals", "Replay", "ReplayError", "SpendingRow"]
 
 _TOPIC = "grant-ledger:Grant."
+_REGISTRY = str(REGISTRY_ID)
 _FIXED = {
     "Approved": "approved",
     "SubsidyDisbursed": "subsidy_received",
@@ -210,7 +213,8 @@ class Replay:
         if isinstance(on, str) and on > self.latest:
             self.latest = on
         if not isinstance(topic, str) or not topic.startswith(_TOPIC):
-            self.foreign.add(originator)
+            if originator != _REGISTRY and topic not in (SEAL_TOPIC, ADOPTION_TOPIC):
+                self.foreign.add(originator)  # the registry and the seals go out with any bundle
             return
         kind = topic[len(_TOPIC) :]
         if not isinstance(state, dict):

@@ -24,6 +24,12 @@ class Report:
     as_of: str | None = None
     after_as_of: int = 0  # events of included aggregates dated after as_of: shown, not replayed
     anchor: str = ""  # whose keys the signatures were checked against; "" the bundle's own
+    trust_root: str = ""  # the fingerprint of the bundle's people registry's root
+    trust_root_pinned: bool = False  # the auditor gave it (--root): the registry is anchored
+    signed: int = 0  # events signed by a registered person in a role that may record them
+    adopted: int = 0  # events before the ledger's adoption: adopted, not signed
+    seals: int = 0
+    people: int = 0
 
     def fail(self, message: str) -> None:
         self.failures.append(message)

@@ -16,6 +16,8 @@ from audit.verifier.canonical import CanonicalError, record_leaf_hash
 from audit.verifier.merkle import CompactRange
 from audit.verifier.replay import Replay, ReplayError
 from audit.verifier.report import CHUNK, Report
+from audit.verifier.signatures import Signatures
+from audit.verifier.who import Activity, is_registry, registry_row
 
 _sha256 = hashlib.sha256
 _BATCH = 4096  # leaf hashes added to the tree at a time
@@ -45,6 +47,7 @@ class Tree:
         self._pending: list[bytes] = []
         self._size = 0
         self._flush_at = self._next_flush()
+        self._window: tuple[CompactRange, list[bytes]] = (self.frontier, [])
 
     def _next_flush(self) -> int:
         """The size at which the pending leaves go into the tree: a batch, or the next stop."""
@@ -62,16 +65,28 @@ class Tree:
     def _flush(self) -> None:
         if not self._pending:
             return
-        start = self.frontier.size
-        self.frontier = self.frontier.extend(self._pending)
+        before = self.frontier
+        start = before.size
+        self.frontier = before.extend(self._pending)
         end = self.frontier.size
         for lo, hi in self._ranges:
             if lo < end and start < hi:
                 part = self._pending[max(lo, start) - start : min(hi, end) - start]
                 self._subtrees[lo, hi] = self._subtrees.get((lo, hi), CompactRange()).extend(part)
+        self._window = (before, self._pending[:])
         self._pending.clear()
         if end in self._sizes:
             self.roots_at[end] = self.frontier.root()
+
+    def root_at(self, size: int) -> bytes | None:
+        """The root of the first ``size`` leaves, for a size within the last batch or two (None
+        further back): what an adoption, stored just after the events it adopts, signs."""
+        if size in self.roots_at:
+            return self.roots_at[size]
+        for base, part in ((self.frontier, self._pending), self._window):
+            if base.size <= size <= base.size + len(part):
+                return base.extend(part[: size - base.size]).root()
+        return None
 
     def finish(self) -> None:
         self._flush()
@@ -106,10 +121,24 @@ class Scan:
     export withholds only aggregates it leaves out altogether). ``as_of``: a bundle cut at a
     business date replays only the events dated up to it; later ones are shown, not replayed."""
 
-    def __init__(self, report: Report, tree: Tree, as_of: str | None = None) -> None:
+    def __init__(
+        self,
+        report: Report,
+        tree: Tree,
+        as_of: str | None = None,
+        root: str | None = None,
+        checkpoint_sizes: frozenset[int] = frozenset(),
+    ) -> None:
         self.report = report
         self.tree = tree
         self.replay = Replay()
+        self.signatures = Signatures(report, root, tree.root_at)
+        self.activity = Activity()
+        self.registry_rows: list[list[Any]] = []
+        self.included = 0
+        self._noted = checkpoint_sizes
+        if 0 in checkpoint_sizes:
+            self.signatures.at(0)
         self.versions: dict[str, int] = {}
         self.position = 0
         self.as_of = as_of
@@ -128,8 +157,14 @@ class Scan:
         if record is None:
             self.report.withheld += 1
         else:
+            self.included += 1
+            self.signatures.event(n, event_id, record, leaf)
+            if is_registry(record):
+                self.registry_rows.append(registry_row(n, record))
             self._replay(event_id, index, record)
         self.tree.add(leaf)
+        if self.position in self._noted:
+            self.signatures.at(self.position)
 
     def _replay(self, event_id: Any, index: Any, record: dict[str, Any]) -> None:
         originator = str(record.get("originator_id"))
@@ -151,6 +186,7 @@ class Scan:
         if self.as_of is not None and _occurred_on(record) > self.as_of:
             self.after_as_of += 1
             return
+        self.activity.feed(record)
         try:
             self.replay.feed(record, index)
         except ReplayError as e:

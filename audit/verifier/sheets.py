@@ -17,6 +17,7 @@ from xml.etree import ElementTree
 
 from audit.verifier import layout
 from audit.verifier.findings import expected_findings
+from audit.verifier.layout import ACTIVITY_HEADERS, ACTIVITY_SHEET, REGISTRY_HEADERS, REGISTRY_SHEET
 from audit.verifier.policy import BundlePolicy
 from audit.verifier.replay import GrantTotals, Replay
 from audit.verifier.report import EVENTS, WORKBOOK, Report
@@ -43,6 +44,8 @@ TEXT, INT, AMOUNT, DAY = "text", "int", "amount", "date"
 BALANCE_KINDS = [TEXT] * 4 + [AMOUNT] * 11
 SPENDING_KINDS = [INT, DAY, *[TEXT] * 7, AMOUNT, TEXT]
 FINDINGS_KINDS = [TEXT] * 4 + [DAY, TEXT]
+ACTIVITY_KINDS = [TEXT] * 4 + [INT, DAY, DAY]
+REGISTRY_KINDS = [INT, DAY, *[TEXT] * 5]
 
 
 def part_budget(directory: Path) -> int:
@@ -87,6 +90,7 @@ def check_sheets(
     events: int,
     report: Report,
     log_as_exported: bool = False,
+    who: tuple[list[list[Any]], list[list[Any]]] = ([], []),
 ) -> bool:
     """Checks the workbook; False if it could not be read at all (the event log check is skipped)."""
     path = directory / WORKBOOK
@@ -105,6 +109,8 @@ def check_sheets(
         *sheet_names(layout.BALANCES_SHEET, len(balances)),
         *sheet_names(layout.SPENDING_SHEET, len(replay.spending)),
         *sheet_names(layout.FINDINGS_SHEET, len(findings or [])),
+        *sheet_names(ACTIVITY_SHEET, len(who[0])),
+        *sheet_names(REGISTRY_SHEET, len(who[1])),
         *sheet_names(layout.EVENT_LOG_SHEET, events),
     ]
     try:
@@ -139,6 +145,8 @@ def check_sheets(
             _compare(book, layout.SPENDING_SHEET, layout.SPENDING_HEADERS, SPENDING_KINDS, spending, report)
         if findings is not None:
             _compare(book, layout.FINDINGS_SHEET, layout.FINDINGS_HEADERS, FINDINGS_KINDS, findings, report)
+        _compare(book, ACTIVITY_SHEET, ACTIVITY_HEADERS, ACTIVITY_KINDS, who[0], report)
+        _compare(book, REGISTRY_SHEET, REGISTRY_HEADERS, REGISTRY_KINDS, who[1], report)
     except Exception as e:  # a sheet damaged past its first rows: read lazily, fails here
         report.fail(f"{WORKBOOK}: cannot read its sheets ({type(e).__name__})")
     finally:

@@ -14,7 +14,12 @@ Checks, each failure naming the file, event or checkpoint:
    file, which must be a version the verifier knows (audit/verifier/policy.py); every sheet of the
    workbook a person reads equals what the replay yields, cell by cell (audit/verifier/sheets.py);
 6. the workbook's event log (every "event log" sheet) shows exactly the leaves of events.jsonl;
-7. bundle.json states only what the rest of the bundle shows (audit/verifier/description.py).
+7. bundle.json states only what the rest of the bundle shows (audit/verifier/description.py);
+8. who did it (audit/verifier/signatures.py): the people registry replayed from the bundle under the
+   trust root the auditor pins (``--root``; else the bundle's own, which proves nothing), every
+   event sealed by a person registered then, in a role that may record it, separation of duties,
+   the adopted events of a migrated ledger, and every checkpoint signed by an approver registered
+   at its size (or, no larger than the adoption, by a key of before: the auditor's or the bundle's).
 
 One pass over events.jsonl does 2, 3, 4 and the replay, in memory that does not grow with the
 bundle: the file is read in chunks; a line written by ``audit export`` is checked by hashing its
@@ -26,7 +31,7 @@ log export would write for it, to compare with the workbook's sheets by digest; 
 saved by another program is read cell by cell.
 
 Here: the keys and checkpoints (3, 4) and the order of it all; 1 is ``manifest``, the pass over
-events.jsonl (2 and the replay) is ``scan``, 5 is ``sheets``, 6 is ``workbook``.
+events.jsonl (2, the replay and 8) is ``scan``, 5 is ``sheets``, 6 is ``workbook``.
 """
 
 from __future__ import annotations
@@ -73,14 +78,18 @@ def _bundle_keys(directory: Path, report: Report) -> list[Ed25519PublicKey]:
 
 
 def _anchors(
-    directory: Path, trusted: Path | None, public_keys: Sequence[Path], report: Report
+    directory: Path, trusted: Path | None, public_keys: Sequence[Path], root: str | None, report: Report
 ) -> list[Ed25519PublicKey]:
-    """The keys every checkpoint must be signed by: the auditor's own (``--public-key``); else the
-    key that signed the checkpoint the auditor kept (``--trusted``), found among the bundle's keys
-    by that signature, which no other key can verify; else, unanchored, the bundle's own keys."""
+    """The keys every checkpoint must be signed by: the auditor's own (``--public-key``); else,
+    with ``--root``, none beyond the registry's approvers (checked after the scan); else the key
+    that signed the checkpoint the auditor kept (``--trusted``), found among the bundle's keys by
+    that signature, which no other key can verify; else, unanchored, the bundle's own keys."""
     if public_keys:
         report.anchor = "your public key" + ("s" if len(public_keys) > 1 else "")
         return [load_public_key(path) for path in public_keys]
+    if root is not None:
+        report.anchor = "approvers registered under the trust root"
+        return []
     if trusted is None:
         report.anchor = ""
         return _bundle_keys(directory, report)
@@ -108,54 +117,79 @@ def _verified(text: str, keys: list[Ed25519PublicKey]) -> tuple[Checkpoint | Non
     return None, why
 
 
+def _parsed(text: str, keys: list[Ed25519PublicKey], name: str, report: Report) -> Checkpoint | None:
+    """The checkpoint in ``text``: its signature by one of ``keys`` checked (no keys: left to the
+    people registry's approvers, after the scan)."""
+    if keys:
+        cp, why = _verified(text, keys)
+        if cp is not None:
+            return cp
+        anchor = report.anchor or "a key of the bundle"
+        report.fail(f"{name}: signature check failed: not signed by {anchor}: {why}")
+    try:
+        return parse_signed_checkpoint(text).checkpoint
+    except CheckpointError as e:
+        if not keys:
+            report.fail(f"{name}: {e.message}")
+        return None
+
+
 def _checkpoints(
     directory: Path, keys: list[Ed25519PublicKey], report: Report
-) -> list[tuple[str, Checkpoint]]:
-    cps: list[tuple[str, Checkpoint]] = []
+) -> list[tuple[str, Checkpoint, str]]:
+    cps: list[tuple[str, Checkpoint, str]] = []
     for path in sorted((directory / "checkpoints").glob("*.txt")):
         name = f"checkpoints/{path.name}"
         text = read_text(path, name, report)
         if text is None:
             continue
-        cp, why = _verified(text, keys)
-        if cp is None:
-            anchor = report.anchor or "a key of the bundle"
-            report.fail(f"{name}: signature check failed: not signed by {anchor}: {why}")
-            try:
-                cp = parse_signed_checkpoint(text).checkpoint
-            except CheckpointError:
-                continue
-        cps.append((name, cp))
+        cp = _parsed(text, keys, name, report)
+        if cp is not None:
+            cps.append((name, cp, text))
     report.checkpoints = len(cps)
     if not cps:
         report.fail("checkpoints: the bundle holds no signed checkpoint")
-    origins = {cp.origin for _, cp in cps}
+    origins = {cp.origin for _, cp, _ in cps}
     if len(origins) > 1:
         report.fail(f"checkpoints: more than one log origin ({', '.join(sorted(origins))})")
-    for (a_name, a), (b_name, b) in itertools.pairwise(cps):
+    for (a_name, a, _), (b_name, b, _) in itertools.pairwise(cps):
         if b.size < a.size:
             report.fail(f"{b_name}: tree size {b.size} is smaller than {a_name}'s {a.size} (log shrank)")
     return cps
 
 
 def _trusted(
-    trusted: Path, keys: list[Ed25519PublicKey], cps: list[tuple[str, Checkpoint]], report: Report
-) -> Checkpoint | None:
+    trusted: Path, keys: list[Ed25519PublicKey], cps: list[tuple[str, Checkpoint, str]], report: Report
+) -> tuple[Checkpoint | None, str]:
     text = read_text(trusted, f"trusted checkpoint {trusted.name}", report)
     if text is None:
-        return None
-    trusted_cp, why = _verified(text, keys)
-    if trusted_cp is None:
-        report.fail(
-            f"trusted checkpoint {trusted.name}: signature check failed: not signed by {report.anchor}: {why}"
-        )
-        try:
-            trusted_cp = parse_signed_checkpoint(text).checkpoint
-        except CheckpointError as e:
-            report.fail(f"trusted checkpoint {trusted.name}: {e.message}")
+        return None, ""
+    trusted_cp = _parsed(text, keys, f"trusted checkpoint {trusted.name}", report)
     if trusted_cp is not None and cps and trusted_cp.origin != cps[-1][1].origin:
         report.fail(f"trusted checkpoint {trusted.name}: origin {trusted_cp.origin!r} is another log's")
-    return trusted_cp
+    return trusted_cp, text
+
+
+def _signed_by_people(
+    named: list[tuple[str, Checkpoint, str]], scan: Scan, legacy: list[Ed25519PublicKey], report: Report
+) -> None:
+    """Every checkpoint is signed by an approver registered, with that key, at its size; one of a
+    log the ledger adopted (no larger than the adoption) may instead carry a signature made before
+    people were registered, by ``legacy`` keys (the auditor's, else the bundle's: the adoption,
+    signed under the root, pins those events anyway)."""
+    signatures = scan.signatures
+    adopted = signatures.adopted_size
+    for name, cp, text in named:
+        why = signatures.checkpoint(cp.size, text)
+        if why is None:
+            continue
+        if adopted is not None and cp.size <= adopted and _verified(text, legacy)[0] is not None:
+            continue
+        report.fail(f"{name}: {why}")
+
+
+def _legacy_keys(directory: Path, keys: list[Ed25519PublicKey]) -> list[Ed25519PublicKey]:
+    return keys or _bundle_keys(directory, Report())
 
 
 def verify_bundle(
@@ -163,16 +197,20 @@ def verify_bundle(
     trusted: Path | None = None,
     public_keys: Sequence[Path] = (),
     progress: Callable[[int], None] | None = None,
+    root: str | None = None,
 ) -> Report:
     """``public_keys``: keys the auditor holds; without them and without ``trusted``, signatures
     are checked against the bundle's own keys only (``report.anchor`` empty: proves nothing about
-    who signed)."""
+    who signed). ``root``: the trust root the auditor was given; without it the people registry
+    is the bundle's own (``report.trust_root_pinned`` False: proves nothing about who acted)."""
     report = Report()
+    report.trust_root_pinned = root is not None
     listed = check_manifest(directory, report)
-    keys = _anchors(directory, trusted, public_keys, report)
+    keys = _anchors(directory, trusted, public_keys, root, report)
     # Checkpoints first, so the leaf scan can note the root at each checkpoint's size.
-    cps = _checkpoints(directory, keys, report)
-    trusted_cp = _trusted(trusted, keys, cps, report) if trusted is not None else None
+    named = _checkpoints(directory, keys, report)
+    cps = [(name, cp) for name, cp, _ in named]
+    trusted_cp, trusted_text = _trusted(trusted, keys, named, report) if trusted is not None else (None, "")
     latest = cps[-1][1] if cps else None
 
     ranges: list[tuple[int, int]] = []
@@ -180,7 +218,8 @@ def verify_bundle(
         ranges = consistency_ranges(trusted_cp.size, latest.size)
     tree = Tree({cp.size for _, cp in cps}, ranges)
     redaction = _redaction(directory, report)
-    scan = Scan(report, tree, redaction.as_of)
+    noted = {cp.size for _, cp in cps} | ({trusted_cp.size} if trusted_cp is not None else set())
+    scan = Scan(report, tree, redaction.as_of, root, frozenset(noted))
     policy = bundle_policy(directory, report)
     scan.replay.use_policy(policy)
     events_path = directory / EVENTS
@@ -191,6 +230,7 @@ def verify_bundle(
             for raw in lines(events_path, progress):
                 scan.line(raw)
         tree.finish()
+        scan.signatures.finish(scan.included)
         log = job.result(report)
     if log is not None:
         compare_digest(EVENTS, log.events_sha256, listed, report)
@@ -211,10 +251,17 @@ def verify_bundle(
         )
     if trusted_cp is not None and trusted is not None:
         _check_trusted(trusted.name, trusted_cp, latest, tree, report)
+    legacy = _legacy_keys(directory, keys)
+    also = (
+        [(f"trusted checkpoint {trusted.name}", trusted_cp, trusted_text)] if trusted_cp and trusted else []
+    )
+    _signed_by_people([*named, *also], scan, legacy, report)
+    _people_counts(scan, report)
     _check_withheld(redaction, scan, report)
 
     log_as_exported = log is not None and log.matches
-    readable = check_sheets(directory, scan.replay, policy, size, report, log_as_exported)
+    who = (scan.activity.rows(), scan.registry_rows)
+    readable = check_sheets(directory, scan.replay, policy, size, report, log_as_exported, who)
     origin = latest.origin if latest is not None else None
     log_sheets = sheet_names(EVENT_LOG_SHEET, size)
     check_description(directory, report, scan.replay, origin, policy.name if policy else None, log_sheets)
@@ -304,3 +351,12 @@ def _check_trusted(
                 f"trusted checkpoint {name}: the bundle's log of {latest.size} events is not "
                 f"an extension of the trusted {trusted_cp.size} events (history rewritten)"
             )
+
+
+def _people_counts(scan: Scan, report: Report) -> None:
+    signatures = scan.signatures
+    report.signed = signatures.signed
+    report.adopted = signatures.adopted
+    report.seals = signatures.seals
+    report.trust_root = signatures.registry.root_fingerprint or ""
+    report.people = len(signatures.registry.people)

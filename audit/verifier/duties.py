@@ -1,0 +1,158 @@
+"""Who may record what, as the auditor checks it: each event kind, the ledger actions that record
+it, the role each action needs, and separation of duties (四眼原则).
+
+A copy of the ledger's table (``ledger.rules.ROLE_ACTIONS``), not an import of it: the verifier
+shares no code with the write side it checks. tests/test_signed_audit.py holds the two equal.
+"""
+
+from __future__ import annotations
+
+from audit.verifier.people import FOUNDED, REGISTERED, REVOKED, ROTATED
+
+ROLE_ACTIONS: dict[str, frozenset[str]] = {
+    "officer": frozenset(
+        {
+            "unit register",
+            "grant apply",
+            "grant budget",
+            "disburse",
+            "match commit",
+            "match receive",
+            "spend",
+            "reverse",
+            "recover receive",
+            "dispose",
+            "output report",
+            "rectify complete",
+            "dossier add",
+        }
+    ),
+    "approver": frozenset(
+        {
+            "grant recommend",
+            "grant review",
+            "grant notice",
+            "grant approve",
+            "grant reject",
+            "grant adjust",
+            "evaluate",
+            "rectify order",
+            "recover order",
+            "grant close",
+        }
+    ),
+    "admin": frozenset({"people add", "people rotate", "people revoke"}),
+}
+
+_G = "grant-ledger:Grant."
+_U = "grant-ledger:Unit."
+_R = "grant-ledger:RecommendationRound."
+
+# The actions that record each kind of event. ``grant approve`` also brings in a grant approved
+# elsewhere (an import): its unit, base and application come with its approval, in one seal.
+TOPIC_ACTIONS: dict[str, tuple[str, ...]] = {
+    _U + "Registered": ("unit register", "grant approve"),
+    _U + "BaseTaken": ("grant apply", "grant approve"),
+    _U + "BaseReleased": ("grant reject",),
+    _R + "Opened": ("grant recommend",),
+    _R + "Made": ("grant recommend",),
+    _G + "Applied": ("grant apply", "grant approve"),
+    _G + "Approved": ("grant approve",),
+    _G + "SubsidyDisbursed": ("disburse",),
+    _G + "MatchingCommitted": ("match commit",),
+    _G + "MatchingReceived": ("match receive",),
+    _G + "ExpenditureRecorded": ("spend",),
+    _G + "ExpenditureReversed": ("reverse",),
+    _G + "Recommended": ("grant recommend",),
+    _G + "ReviewRecorded": ("grant review",),
+    _G + "NoticeRecorded": ("grant notice",),
+    _G + "Rejected": ("grant reject",),
+    _G + "BudgetRegistered": ("grant budget",),
+    _G + "BudgetAdjusted": ("grant adjust",),
+    _G + "OutputReported": ("output report",),
+    _G + "EvaluationRecorded": ("evaluate",),
+    _G + "RectificationOrdered": ("rectify order",),
+    _G + "RectificationCompleted": ("rectify complete",),
+    _G + "DossierRecorded": ("dossier add",),
+    _G + "RecoveryOrdered": ("recover order",),
+    _G + "FundsRecovered": ("recover receive",),
+    _G + "BalanceDisposed": ("dispose",),
+    _G + "Closed": ("grant close",),
+    FOUNDED: ("init",),
+    REGISTERED: ("people add",),
+    ROTATED: ("people rotate",),
+    REVOKED: ("people revoke",),
+}
+
+APPLIED = _G + "Applied"
+APPROVED = _G + "Approved"
+# the steps that check an application: not by whoever recorded it
+CHECKS_APPLICATION = frozenset(
+    _G + kind for kind in ("ReviewRecorded", "NoticeRecorded", "Approved", "Rejected", "Recommended")
+)
+_STEP = {
+    "ReviewRecorded": "review",
+    "NoticeRecorded": "notice",
+    "Approved": "approval",
+    "Rejected": "rejection",
+    "Recommended": "recommendation",
+}
+RECTIFY_ORDER, RECTIFY_DONE = _G + "RectificationOrdered", _G + "RectificationCompleted"
+RECOVER_ORDER, RECOVER_DONE = _G + "RecoveryOrdered", _G + "FundsRecovered"
+# the events separation of duties reads or judges
+DUTY_TOPICS = CHECKS_APPLICATION | {APPLIED, RECTIFY_ORDER, RECTIFY_DONE, RECOVER_ORDER, RECOVER_DONE}
+
+
+def _roles(topic: str) -> frozenset[str]:
+    actions = TOPIC_ACTIONS.get(topic, ())
+    return frozenset(role for role, allowed in ROLE_ACTIONS.items() if allowed.intersection(actions))
+
+
+_ROLES = {topic: _roles(topic) for topic in TOPIC_ACTIONS}
+_NO_ONE: frozenset[str] = frozenset()
+
+
+def roles_for(topic: str) -> frozenset[str]:
+    """The roles that may record an event of ``topic`` (none: a kind the verifier does not know)."""
+    return _ROLES.get(topic, _NO_ONE)
+
+
+def action_of(topic: str) -> str:
+    actions = TOPIC_ACTIONS.get(topic)
+    return actions[0] if actions else topic.split(":")[-1]
+
+
+class Duties:
+    """Who recorded what on each grant, as the events go by: the application's recorder (and the
+    seal of that act), each rectification's and recovery's orderers."""
+
+    def __init__(self) -> None:
+        self._applied: dict[str, tuple[str, str]] = {}  # grant -> (actor, seal)
+        self._ordered: dict[tuple[str, str], set[str]] = {}  # (grant, ref or "recover") -> actors
+
+    def check(self, grant: str, topic: str, actor: str, seal: str, ref: str) -> str | None:
+        """The breach, if ``actor`` recording ``topic`` on ``grant`` checks their own act."""
+        if topic in CHECKS_APPLICATION:
+            applied = self._applied.get(grant)
+            # a grant approved elsewhere is brought in whole by one act (its application with it)
+            if applied is not None and applied[0] == actor and applied[1] != seal:
+                step = _STEP[topic.removeprefix(_G)]
+                return (
+                    f"separation of duties: {actor} recorded this grant's application and may not "
+                    f"also record its {step}"
+                )
+        elif topic == RECTIFY_DONE and actor in self._ordered.get((grant, f"rectify {ref}"), ()):
+            return (
+                f"separation of duties: {actor} ordered rectification {ref} and may not record its completion"
+            )
+        elif topic == RECOVER_DONE and actor in self._ordered.get((grant, "recover"), ()):
+            return f"separation of duties: {actor} ordered this recovery and may not record its receipt"
+        return None
+
+    def record(self, grant: str, topic: str, actor: str, seal: str, ref: str) -> None:
+        if topic == APPLIED:
+            self._applied[grant] = (actor, seal)
+        elif topic == RECTIFY_ORDER:
+            self._ordered.setdefault((grant, f"rectify {ref}"), set()).add(actor)
+        elif topic == RECOVER_ORDER:
+            self._ordered.setdefault((grant, "recover"), set()).add(actor)
