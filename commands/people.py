@@ -155,15 +155,16 @@ def migrate_command(admin: str, admin_key: Path) -> None:
       grant-ledger --db old.db migrate --admin 管理员-陈 --admin-key chen.key
     """
     from audit.log import ensure_records, tree_head
+    from commands.registry import all_projections
     from ledger.errors import ConflictError
     from ledger.seal import generate_key
-    from projections.runner import catch_up_unchecked
+    from projections.runner import catch_up
 
     s = settings()
     app = s.ledger()
     if app.trust.registry(fresh=True).root is not None:
         raise ConflictError("this ledger already has its people registry; nothing to migrate")
-    catch_up_unchecked(app)
+    catch_up(app, all_projections(), check=False)  # the unsigned log as it stands, to adopt
     with s.engine().connect() as conn:
         head = tree_head(conn)
         through = int(conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM ledger_events").scalar() or 0)

@@ -266,11 +266,6 @@ def catch_up(
     return done
 
 
-def catch_up_unchecked(app: GrantLedger) -> int:
-    """Catch up a ledger made before records were signed, to adopt it (``migrate``)."""
-    return catch_up(app, check=False)
-
-
 def check_sealed(app: GrantLedger, batch: Sequence[StoredRecord]) -> None:
     """VerificationError (exit 6) naming the first event of ``batch`` not sealed by the person it
     names with a key the registry gives them (ledger.trust)."""
