@@ -46,4 +46,4 @@ lint: $(TSTAMP)
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) *.egg-info grant-ledger-demo.db* $(DEMO_AUDIT) $(DEMO_AUDIT)-keys $(DEMO_AUDIT)-checkpoint.txt
+	rm -rf $(VENV) *.egg-info grant-ledger-demo.db* $(DEMO_AUDIT) $(DEMO_KEYS) $(DEMO_AUDIT)-checkpoint.txt

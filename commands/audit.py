@@ -153,9 +153,10 @@ def export_command(directory: Path, grant_id: str | None, as_of: datetime | None
 @click.option(
     "--root",
     "root",
-    metavar="FINGERPRINT",
-    help="the ledger's trust root (64 hex digits, printed by `grant-ledger init`, kept by you): the "
-    "people registry, hence every event's and checkpoint's signer, must descend from it",
+    metavar="FINGERPRINT|FILE",
+    help="the ledger's trust root (64 hex digits, printed by `grant-ledger init`, kept by you), or "
+    "the root administrator's public key file (.pub): the people registry, hence every event's and "
+    "checkpoint's signer, must descend from it",
 )
 def verify_command(
     directory: Path, trusted: Path | None, public_keys: tuple[Path, ...], root: str | None
@@ -185,9 +186,20 @@ def verify_command(
     Example:
       grant-ledger audit verify bundle-2024-06/ --root 3f7a…e1 --trusted checkpoint-2024-03-31.txt
     """
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
     from audit.verifier.checkpoint import KeyFileError
     from audit.verifier.verify import verify_bundle
 
+    if root is not None and Path(root).is_file():
+        from audit.verifier.checkpoint import load_public_key
+        from audit.verifier.seals import key_fingerprint
+
+        try:
+            raw = load_public_key(Path(root)).public_bytes(Encoding.Raw, PublicFormat.Raw)
+        except KeyFileError as e:
+            raise BadInputError(f"--root: {e.message.rstrip('.')}") from None
+        root = key_fingerprint(raw)
     if root is not None:
         root = root.strip().lower()
         if len(root) != 64 or any(c not in "0123456789abcdef" for c in root):
