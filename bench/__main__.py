@@ -145,8 +145,8 @@ def postgres_url() -> tuple[str, Callable[[], None]] | None:
 
 def trust_root(exe: str, env: dict[str, str], folder: Path) -> str:
     """The ledger's trust root, as `info` prints it (what an auditor pins)."""
-    out = subprocess.run([exe, "info"], env=env, cwd=folder, capture_output=True, text=True, check=True).stdout
-    return out.split("trust root: ", 1)[1].split()[0]
+    info = subprocess.run([exe, "info"], env=env, cwd=folder, capture_output=True, text=True, check=True)
+    return info.stdout.split("trust root: ", 1)[1].split()[0]
 
 
 def fresh_ledger(exe: str, db: str, keys: Path, tag: str = "") -> str:
