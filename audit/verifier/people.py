@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID, uuid5
 
+from audit.verifier.errors import AuditError
 from audit.verifier.seals import key_fingerprint
 
 REGISTRY_ID = uuid5(UUID("6ba7b811-9dad-11d1-80b4-00c04fd430c8"), "grant-ledger/people")
@@ -81,7 +82,7 @@ class Person:
         return None
 
 
-class RegistryError(Exception):
+class RegistryError(AuditError):
     """A registry event that breaks the registry's own rules (the message says which)."""
 
 
