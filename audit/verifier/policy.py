@@ -23,7 +23,7 @@ from audit.verifier.report import Report
 
 POLICY_DIR = "policy"
 KNOWN = {
-    "d06af98f367ff4d4fcb0b62a8ae41762d27c25c26d085da4140cbfb18922abd4": "v1-2023.toml",
+    "558889cc7d3bf09eb786782ba1a0637008f98321d9444715f50675a0dde2c828": "v1-2023.toml",
 }
 
 
