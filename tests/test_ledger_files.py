@@ -151,8 +151,8 @@ def test_a_private_key_others_may_read_signs_nothing(
     sqlite_ledger.ok("keys", "generate", "--dir", str(tmp_path / "keys"))
     key = tmp_path / "keys" / "ledger.key"
     assert mode(key) == 0o600
-    sqlite_ledger.ok("people", "add", "王强", "--role", "approver", "--public-key", str(key.with_suffix(".pub")),
-                     role="admin")  # fmt: skip
+    public = str(key.with_suffix(".pub"))
+    sqlite_ledger.ok("people", "add", "王强", "--role", "approver", "--public-key", public, role="admin")
     before = sqlite_ledger.event_count()
     key.chmod(loose)
     result = checkpoint(sqlite_ledger, key)

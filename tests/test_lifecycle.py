@@ -10,8 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from tests.conftest import Ledger, approved_district_grant, selected
-from tests.test_core_rules import refused
 from tests.signing import save_sealed
+from tests.test_core_rules import refused
 
 
 def apply(
