@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from commands.cli import cli
 from tests.conftest import drop_pg_schema, fresh_pg_url, pg_unavailable
 from tests.reliability import events, funded_grant
+from tests.signing import url_key
 
 ALLOWED = {0, 2, 3, 4, 5}
 # hypothesis settings of every property here: examples share module fixtures and run whole commands
@@ -291,10 +292,23 @@ def test_every_command_survives_hostile_options_on_postgresql(
     _survives(hostile_pg_db, head, command)
 
 
+def _key(url: str, role: str = "officer") -> list[str]:
+    """``--key`` with the registered key of ``tester`` in ``role`` (made once per ledger and role):
+    without it every write would stop at the missing key, before the input is looked at."""
+    if (url, role) not in _KEYS:
+        _KEYS[url, role] = str(url_key(url, role))
+    return ["--key", _KEYS[url, role]]
+
+
+_KEYS: dict[tuple[str, str], str] = {}
+
+
 def _survives(url: str, head: list[str], command: list[str]) -> None:
     runner = CliRunner()
-    before = events(url)
-    result = runner.invoke(cli, ["--db", url, *head, *command])
+    claimed = head[head.index("--role") + 1] if "--role" in head else "officer"
+    key = _key(url, claimed if claimed in ("officer", "approver", "auditor") else "officer")
+    before = events(url)  # after the key's first use registered its person
+    result = runner.invoke(cli, ["--db", url, *key, *head, *command])
     for line in result.stderr.strip().splitlines()[1:]:
         pytest.fail(f"more than one line on stderr: {result.stderr[-1000:]!r}") if line else None
     _check(result, before, events(url))
@@ -348,8 +362,9 @@ def test_the_importer_survives_hostile_files(
         path.write_bytes(raw)
     else:
         path.write_text(header + "\n" + _csv(rows), encoding="utf-8", errors="surrogatepass")
+    key = _key(hostile_db)
     before = events(hostile_db)
-    result = CliRunner().invoke(cli, ["--db", hostile_db, "import", str(path)])
+    result = CliRunner().invoke(cli, ["--db", hostile_db, *key, "import", str(path)])
     _check(result, before, events(hostile_db), summary_last=True)
 
 
@@ -371,8 +386,7 @@ def _approve_g9(url: str, folder: Path) -> None:
     """G9 brought in by an approver's import: the workbook holds an officer's rows."""
     path = folder / "approvals.csv"
     path.write_text(f"{HEADER}\n{G9_APPROVAL}\n", encoding="utf-8")
-    assert CliRunner().invoke(cli, ["--db", url, "init"]).exit_code == 0
-    result = CliRunner().invoke(cli, ["--db", url, "--role", "approver", "import", str(path)])
+    result = CliRunner().invoke(cli, ["--db", url, *_key(url, "approver"), "import", str(path)])
     assert result.exit_code == 0, result.stderr
 
 
@@ -382,7 +396,7 @@ def test_the_good_workbook_imports(workbook_to_import: bytes, tmp_path: Path) ->
     path.write_bytes(workbook_to_import)
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     _approve_g9(url, tmp_path)
-    result = CliRunner().invoke(cli, ["--db", url, "import", str(path)])
+    result = CliRunner().invoke(cli, ["--db", url, *_key(url), "import", str(path)])
     assert result.exit_code == 0, result.stderr
     assert "imported 50 rows of books.xlsx" in result.stdout
 
@@ -426,8 +440,9 @@ def test_a_damaged_workbook_is_refused_in_one_sentence_and_nothing_is_written(
         edited = raw[:at] + raw[at + data.draw(st.integers(1, 64)) :]
     path = Path(tmp_path_factory.mktemp("import")) / "books.xlsx"
     path.write_bytes(edited)
+    key = _key(workbook_db)
     before = events(workbook_db)
-    result = CliRunner().invoke(cli, ["--db", workbook_db, "--role", "officer", "import", str(path)])
+    result = CliRunner().invoke(cli, ["--db", workbook_db, *key, "--role", "officer", "import", str(path)])
     _check(result, before, events(workbook_db), summary_last=True)
     if "not a readable Excel workbook" in result.stderr:
         assert result.exit_code == 2

@@ -4,13 +4,13 @@ every stored event, keeps. And events another writer stored are judged in full."
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from click.testing import CliRunner
 from sqlalchemy import create_engine, select
 
 from tests.conftest import Ledger, approved_district_grant
+from tests.signing import save_sealed
 from tests.test_export_runs import _printed_imports
 from tests.test_one_reading import _books, _dispose
 
@@ -47,21 +47,27 @@ def test_an_import_keeps_the_compliance_facts_a_rebuild_judges(sqlite_ledger: Le
 def test_events_another_writer_stored_are_judged_when_an_import_catches_up(
     sqlite_ledger: Ledger, tmp_path: Path
 ) -> None:
-    """A travel spend stored below the application (a copy of a real expenditure with its
-    category changed) is judged when the next import projects it, not waved through as decided."""
+    """A disbursement beyond the approval, stored by another registered officer's signed write
+    below today's rules (as an earlier version allowed), is judged when the next import projects
+    it, not waved through as decided."""
+    from datetime import date
+    from decimal import Decimal
+
+    from ledger.application import GrantLedger
+    from ledger.grant import Grant
+
     approved_district_grant(sqlite_ledger)
     sqlite_ledger.ok("disburse", "G1", "--amount", "120000", "--voucher", "T1", "--date", "2024-05-01")
-    path = sqlite_ledger.url.removeprefix("sqlite:///")
-    db = sqlite3.connect(path)
-    (state,) = db.execute("SELECT state FROM ledger_events ORDER BY id DESC LIMIT 1").fetchone()
-    forged = bytes(state).replace(b'"T1"', b'"T9"').replace(b'"120000.00"', b'"900000.00"')
-    db.execute(  # INSERT is what append-only allows: the next writer is the first to see it
-        "INSERT INTO ledger_events (originator_id, originator_version, topic, state) "
-        "SELECT originator_id, originator_version + 1, topic, ? FROM ledger_events ORDER BY id DESC LIMIT 1",
-        (forged,),
-    )
-    db.commit()
-    db.close()
+    app = GrantLedger(sqlite_ledger.url)
+    try:
+        grant = app.get_grant("G1")
+        grant.trigger_event(
+            Grant.SubsidyDisbursed, amount=Decimal("900000.00"), voucher="T9", tranche=2,
+            actor="elsewhere", role="officer", occurred_on=date(2024, 5, 1),
+        )  # fmt: skip
+        save_sealed(app, sqlite_ledger, grant, actor="elsewhere")
+    finally:
+        app.close()
     rows = tmp_path / "more.csv"
     rows.write_text(
         "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo\n"

@@ -12,8 +12,8 @@ from typing import Any
 from ledger.application import GrantLedger
 from ledger.grant import Grant
 from tests.conftest import Ledger, approved_district_grant
-from tests.test_core_rules import refused
 from tests.signing import save_sealed
+from tests.test_core_rules import refused
 
 
 def plant(ledger: Ledger, *acts: tuple[str, str, str, str, date]) -> None:

@@ -144,7 +144,7 @@ def test_the_verifier_loads_and_verifies_a_bundle_without_the_ledger(
         "spend", "G1", "--amount", "3.5万", "--category", "equipment", "--source", "subsidy",
         "--voucher", "S1", "--date", "2024-05-10",
     )  # fmt: skip
-    ledger.ok("audit", "checkpoint", role="approver")
+    ledger.ok("audit", "checkpoint", role="approver")  # signed with tester.approver's key
     ledger.ok("audit", "export", str(tmp_path / "bundle"), role="auditor")
 
     done = subprocess.run(
@@ -217,7 +217,7 @@ def test_a_projection_moved_by_another_process_is_a_conflict_in_one_sentence(
     assert sentence.endswith("(another process moved it); nothing was written: run the command again")
     assert ledger.event_count() == before
     ledger.ok("import", "--jobs", "1", str(books))  # run again, as the sentence says
-    assert ledger.event_count() == before + 1
+    assert ledger.event_count() == before + 2  # the disbursement and the seal of its import batch
 
 
 def test_the_projections_the_command_line_keeps_are_named_once() -> None:

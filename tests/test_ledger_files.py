@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 
 from commands.cli import cli
@@ -104,7 +104,7 @@ def pg_tables(url: str) -> list[str]:
 
 @pytest.mark.parametrize("command", [["balance"], WRITES[0], ["projections", "status"]], ids=lambda c: c[0])
 def test_a_postgresql_database_without_a_ledger_is_named_and_left_empty(
-    empty_pg_schema: str, command: list[str]
+    empty_pg_schema: str, command: list[str], tmp_path: Path
 ) -> None:
     code, _, stderr = run(empty_pg_schema, *command)
     assert code == 4, stderr
@@ -112,7 +112,8 @@ def test_a_postgresql_database_without_a_ledger_is_named_and_left_empty(
     assert "there is no ledger at postgresql+psycopg://grant_ledger:***@" in line
     assert "grant_ledger:grant_ledger@" not in line, "the password is not shown"
     assert pg_tables(empty_pg_schema) == []
-    assert run(empty_pg_schema, "init")[0] == 0
+    admin_key = str(tmp_path / "admin.key")  # not ./grant-ledger.admin.key, shared by every run
+    assert run(empty_pg_schema, "init", "--admin-key", admin_key)[0] == 0
     assert "ledger_events" in pg_tables(empty_pg_schema)
 
 
@@ -144,19 +145,32 @@ def test_the_sqlite_files_are_the_owners_alone(tmp_path: Path) -> None:
 def test_a_private_key_others_may_read_signs_nothing(
     sqlite_ledger: Ledger, tmp_path: Path, loose: int
 ) -> None:
+    """A registered approver's own key, made by `keys generate`, signs no checkpoint (nor
+    anything else) while others may read it."""
     approved_district_grant(sqlite_ledger)
     sqlite_ledger.ok("keys", "generate", "--dir", str(tmp_path / "keys"))
     key = tmp_path / "keys" / "ledger.key"
     assert mode(key) == 0o600
+    public = str(key.with_suffix(".pub"))
+    sqlite_ledger.ok("people", "add", "王强", "--role", "approver", "--public-key", public, role="admin")
+    before = sqlite_ledger.event_count()
     key.chmod(loose)
-    result = sqlite_ledger("audit", "checkpoint", "--key", str(key), role="approver")
+    result = checkpoint(sqlite_ledger, key)
     assert result.exit_code == 2, (result.stdout, result.stderr)
     line = one_line(result.stderr)
     assert str(key) in line and f"mode {loose:04o}" in line and f"chmod 600 {key}" in line
     assert result.stdout == "" and signed_checkpoints(sqlite_ledger) == 0
+    assert sqlite_ledger.event_count() == before
     key.chmod(0o600)
-    sqlite_ledger.ok("audit", "checkpoint", "--key", str(key), role="approver")
+    result = checkpoint(sqlite_ledger, key)
+    assert result.exit_code == 0, (result.stdout, result.stderr)
     assert signed_checkpoints(sqlite_ledger) == 1
+
+
+def checkpoint(ledger: Ledger, key: Path) -> Result:
+    return ledger.runner.invoke(
+        cli, ["--db", ledger.url, "--key", str(key), "--lang", "en", "audit", "checkpoint"]
+    )
 
 
 def signed_checkpoints(ledger: Ledger) -> int:

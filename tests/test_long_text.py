@@ -23,7 +23,7 @@ from tests.signing import url_signer
 
 LONG_CONTENT = "实训基地改造及配套设施建设" * 10  # 130 characters
 LONG_VOUCHER = "记-2024-05-" + "0" * 117  # 128 characters, the command line's limit
-LONG_ACTOR = "财务科" + "x" * 125  # 128 characters, --actor's limit
+LONG_ACTOR = "财务科" + "x" * 61  # 64 characters, the longest name a person is registered under
 HEADER = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo"
 
 
@@ -32,7 +32,8 @@ def test_long_budget_lines_vouchers_and_actors_keep_every_command_working(ledger
     ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
     result = ledger.runner.invoke(
         cli,
-        ["--db", ledger.url, "--actor", LONG_ACTOR, "--lang", "en", "spend", "G1", "--amount", "3500",
+        ["--db", ledger.url, "--key", str(ledger.key("officer", LONG_ACTOR)), "--actor", LONG_ACTOR,
+         "--lang", "en", "spend", "G1", "--amount", "3500",
          "--category", "equipment", "--source", "subsidy", "--voucher", LONG_VOUCHER,
          "--content", LONG_CONTENT, "--date", "2024-05-10"],
     )  # fmt: skip

@@ -20,8 +20,8 @@ from ledger.policy import policy_in_force
 from projections.judge import JudgedGrant, first_breach
 from projections.records import StoredRecord
 from tests.conftest import Ledger, approved_district_grant
-from tests.test_core_rules import refused
 from tests.signing import save_sealed
+from tests.test_core_rules import refused
 
 
 def plant_event(ledger: Ledger, event: Any, **fields: Any) -> None:

@@ -76,6 +76,7 @@ def test_an_output_replaces_a_file_whole_keeping_its_mode_and_writes_through_a_l
     assert link.is_symlink() and target.read_bytes()[:2] == b"PK"
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "balance.csv",
+        "ledger-keys",  # the fixture's people's keys
         "ledger.db",
         "link.xlsx",
         "target.xlsx",

@@ -7,6 +7,7 @@ database itself."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -19,6 +20,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
+from commands.cli import cli
 from ledger.pg_roles import RECORDS, classified
 from tests.conftest import PG_URL, Ledger, approved_district_grant, pg_unavailable
 from tests.test_audit_trail import _money
@@ -204,18 +206,18 @@ def test_the_readme_roles_each_do_their_job_and_no_writer_can_rewrite_history(
     _money(officer)
     balances = officer.balances("B0001")["B0001"]
     assert balances["subsidy_spent"] not in ("0", "0.00"), balances
-    approver.ok("keys", "generate", "--dir", str(tmp_path / "keys"))
-    key = tmp_path / "keys" / "ledger.key"
-    checkpoint = approver.ok("audit", "checkpoint", "--key", str(key), role="approver")
+    key = approver.key("approver")  # tester.approver's, registered: it signs the checkpoints
+    checkpoint = approver.ok("audit", "checkpoint", role="approver")
     (tmp_path / "checkpoint.txt").write_text(checkpoint.stdout, encoding="utf-8")
 
-    # the auditor reads, exports and verifies
+    # the auditor reads, exports and verifies (registered through a writer's login: theirs cannot)
+    officer.key("auditor")
     assert auditor.balances("B0001")["B0001"] == balances
     assert "all read models agree" in auditor.ok("projections", "verify", role="auditor").stdout
     auditor.ok("audit", "export", str(tmp_path / "bundle"), role="auditor")
     verified = auditor.ok(
         "audit", "verify", str(tmp_path / "bundle"), "--trusted", str(tmp_path / "checkpoint.txt"),
-        "--public-key", str(tmp_path / "keys" / "ledger.pub"), role="auditor",
+        "--public-key", str(key.with_suffix(".pub")), role="auditor",
     )  # fmt: skip
     assert "PASS" in verified.stdout
 
@@ -235,8 +237,8 @@ def test_the_readme_roles_each_do_their_job_and_no_writer_can_rewrite_history(
     # an officer may not sign a checkpoint: the database refuses the officer's login
     approver.ok("spend", "G1", "--amount", "100", "--category", "equipment", "--source", "subsidy",
                 "--voucher", "S9", "--date", "2024-06-11")  # fmt: skip
-    events += 1
-    signed = officer("audit", "checkpoint", "--key", str(key), role="approver")
+    events += 2  # the expenditure and its seal
+    signed = officer("audit", "checkpoint", role="approver")  # an approver's key, an officer's login
     assert signed.exit_code == 5, (signed.stdout, signed.stderr)
     assert "permission denied" in signed.stderr
     assert count(recipe.urls["owner"], "audit_checkpoints") == checkpoints
@@ -373,7 +375,9 @@ def test_init_without_the_groups_says_what_is_missing_and_grants_them_once_they_
     recipe.run_logins()
     again = owner.ok("init")
     assert all(group in again.stdout for group in groups)
-    assert recipe.ledger("auditor").balances() == {}
+    # the auditor's login reads (with no key: reading signs nothing)
+    read = CliRunner().invoke(cli, ["--db", recipe.urls["auditor"], "balance", "--format", "json"])
+    assert read.exit_code == 0 and json.loads(read.stdout) == [], (read.stdout, read.stderr)
 
 
 def test_init_names_an_earlier_recipes_writer_until_the_readme_removes_it(recipe: Recipe) -> None:

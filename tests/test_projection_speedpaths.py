@@ -82,7 +82,7 @@ def test_project_stored_moves_every_projection_in_the_callers_transaction(db_url
         for n, amount in enumerate(("1.10", "2.20", "0.03")):
             _spend(app, n, amount)
         stored = _notifications_after(app, before)
-        assert len(stored) == 3
+        assert len(stored) == 3 * 2  # each spend and its seal
         with app.engine.begin() as conn, Session(bind=conn) as session:  # as the importer does
             project_stored(session, stored, all_projections())
             session.flush()
@@ -117,7 +117,7 @@ def test_project_stored_refuses_projections_behind_the_head(db_url: str) -> None
             with pytest.raises(ProjectionsBehind, match="balances"):
                 # the first new event was never projected
                 project_stored(session, stored[1:], all_projections())
-        assert catch_up(app, all_projections()) == 3 * 2
+        assert catch_up(app, all_projections()) == 3 * 4  # three projections, two spends and their seals
         with app.engine.connect() as conn:
             spent = conn.execute(select(text("subsidy_spent")).select_from(text("balance_grants"))).scalar()
         assert spent == 3000

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import Ledger, approved_district_grant
 from tests.importdata import write_file
-from tests.test_projection_speedpaths import all_rows
 from tests.signing import save_sealed
+from tests.test_projection_speedpaths import all_rows
 
 
 def _books(ledger: Ledger, tmp_path: Path) -> None:

@@ -50,7 +50,6 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("rules")
     ledger = Ledger(f"sqlite:///{home / 'ledger.db'}", CliRunner())
     approved_district_grant(ledger)
-    ledger.ok("keys", "generate", "--dir", str(home / "keys"))
     return home
 
 
@@ -161,7 +160,7 @@ def test_the_verifier_s_verdicts_equal_the_ledger_s_rules(
         ledger = Ledger(f"sqlite:///{home / 'ledger.db'}", CliRunner())
         for n, (act, source) in enumerate(acts):
             _act(ledger, n, act, source)
-        ledger.ok("audit", "checkpoint", "--key", str(base / "keys" / "ledger.key"))
+        ledger.ok("audit", "checkpoint", role="approver")  # signed with tester.approver's key
         ledger.ok("audit", "export", str(home / "b"), role="auditor")
         lines = [json.loads(x) for x in (home / "b" / "events.jsonl").read_text("utf-8").splitlines()]
         g1 = next(x["record"] for x in lines if x["record"]["topic"] == GRANT + "Applied")

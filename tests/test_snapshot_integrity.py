@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 from ledger.application import GrantLedger
 from ledger.grant import Grant, grant_uuid
 from tests.conftest import Ledger
+from tests.signing import signer
 from tests.test_core_rules import refused
 from tests.test_ring_fence_snapshots import long_history, snapshot_versions
 
@@ -241,7 +242,7 @@ def test_a_snapshot_leaving_out_a_field_is_never_trusted_for_a_later_write(
                 on=date(2024, 6, 1),
             )
             with pytest.raises(RuleViolationError, match=r"5,000\.00"):
-                app.handle(spend, actor="tester", role="officer")
+                app.handle(spend, signer=signer(sqlite_ledger))
     finally:
         app.close()
     assert sqlite_ledger.balances("B0001")["B0001"]["subsidy_available"] == "105000.00"

@@ -135,6 +135,12 @@ def test_the_findings_csv_starts_no_formula_either(hostile: Ledger) -> None:
     assert cells and not [c for c in cells if _runs(c)]
 
 
+def _books(url: str) -> list[tuple[str, dict[str, object]]]:
+    """The stored events of the books: each copy has its own people registry (its own
+    administrator's key), which no export carries."""
+    return [(topic, state) for topic, state in _stored(url) if not topic.startswith("grant-ledger:People.")]
+
+
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_export_then_import_gives_back_exactly_the_events(hostile: Ledger, tmp_path: Path, fmt: str) -> None:
     """The import takes off exactly the apostrophe the csv export put on, and nothing else; a
@@ -152,7 +158,7 @@ def test_export_then_import_gives_back_exactly_the_events(hostile: Ledger, tmp_p
             copy.ok("export", "--format", fmt, "--runs", str(runs))
     first, second = copies
     assert _spends(first.url) == _spends(hostile.url)
-    assert _stored(second.url) == _stored(first.url)
+    assert _books(second.url) == _books(first.url)
     assert first.balances() == hostile.balances()
 
 

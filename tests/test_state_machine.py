@@ -28,6 +28,7 @@ from ledger.application import GrantLedger
 from ledger.errors import ConflictError, NotFoundError, ReversedVoucherError, RuleViolationError
 from projections.runner import catch_up
 from tests.reliability import funded_grant, projection_dump, rebuilt_from_scratch
+from tests.signing import url_signer
 
 ON = date(2024, 5, 10)
 APPROVED = Decimal("200000.00")
@@ -35,7 +36,8 @@ VOUCHERS = st.sampled_from([f"V{n}" for n in range(1, 7)])
 AMOUNTS = st.integers(1, 12_000_000).map(lambda fen: Decimal(fen) / 100)
 ALLOWED = ["equipment", "materials", "teacher_training", "curriculum"]
 BANNED = ["travel", "labour", "unrelated", "差旅费"]
-WHO: dict[str, Any] = {"actor": "model", "role": "officer"}
+# the model's officer, registered in the template (its copies hold the same registry): {"signer": ...}
+WHO: dict[str, Any] = {}
 
 
 _TEMPLATE: list[Path] = []
@@ -47,6 +49,7 @@ def _template() -> Path:
         path = Path(tempfile.mkdtemp(prefix="ledger-model-template-")) / "ledger.db"
         url = f"sqlite:///{path}"
         funded_grant(url, "1000.00")
+        WHO["signer"] = url_signer(url, actor="model")
         app = GrantLedger(url)
         catch_up(app)
         app.close()

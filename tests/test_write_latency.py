@@ -16,6 +16,7 @@ from ledger.actions import Spend
 from ledger.application import GrantLedger
 from ledger.database import EVENTS_TABLE, schema_ready
 from tests.reliability import funded_grant
+from tests.signing import url_signer
 
 DDL = ("CREATE", "DROP", "ALTER", "DO ", "PRAGMA MAIN.TABLE_INFO", "PRAGMA TEMP.TABLE_INFO")
 
@@ -82,8 +83,9 @@ def test_a_money_command_reports_the_grant_it_saved(db_url: str) -> None:
             voucher="V-1",
             on=date(2024, 5, 10),
         )
-        done = app.handle(spend, actor="tester", role="officer")
-        again = app.handle(spend, actor="tester", role="officer")
+        officer = url_signer(db_url)
+        done = app.handle(spend, signer=officer)
+        again = app.handle(spend, signer=officer)
         reloaded = app.get_grant("G1")
     finally:
         app.close()
