@@ -6,7 +6,8 @@ from __future__ import annotations
 import base64
 import os
 import re
-import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from audit.verifier.checkpoint import (
     key_id,
     read_key_file,
 )
+from ledger import seal
 
 _KEY_FILE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -101,39 +103,20 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
 
 def refuse_open_key(path: Path) -> None:
     """KeyFileError when the key file's mode lets its group or others read or write it."""
-    if os.name != "posix":
-        return
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        return  # missing or unreadable: reading it says so
-    if mode & 0o077:
-        message = (
-            f"The private key {path} has mode {mode:04o}, so others may read it; "
-            f"make it yours alone with `chmod 600 {path}`."
-        )
-        raise KeyFileError(message)
+    with _as_key_file_error():
+        seal.refuse_open_key(path)
 
 
 def _write_new_file(path: Path, data: bytes, mode: int) -> None:
-    # O_EXCL: never replace a file, even one created after the existence check; the mode is
-    # given at creation so the private key is never readable by others, not even briefly.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    """Never replace a file, even one created after an existence check; the mode is given at
+    creation (ledger.seal writes every key file)."""
+    with _as_key_file_error():
+        seal.write_new(path, data, mode)
+
+
+@contextmanager
+def _as_key_file_error() -> Iterator[None]:
     try:
-        fd = os.open(path, flags, mode)
-    except FileExistsError as exc:
-        message = f"Refusing to overwrite the existing key file {path}."
-        raise KeyFileError(message) from exc
-    except OSError as exc:
-        message = f"Cannot create the key file {path}: {exc.strerror}."
-        raise KeyFileError(message) from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            if hasattr(os, "fchmod"):
-                # The umask may have removed owner bits; set the exact mode asked for.
-                os.fchmod(handle.fileno(), mode)
-            handle.write(data)
-    except OSError as exc:
-        path.unlink(missing_ok=True)
-        message = f"Cannot write the key file {path}: {exc.strerror}."
-        raise KeyFileError(message) from exc
+        yield
+    except seal.KeyError_ as e:
+        raise KeyFileError(e.message[:1].upper() + e.message[1:] + ".") from None

@@ -73,9 +73,9 @@ def generate_key(path: Path, passphrase: str | None = None) -> Signer:
         if os.path.lexists(target):
             raise KeyError_(f"refusing to overwrite the existing key file {target}")
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _write_new(path, private_pem, 0o600)
+    write_new(path, private_pem, 0o600)
     try:
-        _write_new(public_path, public_pem, 0o644)
+        write_new(public_path, public_pem, 0o644)
     except KeyError_:
         path.unlink()
         raise
@@ -146,7 +146,9 @@ def refuse_open_key(path: Path) -> None:
         )
 
 
-def _write_new(path: Path, data: bytes, mode: int) -> None:
+def write_new(path: Path, data: bytes, mode: int) -> None:
+    """Write a new file with ``mode`` from its creation (O_EXCL: never replacing one, even one made
+    after an existence check; the umask cannot widen a private key's mode)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(path, flags, mode)
