@@ -117,6 +117,8 @@ class StateEncoder:
         # path
         self.plans: dict[tuple[Any, ...], list[tuple[str, Callable[[Any], Any]]] | None] = {}
         self.prepared: dict[str, Any] | None = None  # the last row's state, ready for orjson
+        # (originator, topic) -> the leaf's bytes before the version and after the state
+        self._heads: dict[tuple[Any, str], tuple[bytes, bytes]] = {}
 
     def __call__(self, event: Any) -> StoredEvent:
         originator_id, originator_version, topic, state = self.row(event)
@@ -162,13 +164,27 @@ class StateEncoder:
         originator_id, version, topic, body = row
         stamp = getattr(event, "timestamp", None)
         if self.prepared is not None and isinstance(stamp, datetime):
-            body = orjson.dumps(self.prepared, option=orjson.OPT_SORT_KEYS)
-            data = (
-                b'{"originator_id":"' + str(originator_id).encode() + b'","originator_version":'
-                + str(int(version)).encode() + b',"recorded_at":' + _quote(stamp.isoformat()).encode()
-                + b',"state":' + body + b',"topic":' + _quote(topic).encode("utf-8") + b"}"
-            )  # fmt: skip
-            return row, hashlib.sha256(b"\x00" + data).hexdigest()
+            head = self._heads.get((originator_id, topic))
+            if head is None:
+                if len(self._heads) >= 4096:
+                    self._heads.clear()
+                head = self._heads[originator_id, topic] = (
+                    b'{"originator_id":"' + str(originator_id).encode() + b'","originator_version":',
+                    b',"topic":' + _quote(topic).encode("utf-8") + b"}",
+                )
+            data = b"".join(
+                (
+                    b"\x00",
+                    head[0],
+                    str(int(version)).encode(),
+                    b',"recorded_at":',
+                    orjson.dumps(stamp),  # '"' + isoformat() + '"', as the transcoder writes it
+                    b',"state":',
+                    orjson.dumps(self.prepared, option=orjson.OPT_SORT_KEYS),
+                    head[1],
+                )
+            )
+            return row, hashlib.sha256(data).hexdigest()
         from ledger.seal import leaf_hex
 
         return row, leaf_hex(originator_id, version, topic, body)
