@@ -143,6 +143,30 @@ def postgres_url() -> tuple[str, Callable[[], None]] | None:
     return f"{base}{sep}options=-csearch_path%3D{schema}", drop
 
 
+def before_signing(by: dict[str, Figure], count: int) -> None:
+    """The figures signing touches, beside those the same bench gave before signed records
+    (bench/before_signing.json, recorded at that commit on this machine, at this size only)."""
+    import json
+
+    recorded = json.loads((Path(__file__).with_name("before_signing.json")).read_text(encoding="utf-8"))
+    before = recorded["figures"].get(str(count))
+    if not before:
+        return
+    print(f"\nsigned records against before them ({recorded['commit']}, same bench and machine)")
+    names = {"audit verify": "audit verify --root"}
+    for operation, then in before.items():
+        now = by.get(names.get(operation, operation))
+        if now is None or now.seconds != now.seconds:
+            continue
+        rate = (
+            f", {now.per_second:,.0f} against {then['events_per_second']:,} events/s"
+            if now.per_second and "events_per_second" in then
+            else ""
+        )
+        ratio = now.seconds / then["seconds"]
+        print(f"  {operation}: {now.seconds:.3f} s against {then['seconds']:.3f} s ({ratio:.2f}x{rate})")
+
+
 def trust_root(exe: str, env: dict[str, str], folder: Path) -> str:
     """The ledger's trust root, as `info` prints it (what an auditor pins)."""
     info = subprocess.run([exe, "info"], env=env, cwd=folder, capture_output=True, text=True, check=True)
@@ -408,8 +432,9 @@ def main() -> None:
         secs = f"{f.seconds:.3f}" if f.seconds == f.seconds else "—"
         print(f"{f.operation:44} {f.size:>10,} {secs:>10} {rate:>10} {f.rss_mb:>8.1f}  {f.note}")
 
-    print("\nratios (targets from issue 7, measured at this size)")
     by = {f.operation: f for f in figures}
+    before_signing(by, count)
+    print("\nratios (targets from issue 7, measured at this size)")
     one = by.get(f"balance {base}")
     if one and one.seconds == one.seconds:
         print(

@@ -3,11 +3,12 @@
     .venv/bin/python -m bench.audit_verify [N] [--db PATH]
 
 Writes N events through the application API (units, approved grants, a tranche each, then
-spending), then runs the real command line: keys generate, audit checkpoint (which catches up
-every projection), audit export, audit verify; prints the wall time and the peak memory of each
+spending), each signed by the registered officer or approver it belongs to, then runs the real
+command line: audit checkpoint by the approver (which catches up every projection), audit
+export, audit verify against the trust root; prints the wall time and the peak memory of each
 step. With ``--db PATH`` of a ledger that holds events already (say one built by ``grant-ledger
-import``), nothing is generated: its events are exported and verified, and the bundle is written
-next to it.
+import``), nothing is generated: its events are exported and verified (the checkpoint signed by
+the approver key in GRANT_LEDGER_KEY), and the bundle is written next to it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import Any
 from ledger import database
 from ledger.actions import ApprovedElsewhere, Disburse, Spend
 from ledger.application import open_ledger
+from ledger.people import RegisterPerson
+from ledger.seal import Signer, generate_key
 
 _TIME = Path("/usr/bin/time")  # GNU time: peak memory of each command
 SPENDS_PER_GRANT = 245  # + Unit.Registered, Unit.BaseTaken, Applied, Approved, Disbursed = 250
@@ -37,27 +40,41 @@ def _fast_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def generate(url: str, n: int) -> int:
-    database._sqlite_on_connect = _fast_sqlite  # type: ignore[assignment]
+def people(app: Any, keys: Path) -> tuple[Signer, Signer]:
+    """The root administrator, who registers an officer and an approver: their keys in ``keys``."""
+    admin = generate_key(keys / "admin.key")
+    app.found_registry(admin, "bench-admin")
+    signers = []
+    for name, role in (("bench-officer", "officer"), ("bench-approver", "approver")):
+        signer = generate_key(keys / f"{role}.key")
+        app.handle(
+            RegisterPerson(person=name, person_role=role, public_key=signer.public_raw.hex()), signer=admin
+        )
+        signers.append(signer)
+    return signers[0], signers[1]
+
+
+def generate(url: str, n: int, keys: Path) -> int:
+    database._sqlite_on_connect = _fast_sqlite
     app = open_ledger(url)
     written = 0
     g = 0
     try:
+        officer, approver = people(app, keys)
         while written < n:
             unit, grant, base = f"U{g:05d}", f"G{g:05d}", f"B{g:05d}"
-            who = {"actor": "bench", "role": "officer"}
             app.handle(
                 ApprovedElsewhere(
                     grant_id=grant, unit_id=unit, base_id=base, programme="district_base",
                     amount=Decimal(200000), document=f"文{g}", base_name=f"基地{g}", unit_name=f"单位{g}",
                     on=date(2024, 1, 4),
                 ),
-                actor="bench", role="approver",
+                signer=approver,
             )  # fmt: skip
             disbursed = Disburse(
                 grant_id=grant, amount=Decimal(200000), voucher=f"T{g}", tranche=1, on=date(2024, 1, 5)
             )
-            app.handle(disbursed, **who)
+            app.handle(disbursed, signer=officer)
             written += 5
             for s in range(min(SPENDS_PER_GRANT, n - written)):
                 app.handle(
@@ -65,7 +82,7 @@ def generate(url: str, n: int) -> int:
                         grant_id=grant, amount=Decimal("123.45"), category="equipment", source="subsidy",
                         voucher=f"S{g}-{s}", on=date(2024, 1, 6) + timedelta(days=s % 300),
                     ),
-                    **who,
+                    signer=officer,
                 )  # fmt: skip
                 written += 1
             g += 1
@@ -100,15 +117,17 @@ def main() -> None:
         work = Path(tempfile.mkdtemp(prefix="audit-bench-"))
         db = given or work / "ledger.db"
         started = time.perf_counter()
-        count = generate(f"sqlite:///{db}", n)
+        count = generate(f"sqlite:///{db}", n, work)
         print(f"{'generate':<22} {time.perf_counter() - started:8.2f} s  {count} events in {db}", flush=True)
-    base = ["--db", str(db), "--actor", "bench"]
-    timed("keys generate", *base, "keys", "generate", "--dir", str(work / "keys"))
-    timed("audit checkpoint", *base, "audit", "checkpoint", "--key", str(work / "keys" / "ledger.key"))
-    timed("audit export", *base, "--role", "auditor", "audit", "export", str(work / "bundle"))
+    base = ["--db", str(db)]
+    approver = [] if given is not None and given.is_file() else ["--key", str(work / "approver.key")]
+    timed("audit checkpoint", *base, *approver, "audit", "checkpoint")
+    timed("audit export", *base, "audit", "export", str(work / "bundle"))
     size = sum(p.stat().st_size for p in (work / "bundle").rglob("*") if p.is_file())
     print(f"{'bundle size':<22} {size / 1e6:8.1f} MB", flush=True)
-    timed("audit verify", *base, "--role", "auditor", "audit", "verify", str(work / "bundle"))
+    info = subprocess.run(["grant-ledger", *base, "info"], capture_output=True, text=True).stdout
+    root = info.split("trust root: ", 1)[1].split()[0]
+    timed("audit verify --root", *base, "audit", "verify", str(work / "bundle"), "--root", root)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,10 @@ from audit.verifier.canonical import stored_leaf_data
 from audit.verifier.people import REGISTRY_ID, Registry, RegistryError
 from audit.verifier.seals import (
     ADOPTION_TOPIC,
+    HASH_HEX,
     SEAL_TOPIC,
     covers,
+    leaf_list,
     message_of,
     signature_verifies,
 )
@@ -34,10 +36,21 @@ from ledger.seal import ADOPTION_ID
 SEALS_KEPT = 64
 
 
-@dataclass(frozen=True)
+@dataclass
 class CheckedSeal:
     signer: str
     leaves: str
+    _set: frozenset[str] | None = None
+
+    def covers(self, leaf: str) -> bool:
+        """Is ``leaf`` one of the sealed leaves? A seal of a command holds one to three, searched
+        as they are; an import's holds thousands, put in a set once."""
+        if self._set is not None:
+            return leaf in self._set
+        if len(self.leaves) > 16 * HASH_HEX:
+            self._set = frozenset(leaf_list(self.leaves))
+            return leaf in self._set
+        return covers(self.leaves, leaf)
 
 
 @dataclass(frozen=True)
@@ -124,7 +137,7 @@ class Trust:
             return f"names seal {seal_id}, which is not a valid signature in the ledger"
         if row.state.get("actor") != seal.signer:
             return f"names {row.state.get('actor')!r} but is signed by {seal.signer!r}"
-        if not covers(seal.leaves, leaf_of(row)):
+        if not seal.covers(leaf_of(row)):
             return f"is not what {seal.signer} signed (seal {seal_id})"
         return None
 
