@@ -71,6 +71,9 @@ class Trust:
         self.engine = engine
         self.table = table
         self._registry: Registry | None = None
+        # (person, key fingerprint) -> [first store id it may sign after, id it may sign before
+        # (None: still)]: the key's places in the log, from the registry's events
+        self._windows: dict[tuple[str, str], list[list[int | None]]] = {}
         self._adopted: int | None = None
         self._seals: OrderedDict[str, CheckedSeal] = OrderedDict()
 
@@ -171,12 +174,19 @@ class Trust:
             self._seals.popitem(last=False)
 
     def _verified(self, row: Row, registry: Registry) -> CheckedSeal | None:
-        """The seal in ``row`` if its signature verifies under a key its signer ever held."""
+        """The seal in ``row`` if its signature verifies under a key its signer held where the
+        seal stands in the log (a key rotated away or revoked before it signs nothing after)."""
         if row.topic not in (SEAL_TOPIC, ADOPTION_TOPIC) or row.version != 1:
             return None
         signer = str(row.state.get("signer"))
         person = registry.people.get(signer)
-        raw = person.keys.get(str(row.state.get("key"))) if person is not None else None
+        key = str(row.state.get("key"))
+        raw = person.keys.get(key) if person is not None else None
+        windows = self._windows.get((signer, key))
+        if windows is not None and not any(
+            start is not None and start < row.id and (end is None or row.id < end) for start, end in windows
+        ):
+            return None
         message = message_of(row.topic, str(row.originator_id), row.state)
         if raw is None or message is None or not signature_verifies(message, row.state.get("signature"), raw):
             return None
@@ -186,6 +196,7 @@ class Trust:
 
     def _replay_registry(self) -> Registry:
         registry = Registry()
+        self._windows = {}
         events = self._rows_of([REGISTRY_ID])
         seals = {str(r.originator_id): r for r in self._rows_of(_seal_ids(events))}
         for row in events:
@@ -211,7 +222,23 @@ class Trust:
                 raise self._broken(row, str(e)) from None
             if checked is None or not covers(checked.leaves, leaf_of(row)):
                 raise self._broken(row, "is not signed by an administrator's registered key")
+            self._place_keys(registry, row)
         return registry
+
+    def _place_keys(self, registry: Registry, row: Row) -> None:
+        """After registry event ``row``: the person's key it retired ends there, and the key it
+        gave them begins there."""
+        person = registry.people.get(str(row.state.get("person")))
+        if person is None:
+            return
+        for (name, fingerprint), windows in self._windows.items():
+            retired = not person.active or fingerprint != person.key
+            if name == person.name and windows[-1][1] is None and retired:
+                windows[-1][1] = row.id
+        if person.active:
+            windows = self._windows.setdefault((person.name, person.key), [])
+            if not windows or windows[-1][1] is not None:
+                windows.append([row.id, None])
 
     @staticmethod
     def _broken(row: Row, problem: str) -> VerificationError:

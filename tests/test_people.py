@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 
 from commands.cli import cli
+from ledger.seal import Signer
 from tests.conftest import Ledger, approved_district_grant, selected
 
 SPEND = ["spend", "G1", "--category", "equipment", "--source", "subsidy"]
@@ -331,43 +332,82 @@ def test_an_event_inserted_below_the_application_is_named_by_the_next_command(le
     assert ledger.event_count() == before
 
 
-def test_a_forged_seal_with_an_unregistered_key_is_refused(ledger: Ledger) -> None:
-    """The forger signs their own seal over the forged event: not a registered key."""
+def _insert_sealed_forgery(ledger: Ledger, forger: Signer, name: str) -> None:
+    """Below the application: a disbursement's copy with a new amount, the grant's next version,
+    and a seal over it signed by ``forger`` in the name of ``name``."""
     from uuid import uuid4
 
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from ledger.seal import Seal, leaf_hex
 
-    from ledger.seal import Seal, Signer, leaf_hex
-
-    approved_district_grant(ledger)
-    ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
     engine = create_engine(ledger.url)
-    forger = Signer.of(Ed25519PrivateKey.generate())
     try:
         with engine.begin() as conn:
-            oid, version, topic, state = conn.execute(
+            oid, _, topic, state = conn.execute(
                 text("SELECT originator_id, originator_version, topic, state FROM ledger_events "
                      "WHERE topic = 'grant-ledger:Grant.SubsidyDisbursed'")
             ).one()  # fmt: skip
+            head = conn.execute(
+                text("SELECT MAX(originator_version) FROM ledger_events WHERE originator_id = :o"), {"o": oid}
+            ).scalar()
             seal_id = uuid4()
             fields = json.loads(bytes(state))
             fields.update(
                 amount={"_type_": "decimal_str", "_data_": "200000.00"}, voucher="T9", seal=str(seal_id)
             )
+            fields["actor"] = name
             forged = json.dumps(fields).encode()
-            leaf = leaf_hex(oid, version + 1, topic, forged)
-            seal_event = Seal.of(seal_id, forger, "tester", leaf).collect_events()[0]
+            leaf = leaf_hex(oid, int(head) + 1, topic, forged)
+            seal_event = Seal.of(seal_id, forger, name, leaf).collect_events()[0]
             seal_state = json.dumps({"signer": seal_event.signer, "key": seal_event.key, "leaves": leaf,
                                      "signature": seal_event.signature}).encode()  # fmt: skip
             insert = text("INSERT INTO ledger_events (originator_id, originator_version, topic, state) "
                           "VALUES (:o, :v, :t, :s)")  # fmt: skip
-            conn.execute(insert, {"o": oid, "v": version + 1, "t": topic, "s": forged})
+            conn.execute(insert, {"o": oid, "v": int(head) + 1, "t": topic, "s": forged})
             sealed_id = seal_id.bytes if ledger.url.startswith("sqlite") else seal_id
             conn.execute(insert, {"o": sealed_id, "v": 1, "t": "grant-ledger:Seal.Sealed", "s": seal_state})
     finally:
         engine.dispose()
+
+
+def test_a_forged_seal_with_an_unregistered_key_is_refused(ledger: Ledger) -> None:
+    """The forger signs their own seal over the forged event: not a registered key."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
+    _insert_sealed_forgery(ledger, Signer.of(Ed25519PrivateKey.generate()), "tester")
     result = ledger("balance", role="auditor")
     assert result.exit_code == 6 and "not a valid signature" in result.stderr
+
+
+def test_a_forgery_sealed_with_a_stolen_retired_key_is_refused(ledger: Ledger) -> None:
+    """The person's old key, rotated away (say, lost and found by someone else), signs a seal
+    over an event inserted below the application after the rotation: the key held by that person
+    once, but not there in the log, signs nothing (the ledger's check, before any audit)."""
+    from ledger.seal import load_signer
+
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
+    old, new = new_key(ledger, "old-w"), new_key(ledger, "new-w")
+    add(ledger, "财务-吴", "officer", old)
+    rotated = run(
+        ledger,
+        ledger.key("admin"),
+        "people",
+        "rotate",
+        "财务-吴",
+        "--public-key",
+        str(new.with_suffix(".pub")),
+    )
+    assert rotated.exit_code == 0, rotated.stderr
+    _insert_sealed_forgery(ledger, load_signer(old), "财务-吴")
+    for args, role in (
+        (["balance"], "auditor"),
+        ([*SPEND, "--amount", "1", "--voucher", "Z", "--date", "2024-05-01"], "officer"),
+    ):
+        result = ledger(*args, role=role)
+        assert result.exit_code == 6, (args, result.stdout, result.stderr)
+        assert "not a valid signature" in result.stderr
 
 
 def test_an_encrypted_key_needs_its_passphrase_and_an_open_key_file_is_refused(
