@@ -196,6 +196,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "balance": ("balance",),
     "report": ("report", "findings"),
     "history": ("report",),
+    "find": ("find",),
     "projections": ("report", "follow"),
     "import": ("importer",),
     "export": ("export",),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import click
@@ -151,6 +152,50 @@ def approve_command(
 
 def register(cli: click.Group) -> None:
     cli.add_command(grant_group)
+
+
+LIST_KEYS = ["grant_id", "base_id", "base_name", "unit_id", "programme", "status", "applied_on", "approved"]
+LIST_HEADERS = {
+    "zh": ["项目编号", "基地", "基地名称", "承建单位", "类型", "状态", "申报日期", "批复补助"],
+    "en": ["grant", "base", "base name", "unit", "programme", "status", "applied", "approved"],
+}
+
+
+@grant_group.command("list")
+@click.option("--programme", help="only this programme (district_base, training_institute, …)")
+@click.option("--status", help="only grants in this status (applied, approved, rejected, closing, closed)")
+@click.option("--base", "base_id", help="only this base")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "csv", "xlsx"]), default="table", show_default=True
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="write to this file")
+def list_command(
+    programme: str | None, status: str | None, base_id: str | None, fmt: str, output: Path | None
+) -> None:
+    """Every grant, or those of one programme, status or base.
+
+    \b
+    Examples:
+      grant-ledger grant list
+      grant-ledger grant list --programme district_base --status approved --format csv
+    """
+    from commands.reading import emit, engine_for_reading
+    from projections.reports import list_grants
+
+    found = list_grants(engine_for_reading(), programme, status, base_id)
+    rows = [
+        [g.grant_id, g.base_id, g.base_name, g.unit_id, g.programme, g.status, g.applied_on, g.approved]
+        for g in found
+    ]
+    emit(
+        title={"zh": "项目", "en": "grants"},
+        keys=LIST_KEYS,
+        headers=LIST_HEADERS,
+        rows=rows,
+        fmt=fmt,
+        output=output,
+        empty={"zh": "没有符合条件的项目。", "en": "no grant matches"},
+    )
 
 
 # ---------------------------------------------------------------------------- the rest of the life

@@ -331,3 +331,76 @@ def history(
                 )
             )
     return lines
+
+
+@dataclass(frozen=True)
+class VoucherFound:
+    event_id: int
+    grant_id: str
+    base_id: str
+    occurred_on: date
+    kind: str
+    source: str
+    amount: Decimal
+    actor: str
+
+
+def find_voucher(engine: Engine, voucher: str) -> list[VoucherFound]:
+    """Every money act recorded under ``voucher``, in any grant, in store order."""
+    m = movements.c
+    query = select(movements).where(m.voucher == voucher).order_by(m.notification_id)
+    with engine.connect() as conn:
+        return [
+            VoucherFound(
+                r.notification_id,
+                r.grant_id,
+                r.base_id,
+                r.occurred_on,
+                r.kind,
+                r.source,
+                from_fen(r.amount),
+                r.actor,
+            )
+            for r in conn.execute(query)
+        ]
+
+
+@dataclass(frozen=True)
+class GrantListed:
+    grant_id: str
+    base_id: str
+    base_name: str
+    unit_id: str
+    programme: str
+    status: str
+    applied_on: date
+    approved: Decimal
+
+
+def list_grants(
+    engine: Engine, programme: str | None = None, status: str | None = None, base_id: str | None = None
+) -> list[GrantListed]:
+    """The grants, filtered by programme, status and base, by grant id."""
+    g = grants.c
+    conditions: list[ColumnElement[bool]] = []
+    if programme:
+        conditions.append(g.programme == programme)
+    if status:
+        conditions.append(g.status == status)
+    if base_id:
+        conditions.append(g.base_id == base_id)
+    query = select(grants).where(and_(true(), *conditions)).order_by(g.grant_id)
+    with engine.connect() as conn:
+        return [
+            GrantListed(
+                r.grant_id,
+                r.base_id,
+                r.base_name,
+                r.unit_id,
+                r.programme,
+                r.status,
+                r.applied_on,
+                from_fen(r.approved),
+            )
+            for r in conn.execute(query)
+        ]

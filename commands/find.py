@@ -1,0 +1,45 @@
+"""``find VOUCHER``: which grant, and which stored event, hold a voucher."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from commands.reading import FORMATS, emit, engine_for_reading
+from ledger.errors import NotFoundError
+
+KEYS = ["event_id", "grant_id", "base_id", "occurred_on", "kind", "source", "amount", "actor"]
+HEADERS = {
+    "zh": ["事件号", "项目编号", "基地", "业务日期", "事项", "资金来源", "金额", "记录人"],
+    "en": ["event", "grant", "base", "date", "kind", "source", "amount", "recorded by"],
+}
+
+
+@click.command("find")
+@click.argument("voucher")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="write to this file")
+def find_command(voucher: str, fmt: str, output: Path | None) -> None:
+    """Which grant and which stored event hold VOUCHER (a disbursement, matching receipt, spend,
+    reversal, recovery or disposal voucher), in any grant; exit 4 if none does. The event id is
+    the one `audit prove` takes.
+
+    \b
+    Examples:
+      grant-ledger find 记-0101
+      grant-ledger find 拨-001 --format json
+    """
+    from projections.reports import find_voucher
+
+    found = find_voucher(engine_for_reading(), voucher.strip())
+    if not found:
+        raise NotFoundError(f"no grant holds voucher {voucher!r}")
+    rows = [
+        [f.event_id, f.grant_id, f.base_id, f.occurred_on, f.kind, f.source, f.amount, f.actor] for f in found
+    ]
+    emit(title={"zh": "凭证", "en": "voucher"}, keys=KEYS, headers=HEADERS, rows=rows, fmt=fmt, output=output)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(find_command)
