@@ -58,6 +58,7 @@ def init_command(admin: str | None, admin_key: Path | None, encrypt: bool) -> No
     """
     from audit.log import ensure_records
     from ledger.seal import PASSPHRASE_ENV, generate_key, public_file
+    from projections.status import stored_head
 
     s = settings()
     name = (admin or default_actor()).strip()
@@ -66,7 +67,7 @@ def init_command(admin: str | None, admin_key: Path | None, encrypt: bool) -> No
     app = s.ledger()
     registry = app.trust.registry(fresh=True)
     if registry.root is None:
-        if _stored_events(s) > 0:
+        if stored_head(s.engine()) > 0:
             click.echo(
                 "this ledger was made before records were signed: adopt it with "
                 "`grant-ledger migrate --admin NAME --admin-key FILE`",
@@ -97,12 +98,6 @@ def _check_name(name: str) -> None:
     from ledger.people import RevokePerson
 
     build(RevokePerson, lambda _: "--admin", person=name)
-
-
-def _stored_events(s: object) -> int:
-    from projections.status import stored_head
-
-    return int(stored_head(settings().engine()))
 
 
 def _grant_groups(engine: Engine) -> None:

@@ -86,10 +86,6 @@ def _refusal(message: str) -> RuleViolationError:
     return RuleViolationError(message, rule="people", clause="the people registry (DESIGN: trust model)")
 
 
-def person_of(registry: Registry, name: str) -> Any:
-    return registry.people.get(name)
-
-
 # ----------------------------------------------------------------------------- actions
 
 

@@ -3,7 +3,6 @@ says what a seal holds and what it signs; this module makes them)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -17,8 +16,10 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import StoredEvent
 
 from audit.verifier.canonical import stored_leaf_data
+from audit.verifier.merkle import leaf_hash
 from audit.verifier.seals import (
     ADOPTION_TOPIC,
     SEAL_TOPIC,
@@ -224,16 +225,9 @@ def mark(events: Iterable[Any], seal_id: UUID) -> None:
 
 def leaf_hex(originator_id: Any, version: int, topic: str, state: bytes) -> str:
     """The Merkle leaf hash of a stored event (audit.verifier.canonical), in hex."""
-    data = stored_leaf_data(originator_id, version, topic, json.loads(state))
-    return hashlib.sha256(b"\x00" + data).hexdigest()
+    return leaf_hash(stored_leaf_data(originator_id, version, topic, json.loads(state))).hex()
 
 
-def leaves_of(stored: Sequence[Any]) -> str:
-    """The leaves of stored events (``StoredEvent`` or ``(originator_id, version, topic, state)``)."""
-    out = []
-    for s in stored:
-        if isinstance(s, tuple):
-            out.append(leaf_hex(*s))
-        else:
-            out.append(leaf_hex(s.originator_id, s.originator_version, s.topic, s.state))
-    return "".join(out)
+def leaves_of(stored: Sequence[StoredEvent]) -> str:
+    """The leaves of stored events, concatenated in order."""
+    return "".join(leaf_hex(s.originator_id, s.originator_version, s.topic, s.state) for s in stored)

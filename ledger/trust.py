@@ -8,7 +8,6 @@ registry as it stood before that event; a seal once verified is remembered by th
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -20,6 +19,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.engine import Engine
 
 from audit.verifier.canonical import stored_leaf_data
+from audit.verifier.merkle import leaf_hash
 from audit.verifier.people import REGISTRY_ID, Registry, RegistryError
 from audit.verifier.seals import (
     ADOPTION_TOPIC,
@@ -88,17 +88,13 @@ class Trust:
     def adopted_through(self) -> int:
         """The last notification id the ledger's adoption covers (0: never adopted)."""
         if self._adopted is None:
-            rows = self._rows_of([ADOPTION_ID])
+            registry = self.registry()
             through = 0
-            for row in rows:
-                registry = self.registry()
+            for row in self._rows_of([ADOPTION_ID]):
                 if self._verified(row, registry) is not None:
                     through = int(row.state.get("through") or 0)
             self._adopted = through
         return self._adopted
-
-    def has_people(self) -> bool:
-        return self.registry().root is not None
 
     # ------------------------------------------------------------------ checks
 
@@ -206,21 +202,24 @@ class Trust:
             signer = str(seal.state.get("signer"))
             if row.state.get("actor") != signer:
                 raise self._broken(row, f"names {row.state.get('actor')!r} but is signed by {signer!r}")
+            leaf = leaf_of(row)
             try:
                 if registry.root is None:  # the root seals its own registration
                     registry.apply(row.topic, row.state, signer)
                     checked = self._verified(seal, registry)
+                    sealed = checked is not None and covers(checked.leaves, leaf)
                 else:
                     checked = (
                         self._verified(seal, registry)
                         if registry.may_sign(signer, str(seal.state.get("key")))
                         else None
                     )
-                    if checked is not None and covers(checked.leaves, leaf_of(row)):
+                    sealed = checked is not None and covers(checked.leaves, leaf)
+                    if sealed:
                         registry.apply(row.topic, row.state, signer)
             except RegistryError as e:
                 raise self._broken(row, str(e)) from None
-            if checked is None or not covers(checked.leaves, leaf_of(row)):
+            if not sealed:
                 raise self._broken(row, "is not signed by an administrator's registered key")
             self._place_keys(registry, row)
         return registry
@@ -272,5 +271,6 @@ def _seal_ids(rows: Iterable[Row]) -> list[UUID]:
 
 
 def leaf_of(row: Row) -> str:
-    data = stored_leaf_data(row.originator_id, row.version, row.topic, row.state, row.canonical)
-    return hashlib.sha256(b"\x00" + data).hexdigest()
+    return leaf_hash(
+        stored_leaf_data(row.originator_id, row.version, row.topic, row.state, row.canonical)
+    ).hex()
