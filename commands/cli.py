@@ -140,7 +140,7 @@ class LedgerGroup(click.Group):
     default="zh",
     show_default=True,
     type=click.Choice(["zh", "en"]),
-    help="language of labels in reports",
+    help="language of labels in reports [env GRANT_LEDGER_LANG]",
 )
 @click.version_option(package_name="grant-ledger", prog_name="grant-ledger")
 @click.pass_context
@@ -157,7 +157,18 @@ def cli(
       grant-ledger spend G-YZ-2024-01 --amount 3.5万 --category equipment \\
           --source subsidy --voucher 记-0042 --date 2024-05-10
       grant-ledger balance --format json
+
+    \b
+    Settings: flags win over GRANT_LEDGER_* variables, which win over the settings file
+    (~/.config/grant-ledger/config.toml, or GRANT_LEDGER_CONFIG) with db, key, lang, role,
+    actor; `grant-ledger info` shows each in effect and where it came from.
+    Shell completion: eval "$(_GRANT_LEDGER_COMPLETE=bash_source grant-ledger)"
     """
+    from commands.config import resolve
+
+    values, sources = resolve(ctx, {"db": db, "key": key, "lang": lang, "role": role, "actor": actor})
+    db, key, role, actor = values["db"], values["key"], values["role"], values["actor"]
+    lang = values["lang"] or "zh"
     actor = actor.strip() if actor is not None else None
     if actor is not None and (not actor or len(actor) > 128 or CONTROL.search(actor)):
         msg = "must be 1 to 128 characters without control characters"
@@ -170,7 +181,7 @@ def cli(
             f"{busy!r} is not a number of milliseconds from 0 to {MAX_BUSY_TIMEOUT_MS}",
             param_hint="GRANT_LEDGER_BUSY_TIMEOUT",
         )
-    settings = Settings(db=db, actor=actor, role=role, lang=lang, key=key)
+    settings = Settings(db=db, actor=actor, role=role, lang=lang, key=key, sources=sources)
     ctx.obj = settings
     cli._settings = settings  # type: ignore[attr-defined]
 

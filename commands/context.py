@@ -37,6 +37,8 @@ class Settings:
     role: str | None  # likewise
     lang: str
     key: str | None = None
+    # where each global setting came from: flag, environment, file PATH, default
+    sources: dict[str, str] = field(default_factory=dict)
     # only ``init`` (and the demo, on its own new file) may create the ledger
     creating: bool = False
     _ledger: GrantLedger | None = field(default=None, repr=False)

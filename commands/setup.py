@@ -140,16 +140,31 @@ def _few(names: list[str]) -> str:
 
 @click.command("info")
 def info_command() -> None:
-    """Print the database in use, the event count and each projection's position.
+    """Print every setting in effect and where it came from, the database in use, the event
+    count, the trust root and each projection's position.
+
+    \b
+    Settings come from a flag, else a GRANT_LEDGER_* variable, else the settings file
+    (config.toml in the platform's config directory, or GRANT_LEDGER_CONFIG), else the default.
 
     \b
     Example:
       grant-ledger info
+      GRANT_LEDGER_CONFIG=office.toml grant-ledger info
     """
+    from commands.config import config_path
     from commands.registry import projection_names
     from projections.status import head, is_behind, positions, stored_head
 
     s = settings()
+    shown = {"db": describe_url(s.url), "key": s.key, "lang": s.lang, "role": s.role, "actor": s.actor}
+    where = config_path()
+    click.echo(f"settings file: {where}{'' if where.is_file() else ' (none there)'}")
+    for name, value in shown.items():
+        source = s.sources.get(name, "default")
+        if name == "db" and source == "default" and os.environ.get("GRANT_LEDGER_DB"):
+            source = "environment"
+        click.echo(f"  {name + ':':7}{value if value is not None else '(none)'}  [{source}]")
     click.echo(f"database: {describe_url(s.url)}")
     engine = s.engine()
     if is_behind(engine, projection_names()) and stored_head(engine) == 0:

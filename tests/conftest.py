@@ -17,6 +17,8 @@ from commands.cli import cli
 DEFAULT_PG = "postgresql+psycopg://grant_ledger:grant_ledger@localhost:5432/grant_ledger_test"
 PG_URL = os.environ.get("GRANT_LEDGER_TEST_PG") or DEFAULT_PG
 _pg_state: dict[str, str | None] = {}
+# the tests never read the settings file of whoever runs them (tests of the file set their own)
+os.environ["GRANT_LEDGER_CONFIG"] = os.devnull + ".grant-ledger-tests-have-no-settings-file"
 
 
 def pg_unavailable() -> str | None:

@@ -1,0 +1,117 @@
+"""The settings file: database, signing key, language (and the claimed role and person) kept in
+the platform's config directory, so an officer types them once.
+
+A setting comes from, in order: the command-line flag, the environment, the settings file, the
+default. ``grant-ledger info`` prints each one in effect and where it came from.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+CONFIG_ENV = "GRANT_LEDGER_CONFIG"
+# the settings a file may hold, with the global option that sets each and its environment variable
+KEYS = {
+    "db": ("--db", "GRANT_LEDGER_DB"),
+    "key": ("--key", "GRANT_LEDGER_KEY"),
+    "lang": ("--lang", "GRANT_LEDGER_LANG"),
+    "role": ("--role", "GRANT_LEDGER_ROLE"),
+    "actor": ("--actor", "GRANT_LEDGER_ACTOR"),
+}
+CHOICES = {"lang": ("zh", "en"), "role": ("officer", "approver", "auditor", "admin")}
+MAX_BYTES = 64 * 1024
+
+EXAMPLE = """\
+# grant-ledger settings (TOML); flags and GRANT_LEDGER_* variables win over these
+db = "/srv/ledger/books.db"      # or "postgresql+psycopg://user@host/ledger"
+key = "~/.config/grant-ledger/zhang.key"
+lang = "zh"                      # zh | en
+"""
+
+
+def config_path() -> Path:
+    """``GRANT_LEDGER_CONFIG``, else ``config.toml`` in the platform's config directory
+    (``~/.config/grant-ledger/`` on Linux)."""
+    given = os.environ.get(CONFIG_ENV, "").strip()
+    if given:
+        return Path(given).expanduser()
+    from platformdirs import user_config_path
+
+    return user_config_path("grant-ledger") / "config.toml"
+
+
+@dataclass(frozen=True)
+class FileSettings:
+    path: Path
+    exists: bool
+    values: dict[str, str]
+
+
+def load_file() -> FileSettings:
+    """The settings file's values, checked: one sentence naming the file and the setting (exit 2)
+    for a file that is not TOML, an unknown setting, or a value of the wrong kind."""
+    path = config_path()
+    try:
+        if not path.is_file():
+            if path.exists():
+                raise click.UsageError(f"settings file {path} is not a file")
+            return FileSettings(path, False, {})
+        if path.stat().st_size > MAX_BYTES:
+            raise click.UsageError(f"settings file {path} is larger than {MAX_BYTES // 1024} KB")
+        raw = path.read_bytes()
+    except OSError as e:
+        raise click.UsageError(f"settings file {path} cannot be read: {e.strerror or e}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise click.UsageError(f"settings file {path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as e:
+        raise click.UsageError(f"settings file {path} is not valid TOML: {e}") from None
+    values: dict[str, str] = {}
+    for name, value in data.items():
+        if name not in KEYS:
+            raise click.UsageError(
+                f"settings file {path}: unknown setting {name!r}; the settings are {', '.join(KEYS)}"
+            )
+        if not isinstance(value, str) or not value.strip():
+            raise click.UsageError(f"settings file {path}: {name} must be a non-empty string")
+        value = value.strip()
+        if name in CHOICES and value not in CHOICES[name]:
+            raise click.UsageError(
+                f"settings file {path}: {name} = {value!r} is not one of {', '.join(CHOICES[name])}"
+            )
+        if name == "key":
+            value = str(Path(value).expanduser())
+        values[name] = value
+    return FileSettings(path, True, values)
+
+
+SOURCE_WORDS = {
+    click.core.ParameterSource.COMMANDLINE: "flag",
+    click.core.ParameterSource.ENVIRONMENT: "environment",
+    click.core.ParameterSource.DEFAULT: "default",
+    click.core.ParameterSource.DEFAULT_MAP: "default",
+    click.core.ParameterSource.PROMPT: "prompt",
+}
+
+
+def resolve(ctx: click.Context, given: dict[str, str | None]) -> tuple[dict[str, str | None], dict[str, str]]:
+    """Each setting's value and where it came from: a flag or the environment as click read them,
+    else the settings file, else the default."""
+    loaded = load_file()
+    values: dict[str, str | None] = {}
+    sources: dict[str, str] = {}
+    for name in KEYS:
+        source = ctx.get_parameter_source(name)
+        value = given.get(name)
+        word = SOURCE_WORDS.get(source, "default") if source is not None else "default"
+        if word == "default" and name in loaded.values:
+            value, word = loaded.values[name], f"file {loaded.path}"
+        values[name] = value
+        sources[name] = word
+    return values, sources

@@ -1,0 +1,98 @@
+"""The settings file: db, key and lang typed once; flags and variables win over it; `info` says
+where each setting came from; a bad file is one sentence and exit 2, and nothing is written."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from commands.cli import cli
+from tests.conftest import Ledger
+
+
+def run(config: Path, *args: str, env: dict[str, str] | None = None):
+    runner = CliRunner()
+    return runner.invoke(cli, list(args), env={"GRANT_LEDGER_CONFIG": str(config), **(env or {})})
+
+
+def write(config: Path, text: str) -> Path:
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
+def test_database_key_and_language_come_from_the_file(sqlite_ledger: Ledger, tmp_path: Path) -> None:
+    from tests.conftest import approved_district_grant
+
+    approved_district_grant(sqlite_ledger)
+    key = sqlite_ledger.key("officer")
+    config = write(tmp_path / "config.toml", f'db = "{sqlite_ledger.url}"\nkey = "{key}"\nlang = "en"\n')
+
+    paid = run(config, "disburse", "G1", "--amount", "12万", "--voucher", "T-CONF", "--date", "2024-04-10")
+    assert paid.exit_code == 0, (paid.stdout, paid.stderr)
+    spent = run(config, "spend", "G1", "--amount", "1200", "--category", "equipment", "--source",
+                "subsidy", "--voucher", "V-CONF-1", "--date", "2024-05-10")  # fmt: skip
+    assert spent.exit_code == 0, (spent.stdout, spent.stderr)
+    shown = run(config, "balance", "--format", "json")
+    assert shown.exit_code == 0, shown.stderr
+    (row,) = json.loads(shown.stdout)
+    assert row["subsidy_spent"] == "1200.00"
+
+    info = run(config, "info")
+    assert info.exit_code == 0, info.stderr
+    lines = {line.split(":", 1)[0].strip(): line for line in info.stdout.splitlines()}
+    assert f"[file {config}]" in lines["db"] and sqlite_ledger.url in lines["db"]
+    assert f"{key}  [file {config}]" in lines["key"]
+    assert "en  [file" in lines["lang"]
+    assert "[default]" in lines["role"]
+
+
+def test_a_flag_and_a_variable_win_over_the_file(sqlite_ledger: Ledger, tmp_path: Path) -> None:
+    config = write(tmp_path / "config.toml", f'db = "{tmp_path / "elsewhere.db"}"\nlang = "zh"\n')
+    info = run(config, "--db", sqlite_ledger.url, "info", env={"GRANT_LEDGER_LANG": "en"})
+    assert info.exit_code == 0, info.stderr
+    assert f"{sqlite_ledger.url}  [flag]" in info.stdout
+    assert "lang:  en  [environment]" in info.stdout
+    assert not (tmp_path / "elsewhere.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('db = "x.db"\nsigning_key = "k"\n', "unknown setting 'signing_key'"),
+        ('lang = "fr"\n', "lang = 'fr' is not one of zh, en"),
+        ("role = 3\n", "role must be a non-empty string"),
+        ('db = "x.db\n', "is not valid TOML"),
+    ],
+)
+def test_a_bad_settings_file_is_one_sentence_and_exit_2(
+    sqlite_ledger: Ledger, tmp_path: Path, text: str, words: str
+) -> None:
+    before = sqlite_ledger.event_count()
+    config = write(tmp_path / "config.toml", text)
+    result = run(config, "--db", sqlite_ledger.url, "--key", str(sqlite_ledger.key()), "unit", "register",
+                 "U9", "--name", "某单位", "--kind", "enterprise", "--date", "2024-01-05")  # fmt: skip
+    assert result.exit_code == 2
+    assert words in result.stderr and str(config) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert sqlite_ledger.event_count() == before
+
+
+def test_shell_completion_offers_the_commands(tmp_path: Path) -> None:
+    env = {**os.environ, "GRANT_LEDGER_CONFIG": str(tmp_path / "none.toml")}
+    exe = [sys.executable, "-m", "commands"]
+    script = subprocess.run(exe, env={**env, "_GRANT_LEDGER_COMPLETE": "bash_source"},
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert script.returncode == 0 and "complete " in script.stdout, script.stderr
+    words = subprocess.run(
+        exe,
+        env={**env, "_GRANT_LEDGER_COMPLETE": "bash_complete", "COMP_WORDS": "grant-ledger rep",
+             "COMP_CWORD": "1"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert "plain,report" in words.stdout.splitlines(), (words.stdout, words.stderr)
