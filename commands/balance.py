@@ -93,10 +93,13 @@ def balance_command(
       grant-ledger balance --as-of 2024-06-30 --known-at 2024-07-05T18:00:00
       grant-ledger balance --format xlsx --output 余额表.xlsx
     """
+    from commands.context import settings
+    from commands.workbook import Chart
+
+    lang = settings().lang
     moment = parse_moment(known_at) if known_at else None
     found = None
     if as_of is None and moment is None:
-        from commands.context import settings
         from projections.quick import current_balances
 
         found = current_balances(settings().url, base_ids)
@@ -139,6 +142,13 @@ def balance_command(
         output=output,
         empty={"zh": "账中尚无项目。", "en": "no grants in the ledger yet"},
         hidden=(2,),  # the name column is long: JSON/CSV/xlsx carry it
+        report_date=as_of.date() if as_of else None,
+        chart=Chart(
+            {"zh": "各基地执行率（支出÷到位）", "en": "execution rate per base (spent ÷ received)"}[lang],
+            label="base_id",
+            series=("execution_rate",),
+            percent=True,
+        ),
     )
 
 

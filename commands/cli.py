@@ -161,7 +161,8 @@ def cli(
     \b
     Settings: flags win over GRANT_LEDGER_* variables, which win over the settings file
     (~/.config/grant-ledger/config.toml, or GRANT_LEDGER_CONFIG) with db, key, lang, role,
-    actor; `grant-ledger info` shows each in effect and where it came from.
+    actor, org (编制单位 on workbooks; or GRANT_LEDGER_ORG); `grant-ledger info` shows each in
+    effect and where it came from.
     Shell completion: eval "$(_GRANT_LEDGER_COMPLETE=bash_source grant-ledger)"
     """
     from commands.config import resolve
@@ -181,7 +182,7 @@ def cli(
             f"{busy!r} is not a number of milliseconds from 0 to {MAX_BUSY_TIMEOUT_MS}",
             param_hint="GRANT_LEDGER_BUSY_TIMEOUT",
         )
-    settings = Settings(db=db, actor=actor, role=role, lang=lang, key=key, sources=sources)
+    settings = Settings(db=db, actor=actor, role=role, lang=lang, key=key, org=values["org"], sources=sources)
     ctx.obj = settings
     cli._settings = settings  # type: ignore[attr-defined]
 

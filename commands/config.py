@@ -22,6 +22,7 @@ KEYS = {
     "lang": ("--lang", "GRANT_LEDGER_LANG"),
     "role": ("--role", "GRANT_LEDGER_ROLE"),
     "actor": ("--actor", "GRANT_LEDGER_ACTOR"),
+    "org": ("", "GRANT_LEDGER_ORG"),  # 编制单位 on report workbooks: no flag
 }
 CHOICES = {"lang": ("zh", "en"), "role": ("officer", "approver", "auditor", "admin")}
 MAX_BYTES = 64 * 1024
@@ -31,6 +32,7 @@ EXAMPLE = """\
 db = "/srv/ledger/books.db"      # or "postgresql+psycopg://user@host/ledger"
 key = "~/.config/grant-ledger/zhang.key"
 lang = "zh"                      # zh | en
+org = "重庆市渝中区人力资源和社会保障局"   # 编制单位 on report workbooks
 """
 
 
@@ -101,8 +103,8 @@ SOURCE_WORDS = {
 
 
 def resolve(ctx: click.Context, given: dict[str, str | None]) -> tuple[dict[str, str | None], dict[str, str]]:
-    """Each setting's value and where it came from: a flag or the environment as click read them,
-    else the settings file, else the default."""
+    """Each setting's value and where it came from: a flag or the environment as click read them
+    (or the environment, for a setting with no flag), else the settings file, else the default."""
     loaded = load_file()
     values: dict[str, str | None] = {}
     sources: dict[str, str] = {}
@@ -110,6 +112,9 @@ def resolve(ctx: click.Context, given: dict[str, str | None]) -> tuple[dict[str,
         source = ctx.get_parameter_source(name)
         value = given.get(name)
         word = SOURCE_WORDS.get(source, "default") if source is not None else "default"
+        variable = KEYS[name][1]
+        if source is None and os.environ.get(variable, "").strip():  # a setting with no flag
+            value, word = os.environ[variable].strip(), "environment"
         if word == "default" and name in loaded.values:
             value, word = loaded.values[name], f"file {loaded.path}"
         values[name] = value

@@ -37,6 +37,7 @@ class Settings:
     role: str | None  # likewise
     lang: str
     key: str | None = None
+    org: str | None = None  # 编制单位 printed on report workbooks
     # where each global setting came from: flag, environment, file PATH, default
     sources: dict[str, str] = field(default_factory=dict)
     # only ``init`` (and the demo, on its own new file) may create the ledger

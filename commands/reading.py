@@ -8,13 +8,23 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ledger.errors import BadInputError
 
+if TYPE_CHECKING:
+    from commands.workbook import Chart
+
 FORMATS = ("table", "json", "csv", "xlsx")
+
+
+def business_today() -> date:
+    """Today in Chongqing (Asia/Shanghai), the date a report of the current books carries."""
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 def parse_moment(value: str) -> datetime:
@@ -102,16 +112,32 @@ def emit(
     output: Path | None,
     empty: Mapping[str, str] | None = None,
     hidden: Sequence[int] = (),
+    report_date: date | None = None,
+    chart: Chart | None = None,
 ) -> None:
-    """Print (or write) a report: table aligned by display width, json, csv, or an xlsx sheet."""
+    """Print (or write) a report: table aligned by display width, json, csv, or a workbook laid
+    out as a finance office files it (``commands.workbook``; ``report_date``: the books' date,
+    today in Chongqing if none; ``chart``: what it draws)."""
     from commands.context import settings
-    from commands.output import table, to_csv, to_json, to_xlsx, write_text
+    from commands.output import table, to_csv, to_json, write_text
 
     lang = settings().lang
     if fmt == "xlsx":
         if output is None:
             raise BadInputError("an xlsx report needs --output FILE.xlsx")
-        to_xlsx(output, [(title[lang], headers[lang], rows)])
+        from commands.workbook import office_workbook
+
+        office_workbook(
+            output,
+            title=title[lang],
+            keys=keys,
+            headers=headers[lang],
+            rows=rows,
+            lang=lang,
+            org=settings().org,
+            report_date=report_date or business_today(),
+            chart=chart,
+        )
         click.echo(f"wrote {title[lang]} to {output}")
         return
     if fmt == "json":

@@ -25,6 +25,7 @@ def categories_command(
 ) -> None:
     """Spending per base × category × fund source × construction content (net of reversals)."""
     from commands.context import settings
+    from commands.workbook import Chart
     from ledger.policy import current_policy
     from projections.reports import categories
 
@@ -48,6 +49,13 @@ def categories_command(
         fmt=fmt,
         output=output,
         hidden=(2,),
+        report_date=w.as_of,
+        chart=Chart(
+            {"zh": "各类别支出", "en": "spending by category"}[lang],
+            label="category_label",
+            series=("spent",),
+            y_title={"zh": "元", "en": "yuan"}[lang],
+        ),
     )
 
 

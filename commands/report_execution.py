@@ -20,6 +20,7 @@ KEYS = [
     "of_approved",
     "build_end",
     "days_left",
+    "elapsed",
 ]
 HEADERS = {
     "zh": [
@@ -33,6 +34,7 @@ HEADERS = {
         "执行率(批复)%",
         "建设期止",
         "剩余天数",
+        "建设期已过%",
     ],
     "en": [
         "base",
@@ -45,6 +47,7 @@ HEADERS = {
         "of approved %",
         "build ends",
         "days left",
+        "build time elapsed %",
     ],
 }
 
@@ -58,6 +61,8 @@ def execution_command(
     """Execution rate (执行率) per base: spent ÷ received and spent ÷ approved (approved subsidy
     plus matching committed), both fund sources, and the days left in the build period (counted
     from --as-of, or today)."""
+    from commands.context import settings
+    from commands.workbook import Chart
     from projections.reports import execution
 
     w = when(as_of, known_at)
@@ -73,6 +78,7 @@ def execution_command(
             e.of_approved,
             e.build_end,
             e.days_left,
+            e.elapsed,
         ]
         for e in execution(engine_for_reading(), base_ids, w.as_of, w.known_at)
     ]
@@ -83,6 +89,15 @@ def execution_command(
         rows=rows,
         fmt=fmt,
         output=output,
+        report_date=w.as_of,
+        chart=Chart(
+            {"zh": "执行率与建设期已过时间", "en": "execution rate against build time elapsed"}[
+                settings().lang
+            ],
+            label="base_id",
+            series=("of_received", "elapsed"),
+            percent=True,
+        ),
     )
 
 

@@ -61,6 +61,8 @@ def matching_command(
 ) -> None:
     """Matching funds (配套经费) committed and received against the ratio the programme asks
     (1:1 of the approved subsidy for district bases and institutes, "原则上")."""
+    from commands.context import settings
+    from commands.workbook import Chart
     from ledger.policy import current_policy
     from projections.reports import matching
 
@@ -91,6 +93,15 @@ def matching_command(
         rows=rows,
         fmt=fmt,
         output=output,
+        report_date=w.as_of,
+        chart=Chart(
+            {"zh": "配套资金到位与1:1要求", "en": "matching received against the 1:1 requirement"}[
+                settings().lang
+            ],
+            label="base_id",
+            series=("required", "received"),
+            y_title={"zh": "元", "en": "yuan"}[settings().lang],
+        ),
     )
 
 

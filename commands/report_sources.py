@@ -50,6 +50,7 @@ def sources_command(
         rows=rows,
         fmt=fmt,
         output=output,
+        report_date=w.as_of,
     )
 
 

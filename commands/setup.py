@@ -157,7 +157,14 @@ def info_command() -> None:
     from projections.status import head, is_behind, positions, stored_head
 
     s = settings()
-    shown = {"db": describe_url(s.url), "key": s.key, "lang": s.lang, "role": s.role, "actor": s.actor}
+    shown = {
+        "db": describe_url(s.url),
+        "key": s.key,
+        "lang": s.lang,
+        "role": s.role,
+        "actor": s.actor,
+        "org": s.org,
+    }
     where = config_path()
     click.echo(f"settings file: {where}{'' if where.is_file() else ' (none there)'}")
     for name, value in shown.items():

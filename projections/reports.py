@@ -179,6 +179,18 @@ class ExecutionLine:
     spent: Decimal
     build_end: date | None
     days_left: int | None
+    build_start: date | None = None
+
+    @property
+    def elapsed(self) -> Decimal | None:
+        """How much of the build period has passed, in percent (0 before it starts, 100 after)."""
+        if self.build_start is None or self.build_end is None or self.days_left is None:
+            return None
+        length = (self.build_end - self.build_start).days
+        if length <= 0:
+            return None
+        passed = min(max(length - self.days_left, 0), length)
+        return _pct(Decimal(passed), Decimal(length))
 
     @property
     def of_received(self) -> Decimal | None:
@@ -214,6 +226,7 @@ def execution(
                 from_fen(_fen(t, "spent")),
                 end,
                 (end - on).days if end is not None else None,
+                r.build_start if approved else None,
             )
         )
     return lines

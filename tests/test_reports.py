@@ -147,7 +147,8 @@ def test_every_report_every_format_with_both_time_travel_options(ledger: Ledger,
                     book = load_workbook(out)
                     assert len(book.worksheets) == 1
                     sheet = book.worksheets[0]
-                    assert sheet.freeze_panes == "A2" and sheet.max_row >= 2
+                    # title, 编制单位 line, a blank, the frozen header, a row at least, 合计
+                    assert sheet.freeze_panes == "A5" and sheet.max_row >= 6
 
 
 def test_xlsx_is_a_real_workbook_with_chinese_titles(ledger: Ledger, tmp_path: Path) -> None:
@@ -162,9 +163,10 @@ def test_xlsx_is_a_real_workbook_with_chinese_titles(ledger: Ledger, tmp_path: P
     assert result.exit_code == 0, result.stderr
     sheet = load_workbook(out).worksheets[0]
     assert sheet.title == "资金来源"
-    assert [c.value for c in sheet[1]][:4] == ["基地", "项目编号", "资金来源", "批复/承诺"]
-    assert sheet.freeze_panes == "A2"
-    cell = sheet["E2"]  # received, subsidy
+    assert sheet["A1"].value == "资金来源"
+    assert [c.value for c in sheet[4]][:4] == ["基地", "项目编号", "资金来源", "批复/承诺"]
+    assert sheet.freeze_panes == "A5"
+    cell = sheet["E5"]  # received, subsidy
     assert isinstance(cell.value, int | float) and float(cell.value) == 100000.0
     assert "0.00" in cell.number_format and "¥" in cell.number_format
 

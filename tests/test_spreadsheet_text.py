@@ -181,7 +181,15 @@ def test_libreoffice_reads_the_workbook_as_text(hostile: Ledger, tmp_path: Path)
     out = tmp_path / "history.xlsx"
     hostile.ok("history", "G1", "--format", "xlsx", "--output", str(out))
     subprocess.run(
-        ["soffice", "--headless", "--convert-to", "csv", "--outdir", str(tmp_path), str(out)],
+        [
+            "soffice",
+            "--headless",
+            "--convert-to",
+            "csv:Text - txt - csv (StarCalc):44,34,76",
+            "--outdir",
+            str(tmp_path),
+            str(out),
+        ],
         check=True,
         capture_output=True,
         timeout=120,

@@ -1,0 +1,211 @@
+"""Report workbooks a finance office can file: a title, 编制单位 / 报表日期 / 单位：元, a header
+repeated on every printed page, amounts in yuan, rates as percentages, dates as dates, a 合计 row,
+widths that fit, A4 landscape one page wide, and a chart where a person would rather look.
+
+Values only, never a formula: a total is written as the figure it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from commands.output import YUAN_FORMAT, display_width, replacing
+from ledger.errors import BadInputError
+from ledger.text import FORMULA_STARTS
+
+PERCENT_FORMAT = "0.00%"
+DATE_FORMAT = "yyyy-mm-dd"
+HEADER_ROW = 4  # title, 编制单位 line, a blank line, then the header
+# columns whose Decimal is a rate in percent (57.62 means 57.62%), by the report's key
+PERCENT_KEYS = frozenset(
+    {"execution_rate", "of_received", "of_approved", "committed_pct", "received_pct", "elapsed"}
+)
+# Decimal columns that are neither money nor a rate, or that a total would make no sense of
+PLAIN_KEYS = frozenset({"ratio"})
+# running balances, and amounts of acts of different kinds (history, a voucher's events), add up to
+# nothing a person could use
+NO_TOTAL_KEYS = PERCENT_KEYS | PLAIN_KEYS | {"subsidy_balance", "matching_balance", "days_left", "amount"}
+A4 = "9"  # the paper size code of A4 in SpreadsheetML
+MAX_CHART_ROWS = 60  # more bars than this are unreadable on a page
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A bar chart of some of the sheet's columns (by key) against its ``label`` column."""
+
+    title: str
+    label: str
+    series: tuple[str, ...]
+    y_title: str = ""
+    percent: bool = False
+
+
+WORDS = {
+    "zh": {"org": "编制单位：", "date": "报表日期：", "unit": "单位：元", "total": "合计",
+           "too_many": "图表：基地多于{n}个，从略（见数据）"},
+    "en": {"org": "Prepared by: ", "date": "Report date: ", "unit": "Unit: yuan", "total": "Total",
+           "too_many": "chart: more than {n} bases, left out (see the data)"},
+}  # fmt: skip
+
+
+def _value(key: str, value: Any) -> tuple[Any, str | None]:
+    """A report value as the cell stores it, with its number format."""
+    if isinstance(value, Decimal):
+        if key in PERCENT_KEYS:
+            return float(value / 100), PERCENT_FORMAT
+        if key in PLAIN_KEYS:
+            return float(value), "0.##"
+        return value.quantize(Decimal("0.01")), YUAN_FORMAT
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None), "yyyy-mm-dd hh:mm:ss"
+    if isinstance(value, date):
+        return value, DATE_FORMAT
+    return value, None
+
+
+def _shown(value: Any, fmt: str | None) -> str:
+    if fmt == PERCENT_FORMAT:
+        return f"{value:.2%}"
+    if fmt == YUAN_FORMAT:
+        return f"¥{value:,.2f}"
+    if fmt == DATE_FORMAT:
+        return "2024-12-31"
+    return "" if value is None else str(value)
+
+
+def _cell(cell: Any, box: Any, key: str, value: Any) -> Any:
+    stored, fmt = _value(key, value)
+    if isinstance(stored, str) and stored[:1] in FORMULA_STARTS:
+        c = cell(stored, border=box, quotePrefix=True)
+        c.data_type = "s"  # text as typed, never a formula
+        return c
+    c = cell(stored, border=box)
+    if fmt is not None:
+        c.number_format = fmt
+    return c
+
+
+def office_workbook(
+    path: Path,
+    *,
+    title: str,
+    keys: Sequence[str],
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    lang: str,
+    org: str | None,
+    report_date: date,
+    chart: Chart | None = None,
+) -> None:
+    """One sheet, laid out as the office files it; written whole or not at all."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.chart import BarChart, Reference
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+    from openpyxl.utils.exceptions import IllegalCharacterError
+    from openpyxl.worksheet.properties import PageSetupProperties
+
+    words = WORDS[lang]
+    width = len(keys)
+    last = get_column_letter(width)
+    thin = Side(style="thin", color="999999")
+    box = Border(left=thin, right=thin, top=thin, bottom=thin)
+    with replacing(path) as f:
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet(title=title[:31])
+        formats: list[str | None] = [None] * width
+        widths = [display_width(str(h)) for h in headers]
+        totals: dict[int, Decimal] = {}
+        for row in rows:
+            for i, (key, value) in enumerate(zip(keys, row, strict=False)):
+                stored, fmt = _value(key, value)
+                formats[i] = formats[i] or fmt
+                widths[i] = max(widths[i], display_width(_shown(stored, fmt)))
+                if fmt == YUAN_FORMAT and key not in NO_TOTAL_KEYS:
+                    totals[i] = totals.get(i, Decimal(0)) + stored
+        for i, w in enumerate(widths):
+            sheet.column_dimensions[get_column_letter(i + 1)].width = min(w + 3, 60)
+
+        # what precedes the rows in the file is set before the first row streams out
+        sheet.freeze_panes = f"A{HEADER_ROW + 1}"
+        sheet.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
+        sheet.page_setup.orientation = "landscape"
+        sheet.page_setup.paperSize = A4
+        sheet.page_setup.fitToWidth = 1
+        sheet.page_setup.fitToHeight = 0
+        sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+        sheet.print_options.horizontalCentered = True
+        sheet.oddFooter.center.text = "&P / &N"
+
+        def cell(value: Any, **style: Any) -> Any:
+            c = WriteOnlyCell(sheet, value=value)
+            for name, setting in style.items():
+                setattr(c, name, setting)
+            return c
+
+        sheet.append([cell(title, font=Font(bold=True, size=16), alignment=Alignment(horizontal="center"))])
+        sheet.merged_cells.add(f"A1:{last}1")
+        line: list[Any] = [None] * width
+        line[0] = cell(words["org"] + (org or ""))
+        if width >= 3:
+            line[width // 2] = cell(words["date"] + report_date.isoformat())
+            line[-1] = cell(words["unit"], alignment=Alignment(horizontal="right"))
+        else:
+            line[0].value = f"{line[0].value}  {words['date']}{report_date.isoformat()}  {words['unit']}"
+        sheet.append(line)
+        sheet.append([])
+        head_fill = PatternFill("solid", fgColor="DDEBF7")
+        sheet.append(
+            [
+                cell(h, font=Font(bold=True), fill=head_fill, border=box,
+                     alignment=Alignment(horizontal="center", vertical="center", wrap_text=True))
+                for h in headers
+            ]
+        )  # fmt: skip
+        for n, row in enumerate(rows, HEADER_ROW + 1):
+            try:
+                sheet.append([_cell(cell, box, key, value) for key, value in zip(keys, row, strict=False)])
+            except IllegalCharacterError:
+                msg = (
+                    f"row {n} of {title} holds a control character, which a workbook cannot store; "
+                    "write --format csv instead (nothing was written)"
+                )
+                raise BadInputError(msg) from None
+        bold = Font(bold=True)
+        total_row = [
+            cell(words["total"], font=bold, border=box) if i == 0
+            else cell(totals[i], font=bold, border=box, number_format=YUAN_FORMAT) if i in totals
+            else cell(None, border=box)
+            for i in range(width)
+        ]  # fmt: skip
+        sheet.append(total_row)
+        if chart is not None and rows:
+            if len(rows) > MAX_CHART_ROWS:
+                sheet.append([])
+                sheet.append([cell(words["too_many"].format(n=MAX_CHART_ROWS))])
+            else:
+                bars = BarChart()
+                bars.type = "col"
+                bars.title = chart.title
+                bars.y_axis.title = chart.y_title
+                bars.height, bars.width = 9, max(16, min(32, 2 + len(rows)))
+                first, end = HEADER_ROW, HEADER_ROW + len(rows)
+                for key in chart.series:
+                    col = keys.index(key) + 1
+                    data = Reference(sheet, min_col=col, min_row=first, max_row=end)
+                    bars.add_data(data, titles_from_data=True)
+                label = keys.index(chart.label) + 1
+                bars.set_categories(Reference(sheet, min_col=label, min_row=first + 1, max_row=end))
+                if chart.percent:
+                    bars.y_axis.number_format = "0%"
+                bars.y_axis.scaling.min = 0  # bars from zero: an axis from 56% makes 57% look double
+                bars.y_axis.delete = False
+                bars.x_axis.delete = False
+                sheet.add_chart(bars, f"A{end + 4}")
+        book.save(f)
