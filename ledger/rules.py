@@ -11,12 +11,13 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from itertools import accumulate
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 from ledger.errors import RuleViolationError
-from ledger.money import format_yuan
+from ledger.money import format_yuan, percent
 from ledger.policy import Category, Clause, Policy, Programme
 
 SOURCES = ("subsidy", "matching")
@@ -609,6 +610,21 @@ def output_target(
     )
 
 
+def share_target(
+    grant_id: str, year: int, measure: str, part: int, whole: int, target: Decimal, clause: Clause
+) -> Breach | None:
+    """A share judged as the exact fraction ``part``/``whole`` (166 of 850 is below 20%), shown
+    rounded half-up."""
+    if whole == 0 or Fraction(part, whole) >= Fraction(target):
+        return None
+    return Breach(
+        rule="output target",
+        clause=clause,
+        message=f"grant {grant_id} reported {measure} {percent(part, whole)}% ({part} of {whole}) for "
+        f"{year}, below the target {percent(target, 1)}%",
+    )
+
+
 def rectification_on_time(
     grant_id: str, ref: str, deadline: date, completed: date | None, today: date, clause: Clause
 ) -> Breach | None:
@@ -637,15 +653,15 @@ def execution_on_track(
 ) -> Breach | None:
     if start is None or end is None or received <= 0 or end <= start:
         return None
-    elapsed = Decimal((min(today, end) - start).days) / Decimal((end - start).days)
-    rate = spent / received
-    if elapsed < LATE_SHARE or rate >= LOW_EXECUTION:
+    elapsed = Fraction((min(today, end) - start).days, (end - start).days)
+    if elapsed < Fraction(LATE_SHARE) or Fraction(spent) / Fraction(received) >= Fraction(LOW_EXECUTION):
         return None
+    gone = percent((min(today, end) - start).days, (end - start).days).quantize(Decimal(1), ROUND_HALF_UP)
     return Breach(
         rule="low execution",
         clause=clause,
-        message=f"grant {grant_id} has spent {rate * 100:.2f}% of {format_yuan(received)} received "
-        f"with {elapsed * 100:.0f}% of its build period ({start.isoformat()} to {end.isoformat()}) gone",
+        message=f"grant {grant_id} has spent {percent(spent, received)}% of {format_yuan(received)} received "
+        f"with {gone}% of its build period ({start.isoformat()} to {end.isoformat()}) gone",
     )
 
 
