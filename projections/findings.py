@@ -24,8 +24,8 @@ from ledger.rules import (
     execution_on_track,
     matching_at_least_ratio,
     output_target,
-    share_target,
     rectification_on_time,
+    share_target,
 )
 from projections.judge import policy_on
 from projections.schema import (
