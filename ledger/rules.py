@@ -87,6 +87,7 @@ APPROVER_ACTIONS = frozenset(
         "grant approve",
         "grant reject",
         "grant adjust",
+        "grant extend",
         "evaluate",
         "rectify order",
         "recover order",
@@ -251,6 +252,46 @@ def within_build_period(
         clause=clause,
         message=f"spending dated {on.isoformat()} is outside grant {grant_id}'s build period "
         f"{start.isoformat()} to {end.isoformat()}",
+    )
+
+
+def add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def build_period_of_programme(
+    grant_id: str, programme: Programme, start: date, end: date, policy: Policy
+) -> Breach | None:
+    """The programme fixes the build period at approval (003 第三条, 002 六: two years); a longer
+    one is an extension, its own act (``grant extend``)."""
+    if programme.build_years is None:
+        return None
+    last = add_years(start, programme.build_years) - timedelta(days=1)
+    if end <= last:
+        return None
+    return Breach(
+        rule="build period",
+        clause=programme.build_clause or policy.clause("district_build_period"),
+        message=f"a {programme.code} ({programme.zh}) build period lasts {programme.build_years} years: "
+        f"grant {grant_id}'s from {start.isoformat()} ends by {last.isoformat()}, not {end.isoformat()}; "
+        "a later end is an extension (grant-ledger grant extend) with its own document",
+    )
+
+
+def build_period_extended(
+    grant_id: str, programme_code: str, current: date | None, end: date, policy: Policy
+) -> Breach | None:
+    if current is None or end > current:
+        return None
+    programme = policy.programme(programme_code)
+    return Breach(
+        rule="build period",
+        clause=programme.build_clause or policy.clause("district_build_period"),
+        message=f"grant {grant_id}'s build period ends {current.isoformat()}; an extension ends later, "
+        f"not on {end.isoformat()}",
     )
 
 
@@ -876,6 +917,7 @@ OPEN_RULES: tuple[Check, ...] = (
 RULES: dict[str, tuple[Check, ...]] = {
     "grant budget": OPEN_RULES,
     "grant adjust": OPEN_RULES,
+    "grant extend": OPEN_RULES,
     "output report": OPEN_RULES,
     "evaluate": OPEN_RULES,
     "rectify order": OPEN_RULES,
