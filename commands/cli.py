@@ -194,7 +194,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "info": ("setup",),
     "policy": ("policy",),
     "unit": ("unit",),
-    "grant": ("grant",),
+    "grant": ("grant", "grant_period"),
     "output": ("lifecycle",),
     "evaluate": ("lifecycle",),
     "rectify": ("lifecycle",),

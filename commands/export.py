@@ -102,6 +102,8 @@ def import_rows(app: Any) -> Iterator[list[Any]]:
             yield [*head, "recover_receive", e.amount, "subsidy", "", "", e.voucher, "", ""]
         elif isinstance(e, Grant.BalanceDisposed):
             yield [*head, "dispose", e.amount, e.source, "", "", e.approval, "", e.how]
+        elif isinstance(e, Grant.Extended):
+            yield [*head, "extend", "", "", "", "", e.document, "", e.end.isoformat()]
 
 
 # ----------------------------------------------------------------------------- journals

@@ -422,6 +422,19 @@ class Approve(GrantAction):
         return True
 
 
+class Extend(GrantAction):
+    """A later end of the build period, approved by its own document (003 第三条, 002 六)."""
+
+    name = "grant extend"
+    done_text = "extended the build period of grant {grant_id} to {build_end}"
+    repeat_text = "the build period of grant {grant_id} already ends on {build_end}"
+    build_end: BusinessDate
+    document: Reference
+
+    def apply(self, grant: Grant, books: Books) -> bool:
+        return grant.extend(end=self.build_end, document=self.document, **self.who(books))
+
+
 class ApprovedElsewhere(Action):
     """A grant approved outside the ledger, brought in by an import: its unit (registered here
     when new), its application and its approval; the selection steps are not replayed. A grant

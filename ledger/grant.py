@@ -26,10 +26,13 @@ from ledger.rules import (
     BUDGET_TO_FUND,
     Act,
     Breach,
+    add_years,
     approval_after_application,
     approval_reference,
     approved_before_money,
     balance_settled,
+    build_period_extended,
+    build_period_of_programme,
     final_evaluation_passed,
     in_selection,
     least_balance,
@@ -97,13 +100,6 @@ def fingerprint_v1(kind: str, fields: dict[str, Any]) -> str:
     """The first form: the sha256 of ``json.dumps({"kind": kind, **fields}, sort_keys=True,
     default=str, ensure_ascii=False)`` (64 hexadecimal digits)."""
     return hashlib.sha256(fingerprint_body({"kind": kind, **fields}).encode()).hexdigest()
-
-
-def add_years(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
 
 
 class _Shape(NamedTuple):
@@ -195,6 +191,16 @@ class Grant(Aggregate):
             grant.approved_on = self.occurred_on
             grant.build_start = self.build_start
             grant.build_end = self.build_end
+
+    class Extended(Event):
+        """The build period extended by its own approval document (``grant extend``)."""
+
+        TOPIC = "grant-ledger:Grant.Extended"
+        end: date
+        document: str
+
+        def apply(self, grant: Grant) -> None:
+            grant.build_end = self.end
 
     class SubsidyDisbursed(Event):
         TOPIC = "grant-ledger:Grant.SubsidyDisbursed"
@@ -641,6 +647,7 @@ class Grant(Aggregate):
             raise BadInputError(msg)
         raise_first(
             [
+                build_period_of_programme(self.grant_id, programme, start, build_end, policy),
                 approval_after_application(self.grant_id, self.applied_on, on, policy),
                 subsidy_amount_in_range(programme, amount),
             ]
@@ -908,6 +915,14 @@ class Grant(Aggregate):
         raise_first([in_selection(self.grant_id, self.status, "a rejection", policy)])
         self._not_before_application("the rejection", on, policy)
         return self._event(self.Rejected, on, actor, role, reason=reason, document=document)
+
+    def extend(self, *, end: date, document: str, on: date, actor: str, role: str, policy: Policy) -> bool:
+        """A later end of the build period, by its own approval document; False: it already ends then."""
+        if self.status == "approved" and self.build_end == end:
+            return False
+        self._open("grant extend", on, role, policy)
+        raise_first([build_period_extended(self.grant_id, self.programme, self.build_end, end, policy)])
+        return self._event(self.Extended, on, actor, role, end=end, document=document)
 
     # ------------------------------------------------------------------ budget
 

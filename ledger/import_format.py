@@ -20,6 +20,7 @@ options. Columns that carry a field of another name:
 - ``recover_receive``: ``voucher`` is the receipt's voucher.
 - ``dispose``: ``source`` the fund source, ``voucher`` the approval reference, ``memo`` how
   (``returned`` or ``carried_forward``).
+- ``extend``: ``memo`` the build period's new end, ``voucher`` the extension's document number.
 
 A cell of a csv file starting with an apostrophe followed by ``=``, ``+``, ``-``, ``@``, a tab or a
 carriage return is read without that apostrophe: the export writes such text so, that a
@@ -42,6 +43,7 @@ from ledger.actions import (
     CommitMatching,
     Disburse,
     Dispose,
+    Extend,
     OrderRecovery,
     ReceiveMatching,
     ReceiveRecovery,
@@ -162,6 +164,7 @@ ROW_KINDS: dict[str, RowKind] = {
     "recover_order": RowKind(OrderRecovery, {**_MONEY, "document": "voucher", "reason": "memo"}),
     "recover_receive": RowKind(ReceiveRecovery, {**_MONEY, "voucher": "voucher"}),
     "dispose": RowKind(Dispose, {**_MONEY, "source": "source", "how": "memo", "approval": "voucher"}),
+    "extend": RowKind(Extend, {**_ON_GRANT, "build_end": "memo", "document": "voucher"}),
 }
 KINDS = tuple(ROW_KINDS)
 # the action each row kind records (whose name says which role records it)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from fractions import Fraction
 
 from ledger.errors import BadInputError
 
@@ -101,3 +102,13 @@ def to_fen(value: Decimal) -> int:
 
 def from_fen(fen: int) -> Decimal:
     return Decimal(fen).scaleb(-2)  # exactly (fen / 100).quantize(CENT), in one operation
+
+
+def percent(part: Decimal | int, whole: Decimal | int) -> Decimal:
+    """``part`` ÷ ``whole`` as a percentage with two places, rounded half-up (四舍五入) from the
+    exact fraction: 57.625% is 57.63, and 166 of 850 is 19.53 (never 20 by rounding twice)."""
+    exact = Fraction(Decimal(part)) * 100 / Fraction(Decimal(whole))
+    hundredths = exact * 100
+    sign = -1 if hundredths < 0 else 1
+    rounded = (abs(hundredths) * 2 + 1) // 2  # half-up on the magnitude, as 四舍五入 reads it
+    return Decimal(sign * int(rounded)).scaleb(-2)

@@ -11,12 +11,13 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from itertools import accumulate
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 from ledger.errors import RuleViolationError
-from ledger.money import format_yuan
+from ledger.money import format_yuan, percent
 from ledger.policy import Category, Clause, Policy, Programme
 
 SOURCES = ("subsidy", "matching")
@@ -86,6 +87,7 @@ APPROVER_ACTIONS = frozenset(
         "grant approve",
         "grant reject",
         "grant adjust",
+        "grant extend",
         "evaluate",
         "rectify order",
         "recover order",
@@ -250,6 +252,46 @@ def within_build_period(
         clause=clause,
         message=f"spending dated {on.isoformat()} is outside grant {grant_id}'s build period "
         f"{start.isoformat()} to {end.isoformat()}",
+    )
+
+
+def add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def build_period_of_programme(
+    grant_id: str, programme: Programme, start: date, end: date, policy: Policy
+) -> Breach | None:
+    """The programme fixes the build period at approval (003 第三条, 002 六: two years); a longer
+    one is an extension, its own act (``grant extend``)."""
+    if programme.build_years is None:
+        return None
+    last = add_years(start, programme.build_years) - timedelta(days=1)
+    if end <= last:
+        return None
+    return Breach(
+        rule="build period",
+        clause=programme.build_clause or policy.clause("district_build_period"),
+        message=f"a {programme.code} ({programme.zh}) build period lasts {programme.build_years} years: "
+        f"grant {grant_id}'s from {start.isoformat()} ends by {last.isoformat()}, not {end.isoformat()}; "
+        "a later end is an extension (grant-ledger grant extend) with its own document",
+    )
+
+
+def build_period_extended(
+    grant_id: str, programme_code: str, current: date | None, end: date, policy: Policy
+) -> Breach | None:
+    if current is None or end > current:
+        return None
+    programme = policy.programme(programme_code)
+    return Breach(
+        rule="build period",
+        clause=programme.build_clause or policy.clause("district_build_period"),
+        message=f"grant {grant_id}'s build period ends {current.isoformat()}; an extension ends later, "
+        f"not on {end.isoformat()}",
     )
 
 
@@ -609,6 +651,21 @@ def output_target(
     )
 
 
+def share_target(
+    grant_id: str, year: int, measure: str, part: int, whole: int, target: Decimal, clause: Clause
+) -> Breach | None:
+    """A share judged as the exact fraction ``part``/``whole`` (166 of 850 is below 20%), shown
+    rounded half-up."""
+    if whole == 0 or Fraction(part, whole) >= Fraction(target):
+        return None
+    return Breach(
+        rule="output target",
+        clause=clause,
+        message=f"grant {grant_id} reported {measure} {percent(part, whole)}% ({part} of {whole}) for "
+        f"{year}, below the target {percent(target, 1)}%",
+    )
+
+
 def rectification_on_time(
     grant_id: str, ref: str, deadline: date, completed: date | None, today: date, clause: Clause
 ) -> Breach | None:
@@ -637,15 +694,15 @@ def execution_on_track(
 ) -> Breach | None:
     if start is None or end is None or received <= 0 or end <= start:
         return None
-    elapsed = Decimal((min(today, end) - start).days) / Decimal((end - start).days)
-    rate = spent / received
-    if elapsed < LATE_SHARE or rate >= LOW_EXECUTION:
+    elapsed = Fraction((min(today, end) - start).days, (end - start).days)
+    if elapsed < Fraction(LATE_SHARE) or Fraction(spent) / Fraction(received) >= Fraction(LOW_EXECUTION):
         return None
+    gone = percent((min(today, end) - start).days, (end - start).days).quantize(Decimal(1), ROUND_HALF_UP)
     return Breach(
         rule="low execution",
         clause=clause,
-        message=f"grant {grant_id} has spent {rate * 100:.2f}% of {format_yuan(received)} received "
-        f"with {elapsed * 100:.0f}% of its build period ({start.isoformat()} to {end.isoformat()}) gone",
+        message=f"grant {grant_id} has spent {percent(spent, received)}% of {format_yuan(received)} received "
+        f"with {gone}% of its build period ({start.isoformat()} to {end.isoformat()}) gone",
     )
 
 
@@ -860,6 +917,7 @@ OPEN_RULES: tuple[Check, ...] = (
 RULES: dict[str, tuple[Check, ...]] = {
     "grant budget": OPEN_RULES,
     "grant adjust": OPEN_RULES,
+    "grant extend": OPEN_RULES,
     "output report": OPEN_RULES,
     "evaluate": OPEN_RULES,
     "rectify order": OPEN_RULES,

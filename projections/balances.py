@@ -23,6 +23,7 @@ SELECT_CHUNK = 500  # aggregate ids per IN (...), well inside every driver's par
 
 APPLIED = GRANT + "Applied"
 APPROVED = GRANT + "Approved"
+EXTENDED = GRANT + "Extended"
 STATUS_OF = {GRANT + "Rejected": "rejected", GRANT + "Closed": "closed"}
 
 
@@ -120,6 +121,8 @@ class BalanceProjection:
                     build_start=day(r.data["build_start"]),
                     build_end=day(r.data["build_end"]),
                 )
+            elif r.topic == EXTENDED:
+                grant.changes["build_end"] = day(r.data["end"])
             elif r.topic in STATUS_OF:
                 grant.changes["status"] = STATUS_OF[r.topic]
         self._write(session, touched.values(), rows)

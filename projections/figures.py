@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ledger.money import CENT, ZERO
+from ledger.money import ZERO, percent
 from projections.measures import available_in
 
 # The money columns of a balance, in the order reports show them.
@@ -54,4 +54,4 @@ class Balance:
         received = self.subsidy_received + self.matching_received
         if received == 0:
             return None
-        return ((self.subsidy_spent + self.matching_spent) / received * 100).quantize(CENT)
+        return percent(self.subsidy_spent + self.matching_spent, received)

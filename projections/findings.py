@@ -25,6 +25,7 @@ from ledger.rules import (
     matching_at_least_ratio,
     output_target,
     rectification_on_time,
+    share_target,
 )
 from projections.judge import policy_on
 from projections.schema import (
@@ -79,9 +80,8 @@ def output_breaches(
         clause: Clause = policy.clause(clause_key)
         goal = Decimal(str(target))
         if key == "advanced_share":
-            if out.trainees == 0:
-                continue
-            value = (Decimal(out.advanced) / Decimal(out.trainees)).quantize(Decimal("0.01"))
+            found.append(share_target(grant_id, out.year, measure, out.advanced, out.trainees, goal, clause))
+            continue
         elif key == "high_skill_per_year_after_2y":
             if build_start is None or out.year < build_start.year + 2:
                 continue

@@ -47,6 +47,7 @@ def policy_on(on: date) -> Policy:
 ACTIONS = {
     "BudgetRegistered": "grant budget",
     "BudgetAdjusted": "grant adjust",
+    "Extended": "grant extend",
     "OutputReported": "output report",
     "EvaluationRecorded": "evaluate",
     "RectificationOrdered": "rectify order",
@@ -228,6 +229,8 @@ class JudgedGrant:
             self.approved_on = day(data["occurred_on"])
             if facts is not None:
                 facts["approved_on"] = on
+        elif kind == "Extended":
+            self.build_end = row["build_end"] = day(data["end"])
         elif kind == "Rejected":
             self.status = row["status"] = "rejected"
         elif kind == "Closed":

@@ -17,7 +17,7 @@ from sqlalchemy import and_, func, select, true
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
 
-from ledger.money import CENT, ZERO, from_fen
+from ledger.money import CENT, ZERO, from_fen, percent
 from projections.measures import MATCHING, SOURCES, SPENDING_KINDS, available, available_in, column
 from projections.queries import stored_time
 from projections.schema import grants, movements
@@ -71,7 +71,7 @@ def _fen(t: dict[str, int], measure: str, *sources: str) -> int:
 
 
 def _pct(part: Decimal, whole: Decimal) -> Decimal | None:
-    return None if whole == 0 else (part / whole * 100).quantize(CENT)
+    return None if whole == 0 else percent(part, whole)
 
 
 # ----------------------------------------------------------------------------- categories

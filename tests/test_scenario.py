@@ -42,7 +42,7 @@ def test_demo_balances_to_the_fen(ledger: Ledger) -> None:
         b1["matching_spent"],
         b1["matching_available"],
     ) == ("200000.00", "200000.00", "92000.00", "108000.00")
-    assert b1["execution_rate"] == "57.62"  # (138500 + 92000) / 400000
+    assert b1["execution_rate"] == "57.63"  # (138500 + 92000) / 400000 = 57.625%, 四舍五入 (issue 16 item 3)
     assert (b2["subsidy_received"], b2["subsidy_spent"], b2["matching_received"], b2["matching_spent"]) == (
         "1500000.00",
         "928000.00",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from audit.verifier.policy import BundlePolicy
@@ -37,6 +38,13 @@ _CLAUSES = {
 
 def _yuan(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01')):,.2f}"
+
+
+def _percent(part: Decimal | int, whole: Decimal | int) -> Decimal:
+    """The exact fraction as a percentage rounded half-up (四舍五入) to two places: 57.625 -> 57.63."""
+    hundredths = Fraction(Decimal(part)) * 10000 / Fraction(Decimal(whole))
+    sign = -1 if hundredths < 0 else 1
+    return Decimal(sign * int((abs(hundredths) * 2 + 1) // 2)).scaleb(-2)
 
 
 def expected_findings(replay: Replay, policy: BundlePolicy) -> list[list[Any]]:
@@ -71,10 +79,16 @@ def _outputs(
         clause_key = _CLAUSES.get((level, kind), "supervision")
         goal = Decimal(str(target))
         if key == "advanced_share":
-            if out["trainees"] == 0:
+            part, whole = int(out["advanced"]), int(out["trainees"])
+            if whole == 0 or Fraction(part, whole) >= Fraction(goal):
                 continue
-            value = (Decimal(out["advanced"]) / Decimal(out["trainees"])).quantize(Decimal("0.01"))
-        elif key == "high_skill_per_year_after_2y":
+            message = (
+                f"grant {g.grant_id} reported {measure} {_percent(part, whole)}% ({part} of {whole}) "
+                f"for {year}, below the target {_percent(goal, 1)}%"
+            )
+            rows.append([g.base_id, g.grant_id, "output target", policy.cite(clause_key), None, message])
+            continue
+        if key == "high_skill_per_year_after_2y":
             if not g.build_start or year < date.fromisoformat(g.build_start).year + 2:
                 continue
             value = Decimal(out[field])

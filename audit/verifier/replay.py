@@ -238,7 +238,9 @@ class Replay:
             self._other(totals, kind, state)
 
     def _other(self, totals: GrantTotals, kind: str, state: dict[str, Any]) -> None:
-        if kind == "Closed":
+        if kind == "Extended":
+            totals.build_end = _day(state, "end")
+        elif kind == "Closed":
             totals.status = "closed"
         elif kind == "Rejected":
             totals.status = "rejected"
