@@ -24,7 +24,7 @@ from audit.verifier.report import Report
 
 POLICY_DIR = "policy"
 KNOWN = {
-    "d6bca89a00dc4d307406bda718ff30dfa47f9b85a0c98f562a57679ce40682c3": "v1-2023.toml",
+    "5882b1e47961431dacc663fc16c18c45398b6f37a5694e539a51b9d43fcc9432": "v1-2023.toml",
 }
 
 
