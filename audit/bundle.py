@@ -333,6 +333,8 @@ class _Grant:
     status: str = "applied"
     build_start: date | None = None
     outputs: dict[int, Any] = field(default_factory=dict)
+    unit_kind: str = ""
+    declared: dict[str, int] | None = None
 
 
 class _Book:
@@ -355,7 +357,13 @@ class _Book:
         kind, state = topic[len(GRANT) :], record["state"]
         if kind == "Applied":
             self.grants[record["originator_id"]] = _Grant(
-                state["base_id"], state["grant_id"], state["base_name"], state["programme"], {}
+                state["base_id"],
+                state["grant_id"],
+                state["base_name"],
+                state["programme"],
+                {},
+                unit_kind=state.get("unit_kind") or "",
+                declared=state.get("declared"),
             )
             return
         g = self.grants.get(record["originator_id"])
@@ -419,26 +427,21 @@ class _Book:
         """The findings that follow from the events and the policy alone (as ``report findings``
         words them); those that depend on the day read, or on the judge of stored history, are
         left to ``report findings`` (audit/verifier/findings.py says why)."""
-        from ledger.rules import matching_at_least_ratio
-        from projections.findings import output_breaches
+        from ledger.conditions import application_breaches, output_breaches
+        from ledger.rules import Breach, matching_at_least_ratio
 
-        if g.status not in ("approved", "closed") or g.programme not in self.policy.programmes:
+        if g.programme not in self.policy.programmes:
             return []
         programme = self.policy.programme(g.programme)
-        subsidy = from_fen(g.totals.get("subsidy_received", 0))
-        matching = from_fen(g.totals.get("matching_received", 0))
-        breaches = [matching_at_least_ratio(g.grant_id, programme, subsidy, matching)]
-        for year in sorted(g.outputs):
-            breaches.extend(
-                output_breaches(
-                    g.grant_id,
-                    programme.level,
-                    programme.targets,
-                    g.build_start,
-                    g.outputs[year],
-                    self.policy,
-                )
-            )
+        breaches: list[Breach | None] = list(
+            application_breaches(g.grant_id, programme, g.unit_kind, g.declared)
+        )
+        if g.status in ("approved", "closed"):
+            subsidy = from_fen(g.totals.get("subsidy_received", 0))
+            matching = from_fen(g.totals.get("matching_received", 0))
+            breaches.append(matching_at_least_ratio(g.grant_id, programme, subsidy, matching))
+            for year in sorted(g.outputs):
+                breaches.extend(output_breaches(g.grant_id, programme, g.build_start, g.outputs[year]))
         return [
             [g.base_id, g.grant_id, b.rule, b.clause.cite, None, b.message] for b in breaches if b is not None
         ]

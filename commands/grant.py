@@ -69,9 +69,27 @@ def grant_group() -> None:
     "--project",
     "projects",
     multiple=True,
-    help="a profession or project (repeat: 1–2 for a district base, 2–3 for an institute)",
+    help="a profession or project (repeat: 1–2 for a district base, 2–3 for an institute or a "
+    "municipal base, at least 5 for a national base)",
 )
-@click.option("--amount", "requested", required=True, help="requested amount, e.g. 20万")
+@click.option(
+    "--amount",
+    "requested",
+    help="requested amount, e.g. 20万 (100万–200万 for an institute; none for a named-support base)",
+)
+@click.option("--trained", type=click.IntRange(min=0), help="declared: trained a year (年培训规模)")
+@click.option("--advanced", type=click.IntRange(min=0), help="declared: of them advanced level or above")
+@click.option(
+    "--capacity", type=click.IntRange(min=0), help="declared: high-skill trainees a year it can take"
+)
+@click.option("--students", type=click.IntRange(min=0), help="declared: students (师生比, with --teachers)")
+@click.option("--teachers", type=click.IntRange(min=0), help="declared: teachers")
+@click.option("--instructors", type=click.IntRange(min=0), help="declared: practical-training teachers")
+@click.option(
+    "--senior-instructors",
+    type=click.IntRange(min=0),
+    help="declared: of them senior instructors or senior technicians (高级实习指导教师、高级技师)",
+)
 @click.option("--date", "on", type=DATE, help="business date (default today)")
 def apply_command(
     grant_id: str,
@@ -80,16 +98,23 @@ def apply_command(
     base_name: str,
     programme: str,
     projects: tuple[str, ...],
-    requested: str,
+    requested: str | None,
     on: datetime | None,
+    **figures: int | None,
 ) -> None:
     """Record a unit's application for a base under a programme.
+
+    The figures an applicant declares (--trained, --advanced, --capacity, --students, --teachers,
+    --instructors, --senior-instructors) are judged against the programme's application
+    conditions (003 第六条, 002 四(一)2): a shortfall is a finding on the application
+    (`report findings`), not a refusal; a figure not declared is not judged.
 
     \b
     Example:
       grant-ledger grant apply G-YZ-2024-01 --unit U-YZ-001 --base B0001 \\
           --base-name 渝中区数字技能培训基地 --programme district_base \\
-          --project 电工 --amount 20万 --date 2024-03-01
+          --project 电工 --amount 20万 --trained 900 --advanced 200 --capacity 320 \\
+          --date 2024-03-01
     """
     record(
         action(
@@ -101,6 +126,7 @@ def apply_command(
             programme=programme,
             projects=list(projects),
             requested=requested,
+            declared={k: v for k, v in figures.items() if v is not None},
             on=_day(on),
         )
     )
@@ -108,7 +134,10 @@ def apply_command(
 
 @grant_group.command("approve")
 @click.argument("grant_id")
-@click.option("--amount", required=True, help="approved subsidy, e.g. 200000 or 20万")
+@click.option(
+    "--amount",
+    help="approved subsidy, e.g. 200000 or 20万 (none for a named-support base: 命名支持类, no money)",
+)
 @click.option("--document", required=True, help="approval document number, e.g. 渝中人社〔2024〕12号")
 @click.option(
     "--body",
@@ -122,7 +151,7 @@ def apply_command(
 @click.option("--date", "on", type=DATE, help="business date of the approval (default today)")
 def approve_command(
     grant_id: str,
-    amount: str,
+    amount: str | None,
     document: str,
     bodies: tuple[str, ...],
     start: datetime | None,

@@ -107,7 +107,8 @@ def _sha256_files(paths: tuple[str, ...]) -> list[str]:
 @click.option(
     "--category",
     required=True,
-    help="spending category by code or Chinese label, e.g. equipment or 实训设备购置、改造与维护",
+    help="spending category by code or Chinese label, from the grant's programme's own list "
+    "(policy show), e.g. equipment or 实训设备购置、改造与维护",
 )
 @click.option(
     "--source",
@@ -117,7 +118,12 @@ def _sha256_files(paths: tuple[str, ...]) -> list[str]:
     help="fund source: subsidy (财政补助) or matching (配套经费)",
 )
 @click.option("--voucher", required=True, help="accounting voucher number (unique per grant)")
-@click.option("--content", default="", help="construction content, e.g. training_system")
+@click.option(
+    "--content",
+    default="",
+    help="construction content, e.g. training_system; required once the grant has a budget plan "
+    "(grant budget)",
+)
 @click.option("--project", default="", help="profession or project the spending serves")
 @click.option("--payee", default="", help="who was paid")
 @click.option("--memo", default="", help="free text")

@@ -37,15 +37,17 @@ from pydantic import (
 
 from ledger.errors import BadInputError, ConflictError
 from ledger.grant import BUDGET_SOURCES, Grant
-from ledger.money import parse_amount
+from ledger.money import ZERO, parse_amount
 from ledger.policy import Policy
 from ledger.rules import (
     CHECKS_APPLICATION,
     SOURCES,
     duties_separate,
+    no_money_programme,
     not_dated_ahead,
     projects_count,
     raise_first,
+    requested_in_range,
 )
 from ledger.text import CONTROL, CONTROL_CHARACTERS, CONTROL_CHARACTERS_BUT_TAB, WHITE_SPACE, control_named
 from ledger.unit import UNIT_KINDS, RecommendationRound, Unit
@@ -53,6 +55,16 @@ from ledger.unit import UNIT_KINDS, RecommendationRound, Unit
 IDENTIFIER_MAX = 64
 REFERENCE_MAX = 128
 TEXT_MAX = 500
+# figures a unit declares at `grant apply` against its programme's application conditions
+DECLARED_FIGURES = (
+    "trained",
+    "advanced",
+    "capacity",
+    "students",
+    "teachers",
+    "instructors",
+    "senior_instructors",
+)
 
 # an id is a command's argument (history G1, balance B0001): one starting with "-" reads as an option
 IDENTIFIER_RULE = (
@@ -104,6 +116,14 @@ def _amount(value: Any) -> Decimal:
         raise ValueError(e.message) from None
 
 
+def _approved_amount(value: Any) -> Decimal:
+    if isinstance(value, str) and value.strip(WHITE_SPACE) in ("0", "0.00"):
+        return ZERO
+    if value.__class__ is int and value == 0:
+        return ZERO
+    return _amount(value)
+
+
 def _whole(value: Any) -> Any:
     """A whole number typed as text: ASCII digits only (int() also takes １, ٣ and 1_0, and
     pydantic 1.0)."""
@@ -136,6 +156,8 @@ Reference = Annotated[str, StringConstraints(max_length=REFERENCE_MAX, pattern=_
 Text = Annotated[str, StringConstraints(max_length=TEXT_MAX, pattern=_TEXT)]
 RequiredText = Annotated[str, StringConstraints(min_length=1, max_length=TEXT_MAX, pattern=_TEXT)]
 Amount = Annotated[Decimal, BeforeValidator(_amount)]
+# an approval brought in by an import: zero for a programme of no money (命名支持类)
+ApprovedAmount = Annotated[Decimal, BeforeValidator(_approved_amount)]
 BusinessDate = Annotated[date, BeforeValidator(business_date)]
 Source = Annotated[str, AfterValidator(_source)]
 Count = Annotated[int, Field(ge=0, le=10_000_000)]
@@ -243,6 +265,7 @@ class RegisterUnit(Action):
     unit_id: Identifier
     unit_name: RequiredText
     kind: str = "technical_school"
+    national_institute: bool = False
 
     def check(self, policy: Policy) -> None:
         if self.kind not in UNIT_KINDS:
@@ -260,10 +283,15 @@ class RegisterUnit(Action):
                     on=self.on,
                     actor=books.actor,
                     role=books.role,
+                    national_institute=self.national_institute,
                 )
             )
             return True
-        if (unit.name, unit.kind) == (self.unit_name, self.kind):
+        if (unit.name, unit.kind, unit.national_institute) == (
+            self.unit_name,
+            self.kind,
+            self.national_institute,
+        ):
             return False
         msg = (
             f"unit {self.unit_id} is already registered as {unit.name!r} ({unit.kind}); "
@@ -288,10 +316,28 @@ class Apply(Action):
     base_name: Text = ""
     programme: Identifier
     projects: tuple[Text, ...]
-    requested: Amount
+    requested: Amount | None = None  # None: a programme of no money (命名支持类)
+    # figures declared against the programme's application conditions (DECLARED_FIGURES)
+    declared: dict[str, Count] = Field(default_factory=dict)
 
     def check(self, policy: Policy) -> None:
-        raise_first([projects_count(policy.programme(self.programme), self.projects, policy)])
+        programme = policy.programme(self.programme)
+        unknown = sorted(set(self.declared) - set(DECLARED_FIGURES))
+        if unknown:
+            msg = f"declared figure {unknown[0]!r} is unknown; use {', '.join(DECLARED_FIGURES)}"
+            raise BadInputError(msg)
+        if self.requested is None and programme.pays:
+            msg = f"a {programme.code} ({programme.zh}) application names the requested amount (--amount)"
+            raise BadInputError(msg)
+        if self.requested is not None and not programme.pays:
+            breach = no_money_programme(self.grant_id, programme, self.requested)
+            raise_first([breach])
+        raise_first(
+            [
+                projects_count(programme, self.projects, policy),
+                None if self.requested is None else requested_in_range(programme, self.requested),
+            ]
+        )
 
     def decide(self, books: Books) -> bool:
         grant = books.find_grant(self.grant_id)
@@ -310,7 +356,8 @@ class Apply(Action):
             )
             raise ConflictError(msg)
         programme = books.policy.programme(self.programme)
-        books.unit(self.unit_id).take_base(
+        unit = books.unit(self.unit_id)
+        unit.take_base(
             base_id=self.base_id,
             grant_id=self.grant_id,
             programme=programme,
@@ -318,6 +365,7 @@ class Apply(Action):
             actor=books.actor,
             role=books.role,
             policy=books.policy,
+            approved=approved_by(unit, books, self.on),
         )
         books.add(
             Grant.create(
@@ -328,13 +376,25 @@ class Apply(Action):
                 programme=self.programme,
                 level=programme.level,
                 projects=list(self.projects),
-                requested=self.requested,
+                requested=ZERO if self.requested is None else self.requested,
                 on=self.on,
                 actor=books.actor,
                 role=books.role,
+                unit_kind=unit.kind,
+                declared=dict(self.declared) or None,
             )
         )
         return True
+
+
+def approved_by(unit: Unit, books: Books, on: date) -> list[str]:
+    """The unit's bases whose grant was approved on or before ``on`` (003 第八条: 已获批)."""
+    found = []
+    for base_id, held in unit.bases.items():
+        grant = books.find_grant(held["grant_id"])
+        if grant is not None and grant.approved_on is not None and grant.approved_on <= on:
+            found.append(base_id)
+    return found
 
 
 class Recommend(GrantAction):
@@ -401,18 +461,23 @@ class Approve(GrantAction):
     name = "grant approve"
     done_text = "approved grant {grant_id}"
     repeat_text = "grant {grant_id} is already approved"
-    amount: Amount
+    amount: Amount | None = None  # None: a programme of no money (命名支持类)
     document: Reference
     bodies: tuple[Text, ...] = ()
     build_start: BusinessDate | None = None
     build_end: BusinessDate | None = None
 
     def apply(self, grant: Grant, books: Books) -> bool:
-        if grant.status == "approved" and (grant.approved, grant.document) == (self.amount, self.document):
+        programme = books.policy.programme(grant.programme)
+        if self.amount is None and programme.pays:
+            msg = f"grant {self.grant_id} is a {programme.code}: its approval names the subsidy (--amount)"
+            raise BadInputError(msg)
+        amount = ZERO if self.amount is None else self.amount
+        if grant.status == "approved" and (grant.approved, grant.document) == (amount, self.document):
             return False
-        bodies = list(self.bodies) or list(books.policy.programme(grant.programme).approving_bodies)
+        bodies = list(self.bodies) or list(programme.approving_bodies)
         grant.approve(
-            amount=self.amount,
+            amount=amount,
             document=self.document,
             bodies=bodies,
             build_start=self.build_start,
@@ -447,7 +512,7 @@ class ApprovedElsewhere(Action):
     unit_id: Identifier
     base_id: Identifier
     programme: Identifier
-    amount: Amount
+    amount: ApprovedAmount
     document: Reference
     build_start: BusinessDate | None = None
     build_end: BusinessDate | None = None
@@ -494,6 +559,7 @@ class ApprovedElsewhere(Action):
                 actor=books.actor,
                 role=books.role,
                 policy=books.policy,
+                approved=approved_by(unit, books, self.on),
             )
             grant = Grant.create(
                 grant_id=self.grant_id,
@@ -507,6 +573,7 @@ class ApprovedElsewhere(Action):
                 on=self.on,
                 actor=books.actor,
                 role=books.role,
+                unit_kind=unit.kind,
             )
             books.add(grant)
         grant.approve(

@@ -36,10 +36,12 @@ from ledger.rules import (
     final_evaluation_passed,
     in_selection,
     least_balance,
+    no_money_programme,
     no_open_rectification,
     notice_long_enough,
     panel_size,
     plan_line,
+    plan_within_subsidy,
     raise_first,
     recoveries_settled,
     refuse_breaches,
@@ -161,6 +163,10 @@ class Grant(Aggregate):
         level: str
         projects: list[str]
         requested: Decimal
+        # the unit's kind when it applied, and the figures it declared against the programme's
+        # application conditions (absent from events stored before them)
+        unit_kind: str = ""
+        declared: dict[str, int] | None = None
 
         def apply(self, grant: Grant) -> None:
             grant.grant_id = self.grant_id
@@ -496,6 +502,8 @@ class Grant(Aggregate):
         on: date,
         actor: str,
         role: str,
+        unit_kind: str = "",
+        declared: dict[str, int] | None = None,
     ) -> Grant:
         return cls._create(
             cls.Applied,
@@ -508,6 +516,8 @@ class Grant(Aggregate):
             level=level,
             projects=projects,
             requested=requested,
+            unit_kind=unit_kind,
+            declared=declared,
             actor=actor,
             role=role,
             occurred_on=on,
@@ -649,6 +659,7 @@ class Grant(Aggregate):
             [
                 build_period_of_programme(self.grant_id, programme, start, build_end, policy),
                 approval_after_application(self.grant_id, self.applied_on, on, policy),
+                no_money_programme(self.grant_id, programme, amount),
                 subsidy_amount_in_range(programme, amount),
             ]
         )
@@ -941,7 +952,13 @@ class Grant(Aggregate):
                 "and an approval reference"
             )
             raise Breach("approval reference", policy.clause("budget_plan"), msg).error()
+        self._plan_within_subsidy(lines, policy)
         return self._event(self.BudgetRegistered, on, actor, role, lines=lines)
+
+    def _plan_within_subsidy(self, lines: dict[str, Decimal], policy: Policy) -> None:
+        subsidy = sum((v for k, v in lines.items() if BUDGET_TO_FUND[k.split("/")[1]] == "subsidy"), ZERO)
+        programme = policy.programme(self.programme)
+        raise_first([plan_within_subsidy(self.grant_id, programme, subsidy, self.approved, policy)])
 
     def adjust_budget(
         self,
@@ -973,6 +990,7 @@ class Grant(Aggregate):
                     f"{format_yuan(spent)} already spent"
                 )
                 raise Breach("budget line", policy.clause("budget_plan"), msg).error()
+        self._plan_within_subsidy({**self.budget, **lines}, policy)
         return self._event(
             self.BudgetAdjusted, on, actor, role, lines=lines, approval=approval, reason=reason
         )

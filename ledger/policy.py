@@ -48,6 +48,7 @@ class Category:
     en: str
     allowed: bool
     clauses: tuple[Clause, ...]
+    aliases: tuple[str, ...] = ()
 
     def label(self, lang: str = "zh") -> str:
         return self.zh if lang == "zh" else self.en
@@ -58,6 +59,40 @@ class Content:
     code: str
     zh: str
     en: str
+
+
+@dataclass(frozen=True)
+class Spending:
+    """What one programme's money pays for: ``allowed`` categories (cited by ``allowed_clause``),
+    ``banned`` ones (cited by ``banned_clause``); any other category is not this programme's."""
+
+    allowed: tuple[str, ...]
+    allowed_clause: Clause
+    banned: tuple[str, ...]
+    banned_clause: Clause
+
+
+@dataclass(frozen=True)
+class Condition:
+    """An application condition (原则上): a declared ``figure`` (or its share or ratio ``per``
+    another figure) of at least ``at_least`` and at most ``at_most``."""
+
+    figure: str
+    per: str | None
+    at_least: Decimal | None
+    at_most: Decimal | None
+    clause: Clause
+
+
+@dataclass(frozen=True)
+class OutputTarget:
+    """A yearly output: ``measure`` of a year's output report at least ``at_least``, for report
+    years from the build start's year + ``from_year`` on."""
+
+    measure: str
+    at_least: Decimal
+    from_year: int
+    clause: Clause
 
 
 @dataclass(frozen=True)
@@ -78,9 +113,19 @@ class Programme:
     projects_max: int | None
     approving_bodies: tuple[str, ...]
     approval_clause: Clause
-    targets: dict[str, Any] = field(hash=False, compare=False)
-    targets_clause: str = ""
     tiers: tuple[str, ...] = ()
+    projects_clause: Clause | None = None
+    spending: Spending | None = None
+    conditions: tuple[Condition, ...] = ()
+    outputs: tuple[OutputTarget, ...] = ()
+    # the kinds of unit its bases rest on (empty: any), and the clause saying so
+    hosts: tuple[str, ...] = ()
+    hosts_clause: Clause | None = None
+
+    @property
+    def pays(self) -> bool:
+        """False for a programme of policy support with no money (命名支持类)."""
+        return self.subsidy_max is None or self.subsidy_max > 0
 
     def label(self, lang: str = "zh") -> str:
         return self.zh if lang == "zh" else self.en
@@ -115,7 +160,7 @@ class Policy:
         if key.lower() in self.categories:
             return self.categories[key.lower()]
         for category in self.categories.values():
-            if key == category.zh:
+            if key == category.zh or key in category.aliases:
                 return category
         return None
 
@@ -149,10 +194,46 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
             en=c["en"],
             allowed=bool(c["allowed"]),
             clauses=tuple(clauses[k] for k in c["clauses"]),
+            aliases=tuple(c.get("aliases", ())),
         )
         for code, c in data["categories"].items()
     }
+    spending = {
+        code: Spending(
+            allowed=tuple(s["allowed"]),
+            allowed_clause=clauses[s["allowed_clause"]],
+            banned=tuple(s["banned"]),
+            banned_clause=clauses[s["banned_clause"]],
+        )
+        for code, s in data.get("spending", {}).items()
+    }
+    conditions = {
+        code: tuple(
+            Condition(
+                figure=c["figure"],
+                per=c.get("per"),
+                at_least=_dec(c.get("at_least")),
+                at_most=_dec(c.get("at_most")),
+                clause=clauses[c["clause"]],
+            )
+            for c in rows
+        )
+        for code, rows in data.get("conditions", {}).items()
+    }
+    outputs = {
+        code: tuple(
+            OutputTarget(
+                measure=o["measure"],
+                at_least=Decimal(str(o["at_least"])),
+                from_year=int(o.get("from_year", 0)),
+                clause=clauses[o["clause"]],
+            )
+            for o in rows
+        )
+        for code, rows in data.get("outputs", {}).items()
+    }
     contents = {code: Content(code=code, zh=c["zh"], en=c["en"]) for code, c in data["contents"].items()}
+    hosts: dict[str, Any] = data.get("hosts", {})
     programmes = {}
     for code, p in data["programmes"].items():
         programmes[code] = Programme(
@@ -172,9 +253,13 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
             projects_max=p.get("projects_max"),
             approving_bodies=tuple(p.get("approving_bodies", ())),
             approval_clause=clauses[p["approval_clause"]],
-            targets=dict(p.get("targets", {})),
-            targets_clause=p.get("targets_clause", ""),
             tiers=tuple(p.get("tiers", ())),
+            projects_clause=clauses[p["projects_clause"]] if "projects_clause" in p else None,
+            spending=spending.get(code),
+            conditions=conditions.get(code, ()),
+            outputs=outputs.get(code, ()),
+            hosts=tuple(hosts.get(code, {}).get("kinds", ())),
+            hosts_clause=clauses[hosts[code]["clause"]] if code in hosts else None,
         )
     return Policy(
         version=str(data["version"]),

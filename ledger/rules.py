@@ -311,6 +311,41 @@ def subsidy_amount_in_range(programme: Programme, amount: Decimal) -> Breach | N
     )
 
 
+def requested_in_range(programme: Programme, amount: Decimal) -> Breach | None:
+    """An application asks for what its programme pays (000 第十三条: 100万–200万 an institute)."""
+    if not programme.pays or (programme.subsidy_min is None and programme.subsidy_max is None):
+        return None
+    breach = subsidy_amount_in_range(programme, amount)
+    if breach is None:
+        return None
+    return Breach(
+        rule="requested amount",
+        clause=breach.clause,
+        message=breach.message.replace("an approved subsidy", "a requested subsidy", 1),
+    )
+
+
+def no_money_programme(grant_id: str, programme: Programme, amount: Decimal) -> Breach | None:
+    """A named-support base (命名支持类) gets policy support, no money: approved with none."""
+    if programme.pays:
+        if amount > 0:
+            return None
+        return Breach(
+            rule="subsidy amount",
+            clause=programme.subsidy_clause,
+            message=f"grant {grant_id} is a {programme.code} ({programme.zh}); its approval "
+            "names the subsidy (--amount)",
+        )
+    if amount == 0:
+        return None
+    return Breach(
+        rule="no subsidy",
+        clause=programme.subsidy_clause,
+        message=f"grant {grant_id} is a {programme.code} ({programme.zh}): policy support with no "
+        f"money, approved with no amount (got {format_yuan(amount)})",
+    )
+
+
 def approval_after_application(grant_id: str, applied_on: date, on: date, policy: Policy) -> Breach | None:
     if on >= applied_on:
         return None
@@ -373,6 +408,34 @@ def category_permitted(text: str, policy: Policy) -> tuple[Category | None, Brea
     return category, None
 
 
+def category_for_programme(
+    text: str, programme: Programme, policy: Policy
+) -> tuple[Category | None, Breach | None]:
+    """The category named by code or Chinese label, or the breach that refuses it for the
+    programme's money (its own list and clauses: 003 第九条 for district bases, 000 第十三条 for
+    institutes)."""
+    spending = programme.spending
+    if spending is None:  # a policy version without per-programme lists: the general one
+        return category_permitted(text, policy)
+    category = policy.find_category(text)
+    if category is not None and category.code in spending.banned:
+        return category, Breach(
+            rule="banned category",
+            clause=spending.banned_clause,
+            message=f"spending category '{category.code}' ({category.zh}) is banned for a "
+            f"{programme.code} ({programme.zh})",
+        )
+    if category is not None and category.code in spending.allowed:
+        return category, None
+    known = ", ".join(f"{c} ({policy.categories[c].zh})" for c in spending.allowed) or "none"
+    what = "unknown" if category is None else f"not a permitted use of a {programme.code} ({programme.zh})"
+    return category, Breach(
+        rule="permitted category",
+        clause=spending.allowed_clause,
+        message=f"spending category {text!r} is {what}; its permitted categories are: {known}",
+    )
+
+
 def within_budget_line(
     grant_id: str,
     content: str,
@@ -399,10 +462,24 @@ HIGHER_THAN_DISTRICT = ("municipal", "national")
 
 
 def unit_may_hold(
-    unit_id: str, held: Iterable[tuple[str, str]], programme: Programme, policy: Policy
+    unit_id: str,
+    held: Iterable[tuple[str, str]],
+    programme: Programme,
+    policy: Policy,
+    approved: Iterable[str] | None = None,
+    national_institute: bool = False,
 ) -> Breach | None:
-    """``held`` is (base_id, level) of the unit's live bases (applied or approved)."""
+    """``held`` is (base_id, level) of the unit's live bases (applied or approved);
+    ``approved`` the bases among them approved by the application's business date (None: all of
+    them); ``national_institute``: the unit already has a national institute (国家级技工院校职业训练院)."""
     held = list(held)
+    if programme.level == "institute" and national_institute:
+        return Breach(
+            rule="one institute",
+            clause=policy.clause("one_institute"),
+            message=f"unit {unit_id} already has a national technical-school institute "
+            "(国家级技工院校职业训练院); no municipal institute is set up beside it",
+        )
     same = [base for base, level in held if level == programme.level]
     if same:
         clause = policy.clause("one_institute" if programme.level == "institute" else "one_base_per_level")
@@ -413,13 +490,18 @@ def unit_may_hold(
             f"hold one {programme.level} base",
         )
     if programme.level == "district":
-        higher = [base for base, level in held if level in HIGHER_THAN_DISTRICT]
+        granted = None if approved is None else set(approved)
+        higher = [
+            base
+            for base, level in held
+            if level in HIGHER_THAN_DISTRICT and (granted is None or base in granted)
+        ]
         if higher:
             return Breach(
                 rule="no district base above municipal",
                 clause=policy.clause("one_district_base"),
-                message=f"unit {unit_id} holds municipal-or-higher base {higher[0]} and may not "
-                "hold a district base",
+                message=f"unit {unit_id} holds approved municipal-or-higher base {higher[0]} and may "
+                "not apply for a district base",
             )
     return None
 
@@ -443,11 +525,10 @@ def working_days(start: date, end: date) -> int:
 
 
 def projects_count(programme: Programme, projects: Iterable[str], policy: Policy) -> Breach | None:
-    """1–2 professions for a district base (003 第六条), 2–3 projects for an institute (000 第十三条);
-    other programmes' counts are judged at selection, outside the ledger."""
-    if programme.level not in ("district", "institute"):
-        return None
-    n = len(list(projects))
+    """The programme's professions or projects at application: 1–2 for a district base (003
+    第六条), 2–3 for an institute (000 第十三条) or a municipal base (002 四(一)2(2)), at least 5 for a
+    national base (002 四(一)1(4))."""
+    n = len({p.strip() for p in projects if p.strip()})
     low, high = programme.projects_min, programme.projects_max
     if (low is None or n >= low) and (high is None or n <= high):
         return None
@@ -455,7 +536,7 @@ def projects_count(programme: Programme, projects: Iterable[str], policy: Policy
     span = f"{low}–{high}" if high is not None else f"at least {low}"
     return Breach(
         rule="projects count",
-        clause=policy.clause(key),
+        clause=programme.projects_clause or policy.clause(key),
         message=f"a {programme.code} ({programme.zh}) application names {span} professions or "
         f"projects (--project); this one names {n}",
     )
@@ -553,6 +634,22 @@ def in_selection(grant_id: str, status: str, step: str, policy: Policy) -> Breac
 # ----------------------------------------------------------------------------- budget and life
 
 
+def plan_within_subsidy(
+    grant_id: str, programme: Programme, subsidy_lines: Decimal, approved: Decimal, policy: Policy
+) -> Breach | None:
+    """The plan's subsidy lines (地方财政) add up to at most the approved subsidy (表3-1-1:
+    按照 20 万元资金额度)."""
+    if subsidy_lines <= approved:
+        return None
+    clause = policy.clause("budget_total") if programme.level == "district" else programme.subsidy_clause
+    return Breach(
+        rule="budget total",
+        clause=clause,
+        message=f"the subsidy (地方财政) lines of grant {grant_id}'s budget plan add up to "
+        f"{format_yuan(subsidy_lines)}, above the approved subsidy of {format_yuan(approved)}",
+    )
+
+
 def approval_reference(reference: str, what: str, policy: Policy) -> Breach | None:
     if reference.strip():
         return None
@@ -648,21 +745,6 @@ def output_target(
         rule="output target",
         clause=clause,
         message=f"grant {grant_id} reported {measure} {value} for {year}, below the target {target}",
-    )
-
-
-def share_target(
-    grant_id: str, year: int, measure: str, part: int, whole: int, target: Decimal, clause: Clause
-) -> Breach | None:
-    """A share judged as the exact fraction ``part``/``whole`` (166 of 850 is below 20%), shown
-    rounded half-up."""
-    if whole == 0 or Fraction(part, whole) >= Fraction(target):
-        return None
-    return Breach(
-        rule="output target",
-        clause=clause,
-        message=f"grant {grant_id} reported {measure} {percent(part, whole)}% ({part} of {whole}) for "
-        f"{year}, below the target {percent(target, 1)}%",
     )
 
 
@@ -821,7 +903,15 @@ def dated_by_today(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None
 
 
 def disbursed_within_approval(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
-    clause = policy.programme(grant.programme).subsidy_clause
+    programme = policy.programme(grant.programme)
+    clause = programme.subsidy_clause
+    if not programme.pays:
+        return Breach(
+            rule="no subsidy",
+            clause=clause,
+            message=f"grant {grant.grant_id} is a {programme.code} ({programme.zh}): policy support "
+            f"with no money; nothing is disbursed to it (got {format_yuan(act.amount)})",
+        )
     return tranche_within_approved(grant.grant_id, grant.approved, grant.subsidy_received, act.amount, clause)
 
 
@@ -861,10 +951,15 @@ def disposed_after_recoveries(grant: GrantFacts, act: Act, policy: Policy) -> Br
 
 
 def spent_on_permitted_category(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
-    category = policy.categories.get(act.category)  # a stored code, as the aggregate records it
-    if category is not None and category.allowed:
+    programme = policy.programmes.get(grant.programme)
+    if programme is None or programme.spending is None:
+        category = policy.categories.get(act.category)  # a stored code, as the aggregate records it
+        if category is not None and category.allowed:
+            return None
+        return category_permitted(act.category, policy)[1]
+    if act.category in programme.spending.allowed:
         return None
-    return category_permitted(act.category, policy)[1]
+    return category_for_programme(act.category, programme, policy)[1]
 
 
 def spent_in_build_period(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
@@ -901,6 +996,13 @@ def spent_within_budget_line(grant: GrantFacts, act: Act, policy: Policy) -> Bre
     line = grant.budget_line(act.content, act.source)
     if line is None:
         return None
+    if not act.content:
+        return Breach(
+            rule="budget line",
+            clause=policy.clause("budget_plan"),
+            message=f"grant {grant.grant_id} has a budget plan: spending names its construction "
+            f"content with --content ({', '.join(policy.contents)}); --content is required",
+        )
     spent = grant.spent_on_line(act.content, act.source)
     return within_budget_line(
         grant.grant_id, act.content or "(no --content)", act.source, line, spent, act.amount, policy

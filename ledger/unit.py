@@ -16,7 +16,17 @@ from ledger.rules import raise_first, recommendation_quota, recommendation_rank,
 
 UNIT_NAMESPACE = uuid5(NAMESPACE_URL, "https://grant-ledger/unit")
 ROUND_NAMESPACE = uuid5(NAMESPACE_URL, "https://grant-ledger/recommendation-round")
-UNIT_KINDS = ("technical_school", "enterprise", "training_institution", "public_base", "other")
+UNIT_KINDS = (
+    "technical_school",
+    "senior_technical_school",
+    "technician_college",
+    "enterprise",
+    "training_institution",
+    "public_base",
+    "other",
+)
+# 000 第三条: institutes rest mainly on 高级技工学校 and 技师学院 (含筹设: one being set up counts)
+INSTITUTE_HOSTS = ("senior_technical_school", "technician_college")
 
 
 def unit_uuid(unit_id: str) -> UUID:
@@ -37,11 +47,14 @@ class Unit(Aggregate):
         unit_id: str
         name: str
         kind: str
+        # it has a national institute (国家级技工院校职业训练院): 000 第十二条 (absent before)
+        national_institute: bool = False
 
         def apply(self, unit: Unit) -> None:
             unit.unit_id = self.unit_id
             unit.name = self.name
             unit.kind = self.kind
+            unit.national_institute = self.national_institute
 
     class BaseTaken(Event):
         TOPIC = "grant-ledger:Unit.BaseTaken"
@@ -68,18 +81,30 @@ class Unit(Aggregate):
     unit_id: str
     name: str
     kind: str
+    national_institute: bool = False
 
     def __init__(self) -> None:
         self.bases: dict[str, dict[str, str]] = {}
 
     @classmethod
-    def register(cls, *, unit_id: str, name: str, kind: str, on: date, actor: str, role: str) -> Unit:
+    def register(
+        cls,
+        *,
+        unit_id: str,
+        name: str,
+        kind: str,
+        on: date,
+        actor: str,
+        role: str,
+        national_institute: bool = False,
+    ) -> Unit:
         return cls._create(
             cls.Registered,
             id=unit_uuid(unit_id),
             unit_id=unit_id,
             name=name,
             kind=kind,
+            national_institute=national_institute,
             actor=actor,
             role=role,
             occurred_on=on,
@@ -95,9 +120,11 @@ class Unit(Aggregate):
         actor: str,
         role: str,
         policy: Policy,
+        approved: list[str] | None = None,
     ) -> None:
+        """``approved``: the held bases approved by ``on`` (003 第八条 counts only those)."""
         held = [(b, v["level"]) for b, v in self.bases.items()]
-        raise_first([unit_may_hold(self.unit_id, held, programme, policy)])
+        raise_first([unit_may_hold(self.unit_id, held, programme, policy, approved, self.national_institute)])
         self.trigger_event(
             self.BaseTaken,
             base_id=base_id,

@@ -8,28 +8,27 @@ they are read (overdue rectifications, low execution late in the build period, m
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from ledger.conditions import application_breaches, output_breaches
 from ledger.money import from_fen
-from ledger.policy import Clause, Policy
 from ledger.rules import (
     Breach,
     execution_on_track,
     matching_at_least_ratio,
-    output_target,
     rectification_on_time,
-    share_target,
 )
 from projections.judge import policy_on
 from projections.schema import (
     compliance_events,
+    compliance_facts,
     compliance_grants,
     compliance_outputs,
     compliance_rectifications,
@@ -52,46 +51,6 @@ def _finding(row: Any, breach: Breach | None, on: date | None = None) -> Finding
     return Finding(row.base_id, row.grant_id, breach.rule, breach.clause.cite, on, breach.message)
 
 
-TARGETS: dict[str, tuple[str, str]] = {
-    # target key -> (reported measure, clause key by level "district"/"institute"/other)
-    "trained_per_year": ("trainees", "outputs"),
-    "advanced_share": ("advanced share", "outputs"),
-    "advanced_per_year": ("advanced", "outputs"),
-    "evaluated_per_year": ("evaluations", "evaluation"),
-    "evaluated_advanced_per_year": ("advanced evaluations", "evaluation"),
-    "high_skill_per_year_after_2y": ("advanced", "after"),
-}
-OUTPUT_CLAUSES = {
-    ("district", "outputs"): "district_outputs",
-    ("district", "after"): "district_outputs_after",
-    ("institute", "outputs"): "institute_training",
-    ("institute", "evaluation"): "institute_evaluation",
-    ("municipal", "outputs"): "municipal_outputs",
-}
-
-
-def output_breaches(
-    grant_id: str, level: str, targets: dict[str, Any], build_start: date | None, out: Any, policy: Policy
-) -> list[Breach | None]:
-    found: list[Breach | None] = []
-    for key, target in targets.items():
-        measure, kind = TARGETS.get(key, ("", ""))
-        clause_key = OUTPUT_CLAUSES.get((level, kind), "supervision")
-        clause: Clause = policy.clause(clause_key)
-        goal = Decimal(str(target))
-        if key == "advanced_share":
-            found.append(share_target(grant_id, out.year, measure, out.advanced, out.trainees, goal, clause))
-            continue
-        elif key == "high_skill_per_year_after_2y":
-            if build_start is None or out.year < build_start.year + 2:
-                continue
-            value = Decimal(out.advanced)
-        else:
-            value = Decimal(getattr(out, measure.replace(" ", "_")))
-        found.append(output_target(grant_id, out.year, measure, value, goal, clause))
-    return found
-
-
 def findings(engine: Engine, today: date, base_ids: Sequence[str] = ()) -> list[Finding]:
     """Every finding, per base and grant, as judged on ``today``."""
     policy = policy_on(today)
@@ -111,6 +70,16 @@ def findings(engine: Engine, today: date, base_ids: Sequence[str] = ()) -> list[
             for e in events:
                 clause = policy_on(e.occurred_on).clause(e.clause)
                 result.append(Finding(g.base_id, g.grant_id, e.rule, clause.cite, e.occurred_on, e.message))
+            facts = conn.execute(
+                select(compliance_facts.c.facts).where(compliance_facts.c.grant_id == g.grant_id)
+            ).scalar()
+            applied = json.loads(facts).get("applied", {}) if facts else {}
+            if applied:
+                judged = policy_on(g.applied_on).programme(g.programme)
+                found = application_breaches(
+                    g.grant_id, judged, applied.get("unit_kind", ""), applied.get("declared")
+                )
+                result.extend(_finding(g, b, g.applied_on) for b in found)
             if g.status not in ("approved", "closed"):
                 continue
             result.append(
@@ -127,10 +96,9 @@ def findings(engine: Engine, today: date, base_ids: Sequence[str] = ()) -> list[
                 .order_by(compliance_outputs.c.year)
             ).all()
             for out in outputs:
-                for breach in output_breaches(
-                    g.grant_id, programme.level, programme.targets, g.build_start, out, policy
-                ):
-                    result.append(_finding(g, breach))
+                result.extend(
+                    _finding(g, b) for b in output_breaches(g.grant_id, programme, g.build_start, out)
+                )
             supervision = policy.clause(
                 "institute_supervision" if programme.level == "institute" else "supervision"
             )

@@ -146,7 +146,10 @@ class JudgedGrant:
             "matching_available": 0,
             "spent": 0,
         }
-        return cls(row, new_facts())
+        facts = new_facts()
+        # what the application declared, for its findings (projections.findings)
+        facts["applied"] = {"unit_kind": d.get("unit_kind", ""), "declared": d.get("declared") or {}}
+        return cls(row, facts)
 
     def facts_json(self) -> str | None:
         return None if self.facts is None else json.dumps(self.facts, separators=(",", ":"))

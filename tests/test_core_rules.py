@@ -391,6 +391,8 @@ def test_no_district_base_for_unit_holding_municipal_or_higher(ledger: Ledger, h
     ledger.ok(
         "unit", "register", "U1", "--name", "企业培训中心", "--kind", "enterprise", "--date", "2024-01-01"
     )
+    projects = ["--project", "a", "--project", "b", "--project", "c", "--project", "d", "--project", "e"]
+    amount = [] if higher == "municipal_base_named" else ["--amount", "50万"]
     ledger.ok(
         "grant",
         "apply",
@@ -401,11 +403,13 @@ def test_no_district_base_for_unit_holding_municipal_or_higher(ledger: Ledger, h
         "M1",
         "--programme",
         higher,
-        "--amount",
-        "50万",
+        *(projects if higher == "national_base" else projects[:4]),
+        *amount,
         "--date",
         "2024-02-01",
     )
+    selected(ledger, "G1")
+    ledger.ok("grant", "approve", "G1", *amount, "--document", "D", "--date", "2024-03-20", role="approver")
     message = refused(
         ledger,
         "grant",
@@ -422,7 +426,7 @@ def test_no_district_base_for_unit_holding_municipal_or_higher(ledger: Ledger, h
         "--amount",
         "20万",
         "--date",
-        "2024-03-01",
+        "2024-04-01",
         clause="003 第八条",
     )
     assert "municipal-or-higher" in message
@@ -480,7 +484,7 @@ def test_institute_subsidy_range(ledger: Ledger) -> None:
         "--project",
         "数控车工",
         "--amount",
-        "250万",
+        "150万",
         "--date",
         "2024-02-01",
     )

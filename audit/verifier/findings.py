@@ -1,8 +1,10 @@
 """The bundle's findings sheet, derived from the replay and the bundle's (verified) policy.
 
 The bundle reports the findings that follow from its events and the policy alone, whatever the
-day it is read: matching below the programme's ratio, and yearly outputs below its targets
-(the ledger's ``report findings`` words them the same way; ``projections/findings.py``). Findings
+day it is read: an application's unit kind or declared figures short of the programme's host
+units and application conditions, matching below the programme's ratio, and yearly outputs
+below its targets (the ledger's ``report findings`` words them the same way;
+``ledger/conditions.py``). Findings
 that depend on the day they are read (overdue rectifications, low execution) or on the ledger's
 judge of stored history are in ``report findings``, not in the bundle: nothing signed fixes the
 day, and the verifier does not re-run the ledger's judge.
@@ -11,49 +13,26 @@ day, and the verifier does not re-run the ledger's judge.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
-from audit.verifier.policy import BundlePolicy
+from audit.verifier.policy import BundlePolicy, Programme
 from audit.verifier.replay import GrantTotals, Replay
-
-# target key -> (reported measure, what it counts in the output report, clause kind)
-_TARGETS: dict[str, tuple[str, str, str]] = {
-    "trained_per_year": ("trainees", "trainees", "outputs"),
-    "advanced_share": ("advanced share", "", "outputs"),
-    "advanced_per_year": ("advanced", "advanced", "outputs"),
-    "evaluated_per_year": ("evaluations", "evaluations", "evaluation"),
-    "evaluated_advanced_per_year": ("advanced evaluations", "advanced_evaluations", "evaluation"),
-    "high_skill_per_year_after_2y": ("advanced", "advanced", "after"),
-}
-_CLAUSES = {
-    ("district", "outputs"): "district_outputs",
-    ("district", "after"): "district_outputs_after",
-    ("institute", "outputs"): "institute_training",
-    ("institute", "evaluation"): "institute_evaluation",
-    ("municipal", "outputs"): "municipal_outputs",
-}
 
 
 def _yuan(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01')):,.2f}"
 
 
-def _percent(part: Decimal | int, whole: Decimal | int) -> Decimal:
-    """The exact fraction as a percentage rounded half-up (四舍五入) to two places: 57.625 -> 57.63."""
-    hundredths = Fraction(Decimal(part)) * 10000 / Fraction(Decimal(whole))
-    sign = -1 if hundredths < 0 else 1
-    return Decimal(sign * int((abs(hundredths) * 2 + 1) // 2)).scaleb(-2)
-
-
 def expected_findings(replay: Replay, policy: BundlePolicy) -> list[list[Any]]:
     rows: list[list[Any]] = []
     for g in sorted(replay.grants.values(), key=lambda g: (g.base_id, g.grant_id)):
-        if g.status not in ("approved", "closed"):
-            continue
         programme = policy.programme(g.programme)
         if programme is None:
+            continue
+        rows.extend(_application(g, programme))
+        if g.status not in ("approved", "closed"):
             continue
         subsidy, matching = g.amounts["subsidy_received"], g.amounts["matching_received"]
         if programme.matching_ratio is not None and programme.matching_clause is not None:
@@ -65,39 +44,62 @@ def expected_findings(replay: Replay, policy: BundlePolicy) -> list[list[Any]]:
                 )
                 rows.append([g.base_id, g.grant_id, "matching 1:1", programme.matching_clause, None, message])
         for year in sorted(g.outputs):
-            rows.extend(_outputs(g, year, programme.level, programme.targets, policy))
+            rows.extend(_outputs(g, year, programme))
     return rows
 
 
-def _outputs(
-    g: GrantTotals, year: int, level: str, targets: dict[str, Any], policy: BundlePolicy
-) -> list[list[Any]]:
+def _ratio(value: Fraction) -> str:
+    shown = Decimal(value.numerator) / Decimal(value.denominator)
+    return str(shown.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def _application(g: GrantTotals, programme: Programme) -> list[list[Any]]:
+    """The unit's kind against the programme's host units, and the declared figures against its
+    application conditions (as ``ledger/conditions.py`` words them)."""
+    rows = []
+    if programme.hosts and g.unit_kind and g.unit_kind not in programme.hosts and programme.hosts_clause:
+        message = (
+            f"grant {g.grant_id} is a {programme.code} applied for by a unit of kind {g.unit_kind}; "
+            f"its bases rest mainly on {' and '.join(programme.hosts)}"
+        )
+        rows.append([g.base_id, g.grant_id, "host unit", programme.hosts_clause, None, message])
+    for c in programme.conditions:
+        figure = g.declared.get(c["figure"])
+        if figure is None:
+            continue
+        if c.get("per") is None:
+            value, what = Fraction(figure), f"{c['figure']} {figure}"
+        else:
+            per = g.declared.get(c["per"])
+            if not per:
+                continue
+            value = Fraction(figure, per)
+            what = f"{c['figure']} {figure} per {c['per']} {per} ({_ratio(value)})"
+        low = None if c.get("at_least") is None else Decimal(str(c["at_least"]))
+        high = None if c.get("at_most") is None else Decimal(str(c["at_most"]))
+        if (low is None or value >= Fraction(low)) and (high is None or value <= Fraction(high)):
+            continue
+        if low is not None and high is not None:
+            bound = f"between {low} and {high}"
+        else:
+            bound = f"at least {low}" if low is not None else f"at most {high}"
+        message = f"grant {g.grant_id} declared {what} at application; the programme asks {bound}"
+        rows.append([g.base_id, g.grant_id, "application condition", c["clause"], None, message])
+    return rows
+
+
+def _outputs(g: GrantTotals, year: int, programme: Programme) -> list[list[Any]]:
     out = g.outputs[year]
     rows = []
-    for key, target in targets.items():
-        measure, field, kind = _TARGETS.get(key, ("", "", ""))
-        clause_key = _CLAUSES.get((level, kind), "supervision")
-        goal = Decimal(str(target))
-        if key == "advanced_share":
-            part, whole = int(out["advanced"]), int(out["trainees"])
-            if whole == 0 or Fraction(part, whole) >= Fraction(goal):
-                continue
-            message = (
-                f"grant {g.grant_id} reported {measure} {_percent(part, whole)}% ({part} of {whole}) "
-                f"for {year}, below the target {_percent(goal, 1)}%"
-            )
-            rows.append([g.base_id, g.grant_id, "output target", policy.cite(clause_key), None, message])
+    for target in programme.outputs:
+        from_year = int(target.get("from_year", 0))
+        if from_year and (not g.build_start or year < date.fromisoformat(g.build_start).year + from_year):
             continue
-        if key == "high_skill_per_year_after_2y":
-            if not g.build_start or year < date.fromisoformat(g.build_start).year + 2:
-                continue
-            value = Decimal(out[field])
-        elif field:
-            value = Decimal(out[field])
-        else:
+        goal = Decimal(str(target["at_least"]))
+        value = out.get(target["measure"])
+        if not isinstance(value, int) or value >= goal:
             continue
-        if value >= goal:
-            continue
+        measure = str(target["measure"]).replace("_", " ")
         message = f"grant {g.grant_id} reported {measure} {value} for {year}, below the target {goal}"
-        rows.append([g.base_id, g.grant_id, "output target", policy.cite(clause_key), None, message])
+        rows.append([g.base_id, g.grant_id, "output target", target["clause"], None, message])
     return rows

@@ -6,8 +6,9 @@ itself; so the verifier carries the sha256 of every policy version the ledger ha
 accepts only a file whose bytes are one of them. A new policy version therefore needs a new
 verifier, which is the point: an auditor's tool decides which rules are the rules.
 
-Read with ``tomllib`` (standard library): only what the replay judges (categories) and what the
-findings sheet reports (programmes' matching ratio and output targets, clauses).
+Read with ``tomllib`` (standard library): only what the replay judges (categories, per programme)
+and what the findings sheet reports (programmes' matching ratio, application conditions, host
+units and output targets, clauses).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from audit.verifier.report import Report
 
 POLICY_DIR = "policy"
 KNOWN = {
-    "558889cc7d3bf09eb786782ba1a0637008f98321d9444715f50675a0dde2c828": "v1-2023.toml",
+    "5882b1e47961431dacc663fc16c18c45398b6f37a5694e539a51b9d43fcc9432": "v1-2023.toml",
 }
 
 
@@ -33,7 +34,15 @@ class Programme:
     level: str
     matching_ratio: Decimal | None
     matching_clause: str | None  # its citation ("003 第三条")
-    targets: dict[str, Any]
+    # [{"measure", "at_least", "from_year", "clause" (its citation)}]
+    outputs: list[dict[str, Any]]
+    # [{"figure", "per"?, "at_least"?, "at_most"?, "clause" (its citation)}]
+    conditions: list[dict[str, Any]]
+    hosts: list[str]
+    hosts_clause: str | None
+    # the categories its money pays for and those banned by name; None: the general list
+    allowed: list[str] | None
+    banned: list[str]
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,7 @@ class BundlePolicy:
         if key.lower() in categories:
             return key.lower(), bool(categories[key.lower()]["allowed"])
         for code, c in categories.items():
-            if key == c["zh"]:
+            if key == c["zh"] or key in c.get("aliases", ()):
                 return code, bool(c["allowed"])
         return None
 
@@ -66,12 +75,23 @@ class BundlePolicy:
             return None
         ratio = p.get("matching_ratio")
         clause = p.get("matching_clause")
+        hosts = self.data.get("hosts", {}).get(code, {})
+        spending = self.data.get("spending", {}).get(code)
         return Programme(
             code=code,
             level=p["level"],
             matching_ratio=None if ratio is None else Decimal(str(ratio)),
             matching_clause=None if clause is None else self.cite(clause),
-            targets=dict(p.get("targets", {})),
+            outputs=[
+                o | {"clause": self.cite(o["clause"])} for o in self.data.get("outputs", {}).get(code, [])
+            ],
+            conditions=[
+                c | {"clause": self.cite(c["clause"])} for c in self.data.get("conditions", {}).get(code, [])
+            ],
+            hosts=list(hosts.get("kinds", [])),
+            hosts_clause=self.cite(hosts["clause"]) if "clause" in hosts else None,
+            allowed=None if spending is None else list(spending["allowed"]),
+            banned=[] if spending is None else list(spending["banned"]),
         )
 
 

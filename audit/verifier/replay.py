@@ -11,7 +11,8 @@ event's place in the log (the grant as it stood just before it):
 - money only between approval and closure: every money event of a grant whose status is
   approved, none dated before the approval (a reversal excepted, as in ``RULES["reverse"]``);
 - tranches: the subsidy disbursed never exceeds the approved amount;
-- category: spending names a category of the bundle's policy that is allowed;
+- category: spending names a category the bundle's policy allows for the grant's programme
+  (its own list: 003 第九条 for district bases, 000 第十三条 for institutes);
 - ring-fence: spending, a recovery or a disposal leaves its fund source's balance
   (received − spent + reversed − recovered − disposed) non-negative at the end of its business
   date and of every later date, acts of one date netted together.
@@ -121,6 +122,9 @@ class GrantTotals:
     # what the findings read: the latest output report of each year, rectifications
     outputs: dict[int, dict[str, int]] = field(default_factory=dict)
     rectifications: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # ref -> deadline, done
+    # what the application stated: the unit's kind and the figures declared (its findings)
+    unit_kind: str = ""
+    declared: dict[str, int] = field(default_factory=dict)
 
     def held(self, source: str) -> Decimal:
         a = self.amounts
@@ -226,6 +230,13 @@ class Replay:
                 base_name=str(state.get("base_name")),
                 programme=str(state.get("programme")),
             )
+            kind_of_unit = state.get("unit_kind")
+            declared = state.get("declared")
+            self.grants[originator].unit_kind = kind_of_unit if isinstance(kind_of_unit, str) else ""
+            if isinstance(declared, dict):
+                self.grants[originator].declared = {
+                    str(k): v for k, v in declared.items() if type(v) is int and v >= 0
+                }
             return
         totals = self.grants.get(originator)
         if totals is None:
@@ -344,10 +355,17 @@ class Replay:
                     f"permitted category: spending category {text!r} of grant {grant} is unknown to "
                     f"the policy {self.policy.name}"
                 )
-            if not found[1]:
+            programme = self.policy.programme(totals.programme)
+            allowed = None if programme is None else programme.allowed
+            if not found[1] or (programme is not None and found[0] in programme.banned):
                 return (
                     f"banned category: spending category '{found[0]}' of grant {grant} is banned by "
                     f"the policy {self.policy.name}"
+                )
+            if allowed is not None and found[0] not in allowed:
+                return (
+                    f"permitted category: spending category '{found[0]}' of grant {grant} is not a "
+                    f"permitted use of a {totals.programme} in the policy {self.policy.name}"
                 )
         return None
 

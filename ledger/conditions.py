@@ -1,0 +1,97 @@
+"""Application conditions and output targets, judged as findings (never refusals).
+
+An applicant "原则上" meets its programme's conditions (003 第六条, 002 四(一)2): the figures it
+declares at ``grant apply`` are compared with them, exactly, and a shortfall is a finding on the
+application. A base then produces its yearly outputs (003 第十一条, 000 第五条/第九条, 002
+四(一)1(5)): a year's report below a target is a finding. ``report findings`` and the audit
+bundle's findings sheet both word them here; the auditor's verifier words them again on its own
+(``audit/verifier/findings.py``), and the two are held equal by the tests.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Any
+
+from ledger.policy import Condition, Programme
+from ledger.rules import Breach
+
+
+def ratio_text(value: Fraction) -> str:
+    """An exact ratio shown to two places, half up (四舍五入)."""
+    shown = Decimal(value.numerator) / Decimal(value.denominator)
+    return str(shown.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def _bound(condition: Condition) -> str:
+    low, high = condition.at_least, condition.at_most
+    if low is not None and high is not None:
+        return f"between {low} and {high}"
+    return f"at least {low}" if low is not None else f"at most {high}"
+
+
+def condition_breach(grant_id: str, condition: Condition, declared: dict[str, int]) -> Breach | None:
+    figure = declared.get(condition.figure)
+    if figure is None:
+        return None
+    if condition.per is None:
+        value, what = Fraction(figure), f"{condition.figure} {figure}"
+    else:
+        per = declared.get(condition.per)
+        if not per:  # not declared, or none to divide by
+            return None
+        value = Fraction(figure, per)
+        what = f"{condition.figure} {figure} per {condition.per} {per} ({ratio_text(value)})"
+    low, high = condition.at_least, condition.at_most
+    if (low is None or value >= Fraction(low)) and (high is None or value <= Fraction(high)):
+        return None
+    return Breach(
+        rule="application condition",
+        clause=condition.clause,
+        message=f"grant {grant_id} declared {what} at application; the programme asks {_bound(condition)}",
+    )
+
+
+def host_breach(grant_id: str, programme: Programme, unit_kind: str) -> Breach | None:
+    """The unit's kind is one the programme's bases rest on (not judged when unknown)."""
+    if not programme.hosts or not unit_kind or unit_kind in programme.hosts or programme.hosts_clause is None:
+        return None
+    return Breach(
+        rule="host unit",
+        clause=programme.hosts_clause,
+        message=f"grant {grant_id} is a {programme.code} applied for by a unit of kind {unit_kind}; "
+        f"its bases rest mainly on {' and '.join(programme.hosts)}",
+    )
+
+
+def application_breaches(
+    grant_id: str, programme: Programme, unit_kind: str, declared: dict[str, int] | None
+) -> list[Breach]:
+    found = [host_breach(grant_id, programme, unit_kind)]
+    found += [condition_breach(grant_id, c, declared or {}) for c in programme.conditions]
+    return [b for b in found if b is not None]
+
+
+def output_breaches(grant_id: str, programme: Programme, build_start: date | None, out: Any) -> list[Breach]:
+    """A year's output report (``out``: year and the measures as attributes) below the
+    programme's yearly targets; a target ``from_year`` years after the build start is judged from
+    the report year build start's year + from_year on."""
+    found = []
+    for target in programme.outputs:
+        if target.from_year and (build_start is None or out.year < build_start.year + target.from_year):
+            continue
+        value = getattr(out, target.measure)
+        if value >= target.at_least:
+            continue
+        measure = target.measure.replace("_", " ")
+        found.append(
+            Breach(
+                rule="output target",
+                clause=target.clause,
+                message=f"grant {grant_id} reported {measure} {value} for {out.year}, below the "
+                f"target {target.at_least}",
+            )
+        )
+    return found
