@@ -19,17 +19,31 @@ from ledger.policy import Condition, Programme
 from ledger.rules import Breach
 
 
-def ratio_text(value: Fraction) -> str:
-    """An exact ratio shown to two places, half up (四舍五入)."""
+def ratio_text(value: Fraction, share: bool = False) -> str:
+    """An exact ratio shown to two places, half up (四舍五入); a share as a percentage."""
+    if share:
+        value *= 100
     shown = Decimal(value.numerator) / Decimal(value.denominator)
-    return str(shown.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    text = str(shown.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    return f"{text}%" if share else text
+
+
+def is_share(condition: Condition) -> bool:
+    """A part of a whole (高级工以上占20%以上), shown as a percentage, not a ratio such as 师生比."""
+    bounds = [b for b in (condition.at_least, condition.at_most) if b is not None]
+    return condition.per is not None and bool(bounds) and all(b <= 1 for b in bounds)
 
 
 def _bound(condition: Condition) -> str:
+    share = is_share(condition)
+
+    def shown(bound: Decimal) -> str:
+        return ratio_text(Fraction(bound), share) if share else str(bound)
+
     low, high = condition.at_least, condition.at_most
     if low is not None and high is not None:
-        return f"between {low} and {high}"
-    return f"at least {low}" if low is not None else f"at most {high}"
+        return f"between {shown(low)} and {shown(high)}"
+    return f"at least {shown(low)}" if low is not None else f"at most {shown(high)}"  # type: ignore[arg-type]
 
 
 def condition_breach(grant_id: str, condition: Condition, declared: dict[str, int]) -> Breach | None:
@@ -43,7 +57,8 @@ def condition_breach(grant_id: str, condition: Condition, declared: dict[str, in
         if not per:  # not declared, or none to divide by
             return None
         value = Fraction(figure, per)
-        what = f"{condition.figure} {figure} per {condition.per} {per} ({ratio_text(value)})"
+        shown = ratio_text(value, is_share(condition))
+        what = f"{condition.figure} {figure} per {condition.per} {per} ({shown})"
     low, high = condition.at_least, condition.at_most
     if (low is None or value >= Fraction(low)) and (high is None or value <= Fraction(high)):
         return None

@@ -23,24 +23,22 @@ def _verify(bundle: Path) -> tuple[int, str]:
 
 
 def test_a_share_below_the_threshold_is_below_it_however_close(ledger: Ledger, tmp_path: Path) -> None:
-    """166 advanced of 850 trained is 19.53%: below 20%, though it rounds to 0.20 (it passed)."""
-    approved_district_grant(ledger)
-    ledger.ok(
-        "output", "report", "G1", "--year", "2024", "--trainees", "850", "--advanced", "166",
-        "--date", "2025-01-05",
-    )  # fmt: skip
-    found = json.loads(ledger.ok("report", "findings", "--as-of", "2025-01-10", "--format", "json").stdout)
-    shares = [f for f in found if "advanced share" in f["message"]]
+    """166 advanced of 850 trained declared at application is 19.53%: below 20% (003 第六条), though
+    it rounds to 0.20 (it passed); 170 of 850 is exactly 20% and is not below it."""
+    ledger.ok("unit", "register", "U1", "--name", "单位U1", "--date", "2024-02-01")
+    ledger.ok("unit", "register", "U2", "--name", "单位U2", "--date", "2024-02-01")
+    for grant, unit, base, advanced in (("G1", "U1", "B0001", "166"), ("G2", "U2", "B0002", "170")):
+        ledger.ok(
+            "grant", "apply", grant, "--unit", unit, "--base", base, "--programme", "district_base",
+            "--project", "电工", "--amount", "20万", "--trained", "850", "--advanced", advanced,
+            "--date", "2024-03-01",
+        )  # fmt: skip
+    found = json.loads(ledger.ok("report", "findings", "--format", "json").stdout)
+    shares = [f for f in found if "advanced" in f["message"]]
     assert len(shares) == 1, found
-    assert "19.53% (166 of 850)" in shares[0]["message"] and "20.00%" in shares[0]["message"]
+    assert shares[0]["grant_id"] == "G1"
+    assert "(19.53%)" in shares[0]["message"] and "at least 20.00%" in shares[0]["message"], shares[0]
     assert shares[0]["clause"].startswith("003")
-    # exactly at the threshold is not below it: 170 of 850 is 20%
-    ledger.ok(
-        "output", "report", "G1", "--year", "2025", "--trainees", "850", "--advanced", "170",
-        "--date", "2026-01-05",
-    )  # fmt: skip
-    found = json.loads(ledger.ok("report", "findings", "--as-of", "2026-01-10", "--format", "json").stdout)
-    assert [f["message"] for f in found if "advanced share" in f["message"] and "2025" in f["message"]] == []
     # the auditor's verifier derives the same finding from the bundle, in the same words
     ledger.ok("audit", "checkpoint", role="approver")
     ledger.ok("audit", "export", str(tmp_path / "b"), role="auditor")

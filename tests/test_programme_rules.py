@@ -251,7 +251,8 @@ def test_application_conditions_are_findings_on_the_application(ledger: Ledger, 
         ("application condition", "003 第六条(三)", "2024-03-01"),  # 23 students a teacher > 22
     ]  # 7 of 20 senior instructors is exactly 35%: no finding
     messages = [f["message"] for f in findings(ledger, "2024-03-02")]
-    assert "advanced 166 per trained 850 (0.20)" in messages[0] and "at least 0.20" in messages[0]
+    # the exact share, 19.53%, shown as a percentage: "0.20" read as if it met 0.20
+    assert "advanced 166 per trained 850 (19.53%)" in messages[0] and "at least 20.00%" in messages[0]
     assert "capacity 299" in messages[1] and "between 20 and 22" in messages[2]
     # a municipal application's conditions are 002's
     register(ledger, "U2", "enterprise")

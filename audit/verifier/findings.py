@@ -48,9 +48,16 @@ def expected_findings(replay: Replay, policy: BundlePolicy) -> list[list[Any]]:
     return rows
 
 
-def _ratio(value: Fraction) -> str:
+def _ratio(value: Fraction, share: bool = False) -> str:
+    if share:
+        value *= 100
     shown = Decimal(value.numerator) / Decimal(value.denominator)
-    return str(shown.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    text = str(shown.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    return f"{text}%" if share else text
+
+
+def _shown(bound: Decimal, share: bool) -> str:
+    return _ratio(Fraction(bound), share) if share else str(bound)
 
 
 def _application(g: GrantTotals, programme: Programme) -> list[list[Any]]:
@@ -67,6 +74,10 @@ def _application(g: GrantTotals, programme: Programme) -> list[list[Any]]:
         figure = g.declared.get(c["figure"])
         if figure is None:
             continue
+        low = None if c.get("at_least") is None else Decimal(str(c["at_least"]))
+        high = None if c.get("at_most") is None else Decimal(str(c["at_most"]))
+        bounds = [b for b in (low, high) if b is not None]
+        share = c.get("per") is not None and bool(bounds) and all(b <= 1 for b in bounds)
         if c.get("per") is None:
             value, what = Fraction(figure), f"{c['figure']} {figure}"
         else:
@@ -74,15 +85,15 @@ def _application(g: GrantTotals, programme: Programme) -> list[list[Any]]:
             if not per:
                 continue
             value = Fraction(figure, per)
-            what = f"{c['figure']} {figure} per {c['per']} {per} ({_ratio(value)})"
-        low = None if c.get("at_least") is None else Decimal(str(c["at_least"]))
-        high = None if c.get("at_most") is None else Decimal(str(c["at_most"]))
+            what = f"{c['figure']} {figure} per {c['per']} {per} ({_ratio(value, share)})"
         if (low is None or value >= Fraction(low)) and (high is None or value <= Fraction(high)):
             continue
         if low is not None and high is not None:
-            bound = f"between {low} and {high}"
+            bound = f"between {_shown(low, share)} and {_shown(high, share)}"
+        elif low is not None:
+            bound = f"at least {_shown(low, share)}"
         else:
-            bound = f"at least {low}" if low is not None else f"at most {high}"
+            bound = f"at most {_shown(high, share)}"  # type: ignore[arg-type]
         message = f"grant {g.grant_id} declared {what} at application; the programme asks {bound}"
         rows.append([g.base_id, g.grant_id, "application condition", c["clause"], None, message])
     return rows
