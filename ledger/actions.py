@@ -677,6 +677,7 @@ class ReportOutput(GrantAction):
     advanced: Count = 0
     evaluations: Count = 0
     advanced_evaluations: Count = 0
+    corrects: bool = False  # replaces the year's earlier report
 
     def apply(self, grant: Grant, books: Books) -> bool:
         return grant.report_output(
@@ -685,6 +686,7 @@ class ReportOutput(GrantAction):
             advanced=self.advanced,
             evaluations=self.evaluations,
             advanced_evaluations=self.advanced_evaluations,
+            corrects=self.corrects,
             **self.who(books),
         )
 

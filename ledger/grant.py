@@ -386,6 +386,9 @@ class Grant(Aggregate):
         advanced: int
         evaluations: int
         advanced_evaluations: int
+        # True: a correction of the year's earlier report (output report --corrects YEAR), which
+        # it replaces; events stored before it hold no such field and read False
+        corrects: bool = False
 
         def apply(self, grant: Grant) -> None:
             grant.outputs[str(self.year)] = [
@@ -1098,14 +1101,27 @@ class Grant(Aggregate):
         actor: str,
         role: str,
         policy: Policy,
+        corrects: bool = False,
     ) -> bool:
+        """``corrects``: replace the year's earlier report (its own event; the earlier one stays)."""
         figures = [trainees, advanced, evaluations, advanced_evaluations]
-        if self.outputs.get(str(year)) == figures:
+        known = self.outputs.get(str(year))
+        if known == figures:
             return False
         self._open("output report", on, role, policy)
         if advanced > trainees or advanced_evaluations > evaluations:
             msg = "advanced-level figures cannot exceed the totals they are part of"
             raise BadInputError(msg)
+        if known is not None and not corrects:
+            msg = (
+                f"the {year} outputs of grant {self.grant_id} are already reported ({known[0]} trained, "
+                f"{known[1]} advanced); a report is replaced only by a correction: output report "
+                f"--corrects {year}"
+            )
+            raise ConflictError(msg)
+        if known is None and corrects:
+            msg = f"grant {self.grant_id} has no {year} output report to correct"
+            raise NotFoundError(msg)
         return self._event(
             self.OutputReported,
             on,
@@ -1116,6 +1132,7 @@ class Grant(Aggregate):
             advanced=advanced,
             evaluations=evaluations,
             advanced_evaluations=advanced_evaluations,
+            **({"corrects": True} if corrects else {}),
         )
 
     def evaluate(

@@ -581,19 +581,44 @@ def balance_settled(grant_id: str, source: str, available: Decimal, policy: Poli
 # ----------------------------------------------------------------------------- compliance (warnings)
 
 
+def matching_gap(ratio: Decimal | None, subsidy: Decimal, matching: Decimal) -> Decimal:
+    """How much matching received falls short of ``ratio`` × the subsidy received (0: none):
+    the 1:1 finding's shortfall and ``report matching``'s gap, one figure."""
+    if ratio is None:
+        return Decimal(0)
+    return max((subsidy * ratio).quantize(Decimal("0.01")) - matching, Decimal(0))
+
+
 def matching_at_least_ratio(
     grant_id: str, programme: Programme, subsidy: Decimal, matching: Decimal
 ) -> Breach | None:
     if programme.matching_ratio is None or programme.matching_clause is None:
         return None
-    needed = subsidy * programme.matching_ratio
-    if matching >= needed:
+    gap = matching_gap(programme.matching_ratio, subsidy, matching)
+    if gap <= 0:
         return None
     return Breach(
         rule="matching 1:1",
         clause=programme.matching_clause,
         message=f"grant {grant_id} received {format_yuan(matching)} matching against "
-        f"{format_yuan(subsidy)} subsidy; 1:1 asks for {format_yuan(needed)}",
+        f"{format_yuan(subsidy)} subsidy; 1:1 asks for {format_yuan(matching + gap)}, "
+        f"short by {format_yuan(gap)}",
+    )
+
+
+def disposed_after_build_period(
+    grant_id: str, source: str, build_end: date | None, today: date, available: Decimal, clause: Clause
+) -> Breach | None:
+    """Money a grant still holds once its build period has ended is spent no more: it is to be
+    disposed of (returned or carried forward with approval) and the grant closed."""
+    if build_end is None or today <= build_end or available <= 0:
+        return None
+    return Breach(
+        rule="balance after the build period",
+        clause=clause,
+        message=f"the build period of grant {grant_id} ended {build_end.isoformat()} and it still "
+        f"holds {format_yuan(available)} of {source} ({SOURCE_ZH[source]}); dispose of it "
+        "(grant-ledger dispose) and close the grant",
     )
 
 
