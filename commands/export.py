@@ -96,6 +96,10 @@ def import_rows(app: Any) -> Iterator[list[Any]]:
             yield [*head, "spend", e.amount, e.source, e.category, e.content, e.voucher, e.payee, e.memo]
         elif isinstance(e, Grant.ExpenditureReversed):
             yield [*head, "reverse", e.amount, e.source, e.category, e.content, e.reason, "", e.voucher]
+        elif isinstance(e, Grant.DisbursementReversed):
+            yield [*head, "reverse", e.amount, "subsidy", "", "", e.reason, "", e.voucher]
+        elif isinstance(e, Grant.MatchingCommitmentReversed | Grant.MatchingReceiptReversed):
+            yield [*head, "reverse", e.amount, "matching", "", "", e.reason, "", e.voucher]
         elif isinstance(e, Grant.RecoveryOrdered):
             yield [*head, "recover_order", e.amount, "subsidy", "", "", e.document, "", e.reason]
         elif isinstance(e, Grant.FundsRecovered):
@@ -149,6 +153,8 @@ def _records(app: Any) -> Iterator[Any]:
 _OTHER = {
     ("received", "subsidy"): "Income:{base}:Subsidy",
     ("received", "matching"): "Equity:{base}:Matching",
+    ("unreceived", "subsidy"): "Income:{base}:Subsidy",
+    ("unreceived", "matching"): "Equity:{base}:Matching",
     ("spent", ""): "Expenses:{base}:{category}:{src}",
     ("reversed", ""): "Expenses:{base}:{category}:{src}",
     ("recovered", ""): "Equity:{base}:Returned:{src}",
@@ -178,7 +184,7 @@ def _title(e: Any, d: dict[str, Any]) -> tuple[str, str]:
         return (f"补助拨付 tranche {d['tranche']}" if e.source == "subsidy" else "配套经费到位"), ""
     if e.measure == "spent":
         return f"{e.category} {e.content}".strip(), d["payee"]
-    if e.measure == "reversed":
+    if e.measure == "reversed" or e.measure == "unreceived":
         return f"冲销 {e.voucher}: {d['reason']}", ""
     if e.measure == "recovered":
         return "资金收回", ""

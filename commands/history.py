@@ -14,6 +14,7 @@ KEYS = [
     "occurred_on",
     "recorded_at",
     "actor",
+    "role",
     "kind",
     "source",
     "category",
@@ -21,12 +22,14 @@ KEYS = [
     "amount",
     "subsidy_balance",
     "matching_balance",
+    "detail",
 ]
 HEADERS = {
     "zh": [
         "业务日期",
         "记录时间",
         "记录人",
+        "角色",
         "事项",
         "资金来源",
         "类别",
@@ -34,11 +37,13 @@ HEADERS = {
         "金额",
         "补助结余",
         "配套结余",
+        "说明",
     ],
     "en": [
         "date",
         "recorded",
         "actor",
+        "role",
         "kind",
         "source",
         "category",
@@ -46,6 +51,7 @@ HEADERS = {
         "amount",
         "subsidy balance",
         "matching balance",
+        "detail",
     ],
 }
 
@@ -56,8 +62,10 @@ HEADERS = {
 def history_command(
     grant_id: str, as_of: datetime | None, known_at: str | None, fmt: str, output: Path | None
 ) -> None:
-    """Every event of a grant in the order recorded: business date, recorded time, actor, kind,
-    amount, and the running balance of each fund source.
+    """Every event of a grant in the order recorded — application, recommendation, review,
+    notice, approval, budget, money, outputs, evaluations, rectifications, dossier, recoveries,
+    disposals, closure, and each correction — with its business date, recorded time, who recorded
+    it (actor and role), amount, what it says, and the running balance of each fund source.
 
     \b
     Examples:
@@ -76,6 +84,7 @@ def history_command(
             h.occurred_on,
             h.recorded_at.replace(microsecond=0) if fmt == "table" else h.recorded_at,
             h.actor,
+            h.role,
             h.kind,
             h.source,
             h.category,
@@ -83,6 +92,7 @@ def history_command(
             h.amount,
             h.subsidy_balance,
             h.matching_balance,
+            h.detail,
         ]
         for h in history(engine, grant_id, w.as_of, w.known_at)
     ]

@@ -32,7 +32,12 @@ def output_group() -> None:
 
 @output_group.command("report")
 @click.argument("grant_id")
-@click.option("--year", type=click.IntRange(2000, 2100), required=True, help="the year reported")
+@click.option("--year", type=click.IntRange(2000, 2100), help="the year reported")
+@click.option(
+    "--corrects",
+    type=click.IntRange(2000, 2100),
+    help="the year whose earlier report this one replaces (a correction, its own event)",
+)
 @click.option("--trainees", type=click.IntRange(min=0), required=True, help="people trained (人次)")
 @click.option("--advanced", type=click.IntRange(min=0), default=0, help="of them at 高级工 level or above")
 @click.option("--evaluations", type=click.IntRange(min=0), default=0, help="skill evaluations (技能评价)")
@@ -40,25 +45,33 @@ def output_group() -> None:
 @click.option("--date", "on", type=DATE, help="business date (default today)")
 def output_report_command(
     grant_id: str,
-    year: int,
+    year: int | None,
+    corrects: int | None,
     trainees: int,
     advanced: int,
     evaluations: int,
     advanced_evaluations: int,
     on: datetime | None,
 ) -> None:
-    """Report a year's outputs (003 第六条、第十一条; 000 第五条、第九条); a later report of the
-    same year replaces the earlier figures.
+    """Report a year's outputs (003 第六条、第十一条; 000 第五条、第九条). A year is reported
+    once; a mistaken report is replaced by a correction (--corrects YEAR), recorded as its own
+    event and shown in history.
 
     \b
-    Example:
+    Examples:
       grant-ledger output report G1 --year 2024 --trainees 820 --advanced 180
+      grant-ledger output report G1 --corrects 2024 --trainees 850 --advanced 180
     """
+    if year is None and corrects is None:
+        raise BadInputError("give the year reported with --year (or the year corrected with --corrects)")
+    if year is not None and corrects is not None and year != corrects:
+        raise BadInputError(f"--year {year} and --corrects {corrects} name different years")
     record(
         action(
             ReportOutput,
             grant_id=grant_id,
-            year=year,
+            year=year if year is not None else corrects,
+            corrects=corrects is not None,
             trainees=trainees,
             advanced=advanced,
             evaluations=evaluations,

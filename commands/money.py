@@ -179,17 +179,30 @@ def spend_command(
 
 @click.command("reverse")
 @click.argument("grant_id")
-@click.option("--voucher", required=True, help="voucher of the expenditure to reverse")
+@click.option("--voucher", required=True, help="voucher of the money act to reverse")
 @click.option("--reason", required=True, help="why it is reversed")
+@click.option(
+    "--kind",
+    type=click.Choice(["spend", "disburse", "match_commit", "match_receive"]),
+    help="which act the voucher names, when it names several",
+)
 @click.option("--date", "on", type=DATE, help="business date (default today)")
-def reverse_command(grant_id: str, voucher: str, reason: str, on: datetime | None) -> None:
-    """Reverse one recorded expenditure (a compensating event; nothing is deleted).
+def reverse_command(grant_id: str, voucher: str, reason: str, kind: str | None, on: datetime | None) -> None:
+    """Reverse one recorded money act: an expenditure, a disbursement, a matching commitment or
+    a matching receipt (a compensating event of its own; nothing is deleted).
+
+    Refused (exit 3): a reversal of a receipt that would leave its fund source below zero at the
+    end of its date or of any later date (003 第十条), or dated before the act it reverses.
 
     \b
-    Example:
+    Examples:
       grant-ledger reverse G-YZ-2024-01 --voucher 记-0042 --reason 重复入账
+      grant-ledger reverse G-YZ-2024-01 --voucher 拨-0001 --kind disburse --reason 金额错误
     """
-    record(action(Reverse, grant_id=grant_id, voucher=voucher, reason=reason, on=_day(on)), _available)
+    fields = {"kind": kind} if kind else {}
+    record(
+        action(Reverse, grant_id=grant_id, voucher=voucher, reason=reason, on=_day(on), **fields), _available
+    )
 
 
 def register(cli: click.Group) -> None:

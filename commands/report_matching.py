@@ -16,6 +16,7 @@ KEYS = [
     "programme",
     "ratio",
     "approved",
+    "subsidy_received",
     "required",
     "committed",
     "received",
@@ -30,6 +31,7 @@ HEADERS = {
         "类型",
         "配套比例",
         "批复补助",
+        "补助到位",
         "应配套",
         "已承诺",
         "已到位",
@@ -43,6 +45,7 @@ HEADERS = {
         "programme",
         "ratio",
         "subsidy approved",
+        "subsidy received",
         "required",
         "committed",
         "received",
@@ -60,7 +63,9 @@ def matching_command(
     base_ids: tuple[str, ...], as_of: datetime | None, known_at: str | None, fmt: str, output: Path | None
 ) -> None:
     """Matching funds (配套经费) committed and received against the ratio the programme asks
-    (1:1 of the approved subsidy for district bases and institutes, "原则上")."""
+    (1:1 of the approved subsidy for district bases and institutes, "原则上"). The shortfall is
+    the matching received short of the ratio × the subsidy received: the figure of the 1:1
+    finding in `report findings`."""
     from commands.context import settings
     from commands.workbook import Chart
     from ledger.policy import current_policy
@@ -77,6 +82,7 @@ def matching_command(
             m.programme,
             f"1:{m.ratio.normalize()}" if m.ratio is not None else "",
             m.approved,
+            m.subsidy_received,
             m.required,
             m.committed,
             m.received,

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Protocol, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, Protocol, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -735,13 +735,14 @@ class Spend(GrantAction):
 
 class Reverse(GrantAction):
     name = "reverse"
-    done_text = "reversed expenditure {voucher} of grant {grant_id}"
+    done_text = "reversed {voucher} of grant {grant_id}"
     repeat_text = "the reversal of {voucher} of grant {grant_id} is already recorded"
     voucher: Reference
     reason: RequiredText
+    kind: Literal["spend", "disburse", "match_commit", "match_receive"] | None = None
 
     def apply(self, grant: Grant, books: Books) -> bool:
-        return grant.reverse(voucher=self.voucher, reason=self.reason, **self.who(books))
+        return grant.reverse(voucher=self.voucher, reason=self.reason, kind=self.kind, **self.who(books))
 
 
 # ----------------------------------------------------------------------------- oversight
@@ -756,6 +757,7 @@ class ReportOutput(GrantAction):
     advanced: Count = 0
     evaluations: Count = 0
     advanced_evaluations: Count = 0
+    corrects: bool = False  # replaces the year's earlier report
 
     def apply(self, grant: Grant, books: Books) -> bool:
         return grant.report_output(
@@ -764,6 +766,7 @@ class ReportOutput(GrantAction):
             advanced=self.advanced,
             evaluations=self.evaluations,
             advanced_evaluations=self.advanced_evaluations,
+            corrects=self.corrects,
             **self.who(books),
         )
 

@@ -56,6 +56,19 @@ EVALUATION_KINDS = ("mid_term", "final", "third_party_audit", "performance")
 EVALUATION_RESULTS = ("pass", "rectify", "fail")
 DOSSIER_KINDS = ("application", "approval", "activity", "achievement", "summary", "image")
 DISPOSALS = ("returned", "carried_forward")
+# what ``reverse`` takes a voucher of: its kind -> what it is called
+REVERSIBLE = {
+    "spend": "expenditure",
+    "disburse": "disbursement",
+    "match_commit": "matching commitment",
+    "match_receive": "matching receipt",
+}
+# a receipt's kind -> the rules' action of its reversal and the fund source it moves
+RECEIPT_ACTIONS = {
+    "disburse": ("reverse receipt", "subsidy"),
+    "match_commit": ("reverse commitment", "matching"),
+    "match_receive": ("reverse receipt", "matching"),
+}
 
 
 def budget_source(text: str) -> str:
@@ -218,6 +231,7 @@ class Grant(Aggregate):
             grant.subsidy_received += self.amount
             grant.moved("subsidy", self.occurred_on, self.amount)
             grant.remember("disburse", self.voucher, grant.disburse_fields(self))
+            grant.receipts[f"disburse/{self.voucher}"] = [self.amount, self.occurred_on.isoformat()]
 
     class MatchingCommitted(Event):
         TOPIC = "grant-ledger:Grant.MatchingCommitted"
@@ -228,6 +242,7 @@ class Grant(Aggregate):
         def apply(self, grant: Grant) -> None:
             grant.matching_committed += self.amount
             grant.remember("match_commit", self.voucher, grant.commit_fields(self))
+            grant.receipts[f"match_commit/{self.voucher}"] = [self.amount, self.occurred_on.isoformat()]
 
     class MatchingReceived(Event):
         TOPIC = "grant-ledger:Grant.MatchingReceived"
@@ -238,6 +253,7 @@ class Grant(Aggregate):
             grant.matching_received += self.amount
             grant.moved("matching", self.occurred_on, self.amount)
             grant.remember("match_receive", self.voucher, grant.receive_fields(self))
+            grant.receipts[f"match_receive/{self.voucher}"] = [self.amount, self.occurred_on.isoformat()]
 
     class ExpenditureRecorded(Event):
         TOPIC = "grant-ledger:Grant.ExpenditureRecorded"
@@ -285,6 +301,43 @@ class Grant(Aggregate):
             grant.expenditures[self.voucher]["reversed"] = True
             grant.expenditures[self.voucher]["reversed_on"] = self.occurred_on.isoformat()
             grant.remember("reverse", self.voucher, grant.reverse_fields(self))
+
+    # The reversal of a receipt or commitment (a compensating event: the original stays): one
+    # class per act reversed, so each has one reading (projections.measures.MOVES).
+    class DisbursementReversed(Event):
+        TOPIC = "grant-ledger:Grant.DisbursementReversed"
+        voucher: str
+        reason: str
+        amount: Decimal
+        received_on: date  # the reversed act's date
+
+        def apply(self, grant: Grant) -> None:
+            grant.subsidy_received -= self.amount
+            grant.moved("subsidy", self.occurred_on, -self.amount)
+            grant.undo_receipt("disburse", self.voucher, self.reason, self.occurred_on)
+
+    class MatchingCommitmentReversed(Event):
+        TOPIC = "grant-ledger:Grant.MatchingCommitmentReversed"
+        voucher: str
+        reason: str
+        amount: Decimal
+        received_on: date
+
+        def apply(self, grant: Grant) -> None:
+            grant.matching_committed -= self.amount
+            grant.undo_receipt("match_commit", self.voucher, self.reason, self.occurred_on)
+
+    class MatchingReceiptReversed(Event):
+        TOPIC = "grant-ledger:Grant.MatchingReceiptReversed"
+        voucher: str
+        reason: str
+        amount: Decimal
+        received_on: date
+
+        def apply(self, grant: Grant) -> None:
+            grant.matching_received -= self.amount
+            grant.moved("matching", self.occurred_on, -self.amount)
+            grant.undo_receipt("match_receive", self.voucher, self.reason, self.occurred_on)
 
     class Recommended(Event):
         TOPIC = "grant-ledger:Grant.Recommended"
@@ -345,6 +398,9 @@ class Grant(Aggregate):
         advanced: int
         evaluations: int
         advanced_evaluations: int
+        # True: a correction of the year's earlier report (output report --corrects YEAR), which
+        # it replaces; events stored before it hold no such field and read False
+        corrects: bool = False
 
         def apply(self, grant: Grant) -> None:
             grant.outputs[str(self.year)] = [
@@ -469,6 +525,8 @@ class Grant(Aggregate):
         self.spent: dict[str, Decimal] = {"subsidy": ZERO, "matching": ZERO}
         self.expenditures: dict[str, dict[str, Any]] = {}
         self.vouchers: dict[str, str] = {}
+        # "kind/voucher" of each disbursement, matching commitment and receipt -> [amount, ISO date]
+        self.receipts: dict[str, list[Any]] = {}
         self.recommendation: dict[str, Any] | None = None
         self.review: dict[str, Any] | None = None
         self.notice: dict[str, Any] | None = None
@@ -599,6 +657,18 @@ class Grant(Aggregate):
     def remember(self, kind: str, voucher: str, fields: dict[str, Any]) -> None:
         self.vouchers[f"{kind}/{voucher}"] = fingerprint(kind, fields)
 
+    def undo_receipt(self, kind: str, voucher: str, reason: str, on: date) -> None:
+        self.remember(f"reverse_{kind}", voucher, {"reason": reason, "on": on})
+
+    def _not_reversed(self, kind: str, voucher: str, what: str) -> None:
+        """A reversed receipt's voucher is not recorded again (the new act takes a new number)."""
+        if f"reverse_{kind}/{voucher}" in self.vouchers:
+            msg = (
+                f"{what} {voucher} of grant {self.grant_id} was reversed; a reversed voucher is not "
+                "recorded again: record it under a new voucher number"
+            )
+            raise ConflictError(msg)
+
     def already_recorded(self, kind: str, voucher: str, fields: dict[str, Any]) -> bool:
         """True if this exact recording exists; ConflictError if the voucher differs."""
         known = self.vouchers.get(f"{kind}/{voucher}")
@@ -710,6 +780,7 @@ class Grant(Aggregate):
         policy: Policy,
     ) -> bool:
         fields = {"amount": amount, "tranche": tranche, "on": on}
+        self._not_reversed("disburse", voucher, "disbursement")
         if self.already_recorded("disburse", voucher, fields):
             return False
         refuse_breaches(self, Act("disburse", on, role, amount), policy)
@@ -736,6 +807,7 @@ class Grant(Aggregate):
         policy: Policy,
     ) -> bool:
         fields = {"amount": amount, "funder": funder, "on": on}
+        self._not_reversed("match_commit", voucher, "matching commitment")
         if self.already_recorded("match_commit", voucher, fields):
             return False
         refuse_breaches(self, Act("match commit", on, role, amount, "matching"), policy)
@@ -754,6 +826,7 @@ class Grant(Aggregate):
         self, *, amount: Decimal, voucher: str, on: date, actor: str, role: str, policy: Policy
     ) -> bool:
         fields = {"amount": amount, "on": on}
+        self._not_reversed("match_receive", voucher, "matching receipt")
         if self.already_recorded("match_receive", voucher, fields):
             return False
         refuse_breaches(self, Act("match receive", on, role, amount, "matching"), policy)
@@ -821,7 +894,35 @@ class Grant(Aggregate):
         )
         return True
 
-    def reverse(self, *, voucher: str, reason: str, on: date, actor: str, role: str, policy: Policy) -> bool:
+    def reverse(
+        self,
+        *,
+        voucher: str,
+        reason: str,
+        on: date,
+        actor: str,
+        role: str,
+        policy: Policy,
+        kind: str | None = None,
+    ) -> bool:
+        """Reverse the money act recorded under ``voucher``: an expenditure, a disbursement, a
+        matching commitment or receipt (``kind`` names which when the voucher is several)."""
+        held = [k for k in REVERSIBLE if self._holds(k, voucher)]
+        if (kind is not None and kind not in held) or not held:
+            what = "money act" if kind is None else REVERSIBLE[kind]
+            msg = f"grant {self.grant_id} has no {what} with voucher {voucher} to reverse"
+            raise NotFoundError(msg)
+        if kind is None:
+            if len(held) > 1:
+                acts = " and ".join(f"{REVERSIBLE[k]} ({k})" for k in held)
+                msg = (
+                    f"voucher {voucher} of grant {self.grant_id} names a {acts}; say which to reverse "
+                    f"with --kind {'|'.join(held)}"
+                )
+                raise BadInputError(msg)
+            kind = held[0]
+        if kind != "spend":
+            return self._reverse_receipt(kind, voucher, reason, on, actor, role, policy)
         if self.already_recorded("reverse", voucher, {"reason": reason, "on": on}):
             return False
         original = self.expenditures.get(voucher)
@@ -848,6 +949,30 @@ class Grant(Aggregate):
             occurred_on=on,
         )
         return True
+
+    def _holds(self, kind: str, voucher: str) -> bool:
+        if kind == "spend":
+            return voucher in self.expenditures
+        return f"{kind}/{voucher}" in self.receipts
+
+    def _reverse_receipt(
+        self, kind: str, voucher: str, reason: str, on: date, actor: str, role: str, policy: Policy
+    ) -> bool:
+        if self.already_recorded(f"reverse_{kind}", voucher, {"reason": reason, "on": on}):
+            return False
+        amount, received_on = self.receipts[f"{kind}/{voucher}"]
+        received = date.fromisoformat(received_on)
+        # a commitment is a promise, not money held: its reversal touches no balance
+        action, source = RECEIPT_ACTIONS[kind]
+        refuse_breaches(self, Act(action, on, role, amount, source, reverses_on=received), policy)
+        event = {
+            "disburse": self.DisbursementReversed,
+            "match_commit": self.MatchingCommitmentReversed,
+            "match_receive": self.MatchingReceiptReversed,
+        }[kind]
+        return self._event(
+            event, on, actor, role, voucher=voucher, reason=reason, amount=amount, received_on=received
+        )
 
     # ------------------------------------------------------------------ selection
 
@@ -1009,14 +1134,27 @@ class Grant(Aggregate):
         actor: str,
         role: str,
         policy: Policy,
+        corrects: bool = False,
     ) -> bool:
+        """``corrects``: replace the year's earlier report (its own event; the earlier one stays)."""
         figures = [trainees, advanced, evaluations, advanced_evaluations]
-        if self.outputs.get(str(year)) == figures:
+        known = self.outputs.get(str(year))
+        if known == figures:
             return False
         self._open("output report", on, role, policy)
         if advanced > trainees or advanced_evaluations > evaluations:
             msg = "advanced-level figures cannot exceed the totals they are part of"
             raise BadInputError(msg)
+        if known is not None and not corrects:
+            msg = (
+                f"the {year} outputs of grant {self.grant_id} are already reported ({known[0]} trained, "
+                f"{known[1]} advanced); a report is replaced only by a correction: output report "
+                f"--corrects {year}"
+            )
+            raise ConflictError(msg)
+        if known is None and corrects:
+            msg = f"grant {self.grant_id} has no {year} output report to correct"
+            raise NotFoundError(msg)
         return self._event(
             self.OutputReported,
             on,
@@ -1027,6 +1165,7 @@ class Grant(Aggregate):
             advanced=advanced,
             evaluations=evaluations,
             advanced_evaluations=advanced_evaluations,
+            **({"corrects": True} if corrects else {}),
         )
 
     def evaluate(

@@ -19,7 +19,7 @@ META_TABLE = "ledger_meta"
 SCHEMA_VERSION = 1
 # The prefixes of every table grant-ledger makes (the store's, the read models' in projections/
 # and the audit log's in audit/).
-OWN_TABLES = ("ledger_", "balance_", "compliance_", "audit_")
+OWN_TABLES = ("ledger_", "balance_", "compliance_", "audit_", "history_")
 # GRANT_LEDGER_BUSY_TIMEOUT: how long a command waits for another writer, at most (ms)
 MAX_BUSY_TIMEOUT_MS = 3_600_000
 

@@ -46,6 +46,7 @@ READ_MODELS = (
     "compliance_rectifications",
     "compliance_facts",
     "compliance_events",
+    "history_acts",
     "audit_leaves",
     "audit_tree",
 )

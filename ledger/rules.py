@@ -720,19 +720,44 @@ def balance_settled(grant_id: str, source: str, available: Decimal, policy: Poli
 # ----------------------------------------------------------------------------- compliance (warnings)
 
 
+def matching_gap(ratio: Decimal | None, subsidy: Decimal, matching: Decimal) -> Decimal:
+    """How much matching received falls short of ``ratio`` × the subsidy received (0: none):
+    the 1:1 finding's shortfall and ``report matching``'s gap, one figure."""
+    if ratio is None:
+        return Decimal(0)
+    return max((subsidy * ratio).quantize(Decimal("0.01")) - matching, Decimal(0))
+
+
 def matching_at_least_ratio(
     grant_id: str, programme: Programme, subsidy: Decimal, matching: Decimal
 ) -> Breach | None:
     if programme.matching_ratio is None or programme.matching_clause is None:
         return None
-    needed = subsidy * programme.matching_ratio
-    if matching >= needed:
+    gap = matching_gap(programme.matching_ratio, subsidy, matching)
+    if gap <= 0:
         return None
     return Breach(
         rule="matching 1:1",
         clause=programme.matching_clause,
         message=f"grant {grant_id} received {format_yuan(matching)} matching against "
-        f"{format_yuan(subsidy)} subsidy; 1:1 asks for {format_yuan(needed)}",
+        f"{format_yuan(subsidy)} subsidy; 1:1 asks for {format_yuan(matching + gap)}, "
+        f"short by {format_yuan(gap)}",
+    )
+
+
+def disposed_after_build_period(
+    grant_id: str, source: str, build_end: date | None, today: date, available: Decimal, clause: Clause
+) -> Breach | None:
+    """Money a grant still holds once its build period has ended is spent no more: it is to be
+    disposed of (returned or carried forward with approval) and the grant closed."""
+    if build_end is None or today <= build_end or available <= 0:
+        return None
+    return Breach(
+        rule="balance after the build period",
+        clause=clause,
+        message=f"the build period of grant {grant_id} ended {build_end.isoformat()} and it still "
+        f"holds {format_yuan(available)} of {source} ({SOURCE_ZH[source]}); dispose of it "
+        "(grant-ledger dispose) and close the grant",
     )
 
 
@@ -981,14 +1006,37 @@ def paid_from_own_source(grant: GrantFacts, act: Act, policy: Policy) -> Breach 
 
 def reversed_after_spending(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     """A reversal dated before its expenditure would credit dates on which the money was never
-    spent, and a spend dated then could overdraw them (None: the date is not known)."""
+    spent, and a spend dated then could overdraw them (None: the date is not known). A receipt's
+    reversal dated before the receipt would take money out on dates it was never held."""
     if act.reverses_on is None or act.on >= act.reverses_on:
         return None
+    what = "expenditure" if act.action == "reverse" else "act"
     return Breach(
         rule="reversal date",
         clause=policy.clause("ring_fence"),
-        message=f"a reversal dated {act.on.isoformat()} is before the expenditure of grant "
+        message=f"a reversal dated {act.on.isoformat()} is before the {what} of grant "
         f"{grant.grant_id} it reverses, dated {act.reverses_on.isoformat()}; date it on or after that",
+    )
+
+
+def reversed_by_its_role(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    """A receipt's or commitment's reversal is a ``reverse``, recorded by whoever may reverse."""
+    return recorded_by_its_role(grant, act._replace(action="reverse"), policy)
+
+
+def reversal_keeps_received(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    """A disbursement's reversal leaves the subsidy received covering the recoveries ordered."""
+    if act.source != "subsidy" or grant.recovery_ordered is None:
+        return None
+    left = grant.subsidy_received - act.amount
+    if grant.recovery_ordered <= left:
+        return None
+    return Breach(
+        rule="recovery within order",
+        clause=policy.clause("supervision"),
+        message=f"reversing {format_yuan(act.amount)} of subsidy leaves grant {grant.grant_id} "
+        f"{format_yuan(left)} received, below the {format_yuan(grant.recovery_ordered)} of recoveries "
+        "ordered",
     )
 
 
@@ -1037,6 +1085,22 @@ RULES: dict[str, tuple[Check, ...]] = {
         spent_within_budget_line,
     ),
     "reverse": (recorded_by_its_role, grant_open_for_money, dated_by_today, reversed_after_spending),
+    # the reversal of a disbursement or matching receipt takes money out of its source: the
+    # ring-fence holds at the end of its date and of every later one
+    "reverse receipt": (
+        reversed_by_its_role,
+        grant_open_for_money,
+        dated_by_today,
+        reversed_after_spending,
+        reversal_keeps_received,
+        paid_from_own_source,
+    ),
+    "reverse commitment": (
+        reversed_by_its_role,
+        grant_open_for_money,
+        dated_by_today,
+        reversed_after_spending,
+    ),
     "recover receive": (*OPEN_RULES, recovered_within_order, paid_from_own_source),
     "dispose": (*OPEN_RULES, paid_from_own_source, disposed_after_recoveries),
 }

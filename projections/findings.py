@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
@@ -20,19 +21,16 @@ from sqlalchemy.engine import Engine
 from ledger.conditions import application_breaches, output_breaches
 from ledger.money import from_fen
 from ledger.rules import (
+    SOURCES,
     Breach,
+    disposed_after_build_period,
     execution_on_track,
     matching_at_least_ratio,
     rectification_on_time,
 )
 from projections.judge import policy_on
-from projections.schema import (
-    compliance_events,
-    compliance_facts,
-    compliance_grants,
-    compliance_outputs,
-    compliance_rectifications,
-)
+from projections.measures import available_in
+from projections.schema import compliance_events, compliance_facts, compliance_grants, history_acts
 
 
 @dataclass(frozen=True)
@@ -51,12 +49,48 @@ def _finding(row: Any, breach: Breach | None, on: date | None = None) -> Finding
     return Finding(row.base_id, row.grant_id, breach.rule, breach.clause.cite, on, breach.message)
 
 
+class _Books:
+    """A grant's facts as of a day, from the events dated on or before it: its status, the latest
+    report of each year, its rectifications (ref -> deadline, completed on)."""
+
+    def __init__(self, rows: Sequence[Any]) -> None:
+        self.status = "applied"
+        self.outputs: dict[int, SimpleNamespace] = {}
+        self.rectifications: dict[str, list[Any]] = {}
+        for r in rows:
+            if r.kind in STATUS_AFTER:
+                self.status = STATUS_AFTER[r.kind]
+            elif r.kind in ("output", "output_correct"):
+                d = json.loads(r.data)
+                self.outputs[int(d["year"])] = SimpleNamespace(**d)
+            elif r.kind == "rectify_order":
+                d = json.loads(r.data)
+                self.rectifications[d["ref"]] = [date.fromisoformat(d["deadline"]), None]
+            elif r.kind == "rectify_complete":
+                found = self.rectifications.get(json.loads(r.data)["ref"])
+                if found is not None:
+                    found[1] = r.occurred_on
+
+
+STATUS_AFTER = {"approve": "approved", "reject": "rejected", "close": "closed"}
+_READ = (*STATUS_AFTER, "output", "output_correct", "rectify_order", "rectify_complete")
+
+
 def findings(engine: Engine, today: date, base_ids: Sequence[str] = ()) -> list[Finding]:
-    """Every finding, per base and grant, as judged on ``today``."""
+    """Every finding, per base and grant, as judged on ``today`` from the books as they stood at
+    its end: what was dated later (a report, a rectification ordered, money, a closure) is not
+    yet in them."""
+    from projections.reports import _totals  # the movements' totals as of a business date
+
     policy = policy_on(today)
-    query = select(compliance_grants).order_by(compliance_grants.c.base_id, compliance_grants.c.grant_id)
+    query = (
+        select(compliance_grants)
+        .where(compliance_grants.c.applied_on <= today)
+        .order_by(compliance_grants.c.base_id, compliance_grants.c.grant_id)
+    )
     if base_ids:
         query = query.where(compliance_grants.c.base_id.in_(list(base_ids)))
+    totals = _totals(engine, base_ids, today, None)
     result: list[Finding | None] = []
     with engine.connect() as conn:
         grants = conn.execute(query).all()
@@ -64,7 +98,7 @@ def findings(engine: Engine, today: date, base_ids: Sequence[str] = ()) -> list[
             programme = policy.programme(g.programme)
             events = conn.execute(
                 select(compliance_events)
-                .where(compliance_events.c.grant_id == g.grant_id)
+                .where(compliance_events.c.grant_id == g.grant_id, compliance_events.c.occurred_on <= today)
                 .order_by(compliance_events.c.notification_id)
             ).all()
             for e in events:
@@ -80,42 +114,49 @@ def findings(engine: Engine, today: date, base_ids: Sequence[str] = ()) -> list[
                     g.grant_id, judged, applied.get("unit_kind", ""), applied.get("declared")
                 )
                 result.extend(_finding(g, b, g.applied_on) for b in found)
-            if g.status not in ("approved", "closed"):
+            a = history_acts.c
+            books = _Books(
+                conn.execute(
+                    select(a.kind, a.occurred_on, a.data)
+                    .where(a.aggregate_id == g.aggregate_id, a.occurred_on <= today, a.kind.in_(_READ))
+                    .order_by(a.notification_id)
+                ).all()
+            )
+            if books.status not in ("approved", "closed"):
                 continue
+            t = totals.get(g.grant_id, {})
+            subsidy_received = from_fen(t.get("subsidy_received", 0))
+            matching_received = from_fen(t.get("matching_received", 0))
             result.append(
                 _finding(
-                    g,
-                    matching_at_least_ratio(
-                        g.grant_id, programme, from_fen(g.subsidy_received), from_fen(g.matching_received)
-                    ),
+                    g, matching_at_least_ratio(g.grant_id, programme, subsidy_received, matching_received)
                 )
             )
-            outputs = conn.execute(
-                select(compliance_outputs)
-                .where(compliance_outputs.c.grant_id == g.grant_id)
-                .order_by(compliance_outputs.c.year)
-            ).all()
-            for out in outputs:
-                result.extend(
-                    _finding(g, b) for b in output_breaches(g.grant_id, programme, g.build_start, out)
-                )
+            for year in sorted(books.outputs):
+                found = output_breaches(g.grant_id, programme, g.build_start, books.outputs[year])
+                result.extend(_finding(g, b) for b in found)
             supervision = policy.clause(
                 "institute_supervision" if programme.level == "institute" else "supervision"
             )
-            rectifications = conn.execute(
-                select(compliance_rectifications)
-                .where(compliance_rectifications.c.grant_id == g.grant_id)
-                .order_by(compliance_rectifications.c.deadline, compliance_rectifications.c.ref)
-            ).all()
-            for r in rectifications:
-                breach = rectification_on_time(
-                    g.grant_id, r.ref, r.deadline, r.completed_on, today, supervision
-                )
-                result.append(_finding(g, breach, r.deadline))
-            if g.status == "approved":
-                received = from_fen(g.subsidy_received + g.matching_received)
+            ordered = sorted(books.rectifications.items(), key=lambda item: (item[1][0], item[0]))
+            for ref, (deadline, completed_on) in ordered:
+                breach = rectification_on_time(g.grant_id, ref, deadline, completed_on, today, supervision)
+                result.append(_finding(g, breach, deadline))
+            if books.status == "approved":
+                spent = from_fen(t.get("subsidy_spent", 0) + t.get("matching_spent", 0))
                 breach = execution_on_track(
-                    g.grant_id, g.build_start, g.build_end, today, received, from_fen(g.spent), supervision
+                    g.grant_id,
+                    g.build_start,
+                    g.build_end,
+                    today,
+                    subsidy_received + matching_received,
+                    spent,
+                    supervision,
                 )
                 result.append(_finding(g, breach))
+                build = programme.build_clause or policy.clause("district_build_period")
+                for source in SOURCES:
+                    held = from_fen(available_in(t, source, 0))
+                    breach = disposed_after_build_period(g.grant_id, source, g.build_end, today, held, build)
+                    result.append(_finding(g, breach, g.build_end))
     return [f for f in result if f is not None]

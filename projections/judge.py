@@ -61,12 +61,18 @@ ACTIONS = {
     "ExpenditureReversed": "reverse",
     "FundsRecovered": "recover receive",
     "BalanceDisposed": "dispose",
+    "DisbursementReversed": "reverse receipt",
+    "MatchingCommitmentReversed": "reverse commitment",
+    "MatchingReceiptReversed": "reverse receipt",
 }
 SOURCE_OF = {
     "SubsidyDisbursed": "subsidy",
     "MatchingCommitted": "matching",
     "MatchingReceived": "matching",
     "FundsRecovered": "subsidy",
+    "DisbursementReversed": "subsidy",
+    "MatchingCommitmentReversed": "matching",
+    "MatchingReceiptReversed": "matching",
 }
 
 # The columns of ``compliance_grants`` (the findings read them); the rest is kept as ``facts``.
@@ -246,6 +252,8 @@ class JudgedGrant:
             self._moved(source, on, sign * amount_fen)
             if measure == "received":
                 row[f"{source}_received"] += amount_fen
+            elif measure == "unreceived":
+                row[f"{source}_received"] -= amount_fen
             elif measure == "spent" or measure == "reversed":
                 row["spent"] -= sign * amount_fen
                 self._line(data, -sign * amount_fen)
@@ -280,7 +288,7 @@ def stored_act(kind: str, data: dict[str, Any], on: date | None = None) -> Act:
         data.get("source") or SOURCE_OF.get(kind, "subsidy"),
         data.get("category", ""),
         data.get("content", ""),
-        maybe_day(data.get("spent_on")),
+        maybe_day(data.get("spent_on") or data.get("received_on")),
         recorded_day(data, on),
     )
 

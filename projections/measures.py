@@ -2,7 +2,8 @@
 events behind the balances, the reports, ``history``, the journals and the audit bundle.
 
 Measures: ``approved`` (subsidy), ``committed`` (matching), ``received``, ``spent``,
-``reversed``, ``recovered`` (subsidy, returned on order) and ``disposed``, each per fund source
+``reversed``, ``recovered`` (subsidy, returned on order), ``disposed``, and the reversals of a
+receipt (``unreceived``) or of a commitment (``uncommitted``), each per fund source
 (``subsidy`` 财政补助, ``matching`` 配套经费). The money a source holds is one formula over them,
 ``available``, the same as ``Grant.available`` on the write side.
 
@@ -40,6 +41,10 @@ COLUMNS: dict[tuple[str, str], tuple[str, int]] = {
     ("recovered", SUBSIDY): ("subsidy_recovered", 1),
     ("disposed", SUBSIDY): ("subsidy_disposed", 1),
     ("disposed", MATCHING): ("matching_disposed", 1),
+    # a disbursement's, a matching receipt's or commitment's reversal takes back what it added
+    ("unreceived", SUBSIDY): ("subsidy_received", -1),
+    ("unreceived", MATCHING): ("matching_received", -1),
+    ("uncommitted", MATCHING): ("matching_committed", -1),
 }
 
 # the movements' kinds of spending and its reversal (the spending lists and category reports)
@@ -60,7 +65,7 @@ def column(measure: str, source: str) -> str | None:
 
 
 # how each measure moves what its source holds (the sign it takes in ``available``)
-HELD_SIGN = {"received": 1, "spent": -1, "reversed": 1, "recovered": -1, "disposed": -1}
+HELD_SIGN = {"received": 1, "spent": -1, "reversed": 1, "recovered": -1, "disposed": -1, "unreceived": -1}
 
 
 def available_in(columns: Mapping[str, N], source: str, zero: N) -> N:
@@ -116,6 +121,9 @@ MOVES: dict[str, tuple[str, str | None]] = {
     GRANT + "ExpenditureReversed": ("reversed", None),
     GRANT + "FundsRecovered": ("recovered", SUBSIDY),
     GRANT + "BalanceDisposed": ("disposed", None),
+    GRANT + "DisbursementReversed": ("unreceived", SUBSIDY),
+    GRANT + "MatchingCommitmentReversed": ("uncommitted", MATCHING),
+    GRANT + "MatchingReceiptReversed": ("unreceived", MATCHING),
 }
 
 
@@ -178,6 +186,10 @@ def _disposed(d: Mapping[str, Any]) -> Effect:
     return _effect(f"dispose_{d['how']}", GRANT + "BalanceDisposed", d, d["approval"])
 
 
+def _receipt_reversed(kind: str, topic: str) -> Callable[[Mapping[str, Any]], Effect]:
+    return lambda d: _effect(f"reverse_{kind}", GRANT + topic, d, d["voucher"])
+
+
 # stored topic -> its reading (labels included: the movements, history, the journals)
 READINGS: dict[str, Callable[[Mapping[str, Any]], Effect]] = {
     GRANT + "Approved": _approved,
@@ -188,6 +200,9 @@ READINGS: dict[str, Callable[[Mapping[str, Any]], Effect]] = {
     GRANT + "ExpenditureReversed": _reversed,
     GRANT + "FundsRecovered": _recovered,
     GRANT + "BalanceDisposed": _disposed,
+    GRANT + "DisbursementReversed": _receipt_reversed("disburse", "DisbursementReversed"),
+    GRANT + "MatchingCommitmentReversed": _receipt_reversed("match_commit", "MatchingCommitmentReversed"),
+    GRANT + "MatchingReceiptReversed": _receipt_reversed("match_receive", "MatchingReceiptReversed"),
 }
 assert READINGS.keys() == MOVES.keys()
 

@@ -18,9 +18,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from ledger.money import CENT, ZERO, from_fen, percent
-from projections.measures import MATCHING, SOURCES, SPENDING_KINDS, available, available_in, column
+from ledger.rules import matching_gap
+from projections.measures import MATCHING, SOURCES, SPENDING_KINDS, SUBSIDY, available, available_in, column
 from projections.queries import stored_time
-from projections.schema import grants, movements
+from projections.schema import grants, history_acts, movements
 
 
 def _conditions(
@@ -245,6 +246,7 @@ class MatchingLine:
     required: Decimal
     committed: Decimal
     received: Decimal
+    subsidy_received: Decimal = ZERO
 
     @property
     def committed_pct(self) -> Decimal | None:
@@ -256,7 +258,8 @@ class MatchingLine:
 
     @property
     def shortfall(self) -> Decimal:
-        return max(self.required - self.committed, ZERO)
+        """Matching received short of the ratio × the subsidy received: the 1:1 finding's figure."""
+        return matching_gap(self.ratio, self.subsidy_received, self.received)
 
 
 def matching(
@@ -284,6 +287,7 @@ def matching(
                 (approved * ratio).quantize(CENT) if ratio is not None else ZERO,
                 from_fen(_fen(t, "committed", MATCHING)),
                 from_fen(_fen(t, "received", MATCHING)),
+                from_fen(_fen(t, "received", SUBSIDY)),
             )
         )
     return lines
@@ -304,6 +308,8 @@ class HistoryLine:
     amount: Decimal | None
     subsidy_balance: Decimal
     matching_balance: Decimal
+    role: str = ""
+    detail: str = ""
 
 
 def grant_exists(engine: Engine, grant_id: str) -> bool:
@@ -316,31 +322,43 @@ def grant_exists(engine: Engine, grant_id: str) -> bool:
 def history(
     engine: Engine, grant_id: str, as_of: date | None = None, known_at: datetime | None = None
 ) -> list[HistoryLine]:
-    """Every recorded event of a grant, in the order recorded, with running balances per source."""
+    """Every recorded event of a grant, in the order recorded — its selection, money, oversight
+    and closure — with who recorded it, and running balances per source after each."""
     rows = _grant_rows(engine, (), as_of, known_at)
     head = next((r for r in rows if r.grant_id == grant_id), None)
     if head is None:
         return []
-    conditions = _conditions(engine, (), as_of, known_at)
-    conditions.append(movements.c.grant_id == grant_id)
-    query = select(movements).where(and_(true(), *conditions)).order_by(movements.c.notification_id)
+    a, m = history_acts.c, movements.c
+    query = (
+        select(history_acts, m.source, m.category, m.voucher, m.measure, m.amount)
+        .outerjoin(movements, m.notification_id == a.notification_id)
+        .where(a.aggregate_id == head.aggregate_id)
+        .order_by(a.notification_id)
+    )
+    if as_of is not None:
+        query = query.where(a.occurred_on <= as_of)
+    if known_at is not None:
+        query = query.where(a.recorded_at <= stored_time(engine, known_at))
     columns: dict[str, int] = {}
-    lines = [HistoryLine(head.applied_on, head.recorded_at, "", "apply", "", "", "", None, ZERO, ZERO)]
+    lines = []
     with engine.connect() as conn:
-        for m in conn.execute(query).all():
-            columns[m.measure] = columns.get(m.measure, 0) + m.amount
+        for r in conn.execute(query).all():
+            if r.measure is not None:
+                columns[r.measure] = columns.get(r.measure, 0) + r.amount
             lines.append(
                 HistoryLine(
-                    m.occurred_on,
-                    m.recorded_at,
-                    m.actor,
-                    m.kind,
-                    m.source,
-                    m.category,
-                    m.voucher,
-                    from_fen(m.amount),
+                    r.occurred_on,
+                    r.recorded_at,
+                    r.actor,
+                    r.kind,
+                    r.source or "",
+                    r.category or "",
+                    r.voucher or "",
+                    None if r.amount is None else from_fen(r.amount),
                     from_fen(available_in(columns, "subsidy", 0)),
                     from_fen(available_in(columns, "matching", 0)),
+                    r.role,
+                    r.detail,
                 )
             )
     return lines

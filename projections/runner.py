@@ -139,10 +139,11 @@ def _racing_create(create: Callable[[], None], attempts: int = 5) -> None:
 
 def projections() -> list[Projection]:
     """The read models of this package; callers may add others (the audit log)."""
+    from projections.acts import ActsProjection
     from projections.balances import BalanceProjection
     from projections.compliance import ComplianceProjection
 
-    return [BalanceProjection(), ComplianceProjection()]
+    return [BalanceProjection(), ComplianceProjection(), ActsProjection()]
 
 
 def tracking_recorder(app: GrantLedger) -> ProjectionRecorder:

@@ -79,6 +79,26 @@ movements = Table(
 )
 
 
+# One row per event of a grant, money or not: who recorded it (actor, role) and what it says, for
+# ``history`` (projections.acts).
+history_acts = Table(
+    "history_acts",
+    metadata,
+    Column("notification_id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("aggregate_id", String(32), nullable=False),
+    Column("occurred_on", Date, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("actor", Text, nullable=False, default=""),
+    Column("role", String(16), nullable=False, default=""),
+    Column("detail", Text, nullable=False, default=""),
+    # what the findings judge as of a day (projections.findings), as JSON: an output report's
+    # year and figures, a rectification's reference and deadline; "" for other events
+    Column("data", Text, nullable=False, default=""),
+    Index("history_acts_grant", "aggregate_id", "notification_id"),
+)
+
+
 # ---------------------------------------------------------------- the compliance projection
 # What the findings report needs, per grant: money, build period, outputs, rectifications, and
 # every stored event that broke a rule of the policy in force on its date.

@@ -1,9 +1,10 @@
 """Every way of reading the books agrees to the fen, after every act of a random sequence of
-money acts (disburse, matching committed and received, spend, reverse, recovery ordered and
-received, dispose, grant close), each recorded through the command line, on SQLite and on
-PostgreSQL: ``balance``, every ``report`` (json and csv), ``history``'s last running balance, the
-beancount export's balances (beanquery), and the audit bundle (``audit export``) as
-``audit verify`` and its independent replay read it; and the aggregate's own ``available``.
+money acts (disburse, matching committed and received, spend, reverse — of a spend, a
+disbursement, a matching commitment or receipt —, recovery ordered and received, dispose, grant
+close), each recorded through the command line, on SQLite and on PostgreSQL: ``balance``, every
+``report`` (json and csv), ``history``'s last running balance, the beancount export's balances
+(beanquery), and the audit bundle (``audit export``) as ``audit verify`` and its independent
+replay read it; and the aggregate's own ``available``.
 
 Each example runs dozens of commands, so the suite runs a few; a longer run by hand:
 ``READ_PATHS_EXAMPLES=200 python -m pytest tests/test_read_paths_agree.py``."""
@@ -47,6 +48,7 @@ acts = st.one_of(
     st.tuples(st.just("match_receive"), grant, fen),
     st.tuples(st.just("spend"), grant, fen, source, st.sampled_from(ALLOWED)),
     st.tuples(st.just("reverse"), grant, st.integers(min_value=0, max_value=20)),
+    st.tuples(st.just("unreceive"), grant, st.integers(min_value=0, max_value=20)),
     st.tuples(st.just("recover"), grant, fen, st.booleans()),
     st.tuples(st.just("dispose"), grant, fen, source, st.sampled_from(["returned", "carried_forward"])),
     st.tuples(st.just("close"), grant),
@@ -65,6 +67,8 @@ class Books:
     folder: Path
     step: int = 0
     spends: dict[str, list[str]] = field(default_factory=lambda: {g: [] for g in GRANTS})
+    # vouchers of the disbursements, matching commitments and receipts recorded, per grant
+    receipts: dict[str, list[str]] = field(default_factory=lambda: {g: [] for g in GRANTS})
 
     def day(self) -> str:
         return (FIRST_DAY + timedelta(days=7 * self.step)).isoformat()
@@ -81,14 +85,20 @@ class Books:
         on = self.day()
         voucher = f"V{self.step}"
         if kind == "disburse":
-            self.act("disburse", g, "--amount", _yuan(act[2]), "--voucher", voucher, "--date", on)
+            if self.act("disburse", g, "--amount", _yuan(act[2]), "--voucher", voucher, "--date", on):
+                self.receipts[g].append(voucher)
         elif kind == "match_commit":
-            self.act(
+            if self.act(
                 "match", "commit", g, "--amount", _yuan(act[2]), "--funder", "单位",
                 "--voucher", voucher, "--date", on,
-            )  # fmt: skip
+            ):  # fmt: skip
+                self.receipts[g].append(voucher)
         elif kind == "match_receive":
-            self.act("match", "receive", g, "--amount", _yuan(act[2]), "--voucher", voucher, "--date", on)
+            if self.act("match", "receive", g, "--amount", _yuan(act[2]), "--voucher", voucher, "--date", on):
+                self.receipts[g].append(voucher)
+        elif kind == "unreceive" and self.receipts[g]:  # refused where it would overdraw a date
+            received = self.receipts[g][act[2] % len(self.receipts[g])]
+            self.act("reverse", g, "--voucher", received, "--reason", "金额错误", "--date", on)
         elif kind == "spend":
             if self.act(
                 "spend", g, "--amount", _yuan(act[2]), "--source", act[3], "--category", act[4],
@@ -302,9 +312,12 @@ def _books(backend: str) -> Iterator[Books]:
         ("spend", "G1", 2_000_000, "subsidy", "equipment"),
         ("spend", "G1", 1_000_000, "matching", "materials"),
         ("reverse", "G1", 0),
+        ("unreceive", "G1", 1),
         ("recover", "G1", 300_000, True),
+        ("unreceive", "G1", 0),
         ("dispose", "G1", 100_000, "matching", "carried_forward"),
         ("match_commit", "G2", 100_000),
+        ("unreceive", "G2", 0),
         ("close", "G1"),
     ]
 )

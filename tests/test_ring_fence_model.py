@@ -1,11 +1,13 @@
 """The ring-fence against a brute-force model, through the command line.
 
 Random acts on one approved grant — disbursements, matching receipts, spends from either source,
-reversals, recovery orders and receipts, disposals — dated out of order inside a short window
-so that many fall on one date. The model keeps every accepted act and recomputes each fund
-source's balance at the end of every date from all of them: a command is accepted iff no date's
-balance would go negative and the other rules pass, and after every step ``balance`` (now and
-as of the act's date) equals the model to the fen.
+reversals of spends and of receipts, recovery orders and receipts, disposals — dated out of
+order inside a short window so that many fall on one date. The model keeps every accepted act
+and recomputes each fund source's balance at the end of every date from all of them: a command
+is accepted iff no date's balance would go negative and the other rules pass, and after every
+step ``balance`` (now and as of the act's date) equals the model to the fen. The model's
+balance at the end of every date is never negative, and neither is ``balance --as-of`` on any
+date looked at (issue 16: the ring-fence by business date, in any typing order).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class RingFenceModel(RuleBasedStateMachine):
         self.recovered = Decimal(0)
         self.spends: dict[str, tuple[str, date, Decimal]] = {}  # voucher -> source, date, amount
         self.reversed: set[str] = set()
+        self.receipts: dict[str, tuple[str, date, Decimal]] = {}  # disbursements, matching receipts
         self.n = 0
 
     def teardown(self) -> None:
@@ -91,6 +94,9 @@ class RingFenceModel(RuleBasedStateMachine):
             row = rows[0]
             for source in SOURCES:
                 assert Decimal(row[f"{source}_available"]) == self.balance(source, at), (source, at, row)
+        for source in SOURCES:  # the property: no date ends with a source below zero
+            for at in {d for s, d, _ in self.moves if s == source}:
+                assert self.balance(source, at) >= 0, (source, at, self.moves)
 
     # ------------------------------------------------------------------ acts
 
@@ -102,6 +108,7 @@ class RingFenceModel(RuleBasedStateMachine):
         if ok:
             self.disbursed += amount
             self.moves.append(("subsidy", on, amount))
+            self.receipts[v] = ("subsidy", on, amount)
         self.check_balances(on)
 
     @rule(amount=amounts, on=dates)
@@ -113,6 +120,7 @@ class RingFenceModel(RuleBasedStateMachine):
         )
         if ok:
             self.moves.append(("matching", on, amount))
+            self.receipts[v] = ("matching", on, amount)
         self.check_balances(on)
 
     @rule(amount=amounts, on=dates, source=st.sampled_from(SOURCES))
@@ -136,6 +144,37 @@ class RingFenceModel(RuleBasedStateMachine):
         self.reversed.add(voucher)
         self.moves.append((source, on, amount))
         self.check_balances(on)
+
+    @precondition(lambda self: bool(self.receipts))
+    @rule(data=st.data(), later=st.integers(0, 10))
+    def reverse_receipt(self, data: st.DataObject, later: int) -> None:
+        """A disbursement or matching receipt reversed: money out of its source on the reversal's
+        date, refused where any date from then on would end below zero."""
+        voucher = data.draw(st.sampled_from(sorted(self.receipts)))
+        source, received_on, amount = self.receipts[voucher]
+        on = received_on + timedelta(days=later)
+        ok = self.keeps_every_date(source, on, amount)
+        if source == "subsidy":  # the recoveries ordered stay within the subsidy received
+            ok = ok and self.disbursed - amount >= self.ordered
+        self.expect(
+            ok, "reverse", "G1", "--voucher", voucher, "--reason", "到账有误", "--date", on.isoformat()
+        )
+        if ok:
+            del self.receipts[voucher]
+            self.moves.append((source, on, -amount))
+            if source == "subsidy":
+                self.disbursed -= amount
+        self.check_balances(on)
+
+    @rule(on=dates)
+    def look(self, on: date) -> None:
+        """``balance --as-of`` any date: never below zero, and what the model holds."""
+        rows = json.loads(
+            self.ledger.ok("balance", "B0001", "--format", "json", "--as-of", on.isoformat()).stdout
+        )
+        for source in SOURCES:
+            shown = Decimal(rows[0][f"{source}_available"])
+            assert shown >= 0 and shown == self.balance(source, on), (source, on, shown)
 
     @rule(amount=amounts, on=dates)
     def order_recovery(self, amount: Decimal, on: date) -> None:

@@ -36,11 +36,11 @@ def expected_findings(replay: Replay, policy: BundlePolicy) -> list[list[Any]]:
             continue
         subsidy, matching = g.amounts["subsidy_received"], g.amounts["matching_received"]
         if programme.matching_ratio is not None and programme.matching_clause is not None:
-            needed = subsidy * programme.matching_ratio
+            needed = (subsidy * programme.matching_ratio).quantize(Decimal("0.01"))
             if matching < needed:
                 message = (
                     f"grant {g.grant_id} received {_yuan(matching)} matching against {_yuan(subsidy)} "
-                    f"subsidy; 1:1 asks for {_yuan(needed)}"
+                    f"subsidy; 1:1 asks for {_yuan(needed)}, short by {_yuan(needed - matching)}"
                 )
                 rows.append([g.base_id, g.grant_id, "matching 1:1", programme.matching_clause, None, message])
         for year in sorted(g.outputs):

@@ -13,7 +13,8 @@ event's place in the log (the grant as it stood just before it):
 - tranches: the subsidy disbursed never exceeds the approved amount;
 - category: spending names a category the bundle's policy allows for the grant's programme
   (its own list: 003 第九条 for district bases, 000 第十三条 for institutes);
-- ring-fence: spending, a recovery or a disposal leaves its fund source's balance
+- ring-fence: spending, a recovery, a disposal or the reversal of a receipt leaves its fund
+  source's balance
   (received − spent + reversed − recovered − disposed) non-negative at the end of its business
   date and of every later date, acts of one date netted together.
 
@@ -51,7 +52,21 @@ _FIXED = {
     "MatchingReceived": "matching_received",
     "FundsRecovered": "subsidy_recovered",
 }
-_MONEY = (*_FIXED, "ExpenditureRecorded", "ExpenditureReversed", "BalanceDisposed")
+# a receipt's or commitment's reversal: the column it takes back from, the fund source it moves
+_UNDONE = {
+    "DisbursementReversed": ("subsidy_received", "subsidy"),
+    "MatchingCommitmentReversed": ("matching_committed", None),
+    "MatchingReceiptReversed": ("matching_received", "matching"),
+}
+_MONEY = (*_FIXED, *_UNDONE, "ExpenditureRecorded", "ExpenditureReversed", "BalanceDisposed")
+# the acts that take money out of a fund source: none may leave it below zero on any date
+_TAKES = (
+    "ExpenditureRecorded",
+    "FundsRecovered",
+    "BalanceDisposed",
+    "DisbursementReversed",
+    "MatchingReceiptReversed",
+)
 _SOURCES = ("subsidy", "matching")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -284,6 +299,11 @@ class Replay:
                 totals.move("subsidy" if kind == "SubsidyDisbursed" else "matching", on, amount)
             elif kind == "FundsRecovered":
                 totals.move("subsidy", on, -amount)
+        elif kind in _UNDONE:
+            column, held = _UNDONE[kind]
+            totals.amounts[column] -= amount
+            if held is not None:
+                totals.move(held, on, -amount)
         else:
             source = state.get("source")
             if source not in _SOURCES:
@@ -310,8 +330,12 @@ class Replay:
                         _text(state, "actor"),
                     ]
                 )
-        if breach is None and kind in ("ExpenditureRecorded", "FundsRecovered", "BalanceDisposed"):
-            source = "subsidy" if kind == "FundsRecovered" else str(state.get("source"))
+        if breach is None and kind in _TAKES:
+            undone = _UNDONE.get(kind)
+            if undone is not None:
+                source = str(undone[1])
+            else:
+                source = "subsidy" if kind == "FundsRecovered" else str(state.get("source"))
             least = totals.least_after(source, on)
             if least < 0:
                 breach = (
@@ -335,7 +359,7 @@ class Replay:
                 f"{rule}: {kind} of grant {grant}, which is {totals.status}; money moves only "
                 "between approval and closure"
             )
-        if kind != "ExpenditureReversed" and on < totals.approved_on:
+        if kind not in ("ExpenditureReversed", *_UNDONE) and on < totals.approved_on:
             return (
                 f"approval first: {kind} dated {on} is before grant {grant}'s approval "
                 f"on {totals.approved_on}"

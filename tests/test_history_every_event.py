@@ -1,0 +1,119 @@
+"""``history GRANT`` is every event of the grant, with who recorded each (issue 16 item 17): an
+auditor follows the approval chain — application, review, notice, approval — and the budget,
+money, outputs and their corrections, evaluations, rectifications, dossier, recoveries, disposals
+and closure, each with its actor and role."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import Ledger, approved_district_grant
+
+
+def _history(ledger: Ledger, *extra: str) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = json.loads(ledger.ok("history", "G1", "--format", "json", *extra).stdout)
+    return rows
+
+
+def _whole_life(ledger: Ledger, tmp_path: Path) -> None:
+    approved_district_grant(ledger)  # applied 2024-03-01, reviewed 03-08, noticed, approved 04-01
+    ledger.ok("grant", "budget", "G1", "--line", "training_system:地方财政:20万", "--date", "2024-04-02")
+    ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
+    spend = ["spend", "G1", "--amount", "18万", "--category", "equipment", "--content", "training_system"]
+    ledger.ok(*spend, "--voucher", "S1", "--date", "2024-05-01")
+    ledger.ok(
+        "output",
+        "report",
+        "G1",
+        "--year",
+        "2024",
+        "--trainees",
+        "850",
+        "--advanced",
+        "200",
+        "--date",
+        "2025-01-05",
+    )
+    ledger.ok(
+        "output",
+        "report",
+        "G1",
+        "--corrects",
+        "2024",
+        "--trainees",
+        "860",
+        "--advanced",
+        "200",
+        "--date",
+        "2025-01-08",
+    )
+    ledger.ok(
+        "evaluate", "G1", "--kind", "mid_term", "--result", "rectify", "--date", "2025-04-01", role="approver"
+    )
+    ledger.ok(
+        "rectify", "order", "G1", "--ref", "R1", "--finding", "凭证不全", "--deadline", "2025-06-30",
+        "--date", "2025-04-01", role="approver",
+    )  # fmt: skip
+    ledger.ok("rectify", "complete", "G1", "--ref", "R1", "--date", "2025-06-01")
+    doc = tmp_path / "summary.pdf"
+    doc.write_bytes(b"%PDF summary")
+    ledger.ok(
+        "dossier",
+        "add",
+        "G1",
+        "--kind",
+        "summary",
+        "--title",
+        "建设总结",
+        "--file",
+        str(doc),
+        "--date",
+        "2025-06-02",
+    )
+    ledger.ok(
+        "recover", "order", "G1", "--amount", "5000", "--reason", "凭证不全", "--document", "追1",
+        "--date", "2025-04-01", role="approver",
+    )  # fmt: skip
+    ledger.ok("recover", "receive", "G1", "--amount", "5000", "--voucher", "R-1", "--date", "2025-05-01")
+    ledger.ok(
+        "evaluate", "G1", "--kind", "final", "--result", "pass", "--date", "2026-04-01", role="approver"
+    )
+    ledger.ok(
+        "dispose", "G1", "--source", "subsidy", "--amount", "15000", "--how", "returned",
+        "--approval", "批-1", "--date", "2026-04-10",
+    )  # fmt: skip
+    ledger.ok("grant", "close", "G1", "--document", "结-1", "--date", "2026-04-15", role="approver")
+
+
+def test_history_shows_every_event_with_who_recorded_it(ledger: Ledger, tmp_path: Path) -> None:
+    _whole_life(ledger, tmp_path)
+    rows = _history(ledger)
+
+    kinds = [r["kind"] for r in rows]
+    for kind in (
+        "apply", "review", "notice", "approve", "budget", "disburse", "spend", "output",
+        "output_correct", "evaluate", "rectify_order", "rectify_complete", "dossier",
+        "recover_order", "recover", "dispose_returned", "close",
+    ):  # fmt: skip
+        assert kind in kinds, (kind, kinds)
+    # one row per stored event of the grant (its seals are the registry's, not the grant's)
+    assert len(rows) == len(set(kinds)) + kinds.count("evaluate") - 1
+    by_kind = {r["kind"]: r for r in rows}
+    for kind in ("apply", "disburse", "output", "rectify_complete", "dossier", "recover", "dispose_returned"):
+        assert (by_kind[kind]["actor"], by_kind[kind]["role"]) == ("tester", "officer"), kind
+    for kind in ("review", "notice", "approve", "evaluate", "rectify_order", "recover_order", "close"):
+        assert (by_kind[kind]["actor"], by_kind[kind]["role"]) == ("tester.approver", "approver"), kind
+    assert "860 trained" in by_kind["output_correct"]["detail"]
+    assert "corrects the 2024 report" in by_kind["output_correct"]["detail"]
+    assert "panel 5" in by_kind["review"]["detail"]
+    assert "R1" in by_kind["rectify_order"]["detail"] and "结-1" in by_kind["close"]["detail"]
+    assert (rows[-1]["subsidy_balance"], rows[-1]["matching_balance"]) == ("0.00", "0.00")
+
+
+def test_history_as_of_a_date_stops_at_that_date(ledger: Ledger, tmp_path: Path) -> None:
+    _whole_life(ledger, tmp_path)
+    rows = _history(ledger, "--as-of", "2025-01-06")
+    kinds = [r["kind"] for r in rows]
+    assert "output" in kinds and "output_correct" not in kinds and "close" not in kinds
+    assert all(r["occurred_on"] <= "2025-01-06" for r in rows)
