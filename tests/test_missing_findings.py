@@ -75,7 +75,21 @@ def test_findings_as_of_a_day_leave_out_what_was_dated_later(ledger: Ledger) -> 
     approved_district_grant(ledger)
     ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
     ledger.ok("match", "receive", "G1", "--amount", "20万", "--voucher", "M1", "--date", "2024-04-10")
-    ledger.ok("output", "report", "G1", "--year", "2024", "--trainees", "100", "--date", "2025-01-05")
+    # a district base's output target is 500 high-skill a year from two years after it starts
+    # (003 第十一条(二)): the 2026 report, dated 2026-11-20
+    ledger.ok(
+        "output",
+        "report",
+        "G1",
+        "--year",
+        "2026",
+        "--trainees",
+        "900",
+        "--advanced",
+        "100",
+        "--date",
+        "2026-11-20",
+    )
     ledger.ok(
         "rectify", "order", "G1", "--ref", "R1", "--finding", "凭证不全", "--deadline", "2025-04-30",
         "--date", "2025-04-01", role="approver",
@@ -90,4 +104,5 @@ def test_findings_as_of_a_day_leave_out_what_was_dated_later(ledger: Ledger) -> 
     assert open_then == ["rectification R1 of grant G1 was due 2025-04-30, still open on 2025-05-15"]
     late = [f["message"] for f in _findings(ledger, "2025-07-01") if f["rule"] == "rectification overdue"]
     assert late == ["rectification R1 of grant G1 was due 2025-04-30, completed 2025-06-01"]
-    assert "output target" in _rules(ledger, "2025-01-05")
+    assert "output target" not in _rules(ledger, "2026-11-19")
+    assert "output target" in _rules(ledger, "2026-11-20")
