@@ -44,6 +44,7 @@ from ledger.rules import (
     SOURCES,
     duties_separate,
     not_dated_ahead,
+    programme_in_force,
     projects_count,
     raise_first,
 )
@@ -291,6 +292,7 @@ class Apply(Action):
     requested: Amount
 
     def check(self, policy: Policy) -> None:
+        raise_first([programme_in_force(policy.programme(self.programme), self.on, policy, applying=True)])
         raise_first([projects_count(policy.programme(self.programme), self.projects, policy)])
 
     def decide(self, books: Books) -> bool:
@@ -456,6 +458,7 @@ class ApprovedElsewhere(Action):
 
     def decide(self, books: Books) -> bool:
         programme = books.policy.programme(self.programme)
+        raise_first([programme_in_force(programme, self.on, books.policy, applying=False)])
         grant = books.find_grant(self.grant_id)
         elsewhere = grant is None
         if grant is not None:

@@ -23,6 +23,14 @@ class Document:
     file: str
     number: str
     title: str
+    # the document's own date of effect (None: it states none)
+    effective_from: date | None = None
+    in_force_clause: str | None = None
+    # a notice that announces one round of applications: the round, its first and last day
+    round: str | None = None
+    round_opens: date | None = None
+    applications_due: date | None = None
+    round_clause: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,7 @@ class Programme:
     targets: dict[str, Any] = field(hash=False, compare=False)
     targets_clause: str = ""
     tiers: tuple[str, ...] = ()
+    document: str | None = None  # the document that sets the programme up
 
     def label(self, lang: str = "zh") -> str:
         return self.zh if lang == "zh" else self.en
@@ -135,7 +144,18 @@ def _dec(value: Any) -> Decimal | None:
 
 def _parse(data: dict[str, Any], source: str) -> Policy:
     documents = {
-        code: Document(code=code, file=d["file"], number=d["number"], title=d["title"])
+        code: Document(
+            code=code,
+            file=d["file"],
+            number=d["number"],
+            title=d["title"],
+            effective_from=d.get("effective_from"),
+            in_force_clause=d.get("in_force_clause"),
+            round=d.get("round"),
+            round_opens=d.get("round_opens"),
+            applications_due=d.get("applications_due"),
+            round_clause=d.get("round_clause"),
+        )
         for code, d in data["documents"].items()
     }
     clauses = {
@@ -175,6 +195,7 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
             targets=dict(p.get("targets", {})),
             targets_clause=p.get("targets_clause", ""),
             tiers=tuple(p.get("tiers", ())),
+            document=p.get("document"),
         )
     return Policy(
         version=str(data["version"]),

@@ -396,6 +396,43 @@ def within_budget_line(
 # ----------------------------------------------------------------------------- eligibility
 
 HIGHER_THAN_DISTRICT = ("municipal", "national")
+# one base per unit and level: each level's own document (003 第八条 is the district's)
+ONE_BASE_CLAUSE = {
+    "institute": "one_institute",
+    "municipal": "one_municipal_base",
+    "national": "one_municipal_base",
+}
+
+
+def programme_in_force(programme: Programme, on: date, policy: Policy, *, applying: bool) -> Breach | None:
+    """A programme takes applications from its document's own date of effect (003: 2023-03-15, 000:
+    2023-06-21), and a notice's programme only in the round it announces (002: the 2024 round, due
+    2024-07-17). ``applying``: a ``grant apply`` (a grant approved elsewhere is not held to the due
+    date: its approval comes after the round closed)."""
+    doc = policy.documents.get(programme.document or "")
+    if doc is None:
+        return None
+    where = f"{doc.code} {doc.number}《{doc.title}》"
+    if doc.effective_from is not None and on < doc.effective_from:
+        return Breach(
+            rule="policy in force",
+            clause=policy.clause(doc.in_force_clause) if doc.in_force_clause else programme.subsidy_clause,
+            message=f"the {programme.code} ({programme.zh}) programme of {where} takes effect on "
+            f"{doc.effective_from.isoformat()}; a grant dated {on.isoformat()} is before it",
+        )
+    opens, due = doc.round_opens, doc.applications_due
+    late = applying and due is not None and on > due
+    if (opens is not None and on < opens) or late:
+        clause = policy.clause(doc.round_clause) if doc.round_clause else programme.subsidy_clause
+        span = f"from {opens.isoformat() if opens else '—'} to {due.isoformat() if due else '—'}"
+        return Breach(
+            rule="application round",
+            clause=clause,
+            message=f"{where} takes {programme.code} ({programme.zh}) applications of its {doc.round} round "
+            f"{span}; one dated {on.isoformat()} is outside it (a later round's notice is added with "
+            "grant-ledger policy install FILE)",
+        )
+    return None
 
 
 def unit_may_hold(
@@ -405,7 +442,7 @@ def unit_may_hold(
     held = list(held)
     same = [base for base, level in held if level == programme.level]
     if same:
-        clause = policy.clause("one_institute" if programme.level == "institute" else "one_base_per_level")
+        clause = policy.clause(ONE_BASE_CLAUSE.get(programme.level, "one_base_per_level"))
         return Breach(
             rule="one base per level",
             clause=clause,

@@ -173,3 +173,81 @@ def test_an_extension_is_imported_as_its_own_row(ledger: Ledger, tmp_path: Path)
         encoding="utf-8",
     )
     assert ledger.import_runs(long)[-1].exit_code == 3
+
+
+# ----------------------------------------------------------------------------- item 18
+
+
+def _apply(ledger: Ledger, grant: str, unit: str, programme: str, on: str, *projects: str) -> Result:
+    args = ["grant", "apply", grant, "--unit", unit, "--base", f"B-{grant}", "--programme", programme]
+    for p in projects:
+        args += ["--project", p]
+    return ledger(*args, "--amount", "150万", "--date", on)
+
+
+def test_build_periods_cite_their_own_clauses(ledger: Ledger) -> None:
+    """003 第三条 for a district base, 002 六 (not 四) for a municipal one."""
+    ledger.ok("unit", "register", "U1", "--name", "单位U1", "--date", "2024-02-01")
+    assert _apply(ledger, "M1", "U1", "municipal_base_funded", "2024-03-01", "a", "b").exit_code == 0
+    ledger.ok("grant", "review", "M1", "--panel", "5", "--recommendation", "recommend", "--date",
+              "2024-08-01", role="approver")  # fmt: skip
+    ledger.ok("grant", "notice", "M1", "--from", "2024-08-05", "--to", "2024-08-09", role="approver")
+    result = ledger(
+        "grant", "approve", "M1", "--amount", "50万", "--document", "渝人社〔2024〕1号",
+        "--end", "2030-12-31", "--date", "2024-09-02", role="approver",
+    )  # fmt: skip
+    assert result.exit_code == 3 and "002 六" in result.stderr, result.stderr
+    assert "002 四" not in result.stderr
+    shown = ledger.ok("policy", "show", "--date", "2024-09-02").stdout
+    assert "notice_build_period: 002 六" in shown
+
+
+def test_the_expert_review_is_quoted_whole(ledger: Ledger) -> None:
+    shown = ledger.ok("policy", "show", "--date", "2024-09-02").stdout
+    whole = (
+        "区级高技能人才培训基地由区人力社保局组织专家综合评审，并在重庆市渝中区人民政府网站公示评审结果，"
+        "公示无异议后区人力社保局、区财政局审批"
+    )
+    assert f"expert_review: 003 第七条(二) 渝中人社〔2023〕25号 — “{whole}”" in shown
+
+
+def test_one_municipal_base_per_unit_cites_the_notice(ledger: Ledger) -> None:
+    ledger.ok("unit", "register", "U1", "--name", "单位U1", "--date", "2024-02-01")
+    assert _apply(ledger, "M1", "U1", "municipal_base_funded", "2024-03-01", "a", "b").exit_code == 0
+    before = ledger.event_count()
+    second = _apply(ledger, "M2", "U1", "municipal_base_named", "2024-03-02", "a", "b")
+    assert second.exit_code == 3 and "002 五(二)" in second.stderr, second.stderr
+    assert "003" not in second.stderr and ledger.event_count() == before
+
+
+def test_each_document_takes_applications_from_its_own_date(ledger: Ledger, tmp_path: Path) -> None:
+    """003 from 2023-03-15, 000 from 2023-06-21; 002 only in its 2024 round (due 2024-07-17)."""
+    for unit in ("U1", "U2", "U3", "U4", "U5"):
+        ledger.ok("unit", "register", unit, "--name", f"单位{unit}", "--date", "2023-03-15")
+    before = ledger.event_count()
+    early = ledger("unit", "register", "U0", "--name", "单位", "--date", "2023-03-14")
+    assert early.exit_code == 2 and "2023-03-15" in early.stderr
+    institute = _apply(ledger, "I1", "U1", "training_institute", "2023-06-20", "焊工", "电工")
+    assert institute.exit_code == 3, institute.stderr
+    assert "000" in institute.stderr and "2023-06-21" in institute.stderr and "003" not in institute.stderr
+    late = _apply(ledger, "M1", "U2", "municipal_base_funded", "2024-07-18", "a", "b")
+    assert late.exit_code == 3 and "002 七(二)" in late.stderr and "2024-07-17" in late.stderr, late.stderr
+    before_round = _apply(ledger, "M2", "U3", "national_base", "2023-12-29", "a", "b", "c", "d", "e")
+    assert before_round.exit_code == 3 and "2024" in before_round.stderr, before_round.stderr
+    assert ledger.event_count() == before
+    assert _apply(ledger, "D1", "U4", "district_base", "2023-03-15", "电工").exit_code == 0
+    assert _apply(ledger, "I2", "U1", "training_institute", "2023-06-21", "焊工", "电工").exit_code == 0
+    assert _apply(ledger, "M3", "U2", "municipal_base_funded", "2024-07-17", "a", "b").exit_code == 0
+    # a municipal base approved elsewhere comes in after the round closed: its approval is later
+    head = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo\n"
+    after = tmp_path / "after.csv"
+    after.write_text(
+        head + "2024-09-10,U5,BM9,M9,municipal_base_funded,approve,50万,,,,渝人社〔2024〕9号,,\n"
+    )
+    ledger.import_ok(after)
+    earlier = tmp_path / "earlier.csv"
+    earlier.write_text(
+        head + "2023-06-01,U6,BM8,M8,municipal_base_funded,approve,50万,,,,渝人社〔2023〕8号,,\n"
+    )
+    refused = ledger.import_runs(earlier)[-1]
+    assert refused.exit_code == 3 and "2024" in refused.stderr, refused.stderr

@@ -23,7 +23,7 @@ from audit.verifier.report import Report
 
 POLICY_DIR = "policy"
 KNOWN = {
-    "558889cc7d3bf09eb786782ba1a0637008f98321d9444715f50675a0dde2c828": "v1-2023.toml",
+    "3c7da1ec6b775ad88dcf6288907af5b907a2b42d89a718d3db39c62b1d6a9b81": "v1-2023.toml",
 }
 
 
