@@ -14,6 +14,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from ledger.calendar import CalendarYear, parse_year
 from ledger.errors import BadInputError
 
 
@@ -106,6 +107,11 @@ class Policy:
     categories: dict[str, Category] = field(hash=False)
     contents: dict[str, Content] = field(hash=False)
     programmes: dict[str, Programme] = field(hash=False)
+    calendar: dict[int, CalendarYear] = field(hash=False, default_factory=dict)
+
+    def calendar_years(self) -> dict[int, CalendarYear]:
+        """The statutory calendar's years: this version's and those installed in the ledger."""
+        return {**self.calendar, **INSTALLED_CALENDAR}
 
     def clause(self, key: str) -> Clause:
         return self.clauses[key]
@@ -197,7 +203,12 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
             tiers=tuple(p.get("tiers", ())),
             document=p.get("document"),
         )
+    calendar = {}
+    for key, table in data.get("calendar", {}).items():
+        year = parse_year(key, table, source)
+        calendar[year.year] = year
     return Policy(
+        calendar=calendar,
         version=str(data["version"]),
         effective_from=data["effective_from"],
         title=data["title"],
@@ -208,6 +219,11 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
         contents=contents,
         programmes=programmes,
     )
+
+
+# Calendar years an administrator installed in the open ledger (``policy install``), read from its
+# log when the ledger is opened (ledger.policy_book.register_installed).
+INSTALLED_CALENDAR: dict[int, CalendarYear] = {}
 
 
 @cache
@@ -221,11 +237,44 @@ def load_policies() -> tuple[Policy, ...]:
     return tuple(sorted(policies, key=lambda p: p.effective_from))
 
 
+# Policy versions an administrator installed in the open ledger, with their text (by source name).
+INSTALLED_VERSIONS: dict[str, tuple[Policy, str]] = {}
+
+
+def all_policies() -> tuple[Policy, ...]:
+    """The shipped versions and those installed in the open ledger, oldest first."""
+    if not INSTALLED_VERSIONS:
+        return load_policies()
+    installed = [p for p, _ in INSTALLED_VERSIONS.values()]
+    return tuple(sorted((*load_policies(), *installed), key=lambda p: p.effective_from))
+
+
+def parse_policy(text: str, source: str) -> Policy:
+    """A policy version's text, or BadInputError saying what is missing or malformed."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise BadInputError(f"{source} is not TOML: {e}") from None
+    try:
+        policy = _parse(data, source)
+    except KeyError as e:
+        raise BadInputError(
+            f"{source}: a policy version needs {e.args[0]!r}, which it lacks or names wrongly"
+        ) from None
+    except (TypeError, ValueError, AttributeError) as e:
+        raise BadInputError(f"{source}: not a policy version ({e})") from None
+    if not isinstance(policy.effective_from, date) or not policy.programmes or not policy.categories:
+        raise BadInputError(
+            f"{source}: a policy version has a date effective_from, programmes and categories"
+        )
+    return policy
+
+
 def policy_in_force(on: date) -> Policy:
     """The version in force on a business date."""
-    candidates = [p for p in load_policies() if p.effective_from <= on]
+    candidates = [p for p in all_policies() if p.effective_from <= on]
     if not candidates:
-        first = load_policies()[0]
+        first = all_policies()[0]
         msg = (
             f"no policy is in force on {on.isoformat()}; the earliest version "
             f"({first.version}) takes effect on {first.effective_from.isoformat()}"
@@ -235,9 +284,12 @@ def policy_in_force(on: date) -> Policy:
 
 
 def current_policy() -> Policy:
-    return load_policies()[-1]
+    return all_policies()[-1]
 
 
 def policy_text(policy: Policy) -> str:
     """The raw data file of a policy version (shipped in audit bundles)."""
+    installed = INSTALLED_VERSIONS.get(policy.source)
+    if installed is not None:
+        return installed[1]
     return (resources.files("ledger") / "policy" / policy.source).read_text("utf-8")

@@ -16,6 +16,7 @@ from fractions import Fraction
 from itertools import accumulate
 from typing import Any, NamedTuple, Protocol, TypeVar
 
+from ledger.calendar import working_days as statutory_working_days
 from ledger.errors import RuleViolationError
 from ledger.money import format_yuan, percent
 from ledger.policy import Category, Clause, Policy, Programme
@@ -94,7 +95,7 @@ APPROVER_ACTIONS = frozenset(
         "grant close",
     }
 )
-ADMIN_ACTIONS = frozenset({"people add", "people rotate", "people revoke"})
+ADMIN_ACTIONS = frozenset({"people add", "people rotate", "people revoke", "policy install"})
 ROLES = ("officer", "approver", "auditor", "admin")
 
 
@@ -463,20 +464,13 @@ def unit_may_hold(
 
 # ----------------------------------------------------------------------------- selection
 
-WORKING_DAYS = frozenset({0, 1, 2, 3, 4})  # Monday..Friday (public holidays are not modelled)
 RECOMMENDATION_QUOTA = {"national": 1, "municipal": 2}  # 002 五(一), per recommender per round
 
 
-def working_days(start: date, end: date) -> int:
-    """Monday-to-Friday days from ``start`` to ``end``, both included."""
-    from datetime import timedelta
-
-    count, day = 0, start
-    while day <= end:
-        if day.weekday() in WORKING_DAYS:
-            count += 1
-        day += timedelta(days=1)
-    return count
+def working_days(start: date, end: date, policy: Policy) -> int:
+    """Working days from ``start`` to ``end``, both included, by the statutory calendar the policy
+    data lists (holidays and 调休); LookupError(year) for a year it does not cover."""
+    return statutory_working_days(start, end, policy.calendar_years())
 
 
 def projects_count(programme: Programme, projects: Iterable[str], policy: Policy) -> Breach | None:
@@ -537,14 +531,26 @@ def panel_size(panel: int, policy: Policy) -> Breach | None:
 
 
 def notice_long_enough(start: date, end: date, policy: Policy) -> Breach | None:
-    days = working_days(start, end)
+    """Working days by the statutory calendar (holidays and 调休), as the policy data lists it."""
+    try:
+        days = working_days(start, end, policy)
+    except LookupError as e:
+        year = e.args[0]
+        return Breach(
+            rule="public notice",
+            clause=policy.clause("public_notice"),
+            message=f"the statutory calendar of {year} is not in the ledger's policy data, so the working "
+            f"days of a public notice from {start.isoformat()} to {end.isoformat()} cannot be counted; "
+            f"an administrator adds it: grant-ledger policy calendar {year} > {year}.toml, then "
+            f"grant-ledger policy install {year}.toml",
+        )
     if end >= start and days >= 5:
         return None
     return Breach(
         rule="public notice",
         clause=policy.clause("public_notice"),
         message=f"a public notice from {start.isoformat()} to {end.isoformat()} lasts {days} working "
-        "day(s); it lasts at least 5 working days",
+        "day(s) by the statutory calendar (holidays and 调休); it lasts at least 5 working days",
     )
 
 
