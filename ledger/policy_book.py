@@ -104,10 +104,10 @@ def known_calendar() -> dict[int, CalendarYear]:
     return years
 
 
-def conflicts(name: str, contents: Contents) -> None:
+def conflicts(name: str, contents: Contents, today: date) -> None:
     """RuleViolationError (exit 3) when the file would change what the ledger already judges by:
     a calendar year it holds otherwise, a version it has, or a version that takes effect no later
-    than the latest one (a verdict already given would change)."""
+    than the latest one or before the day it is installed (a verdict already given would change)."""
     known = known_calendar()
     for year, days in sorted(contents.calendar.items()):
         held = known.get(year)
@@ -125,6 +125,12 @@ def conflicts(name: str, contents: Contents) -> None:
         raise _refused(
             f"{name}: the ledger holds policy version {same[0].version} ({same[0].source}) already; "
             "a new version has a new version number and file name"
+        )
+    if policy.effective_from < today:
+        raise _refused(
+            f"{name} takes effect on {policy.effective_from.isoformat()}, before today "
+            f"({today.isoformat()}): a version installed now takes effect today or later, so that "
+            "no act already recorded is judged anew"
         )
     latest = versions[-1]
     if policy.effective_from <= latest.effective_from:
@@ -192,7 +198,7 @@ class InstallPolicy(Action):
             raise BadInputError(
                 f"{self.file_name} is larger than {MAX_TEXT:,} characters; policy data is not"
             )
-        conflicts(self.file_name, read_file(self.file_name, self.text))
+        conflicts(self.file_name, read_file(self.file_name, self.text), today)
 
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()

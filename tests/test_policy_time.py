@@ -354,17 +354,23 @@ def test_policy_calendar_prints_a_year_from_the_library_that_installs_as_shipped
 def test_a_new_policy_version_installed_in_a_running_ledger_judges_from_its_date(
     ledger: Ledger, tmp_path: Path
 ) -> None:
-    """A version taking effect 2026-06-01 that allows travel: the ledger, its reports and the audit
+    """A version taking effect today that allows travel: the ledger, its reports and the audit
     bundle use it from that date; the bundle ships its text and verifies by the logged event."""
+    from datetime import timedelta
     from importlib import resources
+
+    from ledger.rules import business_today
+
+    today = business_today()
+    yesterday = (today - timedelta(days=1)).isoformat()
 
     approved_district_grant(ledger)
     ledger.ok("disburse", "G1", "--amount", "100000", "--voucher", "T1", "--date", "2024-04-15")
-    ledger.ok("grant", "extend", "G1", "--end", "2026-09-30", "--document", "渝中人社〔2026〕7号",
+    ledger.ok("grant", "extend", "G1", "--end", "2099-12-31", "--document", "渝中人社〔2026〕7号",
               "--date", "2026-03-01", role="approver")  # fmt: skip
     shipped = (resources.files("ledger") / "policy" / "v1-2023.toml").read_text("utf-8")
     text = shipped.replace('version = "2023.1"', 'version = "2026.1"').replace(
-        "effective_from = 2023-03-15\n", "effective_from = 2026-06-01\n", 1
+        "effective_from = 2023-03-15\n", f"effective_from = {today.isoformat()}\n", 1
     )
     text = text.replace('[categories.travel]\nzh = "差旅费"\nen = "travel"\nallowed = false',
                         '[categories.travel]\nzh = "差旅费"\nen = "travel"\nallowed = true')  # fmt: skip
@@ -384,13 +390,17 @@ def test_a_new_policy_version_installed_in_a_running_ledger_judges_from_its_date
     dup = ledger("policy", "install", str(again), role="admin")
     assert dup.exit_code == 3 and "2026.1" in dup.stderr, dup.stderr
     earlier = tmp_path / "v3.toml"
-    earlier.write_text(text.replace('version = "2026.1"', 'version = "2026.2"').replace(
-        "effective_from = 2026-06-01", "effective_from = 2026-05-01", 1), encoding="utf-8")  # fmt: skip
-    assert ledger("policy", "install", str(earlier), role="admin").exit_code == 3
-    assert travel("X2", "2026-05-31").exit_code == 3  # the old version, before the date
-    allowed = travel("X3", "2026-06-01")  # the new one, from its date
+    retroactive = text.replace('version = "2026.1"', 'version = "2026.2"')
+    retroactive = retroactive.replace(
+        f"effective_from = {today.isoformat()}", f"effective_from = {yesterday}", 1
+    )
+    earlier.write_text(retroactive, encoding="utf-8")
+    retro = ledger("policy", "install", str(earlier), role="admin")
+    assert retro.exit_code == 3 and "before today" in retro.stderr, retro.stderr
+    assert travel("X2", yesterday).exit_code == 3  # the old version, before the date
+    allowed = travel("X3", today.isoformat())  # the new one, from its date
     assert allowed.exit_code == 0, allowed.stderr
-    shown = ledger.ok("policy", "show", "--date", "2026-06-02").stdout
+    shown = ledger.ok("policy", "show", "--date", today.isoformat()).stdout
     assert "2026.1" in shown
     ledger.ok("audit", "checkpoint", role="approver")
     ledger.ok("audit", "export", str(tmp_path / "b"), role="auditor")
