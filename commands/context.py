@@ -123,6 +123,19 @@ class Settings:
         elif connect:
             self.engine()
 
+    def load_installed_policy(self) -> None:
+        """The calendar years and policy versions installed in this ledger (``policy install``)
+        join the shipped ones before anything is judged or reported (the write side reads them
+        whenever it opens)."""
+        if self._ledger is not None:
+            return
+        from ledger.policy_book import forget_installed, installed_count
+
+        if installed_count(self.engine()):
+            self.ledger()
+        else:
+            forget_installed()
+
     def catch_up(self) -> None:
         from commands.registry import all_projections
         from projections.runner import catch_up

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import click
 
@@ -33,7 +34,15 @@ def show_command(on: object) -> None:
       grant-ledger policy show
       grant-ledger --lang en policy show --date 2024-06-30
     """
+    from ledger.errors import NotFoundError
+
     lang = settings().lang
+    try:
+        settings().load_installed_policy()
+    except NotFoundError:  # no ledger here: the shipped policy alone
+        from ledger.policy_book import forget_installed
+
+        forget_installed()
     day = on.date() if on is not None else date.today()  # type: ignore[attr-defined]
     policy = policy_in_force(day)
     zh = lang == "zh"
@@ -81,6 +90,62 @@ def show_command(on: object) -> None:
         click.echo(f"  {clause.key}: {clause.cite} {doc.number} — “{clause.words}”")
 
 
+@click.command("calendar")
+@click.argument("year", type=click.IntRange(1990, 2100))
+def calendar_command(year: int) -> None:
+    """Print a year's statutory calendar (holidays and 调休) as policy data, from the holidays library.
+
+    The table goes into a file an administrator installs; the ledger never asks the library itself,
+    so a verdict never changes when the library does.
+
+    \b
+    Example:
+      grant-ledger policy calendar 2027 > 2027.toml
+      grant-ledger --key admin.key policy install 2027.toml
+    """
+    from ledger.calendar import calendar_toml
+
+    click.echo(calendar_toml(year), nl=False)
+
+
+@click.command("install")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--date", "on", type=click.DateTime(["%Y-%m-%d"]), default=None, help="business date (optional)"
+)
+def install_command(file: Path, on: object) -> None:
+    """Install a year's statutory calendar or a new policy version (an administrator's act).
+
+    The file is recorded, signed, in the ledger's log; from then on the ledger, its reports and its
+    audit bundles judge with it. A file that changes what the ledger holds (a calendar year it has,
+    a version that takes effect no later than the latest) is refused.
+
+    \b
+    Examples:
+      grant-ledger --key admin.key policy install 2027.toml
+      grant-ledger --key admin.key policy install v2-2025.toml
+    """
+    from commands.context import action, record
+    from ledger.errors import BadInputError, NotFoundError
+    from ledger.policy_book import InstallPolicy
+
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        raise NotFoundError(f"{file} does not exist") from None
+    except OSError as e:
+        raise BadInputError(f"{file} cannot be read: {e.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadInputError(f"{file} is not UTF-8 text; policy data is a TOML file") from None
+    day = on.date() if on is not None else None  # type: ignore[attr-defined]
+    record(action(InstallPolicy, file_name=file.name, text=text, on=day))
+    settings().ledger().register_installed_policy()
+
+
 def register(cli: click.Group) -> None:
     policy_group.add_command(show_command)
+    policy_group.add_command(calendar_command)
+    policy_group.add_command(install_command)
     cli.add_command(policy_group)

@@ -94,6 +94,7 @@ def engine_for_reading() -> Any:
     from projections.schema import grants
 
     s = settings()
+    s.load_installed_policy()
     s.ensure_current()
     engine = s.engine()
     if not inspect(engine).has_table(grants.name):

@@ -45,6 +45,7 @@ from ledger.rules import (
     duties_separate,
     no_money_programme,
     not_dated_ahead,
+    programme_in_force,
     projects_count,
     raise_first,
     requested_in_range,
@@ -322,6 +323,7 @@ class Apply(Action):
 
     def check(self, policy: Policy) -> None:
         programme = policy.programme(self.programme)
+        raise_first([programme_in_force(programme, self.on, policy, applying=True)])
         unknown = sorted(set(self.declared) - set(DECLARED_FIGURES))
         if unknown:
             msg = f"declared figure {unknown[0]!r} is unknown; use {', '.join(DECLARED_FIGURES)}"
@@ -521,6 +523,7 @@ class ApprovedElsewhere(Action):
 
     def decide(self, books: Books) -> bool:
         programme = books.policy.programme(self.programme)
+        raise_first([programme_in_force(programme, self.on, books.policy, applying=False)])
         grant = books.find_grant(self.grant_id)
         elsewhere = grant is None
         if grant is not None:

@@ -85,6 +85,25 @@ class GrantLedger(Application[UUID]):
         if not getattr(self.factory, "store_ready", False):
             ensure_schema(self.engine)
         self.trust = Trust(self.engine, self.recorder.events_record_cls.__table__)  # type: ignore[attr-defined]
+        self.register_installed_policy()
+
+    def register_installed_policy(self) -> None:
+        """The calendar years and policy versions installed in this ledger (``policy install``),
+        from its sealed events, join the shipped ones for every judgement in this process."""
+        from ledger.policy_book import register_installed
+
+        register_installed(self.engine, self.trust.table, self._sealed_rows)
+
+    def _sealed_rows(self, found: Any) -> list[Row]:
+        rows = []
+        for nid, oid, version, topic, state in found:
+            row = Row(nid, oid, version, topic, json.loads(bytes(state)))
+            try:
+                self.trust.check([row])
+            except VerificationError:
+                continue  # not sealed by a registered person: never believed
+            rows.append(row)
+        return rows
 
     @property
     def engine(self) -> Engine:

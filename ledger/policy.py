@@ -14,6 +14,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from ledger.calendar import CalendarYear, parse_year
 from ledger.errors import BadInputError
 
 
@@ -23,6 +24,14 @@ class Document:
     file: str
     number: str
     title: str
+    # the document's own date of effect (None: it states none)
+    effective_from: date | None = None
+    in_force_clause: str | None = None
+    # a notice that announces one round of applications: the round, its first and last day
+    round: str | None = None
+    round_opens: date | None = None
+    applications_due: date | None = None
+    round_clause: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,8 @@ class Programme:
         """False for a programme of policy support with no money (命名支持类)."""
         return self.subsidy_max is None or self.subsidy_max > 0
 
+    document: str | None = None  # the document that sets the programme up
+
     def label(self, lang: str = "zh") -> str:
         return self.zh if lang == "zh" else self.en
 
@@ -142,6 +153,11 @@ class Policy:
     categories: dict[str, Category] = field(hash=False)
     contents: dict[str, Content] = field(hash=False)
     programmes: dict[str, Programme] = field(hash=False)
+    calendar: dict[int, CalendarYear] = field(hash=False, default_factory=dict)
+
+    def calendar_years(self) -> dict[int, CalendarYear]:
+        """The statutory calendar's years: this version's and those installed in the ledger."""
+        return {**self.calendar, **INSTALLED_CALENDAR}
 
     def clause(self, key: str) -> Clause:
         return self.clauses[key]
@@ -180,7 +196,18 @@ def _dec(value: Any) -> Decimal | None:
 
 def _parse(data: dict[str, Any], source: str) -> Policy:
     documents = {
-        code: Document(code=code, file=d["file"], number=d["number"], title=d["title"])
+        code: Document(
+            code=code,
+            file=d["file"],
+            number=d["number"],
+            title=d["title"],
+            effective_from=d.get("effective_from"),
+            in_force_clause=d.get("in_force_clause"),
+            round=d.get("round"),
+            round_opens=d.get("round_opens"),
+            applications_due=d.get("applications_due"),
+            round_clause=d.get("round_clause"),
+        )
         for code, d in data["documents"].items()
     }
     clauses = {
@@ -260,8 +287,14 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
             outputs=outputs.get(code, ()),
             hosts=tuple(hosts.get(code, {}).get("kinds", ())),
             hosts_clause=clauses[hosts[code]["clause"]] if code in hosts else None,
+            document=p.get("document"),
         )
+    calendar = {}
+    for key, table in data.get("calendar", {}).items():
+        year = parse_year(key, table, source)
+        calendar[year.year] = year
     return Policy(
+        calendar=calendar,
         version=str(data["version"]),
         effective_from=data["effective_from"],
         title=data["title"],
@@ -272,6 +305,11 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
         contents=contents,
         programmes=programmes,
     )
+
+
+# Calendar years an administrator installed in the open ledger (``policy install``), read from its
+# log when the ledger is opened (ledger.policy_book.register_installed).
+INSTALLED_CALENDAR: dict[int, CalendarYear] = {}
 
 
 @cache
@@ -285,11 +323,44 @@ def load_policies() -> tuple[Policy, ...]:
     return tuple(sorted(policies, key=lambda p: p.effective_from))
 
 
+# Policy versions an administrator installed in the open ledger, with their text (by source name).
+INSTALLED_VERSIONS: dict[str, tuple[Policy, str]] = {}
+
+
+def all_policies() -> tuple[Policy, ...]:
+    """The shipped versions and those installed in the open ledger, oldest first."""
+    if not INSTALLED_VERSIONS:
+        return load_policies()
+    installed = [p for p, _ in INSTALLED_VERSIONS.values()]
+    return tuple(sorted((*load_policies(), *installed), key=lambda p: p.effective_from))
+
+
+def parse_policy(text: str, source: str) -> Policy:
+    """A policy version's text, or BadInputError saying what is missing or malformed."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise BadInputError(f"{source} is not TOML: {e}") from None
+    try:
+        policy = _parse(data, source)
+    except KeyError as e:
+        raise BadInputError(
+            f"{source}: a policy version needs {e.args[0]!r}, which it lacks or names wrongly"
+        ) from None
+    except (TypeError, ValueError, AttributeError) as e:
+        raise BadInputError(f"{source}: not a policy version ({e})") from None
+    if not isinstance(policy.effective_from, date) or not policy.programmes or not policy.categories:
+        raise BadInputError(
+            f"{source}: a policy version has a date effective_from, programmes and categories"
+        )
+    return policy
+
+
 def policy_in_force(on: date) -> Policy:
     """The version in force on a business date."""
-    candidates = [p for p in load_policies() if p.effective_from <= on]
+    candidates = [p for p in all_policies() if p.effective_from <= on]
     if not candidates:
-        first = load_policies()[0]
+        first = all_policies()[0]
         msg = (
             f"no policy is in force on {on.isoformat()}; the earliest version "
             f"({first.version}) takes effect on {first.effective_from.isoformat()}"
@@ -299,9 +370,12 @@ def policy_in_force(on: date) -> Policy:
 
 
 def current_policy() -> Policy:
-    return load_policies()[-1]
+    return all_policies()[-1]
 
 
 def policy_text(policy: Policy) -> str:
     """The raw data file of a policy version (shipped in audit bundles)."""
+    installed = INSTALLED_VERSIONS.get(policy.source)
+    if installed is not None:
+        return installed[1]
     return (resources.files("ledger") / "policy" / policy.source).read_text("utf-8")

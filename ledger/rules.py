@@ -16,6 +16,7 @@ from fractions import Fraction
 from itertools import accumulate
 from typing import Any, NamedTuple, Protocol, TypeVar
 
+from ledger.calendar import working_days as statutory_working_days
 from ledger.errors import RuleViolationError
 from ledger.money import format_yuan, percent
 from ledger.policy import Category, Clause, Policy, Programme
@@ -94,7 +95,7 @@ APPROVER_ACTIONS = frozenset(
         "grant close",
     }
 )
-ADMIN_ACTIONS = frozenset({"people add", "people rotate", "people revoke"})
+ADMIN_ACTIONS = frozenset({"people add", "people rotate", "people revoke", "policy install"})
 ROLES = ("officer", "approver", "auditor", "admin")
 
 
@@ -459,6 +460,43 @@ def within_budget_line(
 # ----------------------------------------------------------------------------- eligibility
 
 HIGHER_THAN_DISTRICT = ("municipal", "national")
+# one base per unit and level: each level's own document (003 第八条 is the district's)
+ONE_BASE_CLAUSE = {
+    "institute": "one_institute",
+    "municipal": "one_municipal_base",
+    "national": "one_municipal_base",
+}
+
+
+def programme_in_force(programme: Programme, on: date, policy: Policy, *, applying: bool) -> Breach | None:
+    """A programme takes applications from its document's own date of effect (003: 2023-03-15, 000:
+    2023-06-21), and a notice's programme only in the round it announces (002: the 2024 round, due
+    2024-07-17). ``applying``: a ``grant apply`` (a grant approved elsewhere is not held to the due
+    date: its approval comes after the round closed)."""
+    doc = policy.documents.get(programme.document or "")
+    if doc is None:
+        return None
+    where = f"{doc.code} {doc.number}《{doc.title}》"
+    if doc.effective_from is not None and on < doc.effective_from:
+        return Breach(
+            rule="policy in force",
+            clause=policy.clause(doc.in_force_clause) if doc.in_force_clause else programme.subsidy_clause,
+            message=f"the {programme.code} ({programme.zh}) programme of {where} takes effect on "
+            f"{doc.effective_from.isoformat()}; a grant dated {on.isoformat()} is before it",
+        )
+    opens, due = doc.round_opens, doc.applications_due
+    late = applying and due is not None and on > due
+    if (opens is not None and on < opens) or late:
+        clause = policy.clause(doc.round_clause) if doc.round_clause else programme.subsidy_clause
+        span = f"from {opens.isoformat() if opens else '—'} to {due.isoformat() if due else '—'}"
+        return Breach(
+            rule="application round",
+            clause=clause,
+            message=f"{where} takes {programme.code} ({programme.zh}) applications of its {doc.round} round "
+            f"{span}; one dated {on.isoformat()} is outside it (a later round's notice is added with "
+            "grant-ledger policy install FILE)",
+        )
+    return None
 
 
 def unit_may_hold(
@@ -482,7 +520,7 @@ def unit_may_hold(
         )
     same = [base for base, level in held if level == programme.level]
     if same:
-        clause = policy.clause("one_institute" if programme.level == "institute" else "one_base_per_level")
+        clause = policy.clause(ONE_BASE_CLAUSE.get(programme.level, "one_base_per_level"))
         return Breach(
             rule="one base per level",
             clause=clause,
@@ -508,20 +546,13 @@ def unit_may_hold(
 
 # ----------------------------------------------------------------------------- selection
 
-WORKING_DAYS = frozenset({0, 1, 2, 3, 4})  # Monday..Friday (public holidays are not modelled)
 RECOMMENDATION_QUOTA = {"national": 1, "municipal": 2}  # 002 五(一), per recommender per round
 
 
-def working_days(start: date, end: date) -> int:
-    """Monday-to-Friday days from ``start`` to ``end``, both included."""
-    from datetime import timedelta
-
-    count, day = 0, start
-    while day <= end:
-        if day.weekday() in WORKING_DAYS:
-            count += 1
-        day += timedelta(days=1)
-    return count
+def working_days(start: date, end: date, policy: Policy) -> int:
+    """Working days from ``start`` to ``end``, both included, by the statutory calendar the policy
+    data lists (holidays and 调休); LookupError(year) for a year it does not cover."""
+    return statutory_working_days(start, end, policy.calendar_years())
 
 
 def projects_count(programme: Programme, projects: Iterable[str], policy: Policy) -> Breach | None:
@@ -581,14 +612,26 @@ def panel_size(panel: int, policy: Policy) -> Breach | None:
 
 
 def notice_long_enough(start: date, end: date, policy: Policy) -> Breach | None:
-    days = working_days(start, end)
+    """Working days by the statutory calendar (holidays and 调休), as the policy data lists it."""
+    try:
+        days = working_days(start, end, policy)
+    except LookupError as e:
+        year = e.args[0]
+        return Breach(
+            rule="public notice",
+            clause=policy.clause("public_notice"),
+            message=f"the statutory calendar of {year} is not in the ledger's policy data, so the working "
+            f"days of a public notice from {start.isoformat()} to {end.isoformat()} cannot be counted; "
+            f"an administrator adds it: grant-ledger policy calendar {year} > {year}.toml, then "
+            f"grant-ledger policy install {year}.toml",
+        )
     if end >= start and days >= 5:
         return None
     return Breach(
         rule="public notice",
         clause=policy.clause("public_notice"),
         message=f"a public notice from {start.isoformat()} to {end.isoformat()} lasts {days} working "
-        "day(s); it lasts at least 5 working days",
+        "day(s) by the statutory calendar (holidays and 调休); it lasts at least 5 working days",
     )
 
 

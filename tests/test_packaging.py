@@ -107,7 +107,7 @@ def test_the_wheel_builds_quietly_and_holds_every_module_and_policy_file(
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("policy version 2023.1 (in force from 2023-01-01)"), done.stdout[:200]
+    assert done.stdout.startswith("policy version 2023.1 (in force from 2023-03-15)"), done.stdout[:200]
     assert "BANNED" in done.stdout and "003 第九条" in done.stdout
     assert done.stderr == ""
 

@@ -42,10 +42,11 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
             "grant close",
         }
     ),
-    "admin": frozenset({"people add", "people rotate", "people revoke"}),
+    "admin": frozenset({"people add", "people rotate", "people revoke", "policy install"}),
 }
 
 _G = "grant-ledger:Grant."
+POLICY_INSTALLED = "grant-ledger:PolicyFile.Installed"  # ledger.policy_book.INSTALLED
 _U = "grant-ledger:Unit."
 _R = "grant-ledger:RecommendationRound."
 
@@ -87,6 +88,7 @@ TOPIC_ACTIONS: dict[str, tuple[str, ...]] = {
     REGISTERED: ("people add",),
     ROTATED: ("people rotate",),
     REVOKED: ("people revoke",),
+    POLICY_INSTALLED: ("policy install",),
 }
 
 APPLIED = _G + "Applied"

@@ -3,8 +3,10 @@
 Nothing the checkpoints sign covers the policy file, and a bundle's own text cannot vouch for
 itself; so the verifier carries the sha256 of every policy version the ledger has shipped
 (``KNOWN``, held equal to ``ledger/policy/*.toml`` by ``tests/test_workbook_verified.py``) and
-accepts only a file whose bytes are one of them. A new policy version therefore needs a new
-verifier, which is the point: an auditor's tool decides which rules are the rules.
+accepts a file whose bytes are one of them, or the text of a version an administrator installed
+(``grant-ledger policy install``): that text is an event of the bundle's log, signed and checked
+like every other (a signer who is no administrator fails the bundle), so the file is bound into
+what was signed.
 
 Read with ``tomllib`` (standard library): only what the replay judges (categories, per programme)
 and what the findings sheet reports (programmes' matching ratio, application conditions, host
@@ -14,6 +16,7 @@ units and output targets, clauses).
 from __future__ import annotations
 
 import hashlib
+import json
 import tomllib
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,7 +27,7 @@ from audit.verifier.report import Report
 
 POLICY_DIR = "policy"
 KNOWN = {
-    "5882b1e47961431dacc663fc16c18c45398b6f37a5694e539a51b9d43fcc9432": "v1-2023.toml",
+    "7506519fce8ca9fd50d15ba951a46a85061641ebb13a7f3dbccbbbd379a52076": "v1-2023.toml",
 }
 
 
@@ -95,9 +98,37 @@ class BundlePolicy:
         )
 
 
-def bundle_policy(directory: Path, report: Report) -> BundlePolicy | None:
-    """The bundle's one policy file, if its bytes are a version this verifier knows; else a
-    failure and None."""
+INSTALLED = "grant-ledger:PolicyFile.Installed"  # ledger.policy_book.INSTALLED
+
+
+def installed_in_log(events: Path, sha256: str) -> int | None:
+    """The leaf index of the bundle's ``policy install`` event whose text is the file of this
+    sha256 (the event's own signature and signer are checked with every other event's), if any."""
+    if not events.is_file():
+        return None
+    needle, topic = sha256.encode("ascii"), INSTALLED.encode("ascii")
+    with events.open("rb") as handle:
+        for raw in handle:
+            if topic not in raw or needle not in raw:
+                continue
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue
+            record = line.get("record") if isinstance(line, dict) else None
+            if not isinstance(record, dict) or record.get("topic") != INSTALLED:
+                continue
+            state = record.get("state")
+            text = state.get("text") if isinstance(state, dict) else None
+            if isinstance(text, str) and hashlib.sha256(text.encode("utf-8")).hexdigest() == sha256:
+                index = line.get("leaf_index")
+                return index if isinstance(index, int) else -1
+    return None
+
+
+def bundle_policy(directory: Path, report: Report, events: Path | None = None) -> BundlePolicy | None:
+    """The bundle's one policy file, if its bytes are a version this verifier knows, or the text
+    of a ``policy install`` event in the bundle's log (``events``); else a failure and None."""
     files = sorted((directory / POLICY_DIR).glob("*")) if (directory / POLICY_DIR).is_dir() else []
     if len(files) != 1 or not files[0].is_file():
         report.fail(f"{POLICY_DIR}/: holds {len(files)} files; a bundle ships the one policy in force")
@@ -109,6 +140,10 @@ def bundle_policy(directory: Path, report: Report) -> BundlePolicy | None:
     if known is not None and known != path.name:
         report.fail(f"{name}: holds the policy version {known} under another name")
         return None
+    if known is None and events is not None:
+        sha = hashlib.sha256(raw).hexdigest()
+        if installed_in_log(events, sha) is not None:
+            return BundlePolicy(path.name, tomllib.loads(raw.decode("utf-8")))
     if known is None:
         report.fail(
             f"{name}: not a policy version this verifier knows (its sha256 is none of "

@@ -220,7 +220,7 @@ def verify_bundle(
     redaction = _redaction(directory, report)
     noted = {cp.size for _, cp in cps} | ({trusted_cp.size} if trusted_cp is not None else set())
     scan = Scan(report, tree, redaction.as_of, root, frozenset(noted))
-    policy = bundle_policy(directory, report)
+    policy = bundle_policy(directory, report, directory / EVENTS)
     scan.replay.use_policy(policy)
     events_path = directory / EVENTS
     with EventLogJob(directory) as job:
