@@ -84,6 +84,20 @@ def show_command(on: object) -> None:
     )
     click.echo(table(pheaders, prows, numeric={2}))
     click.echo("")
+    click.echo("各类项目的支出范围 (spending per programme)" if zh else "Spending per programme")
+    srows = [
+        (
+            p.code,
+            ", ".join(p.spending.allowed) or "—",
+            p.spending.allowed_clause.cite,
+            p.spending.banned_clause.cite,
+        )
+        for p in policy.programmes.values()
+        if p.spending is not None
+    ]
+    sheaders = ["代码", "允许类别", "依据", "禁止依据"] if zh else ["code", "allowed", "clause", "banned by"]
+    click.echo(table(sheaders, srows, numeric=set()))
+    click.echo("")
     click.echo("条款 (clauses)" if zh else "Clauses")
     for clause in policy.clauses.values():
         doc = policy.documents[clause.doc]

@@ -328,6 +328,11 @@ class Apply(Action):
         if unknown:
             msg = f"declared figure {unknown[0]!r} is unknown; use {', '.join(DECLARED_FIGURES)}"
             raise BadInputError(msg)
+        for part, whole in (("advanced", "trained"), ("senior_instructors", "instructors")):
+            if part in self.declared and self.declared[part] > self.declared.get(whole, self.declared[part]):
+                option = part.replace("_", "-")
+                msg = f"--{option} {self.declared[part]} is more than --{whole} {self.declared[whole]}"
+                raise BadInputError(msg)
         if self.requested is None and programme.pays:
             msg = f"a {programme.code} ({programme.zh}) application names the requested amount (--amount)"
             raise BadInputError(msg)
@@ -344,11 +349,12 @@ class Apply(Action):
     def decide(self, books: Books) -> bool:
         grant = books.find_grant(self.grant_id)
         if grant is not None:
-            same = (grant.unit_id, grant.base_id, grant.programme, grant.requested) == (
+            same = (grant.unit_id, grant.base_id, grant.programme, grant.requested, grant.declared or {}) == (
                 self.unit_id,
                 self.base_id,
                 self.programme,
-                self.requested,
+                ZERO if self.requested is None else self.requested,
+                dict(self.declared),
             )
             if same:
                 return False
@@ -544,6 +550,7 @@ class ApprovedElsewhere(Action):
             # refuses grant approve (exit 3)
         else:
             unit = books.find_unit(self.unit_id)
+            known_kind = unit is not None
             if unit is None:
                 unit = Unit.register(
                     unit_id=self.unit_id,
@@ -576,7 +583,7 @@ class ApprovedElsewhere(Action):
                 on=self.on,
                 actor=books.actor,
                 role=books.role,
-                unit_kind=unit.kind,
+                unit_kind=unit.kind if known_kind else "",  # a unit the import registers: kind unknown
             )
             books.add(grant)
         grant.approve(

@@ -54,14 +54,22 @@ def condition_breach(grant_id: str, condition: Condition, declared: dict[str, in
         value, what = Fraction(figure), f"{condition.figure} {figure}"
     else:
         per = declared.get(condition.per)
-        if not per:  # not declared, or none to divide by
+        if per is None or (per == 0 and figure == 0):
             return None
+        what = f"{condition.figure} {figure} per {condition.per} {per}"
+        if per == 0:  # students and no teacher: more per teacher than any bound
+            if condition.at_most is None:
+                return None
+            return _breach(grant_id, condition, what)
         value = Fraction(figure, per)
-        shown = ratio_text(value, is_share(condition))
-        what = f"{condition.figure} {figure} per {condition.per} {per} ({shown})"
+        what += f" ({ratio_text(value, is_share(condition))})"
     low, high = condition.at_least, condition.at_most
     if (low is None or value >= Fraction(low)) and (high is None or value <= Fraction(high)):
         return None
+    return _breach(grant_id, condition, what)
+
+
+def _breach(grant_id: str, condition: Condition, what: str) -> Breach:
     return Breach(
         rule="application condition",
         clause=condition.clause,

@@ -190,6 +190,7 @@ class Grant(Aggregate):
             grant.level = self.level
             grant.projects = list(self.projects)
             grant.requested = self.requested
+            grant.declared = dict(self.declared) if self.declared else None
             grant.applied_on = self.occurred_on
             grant.status = "applied"
             grant.duties = {"applied": [self.actor]}
@@ -511,6 +512,8 @@ class Grant(Aggregate):
     last_day: dict[str, str] | None = None
     # the dates of ``days`` in order (None: not kept by the snapshot this grant came from)
     dates: dict[str, list[str]] | None = None
+    # the figures declared at application (None: none, or a snapshot taken before they were kept)
+    declared: dict[str, int] | None = None
 
     def __init__(self) -> None:
         self.approved = ZERO

@@ -27,6 +27,7 @@ from ledger.rules import (
     breaches,
     first_of,
     least_balance,
+    no_money_programme,
     plan_line,
     subsidy_amount_in_range,
 )
@@ -301,6 +302,7 @@ def event_breaches(grant: JudgedGrant, kind: str, data: dict[str, Any], policy: 
             approval_after_application(
                 grant.grant_id, grant.row["applied_on"], day(data["occurred_on"]), policy
             ),
+            no_money_programme(grant.grant_id, policy.programme(grant.programme), amount(data["amount"])),
             subsidy_amount_in_range(policy.programme(grant.programme), amount(data["amount"])),
         ]
         return [b for b in found if b is not None]

@@ -263,6 +263,18 @@ def test_application_conditions_are_findings_on_the_application(ledger: Ledger, 
     ]
     refused(ledger, *apply_args("G3", "U3", "B3", "district_base", "a"), "--amount", "20万",
             "--trained", "-1", code=2)  # fmt: skip
+    refused(ledger, *apply_args("G3", "U3", "B3", "district_base", "a"), "--amount", "20万",
+            "--trained", "100", "--advanced", "101", code=2)  # fmt: skip
+    # the same application typed again with other figures is not the same application
+    refused(ledger, *apply_args("G1", "U1", "B1", "district_base", "电工"), "--amount", "20万",
+            "--trained", "900", "--date", "2024-03-01", code=5)  # fmt: skip
+    # students and no teacher at all: above any students-per-teacher bound
+    register(ledger, "U4", "enterprise")
+    ledger.ok(*apply_args("G4", "U4", "B4", "district_base", "电工"), "--amount", "20万",
+              "--students", "300", "--teachers", "0", "--date", "2024-03-01")  # fmt: skip
+    assert [f["message"] for f in findings(ledger) if f["grant_id"] == "G4"] == [
+        "grant G4 declared students 300 per teachers 0 at application; the programme asks between 20 and 22"
+    ]
     assert_bundle_agrees(ledger, tmp_path)
 
 

@@ -71,32 +71,49 @@ def _application(g: GrantTotals, programme: Programme) -> list[list[Any]]:
         )
         rows.append([g.base_id, g.grant_id, "host unit", programme.hosts_clause, None, message])
     for c in programme.conditions:
-        figure = g.declared.get(c["figure"])
-        if figure is None:
-            continue
-        low = None if c.get("at_least") is None else Decimal(str(c["at_least"]))
-        high = None if c.get("at_most") is None else Decimal(str(c["at_most"]))
-        bounds = [b for b in (low, high) if b is not None]
-        share = c.get("per") is not None and bool(bounds) and all(b <= 1 for b in bounds)
-        if c.get("per") is None:
-            value, what = Fraction(figure), f"{c['figure']} {figure}"
-        else:
-            per = g.declared.get(c["per"])
-            if not per:
-                continue
-            value = Fraction(figure, per)
-            what = f"{c['figure']} {figure} per {c['per']} {per} ({_ratio(value, share)})"
-        if (low is None or value >= Fraction(low)) and (high is None or value <= Fraction(high)):
-            continue
-        if low is not None and high is not None:
-            bound = f"between {_shown(low, share)} and {_shown(high, share)}"
-        elif low is not None:
-            bound = f"at least {_shown(low, share)}"
-        else:
-            bound = f"at most {_shown(high, share)}"  # type: ignore[arg-type]
-        message = f"grant {g.grant_id} declared {what} at application; the programme asks {bound}"
-        rows.append([g.base_id, g.grant_id, "application condition", c["clause"], None, message])
+        what = _shortfall(g.declared, c)
+        if what is not None:
+            message = f"grant {g.grant_id} declared {what} at application; the programme asks {_bound(c)}"
+            rows.append([g.base_id, g.grant_id, "application condition", c["clause"], None, message])
     return rows
+
+
+def _is_share(c: dict[str, Any]) -> bool:
+    bounds = [Decimal(str(b)) for b in (c.get("at_least"), c.get("at_most")) if b is not None]
+    return c.get("per") is not None and bool(bounds) and all(b <= 1 for b in bounds)
+
+
+def _bound(c: dict[str, Any]) -> str:
+    share = _is_share(c)
+    low, high = c.get("at_least"), c.get("at_most")
+    low = None if low is None else _shown(Decimal(str(low)), share)
+    high = None if high is None else _shown(Decimal(str(high)), share)
+    if low is not None and high is not None:
+        return f"between {low} and {high}"
+    return f"at least {low}" if low is not None else f"at most {high}"
+
+
+def _shortfall(declared: dict[str, int], c: dict[str, Any]) -> str | None:
+    """What the application declared against condition ``c``, when it falls outside it."""
+    figure = declared.get(c["figure"])
+    if figure is None:
+        return None
+    low = None if c.get("at_least") is None else Fraction(Decimal(str(c["at_least"])))
+    high = None if c.get("at_most") is None else Fraction(Decimal(str(c["at_most"])))
+    if c.get("per") is None:
+        value, what = Fraction(figure), f"{c['figure']} {figure}"
+    else:
+        per = declared.get(c["per"])
+        if per is None or (per == 0 and figure == 0):
+            return None
+        what = f"{c['figure']} {figure} per {c['per']} {per}"
+        if per == 0:  # none to divide by: above any upper bound, never below a lower one
+            return what if high is not None else None
+        value = Fraction(figure, per)
+        what += f" ({_ratio(value, _is_share(c))})"
+    if (low is None or value >= low) and (high is None or value <= high):
+        return None
+    return what
 
 
 def _outputs(g: GrantTotals, year: int, programme: Programme) -> list[list[Any]]:
