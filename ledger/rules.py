@@ -376,7 +376,7 @@ def tranche_within_approved(
 
 
 def within_fund_source(
-    grant_id: str, source: str, available: Decimal, amount: Decimal, policy: Policy
+    grant_id: str, source: str, available: Decimal, amount: Decimal, policy: Policy, what: str = "spending"
 ) -> Breach | None:
     """``available``: the source's least balance at the end of the act's date and of every
     later date (acts of one date net together)."""
@@ -385,7 +385,7 @@ def within_fund_source(
     return Breach(
         rule="ring-fence",
         clause=policy.clause("ring_fence"),
-        message=f"spending {format_yuan(amount)} from the {source} ({SOURCE_ZH[source]}) of "
+        message=f"{what} {format_yuan(amount)} from the {source} ({SOURCE_ZH[source]}) of "
         f"grant {grant_id} exceeds its available balance of {format_yuan(available)}",
     )
 
@@ -1044,7 +1044,8 @@ def paid_from_own_source(grant: GrantFacts, act: Act, policy: Policy) -> Breach 
     room = grant.headroom(act.source, act.on)
     if act.amount <= room:
         return None
-    return within_fund_source(grant.grant_id, act.source, room, act.amount, policy)
+    what = "taking back a receipt of" if act.action == "reverse receipt" else "spending"
+    return within_fund_source(grant.grant_id, act.source, room, act.amount, policy, what)
 
 
 def reversed_after_spending(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:

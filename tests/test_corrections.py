@@ -58,6 +58,7 @@ def test_reversing_a_receipt_that_was_spent_is_refused_on_every_later_date(ledge
     for refused in (early, late):
         assert refused.exit_code == 3, refused.output
         assert "第十条" in refused.stderr and "ring-fence" in refused.stderr
+        assert "taking back a receipt of 100,000.00 from the subsidy" in refused.stderr
         assert "Traceback" not in refused.output
     assert ledger.event_count() == before
     for day in ("2024-04-12", "2024-04-15", "2024-04-20"):
