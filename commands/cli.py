@@ -202,6 +202,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "export": ("export",),
     "keys": ("keys",),
     "people": ("people",),
+    "body": ("bodies",),
     "migrate": ("people",),
     "audit": ("audit",),
     "demo": ("demo",),

@@ -81,6 +81,8 @@ class Programme:
     targets: dict[str, Any] = field(hash=False, compare=False)
     targets_clause: str = ""
     tiers: tuple[str, ...] = ()
+    # what each of ``approving_bodies`` is as a registered body: ``kind:duty`` (ledger.bodies)
+    approvers: tuple[str, ...] = ()
 
     def label(self, lang: str = "zh") -> str:
         return self.zh if lang == "zh" else self.en
@@ -175,6 +177,7 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
             targets=dict(p.get("targets", {})),
             targets_clause=p.get("targets_clause", ""),
             tiers=tuple(p.get("tiers", ())),
+            approvers=tuple(p.get("approvers", ())),
         )
     return Policy(
         version=str(data["version"]),

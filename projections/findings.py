@@ -8,6 +8,7 @@ they are read (overdue rectifications, low execution late in the build period, m
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +23,7 @@ from ledger.policy import Clause, Policy
 from ledger.rules import (
     Breach,
     execution_on_track,
+    institute_overseen,
     matching_at_least_ratio,
     output_target,
     rectification_on_time,
@@ -29,6 +31,7 @@ from ledger.rules import (
 from projections.judge import policy_on
 from projections.schema import (
     compliance_events,
+    compliance_facts,
     compliance_grants,
     compliance_outputs,
     compliance_rectifications,
@@ -92,6 +95,20 @@ def output_breaches(
     return found
 
 
+def oversight_due(conn: Any, g: Any, level: str, today: date, policy: Policy) -> Breach | None:
+    """An institute whose build period has ended without a third-party audit or a final
+    evaluation recorded (000 第十五条); a grant closed had both."""
+    if level != "institute" or g.status != "approved" or g.build_end is None or today <= g.build_end:
+        return None
+    kept = conn.execute(
+        select(compliance_facts.c.facts).where(compliance_facts.c.grant_id == g.grant_id)
+    ).scalar()
+    evaluated = None if kept is None else json.loads(kept).get("evaluated")
+    if evaluated is None:  # kept by an earlier version, which did not keep evaluations: not known
+        return None
+    return institute_overseen(g.grant_id, level, evaluated, policy)
+
+
 def findings(engine: Engine, today: date, base_ids: Sequence[str] = ()) -> list[Finding]:
     """Every finding, per base and grant, as judged on ``today``."""
     policy = policy_on(today)
@@ -144,6 +161,7 @@ def findings(engine: Engine, today: date, base_ids: Sequence[str] = ()) -> list[
                     g.grant_id, r.ref, r.deadline, r.completed_on, today, supervision
                 )
                 result.append(_finding(g, breach, r.deadline))
+            result.append(_finding(g, oversight_due(conn, g, programme.level, today, policy), g.build_end))
             if g.status == "approved":
                 received = from_fen(g.subsidy_received + g.matching_received)
                 breach = execution_on_track(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Ledger, approved_district_grant, selected
+from tests.conftest import DISTRICT_BODIES, Ledger, approved_district_grant, selected
 
 
 def refused(ledger: Ledger, *args: str, code: int = 3, clause: str = "", role: str = "officer") -> str:
@@ -285,7 +285,7 @@ def test_spending_outside_build_period(ledger: Ledger, day: str) -> None:
         "--amount",
         "20万",
         "--document",
-        "D",
+        "D", *DISTRICT_BODIES,
         "--date",
         "2024-04-01",
         "--start",
@@ -455,7 +455,7 @@ def test_district_subsidy_is_exactly_20_wan(ledger: Ledger) -> None:
         "--amount",
         "25万",
         "--document",
-        "D",
+        "D", *DISTRICT_BODIES,
         "--date",
         "2024-04-01",
         role="approver",
@@ -492,7 +492,7 @@ def test_institute_subsidy_range(ledger: Ledger) -> None:
         "--amount",
         "250万",
         "--document",
-        "D",
+        "D", *DISTRICT_BODIES,
         "--date",
         "2024-04-01",
         "--end",
@@ -530,7 +530,7 @@ def test_roles(ledger: Ledger) -> None:
         "--amount",
         "20万",
         "--document",
-        "D",
+        "D", *DISTRICT_BODIES,
         "--date",
         "2024-04-01",
         role="officer",
@@ -543,7 +543,7 @@ def test_roles(ledger: Ledger) -> None:
         "--amount",
         "20万",
         "--document",
-        "D",
+        "D", *DISTRICT_BODIES,
         "--date",
         "2024-04-01",
         role="approver",

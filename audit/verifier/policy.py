@@ -23,7 +23,7 @@ from audit.verifier.report import Report
 
 POLICY_DIR = "policy"
 KNOWN = {
-    "558889cc7d3bf09eb786782ba1a0637008f98321d9444715f50675a0dde2c828": "v1-2023.toml",
+    "cf1820e9d017249430e03bdc6c12669df4af8c876fbb4d22e610d53adceed470": "v1-2023.toml",
 }
 
 
