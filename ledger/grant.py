@@ -45,6 +45,9 @@ from ledger.rules import (
     subsidy_amount_in_range,
 )
 
+# the clauses of the district's selection order (003 第七条), which other programmes do not cite
+DISTRICT_SELECTION = frozenset({"approval_first", "expert_review"})
+
 __all__ = ["BUDGET_SOURCES", "BUDGET_TO_FUND", "Grant", "budget_source", "fingerprint", "grant_uuid"]
 
 GRANT_NAMESPACE = uuid5(NAMESPACE_URL, "https://grant-ledger/grant")
@@ -673,7 +676,9 @@ class Grant(Aggregate):
             raise BadInputError(msg)
         raise_first(
             [
-                approval_after_application(self.grant_id, self.applied_on, on, policy),
+                self.own_clause(
+                    approval_after_application(self.grant_id, self.applied_on, on, policy), policy
+                ),
                 subsidy_amount_in_range(programme, amount),
             ]
         )
@@ -691,13 +696,16 @@ class Grant(Aggregate):
                 notice = {**notice, "objections": 0}
             raise_first(
                 [
-                    selection_complete(
-                        self.grant_id,
-                        self.review is not None,
-                        bool(review.get("recommended")),
-                        notice.get("end"),
-                        int(notice.get("objections", 0)),
-                        on,
+                    self.own_clause(
+                        selection_complete(
+                            self.grant_id,
+                            self.review is not None,
+                            bool(review.get("recommended")),
+                            notice.get("end"),
+                            int(notice.get("objections", 0)),
+                            on,
+                            policy,
+                        ),
                         policy,
                     )
                 ]
@@ -897,7 +905,7 @@ class Grant(Aggregate):
                 f"{step} of grant {self.grant_id} dated {on.isoformat()} is before its application "
                 f"of {self.applied_on.isoformat()}"
             )
-            raise Breach("selection order", policy.clause("approval_first"), msg).error()
+            raise Breach("selection order", self.selection_clause(policy), msg).error()
 
     def recommend(
         self,
@@ -913,7 +921,9 @@ class Grant(Aggregate):
         wanted = {"recommender": recommender, "round": round_, "rank": rank}
         if self.recommendation == wanted:
             return False
-        raise_first([in_selection(self.grant_id, self.status, "a recommendation", policy)])
+        raise_first(
+            [self.own_clause(in_selection(self.grant_id, self.status, "a recommendation", policy), policy)]
+        )
         self._not_before_application("the recommendation", on, policy)
         return self._event(
             self.Recommended, on, actor, role, recommender=recommender, round=round_, rank=rank
@@ -925,6 +935,13 @@ class Grant(Aggregate):
             self.level, "municipal_approval"
         )
         return policy.clause(key)
+
+    def own_clause(self, breach: Breach | None, policy: Policy) -> Breach | None:
+        """A selection breach citing the district's order (003 第七条) cites, for another
+        programme, that programme's own selection clause."""
+        if breach is None or self.level == "district" or breach.clause.key not in DISTRICT_SELECTION:
+            return breach
+        return Breach(breach.rule, self.selection_clause(policy), breach.message)
 
     def current_notice(self) -> dict[str, Any] | None:
         """The public notice of the latest expert review (None: it has none yet)."""
@@ -948,7 +965,10 @@ class Grant(Aggregate):
         ):
             return False
         raise_first(
-            [in_selection(self.grant_id, self.status, "an expert review", policy), panel_size(panel, policy)]
+            [
+                self.own_clause(in_selection(self.grant_id, self.status, "an expert review", policy), policy),
+                panel_size(panel, policy),
+            ]
         )
         self._not_before_application("the expert review", on, policy)
         clause = self.selection_clause(policy)
@@ -1000,10 +1020,12 @@ class Grant(Aggregate):
         current = self.current_notice()
         if current == {"start": start, "end": end, "objections": objections}:
             return False
-        raise_first([in_selection(self.grant_id, self.status, "a public notice", policy)])
+        raise_first(
+            [self.own_clause(in_selection(self.grant_id, self.status, "a public notice", policy), policy)]
+        )
         if self.review is None:
             msg = f"grant {self.grant_id} has no expert review yet; the notice publishes the review's result"
-            raise Breach("selection order", policy.clause("expert_review"), msg).error()
+            raise Breach("selection order", self.selection_clause(policy), msg).error()
         if current is not None:
             span = f"{current['start'].isoformat()} to {current['end'].isoformat()}"
             if current["objections"] and self.objections_resolved is None:
@@ -1042,7 +1064,9 @@ class Grant(Aggregate):
                 f"{self.objections_resolved}"
             )
             raise ConflictError(msg)
-        raise_first([in_selection(self.grant_id, self.status, "settling objections", policy)])
+        raise_first(
+            [self.own_clause(in_selection(self.grant_id, self.status, "settling objections", policy), policy)]
+        )
         clause = policy.clause("objections")
         if current is None or not current["objections"]:
             got = "has no public notice of its latest review" if current is None else "drew no objection"
@@ -1061,7 +1085,9 @@ class Grant(Aggregate):
     def reject(self, *, reason: str, document: str, on: date, actor: str, role: str, policy: Policy) -> bool:
         if self.status == "rejected":
             return False
-        raise_first([in_selection(self.grant_id, self.status, "a rejection", policy)])
+        raise_first(
+            [self.own_clause(in_selection(self.grant_id, self.status, "a rejection", policy), policy)]
+        )
         self._not_before_application("the rejection", on, policy)
         return self._event(self.Rejected, on, actor, role, reason=reason, document=document)
 

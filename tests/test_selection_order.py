@@ -221,6 +221,10 @@ def test_approving_bodies_are_judged_on_every_approval_per_programme(ledger: Led
     ledger.ok(*_approve("G1", "20万", *DISTRICT_BODIES), role=A)
 
     _apply(ledger, "G2", "U2", "training_institute", "150万", "焊工", "电工")
+    # an institute's selection is its own (000 第十一条), never the district's 003 第七条
+    early = refused(ledger, *_approve("G2", "150万", "--body", "RS-CQ", "--end", "2025-12-31"), role=A,
+                    clause="000 第十一条")  # fmt: skip
+    assert "no expert review" in early and "003" not in early
     _review(ledger, "G2")
     ledger.ok("grant", "notice", "G2", "--from", "2024-03-11", "--to", "2024-03-15", role=A)
     message = refused(ledger, *_approve("G2", "150万", *DISTRICT_BODIES, "--end", "2025-12-31"), role=A,
