@@ -214,6 +214,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "export": ("export",),
     "keys": ("keys",),
     "people": ("people",),
+    "body": ("bodies",),
     "migrate": ("people",),
     "audit": ("audit",),
     "demo": ("demo",),

@@ -38,6 +38,7 @@ from ledger.actions import (
     Review,
     Spend,
 )
+from ledger.body_actions import AddBody
 from ledger.errors import LedgerError
 from ledger.money import parse_amount
 from ledger.seal import Signer
@@ -101,7 +102,15 @@ def _notice(grant: str, start: date, end: date) -> Notice:
 def scenario() -> list[Step | Section]:
     """The demo's acts in the order they are recorded."""
     return [
-        Section("1. 承建单位 host units"),
+        Section("1. 推荐和审批部门 recommending and approving bodies, and 承建单位 host units"),
+        *[
+            Step(
+                f"body {code} {name}",
+                (ADMIN, "admin"),
+                AddBody(code=code, body_name=name, kind=kind, duty=duty, on=date(2024, 1, 2)),
+            )
+            for code, name, kind, duty in DEMO_BODIES
+        ],
         Step(
             "渝中区职业教育中心",
             OFFICER,
@@ -163,6 +172,18 @@ def scenario() -> list[Step | Section]:
             _notice(G1, date(2024, 3, 25), date(2024, 3, 29)),
         ),
         Step(
+            "the notice recorded again to change it (nothing erased — 002 五(二))",
+            APPROVER,
+            Notice(
+                grant_id=G1,
+                start=date(2024, 3, 25),
+                end=date(2024, 4, 1),
+                where="政府网站",
+                on=date(2024, 4, 1),
+            ),
+            refused=True,
+        ),
+        Step(
             "approve",
             APPROVER,
             Approve(
@@ -170,8 +191,8 @@ def scenario() -> list[Step | Section]:
                 amount=_y("200,000.00"),
                 document="渝中人社〔2024〕18号",
                 bodies=(
-                    "区人力社保局",
-                    "区财政局",
+                    "RS-YZ",
+                    "CZ-YZ",
                 ),
                 on=date(2024, 4, 1),
             ),
@@ -219,7 +240,7 @@ def scenario() -> list[Step | Section]:
                 grant_id=G2,
                 amount=_y("¥1500000"),
                 document="渝人社〔2024〕96号",
-                bodies=("市人力社保局",),
+                bodies=("RS-CQ",),
                 build_end=date(2026, 12, 31),
                 on=date(2024, 5, 20),
             ),
@@ -511,6 +532,12 @@ def scenario() -> list[Step | Section]:
 
 
 ADMIN = "管理员-张伟"
+# (code, name, kind, duty): who approves the district base (003 第七条) and the institute (000 第十一条)
+DEMO_BODIES = (
+    ("RS-YZ", "渝中区人力社保局", "district_bureau", "hr"),
+    ("CZ-YZ", "渝中区财政局", "district_bureau", "finance"),
+    ("RS-CQ", "重庆市人力资源和社会保障局", "municipal_bureau", "hr"),
+)
 # each person's key file in the demo's key directory
 KEY_FILES = {
     ADMIN: "admin.key",

@@ -24,6 +24,7 @@ from ledger.actions import (
     Recommend,
     RegisterBudget,
     Reject,
+    ResolveObjections,
     Review,
 )
 from ledger.errors import BadInputError
@@ -143,8 +144,8 @@ def apply_command(
     "--body",
     "bodies",
     multiple=True,
-    help="an approving body (repeat), e.g. --body 区人力社保局 --body 区财政局; "
-    "default: the bodies the programme requires",
+    help="the code of a registered approving body (repeat; `body list`): every body the programme "
+    "requires, e.g. --body RS-YZ --body CZ-YZ for a district base (区人力社保局、区财政局)",
 )
 @click.option("--start", type=DATE, help="build period start (default: the approval date)")
 @click.option("--end", type=DATE, help="build period end (default: start + the programme's years)")
@@ -163,7 +164,7 @@ def approve_command(
     \b
     Example:
       grant-ledger --role approver grant approve G-YZ-2024-01 --amount 20万 \\
-          --document 渝中人社〔2024〕12号 --date 2024-04-01
+          --document 渝中人社〔2024〕12号 --body RS-YZ --body CZ-YZ --date 2024-04-01
     """
     record(
         action(
@@ -236,19 +237,26 @@ def _money(value: str, option: str) -> Decimal:
 
 @grant_group.command("recommend")
 @click.argument("grant_id")
-@click.option("--by", "recommender", required=True, help="recommender: district bureau or sector authority")
-@click.option("--round", "round_", required=True, help="recommendation round, e.g. 2024")
+@click.option(
+    "--by",
+    "recommender",
+    required=True,
+    help="the recommending body's code (`body list`): a district HR bureau or a sector authority",
+)
+@click.option(
+    "--round", "round_", required=True, help="the round's year, e.g. 2024 (2024年 is the same round)"
+)
 @click.option("--rank", type=int, help="rank among the recommender's municipal recommendations (1 or 2)")
 @click.option("--date", "on", type=DATE, help="business date (default today)")
 def recommend_command(
     grant_id: str, recommender: str, round_: str, rank: int | None, on: datetime | None
 ) -> None:
-    """Record a recommendation (002 五(一): per recommender and round at most 1 national base and
-    2 ranked municipal bases).
+    """Record a recommendation (002 五(一): per recommending body and round at most 1 national
+    base and 2 ranked municipal bases). Municipal and national bases are approved only on one.
 
     \b
     Example:
-      grant-ledger --role approver grant recommend G1 --by 渝中区人力社保局 --round 2024 --rank 1
+      grant-ledger --role approver grant recommend G1 --by RS-YZ --round 2024 --rank 1
     """
     record(
         action(Recommend, grant_id=grant_id, recommender=recommender, round_=round_, rank=rank, on=_day(on))
@@ -265,13 +273,23 @@ def recommend_command(
     help="the panel's recommendation",
 )
 @click.option("--opinion", default="", help="the panel's opinion, in brief")
+@click.option(
+    "--rereview-reason",
+    default="",
+    help="why a new review replaces the grant's earlier one (needed for every review after the first)",
+)
 @click.option("--date", "on", type=DATE, help="business date (default today)")
-def review_command(grant_id: str, panel: int, recommendation: str, opinion: str, on: datetime | None) -> None:
-    """Record the expert review (专家评审) of an application.
+def review_command(
+    grant_id: str, panel: int, recommendation: str, opinion: str, rereview_reason: str, on: datetime | None
+) -> None:
+    """Record the expert review (专家评审) of an application. A review is never overwritten: a
+    later one needs --rereview-reason, the latest decides, and the earlier stays in the history.
 
     \b
-    Example:
+    Examples:
       grant-ledger --role approver grant review G1 --panel 5 --recommendation recommend
+      grant-ledger --role approver grant review G1 --panel 7 --recommendation recommend \\
+          --rereview-reason 申诉后复评
     """
     record(
         action(
@@ -280,6 +298,7 @@ def review_command(grant_id: str, panel: int, recommendation: str, opinion: str,
             panel=panel,
             recommended=recommendation == "recommend",
             opinion=opinion,
+            rereview_reason=rereview_reason,
             on=_day(on),
         )
     )
@@ -312,6 +331,23 @@ def notice_command(
             on=on.date() if on else end.date(),
         )
     )
+
+
+@grant_group.command("resolve-objections")
+@click.argument("grant_id")
+@click.option(
+    "--document", required=True, help="the document that settles the objections, e.g. 渝人社函〔2024〕5号"
+)
+@click.option("--date", "on", type=DATE, help="business date (default today)")
+def resolve_objections_command(grant_id: str, document: str, on: datetime | None) -> None:
+    """Settle the objections a public notice drew (002 五(二): 对公示无异议的，发文组织实施); the
+    notice itself is never recorded again.
+
+    \b
+    Example:
+      grant-ledger --role approver grant resolve-objections G1 --document 渝人社函〔2024〕5号
+    """
+    record(action(ResolveObjections, grant_id=grant_id, document=document, on=_day(on)))
 
 
 @grant_group.command("reject")

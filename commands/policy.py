@@ -98,6 +98,11 @@ def show_command(on: object) -> None:
     sheaders = ["代码", "允许类别", "依据", "禁止依据"] if zh else ["code", "allowed", "clause", "banned by"]
     click.echo(table(sheaders, srows, numeric=set()))
     click.echo("")
+    click.echo("审批部门 (approving bodies, `body add … --kind --duty`)" if zh else "Approving bodies")
+    for p in policy.programmes.values():
+        bodies = "、".join(f"{b} ({r})" for b, r in zip(p.approving_bodies, p.approvers, strict=False))
+        click.echo(f"  {p.code}: {bodies} — {p.approval_clause.cite}")
+    click.echo("")
     click.echo("条款 (clauses)" if zh else "Clauses")
     for clause in policy.clauses.values():
         doc = policy.documents[clause.doc]

@@ -35,6 +35,7 @@ from pydantic import (
     ValidationError,
 )
 
+from ledger.bodies import RECOMMENDERS, registered
 from ledger.errors import BadInputError, ConflictError
 from ledger.grant import BUDGET_SOURCES, Grant
 from ledger.money import ZERO, parse_amount
@@ -42,6 +43,7 @@ from ledger.policy import Policy
 from ledger.rules import (
     CHECKS_APPLICATION,
     SOURCES,
+    Breach,
     duties_separate,
     no_money_programme,
     not_dated_ahead,
@@ -182,7 +184,11 @@ class Books(Protocol):
 
     def find_round(self, recommender: str, round_: str) -> RecommendationRound | None: ...
 
-    def add(self, aggregate: Grant | Unit | RecommendationRound) -> None: ...
+    def find_bodies(self) -> Any:
+        """The registry of bodies (ledger.bodies.Bodies), None when no body is registered."""
+        ...
+
+    def add(self, aggregate: Any) -> None: ...
 
 
 class Action(BaseModel):
@@ -405,17 +411,36 @@ def approved_by(unit: Unit, books: Books, on: date) -> list[str]:
     return found
 
 
+def _round(value: Any) -> Any:
+    """A round is its year (002 announces the 2024 round): ``2024`` or ``2024年``, kept as ``2024``,
+    so one round is never counted as two."""
+    if isinstance(value, str):
+        text = value.strip(WHITE_SPACE).removesuffix("年")
+        if len(text) == 4 and text.isascii() and text.isdigit():
+            return text
+        raise ValueError(f"{value!r} is not a round; a round is its year, e.g. 2024")
+    return value
+
+
 class Recommend(GrantAction):
-    """Counted against the recommender's quota for the round (002 五(一))."""
+    """Counted against the recommending body's quota for the round (002 五(一)): the recommender
+    is a registered body's code, and the round its year."""
 
     name = "grant recommend"
     done_text = "recorded {recommender}'s recommendation of grant {grant_id} ({round_})"
     repeat_text = "the recommendation of grant {grant_id} is already recorded"
     recommender: Reference
-    round_: Reference
+    round_: Annotated[str, BeforeValidator(_round)]
     rank: int | None = Field(default=None, ge=1, le=100)
 
     def apply(self, grant: Grant, books: Books) -> bool:
+        body = registered(books, self.recommender, f"the recommendation of grant {self.grant_id}")
+        if body.role not in RECOMMENDERS:
+            msg = (
+                f"body {body.describe()} does not recommend: a recommendation is made by a district HR "
+                "bureau (district_bureau, hr) or a municipal sector authority (sector_authority)"
+            )
+            raise_first([Breach("recommender", books.policy.clause("recommendation_required"), msg)])
         if not grant.recommend(
             recommender=self.recommender, round_=self.round_, rank=self.rank, **self.who(books)
         ):
@@ -441,10 +466,15 @@ class Review(GrantAction):
     panel: int = Field(ge=0, le=1000)
     recommended: bool
     opinion: Text = ""
+    rereview_reason: Text = ""
 
     def apply(self, grant: Grant, books: Books) -> bool:
         return grant.record_review(
-            panel=self.panel, recommended=self.recommended, opinion=self.opinion, **self.who(books)
+            panel=self.panel,
+            recommended=self.recommended,
+            opinion=self.opinion,
+            rereview_reason=self.rereview_reason,
+            **self.who(books),
         )
 
 
@@ -463,8 +493,35 @@ class Notice(GrantAction):
         )
 
 
+class ResolveObjections(GrantAction):
+    """The objections a public notice drew, settled by a document (002 五(二): 对公示无异议的，
+    发文组织实施)."""
+
+    name = "grant resolve-objections"
+    done_text = "recorded that {document} settles the objections to grant {grant_id}'s public notice"
+    repeat_text = "the objections to grant {grant_id}'s public notice are already settled by {document}"
+    document: Reference
+
+    def apply(self, grant: Grant, books: Books) -> bool:
+        return grant.resolve_objections(document=self.document, **self.who(books))
+
+
+def approving_bodies(codes: tuple[str, ...], programme: Any, books: Books, grant_id: str) -> list[str]:
+    """What each registered body of ``codes`` is to the programme: one of its approving bodies
+    (its name in the policy), or else the body's own description, which the grant refuses."""
+    labels = []
+    for code in codes:
+        body = registered(books, code, f"the approval of grant {grant_id}")
+        if body.role in programme.approvers:
+            labels.append(programme.approving_bodies[programme.approvers.index(body.role)])
+        else:
+            labels.append(f"{body.describe()}")
+    return labels
+
+
 class Approve(GrantAction):
-    """No bodies given: the bodies the programme requires."""
+    """``bodies``: the registered codes of the bodies that approve it, each judged against the
+    programme's approving bodies (003 第七条, 000 第十一条, 002 六)."""
 
     name = "grant approve"
     done_text = "approved grant {grant_id}"
@@ -483,11 +540,12 @@ class Approve(GrantAction):
         amount = ZERO if self.amount is None else self.amount
         if grant.status == "approved" and (grant.approved, grant.document) == (amount, self.document):
             return False
-        bodies = list(self.bodies) or list(programme.approving_bodies)
+        labels = approving_bodies(tuple(dict.fromkeys(self.bodies)), programme, books, self.grant_id)
         grant.approve(
             amount=amount,
             document=self.document,
-            bodies=bodies,
+            bodies=list(dict.fromkeys(self.bodies)),
+            approvers=labels,
             build_start=self.build_start,
             build_end=self.build_end,
             **self.who(books),

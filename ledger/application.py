@@ -444,7 +444,12 @@ class _Loaded:
     def people(self) -> Any:
         return self._get(REGISTRY_ID)
 
-    def add(self, aggregate: Grant | Unit | RecommendationRound) -> None:
+    def find_bodies(self) -> Any:
+        from ledger.bodies import BODIES_ID
+
+        return self._get(BODIES_ID)
+
+    def add(self, aggregate: Any) -> None:
         self.aggregates[aggregate.id] = aggregate
 
     def loaded_grant(self, grant_id: str | None) -> Grant | None:

@@ -35,6 +35,7 @@ from ledger.rules import (
     build_period_of_programme,
     final_evaluation_passed,
     in_selection,
+    institute_overseen,
     least_balance,
     no_money_programme,
     no_open_rectification,
@@ -48,6 +49,9 @@ from ledger.rules import (
     selection_complete,
     subsidy_amount_in_range,
 )
+
+# the clauses of the district's selection order (003 第七条), which other programmes do not cite
+DISTRICT_SELECTION = frozenset({"approval_first", "expert_review"})
 
 __all__ = ["BUDGET_SOURCES", "BUDGET_TO_FUND", "Grant", "budget_source", "fingerprint", "grant_uuid"]
 
@@ -354,9 +358,14 @@ class Grant(Aggregate):
         panel: int
         recommended: bool
         opinion: str
+        # why an earlier review is replaced (empty on a first review, and in events stored before it)
+        rereview_reason: str = ""
 
         def apply(self, grant: Grant) -> None:
             grant.review = {"panel": self.panel, "recommended": self.recommended}
+            grant.reviews += 1
+            grant.review_on = self.occurred_on
+            grant.review_reason = self.rereview_reason
 
     class NoticeRecorded(Event):
         TOPIC = "grant-ledger:Grant.NoticeRecorded"
@@ -367,6 +376,16 @@ class Grant(Aggregate):
 
         def apply(self, grant: Grant) -> None:
             grant.notice = {"start": self.start, "end": self.end, "objections": self.objections}
+            grant.notice_review = grant.reviews
+            grant.objections_resolved = None
+
+    class ObjectionsResolved(Event):
+        TOPIC = "grant-ledger:Grant.ObjectionsResolved"
+        document: str
+        objections: int
+
+        def apply(self, grant: Grant) -> None:
+            grant.objections_resolved = self.document
 
     class Rejected(Event):
         TOPIC = "grant-ledger:Grant.Rejected"
@@ -514,6 +533,12 @@ class Grant(Aggregate):
     dates: dict[str, list[str]] | None = None
     # the figures declared at application (None: none, or a snapshot taken before they were kept)
     declared: dict[str, int] | None = None
+    # the selection's order (a snapshot of an earlier version has none: these class defaults)
+    reviews: int = 0
+    review_on: date | None = None
+    review_reason: str = ""
+    notice_review: int = 0
+    objections_resolved: str | None = None
 
     def __init__(self) -> None:
         self.approved = ZERO
@@ -533,6 +558,13 @@ class Grant(Aggregate):
         self.recommendation: dict[str, Any] | None = None
         self.review: dict[str, Any] | None = None
         self.notice: dict[str, Any] | None = None
+        # reviews recorded, the latest one's date and reason; the review a notice follows (by
+        # count); the document that settled the notice's objections
+        self.reviews = 0
+        self.review_on: date | None = None
+        self.review_reason = ""
+        self.notice_review = 0
+        self.objections_resolved: str | None = None
         self.budget: dict[str, Decimal] = {}
         self.line_spent: dict[str, Decimal] = {}
         self.outputs: dict[str, list[int]] = {}  # by str(year): JSON snapshots keep str keys
@@ -710,8 +742,11 @@ class Grant(Aggregate):
         role: str,
         policy: Policy,
         imported: bool = False,
+        approvers: list[str] | None = None,
     ) -> None:
-        """``imported``: a grant approved elsewhere (bulk import) skips only the selection steps."""
+        """``imported``: a grant approved elsewhere (bulk import) skips only the selection steps.
+        ``approvers``: which of the programme's approving bodies the registered ``bodies`` are (None:
+        ``bodies`` are those names themselves, as an import gives them)."""
         programme = policy.programme(self.programme)
         if self.status != "applied":
             msg = f"grant {self.grant_id} is {self.status}; only an application can be approved"
@@ -731,34 +766,61 @@ class Grant(Aggregate):
         raise_first(
             [
                 build_period_of_programme(self.grant_id, programme, start, build_end, policy),
-                approval_after_application(self.grant_id, self.applied_on, on, policy),
+                self.own_clause(
+                    approval_after_application(self.grant_id, self.applied_on, on, policy), policy
+                ),
                 no_money_programme(self.grant_id, programme, amount),
                 subsidy_amount_in_range(programme, amount),
             ]
         )
-        missing = [b for b in programme.approving_bodies if b not in bodies]
-        if missing:
-            msg = (
-                f"approval of grant {self.grant_id} needs the approving bodies "
-                f"{'、'.join(programme.approving_bodies)}; missing {'、'.join(missing)}"
-            )
-            raise Breach("approving bodies", programme.approval_clause, msg).error()
         if not imported:
+            if programme.level in ("municipal", "national") and self.recommendation is None:
+                msg = (
+                    f"a {programme.code} ({programme.zh}) is approved only on a recommendation by a "
+                    f"district HR bureau or a municipal sector authority; grant {self.grant_id} has none "
+                    "(grant recommend)"
+                )
+                raise Breach("recommendation first", policy.clause("recommendation_required"), msg).error()
             review = self.review or {}
-            notice = self.notice or {}
+            notice = self.current_notice() or {}
+            if self.objections_resolved is not None:
+                notice = {**notice, "objections": 0}
             raise_first(
                 [
-                    selection_complete(
-                        self.grant_id,
-                        self.review is not None,
-                        bool(review.get("recommended")),
-                        notice.get("end"),
-                        int(notice.get("objections", 0)),
-                        on,
+                    self.own_clause(
+                        selection_complete(
+                            self.grant_id,
+                            self.review is not None,
+                            bool(review.get("recommended")),
+                            notice.get("end"),
+                            int(notice.get("objections", 0)),
+                            on,
+                            policy,
+                        ),
                         policy,
                     )
                 ]
             )
+        given = bodies if approvers is None else approvers
+        strangers = [b for b in given if b not in programme.approving_bodies]
+        if strangers and approvers is not None:
+            wanted = "、".join(
+                f"{name} ({role})"
+                for name, role in zip(programme.approving_bodies, programme.approvers, strict=False)
+            )
+            msg = (
+                f"body {strangers[0]} is not an approving body of a {programme.code} ({programme.zh}); "
+                f"its approving bodies are {wanted}"
+            )
+            raise Breach("approving bodies", programme.approval_clause, msg).error()
+        missing = [b for b in programme.approving_bodies if b not in given]
+        if missing:
+            msg = (
+                f"approval of grant {self.grant_id} ({programme.code}) needs the approving bodies "
+                f"{'、'.join(programme.approving_bodies)}; missing {'、'.join(missing)} "
+                f"(given: {'、'.join(bodies) or 'none'})"
+            )
+            raise Breach("approving bodies", programme.approval_clause, msg).error()
         self.trigger_event(
             self.Approved,
             amount=amount,
@@ -989,7 +1051,7 @@ class Grant(Aggregate):
                 f"{step} of grant {self.grant_id} dated {on.isoformat()} is before its application "
                 f"of {self.applied_on.isoformat()}"
             )
-            raise Breach("selection order", policy.clause("approval_first"), msg).error()
+            raise Breach("selection order", self.selection_clause(policy), msg).error()
 
     def recommend(
         self,
@@ -1005,23 +1067,88 @@ class Grant(Aggregate):
         wanted = {"recommender": recommender, "round": round_, "rank": rank}
         if self.recommendation == wanted:
             return False
-        raise_first([in_selection(self.grant_id, self.status, "a recommendation", policy)])
+        raise_first(
+            [self.own_clause(in_selection(self.grant_id, self.status, "a recommendation", policy), policy)]
+        )
         self._not_before_application("the recommendation", on, policy)
         return self._event(
             self.Recommended, on, actor, role, recommender=recommender, round=round_, rank=rank
         )
 
+    def selection_clause(self, policy: Policy) -> Any:
+        """The clause that orders this programme's selection: review, notice, then approval."""
+        key = {"district": "review_order", "institute": "institute_approval"}.get(
+            self.level, "municipal_approval"
+        )
+        return policy.clause(key)
+
+    def own_clause(self, breach: Breach | None, policy: Policy) -> Breach | None:
+        """A selection breach citing the district's order (003 第七条) cites, for another
+        programme, that programme's own selection clause."""
+        if breach is None or self.level == "district" or breach.clause.key not in DISTRICT_SELECTION:
+            return breach
+        return Breach(breach.rule, self.selection_clause(policy), breach.message)
+
+    def current_notice(self) -> dict[str, Any] | None:
+        """The public notice of the latest expert review (None: it has none yet)."""
+        return self.notice if self.notice is not None and self.notice_review == self.reviews else None
+
     def record_review(
-        self, *, panel: int, recommended: bool, opinion: str, on: date, actor: str, role: str, policy: Policy
+        self,
+        *,
+        panel: int,
+        recommended: bool,
+        opinion: str,
+        on: date,
+        actor: str,
+        role: str,
+        policy: Policy,
+        rereview_reason: str = "",
     ) -> bool:
-        if self.review == {"panel": panel, "recommended": recommended}:
+        if (
+            self.review == {"panel": panel, "recommended": recommended}
+            and self.review_reason == rereview_reason
+        ):
             return False
         raise_first(
-            [in_selection(self.grant_id, self.status, "an expert review", policy), panel_size(panel, policy)]
+            [
+                self.own_clause(in_selection(self.grant_id, self.status, "an expert review", policy), policy),
+                panel_size(panel, policy),
+            ]
         )
         self._not_before_application("the expert review", on, policy)
+        clause = self.selection_clause(policy)
+        if self.review is not None and self.review_on is not None:
+            said = "recommend" if self.review.get("recommended") else "reject"
+            if not rereview_reason:
+                msg = (
+                    f"grant {self.grant_id} already has an expert review ({said}, panel of "
+                    f"{self.review['panel']}, dated {self.review_on.isoformat()}); a review is never "
+                    "overwritten: a new review replaces it only with --rereview-reason, and the earlier "
+                    "one stays in the history"
+                )
+                raise Breach("selection order", clause, msg).error()
+            if on < self.review_on:
+                msg = (
+                    f"the re-review of grant {self.grant_id} dated {on.isoformat()} is before the review "
+                    f"it replaces, dated {self.review_on.isoformat()}"
+                )
+                raise Breach("selection order", clause, msg).error()
+        elif rereview_reason:
+            msg = (
+                f"grant {self.grant_id} has no expert review to re-review; record its first review "
+                "without --rereview-reason"
+            )
+            raise BadInputError(msg)
         return self._event(
-            self.ReviewRecorded, on, actor, role, panel=panel, recommended=recommended, opinion=opinion
+            self.ReviewRecorded,
+            on,
+            actor,
+            role,
+            panel=panel,
+            recommended=recommended,
+            opinion=opinion,
+            rereview_reason=rereview_reason,
         )
 
     def record_notice(
@@ -1036,22 +1163,77 @@ class Grant(Aggregate):
         role: str,
         policy: Policy,
     ) -> bool:
-        if self.notice == {"start": start, "end": end, "objections": objections}:
+        current = self.current_notice()
+        if current == {"start": start, "end": end, "objections": objections}:
             return False
-        raise_first([in_selection(self.grant_id, self.status, "a public notice", policy)])
+        raise_first(
+            [self.own_clause(in_selection(self.grant_id, self.status, "a public notice", policy), policy)]
+        )
         if self.review is None:
             msg = f"grant {self.grant_id} has no expert review yet; the notice publishes the review's result"
-            raise Breach("selection order", policy.clause("expert_review"), msg).error()
+            raise Breach("selection order", self.selection_clause(policy), msg).error()
+        if current is not None:
+            span = f"{current['start'].isoformat()} to {current['end'].isoformat()}"
+            if current["objections"] and self.objections_resolved is None:
+                msg = (
+                    f"the public notice of grant {self.grant_id} ({span}) drew {current['objections']} "
+                    "objection(s); it is not recorded again to change them: they are settled by "
+                    f"`grant-ledger grant resolve-objections {self.grant_id} --document DOC`"
+                )
+                raise Breach("objections settled", policy.clause("objections"), msg).error()
+            msg = (
+                f"grant {self.grant_id} already has the public notice ({span}, {current['objections']} "
+                "objection(s)) of its latest expert review; a notice is never overwritten: a new notice "
+                "follows only a new review (grant review --rereview-reason)"
+            )
+            raise Breach("selection order", self.selection_clause(policy), msg).error()
+        if self.review_on is not None and start < self.review_on:
+            msg = (
+                f"the public notice of grant {self.grant_id} starts {start.isoformat()}, before its expert "
+                f"review dated {self.review_on.isoformat()}; the notice publishes the review's result"
+            )
+            raise Breach("selection order", self.selection_clause(policy), msg).error()
         raise_first([notice_long_enough(start, end, policy)])
         self._not_before_application("the public notice", start, policy)
         return self._event(
             self.NoticeRecorded, on, actor, role, start=start, end=end, objections=objections, where=where
         )
 
+    def resolve_objections(self, *, document: str, on: date, actor: str, role: str, policy: Policy) -> bool:
+        """Settle the objections the latest notice drew, by the document that settled them."""
+        current = self.current_notice()
+        if self.objections_resolved is not None and current is not None:
+            if self.objections_resolved == document:
+                return False
+            msg = (
+                f"the objections to the public notice of grant {self.grant_id} are already settled by "
+                f"{self.objections_resolved}"
+            )
+            raise ConflictError(msg)
+        raise_first(
+            [self.own_clause(in_selection(self.grant_id, self.status, "settling objections", policy), policy)]
+        )
+        clause = policy.clause("objections")
+        if current is None or not current["objections"]:
+            got = "has no public notice of its latest review" if current is None else "drew no objection"
+            msg = f"grant {self.grant_id} {got}; there are no objections to settle"
+            raise Breach("objections settled", clause, msg).error()
+        if on < current["start"]:
+            msg = (
+                f"objections to grant {self.grant_id}'s public notice are settled on {on.isoformat()}, "
+                f"before the notice began on {current['start'].isoformat()}"
+            )
+            raise Breach("objections settled", clause, msg).error()
+        return self._event(
+            self.ObjectionsResolved, on, actor, role, document=document, objections=current["objections"]
+        )
+
     def reject(self, *, reason: str, document: str, on: date, actor: str, role: str, policy: Policy) -> bool:
         if self.status == "rejected":
             return False
-        raise_first([in_selection(self.grant_id, self.status, "a rejection", policy)])
+        raise_first(
+            [self.own_clause(in_selection(self.grant_id, self.status, "a rejection", policy), policy)]
+        )
         self._not_before_application("the rejection", on, policy)
         return self._event(self.Rejected, on, actor, role, reason=reason, document=document)
 
@@ -1299,6 +1481,7 @@ class Grant(Aggregate):
         self._open("grant close", on, role, policy)
         raise_first(
             [
+                institute_overseen(self.grant_id, self.level, [e["kind"] for e in self.evaluations], policy),
                 final_evaluation_passed(self.grant_id, self.final_result(), policy),
                 no_open_rectification(
                     self.grant_id, [r for r, v in self.rectifications.items() if v["done"] is None], policy

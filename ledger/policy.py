@@ -137,6 +137,8 @@ class Programme:
         return self.subsidy_max is None or self.subsidy_max > 0
 
     document: str | None = None  # the document that sets the programme up
+    # what each of ``approving_bodies`` is as a registered body: ``kind:duty`` (ledger.bodies)
+    approvers: tuple[str, ...] = ()
 
     def label(self, lang: str = "zh") -> str:
         return self.zh if lang == "zh" else self.en
@@ -288,6 +290,7 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
             hosts=tuple(hosts.get(code, {}).get("kinds", ())),
             hosts_clause=clauses[hosts[code]["clause"]] if code in hosts else None,
             document=p.get("document"),
+            approvers=tuple(p.get("approvers", ())),
         )
     calendar = {}
     for key, table in data.get("calendar", {}).items():

@@ -93,9 +93,10 @@ APPROVER_ACTIONS = frozenset(
         "rectify order",
         "recover order",
         "grant close",
+        "grant resolve-objections",
     }
 )
-ADMIN_ACTIONS = frozenset({"people add", "people rotate", "people revoke", "policy install"})
+ADMIN_ACTIONS = frozenset({"people add", "people rotate", "people revoke", "policy install", "body add"})
 ROLES = ("officer", "approver", "auditor", "admin")
 
 
@@ -181,7 +182,14 @@ def signer_holds_role(
 
 # Separation of duties (四眼原则): who recorded one step may not record the step that checks it.
 CHECKS_APPLICATION = frozenset(
-    {"grant review", "grant notice", "grant approve", "grant reject", "grant recommend"}
+    {
+        "grant review",
+        "grant notice",
+        "grant approve",
+        "grant reject",
+        "grant recommend",
+        "grant resolve-objections",
+    }
 )
 
 
@@ -724,6 +732,28 @@ def final_evaluation_passed(grant_id: str, result: str | None, policy: Policy) -
         rule="closure: final evaluation",
         clause=policy.clause("closure"),
         message=f"grant {grant_id} closes only after a passed final evaluation; {got}",
+    )
+
+
+INSTITUTE_OVERSIGHT = {
+    "third_party_audit": "third-party audit (三方审计)",
+    "final": "final evaluation (绩效评价)",
+}
+
+
+def institute_overseen(grant_id: str, level: str, kinds: Iterable[str], policy: Policy) -> Breach | None:
+    """An institute closes only with a third-party audit and a final evaluation recorded (000 第十五条:
+    通过三方审计、外部评估等方式，加强项目运行情况的绩效评价)."""
+    if level != "institute":
+        return None
+    missing = [label for kind, label in INSTITUTE_OVERSIGHT.items() if kind not in set(kinds)]
+    if not missing:
+        return None
+    return Breach(
+        rule="institute oversight",
+        clause=policy.clause("institute_closure"),
+        message=f"institute grant {grant_id} has no {' and no '.join(missing)} recorded "
+        "(grant-ledger evaluate --kind third_party_audit|final)",
     )
 
 

@@ -20,17 +20,24 @@ from sqlalchemy.engine import Engine
 
 from ledger.conditions import application_breaches, output_breaches
 from ledger.money import from_fen
+from ledger.policy import Policy
 from ledger.rules import (
     SOURCES,
     Breach,
     disposed_after_build_period,
     execution_on_track,
+    institute_overseen,
     matching_at_least_ratio,
     rectification_on_time,
 )
 from projections.judge import policy_on
 from projections.measures import available_in
-from projections.schema import compliance_events, compliance_facts, compliance_grants, history_acts
+from projections.schema import (
+    compliance_events,
+    compliance_facts,
+    compliance_grants,
+    history_acts,
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,20 @@ class _Books:
 
 STATUS_AFTER = {"approve": "approved", "reject": "rejected", "close": "closed"}
 _READ = (*STATUS_AFTER, "output", "output_correct", "rectify_order", "rectify_complete")
+
+
+def oversight_due(conn: Any, g: Any, level: str, today: date, policy: Policy) -> Breach | None:
+    """An institute whose build period has ended without a third-party audit or a final
+    evaluation recorded (000 第十五条); a grant closed had both."""
+    if level != "institute" or g.status != "approved" or g.build_end is None or today <= g.build_end:
+        return None
+    kept = conn.execute(
+        select(compliance_facts.c.facts).where(compliance_facts.c.grant_id == g.grant_id)
+    ).scalar()
+    evaluated = None if kept is None else json.loads(kept).get("evaluated")
+    if evaluated is None:  # kept by an earlier version, which did not keep evaluations: not known
+        return None
+    return institute_overseen(g.grant_id, level, evaluated, policy)
 
 
 def findings(engine: Engine, today: date, base_ids: Sequence[str] = ()) -> list[Finding]:
@@ -142,6 +163,7 @@ def findings(engine: Engine, today: date, base_ids: Sequence[str] = ()) -> list[
             for ref, (deadline, completed_on) in ordered:
                 breach = rectification_on_time(g.grant_id, ref, deadline, completed_on, today, supervision)
                 result.append(_finding(g, breach, deadline))
+            result.append(_finding(g, oversight_due(conn, g, programme.level, today, policy), g.build_end))
             if books.status == "approved":
                 spent = from_fen(t.get("subsidy_spent", 0) + t.get("matching_spent", 0))
                 breach = execution_on_track(

@@ -99,6 +99,7 @@ def new_facts() -> dict[str, Any]:
         "last_day": {"subsidy": "", "matching": ""},
         "recovery_ordered": 0,
         "recovered": 0,
+        "evaluated": [],
     }
 
 
@@ -267,6 +268,9 @@ class JudgedGrant:
                 facts["budget"] = {k: fen(v) for k, v in data["lines"].items()}
             elif kind == "BudgetAdjusted":
                 facts["budget"].update({k: fen(v) for k, v in data["lines"].items()})
+            elif kind == "EvaluationRecorded" and "evaluated" in facts:  # the kinds a grant has had
+                if data["kind"] not in facts["evaluated"]:
+                    facts["evaluated"].append(data["kind"])
 
 
 def recorded_day(data: dict[str, Any], on: date) -> date | None:

@@ -118,11 +118,13 @@ class Ledger:
         self.root: str | None = None
         self.registered: set[str] = set()
         self.demo_output = ""
+        self.bodies_registered = False
         if self.create:
             result = self("init")
             assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
             for role in ("officer", "approver", "auditor"):  # before any count of events is taken
                 self.key(role)
+            register_bodies(self)
 
     def _learn_root(self, output: str) -> None:
         import re
@@ -274,7 +276,10 @@ def demo_sqlite_ledger(sqlite_url: str) -> Ledger:
 
 
 def approved_district_grant(ledger: Ledger, grant: str = "G1", base: str = "B0001", unit: str = "U1") -> None:
-    """A registered unit, its district base applied for (2024-03-01) and approved (2024-04-01)."""
+    """A registered unit, its district base applied for (2024-03-01) and approved (2024-04-01) by
+    the registered district bodies (registered first on a ledger made by its own `init`)."""
+    if not ledger.bodies_registered:
+        register_bodies(ledger)
     ledger.ok("unit", "register", unit, "--name", f"单位{unit}", "--date", "2024-02-01")
     ledger.ok(
         "grant",
@@ -302,10 +307,32 @@ def approved_district_grant(ledger: Ledger, grant: str = "G1", base: str = "B000
         "200000",
         "--document",
         "渝中人社〔2024〕1号",
+        *DISTRICT_BODIES,
         "--date",
         "2024-04-01",
         role="approver",
     )
+
+
+# the bodies that approve a district base (003 第七条) and a municipal base or institute, by code
+DISTRICT_BODIES = ("--body", "RS-YZ", "--body", "CZ-YZ")
+CITY_BODIES = ("--body", "RS-CQ", "--body", "CZ-CQ")
+BODIES = (
+    ("RS-YZ", "渝中区人力社保局", "district_bureau", "hr"),
+    ("CZ-YZ", "渝中区财政局", "district_bureau", "finance"),
+    ("RS-CQ", "重庆市人力资源和社会保障局", "municipal_bureau", "hr"),
+    ("CZ-CQ", "重庆市财政局", "municipal_bureau", "finance"),
+    ("JW-CQ", "重庆市教委", "sector_authority", "sector"),
+)
+
+
+def register_bodies(ledger: Ledger) -> None:
+    """The recommending and approving bodies the tests name, registered by the administrator
+    (once: a repeat writes nothing)."""
+    for code, name, kind, duty in BODIES:
+        ledger.ok("body", "add", code, "--name", name, "--kind", kind, "--duty", duty,
+                  "--date", "2024-01-02", role="admin")  # fmt: skip
+    ledger.bodies_registered = True
 
 
 def selected(ledger: Ledger, grant: str = "G1") -> None:

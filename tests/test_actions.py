@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 
-from tests.conftest import Ledger, approved_district_grant, selected
+from tests.conftest import DISTRICT_BODIES, Ledger, approved_district_grant, selected
 from tests.importdata import HEADER
 
 LONG_ID = "G" * 100
@@ -124,6 +124,7 @@ def _recovered_and_disposed(ledger: Ledger) -> None:
               "--date", "2024-03-01")  # fmt: skip
     selected(ledger)
     ledger.ok("grant", "approve", "G1", "--amount", "200000", "--document", "渝中人社〔2024〕1号",
+        *DISTRICT_BODIES,
               "--date", "2024-04-01", role="approver")  # fmt: skip
     ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
     ledger.ok("match", "commit", "G1", "--amount", "5万", "--funder", "单位U1", "--voucher", "MC1",
@@ -334,6 +335,7 @@ def approved_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
               "--date", "2024-03-01")  # fmt: skip
     selected(ledger)
     ledger.ok("grant", "approve", "G1", "--amount", "200000", "--document", "渝中人社〔2024〕1号",
+        *DISTRICT_BODIES,
               "--date", "2024-04-01", role="approver")  # fmt: skip
     return path
 

@@ -20,7 +20,7 @@ from audit.verifier.canonical import record_from_stored, record_leaf_hash
 from audit.verifier.checkpoint import Checkpoint
 from audit.verifier.layout import RECORD_COLUMNS
 from audit.verifier.merkle import CompactRange, root_from_leaf_hashes, verify_inclusion
-from tests.conftest import Ledger, approved_district_grant
+from tests.conftest import DISTRICT_BODIES, Ledger, approved_district_grant
 
 
 def _money(ledger: Ledger) -> None:
@@ -501,7 +501,8 @@ WRITES = [
     ["unit", "register", "U9", "--name", "单位", "--date", "2024-02-01"],
     ["grant", "apply", "G9", "--unit", "U1", "--base", "B9", "--programme", "district_base",
      "--project", "电工", "--amount", "20万", "--date", "2024-03-01"],
-    ["grant", "approve", "G1", "--amount", "200000", "--document", "X", "--date", "2024-04-01"],
+    ["grant", "approve", "G1", "--amount", "200000", "--document", "X",
+        *DISTRICT_BODIES, "--date", "2024-04-01"],
     ["disburse", "G1", "--amount", "1万", "--voucher", "A1", "--date", "2024-04-10"],
     ["match", "commit", "G1", "--amount", "1万", "--funder", "单位", "--voucher", "A2",
      "--date", "2024-04-10"],

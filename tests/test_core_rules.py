@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Ledger, approved_district_grant, selected
+from tests.conftest import DISTRICT_BODIES, Ledger, approved_district_grant, selected
 
 
 def refused(ledger: Ledger, *args: str, code: int = 3, clause: str = "", role: str = "officer") -> str:
@@ -286,6 +286,7 @@ def test_spending_outside_build_period(ledger: Ledger, day: str) -> None:
         "20万",
         "--document",
         "D",
+        *DISTRICT_BODIES,
         "--date",
         "2024-04-01",
         "--start",
@@ -460,6 +461,7 @@ def test_district_subsidy_is_exactly_20_wan(ledger: Ledger) -> None:
         "25万",
         "--document",
         "D",
+        *DISTRICT_BODIES,
         "--date",
         "2024-04-01",
         role="approver",
@@ -497,6 +499,7 @@ def test_institute_subsidy_range(ledger: Ledger) -> None:
         "250万",
         "--document",
         "D",
+        *DISTRICT_BODIES,
         "--date",
         "2024-04-01",
         "--end",
@@ -535,6 +538,7 @@ def test_roles(ledger: Ledger) -> None:
         "20万",
         "--document",
         "D",
+        *DISTRICT_BODIES,
         "--date",
         "2024-04-01",
         role="officer",
@@ -548,6 +552,7 @@ def test_roles(ledger: Ledger) -> None:
         "20万",
         "--document",
         "D",
+        *DISTRICT_BODIES,
         "--date",
         "2024-04-01",
         role="approver",

@@ -11,7 +11,7 @@ from typing import Any
 
 from ledger.application import GrantLedger
 from ledger.grant import Grant
-from tests.conftest import Ledger, approved_district_grant
+from tests.conftest import DISTRICT_BODIES, Ledger, approved_district_grant
 from tests.signing import save_sealed
 from tests.test_core_rules import refused
 
@@ -206,7 +206,18 @@ def test_no_act_of_any_kind_is_dated_after_today(sqlite_ledger: Ledger, tmp_path
         ["grant", "review", "G1", "--panel", "5", "--recommendation", "recommend", "--date", tomorrow],
         ["grant", "notice", "G1", "--from", "2024-03-11", "--to", "2024-03-15", "--date", tomorrow],
         ["grant", "reject", "G1", "--reason", "名额已满", "--document", "文-1", "--date", tomorrow],
-        ["grant", "approve", "G1", "--amount", "20万", "--document", "批-1", "--date", tomorrow],
+        [
+            "grant",
+            "approve",
+            "G1",
+            "--amount",
+            "20万",
+            "--document",
+            "批-1",
+            *DISTRICT_BODIES,
+            "--date",
+            tomorrow,
+        ],
     ]
     before = ledger.event_count()
     for args in officer:

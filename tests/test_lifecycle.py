@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from tests.conftest import Ledger, approved_district_grant, selected
+from tests.conftest import DISTRICT_BODIES, Ledger, approved_district_grant, selected
 from tests.signing import save_sealed
 from tests.test_core_rules import refused
 
@@ -23,9 +23,25 @@ def apply(
     ledger.ok(*args, "--amount", amount, "--date", "2024-03-01")
 
 
-def approve(ledger: Ledger, grant: str = "G1", amount: str = "20万", day: str = "2024-04-01") -> None:
+def approve(
+    ledger: Ledger,
+    grant: str = "G1",
+    amount: str = "20万",
+    day: str = "2024-04-01",
+    bodies: tuple[str, ...] = DISTRICT_BODIES,
+) -> None:
     ledger.ok(
-        "grant", "approve", grant, "--amount", amount, "--document", "D1", "--date", day, role="approver"
+        "grant",
+        "approve",
+        grant,
+        "--amount",
+        amount,
+        "--document",
+        "D1",
+        *bodies,
+        "--date",
+        day,
+        role="approver",
     )
 
 
@@ -47,7 +63,18 @@ def test_selection_steps_in_order(ledger: Ledger) -> None:
         clause="003 第六条",
     )
     apply(ledger, "G1", "U1", "B1", "district_base", "电工", "焊工")
-    approve_args = ["grant", "approve", "G1", "--amount", "20万", "--document", "D", "--date", "2024-04-01"]
+    approve_args = [
+        "grant",
+        "approve",
+        "G1",
+        "--amount",
+        "20万",
+        "--document",
+        "D",
+        *DISTRICT_BODIES,
+        "--date",
+        "2024-04-01",
+    ]
     message = refused(ledger, *approve_args, role="approver", clause="003 第七条(二)")
     assert "grant review" in message
     refused(ledger, "grant", "notice", "G1", "--from", "2024-03-11", "--to", "2024-03-15", role="approver")
@@ -102,6 +129,7 @@ def test_selection_steps_in_order(ledger: Ledger) -> None:
         "20万",
         "--document",
         "D",
+        *DISTRICT_BODIES,
         "--date",
         "2024-03-19",
         role="approver",
@@ -149,6 +177,7 @@ def test_objection_or_unfavourable_review_blocks_approval(ledger: Ledger) -> Non
         "20万",
         "--document",
         "D",
+        *DISTRICT_BODIES,
         "--date",
         "2024-04-01",
         role="approver",
@@ -193,6 +222,7 @@ def test_reject_releases_the_base(ledger: Ledger) -> None:
         "20万",
         "--document",
         "D",
+        *DISTRICT_BODIES,
         "--date",
         "2024-04-01",
         role="approver",
@@ -222,7 +252,7 @@ def test_recommendation_quota(ledger: Ledger) -> None:
         ledger.ok("unit", "register", f"U{n}", "--name", f"单位{n}", "--date", "2024-02-01")
     for n in (1, 2, 3):
         apply(ledger, f"M{n}", f"U{n}", f"BM{n}", "municipal_base_funded", "a", "b", amount="50万")
-    rec = ["--by", "渝中区人力社保局", "--round", "2024", "--date", "2024-07-20"]
+    rec = ["--by", "RS-YZ", "--round", "2024", "--date", "2024-07-20"]
     refused(ledger, "grant", "recommend", "M1", *rec, role="approver", clause="002 五(一)")  # no rank
     ledger.ok("grant", "recommend", "M1", *rec, "--rank", "1", role="approver")
     refused(ledger, "grant", "recommend", "M2", *rec, "--rank", "1", role="approver", clause="002 五(一)")
@@ -232,9 +262,7 @@ def test_recommendation_quota(ledger: Ledger) -> None:
     )
     assert "at most 2" in message
     # another recommender, or another round, has its own quota
-    ledger.ok(
-        "grant", "recommend", "M3", "--by", "市交通局", "--round", "2024", "--rank", "1", role="approver"
-    )
+    ledger.ok("grant", "recommend", "M3", "--by", "JW-CQ", "--round", "2024", "--rank", "1", role="approver")
     apply(ledger, "N1", "U4", "BN1", "national_base", "a", "b", "c", "d", "e", amount="100万")
     ledger.ok("grant", "recommend", "N1", *rec, role="approver")
 
@@ -748,6 +776,8 @@ def test_institute_with_three_projects(ledger: Ledger) -> None:
         "150万",
         "--document",
         "渝人社〔2024〕96号",
+        "--body",
+        "RS-CQ",
         "--end",
         "2026-12-31",
         "--date",

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 
 from commands.cli import cli
 from ledger.seal import Signer
-from tests.conftest import Ledger, approved_district_grant, selected
+from tests.conftest import DISTRICT_BODIES, Ledger, approved_district_grant, selected
 
 SPEND = ["spend", "G1", "--category", "equipment", "--source", "subsidy"]
 
@@ -85,7 +85,18 @@ def test_an_officers_key_cannot_review_approve_or_sign_a_checkpoint(ledger: Ledg
     before = ledger.event_count()
     for args in (
         ["grant", "review", "G1", "--panel", "5", "--recommendation", "recommend", "--date", "2024-03-08"],
-        ["grant", "approve", "G1", "--amount", "200000", "--document", "D1", "--date", "2024-04-01"],
+        [
+            "grant",
+            "approve",
+            "G1",
+            "--amount",
+            "200000",
+            "--document",
+            "D1",
+            *DISTRICT_BODIES,
+            "--date",
+            "2024-04-01",
+        ],
         ["audit", "checkpoint"],
     ):
         result = run(ledger, officer, *args)
@@ -243,7 +254,18 @@ def test_who_recorded_an_application_may_not_review_notice_or_approve_it(ledger:
     for args in (
         ["grant", "review", "G1", "--panel", "5", "--recommendation", "recommend", "--date", "2024-03-08"],
         ["grant", "notice", "G1", "--from", "2024-03-11", "--to", "2024-03-15"],
-        ["grant", "approve", "G1", "--amount", "200000", "--document", "D1", "--date", "2024-04-01"],
+        [
+            "grant",
+            "approve",
+            "G1",
+            "--amount",
+            "200000",
+            "--document",
+            "D1",
+            *DISTRICT_BODIES,
+            "--date",
+            "2024-04-01",
+        ],
     ):
         result = run(ledger, li_approver, *args)
         assert result.exit_code == 3, (args, result.stderr)
@@ -258,6 +280,7 @@ def test_who_recorded_an_application_may_not_review_notice_or_approve_it(ledger:
         "200000",
         "--document",
         "D1",
+        *DISTRICT_BODIES,
         "--date",
         "2024-04-01",
         role="approver",

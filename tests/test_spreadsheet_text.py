@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import Ledger
+from tests.conftest import DISTRICT_BODIES, Ledger
 from tests.test_actions import _stored
 
 PAYLOADS = [
@@ -54,7 +54,7 @@ def _record(ledger: Ledger) -> None:
     ledger.ok("grant", "review", "G1", "--panel", "5", "--recommendation", "recommend",
               "--date", "2024-03-08", role="approver")  # fmt: skip
     ledger.ok("grant", "notice", "G1", "--from", "2024-03-11", "--to", "2024-03-15", role="approver")
-    ledger.ok("grant", "approve", "G1", "--amount", "200000", "--document", "=渝人社1",
+    ledger.ok("grant", "approve", "G1", "--amount", "200000", "--document", "=渝人社1", *DISTRICT_BODIES,
               "--date", "2024-04-01", role="approver")  # fmt: skip
     ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
     for n, text in enumerate(PAYLOADS):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import Ledger, approved_district_grant
+from tests.conftest import DISTRICT_BODIES, Ledger, approved_district_grant
 from tests.importdata import HEADER
 from tests.test_actions import _csv_line, _stored
 
@@ -161,6 +161,7 @@ def _hostile_books(ledger: Ledger) -> None:
                   "--date", "2024-03-08", role="approver")  # fmt: skip
         ledger.ok("grant", "notice", grant, "--from", "2024-03-11", "--to", "2024-03-15", role="approver")
         ledger.ok("grant", "approve", grant, "--amount", "200000", "--document", f"=渝人社{grant}",
+            *DISTRICT_BODIES,
                   "--date", "2024-04-01", role="approver")  # fmt: skip
     ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "-T1", "--date", "2024-04-10")
     ledger.ok("spend", "G1", "--amount", "1000.01", "--category", "equipment",
@@ -276,7 +277,8 @@ ACTS = [
     ("approver", ["grant", "recommend", "G1", "--by", "区人社局", "--round", "2024", *D]),
     ("approver", ["grant", "review", "G1", "--panel", "5", "--recommendation", "recommend", *D]),
     ("approver", ["grant", "notice", "G1", "--from", "2024-03-11", "--to", "2024-03-15", *D]),
-    ("approver", ["grant", "approve", "G1", "--amount", "200000", "--document", "渝人社-9", *D]),
+    ("approver", ["grant", "approve", "G1", "--amount", "200000", "--document", "渝人社-9",
+        *DISTRICT_BODIES, *D]),
     ("approver", ["grant", "reject", "G1", "--reason", "评审未通过", *D]),
     ("approver", ["grant", "adjust", "G1", "--line", "training_system:地方财政:12万",
                   "--approval", "批-8", *D]),
@@ -471,6 +473,7 @@ def test_an_approve_row_for_a_grant_applied_here_needs_its_selection_as_grant_ap
                          "--objections", objections, role="approver")  # fmt: skip
     before = _stored(sqlite_ledger.url)
     typed = sqlite_ledger("grant", "approve", "G1", "--amount", "200000", "--document", "渝人社〔2024〕1号",
+        *DISTRICT_BODIES,
                           "--date", "2024-04-01", role="approver")  # fmt: skip
     assert typed.exit_code == 3 and "selection first" in typed.stderr, typed.stderr
     row = ["2024-04-01", "U1", "B0001", "G1", "district_base", "approve", "200000", "", "", "",
@@ -498,6 +501,7 @@ def test_an_approve_row_for_a_grant_rejected_or_approved_on_other_terms_is_refus
         approved_district_grant(sqlite_ledger)
     before = _stored(sqlite_ledger.url)
     typed = sqlite_ledger("grant", "approve", "G1", "--amount", "150000", "--document", "渝人社〔2024〕9号",
+        *DISTRICT_BODIES,
                           "--date", "2024-04-02", role="approver")  # fmt: skip
     assert typed.exit_code == 3, typed.stderr
     assert f"grant G1 is {state}; only an application can be approved" in typed.stderr

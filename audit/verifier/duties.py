@@ -40,15 +40,17 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
             "rectify order",
             "recover order",
             "grant close",
+            "grant resolve-objections",
         }
     ),
-    "admin": frozenset({"people add", "people rotate", "people revoke", "policy install"}),
+    "admin": frozenset({"people add", "people rotate", "people revoke", "policy install", "body add"}),
 }
 
 _G = "grant-ledger:Grant."
 POLICY_INSTALLED = "grant-ledger:PolicyFile.Installed"  # ledger.policy_book.INSTALLED
 _U = "grant-ledger:Unit."
 _R = "grant-ledger:RecommendationRound."
+_B = "grant-ledger:Bodies."
 
 # The actions that record each kind of event. ``grant approve`` also brings in a grant approved
 # elsewhere (an import): its unit, base and application come with its approval, in one seal.
@@ -84,6 +86,9 @@ TOPIC_ACTIONS: dict[str, tuple[str, ...]] = {
     _G + "FundsRecovered": ("recover receive",),
     _G + "BalanceDisposed": ("dispose",),
     _G + "Closed": ("grant close",),
+    _G + "ObjectionsResolved": ("grant resolve-objections",),
+    _B + "Opened": ("body add",),
+    _B + "Added": ("body add",),
     FOUNDED: ("init",),
     REGISTERED: ("people add",),
     ROTATED: ("people rotate",),
@@ -94,15 +99,15 @@ TOPIC_ACTIONS: dict[str, tuple[str, ...]] = {
 APPLIED = _G + "Applied"
 APPROVED = _G + "Approved"
 # the steps that check an application: not by whoever recorded it
-CHECKS_APPLICATION = frozenset(
-    _G + kind for kind in ("ReviewRecorded", "NoticeRecorded", "Approved", "Rejected", "Recommended")
-)
+_CHECKING = ("ReviewRecorded", "NoticeRecorded", "Approved", "Rejected", "Recommended", "ObjectionsResolved")
+CHECKS_APPLICATION = frozenset(_G + kind for kind in _CHECKING)
 _STEP = {
     "ReviewRecorded": "review",
     "NoticeRecorded": "notice",
     "Approved": "approval",
     "Rejected": "rejection",
     "Recommended": "recommendation",
+    "ObjectionsResolved": "settling of objections",
 }
 RECTIFY_ORDER, RECTIFY_DONE = _G + "RectificationOrdered", _G + "RectificationCompleted"
 RECOVER_ORDER, RECOVER_DONE = _G + "RecoveryOrdered", _G + "FundsRecovered"

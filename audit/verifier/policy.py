@@ -27,7 +27,7 @@ from audit.verifier.report import Report
 
 POLICY_DIR = "policy"
 KNOWN = {
-    "7506519fce8ca9fd50d15ba951a46a85061641ebb13a7f3dbccbbbd379a52076": "v1-2023.toml",
+    "7c1ad927495f78000d4b51c9373e29960edc1189056268a4ced924eb1d532d08": "v1-2023.toml",
 }
 
 

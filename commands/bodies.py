@@ -1,0 +1,96 @@
+"""``body add|list``: the registry of recommending and approving bodies (an administrator's)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from commands.context import action, record, settings, today
+
+KINDS = click.Choice(["district_bureau", "sector_authority", "municipal_bureau"])
+
+
+@click.group("body")
+def body_group() -> None:
+    """Recommending and approving bodies: each registered once, under one code.
+
+    \b
+    Examples:
+      grant-ledger --key admin.key body add RS-YZ --name 渝中区人力社保局 --kind district_bureau --duty hr
+      grant-ledger --key admin.key body add CZ-YZ --name 渝中区财政局 --kind district_bureau --duty finance
+      grant-ledger body list
+    """
+
+
+@body_group.command("add")
+@click.argument("code")
+@click.option("--name", "body_name", required=True, help="the body's name, e.g. 渝中区人力社保局")
+@click.option(
+    "--kind", required=True, type=KINDS, help="district_bureau, sector_authority or municipal_bureau"
+)
+@click.option(
+    "--duty",
+    type=click.Choice(["hr", "finance", "sector"]),
+    default=None,
+    help="hr (人力社保) or finance (财政) for a bureau; a sector authority's is sector",
+)
+@click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), help="business date (default today)")
+def add_command(code: str, body_name: str, kind: str, duty: str | None, on: datetime | None) -> None:
+    """Register a body under CODE (an administrator's act): recommendations and approvals name it.
+
+    \b
+    Example:
+      grant-ledger --key admin.key body add RS-YZ --name 渝中区人力社保局 --kind district_bureau --duty hr
+    """
+    from ledger.body_actions import AddBody
+
+    if duty is None and kind != "sector_authority":
+        raise click.UsageError(f"a {kind} needs --duty hr (人力社保) or --duty finance (财政)")
+    record(
+        action(
+            AddBody,
+            code=code,
+            body_name=body_name,
+            kind=kind,
+            duty=duty or "",
+            on=on.date() if on else today(),
+        )
+    )
+
+
+@body_group.command("list")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True
+)
+def list_command(fmt: str) -> None:
+    """Every registered body: code, name, kind, duty, since when.
+
+    \b
+    Example:
+      grant-ledger body list --format json
+    """
+    from eventsourcing.application import AggregateNotFoundError
+
+    from commands.output import table, to_csv, to_json
+    from ledger.bodies import BODIES_ID
+
+    try:
+        bodies = settings().ledger().load(BODIES_ID)
+        known = sorted(bodies.known.values(), key=lambda b: b["code"])
+    except AggregateNotFoundError:
+        known = []
+    headers = ["code", "name", "kind", "duty", "on"]
+    rows = [[b[h] for h in headers] for b in known]
+    if fmt == "json":
+        click.echo(to_json([dict(zip(headers, row, strict=True)) for row in rows]))
+    elif fmt == "csv":
+        click.echo(to_csv(headers, rows), nl=False)
+    elif not rows:
+        click.echo("no body is registered; an administrator adds one with `grant-ledger body add`")
+    else:
+        click.echo(table(headers, rows))
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(body_group)

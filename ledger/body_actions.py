@@ -1,0 +1,59 @@
+"""``body add``: an administrator registers a recommending or approving body (ledger.bodies)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ledger.actions import Action, Identifier, RequiredText
+from ledger.bodies import BODY_KINDS, DUTIES, Bodies
+from ledger.errors import BadInputError
+from ledger.policy import Policy
+
+
+class AddBody(Action):
+    """``body add``: an administrator registers a recommending or approving body."""
+
+    name: ClassVar[str] = "body add"
+    code: Identifier
+    body_name: RequiredText
+    kind: str
+    duty: str = ""
+
+    def check(self, policy: Policy) -> None:
+        if self.kind not in BODY_KINDS:
+            raise BadInputError(f"--kind {self.kind!r} is unknown; use one of {', '.join(BODY_KINDS)}")
+        if self.duty not in DUTIES and not (self.kind == "sector_authority" and self.duty == ""):
+            msg = (
+                f"--duty {self.duty!r} is unknown; use hr (人力社保) or finance (财政) for a bureau, "
+                "sector for a sector authority"
+            )
+            raise BadInputError(msg)
+        if self.kind == "sector_authority" and self.duty not in ("", "sector"):
+            raise BadInputError("a sector authority's duty is sector (行业主管)")
+        if self.kind != "sector_authority" and self.duty == "sector":
+            raise BadInputError(f"a {self.kind} has the duty hr (人力社保) or finance (财政), not sector")
+
+    @property
+    def body_duty(self) -> str:
+        return "sector" if self.kind == "sector_authority" else self.duty
+
+    def decide(self, books: Any) -> bool:
+        bodies = books.find_bodies()
+        if bodies is None:
+            bodies = Bodies.open(on=self.on, actor=books.actor, role=books.role)
+            books.add(bodies)
+        return bodies.add(
+            code=self.code,
+            name=self.body_name,
+            kind=self.kind,
+            duty=self.body_duty,
+            on=self.on,
+            actor=books.actor,
+            role=books.role,
+        )
+
+    def done(self, books: Any) -> str:
+        return f"registered body {self.code} {self.body_name} ({self.kind}, {self.body_duty})"
+
+    def repeat(self) -> str:
+        return f"body {self.code} is already registered"
