@@ -31,7 +31,8 @@ from typing import Any
 import click
 
 from commands.context import settings
-from commands.output import to_csv, to_xlsx, write_text
+from commands.output import to_csv, to_xlsx, write_csv, write_text
+from commands.reading import bom_wanted, codes_wanted, file_options
 from ledger.errors import BadInputError
 
 PAGE = 5000
@@ -253,6 +254,7 @@ def journal(app: Any, style: str) -> Iterator[str]:
     help="csv/xlsx: write the rows into DIR as numbered files, one per run of one role's acts "
     "(an import is one person's act), and print the imports to run in order",
 )
+@file_options
 def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None:
     """Export the books: csv/xlsx in the import format (import it into an empty ledger to get the
     same balances), or beancount/hledger double-entry journals (accounts per base and fund source).
@@ -269,31 +271,43 @@ def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None
       grant-ledger export --format beancount -o books.beancount && bean-check books.beancount
       grant-ledger export --format hledger -o books.journal
     """
-    from ledger.importing import HEADER
-
     app = settings().ledger()
+    header = _header()
     if runs_dir is not None:
         if fmt not in ("csv", "xlsx"):
             raise BadInputError(f"--runs writes the import format (csv or xlsx), not {fmt}")
         if output is not None:
             raise BadInputError("give either --output FILE or --runs DIR, not both")
-        _write_runs(runs_dir, fmt, HEADER, list(import_rows(app)))
+        _write_runs(runs_dir, fmt, header, list(import_rows(app)))
         return
     if fmt == "xlsx":
         if output is None:
             raise BadInputError("an xlsx export needs --output FILE.xlsx")
-        to_xlsx(output, [("import", HEADER, list(import_rows(app)))])
+        to_xlsx(output, [("import", header, list(import_rows(app)))])
         click.echo(f"exported to {output}")
         return
     if fmt == "csv":
-        text = to_csv(HEADER, import_rows(app))
+        text = to_csv(header, import_rows(app))
     else:
         text = "\n".join(journal(app, fmt)) + "\n"
     if output is None:
         click.echo(text, nl=False)
+        return
+    if fmt == "csv":
+        write_csv(output, text, bom_wanted())
     else:
         write_text(output, text)
-        click.echo(f"exported to {output}")
+    click.echo(f"exported to {output}")
+
+
+def _header() -> tuple[str, ...]:
+    """The import format's header: its column names, or (--lang zh, unless --codes) their Chinese
+    names, which the import reads as well."""
+    from ledger.import_format import HEADER, LABELS_ZH
+
+    if codes_wanted() or settings().lang != "zh":
+        return HEADER
+    return tuple(LABELS_ZH[column][0] for column in HEADER)
 
 
 def _write_runs(folder: Path, fmt: str, header: tuple[str, ...], rows: list[list[Any]]) -> None:
@@ -314,7 +328,7 @@ def _write_runs(folder: Path, fmt: str, header: tuple[str, ...], rows: list[list
         if fmt == "xlsx":
             to_xlsx(path, [("import", header, run)])
         else:
-            write_text(path, to_csv(header, run))
+            write_csv(path, to_csv(header, run), bom_wanted())
         names.append((role, path))
     click.echo(f"exported {len(rows)} rows in {len(runs)} runs to {folder}; import them in this order:")
     for role, path in names:

@@ -158,6 +158,12 @@ def write_text(path: Path, text: str) -> None:
         f.write(text.encode("utf-8"))
 
 
+def write_csv(path: Path, text: str, bom: bool = True) -> None:
+    """A csv file: UTF-8, with the byte-order mark by which Excel on zh-CN Windows tells UTF-8 from
+    its own code page (without it, Chinese text opens as mojibake), unless ``bom`` is False."""
+    write_text(path, "\ufeff" + text if bom else text)
+
+
 def to_xlsx(path: Any, sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]]) -> None:
     """A real workbook: one sheet per table, header row frozen, amounts as numbers in yuan format.
 
