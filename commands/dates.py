@@ -10,8 +10,9 @@ import click
 
 
 class BusinessDateType(click.ParamType):
-    """A business date as the actions take it (strptime alone also takes 2024-5-1T, and
-    click.DateTime only one form). The value is a datetime, as click.DateTime gives."""
+    """A business date as the actions take it, whatever option it is given to (click.DateTime
+    reads one strptime form, each option its own). The value is a datetime, as click.DateTime
+    gives."""
 
     name = "YYYY-MM-DD"
 
