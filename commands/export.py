@@ -393,6 +393,11 @@ def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None
     """Export the books: csv/xlsx in the import format (import it into an empty ledger to get the
     same balances), or beancount/hledger double-entry journals (accounts per base and fund source).
 
+    csv/xlsx are headed by the column names in the --lang (日期,单位编号,… under zh, which import
+    reads as well; --codes: date,unit_id,…); a csv file starts with the BOM Excel needs (--no-bom:
+    plain UTF-8). The journals are in date order; beancount carries the budget plans as Fava
+    budgets, grants as tags and vouchers as links.
+
     An import is one person's act, every row within the importer's role: approvals and recovery
     orders are an approver's, the money an officer's. With --runs the csv/xlsx rows are written
     apart, one file per run of one role's rows, numbered in the order they must be imported.
@@ -400,6 +405,7 @@ def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None
     \b
     Examples:
       grant-ledger export --format csv -o books.csv
+      grant-ledger export --format csv --codes --no-bom -o machine.csv
       grant-ledger export --format csv --runs books/      # books/01-approver.csv, 02-officer.csv…
       grant-ledger export --format xlsx -o books.xlsx
       grant-ledger export --format beancount -o books.beancount && bean-check books.beancount

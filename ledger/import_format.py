@@ -69,8 +69,6 @@ HEADER = (
     "payee",
     "memo",
 )
-# a build period: start..end (or start~end, start至end), or its end alone; each a business date in
-# any of its forms (ledger.text.read_date); 2024-04-01/2026-03-31, as written before, too
 # The header's names in Chinese, as a finance office's own system or spreadsheet heads its columns
 # (the first of each is what `export --lang zh` writes); read as the columns they name.
 LABELS_ZH: dict[str, tuple[str, ...]] = {
@@ -89,7 +87,9 @@ LABELS_ZH: dict[str, tuple[str, ...]] = {
     "memo": ("备注", "摘要"),
 }
 ALIASES = {label: column for column, labels in LABELS_ZH.items() for label in labels}
-_PERIOD_SEPARATOR = re.compile(r"\.\.|~|～|至")
+# a build period: start..end (or start~end, start至end, start end), or its end alone; each a
+# business date in any of its forms (ledger.text.read_date); 2024-04-01/2026-03-31, as before, too
+_PERIOD_SEPARATOR = re.compile(r"\s*(?:\.\.|~|～|至)\s*|\s+")
 _ISO_SLASH_PERIOD = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})\s*/\s*([0-9]{4}-[0-9]{2}-[0-9]{2})")
 
 Row = Mapping[str, Any]
@@ -123,6 +123,7 @@ def as_cells(row: Row) -> Cells:
 def _period(memo: str) -> tuple[str | None, str | None]:
     if not memo:
         return None, None
+    memo = memo.strip(WHITE_SPACE)
     slashed = _ISO_SLASH_PERIOD.fullmatch(memo)
     parts = list(slashed.groups()) if slashed else _PERIOD_SEPARATOR.split(memo)
     if len(parts) == 1:

@@ -257,3 +257,25 @@ def test_the_books_exported_in_chinese_import_back_to_the_fen(
         other.ok("import", path, role=role)
     assert other.balances() == books.balances()
     assert other.ok("export", "--codes").stdout == books.ok("export", "--codes").stdout
+
+
+def test_a_csv_through_dev_stdout_or_a_pipe_has_no_bom_and_a_link_to_a_file_has_one(
+    demo_sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).with_name("grant-ledger")
+    done = subprocess.run(
+        [str(script), "--db", demo_sqlite_ledger.url, "--lang", "zh", "balance", "--format", "csv",
+         "--output", "/dev/stdout"],
+        capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.startswith(BALANCE_ZH.encode())
+    target = tmp_path / "target.csv"
+    target.write_text("old")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    demo_sqlite_ledger.ok("--lang", "zh", "export", "--format", "csv", "--output", str(link))
+    assert target.read_bytes().startswith(BOM + ",".join(ZH_HEADER).encode())

@@ -181,3 +181,44 @@ def test_export_runs_in_a_process_of_its_own(demo_sqlite_ledger: Ledger) -> None
         )
         assert done.returncode == 0, done.stderr
         assert "G-YZ-2024-01" in done.stdout
+
+
+def test_free_text_content_a_budget_adjusted_and_a_late_plan_still_pass_bean_check(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """Spending on a content written as free text (an import's 实训基地建设), on none, and a plan
+    adjusted after spending began: accounts bean-check accepts, budgets replaced on the
+    adjustment's date, and the books still balance to the fen."""
+    from beancount.core.data import Custom
+
+    approved_district_grant(sqlite_ledger)
+    sqlite_ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
+    for voucher, content in (("S2", "实训基地建设"), ("S3", ""), ("S1", "training_system")):
+        if voucher == "S1":  # once a plan exists, spending stays on its lines
+            sqlite_ledger.ok("grant", "budget", "G1", "--line", "training_system:地方财政:10万",
+                             "--line", "cooperation:地方财政:10万", "--date", "2024-04-12")  # fmt: skip
+        sqlite_ledger.ok("spend", "G1", "--amount", "1000", "--category", "equipment", "--source", "subsidy",
+                         "--content", content, "--voucher", voucher, "--date", "2024-05-10")  # fmt: skip
+    sqlite_ledger.ok("grant", "adjust", "G1", "--line", "cooperation:地方财政:8万", "--line",
+                     "patterns:地方财政:2万", "--approval", "渝人社〔2024〕9号", "--date", "2024-06-01",
+                     role="approver")  # fmt: skip
+    path, entries = _beancount(sqlite_ledger, tmp_path)
+    check = shutil.which("bean-check") or str(Path(sys.executable).with_name("bean-check"))
+    done = subprocess.run([check, str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    text = path.read_text(encoding="utf-8")
+    assert "Expenses:B0001:Unassigned:Subsidy:Equipment" in text
+    assert re.search(r"Expenses:B0001:X-[0-9a-f]{8}:Subsidy:Equipment", text)
+    plans = {
+        (c.date, c.values[0].value): Decimal(c.meta["plan"])
+        for c in entries
+        if isinstance(c, Custom) and c.type == "budget" and "plan" in c.meta
+    }
+    adjusted = {account: plan for (on, account), plan in plans.items() if on == date(2024, 6, 1)}
+    assert adjusted == {
+        "Expenses:B0001:TrainingSystem:Subsidy": Decimal("100000.00"),
+        "Expenses:B0001:Cooperation:Subsidy": Decimal("80000.00"),
+        "Expenses:B0001:Patterns:Subsidy": Decimal("20000.00"),
+    }
+    dates = _in_file_order(text)
+    assert dates == sorted(dates)
