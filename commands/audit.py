@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from commands.context import settings
+from commands.dates import DATE
 from ledger.errors import BadInputError, RuleViolationError, VerificationError
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def checkpoint_command() -> None:
 @click.option("--grant", "grant_id", help="only this grant's events in full (others: leaf hashes only)")
 @click.option(
     "--as-of",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=DATE,
     help="only events with a business date up to this day in full (others: leaf hashes only)",
 )
 def export_command(directory: Path, grant_id: str | None, as_of: datetime | None) -> None:

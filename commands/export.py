@@ -1,15 +1,24 @@
 """``export``: the books in the import format (csv, xlsx) or as double-entry journals
 (beancount, hledger) that Fava and hledger open.
 
-Exports read the event store in its global order (an export is a full copy, not a report).
-Journal accounts, per base and fund source::
+Exports read the event store in its global order (an export is a full copy, not a report); the
+journals are written in date order (the store's order within a date), as ``hledger check
+ordereddates`` wants. Journal accounts, per base and fund source::
 
     Assets:B0001:Subsidy / Assets:B0001:Matching        money held (received − spent)
     Income:B0001:Subsidy                                 subsidy disbursed to the base
     Equity:B0001:Matching                                matching funds received
-    Expenses:B0001:Equipment:Subsidy                     spending per category and source
+    Expenses:B0001:TrainingSystem:Subsidy:Equipment      spending per construction content, fund
+                                                         source (a budget line of 003 表4-2), category
     Equity:B0001:Returned:Subsidy                        subsidy recovered (returned on order)
     Equity:B0001:Disposed:Subsidy                        balance disposed of at closure
+
+In beancount, a budget plan is a Fava budget per line (``custom "budget"`` on
+``Expenses:B0001:TrainingSystem:Subsidy``, its amount spread over the build period per year, the
+plan's figure in ``plan``), Fava's language is Chinese, each transaction is tagged with its grant
+(``#G-YZ-2024-01``) and linked by its voucher (``^G-YZ-2024-01/…``: a spending and its reversal
+share it), and a receipt's payee is who paid it (the finance bureau among the approving bodies,
+the matching funders). hledger carries grant and voucher as tags (``; grant:…, voucher:…``).
 
 The csv/xlsx export carries every money act in the import format: approvals, disbursements,
 matching, spending, reversals, recovery orders and receipts, and disposals. Text is written as
@@ -23,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,20 +40,29 @@ from typing import Any
 import click
 
 from commands.context import settings
-from commands.output import to_csv, to_xlsx, write_text
+from commands.output import to_csv, to_xlsx, write_csv, write_text
+from commands.reading import bom_wanted, codes_wanted, file_options
 from ledger.errors import BadInputError
+from ledger.rules import BUDGET_TO_FUND
 
 PAGE = 5000
 
 
+# the stored events the import format is made of: the other aggregates' (people, seals…) are
+# not even mapped, whose classes a process that only exports has not imported
+_BOOKS_TOPICS = ("grant-ledger:Grant.", "grant-ledger:Unit.")
+
+
 def _events(app: Any) -> Iterator[Any]:
+    """The grants' and units' stored events, as domain events, in the store's order."""
     start = 1
     while True:
         notifications = app.recorder.select_notifications(start=start, limit=PAGE)
         if not notifications:
             return
         for n in notifications:
-            yield app.mapper.to_domain_event(n)
+            if n.topic.startswith(_BOOKS_TOPICS):
+                yield app.mapper.to_domain_event(n)
         start = notifications[-1].id + 1
 
 
@@ -149,17 +167,35 @@ def _records(app: Any) -> Iterator[Any]:
         start = notifications[-1].id + 1
 
 
-# measure -> the account on the other side of the money held (``{base}``, ``{src}``, ``{category}``)
+# measure -> the account on the other side of the money held (``{base}``, ``{src}``, ``{content}``,
+# ``{category}``): spending per construction content and fund source, the lines of a budget plan
+# (003 表4-2), then per category
 _OTHER = {
     ("received", "subsidy"): "Income:{base}:Subsidy",
     ("received", "matching"): "Equity:{base}:Matching",
     ("unreceived", "subsidy"): "Income:{base}:Subsidy",
     ("unreceived", "matching"): "Equity:{base}:Matching",
-    ("spent", ""): "Expenses:{base}:{category}:{src}",
-    ("reversed", ""): "Expenses:{base}:{category}:{src}",
+    ("spent", ""): "Expenses:{base}:{content}:{src}:{category}",
+    ("reversed", ""): "Expenses:{base}:{content}:{src}:{category}",
     ("recovered", ""): "Equity:{base}:Returned:{src}",
     ("disposed", ""): "Equity:{base}:Disposed:{src}",
 }
+_NO_CONTENT = "Unassigned"  # spending recorded without a construction content
+_CODE = re.compile(r"[a-z][a-z0-9_]*")  # a policy's code, such as training_system
+
+
+def content_account(content: str) -> str:
+    """The account component of a construction content (``training_system`` -> ``TrainingSystem``);
+    free text gets a digest of itself, as a base id does."""
+    if not content:
+        return _NO_CONTENT
+    return account_part(content) if _CODE.fullmatch(content) else base_account(content)
+
+
+def budget_account(base: str, content: str, source: str) -> str:
+    """The account a budget line (content × fund source) is set on: the parent of that line's
+    spending accounts."""
+    return f"Expenses:{base}:{content_account(content)}:{account_part(source)}"
 
 
 def _postings(base: str, e: Any) -> list[tuple[str, Decimal | None]]:
@@ -170,7 +206,9 @@ def _postings(base: str, e: Any) -> list[tuple[str, Decimal | None]]:
     if other is None:
         return []
     src = account_part(e.source)
-    account = other.format(base=base, src=src, category=account_part(e.category))
+    account = other.format(
+        base=base, src=src, content=content_account(e.content), category=account_part(e.category)
+    )
     held = f"Assets:{base}:{src}"
     if e.measure == "received":
         return [(held, e.amount), (account, -e.amount)]
@@ -178,10 +216,24 @@ def _postings(base: str, e: Any) -> list[tuple[str, Decimal | None]]:
     return [(account, -e.amount if grows else e.amount), (held, e.amount if grows else -e.amount)]
 
 
-def _title(e: Any, d: dict[str, Any]) -> tuple[str, str]:
-    """A transaction's narration and payee."""
+class _Grant:
+    """What the journal needs of a grant beyond its events: ids, and who pays it money."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.grant_id: str = data["grant_id"]
+        self.base_id: str = data["base_id"]
+        self.bodies: list[str] = []  # the approving bodies: the finance bureau pays the subsidy
+        self.funders: list[str] = []  # who committed matching funds
+        self.build: tuple[date, date] | None = None
+
+
+def _title(e: Any, d: dict[str, Any], g: _Grant) -> tuple[str, str]:
+    """A transaction's narration and payee: who pays in a receipt, who is paid in a spending."""
     if e.measure == "received":
-        return (f"补助拨付 tranche {d['tranche']}" if e.source == "subsidy" else "配套经费到位"), ""
+        if e.source == "subsidy":
+            finance = [b for b in g.bodies if "财政" in b] or g.bodies[-1:] or ["财政补助资金"]
+            return f"补助拨付 第{d['tranche']}批", finance[0]
+        return "配套经费到位", "、".join(dict.fromkeys(g.funders)) or "配套经费出资方"
     if e.measure == "spent":
         return f"{e.category} {e.content}".strip(), d["payee"]
     if e.measure == "reversed" or e.measure == "unreceived":
@@ -191,54 +243,137 @@ def _title(e: Any, d: dict[str, Any]) -> tuple[str, str]:
     return f"结余处置 {d['how']}", ""
 
 
+_NOT_IN_LINK = re.compile(r"[^A-Za-z0-9_./-]+")
+
+
+def _link_text(text: str) -> str:
+    """Text as a beancount tag or link, which take ASCII letters, digits and ``-_/.`` only: kept
+    as it is where it can be, else what can be kept and a digest of the whole (``记-0101`` ->
+    ``0101-3b2f…``), so two vouchers never share a link."""
+    kept = _NOT_IN_LINK.sub("", text).strip("-./")
+    if kept == text:
+        return text
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+    return f"{kept}-{digest}" if kept else digest
+
+
+def _amount(value: Any) -> Decimal:
+    return Decimal(value["_data_"] if isinstance(value, dict) else str(value))
+
+
+def _budget_entries(on: date, base: str, g: _Grant, lines: dict[str, Decimal]) -> list[str]:
+    """A budget plan (or the plan as adjusted) as Fava budgets: one ``custom "budget"`` per
+    content × fund source, the plan's amount spread over what is left of the build period as a
+    yearly amount (Fava budgets by period; the plan's own figure is kept in ``plan``)."""
+    start, end = g.build or (on, on + timedelta(days=364))
+    days = max((end - max(start, on)).days + 1, 1)
+    out = []
+    for account, plan in sorted(_per_account(base, lines).items()):
+        yearly = (plan * 365 / days).quantize(Decimal("0.01"))
+        out += [
+            f'{on.isoformat()} custom "budget" {account} "yearly" {yearly:.2f} CNY',
+            f"  grant: {_quote(g.grant_id)}",
+            f'  plan: "{plan:.2f}"',
+            f'  build_period: "{start.isoformat()}..{end.isoformat()}"',
+        ]
+    return out
+
+
+def _per_account(base: str, lines: dict[str, Decimal]) -> dict[str, Decimal]:
+    """A plan's lines (``content/budget source``) summed per budget account (content × fund
+    source: 行业企业 and 其他 are both matching funds)."""
+    per_account: dict[str, Decimal] = {}
+    for key, value in lines.items():
+        content, _, bsource = key.partition("/")
+        account = budget_account(base, content, BUDGET_TO_FUND.get(bsource, bsource))
+        per_account[account] = per_account.get(account, Decimal(0)) + value
+    return per_account
+
+
+def _budget_ends(base: str, g: _Grant, lines: dict[str, Decimal]) -> tuple[date, list[str]] | None:
+    """The plan's budgets set to zero the day after the build period (Fava keeps a budget until
+    another replaces it)."""
+    if g.build is None:
+        return None
+    after = g.build[1] + timedelta(days=1)
+    return after, [
+        f'{after.isoformat()} custom "budget" {account} "yearly" 0.00 CNY'
+        for account in sorted(_per_account(base, lines))
+    ]
+
+
 def journal(app: Any, style: str) -> Iterator[str]:
-    """Double-entry transactions: one per money event."""
+    """Double-entry transactions, one per money event, in date order (the store's order within a
+    date); for beancount, the budget plans as Fava budgets, and Fava's language set to Chinese."""
     from projections.measures import effect
     from projections.records import GRANT, day
 
-    applied = GRANT + "Applied"
-    grants: dict[str, Any] = {}
+    applied, approved = GRANT + "Applied", GRANT + "Approved"
+    planned = (GRANT + "BudgetRegistered", GRANT + "BudgetAdjusted")
+    grants: dict[str, _Grant] = {}
     bases: dict[str, str] = {}
     opened: set[str] = set()
-    txns: list[tuple[date, list[str], list[tuple[str, Decimal | None]]]] = []
+    budgeted: set[str] = set()  # the accounts a budget is set on
+    entries: list[tuple[date, list[str], list[tuple[str, Decimal | None]]]] = []
+    plans: dict[str, dict[str, Decimal]] = {}
     for r in _records(app):
         if r.topic == applied:
-            grants[r.aggregate_id] = r.data
+            grants[r.aggregate_id] = _Grant(r.data)
             continue
         g = grants.get(r.aggregate_id)
-        e = effect(r.topic, r.data) if g is not None else None
-        if g is None or e is None:
+        if g is None:
             continue
-        base = bases.get(g["base_id"])
+        base = bases.get(g.base_id)
         if base is None:
-            base = bases[g["base_id"]] = base_account(g["base_id"])
-        postings = _postings(base, e)
-        if not postings:
-            continue
-        title, payee = _title(e, r.data)
+            base = bases[g.base_id] = base_account(g.base_id)
         on = day(r.data["occurred_on"])
-        meta = [f"grant: {_quote(g['grant_id'])}", f"voucher: {_quote(e.voucher)}"]
+        if r.topic == approved:
+            g.bodies = list(r.data.get("bodies") or [])
+            g.build = (day(r.data["build_start"]), day(r.data["build_end"]))
+        elif r.topic == GRANT + "MatchingCommitted":
+            g.funders.append(r.data["funder"])
+        if r.topic in planned:
+            plan = plans.setdefault(r.aggregate_id, {})
+            plan.update({k: _amount(v) for k, v in r.data["lines"].items()})
+            if style == "beancount":
+                entries.append((on, _budget_entries(on, base, g, plan), []))
+                budgeted.update(_per_account(base, plan))
+            continue
+        e = effect(r.topic, r.data)
+        postings = _postings(base, e) if e is not None else []
+        if e is None or not postings:
+            continue
+        title, payee = _title(e, r.data, g)
         opened.update(a for a, _ in postings)
         if style == "beancount":
-            head = f"{on.isoformat()} * {_quote(payee)} {_quote(title)}"
-            lines = [head, *(f"  {m}" for m in meta)]
+            tags = f"#{_link_text(g.grant_id)} ^{_link_text(g.grant_id)}/{_link_text(e.voucher)}"
+            meta = [f"grant: {_quote(g.grant_id)}", f"voucher: {_quote(e.voucher)}"]
+            lines = [f"{on.isoformat()} * {_quote(payee)} {_quote(title)} {tags}", *(f"  {m}" for m in meta)]
         else:
             desc = f"{payee} | {title}" if payee else title
-            lines = [f"{on.isoformat()} * {desc}  ; grant:{g['grant_id']}, voucher:{e.voucher}"]
-        txns.append((on, lines, postings))
-    first = min((t[0] for t in txns), default=date.today())
+            lines = [f"{on.isoformat()} * {desc}  ; grant:{g.grant_id}, voucher:{e.voucher}"]
+        entries.append((on, lines, postings))
+    if style == "beancount":
+        for aggregate_id, plan in plans.items():
+            g = grants[aggregate_id]
+            ends = _budget_ends(bases[g.base_id], g, plan)
+            if ends is not None:
+                entries.append((ends[0], ends[1], []))
+    entries.sort(key=lambda entry: entry[0])  # stable: the store's order within a date
+    first = min((entry[0] for entry in entries), default=date.today())
     if style == "beancount":
         yield 'option "title" "grant-ledger 高技能人才培训基地补助资金台账"'
         yield 'option "operating_currency" "CNY"'
+        yield f'{first.isoformat()} custom "fava-option" "language" "zh"'
         yield ""
-        for account in sorted(opened):
+        for account in sorted(opened | budgeted):
             yield f"{first.isoformat()} open {account} CNY"
     else:
         yield "; grant-ledger 高技能人才培训基地补助资金台账"
         yield "commodity 1,000.00 CNY"
         for account in sorted(opened):
             yield f"account {account}"
-    for _, lines, postings in txns:
+    for _, lines, postings in entries:
         yield ""
         yield from lines
         for account, amount in postings:
@@ -261,9 +396,15 @@ def journal(app: Any, style: str) -> Iterator[str]:
     help="csv/xlsx: write the rows into DIR as numbered files, one per run of one role's acts "
     "(an import is one person's act), and print the imports to run in order",
 )
+@file_options
 def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None:
     """Export the books: csv/xlsx in the import format (import it into an empty ledger to get the
     same balances), or beancount/hledger double-entry journals (accounts per base and fund source).
+
+    csv/xlsx are headed by the column names in the --lang (日期,单位编号,… under zh, which import
+    reads as well; --codes: date,unit_id,…); a csv file starts with the BOM Excel needs (--no-bom:
+    plain UTF-8). The journals are in date order; beancount carries the budget plans as Fava
+    budgets, grants as tags and vouchers as links.
 
     An import is one person's act, every row within the importer's role: approvals and recovery
     orders are an approver's, the money an officer's. With --runs the csv/xlsx rows are written
@@ -272,36 +413,49 @@ def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None
     \b
     Examples:
       grant-ledger export --format csv -o books.csv
+      grant-ledger export --format csv --codes --no-bom -o machine.csv
       grant-ledger export --format csv --runs books/      # books/01-approver.csv, 02-officer.csv…
       grant-ledger export --format xlsx -o books.xlsx
       grant-ledger export --format beancount -o books.beancount && bean-check books.beancount
       grant-ledger export --format hledger -o books.journal
     """
-    from ledger.importing import HEADER
-
     app = settings().ledger()
+    header = _header()
     if runs_dir is not None:
         if fmt not in ("csv", "xlsx"):
             raise BadInputError(f"--runs writes the import format (csv or xlsx), not {fmt}")
         if output is not None:
             raise BadInputError("give either --output FILE or --runs DIR, not both")
-        _write_runs(runs_dir, fmt, HEADER, list(import_rows(app)))
+        _write_runs(runs_dir, fmt, header, list(import_rows(app)))
         return
     if fmt == "xlsx":
         if output is None:
             raise BadInputError("an xlsx export needs --output FILE.xlsx")
-        to_xlsx(output, [("import", HEADER, list(import_rows(app)))])
+        to_xlsx(output, [("import", header, list(import_rows(app)))])
         click.echo(f"exported to {output}")
         return
     if fmt == "csv":
-        text = to_csv(HEADER, import_rows(app))
+        text = to_csv(header, import_rows(app))
     else:
         text = "\n".join(journal(app, fmt)) + "\n"
     if output is None:
         click.echo(text, nl=False)
+        return
+    if fmt == "csv":
+        write_csv(output, text, bom_wanted())
     else:
         write_text(output, text)
-        click.echo(f"exported to {output}")
+    click.echo(f"exported to {output}")
+
+
+def _header() -> tuple[str, ...]:
+    """The import format's header: its column names, or (--lang zh, unless --codes) their Chinese
+    names, which the import reads as well."""
+    from ledger.import_format import HEADER, LABELS_ZH
+
+    if codes_wanted() or settings().lang != "zh":
+        return HEADER
+    return tuple(LABELS_ZH[column][0] for column in HEADER)
 
 
 def _write_runs(folder: Path, fmt: str, header: tuple[str, ...], rows: list[list[Any]]) -> None:
@@ -322,7 +476,7 @@ def _write_runs(folder: Path, fmt: str, header: tuple[str, ...], rows: list[list
         if fmt == "xlsx":
             to_xlsx(path, [("import", header, run)])
         else:
-            write_text(path, to_csv(header, run))
+            write_csv(path, to_csv(header, run), bom_wanted())
         names.append((role, path))
     click.echo(f"exported {len(rows)} rows in {len(runs)} runs to {folder}; import them in this order:")
     for role, path in names:

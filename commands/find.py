@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from commands.reading import FORMATS, emit, engine_for_reading
+from commands.reading import FORMATS, emit, engine_for_reading, file_options
 from ledger.errors import NotFoundError
 
 KEYS = ["event_id", "grant_id", "base_id", "occurred_on", "kind", "source", "amount", "actor"]
@@ -20,6 +20,7 @@ HEADERS = {
 @click.argument("voucher")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="write to this file")
+@file_options
 def find_command(voucher: str, fmt: str, output: Path | None) -> None:
     """Which grant and which stored event hold VOUCHER (a disbursement, matching receipt, spend,
     reversal, recovery or disposal voucher), in any grant; exit 4 if none does. The event id is

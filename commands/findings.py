@@ -7,20 +7,22 @@ from datetime import datetime
 import click
 
 from commands.context import settings, today
+from commands.dates import DATE
 from commands.output import table, to_csv, to_json
+from commands.reading import codes_wanted, file_options
 from commands.report import report_group
 
 KEYS = ["base_id", "grant_id", "rule", "clause", "date", "message"]
+HEADERS = {"zh": ["基地", "项目编号", "规则", "条款", "日期", "说明"], "en": KEYS}
 
 
 @report_group.command("findings")
 @click.argument("base_ids", nargs=-1)
-@click.option(
-    "--as-of", type=click.DateTime(["%Y-%m-%d"]), help="judge deadlines as of this day (default today)"
-)
+@click.option("--as-of", type=DATE, help="judge deadlines as of this day (default today)")
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True
 )
+@file_options
 def findings_command(base_ids: tuple[str, ...], as_of: datetime | None, fmt: str) -> None:
     """Findings per base: matching below 1:1 (003 第九条, 000 第十三条 "原则上"), yearly outputs
     below target (003 第六条、第十一条; 000 第五条、第九条), rectifications past their deadline,
@@ -42,12 +44,11 @@ def findings_command(base_ids: tuple[str, ...], as_of: datetime | None, fmt: str
     if fmt == "json":
         click.echo(to_json([dict(zip(KEYS, row, strict=True)) for row in rows]))
     elif fmt == "csv":
-        click.echo(to_csv(KEYS, rows), nl=False)
+        click.echo(to_csv(KEYS if codes_wanted() else HEADERS[s.lang], rows), nl=False)
     elif not rows:
         click.echo("无预警。" if s.lang == "zh" else "no findings")
     else:
-        headers = ["基地", "项目编号", "规则", "条款", "日期", "说明"] if s.lang == "zh" else KEYS
-        click.echo(table(headers, rows, numeric=set()))
+        click.echo(table(HEADERS[s.lang], rows, numeric=set()))
 
 
 def register(cli: click.Group) -> None:

@@ -7,14 +7,15 @@ Selection runs apply → (recommend) → review → notice → approve; a step o
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import click
 
 from commands.context import action, record, today
+from commands.dates import DATE
+from commands.reading import file_options
 from ledger.actions import (
     AdjustBudget,
     Apply,
@@ -29,26 +30,6 @@ from ledger.actions import (
 )
 from ledger.errors import BadInputError
 from ledger.money import parse_amount
-
-
-class IsoDate(click.ParamType):
-    """A business date as the actions take it: YYYY-MM-DD and nothing else (strptime alone also
-    takes 2024-5-1). The value is a datetime, as click.DateTime gives."""
-
-    name = "YYYY-MM-DD"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        from ledger.actions import business_date
-
-        try:
-            return datetime.combine(business_date(value), time())
-        except ValueError as e:
-            self.fail(str(e), param, ctx)
-
-
-DATE = IsoDate()
 
 
 def _day(value: datetime | None) -> date:
@@ -199,6 +180,7 @@ LIST_HEADERS = {
     "--format", "fmt", type=click.Choice(["table", "json", "csv", "xlsx"]), default="table", show_default=True
 )
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="write to this file")
+@file_options
 def list_command(
     programme: str | None, status: str | None, base_id: str | None, fmt: str, output: Path | None
 ) -> None:

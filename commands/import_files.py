@@ -14,18 +14,19 @@ the size its directory declares, so a part cannot grow past what was checked.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ledger.errors import BadInputError
 from ledger.text import unescape_formula
 
 WORKBOOKS = (".xlsx", ".xlsm")
-TEXTS = (".csv", ".txt")
+TEXTS = (".csv", ".tsv", ".txt")
 
 # The longest stretch of XML between two tags (a cell's text, or a tag and its attributes): a
 # cell at Excel's own limit of 32,767 characters, in four bytes of UTF-8 each, twice over. No
@@ -42,42 +43,125 @@ _STREAMED = "xl/worksheets/"
 _CHUNK = 1 << 20
 # anchored on "<": unanchored, re retries [^<]{n} from every byte of a run (quadratic time)
 _LONG_RUN = re.compile(rb"<[^<]{%d}" % (RUN_MAX + 1))
+# Chinese characters (CJK ideographs and punctuation, full-width forms) as UTF-8 reads them
+_CHINESE = re.compile("[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 _DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
-def open_import(path: Path) -> tuple[int, Iterator[list[Any]]]:
-    """How many rows follow the header (for a progress bar: a CSV's lines, a workbook's
-    dimension), and the file's rows as lists of cells, streamed (header first). A workbook past
-    the bounds is refused here, before openpyxl opens it."""
+class Opened(NamedTuple):
+    """An import file opened: how many rows follow the header (for a progress bar: a text file's
+    lines, a workbook's dimension), its rows as lists of cells, streamed (header first), and how
+    a text file was read, said to the person importing it unless it is UTF-8 and comma-separated
+    (its encoding and separator, such as ``read as GB18030, tab-separated``)."""
+
+    rows: int
+    cells: Iterator[list[Any]]
+    reading: str
+
+
+def open_import(path: Path) -> Opened:
+    """The file, opened for reading. A workbook past the bounds is refused here, before openpyxl
+    opens it; a text file is UTF-8 (with or without BOM) or else GB18030 (which includes GBK and
+    GB2312), as the whole file decodes, and comma- or tab-separated as its header line is."""
     suffix = path.suffix.lower()
     if suffix in WORKBOOKS:
         check_workbook(path)
-        return _workbook_rows(path), _workbook_cells(path)
+        return Opened(_workbook_rows(path), _workbook_cells(path), "")
     if suffix not in TEXTS:
-        msg = f"{path.name}: import reads .csv or .xlsx files"
+        msg = f"{path.name}: import reads .csv, .tsv or .xlsx files"
         raise BadInputError(msg)
-    return _lines(path), _csv_cells(path)
+    encoding, lines = _encoding(path)
+    delimiter = _delimiter(path, encoding)
+    named = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 (with BOM)", "gb18030": "GB18030"}[encoding]
+    separated = "tab-separated" if delimiter == "\t" else "comma-separated"
+    # said unless the file is as the export writes it: UTF-8, commas
+    plain = encoding != "gb18030" and delimiter == ","
+    reading = "" if plain else f"read as {named}, {separated}"
+    return Opened(max(0, lines - 1), _csv_cells(path, encoding, delimiter), reading)
 
 
-def _lines(path: Path) -> int:
+def _encoding(path: Path) -> tuple[str, int]:
+    """The text's encoding, ``utf-8-sig`` (a BOM first), ``utf-8`` or ``gb18030``, whichever decodes
+    the whole file first, and its count of lines; one sentence if neither does, or if the file
+    mixes them (a BOM, or a line of Chinese in UTF-8, before bytes UTF-8 cannot read: GB18030
+    would read that line as other characters)."""
     lines = 0
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    failed: int | None = None  # the offset of the first byte UTF-8 cannot read
+    read = 0
+    chinese_line = 0  # the first line number (1-based) read as UTF-8 holding Chinese text
     with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
+        head = f.read(3)
+        f.seek(0)
+        while chunk := f.read(_CHUNK):
+            if failed is None:
+                try:
+                    text = utf8.decode(chunk)
+                except UnicodeDecodeError as e:
+                    failed = read + e.start
+                    text = chunk[: e.start].decode("utf-8", "ignore")
+                    text = text[: text.rfind("\n") + 1]  # whole lines only
+                found = None if chinese_line else _CHINESE.search(text)
+                if found is not None:
+                    chinese_line = lines + text.count("\n", 0, found.start()) + 1
             lines += chunk.count(b"\n")
-    return max(0, lines - 1)
+            read += len(chunk)
+        if failed is None:
+            try:
+                utf8.decode(b"", final=True)
+            except UnicodeDecodeError:
+                failed = read
+        if failed is None:
+            return ("utf-8-sig" if head == codecs.BOM_UTF8 else "utf-8"), lines
+        if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            msg = (
+                f'{path.name} is UTF-16 text (Excel\'s "Unicode text"), which import does not read; '
+                "save it as CSV UTF-8"
+            )
+            raise BadInputError(msg)
+        if head == codecs.BOM_UTF8 or chinese_line:
+            where = "starts as UTF-8 (a BOM)" if head == codecs.BOM_UTF8 else f"line {chinese_line} is UTF-8"
+            msg = (
+                f"{path.name} mixes encodings: {where} but byte {failed} is not UTF-8; "
+                "save it again as CSV UTF-8"
+            )
+            raise BadInputError(msg)
+        f.seek(0)
+        gb = codecs.getincrementaldecoder("gb18030")()
+        read = 0
+        try:
+            while chunk := f.read(_CHUNK):
+                gb.decode(chunk)
+                read += len(chunk)
+            gb.decode(b"", final=True)
+        except UnicodeDecodeError as e:
+            msg = (
+                f"{path.name} is neither UTF-8 nor GB18030/GBK text (byte {read + e.start} is "
+                "neither's); save it as CSV UTF-8"
+            )
+            raise BadInputError(msg) from None
+    return "gb18030", lines
 
 
-def _csv_cells(path: Path) -> Iterator[list[str]]:
+def _delimiter(path: Path, encoding: str) -> str:
+    """A tab if the header line holds more tabs than commas (a .tsv file, or text copied from a
+    spreadsheet), else a comma, whatever the file's name says."""
+    with path.open(encoding=encoding, newline="") as f:
+        header = f.readline(1 << 16)
+    return "\t" if header.count("\t") > header.count(",") else ","
+
+
+def _csv_cells(path: Path, encoding: str, delimiter: str) -> Iterator[list[str]]:
     try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            reader = csv.reader(f)
+        with path.open(encoding=encoding, newline="") as f:
+            reader = csv.reader(f, delimiter=delimiter)
             try:
                 for row in reader:
                     yield [unescape_formula(c) if c[:1] == "'" else c for c in row]
             except csv.Error as e:
                 yield _csv_refusal(path, reader.line_num, e)
-    except UnicodeDecodeError as e:
-        msg = f"{path.name} is not UTF-8 text (byte {e.start}); save it as CSV UTF-8"
+    except UnicodeDecodeError as e:  # the file changed since its encoding was found
+        msg = f"{path.name} changed while it was read: byte {e.start} is no longer {encoding} text"
         raise BadInputError(msg) from None
 
 

@@ -1,4 +1,4 @@
-"""``import FILE.csv|FILE.xlsx``: bulk import in the DESIGN.md format, validated as a whole."""
+"""``import FILE.csv|FILE.tsv|FILE.xlsx``: bulk import in the DESIGN.md format, validated as a whole."""
 
 from __future__ import annotations
 
@@ -48,17 +48,27 @@ def _parallel(jobs: str, rows: int) -> bool:
 )
 @click.pass_context
 def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -> None:
-    """Import a CSV or Excel file of approvals and money movements.
+    """Import a CSV, TSV or Excel file of approvals and money movements.
 
-    The header (first line, or first row of the first sheet) is
-    date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo
-    with kind in approve, disburse, match_commit, match_receive, spend, reverse, recover_order,
-    recover_receive, dispose. Each row is checked as its command checks it, and needs the
-    importer's role to be the one its command needs: approve and recover_order rows are an
-    approver's, the others an officer's. The file is read once and recorded in one
-    transaction: if any row is bad nothing is written and every bad row is listed. Importing
-    the same file again records nothing. While an import runs, other writers wait for it (up
-    to GRANT_LEDGER_BUSY_TIMEOUT).
+    The header is the first line (or the first row of the first sheet), in one line:
+
+    \b
+      date,unit_id,base_id,grant_id,programme,kind,amount,
+      source,category,content,voucher,payee,memo
+    or with the Chinese names of the columns:
+      日期,单位编号,基地编号,项目编号,项目类型,业务类型,金额,
+      资金来源,支出类别,建设内容,凭证号,收款方,备注
+
+    kind is one of approve, disburse, match_commit, match_receive, spend, reverse,
+    recover_order, recover_receive, dispose. A text file is UTF-8 (with or without BOM) or
+    GB18030/GBK, comma- or tab-separated; import says which it read. Dates are written
+    2024-05-10, 2024/5/10, 2024.05.10 or 2024年5月10日, as every --date option takes them.
+
+    Each row is checked as its command checks it, and needs the importer's role to be the one its
+    command needs: approve and recover_order rows are an approver's, the others an officer's.
+    The file is read once and recorded in one transaction: if any row is bad nothing is written
+    and every bad row is listed. Importing the same file again records nothing. While an import
+    runs, other writers wait for it (up to GRANT_LEDGER_BUSY_TIMEOUT).
 
     \b
     Columns that carry a field of their own row kind:
@@ -85,7 +95,9 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
     from projections.compliance import ComplianceProjection
     from projections.runner import catch_up
 
-    count, cells = open_import(file)  # a workbook past the bounds is refused before it unpacks
+    count, cells, reading = open_import(file)  # a workbook past the bounds is refused before it unpacks
+    if reading:
+        click.echo(f"{file.name}: {reading}", err=True)
     s = settings()
     app = s.ledger()
     chosen = all_projections()

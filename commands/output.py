@@ -158,6 +158,22 @@ def write_text(path: Path, text: str) -> None:
         f.write(text.encode("utf-8"))
 
 
+def write_csv(path: Path, text: str, bom: bool = True) -> None:
+    """A csv file: UTF-8, with the byte-order mark by which Excel on zh-CN Windows tells UTF-8 from
+    its own code page (without it, Chinese text opens as mojibake), unless ``bom`` is False or
+    the path is no file but a stream (``--output /dev/stdout``, a pipe): a stream never has one."""
+    write_text(path, "\ufeff" + text if bom and _file_or_new(path) else text)
+
+
+def _file_or_new(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(Path(path).stat().st_mode)
+    except FileNotFoundError:
+        return True
+    except OSError:  # replacing() says what is wrong with the path
+        return True
+
+
 def to_xlsx(path: Any, sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]]) -> None:
     """A real workbook: one sheet per table, header row frozen, amounts as numbers in yuan format.
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from commands.context import record, settings
+from commands.dates import DATE
 
-DATE = click.DateTime(formats=["%Y-%m-%d"])
 ROLE_CHOICE = click.Choice(["officer", "approver", "auditor", "admin"])
 
 

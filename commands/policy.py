@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from commands.context import settings
+from commands.dates import DATE
 from commands.output import table
 from ledger.money import format_yuan
 from ledger.policy import policy_in_force
@@ -22,7 +23,7 @@ def policy_group() -> None:
 @click.option(
     "--date",
     "on",
-    type=click.DateTime(["%Y-%m-%d"]),
+    type=DATE,
     default=None,
     help="show the version in force on this business date (default: today)",
 )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from commands.dates import DATE
 from ledger.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -45,15 +46,55 @@ def parse_moment(value: str) -> datetime:
     return moment
 
 
+# Where --codes and --no-bom leave their values (the click context's meta, shared by its children)
+_CODES = "grant_ledger.codes"
+_NO_BOM = "grant_ledger.no_bom"
+
+
+def _keep(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    ctx.meta[_CODES if param.name == "codes" else _NO_BOM] = value
+
+
+def file_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--codes`` and ``--no-bom`` for a command writing csv or xlsx: by default their columns are
+    headed by the --lang labels, and a csv file (--output) starts with the byte-order mark that
+    Excel on zh-CN Windows needs to read UTF-8 (standard output never has one)."""
+    f = click.option(
+        "--no-bom",
+        "no_bom",
+        is_flag=True,
+        expose_value=False,
+        callback=_keep,
+        help="a csv file in plain UTF-8, without the byte-order mark Excel reads UTF-8 by",
+    )(f)
+    return click.option(
+        "--codes",
+        is_flag=True,
+        expose_value=False,
+        callback=_keep,
+        help="csv/xlsx columns headed by their codes (base_id, subsidy_spent…), for machines, "
+        "not by the --lang labels (json always carries the codes)",
+    )(f)
+
+
+def codes_wanted() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.meta.get(_CODES))
+
+
+def bom_wanted() -> bool:
+    """A csv written to a file starts with a BOM unless --no-bom says otherwise."""
+    ctx = click.get_current_context(silent=True)
+    return not (ctx is not None and ctx.meta.get(_NO_BOM))
+
+
 def read_options(formats: Sequence[str] = FORMATS) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--as-of``, ``--known-at``, ``--format`` and ``--output`` for a read command."""
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
         for option in reversed(
             [
-                click.option(
-                    "--as-of", type=click.DateTime(["%Y-%m-%d"]), help="the books as of this business date"
-                ),
+                click.option("--as-of", type=DATE, help="the books as of this business date"),
                 click.option(
                     "--known-at",
                     help="what the ledger knew at this moment: events recorded later are left out "
@@ -71,7 +112,7 @@ def read_options(formats: Sequence[str] = FORMATS) -> Callable[[Callable[..., An
             ]
         ):
             f = option(f)
-        return f
+        return file_options(f)
 
     return decorate
 
@@ -120,9 +161,10 @@ def emit(
     out as a finance office files it (``commands.workbook``; ``report_date``: the books' date,
     today in Chongqing if none; ``chart``: what it draws)."""
     from commands.context import settings
-    from commands.output import table, to_csv, to_json, write_text
+    from commands.output import table, to_csv, to_json, write_csv, write_text
 
     lang = settings().lang
+    labels = keys if codes_wanted() else headers[lang]
     if fmt == "xlsx":
         if output is None:
             raise BadInputError("an xlsx report needs --output FILE.xlsx")
@@ -132,7 +174,7 @@ def emit(
             output,
             title=title[lang],
             keys=keys,
-            headers=headers[lang],
+            headers=labels,
             rows=rows,
             lang=lang,
             org=settings().org,
@@ -144,7 +186,11 @@ def emit(
     if fmt == "json":
         text = to_json([dict(zip(keys, row, strict=True)) for row in rows]) + "\n"
     elif fmt == "csv":
-        text = to_csv(keys, rows)
+        text = to_csv(labels, rows)
+        if output is not None:
+            write_csv(output, text, bom_wanted())
+            click.echo(f"wrote {title[lang]} to {output}")
+            return
     elif not rows:
         text = (empty or {"zh": "没有数据。", "en": "nothing to report"})[lang] + "\n"
     else:

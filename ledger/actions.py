@@ -14,7 +14,8 @@ Field rules, one per kind of field:
   rounds): 1 to 128 characters, no control character;
 - free text (names, memos, reasons, opinions): at most 500 characters, a tab but no other
   control character (:mod:`ledger.text`);
-- business dates: ``YYYY-MM-DD`` and nothing else;
+- business dates: ``YYYY-MM-DD``, or as officers write them, ``2024/5/10``, ``2024.05.10``,
+  ``2024年5月10日`` (:func:`ledger.text.read_date`), and nothing else;
 - amounts: :func:`ledger.money.parse_amount` (Decimal, two places, positive, bounded).
 """
 
@@ -52,7 +53,14 @@ from ledger.rules import (
     raise_first,
     requested_in_range,
 )
-from ledger.text import CONTROL, CONTROL_CHARACTERS, CONTROL_CHARACTERS_BUT_TAB, WHITE_SPACE, control_named
+from ledger.text import (
+    CONTROL,
+    CONTROL_CHARACTERS,
+    CONTROL_CHARACTERS_BUT_TAB,
+    WHITE_SPACE,
+    control_named,
+    read_date,
+)
 from ledger.unit import UNIT_KINDS, RecommendationRound, Unit
 
 IDENTIFIER_MAX = 64
@@ -75,7 +83,7 @@ IDENTIFIER_RULE = (
 )
 REFERENCE_RULE = f"must be 1 to {REFERENCE_MAX} characters without control characters"
 TEXT_RULE = f"must be at most {TEXT_MAX} characters without control characters"
-DATE_RULE = "is not a date; write it as YYYY-MM-DD"
+DATE_RULE = "is not a date; write it as YYYY-MM-DD (or 2024/05/10, 2024.05.10, 2024年5月10日)"
 
 
 # The string rules run inside pydantic-core (no Python call per field: the importer validates
@@ -101,12 +109,9 @@ def business_date(value: Any) -> date:
         return value.date()
     if isinstance(value, str):
         value = value.strip(WHITE_SPACE)  # as the other fields are stripped, typed or imported
-    # date.fromisoformat alone also takes 20240806, 2024-W32-2 and 2024-08-06T00:00
-    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
+        found = read_date(value)
+        if found is not None:
+            return found
     raise ValueError(f"{value!r} {DATE_RULE}")
 
 

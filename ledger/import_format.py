@@ -10,8 +10,9 @@ options. Columns that carry a field of another name:
 
 - ``approve`` brings a grant approved elsewhere: unit, base, programme required; ``voucher`` is the
   approval document number; ``amount`` the approved amount; ``memo`` may hold the build period as
-  ``YYYY-MM-DD..YYYY-MM-DD`` (or only its end), needed when the programme sets none; ``content``
-  may hold the base's name and ``payee`` the unit's name (used when the unit is new).
+  ``YYYY-MM-DD..YYYY-MM-DD`` (or only its end; dates in any form a date option takes), needed
+  when the programme sets none; ``content`` may hold the base's name and ``payee`` the unit's
+  name (used when the unit is new).
 - ``disburse``: ``memo`` may hold the tranche number (default 1).
 - ``match_commit``: ``payee`` is the funder.
 - ``reverse``: ``memo`` holds the reversed voucher; ``voucher`` the reversal's own reference (its
@@ -53,7 +54,7 @@ from ledger.actions import (
 )
 from ledger.errors import BadInputError
 from ledger.rules import OFFICER_ACTIONS
-from ledger.text import CONTROL_BUT_TAB, WHITE_SPACE, control_named
+from ledger.text import CONTROL_BUT_TAB, WHITE_SPACE, control_named, read_date
 
 HEADER = (
     "date",
@@ -70,7 +71,28 @@ HEADER = (
     "payee",
     "memo",
 )
-_PERIOD = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})?\s*(?:\.\.|~|/)?\s*(\d{4}-\d{2}-\d{2})\s*$")
+# The header's names in Chinese, as a finance office's own system or spreadsheet heads its columns
+# (the first of each is what `export --lang zh` writes); read as the columns they name.
+LABELS_ZH: dict[str, tuple[str, ...]] = {
+    "date": ("日期", "业务日期", "记账日期"),
+    "unit_id": ("单位编号", "单位代码"),
+    "base_id": ("基地编号", "基地", "基地代码"),
+    "grant_id": ("项目编号", "补助项目编号"),
+    "programme": ("项目类型", "类型"),
+    "kind": ("业务类型", "事项"),
+    "amount": ("金额", "金额（元）", "金额(元)"),
+    "source": ("资金来源", "来源"),
+    "category": ("支出类别", "开支类别"),
+    "content": ("建设内容", "内容"),
+    "voucher": ("凭证号", "凭证编号", "文号"),
+    "payee": ("收款方", "收款单位", "收款人"),
+    "memo": ("备注", "摘要"),
+}
+ALIASES = {label: column for column, labels in LABELS_ZH.items() for label in labels}
+# a build period: start..end (or start~end, start至end, start end), or its end alone; each a
+# business date in any of its forms (ledger.text.read_date); 2024-04-01/2026-03-31, as before, too
+_PERIOD_SEPARATOR = re.compile(r"\s*(?:\.\.|~|～|至)\s*|\s+")
+_ISO_SLASH_PERIOD = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})\s*/\s*([0-9]{4}-[0-9]{2}-[0-9]{2})")
 
 Row = Mapping[str, Any]
 
@@ -103,11 +125,16 @@ def as_cells(row: Row) -> Cells:
 def _period(memo: str) -> tuple[str | None, str | None]:
     if not memo:
         return None, None
-    found = _PERIOD.match(memo)
-    if found is None:
+    memo = memo.strip(WHITE_SPACE)
+    slashed = _ISO_SLASH_PERIOD.fullmatch(memo)
+    parts = list(slashed.groups()) if slashed else _PERIOD_SEPARATOR.split(memo)
+    if len(parts) == 1:
+        parts.insert(0, "")
+    start, end = (p.strip(WHITE_SPACE) for p in parts) if len(parts) == 2 else ("", "")
+    if not end or read_date(end) is None or (start and read_date(start) is None):
         msg = f"memo {memo!r} of an approve row is not a build period like 2024-04-01..2026-03-31"
         raise BadInputError(msg)
-    return found.group(1), found.group(2)
+    return start or None, end
 
 
 def _build_period(values: dict[str, Any], row: Cells) -> None:
@@ -223,15 +250,22 @@ def read_rows(lines: Iterator[list[Any]], first_line: int = 1) -> Iterator[tuple
     except StopIteration:
         raise BadInputError("the file is empty; its first line must be the header") from None
     names = [str(h or "").strip().lstrip("\ufeff").lower() for h in header]
+    names = [ALIASES.get(name, name) for name in names]
     while names and not names[-1]:
         names.pop()
     twice = sorted({n for n in names if n and names.count(n) > 1})
     if twice:
-        msg = f"the header names {', '.join(twice)} more than once; each column is named once"
+        msg = (
+            f"the header names {', '.join(twice)} more than once (by its name or a Chinese one); "
+            "each column is named once"
+        )
         raise BadInputError(msg)
     missing = [h for h in HEADER if h not in names]
     if missing:
-        msg = f"the header lacks {', '.join(missing)}; it must be {','.join(HEADER)}"
+        msg = (
+            f"the header lacks {', '.join(missing)}; it must be {','.join(HEADER)} "
+            f"(or in Chinese: {','.join(LABELS_ZH[h][0] for h in HEADER)})"
+        )
         raise BadInputError(msg)
     width = len(names)
     for n, cells in enumerate(lines, start=first_line + 1):

@@ -12,6 +12,7 @@ separators. A voucher ``S1`` followed by a zero-width space is another voucher t
 from __future__ import annotations
 
 import re
+from datetime import date
 
 # the invisible characters refused with the controls (Unicode Cf, Zl, Zp), as a class's body
 _INVISIBLE = r"\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
@@ -59,3 +60,27 @@ def control_named(c: str) -> str:
     name = unicodedata.name(c, "")
     code = f"U+{ord(c):04X} {name}" if name else f"U+{ord(c):04X}"
     return f"{code}, a bidirectional control" if c in _BIDIRECTIONAL else code
+
+
+# The business dates officers write, and only those: 2024-05-10, 2024/05/10 (as zh-CN Excel shows
+# 2024/5/10), 2024.05.10 and 2024年5月10日, month and day in one or two digits, year first. Digits
+# are ASCII or full width, as amounts take them. Not 20240806, 2024-W32-2 or 2024-08-06T00:00
+# (date.fromisoformat takes them), nor 24-5-1 or 5/10/2024, whose order a reader must guess.
+_DATE_FORMS = re.compile(
+    r"(?P<y>[0-9]{4})(?P<sep>[-/.])(?P<m>[0-9]{1,2})(?P=sep)(?P<d>[0-9]{1,2})"
+    r"|(?P<zy>[0-9]{4})年(?P<zm>[0-9]{1,2})月(?P<zd>[0-9]{1,2})日?"
+)
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
+def read_date(text: str) -> date | None:
+    """The date ``text`` writes in one of the forms above, or None (a form unknown, or no such day,
+    such as 2024-02-30)."""
+    found = _DATE_FORMS.fullmatch(text.strip(WHITE_SPACE).translate(_FULL_WIDTH_DIGITS))
+    if found is None:
+        return None
+    y, m, d = (found["y"], found["m"], found["d"]) if found["y"] else (found["zy"], found["zm"], found["zd"])
+    try:
+        return date(int(y), int(m), int(d))
+    except ValueError:
+        return None

@@ -65,8 +65,8 @@ def test_an_output_replaces_a_file_whole_keeping_its_mode_and_writes_through_a_l
     kept = tmp_path / "balance.csv"
     kept.write_text("old")
     kept.chmod(0o640)
-    books.ok("balance", "--format", "csv", "--output", str(kept))
-    assert kept.read_text(encoding="utf-8").startswith("base_id,grant_id")
+    books.ok("balance", "--format", "csv", "--codes", "--output", str(kept))
+    assert kept.read_text(encoding="utf-8").startswith("\ufeffbase_id,grant_id")
     assert stat.S_IMODE(kept.stat().st_mode) == 0o640
     target = tmp_path / "target.xlsx"
     target.write_bytes(b"old")

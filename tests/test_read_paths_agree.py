@@ -146,7 +146,7 @@ class Books:
 
 def _json(books: Books, *args: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = json.loads(books.ledger.ok(*args, "--format", "json").stdout)
-    as_csv = list(csv.DictReader(io.StringIO(books.ledger.ok(*args, "--format", "csv").stdout)))
+    as_csv = list(csv.DictReader(io.StringIO(books.ledger.ok(*args, "--format", "csv", "--codes").stdout)))
     assert [{k: "" if v is None else str(v) for k, v in r.items()} for r in rows] == as_csv, args
     return rows
 

@@ -49,7 +49,7 @@ def test_demo_balances_to_the_fen(ledger: Ledger) -> None:
         "800000.00",
         "385000.00",
     )
-    csv_rows = list(csv.DictReader(io.StringIO(ledger.ok("balance", "--format", "csv").stdout)))
+    csv_rows = list(csv.DictReader(io.StringIO(ledger.ok("balance", "--format", "csv", "--codes").stdout)))
     assert [r["subsidy_available"] for r in csv_rows] == ["61500.00", "572000.00"]
     table = ledger.ok("balance", "B0001").stdout
     assert "61,500.00" in table and "B0002" not in table

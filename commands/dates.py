@@ -1,0 +1,30 @@
+"""The business date every date option takes: the actions' one rule (``ledger.actions.business_date``:
+2024-05-10, 2024/5/10, 2024.05.10, 2024年5月10日), so a date typed is read as an imported one is."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any
+
+import click
+
+
+class BusinessDateType(click.ParamType):
+    """A business date as the actions take it, whatever option it is given to (click.DateTime
+    reads one strptime form, each option its own). The value is a datetime, as click.DateTime
+    gives."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        from ledger.actions import business_date
+
+        try:
+            return datetime.combine(business_date(value), time())
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+
+
+DATE = BusinessDateType()
