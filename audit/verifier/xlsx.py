@@ -77,7 +77,7 @@ class Form:
 
     def per_sheet(self) -> int:
         """Data rows a sheet holds: a filed one keeps a row for its total."""
-        return MAX_ROWS - self.head_rows - (1 if self.filed else 0)
+        return max(1, MAX_ROWS - self.head_rows - (1 if self.filed else 0))
 
 
 LEGACY = Form()
