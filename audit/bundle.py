@@ -228,7 +228,9 @@ def _write_workbook(
     """report.xlsx, from its own pass over the stored events (never from a read model: what the
     workbook shows is what the bundle's events say); returns the event-log sheet names."""
     with Workbook(path) as book:
-        log = book.sheet(layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, rows=size, form=forms.EVENT_LOG_FORM)
+        log = book.sheet(
+            layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, rows=size, form=forms.EVENT_LOG_FORM
+        )
         content = _Book(_policy(as_of), as_of.isoformat() if as_of else None)
         _write_events(engine, size, _selection(grant, as_of), None, log, None, content)
         log_sheets = log.close()
@@ -384,11 +386,10 @@ class _Book:
         g.totals[read.column] = g.totals.get(read.column, 0) + read.signed
         if read.kind in SPENDING_KINDS:
             self.spent_net += read.amount if read.kind == "spend" else -read.amount
-            on = date.fromisoformat(state["occurred_on"]["_data_"])
             self.spending.append(
                 [
                     index,
-                    on,
+                    date.fromisoformat(state["occurred_on"]["_data_"]),
                     g.grant_id,
                     g.base_id,
                     read.kind,

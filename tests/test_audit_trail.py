@@ -16,9 +16,9 @@ from sqlalchemy.engine import Engine
 from audit.bundle import write_manifest
 from audit.log import ORIGIN
 from audit.signing import load_private_key, sign_checkpoint, utc_timestamp
+from audit.verifier import forms, layout
 from audit.verifier.canonical import record_from_stored, record_leaf_hash
 from audit.verifier.checkpoint import Checkpoint
-from audit.verifier import forms, layout
 from audit.verifier.layout import RECORD_COLUMNS
 from audit.verifier.merkle import CompactRange, root_from_leaf_hashes, verify_inclusion
 from tests.conftest import Ledger, approved_district_grant

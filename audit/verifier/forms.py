@@ -48,7 +48,9 @@ def _shown(value: Any, amount: bool) -> str:
     return str(value)
 
 
-def fitted(header: Sequence[str], rows: Iterable[Sequence[Any]], amounts: Iterable[int] = ()) -> tuple[int, ...]:
+def fitted(
+    header: Sequence[str], rows: Iterable[Sequence[Any]], amounts: Iterable[int] = ()
+) -> tuple[int, ...]:
     """Column widths that show the header and every value (a CJK character is two columns wide)."""
     money = frozenset(amounts)
     widths = [layout.display_width(h) + 2 for h in header]

@@ -151,6 +151,8 @@ def spending_total(net: Decimal) -> list[Any]:
     total: list[Any] = [None] * len(SPENDING_HEADERS)
     total[0], total[9] = SPENT_NET, net
     return total
+
+
 EVENT_LOG_HEADERS = [
     *("leaf_index", "event_id", "recorded_at", "topic", "originator_id", "version"),
     *("leaf_hash", "included"),

@@ -32,8 +32,8 @@ from datetime import date
 from decimal import Decimal
 from typing import IO, Any
 
-from audit.verifier.errors import AuditError
 from audit.verifier import forms
+from audit.verifier.errors import AuditError
 from audit.verifier.layout import MEASURES, SPENDING_SHEET
 from audit.verifier.people import REGISTRY_ID
 from audit.verifier.policy import BundlePolicy

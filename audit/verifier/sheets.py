@@ -110,7 +110,11 @@ class _Sheet:
 
 
 def _expected(
-    fmt: int, replay: Replay, findings: list[list[Any]] | None, who: tuple[list[list[Any]], list[list[Any]]], day: str
+    fmt: int,
+    replay: Replay,
+    findings: list[list[Any]] | None,
+    who: tuple[list[list[Any]], list[list[Any]]],
+    day: str,
 ) -> list[_Sheet]:
     balances = balance_rows(replay)
     root = layout.root_of(who[1])
@@ -322,7 +326,7 @@ def _values(cells: Iterable[Any]) -> tuple[Any, ...]:
 
 def _head(name: str, form: Form, rows: list[tuple[Any, ...]], report: Report) -> None:
     """The title, the 编制单位 / 报表日期 / 单位 line and the blank row above the header."""
-    title, heading, blank = (rows + [(), (), ()])[:3]
+    title, heading, blank = [*rows, (), (), ()][:3]
     if title != (form.title,):
         report.fail(f"{WORKBOOK} {name}!A1: the title is {_show(title)}, not {form.title!r}")
     if heading != _trim(form.heading):
@@ -375,7 +379,9 @@ def _compare(book: Any, sheet: _Sheet, report: Report) -> None:
         got = next(shown, None)
         total = list(sheet.form.total)
         if got is None:
-            report.fail(f"{WORKBOOK} {last[0]}!A{last[1] + 1}: no 合计 row, but the events give {_show(total)}")
+            report.fail(
+                f"{WORKBOOK} {last[0]}!A{last[1] + 1}: no 合计 row, but the events give {_show(total)}"
+            )
             return
         _compare_row(got, total, _kinds_of(total), header, diffs)
     extra = next((row for row in shown if row[2]), None)  # empty rows past the end show nothing

@@ -17,7 +17,7 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -111,7 +111,9 @@ def rows_per_sheet(rows: int, form: Form = LEGACY) -> list[int]:
     return [min(per, rows - start) for start in range(0, rows, per)] or [0]
 
 
-def _cells(values: Sequence[Any], row: int, text: int, number: int, amounts: frozenset[int] = frozenset()) -> str:
+def _cells(
+    values: Sequence[Any], row: int, text: int, number: int, amounts: frozenset[int] = frozenset()
+) -> str:
     """One row of a sheet's head or tail (title, heading, header, total), every cell styled."""
     cells = []
     for i, value in enumerate(values):
@@ -121,12 +123,14 @@ def _cells(values: Sequence[Any], row: int, text: int, number: int, amounts: fro
                 cells.append(f'<c r="{ref}" s="{text}"/>')
         elif isinstance(value, str):
             style = RIGHT_STYLE if value == UNIT_LABEL and text == 0 else text
-            cells.append(f'<c r="{ref}" s="{style}" t="inlineStr"><is><t xml:space="preserve">{_escape(value)}</t></is></c>')
+            cells.append(
+                f'<c r="{ref}" s="{style}" t="inlineStr">'
+                f'<is><t xml:space="preserve">{_escape(value)}</t></is></c>'
+            )
         else:
             style = number if i in amounts else text
             cells.append(f'<c r="{ref}" s="{style}"><v>{value}</v></c>')
     return f'<row r="{row}">{"".join(cells)}</row>'
-
 
 
 class SheetStream:
@@ -184,11 +188,13 @@ class SheetStream:
             parts.append(
                 '<sheetViews><sheetView workbookViewId="0">'
                 f'<pane ySplit="{n}" topLeftCell="A{n + 1}" activePane="bottomLeft" state="frozen"/>'
-                f'<selection pane="bottomLeft" activeCell="A{n + 1}" sqref="A{n + 1}"/></sheetView></sheetViews>'
+                f'<selection pane="bottomLeft" activeCell="A{n + 1}" sqref="A{n + 1}"/>'
+                "</sheetView></sheetViews>"
             )
         if form.widths:
             cols = "".join(
-                f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>' for i, w in enumerate(form.widths, 1)
+                f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
+                for i, w in enumerate(form.widths, 1)
             )
             parts.append(f"<cols>{cols}</cols>")
         parts.append("<sheetData>")
@@ -269,7 +275,9 @@ class SheetStream:
                     parts.append(f'<c r="{ref}"{box}/>')
                 continue
             if kind is str:
-                parts.append(f'<c r="{ref}"{box} t="inlineStr"><is><t xml:space="preserve">{{{n}}}</t></is></c>')
+                parts.append(
+                    f'<c r="{ref}"{box} t="inlineStr"><is><t xml:space="preserve">{{{n}}}</t></is></c>'
+                )
                 texts.append(n)
             elif kind is date:
                 parts.append(f'<c r="{ref}" s="{BOX_DATE_STYLE if filed else DATE_STYLE}"><v>{{{n}}}</v></c>')
@@ -461,7 +469,9 @@ def _workbook_rels(parts: list[str]) -> str:
     )
 
 
-_BORDER = '<left style="thin"><color rgb="FF999999"/></left><right style="thin"><color rgb="FF999999"/></right>'
+_BORDER = (
+    '<left style="thin"><color rgb="FF999999"/></left><right style="thin"><color rgb="FF999999"/></right>'
+)
 _BORDER += _BORDER.replace("left", "top").replace("right", "bottom")
 
 
@@ -482,7 +492,8 @@ STYLES = (
     '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
     '<fills count="3"><fill><patternFill patternType="none"/></fill>'
     '<fill><patternFill patternType="gray125"/></fill>'
-    '<fill><patternFill patternType="solid"><fgColor rgb="FFDDEBF7"/><bgColor indexed="64"/></patternFill></fill>'
+    '<fill><patternFill patternType="solid"><fgColor rgb="FFDDEBF7"/><bgColor indexed="64"/>'
+    "</patternFill></fill>"
     "</fills>"
     '<borders count="2"><border><left/><right/><top/><bottom/><diagonal/></border>'
     f"<border>{_BORDER}<diagonal/></border></borders>"
@@ -492,8 +503,14 @@ STYLES = (
     + _xf(4, 0, 0, 0, _NUMBER)  # AMOUNT_STYLE
     + _xf(164, 0, 0, 0, _NUMBER)  # DATE_STYLE
     + _xf(0, 1, 0, 0, _FONT + ' applyAlignment="1"', 'horizontal="center"')  # TITLE_STYLE
-    + _xf(0, 2, 2, 1, _FONT + ' applyFill="1"' + _BORDERED + ' applyAlignment="1"',
-          'horizontal="center" vertical="center" wrapText="1"')  # HEAD_STYLE
+    + _xf(
+        0,
+        2,
+        2,
+        1,
+        _FONT + ' applyFill="1"' + _BORDERED + ' applyAlignment="1"',
+        'horizontal="center" vertical="center" wrapText="1"',
+    )  # HEAD_STYLE
     + _xf(165, 0, 0, 1, _NUMBER + _BORDERED)  # YUAN_STYLE
     + _xf(164, 0, 0, 1, _NUMBER + _BORDERED)  # BOX_DATE_STYLE
     + _xf(0, 0, 0, 1, _BORDERED)  # BOX_STYLE
