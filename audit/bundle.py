@@ -43,11 +43,11 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
 from audit.log import ORIGIN, leaves, stored_checkpoints
-from audit.verifier import layout
+from audit.verifier import forms, layout
 from audit.verifier.background import Background
 from audit.verifier.canonical import canonical_json, record_from_stored
 from audit.verifier.checkpoint import key_id
-from audit.verifier.layout import BALANCE_HEADERS, FORMAT, event_line, event_log_row
+from audit.verifier.layout import FORMAT, event_line, event_log_row
 from audit.verifier.people import REGISTRY_ID
 from audit.verifier.seals import ADOPTION_TOPIC, SEAL_TOPIC
 from audit.verifier.who import Activity, is_registry, registry_row
@@ -228,8 +228,10 @@ def _write_workbook(
     """report.xlsx, from its own pass over the stored events (never from a read model: what the
     workbook shows is what the bundle's events say); returns the event-log sheet names."""
     with Workbook(path) as book:
-        log = book.sheet(layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, rows=size)
-        content = _Book(_policy(as_of))
+        log = book.sheet(
+            layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, rows=size, form=forms.EVENT_LOG_FORM
+        )
+        content = _Book(_policy(as_of), as_of.isoformat() if as_of else None)
         _write_events(engine, size, _selection(grant, as_of), None, log, None, content)
         log_sheets = log.close()
         content.write(book)
@@ -342,14 +344,25 @@ class _Book:
     one reading of events (``projections.measures``) and the ledger's own rules; spending is
     spooled to disk as it comes, so memory holds only a grant's totals."""
 
-    def __init__(self, policy: Any) -> None:
+    def __init__(self, policy: Any, as_of: str | None) -> None:
         self.policy = policy
+        self.as_of = as_of
+        self.latest = ""  # the latest business date of the events the books read
         self.grants: dict[str, _Grant] = {}
-        self.spending = SpooledSheet(layout.SPENDING_SHEET, layout.SPENDING_HEADERS, amount_columns=[9])
+        self.spending = SpooledSheet(
+            layout.SPENDING_SHEET,
+            forms.headers(layout.SPENDING_SHEET),
+            amount_columns=forms.AMOUNTS[layout.SPENDING_SHEET],
+            form=forms.filed(layout.SPENDING_SHEET, None, "", ()),
+        )
+        self.spent_net = Decimal(0)  # spent less reversed: the spending sheet's 合计
         self.activity = Activity()
         self.registry: list[list[Any]] = []
 
     def feed(self, index: int, record: dict[str, Any]) -> None:
+        on = _occurred_on(record["state"])
+        if on is not None and on > self.latest:
+            self.latest = on
         self.activity.feed(record)
         topic: str = record["topic"]
         if not topic.startswith(GRANT):
@@ -380,11 +393,11 @@ class _Book:
             return
         g.totals[read.column] = g.totals.get(read.column, 0) + read.signed
         if read.kind in SPENDING_KINDS:
-            on = date.fromisoformat(state["occurred_on"]["_data_"])
+            self.spent_net += read.amount if read.kind == "spend" else -read.amount
             self.spending.append(
                 [
                     index,
-                    on,
+                    date.fromisoformat(state["occurred_on"]["_data_"]),
                     g.grant_id,
                     g.base_id,
                     read.kind,
@@ -400,28 +413,30 @@ class _Book:
     def write(self, book: Workbook) -> None:
         from ledger.money import from_fen
 
+        root = layout.root_of(self.registry)
+        day = self.as_of or self.latest
         grants = sorted(self.grants.values(), key=lambda g: (g.base_id, g.grant_id))
-        sheet = book.sheet(
-            layout.BALANCES_SHEET, BALANCE_HEADERS, amount_columns=range(4, 15), rows=len(grants)
-        )
-        for g in grants:
-            sheet.append(_balance_row(g, from_fen))
-        sheet.close()
-        book.add_spooled(self.spending)
+        balances = [_balance_row(g, from_fen) for g in grants]
         found = [row for g in grants for row in self._findings(g, from_fen)]
-        sheet = book.sheet(layout.FINDINGS_SHEET, layout.FINDINGS_HEADERS, rows=len(found))
-        for row in found:
+        self._sheet(book, layout.BALANCES_SHEET, balances, root, day)
+        total = layout.spending_total(self.spent_net)
+        book.add_spooled(self.spending, forms.filed(layout.SPENDING_SHEET, root, day, total))
+        self._sheet(book, layout.FINDINGS_SHEET, found, root, day)
+        self._sheet(book, layout.ACTIVITY_SHEET, self.activity.rows(), root, day)
+        self._sheet(book, layout.REGISTRY_SHEET, self.registry, root, day)
+
+    @staticmethod
+    def _sheet(book: Workbook, name: str, rows: list[list[Any]], root: str | None, day: str) -> None:
+        """A sheet held whole: its widths fitted to its rows and 合计."""
+        header = forms.headers(name)
+        amounts = forms.AMOUNTS.get(name, ())
+        total = forms.total_of(name, rows)
+        widths = forms.fitted(header, [*rows, total], amounts)
+        form = forms.filed(name, root, day, total, widths)
+        sheet = book.sheet(name, header, amount_columns=amounts, rows=len(rows), form=form)
+        for row in rows:
             sheet.append(row)
         sheet.close()
-        activity = self.activity.rows()
-        for name, headers, rows in (
-            (layout.ACTIVITY_SHEET, layout.ACTIVITY_HEADERS, activity),
-            (layout.REGISTRY_SHEET, layout.REGISTRY_HEADERS, self.registry),
-        ):
-            sheet = book.sheet(name, headers, rows=len(rows))
-            for row in rows:
-                sheet.append(row)
-            sheet.close()
 
     def _findings(self, g: _Grant, from_fen: Callable[[int], Decimal]) -> list[list[Any]]:
         """The findings that follow from the events and the policy alone (as ``report findings``

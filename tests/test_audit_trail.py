@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from audit.bundle import write_manifest
 from audit.log import ORIGIN
 from audit.signing import load_private_key, sign_checkpoint, utc_timestamp
+from audit.verifier import forms, layout
 from audit.verifier.canonical import record_from_stored, record_leaf_hash
 from audit.verifier.checkpoint import Checkpoint
 from audit.verifier.layout import RECORD_COLUMNS
@@ -190,8 +191,8 @@ def test_checkpoint_export_verify_and_prove(keyed: tuple[Ledger, Path], tmp_path
     assert book.sheetnames == [
         *("balances", "spending", "findings", "who did what", "people registry", "event log")
     ]
-    spending = list(book["spending"].iter_rows(values_only=True))
-    assert {row[8] for row in spending[1:]} == {"S1", "S2", "S3"}
+    spending = list(book["spending"].iter_rows(min_row=5, values_only=True))[:-1]  # the 合计 row last
+    assert {row[8] for row in spending} == {"S1", "S2", "S3"}
     book.close()
 
     code, out = _verify(ledger, bundle, "--trusted", str(tmp_path / "cp1.txt"))
@@ -277,7 +278,7 @@ def test_drill_edited_amount_is_caught(bundle: tuple[Ledger, Path, Path]) -> Non
     assert code == 6
     assert f"event {target['event_id']} (leaf {target['leaf_index']}): recomputed leaf hash differs" in out
     assert "differs from the signed root" in out
-    assert "report.xlsx balances!G2 (subsidy_spent): shows" in out and "but the events give" in out
+    assert "report.xlsx balances!G5 (补助支出): shows" in out and "but the events give" in out
 
 
 def test_drill_edited_amount_with_its_leaf_hash_is_caught_by_the_root(
@@ -361,7 +362,7 @@ def test_drill_truncation_hidden_by_dropping_checkpoints_is_caught_by_the_truste
     from openpyxl import load_workbook
 
     book = load_workbook(b / "report.xlsx")
-    book["balances"].delete_rows(3)  # G2's row: the forger hides it everywhere
+    _drop_row(book["balances"], 6)  # G2's row: the forger hides it everywhere, 合计 made to agree
     book["event log"].delete_rows(early + 2, book["event log"].max_row)  # and G2's events
     _rewrite_who_did_what(book, _lines(b))  # and who recorded them
     book.save(b / "report.xlsx")
@@ -383,9 +384,21 @@ def _rewrite_who_did_what(book: Any, lines: list[dict]) -> None:
         if "record" in line:
             activity.feed(line["record"])
     sheet = book["who did what"]
-    sheet.delete_rows(2, sheet.max_row)
-    for row in activity.rows():
+    sheet.delete_rows(5, sheet.max_row)
+    rows = activity.rows()
+    for row in rows:
         sheet.append(row)
+    sheet.append(forms.total_of(layout.ACTIVITY_SHEET, rows))
+
+
+def _drop_row(sheet: Any, n: int) -> None:
+    """Deletes data row ``n`` and takes its figures off the 合计 row below the data."""
+    dropped = [c.value for c in sheet[n]]
+    sheet.delete_rows(n)
+    total = sheet.max_row
+    for i, value in enumerate(dropped, 1):
+        if isinstance(value, int | float) and i > 1:
+            sheet.cell(row=total, column=i, value=sheet.cell(row=total, column=i).value - value)
 
 
 def test_drill_rewritten_history_re_signed_with_the_same_key_fails_against_the_trusted_checkpoint(
@@ -433,15 +446,15 @@ def test_drill_edited_workbook_balance_is_caught(bundle: tuple[Ledger, Path, Pat
 
     book = load_workbook(b / "report.xlsx")
     sheet = book["balances"]
-    column = [c.value for c in sheet[1]].index("subsidy_spent") + 1
-    sheet.cell(row=2, column=column, value=1000)
+    column = [c.value for c in sheet[4]].index("补助支出") + 1
+    sheet.cell(row=5, column=column, value=1000)
     book.save(b / "report.xlsx")
     code, out = _verify(ledger, b)
     assert code == 6 and "MANIFEST: sha256 of report.xlsx differs" in out
     write_manifest(b)
     code, out = _verify(ledger, b)
     assert code == 6
-    assert "report.xlsx balances!G2 (subsidy_spent): shows 1000.00 but the events give 35000.00" in out
+    assert "report.xlsx balances!G5 (补助支出): shows 1000.00 but the events give 35000.00" in out
 
 
 def test_drill_edited_workbook_event_log_is_caught(bundle: tuple[Ledger, Path, Path]) -> None:

@@ -346,10 +346,11 @@ def _withhold(bundle: Path, voucher: str) -> dict:
         log.cell(row=target["leaf_index"] + 2, column=n + 1, value=value)
     amount = float(record["state"]["amount"]["_data_"])
     sheet = book["balances"]
-    header = [c.value for c in sheet[1]]
-    for column, sign in (("subsidy_spent", -1), ("subsidy_available", 1)):
-        cell = sheet.cell(row=2, column=header.index(column) + 1)
-        cell.value = float(cell.value) + sign * amount
+    header = [c.value for c in sheet[4]]
+    for column, sign in (("补助支出", -1), ("补助结余", 1)):
+        for row in (5, 6):  # the grant's row and the 合计 below it
+            cell = sheet.cell(row=row, column=header.index(column) + 1)
+            cell.value = float(cell.value) + sign * amount
     book.save(bundle / "report.xlsx")
     write_manifest(bundle)
     return record

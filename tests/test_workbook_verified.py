@@ -97,16 +97,16 @@ def test_the_honest_bundle_passes(bundle: Path) -> None:
 @pytest.mark.parametrize(
     ("column", "value", "cell"),
     [
-        ("I", "S9", "spending!I2 (voucher)"),
-        ("G", "travel", "spending!G2 (category)"),
-        ("J", 1, "spending!J2 (amount)"),
+        ("I", "S9", "spending!I5 (凭证号)"),
+        ("G", "travel", "spending!G5 (支出类别)"),
+        ("J", 1, "spending!J5 (金额)"),
     ],
 )
 def test_a_changed_spending_row_fails_naming_its_cell(
     bundle: Path, column: str, value: Any, cell: str
 ) -> None:
     def edit(book: Any) -> None:
-        book["spending"][f"{column}2"] = value
+        book["spending"][f"{column}5"] = value
 
     _edit_book(bundle, edit)
     code, out = _verify(bundle)
@@ -115,22 +115,22 @@ def test_a_changed_spending_row_fails_naming_its_cell(
 
 def test_an_emptied_findings_sheet_fails(bundle: Path) -> None:
     book = load_workbook(bundle / "report.xlsx", read_only=True)
-    assert [r[2] for r in book["findings"].iter_rows(min_row=2, values_only=True)] == ["matching 1:1"]
+    assert [r[2] for r in book["findings"].iter_rows(min_row=5, values_only=True)] == ["matching 1:1", None]
     book.close()
-    _edit_book(bundle, lambda book: book["findings"].delete_rows(2, 10))
+    _edit_book(bundle, lambda book: book["findings"].delete_rows(5, 10))
     code, out = _verify(bundle)
-    assert code == 6 and "report.xlsx findings!A2: no row, but the events give" in out, out
+    assert code == 6 and "report.xlsx findings!A5: no row, but the events give" in out, out
 
 
 def test_a_balance_replaced_by_a_formula_with_an_honest_cached_value_fails(bundle: Path) -> None:
     def formula(xml: bytes) -> bytes:
-        cell = re.search(rb'<c r="H2" s="1"><v>([0-9.]+)</v></c>', xml)
+        cell = re.search(rb'<c r="H5" s="5"><v>([0-9.]+)</v></c>', xml)
         assert cell is not None
-        return xml.replace(cell.group(0), b'<c r="H2" s="1"><f>F2-G2</f><v>' + cell.group(1) + b"</v></c>")
+        return xml.replace(cell.group(0), b'<c r="H5" s="5"><f>F5-G5</f><v>' + cell.group(1) + b"</v></c>")
 
     _edit_part(bundle, "xl/worksheets/sheet2.xml", formula)
     code, out = _verify(bundle)
-    assert code == 6 and "sheet 'balances' cell H2 (part xl/worksheets/sheet2.xml) holds a formula" in out, (
+    assert code == 6 and "sheet 'balances' cell H5 (part xl/worksheets/sheet2.xml) holds a formula" in out, (
         out
     )
 
@@ -138,7 +138,7 @@ def test_a_balance_replaced_by_a_formula_with_an_honest_cached_value_fails(bundl
 def test_a_forged_sheet_before_the_balances_fails(bundle: Path) -> None:
     def edit(book: Any) -> None:
         forged = book.create_sheet("balances ", 0)
-        forged.append(["base_id", "grant_id", "subsidy_available"])
+        forged.append(["基地", "项目编号", "补助结余"])
         forged.append(["B0001", "G1", 999999])
 
     _edit_book(bundle, edit)
@@ -169,16 +169,16 @@ def test_a_defined_name_fails(bundle: Path) -> None:
 
 def test_a_hidden_spending_row_fails(bundle: Path) -> None:
     def edit(book: Any) -> None:
-        book["spending"].row_dimensions[2].hidden = True
+        book["spending"].row_dimensions[5].hidden = True
 
     _edit_book(bundle, edit)
     code, out = _verify(bundle)
-    assert code == 6 and "(sheet 'spending') hides a row (row 2)" in out, out
+    assert code == 6 and "(sheet 'spending') hides a row (row 5)" in out, out
 
 
 def test_a_number_format_showing_a_literal_fails(bundle: Path) -> None:
     def edit(book: Any) -> None:
-        book["balances"]["H2"].number_format = '"999,999.00"'
+        book["balances"]["H5"].number_format = '"999,999.00"'
 
     _edit_book(bundle, edit)
     code, out = _verify(bundle)
@@ -283,10 +283,10 @@ def test_an_edited_read_model_does_not_reach_the_bundle(tmp_path: Path) -> None:
         engine.dispose()
     ledger.ok("audit", "export", str(tmp_path / "b"), role="auditor")
     book = load_workbook(tmp_path / "b" / "report.xlsx", read_only=True)
-    balances = list(book["balances"].iter_rows(values_only=True))
-    spending = list(book["spending"].iter_rows(min_row=2, values_only=True))
+    balances = list(book["balances"].iter_rows(min_row=4, values_only=True))
+    spending = list(book["spending"].iter_rows(min_row=5, values_only=True))[:-1]  # the 合计 row last
     book.close()
-    assert balances[1][balances[0].index("subsidy_spent")] == 35000
+    assert balances[1][balances[0].index("补助支出")] == 35000
     assert sorted(row[9] for row in spending) == [800, 12000, 12000, 35000]
     code, out = _verify(tmp_path / "b")
     assert code == 0, out
@@ -396,7 +396,7 @@ def test_a_cell_past_excel_s_limit_is_refused(bundle: Path) -> None:
     code, out = _verify(bundle)
     assert (
         code == 6
-        and "sheet 'spending' cell I2 (part xl/worksheets/sheet3.xml) holds a cell longer than "
+        and "sheet 'spending' cell I5 (part xl/worksheets/sheet3.xml) holds a cell longer than "
         "32,767 characters"
         in out
     ), out
@@ -433,9 +433,8 @@ def test_a_balance_off_by_a_fraction_of_a_fen_fails(bundle: Path) -> None:
     path = bundle / "report.xlsx"
     book = load_workbook(path)
     sheet = book["balances"]
-    header = [c.value for c in sheet[1]]
-    column = header.index("subsidy_spent") + 1 if "subsidy_spent" in header else 13
-    cell = sheet.cell(row=2, column=column)
+    header = [c.value for c in sheet[4]]
+    cell = sheet.cell(row=5, column=header.index("补助支出") + 1)
     cell.value = float(cell.value or 0) + 0.00390625
     book.save(path)
     write_manifest(bundle)

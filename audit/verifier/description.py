@@ -47,10 +47,11 @@ def check_description(
     except ValueError:
         report.fail(f"{NAME}: not JSON")
         return
-    if isinstance(meta, dict) and meta.get("format") != layout.FORMAT:
+    if isinstance(meta, dict) and meta.get("format") not in layout.FORMATS:
+        known = " and ".join(map(str, layout.FORMATS))
         report.fail(
             f"{NAME}: format {meta.get('format')!r} is another version's; this verifier reads bundles "
-            f"of format {layout.FORMAT} (export the bundle again)"
+            f"of format {known} (export the bundle again)"
         )
         return
     if not isinstance(meta, dict) or sorted(meta) != sorted(FIELDS):
@@ -58,7 +59,6 @@ def check_description(
         report.fail(f"{NAME}: its fields are {', '.join(keys) or 'none'}, not {', '.join(FIELDS)}")
         return
     expected = {
-        "format": layout.FORMAT,
         "origin": origin,
         "tree_size": report.events,
         "policy": policy,
@@ -78,3 +78,15 @@ def check_description(
             report.fail(f"{NAME}: as_of is {as_of!r} but the bundle includes an event dated {replay.latest}")
     if grant is None and as_of is None and report.withheld:
         report.fail(f"{NAME}: names no filter (grant, as_of) but {report.withheld} events are withheld")
+
+
+def bundle_format(directory: Path) -> int:
+    """The layout the bundle says its workbook has (format 2 or 3); the current one if it says
+    nothing readable (check_description then fails it). The workbook is checked as that format
+    lays it out: saying 2 of a format 3 workbook fails its cells, not passes them."""
+    try:
+        meta = json.loads((directory / NAME).read_bytes())
+    except (OSError, ValueError):
+        return layout.FORMAT
+    fmt = meta.get("format") if isinstance(meta, dict) else None
+    return fmt if isinstance(fmt, int) and fmt in layout.FORMATS else layout.FORMAT

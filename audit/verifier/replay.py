@@ -34,8 +34,9 @@ from datetime import date
 from decimal import Decimal
 from typing import IO, Any
 
+from audit.verifier import forms
 from audit.verifier.errors import AuditError
-from audit.verifier.layout import MEASURES, SPENDING_HEADERS, SPENDING_SHEET
+from audit.verifier.layout import MEASURES, SPENDING_SHEET
 from audit.verifier.people import REGISTRY_ID
 from audit.verifier.policy import BundlePolicy
 from audit.verifier.seals import ADOPTION_TOPIC, SEAL_TOPIC
@@ -77,14 +78,22 @@ SpendingRow = list[Any]  # a row of the workbook's spending sheet (audit/verifie
 
 class SpendingRows:
     """The rows the spending sheet must show, in leaf order, kept in a temporary file (memory
-    does not grow with the bundle), and the digest of their XML as ``audit export`` writes it, so
+    does not grow with the bundle), and the digest of their rows' XML as ``audit export`` writes it, so
     an unchanged sheet is checked by digest and only a changed one cell by cell."""
 
     def __init__(self) -> None:
         self._file: IO[bytes] = tempfile.TemporaryFile()
         self._digest = hashlib.sha256()
         self.names: list[str] = []
-        self._stream = SheetStream(SPENDING_SHEET, SPENDING_HEADERS, self._sink, amount_columns=[9])
+        self.stream = SheetStream(
+            SPENDING_SHEET,
+            forms.headers(SPENDING_SHEET),
+            self._sink,
+            amount_columns=forms.AMOUNTS[SPENDING_SHEET],
+            form=forms.filed(SPENDING_SHEET, None, "", ()),
+            heads=False,  # the head and the total are known at the end (audit/verifier/sheets.py)
+        )
+        self.net = Decimal(0)  # spent less reversed: the sheet's 合计
         self._closed = False
 
     def _sink(self, name: str, data: bytes) -> None:
@@ -94,14 +103,16 @@ class SpendingRows:
 
     def append(self, row: SpendingRow) -> None:
         pickle.dump(row, self._file)
-        self._stream.append(row)
+        self.stream.append(row)
+        self.net += row[9] if row[4] == "spend" else -row[9]
 
     def __len__(self) -> int:
-        return self._stream.rows
+        return self.stream.rows
 
     def digest(self) -> bytes:
+        """Of the data rows' XML as export writes them (format 3), without the sheets' heads."""
         if not self._closed:
-            self._stream.close()
+            self.stream.close()
             self._closed = True
         return self._digest.digest()
 

@@ -1,31 +1,39 @@
 """Every sheet a person reads in report.xlsx, against what the replay yields: the sheets and
 their order, none hidden, no name or link that could show other content, no number format that
-shows a literal, and every cell of the balances, spending and findings sheets (the event log is
-``workbook``'s). Bounded first (``xlsx.check_package``), so a crafted file is refused before a
-reader holds it."""
+shows a literal, and every cell of the balances, spending, findings and who-did-what sheets (the
+event log is ``workbook``'s). Laid out for filing (format 3), also each sheet's title, its
+编制单位 / 报表日期 / 单位 line, its Chinese header, its 合计 row (a figure, never a formula), an
+amount shown to the fen in yuan, and what prints: the header repeated on every page and no print
+area (which would leave rows off the paper). Bounded first (``xlsx.check_package``), so a crafted
+file is refused before a reader holds it."""
 
 from __future__ import annotations
 
 import hashlib
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 from xml.etree import ElementTree
 
-from audit.verifier import layout
+from audit.verifier import forms, layout
+from audit.verifier.description import bundle_format
 from audit.verifier.findings import expected_findings
-from audit.verifier.layout import ACTIVITY_HEADERS, ACTIVITY_SHEET, REGISTRY_HEADERS, REGISTRY_SHEET
+from audit.verifier.layout import ACTIVITY_SHEET, REGISTRY_SHEET
 from audit.verifier.policy import BundlePolicy
 from audit.verifier.replay import GrantTotals, Replay
 from audit.verifier.report import EVENTS, WORKBOOK, Report
 from audit.verifier.xlsx import (
+    LEGACY,
+    STYLES,
+    Form,
     PackageError,
     check_package,
     column_letter,
-    dimension,
+    print_titles,
     rows_per_sheet,
     sheet_parts,
 )
@@ -37,7 +45,11 @@ CENT = Decimal("0.01")
 # LibreOffice write the others when they save it)
 SAFE_FORMATS = frozenset(
     {"yyyy-mm-dd", "yyyy\\-mm\\-dd", "#,##0.00", "0.00", "0", "#,##0", "General", "mm-dd-yy", "yyyy/m/d"}
+    | {layout.YUAN_FORMAT}
 )
+# what an amount may be shown in: to the fen ("0" would show 35,000.50 as 35,001)
+AMOUNT_FORMATS = frozenset({layout.YUAN_FORMAT, "#,##0.00", "0.00"})
+PRINT_TITLES = "_xlnm.Print_Titles"
 BASE_BUDGET = 16 << 20  # bytes a workbook part may inflate to, plus twice events.jsonl's size
 
 TEXT, INT, AMOUNT, DAY = "text", "int", "amount", "date"
@@ -53,8 +65,8 @@ def part_budget(directory: Path) -> int:
     return BASE_BUDGET + 2 * (events.stat().st_size if events.is_file() else 0)
 
 
-def sheet_names(name: str, rows: int) -> list[str]:
-    return [name if k == 1 else f"{name} ({k})" for k in range(1, len(rows_per_sheet(rows)) + 1)]
+def sheet_names(name: str, rows: int, form: Form = LEGACY) -> list[str]:
+    return [name if k == 1 else f"{name} ({k})" for k in range(1, len(rows_per_sheet(rows, form)) + 1)]
 
 
 def balance_rows(replay: Replay) -> list[list[Any]]:
@@ -83,6 +95,50 @@ def _balance_row(g: GrantTotals) -> list[Any]:
     ]
 
 
+@dataclass(frozen=True)
+class _Sheet:
+    """A logical sheet a person reads: what its header, rows and (filed) head and total show."""
+
+    name: str
+    header: list[str]
+    kinds: Sequence[str]
+    rows: _Rows
+    form: Form
+
+    def names(self) -> list[str]:
+        return sheet_names(self.name, len(self.rows), self.form)
+
+
+def _expected(
+    fmt: int,
+    replay: Replay,
+    findings: list[list[Any]] | None,
+    who: tuple[list[list[Any]], list[list[Any]]],
+    day: str,
+) -> list[_Sheet]:
+    balances = balance_rows(replay)
+    root = layout.root_of(who[1])
+    held: list[tuple[str, Sequence[str], _Rows]] = [
+        (layout.BALANCES_SHEET, BALANCE_KINDS, balances),
+        (layout.SPENDING_SHEET, SPENDING_KINDS, replay.spending),
+        (layout.FINDINGS_SHEET, FINDINGS_KINDS, findings or []),
+        (ACTIVITY_SHEET, ACTIVITY_KINDS, who[0]),
+        (REGISTRY_SHEET, REGISTRY_KINDS, who[1]),
+    ]
+    sheets = []
+    for name, kinds, rows in held:
+        form = LEGACY
+        if fmt >= 3:
+            total = (
+                layout.spending_total(replay.spending.net)
+                if name == layout.SPENDING_SHEET
+                else forms.total_of(name, rows)  # type: ignore[arg-type]
+            )
+            form = forms.filed(name, root, day, total)
+        sheets.append(_Sheet(name, forms.headers(name, fmt), kinds, rows, form))
+    return sheets
+
+
 def check_sheets(
     directory: Path,
     replay: Replay,
@@ -91,6 +147,7 @@ def check_sheets(
     report: Report,
     log_as_exported: bool = False,
     who: tuple[list[list[Any]], list[list[Any]]] = ([], []),
+    as_of: str | None = None,
 ) -> bool:
     """Checks the workbook; False if it could not be read at all (the event log check is skipped)."""
     path = directory / WORKBOOK
@@ -103,18 +160,16 @@ def check_sheets(
     except PackageError as e:
         report.fail(f"{WORKBOOK}: {e}")
         return False
-    balances = balance_rows(replay)
+    fmt = bundle_format(directory)
     findings = expected_findings(replay, policy) if policy is not None else None
+    sheets = _expected(fmt, replay, findings, who, as_of or replay.latest)
     expected_names = [
-        *sheet_names(layout.BALANCES_SHEET, len(balances)),
-        *sheet_names(layout.SPENDING_SHEET, len(replay.spending)),
-        *sheet_names(layout.FINDINGS_SHEET, len(findings or [])),
-        *sheet_names(ACTIVITY_SHEET, len(who[0])),
-        *sheet_names(REGISTRY_SHEET, len(who[1])),
+        *(name for sheet in sheets for name in sheet.names()),
         *sheet_names(layout.EVENT_LOG_SHEET, events),
     ]
+    filed = frozenset(name for sheet in sheets if sheet.form.filed for name in sheet.names())
     try:
-        shown = _structure(path, report)
+        shown = _structure(path, report, filed)
     except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError, ValueError) as e:
         report.fail(f"{WORKBOOK}: cannot read its sheets ({type(e).__name__})")
         return False
@@ -138,15 +193,13 @@ def check_sheets(
         report.fail(f"{WORKBOOK}: cannot read it ({type(e).__name__})")
         return False
     try:
-        report.grants = len(balances)
-        _compare(book, layout.BALANCES_SHEET, layout.BALANCE_HEADERS, BALANCE_KINDS, balances, report)
-        if not _as_exported(path, replay):
-            spending = replay.spending
-            _compare(book, layout.SPENDING_SHEET, layout.SPENDING_HEADERS, SPENDING_KINDS, spending, report)
-        if findings is not None:
-            _compare(book, layout.FINDINGS_SHEET, layout.FINDINGS_HEADERS, FINDINGS_KINDS, findings, report)
-        _compare(book, ACTIVITY_SHEET, ACTIVITY_HEADERS, ACTIVITY_KINDS, who[0], report)
-        _compare(book, REGISTRY_SHEET, REGISTRY_HEADERS, REGISTRY_KINDS, who[1], report)
+        report.grants = len(sheets[0].rows)
+        for sheet in sheets:
+            if sheet.name == layout.FINDINGS_SHEET and findings is None:
+                continue
+            if sheet.name == layout.SPENDING_SHEET and fmt >= 3 and _as_exported(path, replay, sheet.form):
+                continue
+            _compare(book, sheet, report)
     except Exception as e:  # a sheet damaged past its first rows: read lazily, fails here
         report.fail(f"{WORKBOOK}: cannot read its sheets ({type(e).__name__})")
     finally:
@@ -154,25 +207,50 @@ def check_sheets(
     return True
 
 
-def _as_exported(path: Path, replay: Replay) -> bool:
-    """Whether the spending sheets are byte for byte what export writes for the replay's rows."""
-    expected = replay.spending.digest()
+def _as_exported(path: Path, replay: Replay, form: Form) -> bool:
+    """Whether the spending sheets are byte for byte what export writes for the replay's rows:
+    each sheet's head and tail (title, 编制单位 line, header, 合计) as they must be, its rows by
+    digest, and the styles the cells name those export writes."""
+    spending = replay.spending
+    expected = spending.digest()
+    stream = spending.stream
+    stream.form = form
     digest = hashlib.sha256()
     with zipfile.ZipFile(path) as book:
+        if book.read("xl/styles.xml") != STYLES.encode("utf-8"):
+            return False
         parts = dict(sheet_parts(book))
-        sizes = rows_per_sheet(len(replay.spending))
-        for name, rows in zip(replay.spending.names, sizes, strict=True):
-            stated = dimension(len(layout.SPENDING_HEADERS), rows).encode("ascii")
-            with book.open(parts[name]) as handle:  # its <dimension>, which the rows imply, left out
-                digest.update(handle.read(1 << 20).replace(stated, b"", 1))
-                for chunk in iter(lambda h=handle: h.read(1 << 20), b""):  # type: ignore[misc]
-                    digest.update(chunk)
+        sizes = rows_per_sheet(len(spending), form)
+        names = spending.names or [layout.SPENDING_SHEET]
+        for k, (name, rows) in enumerate(zip(names, sizes, strict=True)):
+            last = k == len(sizes) - 1
+            head = stream.head(rows, last).encode("utf-8")
+            tail = stream.tail(form.head_rows + rows, last).encode("utf-8")
+            with book.open(parts[name]) as handle:
+                if not _framed(handle, head, tail, digest):
+                    return False
     return digest.digest() == expected
 
 
-def _structure(path: Path, report: Report) -> list[str]:
-    """The sheet names in order; failures for a hidden sheet, a defined name, an external link,
-    and a number format that shows a literal instead of the value."""
+def _framed(handle: IO[bytes], head: bytes, tail: bytes, digest: Any) -> bool:
+    """Whether the part begins with ``head`` and ends with ``tail``; feeds what lies between to
+    ``digest``, holding back only the tail's length at a time."""
+    if handle.read(len(head)) != head:
+        return False
+    held = b""
+    for chunk in iter(lambda: handle.read(1 << 20), b""):
+        held += chunk
+        cut = len(held) - len(tail)
+        if cut > 0:
+            digest.update(held[:cut])
+            held = held[cut:]
+    return held == tail
+
+
+def _structure(path: Path, report: Report, filed: frozenset[str] = frozenset()) -> list[str]:
+    """The sheet names in order; failures for a hidden sheet, a defined name (but a filed sheet's
+    header printed on every page), an external link, and a number format that shows a literal
+    instead of the value."""
     with zipfile.ZipFile(path) as book:
         workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
         names = []
@@ -182,12 +260,17 @@ def _structure(path: Path, report: Report) -> list[str]:
             state = sheet.get("state", "visible")
             if state != "visible":
                 report.fail(f"{WORKBOOK}: sheet {name!r} is {state}; a bundle hides nothing")
-        for tag in ("definedName", "externalReference"):
-            for element in workbook.iter(f"{_NS}{tag}"):
+        for element in workbook.iter(f"{_NS}definedName"):
+            if not _prints_the_header(element, names, filed):
                 report.fail(
-                    f"{WORKBOOK}: has a {tag} {element.get('name') or element.get('{*}id') or ''} "
+                    f"{WORKBOOK}: has a definedName {element.get('name') or ''} "
                     "(it could show content the bundle does not hold)".replace("  ", " ")
                 )
+        for element in workbook.iter(f"{_NS}externalReference"):
+            report.fail(
+                f"{WORKBOOK}: has a externalReference {element.get('{*}id') or ''} "
+                "(it could show content the bundle does not hold)".replace("  ", " ")
+            )
         for name in book.namelist():
             if name.startswith("xl/externalLinks/"):
                 report.fail(f"{WORKBOOK}: has an external link ({name})")
@@ -203,17 +286,54 @@ def _structure(path: Path, report: Report) -> list[str]:
     return names
 
 
-def _rows(
-    book: Any, name: str, rows: int, header: list[str], report: Report
-) -> Iterator[tuple[str, int, tuple[Any, ...]]]:
-    """(sheet, row number, values) of every data row of a logical sheet and its continuations."""
-    for sheet in sheet_names(name, rows):
-        it = book[sheet].iter_rows(values_only=True)
-        first = _trim(next(it, ()))
-        if list(first) != header:
-            report.fail(f"{WORKBOOK} {sheet}!A1: the header is not {', '.join(header)}")
-        for n, row in enumerate(it, 2):
-            yield sheet, n, _trim(row)
+def _prints_the_header(element: ElementTree.Element, names: list[str], filed: frozenset[str]) -> bool:
+    """A filed sheet's print titles: its header row, on every printed page, and nothing else (a
+    print area, or another row printed atop every page, would change what the paper shows)."""
+    if element.get("name") != PRINT_TITLES:
+        return False
+    try:
+        sheet = names[int(element.get("localSheetId", ""))]
+    except (ValueError, IndexError):
+        return False
+    if sheet not in filed:
+        return False
+    row = f"${layout.HEADER_ROW}:${layout.HEADER_ROW}"
+    return (element.text or "") in (print_titles(sheet), f"{sheet}!{row}")
+
+
+_Shown = tuple[str, int, tuple[Any, ...], tuple[str, ...]]  # sheet, row number, values, formats
+
+
+def _rows(book: Any, sheet: _Sheet, report: Report) -> Iterator[_Shown]:
+    """Every row past the header of a logical sheet and its continuations; their heads checked."""
+    form = sheet.form
+    for name in sheet.names():
+        it = book[name].iter_rows()
+        if form.filed:
+            _head(name, form, [_trim(_values(next(it, ()))) for _ in range(form.head_rows - 1)], report)
+        first = _trim(_values(next(it, ())))
+        if list(first) != sheet.header:
+            cell = f"A{form.head_rows}"
+            report.fail(f"{WORKBOOK} {name}!{cell}: the header is not {', '.join(sheet.header)}")
+        for n, cells in enumerate(it, form.head_rows + 1):
+            values = _values(cells)
+            yield name, n, _trim(values), tuple(getattr(c, "number_format", "General") for c in cells)
+
+
+def _values(cells: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(c.value for c in cells)
+
+
+def _head(name: str, form: Form, rows: list[tuple[Any, ...]], report: Report) -> None:
+    """The title, the 编制单位 / 报表日期 / 单位 line and the blank row above the header."""
+    title, heading, blank = [*rows, (), (), ()][:3]
+    if title != (form.title,):
+        report.fail(f"{WORKBOOK} {name}!A1: the title is {_show(title)}, not {form.title!r}")
+    if heading != _trim(form.heading):
+        want = " / ".join(v for v in form.heading if v)
+        report.fail(f"{WORKBOOK} {name}!A2: the line below the title is {_show(heading)}, not {want!r}")
+    if blank:
+        report.fail(f"{WORKBOOK} {name}!A3: shows {_show(blank)} where the bundle has a blank row")
 
 
 def _trim(row: Iterable[Any]) -> tuple[Any, ...]:
@@ -228,42 +348,67 @@ class _Rows(Protocol):
     def __iter__(self) -> Iterator[list[Any]]: ...
 
 
-def _compare(
-    book: Any, name: str, header: list[str], kinds: Sequence[str], expected: _Rows, report: Report
-) -> None:
-    diffs = 0
-    shown = _rows(book, name, len(expected), header, report)
-    last = (name, 1)
-    for row in expected:
+def _kinds_of(row: Sequence[Any]) -> list[str]:
+    return [AMOUNT if isinstance(v, Decimal) else INT if isinstance(v, int) else TEXT for v in row]
+
+
+class _Differences:
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.count = 0
+
+    def add(self, message: str) -> None:
+        self.count += 1
+        if self.count <= _MAX_DIFFS:
+            self.report.fail(message)
+
+
+def _compare(book: Any, sheet: _Sheet, report: Report) -> None:
+    diffs = _Differences(report)
+    shown = _rows(book, sheet, report)
+    name, header = sheet.name, sheet.header
+    last = (name, sheet.form.head_rows)
+    for row in sheet.rows:
         got = next(shown, None)
         if got is None:
             report.fail(f"{WORKBOOK} {last[0]}!A{last[1] + 1}: no row, but the events give {_show(row)}")
             return
-        sheet, n, values = got
-        last = (sheet, n)
-        for i, (kind, want) in enumerate(zip(kinds, row, strict=True)):
-            have = values[i] if i < len(values) else None
-            if not _same(kind, have, want):
-                diffs += 1
-                if diffs <= _MAX_DIFFS:
-                    report.fail(
-                        f"{WORKBOOK} {sheet}!{column_letter(i)}{n} ({header[i]}): shows {_cell(have, kind)} "
-                        f"but the events give {_cell(want)}"
-                    )
-        if len(values) > len(kinds):
-            diffs += 1
-            if diffs <= _MAX_DIFFS:
-                report.fail(
-                    f"{WORKBOOK} {sheet}!{column_letter(len(kinds))}{n}: shows {_cell(values[len(kinds)])} "
-                    "in a column the bundle does not have"
-                )
+        last = got[:2]
+        _compare_row(got, row, sheet.kinds, header, diffs)
+    if sheet.form.filed:
+        got = next(shown, None)
+        total = list(sheet.form.total)
+        if got is None:
+            report.fail(
+                f"{WORKBOOK} {last[0]}!A{last[1] + 1}: no 合计 row, but the events give {_show(total)}"
+            )
+            return
+        _compare_row(got, total, _kinds_of(total), header, diffs)
     extra = next((row for row in shown if row[2]), None)  # empty rows past the end show nothing
     if extra is not None:
-        sheet, n, values = extra
-        report.fail(f"{WORKBOOK} {sheet}!A{n}: shows {_show(values)}, a row the events do not give")
+        where, n, values, _ = extra
+        report.fail(f"{WORKBOOK} {where}!A{n}: shows {_show(values)}, a row the events do not give")
         return
-    if diffs > _MAX_DIFFS:
-        report.fail(f"{WORKBOOK} {name}: {diffs - _MAX_DIFFS} more cells differ from the events")
+    if diffs.count > _MAX_DIFFS:
+        report.fail(f"{WORKBOOK} {name}: {diffs.count - _MAX_DIFFS} more cells differ from the events")
+
+
+def _compare_row(
+    got: _Shown, row: Sequence[Any], kinds: Sequence[str], header: list[str], diffs: _Differences
+) -> None:
+    sheet, n, values, formats = got
+    for i, (kind, want) in enumerate(zip(kinds, row, strict=True)):
+        have = values[i] if i < len(values) else None
+        where = f"{WORKBOOK} {sheet}!{column_letter(i)}{n} ({header[i]})"
+        if not _same(kind, have, want):
+            diffs.add(f"{where}: shows {_cell(have, kind)} but the events give {_cell(want)}")
+        elif kind == AMOUNT and want is not None and formats[i] not in AMOUNT_FORMATS:
+            diffs.add(f"{where}: number format {formats[i]!r} does not show the amount to the fen")
+    if len(values) > len(kinds):
+        diffs.add(
+            f"{WORKBOOK} {sheet}!{column_letter(len(kinds))}{n}: shows {_cell(values[len(kinds)])} "
+            "in a column the bundle does not have"
+        )
 
 
 def _same(kind: str, have: Any, want: Any) -> bool:

@@ -261,7 +261,9 @@ def verify_bundle(
 
     log_as_exported = log is not None and log.matches
     who = (scan.activity.rows(), scan.registry_rows)
-    readable = check_sheets(directory, scan.replay, policy, size, report, log_as_exported, who)
+    readable = check_sheets(
+        directory, scan.replay, policy, size, report, log_as_exported, who, redaction.as_of
+    )
     origin = latest.origin if latest is not None else None
     log_sheets = sheet_names(EVENT_LOG_SHEET, size)
     check_description(directory, report, scan.replay, origin, policy.name if policy else None, log_sheets)

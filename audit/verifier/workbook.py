@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from audit.verifier import layout
+from audit.verifier import forms, layout
 from audit.verifier.background import Background, BackgroundError
+from audit.verifier.description import bundle_format
 from audit.verifier.report import CHUNK, EVENTS, WORKBOOK, Report
 from audit.verifier.scan import EXPORTED, WITHHELD, untrusted_row
 from audit.verifier.xlsx import SheetStream, dimension, rows_per_sheet, sheet_parts
@@ -121,7 +122,8 @@ def check_event_log(directory_name: str) -> EventLogCheck | None:
             expected.append(name)
         sheet_digest.update(data)
 
-    stream = SheetStream(layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, sink)
+    form = forms.event_log_form(bundle_format(directory))
+    stream = SheetStream(layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, sink, form=form)
     predictable = True
     carry = b""
     with events.open("rb") as handle:

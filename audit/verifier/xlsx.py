@@ -17,6 +17,7 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -25,10 +26,14 @@ from typing import IO, Any
 from xml.etree import ElementTree
 
 from audit.verifier.errors import AuditError
+from audit.verifier.layout import UNIT_LABEL
 
 MAX_ROWS = 1_048_576  # Excel's limit per sheet, header included
-AMOUNT_STYLE = 1  # built-in number format 4: #,##0.00
+AMOUNT_STYLE = 1  # built-in number format 4: #,##0.00 (format 2 bundles)
 DATE_STYLE = 2  # number format 164: yyyy-mm-dd
+# a sheet laid out for filing (format 3): bordered cells, yuan, a bold title, header and total
+TITLE_STYLE, HEAD_STYLE, YUAN_STYLE, BOX_DATE_STYLE, BOX_STYLE, TOTAL_STYLE, TOTAL_YUAN_STYLE = range(3, 10)
+RIGHT_STYLE = 10
 _EPOCH = date(1899, 12, 30).toordinal()
 _CHUNK_ROWS = 2000
 _NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -36,11 +41,47 @@ _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 _SHEET_HEAD = f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_NS}">'
 _SHEET_TAIL = "</sheetData></worksheet>"
+_PRINT = (  # A4 landscape, one page wide, as many pages long as it takes, page numbers below
+    '<printOptions horizontalCentered="1"/>'
+    '<pageMargins left="0.4" right="0.4" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>'
+    '<pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/>'
+    "<headerFooter><oddFooter>&amp;C&amp;P / &amp;N</oddFooter></headerFooter>"
+)
 # Characters XML 1.0 cannot carry; OOXML writes them as _xHHHH_ (as Excel does).
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _SPECIAL = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 Sink = Callable[[str, bytes], None]  # (sheet name, XML bytes): a new name starts a new sheet
+
+
+@dataclass(frozen=True)
+class Form:
+    """How a sheet is laid out around its rows. Without a title: the header on row 1 (the event
+    log; every sheet of a format 2 bundle). With one, for filing: the title (merged across), the
+    ``heading`` row (编制单位, 报表日期, 单位), a blank row, the header on row 4 repeated on every
+    printed page, the ``total`` row after the last data row, A4 landscape one page wide."""
+
+    title: str | None = None
+    heading: tuple[Any, ...] = ()
+    total: tuple[Any, ...] = ()
+    widths: tuple[int, ...] = ()
+    frozen: bool = False  # the header stays in view (always so for filing)
+
+    @property
+    def filed(self) -> bool:
+        return self.title is not None
+
+    @property
+    def head_rows(self) -> int:
+        return HEADER_ROW if self.filed else 1
+
+    def per_sheet(self) -> int:
+        """Data rows a sheet holds: a filed one keeps a row for its total."""
+        return max(1, MAX_ROWS - self.head_rows - (1 if self.filed else 0))
+
+
+LEGACY = Form()
+HEADER_ROW = 4
 
 
 def column_letter(index: int) -> str:
@@ -59,15 +100,37 @@ def _escape(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def dimension(columns: int, rows: int) -> str:
-    """The ``<dimension>`` element of a sheet part: a header row and ``rows`` data rows."""
-    return f'<dimension ref="A1:{column_letter(columns - 1)}{rows + 1}"/>'
+def dimension(columns: int, rows: int, head: int = 1, tail: int = 0) -> str:
+    """The ``<dimension>`` element of a sheet part: ``head`` rows, ``rows`` data rows, ``tail``."""
+    return f'<dimension ref="A1:{column_letter(columns - 1)}{head + rows + tail}"/>'
 
 
-def rows_per_sheet(rows: int) -> list[int]:
+def rows_per_sheet(rows: int, form: Form = LEGACY) -> list[int]:
     """How many data rows each sheet of a logical sheet of ``rows`` rows holds."""
-    per = MAX_ROWS - 1
+    per = form.per_sheet()
     return [min(per, rows - start) for start in range(0, rows, per)] or [0]
+
+
+def _cells(
+    values: Sequence[Any], row: int, text: int, number: int, amounts: frozenset[int] = frozenset()
+) -> str:
+    """One row of a sheet's head or tail (title, heading, header, total), every cell styled."""
+    cells = []
+    for i, value in enumerate(values):
+        ref = f"{column_letter(i)}{row}"
+        if value is None:
+            if text in (HEAD_STYLE, TOTAL_STYLE):  # the border runs on
+                cells.append(f'<c r="{ref}" s="{text}"/>')
+        elif isinstance(value, str):
+            style = RIGHT_STYLE if value == UNIT_LABEL and text == 0 else text
+            cells.append(
+                f'<c r="{ref}" s="{style}" t="inlineStr">'
+                f'<is><t xml:space="preserve">{_escape(value)}</t></is></c>'
+            )
+        else:
+            style = number if i in amounts else text
+            cells.append(f'<c r="{ref}" s="{style}"><v>{value}</v></c>')
+    return f'<row r="{row}">{"".join(cells)}</row>'
 
 
 class SheetStream:
@@ -78,7 +141,9 @@ class SheetStream:
     size it; appending a different number of rows is then an error at ``close``.
 
     Values: ``None`` (empty cell), ``int``, ``str``, ``date`` (date cell), ``Decimal`` or ``int``
-    in an ``amount_columns`` column (number shown as #,##0.00).
+    in an ``amount_columns`` column (number shown as yuan, or #,##0.00 in a format 2 sheet).
+    ``heads=False`` hands only the data rows to ``sink``, a sheet's head and tail being written
+    later (``head``, ``tail``): a spooled sheet whose title and total are known only at its end.
     """
 
     def __init__(
@@ -88,15 +153,19 @@ class SheetStream:
         sink: Sink,
         amount_columns: Iterable[int] = (),
         rows: int | None = None,
+        form: Form = LEGACY,
+        heads: bool = True,
     ) -> None:
         self.name = name
         self.declared = rows
         self.header = list(header)
+        self.form = form
+        self._heads = heads
         self._sink = sink
         self._amounts = frozenset(amount_columns)
         self._letters = [column_letter(i) for i in range(len(self.header))]
         self._sheet = 1
-        self._row = 0  # rows written in the current sheet, header included
+        self._row = 0  # rows written in the current sheet, its head included
         self._buffer: list[str] = []
         self._plans: dict[tuple[type, ...], tuple[str, tuple[int, ...], tuple[int, ...]]] = {}
         self.rows = 0
@@ -105,14 +174,56 @@ class SheetStream:
     def _current_name(self) -> str:
         return self.name if self._sheet == 1 else f"{self.name} ({self._sheet})"
 
+    def head(self, in_sheet: int | None, last: bool) -> str:
+        """A sheet's XML up to its first data row: ``in_sheet`` data rows (None: not stated)."""
+        form = self.form
+        parts = [_SHEET_HEAD]
+        if form.filed:
+            parts.append('<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>')
+        if in_sheet is not None:
+            tail = 1 if form.filed and last else 0
+            parts.append(dimension(len(self.header), in_sheet, form.head_rows, tail))
+        if form.frozen or form.filed:
+            n = form.head_rows
+            parts.append(
+                '<sheetViews><sheetView workbookViewId="0">'
+                f'<pane ySplit="{n}" topLeftCell="A{n + 1}" activePane="bottomLeft" state="frozen"/>'
+                f'<selection pane="bottomLeft" activeCell="A{n + 1}" sqref="A{n + 1}"/>'
+                "</sheetView></sheetViews>"
+            )
+        if form.widths:
+            cols = "".join(
+                f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
+                for i, w in enumerate(form.widths, 1)
+            )
+            parts.append(f"<cols>{cols}</cols>")
+        parts.append("<sheetData>")
+        if form.filed:
+            title = [form.title, *[None] * (len(self.header) - 1)]
+            parts.append(_cells(title, 1, TITLE_STYLE, TITLE_STYLE))
+            parts.append(_cells(form.heading, 2, 0, 0))
+            parts.append(_cells(self.header, HEADER_ROW, HEAD_STYLE, HEAD_STYLE))
+        else:
+            parts.append(self._encode(self.header, 1, header=True))
+        return "".join(parts)
+
+    def tail(self, row: int, last: bool) -> str:
+        """A sheet's XML after its last data row (``row``): the total on the last sheet."""
+        form = self.form
+        if not form.filed:
+            return _SHEET_TAIL
+        total = _cells(form.total, row + 1, TOTAL_STYLE, TOTAL_YUAN_STYLE, self._amounts) if last else ""
+        merge = f'<mergeCells count="1"><mergeCell ref="A1:{self._letters[-1]}1"/></mergeCells>'
+        return f"{total}</sheetData>{merge}{_PRINT}</worksheet>"
+
     def _start(self) -> None:
-        self._buffer.append(_SHEET_HEAD)
+        in_sheet, last = None, False
         if self.declared is not None:
-            in_sheet = min(MAX_ROWS - 1, max(0, self.declared - self.rows))
-            self._buffer.append(dimension(len(self.header), in_sheet))
-        self._buffer.append("<sheetData>")
-        self._row = 0
-        self._append(self.header, header=True)
+            left = max(0, self.declared - self.rows)
+            in_sheet, last = min(self.form.per_sheet(), left), left <= self.form.per_sheet()
+        if self._heads:
+            self._buffer.append(self.head(in_sheet, last))
+        self._row = self.form.head_rows
 
     def _flush(self) -> None:
         if self._buffer:
@@ -120,18 +231,19 @@ class SheetStream:
             self._buffer.clear()
 
     def append(self, values: Sequence[Any]) -> None:
-        if self._row == MAX_ROWS:
-            self._buffer.append(_SHEET_TAIL)
+        if self._row - self.form.head_rows == self.form.per_sheet():
+            if self._heads:
+                self._buffer.append(self.tail(self._row, last=False))
             self._flush()
             self._sheet += 1
             self._start()
-        self._append(values)
+        self._row += 1
+        self._buffer.append(self._encode(values, self._row))
         self.rows += 1
         if len(self._buffer) >= _CHUNK_ROWS:
             self._flush()
 
-    def _append(self, values: Sequence[Any], header: bool = False) -> None:
-        self._row += 1
+    def _encode(self, values: Sequence[Any], row: int, header: bool = False) -> str:
         key = tuple(map(type, values))
         plan = None if header else self._plans.get(key)
         if plan is None:
@@ -139,17 +251,19 @@ class SheetStream:
             if not header:
                 self._plans[key] = plan
         template, texts, dates = plan
-        args = [self._row, *values]
+        args = [row, *values]
         for i in texts:
             if _SPECIAL.search(args[i]) is not None:
                 args[i] = _escape(args[i])
         for i in dates:
             args[i] = args[i].toordinal() - _EPOCH
-        self._buffer.append(template.format(*args))
+        return template.format(*args)
 
     def _plan(self, kinds: tuple[type, ...], header: bool) -> tuple[str, tuple[int, ...], tuple[int, ...]]:
         """The row's XML with ``{0}`` for the row number and ``{i}`` for value i - 1 (empty cells
         left out), and the positions of the strings to escape and of the dates to convert."""
+        filed = self.form.filed
+        box = f' s="{BOX_STYLE}"' if filed else ""
         parts = ['<row r="{0}">']
         texts: list[int] = []
         dates: list[int] = []
@@ -157,17 +271,21 @@ class SheetStream:
             ref = f"{self._letters[i]}{{0}}"
             n = i + 1
             if kind is type(None):
+                if filed:
+                    parts.append(f'<c r="{ref}"{box}/>')
                 continue
             if kind is str:
-                parts.append(f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{{{n}}}</t></is></c>')
+                parts.append(
+                    f'<c r="{ref}"{box} t="inlineStr"><is><t xml:space="preserve">{{{n}}}</t></is></c>'
+                )
                 texts.append(n)
             elif kind is date:
-                parts.append(f'<c r="{ref}" s="{DATE_STYLE}"><v>{{{n}}}</v></c>')
+                parts.append(f'<c r="{ref}" s="{BOX_DATE_STYLE if filed else DATE_STYLE}"><v>{{{n}}}</v></c>')
                 dates.append(n)
             elif i in self._amounts and not header:
-                parts.append(f'<c r="{ref}" s="{AMOUNT_STYLE}"><v>{{{n}}}</v></c>')
+                parts.append(f'<c r="{ref}" s="{YUAN_STYLE if filed else AMOUNT_STYLE}"><v>{{{n}}}</v></c>')
             elif kind is int or issubclass(kind, Decimal):
-                parts.append(f'<c r="{ref}"><v>{{{n}}}</v></c>')
+                parts.append(f'<c r="{ref}"{box}><v>{{{n}}}</v></c>')
             else:
                 raise TypeError(f"xlsx cell of type {kind.__name__} in column {self._letters[i]}")
         parts.append("</row>")
@@ -177,18 +295,22 @@ class SheetStream:
         """Ends the sheet; returns the names of the sheets written."""
         if self.declared is not None and self.rows != self.declared:
             raise ValueError(f"sheet {self.name}: {self.declared} rows announced, {self.rows} written")
-        self._buffer.append(_SHEET_TAIL)
+        if self._heads:
+            self._buffer.append(self.tail(self._row, last=True))
         self._flush()
         return [self.name] + [f"{self.name} ({k})" for k in range(2, self._sheet + 1)]
 
 
 class SpooledSheet:
-    """A logical sheet written while another is open: its XML goes to temporary files (in memory
-    up to a few megabytes) and into the workbook later (``Workbook.add_spooled``)."""
+    """A logical sheet written while another is open: its rows go to temporary files (in memory
+    up to a few megabytes) and into the workbook later (``Workbook.add_spooled``), each sheet's
+    head and tail (its title, its total) written then."""
 
-    def __init__(self, name: str, header: Sequence[str], amount_columns: Iterable[int] = ()) -> None:
+    def __init__(
+        self, name: str, header: Sequence[str], amount_columns: Iterable[int] = (), form: Form = LEGACY
+    ) -> None:
         self.parts: list[tuple[str, IO[bytes]]] = []
-        self.stream = SheetStream(name, header, self._sink, amount_columns)
+        self.stream = SheetStream(name, header, self._sink, amount_columns, form=form, heads=False)
 
     def _sink(self, name: str, data: bytes) -> None:
         if not self.parts or self.parts[-1][0] != name:
@@ -205,30 +327,44 @@ class Workbook:
     def __init__(self, path: Path, compresslevel: int = 1) -> None:
         self._zip = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel)
         self._parts: list[tuple[str, str, str]] = []  # (sheet name, part name, logical sheet)
+        self._filed: set[str] = set()  # logical sheets laid out for filing: their header prints on every page
         self._out: IO[bytes] | None = None
         self._open_name = ""
         self._base = ""
 
     def sheet(
-        self, name: str, header: Sequence[str], amount_columns: Iterable[int] = (), rows: int | None = None
+        self,
+        name: str,
+        header: Sequence[str],
+        amount_columns: Iterable[int] = (),
+        rows: int | None = None,
+        form: Form = LEGACY,
     ) -> SheetStream:
         self._base = name
-        return SheetStream(name, header, self._write, amount_columns, rows)
+        if form.filed:
+            self._filed.add(name)
+        return SheetStream(name, header, self._write, amount_columns, rows, form)
 
-    def add_spooled(self, spooled: SpooledSheet) -> list[str]:
-        """Writes a spooled sheet (and its continuations) into the workbook; returns their names."""
-        names = spooled.stream.close()
-        self._base = spooled.stream.name
-        sizes = rows_per_sheet(spooled.stream.rows)
-        columns = len(spooled.stream.header)
-        for (name, handle), rows in zip(spooled.parts, sizes, strict=True):
+    def add_spooled(self, spooled: SpooledSheet, form: Form | None = None) -> list[str]:
+        """Writes a spooled sheet (and its continuations) into the workbook, laid out by ``form``
+        (its title and total now known); returns their names."""
+        stream = spooled.stream
+        names = stream.close()
+        if form is not None:
+            stream.form = form
+        self._base = stream.name
+        if stream.form.filed:
+            self._filed.add(stream.name)
+        sizes = rows_per_sheet(stream.rows, stream.form)
+        if not spooled.parts:  # no row at all: one sheet of its head and tail
+            spooled.parts.append((stream.name, tempfile.SpooledTemporaryFile()))
+        for k, ((name, handle), rows) in enumerate(zip(spooled.parts, sizes, strict=True)):
+            last = k == len(sizes) - 1
             handle.seek(0)
-            # each sheet states its size now it is known, as a sheet written directly does (a
-            # reader such as openpyxl would otherwise parse the whole sheet just to size it)
-            stated = dimension(columns, rows).encode("ascii")
-            self._write(name, handle.read(1 << 20).replace(b"<sheetData>", stated + b"<sheetData>", 1))
+            self._write(name, stream.head(rows, last).encode("utf-8"))
             for chunk in iter(lambda h=handle: h.read(1 << 20), b""):  # type: ignore[misc]
                 self._write(name, chunk)
+            self._write(name, stream.tail(stream.form.head_rows + rows, last).encode("utf-8"))
             handle.close()
         return names
 
@@ -253,9 +389,10 @@ class Workbook:
         parts = sorted(self._parts, key=lambda p: rank.get(p[2], len(rank)))  # stable: continuations stay
         self._zip.writestr("[Content_Types].xml", _content_types([part for _, part, _ in parts]))
         self._zip.writestr("_rels/.rels", _ROOT_RELS)
-        self._zip.writestr("xl/workbook.xml", _workbook_xml([name for name, _, _ in parts]))
+        filed = [name for name, _, base in parts if base in self._filed]
+        self._zip.writestr("xl/workbook.xml", _workbook_xml([name for name, _, _ in parts], filed))
         self._zip.writestr("xl/_rels/workbook.xml.rels", _workbook_rels([part for _, part, _ in parts]))
-        self._zip.writestr("xl/styles.xml", _STYLES)
+        self._zip.writestr("xl/styles.xml", STYLES)
         self._zip.close()
 
     def __enter__(self) -> Workbook:
@@ -297,13 +434,25 @@ _ROOT_RELS = (
 )
 
 
-def _workbook_xml(names: list[str]) -> str:
+def print_titles(sheet: str) -> str:
+    """The header row of a filed sheet, printed at the top of every page (``_xlnm.Print_Titles``)."""
+    quoted = sheet.replace("'", "''")
+    return f"'{quoted}'!${HEADER_ROW}:${HEADER_ROW}"
+
+
+def _workbook_xml(names: list[str], filed: Sequence[str] = ()) -> str:
     sheets = "".join(
         f'<sheet name="{_attr(name)}" sheetId="{i}" r:id="rId{i}"/>' for i, name in enumerate(names, 1)
     )
+    titles = "".join(
+        f'<definedName name="_xlnm.Print_Titles" localSheetId="{names.index(name)}">'
+        f"{_escape(print_titles(name))}</definedName>"
+        for name in filed
+    )
+    defined = f"<definedNames>{titles}</definedNames>" if titles else ""
     return (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        f'<workbook xmlns="{_NS}" xmlns:r="{_REL_NS}"><sheets>{sheets}</sheets></workbook>'
+        f'<workbook xmlns="{_NS}" xmlns:r="{_REL_NS}"><sheets>{sheets}</sheets>{defined}</workbook>'
     )
 
 
@@ -320,18 +469,55 @@ def _workbook_rels(parts: list[str]) -> str:
     )
 
 
-_STYLES = (
+_BORDER = (
+    '<left style="thin"><color rgb="FF999999"/></left><right style="thin"><color rgb="FF999999"/></right>'
+)
+_BORDER += _BORDER.replace("left", "top").replace("right", "bottom")
+
+
+def _xf(fmt: int, font: int, fill: int, border: int, applies: str = "", alignment: str = "") -> str:
+    inner = f"<alignment {alignment}/>" if alignment else ""
+    head = f'<xf numFmtId="{fmt}" fontId="{font}" fillId="{fill}" borderId="{border}" xfId="0"{applies}'
+    return f"{head}>{inner}</xf>" if inner else f"{head}/>"
+
+
+_NUMBER, _FONT, _BORDERED = ' applyNumberFormat="1"', ' applyFont="1"', ' applyBorder="1"'
+STYLES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     f'<styleSheet xmlns="{_NS}">'
-    '<numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/></numFmts>'
-    '<fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
-    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
-    '<fill><patternFill patternType="gray125"/></fill></fills>'
-    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<numFmts count="2"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/>'
+    '<numFmt numFmtId="165" formatCode="&quot;¥&quot;#,##0.00"/></numFmts>'
+    '<fonts count="3"><font><sz val="11"/><name val="Calibri"/></font>'
+    '<font><b/><sz val="16"/><name val="Calibri"/></font>'
+    '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
+    '<fills count="3"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill>'
+    '<fill><patternFill patternType="solid"><fgColor rgb="FFDDEBF7"/><bgColor indexed="64"/>'
+    "</patternFill></fill>"
+    "</fills>"
+    '<borders count="2"><border><left/><right/><top/><bottom/><diagonal/></border>'
+    f"<border>{_BORDER}<diagonal/></border></borders>"
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-    '<xf numFmtId="4" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
+    '<cellXfs count="11">'
+    + _xf(0, 0, 0, 0)
+    + _xf(4, 0, 0, 0, _NUMBER)  # AMOUNT_STYLE
+    + _xf(164, 0, 0, 0, _NUMBER)  # DATE_STYLE
+    + _xf(0, 1, 0, 0, _FONT + ' applyAlignment="1"', 'horizontal="center"')  # TITLE_STYLE
+    + _xf(
+        0,
+        2,
+        2,
+        1,
+        _FONT + ' applyFill="1"' + _BORDERED + ' applyAlignment="1"',
+        'horizontal="center" vertical="center" wrapText="1"',
+    )  # HEAD_STYLE
+    + _xf(165, 0, 0, 1, _NUMBER + _BORDERED)  # YUAN_STYLE
+    + _xf(164, 0, 0, 1, _NUMBER + _BORDERED)  # BOX_DATE_STYLE
+    + _xf(0, 0, 0, 1, _BORDERED)  # BOX_STYLE
+    + _xf(0, 2, 0, 1, _FONT + _BORDERED)  # TOTAL_STYLE
+    + _xf(165, 2, 0, 1, _NUMBER + _FONT + _BORDERED)  # TOTAL_YUAN_STYLE
+    + _xf(0, 0, 0, 0, ' applyAlignment="1"', 'horizontal="right"')  # RIGHT_STYLE
+    + "</cellXfs>"
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )
@@ -351,6 +537,11 @@ _READ = 4 << 20
 # a formula element in any namespace prefix (<f>, <f t="shared" …/>, <x:f>)
 _FORMULA = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s/>]")
 _HIDDEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|col)\b[^>]*\bhidden=\"(?:1|true)\"")
+# a row lower, or a column narrower, than one character hides it as surely
+_SQUEEZED = re.compile(
+    rb"<(?:[A-Za-z_][\w.-]*:)?(row|col|sheetFormatPr)\b[^>]*\b(?:(?:ht|width|defaultRowHeight|defaultColWidth)"
+    rb"=\"0*(?:\.[0-9]*)?\"|zeroHeight=\"(?:1|true)\")"
+)
 # a cell's text of more than MAX_CELL_CHARS characters spans at least this many bytes of UTF-8
 _LONG_TEXT = re.compile(rb"[^<]{" + str(MAX_CELL_CHARS * 4 + 1).encode("ascii") + rb",}")
 _OVERLAP = 256
@@ -444,10 +635,13 @@ def _scan_part(book: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int, shee
                     where = _where(member.filename, sheet, window, m.start())
                     raise PackageError(f"{where} holds a formula; a bundle's cells are values")
                 if is_sheet and b"hidden" in window and (m := _HIDDEN.search(window)):
-                    kind = m.group(1).decode()
-                    row = _ROW_REF.match(window, m.start())
-                    which = f" ({kind} {row.group(1).decode()})" if row else ""
-                    raise PackageError(f"part {member.filename} (sheet {sheet!r}) hides a {kind}{which}")
+                    raise _hides(member.filename, sheet, window, m)
+                if (
+                    is_sheet
+                    and (b'ht="' in window or b'idth="' in window or b"zeroHeight" in window)
+                    and (m := _SQUEEZED.search(window))
+                ):
+                    raise _hides(member.filename, sheet, window, m)
                 if (
                     (is_sheet or is_text)
                     and _longest_text(window) > _MAX_TEXT_BYTES
@@ -474,6 +668,15 @@ def _scan_part(book: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int, shee
 
 
 _MAX_TEXT_BYTES = MAX_CELL_CHARS * 4
+
+
+def _hides(member: str, sheet: str, window: bytes, m: re.Match[bytes]) -> PackageError:
+    kind = {"sheetFormatPr": "row or column by default"}.get(m.group(1).decode(), m.group(1).decode())
+    row = _ROW_REF.match(window, m.start())
+    col = re.match(rb'<(?:[A-Za-z_][\w.-]*:)?col\b[^>]*\bmin="([0-9]+)"', window[m.start() :])
+    which = f" ({kind} {row.group(1).decode()})" if row else ""
+    which = f" (column {column_letter(int(col.group(1)) - 1)})" if col else which
+    return PackageError(f"part {member} (sheet {sheet!r}) hides a {kind}{which}")
 
 
 def _longest_text(window: bytes) -> int:
