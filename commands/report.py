@@ -27,13 +27,14 @@ def register(cli: click.Group) -> None:
     from commands import (
         history,
         projections_cmd,
+        report_budget,
         report_categories,
         report_execution,
         report_matching,
         report_sources,
     )
 
-    for module in (report_categories, report_sources, report_execution, report_matching):
+    for module in (report_budget, report_categories, report_sources, report_execution, report_matching):
         module.register(report_group)
     cli.add_command(report_group)
     history.register(cli)

@@ -23,7 +23,7 @@ DATE_FORMAT = "yyyy-mm-dd"
 HEADER_ROW = 4  # title, 编制单位 line, a blank line, then the header
 # columns whose Decimal is a rate in percent (57.62 means 57.62%), by the report's key
 PERCENT_KEYS = frozenset(
-    {"execution_rate", "of_received", "of_approved", "committed_pct", "received_pct", "elapsed"}
+    {"execution_rate", "of_received", "of_approved", "committed_pct", "received_pct", "elapsed", "rate"}
 )
 # Decimal columns that are neither money nor a rate, or that a total would make no sense of
 PLAIN_KEYS = frozenset({"ratio"})

@@ -99,6 +99,8 @@ FACTS = {
     "OutputReported": ("year", "trainees", "advanced", "evaluations", "advanced_evaluations"),
     "RectificationOrdered": ("ref", "deadline"),
     "RectificationCompleted": ("ref",),
+    "BudgetRegistered": ("lines",),  # the plan as it stood on a day (report budget)
+    "BudgetAdjusted": ("lines",),
 }
 
 
@@ -106,7 +108,15 @@ def facts(kind: str, d: Mapping[str, Any]) -> str:
     wanted = FACTS.get(kind)
     if wanted is None:
         return ""
-    return json.dumps({k: _value(d[k]) if k == "deadline" else d[k] for k in wanted}, ensure_ascii=False)
+    kept: dict[str, Any] = {}
+    for k in wanted:
+        if k == "deadline":
+            kept[k] = _value(d[k])
+        elif k == "lines":
+            kept[k] = {n: _value(v) for n, v in d[k].items()}
+        else:
+            kept[k] = d[k]
+    return json.dumps(kept, ensure_ascii=False)
 
 
 def describe(kind: str, d: Mapping[str, Any]) -> str:

@@ -1,0 +1,119 @@
+"""Budget against actual (预算执行): per grant, each line of its construction plan (003 表4-2:
+construction content × fund source) planned, spent, remaining and the rate, as of a business date
+and as known at a moment — the plan as it stood then (a registration replaces it, an adjustment
+changes its lines) against the spending of the movements (net of reversals)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import and_, func, select, true
+from sqlalchemy.engine import Engine
+
+from ledger.money import ZERO, from_fen, percent
+from ledger.rules import BUDGET_TO_FUND
+from projections.measures import SPENDING_KINDS
+from projections.queries import stored_time
+from projections.schema import grants, history_acts, movements
+
+PLAN_KINDS = ("budget", "budget_adjust")
+
+
+@dataclass(frozen=True)
+class BudgetLine:
+    base_id: str
+    grant_id: str
+    content: str  # the construction content's code ("" for spending that names none)
+    source: str  # the ledger's fund source: subsidy or matching
+    planned: Decimal | None  # None: the plan has no such line (spending outside it)
+    spent: Decimal
+
+    @property
+    def remaining(self) -> Decimal | None:
+        return None if self.planned is None else self.planned - self.spent
+
+    @property
+    def rate(self) -> Decimal | None:
+        return None if not self.planned else percent(self.spent, self.planned)
+
+
+def _plans(
+    engine: Engine, aggregate_ids: dict[str, str], as_of: date | None, known_at: datetime | None
+) -> dict[str, dict[tuple[str, str], Decimal]]:
+    """Each grant's plan (by grant id) as it stood: content × fund source -> yuan."""
+    a = history_acts.c
+    query = select(a.aggregate_id, a.kind, a.data).where(a.kind.in_(PLAN_KINDS))
+    if as_of is not None:
+        query = query.where(a.occurred_on <= as_of)
+    if known_at is not None:
+        query = query.where(a.recorded_at <= stored_time(engine, known_at))
+    if len(aggregate_ids) < 500:
+        query = query.where(a.aggregate_id.in_(list(aggregate_ids)))
+    raw: dict[str, dict[str, Decimal]] = {}
+    with engine.connect() as conn:
+        for aggregate_id, kind, data in conn.execute(query.order_by(a.notification_id)):
+            grant_id = aggregate_ids.get(aggregate_id)
+            if grant_id is None or not data:
+                continue
+            lines = {k: Decimal(v) for k, v in json.loads(data)["lines"].items()}
+            if kind == "budget":
+                raw[grant_id] = lines
+            else:
+                raw.setdefault(grant_id, {}).update(lines)
+    plans: dict[str, dict[tuple[str, str], Decimal]] = {}
+    for grant_id, lines in raw.items():
+        plan = plans.setdefault(grant_id, {})
+        for key, amount in lines.items():
+            content, budget_source = key.split("/")
+            line = (content, BUDGET_TO_FUND[budget_source])
+            plan[line] = plan.get(line, ZERO) + amount
+    return plans
+
+
+def budget_against_actual(
+    engine: Engine,
+    base_ids: Sequence[str] = (),
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+) -> list[BudgetLine]:
+    """Every planned line of every grant with a plan, and any spending outside the plan."""
+    query = select(grants.c.grant_id, grants.c.aggregate_id, grants.c.base_id)
+    if base_ids:
+        query = query.where(grants.c.base_id.in_(list(base_ids)))
+    with engine.connect() as conn:
+        found = conn.execute(query.order_by(grants.c.base_id, grants.c.grant_id)).all()
+    aggregate_ids = {aggregate_id: grant_id for grant_id, aggregate_id, _ in found}
+    base_of = {grant_id: base_id for grant_id, _, base_id in found}
+    plans = _plans(engine, aggregate_ids, as_of, known_at)
+
+    conditions = [movements.c.kind.in_(SPENDING_KINDS)]
+    if base_ids:
+        conditions.append(movements.c.base_id.in_(list(base_ids)))
+    if as_of is not None:
+        conditions.append(movements.c.occurred_on <= as_of)
+    if known_at is not None:
+        conditions.append(movements.c.recorded_at <= stored_time(engine, known_at))
+    cols = (movements.c.grant_id, movements.c.content, movements.c.source)
+    spent_query = select(*cols, func.sum(movements.c.amount)).where(and_(true(), *conditions)).group_by(*cols)
+    spent: dict[str, dict[tuple[str, str], Decimal]] = {}
+    with engine.connect() as conn:
+        for grant_id, content, source, fen in conn.execute(spent_query):
+            if grant_id in base_of:
+                spent.setdefault(grant_id, {})[(content or "", source)] = from_fen(int(fen or 0))
+
+    lines = []
+    for grant_id, base_id in base_of.items():
+        plan = plans.get(grant_id, {})
+        actual = spent.get(grant_id, {})
+        if not plan and not actual:
+            continue
+        for content, source in sorted(set(plan) | set(actual)):
+            planned = plan.get((content, source))
+            lines.append(
+                BudgetLine(base_id, grant_id, content, source, planned, actual.get((content, source), ZERO))
+            )
+    return lines
