@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from sqlalchemy import and_, func, select, true
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql.elements import ColumnElement
 
 from ledger.money import ZERO, from_fen, percent
 from ledger.rules import BUDGET_TO_FUND
@@ -90,7 +91,7 @@ def budget_against_actual(
     base_of = {grant_id: base_id for grant_id, _, base_id in found}
     plans = _plans(engine, aggregate_ids, as_of, known_at)
 
-    conditions = [movements.c.kind.in_(SPENDING_KINDS)]
+    conditions: list[ColumnElement[bool]] = [movements.c.kind.in_(SPENDING_KINDS)]
     if base_ids:
         conditions.append(movements.c.base_id.in_(list(base_ids)))
     if as_of is not None:
