@@ -31,6 +31,8 @@ from ledger.actions import (
 from ledger.errors import BadInputError
 from ledger.money import parse_amount
 
+FIGURE = click.IntRange(min=0, max=10_000_000)  # a declared figure (ledger.actions.Count)
+
 
 def _day(value: datetime | None) -> date:
     return value.date() if value else today()
@@ -59,17 +61,15 @@ def grant_group() -> None:
     "requested",
     help="requested amount, e.g. 20万 (100万–200万 for an institute; none for a named-support base)",
 )
-@click.option("--trained", type=click.IntRange(min=0), help="declared: trained a year (年培训规模)")
-@click.option("--advanced", type=click.IntRange(min=0), help="declared: of them advanced level or above")
-@click.option(
-    "--capacity", type=click.IntRange(min=0), help="declared: high-skill trainees a year it can take"
-)
-@click.option("--students", type=click.IntRange(min=0), help="declared: students (师生比, with --teachers)")
-@click.option("--teachers", type=click.IntRange(min=0), help="declared: teachers")
-@click.option("--instructors", type=click.IntRange(min=0), help="declared: practical-training teachers")
+@click.option("--trained", type=FIGURE, help="declared: trained a year (年培训规模)")
+@click.option("--advanced", type=FIGURE, help="declared: of them advanced level or above")
+@click.option("--capacity", type=FIGURE, help="declared: high-skill trainees a year it can take")
+@click.option("--students", type=FIGURE, help="declared: students (师生比, with --teachers)")
+@click.option("--teachers", type=FIGURE, help="declared: teachers")
+@click.option("--instructors", type=FIGURE, help="declared: practical-training teachers")
 @click.option(
     "--senior-instructors",
-    type=click.IntRange(min=0),
+    type=FIGURE,
     help="declared: of them senior instructors or senior technicians (高级实习指导教师、高级技师)",
 )
 @click.option("--date", "on", type=DATE, help="business date (default today)")

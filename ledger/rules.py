@@ -1123,7 +1123,7 @@ def spent_within_budget_line(grant: GrantFacts, act: Act, policy: Policy) -> Bre
             rule="budget line",
             clause=policy.clause("budget_plan"),
             message=f"grant {grant.grant_id} has a budget plan: spending names its construction "
-            f"content with --content ({', '.join(policy.contents)}); --content is required",
+            f"content ({', '.join(policy.contents)}); --content is required (an import's content column)",
         )
     spent = grant.spent_on_line(act.content, act.source)
     return within_budget_line(
