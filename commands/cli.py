@@ -194,7 +194,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "info": ("setup",),
     "policy": ("policy",),
     "unit": ("unit",),
-    "grant": ("grant", "grant_period"),
+    "grant": ("grant", "grant_period", "grant_pending"),
     "output": ("lifecycle",),
     "evaluate": ("lifecycle",),
     "rectify": ("lifecycle",),

@@ -38,6 +38,8 @@ KINDS = {
     "DossierRecorded": "dossier",
     "RecoveryOrdered": "recover_order",
     "Closed": "close",
+    "ObjectionsResolved": "resolve_objections",
+    "Extended": "extend",
 }
 
 
@@ -99,6 +101,8 @@ FACTS = {
     "OutputReported": ("year", "trainees", "advanced", "evaluations", "advanced_evaluations"),
     "RectificationOrdered": ("ref", "deadline"),
     "RectificationCompleted": ("ref",),
+    "ReviewRecorded": ("recommended",),  # what waits for an approver (grant pending)
+    "NoticeRecorded": ("end", "objections"),
     "BudgetRegistered": ("lines",),  # the plan as it stood on a day (report budget)
     "BudgetAdjusted": ("lines",),
 }
@@ -110,7 +114,7 @@ def facts(kind: str, d: Mapping[str, Any]) -> str:
         return ""
     kept: dict[str, Any] = {}
     for k in wanted:
-        if k == "deadline":
+        if k in ("deadline", "end"):
             kept[k] = _value(d[k])
         elif k == "lines":
             kept[k] = {n: _value(v) for n, v in d[k].items()}

@@ -1,0 +1,125 @@
+"""What waits for an approver's act (``grant pending``): the next step of each selection in
+progress — a recommendation (municipal and national bases, 002 五(一)), the expert review, the
+public notice, objections to settle, the approval once a notice has run its course — and the
+rectifications of approved grants past their deadline (003 第十三条). Read from the acts
+projection: every event of every grant, in order."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from projections.schema import grants, history_acts
+
+NEEDS_RECOMMENDATION = ("municipal", "national")
+STEPS = ("recommend", "review", "notice", "resolve_objections", "rectify_order", "rectify_complete")
+DECISIONS = {"approve": "approved", "reject": "rejected", "close": "closed"}
+
+
+@dataclass(frozen=True)
+class Pending:
+    base_id: str
+    grant_id: str
+    programme: str
+    step: (
+        str  # recommend | review | rereview_or_reject | notice | resolve_objections | approve | rectification
+    )
+    since: date | None  # the day it has waited from (the act before it, or a deadline)
+    detail: str
+
+
+def _selection(g: Any, acts: list[Any], level: str, today: date) -> Pending | None:
+    def pending(step: str, since: date | None, detail: str) -> Pending:
+        return Pending(g.base_id, g.grant_id, g.programme, step, since, detail)
+
+    recommended = [a for a in acts if a.kind == "recommend"]
+    if level in NEEDS_RECOMMENDATION and not recommended:
+        return pending("recommend", g.applied_on, "a municipal or national base is recommended first")
+    reviews = [a for a in acts if a.kind == "review"]
+    if not reviews:
+        since = recommended[-1].occurred_on if recommended else g.applied_on
+        return pending("review", since, "awaits the expert review")
+    review = reviews[-1]
+    if not json.loads(review.data or "{}").get("recommended", False):
+        words = "the review did not recommend it: reject, or review it again with --rereview-reason"
+        return pending("rereview_or_reject", review.occurred_on, words)
+    after = [a for a in acts if a.notification_id > review.notification_id]
+    notices = [a for a in after if a.kind == "notice"]
+    if not notices:
+        return pending("notice", review.occurred_on, "recommended by the review: awaits the public notice")
+    notice = notices[-1]
+    facts = json.loads(notice.data or "{}")
+    end = date.fromisoformat(facts["end"]) if facts.get("end") else notice.occurred_on
+    objections = int(facts.get("objections", 0))
+    resolved = any(
+        a.kind == "resolve_objections" and a.notification_id > notice.notification_id for a in acts
+    )
+    if objections and not resolved:
+        return pending("resolve_objections", end, f"{objections} objection(s) to the notice to settle")
+    if end >= today:
+        return None  # the notice still runs
+    return pending("approve", end, f"the notice ran until {end.isoformat()}: awaits approval or rejection")
+
+
+def _rectifications(g: Any, acts: list[Any], today: date) -> list[Pending]:
+    ordered: dict[str, date] = {}
+    for a in acts:
+        if a.kind == "rectify_order":
+            facts = json.loads(a.data)
+            ordered[facts["ref"]] = date.fromisoformat(facts["deadline"])
+        elif a.kind == "rectify_complete":
+            ordered.pop(json.loads(a.data)["ref"], None)
+    return [
+        Pending(
+            g.base_id,
+            g.grant_id,
+            g.programme,
+            "rectification",
+            deadline,
+            f"rectification {ref} was due {deadline.isoformat()} and is still open",
+        )
+        for ref, deadline in sorted(ordered.items(), key=lambda item: (item[1], item[0]))
+        if deadline < today
+    ]
+
+
+def pending(
+    engine: Engine, today: date, levels: dict[str, str], base_ids: Sequence[str] = ()
+) -> list[Pending]:
+    """As the books stood at the end of ``today`` (acts dated later are not yet done);
+    ``levels``: each programme's level (district, municipal, national, institute)."""
+    query = select(grants).where(grants.c.applied_on <= today).order_by(grants.c.base_id, grants.c.grant_id)
+    if base_ids:
+        query = query.where(grants.c.base_id.in_(list(base_ids)))
+    a = history_acts.c
+    found: list[Pending] = []
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+        wanted = {r.aggregate_id for r in rows}
+        acts: dict[str, list[Any]] = {}
+        steps = select(a.notification_id, a.aggregate_id, a.kind, a.occurred_on, a.data).where(
+            a.kind.in_((*STEPS, *DECISIONS)), a.occurred_on <= today
+        )
+        if len(wanted) < 500:
+            steps = steps.where(a.aggregate_id.in_(list(wanted)))
+        for act in conn.execute(steps.order_by(a.notification_id)):
+            if act.aggregate_id in wanted:
+                acts.setdefault(act.aggregate_id, []).append(act)
+    for g in rows:
+        mine = acts.get(g.aggregate_id, [])
+        status = "applied"
+        for act in mine:
+            status = DECISIONS.get(act.kind, status)
+        if status == "applied":
+            step = _selection(g, mine, levels.get(g.programme, ""), today)
+            if step is not None:
+                found.append(step)
+        elif status == "approved":
+            found.extend(_rectifications(g, mine, today))
+    return found
