@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -28,24 +29,15 @@ def policy_group() -> None:
     help="show the version in force on this business date (default: today)",
 )
 def show_command(on: object) -> None:
-    """Print programmes, spending categories and the clause of each rule.
+    """Print programmes, spending categories, the clauses, and every rule with its clause.
 
     \b
     Examples:
       grant-ledger policy show
       grant-ledger --lang en policy show --date 2024-06-30
     """
-    from ledger.errors import NotFoundError
-
     lang = settings().lang
-    try:
-        settings().load_installed_policy()
-    except NotFoundError:  # no ledger here: the shipped policy alone
-        from ledger.policy_book import forget_installed
-
-        forget_installed()
-    day = on.date() if on is not None else date.today()  # type: ignore[attr-defined]
-    policy = policy_in_force(day)
+    policy = _policy_on(on)
     zh = lang == "zh"
     click.echo(
         f"{'政策版本' if zh else 'policy version'} {policy.version} "
@@ -108,6 +100,64 @@ def show_command(on: object) -> None:
     for clause in policy.clauses.values():
         doc = policy.documents[clause.doc]
         click.echo(f"  {clause.key}: {clause.cite} {doc.number} — “{clause.words}”")
+    click.echo("")
+    click.echo("规则 (rules: `policy rules --format markdown`)" if zh else "Rules")
+    click.echo(_rules_text(policy, zh))
+
+
+def _policy_on(on: object) -> Any:
+    """The policy in force on ``on`` (default: today), installed versions included."""
+    from ledger.errors import NotFoundError
+
+    try:
+        settings().load_installed_policy()
+    except NotFoundError:  # no ledger here: the shipped policy alone
+        from ledger.policy_book import forget_installed
+
+        forget_installed()
+    day = on.date() if on is not None else date.today()  # type: ignore[attr-defined]
+    return policy_in_force(day)
+
+
+def _rules_text(policy: Any, zh: bool) -> str:
+    from ledger.catalogue import text
+
+    return text(policy, zh)
+
+
+@click.command("rules")
+@click.option(
+    "--date",
+    "on",
+    type=DATE,
+    default=None,
+    help="the version in force on this business date (default: today)",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown"]),
+    default="text",
+    show_default=True,
+    help="a table to read, or the markdown table of the README",
+)
+def rules_command(on: object, fmt: str) -> None:
+    """Print every rule the ledger judges: its clause and words, refused (exit 3) or flagged
+    (report findings), and the test that proves it.
+
+    \b
+    Examples:
+      grant-ledger policy rules
+      grant-ledger --lang en policy rules --format markdown
+    """
+    from ledger.catalogue import markdown
+
+    policy = _policy_on(on)
+    zh = settings().lang == "zh"
+    if fmt == "markdown":
+        click.echo(markdown(policy, zh), nl=False)
+    else:
+        click.echo(_rules_text(policy, zh))
 
 
 @click.command("calendar")
@@ -166,6 +216,7 @@ def install_command(file: Path, on: object) -> None:
 
 def register(cli: click.Group) -> None:
     policy_group.add_command(show_command)
+    policy_group.add_command(rules_command)
     policy_group.add_command(calendar_command)
     policy_group.add_command(install_command)
     cli.add_command(policy_group)

@@ -1,0 +1,437 @@
+"""The catalogue of every rule the ledger judges: its name (as its Breach or refusal names it), the
+clause(s) it cites, whether it refuses the act (exit 3), flags it in ``report findings``, or both,
+and the test that proves it through the command line.
+
+``policy show`` and the README print it; tests/test_rule_catalogue.py keeps it complete against
+the source (every rule named there is here, and nothing else), the policy data and the tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ledger.policy import Policy
+
+EVERY = "tests/test_every_rule.py::"
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    clauses: tuple[str, ...]  # keys of the policy's clauses; a per-programme rule lists each
+    refused: bool  # the act is refused (exit 3)
+    flagged: bool  # stored history that breaks it is a finding (report findings)
+    tests: tuple[str, ...]  # tests/FILE.py::test_name, each exercising the rule by the command line
+    cite: str = ""  # a rule outside the policy data: what it cites instead of clauses
+    note: str = ""  # what a reader of the table needs besides
+
+    def mode(self, zh: bool) -> str:
+        if self.refused and self.flagged:
+            mode = "拒绝并列为问题" if zh else "refused and flagged"
+        elif self.refused:
+            mode = "拒绝" if zh else "refused"
+        else:
+            mode = "列为问题" if zh else "flagged"
+        return f"{mode} ({self.note})" if self.note else mode
+
+    def cites(self, policy: Policy) -> str:
+        return self.cite or "; ".join(dict.fromkeys(policy.clause(k).cite for k in self.clauses))
+
+    def words(self, policy: Policy) -> str:
+        return " / ".join(dict.fromkeys(f"“{policy.clause(k).words}”" for k in self.clauses)) or "—"
+
+
+SUBSIDY = (
+    "district_subsidy",
+    "institute_subsidy",
+    "municipal_subsidy",
+    "named_no_subsidy",
+    "national_subsidy",
+)
+APPROVAL = (
+    "approval_first",
+    "institute_approval",
+    "municipal_approval",
+    "municipal_funding",
+    "national_funding",
+)
+BUILD = ("district_build_period", "notice_build_period")
+SUPERVISION = ("supervision", "institute_supervision")
+
+RULES: tuple[Rule, ...] = (
+    # who records what
+    Rule(
+        "role", ("roles",), True, True, (EVERY + "test_acts_by_the_wrong_role_or_an_unknown_key_are_refused",)
+    ),
+    Rule(
+        "registered signer",
+        ("roles",),
+        True,
+        False,
+        (EVERY + "test_acts_by_the_wrong_role_or_an_unknown_key_are_refused",),
+    ),
+    Rule(
+        "separation of duties",
+        ("separation_of_duties",),
+        True,
+        False,
+        ("tests/test_people.py::test_who_recorded_an_application_may_not_review_notice_or_approve_it",),
+    ),
+    Rule(
+        "people",
+        (),
+        True,
+        False,
+        (EVERY + "test_the_registry_and_the_policy_data_refuse_by_their_own_rules",),
+        cite="the people registry (DESIGN: trust model)",
+    ),
+    Rule(
+        "policy install",
+        (),
+        True,
+        False,
+        (EVERY + "test_the_registry_and_the_policy_data_refuse_by_their_own_rules",),
+        cite="the policy data (DESIGN: policy)",
+    ),
+    # applications
+    Rule(
+        "policy in force",
+        ("district_in_force", "institute_in_force"),
+        True,
+        False,
+        (EVERY + "test_an_application_is_judged_when_it_is_recorded",),
+    ),
+    Rule(
+        "application round",
+        ("applications_due",),
+        True,
+        False,
+        (EVERY + "test_an_application_is_judged_when_it_is_recorded",),
+    ),
+    Rule(
+        "projects count",
+        ("district_projects", "institute_projects", "municipal_projects", "national_projects"),
+        True,
+        False,
+        (EVERY + "test_an_application_is_judged_when_it_is_recorded",),
+    ),
+    Rule(
+        "requested amount",
+        SUBSIDY,
+        True,
+        False,
+        (EVERY + "test_an_application_is_judged_when_it_is_recorded",),
+    ),
+    Rule(
+        "one institute", ("one_institute",), True, False, (EVERY + "test_one_base_a_level_and_one_institute",)
+    ),
+    Rule(
+        "one base per level",
+        ("one_base_per_level", "one_institute", "one_municipal_base"),
+        True,
+        False,
+        (EVERY + "test_one_base_a_level_and_one_institute",),
+    ),
+    Rule(
+        "no district base above municipal",
+        ("one_district_base",),
+        True,
+        False,
+        (EVERY + "test_one_base_a_level_and_one_institute",),
+    ),
+    Rule(
+        "application condition",
+        (
+            "district_scale",
+            "district_capacity",
+            "district_teachers",
+            "municipal_scale",
+            "municipal_capacity",
+            "municipal_teachers",
+        ),
+        False,
+        True,
+        ("tests/test_programme_rules.py::test_application_conditions_are_findings_on_the_application",),
+    ),
+    Rule(
+        "host unit",
+        ("institute_host",),
+        False,
+        True,
+        (
+            "tests/test_programme_rules.py::test_an_institute_of_another_kind_of_unit_is_a_finding_not_a_refusal",
+        ),
+    ),
+    # selection
+    Rule(
+        "recommender", ("recommendation_required",), True, False, (EVERY + "test_recommendations_are_judged",)
+    ),
+    Rule(
+        "recommendation quota",
+        ("recommendation_quota",),
+        True,
+        False,
+        (EVERY + "test_recommendations_are_judged",),
+    ),
+    Rule(
+        "recommendation rank",
+        ("recommendation_quota",),
+        True,
+        False,
+        (EVERY + "test_recommendations_are_judged",),
+    ),
+    Rule(
+        "recommendation first",
+        ("recommendation_required",),
+        True,
+        False,
+        (EVERY + "test_recommendations_are_judged",),
+    ),
+    Rule("expert panel", ("expert_panel",), True, False, (EVERY + "test_the_selection_steps_are_judged",)),
+    Rule("public notice", ("public_notice",), True, False, (EVERY + "test_the_selection_steps_are_judged",)),
+    Rule(
+        "selection order",
+        ("approval_first", "review_order", "institute_approval", "municipal_approval"),
+        True,
+        False,
+        (EVERY + "test_the_selection_steps_are_judged",),
+    ),
+    Rule(
+        "objections settled", ("objections",), True, False, (EVERY + "test_the_selection_steps_are_judged",)
+    ),
+    Rule(
+        "selection first",
+        ("expert_review", "public_notice", "institute_approval", "municipal_approval"),
+        True,
+        False,
+        (EVERY + "test_the_selection_steps_are_judged",),
+    ),
+    Rule("approving bodies", APPROVAL, True, False, (EVERY + "test_the_approval_is_judged",)),
+    Rule(
+        "approval first",
+        APPROVAL,
+        True,
+        True,
+        (
+            EVERY + "test_the_approval_is_judged",
+            "tests/test_one_rulebook.py::test_other_acts_are_judged_by_their_own_rules",
+        ),
+    ),
+    Rule("subsidy amount", SUBSIDY, True, True, (EVERY + "test_the_approval_is_judged",)),
+    Rule(
+        "build period",
+        BUILD,
+        True,
+        True,
+        (
+            EVERY + "test_the_approval_is_judged",
+            "tests/test_policy_time.py::test_the_programme_fixes_the_build_period_at_approval",
+        ),
+    ),
+    Rule(
+        "no subsidy",
+        ("named_no_subsidy",),
+        True,
+        True,
+        (EVERY + "test_one_base_a_level_and_one_institute",),
+    ),
+    # money
+    Rule("tranches within approval", SUBSIDY, True, True, (EVERY + "test_money_is_judged_by_its_rules",)),
+    Rule(
+        "ring-fence",
+        ("ring_fence",),
+        True,
+        True,
+        (
+            "tests/test_corrections.py::test_reversing_a_receipt_that_was_spent_is_refused_on_every_later_date",
+            "tests/test_judge_dates.py::test_stored_acts_that_overdraw_a_date_are_findings_and_a_rebuild_agrees",
+        ),
+    ),
+    Rule(
+        "permitted category",
+        ("permitted_uses", "institute_uses", "named_no_subsidy"),
+        True,
+        True,
+        (EVERY + "test_money_is_judged_by_its_rules",),
+    ),
+    Rule(
+        "banned category",
+        ("banned_uses", "institute_uses", "named_no_subsidy"),
+        True,
+        True,
+        (
+            EVERY + "test_money_is_judged_by_its_rules",
+            "tests/test_lifecycle.py::test_findings_list_exactly_the_known_breaches",
+        ),
+    ),
+    Rule(
+        "business date",
+        ("ring_fence",),
+        True,
+        True,
+        ("tests/test_judge_dates.py::test_a_business_date_after_today_is_refused_and_judged",),
+    ),
+    Rule(
+        "reversal date",
+        ("ring_fence",),
+        True,
+        True,
+        ("tests/test_judge_dates.py::test_a_reversal_is_not_dated_before_what_it_reverses",),
+    ),
+    Rule(
+        "recovery within order",
+        ("supervision",),
+        True,
+        True,
+        (
+            EVERY + "test_money_is_judged_by_its_rules",
+            "tests/test_one_rulebook.py::test_other_acts_are_judged_by_their_own_rules",
+        ),
+    ),
+    Rule(
+        "recoveries before disposal",
+        ("closure",),
+        True,
+        True,
+        (
+            "tests/test_write_path_edges.py::test_disposing_of_the_subsidy_an_ordered_recovery_still_owes_is_refused_by_both_paths",
+        ),
+    ),
+    # the budget plan
+    Rule(
+        "budget total",
+        ("budget_total", *SUBSIDY[1:]),
+        True,
+        False,
+        (EVERY + "test_the_budget_plan_is_judged",),
+    ),
+    Rule("budget first", ("budget_plan",), True, False, (EVERY + "test_the_budget_plan_is_judged",)),
+    Rule(
+        "approval reference",
+        ("budget_plan",),
+        True,
+        False,
+        (EVERY + "test_the_budget_plan_is_judged",),
+        note="a blank --approval is bad input, exit 2, before the rule",
+    ),
+    Rule(
+        "budget line",
+        ("budget_plan",),
+        True,
+        True,
+        (
+            EVERY + "test_the_budget_plan_is_judged",
+            "tests/test_one_rulebook.py::test_a_stored_spend_beyond_its_budget_line_is_a_finding",
+        ),
+    ),
+    # closure
+    Rule(
+        "closure: final evaluation",
+        ("closure",),
+        True,
+        False,
+        (EVERY + "test_a_grant_closes_only_when_settled",),
+    ),
+    Rule(
+        "closure: rectification",
+        ("closure",),
+        True,
+        False,
+        (EVERY + "test_a_grant_closes_only_when_settled",),
+    ),
+    Rule(
+        "closure: recoveries", ("closure",), True, False, (EVERY + "test_a_grant_closes_only_when_settled",)
+    ),
+    Rule(
+        "closure: balance", ("ring_fence",), True, False, (EVERY + "test_a_grant_closes_only_when_settled",)
+    ),
+    Rule("grant closed", ("ring_fence",), True, True, (EVERY + "test_a_grant_closes_only_when_settled",)),
+    Rule(
+        "institute oversight",
+        ("institute_closure",),
+        True,
+        True,
+        (EVERY + "test_an_institute_closes_only_overseen_and_is_flagged_once_due",),
+    ),
+    # what the books show later
+    Rule(
+        "matching 1:1",
+        ("district_matching", "institute_matching"),
+        False,
+        True,
+        ("tests/test_missing_findings.py::test_the_matching_gap_is_the_1_to_1_findings_shortfall",),
+    ),
+    Rule(
+        "balance after the build period",
+        BUILD,
+        False,
+        True,
+        (
+            "tests/test_missing_findings.py::test_money_held_after_the_build_period_is_a_finding_until_disposed",
+        ),
+    ),
+    Rule(
+        "output target",
+        ("district_outputs_after", "institute_training", "institute_evaluation", "national_outputs"),
+        False,
+        True,
+        ("tests/test_programme_rules.py::test_output_targets_are_the_yearly_outputs_with_their_clauses",),
+    ),
+    Rule(
+        "rectification overdue",
+        SUPERVISION,
+        False,
+        True,
+        ("tests/test_missing_findings.py::test_findings_as_of_a_day_leave_out_what_was_dated_later",),
+    ),
+    Rule(
+        "low execution",
+        SUPERVISION,
+        False,
+        True,
+        ("tests/test_lifecycle.py::test_findings_list_exactly_the_known_breaches",),
+    ),
+)
+
+BY_NAME = {rule.name: rule for rule in RULES}
+
+
+def rows(policy: Policy, zh: bool) -> list[tuple[str, str, str, str, str]]:
+    """The table of rules: name, citation, the clauses' words, refused/flagged, the tests."""
+    return [(r.name, r.cites(policy), r.words(policy), r.mode(zh), "; ".join(r.tests)) for r in RULES]
+
+
+def headers(zh: bool) -> list[str]:
+    return (
+        ["规则", "依据", "条款原文", "处理", "测试"]
+        if zh
+        else ["rule", "clause", "words", "refused/flagged", "test"]
+    )
+
+
+def text(policy: Policy, zh: bool) -> str:
+    """The table to read in a terminal: each rule, then its clauses' words and its tests."""
+    out = []
+    for r in RULES:
+        out.append(f"{r.name} — {r.mode(zh)}")
+        if r.cite:
+            out.append(f"  {r.cite}")
+        for key in r.clauses:
+            clause = policy.clause(key)
+            out.append(f"  {clause.cite}: “{clause.words}”")
+        out.extend(f"  {'测试' if zh else 'test'}: {t}" for t in r.tests)
+    return "\n".join(out)
+
+
+def markdown(policy: Policy, zh: bool = False) -> str:
+    """The table as markdown (the README's section on the rules)."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(headers(zh)) + " |", "|" + "---|" * len(headers(zh))]
+    for row in rows(policy, zh):
+        name, cite, words, mode, tests = row
+        shown = "<br>".join(f"`{t}`" for t in tests.split("; "))
+        lines.append(f"| {cell(name)} | {cell(cite)} | {cell(words)} | {cell(mode)} | {shown} |")
+    return "\n".join(lines) + "\n"

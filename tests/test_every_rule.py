@@ -1,0 +1,331 @@
+"""Every rule the catalogue (ledger/catalogue.py) names that no other test refuses by name, refused
+through the command line: exit 3, the rule's name and its clause in the one line on stderr, and
+nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import Result
+
+from commands.cli import cli
+from ledger.policy import current_policy
+from tests.conftest import CITY_BODIES, DISTRICT_BODIES, Ledger, approved_district_grant, selected
+
+A = "approver"
+HEADER = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo"
+
+
+def cite(key: str) -> str:
+    return current_policy().clause(key).cite
+
+
+def refused_by(ledger: Ledger, rule: str, clause: str, *args: str, role: str = "officer") -> str:
+    before = ledger.event_count()
+    return judged(ledger, rule, clause, ledger(*args, role=role), before)
+
+
+def judged(ledger: Ledger, rule: str, clause: str, result: Result, before: int) -> str:
+    assert result.exit_code == 3, (rule, result.stdout, result.stderr)
+    assert result.stderr.startswith("grant-ledger: ") and result.stderr.count("\n") == 1, result.stderr
+    # Breach.describe: "<message> — <rule>, <cite>: “<words>”"
+    assert f" — {rule}, {clause}: “" in result.stderr, (rule, clause, result.stderr)
+    assert ledger.event_count() == before, f"{rule}: a refused command wrote events"
+    return result.stderr
+
+
+def apply(grant: str, unit: str, programme: str, day: str, *projects: str, amount: str = "") -> list[str]:
+    args = ["grant", "apply", grant, "--unit", unit, "--base", f"B-{grant}", "--programme", programme]
+    for p in projects:
+        args += ["--project", p]
+    return [*args, *(["--amount", amount] if amount else []), "--date", day]
+
+
+def unit(ledger: Ledger, unit_id: str, *extra: str, day: str = "2024-01-02") -> None:
+    ledger.ok("unit", "register", unit_id, "--name", f"单位{unit_id}", *extra, "--date", day)
+
+
+def test_acts_by_the_wrong_role_or_an_unknown_key_are_refused(ledger: Ledger, tmp_path: Path) -> None:
+    approved_district_grant(ledger)
+    disburse = ["disburse", "G1", "--amount", "1万", "--voucher", "T1", "--date", "2024-04-10"]
+    assert "approver role may not record" in refused_by(ledger, "role", cite("roles"), *disburse, role=A)
+    from ledger.seal import generate_key
+
+    stranger = tmp_path / "stranger.key"
+    generate_key(stranger)
+    before = ledger.event_count()
+    result = ledger.runner.invoke(
+        cli, ["--db", ledger.url, "--key", str(stranger), "--role", "officer", "--lang", "en", *disburse]
+    )
+    message = judged(ledger, "registered signer", cite("roles"), result, before)
+    assert "not the key of anyone registered" in message
+    ledger.ok(*disburse)
+
+
+def test_an_application_is_judged_when_it_is_recorded(ledger: Ledger) -> None:
+    for n in (1, 2, 3, 4):
+        unit(ledger, f"U{n}", "--kind", "technician_college", day="2023-03-15")
+    message = refused_by(
+        ledger, "policy in force", cite("institute_in_force"),
+        *apply("I1", "U1", "training_institute", "2023-06-20", "焊工", "电工", amount="150万"),
+    )  # fmt: skip
+    assert "2023-06-21" in message
+    message = refused_by(
+        ledger, "application round", cite("applications_due"),
+        *apply("M1", "U2", "municipal_base_funded", "2024-07-18", "a", "b", amount="50万"),
+    )  # fmt: skip
+    assert "2024-07-17" in message
+    refused_by(
+        ledger, "projects count", cite("district_projects"),
+        *apply("D1", "U3", "district_base", "2024-03-01", "a", "b", "c", amount="20万"),
+    )  # fmt: skip
+    refused_by(
+        ledger, "projects count", cite("national_projects"),
+        *apply("N1", "U3", "national_base", "2024-03-01", "a", "b", "c", "d", amount="100万"),
+    )  # fmt: skip
+    message = refused_by(
+        ledger, "requested amount", cite("district_subsidy"),
+        *apply("D1", "U3", "district_base", "2024-03-01", "a", amount="200000.01"),
+    )  # fmt: skip
+    assert "200,000.01" in message
+    refused_by(
+        ledger, "requested amount", cite("institute_subsidy"),
+        *apply("I1", "U4", "training_institute", "2024-03-01", "焊工", "电工", amount="99万"),
+    )  # fmt: skip
+    # each was refused on its own ground: the same applications, put right, are taken
+    ledger.ok(*apply("I1", "U1", "training_institute", "2023-06-21", "焊工", "电工", amount="150万"))
+    ledger.ok(*apply("M1", "U2", "municipal_base_funded", "2024-07-17", "a", "b", amount="50万"))
+    ledger.ok(*apply("D1", "U3", "district_base", "2024-03-01", "a", "b", amount="20万"))
+
+
+def test_one_base_a_level_and_one_institute(ledger: Ledger, tmp_path: Path) -> None:
+    unit(ledger, "U1", "--kind", "technician_college", "--national-institute")
+    refused_by(
+        ledger, "one institute", cite("one_institute"),
+        *apply("I1", "U1", "training_institute", "2024-03-01", "焊工", "电工", amount="150万"),
+    )  # fmt: skip
+    unit(ledger, "U2")
+    ledger.ok(*apply("D1", "U2", "district_base", "2024-03-01", "电工", amount="20万"))
+    message = refused_by(
+        ledger, "one base per level", cite("one_base_per_level"),
+        *apply("D2", "U2", "district_base", "2024-03-02", "焊工", amount="20万"),
+    )  # fmt: skip
+    assert "B-D1" in message
+    # a municipal base approved elsewhere (an import's approve row): no district base for its unit
+    approved = tmp_path / "approved.csv"
+    approved.write_text(
+        f"{HEADER}\n2024-05-01,U9,B9,G9,municipal_base_named,approve,0,,,,渝高技办〔2024〕21号,,\n"
+    )
+    ledger.import_ok(approved)
+    message = refused_by(
+        ledger, "no district base above municipal", cite("one_district_base"),
+        *apply("D9", "U9", "district_base", "2024-05-02", "电工", amount="20万"),
+    )  # fmt: skip
+    assert "B9" in message
+    # and a named-support base is paid nothing
+    disburse = ["disburse", "G9", "--amount", "0.01", "--voucher", "T9", "--date", "2024-05-03"]
+    assert "no money" in refused_by(ledger, "no subsidy", cite("named_no_subsidy"), *disburse)
+
+
+def test_recommendations_are_judged(ledger: Ledger) -> None:
+    for n in (1, 2, 3):
+        unit(ledger, f"U{n}")
+        ledger.ok(*apply(f"M{n}", f"U{n}", "municipal_base_funded", "2024-03-01", "a", "b", amount="50万"))
+    rec = ["--round", "2024", "--date", "2024-03-05", "--rank"]
+    # a finance bureau recommends nothing
+    refused_by(ledger, "recommender", cite("recommendation_required"),
+               "grant", "recommend", "M1", "--by", "CZ-YZ", *rec, "1", role=A)  # fmt: skip
+    ledger.ok("grant", "recommend", "M1", "--by", "RS-YZ", *rec, "1", role=A)
+    refused_by(ledger, "recommendation rank", cite("recommendation_quota"),
+               "grant", "recommend", "M2", "--by", "RS-YZ", *rec, "1", role=A)  # fmt: skip
+    ledger.ok("grant", "recommend", "M2", "--by", "RS-YZ", *rec, "2", role=A)
+    refused_by(ledger, "recommendation quota", cite("recommendation_quota"),
+               "grant", "recommend", "M3", "--by", "RS-YZ", *rec, "3", role=A)  # fmt: skip
+    selected(ledger, "M3")
+    approve = ["grant", "approve", "M3", "--amount", "50万", "--document", "批-M3", *CITY_BODIES]
+    refused_by(ledger, "recommendation first", cite("recommendation_required"),
+               *approve, "--date", "2024-04-01", role=A)  # fmt: skip
+
+
+def test_the_selection_steps_are_judged(ledger: Ledger) -> None:
+    unit(ledger, "U1")
+    ledger.ok(*apply("G1", "U1", "district_base", "2024-03-01", "电工", amount="20万"))
+    notice = ["grant", "notice", "G1", "--from", "2024-03-11"]
+    refused_by(ledger, "selection order", cite("review_order"), *notice, "--to", "2024-03-15", role=A)
+    review = ["grant", "review", "G1", "--recommendation", "recommend", "--date", "2024-03-08", "--panel"]
+    refused_by(ledger, "expert panel", cite("expert_panel"), *review, "4", role=A)
+    refused_by(ledger, "expert panel", cite("expert_panel"), *review, "6", role=A)
+    ledger.ok(*review, "5", role=A)
+    approve = ["grant", "approve", "G1", "--amount", "20万", "--document", "批-G1", *DISTRICT_BODIES]
+    message = refused_by(
+        ledger, "selection first", cite("public_notice"), *approve, "--date", "2024-04-01", role=A
+    )
+    assert "no public notice" in message
+    message = refused_by(
+        ledger, "public notice", cite("public_notice"), *notice, "--to", "2024-03-14", role=A
+    )
+    assert "4 working day(s)" in message
+    ledger.ok(*notice, "--to", "2024-03-15", role=A)
+    resolve = ["grant", "resolve-objections", "G1", "--document", "异议-1", "--date", "2024-03-18"]
+    assert "drew no objection" in refused_by(
+        ledger, "objections settled", cite("objections"), *resolve, role=A
+    )
+    ledger.ok(*approve, "--date", "2024-04-01", role=A)
+
+
+def test_the_approval_is_judged(ledger: Ledger) -> None:
+    unit(ledger, "U1")
+    ledger.ok(*apply("G1", "U1", "district_base", "2024-03-01", "电工", amount="20万"))
+    selected(ledger, "G1")
+    approve = ["grant", "approve", "G1", "--document", "批-G1"]
+    on = ["--amount", "20万", *DISTRICT_BODIES]
+    refused_by(
+        ledger, "approval first", cite("approval_first"), *approve, *on, "--date", "2024-02-28", role=A
+    )
+    refused_by(
+        ledger, "subsidy amount", cite("district_subsidy"),
+        *approve, "--amount", "19万", *DISTRICT_BODIES, "--date", "2024-04-01", role=A,
+    )  # fmt: skip
+    refused_by(
+        ledger, "build period", cite("district_build_period"),
+        *approve, *on, "--end", "2030-12-31", "--date", "2024-04-01", role=A,
+    )  # fmt: skip
+    message = refused_by(
+        ledger, "approving bodies", cite("approval_first"),
+        *approve, "--amount", "20万", "--body", "RS-YZ", "--date", "2024-04-01", role=A,
+    )  # fmt: skip
+    assert "区财政局" in message
+    ledger.ok(*approve, *on, "--date", "2024-04-01", role=A)
+
+
+def test_money_is_judged_by_its_rules(ledger: Ledger) -> None:
+    approved_district_grant(ledger)  # 200,000.00 approved 2024-04-01, build period to 2026-03-31
+    ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
+    message = refused_by(
+        ledger, "tranches within approval", cite("district_subsidy"),
+        "disburse", "G1", "--amount", "0.01", "--voucher", "T2", "--tranche", "2", "--date", "2024-04-11",
+    )  # fmt: skip
+    assert "200,000.01" in message
+    spend = ["spend", "G1", "--amount", "100", "--date", "2024-05-01", "--voucher"]
+    refused_by(ledger, "permitted category", cite("permitted_uses"), *spend, "S1", "--category", "宴请")
+    refused_by(ledger, "banned category", cite("banned_uses"), *spend, "S1", "--category", "travel")
+    refused_by(
+        ledger,
+        "ring-fence",
+        cite("ring_fence"),
+        *spend,
+        "S1",
+        "--category",
+        "equipment",
+        "--source",
+        "matching",
+    )
+    late = ["spend", "G1", "--amount", "100", "--category", "equipment", "--voucher", "S1", "--date"]
+    refused_by(ledger, "build period", cite("district_build_period"), *late, "2026-04-01")
+    refused_by(
+        ledger, "recovery within order", cite("supervision"),
+        "recover", "receive", "G1", "--amount", "1", "--voucher", "R1", "--date", "2024-05-01",
+    )  # fmt: skip
+    ledger.ok(*late, "2026-03-31")
+
+
+def test_the_budget_plan_is_judged(ledger: Ledger) -> None:
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
+    adjust = ["grant", "adjust", "G1", "--line", "training_system:地方财政:12万", "--date", "2024-04-12"]
+    message = refused_by(ledger, "budget first", cite("budget_plan"), *adjust, "--approval", "批-1", role=A)
+    assert "grant budget" in message
+    budget = [
+        "grant",
+        "budget",
+        "G1",
+        "--date",
+        "2024-04-11",
+        "--line",
+        "cooperation:地方财政:10万",
+        "--line",
+    ]
+    message = refused_by(
+        ledger, "budget total", cite("budget_total"), *budget, "training_system:地方财政:100000.01"
+    )
+    assert "200,000.01" in message
+    ledger.ok(*budget, "training_system:地方财政:10万")
+    # the rule "approval reference" stands behind the input check: a blank reference is bad input
+    # (exit 2) in the command and in an import alike, before the rule could see it
+    for blank in ("", " ", "\u3000"):
+        before = ledger.event_count()
+        result = ledger(*adjust, "--approval", blank, role=A)
+        assert result.exit_code == 2 and "--approval" in result.stderr, ("approval reference", result.stderr)
+        assert ledger.event_count() == before
+    spend = ["spend", "G1", "--category", "equipment", "--date", "2024-05-01", "--voucher", "S1", "--amount"]
+    refused_by(ledger, "budget line", cite("budget_plan"), *spend, "100")  # no --content
+    refused_by(
+        ledger, "budget line", cite("budget_plan"), *spend, "100000.01", "--content", "training_system"
+    )
+    ledger.ok(*spend, "10万", "--content", "training_system")
+
+
+def test_a_grant_closes_only_when_settled(ledger: Ledger) -> None:
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
+    close = ["grant", "close", "G1", "--date", "2026-04-15"]
+    refused_by(ledger, "closure: final evaluation", cite("closure"), *close, role=A)
+    ledger.ok("evaluate", "G1", "--kind", "final", "--result", "pass", "--date", "2026-04-01", role=A)
+    ledger.ok(
+        "rectify", "order", "G1", "--ref", "R1", "--finding", "凭证不全", "--deadline", "2026-06-30",
+        "--date", "2026-04-02", role=A,
+    )  # fmt: skip
+    assert "R1" in refused_by(ledger, "closure: rectification", cite("closure"), *close, role=A)
+    ledger.ok("rectify", "complete", "G1", "--ref", "R1", "--date", "2026-04-03")
+    ledger.ok(
+        "recover", "order", "G1", "--amount", "5000", "--reason", "凭证不全", "--document", "追1",
+        "--date", "2026-04-03", role=A,
+    )  # fmt: skip
+    refused_by(ledger, "closure: recoveries", cite("closure"), *close, role=A)
+    ledger.ok("recover", "receive", "G1", "--amount", "5000", "--voucher", "R-1", "--date", "2026-04-04")
+    assert "195,000.00" in refused_by(ledger, "closure: balance", cite("ring_fence"), *close, role=A)
+    ledger.ok(
+        "dispose", "G1", "--source", "subsidy", "--amount", "195000", "--how", "returned",
+        "--approval", "批-1", "--date", "2026-04-10",
+    )  # fmt: skip
+    ledger.ok(*close, role=A)
+    refused_by(
+        ledger, "grant closed", cite("ring_fence"),
+        "match", "receive", "G1", "--amount", "1", "--voucher", "M9", "--date", "2026-04-16",
+    )  # fmt: skip
+
+
+def test_an_institute_closes_only_overseen_and_is_flagged_once_due(ledger: Ledger) -> None:
+    from tests.test_programme_rules import findings
+
+    unit(ledger, "U1", "--kind", "technician_college")
+    ledger.ok(*apply("G1", "U1", "training_institute", "2024-03-01", "焊工", "电工", amount="150万"))
+    selected(ledger, "G1")
+    ledger.ok("grant", "approve", "G1", "--amount", "150万", "--document", "渝人社〔2024〕96号",
+              "--body", "RS-CQ", "--end", "2026-03-31", "--date", "2024-04-01", role=A)  # fmt: skip
+    ledger.ok("evaluate", "G1", "--kind", "final", "--result", "pass", "--date", "2026-04-01", role=A)
+    close = ["grant", "close", "G1", "--date", "2026-04-15"]
+    message = refused_by(ledger, "institute oversight", cite("institute_closure"), *close, role=A)
+    assert "no third-party audit" in message and "final evaluation" not in message.split(" — ")[0]
+    assert [f["rule"] for f in findings(ledger, "2026-03-31") if f["rule"] == "institute oversight"] == []
+    (due,) = [f for f in findings(ledger, "2026-04-15") if f["rule"] == "institute oversight"]
+    assert due["clause"] == cite("institute_closure") and "third-party audit" in due["message"]
+    ledger.ok(
+        "evaluate", "G1", "--kind", "third_party_audit", "--result", "pass", "--date", "2026-04-02", role=A
+    )
+    assert [f for f in findings(ledger, "2026-04-15") if f["rule"] == "institute oversight"] == []
+
+
+def test_the_registry_and_the_policy_data_refuse_by_their_own_rules(ledger: Ledger, tmp_path: Path) -> None:
+    # people: the registry's own rule (a name registered once), exit 3, nothing written
+    before = ledger.event_count()
+    pub = ledger.key("officer").with_suffix(".pub")
+    again = ledger("people", "add", "另一人", "--role", "officer", "--public-key", str(pub), role="admin")
+    assert again.exit_code == 3 and "already" in again.stderr and ledger.name() in again.stderr, again.stderr
+    assert again.stderr.count("\n") == 1 and ledger.event_count() == before
+    # policy install: a file listing a year the ledger holds otherwise changes verdicts given
+    clash = tmp_path / "clash.toml"
+    clash.write_text('[calendar."2024"]\ndays_off = [2024-01-01]\nworkdays = []\n', encoding="utf-8")
+    installed = ledger("policy", "install", str(clash), role="admin")
+    assert installed.exit_code == 3 and "2024" in installed.stderr and "never changed" in installed.stderr
+    assert installed.stderr.count("\n") == 1 and ledger.event_count() == before
