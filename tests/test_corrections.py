@@ -152,3 +152,32 @@ def test_the_auditor_replays_receipt_reversals_to_the_same_balances(ledger: Ledg
             replay.feed(json.loads(line)["record"])
     totals = replay.by_grant()["G1"]
     assert (totals.held("subsidy"), totals.held("matching")) == (Decimal(0), Decimal(0))
+
+
+def test_only_an_officer_reverses_and_never_on_a_closed_or_unknown_grant(ledger: Ledger) -> None:
+    _funded(ledger)
+    before = ledger.event_count()
+    by_approver = ledger(
+        "reverse", "G1", "--voucher", "拨-1", "--reason", "错", "--date", "2024-04-12", role="approver"
+    )
+    assert by_approver.exit_code == 3 and "officer" in by_approver.stderr
+    unknown = ledger("reverse", "G404", "--voucher", "拨-1", "--reason", "错", "--date", "2024-04-12")
+    assert unknown.exit_code == 4
+    wrong_kind = ledger(
+        "reverse",
+        "G1",
+        "--voucher",
+        "拨-1",
+        "--kind",
+        "match_receive",
+        "--reason",
+        "错",
+        "--date",
+        "2024-04-12",
+    )
+    assert wrong_kind.exit_code == 4 and "matching receipt" in wrong_kind.stderr
+    bad_kind = ledger("reverse", "G1", "--voucher", "拨-1", "--kind", "recover", "--reason", "错")
+    assert bad_kind.exit_code == 2
+    assert ledger.event_count() == before
+    for result in (by_approver, unknown, wrong_kind, bad_kind):
+        assert "Traceback" not in result.output
