@@ -13,7 +13,9 @@ Layout::
     policy/FILE.toml     the policy data in force (a version the verifier knows by its sha256)
     report.xlsx          balances per base, spending with vouchers (by leaf index), the findings
                          that follow from the events and the policy, who did what (each person's
-                         events by role and kind) and the people registry's history, the event log with leaf
+                         events by role and kind) and the people registry's history, each laid out
+                         for filing (audit/verifier/forms.py: title, 编制单位 / 报表日期 / 单位：元,
+                         Chinese header on row 4, 合计, print setup); the event log with leaf
                          hashes (a sheet past Excel's 1,048,576 rows goes on in "NAME (2)"…;
                          bundle.json names the event-log sheets); events.jsonl stays the log itself
     MANIFEST             sha256 of every other file, as `sha256sum` prints them

@@ -142,13 +142,23 @@ class Settings:
 
         catch_up(self.ledger(), all_projections())
 
-    def ensure_current(self) -> None:
-        """Read-your-writes: bring projections up to the store's head before answering."""
+    def ensure_current(self, *, acts: bool = False) -> None:
+        """Read-your-writes: bring projections up to the store's head before answering.
+        ``acts``: the command reads the acts projection (history, findings). A ledger made before
+        records were signed, not yet adopted (``migrate``), cannot build that projection, newer
+        than its events, on them: the commands that read only the others still answer."""
         from commands.registry import projection_names
+        from ledger.errors import VerificationError
+        from projections.names import ACTS
         from projections.status import is_behind
 
-        if is_behind(self.engine(), projection_names()):
+        if not is_behind(self.engine(), projection_names()):
+            return
+        try:
             self.catch_up()
+        except VerificationError:
+            if acts or is_behind(self.engine(), tuple(n for n in projection_names() if n != ACTS)):
+                raise
 
     def close(self) -> None:
         if self._ledger is not None:

@@ -115,9 +115,11 @@ def import_rows(app: Any) -> Iterator[list[Any]]:
         elif isinstance(e, Grant.ExpenditureReversed):
             yield [*head, "reverse", e.amount, e.source, e.category, e.content, e.reason, "", e.voucher]
         elif isinstance(e, Grant.DisbursementReversed):
-            yield [*head, "reverse", e.amount, "subsidy", "", "", e.reason, "", e.voucher]
-        elif isinstance(e, Grant.MatchingCommitmentReversed | Grant.MatchingReceiptReversed):
-            yield [*head, "reverse", e.amount, "matching", "", "", e.reason, "", e.voucher]
+            yield [*head, "reverse", e.amount, "subsidy", "disburse", "", e.reason, "", e.voucher]
+        elif isinstance(e, Grant.MatchingCommitmentReversed):
+            yield [*head, "reverse", e.amount, "matching", "match_commit", "", e.reason, "", e.voucher]
+        elif isinstance(e, Grant.MatchingReceiptReversed):
+            yield [*head, "reverse", e.amount, "matching", "match_receive", "", e.reason, "", e.voucher]
         elif isinstance(e, Grant.RecoveryOrdered):
             yield [*head, "recover_order", e.amount, "subsidy", "", "", e.document, "", e.reason]
         elif isinstance(e, Grant.FundsRecovered):

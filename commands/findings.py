@@ -37,7 +37,7 @@ def findings_command(base_ids: tuple[str, ...], as_of: datetime | None, fmt: str
     from projections.findings import findings
 
     s = settings()
-    s.ensure_current()
+    s.ensure_current(acts=True)
     day = as_of.date() if as_of else today()
     found = findings(s.engine(), day, base_ids)
     rows = [[f.base_id, f.grant_id, f.rule, f.clause, f.occurred_on, f.message] for f in found]

@@ -57,7 +57,7 @@ def pending_command(
     today = as_of.date() if as_of else business_today()
     levels = {code: p.level for code, p in current_policy().programmes.items()}
     found = sorted(
-        pending(engine_for_reading(), today, levels, base_ids),
+        pending(engine_for_reading(acts=True), today, levels, base_ids),
         key=lambda p: (p.since or date.min, p.base_id, p.grant_id),
     )
     rows = [

@@ -74,7 +74,7 @@ def history_command(
     """
     from projections.reports import grant_exists, history
 
-    engine = engine_for_reading()
+    engine = engine_for_reading(acts=True)
     if not grant_exists(engine, grant_id):
         msg = f"grant {grant_id!r} is not in the ledger"
         raise NotFoundError(msg)

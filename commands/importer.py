@@ -76,7 +76,8 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
                        content / payee: base name / unit name
       disburse         memo: tranche number
       match_commit     payee: funder
-      reverse          memo: the reversed voucher; voucher: the reason
+      reverse          memo: the reversed voucher; voucher: the reason; category: disburse,
+                       match_commit or match_receive for a receipt (else an expenditure)
       recover_order    voucher: the order's document number; memo: its reason
       recover_receive  voucher: the receipt's voucher
       dispose          source; voucher: the approval reference; memo: returned|carried_forward

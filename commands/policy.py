@@ -44,6 +44,13 @@ def show_command(on: object) -> None:
         f"({'自' if zh else 'in force from'} {policy.effective_from.isoformat()}) "
         f"{policy.title}"
     )
+    years = ", ".join(str(y) for y in sorted(policy.calendar_years()))
+    add = (
+        "其他年份以 grant-ledger policy install 添加" if zh else "add a year with grant-ledger policy install"
+    )
+    click.echo(
+        f"{'法定节假日与调休日历' if zh else 'statutory calendar (holidays and 调休)'}: {years} ({add})"
+    )
     click.echo("")
     click.echo("支出类别 (spending categories)" if zh else "Spending categories")
     rows = [

@@ -127,8 +127,9 @@ def when(as_of: datetime | None, known_at: str | None) -> When:
     return When(as_of.date() if as_of else None, parse_moment(known_at) if known_at else None)
 
 
-def engine_for_reading() -> Any:
-    """The projections' engine, caught up with the store (read-your-writes)."""
+def engine_for_reading(*, acts: bool = False) -> Any:
+    """The projections' engine, caught up with the store (read-your-writes); ``acts``: the acts
+    projection too (Settings.ensure_current)."""
     from sqlalchemy import inspect
 
     from commands.context import settings
@@ -136,7 +137,7 @@ def engine_for_reading() -> Any:
 
     s = settings()
     s.load_installed_policy()
-    s.ensure_current()
+    s.ensure_current(acts=acts)
     engine = s.engine()
     if not inspect(engine).has_table(grants.name):
         s.catch_up()

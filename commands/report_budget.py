@@ -64,7 +64,7 @@ def budget_command(
     contents = current_policy().contents
     w = when(as_of, known_at)
     rows = []
-    for line in budget_against_actual(engine_for_reading(), base_ids, w.as_of, w.known_at):
+    for line in budget_against_actual(engine_for_reading(acts=True), base_ids, w.as_of, w.known_at):
         known = contents.get(line.content)
         label = (known.zh if lang == "zh" else known.en) if known is not None else line.content
         if line.planned is None:

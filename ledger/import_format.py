@@ -16,7 +16,9 @@ options. Columns that carry a field of another name:
 - ``disburse``: ``memo`` may hold the tranche number (default 1).
 - ``match_commit``: ``payee`` is the funder.
 - ``reverse``: ``memo`` holds the reversed voucher; ``voucher`` the reversal's own reference (its
-  reason); ``amount``, when given, must equal the original expenditure's.
+  reason); ``category`` the reversed act's kind for a receipt (``disburse``, ``match_commit``,
+  ``match_receive``), an expenditure's category for an expenditure, or nothing; ``amount``, when
+  given, must equal the original act's.
 - ``recover_order``: ``voucher`` is the order's document number, ``memo`` its reason.
 - ``recover_receive``: ``voucher`` is the receipt's voucher.
 - ``dispose``: ``source`` the fund source, ``voucher`` the approval reference, ``memo`` how
@@ -145,6 +147,18 @@ def _first_tranche(values: dict[str, Any], row: Cells) -> None:
     values["tranche"] = values["tranche"] or 1
 
 
+RECEIPT_KINDS = ("disburse", "match_commit", "match_receive")
+
+
+def _reversed_kind(values: dict[str, Any], row: Cells) -> None:
+    """A reverse row's ``category`` says what it reverses: a receipt's kind (``disburse``,
+    ``match_commit``, ``match_receive``), else the expenditure's category (an expenditure);
+    empty: whatever the voucher names."""
+    category = row["category"]
+    if category:
+        values["kind"] = category if category in RECEIPT_KINDS else "spend"
+
+
 class RowKind(NamedTuple):
     """What a row of one kind records: its action, the column each of the action's fields is read
     from, and what is worked out of the cells beyond reading them."""
@@ -187,7 +201,7 @@ ROW_KINDS: dict[str, RowKind] = {
             "memo": "memo",
         },
     ),
-    "reverse": RowKind(Reverse, {**_ON_GRANT, "voucher": "memo", "reason": "voucher"}),
+    "reverse": RowKind(Reverse, {**_ON_GRANT, "voucher": "memo", "reason": "voucher"}, _reversed_kind),
     "recover_order": RowKind(OrderRecovery, {**_MONEY, "document": "voucher", "reason": "memo"}),
     "recover_receive": RowKind(ReceiveRecovery, {**_MONEY, "voucher": "voucher"}),
     "dispose": RowKind(Dispose, {**_MONEY, "source": "source", "how": "memo", "approval": "voucher"}),

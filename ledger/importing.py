@@ -313,7 +313,16 @@ def _same_grant(grant: Grant, cells: Cells, kind: str) -> None:
 
 
 def _same_amount(grant: Grant, action: Reverse, amount: Decimal) -> None:
-    """A reverse row's amount, when given, is the reversed expenditure's."""
+    """A reverse row's amount, when given, is the reversed act's."""
+    if action.kind not in (None, "spend"):
+        received = grant.receipts.get(f"{action.kind}/{action.voucher}")
+        if received is not None and amount != received[0]:
+            msg = (
+                f"reversal of {action.voucher} gives {amount} but {action.kind} {action.voucher} of grant "
+                f"{action.grant_id} is {received[0]}"
+            )
+            raise BadInputError(msg)
+        return
     before = grant.expenditures.get(action.voucher)
     if before is not None and amount != before["amount"]:
         msg = (

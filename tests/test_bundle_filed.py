@@ -101,7 +101,7 @@ def test_every_sheet_a_person_reads_is_laid_out_for_filing(bundle: Path) -> None
     log = book["event log"]  # shaped for machines: header on row 1, but readable
     assert [c.value for c in log[1]][:2] == ["leaf_index", "event_id"] and log.freeze_panes == "A2"
     assert log.column_dimensions["G"].width >= 64  # a leaf hash shows whole
-    assert not log.print_title_rows
+    assert log.print_title_rows == "$1:$1" and log.page_setup.fitToWidth == 1  # prints one page wide
 
 
 def test_the_honest_bundle_passes_and_the_spending_sheet_is_checked_by_digest(
@@ -367,4 +367,7 @@ def test_the_workbook_xml_names_the_print_titles_of_the_filed_sheets_only(bundle
     with zipfile.ZipFile(bundle / "report.xlsx") as book:
         workbook = book.read("xl/workbook.xml").decode("utf-8")
     titles = re.findall(r'localSheetId="(\d+)">([^<]+)<', workbook)
-    assert titles == [(str(i), f"'{name}'!$4:$4") for i, name in enumerate(PEOPLE_SHEETS)]
+    assert titles == [
+        *((str(i), f"'{name}'!$4:$4") for i, name in enumerate(PEOPLE_SHEETS)),
+        ("5", "'event log'!$1:$1"),
+    ]

@@ -152,3 +152,67 @@ def test_the_auditor_replays_receipt_reversals_to_the_same_balances(ledger: Ledg
             replay.feed(json.loads(line)["record"])
     totals = replay.by_grant()["G1"]
     assert (totals.held("subsidy"), totals.held("matching")) == (Decimal(0), Decimal(0))
+
+
+def test_only_an_officer_reverses_and_never_on_a_closed_or_unknown_grant(ledger: Ledger) -> None:
+    _funded(ledger)
+    before = ledger.event_count()
+    by_approver = ledger(
+        "reverse", "G1", "--voucher", "拨-1", "--reason", "错", "--date", "2024-04-12", role="approver"
+    )
+    assert by_approver.exit_code == 3 and "officer" in by_approver.stderr
+    unknown = ledger("reverse", "G404", "--voucher", "拨-1", "--reason", "错", "--date", "2024-04-12")
+    assert unknown.exit_code == 4
+    wrong_kind = ledger(
+        "reverse",
+        "G1",
+        "--voucher",
+        "拨-1",
+        "--kind",
+        "match_receive",
+        "--reason",
+        "错",
+        "--date",
+        "2024-04-12",
+    )
+    assert wrong_kind.exit_code == 4 and "matching receipt" in wrong_kind.stderr
+    bad_kind = ledger("reverse", "G1", "--voucher", "拨-1", "--kind", "recover", "--reason", "错")
+    assert bad_kind.exit_code == 2
+    assert ledger.event_count() == before
+    for result in (by_approver, unknown, wrong_kind, bad_kind):
+        assert "Traceback" not in result.output
+
+
+def test_export_and_import_carry_which_act_a_reversal_reverses(ledger: Ledger, tmp_path: Path) -> None:
+    """One voucher a disbursement and an expenditure, the disbursement reversed: the export says
+    which, so a fresh ledger importing it holds the same books (not a question of --kind)."""
+    from click.testing import CliRunner
+
+    _funded(ledger)
+    ledger.ok("disburse", "G1", "--amount", "50000", "--voucher", "拨-2", "--date", "2024-04-10")
+    ledger.ok(
+        "spend",
+        "G1",
+        "--amount",
+        "1000",
+        "--category",
+        "equipment",
+        "--voucher",
+        "拨-2",
+        "--date",
+        "2024-04-11",
+    )
+    ledger.ok(
+        "reverse", "G1", "--voucher", "拨-2", "--kind", "disburse", "--reason", "错", "--date", "2024-04-12"
+    )
+    path = tmp_path / "books.csv"
+    ledger.ok("export", "--format", "csv", "--output", str(path))
+
+    fresh = Ledger(f"sqlite:///{tmp_path / 'fresh.db'}", CliRunner())
+    fresh.import_ok(path)
+
+    money = [k for k in ledger.balances()["B0001"] if k.startswith(("subsidy_", "matching_"))]
+    assert {k: fresh.balances()["B0001"][k] for k in money} == {
+        k: ledger.balances()["B0001"][k] for k in money
+    }
+    assert ledger.balances()["B0001"]["subsidy_available"] == "99000.00"

@@ -39,6 +39,7 @@ VERIFIER_MODULES = (
     "duties",
     "errors",
     "findings",
+    "forms",
     "layout",
     "manifest",
     "merkle",

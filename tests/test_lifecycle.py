@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from tests.bundle_book import bundle_balances
 from tests.conftest import DISTRICT_BODIES, Ledger, approved_district_grant, selected
 from tests.signing import save_sealed
 from tests.test_core_rules import refused
@@ -703,10 +704,8 @@ def test_full_life_of_a_district_base(ledger: Ledger, tmp_path: Path) -> None:
     ledger.ok("audit", "export", str(tmp_path / "bundle"))
     verified = ledger.ok("audit", "verify", str(tmp_path / "bundle"), role="auditor")
     assert "PASS" in verified.stdout
-    from openpyxl import load_workbook
 
-    rows = list(load_workbook(tmp_path / "bundle" / "report.xlsx")["balances"].iter_rows(values_only=True))
-    sheet = dict(zip(rows[0], rows[1], strict=True))
+    sheet = bundle_balances(tmp_path / "bundle")[0]
     assert (f"{sheet['subsidy_available']:.2f}", f"{sheet['subsidy_recovered']:.2f}") == ("0.00", "5000.00")
 
 

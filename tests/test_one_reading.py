@@ -7,6 +7,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+from tests.bundle_book import bundle_balances
 from tests.conftest import Ledger, approved_district_grant
 
 
@@ -99,15 +100,12 @@ def test_the_journal_holds_what_the_balance_says(sqlite_ledger: Ledger, tmp_path
 
 
 def test_the_bundle_workbook_balances_equal_the_balance_report(sqlite_ledger: Ledger, tmp_path: Path) -> None:
-    from openpyxl import load_workbook
 
     _books(sqlite_ledger)
     _dispose(sqlite_ledger)
     sqlite_ledger.ok("audit", "checkpoint", role="approver")  # signed with tester.approver's key
     sqlite_ledger.ok("audit", "export", str(tmp_path / "bundle"))
-    sheet = load_workbook(tmp_path / "bundle" / "report.xlsx", read_only=True)["balances"]
-    header, *rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-    row = dict(zip(header, rows[0], strict=True))
+    row = bundle_balances(tmp_path / "bundle")[0]
     b = sqlite_ledger.balances()["B0001"]
     for column in ("subsidy_available", "matching_available", "subsidy_spent", "subsidy_recovered"):
         assert Decimal(str(row[column])).quantize(Decimal("0.01")) == Decimal(b[column]), column

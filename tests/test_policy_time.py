@@ -306,6 +306,10 @@ def test_a_notice_in_a_year_the_calendar_lacks_is_refused_until_installed(
     assert ledger("policy", "install", str(year), role="admin").exit_code == 0  # a repeat writes nothing
     assert ledger.event_count() == before + 2
     # now judged by the installed days: 01-07..01-11 has 4 working days; with Saturday 01-12, 5
+    assert (
+        "statutory calendar (holidays and 调休): 2023, 2024, 2025, 2026, 2030"
+        in ledger.ok("policy", "show").stdout
+    )
     short = _notice(ledger, "2030-01-07", "2030-01-11", "--date", "2026-11-30")
     assert short.exit_code == 3 and "lasts 4 working day(s)" in short.stderr, short.stderr
     assert _notice(ledger, "2030-01-07", "2030-01-12", "--date", "2026-11-30").exit_code == 0

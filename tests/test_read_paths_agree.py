@@ -29,6 +29,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tests.bundle_book import bundle_balances
 from tests.conftest import Ledger, approved_district_grant, drop_pg_schema, fresh_pg_url, pg_unavailable
 
 GRANTS = {"G1": "B0001", "G2": "B0002"}
@@ -211,7 +212,6 @@ def _replay() -> Any:
 
 
 def _bundle_agrees(books: Books, balance: dict[str, dict[str, Any]]) -> None:
-    from openpyxl import load_workbook
 
     books.ledger.ok("audit", "checkpoint", role="approver")  # signed with tester.approver's key
     bundle = books.folder / f"bundle-{books.step}"
@@ -224,9 +224,7 @@ def _bundle_agrees(books: Books, balance: dict[str, dict[str, Any]]) -> None:
         for line in lines:
             replay.feed(json.loads(line)["record"])
     replayed = replay.by_grant()
-    sheet = load_workbook(bundle / "report.xlsx", read_only=True)["balances"]
-    header, *rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-    workbook = {r[1]: dict(zip(header, r, strict=True)) for r in rows}
+    workbook = {r["grant_id"]: r for r in bundle_balances(bundle)}
     assert replayed.keys() == workbook.keys() == balance.keys()
     for g, b in balance.items():
         for measure, amount in replayed[g].amounts.items():

@@ -171,7 +171,10 @@ class LedgerModel(RuleBasedStateMachine):
         if self._expect(
             key,
             (reason,),
-            lambda: self.app.handle(Reverse(grant_id="G1", voucher=voucher, reason=reason, on=ON), **WHO),
+            # an expenditure's reversal (a voucher may also name a receipt: reverse takes any money act)
+            lambda: self.app.handle(
+                Reverse(grant_id="G1", voucher=voucher, reason=reason, kind="spend", on=ON), **WHO
+            ),
             refusal,
         ):
             amount, source = self.expenditures[voucher]

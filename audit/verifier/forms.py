@@ -17,8 +17,8 @@ from typing import Any
 from audit.verifier import layout
 from audit.verifier.xlsx import LEGACY, Form
 
-EVENT_LOG_FORM = Form(widths=layout.EVENT_LOG_WIDTHS, frozen=True)
-_MIN_WIDTH, _MAX_WIDTH = 8, 60
+EVENT_LOG_FORM = Form(widths=layout.EVENT_LOG_WIDTHS, frozen=True, printed=True)
+_MIN_WIDTH, _MAX_WIDTH = 8, 120  # a finding's message, a key's fingerprint: shown whole
 
 
 def event_log_form(fmt: int = layout.FORMAT) -> Form:

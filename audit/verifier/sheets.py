@@ -167,9 +167,11 @@ def check_sheets(
         *(name for sheet in sheets for name in sheet.names()),
         *sheet_names(layout.EVENT_LOG_SHEET, events),
     ]
-    filed = frozenset(name for sheet in sheets if sheet.form.filed for name in sheet.names())
+    printed = {name: layout.HEADER_ROW for sheet in sheets if sheet.form.filed for name in sheet.names()}
+    if fmt >= 3:
+        printed.update(dict.fromkeys(sheet_names(layout.EVENT_LOG_SHEET, events), 1))
     try:
-        shown = _structure(path, report, filed)
+        shown = _structure(path, report, printed)
     except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError, ValueError) as e:
         report.fail(f"{WORKBOOK}: cannot read its sheets ({type(e).__name__})")
         return False
@@ -247,10 +249,10 @@ def _framed(handle: IO[bytes], head: bytes, tail: bytes, digest: Any) -> bool:
     return held == tail
 
 
-def _structure(path: Path, report: Report, filed: frozenset[str] = frozenset()) -> list[str]:
-    """The sheet names in order; failures for a hidden sheet, a defined name (but a filed sheet's
-    header printed on every page), an external link, and a number format that shows a literal
-    instead of the value."""
+def _structure(path: Path, report: Report, printed: dict[str, int] | None = None) -> list[str]:
+    """The sheet names in order; failures for a hidden sheet, a defined name (but a sheet's header
+    row printed on every page, ``printed``), an external link, and a number format that shows a
+    literal instead of the value."""
     with zipfile.ZipFile(path) as book:
         workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
         names = []
@@ -261,7 +263,7 @@ def _structure(path: Path, report: Report, filed: frozenset[str] = frozenset()) 
             if state != "visible":
                 report.fail(f"{WORKBOOK}: sheet {name!r} is {state}; a bundle hides nothing")
         for element in workbook.iter(f"{_NS}definedName"):
-            if not _prints_the_header(element, names, filed):
+            if not _prints_the_header(element, names, printed or {}):
                 report.fail(
                     f"{WORKBOOK}: has a definedName {element.get('name') or ''} "
                     "(it could show content the bundle does not hold)".replace("  ", " ")
@@ -286,19 +288,19 @@ def _structure(path: Path, report: Report, filed: frozenset[str] = frozenset()) 
     return names
 
 
-def _prints_the_header(element: ElementTree.Element, names: list[str], filed: frozenset[str]) -> bool:
-    """A filed sheet's print titles: its header row, on every printed page, and nothing else (a
-    print area, or another row printed atop every page, would change what the paper shows)."""
+def _prints_the_header(element: ElementTree.Element, names: list[str], printed: dict[str, int]) -> bool:
+    """A sheet's print titles: its header row, on every printed page, and nothing else (a print
+    area, or another row printed atop every page, would change what the paper shows)."""
     if element.get("name") != PRINT_TITLES:
         return False
     try:
         sheet = names[int(element.get("localSheetId", ""))]
     except (ValueError, IndexError):
         return False
-    if sheet not in filed:
+    if sheet not in printed:
         return False
-    row = f"${layout.HEADER_ROW}:${layout.HEADER_ROW}"
-    return (element.text or "") in (print_titles(sheet), f"{sheet}!{row}")
+    row = printed[sheet]
+    return (element.text or "") in (print_titles(sheet, row), f"{sheet}!${row}:${row}")
 
 
 _Shown = tuple[str, int, tuple[Any, ...], tuple[str, ...]]  # sheet, row number, values, formats

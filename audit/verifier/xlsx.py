@@ -66,10 +66,15 @@ class Form:
     total: tuple[Any, ...] = ()
     widths: tuple[int, ...] = ()
     frozen: bool = False  # the header stays in view (always so for filing)
+    printed: bool = False  # A4 landscape one page wide, the header on every page (always so for filing)
 
     @property
     def filed(self) -> bool:
         return self.title is not None
+
+    @property
+    def prints(self) -> bool:
+        return self.filed or self.printed
 
     @property
     def head_rows(self) -> int:
@@ -178,7 +183,7 @@ class SheetStream:
         """A sheet's XML up to its first data row: ``in_sheet`` data rows (None: not stated)."""
         form = self.form
         parts = [_SHEET_HEAD]
-        if form.filed:
+        if form.prints:
             parts.append('<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>')
         if in_sheet is not None:
             tail = 1 if form.filed and last else 0
@@ -211,7 +216,7 @@ class SheetStream:
         """A sheet's XML after its last data row (``row``): the total on the last sheet."""
         form = self.form
         if not form.filed:
-            return _SHEET_TAIL
+            return f"</sheetData>{_PRINT}</worksheet>" if form.printed else _SHEET_TAIL
         total = _cells(form.total, row + 1, TOTAL_STYLE, TOTAL_YUAN_STYLE, self._amounts) if last else ""
         merge = f'<mergeCells count="1"><mergeCell ref="A1:{self._letters[-1]}1"/></mergeCells>'
         return f"{total}</sheetData>{merge}{_PRINT}</worksheet>"
@@ -327,7 +332,7 @@ class Workbook:
     def __init__(self, path: Path, compresslevel: int = 1) -> None:
         self._zip = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel)
         self._parts: list[tuple[str, str, str]] = []  # (sheet name, part name, logical sheet)
-        self._filed: set[str] = set()  # logical sheets laid out for filing: their header prints on every page
+        self._printed: dict[str, int] = {}  # logical sheet -> its header row, printed atop every page
         self._out: IO[bytes] | None = None
         self._open_name = ""
         self._base = ""
@@ -341,8 +346,8 @@ class Workbook:
         form: Form = LEGACY,
     ) -> SheetStream:
         self._base = name
-        if form.filed:
-            self._filed.add(name)
+        if form.prints:
+            self._printed[name] = form.head_rows
         return SheetStream(name, header, self._write, amount_columns, rows, form)
 
     def add_spooled(self, spooled: SpooledSheet, form: Form | None = None) -> list[str]:
@@ -353,8 +358,8 @@ class Workbook:
         if form is not None:
             stream.form = form
         self._base = stream.name
-        if stream.form.filed:
-            self._filed.add(stream.name)
+        if stream.form.prints:
+            self._printed[stream.name] = stream.form.head_rows
         sizes = rows_per_sheet(stream.rows, stream.form)
         if not spooled.parts:  # no row at all: one sheet of its head and tail
             spooled.parts.append((stream.name, tempfile.SpooledTemporaryFile()))
@@ -389,8 +394,8 @@ class Workbook:
         parts = sorted(self._parts, key=lambda p: rank.get(p[2], len(rank)))  # stable: continuations stay
         self._zip.writestr("[Content_Types].xml", _content_types([part for _, part, _ in parts]))
         self._zip.writestr("_rels/.rels", _ROOT_RELS)
-        filed = [name for name, _, base in parts if base in self._filed]
-        self._zip.writestr("xl/workbook.xml", _workbook_xml([name for name, _, _ in parts], filed))
+        printed = [(name, self._printed[base]) for name, _, base in parts if base in self._printed]
+        self._zip.writestr("xl/workbook.xml", _workbook_xml([name for name, _, _ in parts], printed))
         self._zip.writestr("xl/_rels/workbook.xml.rels", _workbook_rels([part for _, part, _ in parts]))
         self._zip.writestr("xl/styles.xml", STYLES)
         self._zip.close()
@@ -434,20 +439,20 @@ _ROOT_RELS = (
 )
 
 
-def print_titles(sheet: str) -> str:
-    """The header row of a filed sheet, printed at the top of every page (``_xlnm.Print_Titles``)."""
+def print_titles(sheet: str, row: int = HEADER_ROW) -> str:
+    """A sheet's header row, printed at the top of every page (``_xlnm.Print_Titles``)."""
     quoted = sheet.replace("'", "''")
-    return f"'{quoted}'!${HEADER_ROW}:${HEADER_ROW}"
+    return f"'{quoted}'!${row}:${row}"
 
 
-def _workbook_xml(names: list[str], filed: Sequence[str] = ()) -> str:
+def _workbook_xml(names: list[str], printed: Sequence[tuple[str, int]] = ()) -> str:
     sheets = "".join(
         f'<sheet name="{_attr(name)}" sheetId="{i}" r:id="rId{i}"/>' for i, name in enumerate(names, 1)
     )
     titles = "".join(
         f'<definedName name="_xlnm.Print_Titles" localSheetId="{names.index(name)}">'
-        f"{_escape(print_titles(name))}</definedName>"
-        for name in filed
+        f"{_escape(print_titles(name, row))}</definedName>"
+        for name, row in printed
     )
     defined = f"<definedNames>{titles}</definedNames>" if titles else ""
     return (
