@@ -151,16 +151,14 @@ RULES: tuple[Rule, ...] = (
         ),
         False,
         True,
-        ("tests/test_programme_rules.py::test_application_conditions_are_findings_on_the_application",),
+        (EVERY + "test_what_an_application_declares_and_who_applies_are_findings_not_refusals",),
     ),
     Rule(
         "host unit",
         ("institute_host",),
         False,
         True,
-        (
-            "tests/test_programme_rules.py::test_an_institute_of_another_kind_of_unit_is_a_finding_not_a_refusal",
-        ),
+        (EVERY + "test_what_an_application_declares_and_who_applies_are_findings_not_refusals",),
     ),
     # selection
     Rule(
@@ -225,7 +223,7 @@ RULES: tuple[Rule, ...] = (
         True,
         (
             EVERY + "test_the_approval_is_judged",
-            "tests/test_policy_time.py::test_the_programme_fixes_the_build_period_at_approval",
+            EVERY + "test_money_is_judged_by_its_rules",
         ),
     ),
     Rule(
@@ -375,7 +373,7 @@ RULES: tuple[Rule, ...] = (
         ("district_outputs_after", "institute_training", "institute_evaluation", "national_outputs"),
         False,
         True,
-        ("tests/test_programme_rules.py::test_output_targets_are_the_yearly_outputs_with_their_clauses",),
+        (EVERY + "test_an_output_below_its_target_is_a_finding_from_the_year_the_target_runs",),
     ),
     Rule(
         "rectification overdue",

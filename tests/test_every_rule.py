@@ -329,3 +329,37 @@ def test_the_registry_and_the_policy_data_refuse_by_their_own_rules(ledger: Ledg
     installed = ledger("policy", "install", str(clash), role="admin")
     assert installed.exit_code == 3 and "2024" in installed.stderr and "never changed" in installed.stderr
     assert installed.stderr.count("\n") == 1 and ledger.event_count() == before
+
+
+def flagged(ledger: Ledger, rule: str, day: str) -> list[dict[str, str]]:
+    from tests.test_programme_rules import findings
+
+    return [f for f in findings(ledger, day) if f["rule"] == rule]
+
+
+def test_what_an_application_declares_and_who_applies_are_findings_not_refusals(ledger: Ledger) -> None:
+    unit(ledger, "U1", "--kind", "enterprise")
+    declared = ["--trained", "850", "--advanced", "166", "--capacity", "300"]
+    ledger.ok(*apply("G1", "U1", "district_base", "2024-03-01", "电工", amount="20万")[:-2], *declared,
+              "--date", "2024-03-01")  # fmt: skip
+    (found,) = flagged(ledger, "application condition", "2024-03-02")
+    assert (found["grant_id"], found["clause"], found["date"]) == ("G1", cite("district_scale"), "2024-03-01")
+    assert "166 per trained 850 (19.53%)" in found["message"]  # exact: 19.53% is below 20%
+    unit(ledger, "U2", "--kind", "enterprise")
+    ledger.ok(*apply("I2", "U2", "training_institute", "2024-03-01", "焊工", "电工", amount="150万"))
+    unit(ledger, "U3", "--kind", "senior_technical_school")
+    ledger.ok(*apply("I3", "U3", "training_institute", "2024-03-01", "焊工", "电工", amount="150万"))
+    hosts = flagged(ledger, "host unit", "2024-03-02")
+    assert [(f["grant_id"], f["clause"]) for f in hosts] == [("I2", cite("institute_host"))]
+    assert "enterprise" in hosts[0]["message"]
+
+
+def test_an_output_below_its_target_is_a_finding_from_the_year_the_target_runs(ledger: Ledger) -> None:
+    approved_district_grant(ledger)  # built from 2024-04-01: 500 high-skill a year from two years on
+    report = ["output", "report", "G1", "--date", "2024-04-30", "--trainees", "700", "--advanced", "499"]
+    ledger.ok(*report, "--year", "2025")
+    assert flagged(ledger, "output target", "2026-06-30") == []
+    ledger.ok(*report, "--year", "2026")
+    (found,) = flagged(ledger, "output target", "2026-06-30")
+    assert found["clause"] == cite("district_outputs_after")
+    assert found["message"] == "grant G1 reported advanced 499 for 2026, below the target 500"
