@@ -61,7 +61,14 @@ SUPERVISION = ("supervision", "institute_supervision")
 RULES: tuple[Rule, ...] = (
     # who records what
     Rule(
-        "role", ("roles",), True, True, (EVERY + "test_acts_by_the_wrong_role_or_an_unknown_key_are_refused",)
+        "role",
+        ("roles",),
+        True,
+        True,
+        (
+            EVERY + "test_acts_by_the_wrong_role_or_an_unknown_key_are_refused",
+            "tests/test_one_rulebook.py::test_other_acts_are_judged_by_their_own_rules",
+        ),
     ),
     Rule(
         "registered signer",
@@ -224,6 +231,7 @@ RULES: tuple[Rule, ...] = (
         (
             EVERY + "test_the_approval_is_judged",
             EVERY + "test_money_is_judged_by_its_rules",
+            EVERY + "test_stored_money_that_breaks_a_rule_is_a_finding",
         ),
     ),
     Rule(
@@ -234,7 +242,16 @@ RULES: tuple[Rule, ...] = (
         (EVERY + "test_one_base_a_level_and_one_institute",),
     ),
     # money
-    Rule("tranches within approval", SUBSIDY, True, True, (EVERY + "test_money_is_judged_by_its_rules",)),
+    Rule(
+        "tranches within approval",
+        SUBSIDY,
+        True,
+        True,
+        (
+            EVERY + "test_money_is_judged_by_its_rules",
+            EVERY + "test_stored_money_that_breaks_a_rule_is_a_finding",
+        ),
+    ),
     Rule(
         "ring-fence",
         ("ring_fence",),
@@ -250,7 +267,10 @@ RULES: tuple[Rule, ...] = (
         ("permitted_uses", "institute_uses", "named_no_subsidy"),
         True,
         True,
-        (EVERY + "test_money_is_judged_by_its_rules",),
+        (
+            EVERY + "test_money_is_judged_by_its_rules",
+            EVERY + "test_stored_money_that_breaks_a_rule_is_a_finding",
+        ),
     ),
     Rule(
         "banned category",
@@ -343,7 +363,16 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "closure: balance", ("ring_fence",), True, False, (EVERY + "test_a_grant_closes_only_when_settled",)
     ),
-    Rule("grant closed", ("ring_fence",), True, True, (EVERY + "test_a_grant_closes_only_when_settled",)),
+    Rule(
+        "grant closed",
+        ("ring_fence",),
+        True,
+        True,
+        (
+            EVERY + "test_a_grant_closes_only_when_settled",
+            EVERY + "test_stored_money_that_breaks_a_rule_is_a_finding",
+        ),
+    ),
     Rule(
         "institute oversight",
         ("institute_closure",),

@@ -363,3 +363,42 @@ def test_an_output_below_its_target_is_a_finding_from_the_year_the_target_runs(l
     (found,) = flagged(ledger, "output target", "2026-06-30")
     assert found["clause"] == cite("district_outputs_after")
     assert found["message"] == "grant G1 reported advanced 499 for 2026, below the target 500"
+
+
+def test_stored_money_that_breaks_a_rule_is_a_finding(ledger: Ledger) -> None:
+    """History written below the aggregate (an older version, another writer): each act the command
+    would refuse is a finding of the same rule and clause, on the act's date."""
+    from datetime import date
+    from decimal import Decimal
+
+    from ledger.grant import Grant
+    from tests.test_one_rulebook import plant_event
+
+    approved_district_grant(ledger)  # 200,000.00, build period 2024-04-01 .. 2026-03-31
+    ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
+    officer = {"actor": "elsewhere", "role": "officer"}
+    plant_event(ledger, Grant.SubsidyDisbursed, amount=Decimal("0.01"), voucher="T2", tranche=2,
+                occurred_on=date(2024, 4, 11), **officer)  # fmt: skip
+    spend = {"source": "subsidy", "content": "", "project": "", "payee": "", "memo": "", "attachments": []}
+    plant_event(ledger, Grant.ExpenditureRecorded, amount=Decimal(100), category="nonsense", voucher="S1",
+                occurred_on=date(2024, 5, 1), **spend, **officer)  # fmt: skip
+    plant_event(ledger, Grant.ExpenditureRecorded, amount=Decimal(100), category="equipment", voucher="S2",
+                occurred_on=date(2026, 4, 1), **spend, **officer)  # fmt: skip
+    plant_event(
+        ledger, Grant.Closed, document="结-1", occurred_on=date(2026, 4, 2), actor="elsewhere", role=A
+    )
+    plant_event(ledger, Grant.ExpenditureRecorded, amount=Decimal(100), category="equipment", voucher="S3",
+                occurred_on=date(2026, 4, 3), **spend, **officer)  # fmt: skip
+    from tests.test_programme_rules import findings
+
+    found = [
+        (f["rule"], f["clause"], f["date"])
+        for f in findings(ledger, "2026-06-30")
+        if f["rule"] in ("tranches within approval", "permitted category", "build period", "grant closed")
+    ]
+    assert found == [
+        ("tranches within approval", cite("district_subsidy"), "2024-04-11"),
+        ("permitted category", cite("permitted_uses"), "2024-05-01"),
+        ("build period", cite("district_build_period"), "2026-04-01"),
+        ("grant closed", cite("ring_fence"), "2026-04-03"),
+    ]
