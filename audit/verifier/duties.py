@@ -46,7 +46,8 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
 }
 
 _G = "grant-ledger:Grant."
-POLICY_INSTALLED = "grant-ledger:PolicyFile.Installed"  # ledger.policy_book.INSTALLED
+POLICY_OPENED = "grant-ledger:PolicyBook.Opened"  # ledger.policy_book.OPENED
+POLICY_INSTALLED = "grant-ledger:PolicyBook.Installed"  # ledger.policy_book.INSTALLED
 _U = "grant-ledger:Unit."
 _R = "grant-ledger:RecommendationRound."
 
@@ -85,6 +86,7 @@ TOPIC_ACTIONS: dict[str, tuple[str, ...]] = {
     REGISTERED: ("people add",),
     ROTATED: ("people rotate",),
     REVOKED: ("people revoke",),
+    POLICY_OPENED: ("policy install",),
     POLICY_INSTALLED: ("policy install",),
 }
 
