@@ -174,7 +174,10 @@ def settings() -> Settings:
 
 
 def today() -> date:
-    return date.today()
+    """The default business date of an act: today in Chongqing (or GRANT_LEDGER_TODAY)."""
+    from ledger.clock import business_today
+
+    return business_today()
 
 
 # An action's fields as the command line names them (otherwise --field-name).

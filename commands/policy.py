@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import click
 from commands.context import settings
 from commands.dates import DATE
 from commands.output import table
+from ledger.clock import business_today
 from ledger.money import format_yuan
 from ledger.policy import policy_in_force
 
@@ -122,7 +122,7 @@ def _policy_on(on: object) -> Any:
         from ledger.policy_book import forget_installed
 
         forget_installed()
-    day = on.date() if on is not None else date.today()  # type: ignore[attr-defined]
+    day = on.date() if on is not None else business_today()  # type: ignore[attr-defined]
     return policy_in_force(day)
 
 

@@ -22,10 +22,11 @@ FORMATS = ("table", "json", "csv", "xlsx")
 
 
 def business_today() -> date:
-    """Today in Chongqing (Asia/Shanghai), the date a report of the current books carries."""
-    from zoneinfo import ZoneInfo
+    """Today in Chongqing (Asia/Shanghai, or GRANT_LEDGER_TODAY), the date a report of the
+    current books carries."""
+    from ledger.clock import business_today as today
 
-    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return today()
 
 
 def parse_moment(value: str) -> datetime:

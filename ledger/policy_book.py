@@ -1,7 +1,7 @@
 """Policy data an administrator installs in a running ledger (``grant-ledger policy install FILE``):
 a new year of the statutory calendar, or a new policy version.
 
-Each file is one event (``PolicyFile.Installed``, sealed like every other write) holding the
+Each file is one event (``PolicyBook.Installed``, sealed like every other write) holding the
 file's text and its sha256, in the log the auditor verifies: so the bundle can ship an installed
 version and the verifier trusts it by the logged event (audit.verifier.policy). Whenever the
 ledger is opened, the installed files are read from the log (sealed events only) and join the
@@ -15,7 +15,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, ClassVar
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, uuid5
 
 from eventsourcing.domain import Aggregate
 from pydantic import StringConstraints
@@ -34,35 +34,39 @@ from ledger.policy import (
     parse_policy,
 )
 
-INSTALLED = "grant-ledger:PolicyFile.Installed"
-NAMESPACE = uuid5(NAMESPACE_URL, "https://grant-ledger/policy-file")
+OPENED = "grant-ledger:PolicyBook.Opened"
+INSTALLED = "grant-ledger:PolicyBook.Installed"
+# one aggregate holds every installed file: read by its id (the store's index), never by a scan
+BOOK_ID = uuid5(NAMESPACE_URL, "https://grant-ledger/policy-book")
 MAX_TEXT = 1_000_000  # a policy version is some 20 KB; a calendar year 1 KB
 
 
-def file_uuid(sha256: str) -> UUID:
-    return uuid5(NAMESPACE, sha256)
+class PolicyBook(Aggregate):
+    """The files installed in this ledger, in order (their sha256)."""
 
-
-class PolicyFile(Aggregate):
-    """One installed file."""
-
-    TOPIC = "grant-ledger:PolicyFile"
+    TOPIC = "grant-ledger:PolicyBook"
 
     class Event(Aggregate.Event):
-        TOPIC = "grant-ledger:PolicyFile.Event"
-
-    class Installed(Event, Aggregate.Created):
-        TOPIC = INSTALLED
+        TOPIC = "grant-ledger:PolicyBook.Event"
         actor: str
         role: str
         occurred_on: date | None
+
+    class Opened(Event, Aggregate.Created):
+        TOPIC = OPENED
+
+    class Installed(Event):
+        TOPIC = INSTALLED
         name: str
         kind: str  # "calendar" or "version"
         sha256: str
         text: str
 
-    def __init__(self, name: str, kind: str, sha256: str) -> None:
-        self.name, self.kind, self.sha256 = name, kind, sha256
+        def apply(self, book: PolicyBook) -> None:
+            book.files.append(self.sha256)
+
+    def __init__(self) -> None:
+        self.files: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -155,13 +159,14 @@ def register_installed(engine: Engine, table: Table, check: Any) -> None:
     INSTALLED_CALENDAR.clear()
     INSTALLED_VERSIONS.clear()
     c = table.c
-    query = select(c.id, c.originator_id, c.originator_version, c.topic, c.state).where(c.topic == INSTALLED)
+    query = select(c.id, c.originator_id, c.originator_version, c.topic, c.state)
     with engine.connect() as conn:
-        found = conn.execute(query.order_by(c.id)).all()
+        found = conn.execute(query.where(c.originator_id == BOOK_ID).order_by(c.id)).all()
     if not found:
         return
-    rows = check(found)
-    for row in rows:
+    for row in check(found):
+        if row.topic != INSTALLED:
+            continue
         state = row.state
         text = str(state.get("text", ""))
         if hashlib.sha256(text.encode("utf-8")).hexdigest() != state.get("sha256"):
@@ -175,8 +180,10 @@ def installed_count(engine: Engine) -> int:
 
     if not inspect(engine).has_table("ledger_events"):
         return 0
+    # the store keeps an originator id as 16 bytes on SQLite and as a uuid on PostgreSQL
+    key: Any = BOOK_ID.bytes if engine.dialect.name == "sqlite" else str(BOOK_ID)
     with engine.connect() as conn:
-        found = conn.execute(text("SELECT COUNT(*) FROM ledger_events WHERE topic = :t"), {"t": INSTALLED})
+        found = conn.execute(text("SELECT COUNT(*) FROM ledger_events WHERE originator_id = :k"), {"k": key})
         return int(found.scalar() or 0)
 
 
@@ -204,22 +211,22 @@ class InstallPolicy(Action):
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
     def decide(self, books: Any) -> bool:
-        key = file_uuid(self.sha256())
-        if books._get(key) is not None:
+        book = books._get(BOOK_ID)
+        if book is not None and self.sha256() in book.files:
             return False
+        who = {"actor": books.actor, "role": books.role, "occurred_on": self.on}
+        if book is None:
+            book = PolicyBook._create(PolicyBook.Opened, id=BOOK_ID, **who)
+            books.aggregates[BOOK_ID] = book
         contents = read_file(self.file_name, self.text)
-        installed = PolicyFile._create(
-            PolicyFile.Installed,
-            id=key,
-            actor=books.actor,
-            role=books.role,
-            occurred_on=self.on,
+        book.trigger_event(
+            PolicyBook.Installed,
             name=self.file_name,
             kind=contents.kind,
             sha256=self.sha256(),
             text=self.text,
+            **who,
         )
-        books.aggregates[key] = installed
         return True
 
     def done(self, books: Any) -> str:
@@ -234,4 +241,4 @@ class InstallPolicy(Action):
         return f"{self.file_name} is installed already"
 
 
-__all__ = ["INSTALLED", "InstallPolicy", "PolicyFile", "load_policies", "register_installed"]
+__all__ = ["INSTALLED", "OPENED", "InstallPolicy", "PolicyBook", "load_policies", "register_installed"]

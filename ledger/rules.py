@@ -10,13 +10,14 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from itertools import accumulate
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 from ledger.calendar import working_days as statutory_working_days
+from ledger.clock import business_today as clock_today
 from ledger.errors import RuleViolationError
 from ledger.money import format_yuan, percent
 from ledger.policy import Category, Clause, Policy, Programme
@@ -977,7 +978,8 @@ CHINA = timezone(timedelta(hours=8))  # Asia/Shanghai, which keeps no daylight s
 
 
 def business_today() -> date:
-    return datetime.now(CHINA).date()
+    """Today in Chongqing, or GRANT_LEDGER_TODAY (``ledger.clock``)."""
+    return clock_today()
 
 
 def not_dated_ahead(action: str, subject: str, on: date, today: date, policy: Policy) -> Breach | None:

@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, select, true
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
 
+from ledger.clock import business_today
 from ledger.money import CENT, ZERO, from_fen, percent
 from ledger.rules import matching_gap
 from projections.measures import MATCHING, SOURCES, SPENDING_KINDS, SUBSIDY, available, available_in, column
@@ -211,7 +212,7 @@ def execution(
 ) -> list[ExecutionLine]:
     """执行率 per base: spent ÷ received and spent ÷ approved (both fund sources), days left."""
     totals = _totals(engine, base_ids, as_of, known_at)
-    on = as_of or today or date.today()
+    on = as_of or today or business_today()
     lines = []
     for r in _grant_rows(engine, base_ids, as_of, known_at):
         t = totals.get(r.grant_id, {})

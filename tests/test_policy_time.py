@@ -302,9 +302,9 @@ def test_a_notice_in_a_year_the_calendar_lacks_is_refused_until_installed(
     installed = ledger("policy", "install", str(year), role="admin")
     assert installed.exit_code == 0, installed.stderr
     assert "2030" in installed.stdout
-    assert ledger.event_count() == before + 2  # the installed file and its seal
+    assert ledger.event_count() == before + 3  # the ledger's policy book opened, the file, their seal
     assert ledger("policy", "install", str(year), role="admin").exit_code == 0  # a repeat writes nothing
-    assert ledger.event_count() == before + 2
+    assert ledger.event_count() == before + 3
     # now judged by the installed days: 01-07..01-11 has 4 working days; with Saturday 01-12, 5
     assert (
         "statutory calendar (holidays and 调休): 2023, 2024, 2025, 2026, 2030"

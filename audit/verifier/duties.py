@@ -47,7 +47,8 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
 }
 
 _G = "grant-ledger:Grant."
-POLICY_INSTALLED = "grant-ledger:PolicyFile.Installed"  # ledger.policy_book.INSTALLED
+POLICY_OPENED = "grant-ledger:PolicyBook.Opened"  # ledger.policy_book.OPENED
+POLICY_INSTALLED = "grant-ledger:PolicyBook.Installed"  # ledger.policy_book.INSTALLED
 _U = "grant-ledger:Unit."
 _R = "grant-ledger:RecommendationRound."
 _B = "grant-ledger:Bodies."
@@ -93,6 +94,7 @@ TOPIC_ACTIONS: dict[str, tuple[str, ...]] = {
     REGISTERED: ("people add",),
     ROTATED: ("people rotate",),
     REVOKED: ("people revoke",),
+    POLICY_OPENED: ("policy install",),
     POLICY_INSTALLED: ("policy install",),
 }
 

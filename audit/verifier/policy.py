@@ -98,7 +98,7 @@ class BundlePolicy:
         )
 
 
-INSTALLED = "grant-ledger:PolicyFile.Installed"  # ledger.policy_book.INSTALLED
+INSTALLED = "grant-ledger:PolicyBook.Installed"  # ledger.policy_book.INSTALLED
 
 
 def installed_in_log(events: Path, sha256: str) -> int | None:

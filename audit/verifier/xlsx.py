@@ -6,8 +6,9 @@ written straight into the zip member, so memory does not grow with the sheet. St
 be built by the writer or loaded whole by a reader that wants only one small sheet.
 
 A sheet longer than Excel's 1,048,576 rows goes on in ``NAME (2)``, ``NAME (3)``…, each with the
-header row again. ``SheetStream`` emits the XML of a sheet to any sink, so a verifier can encode
-the rows it expects exactly as the writer did and compare digests instead of parsing the sheet.
+header row again (and, laid out for filing by a ``Form``, its title rows; the 合计 row ends the
+last). ``SheetStream`` emits the XML of a sheet to any sink, so a verifier can encode the rows it
+expects exactly as the writer did and compare digests instead of parsing the sheet.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import IO, Any
 from xml.etree import ElementTree
 
 from audit.verifier.errors import AuditError
-from audit.verifier.layout import UNIT_LABEL
+from audit.verifier.layout import HEADER_ROW, UNIT_LABEL
 
 MAX_ROWS = 1_048_576  # Excel's limit per sheet, header included
 AMOUNT_STYLE = 1  # built-in number format 4: #,##0.00 (format 2 bundles)
@@ -86,7 +87,6 @@ class Form:
 
 
 LEGACY = Form()
-HEADER_ROW = 4
 
 
 def column_letter(index: int) -> str:
