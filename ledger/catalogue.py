@@ -222,7 +222,16 @@ RULES: tuple[Rule, ...] = (
             "tests/test_one_rulebook.py::test_other_acts_are_judged_by_their_own_rules",
         ),
     ),
-    Rule("subsidy amount", SUBSIDY, True, True, (EVERY + "test_the_approval_is_judged",)),
+    Rule(
+        "subsidy amount",
+        SUBSIDY,
+        True,
+        True,
+        (
+            EVERY + "test_the_approval_is_judged",
+            EVERY + "test_stored_approvals_and_disposals_that_break_a_rule_are_findings",
+        ),
+    ),
     Rule(
         "build period",
         BUILD,
@@ -239,7 +248,10 @@ RULES: tuple[Rule, ...] = (
         ("named_no_subsidy",),
         True,
         True,
-        (EVERY + "test_one_base_a_level_and_one_institute",),
+        (
+            EVERY + "test_one_base_a_level_and_one_institute",
+            EVERY + "test_stored_approvals_and_disposals_that_break_a_rule_are_findings",
+        ),
     ),
     # money
     Rule(
@@ -313,6 +325,7 @@ RULES: tuple[Rule, ...] = (
         True,
         (
             "tests/test_write_path_edges.py::test_disposing_of_the_subsidy_an_ordered_recovery_still_owes_is_refused_by_both_paths",
+            EVERY + "test_stored_approvals_and_disposals_that_break_a_rule_are_findings",
         ),
     ),
     # the budget plan

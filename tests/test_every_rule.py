@@ -402,3 +402,61 @@ def test_stored_money_that_breaks_a_rule_is_a_finding(ledger: Ledger) -> None:
         ("build period", cite("district_build_period"), "2026-04-01"),
         ("grant closed", cite("ring_fence"), "2026-04-03"),
     ]
+
+
+def plant(ledger: Ledger, grant_id: str, event: type, **fields: object) -> None:
+    """An event of ``grant_id`` written below the aggregate, none of its rules asked."""
+    from ledger.application import GrantLedger
+    from tests.signing import save_sealed
+
+    app = GrantLedger(ledger.url)
+    try:
+        grant = app.get_grant(grant_id)
+        grant.trigger_event(event, **fields)
+        save_sealed(app, ledger, grant, actor=str(fields["actor"]), role=str(fields["role"]))
+    finally:
+        app.close()
+
+
+def test_stored_approvals_and_disposals_that_break_a_rule_are_findings(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    from ledger.grant import Grant
+
+    approver = {"actor": "elsewhere", "role": A}
+    # an approval of 190,000.00 for a district base, whose subsidy is 200,000.00 exactly
+    unit(ledger, "U2")
+    ledger.ok(*apply("G2", "U2", "district_base", "2024-03-01", "电工", amount="20万"))
+    selected(ledger, "G2")
+    plant(ledger, "G2", Grant.Approved, amount=Decimal(190000), document="批-G2", bodies=["RS-YZ", "CZ-YZ"],
+          build_start=date(2024, 4, 1), build_end=date(2026, 3, 31), occurred_on=date(2024, 4, 1),
+          **approver)  # fmt: skip
+    # a named-support base, approved elsewhere with no money, paid a tranche
+    approved = tmp_path / "approved.csv"
+    approved.write_text(
+        f"{HEADER}\n2024-05-01,U9,B9,G9,municipal_base_named,approve,0,,,,渝高技办〔2024〕21号,,\n"
+    )
+    ledger.import_ok(approved)
+    plant(ledger, "G9", Grant.SubsidyDisbursed, amount=Decimal(1000), voucher="T9", tranche=1,
+          occurred_on=date(2024, 5, 2), actor="elsewhere", role="officer")  # fmt: skip
+    # the subsidy disposed of while an ordered recovery is still owed
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
+    ledger.ok("recover", "order", "G1", "--amount", "5000", "--reason", "凭证不全", "--document", "追1",
+              "--date", "2024-05-01", role=A)  # fmt: skip
+    plant(ledger, "G1", Grant.BalanceDisposed, source="subsidy", amount=Decimal(200000), how="returned",
+          approval="批-1", occurred_on=date(2024, 5, 3), actor="elsewhere", role="officer")  # fmt: skip
+    from tests.test_programme_rules import findings
+
+    rules = ("subsidy amount", "no subsidy", "recoveries before disposal")
+    found = [
+        (f["grant_id"], f["rule"], f["clause"], f["date"]) for f in findings(ledger) if f["rule"] in rules
+    ]
+    assert sorted(found) == [
+        ("G1", "recoveries before disposal", cite("closure"), "2024-05-03"),
+        ("G2", "subsidy amount", cite("district_subsidy"), "2024-04-01"),
+        ("G9", "no subsidy", cite("named_no_subsidy"), "2024-05-02"),
+    ]
