@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from commands.cli import cli
-from tests.conftest import Ledger, approved_district_grant
+from tests.conftest import CITY_BODIES, DISTRICT_BODIES, Ledger, approved_district_grant
 
 
 def _verify(bundle: Path) -> tuple[int, str]:
@@ -86,7 +86,7 @@ def test_the_programme_fixes_the_build_period_at_approval(ledger: Ledger) -> Non
     _applied_and_selected(ledger)
     before = ledger.event_count()
     approve = ("grant", "approve", "G1", "--amount", "200000", "--document", "渝中人社〔2024〕1号",
-               "--date", "2024-04-01")  # fmt: skip
+               *DISTRICT_BODIES, "--date", "2024-04-01")  # fmt: skip
     result = ledger(*approve, "--end", "2030-12-31", role="approver")
     assert result.exit_code == 3, (result.stdout, result.stderr)
     assert "003 第三条" in result.stderr and "2026-03-31" in result.stderr and "grant extend" in result.stderr
@@ -180,7 +180,8 @@ def _apply(ledger: Ledger, grant: str, unit: str, programme: str, on: str, *proj
     args = ["grant", "apply", grant, "--unit", unit, "--base", f"B-{grant}", "--programme", programme]
     for p in projects:
         args += ["--project", p]
-    return ledger(*args, "--amount", "150万", "--date", on)
+    amount = "20万" if programme == "district_base" else "150万"  # a district base asks its 20万
+    return ledger(*args, "--amount", amount, "--date", on)
 
 
 def test_build_periods_cite_their_own_clauses(ledger: Ledger) -> None:
@@ -190,8 +191,10 @@ def test_build_periods_cite_their_own_clauses(ledger: Ledger) -> None:
     ledger.ok("grant", "review", "M1", "--panel", "5", "--recommendation", "recommend", "--date",
               "2024-08-01", role="approver")  # fmt: skip
     ledger.ok("grant", "notice", "M1", "--from", "2024-08-05", "--to", "2024-08-09", role="approver")
+    ledger.ok("grant", "recommend", "M1", "--by", "JW-CQ", "--round", "2024", "--rank", "1", "--date",
+              "2024-07-20", role="approver")  # fmt: skip
     result = ledger(
-        "grant", "approve", "M1", "--amount", "50万", "--document", "渝人社〔2024〕1号",
+        "grant", "approve", "M1", "--amount", "50万", "--document", "渝人社〔2024〕1号", *CITY_BODIES,
         "--end", "2030-12-31", "--date", "2024-09-02", role="approver",
     )  # fmt: skip
     assert result.exit_code == 3 and "002 六" in result.stderr, result.stderr
@@ -213,7 +216,7 @@ def test_one_municipal_base_per_unit_cites_the_notice(ledger: Ledger) -> None:
     ledger.ok("unit", "register", "U1", "--name", "单位U1", "--date", "2024-02-01")
     assert _apply(ledger, "M1", "U1", "municipal_base_funded", "2024-03-01", "a", "b").exit_code == 0
     before = ledger.event_count()
-    second = _apply(ledger, "M2", "U1", "municipal_base_named", "2024-03-02", "a", "b")
+    second = _apply(ledger, "M2", "U1", "municipal_base_funded", "2024-03-02", "a", "b")
     assert second.exit_code == 3 and "002 五(二)" in second.stderr, second.stderr
     assert "003" not in second.stderr and ledger.event_count() == before
 
@@ -376,6 +379,10 @@ def test_a_new_policy_version_installed_in_a_running_ledger_judges_from_its_date
     )
     text = text.replace('[categories.travel]\nzh = "差旅费"\nen = "travel"\nallowed = false',
                         '[categories.travel]\nzh = "差旅费"\nen = "travel"\nallowed = true')  # fmt: skip
+    # and the district base's own list (003 第九条) takes travel off its banned list onto its allowed one
+    text = text.replace(
+        '[spending.district_base]\nallowed = ["equipment",', '[spending.district_base]\nallowed = ["travel", "equipment",', 1
+    ).replace('banned = ["travel", "labour", "unrelated"]\nbanned_clause = "banned_uses"', 'banned = ["labour", "unrelated"]\nbanned_clause = "banned_uses"', 1)
     assert text.count("2026.1") == 1 and "allowed = true" in text.split("[categories.travel]")[1][:80]
     version = tmp_path / "v2-2026.toml"
     version.write_text(text, encoding="utf-8")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from tests.conftest import Ledger, approved_district_grant, selected
+from tests.conftest import CITY_BODIES, Ledger, approved_district_grant, selected
 from tests.test_core_rules import refused
 
 SPEND = ["--source", "subsidy", "--date", "2024-05-10"]
@@ -40,7 +40,7 @@ def approved_institute(
     )  # fmt: skip
     selected(ledger, grant)
     ledger.ok(
-        "grant", "approve", grant, "--amount", "150万", "--document", "渝人社〔2024〕96号",
+        "grant", "approve", grant, "--amount", "150万", "--document", "渝人社〔2024〕96号", "--body", "RS-CQ",
         "--end", "2026-03-31", "--date", "2024-04-01", role="approver",
     )  # fmt: skip
     ledger.ok("disburse", grant, "--amount", "150万", "--voucher", "T1", "--date", "2024-04-10")
@@ -139,14 +139,23 @@ def test_an_institute_of_another_kind_of_unit_is_a_finding_not_a_refusal(
 # ----------------------------------------------------------------------------- item 7
 
 
+def recommend(ledger: Ledger, grant: str) -> None:
+    """A municipal or national base is approved on a recommendation (002 五(一)), ranked in turn."""
+    ranks = getattr(ledger, "ranks", 0) + 1
+    ledger.ranks = ranks  # type: ignore[attr-defined]
+    ledger.ok("grant", "recommend", grant, "--by", "JW-CQ", "--round", "2024", "--rank", str(ranks),
+              "--date", "2024-03-05", role="approver")  # fmt: skip
+
+
 def approve_municipal(ledger: Ledger, grant: str, unit: str) -> None:
     ledger.ok(
         *apply_args(grant, unit, f"M-{grant}", "municipal_base_funded", "a", "b"),
         "--amount", "50万", "--date", "2024-02-01",
     )  # fmt: skip
     selected(ledger, grant)
-    ledger.ok("grant", "approve", grant, "--amount", "50万", "--document", "D", "--date", "2024-04-01",
-              role="approver")  # fmt: skip
+    recommend(ledger, grant)
+    ledger.ok("grant", "approve", grant, "--amount", "50万", "--document", "D", *CITY_BODIES,
+              "--date", "2024-04-01", role="approver")  # fmt: skip
 
 
 def test_district_eligibility_counts_bases_approved_by_the_applications_date(ledger: Ledger) -> None:
@@ -156,7 +165,7 @@ def test_district_eligibility_counts_bases_approved_by_the_applications_date(led
     # a pending municipal application blocks nothing, whichever date is typed first
     ledger.ok(*apply_args("M1", "U1", "BM1", "municipal_base_funded", "a", "b"), "--amount", "50万",
               "--date", "2024-07-11")  # fmt: skip
-    ledger.ok(*apply_args("D1", "U1", "BD1", "district_base"), *district, "--date", "2023-01-10")
+    ledger.ok(*apply_args("D1", "U1", "BD1", "district_base"), *district, "--date", "2023-04-10")
     # approved on 2024-04-01: a district application dated before that stands, one after is refused
     approve_municipal(ledger, "M2", "U2")
     ledger.ok(*apply_args("D2", "U2", "BD2", "district_base"), *district, "--date", "2024-03-29")
@@ -179,7 +188,9 @@ def test_a_named_support_base_is_approved_with_no_money_and_paid_nothing(
     refused(ledger, *args, "--amount", "10万", "--date", "2024-03-01", clause="002 二(二)2")
     ledger.ok(*args, "--date", "2024-03-01")
     selected(ledger, "G1")
-    approve = ["grant", "approve", "G1", "--document", "渝高技办〔2024〕20号", "--date", "2024-04-01"]
+    recommend(ledger, "G1")
+    approve = ["grant", "approve", "G1", "--document", "渝高技办〔2024〕20号", "--body", "RS-CQ",
+               "--date", "2024-04-01"]  # fmt: skip
     refused(ledger, *approve, "--amount", "1", role="approver", clause="002 二(二)2")
     refused(ledger, *approve, "--amount", "0", role="approver", code=2)
     ledger.ok(*approve, role="approver")
@@ -290,8 +301,9 @@ def test_output_targets_are_the_yearly_outputs_with_their_clauses(ledger: Ledger
     ledger.ok(*apply_args("N1", "U5", "BN", "national_base", "a", "b", "c", "d", "e"), "--amount", "100万",
               "--date", "2024-03-01")  # fmt: skip
     selected(ledger, "N1")
-    ledger.ok("grant", "approve", "N1", "--amount", "100万", "--document", "D", "--date", "2024-04-01",
-              role="approver")  # fmt: skip
+    recommend(ledger, "N1")
+    ledger.ok("grant", "approve", "N1", "--amount", "100万", "--document", "D", *CITY_BODIES,
+              "--date", "2024-04-01", role="approver")  # fmt: skip
     national = ["output", "report", "N1", "--date", "2024-04-30", "--trainees", "2999", "--advanced", "999"]
     ledger.ok(*national, "--year", "2024")  # 002 四(一)1(5): two years after the start, not from year one
     ledger.ok(*national, "--year", "2026")
@@ -320,8 +332,12 @@ def assert_bundle_agrees(ledger: Ledger, tmp_path: Path) -> None:
     bundle = tmp_path / "bundle"
     ledger.ok("audit", "export", str(bundle), role="auditor")
     book = load_workbook(bundle / "report.xlsx", read_only=True)
-    sheet = [row for row in book["findings"].iter_rows(min_row=2, values_only=True)]
+    from audit.verifier import layout
+
+    rows = list(book["findings"].iter_rows(min_row=layout.HEADER_ROW + 1, values_only=True))
     book.close()
+    sheet = rows[:-1]  # the 合计 row (a count of findings) closes the sheet
+    assert rows and rows[-1][:2] == ("合计", f"{len(rows) - 1} 条"), rows[-1]
     assert sheet, "the findings sheet is empty"
     reported = {(f["grant_id"], f["rule"], f["clause"], f["message"]) for f in findings(ledger)}
     assert {(r[1], r[2], r[3], r[5]) for r in sheet} <= reported
