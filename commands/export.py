@@ -318,7 +318,11 @@ def journal(app: Any, style: str) -> Iterator[str]:
     budgeted: set[str] = set()  # the accounts a budget is set on
     entries: list[tuple[date, list[str], list[tuple[str, Decimal | None]]]] = []
     plans: dict[str, dict[str, Decimal]] = {}
+    names: dict[str, str] = {}  # a registered body's code -> its name (approvals name bodies by code)
     for r in _records(app):
+        if r.topic == "grant-ledger:Bodies.Added":
+            names[r.data["code"]] = r.data["name"]
+            continue
         if r.topic == applied:
             grants[r.aggregate_id] = _Grant(r.data)
             continue
@@ -330,7 +334,10 @@ def journal(app: Any, style: str) -> Iterator[str]:
             base = bases[g.base_id] = base_account(g.base_id)
         on = day(r.data["occurred_on"])
         if r.topic == approved:
-            g.bodies = list(r.data.get("bodies") or [])
+            codes = list(r.data.get("bodies") or [])
+            duties = list(r.data.get("approvers") or [])  # "kind:duty" of each body, when registered
+            paying = [c for c, d in zip(codes, duties, strict=False) if d.endswith(":finance")]
+            g.bodies = [names.get(c, c) for c in (paying or codes)]
             g.build = (day(r.data["build_start"]), day(r.data["build_end"]))
         elif r.topic == GRANT + "MatchingCommitted":
             g.funders.append(r.data["funder"])

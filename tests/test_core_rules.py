@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import DISTRICT_BODIES, Ledger, approved_district_grant, selected
+from tests.conftest import CITY_BODIES, DISTRICT_BODIES, Ledger, approved_district_grant, selected
 
 
 def refused(ledger: Ledger, *args: str, code: int = 3, clause: str = "", role: str = "officer") -> str:
@@ -410,7 +410,11 @@ def test_no_district_base_for_unit_holding_municipal_or_higher(ledger: Ledger, h
         "2024-02-01",
     )
     selected(ledger, "G1")
-    ledger.ok("grant", "approve", "G1", *amount, "--document", "D", "--date", "2024-03-20", role="approver")
+    ledger.ok("grant", "recommend", "G1", "--by", "JW-CQ", "--round", "2024", "--rank", "1", "--date",
+              "2024-03-05", role="approver")  # fmt: skip
+    bodies = ["--body", "RS-CQ"] if higher == "municipal_base_named" else [*CITY_BODIES]
+    ledger.ok("grant", "approve", "G1", *amount, "--document", "D", *bodies, "--date", "2024-03-20",
+              role="approver")  # fmt: skip
     message = refused(
         ledger,
         "grant",

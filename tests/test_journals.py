@@ -142,7 +142,7 @@ def test_each_transaction_is_tagged_with_its_grant_linked_by_its_voucher_and_rec
         if receipt:
             assert t.payee, t
     payees = {t.payee for t in txns if any(p.account.startswith("Income:B0001") for p in t.postings)}
-    assert payees == {"区财政局"}  # of the bodies approving G-YZ-2024-01, the one that pays
+    assert payees == {"渝中区财政局"}  # of the bodies approving G-YZ-2024-01, the one that pays, by name
     matching = {
         t.payee for t in txns if any(p.account.startswith("Equity:B0001:Matching") for p in t.postings)
     }

@@ -12,7 +12,7 @@ REPORT = ["output", "report", "G1", "--trainees"]
 
 def _findings(ledger: Ledger) -> list[dict[str, str]]:
     rows: list[dict[str, str]] = json.loads(
-        ledger.ok("report", "findings", "--format", "json", "--as-of", "2026-06-01").stdout
+        ledger.ok("report", "findings", "--format", "json", "--as-of", "2026-11-30").stdout
     )
     return [f for f in rows if f["rule"] == "output target"]
 
@@ -32,17 +32,18 @@ def test_a_second_report_of_a_year_is_refused_and_names_the_correction(ledger: L
 def test_a_correction_replaces_the_year_and_is_its_own_event(ledger: Ledger) -> None:
     approved_district_grant(ledger)
     ledger.ok(*REPORT, "850", "--advanced", "20", "--year", "2024", "--date", "2025-01-05")
-    ledger.ok(*REPORT, "850", "--advanced", "20", "--year", "2025", "--date", "2026-01-05")
+    ledger.ok(*REPORT, "850", "--advanced", "20", "--year", "2026", "--date", "2026-11-20")
     low = _findings(ledger)
     before = ledger.event_count()
 
-    done = ledger(*REPORT, "850", "--advanced", "600", "--corrects", "2025", "--date", "2026-01-08")
+    done = ledger(*REPORT, "850", "--advanced", "600", "--corrects", "2026", "--date", "2026-11-25")
 
     assert done.exit_code == 0, done.stderr
     assert ledger.event_count() == before + 2  # the correction and its seal; the report stays
-    # the year's target (003 第十一条: ≥500 high-skill two years after start) is judged on the correction
-    assert any("2025" in f["message"] for f in low)
-    assert not any("2025" in f["message"] for f in _findings(ledger))
+    # the year's target (003 第十一条: ≥500 high-skill from two years after the 2024 start, so from
+    # 2026) is judged on the correction
+    assert any("2026" in f["message"] for f in low)
+    assert not any("2026" in f["message"] for f in _findings(ledger))
     missing = ledger(*REPORT, "1", "--corrects", "2023", "--date", "2026-01-08")
     assert missing.exit_code == 4
     clash = ledger(*REPORT, "1", "--year", "2024", "--corrects", "2025", "--date", "2026-01-08")
