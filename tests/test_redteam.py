@@ -1,0 +1,70 @@
+"""Red-team review of the day's additions (policy install, bundle policy, bodies, settings):
+each test an attack or an auditor's check through the command line."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from commands.cli import cli
+from tests.conftest import Ledger, approved_district_grant
+
+
+def _verify(bundle: Path) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["--lang", "en", "--role", "auditor", "audit", "verify", str(bundle)])
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.exit_code, result.stdout + result.stderr
+
+
+def _shipped() -> str:
+    return (resources.files("ledger") / "policy" / "v1-2023.toml").read_text("utf-8")
+
+
+def _version_from_today(change: str, into: str) -> str:
+    from ledger.rules import business_today
+
+    text = _shipped().replace('version = "2023.1"', 'version = "2026.9"').replace(
+        "effective_from = 2023-03-15\n", f"effective_from = {business_today().isoformat()}\n", 1
+    )
+    assert change in text
+    return text.replace(change, into)
+
+
+def _spend(ledger: Ledger, voucher: str, category: str, on: str) -> Result:
+    return ledger("spend", "G1", "--amount", "500", "--category", category, "--source", "subsidy",
+                  "--voucher", voucher, "--date", on)  # fmt: skip
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the verifier judges every spend by the one policy file the bundle ships (the newest); "
+    "the bundle should ship every version in force and the replay judge each spend by its date's",
+)
+def test_a_version_installed_today_does_not_rejudge_spending_recorded_under_the_old_one(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """An administrator installs a version, in force from today, that no longer allows materials.
+    A materials spend of 2024, lawful under the version then in force, stays lawful: the ledger
+    says so, and the auditor's verifier must too (it judged every spend by the one file shipped,
+    the newest, so an honest ledger's bundle FAILED — and, the other way round, a version allowing
+    travel from today let a travel spend of 2024 pass)."""
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "100000", "--voucher", "T1", "--date", "2024-04-15")
+    assert _spend(ledger, "M1", "materials", "2024-05-01").exit_code == 0
+    old = '[spending.district_base]\nallowed = ["equipment", "materials", '
+    text = _version_from_today(old, '[spending.district_base]\nallowed = ["equipment", ')
+    text = text.replace('banned = ["travel", "labour", "unrelated"]\nbanned_clause = "banned_uses"',
+                        'banned = ["travel", "labour", "unrelated", "materials"]\nbanned_clause = "banned_uses"', 1)  # fmt: skip
+    version = tmp_path / "v9.toml"
+    version.write_text(text, encoding="utf-8")
+    ledger.ok("policy", "install", str(version), role="admin")
+    from ledger.rules import business_today
+
+    assert _spend(ledger, "M2", "materials", business_today().isoformat()).exit_code == 3
+    ledger.ok("audit", "checkpoint", role="approver")
+    ledger.ok("audit", "export", str(tmp_path / "b"), role="auditor")
+    code, out = _verify(tmp_path / "b")
+    assert code == 0, out
