@@ -68,3 +68,28 @@ def test_a_version_installed_today_does_not_rejudge_spending_recorded_under_the_
     ledger.ok("audit", "export", str(tmp_path / "b"), role="auditor")
     code, out = _verify(tmp_path / "b")
     assert code == 0, out
+
+
+def test_a_bundle_whose_policy_file_is_an_installed_calendar_fails_in_one_sentence(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """The verifier trusts a policy file whose text an administrator installed; a calendar year is
+    such a text too, but it is no policy version: a forger who puts it in place of the bundle's
+    policy must get a failure, not a traceback or a pass with nothing judged."""
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "100000", "--voucher", "T1", "--date", "2024-04-15")
+    assert _spend(ledger, "M1", "travel", "2024-05-01").exit_code == 3
+    assert _spend(ledger, "M1", "materials", "2024-05-01").exit_code == 0
+    year = tmp_path / "2030.toml"
+    year.write_text('[calendar."2030"]\nsource = "test"\ndays_off = [2030-01-01]\nworkdays = []\n', "utf-8")
+    ledger.ok("policy", "install", str(year), role="admin")
+    ledger.ok("audit", "checkpoint", role="approver")
+    bundle = tmp_path / "b"
+    ledger.ok("audit", "export", str(bundle), role="auditor")
+    (bundle / "policy" / "v1-2023.toml").unlink()
+    (bundle / "policy" / "2030.toml").write_text(year.read_text("utf-8"), encoding="utf-8")
+    from audit.bundle import write_manifest
+
+    write_manifest(bundle)
+    code, out = _verify(bundle)
+    assert code == 6 and "policy/2030.toml" in out, out

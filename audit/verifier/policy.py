@@ -126,6 +126,18 @@ def installed_in_log(events: Path, sha256: str) -> int | None:
     return None
 
 
+def _version_data(raw: bytes) -> dict[str, Any] | None:
+    """An installed file's data if it is a policy version (what the replay and findings read)."""
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    tables = ("categories", "programmes", "clauses")
+    if "version" not in data or not all(isinstance(data.get(t), dict) for t in tables):
+        return None
+    return data
+
+
 def bundle_policy(directory: Path, report: Report, events: Path | None = None) -> BundlePolicy | None:
     """The bundle's one policy file, if its bytes are a version this verifier knows, or the text
     of a ``policy install`` event in the bundle's log (``events``); else a failure and None."""
@@ -143,7 +155,14 @@ def bundle_policy(directory: Path, report: Report, events: Path | None = None) -
     if known is None and events is not None:
         sha = hashlib.sha256(raw).hexdigest()
         if installed_in_log(events, sha) is not None:
-            return BundlePolicy(path.name, tomllib.loads(raw.decode("utf-8")))
+            data = _version_data(raw)
+            if data is None:
+                report.fail(
+                    f"{name}: installed in the log, but not a policy version (a calendar year, or no "
+                    "categories, programmes and clauses); a bundle ships the version in force"
+                )
+                return None
+            return BundlePolicy(path.name, data)
     if known is None:
         report.fail(
             f"{name}: not a policy version this verifier knows (its sha256 is none of "
