@@ -74,6 +74,8 @@ def load_file() -> FileSettings:
         raise click.UsageError(f"settings file {path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as e:
         raise click.UsageError(f"settings file {path} is not valid TOML: {e}") from None
+    except RecursionError:  # tomllib recurses once per level of nesting
+        raise click.UsageError(f"settings file {path} is not valid TOML: nested too deep") from None
     values: dict[str, str] = {}
     for name, value in data.items():
         if name not in KEYS:

@@ -93,3 +93,47 @@ def test_a_bundle_whose_policy_file_is_an_installed_calendar_fails_in_one_senten
     write_manifest(bundle)
     code, out = _verify(bundle)
     assert code == 6 and "policy/2030.toml" in out, out
+
+
+def test_policy_data_nested_too_deep_is_refused_in_one_sentence(ledger: Ledger, tmp_path: Path) -> None:
+    """A 10 KB TOML file of nested arrays ran tomllib out of recursion: internal error, exit 1."""
+    before = ledger.event_count()
+    deep = tmp_path / "deep.toml"
+    deep.write_text("version = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    result = ledger("policy", "install", str(deep), role="admin")
+    assert result.exit_code == 2, result.stderr
+    assert "deep.toml" in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert ledger.event_count() == before
+
+
+def test_a_settings_file_nested_too_deep_is_refused_in_one_sentence(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    settings = tmp_path / "config.toml"
+    settings.write_text("db = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    env = dict(os.environ, GRANT_LEDGER_CONFIG=str(settings))
+    done = subprocess.run(
+        [sys.executable, "-m", "commands", "info"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    assert "config.toml" in done.stderr and "internal error" not in done.stderr, done.stderr
+
+
+def test_a_bundle_with_json_nested_too_deep_fails_verification(ledger: Ledger, tmp_path: Path) -> None:
+    """A forged bundle.json, or an events line, of 200,000 nested arrays: the verifier said
+    'internal error (RecursionError)', exit 1, instead of failing the bundle (exit 6)."""
+    from audit.bundle import write_manifest
+
+    ledger.ok("unit", "register", "U1", "--name", "单位U1", "--date", "2024-02-01")
+    ledger.ok("audit", "checkpoint", role="approver")
+    deep = b"[" * 200_000 + b"]" * 200_000 + b"\n"
+    for target in ("bundle.json", "events.jsonl"):
+        bundle = tmp_path / target
+        ledger.ok("audit", "export", str(bundle), role="auditor")
+        kept = (bundle / target).read_bytes() if target == "events.jsonl" else b""
+        (bundle / target).write_bytes(kept + deep)
+        write_manifest(bundle)
+        code, out = _verify(bundle)
+        assert code == 6 and "internal error" not in out and target in out, (target, out)

@@ -113,7 +113,7 @@ def installed_in_log(events: Path, sha256: str) -> int | None:
                 continue
             try:
                 line = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             record = line.get("record") if isinstance(line, dict) else None
             if not isinstance(record, dict) or record.get("topic") != INSTALLED:
@@ -130,7 +130,7 @@ def _version_data(raw: bytes) -> dict[str, Any] | None:
     """An installed file's data if it is a policy version (what the replay and findings read)."""
     try:
         data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return None
     tables = ("categories", "programmes", "clauses")
     if "version" not in data or not all(isinstance(data.get(t), dict) for t in tables):
