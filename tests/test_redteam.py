@@ -137,3 +137,30 @@ def test_a_bundle_with_json_nested_too_deep_fails_verification(ledger: Ledger, t
         write_manifest(bundle)
         code, out = _verify(bundle)
         assert code == 6 and "internal error" not in out and target in out, (target, out)
+
+
+def test_one_body_is_not_registered_twice_under_a_code_or_name_in_another_case_or_width(
+    ledger: Ledger,
+) -> None:
+    """002 五(一)'s quota counts bodies by code: ``rs-yz`` or full-width ``ＲＳ-ＹＺ`` beside
+    ``RS-YZ``, or ``…（一）`` beside ``…(一)``, were registered as new bodies, each with a quota of its
+    own."""
+
+    def add(code: str, name: str) -> Result:
+        return ledger("body", "add", code, "--name", name, "--kind", "district_bureau", "--duty", "hr",
+                      "--date", "2024-01-02", role="admin")  # fmt: skip
+
+    assert add("RS-ZZ", "测试区人力社保局(一)").exit_code == 0
+    before = ledger.event_count()
+    for code, name in (
+        ("rs-zz", "测试区人力社保局B"),
+        ("ＲＳ-ＺＺ", "测试区人力社保局C"),
+        ("RS-ZZ2", "测试区人力社保局（一）"),
+        ("RS-ZZ3", "测试区人力社保局（一）".upper()),
+    ):
+        refused = add(code, name)
+        assert refused.exit_code == 5, (code, name, refused.stdout, refused.stderr)
+        assert "RS-ZZ" in refused.stderr and refused.stderr.count("\n") == 1, refused.stderr
+    assert ledger.event_count() == before
+    listed = ledger.ok("body", "list").stdout
+    assert "rs-zz" not in listed and "ＲＳ" not in listed and "RS-ZZ2" not in listed
