@@ -1330,6 +1330,12 @@ class Grant(Aggregate):
         if advanced > trainees or advanced_evaluations > evaluations:
             msg = "advanced-level figures cannot exceed the totals they are part of"
             raise BadInputError(msg)
+        if year > on.year:
+            msg = (
+                f"the {year} outputs of grant {self.grant_id} cannot be reported on {on.isoformat()}, "
+                f"before {year} has begun"
+            )
+            raise BadInputError(msg)
         if known is not None and not corrects:
             msg = (
                 f"the {year} outputs of grant {self.grant_id} are already reported ({known[0]} trained, "

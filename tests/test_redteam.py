@@ -164,3 +164,36 @@ def test_one_body_is_not_registered_twice_under_a_code_or_name_in_another_case_o
     assert ledger.event_count() == before
     listed = ledger.ok("body", "list").stdout
     assert "rs-zz" not in listed and "ＲＳ" not in listed and "RS-ZZ2" not in listed
+
+
+def test_outputs_of_a_year_not_yet_begun_are_refused(ledger: Ledger) -> None:
+    """An output report dated 2025-01-05 for the year 2030 was recorded, and the findings then
+    judged a year nobody has lived ('reported advanced 20 for 2030, below the target 500')."""
+    approved_district_grant(ledger)
+    before = ledger.event_count()
+    ahead = ledger("output", "report", "G1", "--trainees", "850", "--advanced", "20", "--year", "2030",
+                   "--date", "2025-01-05")  # fmt: skip
+    assert ahead.exit_code == 2, ahead.stderr
+    assert "2030" in ahead.stderr and ahead.stderr.count("\n") == 1, ahead.stderr
+    assert ledger.event_count() == before
+    assert "2030" not in ledger.ok("report", "findings", "--as-of", "2026-06-01").stdout
+    ledger.ok("output", "report", "G1", "--trainees", "850", "--advanced", "20", "--year", "2025",
+              "--date", "2025-12-31")  # fmt: skip
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the grant keeps a year's figures, not the date of its report; a correction is not "
+    "checked against it (a reversal is: rules.not_before_reversed)",
+)
+def test_a_correction_is_never_dated_before_the_report_it_corrects(ledger: Ledger) -> None:
+    """A correction dated 2026-01-04 of a report dated 2026-01-05 was recorded: the books as of
+    2026-01-04 then hold a correction of a report that did not exist yet."""
+    approved_district_grant(ledger)
+    ledger.ok("output", "report", "G1", "--trainees", "850", "--advanced", "20", "--year", "2025",
+              "--date", "2026-01-05")  # fmt: skip
+    before = ledger.event_count()
+    early = ledger("output", "report", "G1", "--trainees", "850", "--advanced", "600", "--corrects", "2025",
+                   "--date", "2026-01-04")  # fmt: skip
+    assert early.exit_code == 3, early.stderr
+    assert ledger.event_count() == before
