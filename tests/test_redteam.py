@@ -197,3 +197,81 @@ def test_a_correction_is_never_dated_before_the_report_it_corrects(ledger: Ledge
                    "--date", "2026-01-04")  # fmt: skip
     assert early.exit_code == 3, early.stderr
     assert ledger.event_count() == before
+
+
+def test_a_version_installed_today_does_not_rejudge_outputs_of_past_years(ledger: Ledger, tmp_path: Path) -> None:
+    """A version in force from today that raises the district output target from 500 to 5,000
+    high-skill a year: the 2025 outputs (600 advanced), met under the version in force in 2025,
+    became a finding in `report findings` the moment it was installed — stored history judged
+    anew, which policy install promises never to do."""
+    approved_district_grant(ledger)
+    ledger.ok("output", "report", "G1", "--trainees", "900", "--advanced", "600", "--year", "2025",
+              "--date", "2026-01-05")  # fmt: skip
+
+    def targets() -> str:
+        found = ledger.ok("report", "findings").stdout
+        return "\n".join(line for line in found.splitlines() if "2025" in line and "target" in line)
+
+    assert targets() == ""
+    old = 'measure = "advanced"\nat_least = 500\nfrom_year = 2\nclause = "district_outputs_after"'
+    version = tmp_path / "v9.toml"
+    version.write_text(_version_from_today(old, old.replace("at_least = 500", "at_least = 5000")), "utf-8")
+    ledger.ok("policy", "install", str(version), role="admin")
+    assert targets() == ""
+    ledger.ok("audit", "checkpoint", role="approver")
+    ledger.ok("audit", "export", str(tmp_path / "b"), role="auditor")
+    code, out = _verify(tmp_path / "b")
+    assert code == 0, out
+
+
+def _forge_travel_spend(ledger: Ledger, voucher: str) -> None:
+    """A travel spend of 2024-05-01 stored past the rules (as a holder of an officer's key writing
+    the database directly would), sealed by that key: only the verifier's replay can catch it."""
+    from datetime import date
+    from decimal import Decimal
+
+    from ledger.application import GrantLedger
+    from tests.signing import save_sealed
+
+    app = GrantLedger(ledger.url)
+    try:
+        grant = app.get_grant("G1")
+        grant.trigger_event(
+            grant.ExpenditureRecorded, amount=Decimal("500"), category="travel", source="subsidy",
+            content="", project="", voucher=voucher, payee="", memo="", attachments=[],
+            actor="tester", role="officer", occurred_on=date(2024, 5, 1),
+        )  # fmt: skip
+        save_sealed(app, ledger, grant)
+    finally:
+        app.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the verifier judges every spend by the one policy file the bundle ships (the newest); "
+    "a version allowing travel from today lets a forged travel spend of 2024 pass",
+)
+def test_a_version_allowing_travel_from_today_does_not_let_a_forged_2024_travel_spend_pass(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    ledger = sqlite_ledger
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "100000", "--voucher", "T1", "--date", "2024-04-15")
+    _forge_travel_spend(ledger, "X1")
+    ledger.ok("audit", "checkpoint", role="approver")
+    ledger.ok("audit", "export", str(tmp_path / "before"), role="auditor")
+    code, out = _verify(tmp_path / "before")
+    assert code == 6 and "travel" in out, out  # the verifier catches it under the version of 2024
+    travel = '[categories.travel]\nzh = "差旅费"\nen = "travel"\nallowed = false'
+    text = _version_from_today(travel, travel.replace("allowed = false", "allowed = true"))
+    text = text.replace(
+        '[spending.district_base]\nallowed = ["equipment", ', '[spending.district_base]\nallowed = ["travel", "equipment", ', 1
+    ).replace('banned = ["travel", "labour", "unrelated"]\nbanned_clause = "banned_uses"',
+              'banned = ["labour", "unrelated"]\nbanned_clause = "banned_uses"', 1)  # fmt: skip
+    version = tmp_path / "v9.toml"
+    version.write_text(text, encoding="utf-8")
+    ledger.ok("policy", "install", str(version), role="admin")
+    ledger.ok("audit", "checkpoint", role="approver")
+    ledger.ok("audit", "export", str(tmp_path / "after"), role="auditor")
+    code, out = _verify(tmp_path / "after")
+    assert code == 6 and "travel" in out, out  # a spend of 2024 is judged by the version of 2024
