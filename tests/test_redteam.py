@@ -26,8 +26,10 @@ def _shipped() -> str:
 def _version_from_today(change: str, into: str) -> str:
     from ledger.rules import business_today
 
-    text = _shipped().replace('version = "2023.1"', 'version = "2026.9"').replace(
-        "effective_from = 2023-03-15\n", f"effective_from = {business_today().isoformat()}\n", 1
+    text = (
+        _shipped()
+        .replace('version = "2023.1"', 'version = "2026.9"')
+        .replace("effective_from = 2023-03-15\n", f"effective_from = {business_today().isoformat()}\n", 1)
     )
     assert change in text
     return text.replace(change, into)
@@ -38,11 +40,6 @@ def _spend(ledger: Ledger, voucher: str, category: str, on: str) -> Result:
                   "--voucher", voucher, "--date", on)  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the verifier judges every spend by the one policy file the bundle ships (the newest); "
-    "the bundle should ship every version in force and the replay judge each spend by its date's",
-)
 def test_a_version_installed_today_does_not_rejudge_spending_recorded_under_the_old_one(
     ledger: Ledger, tmp_path: Path
 ) -> None:
@@ -56,8 +53,8 @@ def test_a_version_installed_today_does_not_rejudge_spending_recorded_under_the_
     assert _spend(ledger, "M1", "materials", "2024-05-01").exit_code == 0
     old = '[spending.district_base]\nallowed = ["equipment", "materials", '
     text = _version_from_today(old, '[spending.district_base]\nallowed = ["equipment", ')
-    text = text.replace('banned = ["travel", "labour", "unrelated"]\nbanned_clause = "banned_uses"',
-                        'banned = ["travel", "labour", "unrelated", "materials"]\nbanned_clause = "banned_uses"', 1)  # fmt: skip
+    banned = 'banned = ["travel", "labour", "unrelated"]\nbanned_clause = "banned_uses"'
+    text = text.replace(banned, banned.replace('"unrelated"]', '"unrelated", "materials"]'), 1)
     version = tmp_path / "v9.toml"
     version.write_text(text, encoding="utf-8")
     ledger.ok("policy", "install", str(version), role="admin")
@@ -199,7 +196,9 @@ def test_a_correction_is_never_dated_before_the_report_it_corrects(ledger: Ledge
     assert ledger.event_count() == before
 
 
-def test_a_version_installed_today_does_not_rejudge_outputs_of_past_years(ledger: Ledger, tmp_path: Path) -> None:
+def test_a_version_installed_today_does_not_rejudge_outputs_of_past_years(
+    ledger: Ledger, tmp_path: Path
+) -> None:
     """A version in force from today that raises the district output target from 500 to 5,000
     high-skill a year: the 2025 outputs (600 advanced), met under the version in force in 2025,
     became a finding in `report findings` the moment it was installed — stored history judged
@@ -246,11 +245,6 @@ def _forge_travel_spend(ledger: Ledger, voucher: str) -> None:
         app.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the verifier judges every spend by the one policy file the bundle ships (the newest); "
-    "a version allowing travel from today lets a forged travel spend of 2024 pass",
-)
 def test_a_version_allowing_travel_from_today_does_not_let_a_forged_2024_travel_spend_pass(
     sqlite_ledger: Ledger, tmp_path: Path
 ) -> None:
@@ -264,10 +258,10 @@ def test_a_version_allowing_travel_from_today_does_not_let_a_forged_2024_travel_
     assert code == 6 and "travel" in out, out  # the verifier catches it under the version of 2024
     travel = '[categories.travel]\nzh = "差旅费"\nen = "travel"\nallowed = false'
     text = _version_from_today(travel, travel.replace("allowed = false", "allowed = true"))
-    text = text.replace(
-        '[spending.district_base]\nallowed = ["equipment", ', '[spending.district_base]\nallowed = ["travel", "equipment", ', 1
-    ).replace('banned = ["travel", "labour", "unrelated"]\nbanned_clause = "banned_uses"',
-              'banned = ["labour", "unrelated"]\nbanned_clause = "banned_uses"', 1)  # fmt: skip
+    district = '[spending.district_base]\nallowed = ["equipment", '
+    text = text.replace(district, district.replace('["equipment"', '["travel", "equipment"'), 1)
+    banned = 'banned = ["travel", "labour", "unrelated"]\nbanned_clause = "banned_uses"'
+    text = text.replace(banned, banned.replace('["travel", ', "["), 1)
     version = tmp_path / "v9.toml"
     version.write_text(text, encoding="utf-8")
     ledger.ok("policy", "install", str(version), role="admin")
@@ -275,3 +269,10 @@ def test_a_version_allowing_travel_from_today_does_not_let_a_forged_2024_travel_
     ledger.ok("audit", "export", str(tmp_path / "after"), role="auditor")
     code, out = _verify(tmp_path / "after")
     assert code == 6 and "travel" in out, out  # a spend of 2024 is judged by the version of 2024
+    # the forger's next move, shipping the new version alone, leaves the 2024 spend unjudged: fails
+    from audit.bundle import write_manifest
+
+    (tmp_path / "after" / "policy" / "v1-2023.toml").unlink()
+    write_manifest(tmp_path / "after")
+    code, out = _verify(tmp_path / "after")
+    assert code == 6 and "before every policy version the bundle ships" in out, out

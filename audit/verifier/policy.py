@@ -52,6 +52,15 @@ class Programme:
 class BundlePolicy:
     name: str
     data: dict[str, Any]
+    # every version the bundle ships, (effective_from as ISO text, version), oldest first
+    versions: tuple[tuple[str, BundlePolicy], ...] = ()
+
+    def in_force(self, on: str) -> BundlePolicy | None:
+        """The version in force on the ISO date ``on`` (None: the bundle ships none so early)."""
+        if not self.versions:
+            return self
+        found = [v for day, v in self.versions if day <= on]
+        return found[-1] if found else None
 
     def cite(self, key: str) -> str:
         clause = self.data["clauses"][key]
@@ -139,13 +148,29 @@ def _version_data(raw: bytes) -> dict[str, Any] | None:
 
 
 def bundle_policy(directory: Path, report: Report, events: Path | None = None) -> BundlePolicy | None:
-    """The bundle's one policy file, if its bytes are a version this verifier knows, or the text
-    of a ``policy install`` event in the bundle's log (``events``); else a failure and None."""
+    """The bundle's policy: every version in force up to its date (``policy/*.toml``), each a
+    version this verifier knows by its bytes or the text of a ``policy install`` event in the
+    bundle's log (``events``); the latest one, which knows the earlier ones (a spend is judged by
+    the version in force on its date, not by one installed later). Else a failure and None."""
     files = sorted((directory / POLICY_DIR).glob("*")) if (directory / POLICY_DIR).is_dir() else []
-    if len(files) != 1 or not files[0].is_file():
-        report.fail(f"{POLICY_DIR}/: holds {len(files)} files; a bundle ships the one policy in force")
+    if not files or not all(f.is_file() for f in files):
+        report.fail(f"{POLICY_DIR}/: holds {len(files)} files; a bundle ships the policy versions in force")
         return None
-    path = files[0]
+    versions = [_one_version(path, report, events) for path in files]
+    found = [v for v in versions if v is not None]
+    if len(found) != len(versions):
+        return None
+    dated = sorted(((str(v.data.get("effective_from")), v) for v in found), key=lambda d: d[0])
+    if len({day for day, _ in dated}) != len(dated):
+        report.fail(
+            f"{POLICY_DIR}/: two versions take effect on the same day; a day has one version in force"
+        )
+        return None
+    latest = dated[-1][1]
+    return BundlePolicy(latest.name, latest.data, tuple(dated))
+
+
+def _one_version(path: Path, report: Report, events: Path | None) -> BundlePolicy | None:
     name = f"{POLICY_DIR}/{path.name}"
     raw = path.read_bytes()
     known = KNOWN.get(hashlib.sha256(raw).hexdigest())
