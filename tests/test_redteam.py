@@ -276,3 +276,33 @@ def test_a_version_allowing_travel_from_today_does_not_let_a_forged_2024_travel_
     write_manifest(tmp_path / "after")
     code, out = _verify(tmp_path / "after")
     assert code == 6 and "before every policy version the bundle ships" in out, out
+
+
+def test_an_org_setting_a_workbook_cannot_hold_is_refused_in_one_sentence(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """编制单位 from the settings file or GRANT_LEDGER_ORG heads every report workbook: a control
+    character in it ended `report … --format xlsx` with 'internal error (IllegalCharacterError)'
+    (exit 1), and 40,000 characters were cut to a cell's 32,767 without a word."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    approved_district_grant(sqlite_ledger)
+    out = tmp_path / "r.xlsx"
+    report = ["report", "execution", "--format", "xlsx", "--output", str(out)]
+    command = [sys.executable, "-m", "commands", *report]
+    cases = (("渝中区\u0007人社局", "U+0007"), ("渝中区\u202e局", "U+202E"), ("x" * 40_000, "40,000"))
+    for org, named in cases:
+        settings = tmp_path / "config.toml"
+        settings.write_text(f'db = "{sqlite_ledger.url}"\norg = {json.dumps(org)}\n', encoding="utf-8")
+        for env in (
+            dict(os.environ, GRANT_LEDGER_CONFIG=str(settings)),
+            dict(os.environ, GRANT_LEDGER_ORG=org, GRANT_LEDGER_DB=sqlite_ledger.url),
+        ):
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 2, done.stderr
+            assert named in done.stderr and "org" in done.stderr, done.stderr
+            assert done.stderr.count("\n") == 1, done.stderr
+            assert not out.exists()
