@@ -6,7 +6,6 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner, Result
 
 from commands.cli import cli
