@@ -303,3 +303,52 @@ def test_an_org_setting_a_workbook_cannot_hold_is_refused_in_one_sentence(
             assert named in done.stderr and "org" in done.stderr, done.stderr
             assert done.stderr.count("\n") == 1, done.stderr
             assert not out.exists()
+
+
+def test_a_policy_version_sealed_by_an_officers_key_is_never_installed(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """An officer writes a PolicyFile.Installed event (travel allowed from today) into the database
+    with their own key, past `policy install`'s role check. The ledger believed any sealed install:
+    it judged with the version (a travel spend recorded) and shipped it as the bundle's policy. The
+    ledger must ignore it, and the verifier fail the bundle that ships it anyway."""
+    import hashlib
+
+    from ledger.application import GrantLedger
+    from ledger.policy_book import PolicyFile, file_uuid
+    from ledger.rules import business_today
+    from tests.signing import save_sealed
+
+    ledger = sqlite_ledger
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "100000", "--voucher", "T1", "--date", "2024-04-15")
+    travel = '[categories.travel]\nzh = "差旅费"\nen = "travel"\nallowed = false'
+    text = _version_from_today(travel, travel.replace("allowed = false", "allowed = true"))
+    district = '[spending.district_base]\nallowed = ["equipment", '
+    text = text.replace(district, district.replace('["equipment"', '["travel", "equipment"'), 1)
+    banned = 'banned = ["travel", "labour", "unrelated"]\nbanned_clause = "banned_uses"'
+    text = text.replace(banned, banned.replace('["travel", ', "["), 1)
+    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    app = GrantLedger(ledger.url)
+    try:
+        installed = PolicyFile._create(
+            PolicyFile.Installed, id=file_uuid(sha), actor="tester", role="officer", occurred_on=None,
+            name="v9.toml", kind="version", sha256=sha, text=text,
+        )  # fmt: skip
+        save_sealed(app, ledger, installed)
+    finally:
+        app.close()
+    ledger.ok("grant", "extend", "G1", "--end", "2099-12-31", "--document", "渝中人社〔2026〕7号",
+              "--date", "2026-03-01", role="approver")  # fmt: skip
+    spent = _spend(ledger, "X9", "travel", business_today().isoformat())
+    assert spent.exit_code == 3 and "travel" in spent.stderr, spent.stderr
+    ledger.ok("audit", "checkpoint", role="approver")
+    bundle = tmp_path / "b"
+    ledger.ok("audit", "export", str(bundle), role="auditor")
+    assert sorted(p.name for p in (bundle / "policy").iterdir()) == ["v1-2023.toml"]
+    from audit.bundle import write_manifest
+
+    (bundle / "policy" / "v9.toml").write_text(text, encoding="utf-8")  # the forger ships it
+    write_manifest(bundle)
+    code, out = _verify(bundle)
+    assert code == 6 and "'policy install' is recorded by admin" in out, out
