@@ -164,7 +164,11 @@ def settings() -> Settings:
 
 
 def today() -> date:
-    return date.today()
+    """The default business date: today in Asia/Shanghai (issue 16 item 2), whatever the
+    machine's time zone; the day acts are judged against (ledger.rules.business_today)."""
+    from ledger.rules import business_today
+
+    return business_today()
 
 
 # An action's fields as the command line names them (otherwise --field-name).

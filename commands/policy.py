@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import click
@@ -44,7 +43,9 @@ def show_command(on: object) -> None:
         from ledger.policy_book import forget_installed
 
         forget_installed()
-    day = on.date() if on is not None else date.today()  # type: ignore[attr-defined]
+    from commands.context import today
+
+    day = on.date() if on is not None else today()  # type: ignore[attr-defined]
     policy = policy_in_force(day)
     zh = lang == "zh"
     click.echo(

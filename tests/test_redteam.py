@@ -352,3 +352,32 @@ def test_a_policy_version_sealed_by_an_officers_key_is_never_installed(
     write_manifest(bundle)
     code, out = _verify(bundle)
     assert code == 6 and "'policy install' is recorded by admin" in out, out
+
+
+def test_an_act_without_a_date_is_dated_today_in_shanghai_whatever_the_machines_zone(
+    sqlite_ledger: Ledger,
+) -> None:
+    """The default business date was the machine's date.today(), the judge's today Asia/Shanghai:
+    on a machine at UTC-12 an act typed without --date was dated the day before Chongqing's (and
+    judged by the version in force then); at UTC+14, some hours a day, the day after (refused as
+    dated ahead). Of the two zones, one differs from Shanghai's date at any hour."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from ledger.rules import business_today
+
+    ledger = sqlite_ledger
+    for n, zone in enumerate(("Etc/GMT+12", "Etc/GMT-14")):
+        env = dict(os.environ, TZ=zone)
+        add = ["body", "add", f"ZB-{n}", "--name", f"测试{n}局", "--kind", "district_bureau", "--duty", "hr"]
+        done = subprocess.run(
+            [sys.executable, "-m", "commands", "--db", ledger.url, "--key", str(ledger.key("admin")),
+             "--role", "admin", *add],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, (zone, done.stderr)
+    listed = json.loads(ledger.ok("body", "list", "--format", "json").stdout)
+    days = {b["code"]: b["on"] for b in listed if b["code"].startswith("ZB-")}
+    assert days == {"ZB-0": business_today().isoformat(), "ZB-1": business_today().isoformat()}, days
