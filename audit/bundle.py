@@ -10,7 +10,8 @@ Layout::
                          auditor checks who signed each included event by them)
     checkpoints/NNNN.txt every signed checkpoint, oldest first
     keys/NAME.pub        the public key(s) that signed them
-    policy/FILE.toml     the policy data in force (a version the verifier knows by its sha256)
+    policy/FILE.toml     every policy version in force up to the bundle's date (each one the verifier
+                         knows by its sha256 or finds installed in the log; a spend is judged by its date's)
     report.xlsx          balances per base, spending with vouchers (by leaf index), the findings
                          that follow from the events and the policy, who did what (each person's
                          events by role and kind) and the people registry's history, each laid out
@@ -56,7 +57,7 @@ from audit.verifier.who import Activity, is_registry, registry_row
 from audit.verifier.xlsx import SheetStream, SpooledSheet, Workbook
 from ledger.database import EVENTS_TABLE
 from ledger.errors import BadInputError, NotFoundError
-from ledger.policy import current_policy, policy_in_force, policy_text
+from ledger.policy import all_policies, current_policy, policy_in_force, policy_text
 from projections.measures import GRANT, SPENDING_KINDS, available_in, effect
 
 _BATCH = 5000  # rows fetched, lines written and progress reported at a time
@@ -521,7 +522,10 @@ def _write_bundle(
     for name, pem in keys.items():
         (directory / "keys" / name).write_text(pem, encoding="utf-8")
     policy = _policy(as_of)
-    (directory / "policy" / policy.source).write_text(policy_text(policy), encoding="utf-8")
+    # every version in force up to the bundle's, so the verifier judges each act by its date's
+    for version in all_policies():
+        if version.effective_from <= policy.effective_from:
+            (directory / "policy" / version.source).write_text(policy_text(version), encoding="utf-8")
 
     meta = {
         "format": FORMAT,

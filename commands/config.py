@@ -74,6 +74,8 @@ def load_file() -> FileSettings:
         raise click.UsageError(f"settings file {path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as e:
         raise click.UsageError(f"settings file {path} is not valid TOML: {e}") from None
+    except RecursionError:  # tomllib recurses once per level of nesting
+        raise click.UsageError(f"settings file {path} is not valid TOML: nested too deep") from None
     values: dict[str, str] = {}
     for name, value in data.items():
         if name not in KEYS:
@@ -117,6 +119,27 @@ def resolve(ctx: click.Context, given: dict[str, str | None]) -> tuple[dict[str,
             value, word = os.environ[variable].strip(), "environment"
         if word == "default" and name in loaded.values:
             value, word = loaded.values[name], f"file {loaded.path}"
+        if name == "org" and value is not None:
+            _check_org(value, word)
         values[name] = value
         sources[name] = word
     return values, sources
+
+
+ORG_MAX = 200  # an office's name; a workbook cell holds at most 32,767 characters
+
+
+def _check_org(value: str, source: str) -> None:
+    """编制单位 goes into every report workbook's header: no control character (a workbook cannot
+    store one, and a bidirectional one prints another name), a name's length."""
+    from ledger.text import CONTROL, control_named
+
+    bad = CONTROL.search(value)
+    if bad:
+        raise click.UsageError(
+            f"org (from {source}) holds {control_named(bad.group())}; write the office's name"
+        )
+    if len(value) > ORG_MAX:
+        raise click.UsageError(
+            f"org (from {source}) is {len(value):,} characters; an office's name is at most {ORG_MAX}"
+        )

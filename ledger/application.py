@@ -103,7 +103,20 @@ class GrantLedger(Application[UUID]):
             except VerificationError:
                 continue  # not sealed by a registered person: never believed
             rows.append(row)
-        return rows
+        return self._by_an_administrator(rows)
+
+    def _by_an_administrator(self, rows: list[Row]) -> list[Row]:
+        """The rows whose signer was an administrator on the act's date: a policy file sealed by
+        an officer's key, written below the application, is never installed."""
+        from audit.verifier.people import state_date
+
+        registry = self.trust.registry()
+        kept = []
+        for row in rows:
+            person = registry.people.get(str(row.state.get("actor")))
+            if person is not None and person.role_on(state_date(row.state.get("occurred_on"))) == "admin":
+                kept.append(row)
+        return kept
 
     @property
     def engine(self) -> Engine:

@@ -12,6 +12,7 @@ constrains, so they do not write it (as they do not register people).
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
@@ -94,7 +95,14 @@ class Bodies(Aggregate):
                 f"{known['duty']}); a body's code is registered once"
             )
             raise ConflictError(msg)
-        same = [b["code"] for b in self.known.values() if "".join(b["name"].split()) == "".join(name.split())]
+        twin = [c for c in self.known if _folded(c) == _folded(code)]
+        if twin:
+            msg = (
+                f"body {code} is registered already as {twin[0]} (the same code in another case or "
+                "width); a body's code is registered once"
+            )
+            raise ConflictError(msg)
+        same = [b["code"] for b in self.known.values() if _folded(b["name"]) == _folded(name)]
         if same:
             msg = f"a body named {name} is already registered, as {same[0]}; one body has one code"
             raise ConflictError(msg)
@@ -102,6 +110,12 @@ class Bodies(Aggregate):
             self.Added, code=code, name=name, kind=kind, duty=duty, actor=actor, role=role, occurred_on=on
         )
         return True
+
+
+def _folded(text: str) -> str:
+    """A code or name as a reader sees it: full-width forms as ASCII (NFKC), any case, no spaces;
+    ``RS-YZ``/``ＲＳ-ＹＺ``/``rs-yz`` and ``（一）``/``(一)`` are one body, never two quotas."""
+    return "".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def registered(books: Any, code: str, what: str) -> Body:

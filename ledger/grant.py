@@ -429,6 +429,8 @@ class Grant(Aggregate):
                 self.evaluations,
                 self.advanced_evaluations,
             ]
+            # the date of the year's latest report; snapshots taken before it was kept hold none
+            grant.__dict__.setdefault("output_dates", {})[str(self.year)] = self.occurred_on.isoformat()
 
     class EvaluationRecorded(Event):
         TOPIC = "grant-ledger:Grant.EvaluationRecorded"
@@ -1330,6 +1332,12 @@ class Grant(Aggregate):
         if advanced > trainees or advanced_evaluations > evaluations:
             msg = "advanced-level figures cannot exceed the totals they are part of"
             raise BadInputError(msg)
+        if year > on.year:
+            msg = (
+                f"the {year} outputs of grant {self.grant_id} cannot be reported on {on.isoformat()}, "
+                f"before {year} has begun"
+            )
+            raise BadInputError(msg)
         if known is not None and not corrects:
             msg = (
                 f"the {year} outputs of grant {self.grant_id} are already reported ({known[0]} trained, "
@@ -1340,6 +1348,13 @@ class Grant(Aggregate):
         if known is None and corrects:
             msg = f"grant {self.grant_id} has no {year} output report to correct"
             raise NotFoundError(msg)
+        reported_on = self.__dict__.get("output_dates", {}).get(str(year))
+        if corrects and reported_on is not None and on.isoformat() < reported_on:
+            msg = (
+                f"a correction dated {on.isoformat()} is before the {year} output report of grant "
+                f"{self.grant_id} it corrects, dated {reported_on}; date it on or after that"
+            )
+            raise Breach("correction date", policy.clause("supervision"), msg).error()
         return self._event(
             self.OutputReported,
             on,

@@ -344,6 +344,8 @@ def parse_policy(text: str, source: str) -> Policy:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise BadInputError(f"{source} is not TOML: {e}") from None
+    except RecursionError:  # tomllib recurses once per level of nesting
+        raise BadInputError(f"{source} is not TOML a reader can read: nested too deep") from None
     try:
         policy = _parse(data, source)
     except KeyError as e:

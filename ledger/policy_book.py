@@ -88,6 +88,8 @@ def read_file(name: str, text: str) -> Contents:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise BadInputError(f"{name} is not TOML: {e}") from None
+    except RecursionError:  # tomllib recurses once per level of nesting
+        raise BadInputError(f"{name} is not TOML a reader can read: nested too deep") from None
     if "version" in data:
         policy = parse_policy(text, name)
         return Contents("version", dict(policy.calendar), policy)

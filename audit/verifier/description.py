@@ -44,7 +44,7 @@ def check_description(
     raw = read_text(path, NAME, report)
     try:
         meta: Any = json.loads(raw or "")
-    except ValueError:
+    except (ValueError, RecursionError):
         report.fail(f"{NAME}: not JSON")
         return
     if isinstance(meta, dict) and meta.get("format") not in layout.FORMATS:
@@ -86,7 +86,7 @@ def bundle_format(directory: Path) -> int:
     lays it out: saying 2 of a format 3 workbook fails its cells, not passes them."""
     try:
         meta = json.loads((directory / NAME).read_bytes())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return layout.FORMAT
     fmt = meta.get("format") if isinstance(meta, dict) else None
     return fmt if isinstance(fmt, int) and fmt in layout.FORMATS else layout.FORMAT

@@ -52,6 +52,15 @@ class Programme:
 class BundlePolicy:
     name: str
     data: dict[str, Any]
+    # every version the bundle ships, (effective_from as ISO text, version), oldest first
+    versions: tuple[tuple[str, BundlePolicy], ...] = ()
+
+    def in_force(self, on: str) -> BundlePolicy | None:
+        """The version in force on the ISO date ``on`` (None: the bundle ships none so early)."""
+        if not self.versions:
+            return self
+        found = [v for day, v in self.versions if day <= on]
+        return found[-1] if found else None
 
     def cite(self, key: str) -> str:
         clause = self.data["clauses"][key]
@@ -113,7 +122,7 @@ def installed_in_log(events: Path, sha256: str) -> int | None:
                 continue
             try:
                 line = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             record = line.get("record") if isinstance(line, dict) else None
             if not isinstance(record, dict) or record.get("topic") != INSTALLED:
@@ -126,14 +135,42 @@ def installed_in_log(events: Path, sha256: str) -> int | None:
     return None
 
 
-def bundle_policy(directory: Path, report: Report, events: Path | None = None) -> BundlePolicy | None:
-    """The bundle's one policy file, if its bytes are a version this verifier knows, or the text
-    of a ``policy install`` event in the bundle's log (``events``); else a failure and None."""
-    files = sorted((directory / POLICY_DIR).glob("*")) if (directory / POLICY_DIR).is_dir() else []
-    if len(files) != 1 or not files[0].is_file():
-        report.fail(f"{POLICY_DIR}/: holds {len(files)} files; a bundle ships the one policy in force")
+def _version_data(raw: bytes) -> dict[str, Any] | None:
+    """An installed file's data if it is a policy version (what the replay and findings read)."""
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return None
-    path = files[0]
+    tables = ("categories", "programmes", "clauses")
+    if "version" not in data or not all(isinstance(data.get(t), dict) for t in tables):
+        return None
+    return data
+
+
+def bundle_policy(directory: Path, report: Report, events: Path | None = None) -> BundlePolicy | None:
+    """The bundle's policy: every version in force up to its date (``policy/*.toml``), each a
+    version this verifier knows by its bytes or the text of a ``policy install`` event in the
+    bundle's log (``events``); the latest one, which knows the earlier ones (a spend is judged by
+    the version in force on its date, not by one installed later). Else a failure and None."""
+    files = sorted((directory / POLICY_DIR).glob("*")) if (directory / POLICY_DIR).is_dir() else []
+    if not files or not all(f.is_file() for f in files):
+        report.fail(f"{POLICY_DIR}/: holds {len(files)} files; a bundle ships the policy versions in force")
+        return None
+    versions = [_one_version(path, report, events) for path in files]
+    found = [v for v in versions if v is not None]
+    if len(found) != len(versions):
+        return None
+    dated = sorted(((str(v.data.get("effective_from")), v) for v in found), key=lambda d: d[0])
+    if len({day for day, _ in dated}) != len(dated):
+        report.fail(
+            f"{POLICY_DIR}/: two versions take effect on the same day; a day has one version in force"
+        )
+        return None
+    latest = dated[-1][1]
+    return BundlePolicy(latest.name, latest.data, tuple(dated))
+
+
+def _one_version(path: Path, report: Report, events: Path | None) -> BundlePolicy | None:
     name = f"{POLICY_DIR}/{path.name}"
     raw = path.read_bytes()
     known = KNOWN.get(hashlib.sha256(raw).hexdigest())
@@ -143,7 +180,14 @@ def bundle_policy(directory: Path, report: Report, events: Path | None = None) -
     if known is None and events is not None:
         sha = hashlib.sha256(raw).hexdigest()
         if installed_in_log(events, sha) is not None:
-            return BundlePolicy(path.name, tomllib.loads(raw.decode("utf-8")))
+            data = _version_data(raw)
+            if data is None:
+                report.fail(
+                    f"{name}: installed in the log, but not a policy version (a calendar year, or no "
+                    "categories, programmes and clauses); a bundle ships the version in force"
+                )
+                return None
+            return BundlePolicy(path.name, data)
     if known is None:
         report.fail(
             f"{name}: not a policy version this verifier knows (its sha256 is none of "

@@ -383,24 +383,30 @@ class Replay:
                     f"disbursed to {_yuan(total)}, above the approved {_yuan(totals.amounts['approved'])}"
                 )
         if kind == "ExpenditureRecorded" and self.policy is not None:
+            policy = self.policy.in_force(on)
+            if policy is None:
+                return (
+                    f"policy in force: spending of grant {grant} dated {on} is before every policy "
+                    "version the bundle ships"
+                )
             text = _text(state, "category")
-            found = self.policy.category(text)
+            found = policy.category(text)
             if found is None:
                 return (
                     f"permitted category: spending category {text!r} of grant {grant} is unknown to "
-                    f"the policy {self.policy.name}"
+                    f"the policy {policy.name}"
                 )
-            programme = self.policy.programme(totals.programme)
+            programme = policy.programme(totals.programme)
             allowed = None if programme is None else programme.allowed
             if not found[1] or (programme is not None and found[0] in programme.banned):
                 return (
                     f"banned category: spending category '{found[0]}' of grant {grant} is banned by "
-                    f"the policy {self.policy.name}"
+                    f"the policy {policy.name}"
                 )
             if allowed is not None and found[0] not in allowed:
                 return (
                     f"permitted category: spending category '{found[0]}' of grant {grant} is not a "
-                    f"permitted use of a {totals.programme} in the policy {self.policy.name}"
+                    f"permitted use of a {totals.programme} in the policy {policy.name}"
                 )
         return None
 

@@ -203,7 +203,7 @@ class Scan:
             line = json.loads(raw)
             index, event_id, stated = line["leaf_index"], line["event_id"], line["leaf_hash"]
             stated_hash = bytes.fromhex(stated)
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             report.fail(
                 f"events.jsonl line {n + 1}: not a JSON event line with leaf_index, event_id, leaf_hash"
             )

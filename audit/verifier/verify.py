@@ -292,7 +292,7 @@ def _redaction(directory: Path, report: Report) -> Redaction:
         return Redaction(None, None)
     try:
         meta = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         meta = None
     if not isinstance(meta, dict):
         report.fail(f"{BUNDLE}: not a JSON object")

@@ -200,7 +200,7 @@ def _expected_log_rows(path: Path) -> Iterator[tuple[Any, ...]]:
             try:
                 line = json.loads(raw)
                 index, event_id, stated = line["leaf_index"], line["event_id"], line["leaf_hash"]
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):
                 continue
             record = line.get("record")
             yield _trimmed(
