@@ -302,6 +302,13 @@ RULES: tuple[Rule, ...] = (
         ("tests/test_judge_dates.py::test_a_business_date_after_today_is_refused_and_judged",),
     ),
     Rule(
+        "correction date",
+        ("supervision",),
+        True,
+        False,
+        ("tests/test_redteam.py::test_a_correction_is_never_dated_before_the_report_it_corrects",),
+    ),
+    Rule(
         "reversal date",
         ("ring_fence",),
         True,

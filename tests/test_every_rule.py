@@ -356,10 +356,11 @@ def test_what_an_application_declares_and_who_applies_are_findings_not_refusals(
 
 def test_an_output_below_its_target_is_a_finding_from_the_year_the_target_runs(ledger: Ledger) -> None:
     approved_district_grant(ledger)  # built from 2024-04-01: 500 high-skill a year from two years on
-    report = ["output", "report", "G1", "--date", "2024-04-30", "--trainees", "700", "--advanced", "499"]
-    ledger.ok(*report, "--year", "2025")
+    # each year's report dated in its year (a year not yet begun is refused)
+    report = ["output", "report", "G1", "--trainees", "700", "--advanced", "499"]
+    ledger.ok(*report, "--year", "2025", "--date", "2025-06-30")
     assert flagged(ledger, "output target", "2026-06-30") == []
-    ledger.ok(*report, "--year", "2026")
+    ledger.ok(*report, "--year", "2026", "--date", "2026-06-30")
     (found,) = flagged(ledger, "output target", "2026-06-30")
     assert found["clause"] == cite("district_outputs_after")
     assert found["message"] == "grant G1 reported advanced 499 for 2026, below the target 500"

@@ -291,12 +291,13 @@ def test_application_conditions_are_findings_on_the_application(ledger: Ledger, 
 
 def test_output_targets_are_the_yearly_outputs_with_their_clauses(ledger: Ledger, tmp_path: Path) -> None:
     approved_district_grant(ledger)  # built from 2024-04-01
-    report = ["output", "report", "G1", "--date", "2024-04-30"]
+    report = ["output", "report", "G1"]  # each year's report dated in its year
     ledger.ok(
-        *report, "--year", "2024", "--trainees", "700", "--advanced", "100"
+        *report, "--year", "2024", "--trainees", "700", "--advanced", "100", "--date", "2024-06-30"
     )  # a condition, not a target
-    ledger.ok(*report, "--year", "2025", "--trainees", "700", "--advanced", "499")  # 第十一条 from year two
-    ledger.ok(*report, "--year", "2026", "--trainees", "700", "--advanced", "499")
+    # 第十一条 from year two
+    ledger.ok(*report, "--year", "2025", "--trainees", "700", "--advanced", "499", "--date", "2025-06-30")
+    ledger.ok(*report, "--year", "2026", "--trainees", "700", "--advanced", "499", "--date", "2026-06-30")
     register(ledger, "U5", "enterprise")
     ledger.ok(*apply_args("N1", "U5", "BN", "national_base", "a", "b", "c", "d", "e"), "--amount", "100万",
               "--date", "2024-03-01")  # fmt: skip
@@ -304,9 +305,10 @@ def test_output_targets_are_the_yearly_outputs_with_their_clauses(ledger: Ledger
     recommend(ledger, "N1")
     ledger.ok("grant", "approve", "N1", "--amount", "100万", "--document", "D", *CITY_BODIES,
               "--date", "2024-04-01", role="approver")  # fmt: skip
-    national = ["output", "report", "N1", "--date", "2024-04-30", "--trainees", "2999", "--advanced", "999"]
-    ledger.ok(*national, "--year", "2024")  # 002 四(一)1(5): two years after the start, not from year one
-    ledger.ok(*national, "--year", "2026")
+    national = ["output", "report", "N1", "--trainees", "2999", "--advanced", "999"]
+    # 002 四(一)1(5): two years after the start, not from year one
+    ledger.ok(*national, "--year", "2024", "--date", "2024-06-30")
+    ledger.ok(*national, "--year", "2026", "--date", "2026-06-30")
     found = [
         (f["grant_id"], f["rule"], f["clause"], f["message"])
         for f in findings(ledger)

@@ -188,6 +188,7 @@ def test_a_correction_is_never_dated_before_the_report_it_corrects(ledger: Ledge
                    "--date", "2026-01-04")  # fmt: skip
     assert early.exit_code == 3, early.stderr
     assert "2026-01-05" in early.stderr and early.stderr.count("\n") == 1, early.stderr
+    assert " — correction date, 003 第十三条: “" in early.stderr, early.stderr
     assert ledger.event_count() == before
     ledger.ok("output", "report", "G1", "--trainees", "850", "--advanced", "600", "--corrects", "2025",
               "--date", "2026-01-05")  # fmt: skip
