@@ -146,6 +146,30 @@ def engine_for_reading(*, acts: bool = False) -> Any:
     return engine
 
 
+def bases_named(engine: Any, ids: Sequence[str]) -> tuple[str, ...]:
+    """The bases a report's arguments name: a base id, or a grant id standing for its base; one
+    naming neither is NotFoundError (exit 4), never an empty report."""
+    if not ids:
+        return ()
+    from sqlalchemy import or_, select
+
+    from ledger.errors import NotFoundError
+    from projections.schema import grants
+
+    wanted = list(dict.fromkeys(ids))
+    query = select(grants.c.base_id, grants.c.grant_id).where(
+        or_(grants.c.base_id.in_(wanted), grants.c.grant_id.in_(wanted))
+    )
+    with engine.connect() as conn:
+        found = conn.execute(query).all()
+    base_of = {grant_id: base_id for base_id, grant_id in found}
+    known = {base_id for base_id, _ in found}
+    missing = [i for i in wanted if i not in known and i not in base_of]
+    if missing:
+        raise NotFoundError(f"no base or grant {', '.join(missing)} in the ledger")
+    return tuple(dict.fromkeys(i if i in known else base_of[i] for i in wanted))
+
+
 def emit(
     *,
     title: Mapping[str, str],

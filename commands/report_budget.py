@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from commands.reading import emit, engine_for_reading, read_options, when
+from commands.reading import bases_named, emit, engine_for_reading, read_options, when
 
 KEYS = [
     "base_id",
@@ -64,7 +64,8 @@ def budget_command(
     contents = current_policy().contents
     w = when(as_of, known_at)
     rows = []
-    for line in budget_against_actual(engine_for_reading(acts=True), base_ids, w.as_of, w.known_at):
+    engine = engine_for_reading(acts=True)
+    for line in budget_against_actual(engine, bases_named(engine, base_ids), w.as_of, w.known_at):
         known = contents.get(line.content)
         label = (known.zh if lang == "zh" else known.en) if known is not None else line.content
         if line.planned is None:

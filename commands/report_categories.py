@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from commands.reading import emit, engine_for_reading, read_options, when
+from commands.reading import bases_named, emit, engine_for_reading, read_options, when
 
 KEYS = ["base_id", "grant_id", "category", "category_label", "source", "content", "spent", "entries"]
 HEADERS = {
@@ -31,8 +31,9 @@ def categories_command(
 
     lang = settings().lang
     w = when(as_of, known_at)
+    engine = engine_for_reading()
     policy = current_policy()
-    lines = categories(engine_for_reading(), base_ids, w.as_of, w.known_at)
+    lines = categories(engine, bases_named(engine, base_ids), w.as_of, w.known_at)
     rows = []
     for line in lines:
         found = policy.find_category(line.category) if line.category else None

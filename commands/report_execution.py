@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from commands.reading import emit, engine_for_reading, read_options, when
+from commands.reading import bases_named, emit, engine_for_reading, read_options, when
 
 KEYS = [
     "base_id",
@@ -66,6 +66,7 @@ def execution_command(
     from projections.reports import execution
 
     w = when(as_of, known_at)
+    engine = engine_for_reading()
     rows = [
         [
             e.base_id,
@@ -80,7 +81,7 @@ def execution_command(
             e.days_left,
             e.elapsed,
         ]
-        for e in execution(engine_for_reading(), base_ids, w.as_of, w.known_at)
+        for e in execution(engine, bases_named(engine, base_ids), w.as_of, w.known_at)
     ]
     emit(
         title={"zh": "执行率", "en": "execution"},

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from commands.reading import emit, engine_for_reading, read_options, when
+from commands.reading import bases_named, emit, engine_for_reading, read_options, when
 
 KEYS = [
     "base_id",
@@ -75,6 +75,7 @@ def matching_command(
         code: p.matching_ratio for code, p in current_policy().programmes.items()
     }
     w = when(as_of, known_at)
+    engine = engine_for_reading()
     rows = [
         [
             m.base_id,
@@ -90,7 +91,7 @@ def matching_command(
             m.received_pct,
             m.shortfall,
         ]
-        for m in matching(engine_for_reading(), base_ids, w.as_of, w.known_at, ratios)
+        for m in matching(engine, bases_named(engine, base_ids), w.as_of, w.known_at, ratios)
     ]
     emit(
         title={"zh": "配套资金", "en": "matching"},

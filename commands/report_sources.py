@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from commands.reading import emit, engine_for_reading, read_options, when
+from commands.reading import bases_named, emit, engine_for_reading, read_options, when
 
 KEYS = ["base_id", "grant_id", "source", "planned", "received", "spent", "available", "execution_rate"]
 HEADERS = {
@@ -30,6 +30,7 @@ def sources_command(
 
     zh = settings().lang == "zh" and fmt == "table"
     w = when(as_of, known_at)
+    engine = engine_for_reading()
     rows = [
         [
             s.base_id,
@@ -41,7 +42,7 @@ def sources_command(
             s.available,
             s.execution_rate,
         ]
-        for s in sources(engine_for_reading(), base_ids, w.as_of, w.known_at)
+        for s in sources(engine, bases_named(engine, base_ids), w.as_of, w.known_at)
     ]
     emit(
         title={"zh": "资金来源", "en": "sources"},
