@@ -47,7 +47,7 @@ def pending_command(
       grant-ledger grant pending --format xlsx --output 待办.xlsx
     """
     from commands.context import settings
-    from commands.reading import business_today
+    from ledger.clock import business_today
     from ledger.policy import current_policy
     from projections.pending import pending
 

@@ -13,20 +13,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from commands.dates import DATE
+from ledger.clock import business_today
 from ledger.errors import BadInputError
 
 if TYPE_CHECKING:
     from commands.workbook import Chart
 
 FORMATS = ("table", "json", "csv", "xlsx")
-
-
-def business_today() -> date:
-    """Today in Chongqing (Asia/Shanghai, or GRANT_LEDGER_TODAY), the date a report of the
-    current books carries."""
-    from ledger.clock import business_today as today
-
-    return today()
 
 
 def parse_moment(value: str) -> datetime:
@@ -204,7 +197,7 @@ def emit(
             rows=rows,
             lang=lang,
             org=settings().org,
-            report_date=report_date or business_today(),
+            report_date=report_date or business_today(),  # today in Chongqing
             chart=chart,
         )
         click.echo(f"wrote {title[lang]} to {output}")

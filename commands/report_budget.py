@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from commands.reading import bases_named, emit, engine_for_reading, read_options, when
+from commands.report_categories import SOURCE_LABEL
 
 KEYS = [
     "base_id",
@@ -34,7 +35,6 @@ HEADERS = {
         "rate %",
     ],
 }
-SOURCE_LABEL = {"zh": {"subsidy": "财政补助", "matching": "配套经费"}, "en": {}}
 OUTSIDE = {"zh": "（计划外）", "en": "(outside the plan)"}
 
 

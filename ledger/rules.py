@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta, timezone
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from itertools import accumulate
@@ -835,18 +835,6 @@ def disposed_after_build_period(
     )
 
 
-def output_target(
-    grant_id: str, year: int, measure: str, value: Decimal, target: Decimal, clause: Clause
-) -> Breach | None:
-    if value >= target:
-        return None
-    return Breach(
-        rule="output target",
-        clause=clause,
-        message=f"grant {grant_id} reported {measure} {value} for {year}, below the target {target}",
-    )
-
-
 def rectification_on_time(
     grant_id: str, ref: str, deadline: date, completed: date | None, today: date, clause: Clause
 ) -> Breach | None:
@@ -972,9 +960,6 @@ def dated_after_approval(grant: GrantFacts, act: Act, policy: Policy) -> Breach 
     if approved_on is None or act.on >= approved_on:
         return None
     return not_before_approval(grant.grant_id, approved_on, act.on, act.action, policy)
-
-
-CHINA = timezone(timedelta(hours=8))  # Asia/Shanghai, which keeps no daylight saving time
 
 
 def business_today() -> date:

@@ -43,6 +43,11 @@ KINDS = {
 }
 
 
+# the acts that decide a grant's status, and the status each leaves it in (findings and pending
+# read a grant's status as of a day from them)
+STATUS_AFTER = {"approve": "approved", "reject": "rejected", "close": "closed"}
+
+
 def _value(raw: Any) -> str:
     return str(raw["_data_"]) if isinstance(raw, dict) and "_data_" in raw else str(raw)
 

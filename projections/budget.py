@@ -13,12 +13,12 @@ from decimal import Decimal
 
 from sqlalchemy import and_, func, select, true
 from sqlalchemy.engine import Engine
-from sqlalchemy.sql.elements import ColumnElement
 
 from ledger.money import ZERO, from_fen, percent
 from ledger.rules import BUDGET_TO_FUND
 from projections.measures import SPENDING_KINDS
 from projections.queries import stored_time
+from projections.reports import _conditions  # the movements as of a date and as known at a moment
 from projections.schema import grants, history_acts, movements
 
 PLAN_KINDS = ("budget", "budget_adjust")
@@ -91,13 +91,7 @@ def budget_against_actual(
     base_of = {grant_id: base_id for grant_id, _, base_id in found}
     plans = _plans(engine, aggregate_ids, as_of, known_at)
 
-    conditions: list[ColumnElement[bool]] = [movements.c.kind.in_(SPENDING_KINDS)]
-    if base_ids:
-        conditions.append(movements.c.base_id.in_(list(base_ids)))
-    if as_of is not None:
-        conditions.append(movements.c.occurred_on <= as_of)
-    if known_at is not None:
-        conditions.append(movements.c.recorded_at <= stored_time(engine, known_at))
+    conditions = [movements.c.kind.in_(SPENDING_KINDS), *_conditions(engine, base_ids, as_of, known_at)]
     cols = (movements.c.grant_id, movements.c.content, movements.c.source)
     spent_query = select(*cols, func.sum(movements.c.amount)).where(and_(true(), *conditions)).group_by(*cols)
     spent: dict[str, dict[tuple[str, str], Decimal]] = {}

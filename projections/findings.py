@@ -30,6 +30,7 @@ from ledger.rules import (
     matching_at_least_ratio,
     rectification_on_time,
 )
+from projections.acts import STATUS_AFTER
 from projections.judge import policy_on
 from projections.measures import available_in
 from projections.schema import (
@@ -79,7 +80,6 @@ class _Books:
                     found[1] = r.occurred_on
 
 
-STATUS_AFTER = {"approve": "approved", "reject": "rejected", "close": "closed"}
 _READ = (*STATUS_AFTER, "output", "output_correct", "rectify_order", "rectify_complete")
 
 

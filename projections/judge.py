@@ -15,11 +15,11 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from ledger.clock import CHINA
 from ledger.errors import BadInputError
 from ledger.money import from_fen
 from ledger.policy import Policy, current_policy, policy_in_force
 from ledger.rules import (
-    CHINA,
     Act,
     Breach,
     approval_after_application,

@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from projections.acts import STATUS_AFTER
 from projections.schema import grants, history_acts
 
 NEEDS_RECOMMENDATION = ("municipal", "national")
 STEPS = ("recommend", "review", "notice", "resolve_objections", "rectify_order", "rectify_complete")
-DECISIONS = {"approve": "approved", "reject": "rejected", "close": "closed"}
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def pending(
         wanted = {r.aggregate_id for r in rows}
         acts: dict[str, list[Any]] = {}
         steps = select(a.notification_id, a.aggregate_id, a.kind, a.occurred_on, a.data).where(
-            a.kind.in_((*STEPS, *DECISIONS)), a.occurred_on <= today
+            a.kind.in_((*STEPS, *STATUS_AFTER)), a.occurred_on <= today
         )
         if len(wanted) < 500:
             steps = steps.where(a.aggregate_id.in_(list(wanted)))
@@ -115,7 +115,7 @@ def pending(
         mine = acts.get(g.aggregate_id, [])
         status = "applied"
         for act in mine:
-            status = DECISIONS.get(act.kind, status)
+            status = STATUS_AFTER.get(act.kind, status)
         if status == "applied":
             step = _selection(g, mine, levels.get(g.programme, ""), today)
             if step is not None:
