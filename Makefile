@@ -7,7 +7,7 @@ TSTAMP := $(VENV)/.installed-test
 # test processes: the suite spreads over the cores (each test has its own database)
 TEST_WORKERS ?= auto
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean catalogues
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ lint: $(TSTAMP)
 	$(BIN)/ruff check ledger projections commands audit tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# after changing a message: extract, update each language's .po (fill in the Chinese), compile
+catalogues: $(TSTAMP)
+	$(BIN)/python -m commands.catalogues
 
 clean:
 	rm -rf $(VENV) *.egg-info grant-ledger-demo.db* $(DEMO_AUDIT) $(DEMO_KEYS) $(DEMO_AUDIT)-checkpoint.txt

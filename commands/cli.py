@@ -56,6 +56,10 @@ class LedgerGroup(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        from commands.i18n import choose, early_lang, localize
+
+        choose(early_lang(sys.argv[1:] if args is None else list(args)))
+        localize(self)
         try:
             result = super().main(
                 args, prog_name or "grant-ledger", complete_var, standalone_mode=False, **extra
@@ -182,6 +186,9 @@ def cli(
             f"{busy!r} is not a number of milliseconds from 0 to {MAX_BUSY_TIMEOUT_MS}",
             param_hint="GRANT_LEDGER_BUSY_TIMEOUT",
         )
+    from commands.i18n import choose
+
+    choose(lang)
     settings = Settings(db=db, actor=actor, role=role, lang=lang, key=key, org=values["org"], sources=sources)
     ctx.obj = settings
     cli._settings = settings  # type: ignore[attr-defined]
@@ -235,7 +242,12 @@ def _lazy_get_command(ctx: click.Context, name: str) -> click.Command | None:
         if module not in _REGISTERED:
             importlib.import_module(f"commands.{module}").register(cli)
             _REGISTERED.add(module)
-    return cli.commands.get(name)
+    command = cli.commands.get(name)
+    if command is not None:
+        from commands.i18n import localize
+
+        localize(command)
+    return command
 
 
 cli.list_commands = _lazy_list_commands  # type: ignore[method-assign]
