@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from commands.reading import emit, engine_for_reading, parse_moment, read_options
-from ledger.errors import NotFoundError
+from commands.reading import TERMINAL_WIDTH, emit, engine_for_reading, parse_moment, read_options
+from commands.totals import Totals
+from ledger.errors import BadInputError, NotFoundError
 
 __all__ = ["balance_command", "parse_moment", "register"]
 
@@ -71,13 +72,69 @@ KEYS = [
     "subsidy_disposed",  # remaining balances returned or carried forward (dispose)
     "matching_disposed",
 ]
+TOTALS = Totals(
+    sums=tuple(k for k in KEYS[5:] if k != "execution_rate"),
+    rates={
+        "execution_rate": (("subsidy_spent", "matching_spent"), ("subsidy_received", "matching_received"))
+    },
+)
+
+# the table's columns by default, most wanted first: as many as fit TERMINAL_WIDTH are shown
+FIT = (
+    "base_id",
+    "grant_id",
+    "subsidy_received",
+    "subsidy_spent",
+    "subsidy_available",
+    "execution_rate",
+    "matching_received",
+    "matching_spent",
+    "matching_available",
+    "subsidy_approved",
+    "matching_committed",
+    "status",
+    "programme",
+    "subsidy_recovered",
+    "subsidy_disposed",
+    "matching_disposed",
+)
+
+
+def chosen_columns(text: str) -> list[str]:
+    """--columns: keys or headers (Chinese or English), comma-separated, in the order given."""
+    by_name = {
+        name.casefold(): key
+        for names in (KEYS, *HEADERS.values())
+        for name, key in zip(names, KEYS, strict=True)
+    }
+    chosen = []
+    for name in (n.strip() for n in text.replace("，", ",").split(",")):
+        key = by_name.get(name.casefold())
+        if key is None:
+            valid = ", ".join(f"{k} ({h})" for k, h in zip(KEYS, HEADERS["zh"], strict=True))
+            raise BadInputError(f"--columns: no column {name!r}; the columns are {valid}")
+        if key not in chosen:
+            chosen.append(key)
+    return chosen
 
 
 @click.command("balance")
 @click.argument("base_ids", nargs=-1)
 @read_options()
+@click.option(
+    "--columns",
+    "columns_text",
+    metavar="A,B,…",
+    help="the columns to show, by key or header (base_id,补助支出,…), in every format; "
+    f"by default the table shows as many as fit {TERMINAL_WIDTH} columns of terminal",
+)
 def balance_command(
-    base_ids: tuple[str, ...], as_of: datetime | None, known_at: str | None, fmt: str, output: Path | None
+    base_ids: tuple[str, ...],
+    as_of: datetime | None,
+    known_at: str | None,
+    fmt: str,
+    output: Path | None,
+    columns_text: str | None,
 ) -> None:
     """Balances per base: subsidy approved / received / spent / available, matching
     committed / received / spent / available, and the execution rate (spent ÷ received);
@@ -91,12 +148,14 @@ def balance_command(
       grant-ledger balance
       grant-ledger balance B0001 B0002 --format json
       grant-ledger balance --as-of 2024-06-30 --known-at 2024-07-05T18:00:00
+      grant-ledger balance --columns base_id,补助到位,补助支出,执行率%
       grant-ledger balance --format xlsx --output 余额表.xlsx
     """
     from commands.context import settings
     from commands.workbook import Chart
 
     lang = settings().lang
+    columns = chosen_columns(columns_text) if columns_text is not None else None
     moment = parse_moment(known_at) if known_at else None
     found = None
     if as_of is None and moment is None:
@@ -141,7 +200,8 @@ def balance_command(
         fmt=fmt,
         output=output,
         empty={"zh": "账中尚无项目。", "en": "no grants in the ledger yet"},
-        hidden=(2,),  # the name column is long: JSON/CSV/xlsx carry it
+        columns=columns,
+        fit=FIT if columns is None else None,  # the name column is long: JSON/CSV/xlsx carry it
         report_date=as_of.date() if as_of else None,
         chart=Chart(
             {"zh": "各基地执行率（支出÷到位）", "en": "execution rate per base (spent ÷ received)"}[lang],
@@ -149,6 +209,7 @@ def balance_command(
             series=("execution_rate",),
             percent=True,
         ),
+        totals=TOTALS,
     )
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import click
 
 from commands.context import settings, today
 from commands.dates import DATE
-from commands.output import table, to_csv, to_json
-from commands.reading import codes_wanted, file_options
+from commands.reading import FORMATS, emit, file_options
 from commands.report import report_group
 
 KEYS = ["base_id", "grant_id", "rule", "clause", "date", "message"]
@@ -19,11 +19,17 @@ HEADERS = {"zh": ["基地", "项目编号", "规则", "条款", "日期", "说�
 @report_group.command("findings")
 @click.argument("base_ids", nargs=-1)
 @click.option("--as-of", type=DATE, help="judge deadlines as of this day (default today)")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="write to this file (needed for xlsx)",
 )
 @file_options
-def findings_command(base_ids: tuple[str, ...], as_of: datetime | None, fmt: str) -> None:
+def findings_command(
+    base_ids: tuple[str, ...], as_of: datetime | None, fmt: str, output: Path | None
+) -> None:
     """Findings per base: matching below 1:1 (003 第九条, 000 第十三条 "原则上"), yearly outputs
     below target (003 第六条、第十一条; 000 第五条、第九条), rectifications past their deadline,
     little spent late in the build period (≥75% of it gone, <50% of the money received spent),
@@ -33,6 +39,7 @@ def findings_command(base_ids: tuple[str, ...], as_of: datetime | None, fmt: str
     Examples:
       grant-ledger report findings
       grant-ledger report findings B0001 --as-of 2025-12-31 --format json
+      grant-ledger report findings --format xlsx --output 预警.xlsx
     """
     from projections.findings import findings
 
@@ -41,14 +48,16 @@ def findings_command(base_ids: tuple[str, ...], as_of: datetime | None, fmt: str
     day = as_of.date() if as_of else today()
     found = findings(s.engine(), day, base_ids)
     rows = [[f.base_id, f.grant_id, f.rule, f.clause, f.occurred_on, f.message] for f in found]
-    if fmt == "json":
-        click.echo(to_json([dict(zip(KEYS, row, strict=True)) for row in rows]))
-    elif fmt == "csv":
-        click.echo(to_csv(KEYS if codes_wanted() else HEADERS[s.lang], rows), nl=False)
-    elif not rows:
-        click.echo("无预警。" if s.lang == "zh" else "no findings")
-    else:
-        click.echo(table(HEADERS[s.lang], rows, numeric=set()))
+    emit(
+        title={"zh": "预警", "en": "findings"},
+        keys=KEYS,
+        headers=HEADERS,
+        rows=rows,
+        fmt=fmt,
+        output=output,
+        empty={"zh": "无预警。", "en": "no findings"},
+        report_date=day,
+    )
 
 
 def register(cli: click.Group) -> None:

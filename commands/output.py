@@ -36,13 +36,27 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[int] | None = None) -> str:
-    numeric = (
-        numeric
-        if numeric is not None
-        else {i for i in range(len(headers)) if rows and all(isinstance(r[i], Decimal) for r in rows)}
-    )
-    cells = [[(c, display_width(c)) for c in map(_cell, row)] for row in rows]
+def _numeric(value: Any) -> bool:
+    return isinstance(value, Decimal | int) and not isinstance(value, bool)
+
+
+def table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    numeric: set[int] | None = None,
+    total: Sequence[Any] | None = None,
+) -> str:
+    """Every terminal table: columns aligned by display width (a CJK character is two columns),
+    numbers right-aligned (by default a column whose every filled cell is a number), and a 合计
+    row below a rule when ``total`` is given."""
+    if numeric is None:
+        numeric = set()
+        for i in range(len(headers)):
+            filled = [r[i] for r in rows if r[i] is not None]
+            if filled and all(_numeric(v) for v in filled):
+                numeric.add(i)
+    body = [*rows, total] if total is not None else rows
+    cells = [[(c, display_width(c)) for c in map(_cell, row)] for row in body]
     head = [(h, display_width(h)) for h in headers]
     widths = [w for _, w in head]
     for row in cells:
@@ -54,11 +68,14 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: set[in
         parts = []
         for i, (v, w) in enumerate(values):
             pad = " " * (widths[i] - w)
-            parts.append(pad + v if i in numeric else v + pad)
+            parts.append(pad + v if i in numeric and v else v + pad)
         return "  ".join(parts).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(head), rule, *(line(r) for r in cells)])
+    lines = [line(head), rule, *(line(r) for r in cells)]
+    if total is not None:
+        lines.insert(-1, rule)
+    return "\n".join(lines)
 
 
 def json_value(value: Any) -> Any:

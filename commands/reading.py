@@ -17,9 +17,11 @@ from ledger.clock import business_today
 from ledger.errors import BadInputError
 
 if TYPE_CHECKING:
+    from commands.totals import Totals
     from commands.workbook import Chart
 
 FORMATS = ("table", "json", "csv", "xlsx")
+TERMINAL_WIDTH = 160  # what a table fitted to the terminal (``emit(fit=…)``) may take
 
 
 def parse_moment(value: str) -> datetime:
@@ -175,15 +177,34 @@ def emit(
     hidden: Sequence[int] = (),
     report_date: date | None = None,
     chart: Chart | None = None,
+    totals: Totals | None = None,
+    columns: Sequence[str] | None = None,
+    fit: Sequence[str] | None = None,
 ) -> None:
     """Print (or write) a report: table aligned by display width, json, csv, or a workbook laid
     out as a finance office files it (``commands.workbook``; ``report_date``: the books' date,
-    today in Chongqing if none; ``chart``: what it draws)."""
+    today in Chongqing if none; ``chart``: what it draws). ``totals``: what its 合计 row adds up
+    (the table, and a csv or workbook headed by labels; never json nor --codes, which are for
+    machines). ``columns``: the keys shown, in every format (``hidden``: left out of the table;
+    ``fit``: the keys the table may show, most wanted first, as many as fit ``TERMINAL_WIDTH``)."""
     from commands.context import settings
-    from commands.output import table, to_csv, to_json, write_csv, write_text
+    from commands.output import display_width, table, to_csv, to_json, write_csv, write_text
+    from commands.totals import LABEL, labelled, total_row
 
     lang = settings().lang
+    total = total_row(totals, keys, rows) if totals is not None and rows else None
+    if columns is not None:
+        at = [list(keys).index(k) for k in columns]
+        keys = [keys[i] for i in at]
+        headers = {lg: [h[i] for i in at] for lg, h in headers.items()}
+        rows = [[row[i] for i in at] for row in rows]
+        total = None if total is None else [total[i] for i in at]
+        hidden = ()
+        if chart is not None and not {chart.label, *chart.series} <= set(keys):
+            chart = None  # it would draw columns not shown
     labels = keys if codes_wanted() else headers[lang]
+    if codes_wanted() or fmt == "json":
+        total = None
     if fmt == "xlsx":
         if output is None:
             raise BadInputError("an xlsx report needs --output FILE.xlsx")
@@ -199,13 +220,14 @@ def emit(
             org=settings().org,
             report_date=report_date or business_today(),  # today in Chongqing
             chart=chart,
+            total=None if total is None else labelled(total, LABEL[lang]),
         )
         click.echo(f"wrote {title[lang]} to {output}")
         return
     if fmt == "json":
         text = to_json([dict(zip(keys, row, strict=True)) for row in rows]) + "\n"
     elif fmt == "csv":
-        text = to_csv(labels, rows)
+        text = to_csv(labels, rows if total is None else [*rows, labelled(total, LABEL[lang])])
         if output is not None:
             write_csv(output, text, bom_wanted())
             click.echo(f"wrote {title[lang]} to {output}")
@@ -213,14 +235,20 @@ def emit(
     elif not rows:
         text = (empty or {"zh": "没有数据。", "en": "nothing to report"})[lang] + "\n"
     else:
-        shown = [i for i in range(len(keys)) if i not in hidden]
-        text = (
-            table(
-                [headers[lang][i] for i in shown],
-                [[row[i] for i in shown] for row in rows],
+        wanted = [k for k in fit if k in keys] if fit is not None else []
+        while True:
+            shown = [i for i, k in enumerate(keys) if (k in wanted if fit is not None else i not in hidden)]
+            text = (
+                table(
+                    [headers[lang][i] for i in shown],
+                    [[row[i] for i in shown] for row in rows],
+                    total=None if total is None else labelled([total[i] for i in shown], LABEL[lang]),
+                )
+                + "\n"
             )
-            + "\n"
-        )
+            if len(wanted) <= 2 or max(map(display_width, text.splitlines())) <= TERMINAL_WIDTH:
+                break
+            wanted.pop()  # the least wanted column left
     if output is not None:
         write_text(output, text)
         click.echo(f"wrote {title[lang]} to {output}")

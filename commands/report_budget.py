@@ -9,6 +9,7 @@ import click
 
 from commands.reading import bases_named, emit, engine_for_reading, read_options, when
 from commands.report_categories import SOURCE_LABEL
+from commands.totals import Totals
 
 KEYS = [
     "base_id",
@@ -35,6 +36,9 @@ HEADERS = {
         "rate %",
     ],
 }
+# planned and remaining over the plan's lines, spent over all (outside the plan too), the rate of
+# the two totals
+TOTALS = Totals(("planned", "spent", "remaining"), rates={"rate": (("spent",), ("planned",))})
 OUTSIDE = {"zh": "（计划外）", "en": "(outside the plan)"}
 
 
@@ -91,6 +95,7 @@ def budget_command(
             series=("planned", "spent"),
             y_title={"zh": "元", "en": "yuan"}[lang],
         ),
+        totals=TOTALS,
     )
 
 

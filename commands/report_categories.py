@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from commands.reading import bases_named, emit, engine_for_reading, read_options, when
+from commands.totals import Totals
 
 KEYS = ["base_id", "grant_id", "category", "category_label", "source", "content", "spent", "entries"]
 HEADERS = {
@@ -15,6 +16,7 @@ HEADERS = {
     "en": ["base", "grant", "category", "label", "source", "content", "spent", "entries"],
 }
 SOURCE_LABEL = {"zh": {"subsidy": "财政补助", "matching": "配套经费"}, "en": {}}
+TOTALS = Totals(("spent",), counts=("entries",))
 
 
 @click.command("categories")
@@ -57,6 +59,7 @@ def categories_command(
             series=("spent",),
             y_title={"zh": "元", "en": "yuan"}[lang],
         ),
+        totals=TOTALS,
     )
 
 

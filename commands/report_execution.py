@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from commands.reading import bases_named, emit, engine_for_reading, read_options, when
+from commands.totals import Totals
 
 KEYS = [
     "base_id",
@@ -22,6 +23,11 @@ KEYS = [
     "days_left",
     "elapsed",
 ]
+# build dates and time elapsed differ per base: no total
+TOTALS = Totals(
+    ("approved", "received", "spent"),
+    rates={"of_received": (("spent",), ("received",)), "of_approved": (("spent",), ("approved",))},
+)
 HEADERS = {
     "zh": [
         "基地",
@@ -99,6 +105,7 @@ def execution_command(
             series=("of_received", "elapsed"),
             percent=True,
         ),
+        totals=TOTALS,
     )
 
 

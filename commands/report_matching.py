@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from commands.reading import bases_named, emit, engine_for_reading, read_options, when
+from commands.totals import Totals
 
 KEYS = [
     "base_id",
@@ -24,6 +25,10 @@ KEYS = [
     "received_pct",
     "shortfall",
 ]
+TOTALS = Totals(
+    ("approved", "subsidy_received", "required", "committed", "received", "shortfall"),
+    rates={"committed_pct": (("committed",), ("required",)), "received_pct": (("received",), ("required",))},
+)
 HEADERS = {
     "zh": [
         "基地",
@@ -109,6 +114,7 @@ def matching_command(
             series=("required", "received"),
             y_title={"zh": "元", "en": "yuan"}[settings().lang],
         ),
+        totals=TOTALS,
     )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from commands.reading import bases_named, emit, engine_for_reading, read_options, when
+from commands.totals import Totals
 
 KEYS = ["base_id", "grant_id", "source", "planned", "received", "spent", "available", "execution_rate"]
 HEADERS = {
@@ -15,6 +16,9 @@ HEADERS = {
     "en": ["base", "grant", "source", "approved/committed", "received", "spent", "available", "execution %"],
 }
 SOURCE_LABEL = {"subsidy": "财政补助", "matching": "配套经费"}
+TOTALS = Totals(
+    ("planned", "received", "spent", "available"), rates={"execution_rate": (("spent",), ("received",))}
+)
 
 
 @click.command("sources")
@@ -52,6 +56,7 @@ def sources_command(
         fmt=fmt,
         output=output,
         report_date=w.as_of,
+        totals=TOTALS,
     )
 
 

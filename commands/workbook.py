@@ -27,9 +27,6 @@ PERCENT_KEYS = frozenset(
 )
 # Decimal columns that are neither money nor a rate, or that a total would make no sense of
 PLAIN_KEYS = frozenset({"ratio"})
-# running balances, and amounts of acts of different kinds (history, a voucher's events), add up to
-# nothing a person could use
-NO_TOTAL_KEYS = PERCENT_KEYS | PLAIN_KEYS | {"subsidy_balance", "matching_balance", "days_left", "amount"}
 A4 = "9"  # the paper size code of A4 in SpreadsheetML
 MAX_CHART_ROWS = 60  # more bars than this are unreadable on a page
 
@@ -46,9 +43,9 @@ class Chart:
 
 
 WORDS = {
-    "zh": {"org": "编制单位：", "date": "报表日期：", "unit": "单位：元", "total": "合计",
+    "zh": {"org": "编制单位：", "date": "报表日期：", "unit": "单位：元",
            "too_many": "图表：基地多于{n}个，从略（见数据）"},
-    "en": {"org": "Prepared by: ", "date": "Report date: ", "unit": "Unit: yuan", "total": "Total",
+    "en": {"org": "Prepared by: ", "date": "Report date: ", "unit": "Unit: yuan",
            "too_many": "chart: more than {n} bases, left out (see the data)"},
 }  # fmt: skip
 
@@ -78,13 +75,13 @@ def _shown(value: Any, fmt: str | None) -> str:
     return "" if value is None else str(value)
 
 
-def _cell(cell: Any, box: Any, key: str, value: Any) -> Any:
+def _cell(cell: Any, box: Any, key: str, value: Any, **style: Any) -> Any:
     stored, fmt = _value(key, value)
     if isinstance(stored, str) and stored[:1] in FORMULA_STARTS:
-        c = cell(stored, border=box, quotePrefix=True)
+        c = cell(stored, border=box, quotePrefix=True, **style)
         c.data_type = "s"  # text as typed, never a formula
         return c
-    c = cell(stored, border=box)
+    c = cell(stored, border=box, **style)
     if fmt is not None:
         c.number_format = fmt
     return c
@@ -101,8 +98,10 @@ def office_workbook(
     org: str | None,
     report_date: date,
     chart: Chart | None = None,
+    total: Sequence[Any] | None = None,
 ) -> None:
-    """One sheet, laid out as the office files it; written whole or not at all."""
+    """One sheet, laid out as the office files it, with ``total`` (the 合计 row of
+    ``commands.totals``, labelled) below the rows; written whole or not at all."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.chart import BarChart, Reference
@@ -121,14 +120,11 @@ def office_workbook(
         sheet = book.create_sheet(title=title[:31])
         formats: list[str | None] = [None] * width
         widths = [display_width(str(h)) for h in headers]
-        totals: dict[int, Decimal] = {}
-        for row in rows:
+        for row in [*rows, total] if total is not None else rows:
             for i, (key, value) in enumerate(zip(keys, row, strict=False)):
                 stored, fmt = _value(key, value)
                 formats[i] = formats[i] or fmt
                 widths[i] = max(widths[i], display_width(_shown(stored, fmt)))
-                if fmt == YUAN_FORMAT and key not in NO_TOTAL_KEYS:
-                    totals[i] = totals.get(i, Decimal(0)) + stored
         for i, w in enumerate(widths):
             sheet.column_dimensions[get_column_letter(i + 1)].width = min(w + 3, 60)
 
@@ -177,14 +173,11 @@ def office_workbook(
                     "write --format csv instead (nothing was written)"
                 )
                 raise BadInputError(msg) from None
-        bold = Font(bold=True)
-        total_row = [
-            cell(words["total"], font=bold, border=box) if i == 0
-            else cell(totals[i], font=bold, border=box, number_format=YUAN_FORMAT) if i in totals
-            else cell(None, border=box)
-            for i in range(width)
-        ]  # fmt: skip
-        sheet.append(total_row)
+        if total is not None:
+            bold = Font(bold=True)
+            sheet.append(
+                [_cell(cell, box, key, value, font=bold) for key, value in zip(keys, total, strict=True)]
+            )
         if chart is not None and rows:
             if len(rows) > MAX_CHART_ROWS:
                 sheet.append([])

@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 from commands.balance import HEADERS as BALANCE_HEADERS
 from commands.cli import cli
 from commands.output import YUAN_FORMAT, display_width
+from ledger.money import percent
 from tests.conftest import Ledger
 
 ORG = "重庆市渝中区人力资源和社会保障局"
@@ -72,7 +73,10 @@ def test_the_balance_workbook_is_fit_to_file(demo_sqlite_ledger: Ledger, tmp_pat
     for key in ("subsidy_received", "subsidy_spent", "matching_available"):
         i = keys.index(key)
         assert Decimal(str(total[i].value)) == sum(Decimal(b[key]) for b in books), key
-    assert total[rate].value is None  # a sum of rates means nothing
+    spent = sum(Decimal(b[k]) for b in books for k in ("subsidy_spent", "matching_spent"))
+    received = sum(Decimal(b[k]) for b in books for k in ("subsidy_received", "matching_received"))
+    # the totals' rate, not a mean of the rates
+    assert total[rate].value == pytest.approx(float(percent(spent, received) / 100))
 
 
 def test_the_execution_workbook_charts_rate_against_time_elapsed(
