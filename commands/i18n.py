@@ -106,6 +106,7 @@ def localize(command: click.Command) -> None:
     """Show ``command`` (and what it holds) in the current language."""
     for cmd in walk(command):
         cmd.context_class = Context
+        cmd._help_option = None  # click keeps the first one made, with its help in that language
         _swap(cmd, "help")
         _short(cmd)
         _swap(cmd, "epilog")
