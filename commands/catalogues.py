@@ -62,6 +62,9 @@ def template(domain: Domain):  # type: ignore[no-untyped-def]
             for lineno, message, comments, _context in extract("python", f, keywords=KEYWORDS):
                 where = path.relative_to(ROOT if path.is_relative_to(ROOT) else domain.sources[0].parent)
                 catalog.add(message, locations=[(str(where), lineno)], auto_comments=comments)
+    if domain.name == "click":
+        # passed to gettext through a variable (``_(extra["required"])``), which extraction misses
+        catalog.add("required", locations=[("click/core.py", 0)])
     if domain.name == "commands":
         from commands.cli import COMMAND_MODULES, cli
         from commands.i18n import help_strings

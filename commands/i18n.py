@@ -19,7 +19,8 @@ from pathlib import Path
 
 import click
 
-from ledger.i18n import LANGUAGES, N_, catalogue, use
+from commands.helpformat import Context, short_help
+from ledger.i18n import LANGUAGES, N_, catalogue, current, use
 
 LOCALE = Path(__file__).parent / "locale"
 CLICK_DOMAIN = "click"
@@ -84,11 +85,30 @@ def _swap(owner: object, attr: str) -> None:
     setattr(owner, attr, _(_key(text)))
 
 
+_DERIVED = "_grant_ledger_short_help_derived"
+
+
+def _short(cmd: click.Command) -> None:
+    # click cuts a short help at the last space before 45 characters: a Chinese sentence has
+    # none, so it became "..."; ours is the translated help's first sentence, cut by columns
+    derived = cmd.__dict__.get(_DERIVED, False)
+    if cmd.short_help and not derived:
+        _swap(cmd, "short_help")
+        return
+    if current() == "zh" and cmd.help:
+        cmd.short_help = short_help(cmd.help)
+        setattr(cmd, _DERIVED, True)
+    elif derived:
+        cmd.short_help = None
+
+
 def localize(command: click.Command) -> None:
     """Show ``command`` (and what it holds) in the current language."""
     for cmd in walk(command):
+        cmd.context_class = Context
+        cmd._help_option = None  # click keeps the first one made, with its help in that language
         _swap(cmd, "help")
-        _swap(cmd, "short_help")
+        _short(cmd)
         _swap(cmd, "epilog")
         for param in cmd.params:
             if isinstance(param, click.Option):
@@ -101,6 +121,8 @@ def help_strings(command: click.Command) -> Iterator[str]:
         for owner, attr in [(cmd, "help"), (cmd, "short_help"), (cmd, "epilog")] + [
             (p, "help") for p in cmd.params if isinstance(p, click.Option)
         ]:
+            if attr == "short_help" and owner.__dict__.get(_DERIVED):
+                continue
             text = owner.__dict__.get(_ORIGINAL, {}).get(attr, getattr(owner, attr, None))
             if text:
                 yield _key(text)

@@ -65,7 +65,7 @@ def _assert_formatted_help(path: tuple[str, ...], stdout: str) -> None:
 
 @pytest.mark.parametrize("path", GROUPS, ids=lambda p: " ".join(p) or "grant-ledger")
 def test_a_group_without_subcommand_prints_its_help_and_exits_0(path: tuple[str, ...]) -> None:
-    result = CliRunner().invoke(cli, list(path), prog_name="grant-ledger")
+    result = CliRunner().invoke(cli, list(path), prog_name="grant-ledger", env={"GRANT_LEDGER_LANG": "en"})
     assert result.exit_code == 0, (result.exit_code, result.stderr)
     assert result.stderr == ""
     _assert_formatted_help(path, result.stdout)
@@ -73,7 +73,7 @@ def test_a_group_without_subcommand_prints_its_help_and_exits_0(path: tuple[str,
 
 @pytest.mark.parametrize("path", [(), ("report",)], ids=["grant-ledger", "report"])
 def test_the_installed_command_prints_group_help_in_a_terminal(path: tuple[str, ...], tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "GRANT_LEDGER_DB": str(tmp_path / "never.db")}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GRANT_LEDGER_DB": str(tmp_path / "never.db"), "GRANT_LEDGER_LANG": "en"}
     done = subprocess.run(
         [sys.executable, "-m", "commands", *path],
         capture_output=True,

@@ -94,4 +94,4 @@ def test_real_subprocess_demo_and_help(tmp_path: Path) -> None:
     helped = subprocess.run(
         [*command, "spend", "--help"], capture_output=True, text=True, env=env, timeout=60
     )
-    assert helped.returncode == 0 and "Example" in helped.stdout
+    assert helped.returncode == 0 and "示例" in helped.stdout
