@@ -214,7 +214,11 @@ class Action(BaseModel):
         not after ``today`` (Asia/Shanghai), then its own checks."""
         if self.on > today:
             subject = getattr(self, "grant_id", None) or getattr(self, "unit_id", None) or "the ledger"
-            what = f"grant {subject}" if hasattr(self, "grant_id") else f"unit {subject}"
+            what = (
+                T_("grant {grant_id}", grant_id=subject)
+                if hasattr(self, "grant_id")
+                else T_("unit {unit_id}", unit_id=subject)
+            )
             raise_first([not_dated_ahead(self.name, what, self.on, today, policy)])
         self.check(policy)
 

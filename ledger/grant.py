@@ -1070,7 +1070,7 @@ class Grant(Aggregate):
         if self.recommendation == wanted:
             return False
         raise_first(
-            [self.own_clause(in_selection(self.grant_id, self.status, "a recommendation", policy), policy)]
+            [self.own_clause(in_selection(self.grant_id, self.status, T_("a recommendation"), policy), policy)]
         )
         self._not_before_application("the recommendation", on, policy)
         return self._event(
@@ -1114,7 +1114,7 @@ class Grant(Aggregate):
             return False
         raise_first(
             [
-                self.own_clause(in_selection(self.grant_id, self.status, "an expert review", policy), policy),
+                self.own_clause(in_selection(self.grant_id, self.status, T_("an expert review"), policy), policy),
                 panel_size(panel, policy),
             ]
         )
@@ -1169,7 +1169,7 @@ class Grant(Aggregate):
         if current == {"start": start, "end": end, "objections": objections}:
             return False
         raise_first(
-            [self.own_clause(in_selection(self.grant_id, self.status, "a public notice", policy), policy)]
+            [self.own_clause(in_selection(self.grant_id, self.status, T_("a public notice"), policy), policy)]
         )
         if self.review is None:
             msg = f"grant {self.grant_id} has no expert review yet; the notice publishes the review's result"
@@ -1213,7 +1213,7 @@ class Grant(Aggregate):
             )
             raise ConflictError(msg)
         raise_first(
-            [self.own_clause(in_selection(self.grant_id, self.status, "settling objections", policy), policy)]
+            [self.own_clause(in_selection(self.grant_id, self.status, T_("settling objections"), policy), policy)]
         )
         clause = policy.clause("objections")
         if current is None or not current["objections"]:
@@ -1234,7 +1234,7 @@ class Grant(Aggregate):
         if self.status == "rejected":
             return False
         raise_first(
-            [self.own_clause(in_selection(self.grant_id, self.status, "a rejection", policy), policy)]
+            [self.own_clause(in_selection(self.grant_id, self.status, T_("a rejection"), policy), policy)]
         )
         self._not_before_application("the rejection", on, policy)
         return self._event(self.Rejected, on, actor, role, reason=reason, document=document)
@@ -1283,7 +1283,7 @@ class Grant(Aggregate):
         role: str,
         policy: Policy,
     ) -> bool:
-        raise_first([approval_reference(approval, "a budget adjustment", policy)])
+        raise_first([approval_reference(approval, T_("a budget adjustment"), policy)])
         if all(self.budget.get(k) == v for k, v in lines.items()) and self.budget:
             return False
         self._open("grant adjust", on, role, policy)
@@ -1480,7 +1480,7 @@ class Grant(Aggregate):
         fields = {"source": source, "amount": amount, "how": how}
         if self.already_recorded("dispose", approval, fields):
             return False
-        raise_first([approval_reference(approval, "disposing of a balance", policy)])
+        raise_first([approval_reference(approval, T_("disposing of a balance"), policy)])
         refuse_breaches(self, Act("dispose", on, role, amount, source), policy)
         return self._event(
             self.BalanceDisposed, on, actor, role, source=source, amount=amount, how=how, approval=approval
