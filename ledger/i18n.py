@@ -87,7 +87,7 @@ _ = catalogue("ledger", Path(__file__).parent / "locale")
 class Named:
     """A name the policy data gives in both languages (a programme's, a category's)."""
 
-    __slots__ = ("zh", "en")
+    __slots__ = ("en", "zh")
 
     def __init__(self, zh: str, en: str) -> None:
         self.zh, self.en = zh, en
@@ -108,7 +108,7 @@ class Text:
     passing check; the compliance projection stores it as JSON (``dumps``) and renders it when read
     (``loads``). A value is kept as text, or as a ``Text`` (a label) or ``Named`` rendered with it."""
 
-    __slots__ = ("msgid", "args")
+    __slots__ = ("args", "msgid")
 
     def __init__(self, msgid: str, args: dict[str, object]) -> None:
         self.msgid = msgid
