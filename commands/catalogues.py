@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LANGS = ("zh", "en")
 # fixed, so that a rebuild of unchanged catalogues changes no byte
 FIXED = datetime(2026, 1, 1, tzinfo=UTC)
-KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "N_": None, "T_": None, "gettext": None, "ngettext": (1, 2)}
 
 
 @dataclass(frozen=True)

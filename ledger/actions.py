@@ -39,6 +39,7 @@ from pydantic import (
 from ledger.bodies import RECOMMENDERS, registered
 from ledger.errors import BadInputError, ConflictError
 from ledger.grant import BUDGET_SOURCES, Grant
+from ledger.i18n import T_
 from ledger.money import ZERO, parse_amount
 from ledger.policy import Policy
 from ledger.rules import (
@@ -214,7 +215,11 @@ class Action(BaseModel):
         not after ``today`` (Asia/Shanghai), then its own checks."""
         if self.on > today:
             subject = getattr(self, "grant_id", None) or getattr(self, "unit_id", None) or "the ledger"
-            what = f"grant {subject}" if hasattr(self, "grant_id") else f"unit {subject}"
+            what = (
+                T_("grant {grant_id}", grant_id=subject)
+                if hasattr(self, "grant_id")
+                else T_("unit {unit_id}", unit_id=subject)
+            )
             raise_first([not_dated_ahead(self.name, what, self.on, today, policy)])
         self.check(policy)
 
@@ -281,7 +286,10 @@ class RegisterUnit(Action):
 
     def check(self, policy: Policy) -> None:
         if self.kind not in UNIT_KINDS:
-            msg = f"unit kind {self.kind!r} is unknown; use one of {', '.join(UNIT_KINDS)}"
+            msg = T_(
+                "unit kind {kind!r} is unknown; use one of {value}",
+                kind=self.kind, value=', '.join(UNIT_KINDS),
+            )
             raise BadInputError(msg)
 
     def decide(self, books: Books) -> bool:
@@ -306,8 +314,10 @@ class RegisterUnit(Action):
         ):
             return False
         msg = (
-            f"unit {self.unit_id} is already registered as {unit.name!r} ({unit.kind}); "
-            "a unit id is registered once"
+            T_(
+                "unit {unit_id} is already registered as {name!r} ({kind}); a unit id is registered once",
+                unit_id=self.unit_id, name=unit.name, kind=unit.kind,
+            )
         )
         raise ConflictError(msg)
 
@@ -337,15 +347,24 @@ class Apply(Action):
         raise_first([programme_in_force(programme, self.on, policy, applying=True)])
         unknown = sorted(set(self.declared) - set(DECLARED_FIGURES))
         if unknown:
-            msg = f"declared figure {unknown[0]!r} is unknown; use {', '.join(DECLARED_FIGURES)}"
+            msg = T_(
+                "declared figure {value!r} is unknown; use {value2}",
+                value=unknown[0], value2=', '.join(DECLARED_FIGURES),
+            )
             raise BadInputError(msg)
         for part, whole in (("advanced", "trained"), ("senior_instructors", "instructors")):
             if part in self.declared and self.declared[part] > self.declared.get(whole, self.declared[part]):
                 option = part.replace("_", "-")
-                msg = f"--{option} {self.declared[part]} is more than --{whole} {self.declared[whole]}"
+                msg = T_(
+                    "--{option} {value} is more than --{whole} {value2}",
+                    option=option, value=self.declared[part], whole=whole, value2=self.declared[whole],
+                )
                 raise BadInputError(msg)
         if self.requested is None and programme.pays:
-            msg = f"a {programme.code} ({programme.zh}) application names the requested amount (--amount)"
+            msg = T_(
+                "a {code} ({zh}) application names the requested amount (--amount)",
+                code=programme.code, zh=programme.zh,
+            )
             raise BadInputError(msg)
         if self.requested is not None and not programme.pays:
             breach = no_money_programme(self.grant_id, programme, self.requested)
@@ -370,8 +389,14 @@ class Apply(Action):
             if same:
                 return False
             msg = (
-                f"grant {self.grant_id} is already recorded for unit {grant.unit_id}, base "
-                f"{grant.base_id} ({grant.programme}); a grant id is used once"
+                T_(
+                    "grant {grant_id} is already recorded for unit {unit_id}, base {base_id} "
+                    "({programme}); a grant id is used once",
+                    grant_id=self.grant_id,
+                    unit_id=grant.unit_id,
+                    base_id=grant.base_id,
+                    programme=grant.programme,
+                )
             )
             raise ConflictError(msg)
         programme = books.policy.programme(self.programme)
@@ -442,8 +467,11 @@ class Recommend(GrantAction):
         body = registered(books, self.recommender, f"the recommendation of grant {self.grant_id}")
         if body.role not in RECOMMENDERS:
             msg = (
-                f"body {body.describe()} does not recommend: a recommendation is made by a district HR "
-                "bureau (district_bureau, hr) or a municipal sector authority (sector_authority)"
+                T_(
+                    "body {value} does not recommend: a recommendation is made by a district HR bureau "
+                    "(district_bureau, hr) or a municipal sector authority (sector_authority)",
+                    value=body.describe(),
+                )
             )
             raise_first([Breach("recommender", books.policy.clause("recommendation_required"), msg)])
         if not grant.recommend(
@@ -540,7 +568,10 @@ class Approve(GrantAction):
     def apply(self, grant: Grant, books: Books) -> bool:
         programme = books.policy.programme(grant.programme)
         if self.amount is None and programme.pays:
-            msg = f"grant {self.grant_id} is a {programme.code}: its approval names the subsidy (--amount)"
+            msg = T_(
+                "grant {grant_id} is a {code}: its approval names the subsidy (--amount)",
+                grant_id=self.grant_id, code=programme.code,
+            )
             raise BadInputError(msg)
         amount = ZERO if self.amount is None else self.amount
         if grant.status == "approved" and (grant.approved, grant.document) == (amount, self.document):
@@ -602,8 +633,14 @@ class ApprovedElsewhere(Action):
                 programme.code,
             ):
                 msg = (
-                    f"grant {self.grant_id} is already recorded for unit {grant.unit_id}, base "
-                    f"{grant.base_id} ({grant.programme})"
+                    T_(
+                        "grant {grant_id} is already recorded for unit {unit_id}, base {base_id} "
+                        "({programme})",
+                        grant_id=self.grant_id,
+                        unit_id=grant.unit_id,
+                        base_id=grant.base_id,
+                        programme=grant.programme,
+                    )
                 )
                 raise ConflictError(msg)
             same = (grant.approved, grant.document) == (self.amount, self.document)

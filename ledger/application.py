@@ -28,6 +28,7 @@ from audit.verifier.people import REGISTRY_ID, Person
 from ledger.database import APP_NAME, busy_timeout_ms, ensure_schema
 from ledger.errors import ConflictError, LedgerError, NotFoundError, StorageError, VerificationError
 from ledger.grant import Grant, grant_uuid
+from ledger.i18n import T_, _
 from ledger.policy import Policy, policy_in_force
 from ledger.rules import business_today, raise_first, role_may_record, signer_holds_role
 from ledger.seal import Seal, Signer, leaves_of, mark, new_seal_id
@@ -204,7 +205,7 @@ class GrantLedger(Application[UUID]):
             rows = [(nid, version, topic, bytes(state)) for nid, version, topic, state in conn.execute(query)]
         if key != REGISTRY_ID:  # the registry's own events are checked as it is replayed
             self.trust.check([Row(nid, key, v, topic, json.loads(state)) for nid, v, topic, state in rows])
-        for _, version, topic, state in rows:
+        for _nid, version, topic, state in rows:
             yield self.mapper.to_domain_event(StoredEvent(key, version, topic, state))
 
     def _latest_snapshot(self, key: UUID) -> Any:
@@ -253,7 +254,7 @@ class GrantLedger(Application[UUID]):
         try:
             return self.load_grant(grant_id)
         except AggregateNotFoundError:
-            msg = f"grant {grant_id} is not in the ledger"
+            msg = T_("grant {grant_id} is not in the ledger", grant_id=grant_id)
             raise NotFoundError(msg) from None
 
     # ------------------------------------------------------------------ retries
@@ -279,14 +280,20 @@ class GrantLedger(Application[UUID]):
                 if waited * 1000 >= busy_timeout_ms():
                     first = text.strip().splitlines()[0] if text.strip() else type(e).__name__
                     msg = (
-                        f"the database is locked by another writer (waited {waited:.1f} s, "
-                        f"GRANT_LEDGER_BUSY_TIMEOUT); nothing was written, try again: {first}"
+                        T_(
+                            "the database is locked by another writer (waited {waited:.1f} s, "
+                            "GRANT_LEDGER_BUSY_TIMEOUT); nothing was written, try again: {first}",
+                            waited=waited, first=first,
+                        )
                     )
                     raise StorageError(msg) from None
             time.sleep(random.uniform(0, 0.01 * (n + 1)))
         msg = (
-            f"the ledger was changed by others {MAX_ATTEMPTS} times while this command ran; "
-            "nothing was written, run it again"
+            T_(
+                "the ledger was changed by others {MAX_ATTEMPTS} times while this command ran; nothing was "
+                "written, run it again",
+                MAX_ATTEMPTS=MAX_ATTEMPTS,
+            )
         )
         raise ConflictError(msg)
 
@@ -329,8 +336,10 @@ class GrantLedger(Application[UUID]):
         registry = self.trust.registry(fresh=True)
         if registry.root is None:
             raise VerificationError(
-                "this ledger has no people registry (it was made before records were signed): an "
-                "administrator adopts it with `grant-ledger migrate --admin NAME --admin-key FILE`"
+                _(
+                    "this ledger has no people registry (it was made before records were signed): an "
+                    "administrator adopts it with `grant-ledger migrate --admin NAME --admin-key FILE`"
+                )
             )
         person = registry.signer(signer.fingerprint)
         held = person.role_on(action.on) if person is not None else None
@@ -353,7 +362,7 @@ class GrantLedger(Application[UUID]):
         from ledger.people import People
 
         if self.trust.registry(fresh=True).root is not None:
-            raise ConflictError("this ledger has its people registry already")
+            raise ConflictError(_("this ledger has its people registry already"))
         people = People.found(root=root, public_key=signer.public_raw, on=None)
         self.save(people, self.seal([people], signer, root))
         self.trust.registry(fresh=True)
@@ -365,7 +374,7 @@ class GrantLedger(Application[UUID]):
         from ledger.people import People
 
         if self.trust.registry(fresh=True).root is not None:
-            raise ConflictError("this ledger has its people registry already")
+            raise ConflictError(_("this ledger has its people registry already"))
         people = People.found(root=root, public_key=signer.public_raw, on=None)
         seal = self.seal([people], signer, root)
         self.save(people, seal, Seal.adoption(signer, root, size, tree_root, through))
@@ -393,8 +402,11 @@ def _forged_snapshot(aggregate: Any, version: int) -> VerificationError:
         f"aggregate {aggregate.id}",
     )
     msg = (
-        f"the stored snapshot of {name} at version {version} does not match the events it "
-        "summarises (the snapshots table was changed below the application); nothing was written"
+        T_(
+            "the stored snapshot of {name} at version {version} does not match the events it summarises "
+            "(the snapshots table was changed below the application); nothing was written",
+            name=name, version=version,
+        )
     )
     return VerificationError(msg)
 
@@ -430,7 +442,7 @@ class _Loaded:
     def grant(self, grant_id: str) -> Grant:
         found = self.find_grant(grant_id)
         if found is None:
-            msg = f"grant {grant_id} is not in the ledger"
+            msg = T_("grant {grant_id} is not in the ledger", grant_id=grant_id)
             raise NotFoundError(msg)
         return found
 
@@ -443,8 +455,11 @@ class _Loaded:
         found = self.find_unit(unit_id)
         if found is None:
             msg = (
-                f"unit {unit_id} is not registered; register it first with "
-                f"`grant-ledger unit register {unit_id} --name …`"
+                T_(
+                    "unit {unit_id} is not registered; register it first with `grant-ledger unit register "
+                    "{unit_id} --name …`",
+                    unit_id=unit_id,
+                )
             )
             raise NotFoundError(msg)
         return found
@@ -479,14 +494,23 @@ def open_ledger(url: str) -> GrantLedger:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         where = url.split("@")[-1].split("?")[0]
         if "read-only" in first or "readonly" in first:
-            msg = f"the database {where} cannot be written (read-only file or role): {first}"
+            msg = T_(
+                "the database {where} cannot be written (read-only file or role): {first}",
+                where=where, first=first,
+            )
         elif "disk" in first and ("full" in first or "I/O" in first):
-            msg = f"the disk of {where} is full or failing; nothing was written: {first}"
+            msg = T_(
+                "the disk of {where} is full or failing; nothing was written: {first}",
+                where=where, first=first,
+            )
         elif "locked" in first or "lock timeout" in first:
             msg = (
-                f"the database {where} is locked by another writer (GRANT_LEDGER_BUSY_TIMEOUT); "
-                f"nothing was written, try again: {first}"
+                T_(
+                    "the database {where} is locked by another writer (GRANT_LEDGER_BUSY_TIMEOUT); nothing "
+                    "was written, try again: {first}",
+                    where=where, first=first,
+                )
             )
         else:
-            msg = f"cannot open the ledger database {where}: {first}"
+            msg = T_("cannot open the ledger database {where}: {first}", where=where, first=first)
         raise StorageError(msg) from e

@@ -20,6 +20,7 @@ from uuid import NAMESPACE_URL, uuid5
 from eventsourcing.domain import Aggregate
 
 from ledger.errors import ConflictError, NotFoundError
+from ledger.i18n import T_
 
 BODIES_ID = uuid5(NAMESPACE_URL, "https://grant-ledger/bodies")
 
@@ -91,20 +92,29 @@ class Bodies(Aggregate):
             if (known["name"], known["kind"], known["duty"]) == (name, kind, duty):
                 return False
             msg = (
-                f"body {code} is already registered as {known['name']} ({known['kind']}, "
-                f"{known['duty']}); a body's code is registered once"
+                T_(
+                    "body {code} is already registered as {name} ({kind}, {duty}); a body's code is "
+                    "registered once",
+                    code=code, name=known['name'], kind=known['kind'], duty=known['duty'],
+                )
             )
             raise ConflictError(msg)
         twin = [c for c in self.known if _folded(c) == _folded(code)]
         if twin:
             msg = (
-                f"body {code} is registered already as {twin[0]} (the same code in another case or "
-                "width); a body's code is registered once"
+                T_(
+                    "body {code} is registered already as {value} (the same code in another case or "
+                    "width); a body's code is registered once",
+                    code=code, value=twin[0],
+                )
             )
             raise ConflictError(msg)
         same = [b["code"] for b in self.known.values() if _folded(b["name"]) == _folded(name)]
         if same:
-            msg = f"a body named {name} is already registered, as {same[0]}; one body has one code"
+            msg = T_(
+                "a body named {name} is already registered, as {value}; one body has one code",
+                name=name, value=same[0],
+            )
             raise ConflictError(msg)
         self.trigger_event(
             self.Added, code=code, name=name, kind=kind, duty=duty, actor=actor, role=role, occurred_on=on
@@ -124,8 +134,11 @@ def registered(books: Any, code: str, what: str) -> Body:
     found = None if bodies is None else bodies.body(code)
     if found is None:
         msg = (
-            f"{what} names body {code!r}, which is not registered; an administrator registers it "
-            f"with `grant-ledger body add {code} --name … --kind …`"
+            T_(
+                "{what} names body {code!r}, which is not registered; an administrator registers it with "
+                "`grant-ledger body add {code} --name … --kind …`",
+                what=what, code=code,
+            )
         )
         raise NotFoundError(msg)
     return found

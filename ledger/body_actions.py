@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from ledger.actions import Action, Identifier, RequiredText
 from ledger.bodies import BODY_KINDS, DUTIES, Bodies
 from ledger.errors import BadInputError
+from ledger.i18n import T_, _
 from ledger.policy import Policy
 
 
@@ -21,17 +22,28 @@ class AddBody(Action):
 
     def check(self, policy: Policy) -> None:
         if self.kind not in BODY_KINDS:
-            raise BadInputError(f"--kind {self.kind!r} is unknown; use one of {', '.join(BODY_KINDS)}")
+            raise BadInputError(_(
+                "--kind {kind!r} is unknown; use one of {value}"
+            ).format(
+                kind=self.kind, value=', '.join(BODY_KINDS)
+            ))
         if self.duty not in DUTIES and not (self.kind == "sector_authority" and self.duty == ""):
             msg = (
-                f"--duty {self.duty!r} is unknown; use hr (人力社保) or finance (财政) for a bureau, "
-                "sector for a sector authority"
+                T_(
+                    "--duty {duty!r} is unknown; use hr (人力社保) or finance (财政) for a bureau, sector for a "
+                    "sector authority",
+                    duty=self.duty,
+                )
             )
             raise BadInputError(msg)
         if self.kind == "sector_authority" and self.duty not in ("", "sector"):
-            raise BadInputError("a sector authority's duty is sector (行业主管)")
+            raise BadInputError(_("a sector authority's duty is sector (行业主管)"))
         if self.kind != "sector_authority" and self.duty == "sector":
-            raise BadInputError(f"a {self.kind} has the duty hr (人力社保) or finance (财政), not sector")
+            raise BadInputError(_(
+                "a {kind} has the duty hr (人力社保) or finance (财政), not sector"
+            ).format(
+                kind=self.kind
+            ))
 
     @property
     def body_duty(self) -> str:

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from ledger.errors import BadInputError
+from ledger.i18n import T_, _
 
 WEEKDAYS = frozenset({0, 1, 2, 3, 4})  # Monday..Friday
 
@@ -34,18 +35,33 @@ class CalendarYear:
 def parse_year(key: str, table: Any, where: str) -> CalendarYear:
     """A ``[calendar."YEAR"]`` table, or BadInputError naming what is wrong with it."""
     if not (isinstance(key, str) and key.isascii() and key.isdigit() and len(key) == 4):
-        raise BadInputError(f'{where}: calendar {key!r} is not a year like "2028"')
+        raise BadInputError(_(
+            "{where}: calendar {key!r} is not a year like \"2028\""
+        ).format(
+            where=where, key=key
+        ))
     year = int(key)
     if not isinstance(table, dict) or set(table) - {"source", "days_off", "workdays"}:
-        raise BadInputError(f"{where}: calendar {key} holds only source, days_off and workdays")
+        raise BadInputError(_(
+            "{where}: calendar {key} holds only source, days_off and workdays"
+        ).format(
+            where=where, key=key
+        ))
     days: dict[str, frozenset[date]] = {}
     for field in ("days_off", "workdays"):
         values = table.get(field)
         if not isinstance(values, list) or not all(type(v) is date for v in values):
-            raise BadInputError(f"{where}: calendar {key}.{field} is a list of dates like 2028-01-01")
+            raise BadInputError(_(
+                "{where}: calendar {key}.{field} is a list of dates like 2028-01-01"
+            ).format(
+                where=where, key=key, field=field
+            ))
         stray = [v for v in values if v.year != year]
         if stray:
-            msg = f"{where}: calendar {key}.{field} holds {stray[0].isoformat()}, of another year"
+            msg = T_(
+                "{where}: calendar {key}.{field} holds {value}, of another year",
+                where=where, key=key, field=field, value=stray[0].isoformat(),
+            )
             raise BadInputError(msg)
         days[field] = frozenset(values)
     weekend = [d for d in days["days_off"] if d.weekday() not in WEEKDAYS]
@@ -53,14 +69,25 @@ def parse_year(key: str, table: Any, where: str) -> CalendarYear:
     if weekend or weekday:
         wrong = (weekend or weekday)[0]
         raise BadInputError(
-            f"{where}: calendar {key} lists {wrong.isoformat()} ({wrong.strftime('%A')}) among "
-            f"{'days_off (Monday to Friday only)' if weekend else 'workdays (weekend days worked only)'}"
+            _(
+                "{where}: calendar {key} lists {wrong} ({value}) among {value2}"
+            ).format(
+                where=where,
+                key=key,
+                wrong=wrong.isoformat(),
+                value=wrong.strftime('%A'),
+                value2='days_off (Monday to Friday only)' if weekend else 'workdays (weekend days worked only)',
+            )
         )
     if not days["days_off"]:
-        raise BadInputError(f"{where}: calendar {key} lists no days off; every year has statutory holidays")
+        raise BadInputError(_(
+            "{where}: calendar {key} lists no days off; every year has statutory holidays"
+        ).format(
+            where=where, key=key
+        ))
     source = table.get("source", "")
     if not isinstance(source, str):
-        raise BadInputError(f"{where}: calendar {key}.source is text")
+        raise BadInputError(_("{where}: calendar {key}.source is text").format(where=where, key=key))
     return CalendarYear(year, days["days_off"], days["workdays"], source)
 
 
@@ -86,15 +113,19 @@ def calendar_toml(year: int) -> str:
         import holidays
     except ImportError:
         raise BadInputError(
-            "the holidays library is not installed: pip install 'grant-ledger[calendar]'"
+            _("the holidays library is not installed: pip install 'grant-ledger[calendar]'")
         ) from None
     china = holidays.country_holidays("CN", years=year)
     days_off = sorted(d for d in china if d.year == year and d.weekday() in WEEKDAYS)
     workdays = sorted(d for d in getattr(china, "weekend_workdays", ()) if d.year == year)
     if not workdays:
         raise BadInputError(
-            f"the holidays library ({holidays.__version__}) lists no 调休 working days for {year}: "
-            "the State Council's arrangement for that year is not in it yet; wait for a version that has it"
+            _(
+                "the holidays library ({version}) lists no 调休 working days for {year}: the State Council's "
+                "arrangement for that year is not in it yet; wait for a version that has it"
+            ).format(
+                version=holidays.__version__, year=year
+            )
         )
     names = {d: china.get(d) for d in days_off}
 

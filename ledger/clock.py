@@ -10,6 +10,7 @@ import os
 from datetime import date, datetime, timedelta, timezone
 
 from ledger.errors import BadInputError
+from ledger.i18n import _
 
 CHINA = timezone(timedelta(hours=8))
 TODAY_ENV = "GRANT_LEDGER_TODAY"
@@ -24,4 +25,8 @@ def business_today() -> date:
             raise ValueError(fixed)
         return date.fromisoformat(fixed)
     except ValueError:
-        raise BadInputError(f"{TODAY_ENV}={fixed!r} is not a date; write it like 2024-05-10") from None
+        raise BadInputError(_(
+            "{TODAY_ENV}={fixed!r} is not a date; write it like 2024-05-10"
+        ).format(
+            TODAY_ENV=TODAY_ENV, fixed=fixed
+        )) from None

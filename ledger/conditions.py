@@ -15,6 +15,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
+from ledger.i18n import N_, T_, Text
+from ledger.labels import lazy
 from ledger.policy import Condition, Programme
 from ledger.rules import Breach
 
@@ -34,7 +36,7 @@ def is_share(condition: Condition) -> bool:
     return condition.per is not None and bool(bounds) and all(b <= 1 for b in bounds)
 
 
-def _bound(condition: Condition) -> str:
+def _bound(condition: Condition) -> Text:
     share = is_share(condition)
 
     def shown(bound: Decimal) -> str:
@@ -42,38 +44,57 @@ def _bound(condition: Condition) -> str:
 
     low, high = condition.at_least, condition.at_most
     if low is not None and high is not None:
-        return f"between {shown(low)} and {shown(high)}"
-    return f"at least {shown(low)}" if low is not None else f"at most {shown(high)}"  # type: ignore[arg-type]
+        return T_("between {low} and {high}", low=shown(low), high=shown(high))
+    if low is not None:
+        return T_("at least {low}", low=shown(low))
+    return T_("at most {high}", high=shown(high))  # type: ignore[arg-type]
 
 
 def condition_breach(grant_id: str, condition: Condition, declared: dict[str, int]) -> Breach | None:
     figure = declared.get(condition.figure)
     if figure is None:
         return None
+    what: Text | str
     if condition.per is None:
-        value, what = Fraction(figure), f"{condition.figure} {figure}"
+        value, what = Fraction(figure), T_("{figure} {value}", figure=lazy("figure", condition.figure), value=figure)
     else:
         per = declared.get(condition.per)
         if per is None or (per == 0 and figure == 0):
             return None
-        what = f"{condition.figure} {figure} per {condition.per} {per}"
         if per == 0:  # students and no teacher: more per teacher than any bound
             if condition.at_most is None:
                 return None
+            what = T_(
+                "{figure} {value} per {per} {count}",
+                figure=lazy("figure", condition.figure),
+                value=figure,
+                per=lazy("figure", condition.per),
+                count=per,
+            )
             return _breach(grant_id, condition, what)
         value = Fraction(figure, per)
-        what += f" ({ratio_text(value, is_share(condition))})"
+        what = T_(
+            "{figure} {value} per {per} {count} ({ratio})",
+            figure=lazy("figure", condition.figure),
+            value=figure,
+            per=lazy("figure", condition.per),
+            count=per,
+            ratio=ratio_text(value, is_share(condition)),
+        )
     low, high = condition.at_least, condition.at_most
     if (low is None or value >= Fraction(low)) and (high is None or value <= Fraction(high)):
         return None
     return _breach(grant_id, condition, what)
 
 
-def _breach(grant_id: str, condition: Condition, what: str) -> Breach:
+def _breach(grant_id: str, condition: Condition, what: Text | str) -> Breach:
     return Breach(
-        rule="application condition",
+        rule=N_("application condition"),
         clause=condition.clause,
-        message=f"grant {grant_id} declared {what} at application; the programme asks {_bound(condition)}",
+        text=T_(
+            "grant {grant_id} declared {what} at application; the programme asks {bound}",
+            grant_id=grant_id, what=what, bound=_bound(condition),
+        ),
     )
 
 
@@ -82,11 +103,20 @@ def host_breach(grant_id: str, programme: Programme, unit_kind: str) -> Breach |
     if not programme.hosts or not unit_kind or unit_kind in programme.hosts or programme.hosts_clause is None:
         return None
     return Breach(
-        rule="host unit",
+        rule=N_("host unit"),
         clause=programme.hosts_clause,
-        message=f"grant {grant_id} is a {programme.code} applied for by a unit of kind {unit_kind}; "
-        f"its bases rest mainly on {' and '.join(programme.hosts)}",
+        text=T_(
+            "grant {grant_id} is a {programme} applied for by a unit of kind {kind}; its bases rest mainly "
+            "on {hosts}",
+            grant_id=grant_id, programme=programme.code, kind=unit_kind, hosts=_both(programme.hosts),
+        ),
     )
+
+
+def _both(names: tuple[str, ...]) -> Text | str:
+    if len(names) == 2:
+        return T_("{first} and {second}", first=names[0], second=names[1])
+    return ", ".join(names)
 
 
 def application_breaches(
@@ -108,13 +138,18 @@ def output_breaches(grant_id: str, programme: Programme, build_start: date | Non
         value = getattr(out, target.measure)
         if value >= target.at_least:
             continue
-        measure = target.measure.replace("_", " ")
         found.append(
             Breach(
-                rule="output target",
+                rule=N_("output target"),
                 clause=target.clause,
-                message=f"grant {grant_id} reported {measure} {value} for {out.year}, below the "
-                f"target {target.at_least}",
+                text=T_(
+                    "grant {grant_id} reported {measure} {value} for {year}, below the target {target}",
+                    grant_id=grant_id,
+                    measure=lazy("measure", target.measure),
+                    value=value,
+                    year=out.year,
+                    target=target.at_least,
+                ),
             )
         )
     return found

@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 
 from ledger.errors import BadInputError
+from ledger.i18n import T_
 from ledger.location import (
     APP_NAME,
     EVENTS_TABLE,
@@ -261,8 +262,11 @@ def refuse_foreign_sqlite(engine: Engine) -> None:
     if foreign:
         shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
         msg = (
-            f"{path} is another program's SQLite database (tables {shown}), not a grant-ledger one; "
-            "nothing was written: give a new file name"
+            T_(
+                "{path} is another program's SQLite database (tables {shown}), not a grant-ledger one; "
+                "nothing was written: give a new file name",
+                path=path, shown=shown,
+            )
         )
         raise BadInputError(msg)
 

@@ -6,13 +6,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ledger.i18n import Text
+
 
 class LedgerError(Exception):
     """Base class: one clear sentence for the user, and an exit code."""
 
     exit_code = 1
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str | Text) -> None:
+        message = str(message)  # a Text: in the language of the command that raises it
         super().__init__(message)
         self.message = message
 
@@ -26,7 +32,7 @@ class RuleViolationError(LedgerError):
 
     exit_code = 3
 
-    def __init__(self, message: str, *, rule: str, clause: str) -> None:
+    def __init__(self, message: str | Text, *, rule: str, clause: str) -> None:
         super().__init__(message)
         self.rule = rule
         self.clause = clause
@@ -47,7 +53,7 @@ class ReversedVoucherError(ConflictError):
     """A spend of a voucher its grant has reversed. ``repeat``: with the very details recorded
     then, which an import of the history that also holds the reversal repeats harmlessly."""
 
-    def __init__(self, message: str, *, grant_id: str, voucher: str, repeat: bool) -> None:
+    def __init__(self, message: str | Text, *, grant_id: str, voucher: str, repeat: bool) -> None:
         super().__init__(message)
         self.grant_id = grant_id
         self.voucher = voucher

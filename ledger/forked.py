@@ -14,6 +14,7 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from ledger.errors import StorageError
+from ledger.i18n import T_
 
 
 def messages_from_fork(
@@ -31,7 +32,10 @@ def messages_from_fork(
             try:
                 message = receive.recv()
             except EOFError:
-                msg = f"{who} ended without a result (exit {child.exitcode})"
+                msg = T_(
+                    "{who} ended without a result (exit {exitcode})",
+                    who=who, exitcode=child.exitcode,
+                )
                 raise StorageError(msg) from None
             if message[0] == "failed":
                 raise message[1]

@@ -19,6 +19,7 @@ from eventsourcing.domain import Aggregate
 
 from ledger.encoding import fingerprint_body
 from ledger.errors import BadInputError, ConflictError, NotFoundError, ReversedVoucherError
+from ledger.i18n import T_
 from ledger.money import ZERO, format_yuan
 from ledger.policy import Policy
 from ledger.rules import (
@@ -81,8 +82,10 @@ def budget_source(text: str) -> str:
         if key in (code, zh):
             return code
     msg = (
-        f"budget source {text!r} is unknown; use local_finance (地方财政), industry (行业企业) "
-        "or other (其他)"
+        T_(
+            "budget source {text!r} is unknown; use local_finance (地方财政), industry (行业企业) or other (其他)",
+            text=text,
+        )
     )
     raise BadInputError(msg)
 
@@ -701,8 +704,11 @@ class Grant(Aggregate):
         """A reversed receipt's voucher is not recorded again (the new act takes a new number)."""
         if f"reverse_{kind}/{voucher}" in self.vouchers:
             msg = (
-                f"{what} {voucher} of grant {self.grant_id} was reversed; a reversed voucher is not "
-                "recorded again: record it under a new voucher number"
+                T_(
+                    "{what} {voucher} of grant {grant_id} was reversed; a reversed voucher is not recorded "
+                    "again: record it under a new voucher number",
+                    what=what, voucher=voucher, grant_id=self.grant_id,
+                )
             )
             raise ConflictError(msg)
 
@@ -716,8 +722,11 @@ class Grant(Aggregate):
         if len(known) == 64 and known == fingerprint_v1(kind, fields):  # kept by an older snapshot
             return True
         msg = (
-            f"voucher {voucher} is already recorded as a {kind} of grant {self.grant_id} with "
-            "different content; a voucher number is used once per grant and kind"
+            T_(
+                "voucher {voucher} is already recorded as a {kind} of grant {grant_id} with different "
+                "content; a voucher number is used once per grant and kind",
+                voucher=voucher, kind=kind, grant_id=self.grant_id,
+            )
         )
         raise ConflictError(msg)
 
@@ -751,19 +760,27 @@ class Grant(Aggregate):
         ``bodies`` are those names themselves, as an import gives them)."""
         programme = policy.programme(self.programme)
         if self.status != "applied":
-            msg = f"grant {self.grant_id} is {self.status}; only an application can be approved"
+            msg = T_(
+                "grant {grant_id} is {status}; only an application can be approved",
+                grant_id=self.grant_id, status=self.status,
+            )
             raise Breach("approval first", programme.approval_clause, msg).error()
         start = build_start or on
         if build_end is None:
             if programme.build_years is None:
                 msg = (
-                    f"the {programme.code} programme sets no build period; give the build "
-                    "period's end with --end"
+                    T_(
+                        "the {code} programme sets no build period; give the build period's end with --end",
+                        code=programme.code,
+                    )
                 )
                 raise BadInputError(msg)
             build_end = add_years(start, programme.build_years) - timedelta(days=1)
         if build_end < start:
-            msg = f"the build period ends {build_end.isoformat()}, before it starts {start.isoformat()}"
+            msg = T_(
+                "the build period ends {build_end}, before it starts {start}",
+                build_end=build_end.isoformat(), start=start.isoformat(),
+            )
             raise BadInputError(msg)
         raise_first(
             [
@@ -778,9 +795,11 @@ class Grant(Aggregate):
         if not imported:
             if programme.level in ("municipal", "national") and self.recommendation is None:
                 msg = (
-                    f"a {programme.code} ({programme.zh}) is approved only on a recommendation by a "
-                    f"district HR bureau or a municipal sector authority; grant {self.grant_id} has none "
-                    "(grant recommend)"
+                    T_(
+                        "a {code} ({zh}) is approved only on a recommendation by a district HR bureau or a "
+                        "municipal sector authority; grant {grant_id} has none (grant recommend)",
+                        code=programme.code, zh=programme.zh, grant_id=self.grant_id,
+                    )
                 )
                 raise Breach("recommendation first", policy.clause("recommendation_required"), msg).error()
             review = self.review or {}
@@ -811,16 +830,25 @@ class Grant(Aggregate):
                 for name, role in zip(programme.approving_bodies, programme.approvers, strict=False)
             )
             msg = (
-                f"body {strangers[0]} is not an approving body of a {programme.code} ({programme.zh}); "
-                f"its approving bodies are {wanted}"
+                T_(
+                    "body {value} is not an approving body of a {code} ({zh}); its approving bodies are "
+                    "{wanted}",
+                    value=strangers[0], code=programme.code, zh=programme.zh, wanted=wanted,
+                )
             )
             raise Breach("approving bodies", programme.approval_clause, msg).error()
         missing = [b for b in programme.approving_bodies if b not in given]
         if missing:
             msg = (
-                f"approval of grant {self.grant_id} ({programme.code}) needs the approving bodies "
-                f"{'、'.join(programme.approving_bodies)}; missing {'、'.join(missing)} "
-                f"(given: {'、'.join(bodies) or 'none'})"
+                T_(
+                    "approval of grant {grant_id} ({code}) needs the approving bodies {value}; missing "
+                    "{value2} (given: {value3})",
+                    grant_id=self.grant_id,
+                    code=programme.code,
+                    value='、'.join(programme.approving_bodies),
+                    value2='、'.join(missing),
+                    value3='、'.join(bodies) or 'none',
+                )
             )
             raise Breach("approving bodies", programme.approval_clause, msg).error()
         self.trigger_event(
@@ -977,14 +1005,20 @@ class Grant(Aggregate):
         held = [k for k in REVERSIBLE if self._holds(k, voucher)]
         if (kind is not None and kind not in held) or not held:
             what = "money act" if kind is None else REVERSIBLE[kind]
-            msg = f"grant {self.grant_id} has no {what} with voucher {voucher} to reverse"
+            msg = T_(
+                "grant {grant_id} has no {what} with voucher {voucher} to reverse",
+                grant_id=self.grant_id, what=what, voucher=voucher,
+            )
             raise NotFoundError(msg)
         if kind is None:
             if len(held) > 1:
                 acts = " and ".join(f"{REVERSIBLE[k]} ({k})" for k in held)
                 msg = (
-                    f"voucher {voucher} of grant {self.grant_id} names a {acts}; say which to reverse "
-                    f"with --kind {'|'.join(held)}"
+                    T_(
+                        "voucher {voucher} of grant {grant_id} names a {acts}; say which to reverse with "
+                        "--kind {value}",
+                        voucher=voucher, grant_id=self.grant_id, acts=acts, value='|'.join(held),
+                    )
                 )
                 raise BadInputError(msg)
             kind = held[0]
@@ -994,10 +1028,16 @@ class Grant(Aggregate):
             return False
         original = self.expenditures.get(voucher)
         if original is None:
-            msg = f"grant {self.grant_id} has no expenditure with voucher {voucher} to reverse"
+            msg = T_(
+                "grant {grant_id} has no expenditure with voucher {voucher} to reverse",
+                grant_id=self.grant_id, voucher=voucher,
+            )
             raise NotFoundError(msg)
         if original["reversed"]:  # pragma: no cover - caught by already_recorded as a conflict
-            msg = f"expenditure {voucher} of grant {self.grant_id} is already reversed"
+            msg = T_(
+                "expenditure {voucher} of grant {grant_id} is already reversed",
+                voucher=voucher, grant_id=self.grant_id,
+            )
             raise ConflictError(msg)
         spent_on = original.get("on")  # None: kept by a snapshot of an earlier version
         spent = None if spent_on is None else date.fromisoformat(spent_on)
@@ -1050,8 +1090,13 @@ class Grant(Aggregate):
     def _not_before_application(self, step: str, on: date, policy: Policy) -> None:
         if on < self.applied_on:
             msg = (
-                f"{step} of grant {self.grant_id} dated {on.isoformat()} is before its application "
-                f"of {self.applied_on.isoformat()}"
+                T_(
+                    "{step} of grant {grant_id} dated {on} is before its application of {applied_on}",
+                    step=step,
+                    grant_id=self.grant_id,
+                    on=on.isoformat(),
+                    applied_on=self.applied_on.isoformat(),
+                )
             )
             raise Breach("selection order", self.selection_clause(policy), msg).error()
 
@@ -1070,7 +1115,7 @@ class Grant(Aggregate):
         if self.recommendation == wanted:
             return False
         raise_first(
-            [self.own_clause(in_selection(self.grant_id, self.status, "a recommendation", policy), policy)]
+            [self.own_clause(in_selection(self.grant_id, self.status, T_("a recommendation"), policy), policy)]
         )
         self._not_before_application("the recommendation", on, policy)
         return self._event(
@@ -1114,7 +1159,7 @@ class Grant(Aggregate):
             return False
         raise_first(
             [
-                self.own_clause(in_selection(self.grant_id, self.status, "an expert review", policy), policy),
+                self.own_clause(in_selection(self.grant_id, self.status, T_("an expert review"), policy), policy),
                 panel_size(panel, policy),
             ]
         )
@@ -1124,22 +1169,33 @@ class Grant(Aggregate):
             said = "recommend" if self.review.get("recommended") else "reject"
             if not rereview_reason:
                 msg = (
-                    f"grant {self.grant_id} already has an expert review ({said}, panel of "
-                    f"{self.review['panel']}, dated {self.review_on.isoformat()}); a review is never "
-                    "overwritten: a new review replaces it only with --rereview-reason, and the earlier "
-                    "one stays in the history"
+                    T_(
+                        "grant {grant_id} already has an expert review ({said}, panel of {panel}, dated "
+                        "{review_on}); a review is never overwritten: a new review replaces it only with "
+                        "--rereview-reason, and the earlier one stays in the history",
+                        grant_id=self.grant_id,
+                        said=said,
+                        panel=self.review['panel'],
+                        review_on=self.review_on.isoformat(),
+                    )
                 )
                 raise Breach("selection order", clause, msg).error()
             if on < self.review_on:
                 msg = (
-                    f"the re-review of grant {self.grant_id} dated {on.isoformat()} is before the review "
-                    f"it replaces, dated {self.review_on.isoformat()}"
+                    T_(
+                        "the re-review of grant {grant_id} dated {on} is before the review it replaces, "
+                        "dated {review_on}",
+                        grant_id=self.grant_id, on=on.isoformat(), review_on=self.review_on.isoformat(),
+                    )
                 )
                 raise Breach("selection order", clause, msg).error()
         elif rereview_reason:
             msg = (
-                f"grant {self.grant_id} has no expert review to re-review; record its first review "
-                "without --rereview-reason"
+                T_(
+                    "grant {grant_id} has no expert review to re-review; record its first review without "
+                    "--rereview-reason",
+                    grant_id=self.grant_id,
+                )
             )
             raise BadInputError(msg)
         return self._event(
@@ -1169,30 +1225,42 @@ class Grant(Aggregate):
         if current == {"start": start, "end": end, "objections": objections}:
             return False
         raise_first(
-            [self.own_clause(in_selection(self.grant_id, self.status, "a public notice", policy), policy)]
+            [self.own_clause(in_selection(self.grant_id, self.status, T_("a public notice"), policy), policy)]
         )
         if self.review is None:
-            msg = f"grant {self.grant_id} has no expert review yet; the notice publishes the review's result"
+            msg = T_(
+                "grant {grant_id} has no expert review yet; the notice publishes the review's result",
+                grant_id=self.grant_id,
+            )
             raise Breach("selection order", self.selection_clause(policy), msg).error()
         if current is not None:
             span = f"{current['start'].isoformat()} to {current['end'].isoformat()}"
             if current["objections"] and self.objections_resolved is None:
                 msg = (
-                    f"the public notice of grant {self.grant_id} ({span}) drew {current['objections']} "
-                    "objection(s); it is not recorded again to change them: they are settled by "
-                    f"`grant-ledger grant resolve-objections {self.grant_id} --document DOC`"
+                    T_(
+                        "the public notice of grant {grant_id} ({span}) drew {objections} objection(s); it "
+                        "is not recorded again to change them: they are settled by `grant-ledger grant "
+                        "resolve-objections {grant_id} --document DOC`",
+                        grant_id=self.grant_id, span=span, objections=current['objections'],
+                    )
                 )
                 raise Breach("objections settled", policy.clause("objections"), msg).error()
             msg = (
-                f"grant {self.grant_id} already has the public notice ({span}, {current['objections']} "
-                "objection(s)) of its latest expert review; a notice is never overwritten: a new notice "
-                "follows only a new review (grant review --rereview-reason)"
+                T_(
+                    "grant {grant_id} already has the public notice ({span}, {objections} objection(s)) of "
+                    "its latest expert review; a notice is never overwritten: a new notice follows only a "
+                    "new review (grant review --rereview-reason)",
+                    grant_id=self.grant_id, span=span, objections=current['objections'],
+                )
             )
             raise Breach("selection order", self.selection_clause(policy), msg).error()
         if self.review_on is not None and start < self.review_on:
             msg = (
-                f"the public notice of grant {self.grant_id} starts {start.isoformat()}, before its expert "
-                f"review dated {self.review_on.isoformat()}; the notice publishes the review's result"
+                T_(
+                    "the public notice of grant {grant_id} starts {start}, before its expert review dated "
+                    "{review_on}; the notice publishes the review's result",
+                    grant_id=self.grant_id, start=start.isoformat(), review_on=self.review_on.isoformat(),
+                )
             )
             raise Breach("selection order", self.selection_clause(policy), msg).error()
         raise_first([notice_long_enough(start, end, policy)])
@@ -1208,22 +1276,31 @@ class Grant(Aggregate):
             if self.objections_resolved == document:
                 return False
             msg = (
-                f"the objections to the public notice of grant {self.grant_id} are already settled by "
-                f"{self.objections_resolved}"
+                T_(
+                    "the objections to the public notice of grant {grant_id} are already settled by "
+                    "{objections_resolved}",
+                    grant_id=self.grant_id, objections_resolved=self.objections_resolved,
+                )
             )
             raise ConflictError(msg)
         raise_first(
-            [self.own_clause(in_selection(self.grant_id, self.status, "settling objections", policy), policy)]
+            [self.own_clause(in_selection(self.grant_id, self.status, T_("settling objections"), policy), policy)]
         )
         clause = policy.clause("objections")
         if current is None or not current["objections"]:
             got = "has no public notice of its latest review" if current is None else "drew no objection"
-            msg = f"grant {self.grant_id} {got}; there are no objections to settle"
+            msg = T_(
+                "grant {grant_id} {got}; there are no objections to settle",
+                grant_id=self.grant_id, got=got,
+            )
             raise Breach("objections settled", clause, msg).error()
         if on < current["start"]:
             msg = (
-                f"objections to grant {self.grant_id}'s public notice are settled on {on.isoformat()}, "
-                f"before the notice began on {current['start'].isoformat()}"
+                T_(
+                    "objections to grant {grant_id}'s public notice are settled on {on}, before the notice "
+                    "began on {start}",
+                    grant_id=self.grant_id, on=on.isoformat(), start=current['start'].isoformat(),
+                )
             )
             raise Breach("objections settled", clause, msg).error()
         return self._event(
@@ -1234,7 +1311,7 @@ class Grant(Aggregate):
         if self.status == "rejected":
             return False
         raise_first(
-            [self.own_clause(in_selection(self.grant_id, self.status, "a rejection", policy), policy)]
+            [self.own_clause(in_selection(self.grant_id, self.status, T_("a rejection"), policy), policy)]
         )
         self._not_before_application("the rejection", on, policy)
         return self._event(self.Rejected, on, actor, role, reason=reason, document=document)
@@ -1260,8 +1337,11 @@ class Grant(Aggregate):
         self._open("grant budget", on, role, policy)
         if self.budget:
             msg = (
-                f"grant {self.grant_id} already has a budget plan; change it with `grant adjust` "
-                "and an approval reference"
+                T_(
+                    "grant {grant_id} already has a budget plan; change it with `grant adjust` and an "
+                    "approval reference",
+                    grant_id=self.grant_id,
+                )
             )
             raise Breach("approval reference", policy.clause("budget_plan"), msg).error()
         self._plan_within_subsidy(lines, policy)
@@ -1283,12 +1363,15 @@ class Grant(Aggregate):
         role: str,
         policy: Policy,
     ) -> bool:
-        raise_first([approval_reference(approval, "a budget adjustment", policy)])
+        raise_first([approval_reference(approval, T_("a budget adjustment"), policy)])
         if all(self.budget.get(k) == v for k, v in lines.items()) and self.budget:
             return False
         self._open("grant adjust", on, role, policy)
         if not self.budget:
-            msg = f"grant {self.grant_id} has no budget plan to adjust; register it with `grant budget`"
+            msg = T_(
+                "grant {grant_id} has no budget plan to adjust; register it with `grant budget`",
+                grant_id=self.grant_id,
+            )
             raise Breach("budget first", policy.clause("budget_plan"), msg).error()
         for key, value in lines.items():
             content, bsource = key.split("/")
@@ -1297,9 +1380,16 @@ class Grant(Aggregate):
             new_line = (self.budget_line(content, fund) or ZERO) - self.budget.get(key, ZERO) + value
             if new_line < spent:
                 msg = (
-                    f"adjusting {content} × {BUDGET_SOURCES[bsource]} of grant {self.grant_id} to "
-                    f"{format_yuan(value)} leaves that line at {format_yuan(new_line)}, below the "
-                    f"{format_yuan(spent)} already spent"
+                    T_(
+                        "adjusting {content} × {value} of grant {grant_id} to {value2} leaves that line at "
+                        "{new_line}, below the {spent} already spent",
+                        content=content,
+                        value=BUDGET_SOURCES[bsource],
+                        grant_id=self.grant_id,
+                        value2=format_yuan(value),
+                        new_line=format_yuan(new_line),
+                        spent=format_yuan(spent),
+                    )
                 )
                 raise Breach("budget line", policy.clause("budget_plan"), msg).error()
         self._plan_within_subsidy({**self.budget, **lines}, policy)
@@ -1330,29 +1420,41 @@ class Grant(Aggregate):
             return False
         self._open("output report", on, role, policy)
         if advanced > trainees or advanced_evaluations > evaluations:
-            msg = "advanced-level figures cannot exceed the totals they are part of"
+            msg = T_("advanced-level figures cannot exceed the totals they are part of")
             raise BadInputError(msg)
         if year > on.year:
             msg = (
-                f"the {year} outputs of grant {self.grant_id} cannot be reported on {on.isoformat()}, "
-                f"before {year} has begun"
+                T_(
+                    "the {year} outputs of grant {grant_id} cannot be reported on {on}, before {year} has "
+                    "begun",
+                    year=year, grant_id=self.grant_id, on=on.isoformat(),
+                )
             )
             raise BadInputError(msg)
         if known is not None and not corrects:
             msg = (
-                f"the {year} outputs of grant {self.grant_id} are already reported ({known[0]} trained, "
-                f"{known[1]} advanced); a report is replaced only by a correction: output report "
-                f"--corrects {year}"
+                T_(
+                    "the {year} outputs of grant {grant_id} are already reported ({value} trained, "
+                    "{value2} advanced); a report is replaced only by a correction: output report "
+                    "--corrects {year}",
+                    year=year, grant_id=self.grant_id, value=known[0], value2=known[1],
+                )
             )
             raise ConflictError(msg)
         if known is None and corrects:
-            msg = f"grant {self.grant_id} has no {year} output report to correct"
+            msg = T_(
+                "grant {grant_id} has no {year} output report to correct",
+                grant_id=self.grant_id, year=year,
+            )
             raise NotFoundError(msg)
         reported_on = self.__dict__.get("output_dates", {}).get(str(year))
         if corrects and reported_on is not None and on.isoformat() < reported_on:
             msg = (
-                f"a correction dated {on.isoformat()} is before the {year} output report of grant "
-                f"{self.grant_id} it corrects, dated {reported_on}; date it on or after that"
+                T_(
+                    "a correction dated {on} is before the {year} output report of grant {grant_id} it "
+                    "corrects, dated {reported_on}; date it on or after that",
+                    on=on.isoformat(), year=year, grant_id=self.grant_id, reported_on=reported_on,
+                )
             )
             raise Breach("correction date", policy.clause("supervision"), msg).error()
         return self._event(
@@ -1382,8 +1484,10 @@ class Grant(Aggregate):
     ) -> bool:
         if kind not in EVALUATION_KINDS or result not in EVALUATION_RESULTS:
             msg = (
-                f"evaluation kind must be one of {', '.join(EVALUATION_KINDS)} and result one of "
-                f"{', '.join(EVALUATION_RESULTS)}"
+                T_(
+                    "evaluation kind must be one of {value} and result one of {value2}",
+                    value=', '.join(EVALUATION_KINDS), value2=', '.join(EVALUATION_RESULTS),
+                )
             )
             raise BadInputError(msg)
         if any(e == {"kind": kind, "result": result, "on": on} for e in self.evaluations):
@@ -1407,11 +1511,17 @@ class Grant(Aggregate):
         if known is not None:
             if (known["finding"], known["deadline"]) == (finding, deadline):
                 return False
-            msg = f"rectification {ref} of grant {self.grant_id} is already ordered with different content"
+            msg = T_(
+                "rectification {ref} of grant {grant_id} is already ordered with different content",
+                ref=ref, grant_id=self.grant_id,
+            )
             raise ConflictError(msg)
         self._open("rectify order", on, role, policy)
         if deadline < on:
-            msg = f"the deadline {deadline.isoformat()} is before the order's date {on.isoformat()}"
+            msg = T_(
+                "the deadline {deadline} is before the order's date {on}",
+                deadline=deadline.isoformat(), on=on.isoformat(),
+            )
             raise BadInputError(msg)
         return self._event(
             self.RectificationOrdered, on, actor, role, ref=ref, finding=finding, deadline=deadline
@@ -1422,7 +1532,7 @@ class Grant(Aggregate):
     ) -> bool:
         known = self.rectifications.get(ref)
         if known is None:
-            msg = f"grant {self.grant_id} has no rectification {ref}"
+            msg = T_("grant {grant_id} has no rectification {ref}", grant_id=self.grant_id, ref=ref)
             raise NotFoundError(msg)
         if known["done"] is not None:
             return False
@@ -1434,7 +1544,10 @@ class Grant(Aggregate):
     ) -> bool:
         if kind not in DOSSIER_KINDS:
             kinds = ", ".join(DOSSIER_KINDS)
-            msg = f"dossier kind {kind!r} is unknown; use one of {kinds} ({policy.clause('dossier').cite})"
+            msg = T_(
+                "dossier kind {kind!r} is unknown; use one of {kinds} ({cite})",
+                kind=kind, kinds=kinds, cite=policy.clause('dossier').cite,
+            )
             raise BadInputError(msg)
         if sha256 in self.dossier:
             return False
@@ -1475,12 +1588,15 @@ class Grant(Aggregate):
         policy: Policy,
     ) -> bool:
         if how not in DISPOSALS:
-            msg = f"a balance is disposed of as {' or '.join(DISPOSALS)}, not {how!r}"
+            msg = T_(
+                "a balance is disposed of as {value}, not {how!r}",
+                value=' or '.join(DISPOSALS), how=how,
+            )
             raise BadInputError(msg)
         fields = {"source": source, "amount": amount, "how": how}
         if self.already_recorded("dispose", approval, fields):
             return False
-        raise_first([approval_reference(approval, "disposing of a balance", policy)])
+        raise_first([approval_reference(approval, T_("disposing of a balance"), policy)])
         refuse_breaches(self, Act("dispose", on, role, amount, source), policy)
         return self._event(
             self.BalanceDisposed, on, actor, role, source=source, amount=amount, how=how, approval=approval

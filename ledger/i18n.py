@@ -19,7 +19,8 @@ compiles the catalogues with Babel; tests/test_catalogues.py holds them complete
 from __future__ import annotations
 
 import gettext
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
@@ -36,6 +37,20 @@ def use(lang: str) -> None:
 
     LANG.set(lang if lang in LANGUAGES else DEFAULT)
     verifier.use(lang)
+
+
+@contextmanager
+def speaking(lang: str) -> Iterator[None]:
+    """Everything read inside in ``lang`` (the verifier's messages too), then as before."""
+    from audit.verifier import i18n as verifier
+
+    lang = lang if lang in LANGUAGES else DEFAULT
+    token, theirs = LANG.set(lang), verifier.LANG.set(lang)
+    try:
+        yield
+    finally:
+        verifier.LANG.reset(theirs)
+        LANG.reset(token)
 
 
 def current() -> str:
@@ -67,3 +82,98 @@ def catalogue(domain: str, localedir: Path) -> Callable[[str], str]:
 
 # the catalogue of ``ledger`` and ``projections``
 _ = catalogue("ledger", Path(__file__).parent / "locale")
+
+
+class Named:
+    """A name the policy data gives in both languages (a programme's, a category's)."""
+
+    __slots__ = ("en", "zh")
+
+    def __init__(self, zh: str, en: str) -> None:
+        self.zh, self.en = zh, en
+
+    def render(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Named) and (self.zh, self.en) == (other.zh, other.en)
+
+    def __hash__(self) -> int:
+        return hash((self.zh, self.en))
+
+
+class Text:
+    """A message read later, perhaps in another language: its English id and its values, rendered
+    by ``str()`` in the current language. Built only where a rule is broken (``T_``), never on a
+    passing check; the compliance projection stores it as JSON (``dumps``) and renders it when read
+    (``loads``). A value is kept as text, or as a ``Text`` (a label) or ``Named`` rendered with it."""
+
+    __slots__ = ("args", "msgid")
+
+    def __init__(self, msgid: str, args: dict[str, object]) -> None:
+        self.msgid = msgid
+        self.args = {k: v if isinstance(v, (Text, Named)) else str(v) for k, v in args.items()}
+
+    def render(self, lang: str | None = None) -> str:
+        lang = lang or LANG.get()
+        values = {k: v if isinstance(v, str) else v.render(lang) for k, v in self.args.items()}
+        template = _translations("ledger", _LOCALE, lang).gettext(self.msgid)
+        return template.format(**values) if values else template
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def __repr__(self) -> str:
+        return f"Text({self.msgid!r}, {self.args!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Text) and (self.msgid, self.args) == (other.msgid, other.args)
+
+    def __hash__(self) -> int:
+        return hash(self.msgid)
+
+    def dumps(self) -> str:
+        import json
+
+        return json.dumps(_plain(self), ensure_ascii=False, sort_keys=True)
+
+    @staticmethod
+    def loads(stored: str) -> Text | str:
+        """What ``dumps`` wrote, or a message stored as plain text by an earlier version."""
+        if not stored.startswith('{"'):
+            return stored
+        import json
+
+        try:
+            return _built(json.loads(stored))  # type: ignore[return-value]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return stored
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Text):
+        return {"args": {k: _plain(v) for k, v in value.args.items()}, "id": value.msgid}
+    if isinstance(value, Named):
+        return {"en": value.en, "zh": value.zh}
+    return value
+
+
+def _built(value: object) -> object:
+    if isinstance(value, dict):
+        if "id" in value:
+            return Text(value["id"], {k: _built(v) for k, v in value["args"].items()})
+        return Named(value["zh"], value["en"])
+    return str(value)
+
+
+def T_(msgid: str, /, **args: object) -> Text:
+    """``msgid`` with its values, rendered when read (see :class:`Text`)."""
+    return Text(msgid, args)
+
+
+_LOCALE = str(Path(__file__).parent / "locale")
+
+
+def catalogue_dir() -> str:
+    """Where the catalogue of ``ledger`` and ``projections`` is."""
+    return _LOCALE

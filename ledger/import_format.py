@@ -55,6 +55,7 @@ from ledger.actions import (
     explain,
 )
 from ledger.errors import BadInputError
+from ledger.i18n import T_, _
 from ledger.rules import OFFICER_ACTIONS
 from ledger.text import CONTROL_BUT_TAB, WHITE_SPACE, control_named, read_date
 
@@ -134,7 +135,10 @@ def _period(memo: str) -> tuple[str | None, str | None]:
         parts.insert(0, "")
     start, end = (p.strip(WHITE_SPACE) for p in parts) if len(parts) == 2 else ("", "")
     if not end or read_date(end) is None or (start and read_date(start) is None):
-        msg = f"memo {memo!r} of an approve row is not a build period like 2024-04-01..2026-03-31"
+        msg = T_(
+            "memo {memo!r} of an approve row is not a build period like 2024-04-01..2026-03-31",
+            memo=memo,
+        )
         raise BadInputError(msg)
     return start or None, end
 
@@ -251,8 +255,11 @@ def refuse_control_character(row: Row) -> None:
             c = found.group()
             named = control_named(c).removeprefix(f"U+{ord(c):04X}").lstrip(" ")
             msg = (
-                f"{column} holds a control character (U+{ord(c):04X}){', ' + named if named else ''}; "
-                "the command line refuses them too: write the text without it"
+                T_(
+                    "{column} holds a control character (U+{value:04X}){value2}; the command line refuses "
+                    "them too: write the text without it",
+                    column=column, value=ord(c), value2=', ' + named if named else '',
+                )
             )
             raise BadInputError(msg)
 
@@ -262,7 +269,7 @@ def read_rows(lines: Iterator[list[Any]], first_line: int = 1) -> Iterator[tuple
     try:
         header = next(lines)
     except StopIteration:
-        raise BadInputError("the file is empty; its first line must be the header") from None
+        raise BadInputError(_("the file is empty; its first line must be the header")) from None
     names = [str(h or "").strip().lstrip("\ufeff").lower() for h in header]
     names = [ALIASES.get(name, name) for name in names]
     while names and not names[-1]:
@@ -270,15 +277,22 @@ def read_rows(lines: Iterator[list[Any]], first_line: int = 1) -> Iterator[tuple
     twice = sorted({n for n in names if n and names.count(n) > 1})
     if twice:
         msg = (
-            f"the header names {', '.join(twice)} more than once (by its name or a Chinese one); "
-            "each column is named once"
+            T_(
+                "the header names {value} more than once (by its name or a Chinese one); each column is "
+                "named once",
+                value=', '.join(twice),
+            )
         )
         raise BadInputError(msg)
     missing = [h for h in HEADER if h not in names]
     if missing:
         msg = (
-            f"the header lacks {', '.join(missing)}; it must be {','.join(HEADER)} "
-            f"(or in Chinese: {','.join(LABELS_ZH[h][0] for h in HEADER)})"
+            T_(
+                "the header lacks {value}; it must be {value2} (or in Chinese: {value3})",
+                value=', '.join(missing),
+                value2=','.join(HEADER),
+                value3=','.join(LABELS_ZH[h][0] for h in HEADER),
+            )
         )
         raise BadInputError(msg)
     width = len(names)

@@ -44,6 +44,7 @@ from ledger.encoding import EventRow, StateEncoder
 from ledger.errors import BadInputError, LedgerError, NotFoundError, ReversedVoucherError, StorageError
 from ledger.forked import messages_from_fork
 from ledger.grant import Grant
+from ledger.i18n import T_, _
 from ledger.import_format import (
     HEADER,
     KINDS,
@@ -150,7 +151,7 @@ class _Books:
     def grant(self, grant_id: str) -> Grant:
         grant = self.find_grant(grant_id)
         if grant is None:
-            msg = f"grant {grant_id} is not in the ledger"  # as the command says: an approve row adds it
+            msg = T_("grant {grant_id} is not in the ledger", grant_id=grant_id)  # as the command says: an approve row adds it
             raise NotFoundError(msg)
         return grant
 
@@ -193,14 +194,14 @@ class _Books:
     def unit(self, unit_id: str) -> Unit:
         unit = self.find_unit(unit_id)
         if unit is None:
-            raise NotFoundError(f"unit {unit_id} is not registered")
+            raise NotFoundError(_("unit {unit_id} is not registered").format(unit_id=unit_id))
         return unit
 
     def find_round(self, recommender: str, round_: str) -> RecommendationRound | None:
-        raise BadInputError("recommendations are not imported")  # no row kind records one
+        raise BadInputError(_("recommendations are not imported"))  # no row kind records one
 
     def find_bodies(self) -> Any:
-        raise BadInputError("bodies are not imported; an administrator registers them (body add)")
+        raise BadInputError(_("bodies are not imported; an administrator registers them (body add)"))
 
     def add(self, aggregate: Any) -> None:
         if isinstance(aggregate, Grant):
@@ -256,7 +257,10 @@ class _Books:
             refuse_control_character(cells)
         kind = cells["kind"].lower()
         if kind not in ROW_KINDS:
-            msg = f"kind {cells['kind']!r} is unknown; use one of {', '.join(KINDS)}"
+            msg = T_(
+                "kind {kind!r} is unknown; use one of {value}",
+                kind=cells['kind'], value=', '.join(KINDS),
+            )
             raise BadInputError(msg)
         action = row_action(cells, kind)
         policy = self.policy = self.policy_on(action.on)
@@ -275,7 +279,10 @@ class _Books:
         grant = self.grant(action.grant_id)
         base_id = cells["base_id"]
         if base_id and base_id != grant.base_id:
-            msg = f"grant {action.grant_id} belongs to base {grant.base_id}, not {base_id}"
+            msg = T_(
+                "grant {grant_id} belongs to base {base_id}, not {base_id2}",
+                grant_id=action.grant_id, base_id=grant.base_id, base_id2=base_id,
+            )
             raise BadInputError(msg)
         if cells["unit_id"] or cells["programme"] or cells["source"]:
             _same_grant(grant, cells, kind)
@@ -303,12 +310,21 @@ def _same_grant(grant: Grant, cells: Cells, kind: str) -> None:
     for column, held in (("unit_id", grant.unit_id), ("programme", grant.programme)):
         if cells[column] and cells[column] != held:
             msg = (
-                f"grant {grant.grant_id} belongs to {column.removesuffix('_id')} {held}, not {cells[column]}"
+                T_(
+                    "grant {grant_id} belongs to {value} {held}, not {value2}",
+                    grant_id=grant.grant_id,
+                    value=column.removesuffix('_id'),
+                    held=held,
+                    value2=cells[column],
+                )
             )
             raise BadInputError(msg)
     moves = _MOVES.get(kind)
     if moves is not None and cells["source"] and cells["source"] != moves:
-        msg = f"source: a {kind} row moves the {moves} fund source, not {cells['source']!r}"
+        msg = T_(
+            "source: a {kind} row moves the {moves} fund source, not {source!r}",
+            kind=kind, moves=moves, source=cells['source'],
+        )
         raise BadInputError(msg)
 
 
@@ -318,16 +334,26 @@ def _same_amount(grant: Grant, action: Reverse, amount: Decimal) -> None:
         received = grant.receipts.get(f"{action.kind}/{action.voucher}")
         if received is not None and amount != received[0]:
             msg = (
-                f"reversal of {action.voucher} gives {amount} but {action.kind} {action.voucher} of grant "
-                f"{action.grant_id} is {received[0]}"
+                T_(
+                    "reversal of {voucher} gives {amount} but {kind} {voucher} of grant {grant_id} is "
+                    "{value}",
+                    voucher=action.voucher,
+                    amount=amount,
+                    kind=action.kind,
+                    grant_id=action.grant_id,
+                    value=received[0],
+                )
             )
             raise BadInputError(msg)
         return
     before = grant.expenditures.get(action.voucher)
     if before is not None and amount != before["amount"]:
         msg = (
-            f"reversal of {action.voucher} gives {amount} but expenditure {action.voucher} of grant "
-            f"{action.grant_id} is {before['amount']}"
+            T_(
+                "reversal of {voucher} gives {amount} but expenditure {voucher} of grant {grant_id} is "
+                "{amount2}",
+                voucher=action.voucher, amount=amount, grant_id=action.grant_id, amount2=before['amount'],
+            )
         )
         raise BadInputError(msg)
 
@@ -597,6 +623,10 @@ def _check_and_send(url: str, rows: Iterable[tuple[int, Row]], options: Any, sen
         send.send(("failed", e))
     except BaseException as e:  # anything else: one line for the user, not a traceback
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        send.send(("failed", StorageError(f"the import's checking process failed: {first}")))
+        send.send(("failed", StorageError(_(
+            "the import's checking process failed: {first}"
+        ).format(
+            first=first
+        ))))
     finally:
         send.close()

@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 from ledger.errors import BadInputError, NotFoundError, StorageError
+from ledger.i18n import T_
 
 APP_NAME = "ledger"
 EVENTS_TABLE = f"{APP_NAME}_events"
@@ -40,18 +41,24 @@ def database_url(value: str | None = None) -> str:
         if value.startswith(("postgresql://", "postgres://")):
             value = "postgresql+psycopg://" + value.split("://", 1)[1]
         if not value.startswith(("sqlite", "postgresql")):
-            msg = f"database {value!r} is neither a SQLite file nor a postgresql:// URL"
+            msg = T_("database {value!r} is neither a SQLite file nor a postgresql:// URL", value=value)
             raise BadInputError(msg)
         if value.startswith("sqlite") and sqlite_file(value) is None:
             msg = (
-                f"database {value!r} is a SQLite database in memory, which is lost when the command "
-                "ends; give a file name with --db"
+                T_(
+                    "database {value!r} is a SQLite database in memory, which is lost when the command "
+                    "ends; give a file name with --db",
+                    value=value,
+                )
             )
             raise BadInputError(msg)
         return value
     path = Path(value).expanduser().resolve()
     if path.is_dir():
-        msg = f"database path {path} is a directory; give a file name such as {path}/ledger.db"
+        msg = T_(
+            "database path {path} is a directory; give a file name such as {path}/ledger.db",
+            path=path,
+        )
         raise BadInputError(msg)
     return f"sqlite:///{path}"
 
@@ -91,7 +98,10 @@ def missing_sqlite_ledger(url: str) -> NotFoundError | None:
 
 
 def not_a_ledger(where: str, db: str) -> NotFoundError:
-    msg = f"there is no ledger at {where}; create one with `grant-ledger --db {db} init`"
+    msg = T_(
+        "there is no ledger at {where}; create one with `grant-ledger --db {db} init`",
+        where=where, db=db,
+    )
     return NotFoundError(msg)
 
 
@@ -112,7 +122,10 @@ def check_version(value: str) -> None:
         version = SCHEMA_VERSION + 1
     if version > SCHEMA_VERSION:
         msg = (
-            f"this database has schema version {value}, written by a newer grant-ledger; "
-            f"this version understands up to {SCHEMA_VERSION}: upgrade grant-ledger"
+            T_(
+                "this database has schema version {value}, written by a newer grant-ledger; this version "
+                "understands up to {SCHEMA_VERSION}: upgrade grant-ledger",
+                value=value, SCHEMA_VERSION=SCHEMA_VERSION,
+            )
         )
         raise StorageError(msg)

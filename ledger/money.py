@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 
 from ledger.errors import BadInputError
+from ledger.i18n import T_
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -42,8 +43,11 @@ def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> Decimal
     for c in _OTHER_DIGIT.findall(s):
         if unicodedata.category(c) == "Nd":
             msg = (
-                f"{field}{raw!r} holds {c} (U+{ord(c):04X} {unicodedata.name(c, 'DIGIT')}); write amounts "
-                "in the digits 0-9 (or full-width ０-９)"
+                T_(
+                    "{field}{raw!r} holds {c} (U+{value:04X} {value2}); write amounts in the digits 0-9 "
+                    "(or full-width ０-９)",
+                    field=field, raw=raw, c=c, value=ord(c), value2=unicodedata.name(c, 'DIGIT'),
+                )
             )
             raise BadInputError(msg)
     for prefix in _PREFIXES:
@@ -56,17 +60,20 @@ def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> Decimal
     if s.endswith("万"):
         s, multiplier = s[:-1], Decimal(10000)
     if s.startswith("-") or s.startswith("−"):
-        msg = f"{field}{raw!r} is negative; amounts must be positive"
+        msg = T_("{field}{raw!r} is negative; amounts must be positive", field=field, raw=raw)
         raise BadInputError(msg)
     if _GROUPED.match(s):
         s = s.replace(",", "")
     if not _PLAIN.match(s):
-        msg = f"{field}{raw!r} is not an amount; write it like 200000, 200,000.00, ¥200000 or 20万"
+        msg = T_(
+            "{field}{raw!r} is not an amount; write it like 200000, 200,000.00, ¥200000 or 20万",
+            field=field, raw=raw,
+        )
         raise BadInputError(msg)
     try:
         value = Decimal(s) * multiplier
     except InvalidOperation:  # pragma: no cover - the regex admits only digits
-        msg = f"{field}{raw!r} is not an amount"
+        msg = T_("{field}{raw!r} is not an amount", field=field, raw=raw)
         raise BadInputError(msg) from None
     return check_amount(value, field=field, shown=raw)
 
@@ -74,19 +81,28 @@ def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> Decimal
 def check_amount(value: Decimal, *, field: str = "amount ", shown: str | None = None) -> Decimal:
     shown = shown if shown is not None else str(value)
     if not value.is_finite():
-        msg = f"{field}{shown!r} is not a finite amount"
+        msg = T_("{field}{shown!r} is not a finite amount", field=field, shown=shown)
         raise BadInputError(msg)
     if value <= 0:
-        msg = f"{field}{shown!r} must be greater than zero"
+        msg = T_("{field}{shown!r} must be greater than zero", field=field, shown=shown)
         raise BadInputError(msg)
     if value > MAX_AMOUNT:  # before quantize: more digits than the context holds raise there
-        msg = f"{field}{shown!r} exceeds the upper bound of {format_yuan(MAX_AMOUNT)} yuan"
+        msg = T_(
+            "{field}{shown!r} exceeds the upper bound of {MAX_AMOUNT} yuan",
+            field=field, shown=shown, MAX_AMOUNT=format_yuan(MAX_AMOUNT),
+        )
         raise BadInputError(msg)
     if value != value.quantize(CENT, rounding=ROUND_HALF_UP):
-        msg = f"{field}{shown!r} has more than two decimal places (fen is the smallest unit)"
+        msg = T_(
+            "{field}{shown!r} has more than two decimal places (fen is the smallest unit)",
+            field=field, shown=shown,
+        )
         raise BadInputError(msg)
     if value > MAX_AMOUNT:
-        msg = f"{field}{shown!r} exceeds the upper bound of {format_yuan(MAX_AMOUNT)} yuan"
+        msg = T_(
+            "{field}{shown!r} exceeds the upper bound of {MAX_AMOUNT} yuan",
+            field=field, shown=shown, MAX_AMOUNT=format_yuan(MAX_AMOUNT),
+        )
         raise BadInputError(msg)
     return value.quantize(CENT)
 

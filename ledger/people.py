@@ -25,6 +25,7 @@ from audit.verifier.people import (
 from audit.verifier.seals import key_fingerprint
 from ledger.actions import Action, Identifier
 from ledger.errors import BadInputError, ConflictError, RuleViolationError
+from ledger.i18n import _
 from ledger.policy import Policy
 
 
@@ -107,12 +108,18 @@ class PeopleAction(Action):
 
     def judge(self, policy: Policy, today: date) -> None:
         if self.on is not None and self.on > today:
-            raise BadInputError(f"--date {self.on} is after today ({today}); record it on or after that date")
+            raise BadInputError(_(
+                "--date {on} is after today ({today}); record it on or after that date"
+            ).format(
+                on=self.on, today=today
+            ))
 
     def registry(self, books: Any) -> People:
         people = books.people()
         if people is None:
-            raise BadInputError("this ledger has no people registry; run `grant-ledger init` or `migrate`")
+            raise BadInputError(_(
+                "this ledger has no people registry; run `grant-ledger init` or `migrate`"
+            ))
         assert isinstance(people, People)
         return people
 
@@ -124,7 +131,11 @@ class RegisterPerson(PeopleAction):
 
     def check(self, policy: Policy) -> None:
         if self.person_role not in ROLES:
-            raise BadInputError(f"--role {self.person_role!r} is not a role; use one of {', '.join(ROLES)}")
+            raise BadInputError(_(
+                "--role {person_role!r} is not a role; use one of {value}"
+            ).format(
+                person_role=self.person_role, value=', '.join(ROLES)
+            ))
 
     def decide(self, books: Any) -> bool:
         people = self.registry(books)
@@ -134,7 +145,11 @@ class RegisterPerson(PeopleAction):
             if known.role == self.person_role and known.key == fingerprint:
                 return False
             raise ConflictError(
-                f"{self.person} is already registered as {known.role}; revoke them first to register anew"
+                _(
+                    "{person} is already registered as {role}; revoke them first to register anew"
+                ).format(
+                    person=self.person, role=known.role
+                )
             )
         people._change(
             People.Registered,

@@ -16,6 +16,7 @@ from typing import Any
 
 from ledger.calendar import CalendarYear, parse_year
 from ledger.errors import BadInputError
+from ledger.i18n import T_, _
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ class Policy:
             return self.programmes[code]
         except KeyError:
             known = ", ".join(self.programmes)
-            msg = f"unknown programme {code!r}; the programmes are: {known}"
+            msg = T_("unknown programme {code!r}; the programmes are: {known}", code=code, known=known)
             raise BadInputError(msg) from None
 
     def find_category(self, text: str) -> Category | None:
@@ -343,20 +344,32 @@ def parse_policy(text: str, source: str) -> Policy:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise BadInputError(f"{source} is not TOML: {e}") from None
+        raise BadInputError(_("{source} is not TOML: {e}").format(source=source, e=e)) from None
     except RecursionError:  # tomllib recurses once per level of nesting
-        raise BadInputError(f"{source} is not TOML a reader can read: nested too deep") from None
+        raise BadInputError(_(
+            "{source} is not TOML a reader can read: nested too deep"
+        ).format(
+            source=source
+        )) from None
     try:
         policy = _parse(data, source)
     except KeyError as e:
         raise BadInputError(
-            f"{source}: a policy version needs {e.args[0]!r}, which it lacks or names wrongly"
+            _(
+                "{source}: a policy version needs {value!r}, which it lacks or names wrongly"
+            ).format(
+                source=source, value=e.args[0]
+            )
         ) from None
     except (TypeError, ValueError, AttributeError) as e:
-        raise BadInputError(f"{source}: not a policy version ({e})") from None
+        raise BadInputError(_("{source}: not a policy version ({e})").format(source=source, e=e)) from None
     if not isinstance(policy.effective_from, date) or not policy.programmes or not policy.categories:
         raise BadInputError(
-            f"{source}: a policy version has a date effective_from, programmes and categories"
+            _(
+                "{source}: a policy version has a date effective_from, programmes and categories"
+            ).format(
+                source=source
+            )
         )
     return policy
 
@@ -367,8 +380,11 @@ def policy_in_force(on: date) -> Policy:
     if not candidates:
         first = all_policies()[0]
         msg = (
-            f"no policy is in force on {on.isoformat()}; the earliest version "
-            f"({first.version}) takes effect on {first.effective_from.isoformat()}"
+            T_(
+                "no policy is in force on {on}; the earliest version ({version}) takes effect on "
+                "{effective_from}",
+                on=on.isoformat(), version=first.version, effective_from=first.effective_from.isoformat(),
+            )
         )
         raise BadInputError(msg)
     return candidates[-1]

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from ledger.actions import Action, RequiredText
 from ledger.calendar import CalendarYear, parse_year
 from ledger.errors import BadInputError, RuleViolationError
+from ledger.i18n import _
 from ledger.policy import (
     INSTALLED_CALENDAR,
     INSTALLED_VERSIONS,
@@ -87,16 +88,20 @@ def read_file(name: str, text: str) -> Contents:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise BadInputError(f"{name} is not TOML: {e}") from None
+        raise BadInputError(_("{name} is not TOML: {e}").format(name=name, e=e)) from None
     except RecursionError:  # tomllib recurses once per level of nesting
-        raise BadInputError(f"{name} is not TOML a reader can read: nested too deep") from None
+        raise BadInputError(_("{name} is not TOML a reader can read: nested too deep").format(name=name)) from None
     if "version" in data:
         policy = parse_policy(text, name)
         return Contents("version", dict(policy.calendar), policy)
     if set(data) != {"calendar"} or not isinstance(data["calendar"], dict) or not data["calendar"]:
         raise BadInputError(
-            f"{name} holds neither a policy version (version, effective_from, …) nor only "
-            '[calendar."YEAR"] tables (grant-ledger policy calendar YEAR prints one)'
+            _(
+                "{name} holds neither a policy version (version, effective_from, …) nor only "
+                "[calendar.\"YEAR\"] tables (grant-ledger policy calendar YEAR prints one)"
+            ).format(
+                name=name
+            )
         )
     years = [parse_year(key, table, name) for key, table in data["calendar"].items()]
     return Contents("calendar", {y.year: y for y in years}, None)
@@ -205,7 +210,11 @@ class InstallPolicy(Action):
     def judge(self, policy: Policy, today: date) -> None:
         if len(self.text) > MAX_TEXT:
             raise BadInputError(
-                f"{self.file_name} is larger than {MAX_TEXT:,} characters; policy data is not"
+                _(
+                    "{file_name} is larger than {MAX_TEXT:,} characters; policy data is not"
+                ).format(
+                    file_name=self.file_name, MAX_TEXT=MAX_TEXT
+                )
             )
         conflicts(self.file_name, read_file(self.file_name, self.text), today)
 

@@ -19,6 +19,8 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 from ledger.calendar import working_days as statutory_working_days
 from ledger.clock import business_today as clock_today
 from ledger.errors import RuleViolationError
+from ledger.i18n import N_, T_, Text, _
+from ledger.labels import lazy
 from ledger.money import format_yuan, percent
 from ledger.policy import Category, Clause, Policy, Programme
 
@@ -103,12 +105,21 @@ ROLES = ("officer", "approver", "auditor", "admin")
 
 @dataclass(frozen=True)
 class Breach:
+    """``rule``: the rule's English name (its code, and its label's catalogue id); ``text``: what
+    broke it, rendered in the reader's language when read."""
+
     rule: str
     clause: Clause
-    message: str
+    text: Text
+
+    @property
+    def message(self) -> str:
+        return str(self.text)
 
     def describe(self) -> str:
-        return f"{self.message} — {self.rule}, {self.clause.quote()}"
+        return _("{message} — {rule}, {clause}").format(
+            message=self.message, rule=_(self.rule), clause=self.clause.quote()
+        )
 
     def error(self) -> RuleViolationError:
         return RuleViolationError(self.describe(), rule=self.rule, clause=self.clause.cite)
@@ -130,14 +141,19 @@ def role_may_record(role: str, action: str, policy: Policy) -> Breach | None:
     allowed = ROLE_ACTIONS.get(role, frozenset())
     if action in allowed:
         return None
-    who = next(
-        (f"an {r}" if r[0] in "aeiou" else f"a {r}" for r, acts in ROLE_ACTIONS.items() if action in acts),
-        "no one",
-    )
+    who = next((lazy("role", r) for r, acts in ROLE_ACTIONS.items() if action in acts), None)
     return Breach(
-        rule="role",
+        rule=N_("role"),
         clause=policy.clause("roles"),
-        message=f"the {role} role may not record '{action}'; it is recorded by {who}",
+        text=T_(
+            "the {role} role may not record '{action}'; it is recorded by {who}",
+            role=lazy("role", role), action=action, who=who,
+        )
+        if who is not None
+        else T_(
+            "the {role} role may not record '{action}'; no role records it",
+            role=lazy("role", role), action=action,
+        ),
     )
 
 
@@ -160,23 +176,41 @@ def signer_holds_role(
     clause = policy.clause("roles")
     if person is None:
         return Breach(
-            "registered signer",
+            N_("registered signer"),
             clause,
-            f"the key {fingerprint[:16]}… is not the key of anyone registered (or was revoked or "
-            "rotated); an administrator registers people with `grant-ledger people add`",
+            T_(
+                "the key {value}… is not the key of anyone registered (or was revoked or rotated); an "
+                "administrator registers people with `grant-ledger people add`",
+                value=fingerprint[:16],
+            ),
         )
-    when = f"on {on}" if on is not None else "now"
     if held is None:
         return Breach(
-            "registered signer",
+            N_("registered signer"),
             clause,
-            f"{person.name} holds no role {when} (revoked, or not yet registered)",
+            T_(
+                "{name} holds no role on {on} (revoked, or not yet registered)",
+                name=person.name, on=on,
+            )
+            if on is not None
+            else T_("{name} holds no role now (revoked, or not yet registered)", name=person.name),
         )
     if claimed_actor is not None and claimed_actor != person.name:
-        return Breach("registered signer", clause, f"the key is {person.name}'s, not {claimed_actor}'s")
+        return Breach(N_("registered signer"), clause, T_(
+            "the key is {name}'s, not {claimed_actor}'s",
+            name=person.name, claimed_actor=claimed_actor,
+        ))
     if claimed_role is not None and claimed_role != held:
         return Breach(
-            "registered signer", clause, f"{person.name} is registered as {held} {when}, not {claimed_role}"
+            N_("registered signer"), clause, T_(
+                "{name} is registered as {held} on {on}, not {claimed_role}",
+                name=person.name, held=lazy("role", held), on=on, claimed_role=lazy("role", claimed_role),
+            )
+            if on is not None
+            else T_(
+                "{name} is registered as {held} now, not {claimed_role}",
+                name=person.name, held=lazy("role", held), claimed_role=lazy("role", claimed_role),
+            )
         )
     return None
 
@@ -202,17 +236,20 @@ def duties_separate(
     clause = policy.clause("separation_of_duties")
     if action in CHECKS_APPLICATION and actor in applicant:
         return Breach(
-            "separation of duties",
+            N_("separation of duties"),
             clause,
-            f"{actor} recorded this application and may not also record its {action.split()[-1]}",
+            T_(
+                "{actor} recorded this application and may not also record '{action}'",
+                actor=actor, action=action,
+            ),
         )
     if action in ("rectify complete", "recover receive") and actor in ordered_by:
-        what = "rectification" if action == "rectify complete" else "recovery"
-        done = "completion" if action == "rectify complete" else "receipt"
         return Breach(
-            "separation of duties",
+            N_("separation of duties"),
             clause,
-            f"{actor} ordered this {what} and may not also record its {done}",
+            T_("{actor} ordered this rectification and may not also record its completion", actor=actor)
+            if action == "rectify complete"
+            else T_("{actor} ordered this recovery and may not also record its receipt", actor=actor),
         )
     return None
 
@@ -228,14 +265,20 @@ def approved_before_money(grant_id: str, status: str, action: str, policy: Polic
         return None
     if status == "closed":
         return Breach(
-            rule="grant closed",
+            rule=N_("grant closed"),
             clause=policy.clause("ring_fence"),
-            message=f"grant {grant_id} is closed; nothing more is recorded against it ({action})",
+            text=T_(
+                "grant {grant_id} is closed; nothing more is recorded against it ({action})",
+                grant_id=grant_id, action=action,
+            ),
         )
     return Breach(
-        rule="approval first",
+        rule=N_("approval first"),
         clause=policy.clause("approval_first"),
-        message=f"grant {grant_id} is {status}, not approved; {action} is recorded only after approval",
+        text=T_(
+            "grant {grant_id} is {status}, not approved; {action} is recorded only after approval",
+            grant_id=grant_id, status=lazy("status", status), action=action,
+        ),
     )
 
 
@@ -245,10 +288,12 @@ def not_before_approval(
     if approved_on is None or on >= approved_on:
         return None
     return Breach(
-        rule="approval first",
+        rule=N_("approval first"),
         clause=policy.clause("approval_first"),
-        message=f"{action} dated {on.isoformat()} is before grant {grant_id}'s approval "
-        f"on {approved_on.isoformat()}",
+        text=T_(
+            "{action} dated {on} is before grant {grant_id}'s approval on {approved_on}",
+            action=action, on=on.isoformat(), grant_id=grant_id, approved_on=approved_on.isoformat(),
+        ),
     )
 
 
@@ -258,10 +303,12 @@ def within_build_period(
     if start is None or end is None or start <= on <= end:
         return None
     return Breach(
-        rule="build period",
+        rule=N_("build period"),
         clause=clause,
-        message=f"spending dated {on.isoformat()} is outside grant {grant_id}'s build period "
-        f"{start.isoformat()} to {end.isoformat()}",
+        text=T_(
+            "spending dated {on} is outside grant {grant_id}'s build period {start} to {end}",
+            on=on.isoformat(), grant_id=grant_id, start=start.isoformat(), end=end.isoformat(),
+        ),
     )
 
 
@@ -283,11 +330,20 @@ def build_period_of_programme(
     if end <= last:
         return None
     return Breach(
-        rule="build period",
+        rule=N_("build period"),
         clause=programme.build_clause or policy.clause("district_build_period"),
-        message=f"a {programme.code} ({programme.zh}) build period lasts {programme.build_years} years: "
-        f"grant {grant_id}'s from {start.isoformat()} ends by {last.isoformat()}, not {end.isoformat()}; "
-        "a later end is an extension (grant-ledger grant extend) with its own document",
+        text=T_(
+            "a {code} ({zh}) build period lasts {build_years} years: grant {grant_id}'s from {start} ends "
+            "by {last}, not {end}; a later end is an extension (grant-ledger grant extend) with its own "
+            "document",
+            code=programme.code,
+            zh=programme.zh,
+            build_years=programme.build_years,
+            grant_id=grant_id,
+            start=start.isoformat(),
+            last=last.isoformat(),
+            end=end.isoformat(),
+        ),
     )
 
 
@@ -298,10 +354,12 @@ def build_period_extended(
         return None
     programme = policy.programme(programme_code)
     return Breach(
-        rule="build period",
+        rule=N_("build period"),
         clause=programme.build_clause or policy.clause("district_build_period"),
-        message=f"grant {grant_id}'s build period ends {current.isoformat()}; an extension ends later, "
-        f"not on {end.isoformat()}",
+        text=T_(
+            "grant {grant_id}'s build period ends {current}; an extension ends later, not on {end}",
+            grant_id=grant_id, current=current.isoformat(), end=end.isoformat(),
+        ),
     )
 
 
@@ -309,16 +367,24 @@ def subsidy_amount_in_range(programme: Programme, amount: Decimal) -> Breach | N
     low, high = programme.subsidy_min, programme.subsidy_max
     if (low is None or amount >= low) and (high is None or amount <= high):
         return None
+    return Breach(N_("subsidy amount"), programme.subsidy_clause, _subsidy_span("approved", programme, amount))
+
+
+def _subsidy_span(what: str, programme: Programme, amount: Decimal) -> Text:
+    low, high = programme.subsidy_min, programme.subsidy_max
+    values = {"amount": format_yuan(amount), "code": programme.code, "zh": programme.zh}
     if low == high and low is not None:
-        span = f"exactly {format_yuan(low)}"
-    else:
-        span = f"between {format_yuan(low or Decimal(0))} and {format_yuan(high or Decimal(0))}"
-    return Breach(
-        rule="subsidy amount",
-        clause=programme.subsidy_clause,
-        message=f"an approved subsidy of {format_yuan(amount)} for a {programme.code} "
-        f"({programme.zh}) must be {span} yuan",
-    )
+        if what == "approved":
+            return T_("an approved subsidy of {amount} for a {code} ({zh}) must be exactly {low} yuan",
+                      low=format_yuan(low), **values)
+        return T_("a requested subsidy of {amount} for a {code} ({zh}) must be exactly {low} yuan",
+                  low=format_yuan(low), **values)
+    span = {"low": format_yuan(low or Decimal(0)), "high": format_yuan(high or Decimal(0))}
+    if what == "approved":
+        return T_("an approved subsidy of {amount} for a {code} ({zh}) must be between {low} and {high} yuan",
+                  **span, **values)
+    return T_("a requested subsidy of {amount} for a {code} ({zh}) must be between {low} and {high} yuan",
+              **span, **values)
 
 
 def requested_in_range(programme: Programme, amount: Decimal) -> Breach | None:
@@ -329,9 +395,9 @@ def requested_in_range(programme: Programme, amount: Decimal) -> Breach | None:
     if breach is None:
         return None
     return Breach(
-        rule="requested amount",
+        rule=N_("requested amount"),
         clause=breach.clause,
-        message=breach.message.replace("an approved subsidy", "a requested subsidy", 1),
+        text=_subsidy_span("requested", programme, amount),
     )
 
 
@@ -341,18 +407,23 @@ def no_money_programme(grant_id: str, programme: Programme, amount: Decimal) -> 
         if amount > 0:
             return None
         return Breach(
-            rule="subsidy amount",
+            rule=N_("subsidy amount"),
             clause=programme.subsidy_clause,
-            message=f"grant {grant_id} is a {programme.code} ({programme.zh}); its approval "
-            "names the subsidy (--amount)",
+            text=T_(
+                "grant {grant_id} is a {code} ({zh}); its approval names the subsidy (--amount)",
+                grant_id=grant_id, code=programme.code, zh=programme.zh,
+            ),
         )
     if amount == 0:
         return None
     return Breach(
-        rule="no subsidy",
+        rule=N_("no subsidy"),
         clause=programme.subsidy_clause,
-        message=f"grant {grant_id} is a {programme.code} ({programme.zh}): policy support with no "
-        f"money, approved with no amount (got {format_yuan(amount)})",
+        text=T_(
+            "grant {grant_id} is a {code} ({zh}): policy support with no money, approved with no amount "
+            "(got {amount})",
+            grant_id=grant_id, code=programme.code, zh=programme.zh, amount=format_yuan(amount),
+        ),
     )
 
 
@@ -360,10 +431,12 @@ def approval_after_application(grant_id: str, applied_on: date, on: date, policy
     if on >= applied_on:
         return None
     return Breach(
-        rule="approval first",
+        rule=N_("approval first"),
         clause=policy.clause("approval_first"),
-        message=f"grant {grant_id} cannot be approved on {on.isoformat()}, before its "
-        f"application of {applied_on.isoformat()}",
+        text=T_(
+            "grant {grant_id} cannot be approved on {on}, before its application of {applied_on}",
+            grant_id=grant_id, on=on.isoformat(), applied_on=applied_on.isoformat(),
+        ),
     )
 
 
@@ -376,26 +449,54 @@ def tranche_within_approved(
     if disbursed + amount <= approved:
         return None
     return Breach(
-        rule="tranches within approval",
+        rule=N_("tranches within approval"),
         clause=clause,
-        message=f"disbursing {format_yuan(amount)} to grant {grant_id} would bring the total "
-        f"disbursed to {format_yuan(disbursed + amount)}, above the approved "
-        f"{format_yuan(approved)} (already disbursed {format_yuan(disbursed)})",
+        text=T_(
+            "disbursing {amount} to grant {grant_id} would bring the total disbursed to {value}, above the "
+            "approved {approved} (already disbursed {disbursed})",
+            amount=format_yuan(amount),
+            grant_id=grant_id,
+            value=format_yuan(disbursed + amount),
+            approved=format_yuan(approved),
+            disbursed=format_yuan(disbursed),
+        ),
     )
 
 
 def within_fund_source(
-    grant_id: str, source: str, available: Decimal, amount: Decimal, policy: Policy, what: str = "spending"
+    grant_id: str,
+    source: str,
+    available: Decimal,
+    amount: Decimal,
+    policy: Policy,
+    taking_back: bool = False,
 ) -> Breach | None:
     """``available``: the source's least balance at the end of the act's date and of every
     later date (acts of one date net together)."""
     if amount <= available:
         return None
     return Breach(
-        rule="ring-fence",
+        rule=N_("ring-fence"),
         clause=policy.clause("ring_fence"),
-        message=f"{what} {format_yuan(amount)} from the {source} ({SOURCE_ZH[source]}) of "
-        f"grant {grant_id} exceeds its available balance of {format_yuan(available)}",
+        text=T_(
+            "taking back a receipt of {amount} from the {source} ({label}) of grant {grant_id} exceeds its "
+            "available balance of {available}",
+            amount=format_yuan(amount),
+            source=source,
+            label=SOURCE_ZH[source],
+            grant_id=grant_id,
+            available=format_yuan(available),
+        )
+        if taking_back
+        else T_(
+            "spending {amount} from the {source} ({label}) of grant {grant_id} exceeds its "
+            "available balance of {available}",
+            amount=format_yuan(amount),
+            source=source,
+            label=SOURCE_ZH[source],
+            grant_id=grant_id,
+            available=format_yuan(available),
+        ),
     )
 
 
@@ -405,15 +506,18 @@ def category_permitted(text: str, policy: Policy) -> tuple[Category | None, Brea
     if category is None:
         known = ", ".join(c.code for c in policy.categories.values() if c.allowed)
         return None, Breach(
-            rule="permitted category",
+            rule=N_("permitted category"),
             clause=policy.clause("permitted_uses"),
-            message=f"spending category {text!r} is unknown; the permitted categories are: {known}",
+            text=T_(
+                "spending category {text!r} is unknown; the permitted categories are: {known}",
+                text=text, known=known,
+            ),
         )
     if not category.allowed:
         return category, Breach(
-            rule="banned category",
+            rule=N_("banned category"),
             clause=category.clauses[0],
-            message=f"spending category '{category.code}' ({category.zh}) is banned",
+            text=T_("spending category '{code}' ({zh}) is banned", code=category.code, zh=category.zh),
         )
     return category, None
 
@@ -430,19 +534,29 @@ def category_for_programme(
     category = policy.find_category(text)
     if category is not None and category.code in spending.banned:
         return category, Breach(
-            rule="banned category",
+            rule=N_("banned category"),
             clause=spending.banned_clause,
-            message=f"spending category '{category.code}' ({category.zh}) is banned for a "
-            f"{programme.code} ({programme.zh})",
+            text=T_(
+                "spending category '{code}' ({zh}) is banned for a {programme} ({programme_zh})",
+                code=category.code, zh=category.zh, programme=programme.code, programme_zh=programme.zh,
+            ),
         )
     if category is not None and category.code in spending.allowed:
         return category, None
-    known = ", ".join(f"{c} ({policy.categories[c].zh})" for c in spending.allowed) or "none"
-    what = "unknown" if category is None else f"not a permitted use of a {programme.code} ({programme.zh})"
+    known = ", ".join(f"{c} ({policy.categories[c].zh})" for c in spending.allowed) or "—"
     return category, Breach(
-        rule="permitted category",
+        rule=N_("permitted category"),
         clause=spending.allowed_clause,
-        message=f"spending category {text!r} is {what}; its permitted categories are: {known}",
+        text=T_(
+            "spending category {text!r} is unknown; its permitted categories are: {known}",
+            text=text, known=known,
+        )
+        if category is None
+        else T_(
+            "spending category {text!r} is not a permitted use of a {programme} ({programme_zh}); its "
+            "permitted categories are: {known}",
+            text=text, programme=programme.code, programme_zh=programme.zh, known=known,
+        ),
     )
 
 
@@ -458,11 +572,18 @@ def within_budget_line(
     if line is None or spent + amount <= line:
         return None
     return Breach(
-        rule="budget line",
+        rule=N_("budget line"),
         clause=policy.clause("budget_plan"),
-        message=f"spending {format_yuan(amount)} on {content} from {source} of grant {grant_id} "
-        f"brings that budget line to {format_yuan(spent + amount)}, above its "
-        f"{format_yuan(line)}",
+        text=T_(
+            "spending {amount} on {content} from {source} of grant {grant_id} brings that budget line to "
+            "{value}, above its {line}",
+            amount=format_yuan(amount),
+            content=content,
+            source=source,
+            grant_id=grant_id,
+            value=format_yuan(spent + amount),
+            line=format_yuan(line),
+        ),
     )
 
 
@@ -488,22 +609,37 @@ def programme_in_force(programme: Programme, on: date, policy: Policy, *, applyi
     where = f"{doc.code} {doc.number}《{doc.title}》"
     if doc.effective_from is not None and on < doc.effective_from:
         return Breach(
-            rule="policy in force",
+            rule=N_("policy in force"),
             clause=policy.clause(doc.in_force_clause) if doc.in_force_clause else programme.subsidy_clause,
-            message=f"the {programme.code} ({programme.zh}) programme of {where} takes effect on "
-            f"{doc.effective_from.isoformat()}; a grant dated {on.isoformat()} is before it",
+            text=T_(
+                "the {code} ({zh}) programme of {where} takes effect on {effective_from}; a grant dated "
+                "{on} is before it",
+                code=programme.code,
+                zh=programme.zh,
+                where=where,
+                effective_from=doc.effective_from.isoformat(),
+                on=on.isoformat(),
+            ),
         )
     opens, due = doc.round_opens, doc.applications_due
     late = applying and due is not None and on > due
     if (opens is not None and on < opens) or late:
         clause = policy.clause(doc.round_clause) if doc.round_clause else programme.subsidy_clause
-        span = f"from {opens.isoformat() if opens else '—'} to {due.isoformat() if due else '—'}"
         return Breach(
-            rule="application round",
+            rule=N_("application round"),
             clause=clause,
-            message=f"{where} takes {programme.code} ({programme.zh}) applications of its {doc.round} round "
-            f"{span}; one dated {on.isoformat()} is outside it (a later round's notice is added with "
-            "grant-ledger policy install FILE)",
+            text=T_(
+                "{where} takes {code} ({zh}) applications of its {round} round from {opens} to {due}; one "
+                "dated {on} is outside it (a later round's notice is added with grant-ledger policy install "
+                "FILE)",
+                where=where,
+                code=programme.code,
+                zh=programme.zh,
+                round=doc.round,
+                opens=opens.isoformat() if opens else "—",
+                due=due.isoformat() if due else "—",
+                on=on.isoformat(),
+            ),
         )
     return None
 
@@ -522,19 +658,24 @@ def unit_may_hold(
     held = list(held)
     if programme.level == "institute" and national_institute:
         return Breach(
-            rule="one institute",
+            rule=N_("one institute"),
             clause=policy.clause("one_institute"),
-            message=f"unit {unit_id} already has a national technical-school institute "
-            "(国家级技工院校职业训练院); no municipal institute is set up beside it",
+            text=T_(
+                "unit {unit_id} already has a national technical-school institute (国家级技工院校职业训练院); "
+                "no municipal institute is set up beside it",
+                unit_id=unit_id,
+            ),
         )
     same = [base for base, level in held if level == programme.level]
     if same:
         clause = policy.clause(ONE_BASE_CLAUSE.get(programme.level, "one_base_per_level"))
         return Breach(
-            rule="one base per level",
+            rule=N_("one base per level"),
             clause=clause,
-            message=f"unit {unit_id} already holds {programme.level} base {same[0]}; a unit may "
-            f"hold one {programme.level} base",
+            text=T_(
+                "unit {unit_id} already holds {level} base {value}; a unit may hold one {level} base",
+                unit_id=unit_id, level=lazy("level", programme.level), value=same[0],
+            ),
         )
     if programme.level == "district":
         granted = None if approved is None else set(approved)
@@ -545,10 +686,13 @@ def unit_may_hold(
         ]
         if higher:
             return Breach(
-                rule="no district base above municipal",
+                rule=N_("no district base above municipal"),
                 clause=policy.clause("one_district_base"),
-                message=f"unit {unit_id} holds approved municipal-or-higher base {higher[0]} and may "
-                "not apply for a district base",
+                text=T_(
+                    "unit {unit_id} holds approved municipal-or-higher base {value} and may not apply for "
+                    "a district base",
+                    unit_id=unit_id, value=higher[0],
+                ),
             )
     return None
 
@@ -573,12 +717,20 @@ def projects_count(programme: Programme, projects: Iterable[str], policy: Policy
     if (low is None or n >= low) and (high is None or n <= high):
         return None
     key = "institute_projects" if programme.level == "institute" else "district_projects"
-    span = f"{low}–{high}" if high is not None else f"at least {low}"
     return Breach(
-        rule="projects count",
+        rule=N_("projects count"),
         clause=programme.projects_clause or policy.clause(key),
-        message=f"a {programme.code} ({programme.zh}) application names {span} professions or "
-        f"projects (--project); this one names {n}",
+        text=T_(
+            "a {code} ({zh}) application names {low}–{high} professions or projects (--project); this "
+            "one names {n}",
+            code=programme.code, zh=programme.zh, low=low, high=high, n=n,
+        )
+        if high is not None
+        else T_(
+            "a {code} ({zh}) application names at least {low} professions or projects (--project); this "
+            "one names {n}",
+            code=programme.code, zh=programme.zh, low=low, n=n,
+        ),
     )
 
 
@@ -590,10 +742,13 @@ def recommendation_quota(
     if quota is None or already < quota:
         return None
     return Breach(
-        rule="recommendation quota",
+        rule=N_("recommendation quota"),
         clause=policy.clause("recommendation_quota"),
-        message=f"{recommender} has already recommended {already} {level} base(s) in round {round_}; "
-        f"at most {quota} per recommender per round",
+        text=T_(
+            "{recommender} has already recommended {already} {level} base(s) in round {round}; at most "
+            "{quota} per recommender per round",
+            recommender=recommender, already=already, level=lazy("level", level), round=round_, quota=quota,
+        ),
     )
 
 
@@ -603,10 +758,13 @@ def recommendation_rank(level: str, rank: int | None, taken: Iterable[int], poli
     if rank is not None and rank >= 1 and rank not in set(taken):
         return None
     return Breach(
-        rule="recommendation rank",
+        rule=N_("recommendation rank"),
         clause=policy.clause("recommendation_quota"),
-        message=f"municipal recommendations are ranked: give a --rank not yet used in this round "
-        f"(got {rank}, used {sorted(set(taken))})",
+        text=T_(
+            "municipal recommendations are ranked: give a --rank not yet used in this round (got {rank}, "
+            "used {value})",
+            rank=rank, value=sorted(set(taken)),
+        ),
     )
 
 
@@ -614,9 +772,12 @@ def panel_size(panel: int, policy: Policy) -> Breach | None:
     if panel >= 5 and panel % 2 == 1:
         return None
     return Breach(
-        rule="expert panel",
+        rule=N_("expert panel"),
         clause=policy.clause("expert_panel"),
-        message=f"an expert panel of {panel} is not allowed; it has at least 5 experts and an odd number",
+        text=T_(
+            "an expert panel of {panel} is not allowed; it has at least 5 experts and an odd number",
+            panel=panel,
+        ),
     )
 
 
@@ -627,20 +788,26 @@ def notice_long_enough(start: date, end: date, policy: Policy) -> Breach | None:
     except LookupError as e:
         year = e.args[0]
         return Breach(
-            rule="public notice",
+            rule=N_("public notice"),
             clause=policy.clause("public_notice"),
-            message=f"the statutory calendar of {year} is not in the ledger's policy data, so the working "
-            f"days of a public notice from {start.isoformat()} to {end.isoformat()} cannot be counted; "
-            f"an administrator adds it: grant-ledger policy calendar {year} > {year}.toml, then "
-            f"grant-ledger policy install {year}.toml",
+            text=T_(
+                "the statutory calendar of {year} is not in the ledger's policy data, so the working days "
+                "of a public notice from {start} to {end} cannot be counted; an administrator adds it: "
+                "grant-ledger policy calendar {year} > {year}.toml, then grant-ledger policy install "
+                "{year}.toml",
+                year=year, start=start.isoformat(), end=end.isoformat(),
+            ),
         )
     if end >= start and days >= 5:
         return None
     return Breach(
-        rule="public notice",
+        rule=N_("public notice"),
         clause=policy.clause("public_notice"),
-        message=f"a public notice from {start.isoformat()} to {end.isoformat()} lasts {days} working "
-        "day(s) by the statutory calendar (holidays and 调休); it lasts at least 5 working days",
+        text=T_(
+            "a public notice from {start} to {end} lasts {days} working day(s) by the statutory calendar "
+            "(holidays and 调休); it lasts at least 5 working days",
+            start=start.isoformat(), end=end.isoformat(), days=days,
+        ),
     )
 
 
@@ -654,32 +821,52 @@ def selection_complete(
     policy: Policy,
 ) -> Breach | None:
     """Approval follows a favourable expert review and a closed public notice without objection."""
+    day = on.isoformat()
     if not reviewed:
-        missing, key = "no expert review is recorded (grant review)", "expert_review"
+        key = "expert_review"
+        text = T_(
+            "grant {grant_id} cannot be approved on {on}: no expert review is recorded (grant review)",
+            grant_id=grant_id, on=day,
+        )
     elif not favourable:
-        missing, key = "the expert review did not recommend it", "expert_review"
+        key = "expert_review"
+        text = T_(
+            "grant {grant_id} cannot be approved on {on}: the expert review did not recommend it",
+            grant_id=grant_id, on=day,
+        )
     elif notice_end is None:
-        missing, key = "no public notice is recorded (grant notice)", "public_notice"
+        key = "public_notice"
+        text = T_(
+            "grant {grant_id} cannot be approved on {on}: no public notice is recorded (grant notice)",
+            grant_id=grant_id, on=day,
+        )
     elif on <= notice_end:
-        missing, key = f"its public notice runs until {notice_end.isoformat()}", "public_notice"
+        key = "public_notice"
+        text = T_(
+            "grant {grant_id} cannot be approved on {on}: its public notice runs until {end}",
+            grant_id=grant_id, on=day, end=notice_end.isoformat(),
+        )
     elif objections:
-        missing, key = f"its public notice drew {objections} objection(s)", "public_notice"
+        key = "public_notice"
+        text = T_(
+            "grant {grant_id} cannot be approved on {on}: its public notice drew {objections} objection(s)",
+            grant_id=grant_id, on=day, objections=objections,
+        )
     else:
         return None
-    return Breach(
-        rule="selection first",
-        clause=policy.clause(key),
-        message=f"grant {grant_id} cannot be approved on {on.isoformat()}: {missing}",
-    )
+    return Breach(N_("selection first"), policy.clause(key), text)
 
 
-def in_selection(grant_id: str, status: str, step: str, policy: Policy) -> Breach | None:
+def in_selection(grant_id: str, status: str, step: Text, policy: Policy) -> Breach | None:
     if status == "applied":
         return None
     return Breach(
-        rule="selection order",
+        rule=N_("selection order"),
         clause=policy.clause("approval_first"),
-        message=f"grant {grant_id} is {status}; {step} is recorded only while the application is open",
+        text=T_(
+            "grant {grant_id} is {status}; {step} is recorded only while the application is open",
+            grant_id=grant_id, status=lazy("status", status), step=step,
+        ),
     )
 
 
@@ -695,20 +882,23 @@ def plan_within_subsidy(
         return None
     clause = policy.clause("budget_total") if programme.level == "district" else programme.subsidy_clause
     return Breach(
-        rule="budget total",
+        rule=N_("budget total"),
         clause=clause,
-        message=f"the subsidy (地方财政) lines of grant {grant_id}'s budget plan add up to "
-        f"{format_yuan(subsidy_lines)}, above the approved subsidy of {format_yuan(approved)}",
+        text=T_(
+            "the subsidy (地方财政) lines of grant {grant_id}'s budget plan add up to {subsidy_lines}, above "
+            "the approved subsidy of {approved}",
+            grant_id=grant_id, subsidy_lines=format_yuan(subsidy_lines), approved=format_yuan(approved),
+        ),
     )
 
 
-def approval_reference(reference: str, what: str, policy: Policy) -> Breach | None:
+def approval_reference(reference: str, what: Text, policy: Policy) -> Breach | None:
     if reference.strip():
         return None
     return Breach(
-        rule="approval reference",
+        rule=N_("approval reference"),
         clause=policy.clause("budget_plan"),
-        message=f"{what} needs an approval reference (--approval)",
+        text=T_("{what} needs an approval reference (--approval)", what=what),
     )
 
 
@@ -718,27 +908,37 @@ def recovery_within_order(
     if recovered + amount <= ordered:
         return None
     return Breach(
-        rule="recovery within order",
+        rule=N_("recovery within order"),
         clause=policy.clause("supervision"),
-        message=f"receiving {format_yuan(amount)} back for grant {grant_id} brings recoveries to "
-        f"{format_yuan(recovered + amount)}, above the {format_yuan(ordered)} ordered",
+        text=T_(
+            "receiving {amount} back for grant {grant_id} brings recoveries to {value}, above the "
+            "{ordered} ordered",
+            amount=format_yuan(amount),
+            grant_id=grant_id,
+            value=format_yuan(recovered + amount),
+            ordered=format_yuan(ordered),
+        ),
     )
 
 
 def final_evaluation_passed(grant_id: str, result: str | None, policy: Policy) -> Breach | None:
     if result == "pass":
         return None
-    got = "none is recorded" if result is None else f"the latest is '{result}'"
     return Breach(
-        rule="closure: final evaluation",
+        rule=N_("closure: final evaluation"),
         clause=policy.clause("closure"),
-        message=f"grant {grant_id} closes only after a passed final evaluation; {got}",
+        text=T_("grant {grant_id} closes only after a passed final evaluation; none is recorded", grant_id=grant_id)
+        if result is None
+        else T_(
+            "grant {grant_id} closes only after a passed final evaluation; the latest is '{result}'",
+            grant_id=grant_id, result=result,
+        ),
     )
 
 
 INSTITUTE_OVERSIGHT = {
-    "third_party_audit": "third-party audit (三方审计)",
-    "final": "final evaluation (绩效评价)",
+    "third_party_audit": N_("third-party audit (三方审计)"),
+    "final": N_("final evaluation (绩效评价)"),
 }
 
 
@@ -747,14 +947,22 @@ def institute_overseen(grant_id: str, level: str, kinds: Iterable[str], policy: 
     通过三方审计、外部评估等方式，加强项目运行情况的绩效评价)."""
     if level != "institute":
         return None
-    missing = [label for kind, label in INSTITUTE_OVERSIGHT.items() if kind not in set(kinds)]
+    missing = [T_(label) for kind, label in INSTITUTE_OVERSIGHT.items() if kind not in set(kinds)]
     if not missing:
         return None
+    what = (
+        missing[0]
+        if len(missing) == 1
+        else T_("{first} and no {second}", first=missing[0], second=missing[1])
+    )
     return Breach(
-        rule="institute oversight",
+        rule=N_("institute oversight"),
         clause=policy.clause("institute_closure"),
-        message=f"institute grant {grant_id} has no {' and no '.join(missing)} recorded "
-        "(grant-ledger evaluate --kind third_party_audit|final)",
+        text=T_(
+            "institute grant {grant_id} has no {value} recorded (grant-ledger evaluate --kind "
+            "third_party_audit|final)",
+            grant_id=grant_id, value=what,
+        ),
     )
 
 
@@ -763,9 +971,12 @@ def no_open_rectification(grant_id: str, open_ids: Iterable[str], policy: Policy
     if not pending:
         return None
     return Breach(
-        rule="closure: rectification",
+        rule=N_("closure: rectification"),
         clause=policy.clause("closure"),
-        message=f"grant {grant_id} has open rectification(s) {', '.join(pending)}",
+        text=T_(
+            "grant {grant_id} has open rectification(s) {value}",
+            grant_id=grant_id, value=', '.join(pending),
+        ),
     )
 
 
@@ -773,10 +984,16 @@ def recoveries_settled(grant_id: str, ordered: Decimal, recovered: Decimal, poli
     if recovered >= ordered:
         return None
     return Breach(
-        rule="closure: recoveries",
+        rule=N_("closure: recoveries"),
         clause=policy.clause("closure"),
-        message=f"grant {grant_id} has {format_yuan(ordered - recovered)} of ordered recoveries "
-        f"not yet received (ordered {format_yuan(ordered)}, received {format_yuan(recovered)})",
+        text=T_(
+            "grant {grant_id} has {value} of ordered recoveries not yet received (ordered {ordered}, "
+            "received {recovered})",
+            grant_id=grant_id,
+            value=format_yuan(ordered - recovered),
+            ordered=format_yuan(ordered),
+            recovered=format_yuan(recovered),
+        ),
     )
 
 
@@ -784,10 +1001,13 @@ def balance_settled(grant_id: str, source: str, available: Decimal, policy: Poli
     if available == 0:
         return None
     return Breach(
-        rule="closure: balance",
+        rule=N_("closure: balance"),
         clause=policy.clause("ring_fence"),
-        message=f"grant {grant_id} still holds {format_yuan(available)} of {source} "
-        f"({SOURCE_ZH[source]}); spend it or dispose of it (grant-ledger dispose) first",
+        text=T_(
+            "grant {grant_id} still holds {available} of {source} ({value}); spend it or dispose of it "
+            "(grant-ledger dispose) first",
+            grant_id=grant_id, available=format_yuan(available), source=source, value=SOURCE_ZH[source],
+        ),
     )
 
 
@@ -811,11 +1031,17 @@ def matching_at_least_ratio(
     if gap <= 0:
         return None
     return Breach(
-        rule="matching 1:1",
+        rule=N_("matching 1:1"),
         clause=programme.matching_clause,
-        message=f"grant {grant_id} received {format_yuan(matching)} matching against "
-        f"{format_yuan(subsidy)} subsidy; 1:1 asks for {format_yuan(matching + gap)}, "
-        f"short by {format_yuan(gap)}",
+        text=T_(
+            "grant {grant_id} received {matching} matching against {subsidy} subsidy; 1:1 asks for "
+            "{value}, short by {gap}",
+            grant_id=grant_id,
+            matching=format_yuan(matching),
+            subsidy=format_yuan(subsidy),
+            value=format_yuan(matching + gap),
+            gap=format_yuan(gap),
+        ),
     )
 
 
@@ -827,11 +1053,17 @@ def disposed_after_build_period(
     if build_end is None or today <= build_end or available <= 0:
         return None
     return Breach(
-        rule="balance after the build period",
+        rule=N_("balance after the build period"),
         clause=clause,
-        message=f"the build period of grant {grant_id} ended {build_end.isoformat()} and it still "
-        f"holds {format_yuan(available)} of {source} ({SOURCE_ZH[source]}); dispose of it "
-        "(grant-ledger dispose) and close the grant",
+        text=T_(
+            "the build period of grant {grant_id} ended {build_end} and it still holds {available} of "
+            "{source} ({value}); dispose of it (grant-ledger dispose) and close the grant",
+            grant_id=grant_id,
+            build_end=build_end.isoformat(),
+            available=format_yuan(available),
+            source=source,
+            value=SOURCE_ZH[source],
+        ),
     )
 
 
@@ -840,11 +1072,18 @@ def rectification_on_time(
 ) -> Breach | None:
     if (completed is not None and completed <= deadline) or (completed is None and today <= deadline):
         return None
-    late = f"completed {completed.isoformat()}" if completed else f"still open on {today.isoformat()}"
     return Breach(
-        rule="rectification overdue",
+        rule=N_("rectification overdue"),
         clause=clause,
-        message=f"rectification {ref} of grant {grant_id} was due {deadline.isoformat()}, {late}",
+        text=T_(
+            "rectification {ref} of grant {grant_id} was due {deadline}, completed {completed}",
+            ref=ref, grant_id=grant_id, deadline=deadline.isoformat(), completed=completed.isoformat(),
+        )
+        if completed
+        else T_(
+            "rectification {ref} of grant {grant_id} was due {deadline}, still open on {today}",
+            ref=ref, grant_id=grant_id, deadline=deadline.isoformat(), today=today.isoformat(),
+        ),
     )
 
 
@@ -868,10 +1107,18 @@ def execution_on_track(
         return None
     gone = percent((min(today, end) - start).days, (end - start).days).quantize(Decimal(1), ROUND_HALF_UP)
     return Breach(
-        rule="low execution",
+        rule=N_("low execution"),
         clause=clause,
-        message=f"grant {grant_id} has spent {percent(spent, received)}% of {format_yuan(received)} received "
-        f"with {gone}% of its build period ({start.isoformat()} to {end.isoformat()}) gone",
+        text=T_(
+            "grant {grant_id} has spent {value}% of {received} received with {gone}% of its build period "
+            "({start} to {end}) gone",
+            grant_id=grant_id,
+            value=percent(spent, received),
+            received=format_yuan(received),
+            gone=gone,
+            start=start.isoformat(),
+            end=end.isoformat(),
+        ),
     )
 
 
@@ -967,24 +1214,27 @@ def business_today() -> date:
     return clock_today()
 
 
-def not_dated_ahead(action: str, subject: str, on: date, today: date, policy: Policy) -> Breach | None:
+def not_dated_ahead(action: str, subject: Text | str, on: date, today: date, policy: Policy) -> Breach | None:
     """A business date is never after the day the act is recorded (Asia/Shanghai): a receipt
     dated ahead would stand in the books as money the grant does not have yet, a review dated
     ahead as a selection step not yet taken."""
     if on <= today:
         return None
     return Breach(
-        rule="business date",
+        rule=N_("business date"),
         clause=policy.clause("ring_fence"),
-        message=f"{action} of {subject} is dated {on.isoformat()}, after the day it is recorded "
-        f"({today.isoformat()}, Asia/Shanghai); a business date is never in the future",
+        text=T_(
+            "{action} of {subject} is dated {on}, after the day it is recorded ({today}, Asia/Shanghai); a "
+            "business date is never in the future",
+            action=action, subject=subject, on=on.isoformat(), today=today.isoformat(),
+        ),
     )
 
 
 def dated_by_today(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     if act.today is None or act.on <= act.today:
         return None
-    return not_dated_ahead(act.action, f"grant {grant.grant_id}", act.on, act.today, policy)
+    return not_dated_ahead(act.action, T_("grant {grant_id}", grant_id=grant.grant_id), act.on, act.today, policy)
 
 
 def disbursed_within_approval(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
@@ -992,10 +1242,13 @@ def disbursed_within_approval(grant: GrantFacts, act: Act, policy: Policy) -> Br
     clause = programme.subsidy_clause
     if not programme.pays:
         return Breach(
-            rule="no subsidy",
+            rule=N_("no subsidy"),
             clause=clause,
-            message=f"grant {grant.grant_id} is a {programme.code} ({programme.zh}): policy support "
-            f"with no money; nothing is disbursed to it (got {format_yuan(act.amount)})",
+            text=T_(
+                "grant {grant_id} is a {code} ({zh}): policy support with no money; nothing is disbursed "
+                "to it (got {amount})",
+                grant_id=grant.grant_id, code=programme.code, zh=programme.zh, amount=format_yuan(act.amount),
+            ),
         )
     return tranche_within_approved(grant.grant_id, grant.approved, grant.subsidy_received, act.amount, clause)
 
@@ -1004,10 +1257,14 @@ def ordered_within_received(grant: GrantFacts, act: Act, policy: Policy) -> Brea
     if grant.recovery_ordered is None or grant.recovery_ordered + act.amount <= grant.subsidy_received:
         return None
     return Breach(
-        rule="recovery within order",
+        rule=N_("recovery within order"),
         clause=policy.clause("supervision"),
-        message=f"recoveries of {format_yuan(grant.recovery_ordered + act.amount)} would exceed the "
-        f"{format_yuan(grant.subsidy_received)} subsidy grant {grant.grant_id} received",
+        text=T_(
+            "recoveries of {value} would exceed the {subsidy_received} subsidy grant {grant_id} received",
+            value=format_yuan(grant.recovery_ordered + act.amount),
+            subsidy_received=format_yuan(grant.subsidy_received),
+            grant_id=grant.grant_id,
+        ),
     )
 
 
@@ -1027,11 +1284,17 @@ def disposed_after_recoveries(grant: GrantFacts, act: Act, policy: Policy) -> Br
     if owed <= 0 or left >= owed:
         return None
     return Breach(
-        rule="recoveries before disposal",
+        rule=N_("recoveries before disposal"),
         clause=policy.clause("closure"),
-        message=f"disposing of {format_yuan(act.amount)} of the subsidy (财政补助) of grant "
-        f"{grant.grant_id} would leave {format_yuan(max(left, Decimal(0)))} for the {format_yuan(owed)} "
-        "of ordered recoveries not yet received; record the recovery (grant-ledger recover receive) first",
+        text=T_(
+            "disposing of {amount} of the subsidy (财政补助) of grant {grant_id} would leave {value} for the "
+            "{owed} of ordered recoveries not yet received; record the recovery (grant-ledger recover "
+            "receive) first",
+            amount=format_yuan(act.amount),
+            grant_id=grant.grant_id,
+            value=format_yuan(max(left, Decimal(0))),
+            owed=format_yuan(owed),
+        ),
     )
 
 
@@ -1061,8 +1324,8 @@ def paid_from_own_source(grant: GrantFacts, act: Act, policy: Policy) -> Breach 
     room = grant.headroom(act.source, act.on)
     if act.amount <= room:
         return None
-    what = "taking back a receipt of" if act.action == "reverse receipt" else "spending"
-    return within_fund_source(grant.grant_id, act.source, room, act.amount, policy, what)
+    taking_back = act.action == "reverse receipt"
+    return within_fund_source(grant.grant_id, act.source, room, act.amount, policy, taking_back)
 
 
 def reversed_after_spending(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
@@ -1071,12 +1334,21 @@ def reversed_after_spending(grant: GrantFacts, act: Act, policy: Policy) -> Brea
     reversal dated before the receipt would take money out on dates it was never held."""
     if act.reverses_on is None or act.on >= act.reverses_on:
         return None
-    what = "expenditure" if act.action == "reverse" else "act"
+    values = {"on": act.on.isoformat(), "grant_id": grant.grant_id, "reverses_on": act.reverses_on.isoformat()}
     return Breach(
-        rule="reversal date",
+        rule=N_("reversal date"),
         clause=policy.clause("ring_fence"),
-        message=f"a reversal dated {act.on.isoformat()} is before the {what} of grant "
-        f"{grant.grant_id} it reverses, dated {act.reverses_on.isoformat()}; date it on or after that",
+        text=T_(
+            "a reversal dated {on} is before the expenditure of grant {grant_id} it reverses, dated "
+            "{reverses_on}; date it on or after that",
+            **values,
+        )
+        if act.action == "reverse"
+        else T_(
+            "a reversal dated {on} is before the act of grant {grant_id} it reverses, dated "
+            "{reverses_on}; date it on or after that",
+            **values,
+        ),
     )
 
 
@@ -1093,11 +1365,16 @@ def reversal_keeps_received(grant: GrantFacts, act: Act, policy: Policy) -> Brea
     if grant.recovery_ordered <= left:
         return None
     return Breach(
-        rule="recovery within order",
+        rule=N_("recovery within order"),
         clause=policy.clause("supervision"),
-        message=f"reversing {format_yuan(act.amount)} of subsidy leaves grant {grant.grant_id} "
-        f"{format_yuan(left)} received, below the {format_yuan(grant.recovery_ordered)} of recoveries "
-        "ordered",
+        text=T_(
+            "reversing {amount} of subsidy leaves grant {grant_id} {left} received, below the "
+            "{recovery_ordered} of recoveries ordered",
+            amount=format_yuan(act.amount),
+            grant_id=grant.grant_id,
+            left=format_yuan(left),
+            recovery_ordered=format_yuan(grant.recovery_ordered),
+        ),
     )
 
 
@@ -1107,10 +1384,13 @@ def spent_within_budget_line(grant: GrantFacts, act: Act, policy: Policy) -> Bre
         return None
     if not act.content:
         return Breach(
-            rule="budget line",
+            rule=N_("budget line"),
             clause=policy.clause("budget_plan"),
-            message=f"grant {grant.grant_id} has a budget plan: spending names its construction "
-            f"content ({', '.join(policy.contents)}); --content is required (an import's content column)",
+            text=T_(
+                "grant {grant_id} has a budget plan: spending names its construction content ({value}); "
+                "--content is required (an import's content column)",
+                grant_id=grant.grant_id, value=', '.join(policy.contents),
+            ),
         )
     spent = grant.spent_on_line(act.content, act.source)
     return within_budget_line(

@@ -28,6 +28,7 @@ from audit.verifier.seals import (
     seal_message,
 )
 from ledger.errors import BadInputError
+from ledger.i18n import _
 
 ADOPTION_ID = uuid5(UUID("6ba7b811-9dad-11d1-80b4-00c04fd430c8"), "grant-ledger/adoption")
 PASSPHRASE_ENV = "GRANT_LEDGER_KEY_PASSPHRASE"
@@ -72,7 +73,11 @@ def generate_key(path: Path, passphrase: str | None = None) -> Signer:
     public_path = public_file(path)
     for target in (path, public_path):
         if os.path.lexists(target):
-            raise KeyError_(f"refusing to overwrite the existing key file {target}")
+            raise KeyError_(_(
+                "refusing to overwrite the existing key file {target}"
+            ).format(
+                target=target
+            ))
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     write_new(path, private_pem, 0o600)
     try:
@@ -94,20 +99,36 @@ def load_signer(path: Path, passphrase: str | None = None) -> Signer:
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise KeyError_(f"cannot read the key file {path}: {e.strerror}") from None
+        raise KeyError_(_(
+            "cannot read the key file {path}: {strerror}"
+        ).format(
+            path=path, strerror=e.strerror
+        )) from None
     secret = passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV)
     try:
         key = serialization.load_pem_private_key(data, password=secret.encode("utf-8") if secret else None)
     except TypeError:
         if secret:
-            raise KeyError_(f"the key file {path} is not encrypted; give no passphrase") from None
+            raise KeyError_(_(
+                "the key file {path} is not encrypted; give no passphrase"
+            ).format(
+                path=path
+            )) from None
         raise KeyError_(
-            f"the key file {path} is encrypted: give its passphrase ({PASSPHRASE_ENV} or the prompt)"
+            _(
+                "the key file {path} is encrypted: give its passphrase ({PASSPHRASE_ENV} or the prompt)"
+            ).format(
+                path=path, PASSPHRASE_ENV=PASSPHRASE_ENV
+            )
         ) from None
     except (ValueError, UnsupportedAlgorithm):
-        raise KeyError_(f"the key file {path} is not a PEM private key, or the passphrase is wrong") from None
+        raise KeyError_(_(
+            "the key file {path} is not a PEM private key, or the passphrase is wrong"
+        ).format(
+            path=path
+        )) from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise KeyError_(f"the private key in {path} is not an Ed25519 key")
+        raise KeyError_(_("the private key in {path} is not an Ed25519 key").format(path=path))
     return Signer.of(key)
 
 
@@ -125,11 +146,15 @@ def load_public_raw(path: Path) -> bytes:
     try:
         key = serialization.load_pem_public_key(path.read_bytes())
     except OSError as e:
-        raise KeyError_(f"cannot read the public key file {path}: {e.strerror}") from None
+        raise KeyError_(_(
+            "cannot read the public key file {path}: {strerror}"
+        ).format(
+            path=path, strerror=e.strerror
+        )) from None
     except (ValueError, UnsupportedAlgorithm):
-        raise KeyError_(f"the file {path} is not a PEM public key") from None
+        raise KeyError_(_("the file {path} is not a PEM public key").format(path=path)) from None
     if not isinstance(key, Ed25519PublicKey):
-        raise KeyError_(f"the public key in {path} is not an Ed25519 key")
+        raise KeyError_(_("the public key in {path} is not an Ed25519 key").format(path=path))
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
@@ -142,8 +167,12 @@ def refuse_open_key(path: Path) -> None:
         return  # missing or unreadable: reading it says so
     if mode & 0o077:
         raise KeyError_(
-            f"the private key {path} has mode {mode:04o}, so others may read it; "
-            f"make it yours alone with `chmod 600 {path}`"
+            _(
+                "the private key {path} has mode {mode:04o}, so others may read it; make it yours alone "
+                "with `chmod 600 {path}`"
+            ).format(
+                path=path, mode=mode
+            )
         )
 
 
@@ -154,9 +183,13 @@ def write_new(path: Path, data: bytes, mode: int) -> None:
     try:
         fd = os.open(path, flags, mode)
     except FileExistsError:
-        raise KeyError_(f"refusing to overwrite the existing key file {path}") from None
+        raise KeyError_(_("refusing to overwrite the existing key file {path}").format(path=path)) from None
     except OSError as e:
-        raise KeyError_(f"cannot create the key file {path}: {e.strerror}") from None
+        raise KeyError_(_(
+            "cannot create the key file {path}: {strerror}"
+        ).format(
+            path=path, strerror=e.strerror
+        )) from None
     with os.fdopen(fd, "wb") as handle:
         if hasattr(os, "fchmod"):
             os.fchmod(handle.fileno(), mode)

@@ -31,6 +31,7 @@ from audit.verifier.seals import (
     signature_verifies,
 )
 from ledger.errors import VerificationError
+from ledger.i18n import _
 from ledger.seal import ADOPTION_ID
 
 SEALS_KEPT = 64
@@ -120,9 +121,17 @@ class Trust:
             problem = self._problem(row, seals)
             if problem is not None:
                 raise VerificationError(
-                    f"event {row.id or '?'} ({row.topic.split(':')[-1]} of {row.originator_id}, version "
-                    f"{row.version}) {problem}; nothing was built on it — the events table was changed "
-                    "below the application (`grant-ledger audit verify` lists every such event)"
+                    _(
+                        "event {value} ({value2} of {originator_id}, version {version}) {problem}; nothing "
+                        "was built on it — the events table was changed below the application "
+                        "(`grant-ledger audit verify` lists every such event)"
+                    ).format(
+                        value=row.id or '?',
+                        value2=row.topic.split(':')[-1],
+                        originator_id=row.originator_id,
+                        version=row.version,
+                        problem=problem,
+                    )
                 )
 
     def _problem(self, row: Row, seals: dict[str, CheckedSeal]) -> str | None:
@@ -242,8 +251,12 @@ class Trust:
     @staticmethod
     def _broken(row: Row, problem: str) -> VerificationError:
         return VerificationError(
-            f"the people registry's event {row.version} ({row.topic.split(':')[-1]}) {problem}; "
-            "nothing can be trusted to it — the events table was changed below the application"
+            _(
+                "the people registry's event {version} ({value}) {problem}; nothing can be trusted to it — "
+                "the events table was changed below the application"
+            ).format(
+                version=row.version, value=row.topic.split(':')[-1], problem=problem
+            )
         )
 
     def _rows_of(self, keys: Sequence[UUID]) -> list[Row]:

@@ -138,7 +138,7 @@ class ComplianceProjection:
                         "occurred_on": day(r.data["occurred_on"]),
                         "rule": breach.rule,
                         "clause": breach.clause.key,
-                        "message": breach.message,
+                        "message": breach.text.dumps(),  # rendered in the reader's language
                     }
                 )
             grant.advance(kind, r.data)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from ledger.conditions import application_breaches, output_breaches
+from ledger.i18n import Text
 from ledger.money import from_fen
 from ledger.policy import Policy
 from ledger.rules import (
@@ -124,7 +125,8 @@ def findings(engine: Engine, today: date, base_ids: Sequence[str] = ()) -> list[
             ).all()
             for e in events:
                 clause = policy_on(e.occurred_on).clause(e.clause)
-                result.append(Finding(g.base_id, g.grant_id, e.rule, clause.cite, e.occurred_on, e.message))
+                message = str(Text.loads(e.message))
+                result.append(Finding(g.base_id, g.grant_id, e.rule, clause.cite, e.occurred_on, message))
             facts = conn.execute(
                 select(compliance_facts.c.facts).where(compliance_facts.c.grant_id == g.grant_id)
             ).scalar()

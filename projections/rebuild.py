@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from ledger.application import GrantLedger
 from ledger.errors import LedgerError, StorageError
 from ledger.forked import messages_from_fork
+from ledger.i18n import T_, _
 from projections.records import StoredRecord, records_of_rows
 from projections.runner import (
     Projection,
@@ -169,7 +170,7 @@ def replay_into(
                         projection.apply(session, batch)
                 kind, page, computed = next(parts)
                 if kind != "batch" or page != (rows[0][0], rows[-1][0], len(rows)):
-                    msg = "the store's events changed during the rebuild; run it again"
+                    msg = T_("the store's events changed during the rebuild; run it again")
                     raise StorageError(msg)
                 for projection, part in zip(elsewhere, computed, strict=True):
                     projection.write_part(session, part)
@@ -177,9 +178,9 @@ def replay_into(
                 done += len(rows)
                 if progress is not None:
                     progress(len(rows))
-            kind, _, computed = next(parts)
+            kind, _page, computed = next(parts)
             if kind != "done":
-                raise StorageError("the store's events changed during the rebuild; run it again")
+                raise StorageError(_("the store's events changed during the rebuild; run it again"))
             for projection, part in zip(elsewhere, computed, strict=True):
                 if part is not None:
                     projection.write_part(session, part)
@@ -241,9 +242,9 @@ def _computed_apart(
     try:
         while True:
             messages = [next(worker) for worker in workers]
-            kind, page, _ = messages[0]
+            kind, page, _parts = messages[0]
             if any(m[0] != kind or m[1] != page for m in messages):
-                raise StorageError("the store's events changed during the rebuild; run it again")
+                raise StorageError(_("the store's events changed during the rebuild; run it again"))
             yield kind, page, [part for m in messages for part in m[2]]
             if kind == "done":
                 return
@@ -284,6 +285,10 @@ def _compute_and_send(
         send.send(("failed", e, []))
     except BaseException as e:  # anything else: one line for the user, not a traceback
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        send.send(("failed", StorageError(f"the rebuild's second process failed: {first}"), []))
+        send.send(("failed", StorageError(_(
+            "the rebuild's second process failed: {first}"
+        ).format(
+            first=first
+        )), []))
     finally:
         send.close()

@@ -35,6 +35,7 @@ from sqlalchemy.types import NullType
 from ledger.application import GrantLedger
 from ledger.database import EVENTS_TABLE
 from ledger.errors import ConflictError, StorageError
+from ledger.i18n import T_
 from ledger.trust import Row
 from projections.records import StoredRecord, records, records_of_rows
 from projections.schema import TRACKING_TABLE, metadata, widen_text_columns
@@ -283,8 +284,11 @@ def _stuck(due: Sequence[Due], last: int) -> StorageError:
     names = ", ".join(sorted(p.name for p, _, _ in due))
     first = min(mine[0].id for _, _, mine in due)
     msg = (
-        f"projection {names} cannot take events {first} to {last}: its rows disagree with its "
-        f"recorded position; rebuild it with `grant-ledger projections rebuild`"
+        T_(
+            "projection {names} cannot take events {first} to {last}: its rows disagree with its recorded "
+            "position; rebuild it with `grant-ledger projections rebuild`",
+            names=names, first=first, last=last,
+        )
     )
     return StorageError(msg)
 
@@ -345,8 +349,11 @@ def _check_at_head(session: Session, name: str, position: int, first: int) -> No
     ).scalar()
     if position >= first or between:
         msg = (
-            f"the {name} projection stands at event {position}, not at the head before event {first} "
-            "(another process moved it); nothing was written: run the command again"
+            T_(
+                "the {name} projection stands at event {position}, not at the head before event {first} "
+                "(another process moved it); nothing was written: run the command again",
+                name=name, position=position, first=first,
+            )
         )
         raise ProjectionsBehind(msg)
 

@@ -1,7 +1,7 @@
 """The ledger's words for the findings that follow from events alone (``ledger/conditions.py``,
 used by ``report findings`` and the bundle's findings sheet) and the auditor's verifier's own
 (``audit/verifier/findings.py``, no ledger code) are the same, for any declared figures, unit
-kind and yearly outputs: a property over the shipped policy."""
+kind and yearly outputs, in Chinese and in English: a property over the shipped policy."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from audit.verifier.policy import BundlePolicy
 from audit.verifier.replay import GrantTotals
 from ledger.actions import DECLARED_FIGURES
 from ledger.conditions import application_breaches, output_breaches
+from ledger.i18n import speaking
+from ledger.labels import label
 from ledger.policy import current_policy
 from ledger.unit import UNIT_KINDS
 
@@ -36,17 +38,23 @@ counts = st.integers(0, 4000)
 
 def ledger_rows(grant: str, programme: str, kind: str, declared: dict[str, int]) -> list[list[Any]]:
     found = application_breaches(grant, POLICY.programme(programme), kind, declared)
-    return [[b.rule, b.clause.cite, b.message] for b in found]
+    return [[label("rule", b.rule), b.clause.cite, b.message] for b in found]
+
+
+languages = st.sampled_from(("zh", "en"))
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from(PROGRAMMES), st.sampled_from(("", *UNIT_KINDS)), figures)
-def test_application_findings_are_worded_alike(programme: str, kind: str, declared: dict[str, int]) -> None:
+@given(st.sampled_from(PROGRAMMES), st.sampled_from(("", *UNIT_KINDS)), figures, languages)
+def test_application_findings_are_worded_alike(
+    programme: str, kind: str, declared: dict[str, int], lang: str
+) -> None:
     g = GrantTotals("G1", "B1", "", programme, unit_kind=kind, declared=dict(declared))
     bundle = BUNDLE.programme(programme)
     assert bundle is not None
-    verifier = [[r[2], r[3], r[5]] for r in _application(g, bundle)]
-    assert verifier == ledger_rows("G1", programme, kind, declared)
+    with speaking(lang):
+        verifier = [[r[2], r[3], r[5]] for r in _application(g, bundle)]
+        assert verifier == ledger_rows("G1", programme, kind, declared)
 
 
 @settings(max_examples=300, deadline=None)
@@ -58,9 +66,17 @@ def test_application_findings_are_worded_alike(programme: str, kind: str, declar
     counts,
     counts,
     counts,
+    languages,
 )
 def test_output_findings_are_worded_alike(
-    programme: str, start: int, year: int, trainees: int, advanced: int, evaluations: int, advanced_ev: int
+    programme: str,
+    start: int,
+    year: int,
+    trainees: int,
+    advanced: int,
+    evaluations: int,
+    advanced_ev: int,
+    lang: str,
 ) -> None:
     out = {
         "trainees": trainees,
@@ -72,8 +88,9 @@ def test_output_findings_are_worded_alike(
     g.outputs[year] = out
     bundle = BUNDLE.programme(programme)
     assert bundle is not None
-    verifier = [[r[2], r[3], r[5]] for r in _outputs(g, year, bundle)]
-    found = output_breaches(
-        "G1", POLICY.programme(programme), date(start, 4, 1), SimpleNamespace(year=year, **out)
-    )
-    assert verifier == [[b.rule, b.clause.cite, b.message] for b in found]
+    with speaking(lang):
+        verifier = [[r[2], r[3], r[5]] for r in _outputs(g, year, bundle)]
+        found = output_breaches(
+            "G1", POLICY.programme(programme), date(start, 4, 1), SimpleNamespace(year=year, **out)
+        )
+        assert verifier == [[label("rule", b.rule), b.clause.cite, b.message] for b in found]

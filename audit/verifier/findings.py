@@ -17,8 +17,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
+from audit.verifier.i18n import LANG, N_, _
 from audit.verifier.policy import BundlePolicy, Programme
 from audit.verifier.replay import GrantTotals, Replay
+
+# the rules' names and the measures' and figures' words, as the ledger's catalogue has them
+RULES = (N_("matching 1:1"), N_("host unit"), N_("application condition"), N_("output target"))
+MEASURES = {"advanced_evaluations": N_("advanced evaluations")}
+WORDS = (N_("trainees"), N_("advanced"), N_("evaluations"), N_("trained"), N_("capacity"), N_("students"))
+WORDS += (N_("teachers"), N_("instructors"), N_("senior_instructors"))
 
 
 def _yuan(value: Decimal) -> str:
@@ -26,6 +33,16 @@ def _yuan(value: Decimal) -> str:
 
 
 def expected_findings(replay: Replay, policy: BundlePolicy) -> list[list[Any]]:
+    """The findings sheet, in Chinese whatever the reader's language: the bundle files it so
+    (``audit/bundle.py``)."""
+    token = LANG.set("zh")
+    try:
+        return _expected_findings(replay, policy)
+    finally:
+        LANG.reset(token)
+
+
+def _expected_findings(replay: Replay, policy: BundlePolicy) -> list[list[Any]]:
     rows: list[list[Any]] = []
     for g in sorted(replay.grants.values(), key=lambda g: (g.base_id, g.grant_id)):
         programme = policy.programme(g.programme)
@@ -38,11 +55,17 @@ def expected_findings(replay: Replay, policy: BundlePolicy) -> list[list[Any]]:
         if programme.matching_ratio is not None and programme.matching_clause is not None:
             needed = (subsidy * programme.matching_ratio).quantize(Decimal("0.01"))
             if matching < needed:
-                message = (
-                    f"grant {g.grant_id} received {_yuan(matching)} matching against {_yuan(subsidy)} "
-                    f"subsidy; 1:1 asks for {_yuan(needed)}, short by {_yuan(needed - matching)}"
+                message = _(
+                    "grant {grant_id} received {matching} matching against {subsidy} subsidy; 1:1 asks for "
+                    "{value}, short by {gap}"
+                ).format(
+                    grant_id=g.grant_id,
+                    matching=_yuan(matching),
+                    subsidy=_yuan(subsidy),
+                    value=_yuan(needed),
+                    gap=_yuan(needed - matching),
                 )
-                rows.append([g.base_id, g.grant_id, "matching 1:1", programme.matching_clause, None, message])
+                rows.append([g.base_id, g.grant_id, _("matching 1:1"), programme.matching_clause, None, message])
         for year in sorted(g.outputs):
             rows.extend(_outputs(g, year, programme))
     return rows
@@ -65,16 +88,18 @@ def _application(g: GrantTotals, programme: Programme) -> list[list[Any]]:
     application conditions (as ``ledger/conditions.py`` words them)."""
     rows = []
     if programme.hosts and g.unit_kind and g.unit_kind not in programme.hosts and programme.hosts_clause:
-        message = (
-            f"grant {g.grant_id} is a {programme.code} applied for by a unit of kind {g.unit_kind}; "
-            f"its bases rest mainly on {' and '.join(programme.hosts)}"
-        )
-        rows.append([g.base_id, g.grant_id, "host unit", programme.hosts_clause, None, message])
+        message = _(
+            "grant {grant_id} is a {programme} applied for by a unit of kind {kind}; its bases rest mainly "
+            "on {hosts}"
+        ).format(grant_id=g.grant_id, programme=programme.code, kind=g.unit_kind, hosts=_both(programme.hosts))
+        rows.append([g.base_id, g.grant_id, _("host unit"), programme.hosts_clause, None, message])
     for c in programme.conditions:
         what = _shortfall(g.declared, c)
         if what is not None:
-            message = f"grant {g.grant_id} declared {what} at application; the programme asks {_bound(c)}"
-            rows.append([g.base_id, g.grant_id, "application condition", c["clause"], None, message])
+            message = _("grant {grant_id} declared {what} at application; the programme asks {bound}").format(
+                grant_id=g.grant_id, what=what, bound=_bound(c)
+            )
+            rows.append([g.base_id, g.grant_id, _("application condition"), c["clause"], None, message])
     return rows
 
 
@@ -89,8 +114,16 @@ def _bound(c: dict[str, Any]) -> str:
     low = None if low is None else _shown(Decimal(str(low)), share)
     high = None if high is None else _shown(Decimal(str(high)), share)
     if low is not None and high is not None:
-        return f"between {low} and {high}"
-    return f"at least {low}" if low is not None else f"at most {high}"
+        return _("between {low} and {high}").format(low=low, high=high)
+    if low is not None:
+        return _("at least {low}").format(low=low)
+    return _("at most {high}").format(high=high)
+
+
+def _both(names: tuple[str, ...] | list[str]) -> str:
+    if len(names) == 2:
+        return _("{first} and {second}").format(first=names[0], second=names[1])
+    return ", ".join(names)
 
 
 def _shortfall(declared: dict[str, int], c: dict[str, Any]) -> str | None:
@@ -100,17 +133,21 @@ def _shortfall(declared: dict[str, int], c: dict[str, Any]) -> str | None:
         return None
     low = None if c.get("at_least") is None else Fraction(Decimal(str(c["at_least"])))
     high = None if c.get("at_most") is None else Fraction(Decimal(str(c["at_most"])))
+    name = _(str(c["figure"]))
     if c.get("per") is None:
-        value, what = Fraction(figure), f"{c['figure']} {figure}"
+        value, what = Fraction(figure), _("{figure} {value}").format(figure=name, value=figure)
     else:
         per = declared.get(c["per"])
         if per is None or (per == 0 and figure == 0):
             return None
-        what = f"{c['figure']} {figure} per {c['per']} {per}"
+        of = _(str(c["per"]))
         if per == 0:  # none to divide by: above any upper bound, never below a lower one
+            what = _("{figure} {value} per {per} {count}").format(figure=name, value=figure, per=of, count=per)
             return what if high is not None else None
         value = Fraction(figure, per)
-        what += f" ({_ratio(value, _is_share(c))})"
+        what = _("{figure} {value} per {per} {count} ({ratio})").format(
+            figure=name, value=figure, per=of, count=per, ratio=_ratio(value, _is_share(c))
+        )
     if (low is None or value >= low) and (high is None or value <= high):
         return None
     return what
@@ -127,7 +164,9 @@ def _outputs(g: GrantTotals, year: int, programme: Programme) -> list[list[Any]]
         value = out.get(target["measure"])
         if not isinstance(value, int) or value >= goal:
             continue
-        measure = str(target["measure"]).replace("_", " ")
-        message = f"grant {g.grant_id} reported {measure} {value} for {year}, below the target {goal}"
-        rows.append([g.base_id, g.grant_id, "output target", target["clause"], None, message])
+        measure = _(MEASURES.get(str(target["measure"]), str(target["measure"])))
+        message = _("grant {grant_id} reported {measure} {value} for {year}, below the target {target}").format(
+            grant_id=g.grant_id, measure=measure, value=value, year=year, target=goal
+        )
+        rows.append([g.base_id, g.grant_id, _("output target"), target["clause"], None, message])
     return rows
