@@ -45,6 +45,7 @@ from uuid import UUID
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
+from audit.i18n import _
 from audit.log import ORIGIN, leaves, stored_checkpoints
 from audit.verifier import forms, layout
 from audit.verifier.background import Background
@@ -80,6 +81,22 @@ class Exported:
     included: int
     checkpoints: int
     after_checkpoint: int
+
+    def summary(self) -> str:
+        """What ``audit export`` prints: how much went out, and what waits for a checkpoint."""
+        if self.after_checkpoint:
+            return _(
+                "exported {size} events up to checkpoint {checkpoints} to {directory}; {after} newer "
+                "events await `audit checkpoint`"
+            ).format(
+                size=self.size,
+                checkpoints=self.checkpoints,
+                directory=self.directory,
+                after=self.after_checkpoint,
+            )
+        return _("exported {size} events up to checkpoint {checkpoints} to {directory}").format(
+            size=self.size, checkpoints=self.checkpoints, directory=self.directory
+        )
 
 
 def _uuid(value: Any) -> UUID:
@@ -286,7 +303,7 @@ class _WorkbookJob:
             engine, path, size, grant, as_of = self._args
             return _write_workbook(engine, path, size, grant, as_of, progress)
         if progress is not None:
-            progress.stage("writing the workbook", 0)
+            progress.stage(_("writing the workbook"), 0)
         sheets: list[str] = self._background.result()
         return sheets
 
@@ -303,12 +320,16 @@ def export(
     progress: Progress | None = None,
 ) -> Exported:
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-        raise BadInputError(f"{directory} exists and is not an empty directory; give a new one")
+        raise BadInputError(
+            _("{directory} exists and is not an empty directory; give a new one").format(directory=directory)
+        )
     with engine.connect() as conn:
         stored = stored_checkpoints(conn)
         total = conn.execute(select(leaves.c.leaf_index).order_by(leaves.c.leaf_index.desc())).first()
     if not stored:
-        raise NotFoundError("no checkpoint has been signed yet; run `grant-ledger audit checkpoint` first")
+        raise NotFoundError(
+            _("no checkpoint has been signed yet; run `grant-ledger audit checkpoint` first")
+        )
     size = int(stored[-1].size)
     after = (int(total[0]) + 1 if total else 0) - size
     selection = _selection(grant, as_of)
@@ -512,10 +533,10 @@ def _write_bundle(
 
     with _WorkbookJob(engine, directory / "report.xlsx", size, grant, as_of) as workbook:
         with (directory / "events.jsonl").open("wb") as out:
-            step = progress.stage("exporting events", size) if progress else None
+            step = progress.stage(_("exporting events"), size) if progress else None
             written = _write_events(engine, size, selection, out, None, step)
         if selection.grant is not None and not selection.found_grant:
-            raise NotFoundError(f"grant {grant} is not in the audit log")
+            raise NotFoundError(_("grant {grant} is not in the audit log").format(grant=grant))
         log_sheets = workbook.result(progress)
 
     keys: dict[str, str] = {}

@@ -22,6 +22,7 @@ from uuid import UUID
 from sqlalchemy import func, inspect, or_, select
 from sqlalchemy.engine import Connection
 
+from audit.i18n import _
 from audit.log import leaves, signed_leaves
 from audit.verifier.merkle import consistency_ranges, verify_consistency
 from audit.verifier.scan import Tree
@@ -68,8 +69,10 @@ def checked_head(conn: Connection, signed: list[Any]) -> Head:
     missing = _stream(conn, leaves, size, tree)
     if missing is not None:
         raise VerificationError(
-            f"the audit log has no leaf {missing} although it holds {size}; run `grant-ledger "
-            "projections rebuild` and sign again"
+            _(
+                "the audit log has no leaf {missing} although it holds {size}; run `grant-ledger "
+                "projections rebuild` and sign again"
+            ).format(missing=missing, size=size)
         )
     head = Head(size, tree.frontier.root())
     if last is None:
@@ -87,10 +90,16 @@ def _refusal(conn: Connection, signed: list[Any], tree: Tree, size: int) -> str:
     where = _first_difference(conn, old, bytes.fromhex(last.root), size)
     if where is None:
         where = _span(signed, tree, size)
-    return (
-        f"refusing to sign: the audit log of {size} events is not a consistent extension of "
-        f"checkpoint {last.seq} ({old} events, root {base64.b64encode(bytes.fromhex(last.root)).decode()}): "
-        f"{where}; an event was changed or removed below the application"
+    return _(
+        "refusing to sign: the audit log of {size} events is not a consistent extension of "
+        "checkpoint {seq} ({old} events, root {root}): {where}; an event was changed or removed "
+        "below the application"
+    ).format(
+        size=size,
+        seq=last.seq,
+        old=old,
+        root=base64.b64encode(bytes.fromhex(last.root)).decode(),
+        where=where,
     )
 
 
@@ -114,10 +123,16 @@ def _first_difference(conn: Connection, old: int, old_root: bytes, size: int) ->
     if row is None:
         return None
     index = int(row.leaf_index)
-    what = "is missing" if index >= size else "differs from the signed one"
-    return (
-        f"leaf {index} (event {row.notification_id}, {_aggregate(conn, row.originator_id)} "
-        f"version {row.originator_version}) {what}"
+    what = (
+        _("leaf {index} (event {event}, {aggregate} version {version}) is missing")
+        if index >= size
+        else _("leaf {index} (event {event}, {aggregate} version {version}) differs from the signed one")
+    )
+    return what.format(
+        index=index,
+        event=row.notification_id,
+        aggregate=_aggregate(conn, row.originator_id),
+        version=row.originator_version,
     )
 
 
@@ -130,8 +145,8 @@ def _aggregate(conn: Connection, originator: str) -> str:
             select(grants.c.grant_id).where(grants.c.aggregate_id == UUID(originator).hex)
         ).scalar()
         if found is not None:
-            return f"grant {found} ({originator})"
-    return f"aggregate {originator}"
+            return _("grant {grant} ({originator})").format(grant=found, originator=originator)
+    return _("aggregate {originator}").format(originator=originator)
 
 
 def _span(signed: list[Any], tree: Tree, size: int) -> str:
@@ -141,9 +156,9 @@ def _span(signed: list[Any], tree: Tree, size: int) -> str:
         at = int(cp.size)
         root = tree.roots_at.get(at) if at <= size else None
         if root != bytes.fromhex(cp.root):
-            return (
-                f"the first leaf that differs is one of leaves {before}..{at - 1} (checkpoint {cp.seq} "
+            return _(
+                "the first leaf that differs is one of leaves {first}..{last} (checkpoint {seq} "
                 "no longer matches; no intact copy of the signed leaves names it exactly)"
-            )
+            ).format(first=before, last=at - 1, seq=cp.seq)
         before = at
-    return "the leaves no longer extend it"
+    return _("the leaves no longer extend it")

@@ -15,6 +15,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from audit.i18n import _
 from audit.verifier.checkpoint import (
     SIGNATURE_PREFIX,
     Checkpoint,
@@ -33,7 +34,7 @@ def utc_timestamp(moment: datetime | None = None) -> str:
     """``moment`` (default: now) as the checkpoint timestamp form, to the second."""
     when = datetime.now(UTC) if moment is None else moment
     if when.tzinfo is None:
-        message = "A checkpoint timestamp needs a timezone-aware datetime."
+        message = _("A checkpoint timestamp needs a timezone-aware datetime.")
         raise CheckpointError(message)
     return when.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
@@ -41,7 +42,7 @@ def utc_timestamp(moment: datetime | None = None) -> str:
 def sign_note(text: str, private_key: Ed25519PrivateKey, key_name: str) -> str:
     """The signed note of ``text`` (which must end in a newline) with one signature line."""
     if not text.endswith("\n") or has_control(text.replace("\n", "")):
-        message = "A note text must end in a newline and contain no other control characters."
+        message = _("A note text must end in a newline and contain no other control characters.")
         raise CheckpointError(message)
     identifier = key_id(key_name, private_key.public_key())
     signature = private_key.sign(text.encode("utf-8"))
@@ -59,12 +60,12 @@ def generate_keypair(directory: Path, name: str) -> tuple[Path, Path]:
     Refuses to replace either file. Returns (private key path, public key path).
     """
     if not _KEY_FILE_NAME_RE.fullmatch(name):
-        message = f"The key name {name!r} must be letters, digits, '.', '_' or '-'."
+        message = _("The key name {name!r} must be letters, digits, '.', '_' or '-'.").format(name=name)
         raise KeyFileError(message)
     key_path, pub_path = directory / f"{name}.key", directory / f"{name}.pub"
     for path in (key_path, pub_path):
         if os.path.lexists(path):
-            message = f"Refusing to overwrite the existing key file {path}."
+            message = _("Refusing to overwrite the existing key file {path}.").format(path=path)
             raise KeyFileError(message)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     private_key = Ed25519PrivateKey.generate()
@@ -93,10 +94,12 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        message = f"The file {path} is not an unencrypted PEM private key ({exc})."
+        message = _("The file {path} is not an unencrypted PEM private key ({error}).").format(
+            path=path, error=exc
+        )
         raise KeyFileError(message) from exc
     if not isinstance(key, Ed25519PrivateKey):
-        message = f"The private key in {path} is not an Ed25519 key."
+        message = _("The private key in {path} is not an Ed25519 key.").format(path=path)
         raise KeyFileError(message)
     return key
 

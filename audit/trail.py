@@ -12,6 +12,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
 from audit.extension import checked_head
+from audit.i18n import _
 from audit.log import (
     ORIGIN,
     checkpoints,
@@ -32,6 +33,18 @@ class Signed:
     text: str
     size: int
     new: bool
+
+    def repeated(self) -> str:
+        """Said when the log has not grown since the latest checkpoint."""
+        return _("(the log still holds {size} events: latest checkpoint repeated)").format(size=self.size)
+
+
+def check_event_id(event_id: str) -> None:
+    """BadInputError for a numeric id past any database's ids (before any database is opened)."""
+    if event_id.isascii() and event_id.isdigit() and int(event_id) >= 1 << 63:
+        raise BadInputError(
+            _("event id {event_id} is larger than any event id a ledger stores").format(event_id=event_id)
+        )
 
 
 def sign_head(engine: Engine, private_key: Ed25519PrivateKey, key_name: str) -> Signed:
@@ -74,22 +87,26 @@ def _find_leaf(engine: Engine, event_id: str) -> tuple[int, int, str]:
     if text.isdigit():
         query = query.where(leaves.c.notification_id == int(text))
     elif ":" in text:
-        originator, _, version = text.rpartition(":")
+        originator, _sep, version = text.rpartition(":")
         try:
             uuid = str(UUID(originator))
             number = int(version)
         except ValueError:
-            raise BadInputError(
-                f"event id {event_id!r} is neither a number nor ORIGINATOR_UUID:VERSION"
-            ) from None
+            raise BadInputError(_neither(event_id)) from None
         query = query.where(leaves.c.originator_id == uuid, leaves.c.originator_version == number)
     else:
-        raise BadInputError(f"event id {event_id!r} is neither a number nor ORIGINATOR_UUID:VERSION")
+        raise BadInputError(_neither(event_id))
     with engine.connect() as conn:
         row = conn.execute(query).first()
     if row is None:
-        raise NotFoundError(f"event {event_id} is not in the audit log")
+        raise NotFoundError(_("event {event_id} is not in the audit log").format(event_id=event_id))
     return int(row.leaf_index), int(row.notification_id), str(row.leaf_hash)
+
+
+def _neither(event_id: str) -> str:
+    return _("event id {event_id!r} is neither a number nor ORIGINATOR_UUID:VERSION").format(
+        event_id=event_id
+    )
 
 
 def prove(engine: Engine, event_id: str) -> str:
@@ -98,12 +115,14 @@ def prove(engine: Engine, event_id: str) -> str:
     with engine.connect() as conn:
         stored = stored_checkpoints(conn)
         if not stored:
-            raise NotFoundError("no checkpoint has been signed yet; run `grant-ledger audit checkpoint`")
+            raise NotFoundError(_("no checkpoint has been signed yet; run `grant-ledger audit checkpoint`"))
         latest = stored[-1]
         if index >= latest.size:
             raise NotFoundError(
-                f"event {event_id} (leaf {index}) was recorded after the latest checkpoint of "
-                f"{latest.size} events; run `grant-ledger audit checkpoint` first"
+                _(
+                    "event {event_id} (leaf {index}) was recorded after the latest checkpoint of "
+                    "{size} events; run `grant-ledger audit checkpoint` first"
+                ).format(event_id=event_id, index=index, size=latest.size)
             )
         hashes = leaf_hashes(conn, int(latest.size))
     checkpoint = parse_signed_checkpoint(latest.signed).checkpoint
@@ -111,20 +130,21 @@ def prove(engine: Engine, event_id: str) -> str:
     leaf = bytes.fromhex(leaf_hex)
     if not verify_inclusion(leaf, index, checkpoint.size, proof, checkpoint.root):
         raise VerificationError(
-            f"the stored audit log does not reproduce the root of checkpoint {latest.seq} "
-            f"for event {event_id}"
+            _(
+                "the stored audit log does not reproduce the root of checkpoint {seq} for event {event_id}"
+            ).format(seq=latest.seq, event_id=event_id)
         )
     lines = [
-        "grant-ledger inclusion proof (RFC 9162 §2.1.3)",
-        f"event id: {nid}",
-        f"leaf index: {index}",
-        f"leaf hash: {base64.b64encode(leaf).decode('ascii')}",
-        f"tree size: {checkpoint.size}",
-        f"root: {base64.b64encode(checkpoint.root).decode('ascii')}",
-        f"proof ({len(proof)} hashes, leaf to root):",
+        _("grant-ledger inclusion proof (RFC 9162 §2.1.3)"),
+        _("event id: {value}").format(value=nid),
+        _("leaf index: {value}").format(value=index),
+        _("leaf hash: {value}").format(value=base64.b64encode(leaf).decode("ascii")),
+        _("tree size: {value}").format(value=checkpoint.size),
+        _("root: {value}").format(value=base64.b64encode(checkpoint.root).decode("ascii")),
+        _("proof ({count} hashes, leaf to root):").format(count=len(proof)),
         *(f"  {base64.b64encode(h).decode('ascii')}" for h in proof),
         "",
-        "checkpoint:",
+        _("checkpoint:"),
         latest.signed.rstrip("\n"),
     ]
     return "\n".join(lines) + "\n"

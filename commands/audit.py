@@ -6,16 +6,13 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from commands.context import settings
 from commands.dates import DATE
+from commands.i18n import _
 from ledger.errors import BadInputError, RuleViolationError, VerificationError
-
-if TYPE_CHECKING:
-    from audit.verifier.report import Report
 
 
 def _stderr_bar(length: int, label: str) -> click._termui_impl.ProgressBar[int]:
@@ -65,6 +62,7 @@ def checkpoint_command() -> None:
       grant-ledger --key wang.key audit checkpoint > checkpoint-2024-06-30.txt
     """
     from audit.trail import sign_head
+    from ledger.labels import label
     from ledger.rules import business_today, raise_first, signer_holds_role
 
     s = settings()
@@ -81,7 +79,9 @@ def checkpoint_command() -> None:
     assert person is not None
     if held != "approver":
         raise RuleViolationError(
-            f"{person.name} is registered as {held}; checkpoints are signed by an approver",
+            _("{person} is registered as {role}; checkpoints are signed by an approver").format(
+                person=person.name, role=label("role", held or "")
+            ),
             rule="role",
             clause=policy.clause("roles").cite,
         )
@@ -89,7 +89,7 @@ def checkpoint_command() -> None:
     signed = sign_head(s.engine(), signer.private_key, person.name)
     click.echo(signed.text, nl=False)
     if not signed.new:
-        click.echo(f"(the log still holds {signed.size} events: latest checkpoint repeated)", err=True)
+        click.echo(signed.repeated(), err=True)
 
 
 @audit_group.command("export")
@@ -126,14 +126,7 @@ def export_command(directory: Path, grant_id: str | None, as_of: datetime | None
         done = export(engine, directory, grant_id, as_of.date() if as_of else None, bars)
     finally:
         bars.close()
-    click.echo(
-        f"exported {done.size} events up to checkpoint {done.checkpoints} to {done.directory}"
-        + (
-            f"; {done.after_checkpoint} newer events await `audit checkpoint`"
-            if done.after_checkpoint
-            else ""
-        )
-    )
+    click.echo(done.summary())
 
 
 @audit_group.command("verify")
@@ -190,6 +183,8 @@ def verify_command(
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
     from audit.verifier.checkpoint import KeyFileError
+    from audit.verifier.i18n import _ as verifier_text
+    from audit.verifier.report import PROGRESS
     from audit.verifier.verify import verify_bundle
 
     if root is not None and Path(root).is_file():
@@ -199,79 +194,29 @@ def verify_command(
         try:
             raw = load_public_key(Path(root)).public_bytes(Encoding.Raw, PublicFormat.Raw)
         except KeyFileError as e:
-            raise BadInputError(f"--root: {e.message.rstrip('.')}") from None
+            raise BadInputError(_("--root: {why}").format(why=e.message.rstrip(".。"))) from None
         root = key_fingerprint(raw)
     if root is not None:
         root = root.strip().lower()
         if len(root) != 64 or any(c not in "0123456789abcdef" for c in root):
             raise BadInputError(
-                f"--root {root!r} is not a trust root: 64 hexadecimal digits, as `init` prints it"
+                _("--root {root!r} is not a trust root: 64 hexadecimal digits, as `init` prints it").format(
+                    root=root
+                )
             )
     events = directory / "events.jsonl"
     length = events.stat().st_size if events.is_file() else 0
     try:
-        with _stderr_bar(length, "verifying events") as bar:
+        with _stderr_bar(length, verifier_text(PROGRESS)) as bar:
             report = verify_bundle(directory, trusted, public_keys, bar.update, root)
     except KeyFileError as e:
-        raise VerificationError(e.message.rstrip(".")) from None
+        raise VerificationError(e.message.rstrip(".。")) from None
     if report.failures:
-        click.echo(f"FAIL: {len(report.failures)} problem(s) in {directory}")
-        for failure in report.failures:
-            click.echo(f"  - {failure}")
-        count = len(report.failures)
-        raise VerificationError(f"the bundle {directory} failed verification ({count} problems)")
-    anchored = bool(report.anchor)
-    people = report.trust_root_pinned
-    click.echo(
-        (
-            "PASS"
-            if anchored and people
-            else "PASS (internal consistency only)"
-            if not anchored and not people
-            else "PASS (people NOT ANCHORED)"
-            if anchored
-            else "PASS (checkpoints NOT ANCHORED)"
-        )
-        + f": {report.events} events ({_withheld(report)}), {report.checkpoints} checkpoints "
-        + (f"signed by {report.anchor}" if anchored else "signed by keys of the bundle itself")
-        + f", root {report.root.hex()}"
-        + (", consistent with the trusted checkpoint" if trusted else "")
-        + f"; balances of {report.grants} grants"
-        + (
-            f" as of {report.as_of} ({report.after_as_of} later events of theirs shown, not replayed)"
-            if report.as_of
-            else ""
-        )
-        + " match the workbook"
-        + f" and its event log of {report.event_log_rows} events matches events.jsonl"
-    )
-    click.echo(
-        f"  signed: {report.signed} events by people of the registry under trust root {report.trust_root}"
-        f" ({report.people} people, {report.seals} seals), each in a role that may record it, "
-        "separation of duties held"
-        + (f"; {report.adopted} older events adopted, not signed (migrate)" if report.adopted else "")
-    )
-    if not people:
-        click.echo(
-            "  NOT ANCHORED: the events' signatures were checked against the bundle's own people "
-            "registry, which anyone could forge with keys of their own; give --root FINGERPRINT "
-            "(the trust root `grant-ledger init` printed, from the ledger's keeper)"
-        )
-    if not anchored:
-        click.echo(
-            "  NOT ANCHORED: the signatures were checked only against the bundle's own keys/, which "
-            "prove nothing about who signed; give --trusted CHECKPOINT (kept from an earlier visit) "
-            "or --public-key KEY (from the ledger's keeper)"
-        )
-
-
-def _withheld(report: Report) -> str:
-    if not report.withheld:
-        return "none withheld"
-    return (
-        f"{report.withheld} withheld: every event of {report.withheld_aggregates} aggregates this "
-        "bundle leaves out, as bundle.json lists them"
-    )
+        for line in report.failed(directory):
+            click.echo(line)
+        raise VerificationError(report.refusal(directory))
+    for line in report.passed(trusted is not None):
+        click.echo(line)
 
 
 @audit_group.command("prove")
@@ -286,10 +231,9 @@ def prove_command(event_id: str) -> None:
     Example:
       grant-ledger audit prove 42
     """
-    from audit.trail import prove
+    from audit.trail import check_event_id, prove
 
-    if event_id.isascii() and event_id.isdigit() and int(event_id) >= 1 << 63:  # past any database's ids
-        raise BadInputError(f"event id {event_id} is larger than any event id a ledger stores")
+    check_event_id(event_id)
     s = settings()
     s.ensure_current()
     click.echo(prove(s.engine(), event_id), nl=False)

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from audit.verifier.errors import AuditError
+from audit.verifier.i18n import _
 
 
 class BackgroundError(AuditError):
@@ -45,7 +46,9 @@ class Background:
         except EOFError:
             self._process.join()
             raise BackgroundError(
-                f"the second process ended without an answer (exit code {self._process.exitcode})"
+                _("the second process ended without an answer (exit code {code})").format(
+                    code=self._process.exitcode
+                )
             ) from None
         self._process.join()
         if status != "ok":

@@ -19,6 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from audit.verifier.errors import AuditError
+from audit.verifier.i18n import _
 from audit.verifier.merkle import leaf_hash
 
 RECORD_KEYS = ("originator_id", "originator_version", "topic", "recorded_at", "state")
@@ -59,7 +60,11 @@ def leaf_data(record: dict[str, Any]) -> bytes:
     if set(record) != set(RECORD_KEYS):
         missing = sorted(set(RECORD_KEYS) - set(record))
         extra = sorted(set(record) - set(RECORD_KEYS))
-        raise CanonicalError(f"event record has missing keys {missing} or extra keys {extra}")
+        raise CanonicalError(
+            _("event record has missing keys {missing} or extra keys {extra}").format(
+                missing=missing, extra=extra
+            )
+        )
     return canonical_json({key: record[key] for key in RECORD_KEYS})
 
 

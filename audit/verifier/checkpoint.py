@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from audit.verifier.errors import AuditError
+from audit.verifier.i18n import _
 
 ROOT_SIZE = 32
 ED25519_ALGORITHM = 0x01
@@ -51,21 +52,21 @@ class Checkpoint:
 
     def __post_init__(self) -> None:
         if not self.origin or self.origin != self.origin.strip() or has_control(self.origin):
-            message = (
-                f"The checkpoint origin {self.origin!r} must be a non-empty line without "
-                "control characters or surrounding spaces."
-            )
+            message = _(
+                "The checkpoint origin {origin!r} must be a non-empty line without control characters or "
+                "surrounding spaces."
+            ).format(origin=self.origin)
             raise CheckpointError(message)
         if type(self.size) is not int or self.size < 0:
-            message = f"The checkpoint size {self.size!r} must be a non-negative integer."
+            message = _("The checkpoint size {size!r} must be a non-negative integer.").format(size=self.size)
             raise CheckpointError(message)
         if not isinstance(self.root, bytes) or len(self.root) != ROOT_SIZE:
-            message = f"The checkpoint root must be {ROOT_SIZE} bytes."
+            message = _("The checkpoint root must be {size} bytes.").format(size=ROOT_SIZE)
             raise CheckpointError(message)
         if not _is_utc_timestamp(self.timestamp):
-            message = (
-                f"The checkpoint timestamp {self.timestamp!r} must be ISO-8601 UTC like 2024-05-01T08:30:00Z."
-            )
+            message = _(
+                "The checkpoint timestamp {timestamp!r} must be ISO-8601 UTC like 2024-05-01T08:30:00Z."
+            ).format(timestamp=self.timestamp)
             raise CheckpointError(message)
 
     def body(self) -> str:
@@ -99,18 +100,18 @@ def key_id(key_name: str, public_key: Ed25519PublicKey) -> bytes:
 def parse_signed_checkpoint(text: str) -> SignedCheckpoint:
     """Split and check the form of a signed checkpoint; the signatures are not verified."""
     if has_control(text.replace("\n", "")):
-        message = "The signed checkpoint contains control characters (carriage returns?)."
+        message = _("The signed checkpoint contains control characters (carriage returns?).")
         raise CheckpointError(message)
     if not text.endswith("\n"):
-        message = "The signed checkpoint does not end with a newline."
+        message = _("The signed checkpoint does not end with a newline.")
         raise CheckpointError(message)
     split = text.rfind("\n\n")
     if split < 0:
-        message = "The signed checkpoint has no blank line between its body and signatures."
+        message = _("The signed checkpoint has no blank line between its body and signatures.")
         raise CheckpointError(message)
     body, signature_block = text[: split + 1], text[split + 2 :]
     if not signature_block:
-        message = "The signed checkpoint has no signature lines after the blank line."
+        message = _("The signed checkpoint has no signature lines after the blank line.")
         raise CheckpointError(message)
     signatures = tuple(_parse_signature_line(line) for line in signature_block[:-1].split("\n"))
     return SignedCheckpoint(_parse_body(body), body, signatures)
@@ -122,7 +123,9 @@ def verify_signed_checkpoint(text: str, public_key: Ed25519PublicKey) -> Checkpo
     ours = [s for s in signed.signatures if s.key_id == key_id(s.key_name, public_key)]
     if not ours:
         names = ", ".join(s.key_name for s in signed.signatures)
-        message = f"The checkpoint has no signature by the given public key (signed by {names})."
+        message = _("The checkpoint has no signature by the given public key (signed by {names}).").format(
+            names=names
+        )
         raise CheckpointError(message)
     payload = signed.body.encode("utf-8")
     for sig in ours:
@@ -131,7 +134,7 @@ def verify_signed_checkpoint(text: str, public_key: Ed25519PublicKey) -> Checkpo
         except InvalidSignature:
             continue
         return signed.checkpoint
-    message = f"The checkpoint signature by {ours[0].key_name} does not verify."
+    message = _("The checkpoint signature by {name} does not verify.").format(name=ours[0].key_name)
     raise CheckpointError(message)
 
 
@@ -140,10 +143,10 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, UnsupportedAlgorithm) as exc:
-        message = f"The file {path} is not a PEM public key ({exc})."
+        message = _("The file {path} is not a PEM public key ({error}).").format(path=path, error=exc)
         raise KeyFileError(message) from exc
     if not isinstance(key, Ed25519PublicKey):
-        message = f"The public key in {path} is not an Ed25519 key."
+        message = _("The public key in {path} is not an Ed25519 key.").format(path=path)
         raise KeyFileError(message)
     return key
 
@@ -151,27 +154,35 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
 def _parse_body(body: str) -> Checkpoint:
     lines = body[:-1].split("\n")
     if len(lines) != 4:
-        message = f"The checkpoint body has {len(lines)} lines instead of 4 (origin, size, root, timestamp)."
+        message = _(
+            "The checkpoint body has {count} lines instead of 4 (origin, size, root, timestamp)."
+        ).format(count=len(lines))
         raise CheckpointError(message)
     origin, size_text, root_text, timestamp = lines
     if not _SIZE_RE.fullmatch(size_text):
-        message = f"Checkpoint line 2 {size_text!r} is not a decimal tree size."
+        message = _("Checkpoint line 2 {text!r} is not a decimal tree size.").format(text=size_text)
         raise CheckpointError(message)
     root = _strict_b64decode(root_text)
     if root is None or len(root) != ROOT_SIZE:
-        message = f"Checkpoint line 3 {root_text!r} is not the base64 of a {ROOT_SIZE}-byte root."
+        message = _("Checkpoint line 3 {text!r} is not the base64 of a {size}-byte root.").format(
+            text=root_text, size=ROOT_SIZE
+        )
         raise CheckpointError(message)
     return Checkpoint(origin, int(size_text), root, timestamp)
 
 
 def _parse_signature_line(line: str) -> NoteSignature:
     if not line.startswith(SIGNATURE_PREFIX):
-        message = f"The signature line {line!r} does not start with an em dash and a space."
+        message = _("The signature line {line!r} does not start with an em dash and a space.").format(
+            line=line
+        )
         raise CheckpointError(message)
     parts = line[len(SIGNATURE_PREFIX) :].split(" ")
     blob = _strict_b64decode(parts[1]) if len(parts) == 2 and _is_key_name(parts[0]) else None
     if blob is None or len(blob) < 5:
-        message = f"The signature line {line!r} is not '— <key name> <base64 key id+signature>'."
+        message = _("The signature line {line!r} is not '— <key name> <base64 key id+signature>'.").format(
+            line=line
+        )
         raise CheckpointError(message)
     return NoteSignature(parts[0], blob[:4], blob[4:])
 
@@ -205,7 +216,7 @@ def _is_key_name(name: str) -> bool:
 
 def _check_key_name(name: str) -> None:
     if not _is_key_name(name):
-        message = f"The key name {name!r} must be non-empty, without spaces or '+'."
+        message = _("The key name {name!r} must be non-empty, without spaces or '+'.").format(name=name)
         raise CheckpointError(message)
 
 
@@ -213,5 +224,5 @@ def read_key_file(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        message = f"Cannot read the key file {path}: {exc.strerror}."
+        message = _("Cannot read the key file {path}: {error}.").format(path=path, error=exc.strerror)
         raise KeyFileError(message) from exc

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.verifier import layout
+from audit.verifier.i18n import _
 from audit.verifier.replay import Replay
 from audit.verifier.report import Report, read_text
 
@@ -45,18 +46,24 @@ def check_description(
     try:
         meta: Any = json.loads(raw or "")
     except (ValueError, RecursionError):
-        report.fail(f"{NAME}: not JSON")
+        report.fail(_("{file}: not JSON").format(file=NAME))
         return
     if isinstance(meta, dict) and meta.get("format") not in layout.FORMATS:
-        known = " and ".join(map(str, layout.FORMATS))
+        known = ", ".join(map(str, layout.FORMATS))
         report.fail(
-            f"{NAME}: format {meta.get('format')!r} is another version's; this verifier reads bundles "
-            f"of format {known} (export the bundle again)"
+            _(
+                "{file}: format {format!r} is another version's; this verifier reads bundles of format "
+                "{known} (export the bundle again)"
+            ).format(file=NAME, format=meta.get("format"), known=known)
         )
         return
     if not isinstance(meta, dict) or sorted(meta) != sorted(FIELDS):
         keys = sorted(meta) if isinstance(meta, dict) else []
-        report.fail(f"{NAME}: its fields are {', '.join(keys) or 'none'}, not {', '.join(FIELDS)}")
+        report.fail(
+            _("{file}: its fields are {fields}, not {expected}").format(
+                file=NAME, fields=", ".join(keys) or "-", expected=", ".join(FIELDS)
+            )
+        )
         return
     expected = {
         "origin": origin,
@@ -66,18 +73,34 @@ def check_description(
     }
     for key, want in expected.items():
         if want is not None and meta[key] != want:
-            report.fail(f"{NAME}: {key} is {meta[key]!r} but the bundle has {want!r}")
+            report.fail(
+                _("{file}: {key} is {value!r} but the bundle has {want!r}").format(
+                    file=NAME, key=key, value=meta[key], want=want
+                )
+            )
     grant, as_of = meta["grant"], meta["as_of"]
     if grant is not None:
         others = sorted({g.grant_id for g in replay.grants.values()} - {grant})
         if not isinstance(grant, str) or others or replay.foreign:
             shown = others or sorted(replay.foreign)[:1]
-            report.fail(f"{NAME}: grant is {grant!r} but the bundle includes events of {', '.join(shown)}")
+            report.fail(
+                _("{file}: grant is {grant!r} but the bundle includes events of {others}").format(
+                    file=NAME, grant=grant, others=", ".join(shown)
+                )
+            )
     if as_of is not None:
         if not isinstance(as_of, str) or (replay.latest and replay.latest > as_of):
-            report.fail(f"{NAME}: as_of is {as_of!r} but the bundle includes an event dated {replay.latest}")
+            report.fail(
+                _("{file}: as_of is {as_of!r} but the bundle includes an event dated {latest}").format(
+                    file=NAME, as_of=as_of, latest=replay.latest
+                )
+            )
     if grant is None and as_of is None and report.withheld:
-        report.fail(f"{NAME}: names no filter (grant, as_of) but {report.withheld} events are withheld")
+        report.fail(
+            _("{file}: names no filter (grant, as_of) but {count} events are withheld").format(
+                file=NAME, count=report.withheld
+            )
+        )
 
 
 def bundle_format(directory: Path) -> int:

@@ -7,6 +7,7 @@ shares no code with the write side it checks. tests/test_signed_audit.py holds t
 
 from __future__ import annotations
 
+from audit.verifier.i18n import N_, _
 from audit.verifier.people import FOUNDED, REGISTERED, REVOKED, ROTATED
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
@@ -104,12 +105,30 @@ APPROVED = _G + "Approved"
 _CHECKING = ("ReviewRecorded", "NoticeRecorded", "Approved", "Rejected", "Recommended", "ObjectionsResolved")
 CHECKS_APPLICATION = frozenset(_G + kind for kind in _CHECKING)
 _STEP = {
-    "ReviewRecorded": "review",
-    "NoticeRecorded": "notice",
-    "Approved": "approval",
-    "Rejected": "rejection",
-    "Recommended": "recommendation",
-    "ObjectionsResolved": "settling of objections",
+    "ReviewRecorded": N_(
+        "separation of duties: {actor} recorded this grant's application and may not also "
+        "record its review"
+    ),
+    "NoticeRecorded": N_(
+        "separation of duties: {actor} recorded this grant's application and may not also "
+        "record its notice"
+    ),
+    "Approved": N_(
+        "separation of duties: {actor} recorded this grant's application and may not also "
+        "record its approval"
+    ),
+    "Rejected": N_(
+        "separation of duties: {actor} recorded this grant's application and may not also "
+        "record its rejection"
+    ),
+    "Recommended": N_(
+        "separation of duties: {actor} recorded this grant's application and may not also "
+        "record its recommendation"
+    ),
+    "ObjectionsResolved": N_(
+        "separation of duties: {actor} recorded this grant's application and may not also "
+        "record its settling of objections"
+    ),
 }
 RECTIFY_ORDER, RECTIFY_DONE = _G + "RectificationOrdered", _G + "RectificationCompleted"
 RECOVER_ORDER, RECOVER_DONE = _G + "RecoveryOrdered", _G + "FundsRecovered"
@@ -150,17 +169,15 @@ class Duties:
             applied = self._applied.get(grant)
             # a grant approved elsewhere is brought in whole by one act (its application with it)
             if applied is not None and applied[0] == actor and applied[1] != seal:
-                step = _STEP[topic.removeprefix(_G)]
-                return (
-                    f"separation of duties: {actor} recorded this grant's application and may not "
-                    f"also record its {step}"
-                )
+                return _(_STEP[topic.removeprefix(_G)]).format(actor=actor)
         elif topic == RECTIFY_DONE and actor in self._ordered.get((grant, f"rectify {ref}"), ()):
-            return (
-                f"separation of duties: {actor} ordered rectification {ref} and may not record its completion"
-            )
+            return _(
+                "separation of duties: {actor} ordered rectification {ref} and may not record its completion"
+            ).format(actor=actor, ref=ref)
         elif topic == RECOVER_DONE and actor in self._ordered.get((grant, "recover"), ()):
-            return f"separation of duties: {actor} ordered this recovery and may not record its receipt"
+            return _(
+                "separation of duties: {actor} ordered this recovery and may not record its receipt"
+            ).format(actor=actor)
         return None
 
     def record(self, grant: str, topic: str, actor: str, seal: str, ref: str) -> None:

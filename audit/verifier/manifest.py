@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from audit.verifier.i18n import _
 from audit.verifier.report import CHUNK, EVENTS, Report, read_text
 
 _sha256 = hashlib.sha256
@@ -38,9 +39,9 @@ def check_manifest(directory: Path, report: Report) -> dict[str, str]:
         if p.is_file() and p.name != "MANIFEST"
     }
     for name in sorted(set(listed) - present):
-        report.fail(f"MANIFEST: {name} is listed but missing from the bundle")
+        report.fail(_("MANIFEST: {name} is listed but missing from the bundle").format(name=name))
     for name in sorted(present - set(listed)):
-        report.fail(f"MANIFEST: {name} is in the bundle but not listed")
+        report.fail(_("MANIFEST: {name} is in the bundle but not listed").format(name=name))
     for name in sorted(set(listed) & present - {EVENTS}):
         compare_digest(name, file_sha256(directory / name), listed, report)
     return listed
@@ -48,4 +49,6 @@ def check_manifest(directory: Path, report: Report) -> dict[str, str]:
 
 def compare_digest(name: str, digest: str, listed: dict[str, str], report: Report) -> None:
     if name in listed and digest != listed[name]:
-        report.fail(f"MANIFEST: sha256 of {name} differs from the manifest (file changed)")
+        report.fail(
+            _("MANIFEST: sha256 of {name} differs from the manifest (file changed)").format(name=name)
+        )

@@ -23,6 +23,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from audit.verifier.errors import AuditError
+from audit.verifier.i18n import N_, _
 from audit.verifier.seals import key_fingerprint
 
 REGISTRY_ID = uuid5(UUID("6ba7b811-9dad-11d1-80b4-00c04fd430c8"), "grant-ledger/people")
@@ -32,6 +33,23 @@ ROTATED = "grant-ledger:People.KeyRotated"
 REVOKED = "grant-ledger:People.Revoked"
 TOPICS = frozenset({FOUNDED, REGISTERED, ROTATED, REVOKED})
 ROLES = ("officer", "approver", "auditor", "admin")
+ROLE_NAMES = {
+    "officer": N_("finance officer"),
+    "approver": N_("approver"),
+    "auditor": N_("auditor"),
+    "admin": N_("administrator"),
+}
+
+
+def role_name(role: Any) -> str:
+    """A role's name in the reader's language (an unknown one as it is)."""
+    name = ROLE_NAMES.get(str(role))
+    return _(name) if name else str(role)
+
+
+def no_one(name: str | None) -> str:
+    """``name``, or "no one" in the reader's language."""
+    return name or _("no one")
 
 
 def state_date(value: Any) -> date | None:
@@ -110,38 +128,48 @@ class Registry:
         on = state_date(state.get("occurred_on"))
         if self.root is None or topic == FOUNDED:
             if self.root is not None:
-                raise RegistryError("the registry has its root already")
+                raise RegistryError(_("the registry has its root already"))
             self._register_root(topic, state, name, on, signer)
             return
         admin = self.people.get(signer or "")
         if admin is None or not admin.active or admin.role != "admin":
-            raise RegistryError(f"{signer or 'no one'} is not an active administrator: cannot change {name}")
+            raise RegistryError(
+                _("{signer} is not an active administrator: cannot change {name}").format(
+                    signer=no_one(signer), name=name
+                )
+            )
         person = self.people.get(name)
         if topic == REGISTERED:
             self._register(name, state, on, person)
         elif topic == ROTATED:
             if person is None or not person.active:
-                raise RegistryError(f"{name} is not registered: no key to rotate")
+                raise RegistryError(_("{name} is not registered: no key to rotate").format(name=name))
             if name == self.root and signer != self.root:
-                raise RegistryError(f"the root {name}'s key passes on only by a statement the root signs")
+                raise RegistryError(
+                    _("the root {name}'s key passes on only by a statement the root signs").format(name=name)
+                )
             self._set_key(person, _raw_key(state))
         elif topic == REVOKED:
             if person is None or not person.active:
-                raise RegistryError(f"{name} is not registered: nothing to revoke")
+                raise RegistryError(_("{name} is not registered: nothing to revoke").format(name=name))
             if name == self.root:
-                raise RegistryError(f"the root {name} cannot be revoked; pass the root to a new key instead")
+                raise RegistryError(
+                    _("the root {name} cannot be revoked; pass the root to a new key instead").format(
+                        name=name
+                    )
+                )
             person.periods[-1].end = on
             self.by_key.pop(person.key, None)
         else:
-            raise RegistryError(f"unknown registry event {topic}")
+            raise RegistryError(_("unknown registry event {topic}").format(topic=topic))
 
     def _register_root(
         self, topic: str, state: dict[str, Any], name: str, on: date | None, signer: str | None
     ) -> None:
         if topic != FOUNDED or state.get("person_role") != "admin":
-            raise RegistryError("the registry must begin with its root administrator")
+            raise RegistryError(_("the registry must begin with its root administrator"))
         if signer != name:
-            raise RegistryError(f"the root {name} must seal its own registration")
+            raise RegistryError(_("the root {name} must seal its own registration").format(name=name))
         person = self._register(name, state, on, None)
         self.root = name
         self.root_fingerprint = person.key
@@ -149,25 +177,31 @@ class Registry:
     def _register(self, name: str, state: dict[str, Any], on: date | None, person: Person | None) -> Person:
         role = state.get("person_role")
         if role not in ROLES:
-            raise RegistryError(f"{role!r} is not a role ({', '.join(ROLES)})")
+            raise RegistryError(
+                _("{role!r} is not a role ({roles})").format(role=role, roles=", ".join(ROLES))
+            )
         if not name:
-            raise RegistryError("a person needs a name")
+            raise RegistryError(_("a person needs a name"))
         raw = _raw_key(state)
         fingerprint = key_fingerprint(raw)
         holder = self.by_key.get(fingerprint)
         if holder is not None and holder != name:
-            raise RegistryError(f"that key is already {holder}'s")
+            raise RegistryError(_("that key is already {holder}'s").format(holder=holder))
         if person is None:
             person = self.people[name] = Person(name, fingerprint, raw)
         elif person.active:
-            raise RegistryError(f"{name} is already registered (as {person.role})")
+            raise RegistryError(
+                _("{name} is already registered (as {role})").format(name=name, role=role_name(person.role))
+            )
         if (
             person.periods
             and on is not None
             and person.periods[-1].end is not None
             and on < person.periods[-1].end
         ):
-            raise RegistryError(f"{name}'s new role cannot begin before the earlier one ended")
+            raise RegistryError(
+                _("{name}'s new role cannot begin before the earlier one ended").format(name=name)
+            )
         person.periods.append(Period(str(role), on))
         self._set_key(person, raw)
         return person
@@ -176,9 +210,11 @@ class Registry:
         fingerprint = key_fingerprint(raw)
         holder = self.by_key.get(fingerprint)
         if holder is not None and holder != person.name:
-            raise RegistryError(f"that key is already {holder}'s")
+            raise RegistryError(_("that key is already {holder}'s").format(holder=holder))
         if fingerprint in person.keys and fingerprint != person.key:
-            raise RegistryError(f"{person.name} used that key before; a rotation needs a new key")
+            raise RegistryError(
+                _("{name} used that key before; a rotation needs a new key").format(name=person.name)
+            )
         self.by_key.pop(person.key, None)
         person.key, person.public_key = fingerprint, raw
         person.keys[fingerprint] = raw
@@ -191,5 +227,5 @@ def _raw_key(state: dict[str, Any]) -> bytes:
     except ValueError:
         raw = b""
     if len(raw) != 32:
-        raise RegistryError("a public key is 32 bytes of Ed25519, in hex")
+        raise RegistryError(_("a public key is 32 bytes of Ed25519, in hex"))
     return raw

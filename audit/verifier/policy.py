@@ -23,6 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from audit.verifier.i18n import _
 from audit.verifier.report import Report
 
 POLICY_DIR = "policy"
@@ -154,7 +155,11 @@ def bundle_policy(directory: Path, report: Report, events: Path | None = None) -
     the version in force on its date, not by one installed later). Else a failure and None."""
     files = sorted((directory / POLICY_DIR).glob("*")) if (directory / POLICY_DIR).is_dir() else []
     if not files or not all(f.is_file() for f in files):
-        report.fail(f"{POLICY_DIR}/: holds {len(files)} files; a bundle ships the policy versions in force")
+        report.fail(
+            _("{folder}/: holds {count} files; a bundle ships the policy versions in force").format(
+                folder=POLICY_DIR, count=len(files)
+            )
+        )
         return None
     versions = [_one_version(path, report, events) for path in files]
     found = [v for v in versions if v is not None]
@@ -163,7 +168,9 @@ def bundle_policy(directory: Path, report: Report, events: Path | None = None) -
     dated = sorted(((str(v.data.get("effective_from")), v) for v in found), key=lambda d: d[0])
     if len({day for day, _ in dated}) != len(dated):
         report.fail(
-            f"{POLICY_DIR}/: two versions take effect on the same day; a day has one version in force"
+            _("{folder}/: two versions take effect on the same day; a day has one version in force").format(
+                folder=POLICY_DIR
+            )
         )
         return None
     latest = dated[-1][1]
@@ -175,7 +182,9 @@ def _one_version(path: Path, report: Report, events: Path | None) -> BundlePolic
     raw = path.read_bytes()
     known = KNOWN.get(hashlib.sha256(raw).hexdigest())
     if known is not None and known != path.name:
-        report.fail(f"{name}: holds the policy version {known} under another name")
+        report.fail(
+            _("{name}: holds the policy version {known} under another name").format(name=name, known=known)
+        )
         return None
     if known is None and events is not None:
         sha = hashlib.sha256(raw).hexdigest()
@@ -183,15 +192,19 @@ def _one_version(path: Path, report: Report, events: Path | None) -> BundlePolic
             data = _version_data(raw)
             if data is None:
                 report.fail(
-                    f"{name}: installed in the log, but not a policy version (a calendar year, or no "
-                    "categories, programmes and clauses); a bundle ships the version in force"
+                    _(
+                        "{name}: installed in the log, but not a policy version (a calendar year, or no "
+                        "categories, programmes and clauses); a bundle ships the version in force"
+                    ).format(name=name)
                 )
                 return None
             return BundlePolicy(path.name, data)
     if known is None:
         report.fail(
-            f"{name}: not a policy version this verifier knows (its sha256 is none of "
-            f"{', '.join(sorted(KNOWN.values()))}); the rules it states are not the ledger's"
+            _(
+                "{name}: not a policy version this verifier knows (its sha256 is none of {known}); the "
+                "rules it states are not the ledger's"
+            ).format(name=name, known=", ".join(sorted(KNOWN.values())))
         )
         return None
     return BundlePolicy(known, tomllib.loads(raw.decode("utf-8")))

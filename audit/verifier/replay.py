@@ -36,6 +36,7 @@ from typing import IO, Any
 
 from audit.verifier import forms
 from audit.verifier.errors import AuditError
+from audit.verifier.i18n import N_, _
 from audit.verifier.layout import MEASURES, SPENDING_SHEET
 from audit.verifier.people import REGISTRY_ID
 from audit.verifier.policy import BundlePolicy
@@ -190,28 +191,52 @@ def _amount(state: dict[str, Any]) -> Decimal:
     try:
         text = str(_value(state["amount"]))
     except KeyError as exc:
-        raise ReplayError("no decimal amount (no 'amount')") from exc
+        raise ReplayError(_("no decimal amount (no 'amount')")) from exc
     if _PLAIN_AMOUNT.fullmatch(text) is None:  # the ledger writes amounts as plain numerals
-        raise ReplayError(f"no decimal amount ({text[:40]!r} is not a plain amount like 1200.00)")
+        raise ReplayError(
+            _("no decimal amount ({text!r} is not a plain amount like 1200.00)").format(text=text[:40])
+        )
     return Decimal(text)
 
 
 def _day(state: dict[str, Any], key: str = "occurred_on") -> str:
     text = _value(state.get(key))
     if not isinstance(text, str) or _ISO_DATE.fullmatch(text) is None:
-        raise ReplayError(f"no business date ({key} {str(text)[:40]!r} is not a date like 2024-05-01)")
+        raise ReplayError(
+            _("no business date ({key} {text!r} is not a date like 2024-05-01)").format(
+                key=key, text=str(text)[:40]
+            )
+        )
     try:
         date.fromisoformat(text)
     except ValueError as exc:
-        raise ReplayError(f"no business date ({key} {text!r} is no day of the calendar)") from exc
+        raise ReplayError(
+            _("no business date ({key} {text!r} is no day of the calendar)").format(key=key, text=text)
+        ) from exc
     return text
 
 
 def _text(state: dict[str, Any], key: str) -> str:
     value = state.get(key, "")
     if not isinstance(value, str):
-        raise ReplayError(f"{key} is not text")
+        raise ReplayError(_("{key} is not text").format(key=key))
     return value
+
+
+# the words for a grant's status and a fund source in the replay's failures
+_NAMES = {
+    "applied": N_("applied"),
+    "approved": N_("approved"),
+    "rejected": N_("rejected"),
+    "closed": N_("closed"),
+    "subsidy": N_("fiscal subsidy"),
+    "matching": N_("matching funds"),
+}
+
+
+def _name(code: str) -> str:
+    name = _NAMES.get(code)
+    return _(name) if name else code
 
 
 def _yuan(value: Decimal) -> str:
@@ -248,7 +273,7 @@ class Replay:
             return
         kind = topic[len(_TOPIC) :]
         if not isinstance(state, dict):
-            raise ReplayError("the state is not a JSON object")
+            raise ReplayError(_("the state is not a JSON object"))
         if kind == "Applied":
             self.grants[originator] = GrantTotals(
                 grant_id=str(state.get("grant_id")),
@@ -267,7 +292,9 @@ class Replay:
         totals = self.grants.get(originator)
         if totals is None:
             if kind in _MONEY:
-                raise ReplayError(f"a {kind} event of a grant whose application is not in the bundle")
+                raise ReplayError(
+                    _("a {kind} event of a grant whose application is not in the bundle").format(kind=kind)
+                )
             return
         if kind in _MONEY:
             self._money(totals, kind, state, leaf_index)
@@ -318,7 +345,9 @@ class Replay:
         else:
             source = state.get("source")
             if source not in _SOURCES:
-                raise ReplayError(f"fund source {source!r} is neither subsidy nor matching")
+                raise ReplayError(
+                    _("fund source {source!r} is neither subsidy nor matching").format(source=source)
+                )
             if kind == "BalanceDisposed":
                 totals.amounts[f"{source}_disposed"] += amount
                 totals.move(source, on, -amount)
@@ -349,10 +378,16 @@ class Replay:
                 source = "subsidy" if kind == "FundsRecovered" else str(state.get("source"))
             least = totals.least_after(source, on)
             if least < 0:
-                breach = (
-                    f"ring-fence: {kind} of {_yuan(amount)} leaves the {source} of grant {totals.grant_id} "
-                    f"at {_yuan(least)} at the end of {on} or a later date (ledger/rules.py "
-                    "paid_from_own_source; 003 第十条)"
+                breach = _(
+                    "ring-fence: {kind} of {amount} leaves the {source} of grant {grant} at {least} at the "
+                    "end of {day} or a later date (ledger/rules.py paid_from_own_source; 003 第十条)"
+                ).format(
+                    kind=kind,
+                    amount=_yuan(amount),
+                    source=_name(source),
+                    grant=totals.grant_id,
+                    least=_yuan(least),
+                    day=on,
                 )
         if breach is not None:
             raise ReplayError(breach)
@@ -365,49 +400,59 @@ class Replay:
         if kind == "Approved":
             return None
         if totals.status != "approved":
-            rule = "grant closed" if totals.status == "closed" else "approval first"
             return (
-                f"{rule}: {kind} of grant {grant}, which is {totals.status}; money moves only "
-                "between approval and closure"
-            )
+                _(
+                    "grant closed: {kind} of grant {grant}, which is {status}; money moves only between "
+                    "approval and closure"
+                )
+                if totals.status == "closed"
+                else _(
+                    "approval first: {kind} of grant {grant}, which is {status}; money moves only between "
+                    "approval and closure"
+                )
+            ).format(kind=kind, grant=grant, status=_name(totals.status))
         if kind not in ("ExpenditureReversed", *_UNDONE) and on < totals.approved_on:
-            return (
-                f"approval first: {kind} dated {on} is before grant {grant}'s approval "
-                f"on {totals.approved_on}"
-            )
+            return _(
+                "approval first: {kind} dated {day} is before grant {grant}'s approval on {approved}"
+            ).format(kind=kind, day=on, grant=grant, approved=totals.approved_on)
         if kind == "SubsidyDisbursed":
             total = totals.amounts["subsidy_received"] + amount
             if total > totals.amounts["approved"]:
-                return (
-                    f"tranches within approval: disbursing {_yuan(amount)} brings grant {grant}'s subsidy "
-                    f"disbursed to {_yuan(total)}, above the approved {_yuan(totals.amounts['approved'])}"
+                return _(
+                    "tranches within approval: disbursing {amount} brings grant {grant}'s subsidy disbursed "
+                    "to {total}, above the approved {approved}"
+                ).format(
+                    amount=_yuan(amount),
+                    grant=grant,
+                    total=_yuan(total),
+                    approved=_yuan(totals.amounts["approved"]),
                 )
         if kind == "ExpenditureRecorded" and self.policy is not None:
             policy = self.policy.in_force(on)
             if policy is None:
-                return (
-                    f"policy in force: spending of grant {grant} dated {on} is before every policy "
-                    "version the bundle ships"
-                )
+                return _(
+                    "policy in force: spending of grant {grant} dated {day} is before every policy version "
+                    "the bundle ships"
+                ).format(grant=grant, day=on)
             text = _text(state, "category")
             found = policy.category(text)
             if found is None:
-                return (
-                    f"permitted category: spending category {text!r} of grant {grant} is unknown to "
-                    f"the policy {policy.name}"
-                )
+                return _(
+                    "permitted category: spending category {category!r} of grant {grant} is unknown to the "
+                    "policy {policy}"
+                ).format(category=text, grant=grant, policy=policy.name)
             programme = policy.programme(totals.programme)
             allowed = None if programme is None else programme.allowed
             if not found[1] or (programme is not None and found[0] in programme.banned):
-                return (
-                    f"banned category: spending category '{found[0]}' of grant {grant} is banned by "
-                    f"the policy {policy.name}"
-                )
+                return _(
+                    "banned category: spending category '{category}' of grant {grant} is banned by the "
+                    "policy {policy}"
+                ).format(category=found[0], grant=grant, policy=policy.name)
             if allowed is not None and found[0] not in allowed:
-                return (
-                    f"permitted category: spending category '{found[0]}' of grant {grant} is not a "
-                    f"permitted use of a {totals.programme} in the policy {policy.name}"
-                )
+                return _(
+                    "permitted category: spending category '{category}' of grant {grant} is not a "
+                    "permitted use of a {programme} in the policy {policy}"
+                ).format(category=found[0], grant=grant, programme=totals.programme, policy=policy.name)
         return None
 
     def by_grant(self) -> dict[str, GrantTotals]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from audit.verifier import layout
 from audit.verifier.canonical import CanonicalError, record_leaf_hash
+from audit.verifier.i18n import _
 from audit.verifier.merkle import CompactRange
 from audit.verifier.replay import Replay, ReplayError
 from audit.verifier.report import CHUNK, Report
@@ -111,7 +112,7 @@ _Line = tuple[Any, Any, dict[str, Any] | None, bytes]  # leaf index, event id, r
 
 
 def _where(event_id: Any, index: Any) -> str:
-    return f"event {event_id} (leaf {index})"
+    return _("event {event_id} (leaf {index})").format(event_id=event_id, index=index)
 
 
 class Scan:
@@ -153,7 +154,11 @@ class Scan:
         index, event_id, record, leaf = parsed
         if index != n:
             where = _where(event_id, index)
-            self.report.fail(f"{where}: found at position {n}: an event was deleted, inserted or reordered")
+            self.report.fail(
+                _("{where}: found at position {n}: an event was deleted, inserted or reordered").format(
+                    where=where, n=n
+                )
+            )
         if record is None:
             self.report.withheld += 1
         else:
@@ -172,15 +177,25 @@ class Scan:
         before = self.versions.get(originator, 0)
         if type(version) is not int or version <= before:
             self.report.fail(
-                f"{_where(event_id, index)}: version {version} of {originator} comes after version {before} "
-                "(reordered or replayed)"
+                _(
+                    "{where}: version {version} of {originator} comes after version {before} (reordered or "
+                    "replayed)"
+                ).format(where=_where(event_id, index), version=version, originator=originator, before=before)
             )
         else:
             if version > before + 1:
                 missing = f"{before + 1}" if version == before + 2 else f"{before + 1}..{version - 1}"
                 self.report.fail(
-                    f"{_where(event_id, index)}: {self.aggregate(originator)} version {version} follows "
-                    f"version {before}: version {missing} is missing (withheld or deleted)"
+                    _(
+                        "{where}: {aggregate} version {version} follows version {before}: version {missing} "
+                        "is missing (withheld or deleted)"
+                    ).format(
+                        where=_where(event_id, index),
+                        aggregate=self.aggregate(originator),
+                        version=version,
+                        before=before,
+                        missing=missing,
+                    )
                 )
             self.versions[originator] = version
         if self.as_of is not None and _occurred_on(record) > self.as_of:
@@ -190,11 +205,13 @@ class Scan:
         try:
             self.replay.feed(record, index)
         except ReplayError as e:
-            self.report.fail(f"{_where(event_id, index)}: replay: {e.message}")
+            self.report.fail(_("{where}: replay: {why}").format(where=_where(event_id, index), why=e.message))
 
     def aggregate(self, originator: str) -> str:
         totals = self.replay.grants.get(originator)
-        return f"grant {totals.grant_id} ({originator})" if totals is not None else f"aggregate {originator}"
+        if totals is not None:
+            return _("grant {grant} ({originator})").format(grant=totals.grant_id, originator=originator)
+        return _("aggregate {originator}").format(originator=originator)
 
     def _any_line(self, raw: bytes, n: int) -> _Line | None:
         """A line in any JSON layout: parsed, and its record encoded canonically."""
@@ -205,22 +222,28 @@ class Scan:
             stated_hash = bytes.fromhex(stated)
         except (ValueError, KeyError, TypeError, RecursionError):
             report.fail(
-                f"events.jsonl line {n + 1}: not a JSON event line with leaf_index, event_id, leaf_hash"
+                _(
+                    "events.jsonl line {line}: not a JSON event line with leaf_index, event_id, leaf_hash"
+                ).format(line=n + 1)
             )
             return None
-        where = f"event {event_id} (leaf {index})"
+        where = _where(event_id, index)
         record = line.get("record")
         leaf = stated_hash
         if record is None:
             if not line.get("withheld"):
-                report.fail(f"{where}: neither a record nor marked withheld")
+                report.fail(_("{where}: neither a record nor marked withheld").format(where=where))
         else:
             try:
                 leaf = record_leaf_hash(record)
             except (CanonicalError, TypeError, ValueError, AttributeError) as e:
-                report.fail(f"{where}: record cannot be encoded ({e})")
+                report.fail(_("{where}: record cannot be encoded ({error})").format(where=where, error=e))
             if leaf != stated_hash:
-                report.fail(f"{where}: recomputed leaf hash differs from the exported one (edited)")
+                report.fail(
+                    _("{where}: recomputed leaf hash differs from the exported one (edited)").format(
+                        where=where
+                    )
+                )
             if not isinstance(record, dict):
                 record = {"state": None}
         return index, event_id, record, leaf

@@ -22,6 +22,7 @@ from xml.etree import ElementTree
 from audit.verifier import forms, layout
 from audit.verifier.description import bundle_format
 from audit.verifier.findings import expected_findings
+from audit.verifier.i18n import _
 from audit.verifier.layout import ACTIVITY_SHEET, REGISTRY_SHEET
 from audit.verifier.policy import BundlePolicy
 from audit.verifier.replay import GrantTotals, Replay
@@ -152,13 +153,13 @@ def check_sheets(
     """Checks the workbook; False if it could not be read at all (the event log check is skipped)."""
     path = directory / WORKBOOK
     if not path.is_file():
-        report.fail(f"{WORKBOOK}: missing")
+        report.fail(_("{file}: missing").format(file=WORKBOOK))
         return False
     try:
         log = frozenset(sheet_names(layout.EVENT_LOG_SHEET, events)) if log_as_exported else frozenset()
         check_package(path, part_budget(directory), log)
     except PackageError as e:
-        report.fail(f"{WORKBOOK}: {e}")
+        report.fail(_("{file}: {why}").format(file=WORKBOOK, why=e))
         return False
     fmt = bundle_format(directory)
     findings = expected_findings(replay, policy) if policy is not None else None
@@ -173,18 +174,21 @@ def check_sheets(
     try:
         shown = _structure(path, report, printed)
     except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError, ValueError) as e:
-        report.fail(f"{WORKBOOK}: cannot read its sheets ({type(e).__name__})")
+        report.fail(
+            _("{file}: cannot read its sheets ({error})").format(file=WORKBOOK, error=type(e).__name__)
+        )
         return False
     if shown != expected_names:
         first = next(
             (i for i, (a, b) in enumerate(zip(shown, expected_names, strict=False)) if a != b),
             min(len(shown), len(expected_names)),
         )
-        got = shown[first] if first < len(shown) else "no sheet"
-        want = expected_names[first] if first < len(expected_names) else "no sheet"
+        got = repr(shown[first]) if first < len(shown) else _("no sheet")
+        want = repr(expected_names[first]) if first < len(expected_names) else _("no sheet")
         report.fail(
-            f"{WORKBOOK}: sheet {first + 1} is {got!r} where the bundle has {want!r} "
-            f"(sheets: {', '.join(shown)})"
+            _("{file}: sheet {n} is {got} where the bundle has {want} (sheets: {sheets})").format(
+                file=WORKBOOK, n=first + 1, got=got, want=want, sheets=", ".join(shown)
+            )
         )
         return False
     from openpyxl import load_workbook
@@ -192,7 +196,7 @@ def check_sheets(
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as e:  # any unreadable workbook is one failure, not a traceback
-        report.fail(f"{WORKBOOK}: cannot read it ({type(e).__name__})")
+        report.fail(_("{file}: cannot read it ({error})").format(file=WORKBOOK, error=type(e).__name__))
         return False
     try:
         report.grants = len(sheets[0].rows)
@@ -203,7 +207,9 @@ def check_sheets(
                 continue
             _compare(book, sheet, report)
     except Exception as e:  # a sheet damaged past its first rows: read lazily, fails here
-        report.fail(f"{WORKBOOK}: cannot read its sheets ({type(e).__name__})")
+        report.fail(
+            _("{file}: cannot read its sheets ({error})").format(file=WORKBOOK, error=type(e).__name__)
+        )
     finally:
         book.close()
     return True
@@ -261,29 +267,37 @@ def _structure(path: Path, report: Report, printed: dict[str, int] | None = None
             names.append(name)
             state = sheet.get("state", "visible")
             if state != "visible":
-                report.fail(f"{WORKBOOK}: sheet {name!r} is {state}; a bundle hides nothing")
+                report.fail(
+                    _("{file}: sheet {name!r} is {state}; a bundle hides nothing").format(
+                        file=WORKBOOK, name=name, state=state
+                    )
+                )
         for element in workbook.iter(f"{_NS}definedName"):
             if not _prints_the_header(element, names, printed or {}):
                 report.fail(
-                    f"{WORKBOOK}: has a definedName {element.get('name') or ''} "
-                    "(it could show content the bundle does not hold)".replace("  ", " ")
+                    _("{file}: has a definedName {name} (it could show content the bundle does not hold)")
+                    .format(file=WORKBOOK, name=element.get("name") or "")
+                    .replace("  ", " ")
                 )
         for element in workbook.iter(f"{_NS}externalReference"):
             report.fail(
-                f"{WORKBOOK}: has a externalReference {element.get('{*}id') or ''} "
-                "(it could show content the bundle does not hold)".replace("  ", " ")
+                _("{file}: has a externalReference {name} (it could show content the bundle does not hold)")
+                .format(file=WORKBOOK, name=element.get("{*}id") or "")
+                .replace("  ", " ")
             )
         for name in book.namelist():
             if name.startswith("xl/externalLinks/"):
-                report.fail(f"{WORKBOOK}: has an external link ({name})")
+                report.fail(_("{file}: has an external link ({name})").format(file=WORKBOOK, name=name))
         if "xl/styles.xml" in book.namelist():
             styles = ElementTree.fromstring(book.read("xl/styles.xml"))
             for fmt in styles.iter(f"{_NS}numFmt"):
                 code = str(fmt.get("formatCode", ""))
                 if code not in SAFE_FORMATS:
                     report.fail(
-                        f"{WORKBOOK}: number format {code!r} is none the bundle uses; it could show "
-                        "something other than a cell's value"
+                        _(
+                            "{file}: number format {code!r} is none the bundle uses; it could show something "
+                            "other than a cell's value"
+                        ).format(file=WORKBOOK, code=code)
                     )
     return names
 
@@ -316,7 +330,11 @@ def _rows(book: Any, sheet: _Sheet, report: Report) -> Iterator[_Shown]:
         first = _trim(_values(next(it, ())))
         if list(first) != sheet.header:
             cell = f"A{form.head_rows}"
-            report.fail(f"{WORKBOOK} {name}!{cell}: the header is not {', '.join(sheet.header)}")
+            report.fail(
+                _("{file} {sheet}!{cell}: the header is not {header}").format(
+                    file=WORKBOOK, sheet=name, cell=cell, header=", ".join(sheet.header)
+                )
+            )
         for n, cells in enumerate(it, form.head_rows + 1):
             values = _values(cells)
             yield name, n, _trim(values), tuple(getattr(c, "number_format", "General") for c in cells)
@@ -330,12 +348,24 @@ def _head(name: str, form: Form, rows: list[tuple[Any, ...]], report: Report) ->
     """The title, the 编制单位 / 报表日期 / 单位 line and the blank row above the header."""
     title, heading, blank = [*rows, (), (), ()][:3]
     if title != (form.title,):
-        report.fail(f"{WORKBOOK} {name}!A1: the title is {_show(title)}, not {form.title!r}")
+        report.fail(
+            _("{file} {sheet}!A1: the title is {title}, not {want!r}").format(
+                file=WORKBOOK, sheet=name, title=_show(title), want=form.title
+            )
+        )
     if heading != _trim(form.heading):
         want = " / ".join(v for v in form.heading if v)
-        report.fail(f"{WORKBOOK} {name}!A2: the line below the title is {_show(heading)}, not {want!r}")
+        report.fail(
+            _("{file} {sheet}!A2: the line below the title is {shown}, not {want!r}").format(
+                file=WORKBOOK, sheet=name, shown=_show(heading), want=want
+            )
+        )
     if blank:
-        report.fail(f"{WORKBOOK} {name}!A3: shows {_show(blank)} where the bundle has a blank row")
+        report.fail(
+            _("{file} {sheet}!A3: shows {shown} where the bundle has a blank row").format(
+                file=WORKBOOK, sheet=name, shown=_show(blank)
+            )
+        )
 
 
 def _trim(row: Iterable[Any]) -> tuple[Any, ...]:
@@ -373,7 +403,11 @@ def _compare(book: Any, sheet: _Sheet, report: Report) -> None:
     for row in sheet.rows:
         got = next(shown, None)
         if got is None:
-            report.fail(f"{WORKBOOK} {last[0]}!A{last[1] + 1}: no row, but the events give {_show(row)}")
+            report.fail(
+                _("{file} {sheet}!A{n}: no row, but the events give {row}").format(
+                    file=WORKBOOK, sheet=last[0], n=last[1] + 1, row=_show(row)
+                )
+            )
             return
         last = got[:2]
         _compare_row(got, row, sheet.kinds, header, diffs)
@@ -382,17 +416,27 @@ def _compare(book: Any, sheet: _Sheet, report: Report) -> None:
         total = list(sheet.form.total)
         if got is None:
             report.fail(
-                f"{WORKBOOK} {last[0]}!A{last[1] + 1}: no 合计 row, but the events give {_show(total)}"
+                _("{file} {sheet}!A{n}: no 合计 row, but the events give {row}").format(
+                    file=WORKBOOK, sheet=last[0], n=last[1] + 1, row=_show(total)
+                )
             )
             return
         _compare_row(got, total, _kinds_of(total), header, diffs)
     extra = next((row for row in shown if row[2]), None)  # empty rows past the end show nothing
     if extra is not None:
-        where, n, values, _ = extra
-        report.fail(f"{WORKBOOK} {where}!A{n}: shows {_show(values)}, a row the events do not give")
+        where, n, values, _formats = extra
+        report.fail(
+            _("{file} {sheet}!A{n}: shows {row}, a row the events do not give").format(
+                file=WORKBOOK, sheet=where, n=n, row=_show(values)
+            )
+        )
         return
     if diffs.count > _MAX_DIFFS:
-        report.fail(f"{WORKBOOK} {name}: {diffs.count - _MAX_DIFFS} more cells differ from the events")
+        report.fail(
+            _("{file} {sheet}: {count} more cells differ from the events").format(
+                file=WORKBOOK, sheet=name, count=diffs.count - _MAX_DIFFS
+            )
+        )
 
 
 def _compare_row(
@@ -403,13 +447,25 @@ def _compare_row(
         have = values[i] if i < len(values) else None
         where = f"{WORKBOOK} {sheet}!{column_letter(i)}{n} ({header[i]})"
         if not _same(kind, have, want):
-            diffs.add(f"{where}: shows {_cell(have, kind)} but the events give {_cell(want)}")
+            diffs.add(
+                _("{where}: shows {have} but the events give {want}").format(
+                    where=where, have=_cell(have, kind), want=_cell(want)
+                )
+            )
         elif kind == AMOUNT and want is not None and formats[i] not in AMOUNT_FORMATS:
-            diffs.add(f"{where}: number format {formats[i]!r} does not show the amount to the fen")
+            diffs.add(
+                _("{where}: number format {format!r} does not show the amount to the fen").format(
+                    where=where, format=formats[i]
+                )
+            )
     if len(values) > len(kinds):
         diffs.add(
-            f"{WORKBOOK} {sheet}!{column_letter(len(kinds))}{n}: shows {_cell(values[len(kinds)])} "
-            "in a column the bundle does not have"
+            _("{file} {sheet}!{cell}: shows {value} in a column the bundle does not have").format(
+                file=WORKBOOK,
+                sheet=sheet,
+                cell=f"{column_letter(len(kinds))}{n}",
+                value=_cell(values[len(kinds)]),
+            )
         )
 
 
@@ -443,7 +499,7 @@ def _decimal(value: Any) -> Decimal | None:
 
 def _cell(value: Any, kind: str = TEXT) -> str:
     if value is None or value == "":
-        return "nothing"
+        return _("nothing")
     if kind == AMOUNT and isinstance(value, int | float) and not isinstance(value, bool):
         value = Decimal(str(value))
     if isinstance(value, datetime):

@@ -36,7 +36,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from audit.verifier.checkpoint import CheckpointError, key_id, parse_signed_checkpoint
 from audit.verifier.duties import APPLIED, APPROVED, DUTY_TOPICS, Duties, action_of, roles_for
-from audit.verifier.people import FOUNDED, REGISTRY_ID, TOPICS, Person, Registry, RegistryError, state_date
+from audit.verifier.i18n import _
+from audit.verifier.people import (
+    FOUNDED,
+    REGISTRY_ID,
+    TOPICS,
+    Person,
+    Registry,
+    RegistryError,
+    no_one,
+    role_name,
+    state_date,
+)
 from audit.verifier.report import Report
 from audit.verifier.seals import (
     ADOPTION_TOPIC,
@@ -64,9 +75,13 @@ class _Event:
     state: dict[str, Any] | None  # kept for the registry's own events only
 
     def where(self) -> str:
-        return (
-            f"event {self.event_id} (leaf {self.index}, {self.topic.split(':')[-1]} of {self.originator} "
-            f"version {self.version})"
+        return event_where(self.event_id, self.index, self.topic, self.originator, self.version)
+
+
+def event_where(event_id: Any, index: int, topic: str, originator: Any, version: Any) -> str:
+    """An event as failures name it: its id, leaf, kind, aggregate and version."""
+    return _("event {event_id} (leaf {index}, {topic} of {originator} version {version})").format(
+            event_id=event_id, index=index, topic=topic.split(":")[-1], originator=originator, version=version
         )
 
 
@@ -108,7 +123,11 @@ class Signatures:
         ref = str(state.get("ref") or "") if grant else ""
         if not seal:
             if self.adopted_size is not None:
-                self.report.fail(f"{self._where(index, event_id, topic, record)}: carries no signature")
+                self.report.fail(
+                    _("{where}: carries no signature").format(
+                        where=self._where(index, event_id, topic, record)
+                    )
+                )
             elif len(self._unsigned_id) < _MAX_NAMED:
                 self._unsigned_index.append(index)
                 self._unsigned_id.append((event_id, topic, originator, record.get("originator_version")))
@@ -121,7 +140,11 @@ class Signatures:
         if grant:
             breach = self.duties.check(grant, topic, actor, seal, ref)
             if breach is not None:
-                self.report.fail(f"{self._where(index, event_id, topic, record)} by {actor}: {breach}")
+                self.report.fail(
+                    _("{where} by {actor}: {why}").format(
+                        where=self._where(index, event_id, topic, record), actor=actor, why=breach
+                    )
+                )
             self.duties.record(grant, topic, actor, seal, ref)
         self._pending.setdefault(seal, []).append(
             _Event(
@@ -140,9 +163,8 @@ class Signatures:
 
     @staticmethod
     def _where(index: int, event_id: Any, topic: str, record: dict[str, Any]) -> str:
-        return (
-            f"event {event_id} (leaf {index}, {topic.split(':')[-1]} of {record.get('originator_id')} "
-            f"version {record.get('originator_version')})"
+        return event_where(
+            event_id, index, topic, record.get("originator_id"), record.get("originator_version")
         )
 
     def at(self, size: int) -> None:
@@ -158,10 +180,16 @@ class Signatures:
     def _seal(self, index: int, event_id: Any, record: dict[str, Any], state: dict[str, Any]) -> None:
         seal_id = str(record.get("originator_id"))
         topic = str(record.get("topic"))
-        what = f"seal {seal_id} (event {event_id}, leaf {index})"
+        what = _("seal {seal} (event {event_id}, leaf {index})").format(
+            seal=seal_id, event_id=event_id, index=index
+        )
         signer = str(state.get("signer") or "")
         if record.get("originator_version") != 1:
-            self.report.fail(f"{what}: version {record.get('originator_version')}; a seal is made once")
+            self.report.fail(
+                _("{what}: version {version}; a seal is made once").format(
+                    what=what, version=record.get("originator_version")
+                )
+            )
             return
         if topic == ADOPTION_TOPIC:
             self._adoption(index, what, seal_id, signer, state)
@@ -179,11 +207,15 @@ class Signatures:
         else:
             message = message_of(topic, seal_id, state)
             if message is None or not signature_verifies(message, state.get("signature"), person.public_key):
-                why = f"its signature does not verify under {signer}'s registered key"
+                why = _("its signature does not verify under {signer}'s registered key").format(signer=signer)
         if why is not None:
-            self.report.fail(f"{what} by {signer or 'no one'}: {why}")
+            self.report.fail(_("{where} by {actor}: {why}").format(where=what, actor=no_one(signer), why=why))
             for e in events:
-                self.report.fail(f"{e.where()} by {e.actor}: not signed: its seal {seal_id} fails ({why})")
+                self.report.fail(
+                    _("{where} by {actor}: not signed: its seal {seal} fails ({why})").format(
+                        where=e.where(), actor=e.actor, seal=seal_id, why=why
+                    )
+                )
             return
         assert person is not None
         covered = _leaf_set(state.get("leaves"))
@@ -196,7 +228,9 @@ class Signatures:
                 held = roles[e.on] = person.role_on(state_date(e.on))
             problem = self._problem(e, signer, held, covered, approved)
             if problem is not None:
-                self.report.fail(f"{e.where()} by {e.actor or 'no one'}: {problem}")
+                self.report.fail(
+                    _("{where} by {actor}: {why}").format(where=e.where(), actor=no_one(e.actor), why=problem)
+                )
             elif e.state is not None and not founding:
                 signed.append(e)
             else:
@@ -209,26 +243,47 @@ class Signatures:
         e: _Event, signer: str, held: str | None, covered: set[bytes], approved: set[str]
     ) -> str | None:
         if e.leaf not in covered:
-            return f"is not among the events {signer} signed (its seal's leaves): changed after signing"
+            return _(
+                "is not among the events {signer} signed (its seal's leaves): changed after signing"
+            ).format(signer=signer)
         if e.actor != signer:
-            return f"names {e.actor!r} as its recorder but is signed by {signer}"
+            return _("names {actor!r} as its recorder but is signed by {signer}").format(
+                actor=e.actor, signer=signer
+            )
         if e.topic in TOPICS:
             return None  # the registry's own rules say who may change it
         allowed = roles_for(e.topic)
         if held in allowed and e.role == held and (e.topic != APPLIED or held == "officer"):
             return None
-        when = f"on {e.on}" if e.on is not None else "then"
+        dated = e.on is not None
         if held is None:
-            return f"{signer} held no role {when} (not yet registered, or revoked)"
-        if held not in allowed:
-            who = " or ".join(sorted(allowed)) or "no one"
             return (
-                f"{signer} is registered as {held} {when}; '{action_of(e.topic)}' is recorded by {who} (role)"
+                _("{signer} held no role on {day} (not yet registered, or revoked)")
+                if dated
+                else _("{signer} held no role then (not yet registered, or revoked)")
+            ).format(signer=signer, day=e.on)
+        if held not in allowed:
+            return (
+                _("{signer} is registered as {role} on {day}; '{action}' is recorded by {allowed} (role)")
+                if dated
+                else _("{signer} is registered as {role} then; '{action}' is recorded by {allowed} (role)")
+            ).format(
+                signer=signer,
+                role=role_name(held),
+                day=e.on,
+                action=action_of(e.topic),
+                allowed=_either(allowed),
             )
         if e.topic == APPLIED and held != "officer" and e.originator not in approved:
-            return f"{signer} ({held}) recorded an application; only an approval brought in whole comes so"
+            return _(
+                "{signer} ({role}) recorded an application; only an approval brought in whole comes so"
+            ).format(signer=signer, role=role_name(held))
         if e.role != held:
-            return f"says its role is {e.role!r}, but {signer} is registered as {held} {when}"
+            return (
+                _("says its role is {stated!r}, but {signer} is registered as {role} on {day}")
+                if dated
+                else _("says its role is {stated!r}, but {signer} is registered as {role} then")
+            ).format(stated=e.role, signer=signer, role=role_name(held), day=e.on)
         return None
 
     def _registry_events(self, events: list[_Event], signer: str, what: str) -> int:
@@ -240,7 +295,11 @@ class Signatures:
                 self.registry.apply(e.topic, e.state, signer)
                 applied += 1
             except RegistryError as error:
-                self.report.fail(f"{e.where()} by {signer}: the people registry refuses it: {error}")
+                self.report.fail(
+                    _("{where} by {actor}: the people registry refuses it: {why}").format(
+                        where=e.where(), actor=signer, why=error
+                    )
+                )
         return applied
 
     def _not_registered(self, signer: str, key: str) -> str:
@@ -248,20 +307,31 @@ class Signatures:
         short = f"{key[:16]}…"
         if person is None:
             holder = self.registry.by_key.get(key)
-            extra = f" (it is {holder}'s)" if holder else ""
-            return f"{signer or 'no one'} is not in the people registry; key {short}{extra}"
+            if holder:
+                return _("{signer} is not in the people registry; key {key} (it is {holder}'s)").format(
+                    signer=no_one(signer), key=short, holder=holder
+                )
+            return _("{signer} is not in the people registry; key {key}").format(
+                signer=no_one(signer), key=short
+            )
         if not person.active:
-            return f"{signer} was revoked before this seal; key {short}"
+            return _("{signer} was revoked before this seal; key {key}").format(signer=signer, key=short)
         if key in person.keys:
-            return f"key {short} was rotated away before this seal ({signer}'s key then: {person.key[:16]}…)"
-        return f"key {short} is not {signer}'s registered key (not in the registry)"
+            return _("key {key} was rotated away before this seal ({signer}'s key then: {then}…)").format(
+                key=short, signer=signer, then=person.key[:16]
+            )
+        return _("key {key} is not {signer}'s registered key (not in the registry)").format(
+            key=short, signer=signer
+        )
 
     def _check_root(self) -> None:
         found = self.registry.root_fingerprint
         if self.pinned is not None and found != self.pinned:
             self.report.fail(
-                f"people registry: its trust root is {found}, not the root you were given ({self.pinned}): "
-                "it is another ledger's, or forged"
+                _(
+                    "people registry: its trust root is {found}, not the root you were given ({pinned}): "
+                    "it is another ledger's, or forged"
+                ).format(found=found, pinned=self.pinned)
             )
 
     def _adoption(self, index: int, what: str, seal_id: str, signer: str, state: dict[str, Any]) -> None:
@@ -270,19 +340,21 @@ class Signatures:
         size = state.get("size")
         root = self._root_at(size) if type(size) is int and 0 <= size <= index else None
         if self.adopted_size is not None:
-            why = "the ledger was adopted already"
+            why = _("the ledger was adopted already")
         elif person is None:
             why = self._not_registered(signer, str(state.get("key")))
         elif person.role != "admin":
-            why = f"{signer} is not an administrator"
+            why = _("{signer} is not an administrator").format(signer=signer)
         elif message is None or not signature_verifies(message, state.get("signature"), person.public_key):
-            why = f"its signature does not verify under {signer}'s registered key"
+            why = _("its signature does not verify under {signer}'s registered key").format(signer=signer)
         elif root is None or root.hex() != state.get("root"):
-            why = f"the root it signs is not the root of the bundle's first {size} events"
+            why = _("the root it signs is not the root of the bundle's first {size} events").format(size=size)
         else:
             why = None
         if why is not None:
-            self.report.fail(f"adoption {what} by {signer or 'no one'}: {why}")
+            self.report.fail(
+                _("adoption {what} by {signer}: {why}").format(what=what, signer=no_one(signer), why=why)
+            )
             return
         assert type(size) is int
         self.adopted_size = size
@@ -299,10 +371,13 @@ class Signatures:
         self._unsigned_more = 0
 
     def _unsigned(self, index: int, event_id: Any, topic: str, originator: str, version: Any) -> None:
+        where = event_where(event_id, index, topic, originator, version)
         self.report.fail(
-            f"event {event_id} (leaf {index}, {topic.split(':')[-1]} of {originator} version {version}): "
-            "carries no signature"
-            + ("" if self.adopted_size is not None else " (and the ledger was never adopted)")
+            (
+                _("{where}: carries no signature")
+                if self.adopted_size is not None
+                else _("{where}: carries no signature (and the ledger was never adopted)")
+            ).format(where=where)
         )
 
     # ------------------------------------------------------------------ the end
@@ -311,8 +386,10 @@ class Signatures:
         for seal_id, events in self._pending.items():
             for e in events:
                 self.report.fail(
-                    f"{e.where()} by {e.actor}: names seal {seal_id}, which does not follow it (stored after "
-                    "the seal it names: a copy, or inserted below the application)"
+                    _(
+                        "{where} by {actor}: names seal {seal}, which does not follow it (stored after the "
+                        "seal it names: a copy, or inserted below the application)"
+                    ).format(where=e.where(), actor=e.actor, seal=seal_id)
                 )
         self._pending.clear()
         for n, (event_id, topic, originator, version) in zip(
@@ -320,11 +397,13 @@ class Signatures:
         ):
             self._unsigned(n, event_id, topic, originator, version)
         if self._unsigned_more:
-            self.report.fail(f"{self._unsigned_more} more events carry no signature")
+            self.report.fail(_("{count} more events carry no signature").format(count=self._unsigned_more))
         if self.registry.root is None and included:
             self.report.fail(
-                "people registry: the bundle holds none, so no event can be tied to a person "
-                "(a ledger made before records were signed is adopted with `grant-ledger migrate`)"
+                _(
+                    "people registry: the bundle holds none, so no event can be tied to a person "
+                    "(a ledger made before records were signed is adopted with `grant-ledger migrate`)"
+                )
             )
 
     def checkpoint(self, size: int, text: str) -> str | None:
@@ -351,10 +430,20 @@ class Signatures:
                 continue
             if person.role_on(day) == "approver":
                 return None
-        return (
-            f"not signed by an approver registered at its size {size} with their key then "
-            f"(signed as {', '.join(names) or 'no one'})"
-        )
+        return _(
+            "not signed by an approver registered at its size {size} with their key then (signed as {names})"
+        ).format(size=size, names=", ".join(names) or _("no one"))
+
+
+def _either(roles: frozenset[str]) -> str:
+    """The roles that may record an event, named: "approver or administrator"."""
+    names = [role_name(role) for role in sorted(roles)]
+    if not names:
+        return _("no one")
+    either = names[0]
+    for name in names[1:]:
+        either = _("{first} or {second}").format(first=either, second=name)
+    return either
 
 
 def _iso(value: Any) -> str | None:

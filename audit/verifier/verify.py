@@ -53,11 +53,21 @@ from audit.verifier.checkpoint import (
     verify_signed_checkpoint,
 )
 from audit.verifier.description import check_description
+from audit.verifier.i18n import _
 from audit.verifier.layout import EVENT_LOG_SHEET
 from audit.verifier.manifest import check_manifest, compare_digest
 from audit.verifier.merkle import consistency_ranges, verify_consistency
 from audit.verifier.policy import bundle_policy
-from audit.verifier.report import BUNDLE, EVENTS, Report, read_text
+from audit.verifier.report import (
+    ANCHOR_KEY,
+    ANCHOR_KEYS,
+    ANCHOR_ROOT,
+    ANCHOR_TRUSTED,
+    BUNDLE,
+    EVENTS,
+    Report,
+    read_text,
+)
 from audit.verifier.scan import Scan, Tree, lines
 from audit.verifier.sheets import check_sheets, sheet_names
 from audit.verifier.workbook import EventLogJob, compare_event_log_values
@@ -71,9 +81,9 @@ def _bundle_keys(directory: Path, report: Report) -> list[Ed25519PublicKey]:
         try:
             keys.append(load_public_key(path))
         except KeyFileError as e:
-            report.fail(f"keys/{path.name}: {e.message}")
+            report.fail(_("keys/{name}: {why}").format(name=path.name, why=e.message))
     if not keys:
-        report.fail("keys: the bundle holds no public key")
+        report.fail(_("keys: the bundle holds no public key"))
     return keys
 
 
@@ -85,30 +95,36 @@ def _anchors(
     that signed the checkpoint the auditor kept (``--trusted``), found among the bundle's keys by
     that signature, which no other key can verify; else, unanchored, the bundle's own keys."""
     if public_keys:
-        report.anchor = "your public key" + ("s" if len(public_keys) > 1 else "")
+        report.anchor = ANCHOR_KEYS if len(public_keys) > 1 else ANCHOR_KEY
         return [load_public_key(path) for path in public_keys]
     if root is not None:
-        report.anchor = "approvers registered under the trust root"
+        report.anchor = ANCHOR_ROOT
         return []
     if trusted is None:
         report.anchor = ""
         return _bundle_keys(directory, report)
-    report.anchor = f"the key that signed {trusted.name}"
-    text = read_text(trusted, f"trusted checkpoint {trusted.name}", report)
+    report.anchor = f"{ANCHOR_TRUSTED}:{trusted.name}"
+    text = read_text(trusted, _trusted_name(trusted), report)
     if text is None:
         return []
     signers = [key for key in _bundle_keys(directory, report) if _verified(text, [key])[0] is not None]
     if not signers:
         report.fail(
-            f"trusted checkpoint {trusted.name}: no key of the bundle verifies its signature, so no "
-            "key can be trusted: give its signer's public key with --public-key"
+            _(
+                "trusted checkpoint {name}: no key of the bundle verifies its signature, so no "
+                "key can be trusted: give its signer's public key with --public-key"
+            ).format(name=trusted.name)
         )
     return signers
 
 
+def _trusted_name(trusted: Path) -> str:
+    return _("trusted checkpoint {name}").format(name=trusted.name)
+
+
 def _verified(text: str, keys: list[Ed25519PublicKey]) -> tuple[Checkpoint | None, str]:
     """The checkpoint if one of ``keys`` signed it, else None and why."""
-    why = "no public key to check it with"
+    why = _("no public key to check it with")
     for key in keys:
         try:
             return verify_signed_checkpoint(text, key), ""
@@ -124,13 +140,16 @@ def _parsed(text: str, keys: list[Ed25519PublicKey], name: str, report: Report) 
         cp, why = _verified(text, keys)
         if cp is not None:
             return cp
-        anchor = report.anchor or "a key of the bundle"
-        report.fail(f"{name}: signature check failed: not signed by {anchor}: {why}")
+        report.fail(
+            _("{name}: signature check failed: not signed by {anchor}: {why}").format(
+                name=name, anchor=report.anchor_text(), why=why
+            )
+        )
     try:
         return parse_signed_checkpoint(text).checkpoint
     except CheckpointError as e:
         if not keys:
-            report.fail(f"{name}: {e.message}")
+            report.fail(_("{name}: {why}").format(name=name, why=e.message))
         return None
 
 
@@ -148,25 +167,35 @@ def _checkpoints(
             cps.append((name, cp, text))
     report.checkpoints = len(cps)
     if not cps:
-        report.fail("checkpoints: the bundle holds no signed checkpoint")
+        report.fail(_("checkpoints: the bundle holds no signed checkpoint"))
     origins = {cp.origin for _, cp, _ in cps}
     if len(origins) > 1:
-        report.fail(f"checkpoints: more than one log origin ({', '.join(sorted(origins))})")
-    for (a_name, a, _), (b_name, b, _) in itertools.pairwise(cps):
+        report.fail(
+            _("checkpoints: more than one log origin ({origins})").format(origins=", ".join(sorted(origins)))
+        )
+    for (a_name, a, _a), (b_name, b, _b) in itertools.pairwise(cps):
         if b.size < a.size:
-            report.fail(f"{b_name}: tree size {b.size} is smaller than {a_name}'s {a.size} (log shrank)")
+            report.fail(
+                _("{name}: tree size {size} is smaller than {before}'s {before_size} (log shrank)").format(
+                    name=b_name, size=b.size, before=a_name, before_size=a.size
+                )
+            )
     return cps
 
 
 def _trusted(
     trusted: Path, keys: list[Ed25519PublicKey], cps: list[tuple[str, Checkpoint, str]], report: Report
 ) -> tuple[Checkpoint | None, str]:
-    text = read_text(trusted, f"trusted checkpoint {trusted.name}", report)
+    text = read_text(trusted, _trusted_name(trusted), report)
     if text is None:
         return None, ""
-    trusted_cp = _parsed(text, keys, f"trusted checkpoint {trusted.name}", report)
+    trusted_cp = _parsed(text, keys, _trusted_name(trusted), report)
     if trusted_cp is not None and cps and trusted_cp.origin != cps[-1][1].origin:
-        report.fail(f"trusted checkpoint {trusted.name}: origin {trusted_cp.origin!r} is another log's")
+        report.fail(
+            _("trusted checkpoint {name}: origin {origin!r} is another log's").format(
+                name=trusted.name, origin=trusted_cp.origin
+            )
+        )
     return trusted_cp, text
 
 
@@ -185,7 +214,7 @@ def _signed_by_people(
             continue
         if adopted is not None and cp.size <= adopted and _verified(text, legacy)[0] is not None:
             continue
-        report.fail(f"{name}: {why}")
+        report.fail(_("{name}: {why}").format(name=name, why=why))
 
 
 def _legacy_keys(directory: Path, keys: list[Ed25519PublicKey]) -> list[Ed25519PublicKey]:
@@ -225,7 +254,7 @@ def verify_bundle(
     events_path = directory / EVENTS
     with EventLogJob(directory) as job:
         if not events_path.is_file():
-            report.fail(f"{EVENTS}: missing")
+            report.fail(_("{file}: missing").format(file=EVENTS))
         else:
             for raw in lines(events_path, progress):
                 scan.line(raw)
@@ -241,19 +270,27 @@ def verify_bundle(
     for name, cp in cps:
         if cp.size > size:
             report.fail(
-                f"{name}: signed for {cp.size} events but the bundle has {size} (events cut off or deleted)"
+                _(
+                    "{name}: signed for {signed} events but the bundle has {size} (events cut off or deleted)"
+                ).format(name=name, signed=cp.size, size=size)
             )
         elif tree.roots_at.get(cp.size) != cp.root:
-            report.fail(f"{name}: root of the first {cp.size} events differs from the signed root")
+            report.fail(
+                _("{name}: root of the first {size} events differs from the signed root").format(
+                    name=name, size=cp.size
+                )
+            )
     if latest is not None and latest.size < size:
         report.fail(
-            f"{EVENTS}: {size - latest.size} events after the latest checkpoint are covered by no signature"
+            _("{file}: {count} events after the latest checkpoint are covered by no signature").format(
+                file=EVENTS, count=size - latest.size
+            )
         )
     if trusted_cp is not None and trusted is not None:
         _check_trusted(trusted.name, trusted_cp, latest, tree, report)
     legacy = _legacy_keys(directory, keys)
     also = (
-        [(f"trusted checkpoint {trusted.name}", trusted_cp, trusted_text)] if trusted_cp and trusted else []
+        [(_trusted_name(trusted), trusted_cp, trusted_text)] if trusted_cp and trusted else []
     )
     _signed_by_people([*named, *also], scan, legacy, report)
     _people_counts(scan, report)
@@ -288,24 +325,28 @@ def _redaction(directory: Path, report: Report) -> Redaction:
     text = read_text(path, BUNDLE, report) if path.is_file() else None
     if text is None:
         if not path.is_file():
-            report.fail(f"{BUNDLE}: missing")
+            report.fail(_("{file}: missing").format(file=BUNDLE))
         return Redaction(None, None)
     try:
         meta = json.loads(text)
     except (ValueError, RecursionError):
         meta = None
     if not isinstance(meta, dict):
-        report.fail(f"{BUNDLE}: not a JSON object")
+        report.fail(_("{file}: not a JSON object").format(file=BUNDLE))
         return Redaction(None, None)
     as_of, withheld = meta.get("as_of"), meta.get("withheld_aggregates")
     if as_of is not None and not (isinstance(as_of, str) and _DATE.fullmatch(as_of)):
-        report.fail(f"{BUNDLE}: as_of {as_of!r} is not a date like 2024-06-30")
+        report.fail(
+            _("{file}: as_of {as_of!r} is not a date like 2024-06-30").format(file=BUNDLE, as_of=as_of)
+        )
         as_of = None
     if withheld is not None and not (
         isinstance(withheld, dict)
         and all(isinstance(k, str) and type(v) is int and v > 0 for k, v in withheld.items())
     ):
-        report.fail(f"{BUNDLE}: withheld_aggregates is not a map of aggregate ids to event counts")
+        report.fail(
+            _("{file}: withheld_aggregates is not a map of aggregate ids to event counts").format(file=BUNDLE)
+        )
         withheld = None
     return Redaction(as_of, withheld)
 
@@ -318,20 +359,32 @@ def _check_withheld(redaction: Redaction, scan: Scan, report: Report) -> None:
     if listed is None:
         if report.withheld:
             report.fail(
-                f"{BUNDLE}: {report.withheld} events are withheld but no aggregate is listed as withheld"
+                _("{file}: {count} events are withheld but no aggregate is listed as withheld").format(
+                    file=BUNDLE, count=report.withheld
+                )
             )
         return
     report.withheld_aggregates = len(listed)
     for originator, count in sorted(listed.items()):
         if originator in scan.versions:
             report.fail(
-                f"{BUNDLE}: {count} events of {scan.aggregate(originator)} are withheld, yet the bundle "
-                "includes that aggregate: it must include all its events"
+                _(
+                    "{file}: {count} events of {aggregate} are withheld, yet the bundle includes that "
+                    "aggregate: it must include all its events"
+                ).format(file=BUNDLE, count=count, aggregate=scan.aggregate(originator))
             )
     if sum(listed.values()) != report.withheld:
         report.fail(
-            f"{BUNDLE}: lists {sum(listed.values())} withheld events of {len(listed)} aggregates, but "
-            f"{EVENTS} withholds {report.withheld}"
+            _(
+                "{file}: lists {listed} withheld events of {aggregates} aggregates, but {events} withholds "
+                "{withheld}"
+            ).format(
+                file=BUNDLE,
+                listed=sum(listed.values()),
+                aggregates=len(listed),
+                events=EVENTS,
+                withheld=report.withheld,
+            )
         )
 
 
@@ -341,8 +394,10 @@ def _check_trusted(
     size = tree.frontier.size
     if trusted_cp.size > size:
         report.fail(
-            f"trusted checkpoint {name}: it covers {trusted_cp.size} events, the bundle only "
-            f"{size} (history cut off or rewritten)"
+            _(
+                "trusted checkpoint {name}: it covers {covered} events, the bundle only {size} (history "
+                "cut off or rewritten)"
+            ).format(name=name, covered=trusted_cp.size, size=size)
         )
     elif latest is not None and latest.size == size:
         proof = tree.proof()
@@ -350,8 +405,10 @@ def _check_trusted(
             trusted_cp.size, latest.size, trusted_cp.root, latest.root, proof
         ):
             report.fail(
-                f"trusted checkpoint {name}: the bundle's log of {latest.size} events is not "
-                f"an extension of the trusted {trusted_cp.size} events (history rewritten)"
+                _(
+                    "trusted checkpoint {name}: the bundle's log of {size} events is not an extension of "
+                    "the trusted {trusted} events (history rewritten)"
+                ).format(name=name, size=latest.size, trusted=trusted_cp.size)
             )
 
 

@@ -20,6 +20,7 @@ from xml.etree import ElementTree
 from audit.verifier import forms, layout
 from audit.verifier.background import Background, BackgroundError
 from audit.verifier.description import bundle_format
+from audit.verifier.i18n import _
 from audit.verifier.report import CHUNK, EVENTS, WORKBOOK, Report
 from audit.verifier.scan import EXPORTED, WITHHELD, untrusted_row
 from audit.verifier.xlsx import SheetStream, dimension, rows_per_sheet, sheet_parts
@@ -60,7 +61,9 @@ class EventLogJob:
             check: EventLogCheck | None = self._background.result()
         except BackgroundError as e:
             report.fail(
-                f"{EVENTS} and {WORKBOOK}: the manifest and event-log check did not finish ({e.message})"
+                _("{events} and {workbook}: the manifest and event-log check did not finish ({why})").format(
+                    events=EVENTS, workbook=WORKBOOK, why=e.message
+                )
             )
             return None
         return check
@@ -165,12 +168,12 @@ def _event_log_sheets(path: Path, rows: int) -> tuple[list[str], bytes | None]:
     try:
         with zipfile.ZipFile(path) as book:
             parts = [(name, member) for name, member in sheet_parts(book) if _is_event_log(name)]
-            names = [name for name, _ in parts]
+            names = [name for name, _member in parts]
             sizes = rows_per_sheet(rows)
             if len(parts) != len(sizes):
                 return names, None
             digest = _sha256()
-            for (_, member), in_sheet in zip(parts, sizes, strict=True):
+            for (_name, member), in_sheet in zip(parts, sizes, strict=True):
                 _digest_sheet(book, member, dimension(len(layout.EVENT_LOG_HEADERS), in_sheet), digest)
             return names, digest.digest()
     except _UNREADABLE_ZIP:  # the slow path then says what is wrong
@@ -220,7 +223,7 @@ def compare_event_log_values(directory: Path, names: list[str], report: Report) 
     if not (directory / WORKBOOK).is_file():
         return
     if not names:
-        report.fail(f"{WORKBOOK}: has no event log sheet")
+        report.fail(_("{file}: has no event log sheet").format(file=WORKBOOK))
         return
     from openpyxl import load_workbook
 
@@ -229,13 +232,21 @@ def compare_event_log_values(directory: Path, names: list[str], report: Report) 
             rows = book[name].iter_rows(values_only=True)
             header = _trimmed(next(rows, ()))
             if list(header) != layout.EVENT_LOG_HEADERS:
-                report.fail(f"{WORKBOOK} {name}: the header is not {', '.join(layout.EVENT_LOG_HEADERS)}")
+                report.fail(
+                    _("{file} {sheet}: the header is not {header}").format(
+                        file=WORKBOOK, sheet=name, header=", ".join(layout.EVENT_LOG_HEADERS)
+                    )
+                )
             yield from (_trimmed(row) for row in rows)
 
     try:
         book = load_workbook(directory / WORKBOOK, read_only=True, data_only=True)
     except Exception as e:  # any unreadable workbook is one failure, not a traceback
-        report.fail(f"{WORKBOOK}: cannot read its event log sheets ({type(e).__name__})")
+        report.fail(
+            _("{file}: cannot read its event log sheets ({error})").format(
+                file=WORKBOOK, error=type(e).__name__
+            )
+        )
         return
     differences = 0
     rows = 0
@@ -250,16 +261,24 @@ def compare_event_log_values(directory: Path, names: list[str], report: Report) 
             differences += 1
             if differences <= _MAX_SHEET_DIFFS:
                 report.fail(
-                    f"{WORKBOOK} event log row {n}: shows {_show(got)} but events.jsonl has {_show(want)}"
+                    _("{file} event log row {n}: shows {got} but events.jsonl has {want}").format(
+                        file=WORKBOOK, n=n, got=_show(got), want=_show(want)
+                    )
                 )
     except Exception as e:  # a sheet damaged past its first rows: read lazily, fails here
-        report.fail(f"{WORKBOOK}: cannot read its event log sheets past row {rows + 1} ({type(e).__name__})")
+        report.fail(
+            _("{file}: cannot read its event log sheets past row {n} ({error})").format(
+                file=WORKBOOK, n=rows + 1, error=type(e).__name__
+            )
+        )
         return
     finally:
         book.close()
     if differences > _MAX_SHEET_DIFFS:
         report.fail(
-            f"{WORKBOOK} event log: {differences - _MAX_SHEET_DIFFS} more rows differ from events.jsonl"
+            _("{file} event log: {count} more rows differ from events.jsonl").format(
+                file=WORKBOOK, count=differences - _MAX_SHEET_DIFFS
+            )
         )
     if not differences:
         report.event_log_rows = rows
@@ -279,4 +298,4 @@ def _same_row(want: tuple[Any, ...] | None, got: tuple[Any, ...] | None) -> bool
 
 
 def _show(row: tuple[Any, ...] | None) -> str:
-    return "no row" if row is None else "(" + ", ".join("" if v is None else str(v) for v in row) + ")"
+    return _("no row") if row is None else "(" + ", ".join("" if v is None else str(v) for v in row) + ")"

@@ -27,6 +27,7 @@ from typing import IO, Any
 from xml.etree import ElementTree
 
 from audit.verifier.errors import AuditError
+from audit.verifier.i18n import _
 from audit.verifier.layout import HEADER_ROW, UNIT_LABEL
 
 MAX_ROWS = 1_048_576  # Excel's limit per sheet, header included
@@ -565,16 +566,22 @@ def check_package(path: Path, part_budget: int, checked: frozenset[str] = frozen
     try:
         book = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as e:
-        raise PackageError(f"not a readable xlsx (zip) file ({type(e).__name__})") from None
+        raise PackageError(
+            _("not a readable xlsx (zip) file ({error})").format(error=type(e).__name__)
+        ) from None
     with book:
         members = book.infolist()
         if len(members) > MAX_PARTS:
-            raise PackageError(f"holds {len(members)} parts, more than {MAX_PARTS}")
+            raise PackageError(
+                _("holds {count} parts, more than {most}").format(count=len(members), most=MAX_PARTS)
+            )
         for member in members:  # what the headers say first: the cheap refusal
             if member.file_size > part_budget:
                 raise PackageError(
-                    f"part {member.filename} inflates to {member.file_size:,} bytes, more than the "
-                    f"{part_budget:,} this bundle allows; refused before reading it"
+                    _(
+                        "part {part} inflates to {size:,} bytes, more than the {budget:,} this bundle "
+                        "allows; refused before reading it"
+                    ).format(part=member.filename, size=member.file_size, budget=part_budget)
                 )
         for name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels"):
             if name in book.namelist():
@@ -582,7 +589,9 @@ def check_package(path: Path, part_budget: int, checked: frozenset[str] = frozen
         try:
             names = {member: name for name, member in sheet_parts(book)}
         except (KeyError, ElementTree.ParseError, zipfile.BadZipFile, zlib.error, OSError, ValueError) as e:
-            raise PackageError(f"has no readable list of sheets ({type(e).__name__})") from None
+            raise PackageError(
+                _("has no readable list of sheets ({error})").format(error=type(e).__name__)
+            ) from None
         total = 0
         for member in members:
             sheet = names.get(member.filename, "")
@@ -591,7 +600,9 @@ def check_package(path: Path, part_budget: int, checked: frozenset[str] = frozen
                 continue
             total += _scan_part(book, member, part_budget, sheet)
             if total > 4 * part_budget:
-                raise PackageError(f"inflates to more than {4 * part_budget:,} bytes; refused")
+                raise PackageError(
+                    _("inflates to more than {size:,} bytes; refused").format(size=4 * part_budget)
+                )
 
 
 def sheet_parts(book: zipfile.ZipFile) -> list[tuple[str, str]]:
@@ -617,8 +628,10 @@ def _where(member: str, sheet: str, window: bytes, at: int) -> str:
     """Where a match at ``at`` of a sheet part's ``window`` is: its sheet and cell if known."""
     refs = [m.group(1).decode("ascii") for m in _CELL_REF.finditer(window, max(0, at - 4096), at)]
     if sheet and refs:
-        return f"sheet {sheet!r} cell {refs[-1]} (part {member})"
-    return f"part {member}" + (f" (sheet {sheet!r})" if sheet else "")
+        return _("sheet {sheet!r} cell {cell} (part {part})").format(sheet=sheet, cell=refs[-1], part=member)
+    if sheet:
+        return _("part {part} (sheet {sheet!r})").format(part=member, sheet=sheet)
+    return _("part {part}").format(part=member)
 
 
 def _scan_part(book: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int, sheet: str) -> int:
@@ -632,13 +645,17 @@ def _scan_part(book: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int, shee
                 size += len(chunk)
                 if size > budget:  # the header understated it: stop inflating now
                     raise PackageError(
-                        f"part {member.filename} inflates to more than the {budget:,} bytes this "
-                        "bundle allows (its zip header says less); refused"
+                        _(
+                            "part {part} inflates to more than the {budget:,} bytes this bundle allows (its "
+                            "zip header says less); refused"
+                        ).format(part=member.filename, budget=budget)
                     )
                 window = tail + chunk
                 if is_sheet and (b"<f" in window or b":f" in window) and (m := _FORMULA.search(window)):
                     where = _where(member.filename, sheet, window, m.start())
-                    raise PackageError(f"{where} holds a formula; a bundle's cells are values")
+                    raise PackageError(
+                        _("{where} holds a formula; a bundle's cells are values").format(where=where)
+                    )
                 if is_sheet and b"hidden" in window and (m := _HIDDEN.search(window)):
                     raise _hides(member.filename, sheet, window, m)
                 if (
@@ -654,8 +671,12 @@ def _scan_part(book: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int, shee
                 ):
                     where = _where(member.filename, sheet, window, m.start())
                     if not is_sheet:
-                        where = f"part {member.filename} (shared strings)"
-                    raise PackageError(f"{where} holds a cell longer than {MAX_CELL_CHARS:,} characters")
+                        where = _("part {part} (shared strings)").format(part=member.filename)
+                    raise PackageError(
+                        _("{where} holds a cell longer than {most:,} characters").format(
+                            where=where, most=MAX_CELL_CHARS
+                        )
+                    )
                 tail = window[-(_MAX_TAIL):]
     except PackageError:
         raise
@@ -668,7 +689,9 @@ def _scan_part(book: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int, shee
         NotImplementedError,
         RuntimeError,
     ) as e:
-        raise PackageError(f"part {member.filename} cannot be read ({type(e).__name__})") from None
+        raise PackageError(
+            _("part {part} cannot be read ({error})").format(part=member.filename, error=type(e).__name__)
+        ) from None
     return size
 
 
@@ -676,12 +699,26 @@ _MAX_TEXT_BYTES = MAX_CELL_CHARS * 4
 
 
 def _hides(member: str, sheet: str, window: bytes, m: re.Match[bytes]) -> PackageError:
-    kind = {"sheetFormatPr": "row or column by default"}.get(m.group(1).decode(), m.group(1).decode())
+    kind = m.group(1).decode()
     row = _ROW_REF.match(window, m.start())
     col = re.match(rb'<(?:[A-Za-z_][\w.-]*:)?col\b[^>]*\bmin="([0-9]+)"', window[m.start() :])
-    which = f" ({kind} {row.group(1).decode()})" if row else ""
-    which = f" (column {column_letter(int(col.group(1)) - 1)})" if col else which
-    return PackageError(f"part {member} (sheet {sheet!r}) hides a {kind}{which}")
+    if row:
+        message = _("part {part} (sheet {sheet!r}) hides a row (row {row})")
+    elif col:
+        message = _("part {part} (sheet {sheet!r}) hides a col (column {column})")
+    elif kind == "sheetFormatPr":
+        message = _("part {part} (sheet {sheet!r}) hides a row or column by default")
+    else:
+        message = _("part {part} (sheet {sheet!r}) hides a {kind}")
+    return PackageError(
+        message.format(
+            part=member,
+            sheet=sheet,
+            kind=kind,
+            row=row.group(1).decode() if row else "",
+            column=column_letter(int(col.group(1)) - 1) if col else "",
+        )
+    )
 
 
 def _longest_text(window: bytes) -> int:
