@@ -12,7 +12,9 @@ import click
 
 from commands.context import settings
 from commands.dates import DATE
+from commands.i18n import _
 from ledger.errors import BadInputError, RuleViolationError, VerificationError
+from ledger.labels import label
 
 if TYPE_CHECKING:
     from audit.verifier.report import Report
@@ -81,7 +83,9 @@ def checkpoint_command() -> None:
     assert person is not None
     if held != "approver":
         raise RuleViolationError(
-            f"{person.name} is registered as {held}; checkpoints are signed by an approver",
+            _("{name} is registered as {role}; checkpoints are signed by an approver").format(
+                name=person.name, role=label("role", held or "")
+            ),
             rule="role",
             clause=policy.clause("roles").cite,
         )
@@ -89,7 +93,10 @@ def checkpoint_command() -> None:
     signed = sign_head(s.engine(), signer.private_key, person.name)
     click.echo(signed.text, nl=False)
     if not signed.new:
-        click.echo(f"(the log still holds {signed.size} events: latest checkpoint repeated)", err=True)
+        click.echo(
+            _("(the log still holds {count} events: latest checkpoint repeated)").format(count=signed.size),
+            err=True,
+        )
 
 
 @audit_group.command("export")
@@ -126,12 +133,17 @@ def export_command(directory: Path, grant_id: str | None, as_of: datetime | None
         done = export(engine, directory, grant_id, as_of.date() if as_of else None, bars)
     finally:
         bars.close()
+    exported = (
+        _(
+            "exported {count} events up to checkpoint {checkpoint} to {path}; "
+            "{newer} newer events await `audit checkpoint`"
+        )
+        if done.after_checkpoint
+        else _("exported {count} events up to checkpoint {checkpoint} to {path}")
+    )
     click.echo(
-        f"exported {done.size} events up to checkpoint {done.checkpoints} to {done.directory}"
-        + (
-            f"; {done.after_checkpoint} newer events await `audit checkpoint`"
-            if done.after_checkpoint
-            else ""
+        exported.format(
+            count=done.size, checkpoint=done.checkpoints, path=done.directory, newer=done.after_checkpoint
         )
     )
 
@@ -199,79 +211,108 @@ def verify_command(
         try:
             raw = load_public_key(Path(root)).public_bytes(Encoding.Raw, PublicFormat.Raw)
         except KeyFileError as e:
-            raise BadInputError(f"--root: {e.message.rstrip('.')}") from None
+            raise BadInputError(_("--root: {error}").format(error=e.message.rstrip("."))) from None
         root = key_fingerprint(raw)
     if root is not None:
         root = root.strip().lower()
         if len(root) != 64 or any(c not in "0123456789abcdef" for c in root):
             raise BadInputError(
-                f"--root {root!r} is not a trust root: 64 hexadecimal digits, as `init` prints it"
+                _("--root {root!r} is not a trust root: 64 hexadecimal digits, as `init` prints it").format(
+                    root=root
+                )
             )
     events = directory / "events.jsonl"
     length = events.stat().st_size if events.is_file() else 0
     try:
-        with _stderr_bar(length, "verifying events") as bar:
+        with _stderr_bar(length, _("verifying events")) as bar:
             report = verify_bundle(directory, trusted, public_keys, bar.update, root)
     except KeyFileError as e:
         raise VerificationError(e.message.rstrip(".")) from None
     if report.failures:
-        click.echo(f"FAIL: {len(report.failures)} problem(s) in {directory}")
+        click.echo(_("FAIL: {count} problem(s) in {path}").format(count=len(report.failures), path=directory))
         for failure in report.failures:
             click.echo(f"  - {failure}")
         count = len(report.failures)
-        raise VerificationError(f"the bundle {directory} failed verification ({count} problems)")
+        raise VerificationError(
+            _("the bundle {path} failed verification ({count} problems)").format(path=directory, count=count)
+        )
     anchored = bool(report.anchor)
     people = report.trust_root_pinned
-    click.echo(
-        (
-            "PASS"
-            if anchored and people
-            else "PASS (internal consistency only)"
-            if not anchored and not people
-            else "PASS (people NOT ANCHORED)"
-            if anchored
-            else "PASS (checkpoints NOT ANCHORED)"
-        )
-        + f": {report.events} events ({_withheld(report)}), {report.checkpoints} checkpoints "
-        + (f"signed by {report.anchor}" if anchored else "signed by keys of the bundle itself")
-        + f", root {report.root.hex()}"
-        + (", consistent with the trusted checkpoint" if trusted else "")
-        + f"; balances of {report.grants} grants"
-        + (
-            f" as of {report.as_of} ({report.after_as_of} later events of theirs shown, not replayed)"
-            if report.as_of
-            else ""
-        )
-        + " match the workbook"
-        + f" and its event log of {report.event_log_rows} events matches events.jsonl"
-    )
-    click.echo(
-        f"  signed: {report.signed} events by people of the registry under trust root {report.trust_root}"
-        f" ({report.people} people, {report.seals} seals), each in a role that may record it, "
-        "separation of duties held"
-        + (f"; {report.adopted} older events adopted, not signed (migrate)" if report.adopted else "")
-    )
+    click.echo(_pass_line(report, anchored, people, bool(trusted)))
+    signed = _(
+        "  signed: {signed} events by people of the registry under trust root {root} ({people} people, "
+        "{seals} seals), each in a role that may record it, separation of duties held"
+    ).format(signed=report.signed, root=report.trust_root, people=report.people, seals=report.seals)
+    if report.adopted:
+        signed += _("; {count} older events adopted, not signed (migrate)").format(count=report.adopted)
+    click.echo(signed)
     if not people:
         click.echo(
-            "  NOT ANCHORED: the events' signatures were checked against the bundle's own people "
-            "registry, which anyone could forge with keys of their own; give --root FINGERPRINT "
-            "(the trust root `grant-ledger init` printed, from the ledger's keeper)"
+            _(
+                "  NOT ANCHORED: the events' signatures were checked against the bundle's own people "
+                "registry, which anyone could forge with keys of their own; give --root FINGERPRINT "
+                "(the trust root `grant-ledger init` printed, from the ledger's keeper)"
+            )
         )
     if not anchored:
         click.echo(
-            "  NOT ANCHORED: the signatures were checked only against the bundle's own keys/, which "
-            "prove nothing about who signed; give --trusted CHECKPOINT (kept from an earlier visit) "
-            "or --public-key KEY (from the ledger's keeper)"
+            _(
+                "  NOT ANCHORED: the signatures were checked only against the bundle's own keys/, which "
+                "prove nothing about who signed; give --trusted CHECKPOINT (kept from an earlier visit) "
+                "or --public-key KEY (from the ledger's keeper)"
+            )
         )
+
+
+def _pass_line(report: Report, anchored: bool, people: bool, trusted: bool) -> str:
+    if anchored and people:
+        status = _("PASS")
+    elif not anchored and not people:
+        status = _("PASS (internal consistency only)")
+    else:
+        status = _("PASS (people NOT ANCHORED)") if anchored else _("PASS (checkpoints NOT ANCHORED)")
+    if anchored:
+        events = _(
+            "{status}: {events} events ({withheld}), {checkpoints} checkpoints signed by {anchor}, "
+            "root {root}"
+        )
+    else:
+        events = _(
+            "{status}: {events} events ({withheld}), {checkpoints} checkpoints signed by keys of the bundle "
+            "itself, root {root}"
+        )
+    line = events.format(
+        status=status,
+        events=report.events,
+        withheld=_withheld(report),
+        checkpoints=report.checkpoints,
+        anchor=report.anchor,
+        root=report.root.hex(),
+    )
+    if trusted:
+        line += _(", consistent with the trusted checkpoint")
+    if report.as_of:
+        balances = _(
+            "; balances of {grants} grants as of {as_of} ({later} later events of theirs shown, "
+            "not replayed) match the workbook and its event log of {rows} events matches events.jsonl"
+        )
+    else:
+        balances = _(
+            "; balances of {grants} grants match the workbook and its event log of {rows} events matches "
+            "events.jsonl"
+        )
+    return line + balances.format(
+        grants=report.grants, as_of=report.as_of, later=report.after_as_of, rows=report.event_log_rows
+    )
 
 
 def _withheld(report: Report) -> str:
     if not report.withheld:
-        return "none withheld"
-    return (
-        f"{report.withheld} withheld: every event of {report.withheld_aggregates} aggregates this "
-        "bundle leaves out, as bundle.json lists them"
-    )
+        return _("none withheld")
+    return _(
+        "{count} withheld: every event of {aggregates} aggregates this bundle leaves out, "
+        "as bundle.json lists them"
+    ).format(count=report.withheld, aggregates=report.withheld_aggregates)
 
 
 @audit_group.command("prove")
@@ -289,7 +330,9 @@ def prove_command(event_id: str) -> None:
     from audit.trail import prove
 
     if event_id.isascii() and event_id.isdigit() and int(event_id) >= 1 << 63:  # past any database's ids
-        raise BadInputError(f"event id {event_id} is larger than any event id a ledger stores")
+        raise BadInputError(
+            _("event id {event_id} is larger than any event id a ledger stores").format(event_id=event_id)
+        )
     s = settings()
     s.ensure_current()
     click.echo(prove(s.engine(), event_id), nl=False)

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from commands.grant import grant_group
+from commands.i18n import _
 from commands.reading import emit, engine_for_reading, read_options
 
 KEYS = ["base_id", "grant_id", "programme", "step", "since", "days", "detail"]
@@ -52,7 +53,7 @@ def pending_command(
     from projections.pending import pending
 
     if known_at is not None:
-        raise click.UsageError("grant pending answers for a business date (--as-of), not --known-at")
+        raise click.UsageError(_("grant pending answers for a business date (--as-of), not --known-at"))
     lang = settings().lang
     today = as_of.date() if as_of else business_today()
     levels = {code: p.level for code, p in current_policy().programmes.items()}
