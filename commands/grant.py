@@ -16,7 +16,7 @@ import click
 from commands.choices import Named, named
 from commands.context import action, record, today
 from commands.dates import DATE
-from commands.i18n import _
+from commands.i18n import N_, _
 from commands.reading import file_options
 from ledger.actions import (
     AdjustBudget,
@@ -173,10 +173,16 @@ def register(cli: click.Group) -> None:
 
 
 LIST_KEYS = ["grant_id", "base_id", "base_name", "unit_id", "programme", "status", "applied_on", "approved"]
-LIST_HEADERS = {
-    "zh": ["项目编号", "基地", "基地名称", "承建单位", "类型", "状态", "申报日期", "批复补助"],
-    "en": ["grant", "base", "base name", "unit", "programme", "status", "applied", "approved"],
-}
+LIST_HEADERS = [
+    N_("grant"),
+    N_("base"),
+    N_("base name"),
+    N_("unit"),
+    N_("programme"),
+    N_("status"),
+    N_("applied"),
+    N_("approved"),
+]
 
 
 @grant_group.command("list")
@@ -215,13 +221,13 @@ def list_command(
         for g in found
     ]
     emit(
-        title={"zh": "项目", "en": "grants"},
+        title=N_("grants"),
         keys=LIST_KEYS,
         headers=LIST_HEADERS,
         rows=rows,
         fmt=fmt,
         output=output,
-        empty={"zh": "没有符合条件的项目。", "en": "no grant matches"},
+        empty=N_("no grant matches"),
     )
 
 
