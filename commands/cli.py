@@ -145,7 +145,7 @@ class LedgerGroup(click.Group):
     default="zh",
     show_default=True,
     type=click.Choice(["zh", "en"]),
-    help="language of labels in reports [env GRANT_LEDGER_LANG]",
+    help="language of messages, help and report labels [env GRANT_LEDGER_LANG]",
 )
 @click.version_option(package_name="grant-ledger", prog_name="grant-ledger")
 @click.pass_context
