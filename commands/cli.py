@@ -25,6 +25,19 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 ROLES = ("officer", "approver", "auditor", "admin")
 
 
+class _ClickText(str):
+    """One of click's messages, given to click at import and translated when click formats it
+    (``message % values``), once the language is chosen."""
+
+    def __mod__(self, values: Any) -> str:
+        import gettext
+
+        return gettext.dgettext("click", str(self)) % values
+
+
+VERSION = "%(prog)s, version %(version)s"  # click's own wording, in its catalogue
+
+
 def _fail(message: str, code: int) -> None:
     # one line, whatever the user typed: control characters (CR, LF, NUL...) are shown escaped
     message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
@@ -147,7 +160,7 @@ class LedgerGroup(click.Group):
     type=click.Choice(["zh", "en"]),
     help="language of messages, help and report labels [env GRANT_LEDGER_LANG]",
 )
-@click.version_option(package_name="grant-ledger", prog_name="grant-ledger")
+@click.version_option(package_name="grant-ledger", prog_name="grant-ledger", message=_ClickText(VERSION))
 @click.pass_context
 def cli(
     ctx: click.Context, db: str | None, key: str | None, actor: str | None, role: str | None, lang: str

@@ -124,6 +124,13 @@ def test_help_under_en_is_english(path: tuple[str, ...]) -> None:
 
 
 SPEND = ("spend", "G-YZ-2024-01", "--amount", "1", "--category", "equipment", "--voucher", "V")
+
+
+def test_version_under_zh_and_en() -> None:
+    assert run("--version").stdout.strip().startswith("grant-ledger，版本 ")
+    assert run("--version", lang="en").stdout.strip().startswith("grant-ledger, version ")
+
+
 # click's own messages and the command line's errors: (arguments, exit code, English words)
 CLI_ERRORS = [
     (("spend", "G-YZ-2024-01", "--amount", "1"), 2, "Missing option"),
