@@ -124,7 +124,7 @@ def _encoding(path: Path) -> tuple[str, int]:
         if head == codecs.BOM_UTF8 or chinese_line:
             if head == codecs.BOM_UTF8:
                 mixed = _(
-                    "{file} mixes encodings: it starts as UTF-8 (a BOM) but byte {byte} is not UTF-8; "
+                    "{file} mixes encodings: starts as UTF-8 (a BOM) but byte {byte} is not UTF-8; "
                     "save it again as CSV UTF-8"
                 )
             else:
