@@ -389,3 +389,28 @@ def test_source_by_its_chinese_or_english_name(demo_sqlite_ledger: Ledger) -> No
     bad = run(*officer, "spend", "G-CQ-2024-07", "--amount", "1", "--category", "equipment",
               "--source", "差旅", "--voucher", "记-ZH-S4", "--date", "2025-01-03")  # fmt: skip
     assert bad.exit_code == 2 and "差旅" in bad.stderr
+
+
+def test_status_and_role_by_their_names(demo_sqlite_ledger: Ledger) -> None:
+    """`grant list --status 已批复` (or `approved`, or its English name) lists the approved grants;
+    a name that is no status is refused in one sentence, exit 2."""
+    officer = _officer(demo_sqlite_ledger)
+    by_code = run(*officer, "grant", "list", "--status", "approved", "--format", "json").stdout
+    for name in ("已批复", "Approved"):
+        result = run(*officer, "grant", "list", "--status", name, "--format", "json")
+        assert result.exit_code == 0, _said(result)
+        assert result.stdout == by_code and "G-YZ-2024-01" in by_code
+    bad = run(*officer, "grant", "list", "--status", "已审批完")
+    assert bad.exit_code == 2 and "已审批完" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    from ledger.i18n import LANG
+    from ledger.labels import label
+
+    token = LANG.set("zh")
+    try:
+        officer_zh = label("role", "officer")  # the role's Chinese name, as tables show it
+    finally:
+        LANG.reset(token)
+    assert re.search(r"[\u4e00-\u9fff]", officer_zh), officer_zh
+    for name in (officer_zh, "finance officer"):
+        role = run(*officer, "--role", name, "balance")
+        assert role.exit_code == 0, _said(role)
