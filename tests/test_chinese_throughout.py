@@ -144,21 +144,20 @@ CLI_ERRORS = [
     (("--actor", " ", "balance"), 2, "Invalid value"),
     (("balance", "--known-at", "yesterday"), 2, "is not a timestamp"),
     (("find", "记-NOSUCH"), 4, "no grant holds voucher"),
+    (("history", "G-NOSUCH"), 4, "is not in the ledger"),
     (("report", "sources", "G-NOSUCH"), 4, "no base or grant"),
     (("projections", "rebuild", "nosuch"), 4, "there is no projection"),
     (("export", "--format", "beancount", "--runs", "somewhere"), 2, "--runs writes the import format"),
     (("grant", "budget", "G-YZ-2024-01", "--line", "nonsense"), 2, "is not content:source:amount"),
     (("audit", "verify", ".", "--root", "abc"), 2, "is not a trust root"),
 ]  # fmt: skip
-# errors the ledger's field rules and look-ups write (the `i18n-ledger` branch's area), and the
-# history command's own (the `reports` branch's)
+# errors the ledger's field rules and look-ups write (the `i18n-ledger` branch's area)
 LEDGER_ERRORS = [
     (("balance", "--as-of", "2024-13-45"), 2, "is not a date"),
     (("spend", "G-YZ-2024-01", "--amount", "abc", "--category", "equipment", "--voucher", "V"), 2,
      "is not an amount"),
     (("spend", "G-NOSUCH", "--amount", "1", "--category", "equipment", "--voucher", "V"), 4,
      "is not in the ledger"),
-    (("history", "G-NOSUCH"), 4, "is not in the ledger"),
 ]  # fmt: skip
 
 
