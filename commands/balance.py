@@ -168,7 +168,9 @@ def balance_command(
         found = balances(engine_for_reading(), base_ids, as_of.date() if as_of else None, moment)
     missing = sorted(set(base_ids) - {b.base_id for b in found})
     if missing:
-        msg = f"no grant for base {', '.join(missing)} in the ledger"
+        from commands.i18n import _
+
+        msg = _("no grant for base {bases} in the ledger").format(bases=", ".join(missing))
         raise NotFoundError(msg)
     rows = [
         [

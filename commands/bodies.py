@@ -7,8 +7,12 @@ from datetime import datetime
 import click
 
 from commands.context import action, record, settings, today
+from commands.i18n import N_, _
 
 KINDS = click.Choice(["district_bureau", "sector_authority", "municipal_bureau"])
+
+# the list's column headers, by key
+HEADERS = {"code": N_("code"), "name": N_("name"), "kind": N_("kind"), "duty": N_("duty"), "on": N_("since")}
 
 
 @click.group("body")
@@ -46,7 +50,9 @@ def add_command(code: str, body_name: str, kind: str, duty: str | None, on: date
     from ledger.body_actions import AddBody
 
     if duty is None and kind != "sector_authority":
-        raise click.UsageError(f"a {kind} needs --duty hr (人力社保) or --duty finance (财政)")
+        raise click.UsageError(
+            _("a {kind} needs --duty hr (人力社保) or --duty finance (财政)").format(kind=kind)
+        )
     record(
         action(
             AddBody,
@@ -87,9 +93,9 @@ def list_command(fmt: str) -> None:
     elif fmt == "csv":
         click.echo(to_csv(headers, rows), nl=False)
     elif not rows:
-        click.echo("no body is registered; an administrator adds one with `grant-ledger body add`")
+        click.echo(_("no body is registered; an administrator adds one with `grant-ledger body add`"))
     else:
-        click.echo(table(headers, rows))
+        click.echo(table([_(HEADERS[h]) for h in headers], rows))
 
 
 def register(cli: click.Group) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from commands.choices import Named
 from commands.context import Settings
 from ledger.errors import LedgerError, StorageError
 from ledger.location import MAX_BUSY_TIMEOUT_MS
@@ -24,6 +25,19 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 ROLES = ("officer", "approver", "auditor", "admin")
 
 
+class _ClickText(str):
+    """One of click's messages, given to click at import and translated when click formats it
+    (``message % values``), once the language is chosen."""
+
+    def __mod__(self, values: Any) -> str:
+        import gettext
+
+        return gettext.dgettext("click", str(self)) % values
+
+
+VERSION = "%(prog)s, version %(version)s"  # click's own wording, in its catalogue
+
+
 def _fail(message: str, code: int) -> None:
     # one line, whatever the user typed: control characters (CR, LF, NUL...) are shown escaped
     message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
@@ -32,17 +46,19 @@ def _fail(message: str, code: int) -> None:
 
 
 def _storage_message(error: BaseException) -> str:
+    from commands.i18n import _
+
     text = str(getattr(error, "orig", None) or error).strip().splitlines()
     first = text[0] if text else type(error).__name__
     if "readonly" in first or "read-only" in first:
-        return f"the database cannot be written (read-only file or role): {first}"
+        return _("the database cannot be written (read-only file or role): {error}").format(error=first)
     if "locked" in first:
-        return f"the database is locked by another writer; try again: {first}"
+        return _("the database is locked by another writer; try again: {error}").format(error=first)
     if "disk" in first and ("full" in first or "I/O" in first):
-        return f"the disk is full or failing; nothing was written: {first}"
+        return _("the disk is full or failing; nothing was written: {error}").format(error=first)
     if "append-only" in first:
-        return f"the database refused the change: {first}"
-    return f"database error: {first}"
+        return _("the database refused the change: {error}").format(error=first)
+    return _("database error: {error}").format(error=first)
 
 
 class LedgerGroup(click.Group):
@@ -56,7 +72,7 @@ class LedgerGroup(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
-        from commands.i18n import choose, early_lang, localize
+        from commands.i18n import _, choose, early_lang, localize
 
         choose(early_lang(sys.argv[1:] if args is None else list(args)))
         localize(self)
@@ -67,24 +83,22 @@ class LedgerGroup(click.Group):
         except click.exceptions.Exit as e:
             sys.exit(e.exit_code)
         except click.exceptions.Abort:
-            _fail("aborted", 1)
+            _fail(_("aborted"), 1)
         except click.exceptions.NoArgsIsHelpError as e:
             # a group typed without a subcommand is a question, not a mistake: its help, exit 0
             click.echo(e.ctx.get_help() if e.ctx is not None else e.format_message())
             sys.exit(0)
         except click.UsageError as e:
-            where = (
-                f" (see `grant-ledger {e.ctx.command_path.split(' ', 1)[-1]} --help`)"
-                if e.ctx is not None and " " in e.ctx.command_path
-                else ""
-            )
-            _fail(f"{e.format_message()}{where}", 2)
+            if e.ctx is not None and " " in e.ctx.command_path:
+                see = _("{message} (see `grant-ledger {command} --help`)")
+                _fail(see.format(message=e.format_message(), command=e.ctx.command_path.split(" ", 1)[-1]), 2)
+            _fail(e.format_message(), 2)
         except click.ClickException as e:
             _fail(e.format_message(), e.exit_code)
         except LedgerError as e:
             _fail(e.message, e.exit_code)
         except KeyboardInterrupt:
-            _fail("interrupted; nothing was written by the unfinished command", 130)
+            _fail(_("interrupted; nothing was written by the unfinished command"), 130)
         except BrokenPipeError:
             sys.exit(0)
         except Exception as e:
@@ -101,7 +115,7 @@ class LedgerGroup(click.Group):
                 persistence = (*persistence, PersistenceError)
             if isinstance(e, persistence):
                 _fail(_storage_message(e), StorageError.exit_code)
-            _fail(f"internal error ({type(e).__name__}): {e}", 1)
+            _fail(_("internal error ({kind}): {error}").format(kind=type(e).__name__, error=e), 1)
         finally:
             ctx_settings = getattr(self, "_settings", None)
             if ctx_settings is not None:
@@ -133,7 +147,7 @@ class LedgerGroup(click.Group):
 @click.option(
     "--role",
     envvar="GRANT_LEDGER_ROLE",
-    type=click.Choice(ROLES),
+    type=Named("role", ROLES),
     help="checked, not believed: refused unless the key's person holds this role; officers record "
     "money, approvers approve, evaluate and order, auditors only read, admins manage people "
     "[env GRANT_LEDGER_ROLE]",
@@ -144,9 +158,9 @@ class LedgerGroup(click.Group):
     default="zh",
     show_default=True,
     type=click.Choice(["zh", "en"]),
-    help="language of labels in reports [env GRANT_LEDGER_LANG]",
+    help="language of messages, help and report labels [env GRANT_LEDGER_LANG]",
 )
-@click.version_option(package_name="grant-ledger", prog_name="grant-ledger")
+@click.version_option(package_name="grant-ledger", prog_name="grant-ledger", message=_ClickText(VERSION))
 @click.pass_context
 def cli(
     ctx: click.Context, db: str | None, key: str | None, actor: str | None, role: str | None, lang: str
@@ -170,24 +184,27 @@ def cli(
     Shell completion: eval "$(_GRANT_LEDGER_COMPLETE=bash_source grant-ledger)"
     """
     from commands.config import resolve
+    from commands.i18n import _, choose
 
     values, sources = resolve(ctx, {"db": db, "key": key, "lang": lang, "role": role, "actor": actor})
     db, key, role, actor = values["db"], values["key"], values["role"], values["actor"]
     lang = values["lang"] or "zh"
     actor = actor.strip() if actor is not None else None
     if actor is not None and (not actor or len(actor) > 128 or CONTROL.search(actor)):
-        msg = "must be 1 to 128 characters without control characters"
+        msg = _("must be 1 to 128 characters without control characters")
         if hidden := CONTROL.search(actor):
-            msg += f": it holds {control_named(hidden.group())}"
+            msg = _("must be 1 to 128 characters without control characters: it holds {character}").format(
+                character=control_named(hidden.group())
+            )
         raise click.BadParameter(msg, param_hint="--actor")
     busy = os.environ.get("GRANT_LEDGER_BUSY_TIMEOUT", "").strip()
     if busy and not (busy.isascii() and busy.isdigit() and int(busy) <= MAX_BUSY_TIMEOUT_MS):
         raise click.BadParameter(
-            f"{busy!r} is not a number of milliseconds from 0 to {MAX_BUSY_TIMEOUT_MS}",
+            _("{value!r} is not a number of milliseconds from 0 to {most}").format(
+                value=busy, most=MAX_BUSY_TIMEOUT_MS
+            ),
             param_hint="GRANT_LEDGER_BUSY_TIMEOUT",
         )
-    from commands.i18n import choose
-
     choose(lang)
     settings = Settings(db=db, actor=actor, role=role, lang=lang, key=key, org=values["org"], sources=sources)
     ctx.obj = settings

@@ -14,6 +14,11 @@ from pathlib import Path
 
 import click
 
+from ledger.i18n import catalogue
+
+# the command line's catalogue (commands.i18n's, bound here: commands.i18n reads this module)
+_ = catalogue("commands", Path(__file__).parent / "locale")
+
 CONFIG_ENV = "GRANT_LEDGER_CONFIG"
 # the settings a file may hold, with the global option that sets each and its environment variable
 KEYS = {
@@ -61,33 +66,47 @@ def load_file() -> FileSettings:
     try:
         if not path.is_file():
             if path.exists():
-                raise click.UsageError(f"settings file {path} is not a file")
+                raise click.UsageError(_("settings file {path} is not a file").format(path=path))
             return FileSettings(path, False, {})
         if path.stat().st_size > MAX_BYTES:
-            raise click.UsageError(f"settings file {path} is larger than {MAX_BYTES // 1024} KB")
+            raise click.UsageError(
+                _("settings file {path} is larger than {size} KB").format(path=path, size=MAX_BYTES // 1024)
+            )
         raw = path.read_bytes()
     except OSError as e:
-        raise click.UsageError(f"settings file {path} cannot be read: {e.strerror or e}") from None
+        raise click.UsageError(
+            _("settings file {path} cannot be read: {error}").format(path=path, error=e.strerror or e)
+        ) from None
     try:
         data = tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
-        raise click.UsageError(f"settings file {path} is not UTF-8 text") from None
+        raise click.UsageError(_("settings file {path} is not UTF-8 text").format(path=path)) from None
     except tomllib.TOMLDecodeError as e:
-        raise click.UsageError(f"settings file {path} is not valid TOML: {e}") from None
+        raise click.UsageError(
+            _("settings file {path} is not valid TOML: {error}").format(path=path, error=e)
+        ) from None
     except RecursionError:  # tomllib recurses once per level of nesting
-        raise click.UsageError(f"settings file {path} is not valid TOML: nested too deep") from None
+        raise click.UsageError(
+            _("settings file {path} is not valid TOML: nested too deep").format(path=path)
+        ) from None
     values: dict[str, str] = {}
     for name, value in data.items():
         if name not in KEYS:
             raise click.UsageError(
-                f"settings file {path}: unknown setting {name!r}; the settings are {', '.join(KEYS)}"
+                _("settings file {path}: unknown setting {name!r}; the settings are {names}").format(
+                    path=path, name=name, names=", ".join(KEYS)
+                )
             )
         if not isinstance(value, str) or not value.strip():
-            raise click.UsageError(f"settings file {path}: {name} must be a non-empty string")
+            raise click.UsageError(
+                _("settings file {path}: {name} must be a non-empty string").format(path=path, name=name)
+            )
         value = value.strip()
         if name in CHOICES and value not in CHOICES[name]:
             raise click.UsageError(
-                f"settings file {path}: {name} = {value!r} is not one of {', '.join(CHOICES[name])}"
+                _("settings file {path}: {name} = {value!r} is not one of {choices}").format(
+                    path=path, name=name, value=value, choices=", ".join(CHOICES[name])
+                )
             )
         if name == "key":
             value = str(Path(value).expanduser())
@@ -137,9 +156,13 @@ def _check_org(value: str, source: str) -> None:
     bad = CONTROL.search(value)
     if bad:
         raise click.UsageError(
-            f"org (from {source}) holds {control_named(bad.group())}; write the office's name"
+            _("org (from {source}) holds {character}; write the office's name").format(
+                source=source, character=control_named(bad.group())
+            )
         )
     if len(value) > ORG_MAX:
         raise click.UsageError(
-            f"org (from {source}) is {len(value):,} characters; an office's name is at most {ORG_MAX}"
+            _("org (from {source}) is {length:,} characters; an office's name is at most {most}").format(
+                source=source, length=len(value), most=ORG_MAX
+            )
         )

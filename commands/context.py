@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from commands.i18n import _
 from ledger.location import database_url
 
 if TYPE_CHECKING:
@@ -61,13 +62,17 @@ class Settings:
 
             if not self.key:
                 raise BadInputError(
-                    "recording needs your private key: give --key FILE or set GRANT_LEDGER_KEY "
-                    "(`grant-ledger keys generate` makes one; an administrator registers it)"
+                    _(
+                        "recording needs your private key: give --key FILE or set GRANT_LEDGER_KEY "
+                        "(`grant-ledger keys generate` makes one; an administrator registers it)"
+                    )
                 )
             path = Path(self.key)
             passphrase = None
             if key_is_encrypted(path) and not os.environ.get(PASSPHRASE_ENV):
-                passphrase = click.prompt(f"passphrase of {path}", hide_input=True, err=True)
+                passphrase = click.prompt(
+                    _("passphrase of {path}").format(path=path), hide_input=True, err=True
+                )
             self._signer = load_signer(path, passphrase)
         return self._signer
 
@@ -226,9 +231,9 @@ def record(done: Action, tail: Callable[[Outcome], str] | None = None) -> Outcom
 def report(outcome: Outcome, tail: str = "") -> None:
     """Print what a write did; a repeat is a success that wrote nothing."""
     if outcome.recorded:
-        click.echo(outcome.message + (f"; {tail}" if tail else ""))
+        click.echo(_("{done}; {more}").format(done=outcome.message, more=tail) if tail else outcome.message)
     else:
-        click.echo(f"already recorded: {outcome.message}; nothing written")
+        click.echo(_("already recorded: {done}; nothing written").format(done=outcome.message))
 
 
 def env_default(name: str, fallback: Any) -> Any:

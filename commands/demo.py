@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 
 from commands.context import Settings, settings
+from commands.i18n import _
 from ledger.actions import (
     Action,
     AddToDossier,
@@ -40,6 +41,7 @@ from ledger.actions import (
 )
 from ledger.body_actions import AddBody
 from ledger.errors import LedgerError
+from ledger.labels import label
 from ledger.money import parse_amount
 from ledger.seal import Signer
 
@@ -76,7 +78,9 @@ def _spend(
     grant: str, amount: str, category: str, source: str, content: str, voucher: str, payee: str, on: date
 ) -> Step:
     return Step(
-        f"{grant} {category} {amount} from {source}",
+        _("{grant} {category} {amount} from {source}").format(
+            grant=grant, category=category, amount=amount, source=label("source", source)
+        ),
         OFFICER,
         Spend(
             grant_id=grant,
@@ -102,22 +106,22 @@ def _notice(grant: str, start: date, end: date) -> Notice:
 def scenario() -> list[Step | Section]:
     """The demo's acts in the order they are recorded."""
     return [
-        Section("1. 推荐和审批部门 recommending and approving bodies, and 承建单位 host units"),
+        Section(_("1. 推荐和审批部门 recommending and approving bodies, and 承建单位 host units")),
         *[
             Step(
-                f"body {code} {name}",
+                _("body {code} {name}").format(code=code, name=name),
                 (ADMIN, "admin"),
                 AddBody(code=code, body_name=name, kind=kind, duty=duty, on=date(2024, 1, 2)),
             )
             for code, name, kind, duty in DEMO_BODIES
         ],
         Step(
-            "渝中区职业教育中心",
+            _("渝中区职业教育中心"),
             OFFICER,
             RegisterUnit(unit_id="U-YZ-001", unit_name="重庆市渝中区职业教育中心", on=date(2024, 2, 20)),
         ),
         Step(
-            "重庆市工业技师学院",
+            _("重庆市工业技师学院"),
             OFFICER,
             RegisterUnit(
                 unit_id="U-CQ-002",
@@ -126,9 +130,9 @@ def scenario() -> list[Step | Section]:
                 on=date(2024, 2, 20),
             ),
         ),
-        Section("2. 区级基地 district base B0001 (003): application and approval"),
+        Section(_("2. 区级基地 district base B0001 (003): application and approval")),
         Step(
-            "apply",
+            _("apply"),
             OFFICER,
             Apply(
                 grant_id=G1,
@@ -145,7 +149,7 @@ def scenario() -> list[Step | Section]:
             ),
         ),
         Step(
-            "a second district base for the same unit (003 第八条)",
+            _("a second district base for the same unit (003 第八条)"),
             OFFICER,
             Apply(
                 grant_id="G-YZ-2024-09",
@@ -160,19 +164,19 @@ def scenario() -> list[Step | Section]:
             refused=True,
         ),
         Step(
-            "an expert panel of 4 (003 表5: at least 5, an odd number)",
+            _("an expert panel of 4 (003 表5: at least 5, an odd number)"),
             APPROVER,
             _review(G1, 4, date(2024, 3, 20)),
             refused=True,
         ),
-        Step("expert review, panel of 7", APPROVER, _review(G1, 7, date(2024, 3, 20))),
+        Step(_("expert review, panel of 7"), APPROVER, _review(G1, 7, date(2024, 3, 20))),
         Step(
-            "public notice 2024-03-25..29 (5 working days, 002 五(二))",
+            _("public notice 2024-03-25..29 (5 working days, 002 五(二))"),
             APPROVER,
             _notice(G1, date(2024, 3, 25), date(2024, 3, 29)),
         ),
         Step(
-            "the notice recorded again to change it (nothing erased — 002 五(二))",
+            _("the notice recorded again to change it (nothing erased — 002 五(二))"),
             APPROVER,
             Notice(
                 grant_id=G1,
@@ -184,7 +188,7 @@ def scenario() -> list[Step | Section]:
             refused=True,
         ),
         Step(
-            "approve",
+            _("approve"),
             APPROVER,
             Approve(
                 grant_id=G1,
@@ -198,7 +202,7 @@ def scenario() -> list[Step | Section]:
             ),
         ),
         Step(
-            "budget plan (003 表4-2: 地方财政 → subsidy, 行业企业 → matching)",
+            _("budget plan (003 表4-2: 地方财政 → subsidy, 行业企业 → matching)"),
             OFFICER,
             RegisterBudget(
                 grant_id=G1,
@@ -212,9 +216,9 @@ def scenario() -> list[Step | Section]:
                 on=date(2024, 4, 2),
             ),
         ),
-        Section("3. 职业训练院 B0002 (000): 150万 for 3 projects"),
+        Section(_("3. 职业训练院 B0002 (000): 150万 for 3 projects")),
         Step(
-            "apply",
+            _("apply"),
             OFFICER,
             Apply(
                 grant_id=G2,
@@ -231,10 +235,10 @@ def scenario() -> list[Step | Section]:
                 on=date(2024, 4, 10),
             ),
         ),
-        Step("expert review, panel of 5", CITY, _review(G2, 5, date(2024, 4, 25))),
-        Step("public notice 2024-05-06..10", CITY, _notice(G2, date(2024, 5, 6), date(2024, 5, 10))),
+        Step(_("expert review, panel of 5"), CITY, _review(G2, 5, date(2024, 4, 25))),
+        Step(_("public notice 2024-05-06..10"), CITY, _notice(G2, date(2024, 5, 6), date(2024, 5, 10))),
         Step(
-            "approve",
+            _("approve"),
             CITY,
             Approve(
                 grant_id=G2,
@@ -245,10 +249,10 @@ def scenario() -> list[Step | Section]:
                 on=date(2024, 5, 20),
             ),
         ),
-        Section("4. 资金到位 money in: subsidy tranches and 1:1 matching"),
+        Section(_("4. 资金到位 money in: subsidy tranches and 1:1 matching")),
         *[
             Step(
-                f"{grant} tranche {tranche} {amount}",
+                _("{grant} tranche {tranche} {amount}").format(grant=grant, tranche=tranche, amount=amount),
                 OFFICER,
                 Disburse(grant_id=grant, amount=_y(amount), voucher=voucher, tranche=tranche, on=on),
             )
@@ -260,7 +264,7 @@ def scenario() -> list[Step | Section]:
             ]
         ],
         Step(
-            "a third tranche beyond the approved 20万 (003 第九条)",
+            _("a third tranche beyond the approved 20万 (003 第九条)"),
             OFFICER,
             Disburse(
                 grant_id=G1, amount=_y("1万"), voucher="拨-YZ-2025-003", tranche=3, on=date(2025, 1, 10)
@@ -268,7 +272,7 @@ def scenario() -> list[Step | Section]:
             refused=True,
         ),
         Step(
-            "matching committed by the host unit",
+            _("matching committed by the host unit"),
             OFFICER,
             CommitMatching(
                 grant_id=G1,
@@ -279,7 +283,7 @@ def scenario() -> list[Step | Section]:
             ),
         ),
         Step(
-            "matching committed by the sector authority",
+            _("matching committed by the sector authority"),
             OFFICER,
             CommitMatching(
                 grant_id=G2,
@@ -291,7 +295,7 @@ def scenario() -> list[Step | Section]:
         ),
         *[
             Step(
-                f"{grant} matching received {amount}",
+                _("{grant} matching received {amount}").format(grant=grant, amount=amount),
                 OFFICER,
                 ReceiveMatching(grant_id=grant, amount=_y(amount), voucher=voucher, on=on),
             )
@@ -301,7 +305,7 @@ def scenario() -> list[Step | Section]:
                 (G2, "80万", "配收-CQ-001", date(2024, 7, 1)),
             ]
         ],
-        Section("5. 支出 spending by permitted category (003 第九条, 000 第十三条)"),
+        Section(_("5. 支出 spending by permitted category (003 第九条, 000 第十三条)")),
         _spend(
             G1,
             "8.6万",
@@ -407,7 +411,7 @@ def scenario() -> list[Step | Section]:
             date(2025, 5, 9),
         ),
         Step(
-            "a 差旅费 travel claim of 4,800.00",
+            _("a 差旅费 travel claim of 4,800.00"),
             OFFICER,
             Spend(
                 grant_id=G1,
@@ -421,7 +425,7 @@ def scenario() -> list[Step | Section]:
             refused=True,
         ),
         Step(
-            "a 劳务费 labour fee of 6,000.00",
+            _("a 劳务费 labour fee of 6,000.00"),
             OFFICER,
             Spend(
                 grant_id=G2,
@@ -435,7 +439,7 @@ def scenario() -> list[Step | Section]:
             refused=True,
         ),
         Step(
-            "指导教师聘用 hiring instructors: a district base's use, not an institute's (000 第十三条)",
+            _("指导教师聘用 hiring instructors: a district base's use, not an institute's (000 第十三条)"),
             OFFICER,
             Spend(
                 grant_id=G2,
@@ -450,7 +454,7 @@ def scenario() -> list[Step | Section]:
             refused=True,
         ),
         Step(
-            "an overspend of 15万 from the district base's subsidy (003 第十条)",
+            _("an overspend of 15万 from the district base's subsidy (003 第十条)"),
             OFFICER,
             Spend(
                 grant_id=G1,
@@ -463,14 +467,14 @@ def scenario() -> list[Step | Section]:
             ),
             refused=True,
         ),
-        Section("6. 冲销 a reversal: the materials voucher was entered twice"),
+        Section(_("6. 冲销 a reversal: the materials voucher was entered twice")),
         Step(
-            "reverse 记-YZ-0102",
+            _("reverse 记-YZ-0102"),
             OFFICER,
             Reverse(grant_id=G1, voucher="记-YZ-0102", reason="重复入账，原凭证作废", on=date(2024, 6, 10)),
         ),
         Step(
-            "re-record the materials at the right amount",
+            _("re-record the materials at the right amount"),
             OFFICER,
             Spend(
                 grant_id=G1,
@@ -483,14 +487,14 @@ def scenario() -> list[Step | Section]:
                 on=date(2024, 6, 10),
             ),
         ),
-        Section("7. 监督 oversight: outputs, a mid-term evaluation with a rectification, the dossier"),
+        Section(_("7. 监督 oversight: outputs, a mid-term evaluation with a rectification, the dossier")),
         Step(
-            "2024 outputs: 820 trained, 150 of them advanced",
+            _("2024 outputs: 820 trained, 150 of them advanced"),
             OFFICER,
             ReportOutput(grant_id=G1, year=2024, trainees=820, advanced=150, on=date(2025, 1, 10)),
         ),
         Step(
-            "mid-term evaluation: rectify",
+            _("mid-term evaluation: rectify"),
             APPROVER,
             Evaluate(
                 grant_id=G1,
@@ -502,7 +506,7 @@ def scenario() -> list[Step | Section]:
             ),
         ),
         Step(
-            "rectification R1 ordered, due 2025-06-30",
+            _("rectification R1 ordered, due 2025-06-30"),
             APPROVER,
             OrderRectification(
                 grant_id=G1,
@@ -513,12 +517,12 @@ def scenario() -> list[Step | Section]:
             ),
         ),
         Step(
-            "rectification R1 completed",
+            _("rectification R1 completed"),
             OFFICER,
             CompleteRectification(grant_id=G1, ref="R1", note="已补齐台账", on=date(2025, 6, 20)),
         ),
         Step(
-            "dossier: the 2024 work summary (sha256 only, 003 第十二条)",
+            _("dossier: the 2024 work summary (sha256 only, 003 第十二条)"),
             OFFICER,
             AddToDossier(
                 grant_id=G1,
@@ -565,8 +569,12 @@ def register_people(s: Settings) -> dict[str, Signer]:
     directory = demo_keys(s.url)
     signers = {name: generate_key(directory / file) for name, file in KEY_FILES.items()}
     ledger.found_registry(signers[ADMIN], ADMIN)
-    _say("0. 人员与密钥 people and keys")
-    _say(f"  ✓ trust root: {ADMIN}, key {signers[ADMIN].fingerprint} ({directory / KEY_FILES[ADMIN]})")
+    _say(_("0. 人员与密钥 people and keys"))
+    _say(
+        _("  ✓ trust root: {name}, key {fingerprint} ({path})").format(
+            name=ADMIN, fingerprint=signers[ADMIN].fingerprint, path=directory / KEY_FILES[ADMIN]
+        )
+    )
     for name, role in (OFFICER, APPROVER, CITY):
         person = RegisterPerson(person=name, person_role=role, public_key=signers[name].public_raw.hex())
         outcome = ledger.handle(person, signer=signers[ADMIN])
@@ -587,11 +595,15 @@ def run_demo(s: Settings) -> None:
         except LedgerError as e:
             if not step.refused:
                 raise
-            _say(f"  ✗ {step.label} — refused (exit {e.exit_code}): {e.message}")
+            _say(
+                _("  ✗ {step} — refused (exit {code}): {message}").format(
+                    step=step.label, code=e.exit_code, message=e.message
+                )
+            )
             continue
         if step.refused:  # pragma: no cover - the demo's refusals are rules the tests pin down
-            raise click.ClickException(f"the demo expected '{step.label}' to be refused")
-        _say(f"  ✓ {step.label}: {outcome.message}")
+            raise click.ClickException(_("the demo expected '{step}' to be refused").format(step=step.label))
+        _say(_("  ✓ {step}: {message}").format(step=step.label, message=outcome.message))
     s.catch_up()
 
 
@@ -613,7 +625,9 @@ def demo_command(ctx: click.Context, replace: bool) -> None:
         path = Path(DEMO_FILE)
         if path.exists():
             if not replace:
-                raise click.UsageError(f"./{DEMO_FILE} exists; pass --replace to start afresh")
+                raise click.UsageError(
+                    _("./{file} exists; pass --replace to start afresh").format(file=DEMO_FILE)
+                )
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
             keys = demo_keys(f"sqlite:///{path}")
@@ -625,14 +639,14 @@ def demo_command(ctx: click.Context, replace: bool) -> None:
     from projections.status import stored_head
 
     if stored_head(s.engine()) > 0:
-        raise click.UsageError("the demo needs an empty database; this one already holds events")
-    _say(f"grant-ledger demo on {s.url}\n")
+        raise click.UsageError(_("the demo needs an empty database; this one already holds events"))
+    _say(_("grant-ledger demo on {url}").format(url=s.url) + "\n")
     run_demo(s)
-    _say("\n8. 余额表 balance report")
+    _say("\n" + _("8. 余额表 balance report"))
     from commands.balance import balance_command
 
     ctx.invoke(balance_command, base_ids=(), as_of=None, known_at=None, fmt="table")
-    _say("\n9. 合规预警 findings as of 2025-06-30 (report findings)")
+    _say("\n" + _("9. 合规预警 findings as of 2025-06-30 (report findings)"))
     from commands.findings import findings_command
 
     ctx.invoke(findings_command, base_ids=(), as_of=datetime(2025, 6, 30), fmt="table")

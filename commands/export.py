@@ -40,6 +40,7 @@ from typing import Any
 import click
 
 from commands.context import settings
+from commands.i18n import _
 from commands.output import to_csv, to_xlsx, write_csv, write_text
 from commands.reading import bom_wanted, codes_wanted, file_options
 from ledger.errors import BadInputError
@@ -286,7 +287,7 @@ def _per_account(base: str, lines: dict[str, Decimal]) -> dict[str, Decimal]:
     source: 行业企业 and 其他 are both matching funds)."""
     per_account: dict[str, Decimal] = {}
     for key, value in lines.items():
-        content, _, bsource = key.partition("/")
+        content, _sep, bsource = key.partition("/")
         account = budget_account(base, content, BUDGET_TO_FUND.get(bsource, bsource))
         per_account[account] = per_account.get(account, Decimal(0)) + value
     return per_account
@@ -382,7 +383,7 @@ def journal(app: Any, style: str) -> Iterator[str]:
         yield "commodity 1,000.00 CNY"
         for account in sorted(opened):
             yield f"account {account}"
-    for _, lines, postings in entries:
+    for _day, lines, postings in entries:
         yield ""
         yield from lines
         for account, amount in postings:
@@ -432,16 +433,18 @@ def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None
     header = _header()
     if runs_dir is not None:
         if fmt not in ("csv", "xlsx"):
-            raise BadInputError(f"--runs writes the import format (csv or xlsx), not {fmt}")
+            raise BadInputError(
+                _("--runs writes the import format (csv or xlsx), not {format}").format(format=fmt)
+            )
         if output is not None:
-            raise BadInputError("give either --output FILE or --runs DIR, not both")
+            raise BadInputError(_("give either --output FILE or --runs DIR, not both"))
         _write_runs(runs_dir, fmt, header, list(import_rows(app)))
         return
     if fmt == "xlsx":
         if output is None:
-            raise BadInputError("an xlsx export needs --output FILE.xlsx")
+            raise BadInputError(_("an xlsx export needs --output FILE.xlsx"))
         to_xlsx(output, [("import", header, list(import_rows(app)))])
-        click.echo(f"exported to {output}")
+        click.echo(_("exported to {path}").format(path=output))
         return
     if fmt == "csv":
         text = to_csv(header, import_rows(app))
@@ -454,7 +457,7 @@ def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None
         write_csv(output, text, bom_wanted())
     else:
         write_text(output, text)
-    click.echo(f"exported to {output}")
+    click.echo(_("exported to {path}").format(path=output))
 
 
 def _header() -> tuple[str, ...]:
@@ -473,10 +476,14 @@ def _write_runs(folder: Path, fmt: str, header: tuple[str, ...], rows: list[list
     runs = list(runs_by_role(rows))
     try:
         if folder.exists() and any(folder.iterdir()):
-            raise BadInputError(f"--runs {folder} is not empty; name a new or empty directory")
+            raise BadInputError(
+                _("--runs {path} is not empty; name a new or empty directory").format(path=folder)
+            )
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        msg = f"cannot make the directory {folder}: {e.strerror or e}; nothing was written"
+        msg = _("cannot make the directory {path}: {error}; nothing was written").format(
+            path=folder, error=e.strerror or e
+        )
         raise BadInputError(msg) from None
     width = max(2, len(str(len(runs))))
     names = []
@@ -487,7 +494,11 @@ def _write_runs(folder: Path, fmt: str, header: tuple[str, ...], rows: list[list
         else:
             write_csv(path, to_csv(header, run), bom_wanted())
         names.append((role, path))
-    click.echo(f"exported {len(rows)} rows in {len(runs)} runs to {folder}; import them in this order:")
+    click.echo(
+        _("exported {rows} rows in {runs} runs to {path}; import them in this order:").format(
+            rows=len(rows), runs=len(runs), path=folder
+        )
+    )
     for role, path in names:
         click.echo(f"  grant-ledger --role {role} import {path}")
 

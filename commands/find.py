@@ -6,14 +6,21 @@ from pathlib import Path
 
 import click
 
+from commands.i18n import N_, _
 from commands.reading import FORMATS, emit, engine_for_reading, file_options
 from ledger.errors import NotFoundError
 
 KEYS = ["event_id", "grant_id", "base_id", "occurred_on", "kind", "source", "amount", "actor"]
-HEADERS = {
-    "zh": ["事件号", "项目编号", "基地", "业务日期", "事项", "资金来源", "金额", "记录人"],
-    "en": ["event", "grant", "base", "date", "kind", "source", "amount", "recorded by"],
-}
+HEADERS = [
+    N_("event"),
+    N_("grant"),
+    N_("base"),
+    N_("date"),
+    N_("act"),
+    N_("source"),
+    N_("amount"),
+    N_("recorded by"),
+]
 
 
 @click.command("find")
@@ -35,11 +42,11 @@ def find_command(voucher: str, fmt: str, output: Path | None) -> None:
 
     found = find_voucher(engine_for_reading(), voucher.strip())
     if not found:
-        raise NotFoundError(f"no grant holds voucher {voucher!r}")
+        raise NotFoundError(_("no grant holds voucher {voucher!r}").format(voucher=voucher))
     rows = [
         [f.event_id, f.grant_id, f.base_id, f.occurred_on, f.kind, f.source, f.amount, f.actor] for f in found
     ]
-    emit(title={"zh": "凭证", "en": "voucher"}, keys=KEYS, headers=HEADERS, rows=rows, fmt=fmt, output=output)
+    emit(title=N_("voucher"), keys=KEYS, headers=HEADERS, rows=rows, fmt=fmt, output=output)
 
 
 def register(cli: click.Group) -> None:

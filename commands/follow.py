@@ -14,6 +14,7 @@ import threading
 import click
 
 from commands.context import settings
+from commands.i18n import _
 
 
 @click.command("follow")
@@ -47,12 +48,15 @@ def follow_command(interval: float, max_seconds: float | None) -> None:
     chosen = all_projections()
     catch_up(app, chosen)
     live = app.engine.dialect.name == "postgresql"
-    how = "live (LISTEN/NOTIFY)" if live else f"polling every {interval:g} s"
-    click.echo(f"following the store {how}; projections at event {head(app.engine)}", err=False)
+    if live:
+        following = _("following the store live (LISTEN/NOTIFY); projections at event {head}")
+    else:
+        following = _("following the store, polling every {interval} s; projections at event {head}")
+    click.echo(following.format(interval=f"{interval:g}", head=head(app.engine)), err=False)
     stop = threading.Event()
     # Installed explicitly: a process started in the background inherits SIGINT ignored.
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda *_args: stop.set())
     if max_seconds is not None:
         timer = threading.Timer(max_seconds, stop.set)
         timer.daemon = True
@@ -77,14 +81,15 @@ def follow_command(interval: float, max_seconds: float | None) -> None:
         pass
     finally:
         stop.set()
-    click.echo("stopped following; projections are current up to the last event seen")
+    click.echo(_("stopped following; projections are current up to the last event seen"))
 
 
 def _report(done: int, app: object) -> None:
     if done:
         from projections.status import head
 
-        click.echo(f"projected {done} events; at event {head(app.engine)}")  # type: ignore[attr-defined]
+        at = head(app.engine)  # type: ignore[attr-defined]
+        click.echo(_("projected {count} events; at event {head}").format(count=done, head=at))
 
 
 def register(cli: click.Group) -> None:

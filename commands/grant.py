@@ -13,8 +13,10 @@ from pathlib import Path
 
 import click
 
+from commands.choices import Named, named
 from commands.context import action, record, today
 from commands.dates import DATE
+from commands.i18n import N_, _
 from commands.reading import file_options
 from ledger.actions import (
     AdjustBudget,
@@ -48,7 +50,12 @@ def grant_group() -> None:
 @click.option("--unit", "unit_id", required=True, help="host unit id (registered first)")
 @click.option("--base", "base_id", required=True, help="base id, e.g. B0001")
 @click.option("--base-name", default="", help="the base's name, e.g. 渝中区数字技能高技能人才培训基地")
-@click.option("--programme", required=True, help="programme code (see `grant-ledger policy show`)")
+@click.option(
+    "--programme",
+    required=True,
+    callback=named("programme"),
+    help="programme code (see `grant-ledger policy show`)",
+)
 @click.option(
     "--project",
     "projects",
@@ -166,15 +173,29 @@ def register(cli: click.Group) -> None:
 
 
 LIST_KEYS = ["grant_id", "base_id", "base_name", "unit_id", "programme", "status", "applied_on", "approved"]
-LIST_HEADERS = {
-    "zh": ["项目编号", "基地", "基地名称", "承建单位", "类型", "状态", "申报日期", "批复补助"],
-    "en": ["grant", "base", "base name", "unit", "programme", "status", "applied", "approved"],
-}
+LIST_HEADERS = [
+    N_("grant"),
+    N_("base"),
+    N_("base name"),
+    N_("unit"),
+    N_("programme"),
+    N_("status"),
+    N_("applied"),
+    N_("approved"),
+]
 
 
 @grant_group.command("list")
-@click.option("--programme", help="only this programme (district_base, training_institute, …)")
-@click.option("--status", help="only grants in this status (applied, approved, rejected, closing, closed)")
+@click.option(
+    "--programme",
+    callback=named("programme"),
+    help="only this programme (district_base, training_institute, …)",
+)
+@click.option(
+    "--status",
+    type=Named("status", ["applied", "approved", "rejected", "closing", "closed"]),
+    help="only grants in this status (applied, approved, rejected, closing, closed)",
+)
 @click.option("--base", "base_id", help="only this base")
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json", "csv", "xlsx"]), default="table", show_default=True
@@ -200,13 +221,13 @@ def list_command(
         for g in found
     ]
     emit(
-        title={"zh": "项目", "en": "grants"},
+        title=N_("grants"),
         keys=LIST_KEYS,
         headers=LIST_HEADERS,
         rows=rows,
         fmt=fmt,
         output=output,
-        empty={"zh": "没有符合条件的项目。", "en": "no grant matches"},
+        empty=N_("no grant matches"),
     )
 
 
@@ -354,20 +375,26 @@ def _lines(specs: tuple[str, ...], policy_on: date) -> dict[str, Decimal]:
 
     policy = policy_in_force(policy_on)
     if not specs:
-        raise BadInputError("--line: give at least one line as content:source:amount")
+        raise BadInputError(_("--line: give at least one line as content:source:amount"))
     lines: dict[str, Decimal] = {}
     for spec in specs:
         parts = spec.split(":", 2)
         if len(parts) != 3:
-            msg = f"--line {spec!r} is not content:source:amount, e.g. training_system:地方财政:10万"
+            msg = _(
+                "--line {spec!r} is not content:source:amount, e.g. training_system:地方财政:10万"
+            ).format(spec=spec)
             raise BadInputError(msg)
         content = policy.find_content(parts[0])
         if content is None:
-            msg = f"--line: construction content {parts[0]!r} is unknown; use {', '.join(policy.contents)}"
+            msg = _("--line: construction content {content!r} is unknown; use {contents}").format(
+                content=parts[0], contents=", ".join(policy.contents)
+            )
             raise BadInputError(msg)
         key = f"{content.code}/{budget_source(parts[1])}"
         if key in lines:
-            msg = f"--line: {content.code} × {parts[1]} is given twice"
+            msg = _("--line: {content} × {source} is given twice").format(
+                content=content.code, source=parts[1]
+            )
             raise BadInputError(msg)
         amount = parts[2].strip()
         lines[key] = Decimal("0.00") if amount in ("0", "0.00") else _money(amount, "--line")

@@ -9,24 +9,20 @@ from pathlib import Path
 import click
 
 from commands.grant import grant_group
-from commands.reading import emit, engine_for_reading, read_options
+from commands.i18n import N_, _
+from commands.reading import codes_wanted, emit, engine_for_reading, read_options
 
 KEYS = ["base_id", "grant_id", "programme", "step", "since", "days", "detail"]
-HEADERS = {
-    "zh": ["基地", "项目编号", "类型", "待办", "起算日", "已等天数", "说明"],
-    "en": ["base", "grant", "programme", "waits for", "since", "days", "detail"],
-}
+HEADERS = [N_("base"), N_("grant"), N_("programme"), N_("waits for"), N_("since"), N_("days"), N_("detail")]
+# the act a grant waits for, by its code (json and --codes keep the code)
 STEP_LABEL = {
-    "zh": {
-        "recommend": "推荐",
-        "review": "专家评审",
-        "rereview_or_reject": "复审或不予批准",
-        "notice": "公示",
-        "resolve_objections": "处理异议",
-        "approve": "审批",
-        "rectification": "整改逾期",
-    },
-    "en": {},
+    "recommend": N_("a recommendation"),
+    "review": N_("the expert review"),
+    "rereview_or_reject": N_("a new review or a rejection"),
+    "notice": N_("the public notice"),
+    "resolve_objections": N_("objections settled"),
+    "approve": N_("the approval"),
+    "rectification": N_("a rectification past its deadline"),
 }
 
 
@@ -46,14 +42,12 @@ def pending_command(
       grant-ledger grant pending
       grant-ledger grant pending --format xlsx --output 待办.xlsx
     """
-    from commands.context import settings
     from ledger.clock import business_today
     from ledger.policy import current_policy
     from projections.pending import pending
 
     if known_at is not None:
-        raise click.UsageError("grant pending answers for a business date (--as-of), not --known-at")
-    lang = settings().lang
+        raise click.UsageError(_("grant pending answers for a business date (--as-of), not --known-at"))
     today = as_of.date() if as_of else business_today()
     levels = {code: p.level for code, p in current_policy().programmes.items()}
     found = sorted(
@@ -65,7 +59,9 @@ def pending_command(
             p.base_id,
             p.grant_id,
             p.programme,
-            STEP_LABEL[lang].get(p.step, p.step) if fmt == "table" else p.step,
+            _(STEP_LABEL[p.step])
+            if p.step in STEP_LABEL and fmt != "json" and not codes_wanted()
+            else p.step,
             p.since,
             (today - p.since).days if p.since else None,
             p.detail,
@@ -73,13 +69,13 @@ def pending_command(
         for p in found
     ]
     emit(
-        title={"zh": "待审批事项", "en": "pending"},
+        title=N_("pending"),
         keys=KEYS,
         headers=HEADERS,
         rows=rows,
         fmt=fmt,
         output=output,
-        empty={"zh": "没有待办事项。", "en": "nothing waits for an approver"},
+        empty=N_("nothing waits for an approver"),
         report_date=today,
     )
 

@@ -76,7 +76,9 @@ def history_command(
 
     engine = engine_for_reading(acts=True)
     if not grant_exists(engine, grant_id):
-        msg = f"grant {grant_id!r} is not in the ledger"
+        from commands.i18n import _
+
+        msg = _("grant {grant_id!r} is not in the ledger").format(grant_id=grant_id)
         raise NotFoundError(msg)
     w = when(as_of, known_at)
     rows = [

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from commands.i18n import _
 from ledger.errors import BadInputError
 from ledger.text import unescape_formula
 
@@ -68,15 +69,16 @@ def open_import(path: Path) -> Opened:
         check_workbook(path)
         return Opened(_workbook_rows(path), _workbook_cells(path), "")
     if suffix not in TEXTS:
-        msg = f"{path.name}: import reads .csv, .tsv or .xlsx files"
+        msg = _("{file}: import reads .csv, .tsv or .xlsx files").format(file=path.name)
         raise BadInputError(msg)
     encoding, lines = _encoding(path)
     delimiter = _delimiter(path, encoding)
-    named = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 (with BOM)", "gb18030": "GB18030"}[encoding]
-    separated = "tab-separated" if delimiter == "\t" else "comma-separated"
+    named = {"utf-8": "UTF-8", "utf-8-sig": _("UTF-8 (with BOM)"), "gb18030": "GB18030"}[encoding]
+    tabs = delimiter == "\t"
     # said unless the file is as the export writes it: UTF-8, commas
     plain = encoding != "gb18030" and delimiter == ","
-    reading = "" if plain else f"read as {named}, {separated}"
+    said = _("read as {encoding}, tab-separated") if tabs else _("read as {encoding}, comma-separated")
+    reading = "" if plain else said.format(encoding=named)
     return Opened(max(0, lines - 1), _csv_cells(path, encoding, delimiter), reading)
 
 
@@ -114,17 +116,23 @@ def _encoding(path: Path) -> tuple[str, int]:
         if failed is None:
             return ("utf-8-sig" if head == codecs.BOM_UTF8 else "utf-8"), lines
         if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-            msg = (
-                f'{path.name} is UTF-16 text (Excel\'s "Unicode text"), which import does not read; '
+            msg = _(
+                '{file} is UTF-16 text (Excel\'s "Unicode text"), which import does not read; '
                 "save it as CSV UTF-8"
-            )
+            ).format(file=path.name)
             raise BadInputError(msg)
         if head == codecs.BOM_UTF8 or chinese_line:
-            where = "starts as UTF-8 (a BOM)" if head == codecs.BOM_UTF8 else f"line {chinese_line} is UTF-8"
-            msg = (
-                f"{path.name} mixes encodings: {where} but byte {failed} is not UTF-8; "
-                "save it again as CSV UTF-8"
-            )
+            if head == codecs.BOM_UTF8:
+                mixed = _(
+                    "{file} mixes encodings: starts as UTF-8 (a BOM) but byte {byte} is not UTF-8; "
+                    "save it again as CSV UTF-8"
+                )
+            else:
+                mixed = _(
+                    "{file} mixes encodings: line {line} is UTF-8 but byte {byte} is not UTF-8; "
+                    "save it again as CSV UTF-8"
+                )
+            msg = mixed.format(file=path.name, line=chinese_line, byte=failed)
             raise BadInputError(msg)
         f.seek(0)
         gb = codecs.getincrementaldecoder("gb18030")()
@@ -135,10 +143,10 @@ def _encoding(path: Path) -> tuple[str, int]:
                 read += len(chunk)
             gb.decode(b"", final=True)
         except UnicodeDecodeError as e:
-            msg = (
-                f"{path.name} is neither UTF-8 nor GB18030/GBK text (byte {read + e.start} is "
-                "neither's); save it as CSV UTF-8"
-            )
+            msg = _(
+                "{file} is neither UTF-8 nor GB18030/GBK text (byte {byte} is neither's); "
+                "save it as CSV UTF-8"
+            ).format(file=path.name, byte=read + e.start)
             raise BadInputError(msg) from None
     return "gb18030", lines
 
@@ -161,18 +169,22 @@ def _csv_cells(path: Path, encoding: str, delimiter: str) -> Iterator[list[str]]
             except csv.Error as e:
                 yield _csv_refusal(path, reader.line_num, e)
     except UnicodeDecodeError as e:  # the file changed since its encoding was found
-        msg = f"{path.name} changed while it was read: byte {e.start} is no longer {encoding} text"
+        msg = _("{file} changed while it was read: byte {byte} is no longer {encoding} text").format(
+            file=path.name, byte=e.start, encoding=encoding
+        )
         raise BadInputError(msg) from None
 
 
 def _csv_refusal(path: Path, line: int, error: csv.Error) -> list[str]:
     if "field larger than field limit" in str(error):
-        msg = (
-            f"{path.name}: line {line} holds a field of more than {csv.field_size_limit():,} "
+        msg = _(
+            "{file}: line {line} holds a field of more than {most:,} "
             "characters; no column of the import format is that long (free text: 500 at most)"
-        )
+        ).format(file=path.name, line=line, most=csv.field_size_limit())
     else:
-        msg = f"{path.name}: line {line} is not CSV as the import reads it ({error})"
+        msg = _("{file}: line {line} is not CSV as the import reads it ({error})").format(
+            file=path.name, line=line, error=error
+        )
     raise BadInputError(msg)
 
 
@@ -183,19 +195,24 @@ def check_workbook(path: Path) -> None:
             parts = book.infolist()
             total = sum(p.file_size for p in parts)
             if total > TOTAL_MAX:
-                msg = (
-                    f"{path.name} unpacks to {total:,} bytes, more than the {TOTAL_MAX:,} an import "
-                    "reads; split the file"
-                )
+                msg = _(
+                    "{file} unpacks to {total:,} bytes, more than the {most:,} an import reads; "
+                    "split the file"
+                ).format(file=path.name, total=total, most=TOTAL_MAX)
                 raise BadInputError(msg)
             for part in parts:
                 if part.filename.startswith(_STREAMED):
                     continue  # read as streams, every cell within RUN_MAX
                 if part.file_size > RATIO_FROM and part.file_size > RATIO_MAX * max(part.compress_size, 1):
-                    msg = (
-                        f"{path.name}: its part {part.filename} unpacks {part.file_size:,} bytes out of "
-                        f"{part.compress_size:,}, more than {RATIO_MAX} times; real text does not "
-                        "compress so far"
+                    msg = _(
+                        "{file}: its part {part} unpacks {size:,} bytes out of {packed:,}, more than "
+                        "{ratio} times; real text does not compress so far"
+                    ).format(
+                        file=path.name,
+                        part=part.filename,
+                        size=part.file_size,
+                        packed=part.compress_size,
+                        ratio=RATIO_MAX,
                     )
                     raise BadInputError(msg)
             for part in parts:
@@ -204,7 +221,7 @@ def check_workbook(path: Path) -> None:
     except BadInputError:
         raise
     except Exception as e:  # zipfile and zlib raise many kinds for a damaged file
-        msg = f"{path.name} is not a readable Excel workbook: {e}"
+        msg = _("{file} is not a readable Excel workbook: {error}").format(file=path.name, error=e)
         raise BadInputError(msg) from None
 
 
@@ -216,13 +233,15 @@ def _check_part(path: Path, book: zipfile.ZipFile, part: zipfile.ZipInfo) -> Non
         while chunk := stream.read(_CHUNK):
             window = carry + chunk
             if _LONG_RUN.search(window):
-                msg = (
-                    f"{path.name}: its part {part.filename} holds a cell or tag of more than {RUN_MAX:,} "
+                msg = _(
+                    "{file}: its part {part} holds a cell or tag of more than {most:,} "
                     "bytes; no column of the import format comes near that (free text: 500 characters)"
-                )
+                ).format(file=path.name, part=part.filename, most=RUN_MAX)
                 raise BadInputError(msg)
             if _DECLARATION.search(window):
-                msg = f"{path.name}: its part {part.filename} declares a DTD, which a workbook has no use for"
+                msg = _("{file}: its part {part} declares a DTD, which a workbook has no use for").format(
+                    file=path.name, part=part.filename
+                )
                 raise BadInputError(msg)
             carry = window[window.rfind(b"<") :]  # at most RUN_MAX bytes, or the search found them
 
@@ -233,7 +252,7 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as e:  # openpyxl raises many kinds for a damaged file
-        msg = f"{path.name} is not a readable Excel workbook: {e}"
+        msg = _("{file} is not a readable Excel workbook: {error}").format(file=path.name, error=e)
         raise BadInputError(msg) from None
     try:
         rows = book.worksheets[0].iter_rows(values_only=True)
@@ -244,7 +263,9 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
             except StopIteration:
                 break
             except Exception as e:  # the sheet is read as it streams: damage shows up here
-                msg = f"{path.name} is not a readable Excel workbook: row {read + 1} cannot be read ({e})"
+                msg = _("{file} is not a readable Excel workbook: row {row} cannot be read ({error})").format(
+                    file=path.name, row=read + 1, error=e
+                )
                 raise BadInputError(msg) from None
             read += 1
             yield list(values)

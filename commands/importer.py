@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from commands.context import settings
+from commands.i18n import _
 from ledger.errors import StorageError
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
     def on_batch(conn: Connection, stored: list[Notification]) -> None:
         _project(conn, stored, decided)
 
-    with click.progressbar(length=count, label="importing", file=sys.stderr) as bar:
+    with click.progressbar(length=count, label=_("importing"), file=sys.stderr) as bar:
         done = import_rows(
             app,
             read_rows(cells),
@@ -132,18 +133,25 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
         for error in done.errors:
             click.echo(f"{file.name}:{error.line}: {error.message}", err=True)
         n = len(done.errors)
-        click.echo(
-            f"grant-ledger: {n} bad row{'s' if n > 1 else ''} of {done.rows} in {file.name}; "
-            "nothing was imported",
-            err=True,
+        bad = (
+            _("grant-ledger: {count} bad rows of {rows} in {file}; nothing was imported")
+            if n > 1
+            else _("grant-ledger: {count} bad row of {rows} in {file}; nothing was imported")
         )
+        click.echo(bad.format(count=n, rows=done.rows, file=file.name), err=True)
         ctx.exit(done.exit_code)
     if done.events == 0:
         click.echo(
-            f"already recorded: all {done.rows} rows of {file.name} are in the ledger; nothing written"
+            _("already recorded: all {rows} rows of {file} are in the ledger; nothing written").format(
+                rows=done.rows, file=file.name
+            )
         )
         return
-    click.echo(f"imported {done.rows} rows of {file.name}: {done.events} events recorded")
+    click.echo(
+        _("imported {rows} rows of {file}: {events} events recorded").format(
+            rows=done.rows, file=file.name, events=done.events
+        )
+    )
 
 
 def _project(conn: Connection, stored: list[Notification], chosen: list[Any]) -> None:
@@ -176,7 +184,7 @@ def _catch_up_in(conn: Connection, app: Any, chosen: list[Any]) -> None:
     if start >= head:
         return
     if any(positions.get(n, 0) != start for n in names):
-        msg = "the projections stand at different positions; run `grant-ledger projections status`"
+        msg = _("the projections stand at different positions; run `grant-ledger projections status`")
         raise StorageError(msg)
     from eventsourcing.persistence import Notification
 

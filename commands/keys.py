@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from commands.context import settings
+from commands.i18n import _
 
 DEFAULT_NAME = "ledger"
 
@@ -67,12 +68,15 @@ def generate_command(out: Path | None, directory: Path | None, name: str, encryp
     passphrase = None
     if encrypt:
         passphrase = os.environ.get(PASSPHRASE_ENV) or click.prompt(
-            "passphrase for the new key", hide_input=True, confirmation_prompt=True, err=True
+            _("passphrase for the new key"), hide_input=True, confirmation_prompt=True, err=True
         )
     signer = generate_key(target, passphrase)
-    click.echo(f"private key: {target} (readable by its owner only{', encrypted' if passphrase else ''})")
-    click.echo(f"public key:  {public_file(target)}")
-    click.echo(f"fingerprint: {signer.fingerprint}")
+    if passphrase:
+        click.echo(_("private key: {path} (readable by its owner only, encrypted)").format(path=target))
+    else:
+        click.echo(_("private key: {path} (readable by its owner only)").format(path=target))
+    click.echo(_("public key:  {path}").format(path=public_file(target)))
+    click.echo(_("fingerprint: {fingerprint}").format(fingerprint=signer.fingerprint))
 
 
 def register(cli: click.Group) -> None:

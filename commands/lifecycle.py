@@ -9,8 +9,10 @@ from pathlib import Path
 
 import click
 
+from commands.choices import Named
 from commands.context import action, record
 from commands.grant import DATE, _day
+from commands.i18n import _
 from ledger.actions import (
     AddToDossier,
     CompleteRectification,
@@ -63,9 +65,13 @@ def output_report_command(
       grant-ledger output report G1 --corrects 2024 --trainees 850 --advanced 180
     """
     if year is None and corrects is None:
-        raise BadInputError("give the year reported with --year (or the year corrected with --corrects)")
+        raise BadInputError(_("give the year reported with --year (or the year corrected with --corrects)"))
     if year is not None and corrects is not None and year != corrects:
-        raise BadInputError(f"--year {year} and --corrects {corrects} name different years")
+        raise BadInputError(
+            _("--year {year} and --corrects {corrects} name different years").format(
+                year=year, corrects=corrects
+            )
+        )
     record(
         action(
             ReportOutput,
@@ -178,7 +184,7 @@ def dossier_add_command(grant_id: str, kind: str, title: str, path: str, on: dat
     """
     file = Path(path)
     if not file.is_file():
-        msg = f"--file {path!r} is not a readable file"
+        msg = _("--file {path!r} is not a readable file").format(path=path)
         raise BadInputError(msg)
     digest = hashlib.sha256(file.read_bytes()).hexdigest()
     record(action(AddToDossier, grant_id=grant_id, kind=kind, title=title, sha256=digest, on=_day(on)))
@@ -226,7 +232,7 @@ def recover_receive_command(grant_id: str, amount: str, voucher: str, on: dateti
 
 @click.command("dispose")
 @click.argument("grant_id")
-@click.option("--source", type=click.Choice(["subsidy", "matching"]), required=True)
+@click.option("--source", type=Named("source", ["subsidy", "matching"]), required=True)
 @click.option("--amount", required=True)
 @click.option("--how", type=click.Choice(DISPOSALS), required=True)
 @click.option("--approval", required=True, help="approval reference")

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from commands.choices import Named, named
 from commands.context import action, record
 from commands.grant import DATE, _day
+from commands.i18n import _
 from ledger.actions import CommitMatching, Disburse, ReceiveMatching, Reverse, Spend
 from ledger.errors import BadInputError
 from ledger.money import format_yuan
@@ -23,9 +25,8 @@ def _available(outcome: Outcome) -> str:
     """The grant's balances after the command (the state it saved: no second load)."""
     grant = outcome.grant
     assert grant is not None
-    return (
-        f"available: subsidy {format_yuan(grant.available('subsidy'))}, "
-        f"matching {format_yuan(grant.available('matching'))}"
+    return _("available: subsidy {subsidy}, matching {matching}").format(
+        subsidy=format_yuan(grant.available("subsidy")), matching=format_yuan(grant.available("matching"))
     )
 
 
@@ -95,7 +96,7 @@ def _sha256_files(paths: tuple[str, ...]) -> list[str]:
     for name in paths:
         path = Path(name)
         if not path.is_file():
-            msg = f"--attachment {name!r} is not a readable file"
+            msg = _("--attachment {name!r} is not a readable file").format(name=name)
             raise BadInputError(msg)
         digests.append(hashlib.sha256(path.read_bytes()).hexdigest())
     return digests
@@ -112,7 +113,7 @@ def _sha256_files(paths: tuple[str, ...]) -> list[str]:
 )
 @click.option(
     "--source",
-    type=click.Choice(["subsidy", "matching"]),
+    type=Named("source", ["subsidy", "matching"]),
     default="subsidy",
     show_default=True,
     help="fund source: subsidy (财政补助) or matching (配套经费)",
@@ -121,6 +122,7 @@ def _sha256_files(paths: tuple[str, ...]) -> list[str]:
 @click.option(
     "--content",
     default="",
+    callback=named("content"),
     help="construction content, e.g. training_system; required once the grant has a budget plan "
     "(grant budget)",
 )

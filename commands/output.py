@@ -116,7 +116,11 @@ YUAN_FORMAT = '"¥"#,##0.00'
 
 
 def _cannot_write(path: Path, error: OSError) -> str:
-    return f"cannot write {path}: {error.strerror or error}; nothing was written"
+    from commands.i18n import _
+
+    return _("cannot write {path}: {error}; nothing was written").format(
+        path=path, error=error.strerror or error
+    )
 
 
 @contextmanager
@@ -227,10 +231,12 @@ def to_xlsx(path: Any, sheets: Sequence[tuple[str, Sequence[str], Sequence[Seque
                 try:
                     sheet.append([_xlsx_value(sheet, value, WriteOnlyCell) for value in row])
                 except IllegalCharacterError:
-                    msg = (
-                        f"row {n} of sheet {title} holds a control character, which a workbook cannot "
+                    from commands.i18n import _
+
+                    msg = _(
+                        "row {row} of sheet {title} holds a control character, which a workbook cannot "
                         "store; write --format csv instead (nothing was written)"
-                    )
+                    ).format(row=n, title=title)
                     raise BadInputError(msg) from None
         book.save(f)
 

@@ -8,10 +8,21 @@ from pathlib import Path
 
 import click
 
+from commands.choices import Named
 from commands.context import record, settings
 from commands.dates import DATE
+from commands.i18n import N_, _
 
-ROLE_CHOICE = click.Choice(["officer", "approver", "auditor", "admin"])
+# the list's column headers, by key
+PEOPLE_HEADERS = {
+    "name": N_("person"),
+    "role": N_("role"),
+    "from": N_("from"),
+    "until": N_("until"),
+    "key": N_("key fingerprint"),
+    "root": N_("root administrator"),
+}
+ROLE_CHOICE = Named("role", ["officer", "approver", "auditor", "admin"])
 
 
 @click.group("people")
@@ -133,7 +144,13 @@ def list_command(fmt: str) -> None:
     elif fmt == "csv":
         click.echo(to_csv(headers, [[r[h] for h in headers] for r in rows]), nl=False)
     else:
-        click.echo(table(headers, [[r[h] for h in headers] for r in rows]))
+        from ledger.labels import label
+
+        shown = [
+            [label("role", r[h]) if h == "role" else _("yes") if r[h] == "yes" else r[h] for h in headers]
+            for r in rows
+        ]
+        click.echo(table([_(PEOPLE_HEADERS[h]) for h in headers], shown))
 
 
 @click.command("migrate")
@@ -163,7 +180,7 @@ def migrate_command(admin: str, admin_key: Path) -> None:
     s = settings()
     app = s.ledger()
     if app.trust.registry(fresh=True).root is not None:
-        raise ConflictError("this ledger already has its people registry; nothing to migrate")
+        raise ConflictError(_("this ledger already has its people registry; nothing to migrate"))
     catch_up(app, all_projections(), check=False)  # the unsigned log as it stands, to adopt
     with s.engine().connect() as conn:
         head = tree_head(conn)
@@ -174,10 +191,12 @@ def migrate_command(admin: str, admin_key: Path) -> None:
     with s.engine().begin() as conn:
         ensure_records(conn)
     click.echo(
-        f"adopted {head.size} unsigned events (root {head.root.hex()}); from now on every record is signed"
+        _("adopted {count} unsigned events (root {root}); from now on every record is signed").format(
+            count=head.size, root=head.root.hex()
+        )
     )
-    click.echo(f"root administrator: {admin}, private key {admin_key}")
-    click.echo(f"trust root: {signer.fingerprint}")
+    click.echo(_("root administrator: {name}, private key {path}").format(name=admin, path=admin_key))
+    click.echo(_("trust root: {root}").format(root=signer.fingerprint))
 
 
 def register(cli: click.Group) -> None:

@@ -9,6 +9,7 @@ import click
 
 from commands.context import settings
 from commands.dates import DATE
+from commands.i18n import _
 from commands.output import table
 from ledger.clock import business_today
 from ledger.money import format_yuan
@@ -40,36 +41,35 @@ def show_command(on: object) -> None:
     policy = _policy_on(on)
     zh = lang == "zh"
     click.echo(
-        f"{'政策版本' if zh else 'policy version'} {policy.version} "
-        f"({'自' if zh else 'in force from'} {policy.effective_from.isoformat()}) "
-        f"{policy.title}"
+        _("policy version {version} (in force from {day}) {title}").format(
+            version=policy.version, day=policy.effective_from.isoformat(), title=policy.title
+        )
     )
     years = ", ".join(str(y) for y in sorted(policy.calendar_years()))
-    add = (
-        "其他年份以 grant-ledger policy install 添加" if zh else "add a year with grant-ledger policy install"
-    )
     click.echo(
-        f"{'法定节假日与调休日历' if zh else 'statutory calendar (holidays and 调休)'}: {years} ({add})"
+        _(
+            "statutory calendar (holidays and 调休): {years} (add a year with `grant-ledger policy install`)"
+        ).format(years=years)
     )
     click.echo("")
-    click.echo("支出类别 (spending categories)" if zh else "Spending categories")
+    click.echo(_("Spending categories"))
     rows = [
         (
             c.code,
             c.label(lang),
-            ("允许" if zh else "allowed") if c.allowed else ("禁止" if zh else "BANNED"),
+            _("allowed") if c.allowed else _("BANNED"),
             "; ".join(cl.cite for cl in c.clauses),
         )
         for c in policy.categories.values()
     ]
-    headers = ["代码", "类别", "状态", "依据"] if zh else ["code", "category", "status", "clause"]
+    headers = [_("code"), _("category"), _("status"), _("clause")]
     click.echo(table(headers, rows, numeric=set()))
     click.echo("")
-    click.echo("项目类型 (programmes)" if zh else "Programmes")
+    click.echo(_("Programmes"))
     prows = []
     for p in policy.programmes.values():
         if p.subsidy_min is None:
-            subsidy = "批复确定" if zh else "set at approval"
+            subsidy = _("set at approval")
         elif p.subsidy_min == p.subsidy_max:
             subsidy = format_yuan(p.subsidy_min)
         else:
@@ -77,14 +77,10 @@ def show_command(on: object) -> None:
         matching = f"1:{p.matching_ratio}" if p.matching_ratio else "—"
         years = f"{p.build_years}" if p.build_years else "—"
         prows.append((p.code, p.label(lang), subsidy, matching, years, p.subsidy_clause.cite))
-    pheaders = (
-        ["代码", "名称", "补助(元)", "配套", "建设期(年)", "依据"]
-        if zh
-        else ["code", "programme", "subsidy (yuan)", "matching", "build years", "clause"]
-    )
+    pheaders = [_("code"), _("programme"), _("subsidy (yuan)"), _("matching"), _("build years"), _("clause")]
     click.echo(table(pheaders, prows, numeric={2}))
     click.echo("")
-    click.echo("各类项目的支出范围 (spending per programme)" if zh else "Spending per programme")
+    click.echo(_("Spending per programme"))
     srows = [
         (
             p.code,
@@ -95,20 +91,20 @@ def show_command(on: object) -> None:
         for p in policy.programmes.values()
         if p.spending is not None
     ]
-    sheaders = ["代码", "允许类别", "依据", "禁止依据"] if zh else ["code", "allowed", "clause", "banned by"]
+    sheaders = [_("code"), _("allowed categories"), _("clause"), _("banned by")]
     click.echo(table(sheaders, srows, numeric=set()))
     click.echo("")
-    click.echo("审批部门 (approving bodies, `body add … --kind --duty`)" if zh else "Approving bodies")
+    click.echo(_("Approving bodies (`body add … --kind --duty`)"))
     for p in policy.programmes.values():
         bodies = "、".join(f"{b} ({r})" for b, r in zip(p.approving_bodies, p.approvers, strict=False))
         click.echo(f"  {p.code}: {bodies} — {p.approval_clause.cite}")
     click.echo("")
-    click.echo("条款 (clauses)" if zh else "Clauses")
+    click.echo(_("Clauses"))
     for clause in policy.clauses.values():
         doc = policy.documents[clause.doc]
         click.echo(f"  {clause.key}: {clause.cite} {doc.number} — “{clause.words}”")
     click.echo("")
-    click.echo("规则 (rules: `policy rules --format markdown`)" if zh else "Rules")
+    click.echo(_("Rules (`policy rules --format markdown`)"))
     click.echo(_rules_text(policy, zh))
 
 
@@ -209,13 +205,15 @@ def install_command(file: Path, on: object) -> None:
     try:
         raw = file.read_bytes()
     except FileNotFoundError:
-        raise NotFoundError(f"{file} does not exist") from None
+        raise NotFoundError(_("{path} does not exist").format(path=file)) from None
     except OSError as e:
-        raise BadInputError(f"{file} cannot be read: {e.strerror}") from None
+        raise BadInputError(_("{path} cannot be read: {error}").format(path=file, error=e.strerror)) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise BadInputError(f"{file} is not UTF-8 text; policy data is a TOML file") from None
+        raise BadInputError(
+            _("{path} is not UTF-8 text; policy data is a TOML file").format(path=file)
+        ) from None
     day = on.date() if on is not None else None  # type: ignore[attr-defined]
     record(action(InstallPolicy, file_name=file.name, text=text, on=day))
     settings().ledger().register_installed_policy()

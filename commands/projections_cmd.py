@@ -8,6 +8,7 @@ import sys
 import click
 
 from commands.context import settings
+from commands.i18n import _
 from ledger.errors import NotFoundError, VerificationError
 
 
@@ -42,11 +43,7 @@ def status_command(fmt: str) -> None:
         keys = ["name", "position", "head", "behind"]
         click.echo(to_json([dict(zip(keys, r, strict=True)) for r in rows]))
         return
-    headers = (
-        ["投影", "位置", "事件总数", "落后"]
-        if s.lang == "zh"
-        else ["projection", "position", "head", "behind"]
-    )
+    headers = [_("projection"), _("position"), _("head"), _("behind")]
     click.echo(table(headers, rows, numeric={1, 2, 3}))
 
 
@@ -64,14 +61,16 @@ def rebuild_command(name: str | None) -> None:
     chosen = [p for p in all_projections() if name is None or p.name == name]
     if not chosen:
         known = ", ".join(p.name for p in all_projections())
-        msg = f"there is no projection {name!r}; the projections are: {known}"
+        msg = _("there is no projection {name!r}; the projections are: {known}").format(
+            name=name, known=known
+        )
         raise NotFoundError(msg)
     total = head(app.engine)
-    label = "rebuilding " + ", ".join(p.name for p in chosen)
+    label = _("rebuilding {names}").format(names=", ".join(p.name for p in chosen))
     with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
         done = rebuild_all(app, chosen, progress=bar.update)
     for projection in chosen:
-        click.echo(f"rebuilt {projection.name} from {done} events")
+        click.echo(_("rebuilt {name} from {count} events").format(name=projection.name, count=done))
 
 
 @projections_group.command("verify")
@@ -101,26 +100,27 @@ def verify_command(limit: int) -> None:
     s = settings()
     s.ensure_current()
     app = s.ledger()
-    label = "recomputing the read models"
+    label = _("recomputing the read models")
     with click.progressbar(length=head(app.engine), label=label, file=sys.stderr) as bar:
         verdict = verify(app, all_projections(), progress=bar.update, limit=limit)
     if not verdict.differences:
-        click.echo(f"all read models agree with the {verdict.events} events")
+        click.echo(_("all read models agree with the {count} events").format(count=verdict.events))
         return
-    headers = (
-        ["表", "键", "列", "存储值", "重算值"]
-        if s.lang == "zh"
-        else ["table", "key", "column", "stored", "recomputed"]
-    )
+    headers = [_("table"), _("key"), _("column"), _("stored"), _("recomputed")]
     rows = [[d.table, d.key, d.column, d.stored, d.recomputed] for d in verdict.differences]
     click.echo(table(headers, rows))
     count = len(verdict.differences) + verdict.more
-    more = f" (the first {len(verdict.differences)} listed)" if verdict.more else ""
     tables = ", ".join(sorted({d.table for d in verdict.differences}))
-    msg = (
-        f"{count} differences between the read models ({tables}) and what the {verdict.events} "
-        f"events make of them{more}; `grant-ledger projections rebuild` recomputes them"
-    )
+    if verdict.more:
+        msg = _(
+            "{count} differences between the read models ({tables}) and what the {events} events make of "
+            "them (the first {listed} listed); `grant-ledger projections rebuild` recomputes them"
+        ).format(count=count, tables=tables, events=verdict.events, listed=len(verdict.differences))
+    else:
+        msg = _(
+            "{count} differences between the read models ({tables}) and what the {events} events make of "
+            "them; `grant-ledger projections rebuild` recomputes them"
+        ).format(count=count, tables=tables, events=verdict.events)
     raise VerificationError(msg)
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from commands.dates import DATE
+from commands.i18n import _
 from ledger.clock import business_today
 from ledger.errors import BadInputError
 
@@ -29,14 +30,18 @@ def parse_moment(value: str) -> datetime:
         moment = datetime.fromisoformat(value.strip().replace(" ", "T"))
     except ValueError:
         raise click.BadParameter(
-            f"{value!r} is not a timestamp; write it like 2024-05-01T17:30:00 or 2024-05-01T09:30:00+00:00",
+            _(
+                "{value!r} is not a timestamp; write it like 2024-05-01T17:30:00 or 2024-05-01T09:30:00+00:00"
+            ).format(value=value),
             param_hint="--known-at",
         ) from None
     try:
         moment.astimezone(UTC)  # recorded times are compared in UTC (naive times are local)
     except (ValueError, OverflowError):
         raise click.BadParameter(
-            f"{value!r} is too far in the past or future to compare with recorded times",
+            _("{value!r} is too far in the past or future to compare with recorded times").format(
+                value=value
+            ),
             param_hint="--known-at",
         ) from None
     return moment
@@ -161,19 +166,51 @@ def bases_named(engine: Any, ids: Sequence[str]) -> tuple[str, ...]:
     known = {base_id for base_id, _ in found}
     missing = [i for i in wanted if i not in known and i not in base_of]
     if missing:
-        raise NotFoundError(f"no base or grant {', '.join(missing)} in the ledger")
+        raise NotFoundError(_("no base or grant {ids} in the ledger").format(ids=", ".join(missing)))
     return tuple(dict.fromkeys(i if i in known else base_of[i] for i in wanted))
+
+
+# columns whose values are codes with a name people read (ledger.labels), shown by the name in
+# tables, csv and workbooks unless --codes; json keeps the codes
+LABELLED = {
+    "source": "source",
+    "status": "status",
+    "programme": "programme",
+    "category": "category",
+    "content": "content",
+    "role": "role",
+}
+
+
+def labelled(keys: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """``rows`` with each code of a labelled column (``LABELLED``) shown by its name."""
+    from ledger.labels import label
+
+    kinds = {i: LABELLED[key] for i, key in enumerate(keys) if key in LABELLED}
+    if not kinds:
+        return [list(row) for row in rows]
+    return [
+        [
+            label(kinds[i], value) if i in kinds and isinstance(value, str) and value else value
+            for i, value in enumerate(row)
+        ]
+        for row in rows
+    ]
+
+
+def _text(title: Mapping[str, str] | str, lang: str) -> str:
+    return _(title) if isinstance(title, str) else title[lang]
 
 
 def emit(
     *,
-    title: Mapping[str, str],
+    title: Mapping[str, str] | str,
     keys: Sequence[str],
-    headers: Mapping[str, Sequence[str]],
+    headers: Mapping[str, Sequence[str]] | Sequence[str],
     rows: Sequence[Sequence[Any]],
     fmt: str,
     output: Path | None,
-    empty: Mapping[str, str] | None = None,
+    empty: Mapping[str, str] | str | None = None,
     hidden: Sequence[int] = (),
     report_date: date | None = None,
     chart: Chart | None = None,
@@ -189,30 +226,35 @@ def emit(
     ``fit``: the keys the table may show, most wanted first, as many as fit ``TERMINAL_WIDTH``)."""
     from commands.context import settings
     from commands.output import display_width, table, to_csv, to_json, write_csv, write_text
-    from commands.totals import LABEL, labelled, total_row
+    from commands.totals import LABEL, total_row
+    from commands.totals import labelled as with_label
 
     lang = settings().lang
+    shown_headers = [_(h) for h in headers] if not isinstance(headers, Mapping) else list(headers[lang])
+    name = _text(title, lang)
     total = total_row(totals, keys, rows) if totals is not None and rows else None
     if columns is not None:
         at = [list(keys).index(k) for k in columns]
         keys = [keys[i] for i in at]
-        headers = {lg: [h[i] for i in at] for lg, h in headers.items()}
+        shown_headers = [shown_headers[i] for i in at]
         rows = [[row[i] for i in at] for row in rows]
         total = None if total is None else [total[i] for i in at]
         hidden = ()
         if chart is not None and not {chart.label, *chart.series} <= set(keys):
             chart = None  # it would draw columns not shown
-    labels = keys if codes_wanted() else headers[lang]
+    labels = keys if codes_wanted() else shown_headers
     if codes_wanted() or fmt == "json":
         total = None
+    if fmt != "json" and not codes_wanted():
+        rows = labelled(keys, rows)
     if fmt == "xlsx":
         if output is None:
-            raise BadInputError("an xlsx report needs --output FILE.xlsx")
+            raise BadInputError(_("an xlsx report needs --output FILE.xlsx"))
         from commands.workbook import office_workbook
 
         office_workbook(
             output,
-            title=title[lang],
+            title=name,
             keys=keys,
             headers=labels,
             rows=rows,
@@ -220,29 +262,29 @@ def emit(
             org=settings().org,
             report_date=report_date or business_today(),  # today in Chongqing
             chart=chart,
-            total=None if total is None else labelled(total, LABEL[lang]),
+            total=None if total is None else with_label(total, LABEL[lang]),
         )
-        click.echo(f"wrote {title[lang]} to {output}")
+        click.echo(_("wrote {title} to {path}").format(title=name, path=output))
         return
     if fmt == "json":
         text = to_json([dict(zip(keys, row, strict=True)) for row in rows]) + "\n"
     elif fmt == "csv":
-        text = to_csv(labels, rows if total is None else [*rows, labelled(total, LABEL[lang])])
+        text = to_csv(labels, rows if total is None else [*rows, with_label(total, LABEL[lang])])
         if output is not None:
             write_csv(output, text, bom_wanted())
-            click.echo(f"wrote {title[lang]} to {output}")
+            click.echo(_("wrote {title} to {path}").format(title=name, path=output))
             return
     elif not rows:
-        text = (empty or {"zh": "没有数据。", "en": "nothing to report"})[lang] + "\n"
+        text = (_text(empty, lang) if empty else _("nothing to report")) + "\n"
     else:
         wanted = [k for k in fit if k in keys] if fit is not None else []
         while True:
             shown = [i for i, k in enumerate(keys) if (k in wanted if fit is not None else i not in hidden)]
             text = (
                 table(
-                    [headers[lang][i] for i in shown],
+                    [shown_headers[i] for i in shown],
                     [[row[i] for i in shown] for row in rows],
-                    total=None if total is None else labelled([total[i] for i in shown], LABEL[lang]),
+                    total=None if total is None else with_label([total[i] for i in shown], LABEL[lang]),
                 )
                 + "\n"
             )
@@ -251,6 +293,6 @@ def emit(
             wanted.pop()  # the least wanted column left
     if output is not None:
         write_text(output, text)
-        click.echo(f"wrote {title[lang]} to {output}")
+        click.echo(_("wrote {title} to {path}").format(title=name, path=output))
     else:
         click.echo(text, nl=False)

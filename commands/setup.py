@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 from commands.context import default_actor, settings
+from commands.i18n import N_, _
 from ledger.database import describe_url
 
 
@@ -69,8 +70,10 @@ def init_command(admin: str | None, admin_key: Path | None, encrypt: bool) -> No
     if registry.root is None:
         if stored_head(s.engine()) > 0:
             click.echo(
-                "this ledger was made before records were signed: adopt it with "
-                "`grant-ledger migrate --admin NAME --admin-key FILE`",
+                _(
+                    "this ledger was made before records were signed: adopt it with "
+                    "`grant-ledger migrate --admin NAME --admin-key FILE`"
+                ),
                 err=True,
             )
         else:
@@ -78,19 +81,27 @@ def init_command(admin: str | None, admin_key: Path | None, encrypt: bool) -> No
             passphrase = None
             if encrypt:
                 passphrase = os.environ.get(PASSPHRASE_ENV) or click.prompt(
-                    "passphrase for the new key", hide_input=True, confirmation_prompt=True, err=True
+                    _("passphrase for the new key"), hide_input=True, confirmation_prompt=True, err=True
                 )
             signer = generate_key(path, passphrase)
             app.found_registry(signer, name)
-            click.echo(f"root administrator: {name}, private key {path} (public half {public_file(path)})")
+            click.echo(
+                _("root administrator: {name}, private key {path} (public half {public})").format(
+                    name=name, path=path, public=public_file(path)
+                )
+            )
             registry = app.trust.registry(fresh=True)
     s.catch_up()
     with s.engine().begin() as conn:  # the signed checkpoints' tables: records, made by the owner
         ensure_records(conn)
     _grant_groups(s.engine())
-    click.echo(f"ledger ready at {describe_url(s.url)}")
+    click.echo(_("ledger ready at {where}").format(where=describe_url(s.url)))
     if registry.root_fingerprint:
-        click.echo(f"trust root: {registry.root_fingerprint} (give it to auditors: `audit verify --root`)")
+        click.echo(
+            _("trust root: {root} (give it to auditors: `audit verify --root`)").format(
+                root=registry.root_fingerprint
+            )
+        )
 
 
 def _check_name(name: str) -> None:
@@ -111,31 +122,61 @@ def _grant_groups(engine: Engine) -> None:
     names = ", ".join(granted.missing)
     if granted.missing:
         click.echo(
-            f"note: the group roles {names} do not exist and this login may not create them; "
-            "nothing was granted to them: create them (README, Roles on PostgreSQL) and run init again",
+            _(
+                "note: the group roles {names} do not exist and this login may not create them; "
+                "nothing was granted to them: create them (README, Roles on PostgreSQL) and run init again"
+            ).format(names=names),
             err=True,
         )
         return
     officer, approver, auditor = (granted.roles[g] for g in (OFFICER, APPROVER, AUDITOR))
-    click.echo(f"roles: {officer} and {approver} record, {auditor} reads; the tables stay this login's")
+    click.echo(
+        _("roles: {officer} and {approver} record, {auditor} reads; the tables stay this login's").format(
+            officer=officer, approver=approver, auditor=auditor
+        )
+    )
     if granted.others:
         held = "; ".join(
-            f"{role}: {', '.join(privileges)} on {_few(tables)}"
+            _("{role}: {privileges} on {tables}").format(
+                role=role, privileges=", ".join(privileges), tables=_few(tables)
+            )
             for role, (privileges, tables) in granted.others.items()
         )
         click.echo(
-            f"note: other roles hold privileges on the ledger's tables ({held}); revoke them", err=True
+            _("note: other roles hold privileges on the ledger's tables ({held}); revoke them").format(
+                held=held
+            ),
+            err=True,
         )
     if granted.owners:
         click.echo(
-            f"note: {', '.join(granted.owners)} may act as this login, which owns the tables "
-            "(and could lift their guards); revoke that membership",
+            _(
+                "note: {owners} may act as this login, which owns the tables "
+                "(and could lift their guards); revoke that membership"
+            ).format(owners=", ".join(granted.owners)),
             err=True,
         )
 
 
 def _few(names: list[str]) -> str:
-    return ", ".join(names) if len(names) <= 3 else f"{len(names)} tables ({', '.join(names[:2])}, …)"
+    if len(names) <= 3:
+        return ", ".join(names)
+    return _("{count} tables ({first}, …)").format(count=len(names), first=", ".join(names[:2]))
+
+
+# where a setting came from (commands.config's words)
+SOURCES = {
+    "flag": N_("flag"),
+    "environment": N_("environment"),
+    "default": N_("default"),
+    "prompt": N_("prompt"),
+}
+
+
+def _source(word: str) -> str:
+    if word.startswith("file "):
+        return _("file {path}").format(path=word[5:])
+    return _(SOURCES.get(word, word))
 
 
 @click.command("info")
@@ -166,22 +207,29 @@ def info_command() -> None:
         "org": s.org,
     }
     where = config_path()
-    click.echo(f"settings file: {where}{'' if where.is_file() else ' (none there)'}")
+    if where.is_file():
+        click.echo(_("settings file: {path}").format(path=where))
+    else:
+        click.echo(_("settings file: {path} (none there)").format(path=where))
     for name, value in shown.items():
         source = s.sources.get(name, "default")
         if name == "db" and source == "default" and os.environ.get("GRANT_LEDGER_DB"):
             source = "environment"
-        click.echo(f"  {name + ':':7}{value if value is not None else '(none)'}  [{source}]")
-    click.echo(f"database: {describe_url(s.url)}")
+        shown_value = value if value is not None else _("(none)")
+        click.echo(f"  {name + ':':7}{shown_value}  [{_source(source)}]")
+    click.echo(_("database: {where}").format(where=describe_url(s.url)))
     engine = s.engine()
     if is_behind(engine, projection_names()) and stored_head(engine) == 0:
-        click.echo("events:   0 (not initialised: run `grant-ledger init`)")
+        click.echo(_("events:   0 (not initialised: run `grant-ledger init`)"))
         return
-    click.echo(f"events:   {head(engine)} (last notification id)")
+    click.echo(_("events:   {count} (last notification id)").format(count=head(engine)))
     root = s.ledger().trust.registry(fresh=True).root_fingerprint
-    click.echo(f"trust root: {root or 'none (made before records were signed: `grant-ledger migrate`)'}")
+    if root:
+        click.echo(_("trust root: {root}").format(root=root))
+    else:
+        click.echo(_("trust root: none (made before records were signed: `grant-ledger migrate`)"))
     for name, position in positions(engine, projection_names()).items():
-        click.echo(f"projection {name}: at {position}")
+        click.echo(_("projection {name}: at {position}").format(name=name, position=position))
 
 
 def register(cli: click.Group) -> None:

@@ -168,10 +168,12 @@ def office_workbook(
             try:
                 sheet.append([_cell(cell, box, key, value) for key, value in zip(keys, row, strict=False)])
             except IllegalCharacterError:
-                msg = (
-                    f"row {n} of {title} holds a control character, which a workbook cannot store; "
+                from commands.i18n import _
+
+                msg = _(
+                    "row {row} of {title} holds a control character, which a workbook cannot store; "
                     "write --format csv instead (nothing was written)"
-                )
+                ).format(row=n, title=title)
                 raise BadInputError(msg) from None
         if total is not None:
             bold = Font(bold=True)

@@ -188,7 +188,7 @@ class Ledger:
                 self._learn_root(result.stdout)
             return result
         if self.root is None:
-            self._learn_root(self.runner.invoke(cli, ["--db", self.url, "info"]).stdout)
+            self._learn_root(self.runner.invoke(cli, ["--db", self.url, "--lang", "en", "info"]).stdout)
         signs = self.root is not None and "admin" in KEYRING.get(self.root, {})
         key = ["--key", str(self.key(role, actor))] if signs else []
         return self.runner.invoke(
@@ -257,7 +257,7 @@ def _demo(url: str) -> Ledger:
 
     keys = ledger.keys if sqlite_file(url) is not None else Path.cwd() / "grant-ledger-demo-keys"
     assert keys is not None
-    ledger._learn_root(ledger.runner.invoke(cli, ["--db", url, "info"]).stdout)
+    ledger._learn_root(ledger.runner.invoke(cli, ["--db", url, "--lang", "en", "info"]).stdout)
     assert ledger.root is not None
     KEYRING.setdefault(ledger.root, {})["admin"] = keys / "admin.key"
     return ledger

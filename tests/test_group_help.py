@@ -73,7 +73,8 @@ def test_a_group_without_subcommand_prints_its_help_and_exits_0(path: tuple[str,
 
 @pytest.mark.parametrize("path", [(), ("report",)], ids=["grant-ledger", "report"])
 def test_the_installed_command_prints_group_help_in_a_terminal(path: tuple[str, ...], tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "GRANT_LEDGER_DB": str(tmp_path / "never.db"), "GRANT_LEDGER_LANG": "en"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GRANT_LEDGER_DB": str(tmp_path / "never.db")}
+    env["GRANT_LEDGER_LANG"] = "en"
     done = subprocess.run(
         [sys.executable, "-m", "commands", *path],
         capture_output=True,

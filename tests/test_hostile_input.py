@@ -364,7 +364,7 @@ def test_the_importer_survives_hostile_files(
         path.write_text(header + "\n" + _csv(rows), encoding="utf-8", errors="surrogatepass")
     key = _key(hostile_db)
     before = events(hostile_db)
-    result = CliRunner().invoke(cli, ["--db", hostile_db, *key, "import", str(path)])
+    result = CliRunner().invoke(cli, ["--db", hostile_db, "--lang", "en", *key, "import", str(path)])
     _check(result, before, events(hostile_db), summary_last=True)
 
 
@@ -396,7 +396,7 @@ def test_the_good_workbook_imports(workbook_to_import: bytes, tmp_path: Path) ->
     path.write_bytes(workbook_to_import)
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     _approve_g9(url, tmp_path)
-    result = CliRunner().invoke(cli, ["--db", url, *_key(url), "import", str(path)])
+    result = CliRunner().invoke(cli, ["--db", url, "--lang", "en", *_key(url), "import", str(path)])
     assert result.exit_code == 0, result.stderr
     assert "imported 50 rows of books.xlsx" in result.stdout
 

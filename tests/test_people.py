@@ -53,7 +53,7 @@ def stored_actors(url: str) -> list[tuple[str, str, str]]:
 
 
 def test_init_prints_the_trust_root_and_info_repeats_it(tmp_path: Path) -> None:
-    runner = CliRunner()
+    runner = CliRunner(env={"GRANT_LEDGER_LANG": "en"})
     db = str(tmp_path / "books.db")
     first = runner.invoke(
         cli, ["--db", db, "init", "--admin", "管理员-陈", "--admin-key", str(tmp_path / "chen.key")]
@@ -466,7 +466,7 @@ def test_a_ledger_made_before_signing_is_adopted_by_migrate(tmp_path: Path) -> N
     db = tmp_path / "old.db"
     shutil.copy(data / "unsigned.db", db)
     os.chmod(db, 0o600)
-    runner = CliRunner()
+    runner = CliRunner(env={"GRANT_LEDGER_LANG": "en"})
     url = f"sqlite:///{db}"
     assert (
         json.loads(runner.invoke(cli, ["--db", url, "balance", "--format", "json"]).stdout)[0][

@@ -193,7 +193,8 @@ def test_every_usage_example_runs_in_order_on_a_fresh_ledger(
         "XDG_DATA_HOME": str(home / "data"),
         "GRANT_LEDGER_KEY": None,
         "GRANT_LEDGER_ROLE": None,
-        "GRANT_LEDGER_LANG": None,
+        # each README read in its own language: README.md's outputs in English, README.zh.md's in Chinese
+        "GRANT_LEDGER_LANG": "zh" if name.endswith(".zh.md") else "en",
         "GRANT_LEDGER_ACTOR": None,
     }
     runner = CliRunner()

@@ -76,7 +76,8 @@ def test_a_bad_settings_file_is_one_sentence_and_exit_2(
     before = sqlite_ledger.event_count()
     config = write(tmp_path / "config.toml", text)
     result = run(config, "--db", sqlite_ledger.url, "--key", str(sqlite_ledger.key()), "unit", "register",
-                 "U9", "--name", "某单位", "--kind", "enterprise", "--date", "2024-01-05")  # fmt: skip
+                 "U9", "--name", "某单位", "--kind", "enterprise", "--date", "2024-01-05",
+                 env={"GRANT_LEDGER_LANG": "en"})  # fmt: skip
     assert result.exit_code == 2
     assert words in result.stderr and str(config) in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

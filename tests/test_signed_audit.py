@@ -203,7 +203,7 @@ def test_the_wrong_root_fails(sqlite_ledger: Ledger, tmp_path: Path) -> None:
     assert (
         f"people registry: its trust root is {ledger.root}, not the root you were given ({other.root})" in out
     )
-    bad = CliRunner().invoke(cli, ["audit", "verify", str(b), "--root", "abc"])
+    bad = CliRunner().invoke(cli, ["--lang", "en", "audit", "verify", str(b), "--root", "abc"])
     assert bad.exit_code == 2 and "64 hexadecimal digits" in bad.stderr
 
 
@@ -500,7 +500,9 @@ def test_a_migrated_ledger_s_old_events_are_shown_as_adopted_and_verify(tmp_path
     runner = CliRunner()
     url = _unsigned_ledger(tmp_path / "old.db")
     admin, wang, li = tmp_path / "chen.key", tmp_path / "wang", tmp_path / "li"  # li.pub beside li
-    migrated = runner.invoke(cli, ["--db", url, "migrate", "--admin", "chen", "--admin-key", str(admin)])
+    migrated = runner.invoke(
+        cli, ["--db", url, "--lang", "en", "migrate", "--admin", "chen", "--admin-key", str(admin)]
+    )
     assert migrated.exit_code == 0, migrated.stderr
     root = migrated.stdout.split("trust root: ")[1].split()[0]
     generate_key(wang)
@@ -596,7 +598,9 @@ def test_an_adoption_stretched_over_later_events_fails(tmp_path: Path) -> None:
     runner = CliRunner()
     url = _unsigned_ledger(tmp_path / "old.db")
     admin, wang = tmp_path / "chen.key", tmp_path / "wang"
-    migrated = runner.invoke(cli, ["--db", url, "migrate", "--admin", "chen", "--admin-key", str(admin)])
+    migrated = runner.invoke(
+        cli, ["--db", url, "--lang", "en", "migrate", "--admin", "chen", "--admin-key", str(admin)]
+    )
     assert migrated.exit_code == 0, migrated.stderr
     root = migrated.stdout.split("trust root: ")[1].split()[0]
     generate_key(wang)
