@@ -60,7 +60,9 @@ def ledger_home(home: Path, tmp_path: Path) -> Path:
 def run(home: Path, lang: str, *args: str, key: bool = False) -> Result:
     signer = ["--key", str(home / "approver.key")] if key else []
     result = CliRunner().invoke(
-        cli, ["--db", f"sqlite:///{home / 'ledger.db'}", *signer, "--lang", lang, *args], catch_exceptions=False
+        cli,
+        ["--db", f"sqlite:///{home / 'ledger.db'}", *signer, "--lang", lang, *args],
+        catch_exceptions=False,
     )
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
     return result
@@ -86,7 +88,9 @@ def _round(home: Path, lang: str) -> dict[str, Result]:
     out["export"] = run(home, lang, "audit", "export", str(home / "bundle"))
     out["export again"] = run(home, lang, "audit", "export", str(home / "bundle"))
     bundle = str(home / "bundle")
-    out["verify"] = run(home, lang, "audit", "verify", bundle, "--trusted", str(home / "cp.txt"), "--root", root)
+    out["verify"] = run(
+        home, lang, "audit", "verify", bundle, "--trusted", str(home / "cp.txt"), "--root", root
+    )
     out["verify unanchored"] = run(home, lang, "audit", "verify", bundle)
     _tamper(home / "bundle", home / "tampered")
     out["verify tampered"] = run(home, lang, "audit", "verify", str(home / "tampered"), "--root", root)
@@ -125,7 +129,10 @@ def test_the_audit_round_speaks_chinese_under_zh(ledger_home: Path) -> None:
     assert verify.stdout.startswith("PASS：共 ") and "与受信任检查点一致" in verify.stdout
     assert "个项目的余额与工作簿一致" in verify.stdout and "不相容职务分离得到遵守" in verify.stdout
     assert unanchored.stdout.startswith("PASS（仅内部一致）：") and unanchored.stdout.count("未锚定：") == 2
-    assert tampered.stdout.startswith("FAIL：") and "重算的叶节点哈希与导出的不一致（已被修改）" in tampered.stdout
+    assert (
+        tampered.stdout.startswith("FAIL：")
+        and "重算的叶节点哈希与导出的不一致（已被修改）" in tampered.stdout
+    )
     assert "MANIFEST：events.jsonl 的 sha256 与清单不符" in tampered.stdout
     assert "未通过核验" in tampered.stderr
     assert "已导出截至第 1 号检查点的" in out["export"].stdout
