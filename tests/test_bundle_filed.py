@@ -359,7 +359,7 @@ def test_a_bundle_of_an_unknown_format_is_refused(bundle: Path) -> None:
     code, out = _verify(bundle)
     assert (
         code == 6
-        and "bundle.json: format 1 is another version's; this verifier reads bundles of format 2 and 3" in out
+        and "bundle.json: format 1 is another version's; this verifier reads bundles of format 2, 3" in out
     )
 
 
