@@ -203,7 +203,7 @@ def test_the_wrong_root_fails(sqlite_ledger: Ledger, tmp_path: Path) -> None:
     assert (
         f"people registry: its trust root is {ledger.root}, not the root you were given ({other.root})" in out
     )
-    bad = CliRunner().invoke(cli, ["audit", "verify", str(b), "--root", "abc"])
+    bad = CliRunner().invoke(cli, ["--lang", "en", "audit", "verify", str(b), "--root", "abc"])
     assert bad.exit_code == 2 and "64 hexadecimal digits" in bad.stderr
 
 
@@ -302,7 +302,7 @@ def test_an_approval_sealed_by_an_officer_s_registered_key_fails_on_the_role(
     assert code == 6
     assert "Grant.Approved of " in out
     assert (
-        "by tester: tester is registered as officer on 2024-04-01; 'grant approve' is recorded by approver"
+        "by tester: tester is registered as finance officer on 2024-04-01; 'grant approve' is recorded by approver"
         in out
     )
 
