@@ -185,3 +185,18 @@ def test_a_bundle_is_the_same_evidence_in_either_language(ledger_home: Path, tmp
     root = (ledger_home / "root.txt").read_text()
     assert run(ledger_home, "en", "audit", "verify", str(zh), "--root", root).stdout.startswith("PASS")
     assert run(ledger_home, "zh", "audit", "verify", str(en), "--root", root).stdout.startswith("PASS")
+
+
+@pytest.mark.parametrize(("lang", "said"), [("en", "no one"), ("zh", "无人")])
+def test_the_second_process_speaks_the_callers_language(lang: str, said: str) -> None:
+    """A large bundle's event log is checked (and its workbook written) in a spawned process,
+    which starts afresh: it is given the caller's language, so its messages match the rest."""
+    from audit.verifier.background import Background
+    from audit.verifier.i18n import LANG, _
+
+    token = LANG.set(lang)
+    try:
+        with Background(_, "no one") as job:
+            assert job.result() == said
+    finally:
+        LANG.reset(token)
