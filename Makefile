@@ -32,7 +32,7 @@ demo: $(STAMP)
 	$(BIN)/grant-ledger --db $(DEMO_DB) --key $(DEMO_KEYS)/approver.key audit checkpoint > $(DEMO_AUDIT)-checkpoint.txt
 	$(BIN)/grant-ledger --db $(DEMO_DB) audit export $(DEMO_AUDIT)
 	$(BIN)/grant-ledger audit verify $(DEMO_AUDIT) --trusted $(DEMO_AUDIT)-checkpoint.txt \
-		--root $$($(BIN)/grant-ledger --db $(DEMO_DB) info | sed -n 's/^trust root: \([0-9a-f]*\).*/\1/p')
+		--root $$($(BIN)/grant-ledger --lang en --db $(DEMO_DB) info | sed -n 's/^trust root: \([0-9a-f]*\).*/\1/p')
 
 test: $(TSTAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)

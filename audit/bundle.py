@@ -58,6 +58,7 @@ from audit.verifier.who import Activity, is_registry, registry_row
 from audit.verifier.xlsx import SheetStream, SpooledSheet, Workbook
 from ledger.database import EVENTS_TABLE
 from ledger.errors import BadInputError, NotFoundError
+from ledger.i18n import current
 from ledger.policy import all_policies, current_policy, policy_in_force, policy_text
 from projections.measures import GRANT, SPENDING_KINDS, available_in, effect
 
@@ -263,10 +264,15 @@ def _policy(as_of: date | None) -> Any:
     return policy_in_force(as_of) if as_of else current_policy()
 
 
-def _workbook_job(url: str, path: str, size: int, grant: str | None, as_of: date | None) -> list[str]:
-    """``_write_workbook`` in a second process (its own connection to the same database)."""
+def _workbook_job(
+    url: str, path: str, size: int, grant: str | None, as_of: date | None, lang: str
+) -> list[str]:
+    """``_write_workbook`` in a second process (its own connection to the same database), which
+    speaks the parent's language."""
     from ledger.database import make_engine
+    from ledger.i18n import use
 
+    use(lang)
     engine = make_engine(url)
     try:
         return _write_workbook(engine, Path(path), size, grant, as_of)
@@ -295,7 +301,7 @@ class _WorkbookJob:
         engine, path, size, grant, as_of = self._args
         if size >= PARALLEL_EVENTS:
             url = engine.url.render_as_string(hide_password=False)
-            self._background = Background(_workbook_job, url, str(path), size, grant, as_of)
+            self._background = Background(_workbook_job, url, str(path), size, grant, as_of, current())
         return self
 
     def result(self, progress: Progress | None) -> list[str]:

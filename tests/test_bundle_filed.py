@@ -28,6 +28,7 @@ from tests.conftest import Ledger
 from tests.test_workbook_verified import _edit_book, _edit_part, _history, _verify
 
 FORMAT_2 = Path(__file__).parent / "data" / "bundle-format-2"  # exported by the code of 76d2bac
+FORMAT_3 = Path(__file__).parent / "data" / "bundle-format-3"  # findings in English (tests/data/README.md)
 PEOPLE_SHEETS = {
     "balances": "余额表",
     "spending": "支出明细",
@@ -343,6 +344,39 @@ def test_a_bundle_of_the_previous_layout_still_fails_when_edited(old: Path) -> N
     )
 
 
+def test_a_bundle_of_format_3_with_its_findings_in_english_still_verifies(tmp_path: Path) -> None:
+    """Bundles exported before the findings sheet was filed in Chinese hold it in English; an
+    auditor verifies them as they are, in either language, and a forger cannot pass off English
+    findings as a current bundle's (relabelled format 4, they fail)."""
+    old = tmp_path / "old"
+    shutil.copytree(FORMAT_3, old)
+    assert json.loads((old / "bundle.json").read_text("utf-8"))["format"] == 3
+    (policy,) = (old / "policy").glob("*.toml")
+    if __import__("hashlib").sha256(policy.read_bytes()).hexdigest() not in KNOWN:
+        pytest.skip("the policy the old bundle carries is no longer one this verifier knows")
+    book = load_workbook(old / "report.xlsx", read_only=True)
+    assert [row[2] for row in book["findings"].iter_rows(min_row=5, values_only=True)] == [
+        "matching 1:1",
+        None,
+    ]
+    book.close()
+    from commands.cli import cli
+
+    for lang in ("en", "zh"):
+        result = CliRunner().invoke(
+            cli, ["--lang", lang, "audit", "verify", str(old)], catch_exceptions=False
+        )
+        assert result.exit_code == 0 and result.stdout.startswith("PASS"), (lang, result.stdout)
+    meta = json.loads((old / "bundle.json").read_text("utf-8"))
+    (old / "bundle.json").write_text(json.dumps({**meta, "format": 4}, indent=2) + "\n", "utf-8")
+    write_manifest(old)
+    code, out = _verify(old)
+    assert (
+        code == 6
+        and "report.xlsx findings!C5 (规则): shows 'matching 1:1' but the events give '1:1 配套'" in out
+    )
+
+
 def test_a_filed_workbook_under_a_bundle_json_saying_format_2_fails(bundle: Path) -> None:
     """Relabelling a bundle does not let its workbook be read by another layout's rules."""
     meta = json.loads((bundle / "bundle.json").read_text("utf-8"))
@@ -359,7 +393,7 @@ def test_a_bundle_of_an_unknown_format_is_refused(bundle: Path) -> None:
     code, out = _verify(bundle)
     assert (
         code == 6
-        and "bundle.json: format 1 is another version's; this verifier reads bundles of format 2 and 3" in out
+        and "bundle.json: format 1 is another version's; this verifier reads bundles of format 2, 3, 4" in out
     )
 
 

@@ -302,8 +302,8 @@ def test_an_approval_sealed_by_an_officer_s_registered_key_fails_on_the_role(
     assert code == 6
     assert "Grant.Approved of " in out
     assert (
-        "by tester: tester is registered as officer on 2024-04-01; 'grant approve' is recorded by approver"
-        in out
+        "by tester: tester is registered as finance officer on 2024-04-01; 'grant approve' is recorded "
+        "by approver" in out
     )
 
 

@@ -115,7 +115,7 @@ def test_a_changed_spending_row_fails_naming_its_cell(
 
 def test_an_emptied_findings_sheet_fails(bundle: Path) -> None:
     book = load_workbook(bundle / "report.xlsx", read_only=True)
-    assert [r[2] for r in book["findings"].iter_rows(min_row=5, values_only=True)] == ["matching 1:1", None]
+    assert [r[2] for r in book["findings"].iter_rows(min_row=5, values_only=True)] == ["1:1 配套", None]
     book.close()
     _edit_book(bundle, lambda book: book["findings"].delete_rows(5, 10))
     code, out = _verify(bundle)
@@ -368,7 +368,9 @@ def test_verify_of_a_workbook_bomb_stays_small_in_memory(bundle: Path) -> None:
     assert (bundle / "report.xlsx").stat().st_size < 2 << 20
     script = (
         "import re, sys\n"
+        "from audit.verifier.i18n import use\n"
         "from audit.verifier.verify import verify_bundle\n"
+        "use('en')\n"
         "report = verify_bundle(__import__('pathlib').Path(sys.argv[1]))\n"
         # this process's own peak (VmHWM: not the parent's, which getrusage carries over an exec)
         "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"

@@ -14,14 +14,15 @@ from types import TracebackType
 from typing import Any
 
 from audit.verifier.errors import AuditError
-from audit.verifier.i18n import _
+from audit.verifier.i18n import LANG, _, use
 
 
 class BackgroundError(AuditError):
     pass
 
 
-def _run(send: Connection, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+def _run(send: Connection, fn: Callable[..., Any], args: tuple[Any, ...], lang: str) -> None:
+    use(lang)  # a spawned interpreter starts in the default language, not the parent's
     try:
         send.send(("ok", fn(*args)))
     except BaseException as e:  # reported to the parent, which decides
@@ -36,7 +37,7 @@ class Background:
     def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
         context = multiprocessing.get_context("spawn")
         self._receive, send = context.Pipe(duplex=False)
-        self._process = context.Process(target=_run, args=(send, fn, args), daemon=True)
+        self._process = context.Process(target=_run, args=(send, fn, args, LANG.get()), daemon=True)
         self._process.start()
         send.close()
 

@@ -104,7 +104,7 @@ def check_description(
 
 
 def bundle_format(directory: Path) -> int:
-    """The layout the bundle says its workbook has (format 2 or 3); the current one if it says
+    """The layout the bundle says its workbook has (one of layout.FORMATS); the current one if it says
     nothing readable (check_description then fails it). The workbook is checked as that format
     lays it out: saying 2 of a format 3 workbook fails its cells, not passes them."""
     try:

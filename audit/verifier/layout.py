@@ -12,9 +12,12 @@ from typing import Any
 
 # 2: spending by leaf index, findings from the events, bundle.json without export time;
 # 3: the sheets a person reads laid out for filing (a title, 编制单位 / 报表日期 / 单位：元, the
-#    header in Chinese on row 4, a 合计 row), the event log with widths and a frozen header
-FORMAT = 3
-FORMATS = (2, 3)  # what the verifier reads: an auditor may hold bundles of format 2
+#    header in Chinese on row 4, a 合计 row), the event log with widths and a frozen header;
+# 4: the findings sheet's rule names and texts filed in Chinese, whatever language exported it
+#    (before, in English): a bundle of format 2 or 3 is still read with its English findings
+FORMAT = 4
+FORMATS = (2, 3, 4)  # what the verifier reads: an auditor may hold bundles of earlier formats
+CHINESE_FINDINGS = 4
 BALANCES_SHEET = "balances"
 SPENDING_SHEET = "spending"
 FINDINGS_SHEET = "findings"

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from audit.verifier.errors import AuditError
+from audit.verifier.i18n import _
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -44,7 +45,7 @@ def inclusion_proof(index: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
     """Audit path of RFC 9162 §2.1.3.1 for leaf ``index`` in the tree over ``leaf_hashes``."""
     size = len(leaf_hashes)
     if not 0 <= index < size:
-        message = f"Leaf index {index} is outside a tree of {size} leaves."
+        message = _("Leaf index {index} is outside a tree of {size} leaves.").format(index=index, size=size)
         raise MerkleError(message)
     _check_hashes(leaf_hashes, "leaf hash")
     # Walk down from the root, collecting the sibling subtree at each level; RFC order is
@@ -94,7 +95,9 @@ def consistency_proof(old_size: int, leaf_hashes: Sequence[bytes]) -> list[bytes
     """
     size = len(leaf_hashes)
     if not 0 <= old_size <= size:
-        message = f"Old tree size {old_size} is outside 0..{size}, the current tree size."
+        message = _("Old tree size {old} is outside 0..{size}, the current tree size.").format(
+            old=old_size, size=size
+        )
         raise MerkleError(message)
     _check_hashes(leaf_hashes, "leaf hash")
     return [_root(leaf_hashes, lo, hi) for lo, hi in consistency_ranges(old_size, size)]
@@ -108,7 +111,9 @@ def consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
     ``CompactRange`` per range instead of keeping every leaf hash.
     """
     if not 0 <= old_size <= new_size:
-        message = f"Old tree size {old_size} is outside 0..{new_size}, the current tree size."
+        message = _("Old tree size {old} is outside 0..{size}, the current tree size.").format(
+            old=old_size, size=new_size
+        )
         raise MerkleError(message)
     if old_size in (0, new_size):
         return []
@@ -185,12 +190,12 @@ class CompactRange:
 
     def __post_init__(self) -> None:
         if self.size < 0:
-            message = f"A compact range cannot have a negative size ({self.size})."
+            message = _("A compact range cannot have a negative size ({size}).").format(size=self.size)
             raise MerkleError(message)
         expected = self.size.bit_count()
         if len(self.hashes) != expected:
-            message = (
-                f"A compact range of {self.size} leaves holds {expected} hashes, not {len(self.hashes)}."
+            message = _("A compact range of {size} leaves holds {expected} hashes, not {count}.").format(
+                size=self.size, expected=expected, count=len(self.hashes)
             )
             raise MerkleError(message)
         _check_hashes(self.hashes, "subtree hash")
@@ -203,7 +208,9 @@ class CompactRange:
         stack = list(self.hashes)
         for h in leaf_hashes:
             if len(h) != HASH_SIZE:
-                message = f"Leaf hash {size} is {len(h)} bytes long instead of {HASH_SIZE}."
+                message = _("Leaf hash {n} is {length} bytes long instead of {size}.").format(
+                    n=size, length=len(h), size=HASH_SIZE
+                )
                 raise MerkleError(message)
             # Each trailing 1 bit of the old size is a full subtree of the same height as the
             # one being carried up, so they merge, as in binary addition.
@@ -235,10 +242,12 @@ class CompactRange:
             size = data["size"]
             hashes = tuple(bytes.fromhex(h) for h in data["hashes"])
         except (ValueError, TypeError, KeyError) as exc:
-            message = f"The stored compact range is not JSON with a size and hex hashes ({exc})."
+            message = _("The stored compact range is not JSON with a size and hex hashes ({error}).").format(
+                error=exc
+            )
             raise MerkleError(message) from exc
         if type(size) is not int:
-            message = f"The stored compact range size {size!r} is not an integer."
+            message = _("The stored compact range size {size!r} is not an integer.").format(size=size)
             raise MerkleError(message)
         return cls(size, hashes)
 
@@ -270,5 +279,9 @@ def _all_hashes(values: Sequence[bytes]) -> bool:
 def _check_hashes(hashes: Sequence[bytes], what: str) -> None:
     for i, h in enumerate(hashes):
         if not isinstance(h, bytes) or len(h) != HASH_SIZE:
-            message = f"The {what} at position {i} is not {HASH_SIZE} bytes."
+            message = (
+                _("The subtree hash at position {n} is not {size} bytes.")
+                if what == "subtree hash"
+                else _("The leaf hash at position {n} is not {size} bytes.")
+            ).format(n=i, size=HASH_SIZE)
             raise MerkleError(message)

@@ -21,8 +21,8 @@ from xml.etree import ElementTree
 
 from audit.verifier import forms, layout
 from audit.verifier.description import bundle_format
-from audit.verifier.findings import expected_findings
-from audit.verifier.i18n import _
+from audit.verifier.findings import _expected_findings, expected_findings
+from audit.verifier.i18n import LANG, _
 from audit.verifier.layout import ACTIVITY_SHEET, REGISTRY_SHEET
 from audit.verifier.policy import BundlePolicy
 from audit.verifier.replay import GrantTotals, Replay
@@ -162,7 +162,7 @@ def check_sheets(
         report.fail(_("{file}: {why}").format(file=WORKBOOK, why=e))
         return False
     fmt = bundle_format(directory)
-    findings = expected_findings(replay, policy) if policy is not None else None
+    findings = _findings(fmt, replay, policy) if policy is not None else None
     sheets = _expected(fmt, replay, findings, who, as_of or replay.latest)
     expected_names = [
         *(name for sheet in sheets for name in sheet.names()),
@@ -253,6 +253,18 @@ def _framed(handle: IO[bytes], head: bytes, tail: bytes, digest: Any) -> bool:
             digest.update(held[:cut])
             held = held[cut:]
     return held == tail
+
+
+def _findings(fmt: int, replay: Replay, policy: BundlePolicy) -> list[list[Any]]:
+    """The findings sheet as the bundle's format files it: in Chinese from format 4, in English
+    before (as bundles exported then hold it, whatever language reads them now)."""
+    if fmt >= layout.CHINESE_FINDINGS:
+        return expected_findings(replay, policy)
+    token = LANG.set("en")
+    try:
+        return _expected_findings(replay, policy)
+    finally:
+        LANG.reset(token)
 
 
 def _structure(path: Path, report: Report, printed: dict[str, int] | None = None) -> list[str]:

@@ -180,25 +180,22 @@ class Signatures:
     def _seal(self, index: int, event_id: Any, record: dict[str, Any], state: dict[str, Any]) -> None:
         seal_id = str(record.get("originator_id"))
         topic = str(record.get("topic"))
-        what = _("seal {seal} (event {event_id}, leaf {index})").format(
-            seal=seal_id, event_id=event_id, index=index
-        )
         signer = str(state.get("signer") or "")
         if record.get("originator_version") != 1:
             self.report.fail(
                 _("{what}: version {version}; a seal is made once").format(
-                    what=what, version=record.get("originator_version")
+                    what=_seal_name(seal_id, event_id, index), version=record.get("originator_version")
                 )
             )
             return
         if topic == ADOPTION_TOPIC:
-            self._adoption(index, what, seal_id, signer, state)
+            self._adoption(index, event_id, seal_id, signer, state)
             return
         self.seals += 1
         events = self._pending.pop(seal_id, [])
         founding = self.registry.root is None and any(e.topic == FOUNDED for e in events)
         if founding:
-            self._registry_events(events, signer, what)  # the root seals its own registration
+            self._registry_events(events, signer)  # the root seals its own registration
             self._check_root()
         person = self.registry.may_sign(signer, str(state.get("key")))
         why = None
@@ -209,7 +206,11 @@ class Signatures:
             if message is None or not signature_verifies(message, state.get("signature"), person.public_key):
                 why = _("its signature does not verify under {signer}'s registered key").format(signer=signer)
         if why is not None:
-            self.report.fail(_("{where} by {actor}: {why}").format(where=what, actor=no_one(signer), why=why))
+            self.report.fail(
+                _("{where} by {actor}: {why}").format(
+                    where=_seal_name(seal_id, event_id, index), actor=no_one(signer), why=why
+                )
+            )
             for e in events:
                 self.report.fail(
                     _("{where} by {actor}: not signed: its seal {seal} fails ({why})").format(
@@ -236,7 +237,7 @@ class Signatures:
             else:
                 self.signed += 1
         if signed:
-            self.signed += self._registry_events(signed, signer, what)
+            self.signed += self._registry_events(signed, signer)
 
     @staticmethod
     def _problem(
@@ -286,7 +287,7 @@ class Signatures:
             ).format(stated=e.role, signer=signer, role=role_name(held), day=e.on)
         return None
 
-    def _registry_events(self, events: list[_Event], signer: str, what: str) -> int:
+    def _registry_events(self, events: list[_Event], signer: str) -> int:
         applied = 0
         for e in events:
             if e.originator != _REGISTRY or e.state is None:
@@ -334,7 +335,7 @@ class Signatures:
                 ).format(found=found, pinned=self.pinned)
             )
 
-    def _adoption(self, index: int, what: str, seal_id: str, signer: str, state: dict[str, Any]) -> None:
+    def _adoption(self, index: int, event_id: Any, seal_id: str, signer: str, state: dict[str, Any]) -> None:
         person = self.registry.may_sign(signer, str(state.get("key")))
         message = message_of(ADOPTION_TOPIC, seal_id, state)
         size = state.get("size")
@@ -353,7 +354,9 @@ class Signatures:
             why = None
         if why is not None:
             self.report.fail(
-                _("adoption {what} by {signer}: {why}").format(what=what, signer=no_one(signer), why=why)
+                _("adoption {what} by {signer}: {why}").format(
+                    what=_seal_name(seal_id, event_id, index), signer=no_one(signer), why=why
+                )
             )
             return
         assert type(size) is int
@@ -433,6 +436,13 @@ class Signatures:
         return _(
             "not signed by an approver registered at its size {size} with their key then (signed as {names})"
         ).format(size=size, names=", ".join(names) or _("no one"))
+
+
+def _seal_name(seal_id: str, event_id: Any, index: int) -> str:
+    """A seal as failures name it (worded only when one is reported)."""
+    return _("seal {seal} (event {event_id}, leaf {index})").format(
+        seal=seal_id, event_id=event_id, index=index
+    )
 
 
 def _either(roles: frozenset[str]) -> str:
