@@ -225,6 +225,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "migrate": ("people",),
     "audit": ("audit",),
     "demo": ("demo",),
+    "serve": ("serve",),
 }
 
 
