@@ -31,7 +31,7 @@ from commands.web.sessions import IDLE_SECONDS, LIFETIME_SECONDS, Session, Sessi
 from commands.web.workspace import Workspace
 from ledger.clock import business_today
 from ledger.errors import LedgerError, RuleViolationError
-from ledger.i18n import LANGUAGES, use
+from ledger.i18n import LANGUAGES, N_, use
 from ledger.labels import label
 from ledger.money import format_yuan
 
@@ -51,16 +51,16 @@ SECURITY_HEADERS = {
 }
 # the form fields of each write, as the page labels them (refusals name the field so)
 FIELDS = {
-    "amount": "amount",
-    "category": "category",
-    "source": "fund source",
-    "voucher": "voucher",
-    "content": "construction content",
-    "project": "project",
-    "payee": "payee",
-    "memo": "memo",
-    "on": "date",
-    "tranche": "tranche",
+    "amount": N_("amount"),
+    "category": N_("category"),
+    "source": N_("fund source"),
+    "voucher": N_("voucher"),
+    "content": N_("construction content"),
+    "project": N_("project"),
+    "payee": N_("payee"),
+    "memo": N_("memo"),
+    "on": N_("date"),
+    "tranche": N_("tranche"),
 }
 
 
