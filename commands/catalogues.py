@@ -37,7 +37,7 @@ def domains() -> list[Domain]:
 
     return [
         Domain("ledger", (ROOT / "ledger", ROOT / "projections"), ROOT / "ledger" / "locale"),
-        Domain("commands", (ROOT / "commands",), ROOT / "commands" / "locale", skip=(ROOT / "commands" / "web",)),
+        Domain("commands", (ROOT / "commands",), ROOT / "commands" / "locale", (ROOT / "commands" / "web",)),
         Domain("web", (ROOT / "commands" / "web",), ROOT / "commands" / "web" / "locale"),
         Domain("audit", (ROOT / "audit",), ROOT / "audit" / "locale", skip=(ROOT / "audit" / "verifier",)),
         Domain("verifier", (ROOT / "audit" / "verifier",), ROOT / "audit" / "verifier" / "locale"),

@@ -17,7 +17,9 @@ from ledger.errors import BadInputError
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="TLS certificate (PEM): serve HTTPS, and cookies are Secure",
 )
-@click.option("--keyfile", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="its private key")
+@click.option(
+    "--keyfile", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="its private key"
+)
 @click.option(
     "--forwarded-allow-ips",
     "proxies",
@@ -25,7 +27,9 @@ from ledger.errors import BadInputError
     help="behind a reverse proxy: the proxy's address, whose X-Forwarded-For and -Proto are believed "
     "(sign-in attempts are limited per client address)",
 )
-@click.option("--secure-cookies", is_flag=True, help="cookies Secure without --certfile (a TLS proxy in front)")
+@click.option(
+    "--secure-cookies", is_flag=True, help="cookies Secure without --certfile (a TLS proxy in front)"
+)
 def serve_command(
     host: str, port: int, certfile: Path | None, keyfile: Path | None, proxies: str, secure_cookies: bool
 ) -> None:

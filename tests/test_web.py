@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -36,11 +37,22 @@ class Clock:
         return self.now
 
 
-def set_password(ledger: Ledger, name: str, password: str, role: str, *extra: str) -> object:
+def set_password(ledger: Ledger, name: str, password: str, role: str, *extra: str) -> Any:
     """`people password NAME` as ``role``'s person, the password typed twice at the prompt."""
     return ledger.runner.invoke(
         cli,
-        ["--db", ledger.url, "--key", str(ledger.key(role)), "--lang", "en", "people", "password", name, *extra],
+        [
+            "--db",
+            ledger.url,
+            "--key",
+            str(ledger.key(role)),
+            "--lang",
+            "en",
+            "people",
+            "password",
+            name,
+            *extra,
+        ],
         input=f"{password}\n{password}\n",
     )
 
@@ -51,9 +63,12 @@ def books(sqlite_ledger: Ledger) -> Ledger:
     auditor `tester.auditor` have web passwords set with their own keys."""
     approved_district_grant(sqlite_ledger)
     sqlite_ledger.ok("disburse", "G1", "--amount", "10万", "--voucher", "拨-1", "--date", "2024-04-15")
-    for name, password, role in (("tester", PASSWORD, "officer"), ("tester.auditor", AUDITOR_PASSWORD, "auditor")):
+    for name, password, role in (
+        ("tester", PASSWORD, "officer"),
+        ("tester.auditor", AUDITOR_PASSWORD, "auditor"),
+    ):
         result = set_password(sqlite_ledger, name, password, role)
-        assert result.exit_code == 0, (result.stdout, result.stderr)  # type: ignore[attr-defined]
+        assert result.exit_code == 0, (result.stdout, result.stderr)
     return sqlite_ledger
 
 
@@ -74,12 +89,12 @@ def csrf(page: str) -> str:
     return found.group(1)
 
 
-def sign_in(client: TestClient, name: str = "tester", password: str = PASSWORD) -> object:
+def sign_in(client: TestClient, name: str = "tester", password: str = PASSWORD) -> Any:
     page = client.get("/sign-in")
     return client.post("/sign-in", data={"csrf": csrf(page.text), "name": name, "password": password})
 
 
-def spend(client: TestClient, **fields: str) -> object:
+def spend(client: TestClient, **fields: str) -> Any:
     page = client.get("/grants/G1")
     form = {"csrf": csrf(page.text), "amount": "3.5万", "category": "equipment", "source": "subsidy",
             "voucher": "记-0042", "payee": "重庆某设备公司", "on": "2024-05-10"}  # fmt: skip
@@ -115,29 +130,31 @@ def test_a_web_password_is_set_by_its_person_or_first_by_an_administrator(sqlite
     approver = sqlite_ledger.name("approver")
     before = events(sqlite_ledger)
     short = set_password(sqlite_ledger, "tester", "short", "officer")
-    assert short.exit_code == 2 and "at least 10 characters" in short.stderr  # type: ignore[attr-defined]
+    assert short.exit_code == 2 and "at least 10 characters" in short.stderr
     other = set_password(sqlite_ledger, approver, PASSWORD, "officer")
-    assert other.exit_code == 3, other.stderr  # type: ignore[attr-defined]
-    assert f"only {approver}" in other.stderr  # type: ignore[attr-defined]
+    assert other.exit_code == 3, other.stderr
+    assert f"only {approver}" in other.stderr
     unknown = set_password(sqlite_ledger, "nobody", PASSWORD, "admin")
-    assert unknown.exit_code == 4, unknown.stderr  # type: ignore[attr-defined]
-    wrong_key = set_password(sqlite_ledger, approver, PASSWORD, "admin", "--person-key", str(sqlite_ledger.key("officer")))
-    assert wrong_key.exit_code == 2 and "not" in wrong_key.stderr  # type: ignore[attr-defined]
+    assert unknown.exit_code == 4, unknown.stderr
+    wrong_key = set_password(
+        sqlite_ledger, approver, PASSWORD, "admin", "--person-key", str(sqlite_ledger.key("officer"))
+    )
+    assert wrong_key.exit_code == 2 and "not" in wrong_key.stderr
     first = set_password(sqlite_ledger, approver, PASSWORD, "admin")
-    assert first.exit_code == 0, first.stderr  # type: ignore[attr-defined]
-    assert "no signing key on the server" in first.stdout  # type: ignore[attr-defined]
+    assert first.exit_code == 0, first.stderr
+    assert "no signing key on the server" in first.stdout
     again = set_password(sqlite_ledger, approver, "another-password-1", "admin")
-    assert again.exit_code == 5, again.stderr  # type: ignore[attr-defined]
+    assert again.exit_code == 5, again.stderr
     own = set_password(sqlite_ledger, approver, "another-password-1", "approver")
-    assert own.exit_code == 0 and "unlocks the key" in own.stdout  # type: ignore[attr-defined]
+    assert own.exit_code == 0 and "unlocks the key" in own.stdout
     assert events(sqlite_ledger) == before  # a password is never an event
 
 
 def test_the_password_and_the_sealed_key_are_in_no_audit_bundle(books: Ledger, tmp_path: Path) -> None:
     engine = create_engine(books.url)
     with engine.connect() as conn:
-        secrets = [v for row in conn.execute(text(
-            "SELECT password_hash, kdf_salt, nonce, sealed_key FROM ledger_web_credentials")) for v in row]  # fmt: skip
+        query = text("SELECT password_hash, kdf_salt, nonce, sealed_key FROM ledger_web_credentials")
+        secrets = [v for row in conn.execute(query) for v in row]
     engine.dispose()
     assert len(secrets) == 8 and all(secrets)
     books.ok("audit", "checkpoint", role="approver")
@@ -157,24 +174,26 @@ def test_the_password_and_the_sealed_key_are_in_no_audit_bundle(books: Ledger, t
 def test_sign_in_with_the_right_password_and_not_with_a_wrong_one(books: Ledger, client: TestClient) -> None:
     assert client.get("/").url.path == "/sign-in"
     bad = sign_in(client, password="wrong-password-0")
-    assert bad.status_code == 401 and "密码" in bad.text  # type: ignore[attr-defined]
+    assert bad.status_code == 401 and "密码" in bad.text
     assert client.get("/").url.path == "/sign-in"
     good = sign_in(client)
-    assert good.status_code == 200 and good.url.path == "/"  # type: ignore[attr-defined]
-    assert "tester" in good.text and "总览" in good.text  # type: ignore[attr-defined]
+    assert good.status_code == 200 and good.url.path == "/"
+    assert "tester" in good.text and "总览" in good.text
     assert attempts(books) == [("tester", "testclient", "wrong"), ("tester", "testclient", "signed in")]
-    cookie = good.history[0].headers["set-cookie"].lower()  # type: ignore[attr-defined]
+    cookie = good.history[0].headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "secure" not in cookie
 
 
-def test_the_sixth_wrong_password_in_a_minute_is_refused_even_when_right(books: Ledger, client: TestClient) -> None:
+def test_the_sixth_wrong_password_in_a_minute_is_refused_even_when_right(
+    books: Ledger, client: TestClient
+) -> None:
     for _ in range(5):
-        assert sign_in(client, password="wrong-password-0").status_code == 401  # type: ignore[attr-defined]
+        assert sign_in(client, password="wrong-password-0").status_code == 401
     limited = sign_in(client)
-    assert limited.status_code == 429 and client.get("/").url.path == "/sign-in"  # type: ignore[attr-defined]
+    assert limited.status_code == 429 and client.get("/").url.path == "/sign-in"
     # from the same address, another name is refused too
     other = sign_in(client, "tester.auditor", AUDITOR_PASSWORD)
-    assert other.status_code == 429  # type: ignore[attr-defined]
+    assert other.status_code == 429
     assert [o for _, _, o in attempts(books)] == ["wrong"] * 5 + ["limited", "limited"]
 
 
@@ -187,8 +206,8 @@ def test_a_session_expires_after_its_idle_time(books: Ledger, client: TestClient
     clock.now += IDLE_SECONDS + 1
     assert client.get("/").url.path == "/sign-in"
     before = events(books)
-    late = client.post("/grants/G1/spend", data={"csrf": csrf(page.text), "amount": "100", "category": "equipment",
-                                                 "source": "subsidy", "voucher": "late-1"})  # fmt: skip
+    form = {"csrf": csrf(page.text), "amount": "100", "category": "equipment", "voucher": "late-1"}
+    late = client.post("/grants/G1/spend", data=form)
     assert late.url.path == "/sign-in" and events(books) == before
 
 
@@ -201,7 +220,7 @@ def test_a_forged_session_cookie_is_signed_out(books: Ledger, client: TestClient
 def test_sign_out_drops_the_session(books: Ledger, client: TestClient) -> None:
     page = sign_in(client)
     kept = client.cookies.get(COOKIE)
-    out = client.post("/sign-out", data={"csrf": csrf(page.text)})  # type: ignore[attr-defined]
+    out = client.post("/sign-out", data={"csrf": csrf(page.text)})
     assert out.url.path == "/sign-in"
     client.cookies.set(COOKIE, kept or "")
     assert client.get("/").url.path == "/sign-in"  # the old id is worth nothing
@@ -230,7 +249,7 @@ def test_a_csrf_token_of_another_session_is_refused(books: Ledger, clock: Clock)
         their_token = csrf(theirs.get("/").text)
         before = events(books)
         forged = spend(mine, csrf=their_token)
-        assert forged.status_code == 403 and events(books) == before  # type: ignore[attr-defined]
+        assert forged.status_code == 403 and events(books) == before
 
 
 # ----------------------------------------------------------------------------- pages
@@ -269,7 +288,9 @@ def test_pages_are_chinese_by_default_and_english_on_request(books: Ledger, clie
     assert "Budget against actual" in client.get("/grants/G1").text  # the session keeps it
 
 
-def test_the_grant_page_shows_budget_history_with_who_did_it_and_findings(books: Ledger, client: TestClient) -> None:
+def test_the_grant_page_shows_budget_history_with_who_did_it_and_findings(
+    books: Ledger, client: TestClient
+) -> None:
     sign_in(client)
     page = client.get("/grants/G1?lang=en").text
     history = re.search(r'<table class="figures" id="history">(.*?)</table>', page, re.S)
@@ -289,18 +310,20 @@ def test_a_spend_is_recorded_signed_by_the_person_and_a_repeat_writes_nothing(
     sign_in(client)
     before = events(books)
     done = spend(client)
-    assert done.status_code == 200 and "记-0042" in done.text and 'id="done"' in done.text  # type: ignore[attr-defined]
+    assert done.status_code == 200 and "记-0042" in done.text and 'id="done"' in done.text
     assert books.balances()["B0001"]["subsidy_spent"] == "35000.00"
     after = events(books)
     assert after > before
     again = spend(client)
-    assert again.status_code == 200 and "already recorded" in again.text  # type: ignore[attr-defined]
+    assert again.status_code == 200 and "already recorded" in again.text
     assert events(books) == after
     # the auditor's proof: the bundle verifies against the trust root, the spend signed by tester
     books.ok("audit", "checkpoint", role="approver")
     bundle = tmp_path / "bundle"
     books.ok("audit", "export", str(bundle), role="auditor")
-    verified = CliRunner().invoke(cli, ["--lang", "en", "audit", "verify", str(bundle), "--root", str(books.root)])
+    verified = CliRunner().invoke(
+        cli, ["--lang", "en", "audit", "verify", str(bundle), "--root", str(books.root)]
+    )
     assert verified.exit_code == 0 and "PASS" in verified.stdout, (verified.stdout, verified.stderr)
     lines = [json.loads(line) for line in (bundle / "events.jsonl").read_text(encoding="utf-8").splitlines()]
     spent = [e for e in lines if "记-0042" in json.dumps(e, ensure_ascii=False)]
@@ -308,22 +331,24 @@ def test_a_spend_is_recorded_signed_by_the_person_and_a_repeat_writes_nothing(
                          for e in spent)  # fmt: skip
 
 
-def test_a_refused_spend_shows_its_rule_and_clause_and_writes_nothing(books: Ledger, client: TestClient) -> None:
+def test_a_refused_spend_shows_its_rule_and_clause_and_writes_nothing(
+    books: Ledger, client: TestClient
+) -> None:
     sign_in(client)
     client.get("/?lang=en")  # the command line below speaks English too
     before = events(books)
     refused = spend(client, category="travel", voucher="记-0102", amount="3200")
-    assert refused.status_code == 422  # type: ignore[attr-defined]
-    assert 'id="refusal-rule">banned category<' in refused.text  # type: ignore[attr-defined]
-    assert 'id="refusal-clause">003 第九条<' in refused.text  # type: ignore[attr-defined]
+    assert refused.status_code == 422
+    assert 'id="refusal-rule">banned category<' in refused.text
+    assert 'id="refusal-clause">003 第九条<' in refused.text
     cli_says = books("spend", "G1", "--amount", "3200", "--category", "travel", "--voucher", "记-0102",
                      "--date", "2024-05-10")  # fmt: skip
     assert cli_says.exit_code == 3
     sentence = cli_says.stderr.removeprefix("grant-ledger: ").strip()
-    shown = re.search(r'id="refusal".*?<p class="error">(.*?)</p>', refused.text, re.S)  # type: ignore[attr-defined]
+    shown = re.search(r'id="refusal".*?<p class="error">(.*?)</p>', refused.text, re.S)
     assert shown is not None and html.unescape(shown.group(1)) == sentence
     too_much = spend(client, amount="10000000", voucher="记-0103")
-    assert too_much.status_code in (400, 422) and 'id="refusal"' in too_much.text  # type: ignore[attr-defined]
+    assert too_much.status_code in (400, 422) and 'id="refusal"' in too_much.text
     assert events(books) == before
 
 
@@ -342,13 +367,15 @@ def test_a_script_typed_into_a_form_is_shown_as_text(books: Ledger, client: Test
     sign_in(client)
     script = "<script>alert(1)</script>"
     done = spend(client, payee=script, voucher=script, memo=script)
-    assert done.status_code == 200 and 'id="done"' in done.text  # type: ignore[attr-defined]
-    for page in (done.text, client.get("/grants/G1").text, client.get("/").text):  # type: ignore[attr-defined]
+    assert done.status_code == 200 and 'id="done"' in done.text
+    for page in (done.text, client.get("/grants/G1").text, client.get("/").text):
         assert script not in page
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in client.get("/grants/G1").text  # the voucher, in the history
+    assert (
+        "&lt;script&gt;alert(1)&lt;/script&gt;" in client.get("/grants/G1").text
+    )  # the voucher, in the history
     refused = spend(client, voucher=script, amount="99", payee=script)  # the same voucher, other content
-    assert refused.status_code == 409 and script not in refused.text  # type: ignore[attr-defined]
-    assert "&lt;script&gt;" in refused.text  # type: ignore[attr-defined]
+    assert refused.status_code == 409 and script not in refused.text
+    assert "&lt;script&gt;" in refused.text
 
 
 def test_serve_is_loaded_only_by_serve() -> None:

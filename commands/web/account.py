@@ -36,7 +36,9 @@ def set_web_password(s: Settings, name: str, password: str, person_key: Path | N
     me = registry.signer(signer.fingerprint)
     if me is None:
         raise RuleViolationError(
-            f"the key {signer.fingerprint[:16]}… is not a registered person's current key", rule=RULE, clause=CLAUSE
+            f"the key {signer.fingerprint[:16]}… is not a registered person's current key",
+            rule=RULE,
+            clause=CLAUSE,
         )
     target = registry.people.get(name)
     if target is None:

@@ -154,11 +154,15 @@ class App:
         (403: a form of another session or site, or one kept past its session)."""
         length = request.headers.get("content-length", "")
         if not length.isdigit() or int(length) > MAX_FORM_BYTES:
-            return self.page("error.html", session, status=413, set_cookie=fresh, message=_("The form is too large."))
+            return self.page(
+                "error.html", session, status=413, set_cookie=fresh, message=_("The form is too large.")
+            )
         form = await request.form()
         token = form.get("csrf")
         if fresh or not isinstance(token, str) or not hmac.compare_digest(token, session.csrf):
-            message = _("This form has expired or did not come from this page; reload the page and try again.")
+            message = _(
+                "This form has expired or did not come from this page; reload the page and try again."
+            )
             return self.page("error.html", session, status=403, set_cookie=fresh, message=message)
         return form
 
@@ -297,9 +301,13 @@ class App:
         values = {f: str(form.get(f, "")).strip() for f in (*fields, "on")}
         breach = role_may_record(session.role or "", kind.name, policy_in_force(business_today()))
         if breach is not None or session.signer is None:
-            message = breach.describe() if breach is not None else _(
-                "Your signing key is not on the server: set your web password with your own key "
-                "(grant-ledger people password) to record here."
+            message = (
+                breach.describe()
+                if breach is not None
+                else _(
+                    "Your signing key is not on the server: set your web password with your own key "
+                    "(grant-ledger people password) to record here."
+                )
             )
             return self.page("error.html", session, status=403, message=message)
         try:
@@ -350,6 +358,7 @@ def create_app(
         Route("/grants/{grant_id}/disburse", bound(App.disburse), methods=["POST"], name="disburse"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
+
     @contextlib.asynccontextmanager
     async def lifespan(_web: Starlette) -> AsyncIterator[None]:
         yield
@@ -358,4 +367,3 @@ def create_app(
     web = Starlette(routes=routes, lifespan=lifespan)
     web.state.workspace = app
     return web
-

@@ -114,7 +114,10 @@ def _bound(person: str, fingerprint: str) -> bytes:
 def has_password(engine: Engine, person: str) -> bool:
     ensure_tables(engine)
     with engine.connect() as conn:
-        return conn.execute(select(credentials.c.person).where(credentials.c.person == person)).first() is not None
+        return (
+            conn.execute(select(credentials.c.person).where(credentials.c.person == person)).first()
+            is not None
+        )
 
 
 def set_password(engine: Engine, person: str, password: str, key: Signer | None, set_by: str) -> None:
