@@ -5,6 +5,7 @@ and the web password kept out of every audit bundle."""
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import re
@@ -386,3 +387,105 @@ def test_serve_is_loaded_only_by_serve() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_rotated_key_records_nothing_on_the_web_and_a_revoked_person_cannot_sign_in(
+    books: Ledger, client: TestClient, tmp_path: Path
+) -> None:
+    from ledger.seal import generate_key
+
+    generate_key(tmp_path / "new.key")
+    books.ok("people", "rotate", "tester", "--public-key", str(tmp_path / "new.pub"), role="admin")
+    page = sign_in(client)
+    assert page.url.path == "/" and 'id="spend-form"' not in client.get("/grants/G1").text
+    before = events(books)
+    refused = spend(client)
+    assert refused.status_code == 403 and "people password" in refused.text and events(books) == before
+    books.ok("people", "revoke", "tester.auditor", "--date", "2024-01-01", role="admin")
+    assert sign_in(client, "tester.auditor", AUDITOR_PASSWORD).status_code == 401
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _serving(url: str, *args: str) -> Iterator[subprocess.Popen[str]]:
+    command = [sys.executable, "-m", "commands", "--db", url, "serve", *args]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _get(url: str) -> Any:
+    import time
+
+    import httpx2 as httpx
+
+    for _ in range(200):
+        try:
+            return httpx.get(url, verify=False, timeout=5, follow_redirects=True)
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing answered at {url}")
+
+
+def test_grant_ledger_serve_serves_the_ledger_and_sets_secure_cookies_under_tls(
+    books: Ledger, tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    port = _free_port()
+    with _serving(books.url, "--port", str(port)):
+        page = _get(f"http://127.0.0.1:{port}/")
+        assert page.status_code == 200 and "登录" in page.text and page.url.path == "/sign-in"
+        assert "secure" not in page.history[0].headers.get("set-cookie", "").lower()
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    (tmp_path / "office.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "office.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    port = _free_port()
+    tls = (
+        "--port",
+        str(port),
+        "--certfile",
+        str(tmp_path / "office.crt"),
+        "--keyfile",
+        str(tmp_path / "office.key"),
+    )
+    with _serving(books.url, *tls):
+        page = _get(f"https://127.0.0.1:{port}/sign-in")
+        assert page.status_code == 200 and "secure" in page.headers["set-cookie"].lower()
+
+
+def test_serve_refuses_half_a_tls_pair_and_a_missing_ledger(tmp_path: Path, books: Ledger) -> None:
+    half = CliRunner().invoke(cli, ["--db", books.url, "serve", "--certfile", str(tmp_path.parent)])
+    assert half.exit_code == 2
+    (tmp_path / "c.pem").write_text("x")
+    half = CliRunner().invoke(cli, ["--db", books.url, "serve", "--certfile", str(tmp_path / "c.pem")])
+    assert half.exit_code == 2 and "--keyfile" in half.stderr
+    missing = CliRunner().invoke(cli, ["--db", str(tmp_path / "none.db"), "serve"])
+    assert missing.exit_code == 4 and "no ledger" in missing.stderr and "Traceback" not in missing.stderr
