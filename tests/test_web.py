@@ -489,3 +489,15 @@ def test_serve_refuses_half_a_tls_pair_and_a_missing_ledger(tmp_path: Path, book
     assert half.exit_code == 2 and "--keyfile" in half.stderr
     missing = CliRunner().invoke(cli, ["--db", str(tmp_path / "none.db"), "serve"])
     assert missing.exit_code == 4 and "no ledger" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_a_spend_on_the_web_is_recorded_on_either_backend(ledger: Ledger, clock: Clock) -> None:
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "10万", "--voucher", "拨-1", "--date", "2024-04-15")
+    assert set_password(ledger, "tester", PASSWORD, "officer").exit_code == 0
+    with TestClient(create_app(ledger.url, clock=clock)) as client:
+        sign_in(client)
+        assert spend(client).status_code == 200
+        assert "already recorded" in spend(client).text
+        assert cells(client.get("/").text, "G1")["subsidy_available"] == "65,000.00"
+    assert ledger.balances()["B0001"]["subsidy_available"] == "65000.00"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -38,6 +39,8 @@ from ledger.money import format_yuan
 HERE = Path(__file__).parent
 COOKIE = "grant_ledger_session"
 MAX_FORM_BYTES = 64 * 1024
+# passwords checked at once (each argon2id check holds 64 MiB for about a tenth of a second)
+PASSWORD_CHECKS = 2
 STATUS = {2: 400, 3: 422, 4: 404, 5: 409, 6: 500}
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -116,6 +119,7 @@ class App:
         self.sessions = Sessions(clock, idle, lifetime)
         self.secure = secure
         self.env = templates()
+        self.checking = threading.BoundedSemaphore(PASSWORD_CHECKS)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -198,7 +202,8 @@ class App:
         if credentials.limited(engine, name, address, now):
             credentials.record_attempt(engine, name, address, "limited", now)
             return "limited", None
-        unlocked = credentials.unlock(engine, name, password)
+        with self.checking:  # argon2id takes 64 MiB a check: a flood of sign-ins queues here
+            unlocked = credentials.unlock(engine, name, password)
         registry = self.workspace.registry()
         person = registry.people.get(name)
         if unlocked is None or person is None or not person.active:
