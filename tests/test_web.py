@@ -501,3 +501,21 @@ def test_a_spend_on_the_web_is_recorded_on_either_backend(ledger: Ledger, clock:
         assert "already recorded" in spend(client).text
         assert cells(client.get("/").text, "G1")["subsidy_available"] == "65,000.00"
     assert ledger.balances()["B0001"]["subsidy_available"] == "65000.00"
+
+
+def test_the_overview_pages_sixty_grants_by_base(books: Ledger, client: TestClient, tmp_path: Path) -> None:
+    header = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo\n"
+    rows = "".join(
+        f"2024-04-01,UP{n:03},BP{n:03},GP{n:03},district_base,approve,200000,,,,渝中人社〔2024〕{n}号,,\n"
+        for n in range(60)
+    )
+    (tmp_path / "approvals.csv").write_text(header + rows, encoding="utf-8")
+    books.ok("import", str(tmp_path / "approvals.csv"), role="approver")
+    sign_in(client)
+    first = client.get("/?lang=en").text
+    assert "61 grants; page 1 of 2" in first
+    shown = re.findall(r'<tr data-grant="([^"]+)">', first)
+    assert shown == ["G1"] + [f"GP{n:03}" for n in range(49)]
+    second = re.findall(r'<tr data-grant="([^"]+)">', client.get("/?page=2").text)
+    assert second == [f"GP{n:03}" for n in range(49, 60)]
+    assert 'rel="prev"' in client.get("/?page=2").text and 'rel="next"' not in client.get("/?page=2").text
