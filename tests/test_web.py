@@ -23,7 +23,7 @@ from starlette.testclient import TestClient
 
 from commands.cli import cli
 from commands.web.app import COOKIE, create_app
-from commands.web.sessions import IDLE_SECONDS
+from commands.web.sessions import IDLE_SECONDS, LIFETIME_SECONDS
 from tests.conftest import Ledger, approved_district_grant
 
 PASSWORD = "correct-horse-battery"
@@ -212,6 +212,15 @@ def test_a_session_expires_after_its_idle_time(books: Ledger, client: TestClient
     assert late.url.path == "/sign-in" and events(books) == before
 
 
+def test_a_session_in_use_ends_at_its_lifetime(books: Ledger, client: TestClient, clock: Clock) -> None:
+    sign_in(client)
+    while clock.now + IDLE_SECONDS / 2 < 1_000_000.0 + LIFETIME_SECONDS:
+        clock.now += IDLE_SECONDS / 2
+        assert client.get("/").url.path == "/"
+    clock.now += IDLE_SECONDS / 2
+    assert client.get("/").url.path == "/sign-in"
+
+
 def test_a_forged_session_cookie_is_signed_out(books: Ledger, client: TestClient) -> None:
     client.cookies.set(COOKIE, "A" * 43)
     assert client.get("/").url.path == "/sign-in"
@@ -326,10 +335,14 @@ def test_a_spend_is_recorded_signed_by_the_person_and_a_repeat_writes_nothing(
         cli, ["--lang", "en", "audit", "verify", str(bundle), "--root", str(books.root)]
     )
     assert verified.exit_code == 0 and "PASS" in verified.stdout, (verified.stdout, verified.stderr)
-    lines = [json.loads(line) for line in (bundle / "events.jsonl").read_text(encoding="utf-8").splitlines()]
-    spent = [e for e in lines if "记-0042" in json.dumps(e, ensure_ascii=False)]
-    assert spent and all("tester" == json.dumps(e, ensure_ascii=False).split('"actor": "')[1].split('"')[0]
-                         for e in spent)  # fmt: skip
+    lines = (bundle / "events.jsonl").read_text("utf-8").splitlines()
+    records = [json.loads(line)["record"] for line in lines]
+    spent = [r["state"] for r in records if r["state"].get("voucher") == "记-0042"]
+    assert len(spent) == 1 and spent[0]["actor"] == "tester" and spent[0]["role"] == "officer"
+    seal = next(r["state"] for r in records if r["originator_id"] == spent[0]["seal"])
+    from ledger.seal import load_signer
+
+    assert seal["signer"] == "tester" and seal["key"] == load_signer(books.key("officer")).fingerprint
 
 
 def test_a_refused_spend_shows_its_rule_and_clause_and_writes_nothing(
@@ -504,12 +517,12 @@ def test_a_spend_on_the_web_is_recorded_on_either_backend(ledger: Ledger, clock:
 
 
 def test_the_overview_pages_sixty_grants_by_base(books: Ledger, client: TestClient, tmp_path: Path) -> None:
-    header = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo\n"
+    header = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo"
     rows = "".join(
         f"2024-04-01,UP{n:03},BP{n:03},GP{n:03},district_base,approve,200000,,,,渝中人社〔2024〕{n}号,,\n"
         for n in range(60)
     )
-    (tmp_path / "approvals.csv").write_text(header + rows, encoding="utf-8")
+    (tmp_path / "approvals.csv").write_text(header + "\n" + rows, encoding="utf-8")
     books.ok("import", str(tmp_path / "approvals.csv"), role="approver")
     sign_in(client)
     first = client.get("/?lang=en").text
