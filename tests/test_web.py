@@ -532,3 +532,15 @@ def test_the_overview_pages_sixty_grants_by_base(books: Ledger, client: TestClie
     second = re.findall(r'<tr data-grant="([^"]+)">', client.get("/?page=2").text)
     assert second == [f"GP{n:03}" for n in range(49, 60)]
     assert 'rel="prev"' in client.get("/?page=2").text and 'rel="next"' not in client.get("/?page=2").text
+
+
+def test_every_page_label_has_its_chinese_and_the_catalogue_is_compiled() -> None:
+    from commands.catalogues import _bytes, _po, domains, missing, updated
+
+    (web,) = [d for d in domains() if d.name == "web"]
+    for lang in ("zh", "en"):
+        catalog = updated(web, lang)
+        assert missing(catalog) == [], lang
+        compiled = _po(web, lang).with_suffix(".mo").read_bytes()
+        assert compiled == _bytes(catalog)[1], f"run make catalogues ({lang})"
+    assert len(list(updated(web, "zh"))) > 60  # the templates' labels are extracted, not only the Python's

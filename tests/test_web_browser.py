@@ -85,6 +85,7 @@ def browser() -> Iterator[Any]:
     options.binary_location = CHROMIUM
     for flag in FLAGS:
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.implicitly_wait(5)
     try:
@@ -116,6 +117,10 @@ def test_an_officer_signs_in_sees_the_overview_and_records_a_spend(server: str, 
     assert browser.find_element(By.TAG_NAME, "h1").text == "总览"
     row = browser.find_element(By.CSS_SELECTOR, 'tr[data-grant="G1"]')
     assert row.find_element(By.CSS_SELECTOR, 'td[data-key="subsidy_available"]').text == "100,000.00"
+    # ECharts (vendored) draws the execution rates of the page's bases from the table's figures
+    assert browser.find_elements(By.CSS_SELECTOR, "#rates-chart svg")
+    assert browser.execute_script("return echarts.getInstanceByDom(document.getElementById('rates-chart'))"
+                                  ".getOption().series[0].data") == [0]  # fmt: skip
     # htmx (vendored, served by the app itself) swaps the table when a filter changes
     assert browser.execute_script("return typeof htmx") == "object"
     Select(browser.find_element(By.ID, "status")).select_by_value("applied")
@@ -154,3 +159,8 @@ def test_an_officer_signs_in_sees_the_overview_and_records_a_spend(server: str, 
     browser.find_element(By.ID, "nav-overview").click()
     row = browser.find_element(By.CSS_SELECTOR, 'tr[data-grant="G1"]')
     assert row.find_element(By.CSS_SELECTOR, 'td[data-key="subsidy_available"]').text == "65,000.00"
+    assert browser.execute_script("return echarts.getInstanceByDom(document.getElementById('rates-chart'))"
+                                  ".getOption().series[0].data") == [35]  # fmt: skip
+    # every script and style came from the server itself, within its Content-Security-Policy
+    refused = [e["message"] for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]
+    assert refused == []

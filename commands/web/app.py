@@ -238,6 +238,11 @@ class App:
             "overview.html",
             session,
             view=shown,
+            rates=[
+                {"base": b.base_id, "grant": b.grant_id, "rate": str(b.execution_rate)}
+                for b in shown.rows
+                if b.execution_rate is not None
+            ],
             programmes=programme_names(session.lang),
             statuses=("applied", "approved", "rejected", "closed"),
         )
