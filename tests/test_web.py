@@ -544,3 +544,21 @@ def test_every_page_label_has_its_chinese_and_the_catalogue_is_compiled() -> Non
         compiled = _po(web, lang).with_suffix(".mo").read_bytes()
         assert compiled == _bytes(catalog)[1], f"run make catalogues ({lang})"
     assert len(list(updated(web, "zh"))) > 60  # the templates' labels are extracted, not only the Python's
+
+
+def test_a_disbursement_is_recorded_on_the_web_and_one_beyond_the_approval_refused(
+    books: Ledger, client: TestClient
+) -> None:
+    sign_in(client)
+    page = client.get("/grants/G1")
+    form = {"csrf": csrf(page.text), "amount": "8万", "voucher": "拨-2", "tranche": "2", "on": "2024-06-01"}
+    done = client.post("/grants/G1/disburse", data=form)
+    assert done.status_code == 200 and "拨-2" in done.text
+    assert books.balances()["B0001"]["subsidy_received"] == "180000.00"
+    before = events(books)
+    more = form | {"amount": "3万", "voucher": "拨-3", "tranche": "3"}
+    beyond = client.post("/grants/G1/disburse", data=more)
+    assert beyond.status_code == 422 and 'id="refusal-rule"' in beyond.text
+    assert 'id="disburse-form"' in beyond.text
+    assert 'value="拨-3"' in beyond.text  # the form keeps what was typed
+    assert events(books) == before
