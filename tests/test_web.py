@@ -562,3 +562,17 @@ def test_a_disbursement_is_recorded_on_the_web_and_one_beyond_the_approval_refus
     assert 'id="disburse-form"' in beyond.text
     assert 'value="拨-3"' in beyond.text  # the form keeps what was typed
     assert events(books) == before
+
+
+def test_a_forwarded_address_is_believed_only_from_the_named_proxy(books: Ledger) -> None:
+    import httpx2 as httpx
+
+    for proxies, recorded in (((), "127.0.0.1"), (("--forwarded-allow-ips", "127.0.0.1"), "10.1.2.3")):
+        port = _free_port()
+        with _serving(books.url, "--port", str(port), *proxies):
+            _get(f"http://127.0.0.1:{port}/sign-in")
+            spoofed = {"X-Forwarded-For": "10.1.2.3"}
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=spoofed) as c:
+                token = csrf(c.get("/sign-in").text)
+                c.post("/sign-in", data={"csrf": token, "name": "tester", "password": "wrong-password-0"})
+        assert attempts(books)[-1] == ("tester", recorded, "wrong")
