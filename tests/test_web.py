@@ -266,17 +266,23 @@ def test_a_csrf_token_of_another_session_is_refused(books: Ledger, clock: Clock)
 
 
 def test_the_overview_shows_the_figures_of_balance_json(books: Ledger, client: TestClient) -> None:
+    books.ok("match", "commit", "G1", "--amount", "20万", "--funder", "单位U1", "--voucher", "配承-1",
+             "--date", "2024-04-18")  # fmt: skip
     books.ok("match", "receive", "G1", "--amount", "5万", "--voucher", "配-1", "--date", "2024-04-20")
     books.ok("spend", "G1", "--amount", "12,345.67", "--category", "equipment", "--voucher", "记-1",
              "--date", "2024-05-01")  # fmt: skip
+    books.ok("spend", "G1", "--amount", "4,000.01", "--category", "materials", "--source", "matching",
+             "--voucher", "记-2", "--date", "2024-05-02")  # fmt: skip
     sign_in(client)
     page = client.get("/").text
     expected = books.balances()["B0001"]
     shown = cells(page, "G1")
-    for key in ("subsidy_received", "subsidy_spent", "subsidy_available", "matching_received",
-                "matching_available", "subsidy_approved"):  # fmt: skip
+    money = ("subsidy_approved", "subsidy_received", "subsidy_spent", "subsidy_available",
+             "matching_committed", "matching_received", "matching_spent", "matching_available")  # fmt: skip
+    for key in money:
         cell = shown["approved" if key == "subsidy_approved" else key]
         assert Decimal(cell.replace(",", "")) == Decimal(expected[key]), key
+    assert Decimal(expected["matching_spent"]) == Decimal("4000.01")
     assert shown["execution_rate"] == f"{expected['execution_rate']}%"
     assert shown["base_id"] == "B0001"
 
