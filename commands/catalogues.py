@@ -37,7 +37,8 @@ def domains() -> list[Domain]:
 
     return [
         Domain("ledger", (ROOT / "ledger", ROOT / "projections"), ROOT / "ledger" / "locale"),
-        Domain("commands", (ROOT / "commands",), ROOT / "commands" / "locale"),
+        Domain("commands", (ROOT / "commands",), ROOT / "commands" / "locale", (ROOT / "commands" / "web",)),
+        Domain("web", (ROOT / "commands" / "web",), ROOT / "commands" / "web" / "locale"),
         Domain("audit", (ROOT / "audit",), ROOT / "audit" / "locale", skip=(ROOT / "audit" / "verifier",)),
         Domain("verifier", (ROOT / "audit" / "verifier",), ROOT / "audit" / "verifier" / "locale"),
         # click's own messages, in Chinese only (its English is its source)
@@ -47,7 +48,7 @@ def domains() -> list[Domain]:
 
 def _python_files(domain: Domain) -> Iterator[Path]:
     for source in domain.sources:
-        for path in sorted(source.rglob("*.py")):
+        for path in sorted(p for p in source.rglob("*") if p.suffix in (".py", ".html")):
             if not any(path.is_relative_to(s) for s in domain.skip) and "locale" not in path.parts:
                 yield path
 
@@ -59,7 +60,8 @@ def template(domain: Domain):  # type: ignore[no-untyped-def]
     catalog = Catalog(project="grant-ledger", domain=domain.name, creation_date=FIXED, revision_date=FIXED)
     for path in _python_files(domain):
         with path.open("rb") as f:
-            for lineno, message, comments, _context in extract("python", f, keywords=KEYWORDS):
+            method = "jinja2" if path.suffix == ".html" else "python"
+            for lineno, message, comments, _context in extract(method, f, keywords=KEYWORDS):
                 where = path.relative_to(ROOT if path.is_relative_to(ROOT) else domain.sources[0].parent)
                 catalog.add(message, locations=[(str(where), lineno)], auto_comments=comments)
     if domain.name == "click":

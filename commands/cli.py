@@ -242,6 +242,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "migrate": ("people",),
     "audit": ("audit",),
     "demo": ("demo",),
+    "serve": ("serve",),
 }
 
 

@@ -110,6 +110,34 @@ def revoke_command(name: str, on: datetime) -> None:
     record(action(RevokePerson, person=name, on=on.date()))
 
 
+@people_group.command("password")
+@click.argument("name")
+@click.option(
+    "--person-key",
+    "person_key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="an administrator's first password for NAME: NAME's private key, sealed with it",
+)
+def password_command(name: str, person_key: Path | None) -> None:
+    """Set NAME's password for the web workspace (grant-ledger serve), from a prompt or
+    GRANT_LEDGER_PASSWORD. NAME themself, signing with their own key (sealed under the password,
+    so the web signs as that key); or an administrator, for a first password only.
+
+    \b
+    Examples:
+      grant-ledger --key li-min.key people password 财务-李敏
+      grant-ledger --key admin.key people password 审计-赵
+    """
+    import os
+
+    from commands.web.account import set_web_password
+
+    password = os.environ.get("GRANT_LEDGER_PASSWORD") or click.prompt(
+        f"web password of {name}", hide_input=True, confirmation_prompt=True, err=True
+    )
+    click.echo(set_web_password(settings(), name, password, person_key))
+
+
 @people_group.command("list")
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True

@@ -1,0 +1,69 @@
+"""``serve``: the web workspace over the ledger in use (its modules, and Starlette, load only here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ledger.errors import BadInputError
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="port")
+@click.option(
+    "--certfile",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="TLS certificate (PEM): serve HTTPS, and cookies are Secure",
+)
+@click.option(
+    "--keyfile", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="its private key"
+)
+@click.option(
+    "--forwarded-allow-ips",
+    "proxies",
+    default="",
+    help="behind a reverse proxy: the proxy's address, whose X-Forwarded-For and -Proto are believed "
+    "(sign-in attempts are limited per client address)",
+)
+@click.option(
+    "--secure-cookies", is_flag=True, help="cookies Secure without --certfile (a TLS proxy in front)"
+)
+def serve_command(
+    host: str, port: int, certfile: Path | None, keyfile: Path | None, proxies: str, secure_cookies: bool
+) -> None:
+    """Serve the web workspace: sign in with a web password (`people password`), see every base's
+    balances and each grant's budget, history and findings, and record as the command line records,
+    signed with your own key.
+
+    \b
+    Examples:
+      grant-ledger serve
+      grant-ledger serve --host 0.0.0.0 --port 8443 --certfile office.crt --keyfile office.key
+    """
+    if (certfile is None) != (keyfile is None):
+        raise BadInputError("--certfile and --keyfile go together")
+    import uvicorn
+
+    from commands.context import settings
+    from commands.web.app import create_app
+
+    web = create_app(settings().db, secure=certfile is not None or secure_cookies)
+    scheme = "https" if certfile else "http"
+    click.echo(f"serving {settings().url.split('@')[-1]} at {scheme}://{host}:{port}/ (Ctrl-C stops)")
+    uvicorn.run(
+        web,
+        host=host,
+        port=port,
+        ssl_certfile=str(certfile) if certfile else None,
+        ssl_keyfile=str(keyfile) if keyfile else None,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+        server_header=False,
+        log_level="info",
+    )
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(serve_command)

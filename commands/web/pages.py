@@ -1,0 +1,79 @@
+"""What each page shows, read with the command line's own queries (projections.queries,
+projections.reports, projections.budget, projections.findings): no figure is computed here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from commands.reading import bases_named
+from ledger.clock import business_today
+from ledger.errors import NotFoundError
+from projections.budget import BudgetLine, budget_against_actual
+from projections.findings import Finding, findings
+from projections.queries import Balance, balances
+from projections.reports import HistoryLine, grant_exists, history, list_grants
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Overview:
+    rows: list[Balance]
+    page: int
+    pages: int
+    total: int
+    programme: str
+    status: str
+
+
+def overview(engine: Engine, programme: str = "", status: str = "", page: int = 1) -> Overview:
+    """The grants a filter keeps, by base, one page of them with their balances."""
+    listed = sorted(
+        list_grants(engine, programme or None, status or None), key=lambda g: (g.base_id, g.grant_id)
+    )
+    pages = max(1, -(-len(listed) // PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    chosen = listed[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    found = {b.grant_id: b for b in balances(engine, sorted({g.base_id for g in chosen}))}
+    rows = [found[g.grant_id] for g in chosen if g.grant_id in found]
+    return Overview(rows, page, pages, len(listed), programme, status)
+
+
+@dataclass(frozen=True)
+class GrantPage:
+    balance: Balance
+    budget: list[BudgetLine]
+    history: list[HistoryLine]
+    findings: list[Finding]
+
+
+def grant_page(engine: Engine, grant_id: str) -> GrantPage:
+    if not grant_exists(engine, grant_id):
+        raise NotFoundError(f"grant {grant_id!r} is not in the ledger")
+    (base_id,) = bases_named(engine, [grant_id])
+    balance = next(b for b in balances(engine, [base_id]) if b.grant_id == grant_id)
+    return GrantPage(
+        balance=balance,
+        budget=[line for line in budget_against_actual(engine, [base_id]) if line.grant_id == grant_id],
+        history=history(engine, grant_id),
+        findings=[f for f in findings(engine, business_today(), [base_id]) if f.grant_id == grant_id],
+    )
+
+
+def programme_names(lang: str) -> dict[str, str]:
+    from ledger.policy import policy_in_force
+
+    return {code: p.label(lang) for code, p in policy_in_force(business_today()).programmes.items()}
+
+
+def category_names(lang: str) -> dict[str, str]:
+    from ledger.policy import policy_in_force
+
+    return {code: c.label(lang) for code, c in policy_in_force(business_today()).categories.items()}
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return dict(vars(value))

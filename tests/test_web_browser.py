@@ -1,0 +1,166 @@
+"""The web workspace in a real browser: Debian's headless chromium driven by Selenium through its
+own chromedriver (never a downloaded one), against `grant-ledger serve`'s app under uvicorn on a
+real SQLite ledger. Skipped, saying why, where no such browser is installed (.ci/run installs it).
+
+GRANT_LEDGER_SCREENSHOTS=DIR keeps a screenshot of each page shown (docs/ holds those of the
+README)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Ledger, approved_district_grant
+from tests.test_web import PASSWORD, set_password
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1400,1000",
+)
+
+
+def _missing_browser() -> str | None:
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            return (
+                f"no {path}: install Debian's chromium and chromium-driver "
+                "(apt-get install -y chromium chromium-driver; .ci/run does)"
+            )
+    return None
+
+
+pytestmark = pytest.mark.skipif(_missing_browser() is not None, reason=str(_missing_browser()))
+
+
+@pytest.fixture
+def server(sqlite_ledger: Ledger) -> Iterator[str]:
+    """`grant-ledger serve`'s app under uvicorn on a free local port; G1 approved and funded, the
+    officer `tester` with a web password."""
+    import uvicorn
+
+    from commands.web.app import create_app
+
+    approved_district_grant(sqlite_ledger)
+    sqlite_ledger.ok("disburse", "G1", "--amount", "10万", "--voucher", "拨-1", "--date", "2024-04-15")
+    assert set_password(sqlite_ledger, "tester", PASSWORD, "officer").exit_code == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(create_app(sqlite_ledger.url), host="127.0.0.1", port=port, log_level="warning")
+    web = uvicorn.Server(config)
+    thread = threading.Thread(target=web.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not web.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    web.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager fetches nothing
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(5)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _shot(driver: Any, name: str) -> None:
+    folder = os.environ.get("GRANT_LEDGER_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(folder) / f"web-{name}.png"))
+
+
+def test_an_officer_signs_in_sees_the_overview_and_records_a_spend(server: str, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    assert shutil.which(CHROMIUM) or os.path.isfile(CHROMIUM)
+    browser.get(server + "/")
+    assert browser.current_url.endswith("/sign-in")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "登录"
+    _shot(browser, "sign-in")
+    browser.find_element(By.ID, "name").send_keys("tester")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "sign-in").click()
+
+    assert browser.find_element(By.TAG_NAME, "h1").text == "总览"
+    row = browser.find_element(By.CSS_SELECTOR, 'tr[data-grant="G1"]')
+    assert row.find_element(By.CSS_SELECTOR, 'td[data-key="subsidy_available"]').text == "100,000.00"
+    # ECharts (vendored) draws the execution rates of the page's bases from the table's figures
+    assert browser.find_elements(By.CSS_SELECTOR, "#rates-chart svg")
+    assert browser.execute_script("return echarts.getInstanceByDom(document.getElementById('rates-chart'))"
+                                  ".getOption().series[0].data") == [0]  # fmt: skip
+    # htmx (vendored, served by the app itself) swaps the table when a filter changes
+    assert browser.execute_script("return typeof htmx") == "object"
+    Select(browser.find_element(By.ID, "status")).select_by_value("applied")
+    time.sleep(0.5)
+    assert not browser.find_elements(By.CSS_SELECTOR, 'tr[data-grant="G1"]')
+    Select(browser.find_element(By.ID, "status")).select_by_value("")
+    time.sleep(0.5)
+    _shot(browser, "overview")
+
+    browser.find_element(By.LINK_TEXT, "G1").click()
+    assert browser.find_element(By.ID, "grant-id").text == "G1"
+    browser.find_element(By.ID, "spend-amount").send_keys("3200")
+    Select(browser.find_element(By.ID, "spend-category")).select_by_value("travel")
+    browser.find_element(By.ID, "spend-voucher").send_keys("记-0102")
+    date = browser.find_element(By.ID, "spend-date")
+    date.clear()
+    date.send_keys("2024-05-09")
+    browser.find_element(By.ID, "spend-submit").click()
+    assert browser.find_element(By.ID, "refusal-clause").text == "003 第九条"
+    _shot(browser, "refused")
+
+    amount = browser.find_element(By.ID, "spend-amount")
+    amount.clear()
+    amount.send_keys("3.5万")
+    Select(browser.find_element(By.ID, "spend-category")).select_by_value("equipment")
+    voucher = browser.find_element(By.ID, "spend-voucher")
+    voucher.clear()
+    voucher.send_keys("记-0042")
+    browser.find_element(By.ID, "spend-submit").click()
+    assert "记-0042" in browser.find_element(By.ID, "done").text
+    assert (
+        browser.find_element(By.CSS_SELECTOR, '#balance td[data-key="subsidy_available"]').text == "65,000.00"
+    )
+    _shot(browser, "grant")
+
+    browser.find_element(By.ID, "nav-overview").click()
+    row = browser.find_element(By.CSS_SELECTOR, 'tr[data-grant="G1"]')
+    assert row.find_element(By.CSS_SELECTOR, 'td[data-key="subsidy_available"]').text == "65,000.00"
+    assert browser.execute_script("return echarts.getInstanceByDom(document.getElementById('rates-chart'))"
+                                  ".getOption().series[0].data") == [35]  # fmt: skip
+    # every script and style came from the server itself, within its Content-Security-Policy
+    refused = [e["message"] for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]
+    assert refused == []
