@@ -65,7 +65,11 @@ class AddBody(Action):
         )
 
     def done(self, books: Any) -> str:
-        return f"registered body {self.code} {self.body_name} ({self.kind}, {self.body_duty})"
+        return _(
+            "registered body {code} {body_name} ({kind}, {body_duty})"
+        ).format(
+            code=self.code, body_name=self.body_name, kind=self.kind, body_duty=self.body_duty
+        )
 
     def repeat(self) -> str:
-        return f"body {self.code} is already registered"
+        return _("body {code} is already registered").format(code=self.code)

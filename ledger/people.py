@@ -93,7 +93,11 @@ def _refusal(message: str) -> RuleViolationError:
 def _person_name(value: str) -> str:
     # a name signs checkpoints as the signed note's key name: no spaces, no '+'
     if any(c.isspace() for c in value) or "+" in value:
-        raise ValueError(f"{value!r}: a person's name has no spaces and no '+' (e.g. 财务-李敏)")
+        raise ValueError(_(
+            "{value!r}: a person's name has no spaces and no '+' (e.g. 财务-李敏)"
+        ).format(
+            value=value
+        ))
     return value
 
 

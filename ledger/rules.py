@@ -135,24 +135,25 @@ def raise_first(breaches: Iterable[Breach | None]) -> None:
 
 
 ROLE_ACTIONS = {"officer": OFFICER_ACTIONS, "approver": APPROVER_ACTIONS, "admin": ADMIN_ACTIONS}
+RECORDED_BY = {"officer": N_("an officer"), "approver": N_("an approver"), "admin": N_("an admin")}
 
 
 def role_may_record(role: str, action: str, policy: Policy) -> Breach | None:
     allowed = ROLE_ACTIONS.get(role, frozenset())
     if action in allowed:
         return None
-    who = next((lazy("role", r) for r, acts in ROLE_ACTIONS.items() if action in acts), None)
+    who = next((r for r, acts in ROLE_ACTIONS.items() if action in acts), None)
     return Breach(
         rule=N_("role"),
         clause=policy.clause("roles"),
         text=T_(
             "the {role} role may not record '{action}'; it is recorded by {who}",
-            role=lazy("role", role), action=action, who=who,
+            role=role, action=action, who=T_(RECORDED_BY[who]), role_label=lazy("role", role), by=lazy("role", who),
         )
         if who is not None
         else T_(
             "the {role} role may not record '{action}'; no role records it",
-            role=lazy("role", role), action=action,
+            role=role, action=action, role_label=lazy("role", role),
         ),
     )
 
@@ -204,12 +205,21 @@ def signer_holds_role(
         return Breach(
             N_("registered signer"), clause, T_(
                 "{name} is registered as {held} on {on}, not {claimed_role}",
-                name=person.name, held=lazy("role", held), on=on, claimed_role=lazy("role", claimed_role),
+                name=person.name,
+                held=held,
+                on=on,
+                claimed_role=claimed_role,
+                held_label=lazy("role", held),
+                claimed_label=lazy("role", claimed_role),
             )
             if on is not None
             else T_(
                 "{name} is registered as {held} now, not {claimed_role}",
-                name=person.name, held=lazy("role", held), claimed_role=lazy("role", claimed_role),
+                name=person.name,
+                held=held,
+                claimed_role=claimed_role,
+                held_label=lazy("role", held),
+                claimed_label=lazy("role", claimed_role),
             )
         )
     return None
@@ -239,8 +249,8 @@ def duties_separate(
             N_("separation of duties"),
             clause,
             T_(
-                "{actor} recorded this application and may not also record '{action}'",
-                actor=actor, action=action,
+                "{actor} recorded this application and may not also record its {step}",
+                actor=actor, step=action.split()[-1], action=action,
             ),
         )
     if action in ("rectify complete", "recover receive") and actor in ordered_by:
@@ -543,7 +553,7 @@ def category_for_programme(
         )
     if category is not None and category.code in spending.allowed:
         return category, None
-    known = ", ".join(f"{c} ({policy.categories[c].zh})" for c in spending.allowed) or "—"
+    known = ", ".join(f"{c} ({policy.categories[c].zh})" for c in spending.allowed) or "none"
     return category, Breach(
         rule=N_("permitted category"),
         clause=spending.allowed_clause,

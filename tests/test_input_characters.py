@@ -96,7 +96,7 @@ def test_a_bidirectional_control_is_refused_and_named_in_every_field_and_path(
     assert unit.exit_code == 2 and f"it holds {code} " in unit.stderr
     actor = funded.runner.invoke(
         cli,
-        ["--db", funded.url, "--actor", f"a{control}b", "balance"],
+        ["--lang", "en", "--db", funded.url, "--actor", f"a{control}b", "balance"],
     )
     assert actor.exit_code == 2 and f"it holds {code} " in actor.stderr
     result, err = _import(
