@@ -503,7 +503,7 @@ class Recommend(GrantAction):
     rank: int | None = Field(default=None, ge=1, le=100)
 
     def apply(self, grant: Grant, books: Books) -> bool:
-        body = registered(books, self.recommender, f"the recommendation of grant {self.grant_id}")
+        body = registered(books, self.recommender, T_("the recommendation of grant {grant_id}", grant_id=self.grant_id))
         if body.role not in RECOMMENDERS:
             msg = (
                 T_(
@@ -583,7 +583,7 @@ def approving_bodies(codes: tuple[str, ...], programme: Any, books: Books, grant
     (its name in the policy), or else the body's own description, which the grant refuses."""
     labels = []
     for code in codes:
-        body = registered(books, code, f"the approval of grant {grant_id}")
+        body = registered(books, code, T_("the approval of grant {grant_id}", grant_id=grant_id))
         if body.role in programme.approvers:
             labels.append(programme.approving_bodies[programme.approvers.index(body.role)])
         else:

@@ -136,17 +136,17 @@ class Text:
     def dumps(self) -> str:
         import json
 
-        return json.dumps(_plain(self), ensure_ascii=False, sort_keys=True)
+        return STORED + json.dumps(_plain(self), ensure_ascii=False, sort_keys=True)
 
     @staticmethod
     def loads(stored: str) -> Text | str:
         """What ``dumps`` wrote, or a message stored as plain text by an earlier version."""
-        if not stored.startswith('{"'):
+        if not stored.startswith(STORED):
             return stored
         import json
 
         try:
-            return _built(json.loads(stored))  # type: ignore[return-value]
+            return _built(json.loads(stored[len(STORED) :]))  # type: ignore[return-value]
         except (ValueError, KeyError, TypeError, AttributeError):
             return stored
 
@@ -173,6 +173,9 @@ def T_(msgid: str, /, **args: object) -> Text:
 
 
 _LOCALE = str(Path(__file__).parent / "locale")
+# what a stored Text begins with: a control character, which no text a person types may hold
+# (ledger.text), so a reason or a note is never read as one
+STORED = "\x1e"
 
 
 def catalogue_dir() -> str:
