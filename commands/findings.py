@@ -44,7 +44,7 @@ def findings_command(base_ids: tuple[str, ...], as_of: datetime | None, fmt: str
     if fmt != "json" and not codes_wanted():  # a rule's name in the reader's language; json: its code
         from ledger.labels import label
 
-        rows = [[*row[:2], label("rule", row[2]), *row[3:]] for row in rows]
+        rows = [[*row[:2], label("rule", str(row[2])), *row[3:]] for row in rows]
     if fmt == "json":
         click.echo(to_json([dict(zip(KEYS, row, strict=True)) for row in rows]))
     elif fmt == "csv":

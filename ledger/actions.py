@@ -128,7 +128,12 @@ def business_date(value: Any) -> date:
         found = read_date(value)
         if found is not None:
             return found
-    raise ValueError(_("{value!r} is not a date; write it as YYYY-MM-DD (or 2024/05/10, 2024.05.10, 2024年5月10日)").format(value=value))
+    raise ValueError(
+        _(
+            "{value!r} is not a date; write it as YYYY-MM-DD (or 2024/05/10, 2024.05.10, "
+            "2024年5月10日)"
+        ).format(value=value)
+    )
 
 
 def _amount(value: Any) -> Decimal:
@@ -503,7 +508,8 @@ class Recommend(GrantAction):
     rank: int | None = Field(default=None, ge=1, le=100)
 
     def apply(self, grant: Grant, books: Books) -> bool:
-        body = registered(books, self.recommender, T_("the recommendation of grant {grant_id}", grant_id=self.grant_id))
+        what = T_("the recommendation of grant {grant_id}", grant_id=self.grant_id)
+        body = registered(books, self.recommender, what)
         if body.role not in RECOMMENDERS:
             msg = (
                 T_(

@@ -30,7 +30,8 @@ class AddBody(Action):
         if self.duty not in DUTIES and not (self.kind == "sector_authority" and self.duty == ""):
             msg = (
                 T_(
-                    "--duty {duty!r} is unknown; use hr (人力社保) or finance (财政) for a bureau, sector for a "
+                    "--duty {duty!r} is unknown; use hr (人力社保) or finance (财政) for a bureau, "
+                    "sector for a "
                     "sector authority",
                     duty=self.duty,
                 )

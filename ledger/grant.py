@@ -83,7 +83,8 @@ def budget_source(text: str) -> str:
             return code
     msg = (
         T_(
-            "budget source {text!r} is unknown; use local_finance (地方财政), industry (行业企业) or other (其他)",
+            "budget source {text!r} is unknown; use local_finance (地方财政), industry (行业企业) or other "
+            "(其他)",
             text=text,
         )
     )
@@ -801,7 +802,8 @@ class Grant(Aggregate):
                         code=programme.code, zh=programme.zh, grant_id=self.grant_id,
                     )
                 )
-                raise Breach(N_("recommendation first"), policy.clause("recommendation_required"), msg).error()
+                clause = policy.clause("recommendation_required")
+                raise Breach(N_("recommendation first"), clause, msg).error()
             review = self.review or {}
             notice = self.current_notice() or {}
             if self.objections_resolved is not None:
@@ -1120,7 +1122,7 @@ class Grant(Aggregate):
         if self.recommendation == wanted:
             return False
         raise_first(
-            [self.own_clause(in_selection(self.grant_id, self.status, T_("a recommendation"), policy), policy)]
+            [self.own_clause(in_selection(self.grant_id, self.status, T_("a recommendation"), policy), policy)]  # noqa: E501
         )
         self._not_before_application(T_("the recommendation"), on, policy)
         return self._event(
@@ -1139,7 +1141,7 @@ class Grant(Aggregate):
         programme, that programme's own selection clause."""
         if breach is None or self.level == "district" or breach.clause.key not in DISTRICT_SELECTION:
             return breach
-        return Breach(breach.rule, self.selection_clause(policy), breach.message)
+        return Breach(breach.rule, self.selection_clause(policy), breach.text)
 
     def current_notice(self) -> dict[str, Any] | None:
         """The public notice of the latest expert review (None: it has none yet)."""
@@ -1164,7 +1166,7 @@ class Grant(Aggregate):
             return False
         raise_first(
             [
-                self.own_clause(in_selection(self.grant_id, self.status, T_("an expert review"), policy), policy),
+                self.own_clause(in_selection(self.grant_id, self.status, T_("an expert review"), policy), policy),  # noqa: E501
                 panel_size(panel, policy),
             ]
         )
@@ -1289,17 +1291,21 @@ class Grant(Aggregate):
             )
             raise ConflictError(msg)
         raise_first(
-            [self.own_clause(in_selection(self.grant_id, self.status, T_("settling objections"), policy), policy)]
+            [self.own_clause(in_selection(self.grant_id, self.status, T_("settling objections"), policy), policy)]  # noqa: E501
         )
         clause = policy.clause("objections")
         if current is None or not current["objections"]:
             msg = (
                 T_(
-                    "grant {grant_id} has no public notice of its latest review; there are no objections to settle",
+                    "grant {grant_id} has no public notice of its latest review; there are no objections to "
+                    "settle",
                     grant_id=self.grant_id,
                 )
                 if current is None
-                else T_("grant {grant_id} drew no objection; there are no objections to settle", grant_id=self.grant_id)
+                else T_(
+                    "grant {grant_id} drew no objection; there are no objections to settle",
+                    grant_id=self.grant_id,
+                )
             )
             raise Breach(N_("objections settled"), clause, msg).error()
         if on < current["start"]:

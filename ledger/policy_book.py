@@ -90,7 +90,8 @@ def read_file(name: str, text: str) -> Contents:
     except tomllib.TOMLDecodeError as e:
         raise BadInputError(_("{name} is not TOML: {e}").format(name=name, e=e)) from None
     except RecursionError:  # tomllib recurses once per level of nesting
-        raise BadInputError(_("{name} is not TOML a reader can read: nested too deep").format(name=name)) from None
+        msg = _("{name} is not TOML a reader can read: nested too deep").format(name=name)
+        raise BadInputError(msg) from None
     if "version" in data:
         policy = parse_policy(text, name)
         return Contents("version", dict(policy.calendar), policy)

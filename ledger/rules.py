@@ -148,7 +148,11 @@ def role_may_record(role: str, action: str, policy: Policy) -> Breach | None:
         clause=policy.clause("roles"),
         text=T_(
             "the {role} role may not record '{action}'; it is recorded by {who}",
-            role=role, action=action, who=T_(RECORDED_BY[who]), role_label=lazy("role", role), by=lazy("role", who),
+            role=role,
+            action=action,
+            who=T_(RECORDED_BY[who]),
+            role_label=lazy("role", role),
+            by=lazy("role", who),
         )
         if who is not None
         else T_(
@@ -377,7 +381,8 @@ def subsidy_amount_in_range(programme: Programme, amount: Decimal) -> Breach | N
     low, high = programme.subsidy_min, programme.subsidy_max
     if (low is None or amount >= low) and (high is None or amount <= high):
         return None
-    return Breach(N_("subsidy amount"), programme.subsidy_clause, _subsidy_span("approved", programme, amount))
+    text = _subsidy_span("approved", programme, amount)
+    return Breach(N_("subsidy amount"), programme.subsidy_clause, text)
 
 
 def _subsidy_span(what: str, programme: Programme, amount: Decimal) -> Text:
@@ -671,8 +676,8 @@ def unit_may_hold(
             rule=N_("one institute"),
             clause=policy.clause("one_institute"),
             text=T_(
-                "unit {unit_id} already has a national technical-school institute (国家级技工院校职业训练院); "
-                "no municipal institute is set up beside it",
+                "unit {unit_id} already has a national technical-school institute "
+                "(国家级技工院校职业训练院); no municipal institute is set up beside it",
                 unit_id=unit_id,
             ),
         )
@@ -937,7 +942,10 @@ def final_evaluation_passed(grant_id: str, result: str | None, policy: Policy) -
     return Breach(
         rule=N_("closure: final evaluation"),
         clause=policy.clause("closure"),
-        text=T_("grant {grant_id} closes only after a passed final evaluation; none is recorded", grant_id=grant_id)
+        text=T_(
+            "grant {grant_id} closes only after a passed final evaluation; none is recorded",
+            grant_id=grant_id,
+        )
         if result is None
         else T_(
             "grant {grant_id} closes only after a passed final evaluation; the latest is '{result}'",
@@ -1244,7 +1252,8 @@ def not_dated_ahead(action: str, subject: Text | str, on: date, today: date, pol
 def dated_by_today(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     if act.today is None or act.on <= act.today:
         return None
-    return not_dated_ahead(act.action, T_("grant {grant_id}", grant_id=grant.grant_id), act.on, act.today, policy)
+    subject = T_("grant {grant_id}", grant_id=grant.grant_id)
+    return not_dated_ahead(act.action, subject, act.on, act.today, policy)
 
 
 def disbursed_within_approval(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
@@ -1344,7 +1353,11 @@ def reversed_after_spending(grant: GrantFacts, act: Act, policy: Policy) -> Brea
     reversal dated before the receipt would take money out on dates it was never held."""
     if act.reverses_on is None or act.on >= act.reverses_on:
         return None
-    values = {"on": act.on.isoformat(), "grant_id": grant.grant_id, "reverses_on": act.reverses_on.isoformat()}
+    values = {
+        "on": act.on.isoformat(),
+        "grant_id": grant.grant_id,
+        "reverses_on": act.reverses_on.isoformat(),
+    }
     return Breach(
         rule=N_("reversal date"),
         clause=policy.clause("ring_fence"),

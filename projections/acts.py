@@ -62,13 +62,13 @@ def _output(d: Mapping[str, Any]) -> str:
     counts = {k: d[k] for k in ("year", "trainees", "advanced", "evaluations", "advanced_evaluations")}
     if d.get("corrects"):
         return T_(
-            "{year}: {trainees} trained, {advanced} advanced, {evaluations} evaluated, {advanced_evaluations} "
-            "advanced evaluated (corrects the {year} report)",
+            "{year}: {trainees} trained, {advanced} advanced, {evaluations} evaluated, "
+            "{advanced_evaluations} advanced evaluated (corrects the {year} report)",
             **counts,
         ).dumps()
     return T_(
-        "{year}: {trainees} trained, {advanced} advanced, {evaluations} evaluated, {advanced_evaluations} "
-        "advanced evaluated",
+        "{year}: {trainees} trained, {advanced} advanced, {evaluations} evaluated, "
+        "{advanced_evaluations} advanced evaluated",
         **counts,
     ).dumps()
 
@@ -77,7 +77,10 @@ def _recommended(d: Mapping[str, Any]) -> str:
     if d.get("rank") is None:
         return T_("{recommender} round {round}", recommender=d["recommender"], round=d["round"]).dumps()
     return T_(
-        "{recommender} round {round} rank {rank}", recommender=d["recommender"], round=d["round"], rank=d["rank"]
+        "{recommender} round {round} rank {rank}",
+        recommender=d["recommender"],
+        round=d["round"],
+        rank=d["rank"],
     ).dumps()
 
 

@@ -120,7 +120,8 @@ def _rows(tmp_path: Path, *rows: str) -> Path:
         ),
         pytest.param(
             "2024-05-10,U1,B0001,-G1,district_base,spend,100,subsidy,equipment,,S1,,",
-            ("不以 '-' 开头", "64", "'-G1'"), ("characters without control characters, not starting with '-'",),
+            ("不以 '-' 开头", "64", "'-G1'"),
+            ("characters without control characters, not starting with '-'",),
             id="id",
         ),
         pytest.param(
@@ -153,7 +154,8 @@ def test_findings_history_and_balance_read_in_chinese(approved: Ledger) -> None:
     approved.lang = "zh"
     findings = approved.ok("report", "findings", "--as-of", "2026-01-31").stdout
     assert english_sentences(findings) == [], findings
-    for words in ("1:1 配套", "配套经费到位 0.00", "100,000.00", "尚差 100,000.00", "产出目标", "2026 年度报告高级工以上人数 10，低于目标 500"):
+    below = "2026 年度报告高级工以上人数 10，低于目标 500"
+    for words in ("1:1 配套", "配套经费到位 0.00", "100,000.00", "尚差 100,000.00", "产出目标", below):
         assert words in findings, (words, findings)
     history = approved.ok("history", "G1").stdout
     assert english_sentences(history) == [], history
@@ -176,8 +178,8 @@ def test_a_stored_message_reads_in_the_readers_language_and_typed_text_stays_tex
     that looks like one is shown as typed."""
     from ledger.i18n import Text, speaking
     from ledger.labels import lazy
-    from ledger.rules import matching_at_least_ratio
     from ledger.policy import current_policy
+    from ledger.rules import matching_at_least_ratio
 
     programme = current_policy().programme("district_base")
     with speaking("en"):
