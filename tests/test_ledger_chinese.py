@@ -195,3 +195,31 @@ def test_a_stored_message_reads_in_the_readers_language_and_typed_text_stays_tex
     typed = '{"args": {}, "id": "approved"}'
     with speaking("zh"):
         assert Text.loads(typed) == typed
+
+
+def test_every_value_label_names_its_code_in_either_language() -> None:
+    """``label`` in the reader's language; ``code_of`` takes the code, or its name in Chinese or
+    English (what the command line's options take), for every kind, the policy's names too."""
+    from ledger.i18n import speaking
+    from ledger.labels import NAMES, POLICY_KINDS, code_of, label
+    from ledger.policy import current_policy
+
+    policy = current_policy()
+    kinds = {kind: list(codes) for kind, codes in NAMES.items()}
+    kinds.update(
+        category=list(policy.categories), content=list(policy.contents), programme=list(policy.programmes)
+    )
+    for kind, codes in kinds.items():
+        for code in codes:
+            with speaking("zh"):
+                zh = label(kind, code)
+            with speaking("en"):
+                en = label(kind, code)
+            assert zh != en or kind in POLICY_KINDS and zh == en, (kind, code, zh)
+            assert not re.search(r"[A-Za-z]{3}", zh) or kind == "figure", (kind, code, zh)
+            for text in (code, zh, en, f" {zh} "):
+                found = code_of(kind, text)
+                # a name two codes share (an act's 'spent' and 'spend') names one of them
+                assert found == code or label(kind, found or "") in (zh, en), (kind, text, found)
+    assert code_of("source", "财政补助") == "subsidy" and code_of("source", "no such source") is None
+    assert code_of("programme", "区级高技能人才培训基地") == "district_base"
