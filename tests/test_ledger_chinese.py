@@ -215,7 +215,7 @@ def test_every_value_label_names_its_code_in_either_language() -> None:
                 zh = label(kind, code)
             with speaking("en"):
                 en = label(kind, code)
-            assert zh != en or kind in POLICY_KINDS and zh == en, (kind, code, zh)
+            assert zh != en or (kind in POLICY_KINDS and zh == en), (kind, code, zh)
             assert not re.search(r"[A-Za-z]{3}", zh) or kind == "figure", (kind, code, zh)
             for text in (code, zh, en, f" {zh} "):
                 found = code_of(kind, text)
