@@ -50,6 +50,8 @@ def _scan() -> tuple[dict[str, list[str]], dict[str, set[str]], list[str]]:
                 rule = _argument(node, "rule", 0 if maker == "Breach" else 99)
                 if rule is None:
                     continue
+                if isinstance(rule, ast.Call) and isinstance(rule.func, ast.Name) and rule.func.id == "N_":
+                    rule = rule.args[0]  # a rule's name marked for the catalogue: its label's id
                 if not (isinstance(rule, ast.Constant) and isinstance(rule.value, str)):
                     computed.append(f"{where}: {ast.unparse(rule)}")
                     continue
