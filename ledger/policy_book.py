@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from ledger.actions import Action, RequiredText
 from ledger.calendar import CalendarYear, parse_year
 from ledger.errors import BadInputError, RuleViolationError
-from ledger.i18n import _
+from ledger.i18n import N_, _
 from ledger.policy import (
     INSTALLED_CALENDAR,
     INSTALLED_VERSIONS,
@@ -80,7 +80,7 @@ class Contents:
 
 
 def _refused(message: str) -> RuleViolationError:
-    return RuleViolationError(message, rule="policy install", clause="the policy data (DESIGN: policy)")
+    return RuleViolationError(message, rule=N_("policy install"), clause="the policy data (DESIGN: policy)")
 
 
 def read_file(name: str, text: str) -> Contents:
