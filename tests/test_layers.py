@@ -40,6 +40,7 @@ VERIFIER_MODULES = (
     "errors",
     "findings",
     "forms",
+    "i18n",
     "layout",
     "manifest",
     "merkle",
