@@ -118,7 +118,15 @@ def _bytes(catalog) -> tuple[bytes, bytes]:  # type: ignore[no-untyped-def]
     from babel.messages.pofile import write_po
 
     po, mo = io.BytesIO(), io.BytesIO()
-    write_po(po, catalog, width=100, omit_header=False, ignore_obsolete=True, sort_output=True)
+    write_po(
+        po,
+        catalog,
+        width=100,
+        omit_header=False,
+        ignore_obsolete=True,
+        sort_output=True,
+        include_lineno=False,
+    )
     write_mo(mo, catalog)
     return po.getvalue(), mo.getvalue()
 

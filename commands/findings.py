@@ -51,7 +51,7 @@ def findings_command(
     if fmt != "json" and not codes_wanted():  # a rule's name in the reader's language; json: its code
         from ledger.labels import label
 
-        rows = [[*row[:2], label("rule", row[2]), *row[3:]] for row in rows]
+        rows = [[*row[:2], label("rule", str(row[2])), *row[3:]] for row in rows]
     emit(
         title={"zh": "预警", "en": "findings"},
         keys=KEYS,

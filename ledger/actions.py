@@ -39,7 +39,7 @@ from pydantic import (
 from ledger.bodies import RECOMMENDERS, registered
 from ledger.errors import BadInputError, ConflictError
 from ledger.grant import BUDGET_SOURCES, Grant
-from ledger.i18n import T_
+from ledger.i18n import N_, T_, _
 from ledger.money import ZERO, parse_amount
 from ledger.policy import Policy
 from ledger.rules import (
@@ -79,12 +79,11 @@ DECLARED_FIGURES = (
 )
 
 # an id is a command's argument (history G1, balance B0001): one starting with "-" reads as an option
-IDENTIFIER_RULE = (
-    f"must be 1 to {IDENTIFIER_MAX} characters without control characters, not starting with '-'"
-)
-REFERENCE_RULE = f"must be 1 to {REFERENCE_MAX} characters without control characters"
-TEXT_RULE = f"must be at most {TEXT_MAX} characters without control characters"
-DATE_RULE = "is not a date; write it as YYYY-MM-DD (or 2024/05/10, 2024.05.10, 2024年5月10日)"
+# (catalogue ids, formatted with their limits where a field breaks them: ``explain``)
+IDENTIFIER_RULE = N_("must be 1 to {limit} characters without control characters, not starting with '-'")
+REFERENCE_RULE = N_("must be 1 to {limit} characters without control characters")
+TEXT_RULE = N_("must be at most {limit} characters without control characters")
+DATE_RULE = N_("is not a date; write it as YYYY-MM-DD (or 2024/05/10, 2024.05.10, 2024年5月10日)")
 
 
 # The string rules run inside pydantic-core (no Python call per field: the importer validates
@@ -93,13 +92,29 @@ _IDENTIFIER = f"^[^{CONTROL_CHARACTERS}-][^{CONTROL_CHARACTERS}]*$"  # and not e
 _REFERENCE = f"^(?:[^{CONTROL_CHARACTERS}])+$"  # the same rule, spelled apart to name its sentence
 _TEXT = f"^[^{CONTROL_CHARACTERS_BUT_TAB}]*$"
 _RULES = {
-    ("string_too_long", IDENTIFIER_MAX): IDENTIFIER_RULE,
-    ("string_too_long", REFERENCE_MAX): REFERENCE_RULE,
-    ("string_too_long", TEXT_MAX): TEXT_RULE,
-    ("string_pattern_mismatch", _IDENTIFIER): IDENTIFIER_RULE,
-    ("string_pattern_mismatch", _REFERENCE): REFERENCE_RULE,
-    ("string_pattern_mismatch", _TEXT): TEXT_RULE,
-    ("string_too_short", 1): "must not be empty",
+    ("string_too_long", IDENTIFIER_MAX): (IDENTIFIER_RULE, IDENTIFIER_MAX),
+    ("string_too_long", REFERENCE_MAX): (REFERENCE_RULE, REFERENCE_MAX),
+    ("string_too_long", TEXT_MAX): (TEXT_RULE, TEXT_MAX),
+    ("string_pattern_mismatch", _IDENTIFIER): (IDENTIFIER_RULE, IDENTIFIER_MAX),
+    ("string_pattern_mismatch", _REFERENCE): (REFERENCE_RULE, REFERENCE_MAX),
+    ("string_pattern_mismatch", _TEXT): (TEXT_RULE, TEXT_MAX),
+    ("string_too_short", 1): (N_("must not be empty"), 0),
+}
+# pydantic's own errors of the fields' types, in the ledger's words (any other: pydantic's)
+_PYDANTIC = {
+    "missing": N_("is required"),
+    "int_type": N_("is not a whole number; write it in digits, e.g. 2"),
+    "int_parsing": N_("is not a whole number; write it in digits, e.g. 2"),
+    "int_from_float": N_("is not a whole number; write it in digits, e.g. 2"),
+    "bool_parsing": N_("is not yes or no (true/false)"),
+    "greater_than_equal": N_("must be at least {ge}"),
+    "greater_than": N_("must be greater than {gt}"),
+    "less_than_equal": N_("must be at most {le}"),
+    "literal_error": N_("must be one of {expected}"),
+    "string_type": N_("must be text"),
+    "dict_type": N_("must be a table of names and values"),
+    "list_type": N_("must be a list"),
+    "extra_forbidden": N_("is not a field of this command"),
 }
 
 
@@ -113,12 +128,21 @@ def business_date(value: Any) -> date:
         found = read_date(value)
         if found is not None:
             return found
-    raise ValueError(f"{value!r} {DATE_RULE}")
+    raise ValueError(
+        _(
+            "{value!r} is not a date; write it as YYYY-MM-DD (or 2024/05/10, 2024.05.10, "
+            "2024年5月10日)"
+        ).format(value=value)
+    )
 
 
 def _amount(value: Any) -> Decimal:
     if isinstance(value, float):
-        raise ValueError(f"{value!r} is a float; write the amount as text, e.g. 200000.00")
+        raise ValueError(_(
+            "{value!r} is a float; write the amount as text, e.g. 200000.00"
+        ).format(
+            value=value
+        ))
     try:
         return parse_amount(value, field="")
     except BadInputError as e:
@@ -139,24 +163,36 @@ def _whole(value: Any) -> Any:
     if isinstance(value, str):
         value = value.strip(WHITE_SPACE)
         if not (value.isascii() and value.isdigit()):
-            raise ValueError(f"{value!r} is not a whole number; write it in digits, e.g. 2")
+            raise ValueError(_(
+                "{value!r} is not a whole number; write it in digits, e.g. 2"
+            ).format(
+                value=value
+            ))
         return int(value)
     return value
 
 
 def _source(value: str) -> str:
     if value not in SOURCES:
-        raise ValueError(f"fund source {value!r} is unknown; use subsidy (财政补助) or matching (配套经费)")
+        raise ValueError(_(
+            "fund source {value!r} is unknown; use subsidy (财政补助) or matching (配套经费)"
+        ).format(
+            value=value
+        ))
     return value
 
 
 def _budget_lines(lines: dict[str, Decimal]) -> dict[str, Decimal]:
     for key, value in lines.items():
-        content, _, source = key.partition("/")
+        content, _slash, source = key.partition("/")
         if not content or source not in BUDGET_SOURCES or CONTROL.search(content):
-            raise ValueError(f"budget line {key!r} is not content/source")
+            raise ValueError(_("budget line {key!r} is not content/source").format(key=key))
         if value < 0 or value != value.quantize(Decimal("0.01")):
-            raise ValueError(f"budget line {key} has amount {value}; give zero or more, in fen")
+            raise ValueError(_(
+                "budget line {key} has amount {value}; give zero or more, in fen"
+            ).format(
+                key=key, value=value
+            ))
     return {key: value.quantize(Decimal("0.01")) for key, value in lines.items()}
 
 
@@ -231,10 +267,10 @@ class Action(BaseModel):
         raise NotImplementedError
 
     def done(self, books: Books) -> str:
-        return self.done_text.format_map(vars(self))
+        return _(self.done_text).format_map(vars(self))
 
     def repeat(self) -> str:
-        return self.repeat_text.format_map(vars(self))
+        return _(self.repeat_text).format_map(vars(self))
 
     def who(self, books: Books) -> dict[str, Any]:
         """When and by whom, as the aggregates' methods take it (the money acts, which an import
@@ -322,16 +358,20 @@ class RegisterUnit(Action):
         raise ConflictError(msg)
 
     def done(self, books: Books) -> str:
-        return f"registered unit {self.unit_id} {self.unit_name}"
+        return _(
+            "registered unit {unit_id} {unit_name}"
+        ).format(
+            unit_id=self.unit_id, unit_name=self.unit_name
+        )
 
     def repeat(self) -> str:
-        return f"unit {self.unit_id} is already registered"
+        return _("unit {unit_id} is already registered").format(unit_id=self.unit_id)
 
 
 class Apply(Action):
     name = "grant apply"
-    done_text = "recorded the application of grant {grant_id} for base {base_id}"
-    repeat_text = "grant {grant_id} is already recorded"
+    done_text = N_("recorded the application of grant {grant_id} for base {base_id}")
+    repeat_text = N_("grant {grant_id} is already recorded")
     grant_id: Identifier
     unit_id: Identifier
     base_id: Identifier
@@ -448,7 +488,11 @@ def _round(value: Any) -> Any:
         text = value.strip(WHITE_SPACE).removesuffix("年")
         if len(text) == 4 and text.isascii() and text.isdigit():
             return text
-        raise ValueError(f"{value!r} is not a round; a round is its year, e.g. 2024")
+        raise ValueError(_(
+            "{value!r} is not a round; a round is its year, e.g. 2024"
+        ).format(
+            value=value
+        ))
     return value
 
 
@@ -457,14 +501,15 @@ class Recommend(GrantAction):
     is a registered body's code, and the round its year."""
 
     name = "grant recommend"
-    done_text = "recorded {recommender}'s recommendation of grant {grant_id} ({round_})"
-    repeat_text = "the recommendation of grant {grant_id} is already recorded"
+    done_text = N_("recorded {recommender}'s recommendation of grant {grant_id} ({round_})")
+    repeat_text = N_("the recommendation of grant {grant_id} is already recorded")
     recommender: Reference
     round_: Annotated[str, BeforeValidator(_round)]
     rank: int | None = Field(default=None, ge=1, le=100)
 
     def apply(self, grant: Grant, books: Books) -> bool:
-        body = registered(books, self.recommender, f"the recommendation of grant {self.grant_id}")
+        what = T_("the recommendation of grant {grant_id}", grant_id=self.grant_id)
+        body = registered(books, self.recommender, what)
         if body.role not in RECOMMENDERS:
             msg = (
                 T_(
@@ -473,7 +518,7 @@ class Recommend(GrantAction):
                     value=body.describe(),
                 )
             )
-            raise_first([Breach("recommender", books.policy.clause("recommendation_required"), msg)])
+            raise_first([Breach(N_("recommender"), books.policy.clause("recommendation_required"), msg)])
         if not grant.recommend(
             recommender=self.recommender, round_=self.round_, rank=self.rank, **self.who(books)
         ):
@@ -494,8 +539,8 @@ class Recommend(GrantAction):
 
 class Review(GrantAction):
     name = "grant review"
-    done_text = "recorded the expert review of grant {grant_id}"
-    repeat_text = "the expert review of grant {grant_id} is already recorded"
+    done_text = N_("recorded the expert review of grant {grant_id}")
+    repeat_text = N_("the expert review of grant {grant_id} is already recorded")
     panel: int = Field(ge=0, le=1000)
     recommended: bool
     opinion: Text = ""
@@ -513,8 +558,8 @@ class Review(GrantAction):
 
 class Notice(GrantAction):
     name = "grant notice"
-    done_text = "recorded the public notice of grant {grant_id}"
-    repeat_text = "the public notice of grant {grant_id} is already recorded"
+    done_text = N_("recorded the public notice of grant {grant_id}")
+    repeat_text = N_("the public notice of grant {grant_id} is already recorded")
     start: BusinessDate
     end: BusinessDate
     objections: Count = 0
@@ -531,8 +576,8 @@ class ResolveObjections(GrantAction):
     发文组织实施)."""
 
     name = "grant resolve-objections"
-    done_text = "recorded that {document} settles the objections to grant {grant_id}'s public notice"
-    repeat_text = "the objections to grant {grant_id}'s public notice are already settled by {document}"
+    done_text = N_("recorded that {document} settles the objections to grant {grant_id}'s public notice")
+    repeat_text = N_("the objections to grant {grant_id}'s public notice are already settled by {document}")
     document: Reference
 
     def apply(self, grant: Grant, books: Books) -> bool:
@@ -544,7 +589,7 @@ def approving_bodies(codes: tuple[str, ...], programme: Any, books: Books, grant
     (its name in the policy), or else the body's own description, which the grant refuses."""
     labels = []
     for code in codes:
-        body = registered(books, code, f"the approval of grant {grant_id}")
+        body = registered(books, code, T_("the approval of grant {grant_id}", grant_id=grant_id))
         if body.role in programme.approvers:
             labels.append(programme.approving_bodies[programme.approvers.index(body.role)])
         else:
@@ -557,8 +602,8 @@ class Approve(GrantAction):
     programme's approving bodies (003 第七条, 000 第十一条, 002 六)."""
 
     name = "grant approve"
-    done_text = "approved grant {grant_id}"
-    repeat_text = "grant {grant_id} is already approved"
+    done_text = N_("approved grant {grant_id}")
+    repeat_text = N_("grant {grant_id} is already approved")
     amount: Amount | None = None  # None: a programme of no money (命名支持类)
     document: Reference
     bodies: tuple[Text, ...] = ()
@@ -593,8 +638,8 @@ class Extend(GrantAction):
     """A later end of the build period, approved by its own document (003 第三条, 002 六)."""
 
     name = "grant extend"
-    done_text = "extended the build period of grant {grant_id} to {build_end}"
-    repeat_text = "the build period of grant {grant_id} already ends on {build_end}"
+    done_text = N_("extended the build period of grant {grant_id} to {build_end}")
+    repeat_text = N_("the build period of grant {grant_id} already ends on {build_end}")
     build_end: BusinessDate
     document: Reference
 
@@ -608,8 +653,8 @@ class ApprovedElsewhere(Action):
     applied for in this ledger is approved as ``grant approve`` approves it: after its selection."""
 
     name = "grant approve"
-    done_text = "recorded grant {grant_id}, approved elsewhere"
-    repeat_text = "grant {grant_id} is already approved"
+    done_text = N_("recorded grant {grant_id}, approved elsewhere")
+    repeat_text = N_("grant {grant_id} is already approved")
     grant_id: Identifier
     unit_id: Identifier
     base_id: Identifier
@@ -702,7 +747,7 @@ class Reject(GrantAction):
     """The unit's base slot is released (Unit.BaseReleased)."""
 
     name = "grant reject"
-    repeat_text = "grant {grant_id} is already rejected"
+    repeat_text = N_("grant {grant_id} is already rejected")
     reason: RequiredText
     document: Text = ""
 
@@ -719,27 +764,35 @@ class Reject(GrantAction):
         return True
 
     def done(self, books: Books) -> str:
-        return f"rejected grant {self.grant_id}; base {books.grant(self.grant_id).base_id} released"
+        return _(
+            "rejected grant {grant_id}; base {base_id} released"
+        ).format(
+            grant_id=self.grant_id, base_id=books.grant(self.grant_id).base_id
+        )
 
 
 class RegisterBudget(GrantAction):
     """The budget plan of 003 表4-2: ``content/source`` → amount, source a key of BUDGET_SOURCES."""
 
     name = "grant budget"
-    repeat_text = "the budget plan of grant {grant_id} is already registered"
+    repeat_text = N_("the budget plan of grant {grant_id} is already registered")
     lines: Annotated[dict[str, Decimal], AfterValidator(_budget_lines)]
 
     def apply(self, grant: Grant, books: Books) -> bool:
         return grant.register_budget(lines=dict(self.lines), **self.who(books))
 
     def done(self, books: Books) -> str:
-        return f"registered the budget plan of grant {self.grant_id} ({len(self.lines)} lines)"
+        return _(
+            "registered the budget plan of grant {grant_id} ({n_lines} lines)"
+        ).format(
+            grant_id=self.grant_id, n_lines=len(self.lines)
+        )
 
 
 class AdjustBudget(GrantAction):
     name = "grant adjust"
-    done_text = "adjusted the budget of grant {grant_id}"
-    repeat_text = "this budget adjustment of grant {grant_id} is already recorded"
+    done_text = N_("adjusted the budget of grant {grant_id}")
+    repeat_text = N_("this budget adjustment of grant {grant_id} is already recorded")
     lines: Annotated[dict[str, Decimal], AfterValidator(_budget_lines)]
     approval: Reference
     reason: Text = ""
@@ -755,8 +808,8 @@ class AdjustBudget(GrantAction):
 
 class Disburse(GrantAction):
     name = "disburse"
-    done_text = "recorded disbursement {voucher} to grant {grant_id}"
-    repeat_text = "disbursement {voucher} of grant {grant_id} is already recorded"
+    done_text = N_("recorded disbursement {voucher} to grant {grant_id}")
+    repeat_text = N_("disbursement {voucher} of grant {grant_id} is already recorded")
     amount: Amount
     voucher: Reference
     tranche: Annotated[int, BeforeValidator(_whole), Field(ge=1, le=100)] = 1
@@ -775,8 +828,8 @@ class Disburse(GrantAction):
 
 class CommitMatching(GrantAction):
     name = "match commit"
-    done_text = "recorded matching commitment {voucher} to grant {grant_id}"
-    repeat_text = "matching commitment {voucher} of grant {grant_id} is already recorded"
+    done_text = N_("recorded matching commitment {voucher} to grant {grant_id}")
+    repeat_text = N_("matching commitment {voucher} of grant {grant_id} is already recorded")
     amount: Amount
     voucher: Reference
     funder: Text = ""
@@ -795,8 +848,8 @@ class CommitMatching(GrantAction):
 
 class ReceiveMatching(GrantAction):
     name = "match receive"
-    done_text = "recorded matching receipt {voucher} to grant {grant_id}"
-    repeat_text = "matching receipt {voucher} of grant {grant_id} is already recorded"
+    done_text = N_("recorded matching receipt {voucher} to grant {grant_id}")
+    repeat_text = N_("matching receipt {voucher} of grant {grant_id} is already recorded")
     amount: Amount
     voucher: Reference
 
@@ -813,8 +866,8 @@ class ReceiveMatching(GrantAction):
 
 class Spend(GrantAction):
     name = "spend"
-    done_text = "recorded expenditure {voucher} of grant {grant_id}"
-    repeat_text = "expenditure {voucher} of grant {grant_id} is already recorded"
+    done_text = N_("recorded expenditure {voucher} of grant {grant_id}")
+    repeat_text = N_("expenditure {voucher} of grant {grant_id} is already recorded")
     amount: Amount
     category: RequiredText
     source: Source
@@ -845,8 +898,8 @@ class Spend(GrantAction):
 
 class Reverse(GrantAction):
     name = "reverse"
-    done_text = "reversed {voucher} of grant {grant_id}"
-    repeat_text = "the reversal of {voucher} of grant {grant_id} is already recorded"
+    done_text = N_("reversed {voucher} of grant {grant_id}")
+    repeat_text = N_("the reversal of {voucher} of grant {grant_id} is already recorded")
     voucher: Reference
     reason: RequiredText
     kind: Literal["spend", "disburse", "match_commit", "match_receive"] | None = None
@@ -860,8 +913,8 @@ class Reverse(GrantAction):
 
 class ReportOutput(GrantAction):
     name = "output report"
-    done_text = "recorded the {year} outputs of grant {grant_id}"
-    repeat_text = "the {year} outputs of grant {grant_id} are already recorded"
+    done_text = N_("recorded the {year} outputs of grant {grant_id}")
+    repeat_text = N_("the {year} outputs of grant {grant_id} are already recorded")
     year: int = Field(ge=2000, le=2100)
     trainees: Count
     advanced: Count = 0
@@ -883,8 +936,8 @@ class ReportOutput(GrantAction):
 
 class Evaluate(GrantAction):
     name = "evaluate"
-    done_text = "recorded the {kind} evaluation of grant {grant_id}: {result}"
-    repeat_text = "the {kind} evaluation of grant {grant_id} is already recorded"
+    done_text = N_("recorded the {kind} evaluation of grant {grant_id}: {result}")
+    repeat_text = N_("the {kind} evaluation of grant {grant_id} is already recorded")
     kind: str
     result: str
     evaluator: Text = ""
@@ -902,7 +955,7 @@ class Evaluate(GrantAction):
 
 class OrderRectification(GrantAction):
     name = "rectify order"
-    repeat_text = "rectification {ref} of grant {grant_id} is already ordered"
+    repeat_text = N_("rectification {ref} of grant {grant_id} is already ordered")
     ref: Reference
     finding: RequiredText
     deadline: BusinessDate
@@ -913,13 +966,17 @@ class OrderRectification(GrantAction):
         )
 
     def done(self, books: Books) -> str:
-        return f"ordered rectification {self.ref} of grant {self.grant_id}, due {self.deadline.isoformat()}"
+        return _(
+            "ordered rectification {ref} of grant {grant_id}, due {deadline}"
+        ).format(
+            ref=self.ref, grant_id=self.grant_id, deadline=self.deadline.isoformat()
+        )
 
 
 class CompleteRectification(GrantAction):
     name = "rectify complete"
-    done_text = "recorded rectification {ref} of grant {grant_id} as completed"
-    repeat_text = "rectification {ref} of grant {grant_id} is already completed"
+    done_text = N_("recorded rectification {ref} of grant {grant_id} as completed")
+    repeat_text = N_("rectification {ref} of grant {grant_id} is already completed")
     ref: Reference
     note: Text = ""
 
@@ -929,7 +986,7 @@ class CompleteRectification(GrantAction):
 
 class AddToDossier(GrantAction):
     name = "dossier add"
-    repeat_text = "that document is already in the dossier of grant {grant_id}"
+    repeat_text = N_("that document is already in the dossier of grant {grant_id}")
     kind: str
     title: RequiredText
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
@@ -939,8 +996,11 @@ class AddToDossier(GrantAction):
 
     def done(self, books: Books) -> str:
         return (
-            f"recorded {self.kind} '{self.title}' (sha256 {self.sha256[:12]}…) in the dossier of "
-            f"grant {self.grant_id}"
+            _(
+                "recorded {kind} '{title}' (sha256 {value}…) in the dossier of grant {grant_id}"
+            ).format(
+                kind=self.kind, title=self.title, value=self.sha256[:12], grant_id=self.grant_id
+            )
         )
 
 
@@ -949,8 +1009,8 @@ class AddToDossier(GrantAction):
 
 class OrderRecovery(GrantAction):
     name = "recover order"
-    done_text = "ordered recovery {document} from grant {grant_id}"
-    repeat_text = "recovery order {document} of grant {grant_id} is already recorded"
+    done_text = N_("ordered recovery {document} from grant {grant_id}")
+    repeat_text = N_("recovery order {document} of grant {grant_id} is already recorded")
     amount: Amount
     reason: RequiredText
     document: Reference
@@ -963,8 +1023,8 @@ class OrderRecovery(GrantAction):
 
 class ReceiveRecovery(GrantAction):
     name = "recover receive"
-    done_text = "recorded recovery {voucher} of grant {grant_id}"
-    repeat_text = "recovery {voucher} of grant {grant_id} is already recorded"
+    done_text = N_("recorded recovery {voucher} of grant {grant_id}")
+    repeat_text = N_("recovery {voucher} of grant {grant_id} is already recorded")
     amount: Amount
     voucher: Reference
 
@@ -974,8 +1034,8 @@ class ReceiveRecovery(GrantAction):
 
 class Dispose(GrantAction):
     name = "dispose"
-    done_text = "disposed of {amount} of {source} of grant {grant_id} ({how})"
-    repeat_text = "this disposal of grant {grant_id} is already recorded"
+    done_text = N_("disposed of {amount} of {source} of grant {grant_id} ({how})")
+    repeat_text = N_("this disposal of grant {grant_id} is already recorded")
     source: Source
     amount: Amount
     how: str
@@ -989,8 +1049,8 @@ class Dispose(GrantAction):
 
 class Close(GrantAction):
     name = "grant close"
-    done_text = "closed grant {grant_id}"
-    repeat_text = "grant {grant_id} is already closed"
+    done_text = N_("closed grant {grant_id}")
+    repeat_text = N_("grant {grant_id} is already closed")
     document: Text = ""
 
     def apply(self, grant: Grant, books: Books) -> bool:
@@ -1016,12 +1076,23 @@ def explain(error: ValidationError, label: Callable[[str], str] = str) -> str:
     field = label(str(first["loc"][0])) if first["loc"] else "input"
     ctx = first.get("ctx") or {}
     limit = ctx.get("max_length", ctx.get("min_length", ctx.get("pattern")))
-    message = _RULES.get((first["type"], limit)) or str(first["msg"]).removeprefix("Value error, ")
+    rule = _RULES.get((first["type"], limit))
+    if rule is not None:
+        message = _(rule[0]).format(limit=rule[1])
+    elif first["type"] in _PYDANTIC:
+        message = _(_PYDANTIC[first["type"]]).format(**{k: str(v) for k, v in ctx.items()})
+    else:
+        message = str(first["msg"]).removeprefix("Value error, ")
     shown = first.get("input")
-    got = ""
-    if isinstance(shown, str | int) and len(str(shown)) < 80 and repr(shown) not in message:
-        got = f" (got {shown!r})"
     hidden = CONTROL.search(shown) if first["type"] == "string_pattern_mismatch" else None
+    if hidden is not None and len(shown) < 80:
+        return _("{field}: {message} (got {got!r}): it holds {control}").format(
+            field=field, message=message, got=shown, control=control_named(hidden.group())
+        )
     if hidden is not None:
-        got += f": it holds {control_named(hidden.group())}"
-    return f"{field}: {message}{got}"
+        return _("{field}: {message}: it holds {control}").format(
+            field=field, message=message, control=control_named(hidden.group())
+        )
+    if isinstance(shown, str | int) and len(str(shown)) < 80 and repr(shown) not in message:
+        return _("{field}: {message} (got {got!r})").format(field=field, message=message, got=shown)
+    return _("{field}: {message}").format(field=field, message=message)

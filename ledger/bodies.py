@@ -20,7 +20,7 @@ from uuid import NAMESPACE_URL, uuid5
 from eventsourcing.domain import Aggregate
 
 from ledger.errors import ConflictError, NotFoundError
-from ledger.i18n import T_
+from ledger.i18n import T_, Text
 
 BODIES_ID = uuid5(NAMESPACE_URL, "https://grant-ledger/bodies")
 
@@ -128,7 +128,7 @@ def _folded(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
-def registered(books: Any, code: str, what: str) -> Body:
+def registered(books: Any, code: str, what: Text | str) -> Body:
     """The registered body ``code`` (NotFoundError, exit 4, naming ``what`` needed it)."""
     bodies = books.find_bodies()
     found = None if bodies is None else bodies.body(code)

@@ -30,7 +30,8 @@ class AddBody(Action):
         if self.duty not in DUTIES and not (self.kind == "sector_authority" and self.duty == ""):
             msg = (
                 T_(
-                    "--duty {duty!r} is unknown; use hr (人力社保) or finance (财政) for a bureau, sector for a "
+                    "--duty {duty!r} is unknown; use hr (人力社保) or finance (财政) for a bureau, "
+                    "sector for a "
                     "sector authority",
                     duty=self.duty,
                 )
@@ -65,7 +66,11 @@ class AddBody(Action):
         )
 
     def done(self, books: Any) -> str:
-        return f"registered body {self.code} {self.body_name} ({self.kind}, {self.body_duty})"
+        return _(
+            "registered body {code} {body_name} ({kind}, {body_duty})"
+        ).format(
+            code=self.code, body_name=self.body_name, kind=self.kind, body_duty=self.body_duty
+        )
 
     def repeat(self) -> str:
-        return f"body {self.code} is already registered"
+        return _("body {code} is already registered").format(code=self.code)

@@ -76,7 +76,9 @@ def parse_year(key: str, table: Any, where: str) -> CalendarYear:
                 key=key,
                 wrong=wrong.isoformat(),
                 value=wrong.strftime('%A'),
-                value2='days_off (Monday to Friday only)' if weekend else 'workdays (weekend days worked only)',
+                value2="days_off (Monday to Friday only)"
+                if weekend
+                else "workdays (weekend days worked only)",
             )
         )
     if not days["days_off"]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ledger.labels import label
 from ledger.policy import Policy
 
 EVERY = "tests/test_every_rule.py::"
@@ -460,7 +461,7 @@ def text(policy: Policy, zh: bool) -> str:
     """The table to read in a terminal: each rule, then its clauses' words and its tests."""
     out = []
     for r in RULES:
-        out.append(f"{r.name} — {r.mode(zh)}")
+        out.append(f"{label('rule', r.name) if zh else r.name} — {r.mode(zh)}")
         if r.cite:
             out.append(f"  {r.cite}")
         for key in r.clauses:

@@ -56,7 +56,8 @@ def condition_breach(grant_id: str, condition: Condition, declared: dict[str, in
         return None
     what: Text | str
     if condition.per is None:
-        value, what = Fraction(figure), T_("{figure} {value}", figure=lazy("figure", condition.figure), value=figure)
+        value = Fraction(figure)
+        what = T_("{figure} {value}", figure=lazy("figure", condition.figure), value=figure)
     else:
         per = declared.get(condition.per)
         if per is None or (per == 0 and figure == 0):

@@ -19,7 +19,7 @@ from eventsourcing.domain import Aggregate
 
 from ledger.encoding import fingerprint_body
 from ledger.errors import BadInputError, ConflictError, NotFoundError, ReversedVoucherError
-from ledger.i18n import T_
+from ledger.i18n import N_, T_, Text, _
 from ledger.money import ZERO, format_yuan
 from ledger.policy import Policy
 from ledger.rules import (
@@ -63,10 +63,10 @@ DOSSIER_KINDS = ("application", "approval", "activity", "achievement", "summary"
 DISPOSALS = ("returned", "carried_forward")
 # what ``reverse`` takes a voucher of: its kind -> what it is called
 REVERSIBLE = {
-    "spend": "expenditure",
-    "disburse": "disbursement",
-    "match_commit": "matching commitment",
-    "match_receive": "matching receipt",
+    "spend": N_("expenditure"),
+    "disburse": N_("disbursement"),
+    "match_commit": N_("matching commitment"),
+    "match_receive": N_("matching receipt"),
 }
 # a receipt's kind -> the rules' action of its reversal and the fund source it moves
 RECEIPT_ACTIONS = {
@@ -83,7 +83,8 @@ def budget_source(text: str) -> str:
             return code
     msg = (
         T_(
-            "budget source {text!r} is unknown; use local_finance (地方财政), industry (行业企业) or other (其他)",
+            "budget source {text!r} is unknown; use local_finance (地方财政), industry (行业企业) or other "
+            "(其他)",
             text=text,
         )
     )
@@ -707,7 +708,7 @@ class Grant(Aggregate):
                 T_(
                     "{what} {voucher} of grant {grant_id} was reversed; a reversed voucher is not recorded "
                     "again: record it under a new voucher number",
-                    what=what, voucher=voucher, grant_id=self.grant_id,
+                    what=T_(REVERSIBLE[kind]), voucher=voucher, grant_id=self.grant_id,
                 )
             )
             raise ConflictError(msg)
@@ -764,7 +765,7 @@ class Grant(Aggregate):
                 "grant {grant_id} is {status}; only an application can be approved",
                 grant_id=self.grant_id, status=self.status,
             )
-            raise Breach("approval first", programme.approval_clause, msg).error()
+            raise Breach(N_("approval first"), programme.approval_clause, msg).error()
         start = build_start or on
         if build_end is None:
             if programme.build_years is None:
@@ -801,7 +802,8 @@ class Grant(Aggregate):
                         code=programme.code, zh=programme.zh, grant_id=self.grant_id,
                     )
                 )
-                raise Breach("recommendation first", policy.clause("recommendation_required"), msg).error()
+                clause = policy.clause("recommendation_required")
+                raise Breach(N_("recommendation first"), clause, msg).error()
             review = self.review or {}
             notice = self.current_notice() or {}
             if self.objections_resolved is not None:
@@ -836,7 +838,7 @@ class Grant(Aggregate):
                     value=strangers[0], code=programme.code, zh=programme.zh, wanted=wanted,
                 )
             )
-            raise Breach("approving bodies", programme.approval_clause, msg).error()
+            raise Breach(N_("approving bodies"), programme.approval_clause, msg).error()
         missing = [b for b in programme.approving_bodies if b not in given]
         if missing:
             msg = (
@@ -850,7 +852,7 @@ class Grant(Aggregate):
                     value3='、'.join(bodies) or 'none',
                 )
             )
-            raise Breach("approving bodies", programme.approval_clause, msg).error()
+            raise Breach(N_("approving bodies"), programme.approval_clause, msg).error()
         self.trigger_event(
             self.Approved,
             amount=amount,
@@ -1004,7 +1006,7 @@ class Grant(Aggregate):
         matching commitment or receipt (``kind`` names which when the voucher is several)."""
         held = [k for k in REVERSIBLE if self._holds(k, voucher)]
         if (kind is not None and kind not in held) or not held:
-            what = "money act" if kind is None else REVERSIBLE[kind]
+            what = T_("money act") if kind is None else T_(REVERSIBLE[kind])
             msg = T_(
                 "grant {grant_id} has no {what} with voucher {voucher} to reverse",
                 grant_id=self.grant_id, what=what, voucher=voucher,
@@ -1012,7 +1014,12 @@ class Grant(Aggregate):
             raise NotFoundError(msg)
         if kind is None:
             if len(held) > 1:
-                acts = " and ".join(f"{REVERSIBLE[k]} ({k})" for k in held)
+                named = [f"{_(REVERSIBLE[k])} ({k})" for k in held]
+                acts = (
+                    _("{first} and {second}").format(first=named[0], second=named[1])
+                    if len(named) == 2
+                    else ", ".join(named)
+                )
                 msg = (
                     T_(
                         "voucher {voucher} of grant {grant_id} names a {acts}; say which to reverse with "
@@ -1087,7 +1094,7 @@ class Grant(Aggregate):
         self.trigger_event(cls, actor=actor, role=role, occurred_on=on, **fields)
         return True
 
-    def _not_before_application(self, step: str, on: date, policy: Policy) -> None:
+    def _not_before_application(self, step: Text, on: date, policy: Policy) -> None:
         if on < self.applied_on:
             msg = (
                 T_(
@@ -1098,7 +1105,7 @@ class Grant(Aggregate):
                     applied_on=self.applied_on.isoformat(),
                 )
             )
-            raise Breach("selection order", self.selection_clause(policy), msg).error()
+            raise Breach(N_("selection order"), self.selection_clause(policy), msg).error()
 
     def recommend(
         self,
@@ -1115,9 +1122,9 @@ class Grant(Aggregate):
         if self.recommendation == wanted:
             return False
         raise_first(
-            [self.own_clause(in_selection(self.grant_id, self.status, T_("a recommendation"), policy), policy)]
+            [self.own_clause(in_selection(self.grant_id, self.status, T_("a recommendation"), policy), policy)]  # noqa: E501
         )
-        self._not_before_application("the recommendation", on, policy)
+        self._not_before_application(T_("the recommendation"), on, policy)
         return self._event(
             self.Recommended, on, actor, role, recommender=recommender, round=round_, rank=rank
         )
@@ -1134,7 +1141,7 @@ class Grant(Aggregate):
         programme, that programme's own selection clause."""
         if breach is None or self.level == "district" or breach.clause.key not in DISTRICT_SELECTION:
             return breach
-        return Breach(breach.rule, self.selection_clause(policy), breach.message)
+        return Breach(breach.rule, self.selection_clause(policy), breach.text)
 
     def current_notice(self) -> dict[str, Any] | None:
         """The public notice of the latest expert review (None: it has none yet)."""
@@ -1159,11 +1166,11 @@ class Grant(Aggregate):
             return False
         raise_first(
             [
-                self.own_clause(in_selection(self.grant_id, self.status, T_("an expert review"), policy), policy),
+                self.own_clause(in_selection(self.grant_id, self.status, T_("an expert review"), policy), policy),  # noqa: E501
                 panel_size(panel, policy),
             ]
         )
-        self._not_before_application("the expert review", on, policy)
+        self._not_before_application(T_("the expert review"), on, policy)
         clause = self.selection_clause(policy)
         if self.review is not None and self.review_on is not None:
             said = "recommend" if self.review.get("recommended") else "reject"
@@ -1179,7 +1186,7 @@ class Grant(Aggregate):
                         review_on=self.review_on.isoformat(),
                     )
                 )
-                raise Breach("selection order", clause, msg).error()
+                raise Breach(N_("selection order"), clause, msg).error()
             if on < self.review_on:
                 msg = (
                     T_(
@@ -1188,7 +1195,7 @@ class Grant(Aggregate):
                         grant_id=self.grant_id, on=on.isoformat(), review_on=self.review_on.isoformat(),
                     )
                 )
-                raise Breach("selection order", clause, msg).error()
+                raise Breach(N_("selection order"), clause, msg).error()
         elif rereview_reason:
             msg = (
                 T_(
@@ -1232,9 +1239,9 @@ class Grant(Aggregate):
                 "grant {grant_id} has no expert review yet; the notice publishes the review's result",
                 grant_id=self.grant_id,
             )
-            raise Breach("selection order", self.selection_clause(policy), msg).error()
+            raise Breach(N_("selection order"), self.selection_clause(policy), msg).error()
         if current is not None:
-            span = f"{current['start'].isoformat()} to {current['end'].isoformat()}"
+            span = T_("{start} to {end}", start=current["start"].isoformat(), end=current["end"].isoformat())
             if current["objections"] and self.objections_resolved is None:
                 msg = (
                     T_(
@@ -1244,7 +1251,7 @@ class Grant(Aggregate):
                         grant_id=self.grant_id, span=span, objections=current['objections'],
                     )
                 )
-                raise Breach("objections settled", policy.clause("objections"), msg).error()
+                raise Breach(N_("objections settled"), policy.clause("objections"), msg).error()
             msg = (
                 T_(
                     "grant {grant_id} already has the public notice ({span}, {objections} objection(s)) of "
@@ -1253,7 +1260,7 @@ class Grant(Aggregate):
                     grant_id=self.grant_id, span=span, objections=current['objections'],
                 )
             )
-            raise Breach("selection order", self.selection_clause(policy), msg).error()
+            raise Breach(N_("selection order"), self.selection_clause(policy), msg).error()
         if self.review_on is not None and start < self.review_on:
             msg = (
                 T_(
@@ -1262,9 +1269,9 @@ class Grant(Aggregate):
                     grant_id=self.grant_id, start=start.isoformat(), review_on=self.review_on.isoformat(),
                 )
             )
-            raise Breach("selection order", self.selection_clause(policy), msg).error()
+            raise Breach(N_("selection order"), self.selection_clause(policy), msg).error()
         raise_first([notice_long_enough(start, end, policy)])
-        self._not_before_application("the public notice", start, policy)
+        self._not_before_application(T_("the public notice"), start, policy)
         return self._event(
             self.NoticeRecorded, on, actor, role, start=start, end=end, objections=objections, where=where
         )
@@ -1284,16 +1291,23 @@ class Grant(Aggregate):
             )
             raise ConflictError(msg)
         raise_first(
-            [self.own_clause(in_selection(self.grant_id, self.status, T_("settling objections"), policy), policy)]
+            [self.own_clause(in_selection(self.grant_id, self.status, T_("settling objections"), policy), policy)]  # noqa: E501
         )
         clause = policy.clause("objections")
         if current is None or not current["objections"]:
-            got = "has no public notice of its latest review" if current is None else "drew no objection"
-            msg = T_(
-                "grant {grant_id} {got}; there are no objections to settle",
-                grant_id=self.grant_id, got=got,
+            msg = (
+                T_(
+                    "grant {grant_id} has no public notice of its latest review; there are no objections to "
+                    "settle",
+                    grant_id=self.grant_id,
+                )
+                if current is None
+                else T_(
+                    "grant {grant_id} drew no objection; there are no objections to settle",
+                    grant_id=self.grant_id,
+                )
             )
-            raise Breach("objections settled", clause, msg).error()
+            raise Breach(N_("objections settled"), clause, msg).error()
         if on < current["start"]:
             msg = (
                 T_(
@@ -1302,7 +1316,7 @@ class Grant(Aggregate):
                     grant_id=self.grant_id, on=on.isoformat(), start=current['start'].isoformat(),
                 )
             )
-            raise Breach("objections settled", clause, msg).error()
+            raise Breach(N_("objections settled"), clause, msg).error()
         return self._event(
             self.ObjectionsResolved, on, actor, role, document=document, objections=current["objections"]
         )
@@ -1313,7 +1327,7 @@ class Grant(Aggregate):
         raise_first(
             [self.own_clause(in_selection(self.grant_id, self.status, T_("a rejection"), policy), policy)]
         )
-        self._not_before_application("the rejection", on, policy)
+        self._not_before_application(T_("the rejection"), on, policy)
         return self._event(self.Rejected, on, actor, role, reason=reason, document=document)
 
     def extend(self, *, end: date, document: str, on: date, actor: str, role: str, policy: Policy) -> bool:
@@ -1343,7 +1357,7 @@ class Grant(Aggregate):
                     grant_id=self.grant_id,
                 )
             )
-            raise Breach("approval reference", policy.clause("budget_plan"), msg).error()
+            raise Breach(N_("approval reference"), policy.clause("budget_plan"), msg).error()
         self._plan_within_subsidy(lines, policy)
         return self._event(self.BudgetRegistered, on, actor, role, lines=lines)
 
@@ -1372,7 +1386,7 @@ class Grant(Aggregate):
                 "grant {grant_id} has no budget plan to adjust; register it with `grant budget`",
                 grant_id=self.grant_id,
             )
-            raise Breach("budget first", policy.clause("budget_plan"), msg).error()
+            raise Breach(N_("budget first"), policy.clause("budget_plan"), msg).error()
         for key, value in lines.items():
             content, bsource = key.split("/")
             fund = BUDGET_TO_FUND[bsource]
@@ -1391,7 +1405,7 @@ class Grant(Aggregate):
                         spent=format_yuan(spent),
                     )
                 )
-                raise Breach("budget line", policy.clause("budget_plan"), msg).error()
+                raise Breach(N_("budget line"), policy.clause("budget_plan"), msg).error()
         self._plan_within_subsidy({**self.budget, **lines}, policy)
         return self._event(
             self.BudgetAdjusted, on, actor, role, lines=lines, approval=approval, reason=reason
@@ -1456,7 +1470,7 @@ class Grant(Aggregate):
                     on=on.isoformat(), year=year, grant_id=self.grant_id, reported_on=reported_on,
                 )
             )
-            raise Breach("correction date", policy.clause("supervision"), msg).error()
+            raise Breach(N_("correction date"), policy.clause("supervision"), msg).error()
         return self._event(
             self.OutputReported,
             on,

@@ -19,7 +19,7 @@ compiles the catalogues with Babel; tests/test_catalogues.py holds them complete
 from __future__ import annotations
 
 import gettext
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
@@ -110,13 +110,14 @@ class Text:
 
     __slots__ = ("args", "msgid")
 
-    def __init__(self, msgid: str, args: dict[str, object]) -> None:
+    def __init__(self, msgid: str, args: Mapping[str, object]) -> None:
         self.msgid = msgid
-        self.args = {k: v if isinstance(v, (Text, Named)) else str(v) for k, v in args.items()}
+        # numbers kept as they are for the template's format specs ({value:04X})
+        self.args = {k: v if isinstance(v, Text | Named | int | float) else str(v) for k, v in args.items()}
 
     def render(self, lang: str | None = None) -> str:
         lang = lang or LANG.get()
-        values = {k: v if isinstance(v, str) else v.render(lang) for k, v in self.args.items()}
+        values = {k: v.render(lang) if isinstance(v, Text | Named) else v for k, v in self.args.items()}
         template = _translations("ledger", _LOCALE, lang).gettext(self.msgid)
         return template.format(**values) if values else template
 
@@ -135,17 +136,17 @@ class Text:
     def dumps(self) -> str:
         import json
 
-        return json.dumps(_plain(self), ensure_ascii=False, sort_keys=True)
+        return STORED + json.dumps(_plain(self), ensure_ascii=False, sort_keys=True)
 
     @staticmethod
     def loads(stored: str) -> Text | str:
         """What ``dumps`` wrote, or a message stored as plain text by an earlier version."""
-        if not stored.startswith('{"'):
+        if not stored.startswith(STORED):
             return stored
         import json
 
         try:
-            return _built(json.loads(stored))  # type: ignore[return-value]
+            return _built(json.loads(stored[len(STORED) :]))  # type: ignore[return-value]
         except (ValueError, KeyError, TypeError, AttributeError):
             return stored
 
@@ -163,7 +164,7 @@ def _built(value: object) -> object:
         if "id" in value:
             return Text(value["id"], {k: _built(v) for k, v in value["args"].items()})
         return Named(value["zh"], value["en"])
-    return str(value)
+    return value if isinstance(value, int | float) else str(value)
 
 
 def T_(msgid: str, /, **args: object) -> Text:
@@ -172,6 +173,9 @@ def T_(msgid: str, /, **args: object) -> Text:
 
 
 _LOCALE = str(Path(__file__).parent / "locale")
+# what a stored Text begins with: a control character, which no text a person types may hold
+# (ledger.text), so a reason or a note is never read as one
+STORED = "\x1e"
 
 
 def catalogue_dir() -> str:

@@ -151,7 +151,8 @@ class _Books:
     def grant(self, grant_id: str) -> Grant:
         grant = self.find_grant(grant_id)
         if grant is None:
-            msg = T_("grant {grant_id} is not in the ledger", grant_id=grant_id)  # as the command says: an approve row adds it
+            # as the command says: an approve row adds it
+            msg = T_("grant {grant_id} is not in the ledger", grant_id=grant_id)
             raise NotFoundError(msg)
         return grant
 

@@ -10,6 +10,8 @@ A rule's name (``Breach.rule``, ``RuleViolationError.rule``) is its own English 
 
 from __future__ import annotations
 
+from typing import Any
+
 from ledger.i18n import N_, Text, _
 
 # kind -> code -> English name (the catalogue's message id)
@@ -122,8 +124,30 @@ def label(kind: str, code: str) -> str:
     a rule's name (any, its English name is its code)."""
     if kind == "rule":
         return _(code)
+    if kind in POLICY_KINDS:
+        named = _from_policy(kind, code)
+        if named is None:
+            return code
+        from ledger.i18n import current
+
+        return named.zh if current() == "zh" else named.en
     english = NAMES.get(kind, {}).get(code)
     return _(english) if english else code
+
+
+# named in the policy data (zh and en), by the policy in force today
+POLICY_KINDS = ("category", "content", "programme")
+
+
+def _from_policy(kind: str, text: str) -> Any:
+    from ledger.policy import current_policy
+
+    policy = current_policy()
+    if kind == "category":
+        return policy.find_category(text)
+    if kind == "content":
+        return policy.find_content(text)
+    return policy.find_programme(text)
 
 
 def lazy(kind: str, code: str | None) -> Text | str:
@@ -137,6 +161,9 @@ def code_of(kind: str, text: str) -> str | None:
     from ledger.i18n import LANGUAGES, _translations, catalogue_dir
 
     key = text.strip()
+    if kind in POLICY_KINDS:
+        found = _from_policy(kind, key)
+        return None if found is None else str(found.code)
     names = NAMES.get(kind, {})
     if key in names:
         return key

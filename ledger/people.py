@@ -25,7 +25,7 @@ from audit.verifier.people import (
 from audit.verifier.seals import key_fingerprint
 from ledger.actions import Action, Identifier
 from ledger.errors import BadInputError, ConflictError, RuleViolationError
-from ledger.i18n import _
+from ledger.i18n import N_, _
 from ledger.policy import Policy
 
 
@@ -84,7 +84,7 @@ class People(Aggregate):
 
 
 def _refusal(message: str) -> RuleViolationError:
-    return RuleViolationError(message, rule="people", clause="the people registry (DESIGN: trust model)")
+    return RuleViolationError(message, rule=N_("people"), clause="the people registry (DESIGN: trust model)")
 
 
 # ----------------------------------------------------------------------------- actions
@@ -93,7 +93,11 @@ def _refusal(message: str) -> RuleViolationError:
 def _person_name(value: str) -> str:
     # a name signs checkpoints as the signed note's key name: no spaces, no '+'
     if any(c.isspace() for c in value) or "+" in value:
-        raise ValueError(f"{value!r}: a person's name has no spaces and no '+' (e.g. 财务-李敏)")
+        raise ValueError(_(
+            "{value!r}: a person's name has no spaces and no '+' (e.g. 财务-李敏)"
+        ).format(
+            value=value
+        ))
     return value
 
 

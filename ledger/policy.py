@@ -174,22 +174,33 @@ class Policy:
             raise BadInputError(msg) from None
 
     def find_category(self, text: str) -> Category | None:
-        """A category by its code (``travel``) or its Chinese label (``差旅费``)."""
+        """A category by its code (``travel``), its Chinese label (``差旅费``) or its English one."""
         key = text.strip()
         if key.lower() in self.categories:
             return self.categories[key.lower()]
         for category in self.categories.values():
-            if key == category.zh or key in category.aliases:
+            if key == category.zh or key in category.aliases or key.casefold() == category.en.casefold():
                 return category
         return None
 
     def find_content(self, text: str) -> Content | None:
+        """A construction content by its code, its Chinese label or its English one."""
         key = text.strip()
         if key.lower() in self.contents:
             return self.contents[key.lower()]
         for content in self.contents.values():
-            if key == content.zh:
+            if key == content.zh or key.casefold() == content.en.casefold():
                 return content
+        return None
+
+    def find_programme(self, text: str) -> Programme | None:
+        """A programme by its code (``district_base``), its Chinese name or its English one."""
+        key = text.strip()
+        if key in self.programmes:
+            return self.programmes[key]
+        for programme in self.programmes.values():
+            if key == programme.zh or key.casefold() in (programme.en.casefold(), programme.code.casefold()):
+                return programme
         return None
 
 

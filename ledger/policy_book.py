@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from ledger.actions import Action, RequiredText
 from ledger.calendar import CalendarYear, parse_year
 from ledger.errors import BadInputError, RuleViolationError
-from ledger.i18n import _
+from ledger.i18n import N_, _
 from ledger.policy import (
     INSTALLED_CALENDAR,
     INSTALLED_VERSIONS,
@@ -80,7 +80,7 @@ class Contents:
 
 
 def _refused(message: str) -> RuleViolationError:
-    return RuleViolationError(message, rule="policy install", clause="the policy data (DESIGN: policy)")
+    return RuleViolationError(message, rule=N_("policy install"), clause="the policy data (DESIGN: policy)")
 
 
 def read_file(name: str, text: str) -> Contents:
@@ -90,7 +90,8 @@ def read_file(name: str, text: str) -> Contents:
     except tomllib.TOMLDecodeError as e:
         raise BadInputError(_("{name} is not TOML: {e}").format(name=name, e=e)) from None
     except RecursionError:  # tomllib recurses once per level of nesting
-        raise BadInputError(_("{name} is not TOML a reader can read: nested too deep").format(name=name)) from None
+        msg = _("{name} is not TOML a reader can read: nested too deep").format(name=name)
+        raise BadInputError(msg) from None
     if "version" in data:
         policy = parse_policy(text, name)
         return Contents("version", dict(policy.calendar), policy)

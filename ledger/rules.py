@@ -135,24 +135,29 @@ def raise_first(breaches: Iterable[Breach | None]) -> None:
 
 
 ROLE_ACTIONS = {"officer": OFFICER_ACTIONS, "approver": APPROVER_ACTIONS, "admin": ADMIN_ACTIONS}
+RECORDED_BY = {"officer": N_("an officer"), "approver": N_("an approver"), "admin": N_("an admin")}
 
 
 def role_may_record(role: str, action: str, policy: Policy) -> Breach | None:
     allowed = ROLE_ACTIONS.get(role, frozenset())
     if action in allowed:
         return None
-    who = next((lazy("role", r) for r, acts in ROLE_ACTIONS.items() if action in acts), None)
+    who = next((r for r, acts in ROLE_ACTIONS.items() if action in acts), None)
     return Breach(
         rule=N_("role"),
         clause=policy.clause("roles"),
         text=T_(
             "the {role} role may not record '{action}'; it is recorded by {who}",
-            role=lazy("role", role), action=action, who=who,
+            role=role,
+            action=action,
+            who=T_(RECORDED_BY[who]),
+            role_label=lazy("role", role),
+            by=lazy("role", who),
         )
         if who is not None
         else T_(
             "the {role} role may not record '{action}'; no role records it",
-            role=lazy("role", role), action=action,
+            role=role, action=action, role_label=lazy("role", role),
         ),
     )
 
@@ -204,12 +209,21 @@ def signer_holds_role(
         return Breach(
             N_("registered signer"), clause, T_(
                 "{name} is registered as {held} on {on}, not {claimed_role}",
-                name=person.name, held=lazy("role", held), on=on, claimed_role=lazy("role", claimed_role),
+                name=person.name,
+                held=held,
+                on=on,
+                claimed_role=claimed_role,
+                held_label=lazy("role", held),
+                claimed_label=lazy("role", claimed_role),
             )
             if on is not None
             else T_(
                 "{name} is registered as {held} now, not {claimed_role}",
-                name=person.name, held=lazy("role", held), claimed_role=lazy("role", claimed_role),
+                name=person.name,
+                held=held,
+                claimed_role=claimed_role,
+                held_label=lazy("role", held),
+                claimed_label=lazy("role", claimed_role),
             )
         )
     return None
@@ -239,8 +253,8 @@ def duties_separate(
             N_("separation of duties"),
             clause,
             T_(
-                "{actor} recorded this application and may not also record '{action}'",
-                actor=actor, action=action,
+                "{actor} recorded this application and may not also record its {step}",
+                actor=actor, step=action.split()[-1], action=action,
             ),
         )
     if action in ("rectify complete", "recover receive") and actor in ordered_by:
@@ -367,7 +381,8 @@ def subsidy_amount_in_range(programme: Programme, amount: Decimal) -> Breach | N
     low, high = programme.subsidy_min, programme.subsidy_max
     if (low is None or amount >= low) and (high is None or amount <= high):
         return None
-    return Breach(N_("subsidy amount"), programme.subsidy_clause, _subsidy_span("approved", programme, amount))
+    text = _subsidy_span("approved", programme, amount)
+    return Breach(N_("subsidy amount"), programme.subsidy_clause, text)
 
 
 def _subsidy_span(what: str, programme: Programme, amount: Decimal) -> Text:
@@ -543,7 +558,7 @@ def category_for_programme(
         )
     if category is not None and category.code in spending.allowed:
         return category, None
-    known = ", ".join(f"{c} ({policy.categories[c].zh})" for c in spending.allowed) or "—"
+    known = ", ".join(f"{c} ({policy.categories[c].zh})" for c in spending.allowed) or "none"
     return category, Breach(
         rule=N_("permitted category"),
         clause=spending.allowed_clause,
@@ -661,8 +676,8 @@ def unit_may_hold(
             rule=N_("one institute"),
             clause=policy.clause("one_institute"),
             text=T_(
-                "unit {unit_id} already has a national technical-school institute (国家级技工院校职业训练院); "
-                "no municipal institute is set up beside it",
+                "unit {unit_id} already has a national technical-school institute "
+                "(国家级技工院校职业训练院); no municipal institute is set up beside it",
                 unit_id=unit_id,
             ),
         )
@@ -927,7 +942,10 @@ def final_evaluation_passed(grant_id: str, result: str | None, policy: Policy) -
     return Breach(
         rule=N_("closure: final evaluation"),
         clause=policy.clause("closure"),
-        text=T_("grant {grant_id} closes only after a passed final evaluation; none is recorded", grant_id=grant_id)
+        text=T_(
+            "grant {grant_id} closes only after a passed final evaluation; none is recorded",
+            grant_id=grant_id,
+        )
         if result is None
         else T_(
             "grant {grant_id} closes only after a passed final evaluation; the latest is '{result}'",
@@ -1234,7 +1252,8 @@ def not_dated_ahead(action: str, subject: Text | str, on: date, today: date, pol
 def dated_by_today(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     if act.today is None or act.on <= act.today:
         return None
-    return not_dated_ahead(act.action, T_("grant {grant_id}", grant_id=grant.grant_id), act.on, act.today, policy)
+    subject = T_("grant {grant_id}", grant_id=grant.grant_id)
+    return not_dated_ahead(act.action, subject, act.on, act.today, policy)
 
 
 def disbursed_within_approval(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
@@ -1334,7 +1353,11 @@ def reversed_after_spending(grant: GrantFacts, act: Act, policy: Policy) -> Brea
     reversal dated before the receipt would take money out on dates it was never held."""
     if act.reverses_on is None or act.on >= act.reverses_on:
         return None
-    values = {"on": act.on.isoformat(), "grant_id": grant.grant_id, "reverses_on": act.reverses_on.isoformat()}
+    values = {
+        "on": act.on.isoformat(),
+        "grant_id": grant.grant_id,
+        "reverses_on": act.reverses_on.isoformat(),
+    }
     return Breach(
         rule=N_("reversal date"),
         clause=policy.clause("ring_fence"),

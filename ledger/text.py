@@ -57,9 +57,12 @@ def control_named(c: str) -> str:
     control`` (such a control makes text print in another order than it is stored)."""
     import unicodedata
 
-    name = unicodedata.name(c, "")
+    from ledger.i18n import _, current
+
+    # the character's Unicode name is English: a Chinese reader gets its code point alone
+    name = unicodedata.name(c, "") if current() == "en" else ""
     code = f"U+{ord(c):04X} {name}" if name else f"U+{ord(c):04X}"
-    return f"{code}, a bidirectional control" if c in _BIDIRECTIONAL else code
+    return _("{code}, a bidirectional control").format(code=code) if c in _BIDIRECTIONAL else code
 
 
 # The business dates officers write, and only those: 2024-05-10, 2024/05/10 (as zh-CN Excel shows

@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ledger.i18n import T_
+from ledger.labels import lazy
 from projections.bulk import BulkInsert
 from projections.measures import effect
 from projections.names import ACTS as NAME
@@ -57,33 +59,78 @@ def _lines(d: Mapping[str, Any]) -> str:
 
 
 def _output(d: Mapping[str, Any]) -> str:
-    text = (
-        f"{d['year']}: {d['trainees']} trained, {d['advanced']} advanced, {d['evaluations']} evaluated, "
-        f"{d['advanced_evaluations']} advanced evaluated"
+    counts = {k: d[k] for k in ("year", "trainees", "advanced", "evaluations", "advanced_evaluations")}
+    if d.get("corrects"):
+        return T_(
+            "{year}: {trainees} trained, {advanced} advanced, {evaluations} evaluated, "
+            "{advanced_evaluations} advanced evaluated (corrects the {year} report)",
+            **counts,
+        ).dumps()
+    return T_(
+        "{year}: {trainees} trained, {advanced} advanced, {evaluations} evaluated, "
+        "{advanced_evaluations} advanced evaluated",
+        **counts,
+    ).dumps()
+
+
+def _recommended(d: Mapping[str, Any]) -> str:
+    if d.get("rank") is None:
+        return T_("{recommender} round {round}", recommender=d["recommender"], round=d["round"]).dumps()
+    return T_(
+        "{recommender} round {round} rank {rank}",
+        recommender=d["recommender"],
+        round=d["round"],
+        rank=d["rank"],
+    ).dumps()
+
+
+def _reviewed(d: Mapping[str, Any]) -> str:
+    said = T_("panel {panel}, recommended", panel=d["panel"]) if d["recommended"] else T_(
+        "panel {panel}, not recommended", panel=d["panel"]
     )
-    return f"{text} (corrects the {d['year']} report)" if d.get("corrects") else text
+    if d.get("opinion"):
+        return T_("{said}: {opinion}", said=said, opinion=d["opinion"]).dumps()
+    return said.dumps()
 
 
-# what each kind of event says in brief (its amount and voucher have their own columns)
+def _evaluation(d: Mapping[str, Any]) -> dict[str, Any]:
+    """The codes (English) and their labels (Chinese)."""
+    return {
+        "kind": d["kind"],
+        "result": d["result"],
+        "kind_label": lazy("evaluation", d["kind"]),
+        "result_label": lazy("result", d["result"]),
+    }
+
+
+def _notice(d: Mapping[str, Any]) -> str:
+    values = {"start": _value(d["start"]), "end": _value(d["end"]), "objections": d["objections"]}
+    if d.get("where"):
+        return T_("{start}..{end}, objections {objections}, {where}", where=d["where"], **values).dumps()
+    return T_("{start}..{end}, objections {objections}", **values).dumps()
+
+
+# what each kind of event says in brief (its amount and voucher have their own columns); words of
+# the ledger's are stored as their catalogue id and values (ledger.i18n.Text), read in the
+# reader's language (projections.reports.history)
 DETAILS: dict[str, Callable[[Mapping[str, Any]], str]] = {
-    "Applied": lambda d: (
-        f"{d['programme']} {d['base_id']} {d['base_name']}; projects {'、'.join(d['projects'])}"
-    ),
-    "Recommended": lambda d: (
-        f"{d['recommender']} round {d['round']}" + ("" if d.get("rank") is None else f" rank {d['rank']}")
-    ),
-    "ReviewRecorded": lambda d: (
-        f"panel {d['panel']}, {'recommended' if d['recommended'] else 'not recommended'}"
-        + (f": {d['opinion']}" if d.get("opinion") else "")
-    ),
-    "NoticeRecorded": lambda d: (
-        f"{_value(d['start'])}..{_value(d['end'])}, objections {d['objections']}"
-        + (f", {d['where']}" if d.get("where") else "")
-    ),
-    "Approved": lambda d: (
-        f"{d['document']}; {'、'.join(d['bodies'])}; build "
-        f"{_value(d['build_start'])}..{_value(d['build_end'])}"
-    ),
+    "Applied": lambda d: T_(
+        "{programme} {base_id} {base_name}; projects {projects}",
+        programme=d["programme"],
+        base_id=d["base_id"],
+        base_name=d["base_name"],
+        projects="、".join(d["projects"]),
+    ).dumps(),
+    "Recommended": _recommended,
+    "ReviewRecorded": _reviewed,
+    "NoticeRecorded": _notice,
+    "Approved": lambda d: T_(
+        "{document}; {bodies}; build {start}..{end}",
+        document=d["document"],
+        bodies="、".join(d["bodies"]),
+        start=_value(d["build_start"]),
+        end=_value(d["build_end"]),
+    ).dumps(),
     "Rejected": lambda d: f"{d['document']}: {d['reason']}",
     "BudgetRegistered": _lines,
     "BudgetAdjusted": lambda d: (
@@ -91,9 +138,13 @@ DETAILS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     ),
     "OutputReported": _output,
     "EvaluationRecorded": lambda d: (
-        f"{d['kind']}: {d['result']}" + (f" by {d['evaluator']}" if d.get("evaluator") else "")
-    ),
-    "RectificationOrdered": lambda d: f"{d['ref']}: {d['finding']} (by {_value(d['deadline'])})",
+        T_("{kind}: {result} by {evaluator}", evaluator=d["evaluator"], **_evaluation(d))
+        if d.get("evaluator")
+        else T_("{kind}: {result}", **_evaluation(d))
+    ).dumps(),
+    "RectificationOrdered": lambda d: T_(
+        "{ref}: {finding} (by {deadline})", ref=d["ref"], finding=d["finding"], deadline=_value(d["deadline"])
+    ).dumps(),
     "RectificationCompleted": lambda d: f"{d['ref']}" + (f": {d['note']}" if d.get("note") else ""),
     "DossierRecorded": lambda d: f"{d['kind']}: {d['title']} sha256 {d['sha256']}",
     "RecoveryOrdered": lambda d: f"{d['document']}: {d['reason']}",

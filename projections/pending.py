@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from ledger.i18n import _
 from projections.acts import STATUS_AFTER
 from projections.schema import grants, history_acts
 
@@ -40,19 +41,19 @@ def _selection(g: Any, acts: list[Any], level: str, today: date) -> Pending | No
 
     recommended = [a for a in acts if a.kind == "recommend"]
     if level in NEEDS_RECOMMENDATION and not recommended:
-        return pending("recommend", g.applied_on, "a municipal or national base is recommended first")
+        return pending("recommend", g.applied_on, _("a municipal or national base is recommended first"))
     reviews = [a for a in acts if a.kind == "review"]
     if not reviews:
         since = recommended[-1].occurred_on if recommended else g.applied_on
-        return pending("review", since, "awaits the expert review")
+        return pending("review", since, _("awaits the expert review"))
     review = reviews[-1]
     if not json.loads(review.data or "{}").get("recommended", False):
-        words = "the review did not recommend it: reject, or review it again with --rereview-reason"
+        words = _("the review did not recommend it: reject, or review it again with --rereview-reason")
         return pending("rereview_or_reject", review.occurred_on, words)
     after = [a for a in acts if a.notification_id > review.notification_id]
     notices = [a for a in after if a.kind == "notice"]
     if not notices:
-        return pending("notice", review.occurred_on, "recommended by the review: awaits the public notice")
+        return pending("notice", review.occurred_on, _("recommended by the review: awaits the public notice"))
     notice = notices[-1]
     facts = json.loads(notice.data or "{}")
     end = date.fromisoformat(facts["end"]) if facts.get("end") else notice.occurred_on
@@ -61,10 +62,12 @@ def _selection(g: Any, acts: list[Any], level: str, today: date) -> Pending | No
         a.kind == "resolve_objections" and a.notification_id > notice.notification_id for a in acts
     )
     if objections and not resolved:
-        return pending("resolve_objections", end, f"{objections} objection(s) to the notice to settle")
+        words = _("{objections} objection(s) to the notice to settle").format(objections=objections)
+        return pending("resolve_objections", end, words)
     if end >= today:
         return None  # the notice still runs
-    return pending("approve", end, f"the notice ran until {end.isoformat()}: awaits approval or rejection")
+    words = _("the notice ran until {end}: awaits approval or rejection").format(end=end.isoformat())
+    return pending("approve", end, words)
 
 
 def _rectifications(g: Any, acts: list[Any], today: date) -> list[Pending]:
@@ -82,7 +85,9 @@ def _rectifications(g: Any, acts: list[Any], today: date) -> list[Pending]:
             g.programme,
             "rectification",
             deadline,
-            f"rectification {ref} was due {deadline.isoformat()} and is still open",
+            _("rectification {ref} was due {deadline} and is still open").format(
+                ref=ref, deadline=deadline.isoformat()
+            ),
         )
         for ref, deadline in sorted(ordered.items(), key=lambda item: (item[1], item[0]))
         if deadline < today

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from ledger.clock import business_today
+from ledger.i18n import Text
 from ledger.money import CENT, ZERO, from_fen, percent
 from ledger.rules import matching_gap
 from projections.measures import MATCHING, SOURCES, SPENDING_KINDS, SUBSIDY, available, available_in, column
@@ -359,7 +360,7 @@ def history(
                     from_fen(available_in(columns, "subsidy", 0)),
                     from_fen(available_in(columns, "matching", 0)),
                     r.role,
-                    r.detail,
+                    str(Text.loads(r.detail)) if r.detail else r.detail,
                 )
             )
     return lines

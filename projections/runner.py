@@ -35,7 +35,7 @@ from sqlalchemy.types import NullType
 from ledger.application import GrantLedger
 from ledger.database import EVENTS_TABLE
 from ledger.errors import ConflictError, StorageError
-from ledger.i18n import T_
+from ledger.i18n import T_, _
 from ledger.trust import Row
 from projections.records import StoredRecord, records, records_of_rows
 from projections.schema import TRACKING_TABLE, metadata, widen_text_columns
@@ -107,7 +107,7 @@ Due = tuple["Projection", int, Sequence[StoredRecord]]
 def move_positions(session: Session, tracking: Table, due: Sequence[Due], last: int) -> None:
     """Compare-and-set of each tracking position to ``last``, in name order (no lock cycles
     between two processes); raises _Overtaken (or IntegrityError) when one has moved."""
-    for projection, previous, _ in sorted(due, key=lambda d: d[0].name):
+    for projection, previous, _batch in sorted(due, key=lambda d: d[0].name):
         if previous == 0:
             session.execute(insert(tracking).values(application_name=projection.name, notification_id=last))
             continue
@@ -335,8 +335,10 @@ def project_stored(
         move_positions(session, tracking, due, last)
     except _Overtaken as e:
         raise ProjectionsBehind(
-            f"another process moved the {e} projection while this command wrote; nothing was written: "
-            "run the command again"
+            _(
+                "another process moved the {name} projection while this command wrote; nothing was "
+                "written: run the command again"
+            ).format(name=e)
         ) from None
     for projection in chosen:
         projection.apply(session, batch)

@@ -101,6 +101,7 @@ class Ledger:
     runner: CliRunner
     create: bool = True
     keys: Path | None = None
+    lang: str = "en"  # the language of the commands it runs (set "zh" to read them as officers do)
 
     def __post_init__(self) -> None:
         import tempfile
@@ -193,7 +194,7 @@ class Ledger:
         key = ["--key", str(self.key(role, actor))] if signs else []
         return self.runner.invoke(
             cli,
-            ["--db", self.url, *key, "--role", role, "--lang", "en", *args],
+            ["--db", self.url, *key, "--role", role, "--lang", self.lang, *args],
             catch_exceptions=False,
         )
 

@@ -28,6 +28,7 @@ from audit.verifier.checkpoint import (
     verify_signed_checkpoint,
 )
 from audit.verifier.merkle import leaf_hash, root_from_leaf_hashes
+from ledger.i18n import speaking
 
 ROOT = root_from_leaf_hashes([leaf_hash(b"a"), leaf_hash(b"b"), leaf_hash(b"c")])
 CP = Checkpoint("grant-ledger.example/cq-skills", 3, ROOT, "2024-05-01T08:30:00Z")
@@ -308,10 +309,10 @@ def test_exclusive_create_wins_a_race(tmp_path: Path, monkeypatch: pytest.Monkey
     (tmp_path / "ledger.key").write_text("existing")
     (tmp_path / "other.pub").write_text("existing")
     monkeypatch.setattr("audit.signing.os.path.lexists", lambda path: False)
-    with pytest.raises(KeyFileError, match="Refusing to overwrite"):
+    with speaking("en"), pytest.raises(KeyFileError, match="Refusing to overwrite"):
         generate_keypair(tmp_path, "ledger")
     assert (tmp_path / "ledger.key").read_text() == "existing"
-    with pytest.raises(KeyFileError, match="Refusing to overwrite"):
+    with speaking("en"), pytest.raises(KeyFileError, match="Refusing to overwrite"):
         generate_keypair(tmp_path, "other")
     assert not (tmp_path / "other.key").exists()
     assert (tmp_path / "other.pub").read_text() == "existing"

@@ -103,7 +103,8 @@ def test_an_officers_key_cannot_review_approve_or_sign_a_checkpoint(ledger: Ledg
         assert result.exit_code == 3, (args, result.stdout, result.stderr)
         assert "approver" in result.stderr
     # claiming another role does not help: it is checked against the registry
-    claimed = ledger.runner.invoke(cli, ["--db", ledger.url, "--key", str(officer), "--role", "approver",
+    claimed = ledger.runner.invoke(cli, ["--lang", "en", "--db", ledger.url, "--key", str(officer),
+                                         "--role", "approver",
                                          "grant", "review", "G1", "--panel", "5", "--recommendation",
                                          "recommend", "--date", "2024-03-08"])  # fmt: skip
     assert claimed.exit_code == 3 and "registered as officer on 2024-03-08, not approver" in claimed.stderr

@@ -341,7 +341,17 @@ def assert_bundle_agrees(ledger: Ledger, tmp_path: Path) -> None:
     sheet = rows[:-1]  # the 合计 row (a count of findings) closes the sheet
     assert rows and rows[-1][:2] == ("合计", f"{len(rows) - 1} 条"), rows[-1]
     assert sheet, "the findings sheet is empty"
-    reported = {(f["grant_id"], f["rule"], f["clause"], f["message"]) for f in findings(ledger)}
+    # the sheet is filed in Chinese, whoever exports it: `report findings` read in Chinese words it so
+    from ledger.i18n import speaking
+    from ledger.labels import label
+
+    ledger.lang = "zh"
+    try:
+        found = findings(ledger)
+    finally:
+        ledger.lang = "en"
+    with speaking("zh"):
+        reported = {(f["grant_id"], label("rule", f["rule"]), f["clause"], f["message"]) for f in found}
     assert {(r[1], r[2], r[3], r[5]) for r in sheet} <= reported
     result = CliRunner().invoke(cli, ["--lang", "en", "--role", "auditor", "audit", "verify", str(bundle)])
     assert result.exit_code == 0, (result.stdout, result.stderr)

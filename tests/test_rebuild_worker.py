@@ -150,6 +150,7 @@ def test_a_failing_worker_fails_the_rebuild(
     from commands.registry import all_projections
     from ledger.application import GrantLedger
     from ledger.errors import StorageError
+    from ledger.i18n import speaking
     from projections.rebuild import rebuild_all
 
     def broken(self: LeafComputer, rows: Any, records: Any = None) -> Any:
@@ -160,7 +161,7 @@ def test_a_failing_worker_fails_the_rebuild(
     monkeypatch.setattr(LeafComputer, "compute", broken)  # the forked worker inherits it
     app = GrantLedger(ledger.url)
     try:
-        with pytest.raises(StorageError, match="second process failed: no leaves today"):
+        with speaking("en"), pytest.raises(StorageError, match="second process failed: no leaves today"):
             rebuild_all(app, all_projections(), batch_size=200, worker=True)
         assert not multiprocessing.active_children()
         assert all_rows(ledger.url) == live

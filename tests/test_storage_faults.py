@@ -176,7 +176,7 @@ def test_another_program_s_sqlite_file_is_refused_and_left_byte_for_byte(
         conn.execute("INSERT INTO customers (name) VALUES ('某公司')")
     conn.close()
     before = path.read_bytes()
-    result = CliRunner().invoke(cli, ["--db", str(path), *command])
+    result = CliRunner().invoke(cli, ["--lang", "en", "--db", str(path), *command])
     assert result.exit_code == 2, result.stderr
     assert f"{path} is another program's SQLite database (tables customers), not a grant-ledger one" in (
         result.stderr

@@ -115,6 +115,7 @@ def test_a_changed_spending_row_fails_naming_its_cell(
 
 def test_an_emptied_findings_sheet_fails(bundle: Path) -> None:
     book = load_workbook(bundle / "report.xlsx", read_only=True)
+    # the rule's name as the sheet is filed, in Chinese
     assert [r[2] for r in book["findings"].iter_rows(min_row=5, values_only=True)] == ["1:1 配套", None]
     book.close()
     _edit_book(bundle, lambda book: book["findings"].delete_rows(5, 10))

@@ -24,8 +24,10 @@ from audit.verifier.replay import GrantTotals, Replay
 # the rules' names and the measures' and figures' words, as the ledger's catalogue has them
 RULES = (N_("matching 1:1"), N_("host unit"), N_("application condition"), N_("output target"))
 MEASURES = {"advanced_evaluations": N_("advanced evaluations")}
-WORDS = (N_("trainees"), N_("advanced"), N_("evaluations"), N_("trained"), N_("capacity"), N_("students"))
-WORDS += (N_("teachers"), N_("instructors"), N_("senior_instructors"))
+WORDS = (
+    *(N_("trainees"), N_("advanced"), N_("evaluations"), N_("trained"), N_("capacity"), N_("students")),
+    *(N_("teachers"), N_("instructors"), N_("senior_instructors")),
+)
 
 
 def _yuan(value: Decimal) -> str:
@@ -65,7 +67,8 @@ def _expected_findings(replay: Replay, policy: BundlePolicy) -> list[list[Any]]:
                     value=_yuan(needed),
                     gap=_yuan(needed - matching),
                 )
-                rows.append([g.base_id, g.grant_id, _("matching 1:1"), programme.matching_clause, None, message])
+                rule = _("matching 1:1")
+                rows.append([g.base_id, g.grant_id, rule, programme.matching_clause, None, message])
         for year in sorted(g.outputs):
             rows.extend(_outputs(g, year, programme))
     return rows
@@ -91,7 +94,9 @@ def _application(g: GrantTotals, programme: Programme) -> list[list[Any]]:
         message = _(
             "grant {grant_id} is a {programme} applied for by a unit of kind {kind}; its bases rest mainly "
             "on {hosts}"
-        ).format(grant_id=g.grant_id, programme=programme.code, kind=g.unit_kind, hosts=_both(programme.hosts))
+        ).format(
+            grant_id=g.grant_id, programme=programme.code, kind=g.unit_kind, hosts=_both(programme.hosts)
+        )
         rows.append([g.base_id, g.grant_id, _("host unit"), programme.hosts_clause, None, message])
     for c in programme.conditions:
         what = _shortfall(g.declared, c)
@@ -142,7 +147,9 @@ def _shortfall(declared: dict[str, int], c: dict[str, Any]) -> str | None:
             return None
         of = _(str(c["per"]))
         if per == 0:  # none to divide by: above any upper bound, never below a lower one
-            what = _("{figure} {value} per {per} {count}").format(figure=name, value=figure, per=of, count=per)
+            what = _("{figure} {value} per {per} {count}").format(
+                figure=name, value=figure, per=of, count=per
+            )
             return what if high is not None else None
         value = Fraction(figure, per)
         what = _("{figure} {value} per {per} {count} ({ratio})").format(
@@ -165,8 +172,8 @@ def _outputs(g: GrantTotals, year: int, programme: Programme) -> list[list[Any]]
         if not isinstance(value, int) or value >= goal:
             continue
         measure = _(MEASURES.get(str(target["measure"]), str(target["measure"])))
-        message = _("grant {grant_id} reported {measure} {value} for {year}, below the target {target}").format(
-            grant_id=g.grant_id, measure=measure, value=value, year=year, target=goal
-        )
+        message = _(
+            "grant {grant_id} reported {measure} {value} for {year}, below the target {target}"
+        ).format(grant_id=g.grant_id, measure=measure, value=value, year=year, target=goal)
         rows.append([g.base_id, g.grant_id, _("output target"), target["clause"], None, message])
     return rows
