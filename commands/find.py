@@ -46,7 +46,15 @@ def find_command(voucher: str, fmt: str, output: Path | None) -> None:
     rows = [
         [f.event_id, f.grant_id, f.base_id, f.occurred_on, f.kind, f.source, f.amount, f.actor] for f in found
     ]
-    emit(title=N_("voucher"), keys=KEYS, headers=HEADERS, rows=rows, fmt=fmt, output=output)
+    emit(
+        title=N_("voucher"),
+        keys=KEYS,
+        headers=HEADERS,
+        rows=rows,
+        fmt=fmt,
+        output=output,
+        named={"kind": "act"},
+    )
 
 
 def register(cli: click.Group) -> None:

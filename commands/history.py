@@ -98,7 +98,15 @@ def history_command(
         ]
         for h in history(engine, grant_id, w.as_of, w.known_at)
     ]
-    emit(title={"zh": "流水", "en": "history"}, keys=KEYS, headers=HEADERS, rows=rows, fmt=fmt, output=output)
+    emit(
+        title={"zh": "流水", "en": "history"},
+        keys=KEYS,
+        headers=HEADERS,
+        rows=rows,
+        fmt=fmt,
+        output=output,
+        named={"kind": "act"},
+    )
 
 
 def register(cli: click.Group) -> None:

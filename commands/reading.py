@@ -182,11 +182,15 @@ LABELLED = {
 }
 
 
-def labelled(keys: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
-    """``rows`` with each code of a labelled column (``LABELLED``) shown by its name."""
+def labelled(
+    keys: Sequence[str], rows: Sequence[Sequence[Any]], named: Mapping[str, str] | None = None
+) -> list[list[Any]]:
+    """``rows`` with each code of a labelled column (``LABELLED``, and ``named``: key -> kind of
+    label, for a report whose column means something else) shown by its name."""
     from ledger.labels import label
 
-    kinds = {i: LABELLED[key] for i, key in enumerate(keys) if key in LABELLED}
+    which = {**LABELLED, **(named or {})}
+    kinds = {i: which[key] for i, key in enumerate(keys) if key in which}
     if not kinds:
         return [list(row) for row in rows]
     return [
@@ -217,13 +221,15 @@ def emit(
     totals: Totals | None = None,
     columns: Sequence[str] | None = None,
     fit: Sequence[str] | None = None,
+    named: Mapping[str, str] | None = None,
 ) -> None:
     """Print (or write) a report: table aligned by display width, json, csv, or a workbook laid
     out as a finance office files it (``commands.workbook``; ``report_date``: the books' date,
     today in Chongqing if none; ``chart``: what it draws). ``totals``: what its 合计 row adds up
     (the table, and a csv or workbook headed by labels; never json nor --codes, which are for
     machines). ``columns``: the keys shown, in every format (``hidden``: left out of the table;
-    ``fit``: the keys the table may show, most wanted first, as many as fit ``TERMINAL_WIDTH``)."""
+    ``fit``: the keys the table may show, most wanted first, as many as fit ``TERMINAL_WIDTH``).
+    ``named``: columns labelled besides ``LABELLED`` (key -> kind of ``ledger.labels``)."""
     from commands.context import settings
     from commands.output import display_width, table, to_csv, to_json, write_csv, write_text
     from commands.totals import LABEL, total_row
@@ -246,7 +252,7 @@ def emit(
     if codes_wanted() or fmt == "json":
         total = None
     if fmt != "json" and not codes_wanted():
-        rows = labelled(keys, rows)
+        rows = labelled(keys, rows, named)
     if fmt == "xlsx":
         if output is None:
             raise BadInputError(_("an xlsx report needs --output FILE.xlsx"))
