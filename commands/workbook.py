@@ -29,6 +29,7 @@ PERCENT_KEYS = frozenset(
 PLAIN_KEYS = frozenset({"ratio"})
 A4 = "9"  # the paper size code of A4 in SpreadsheetML
 MAX_CHART_ROWS = 60  # more bars than this are unreadable on a page
+MAX_WIDTH = 60  # a column's width at most; longer text (a finding's message) wraps within it
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,11 @@ def office_workbook(
                 formats[i] = formats[i] or fmt
                 widths[i] = max(widths[i], display_width(_shown(stored, fmt)))
         for i, w in enumerate(widths):
-            sheet.column_dimensions[get_column_letter(i + 1)].width = min(w + 3, 60)
+            sheet.column_dimensions[get_column_letter(i + 1)].width = min(w + 3, MAX_WIDTH)
+        wrapped = Alignment(wrap_text=True, vertical="top")
+        wraps = {
+            key: {"alignment": wrapped} for key, w in zip(keys, widths, strict=False) if w + 3 > MAX_WIDTH
+        }
 
         # what precedes the rows in the file is set before the first row streams out
         sheet.freeze_panes = f"A{HEADER_ROW + 1}"
@@ -174,7 +179,12 @@ def office_workbook(
         )  # fmt: skip
         for n, row in enumerate(rows, HEADER_ROW + 1):
             try:
-                sheet.append([_cell(cell, box, key, value) for key, value in zip(keys, row, strict=False)])
+                sheet.append(
+                    [
+                        _cell(cell, box, key, value, **wraps.get(key, {}))
+                        for key, value in zip(keys, row, strict=False)
+                    ]
+                )
             except IllegalCharacterError:
                 msg = (
                     f"row {n} of {title} holds a control character, which a workbook cannot store; "
