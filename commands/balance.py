@@ -191,7 +191,7 @@ def balance_command(
     columns = chosen_columns(columns_text, keys, headers) if columns_text is not None else None
     moment = parse_moment(known_at) if known_at else None
     found = None
-    if as_of is None and moment is None and not period:
+    if w.as_of is None and moment is None and not period:
         from projections.quick import current_balances
 
         found = current_balances(settings().url, base_ids)

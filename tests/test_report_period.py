@@ -68,6 +68,7 @@ def test_a_years_balance_opens_moves_and_closes_to_the_fen(ledger: Ledger) -> No
     assert year["subsidy_available"] == close["subsidy_available"]
     assert year["subsidy_opening"] == eve["subsidy_available"]
     assert "subsidy_opening" not in close  # --as-of stays the as-of view
+    assert _json(ledger, "balance", "--to", "2024-12-31") == [close]  # --to alone: the books to that day
     # --from without --to runs to today: the spend after the year is in
     (since,) = _json(ledger, "balance", "--from", "2024-06-01")
     assert since["subsidy_spent"] == "3355.67" and since["subsidy_available"] == "145644.22"
@@ -101,6 +102,10 @@ def test_every_money_report_over_the_period(ledger: Ledger) -> None:
     ]  # fmt: skip
     (now,) = _json(ledger, "report", "budget", "--as-of", "2024-12-31")
     assert now["remaining"] == line["remaining"] and "opening" not in now
+    for report in ("sources", "categories", "execution", "matching", "budget"):  # --to alone: --as-of
+        assert _json(ledger, "report", report, "--to", "2024-05-31") == _json(
+            ledger, "report", report, "--as-of", "2024-05-31"
+        ), report
 
 
 def test_the_period_table_totals_and_workbook(ledger: Ledger, tmp_path: Path) -> None:
