@@ -47,7 +47,10 @@ from ledger.errors import BadInputError
 from ledger.rules import BUDGET_TO_FUND
 
 PAGE = 5000
-STAGES = {"read": "reading events", "write": "writing the workbook"}
+STAGES = {
+    "zh": {"read": "读取事件", "write": "写入工作簿"},
+    "en": {"read": "reading events", "write": "writing the workbook"},
+}  # the progress bars' labels
 
 
 # the stored events the import format is made of: the other aggregates' (people, seals…) are
@@ -444,16 +447,16 @@ def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None
             raise BadInputError(f"--runs writes the import format (csv or xlsx), not {fmt}")
         if output is not None:
             raise BadInputError("give either --output FILE or --runs DIR, not both")
-    stages = Stages()
+    stages, labels = Stages(), STAGES[settings().lang]
     try:
-        step = stages.stage(STAGES["read"], head(app.engine))
+        step = stages.stage(labels["read"], head(app.engine))
         if runs_dir is not None:
             _write_runs(runs_dir, fmt, header, list(import_rows(app, step)))
             return
         if fmt == "xlsx":
             assert output is not None
             rows = list(import_rows(app, step))
-            to_xlsx(output, [("import", header, rows)], stages.stage(STAGES["write"], len(rows)))
+            to_xlsx(output, [("import", header, rows)], stages.stage(labels["write"], len(rows)))
             stages.close()
             click.echo(f"exported to {output}")
             return

@@ -61,6 +61,10 @@ def test_export_draws_its_progress_on_stderr_only(
     _finished(shown.stderr, "reading events", events)
     if fmt == "xlsx":
         _finished(shown.stderr, "writing the workbook", 5)  # approval, disbursement, three spends
+        monkeypatch.setenv(ENV, "1")
+        zh = sqlite_ledger.ok("--lang", "zh", "export", "--format", fmt, *out)
+        _finished(zh.stderr, "读取事件", events)
+        _finished(zh.stderr, "写入工作簿", 5)
 
 
 def test_import_and_the_projections_draw_their_progress(
