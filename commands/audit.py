@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -12,29 +10,8 @@ import click
 from commands.context import settings
 from commands.dates import DATE
 from commands.i18n import _
+from commands.progress import Stages, progress
 from ledger.errors import BadInputError, RuleViolationError, VerificationError
-
-
-def _stderr_bar(length: int, label: str) -> click._termui_impl.ProgressBar[int]:
-    return click.progressbar(length=length, label=label, file=sys.stderr)
-
-
-class _StageBars:
-    """One progress bar on stderr per stage of a long export (events, then the workbook)."""
-
-    def __init__(self) -> None:
-        self._bar: click._termui_impl.ProgressBar[int] | None = None
-
-    def stage(self, label: str, total: int) -> Callable[[int], None]:
-        self.close()
-        self._bar = _stderr_bar(total, label)
-        self._bar.__enter__()
-        return self._bar.update
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-            self._bar = None
 
 
 @click.group("audit")
@@ -121,7 +98,7 @@ def export_command(directory: Path, grant_id: str | None, as_of: datetime | None
     engine = s.engine()
     if not has_log(engine):
         s.catch_up()
-    bars = _StageBars()
+    bars = Stages()
     try:
         done = export(engine, directory, grant_id, as_of.date() if as_of else None, bars)
     finally:
@@ -207,8 +184,8 @@ def verify_command(
     events = directory / "events.jsonl"
     length = events.stat().st_size if events.is_file() else 0
     try:
-        with _stderr_bar(length, verifier_text(PROGRESS)) as bar:
-            report = verify_bundle(directory, trusted, public_keys, bar.update, root)
+        with progress(length, verifier_text(PROGRESS)) as step:
+            report = verify_bundle(directory, trusted, public_keys, step, root)
     except KeyFileError as e:
         raise VerificationError(e.message.rstrip(".。")) from None
     if report.failures:

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
-from commands.reading import TERMINAL_WIDTH, emit, engine_for_reading, parse_moment, read_options
+from commands.reading import (
+    TERMINAL_WIDTH,
+    emit,
+    engine_for_reading,
+    parse_moment,
+    period_options,
+    read_options,
+    when,
+)
 from commands.totals import Totals
 from ledger.errors import BadInputError, NotFoundError
+from ledger.money import ZERO
+from projections.figures import Balance
 
 __all__ = ["balance_command", "parse_moment", "register"]
 
@@ -72,8 +83,22 @@ KEYS = [
     "subsidy_disposed",  # remaining balances returned or carried forward (dispose)
     "matching_disposed",
 ]
+# over a period (--from): each source's balance at its opening, then its movements within it, and
+# the available columns are its balance at its close
+OPENING = {"subsidy_opening": "subsidy_approved", "matching_opening": "matching_committed"}  # placed before
+PERIOD_KEYS = [k2 for k in KEYS for k2 in ([o for o, at in OPENING.items() if at == k] + [k])]
+_PERIOD_NAMES = {
+    "zh": {"subsidy_opening": "补助期初结余", "subsidy_available": "补助期末结余",
+           "matching_opening": "配套期初结余", "matching_available": "配套期末结余"},
+    "en": {"subsidy_opening": "subsidy opening", "subsidy_available": "subsidy closing",
+           "matching_opening": "matching opening", "matching_available": "matching closing"},
+}  # fmt: skip
+PERIOD_HEADERS = {
+    lang: [names.get(k) or HEADERS[lang][KEYS.index(k)] for k in PERIOD_KEYS]
+    for lang, names in _PERIOD_NAMES.items()
+}
 TOTALS = Totals(
-    sums=tuple(k for k in KEYS[5:] if k != "execution_rate"),
+    sums=tuple(k for k in PERIOD_KEYS[5:] if k != "execution_rate"),
     rates={
         "execution_rate": (("subsidy_spent", "matching_spent"), ("subsidy_received", "matching_received"))
     },
@@ -98,20 +123,21 @@ FIT = (
     "subsidy_disposed",
     "matching_disposed",
 )
+PERIOD_FIT = (*FIT[:2], "subsidy_opening", *FIT[2:6], "matching_opening", *FIT[6:])
 
 
-def chosen_columns(text: str) -> list[str]:
+def chosen_columns(text: str, keys: list[str] = KEYS, headers: dict[str, list[str]] = HEADERS) -> list[str]:
     """--columns: keys or headers (Chinese or English), comma-separated, in the order given."""
     by_name = {
         name.casefold(): key
-        for names in (KEYS, *HEADERS.values())
-        for name, key in zip(names, KEYS, strict=True)
+        for names in (keys, *headers.values())
+        for name, key in zip(names, keys, strict=True)
     }
     chosen = []
     for name in (n.strip() for n in text.replace("，", ",").split(",")):
         key = by_name.get(name.casefold())
         if key is None:
-            valid = ", ".join(f"{k} ({h})" for k, h in zip(KEYS, HEADERS["zh"], strict=True))
+            valid = ", ".join(f"{k} ({h})" for k, h in zip(keys, headers["zh"], strict=True))
             raise BadInputError(f"--columns: no column {name!r}; the columns are {valid}")
         if key not in chosen:
             chosen.append(key)
@@ -121,6 +147,7 @@ def chosen_columns(text: str) -> list[str]:
 @click.command("balance")
 @click.argument("base_ids", nargs=-1)
 @read_options()
+@period_options
 @click.option(
     "--columns",
     "columns_text",
@@ -141,7 +168,9 @@ def balance_command(
     then subsidy recovered and balances disposed of, which the available figures already deduct.
 
     --as-of DATE gives the books as of a business date; --known-at TIMESTAMP what the ledger knew
-    at that moment (events recorded later are left out, a late reversal included).
+    at that moment (events recorded later are left out, a late reversal included); --from DATE
+    --to DATE a period's books (a fiscal year's 决算): the balances at its opening, the movements
+    dated within it, and the balances at its close.
 
     \b
     Examples:
@@ -149,62 +178,78 @@ def balance_command(
       grant-ledger balance B0001 B0002 --format json
       grant-ledger balance --as-of 2024-06-30 --known-at 2024-07-05T18:00:00
       grant-ledger balance --columns base_id,补助到位,补助支出,执行率%
+      grant-ledger balance --from 2024-01-01 --to 2024-12-31
       grant-ledger balance --format xlsx --output 余额表.xlsx
     """
     from commands.context import settings
     from commands.workbook import Chart
 
     lang = settings().lang
-    columns = chosen_columns(columns_text) if columns_text is not None else None
+    w = when(as_of, known_at)
+    period = w.since is not None
+    keys, headers = (PERIOD_KEYS, PERIOD_HEADERS) if period else (KEYS, HEADERS)
+    columns = chosen_columns(columns_text, keys, headers) if columns_text is not None else None
     moment = parse_moment(known_at) if known_at else None
     found = None
-    if as_of is None and moment is None:
+    if w.as_of is None and moment is None and not period:
         from projections.quick import current_balances
 
         found = current_balances(settings().url, base_ids)
+    opening: dict[str, Balance] = {}
     if found is None:
         from projections.queries import balances
 
-        found = balances(engine_for_reading(), base_ids, as_of.date() if as_of else None, moment)
+        engine = engine_for_reading()
+        found = balances(engine, base_ids, w.as_of, moment, w.since)
+        if w.since is not None:
+            before = balances(engine, base_ids, w.since - timedelta(days=1), moment)
+            opening = {b.grant_id: b for b in before}
     missing = sorted(set(base_ids) - {b.base_id for b in found})
     if missing:
         from commands.i18n import _
 
         msg = _("no grant for base {bases} in the ledger").format(bases=", ".join(missing))
         raise NotFoundError(msg)
-    rows = [
-        [
-            b.base_id,
-            b.grant_id,
-            b.base_name,
-            b.programme,
-            b.status,
-            b.approved,
-            b.subsidy_received,
-            b.subsidy_spent,
-            b.subsidy_available,
-            b.matching_committed,
-            b.matching_received,
-            b.matching_spent,
-            b.matching_available,
-            b.execution_rate,
-            b.subsidy_recovered,
-            b.subsidy_disposed,
-            b.matching_disposed,
-        ]
-        for b in found
-    ]
+    rows = []
+    for b in found:
+        values: dict[str, Any] = {
+            "base_id": b.base_id,
+            "grant_id": b.grant_id,
+            "base_name": b.base_name,
+            "programme": b.programme,
+            "status": b.status,
+            "subsidy_approved": b.approved,
+            "subsidy_received": b.subsidy_received,
+            "subsidy_spent": b.subsidy_spent,
+            "subsidy_available": b.subsidy_available,
+            "matching_committed": b.matching_committed,
+            "matching_received": b.matching_received,
+            "matching_spent": b.matching_spent,
+            "matching_available": b.matching_available,
+            "execution_rate": b.execution_rate,
+            "subsidy_recovered": b.subsidy_recovered,
+            "subsidy_disposed": b.subsidy_disposed,
+            "matching_disposed": b.matching_disposed,
+        }
+        if period:  # the period's movements close what the source held at its opening
+            start = opening.get(b.grant_id)
+            for source in ("subsidy", "matching"):
+                held = getattr(start, f"{source}_available") if start is not None else ZERO
+                values[f"{source}_opening"] = held
+                values[f"{source}_available"] = held + values[f"{source}_available"]
+        rows.append([values[k] for k in keys])
     emit(
         title={"zh": "余额表", "en": "balances"},
-        keys=KEYS,
-        headers=HEADERS,
+        keys=keys,
+        headers=headers,
         rows=rows,
         fmt=fmt,
         output=output,
         empty={"zh": "账中尚无项目。", "en": "no grants in the ledger yet"},
         columns=columns,
-        fit=FIT if columns is None else None,  # the name column is long: JSON/CSV/xlsx carry it
-        report_date=as_of.date() if as_of else None,
+        fit=None if columns is not None else PERIOD_FIT if period else FIT,  # no name: JSON/CSV/xlsx have it
+        report_date=w.as_of,
+        since=w.since,
         chart=Chart(
             {"zh": "各基地执行率（支出÷到位）", "en": "execution rate per base (spent ÷ received)"}[lang],
             label="base_id",

@@ -42,11 +42,16 @@ import click
 from commands.context import settings
 from commands.i18n import _
 from commands.output import to_csv, to_xlsx, write_csv, write_text
+from commands.progress import Stages, Step, no_step
 from commands.reading import bom_wanted, codes_wanted, file_options
 from ledger.errors import BadInputError
 from ledger.rules import BUDGET_TO_FUND
 
 PAGE = 5000
+STAGES = {
+    "zh": {"read": "读取事件", "write": "写入工作簿"},
+    "en": {"read": "reading events", "write": "writing the workbook"},
+}  # the progress bars' labels
 
 
 # the stored events the import format is made of: the other aggregates' (people, seals…) are
@@ -54,20 +59,22 @@ PAGE = 5000
 _BOOKS_TOPICS = ("grant-ledger:Grant.", "grant-ledger:Unit.")
 
 
-def _events(app: Any) -> Iterator[Any]:
-    """The grants' and units' stored events, as domain events, in the store's order."""
+def _events(app: Any, step: Step = no_step) -> Iterator[Any]:
+    """The grants' and units' stored events, as domain events, in the store's order (``step``:
+    told how many stored events each page read)."""
     start = 1
     while True:
         notifications = app.recorder.select_notifications(start=start, limit=PAGE)
         if not notifications:
             return
+        step(len(notifications))
         for n in notifications:
             if n.topic.startswith(_BOOKS_TOPICS):
                 yield app.mapper.to_domain_event(n)
         start = notifications[-1].id + 1
 
 
-def import_rows(app: Any) -> Iterator[list[Any]]:
+def import_rows(app: Any, step: Step = no_step) -> Iterator[list[Any]]:
     """Every money event as a row of the import format, in the store's order (kinds and columns:
     ledger/importing.py)."""
     from ledger.grant import Grant
@@ -75,7 +82,7 @@ def import_rows(app: Any) -> Iterator[list[Any]]:
 
     grants: dict[Any, Any] = {}
     units: dict[str, str] = {}
-    for e in _events(app):
+    for e in _events(app, step):
         if isinstance(e, Unit.Registered):
             units[e.unit_id] = e.name
         if not isinstance(e, Grant.Event):
@@ -157,7 +164,7 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
-def _records(app: Any) -> Iterator[Any]:
+def _records(app: Any, step: Step = no_step) -> Iterator[Any]:
     """Every stored event as a light record (``projections.records``), in the store's order."""
     from projections.records import records
 
@@ -166,6 +173,7 @@ def _records(app: Any) -> Iterator[Any]:
         notifications = app.recorder.select_notifications(start=start, limit=PAGE)
         if not notifications:
             return
+        step(len(notifications))
         yield from records(notifications)
         start = notifications[-1].id + 1
 
@@ -305,7 +313,7 @@ def _budget_ends(base: str, g: _Grant, lines: dict[str, Decimal]) -> tuple[date,
     ]
 
 
-def journal(app: Any, style: str) -> Iterator[str]:
+def journal(app: Any, style: str, step: Step = no_step) -> Iterator[str]:
     """Double-entry transactions, one per money event, in date order (the store's order within a
     date); for beancount, the budget plans as Fava budgets, and Fava's language set to Chinese."""
     from projections.measures import effect
@@ -320,7 +328,7 @@ def journal(app: Any, style: str) -> Iterator[str]:
     entries: list[tuple[date, list[str], list[tuple[str, Decimal | None]]]] = []
     plans: dict[str, dict[str, Decimal]] = {}
     names: dict[str, str] = {}  # a registered body's code -> its name (approvals name bodies by code)
-    for r in _records(app):
+    for r in _records(app, step):
         if r.topic == "grant-ledger:Bodies.Added":
             names[r.data["code"]] = r.data["name"]
             continue
@@ -429,8 +437,12 @@ def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None
       grant-ledger export --format beancount -o books.beancount && bean-check books.beancount
       grant-ledger export --format hledger -o books.journal
     """
+    from projections.status import head
+
     app = settings().ledger()
     header = _header()
+    if fmt == "xlsx" and output is None and runs_dir is None:
+        raise BadInputError(_("an xlsx export needs --output FILE.xlsx"))
     if runs_dir is not None:
         if fmt not in ("csv", "xlsx"):
             raise BadInputError(
@@ -438,18 +450,25 @@ def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None
             )
         if output is not None:
             raise BadInputError(_("give either --output FILE or --runs DIR, not both"))
-        _write_runs(runs_dir, fmt, header, list(import_rows(app)))
-        return
-    if fmt == "xlsx":
-        if output is None:
-            raise BadInputError(_("an xlsx export needs --output FILE.xlsx"))
-        to_xlsx(output, [("import", header, list(import_rows(app)))])
-        click.echo(_("exported to {path}").format(path=output))
-        return
-    if fmt == "csv":
-        text = to_csv(header, import_rows(app))
-    else:
-        text = "\n".join(journal(app, fmt)) + "\n"
+    stages, labels = Stages(), STAGES[settings().lang]
+    try:
+        step = stages.stage(labels["read"], head(app.engine))
+        if runs_dir is not None:
+            _write_runs(runs_dir, fmt, header, list(import_rows(app, step)))
+            return
+        if fmt == "xlsx":
+            assert output is not None
+            rows = list(import_rows(app, step))
+            to_xlsx(output, [("import", header, rows)], stages.stage(labels["write"], len(rows)))
+            stages.close()
+            click.echo(_("exported to {path}").format(path=output))
+            return
+        if fmt == "csv":
+            text = to_csv(header, import_rows(app, step))
+        else:
+            text = "\n".join(journal(app, fmt, step)) + "\n"
+    finally:
+        stages.close()
     if output is None:
         click.echo(text, nl=False)
         return

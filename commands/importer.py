@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +10,7 @@ import click
 
 from commands.context import settings
 from commands.i18n import _
+from commands.progress import progress
 from ledger.errors import StorageError
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
     def on_batch(conn: Connection, stored: list[Notification]) -> None:
         _project(conn, stored, decided)
 
-    with click.progressbar(length=count, label=_("importing"), file=sys.stderr) as bar:
+    with progress(count, _("importing")) as step:
         done = import_rows(
             app,
             read_rows(cells),
@@ -126,7 +126,7 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
             batch=batch_rows,
             on_start=on_start,
             on_batch=on_batch,
-            progress=bar.update,
+            progress=step,
             parallel=_parallel(jobs, count),
         )
     if done.errors:

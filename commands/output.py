@@ -10,7 +10,7 @@ import os
 import stat
 import tempfile
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -113,6 +113,7 @@ def to_csv(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 
 YUAN_FORMAT = '"¥"#,##0.00'
+STEP_ROWS = 1000  # a workbook's rows written between two steps of its progress
 
 
 def _cannot_write(path: Path, error: OSError) -> str:
@@ -195,11 +196,16 @@ def _file_or_new(path: Path) -> bool:
         return True
 
 
-def to_xlsx(path: Any, sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]]) -> None:
+def to_xlsx(
+    path: Any,
+    sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]],
+    step: Callable[[int], None] | None = None,
+) -> None:
     """A real workbook: one sheet per table, header row frozen, amounts as numbers in yuan format.
 
     Written in openpyxl's write-only mode: rows stream to the file, so a sheet of a million rows
-    costs time in proportion to its rows (column widths are measured first, as the format wants
+    costs time in proportion to its rows, told to ``step`` as they are written (column widths are
+    measured first, as the format wants
     them before the rows). Text is stored as text, never as a formula. The file is written whole
     or not at all (``replacing``)."""
     from openpyxl import Workbook
@@ -230,6 +236,8 @@ def to_xlsx(path: Any, sheets: Sequence[tuple[str, Sequence[str], Sequence[Seque
             for n, row in enumerate(rows, 2):
                 try:
                     sheet.append([_xlsx_value(sheet, value, WriteOnlyCell) for value in row])
+                    if step is not None and (n - 1) % STEP_ROWS == 0:  # n - 1 rows written
+                        step(STEP_ROWS)
                 except IllegalCharacterError:
                     from commands.i18n import _
 
@@ -238,6 +246,8 @@ def to_xlsx(path: Any, sheets: Sequence[tuple[str, Sequence[str], Sequence[Seque
                         "store; write --format csv instead (nothing was written)"
                     ).format(row=n, title=title)
                     raise BadInputError(msg) from None
+            if step is not None:
+                step(len(rows) % STEP_ROWS)
         book.save(f)
 
 

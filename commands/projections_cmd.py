@@ -3,12 +3,11 @@ checking every one against the events."""
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from commands.context import settings
 from commands.i18n import _
+from commands.progress import progress
 from ledger.errors import NotFoundError, VerificationError
 
 
@@ -67,8 +66,8 @@ def rebuild_command(name: str | None) -> None:
         raise NotFoundError(msg)
     total = head(app.engine)
     label = _("rebuilding {names}").format(names=", ".join(p.name for p in chosen))
-    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
-        done = rebuild_all(app, chosen, progress=bar.update)
+    with progress(total, label) as step:
+        done = rebuild_all(app, chosen, progress=step)
     for projection in chosen:
         click.echo(_("rebuilt {name} from {count} events").format(name=projection.name, count=done))
 
@@ -101,8 +100,8 @@ def verify_command(limit: int) -> None:
     s.ensure_current()
     app = s.ledger()
     label = _("recomputing the read models")
-    with click.progressbar(length=head(app.engine), label=label, file=sys.stderr) as bar:
-        verdict = verify(app, all_projections(), progress=bar.update, limit=limit)
+    with progress(head(app.engine), label) as step:
+        verdict = verify(app, all_projections(), progress=step, limit=limit)
     if not verdict.differences:
         click.echo(_("all read models agree with the {count} events").format(count=verdict.events))
         return

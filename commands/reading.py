@@ -50,6 +50,7 @@ def parse_moment(value: str) -> datetime:
 # Where --codes and --no-bom leave their values (the click context's meta, shared by its children)
 _CODES = "grant_ledger.codes"
 _NO_BOM = "grant_ledger.no_bom"
+_FROM, _TO = "grant_ledger.from", "grant_ledger.to"
 
 
 def _keep(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -89,6 +90,32 @@ def bom_wanted() -> bool:
     return not (ctx is not None and ctx.meta.get(_NO_BOM))
 
 
+def _keep_day(ctx: click.Context, param: click.Parameter, value: datetime | None) -> None:
+    ctx.meta[_FROM if param.name == "since" else _TO] = value.date() if value is not None else None
+
+
+def period_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--from DATE --to DATE`` for a money report: the movements dated within the period (a
+    fiscal year's 决算), a balance shown opened the day before --from and closed on --to (read
+    through ``when``)."""
+    f = click.option(
+        "--to",
+        "until",
+        type=DATE,
+        expose_value=False,
+        callback=_keep_day,
+        help="the period's last day (default: --as-of, or today)",
+    )(f)
+    return click.option(
+        "--from",
+        "since",
+        type=DATE,
+        expose_value=False,
+        callback=_keep_day,
+        help="a report over the period from this day: its movements, with opening and closing balances",
+    )(f)
+
+
 def read_options(formats: Sequence[str] = FORMATS) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--as-of``, ``--known-at``, ``--format`` and ``--output`` for a read command."""
 
@@ -120,12 +147,28 @@ def read_options(formats: Sequence[str] = FORMATS) -> Callable[[Callable[..., An
 
 @dataclass(frozen=True)
 class When:
-    as_of: date | None
+    as_of: date | None  # the books' last day (a period's --to)
     known_at: datetime | None
+    since: date | None = None  # a period's first day (--from)
 
 
 def when(as_of: datetime | None, known_at: str | None) -> When:
-    return When(as_of.date() if as_of else None, parse_moment(known_at) if known_at else None)
+    """The books a read command shows: as of a day, as known at a moment, and over the period
+    --from/--to of the command's ``period_options``, if it has them and they are given."""
+    ctx = click.get_current_context(silent=True)
+    meta = ctx.meta if ctx is not None else {}
+    since, until = meta.get(_FROM), meta.get(_TO)
+    end = as_of.date() if as_of else None
+    if until is not None:
+        if end is not None and end != until:
+            raise BadInputError(f"--to {until} and --as-of {end} both name the books' last day; give one")
+        end = until
+    if since is not None and since > (end or business_today()):
+        last = f"--to {end}" if until is not None else f"--as-of {end}" if end is not None else "today"
+        raise BadInputError(f"--from {since} is after {last}: a period cannot end before it begins")
+    if since is not None and end is None:
+        end = business_today()  # a period from --from runs to today in Chongqing
+    return When(end, parse_moment(known_at) if known_at else None, since)
 
 
 def engine_for_reading(*, acts: bool = False) -> Any:
@@ -222,13 +265,15 @@ def emit(
     columns: Sequence[str] | None = None,
     fit: Sequence[str] | None = None,
     named: Mapping[str, str] | None = None,
+    since: date | None = None,
 ) -> None:
     """Print (or write) a report: table aligned by display width, json, csv, or a workbook laid
     out as a finance office files it (``commands.workbook``; ``report_date``: the books' date,
     today in Chongqing if none; ``chart``: what it draws). ``totals``: what its 合计 row adds up
     (the table, and a csv or workbook headed by labels; never json nor --codes, which are for
     machines). ``columns``: the keys shown, in every format (``hidden``: left out of the table;
-    ``fit``: the keys the table may show, most wanted first, as many as fit ``TERMINAL_WIDTH``).
+    ``fit``: the keys the table may show, most wanted first, as many as fit ``TERMINAL_WIDTH``;
+    ``since``: the first day of the period the workbook reports on, to ``report_date``).
     ``named``: columns labelled besides ``LABELLED`` (key -> kind of ``ledger.labels``)."""
     from commands.context import settings
     from commands.output import display_width, table, to_csv, to_json, write_csv, write_text
@@ -269,6 +314,7 @@ def emit(
             report_date=report_date or business_today(),  # today in Chongqing
             chart=chart,
             total=None if total is None else with_label(total, LABEL[lang]),
+            since=since,
         )
         click.echo(_("wrote {title} to {path}").format(title=name, path=output))
         return

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from commands.reading import bases_named, emit, engine_for_reading, read_options, when
+from commands.reading import bases_named, emit, engine_for_reading, period_options, read_options, when
 from commands.totals import Totals
 
 KEYS = ["base_id", "grant_id", "category", "category_label", "source", "content", "spent", "entries"]
@@ -22,10 +22,12 @@ TOTALS = Totals(("spent",), counts=("entries",))
 @click.command("categories")
 @click.argument("base_ids", nargs=-1)
 @read_options()
+@period_options
 def categories_command(
     base_ids: tuple[str, ...], as_of: datetime | None, known_at: str | None, fmt: str, output: Path | None
 ) -> None:
-    """Spending per base × category × fund source × construction content (net of reversals)."""
+    """Spending per base × category × fund source × construction content (net of reversals);
+    over a period (--from, --to), the spending dated within it."""
     from commands.context import settings
     from commands.workbook import Chart
     from ledger.policy import current_policy
@@ -35,7 +37,7 @@ def categories_command(
     w = when(as_of, known_at)
     engine = engine_for_reading()
     policy = current_policy()
-    lines = categories(engine, bases_named(engine, base_ids), w.as_of, w.known_at)
+    lines = categories(engine, bases_named(engine, base_ids), w.as_of, w.known_at, w.since)
     rows = []
     for line in lines:
         found = policy.find_category(line.category) if line.category else None
@@ -53,6 +55,7 @@ def categories_command(
         output=output,
         hidden=(2,),
         report_date=w.as_of,
+        since=w.since,
         chart=Chart(
             {"zh": "各类别支出", "en": "spending by category"}[lang],
             label="category_label",

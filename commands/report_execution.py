@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from commands.reading import bases_named, emit, engine_for_reading, read_options, when
+from commands.reading import bases_named, emit, engine_for_reading, period_options, read_options, when
 from commands.totals import Totals
 
 KEYS = [
@@ -61,12 +61,14 @@ HEADERS = {
 @click.command("execution")
 @click.argument("base_ids", nargs=-1)
 @read_options()
+@period_options
 def execution_command(
     base_ids: tuple[str, ...], as_of: datetime | None, known_at: str | None, fmt: str, output: Path | None
 ) -> None:
     """Execution rate (执行率) per base: spent ÷ received and spent ÷ approved (approved subsidy
     plus matching committed), both fund sources, and the days left in the build period (counted
-    from --as-of, or today)."""
+    from --as-of, or today). Over a period (--from, --to): the money of the movements dated
+    within it."""
     from commands.context import settings
     from commands.workbook import Chart
     from projections.reports import execution
@@ -87,7 +89,7 @@ def execution_command(
             e.days_left,
             e.elapsed,
         ]
-        for e in execution(engine, bases_named(engine, base_ids), w.as_of, w.known_at)
+        for e in execution(engine, bases_named(engine, base_ids), w.as_of, w.known_at, since=w.since)
     ]
     emit(
         title={"zh": "执行率", "en": "execution"},
@@ -97,6 +99,7 @@ def execution_command(
         fmt=fmt,
         output=output,
         report_date=w.as_of,
+        since=w.since,
         chart=Chart(
             {"zh": "执行率与建设期已过时间", "en": "execution rate against build time elapsed"}[
                 settings().lang

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from commands.reading import bases_named, emit, engine_for_reading, read_options, when
+from commands.reading import bases_named, emit, engine_for_reading, period_options, read_options, when
 from commands.totals import Totals
 
 KEYS = [
@@ -64,13 +64,15 @@ HEADERS = {
 @click.command("matching")
 @click.argument("base_ids", nargs=-1)
 @read_options()
+@period_options
 def matching_command(
     base_ids: tuple[str, ...], as_of: datetime | None, known_at: str | None, fmt: str, output: Path | None
 ) -> None:
     """Matching funds (配套经费) committed and received against the ratio the programme asks
     (1:1 of the approved subsidy for district bases and institutes, "原则上"). The shortfall is
     the matching received short of the ratio × the subsidy received: the figure of the 1:1
-    finding in `report findings`."""
+    finding in `report findings`. Over a period (--from, --to): the money of the movements
+    dated within it."""
     from commands.context import settings
     from commands.workbook import Chart
     from ledger.policy import current_policy
@@ -96,7 +98,7 @@ def matching_command(
             m.received_pct,
             m.shortfall,
         ]
-        for m in matching(engine, bases_named(engine, base_ids), w.as_of, w.known_at, ratios)
+        for m in matching(engine, bases_named(engine, base_ids), w.as_of, w.known_at, ratios, w.since)
     ]
     emit(
         title={"zh": "配套资金", "en": "matching"},
@@ -106,6 +108,7 @@ def matching_command(
         fmt=fmt,
         output=output,
         report_date=w.as_of,
+        since=w.since,
         chart=Chart(
             {"zh": "配套资金到位与1:1要求", "en": "matching received against the 1:1 requirement"}[
                 settings().lang

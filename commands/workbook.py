@@ -29,6 +29,7 @@ PERCENT_KEYS = frozenset(
 PLAIN_KEYS = frozenset({"ratio"})
 A4 = "9"  # the paper size code of A4 in SpreadsheetML
 MAX_CHART_ROWS = 60  # more bars than this are unreadable on a page
+MAX_WIDTH = 60  # a column's width at most; longer text (a finding's message) wraps within it
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,10 @@ class Chart:
 
 WORDS = {
     "zh": {"org": "编制单位：", "date": "报表日期：", "unit": "单位：元",
-           "too_many": "图表：基地多于{n}个，从略（见数据）"},
+           "too_many": "图表：基地多于{n}个，从略（见数据）", "period": "报表期间：{0} 至 {1}"},
     "en": {"org": "Prepared by: ", "date": "Report date: ", "unit": "Unit: yuan",
-           "too_many": "chart: more than {n} bases, left out (see the data)"},
+           "too_many": "chart: more than {n} bases, left out (see the data)",
+           "period": "Period: {0} to {1}"},
 }  # fmt: skip
 
 
@@ -99,9 +101,11 @@ def office_workbook(
     report_date: date,
     chart: Chart | None = None,
     total: Sequence[Any] | None = None,
+    since: date | None = None,
 ) -> None:
     """One sheet, laid out as the office files it, with ``total`` (the 合计 row of
-    ``commands.totals``, labelled) below the rows; written whole or not at all."""
+    ``commands.totals``, labelled) below the rows, dated ``report_date`` or over the period
+    ``since`` to ``report_date``; written whole or not at all."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.chart import BarChart, Reference
@@ -115,6 +119,11 @@ def office_workbook(
     last = get_column_letter(width)
     thin = Side(style="thin", color="999999")
     box = Border(left=thin, right=thin, top=thin, bottom=thin)
+    dated = (
+        words["period"].format(since.isoformat(), report_date.isoformat())
+        if since is not None
+        else words["date"] + report_date.isoformat()
+    )
     with replacing(path) as f:
         book = Workbook(write_only=True)
         sheet = book.create_sheet(title=title[:31])
@@ -126,7 +135,11 @@ def office_workbook(
                 formats[i] = formats[i] or fmt
                 widths[i] = max(widths[i], display_width(_shown(stored, fmt)))
         for i, w in enumerate(widths):
-            sheet.column_dimensions[get_column_letter(i + 1)].width = min(w + 3, 60)
+            sheet.column_dimensions[get_column_letter(i + 1)].width = min(w + 3, MAX_WIDTH)
+        wrapped = Alignment(wrap_text=True, vertical="top")
+        wraps = {
+            key: {"alignment": wrapped} for key, w in zip(keys, widths, strict=False) if w + 3 > MAX_WIDTH
+        }
 
         # what precedes the rows in the file is set before the first row streams out
         sheet.freeze_panes = f"A{HEADER_ROW + 1}"
@@ -150,10 +163,10 @@ def office_workbook(
         line: list[Any] = [None] * width
         line[0] = cell(words["org"] + (org or ""))
         if width >= 3:
-            line[width // 2] = cell(words["date"] + report_date.isoformat())
+            line[width // 2] = cell(dated)
             line[-1] = cell(words["unit"], alignment=Alignment(horizontal="right"))
         else:
-            line[0].value = f"{line[0].value}  {words['date']}{report_date.isoformat()}  {words['unit']}"
+            line[0].value = f"{line[0].value}  {dated}  {words['unit']}"
         sheet.append(line)
         sheet.append([])
         head_fill = PatternFill("solid", fgColor="DDEBF7")
@@ -166,7 +179,12 @@ def office_workbook(
         )  # fmt: skip
         for n, row in enumerate(rows, HEADER_ROW + 1):
             try:
-                sheet.append([_cell(cell, box, key, value) for key, value in zip(keys, row, strict=False)])
+                sheet.append(
+                    [
+                        _cell(cell, box, key, value, **wraps.get(key, {}))
+                        for key, value in zip(keys, row, strict=False)
+                    ]
+                )
             except IllegalCharacterError:
                 from commands.i18n import _
 

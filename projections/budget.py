@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import and_, func, select, true
@@ -32,10 +32,17 @@ class BudgetLine:
     source: str  # the ledger's fund source: subsidy or matching
     planned: Decimal | None  # None: the plan has no such line (spending outside it)
     spent: Decimal
+    spent_before: Decimal = ZERO  # a period's report: spent before the period
+
+    @property
+    def opening(self) -> Decimal | None:
+        """What the line had left when the period began (the plan as it stands at its end)."""
+        return None if self.planned is None else self.planned - self.spent_before
 
     @property
     def remaining(self) -> Decimal | None:
-        return None if self.planned is None else self.planned - self.spent
+        """What the line has left at the end."""
+        return None if self.planned is None else self.planned - self.spent_before - self.spent
 
     @property
     def rate(self) -> Decimal | None:
@@ -80,8 +87,10 @@ def budget_against_actual(
     base_ids: Sequence[str] = (),
     as_of: date | None = None,
     known_at: datetime | None = None,
+    since: date | None = None,
 ) -> list[BudgetLine]:
-    """Every planned line of every grant with a plan, and any spending outside the plan."""
+    """Every planned line of every grant with a plan, and any spending outside the plan;
+    ``since``: the spending of the period from that day, and what was spent before it."""
     query = select(grants.c.grant_id, grants.c.aggregate_id, grants.c.base_id)
     if base_ids:
         query = query.where(grants.c.base_id.in_(list(base_ids)))
@@ -91,7 +100,38 @@ def budget_against_actual(
     base_of = {grant_id: base_id for grant_id, _, base_id in found}
     plans = _plans(engine, aggregate_ids, as_of, known_at)
 
-    conditions = [movements.c.kind.in_(SPENDING_KINDS), *_conditions(engine, base_ids, as_of, known_at)]
+    spent = _spent(engine, base_of, base_ids, as_of, known_at, since)
+    before = _spent(engine, base_of, base_ids, since - timedelta(days=1), known_at) if since else {}
+
+    lines = []
+    for grant_id, base_id in base_of.items():
+        plan = plans.get(grant_id, {})
+        actual = spent.get(grant_id, {})
+        earlier = before.get(grant_id, {})
+        if not plan and not actual and not earlier:
+            continue
+        for line in sorted(set(plan) | set(actual) | set(earlier)):
+            lines.append(
+                BudgetLine(
+                    base_id, grant_id, *line, plan.get(line), actual.get(line, ZERO), earlier.get(line, ZERO)
+                )
+            )
+    return lines
+
+
+def _spent(
+    engine: Engine,
+    base_of: dict[str, str],
+    base_ids: Sequence[str],
+    as_of: date | None,
+    known_at: datetime | None,
+    since: date | None = None,
+) -> dict[str, dict[tuple[str, str], Decimal]]:
+    """Spending (net of reversals) per grant, content and fund source."""
+    conditions = [
+        movements.c.kind.in_(SPENDING_KINDS),
+        *_conditions(engine, base_ids, as_of, known_at, since),
+    ]
     cols = (movements.c.grant_id, movements.c.content, movements.c.source)
     spent_query = select(*cols, func.sum(movements.c.amount)).where(and_(true(), *conditions)).group_by(*cols)
     spent: dict[str, dict[tuple[str, str], Decimal]] = {}
@@ -99,16 +139,4 @@ def budget_against_actual(
         for grant_id, content, source, fen in conn.execute(spent_query):
             if grant_id in base_of:
                 spent.setdefault(grant_id, {})[(content or "", source)] = from_fen(int(fen or 0))
-
-    lines = []
-    for grant_id, base_id in base_of.items():
-        plan = plans.get(grant_id, {})
-        actual = spent.get(grant_id, {})
-        if not plan and not actual:
-            continue
-        for content, source in sorted(set(plan) | set(actual)):
-            planned = plan.get((content, source))
-            lines.append(
-                BudgetLine(base_id, grant_id, content, source, planned, actual.get((content, source), ZERO))
-            )
-    return lines
+    return spent

@@ -28,8 +28,10 @@ def balances(
     base_ids: Sequence[str] = (),
     as_of: date | None = None,
     known_at: datetime | None = None,
+    since: date | None = None,
 ) -> list[Balance]:
-    """Balances per grant, current or as of a business date / as known at a moment."""
+    """Balances per grant, current or as of a business date / as known at a moment; ``since``:
+    the measures are the movements dated from that day (a period's, to ``as_of``)."""
     query = select(grants).order_by(grants.c.base_id, grants.c.grant_id)
     if base_ids:
         query = query.where(grants.c.base_id.in_(list(base_ids)))
@@ -40,7 +42,7 @@ def balances(
         query = query.where(grants.c.recorded_at <= when)
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-        if as_of is None and when is None:
+        if as_of is None and when is None and since is None:
             return [
                 Balance(
                     base_id=r.base_id,
@@ -57,6 +59,8 @@ def balances(
             conditions.append(movements.c.base_id.in_(list(base_ids)))
         if as_of is not None:
             conditions.append(movements.c.occurred_on <= as_of)
+        if since is not None:
+            conditions.append(movements.c.occurred_on >= since)
         if when is not None:
             conditions.append(movements.c.recorded_at <= when)
         sums = conn.execute(

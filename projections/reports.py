@@ -2,14 +2,15 @@
 
 Every query takes ``as_of`` (business date: events dated later are left out) and ``known_at``
 (recorded time: events recorded later are left out, including a reversal recorded later but
-dated earlier). Amounts come back as Decimal yuan.
+dated earlier); the money queries ``since`` too (a period's report: events dated earlier are left
+out, and a balance shown is opened as of the day before). Amounts come back as Decimal yuan.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,13 +26,21 @@ from projections.measures import MATCHING, SOURCES, SPENDING_KINDS, SUBSIDY, ava
 from projections.queries import stored_time
 from projections.schema import grants, history_acts, movements
 
+ONE_DAY = timedelta(days=1)
+
 
 def _conditions(
-    engine: Engine, base_ids: Sequence[str], as_of: date | None, known_at: datetime | None
+    engine: Engine,
+    base_ids: Sequence[str],
+    as_of: date | None,
+    known_at: datetime | None,
+    since: date | None = None,
 ) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if base_ids:
         conditions.append(movements.c.base_id.in_(list(base_ids)))
+    if since is not None:
+        conditions.append(movements.c.occurred_on >= since)
     if as_of is not None:
         conditions.append(movements.c.occurred_on <= as_of)
     if known_at is not None:
@@ -54,11 +63,15 @@ def _grant_rows(
 
 
 def _totals(
-    engine: Engine, base_ids: Sequence[str], as_of: date | None, known_at: datetime | None
+    engine: Engine,
+    base_ids: Sequence[str],
+    as_of: date | None,
+    known_at: datetime | None,
+    since: date | None = None,
 ) -> dict[str, dict[str, int]]:
     query = (
         select(movements.c.grant_id, movements.c.measure, func.sum(movements.c.amount))
-        .where(and_(true(), *_conditions(engine, base_ids, as_of, known_at)))
+        .where(and_(true(), *_conditions(engine, base_ids, as_of, known_at, since)))
         .group_by(movements.c.grant_id, movements.c.measure)
     )
     totals: dict[str, dict[str, int]] = {}
@@ -96,9 +109,10 @@ def categories(
     base_ids: Sequence[str] = (),
     as_of: date | None = None,
     known_at: datetime | None = None,
+    since: date | None = None,
 ) -> list[CategoryLine]:
     """Spent (net of reversals) per base × category × fund source × construction content."""
-    conditions = _conditions(engine, base_ids, as_of, known_at)
+    conditions = _conditions(engine, base_ids, as_of, known_at, since)
     conditions.append(movements.c.kind.in_(SPENDING_KINDS))
     cols = (movements.c.base_id, movements.c.grant_id, movements.c.category, movements.c.source)
     query = (
@@ -132,10 +146,12 @@ class SourceLine:
     spent: Decimal  # net of reversals
     recovered: Decimal = ZERO
     disposed: Decimal = ZERO
+    opening: Decimal = ZERO  # what the source held before the period (none without one)
 
     @property
     def available(self) -> Decimal:
-        return available(self.received, self.spent, ZERO, self.recovered, self.disposed)
+        """What the source holds at the end: the opening balance and the movements after it."""
+        return self.opening + available(self.received, self.spent, ZERO, self.recovered, self.disposed)
 
     @property
     def execution_rate(self) -> Decimal | None:
@@ -147,13 +163,22 @@ def sources(
     base_ids: Sequence[str] = (),
     as_of: date | None = None,
     known_at: datetime | None = None,
+    since: date | None = None,
 ) -> list[SourceLine]:
-    """Per base and fund source: planned (approved / committed), received, spent, available."""
-    totals = _totals(engine, base_ids, as_of, known_at)
+    """Per base and fund source: planned (approved / committed), received, spent, available;
+    ``since``: the movements of the period from that day, opened by what each source held the
+    day before."""
+    totals = _totals(engine, base_ids, as_of, known_at, since)
+    before = _totals(engine, base_ids, since - ONE_DAY, known_at) if since is not None else {}
     lines = []
     for r in _grant_rows(engine, base_ids, as_of, known_at):
         t = totals.get(r.grant_id, {})
         for source in SOURCES:
+            o = before.get(r.grant_id, {})
+            opening = from_fen(
+                available(_fen(o, "received", source), _fen(o, "spent", source), 0,
+                          _fen(o, "recovered", source), _fen(o, "disposed", source))
+            )  # fmt: skip
             lines.append(
                 SourceLine(
                     r.base_id,
@@ -164,6 +189,7 @@ def sources(
                     from_fen(_fen(t, "spent", source)),
                     from_fen(_fen(t, "recovered", source)),
                     from_fen(_fen(t, "disposed", source)),
+                    opening,
                 )
             )
     return lines
@@ -210,14 +236,16 @@ def execution(
     as_of: date | None = None,
     known_at: datetime | None = None,
     today: date | None = None,
+    since: date | None = None,
 ) -> list[ExecutionLine]:
     """执行率 per base: spent ÷ received and spent ÷ approved (both fund sources), days left."""
-    totals = _totals(engine, base_ids, as_of, known_at)
+    totals = _totals(engine, base_ids, as_of, known_at, since)
+    upto = _totals(engine, base_ids, as_of, known_at) if since is not None else totals
     on = as_of or today or business_today()
     lines = []
     for r in _grant_rows(engine, base_ids, as_of, known_at):
         t = totals.get(r.grant_id, {})
-        approved = _fen(t, "approved") != 0
+        approved = _fen(upto.get(r.grant_id, {}), "approved") != 0  # by the period's end
         end = r.build_end if approved else None
         lines.append(
             ExecutionLine(
@@ -270,9 +298,10 @@ def matching(
     as_of: date | None = None,
     known_at: datetime | None = None,
     ratios: dict[str, Decimal | None] | None = None,
+    since: date | None = None,
 ) -> list[MatchingLine]:
     """Matching committed and received against what the programme asks (approved × ratio)."""
-    totals = _totals(engine, base_ids, as_of, known_at)
+    totals = _totals(engine, base_ids, as_of, known_at, since)
     ratios = ratios or {}
     lines = []
     for r in _grant_rows(engine, base_ids, as_of, known_at):

@@ -215,6 +215,7 @@ def test_findings_as_a_workbook_and_a_csv_file(sqlite_ledger: Ledger, tmp_path: 
     body = [[c.value for c in row] for row in ws.iter_rows(min_row=5)]
     assert [(r[0], r[1], r[5]) for r in body] == [(f["base_id"], f["grant_id"], f["message"]) for f in found]
     assert ws.column_dimensions["F"].width > ws.column_dimensions["A"].width  # the message is wide
+    assert ws.column_dimensions["F"].width <= 60 and ws.cell(5, 6).alignment.wrap_text  # and wraps
     assert ws.cell(5, 5).number_format == "yyyy-mm-dd" or ws.cell(5, 5).value is None
     text = tmp_path / "预警.csv"
     sqlite_ledger.ok(
