@@ -130,19 +130,16 @@ def business_date(value: Any) -> date:
             return found
     raise ValueError(
         _(
-            "{value!r} is not a date; write it as YYYY-MM-DD (or 2024/05/10, 2024.05.10, "
-            "2024年5月10日)"
+            "{value!r} is not a date; write it as YYYY-MM-DD (or 2024/05/10, 2024.05.10, 2024年5月10日)"
         ).format(value=value)
     )
 
 
 def _amount(value: Any) -> Decimal:
     if isinstance(value, float):
-        raise ValueError(_(
-            "{value!r} is a float; write the amount as text, e.g. 200000.00"
-        ).format(
-            value=value
-        ))
+        raise ValueError(
+            _("{value!r} is a float; write the amount as text, e.g. 200000.00").format(value=value)
+        )
     try:
         return parse_amount(value, field="")
     except BadInputError as e:
@@ -163,22 +160,20 @@ def _whole(value: Any) -> Any:
     if isinstance(value, str):
         value = value.strip(WHITE_SPACE)
         if not (value.isascii() and value.isdigit()):
-            raise ValueError(_(
-                "{value!r} is not a whole number; write it in digits, e.g. 2"
-            ).format(
-                value=value
-            ))
+            raise ValueError(
+                _("{value!r} is not a whole number; write it in digits, e.g. 2").format(value=value)
+            )
         return int(value)
     return value
 
 
 def _source(value: str) -> str:
     if value not in SOURCES:
-        raise ValueError(_(
-            "fund source {value!r} is unknown; use subsidy (财政补助) or matching (配套经费)"
-        ).format(
-            value=value
-        ))
+        raise ValueError(
+            _("fund source {value!r} is unknown; use subsidy (财政补助) or matching (配套经费)").format(
+                value=value
+            )
+        )
     return value
 
 
@@ -188,11 +183,11 @@ def _budget_lines(lines: dict[str, Decimal]) -> dict[str, Decimal]:
         if not content or source not in BUDGET_SOURCES or CONTROL.search(content):
             raise ValueError(_("budget line {key!r} is not content/source").format(key=key))
         if value < 0 or value != value.quantize(Decimal("0.01")):
-            raise ValueError(_(
-                "budget line {key} has amount {value}; give zero or more, in fen"
-            ).format(
-                key=key, value=value
-            ))
+            raise ValueError(
+                _("budget line {key} has amount {value}; give zero or more, in fen").format(
+                    key=key, value=value
+                )
+            )
     return {key: value.quantize(Decimal("0.01")) for key, value in lines.items()}
 
 
@@ -324,7 +319,8 @@ class RegisterUnit(Action):
         if self.kind not in UNIT_KINDS:
             msg = T_(
                 "unit kind {kind!r} is unknown; use one of {value}",
-                kind=self.kind, value=', '.join(UNIT_KINDS),
+                kind=self.kind,
+                value=", ".join(UNIT_KINDS),
             )
             raise BadInputError(msg)
 
@@ -349,18 +345,16 @@ class RegisterUnit(Action):
             self.national_institute,
         ):
             return False
-        msg = (
-            T_(
-                "unit {unit_id} is already registered as {name!r} ({kind}); a unit id is registered once",
-                unit_id=self.unit_id, name=unit.name, kind=unit.kind,
-            )
+        msg = T_(
+            "unit {unit_id} is already registered as {name!r} ({kind}); a unit id is registered once",
+            unit_id=self.unit_id,
+            name=unit.name,
+            kind=unit.kind,
         )
         raise ConflictError(msg)
 
     def done(self, books: Books) -> str:
-        return _(
-            "registered unit {unit_id} {unit_name}"
-        ).format(
+        return _("registered unit {unit_id} {unit_name}").format(
             unit_id=self.unit_id, unit_name=self.unit_name
         )
 
@@ -389,7 +383,8 @@ class Apply(Action):
         if unknown:
             msg = T_(
                 "declared figure {value!r} is unknown; use {value2}",
-                value=unknown[0], value2=', '.join(DECLARED_FIGURES),
+                value=unknown[0],
+                value2=", ".join(DECLARED_FIGURES),
             )
             raise BadInputError(msg)
         for part, whole in (("advanced", "trained"), ("senior_instructors", "instructors")):
@@ -397,13 +392,17 @@ class Apply(Action):
                 option = part.replace("_", "-")
                 msg = T_(
                     "--{option} {value} is more than --{whole} {value2}",
-                    option=option, value=self.declared[part], whole=whole, value2=self.declared[whole],
+                    option=option,
+                    value=self.declared[part],
+                    whole=whole,
+                    value2=self.declared[whole],
                 )
                 raise BadInputError(msg)
         if self.requested is None and programme.pays:
             msg = T_(
                 "a {code} ({zh}) application names the requested amount (--amount)",
-                code=programme.code, zh=programme.zh,
+                code=programme.code,
+                zh=programme.zh,
             )
             raise BadInputError(msg)
         if self.requested is not None and not programme.pays:
@@ -428,15 +427,13 @@ class Apply(Action):
             )
             if same:
                 return False
-            msg = (
-                T_(
-                    "grant {grant_id} is already recorded for unit {unit_id}, base {base_id} "
-                    "({programme}); a grant id is used once",
-                    grant_id=self.grant_id,
-                    unit_id=grant.unit_id,
-                    base_id=grant.base_id,
-                    programme=grant.programme,
-                )
+            msg = T_(
+                "grant {grant_id} is already recorded for unit {unit_id}, base {base_id} "
+                "({programme}); a grant id is used once",
+                grant_id=self.grant_id,
+                unit_id=grant.unit_id,
+                base_id=grant.base_id,
+                programme=grant.programme,
             )
             raise ConflictError(msg)
         programme = books.policy.programme(self.programme)
@@ -488,11 +485,7 @@ def _round(value: Any) -> Any:
         text = value.strip(WHITE_SPACE).removesuffix("年")
         if len(text) == 4 and text.isascii() and text.isdigit():
             return text
-        raise ValueError(_(
-            "{value!r} is not a round; a round is its year, e.g. 2024"
-        ).format(
-            value=value
-        ))
+        raise ValueError(_("{value!r} is not a round; a round is its year, e.g. 2024").format(value=value))
     return value
 
 
@@ -511,12 +504,10 @@ class Recommend(GrantAction):
         what = T_("the recommendation of grant {grant_id}", grant_id=self.grant_id)
         body = registered(books, self.recommender, what)
         if body.role not in RECOMMENDERS:
-            msg = (
-                T_(
-                    "body {value} does not recommend: a recommendation is made by a district HR bureau "
-                    "(district_bureau, hr) or a municipal sector authority (sector_authority)",
-                    value=body.describe(),
-                )
+            msg = T_(
+                "body {value} does not recommend: a recommendation is made by a district HR bureau "
+                "(district_bureau, hr) or a municipal sector authority (sector_authority)",
+                value=body.describe(),
             )
             raise_first([Breach(N_("recommender"), books.policy.clause("recommendation_required"), msg)])
         if not grant.recommend(
@@ -615,7 +606,8 @@ class Approve(GrantAction):
         if self.amount is None and programme.pays:
             msg = T_(
                 "grant {grant_id} is a {code}: its approval names the subsidy (--amount)",
-                grant_id=self.grant_id, code=programme.code,
+                grant_id=self.grant_id,
+                code=programme.code,
             )
             raise BadInputError(msg)
         amount = ZERO if self.amount is None else self.amount
@@ -677,15 +669,12 @@ class ApprovedElsewhere(Action):
                 self.base_id,
                 programme.code,
             ):
-                msg = (
-                    T_(
-                        "grant {grant_id} is already recorded for unit {unit_id}, base {base_id} "
-                        "({programme})",
-                        grant_id=self.grant_id,
-                        unit_id=grant.unit_id,
-                        base_id=grant.base_id,
-                        programme=grant.programme,
-                    )
+                msg = T_(
+                    "grant {grant_id} is already recorded for unit {unit_id}, base {base_id} ({programme})",
+                    grant_id=self.grant_id,
+                    unit_id=grant.unit_id,
+                    base_id=grant.base_id,
+                    programme=grant.programme,
                 )
                 raise ConflictError(msg)
             same = (grant.approved, grant.document) == (self.amount, self.document)
@@ -764,9 +753,7 @@ class Reject(GrantAction):
         return True
 
     def done(self, books: Books) -> str:
-        return _(
-            "rejected grant {grant_id}; base {base_id} released"
-        ).format(
+        return _("rejected grant {grant_id}; base {base_id} released").format(
             grant_id=self.grant_id, base_id=books.grant(self.grant_id).base_id
         )
 
@@ -782,9 +769,7 @@ class RegisterBudget(GrantAction):
         return grant.register_budget(lines=dict(self.lines), **self.who(books))
 
     def done(self, books: Books) -> str:
-        return _(
-            "registered the budget plan of grant {grant_id} ({n_lines} lines)"
-        ).format(
+        return _("registered the budget plan of grant {grant_id} ({n_lines} lines)").format(
             grant_id=self.grant_id, n_lines=len(self.lines)
         )
 
@@ -966,9 +951,7 @@ class OrderRectification(GrantAction):
         )
 
     def done(self, books: Books) -> str:
-        return _(
-            "ordered rectification {ref} of grant {grant_id}, due {deadline}"
-        ).format(
+        return _("ordered rectification {ref} of grant {grant_id}, due {deadline}").format(
             ref=self.ref, grant_id=self.grant_id, deadline=self.deadline.isoformat()
         )
 
@@ -995,12 +978,8 @@ class AddToDossier(GrantAction):
         return grant.add_dossier(kind=self.kind, title=self.title, sha256=self.sha256, **self.who(books))
 
     def done(self, books: Books) -> str:
-        return (
-            _(
-                "recorded {kind} '{title}' (sha256 {value}…) in the dossier of grant {grant_id}"
-            ).format(
-                kind=self.kind, title=self.title, value=self.sha256[:12], grant_id=self.grant_id
-            )
+        return _("recorded {kind} '{title}' (sha256 {value}…) in the dossier of grant {grant_id}").format(
+            kind=self.kind, title=self.title, value=self.sha256[:12], grant_id=self.grant_id
         )
 
 

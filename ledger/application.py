@@ -279,21 +279,18 @@ class GrantLedger(Application[UUID]):
                 waited = time.monotonic() - started
                 if waited * 1000 >= busy_timeout_ms():
                     first = text.strip().splitlines()[0] if text.strip() else type(e).__name__
-                    msg = (
-                        T_(
-                            "the database is locked by another writer (waited {waited:.1f} s, "
-                            "GRANT_LEDGER_BUSY_TIMEOUT); nothing was written, try again: {first}",
-                            waited=waited, first=first,
-                        )
+                    msg = T_(
+                        "the database is locked by another writer (waited {waited:.1f} s, "
+                        "GRANT_LEDGER_BUSY_TIMEOUT); nothing was written, try again: {first}",
+                        waited=waited,
+                        first=first,
                     )
                     raise StorageError(msg) from None
             time.sleep(random.uniform(0, 0.01 * (n + 1)))
-        msg = (
-            T_(
-                "the ledger was changed by others {MAX_ATTEMPTS} times while this command ran; nothing was "
-                "written, run it again",
-                MAX_ATTEMPTS=MAX_ATTEMPTS,
-            )
+        msg = T_(
+            "the ledger was changed by others {MAX_ATTEMPTS} times while this command ran; nothing was "
+            "written, run it again",
+            MAX_ATTEMPTS=MAX_ATTEMPTS,
         )
         raise ConflictError(msg)
 
@@ -401,12 +398,11 @@ def _forged_snapshot(aggregate: Any, version: int) -> VerificationError:
         (f"{kind} {getattr(aggregate, attr)}" for kind, attr in _NAMES if hasattr(aggregate, attr)),
         f"aggregate {aggregate.id}",
     )
-    msg = (
-        T_(
-            "the stored snapshot of {name} at version {version} does not match the events it summarises "
-            "(the snapshots table was changed below the application); nothing was written",
-            name=name, version=version,
-        )
+    msg = T_(
+        "the stored snapshot of {name} at version {version} does not match the events it summarises "
+        "(the snapshots table was changed below the application); nothing was written",
+        name=name,
+        version=version,
     )
     return VerificationError(msg)
 
@@ -454,12 +450,10 @@ class _Loaded:
     def unit(self, unit_id: str) -> Unit:
         found = self.find_unit(unit_id)
         if found is None:
-            msg = (
-                T_(
-                    "unit {unit_id} is not registered; register it first with `grant-ledger unit register "
-                    "{unit_id} --name …`",
-                    unit_id=unit_id,
-                )
+            msg = T_(
+                "unit {unit_id} is not registered; register it first with `grant-ledger unit register "
+                "{unit_id} --name …`",
+                unit_id=unit_id,
             )
             raise NotFoundError(msg)
         return found
@@ -496,20 +490,21 @@ def open_ledger(url: str) -> GrantLedger:
         if "read-only" in first or "readonly" in first:
             msg = T_(
                 "the database {where} cannot be written (read-only file or role): {first}",
-                where=where, first=first,
+                where=where,
+                first=first,
             )
         elif "disk" in first and ("full" in first or "I/O" in first):
             msg = T_(
                 "the disk of {where} is full or failing; nothing was written: {first}",
-                where=where, first=first,
+                where=where,
+                first=first,
             )
         elif "locked" in first or "lock timeout" in first:
-            msg = (
-                T_(
-                    "the database {where} is locked by another writer (GRANT_LEDGER_BUSY_TIMEOUT); nothing "
-                    "was written, try again: {first}",
-                    where=where, first=first,
-                )
+            msg = T_(
+                "the database {where} is locked by another writer (GRANT_LEDGER_BUSY_TIMEOUT); nothing "
+                "was written, try again: {first}",
+                where=where,
+                first=first,
             )
         else:
             msg = T_("cannot open the ledger database {where}: {first}", where=where, first=first)

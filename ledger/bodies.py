@@ -91,29 +91,30 @@ class Bodies(Aggregate):
         if known is not None:
             if (known["name"], known["kind"], known["duty"]) == (name, kind, duty):
                 return False
-            msg = (
-                T_(
-                    "body {code} is already registered as {name} ({kind}, {duty}); a body's code is "
-                    "registered once",
-                    code=code, name=known['name'], kind=known['kind'], duty=known['duty'],
-                )
+            msg = T_(
+                "body {code} is already registered as {name} ({kind}, {duty}); a body's code is "
+                "registered once",
+                code=code,
+                name=known["name"],
+                kind=known["kind"],
+                duty=known["duty"],
             )
             raise ConflictError(msg)
         twin = [c for c in self.known if _folded(c) == _folded(code)]
         if twin:
-            msg = (
-                T_(
-                    "body {code} is registered already as {value} (the same code in another case or "
-                    "width); a body's code is registered once",
-                    code=code, value=twin[0],
-                )
+            msg = T_(
+                "body {code} is registered already as {value} (the same code in another case or "
+                "width); a body's code is registered once",
+                code=code,
+                value=twin[0],
             )
             raise ConflictError(msg)
         same = [b["code"] for b in self.known.values() if _folded(b["name"]) == _folded(name)]
         if same:
             msg = T_(
                 "a body named {name} is already registered, as {value}; one body has one code",
-                name=name, value=same[0],
+                name=name,
+                value=same[0],
             )
             raise ConflictError(msg)
         self.trigger_event(
@@ -133,12 +134,11 @@ def registered(books: Any, code: str, what: Text | str) -> Body:
     bodies = books.find_bodies()
     found = None if bodies is None else bodies.body(code)
     if found is None:
-        msg = (
-            T_(
-                "{what} names body {code!r}, which is not registered; an administrator registers it with "
-                "`grant-ledger body add {code} --name … --kind …`",
-                what=what, code=code,
-            )
+        msg = T_(
+            "{what} names body {code!r}, which is not registered; an administrator registers it with "
+            "`grant-ledger body add {code} --name … --kind …`",
+            what=what,
+            code=code,
         )
         raise NotFoundError(msg)
     return found

@@ -22,29 +22,25 @@ class AddBody(Action):
 
     def check(self, policy: Policy) -> None:
         if self.kind not in BODY_KINDS:
-            raise BadInputError(_(
-                "--kind {kind!r} is unknown; use one of {value}"
-            ).format(
-                kind=self.kind, value=', '.join(BODY_KINDS)
-            ))
-        if self.duty not in DUTIES and not (self.kind == "sector_authority" and self.duty == ""):
-            msg = (
-                T_(
-                    "--duty {duty!r} is unknown; use hr (人力社保) or finance (财政) for a bureau, "
-                    "sector for a "
-                    "sector authority",
-                    duty=self.duty,
+            raise BadInputError(
+                _("--kind {kind!r} is unknown; use one of {value}").format(
+                    kind=self.kind, value=", ".join(BODY_KINDS)
                 )
+            )
+        if self.duty not in DUTIES and not (self.kind == "sector_authority" and self.duty == ""):
+            msg = T_(
+                "--duty {duty!r} is unknown; use hr (人力社保) or finance (财政) for a bureau, "
+                "sector for a "
+                "sector authority",
+                duty=self.duty,
             )
             raise BadInputError(msg)
         if self.kind == "sector_authority" and self.duty not in ("", "sector"):
             raise BadInputError(_("a sector authority's duty is sector (行业主管)"))
         if self.kind != "sector_authority" and self.duty == "sector":
-            raise BadInputError(_(
-                "a {kind} has the duty hr (人力社保) or finance (财政), not sector"
-            ).format(
-                kind=self.kind
-            ))
+            raise BadInputError(
+                _("a {kind} has the duty hr (人力社保) or finance (财政), not sector").format(kind=self.kind)
+            )
 
     @property
     def body_duty(self) -> str:
@@ -66,9 +62,7 @@ class AddBody(Action):
         )
 
     def done(self, books: Any) -> str:
-        return _(
-            "registered body {code} {body_name} ({kind}, {body_duty})"
-        ).format(
+        return _("registered body {code} {body_name} ({kind}, {body_duty})").format(
             code=self.code, body_name=self.body_name, kind=self.kind, body_duty=self.body_duty
         )
 

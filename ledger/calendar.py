@@ -35,32 +35,31 @@ class CalendarYear:
 def parse_year(key: str, table: Any, where: str) -> CalendarYear:
     """A ``[calendar."YEAR"]`` table, or BadInputError naming what is wrong with it."""
     if not (isinstance(key, str) and key.isascii() and key.isdigit() and len(key) == 4):
-        raise BadInputError(_(
-            "{where}: calendar {key!r} is not a year like \"2028\""
-        ).format(
-            where=where, key=key
-        ))
+        raise BadInputError(
+            _('{where}: calendar {key!r} is not a year like "2028"').format(where=where, key=key)
+        )
     year = int(key)
     if not isinstance(table, dict) or set(table) - {"source", "days_off", "workdays"}:
-        raise BadInputError(_(
-            "{where}: calendar {key} holds only source, days_off and workdays"
-        ).format(
-            where=where, key=key
-        ))
+        raise BadInputError(
+            _("{where}: calendar {key} holds only source, days_off and workdays").format(where=where, key=key)
+        )
     days: dict[str, frozenset[date]] = {}
     for field in ("days_off", "workdays"):
         values = table.get(field)
         if not isinstance(values, list) or not all(type(v) is date for v in values):
-            raise BadInputError(_(
-                "{where}: calendar {key}.{field} is a list of dates like 2028-01-01"
-            ).format(
-                where=where, key=key, field=field
-            ))
+            raise BadInputError(
+                _("{where}: calendar {key}.{field} is a list of dates like 2028-01-01").format(
+                    where=where, key=key, field=field
+                )
+            )
         stray = [v for v in values if v.year != year]
         if stray:
             msg = T_(
                 "{where}: calendar {key}.{field} holds {value}, of another year",
-                where=where, key=key, field=field, value=stray[0].isoformat(),
+                where=where,
+                key=key,
+                field=field,
+                value=stray[0].isoformat(),
             )
             raise BadInputError(msg)
         days[field] = frozenset(values)
@@ -69,24 +68,22 @@ def parse_year(key: str, table: Any, where: str) -> CalendarYear:
     if weekend or weekday:
         wrong = (weekend or weekday)[0]
         raise BadInputError(
-            _(
-                "{where}: calendar {key} lists {wrong} ({value}) among {value2}"
-            ).format(
+            _("{where}: calendar {key} lists {wrong} ({value}) among {value2}").format(
                 where=where,
                 key=key,
                 wrong=wrong.isoformat(),
-                value=wrong.strftime('%A'),
+                value=wrong.strftime("%A"),
                 value2="days_off (Monday to Friday only)"
                 if weekend
                 else "workdays (weekend days worked only)",
             )
         )
     if not days["days_off"]:
-        raise BadInputError(_(
-            "{where}: calendar {key} lists no days off; every year has statutory holidays"
-        ).format(
-            where=where, key=key
-        ))
+        raise BadInputError(
+            _("{where}: calendar {key} lists no days off; every year has statutory holidays").format(
+                where=where, key=key
+            )
+        )
     source = table.get("source", "")
     if not isinstance(source, str):
         raise BadInputError(_("{where}: calendar {key}.source is text").format(where=where, key=key))
@@ -125,9 +122,7 @@ def calendar_toml(year: int) -> str:
             _(
                 "the holidays library ({version}) lists no 调休 working days for {year}: the State Council's "
                 "arrangement for that year is not in it yet; wait for a version that has it"
-            ).format(
-                version=holidays.__version__, year=year
-            )
+            ).format(version=holidays.__version__, year=year)
         )
     names = {d: china.get(d) for d in days_off}
 

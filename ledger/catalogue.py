@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ledger.i18n import N_, _
 from ledger.labels import label
 from ledger.policy import Policy
 
@@ -33,7 +34,8 @@ class Rule:
             mode = "拒绝" if zh else "refused"
         else:
             mode = "列为问题" if zh else "flagged"
-        return f"{mode} ({self.note})" if self.note else mode
+        note = _(self.note) if zh and self.note else self.note
+        return f"{mode} ({note})" if note else mode
 
     def cites(self, policy: Policy) -> str:
         return self.cite or "; ".join(dict.fromkeys(policy.clause(k).cite for k in self.clauses))
@@ -91,7 +93,15 @@ RULES: tuple[Rule, ...] = (
         True,
         False,
         (EVERY + "test_the_registry_and_the_policy_data_refuse_by_their_own_rules",),
-        cite="the people registry (DESIGN: trust model)",
+        cite=N_("the people registry (DESIGN: trust model)"),
+    ),
+    Rule(
+        N_("people password"),
+        (),
+        True,
+        False,
+        ("tests/test_web.py::test_people_password_for_another_person_is_refused_by_the_rule",),
+        cite=N_("who sets a web password (README: grant-ledger serve)"),
     ),
     Rule(
         "policy install",
@@ -99,7 +109,7 @@ RULES: tuple[Rule, ...] = (
         True,
         False,
         (EVERY + "test_the_registry_and_the_policy_data_refuse_by_their_own_rules",),
-        cite="the policy data (DESIGN: policy)",
+        cite=N_("the policy data (DESIGN: policy)"),
     ),
     # applications
     Rule(
@@ -351,7 +361,7 @@ RULES: tuple[Rule, ...] = (
         True,
         False,
         (EVERY + "test_the_budget_plan_is_judged",),
-        note="a blank --approval is bad input, exit 2, before the rule",
+        note=N_("a blank --approval is bad input, exit 2, before the rule"),
     ),
     Rule(
         "budget line",
@@ -463,7 +473,7 @@ def text(policy: Policy, zh: bool) -> str:
     for r in RULES:
         out.append(f"{label('rule', r.name) if zh else r.name} — {r.mode(zh)}")
         if r.cite:
-            out.append(f"  {r.cite}")
+            out.append(f"  {_(r.cite) if zh else r.cite}")
         for key in r.clauses:
             clause = policy.clause(key)
             out.append(f"  {clause.cite}: “{clause.words}”")

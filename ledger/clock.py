@@ -25,8 +25,8 @@ def business_today() -> date:
             raise ValueError(fixed)
         return date.fromisoformat(fixed)
     except ValueError:
-        raise BadInputError(_(
-            "{TODAY_ENV}={fixed!r} is not a date; write it like 2024-05-10"
-        ).format(
-            TODAY_ENV=TODAY_ENV, fixed=fixed
-        )) from None
+        raise BadInputError(
+            _("{TODAY_ENV}={fixed!r} is not a date; write it like 2024-05-10").format(
+                TODAY_ENV=TODAY_ENV, fixed=fixed
+            )
+        ) from None

@@ -94,7 +94,9 @@ def _breach(grant_id: str, condition: Condition, what: Text | str) -> Breach:
         clause=condition.clause,
         text=T_(
             "grant {grant_id} declared {what} at application; the programme asks {bound}",
-            grant_id=grant_id, what=what, bound=_bound(condition),
+            grant_id=grant_id,
+            what=what,
+            bound=_bound(condition),
         ),
     )
 
@@ -109,7 +111,10 @@ def host_breach(grant_id: str, programme: Programme, unit_kind: str) -> Breach |
         text=T_(
             "grant {grant_id} is a {programme} applied for by a unit of kind {kind}; its bases rest mainly "
             "on {hosts}",
-            grant_id=grant_id, programme=programme.code, kind=unit_kind, hosts=_both(programme.hosts),
+            grant_id=grant_id,
+            programme=programme.code,
+            kind=unit_kind,
+            hosts=_both(programme.hosts),
         ),
     )
 

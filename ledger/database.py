@@ -261,12 +261,11 @@ def refuse_foreign_sqlite(engine: Engine) -> None:
     foreign = sorted(str(name) for (name,) in rows if not str(name).startswith(OWN_TABLES))
     if foreign:
         shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
-        msg = (
-            T_(
-                "{path} is another program's SQLite database (tables {shown}), not a grant-ledger one; "
-                "nothing was written: give a new file name",
-                path=path, shown=shown,
-            )
+        msg = T_(
+            "{path} is another program's SQLite database (tables {shown}), not a grant-ledger one; "
+            "nothing was written: give a new file name",
+            path=path,
+            shown=shown,
         )
         raise BadInputError(msg)
 

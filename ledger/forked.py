@@ -34,7 +34,8 @@ def messages_from_fork(
             except EOFError:
                 msg = T_(
                     "{who} ended without a result (exit {exitcode})",
-                    who=who, exitcode=child.exitcode,
+                    who=who,
+                    exitcode=child.exitcode,
                 )
                 raise StorageError(msg) from None
             if message[0] == "failed":

@@ -81,12 +81,10 @@ def budget_source(text: str) -> str:
     for code, zh in BUDGET_SOURCES.items():
         if key in (code, zh):
             return code
-    msg = (
-        T_(
-            "budget source {text!r} is unknown; use local_finance (地方财政), industry (行业企业) or other "
-            "(其他)",
-            text=text,
-        )
+    msg = T_(
+        "budget source {text!r} is unknown; use local_finance (地方财政), industry (行业企业) or other "
+        "(其他)",
+        text=text,
     )
     raise BadInputError(msg)
 
@@ -704,12 +702,12 @@ class Grant(Aggregate):
     def _not_reversed(self, kind: str, voucher: str, what: str) -> None:
         """A reversed receipt's voucher is not recorded again (the new act takes a new number)."""
         if f"reverse_{kind}/{voucher}" in self.vouchers:
-            msg = (
-                T_(
-                    "{what} {voucher} of grant {grant_id} was reversed; a reversed voucher is not recorded "
-                    "again: record it under a new voucher number",
-                    what=T_(REVERSIBLE[kind]), voucher=voucher, grant_id=self.grant_id,
-                )
+            msg = T_(
+                "{what} {voucher} of grant {grant_id} was reversed; a reversed voucher is not recorded "
+                "again: record it under a new voucher number",
+                what=T_(REVERSIBLE[kind]),
+                voucher=voucher,
+                grant_id=self.grant_id,
             )
             raise ConflictError(msg)
 
@@ -722,12 +720,12 @@ class Grant(Aggregate):
             return True
         if len(known) == 64 and known == fingerprint_v1(kind, fields):  # kept by an older snapshot
             return True
-        msg = (
-            T_(
-                "voucher {voucher} is already recorded as a {kind} of grant {grant_id} with different "
-                "content; a voucher number is used once per grant and kind",
-                voucher=voucher, kind=kind, grant_id=self.grant_id,
-            )
+        msg = T_(
+            "voucher {voucher} is already recorded as a {kind} of grant {grant_id} with different "
+            "content; a voucher number is used once per grant and kind",
+            voucher=voucher,
+            kind=kind,
+            grant_id=self.grant_id,
         )
         raise ConflictError(msg)
 
@@ -763,24 +761,24 @@ class Grant(Aggregate):
         if self.status != "applied":
             msg = T_(
                 "grant {grant_id} is {status}; only an application can be approved",
-                grant_id=self.grant_id, status=self.status,
+                grant_id=self.grant_id,
+                status=self.status,
             )
             raise Breach(N_("approval first"), programme.approval_clause, msg).error()
         start = build_start or on
         if build_end is None:
             if programme.build_years is None:
-                msg = (
-                    T_(
-                        "the {code} programme sets no build period; give the build period's end with --end",
-                        code=programme.code,
-                    )
+                msg = T_(
+                    "the {code} programme sets no build period; give the build period's end with --end",
+                    code=programme.code,
                 )
                 raise BadInputError(msg)
             build_end = add_years(start, programme.build_years) - timedelta(days=1)
         if build_end < start:
             msg = T_(
                 "the build period ends {build_end}, before it starts {start}",
-                build_end=build_end.isoformat(), start=start.isoformat(),
+                build_end=build_end.isoformat(),
+                start=start.isoformat(),
             )
             raise BadInputError(msg)
         raise_first(
@@ -795,12 +793,12 @@ class Grant(Aggregate):
         )
         if not imported:
             if programme.level in ("municipal", "national") and self.recommendation is None:
-                msg = (
-                    T_(
-                        "a {code} ({zh}) is approved only on a recommendation by a district HR bureau or a "
-                        "municipal sector authority; grant {grant_id} has none (grant recommend)",
-                        code=programme.code, zh=programme.zh, grant_id=self.grant_id,
-                    )
+                msg = T_(
+                    "a {code} ({zh}) is approved only on a recommendation by a district HR bureau or a "
+                    "municipal sector authority; grant {grant_id} has none (grant recommend)",
+                    code=programme.code,
+                    zh=programme.zh,
+                    grant_id=self.grant_id,
                 )
                 clause = policy.clause("recommendation_required")
                 raise Breach(N_("recommendation first"), clause, msg).error()
@@ -831,26 +829,24 @@ class Grant(Aggregate):
                 f"{name} ({role})"
                 for name, role in zip(programme.approving_bodies, programme.approvers, strict=False)
             )
-            msg = (
-                T_(
-                    "body {value} is not an approving body of a {code} ({zh}); its approving bodies are "
-                    "{wanted}",
-                    value=strangers[0], code=programme.code, zh=programme.zh, wanted=wanted,
-                )
+            msg = T_(
+                "body {value} is not an approving body of a {code} ({zh}); its approving bodies are {wanted}",
+                value=strangers[0],
+                code=programme.code,
+                zh=programme.zh,
+                wanted=wanted,
             )
             raise Breach(N_("approving bodies"), programme.approval_clause, msg).error()
         missing = [b for b in programme.approving_bodies if b not in given]
         if missing:
-            msg = (
-                T_(
-                    "approval of grant {grant_id} ({code}) needs the approving bodies {value}; missing "
-                    "{value2} (given: {value3})",
-                    grant_id=self.grant_id,
-                    code=programme.code,
-                    value='、'.join(programme.approving_bodies),
-                    value2='、'.join(missing),
-                    value3='、'.join(bodies) or 'none',
-                )
+            msg = T_(
+                "approval of grant {grant_id} ({code}) needs the approving bodies {value}; missing "
+                "{value2} (given: {value3})",
+                grant_id=self.grant_id,
+                code=programme.code,
+                value="、".join(programme.approving_bodies),
+                value2="、".join(missing),
+                value3="、".join(bodies) or "none",
             )
             raise Breach(N_("approving bodies"), programme.approval_clause, msg).error()
         self.trigger_event(
@@ -1009,7 +1005,9 @@ class Grant(Aggregate):
             what = T_("money act") if kind is None else T_(REVERSIBLE[kind])
             msg = T_(
                 "grant {grant_id} has no {what} with voucher {voucher} to reverse",
-                grant_id=self.grant_id, what=what, voucher=voucher,
+                grant_id=self.grant_id,
+                what=what,
+                voucher=voucher,
             )
             raise NotFoundError(msg)
         if kind is None:
@@ -1020,12 +1018,13 @@ class Grant(Aggregate):
                     if len(named) == 2
                     else ", ".join(named)
                 )
-                msg = (
-                    T_(
-                        "voucher {voucher} of grant {grant_id} names a {acts}; say which to reverse with "
-                        "--kind {value}",
-                        voucher=voucher, grant_id=self.grant_id, acts=acts, value='|'.join(held),
-                    )
+                msg = T_(
+                    "voucher {voucher} of grant {grant_id} names a {acts}; say which to reverse with "
+                    "--kind {value}",
+                    voucher=voucher,
+                    grant_id=self.grant_id,
+                    acts=acts,
+                    value="|".join(held),
                 )
                 raise BadInputError(msg)
             kind = held[0]
@@ -1037,13 +1036,15 @@ class Grant(Aggregate):
         if original is None:
             msg = T_(
                 "grant {grant_id} has no expenditure with voucher {voucher} to reverse",
-                grant_id=self.grant_id, voucher=voucher,
+                grant_id=self.grant_id,
+                voucher=voucher,
             )
             raise NotFoundError(msg)
         if original["reversed"]:  # pragma: no cover - caught by already_recorded as a conflict
             msg = T_(
                 "expenditure {voucher} of grant {grant_id} is already reversed",
-                voucher=voucher, grant_id=self.grant_id,
+                voucher=voucher,
+                grant_id=self.grant_id,
             )
             raise ConflictError(msg)
         spent_on = original.get("on")  # None: kept by a snapshot of an earlier version
@@ -1096,14 +1097,12 @@ class Grant(Aggregate):
 
     def _not_before_application(self, step: Text, on: date, policy: Policy) -> None:
         if on < self.applied_on:
-            msg = (
-                T_(
-                    "{step} of grant {grant_id} dated {on} is before its application of {applied_on}",
-                    step=step,
-                    grant_id=self.grant_id,
-                    on=on.isoformat(),
-                    applied_on=self.applied_on.isoformat(),
-                )
+            msg = T_(
+                "{step} of grant {grant_id} dated {on} is before its application of {applied_on}",
+                step=step,
+                grant_id=self.grant_id,
+                on=on.isoformat(),
+                applied_on=self.applied_on.isoformat(),
             )
             raise Breach(N_("selection order"), self.selection_clause(policy), msg).error()
 
@@ -1122,7 +1121,11 @@ class Grant(Aggregate):
         if self.recommendation == wanted:
             return False
         raise_first(
-            [self.own_clause(in_selection(self.grant_id, self.status, T_("a recommendation"), policy), policy)]  # noqa: E501
+            [
+                self.own_clause(
+                    in_selection(self.grant_id, self.status, T_("a recommendation"), policy), policy
+                )
+            ]
         )
         self._not_before_application(T_("the recommendation"), on, policy)
         return self._event(
@@ -1166,7 +1169,9 @@ class Grant(Aggregate):
             return False
         raise_first(
             [
-                self.own_clause(in_selection(self.grant_id, self.status, T_("an expert review"), policy), policy),  # noqa: E501
+                self.own_clause(
+                    in_selection(self.grant_id, self.status, T_("an expert review"), policy), policy
+                ),
                 panel_size(panel, policy),
             ]
         )
@@ -1175,34 +1180,30 @@ class Grant(Aggregate):
         if self.review is not None and self.review_on is not None:
             said = "recommend" if self.review.get("recommended") else "reject"
             if not rereview_reason:
-                msg = (
-                    T_(
-                        "grant {grant_id} already has an expert review ({said}, panel of {panel}, dated "
-                        "{review_on}); a review is never overwritten: a new review replaces it only with "
-                        "--rereview-reason, and the earlier one stays in the history",
-                        grant_id=self.grant_id,
-                        said=said,
-                        panel=self.review['panel'],
-                        review_on=self.review_on.isoformat(),
-                    )
+                msg = T_(
+                    "grant {grant_id} already has an expert review ({said}, panel of {panel}, dated "
+                    "{review_on}); a review is never overwritten: a new review replaces it only with "
+                    "--rereview-reason, and the earlier one stays in the history",
+                    grant_id=self.grant_id,
+                    said=said,
+                    panel=self.review["panel"],
+                    review_on=self.review_on.isoformat(),
                 )
                 raise Breach(N_("selection order"), clause, msg).error()
             if on < self.review_on:
-                msg = (
-                    T_(
-                        "the re-review of grant {grant_id} dated {on} is before the review it replaces, "
-                        "dated {review_on}",
-                        grant_id=self.grant_id, on=on.isoformat(), review_on=self.review_on.isoformat(),
-                    )
+                msg = T_(
+                    "the re-review of grant {grant_id} dated {on} is before the review it replaces, "
+                    "dated {review_on}",
+                    grant_id=self.grant_id,
+                    on=on.isoformat(),
+                    review_on=self.review_on.isoformat(),
                 )
                 raise Breach(N_("selection order"), clause, msg).error()
         elif rereview_reason:
-            msg = (
-                T_(
-                    "grant {grant_id} has no expert review to re-review; record its first review without "
-                    "--rereview-reason",
-                    grant_id=self.grant_id,
-                )
+            msg = T_(
+                "grant {grant_id} has no expert review to re-review; record its first review without "
+                "--rereview-reason",
+                grant_id=self.grant_id,
             )
             raise BadInputError(msg)
         return self._event(
@@ -1243,31 +1244,31 @@ class Grant(Aggregate):
         if current is not None:
             span = T_("{start} to {end}", start=current["start"].isoformat(), end=current["end"].isoformat())
             if current["objections"] and self.objections_resolved is None:
-                msg = (
-                    T_(
-                        "the public notice of grant {grant_id} ({span}) drew {objections} objection(s); it "
-                        "is not recorded again to change them: they are settled by `grant-ledger grant "
-                        "resolve-objections {grant_id} --document DOC`",
-                        grant_id=self.grant_id, span=span, objections=current['objections'],
-                    )
+                msg = T_(
+                    "the public notice of grant {grant_id} ({span}) drew {objections} objection(s); it "
+                    "is not recorded again to change them: they are settled by `grant-ledger grant "
+                    "resolve-objections {grant_id} --document DOC`",
+                    grant_id=self.grant_id,
+                    span=span,
+                    objections=current["objections"],
                 )
                 raise Breach(N_("objections settled"), policy.clause("objections"), msg).error()
-            msg = (
-                T_(
-                    "grant {grant_id} already has the public notice ({span}, {objections} objection(s)) of "
-                    "its latest expert review; a notice is never overwritten: a new notice follows only a "
-                    "new review (grant review --rereview-reason)",
-                    grant_id=self.grant_id, span=span, objections=current['objections'],
-                )
+            msg = T_(
+                "grant {grant_id} already has the public notice ({span}, {objections} objection(s)) of "
+                "its latest expert review; a notice is never overwritten: a new notice follows only a "
+                "new review (grant review --rereview-reason)",
+                grant_id=self.grant_id,
+                span=span,
+                objections=current["objections"],
             )
             raise Breach(N_("selection order"), self.selection_clause(policy), msg).error()
         if self.review_on is not None and start < self.review_on:
-            msg = (
-                T_(
-                    "the public notice of grant {grant_id} starts {start}, before its expert review dated "
-                    "{review_on}; the notice publishes the review's result",
-                    grant_id=self.grant_id, start=start.isoformat(), review_on=self.review_on.isoformat(),
-                )
+            msg = T_(
+                "the public notice of grant {grant_id} starts {start}, before its expert review dated "
+                "{review_on}; the notice publishes the review's result",
+                grant_id=self.grant_id,
+                start=start.isoformat(),
+                review_on=self.review_on.isoformat(),
             )
             raise Breach(N_("selection order"), self.selection_clause(policy), msg).error()
         raise_first([notice_long_enough(start, end, policy)])
@@ -1282,16 +1283,19 @@ class Grant(Aggregate):
         if self.objections_resolved is not None and current is not None:
             if self.objections_resolved == document:
                 return False
-            msg = (
-                T_(
-                    "the objections to the public notice of grant {grant_id} are already settled by "
-                    "{objections_resolved}",
-                    grant_id=self.grant_id, objections_resolved=self.objections_resolved,
-                )
+            msg = T_(
+                "the objections to the public notice of grant {grant_id} are already settled by "
+                "{objections_resolved}",
+                grant_id=self.grant_id,
+                objections_resolved=self.objections_resolved,
             )
             raise ConflictError(msg)
         raise_first(
-            [self.own_clause(in_selection(self.grant_id, self.status, T_("settling objections"), policy), policy)]  # noqa: E501
+            [
+                self.own_clause(
+                    in_selection(self.grant_id, self.status, T_("settling objections"), policy), policy
+                )
+            ]
         )
         clause = policy.clause("objections")
         if current is None or not current["objections"]:
@@ -1309,12 +1313,12 @@ class Grant(Aggregate):
             )
             raise Breach(N_("objections settled"), clause, msg).error()
         if on < current["start"]:
-            msg = (
-                T_(
-                    "objections to grant {grant_id}'s public notice are settled on {on}, before the notice "
-                    "began on {start}",
-                    grant_id=self.grant_id, on=on.isoformat(), start=current['start'].isoformat(),
-                )
+            msg = T_(
+                "objections to grant {grant_id}'s public notice are settled on {on}, before the notice "
+                "began on {start}",
+                grant_id=self.grant_id,
+                on=on.isoformat(),
+                start=current["start"].isoformat(),
             )
             raise Breach(N_("objections settled"), clause, msg).error()
         return self._event(
@@ -1350,12 +1354,10 @@ class Grant(Aggregate):
             return False
         self._open("grant budget", on, role, policy)
         if self.budget:
-            msg = (
-                T_(
-                    "grant {grant_id} already has a budget plan; change it with `grant adjust` and an "
-                    "approval reference",
-                    grant_id=self.grant_id,
-                )
+            msg = T_(
+                "grant {grant_id} already has a budget plan; change it with `grant adjust` and an "
+                "approval reference",
+                grant_id=self.grant_id,
             )
             raise Breach(N_("approval reference"), policy.clause("budget_plan"), msg).error()
         self._plan_within_subsidy(lines, policy)
@@ -1393,17 +1395,15 @@ class Grant(Aggregate):
             spent = self.line_spent.get(f"{content}/{fund}", ZERO)
             new_line = (self.budget_line(content, fund) or ZERO) - self.budget.get(key, ZERO) + value
             if new_line < spent:
-                msg = (
-                    T_(
-                        "adjusting {content} × {value} of grant {grant_id} to {value2} leaves that line at "
-                        "{new_line}, below the {spent} already spent",
-                        content=content,
-                        value=BUDGET_SOURCES[bsource],
-                        grant_id=self.grant_id,
-                        value2=format_yuan(value),
-                        new_line=format_yuan(new_line),
-                        spent=format_yuan(spent),
-                    )
+                msg = T_(
+                    "adjusting {content} × {value} of grant {grant_id} to {value2} leaves that line at "
+                    "{new_line}, below the {spent} already spent",
+                    content=content,
+                    value=BUDGET_SOURCES[bsource],
+                    grant_id=self.grant_id,
+                    value2=format_yuan(value),
+                    new_line=format_yuan(new_line),
+                    spent=format_yuan(spent),
                 )
                 raise Breach(N_("budget line"), policy.clause("budget_plan"), msg).error()
         self._plan_within_subsidy({**self.budget, **lines}, policy)
@@ -1437,38 +1437,40 @@ class Grant(Aggregate):
             msg = T_("advanced-level figures cannot exceed the totals they are part of")
             raise BadInputError(msg)
         if year > on.year:
-            msg = (
-                T_(
-                    "the {year} outputs of grant {grant_id} cannot be reported on {on}, before {year} has "
-                    "begun",
-                    year=year, grant_id=self.grant_id, on=on.isoformat(),
-                )
+            msg = T_(
+                "the {year} outputs of grant {grant_id} cannot be reported on {on}, before {year} has begun",
+                year=year,
+                grant_id=self.grant_id,
+                on=on.isoformat(),
             )
             raise BadInputError(msg)
         if known is not None and not corrects:
-            msg = (
-                T_(
-                    "the {year} outputs of grant {grant_id} are already reported ({value} trained, "
-                    "{value2} advanced); a report is replaced only by a correction: output report "
-                    "--corrects {year}",
-                    year=year, grant_id=self.grant_id, value=known[0], value2=known[1],
-                )
+            msg = T_(
+                "the {year} outputs of grant {grant_id} are already reported ({value} trained, "
+                "{value2} advanced); a report is replaced only by a correction: output report "
+                "--corrects {year}",
+                year=year,
+                grant_id=self.grant_id,
+                value=known[0],
+                value2=known[1],
             )
             raise ConflictError(msg)
         if known is None and corrects:
             msg = T_(
                 "grant {grant_id} has no {year} output report to correct",
-                grant_id=self.grant_id, year=year,
+                grant_id=self.grant_id,
+                year=year,
             )
             raise NotFoundError(msg)
         reported_on = self.__dict__.get("output_dates", {}).get(str(year))
         if corrects and reported_on is not None and on.isoformat() < reported_on:
-            msg = (
-                T_(
-                    "a correction dated {on} is before the {year} output report of grant {grant_id} it "
-                    "corrects, dated {reported_on}; date it on or after that",
-                    on=on.isoformat(), year=year, grant_id=self.grant_id, reported_on=reported_on,
-                )
+            msg = T_(
+                "a correction dated {on} is before the {year} output report of grant {grant_id} it "
+                "corrects, dated {reported_on}; date it on or after that",
+                on=on.isoformat(),
+                year=year,
+                grant_id=self.grant_id,
+                reported_on=reported_on,
             )
             raise Breach(N_("correction date"), policy.clause("supervision"), msg).error()
         return self._event(
@@ -1497,11 +1499,10 @@ class Grant(Aggregate):
         policy: Policy,
     ) -> bool:
         if kind not in EVALUATION_KINDS or result not in EVALUATION_RESULTS:
-            msg = (
-                T_(
-                    "evaluation kind must be one of {value} and result one of {value2}",
-                    value=', '.join(EVALUATION_KINDS), value2=', '.join(EVALUATION_RESULTS),
-                )
+            msg = T_(
+                "evaluation kind must be one of {value} and result one of {value2}",
+                value=", ".join(EVALUATION_KINDS),
+                value2=", ".join(EVALUATION_RESULTS),
             )
             raise BadInputError(msg)
         if any(e == {"kind": kind, "result": result, "on": on} for e in self.evaluations):
@@ -1527,14 +1528,16 @@ class Grant(Aggregate):
                 return False
             msg = T_(
                 "rectification {ref} of grant {grant_id} is already ordered with different content",
-                ref=ref, grant_id=self.grant_id,
+                ref=ref,
+                grant_id=self.grant_id,
             )
             raise ConflictError(msg)
         self._open("rectify order", on, role, policy)
         if deadline < on:
             msg = T_(
                 "the deadline {deadline} is before the order's date {on}",
-                deadline=deadline.isoformat(), on=on.isoformat(),
+                deadline=deadline.isoformat(),
+                on=on.isoformat(),
             )
             raise BadInputError(msg)
         return self._event(
@@ -1560,7 +1563,9 @@ class Grant(Aggregate):
             kinds = ", ".join(DOSSIER_KINDS)
             msg = T_(
                 "dossier kind {kind!r} is unknown; use one of {kinds} ({cite})",
-                kind=kind, kinds=kinds, cite=policy.clause('dossier').cite,
+                kind=kind,
+                kinds=kinds,
+                cite=policy.clause("dossier").cite,
             )
             raise BadInputError(msg)
         if sha256 in self.dossier:
@@ -1604,7 +1609,8 @@ class Grant(Aggregate):
         if how not in DISPOSALS:
             msg = T_(
                 "a balance is disposed of as {value}, not {how!r}",
-                value=' or '.join(DISPOSALS), how=how,
+                value=" or ".join(DISPOSALS),
+                how=how,
             )
             raise BadInputError(msg)
         fields = {"source": source, "amount": amount, "how": how}

@@ -254,12 +254,12 @@ def refuse_control_character(row: Row) -> None:
         if found is not None:
             c = found.group()
             named = control_named(c).removeprefix(f"U+{ord(c):04X}").lstrip(" ")
-            msg = (
-                T_(
-                    "{column} holds a control character (U+{value:04X}){value2}; the command line refuses "
-                    "them too: write the text without it",
-                    column=column, value=ord(c), value2=', ' + named if named else '',
-                )
+            msg = T_(
+                "{column} holds a control character (U+{value:04X}){value2}; the command line refuses "
+                "them too: write the text without it",
+                column=column,
+                value=ord(c),
+                value2=", " + named if named else "",
             )
             raise BadInputError(msg)
 
@@ -276,23 +276,19 @@ def read_rows(lines: Iterator[list[Any]], first_line: int = 1) -> Iterator[tuple
         names.pop()
     twice = sorted({n for n in names if n and names.count(n) > 1})
     if twice:
-        msg = (
-            T_(
-                "the header names {value} more than once (by its name or a Chinese one); each column is "
-                "named once",
-                value=', '.join(twice),
-            )
+        msg = T_(
+            "the header names {value} more than once (by its name or a Chinese one); each column is "
+            "named once",
+            value=", ".join(twice),
         )
         raise BadInputError(msg)
     missing = [h for h in HEADER if h not in names]
     if missing:
-        msg = (
-            T_(
-                "the header lacks {value}; it must be {value2} (or in Chinese: {value3})",
-                value=', '.join(missing),
-                value2=','.join(HEADER),
-                value3=','.join(LABELS_ZH[h][0] for h in HEADER),
-            )
+        msg = T_(
+            "the header lacks {value}; it must be {value2} (or in Chinese: {value3})",
+            value=", ".join(missing),
+            value2=",".join(HEADER),
+            value3=",".join(LABELS_ZH[h][0] for h in HEADER),
         )
         raise BadInputError(msg)
     width = len(names)

@@ -260,7 +260,8 @@ class _Books:
         if kind not in ROW_KINDS:
             msg = T_(
                 "kind {kind!r} is unknown; use one of {value}",
-                kind=cells['kind'], value=', '.join(KINDS),
+                kind=cells["kind"],
+                value=", ".join(KINDS),
             )
             raise BadInputError(msg)
         action = row_action(cells, kind)
@@ -282,7 +283,9 @@ class _Books:
         if base_id and base_id != grant.base_id:
             msg = T_(
                 "grant {grant_id} belongs to base {base_id}, not {base_id2}",
-                grant_id=action.grant_id, base_id=grant.base_id, base_id2=base_id,
+                grant_id=action.grant_id,
+                base_id=grant.base_id,
+                base_id2=base_id,
             )
             raise BadInputError(msg)
         if cells["unit_id"] or cells["programme"] or cells["source"]:
@@ -310,21 +313,21 @@ def _same_grant(grant: Grant, cells: Cells, kind: str) -> None:
     a row that says otherwise is a mistake, not a note."""
     for column, held in (("unit_id", grant.unit_id), ("programme", grant.programme)):
         if cells[column] and cells[column] != held:
-            msg = (
-                T_(
-                    "grant {grant_id} belongs to {value} {held}, not {value2}",
-                    grant_id=grant.grant_id,
-                    value=column.removesuffix('_id'),
-                    held=held,
-                    value2=cells[column],
-                )
+            msg = T_(
+                "grant {grant_id} belongs to {value} {held}, not {value2}",
+                grant_id=grant.grant_id,
+                value=column.removesuffix("_id"),
+                held=held,
+                value2=cells[column],
             )
             raise BadInputError(msg)
     moves = _MOVES.get(kind)
     if moves is not None and cells["source"] and cells["source"] != moves:
         msg = T_(
             "source: a {kind} row moves the {moves} fund source, not {source!r}",
-            kind=kind, moves=moves, source=cells['source'],
+            kind=kind,
+            moves=moves,
+            source=cells["source"],
         )
         raise BadInputError(msg)
 
@@ -334,27 +337,24 @@ def _same_amount(grant: Grant, action: Reverse, amount: Decimal) -> None:
     if action.kind not in (None, "spend"):
         received = grant.receipts.get(f"{action.kind}/{action.voucher}")
         if received is not None and amount != received[0]:
-            msg = (
-                T_(
-                    "reversal of {voucher} gives {amount} but {kind} {voucher} of grant {grant_id} is "
-                    "{value}",
-                    voucher=action.voucher,
-                    amount=amount,
-                    kind=action.kind,
-                    grant_id=action.grant_id,
-                    value=received[0],
-                )
+            msg = T_(
+                "reversal of {voucher} gives {amount} but {kind} {voucher} of grant {grant_id} is {value}",
+                voucher=action.voucher,
+                amount=amount,
+                kind=action.kind,
+                grant_id=action.grant_id,
+                value=received[0],
             )
             raise BadInputError(msg)
         return
     before = grant.expenditures.get(action.voucher)
     if before is not None and amount != before["amount"]:
-        msg = (
-            T_(
-                "reversal of {voucher} gives {amount} but expenditure {voucher} of grant {grant_id} is "
-                "{amount2}",
-                voucher=action.voucher, amount=amount, grant_id=action.grant_id, amount2=before['amount'],
-            )
+        msg = T_(
+            "reversal of {voucher} gives {amount} but expenditure {voucher} of grant {grant_id} is {amount2}",
+            voucher=action.voucher,
+            amount=amount,
+            grant_id=action.grant_id,
+            amount2=before["amount"],
         )
         raise BadInputError(msg)
 
@@ -624,10 +624,8 @@ def _check_and_send(url: str, rows: Iterable[tuple[int, Row]], options: Any, sen
         send.send(("failed", e))
     except BaseException as e:  # anything else: one line for the user, not a traceback
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        send.send(("failed", StorageError(_(
-            "the import's checking process failed: {first}"
-        ).format(
-            first=first
-        ))))
+        send.send(
+            ("failed", StorageError(_("the import's checking process failed: {first}").format(first=first)))
+        )
     finally:
         send.close()

@@ -44,12 +44,10 @@ def database_url(value: str | None = None) -> str:
             msg = T_("database {value!r} is neither a SQLite file nor a postgresql:// URL", value=value)
             raise BadInputError(msg)
         if value.startswith("sqlite") and sqlite_file(value) is None:
-            msg = (
-                T_(
-                    "database {value!r} is a SQLite database in memory, which is lost when the command "
-                    "ends; give a file name with --db",
-                    value=value,
-                )
+            msg = T_(
+                "database {value!r} is a SQLite database in memory, which is lost when the command "
+                "ends; give a file name with --db",
+                value=value,
             )
             raise BadInputError(msg)
         return value
@@ -100,7 +98,8 @@ def missing_sqlite_ledger(url: str) -> NotFoundError | None:
 def not_a_ledger(where: str, db: str) -> NotFoundError:
     msg = T_(
         "there is no ledger at {where}; create one with `grant-ledger --db {db} init`",
-        where=where, db=db,
+        where=where,
+        db=db,
     )
     return NotFoundError(msg)
 
@@ -121,11 +120,10 @@ def check_version(value: str) -> None:
     except ValueError:
         version = SCHEMA_VERSION + 1
     if version > SCHEMA_VERSION:
-        msg = (
-            T_(
-                "this database has schema version {value}, written by a newer grant-ledger; this version "
-                "understands up to {SCHEMA_VERSION}: upgrade grant-ledger",
-                value=value, SCHEMA_VERSION=SCHEMA_VERSION,
-            )
+        msg = T_(
+            "this database has schema version {value}, written by a newer grant-ledger; this version "
+            "understands up to {SCHEMA_VERSION}: upgrade grant-ledger",
+            value=value,
+            SCHEMA_VERSION=SCHEMA_VERSION,
         )
         raise StorageError(msg)

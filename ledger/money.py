@@ -42,12 +42,14 @@ def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> Decimal
     s = raw.strip().replace(" ", "").replace("\u00a0", "").translate(_FULL_WIDTH)
     for c in _OTHER_DIGIT.findall(s):
         if unicodedata.category(c) == "Nd":
-            msg = (
-                T_(
-                    "{field}{raw!r} holds {c} (U+{value:04X} {value2}); write amounts in the digits 0-9 "
-                    "(or full-width ０-９)",
-                    field=field, raw=raw, c=c, value=ord(c), value2=unicodedata.name(c, 'DIGIT'),
-                )
+            msg = T_(
+                "{field}{raw!r} holds {c} (U+{value:04X} {value2}); write amounts in the digits 0-9 "
+                "(or full-width ０-９)",
+                field=field,
+                raw=raw,
+                c=c,
+                value=ord(c),
+                value2=unicodedata.name(c, "DIGIT"),
             )
             raise BadInputError(msg)
     for prefix in _PREFIXES:
@@ -67,7 +69,8 @@ def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> Decimal
     if not _PLAIN.match(s):
         msg = T_(
             "{field}{raw!r} is not an amount; write it like 200000, 200,000.00, ¥200000 or 20万",
-            field=field, raw=raw,
+            field=field,
+            raw=raw,
         )
         raise BadInputError(msg)
     try:
@@ -89,19 +92,24 @@ def check_amount(value: Decimal, *, field: str = "amount ", shown: str | None = 
     if value > MAX_AMOUNT:  # before quantize: more digits than the context holds raise there
         msg = T_(
             "{field}{shown!r} exceeds the upper bound of {MAX_AMOUNT} yuan",
-            field=field, shown=shown, MAX_AMOUNT=format_yuan(MAX_AMOUNT),
+            field=field,
+            shown=shown,
+            MAX_AMOUNT=format_yuan(MAX_AMOUNT),
         )
         raise BadInputError(msg)
     if value != value.quantize(CENT, rounding=ROUND_HALF_UP):
         msg = T_(
             "{field}{shown!r} has more than two decimal places (fen is the smallest unit)",
-            field=field, shown=shown,
+            field=field,
+            shown=shown,
         )
         raise BadInputError(msg)
     if value > MAX_AMOUNT:
         msg = T_(
             "{field}{shown!r} exceeds the upper bound of {MAX_AMOUNT} yuan",
-            field=field, shown=shown, MAX_AMOUNT=format_yuan(MAX_AMOUNT),
+            field=field,
+            shown=shown,
+            MAX_AMOUNT=format_yuan(MAX_AMOUNT),
         )
         raise BadInputError(msg)
     return value.quantize(CENT)

@@ -93,11 +93,9 @@ def _refusal(message: str) -> RuleViolationError:
 def _person_name(value: str) -> str:
     # a name signs checkpoints as the signed note's key name: no spaces, no '+'
     if any(c.isspace() for c in value) or "+" in value:
-        raise ValueError(_(
-            "{value!r}: a person's name has no spaces and no '+' (e.g. 财务-李敏)"
-        ).format(
-            value=value
-        ))
+        raise ValueError(
+            _("{value!r}: a person's name has no spaces and no '+' (e.g. 财务-李敏)").format(value=value)
+        )
     return value
 
 
@@ -112,18 +110,16 @@ class PeopleAction(Action):
 
     def judge(self, policy: Policy, today: date) -> None:
         if self.on is not None and self.on > today:
-            raise BadInputError(_(
-                "--date {on} is after today ({today}); record it on or after that date"
-            ).format(
-                on=self.on, today=today
-            ))
+            raise BadInputError(
+                _("--date {on} is after today ({today}); record it on or after that date").format(
+                    on=self.on, today=today
+                )
+            )
 
     def registry(self, books: Any) -> People:
         people = books.people()
         if people is None:
-            raise BadInputError(_(
-                "this ledger has no people registry; run `grant-ledger init` or `migrate`"
-            ))
+            raise BadInputError(_("this ledger has no people registry; run `grant-ledger init` or `migrate`"))
         assert isinstance(people, People)
         return people
 
@@ -135,11 +131,11 @@ class RegisterPerson(PeopleAction):
 
     def check(self, policy: Policy) -> None:
         if self.person_role not in ROLES:
-            raise BadInputError(_(
-                "--role {person_role!r} is not a role; use one of {value}"
-            ).format(
-                person_role=self.person_role, value=', '.join(ROLES)
-            ))
+            raise BadInputError(
+                _("--role {person_role!r} is not a role; use one of {value}").format(
+                    person_role=self.person_role, value=", ".join(ROLES)
+                )
+            )
 
     def decide(self, books: Any) -> bool:
         people = self.registry(books)
@@ -149,9 +145,7 @@ class RegisterPerson(PeopleAction):
             if known.role == self.person_role and known.key == fingerprint:
                 return False
             raise ConflictError(
-                _(
-                    "{person} is already registered as {role}; revoke them first to register anew"
-                ).format(
+                _("{person} is already registered as {role}; revoke them first to register anew").format(
                     person=self.person, role=known.role
                 )
             )

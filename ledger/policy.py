@@ -357,18 +357,14 @@ def parse_policy(text: str, source: str) -> Policy:
     except tomllib.TOMLDecodeError as e:
         raise BadInputError(_("{source} is not TOML: {e}").format(source=source, e=e)) from None
     except RecursionError:  # tomllib recurses once per level of nesting
-        raise BadInputError(_(
-            "{source} is not TOML a reader can read: nested too deep"
-        ).format(
-            source=source
-        )) from None
+        raise BadInputError(
+            _("{source} is not TOML a reader can read: nested too deep").format(source=source)
+        ) from None
     try:
         policy = _parse(data, source)
     except KeyError as e:
         raise BadInputError(
-            _(
-                "{source}: a policy version needs {value!r}, which it lacks or names wrongly"
-            ).format(
+            _("{source}: a policy version needs {value!r}, which it lacks or names wrongly").format(
                 source=source, value=e.args[0]
             )
         ) from None
@@ -376,9 +372,7 @@ def parse_policy(text: str, source: str) -> Policy:
         raise BadInputError(_("{source}: not a policy version ({e})").format(source=source, e=e)) from None
     if not isinstance(policy.effective_from, date) or not policy.programmes or not policy.categories:
         raise BadInputError(
-            _(
-                "{source}: a policy version has a date effective_from, programmes and categories"
-            ).format(
+            _("{source}: a policy version has a date effective_from, programmes and categories").format(
                 source=source
             )
         )
@@ -390,12 +384,12 @@ def policy_in_force(on: date) -> Policy:
     candidates = [p for p in all_policies() if p.effective_from <= on]
     if not candidates:
         first = all_policies()[0]
-        msg = (
-            T_(
-                "no policy is in force on {on}; the earliest version ({version}) takes effect on "
-                "{effective_from}",
-                on=on.isoformat(), version=first.version, effective_from=first.effective_from.isoformat(),
-            )
+        msg = T_(
+            "no policy is in force on {on}; the earliest version ({version}) takes effect on "
+            "{effective_from}",
+            on=on.isoformat(),
+            version=first.version,
+            effective_from=first.effective_from.isoformat(),
         )
         raise BadInputError(msg)
     return candidates[-1]

@@ -99,10 +99,8 @@ def read_file(name: str, text: str) -> Contents:
         raise BadInputError(
             _(
                 "{name} holds neither a policy version (version, effective_from, …) nor only "
-                "[calendar.\"YEAR\"] tables (grant-ledger policy calendar YEAR prints one)"
-            ).format(
-                name=name
-            )
+                '[calendar."YEAR"] tables (grant-ledger policy calendar YEAR prints one)'
+            ).format(name=name)
         )
     years = [parse_year(key, table, name) for key, table in data["calendar"].items()]
     return Contents("calendar", {y.year: y for y in years}, None)
@@ -211,9 +209,7 @@ class InstallPolicy(Action):
     def judge(self, policy: Policy, today: date) -> None:
         if len(self.text) > MAX_TEXT:
             raise BadInputError(
-                _(
-                    "{file_name} is larger than {MAX_TEXT:,} characters; policy data is not"
-                ).format(
+                _("{file_name} is larger than {MAX_TEXT:,} characters; policy data is not").format(
                     file_name=self.file_name, MAX_TEXT=MAX_TEXT
                 )
             )

@@ -157,7 +157,9 @@ def role_may_record(role: str, action: str, policy: Policy) -> Breach | None:
         if who is not None
         else T_(
             "the {role} role may not record '{action}'; no role records it",
-            role=role, action=action, role_label=lazy("role", role),
+            role=role,
+            action=action,
+            role_label=lazy("role", role),
         ),
     )
 
@@ -195,19 +197,27 @@ def signer_holds_role(
             clause,
             T_(
                 "{name} holds no role on {on} (revoked, or not yet registered)",
-                name=person.name, on=on,
+                name=person.name,
+                on=on,
             )
             if on is not None
             else T_("{name} holds no role now (revoked, or not yet registered)", name=person.name),
         )
     if claimed_actor is not None and claimed_actor != person.name:
-        return Breach(N_("registered signer"), clause, T_(
-            "the key is {name}'s, not {claimed_actor}'s",
-            name=person.name, claimed_actor=claimed_actor,
-        ))
+        return Breach(
+            N_("registered signer"),
+            clause,
+            T_(
+                "the key is {name}'s, not {claimed_actor}'s",
+                name=person.name,
+                claimed_actor=claimed_actor,
+            ),
+        )
     if claimed_role is not None and claimed_role != held:
         return Breach(
-            N_("registered signer"), clause, T_(
+            N_("registered signer"),
+            clause,
+            T_(
                 "{name} is registered as {held} on {on}, not {claimed_role}",
                 name=person.name,
                 held=held,
@@ -224,7 +234,7 @@ def signer_holds_role(
                 claimed_role=claimed_role,
                 held_label=lazy("role", held),
                 claimed_label=lazy("role", claimed_role),
-            )
+            ),
         )
     return None
 
@@ -254,7 +264,9 @@ def duties_separate(
             clause,
             T_(
                 "{actor} recorded this application and may not also record its {step}",
-                actor=actor, step=action.split()[-1], action=action,
+                actor=actor,
+                step=action.split()[-1],
+                action=action,
             ),
         )
     if action in ("rectify complete", "recover receive") and actor in ordered_by:
@@ -283,7 +295,8 @@ def approved_before_money(grant_id: str, status: str, action: str, policy: Polic
             clause=policy.clause("ring_fence"),
             text=T_(
                 "grant {grant_id} is closed; nothing more is recorded against it ({action})",
-                grant_id=grant_id, action=action,
+                grant_id=grant_id,
+                action=action,
             ),
         )
     return Breach(
@@ -291,7 +304,9 @@ def approved_before_money(grant_id: str, status: str, action: str, policy: Polic
         clause=policy.clause("approval_first"),
         text=T_(
             "grant {grant_id} is {status}, not approved; {action} is recorded only after approval",
-            grant_id=grant_id, status=lazy("status", status), action=action,
+            grant_id=grant_id,
+            status=lazy("status", status),
+            action=action,
         ),
     )
 
@@ -306,7 +321,10 @@ def not_before_approval(
         clause=policy.clause("approval_first"),
         text=T_(
             "{action} dated {on} is before grant {grant_id}'s approval on {approved_on}",
-            action=action, on=on.isoformat(), grant_id=grant_id, approved_on=approved_on.isoformat(),
+            action=action,
+            on=on.isoformat(),
+            grant_id=grant_id,
+            approved_on=approved_on.isoformat(),
         ),
     )
 
@@ -321,7 +339,10 @@ def within_build_period(
         clause=clause,
         text=T_(
             "spending dated {on} is outside grant {grant_id}'s build period {start} to {end}",
-            on=on.isoformat(), grant_id=grant_id, start=start.isoformat(), end=end.isoformat(),
+            on=on.isoformat(),
+            grant_id=grant_id,
+            start=start.isoformat(),
+            end=end.isoformat(),
         ),
     )
 
@@ -372,7 +393,9 @@ def build_period_extended(
         clause=programme.build_clause or policy.clause("district_build_period"),
         text=T_(
             "grant {grant_id}'s build period ends {current}; an extension ends later, not on {end}",
-            grant_id=grant_id, current=current.isoformat(), end=end.isoformat(),
+            grant_id=grant_id,
+            current=current.isoformat(),
+            end=end.isoformat(),
         ),
     )
 
@@ -390,16 +413,28 @@ def _subsidy_span(what: str, programme: Programme, amount: Decimal) -> Text:
     values = {"amount": format_yuan(amount), "code": programme.code, "zh": programme.zh}
     if low == high and low is not None:
         if what == "approved":
-            return T_("an approved subsidy of {amount} for a {code} ({zh}) must be exactly {low} yuan",
-                      low=format_yuan(low), **values)
-        return T_("a requested subsidy of {amount} for a {code} ({zh}) must be exactly {low} yuan",
-                  low=format_yuan(low), **values)
+            return T_(
+                "an approved subsidy of {amount} for a {code} ({zh}) must be exactly {low} yuan",
+                low=format_yuan(low),
+                **values,
+            )
+        return T_(
+            "a requested subsidy of {amount} for a {code} ({zh}) must be exactly {low} yuan",
+            low=format_yuan(low),
+            **values,
+        )
     span = {"low": format_yuan(low or Decimal(0)), "high": format_yuan(high or Decimal(0))}
     if what == "approved":
-        return T_("an approved subsidy of {amount} for a {code} ({zh}) must be between {low} and {high} yuan",
-                  **span, **values)
-    return T_("a requested subsidy of {amount} for a {code} ({zh}) must be between {low} and {high} yuan",
-              **span, **values)
+        return T_(
+            "an approved subsidy of {amount} for a {code} ({zh}) must be between {low} and {high} yuan",
+            **span,
+            **values,
+        )
+    return T_(
+        "a requested subsidy of {amount} for a {code} ({zh}) must be between {low} and {high} yuan",
+        **span,
+        **values,
+    )
 
 
 def requested_in_range(programme: Programme, amount: Decimal) -> Breach | None:
@@ -426,7 +461,9 @@ def no_money_programme(grant_id: str, programme: Programme, amount: Decimal) -> 
             clause=programme.subsidy_clause,
             text=T_(
                 "grant {grant_id} is a {code} ({zh}); its approval names the subsidy (--amount)",
-                grant_id=grant_id, code=programme.code, zh=programme.zh,
+                grant_id=grant_id,
+                code=programme.code,
+                zh=programme.zh,
             ),
         )
     if amount == 0:
@@ -437,7 +474,10 @@ def no_money_programme(grant_id: str, programme: Programme, amount: Decimal) -> 
         text=T_(
             "grant {grant_id} is a {code} ({zh}): policy support with no money, approved with no amount "
             "(got {amount})",
-            grant_id=grant_id, code=programme.code, zh=programme.zh, amount=format_yuan(amount),
+            grant_id=grant_id,
+            code=programme.code,
+            zh=programme.zh,
+            amount=format_yuan(amount),
         ),
     )
 
@@ -450,7 +490,9 @@ def approval_after_application(grant_id: str, applied_on: date, on: date, policy
         clause=policy.clause("approval_first"),
         text=T_(
             "grant {grant_id} cannot be approved on {on}, before its application of {applied_on}",
-            grant_id=grant_id, on=on.isoformat(), applied_on=applied_on.isoformat(),
+            grant_id=grant_id,
+            on=on.isoformat(),
+            applied_on=applied_on.isoformat(),
         ),
     )
 
@@ -525,7 +567,8 @@ def category_permitted(text: str, policy: Policy) -> tuple[Category | None, Brea
             clause=policy.clause("permitted_uses"),
             text=T_(
                 "spending category {text!r} is unknown; the permitted categories are: {known}",
-                text=text, known=known,
+                text=text,
+                known=known,
             ),
         )
     if not category.allowed:
@@ -553,7 +596,10 @@ def category_for_programme(
             clause=spending.banned_clause,
             text=T_(
                 "spending category '{code}' ({zh}) is banned for a {programme} ({programme_zh})",
-                code=category.code, zh=category.zh, programme=programme.code, programme_zh=programme.zh,
+                code=category.code,
+                zh=category.zh,
+                programme=programme.code,
+                programme_zh=programme.zh,
             ),
         )
     if category is not None and category.code in spending.allowed:
@@ -564,13 +610,17 @@ def category_for_programme(
         clause=spending.allowed_clause,
         text=T_(
             "spending category {text!r} is unknown; its permitted categories are: {known}",
-            text=text, known=known,
+            text=text,
+            known=known,
         )
         if category is None
         else T_(
             "spending category {text!r} is not a permitted use of a {programme} ({programme_zh}); its "
             "permitted categories are: {known}",
-            text=text, programme=programme.code, programme_zh=programme.zh, known=known,
+            text=text,
+            programme=programme.code,
+            programme_zh=programme.zh,
+            known=known,
         ),
     )
 
@@ -689,7 +739,9 @@ def unit_may_hold(
             clause=clause,
             text=T_(
                 "unit {unit_id} already holds {level} base {value}; a unit may hold one {level} base",
-                unit_id=unit_id, level=lazy("level", programme.level), value=same[0],
+                unit_id=unit_id,
+                level=lazy("level", programme.level),
+                value=same[0],
             ),
         )
     if programme.level == "district":
@@ -706,7 +758,8 @@ def unit_may_hold(
                 text=T_(
                     "unit {unit_id} holds approved municipal-or-higher base {value} and may not apply for "
                     "a district base",
-                    unit_id=unit_id, value=higher[0],
+                    unit_id=unit_id,
+                    value=higher[0],
                 ),
             )
     return None
@@ -738,13 +791,20 @@ def projects_count(programme: Programme, projects: Iterable[str], policy: Policy
         text=T_(
             "a {code} ({zh}) application names {low}–{high} professions or projects (--project); this "
             "one names {n}",
-            code=programme.code, zh=programme.zh, low=low, high=high, n=n,
+            code=programme.code,
+            zh=programme.zh,
+            low=low,
+            high=high,
+            n=n,
         )
         if high is not None
         else T_(
             "a {code} ({zh}) application names at least {low} professions or projects (--project); this "
             "one names {n}",
-            code=programme.code, zh=programme.zh, low=low, n=n,
+            code=programme.code,
+            zh=programme.zh,
+            low=low,
+            n=n,
         ),
     )
 
@@ -762,7 +822,11 @@ def recommendation_quota(
         text=T_(
             "{recommender} has already recommended {already} {level} base(s) in round {round}; at most "
             "{quota} per recommender per round",
-            recommender=recommender, already=already, level=lazy("level", level), round=round_, quota=quota,
+            recommender=recommender,
+            already=already,
+            level=lazy("level", level),
+            round=round_,
+            quota=quota,
         ),
     )
 
@@ -778,7 +842,8 @@ def recommendation_rank(level: str, rank: int | None, taken: Iterable[int], poli
         text=T_(
             "municipal recommendations are ranked: give a --rank not yet used in this round (got {rank}, "
             "used {value})",
-            rank=rank, value=sorted(set(taken)),
+            rank=rank,
+            value=sorted(set(taken)),
         ),
     )
 
@@ -810,7 +875,9 @@ def notice_long_enough(start: date, end: date, policy: Policy) -> Breach | None:
                 "of a public notice from {start} to {end} cannot be counted; an administrator adds it: "
                 "grant-ledger policy calendar {year} > {year}.toml, then grant-ledger policy install "
                 "{year}.toml",
-                year=year, start=start.isoformat(), end=end.isoformat(),
+                year=year,
+                start=start.isoformat(),
+                end=end.isoformat(),
             ),
         )
     if end >= start and days >= 5:
@@ -821,7 +888,9 @@ def notice_long_enough(start: date, end: date, policy: Policy) -> Breach | None:
         text=T_(
             "a public notice from {start} to {end} lasts {days} working day(s) by the statutory calendar "
             "(holidays and 调休); it lasts at least 5 working days",
-            start=start.isoformat(), end=end.isoformat(), days=days,
+            start=start.isoformat(),
+            end=end.isoformat(),
+            days=days,
         ),
     )
 
@@ -841,31 +910,38 @@ def selection_complete(
         key = "expert_review"
         text = T_(
             "grant {grant_id} cannot be approved on {on}: no expert review is recorded (grant review)",
-            grant_id=grant_id, on=day,
+            grant_id=grant_id,
+            on=day,
         )
     elif not favourable:
         key = "expert_review"
         text = T_(
             "grant {grant_id} cannot be approved on {on}: the expert review did not recommend it",
-            grant_id=grant_id, on=day,
+            grant_id=grant_id,
+            on=day,
         )
     elif notice_end is None:
         key = "public_notice"
         text = T_(
             "grant {grant_id} cannot be approved on {on}: no public notice is recorded (grant notice)",
-            grant_id=grant_id, on=day,
+            grant_id=grant_id,
+            on=day,
         )
     elif on <= notice_end:
         key = "public_notice"
         text = T_(
             "grant {grant_id} cannot be approved on {on}: its public notice runs until {end}",
-            grant_id=grant_id, on=day, end=notice_end.isoformat(),
+            grant_id=grant_id,
+            on=day,
+            end=notice_end.isoformat(),
         )
     elif objections:
         key = "public_notice"
         text = T_(
             "grant {grant_id} cannot be approved on {on}: its public notice drew {objections} objection(s)",
-            grant_id=grant_id, on=day, objections=objections,
+            grant_id=grant_id,
+            on=day,
+            objections=objections,
         )
     else:
         return None
@@ -880,7 +956,9 @@ def in_selection(grant_id: str, status: str, step: Text, policy: Policy) -> Brea
         clause=policy.clause("approval_first"),
         text=T_(
             "grant {grant_id} is {status}; {step} is recorded only while the application is open",
-            grant_id=grant_id, status=lazy("status", status), step=step,
+            grant_id=grant_id,
+            status=lazy("status", status),
+            step=step,
         ),
     )
 
@@ -902,7 +980,9 @@ def plan_within_subsidy(
         text=T_(
             "the subsidy (地方财政) lines of grant {grant_id}'s budget plan add up to {subsidy_lines}, above "
             "the approved subsidy of {approved}",
-            grant_id=grant_id, subsidy_lines=format_yuan(subsidy_lines), approved=format_yuan(approved),
+            grant_id=grant_id,
+            subsidy_lines=format_yuan(subsidy_lines),
+            approved=format_yuan(approved),
         ),
     )
 
@@ -949,7 +1029,8 @@ def final_evaluation_passed(grant_id: str, result: str | None, policy: Policy) -
         if result is None
         else T_(
             "grant {grant_id} closes only after a passed final evaluation; the latest is '{result}'",
-            grant_id=grant_id, result=result,
+            grant_id=grant_id,
+            result=result,
         ),
     )
 
@@ -979,7 +1060,8 @@ def institute_overseen(grant_id: str, level: str, kinds: Iterable[str], policy: 
         text=T_(
             "institute grant {grant_id} has no {value} recorded (grant-ledger evaluate --kind "
             "third_party_audit|final)",
-            grant_id=grant_id, value=what,
+            grant_id=grant_id,
+            value=what,
         ),
     )
 
@@ -993,7 +1075,8 @@ def no_open_rectification(grant_id: str, open_ids: Iterable[str], policy: Policy
         clause=policy.clause("closure"),
         text=T_(
             "grant {grant_id} has open rectification(s) {value}",
-            grant_id=grant_id, value=', '.join(pending),
+            grant_id=grant_id,
+            value=", ".join(pending),
         ),
     )
 
@@ -1024,7 +1107,10 @@ def balance_settled(grant_id: str, source: str, available: Decimal, policy: Poli
         text=T_(
             "grant {grant_id} still holds {available} of {source} ({value}); spend it or dispose of it "
             "(grant-ledger dispose) first",
-            grant_id=grant_id, available=format_yuan(available), source=source, value=SOURCE_ZH[source],
+            grant_id=grant_id,
+            available=format_yuan(available),
+            source=source,
+            value=SOURCE_ZH[source],
         ),
     )
 
@@ -1095,12 +1181,18 @@ def rectification_on_time(
         clause=clause,
         text=T_(
             "rectification {ref} of grant {grant_id} was due {deadline}, completed {completed}",
-            ref=ref, grant_id=grant_id, deadline=deadline.isoformat(), completed=completed.isoformat(),
+            ref=ref,
+            grant_id=grant_id,
+            deadline=deadline.isoformat(),
+            completed=completed.isoformat(),
         )
         if completed
         else T_(
             "rectification {ref} of grant {grant_id} was due {deadline}, still open on {today}",
-            ref=ref, grant_id=grant_id, deadline=deadline.isoformat(), today=today.isoformat(),
+            ref=ref,
+            grant_id=grant_id,
+            deadline=deadline.isoformat(),
+            today=today.isoformat(),
         ),
     )
 
@@ -1244,7 +1336,10 @@ def not_dated_ahead(action: str, subject: Text | str, on: date, today: date, pol
         text=T_(
             "{action} of {subject} is dated {on}, after the day it is recorded ({today}, Asia/Shanghai); a "
             "business date is never in the future",
-            action=action, subject=subject, on=on.isoformat(), today=today.isoformat(),
+            action=action,
+            subject=subject,
+            on=on.isoformat(),
+            today=today.isoformat(),
         ),
     )
 
@@ -1266,7 +1361,10 @@ def disbursed_within_approval(grant: GrantFacts, act: Act, policy: Policy) -> Br
             text=T_(
                 "grant {grant_id} is a {code} ({zh}): policy support with no money; nothing is disbursed "
                 "to it (got {amount})",
-                grant_id=grant.grant_id, code=programme.code, zh=programme.zh, amount=format_yuan(act.amount),
+                grant_id=grant.grant_id,
+                code=programme.code,
+                zh=programme.zh,
+                amount=format_yuan(act.amount),
             ),
         )
     return tranche_within_approved(grant.grant_id, grant.approved, grant.subsidy_received, act.amount, clause)
@@ -1412,7 +1510,8 @@ def spent_within_budget_line(grant: GrantFacts, act: Act, policy: Policy) -> Bre
             text=T_(
                 "grant {grant_id} has a budget plan: spending names its construction content ({value}); "
                 "--content is required (an import's content column)",
-                grant_id=grant.grant_id, value=', '.join(policy.contents),
+                grant_id=grant.grant_id,
+                value=", ".join(policy.contents),
             ),
         )
     spent = grant.spent_on_line(act.content, act.source)

@@ -73,11 +73,7 @@ def generate_key(path: Path, passphrase: str | None = None) -> Signer:
     public_path = public_file(path)
     for target in (path, public_path):
         if os.path.lexists(target):
-            raise KeyError_(_(
-                "refusing to overwrite the existing key file {target}"
-            ).format(
-                target=target
-            ))
+            raise KeyError_(_("refusing to overwrite the existing key file {target}").format(target=target))
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     write_new(path, private_pem, 0o600)
     try:
@@ -99,34 +95,26 @@ def load_signer(path: Path, passphrase: str | None = None) -> Signer:
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise KeyError_(_(
-            "cannot read the key file {path}: {strerror}"
-        ).format(
-            path=path, strerror=e.strerror
-        )) from None
+        raise KeyError_(
+            _("cannot read the key file {path}: {strerror}").format(path=path, strerror=e.strerror)
+        ) from None
     secret = passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV)
     try:
         key = serialization.load_pem_private_key(data, password=secret.encode("utf-8") if secret else None)
     except TypeError:
         if secret:
-            raise KeyError_(_(
-                "the key file {path} is not encrypted; give no passphrase"
-            ).format(
-                path=path
-            )) from None
+            raise KeyError_(
+                _("the key file {path} is not encrypted; give no passphrase").format(path=path)
+            ) from None
         raise KeyError_(
             _(
                 "the key file {path} is encrypted: give its passphrase ({PASSPHRASE_ENV} or the prompt)"
-            ).format(
-                path=path, PASSPHRASE_ENV=PASSPHRASE_ENV
-            )
+            ).format(path=path, PASSPHRASE_ENV=PASSPHRASE_ENV)
         ) from None
     except (ValueError, UnsupportedAlgorithm):
-        raise KeyError_(_(
-            "the key file {path} is not a PEM private key, or the passphrase is wrong"
-        ).format(
-            path=path
-        )) from None
+        raise KeyError_(
+            _("the key file {path} is not a PEM private key, or the passphrase is wrong").format(path=path)
+        ) from None
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyError_(_("the private key in {path} is not an Ed25519 key").format(path=path))
     return Signer.of(key)
@@ -146,11 +134,9 @@ def load_public_raw(path: Path) -> bytes:
     try:
         key = serialization.load_pem_public_key(path.read_bytes())
     except OSError as e:
-        raise KeyError_(_(
-            "cannot read the public key file {path}: {strerror}"
-        ).format(
-            path=path, strerror=e.strerror
-        )) from None
+        raise KeyError_(
+            _("cannot read the public key file {path}: {strerror}").format(path=path, strerror=e.strerror)
+        ) from None
     except (ValueError, UnsupportedAlgorithm):
         raise KeyError_(_("the file {path} is not a PEM public key").format(path=path)) from None
     if not isinstance(key, Ed25519PublicKey):
@@ -170,9 +156,7 @@ def refuse_open_key(path: Path) -> None:
             _(
                 "the private key {path} has mode {mode:04o}, so others may read it; make it yours alone "
                 "with `chmod 600 {path}`"
-            ).format(
-                path=path, mode=mode
-            )
+            ).format(path=path, mode=mode)
         )
 
 
@@ -185,11 +169,9 @@ def write_new(path: Path, data: bytes, mode: int) -> None:
     except FileExistsError:
         raise KeyError_(_("refusing to overwrite the existing key file {path}").format(path=path)) from None
     except OSError as e:
-        raise KeyError_(_(
-            "cannot create the key file {path}: {strerror}"
-        ).format(
-            path=path, strerror=e.strerror
-        )) from None
+        raise KeyError_(
+            _("cannot create the key file {path}: {strerror}").format(path=path, strerror=e.strerror)
+        ) from None
     with os.fdopen(fd, "wb") as handle:
         if hasattr(os, "fchmod"):
             os.fchmod(handle.fileno(), mode)

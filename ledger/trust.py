@@ -126,8 +126,8 @@ class Trust:
                         "was built on it — the events table was changed below the application "
                         "(`grant-ledger audit verify` lists every such event)"
                     ).format(
-                        value=row.id or '?',
-                        value2=row.topic.split(':')[-1],
+                        value=row.id or "?",
+                        value2=row.topic.split(":")[-1],
                         originator_id=row.originator_id,
                         version=row.version,
                         problem=problem,
@@ -254,9 +254,7 @@ class Trust:
             _(
                 "the people registry's event {version} ({value}) {problem}; nothing can be trusted to it — "
                 "the events table was changed below the application"
-            ).format(
-                version=row.version, value=row.topic.split(':')[-1], problem=problem
-            )
+            ).format(version=row.version, value=row.topic.split(":")[-1], problem=problem)
         )
 
     def _rows_of(self, keys: Sequence[UUID]) -> list[Row]:

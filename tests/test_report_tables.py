@@ -196,8 +196,10 @@ def test_an_unknown_column_exits_2_naming_the_valid_ones(sqlite_ledger: Ledger, 
 def test_findings_as_a_workbook_and_a_csv_file(sqlite_ledger: Ledger, tmp_path: Path) -> None:
     _two_grants(sqlite_ledger)  # no matching received at all: a 1:1 finding each
     found = json.loads(
-        sqlite_ledger.ok("report", "findings", "--as-of", "2025-06-30", "--format", "json").stdout
-    )
+        sqlite_ledger.ok(
+            "--lang", "zh", "report", "findings", "--as-of", "2025-06-30", "--format", "json"
+        ).stdout
+    )  # a finding's message in the reader's language, as the workbook below is read
     assert len(found) >= 2
     path = tmp_path / "预警.xlsx"
     result = sqlite_ledger.ok("--lang", "zh", "report", "findings", "--as-of", "2025-06-30",

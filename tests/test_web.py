@@ -151,6 +151,25 @@ def test_a_web_password_is_set_by_its_person_or_first_by_an_administrator(sqlite
     assert events(sqlite_ledger) == before  # a password is never an event
 
 
+def test_people_password_for_another_person_is_refused_by_the_rule(sqlite_ledger: Ledger) -> None:
+    """The rule "people password": an officer sets no one's password but their own (exit 3)."""
+    approver = sqlite_ledger.name("approver")
+    key = str(sqlite_ledger.key("officer"))
+    typed = f"{PASSWORD}\n{PASSWORD}\n"
+    refused = sqlite_ledger.runner.invoke(
+        cli,
+        ["--db", sqlite_ledger.url, "--key", key, "--lang", "en", "people", "password", approver],
+        input=typed,
+    )
+    assert refused.exit_code == 3 and f"only {approver}, with their own key" in refused.stderr
+    zh = sqlite_ledger.runner.invoke(
+        cli,
+        ["--db", sqlite_ledger.url, "--key", key, "--lang", "zh", "people", "password", approver],
+        input=typed,
+    )
+    assert zh.exit_code == 3 and f"只有 {approver} 本人" in zh.stderr
+
+
 def test_the_password_and_the_sealed_key_are_in_no_audit_bundle(books: Ledger, tmp_path: Path) -> None:
     engine = create_engine(books.url)
     with engine.connect() as conn:
@@ -331,7 +350,9 @@ def test_a_spend_is_recorded_signed_by_the_person_and_a_repeat_writes_nothing(
     after = events(books)
     assert after > before
     again = spend(client)
-    assert again.status_code == 200 and "already recorded" in again.text
+    assert (
+        again.status_code == 200 and "已登记" in again.text
+    )  # "already recorded", the page being in Chinese
     assert events(books) == after
     # the auditor's proof: the bundle verifies against the trust root, the spend signed by tester
     books.ok("audit", "checkpoint", role="approver")
@@ -506,7 +527,7 @@ def test_serve_refuses_half_a_tls_pair_and_a_missing_ledger(tmp_path: Path, book
     (tmp_path / "c.pem").write_text("x")
     half = CliRunner().invoke(cli, ["--db", books.url, "serve", "--certfile", str(tmp_path / "c.pem")])
     assert half.exit_code == 2 and "--keyfile" in half.stderr
-    missing = CliRunner().invoke(cli, ["--db", str(tmp_path / "none.db"), "serve"])
+    missing = CliRunner().invoke(cli, ["--lang", "en", "--db", str(tmp_path / "none.db"), "serve"])
     assert missing.exit_code == 4 and "no ledger" in missing.stderr and "Traceback" not in missing.stderr
 
 
@@ -517,7 +538,7 @@ def test_a_spend_on_the_web_is_recorded_on_either_backend(ledger: Ledger, clock:
     with TestClient(create_app(ledger.url, clock=clock)) as client:
         sign_in(client)
         assert spend(client).status_code == 200
-        assert "already recorded" in spend(client).text
+        assert "已登记" in spend(client).text  # already recorded
         assert cells(client.get("/").text, "G1")["subsidy_available"] == "65,000.00"
     assert ledger.balances()["B0001"]["subsidy_available"] == "65000.00"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from commands.web.credentials import check_password, has_password, set_password
+from commands.web.i18n import _
 from ledger.clock import business_today
 from ledger.errors import BadInputError, ConflictError, NotFoundError, RuleViolationError
 
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from commands.context import Settings
     from ledger.seal import Signer
 
-RULE = "web password"
 CLAUSE = "who sets a web password (README: grant-ledger serve)"
 
 
@@ -36,42 +36,56 @@ def set_web_password(s: Settings, name: str, password: str, person_key: Path | N
     me = registry.signer(signer.fingerprint)
     if me is None:
         raise RuleViolationError(
-            f"the key {signer.fingerprint[:16]}… is not a registered person's current key",
-            rule=RULE,
+            _("the key {key}… is not a registered person's current key").format(key=signer.fingerprint[:16]),
+            rule="people password",
             clause=CLAUSE,
         )
     target = registry.people.get(name)
     if target is None:
-        raise NotFoundError(f"{name} is not registered; an administrator registers them with `people add`")
+        raise NotFoundError(
+            _("{name} is not registered; an administrator registers them with `people add`").format(name=name)
+        )
     if not target.active:
-        raise RuleViolationError(f"{name} is revoked and signs in no more", rule=RULE, clause=CLAUSE)
+        raise RuleViolationError(
+            _("{name} is revoked and signs in no more").format(name=name),
+            rule="people password",
+            clause=CLAUSE,
+        )
     engine = app.engine
     key: Signer | None
     if me.name == name:
         if person_key is not None:
-            raise BadInputError("--person-key is for an administrator; your own key (--key) is sealed")
+            raise BadInputError(_("--person-key is for an administrator; your own key (--key) is sealed"))
         key = signer
     elif me.role_on(business_today()) == "admin":
         if has_password(engine, name):
             raise ConflictError(
-                f"{name} has a web password already; only {name} changes it, signing with their own key"
+                _(
+                    "{name} has a web password already; only {name} changes it, signing with their own key"
+                ).format(name=name)
             )
         key = load_signer(person_key) if person_key is not None else None
         if key is not None and key.fingerprint != target.key:
             raise BadInputError(
-                f"--person-key {person_key} is not {name}'s registered key ({target.key[:16]}…)"
+                _("--person-key {path} is not {name}'s registered key ({key}…)").format(
+                    path=person_key, name=name, key=target.key[:16]
+                )
             )
     else:
         raise RuleViolationError(
-            f"only {name}, with their own key, or an administrator setting a first password may set "
-            f"{name}'s web password; you are {me.name}",
-            rule=RULE,
+            _(
+                "only {name}, with their own key, or an administrator setting a first password may set "
+                "{name}'s web password; you are {me}"
+            ).format(name=name, me=me.name),
+            rule="people password",
             clause=CLAUSE,
         )
     set_password(engine, name, password, key, me.name)
     if key is None:
-        return (
-            f"web password of {name} set; no signing key on the server: {name} reads on the web "
+        return _(
+            "web password of {name} set; no signing key on the server: {name} reads on the web "
             "and records there once they set their password with their own key"
-        )
-    return f"web password of {name} set; it unlocks the key {key.fingerprint[:16]}… at sign-in"
+        ).format(name=name)
+    return _("web password of {name} set; it unlocks the key {key}… at sign-in").format(
+        name=name, key=key.fingerprint[:16]
+    )

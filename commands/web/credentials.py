@@ -43,6 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
+from commands.web.i18n import _
 from ledger.errors import BadInputError
 from ledger.seal import Signer
 
@@ -90,9 +91,9 @@ def ensure_tables(engine: Engine) -> None:
 
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise BadInputError(f"a web password has at least {MIN_PASSWORD} characters")
+        raise BadInputError(_("a web password has at least {count} characters").format(count=MIN_PASSWORD))
     if len(password) > MAX_PASSWORD:
-        raise BadInputError(f"a web password has at most {MAX_PASSWORD} characters")
+        raise BadInputError(_("a web password has at most {count} characters").format(count=MAX_PASSWORD))
 
 
 def _derive(password: str, salt: bytes) -> bytes:
