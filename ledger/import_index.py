@@ -11,8 +11,8 @@ The grant's own code reads and writes them through mappings that look like its d
 to ``held`` of them; older ones go to a private temporary SQLite database (a file SQLite deletes
 when it is closed, never the ledger's store) whose page cache is bounded, and are read back by
 key when a row needs them. A Bloom filter answers most lookups of what was never written (a new
-voucher: the usual row) without asking the database. ``whole`` gives a grant its plain dicts
-back, in the order they were written, for its snapshot.
+voucher: the usual row) without asking the database. ``taken`` gives a grant its plain dicts
+back, in the order they were written, while its snapshot is taken.
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from __future__ import annotations
 import pickle
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from ledger.grant import Grant
 
 _ABSENT: Any = object()
+T = TypeVar("T")
 _FIELDS = 4  # vouchers, expenditures, days of subsidy, days of matching: one namespace each
 _BLOOM_BITS = 1 << 26  # 8 MB: about 1% false positives at six million entries
 _MASK = _BLOOM_BITS - 1
@@ -104,23 +105,34 @@ class GrantIndex:
             if held is not None:
                 for key, value in held.items():
                     self.put(space + offset, key, value)
-        state.vouchers = Kept(self, space)
-        state.expenditures = Kept(self, space + 1)
-        if grant.days is not None:
-            state.days = {"subsidy": Kept(self, space + 2), "matching": Kept(self, space + 3)}
+        self._point(grant, space)
 
-    def whole(self, grant: Grant) -> None:
-        """Give the grant its plain dicts back, each in the order its entries were first written."""
+    def taken(self, grant: Grant, take: Callable[[Grant], T]) -> T:
+        """``take(grant)`` (its snapshot) with the grant's plain dicts, each in the order its
+        entries were first written; then the grant is kept here again."""
         space = self.spaces.get(grant.id)
         if space is None:
-            return
+            return take(grant)
         state: Any = grant
+        dates = grant.dates
         state.vouchers = self.entries(space)
         state.expenditures = self.entries(space + 1)
         if grant.days is not None:
             state.days = {"subsidy": self.entries(space + 2), "matching": self.entries(space + 3)}
-        if grant.dates is not None:
-            state.dates = {source: list(days) for source, days in grant.dates.items()}
+        if dates is not None:
+            state.dates = {source: list(days) for source, days in dates.items()}
+        try:
+            return take(grant)
+        finally:
+            state.dates = dates
+            self._point(grant, space)
+
+    def _point(self, grant: Grant, space: int) -> None:
+        state: Any = grant
+        state.vouchers = Kept(self, space)
+        state.expenditures = Kept(self, space + 1)
+        if grant.days is not None:
+            state.days = {"subsidy": Kept(self, space + 2), "matching": Kept(self, space + 3)}
 
     # ------------------------------------------------------------------ entries
 
@@ -174,13 +186,16 @@ class GrantIndex:
             (space, key, first + n, _encode(value))
             for n, ((space, key), value) in enumerate(self.recent.items())
         ]
+        rows.sort()  # in key order: each page of the table is visited once
         self.written += len(rows)
-        # a key written before keeps its place (seq): a dict keeps an updated key where it was
-        self._db.executemany(
-            "INSERT INTO kept VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (space, key) DO UPDATE SET value = excluded.value",
-            rows,
-        )
+        # one transaction (each statement its own would write the file each time); a key written
+        # before keeps its place (seq), as a dict keeps an updated key where it was
+        with self._db:
+            self._db.executemany(
+                "INSERT INTO kept VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (space, key) DO UPDATE SET value = excluded.value",
+                rows,
+            )
         self.recent.clear()
 
 
@@ -190,7 +205,7 @@ def _held(grant: Grant) -> list[dict[str, Any] | None]:
 
 
 def _temporary_database() -> sqlite3.Connection:
-    db = sqlite3.connect("", isolation_level=None)  # "": a private file, deleted when closed
+    db = sqlite3.connect("")  # "": a private file, deleted when closed
     for pragma in ("journal_mode = OFF", "synchronous = OFF", f"cache_size = -{_PAGE_CACHE_KIB}"):
         db.execute(f"PRAGMA {pragma}")
     db.execute(

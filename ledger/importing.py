@@ -403,8 +403,8 @@ def _snapshots(
     index: GrantIndex,
 ) -> Iterator[Message]:
     """One snapshot per aggregate whose version passed a multiple of its interval, a few at a
-    time: a large grant's snapshot is hundreds of kilobytes. A grant gets its dicts back from the
-    index first (the import is over)."""
+    time: a large grant's snapshot is hundreds of kilobytes (a grant's is taken with its dicts
+    from the index, one grant at a time)."""
     if app.snapshots is None:
         return
     chunk: list[StoredEvent] = []
@@ -413,9 +413,8 @@ def _snapshots(
         interval = app.snapshotting_intervals.get(type(aggregate))
         if not interval or aggregate.version // interval <= loaded_at // interval:
             continue
-        if isinstance(aggregate, Grant):
-            index.whole(aggregate)
-        stored = encoder(_snapshot_class(app, aggregate).take(aggregate))
+        take = _snapshot_class(app, aggregate).take
+        stored = encoder(index.taken(aggregate, take) if isinstance(aggregate, Grant) else take(aggregate))
         chunk.append(stored)
         size += len(stored.state)
         if size > SNAPSHOT_BYTES:
