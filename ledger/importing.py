@@ -69,8 +69,8 @@ __all__ = ["HEADER", "KINDS", "ROW_ACTIONS", "ROW_KINDS", "ImportResult", "impor
 
 BATCH_ROWS = 5000
 # Entries of the grants' index (a voucher's fingerprint, an expenditure, a date's net change) held
-# in memory, about 250 bytes each; past it they are written to the index's temporary database.
-CACHE_VOUCHERS = 100_000
+# in memory, about 400 bytes each with their keys; past it they go to the index's temporary database.
+CACHE_VOUCHERS = 20_000
 SNAPSHOT_BYTES = 8_000_000  # snapshots written at a time, at the end
 
 
