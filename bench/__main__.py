@@ -2,7 +2,10 @@
 
 Prints one table: operation, size, median wall time of several runs, events/s where it
 applies, peak RSS, and the ratio to the reference the row names. Sizes: BENCH_EVENTS (default
-100,000; 1,000,000 for the full size), BENCH_RUNS (default 3).
+100,000; 1,000,000 for the full size), BENCH_RUNS (default 3). The import is timed on the same
+rows by date (as finance systems export them, the default), grouped by grant and interleaved
+grant by grant, and on a set of the same size spread over BENCH_WIDE_BASES bases (default one
+per 50 rows: 20,000 at 1M) by date; BENCH_ORDERS=0 times the date order only.
 """
 
 from __future__ import annotations
@@ -153,7 +156,7 @@ def before_signing(by: dict[str, Figure], count: int) -> None:
     if not before:
         return
     print(f"\nsigned records against before them ({recorded['commit']}, same bench and machine)")
-    names = {"audit verify": "audit verify --root"}
+    names = {"audit verify": "audit verify --root", "import": "import (grant order)"}  # rows grouped then
     for operation, then in before.items():
         now = by.get(names.get(operation, operation))
         if now is None or now.seconds != now.seconds:
@@ -286,8 +289,50 @@ def main() -> None:
     def clean() -> list[str]:
         return ["sh", "-c", f"{fresh_ledger(exe, str(db), keys)} && {as_approver} >/dev/null"]
 
+    # the same rows in the other orders, then a set as large over many more bases, each on a new
+    # ledger; before the date-ordered import below, whose ledger the later rows read
+    orders: dict[str, Figure] = {}
+    if os.environ.get("BENCH_ORDERS", "1") != "0":
+        for order in ("grant", "interleaved"):
+            ordered = folder / f"ledger-{order}.csv"
+            write_csv(ordered, events, approvals=folder / f"approvals-{order}.csv", order=order)
+            orders[order] = timed(
+                f"import ({order} order)",
+                count,
+                [exe, "import", str(ordered)],
+                env,
+                folder,
+                1,
+                money_rows,
+                clean(),
+            )
+        wide_bases = int(os.environ.get("BENCH_WIDE_BASES", str(max(10, events // 50))))
+        wide, wide_approvals = folder / "ledger-wide.csv", folder / "approvals-wide.csv"
+        wide_count = write_csv(wide, events, approvals=wide_approvals, bases=wide_bases)
+        wide_money = wide_count - (len(wide_approvals.read_text(encoding="utf-8").splitlines()) - 1)
+        as_wide_approver = f"GRANT_LEDGER_KEY={approver_key} {exe} import {wide_approvals}"
+        wide_setup = f"{fresh_ledger(exe, str(db), keys)} && {as_wide_approver}"
+        wide_figure = timed(
+            f"import (date order, {wide_bases:,} bases)",
+            wide_count,
+            [exe, "import", str(wide)],
+            env,
+            folder,
+            1,
+            wide_money,
+            ["sh", "-c", f"{wide_setup} >/dev/null"],
+        )
+        figures += [*orders.values(), wide_figure]
+
     imported = timed(
-        "import", count, [exe, "import", str(source)], env, folder, 1, per_item=money_rows, setup=clean()
+        "import (date order)",
+        count,
+        [exe, "import", str(source)],
+        env,
+        folder,
+        1,
+        per_item=money_rows,
+        setup=clean(),
     )
     figures.append(imported)
     figures.append(big_cell_import(exe, env, folder))
@@ -454,6 +499,13 @@ def main() -> None:
             f"{imported.per_second / (count / insert_s):.3f} of raw executemany "
             "(target ≥ 0.1, ≥ 20,000 events/s, peak RSS ≤ 250 MB)"
         )
+        rates = {"date": imported.per_second} | {o: f.per_second for o, f in orders.items() if f.per_second}
+        if len(rates) > 1:
+            listed = ", ".join(f"{order} {rate:,.0f}" for order, rate in rates.items())
+            print(
+                f"  import by row order (events/s): {listed}; slowest / fastest time "
+                f"{max(rates.values()) / min(rates.values()):.2f}x (target ≤ 1.3x)"
+            )
     cell = by["import: 400 MB cell in a small xlsx"]
     print(f"  import of a small xlsx holding a 400 MB cell: peak {cell.rss_mb:.0f} MB (target ≤ 300 MB)")
     bomb = by.get("audit verify: report.xlsx inflating to 400 MB")

@@ -11,9 +11,12 @@ every bad row is listed; then the transaction is rolled back and nothing is writ
 the same file again records nothing: a row already in the ledger with the same content is a
 repeat.
 
-Memory does not grow with the file: the events go to the database batch by batch, and the
-grants' aggregates are kept in a cache bounded by the vouchers they hold; a grant pushed out is
-kept as its compressed snapshot and restored from it when a later row needs it.
+Memory does not grow with the file: the events go to the database batch by batch, and what the
+grants hold per voucher and per date (fingerprints, expenditures, each date's net change) is kept
+outside them in one index (ledger/import_index.py), in memory up to ``CACHE_VOUCHERS`` entries and
+in a temporary database past that. The grants themselves, small without it, stay in memory, so
+the order of the rows (by date, as finance systems export them, or grant by grant) does not
+change the work a row costs.
 
 This module imports neither ``projections`` nor ``commands``.
 """
@@ -21,9 +24,6 @@ This module imports neither ``projections`` nor ``commands``.
 from __future__ import annotations
 
 import gc
-import pickle
-import zlib
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -57,6 +57,7 @@ from ledger.import_format import (
     refuse_control_character,
     row_action,
 )
+from ledger.import_index import GrantIndex
 from ledger.money import parse_amount
 from ledger.policy import Policy, policy_in_force
 from ledger.rules import Breach, business_today, raise_first, role_may_record, signer_holds_role
@@ -68,8 +69,9 @@ from ledger.unit import RecommendationRound, Unit, unit_uuid
 __all__ = ["HEADER", "KINDS", "ROW_ACTIONS", "ROW_KINDS", "ImportResult", "import_rows", "read_rows"]
 
 BATCH_ROWS = 5000
-# About 670 bytes of aggregate per voucher held: ~70 MB of grants in memory at most.
-CACHE_VOUCHERS = 100_000
+# Entries of the grants' index (a voucher's fingerprint, an expenditure, a date's net change) held
+# in memory, about 400 bytes each with their keys; past it they go to the index's temporary database.
+CACHE_VOUCHERS = 20_000
 SNAPSHOT_BYTES = 8_000_000  # snapshots written at a time, at the end
 
 
@@ -98,8 +100,8 @@ class ImportResult:
 class _Books:
     """The aggregates an import touches, each loaded once, with the import's changes applied.
 
-    Grants are cached most-recently-used last; past ``cache_vouchers`` vouchers held in all, the
-    least recently used grant is kept only as its compressed snapshot (see ``_evict``).
+    Every grant stays in memory; what it holds per voucher and per date is in ``index``, of
+    which ``cache_vouchers`` entries are held in memory.
     """
 
     policy: Policy  # in force on the date of the row being applied
@@ -116,14 +118,11 @@ class _Books:
         # business date -> the signer's role then (an import is one person's act, row by row)
         self._roles: dict[date, str | None] = {}
         self.today = business_today()  # an import is recorded on the day it starts
-        self.grants: OrderedDict[str, Grant | None] = OrderedDict()
+        self.grants: dict[str, Grant | None] = {}
         self.units: dict[str, Unit | None] = {}
         self.touched: dict[Any, Grant | Unit] = {}
         self.changed: dict[Any, tuple[Grant | Unit, int]] = {}  # id -> (aggregate, version at load)
-        self.packed: dict[str, _Packed] = {}
-        self.cache_vouchers = cache_vouchers
-        self.held: dict[str, int] = {}
-        self.held_total = 0
+        self.index = GrantIndex(cache_vouchers)
         self._policies: dict[date, Policy] = {}
         # (id(policy), action name, role) -> the role rule's verdict: it depends on nothing else
         self._may_record: dict[tuple[int, str, str], Breach | None] = {}
@@ -165,18 +164,13 @@ class _Books:
     def _grant(self, grant_id: str) -> Grant | None:
         grants = self.grants
         if grant_id in grants:
-            grants.move_to_end(grant_id)
             return grants[grant_id]
-        packed = self.packed.pop(grant_id, None)
-        if packed is not None:
-            found: Any = packed.restore()
-            if found.id in self.changed:
-                self.changed[found.id] = (found, self.changed[found.id][1])
-        else:
-            try:
-                found = self.app.load_grant(grant_id)
-            except AggregateNotFoundError:
-                found = None
+        try:
+            found: Grant | None = self.app.load_grant(grant_id)
+        except AggregateNotFoundError:
+            found = None
+        if found is not None:
+            self.index.keep(found)
         grants[grant_id] = found
         return found
 
@@ -218,34 +212,14 @@ class _Books:
         for key, aggregate in self.touched.items():
             new = aggregate.collect_events()
             if new:
-                before = changed.get(key)
-                if before is None:
+                if key not in changed:
                     changed[key] = (aggregate, new[0].originator_version - 1)
-                elif before[0] is not aggregate:
-                    changed[key] = (aggregate, before[1])
                 events.extend(new)
             if aggregate.__class__ is Grant:
-                self._hold(aggregate)
+                self.index.keep(aggregate)  # a grant the row created
         self.touched.clear()
+        self.index.settle()
         return events
-
-    def _hold(self, grant: Grant) -> None:
-        now = len(grant.vouchers) + 1
-        self.held_total += now - self.held.get(grant.grant_id, 0)
-        self.held[grant.grant_id] = now
-        while self.held_total > self.cache_vouchers and len(self.grants) > 1:
-            self._evict()
-
-    def _evict(self) -> None:
-        """Keep the least recently used grant only as its snapshot, compressed (~6 bytes a voucher)."""
-        grant_id, grant = self.grants.popitem(last=False)
-        self.held_total -= self.held.pop(grant_id, 0)
-        if grant is None:
-            return
-        packed = _Packed.of(grant)
-        self.packed[grant_id] = packed
-        if grant.id in self.changed:
-            self.changed[grant.id] = (packed, self.changed[grant.id][1])  # type: ignore[assignment]
 
     # ------------------------------------------------------------------ one row
 
@@ -363,31 +337,6 @@ def _error(line: int, error: LedgerError) -> RowError:
     return RowError(line, error.message, error.exit_code)
 
 
-@dataclass(frozen=True)
-class _Packed:
-    """A grant pushed out of the cache: the object pickled and zlib-compressed, in this process's
-    memory only (never stored, never read from anywhere else). Pickle, not the store's snapshot
-    encoding: a date-ordered file visits every grant in turn, and each visit packs one grant and
-    unpacks another, so this is the import's inner loop when the grants outgrow the cache."""
-
-    id: UUID
-    version: int
-    state: bytes
-
-    @classmethod
-    def of(cls, aggregate: Grant) -> _Packed:
-        return cls(aggregate.id, aggregate.version, zlib.compress(pickle.dumps(aggregate, protocol=5), 1))
-
-    def stored(self, app: GrantLedger, encoder: StateEncoder) -> StoredEvent:
-        grant = self.restore()
-        return encoder(_snapshot_class(app, grant).take(grant))
-
-    def restore(self) -> Grant:
-        grant = pickle.loads(zlib.decompress(self.state))
-        assert isinstance(grant, Grant)
-        return grant
-
-
 def _snapshot_class(app: GrantLedger, aggregate: Grant | Unit) -> Any:
     return getattr(type(aggregate), "Snapshot", app.snapshot_class)
 
@@ -411,6 +360,15 @@ def _check(
 ) -> Iterator[Message]:
     """Apply every row to the aggregates and yield what to write (see ``Message``)."""
     books = _Books(app, person, claimed_role, cache_vouchers)
+    try:
+        yield from _check_rows(app, rows, books, batch)
+    finally:
+        books.index.close()
+
+
+def _check_rows(
+    app: GrantLedger, rows: Iterable[tuple[int, Row]], books: _Books, batch: int
+) -> Iterator[Message]:
     encode = books.encoder.row_and_leaf
     result = ImportResult()
     pending: list[EventRow] = []
@@ -461,28 +419,29 @@ def _check(
     if not result.errors and result.events:
         if pending:
             yield "events", (seal_id, pending, "".join(leaves))
-        yield from _snapshots(app, books.changed.values(), books.encoder)
+        yield from _snapshots(app, books.changed.values(), books.encoder, books.index)
     yield "result", result
 
 
 def _snapshots(
-    app: GrantLedger, changed: Iterable[tuple[Grant | Unit | _Packed, int]], encoder: StateEncoder
+    app: GrantLedger,
+    changed: Iterable[tuple[Grant | Unit, int]],
+    encoder: StateEncoder,
+    index: GrantIndex,
 ) -> Iterator[Message]:
     """One snapshot per aggregate whose version passed a multiple of its interval, a few at a
-    time: a large grant's snapshot is hundreds of kilobytes."""
+    time: a large grant's snapshot is hundreds of kilobytes (a grant's is taken with its dicts
+    from the index, one grant at a time)."""
     if app.snapshots is None:
         return
     chunk: list[StoredEvent] = []
     size = 0
     for aggregate, loaded_at in changed:
-        kind = Grant if isinstance(aggregate, _Packed) else type(aggregate)
-        interval = app.snapshotting_intervals.get(kind)
+        interval = app.snapshotting_intervals.get(type(aggregate))
         if not interval or aggregate.version // interval <= loaded_at // interval:
             continue
-        if isinstance(aggregate, _Packed):
-            stored = aggregate.stored(app, encoder)
-        else:
-            stored = encoder(_snapshot_class(app, aggregate).take(aggregate))
+        take = _snapshot_class(app, aggregate).take
+        stored = encoder(index.taken(aggregate, take) if isinstance(aggregate, Grant) else take(aggregate))
         chunk.append(stored)
         size += len(stored.state)
         if size > SNAPSHOT_BYTES:

@@ -1,0 +1,229 @@
+"""What an import's grants hold per voucher and per date — each voucher's fingerprint, each
+expenditure, each date's net change of a fund source — kept outside the grants, in one index.
+
+These are what make a grant big; the rest of a grant (its money, its steps) is small. With them
+here every grant of an import stays in memory whatever order the rows come in: a row reads and
+writes the few entries it needs, and never packs or unpacks a whole grant (a date-ordered file
+touches a different grant on nearly every row).
+
+The grant's own code reads and writes them through mappings that look like its dicts
+(``Kept``), so every rule is judged by the one ``Grant``. Recent entries are held in memory, up
+to ``held`` of them; older ones go to a private temporary SQLite database (a file SQLite deletes
+when it is closed, never the ledger's store) whose page cache is bounded, and are read back by
+key when a row needs them. A Bloom filter answers most lookups of what was never written (a new
+voucher: the usual row) without asking the database. ``taken`` gives a grant its plain dicts
+back, in the order they were written, while its snapshot is taken.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from ledger.grant import Grant
+
+_ABSENT: Any = object()
+T = TypeVar("T")
+_FIELDS = 4  # vouchers, expenditures, days of subsidy, days of matching: one namespace each
+_BLOOM_BITS = 1 << 26  # 8 MB: about 1% false positives at six million entries
+_MASK = _BLOOM_BITS - 1
+_PAGE_CACHE_KIB = 16 * 1024
+
+
+class Kept:
+    """One grant's dict, kept in the index: what ``Grant`` does with its dicts (``get``, ``[]``,
+    ``[]=``, ``in``), entry by entry. An entry read with ``[]`` is held in memory again until the
+    row ends, since the grant may change it in place (an expenditure marked reversed)."""
+
+    __slots__ = ("index", "space")
+
+    def __init__(self, index: GrantIndex, space: int) -> None:
+        self.index = index
+        self.space = space
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.index.get(self.space, key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.index.get(self.space, key, _ABSENT)
+        if value is _ABSENT:
+            raise KeyError(key)
+        self.index.put(self.space, key, value)
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.index.put(self.space, key, value)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.index.get(self.space, key, _ABSENT) is not _ABSENT
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.index.entries(self.space))
+
+    def __len__(self) -> int:
+        return len(self.index.entries(self.space))
+
+
+class _Dates(list[str]):
+    """A fund source's dates in order, each date's text shared by every grant that moved money
+    on it (a million dates of twenty thousand grants are a few hundred texts)."""
+
+    def append(self, day: str) -> None:
+        super().append(sys.intern(day))
+
+    def insert(self, at: Any, day: str) -> None:  # bisect.insort calls it on a list subclass
+        super().insert(at, sys.intern(day))
+
+
+class GrantIndex:
+    """The per-voucher and per-date entries of every grant an import touches (see the module)."""
+
+    def __init__(self, held: int) -> None:
+        self.held = max(1, held)
+        self.recent: dict[tuple[int, str], Any] = {}
+        self.bloom = bytearray(_BLOOM_BITS // 8)
+        self.spaces: dict[Any, int] = {}  # grant id -> its first namespace
+        self.written = 0  # entries written to the database, for their order
+        self._db: sqlite3.Connection | None = None
+
+    # ------------------------------------------------------------------ grants
+
+    def keep(self, grant: Grant) -> None:
+        """Move the grant's per-voucher and per-date dicts here (once per grant)."""
+        if grant.id in self.spaces:
+            return
+        space = self.spaces[grant.id] = (len(self.spaces) + 1) * _FIELDS
+        state: Any = grant
+        if grant.days is not None:
+            dates = grant.dates if grant.dates is not None else {s: sorted(b) for s, b in grant.days.items()}
+            state.dates = {source: _Dates(days) for source, days in dates.items()}
+        for offset, held in enumerate(_held(grant)):
+            if held is not None:
+                for key, value in held.items():
+                    self.put(space + offset, key, value)
+        self._point(grant, space)
+
+    def taken(self, grant: Grant, take: Callable[[Grant], T]) -> T:
+        """``take(grant)`` (its snapshot) with the grant's plain dicts, each in the order its
+        entries were first written; then the grant is kept here again."""
+        space = self.spaces.get(grant.id)
+        if space is None:
+            return take(grant)
+        state: Any = grant
+        dates = grant.dates
+        state.vouchers = self.entries(space)
+        state.expenditures = self.entries(space + 1)
+        if grant.days is not None:
+            state.days = {"subsidy": self.entries(space + 2), "matching": self.entries(space + 3)}
+        if dates is not None:
+            state.dates = {source: list(days) for source, days in dates.items()}
+        try:
+            return take(grant)
+        finally:
+            state.dates = dates
+            self._point(grant, space)
+
+    def _point(self, grant: Grant, space: int) -> None:
+        state: Any = grant
+        state.vouchers = Kept(self, space)
+        state.expenditures = Kept(self, space + 1)
+        if grant.days is not None:
+            state.days = {"subsidy": Kept(self, space + 2), "matching": Kept(self, space + 3)}
+
+    # ------------------------------------------------------------------ entries
+
+    def get(self, space: int, key: str, default: Any) -> Any:
+        found = self.recent.get((space, key), _ABSENT)
+        if found is not _ABSENT:
+            return found
+        h = hash((space, key))
+        a, b = h & _MASK, (h >> 32) & _MASK
+        bloom = self.bloom
+        if not (bloom[a >> 3] >> (a & 7)) & 1 or not (bloom[b >> 3] >> (b & 7)) & 1 or self._db is None:
+            return default
+        row = self._db.execute("SELECT value FROM kept WHERE space = ? AND key = ?", (space, key)).fetchone()
+        return default if row is None else _decode(space, row[0])
+
+    def put(self, space: int, key: str, value: Any) -> None:
+        entry = (space, key)
+        if entry not in self.recent:
+            h = hash(entry)
+            a, b = h & _MASK, (h >> 32) & _MASK
+            bloom = self.bloom
+            bloom[a >> 3] |= 1 << (a & 7)
+            bloom[b >> 3] |= 1 << (b & 7)
+        self.recent[entry] = value
+
+    def settle(self) -> None:
+        """Between rows: past ``held`` entries in memory, write them to the database."""
+        if len(self.recent) > self.held:
+            self._flush()
+
+    def entries(self, space: int) -> dict[str, Any]:
+        self._flush()
+        if self._db is None:
+            return {}
+        found = self._db.execute("SELECT key, value FROM kept WHERE space = ? ORDER BY seq", (space,))
+        return {key: _decode(space, value) for key, value in found}
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        self.recent.clear()
+
+    def _flush(self) -> None:
+        if not self.recent:
+            return
+        if self._db is None:
+            self._db = _temporary_database()
+        first = self.written
+        rows = [
+            (space, key, first + n, _encode(value))
+            for n, ((space, key), value) in enumerate(self.recent.items())
+        ]
+        rows.sort()  # in key order: each page of the table is visited once
+        self.written += len(rows)
+        # one transaction (each statement its own would write the file each time); a key written
+        # before keeps its place (seq), as a dict keeps an updated key where it was
+        with self._db:
+            self._db.executemany(
+                "INSERT INTO kept VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (space, key) DO UPDATE SET value = excluded.value",
+                rows,
+            )
+        self.recent.clear()
+
+
+def _held(grant: Grant) -> list[dict[str, Any] | None]:
+    days = grant.days or {}
+    return [grant.vouchers, grant.expenditures, days.get("subsidy"), days.get("matching")]
+
+
+def _temporary_database() -> sqlite3.Connection:
+    db = sqlite3.connect("")  # "": a private file, deleted when closed
+    for pragma in ("journal_mode = OFF", "synchronous = OFF", f"cache_size = -{_PAGE_CACHE_KIB}"):
+        db.execute(f"PRAGMA {pragma}")
+    db.execute(
+        "CREATE TABLE kept (space INTEGER, key TEXT, seq INTEGER, value, "
+        "PRIMARY KEY (space, key)) WITHOUT ROWID"
+    )
+    return db
+
+
+def _encode(value: Any) -> str | bytes:
+    """A fingerprint as its text, a date's net change as its decimal text (exact), anything else
+    (an expenditure's record) pickled."""
+    if value.__class__ is str or value.__class__ is Decimal:
+        return str(value)
+    return pickle.dumps(value, protocol=5)
+
+
+def _decode(space: int, stored: str | bytes) -> Any:
+    if isinstance(stored, bytes):
+        return pickle.loads(stored)
+    return Decimal(stored) if space % _FIELDS >= 2 else stored

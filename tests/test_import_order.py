@@ -1,0 +1,231 @@
+"""Row order never matters to an import (issue 17 item 1, issue 14 item 16): the same rows by date
+(as finance systems export them), grant by grant, one row of each grant in turn, or in any merge
+that keeps each grant's own rows in their order, give the same balances to the fen and the same
+events, and cost about the same work. Every check a grant makes of its vouchers (a repeat is
+"already recorded", a voucher with other content or a reversed voucher spent again is refused)
+holds when the grants' vouchers are long gone from the import's memory (``CACHE_VOUCHERS``)."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import create_engine, text
+
+from bench.generate import HEADER, rows
+from tests.conftest import Ledger
+from tests.importdata import write_any
+
+Row = list[str]
+KIND, GRANT, VOUCHER, MEMO = 5, 3, 10, 12
+
+
+def _split(all_rows: list[Row]) -> tuple[list[Row], list[Row]]:
+    """The approve rows (an approver's) and the money rows (an officer's), each in file order."""
+    return [r for r in all_rows if r[KIND] == "approve"], [r for r in all_rows if r[KIND] != "approve"]
+
+
+def _merge(money: list[Row], rng: random.Random) -> list[Row]:
+    """A random merge of the grants' rows: each grant's own rows stay in their order."""
+    queues: dict[str, list[Row]] = {}
+    for row in money:
+        queues.setdefault(row[GRANT], []).append(row)
+    merged: list[Row] = []
+    live = [list(reversed(q)) for q in queues.values()]
+    while live:
+        queue = live[rng.randrange(len(live))]
+        merged.append(queue.pop())
+        live = [q for q in live if q]
+    return merged
+
+
+def _write(path: Path, body: list[Row]) -> Path:
+    write_any(path, cast(list[list[object]], [HEADER, *body]))
+    return path
+
+
+def _copy(template: Ledger, folder: Path) -> Ledger:
+    """A new ledger as the template was made (same people, same keys), without running init."""
+    folder.mkdir(parents=True, exist_ok=True)
+    source = template.url.removeprefix("sqlite:///")
+    shutil.copyfile(source, folder / "ledger.db")
+    copy = Ledger(f"sqlite:///{folder / 'ledger.db'}", CliRunner(), create=False, keys=template.keys)
+    copy.root, copy.registered = template.root, set(template.registered)
+    return copy
+
+
+def _imported(ledger: Ledger, approvals: Path, money: Path, *options: str) -> Any:
+    ledger.ok("import", str(approvals), role="approver")
+    return ledger("import", *options, str(money))
+
+
+def _events(ledger: Ledger) -> dict[bytes, list[tuple[int, str, dict[str, Any]]]]:
+    """Each grant's and unit's events in order, as stored, but for when they were recorded and
+    the seal of the batch they were written in (batches fall where the rows do)."""
+    engine = create_engine(ledger.url)
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(
+                text(
+                    "SELECT originator_id, originator_version, topic, state FROM ledger_events "
+                    "WHERE topic LIKE 'grant-ledger:Grant.%' OR topic LIKE 'grant-ledger:Unit.%' "
+                    "ORDER BY originator_id, originator_version"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    by: dict[bytes, list[tuple[int, str, dict[str, Any]]]] = {}
+    for originator, version, topic, state in found:
+        fields = json.loads(state)
+        for noise in ("timestamp", "seal"):
+            fields.pop(noise, None)
+        by.setdefault(bytes(originator), []).append((version, topic, fields))
+    return by
+
+
+@pytest.fixture
+def template(sqlite_ledger: Ledger) -> Ledger:
+    return sqlite_ledger
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    events=st.integers(min_value=30, max_value=160),
+    bases=st.integers(min_value=2, max_value=5),
+    seed=st.integers(min_value=0, max_value=10_000),
+    shuffle=st.randoms(use_true_random=False),
+    cache=st.sampled_from([1, 5, 100_000]),
+)
+def test_the_same_rows_in_any_order_give_the_same_balances_and_events(
+    template: Ledger,
+    tmp_path_factory: pytest.TempPathFactory,
+    events: int,
+    bases: int,
+    seed: int,
+    shuffle: random.Random,
+    cache: int,
+) -> None:
+    from ledger import importing
+
+    folder = tmp_path_factory.mktemp("orders")
+    approvals, by_date = _split(list(rows(events, seed, bases, "date")))
+    orders = {
+        "date": by_date,
+        "grant": _split(list(rows(events, seed, bases, "grant")))[1],
+        "interleaved": _split(list(rows(events, seed, bases, "interleaved")))[1],
+        "merged": _merge(by_date, shuffle),
+    }
+    assert all(sorted(money) == sorted(by_date) for money in orders.values())
+    approved = _write(folder / "approvals.csv", approvals)
+    seen: dict[str, tuple[dict[str, dict[str, str]], Any]] = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(importing, "CACHE_VOUCHERS", cache)
+        for order, money in orders.items():
+            ledger = _copy(template, folder / order)
+            result = _imported(ledger, approved, _write(folder / f"{order}.csv", money), "--jobs", "1")
+            assert result.exit_code == 0, (order, result.output)
+            seen[order] = (ledger.balances(), _events(ledger))
+    balances, history = seen["date"]
+    assert len(balances) == bases and len(history) == 2 * bases  # each base's unit and grant
+    for order, (other_balances, other_history) in seen.items():
+        assert other_balances == balances, order
+        assert other_history == history, order
+
+
+def _reversed_spend(money: list[Row]) -> Row:
+    """The spend the file's first reversal reverses."""
+    reversal = next(r for r in money if r[KIND] == "reverse")
+    return next(r for r in money if r[GRANT] == reversal[GRANT] and r[VOUCHER] == reversal[MEMO])
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_date_ordered_file_past_a_tiny_index_cache_keeps_every_voucher_check(
+    template: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str
+) -> None:
+    """3,000 date-ordered rows of 60 grants with 5 index entries in memory: a row of one grant
+    comes between rows of every other one, so each check reads its grant's vouchers back."""
+    from ledger import importing
+
+    approvals, money = _split(list(rows(3000, 7, 60, "date")))
+    approved = _write(tmp_path / "approvals.csv", approvals)
+    reference = _copy(template, tmp_path / "reference")
+    grouped = _split(list(rows(3000, 7, 60, "grant")))[1]
+    assert _imported(reference, approved, _write(tmp_path / "grouped.csv", grouped)).exit_code == 0
+    monkeypatch.setattr(importing, "CACHE_VOUCHERS", 5)
+
+    reversed_spend = _reversed_spend(money)
+    reversed_vouchers = {(r[GRANT], r[MEMO]) for r in money if r[KIND] == "reverse"}
+    first_spend = next(
+        r for r in money if r[KIND] == "spend" and (r[GRANT], r[VOUCHER]) not in reversed_vouchers
+    )
+    respent = [*reversed_spend]  # the reversed voucher spent again, details unchanged
+    conflicting = [*first_spend]
+    conflicting[6] = "1.23"  # the first spend's voucher, another amount
+    bad = [*money, [*first_spend], respent, conflicting]
+    ledger = _copy(template, tmp_path / "dated")
+    ledger.ok("import", str(approved), role="approver")
+    approved_only = ledger.event_count()
+
+    refused = ledger("import", "--jobs", jobs, str(_write(tmp_path / "bad.csv", bad)))
+
+    assert refused.exit_code == 5, refused.output
+    line = len(money) + 2  # the exact repeat's line (the header is line 1)
+    errors = [" ".join(e.split()[:3]) for e in refused.stderr.splitlines() if e.startswith("bad.csv:")]
+    assert errors == [
+        f"bad.csv:{line + 1}: voucher {respent[VOUCHER]}",
+        f"bad.csv:{line + 2}: voucher {first_spend[VOUCHER]}",
+    ]
+    assert "reversed on" in refused.stderr and "different content" in refused.stderr
+    assert ledger.event_count() == approved_only  # nothing written
+
+    good = _imported(
+        ledger, approved, _write(tmp_path / "good.csv", [*money, [*first_spend]]), "--jobs", jobs
+    )
+
+    assert good.exit_code == 0, good.output
+    assert ledger.balances() == reference.balances()
+    assert _events(ledger) == _events(reference)
+    events = ledger.event_count()
+    again = ledger("import", "--jobs", jobs, str(tmp_path / "good.csv"))
+    assert again.exit_code == 0 and "already recorded" in again.stdout, again.output
+    assert ledger.event_count() == events
+
+
+def _cpu_seconds(ledger: Ledger, approved: Path, money: Path) -> float:
+    ledger.ok("import", str(approved), role="approver")
+    started = time.process_time()
+    result = ledger("import", "--jobs", "1", str(money))
+    spent = time.process_time() - started
+    assert result.exit_code == 0, result.output
+    return spent
+
+
+def test_a_date_ordered_file_costs_about_what_the_same_rows_grant_by_grant_cost(
+    template: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """4,000 rows of 25 grants, 20 vouchers kept in memory (the grants outgrow it by far): by date,
+    a row of one grant comes between rows of every other. Before the index, each such row packed
+    one whole grant and unpacked another (pickle and zlib of 150 vouchers) and took over twice the
+    processor time of the same rows grouped by grant."""
+    from ledger import importing
+
+    monkeypatch.setattr(importing, "CACHE_VOUCHERS", 20)
+    approvals, by_date = _split(list(rows(4000, 11, 25, "date")))
+    approved = _write(tmp_path / "approvals.csv", approvals)
+    grouped = _split(list(rows(4000, 11, 25, "grant")))[1]
+    dated = _copy(template, tmp_path / "dated")
+    by_grant = _copy(template, tmp_path / "by-grant")
+
+    grant_cpu = _cpu_seconds(by_grant, approved, _write(tmp_path / "grouped.csv", grouped))
+    date_cpu = _cpu_seconds(dated, approved, _write(tmp_path / "dated.csv", by_date))
+
+    assert date_cpu < 1.5 * grant_cpu + 0.5, (date_cpu, grant_cpu)
+    assert dated.balances() == by_grant.balances()
