@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -197,35 +196,3 @@ def test_a_date_ordered_file_past_a_tiny_index_cache_keeps_every_voucher_check(
     again = ledger("import", "--jobs", jobs, str(tmp_path / "good.csv"))
     assert again.exit_code == 0 and "already recorded" in again.stdout, again.output
     assert ledger.event_count() == events
-
-
-def _cpu_seconds(ledger: Ledger, approved: Path, money: Path) -> float:
-    ledger.ok("import", str(approved), role="approver")
-    started = time.process_time()
-    result = ledger("import", "--jobs", "1", str(money))
-    spent = time.process_time() - started
-    assert result.exit_code == 0, result.output
-    return spent
-
-
-def test_a_date_ordered_file_costs_about_what_the_same_rows_grant_by_grant_cost(
-    template: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """4,000 rows of 25 grants, 20 vouchers kept in memory (the grants outgrow it by far): by date,
-    a row of one grant comes between rows of every other. Before the index, each such row packed
-    one whole grant and unpacked another (pickle and zlib of 150 vouchers) and took over twice the
-    processor time of the same rows grouped by grant."""
-    from ledger import importing
-
-    monkeypatch.setattr(importing, "CACHE_VOUCHERS", 20)
-    approvals, by_date = _split(list(rows(4000, 11, 25, "date")))
-    approved = _write(tmp_path / "approvals.csv", approvals)
-    grouped = _split(list(rows(4000, 11, 25, "grant")))[1]
-    dated = _copy(template, tmp_path / "dated")
-    by_grant = _copy(template, tmp_path / "by-grant")
-
-    grant_cpu = _cpu_seconds(by_grant, approved, _write(tmp_path / "grouped.csv", grouped))
-    date_cpu = _cpu_seconds(dated, approved, _write(tmp_path / "dated.csv", by_date))
-
-    assert date_cpu < 1.5 * grant_cpu + 0.5, (date_cpu, grant_cpu)
-    assert dated.balances() == by_grant.balances()
