@@ -21,6 +21,17 @@ _pg_state: dict[str, str | None] = {}
 os.environ["GRANT_LEDGER_CONFIG"] = os.devnull + ".grant-ledger-tests-have-no-settings-file"
 
 
+@pytest.fixture(autouse=True)
+def _library_calls_read_english() -> Iterator[None]:
+    """A test that calls the ledger or the verifier as a library (not through the command line,
+    which chooses the language from --lang for every run) reads its messages in English, whatever
+    an earlier test in the same process chose; a test of the Chinese asks for it (``speaking``)."""
+    from ledger.i18n import use
+
+    use("en")
+    yield
+
+
 def pg_unavailable() -> str | None:
     """None if the test PostgreSQL answers, else the reason it is skipped."""
     if "reason" not in _pg_state:
