@@ -333,6 +333,12 @@ def test_the_grant_page_shows_budget_history_with_who_did_it_and_findings(
     actors = re.findall(r'<td class="actor">(.*?)</td>', history.group(1))
     assert actors[0] == "tester" and books.name("approver") in actors and len(actors) >= 5
     assert "拨-1" in history.group(1)
+    acts = re.findall(r'<td class="act">(.*?)</td>', history.group(1))
+    assert "approval" in acts and "approve" not in acts  # each act by its name, not its code
+    zh = re.search(
+        r'<table class="figures" id="history">(.*?)</table>', client.get("/grants/G1?lang=zh").text, re.S
+    )
+    assert zh is not None and "批复" in re.findall(r'<td class="act">(.*?)</td>', zh.group(1))
     assert client.get("/grants/NOPE").status_code == 404
 
 
