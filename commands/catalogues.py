@@ -82,7 +82,9 @@ def _po(domain: Domain, lang: str) -> Path:
     return domain.locale / lang / "LC_MESSAGES" / f"{domain.name}.po"
 
 
-def updated(domain: Domain, lang: str):  # type: ignore[no-untyped-def]
+def updated(domain: Domain, lang: str, source=None):  # type: ignore[no-untyped-def]
+    """``lang``'s catalogue updated from ``source`` (the domain's extracted template; made here if
+    not given, so that one extraction serves every language)."""
     from babel.messages.catalog import Catalog
     from babel.messages.pofile import read_po
 
@@ -93,7 +95,7 @@ def updated(domain: Domain, lang: str):  # type: ignore[no-untyped-def]
     else:
         catalog = Catalog(locale=lang, domain=domain.name, project="grant-ledger")
     catalog.revision_date = FIXED
-    catalog.update(template(domain), no_fuzzy_matching=True)
+    catalog.update(template(domain) if source is None else source, no_fuzzy_matching=True)
     catalog.obsolete.clear()
     if lang == "en" and domain.english_identity:
         for message in catalog:
@@ -135,10 +137,11 @@ def run(check: bool) -> list[str]:
     """Update (or, with ``check``, only compare) every catalogue; the problems found."""
     problems = []
     for domain in domains():
+        source = template(domain)
         for lang in LANGS:
             if lang == "en" and not domain.english_identity:
                 continue
-            catalog = updated(domain, lang)
+            catalog = updated(domain, lang, source)
             for msgid in missing(catalog):
                 problems.append(f"{domain.name}/{lang}: untranslated: {msgid[:80]!r}")
             po, mo = _bytes(catalog)

@@ -9,7 +9,7 @@ import click
 
 from commands.context import settings, today
 from commands.dates import DATE
-from commands.reading import FORMATS, codes_wanted, emit, file_options
+from commands.reading import FORMATS, emit, file_options
 from commands.report import report_group
 
 KEYS = ["base_id", "grant_id", "rule", "clause", "date", "message"]
@@ -48,10 +48,6 @@ def findings_command(
     day = as_of.date() if as_of else today()
     found = findings(s.engine(), day, base_ids)
     rows = [[f.base_id, f.grant_id, f.rule, f.clause, f.occurred_on, f.message] for f in found]
-    if fmt != "json" and not codes_wanted():  # a rule's name in the reader's language; json: its code
-        from ledger.labels import label
-
-        rows = [[*row[:2], label("rule", str(row[2])), *row[3:]] for row in rows]
     emit(
         title={"zh": "预警", "en": "findings"},
         keys=KEYS,
@@ -61,6 +57,7 @@ def findings_command(
         output=output,
         empty={"zh": "无预警。", "en": "no findings"},
         report_date=day,
+        named={"rule": "rule"},  # a rule's name in the reader's language; json and --codes: its code
     )
 
 
