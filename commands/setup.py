@@ -94,6 +94,9 @@ def init_command(admin: str | None, admin_key: Path | None, encrypt: bool) -> No
     s.catch_up()
     with s.engine().begin() as conn:  # the signed checkpoints' tables: records, made by the owner
         ensure_records(conn)
+    from commands.web.credentials import ensure_tables
+
+    ensure_tables(s.engine())  # the web's passwords and sign-ins: the owner's too, granted below
     _grant_groups(s.engine())
     click.echo(_("ledger ready at {where}").format(where=describe_url(s.url)))
     if registry.root_fingerprint:

@@ -51,6 +51,15 @@ READ_MODELS = (
     "audit_tree",
 )
 
+# The web workspace's own tables (commands/web/credentials.py), made by ``init``: a person of any
+# group sets their web password (its row replaced, so UPDATE and DELETE), and the server signs them
+# in under whichever login it runs as; sign-in attempts are appended only, since the rate limit
+# reads them and a deleted failure would lift it.
+WEB: dict[str, tuple[str, ...]] = {
+    "ledger_web_credentials": ("INSERT", "UPDATE", "DELETE"),
+    "ledger_web_sign_ins": ("INSERT",),
+}
+
 # Every write takes LOCK TABLE ledger_events IN EXCLUSIVE MODE (eventsourcing-sqlalchemy, and
 # ledger.bulk_write), which PostgreSQL allows only with UPDATE, DELETE or TRUNCATE on the table.
 # TRUNCATE: the append-only trigger refuses it as it refuses the others, and were a guard ever
@@ -61,7 +70,7 @@ _NAME_BYTES = 63  # PostgreSQL's longest identifier
 
 
 def classified() -> set[str]:
-    return {*RECORDS, *OWNER_ONLY, *READ_MODELS}
+    return {*RECORDS, *OWNER_ONLY, *READ_MODELS, *WEB}
 
 
 def privileges(table: str) -> dict[str, list[str]]:
@@ -74,6 +83,8 @@ def privileges(table: str) -> dict[str, list[str]]:
     if table in READ_MODELS:
         for group in WRITERS:
             granted[group] += ["INSERT", "UPDATE", "DELETE"]
+    for group in GROUPS:
+        granted[group] += WEB.get(table, ())
     if table in LOCK_PRIVILEGE:
         for group in WRITERS:
             granted[group].append(LOCK_PRIVILEGE[table])

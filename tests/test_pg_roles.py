@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
 from commands.cli import cli
-from ledger.pg_roles import RECORDS, classified
+from ledger.pg_roles import RECORDS, WEB, classified
 from tests.conftest import PG_URL, Ledger, approved_district_grant, pg_unavailable
 from tests.test_audit_trail import _money
 
@@ -338,8 +338,11 @@ def test_init_grants_each_group_only_what_it_needs_and_again_changes_nothing(rec
     held = matrix()
     tables = {table for table, _ in held}
     assert "ledger_events" in tables and "audit_checkpoints" in tables
-    for table in tables:
+    for table in tables - set(WEB):
         assert held[(table, "auditor")] == {"SELECT"}, table
+    for group in GROUPS:
+        assert held[("ledger_web_credentials", group)] == {"SELECT", "INSERT", "UPDATE", "DELETE"}
+        assert held[("ledger_web_sign_ins", group)] == {"SELECT", "INSERT"}
         for writer in ("officer", "approver"):
             assert not held[(table, writer)] & {"REFERENCES", "TRIGGER"}, (table, writer)
     for writer in ("officer", "approver"):
@@ -411,3 +414,47 @@ def test_init_names_an_earlier_recipes_writer_until_the_readme_removes_it(recipe
     assert writer not in again.stderr and "other roles hold privileges" not in again.stderr
     roles = rows(recipe.urls["owner"], f"SELECT COUNT(*) FROM pg_roles WHERE rolname = '{writer}'")
     assert roles == [(0,)]
+
+
+def test_web_passwords_and_sign_ins_are_the_owners_tables_and_no_login_can_wipe_a_failure(
+    recipe: Recipe,
+) -> None:
+    """The web's tables are made by the owner's `init` and granted like the rest: a person sets
+    their web password through their own login and the server signs them in through another's;
+    no login can erase a recorded sign-in attempt (that would lift the rate limit)."""
+    from starlette.testclient import TestClient
+
+    from commands.web.app import create_app
+    from tests.test_web import PASSWORD, set_password, sign_in
+
+    recipe.run_setup()
+    recipe.run_logins()
+    owner, officer = recipe.ledger("owner"), recipe.ledger("officer")
+    owner.ok("init")
+    approved_district_grant(officer)
+    result = set_password(officer, "tester", PASSWORD, "officer")
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+
+    with TestClient(create_app(recipe.urls["auditor"]), base_url="http://testserver") as client:
+        assert sign_in(client, "tester", "wrong-password-123").status_code == 401
+        signed = sign_in(client)
+        assert signed.status_code == 200 and "G1" in signed.text, signed.text[:500]
+
+    owners = rows(
+        recipe.urls["owner"],
+        "SELECT relname, pg_get_userbyid(relowner) FROM pg_class WHERE relname LIKE 'ledger_web_%' "
+        "AND relkind = 'r' ORDER BY 1",
+    )
+    owner_name = make_url(recipe.urls["owner"]).username
+    assert owners == [("ledger_web_credentials", owner_name), ("ledger_web_sign_ins", owner_name)]
+    attempts = rows(recipe.urls["auditor"], "SELECT outcome FROM ledger_web_sign_ins ORDER BY id")
+    assert attempts == [("wrong",), ("signed in",)]
+    for login in GROUPS:
+        for statement in (
+            "DELETE FROM ledger_web_sign_ins",
+            "UPDATE ledger_web_sign_ins SET outcome = 'signed in'",
+            "TRUNCATE ledger_web_sign_ins",
+            "DROP TABLE ledger_web_credentials",
+        ):
+            refused(recipe.urls[login], statement)
+    assert count(recipe.urls["owner"], "ledger_web_sign_ins") == 2
