@@ -41,6 +41,7 @@ SEALS_KEPT = 64
 class CheckedSeal:
     signer: str
     leaves: str
+    key: str = ""
     _set: frozenset[str] | None = None
 
     def covers(self, leaf: str) -> bool:
@@ -52,6 +53,18 @@ class CheckedSeal:
             self._set = frozenset(leaf_list(self.leaves))
             return leaf in self._set
         return covers(self.leaves, leaf)
+
+
+@dataclass(frozen=True)
+class Sealing:
+    """Who signed a stored event, checked now: their name and key fingerprint when the event is
+    what they signed with a key the registry gave them (``problem`` None), or why not; events
+    older than the ledger's adoption are ``adopted`` (no signature of their own)."""
+
+    signer: str
+    key: str
+    problem: str | None
+    adopted: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,19 +147,36 @@ class Trust:
                     )
                 )
 
+    def events_of(self, originator_id: UUID) -> list[tuple[Row, Sealing]]:
+        """Every stored event of one aggregate, in log order, each with its seal checked afresh
+        against the store: an event changed below the application after it was projected shows
+        its problem here, where the projections, built once, would not."""
+        rows = self._rows_of([originator_id])
+        seals = self._load_seals({str(r.state.get("seal")) for r in rows if r.state.get("seal")})
+        found = []
+        for row in rows:
+            problem = self._problem(row, seals)
+            seal = seals.get(str(row.state.get("seal")))
+            adopted = problem is None and seal is None
+            signer, key = (seal.signer, seal.key) if seal is not None and problem is None else ("", "")
+            found.append((row, Sealing(signer, key, problem, adopted)))
+        return found
+
     def _problem(self, row: Row, seals: dict[str, CheckedSeal]) -> str | None:
         seal_id = row.state.get("seal")
         if not seal_id:
             if row.id and row.id <= self.adopted_through():
                 return None
-            return "carries no signature"
+            return _("carries no signature")
         seal = seals.get(str(seal_id))
         if seal is None:
-            return f"names seal {seal_id}, which is not a valid signature in the ledger"
+            return _("names seal {seal}, which is not a valid signature in the ledger").format(seal=seal_id)
         if row.state.get("actor") != seal.signer:
-            return f"names {row.state.get('actor')!r} but is signed by {seal.signer!r}"
+            return _("names {actor!r} but is signed by {signer!r}").format(
+                actor=row.state.get("actor"), signer=seal.signer
+            )
         if not seal.covers(leaf_of(row)):
-            return f"is not what {seal.signer} signed (seal {seal_id})"
+            return _("is not what {signer} signed (seal {seal})").format(signer=seal.signer, seal=seal_id)
         return None
 
     def _load_seals(self, wanted: Iterable[str]) -> dict[str, CheckedSeal]:
@@ -195,7 +225,7 @@ class Trust:
         message = message_of(row.topic, str(row.originator_id), row.state)
         if raw is None or message is None or not signature_verifies(message, row.state.get("signature"), raw):
             return None
-        return CheckedSeal(signer, str(row.state.get("leaves", "")))
+        return CheckedSeal(signer, str(row.state.get("leaves", "")), key)
 
     # ------------------------------------------------------------------ the registry
 
@@ -207,10 +237,15 @@ class Trust:
         for row in events:
             seal = seals.get(str(row.state.get("seal")))
             if seal is None:
-                raise self._broken(row, "carries no signature")
+                raise self._broken(row, _("carries no signature"))
             signer = str(seal.state.get("signer"))
             if row.state.get("actor") != signer:
-                raise self._broken(row, f"names {row.state.get('actor')!r} but is signed by {signer!r}")
+                raise self._broken(
+                    row,
+                    _("names {actor!r} but is signed by {signer!r}").format(
+                        actor=row.state.get("actor"), signer=signer
+                    ),
+                )
             leaf = leaf_of(row)
             try:
                 if registry.root is None:  # the root seals its own registration
@@ -229,7 +264,7 @@ class Trust:
             except RegistryError as e:
                 raise self._broken(row, str(e)) from None
             if not sealed:
-                raise self._broken(row, "is not signed by an administrator's registered key")
+                raise self._broken(row, _("is not signed by an administrator's registered key"))
             self._place_keys(registry, row)
         return registry
 

@@ -341,6 +341,7 @@ class HistoryLine:
     matching_balance: Decimal
     role: str = ""
     detail: str = ""
+    event_id: int = 0  # its notification id in the store
 
 
 def grant_exists(engine: Engine, grant_id: str) -> bool:
@@ -390,6 +391,7 @@ def history(
                     from_fen(available_in(columns, "matching", 0)),
                     r.role,
                     str(Text.loads(r.detail)) if r.detail else r.detail,
+                    r.notification_id,
                 )
             )
     return lines

@@ -264,7 +264,7 @@ class App:
     ) -> Response:
         grant_id = request.path_params["grant_id"]
         engine = await run_in_threadpool(self.workspace.reading)
-        shown = await run_in_threadpool(grant_page, engine, grant_id)
+        shown = await run_in_threadpool(grant_page, engine, grant_id, self.workspace.provenance)
         return self.page(
             "grant.html",
             session,

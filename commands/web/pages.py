@@ -3,6 +3,7 @@ projections.reports, projections.budget, projections.findings): no figure is com
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.engine import Engine
 from commands.reading import bases_named
 from ledger.clock import business_today
 from ledger.errors import NotFoundError
+from ledger.provenance import Provenance
 from projections.budget import BudgetLine, budget_against_actual
 from projections.findings import Finding, findings
 from projections.queries import Balance, balances
@@ -48,9 +50,12 @@ class GrantPage:
     budget: list[BudgetLine]
     history: list[HistoryLine]
     findings: list[Finding]
+    provenance: dict[int, Provenance]
 
 
-def grant_page(engine: Engine, grant_id: str) -> GrantPage:
+def grant_page(
+    engine: Engine, grant_id: str, signatures: Callable[[str], dict[int, Provenance]]
+) -> GrantPage:
     if not grant_exists(engine, grant_id):
         raise NotFoundError(f"grant {grant_id!r} is not in the ledger")
     (base_id,) = bases_named(engine, [grant_id])
@@ -60,6 +65,7 @@ def grant_page(engine: Engine, grant_id: str) -> GrantPage:
         budget=[line for line in budget_against_actual(engine, [base_id]) if line.grant_id == grant_id],
         history=history(engine, grant_id),
         findings=[f for f in findings(engine, business_today(), [base_id]) if f.grant_id == grant_id],
+        provenance=signatures(grant_id),
     )
 
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from audit.verifier.people import Registry
     from ledger.actions import Action
     from ledger.application import Outcome
+    from ledger.provenance import Provenance
     from ledger.seal import Signer
 
 
@@ -40,6 +41,13 @@ class Workspace:
     def registry(self) -> Registry:
         with self._lock:
             return self.settings.ledger().trust.registry(fresh=True)
+
+    def provenance(self, grant_id: str) -> dict[int, Provenance]:
+        """Each stored event of the grant with its signature checked against the store now."""
+        from ledger.provenance import provenance
+
+        with self._lock:
+            return provenance(self.settings.ledger().trust, grant_id)
 
     def record(self, action: Action, signer: Signer) -> Outcome:
         """The action handled as the person whose key ``signer`` is (ledger.application), then the
