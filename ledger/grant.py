@@ -31,6 +31,7 @@ from ledger.rules import (
     approval_after_application,
     approval_reference,
     approved_before_money,
+    approved_by_its_bodies,
     balance_settled,
     build_period_extended,
     build_period_of_programme,
@@ -45,6 +46,7 @@ from ledger.rules import (
     plan_line,
     plan_within_subsidy,
     raise_first,
+    recommended_first,
     recoveries_settled,
     refuse_breaches,
     selection_complete,
@@ -792,16 +794,9 @@ class Grant(Aggregate):
             ]
         )
         if not imported:
-            if programme.level in ("municipal", "national") and self.recommendation is None:
-                msg = T_(
-                    "a {code} ({zh}) is approved only on a recommendation by a district HR bureau or a "
-                    "municipal sector authority; grant {grant_id} has none (grant recommend)",
-                    code=programme.code,
-                    zh=programme.zh,
-                    grant_id=self.grant_id,
-                )
-                clause = policy.clause("recommendation_required")
-                raise Breach(N_("recommendation first"), clause, msg).error()
+            raise_first(
+                [recommended_first(self.grant_id, programme, self.recommendation is not None, policy)]
+            )
             review = self.review or {}
             notice = self.current_notice() or {}
             if self.objections_resolved is not None:
@@ -822,33 +817,7 @@ class Grant(Aggregate):
                     )
                 ]
             )
-        given = bodies if approvers is None else approvers
-        strangers = [b for b in given if b not in programme.approving_bodies]
-        if strangers and approvers is not None:
-            wanted = "、".join(
-                f"{name} ({role})"
-                for name, role in zip(programme.approving_bodies, programme.approvers, strict=False)
-            )
-            msg = T_(
-                "body {value} is not an approving body of a {code} ({zh}); its approving bodies are {wanted}",
-                value=strangers[0],
-                code=programme.code,
-                zh=programme.zh,
-                wanted=wanted,
-            )
-            raise Breach(N_("approving bodies"), programme.approval_clause, msg).error()
-        missing = [b for b in programme.approving_bodies if b not in given]
-        if missing:
-            msg = T_(
-                "approval of grant {grant_id} ({code}) needs the approving bodies {value}; missing "
-                "{value2} (given: {value3})",
-                grant_id=self.grant_id,
-                code=programme.code,
-                value="、".join(programme.approving_bodies),
-                value2="、".join(missing),
-                value3="、".join(bodies) or "none",
-            )
-            raise Breach(N_("approving bodies"), programme.approval_clause, msg).error()
+        raise_first([approved_by_its_bodies(self.grant_id, programme, bodies, approvers)])
         self.trigger_event(
             self.Approved,
             amount=amount,

@@ -497,6 +497,68 @@ def approval_after_application(grant_id: str, applied_on: date, on: date, policy
     )
 
 
+def recommended_first(
+    grant_id: str, programme: Programme, recommended: bool, policy: Policy
+) -> Breach | None:
+    """A municipal or national base is approved only on a recommendation (002 五(一))."""
+    if recommended or programme.level not in ("municipal", "national"):
+        return None
+    return Breach(
+        rule=N_("recommendation first"),
+        clause=policy.clause("recommendation_required"),
+        text=T_(
+            "a {code} ({zh}) is approved only on a recommendation by a district HR bureau or a "
+            "municipal sector authority; grant {grant_id} has none (grant recommend)",
+            code=programme.code,
+            zh=programme.zh,
+            grant_id=grant_id,
+        ),
+    )
+
+
+def approved_by_its_bodies(
+    grant_id: str, programme: Programme, bodies: list[str], approvers: list[str] | None
+) -> Breach | None:
+    """An approval names every approving body of its programme, and no other (its approval
+    clause: 区人力社保局会同区财政局, 市人力社保局会同市财政局 …). ``approvers``: which of those
+    bodies the registered ``bodies`` are (None: ``bodies`` are the names themselves, as an import
+    gives them)."""
+    given = bodies if approvers is None else approvers
+    strangers = [b for b in given if b not in programme.approving_bodies]
+    if strangers and approvers is not None:
+        wanted = "、".join(
+            f"{name} ({role})"
+            for name, role in zip(programme.approving_bodies, programme.approvers, strict=False)
+        )
+        return Breach(
+            rule=N_("approving bodies"),
+            clause=programme.approval_clause,
+            text=T_(
+                "body {value} is not an approving body of a {code} ({zh}); its approving bodies are {wanted}",
+                value=strangers[0],
+                code=programme.code,
+                zh=programme.zh,
+                wanted=wanted,
+            ),
+        )
+    missing = [b for b in programme.approving_bodies if b not in given]
+    if not missing:
+        return None
+    return Breach(
+        rule=N_("approving bodies"),
+        clause=programme.approval_clause,
+        text=T_(
+            "approval of grant {grant_id} ({code}) needs the approving bodies {value}; missing "
+            "{value2} (given: {value3})",
+            grant_id=grant_id,
+            code=programme.code,
+            value="、".join(programme.approving_bodies),
+            value2="、".join(missing),
+            value3="、".join(bodies) or "none",
+        ),
+    )
+
+
 # ----------------------------------------------------------------------------- money
 
 
