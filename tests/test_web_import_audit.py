@@ -12,7 +12,6 @@ import json
 import re
 import sqlite3
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,24 +22,23 @@ from starlette.testclient import TestClient
 from audit.bundle import write_manifest
 from bench.big_cell import inflated_part
 from ledger.location import sqlite_file
+from tests import test_web
 from tests.conftest import Ledger
 from tests.importdata import HEADER, write_any
 from tests.test_audit_lang import _tamper
-from tests.test_web import (  # noqa: F401  (fixtures)
-    AUDITOR_PASSWORD,
-    PASSWORD,
-    books,
-    client,
-    clock,
-    csrf,
-    sign_in,
-)
+from tests.test_web import AUDITOR_PASSWORD, csrf, sign_in
+
+# test_web's fixtures: a ledger with G1 and two web passwords, its clock, and a client of its app
+books, clock, client = test_web.books, test_web.clock, test_web.client
 
 ROWS = [
-    ["2024-05-01", "", "B0001", "G1", "", "spend", "30000", "subsidy", "equipment", "实训基地建设", "记-1", "供应商甲", ""],
-    ["2024-05-02", "", "B0001", "G1", "", "spend", "1000.50", "subsidy", "materials", "", "记-2", "", ""],
-    ["2024-05-03", "", "B0001", "G1", "", "reverse", "30000", "subsidy", "", "", "冲-1", "", "记-1"],
-]  # fmt: skip
+    line.split(",")
+    for line in (
+        "2024-05-01,,B0001,G1,,spend,30000,subsidy,equipment,实训基地建设,记-1,供应商甲,",
+        "2024-05-02,,B0001,G1,,spend,1000.50,subsidy,materials,,记-2,,",
+        "2024-05-03,,B0001,G1,,reverse,30000,subsidy,,,冲-1,,记-1",
+    )
+]
 # line 3: a category no rule allows (差旅费); line 4: more than the grant holds; line 5: no such grant
 BAD_ROWS = [
     ["2024-05-01", "", "B0001", "G1", "", "spend", "1000", "subsidy", "equipment", "", "记-1", "", ""],
@@ -88,7 +86,9 @@ def _text(page: str) -> str:
 
 def _bad_rows(page: str) -> list[str]:
     """The bad rows the page lists, each as `import` prints it: FILE:LINE: MESSAGE."""
-    rows = re.findall(r'<tr data-line="\d+"><td class="num">(.*?)</td><td class="detail">(.*?)</td></tr>', page, re.S)
+    rows = re.findall(
+        r'<tr data-line="\d+"><td class="num">(.*?)</td><td class="detail">(.*?)</td></tr>', page, re.S
+    )
     return [f"{html.unescape(where)}: {html.unescape(why)}" for where, why in rows]
 
 
@@ -168,7 +168,9 @@ def test_an_auditor_cannot_import(books: Ledger, client: TestClient, tmp_path: P
     assert books.event_count() == before
 
 
-def test_an_upload_without_its_csrf_token_is_refused(books: Ledger, client: TestClient, tmp_path: Path) -> None:
+def test_an_upload_without_its_csrf_token_is_refused(
+    books: Ledger, client: TestClient, tmp_path: Path
+) -> None:
     path = _file(tmp_path, ROWS)
     before = books.event_count()
     sign_in(client)
@@ -249,7 +251,9 @@ def _zip_bytes(files: dict[str, bytes]) -> bytes:
 
 
 def _zip_folder(folder: Path) -> bytes:
-    return _zip_bytes({str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()})
+    return _zip_bytes(
+        {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    )
 
 
 def _verify(client: TestClient, archive: bytes, root: str = "", name: str = "bundle.zip") -> Any:
@@ -361,9 +365,25 @@ def test_a_bundle_bombed_inside_or_outside_is_refused_by_name(
     assert not (tmp_path.parent / "evil.txt").exists()
 
 
-def test_script_in_a_file_and_its_name_renders_as_text(books: Ledger, client: TestClient, tmp_path: Path) -> None:
+def test_script_in_a_file_and_its_name_renders_as_text(
+    books: Ledger, client: TestClient, tmp_path: Path
+) -> None:
     script = "<script>alert(1)</script>"
-    row = ["2024-05-01", "", "B0001", script, "", "spend", "100", "subsidy", "equipment", "", "记-9", script, ""]
+    row = [
+        "2024-05-01",
+        "",
+        "B0001",
+        script,
+        "",
+        "spend",
+        "100",
+        "subsidy",
+        "equipment",
+        "",
+        "记-9",
+        script,
+        "",
+    ]
     path = _file(tmp_path, [row], name="books")
     sign_in(client)
     token = csrf(client.get("/import").text)

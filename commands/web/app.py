@@ -29,6 +29,7 @@ from commands.web import audit_page, credentials, import_page
 from commands.web.i18n import _
 from commands.web.pages import category_names, grant_page, overview, programme_names
 from commands.web.sessions import IDLE_SECONDS, LIFETIME_SECONDS, Session, Sessions
+from commands.web.status import STATUS
 from commands.web.workspace import Workspace
 from ledger.clock import business_today
 from ledger.errors import LedgerError, RuleViolationError
@@ -41,7 +42,6 @@ COOKIE = "grant_ledger_session"
 MAX_FORM_BYTES = 64 * 1024
 # passwords checked at once (each argon2id check holds 64 MiB for about a tenth of a second)
 PASSWORD_CHECKS = 2
-STATUS = {2: 400, 3: 422, 4: 404, 5: 409, 6: 500}
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

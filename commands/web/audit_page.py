@@ -23,7 +23,7 @@ from commands.web.uploads import TooLarge, receive, unpack_bundle
 from ledger.errors import LedgerError
 
 if TYPE_CHECKING:
-    from commands.web.app import App
+    from commands.web.host import Host
     from commands.web.sessions import Session
 
 BUNDLE_NAME = "audit-bundle"
@@ -46,7 +46,7 @@ def checkpoints(engine: Any) -> list[Any]:
 
 
 async def audit_page(
-    app: App, request: Request, session: Session, *, status: int = 200, verdict: Verdict | None = None,
+    app: Host, request: Request, session: Session, *, status: int = 200, verdict: Verdict | None = None,
     error: str = "", root: str | None = None,
 ) -> Response:  # fmt: skip
     engine = await run_in_threadpool(app.workspace.reading)
@@ -63,7 +63,7 @@ async def audit_page(
     )
 
 
-async def download_bundle(app: App, request: Request, session: Session) -> Response:
+async def download_bundle(app: Host, request: Request, session: Session) -> Response:
     """The bundle `audit export` writes, up to the latest checkpoint, zipped in one folder."""
     folder = Path(tempfile.mkdtemp(prefix="grant-ledger-bundle-"))
     try:
@@ -82,7 +82,7 @@ async def download_bundle(app: App, request: Request, session: Session) -> Respo
     )
 
 
-def _export_zipped(app: App, folder: Path) -> Path:
+def _export_zipped(app: Host, folder: Path) -> Path:
     bundle = folder / BUNDLE_NAME
     app.workspace.export_bundle(bundle)
     archive = folder / f"{BUNDLE_NAME}.zip"
@@ -93,7 +93,7 @@ def _export_zipped(app: App, folder: Path) -> Path:
     return archive
 
 
-async def verify_upload(app: App, request: Request, session: Session) -> Response:
+async def verify_upload(app: Host, request: Request, session: Session) -> Response:
     with tempfile.TemporaryDirectory(prefix="grant-ledger-verify-") as folder:
         try:
             upload = await receive(request, Path(folder))
@@ -107,8 +107,8 @@ async def verify_upload(app: App, request: Request, session: Session) -> Respons
         root = upload.fields.get("root", "").strip()
         archive = upload.files.get("bundle")
         if archive is None:
-            return await audit_page(app, request, session, status=400, error=_("Choose a zipped bundle to verify."),
-                                    root=root)  # fmt: skip
+            error = _("Choose a zipped bundle to verify.")
+            return await audit_page(app, request, session, status=400, error=error, root=root)
         trusted = upload.files.get("trusted")
         if trusted is not None and trusted.stat().st_size > MAX_CHECKPOINT_BYTES:
             error = _("{file} is too large to be a checkpoint.").format(file=trusted.name)
@@ -117,8 +117,8 @@ async def verify_upload(app: App, request: Request, session: Session) -> Respons
             verdict = await run_in_threadpool(_verify, archive, trusted, root)
         except LedgerError as e:
             return await audit_page(app, request, session, status=400, error=e.message, root=root)
-    return await audit_page(app, request, session, status=200 if verdict.passed else 422, verdict=verdict,
-                            root=root)  # fmt: skip
+    status = 200 if verdict.passed else 422
+    return await audit_page(app, request, session, status=status, verdict=verdict, root=root)
 
 
 def _verify(archive: Path, trusted: Path | None, root: str) -> Verdict:

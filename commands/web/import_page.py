@@ -14,11 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from commands.web.i18n import _
+from commands.web.status import STATUS
 from commands.web.uploads import MAX_UPLOAD_BYTES, TooLarge, receive
 from ledger.errors import LedgerError
 
 if TYPE_CHECKING:
-    from commands.web.app import App
+    from commands.web.host import Host
     from commands.web.sessions import Session
     from ledger.rules import Breach
 
@@ -53,7 +54,7 @@ def refusal(session: Session) -> Breach | str | None:
     return None
 
 
-async def import_page(app: App, request: Request, session: Session) -> Response:
+async def import_page(app: Host, request: Request, session: Session) -> Response:
     refused = refusal(session)
     return app.page(
         "import.html",
@@ -66,7 +67,7 @@ async def import_page(app: App, request: Request, session: Session) -> Response:
     )
 
 
-async def import_file(app: App, request: Request, session: Session) -> Response:
+async def import_file(app: Host, request: Request, session: Session) -> Response:
     refused = refusal(session)
     if refused is not None:  # refused before a byte of the file is read
         return app.page("error.html", session, status=403, message=_describe(refused))
@@ -90,12 +91,12 @@ async def import_file(app: App, request: Request, session: Session) -> Response:
     return _shown(app, session, _status(code), result, "")
 
 
-def too_large(app: App, session: Session) -> Response:
+def too_large(app: Host, session: Session) -> Response:
     message = _("The file is larger than the {most} MB the web takes; import it with the command line.")
     return app.page("error.html", session, status=413, message=message.format(most=MAX_UPLOAD_BYTES >> 20))
 
 
-def _shown(app: App, session: Session, status: int, result: Imported | None, error: str) -> Response:
+def _shown(app: Host, session: Session, status: int, result: Imported | None, error: str) -> Response:
     return app.page(
         "import.html",
         session,
@@ -107,7 +108,7 @@ def _shown(app: App, session: Session, status: int, result: Imported | None, err
     )
 
 
-def _record(app: App, session: Session, path: Path) -> tuple[Imported, int]:
+def _record(app: Host, session: Session, path: Path) -> tuple[Imported, int]:
     """The file opened and recorded as `import` does it, and the exit code `import` gives."""
     from commands.i18n import _ as cli_text
     from commands.import_files import open_import
@@ -142,6 +143,4 @@ def _describe(refused: Breach | str | None) -> str:
 
 
 def _status(exit_code: int) -> int:
-    from commands.web.app import STATUS
-
     return STATUS.get(exit_code, 500) if exit_code else 200

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import stat
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -53,7 +53,7 @@ async def receive(request: Request, directory: Path, limit: int = MAX_UPLOAD_BYT
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise BadInputError(_("The form was not sent as a file upload."))
 
-    async def bounded() -> AsyncIterator[bytes]:
+    async def bounded() -> AsyncGenerator[bytes, None]:
         seen = 0
         async for chunk in request.stream():
             seen += len(chunk)

@@ -17,11 +17,10 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from audit.bundle import Exported
-    from ledger.importing import ImportResult
-
     from audit.verifier.people import Registry
     from ledger.actions import Action
     from ledger.application import Outcome
+    from ledger.importing import ImportResult
     from ledger.seal import Signer
 
 
