@@ -164,7 +164,10 @@ def test_an_auditor_cannot_import(books: Ledger, client: TestClient, tmp_path: P
     assert page.status_code == 403 and 'id="import-form"' not in page.text
     token = csrf(client.get("/audit").text)
     refused = _upload(client, path, token)
-    assert refused.status_code == 403 and "审计" in refused.text
+    said = re.search(r'<p class="error" id="error">(.*?)</p>', refused.text, re.S)
+    assert refused.status_code == 403 and said is not None, _text(refused.text)
+    # the role rule, its clause, as the command line gives it
+    assert "审计人员角色不能登记" in said.group(1) and "第五条" in html.unescape(said.group(1))
     assert books.event_count() == before
 
 
@@ -397,3 +400,35 @@ def test_script_in_a_file_and_its_name_renders_as_text(
 def test_nav_links_reach_both_pages(books: Ledger, client: TestClient) -> None:
     page = sign_in(client)
     assert 'href="/import"' in page.text and 'href="/audit"' in page.text
+
+
+def test_a_trusted_checkpoint_uploaded_anchors_the_verdict_as_the_command_line_does(
+    signed: Ledger, client: TestClient, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "bundle"
+    signed.ok("audit", "export", str(bundle), role="auditor")
+    trusted = bundle / "checkpoints" / "0001.txt"
+    assert signed.root is not None
+    sign_in(client, "tester.auditor", AUDITOR_PASSWORD)
+    token = csrf(client.get("/audit").text)
+    page = client.post(
+        "/audit/verify",
+        data={"csrf": token, "root": signed.root},
+        files={"bundle": ("bundle.zip", _zip_folder(bundle)), "trusted": ("cp.txt", trusted.read_bytes())},
+    )
+    signed.lang = "zh"
+    cli = signed(
+        "audit", "verify", str(bundle), "--root", signed.root, "--trusted", str(trusted), role="auditor"
+    )
+    assert cli.exit_code == 0 and page.status_code == 200
+    assert _verdict(page.text) == cli.stdout.splitlines()
+    untrusted = _verdict(_verify(client, _zip_folder(bundle), signed.root).text)
+    assert untrusted != _verdict(page.text)  # the trusted checkpoint is said to be extended
+
+
+def test_no_bundle_before_the_first_checkpoint(books: Ledger, client: TestClient) -> None:
+    sign_in(client, "tester.auditor", AUDITOR_PASSWORD)
+    page = client.get("/audit")
+    assert page.status_code == 200 and 'id="download-bundle"' not in page.text
+    refused = client.get("/audit/bundle")
+    assert refused.status_code == 404 and "audit checkpoint" in refused.text
