@@ -174,13 +174,7 @@ def verify_command(
             raise BadInputError(_("--root: {why}").format(why=e.message.rstrip(".。"))) from None
         root = key_fingerprint(raw)
     if root is not None:
-        root = root.strip().lower()
-        if len(root) != 64 or any(c not in "0123456789abcdef" for c in root):
-            raise BadInputError(
-                _("--root {root!r} is not a trust root: 64 hexadecimal digits, as `init` prints it").format(
-                    root=root
-                )
-            )
+        root = trust_root(root)
     events = directory / "events.jsonl"
     length = events.stat().st_size if events.is_file() else 0
     try:
@@ -194,6 +188,18 @@ def verify_command(
         raise VerificationError(report.refusal(directory))
     for line in report.passed(trusted is not None):
         click.echo(line)
+
+
+def trust_root(given: str) -> str:
+    """A trust root as the auditor typed it: 64 hexadecimal digits (BadInputError otherwise)."""
+    root = given.strip().lower()
+    if len(root) != 64 or any(c not in "0123456789abcdef" for c in root):
+        raise BadInputError(
+            _("--root {root!r} is not a trust root: 64 hexadecimal digits, as `init` prints it").format(
+                root=root
+            )
+        )
+    return root
 
 
 @audit_group.command("prove")

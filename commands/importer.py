@@ -14,8 +14,14 @@ from commands.progress import progress
 from ledger.errors import StorageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from eventsourcing.persistence import Notification
     from sqlalchemy.engine import Connection
+
+    from ledger.application import GrantLedger
+    from ledger.importing import ImportResult
+    from ledger.seal import Signer
 
 
 # From this many rows on, a second process checks rows while this one writes (its start-up,
@@ -91,41 +97,19 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
       grant-ledger import --jobs 1 big-file.csv   # one process only
     """
     from commands.import_files import open_import
-    from commands.registry import all_projections
-    from ledger.import_format import read_rows
-    from ledger.importing import import_rows
-    from projections.compliance import ComplianceProjection
-    from projections.runner import catch_up
 
     count, cells, reading = open_import(file)  # a workbook past the bounds is refused before it unpacks
     if reading:
         click.echo(f"{file.name}: {reading}", err=True)
     s = settings()
-    app = s.ledger()
-    chosen = all_projections()
-    catch_up(app, chosen)  # tables exist and the projections stand at the head before the lock
-
-    def on_start(conn: Connection) -> None:
-        _catch_up_in(conn, app, chosen)
-
-    # the import's own events, each decided by its aggregate on every rule of its action: the
-    # compliance judge replays their facts without judging them again (a rebuild judges all)
-    compliance = ComplianceProjection.name
-    decided = [ComplianceProjection(decided=True) if p.name == compliance else p for p in chosen]
-
-    def on_batch(conn: Connection, stored: list[Notification]) -> None:
-        _project(conn, stored, decided)
-
     with progress(count, _("importing")) as step:
-        done = import_rows(
-            app,
-            read_rows(cells),
+        done = record_rows(
+            s.ledger(),
+            cells,
             signer=s.signer(),
             role=s.role,
             actor=s.actor,
             batch=batch_rows,
-            on_start=on_start,
-            on_batch=on_batch,
             progress=step,
             parallel=_parallel(jobs, count),
         )
@@ -151,6 +135,53 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
         _("imported {rows} rows of {file}: {events} events recorded").format(
             rows=done.rows, file=file.name, events=done.events
         )
+    )
+
+
+def record_rows(
+    app: GrantLedger,
+    cells: Iterator[list[Any]],
+    *,
+    signer: Signer,
+    role: str | None,
+    actor: str | None,
+    batch: int = 5000,
+    progress: Callable[[int], None] | None = None,
+    parallel: bool = False,
+) -> ImportResult:
+    """An opened import file's rows checked and recorded in one transaction, the projections kept
+    at the head inside it: what `import` does, and the web workspace's import page."""
+    from commands.registry import all_projections
+    from ledger.import_format import read_rows
+    from ledger.importing import import_rows
+    from projections.compliance import ComplianceProjection
+    from projections.runner import catch_up
+
+    chosen = all_projections()
+    catch_up(app, chosen)  # tables exist and the projections stand at the head before the lock
+
+    def on_start(conn: Connection) -> None:
+        _catch_up_in(conn, app, chosen)
+
+    # the import's own events, each decided by its aggregate on every rule of its action: the
+    # compliance judge replays their facts without judging them again (a rebuild judges all)
+    compliance = ComplianceProjection.name
+    decided = [ComplianceProjection(decided=True) if p.name == compliance else p for p in chosen]
+
+    def on_batch(conn: Connection, stored: list[Notification]) -> None:
+        _project(conn, stored, decided)
+
+    return import_rows(
+        app,
+        read_rows(cells),
+        signer=signer,
+        role=role,
+        actor=actor,
+        batch=batch,
+        on_start=on_start,
+        on_batch=on_batch,
+        progress=progress,
+        parallel=parallel,
     )
 
 

@@ -25,10 +25,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from commands.web import credentials
+from commands.web import audit_page, credentials, import_page
 from commands.web.i18n import _
 from commands.web.pages import category_names, grant_page, overview, programme_names
 from commands.web.sessions import IDLE_SECONDS, LIFETIME_SECONDS, Session, Sessions
+from commands.web.status import STATUS
 from commands.web.workspace import Workspace
 from ledger.clock import business_today
 from ledger.errors import LedgerError, RuleViolationError
@@ -41,7 +42,6 @@ COOKIE = "grant_ledger_session"
 MAX_FORM_BYTES = 64 * 1024
 # passwords checked at once (each argon2id check holds 64 MiB for about a tenth of a second)
 PASSWORD_CHECKS = 2
-STATUS = {2: 400, 3: 422, 4: 404, 5: 409, 6: 500}
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -162,13 +162,17 @@ class App:
                 "error.html", session, status=413, set_cookie=fresh, message=_("The form is too large.")
             )
         form = await request.form()
-        token = form.get("csrf")
+        refused = self.csrf_refusal(session, fresh, form.get("csrf"))
+        return form if refused is None else refused
+
+    def csrf_refusal(self, session: Session, fresh: bool, token: object) -> Response | None:
+        """403 unless ``token`` is this session's CSRF token."""
         if fresh or not isinstance(token, str) or not hmac.compare_digest(token, session.csrf):
             message = _(
                 "This form has expired or did not come from this page; reload the page and try again."
             )
             return self.page("error.html", session, status=403, set_cookie=fresh, message=message)
-        return form
+        return None
 
     # ------------------------------------------------------------------ sign-in
 
@@ -366,6 +370,11 @@ def create_app(
         Route("/grants/{grant_id}", bound(App.grant_page), name="grant"),
         Route("/grants/{grant_id}/spend", bound(App.spend), methods=["POST"], name="spend"),
         Route("/grants/{grant_id}/disburse", bound(App.disburse), methods=["POST"], name="disburse"),
+        Route("/import", bound(signed_in(import_page.import_page)), methods=["GET"], name="import"),
+        Route("/import", bound(signed_in(import_page.import_file)), methods=["POST"]),
+        Route("/audit", bound(signed_in(audit_page.audit_page)), methods=["GET"], name="audit"),
+        Route("/audit/bundle", bound(signed_in(audit_page.download_bundle)), methods=["GET"], name="bundle"),
+        Route("/audit/verify", bound(signed_in(audit_page.verify_upload)), methods=["POST"], name="verify"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
 

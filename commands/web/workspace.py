@@ -10,11 +10,17 @@ from commands.context import Settings
 from commands.web.credentials import ensure_tables
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+    from typing import Any
+
     from sqlalchemy.engine import Engine
 
+    from audit.bundle import Exported
     from audit.verifier.people import Registry
     from ledger.actions import Action
     from ledger.application import Outcome
+    from ledger.importing import ImportResult
     from ledger.provenance import Provenance
     from ledger.seal import Signer
 
@@ -59,3 +65,30 @@ class Workspace:
 
     def close(self) -> None:
         self.settings.close()
+
+    def record_file(
+        self, cells: Iterator[list[Any]], signer: Signer, role: str | None, actor: str | None
+    ) -> ImportResult:
+        """An opened import file recorded as `import` records it (commands.importer), as the
+        person whose key ``signer`` is; nothing written if any row is bad."""
+        from commands.importer import record_rows
+
+        with self._lock:
+            done = record_rows(self.settings.ledger(), cells, signer=signer, role=role, actor=actor)
+            self.settings.catch_up()
+        return done
+
+    def export_bundle(self, directory: Path) -> Exported:
+        """The audit bundle `audit export` writes, up to the latest checkpoint, into ``directory``."""
+        from audit.bundle import export
+        from audit.log import has_log
+
+        with self._lock:
+            self.settings.ensure_current()
+            if not has_log(self.engine):
+                self.settings.catch_up()
+        return export(self.engine, directory)
+
+    def trust_root(self) -> str | None:
+        """The ledger's trust root (its root administrator's first key), as `init` printed it."""
+        return self.registry().root_fingerprint

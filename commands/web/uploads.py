@@ -1,0 +1,163 @@
+"""Files posted to the web workspace, read within bounds a hostile upload cannot push past.
+
+The body is read as a stream and counted: past ``limit`` bytes (or a Content-Length saying so)
+it is refused before more is read, and file parts go to disk (Starlette spools them), never held
+in memory whole. A zipped bundle is unpacked member by member, counted the same way, under names
+that stay inside the folder it is unpacked into.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import zipfile
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import Request
+
+from commands.web.i18n import _
+from ledger.errors import BadInputError
+
+# An import file or a zipped bundle the web takes: far above a district's year of books (20,000
+# rows are some 2 MB of CSV), far below what the server should spool per request. Larger files
+# go through the command line, which reads them from disk.
+MAX_UPLOAD_BYTES = 32 << 20
+# A bundle unpacked: its events.jsonl compresses some ten times over
+MAX_UNPACKED_BYTES = 8 * MAX_UPLOAD_BYTES
+MAX_MEMBERS = 10_000
+MAX_NAME = 120
+_CHUNK = 1 << 20
+
+
+class TooLarge(Exception):
+    """The request's body is larger than the upload allows."""
+
+
+@dataclass
+class Upload:
+    fields: dict[str, str]
+    files: dict[str, Path]  # the form field's name: where its file was saved
+
+
+async def receive(request: Request, directory: Path, limit: int = MAX_UPLOAD_BYTES) -> Upload:
+    """The multipart form posted, its files saved under ``directory`` by their own (cleaned)
+    names. Raises ``TooLarge`` past ``limit`` bytes, ``BadInputError`` for a body that is not a
+    multipart form."""
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > limit):
+        raise TooLarge
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise BadInputError(_("The form was not sent as a file upload."))
+
+    async def bounded() -> AsyncGenerator[bytes, None]:
+        seen = 0
+        async for chunk in request.stream():
+            seen += len(chunk)
+            if seen > limit:
+                raise TooLarge
+            yield chunk
+
+    parser = MultiPartParser(request.headers, bounded(), max_files=2, max_fields=8, max_part_size=64 * 1024)
+    try:
+        form = await parser.parse()
+    except MultiPartException:
+        raise BadInputError(_("The form was not sent as a file upload.")) from None
+    try:
+        fields: dict[str, str] = {}
+        files: dict[str, Path] = {}
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                if not value.filename:
+                    continue  # an optional file left empty
+                folder = directory / f"part-{len(files)}"
+                folder.mkdir()
+                path = folder / clean_name(value.filename)
+                with path.open("wb") as out:
+                    shutil.copyfileobj(value.file, out, _CHUNK)
+                files[key] = path
+            else:
+                fields[key] = value
+        return Upload(fields, files)
+    finally:
+        await form.close()
+
+
+def clean_name(given: str) -> str:
+    """A file name as the browser sent it, without folders or characters a file name cannot hold
+    (``upload`` when nothing is left), at most MAX_NAME characters with its suffix kept."""
+    name = PurePosixPath(given.replace("\\", "/")).name
+    name = "".join(c for c in name if c.isprintable() and c not in '/:*?"<>|').strip(" .")
+    if not name:
+        return "upload"
+    if len(name) > MAX_NAME:
+        suffix = PurePosixPath(name).suffix[:10]
+        name = name[: MAX_NAME - len(suffix)] + suffix
+    return name
+
+
+def unpack_bundle(archive: Path, target: Path) -> None:
+    """The zipped bundle ``archive`` unpacked into ``target`` (a new folder): its files at the
+    top, or inside one folder that holds them all (a zipped bundle folder). Refuses, in one
+    sentence naming the member, a member outside the folder, a link, and anything past
+    MAX_MEMBERS members or MAX_UNPACKED_BYTES bytes in all, stopping as soon as the bytes read
+    pass it whatever the zip's directory declared."""
+    name = archive.name
+    try:
+        with zipfile.ZipFile(archive) as book:
+            members = [m for m in book.infolist() if not m.is_dir()]
+            if len(members) > MAX_MEMBERS:
+                raise BadInputError(
+                    _("{file} holds {count} files, more than the {most} a bundle may hold").format(
+                        file=name, count=len(members), most=MAX_MEMBERS
+                    )
+                )
+            paths = [_member_path(name, m) for m in members]
+            tops = {p.parts[0] for p in paths if len(p.parts) > 1}
+            if len(tops) == 1 and all(len(p.parts) > 1 for p in paths):
+                paths = [PurePosixPath(*p.parts[1:]) for p in paths]
+            target.mkdir()
+            unpacked = 0
+            for member, path in zip(members, paths, strict=True):
+                out_path = target.joinpath(*path.parts)
+                out_path.parent.mkdir(parents=True, exist_ok=True)
+                with book.open(member) as stream, out_path.open("xb") as out:
+                    while chunk := stream.read(_CHUNK):
+                        unpacked += len(chunk)
+                        if unpacked > MAX_UNPACKED_BYTES:
+                            raise BadInputError(
+                                _(
+                                    "{file}: {member} unpacks past {most:,} bytes in all, more than a "
+                                    "bundle sent here may hold; refused (verify it with `grant-ledger "
+                                    "audit verify`)"
+                                ).format(file=name, member=member.filename, most=MAX_UNPACKED_BYTES)
+                            )
+                        out.write(chunk)
+    except BadInputError:
+        raise
+    except FileExistsError:
+        raise BadInputError(_("{file} holds the same file twice").format(file=name)) from None
+    except Exception as e:  # zipfile and zlib raise many kinds for a damaged file
+        raise BadInputError(
+            _("{file} is not a readable zip file ({error})").format(file=name, error=type(e).__name__)
+        ) from None
+
+
+def _member_path(name: str, member: zipfile.ZipInfo) -> PurePosixPath:
+    path = PurePosixPath(member.filename)
+    mode = member.external_attr >> 16
+    if (
+        path.is_absolute()
+        or "\\" in member.filename
+        or any(part in ("", ".", "..") or ":" in part for part in path.parts)
+        or stat.S_ISLNK(mode)
+    ):
+        raise BadInputError(
+            _("{file}: {member} is not a plain file inside the bundle; refused").format(
+                file=name, member=member.filename
+            )
+        )
+    return path
