@@ -25,10 +25,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from commands.web import credentials
+from commands.web import credentials, reports
 from commands.web.i18n import _
 from commands.web.pages import category_names, grant_page, overview, programme_names
 from commands.web.sessions import IDLE_SECONDS, LIFETIME_SECONDS, Session, Sessions
+from commands.web.status import STATUS
 from commands.web.workspace import Workspace
 from ledger.clock import business_today
 from ledger.errors import LedgerError, RuleViolationError
@@ -41,7 +42,6 @@ COOKIE = "grant_ledger_session"
 MAX_FORM_BYTES = 64 * 1024
 # passwords checked at once (each argon2id check holds 64 MiB for about a tenth of a second)
 PASSWORD_CHECKS = 2
-STATUS = {2: 400, 3: 422, 4: 404, 5: 409, 6: 500}
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -347,9 +347,12 @@ def create_app(
     idle: float = IDLE_SECONDS,
     lifetime: float = LIFETIME_SECONDS,
     clock: Callable[[], float] = time.time,
+    org: str | None = None,
 ) -> Starlette:
-    """The web workspace over the ledger at ``db`` (NotFoundError if there is none)."""
+    """The web workspace over the ledger at ``db`` (NotFoundError if there is none); ``org``:
+    the 编制单位 its report workbooks print, as the command line's --org."""
     app = App(db, secure=secure, idle=idle, lifetime=lifetime, clock=clock)
+    app.workspace.settings.org = org
 
     def bound(method: Any) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -366,6 +369,9 @@ def create_app(
         Route("/grants/{grant_id}", bound(App.grant_page), name="grant"),
         Route("/grants/{grant_id}/spend", bound(App.spend), methods=["POST"], name="spend"),
         Route("/grants/{grant_id}/disburse", bound(App.disburse), methods=["POST"], name="disburse"),
+        Route("/reports", bound(signed_in(reports.index_page)), name="reports"),
+        Route("/reports/{name}", bound(signed_in(reports.report_page)), name="report"),
+        Route("/reports/{name}/{fmt}", bound(signed_in(reports.download)), name="report_file"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
 
