@@ -9,7 +9,7 @@ import click
 
 from commands.context import settings, today
 from commands.dates import DATE
-from commands.reading import FORMATS, emit, file_options
+from commands.reading import FORMATS, bases_named, emit, file_options
 from commands.report import report_group
 
 KEYS = ["base_id", "grant_id", "rule", "clause", "date", "message"]
@@ -46,7 +46,8 @@ def findings_command(
     s = settings()
     s.ensure_current(acts=True)
     day = as_of.date() if as_of else today()
-    found = findings(s.engine(), day, base_ids)
+    engine = s.engine()
+    found = findings(engine, day, bases_named(engine, base_ids))  # an unknown base: exit 4, as every report
     rows = [[f.base_id, f.grant_id, f.rule, f.clause, f.occurred_on, f.message] for f in found]
     emit(
         title={"zh": "预警", "en": "findings"},

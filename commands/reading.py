@@ -51,6 +51,7 @@ def parse_moment(value: str) -> datetime:
 _CODES = "grant_ledger.codes"
 _NO_BOM = "grant_ledger.no_bom"
 _FROM, _TO = "grant_ledger.from", "grant_ledger.to"
+_CAPTURE = "grant_ledger.capture"
 
 
 def _keep(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -245,6 +246,43 @@ def labelled(
     ]
 
 
+@dataclass(frozen=True)
+class Shown:
+    """A report's table as ``emit`` lays it out (its labelled columns but the hidden ones, each
+    code shown by its name, the 合计 row labelled), for a caller that draws it itself."""
+
+    title: str
+    keys: list[str]
+    headers: list[str]
+    rows: list[list[Any]]
+    total: list[Any] | None
+    empty: str
+
+
+@dataclass
+class Capture:
+    """What a read command run in a caller's click context (``capture``) hands it instead of
+    printing: its table (``shown``, for --format table); a file it writes is written, unannounced."""
+
+    shown: Shown | None = None
+
+
+def capture(ctx: click.Context) -> Capture:
+    """Run in ``ctx``, a read command prints nothing: its table is kept in the Capture returned."""
+    kept = ctx.meta[_CAPTURE] = Capture()
+    return kept
+
+
+def _captured() -> Capture | None:
+    ctx = click.get_current_context(silent=True)
+    return None if ctx is None else ctx.meta.get(_CAPTURE)
+
+
+def _wrote(name: str, output: Path) -> None:
+    if _captured() is None:
+        click.echo(_("wrote {title} to {path}").format(title=name, path=output))
+
+
 def _text(title: Mapping[str, str] | str, lang: str) -> str:
     return _(title) if isinstance(title, str) else title[lang]
 
@@ -316,7 +354,7 @@ def emit(
             total=None if total is None else with_label(total, LABEL[lang]),
             since=since,
         )
-        click.echo(_("wrote {title} to {path}").format(title=name, path=output))
+        _wrote(name, output)
         return
     if fmt == "json":
         text = to_json([dict(zip(keys, row, strict=True)) for row in rows]) + "\n"
@@ -324,8 +362,19 @@ def emit(
         text = to_csv(labels, rows if total is None else [*rows, with_label(total, LABEL[lang])])
         if output is not None:
             write_csv(output, text, bom_wanted())
-            click.echo(_("wrote {title} to {path}").format(title=name, path=output))
+            _wrote(name, output)
             return
+    elif (kept := _captured()) is not None:
+        shown = [i for i in range(len(keys)) if i not in hidden]
+        kept.shown = Shown(
+            title=name,
+            keys=[keys[i] for i in shown],
+            headers=[shown_headers[i] for i in shown],
+            rows=[[row[i] for i in shown] for row in rows],
+            total=None if total is None else with_label([total[i] for i in shown], LABEL[lang]),
+            empty=_text(empty, lang) if empty else _("nothing to report"),
+        )
+        return
     elif not rows:
         text = (_text(empty, lang) if empty else _("nothing to report")) + "\n"
     else:
@@ -345,6 +394,6 @@ def emit(
             wanted.pop()  # the least wanted column left
     if output is not None:
         write_text(output, text)
-        click.echo(_("wrote {title} to {path}").format(title=name, path=output))
+        _wrote(name, output)
     else:
         click.echo(text, nl=False)

@@ -49,7 +49,7 @@ def serve_command(
     from commands.context import settings
     from commands.web.app import create_app
 
-    web = create_app(settings().db, secure=certfile is not None or secure_cookies)
+    web = create_app(settings().db, secure=certfile is not None or secure_cookies, org=settings().org)
     scheme = "https" if certfile else "http"
     click.echo(f"serving {settings().url.split('@')[-1]} at {scheme}://{host}:{port}/ (Ctrl-C stops)")
     uvicorn.run(

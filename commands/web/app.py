@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from commands.web import audit_page, credentials, import_page
+from commands.web import audit_page, credentials, import_page, reports
 from commands.web.i18n import _
 from commands.web.pages import category_names, grant_page, overview, programme_names
 from commands.web.sessions import IDLE_SECONDS, LIFETIME_SECONDS, Session, Sessions
@@ -351,9 +351,12 @@ def create_app(
     idle: float = IDLE_SECONDS,
     lifetime: float = LIFETIME_SECONDS,
     clock: Callable[[], float] = time.time,
+    org: str | None = None,
 ) -> Starlette:
-    """The web workspace over the ledger at ``db`` (NotFoundError if there is none)."""
+    """The web workspace over the ledger at ``db`` (NotFoundError if there is none); ``org``:
+    the 编制单位 its report workbooks print, as the command line's --org."""
     app = App(db, secure=secure, idle=idle, lifetime=lifetime, clock=clock)
+    app.workspace.settings.org = org
 
     def bound(method: Any) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -375,6 +378,9 @@ def create_app(
         Route("/audit", bound(signed_in(audit_page.audit_page)), methods=["GET"], name="audit"),
         Route("/audit/bundle", bound(signed_in(audit_page.download_bundle)), methods=["GET"], name="bundle"),
         Route("/audit/verify", bound(signed_in(audit_page.verify_upload)), methods=["POST"], name="verify"),
+        Route("/reports", bound(signed_in(reports.index_page)), name="reports"),
+        Route("/reports/{name}", bound(signed_in(reports.report_page)), name="report"),
+        Route("/reports/{name}/{fmt}", bound(signed_in(reports.download)), name="report_file"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
 

@@ -4,6 +4,8 @@ command line reads and written through the same application handler, one write a
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from commands.context import Settings
@@ -43,6 +45,13 @@ class Workspace:
         with self._lock:
             self.settings.ensure_current(acts=True)
         return self.settings.engine()
+
+    @contextmanager
+    def held(self) -> Iterator[Settings]:
+        """The ledger's settings, with no write nor catch-up in between: a command run on them
+        (a report, as the command line runs it) reads and catches up alone."""
+        with self._lock:
+            yield self.settings
 
     def registry(self) -> Registry:
         with self._lock:
