@@ -191,6 +191,8 @@ def test_an_approver_takes_grant_pendings_next_steps_on_the_web_and_the_grant_is
     assert re.search(r'id="pending-step">expert review<', page)
     assert 'id="review-form" class="record next"' in page and 'id="approve-form" class="record"' in page
     assert 'id="spend-form"' not in page and 'id="match-commit-form"' not in page
+    typo = post(approver, "review", "G2", panel="abc", recommendation="recommend")
+    assert typo.status_code == 400 and refusal(typo.text)[0].startswith("number of experts: ")
     weak = post(approver, "review", "G2", panel="4", recommendation="recommend")
     assert weak.status_code == 422
     said = cli_refusal(books, "grant", "review", "G2", "--panel", "4", "--recommendation", "recommend",
