@@ -26,14 +26,23 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from commands.web import audit_page, credentials, import_page, reports
+from commands.web.forms import (
+    FORMS,
+    choice,
+    may_record,
+    next_step,
+    page_forms,
+    reversed_vouchers,
+    write,
+)
 from commands.web.i18n import _
 from commands.web.pages import category_names, grant_page, overview, programme_names
 from commands.web.sessions import IDLE_SECONDS, LIFETIME_SECONDS, Session, Sessions
 from commands.web.status import STATUS
 from commands.web.workspace import Workspace
 from ledger.clock import business_today
-from ledger.errors import LedgerError, RuleViolationError
-from ledger.i18n import LANGUAGES, N_, use
+from ledger.errors import LedgerError, NotFoundError, RuleViolationError
+from ledger.i18n import LANGUAGES, use
 from ledger.labels import label
 from ledger.money import format_yuan
 
@@ -51,19 +60,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
-}
-# the form fields of each write, as the page labels them (refusals name the field so)
-FIELDS = {
-    "amount": N_("amount"),
-    "category": N_("category"),
-    "source": N_("fund source"),
-    "voucher": N_("voucher"),
-    "content": N_("construction content"),
-    "project": N_("project"),
-    "payee": N_("payee"),
-    "memo": N_("memo"),
-    "on": N_("date"),
-    "tranche": N_("tranche"),
 }
 
 
@@ -269,6 +265,9 @@ class App:
         grant_id = request.path_params["grant_id"]
         engine = await run_in_threadpool(self.workspace.reading)
         shown = await run_in_threadpool(grant_page, engine, grant_id, self.workspace.provenance)
+        step = None
+        if session.role == "approver":
+            step = await run_in_threadpool(next_step, engine, shown.balance.base_id, grant_id)
         return self.page(
             "grant.html",
             session,
@@ -284,64 +283,30 @@ class App:
             rule_error=error if isinstance(error, RuleViolationError) else None,
             done=done,
             today=business_today().isoformat(),
+            forms=page_forms(session, step[0] if step else None),
+            step=step,
+            choice=choice,
+            may_reverse=may_record(session, FORMS["reverse"]),
+            reversed=reversed_vouchers(shown.history),
         )
 
     # ------------------------------------------------------------------ forms
 
     @signed_in
     async def spend(self, request: Request, session: Session) -> Response:
-        from ledger.actions import Spend
-
-        return await self._write(request, session, Spend, "spend", ("amount", "category", "source",
-                                 "voucher", "content", "project", "payee", "memo"))  # fmt: skip
+        return await write(self, request, session, FORMS["spend"])
 
     @signed_in
     async def disburse(self, request: Request, session: Session) -> Response:
-        from ledger.actions import Disburse
+        return await write(self, request, session, FORMS["disburse"])
 
-        return await self._write(request, session, Disburse, "disburse", ("amount", "voucher", "tranche"))
-
-    async def _write(
-        self, request: Request, session: Session, kind: Any, form_name: str, fields: tuple[str, ...]
-    ) -> Response:
-        form = await self.form(request, session, False)
-        if isinstance(form, Response):
-            return form
-        from ledger.actions import build
-        from ledger.policy import policy_in_force
-        from ledger.rules import role_may_record
-
-        grant_id = request.path_params["grant_id"]
-        values = {f: str(form.get(f, "")).strip() for f in (*fields, "on")}
-        breach = role_may_record(session.role or "", kind.name, policy_in_force(business_today()))
-        if breach is not None or session.signer is None:
-            message = (
-                breach.describe()
-                if breach is not None
-                else _(
-                    "Your signing key is not on the server: set your web password with your own key "
-                    "(grant-ledger people password) to record here."
-                )
-            )
-            return self.page("error.html", session, status=403, message=message)
-        try:
-            given = {f: values[f] for f in fields if values[f] or f in ("amount", "voucher")}
-            action = build(
-                kind,
-                lambda field: _(FIELDS.get(field, field)),
-                grant_id=grant_id,
-                on=values["on"] or business_today(),
-                **given,
-            )
-            outcome = await run_in_threadpool(self.workspace.record, action, session.signer)
-        except LedgerError as e:
-            status = STATUS.get(e.exit_code, 500)
-            return await self._grant(request, session, status=status, form=form_name, values=values, error=e)
-        if outcome.recorded:
-            done = outcome.message
-        else:
-            done = _("already recorded: {what}; nothing written").format(what=outcome.message)
-        return await self._grant(request, session, form=form_name, done=done)
+    @signed_in
+    async def record(self, request: Request, session: Session) -> Response:
+        """Any other form of commands.web.forms.FORMS."""
+        form = FORMS.get(request.path_params["form"])
+        if form is None:
+            raise NotFoundError(_("There is no such form."))
+        return await write(self, request, session, form)
 
 
 def create_app(
@@ -381,6 +346,7 @@ def create_app(
         Route("/reports", bound(signed_in(reports.index_page)), name="reports"),
         Route("/reports/{name}", bound(signed_in(reports.report_page)), name="report"),
         Route("/reports/{name}/{fmt}", bound(signed_in(reports.download)), name="report_file"),
+        Route("/grants/{grant_id}/record/{form}", bound(App.record), methods=["POST"], name="record"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
 
