@@ -27,6 +27,7 @@ from starlette.staticfiles import StaticFiles
 
 from commands.web import credentials
 from commands.web.i18n import _
+from commands.web.live import READ_AT, Feed, events
 from commands.web.pages import category_names, grant_page, overview, programme_names
 from commands.web.sessions import IDLE_SECONDS, LIFETIME_SECONDS, Session, Sessions
 from commands.web.workspace import Workspace
@@ -120,6 +121,7 @@ class App:
         self.secure = secure
         self.env = templates()
         self.checking = threading.BoundedSemaphore(PASSWORD_CHECKS)
+        self.live = Feed(lambda: self.workspace.engine, self.workspace.channel)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -134,12 +136,16 @@ class App:
         if asked in LANGUAGES:
             session.lang = asked
         use(session.lang)
+        if session.signed_in:
+            READ_AT.set(self.live.position)
         return session, fresh
 
     def page(
         self, template: str, session: Session, *, status: int = 200, set_cookie: bool = False, **values: Any
     ) -> Response:
-        text = self.env.get_template(template).render(session=session, lang=session.lang, **values)
+        text = self.env.get_template(template).render(
+            session=session, lang=session.lang, position=READ_AT.get(), **values
+        )
         return self.finish(HTMLResponse(text, status_code=status), session if set_cookie else None)
 
     def finish(self, response: Response, session: Session | None) -> Response:
@@ -221,6 +227,7 @@ class App:
         if isinstance(form, Response):
             return form
         self.sessions.drop(session.id)
+        self.live.wake()  # its live pages' streams end now
         response = self.redirect("/sign-in")
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=self.secure)
         return response
@@ -364,6 +371,7 @@ def create_app(
         Route("/sign-in", bound(App.sign_in), methods=["POST"]),
         Route("/sign-out", bound(App.sign_out), methods=["POST"], name="sign_out"),
         Route("/grants/{grant_id}", bound(App.grant_page), name="grant"),
+        Route("/events", bound(events), name="events"),
         Route("/grants/{grant_id}/spend", bound(App.spend), methods=["POST"], name="spend"),
         Route("/grants/{grant_id}/disburse", bound(App.disburse), methods=["POST"], name="disburse"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
@@ -372,6 +380,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_web: Starlette) -> AsyncIterator[None]:
         yield
+        app.live.stop()
         app.workspace.close()
 
     web = Starlette(routes=routes, lifespan=lifespan)

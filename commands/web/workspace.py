@@ -37,6 +37,12 @@ class Workspace:
             self.settings.ensure_current(acts=True)
         return self.settings.engine()
 
+    def channel(self) -> str | None:
+        """The store's PostgreSQL NOTIFY channel (its recorder notifies on it at each write)."""
+        with self._lock:
+            name = getattr(self.settings.ledger().recorder, "channel_name", None)
+        return name if isinstance(name, str) else None
+
     def registry(self) -> Registry:
         with self._lock:
             return self.settings.ledger().trust.registry(fresh=True)

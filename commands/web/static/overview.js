@@ -22,4 +22,5 @@
   }
   document.addEventListener("DOMContentLoaded", draw);
   document.addEventListener("htmx:afterSettle", draw);
+  document.addEventListener("ledger:refreshed", draw);
 })();
