@@ -415,6 +415,9 @@ def main() -> None:
                 runs,
             )
         )
+        from bench.web import web_figures
+
+        figures += web_figures(exe, env, folder, db, count, "G0001")
 
     pg = postgres_url()
     if ok and pg:
@@ -531,6 +534,9 @@ def main() -> None:
     rebuild = by.get("projections rebuild")
     if rebuild and rebuild.per_second:
         print(f"  projections rebuild: {rebuild.per_second:,.0f} events/s (target ≥ 50,000)")
+    from bench.web import print_targets
+
+    print_targets(by)
     verify = by.get("audit verify --root")
     if verify and verify.seconds == verify.seconds:
         print(f"  audit verify: {verify.seconds:.1f} s (target ≤ 30 s at 1M)")

@@ -5,9 +5,11 @@ district and shows open findings and matching against 1:1 as the command line's 
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,9 +17,10 @@ from starlette.testclient import TestClient
 
 import commands.web.live as live
 from commands.web.app import COOKIE, create_app
+from ledger.money import format_yuan
 from tests import test_web
 from tests.conftest import Ledger, approved_district_grant
-from tests.test_web import PASSWORD, Clock, set_password, sign_in
+from tests.test_web import PASSWORD, Clock, cells, set_password, sign_in
 
 # test_web's fixtures: a ledger with G1 and two web passwords, a controlled clock, a client
 books = test_web.books
@@ -171,3 +174,42 @@ def test_streams_are_capped(books: Ledger, client: TestClient, monkeypatch: pyte
     while feed.streams and time.monotonic() < deadline:
         time.sleep(0.05)
     assert feed.streams == 0
+
+
+# ----------------------------------------------------------------------------- the overview's figures
+
+
+def report(ledger: Ledger, *args: str) -> list[dict[str, Any]]:
+    rows = json.loads(ledger.ok("report", *args, "--format", "json").stdout)
+    assert isinstance(rows, list)
+    return rows
+
+
+def test_the_overview_shows_elapsed_matching_and_open_findings_as_the_reports_do(
+    books: Ledger, client: TestClient
+) -> None:
+    books.ok("spend", "G1", "--amount", "2万", "--category", "equipment", "--source", "subsidy",
+             "--voucher", "记-1", "--date", "2024-05-10")  # fmt: skip
+    sign_in(client)
+    shown = cells(client.get("/?lang=en").text, "G1")
+    (execution,) = [r for r in report(books, "execution") if r["grant_id"] == "G1"]
+    assert execution["elapsed"] is not None
+    assert shown["elapsed"] == f"{execution['elapsed']}%"
+    (matching,) = [r for r in report(books, "matching") if r["grant_id"] == "G1"]
+    assert Decimal(matching["shortfall"]) > 0  # nothing of the 1:1 matching received yet
+    assert shown["matching_required"] == format_yuan(Decimal(matching["required"]))
+    assert shown["matching_shortfall"] == format_yuan(Decimal(matching["shortfall"]))
+    assert shown["matching_received_pct"] == (
+        f"{matching['received_pct']}%" if matching["received_pct"] is not None else ""
+    )
+    found = [r for r in report(books, "findings") if r["grant_id"] == "G1"]
+    assert found, "the 1:1 shortfall is a finding"
+    assert shown["findings"] == str(len(found))
+    # matching received: the shortfall and the findings move as the reports' do
+    books.ok("match", "receive", "G1", "--amount", "10万", "--voucher", "配-1", "--date", "2024-05-20")
+    again = cells(client.get("/?lang=en").text, "G1")
+    (after,) = [r for r in report(books, "matching") if r["grant_id"] == "G1"]
+    assert (
+        again["matching_shortfall"] == format_yuan(Decimal(after["shortfall"])) != shown["matching_shortfall"]
+    )
+    assert again["findings"] == str(len([r for r in report(books, "findings") if r["grant_id"] == "G1"]))

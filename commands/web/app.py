@@ -76,6 +76,11 @@ def _percent(value: Any) -> str:
     return "" if value is None else f"{value}%"
 
 
+def _elapsed(shown: Any, b: Any) -> str | None:
+    line = shown.execution.get(b.grant_id)
+    return None if line is None or line.elapsed is None else str(line.elapsed)
+
+
 def templates() -> Environment:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -246,7 +251,12 @@ class App:
             session,
             view=shown,
             rates=[
-                {"base": b.base_id, "grant": b.grant_id, "rate": str(b.execution_rate)}
+                {
+                    "base": b.base_id,
+                    "grant": b.grant_id,
+                    "rate": str(b.execution_rate),
+                    "elapsed": _elapsed(shown, b),
+                }
                 for b in shown.rows
                 if b.execution_rate is not None
             ],

@@ -20,7 +20,7 @@ import contextvars
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
@@ -31,7 +31,7 @@ from projections.status import head
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from commands.web.app import App
+    from commands.web.sessions import Session, Sessions
 
 MAX_STREAMS = 64
 PER_SESSION = 4
@@ -175,6 +175,17 @@ class Feed:
     @property
     def streams(self) -> int:
         return sum(self._streams.values())
+
+
+class App(Protocol):
+    """What the stream needs of the web app (commands.web.app.App)."""
+
+    live: Feed
+    sessions: Sessions
+
+    def session(self, request: Request) -> tuple[Session, bool]: ...
+
+    def finish(self, response: Response, session: Session | None) -> Response: ...
 
 
 def _after(request: Request, now: int) -> int:
