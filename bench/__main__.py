@@ -437,6 +437,9 @@ def main() -> None:
                     per_item=money_rows,
                 )
             )
+            from bench.web import concurrent_spends
+
+            figures.append(concurrent_spends(exe, pg_env, folder, url, count))
         finally:
             drop()
     elif ok:

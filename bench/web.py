@@ -89,6 +89,12 @@ def print_targets(by: dict[str, Figure]) -> None:
         f = by.get(name)
         if f is not None and f.seconds == f.seconds:
             print(f"  {name}: {f.seconds * 1000:.0f} ms (target ≤ {target * 1000:.0f} ms at 1M events)")
+    many = by.get("web: concurrent spends (PostgreSQL)")
+    if many is not None and many.per_second:
+        print(
+            f"  web, concurrent spends on PostgreSQL: {many.per_second:,.0f} writes/s (target ≥ 200); "
+            f"{many.note}"
+        )
 
 
 def _csrf(page: str) -> str:
@@ -102,3 +108,124 @@ def _ok(response: object) -> None:
     status = getattr(response, "status_code", 0)
     if status != 200:
         raise RuntimeError(f"bench: the web answered {status}")
+
+
+# ----------------------------------------------------------------------------- concurrent writers
+
+CLIENTS = 16
+SPENDS_EACH = 10
+
+
+def concurrent_spends(exe: str, env: dict[str, str], folder: Path, url: str, count: int) -> Figure:
+    """``CLIENTS`` HTTP clients (no browser), each signed in and recording ``SPENDS_EACH`` spends
+    on a grant of its own, at once, through one server (uvicorn in a thread) on the ledger at
+    ``url``; writes/s over them all, and every spend stored exactly once (the note says if not)."""
+    import threading
+
+    import uvicorn
+    from sqlalchemy import create_engine, func, select
+
+    from bench.__main__ import Figure
+    from commands.web.app import create_app
+    from projections.schema import grants, movements
+
+    subprocess.run(
+        [exe, "people", "password", "财务"],
+        env={**env, "GRANT_LEDGER_DB": url},
+        cwd=folder,
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        chosen = list(conn.scalars(select(grants.c.grant_id).order_by(grants.c.grant_id).limit(CLIENTS)))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(url), host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    )
+    serving = threading.Thread(target=server.run, daemon=True)
+    serving.start()
+    while not server.started:
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    failures: list[str] = []
+    clients = [_Client(port) for _ in chosen]
+    for client in clients:
+        client.sign_in()
+    go = threading.Barrier(len(clients) + 1)
+
+    def record(client: _Client, grant: str) -> None:
+        go.wait()
+        for n in range(SPENDS_EACH):
+            form = {"amount": "0.01", "category": "materials", "source": "matching",
+                    "voucher": f"CONC-{grant}-{n}", "on": "2024-06-01"}  # fmt: skip
+            answer = client.post(f"/grants/{grant}/spend", form)
+            if 'id="done"' not in answer or "已记录：" in answer:  # "already recorded": doubled
+                failures.append(f"{grant} {n}")
+
+    writers = [threading.Thread(target=record, args=(c, g)) for c, g in zip(clients, chosen, strict=True)]
+    for w in writers:
+        w.start()
+    go.wait()
+    started = time.perf_counter()
+    for w in writers:
+        w.join()
+    seconds = time.perf_counter() - started
+    server.should_exit = True
+    serving.join(timeout=30)
+    sent = len(chosen) * SPENDS_EACH
+    with engine.connect() as conn:
+        stored, distinct = conn.execute(
+            select(func.count(), func.count(movements.c.voucher.distinct())).where(
+                movements.c.voucher.like("CONC-%")
+            )
+        ).one()
+    engine.dispose()
+    note = f"{len(chosen)} clients × {SPENDS_EACH}; stored {stored} of {sent}, {distinct} distinct"
+    if failures:
+        note += f"; {len(failures)} not recorded"
+    return Figure(
+        "web: concurrent spends (PostgreSQL)",
+        count,
+        seconds,
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        sent / seconds,
+        note,
+    )
+
+
+class _Client:
+    """One browser-less client: its own session cookie and CSRF token, over one keep-alive
+    connection."""
+
+    def __init__(self, port: int) -> None:
+        import http.client
+
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.cookie = ""
+        self.csrf = ""
+
+    def request(self, method: str, path: str, form: dict[str, str] | None = None) -> str:
+        from urllib.parse import urlencode
+
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        body = None
+        if form is not None:
+            body = urlencode({"csrf": self.csrf, **form})
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        self.connection.request(method, path, body=body, headers=headers)
+        response = self.connection.getresponse()
+        text = response.read().decode()
+        cookie = response.getheader("set-cookie")
+        if cookie:
+            self.cookie = cookie.split(";", 1)[0]
+        return text
+
+    def post(self, path: str, form: dict[str, str]) -> str:
+        return self.request("POST", path, form)
+
+    def sign_in(self) -> None:
+        self.csrf = _csrf(self.request("GET", "/sign-in"))
+        self.post("/sign-in", {"name": "财务", "password": PASSWORD})
+        self.csrf = _csrf(self.request("GET", "/"))
