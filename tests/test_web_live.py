@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 import commands.web.live as live
 from commands.web.app import COOKIE, create_app
 from ledger.money import format_yuan
-from tests import test_web
+from tests import test_web, test_web_browser
 from tests.conftest import Ledger, approved_district_grant
 from tests.test_web import PASSWORD, Clock, cells, set_password, sign_in
 
@@ -26,6 +26,9 @@ from tests.test_web import PASSWORD, Clock, cells, set_password, sign_in
 books = test_web.books
 clock = test_web.clock
 client = test_web.client
+# test_web_browser's: the app under uvicorn on the sqlite_ledger, and headless chromium
+server = test_web_browser.server
+browser = test_web_browser.browser
 
 
 @pytest.fixture(autouse=True)
@@ -213,3 +216,43 @@ def test_the_overview_shows_elapsed_matching_and_open_findings_as_the_reports_do
         again["matching_shortfall"] == format_yuan(Decimal(after["shortfall"])) != shown["matching_shortfall"]
     )
     assert again["findings"] == str(len([r for r in report(books, "findings") if r["grant_id"] == "G1"]))
+
+
+# ----------------------------------------------------------------------------- in a real browser
+
+
+@pytest.mark.skipif(test_web_browser._missing_browser() is not None, reason="no chromium")
+def test_a_page_in_the_browser_shows_a_spend_recorded_elsewhere_without_a_reload(
+    sqlite_ledger: Ledger, server: str, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(server + "/sign-in")
+    browser.find_element(By.ID, "name").send_keys("tester")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "sign-in").click()
+    browser.get(server + "/grants/G1")
+    cell = 'table#balance td[data-key="subsidy_available"]'
+    assert browser.find_element(By.CSS_SELECTOR, cell).text == "100,000.00"
+    browser.execute_script("window.notReloaded = true")
+    sqlite_ledger.ok("spend", "G1", "--amount", "2500", "--category", "equipment", "--source", "subsidy",
+                     "--voucher", "记-elsewhere", "--date", "2024-05-10")  # fmt: skip
+    deadline = time.monotonic() + 15
+    while browser.find_element(By.CSS_SELECTOR, cell).text != "97,500.00":
+        assert time.monotonic() < deadline, "the page did not show the spend"
+        time.sleep(0.2)
+    assert browser.execute_script("return window.notReloaded") is True
+    assert "记-elsewhere" in browser.find_element(By.ID, "history").text
+    # the overview, too
+    browser.get(server + "/")
+    row = 'tr[data-grant="G1"] td[data-key="subsidy_spent"]'
+    assert browser.find_element(By.CSS_SELECTOR, row).text == "2,500.00"
+    browser.execute_script("window.notReloaded = true")
+    sqlite_ledger.ok("spend", "G1", "--amount", "500", "--category", "equipment", "--source", "subsidy",
+                     "--voucher", "记-elsewhere-2", "--date", "2024-05-11")  # fmt: skip
+    deadline = time.monotonic() + 15
+    while browser.find_element(By.CSS_SELECTOR, row).text != "3,000.00":
+        assert time.monotonic() < deadline, "the overview did not show the spend"
+        time.sleep(0.2)
+    assert browser.execute_script("return window.notReloaded") is True
+    assert browser.find_elements(By.CSS_SELECTOR, "#rates-chart svg")  # redrawn after the swap

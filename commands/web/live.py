@@ -19,6 +19,7 @@ import contextlib
 import contextvars
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Protocol
 
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
 MAX_STREAMS = 64
 PER_SESSION = 4
 HEARTBEAT_SECONDS = 15.0
+# a stream ends after this long however live its session (the page's EventSource opens another,
+# from the last position it was told): none holds a server that is stopping for longer
+STREAM_SECONDS = 300.0
 POLL_SECONDS = 1.0
 # PostgreSQL: the position is read again this often without a wake (a NOTIFY is lost while the
 # listening connection is being re-opened)
@@ -219,11 +223,12 @@ async def events(app: App, request: Request) -> Response:
         nonlocal after
         try:
             yield f"retry: {int(RETRY_SECONDS * 1000)}\n\n"
-            while True:
+            ends = time.monotonic() + STREAM_SECONDS
+            while time.monotonic() < ends:
                 left = app.sessions.remaining(session.id)
                 if left is None:
                     return  # signed out or expired: the stream ends with its session
-                position = await feed.wait(after, min(HEARTBEAT_SECONDS, left))
+                position = await feed.wait(after, min(HEARTBEAT_SECONDS, left, ends - time.monotonic()))
                 if app.sessions.remaining(session.id) is None:
                     return
                 if position > after:
