@@ -323,6 +323,10 @@ def main() -> None:
             ["sh", "-c", f"{wide_setup} >/dev/null"],
         )
         figures += [*orders.values(), wide_figure]
+        if wide_figure.note == "":
+            from bench.web import wide_overview
+
+            figures.append(wide_overview(exe, env, folder, db, wide_count, wide_bases))
 
     imported = timed(
         "import (date order)",
