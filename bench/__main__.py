@@ -323,6 +323,10 @@ def main() -> None:
             ["sh", "-c", f"{wide_setup} >/dev/null"],
         )
         figures += [*orders.values(), wide_figure]
+        if wide_figure.note == "":
+            from bench.web import wide_overview
+
+            figures.append(wide_overview(exe, env, folder, db, wide_count, wide_bases))
 
     imported = timed(
         "import (date order)",
@@ -418,6 +422,9 @@ def main() -> None:
                 runs,
             )
         )
+        from bench.web import web_figures
+
+        figures += web_figures(exe, env, folder, db, count, "G0001")
 
     pg = postgres_url()
     concurrent_lines: list[str] = []
@@ -443,6 +450,10 @@ def main() -> None:
             writes = int(os.environ.get("BENCH_WRITES", "5"))
             concurrent_lines += concurrency.different_grants(exe, pg_env, folder, writes)
             concurrent_lines += concurrency.one_grant(exe, pg_env, folder)
+
+            from bench.web import concurrent_spends
+
+            figures.append(concurrent_spends(exe, pg_env, folder, url, count))
         finally:
             drop()
     elif ok:
@@ -548,6 +559,9 @@ def main() -> None:
         checked = by.get("projections verify")
         if checked and checked.seconds == checked.seconds:
             print(f"  projections verify / rebuild: {checked.seconds / rebuild.seconds:.2f}x (target ≤ 1.5x)")
+    from bench.web import print_targets
+
+    print_targets(by)
     verify = by.get("audit verify --root")
     if verify and verify.seconds == verify.seconds:
         print(f"  audit verify: {verify.seconds:.1f} s (target ≤ 15 s at 1M)")

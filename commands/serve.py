@@ -61,6 +61,7 @@ def serve_command(
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies or None,
         server_header=False,
+        timeout_graceful_shutdown=5,  # live pages' event streams end when stopped (they reconnect)
         log_level="info",
     )
 

@@ -36,6 +36,7 @@ from commands.web.forms import (
     write,
 )
 from commands.web.i18n import _
+from commands.web.live import READ_AT, Feed, events
 from commands.web.pages import category_names, grant_page, overview, programme_names
 from commands.web.sessions import IDLE_SECONDS, LIFETIME_SECONDS, Session, Sessions
 from commands.web.status import STATUS
@@ -69,6 +70,11 @@ def _yuan(value: Any) -> str:
 
 def _percent(value: Any) -> str:
     return "" if value is None else f"{value}%"
+
+
+def _elapsed(shown: Any, b: Any) -> str | None:
+    line = shown.execution.get(b.grant_id)
+    return None if line is None or line.elapsed is None else str(line.elapsed)
 
 
 def templates() -> Environment:
@@ -116,6 +122,7 @@ class App:
         self.secure = secure
         self.env = templates()
         self.checking = threading.BoundedSemaphore(PASSWORD_CHECKS)
+        self.live = Feed(lambda: self.workspace.engine, self.workspace.channel)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -130,12 +137,16 @@ class App:
         if asked in LANGUAGES:
             session.lang = asked
         use(session.lang)
+        if session.signed_in:
+            READ_AT.set(self.live.position)
         return session, fresh
 
     def page(
         self, template: str, session: Session, *, status: int = 200, set_cookie: bool = False, **values: Any
     ) -> Response:
-        text = self.env.get_template(template).render(session=session, lang=session.lang, **values)
+        text = self.env.get_template(template).render(
+            session=session, lang=session.lang, position=READ_AT.get(), **values
+        )
         return self.finish(HTMLResponse(text, status_code=status), session if set_cookie else None)
 
     def finish(self, response: Response, session: Session | None) -> Response:
@@ -221,6 +232,7 @@ class App:
         if isinstance(form, Response):
             return form
         self.sessions.drop(session.id)
+        self.live.wake()  # its live pages' streams end now
         response = self.redirect("/sign-in")
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=self.secure)
         return response
@@ -239,7 +251,12 @@ class App:
             session,
             view=shown,
             rates=[
-                {"base": b.base_id, "grant": b.grant_id, "rate": str(b.execution_rate)}
+                {
+                    "base": b.base_id,
+                    "grant": b.grant_id,
+                    "rate": str(b.execution_rate),
+                    "elapsed": _elapsed(shown, b),
+                }
                 for b in shown.rows
                 if b.execution_rate is not None
             ],
@@ -336,6 +353,7 @@ def create_app(
         Route("/sign-in", bound(App.sign_in), methods=["POST"]),
         Route("/sign-out", bound(App.sign_out), methods=["POST"], name="sign_out"),
         Route("/grants/{grant_id}", bound(App.grant_page), name="grant"),
+        Route("/events", bound(events), name="events"),
         Route("/grants/{grant_id}/spend", bound(App.spend), methods=["POST"], name="spend"),
         Route("/grants/{grant_id}/disburse", bound(App.disburse), methods=["POST"], name="disburse"),
         Route("/import", bound(signed_in(import_page.import_page)), methods=["GET"], name="import"),
@@ -353,6 +371,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_web: Starlette) -> AsyncIterator[None]:
         yield
+        app.live.stop()
         app.workspace.close()
 
     web = Starlette(routes=routes, lifespan=lifespan)

@@ -4,7 +4,8 @@ projections.reports, projections.budget, projections.findings): no figure is com
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -16,7 +17,16 @@ from ledger.provenance import Provenance
 from projections.budget import BudgetLine, budget_against_actual
 from projections.findings import Finding, findings
 from projections.queries import Balance, balances
-from projections.reports import HistoryLine, grant_exists, history, list_grants
+from projections.reports import (
+    ExecutionLine,
+    HistoryLine,
+    MatchingLine,
+    execution,
+    grant_exists,
+    history,
+    list_grants,
+    matching,
+)
 
 PAGE_SIZE = 50
 
@@ -29,6 +39,12 @@ class Overview:
     total: int
     programme: str
     status: str
+    # per grant on the page: 执行率 against build time elapsed (report execution), matching
+    # received against what the programme asks (report matching), findings open today (report
+    # findings); each read for the page's bases at once
+    execution: dict[str, ExecutionLine] = field(default_factory=dict)
+    matching: dict[str, MatchingLine] = field(default_factory=dict)
+    findings: dict[str, int] = field(default_factory=dict)
 
 
 def overview(engine: Engine, programme: str = "", status: str = "", page: int = 1) -> Overview:
@@ -39,9 +55,33 @@ def overview(engine: Engine, programme: str = "", status: str = "", page: int = 
     pages = max(1, -(-len(listed) // PAGE_SIZE))
     page = min(max(page, 1), pages)
     chosen = listed[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    found = {b.grant_id: b for b in balances(engine, sorted({g.base_id for g in chosen}))}
+    on_page = sorted({g.base_id for g in chosen})
+    found = {b.grant_id: b for b in balances(engine, on_page)}
     rows = [found[g.grant_id] for g in chosen if g.grant_id in found]
-    return Overview(rows, page, pages, len(listed), programme, status)
+    if not on_page:
+        return Overview(rows, page, pages, len(listed), programme, status)
+    today = business_today()
+    open_findings: dict[str, int] = {}
+    for f in findings(engine, today, on_page):
+        open_findings[f.grant_id] = open_findings.get(f.grant_id, 0) + 1
+    return Overview(
+        rows,
+        page,
+        pages,
+        len(listed),
+        programme,
+        status,
+        execution={e.grant_id: e for e in execution(engine, on_page, today=today)},
+        matching={m.grant_id: m for m in matching(engine, on_page, ratios=matching_ratios())},
+        findings=open_findings,
+    )
+
+
+def matching_ratios() -> dict[str, Decimal | None]:
+    """Each programme's matching ratio, as `report matching` reads it (the current policy)."""
+    from ledger.policy import current_policy
+
+    return {code: p.matching_ratio for code, p in current_policy().programmes.items()}
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,17 @@ class Sessions:
             session.seen = now
             return session
 
+    def remaining(self, session_id: str) -> float | None:
+        """Seconds until the session of this id expires, or None when it is gone; unlike ``get``,
+        asking does not restart its idle time (a page left open does not keep it alive)."""
+        now = self.clock()
+        with self._lock:
+            session = self._by_id.get(session_id)
+            if session is None or not session.signed_in:
+                return None
+            left = min(session.seen + self.idle, session.created + self.lifetime) - now
+            return left if left > 0 else None
+
     def sign_in(self, old: Session, person: str, role: str | None, signer: Signer | None) -> Session:
         fresh = self.new(old.lang)
         fresh.person, fresh.role, fresh.signer = person, role, signer

@@ -53,6 +53,12 @@ class Workspace:
         with self._lock:
             yield self.settings
 
+    def channel(self) -> str | None:
+        """The store's PostgreSQL NOTIFY channel (its recorder notifies on it at each write)."""
+        with self._lock:
+            name = getattr(self.settings.ledger().recorder, "channel_name", None)
+        return name if isinstance(name, str) else None
+
     def registry(self) -> Registry:
         with self._lock:
             return self.settings.ledger().trust.registry(fresh=True)

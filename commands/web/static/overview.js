@@ -1,4 +1,4 @@
-// 总览's chart: each base's execution rate (spent ÷ received) on the page shown, drawn by the
+// 总览's chart: each base's execution rate (spent ÷ received) beside its build time elapsed, on the page shown, drawn by the
 // vendored ECharts from the figures the table shows (the JSON beside it), redrawn when htmx
 // swaps the table for another filter or page.
 (function () {
@@ -17,9 +17,14 @@
       grid: { left: 48, right: 16, top: 36, bottom: 56 },
       xAxis: { type: "category", data: rows.map(function (r) { return r.base; }), axisLabel: { rotate: 30 } },
       yAxis: { type: "value", max: 100, axisLabel: { formatter: "{value}%" } },
-      series: [{ type: "bar", data: rows.map(function (r) { return parseFloat(r.rate); }) }]
+      legend: { bottom: 0, data: [box.dataset.rate, box.dataset.elapsed] },
+      series: [
+        { type: "bar", name: box.dataset.rate, data: rows.map(function (r) { return parseFloat(r.rate); }) },
+        { type: "bar", name: box.dataset.elapsed, data: rows.map(function (r) { return r.elapsed === null ? null : parseFloat(r.elapsed); }) }
+      ]
     });
   }
   document.addEventListener("DOMContentLoaded", draw);
   document.addEventListener("htmx:afterSettle", draw);
+  document.addEventListener("ledger:refreshed", draw);
 })();

@@ -1,0 +1,44 @@
+// Live pages: the server announces each new event position of the store (/events, server-sent
+// events); the page then fetches itself again (body's data-live-from, or this address) and swaps in
+// the regions whose ids body's data-live lists, so other people's writes show without a reload. No
+// form sits inside a live region, so nothing being typed is lost.
+(function () {
+  var body = document.body;
+  if (!body || !body.dataset.events || typeof EventSource === "undefined") return;
+  var known = parseInt(body.dataset.position || "0", 10);
+  var busy = false;
+  var again = false;
+
+  function refresh() {
+    var ids = (body.dataset.live || "").split(" ").filter(Boolean);
+    if (!ids.length) return;
+    if (busy) { again = true; return; }
+    busy = true;
+    var url = body.dataset.liveFrom || window.location.href;
+    fetch(url, { credentials: "same-origin", headers: { "HX-Request": "true" } })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (text) {
+        if (text === null) return;
+        var fresh = new DOMParser().parseFromString(text, "text/html");
+        ids.forEach(function (id) {
+          var old = document.getElementById(id);
+          var now = fresh.getElementById(id);
+          if (!old || !now) return;
+          old.replaceWith(now);
+          if (window.htmx) window.htmx.process(now);
+        });
+        document.dispatchEvent(new CustomEvent("ledger:refreshed"));
+      })
+      .catch(function () {})
+      .then(function () {
+        busy = false;
+        if (again) { again = false; refresh(); }
+      });
+  }
+
+  var source = new EventSource(body.dataset.events + "?after=" + known);
+  source.addEventListener("ledger", function (event) {
+    var at = parseInt(event.data, 10);
+    if (at > known) { known = at; refresh(); }
+  });
+})();
