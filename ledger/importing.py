@@ -72,7 +72,7 @@ BATCH_ROWS = 5000
 # Entries of the grants' index (a voucher's fingerprint, an expenditure, a date's net change) held
 # in memory, about 400 bytes each with their keys; past it they go to the index's temporary database.
 CACHE_VOUCHERS = 20_000
-SNAPSHOT_BYTES = 8_000_000  # snapshots written at a time, at the end
+SNAPSHOT_BYTES = 4_000_000  # snapshots written at a time, at the end
 
 
 @dataclass(frozen=True)
