@@ -165,7 +165,9 @@ def _csv_cells(path: Path, encoding: str, delimiter: str) -> Iterator[list[str]]
             reader = csv.reader(f, delimiter=delimiter)
             try:
                 for row in reader:
-                    yield [unescape_formula(c) if c[:1] == "'" else c for c in row]
+                    if "'" in "".join(row):  # only a row with an apostrophe holds an escaped formula
+                        row = [unescape_formula(c) if c[:1] == "'" else c for c in row]
+                    yield row
             except csv.Error as e:
                 yield _csv_refusal(path, reader.line_num, e)
     except UnicodeDecodeError as e:  # the file changed since its encoding was found

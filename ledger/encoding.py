@@ -59,7 +59,15 @@ def _dict(value: dict[Any, Any]) -> dict[str, Any]:
     for key, item in value.items():
         if key.__class__ is not str:  # json would write other keys as text: the general path
             raise _Unusual
-        ready[key] = item if item.__class__ in _PLAIN_TYPES else _json_ready(item)
+        kind = item.__class__
+        if kind in _PLAIN_TYPES:
+            ready[key] = item
+        elif kind is dict:  # a snapshot's records (expenditures) and books (days): one call less
+            ready[key] = _dict(item)
+        elif kind is Decimal:
+            ready[key] = {"_type_": "decimal_str", "_data_": str(item)}
+        else:
+            ready[key] = _json_ready(item)
     return ready
 
 

@@ -168,7 +168,8 @@ class GrantIndex:
         if self._db is None:
             return {}
         found = self._db.execute("SELECT key, value FROM kept WHERE space = ? ORDER BY seq", (space,))
-        return {key: _decode(space, value) for key, value in found}
+        decode = _DECODERS[space % _FIELDS]
+        return {key: decode(value) for key, value in found}
 
     def close(self) -> None:
         if self._db is not None:
@@ -216,14 +217,55 @@ def _temporary_database() -> sqlite3.Connection:
 
 
 def _encode(value: Any) -> str | bytes:
-    """A fingerprint as its text, a date's net change as its decimal text (exact), anything else
-    (an expenditure's record) pickled."""
-    if value.__class__ is str or value.__class__ is Decimal:
+    """A fingerprint as its text, a date's net change as its decimal text (exact), an expenditure's
+    record of the usual shape as its values' text (``_EXPENDITURE``), anything else pickled."""
+    kind = value.__class__
+    if kind is str or kind is Decimal:
         return str(value)
+    if kind is dict:
+        layout = _LAYOUT_OF.get(tuple(value))
+        if layout is not None:
+            amount, source, category, content, reversed_, on, *reversed_on = value.values()
+            if amount.__class__ is Decimal and reversed_.__class__ is bool:
+                flag = "1" if reversed_ else "0"
+                try:
+                    text = _SEP.join((layout, str(amount), source, category, content, flag, on, *reversed_on))
+                except TypeError:  # a value not text: pickled
+                    text = ""
+                if text.count(_SEP) == len(value):  # no text holds the separator
+                    return text
     return pickle.dumps(value, protocol=5)
 
 
 def _decode(space: int, stored: str | bytes) -> Any:
-    if isinstance(stored, bytes):
+    return _DECODERS[space % _FIELDS](stored)
+
+
+def _text(stored: Any) -> Any:
+    return stored if stored.__class__ is str else pickle.loads(stored)
+
+
+def _expenditure(stored: Any) -> Any:
+    """An expenditure's record, as ``_encode`` writes it."""
+    if stored.__class__ is bytes:
         return pickle.loads(stored)
-    return Decimal(stored) if space % _FIELDS >= 2 else stored
+    layout, amount, source, category, content, flag, *rest = stored.split(_SEP)
+    values = (Decimal(amount), source, category, content, flag == "1", *rest)
+    return dict(zip(_EXPENDITURE[layout], values, strict=True))
+
+
+def _amount(stored: Any) -> Any:
+    return Decimal(stored) if stored.__class__ is str else pickle.loads(stored)
+
+
+# An expenditure's record (``Grant.ExpenditureRecorded`` and its reversal): its keys in the order
+# the grant writes them, each layout named by the first field of its text. The values' text is
+# joined by U+001F, which no text of a record may hold (control characters are refused).
+_SEP = "\x1f"
+_EXPENDITURE = {
+    "e": ("amount", "source", "category", "content", "reversed", "on"),
+    "r": ("amount", "source", "category", "content", "reversed", "on", "reversed_on"),
+}
+_LAYOUT_OF = {keys: name for name, keys in _EXPENDITURE.items()}
+# how each namespace's entries are read back (vouchers, expenditures, days of either source)
+_DECODERS: tuple[Callable[[Any], Any], ...] = (_text, _expenditure, _amount, _amount)

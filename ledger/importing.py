@@ -72,7 +72,7 @@ BATCH_ROWS = 5000
 # Entries of the grants' index (a voucher's fingerprint, an expenditure, a date's net change) held
 # in memory, about 400 bytes each with their keys; past it they go to the index's temporary database.
 CACHE_VOUCHERS = 20_000
-SNAPSHOT_BYTES = 8_000_000  # snapshots written at a time, at the end
+SNAPSHOT_BYTES = 4_000_000  # snapshots written at a time, at the end
 
 
 @dataclass(frozen=True)
@@ -374,6 +374,7 @@ def _check_rows(
     pending: list[EventRow] = []
     leaves: list[str] = []
     seal_id = new_seal_id()
+    seal_text = str(seal_id)  # the events' mark, written once per batch
     since = 0
     # a spend repeating a reversed voucher, by (grant, voucher): a repeat of history only if the
     # file repeats its reversal too; otherwise refused at its line when the file ends
@@ -400,7 +401,7 @@ def _check_rows(
         events = books.collect()
         result.events += len(events)
         if not result.errors:
-            mark(events, seal_id)
+            mark(events, seal_text)
             for event in events:
                 stored, leaf = encode(event)
                 pending.append(stored)
@@ -409,6 +410,7 @@ def _check_rows(
             yield "rows", since
             yield "events", (seal_id, pending, "".join(leaves))
             pending, leaves, since, seal_id = [], [], 0, new_seal_id()
+            seal_text = str(seal_id)
         elif since >= 1000:
             yield "rows", since
             since = 0

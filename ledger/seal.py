@@ -231,9 +231,10 @@ def new_seal_id() -> UUID:
     return uuid4()
 
 
-def mark(events: Iterable[Any], seal_id: UUID) -> None:
-    """Put the seal's id on events about to be stored (their frozen fields are set already)."""
-    text = str(seal_id)
+def mark(events: Iterable[Any], seal_id: UUID | str) -> None:
+    """Put the seal's id (a UUID or its text) on events about to be stored (their frozen fields
+    are set already)."""
+    text = seal_id if seal_id.__class__ is str else str(seal_id)
     for event in events:
         object.__setattr__(event, "seal", text)
 

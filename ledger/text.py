@@ -79,6 +79,24 @@ _FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789
 def read_date(text: str) -> date | None:
     """The date ``text`` writes in one of the forms above, or None (a form unknown, or no such day,
     such as 2024-02-30)."""
+    found = _READ.get(text) if text.__class__ is str else None
+    if found is not None:
+        return found
+    found = _read_date(text)
+    if found is not None and len(text) <= _READ_LONGEST:
+        if len(_READ) >= _READ_KEPT:
+            _READ.clear()
+        _READ[text] = found
+    return found
+
+
+# Dates read already, by their text: an import's rows repeat a year's few hundred dates.
+_READ: dict[str, date] = {}
+_READ_KEPT = 4096
+_READ_LONGEST = 32
+
+
+def _read_date(text: str) -> date | None:
     found = _DATE_FORMS.fullmatch(text.strip(WHITE_SPACE).translate(_FULL_WIDTH_DIGITS))
     if found is None:
         return None

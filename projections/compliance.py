@@ -8,9 +8,11 @@ the judge (:mod:`projections.judge`) on every stored event. The report itself is
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import bindparam, create_engine, delete, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -104,6 +106,25 @@ class _Writes:
             session.execute(insert(compliance_events), self.findings)
 
 
+def _facts(text: str) -> dict[str, Any]:
+    """A grant's stored facts (JSON of ints, texts, lists and dicts), as ``json.loads`` reads them:
+    by orjson, which reads a large grant's facts in under half the time, unless the text holds a
+    run of 19 digits (orjson reads an int past 64 bits as a float) or orjson refuses it (a lone
+    surrogate's escape, which json takes)."""
+    if _LONG_NUMBER.search(text) is None:
+        try:
+            facts: dict[str, Any] = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            return facts
+    facts = json.loads(text)
+    return facts
+
+
+_LONG_NUMBER = re.compile("[0-9]{19}")
+
+
 class ComplianceProjection:
     """``decided``: the batches are events an import has just decided, each after the aggregate
     ran every rule of its action (``ledger.rules.first_of``, the function the judge calls) on the
@@ -160,7 +181,7 @@ class ComplianceProjection:
         for aggregate_id, row in known_grants(session, compliance_grants, earlier).items():
             kept = facts.get(aggregate_id)
             grants[aggregate_id] = JudgedGrant(
-                dict(row._mapping), None if kept is None else json.loads(kept.facts)
+                dict(row._mapping), None if kept is None else _facts(kept.facts)
             )
         return grants, new
 
