@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+import ledger.uuid_type  # noqa: F401  (before eventsourcing_sqlalchemy: its one type alone)
+
+# isort: split
 from eventsourcing.persistence import IntegrityError, Notification
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
 from sqlalchemy import (
