@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import ledger.uuid_type  # noqa: F401  (before eventsourcing_sqlalchemy: its one type alone)
+
+# isort: split
 from eventsourcing.persistence import AggregateRecorder, ApplicationRecorder
 from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory

@@ -101,3 +101,33 @@ def test_start_up_spells_out_the_rules_roles() -> None:
     from ledger.rules import ROLES as RULES_ROLES
 
     assert ROLES == RULES_ROLES
+
+
+def test_a_spend_on_a_populated_sqlite_ledger_inspects_no_table(sqlite_ledger: Any) -> None:
+    """The projections' tables are looked for in one catalogue query, not one PRAGMA each."""
+    from tests.conftest import approved_district_grant
+
+    approved_district_grant(sqlite_ledger)
+    disbursed = sqlite_ledger(
+        "disburse", "G1", "--amount", "50000", "--tranche", "1", "--voucher", "D-1", "--date", "2024-04-15"
+    )
+    assert disbursed.exit_code == 0, disbursed.stderr
+    with statements() as seen:
+        spent = sqlite_ledger(
+            "spend",
+            "G1",
+            "--amount",
+            "10",
+            "--category",
+            "equipment",
+            "--source",
+            "subsidy",
+            "--voucher",
+            "V-1",
+            "--date",
+            "2024-05-10",
+        )
+    assert spent.exit_code == 0, spent.stderr
+    assert "recorded expenditure V-1" in spent.stdout
+    assert [s for s in seen if s.startswith(DDL)] == []
+    assert len([s for s in seen if "SQLITE_MASTER" in s]) <= 3

@@ -1,0 +1,61 @@
+"""What a write command loads: eventsourcing-sqlalchemy takes one type from sqlalchemy_utils
+(UUIDType); the rest of that package (passwords, phone numbers, currencies, its asserts and the
+dialects they pull in) is never imported by a spend, yet the type is the package's own."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.reliability import funded_grant
+from tests.signing import url_key
+
+SPEND = """
+import json, sys
+from commands.cli import main
+sys.argv = ["grant-ledger", "spend", "G1", "--amount", "10", "--category", "equipment", "--source", "subsidy",
+            "--voucher", "V-IMPORTS", "--date", "2024-05-10"]
+code = 0
+try:
+    main()
+except SystemExit as e:
+    code = e.code
+loaded = sorted(m for m in sys.modules if m.startswith("sqlalchemy_utils"))
+print(json.dumps({"code": code, "loaded": loaded}))
+"""
+
+
+def test_a_spend_imports_only_the_uuid_type_of_sqlalchemy_utils(sqlite_url: str) -> None:
+    funded_grant(sqlite_url, "100000")
+    env = {
+        **os.environ,
+        "GRANT_LEDGER_LANG": "en",
+        "GRANT_LEDGER_DB": sqlite_url,
+        "GRANT_LEDGER_KEY": str(url_key(sqlite_url)),
+    }
+    env.pop("GRANT_LEDGER_ROLE", None)
+    env.pop("GRANT_LEDGER_ACTOR", None)
+    done = subprocess.run(
+        [sys.executable, "-c", SPEND],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["code"] == 0, done.stderr
+    assert "recorded expenditure V-IMPORTS" in done.stdout
+    assert found["loaded"] == ["sqlalchemy_utils.types.scalar_coercible", "sqlalchemy_utils.types.uuid"]
+
+
+def test_the_uuid_type_is_the_packages_own_when_the_package_is_imported_later() -> None:
+    check = (
+        "import ledger.store, sqlalchemy_utils, eventsourcing_sqlalchemy.models as m;"
+        "print(sqlalchemy_utils.UUIDType is m.UUIDType, hasattr(sqlalchemy_utils, 'PasswordType'))"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True", "True"]
