@@ -164,3 +164,64 @@ def test_an_officer_signs_in_sees_the_overview_and_records_a_spend(server: str, 
     # every script and style came from the server itself, within its Content-Security-Policy
     refused = [e["message"] for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]
     assert refused == []
+
+
+FETCH = """
+const done = arguments[arguments.length - 1];
+fetch(arguments[0]).then(r => r.arrayBuffer()).then(b => {
+  const bytes = new Uint8Array(b); let s = "";
+  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+  done(btoa(s));
+});
+"""
+
+
+def _fetched(browser: Any, href: str) -> bytes:
+    """What the page's link downloads, fetched by the page itself (its session's cookie)."""
+    import base64
+
+    browser.set_script_timeout(30)
+    return base64.b64decode(browser.execute_async_script(FETCH, href))
+
+
+def test_an_auditor_downloads_the_balance_workbook_and_verifies_the_bundle(
+    server: str, browser: Any, sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    import io
+
+    from openpyxl import load_workbook
+    from selenium.webdriver.common.by import By
+
+    from tests.test_web import AUDITOR_PASSWORD
+
+    sqlite_ledger.ok(
+        "spend", "G1", "--amount", "3.5万", "--category", "equipment", "--source", "subsidy",
+        "--voucher", "记-0042", "--date", "2024-05-10",
+    )  # fmt: skip
+    sqlite_ledger.ok("audit", "checkpoint", role="approver")
+    assert set_password(sqlite_ledger, "tester.auditor", AUDITOR_PASSWORD, "auditor").exit_code == 0
+    browser.get(server + "/sign-in")
+    browser.find_element(By.ID, "name").send_keys("tester.auditor")
+    browser.find_element(By.ID, "password").send_keys(AUDITOR_PASSWORD)
+    browser.find_element(By.ID, "sign-in").click()
+    assert browser.find_element(By.TAG_NAME, "h1").text == "总览"
+
+    browser.find_element(By.ID, "nav-reports").click()
+    _shot(browser, "reports")
+    browser.find_element(By.ID, "report-balance").click()
+    _shot(browser, "report-balance")
+    workbook = _fetched(browser, browser.find_element(By.ID, "download-xlsx").get_attribute("href"))
+    sheet = load_workbook(io.BytesIO(workbook), read_only=True).active
+    cells = [str(v) for row in sheet.iter_rows(values_only=True) for v in row if v is not None]
+    assert "G1" in cells and any(c in ("65000", "65000.00", "65,000.00") for c in cells), cells[:80]
+
+    browser.find_element(By.ID, "nav-audit").click()
+    bundle = tmp_path / "bundle.zip"
+    link = browser.find_element(By.ID, "download-bundle").get_attribute("href")
+    bundle.write_bytes(_fetched(browser, link))
+    browser.find_element(By.ID, "verify-bundle").send_keys(str(bundle))
+    browser.find_element(By.ID, "verify-submit").click()
+    verdict = browser.find_element(By.ID, "verdict")
+    assert verdict.get_attribute("data-passed") == "yes"
+    assert browser.find_element(By.ID, "verdict-lines").text.startswith("PASS")
+    _shot(browser, "audit")
