@@ -94,6 +94,19 @@ def browser() -> Iterator[Any]:
         driver.quit()
 
 
+def _text(browser: Any, by: str, selector: str) -> str:
+    """The element's text as the page shows it now: a live swap may replace the element between
+    finding it and reading it (stale), so it is found again."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    for _ in range(50):
+        try:
+            return str(browser.find_element(by, selector).text)
+        except (StaleElementReferenceException, NoSuchElementException):
+            time.sleep(0.1)
+    return ""
+
+
 def _shot(driver: Any, name: str) -> None:
     folder = os.environ.get("GRANT_LEDGER_SCREENSHOTS")
     if folder:
@@ -151,14 +164,12 @@ def test_an_officer_signs_in_sees_the_overview_and_records_a_spend(server: str, 
     voucher.send_keys("记-0042")
     browser.find_element(By.ID, "spend-submit").click()
     assert "记-0042" in browser.find_element(By.ID, "done").text
-    assert (
-        browser.find_element(By.CSS_SELECTOR, '#balance td[data-key="subsidy_available"]').text == "65,000.00"
-    )
+    assert _text(browser, By.CSS_SELECTOR, '#balance td[data-key="subsidy_available"]') == "65,000.00"
     _shot(browser, "grant")
 
     browser.find_element(By.ID, "nav-overview").click()
-    row = browser.find_element(By.CSS_SELECTOR, 'tr[data-grant="G1"]')
-    assert row.find_element(By.CSS_SELECTOR, 'td[data-key="subsidy_available"]').text == "65,000.00"
+    g1_available = 'tr[data-grant="G1"] td[data-key="subsidy_available"]'
+    assert _text(browser, By.CSS_SELECTOR, g1_available) == "65,000.00"
     assert browser.execute_script("return echarts.getInstanceByDom(document.getElementById('rates-chart'))"
                                   ".getOption().series[0].data") == [35]  # fmt: skip
     # every script and style came from the server itself, within its Content-Security-Policy

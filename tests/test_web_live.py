@@ -29,6 +29,7 @@ client = test_web.client
 # test_web_browser's: the app under uvicorn on the sqlite_ledger, and headless chromium
 server = test_web_browser.server
 browser = test_web_browser.browser
+_text = test_web_browser._text
 
 
 @pytest.fixture(autouse=True)
@@ -233,25 +234,25 @@ def test_a_page_in_the_browser_shows_a_spend_recorded_elsewhere_without_a_reload
     browser.find_element(By.ID, "sign-in").click()
     browser.get(server + "/grants/G1")
     cell = 'table#balance td[data-key="subsidy_available"]'
-    assert browser.find_element(By.CSS_SELECTOR, cell).text == "100,000.00"
+    assert _text(browser, By.CSS_SELECTOR, cell) == "100,000.00"
     browser.execute_script("window.notReloaded = true")
     sqlite_ledger.ok("spend", "G1", "--amount", "2500", "--category", "equipment", "--source", "subsidy",
                      "--voucher", "记-elsewhere", "--date", "2024-05-10")  # fmt: skip
     deadline = time.monotonic() + 15
-    while browser.find_element(By.CSS_SELECTOR, cell).text != "97,500.00":
+    while _text(browser, By.CSS_SELECTOR, cell) != "97,500.00":
         assert time.monotonic() < deadline, "the page did not show the spend"
         time.sleep(0.2)
     assert browser.execute_script("return window.notReloaded") is True
-    assert "记-elsewhere" in browser.find_element(By.ID, "history").text
+    assert "记-elsewhere" in _text(browser, By.ID, "history")
     # the overview, too
     browser.get(server + "/")
     row = 'tr[data-grant="G1"] td[data-key="subsidy_spent"]'
-    assert browser.find_element(By.CSS_SELECTOR, row).text == "2,500.00"
+    assert _text(browser, By.CSS_SELECTOR, row) == "2,500.00"
     browser.execute_script("window.notReloaded = true")
     sqlite_ledger.ok("spend", "G1", "--amount", "500", "--category", "equipment", "--source", "subsidy",
                      "--voucher", "记-elsewhere-2", "--date", "2024-05-11")  # fmt: skip
     deadline = time.monotonic() + 15
-    while browser.find_element(By.CSS_SELECTOR, row).text != "3,000.00":
+    while _text(browser, By.CSS_SELECTOR, row) != "3,000.00":
         assert time.monotonic() < deadline, "the overview did not show the spend"
         time.sleep(0.2)
     assert browser.execute_script("return window.notReloaded") is True
