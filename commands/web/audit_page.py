@@ -18,8 +18,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from commands.web.i18n import _
-from commands.web.import_page import too_large
-from commands.web.uploads import TooLarge, receive, unpack_bundle
+from commands.web.uploads import received, unpack_bundle
 from ledger.errors import LedgerError
 
 if TYPE_CHECKING:
@@ -95,15 +94,9 @@ def _export_zipped(app: Host, folder: Path) -> Path:
 
 async def verify_upload(app: Host, request: Request, session: Session) -> Response:
     with tempfile.TemporaryDirectory(prefix="grant-ledger-verify-") as folder:
-        try:
-            upload = await receive(request, Path(folder))
-        except TooLarge:
-            return too_large(app, session)
-        except LedgerError as e:
-            return app.page("error.html", session, status=400, message=e.message)
-        csrf = app.csrf_refusal(session, False, upload.fields.get("csrf"))
-        if csrf is not None:
-            return csrf
+        upload = await received(app, request, session, Path(folder))
+        if isinstance(upload, Response):
+            return upload
         root = upload.fields.get("root", "").strip()
         archive = upload.files.get("bundle")
         if archive is None:

@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from commands.web.i18n import _
 from commands.web.status import STATUS
-from commands.web.uploads import MAX_UPLOAD_BYTES, TooLarge, receive
+from commands.web.uploads import MAX_UPLOAD_BYTES, received
 from ledger.errors import LedgerError
 
 if TYPE_CHECKING:
@@ -72,15 +72,9 @@ async def import_file(app: Host, request: Request, session: Session) -> Response
     if refused is not None:  # refused before a byte of the file is read
         return app.page("error.html", session, status=403, message=_describe(refused))
     with tempfile.TemporaryDirectory(prefix="grant-ledger-import-") as folder:
-        try:
-            upload = await receive(request, Path(folder))
-        except TooLarge:
-            return too_large(app, session)
-        except LedgerError as e:
-            return app.page("error.html", session, status=400, message=e.message)
-        csrf = app.csrf_refusal(session, False, upload.fields.get("csrf"))
-        if csrf is not None:
-            return csrf
+        upload = await received(app, request, session, Path(folder))
+        if isinstance(upload, Response):
+            return upload
         path = upload.files.get("file")
         if path is None:
             return _shown(app, session, 400, None, _("Choose a file to import."))
@@ -89,11 +83,6 @@ async def import_file(app: Host, request: Request, session: Session) -> Response
         except LedgerError as e:
             return _shown(app, session, _status(e.exit_code), None, e.message)
     return _shown(app, session, _status(code), result, "")
-
-
-def too_large(app: Host, session: Session) -> Response:
-    message = _("The file is larger than the {most} MB the web takes; import it with the command line.")
-    return app.page("error.html", session, status=413, message=message.format(most=MAX_UPLOAD_BYTES >> 20))
 
 
 def _shown(app: Host, session: Session, status: int, result: Imported | None, error: str) -> Response:

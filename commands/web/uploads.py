@@ -14,13 +14,19 @@ import zipfile
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
+from starlette.responses import Response
 
 from commands.web.i18n import _
-from ledger.errors import BadInputError
+from ledger.errors import BadInputError, LedgerError
+
+if TYPE_CHECKING:
+    from commands.web.host import Host
+    from commands.web.sessions import Session
 
 # An import file or a zipped bundle the web takes: far above a district's year of books (20,000
 # rows are some 2 MB of CSV), far below what the server should spool per request. Larger files
@@ -84,6 +90,24 @@ async def receive(request: Request, directory: Path, limit: int = MAX_UPLOAD_BYT
         return Upload(fields, files)
     finally:
         await form.close()
+
+
+async def received(app: Host, request: Request, session: Session, directory: Path) -> Upload | Response:
+    """The upload form posted (``receive``), or the page that refuses it: 413 past the bound, 400
+    for a body that is not a file upload, the CSRF refusal for a form without the session's token."""
+    try:
+        upload = await receive(request, directory)
+    except TooLarge:
+        return too_large(app, session)
+    except LedgerError as e:
+        return app.page("error.html", session, status=400, message=e.message)
+    refused = app.csrf_refusal(session, False, upload.fields.get("csrf"))
+    return upload if refused is None else refused
+
+
+def too_large(app: Host, session: Session) -> Response:
+    message = _("The file is larger than the {most} MB the web takes; import it with the command line.")
+    return app.page("error.html", session, status=413, message=message.format(most=MAX_UPLOAD_BYTES >> 20))
 
 
 def clean_name(given: str) -> str:
