@@ -32,11 +32,12 @@ def _files(state: dict[str, object]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def provenance(trust: Trust, grant_id: str) -> dict[int, Provenance]:
-    """The grant's stored events by notification id, each with its seal checked and its files."""
+def provenance(trust: Trust, grant_id: str, within: tuple[int, int] | None = None) -> dict[int, Provenance]:
+    """The grant's stored events by notification id (those ``within`` the ids given, both
+    included), each with its seal checked and its files."""
     return {
         row.id: Provenance(
             row.id, sealing.signer, sealing.key, sealing.problem, sealing.adopted, _files(row.state)
         )
-        for row, sealing in trust.events_of(grant_uuid(grant_id))
+        for row, sealing in trust.events_of(grant_uuid(grant_id), within)
     }

@@ -147,11 +147,14 @@ class Trust:
                     )
                 )
 
-    def events_of(self, originator_id: UUID) -> list[tuple[Row, Sealing]]:
-        """Every stored event of one aggregate, in log order, each with its seal checked afresh
-        against the store: an event changed below the application after it was projected shows
-        its problem here, where the projections, built once, would not."""
-        rows = self._rows_of([originator_id])
+    def events_of(
+        self, originator_id: UUID, within: tuple[int, int] | None = None
+    ) -> list[tuple[Row, Sealing]]:
+        """Every stored event of one aggregate (those whose ids are ``within`` the bounds given,
+        both included), in log order, each with its seal checked afresh against the store: an
+        event changed below the application after it was projected shows its problem here, where
+        the projections, built once, would not."""
+        rows = self._rows_of([originator_id], within)
         seals = self._load_seals({str(r.state.get("seal")) for r in rows if r.state.get("seal")})
         found = []
         for row in rows:
@@ -292,7 +295,7 @@ class Trust:
             ).format(version=row.version, value=row.topic.split(":")[-1], problem=problem)
         )
 
-    def _rows_of(self, keys: Sequence[UUID]) -> list[Row]:
+    def _rows_of(self, keys: Sequence[UUID], within: tuple[int, int] | None = None) -> list[Row]:
         if not keys:
             return []
         c = self.table.c
@@ -301,6 +304,8 @@ class Trust:
             .where(c.originator_id.in_(list(keys)))
             .order_by(c.id)
         )
+        if within is not None:
+            query = query.where(c.id.between(*within))
         with self.engine.connect() as conn:
             found = conn.execute(query).all()
         return [Row(nid, oid, v, topic, json.loads(bytes(state))) for nid, oid, v, topic, state in found]

@@ -49,9 +49,15 @@ def _conditions(
 
 
 def _grant_rows(
-    engine: Engine, base_ids: Sequence[str], as_of: date | None, known_at: datetime | None
+    engine: Engine,
+    base_ids: Sequence[str],
+    as_of: date | None,
+    known_at: datetime | None,
+    grant_id: str | None = None,
 ) -> list[Any]:
     query = select(grants).order_by(grants.c.base_id, grants.c.grant_id)
+    if grant_id is not None:
+        query = query.where(grants.c.grant_id == grant_id)
     if base_ids:
         query = query.where(grants.c.base_id.in_(list(base_ids)))
     if as_of is not None:
@@ -356,45 +362,88 @@ def history(
 ) -> list[HistoryLine]:
     """Every recorded event of a grant, in the order recorded — its selection, money, oversight
     and closure — with who recorded it, and running balances per source after each."""
-    rows = _grant_rows(engine, (), as_of, known_at)
-    head = next((r for r in rows if r.grant_id == grant_id), None)
+    return history_page(engine, grant_id, as_of, known_at)[0]
+
+
+def history_page(
+    engine: Engine,
+    grant_id: str,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+    *,
+    last: int | None = None,
+    before: int | None = None,
+) -> tuple[list[HistoryLine], int | None]:
+    """``history``'s lines, or only the ``last`` of them recorded before event ``before`` (the
+    running balances still counting every earlier event), and the event to page back from when
+    earlier lines exist (None: none do)."""
+    head = next(iter(_grant_rows(engine, (), as_of, known_at, grant_id)), None)
     if head is None:
-        return []
+        return [], None
+    a, m = history_acts.c, movements.c
+    conditions: list[ColumnElement[bool]] = [a.aggregate_id == head.aggregate_id]
+    if as_of is not None:
+        conditions.append(a.occurred_on <= as_of)
+    if known_at is not None:
+        conditions.append(a.recorded_at <= stored_time(engine, known_at))
+    if before is not None:
+        conditions.append(a.notification_id < before)
+    joined = history_acts.outerjoin(movements, m.notification_id == a.notification_id)
+    query = select(history_acts, m.source, m.category, m.voucher, m.measure, m.amount).select_from(joined)
+    columns: dict[str, int] = {}
+    earlier = None
+    with engine.connect() as conn:
+        if last is None:
+            found = conn.execute(query.where(*conditions).order_by(a.notification_id)).all()
+        else:
+            found = conn.execute(
+                query.where(*conditions).order_by(a.notification_id.desc()).limit(last + 1)
+            ).all()[::-1]
+            if len(found) > last:
+                found = found[1:]
+                earlier = found[0].notification_id
+            if found:
+                totals = (
+                    select(m.measure, func.sum(m.amount))
+                    .select_from(joined)
+                    .where(*conditions, a.notification_id < found[0].notification_id, m.measure.is_not(None))
+                    .group_by(m.measure)
+                )
+                columns = {measure: int(total) for measure, total in conn.execute(totals)}
+    lines = []
+    for r in found:
+        if r.measure is not None:
+            columns[r.measure] = columns.get(r.measure, 0) + r.amount
+        lines.append(
+            HistoryLine(
+                r.occurred_on,
+                r.recorded_at,
+                r.actor,
+                r.kind,
+                r.source or "",
+                r.category or "",
+                r.voucher or "",
+                None if r.amount is None else from_fen(r.amount),
+                from_fen(available_in(columns, "subsidy", 0)),
+                from_fen(available_in(columns, "matching", 0)),
+                r.role,
+                str(Text.loads(r.detail)) if r.detail else r.detail,
+                r.notification_id,
+            )
+        )
+    return lines, earlier
+
+
+def reversals(engine: Engine, grant_id: str) -> list[tuple[str, str]]:
+    """(kind, voucher) of every reversal recorded on the grant, as its history names them."""
     a, m = history_acts.c, movements.c
     query = (
-        select(history_acts, m.source, m.category, m.voucher, m.measure, m.amount)
-        .outerjoin(movements, m.notification_id == a.notification_id)
-        .where(a.aggregate_id == head.aggregate_id)
-        .order_by(a.notification_id)
+        select(a.kind, m.voucher)
+        .select_from(history_acts.join(movements, m.notification_id == a.notification_id))
+        .where(m.grant_id == grant_id, a.kind.like("reverse%"))
     )
-    if as_of is not None:
-        query = query.where(a.occurred_on <= as_of)
-    if known_at is not None:
-        query = query.where(a.recorded_at <= stored_time(engine, known_at))
-    columns: dict[str, int] = {}
-    lines = []
     with engine.connect() as conn:
-        for r in conn.execute(query).all():
-            if r.measure is not None:
-                columns[r.measure] = columns.get(r.measure, 0) + r.amount
-            lines.append(
-                HistoryLine(
-                    r.occurred_on,
-                    r.recorded_at,
-                    r.actor,
-                    r.kind,
-                    r.source or "",
-                    r.category or "",
-                    r.voucher or "",
-                    None if r.amount is None else from_fen(r.amount),
-                    from_fen(available_in(columns, "subsidy", 0)),
-                    from_fen(available_in(columns, "matching", 0)),
-                    r.role,
-                    str(Text.loads(r.detail)) if r.detail else r.detail,
-                    r.notification_id,
-                )
-            )
-    return lines
+        return [(kind, voucher) for kind, voucher in conn.execute(query)]
 
 
 @dataclass(frozen=True)

@@ -281,7 +281,10 @@ class App:
     ) -> Response:
         grant_id = request.path_params["grant_id"]
         engine = await run_in_threadpool(self.workspace.reading)
-        shown = await run_in_threadpool(grant_page, engine, grant_id, self.workspace.provenance)
+        before = request.query_params.get("before", "")
+        shown = await run_in_threadpool(
+            grant_page, engine, grant_id, self.workspace.provenance, int(before) if before.isdigit() else None
+        )
         step = None
         if session.role == "approver":
             step = await run_in_threadpool(next_step, engine, shown.balance.base_id, grant_id)
@@ -304,7 +307,8 @@ class App:
             step=step,
             choice=choice,
             may_reverse=may_record(session, FORMS["reverse"]),
-            reversed=reversed_vouchers(shown.history),
+            reversed=reversed_vouchers(shown.reversals),
+            request_before=before,
         )
 
     # ------------------------------------------------------------------ forms

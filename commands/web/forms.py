@@ -342,10 +342,10 @@ def next_step(engine: Any, base_id: str, grant_id: str) -> tuple[str, str] | Non
     return None
 
 
-def reversed_vouchers(history: list[Any]) -> set[tuple[str, str]]:
-    """(kind, voucher) of every money act already reversed, as the history shows them."""
+def reversed_vouchers(reversals: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """(kind, voucher) of every money act already reversed, from its reversals (kind, voucher)."""
     done = {"reverse": "spend"} | {f"reverse_{kind}": kind for kind in REVERSIBLE if kind != "spend"}
-    return {(done[h.kind], h.voucher) for h in history if h.kind in done}
+    return {(done[kind], voucher) for kind, voucher in reversals if kind in done}
 
 
 async def write(app: Host, request: Request, session: Session, form: Form) -> Response:

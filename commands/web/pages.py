@@ -23,12 +23,14 @@ from projections.reports import (
     MatchingLine,
     execution,
     grant_exists,
-    history,
+    history_page,
     list_grants,
     matching,
+    reversals,
 )
 
 PAGE_SIZE = 50
+HISTORY_PAGE = 100  # a grant's latest events on its page; earlier ones a page back at a time
 
 
 @dataclass(frozen=True)
@@ -91,21 +93,32 @@ class GrantPage:
     history: list[HistoryLine]
     findings: list[Finding]
     provenance: dict[int, Provenance]
+    earlier: int | None = None  # the event to page back from, where earlier events exist
+    reversals: list[tuple[str, str]] = field(default_factory=list)
 
 
 def grant_page(
-    engine: Engine, grant_id: str, signatures: Callable[[str], dict[int, Provenance]]
+    engine: Engine,
+    grant_id: str,
+    signatures: Callable[[str, tuple[int, int] | None], dict[int, Provenance]],
+    before: int | None = None,
 ) -> GrantPage:
+    """The grant's figures, and its history's latest HISTORY_PAGE events (those recorded before
+    event ``before``) with their signatures checked."""
     if not grant_exists(engine, grant_id):
         raise NotFoundError(f"grant {grant_id!r} is not in the ledger")
     (base_id,) = bases_named(engine, [grant_id])
     balance = next(b for b in balances(engine, [base_id]) if b.grant_id == grant_id)
+    lines, earlier = history_page(engine, grant_id, last=HISTORY_PAGE, before=before)
+    within = (lines[0].event_id, lines[-1].event_id) if lines else None
     return GrantPage(
         balance=balance,
         budget=[line for line in budget_against_actual(engine, [base_id]) if line.grant_id == grant_id],
-        history=history(engine, grant_id),
+        history=lines,
         findings=[f for f in findings(engine, business_today(), [base_id]) if f.grant_id == grant_id],
-        provenance=signatures(grant_id),
+        provenance=signatures(grant_id, within) if lines else {},
+        earlier=earlier,
+        reversals=reversals(engine, grant_id),
     )
 
 

@@ -63,12 +63,13 @@ class Workspace:
         with self._lock:
             return self.settings.ledger().trust.registry(fresh=True)
 
-    def provenance(self, grant_id: str) -> dict[int, Provenance]:
-        """Each stored event of the grant with its signature checked against the store now."""
+    def provenance(self, grant_id: str, within: tuple[int, int] | None = None) -> dict[int, Provenance]:
+        """Each stored event of the grant (those ``within`` the ids given) with its signature
+        checked against the store now."""
         from ledger.provenance import provenance
 
         with self._lock:
-            return provenance(self.settings.ledger().trust, grant_id)
+            return provenance(self.settings.ledger().trust, grant_id, within)
 
     def record(self, action: Action, signer: Signer) -> Outcome:
         """The action handled as the person whose key ``signer`` is (ledger.application), then the
