@@ -8,11 +8,13 @@ registry as it stood before that event; a seal once verified is remembered by th
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import Table, select
@@ -35,6 +37,7 @@ from ledger.i18n import _
 from ledger.seal import ADOPTION_ID
 
 SEALS_KEPT = 64
+T = TypeVar("T")
 
 
 @dataclass
@@ -80,6 +83,15 @@ class Row:
     canonical: str | None = None
 
 
+def _locked(method: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(method)
+    def held(self: Trust, *args: Any, **kwargs: Any) -> T:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return held
+
+
 class Trust:
     def __init__(self, engine: Engine, table: Table) -> None:
         self.engine = engine
@@ -90,15 +102,19 @@ class Trust:
         self._windows: dict[tuple[str, str], list[list[int | None]]] = {}
         self._adopted: int | None = None
         self._seals: OrderedDict[str, CheckedSeal] = OrderedDict()
+        # the caches above are shared by a server's writers and its catch-up
+        self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ what is trusted
 
+    @_locked
     def registry(self, fresh: bool = False) -> Registry:
         """The people registry as its sealed events make it."""
         if self._registry is None or fresh:
             self._registry = self._replay_registry()
         return self._registry
 
+    @_locked
     def adopted_through(self) -> int:
         """The last notification id the ledger's adoption covers (0: never adopted)."""
         if self._adopted is None:
@@ -112,6 +128,7 @@ class Trust:
 
     # ------------------------------------------------------------------ checks
 
+    @_locked
     def check(self, rows: Sequence[Row]) -> None:
         """VerificationError (exit 6) naming the first event that is not sealed by the person
         it names with a registered key, nor adopted."""
@@ -147,6 +164,7 @@ class Trust:
                     )
                 )
 
+    @_locked
     def events_of(
         self, originator_id: UUID, within: tuple[int, int] | None = None
     ) -> list[tuple[Row, Sealing]]:

@@ -169,6 +169,15 @@ def projections() -> list[Projection]:
     return [BalanceProjection(), ComplianceProjection(), ActsProjection()]
 
 
+def prepared(app: GrantLedger, chosen: Sequence[Projection]) -> ProjectionRecorder:
+    """The tracking recorder, with the tables of ``chosen`` there (made where missing)."""
+    recorder = tracking_recorder(app)
+    for projection in chosen:
+        if projection.tables and projection.tables[0].metadata is not metadata:
+            recorder.create_tables_of(projection)
+    return recorder
+
+
 def tracking_recorder(app: GrantLedger) -> ProjectionRecorder:
     recorder = app.factory.tracking_recorder(ProjectionRecorder)
     assert isinstance(recorder, ProjectionRecorder)
@@ -248,6 +257,7 @@ def catch_up(
     progress: Callable[[int], None] | None = None,
     batch_size: int = BATCH,
     check: bool = True,
+    recorder: ProjectionRecorder | None = None,
 ) -> int:
     """Bring projections up to the store's head; returns the number of events processed (summed
     over the projections). Every event must be sealed by the person it names (``check_sealed``),
@@ -255,12 +265,12 @@ def catch_up(
 
     Each batch of the store is read and decoded once; the projections behind it commit their
     parts together with their tracking positions (compare-and-set) in one transaction.
+    ``recorder``: one ``prepared`` for these projections before (a long-running server's), so
+    that no catch-up looks for their tables again.
     """
-    recorder = tracking_recorder(app)
     chosen = list(only or projections())
-    for projection in chosen:
-        if projection.tables and projection.tables[0].metadata is not metadata:
-            recorder.create_tables_of(projection)
+    if recorder is None:
+        recorder = prepared(app, chosen)
     positions = recorder.positions([p.name for p in chosen])
     table = events_table(app)
     done = stuck = 0

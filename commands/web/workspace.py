@@ -1,5 +1,10 @@
 """The ledger the web serves: one open ledger per server, read through the projections the
-command line reads and written through the same application handler, one write at a time."""
+command line reads and written through the same application handler.
+
+Writers do not wait for each other: each action is handled at once (the store's optimistic
+concurrency settles two writes on one grant, as between two command-line processes), then the
+projections are brought up to it by one catch-up at a time, which takes every write stored
+meanwhile in the same pass."""
 
 from __future__ import annotations
 
@@ -25,15 +30,18 @@ if TYPE_CHECKING:
     from ledger.importing import ImportResult
     from ledger.provenance import Provenance
     from ledger.seal import Signer
+    from projections.runner import ProjectionRecorder
 
 
 class Workspace:
     def __init__(self, db: str | None) -> None:
         self.settings = Settings(db=db, actor=None, role=None, lang="zh")
         self._lock = threading.RLock()
+        self._catching = threading.Lock()
         with self._lock:
             self.settings.ledger()  # NotFoundError (exit 4) where there is no ledger
             ensure_tables(self.settings.engine())
+        self._recorder: ProjectionRecorder | None = None
 
     @property
     def engine(self) -> Engine:
@@ -42,7 +50,7 @@ class Workspace:
     def reading(self) -> Engine:
         """The projections' engine, caught up with the store first (read-your-writes), as the
         command line's reports read it."""
-        with self._lock:
+        with self._catching:
             self.settings.ensure_current(acts=True)
         return self.settings.engine()
 
@@ -74,10 +82,22 @@ class Workspace:
     def record(self, action: Action, signer: Signer) -> Outcome:
         """The action handled as the person whose key ``signer`` is (ledger.application), then the
         projections brought up to it."""
-        with self._lock:
-            outcome = self.settings.ledger().handle(action, signer=signer)
-            self.settings.catch_up()
+        outcome = self.settings.ledger().handle(action, signer=signer)
+        self.catch_up()
         return outcome
+
+    def catch_up(self) -> None:
+        """Every projection brought up to the store's head (the writes of other threads and
+        processes with this one's), by one thread at a time."""
+        from commands.registry import all_projections
+        from projections.runner import catch_up, prepared
+
+        with self._catching:
+            ledger = self.settings.ledger()
+            chosen = all_projections()
+            if self._recorder is None:
+                self._recorder = prepared(ledger, chosen)
+            catch_up(ledger, chosen, recorder=self._recorder)
 
     def close(self) -> None:
         self.settings.close()
@@ -91,7 +111,7 @@ class Workspace:
 
         with self._lock:
             done = record_rows(self.settings.ledger(), cells, signer=signer, role=role, actor=actor)
-            self.settings.catch_up()
+        self.catch_up()
         return done
 
     def export_bundle(self, directory: Path) -> Exported:
@@ -99,10 +119,10 @@ class Workspace:
         from audit.bundle import export
         from audit.log import has_log
 
-        with self._lock:
+        with self._catching:
             self.settings.ensure_current()
-            if not has_log(self.engine):
-                self.settings.catch_up()
+        if not has_log(self.engine):
+            self.catch_up()
         return export(self.engine, directory)
 
     def trust_root(self) -> str | None:
