@@ -177,11 +177,16 @@ def concurrent_spends(exe: str, env: dict[str, str], folder: Path, url: str, cou
     go = threading.Barrier(len(clients) + 1)
 
     def record(client: _Client, grant: str) -> None:
+        client.reconnect()  # the server closes a connection idle for 5 s (the others signing in)
         go.wait()
         for n in range(SPENDS_EACH):
             form = {"amount": "0.01", "category": "materials", "source": "matching",
                     "voucher": f"CONC-{grant}-{n}", "on": "2024-06-01"}  # fmt: skip
-            answer = client.post(f"/grants/{grant}/spend", form)
+            try:
+                answer = client.post(f"/grants/{grant}/spend", form)
+            except OSError as e:
+                failures.append(f"{grant} {n}: {e}")
+                return
             if 'id="done"' not in answer or "已记录：" in answer:  # "already recorded": doubled
                 failures.append(f"{grant} {n}")
 
@@ -223,9 +228,16 @@ class _Client:
     def __init__(self, port: int) -> None:
         import http.client
 
+        self.port = port
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         self.cookie = ""
         self.csrf = ""
+
+    def reconnect(self) -> None:
+        import http.client
+
+        self.connection.close()
+        self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
 
     def request(self, method: str, path: str, form: dict[str, str] | None = None) -> str:
         from urllib.parse import urlencode

@@ -83,6 +83,7 @@ def templates() -> Environment:
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # the templates are the package's: no stat of each file per page
     )
     env.globals["_"] = _
     env.globals["label"] = label
