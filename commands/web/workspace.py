@@ -56,28 +56,26 @@ class Workspace:
 
     @contextmanager
     def held(self) -> Iterator[Settings]:
-        """The ledger's settings, with no write nor catch-up in between: a command run on them
-        (a report, as the command line runs it) reads and catches up alone."""
+        """The ledger's settings, for one command run on them at a time (a report, as the command
+        line runs it, which catches up and reads as it does there: writes of other threads land
+        meanwhile as those of other processes would)."""
         with self._lock:
             yield self.settings
 
     def channel(self) -> str | None:
         """The store's PostgreSQL NOTIFY channel (its recorder notifies on it at each write)."""
-        with self._lock:
-            name = getattr(self.settings.ledger().recorder, "channel_name", None)
+        name = getattr(self.settings.ledger().recorder, "channel_name", None)
         return name if isinstance(name, str) else None
 
     def registry(self) -> Registry:
-        with self._lock:
-            return self.settings.ledger().trust.registry(fresh=True)
+        return self.settings.ledger().trust.registry(fresh=True)
 
     def provenance(self, grant_id: str, within: tuple[int, int] | None = None) -> dict[int, Provenance]:
         """Each stored event of the grant (those ``within`` the ids given) with its signature
         checked against the store now."""
         from ledger.provenance import provenance
 
-        with self._lock:
-            return provenance(self.settings.ledger().trust, grant_id, within)
+        return provenance(self.settings.ledger().trust, grant_id, within)
 
     def record(self, action: Action, signer: Signer) -> Outcome:
         """The action handled as the person whose key ``signer`` is (ledger.application), then the
