@@ -10,6 +10,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
+from typing import Any
 
 import httpx2 as httpx
 import uvicorn
@@ -118,3 +120,51 @@ def test_concurrent_web_spends_are_each_stored_once_and_none_overspends(ledger: 
     balances = ledger.balances()
     assert balances["B0001"]["subsidy_spent"] == "76000.00"
     assert balances["B0001"]["subsidy_available"] == "24000.00"
+
+
+def test_a_web_import_is_not_refused_by_a_web_writes_catch_up(ledger: Ledger, monkeypatch: Any) -> None:
+    """The import's own catch-up (under the store's lock) reads the projections' positions; a web
+    write stored just before it catches up in another thread at that moment. The write's catch-up
+    waits for the import instead of moving the positions under it (the import was refused: "run
+    the command again")."""
+    import projections.runner as runner
+    from commands.web.workspace import Workspace
+    from ledger.actions import Spend
+    from ledger.seal import load_signer
+    from tests.importdata import HEADER
+
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "10万", "--voucher", "拨-1", "--date", "2024-04-15")
+    signer = load_signer(ledger.key("officer"))
+    workspace = Workspace(ledger.url)
+    writer: list[threading.Thread] = []
+    try:
+        spend = Spend(grant_id="G1", amount="100", category="materials", source="subsidy", voucher="W-1",
+                      on=date(2024, 6, 1))  # fmt: skip
+        catch_up, check_sealed = runner.catch_up, runner.check_sealed
+
+        def write_before_the_imports_lock(*args: Any, **kwargs: Any) -> int:
+            done = catch_up(*args, **kwargs)
+            workspace.settings.ledger().handle(spend, signer=signer)  # Workspace.record, first half
+            monkeypatch.setattr(runner, "catch_up", catch_up)
+            return done
+
+        def writer_catches_up_meanwhile(app: Any, batch: Any) -> None:
+            check_sealed(app, batch)
+            if not writer:
+                writer.append(threading.Thread(target=workspace.catch_up))  # its second half
+                writer[0].start()
+                writer[0].join(timeout=2)
+
+        monkeypatch.setattr(runner, "catch_up", write_before_the_imports_lock)
+        monkeypatch.setattr(runner, "check_sealed", writer_catches_up_meanwhile)
+        row = "2024-05-10,,B0001,G1,,spend,100,subsidy,materials,,I-1,,"
+        workspace.record_file(iter([HEADER.split(","), row.split(",")]), signer, None, None)
+    finally:
+        monkeypatch.undo()
+        for thread in writer:
+            thread.join(timeout=60)
+        workspace.close()
+    stored = _stored(ledger, "G1")
+    assert "W-1" in stored and "I-1" in stored
+    assert ledger.balances()["B0001"]["subsidy_spent"] == "200.00"

@@ -8,15 +8,20 @@ import html
 import json
 import re
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from sqlalchemy import create_engine
 from starlette.testclient import TestClient
 
 from commands.web import pages
 from commands.web.app import create_app
 from ledger.money import format_yuan
+from projections.reports import history, history_page
 from tests.conftest import Ledger
+from tests.test_actions import _recovered_and_disposed
 from tests.test_web import books, sign_in  # noqa: F401  (fixture)
 
 PAGE = 3
@@ -89,3 +94,45 @@ def test_a_voucher_reversed_on_a_later_page_offers_no_second_reversal(paged: Tes
         earlier = paged.get(f"/grants/G1{link}").text
     assert 'name="voucher" value="记-1"' not in earlier  # reversed on the latest page
     assert 'name="voucher" value="记-2"' in earlier or 'name="voucher" value="记-3"' in earlier
+
+
+def _paged(engine: Any, grant: str, size: int, **filters: Any) -> list[Any]:
+    lines: list[Any] = []
+    before = None
+    while True:
+        page, earlier = history_page(engine, grant, last=size, before=before, **filters)
+        lines = page + lines
+        if earlier is None:
+            return lines
+        before = earlier
+
+
+def test_pages_joined_are_the_history_with_recoveries_disposals_and_both_pickers(ledger: Ledger) -> None:
+    _recovered_and_disposed(ledger)
+    ledger.ok("history", "G1")  # caught up
+    engine = create_engine(ledger.url)
+    try:
+        full = history(engine, "G1")
+        assert len(full) > 8
+        middle = full[len(full) // 2].recorded_at
+        for size in (1, 2, 3, 5):
+            for filters in (
+                {},
+                {"as_of": date(2024, 5, 11)},
+                {"as_of": date(2024, 6, 15)},
+                {"known_at": middle},
+            ):
+                assert _paged(engine, "G1", size, **filters) == history(engine, "G1", **filters), (
+                    size,
+                    filters,
+                )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("before", ["²", "9" * 30, "9" * 5000, "-1", "0", "abc", "１２", "1%26a%3Db"])
+def test_a_hostile_page_number_is_not_a_server_error(paged: TestClient, before: str) -> None:
+    answer = paged.get("/grants/G1", params={"before": before})
+    assert answer.status_code == 200, (before[:20], answer.status_code)
+    assert "记-5" in answer.text  # the latest page
+    assert paged.get("/", params={"page": before}).status_code == 200

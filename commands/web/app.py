@@ -68,6 +68,14 @@ def _yuan(value: Any) -> str:
     return "" if value is None else format_yuan(value)
 
 
+def _number(text: str, most_digits: int) -> int | None:
+    """A positive whole number typed in a query string (ASCII digits, at most ``most_digits``:
+    ``²`` and 5,000 nines are not page numbers), else None."""
+    if text.isascii() and text.isdigit() and len(text) <= most_digits:
+        return int(text) or None
+    return None
+
+
 def _percent(value: Any) -> str:
     return "" if value is None else f"{value}%"
 
@@ -244,7 +252,7 @@ class App:
     async def overview_page(self, request: Request, session: Session) -> Response:
         q = request.query_params
         page_text = q.get("page", "1")
-        number = int(page_text) if page_text.isdigit() and len(page_text) < 7 else 1
+        number = _number(page_text, 6) or 1
         engine = await run_in_threadpool(self.workspace.reading)
         shown = await run_in_threadpool(overview, engine, q.get("programme", ""), q.get("status", ""), number)
         return self.page(
@@ -282,10 +290,8 @@ class App:
     ) -> Response:
         grant_id = request.path_params["grant_id"]
         engine = await run_in_threadpool(self.workspace.reading)
-        before = request.query_params.get("before", "")
-        shown = await run_in_threadpool(
-            grant_page, engine, grant_id, self.workspace.provenance, int(before) if before.isdigit() else None
-        )
+        before = _number(request.query_params.get("before", ""), 18)
+        shown = await run_in_threadpool(grant_page, engine, grant_id, self.workspace.provenance, before)
         step = None
         if session.role == "approver":
             step = await run_in_threadpool(next_step, engine, shown.balance.base_id, grant_id)

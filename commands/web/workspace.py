@@ -107,7 +107,9 @@ class Workspace:
         person whose key ``signer`` is; nothing written if any row is bad."""
         from commands.importer import record_rows
 
-        with self._lock:
+        # the import's own catch-up checks that no other moved the projections meanwhile: none
+        # of this server's writers catches up until the import is in (theirs wait, not fail)
+        with self._lock, self._catching:
             done = record_rows(self.settings.ledger(), cells, signer=signer, role=role, actor=actor)
         self.catch_up()
         return done
