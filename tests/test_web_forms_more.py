@@ -90,6 +90,9 @@ def test_a_budget_plan_typed_one_line_a_row_and_its_adjustment_show_in_report_bu
     assert bad.status_code == 400
     said = cli_refusal(books, "grant", "budget", "G1", "--line", "training_system:12万", code=2)
     assert refusal(bad.text)[0] == said and "training_system 12万" in bad.text  # kept in the form
+    script = post(officer, "budget", lines="<script>alert(1)</script> 地方财政 1万", on="2024-04-12")
+    assert script.status_code == 400 and "<script>alert(1)</script>" not in script.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in script.text  # in the sentence and the textarea
     assert budget_lines(books) == {}
     planned = post(officer, "budget", lines=typed, on="2024-04-12")
     assert planned.status_code == 200 and "3 lines" in done_text(planned.text), planned.text[:3000]
@@ -221,6 +224,18 @@ def test_a_dossier_document_is_uploaded_and_only_its_sha256_recorded(
     before = events(books)
     again = upload(officer, "dossier-add", content, kind="summary", title="2024年度工作总结", on="2025-01-15")
     assert again.status_code == 200 and "already recorded" in again.text and events(books) == before
+
+
+def test_a_dossier_file_past_the_upload_bound_is_refused_before_anything_is_recorded(
+    books: Ledger,  # noqa: F811
+    officer: TestClient,
+) -> None:
+    from commands.web.uploads import MAX_UPLOAD_BYTES
+
+    before = events(books)
+    huge = upload(officer, "dossier-add", b"\0" * (MAX_UPLOAD_BYTES + 1), kind="image", title="录像")
+    assert huge.status_code == 413 and events(books) == before
+    assert not any(h["kind"] == "dossier" for h in history(books))
 
 
 # ----------------------------------------------------------------------------- end of life
