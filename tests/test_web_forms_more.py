@@ -94,7 +94,7 @@ def test_a_budget_plan_typed_one_line_a_row_and_its_adjustment_show_in_report_bu
     assert script.status_code == 400 and "<script>alert(1)</script>" not in script.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in script.text  # in the sentence and the textarea
     assert budget_lines(books) == {}
-    planned = post(officer, "budget", lines=typed, on="2024-04-12")
+    planned = post(officer, "budget", lines=typed, on="2024年4月12日")  # a date as the command line reads it
     assert planned.status_code == 200 and "3 lines" in done_text(planned.text), planned.text[:3000]
     lines = budget_lines(books)
     assert lines[("training_system", "subsidy")]["planned"] == "120000.00"
@@ -135,8 +135,12 @@ def test_a_budget_plan_typed_one_line_a_row_and_its_adjustment_show_in_report_bu
     assert now[("cooperation", "subsidy")]["planned"] == "60000.10"
     assert now[("patterns", "matching")]["planned"] == "0.01"
     assert now[("training_system", "subsidy")]["planned"] == "120000.00"
-    acts = [(h["kind"], h["actor"]) for h in history(books)]
-    assert ("budget", "tester") in acts and ("budget_adjust", "tester.approver") in acts
+    acts = [(h["kind"], h["actor"], h["occurred_on"]) for h in history(books)]
+    assert ("budget", "tester", "2024-04-12") in acts and (
+        "budget_adjust",
+        "tester.approver",
+        "2024-06-01",
+    ) in acts
 
 
 # ----------------------------------------------------------------------------- oversight

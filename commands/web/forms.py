@@ -51,6 +51,7 @@ from ledger.actions import (
     Review,
     Spend,
     build,
+    business_date,
 )
 from ledger.clock import business_today
 from ledger.errors import BadInputError, LedgerError
@@ -134,9 +135,8 @@ def _budget(given: dict[str, Any]) -> dict[str, Any]:
 
     rows = [r.strip().replace("：", ":") for r in str(given.pop("lines", "")).splitlines()]
     specs = [r if ":" in r else ":".join(r.rsplit(None, 2)) for r in rows if r]
-    on = given.get("on")
     try:
-        policy_on = on if isinstance(on, date) else date.fromisoformat(str(on))
+        policy_on = business_date(given.get("on"))
     except ValueError:  # the date's own rule refuses it when the action is built
         policy_on = business_today()
     given["lines"] = _lines(tuple(specs), policy_on)
