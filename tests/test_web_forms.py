@@ -244,7 +244,8 @@ def test_an_approver_rejects_an_application_with_its_reason_shown_as_text(
 # ----------------------------------------------------------------------------- roles and tokens
 
 
-OFFICER_FORMS = ("match-commit", "match-receive", "reverse")
+OFFICER_FORMS = ("match-commit", "match-receive", "reverse", "budget", "output", "rectify-complete",
+                 "dossier-add", "recover-receive", "dispose")  # fmt: skip
 APPROVER_FORMS = tuple(name for name in FORMS if name not in (*OFFICER_FORMS, "spend", "disburse"))
 
 

@@ -293,7 +293,7 @@ class App:
         before = _number(request.query_params.get("before", ""), 18)
         shown = await run_in_threadpool(grant_page, engine, grant_id, self.workspace.provenance, before)
         step = None
-        if session.role == "approver":
+        if session.role in ("approver", "officer"):  # an overdue rectification waits for both
             step = await run_in_threadpool(next_step, engine, shown.balance.base_id, grant_id)
         return self.page(
             "grant.html",

@@ -8,9 +8,12 @@ refusal beside it (its rule, clause and numbers, the command line's sentence).""
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
@@ -18,30 +21,41 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from commands.web.host import Host as Pages
 from commands.web.i18n import _
 from commands.web.status import STATUS
+from commands.web.uploads import received
 from ledger.actions import (
     Action,
+    AddToDossier,
+    AdjustBudget,
     Approve,
+    Close,
     CommitMatching,
+    CompleteRectification,
     Disburse,
+    Dispose,
     Evaluate,
     Extend,
     Notice,
     OrderRecovery,
     OrderRectification,
     ReceiveMatching,
+    ReceiveRecovery,
     Recommend,
+    RegisterBudget,
     Reject,
+    ReportOutput,
     ResolveObjections,
     Reverse,
     Review,
     Spend,
     build,
+    business_date,
 )
 from ledger.clock import business_today
-from ledger.errors import LedgerError
-from ledger.grant import EVALUATION_KINDS, EVALUATION_RESULTS, REVERSIBLE
+from ledger.errors import BadInputError, LedgerError
+from ledger.grant import DISPOSALS, DOSSIER_KINDS, EVALUATION_KINDS, EVALUATION_RESULTS, REVERSIBLE
 from ledger.i18n import N_
 from ledger.i18n import _ as ledger_
 from ledger.labels import label
@@ -53,14 +67,12 @@ if TYPE_CHECKING:
     from commands.web.workspace import Workspace
 
 
-class Host(Protocol):
+class Host(Pages, Protocol):
     """What a form needs of the app (commands.web.app.App)."""
 
     workspace: Workspace
 
     async def form(self, request: Request, session: Session, fresh: bool) -> FormData | Response: ...
-
-    def page(self, template: str, session: Session, *, status: int = 200, **values: Any) -> Response: ...
 
     async def _grant(
         self,
@@ -78,8 +90,9 @@ class Host(Protocol):
 @dataclass(frozen=True)
 class Field:
     """One input: ``name`` the action's field (and the input's name), ``label`` the page's word
-    for it (a refusal names the field so), ``kind`` text | date | number | select, ``choices``
-    (code, label kind in ledger.labels) of a select."""
+    for it (a refusal names the field so), ``kind`` text | date | number | select | lines (a
+    textarea, one line a row) | file (an upload: the action's field is the file's sha256),
+    ``choices`` (code, label kind in ledger.labels) of a select."""
 
     name: str
     label: str
@@ -115,6 +128,27 @@ def _same(given: dict[str, Any]) -> dict[str, Any]:
     return given
 
 
+def _budget(given: dict[str, Any]) -> dict[str, Any]:
+    """``--line content:source:amount`` repeated: here one a row, as ``content:source:amount`` or
+    ``content source amount`` (read by grant budget's own parser, for the policy of the act's date)."""
+    from commands.grant import _lines
+
+    rows = [r.strip().replace("：", ":") for r in str(given.pop("lines", "")).splitlines()]
+    specs = [r if ":" in r else ":".join(r.rsplit(None, 2)) for r in rows if r]
+    try:
+        policy_on = business_date(given.get("on"))
+    except ValueError:  # the date's own rule refuses it when the action is built
+        policy_on = business_today()
+    given["lines"] = _lines(tuple(specs), policy_on)
+    return given
+
+
+def _output(given: dict[str, Any]) -> dict[str, Any]:
+    """``--corrects YEAR``: here a choice beside the year reported."""
+    given["corrects"] = given.pop("corrects", "") == "corrects"
+    return given
+
+
 @dataclass(frozen=True)
 class Form:
     """``name``: the form's path (/grants/G/record/NAME) and id; ``title`` its heading."""
@@ -128,6 +162,11 @@ class Form:
     default_on: Callable[[dict[str, str]], str] = field(default=lambda values: "")
 
     @property
+    def upload(self) -> bool:
+        """Posted as a file upload (multipart), read within uploads.received's bound."""
+        return any(f.kind == "file" for f in self.fields)
+
+    @property
     def labels(self) -> dict[str, str]:
         """Each action field's word on the page (``recommended``: the review's select)."""
         named = {f.name: f.label for f in self.fields}
@@ -135,6 +174,8 @@ class Form:
 
 
 AMOUNT = Field("amount", N_("amount"), required=True)
+APPROVAL = Field("approval", N_("approval reference"), required=True)
+BUDGET_LINES = Field("lines", N_("budget lines (one a row: content source amount)"), "lines", True)
 VOUCHER = Field("voucher", N_("voucher"), required=True)
 DOCUMENT = Field("document", N_("document number"), required=True)
 
@@ -281,6 +322,58 @@ FORMS: dict[str, Form] = {
             N_("Order a recovery"),
             (AMOUNT, Field("reason", N_("reason"), required=True), DOCUMENT),
         ),
+        Form(
+            "budget-adjust",
+            AdjustBudget,
+            N_("Adjust the budget"),
+            (BUDGET_LINES, APPROVAL, Field("reason", N_("reason"))),
+            _budget,
+        ),
+        Form("close", Close, N_("Close the grant"), (Field("document", N_("document number")),)),
+        # ------------------------------------------------------------------ an officer's: plan, end of life
+        Form("budget", RegisterBudget, N_("Register the budget plan"), (BUDGET_LINES,), _budget),
+        Form(
+            "output",
+            ReportOutput,
+            N_("Report a year's outputs"),
+            (
+                Field("year", N_("year"), "number", required=True),
+                Field("corrects", N_("this report"), "select", choices=("", "corrects"), labels="corrects"),
+                Field("trainees", N_("people trained"), "number", required=True),
+                Field("advanced", N_("of them advanced level"), "number"),
+                Field("evaluations", N_("skill evaluations"), "number"),
+                Field("advanced_evaluations", N_("of them advanced level evaluations"), "number"),
+            ),
+            _output,
+        ),
+        Form(
+            "rectify-complete",
+            CompleteRectification,
+            N_("Record a rectification as completed"),
+            (Field("ref", N_("reference"), required=True), Field("note", N_("what was done"))),
+        ),
+        Form(
+            "dossier-add",
+            AddToDossier,
+            N_("Add a document to the dossier"),
+            (
+                Field("kind", N_("document kind"), "select", True, DOSSIER_KINDS, "dossier"),
+                Field("title", N_("title"), required=True),
+                Field("sha256", N_("document file"), "file", required=True),
+            ),
+        ),
+        Form("recover-receive", ReceiveRecovery, N_("Record a recovery received"), (AMOUNT, VOUCHER)),
+        Form(
+            "dispose",
+            Dispose,
+            N_("Dispose of a remaining balance"),
+            (
+                Field("source", N_("fund source"), "select", True, ("subsidy", "matching"), "source"),
+                AMOUNT,
+                Field("how", N_("how"), "select", True, DISPOSALS, "disposal"),
+                APPROVAL,
+            ),
+        ),
     )
 }
 # drawn by grant.html itself (their ids are the browser tests'); the rest by grant_forms.html
@@ -293,12 +386,22 @@ STEP_FORMS = {
     "notice": ("notice",),
     "resolve_objections": ("resolve-objections",),
     "approve": ("approve", "reject"),
-    "rectification": ("rectify-order", "recover-order"),
+    "rectification": ("rectify-order", "recover-order", "rectify-complete"),
 }
 # the choices' words where ledger.labels has none
 CHOICE_WORDS = {
     "recommendation": {"recommend": N_("recommend"), "reject": N_("do not recommend")},
     "reversible": {"": N_("(the voucher's only act)")},
+    "corrects": {"": N_("the year's first report"), "corrects": N_("replaces the year's earlier report")},
+    "dossier": {
+        "application": N_("application"),
+        "approval": N_("approval"),
+        "activity": N_("activity record"),
+        "achievement": N_("achievement"),
+        "summary": N_("summary"),
+        "image": N_("image"),
+    },
+    "disposal": {"returned": N_("returned"), "carried_forward": N_("carried forward")},
 }
 
 
@@ -348,32 +451,79 @@ def reversed_vouchers(reversals: list[tuple[str, str]]) -> set[tuple[str, str]]:
     return {(done[kind], voucher) for kind, voucher in reversals if kind in done}
 
 
+def refused(app: Host, session: Session, form: Form) -> Response | None:
+    """403 unless the signed-in person's registered role records the form's act (as the command
+    line checks it) and their own key was unlocked at sign-in."""
+    breach = role_may_record(session.role or "", form.action.name, policy_in_force(business_today()))
+    if breach is None and session.signer is not None:
+        return None
+    message = (
+        breach.describe()
+        if breach is not None
+        else _(
+            "Your signing key is not on the server: set your web password with your own key "
+            "(grant-ledger people password) to record here."
+        )
+    )
+    return app.page("error.html", session, status=403, message=message)
+
+
 async def write(app: Host, request: Request, session: Session, form: Form) -> Response:
     """Check the CSRF token and the role, build the form's action and record it as the command
     line does; re-render the grant page with what it did, or with the refusal beside the form."""
+    if form.upload:
+        return await _write_upload(app, request, session, form)
     posted = await app.form(request, session, False)
     if isinstance(posted, Response):
         return posted
-    grant_id = request.path_params["grant_id"]
     values = {f.name: str(posted.get(f.name, "")).strip() for f in form.fields}
     values["on"] = str(posted.get("on", "")).strip()
-    breach = role_may_record(session.role or "", form.action.name, policy_in_force(business_today()))
-    if breach is not None or session.signer is None:
-        message = (
-            breach.describe()
-            if breach is not None
-            else _(
-                "Your signing key is not on the server: set your web password with your own key "
-                "(grant-ledger people password) to record here."
-            )
-        )
-        return app.page("error.html", session, status=403, message=message)
+    return await _record(app, request, session, form, values)
+
+
+async def _write_upload(app: Host, request: Request, session: Session, form: Form) -> Response:
+    """A form with a file: the role is checked before a byte of the body is read, the upload read
+    within its bound (uploads.received, which checks the CSRF token), each file field's value the
+    file's sha256 (as ``--file`` is recorded); the file itself is not kept."""
+    refusal = refused(app, session, form)
+    if refusal is not None:
+        return refusal
+    with tempfile.TemporaryDirectory(prefix="grant-ledger-form-") as folder:
+        upload = await received(app, request, session, Path(folder))
+        if isinstance(upload, Response):
+            return upload
+        values = {f.name: upload.fields.get(f.name, "").strip() for f in form.fields if f.kind != "file"}
+        values["on"] = upload.fields.get("on", "").strip()
+        missing = [f for f in form.fields if f.kind == "file" and f.name not in upload.files]
+        for f in form.fields:
+            if f.kind == "file" and f.name in upload.files:
+                values[f.name] = await run_in_threadpool(_sha256, upload.files[f.name])
+    if missing:
+        error = BadInputError(_("{field}: choose the file to record").format(field=_(missing[0].label)))
+        return await app._grant(request, session, status=400, form=form.name, values=values, error=error)
+    return await _record(app, request, session, form, values)
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+async def _record(
+    app: Host, request: Request, session: Session, form: Form, values: dict[str, str]
+) -> Response:
+    grant_id = request.path_params["grant_id"]
+    refusal = refused(app, session, form)
+    if refusal is not None:
+        return refusal
+    assert session.signer is not None
+    signer = session.signer
     labels = form.labels
     try:
-        given = form.shape(_typed(values, form.fields))
         on: str | date = values["on"] or form.default_on(values) or business_today()
-        action = build(form.action, lambda name: _(labels.get(name, name)), grant_id=grant_id, on=on, **given)
-        outcome = await run_in_threadpool(app.workspace.record, action, session.signer)
+        given = form.shape(_typed(values, form.fields) | {"on": on})
+        action = build(form.action, lambda name: _(labels.get(name, name)), grant_id=grant_id, **given)
+        outcome = await run_in_threadpool(app.workspace.record, action, signer)
     except LedgerError as e:
         status = STATUS.get(e.exit_code, 500)
         return await app._grant(request, session, status=status, form=form.name, values=values, error=e)
