@@ -36,7 +36,12 @@ from ledger.errors import VerificationError
 from ledger.i18n import _
 from ledger.seal import ADOPTION_ID
 
-SEALS_KEPT = 64
+# verified seals remembered, and their leaves in characters (an import's seal holds its batch's,
+# 64 characters each): a command's few; a server, whose page of history names up to a hundred
+# seals, raises the second (Trust.leaves_kept)
+SEALS_KEPT = 1024
+LEAVES_KEPT = 4 << 20
+SEARCHED = 8  # lookups in a seal of many leaves before they are put in a set
 T = TypeVar("T")
 
 
@@ -46,13 +51,17 @@ class CheckedSeal:
     leaves: str
     key: str = ""
     _set: frozenset[str] | None = None
+    _looked: int = 0
 
     def covers(self, leaf: str) -> bool:
-        """Is ``leaf`` one of the sealed leaves? A seal of a command holds one to three, searched
-        as they are; an import's holds thousands, put in a set once."""
+        """Is ``leaf`` one of the sealed leaves? They are searched as they are (a command's seal
+        holds one to three; a page of history looks up one or two of an import's thousands) until
+        a seal of many is asked often (an import or a catch-up checking its batch): then they are
+        put in a set once."""
         if self._set is not None:
             return leaf in self._set
-        if len(self.leaves) > 16 * HASH_HEX:
+        self._looked += 1
+        if self._looked > SEARCHED and len(self.leaves) > 16 * HASH_HEX:
             self._set = frozenset(leaf_list(self.leaves))
             return leaf in self._set
         return covers(self.leaves, leaf)
@@ -102,6 +111,8 @@ class Trust:
         self._windows: dict[tuple[str, str], list[list[int | None]]] = {}
         self._adopted: int | None = None
         self._seals: OrderedDict[str, CheckedSeal] = OrderedDict()
+        self._kept = 0  # the remembered seals' leaves, in characters
+        self.leaves_kept = LEAVES_KEPT
         # the caches above are shared by a server's writers and its catch-up
         self._lock = threading.RLock()
 
@@ -132,19 +143,7 @@ class Trust:
     def check(self, rows: Sequence[Row]) -> None:
         """VerificationError (exit 6) naming the first event that is not sealed by the person
         it names with a registered key, nor adopted."""
-        seals: dict[str, CheckedSeal] = {}
-        wanted = set()
-        for r in rows:
-            seal_id = r.state.get("seal")
-            if seal_id and r.topic not in (SEAL_TOPIC, ADOPTION_TOPIC):
-                key = str(seal_id)
-                known = self._seals.get(key)
-                if known is not None:
-                    seals[key] = known
-                else:
-                    wanted.add(key)
-        if wanted:
-            seals.update(self._load_seals(wanted))
+        seals = self._seals_of(rows)
         for row in rows:
             if row.topic in (SEAL_TOPIC, ADOPTION_TOPIC):
                 continue
@@ -171,9 +170,10 @@ class Trust:
         """Every stored event of one aggregate (those whose ids are ``within`` the bounds given,
         both included), in log order, each with its seal checked afresh against the store: an
         event changed below the application after it was projected shows its problem here, where
-        the projections, built once, would not."""
+        the projections, built once, would not (a seal this process has verified is remembered,
+        as for a write)."""
         rows = self._rows_of([originator_id], within)
-        seals = self._load_seals({str(r.state.get("seal")) for r in rows if r.state.get("seal")})
+        seals = self._seals_of(rows)
         found = []
         for row in rows:
             problem = self._problem(row, seals)
@@ -199,6 +199,23 @@ class Trust:
         if not seal.covers(leaf_of(row)):
             return _("is not what {signer} signed (seal {seal})").format(signer=seal.signer, seal=seal_id)
         return None
+
+    def _seals_of(self, rows: Sequence[Row]) -> dict[str, CheckedSeal]:
+        """The verified seals the events of ``rows`` name: those remembered, the rest read."""
+        seals: dict[str, CheckedSeal] = {}
+        wanted = set()
+        for r in rows:
+            seal_id = r.state.get("seal")
+            if seal_id and r.topic not in (SEAL_TOPIC, ADOPTION_TOPIC):
+                key = str(seal_id)
+                known = self._seals.get(key)
+                if known is not None:
+                    seals[key] = known
+                else:
+                    wanted.add(key)
+        if wanted:
+            seals.update(self._load_seals(wanted))
+        return seals
 
     def _load_seals(self, wanted: Iterable[str]) -> dict[str, CheckedSeal]:
         registry = self.registry()
@@ -226,8 +243,10 @@ class Trust:
 
     def _remember(self, seal_id: str, checked: CheckedSeal) -> None:
         self._seals[seal_id] = checked
-        while len(self._seals) > SEALS_KEPT:
-            self._seals.popitem(last=False)
+        self._kept += len(checked.leaves)
+        while len(self._seals) > SEALS_KEPT or self._kept > self.leaves_kept:
+            _, dropped = self._seals.popitem(last=False)
+            self._kept -= len(dropped.leaves)
 
     def _verified(self, row: Row, registry: Registry) -> CheckedSeal | None:
         """The seal in ``row`` if its signature verifies under a key its signer held where the

@@ -158,3 +158,26 @@ def test_the_grant_page_names_an_event_rewritten_below_the_application(
     (forged,) = [line for line in lines if "记-0042" in line]
     assert 'class="signature broken"' in forged and "is not what tester signed" in forged, forged
     assert sum('class="signature verified"' in line for line in lines) == len(lines) - 1
+
+
+def test_a_running_server_names_an_event_rewritten_after_it_showed_the_page(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """The server remembers the seals it has verified (a page of history names up to a hundred);
+    the events themselves are read and checked against them at every view."""
+    from starlette.testclient import TestClient
+
+    from commands.web.app import create_app
+    from tests.test_web import PASSWORD, set_password, sign_in
+
+    _spent_with_attachment(sqlite_ledger, tmp_path)
+    assert set_password(sqlite_ledger, "tester", PASSWORD, "officer").exit_code == 0
+    with TestClient(create_app(sqlite_ledger.url), base_url="http://testserver") as client:
+        assert sign_in(client).status_code == 200
+        before = _history_rows(client.get("/grants/G1?lang=en").text)
+        assert all('class="signature verified"' in line for line in before)
+        _rewrite(sqlite_ledger.url, "记-0042", payee="某关联公司")
+        after = _history_rows(client.get("/grants/G1?lang=en").text)
+    (forged,) = [line for line in after if "记-0042" in line]
+    assert 'class="signature broken"' in forged and "is not what tester signed" in forged, forged
+    assert sum('class="signature verified"' in line for line in after) == len(after) - 1

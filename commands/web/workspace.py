@@ -33,13 +33,19 @@ if TYPE_CHECKING:
     from projections.runner import ProjectionRecorder
 
 
+# the verified seals a server remembers, in leaves' characters: the seals a few pages of history
+# name, where each may be an import's (10,000 leaves); some 64 MB at most
+SEAL_LEAVES_KEPT = 48 << 20
+
+
 class Workspace:
     def __init__(self, db: str | None) -> None:
         self.settings = Settings(db=db, actor=None, role=None, lang="zh")
         self._lock = threading.RLock()
         self._catching = threading.Lock()
         with self._lock:
-            self.settings.ledger()  # NotFoundError (exit 4) where there is no ledger
+            # NotFoundError (exit 4) where there is no ledger
+            self.settings.ledger().trust.leaves_kept = SEAL_LEAVES_KEPT
             ensure_tables(self.settings.engine())
         self._recorder: ProjectionRecorder | None = None
 
