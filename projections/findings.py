@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -34,12 +34,14 @@ from ledger.rules import (
 from projections.acts import STATUS_AFTER
 from projections.judge import policy_on
 from projections.measures import available_in
+from projections.queries import stored_time
 from projections.schema import (
     compliance_events,
     compliance_facts,
     compliance_grants,
     history_acts,
 )
+from projections.schema import grants as balance_grants
 
 
 @dataclass(frozen=True)
@@ -98,10 +100,13 @@ def oversight_due(conn: Any, g: Any, level: str, today: date, policy: Policy) ->
     return institute_overseen(g.grant_id, level, evaluated, policy)
 
 
-def findings(engine: Engine, today: date, base_ids: Sequence[str] = ()) -> list[Finding]:
+def findings(
+    engine: Engine, today: date, base_ids: Sequence[str] = (), known_at: datetime | None = None
+) -> list[Finding]:
     """Every finding, per base and grant, as judged on ``today`` from the books as they stood at
     its end: what was dated later (a report, a rectification ordered, money, a closure) is not
-    yet in them."""
+    yet in them; ``known_at``: nor what was recorded after that moment (a grant applied for, a
+    breach, a completion or a reversal recorded later), as the ledger knew it then."""
     from projections.reports import _totals  # the movements' totals as of a business date
 
     policy = policy_on(today)
@@ -112,17 +117,31 @@ def findings(engine: Engine, today: date, base_ids: Sequence[str] = ()) -> list[
     )
     if base_ids:
         query = query.where(compliance_grants.c.base_id.in_(list(base_ids)))
-    totals = _totals(engine, base_ids, today, None)
+    moment = stored_time(engine, known_at) if known_at is not None else None
+    a = history_acts.c
+    if moment is not None:  # the application recorded by then, as every report reads a grant
+        recorded = select(balance_grants.c.aggregate_id).where(balance_grants.c.recorded_at <= moment)
+        query = query.where(compliance_grants.c.aggregate_id.in_(recorded))
+    totals = _totals(engine, base_ids, today, known_at)
     result: list[Finding | None] = []
     with engine.connect() as conn:
         grants = conn.execute(query).all()
         for g in grants:
             programme = policy.programme(g.programme)
-            events = conn.execute(
+            stored = (
                 select(compliance_events)
                 .where(compliance_events.c.grant_id == g.grant_id, compliance_events.c.occurred_on <= today)
                 .order_by(compliance_events.c.notification_id)
-            ).all()
+            )
+            if moment is not None:  # each event's finding is kept under its own notification id
+                stored = stored.where(
+                    compliance_events.c.notification_id.in_(
+                        select(a.notification_id).where(
+                            a.aggregate_id == g.aggregate_id, a.recorded_at <= moment
+                        )
+                    )
+                )
+            events = conn.execute(stored).all()
             for e in events:
                 clause = policy_on(e.occurred_on).clause(e.clause)
                 message = str(Text.loads(e.message))
@@ -137,14 +156,14 @@ def findings(engine: Engine, today: date, base_ids: Sequence[str] = ()) -> list[
                     g.grant_id, judged, applied.get("unit_kind", ""), applied.get("declared")
                 )
                 result.extend(_finding(g, b, g.applied_on) for b in found)
-            a = history_acts.c
-            books = _Books(
-                conn.execute(
-                    select(a.kind, a.occurred_on, a.data)
-                    .where(a.aggregate_id == g.aggregate_id, a.occurred_on <= today, a.kind.in_(_READ))
-                    .order_by(a.notification_id)
-                ).all()
+            read = (
+                select(a.kind, a.occurred_on, a.data)
+                .where(a.aggregate_id == g.aggregate_id, a.occurred_on <= today, a.kind.in_(_READ))
+                .order_by(a.notification_id)
             )
+            if moment is not None:
+                read = read.where(a.recorded_at <= moment)
+            books = _Books(conn.execute(read).all())
             if books.status not in ("approved", "closed"):
                 continue
             t = totals.get(g.grant_id, {})
