@@ -61,16 +61,33 @@ def _finding(row: Any, breach: Breach | None, on: date | None = None) -> Finding
 
 
 class _Books:
-    """A grant's facts as of a day, from the events dated on or before it: its status, the latest
-    report of each year, its rectifications (ref -> deadline, completed on)."""
+    """A grant's facts as of a day, from the events dated on or before it: its status, its build
+    period, the latest report of each year, its rectifications (ref -> deadline, completed on),
+    the kinds of evaluation it has had. A build period or an evaluation kept by an earlier
+    version, which did not keep them per event, is read from the grant (``g``) as it stands."""
 
-    def __init__(self, rows: Sequence[Any]) -> None:
+    def __init__(self, rows: Sequence[Any], g: Any) -> None:
         self.status = "applied"
+        self.build_start: date | None = g.build_start
+        self.build_end: date | None = g.build_end
         self.outputs: dict[int, SimpleNamespace] = {}
         self.rectifications: dict[str, list[Any]] = {}
+        self.evaluated: list[str] | None = []
         for r in rows:
             if r.kind in STATUS_AFTER:
                 self.status = STATUS_AFTER[r.kind]
+                if r.kind == "approve" and r.data:
+                    d = json.loads(r.data)
+                    self.build_start = date.fromisoformat(d["build_start"])
+                    self.build_end = date.fromisoformat(d["build_end"])
+            elif r.kind == "extend" and r.data:
+                self.build_end = date.fromisoformat(json.loads(r.data)["end"])
+            elif r.kind == "evaluate":
+                kind = json.loads(r.data)["kind"] if r.data else None
+                if kind is None or self.evaluated is None:
+                    self.evaluated = None
+                elif kind not in self.evaluated:
+                    self.evaluated.append(kind)
             elif r.kind in ("output", "output_correct"):
                 d = json.loads(r.data)
                 self.outputs[int(d["year"])] = SimpleNamespace(**d)
@@ -83,18 +100,29 @@ class _Books:
                     found[1] = r.occurred_on
 
 
-_READ = (*STATUS_AFTER, "output", "output_correct", "rectify_order", "rectify_complete")
+_READ = (
+    *STATUS_AFTER,
+    "extend",
+    "evaluate",
+    "output",
+    "output_correct",
+    "rectify_order",
+    "rectify_complete",
+)
 
 
-def oversight_due(conn: Any, g: Any, level: str, today: date, policy: Policy) -> Breach | None:
+def oversight_due(conn: Any, g: Any, books: _Books, level: str, today: date, policy: Policy) -> Breach | None:
     """An institute whose build period has ended without a third-party audit or a final
     evaluation recorded (000 第十五条); a grant closed had both."""
-    if level != "institute" or g.status != "approved" or g.build_end is None or today <= g.build_end:
+    end = books.build_end
+    if level != "institute" or books.status != "approved" or end is None or today <= end:
         return None
-    kept = conn.execute(
-        select(compliance_facts.c.facts).where(compliance_facts.c.grant_id == g.grant_id)
-    ).scalar()
-    evaluated = None if kept is None else json.loads(kept).get("evaluated")
+    evaluated = books.evaluated
+    if evaluated is None:
+        kept = conn.execute(
+            select(compliance_facts.c.facts).where(compliance_facts.c.grant_id == g.grant_id)
+        ).scalar()
+        evaluated = None if kept is None else json.loads(kept).get("evaluated")
     if evaluated is None:  # kept by an earlier version, which did not keep evaluations: not known
         return None
     return institute_overseen(g.grant_id, level, evaluated, policy)
@@ -163,7 +191,7 @@ def findings(
             )
             if moment is not None:
                 read = read.where(a.recorded_at <= moment)
-            books = _Books(conn.execute(read).all())
+            books = _Books(conn.execute(read).all(), g)
             if books.status not in ("approved", "closed"):
                 continue
             t = totals.get(g.grant_id, {})
@@ -175,7 +203,7 @@ def findings(
                 )
             )
             for year in sorted(books.outputs):
-                found = output_breaches(g.grant_id, programme, g.build_start, books.outputs[year])
+                found = output_breaches(g.grant_id, programme, books.build_start, books.outputs[year])
                 result.extend(_finding(g, b) for b in found)
             supervision = policy.clause(
                 "institute_supervision" if programme.level == "institute" else "supervision"
@@ -184,13 +212,15 @@ def findings(
             for ref, (deadline, completed_on) in ordered:
                 breach = rectification_on_time(g.grant_id, ref, deadline, completed_on, today, supervision)
                 result.append(_finding(g, breach, deadline))
-            result.append(_finding(g, oversight_due(conn, g, programme.level, today, policy), g.build_end))
+            result.append(
+                _finding(g, oversight_due(conn, g, books, programme.level, today, policy), books.build_end)
+            )
             if books.status == "approved":
                 spent = from_fen(t.get("subsidy_spent", 0) + t.get("matching_spent", 0))
                 breach = execution_on_track(
                     g.grant_id,
-                    g.build_start,
-                    g.build_end,
+                    books.build_start,
+                    books.build_end,
                     today,
                     subsidy_received + matching_received,
                     spent,
@@ -200,6 +230,8 @@ def findings(
                 build = programme.build_clause or policy.clause("district_build_period")
                 for source in SOURCES:
                     held = from_fen(available_in(t, source, 0))
-                    breach = disposed_after_build_period(g.grant_id, source, g.build_end, today, held, build)
-                    result.append(_finding(g, breach, g.build_end))
+                    breach = disposed_after_build_period(
+                        g.grant_id, source, books.build_end, today, held, build
+                    )
+                    result.append(_finding(g, breach, books.build_end))
     return [f for f in result if f is not None]

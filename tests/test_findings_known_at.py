@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 from commands.cli import cli
 from commands.web.app import create_app
 from tests import test_web
-from tests.conftest import Ledger, approved_district_grant
+from tests.conftest import Ledger, approved_district_grant, selected
 from tests.test_web import Clock, sign_in
 from tests.test_web_reports import csv_table, page_table
 
@@ -95,6 +95,50 @@ def test_as_of_the_end_of_the_build_period_and_after(ledger: Ledger) -> None:
     assert held not in found(ledger, "--as-of", "2026-03-31")
     assert held in found(ledger, "--as-of", "2026-04-01")
     assert found(ledger, "--as-of", "2026-04-01", "--known-at", before.isoformat()) == []
+
+
+def test_an_extension_recorded_later_was_not_known_before(ledger: Ledger) -> None:
+    """The build period extended to 2026-09-30 (dated 2026-03-01): as the ledger knew G1 before
+    the extension was recorded, it ended 2026-03-31 and the subsidy still held is a finding on
+    2026-04-15; as it stands, the period runs on and there is none."""
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "10万", "--voucher", "拨-1", "--date", "2024-04-15")
+    before = moment()
+    ledger.ok("grant", "extend", "G1", "--end", "2026-09-30", "--document", "渝中人社〔2026〕7号",
+              "--date", "2026-03-01", role="approver")  # fmt: skip
+    held = ("balance after the build period", "2026-03-31")
+    assert held in found(ledger, "--as-of", "2026-04-15", "--known-at", before.isoformat())
+    assert not any(rule == held[0] for rule, _ in found(ledger, "--as-of", "2026-04-15"))
+    assert ("balance after the build period", "2026-09-30") in found(ledger, "--as-of", "2026-10-01")
+
+
+def test_an_institutes_oversight_as_of_a_day_and_as_known_at_a_moment(ledger: Ledger) -> None:
+    """An institute built to 2026-03-31 has its final evaluation (2026-04-01) and, recorded
+    later, its third-party audit (2026-04-02; 000 第十五条 asks both): on 2026-04-15 the finding
+    stands as known before the audit was recorded, not after; on 2026-04-01 the audit, dated
+    the next day, is not yet in the books whenever it was recorded."""
+    from tests.test_every_rule import A, apply, unit
+
+    unit(ledger, "U1", "--kind", "technician_college")
+    ledger.ok(*apply("G1", "U1", "training_institute", "2024-03-01", "焊工", "电工", amount="150万"))
+    selected(ledger, "G1")
+    ledger.ok("grant", "approve", "G1", "--amount", "150万", "--document", "渝人社〔2024〕96号",
+              "--body", "RS-CQ", "--end", "2026-03-31", "--date", "2024-04-01", role=A)  # fmt: skip
+    ledger.ok("evaluate", "G1", "--kind", "final", "--result", "pass", "--date", "2026-04-01", role=A)
+    before = moment()
+    ledger.ok("evaluate", "G1", "--kind", "third_party_audit", "--result", "pass", "--date", "2026-04-02",
+              role=A)  # fmt: skip
+
+    def oversight(*options: str) -> list[str]:
+        rows = json.loads(ledger.ok("report", "findings", "--format", "json", *options).stdout)
+        return [r["message"] for r in rows if r["rule"] == "institute oversight"]
+
+    (due,) = oversight("--as-of", "2026-04-15", "--known-at", before.isoformat())
+    assert "third-party audit" in due and "final evaluation" not in due
+    assert oversight("--as-of", "2026-04-15") == []
+    (on_the_day,) = oversight("--as-of", "2026-04-01")
+    assert "third-party audit" in on_the_day
+    assert oversight("--as-of", "2026-03-31") == []  # the build period had not ended
 
 
 @pytest.mark.parametrize("value", ["yesterday", "2024-13-01T00:00:00", "2024-06-01T25:00"])
