@@ -85,6 +85,61 @@ def test_known_at_shows_the_findings_as_the_ledger_knew_them(ledger: Ledger) -> 
     assert then.stdout == now.stdout
 
 
+def test_a_breach_stored_later_was_not_known_before(ledger: Ledger) -> None:
+    """A disbursement of 900,000.00 beyond the 200,000.00 approved, stored (as an earlier version
+    allowed) after the moment and dated 2024-05-01: the judge's finding on it is in the report
+    known after, not before."""
+    from datetime import date
+    from decimal import Decimal
+
+    from ledger.application import GrantLedger
+    from ledger.grant import Grant
+    from tests.signing import save_sealed
+
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "120000", "--voucher", "T1", "--date", "2024-05-01")
+    before = moment()
+    app = GrantLedger(ledger.url)
+    try:
+        grant = app.get_grant("G1")
+        grant.trigger_event(
+            Grant.SubsidyDisbursed, amount=Decimal("900000.00"), voucher="T9", tranche=2,
+            actor="elsewhere", role="officer", occurred_on=date(2024, 5, 1),
+        )  # fmt: skip
+        save_sealed(app, ledger, grant)
+    finally:
+        app.close()
+    breach = ("tranches within approval", "2024-05-01")
+    assert breach in found(ledger, "--as-of", "2024-06-30")
+    assert breach not in found(ledger, "--as-of", "2024-06-30", "--known-at", before.isoformat())
+    assert breach not in found(ledger, "--as-of", "2024-04-30")  # dated later than the day judged
+
+
+def test_an_application_recorded_later_and_its_findings_were_not_known_before(ledger: Ledger) -> None:
+    """G2's application, dated 2024-03-01 but recorded after the moment, declares a capacity of
+    299 (003 第六条(二) asks 300): its finding is in the report known after, not before, on any
+    day judged, and a base named alone (B2) is not a base the ledger knew then."""
+    from tests.test_programme_rules import apply_args, register
+
+    approved_district_grant(ledger)
+    before = moment()
+    register(ledger, "U2", "enterprise")
+    ledger.ok(*apply_args("G2", "U2", "B2", "district_base", "电工"), "--amount", "20万",
+              "--capacity", "299", "--date", "2024-03-01")  # fmt: skip
+
+    def of_g2(*options: str) -> list[tuple[str, str]]:
+        rows = json.loads(ledger.ok("report", "findings", "--format", "json", *options).stdout)
+        return [(r["rule"], r["date"]) for r in rows if r["grant_id"] == "G2"]
+
+    condition = [("application condition", "2024-03-01")]
+    assert of_g2("--as-of", "2024-03-02") == condition
+    assert of_g2("--as-of", "2024-03-02", "--known-at", before.isoformat()) == []
+    assert of_g2("--known-at", before.isoformat()) == []
+    assert of_g2("--as-of", "2024-02-29") == []  # before the application's date
+    unknown = ledger("report", "findings", "B2", "--known-at", before.isoformat())
+    assert unknown.exit_code == 0 and "G2" not in unknown.stdout, (unknown.stdout, unknown.stderr)
+
+
 def test_as_of_the_end_of_the_build_period_and_after(ledger: Ledger) -> None:
     """G1 builds 2024-04-01 to 2026-03-31: the subsidy still held is a finding from 2026-04-01
     (003 第三条), not on 2026-03-31; known before the disbursement was recorded, nothing is held."""
