@@ -280,3 +280,16 @@ def test_a_malformed_known_at_on_the_page_is_one_sentence_and_a_400(
         assert bad.status_code == 400, (path, bad.text[:500])
         assert "yesterday" in bad.text and "知悉" in bad.text and "Traceback" not in bad.text
         assert "content-disposition" not in bad.headers
+
+
+def test_the_help_shows_known_at_and_its_example_in_both_languages(sqlite_ledger: Ledger) -> None:
+    example = (
+        "    grant-ledger report findings --known-at 2025-07-01T09:00:00 --format csv --output 预警.csv\n"
+    )
+    for lang, words in (("en", "--known-at TIMESTAMP: as the ledger"), ("zh", "--known-at TIMESTAMP：台账")):
+        shown = CliRunner().invoke(
+            cli, ["--db", sqlite_ledger.url, "--lang", lang, "report", "findings", "--help"]
+        )
+        assert shown.exit_code == 0, shown.stderr
+        text = " ".join(shown.stdout.split("\n  "))  # the description's lines joined again
+        assert words in text and example in shown.stdout, shown.stdout  # the example on its own line
