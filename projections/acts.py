@@ -161,6 +161,9 @@ FACTS = {
     "NoticeRecorded": ("end", "objections"),
     "BudgetRegistered": ("lines",),  # the plan as it stood on a day (report budget)
     "BudgetAdjusted": ("lines",),
+    "Approved": ("build_start", "build_end"),  # the build period as it stood on a day (findings)
+    "Extended": ("end",),
+    "EvaluationRecorded": ("kind",),  # the oversight an institute has had by a day (findings)
 }
 
 
@@ -170,7 +173,7 @@ def facts(kind: str, d: Mapping[str, Any]) -> str:
         return ""
     kept: dict[str, Any] = {}
     for k in wanted:
-        if k in ("deadline", "end"):
+        if k in ("deadline", "end", "build_start", "build_end"):
             kept[k] = _value(d[k])
         elif k == "lines":
             kept[k] = {n: _value(v) for n, v in d[k].items()}

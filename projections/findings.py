@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -34,12 +34,14 @@ from ledger.rules import (
 from projections.acts import STATUS_AFTER
 from projections.judge import policy_on
 from projections.measures import available_in
+from projections.queries import stored_time
 from projections.schema import (
     compliance_events,
     compliance_facts,
     compliance_grants,
     history_acts,
 )
+from projections.schema import grants as balance_grants
 
 
 @dataclass(frozen=True)
@@ -59,16 +61,33 @@ def _finding(row: Any, breach: Breach | None, on: date | None = None) -> Finding
 
 
 class _Books:
-    """A grant's facts as of a day, from the events dated on or before it: its status, the latest
-    report of each year, its rectifications (ref -> deadline, completed on)."""
+    """A grant's facts as of a day, from the events dated on or before it: its status, its build
+    period, the latest report of each year, its rectifications (ref -> deadline, completed on),
+    the kinds of evaluation it has had. A build period or an evaluation kept by an earlier
+    version, which did not keep them per event, is read from the grant (``g``) as it stands."""
 
-    def __init__(self, rows: Sequence[Any]) -> None:
+    def __init__(self, rows: Sequence[Any], g: Any) -> None:
         self.status = "applied"
+        self.build_start: date | None = g.build_start
+        self.build_end: date | None = g.build_end
         self.outputs: dict[int, SimpleNamespace] = {}
         self.rectifications: dict[str, list[Any]] = {}
+        self.evaluated: list[str] | None = []
         for r in rows:
             if r.kind in STATUS_AFTER:
                 self.status = STATUS_AFTER[r.kind]
+                if r.kind == "approve" and r.data:
+                    d = json.loads(r.data)
+                    self.build_start = date.fromisoformat(d["build_start"])
+                    self.build_end = date.fromisoformat(d["build_end"])
+            elif r.kind == "extend" and r.data:
+                self.build_end = date.fromisoformat(json.loads(r.data)["end"])
+            elif r.kind == "evaluate":
+                kind = json.loads(r.data)["kind"] if r.data else None
+                if kind is None or self.evaluated is None:
+                    self.evaluated = None
+                elif kind not in self.evaluated:
+                    self.evaluated.append(kind)
             elif r.kind in ("output", "output_correct"):
                 d = json.loads(r.data)
                 self.outputs[int(d["year"])] = SimpleNamespace(**d)
@@ -81,27 +100,41 @@ class _Books:
                     found[1] = r.occurred_on
 
 
-_READ = (*STATUS_AFTER, "output", "output_correct", "rectify_order", "rectify_complete")
+_READ = (
+    *STATUS_AFTER,
+    "extend",
+    "evaluate",
+    "output",
+    "output_correct",
+    "rectify_order",
+    "rectify_complete",
+)
 
 
-def oversight_due(conn: Any, g: Any, level: str, today: date, policy: Policy) -> Breach | None:
+def oversight_due(conn: Any, g: Any, books: _Books, level: str, today: date, policy: Policy) -> Breach | None:
     """An institute whose build period has ended without a third-party audit or a final
     evaluation recorded (000 第十五条); a grant closed had both."""
-    if level != "institute" or g.status != "approved" or g.build_end is None or today <= g.build_end:
+    end = books.build_end
+    if level != "institute" or books.status != "approved" or end is None or today <= end:
         return None
-    kept = conn.execute(
-        select(compliance_facts.c.facts).where(compliance_facts.c.grant_id == g.grant_id)
-    ).scalar()
-    evaluated = None if kept is None else json.loads(kept).get("evaluated")
+    evaluated = books.evaluated
+    if evaluated is None:
+        kept = conn.execute(
+            select(compliance_facts.c.facts).where(compliance_facts.c.grant_id == g.grant_id)
+        ).scalar()
+        evaluated = None if kept is None else json.loads(kept).get("evaluated")
     if evaluated is None:  # kept by an earlier version, which did not keep evaluations: not known
         return None
     return institute_overseen(g.grant_id, level, evaluated, policy)
 
 
-def findings(engine: Engine, today: date, base_ids: Sequence[str] = ()) -> list[Finding]:
+def findings(
+    engine: Engine, today: date, base_ids: Sequence[str] = (), known_at: datetime | None = None
+) -> list[Finding]:
     """Every finding, per base and grant, as judged on ``today`` from the books as they stood at
     its end: what was dated later (a report, a rectification ordered, money, a closure) is not
-    yet in them."""
+    yet in them; ``known_at``: nor what was recorded after that moment (a grant applied for, a
+    breach, a completion or a reversal recorded later), as the ledger knew it then."""
     from projections.reports import _totals  # the movements' totals as of a business date
 
     policy = policy_on(today)
@@ -112,17 +145,31 @@ def findings(engine: Engine, today: date, base_ids: Sequence[str] = ()) -> list[
     )
     if base_ids:
         query = query.where(compliance_grants.c.base_id.in_(list(base_ids)))
-    totals = _totals(engine, base_ids, today, None)
+    moment = stored_time(engine, known_at) if known_at is not None else None
+    a = history_acts.c
+    if moment is not None:  # the application recorded by then, as every report reads a grant
+        recorded = select(balance_grants.c.aggregate_id).where(balance_grants.c.recorded_at <= moment)
+        query = query.where(compliance_grants.c.aggregate_id.in_(recorded))
+    totals = _totals(engine, base_ids, today, known_at)
     result: list[Finding | None] = []
     with engine.connect() as conn:
         grants = conn.execute(query).all()
         for g in grants:
             programme = policy.programme(g.programme)
-            events = conn.execute(
+            stored = (
                 select(compliance_events)
                 .where(compliance_events.c.grant_id == g.grant_id, compliance_events.c.occurred_on <= today)
                 .order_by(compliance_events.c.notification_id)
-            ).all()
+            )
+            if moment is not None:  # each event's finding is kept under its own notification id
+                stored = stored.where(
+                    compliance_events.c.notification_id.in_(
+                        select(a.notification_id).where(
+                            a.aggregate_id == g.aggregate_id, a.recorded_at <= moment
+                        )
+                    )
+                )
+            events = conn.execute(stored).all()
             for e in events:
                 clause = policy_on(e.occurred_on).clause(e.clause)
                 message = str(Text.loads(e.message))
@@ -137,14 +184,14 @@ def findings(engine: Engine, today: date, base_ids: Sequence[str] = ()) -> list[
                     g.grant_id, judged, applied.get("unit_kind", ""), applied.get("declared")
                 )
                 result.extend(_finding(g, b, g.applied_on) for b in found)
-            a = history_acts.c
-            books = _Books(
-                conn.execute(
-                    select(a.kind, a.occurred_on, a.data)
-                    .where(a.aggregate_id == g.aggregate_id, a.occurred_on <= today, a.kind.in_(_READ))
-                    .order_by(a.notification_id)
-                ).all()
+            read = (
+                select(a.kind, a.occurred_on, a.data)
+                .where(a.aggregate_id == g.aggregate_id, a.occurred_on <= today, a.kind.in_(_READ))
+                .order_by(a.notification_id)
             )
+            if moment is not None:
+                read = read.where(a.recorded_at <= moment)
+            books = _Books(conn.execute(read).all(), g)
             if books.status not in ("approved", "closed"):
                 continue
             t = totals.get(g.grant_id, {})
@@ -156,7 +203,7 @@ def findings(engine: Engine, today: date, base_ids: Sequence[str] = ()) -> list[
                 )
             )
             for year in sorted(books.outputs):
-                found = output_breaches(g.grant_id, programme, g.build_start, books.outputs[year])
+                found = output_breaches(g.grant_id, programme, books.build_start, books.outputs[year])
                 result.extend(_finding(g, b) for b in found)
             supervision = policy.clause(
                 "institute_supervision" if programme.level == "institute" else "supervision"
@@ -165,13 +212,15 @@ def findings(engine: Engine, today: date, base_ids: Sequence[str] = ()) -> list[
             for ref, (deadline, completed_on) in ordered:
                 breach = rectification_on_time(g.grant_id, ref, deadline, completed_on, today, supervision)
                 result.append(_finding(g, breach, deadline))
-            result.append(_finding(g, oversight_due(conn, g, programme.level, today, policy), g.build_end))
+            result.append(
+                _finding(g, oversight_due(conn, g, books, programme.level, today, policy), books.build_end)
+            )
             if books.status == "approved":
                 spent = from_fen(t.get("subsidy_spent", 0) + t.get("matching_spent", 0))
                 breach = execution_on_track(
                     g.grant_id,
-                    g.build_start,
-                    g.build_end,
+                    books.build_start,
+                    books.build_end,
                     today,
                     subsidy_received + matching_received,
                     spent,
@@ -181,6 +230,8 @@ def findings(engine: Engine, today: date, base_ids: Sequence[str] = ()) -> list[
                 build = programme.build_clause or policy.clause("district_build_period")
                 for source in SOURCES:
                     held = from_fen(available_in(t, source, 0))
-                    breach = disposed_after_build_period(g.grant_id, source, g.build_end, today, held, build)
-                    result.append(_finding(g, breach, g.build_end))
+                    breach = disposed_after_build_period(
+                        g.grant_id, source, books.build_end, today, held, build
+                    )
+                    result.append(_finding(g, breach, books.build_end))
     return [f for f in result if f is not None]

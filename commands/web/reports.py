@@ -55,7 +55,7 @@ class Report:
     about: str
     command: str  # module:attribute of the click command
     words: tuple[str, ...]  # how the command line names it
-    known_at: bool = True  # --known-at (report findings has none)
+    known_at: bool = True  # --known-at
     period: bool = True  # --from/--to
 
 
@@ -66,7 +66,7 @@ REPORTS: dict[str, Report] = {
                "available, and the execution rate."), "commands.balance:balance_command", ("balance",)),
         Report("findings", N_("Findings"), N_("Compliance warnings per base: matching below 1:1, outputs "
                "below target, rectifications overdue, little spent late in the build period."),
-               "commands.findings:findings_command", ("report", "findings"), known_at=False, period=False),
+               "commands.findings:findings_command", ("report", "findings"), period=False),
         Report("sources", N_("Fund sources"), N_("Per base and fund source: approved or committed, "
                "received, spent, available."), "commands.report_sources:sources_command",
                ("report", "sources")),
