@@ -9,8 +9,17 @@ import click
 
 from commands.context import action, record, today
 from commands.grant import DATE
+from commands.i18n import _
+from ledger.errors import BadInputError
 from ledger.actions import RegisterUnit, SetUnitDistrict
 from ledger.unit import UNIT_KINDS
+
+def _typed(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An option typed empty is refused, not read as no district."""
+    if value is not None and not value.strip():
+        raise BadInputError(_("--district must not be empty; `grant-ledger unit districts` lists them"))
+    return value
+
 
 DISTRICT_HELP = (
     "the district (区县) it stands in: its 6-digit 行政区划代码 (500103) or its Chinese name "
@@ -40,7 +49,7 @@ def unit_group() -> None:
     help="the unit already has a national institute (国家级技工院校职业训练院): it may not hold a "
     "municipal one (000 第十二条)",
 )
-@click.option("--district", help=DISTRICT_HELP)
+@click.option("--district", callback=_typed, help=DISTRICT_HELP)
 @click.option("--date", "on", type=DATE, help="business date (default today)")
 def register_command(
     unit_id: str,
@@ -72,7 +81,7 @@ def register_command(
 
 @unit_group.command("set-district")
 @click.argument("unit_id")
-@click.option("--district", required=True, help=DISTRICT_HELP)
+@click.option("--district", required=True, callback=_typed, help=DISTRICT_HELP)
 @click.option("--date", "on", type=DATE, help="business date (default today)")
 def set_district_command(unit_id: str, district: str, on: datetime | None) -> None:
     """Record the district of a unit already registered (one registered before districts were

@@ -397,7 +397,7 @@ class SetUnitDistrict(Action):
 
     def check(self, policy: Policy) -> None:
         if self.district is None:
-            raise BadInputError(T_("district: is required"))
+            raise BadInputError(T_("a unit's district must be given: its 6-digit code or Chinese name"))
 
     def decide(self, books: Books) -> bool:
         assert self.district is not None

@@ -442,6 +442,13 @@ class GrantListed:
     district: str | None = None  # its unit's (ledger.district), if recorded
 
 
+def districts_present(engine: Engine) -> list[str]:
+    """The districts (codes) of the units that hold a grant, in code order."""
+    query = select(units.c.district).select_from(with_districts()).where(units.c.district.is_not(None))
+    with engine.connect() as conn:
+        return sorted(set(conn.scalars(query.distinct())))
+
+
 def list_grants(
     engine: Engine,
     programme: str | None = None,

@@ -44,6 +44,7 @@ from commands.web.workspace import Workspace
 from ledger.clock import business_today
 from ledger.errors import LedgerError, NotFoundError, RuleViolationError
 from ledger.i18n import LANGUAGES, use
+from ledger.district import district_name
 from ledger.labels import label
 from ledger.money import format_yuan
 
@@ -245,7 +246,9 @@ class App:
         page_text = q.get("page", "1")
         number = int(page_text) if page_text.isdigit() and len(page_text) < 7 else 1
         engine = await run_in_threadpool(self.workspace.reading)
-        shown = await run_in_threadpool(overview, engine, q.get("programme", ""), q.get("status", ""), number)
+        shown = await run_in_threadpool(
+            overview, engine, q.get("programme", ""), q.get("status", ""), number, q.get("district", "")
+        )
         return self.page(
             "overview.html",
             session,
@@ -262,6 +265,7 @@ class App:
             ],
             programmes=programme_names(session.lang),
             statuses=("applied", "approved", "rejected", "closed"),
+            district_name=lambda code: district_name(code, session.lang),
         )
 
     @signed_in
