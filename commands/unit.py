@@ -10,9 +10,10 @@ import click
 from commands.context import action, record, today
 from commands.grant import DATE
 from commands.i18n import _
-from ledger.errors import BadInputError
 from ledger.actions import RegisterUnit, SetUnitDistrict
+from ledger.errors import BadInputError
 from ledger.unit import UNIT_KINDS
+
 
 def _typed(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """An option typed empty is refused, not read as no district."""
@@ -85,7 +86,7 @@ def register_command(
 @click.option("--date", "on", type=DATE, help="business date (default today)")
 def set_district_command(unit_id: str, district: str, on: datetime | None) -> None:
     """Record the district of a unit already registered (one registered before districts were
-    kept, or with a wrong one): an amendment of its own, shown in the history; the
+    kept, or with a wrong one): an amendment of its own, signed as every record is; the
     registration stays as recorded.
 
     \b

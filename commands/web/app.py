@@ -42,9 +42,9 @@ from commands.web.sessions import IDLE_SECONDS, LIFETIME_SECONDS, Session, Sessi
 from commands.web.status import STATUS
 from commands.web.workspace import Workspace
 from ledger.clock import business_today
+from ledger.district import district_name
 from ledger.errors import LedgerError, NotFoundError, RuleViolationError
 from ledger.i18n import LANGUAGES, use
-from ledger.district import district_name
 from ledger.labels import label
 from ledger.money import format_yuan
 
