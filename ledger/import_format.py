@@ -97,6 +97,8 @@ LABELS_ZH: dict[str, tuple[str, ...]] = {
 }
 # Columns a file may hold or leave out (an empty cell when left out).
 OPTIONAL = ("district",)
+# What `export` writes: every column, the optional ones last.
+EXPORTED = (*HEADER, *OPTIONAL)
 ALIASES = {label: column for column, labels in LABELS_ZH.items() for label in labels}
 # a build period: start..end (or start~end, start至end, start end), or its end alone; each a
 # business date in any of its forms (ledger.text.read_date); 2024-04-01/2026-03-31, as before, too

@@ -342,3 +342,23 @@ def test_the_quick_path_and_the_ordinary_path_agree_on_districts(three: Ledger) 
     with sqlite3.connect(three.url.removeprefix("sqlite:///")) as conn:
         stored = dict(conn.execute("SELECT unit_id, district FROM balance_units").fetchall())
     assert stored == {"U1": "500103", "U2": "500103", "U3": "500101"}
+
+
+def test_export_carries_each_units_district_as_last_recorded_and_imports_back(
+    three: Ledger, tmp_path: Path
+) -> None:
+    """An approve row carries its unit's district as the ledger holds it now: an amendment
+    recorded after the approval included."""
+    from commands.export import _WIDTH
+    from ledger.import_format import EXPORTED
+
+    assert _WIDTH == len(EXPORTED) and EXPORTED[-1] == "district"
+    three.ok("unit", "set-district", "U3", "--district", "500243", "--date", "2024-06-01")
+    path = tmp_path / "books.csv"
+    three.ok("export", "--format", "csv", "--output", str(path))
+    other = Ledger(f"sqlite:///{tmp_path / 'other.db'}", CliRunner())
+    other.import_ok(path)
+    assert [(r["grant_id"], r["subsidy_available"], r["district"]) for r in rows(other)] == [
+        (r["grant_id"], r["subsidy_available"], r["district"]) for r in rows(three)
+    ]
+    assert [r["district"] for r in rows(other)] == ["500103", "500103", "500243"]
