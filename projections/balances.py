@@ -28,7 +28,7 @@ STATUS_OF = {GRANT + "Rejected": "rejected", GRANT + "Closed": "closed"}
 UNIT = "grant-ledger:Unit."
 # the events that give a unit its district (ledger.unit): the registration, when it names one
 # (absent from those stored before districts were kept), and an amendment
-DISTRICT_OF = (UNIT + "Registered", UNIT + "DistrictSet")
+DISTRICT_OF = frozenset({UNIT + "Registered", UNIT + "DistrictSet"})
 
 
 def _new_grant(r: StoredRecord) -> dict[str, Any]:

@@ -106,6 +106,7 @@ def test_an_empty_district_option_is_refused(ledger: Ledger) -> None:
                  ("unit", "set-district", "U1", "--district", "")):  # fmt: skip
         result = ledger(*args)
         assert result.exit_code == 2, (args, result.stdout, result.stderr)
+        assert "--district must not be empty" in result.stderr, result.stderr
     assert ledger.event_count() == before
 
 
