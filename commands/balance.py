@@ -43,6 +43,7 @@ HEADERS = {
         "补助追回",
         "补助结余处置",
         "配套结余处置",
+        "区县",
     ],
     "en": [
         "base",
@@ -62,6 +63,7 @@ HEADERS = {
         "subsidy recovered",
         "subsidy disposed",
         "matching disposed",
+        "district",
     ],
 }
 KEYS = [
@@ -82,6 +84,7 @@ KEYS = [
     "subsidy_recovered",  # returned on a recovery order (recover receive)
     "subsidy_disposed",  # remaining balances returned or carried forward (dispose)
     "matching_disposed",
+    "district",  # the unit's 行政区划代码 (ledger.district), if recorded
 ]
 # over a period (--from): each source's balance at its opening, then its movements within it, and
 # the available columns are its balance at its close
@@ -98,7 +101,7 @@ PERIOD_HEADERS = {
     for lang, names in _PERIOD_NAMES.items()
 }
 TOTALS = Totals(
-    sums=tuple(k for k in PERIOD_KEYS[5:] if k != "execution_rate"),
+    sums=tuple(k for k in PERIOD_KEYS[5:] if k not in ("execution_rate", "district")),
     rates={
         "execution_rate": (("subsidy_spent", "matching_spent"), ("subsidy_received", "matching_received"))
     },
@@ -155,6 +158,13 @@ def chosen_columns(text: str, keys: list[str] = KEYS, headers: dict[str, list[st
     help="the columns to show, by key or header (base_id,补助支出,…), in every format; "
     f"by default the table shows as many as fit {TERMINAL_WIDTH} columns of terminal",
 )
+@click.option(
+    "--district",
+    "district_text",
+    metavar="CODE",
+    help="only the bases of units in this district (区县): its 6-digit code (500103) or Chinese "
+    "name (渝中区); `grant-ledger unit districts` lists them",
+)
 def balance_command(
     base_ids: tuple[str, ...],
     as_of: datetime | None,
@@ -162,6 +172,7 @@ def balance_command(
     fmt: str,
     output: Path | None,
     columns_text: str | None,
+    district_text: str | None,
 ) -> None:
     """Balances per base: subsidy approved / received / spent / available, matching
     committed / received / spent / available, and the execution rate (spent ÷ received);
@@ -179,6 +190,7 @@ def balance_command(
       grant-ledger balance --as-of 2024-06-30 --known-at 2024-07-05T18:00:00
       grant-ledger balance --columns base_id,补助到位,补助支出,执行率%
       grant-ledger balance --from 2024-01-01 --to 2024-12-31
+      grant-ledger balance --district 渝中区
       grant-ledger balance --format xlsx --output 余额表.xlsx
     """
     from commands.context import settings
@@ -189,6 +201,7 @@ def balance_command(
     period = w.since is not None
     keys, headers = (PERIOD_KEYS, PERIOD_HEADERS) if period else (KEYS, HEADERS)
     columns = chosen_columns(columns_text, keys, headers) if columns_text is not None else None
+    district = district_option(district_text) if district_text is not None else None
     moment = parse_moment(known_at) if known_at else None
     found = None
     if w.as_of is None and moment is None and not period:
@@ -210,6 +223,8 @@ def balance_command(
 
         msg = _("no grant for base {bases} in the ledger").format(bases=", ".join(missing))
         raise NotFoundError(msg)
+    if district is not None:
+        found = [b for b in found if b.district == district]
     rows = []
     for b in found:
         values: dict[str, Any] = {
@@ -230,6 +245,7 @@ def balance_command(
             "subsidy_recovered": b.subsidy_recovered,
             "subsidy_disposed": b.subsidy_disposed,
             "matching_disposed": b.matching_disposed,
+            "district": b.district,
         }
         if period:  # the period's movements close what the source held at its opening
             start = opening.get(b.grant_id)
@@ -258,6 +274,17 @@ def balance_command(
         ),
         totals=TOTALS,
     )
+
+
+def district_option(text: str) -> str:
+    """--district: a district's code, by its code or Chinese name (the field rule of the actions'
+    district, ledger.actions), or one sentence (exit 2)."""
+    from ledger.district import district_code
+
+    try:
+        return district_code(text.strip())
+    except ValueError as e:
+        raise BadInputError(f"--district: {e}") from None
 
 
 def register(cli: click.Group) -> None:

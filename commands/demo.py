@@ -118,7 +118,12 @@ def scenario() -> list[Step | Section]:
         Step(
             _("渝中区职业教育中心"),
             OFFICER,
-            RegisterUnit(unit_id="U-YZ-001", unit_name="重庆市渝中区职业教育中心", on=date(2024, 2, 20)),
+            RegisterUnit(
+                unit_id="U-YZ-001",
+                unit_name="重庆市渝中区职业教育中心",
+                district="500103",  # 渝中区
+                on=date(2024, 2, 20),
+            ),
         ),
         Step(
             _("重庆市工业技师学院"),
@@ -127,6 +132,7 @@ def scenario() -> list[Step | Section]:
                 unit_id="U-CQ-002",
                 unit_name="重庆市工业技师学院",
                 kind="technician_college",
+                district="500106",  # 沙坪坝区
                 on=date(2024, 2, 20),
             ),
         ),

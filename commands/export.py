@@ -74,14 +74,42 @@ def _events(app: Any, step: Step = no_step) -> Iterator[Any]:
         start = notifications[-1].id + 1
 
 
+def _districts(app: Any) -> dict[str, str]:
+    """Each unit's district as last recorded (its registration, then any amendment), read ahead:
+    an approve row carries its unit's district as the ledger holds it now."""
+    from ledger.unit import Unit
+
+    topics = [Unit.Registered.TOPIC, Unit.DistrictSet.TOPIC]
+    found: dict[str, str] = {}
+    start = 1
+    while True:
+        notifications = app.recorder.select_notifications(start=start, limit=PAGE, topics=topics)
+        if not notifications:
+            return found
+        for n in notifications:
+            e = app.mapper.to_domain_event(n)
+            if e.district:
+                found[e.unit_id] = e.district
+        start = notifications[-1].id + 1
+
+
 def import_rows(app: Any, step: Step = no_step) -> Iterator[list[Any]]:
     """Every money event as a row of the import format, in the store's order (kinds and columns:
-    ledger/importing.py)."""
+    ledger/importing.py; the optional district column last, on approve rows)."""
+    for row in _rows(app, step):
+        yield row if len(row) == _WIDTH else [*row, ""]  # the district: an approve row's alone
+
+
+_WIDTH = 14  # the import header and its optional district column (ledger.import_format)
+
+
+def _rows(app: Any, step: Step = no_step) -> Iterator[list[Any]]:
     from ledger.grant import Grant
     from ledger.unit import Unit
 
     grants: dict[Any, Any] = {}
     units: dict[str, str] = {}
+    districts = _districts(app)
     for e in _events(app, step):
         if isinstance(e, Unit.Registered):
             units[e.unit_id] = e.name
@@ -111,6 +139,7 @@ def import_rows(app: Any, step: Step = no_step) -> Iterator[list[Any]]:
                 e.document,
                 units.get(g.unit_id, ""),
                 period,
+                districts.get(g.unit_id, ""),
             ]
         elif isinstance(e, Grant.SubsidyDisbursed):
             yield [*head, "disburse", e.amount, "subsidy", "", "", e.voucher, "", str(e.tranche)]
@@ -482,11 +511,11 @@ def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None
 def _header() -> tuple[str, ...]:
     """The import format's header: its column names, or (--lang zh, unless --codes) their Chinese
     names, which the import reads as well."""
-    from ledger.import_format import HEADER, LABELS_ZH
+    from ledger.import_format import EXPORTED, LABELS_ZH
 
     if codes_wanted() or settings().lang != "zh":
-        return HEADER
-    return tuple(LABELS_ZH[column][0] for column in HEADER)
+        return EXPORTED
+    return tuple(LABELS_ZH[column][0] for column in EXPORTED)
 
 
 def _write_runs(folder: Path, fmt: str, header: tuple[str, ...], rows: list[list[Any]]) -> None:

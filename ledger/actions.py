@@ -37,6 +37,7 @@ from pydantic import (
 )
 
 from ledger.bodies import RECOMMENDERS, registered
+from ledger.district import district_code, district_name
 from ledger.errors import BadInputError, ConflictError
 from ledger.grant import BUDGET_SOURCES, Grant
 from ledger.i18n import N_, T_, _
@@ -177,6 +178,17 @@ def _source(value: str) -> str:
     return value
 
 
+def _district(value: Any) -> str | None:
+    """A district's 行政区划代码 or its Chinese name, stored as the code; an empty cell or
+    option: none."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        value = str(value)  # a workbook's number cell: 500103
+    value = value.strip(WHITE_SPACE)
+    return district_code(value) if value else None
+
+
 def _budget_lines(lines: dict[str, Decimal]) -> dict[str, Decimal]:
     for key, value in lines.items():
         content, _slash, source = key.partition("/")
@@ -201,6 +213,7 @@ ApprovedAmount = Annotated[Decimal, BeforeValidator(_approved_amount)]
 BusinessDate = Annotated[date, BeforeValidator(business_date)]
 Source = Annotated[str, AfterValidator(_source)]
 Count = Annotated[int, Field(ge=0, le=10_000_000)]
+District = Annotated[str | None, BeforeValidator(_district)]
 
 
 class Books(Protocol):
@@ -314,6 +327,7 @@ class RegisterUnit(Action):
     unit_name: RequiredText
     kind: str = "technical_school"
     national_institute: bool = False
+    district: District = None
 
     def check(self, policy: Policy) -> None:
         if self.kind not in UNIT_KINDS:
@@ -336,6 +350,7 @@ class RegisterUnit(Action):
                     actor=books.actor,
                     role=books.role,
                     national_institute=self.national_institute,
+                    district=self.district,
                 )
             )
             return True
@@ -344,7 +359,15 @@ class RegisterUnit(Action):
             self.kind,
             self.national_institute,
         ):
-            return False
+            if self.district is None or self.district == unit.district:
+                return False
+            msg = T_(
+                "unit {unit_id} is already registered, in district {value}; a unit's district is "
+                "changed by `grant-ledger unit set-district`",
+                unit_id=self.unit_id,
+                value=district_name(unit.district) or "-",
+            )
+            raise ConflictError(msg)
         msg = T_(
             "unit {unit_id} is already registered as {name!r} ({kind}); a unit id is registered once",
             unit_id=self.unit_id,
@@ -360,6 +383,32 @@ class RegisterUnit(Action):
 
     def repeat(self) -> str:
         return _("unit {unit_id} is already registered").format(unit_id=self.unit_id)
+
+
+class SetUnitDistrict(Action):
+    """The district of a unit already registered (one registered before districts were kept, or
+    with a wrong one), recorded as an amendment; its registration stays as recorded."""
+
+    name = "unit set-district"
+    done_text = N_("unit {unit_id} is now in district {district}")
+    repeat_text = N_("unit {unit_id} is already in district {district}")
+    unit_id: Identifier
+    district: District
+
+    def check(self, policy: Policy) -> None:
+        if self.district is None:
+            raise BadInputError(T_("a unit's district must be given: its 6-digit code or Chinese name"))
+
+    def decide(self, books: Books) -> bool:
+        assert self.district is not None
+        unit = books.unit(self.unit_id)
+        return unit.set_district(district=self.district, on=self.on, actor=books.actor, role=books.role)
+
+    def done(self, books: Books) -> str:
+        return _(self.done_text).format(unit_id=self.unit_id, district=district_name(self.district))
+
+    def repeat(self) -> str:
+        return _(self.repeat_text).format(unit_id=self.unit_id, district=district_name(self.district))
 
 
 class Apply(Action):
@@ -657,6 +706,7 @@ class ApprovedElsewhere(Action):
     build_end: BusinessDate | None = None
     base_name: Text = ""
     unit_name: Text = ""
+    district: District = None  # the unit's, when the import registers it
 
     def decide(self, books: Books) -> bool:
         programme = books.policy.programme(self.programme)
@@ -693,8 +743,18 @@ class ApprovedElsewhere(Action):
                     on=self.on,
                     actor=books.actor,
                     role=books.role,
+                    district=self.district,
                 )
                 books.add(unit)
+            elif self.district is not None and unit.district != self.district:
+                msg = T_(
+                    "unit {unit_id} is registered in district {value}, not {value2}; a unit's "
+                    "district is changed by `grant-ledger unit set-district`",
+                    unit_id=self.unit_id,
+                    value=district_name(unit.district) or "-",
+                    value2=district_name(self.district),
+                )
+                raise ConflictError(msg)
             unit.take_base(
                 base_id=self.base_id,
                 grant_id=self.grant_id,

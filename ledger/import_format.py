@@ -13,6 +13,9 @@ options. Columns that carry a field of another name:
   ``YYYY-MM-DD..YYYY-MM-DD`` (or only its end; dates in any form a date option takes), needed
   when the programme sets none; ``content`` may hold the base's name and ``payee`` the unit's
   name (used when the unit is new).
+- ``approve`` may also hold, in an optional ``district`` column (区县), the district the unit
+  stands in: its 6-digit 行政区划代码 or Chinese name (ledger.district), as ``unit register
+  --district`` takes it; a file without the column is read as before.
 - ``disburse``: ``memo`` may hold the tranche number (default 1).
 - ``match_commit``: ``payee`` is the funder.
 - ``reverse``: ``memo`` holds the reversed voucher; ``voucher`` the reversal's own reference (its
@@ -90,7 +93,12 @@ LABELS_ZH: dict[str, tuple[str, ...]] = {
     "voucher": ("凭证号", "凭证编号", "文号"),
     "payee": ("收款方", "收款单位", "收款人"),
     "memo": ("备注", "摘要"),
+    "district": ("区县", "区县代码", "行政区划代码"),
 }
+# Columns a file may hold or leave out (an empty cell when left out).
+OPTIONAL = ("district",)
+# What `export` writes: every column, the optional ones last.
+EXPORTED = (*HEADER, *OPTIONAL)
 ALIASES = {label: column for column, labels in LABELS_ZH.items() for label in labels}
 # a build period: start..end (or start~end, start至end, start end), or its end alone; each a
 # business date in any of its forms (ledger.text.read_date); 2024-04-01/2026-03-31, as before, too
@@ -187,6 +195,7 @@ ROW_KINDS: dict[str, RowKind] = {
             "build_end": "memo",
             "base_name": "content",
             "unit_name": "payee",
+            "district": "district",
         },
         _build_period,
     ),
@@ -239,7 +248,7 @@ def runs_by_role(rows: Iterable[list[Any]]) -> Iterator[tuple[str, list[list[Any
 def row_action(row: Cells, kind: str) -> Action:
     """The action a row records, or BadInputError naming the column and the field's rule."""
     action, columns, adjust = ROW_KINDS[kind]
-    values = {field: row[column] for field, column in columns.items()}
+    values = {field: row.get(column, "") for field, column in columns.items()}
     if adjust is not None:
         adjust(values, row)
     try:

@@ -41,6 +41,7 @@ READ_MODELS = (
     "ledger_tracking",
     "balance_grants",
     "balance_movements",
+    "balance_units",
     "compliance_grants",
     "compliance_outputs",
     "compliance_rectifications",

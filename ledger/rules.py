@@ -69,6 +69,7 @@ def least_balance(
 OFFICER_ACTIONS = frozenset(
     {
         "unit register",
+        "unit set-district",
         "grant apply",
         "grant budget",
         "disburse",

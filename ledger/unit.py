@@ -49,12 +49,27 @@ class Unit(Aggregate):
         kind: str
         # it has a national institute (国家级技工院校职业训练院): 000 第十二条 (absent before)
         national_institute: bool = False
+        # its district's 行政区划代码 (ledger.district); absent before, and when not given
+        district: str | None = None
 
         def apply(self, unit: Unit) -> None:
             unit.unit_id = self.unit_id
             unit.name = self.name
             unit.kind = self.kind
             unit.national_institute = self.national_institute
+            unit.district = self.district
+
+    class DistrictSet(Event):
+        """The district of a unit registered without one (or with a wrong one): an amendment of
+        its own; the registration stays as it was recorded."""
+
+        TOPIC = "grant-ledger:Unit.DistrictSet"
+        unit_id: str
+        district: str
+        previous: str | None
+
+        def apply(self, unit: Unit) -> None:
+            unit.district = self.district
 
     class BaseTaken(Event):
         TOPIC = "grant-ledger:Unit.BaseTaken"
@@ -82,6 +97,7 @@ class Unit(Aggregate):
     name: str
     kind: str
     national_institute: bool = False
+    district: str | None = None
 
     def __init__(self) -> None:
         self.bases: dict[str, dict[str, str]] = {}
@@ -97,6 +113,7 @@ class Unit(Aggregate):
         actor: str,
         role: str,
         national_institute: bool = False,
+        district: str | None = None,
     ) -> Unit:
         return cls._create(
             cls.Registered,
@@ -105,6 +122,7 @@ class Unit(Aggregate):
             name=name,
             kind=kind,
             national_institute=national_institute,
+            district=district,
             actor=actor,
             role=role,
             occurred_on=on,
@@ -135,6 +153,21 @@ class Unit(Aggregate):
             role=role,
             occurred_on=on,
         )
+
+    def set_district(self, *, district: str, on: date, actor: str, role: str) -> bool:
+        """False when the unit already stands in ``district``."""
+        if self.district == district:
+            return False
+        self.trigger_event(
+            self.DistrictSet,
+            unit_id=self.unit_id,
+            district=district,
+            previous=self.district,
+            actor=actor,
+            role=role,
+            occurred_on=on,
+        )
+        return True
 
     def release_base(self, *, base_id: str, reason: str, on: date, actor: str, role: str) -> None:
         if base_id in self.bases:

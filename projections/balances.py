@@ -9,22 +9,26 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from projections.bulk import BulkInsert
 from projections.measures import READINGS
 from projections.names import BALANCES as NAME
 from projections.records import GRANT, StoredRecord, day, moment
-from projections.schema import MEASURES, grants, movements
+from projections.schema import MEASURES, grants, movements, units
 
-TABLES = (grants, movements)
+TABLES = (grants, movements, units)
 SELECT_CHUNK = 500  # aggregate ids per IN (...), well inside every driver's parameter limit
 
 APPLIED = GRANT + "Applied"
 APPROVED = GRANT + "Approved"
 EXTENDED = GRANT + "Extended"
 STATUS_OF = {GRANT + "Rejected": "rejected", GRANT + "Closed": "closed"}
+UNIT = "grant-ledger:Unit."
+# the events that give a unit its district (ledger.unit): the registration, when it names one
+# (absent from those stored before districts were kept), and an amendment
+DISTRICT_OF = frozenset({UNIT + "Registered", UNIT + "DistrictSet"})
 
 
 def _new_grant(r: StoredRecord) -> dict[str, Any]:
@@ -83,6 +87,7 @@ class BalanceProjection:
     tables = TABLES
 
     def apply(self, session: Session, batch: Sequence[StoredRecord]) -> None:
+        self._districts(session, batch)
         mine = [r for r in batch if r.topic.startswith(GRANT)]
         if not mine:
             return
@@ -126,6 +131,20 @@ class BalanceProjection:
             elif r.topic in STATUS_OF:
                 grant.changes["status"] = STATUS_OF[r.topic]
         self._write(session, touched.values(), rows)
+
+    @staticmethod
+    def _districts(session: Session, batch: Sequence[StoredRecord]) -> None:
+        """Each unit's latest district in the batch, replacing the one it had."""
+        latest: dict[str, str] = {}
+        for r in batch:
+            if r.topic in DISTRICT_OF:
+                district = r.data.get("district")
+                if district:
+                    latest[r.data["unit_id"]] = district
+        if not latest:
+            return
+        session.execute(delete(units).where(units.c.unit_id.in_(sorted(latest))))
+        session.execute(insert(units), [{"unit_id": u, "district": d} for u, d in latest.items()])
 
     @staticmethod
     def _touched(session: Session, mine: Sequence[StoredRecord]) -> dict[str, _Grant]:

@@ -38,6 +38,7 @@ class Balance:
     subsidy_recovered: Decimal = Decimal("0.00")
     subsidy_disposed: Decimal = Decimal("0.00")
     matching_disposed: Decimal = Decimal("0.00")
+    district: str | None = None  # its unit's 行政区划代码 (ledger.district), if recorded
 
     @property
     def subsidy_available(self) -> Decimal:

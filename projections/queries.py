@@ -8,12 +8,13 @@ from datetime import UTC, date, datetime
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Join
 
 from ledger.money import from_fen
 from projections.figures import Balance
-from projections.schema import MEASURES, grants, movements
+from projections.schema import MEASURES, grants, movements, units
 
-__all__ = ["Balance", "balances", "stored_time"]
+__all__ = ["Balance", "balances", "stored_time", "with_districts"]
 
 
 def stored_time(engine: Engine, moment: datetime) -> datetime:
@@ -21,6 +22,11 @@ def stored_time(engine: Engine, moment: datetime) -> datetime:
     aware = moment if moment.tzinfo else moment.astimezone()
     utc = aware.astimezone(UTC)
     return utc.replace(tzinfo=None) if engine.dialect.name == "sqlite" else utc
+
+
+def with_districts() -> Join:
+    """The grants, each with its unit's district (None where its unit names none)."""
+    return grants.outerjoin(units, units.c.unit_id == grants.c.unit_id)
 
 
 def balances(
@@ -32,7 +38,11 @@ def balances(
 ) -> list[Balance]:
     """Balances per grant, current or as of a business date / as known at a moment; ``since``:
     the measures are the movements dated from that day (a period's, to ``as_of``)."""
-    query = select(grants).order_by(grants.c.base_id, grants.c.grant_id)
+    query = (
+        select(grants, units.c.district)
+        .select_from(with_districts())
+        .order_by(grants.c.base_id, grants.c.grant_id)
+    )
     if base_ids:
         query = query.where(grants.c.base_id.in_(list(base_ids)))
     when = stored_time(engine, known_at) if known_at is not None else None
@@ -51,6 +61,7 @@ def balances(
                     programme=r.programme,
                     status=r.status,
                     **{m: from_fen(getattr(r, m)) for m in MEASURES},
+                    district=r.district,
                 )
                 for r in rows
             ]
@@ -85,6 +96,7 @@ def balances(
                 programme=r.programme,
                 status=status,
                 **{m: from_fen(t.get(m, 0)) for m in MEASURES},
+                district=r.district,
             )
         )
     return result

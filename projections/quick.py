@@ -24,6 +24,7 @@ from projections.figures import MEASURES, Balance
 from projections.names import KEPT
 
 GRANTS_TABLE = "balance_grants"
+UNITS_TABLE = "balance_units"  # each unit's district, joined by unit_id
 TRACKING_TABLE = "ledger_tracking"
 LABELS = ("base_id", "grant_id", "base_name", "programme", "status")
 PROJECTIONS = KEPT
@@ -75,14 +76,19 @@ def _read(conn: sqlite3.Connection, base_ids: Sequence[str]) -> list[Balance] | 
     )
     if head == 0 or any(positions.get(name) != head for name in PROJECTIONS):
         return None
-    query = f"SELECT {', '.join(LABELS + MEASURES)} FROM {GRANTS_TABLE}"
+    columns = ", ".join(f"g.{c}" for c in LABELS + MEASURES)
+    query = (
+        f"SELECT {columns}, u.district FROM {GRANTS_TABLE} g "
+        f"LEFT JOIN {UNITS_TABLE} u ON u.unit_id = g.unit_id"
+    )
     if base_ids:
-        query += f" WHERE base_id IN ({', '.join('?' * len(base_ids))})"
-    query += " ORDER BY base_id, grant_id"
+        query += f" WHERE g.base_id IN ({', '.join('?' * len(base_ids))})"
+    query += " ORDER BY g.base_id, g.grant_id"
     labels = len(LABELS)
     found = []
     for row in conn.execute(query, tuple(base_ids)):
         values: dict[str, Any] = dict(zip(LABELS, row[:labels], strict=True))
-        values.update((m, from_fen(fen)) for m, fen in zip(MEASURES, row[labels:], strict=True))
+        values.update((m, from_fen(fen)) for m, fen in zip(MEASURES, row[labels:-1], strict=True))
+        values["district"] = row[-1]
         found.append(Balance(**values))
     return found

@@ -23,8 +23,8 @@ from ledger.i18n import Text
 from ledger.money import CENT, ZERO, from_fen, percent
 from ledger.rules import matching_gap
 from projections.measures import MATCHING, SOURCES, SPENDING_KINDS, SUBSIDY, available, available_in, column
-from projections.queries import stored_time
-from projections.schema import grants, history_acts, movements
+from projections.queries import stored_time, with_districts
+from projections.schema import grants, history_acts, movements, units
 
 ONE_DAY = timedelta(days=1)
 
@@ -488,21 +488,40 @@ class GrantListed:
     status: str
     applied_on: date
     approved: Decimal
+    district: str | None = None  # its unit's (ledger.district), if recorded
+
+
+def districts_present(engine: Engine) -> list[str]:
+    """The districts (codes) of the units that hold a grant, in code order."""
+    query = select(units.c.district).select_from(with_districts()).where(units.c.district.is_not(None))
+    with engine.connect() as conn:
+        return sorted(set(conn.scalars(query.distinct())))
 
 
 def list_grants(
-    engine: Engine, programme: str | None = None, status: str | None = None, base_id: str | None = None
+    engine: Engine,
+    programme: str | None = None,
+    status: str | None = None,
+    base_id: str | None = None,
+    district: str | None = None,
 ) -> list[GrantListed]:
-    """The grants, filtered by programme, status and base, by grant id."""
+    """The grants, filtered by programme, status, base and their unit's district, by grant id."""
     g = grants.c
     conditions: list[ColumnElement[bool]] = []
+    if district:
+        conditions.append(units.c.district == district)
     if programme:
         conditions.append(g.programme == programme)
     if status:
         conditions.append(g.status == status)
     if base_id:
         conditions.append(g.base_id == base_id)
-    query = select(grants).where(and_(true(), *conditions)).order_by(g.grant_id)
+    query = (
+        select(grants, units.c.district)
+        .select_from(with_districts())
+        .where(and_(true(), *conditions))
+        .order_by(g.grant_id)
+    )
     with engine.connect() as conn:
         return [
             GrantListed(
@@ -514,6 +533,7 @@ def list_grants(
                 r.status,
                 r.applied_on,
                 from_fen(r.approved),
+                r.district,
             )
             for r in conn.execute(query)
         ]

@@ -57,6 +57,16 @@ grants = Table(
 )
 
 
+# One row per unit that names its district (区县, its 行政区划代码: ledger.district), from its
+# registration or a later amendment (Unit.DistrictSet). Reports join it to the grants by unit_id;
+# a unit without a row has no district (every unit registered before districts were kept).
+units = Table(
+    "balance_units",
+    metadata,
+    Column("unit_id", Text, primary_key=True),
+    Column("district", String(6), nullable=False, index=True),
+)
+
 # One row per money event: for balances as of a business date or as known at a moment.
 movements = Table(
     "balance_movements",

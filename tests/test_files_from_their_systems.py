@@ -239,9 +239,10 @@ def test_workbooks_are_headed_in_the_lang_or_by_codes(demo_sqlite_ledger: Ledger
     report = ("--lang", "zh", "balance", "--format", "xlsx")
     assert first_row(*report, row=4)[:6] == BALANCE_ZH.split(",")
     assert first_row(*report, "--codes", row=4)[:6] == BALANCE_KEYS.split(",")
-    assert first_row("--lang", "zh", "export", "--format", "xlsx") == ZH_HEADER
-    assert first_row("--lang", "zh", "export", "--format", "xlsx", "--codes") == list(HEADER)
-    assert first_row("export", "--format", "xlsx") == list(HEADER)
+    # the export's optional column last: the unit's district (区县) on approve rows
+    assert first_row("--lang", "zh", "export", "--format", "xlsx") == [*ZH_HEADER, "区县"]
+    assert first_row("--lang", "zh", "export", "--format", "xlsx", "--codes") == [*HEADER, "district"]
+    assert first_row("export", "--format", "xlsx") == [*HEADER, "district"]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])

@@ -14,6 +14,7 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "officer": frozenset(
         {
             "unit register",
+            "unit set-district",
             "grant apply",
             "grant budget",
             "disburse",
@@ -58,6 +59,7 @@ _B = "grant-ledger:Bodies."
 # elsewhere (an import): its unit, base and application come with its approval, in one seal.
 TOPIC_ACTIONS: dict[str, tuple[str, ...]] = {
     _U + "Registered": ("unit register", "grant approve"),
+    _U + "DistrictSet": ("unit set-district",),
     _U + "BaseTaken": ("grant apply", "grant approve"),
     _U + "BaseReleased": ("grant reject",),
     _R + "Opened": ("grant recommend",),

@@ -42,6 +42,7 @@ from commands.web.sessions import IDLE_SECONDS, LIFETIME_SECONDS, Session, Sessi
 from commands.web.status import STATUS
 from commands.web.workspace import Workspace
 from ledger.clock import business_today
+from ledger.district import district_name
 from ledger.errors import LedgerError, NotFoundError, RuleViolationError
 from ledger.i18n import LANGUAGES, use
 from ledger.labels import label
@@ -254,7 +255,9 @@ class App:
         page_text = q.get("page", "1")
         number = _number(page_text, 6) or 1
         engine = await run_in_threadpool(self.workspace.reading)
-        shown = await run_in_threadpool(overview, engine, q.get("programme", ""), q.get("status", ""), number)
+        shown = await run_in_threadpool(
+            overview, engine, q.get("programme", ""), q.get("status", ""), number, q.get("district", "")
+        )
         return self.page(
             "overview.html",
             session,
@@ -271,6 +274,7 @@ class App:
             ],
             programmes=programme_names(session.lang),
             statuses=("applied", "approved", "rejected", "closed"),
+            district_name=lambda code: district_name(code, session.lang),
         )
 
     @signed_in

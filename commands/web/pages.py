@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from commands.reading import bases_named
 from ledger.clock import business_today
+from ledger.district import find_district
 from ledger.errors import NotFoundError
 from ledger.provenance import Provenance
 from projections.budget import BudgetLine, budget_against_actual
@@ -21,6 +22,7 @@ from projections.reports import (
     ExecutionLine,
     HistoryLine,
     MatchingLine,
+    districts_present,
     execution,
     grant_exists,
     history_page,
@@ -47,12 +49,21 @@ class Overview:
     execution: dict[str, ExecutionLine] = field(default_factory=dict)
     matching: dict[str, MatchingLine] = field(default_factory=dict)
     findings: dict[str, int] = field(default_factory=dict)
+    # the district filter (a code, "" for all) and the districts the ledger's bases stand in
+    district: str = ""
+    districts: tuple[str, ...] = ()
 
 
-def overview(engine: Engine, programme: str = "", status: str = "", page: int = 1) -> Overview:
-    """The grants a filter keeps, by base, one page of them with their balances."""
+def overview(
+    engine: Engine, programme: str = "", status: str = "", page: int = 1, district: str = ""
+) -> Overview:
+    """The grants a filter keeps, by base, one page of them with their balances; ``district``: a
+    district's code or Chinese name (one the ledger does not know keeps no grant)."""
+    found_district = find_district(district) if district else None
+    code = found_district.code if found_district else district
     listed = sorted(
-        list_grants(engine, programme or None, status or None), key=lambda g: (g.base_id, g.grant_id)
+        list_grants(engine, programme or None, status or None, district=code or None),
+        key=lambda g: (g.base_id, g.grant_id),
     )
     pages = max(1, -(-len(listed) // PAGE_SIZE))
     page = min(max(page, 1), pages)
@@ -60,8 +71,9 @@ def overview(engine: Engine, programme: str = "", status: str = "", page: int = 
     on_page = sorted({g.base_id for g in chosen})
     found = {b.grant_id: b for b in balances(engine, on_page)}
     rows = [found[g.grant_id] for g in chosen if g.grant_id in found]
+    present = tuple(districts_present(engine))
     if not on_page:
-        return Overview(rows, page, pages, len(listed), programme, status)
+        return Overview(rows, page, pages, len(listed), programme, status, district=code, districts=present)
     today = business_today()
     open_findings: dict[str, int] = {}
     for f in findings(engine, today, on_page):
@@ -76,6 +88,8 @@ def overview(engine: Engine, programme: str = "", status: str = "", page: int = 
         execution={e.grant_id: e for e in execution(engine, on_page, today=today)},
         matching={m.grant_id: m for m in matching(engine, on_page, ratios=matching_ratios())},
         findings=open_findings,
+        district=code,
+        districts=present,
     )
 
 
