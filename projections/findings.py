@@ -120,7 +120,7 @@ def oversight_due(conn: Any, g: Any, books: _Books, level: str, today: date, pol
     evaluated = books.evaluated
     if evaluated is None:
         kept = conn.execute(
-            select(compliance_facts.c.facts).where(compliance_facts.c.grant_id == g.grant_id)
+            select(compliance_facts.c.facts).where(compliance_facts.c.aggregate_id == g.aggregate_id)
         ).scalar()
         evaluated = None if kept is None else json.loads(kept).get("evaluated")
     if evaluated is None:  # kept by an earlier version, which did not keep evaluations: not known
@@ -175,7 +175,7 @@ def findings(
                 message = str(Text.loads(e.message))
                 result.append(Finding(g.base_id, g.grant_id, e.rule, clause.cite, e.occurred_on, message))
             facts = conn.execute(
-                select(compliance_facts.c.facts).where(compliance_facts.c.grant_id == g.grant_id)
+                select(compliance_facts.c.facts).where(compliance_facts.c.aggregate_id == g.aggregate_id)
             ).scalar()
             applied = json.loads(facts).get("applied", {}) if facts else {}
             if applied:

@@ -504,24 +504,21 @@ def list_grants(
     status: str | None = None,
     base_id: str | None = None,
     district: str | None = None,
+    *,
+    page: tuple[int, int] | None = None,
 ) -> list[GrantListed]:
-    """The grants, filtered by programme, status, base and their unit's district, by grant id."""
+    """The grants, filtered by programme, status, base and their unit's district, by grant id;
+    ``page`` (offset, limit): that page of them by base, then grant."""
     g = grants.c
-    conditions: list[ColumnElement[bool]] = []
-    if district:
-        conditions.append(units.c.district == district)
-    if programme:
-        conditions.append(g.programme == programme)
-    if status:
-        conditions.append(g.status == status)
-    if base_id:
-        conditions.append(g.base_id == base_id)
     query = (
         select(grants, units.c.district)
         .select_from(with_districts())
-        .where(and_(true(), *conditions))
-        .order_by(g.grant_id)
+        .where(*_listed(programme, status, base_id, district))
     )
+    if page is None:
+        query = query.order_by(g.grant_id)
+    else:
+        query = query.order_by(g.base_id, g.grant_id).offset(page[0]).limit(page[1])
     with engine.connect() as conn:
         return [
             GrantListed(
@@ -537,3 +534,36 @@ def list_grants(
             )
             for r in conn.execute(query)
         ]
+
+
+def count_grants(
+    engine: Engine,
+    programme: str | None = None,
+    status: str | None = None,
+    base_id: str | None = None,
+    district: str | None = None,
+) -> int:
+    """How many grants ``list_grants`` gives for the same filters."""
+    query = (
+        select(func.count())
+        .select_from(with_districts())
+        .where(*_listed(programme, status, base_id, district))
+    )
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar() or 0)
+
+
+def _listed(
+    programme: str | None, status: str | None, base_id: str | None, district: str | None
+) -> list[ColumnElement[bool]]:
+    g = grants.c
+    conditions: list[ColumnElement[bool]] = [true()]
+    if district:
+        conditions.append(units.c.district == district)
+    if programme:
+        conditions.append(g.programme == programme)
+    if status:
+        conditions.append(g.status == status)
+    if base_id:
+        conditions.append(g.base_id == base_id)
+    return conditions

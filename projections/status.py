@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import weakref
+
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 from ledger.database import EVENTS_TABLE
-from projections.schema import TRACKING_TABLE
+from projections.schema import TRACKING_TABLE, metadata
+
+# engines whose database was found to hold every read-model table (a table added by a newer
+# version is made by the next catch-up; until then every read catches up first)
+_COMPLETE: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def head(engine: Engine) -> int:
@@ -33,7 +39,18 @@ def positions(engine: Engine, names: tuple[str, ...]) -> dict[str, int]:
 
 
 def is_behind(engine: Engine, names: tuple[str, ...]) -> bool:
-    if not inspect(engine).has_table(EVENTS_TABLE):
+    if not inspect(engine).has_table(EVENTS_TABLE) or not _complete(engine):
         return True
     top = head(engine)
     return any(position < top for position in positions(engine, names).values())
+
+
+def _complete(engine: Engine) -> bool:
+    """Does the database hold every read-model table this version reads?"""
+    if engine in _COMPLETE:
+        return True
+    present = set(inspect(engine).get_table_names())
+    if any(t.name not in present for t in metadata.sorted_tables if t.schema is None):
+        return False
+    _COMPLETE.add(engine)
+    return True

@@ -22,6 +22,7 @@ from projections.reports import (
     ExecutionLine,
     HistoryLine,
     MatchingLine,
+    count_grants,
     districts_present,
     execution,
     grant_exists,
@@ -61,19 +62,17 @@ def overview(
     district's code or Chinese name (one the ledger does not know keeps no grant)."""
     found_district = find_district(district) if district else None
     code = found_district.code if found_district else district
-    listed = sorted(
-        list_grants(engine, programme or None, status or None, district=code or None),
-        key=lambda g: (g.base_id, g.grant_id),
-    )
-    pages = max(1, -(-len(listed) // PAGE_SIZE))
+    kept = (programme or None, status or None, None, code or None)
+    total = count_grants(engine, *kept)
+    pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(page, 1), pages)
-    chosen = listed[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    chosen = list_grants(engine, *kept, page=((page - 1) * PAGE_SIZE, PAGE_SIZE))
     on_page = sorted({g.base_id for g in chosen})
     found = {b.grant_id: b for b in balances(engine, on_page)}
     rows = [found[g.grant_id] for g in chosen if g.grant_id in found]
     present = tuple(districts_present(engine))
     if not on_page:
-        return Overview(rows, page, pages, len(listed), programme, status, district=code, districts=present)
+        return Overview(rows, page, pages, total, programme, status, district=code, districts=present)
     today = business_today()
     open_findings: dict[str, int] = {}
     for f in findings(engine, today, on_page):
@@ -82,7 +81,7 @@ def overview(
         rows,
         page,
         pages,
-        len(listed),
+        total,
         programme,
         status,
         execution={e.grant_id: e for e in execution(engine, on_page, today=today)},
