@@ -112,9 +112,10 @@ class Trust:
 
     # ------------------------------------------------------------------ checks
 
-    def check(self, rows: Sequence[Row]) -> None:
+    def check(self, rows: Sequence[Row], leaves: Sequence[str] | None = None) -> None:
         """VerificationError (exit 6) naming the first event that is not sealed by the person
-        it names with a registered key, nor adopted."""
+        it names with a registered key, nor adopted. ``leaves``: each row's leaf hash (hex), in
+        order, when the caller has computed them from the same stored row (``leaf_of``)."""
         seals: dict[str, CheckedSeal] = {}
         wanted = set()
         for r in rows:
@@ -128,10 +129,10 @@ class Trust:
                     wanted.add(key)
         if wanted:
             seals.update(self._load_seals(wanted))
-        for row in rows:
+        for n, row in enumerate(rows):
             if row.topic in (SEAL_TOPIC, ADOPTION_TOPIC):
                 continue
-            problem = self._problem(row, seals)
+            problem = self._problem(row, seals, None if leaves is None else leaves[n])
             if problem is not None:
                 raise VerificationError(
                     _(
@@ -162,7 +163,7 @@ class Trust:
             found.append((row, Sealing(signer, key, problem, adopted)))
         return found
 
-    def _problem(self, row: Row, seals: dict[str, CheckedSeal]) -> str | None:
+    def _problem(self, row: Row, seals: dict[str, CheckedSeal], leaf: str | None = None) -> str | None:
         seal_id = row.state.get("seal")
         if not seal_id:
             if row.id and row.id <= self.adopted_through():
@@ -175,7 +176,7 @@ class Trust:
             return _("names {actor!r} but is signed by {signer!r}").format(
                 actor=row.state.get("actor"), signer=seal.signer
             )
-        if not seal.covers(leaf_of(row)):
+        if not seal.covers(leaf_of(row) if leaf is None else leaf):
             return _("is not what {signer} signed (seal {seal})").format(signer=seal.signer, seal=seal_id)
         return None
 

@@ -290,12 +290,14 @@ def catch_up(
     return done
 
 
-def check_sealed(app: GrantLedger, batch: Sequence[StoredRecord]) -> None:
+def check_sealed(
+    app: GrantLedger, batch: Sequence[StoredRecord], leaves: Sequence[str] | None = None
+) -> None:
     """VerificationError (exit 6) naming the first event of ``batch`` not sealed by the person it
-    names with a key the registry gives them (ledger.trust)."""
-    app.trust.check(
-        [Row(r.id, r.originator_id, r.originator_version, r.topic, r.data, r.canonical) for r in batch]
-    )
+    names with a key the registry gives them (ledger.trust); ``leaves``: the events' leaf hashes,
+    when computed already from the same stored rows."""
+    rows = [Row(r.id, r.originator_id, r.originator_version, r.topic, r.data, r.canonical) for r in batch]
+    app.trust.check(rows, leaves)
 
 
 # How many failed commits with no position moved before catch-up gives up instead of spinning.
