@@ -12,7 +12,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy import Table, select
@@ -80,6 +80,23 @@ class Row:
     canonical: str | None = None
 
 
+class Checked(Protocol):
+    """A stored event as ``Trust.check`` reads it: a ``Row``, or a projection's record of it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def originator_id(self) -> UUID | str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def state(self) -> dict[str, Any]: ...
+    @property
+    def canonical(self) -> str | None: ...
+
+
 class Trust:
     def __init__(self, engine: Engine, table: Table) -> None:
         self.engine = engine
@@ -112,7 +129,7 @@ class Trust:
 
     # ------------------------------------------------------------------ checks
 
-    def check(self, rows: Sequence[Row], leaves: Sequence[str] | None = None) -> None:
+    def check(self, rows: Sequence[Checked], leaves: Sequence[str] | None = None) -> None:
         """VerificationError (exit 6) naming the first event that is not sealed by the person
         it names with a registered key, nor adopted. ``leaves``: each row's leaf hash (hex), in
         order, when the caller has computed them from the same stored row (``leaf_of``)."""
@@ -163,7 +180,7 @@ class Trust:
             found.append((row, Sealing(signer, key, problem, adopted)))
         return found
 
-    def _problem(self, row: Row, seals: dict[str, CheckedSeal], leaf: str | None = None) -> str | None:
+    def _problem(self, row: Checked, seals: dict[str, CheckedSeal], leaf: str | None = None) -> str | None:
         seal_id = row.state.get("seal")
         if not seal_id:
             if row.id and row.id <= self.adopted_through():
@@ -317,7 +334,7 @@ def _seal_ids(rows: Iterable[Row]) -> list[UUID]:
     return out
 
 
-def leaf_of(row: Row) -> str:
+def leaf_of(row: Checked) -> str:
     return leaf_hash(
         stored_leaf_data(row.originator_id, row.version, row.topic, row.state, row.canonical)
     ).hex()
