@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from sqlalchemy import Table, select
@@ -101,6 +101,23 @@ def _locked(method: Callable[..., T]) -> Callable[..., T]:
     return held
 
 
+class Checked(Protocol):
+    """A stored event as ``Trust.check`` reads it: a ``Row``, or a projection's record of it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def originator_id(self) -> UUID | str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def state(self) -> dict[str, Any]: ...
+    @property
+    def canonical(self) -> str | None: ...
+
+
 class Trust:
     def __init__(self, engine: Engine, table: Table) -> None:
         self.engine = engine
@@ -140,14 +157,15 @@ class Trust:
     # ------------------------------------------------------------------ checks
 
     @_locked
-    def check(self, rows: Sequence[Row]) -> None:
+    def check(self, rows: Sequence[Checked], leaves: Sequence[str] | None = None) -> None:
         """VerificationError (exit 6) naming the first event that is not sealed by the person
-        it names with a registered key, nor adopted."""
+        it names with a registered key, nor adopted. ``leaves``: each row's leaf hash (hex), in
+        order, when the caller has computed them from the same stored row (``leaf_of``)."""
         seals = self._seals_of(rows)
-        for row in rows:
+        for n, row in enumerate(rows):
             if row.topic in (SEAL_TOPIC, ADOPTION_TOPIC):
                 continue
-            problem = self._problem(row, seals)
+            problem = self._problem(row, seals, None if leaves is None else leaves[n])
             if problem is not None:
                 raise VerificationError(
                     _(
@@ -183,7 +201,7 @@ class Trust:
             found.append((row, Sealing(signer, key, problem, adopted)))
         return found
 
-    def _problem(self, row: Row, seals: dict[str, CheckedSeal]) -> str | None:
+    def _problem(self, row: Checked, seals: dict[str, CheckedSeal], leaf: str | None = None) -> str | None:
         seal_id = row.state.get("seal")
         if not seal_id:
             if row.id and row.id <= self.adopted_through():
@@ -196,11 +214,11 @@ class Trust:
             return _("names {actor!r} but is signed by {signer!r}").format(
                 actor=row.state.get("actor"), signer=seal.signer
             )
-        if not seal.covers(leaf_of(row)):
+        if not seal.covers(leaf_of(row) if leaf is None else leaf):
             return _("is not what {signer} signed (seal {seal})").format(signer=seal.signer, seal=seal_id)
         return None
 
-    def _seals_of(self, rows: Sequence[Row]) -> dict[str, CheckedSeal]:
+    def _seals_of(self, rows: Sequence[Checked]) -> dict[str, CheckedSeal]:
         """The verified seals the events of ``rows`` name: those remembered, the rest read."""
         seals: dict[str, CheckedSeal] = {}
         wanted = set()
@@ -358,7 +376,7 @@ def _seal_ids(rows: Iterable[Row]) -> list[UUID]:
     return out
 
 
-def leaf_of(row: Row) -> str:
+def leaf_of(row: Checked) -> str:
     return leaf_hash(
         stored_leaf_data(row.originator_id, row.version, row.topic, row.state, row.canonical)
     ).hex()

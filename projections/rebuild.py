@@ -17,6 +17,12 @@ one writer. The two reads are compared page by page (the first and last id and t
 this process fails, the worker is killed; if this process dies, the worker's next send fails and
 it exits. The rows are the ones the projections write themselves (tests/test_rebuild_worker.py).
 
+A rebuild checks every event's seal (``ledger.trust``), which needs each event's leaf hash, the
+hash the audit log stores. When a worker computes the audit log's leaves, the check here takes
+them from it rather than hashing every event a second time; that worker then sends a digest of
+every column of each page it read with the page, which this process compares with the digest of
+its own read: the leaves checked are those of the events applied here.
+
 The cyclic garbage collector is paused during a rebuild: the records are plain acyclic data freed
 by reference counting, and a collection every few thousand of them cost a third of the time.
 """
@@ -24,10 +30,13 @@ by reference counting, and a collection every few thousand of them cost a third 
 from __future__ import annotations
 
 import gc
+import hashlib
 import multiprocessing
+from array import array
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, cast, runtime_checkable
+from uuid import UUID
 
 from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.engine import Connection
@@ -82,6 +91,14 @@ class Computable(Protocol):
     def write_part(self, session: Session, part: Any) -> None: ...
 
 
+@runtime_checkable
+class LeafHashing(Protocol):
+    """A computable projection whose computed parts hold each event's audit-log leaf hash."""
+
+    def leaf_hexes(self, part: Any) -> list[str]:
+        """The leaf hash (hex) of each event of the page ``part`` was computed from, in order."""
+
+
 def rebuild(
     app: GrantLedger,
     projection: Projection,
@@ -125,7 +142,7 @@ def rebuild_all(
             progress,
             batch_size,
             worker,
-            check=lambda b: check_sealed(app, b),
+            check=lambda batch, leaves: check_sealed(app, batch, leaves),
         )
         if position:
             positions = [{"application_name": p.name, "notification_id": position} for p in chosen]
@@ -143,13 +160,13 @@ def replay_into(
     batch_size: int = BATCH,
     worker: bool | None = None,
     stop: int | None = None,
-    check: Callable[[list[StoredRecord]], None] | None = None,
+    check: Callable[[list[StoredRecord], Sequence[str] | None], None] | None = None,
 ) -> tuple[int, int]:
     """Apply every stored event (up to ``stop``, when given) read through ``conn`` (of the store
     at ``url``) to the chosen projections, starting empty, writing in ``session`` (the store's
     own, for a rebuild; a scratch database's, for ``projections.verify``); returns the number of
     events read and the last one's id. ``check`` sees every batch first (ledger.trust: nothing
-    unsealed is shown)."""
+    unsealed is shown), with its events' leaf hashes when a worker has computed them (else None)."""
     done = position = 0
     elsewhere: list[Computable] = []
     head = int(conn.execute(select(func.max(events.c.id))).scalar() or 0) if stop is None else stop
@@ -159,19 +176,25 @@ def replay_into(
             elsewhere = computable
     if elsewhere:
         here = [p for p in chosen if p not in elsewhere]
-        parts = _computed_apart(url, events, elsewhere, head, batch_size)
+        hashing = None
+        if check is not None:
+            hashing = next((p for p in elsewhere if isinstance(p, LeafHashing)), None)
+        parts = _computed_apart(url, events, elsewhere, head, batch_size, hashing)
         try:
             while rows := read_rows(conn, events, position + 1, batch_size, head):
-                if here or check is not None:  # decoded only when read here
-                    batch = records_of_rows(rows, canonical=check is not None)
-                    if check is not None:
-                        check(batch)
-                    for projection in here:
-                        projection.apply(session, batch)
                 kind, page, computed = next(parts)
-                if kind != "batch" or page != (rows[0][0], rows[-1][0], len(rows)):
+                if kind != "batch" or page != _page_of(rows, hashing is not None):
                     msg = T_("the store's events changed during the rebuild; run it again")
                     raise StorageError(msg)
+                if here or check is not None:  # decoded only when read here
+                    leaves = None
+                    if hashing is not None:
+                        leaves = hashing.leaf_hexes(computed[elsewhere.index(hashing)])
+                    batch = records_of_rows(rows, canonical=check is not None and leaves is None)
+                    if check is not None:
+                        check(batch, leaves)
+                    for projection in here:
+                        projection.apply(session, batch)
                 for projection, part in zip(elsewhere, computed, strict=True):
                     projection.write_part(session, part)
                 position = rows[-1][0]
@@ -189,7 +212,7 @@ def replay_into(
     # events after the head (PostgreSQL: written meanwhile), or every event without a worker
     while batch := read_records(conn, events, position + 1, batch_size, stop):
         if check is not None:
-            check(batch)
+            check(batch, None)
         for projection in chosen:
             projection.apply(session, batch)
         position = batch[-1].id
@@ -220,13 +243,35 @@ def _can_fork() -> bool:
 Message = tuple[str, Any, list[Any]]
 
 
+def _page_of(rows: Sequence[Sequence[Any]], digest: bool) -> tuple[Any, ...]:
+    """A page as the two processes compare it: its first and last id and its count, and with
+    ``digest`` a SHA-256 of every column of every row (lengths first, so no two pages share one)."""
+    page: tuple[Any, ...] = (rows[0][0], rows[-1][0], len(rows))
+    if not digest:
+        return page
+    ids, originators, versions, topics, states = zip(*rows, strict=True)
+    h = hashlib.sha256(array("q", ids))
+    h.update(array("q", versions))
+    h.update(array("q", map(len, states)))
+    h.update(b"".join(map(bytes, states)))
+    h.update(array("q", map(len, topics)))
+    h.update("".join(topics).encode("utf-8", "surrogatepass"))
+    h.update(b"".join(o if o.__class__ is bytes else UUID(str(o)).bytes for o in originators))
+    return (*page, h.digest())
+
+
 def _computed_elsewhere(
-    url: str, events: Table, elsewhere: Sequence[Computable], head: int, batch_size: int
+    url: str,
+    events: Table,
+    elsewhere: Sequence[Computable],
+    head: int,
+    batch_size: int,
+    digest: bool = False,
 ) -> Generator[Message, None, None]:
     """The worker's messages as they come; closing the iterator stops the worker."""
     computed = messages_from_fork(
         _compute_and_send,
-        (url, events, list(elsewhere), head, batch_size),
+        (url, events, list(elsewhere), head, batch_size, digest),
         "done",
         "the rebuild's second process",
     )
@@ -234,17 +279,25 @@ def _computed_elsewhere(
 
 
 def _computed_apart(
-    url: str, events: Table, elsewhere: Sequence[Computable], head: int, batch_size: int
+    url: str,
+    events: Table,
+    elsewhere: Sequence[Computable],
+    head: int,
+    batch_size: int,
+    hashing: Computable | None = None,
 ) -> Generator[Message, None, None]:
     """One worker per projection computed elsewhere (the audit log's leaves, the compliance
-    judge), their messages joined page by page: neither waits for the other's share."""
-    workers = [_computed_elsewhere(url, events, [p], head, batch_size) for p in elsewhere]
+    judge), their messages joined page by page: neither waits for the other's share. The
+    ``hashing`` projection's worker sends its pages with their digest (``_page_of``)."""
+    workers = [_computed_elsewhere(url, events, [p], head, batch_size, p is hashing) for p in elsewhere]
     try:
         while True:
             messages = [next(worker) for worker in workers]
             kind, page, _parts = messages[0]
-            if any(m[0] != kind or m[1] != page for m in messages):
+            if any(m[0] != kind or (m[1] or ())[:3] != (page or ())[:3] for m in messages):
                 raise StorageError(_("the store's events changed during the rebuild; run it again"))
+            if hashing is not None:
+                page = messages[elsewhere.index(hashing)][1]
             yield kind, page, [part for m in messages for part in m[2]]
             if kind == "done":
                 return
@@ -259,10 +312,12 @@ def _compute_and_send(
     elsewhere: list[Computable],
     head: int,
     batch_size: int,
+    digest: bool,
     send: Any,
     receive: Any,
 ) -> None:
-    """The worker: the same pages as the parent reads, each computed and sent."""
+    """The worker: the same pages as the parent reads, each computed and sent (with ``digest``,
+    each page's digest)."""
     receive.close()
     gc.disable()
     try:
@@ -276,7 +331,7 @@ def _compute_and_send(
             while rows := read_rows(conn, events, position + 1, batch_size, head):
                 records = records_of_rows(rows) if decode else None
                 parts = [c.compute(rows, records) for c in computers]
-                send.send(("batch", (rows[0][0], rows[-1][0], len(rows)), parts))
+                send.send(("batch", _page_of(rows, digest), parts))
                 position = rows[-1][0]
         send.send(("done", None, [c.finish() for c in computers]))
     except (BrokenPipeError, KeyboardInterrupt):

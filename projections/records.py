@@ -43,6 +43,15 @@ class StoredRecord:
         h = self.aggregate_id
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
+    # as ``ledger.trust.Trust.check`` reads a stored event (its ``Checked``), without a copy
+    @property
+    def version(self) -> int:
+        return self.originator_version
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.data
+
 
 def records(stored: Iterable[Any]) -> list[StoredRecord]:
     """Records of stored notifications (or rows with the same fields), in the same order."""

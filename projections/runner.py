@@ -39,7 +39,6 @@ from ledger.application import GrantLedger
 from ledger.database import EVENTS_TABLE
 from ledger.errors import ConflictError, StorageError
 from ledger.i18n import T_, _
-from ledger.trust import Row
 from projections.records import StoredRecord, records, records_of_rows
 from projections.schema import TRACKING_TABLE, metadata, widen_text_columns
 
@@ -300,12 +299,13 @@ def catch_up(
     return done
 
 
-def check_sealed(app: GrantLedger, batch: Sequence[StoredRecord]) -> None:
+def check_sealed(
+    app: GrantLedger, batch: Sequence[StoredRecord], leaves: Sequence[str] | None = None
+) -> None:
     """VerificationError (exit 6) naming the first event of ``batch`` not sealed by the person it
-    names with a key the registry gives them (ledger.trust)."""
-    app.trust.check(
-        [Row(r.id, r.originator_id, r.originator_version, r.topic, r.data, r.canonical) for r in batch]
-    )
+    names with a key the registry gives them (ledger.trust); ``leaves``: the events' leaf hashes,
+    when computed already from the same stored rows."""
+    app.trust.check(batch, leaves)
 
 
 # How many failed commits with no position moved before catch-up gives up instead of spinning.

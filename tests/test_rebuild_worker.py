@@ -167,3 +167,80 @@ def test_a_failing_worker_fails_the_rebuild(
         assert all_rows(ledger.url) == live
     finally:
         app.close()
+
+
+def _hashing_worker_used(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Spy: the projection whose worker's leaves the seal check takes, at each rebuild."""
+    import projections.rebuild as rebuild
+
+    used: list[Any] = []
+    apart = rebuild._computed_apart
+
+    def spied(*args: Any) -> Any:
+        used.append(args[5] if len(args) > 5 else None)
+        return apart(*args)
+
+    monkeypatch.setattr(rebuild, "_computed_apart", spied)
+    monkeypatch.setattr(rebuild, "WORKER_MIN", 0)  # the command line's worker, on a small store
+    return used
+
+
+def test_a_rebuild_checking_seals_with_the_workers_leaves_refuses_an_event_forged_below(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The seal check takes each event's leaf hash from the audit log's worker: a copy of a
+    spend inserted below the application with a new amount is still refused by name, exit 6,
+    and nothing of the rebuild is kept."""
+    from tests.test_people import SPEND, _forge_copy_of_an_expenditure
+
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
+    ledger.ok(*SPEND, "--amount", "3.5万", "--voucher", "S1", "--date", "2024-05-10")
+    used = _hashing_worker_used(monkeypatch)
+    ledger.ok("projections", "rebuild")
+    assert [getattr(p, "name", None) for p in used] == ["audit_log"]
+    live = all_rows(ledger.url)
+    _forge_copy_of_an_expenditure(ledger.url, "5000000.00")
+    result = ledger("projections", "rebuild")
+    assert result.exit_code == 6, (result.stdout, result.stderr)
+    assert "ExpenditureRecorded" in result.stderr and "is not what tester signed" in result.stderr
+    assert len(used) == 2 and not multiprocessing.active_children()
+    assert all_rows(ledger.url) == live
+
+
+def test_a_rebuild_refuses_events_read_apart_that_differ_from_the_ones_the_worker_hashed(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The events this process applies must be the ones whose leaves the worker hashed: an event
+    changed below the application between the two reads (here the parent's read sees a forged
+    amount, the worker's the signed one) fails the rebuild, nothing kept."""
+    import os
+
+    import projections.rebuild as rebuild
+    from tests.test_people import SPEND
+
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
+    ledger.ok(*SPEND, "--amount", "3.5万", "--voucher", "S1", "--date", "2024-05-10")
+    live = all_rows(ledger.url)
+    used = _hashing_worker_used(monkeypatch)
+    parent = os.getpid()
+    read = rebuild.read_rows
+
+    def forged_here(*args: Any) -> Any:
+        rows = read(*args)
+        if os.getpid() != parent:
+            return rows
+        return [
+            (*row[:4], bytes(row[4]).replace(b'"35000.00"', b'"5000000.00"'))
+            if "ExpenditureRecorded" in row[3]
+            else row
+            for row in rows
+        ]
+
+    monkeypatch.setattr(rebuild, "read_rows", forged_here)
+    result = ledger("projections", "rebuild")
+    assert result.exit_code == 5, (result.stdout, result.stderr)
+    assert "the store's events changed during the rebuild" in result.stderr
+    assert used and not multiprocessing.active_children()
+    assert all_rows(ledger.url) == live
