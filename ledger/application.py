@@ -305,16 +305,27 @@ class GrantLedger(Application[UUID]):
         save with the write's seal, retried with fresh state when a concurrent writer got there first."""
         today = business_today()
         policy = policy_in_force(action.on or today)
-        person, held = self.signer_role(signer, action, policy, role=role, actor=actor)
+        checked = [self.signer_role(signer, action, policy, role=role, actor=actor)]
         action.judge(policy, today)
 
-        def attempt() -> Outcome:
+        def attempt() -> Outcome:  # a retry reads the registry afresh
+            person, held, seen = (
+                checked.pop() if checked else self.signer_role(signer, action, policy, role=role, actor=actor)
+            )
             loaded = _Loaded(self, policy, person.name, held)
             grant_id = getattr(action, "grant_id", None)
             if not action.decide(loaded):
                 return Outcome(False, action.repeat(), loaded.loaded_grant(grant_id))
             changed = [a for a in loaded.aggregates.values() if a.pending_events]
-            self.save(*changed, self.seal(changed, signer, person.name))
+            own = sum(len(a.pending_events) for a in changed if a.id == REGISTRY_ID)
+            with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
+                self.save(*changed, self.seal(changed, signer, person.name))
+                # a key revoked or rotated by another writer between the check above and this
+                # save would leave a seal no key vouches for where it stands: checked again
+                # under the store's write lock, and the action is tried afresh
+                if self.trust.registry_moved(session, seen, own):
+                    RETRIES["registry"] += 1
+                    raise IntegrityError("the people registry changed while the action was recorded")
             return Outcome(True, action.done(loaded), loaded.loaded_grant(grant_id))
 
         return self._retrying(attempt)
@@ -327,10 +338,11 @@ class GrantLedger(Application[UUID]):
         *,
         role: str | None = None,
         actor: str | None = None,
-    ) -> tuple[Person, str]:
+    ) -> tuple[Person, str, int]:
         """The registered person holding ``signer``'s key and the role they hold on the action's
-        date, if that role records the action (RuleViolationError, exit 3, naming the rule)."""
-        registry = self.trust.registry(fresh=True)
+        date, if that role records the action (RuleViolationError, exit 3, naming the rule), and
+        the last registry event the registry read was replayed to."""
+        registry, seen = self.trust.fresh_registry()
         if registry.root is None:
             raise VerificationError(
                 _(
@@ -343,7 +355,7 @@ class GrantLedger(Application[UUID]):
         raise_first([signer_holds_role(person, held, signer.fingerprint, action.on, role, actor, policy)])
         assert person is not None and held is not None
         raise_first([role_may_record(held, action.name, policy)])
-        return person, held
+        return person, held, seen
 
     def seal(self, aggregates: list[Any], signer: Signer, name: str) -> Seal:
         """The seal of the events about to be saved: each marked with its id, their leaves signed."""

@@ -41,7 +41,14 @@ from ledger.actions import GrantAction, Reverse, check_duties
 from ledger.application import GrantLedger
 from ledger.bulk_write import BulkWriter, OnBatch, take_write_lock
 from ledger.encoding import EventRow, StateEncoder
-from ledger.errors import BadInputError, LedgerError, NotFoundError, ReversedVoucherError, StorageError
+from ledger.errors import (
+    BadInputError,
+    ConflictError,
+    LedgerError,
+    NotFoundError,
+    ReversedVoucherError,
+    StorageError,
+)
 from ledger.forked import messages_from_fork
 from ledger.grant import Grant
 from ledger.i18n import T_, _
@@ -475,7 +482,8 @@ def import_rows(
     checks the rows and encodes the events while this one writes them (two cores).
     """
     cache = CACHE_VOUCHERS if cache_vouchers is None else cache_vouchers
-    person = app.trust.registry(fresh=True).signer(signer.fingerprint)
+    registry, seen = app.trust.fresh_registry()
+    person = registry.signer(signer.fingerprint)
     raise_first(
         [
             signer_holds_role(
@@ -494,6 +502,13 @@ def import_rows(
         transaction = conn.begin()
         try:
             take_write_lock(conn)
+            if app.trust.registry_moved(conn, seen):  # a key revoked since it was checked
+                raise ConflictError(
+                    T_(
+                        "the people registry changed as the import began (a person added, a key "
+                        "rotated or revoked); nothing was written, run it again"
+                    )
+                )
             if on_start is not None:
                 on_start(conn)
             writer = BulkWriter(app, conn, on_batch)

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
-from sqlalchemy import Table, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import Table, func, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
 
 from audit.verifier.canonical import stored_leaf_data
 from audit.verifier.merkle import leaf_hash
@@ -129,6 +130,7 @@ class Trust:
         self._adopted: int | None = None
         self._seals: OrderedDict[str, CheckedSeal] = OrderedDict()
         self._kept = 0  # the remembered seals' leaves, in characters
+        self.registry_head = 0  # the last registry event the registry was replayed to
         self.leaves_kept = LEAVES_KEPT
         # the caches above are shared by a server's writers and its catch-up
         self._lock = threading.RLock()
@@ -136,11 +138,25 @@ class Trust:
     # ------------------------------------------------------------------ what is trusted
 
     @_locked
+    def fresh_registry(self) -> tuple[Registry, int]:
+        """The registry replayed now, and the last registry event it was replayed to."""
+        registry = self.registry(fresh=True)
+        return registry, self.registry_head
+
+    @_locked
     def registry(self, fresh: bool = False) -> Registry:
         """The people registry as its sealed events make it."""
         if self._registry is None or fresh:
             self._registry = self._replay_registry()
         return self._registry
+
+    def registry_moved(self, session: Session | Connection, since: int, own: int = 0) -> bool:
+        """Has a registry event (a person added, a key rotated or revoked) been stored after
+        event ``since`` by another writer, as ``session``, a write's transaction that stored
+        ``own`` registry events itself, sees the store?"""
+        c = self.table.c
+        query = select(func.count()).where(c.originator_id == REGISTRY_ID, c.id > since)
+        return int(session.execute(query).scalar() or 0) > own
 
     @_locked
     def adopted_through(self) -> int:
@@ -291,6 +307,7 @@ class Trust:
         registry = Registry()
         self._windows = {}
         events = self._rows_of([REGISTRY_ID])
+        self.registry_head = max((row.id for row in events), default=0)
         seals = {str(r.originator_id): r for r in self._rows_of(_seal_ids(events))}
         for row in events:
             seal = seals.get(str(row.state.get("seal")))
