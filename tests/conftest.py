@@ -287,9 +287,12 @@ def demo_sqlite_ledger(sqlite_url: str) -> Ledger:
     return _demo(sqlite_url)
 
 
-def approved_district_grant(ledger: Ledger, grant: str = "G1", base: str = "B0001", unit: str = "U1") -> None:
+def approved_district_grant(
+    ledger: Ledger, grant: str = "G1", base: str = "B0001", unit: str = "U1", *named: str
+) -> None:
     """A registered unit, its district base applied for (2024-03-01) and approved (2024-04-01) by
-    the registered district bodies (registered first on a ledger made by its own `init`)."""
+    the registered district bodies (registered first on a ledger made by its own `init`).
+    ``named``: more options of `grant apply` (a base's name)."""
     if not ledger.bodies_registered:
         register_bodies(ledger)
     ledger.ok("unit", "register", unit, "--name", f"单位{unit}", "--date", "2024-02-01")
@@ -297,6 +300,7 @@ def approved_district_grant(ledger: Ledger, grant: str = "G1", base: str = "B000
         "grant",
         "apply",
         grant,
+        *named,
         "--unit",
         unit,
         "--base",

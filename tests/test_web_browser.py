@@ -56,7 +56,8 @@ def server(sqlite_ledger: Ledger) -> Iterator[str]:
 
     from commands.web.app import create_app
 
-    approved_district_grant(sqlite_ledger)
+    approved_district_grant(sqlite_ledger, "G1", "B0001", "U1", "--base-name", "渝中区数字技能培训基地")
+    sqlite_ledger.ok("unit", "set-district", "U1", "--district", "渝中区")
     sqlite_ledger.ok("disburse", "G1", "--amount", "10万", "--voucher", "拨-1", "--date", "2024-04-15")
     assert set_password(sqlite_ledger, "tester", PASSWORD, "officer").exit_code == 0
     with socket.socket() as s:
