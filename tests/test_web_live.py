@@ -41,8 +41,12 @@ def quick(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def read_events(response: Any, until: float, past: int | None = None) -> list[str]:
     """The stream's lines until it ends, ``until`` passes, or a position past ``past`` is announced."""
+    return _lines(response.iter_lines(), until, past)
+
+
+def _lines(stream: Any, until: float, past: int | None = None) -> list[str]:
     lines: list[str] = []
-    for line in response.iter_lines():
+    for line in stream:
         lines.append(line)
         if past is not None and line.startswith("data: ") and int(line[6:]) > past:
             break
@@ -257,3 +261,43 @@ def test_a_page_in_the_browser_shows_a_spend_recorded_elsewhere_without_a_reload
         time.sleep(0.2)
     assert browser.execute_script("return window.notReloaded") is True
     assert browser.find_elements(By.CSS_SELECTOR, "#rates-chart svg")  # redrawn after the swap
+
+
+def test_a_grants_page_is_told_of_writes_to_its_grant_only(ledger: Ledger, clock: Clock) -> None:
+    """The overview hears every write; G1's page hears G1's, not G2's (each write to G2 would
+    otherwise have every open grant page fetch and render itself again)."""
+    approved_district_grant(ledger)
+    approved_district_grant(ledger, "G2", "B0002", "U2")
+    for grant in ("G1", "G2"):
+        ledger.ok("disburse", grant, "--amount", "10万", "--voucher", f"拨-{grant}", "--date", "2024-04-15")
+    assert set_password(ledger, "tester", PASSWORD, "officer").exit_code == 0
+    with TestClient(create_app(ledger.url, clock=clock)) as client:
+        sign_in(client)
+        page = client.get("/grants/G1").text
+        found = re.search(r'data-events="(/events\?grant=[0-9a-f]{32})"', page)
+        assert found is not None, page[:1500]
+        at = position(page)
+
+        def spend(grant: str, voucher: str) -> None:
+            time.sleep(0.3)
+            ledger.ok("spend", grant, "--amount", "1000", "--category", "equipment", "--source", "subsidy",
+                      "--voucher", voucher, "--date", "2024-05-10")  # fmt: skip
+
+        writer = threading.Thread(target=spend, args=("G2", "记-G2"))
+        with (
+            client.stream("GET", f"{found.group(1)}&after={at}") as mine,
+            client.stream("GET", f"/events?after={at}") as everyone,
+        ):
+            lines = mine.iter_lines()
+            writer.start()
+            writer.join()
+            other = ledger.event_count()
+            heard = read_events(everyone, time.monotonic() + 10, past=at)
+            assert f"data: {other}" in heard, heard
+            quiet = _lines(lines, time.monotonic() + 2, past=at)
+            assert not [line for line in quiet if line.startswith("data: ")], quiet
+            writer = threading.Thread(target=spend, args=("G1", "记-G1"))
+            writer.start()
+            writer.join()
+            told = _lines(lines, time.monotonic() + 10, past=other)
+        assert f"data: {ledger.event_count()}" in told, told

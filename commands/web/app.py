@@ -44,6 +44,7 @@ from commands.web.workspace import Workspace
 from ledger.clock import business_today
 from ledger.district import district_name
 from ledger.errors import LedgerError, NotFoundError, RuleViolationError
+from ledger.grant import grant_uuid
 from ledger.i18n import LANGUAGES, use
 from ledger.labels import label
 from ledger.money import format_yuan
@@ -320,6 +321,7 @@ class App:
             may_reverse=may_record(session, FORMS["reverse"]),
             reversed=reversed_vouchers(shown.reversals),
             request_before=before,
+            aggregate=grant_uuid(grant_id).hex,
         )
 
     # ------------------------------------------------------------------ forms

@@ -18,15 +18,20 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import re
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Protocol
+from uuid import UUID
 
+from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from commands.web.i18n import _
+from ledger.location import EVENTS_TABLE
 from projections.status import head
 
 if TYPE_CHECKING:
@@ -45,6 +50,10 @@ POLL_SECONDS = 1.0
 # listening connection is being re-opened)
 RECHECK_SECONDS = 30.0
 RETRY_SECONDS = 5.0
+# what each new position brought is remembered for this many positions published (a grant's page
+# is told only of writes to its grant); a wider step than CHANGED_MOST events tells every page
+KEPT_CHANGES = 512
+CHANGED_MOST = 5000
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +74,8 @@ class Feed:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._streams: dict[str, int] = {}
+        # (from, to, the aggregates stored in (from, to] as hex; None: not read), oldest first
+        self._changes: deque[tuple[int, int, frozenset[str] | None]] = deque(maxlen=KEPT_CHANGES)
         self.listening = False  # PostgreSQL: LISTENing now
 
     @property
@@ -133,8 +144,44 @@ class Feed:
         with self._lock:
             if position <= self._position:
                 return
+            before = self._position
+        changed = self._changed(before, position)
+        with self._lock:
+            self._changes.append((before, position, changed))
             self._position = position
         self.wake()
+
+    def _changed(self, before: int, position: int) -> frozenset[str] | None:
+        """The aggregates whose events were stored in (before, position], as hex."""
+        if position - before > CHANGED_MOST:
+            return None
+        query = text(
+            f"SELECT DISTINCT originator_id FROM {EVENTS_TABLE} WHERE id > :before AND id <= :position"
+        )
+        try:
+            with self._engine().connect() as conn:
+                rows = conn.execute(query, {"before": before, "position": position}).all()
+        except Exception:  # unread: every page is told
+            return None
+        return frozenset(_hex(value) for (value,) in rows)
+
+    def concerns(self, after: int, position: int, aggregate: str | None) -> bool:
+        """Did the events stored in (after, position] touch ``aggregate`` (any, when None or
+        when what they touched is not all remembered)?"""
+        if aggregate is None:
+            return True
+        with self._lock:
+            changes = list(self._changes)
+        covered = position
+        for start, end, changed in reversed(changes):
+            if end <= after:
+                break
+            if start >= position:
+                continue
+            if changed is None or aggregate in changed:
+                return True
+            covered = min(covered, start)
+        return covered > after
 
     def wake(self) -> None:
         """Every waiting stream looks again (at its session, and at the position)."""
@@ -201,6 +248,23 @@ def _after(request: Request, now: int) -> int:
     return now
 
 
+def _hex(value: object) -> str:
+    if isinstance(value, UUID):
+        return value.hex
+    if isinstance(value, bytes | bytearray | memoryview):
+        return UUID(bytes=bytes(value)).hex
+    return UUID(str(value)).hex
+
+
+_AGGREGATE = re.compile(r"[0-9a-f]{32}")
+
+
+def _aggregate(request: Request) -> str | None:
+    """The aggregate a grant's page follows (``?grant=`` its id as 32 hex digits), else None."""
+    given = request.query_params.get("grant", "")
+    return given if _AGGREGATE.fullmatch(given) else None
+
+
 def message(position: int) -> str:
     return f"id: {position}\nevent: ledger\ndata: {position}\n\n"
 
@@ -218,6 +282,7 @@ async def events(app: App, request: Request) -> Response:
         busy.headers["Retry-After"] = str(int(RETRY_SECONDS))
         return app.finish(busy, None)
     after = _after(request, feed.position)
+    following = _aggregate(request)
 
     async def stream() -> AsyncIterator[str]:
         nonlocal after
@@ -231,10 +296,11 @@ async def events(app: App, request: Request) -> Response:
                 position = await feed.wait(after, min(HEARTBEAT_SECONDS, left, ends - time.monotonic()))
                 if app.sessions.remaining(session.id) is None:
                     return
-                if position > after:
+                if position > after and feed.concerns(after, position, following):
                     after = position
                     yield message(position)
                 else:
+                    after = max(after, position)  # nothing of this page's: not told
                     yield ": still here\n\n"
         finally:
             feed.close_stream(session.id)

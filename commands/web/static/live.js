@@ -1,7 +1,8 @@
 // Live pages: the server announces each new event position of the store (/events, server-sent
-// events); the page then fetches itself again (body's data-live-from, or this address) and swaps in
-// the regions whose ids body's data-live lists, so other people's writes show without a reload. No
-// form sits inside a live region, so nothing being typed is lost.
+// events; a grant's page is told only of writes to its grant); the page then fetches itself again
+// (body's data-live-from, or this address) and swaps in the regions whose ids body's data-live
+// lists, so other people's writes show without a reload. No form sits inside a live region, so
+// nothing being typed is lost.
 (function () {
   var body = document.body;
   if (!body || !body.dataset.events || typeof EventSource === "undefined") return;
@@ -36,7 +37,8 @@
       });
   }
 
-  var source = new EventSource(body.dataset.events + "?after=" + known);
+  var events = body.dataset.events;
+  var source = new EventSource(events + (events.indexOf("?") < 0 ? "?" : "&") + "after=" + known);
   source.addEventListener("ledger", function (event) {
     var at = parseInt(event.data, 10);
     if (at > known) { known = at; refresh(); }
