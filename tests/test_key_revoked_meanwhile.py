@@ -17,23 +17,28 @@ from ledger.application import GrantLedger
 from tests.conftest import Ledger, approved_district_grant
 
 
+def _revoke_elsewhere(ledger: Ledger) -> None:
+    """The officer's key revoked by the administrator, in a process of its own."""
+    officer, admin = ledger.name("officer"), ledger.key("admin")
+    done = subprocess.run(
+        [sys.executable, "-m", "commands", "--db", ledger.url, "--key", str(admin), "--lang", "en",
+         "people", "revoke", officer, "--date", "2024-05-01"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
 def test_a_key_revoked_between_the_check_and_the_save_records_nothing(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     approved_district_grant(ledger)
     ledger.ok("disburse", "G1", "--amount", "10万", "--voucher", "拨-1", "--date", "2024-04-15")
-    officer, admin = ledger.name("officer"), ledger.key("admin")
     sealed = GrantLedger.seal
     revoked: list[int] = []
 
     def revoked_meanwhile(self: GrantLedger, aggregates: list[Any], signer: Any, name: str) -> Any:
         if not revoked:  # another administrator's process, between the check and the save
-            done = subprocess.run(
-                [sys.executable, "-m", "commands", "--db", ledger.url, "--key", str(admin), "--lang", "en",
-                 "people", "revoke", officer, "--date", "2024-05-01"],
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
-            assert done.returncode == 0, done.stderr
+            _revoke_elsewhere(ledger)
             revoked.append(1)
         return sealed(self, aggregates, signer, name)
 
@@ -66,16 +71,10 @@ def test_a_key_revoked_as_an_import_begins_records_nothing(
     rows.write_text(
         HEADER + "\n" + "2024-05-10,,B0001,G1,,spend,1000,subsidy,materials,,导-1,,\n", encoding="utf-8"
     )
-    officer, admin = ledger.name("officer"), ledger.key("admin")
     locked = importing.take_write_lock
 
     def revoked_meanwhile(conn: Any) -> None:
-        done = subprocess.run(
-            [sys.executable, "-m", "commands", "--db", ledger.url, "--key", str(admin), "--lang", "en",
-             "people", "revoke", officer, "--date", "2024-05-01"],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
+        _revoke_elsewhere(ledger)
         monkeypatch.setattr(importing, "take_write_lock", locked)
         locked(conn)
 
