@@ -301,3 +301,11 @@ def test_a_grants_page_is_told_of_writes_to_its_grant_only(ledger: Ledger, clock
             writer.join()
             told = _lines(lines, time.monotonic() + 10, past=other)
         assert f"data: {ledger.event_count()}" in told, told
+
+
+def test_a_hostile_last_event_id_starts_the_stream_at_the_present(books: Ledger, client: TestClient) -> None:
+    sign_in(client)
+    for given in ("²", "9" * 30, "-1"):
+        with client.stream("GET", "/events", params={"after": given}) as response:
+            assert response.status_code == 200, given
+            assert next(iter(response.iter_lines())).startswith("retry:")

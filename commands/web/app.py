@@ -37,6 +37,7 @@ from commands.web.forms import (
 )
 from commands.web.i18n import _
 from commands.web.live import READ_AT, Feed, events
+from commands.web.numbers import whole_number
 from commands.web.pages import category_names, grant_page, overview, programme_names
 from commands.web.sessions import IDLE_SECONDS, LIFETIME_SECONDS, Session, Sessions
 from commands.web.status import STATUS
@@ -68,14 +69,6 @@ SECURITY_HEADERS = {
 
 def _yuan(value: Any) -> str:
     return "" if value is None else format_yuan(value)
-
-
-def _number(text: str, most_digits: int) -> int | None:
-    """A positive whole number typed in a query string (ASCII digits, at most ``most_digits``:
-    ``²`` and 5,000 nines are not page numbers), else None."""
-    if text.isascii() and text.isdigit() and len(text) <= most_digits:
-        return int(text) or None
-    return None
 
 
 def _percent(value: Any) -> str:
@@ -174,8 +167,8 @@ class App:
     async def form(self, request: Request, session: Session, fresh: bool) -> FormData | Response:
         """The posted form, or the refusal: too large (413), or without this session's CSRF token
         (403: a form of another session or site, or one kept past its session)."""
-        length = request.headers.get("content-length", "")
-        if not length.isdigit() or int(length) > MAX_FORM_BYTES:
+        length = whole_number(request.headers.get("content-length", ""))
+        if length is None or length > MAX_FORM_BYTES:
             return self.page(
                 "error.html", session, status=413, set_cookie=fresh, message=_("The form is too large.")
             )
@@ -254,7 +247,7 @@ class App:
     async def overview_page(self, request: Request, session: Session) -> Response:
         q = request.query_params
         page_text = q.get("page", "1")
-        number = _number(page_text, 6) or 1
+        number = whole_number(page_text, 6) or 1
         engine = await run_in_threadpool(self.workspace.reading)
         shown = await run_in_threadpool(
             overview, engine, q.get("programme", ""), q.get("status", ""), number, q.get("district", "")
@@ -295,7 +288,7 @@ class App:
     ) -> Response:
         grant_id = request.path_params["grant_id"]
         engine = await run_in_threadpool(self.workspace.reading)
-        before = _number(request.query_params.get("before", ""), 18)
+        before = whole_number(request.query_params.get("before", "")) or None
         shown = await run_in_threadpool(grant_page, engine, grant_id, self.workspace.provenance, before)
         step = None
         if session.role in ("approver", "officer"):  # an overdue rectification waits for both

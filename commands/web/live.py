@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from commands.web.i18n import _
+from commands.web.numbers import whole_number
 from ledger.location import EVENTS_TABLE
 from projections.status import head
 
@@ -243,8 +244,9 @@ def _after(request: Request, now: int) -> int:
     """Where the page's stream starts: the page's own position (``?after=``), or the browser's
     Last-Event-ID when it reconnects; the present otherwise."""
     for given in (request.headers.get("last-event-id", ""), request.query_params.get("after", "")):
-        if given.isdigit() and len(given) < 19:
-            return int(given)
+        found = whole_number(given)
+        if found is not None:
+            return found
     return now
 
 
@@ -271,7 +273,8 @@ def message(position: int) -> str:
 
 async def events(app: App, request: Request) -> Response:
     """``GET /events``: the event stream of a signed-in session (403 otherwise; 503 past the
-    cap). Each new store position is one ``ledger`` event; a comment line keeps it open."""
+    cap). Each new store position is one ``ledger`` event (for a grant's page, ``?grant=``, only
+    a position that wrote to its grant); a comment line keeps it open."""
     session, _fresh = app.session(request)
     if not session.signed_in:
         refused = PlainTextResponse(_("Sign in to follow the ledger live."), status_code=403)

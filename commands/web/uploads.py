@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from commands.web.i18n import _
+from commands.web.numbers import whole_number
 from ledger.errors import BadInputError, LedgerError
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ async def receive(request: Request, directory: Path, limit: int = MAX_UPLOAD_BYT
     names. Raises ``TooLarge`` past ``limit`` bytes, ``BadInputError`` for a body that is not a
     multipart form."""
     length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > limit):
+    if length is not None and ((size := whole_number(length)) is None or size > limit):
         raise TooLarge
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise BadInputError(_("The form was not sent as a file upload."))
