@@ -453,7 +453,7 @@ def main() -> None:
 
             from bench.web import concurrent_spends
 
-            figures.append(concurrent_spends(exe, pg_env, folder, url, count))
+            figures += concurrent_spends(exe, pg_env, folder, url, count)
         finally:
             drop()
     elif ok:

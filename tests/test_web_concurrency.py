@@ -49,7 +49,7 @@ def _csrf(page: str) -> str:
 
 
 def _signed_in(base: str) -> tuple[httpx.Client, str]:
-    client = httpx.Client(base_url=base, timeout=120)
+    client = httpx.Client(base_url=base, timeout=120, follow_redirects=True)  # as a browser
     client.post(
         "/sign-in", data={"csrf": _csrf(client.get("/sign-in").text), "name": "tester", "password": PASSWORD}
     )

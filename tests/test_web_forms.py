@@ -319,3 +319,39 @@ def test_a_script_typed_into_matching_and_reversal_forms_is_shown_as_text(
         assert SCRIPT not in page
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert any(h["voucher"] == SCRIPT and h["kind"] == "reverse_match_commit" for h in history(books))
+
+
+def test_a_recorded_spend_answers_with_the_grants_page_and_a_reload_sends_nothing_again(
+    books: Ledger, client: TestClient  # noqa: F811
+) -> None:
+    """Post/Redirect/Get: the write answers 303 to the grant's page, which shows what was recorded
+    once; reloading that page (what an officer does next) records nothing and shows no notice; a
+    refusal still answers with the page and the form as it was typed."""
+    assert sign_in(client).status_code == 200
+    written = events(books)
+    page = client.get("/grants/G1")
+    answer = client.post(
+        "/grants/G1/spend",
+        data={"csrf": csrf(page.text), "amount": "1200", "category": "equipment", "source": "subsidy",
+              "voucher": "记-PRG", "payee": "重庆某设备公司", "on": "2024-05-10"},  # fmt: skip
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/grants/G1"
+    written_once = events(books)  # the expenditure and its seal
+    assert written_once > written
+    shown = client.get("/grants/G1")
+    assert 'id="done"' in shown.text and "记-PRG" in shown.text
+    again = client.get("/grants/G1")
+    assert again.status_code == 200 and 'id="done"' not in again.text
+    assert events(books) == written_once
+    balance = json.loads(books.ok("balance", "B0001", "--format", "json").stdout)
+    assert [r["subsidy_spent"] for r in balance] == ["1200.00"]
+
+    refused_answer = client.post(
+        "/grants/G1/spend",
+        data={"csrf": csrf(again.text), "amount": "500", "category": "travel", "source": "subsidy",
+              "voucher": "记-差旅", "payee": "某人", "on": "2024-05-11"},  # fmt: skip
+        follow_redirects=False,
+    )
+    assert refused_answer.status_code == 422, refused_answer.status_code
+    assert 'value="记-差旅"' in refused_answer.text and events(books) == written_once

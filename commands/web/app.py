@@ -273,6 +273,9 @@ class App:
 
     @signed_in
     async def grant_page(self, request: Request, session: Session) -> Response:
+        notice, session.notice = session.notice, None
+        if notice is not None and notice[0] == request.path_params["grant_id"]:
+            return await self._grant(request, session, form=notice[1], done=notice[2])
         return await self._grant(request, session)
 
     async def _grant(

@@ -14,12 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from urllib.parse import quote
 from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from commands.web.host import Host as Pages
 from commands.web.i18n import _
@@ -470,7 +471,8 @@ def refused(app: Host, session: Session, form: Form) -> Response | None:
 
 async def write(app: Host, request: Request, session: Session, form: Form) -> Response:
     """Check the CSRF token and the role, build the form's action and record it as the command
-    line does; re-render the grant page with what it did, or with the refusal beside the form."""
+    line does; answer with the grant's page (303) showing what it did, or re-render it with the
+    refusal beside the form."""
     if form.upload:
         return await _write_upload(app, request, session, form)
     posted = await app.form(request, session, False)
@@ -531,4 +533,7 @@ async def _record(
         done = outcome.message
     else:
         done = _("already recorded: {what}; nothing written").format(what=outcome.message)
-    return await app._grant(request, session, form=form.name, done=done)
+    # Post/Redirect/Get: the answer is the grant's page fetched anew, so a reload shows it again
+    # instead of sending the form twice, and the write itself renders nothing
+    session.notice = (grant_id, form.name, done)
+    return RedirectResponse(f"/grants/{quote(grant_id, safe='')}", status_code=303)

@@ -34,6 +34,8 @@ class Session:
     person: str | None = None
     role: str | None = None
     signer: Signer | None = field(default=None, repr=False)
+    # what the last write on a grant's page did, shown once by the page its answer redirects to
+    notice: tuple[str, str, str] | None = None  # grant id, form, message
 
     @property
     def signed_in(self) -> bool:
