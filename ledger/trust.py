@@ -131,6 +131,7 @@ class Trust:
         self._seals: OrderedDict[str, CheckedSeal] = OrderedDict()
         self._kept = 0  # the remembered seals' leaves, in characters
         self.registry_head = 0  # the last registry event the registry was replayed to
+        self._replayed = (0, 0)  # that event's id and how many the replay read
         self.leaves_kept = LEAVES_KEPT
         # the caches above are shared by a server's writers and its catch-up
         self._lock = threading.RLock()
@@ -145,10 +146,20 @@ class Trust:
 
     @_locked
     def registry(self, fresh: bool = False) -> Registry:
-        """The people registry as its sealed events make it."""
-        if self._registry is None or fresh:
+        """The people registry as its sealed events make it; ``fresh``: as the store holds them
+        now, replayed again when a registry event was stored or removed since the last replay (a
+        long-running server sees another process add a person or revoke a key)."""
+        if self._registry is None or (fresh and self._registry_stored() != self._replayed):
             self._registry = self._replay_registry()
         return self._registry
+
+    def _registry_stored(self) -> tuple[int, int]:
+        """The last registry event's id and the number of them, as the store holds them now."""
+        c = self.table.c
+        query = select(func.coalesce(func.max(c.id), 0), func.count()).where(c.originator_id == REGISTRY_ID)
+        with self.engine.connect() as conn:
+            last, count = conn.execute(query).one()
+        return int(last), int(count)
 
     def registry_moved(self, session: Session | Connection, since: int, own: int = 0) -> bool:
         """Has a registry event (a person added, a key rotated or revoked) been stored after
@@ -308,6 +319,7 @@ class Trust:
         self._windows = {}
         events = self._rows_of([REGISTRY_ID])
         self.registry_head = max((row.id for row in events), default=0)
+        self._replayed = (self.registry_head, len(events))
         seals = {str(r.originator_id): r for r in self._rows_of(_seal_ids(events))}
         for row in events:
             seal = seals.get(str(row.state.get("seal")))

@@ -451,6 +451,23 @@ def test_a_rotated_key_records_nothing_on_the_web_and_a_revoked_person_cannot_si
     assert sign_in(client, "tester.auditor", AUDITOR_PASSWORD).status_code == 401
 
 
+def test_a_key_revoked_by_another_process_between_two_web_writes_records_nothing(
+    books: Ledger, client: TestClient
+) -> None:
+    """The server keeps the people registry it replayed; a revocation stored by another process
+    after the officer's first spend must still refuse the second, with nothing written."""
+    sign_in(client)
+    assert 'id="done"' in spend(client, voucher="记-撤销前").text
+    before = events(books)
+    books.ok("people", "revoke", "tester", "--date", "2024-05-01", role="admin")  # its own Settings
+    revoked = events(books)
+    assert revoked > before
+    refused = spend(client, voucher="记-撤销后", on="2024-05-20")
+    assert refused.status_code in (403, 422) and 'id="done"' not in refused.text, refused.status_code
+    assert events(books) == revoked
+    assert books.balances()["B0001"]["subsidy_spent"] == "35000.00"
+
+
 def _free_port() -> int:
     import socket
 
