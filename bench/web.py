@@ -291,7 +291,8 @@ class _Client:
         self.connection.close()
         self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
 
-    def request(self, method: str, path: str, form: dict[str, str] | None = None) -> str:
+    def send(self, method: str, path: str, form: dict[str, str] | None = None) -> tuple[int, str, str]:
+        """One request, not following a redirect (the session cookie kept): status, Location, body."""
         from urllib.parse import urlencode
 
         headers = {"Cookie": self.cookie} if self.cookie else {}
@@ -305,23 +306,13 @@ class _Client:
         cookie = response.getheader("set-cookie")
         if cookie:
             self.cookie = cookie.split(";", 1)[0]
-        return text
+        return response.status, response.getheader("location") or "", text
+
+    def request(self, method: str, path: str, form: dict[str, str] | None = None) -> str:
+        return self.send(method, path, form)[2]
 
     def post(self, path: str, form: dict[str, str]) -> str:
         return self.request("POST", path, form)
-
-    def send(self, method: str, path: str, form: dict[str, str] | None = None) -> tuple[int, str, str]:
-        """One request, not following a redirect: status, Location, body."""
-        from urllib.parse import urlencode
-
-        headers = {"Cookie": self.cookie}
-        body = None
-        if form is not None:
-            body = urlencode({"csrf": self.csrf, **form})
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        self.connection.request(method, path, body=body, headers=headers)
-        response = self.connection.getresponse()
-        return response.status, response.getheader("location") or "", response.read().decode()
 
     def sign_in(self) -> None:
         self.csrf = _csrf(self.request("GET", "/sign-in"))
