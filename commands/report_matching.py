@@ -98,7 +98,9 @@ def matching_command(
             m.received_pct,
             m.shortfall,
         ]
-        for m in matching(engine, bases_named(engine, base_ids), w.as_of, w.known_at, ratios, w.since)
+        for m in matching(
+            engine, bases_named(engine, base_ids, w.as_of, w.known_at), w.as_of, w.known_at, ratios, w.since
+        )
     ]
     emit(
         title={"zh": "配套资金", "en": "matching"},
