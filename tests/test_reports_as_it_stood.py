@@ -122,3 +122,62 @@ def test_pending_as_the_ledger_knew_it(ledger: Ledger) -> None:
     assert waiting(ledger, *later, "--known-at", moment().isoformat()) == []
     # as known right after the application was recorded, its review still waited
     assert waiting(ledger, *later, "--known-at", applied.isoformat())[0][:2] == ("G1", "review")
+
+
+def districts(ledger: Ledger, *options: str) -> list[tuple[str, str | None]]:
+    """(base, district) of each row of `balance --format json` with ``options``."""
+    rows = json.loads(ledger.ok("balance", "--format", "json", *options).stdout)
+    return [(r["base_id"], r["district"]) for r in rows]
+
+
+YUZHONG, SHAPINGBA = [("B0001", "500103")], [("B0001", "500106")]
+
+
+def test_a_units_district_as_it_stood(ledger: Ledger) -> None:
+    """U1, registered without a district, is set in 渝中区 (dated 2024-05-01), then, recorded
+    after the moment, moved to 沙坪坝区 (dated 2024-09-01). `balance --district` and its
+    district column read the district set by the day (--as-of) and recorded by the moment
+    (--known-at), not the unit's district now; `projections rebuild` and `verify` keep it."""
+    approved_district_grant(ledger)
+    ledger.ok("unit", "set-district", "U1", "--district", "渝中区", "--date", "2024-05-01")
+    before = moment()
+    ledger.ok("unit", "set-district", "U1", "--district", "沙坪坝区", "--date", "2024-09-01")
+
+    def check() -> None:
+        assert districts(ledger, "--as-of", "2024-04-30") == [("B0001", None)]  # none set by then
+        assert districts(ledger, "--as-of", "2024-06-30") == YUZHONG
+        assert districts(ledger, "--as-of", "2024-06-30", "--district", "渝中区") == YUZHONG
+        assert districts(ledger, "--as-of", "2024-06-30", "--district", "沙坪坝区") == []
+        assert districts(ledger, "--known-at", before.isoformat()) == YUZHONG
+        assert districts(ledger, "--known-at", before.isoformat(), "--district", "500106") == []
+        assert districts(ledger, "--as-of", "2024-09-01", "--district", "沙坪坝区") == SHAPINGBA
+        assert districts(ledger, "--district", "沙坪坝区") == SHAPINGBA  # as it stands
+        assert districts(ledger, "--district", "渝中区") == []
+        assert districts(ledger, "--known-at", moment().isoformat()) == SHAPINGBA
+
+    check()
+    ledger.ok("projections", "rebuild")
+    check()
+    verified = ledger("projections", "verify")
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
+
+
+def test_a_district_kept_without_its_dates_stands_where_it_stands(ledger: Ledger) -> None:
+    """A ledger whose districts an earlier version kept without their dates (the settings'
+    table made empty, as a newer version finds it): as of any day its units stand where they
+    stand now, not in no district; a rebuild brings the dates back."""
+    from sqlalchemy import create_engine, text
+
+    approved_district_grant(ledger)
+    ledger.ok("unit", "set-district", "U1", "--district", "渝中区", "--date", "2024-05-01")
+    engine = create_engine(ledger.url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE balance_unit_districts"))
+    finally:
+        engine.dispose()
+    assert districts(ledger, "--as-of", "2024-04-30") == YUZHONG
+    assert districts(ledger, "--as-of", "2024-06-30", "--district", "渝中区") == YUZHONG
+    ledger.ok("projections", "rebuild")
+    assert districts(ledger, "--as-of", "2024-04-30") == [("B0001", None)]
+    assert districts(ledger, "--as-of", "2024-06-30", "--district", "渝中区") == YUZHONG
