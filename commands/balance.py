@@ -213,7 +213,7 @@ def balance_command(
     if found is None:
         from projections.queries import balances
 
-        engine = engine_for_reading()
+        engine = engine_for_reading(acts=w.as_of is not None or moment is not None)  # status as it stood
         found = balances(engine, base_ids, w.as_of, moment, w.since)
         if w.since is not None:
             before = balances(engine, base_ids, w.since - timedelta(days=1), moment)

@@ -12,6 +12,7 @@ from sqlalchemy.sql.selectable import Join, Subquery
 
 from ledger.money import from_fen
 from projections.figures import Balance
+from projections.periods import as_they_stood
 from projections.schema import MEASURES, grants, movements, unit_districts, units
 
 __all__ = ["Balance", "balances", "districts_then", "stored_time", "with_districts"]
@@ -53,7 +54,8 @@ def balances(
     known_at: datetime | None = None,
     since: date | None = None,
 ) -> list[Balance]:
-    """Balances per grant, current or as of a business date / as known at a moment; ``since``:
+    """Balances per grant, current or as of a business date / as known at a moment (its status
+    and its unit's district as they stood then too: the acts projection caught up); ``since``:
     the measures are the movements dated from that day (a period's, to ``as_of``)."""
     when = stored_time(engine, known_at) if known_at is not None else None
     if as_of is None and when is None:
@@ -101,19 +103,17 @@ def balances(
     totals: dict[str, dict[str, int]] = {}
     for grant_id, measure, fen in sums:
         totals.setdefault(grant_id, {})[measure] = int(fen or 0)
+    stood = as_they_stood(engine, rows, as_of, when)
     result = []
     for r in rows:
         t = totals.get(r.grant_id, {})
-        status = "approved" if t.get("approved") else "applied"
-        if r.status == "closed" and status == "approved":
-            status = "approved"
         result.append(
             Balance(
                 base_id=r.base_id,
                 grant_id=r.grant_id,
                 base_name=r.base_name,
                 programme=r.programme,
-                status=status,
+                status=stood[r.grant_id].status,
                 **{m: from_fen(t.get(m, 0)) for m in MEASURES},
                 district=r.district,
             )

@@ -23,7 +23,7 @@ from ledger.i18n import Text
 from ledger.money import CENT, ZERO, from_fen, percent
 from ledger.rules import matching_gap
 from projections.measures import MATCHING, SOURCES, SPENDING_KINDS, SUBSIDY, available, available_in, column
-from projections.periods import build_periods
+from projections.periods import as_they_stood
 from projections.queries import stored_time, with_districts
 from projections.schema import grants, history_acts, movements, units
 
@@ -254,7 +254,8 @@ def execution(
     rows = _grant_rows(engine, base_ids, as_of, known_at)
     stood = {r.grant_id: (r.build_start, r.build_end) for r in rows}
     if as_of is not None or known_at is not None:  # an extension dated or recorded later not yet in it
-        stood = build_periods(engine, rows, as_of, known_at)
+        when = stored_time(engine, known_at) if known_at is not None else None
+        stood = {g: (s.build_start, s.build_end) for g, s in as_they_stood(engine, rows, as_of, when).items()}
     lines = []
     for r in rows:
         t = totals.get(r.grant_id, {})

@@ -181,3 +181,42 @@ def test_a_district_kept_without_its_dates_stands_where_it_stands(ledger: Ledger
     ledger.ok("projections", "rebuild")
     assert districts(ledger, "--as-of", "2024-04-30") == [("B0001", None)]
     assert districts(ledger, "--as-of", "2024-06-30", "--district", "渝中区") == YUZHONG
+
+
+def test_a_grants_history_before_it_was_recorded_is_not_found(ledger: Ledger) -> None:
+    """`history G1` as known before G1 was recorded, or as of a day before its application, says
+    G1 is not found (exit 4, one sentence), as for a grant the ledger never held; from its
+    application's day it lists the application."""
+    from tests.conftest import register_bodies
+
+    register_bodies(ledger)
+    before = moment()
+    approved_district_grant(ledger)
+    for when in (("--known-at", before.isoformat()), ("--as-of", "2024-02-29")):
+        got = ledger("history", "G1", *when, "--format", "json")
+        assert got.exit_code == 4 and got.stdout == "", (when, got.stdout, got.stderr)
+        assert len(got.stderr.strip().splitlines()) == 1 and "G1" in got.stderr, got.stderr
+    shown = json.loads(ledger.ok("history", "G1", "--as-of", "2024-03-01", "--format", "json").stdout)
+    assert [h["kind"] for h in shown] == ["apply"]
+
+
+def statuses(ledger: Ledger, *options: str) -> list[tuple[str, str]]:
+    rows = json.loads(ledger.ok("balance", "--format", "json", *options).stdout)
+    return [(r["grant_id"], r["status"]) for r in rows]
+
+
+def test_a_grants_status_as_it_stood(ledger: Ledger) -> None:
+    """G1 applied for 2024-03-01 is rejected 2024-03-20, recorded after the moment: `balance`
+    shows it applied as of a day before the rejection and as known before it was recorded,
+    rejected after — as the balance as it stands does, never approved nor applied for ever."""
+    ledger.ok("unit", "register", "U1", "--name", "单位U1", "--date", "2024-02-01")
+    ledger.ok("grant", "apply", "G1", "--unit", "U1", "--base", "B0001", "--programme", "district_base",
+              "--project", "电工", "--amount", "20万", "--date", "2024-03-01")  # fmt: skip
+    before = moment()
+    ledger.ok("grant", "reject", "G1", "--reason", "名额已满", "--date", "2024-03-20", role="approver")
+    assert statuses(ledger) == [("G1", "rejected")]
+    assert statuses(ledger, "--as-of", "2024-03-19") == [("G1", "applied")]
+    assert statuses(ledger, "--known-at", before.isoformat()) == [("G1", "applied")]
+    assert statuses(ledger, "--as-of", "2024-03-20") == [("G1", "rejected")]
+    assert statuses(ledger, "--known-at", moment().isoformat()) == [("G1", "rejected")]
+    assert statuses(ledger, "--from", "2024-01-01", "--to", "2024-12-31") == [("G1", "rejected")]
