@@ -163,7 +163,8 @@ def chosen_columns(text: str, keys: list[str] = KEYS, headers: dict[str, list[st
     "district_text",
     metavar="CODE",
     help="only the bases of units in this district (区县): its 6-digit code (500103) or Chinese "
-    "name (渝中区); `grant-ledger unit districts` lists them",
+    "name (渝中区); `grant-ledger unit districts` lists them. With --as-of or --known-at, the "
+    "district each unit stood in then",
 )
 def balance_command(
     base_ids: tuple[str, ...],
@@ -212,7 +213,7 @@ def balance_command(
     if found is None:
         from projections.queries import balances
 
-        engine = engine_for_reading()
+        engine = engine_for_reading(acts=w.as_of is not None or moment is not None)  # status as it stood
         found = balances(engine, base_ids, w.as_of, moment, w.since)
         if w.since is not None:
             before = balances(engine, base_ids, w.since - timedelta(days=1), moment)

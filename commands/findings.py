@@ -41,7 +41,7 @@ def findings_command(
     w = when(as_of, known_at)
     day = w.as_of or business_today()
     engine = engine_for_reading(acts=True)
-    named = bases_named(engine, base_ids)  # an unknown base: exit 4, as every report
+    named = bases_named(engine, base_ids, day, w.known_at)  # an unknown base: exit 4, as every report
     found = findings(engine, day, named, w.known_at)
     rows = [[f.base_id, f.grant_id, f.rule, f.clause, f.occurred_on, f.message] for f in found]
     emit(

@@ -10,7 +10,7 @@ import click
 
 from commands.grant import grant_group
 from commands.i18n import N_, _
-from commands.reading import codes_wanted, emit, engine_for_reading, read_options
+from commands.reading import bases_named, codes_wanted, emit, engine_for_reading, read_options, when
 
 KEYS = ["base_id", "grant_id", "programme", "step", "since", "days", "detail"]
 HEADERS = [N_("base"), N_("grant"), N_("programme"), N_("waits for"), N_("since"), N_("days"), N_("detail")]
@@ -35,23 +35,26 @@ def pending_command(
     """What waits for an approver's act, oldest first: a recommendation (municipal and national
     bases), the expert review, the public notice, objections to settle, the approval once the
     notice has run its course, and rectifications past their deadline. --as-of DATE: what waited
-    on that day (default today, Asia/Shanghai).
+    on that day (default today, Asia/Shanghai); --known-at TIMESTAMP: as the ledger knew it at
+    that moment (an act recorded later, even dated earlier, is not yet done: its step still
+    waits).
 
     \b
     Examples:
       grant-ledger grant pending
+      grant-ledger grant pending --as-of 2024-07-05 --known-at 2024-07-05T18:00:00
       grant-ledger grant pending --format xlsx --output 待办.xlsx
     """
     from ledger.clock import business_today
     from ledger.policy import current_policy
     from projections.pending import pending
 
-    if known_at is not None:
-        raise click.UsageError(_("grant pending answers for a business date (--as-of), not --known-at"))
-    today = as_of.date() if as_of else business_today()
+    w = when(as_of, known_at)
+    today = w.as_of or business_today()
     levels = {code: p.level for code, p in current_policy().programmes.items()}
+    engine = engine_for_reading(acts=True)
     found = sorted(
-        pending(engine_for_reading(acts=True), today, levels, base_ids),
+        pending(engine, today, levels, bases_named(engine, base_ids, today, w.known_at), w.known_at),
         key=lambda p: (p.since or date.min, p.base_id, p.grant_id),
     )
     rows = [

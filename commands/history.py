@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from commands.reading import emit, engine_for_reading, read_options, when
+from commands.reading import bases_named, emit, engine_for_reading, read_options, when
 from ledger.errors import NotFoundError, VerificationError
 
 if TYPE_CHECKING:
@@ -102,6 +102,7 @@ def history_command(
         msg = _("grant {grant_id!r} is not in the ledger").format(grant_id=grant_id)
         raise NotFoundError(msg)
     w = when(as_of, known_at)
+    bases_named(engine, [grant_id], w.as_of, w.known_at)  # not yet applied for, or recorded: exit 4
     lines = history(engine, grant_id, w.as_of, w.known_at)
     rows = [
         [

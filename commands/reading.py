@@ -190,28 +190,49 @@ def engine_for_reading(*, acts: bool = False) -> Any:
     return engine
 
 
-def bases_named(engine: Any, ids: Sequence[str]) -> tuple[str, ...]:
+def bases_named(
+    engine: Any, ids: Sequence[str], as_of: date | None = None, known_at: datetime | None = None
+) -> tuple[str, ...]:
     """The bases a report's arguments name: a base id, or a grant id standing for its base; one
-    naming neither is NotFoundError (exit 4), never an empty report."""
+    naming neither is NotFoundError (exit 4), never an empty report — nor one whose grants were
+    all applied for after ``as_of`` or recorded after ``known_at``: the books as they stood then
+    held no such base."""
     if not ids:
         return ()
-    from sqlalchemy import or_, select
+    from sqlalchemy import or_, select, true
 
     from ledger.errors import NotFoundError
+    from projections.queries import stored_time
     from projections.schema import grants
 
+    g = grants.c
     wanted = list(dict.fromkeys(ids))
-    query = select(grants.c.base_id, grants.c.grant_id).where(
-        or_(grants.c.base_id.in_(wanted), grants.c.grant_id.in_(wanted))
+    known = g.recorded_at <= stored_time(engine, known_at) if known_at is not None else true()
+    applied = g.applied_on <= as_of if as_of is not None else true()
+    query = select(g.base_id, g.grant_id, known.label("known"), applied.label("applied")).where(
+        or_(g.base_id.in_(wanted), g.grant_id.in_(wanted))
     )
     with engine.connect() as conn:
         found = conn.execute(query).all()
-    base_of = {grant_id: base_id for base_id, grant_id in found}
-    known = {base_id for base_id, _ in found}
-    missing = [i for i in wanted if i not in known and i not in base_of]
+    named = {i: [r for r in found if r.base_id == i] or [r for r in found if r.grant_id == i] for i in wanted}
+    missing = [i for i in wanted if not named[i]]
     if missing:
         raise NotFoundError(_("no base or grant {ids} in the ledger").format(ids=", ".join(missing)))
-    return tuple(dict.fromkeys(i if i in known else base_of[i] for i in wanted))
+    unknown = [i for i in wanted if not any(r.known for r in named[i])]
+    if unknown:
+        raise NotFoundError(
+            _("no base or grant {ids} was recorded by {moment}").format(
+                ids=", ".join(unknown), moment=known_at.isoformat() if known_at else ""
+            )
+        )
+    later = [i for i in wanted if not any(r.known and r.applied for r in named[i])]
+    if later:
+        raise NotFoundError(
+            _("no base or grant {ids} was applied for by {day}").format(
+                ids=", ".join(later), day=as_of.isoformat() if as_of else ""
+            )
+        )
+    return tuple(dict.fromkeys(named[i][0].base_id for i in wanted))
 
 
 # columns whose values are codes with a name people read (ledger.labels), shown by the name in

@@ -80,7 +80,9 @@ def budget_command(
     rows = []
     engine = engine_for_reading(acts=True)
     period = w.since is not None
-    for line in budget_against_actual(engine, bases_named(engine, base_ids), w.as_of, w.known_at, w.since):
+    for line in budget_against_actual(
+        engine, bases_named(engine, base_ids, w.as_of, w.known_at), w.as_of, w.known_at, w.since
+    ):
         known = contents.get(line.content)
         label = (known.zh if lang == "zh" else known.en) if known is not None else line.content
         if line.planned is None:

@@ -37,7 +37,9 @@ def categories_command(
     w = when(as_of, known_at)
     engine = engine_for_reading()
     policy = current_policy()
-    lines = categories(engine, bases_named(engine, base_ids), w.as_of, w.known_at, w.since)
+    lines = categories(
+        engine, bases_named(engine, base_ids, w.as_of, w.known_at), w.as_of, w.known_at, w.since
+    )
     rows = []
     for line in lines:
         found = policy.find_category(line.category) if line.category else None

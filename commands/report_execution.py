@@ -68,13 +68,20 @@ def execution_command(
     """Execution rate (执行率) per base: spent ÷ received and spent ÷ approved (approved subsidy
     plus matching committed), both fund sources, and the days left in the build period (counted
     from --as-of, or today). Over a period (--from, --to): the money of the movements dated
-    within it."""
+    within it. With --as-of or --known-at, the build period as it stood then: an extension dated
+    after that day, or recorded after that moment, is not yet in it.
+
+    \b
+    Examples:
+      grant-ledger report execution --as-of 2025-12-31
+      grant-ledger report execution B0001 --known-at 2026-03-01T09:00:00 --format json
+    """
     from commands.context import settings
     from commands.workbook import Chart
     from projections.reports import execution
 
     w = when(as_of, known_at)
-    engine = engine_for_reading()
+    engine = engine_for_reading(acts=w.as_of is not None or w.known_at is not None)
     rows = [
         [
             e.base_id,
@@ -89,7 +96,9 @@ def execution_command(
             e.days_left,
             e.elapsed,
         ]
-        for e in execution(engine, bases_named(engine, base_ids), w.as_of, w.known_at, since=w.since)
+        for e in execution(
+            engine, bases_named(engine, base_ids, w.as_of, w.known_at), w.as_of, w.known_at, since=w.since
+        )
     ]
     emit(
         title={"zh": "执行率", "en": "execution"},

@@ -72,17 +72,18 @@ def matching_command(
     (1:1 of the approved subsidy for district bases and institutes, "原则上"). The shortfall is
     the matching received short of the ratio × the subsidy received: the figure of the 1:1
     finding in `report findings`. Over a period (--from, --to): the money of the movements
-    dated within it."""
+    dated within it. The ratio is the one of the policy in force on --as-of (or today)."""
     from commands.context import settings
     from commands.workbook import Chart
-    from ledger.policy import current_policy
+    from ledger.clock import business_today
+    from projections.judge import policy_on
     from projections.reports import matching
 
-    ratios: dict[str, Decimal | None] = {
-        code: p.matching_ratio for code, p in current_policy().programmes.items()
-    }
     w = when(as_of, known_at)
-    engine = engine_for_reading()
+    engine = engine_for_reading()  # the installed policy versions loaded too
+    ratios: dict[str, Decimal | None] = {  # as the version in force on the day, as the findings judge
+        code: p.matching_ratio for code, p in policy_on(w.as_of or business_today()).programmes.items()
+    }
     rows = [
         [
             m.base_id,
@@ -98,7 +99,9 @@ def matching_command(
             m.received_pct,
             m.shortfall,
         ]
-        for m in matching(engine, bases_named(engine, base_ids), w.as_of, w.known_at, ratios, w.since)
+        for m in matching(
+            engine, bases_named(engine, base_ids, w.as_of, w.known_at), w.as_of, w.known_at, ratios, w.since
+        )
     ]
     emit(
         title={"zh": "配套资金", "en": "matching"},

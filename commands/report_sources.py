@@ -62,7 +62,9 @@ def sources_command(
             s.available,
             s.execution_rate,
         ]
-        for s in sources(engine, bases_named(engine, base_ids), w.as_of, w.known_at, w.since)
+        for s in sources(
+            engine, bases_named(engine, base_ids, w.as_of, w.known_at), w.as_of, w.known_at, w.since
+        )
     ]
     emit(
         title={"zh": "资金来源", "en": "sources"},

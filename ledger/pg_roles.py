@@ -42,6 +42,7 @@ READ_MODELS = (
     "balance_grants",
     "balance_movements",
     "balance_units",
+    "balance_unit_districts",
     "compliance_grants",
     "compliance_outputs",
     "compliance_rectifications",

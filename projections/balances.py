@@ -16,9 +16,9 @@ from projections.bulk import BulkInsert
 from projections.measures import READINGS
 from projections.names import BALANCES as NAME
 from projections.records import GRANT, StoredRecord, day, moment
-from projections.schema import MEASURES, grants, movements, units
+from projections.schema import MEASURES, grants, movements, unit_districts, units
 
-TABLES = (grants, movements, units)
+TABLES = (grants, movements, units, unit_districts)
 SELECT_CHUNK = 500  # aggregate ids per IN (...), well inside every driver's parameter limit
 
 APPLIED = GRANT + "Applied"
@@ -134,15 +134,27 @@ class BalanceProjection:
 
     @staticmethod
     def _districts(session: Session, batch: Sequence[StoredRecord]) -> None:
-        """Each unit's latest district in the batch, replacing the one it had."""
+        """Each unit's latest district in the batch, replacing the one it had; and each setting
+        with its dates, for the district as it stood."""
         latest: dict[str, str] = {}
+        settings: list[dict[str, Any]] = []
         for r in batch:
             if r.topic in DISTRICT_OF:
                 district = r.data.get("district")
                 if district:
                     latest[r.data["unit_id"]] = district
+                    settings.append(
+                        {
+                            "notification_id": r.id,
+                            "unit_id": r.data["unit_id"],
+                            "district": district,
+                            "occurred_on": day(r.data["occurred_on"]),
+                            "recorded_at": moment(r.data["timestamp"]),
+                        }
+                    )
         if not latest:
             return
+        session.execute(insert(unit_districts), settings)
         session.execute(delete(units).where(units.c.unit_id.in_(sorted(latest))))
         session.execute(insert(units), [{"unit_id": u, "district": d} for u, d in latest.items()])
 

@@ -34,6 +34,8 @@ from ledger.rules import (
 from projections.acts import STATUS_AFTER
 from projections.judge import policy_on
 from projections.measures import available_in
+from projections.periods import KINDS as PERIOD_KINDS
+from projections.periods import period_after
 from projections.queries import stored_time
 from projections.schema import (
     compliance_events,
@@ -74,14 +76,12 @@ class _Books:
         self.rectifications: dict[str, list[Any]] = {}
         self.evaluated: list[str] | None = []
         for r in rows:
+            if r.kind in PERIOD_KINDS:
+                self.build_start, self.build_end = period_after(
+                    (self.build_start, self.build_end), r.kind, r.data
+                )
             if r.kind in STATUS_AFTER:
                 self.status = STATUS_AFTER[r.kind]
-                if r.kind == "approve" and r.data:
-                    d = json.loads(r.data)
-                    self.build_start = date.fromisoformat(d["build_start"])
-                    self.build_end = date.fromisoformat(d["build_end"])
-            elif r.kind == "extend" and r.data:
-                self.build_end = date.fromisoformat(json.loads(r.data)["end"])
             elif r.kind == "evaluate":
                 kind = json.loads(r.data)["kind"] if r.data else None
                 if kind is None or self.evaluated is None:
@@ -102,7 +102,7 @@ class _Books:
 
 _READ = (
     *STATUS_AFTER,
-    "extend",
+    *PERIOD_KINDS,
     "evaluate",
     "output",
     "output_correct",

@@ -18,7 +18,7 @@ from typing import Any
 from ledger.clock import CHINA
 from ledger.errors import BadInputError
 from ledger.money import from_fen
-from ledger.policy import Policy, current_policy, policy_in_force
+from ledger.policy import INSTALLED_VERSIONS, Policy, current_policy, policy_in_force
 from ledger.rules import (
     Act,
     Breach,
@@ -35,8 +35,15 @@ from projections.measures import GRANT, HELD_SIGN, moved
 from projections.records import StoredRecord, amount, day, fen, maybe_day
 
 
-@lru_cache(maxsize=4096)
 def policy_on(on: date) -> Policy:
+    """The version in force on ``on``, of those shipped and installed in the open ledger."""
+    return _policy_on(on, tuple((name, text) for name, (_, text) in INSTALLED_VERSIONS.items()))
+
+
+@lru_cache(maxsize=4096)
+def _policy_on(on: date, installed: tuple[tuple[str, str], ...]) -> Policy:
+    # ``installed`` keys the cache: another ledger opened, or a version installed since, is
+    # another answer (a server lives through both)
     try:
         return policy_in_force(on)
     except BadInputError:  # history dated before the first version: judge by the earliest rules

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from ledger.i18n import _
 from projections.acts import STATUS_AFTER
+from projections.queries import stored_time
 from projections.schema import grants, history_acts
 
 NEEDS_RECOMMENDATION = ("municipal", "national")
@@ -95,13 +96,22 @@ def _rectifications(g: Any, acts: list[Any], today: date) -> list[Pending]:
 
 
 def pending(
-    engine: Engine, today: date, levels: dict[str, str], base_ids: Sequence[str] = ()
+    engine: Engine,
+    today: date,
+    levels: dict[str, str],
+    base_ids: Sequence[str] = (),
+    known_at: datetime | None = None,
 ) -> list[Pending]:
     """As the books stood at the end of ``today`` (acts dated later are not yet done);
-    ``levels``: each programme's level (district, municipal, national, institute)."""
+    ``known_at``: as the ledger knew them at that moment (a grant applied for, or an act
+    recorded, later is not in them: the step it did still waits); ``levels``: each
+    programme's level (district, municipal, national, institute)."""
     query = select(grants).where(grants.c.applied_on <= today).order_by(grants.c.base_id, grants.c.grant_id)
     if base_ids:
         query = query.where(grants.c.base_id.in_(list(base_ids)))
+    moment = stored_time(engine, known_at) if known_at is not None else None
+    if moment is not None:
+        query = query.where(grants.c.recorded_at <= moment)
     a = history_acts.c
     found: list[Pending] = []
     with engine.connect() as conn:
@@ -111,6 +121,8 @@ def pending(
         steps = select(a.notification_id, a.aggregate_id, a.kind, a.occurred_on, a.data).where(
             a.kind.in_((*STEPS, *STATUS_AFTER)), a.occurred_on <= today
         )
+        if moment is not None:
+            steps = steps.where(a.recorded_at <= moment)
         if len(wanted) < 500:
             steps = steps.where(a.aggregate_id.in_(list(wanted)))
         for act in conn.execute(steps.order_by(a.notification_id)):

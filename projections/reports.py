@@ -23,6 +23,7 @@ from ledger.i18n import Text
 from ledger.money import CENT, ZERO, from_fen, percent
 from ledger.rules import matching_gap
 from projections.measures import MATCHING, SOURCES, SPENDING_KINDS, SUBSIDY, available, available_in, column
+from projections.periods import as_they_stood
 from projections.queries import stored_time, with_districts
 from projections.schema import grants, history_acts, movements, units
 
@@ -244,15 +245,22 @@ def execution(
     today: date | None = None,
     since: date | None = None,
 ) -> list[ExecutionLine]:
-    """执行率 per base: spent ÷ received and spent ÷ approved (both fund sources), days left."""
+    """执行率 per base: spent ÷ received and spent ÷ approved (both fund sources), days left;
+    as of a day or as known at a moment, in the build period as it stood then (an extension dated
+    or recorded later not yet in it)."""
     totals = _totals(engine, base_ids, as_of, known_at, since)
     upto = _totals(engine, base_ids, as_of, known_at) if since is not None else totals
     on = as_of or today or business_today()
+    rows = _grant_rows(engine, base_ids, as_of, known_at)
+    stood = {r.grant_id: (r.build_start, r.build_end) for r in rows}
+    if as_of is not None or known_at is not None:  # an extension dated or recorded later not yet in it
+        when = stored_time(engine, known_at) if known_at is not None else None
+        stood = {g: (s.build_start, s.build_end) for g, s in as_they_stood(engine, rows, as_of, when).items()}
     lines = []
-    for r in _grant_rows(engine, base_ids, as_of, known_at):
+    for r in rows:
         t = totals.get(r.grant_id, {})
         approved = _fen(upto.get(r.grant_id, {}), "approved") != 0  # by the period's end
-        end = r.build_end if approved else None
+        start, end = stood[r.grant_id] if approved else (None, None)
         lines.append(
             ExecutionLine(
                 r.base_id,
@@ -263,7 +271,7 @@ def execution(
                 from_fen(_fen(t, "spent")),
                 end,
                 (end - on).days if end is not None else None,
-                r.build_start if approved else None,
+                start,
             )
         )
     return lines

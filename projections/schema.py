@@ -67,6 +67,20 @@ units = Table(
     Column("district", String(6), nullable=False, index=True),
 )
 
+# One row per event that gave a unit its district (a registration naming one, an amendment),
+# with its business date and recorded time: the district a unit stood in as of a day, as known
+# at a moment (projections.queries.districts_then).
+unit_districts = Table(
+    "balance_unit_districts",
+    metadata,
+    Column("notification_id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("unit_id", Text, nullable=False),
+    Column("district", String(6), nullable=False),
+    Column("occurred_on", Date, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("balance_unit_districts_unit", "unit_id", "notification_id"),
+)
+
 # One row per money event: for balances as of a business date or as known at a moment.
 movements = Table(
     "balance_movements",

@@ -137,7 +137,8 @@ def test_an_application_recorded_later_and_its_findings_were_not_known_before(le
     assert of_g2("--known-at", before.isoformat()) == []
     assert of_g2("--as-of", "2024-02-29") == []  # before the application's date
     unknown = ledger("report", "findings", "B2", "--known-at", before.isoformat())
-    assert unknown.exit_code == 0 and "G2" not in unknown.stdout, (unknown.stdout, unknown.stderr)
+    assert unknown.exit_code == 4 and unknown.stdout == "", (unknown.stdout, unknown.stderr)
+    assert "B2" in unknown.stderr and len(unknown.stderr.strip().splitlines()) == 1
 
 
 def test_as_of_the_end_of_the_build_period_and_after(ledger: Ledger) -> None:
