@@ -273,9 +273,11 @@ class App:
 
     @signed_in
     async def grant_page(self, request: Request, session: Session) -> Response:
-        notice, session.notice = session.notice, None
-        if notice is not None and notice[0] == request.path_params["grant_id"]:
-            return await self._grant(request, session, form=notice[1], done=notice[2])
+        # a live refresh (static/live.js) keeps only the page's live regions: the notice waits
+        if request.headers.get("hx-request") != "true":
+            notice = session.notices.pop(request.path_params["grant_id"], None)
+            if notice is not None:
+                return await self._grant(request, session, form=notice[0], done=notice[1])
         return await self._grant(request, session)
 
     async def _grant(

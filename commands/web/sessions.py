@@ -34,8 +34,9 @@ class Session:
     person: str | None = None
     role: str | None = None
     signer: Signer | None = field(default=None, repr=False)
-    # what the last write on a grant's page did, shown once by the page its answer redirects to
-    notice: tuple[str, str, str] | None = None  # grant id, form, message
+    # what the last write on each grant's page did (its form, its message), shown once by the page
+    # its answer redirects to; a few grants at most (the oldest forgotten)
+    notices: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def signed_in(self) -> bool:
