@@ -130,10 +130,11 @@ class App:
 
     # ------------------------------------------------------------------ plumbing
 
-    def session(self, request: Request) -> tuple[Session, bool]:
+    def session(self, request: Request, touch: bool = True) -> tuple[Session, bool]:
         """The request's live session (or a new anonymous one: ``True``), in the language asked
-        for by ``?lang=`` or kept by the session; every message from here on is in it."""
-        session = self.sessions.get(request.cookies.get(COOKIE))
+        for by ``?lang=`` or kept by the session; every message from here on is in it. Its idle
+        time restarts unless not ``touch``."""
+        session = self.sessions.get(request.cookies.get(COOKIE), touch)
         fresh = session is None
         if session is None:
             session = self.sessions.new("zh")

@@ -235,7 +235,7 @@ class App(Protocol):
     live: Feed
     sessions: Sessions
 
-    def session(self, request: Request) -> tuple[Session, bool]: ...
+    def session(self, request: Request, touch: bool = True) -> tuple[Session, bool]: ...
 
     def finish(self, response: Response, session: Session | None) -> Response: ...
 
@@ -275,7 +275,8 @@ async def events(app: App, request: Request) -> Response:
     """``GET /events``: the event stream of a signed-in session (403 otherwise; 503 past the
     cap). Each new store position is one ``ledger`` event (for a grant's page, ``?grant=``, only
     a position that wrote to its grant); a comment line keeps it open."""
-    session, _fresh = app.session(request)
+    # the browser opens the stream again each time it ends: a page left open is no activity
+    session, _fresh = app.session(request, touch=False)
     if not session.signed_in:
         refused = PlainTextResponse(_("Sign in to follow the ledger live."), status_code=403)
         return app.finish(refused, None)
