@@ -12,11 +12,14 @@ import contextlib
 import hmac
 import threading
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -126,6 +129,10 @@ class App:
         self.secure = secure
         self.env = templates()
         self.checking = threading.BoundedSemaphore(PASSWORD_CHECKS)
+        # the sign-ins being checked, by name and by address: a burst of guesses sent at once
+        # counts against the limit before any of them is recorded
+        self._limiting = threading.Lock()
+        self._in_check: Counter[tuple[str, str]] = Counter()
         self.live = Feed(lambda: self.workspace.engine, self.workspace.channel)
 
     # ------------------------------------------------------------------ plumbing
@@ -215,9 +222,23 @@ class App:
     def _check_sign_in(self, name: str, password: str, address: str) -> tuple[str, Any]:
         engine = self.workspace.engine
         now = credentials.utcnow()
-        if credentials.limited(engine, name, address, now):
-            credentials.record_attempt(engine, name, address, "limited", now)
-            return "limited", None
+        keys = (("name", name), ("address", address))
+        with self._limiting:
+            checking = (self._in_check[keys[0]], self._in_check[keys[1]])
+            if credentials.limited(engine, name, address, now, checking):
+                credentials.record_attempt(engine, name, address, "limited", now)
+                return "limited", None
+            self._in_check.update(keys)
+        try:
+            return self._checked_sign_in(engine, name, password, address, now)
+        finally:  # recorded by now: counted there
+            with self._limiting:
+                self._in_check.subtract(keys)
+                self._in_check += Counter()  # drops the keys at zero
+
+    def _checked_sign_in(
+        self, engine: Engine, name: str, password: str, address: str, now: datetime
+    ) -> tuple[str, Any]:
         with self.checking:  # argon2id takes 64 MiB a check: a flood of sign-ins queues here
             unlocked = credentials.unlock(engine, name, password)
         registry = self.workspace.registry()
