@@ -4,6 +4,7 @@ server ends it (every STREAM_SECONDS), must not keep the session alive."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -33,5 +34,25 @@ def test_a_page_left_open_does_not_keep_its_session_alive(
             for _line in response.iter_lines():
                 assert time.monotonic() < ends
     assert answers[0] == 200 and answers[-1] == 403, answers
+    left = client.get("/", follow_redirects=False)
+    assert left.status_code == 303 and left.headers["location"] == "/sign-in"
+
+
+def test_a_page_refreshed_by_others_writes_does_not_keep_its_session_alive(
+    books: Ledger,  # noqa: F811
+    client: TestClient,  # noqa: F811
+    clock: Clock,  # noqa: F811
+) -> None:
+    """The page's live refresh (static/live.js, when a write is announced) is the page fetching
+    itself, not its person: sent with the headers live.js sends, it restarts no idle time."""
+    script = client.get("/static/live.js").text
+    sent = dict(re.findall(r'"([A-Za-z-]+)": "([^"]*)"', script.split("headers:", 1)[1].split("}", 1)[0]))
+    assert "X-Live-Refresh" in sent, sent
+    sign_in(client)
+    refreshed = []
+    for _ in range(5):  # 50 minutes: others write to G1 every 10, the page refreshes itself
+        clock.now += 10 * 60
+        refreshed.append(client.get("/grants/G1", headers=sent, follow_redirects=False).status_code)
+    assert refreshed[0] == 200 and refreshed[-1] == 303, refreshed
     left = client.get("/", follow_redirects=False)
     assert left.status_code == 303 and left.headers["location"] == "/sign-in"

@@ -102,7 +102,8 @@ def signed_in(
     handler: Callable[[App, Request, Session], Awaitable[Response]],
 ) -> Callable[[App, Request], Awaitable[Response]]:
     async def wrapped(self: App, request: Request) -> Response:
-        session, fresh = self.session(request)
+        # a page's live refresh (static/live.js) is no activity of its person
+        session, fresh = self.session(request, touch=request.headers.get("x-live-refresh") != "true")
         if not session.signed_in:
             return self.redirect("/sign-in", session if fresh else None)
         try:
