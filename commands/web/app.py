@@ -104,7 +104,7 @@ def signed_in(
     async def wrapped(self: App, request: Request) -> Response:
         # a page's live refresh (static/live.js) is no activity of its person
         session, fresh = self.session(request, touch=request.headers.get("x-live-refresh") != "true")
-        if not session.signed_in:
+        if not session.signed_in or not await run_in_threadpool(self.registered, session):
             return self.redirect("/sign-in", session if fresh else None)
         try:
             return await handler(self, request, session)
@@ -153,6 +153,16 @@ class App:
         if session.signed_in:
             READ_AT.set(self.live.position)
         return session, fresh
+
+    def registered(self, session: Session) -> bool:
+        """Is the session's person still registered and unrevoked (an administrator may have
+        revoked them since they signed in, from the command line)? If not, the session ends."""
+        person = self.workspace.registry().people.get(session.person or "")
+        if person is not None and person.active:
+            return True
+        self.sessions.drop(session.id)
+        self.live.wake()  # its live pages' streams end now
+        return False
 
     def page(
         self, template: str, session: Session, *, status: int = 200, set_cookie: bool = False, **values: Any

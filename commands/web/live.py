@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
@@ -237,6 +238,8 @@ class App(Protocol):
 
     def session(self, request: Request, touch: bool = True) -> tuple[Session, bool]: ...
 
+    def registered(self, session: Session) -> bool: ...
+
     def finish(self, response: Response, session: Session | None) -> Response: ...
 
 
@@ -277,7 +280,7 @@ async def events(app: App, request: Request) -> Response:
     a position that wrote to its grant); a comment line keeps it open."""
     # the browser opens the stream again each time it ends: a page left open is no activity
     session, _fresh = app.session(request, touch=False)
-    if not session.signed_in:
+    if not session.signed_in or not await run_in_threadpool(app.registered, session):
         refused = PlainTextResponse(_("Sign in to follow the ledger live."), status_code=403)
         return app.finish(refused, None)
     feed = app.live
