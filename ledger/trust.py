@@ -311,11 +311,23 @@ class Trust:
     # ------------------------------------------------------------------ the registry
 
     def _replay_registry(self) -> Registry:
+        """The registry replayed from the store; one that fails (an event changed below the
+        application) leaves the last one replayed, its keys' places and its head as they were, and
+        is replayed again at the next fresh look (it is not taken for read)."""
+        kept = self._windows
+        try:
+            registry, events = self._replayed_registry()
+        except BaseException:
+            self._windows = kept
+            raise
+        self.registry_head = max((row.id for row in events), default=0)
+        self._replayed = (self.registry_head, len(events))
+        return registry
+
+    def _replayed_registry(self) -> tuple[Registry, list[Row]]:
         registry = Registry()
         self._windows = {}
         events = self._rows_of([REGISTRY_ID])
-        self.registry_head = max((row.id for row in events), default=0)
-        self._replayed = (self.registry_head, len(events))
         seals = {str(r.originator_id): r for r in self._rows_of(_seal_ids(events))}
         for row in events:
             seal = seals.get(str(row.state.get("seal")))
@@ -349,7 +361,7 @@ class Trust:
             if not sealed:
                 raise self._broken(row, _("is not signed by an administrator's registered key"))
             self._place_keys(registry, row, seal.id)
-        return registry
+        return registry, events
 
     def _place_keys(self, registry: Registry, row: Row, sealed_at: int) -> None:
         """After registry event ``row``, sealed at ``sealed_at``: the person's key it retired ends

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
+from audit.verifier.people import REGISTRY_ID
 from tests.conftest import Ledger
 from tests.test_web import (  # noqa: F401  (fixtures)
     AUDITOR_PASSWORD,
@@ -53,3 +55,31 @@ def test_a_key_rotated_by_another_process_between_two_web_writes_records_nothing
     assert refused.status_code == 422 and 'id="done"' not in refused.text, refused.status_code
     assert events(books) == rotated
     assert books.balances()["B0001"]["subsidy_spent"] == "35000.00"
+
+
+def test_a_registry_changed_below_the_application_answers_with_its_sentence(
+    books: Ledger,  # noqa: F811
+    client: TestClient,  # noqa: F811
+) -> None:
+    """Checking the signed-in person against a registry whose events were changed below the
+    application fails as every check of it does (exit 6: the page says why), not with a crash."""
+    sign_in(client)
+    engine = create_engine(books.url)
+    try:
+        with engine.begin() as conn:
+            oid, version, topic, state = conn.execute(
+                text("SELECT originator_id, originator_version, topic, state FROM ledger_events "
+                     "WHERE originator_id = :r ORDER BY originator_version DESC LIMIT 1"),
+                {"r": REGISTRY_ID.bytes if books.url.startswith("sqlite") else REGISTRY_ID},
+            ).one()  # fmt: skip
+            conn.execute(
+                text("INSERT INTO ledger_events (originator_id, originator_version, topic, state) "
+                     "VALUES (:o, :v, :t, :s)"),
+                {"o": oid, "v": int(version) + 1, "t": topic, "s": state},
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+    page = client.get("/grants/G1?lang=en", follow_redirects=False)
+    assert page.status_code == 500 and "below the application" in page.text, page.status_code
+    assert client.get("/events").status_code == 500
+    assert client.get("/grants/G1").status_code == 500  # each look says so, not only the first

@@ -104,9 +104,11 @@ def signed_in(
     async def wrapped(self: App, request: Request) -> Response:
         # a page's live refresh (static/live.js) is no activity of its person
         session, fresh = self.session(request, touch=request.headers.get("x-live-refresh") != "true")
-        if not session.signed_in or not await run_in_threadpool(self.registered, session):
+        if not session.signed_in:
             return self.redirect("/sign-in", session if fresh else None)
         try:
+            if not await run_in_threadpool(self.registered, session):
+                return self.redirect("/sign-in")
             return await handler(self, request, session)
         except LedgerError as e:
             status = STATUS.get(e.exit_code, 500)

@@ -33,6 +33,8 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from commands.web.i18n import _
 from commands.web.numbers import whole_number
+from commands.web.status import STATUS
+from ledger.errors import LedgerError
 from ledger.location import EVENTS_TABLE
 from projections.status import head
 
@@ -280,7 +282,11 @@ async def events(app: App, request: Request) -> Response:
     a position that wrote to its grant); a comment line keeps it open."""
     # the browser opens the stream again each time it ends: a page left open is no activity
     session, _fresh = app.session(request, touch=False)
-    if not session.signed_in or not await run_in_threadpool(app.registered, session):
+    try:
+        registered = session.signed_in and await run_in_threadpool(app.registered, session)
+    except LedgerError as e:  # the registry cannot be trusted (exit 6)
+        return app.finish(PlainTextResponse(e.message, status_code=STATUS.get(e.exit_code, 500)), None)
+    if not registered:
         refused = PlainTextResponse(_("Sign in to follow the ledger live."), status_code=403)
         return app.finish(refused, None)
     feed = app.live
