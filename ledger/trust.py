@@ -263,7 +263,6 @@ class Trust:
         return seals
 
     def _load_seals(self, wanted: Iterable[str]) -> dict[str, CheckedSeal]:
-        registry = self.registry()
         found: dict[str, CheckedSeal] = {}
         keys = []
         for text in wanted:
@@ -271,20 +270,17 @@ class Trust:
                 keys.append(UUID(text))
             except ValueError:
                 continue
-        for row in self._rows_of(keys):
+        rows = self._rows_of(keys)
+        # the registry as it stands now, read after the seals: a key revoked or rotated by another
+        # process before a seal was stored ends before it (a server's registry, replayed long ago,
+        # would take a seal its revoked key made since), and a person registered since is known
+        registry = self.registry(fresh=True)
+        for row in rows:
             checked = self._verified(row, registry)
-            if checked is None and not self._knows(row, registry):  # registered since it was read
-                registry = self.registry(fresh=True)
-                checked = self._verified(row, registry)
             if checked is not None:
                 found[str(row.originator_id)] = checked
                 self._remember(str(row.originator_id), checked)
         return found
-
-    @staticmethod
-    def _knows(row: Row, registry: Registry) -> bool:
-        person = registry.people.get(str(row.state.get("signer")))
-        return person is not None and str(row.state.get("key")) in person.keys
 
     def _remember(self, seal_id: str, checked: CheckedSeal) -> None:
         self._seals[seal_id] = checked
@@ -315,11 +311,23 @@ class Trust:
     # ------------------------------------------------------------------ the registry
 
     def _replay_registry(self) -> Registry:
+        """The registry replayed from the store; one that fails (an event changed below the
+        application) leaves the last one replayed, its keys' places and its head as they were, and
+        is replayed again at the next fresh look (it is not taken for read)."""
+        kept = self._windows
+        try:
+            registry, events = self._replayed_registry()
+        except BaseException:
+            self._windows = kept
+            raise
+        self.registry_head = max((row.id for row in events), default=0)
+        self._replayed = (self.registry_head, len(events))
+        return registry
+
+    def _replayed_registry(self) -> tuple[Registry, list[Row]]:
         registry = Registry()
         self._windows = {}
         events = self._rows_of([REGISTRY_ID])
-        self.registry_head = max((row.id for row in events), default=0)
-        self._replayed = (self.registry_head, len(events))
         seals = {str(r.originator_id): r for r in self._rows_of(_seal_ids(events))}
         for row in events:
             seal = seals.get(str(row.state.get("seal")))
@@ -352,19 +360,20 @@ class Trust:
                 raise self._broken(row, str(e)) from None
             if not sealed:
                 raise self._broken(row, _("is not signed by an administrator's registered key"))
-            self._place_keys(registry, row)
-        return registry
+            self._place_keys(registry, row, seal.id)
+        return registry, events
 
-    def _place_keys(self, registry: Registry, row: Row) -> None:
-        """After registry event ``row``: the person's key it retired ends there, and the key it
-        gave them begins there."""
+    def _place_keys(self, registry: Registry, row: Row, sealed_at: int) -> None:
+        """After registry event ``row``, sealed at ``sealed_at``: the person's key it retired ends
+        after that seal (the root rotating its own key signs the rotation with it, as the auditor's
+        verifier applies a registry event at its seal), and the key it gave them begins there."""
         person = registry.people.get(str(row.state.get("person")))
         if person is None:
             return
         for (name, fingerprint), windows in self._windows.items():
             retired = not person.active or fingerprint != person.key
             if name == person.name and windows[-1][1] is None and retired:
-                windows[-1][1] = row.id
+                windows[-1][1] = sealed_at + 1
         if person.active:
             windows = self._windows.setdefault((person.name, person.key), [])
             if not windows or windows[-1][1] is not None:

@@ -330,12 +330,9 @@ def test_a_recorded_spend_answers_with_the_grants_page_and_a_reload_sends_nothin
     assert sign_in(client).status_code == 200
     written = events(books)
     page = client.get("/grants/G1")
-    answer = client.post(
-        "/grants/G1/spend",
-        data={"csrf": csrf(page.text), "amount": "1200", "category": "equipment", "source": "subsidy",
-              "voucher": "记-PRG", "payee": "重庆某设备公司", "on": "2024-05-10"},  # fmt: skip
-        follow_redirects=False,
-    )
+    form = {"csrf": csrf(page.text), "amount": "1200", "category": "equipment", "source": "subsidy",
+            "voucher": "记-PRG", "payee": "重庆某设备公司", "on": "2024-05-10"}  # fmt: skip
+    answer = client.post("/grants/G1/spend", data=form, follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == "/grants/G1"
     written_once = events(books)  # the expenditure and its seal
     assert written_once > written
@@ -347,11 +344,8 @@ def test_a_recorded_spend_answers_with_the_grants_page_and_a_reload_sends_nothin
     balance = json.loads(books.ok("balance", "B0001", "--format", "json").stdout)
     assert [r["subsidy_spent"] for r in balance] == ["1200.00"]
 
-    refused_answer = client.post(
-        "/grants/G1/spend",
-        data={"csrf": csrf(again.text), "amount": "500", "category": "travel", "source": "subsidy",
-              "voucher": "记-差旅", "payee": "某人", "on": "2024-05-11"},  # fmt: skip
-        follow_redirects=False,
-    )
+    form = {"csrf": csrf(again.text), "amount": "500", "category": "travel", "source": "subsidy",
+            "voucher": "记-差旅", "payee": "某人", "on": "2024-05-11"}  # fmt: skip
+    refused_answer = client.post("/grants/G1/spend", data=form, follow_redirects=False)
     assert refused_answer.status_code == 422, refused_answer.status_code
     assert 'value="记-差旅"' in refused_answer.text and events(books) == written_once

@@ -12,11 +12,14 @@ import contextlib
 import hmac
 import threading
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -99,10 +102,13 @@ def signed_in(
     handler: Callable[[App, Request, Session], Awaitable[Response]],
 ) -> Callable[[App, Request], Awaitable[Response]]:
     async def wrapped(self: App, request: Request) -> Response:
-        session, fresh = self.session(request)
+        # a page's live refresh (static/live.js) is no activity of its person
+        session, fresh = self.session(request, touch=request.headers.get("x-live-refresh") != "true")
         if not session.signed_in:
             return self.redirect("/sign-in", session if fresh else None)
         try:
+            if not await run_in_threadpool(self.registered, session):
+                return self.redirect("/sign-in")
             return await handler(self, request, session)
         except LedgerError as e:
             status = STATUS.get(e.exit_code, 500)
@@ -126,14 +132,19 @@ class App:
         self.secure = secure
         self.env = templates()
         self.checking = threading.BoundedSemaphore(PASSWORD_CHECKS)
+        # the sign-ins being checked, by name and by address: a burst of guesses sent at once
+        # counts against the limit before any of them is recorded
+        self._limiting = threading.Lock()
+        self._in_check: Counter[tuple[str, str]] = Counter()
         self.live = Feed(lambda: self.workspace.engine, self.workspace.channel)
 
     # ------------------------------------------------------------------ plumbing
 
-    def session(self, request: Request) -> tuple[Session, bool]:
+    def session(self, request: Request, touch: bool = True) -> tuple[Session, bool]:
         """The request's live session (or a new anonymous one: ``True``), in the language asked
-        for by ``?lang=`` or kept by the session; every message from here on is in it."""
-        session = self.sessions.get(request.cookies.get(COOKIE))
+        for by ``?lang=`` or kept by the session; every message from here on is in it. Its idle
+        time restarts unless not ``touch``."""
+        session = self.sessions.get(request.cookies.get(COOKIE), touch)
         fresh = session is None
         if session is None:
             session = self.sessions.new("zh")
@@ -144,6 +155,16 @@ class App:
         if session.signed_in:
             READ_AT.set(self.live.position)
         return session, fresh
+
+    def registered(self, session: Session) -> bool:
+        """Is the session's person still registered and unrevoked (an administrator may have
+        revoked them since they signed in, from the command line)? If not, the session ends."""
+        person = self.workspace.registry().people.get(session.person or "")
+        if person is not None and person.active:
+            return True
+        self.sessions.drop(session.id)
+        self.live.wake()  # its live pages' streams end now
+        return False
 
     def page(
         self, template: str, session: Session, *, status: int = 200, set_cookie: bool = False, **values: Any
@@ -214,9 +235,23 @@ class App:
     def _check_sign_in(self, name: str, password: str, address: str) -> tuple[str, Any]:
         engine = self.workspace.engine
         now = credentials.utcnow()
-        if credentials.limited(engine, name, address, now):
-            credentials.record_attempt(engine, name, address, "limited", now)
-            return "limited", None
+        keys = (("name", name), ("address", address))
+        with self._limiting:
+            checking = (self._in_check[keys[0]], self._in_check[keys[1]])
+            if credentials.limited(engine, name, address, now, checking):
+                credentials.record_attempt(engine, name, address, "limited", now)
+                return "limited", None
+            self._in_check.update(keys)
+        try:
+            return self._checked_sign_in(engine, name, password, address, now)
+        finally:  # recorded by now: counted there
+            with self._limiting:
+                self._in_check.subtract(keys)
+                self._in_check += Counter()  # drops the keys at zero
+
+    def _checked_sign_in(
+        self, engine: Engine, name: str, password: str, address: str, now: datetime
+    ) -> tuple[str, Any]:
         with self.checking:  # argon2id takes 64 MiB a check: a flood of sign-ins queues here
             unlocked = credentials.unlock(engine, name, password)
         registry = self.workspace.registry()
@@ -273,9 +308,11 @@ class App:
 
     @signed_in
     async def grant_page(self, request: Request, session: Session) -> Response:
-        notice, session.notice = session.notice, None
-        if notice is not None and notice[0] == request.path_params["grant_id"]:
-            return await self._grant(request, session, form=notice[1], done=notice[2])
+        # a live refresh (static/live.js) keeps only the page's live regions: the notice waits
+        if request.headers.get("hx-request") != "true":
+            notice = session.notices.pop(request.path_params["grant_id"], None)
+            if notice is not None:
+                return await self._grant(request, session, form=notice[0], done=notice[1])
         return await self._grant(request, session)
 
     async def _grant(

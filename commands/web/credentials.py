@@ -190,9 +190,13 @@ def record_attempt(engine: Engine, person: str, address: str, outcome: str, at: 
         )
 
 
-def limited(engine: Engine, person: str, address: str, now: datetime) -> bool:
+def limited(
+    engine: Engine, person: str, address: str, now: datetime, checking: tuple[int, int] = (0, 0)
+) -> bool:
     """Whether ``FAILURES_ALLOWED`` wrong passwords were given for this name, or from this
-    address, within the last minute: the next attempt is refused without being checked."""
+    address, within the last minute: the next attempt is refused without being checked.
+    ``checking``: the attempts for the name, and from the address, being checked now (each may
+    be wrong)."""
     since = now - FAILURE_WINDOW
     c = sign_ins.c
     with engine.connect() as conn:
@@ -208,4 +212,4 @@ def limited(engine: Engine, person: str, address: str, now: datetime) -> bool:
                 )
             )
         ).one()
-    return max(int(by_name or 0), int(by_address or 0)) >= FAILURES_ALLOWED
+    return max(int(by_name or 0) + checking[0], int(by_address or 0) + checking[1]) >= FAILURES_ALLOWED

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from urllib.parse import quote
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -377,6 +377,8 @@ FORMS: dict[str, Form] = {
         ),
     )
 }
+# the grants a session keeps a write's notice for until their page shows it
+NOTICES_KEPT = 16
 # drawn by grant.html itself (their ids are the browser tests'); the rest by grant_forms.html
 OWN_TEMPLATE = ("spend", "disburse")
 # grant pending's next step -> the forms that take it
@@ -535,5 +537,8 @@ async def _record(
         done = _("already recorded: {what}; nothing written").format(what=outcome.message)
     # Post/Redirect/Get: the answer is the grant's page fetched anew, so a reload shows it again
     # instead of sending the form twice, and the write itself renders nothing
-    session.notice = (grant_id, form.name, done)
+    session.notices.pop(grant_id, None)
+    session.notices[grant_id] = (form.name, done)
+    while len(session.notices) > NOTICES_KEPT:
+        session.notices.pop(next(iter(session.notices)))
     return RedirectResponse(f"/grants/{quote(grant_id, safe='')}", status_code=303)

@@ -27,11 +27,14 @@ from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from commands.web.i18n import _
 from commands.web.numbers import whole_number
+from commands.web.status import STATUS
+from ledger.errors import LedgerError
 from ledger.location import EVENTS_TABLE
 from projections.status import head
 
@@ -235,7 +238,9 @@ class App(Protocol):
     live: Feed
     sessions: Sessions
 
-    def session(self, request: Request) -> tuple[Session, bool]: ...
+    def session(self, request: Request, touch: bool = True) -> tuple[Session, bool]: ...
+
+    def registered(self, session: Session) -> bool: ...
 
     def finish(self, response: Response, session: Session | None) -> Response: ...
 
@@ -275,8 +280,13 @@ async def events(app: App, request: Request) -> Response:
     """``GET /events``: the event stream of a signed-in session (403 otherwise; 503 past the
     cap). Each new store position is one ``ledger`` event (for a grant's page, ``?grant=``, only
     a position that wrote to its grant); a comment line keeps it open."""
-    session, _fresh = app.session(request)
-    if not session.signed_in:
+    # the browser opens the stream again each time it ends: a page left open is no activity
+    session, _fresh = app.session(request, touch=False)
+    try:
+        registered = session.signed_in and await run_in_threadpool(app.registered, session)
+    except LedgerError as e:  # the registry cannot be trusted (exit 6)
+        return app.finish(PlainTextResponse(e.message, status_code=STATUS.get(e.exit_code, 500)), None)
+    if not registered:
         refused = PlainTextResponse(_("Sign in to follow the ledger live."), status_code=403)
         return app.finish(refused, None)
     feed = app.live

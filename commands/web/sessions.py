@@ -34,8 +34,9 @@ class Session:
     person: str | None = None
     role: str | None = None
     signer: Signer | None = field(default=None, repr=False)
-    # what the last write on a grant's page did, shown once by the page its answer redirects to
-    notice: tuple[str, str, str] | None = None  # grant id, form, message
+    # what the last write on each grant's page did (its form, its message), shown once by the page
+    # its answer redirects to; a few grants at most (the oldest forgotten)
+    notices: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def signed_in(self) -> bool:
@@ -63,9 +64,10 @@ class Sessions:
             self._trim(now)
         return session
 
-    def get(self, session_id: str | None) -> Session | None:
-        """The live session of this id (its idle time restarts), or None: unknown, or expired
-        (and then forgotten, with its key)."""
+    def get(self, session_id: str | None, touch: bool = True) -> Session | None:
+        """The live session of this id (its idle time restarts, unless not ``touch``: a page's
+        event stream is no activity), or None: unknown, or expired (and then forgotten, with its
+        key)."""
         if not session_id:
             return None
         now = self.clock()
@@ -76,7 +78,8 @@ class Sessions:
             if now - session.seen > self.idle or now - session.created > self.lifetime:
                 self._forget(session)
                 return None
-            session.seen = now
+            if touch:
+                session.seen = now
             return session
 
     def remaining(self, session_id: str) -> float | None:

@@ -2,7 +2,8 @@
 // events; a grant's page is told only of writes to its grant); the page then fetches itself again
 // (body's data-live-from, or this address) and swaps in the regions whose ids body's data-live
 // lists, so other people's writes show without a reload. No form sits inside a live region, so
-// nothing being typed is lost.
+// nothing being typed is lost. The refresh says so (X-Live-Refresh): it is no activity of the
+// person, and restarts no idle time of the session.
 (function () {
   var body = document.body;
   if (!body || !body.dataset.events || typeof EventSource === "undefined") return;
@@ -16,7 +17,7 @@
     if (busy) { again = true; return; }
     busy = true;
     var url = body.dataset.liveFrom || window.location.href;
-    fetch(url, { credentials: "same-origin", headers: { "HX-Request": "true" } })
+    fetch(url, { credentials: "same-origin", headers: { "HX-Request": "true", "X-Live-Refresh": "true" } })
       .then(function (response) { return response.ok ? response.text() : null; })
       .then(function (text) {
         if (text === null) return;

@@ -1,0 +1,85 @@
+"""A revoked person cannot sign in (README: who signs in); one already signed in when an
+administrator revokes them, from the command line, must not keep reading the ledger, downloading
+its reports and bundles, or following it live until their session times out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from starlette.testclient import TestClient
+
+from audit.verifier.people import REGISTRY_ID
+from tests.conftest import Ledger
+from tests.test_web import (  # noqa: F401  (fixtures)
+    AUDITOR_PASSWORD,
+    books,
+    client,
+    clock,
+    events,
+    sign_in,
+    spend,
+)
+
+
+def test_a_person_revoked_while_signed_in_is_signed_out(
+    books: Ledger,  # noqa: F811
+    client: TestClient,  # noqa: F811
+) -> None:
+    sign_in(client, "tester.auditor", AUDITOR_PASSWORD)
+    assert client.get("/grants/G1", follow_redirects=False).status_code == 200
+    books.ok("people", "revoke", "tester.auditor", "--date", "2024-05-01", role="admin")
+    page = client.get("/grants/G1", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/sign-in", page.status_code
+    assert client.get("/reports/balance/csv", follow_redirects=False).status_code == 303
+    assert client.get("/events").status_code == 403
+
+
+def test_a_key_rotated_by_another_process_between_two_web_writes_records_nothing(
+    books: Ledger,  # noqa: F811
+    client: TestClient,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The person stays registered (still signed in), but the key their session holds is no longer
+    theirs: the write is refused as the command line refuses it, nothing written."""
+    from ledger.seal import generate_key
+
+    sign_in(client)
+    assert 'id="done"' in spend(client, voucher="记-轮换前").text
+    before = events(books)
+    generate_key(tmp_path / "new.key")
+    books.ok("people", "rotate", "tester", "--public-key", str(tmp_path / "new.pub"), role="admin")
+    rotated = events(books)
+    assert rotated > before
+    refused = spend(client, voucher="记-轮换后", on="2024-05-20")
+    assert refused.status_code == 422 and 'id="done"' not in refused.text, refused.status_code
+    assert events(books) == rotated
+    assert books.balances()["B0001"]["subsidy_spent"] == "35000.00"
+
+
+def test_a_registry_changed_below_the_application_answers_with_its_sentence(
+    books: Ledger,  # noqa: F811
+    client: TestClient,  # noqa: F811
+) -> None:
+    """Checking the signed-in person against a registry whose events were changed below the
+    application fails as every check of it does (exit 6: the page says why), not with a crash."""
+    sign_in(client)
+    engine = create_engine(books.url)
+    try:
+        with engine.begin() as conn:
+            oid, version, topic, state = conn.execute(
+                text("SELECT originator_id, originator_version, topic, state FROM ledger_events "
+                     "WHERE originator_id = :r ORDER BY originator_version DESC LIMIT 1"),
+                {"r": REGISTRY_ID.bytes if books.url.startswith("sqlite") else REGISTRY_ID},
+            ).one()  # fmt: skip
+            conn.execute(
+                text("INSERT INTO ledger_events (originator_id, originator_version, topic, state) "
+                     "VALUES (:o, :v, :t, :s)"),
+                {"o": oid, "v": int(version) + 1, "t": topic, "s": state},
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+    page = client.get("/grants/G1?lang=en", follow_redirects=False)
+    assert page.status_code == 500 and "below the application" in page.text, page.status_code
+    assert client.get("/events").status_code == 500
+    assert client.get("/grants/G1").status_code == 500  # each look says so, not only the first
