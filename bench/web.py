@@ -6,6 +6,7 @@ the same machine would see it less the socket)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import resource
 import statistics
@@ -199,10 +200,23 @@ def _wait_for(port: int) -> None:
 
 def _cpu_seconds(pid: int) -> float:
     """User and system CPU the process has used so far (Linux's /proc)."""
-    import os
-
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_cpu_seconds() -> float:
+    """CPU used so far by every PostgreSQL process this machine shows (the server the bench
+    writes to, when it runs here; 0 when it is elsewhere)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # ended meanwhile
+            continue
+        name = text[text.find("(") + 1 : text.rfind(")")]
+        if name.startswith("postgres"):
+            total += _cpu_seconds(int(stat.parent.name))
+    return total
 
 
 def _spends_at_once(port: int, chosen: list[str], count: int, follow: bool, pid: int, engine: Any) -> Figure:
@@ -222,6 +236,12 @@ def _spends_at_once(port: int, chosen: list[str], count: int, follow: bool, pid:
 
     def record(client: _Client, grant: str) -> None:
         client.reconnect()  # the server closes a connection idle for 5 s (the others signing in)
+        # the server warmed as in use: each client's grant loaded, written and shown once
+        form = {"amount": "0.01", "category": "materials", "source": "matching",
+                "voucher": f"{tag}-WARM-{grant}", "on": "2024-06-01"}  # fmt: skip
+        status, location, _ = client.send("POST", f"/grants/{grant}/spend", form)
+        if status == 303:
+            client.send("GET", location)
         go.wait()
         for n in range(SPENDS_EACH):
             form = {"amount": "0.01", "category": "materials", "source": "matching",
@@ -243,22 +263,30 @@ def _spends_at_once(port: int, chosen: list[str], count: int, follow: bool, pid:
     for w in writers:
         w.start()
     go.wait()
-    cpu = _cpu_seconds(pid)
+    cpu, database, own = _cpu_seconds(pid), _postgres_cpu_seconds(), time.process_time()
     started = time.perf_counter()
     for w in writers:
         w.join()
     seconds = time.perf_counter() - started
     cpu = _cpu_seconds(pid) - cpu
+    database = _postgres_cpu_seconds() - database
+    own = time.process_time() - own
     sent = len(chosen) * SPENDS_EACH
     with engine.connect() as conn:
         stored, distinct = conn.execute(
             select(func.count(), func.count(movements.c.voucher.distinct())).where(
-                movements.c.voucher.like(f"{tag}-%")
+                movements.c.voucher.like(f"{tag}-%"), movements.c.voucher.not_like(f"{tag}-WARM-%")
             )
         ).one()
+    # what the machine's cores allow at this CPU per write (server, database and the clients
+    # themselves all on it): the bound a faster server would meet
+    cores = len(os.sched_getaffinity(0))
+    spent = cpu + database + own
+    allowed = cores * sent / spent if spent > 0 else float("nan")
     note = (
         f"{len(chosen)} clients × {SPENDS_EACH}; stored {stored} of {sent}, {distinct} distinct; "
-        f"server CPU {cpu * 1000 / sent:.0f} ms a write"
+        f"CPU a write: server {cpu * 1000 / sent:.1f} ms, PostgreSQL {database * 1000 / sent:.1f} ms, "
+        f"clients {own * 1000 / sent:.1f} ms; {cores} cores allow {allowed:.0f}/s"
     )
     if failures:
         note += f"; {len(failures)} not recorded"

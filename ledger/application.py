@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,7 +22,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent, Transcoding
 from eventsourcing.persistence import OperationalError as StoreOperationalError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
 
 from audit.verifier.people import REGISTRY_ID, Person
@@ -41,6 +42,9 @@ if TYPE_CHECKING:  # the actions (and pydantic) load with the commands that buil
 MAX_ATTEMPTS = 30
 # Snapshots one process remembers as checked against their events (a few dozen bytes each).
 CHECKED_KEPT = 100_000
+# Aggregates a long-running process (the web server) holds as its last write left them, when it
+# asks to (``GrantLedger.hold``): a few hundred grants' books.
+HELD_KEPT = 256
 # How many times commands of this process retried: optimistic-concurrency conflicts, locks.
 RETRIES: Counter[str] = Counter()
 A = TypeVar("A", Grant, Unit)
@@ -83,6 +87,10 @@ class GrantLedger(Application[UUID]):
         settings.update(env or {})
         super().__init__(settings)
         self._checked: dict[UUID, tuple[int, bytes]] = {}
+        self._held: OrderedDict[UUID, Any] | None = None
+        self._events_query: Any = None
+        self._held_kept = HELD_KEPT
+        self._holding = threading.Lock()
         if not getattr(self.factory, "store_ready", False):
             ensure_schema(self.engine)
         self.trust = Trust(self.engine, self.recorder.events_record_cls.__table__)  # type: ignore[attr-defined]
@@ -159,14 +167,49 @@ class GrantLedger(Application[UUID]):
         assert isinstance(grant, Grant)
         return grant
 
+    def hold(self, kept: int = HELD_KEPT) -> None:
+        """Keep up to ``kept`` aggregates in memory as this process's last write of each left
+        them, for a long-running process whose writes come one after another (the web server):
+        the next write on one reads only the events stored after it (each checked, as every
+        loaded event is), not its snapshot and the events since."""
+        self._held = OrderedDict()
+        self._held_kept = kept
+
+    def _take_held(self, key: UUID) -> Any:
+        """The held aggregate of ``key``, now this caller's alone (None if none is held): a
+        concurrent write on it loads its own from the store."""
+        if self._held is None:
+            return None
+        with self._holding:
+            return self._held.pop(key, None)
+
+    def _give_back(self, aggregates: list[Any]) -> None:
+        """Aggregates that are now exactly as the store holds them (saved, or unchanged), held
+        for the next write."""
+        if self._held is None:
+            return
+        with self._holding:
+            for aggregate in aggregates:
+                if aggregate.pending_events:
+                    continue
+                self._held[aggregate.id] = aggregate
+                self._held.move_to_end(aggregate.id)
+            while len(self._held) > self._held_kept:
+                self._held.popitem(last=False)
+
     def load(self, key: UUID) -> Any:
         """An aggregate for a write to decide on. Its latest stored snapshot is trusted only once
         checked against the events it summarises: the aggregate is replayed from its events and
         compared with the snapshot on the way; a snapshot they do not yield (a row written below
         the application) refuses the write (StorageError naming the aggregate and the version).
         A snapshot this process has checked is used as it stands while its stored bytes are the
-        ones checked (a long import, the web server). AggregateNotFoundError if it is not in the
-        ledger."""
+        ones checked (a long import). One held (``hold``) is brought up to the store's events after
+        it instead. AggregateNotFoundError if it is not in the ledger."""
+        held = self._take_held(key)
+        if held is not None:
+            for event in self._events(key, after=held.version):
+                held = event.mutate(held)
+            return held
         stored = self._latest_snapshot(key)
         if stored is not None and self._checked.get(key) == _fingerprint(stored):
             restored: Any = self.mapper.to_domain_event(stored)
@@ -194,15 +237,17 @@ class GrantLedger(Application[UUID]):
     def _events(self, key: UUID, after: int = 0) -> Iterator[Any]:
         """The aggregate's events after version ``after``, read with SQLAlchemy Core (a fourth of
         the ORM's time on a long history) and decoded by the store's mapper."""
-        table = self.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
-        c = table.c
-        query = (
-            select(c.id, c.originator_version, c.topic, c.state)
-            .where(c.originator_id == key, c.originator_version > after)
-            .order_by(c.originator_version)
-        )
+        query = self._events_query
+        if query is None:  # built once: a statement used again skips SQLAlchemy's building and keying
+            c = self.recorder.events_record_cls.__table__.c  # type: ignore[attr-defined]
+            query = self._events_query = (
+                select(c.id, c.originator_version, c.topic, c.state)
+                .where(c.originator_id == bindparam("key"), c.originator_version > bindparam("after"))
+                .order_by(c.originator_version)
+            )
         with self.engine.connect() as conn:
-            rows = [(nid, version, topic, bytes(state)) for nid, version, topic, state in conn.execute(query)]
+            found = conn.execute(query, {"key": key, "after": after})
+            rows = [(nid, version, topic, bytes(state)) for nid, version, topic, state in found]
         if key != REGISTRY_ID:  # the registry's own events are checked as it is replayed
             self.trust.check([Row(nid, key, v, topic, json.loads(state)) for nid, v, topic, state in rows])
         for _nid, version, topic, state in rows:
@@ -315,18 +360,27 @@ class GrantLedger(Application[UUID]):
             loaded = _Loaded(self, policy, person.name, held)
             grant_id = getattr(action, "grant_id", None)
             if not action.decide(loaded):
-                return Outcome(False, action.repeat(), loaded.loaded_grant(grant_id))
+                outcome = Outcome(False, action.repeat(), loaded.loaded_grant(grant_id))
+                self._give_back(list(loaded.aggregates.values()))
+                return outcome
             changed = [a for a in loaded.aggregates.values() if a.pending_events]
             own = sum(len(a.pending_events) for a in changed if a.id == REGISTRY_ID)
+            seal = self.seal(changed, signer, person.name)
+            sealed: Any = seal.pending_events[0]
             with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
-                self.save(*changed, self.seal(changed, signer, person.name))
+                recordings = self.save(*changed, seal)
                 # a key revoked or rotated by another writer between the check above and this
                 # save would leave a seal no key vouches for where it stands: checked again
                 # under the store's write lock, and the action is tried afresh
                 if self.trust.registry_moved(session, seen, own):
                     RETRIES["registry"] += 1
                     raise IntegrityError("the people registry changed while the action was recorded")
-            return Outcome(True, action.done(loaded), loaded.loaded_grant(grant_id))
+            if not own:  # the registry read is the one in force where the seal stands
+                at = max(r.notification.id for r in recordings if r.domain_event.originator_id == seal.id)
+                self.trust.sealed_here(str(seal.id), sealed.signer, sealed.key, sealed.leaves, at)
+            outcome = Outcome(True, action.done(loaded), loaded.loaded_grant(grant_id))
+            self._give_back(list(loaded.aggregates.values()))
+            return outcome
 
         return self._retrying(attempt)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
@@ -135,6 +135,11 @@ class Trust:
         self.leaves_kept = LEAVES_KEPT
         # the caches above are shared by a server's writers and its catch-up
         self._lock = threading.RLock()
+        # the two questions every write asks of the registry, built once
+        c = table.c
+        ours = c.originator_id == REGISTRY_ID
+        self._stored_query = select(func.coalesce(func.max(c.id), 0), func.count()).where(ours)
+        self._moved_query = select(func.count()).where(ours, c.id > bindparam("since"))
 
     # ------------------------------------------------------------------ what is trusted
 
@@ -155,19 +160,15 @@ class Trust:
 
     def _registry_stored(self) -> tuple[int, int]:
         """The last registry event's id and the number of them, as the store holds them now."""
-        c = self.table.c
-        query = select(func.coalesce(func.max(c.id), 0), func.count()).where(c.originator_id == REGISTRY_ID)
         with self.engine.connect() as conn:
-            last, count = conn.execute(query).one()
+            last, count = conn.execute(self._stored_query).one()
         return int(last), int(count)
 
     def registry_moved(self, session: Session | Connection, since: int, own: int = 0) -> bool:
         """Has a registry event (a person added, a key rotated or revoked) been stored after
         event ``since`` by another writer, as ``session``, a write's transaction that stored
         ``own`` registry events itself, sees the store?"""
-        c = self.table.c
-        query = select(func.count()).where(c.originator_id == REGISTRY_ID, c.id > since)
-        return int(session.execute(query).scalar() or 0) > own
+        return int(session.execute(self._moved_query, {"since": since}).scalar() or 0) > own
 
     @_locked
     def adopted_through(self) -> int:
@@ -281,6 +282,19 @@ class Trust:
                 found[str(row.originator_id)] = checked
                 self._remember(str(row.originator_id), checked)
         return found
+
+    @_locked
+    def sealed_here(self, seal_id: str, signer: str, key: str, leaves: str, at: int) -> None:
+        """A seal this process signed and stored as event ``at``, after checking in the same
+        transaction that the registry it judged the signer by was still the store's: remembered
+        as verified, so that catching up on its own write does not read and verify it again. The
+        events it covers are still checked against its leaves as the store holds them."""
+        windows = self._windows.get((signer, key))
+        if windows is not None and not any(
+            start is not None and start < at and (end is None or at < end) for start, end in windows
+        ):
+            return
+        self._remember(seal_id, CheckedSeal(signer, leaves, key))
 
     def _remember(self, seal_id: str, checked: CheckedSeal) -> None:
         self._seals[seal_id] = checked

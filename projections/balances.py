@@ -53,11 +53,17 @@ def known_grants(session: Session, table: Any, aggregate_ids: Iterable[str]) -> 
     """Rows of ``table`` (keyed by aggregate_id) for the given aggregates, a few SELECTs in all."""
     wanted = sorted(set(aggregate_ids))
     found: dict[str, Any] = {}
+    query = _KNOWN.get(table.name)
+    if query is None:  # built once: a statement used again skips SQLAlchemy's building and keying
+        query = select(table).where(table.c.aggregate_id.in_(bindparam("wanted", expanding=True)))
+        _KNOWN[table.name] = query
     for at in range(0, len(wanted), SELECT_CHUNK):
-        chunk = wanted[at : at + SELECT_CHUNK]
-        for row in session.execute(select(table).where(table.c.aggregate_id.in_(chunk))):
+        for row in session.execute(query, {"wanted": wanted[at : at + SELECT_CHUNK]}):
             found[row.aggregate_id] = row
     return found
+
+
+_KNOWN: dict[str, Any] = {}
 
 
 class _Grant:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    bindparam,
     func,
     insert,
     select,
@@ -58,6 +59,9 @@ class Projection(Protocol):
 
 class ProjectionRecorder(SQLAlchemyTrackingRecorder):
     """The tracking table of eventsourcing-sqlalchemy, plus the read models' tables."""
+
+    # where a long-running process's last catch-up left the projections (``catch_up``)
+    left: dict[str, int] | None = None
 
     def create_table(self) -> None:
         assert self.datastore.engine is not None
@@ -119,10 +123,7 @@ def move_positions(session: Session, tracking: Table, due: Sequence[Due], last: 
             session.execute(insert(tracking).values(application_name=projection.name, notification_id=last))
             continue
         moved = session.execute(
-            update(tracking)
-            .where(tracking.c.application_name == projection.name)
-            .where(tracking.c.notification_id == previous)
-            .values(notification_id=last)
+            _moving(tracking), {"name": projection.name, "previous": previous, "last": last}
         )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             raise _Overtaken(projection.name)
@@ -130,6 +131,23 @@ def move_positions(session: Session, tracking: Table, due: Sequence[Due], last: 
 
 class _Overtaken(Exception):
     pass
+
+
+# statements built once per table: used again, they skip SQLAlchemy's building and keying
+_BUILT: dict[tuple[Any, ...], Any] = {}
+
+
+def _moving(tracking: Table) -> Any:
+    key = ("move", tracking.name, tracking.schema)
+    built = _BUILT.get(key)
+    if built is None:
+        built = _BUILT[key] = (
+            update(tracking)
+            .where(tracking.c.application_name == bindparam("name"))
+            .where(tracking.c.notification_id == bindparam("previous"))
+            .values(notification_id=bindparam("last"))
+        )
+    return built
 
 
 def _sqlite_holds(engine: Engine, tables: Sequence[Table]) -> bool:
@@ -226,7 +244,16 @@ def read_rows(
         finally:
             cursor.close()
         return rows
-    return [tuple(row) for row in conn.execute(_page(table, start, limit, True, stop))]
+    key = ("page", table.name, table.schema, stop is None)
+    query = _BUILT.get(key)
+    if query is None:
+        query = _BUILT[key] = _page(
+            table, bindparam("start"), bindparam("limit"), True, None if stop is None else bindparam("stop")
+        )
+    bound: dict[str, int] = {"start": start, "limit": limit}
+    if stop is not None:
+        bound["stop"] = stop
+    return [tuple(row) for row in conn.execute(query, bound)]
 
 
 _SQLITE_PAGE = (
@@ -235,7 +262,7 @@ _SQLITE_PAGE = (
 )
 
 
-def _page(table: Table, start: int, limit: int, raw: bool = False, stop: int | None = None) -> Select[Any]:
+def _page(table: Table, start: Any, limit: Any, raw: bool = False, stop: Any = None) -> Select[Any]:
     """The page's query; ``raw`` skips the UUID and binary result processing (records take the
     driver's values as they come: bytes on SQLite, UUID on PostgreSQL)."""
     c = table.c
@@ -268,9 +295,14 @@ def catch_up(
     that no catch-up looks for their tables again.
     """
     chosen = list(only or projections())
+    names = [p.name for p in chosen]
+    kept = recorder is not None  # a long-running process's: it remembers where it left them
     if recorder is None:
         recorder = prepared(app, chosen)
-    positions = recorder.positions([p.name for p in chosen])
+    last_left = recorder.left if kept else None
+    positions = dict(last_left) if last_left is not None and set(last_left) == set(names) else None
+    if positions is None:
+        positions = recorder.positions(names)
     table = events_table(app)
     done = stuck = 0
     while True:
@@ -290,12 +322,16 @@ def catch_up(
                 if progress is not None:
                     progress(len(mine))
             stuck = 0
+            if len(batch) < batch_size:  # the store's head as read: no need to ask again
+                break
         else:  # another process moved one first: carry on from where they all got to
-            moved = recorder.positions([p.name for p in chosen])
+            moved = recorder.positions(names)
             stuck = stuck + 1 if moved == positions else 0
             if stuck >= STUCK_ATTEMPTS:  # nobody moved: the rows refuse the batch, not a race
                 raise _stuck(due, last)
             positions = moved
+    if kept:  # where a commit left them (compare-and-set: a stale guess is corrected at once)
+        recorder.left = dict(positions)
     return done
 
 
@@ -315,12 +351,12 @@ STUCK_ATTEMPTS = 3
 def _stuck(due: Sequence[Due], last: int) -> StorageError:
     names = ", ".join(sorted(p.name for p, _, _ in due))
     first = min(mine[0].id for _, _, mine in due)
-    msg = (
-        T_(
-            "projection {names} cannot take events {first} to {last}: its rows disagree with its recorded "
-            "position; rebuild it with `grant-ledger projections rebuild`",
-            names=names, first=first, last=last,
-        )
+    msg = T_(
+        "projection {names} cannot take events {first} to {last}: its rows disagree with its recorded "
+        "position; rebuild it with `grant-ledger projections rebuild`",
+        names=names,
+        first=first,
+        last=last,
     )
     return StorageError(msg)
 
@@ -382,12 +418,12 @@ def _check_at_head(session: Session, name: str, position: int, first: int) -> No
         select(func.count()).select_from(_EVENTS).where(events.id > position).where(events.id < first)
     ).scalar()
     if position >= first or between:
-        msg = (
-            T_(
-                "the {name} projection stands at event {position}, not at the head before event {first} "
-                "(another process moved it); nothing was written: run the command again",
-                name=name, position=position, first=first,
-            )
+        msg = T_(
+            "the {name} projection stands at event {position}, not at the head before event {first} "
+            "(another process moved it); nothing was written: run the command again",
+            name=name,
+            position=position,
+            first=first,
         )
         raise ProjectionsBehind(msg)
 

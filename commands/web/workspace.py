@@ -46,6 +46,7 @@ class Workspace:
         with self._lock:
             # NotFoundError (exit 4) where there is no ledger
             self.settings.ledger().trust.leaves_kept = SEAL_LEAVES_KEPT
+            self.settings.ledger().hold()
             ensure_tables(self.settings.engine())
         self._recorder: ProjectionRecorder | None = None
 
