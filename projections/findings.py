@@ -15,7 +15,7 @@ from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import JSON, cast, func, select
 from sqlalchemy.engine import Engine
 
 from ledger.conditions import application_breaches, output_breaches
@@ -111,6 +111,54 @@ _READ = (
 )
 
 
+# grants whose findings' records are read together (each query's list of them)
+SELECT_CHUNK = 500
+
+
+class _Kept:
+    """What the findings read of some grants, in three queries: the findings the projection kept
+    (dated by ``today``, recorded by ``moment``), each application's declared facts, and the acts
+    the books are made of, each grant's in log order."""
+
+    def __init__(self, conn: Any, grants: Sequence[Any], today: date, moment: datetime | None) -> None:
+        self.events: dict[str, list[Any]] = {}
+        self.applied: dict[str, dict[str, Any]] = {}
+        self.acts: dict[str, list[Any]] = {}
+        if not grants:
+            return
+        ids = [g.grant_id for g in grants]
+        keys = [g.aggregate_id for g in grants]
+        a = history_acts.c
+        e = compliance_events.c
+        stored = select(compliance_events).where(e.grant_id.in_(ids), e.occurred_on <= today)
+        if moment is not None:  # each event's finding is kept under its own notification id
+            recorded = select(a.notification_id).where(a.aggregate_id.in_(keys), a.recorded_at <= moment)
+            stored = stored.where(e.notification_id.in_(recorded))
+        for row in conn.execute(stored.order_by(e.notification_id)).all():
+            self.events.setdefault(row.grant_id, []).append(row)
+        f = compliance_facts.c
+        for key, text in conn.execute(
+            select(f.aggregate_id, _applied(conn, f.facts)).where(f.aggregate_id.in_(keys))
+        ):
+            self.applied[key] = json.loads(text) if text else {}
+        # put in log order here: asked in it, the database would walk all the grants' acts
+        read = select(a.aggregate_id, a.notification_id, a.kind, a.occurred_on, a.data).where(
+            a.aggregate_id.in_(keys), a.occurred_on <= today, a.kind.in_(_READ)
+        )
+        if moment is not None:
+            read = read.where(a.recorded_at <= moment)
+        for row in sorted(conn.execute(read).all(), key=lambda r: r.notification_id):
+            self.acts.setdefault(row.aggregate_id, []).append(row)
+
+
+def _applied(conn: Any, facts: Any) -> Any:
+    """The application's facts out of a grant's kept facts, as JSON text, taken out by the
+    database (the facts hold every day's spending too: tens of kilobytes on a long history)."""
+    if conn.dialect.name == "postgresql":
+        return func.json_extract_path_text(cast(facts, JSON), "applied")
+    return func.json_extract(facts, "$.applied")
+
+
 def oversight_due(conn: Any, g: Any, books: _Books, level: str, today: date, policy: Policy) -> Breach | None:
     """An institute whose build period has ended without a third-party audit or a final
     evaluation recorded (000 第十五条); a grant closed had both."""
@@ -146,7 +194,6 @@ def findings(
     if base_ids:
         query = query.where(compliance_grants.c.base_id.in_(list(base_ids)))
     moment = stored_time(engine, known_at) if known_at is not None else None
-    a = history_acts.c
     if moment is not None:  # the application recorded by then, as every report reads a grant
         recorded = select(balance_grants.c.aggregate_id).where(balance_grants.c.recorded_at <= moment)
         query = query.where(compliance_grants.c.aggregate_id.in_(recorded))
@@ -154,44 +201,23 @@ def findings(
     result: list[Finding | None] = []
     with engine.connect() as conn:
         grants = conn.execute(query).all()
-        for g in grants:
+        kept = _Kept(conn, [], today, moment)
+        for n, g in enumerate(grants):
+            if n % SELECT_CHUNK == 0:  # what the next grants' judgement reads, a few queries for all
+                kept = _Kept(conn, grants[n : n + SELECT_CHUNK], today, moment)
             programme = policy.programme(g.programme)
-            stored = (
-                select(compliance_events)
-                .where(compliance_events.c.grant_id == g.grant_id, compliance_events.c.occurred_on <= today)
-                .order_by(compliance_events.c.notification_id)
-            )
-            if moment is not None:  # each event's finding is kept under its own notification id
-                stored = stored.where(
-                    compliance_events.c.notification_id.in_(
-                        select(a.notification_id).where(
-                            a.aggregate_id == g.aggregate_id, a.recorded_at <= moment
-                        )
-                    )
-                )
-            events = conn.execute(stored).all()
-            for e in events:
+            for e in kept.events.get(g.grant_id, ()):
                 clause = policy_on(e.occurred_on).clause(e.clause)
                 message = str(Text.loads(e.message))
                 result.append(Finding(g.base_id, g.grant_id, e.rule, clause.cite, e.occurred_on, message))
-            facts = conn.execute(
-                select(compliance_facts.c.facts).where(compliance_facts.c.aggregate_id == g.aggregate_id)
-            ).scalar()
-            applied = json.loads(facts).get("applied", {}) if facts else {}
+            applied = kept.applied.get(g.aggregate_id) or {}
             if applied:
                 judged = policy_on(g.applied_on).programme(g.programme)
                 found = application_breaches(
                     g.grant_id, judged, applied.get("unit_kind", ""), applied.get("declared")
                 )
                 result.extend(_finding(g, b, g.applied_on) for b in found)
-            read = (
-                select(a.kind, a.occurred_on, a.data)
-                .where(a.aggregate_id == g.aggregate_id, a.occurred_on <= today, a.kind.in_(_READ))
-                .order_by(a.notification_id)
-            )
-            if moment is not None:
-                read = read.where(a.recorded_at <= moment)
-            books = _Books(conn.execute(read).all(), g)
+            books = _Books(kept.acts.get(g.aggregate_id, ()), g)
             if books.status not in ("approved", "closed"):
                 continue
             t = totals.get(g.grant_id, {})

@@ -73,6 +73,7 @@ class ProjectionRecorder(SQLAlchemyTrackingRecorder):
         _racing_create(lambda: metadata.create_all(engine, checkfirst=True))
         if isinstance(engine, Engine):
             widen_text_columns(engine)
+            _add_indexes(engine, tables)
 
     def create_tables_of(self, projection: Projection) -> None:
         """Tables of projections kept outside this package (the audit log's)."""
@@ -151,17 +152,31 @@ def _moving(tracking: Table) -> Any:
 
 
 def _sqlite_holds(engine: Engine, tables: Sequence[Table]) -> bool:
-    """On SQLite, every one of ``tables`` is there already (one catalogue query; a table there is
-    left as it is by ``create(checkfirst=True)``, its indexes included). False elsewhere: other
-    databases check table by table, as before, and may widen columns."""
+    """On SQLite, every one of ``tables`` and of their indexes is there already (one catalogue
+    query). False elsewhere: other databases check table by table, as before, and may widen
+    columns."""
     if engine.dialect.name != "sqlite" or any(t.schema is not None for t in tables):
         return False
-    names = sorted({t.name for t in tables})
+    names = sorted({t.name for t in tables} | {str(i.name) for t in tables for i in t.indexes})
     marks = ", ".join("?" * len(names))
-    query = f"SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ({marks})"
+    query = f"SELECT COUNT(*) FROM sqlite_master WHERE type IN ('table', 'index') AND name IN ({marks})"
     with engine.connect() as conn:
         found = conn.exec_driver_sql(query, tuple(names)).scalar()
     return found == len(names)
+
+
+def _add_indexes(engine: Engine, tables: Sequence[Table]) -> None:
+    """The indexes a later version added to tables an earlier one made (``create_all`` makes a
+    table's indexes only with the table). Each only speeds reads: one that cannot be made here (a
+    role that does not own the table) is left for the owner's next command."""
+    for table in tables:
+        for index in table.indexes:
+            try:
+                index.create(engine, checkfirst=True)
+            except Exception as e:  # another process made it meanwhile, or no right to
+                text = str(e)
+                if "already exists" not in text and "owner" not in text and "permission" not in text:
+                    raise
 
 
 def _racing_create(create: Callable[[], None], attempts: int = 5) -> None:

@@ -120,6 +120,9 @@ history_acts = Table(
     # year and figures, a rectification's reference and deadline; "" for other events
     Column("data", Text, nullable=False, default=""),
     Index("history_acts_grant", "aggregate_id", "notification_id"),
+    # the few acts of some kinds a grant's findings, period and budget read among its thousands
+    # of spends (queried without an order, so that the database seeks by kind)
+    Index("history_acts_kind", "aggregate_id", "kind"),
 )
 
 
