@@ -204,19 +204,24 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _postgres_cpu_seconds() -> float:
-    """CPU used so far by every PostgreSQL process this machine shows (the server the bench
-    writes to, when it runs here; 0 when it is elsewhere)."""
-    total = 0.0
+def _postgres_cpu() -> dict[int, float]:
+    """CPU used so far by each PostgreSQL process this machine shows (the server the bench writes
+    to, when it runs here; none when it is elsewhere)."""
+    found = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
-        except OSError:  # ended meanwhile
+            if text[text.find("(") + 1 : text.rfind(")")].startswith("postgres"):
+                found[int(stat.parent.name)] = _cpu_seconds(int(stat.parent.name))
+        except (OSError, ValueError):  # ended meanwhile
             continue
-        name = text[text.find("(") + 1 : text.rfind(")")]
-        if name.startswith("postgres"):
-            total += _cpu_seconds(int(stat.parent.name))
-    return total
+    return found
+
+
+def _postgres_cpu_since(before: dict[int, float]) -> float:
+    """CPU PostgreSQL's processes used since ``before`` (a process that ended meanwhile is not
+    counted: its last figures are gone with it)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in _postgres_cpu().items())
 
 
 def _spends_at_once(port: int, chosen: list[str], count: int, follow: bool, pid: int, engine: Any) -> Figure:
@@ -263,13 +268,13 @@ def _spends_at_once(port: int, chosen: list[str], count: int, follow: bool, pid:
     for w in writers:
         w.start()
     go.wait()
-    cpu, database, own = _cpu_seconds(pid), _postgres_cpu_seconds(), time.process_time()
+    cpu, database_before, own = _cpu_seconds(pid), _postgres_cpu(), time.process_time()
     started = time.perf_counter()
     for w in writers:
         w.join()
     seconds = time.perf_counter() - started
     cpu = _cpu_seconds(pid) - cpu
-    database = _postgres_cpu_seconds() - database
+    database = _postgres_cpu_since(database_before)
     own = time.process_time() - own
     sent = len(chosen) * SPENDS_EACH
     with engine.connect() as conn:

@@ -62,3 +62,17 @@ def test_two_writes_on_two_grants_each_show_their_own_notice(
     assert 'id="done"' in shown_first and "记-甲" in shown_first and "记-乙" not in shown_first
     shown_second = client.get(second.headers["location"]).text
     assert 'id="done"' in shown_second and "记-乙" in shown_second
+
+
+def test_the_answer_to_a_recorded_write_carries_the_pages_security_headers(
+    books: Ledger,  # noqa: F811
+    client: TestClient,  # noqa: F811
+) -> None:
+    """The 303 a recorded write answers with is no page, but it is an answer of the workspace all
+    the same: not kept by a cache, not framed, not sniffed."""
+    from commands.web.app import SECURITY_HEADERS
+
+    sign_in(client)
+    answer = _spend(client, "G1", "记-头")
+    for name, value in SECURITY_HEADERS.items():
+        assert answer.headers.get(name) == value, name

@@ -541,4 +541,4 @@ async def _record(
     session.notices[grant_id] = (form.name, done)
     while len(session.notices) > NOTICES_KEPT:
         session.notices.pop(next(iter(session.notices)))
-    return RedirectResponse(f"/grants/{quote(grant_id, safe='')}", status_code=303)
+    return app.finish(RedirectResponse(f"/grants/{quote(grant_id, safe='')}", status_code=303), None)
