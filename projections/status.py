@@ -13,6 +13,18 @@ from projections.schema import TRACKING_TABLE, metadata
 # engines whose database was found to hold every read-model table (a table added by a newer
 # version is made by the next catch-up; until then every read catches up first)
 _COMPLETE: weakref.WeakSet[Engine] = weakref.WeakSet()
+# engines whose database was found to hold the store's and the tracking table (a table is not
+# taken away: a long-running server asks the catalogue once, not at every page)
+_STORED: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _has(engine: Engine, table: str) -> bool:
+    if engine in _STORED:
+        return True
+    found = inspect(engine).has_table(table)
+    if found and inspect(engine).has_table(EVENTS_TABLE if table == TRACKING_TABLE else TRACKING_TABLE):
+        _STORED.add(engine)
+    return found
 
 
 def head(engine: Engine) -> int:
@@ -22,11 +34,11 @@ def head(engine: Engine) -> int:
 
 def stored_head(engine: Engine) -> int:
     """The store's head, or 0 when the ledger has not been initialised."""
-    return head(engine) if inspect(engine).has_table(EVENTS_TABLE) else 0
+    return head(engine) if _has(engine, EVENTS_TABLE) else 0
 
 
 def positions(engine: Engine, names: tuple[str, ...]) -> dict[str, int]:
-    if not inspect(engine).has_table(TRACKING_TABLE):
+    if not _has(engine, TRACKING_TABLE):
         return dict.fromkeys(names, 0)
     with engine.connect() as conn:
         found: dict[str, int] = {
@@ -39,7 +51,7 @@ def positions(engine: Engine, names: tuple[str, ...]) -> dict[str, int]:
 
 
 def is_behind(engine: Engine, names: tuple[str, ...]) -> bool:
-    if not inspect(engine).has_table(EVENTS_TABLE) or not _complete(engine):
+    if not _has(engine, EVENTS_TABLE) or not _complete(engine):
         return True
     top = head(engine)
     return any(position < top for position in positions(engine, names).values())
