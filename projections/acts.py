@@ -85,8 +85,10 @@ def _recommended(d: Mapping[str, Any]) -> str:
 
 
 def _reviewed(d: Mapping[str, Any]) -> str:
-    said = T_("panel {panel}, recommended", panel=d["panel"]) if d["recommended"] else T_(
-        "panel {panel}, not recommended", panel=d["panel"]
+    said = (
+        T_("panel {panel}, recommended", panel=d["panel"])
+        if d["recommended"]
+        else T_("panel {panel}, not recommended", panel=d["panel"])
     )
     if d.get("opinion"):
         return T_("{said}: {opinion}", said=said, opinion=d["opinion"]).dumps()

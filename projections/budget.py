@@ -54,7 +54,7 @@ def _plans(
 ) -> dict[str, dict[tuple[str, str], Decimal]]:
     """Each grant's plan (by grant id) as it stood: content × fund source -> yuan."""
     a = history_acts.c
-    query = select(a.aggregate_id, a.kind, a.data).where(a.kind.in_(PLAN_KINDS))
+    query = select(a.notification_id, a.aggregate_id, a.kind, a.data).where(a.kind.in_(PLAN_KINDS))
     if as_of is not None:
         query = query.where(a.occurred_on <= as_of)
     if known_at is not None:
@@ -63,15 +63,17 @@ def _plans(
         query = query.where(a.aggregate_id.in_(list(aggregate_ids)))
     raw: dict[str, dict[str, Decimal]] = {}
     with engine.connect() as conn:
-        for aggregate_id, kind, data in conn.execute(query.order_by(a.notification_id)):
-            grant_id = aggregate_ids.get(aggregate_id)
-            if grant_id is None or not data:
-                continue
-            lines = {k: Decimal(v) for k, v in json.loads(data)["lines"].items()}
-            if kind == "budget":
-                raw[grant_id] = lines
-            else:
-                raw.setdefault(grant_id, {}).update(lines)
+        found = conn.execute(query).all()
+    # put in log order here: asked in it, the database would walk every act of the grants
+    for _, aggregate_id, kind, data in sorted(found, key=lambda row: row.notification_id):
+        grant_id = aggregate_ids.get(aggregate_id)
+        if grant_id is None or not data:
+            continue
+        lines = {k: Decimal(v) for k, v in json.loads(data)["lines"].items()}
+        if kind == "budget":
+            raw[grant_id] = lines
+        else:
+            raw.setdefault(grant_id, {}).update(lines)
     plans: dict[str, dict[tuple[str, str], Decimal]] = {}
     for grant_id, lines in raw.items():
         plan = plans.setdefault(grant_id, {})

@@ -57,10 +57,9 @@ def as_they_stood(
     if grants:
         grant_of = {g.aggregate_id: g.grant_id for g in grants}
         a = history_acts.c
-        query = (
-            select(a.aggregate_id, a.kind, a.data)
-            .where(a.kind.in_((*KINDS, *STATUS_AFTER)))
-            .order_by(a.notification_id)
+        # put in log order below: asked in it, the database would walk every act of the grants
+        query = select(a.notification_id, a.aggregate_id, a.kind, a.data).where(
+            a.kind.in_((*KINDS, *STATUS_AFTER))
         )
         if len(grant_of) < 500:
             query = query.where(a.aggregate_id.in_(list(grant_of)))
@@ -69,9 +68,10 @@ def as_they_stood(
         if when is not None:
             query = query.where(a.recorded_at <= when)
         with engine.connect() as conn:
-            for aggregate_id, kind, data in conn.execute(query):
-                grant_id = grant_of.get(aggregate_id)
-                if grant_id is not None:
-                    status[grant_id] = STATUS_AFTER.get(kind, status[grant_id])
-                    periods[grant_id] = period_after(periods[grant_id], kind, data)
+            found = conn.execute(query).all()
+        for _, aggregate_id, kind, data in sorted(found, key=lambda row: row.notification_id):
+            grant_id = grant_of.get(aggregate_id)
+            if grant_id is not None:
+                status[grant_id] = STATUS_AFTER.get(kind, status[grant_id])
+                periods[grant_id] = period_after(periods[grant_id], kind, data)
     return {g: Stood(status[g], *periods[g]) for g in status}

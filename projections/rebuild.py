@@ -340,10 +340,12 @@ def _compute_and_send(
         send.send(("failed", e, []))
     except BaseException as e:  # anything else: one line for the user, not a traceback
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        send.send(("failed", StorageError(_(
-            "the rebuild's second process failed: {first}"
-        ).format(
-            first=first
-        )), []))
+        send.send(
+            (
+                "failed",
+                StorageError(_("the rebuild's second process failed: {first}").format(first=first)),
+                [],
+            )
+        )
     finally:
         send.close()
