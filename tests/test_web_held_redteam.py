@@ -70,3 +70,27 @@ def test_a_web_write_after_the_store_was_restored_builds_on_what_it_holds(
     assert _available(books) == "40000.00"
     books.ok("spend", "G1", "--amount", "1", "--category", "equipment", "--source", "subsidy",
              "--voucher", "命令-1", "--date", "2024-05-11")  # fmt: skip
+
+
+def test_a_web_write_after_a_restore_and_another_write_in_its_place_builds_on_that_write(
+    books: Ledger,  # noqa: F811
+    client: TestClient,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """After the restore another process stores its spend as the very version the server's own
+    lost spend had: the grant the server holds is at that version, but it is not the store's."""
+    database = books.url.removeprefix("sqlite:///")
+    saved = str(tmp_path / "backup.db")
+    sign_in(client)
+    assert _spend(client, "1万", "网-1").status_code == 303
+    _copy(database, saved)
+    assert _spend(client, "8万", "网-2").status_code == 303
+    _copy(saved, database)
+    books.ok("spend", "G1", "--amount", "2万", "--category", "equipment", "--source", "subsidy",
+             "--voucher", "命令-1", "--date", "2024-05-11")  # fmt: skip
+    answer = _spend(client, "5万", "网-3")  # 70,000.00 are available in the store
+    assert answer.status_code == 303, answer.text[-600:]
+    versions = _versions(books)
+    assert versions == list(range(1, len(versions) + 1))
+    assert _vouchers(books) == ["命令-1", "网-1", "网-3"]
+    assert _available(books) == "20000.00"
