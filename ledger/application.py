@@ -204,12 +204,22 @@ class GrantLedger(Application[UUID]):
         the application) refuses the write (StorageError naming the aggregate and the version).
         A snapshot this process has checked is used as it stands while its stored bytes are the
         ones checked (a long import). One held (``hold``) is brought up to the store's events after
-        it instead. AggregateNotFoundError if it is not in the ledger."""
+        it instead, while the store still holds its last event as it was. AggregateNotFoundError
+        if it is not in the ledger."""
         held = self._take_held(key)
         if held is not None:
-            for event in self._events(key, after=held.version):
-                held = event.mutate(held)
-            return held
+            # read from its own last event on: the store must still hold that very event (not
+            # restored from a backup or rolled back since), else it is loaded as the store holds it
+            events = self._events(key, after=held.version - 1)
+            last = next(events, None)
+            if (
+                last is not None
+                and last.originator_version == held.version
+                and last.timestamp == held.modified_on
+            ):
+                for event in events:
+                    held = event.mutate(held)
+                return held
         stored = self._latest_snapshot(key)
         if stored is not None and self._checked.get(key) == _fingerprint(stored):
             restored: Any = self.mapper.to_domain_event(stored)
