@@ -174,8 +174,7 @@ def _add_indexes(engine: Engine, tables: Sequence[Table]) -> None:
             try:
                 index.create(engine, checkfirst=True)
             except Exception as e:  # another process made it meanwhile, or no right to
-                text = str(e)
-                if "already exists" not in text and "owner" not in text and "permission" not in text:
+                if not _raced(e) and _state(e) != "42501" and "owner" not in str(e):
                     raise
 
 
@@ -187,9 +186,20 @@ def _racing_create(create: Callable[[], None], attempts: int = 5) -> None:
             create()
             return
         except Exception as e:  # the driver's 'already exists' / duplicate catalogue row
-            text = str(e)
-            if n == attempts - 1 or ("already exists" not in text and "duplicate key" not in text):
+            if n == attempts - 1 or not _raced(e):
                 raise
+
+
+def _state(error: Exception) -> str | None:
+    """PostgreSQL's SQLSTATE of a driver error (its code, whatever language the server speaks)."""
+    return getattr(getattr(error, "orig", error), "sqlstate", None)
+
+
+def _raced(error: Exception) -> bool:
+    """Did a CREATE find what another process made meanwhile: PostgreSQL's duplicate table or
+    object, or its catalogue's unique key (42P07, 42710, 23505); SQLite's 'already exists'."""
+    text = str(error)
+    return _state(error) in ("42P07", "42710", "23505") or "already exists" in text or "duplicate key" in text
 
 
 def projections() -> list[Projection]:
