@@ -108,6 +108,18 @@ def _text(browser: Any, by: str, selector: str) -> str:
     return ""
 
 
+def _arrived(browser: Any, heading: str) -> bool:
+    """Has the page the last click leads to come, its heading ``heading``? The click returns
+    before the browser leaves the page it was on, whose own heading may be read meanwhile."""
+    from selenium.webdriver.common.by import By
+
+    for _ in range(100):
+        if _text(browser, By.TAG_NAME, "h1") == heading:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def _shot(driver: Any, name: str) -> None:
     folder = os.environ.get("GRANT_LEDGER_SCREENSHOTS")
     if folder:
@@ -128,7 +140,7 @@ def test_an_officer_signs_in_sees_the_overview_and_records_a_spend(server: str, 
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.ID, "sign-in").click()
 
-    assert browser.find_element(By.TAG_NAME, "h1").text == "总览"
+    assert _arrived(browser, "总览")
     row = browser.find_element(By.CSS_SELECTOR, 'tr[data-grant="G1"]')
     assert row.find_element(By.CSS_SELECTOR, 'td[data-key="subsidy_available"]').text == "100,000.00"
     # ECharts (vendored) draws the execution rates of the page's bases from the table's figures
@@ -216,7 +228,7 @@ def test_an_auditor_downloads_the_balance_workbook_and_verifies_the_bundle(
     browser.find_element(By.ID, "name").send_keys("tester.auditor")
     browser.find_element(By.ID, "password").send_keys(AUDITOR_PASSWORD)
     browser.find_element(By.ID, "sign-in").click()
-    assert browser.find_element(By.TAG_NAME, "h1").text == "总览"
+    assert _arrived(browser, "总览")
 
     browser.find_element(By.ID, "nav-reports").click()
     _shot(browser, "reports")
