@@ -29,6 +29,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     type_coerce,
     update,
 )
@@ -169,13 +170,18 @@ def _add_indexes(engine: Engine, tables: Sequence[Table]) -> None:
     """The indexes a later version added to tables an earlier one made (``create_all`` makes a
     table's indexes only with the table). Each only speeds reads: one that cannot be made here (a
     role that does not own the table) is left for the owner's next command."""
-    for table in tables:
-        for index in table.indexes:
-            try:
-                index.create(engine, checkfirst=True)
-            except Exception as e:  # another process made it meanwhile, or no right to
-                if not _raced(e) and _state(e) != "42501" and "owner" not in str(e):
-                    raise
+    wanted = {str(index.name): index for table in tables for index in table.indexes}
+    if engine.dialect.name == "postgresql" and wanted:  # one catalogue query, not one per index
+        query = text("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")
+        with engine.connect() as conn:
+            present = set(conn.execute(query).scalars())
+        wanted = {name: index for name, index in wanted.items() if name not in present}
+    for index in wanted.values():
+        try:
+            index.create(engine, checkfirst=True)
+        except Exception as e:  # another process made it meanwhile, or no right to
+            if not _raced(e) and _state(e) != "42501" and "owner" not in str(e):
+                raise
 
 
 def _racing_create(create: Callable[[], None], attempts: int = 5) -> None:
