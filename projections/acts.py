@@ -194,6 +194,14 @@ def describe(kind: str, d: Mapping[str, Any]) -> str:
     return ""
 
 
+def in_log_order(conn: Any, query: Any) -> list[Any]:
+    """The rows of a query of some grants' acts of some kinds, in the order they were stored.
+    The query leaves out ORDER BY: asked for it, the database walks every act of the grants by
+    (aggregate_id, notification_id) instead of seeking the few of those kinds by
+    (aggregate_id, kind); the rows, few, are put in order here. The query selects notification_id."""
+    return sorted(conn.execute(query).all(), key=lambda row: row.notification_id)
+
+
 _insert = BulkInsert(history_acts, dates=["occurred_on"], moments=["recorded_at"])
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from ledger.money import ZERO, from_fen, percent
 from ledger.rules import BUDGET_TO_FUND
+from projections.acts import in_log_order
 from projections.measures import SPENDING_KINDS
 from projections.queries import stored_time
 from projections.reports import _conditions  # the movements as of a date and as known at a moment
@@ -63,9 +64,8 @@ def _plans(
         query = query.where(a.aggregate_id.in_(list(aggregate_ids)))
     raw: dict[str, dict[str, Decimal]] = {}
     with engine.connect() as conn:
-        found = conn.execute(query).all()
-    # put in log order here: asked in it, the database would walk every act of the grants
-    for _, aggregate_id, kind, data in sorted(found, key=lambda row: row.notification_id):
+        found = in_log_order(conn, query)
+    for _, aggregate_id, kind, data in found:
         grant_id = aggregate_ids.get(aggregate_id)
         if grant_id is None or not data:
             continue

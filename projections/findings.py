@@ -31,7 +31,7 @@ from ledger.rules import (
     matching_at_least_ratio,
     rectification_on_time,
 )
-from projections.acts import STATUS_AFTER
+from projections.acts import STATUS_AFTER, in_log_order
 from projections.judge import policy_on
 from projections.measures import available_in
 from projections.periods import KINDS as PERIOD_KINDS
@@ -141,13 +141,12 @@ class _Kept:
             select(f.aggregate_id, _applied(conn, f.facts)).where(f.aggregate_id.in_(keys))
         ):
             self.applied[key] = json.loads(text) if text else {}
-        # put in log order here: asked in it, the database would walk all the grants' acts
         read = select(a.aggregate_id, a.notification_id, a.kind, a.occurred_on, a.data).where(
             a.aggregate_id.in_(keys), a.occurred_on <= today, a.kind.in_(_READ)
         )
         if moment is not None:
             read = read.where(a.recorded_at <= moment)
-        for row in sorted(conn.execute(read).all(), key=lambda r: r.notification_id):
+        for row in in_log_order(conn, read):
             self.acts.setdefault(row.aggregate_id, []).append(row)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from ledger.i18n import _
-from projections.acts import STATUS_AFTER
+from projections.acts import STATUS_AFTER, in_log_order
 from projections.queries import stored_time
 from projections.schema import grants, history_acts
 
@@ -125,8 +125,7 @@ def pending(
             steps = steps.where(a.recorded_at <= moment)
         if len(wanted) < 500:
             steps = steps.where(a.aggregate_id.in_(list(wanted)))
-        # put in log order here: asked in it, the database would walk every act of the grants
-        for act in sorted(conn.execute(steps).all(), key=lambda row: row.notification_id):
+        for act in in_log_order(conn, steps):
             if act.aggregate_id in wanted:
                 acts.setdefault(act.aggregate_id, []).append(act)
     for g in rows:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from projections.acts import STATUS_AFTER
+from projections.acts import STATUS_AFTER, in_log_order
 from projections.schema import history_acts
 
 Period = tuple[date | None, date | None]  # build start, build end
@@ -57,7 +57,6 @@ def as_they_stood(
     if grants:
         grant_of = {g.aggregate_id: g.grant_id for g in grants}
         a = history_acts.c
-        # put in log order below: asked in it, the database would walk every act of the grants
         query = select(a.notification_id, a.aggregate_id, a.kind, a.data).where(
             a.kind.in_((*KINDS, *STATUS_AFTER))
         )
@@ -68,8 +67,8 @@ def as_they_stood(
         if when is not None:
             query = query.where(a.recorded_at <= when)
         with engine.connect() as conn:
-            found = conn.execute(query).all()
-        for _, aggregate_id, kind, data in sorted(found, key=lambda row: row.notification_id):
+            found = in_log_order(conn, query)
+        for _, aggregate_id, kind, data in found:
             grant_id = grant_of.get(aggregate_id)
             if grant_id is not None:
                 status[grant_id] = STATUS_AFTER.get(kind, status[grant_id])
