@@ -25,6 +25,7 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    Text,
     bindparam,
     func,
     insert,
@@ -68,7 +69,7 @@ class ProjectionRecorder(SQLAlchemyTrackingRecorder):
         assert self.datastore.engine is not None
         engine = self.datastore.engine
         tables = [*self.tables, self.tracking_table, *metadata.sorted_tables]
-        if isinstance(engine, Engine) and _sqlite_holds(engine, tables):
+        if isinstance(engine, Engine) and _holds(engine, tables):
             return  # what create_all(checkfirst) would find, in one query instead of one per table
         _racing_create(super().create_table)
         _racing_create(lambda: metadata.create_all(engine, checkfirst=True))
@@ -80,7 +81,7 @@ class ProjectionRecorder(SQLAlchemyTrackingRecorder):
         """Tables of projections kept outside this package (the audit log's)."""
         assert self.datastore.engine is not None
         engine = self.datastore.engine
-        if isinstance(engine, Engine) and _sqlite_holds(engine, projection.tables):
+        if isinstance(engine, Engine) and _holds(engine, projection.tables):
             return
         for table in projection.tables:
             _racing_create(lambda table=table: table.create(engine, checkfirst=True))  # type: ignore[misc]
@@ -152,18 +153,35 @@ def _moving(tracking: Table) -> Any:
     return built
 
 
-def _sqlite_holds(engine: Engine, tables: Sequence[Table]) -> bool:
-    """On SQLite, every one of ``tables`` and of their indexes is there already (one catalogue
-    query). False elsewhere: other databases check table by table, as before, and may widen
-    columns."""
-    if engine.dialect.name != "sqlite" or any(t.schema is not None for t in tables):
+def _holds(engine: Engine, tables: Sequence[Table]) -> bool:
+    """Every one of ``tables`` and of their indexes is there already, and (PostgreSQL) none of
+    their TEXT columns is still an earlier version's VARCHAR: one catalogue query, where
+    ``create_all(checkfirst)`` asks one per table at every command. False: check and make table by
+    table, as before (and widen columns)."""
+    if any(t.schema is not None for t in tables):
         return False
     names = sorted({t.name for t in tables} | {str(i.name) for t in tables for i in t.indexes})
-    marks = ", ".join("?" * len(names))
-    query = f"SELECT COUNT(*) FROM sqlite_master WHERE type IN ('table', 'index') AND name IN ({marks})"
     with engine.connect() as conn:
-        found = conn.exec_driver_sql(query, tuple(names)).scalar()
-    return found == len(names)
+        if engine.dialect.name == "sqlite":
+            marks = ", ".join("?" * len(names))
+            kinds = "type IN ('table', 'index')"
+            query = f"SELECT COUNT(*) FROM sqlite_master WHERE {kinds} AND name IN ({marks})"
+            return bool(conn.exec_driver_sql(query, tuple(names)).scalar() == len(names))
+        if engine.dialect.name != "postgresql":
+            return False
+        ours = [t for t in tables if t.metadata is metadata]
+        columns = sorted(f"{t.name}.{c.name}" for t in ours for c in t.columns if isinstance(c.type, Text))
+        return bool(conn.execute(_PG_HOLDS, {"names": names, "n": len(names), "columns": columns}).scalar())
+
+
+# relations in the schema tables are made in (the first of the search path), as CREATE makes them
+_PG_HOLDS = text(
+    "SELECT (SELECT COUNT(*) FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
+    "AND relname = ANY(:names) AND relkind IN ('r', 'p', 'i', 'I')) = :n AND NOT EXISTS ("
+    "SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+    "WHERE c.relnamespace = current_schema()::regnamespace AND c.relname || '.' || a.attname = ANY(:columns) "
+    "AND a.atttypid = 'varchar'::regtype AND NOT a.attisdropped)"
+)
 
 
 def _add_indexes(engine: Engine, tables: Sequence[Table]) -> None:
