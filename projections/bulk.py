@@ -18,6 +18,9 @@ from sqlalchemy.orm import Session
 
 from projections.records import sqlite_moment
 
+# rows from which COPY is cheaper than one INSERT of them all (PostgreSQL)
+FEW = 32
+
 
 class BulkInsert:
     """INSERT of tuples in ``table``'s column order; ``dates``/``moments`` name the columns
@@ -31,6 +34,9 @@ class BulkInsert:
         columns = ", ".join(self.names)
         self.sqlite_sql = f"INSERT INTO {table.name} ({columns}) VALUES ({', '.join('?' * len(self.names))})"
         self.copy_sql = f"COPY {table.name} ({columns}) FROM STDIN"
+        self._insert_head = f"INSERT INTO {table.name} ({columns}) VALUES "
+        self._values = f"({', '.join(['%s'] * len(self.names))})"
+        self._inserts: dict[int, str] = {}
 
     def __call__(self, session: Session, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
@@ -41,7 +47,10 @@ class BulkInsert:
                 self.sqlite_sql, self._converted(rows, [(at, sqlite_moment) for at in self.moments])
             )
         elif conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
-            self._copy(conn.connection.driver_connection, rows)
+            if len(rows) <= FEW:
+                self._insert_few(conn.connection.driver_connection, rows)
+            else:
+                self._copy(conn.connection.driver_connection, rows)
         else:
             self.general(session, rows)
 
@@ -58,6 +67,15 @@ class BulkInsert:
         with driver.cursor() as cursor, cursor.copy(self.copy_sql) as copy:
             for row in rows:
                 copy.write_row(row)
+
+    def _insert_few(self, driver: Any, rows: list[tuple[Any, ...]]) -> None:
+        """PostgreSQL, a few rows (a write's): one INSERT, one round trip where a COPY takes two;
+        the texts are sent untyped, so the server reads them by the columns' types as COPY does."""
+        sql = self._inserts.get(len(rows))
+        if sql is None:
+            sql = self._inserts[len(rows)] = self._insert_head + ", ".join([self._values] * len(rows))
+        with driver.cursor() as cursor:
+            cursor.execute(sql, [value for row in rows for value in row])
 
     @staticmethod
     def _converted(

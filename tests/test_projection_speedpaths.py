@@ -191,13 +191,17 @@ def test_leaf_hashes_of_records_equal_the_reference_definition(demo_sqlite_ledge
         assert hashes[row.id] == expected.hex()
 
 
-def test_bulk_rows_are_the_rows_sqlalchemy_writes(db_url: str) -> None:
-    """The driver's executemany (SQLite) and COPY (PostgreSQL) store what SQLAlchemy's typed
-    INSERT stores: texts with tabs, newlines, backslashes and CJK, ISO dates and timestamps."""
+@pytest.mark.parametrize("count", [6, 80])  # FEW or fewer: one INSERT; more: COPY
+def test_bulk_rows_are_the_rows_sqlalchemy_writes(db_url: str, count: int) -> None:
+    """The driver's executemany (SQLite) and COPY or, for a few rows, one untyped INSERT
+    (PostgreSQL) store what SQLAlchemy's typed INSERT stores: texts with tabs, newlines,
+    backslashes and CJK, ISO dates and timestamps."""
     from sqlalchemy import delete
 
-    from projections.bulk import BulkInsert
+    from projections.bulk import FEW, BulkInsert
     from projections.schema import movements
+
+    assert (count <= FEW) == (count == 6)
 
     awkward = ["记-0001", "tab\there", "line\nbreak", "back\\slash", "", "差旅费 \\N"]
     rows = [
@@ -216,7 +220,7 @@ def test_bulk_rows_are_the_rows_sqlalchemy_writes(db_url: str) -> None:
             awkward[(n + 1) % len(awkward)],
             "tester",
         )
-        for n in range(24)
+        for n in range(count)
     ]
     assert len(rows[0]) == len(movements.columns)
     engine = create_engine(db_url)
@@ -233,5 +237,45 @@ def test_bulk_rows_are_the_rows_sqlalchemy_writes(db_url: str) -> None:
         by_fast, by_general = written
         assert by_fast == by_general
         assert len(by_fast) == len(rows)
+    finally:
+        engine.dispose()
+
+
+def test_positions_moved_together_refuse_the_batch_when_another_moved_any(db_url: str) -> None:
+    """A server's projections stand at one place and move in one statement; if another process
+    moved one of them first, the compare-and-set fails for all and nothing of it is written."""
+    from types import SimpleNamespace
+
+    from sqlalchemy import BigInteger, Column, MetaData, String, Table, insert
+
+    from projections.runner import _Overtaken, move_positions
+
+    tracking = Table(
+        "t_positions",
+        MetaData(),
+        Column("application_name", String(32), primary_key=True),
+        Column("notification_id", BigInteger, nullable=False),
+    )
+    engine = create_engine(db_url)
+    names = ["audit", "balances", "compliance"]
+    due = [(SimpleNamespace(name=n), 5, [object()]) for n in names]
+    try:
+        tracking.create(engine)
+        with engine.begin() as conn:
+            conn.execute(insert(tracking), [{"application_name": n, "notification_id": 5} for n in names])
+            conn.execute(
+                text("UPDATE t_positions SET notification_id = 7 WHERE application_name = 'balances'")
+            )
+        with pytest.raises(_Overtaken), engine.begin() as conn, Session(bind=conn) as session:
+            move_positions(session, tracking, due, 9)  # type: ignore[arg-type]
+        with engine.connect() as conn:
+            stood = dict(conn.execute(select(tracking)).tuples().all())
+        assert stood == {"audit": 5, "balances": 7, "compliance": 5}
+        with engine.begin() as conn, Session(bind=conn) as session:
+            move_positions(
+                session, tracking, [(SimpleNamespace(name="balances"), 7, [object()]), *due[::2]], 9
+            )  # type: ignore[list-item]
+        with engine.connect() as conn:
+            assert dict(conn.execute(select(tracking)).tuples().all()) == dict.fromkeys(names, 9)
     finally:
         engine.dispose()
