@@ -24,7 +24,8 @@ try:
 except SystemExit as e:
     code = e.code
 loaded = sorted(m for m in sys.modules if m.startswith("sqlalchemy_utils"))
-print(json.dumps({"code": code, "loaded": loaded}))
+dialects = sorted(m for m in sys.modules if m.startswith("sqlalchemy.dialects."))
+print(json.dumps({"code": code, "loaded": loaded, "dialects": dialects}))
 """
 
 
@@ -50,6 +51,8 @@ def test_a_spend_imports_only_the_uuid_type_of_sqlalchemy_utils(sqlite_url: str)
     assert found["code"] == 0, done.stderr
     assert "recorded expenditure V-IMPORTS" in done.stdout
     assert found["loaded"] == ["sqlalchemy_utils.types.scalar_coercible", "sqlalchemy_utils.types.uuid"]
+    # the type's module names the SQL Server and PostgreSQL dialects: a spend on SQLite loads neither
+    assert not [d for d in found["dialects"] if d.split(".")[2] in ("mssql", "postgresql")], found["dialects"]
 
 
 def test_the_uuid_type_is_the_packages_own_when_the_package_is_imported_later() -> None:
@@ -59,3 +62,18 @@ def test_the_uuid_type_is_the_packages_own_when_the_package_is_imported_later() 
     )
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["True", "True"]
+
+
+def test_the_dialects_the_uuid_type_names_are_the_real_ones_when_used() -> None:
+    """The stand-ins for the dialects are gone once the type is imported: an import of either
+    gets the real module, and the type picks each database's own UUID type through them."""
+    check = (
+        "import sys, ledger.store, eventsourcing_sqlalchemy.models as m;"
+        "from sqlalchemy.dialects import mssql, postgresql;"
+        "pg, ms = postgresql.dialect(), mssql.dialect();"
+        "print(type(sys.modules['sqlalchemy.dialects.postgresql']).__name__,"
+        " type(m.UUIDType().load_dialect_impl(pg)) is type(pg.type_descriptor(postgresql.UUID())),"
+        " type(m.UUIDType().load_dialect_impl(ms)) is type(ms.type_descriptor(mssql.UNIQUEIDENTIFIER())))"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["module", "True", "True"]
