@@ -120,19 +120,29 @@ Due = tuple["Projection", int, Sequence[StoredRecord]]
 
 def move_positions(session: Session, tracking: Table, due: Sequence[Due], last: int) -> None:
     """Compare-and-set of each tracking position to ``last``; raises _Overtaken (or
-    IntegrityError) when one has moved. The positions that stood at the same place (a server's
-    projections, caught up together) move in one statement; the rows are taken in name order
-    (no lock cycles between two processes)."""
-    standing: dict[int, list[str]] = {}
-    for projection, previous, _batch in sorted(due, key=lambda d: d[0].name):
-        if previous == 0:
-            session.execute(insert(tracking).values(application_name=projection.name, notification_id=last))
-        else:
-            standing.setdefault(previous, []).append(projection.name)
-    for previous, names in standing.items():
-        moved = session.execute(_moving(tracking), {"names": names, "previous": previous, "last": last})
+    IntegrityError) when one has moved. Every writer takes the rows in name order, so that two
+    processes never wait on each other in a cycle: when all stood at one place (a server's
+    projections, caught up together), in one statement that locks them in that order first;
+    else one by one."""
+    ordered = sorted(due, key=lambda d: d[0].name)
+    names = [projection.name for projection, _, _ in ordered]
+    previous = {standing for _, standing, _ in ordered}
+    if len(names) > 1 and len(previous) == 1 and 0 not in previous:
+        moved = session.execute(
+            _moving_all(tracking), {"names": names, "previous": previous.pop(), "last": last}
+        )
         if moved.rowcount != len(names):  # type: ignore[attr-defined]
             raise _Overtaken(", ".join(names))
+        return
+    for projection, standing, _batch in ordered:
+        if standing == 0:
+            session.execute(insert(tracking).values(application_name=projection.name, notification_id=last))
+            continue
+        moved = session.execute(
+            _moving(tracking), {"name": projection.name, "previous": standing, "last": last}
+        )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            raise _Overtaken(projection.name)
 
 
 class _Overtaken(Exception):
@@ -149,9 +159,25 @@ def _moving(tracking: Table) -> Any:
     if built is None:
         built = _BUILT[key] = (
             update(tracking)
-            .where(tracking.c.application_name.in_(bindparam("names", expanding=True)))
+            .where(tracking.c.application_name == bindparam("name"))
             .where(tracking.c.notification_id == bindparam("previous"))
             .values(notification_id=bindparam("last"))
+        )
+    return built
+
+
+def _moving_all(tracking: Table) -> Any:
+    """The positions named, all at ``previous``, moved to ``last``; on PostgreSQL the rows are
+    locked in name order by the subquery (its FOR UPDATE is above its sort), SQLite has one
+    writer."""
+    key = ("move all", tracking.name, tracking.schema)
+    built = _BUILT.get(key)
+    if built is None:
+        name, position = tracking.c.application_name, tracking.c.notification_id
+        standing = name.in_(bindparam("names", expanding=True)) & (position == bindparam("previous"))
+        locked = select(name).where(standing).order_by(name).with_for_update()
+        built = _BUILT[key] = (
+            update(tracking).where(name.in_(locked)).where(standing).values(notification_id=bindparam("last"))
         )
     return built
 

@@ -279,3 +279,69 @@ def test_positions_moved_together_refuse_the_batch_when_another_moved_any(db_url
             assert dict(conn.execute(select(tracking)).tuples().all()) == dict.fromkeys(names, 9)
     finally:
         engine.dispose()
+
+
+def _move_at_once(engine: Any, tracking: Any, names: list[str], at: int, writers: int) -> list[str]:
+    """What each of ``writers`` threads, started together, was told moving ``names`` from ``at``."""
+    import threading
+    from types import SimpleNamespace
+
+    from projections.runner import _Overtaken, move_positions
+
+    outcomes: list[str] = []
+    start = threading.Barrier(writers)
+
+    def writer() -> None:
+        due = [(SimpleNamespace(name=name), at, [object()]) for name in reversed(names)]
+        start.wait()
+        try:
+            with engine.begin() as conn, Session(bind=conn) as session:
+                move_positions(session, tracking, due, at + 1)  # type: ignore[arg-type]
+            outcomes.append("moved")
+        except _Overtaken:
+            outcomes.append("overtaken")
+        except Exception as e:  # a deadlock, or anything else: the test fails naming it
+            outcomes.append(type(e).__name__ + ": " + str(e).splitlines()[0])
+
+    threads = [threading.Thread(target=writer) for _ in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def test_writers_moving_the_same_positions_at_once_never_deadlock(db_url: str) -> None:
+    """Eight writers move the same three positions from the same place at once, round after
+    round, the rows' places on disk moved between rounds: in each round exactly one moves them
+    all, every other is told it was overtaken, and none fails (a deadlock, or any other error)."""
+    from sqlalchemy import BigInteger, Column, MetaData, String, Table, insert
+
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer: its writers never hold rows against each other")
+    tracking = Table(
+        "t_positions",
+        MetaData(),
+        Column("application_name", String(32), primary_key=True),
+        Column("notification_id", BigInteger, nullable=False),
+    )
+    engine = create_engine(db_url, pool_size=10)
+    names = ["audit", "balances", "compliance"]
+    try:
+        tracking.create(engine)
+        with engine.begin() as conn:
+            conn.execute(insert(tracking), [{"application_name": n, "notification_id": 1} for n in names])
+        for at in range(1, 16):
+            if at % 2:  # the rows' places on disk shuffled: one moved alone, back and forth
+                with engine.begin() as conn:
+                    conn.execute(
+                        text(
+                            f"UPDATE t_positions SET notification_id = {at} WHERE application_name = 'audit'"
+                        )
+                    )
+            outcomes = _move_at_once(engine, tracking, names, at, 8)
+            assert sorted(outcomes) == ["moved"] + ["overtaken"] * 7, outcomes
+            with engine.connect() as conn:
+                assert set(conn.execute(select(tracking.c.notification_id)).scalars()) == {at + 1}
+    finally:
+        engine.dispose()
