@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -110,6 +111,13 @@ class AuditLogProjection:
     def apply(self, session: Session, batch: Sequence[StoredRecord]) -> None:
         if not batch:
             return
+        engine = session.get_bind().engine
+        last = _LAST_TREE.get(engine)
+        if last is not None:  # the tree moved on only if it still stands where this process left it
+            frontier, values = _grown(last, batch, session)
+            if values is not None:
+                _LAST_TREE[engine] = frontier
+                return
         row = session.execute(select(tree.c.size, tree.c.frontier).where(tree.c.id == 1)).first()
         frontier = CompactRange() if row is None else CompactRange.from_json(row.frontier)
         frontier, rows = _leaves(frontier, batch)
@@ -119,6 +127,7 @@ class AuditLogProjection:
             session.execute(insert(tree).values(id=1, **values))
         else:
             session.execute(update(tree).where(tree.c.id == 1).values(**values))
+        _LAST_TREE[engine] = frontier
 
     # A rebuild may compute the leaves in a second process (``projections.rebuild``): there the
     # log starts empty and each batch gives its leaf rows; here they are written, then the tree.
@@ -234,6 +243,27 @@ def _leaves(
         hashes.append(h)
         rows.append((start + n, r.id, originator, r.originator_version, h.hex()))
     return frontier.extend(hashes), rows
+
+
+# Where this process's last write left the tree, by database: a long-running process (the web
+# server) grows it from there without reading it first. Only a guess: the tree is updated only
+# while it still holds that size and root (compare-and-set), which a write of another process, a
+# rolled-back transaction or a rebuild of other leaves all change; else it is read as before.
+_LAST_TREE: weakref.WeakKeyDictionary[Engine, CompactRange] = weakref.WeakKeyDictionary()
+
+
+def _grown(
+    last: CompactRange, batch: Sequence[StoredRecord], session: Session
+) -> tuple[CompactRange, dict[str, Any] | None]:
+    """The tree grown by the batch from ``last`` and its values, written with the batch's leaves
+    if the stored tree is still ``last``; else nothing is written (values None)."""
+    frontier, rows = _leaves(last, batch)
+    values = _tree_values(frontier)
+    standing = (tree.c.id == 1) & (tree.c.size == last.size) & (tree.c.root == last.root().hex())
+    if session.execute(update(tree).where(standing).values(**values)).rowcount != 1:  # type: ignore[attr-defined]
+        return last, None
+    _insert_leaves(session, rows)
+    return frontier, values
 
 
 def _tree_values(frontier: CompactRange) -> dict[str, Any]:

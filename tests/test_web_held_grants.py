@@ -158,3 +158,35 @@ def test_projections_moved_by_another_process_are_caught_up_from_where_they_stan
     assert _available(books) == "40000.00"
     page = client.get("/grants/G1").text
     assert all(v in page for v in ("网-1", "命令-1", "网-2"))
+
+
+def test_the_audit_tree_a_server_grows_without_reading_it_stays_the_tree_of_every_leaf(
+    books: Ledger,  # noqa: F811
+    client: TestClient,  # noqa: F811
+) -> None:
+    """The server grows the audit log's tree from where its last write left it, only while the
+    stored tree is still that one (size and root): a write of another process in between makes it
+    read the tree again. The tree is always the one every leaf makes, the leaves number the
+    events, and a replay of the store agrees."""
+    from audit.log import leaf_hashes, tree_head
+    from audit.verifier.merkle import CompactRange
+
+    def tree_is_every_leaf() -> None:
+        engine = create_engine(books.url)
+        try:
+            with engine.connect() as conn:
+                head, hashes = tree_head(conn), leaf_hashes(conn)
+                events = conn.execute(text("SELECT COUNT(*) FROM ledger_events")).scalar_one()
+        finally:
+            engine.dispose()
+        assert head.size == len(hashes) == events
+        assert head.root == CompactRange().extend(hashes).root()
+
+    sign_in(client)
+    for n in range(1, 7):
+        assert _spend(client, "100", f"网-{n}").status_code == 303
+        if n % 2:  # another process writes in between
+            books.ok("spend", "G1", "--amount", "50", "--category", "equipment", "--source", "subsidy",
+                     "--voucher", f"命令-{n}", "--date", "2024-05-11")  # fmt: skip
+        tree_is_every_leaf()
+    assert books.ok("projections", "verify").exit_code == 0
