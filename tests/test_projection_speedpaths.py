@@ -328,9 +328,8 @@ def test_positions_moved_together_refuse_the_batch_when_another_moved_any(db_url
             stood = dict(conn.execute(select(tracking)).tuples().all())
         assert stood == {"audit": 5, "balances": 7, "compliance": 5}
         with engine.begin() as conn, Session(bind=conn) as session:
-            move_positions(
-                session, tracking, [(SimpleNamespace(name="balances"), 7, [object()]), *due[::2]], 9
-            )  # type: ignore[list-item]
+            again = [(SimpleNamespace(name="balances"), 7, [object()]), *due[::2]]
+            move_positions(session, tracking, again, 9)  # type: ignore[arg-type]
         with engine.connect() as conn:
             assert dict(conn.execute(select(tracking)).tuples().all()) == dict.fromkeys(names, 9)
     finally:
