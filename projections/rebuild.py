@@ -127,10 +127,13 @@ def rebuild_all(
     tracking = recorder.tracking_table
     events = events_table(app)
     with _collector_paused(), recorder.transaction(commit=True) as session:
+        # the positions first, by name, as every catch-up takes them before its rows: a writer
+        # catching up meanwhile waits, then finds them gone, instead of holding one this waits for
+        for name in sorted(p.name for p in chosen):
+            session.execute(delete(tracking).where(tracking.c.application_name == name))
         for projection in chosen:
             for table in reversed(list(projection.tables)):
                 session.execute(delete(table))
-            session.execute(delete(tracking).where(tracking.c.application_name == projection.name))
         url = app.engine.url.render_as_string(hide_password=False)
         conn = session.connection()
         done, position = replay_into(

@@ -241,6 +241,62 @@ def test_bulk_rows_are_the_rows_sqlalchemy_writes(db_url: str, count: int) -> No
         engine.dispose()
 
 
+def test_the_last_few_rows_and_one_more_are_stored_alike(db_url: str) -> None:
+    """FEW rows go in with one untyped INSERT on PostgreSQL, one more with COPY: moments at other
+    offsets than UTC, amounts beyond 32 bits next to small ones, a long text and one that reads
+    like SQL are stored the same either way (as the general INSERT stores them)."""
+    from sqlalchemy import delete
+
+    from projections.bulk import FEW, BulkInsert
+    from projections.schema import movements
+
+    moments = ["2024-05-01T23:30:15.5+08:00", "2024-05-01T10:00:00-05:30", "2024-05-01T02:00:00+00:00"]
+    amounts = [1, -(2**40), 2**62, 0, -7]
+
+    def rows(count: int) -> list[tuple[Any, ...]]:
+        return [
+            (
+                n + 1,
+                "G1",
+                "B1",
+                "2024-05-01",
+                moments[n % len(moments)],
+                "spend",
+                "subsidy_spent",
+                amounts[n % len(amounts)],
+                "subsidy",
+                "materials",
+                "长" * 100_000 if n == 0 else f"c{n}",
+                "V'); DELETE FROM balance_movements; --",
+                "tester",
+            )
+            for n in range(count)
+        ]
+
+    engine = create_engine(db_url)
+    bulk = BulkInsert(movements, dates=["occurred_on"], moments=["recorded_at"])
+    try:
+        movements.create(engine, checkfirst=True)
+        stored = {}
+        for count in (FEW, FEW + 1):
+            for how, write in (("bulk", bulk), ("general", bulk.general)):
+                with engine.begin() as conn, Session(bind=conn) as session:
+                    write(session, rows(count))
+                with engine.begin() as conn:
+                    query = select(movements).order_by(movements.c.notification_id)
+                    stored[count, how] = conn.execute(query).all()
+                    conn.execute(delete(movements))
+        assert stored[FEW, "bulk"] == stored[FEW, "general"] == stored[FEW + 1, "general"][:FEW]
+        assert stored[FEW + 1, "bulk"] == stored[FEW + 1, "general"]
+        assert len(stored[FEW + 1, "bulk"]) == FEW + 1
+        first = stored[FEW, "bulk"]
+        assert [row.amount for row in first[: len(amounts)]] == amounts
+        assert {row.voucher for row in first} == {"V'); DELETE FROM balance_movements; --"}
+        assert len(first[0].content) == 100_000
+    finally:
+        engine.dispose()
+
+
 def test_positions_moved_together_refuse_the_batch_when_another_moved_any(db_url: str) -> None:
     """A server's projections stand at one place and move in one statement; if another process
     moved one of them first, the compare-and-set fails for all and nothing of it is written."""
@@ -272,9 +328,8 @@ def test_positions_moved_together_refuse_the_batch_when_another_moved_any(db_url
             stood = dict(conn.execute(select(tracking)).tuples().all())
         assert stood == {"audit": 5, "balances": 7, "compliance": 5}
         with engine.begin() as conn, Session(bind=conn) as session:
-            move_positions(
-                session, tracking, [(SimpleNamespace(name="balances"), 7, [object()]), *due[::2]], 9
-            )  # type: ignore[list-item]
+            again = [(SimpleNamespace(name="balances"), 7, [object()]), *due[::2]]
+            move_positions(session, tracking, again, 9)  # type: ignore[arg-type]
         with engine.connect() as conn:
             assert dict(conn.execute(select(tracking)).tuples().all()) == dict.fromkeys(names, 9)
     finally:

@@ -77,3 +77,52 @@ def test_the_dialects_the_uuid_type_names_are_the_real_ones_when_used() -> None:
     )
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["module", "True", "True"]
+
+
+MEANWHILE = """
+import importlib.machinery, json, sys, threading
+found = {}
+def other_thread():  # a web request making a PostgreSQL engine, a module importing the dialect
+    try:
+        from sqlalchemy import create_engine
+        found["engine"] = create_engine("postgresql+psycopg://someone@localhost/nowhere").dialect.name
+    except Exception as e:
+        found["engine"] = f"{type(e).__name__}: {e}"
+    try:
+        from sqlalchemy.dialects.postgresql import insert
+        found["insert"] = insert.__module__
+    except Exception as e:
+        found["insert"] = f"{type(e).__name__}: {e}"
+class WhileTheTypeLoads:  # the other thread runs while the UUID type's module is being executed
+    def find_spec(self, name, path=None, target=None):
+        if name != "sqlalchemy_utils.types.scalar_coercible":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        run = spec.loader.exec_module
+        def exec_module(module):
+            thread = threading.Thread(target=other_thread)
+            thread.start()
+            thread.join()
+            run(module)
+        spec.loader.exec_module = exec_module
+        return spec
+sys.meta_path.insert(0, WhileTheTypeLoads())
+import ledger.store
+print(json.dumps(found))
+"""
+
+
+def test_another_thread_importing_the_postgresql_dialect_while_the_type_loads_gets_the_real_one() -> None:
+    """The UUID type's module is imported at first use of the store, possibly in one thread of a
+    server while another makes a PostgreSQL engine: that one must get the real dialect, not fail
+    on a stand-in it cannot load from."""
+    done = subprocess.run(
+        [sys.executable, "-c", MEANWHILE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found == {"engine": "postgresql", "insert": "sqlalchemy.dialects.postgresql.dml"}
