@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Table, insert
@@ -20,6 +21,7 @@ from projections.records import sqlite_moment
 
 # rows from which COPY is cheaper than one INSERT of them all (PostgreSQL)
 FEW = 32
+_NUMBERS = (int, Decimal, float)
 
 
 class BulkInsert:
@@ -69,13 +71,16 @@ class BulkInsert:
                 copy.write_row(row)
 
     def _insert_few(self, driver: Any, rows: list[tuple[Any, ...]]) -> None:
-        """PostgreSQL, a few rows (a write's): one INSERT, one round trip where a COPY takes two;
-        the texts are sent untyped, so the server reads them by the columns' types as COPY does."""
+        """PostgreSQL, a few rows (a write's): one INSERT, one round trip where a COPY takes two.
+        Texts and numbers are sent as untyped text, so that the server reads each by its column's
+        type as it reads COPY's: a fraction bound for an integer column is refused either way,
+        never rounded."""
         sql = self._inserts.get(len(rows))
         if sql is None:
             sql = self._inserts[len(rows)] = self._insert_head + ", ".join([self._values] * len(rows))
+        values = [str(v) if v.__class__ in _NUMBERS else v for row in rows for v in row]
         with driver.cursor() as cursor:
-            cursor.execute(sql, [value for row in rows for value in row])
+            cursor.execute(sql, values)
 
     @staticmethod
     def _converted(

@@ -400,3 +400,32 @@ def test_writers_moving_the_same_positions_at_once_never_deadlock(db_url: str) -
                 assert set(conn.execute(select(tracking.c.notification_id)).scalars()) == {at + 1}
     finally:
         engine.dispose()
+
+
+def test_a_fraction_for_an_integer_column_is_refused_by_few_rows_and_by_many(db_url: str) -> None:
+    """On PostgreSQL a few rows go in with one INSERT, more with COPY: a fraction of a fen bound
+    for the integer amount column is refused by both, and nothing of the batch is stored; never
+    rounded into a whole fen by one of them."""
+    from projections.bulk import FEW, BulkInsert
+    from projections.schema import movements
+
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite keeps any number in any column; the general INSERT does the same there")
+
+    def row(n: int, amount: Any) -> tuple[Any, ...]:
+        return (n, "G1", "B1", "2024-05-01", "2024-05-01T02:00:00+00:00", "spend", "subsidy_spent", amount,
+                "subsidy", "materials", "c", f"V{n}", "tester")  # fmt: skip
+
+    engine = create_engine(db_url)
+    bulk = BulkInsert(movements, dates=["occurred_on"], moments=["recorded_at"])
+    try:
+        movements.create(engine, checkfirst=True)
+        for count in (1, FEW, FEW + 1):
+            batch = [row(n + 1, 100) for n in range(count - 1)] + [row(count, Decimal("12.5"))]
+            refused = pytest.raises(Exception, match="invalid input syntax for type bigint")
+            with refused, engine.begin() as conn, Session(bind=conn) as session:
+                bulk(session, batch)
+            with engine.connect() as conn:
+                assert conn.execute(select(movements)).all() == []
+    finally:
+        engine.dispose()
