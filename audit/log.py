@@ -112,22 +112,19 @@ class AuditLogProjection:
         if not batch:
             return
         engine = session.get_bind().engine
-        last = _LAST_TREE.get(engine)
-        if last is not None:  # the tree moved on only if it still stands where this process left it
-            frontier, values = _grown(last, batch, session)
-            if values is not None:
-                _LAST_TREE[engine] = frontier
-                return
-        row = session.execute(select(tree.c.size, tree.c.frontier).where(tree.c.id == 1)).first()
-        frontier = CompactRange() if row is None else CompactRange.from_json(row.frontier)
-        frontier, rows = _leaves(frontier, batch)
-        _insert_leaves(session, rows)
-        values = _tree_values(frontier)
-        if row is None:
-            session.execute(insert(tree).values(id=1, **values))
-        else:
-            session.execute(update(tree).where(tree.c.id == 1).values(**values))
-        _LAST_TREE[engine] = frontier
+        last = _LAST_TREE.get(engine)  # grown from there only if the tree still stands there
+        grown = None if last is None else _grown(last, batch, session)
+        if grown is None:
+            row = session.execute(select(tree.c.size, tree.c.frontier).where(tree.c.id == 1)).first()
+            frontier = CompactRange() if row is None else CompactRange.from_json(row.frontier)
+            grown, rows = _leaves(frontier, batch)
+            _insert_leaves(session, rows)
+            values = _tree_values(grown)
+            if row is None:
+                session.execute(insert(tree).values(id=1, **values))
+            else:
+                session.execute(update(tree).where(tree.c.id == 1).values(**values))
+        _LAST_TREE[engine] = grown
 
     # A rebuild may compute the leaves in a second process (``projections.rebuild``): there the
     # log starts empty and each batch gives its leaf rows; here they are written, then the tree.
@@ -252,18 +249,16 @@ def _leaves(
 _LAST_TREE: weakref.WeakKeyDictionary[Engine, CompactRange] = weakref.WeakKeyDictionary()
 
 
-def _grown(
-    last: CompactRange, batch: Sequence[StoredRecord], session: Session
-) -> tuple[CompactRange, dict[str, Any] | None]:
-    """The tree grown by the batch from ``last`` and its values, written with the batch's leaves
-    if the stored tree is still ``last``; else nothing is written (values None)."""
+def _grown(last: CompactRange, batch: Sequence[StoredRecord], session: Session) -> CompactRange | None:
+    """The tree grown by the batch from ``last``, written with the batch's leaves if the stored
+    tree is still ``last``; else None, and nothing is written."""
     frontier, rows = _leaves(last, batch)
-    values = _tree_values(frontier)
     standing = (tree.c.id == 1) & (tree.c.size == last.size) & (tree.c.root == last.root().hex())
-    if session.execute(update(tree).where(standing).values(**values)).rowcount != 1:  # type: ignore[attr-defined]
-        return last, None
+    moved = session.execute(update(tree).where(standing).values(**_tree_values(frontier)))
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        return None
     _insert_leaves(session, rows)
-    return frontier, values
+    return frontier
 
 
 def _tree_values(frontier: CompactRange) -> dict[str, Any]:

@@ -187,7 +187,7 @@ def _holds(engine: Engine, tables: Sequence[Table]) -> bool:
     their TEXT columns is still an earlier version's VARCHAR: one catalogue query, where
     ``create_all(checkfirst)`` asks one per table at every command. False: check and make table by
     table, as before (and widen columns)."""
-    if any(t.schema is not None for t in tables):
+    if engine.dialect.name not in ("sqlite", "postgresql") or any(t.schema is not None for t in tables):
         return False
     names = sorted({t.name for t in tables} | {str(i.name) for t in tables for i in t.indexes})
     with engine.connect() as conn:
@@ -196,8 +196,6 @@ def _holds(engine: Engine, tables: Sequence[Table]) -> bool:
             kinds = "type IN ('table', 'index')"
             query = f"SELECT COUNT(*) FROM sqlite_master WHERE {kinds} AND name IN ({marks})"
             return bool(conn.exec_driver_sql(query, tuple(names)).scalar() == len(names))
-        if engine.dialect.name != "postgresql":
-            return False
         ours = [t for t in tables if t.metadata is metadata]
         columns = sorted(f"{t.name}.{c.name}" for t in ours for c in t.columns if isinstance(c.type, Text))
         return bool(conn.execute(_PG_HOLDS, {"names": names, "n": len(names), "columns": columns}).scalar())

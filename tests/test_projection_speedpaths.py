@@ -297,21 +297,28 @@ def test_the_last_few_rows_and_one_more_are_stored_alike(db_url: str) -> None:
         engine.dispose()
 
 
-def test_positions_moved_together_refuse_the_batch_when_another_moved_any(db_url: str) -> None:
-    """A server's projections stand at one place and move in one statement; if another process
-    moved one of them first, the compare-and-set fails for all and nothing of it is written."""
-    from types import SimpleNamespace
+def _positions_table() -> Any:
+    """A table of tracking positions as the runner's (name, last event applied)."""
+    from sqlalchemy import BigInteger, Column, MetaData, String, Table
 
-    from sqlalchemy import BigInteger, Column, MetaData, String, Table, insert
-
-    from projections.runner import _Overtaken, move_positions
-
-    tracking = Table(
+    return Table(
         "t_positions",
         MetaData(),
         Column("application_name", String(32), primary_key=True),
         Column("notification_id", BigInteger, nullable=False),
     )
+
+
+def test_positions_moved_together_refuse_the_batch_when_another_moved_any(db_url: str) -> None:
+    """A server's projections stand at one place and move in one statement; if another process
+    moved one of them first, the compare-and-set fails for all and nothing of it is written."""
+    from types import SimpleNamespace
+
+    from sqlalchemy import insert
+
+    from projections.runner import _Overtaken, move_positions
+
+    tracking = _positions_table()
     engine = create_engine(db_url)
     names = ["audit", "balances", "compliance"]
     due = [(SimpleNamespace(name=n), 5, [object()]) for n in names]
@@ -370,16 +377,11 @@ def test_writers_moving_the_same_positions_at_once_never_deadlock(db_url: str) -
     """Eight writers move the same three positions from the same place at once, round after
     round, the rows' places on disk moved between rounds: in each round exactly one moves them
     all, every other is told it was overtaken, and none fails (a deadlock, or any other error)."""
-    from sqlalchemy import BigInteger, Column, MetaData, String, Table, insert
+    from sqlalchemy import insert
 
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite has one writer: its writers never hold rows against each other")
-    tracking = Table(
-        "t_positions",
-        MetaData(),
-        Column("application_name", String(32), primary_key=True),
-        Column("notification_id", BigInteger, nullable=False),
-    )
+    tracking = _positions_table()
     engine = create_engine(db_url, pool_size=10)
     names = ["audit", "balances", "compliance"]
     try:
