@@ -143,9 +143,9 @@ class Settings:
 
     def catch_up(self) -> None:
         from commands.registry import all_projections
-        from projections.runner import catch_up
+        from projections.current import catch_up
 
-        catch_up(self.ledger(), all_projections())
+        catch_up(self.ledger(), all_projections(), notice=tell)
 
     def ensure_current(self, *, acts: bool = False) -> None:
         """Read-your-writes: bring projections up to the store's head before answering.
@@ -170,6 +170,11 @@ class Settings:
             self._ledger.close()
         if self._engine is not None:
             self._engine.dispose()
+
+
+def tell(message: str) -> None:
+    """A sentence for the person at the terminal that is not the command's output (stderr)."""
+    click.echo(message, err=True)
 
 
 def settings() -> Settings:

@@ -13,7 +13,7 @@ import threading
 
 import click
 
-from commands.context import settings
+from commands.context import settings, tell
 from commands.i18n import _
 
 
@@ -40,13 +40,13 @@ def follow_command(interval: float, max_seconds: float | None) -> None:
       grant-ledger projections follow --interval 5        # SQLite: poll every 5 s
     """
     from commands.registry import all_projections
-    from projections.runner import catch_up
+    from projections.current import catch_up
     from projections.status import head
 
     s = settings()
     app = s.ledger()
     chosen = all_projections()
-    catch_up(app, chosen)
+    catch_up(app, chosen, notice=tell)
     live = app.engine.dialect.name == "postgresql"
     if live:
         following = _("following the store live (LISTEN/NOTIFY); projections at event {head}")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from commands.context import settings
+from commands.context import settings, tell
 from commands.i18n import _
 from commands.progress import progress
 from ledger.errors import StorageError
@@ -155,10 +155,10 @@ def record_rows(
     from ledger.import_format import read_rows
     from ledger.importing import import_rows
     from projections.compliance import ComplianceProjection
-    from projections.runner import catch_up
+    from projections.current import catch_up
 
     chosen = all_projections()
-    catch_up(app, chosen)  # tables exist and the projections stand at the head before the lock
+    catch_up(app, chosen, notice=tell)  # tables exist and the projections stand at the head before the lock
 
     def on_start(conn: Connection) -> None:
         _catch_up_in(conn, app, chosen)
@@ -199,17 +199,19 @@ def _catch_up_in(conn: Connection, app: Any, chosen: list[Any]) -> None:
     """Another writer may have committed between the catch-up and the lock: project it here."""
     from sqlalchemy import select
 
+    from projections.names import tracked
     from projections.runner import tracking_recorder
 
     table = app.recorder.events_record_cls.__table__
     tracking = tracking_recorder(app).tracking_table
     names = [p.name for p in chosen]
+    keys = {tracked(name): name for name in names}
     rows = conn.execute(
         select(tracking.c.application_name, tracking.c.notification_id).where(
-            tracking.c.application_name.in_(names)
+            tracking.c.application_name.in_(list(keys))
         )
     )
-    positions: dict[str, int] = {str(name): int(nid) for name, nid in rows}
+    positions: dict[str, int] = {keys[str(key)]: int(nid) for key, nid in rows}
     start = min(positions.get(n, 0) for n in names)
     head = conn.execute(select(table.c.id).order_by(table.c.id.desc()).limit(1)).scalar() or 0
     if start >= head:

@@ -203,7 +203,7 @@ def migrate_command(admin: str, admin_key: Path) -> None:
     from commands.registry import all_projections
     from ledger.errors import ConflictError
     from ledger.seal import generate_key
-    from projections.runner import catch_up
+    from projections.current import catch_up
 
     s = settings()
     app = s.ledger()

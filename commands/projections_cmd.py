@@ -26,24 +26,26 @@ def projections_group() -> None:
 @projections_group.command("status")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def status_command(fmt: str) -> None:
-    """Each projection's position against the store's head."""
+    """Each projection's version and position against the store's head. A projection another
+    version of grant-ledger wrote stands at 0 here until the next command rebuilds it."""
     from commands.output import table, to_json
     from commands.registry import projection_names
+    from projections.names import VERSIONS
     from projections.status import head, positions
 
     s = settings()
     engine = s.engine()
     top = head(engine)
     rows = [
-        [name, position, top, top - position]
+        [name, VERSIONS[name], position, top, top - position]
         for name, position in positions(engine, projection_names()).items()
     ]
     if fmt == "json":
-        keys = ["name", "position", "head", "behind"]
+        keys = ["name", "version", "position", "head", "behind"]
         click.echo(to_json([dict(zip(keys, r, strict=True)) for r in rows]))
         return
-    headers = [_("projection"), _("position"), _("head"), _("behind")]
-    click.echo(table(headers, rows, numeric={1, 2, 3}))
+    headers = [_("projection"), _("version"), _("position"), _("head"), _("behind")]
+    click.echo(table(headers, rows, numeric={1, 2, 3, 4}))
 
 
 @projections_group.command("rebuild")

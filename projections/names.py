@@ -2,6 +2,12 @@
 
 The projections take their names from here, and the fast paths (``projections.quick``, the
 'is anything behind?' check) read them without importing a projection or SQLAlchemy.
+
+A projection's position is kept under its name and the version of what it writes
+(``tracked``). A change to the rows a projection writes (a column, a table, a meaning) raises its
+version here; a ledger whose rows an earlier version wrote then finds no position under the new
+key, and the first command that catches up rebuilds that projection from the events, once
+(``projections.current``). Version 1 is kept under the bare name, as before versions were kept.
 """
 
 from __future__ import annotations
@@ -12,3 +18,21 @@ ACTS = "acts"  # every event of a grant, with who recorded it (projections/acts.
 AUDIT_LOG = "audit_log"  # kept by the audit producer (audit/log.py), in the same tracking table
 # Every projection the command line keeps, in the order it runs them (commands/registry.py).
 KEPT = (BALANCES, COMPLIANCE, ACTS, AUDIT_LOG)
+
+# The version of what each projection writes (tests/test_projection_versions.py holds each
+# version to its tables' shape: a changed table with an unchanged version fails there).
+VERSIONS = {BALANCES: 1, COMPLIANCE: 1, ACTS: 1, AUDIT_LOG: 1}
+
+# between a name and its version in the tracking table (no projection's name holds it)
+MARK = "@"
+
+
+def tracked(name: str) -> str:
+    """The key of ``name``'s position in the tracking table, for its current version."""
+    version = VERSIONS.get(name, 1)
+    return name if version == 1 else f"{name}{MARK}{version}"
+
+
+def named(key: str) -> str:
+    """The projection a tracking key is kept for, whatever its version."""
+    return key.split(MARK, 1)[0]

@@ -21,7 +21,7 @@ from typing import Any
 from ledger.location import EVENTS_TABLE, META_TABLE, check_version
 from ledger.money import from_fen
 from projections.figures import MEASURES, Balance
-from projections.names import KEPT
+from projections.names import KEPT, tracked
 
 GRANTS_TABLE = "balance_grants"
 UNITS_TABLE = "balance_units"  # each unit's district, joined by unit_id
@@ -66,15 +66,16 @@ def _read(conn: sqlite3.Connection, base_ids: Sequence[str]) -> list[Balance] | 
         return None
     check_version(str(version[0]))
     head = conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {EVENTS_TABLE}").fetchone()[0]
-    marks = ", ".join("?" * len(PROJECTIONS))
+    keys = tuple(tracked(name) for name in PROJECTIONS)  # a position only under each's version
+    marks = ", ".join("?" * len(keys))
     positions = dict(
         conn.execute(
             f"SELECT application_name, notification_id FROM {TRACKING_TABLE} "
             f"WHERE application_name IN ({marks})",
-            PROJECTIONS,
+            keys,
         ).fetchall()
     )
-    if head == 0 or any(positions.get(name) != head for name in PROJECTIONS):
+    if head == 0 or any(positions.get(key) != head for key in keys):
         return None
     columns = ", ".join(f"g.{c}" for c in LABELS + MEASURES)
     query = (

@@ -46,6 +46,7 @@ from ledger.application import GrantLedger
 from ledger.errors import LedgerError, StorageError
 from ledger.forked import messages_from_fork
 from ledger.i18n import T_, _
+from projections.names import MARK, named, tracked
 from projections.records import StoredRecord, records_of_rows
 from projections.runner import (
     Projection,
@@ -115,10 +116,19 @@ def rebuild_all(
     progress: Callable[[int], None] | None = None,
     batch_size: int = BATCH,
     worker: bool | None = None,
+    *,
+    check: bool = True,
+    unbuilt_only: bool = False,
 ) -> int:
     """Rebuild projections together, in one pass over the store and one transaction; returns
     the number of events read. ``worker``: compute the computable projections in a second
-    process (None: when the store is large enough and processes can be forked)."""
+    process (None: when the store is large enough and processes can be forked). ``check``: every
+    event's seal (off only for adopting an unsigned log). ``unbuilt_only``: only those of
+    ``chosen`` that still have no position under their version's key once the lock is held
+    (another process may have rebuilt them meanwhile: then nothing is done).
+
+    Rebuilds take one lock (``_rebuild_lock``), so two never interleave their deletes and
+    inserts; the positions kept under every version of a chosen projection's name go."""
     recorder = tracking_recorder(app)
     assert recorder.datastore.engine is not None
     for projection in chosen:  # tables of projections kept outside this package
@@ -127,15 +137,24 @@ def rebuild_all(
     tracking = recorder.tracking_table
     events = events_table(app)
     with _collector_paused(), recorder.transaction(commit=True) as session:
+        _rebuild_lock(session)
+        if unbuilt_only:
+            standing = recorder_positions(session, tracking, [p.name for p in chosen])
+            chosen = [p for p in chosen if not standing.get(tracked(p.name))]
+            if not chosen:
+                return 0
         # the positions first, by name, as every catch-up takes them before its rows: a writer
         # catching up meanwhile waits, then finds them gone, instead of holding one this waits for
-        for name in sorted(p.name for p in chosen):
-            session.execute(delete(tracking).where(tracking.c.application_name == name))
+        names = tracking.c.application_name
+        for name in sorted(tracked(p.name) for p in chosen):
+            every_version = (names == named(name)) | names.startswith(named(name) + MARK, autoescape=True)
+            session.execute(delete(tracking).where(every_version))
         for projection in chosen:
             for table in reversed(list(projection.tables)):
                 session.execute(delete(table))
         url = app.engine.url.render_as_string(hide_password=False)
         conn = session.connection()
+        sealed = (lambda batch, leaves: check_sealed(app, batch, leaves)) if check else None
         done, position = replay_into(
             session,
             conn,
@@ -145,12 +164,38 @@ def rebuild_all(
             progress,
             batch_size,
             worker,
-            check=lambda batch, leaves: check_sealed(app, batch, leaves),
+            check=sealed,
         )
         if position:
-            positions = [{"application_name": p.name, "notification_id": position} for p in chosen]
+            positions = [{"application_name": tracked(p.name), "notification_id": position} for p in chosen]
             session.execute(insert(tracking), positions)
     return done
+
+
+def recorder_positions(session: Session, tracking: Table, names: Sequence[str]) -> dict[str, int]:
+    """The positions kept under the current version's key of each of ``names``, by key."""
+    keys = [tracked(name) for name in names]
+    rows = session.execute(
+        select(tracking.c.application_name, tracking.c.notification_id).where(
+            tracking.c.application_name.in_(keys)
+        )
+    )
+    return {str(key): int(at or 0) for key, at in rows.tuples().all()}
+
+
+# pg_advisory_xact_lock's key for rebuilds: any fixed number; 'grant-ledger rebuild' in ASCII
+_REBUILD_KEY = 0x676C2D7265627569
+
+
+def _rebuild_lock(session: Session) -> None:
+    """Held until the rebuild commits or rolls back. SQLite: the write lock, taken before the
+    transaction reads anything (another writer's later commit would leave its snapshot stale);
+    PostgreSQL: a transaction-level advisory lock, so writers of the store do not wait on it."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_REBUILD_KEY})")
 
 
 def replay_into(

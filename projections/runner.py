@@ -42,6 +42,7 @@ from ledger.application import GrantLedger
 from ledger.database import EVENTS_TABLE
 from ledger.errors import ConflictError, StorageError
 from ledger.i18n import T_, _
+from projections.names import tracked
 from projections.records import StoredRecord, records, records_of_rows
 from projections.schema import TRACKING_TABLE, metadata, widen_text_columns
 
@@ -87,16 +88,12 @@ class ProjectionRecorder(SQLAlchemyTrackingRecorder):
             _racing_create(lambda table=table: table.create(engine, checkfirst=True))  # type: ignore[misc]
 
     def position(self, name: str) -> int:
-        return self.max_tracking_id(name) or 0
+        return self.max_tracking_id(tracked(name)) or 0
 
     def positions(self, names: Sequence[str]) -> dict[str, int]:
-        """Where each named projection stands (0: nothing applied yet), in one query."""
-        table = self.tracking_table
-        query = select(table.c.application_name, table.c.notification_id)
-        with self.transaction(commit=False) as session:
-            rows = session.execute(query.where(table.c.application_name.in_(list(names))))
-            found = dict(rows.tuples().all())
-        return {name: int(found.get(name) or 0) for name in names}
+        """Where each named projection stands under its version's key (0: nothing applied yet,
+        or only an earlier version's rows), in one query."""
+        return _standing(self, names)
 
     def commit_batch(self, due: Sequence[Due], last: int) -> bool:
         """Apply each projection's part of a batch and move its position from where it stood to
@@ -124,8 +121,8 @@ def move_positions(session: Session, tracking: Table, due: Sequence[Due], last: 
     processes never wait on each other in a cycle: when all stood at one place (a server's
     projections, caught up together), in one statement that locks them in that order first;
     else one by one."""
-    ordered = sorted(due, key=lambda d: d[0].name)
-    names = [projection.name for projection, _, _ in ordered]
+    ordered = sorted(due, key=lambda d: tracked(d[0].name))
+    names = [tracked(projection.name) for projection, _, _ in ordered]
     previous = {standing for _, standing, _ in ordered}
     if len(names) > 1 and len(previous) == 1 and 0 not in previous:
         moved = session.execute(
@@ -136,10 +133,12 @@ def move_positions(session: Session, tracking: Table, due: Sequence[Due], last: 
         return
     for projection, standing, _batch in ordered:
         if standing == 0:
-            session.execute(insert(tracking).values(application_name=projection.name, notification_id=last))
+            session.execute(
+                insert(tracking).values(application_name=tracked(projection.name), notification_id=last)
+            )
             continue
         moved = session.execute(
-            _moving(tracking), {"name": projection.name, "previous": standing, "last": last}
+            _moving(tracking), {"name": tracked(projection.name), "previous": standing, "last": last}
         )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             raise _Overtaken(projection.name)
@@ -360,10 +359,15 @@ def catch_up(
     batch_size: int = BATCH,
     check: bool = True,
     recorder: ProjectionRecorder | None = None,
+    unbuilt: Callable[[Sequence[Projection]], int] | None = None,
 ) -> int:
     """Bring projections up to the store's head; returns the number of events processed (summed
     over the projections). Every event must be sealed by the person it names (``check_sealed``),
     or nothing of its batch is shown.
+
+    ``unbuilt``: called once, before anything is applied, with the projections that have no
+    position under their version's key while the store has events (``projections.current``
+    rebuilds those whose tables another version wrote); returns the events it read.
 
     Each batch of the store is read and decoded once; the projections behind it commit their
     parts together with their tracking positions (compare-and-set) in one transaction.
@@ -386,6 +390,14 @@ def catch_up(
             batch = read_records(conn, table, min(positions.values()) + 1, batch_size)
         if not batch:
             break
+        if unbuilt is not None:
+            fresh = [p for p in chosen if positions[p.name] == 0]
+            if fresh:
+                done += unbuilt(fresh)
+                positions = recorder.positions(names)
+            unbuilt = None
+            if fresh:
+                continue
         if check:
             check_sealed(app, batch)
         due = [(p, positions[p.name], _after(batch, positions[p.name])) for p in chosen]
@@ -469,8 +481,7 @@ def project_stored(
     first, last = stored[0].id, stored[-1].id
     tracking = _TRACKING
     names = [p.name for p in chosen]
-    query = select(tracking.c.application_name, tracking.c.notification_id)
-    standing = {name: at for name, at in session.execute(query.where(tracking.c.application_name.in_(names)))}
+    standing = _standing(session, names)
     for name in names:
         _check_at_head(session, name, int(standing.get(name, 0)), first)
     batch = records(stored)
@@ -486,6 +497,22 @@ def project_stored(
         ) from None
     for projection in chosen:
         projection.apply(session, batch)
+
+
+def _standing(reader: ProjectionRecorder | Session, names: Sequence[str]) -> dict[str, int]:
+    """Each projection's position under its version's key, by name (0: none there)."""
+    keys = {tracked(name): name for name in names}
+    tracking = _TRACKING.c
+    query = select(tracking.application_name, tracking.notification_id).where(
+        tracking.application_name.in_(list(keys))
+    )
+    if isinstance(reader, Session):
+        rows = reader.execute(query).tuples().all()
+    else:
+        with reader.transaction(commit=False) as session:
+            rows = session.execute(query).tuples().all()
+    found = {keys[key]: int(at or 0) for key, at in rows}
+    return {name: found.get(name, 0) for name in names}
 
 
 def _check_at_head(session: Session, name: str, position: int, first: int) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import String, Text
 
 from ledger.application import GrantLedger
+from projections.names import tracked
 from projections.rebuild import _collector_paused, replay_into
 from projections.runner import Projection, events_table, tracking_recorder
 
@@ -71,7 +72,7 @@ def verify(
                 for table in projection.tables:
                     table.create(scratch, checkfirst=True)
             with _read_snapshot(source) as conn:
-                stop = _stored_position(app, conn, [p.name for p in chosen])
+                stop = _stored_position(app, conn, [tracked(p.name) for p in chosen])
                 with _collector_paused(), Session(scratch) as session, session.begin():
                     done, _ = replay_into(
                         session, conn, url, events, chosen, progress, worker=worker, stop=stop

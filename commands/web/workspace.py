@@ -94,15 +94,17 @@ class Workspace:
     def catch_up(self) -> None:
         """Every projection brought up to the store's head (the writes of other threads and
         processes with this one's), by one thread at a time."""
+        from commands.context import tell
         from commands.registry import all_projections
-        from projections.runner import catch_up, prepared
+        from projections.current import catch_up
+        from projections.runner import prepared
 
         with self._catching:
             ledger = self.settings.ledger()
             chosen = all_projections()
             if self._recorder is None:
                 self._recorder = prepared(ledger, chosen)
-            catch_up(ledger, chosen, recorder=self._recorder)
+            catch_up(ledger, chosen, recorder=self._recorder, notice=tell)
 
     def close(self) -> None:
         self.settings.close()

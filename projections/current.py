@@ -1,0 +1,67 @@
+"""Projections brought to the store's head, each as its current version writes it.
+
+Every command that keeps the projections current calls ``catch_up`` here. It is the runner's
+catch-up (``projections.runner``), except for a projection whose position is kept under another
+version's key (``projections.names``) and not under its own: another version of grant-ledger
+wrote its rows. Such a projection is rebuilt from the events first, in one transaction under the
+rebuild lock (``projections.rebuild``), so the rows a report reads are always those this version
+writes; a process that finds it rebuilt by another meanwhile does nothing more. A projection
+with no position under any key is built by the ordinary catch-up (a new ledger's), which refuses
+rows left without their position rather than counting them twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ledger.application import GrantLedger
+from ledger.i18n import _
+from projections.names import MARK, named, tracked
+from projections.rebuild import rebuild_all
+from projections.runner import Projection, ProjectionRecorder, tracking_recorder
+from projections.runner import catch_up as catch_up_from_positions
+
+
+def catch_up(
+    app: GrantLedger,
+    only: Sequence[Projection] | None = None,
+    progress: Callable[[int], None] | None = None,
+    check: bool = True,
+    recorder: ProjectionRecorder | None = None,
+    notice: Callable[[str], None] | None = None,
+) -> int:
+    """``projections.runner.catch_up``, rebuilding first each projection that an earlier version
+    wrote or that was never built; ``notice`` hears one sentence per earlier version's projection
+    rebuilt (a first build is silent)."""
+
+    def rebuild_unbuilt(fresh: Sequence[Projection]) -> int:
+        earlier = _earlier_versions(app, [p.name for p in fresh])
+        if not earlier:  # never built: the ordinary catch-up builds it from the first event
+            return 0
+        upgraded = [p for p in fresh if p.name in earlier]
+        done = rebuild_all(app, upgraded, progress, check=check, unbuilt_only=True)
+        if done and notice is not None:
+            for name in sorted(earlier):
+                notice(
+                    _(
+                        "the {name} read model was written by another version of grant-ledger; "
+                        "rebuilt it from {count} events"
+                    ).format(name=name, count=done)
+                )
+        return done
+
+    return catch_up_from_positions(
+        app, only, progress, check=check, recorder=recorder, unbuilt=rebuild_unbuilt
+    )
+
+
+def _earlier_versions(app: GrantLedger, names: Sequence[str]) -> set[str]:
+    """Those of ``names`` whose positions are kept under another version's key."""
+    from sqlalchemy import select
+
+    tracking = tracking_recorder(app).tracking_table
+    key = tracking.c.application_name
+    wanted = set(names)
+    with app.engine.connect() as conn:
+        keys = conn.execute(select(key).where(key.contains(MARK) | key.in_(names))).scalars().all()
+    return {named(k) for k in keys if named(k) in wanted and k != tracked(named(k))}
