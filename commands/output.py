@@ -3,6 +3,7 @@ writing them to the file a command's --output names."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -208,13 +209,11 @@ def to_xlsx(
     measured first, as the format wants
     them before the rows). Text is stored as text, never as a formula. The file is written whole
     or not at all (``replacing``)."""
-    from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils.exceptions import IllegalCharacterError
 
-    with replacing(path) as f:  # opened first: a path that cannot be written costs no work
-        book = Workbook(write_only=True)
+    with replacing(path) as f, unsaved_sheets_closed() as book:  # the path first: no work if unwritable
         for title, headers, rows in sheets:
             sheet = book.create_sheet(title=title[:31])
             widths = [display_width(str(h)) for h in headers]
@@ -249,6 +248,23 @@ def to_xlsx(
             if step is not None:
                 step(len(rows) % STEP_ROWS)
         book.save(f)
+
+
+@contextmanager
+def unsaved_sheets_closed() -> Iterator[Any]:
+    """A write-only workbook whose sheets are closed if it is not saved (an error, an interrupt):
+    a sheet's row writer left open would write to its closed scratch file whenever the collector
+    ended it, and Python would print that as an ignored exception."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    try:
+        yield book
+    except BaseException:
+        for sheet in book.worksheets:
+            with contextlib.suppress(Exception):  # the file is discarded whatever its end
+                sheet.close()
+        raise
 
 
 def _xlsx_value(sheet: Any, value: Any, cell_type: Any) -> Any:

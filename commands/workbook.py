@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from commands.output import YUAN_FORMAT, display_width, replacing
+from commands.output import YUAN_FORMAT, display_width, replacing, unsaved_sheets_closed
 from ledger.errors import BadInputError
 from ledger.text import FORMULA_STARTS
 
@@ -106,7 +106,6 @@ def office_workbook(
     """One sheet, laid out as the office files it, with ``total`` (the 合计 row of
     ``commands.totals``, labelled) below the rows, dated ``report_date`` or over the period
     ``since`` to ``report_date``; written whole or not at all."""
-    from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.chart import BarChart, Reference
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -124,8 +123,7 @@ def office_workbook(
         if since is not None
         else words["date"] + report_date.isoformat()
     )
-    with replacing(path) as f:
-        book = Workbook(write_only=True)
+    with replacing(path) as f, unsaved_sheets_closed() as book:
         sheet = book.create_sheet(title=title[:31])
         formats: list[str | None] = [None] * width
         widths = [display_width(str(h)) for h in headers]

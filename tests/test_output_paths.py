@@ -114,3 +114,45 @@ def test_audit_prove_of_an_id_past_any_stored_one_is_bad_input(books: Ledger) ->
         "grant-ledger: event id 99999999999999999999999 is larger than any event id a ledger stores\n"
     )
     assert os.path.exists(books.url.removeprefix("sqlite:///"))
+
+
+def test_a_workbook_write_stopped_midway_leaves_no_file_and_nothing_for_python_to_complain_of(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C (or any error) in the middle of the rows: no file, no partial file, and no sheet
+    writer left open to fail later as an "Exception ignored" on the terminal."""
+    import gc
+    import sys
+    from datetime import date
+    from decimal import Decimal
+    from typing import Any
+
+    from commands.output import to_xlsx
+    from commands.workbook import office_workbook
+
+    class Interrupted(KeyboardInterrupt):
+        pass
+
+    def interrupt(_rows: int) -> None:
+        raise Interrupted
+
+    class Unreadable:
+        def __str__(self) -> str:
+            raise Interrupted
+
+    rows: list[list[Any]] = [["x", Decimal("1.00")]] * 3000
+    ignored: list[Any] = []
+    hook, sys.unraisablehook = sys.unraisablehook, ignored.append
+    try:
+        with pytest.raises(Interrupted):
+            to_xlsx(tmp_path / "a.xlsx", [("s", ["a", "b"], rows)], step=interrupt)
+        with pytest.raises(Interrupted):
+            office_workbook(
+                tmp_path / "b.xlsx", title="t", keys=["a", "b"], headers=["a", "b"],
+                rows=[*rows[:5], ["y", Unreadable()]], lang="en", org=None, report_date=date(2024, 1, 1),
+            )  # fmt: skip
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    assert [repr(u.exc_value) for u in ignored] == []
+    assert list(tmp_path.iterdir()) == []
