@@ -1,0 +1,54 @@
+"""Two versions of grant-ledger at one ledger at once (an upgrade rolled out one machine at a
+time): a process of one version that finds its projection's position taken away by another
+version's rebuild while it runs rebuilds it as its own version writes it, as any command of it
+would (projections/current.py), rather than replaying the events onto the other version's rows.
+
+The other version is played in the same process by raising ``projections.names.VERSIONS`` for
+its commands and putting it back for this one's, as tests/test_projection_versions.py does."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from projections import names
+from tests.conftest import Ledger
+from tests.test_projection_versions import _funded
+
+
+def _keys(url: str) -> dict[str, int]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT application_name, notification_id FROM ledger_tracking")).all()
+    engine.dispose()
+    return {str(key): int(at) for key, at in rows}
+
+
+def test_a_running_server_whose_read_model_a_newer_version_rebuilt_rebuilds_it_back(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The web server remembers where its last catch-up left the projections. A newer version's
+    command rebuilds the balances (its position now kept under 'balances@2') and records a
+    spending; the server's next catch-up finds the position it remembered gone."""
+    from commands.web.workspace import Workspace
+
+    _funded(ledger)
+    workspace = Workspace(ledger.url)
+    try:
+        workspace.catch_up()
+        with monkeypatch.context() as newer:
+            newer.setitem(names.VERSIONS, names.BALANCES, 2)
+            ledger.ok("spend", "G1", "--amount", "100", "--category", "equipment", "--source", "subsidy",
+                      "--voucher", "记-2", "--date", "2024-05-03")  # fmt: skip
+            assert "balances@2" in _keys(ledger.url)
+        capsys.readouterr()
+        workspace.catch_up()  # refused before: "its rows disagree with its recorded position"
+        told = capsys.readouterr().err
+    finally:
+        workspace.close()
+    assert "the balances read model was written by another version" in told
+    assert _keys(ledger.url) == dict.fromkeys(
+        ["balances", "compliance", "acts", "audit_log"], ledger.event_count()
+    )
+    assert ledger.balances("B0001")["B0001"]["subsidy_spent"] == "2445.67"
+    assert "all read models agree" in ledger.ok("projections", "verify").stdout
