@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from projections import names
 from tests.conftest import Ledger
-from tests.test_projection_versions import _funded
+from tests.test_projection_versions import _as_an_earlier_version_wrote, _funded
 
 
 def _keys(url: str) -> dict[str, int]:
@@ -52,3 +52,29 @@ def test_a_running_server_whose_read_model_a_newer_version_rebuilt_rebuilds_it_b
     )
     assert ledger.balances("B0001")["B0001"]["subsidy_spent"] == "2445.67"
     assert "all read models agree" in ledger.ok("projections", "verify").stdout
+
+
+def test_a_command_waiting_longer_than_the_busy_timeout_for_anothers_rebuild_says_so(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another command is rebuilding (it holds the rebuild lock) longer than this one waits: it
+    stops with the sentence a command waiting for another writer says, on both backends (on
+    PostgreSQL it said "database error: … canceling statement due to lock timeout")."""
+    from projections.rebuild import _REBUILD_KEY
+
+    _funded(ledger)
+    _as_an_earlier_version_wrote(ledger.url)
+    monkeypatch.setitem(names.VERSIONS, names.BALANCES, 2)
+    monkeypatch.setenv("GRANT_LEDGER_BUSY_TIMEOUT", "300")
+    engine = create_engine(ledger.url)
+    with engine.connect() as holder:
+        if holder.dialect.name == "sqlite":
+            holder.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            holder.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_REBUILD_KEY})")
+        waited = ledger("balance", "B0001")
+        holder.rollback()
+    engine.dispose()
+    assert waited.exit_code == 5, (waited.stdout, waited.stderr)
+    assert waited.stderr.startswith("grant-ledger: the database is locked by another writer; try again")
+    assert ledger.balances("B0001")["B0001"]["subsidy_spent"] == "2345.67"  # the next one rebuilds
