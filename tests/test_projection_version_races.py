@@ -8,6 +8,8 @@ its commands and putting it back for this one's, as tests/test_projection_versio
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -78,3 +80,34 @@ def test_a_command_waiting_longer_than_the_busy_timeout_for_anothers_rebuild_say
     assert waited.exit_code == 5, (waited.stdout, waited.stderr)
     assert waited.stderr.startswith("grant-ledger: the database is locked by another writer; try again")
     assert ledger.balances("B0001")["B0001"]["subsidy_spent"] == "2345.67"  # the next one rebuilds
+
+
+def test_migrating_an_unsigned_ledger_an_earlier_version_projected_rebuilds_it_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`migrate` catches up without checking seals (the log it adopts has none): the balances an
+    earlier version wrote are rebuilt there, and the person is told, as at any other command."""
+    from click.testing import CliRunner
+
+    from commands.cli import cli
+    from tests.test_signed_audit import _unsigned_ledger
+
+    url = _unsigned_ledger(tmp_path / "old.db")
+    monkeypatch.setitem(names.VERSIONS, names.BALANCES, 2)
+    migrated = CliRunner().invoke(
+        cli,
+        [
+            "--db",
+            url,
+            "--lang",
+            "en",
+            "migrate",
+            "--admin",
+            "chen",
+            "--admin-key",
+            str(tmp_path / "chen.key"),
+        ],
+    )
+    assert migrated.exit_code == 0, migrated.stderr
+    assert migrated.stderr.count("the balances read model was written by another version") == 1
+    assert "balances" not in _keys(url) and _keys(url)["balances@2"] == max(_keys(url).values())
