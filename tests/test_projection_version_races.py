@@ -111,3 +111,19 @@ def test_migrating_an_unsigned_ledger_an_earlier_version_projected_rebuilds_it_a
     assert migrated.exit_code == 0, migrated.stderr
     assert migrated.stderr.count("the balances read model was written by another version") == 1
     assert "balances" not in _keys(url) and _keys(url)["balances@2"] == max(_keys(url).values())
+
+
+def test_the_notice_in_chinese_names_a_read_model_as_the_other_chinese_messages_do(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'read model' is 读模型 in every Chinese message (`projections verify`'s); the notice said
+    投影 (projection) for it."""
+    _funded(ledger)
+    _as_an_earlier_version_wrote(ledger.url)
+    monkeypatch.setitem(names.VERSIONS, names.BALANCES, 2)
+    ledger.lang = "zh"
+    told = ledger.ok("balance", "B0001").stderr
+    assert (
+        told == f"读模型 balances 由另一版本的 grant-ledger 写成，已根据 {ledger.event_count()} 个事项重建\n"
+    )
+    assert "全部读模型与" in ledger.ok("projections", "verify").stdout
