@@ -183,19 +183,25 @@ def recorder_positions(session: Session, tracking: Table, names: Sequence[str]) 
     return {str(key): int(at or 0) for key, at in rows.tuples().all()}
 
 
-# pg_advisory_xact_lock's key for rebuilds: any fixed number; 'grant-ledger rebuild' in ASCII
-_REBUILD_KEY = 0x676C2D7265627569
+# pg_advisory_xact_lock's key for rebuilds: a fixed number ('glrb' in ASCII) and the schema the
+# ledger's tables are in (the first of its search path), so that ledgers kept in schemas of one
+# database rebuild apart
+_REBUILD_LOCK = (
+    "SELECT pg_advisory_xact_lock(1735160418, "
+    "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())::integer)"
+)
 
 
 def _rebuild_lock(session: Session) -> None:
     """Held until the rebuild commits or rolls back. SQLite: the write lock, taken before the
     transaction reads anything (another writer's later commit would leave its snapshot stale);
-    PostgreSQL: a transaction-level advisory lock, so writers of the store do not wait on it."""
+    PostgreSQL: a transaction-level advisory lock, the ledger's schema's, so writers of the store
+    do not wait on it."""
     conn = session.connection()
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     elif conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_REBUILD_KEY})")
+        conn.exec_driver_sql(_REBUILD_LOCK)
 
 
 def replay_into(

@@ -62,20 +62,19 @@ def test_a_command_waiting_longer_than_the_busy_timeout_for_anothers_rebuild_say
     """Another command is rebuilding (it holds the rebuild lock) longer than this one waits: it
     stops with the sentence a command waiting for another writer says, on both backends (on
     PostgreSQL it said "database error: … canceling statement due to lock timeout")."""
-    from projections.rebuild import _REBUILD_KEY
+    from sqlalchemy.orm import Session
+
+    from projections.rebuild import _rebuild_lock
 
     _funded(ledger)
     _as_an_earlier_version_wrote(ledger.url)
     monkeypatch.setitem(names.VERSIONS, names.BALANCES, 2)
     monkeypatch.setenv("GRANT_LEDGER_BUSY_TIMEOUT", "300")
     engine = create_engine(ledger.url)
-    with engine.connect() as holder:
-        if holder.dialect.name == "sqlite":
-            holder.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            holder.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_REBUILD_KEY})")
+    with engine.connect() as holder, Session(bind=holder) as rebuilding:
+        _rebuild_lock(rebuilding)  # as another command's rebuild holds it
         waited = ledger("balance", "B0001")
-        holder.rollback()
+        rebuilding.rollback()
     engine.dispose()
     assert waited.exit_code == 5, (waited.stdout, waited.stderr)
     assert waited.stderr.startswith("grant-ledger: the database is locked by another writer; try again")
@@ -127,3 +126,36 @@ def test_the_notice_in_chinese_names_a_read_model_as_the_other_chinese_messages_
         told == f"读模型 balances 由另一版本的 grant-ledger 写成，已根据 {ledger.event_count()} 个事项重建\n"
     )
     assert "全部读模型与" in ledger.ok("projections", "verify").stdout
+
+
+def test_a_rebuild_of_another_ledger_in_the_same_postgresql_database_holds_up_none_of_this_one(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ledgers kept in schemas of one PostgreSQL database (each its own search path) rebuild
+    apart: the rebuild lock is the ledger's, not the database's."""
+    from click.testing import CliRunner
+    from sqlalchemy.orm import Session
+
+    from projections.rebuild import _rebuild_lock
+    from tests.conftest import drop_pg_schema, fresh_pg_url
+
+    if not ledger.url.startswith("postgresql"):
+        pytest.skip("SQLite: one ledger a file")
+    _funded(ledger)
+    _as_an_earlier_version_wrote(ledger.url)
+    neighbour = fresh_pg_url()
+    try:
+        Ledger(neighbour, CliRunner()).ok("info")
+        monkeypatch.setitem(names.VERSIONS, names.BALANCES, 2)
+        monkeypatch.setenv("GRANT_LEDGER_BUSY_TIMEOUT", "300")
+        engine = create_engine(neighbour)
+        with engine.connect() as holder, Session(bind=holder) as rebuilding:
+            _rebuild_lock(rebuilding)  # the neighbour's rebuild, still running
+            upgraded = ledger("balance", "B0001", "--format", "json")
+            rebuilding.rollback()
+        engine.dispose()
+    finally:
+        drop_pg_schema(neighbour)
+    assert upgraded.exit_code == 0, upgraded.stderr
+    assert "the balances read model was written by another version" in upgraded.stderr
+    assert '"2345.67"' in upgraded.stdout
