@@ -46,7 +46,7 @@ from ledger.application import GrantLedger
 from ledger.errors import LedgerError, StorageError
 from ledger.forked import messages_from_fork
 from ledger.i18n import T_, _
-from projections.names import MARK, named, tracked
+from projections.names import MARK, named, standing, tracked
 from projections.records import StoredRecord, records_of_rows
 from projections.runner import (
     Projection,
@@ -139,8 +139,8 @@ def rebuild_all(
     with _collector_paused(), recorder.transaction(commit=True) as session:
         _rebuild_lock(session)
         if unbuilt_only:
-            standing = recorder_positions(session, tracking, [p.name for p in chosen])
-            chosen = [p for p in chosen if not standing.get(tracked(p.name))]
+            kept = recorder_positions(session, tracking)
+            chosen = [p for p in chosen if not standing(kept, p.name)]
             if not chosen:
                 return 0
         # the positions first, by name, as every catch-up takes them before its rows: a writer
@@ -172,14 +172,9 @@ def rebuild_all(
     return done
 
 
-def recorder_positions(session: Session, tracking: Table, names: Sequence[str]) -> dict[str, int]:
-    """The positions kept under the current version's key of each of ``names``, by key."""
-    keys = [tracked(name) for name in names]
-    rows = session.execute(
-        select(tracking.c.application_name, tracking.c.notification_id).where(
-            tracking.c.application_name.in_(keys)
-        )
-    )
+def recorder_positions(session: Session, tracking: Table) -> dict[str, int]:
+    """Every position the tracking table keeps, by key (each projection's, of every version)."""
+    rows = session.execute(select(tracking.c.application_name, tracking.c.notification_id))
     return {str(key): int(at or 0) for key, at in rows.tuples().all()}
 
 

@@ -42,6 +42,7 @@ from ledger.application import GrantLedger
 from ledger.database import EVENTS_TABLE
 from ledger.errors import ConflictError, StorageError
 from ledger.i18n import T_, _
+from projections.names import standing as kept_standing
 from projections.names import tracked
 from projections.records import StoredRecord, records, records_of_rows
 from projections.schema import TRACKING_TABLE, metadata, widen_text_columns
@@ -505,19 +506,18 @@ def project_stored(
 
 
 def _standing(reader: ProjectionRecorder | Session, names: Sequence[str]) -> dict[str, int]:
-    """Each projection's position under its version's key, by name (0: none there)."""
-    keys = {tracked(name): name for name in names}
+    """Each projection's position under its version's key, by name (0: none there, or another
+    version's key there too: ``projections.names.standing``). The tracking table holds a row
+    per projection and version: all are read."""
     tracking = _TRACKING.c
-    query = select(tracking.application_name, tracking.notification_id).where(
-        tracking.application_name.in_(list(keys))
-    )
+    query = select(tracking.application_name, tracking.notification_id)
     if isinstance(reader, Session):
         rows = reader.execute(query).tuples().all()
     else:
         with reader.transaction(commit=False) as session:
             rows = session.execute(query).tuples().all()
-    found = {keys[key]: int(at or 0) for key, at in rows}
-    return {name: found.get(name, 0) for name in names}
+    kept = {str(key): int(at or 0) for key, at in rows}
+    return {name: kept_standing(kept, name) for name in names}
 
 
 def _check_at_head(session: Session, name: str, position: int, first: int) -> None:

@@ -159,3 +159,27 @@ def test_a_rebuild_of_another_ledger_in_the_same_postgresql_database_holds_up_no
     assert upgraded.exit_code == 0, upgraded.stderr
     assert "the balances read model was written by another version" in upgraded.stderr
     assert '"2345.67"' in upgraded.stdout
+
+
+def test_a_release_before_versions_rebuilding_after_this_one_leaves_rows_this_one_never_reads(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A release from before versions were kept, still run on another machine, rebuilds the
+    balances (`projections rebuild balances`, as its own error tells) after this version did: it
+    deletes and writes the position under the bare name only, and this version's key stays where
+    it stood, at the head. This version reads none of that release's rows: it rebuilds them."""
+    _funded(ledger)
+    monkeypatch.setitem(names.VERSIONS, names.BALANCES, 2)
+    ledger.ok("balance")
+    head = ledger.event_count()
+    # what that release's rebuild leaves: the rows it writes, and its position under the bare name
+    _as_an_earlier_version_wrote(ledger.url)
+    engine = create_engine(ledger.url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO ledger_tracking VALUES ('balances', :head)"), {"head": head})
+    engine.dispose()
+    assert ledger.ok("projections", "status", "--format", "json").stdout.count('"position": 0') == 1
+    shown = ledger.ok("balance", "B0001", "--format", "json")
+    assert '"subsidy_spent": "2345.67"' in shown.stdout
+    assert shown.stderr.count("the balances read model was written by another version") == 1
+    assert _keys(ledger.url) == {"balances@2": head, "compliance": head, "acts": head, "audit_log": head}
