@@ -52,7 +52,9 @@ def _storage_message(error: BaseException) -> str:
     first = text[0] if text else type(error).__name__
     if "readonly" in first or "read-only" in first:
         return _("the database cannot be written (read-only file or role): {error}").format(error=first)
-    if "locked" in first:
+    # PostgreSQL's lock_timeout (a LOCK TABLE, a row, the rebuild lock), whatever language it speaks
+    timed_out = getattr(getattr(error, "orig", None), "sqlstate", None) == "55P03"
+    if "locked" in first or timed_out or "lock timeout" in first:
         return _("the database is locked by another writer; try again: {error}").format(error=first)
     if "disk" in first and ("full" in first or "I/O" in first):
         return _("the disk is full or failing; nothing was written: {error}").format(error=first)

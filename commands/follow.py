@@ -71,12 +71,12 @@ def follow_command(interval: float, max_seconds: float | None) -> None:
 
                 threading.Thread(target=stop_when_told, daemon=True).start()
                 for _notification in subscription:  # wakes at each new stored event
-                    _report(catch_up(app, chosen), app)
+                    _report(catch_up(app, chosen, notice=tell), app)
                     if stop.is_set():
                         break
         else:
             while not stop.wait(interval):
-                _report(catch_up(app, chosen), app)
+                _report(catch_up(app, chosen, notice=tell), app)
     except KeyboardInterrupt:
         pass
     finally:

@@ -199,20 +199,16 @@ def _catch_up_in(conn: Connection, app: Any, chosen: list[Any]) -> None:
     """Another writer may have committed between the catch-up and the lock: project it here."""
     from sqlalchemy import select
 
-    from projections.names import tracked
+    from projections.names import standing
     from projections.runner import tracking_recorder
 
     table = app.recorder.events_record_cls.__table__
     tracking = tracking_recorder(app).tracking_table
     names = [p.name for p in chosen]
-    keys = {tracked(name): name for name in names}
-    rows = conn.execute(
-        select(tracking.c.application_name, tracking.c.notification_id).where(
-            tracking.c.application_name.in_(list(keys))
-        )
-    )
-    positions: dict[str, int] = {keys[str(key)]: int(nid) for key, nid in rows}
-    start = min(positions.get(n, 0) for n in names)
+    rows = conn.execute(select(tracking.c.application_name, tracking.c.notification_id))
+    kept = {str(key): int(nid) for key, nid in rows}
+    positions = {name: standing(kept, name) for name in names}
+    start = min(positions.values())
     head = conn.execute(select(table.c.id).order_by(table.c.id.desc()).limit(1)).scalar() or 0
     if start >= head:
         return

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from commands.choices import Named
-from commands.context import record, settings
+from commands.context import record, settings, tell
 from commands.dates import DATE
 from commands.i18n import N_, _
 
@@ -209,7 +209,8 @@ def migrate_command(admin: str, admin_key: Path) -> None:
     app = s.ledger()
     if app.trust.registry(fresh=True).root is not None:
         raise ConflictError(_("this ledger already has its people registry; nothing to migrate"))
-    catch_up(app, all_projections(), check=False)  # the unsigned log as it stands, to adopt
+    # the unsigned log as it stands, to adopt
+    catch_up(app, all_projections(), check=False, notice=tell)
     with s.engine().connect() as conn:
         head = tree_head(conn)
         through = int(conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM ledger_events").scalar() or 0)

@@ -2,8 +2,8 @@
 
 Every command that keeps the projections current calls ``catch_up`` here. It is the runner's
 catch-up (``projections.runner``), except for a projection whose position is kept under another
-version's key (``projections.names``) and not under its own: another version of grant-ledger
-wrote its rows. Such a projection is rebuilt from the events first, in one transaction under the
+version's key (``projections.names``), instead of its own or beside it: another version of
+grant-ledger wrote its rows. Such a projection is rebuilt from the events first, in one transaction under the
 rebuild lock (``projections.rebuild``), so the rows a report reads are always those this version
 writes; a process that finds it rebuilt by another meanwhile does nothing more. A projection
 with no position under any key is built by the ordinary catch-up (a new ledger's), which refuses

@@ -8,9 +8,13 @@ A projection's position is kept under its name and the version of what it writes
 version here; a ledger whose rows an earlier version wrote then finds no position under the new
 key, and the first command that catches up rebuilds that projection from the events, once
 (``projections.current``). Version 1 is kept under the bare name, as before versions were kept.
+A rebuild deletes the keys of every version of its projection: another version's key beside the
+current one's means another version wrote the rows since (``standing``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 BALANCES = "balances"
 COMPLIANCE = "compliance"
@@ -36,3 +40,15 @@ def tracked(name: str) -> str:
 def named(key: str) -> str:
     """The projection a tracking key is kept for, whatever its version."""
     return key.split(MARK, 1)[0]
+
+
+def standing(kept: Mapping[str, int], name: str) -> int:
+    """Where ``name`` stands by the tracking table's rows ``kept`` (key: position): at its
+    current version's key; 0 (not built by this version) when that key is not there, or when
+    another version's key is there too. A release from before versions were kept rebuilds a
+    projection under its bare name only, leaving the current version's key where it stood: the
+    rows are then that release's."""
+    own = tracked(name)
+    if own not in kept or any(key != own and named(key) == name for key in kept):
+        return 0
+    return int(kept[own] or 0)

@@ -21,7 +21,7 @@ from typing import Any
 from ledger.location import EVENTS_TABLE, META_TABLE, check_version
 from ledger.money import from_fen
 from projections.figures import MEASURES, Balance
-from projections.names import KEPT, tracked
+from projections.names import KEPT, standing
 
 GRANTS_TABLE = "balance_grants"
 UNITS_TABLE = "balance_units"  # each unit's district, joined by unit_id
@@ -66,16 +66,9 @@ def _read(conn: sqlite3.Connection, base_ids: Sequence[str]) -> list[Balance] | 
         return None
     check_version(str(version[0]))
     head = conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {EVENTS_TABLE}").fetchone()[0]
-    keys = tuple(tracked(name) for name in PROJECTIONS)  # a position only under each's version
-    marks = ", ".join("?" * len(keys))
-    positions = dict(
-        conn.execute(
-            f"SELECT application_name, notification_id FROM {TRACKING_TABLE} "
-            f"WHERE application_name IN ({marks})",
-            keys,
-        ).fetchall()
-    )
-    if head == 0 or any(positions.get(key) != head for key in keys):
+    # every version's key: a position counts only under each's current version, alone
+    kept = dict(conn.execute(f"SELECT application_name, notification_id FROM {TRACKING_TABLE}").fetchall())
+    if head == 0 or any(standing(kept, name) != head for name in PROJECTIONS):
         return None
     columns = ", ".join(f"g.{c}" for c in LABELS + MEASURES)
     query = (

@@ -46,7 +46,7 @@ from ledger.application import GrantLedger
 from ledger.errors import LedgerError, StorageError
 from ledger.forked import messages_from_fork
 from ledger.i18n import T_, _
-from projections.names import MARK, named, tracked
+from projections.names import MARK, named, standing, tracked
 from projections.records import StoredRecord, records_of_rows
 from projections.runner import (
     Projection,
@@ -139,8 +139,8 @@ def rebuild_all(
     with _collector_paused(), recorder.transaction(commit=True) as session:
         _rebuild_lock(session)
         if unbuilt_only:
-            standing = recorder_positions(session, tracking, [p.name for p in chosen])
-            chosen = [p for p in chosen if not standing.get(tracked(p.name))]
+            kept = recorder_positions(session, tracking)
+            chosen = [p for p in chosen if not standing(kept, p.name)]
             if not chosen:
                 return 0
         # the positions first, by name, as every catch-up takes them before its rows: a writer
@@ -172,30 +172,31 @@ def rebuild_all(
     return done
 
 
-def recorder_positions(session: Session, tracking: Table, names: Sequence[str]) -> dict[str, int]:
-    """The positions kept under the current version's key of each of ``names``, by key."""
-    keys = [tracked(name) for name in names]
-    rows = session.execute(
-        select(tracking.c.application_name, tracking.c.notification_id).where(
-            tracking.c.application_name.in_(keys)
-        )
-    )
+def recorder_positions(session: Session, tracking: Table) -> dict[str, int]:
+    """Every position the tracking table keeps, by key (each projection's, of every version)."""
+    rows = session.execute(select(tracking.c.application_name, tracking.c.notification_id))
     return {str(key): int(at or 0) for key, at in rows.tuples().all()}
 
 
-# pg_advisory_xact_lock's key for rebuilds: any fixed number; 'grant-ledger rebuild' in ASCII
-_REBUILD_KEY = 0x676C2D7265627569
+# pg_advisory_xact_lock's key for rebuilds: a fixed number ('glrb' in ASCII) and the schema the
+# ledger's tables are in (the first of its search path), so that ledgers kept in schemas of one
+# database rebuild apart
+_REBUILD_LOCK = (
+    "SELECT pg_advisory_xact_lock(1735160418, "
+    "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())::integer)"
+)
 
 
 def _rebuild_lock(session: Session) -> None:
     """Held until the rebuild commits or rolls back. SQLite: the write lock, taken before the
     transaction reads anything (another writer's later commit would leave its snapshot stale);
-    PostgreSQL: a transaction-level advisory lock, so writers of the store do not wait on it."""
+    PostgreSQL: a transaction-level advisory lock, the ledger's schema's, so writers of the store
+    do not wait on it."""
     conn = session.connection()
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     elif conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_REBUILD_KEY})")
+        conn.exec_driver_sql(_REBUILD_LOCK)
 
 
 def replay_into(

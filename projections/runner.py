@@ -42,6 +42,7 @@ from ledger.application import GrantLedger
 from ledger.database import EVENTS_TABLE
 from ledger.errors import ConflictError, StorageError
 from ledger.i18n import T_, _
+from projections.names import standing as kept_standing
 from projections.names import tracked
 from projections.records import StoredRecord, records, records_of_rows
 from projections.schema import TRACKING_TABLE, metadata, widen_text_columns
@@ -365,9 +366,12 @@ def catch_up(
     over the projections). Every event must be sealed by the person it names (``check_sealed``),
     or nothing of its batch is shown.
 
-    ``unbuilt``: called once, before anything is applied, with the projections that have no
-    position under their version's key while the store has events (``projections.current``
-    rebuilds those whose tables another version wrote); returns the events it read.
+    ``unbuilt``: called before anything is applied, with the projections that have no position
+    under their version's key while the store has events (``projections.current`` rebuilds
+    those whose tables another version wrote); returns the events it read. Called again when a
+    commit finds a position gone (another version of grant-ledger rebuilt that projection
+    meanwhile: a process that remembered the position, or read it before, never replays the
+    events onto the rows the other version wrote).
 
     Each batch of the store is read and decoded once; the projections behind it commit their
     parts together with their tracking positions (compare-and-set) in one transaction.
@@ -385,18 +389,18 @@ def catch_up(
         positions = recorder.positions(names)
     table = events_table(app)
     done = stuck = 0
+    ask = True  # whether to offer ``unbuilt`` the projections standing at 0
     while True:
         with app.engine.connect() as conn:
             batch = read_records(conn, table, min(positions.values()) + 1, batch_size)
         if not batch:
             break
-        if unbuilt is not None:
+        if ask and unbuilt is not None:
+            ask = False
             fresh = [p for p in chosen if positions[p.name] == 0]
             if fresh:
                 done += unbuilt(fresh)
                 positions = recorder.positions(names)
-            unbuilt = None
-            if fresh:
                 continue
         if check:
             check_sealed(app, batch)
@@ -418,6 +422,8 @@ def catch_up(
             if stuck >= STUCK_ATTEMPTS:  # nobody moved: the rows refuse the batch, not a race
                 raise _stuck(due, last)
             positions = moved
+            # another version's rebuild takes this version's positions away: offer them again
+            ask = 0 in moved.values()
     if kept:  # where a commit left them (compare-and-set: a stale guess is corrected at once)
         recorder.left = dict(positions)
     return done
@@ -500,19 +506,18 @@ def project_stored(
 
 
 def _standing(reader: ProjectionRecorder | Session, names: Sequence[str]) -> dict[str, int]:
-    """Each projection's position under its version's key, by name (0: none there)."""
-    keys = {tracked(name): name for name in names}
+    """Each projection's position under its version's key, by name (0: none there, or another
+    version's key there too: ``projections.names.standing``). The tracking table holds a row
+    per projection and version: all are read."""
     tracking = _TRACKING.c
-    query = select(tracking.application_name, tracking.notification_id).where(
-        tracking.application_name.in_(list(keys))
-    )
+    query = select(tracking.application_name, tracking.notification_id)
     if isinstance(reader, Session):
         rows = reader.execute(query).tuples().all()
     else:
         with reader.transaction(commit=False) as session:
             rows = session.execute(query).tuples().all()
-    found = {keys[key]: int(at or 0) for key, at in rows}
-    return {name: found.get(name, 0) for name in names}
+    kept = {str(key): int(at or 0) for key, at in rows}
+    return {name: kept_standing(kept, name) for name in names}
 
 
 def _check_at_head(session: Session, name: str, position: int, first: int) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 from ledger.database import EVENTS_TABLE
-from projections.names import tracked
+from projections.names import standing
 from projections.schema import TRACKING_TABLE, metadata
 
 # engines whose database was found to hold every read-model table (a table added by a newer
@@ -48,7 +48,7 @@ def positions(engine: Engine, names: tuple[str, ...]) -> dict[str, int]:
                 text(f"SELECT application_name, notification_id FROM {TRACKING_TABLE}")
             ).all()
         }
-    return {name: int(found.get(tracked(name)) or 0) for name in names}
+    return {name: standing(found, name) for name in names}
 
 
 def is_behind(engine: Engine, names: tuple[str, ...]) -> bool:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import httpx2 as httpx
@@ -127,6 +128,7 @@ def test_a_web_import_is_not_refused_by_a_web_writes_catch_up(ledger: Ledger, mo
     write stored just before it catches up in another thread at that moment. The write's catch-up
     waits for the import instead of moving the positions under it (the import was refused: "run
     the command again")."""
+    import projections.current as current
     import projections.runner as runner
     from commands.web.workspace import Workspace
     from ledger.actions import Spend
@@ -139,14 +141,15 @@ def test_a_web_import_is_not_refused_by_a_web_writes_catch_up(ledger: Ledger, mo
     workspace = Workspace(ledger.url)
     writer: list[threading.Thread] = []
     try:
-        spend = Spend(grant_id="G1", amount="100", category="materials", source="subsidy", voucher="W-1",
-                      on=date(2024, 6, 1))  # fmt: skip
-        catch_up, check_sealed = runner.catch_up, runner.check_sealed
+        spend = Spend(grant_id="G1", amount=Decimal("100"), category="materials", source="subsidy",
+                      voucher="W-1", on=date(2024, 6, 1))  # fmt: skip
+        # the catch-up every command calls (the import's first), and the seal check of the runner's
+        catch_up, check_sealed = current.catch_up, runner.check_sealed
 
         def write_before_the_imports_lock(*args: Any, **kwargs: Any) -> int:
             done = catch_up(*args, **kwargs)
             workspace.settings.ledger().handle(spend, signer=signer)  # Workspace.record, first half
-            monkeypatch.setattr(runner, "catch_up", catch_up)
+            monkeypatch.setattr(current, "catch_up", catch_up)
             return done
 
         def writer_catches_up_meanwhile(app: Any, batch: Any) -> None:
@@ -156,7 +159,7 @@ def test_a_web_import_is_not_refused_by_a_web_writes_catch_up(ledger: Ledger, mo
                 writer[0].start()
                 writer[0].join(timeout=2)
 
-        monkeypatch.setattr(runner, "catch_up", write_before_the_imports_lock)
+        monkeypatch.setattr(current, "catch_up", write_before_the_imports_lock)
         monkeypatch.setattr(runner, "check_sealed", writer_catches_up_meanwhile)
         row = "2024-05-10,,B0001,G1,,spend,100,subsidy,materials,,I-1,,"
         workspace.record_file(iter([HEADER.split(","), row.split(",")]), signer, None, None)
