@@ -29,17 +29,22 @@ def catch_up(
     check: bool = True,
     recorder: ProjectionRecorder | None = None,
     notice: Callable[[str], None] | None = None,
+    fork: bool = True,
 ) -> int:
     """``projections.runner.catch_up``, rebuilding first each projection that an earlier version
     wrote or that was never built; ``notice`` hears one sentence per earlier version's projection
-    rebuilt (a first build is silent)."""
+    rebuilt (a first build is silent). ``fork``: False in a process that runs threads (the web
+    server): a rebuild there never computes in a forked worker, which could inherit a lock
+    another thread held at the fork and wait for it for ever while this one holds the rebuild
+    lock."""
 
     def rebuild_unbuilt(fresh: Sequence[Projection]) -> int:
         earlier = _earlier_versions(app, [p.name for p in fresh])
         if not earlier:  # never built: the ordinary catch-up builds it from the first event
             return 0
         upgraded = [p for p in fresh if p.name in earlier]
-        done = rebuild_all(app, upgraded, progress, check=check, unbuilt_only=True)
+        worker = None if fork else False
+        done = rebuild_all(app, upgraded, progress, worker=worker, check=check, unbuilt_only=True)
         if done and notice is not None:
             for name in sorted(earlier):
                 notice(

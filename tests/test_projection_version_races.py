@@ -183,3 +183,38 @@ def test_a_release_before_versions_rebuilding_after_this_one_leaves_rows_this_on
     assert '"subsidy_spent": "2345.67"' in shown.stdout
     assert shown.stderr.count("the balances read model was written by another version") == 1
     assert _keys(ledger.url) == {"balances@2": head, "compliance": head, "acts": head, "audit_log": head}
+
+
+def test_the_web_servers_rebuild_after_an_upgrade_forks_no_worker(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server runs threads: a forked child could inherit a lock another thread held and wait
+    for ever, with the rebuild lock held here. Its rebuild computes every projection itself."""
+    from commands.web.workspace import Workspace
+    from projections import rebuild
+
+    _funded(ledger)
+    _as_an_earlier_version_wrote(ledger.url)
+    forks: list[object] = []
+    real = rebuild._computed_apart
+
+    def counted(*args: object, **kwargs: object) -> object:
+        forks.append(args)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rebuild, "_computed_apart", counted)
+    monkeypatch.setattr(rebuild, "WORKER_MIN", 1)  # this small store would fork from the command line
+    monkeypatch.setitem(names.VERSIONS, names.BALANCES, 2)
+    monkeypatch.setitem(names.VERSIONS, names.COMPLIANCE, 2)
+    workspace = Workspace(ledger.url)
+    try:
+        workspace.catch_up()
+    finally:
+        workspace.close()
+    assert forks == []
+    assert _keys(ledger.url)["compliance@2"] == ledger.event_count()
+    assert ledger.balances("B0001")["B0001"]["subsidy_spent"] == "2345.67"
+    # the command line's own rebuild of the same store does fork: the spy sees what it should
+    monkeypatch.setitem(names.VERSIONS, names.COMPLIANCE, 3)
+    ledger.ok("balance")
+    assert len(forks) == 1

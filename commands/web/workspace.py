@@ -104,7 +104,7 @@ class Workspace:
             chosen = all_projections()
             if self._recorder is None:
                 self._recorder = prepared(ledger, chosen)
-            catch_up(ledger, chosen, recorder=self._recorder, notice=tell)
+            catch_up(ledger, chosen, recorder=self._recorder, notice=tell, fork=False)
 
     def close(self) -> None:
         self.settings.close()
