@@ -15,15 +15,7 @@ from sqlalchemy import create_engine, text
 
 from projections import names
 from tests.conftest import Ledger
-from tests.test_projection_versions import _as_an_earlier_version_wrote, _funded
-
-
-def _keys(url: str) -> dict[str, int]:
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        rows = conn.execute(text("SELECT application_name, notification_id FROM ledger_tracking")).all()
-    engine.dispose()
-    return {str(key): int(at) for key, at in rows}
+from tests.test_projection_versions import _as_an_earlier_version_wrote, _funded, _keys
 
 
 def test_a_running_server_whose_read_model_a_newer_version_rebuilt_rebuilds_it_back(
