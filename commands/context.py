@@ -143,9 +143,7 @@ class Settings:
 
     def catch_up(self) -> None:
         from commands.registry import all_projections
-        from projections.current import catch_up
-
-        catch_up(self.ledger(), all_projections(), notice=tell)
+        catch_up_as_told(self.ledger(), all_projections())
 
     def ensure_current(self, *, acts: bool = False) -> None:
         """Read-your-writes: bring projections up to the store's head before answering.
@@ -175,6 +173,22 @@ class Settings:
 def tell(message: str) -> None:
     """A sentence for the person at the terminal that is not the command's output (stderr)."""
     click.echo(message, err=True)
+
+
+def catch_up_as_told(app: Any, chosen: Any, **options: Any) -> int:
+    """``projections.current.catch_up``, telling the person at the terminal of a read model
+    rebuilt because another version of grant-ledger wrote it: a bar while the store is read,
+    then one sentence."""
+    from projections.current import catch_up
+
+    return catch_up(app, chosen, notice=tell, rebuilding=_rebuilding, **options)
+
+
+def _rebuilding(names: Any, total: int) -> Any:
+    from commands.progress import progress
+
+    label = _("rebuilding {names}, written by another version").format(names=", ".join(names))
+    return progress(total, label)
 
 
 def settings() -> Settings:

@@ -13,7 +13,7 @@ import threading
 
 import click
 
-from commands.context import settings, tell
+from commands.context import catch_up_as_told, settings
 from commands.i18n import _
 
 
@@ -40,13 +40,12 @@ def follow_command(interval: float, max_seconds: float | None) -> None:
       grant-ledger projections follow --interval 5        # SQLite: poll every 5 s
     """
     from commands.registry import all_projections
-    from projections.current import catch_up
     from projections.status import head
 
     s = settings()
     app = s.ledger()
     chosen = all_projections()
-    catch_up(app, chosen, notice=tell)
+    catch_up_as_told(app, chosen)
     live = app.engine.dialect.name == "postgresql"
     if live:
         following = _("following the store live (LISTEN/NOTIFY); projections at event {head}")
@@ -71,12 +70,12 @@ def follow_command(interval: float, max_seconds: float | None) -> None:
 
                 threading.Thread(target=stop_when_told, daemon=True).start()
                 for _notification in subscription:  # wakes at each new stored event
-                    _report(catch_up(app, chosen, notice=tell), app)
+                    _report(catch_up_as_told(app, chosen), app)
                     if stop.is_set():
                         break
         else:
             while not stop.wait(interval):
-                _report(catch_up(app, chosen, notice=tell), app)
+                _report(catch_up_as_told(app, chosen), app)
     except KeyboardInterrupt:
         pass
     finally:

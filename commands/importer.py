@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from commands.context import settings, tell
+from commands.context import catch_up_as_told, settings
 from commands.i18n import _
 from commands.progress import progress
 from ledger.errors import StorageError
@@ -155,10 +155,9 @@ def record_rows(
     from ledger.import_format import read_rows
     from ledger.importing import import_rows
     from projections.compliance import ComplianceProjection
-    from projections.current import catch_up
 
     chosen = all_projections()
-    catch_up(app, chosen, notice=tell)  # tables exist and the projections stand at the head before the lock
+    catch_up_as_told(app, chosen)  # tables exist and the projections stand at the head before the lock
 
     def on_start(conn: Connection) -> None:
         _catch_up_in(conn, app, chosen)

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from commands.choices import Named
-from commands.context import record, settings, tell
+from commands.context import catch_up_as_told, record, settings
 from commands.dates import DATE
 from commands.i18n import N_, _
 
@@ -203,14 +203,13 @@ def migrate_command(admin: str, admin_key: Path) -> None:
     from commands.registry import all_projections
     from ledger.errors import ConflictError
     from ledger.seal import generate_key
-    from projections.current import catch_up
 
     s = settings()
     app = s.ledger()
     if app.trust.registry(fresh=True).root is not None:
         raise ConflictError(_("this ledger already has its people registry; nothing to migrate"))
     # the unsigned log as it stands, to adopt
-    catch_up(app, all_projections(), check=False, notice=tell)
+    catch_up_as_told(app, all_projections(), check=False)
     with s.engine().connect() as conn:
         head = tree_head(conn)
         through = int(conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM ledger_events").scalar() or 0)

@@ -13,6 +13,7 @@ rows left without their position rather than counting them twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 
 from ledger.application import GrantLedger
 from ledger.i18n import _
@@ -20,6 +21,7 @@ from projections.names import MARK, named, tracked
 from projections.rebuild import rebuild_all
 from projections.runner import Projection, ProjectionRecorder, tracking_recorder
 from projections.runner import catch_up as catch_up_from_positions
+from projections.status import head
 
 
 def catch_up(
@@ -30,13 +32,15 @@ def catch_up(
     recorder: ProjectionRecorder | None = None,
     notice: Callable[[str], None] | None = None,
     fork: bool = True,
+    rebuilding: Callable[[Sequence[str], int], AbstractContextManager[Callable[[int], None]]] | None = None,
 ) -> int:
     """``projections.runner.catch_up``, rebuilding first each projection that an earlier version
     wrote or that was never built; ``notice`` hears one sentence per earlier version's projection
     rebuilt (a first build is silent). ``fork``: False in a process that runs threads (the web
     server): a rebuild there never computes in a forked worker, which could inherit a lock
     another thread held at the fork and wait for it for ever while this one holds the rebuild
-    lock."""
+    lock. ``rebuilding``: given the names and the events to read, the progress of such a rebuild
+    (a bar: it reads the whole store)."""
 
     def rebuild_unbuilt(fresh: Sequence[Projection]) -> int:
         earlier = _earlier_versions(app, [p.name for p in fresh])
@@ -44,7 +48,8 @@ def catch_up(
             return 0
         upgraded = [p for p in fresh if p.name in earlier]
         worker = None if fork else False
-        done = rebuild_all(app, upgraded, progress, worker=worker, check=check, unbuilt_only=True)
+        with rebuilding(sorted(earlier), head(app.engine)) if rebuilding else nullcontext(progress) as step:
+            done = rebuild_all(app, upgraded, step, worker=worker, check=check, unbuilt_only=True)
         if done and notice is not None:
             for name in sorted(earlier):
                 notice(
