@@ -2,9 +2,10 @@
 expenditure, each date's net change of a fund source — kept outside the grants, in one index.
 
 These are what make a grant big; the rest of a grant (its money, its steps) is small. With them
-here every grant of an import stays in memory whatever order the rows come in: a row reads and
-writes the few entries it needs, and never packs or unpacks a whole grant (a date-ordered file
-touches a different grant on nearly every row).
+here a row reads and writes the few entries it needs whatever order the rows come in, and a
+grant left without them packs in about a kilobyte: past the number of grants and units an import
+holds in memory, the least recently used are parked in the same database (``park``) and read
+back when a row needs them (``unpark``), so memory is bounded however many grants a file holds.
 
 The grant's own code reads and writes them through mappings that look like its dicts
 (``Kept``), so every rule is judged by the one ``Grant``. Recent entries are held in memory, up
@@ -17,6 +18,7 @@ back, in the order they were written, while its snapshot is taken.
 
 from __future__ import annotations
 
+import io
 import pickle
 import sqlite3
 import sys
@@ -32,6 +34,7 @@ _FIELDS = 4  # vouchers, expenditures, days of subsidy, days of matching: one na
 _BLOOM_BITS = 1 << 26  # 8 MB: about 1% false positives at six million entries
 _MASK = _BLOOM_BITS - 1
 _PAGE_CACHE_KIB = 16 * 1024
+_CHANGED_HELD = 10_000  # names of changed aggregates noted in memory before they go to the database
 
 
 class Kept:
@@ -88,6 +91,7 @@ class GrantIndex:
         self.bloom = bytearray(_BLOOM_BITS // 8)
         self.spaces: dict[Any, int] = {}  # grant id -> its first namespace
         self.written = 0  # entries written to the database, for their order
+        self.changed: dict[str, int] = {}  # noted since the last write of them to the database
         self._db: sqlite3.Connection | None = None
 
     # ------------------------------------------------------------------ grants
@@ -171,6 +175,52 @@ class GrantIndex:
         decode = _DECODERS[space % _FIELDS]
         return {key: decode(value) for key, value in found}
 
+    # ------------------------------------------------------------------ parked aggregates
+
+    def park(self, aggregates: list[tuple[str, Any]]) -> None:
+        """Aggregates (a grant with its entries pointing here, a unit) set aside by key until a
+        row needs them again: they hold the import's changes, which the ledger does not have yet.
+        A key parked again replaces what it held."""
+        if self._db is None:
+            self._db = _temporary_database()
+        rows = []
+        for key, aggregate in aggregates:
+            buffer = io.BytesIO()
+            _Parking(buffer, protocol=5).dump(aggregate)
+            rows.append((key, buffer.getvalue()))
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO parked VALUES (?, ?)", rows)
+
+    def unpark(self, key: str) -> Any:
+        """The aggregate last parked under ``key`` (None: never parked)."""
+        if self._db is None:
+            return None
+        row = self._db.execute("SELECT state FROM parked WHERE key = ?", (key,)).fetchone()
+        return None if row is None else _Unparking(io.BytesIO(row[0]), self).load()
+
+    def note_changed(self, name: str, loaded_at: int) -> None:
+        """The import changed the aggregate ``name``, loaded at version ``loaded_at`` (the first
+        note of a name stands)."""
+        self.changed.setdefault(name, loaded_at)
+        if len(self.changed) >= _CHANGED_HELD:
+            self._flush_changed()
+
+    def changes(self) -> Iterator[tuple[str, int]]:
+        """Each aggregate the import changed, with its version when loaded."""
+        self._flush_changed()
+        if self._db is None:
+            return
+        yield from self._db.execute("SELECT name, loaded_at FROM changed")
+
+    def _flush_changed(self) -> None:
+        if not self.changed:
+            return
+        if self._db is None:
+            self._db = _temporary_database()
+        with self._db:
+            self._db.executemany("INSERT OR IGNORE INTO changed VALUES (?, ?)", self.changed.items())
+        self.changed.clear()
+
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
@@ -200,6 +250,22 @@ class GrantIndex:
         self.recent.clear()
 
 
+class _Parking(pickle.Pickler):
+    """A parked grant's dicts kept in the index are written as their namespace alone."""
+
+    def persistent_id(self, obj: Any) -> Any:
+        return obj.space if obj.__class__ is Kept else None
+
+
+class _Unparking(pickle.Unpickler):
+    def __init__(self, file: Any, index: GrantIndex) -> None:
+        super().__init__(file)
+        self.index = index
+
+    def persistent_load(self, pid: Any) -> Any:
+        return Kept(self.index, pid)
+
+
 def _held(grant: Grant) -> list[dict[str, Any] | None]:
     days = grant.days or {}
     return [grant.vouchers, grant.expenditures, days.get("subsidy"), days.get("matching")]
@@ -213,6 +279,8 @@ def _temporary_database() -> sqlite3.Connection:
         "CREATE TABLE kept (space INTEGER, key TEXT, seq INTEGER, value, "
         "PRIMARY KEY (space, key)) WITHOUT ROWID"
     )
+    db.execute("CREATE TABLE parked (key TEXT PRIMARY KEY, state BLOB) WITHOUT ROWID")
+    db.execute("CREATE TABLE changed (name TEXT PRIMARY KEY, loaded_at INTEGER) WITHOUT ROWID")
     return db
 
 

@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from itertools import islice
 from typing import Any, cast
 from uuid import UUID
 
@@ -79,6 +80,10 @@ BATCH_ROWS = 5000
 # Entries of the grants' index (a voucher's fingerprint, an expenditure, a date's net change) held
 # in memory, about 400 bytes each with their keys; past it they go to the index's temporary database.
 CACHE_VOUCHERS = 20_000
+# Grants (and as many units) an import holds in memory; the least recently used others are parked
+# in its scratch database (``_Books``): 20,000 bases' grants of the 1M bench stay held.
+HELD_AGGREGATES = 25_000
+_UNSEEN: Any = object()
 SNAPSHOT_BYTES = 4_000_000  # snapshots written at a time, at the end
 
 
@@ -107,8 +112,10 @@ class ImportResult:
 class _Books:
     """The aggregates an import touches, each loaded once, with the import's changes applied.
 
-    Every grant stays in memory; what it holds per voucher and per date is in ``index``, of
-    which ``cache_vouchers`` entries are held in memory.
+    What a grant holds per voucher and per date is in ``index``, of which ``cache_vouchers``
+    entries are held in memory. Up to ``HELD_AGGREGATES`` grants and as many units are held in
+    memory, the most recently used; the others are parked in the index's database, changes and
+    all, until a row needs them again.
     """
 
     policy: Policy  # in force on the date of the row being applied
@@ -125,10 +132,11 @@ class _Books:
         # business date -> the signer's role then (an import is one person's act, row by row)
         self._roles: dict[date, str | None] = {}
         self.today = business_today()  # an import is recorded on the day it starts
+        # held in memory, least recently used first; None: not in the ledger
         self.grants: dict[str, Grant | None] = {}
         self.units: dict[str, Unit | None] = {}
+        self.held = max(1, HELD_AGGREGATES)
         self.touched: dict[Any, Grant | Unit] = {}
-        self.changed: dict[Any, tuple[Grant | Unit, int]] = {}  # id -> (aggregate, version at load)
         self.index = GrantIndex(cache_vouchers)
         self._policies: dict[date, Policy] = {}
         # (id(policy), action name, role) -> the role rule's verdict: it depends on nothing else
@@ -170,28 +178,58 @@ class _Books:
 
     def _grant(self, grant_id: str) -> Grant | None:
         grants = self.grants
-        if grant_id in grants:
-            return grants[grant_id]
-        try:
-            found: Grant | None = self.app.load_grant(grant_id)
-        except AggregateNotFoundError:
-            found = None
-        if found is not None:
-            self.index.keep(found)
-        grants[grant_id] = found
+        found: Grant | None = grants.pop(grant_id, _UNSEEN)
+        if found is _UNSEEN:
+            found = self.index.unpark("g/" + grant_id)
+            if found is None:
+                try:
+                    found = self.app.load_grant(grant_id)
+                except AggregateNotFoundError:
+                    found = None
+                if found is not None:
+                    self.index.keep(found)
+        grants[grant_id] = found  # the most recently used
         return found
 
     def find_unit(self, unit_id: str) -> Unit | None:
-        if unit_id not in self.units:
-            try:
-                found: Any = self.app.load(unit_uuid(unit_id))
-            except AggregateNotFoundError:
-                found = None
-            self.units[unit_id] = found
-        unit = self.units[unit_id]
+        units = self.units
+        unit: Any = units.pop(unit_id, _UNSEEN)
+        if unit is _UNSEEN:
+            unit = self.index.unpark("u/" + unit_id)
+            if unit is None:
+                try:
+                    unit = self.app.load(unit_uuid(unit_id))
+                except AggregateNotFoundError:
+                    unit = None
+        units[unit_id] = unit
         if unit is not None:
             self.touched[unit.id] = unit
         return unit
+
+    def changed_aggregates(self) -> Iterator[tuple[Grant | Unit, int]]:
+        """Each aggregate the import changed, one at a time (held, or read back from where it was
+        parked), with its version when loaded."""
+        for key, loaded_at in self.index.changes():
+            held = self.grants if key[0] == "g" else self.units
+            aggregate = held.get(key[2:])
+            if aggregate is None:
+                aggregate = self.index.unpark(key)
+            assert aggregate is not None
+            yield aggregate, loaded_at
+
+    def _park_the_least_used(self) -> None:
+        """Past ``held`` grants (or units) in memory, park the least recently used tenth of them
+        (between rows: no row holds them, and their events are collected)."""
+        for prefix, held in (("g/", self.grants), ("u/", self.units)):
+            if len(held) <= self.held:
+                continue
+            going = list(islice(held, len(held) - self.held + self.held // 10))
+            parked = []
+            for name in going:
+                aggregate = held.pop(name)
+                if aggregate is not None:  # not in the ledger: asked of the store again if needed
+                    parked.append((prefix + name, aggregate))
+            self.index.park(parked)
 
     def unit(self, unit_id: str) -> Unit:
         unit = self.find_unit(unit_id)
@@ -215,17 +253,17 @@ class _Books:
     def collect(self) -> list[Any]:
         """The events the last row raised, in order; the aggregates remember they changed."""
         events: list[Any] = []
-        changed = self.changed
-        for key, aggregate in self.touched.items():
+        for aggregate in self.touched.values():
             new = aggregate.collect_events()
             if new:
-                if key not in changed:
-                    changed[key] = (aggregate, new[0].originator_version - 1)
+                self.index.note_changed(_name(aggregate), new[0].originator_version - 1)
                 events.extend(new)
             if aggregate.__class__ is Grant:
                 self.index.keep(aggregate)  # a grant the row created
         self.touched.clear()
         self.index.settle()
+        if len(self.grants) > self.held or len(self.units) > self.held:
+            self._park_the_least_used()
         return events
 
     # ------------------------------------------------------------------ one row
@@ -277,6 +315,11 @@ class _Books:
         action.apply(grant, self)  # what decide does, the grant already in hand
         if action.__class__ is Reverse:
             self.reversed_voucher = (action.grant_id, action.voucher)
+
+
+def _name(aggregate: Any) -> str:
+    """An aggregate's key in the books and where it is parked."""
+    return "g/" + aggregate.grant_id if aggregate.__class__ is Grant else "u/" + aggregate.unit_id
 
 
 # The fund source a row kind moves, whatever its source column says.
@@ -428,7 +471,7 @@ def _check_rows(
     if not result.errors and result.events:
         if pending:
             yield "events", (seal_id, pending, "".join(leaves))
-        yield from _snapshots(app, books.changed.values(), books.encoder, books.index)
+        yield from _snapshots(app, books.changed_aggregates(), books.encoder, books.index)
     yield "result", result
 
 

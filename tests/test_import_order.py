@@ -102,6 +102,7 @@ def template(sqlite_ledger: Ledger) -> Ledger:
     seed=st.integers(min_value=0, max_value=10_000),
     shuffle=st.randoms(use_true_random=False),
     cache=st.sampled_from([1, 5, 100_000]),
+    held=st.sampled_from([1, 2, 100_000]),
 )
 def test_the_same_rows_in_any_order_give_the_same_balances_and_events(
     template: Ledger,
@@ -111,6 +112,7 @@ def test_the_same_rows_in_any_order_give_the_same_balances_and_events(
     seed: int,
     shuffle: random.Random,
     cache: int,
+    held: int,
 ) -> None:
     from ledger import importing
 
@@ -127,6 +129,7 @@ def test_the_same_rows_in_any_order_give_the_same_balances_and_events(
     seen: dict[str, tuple[dict[str, dict[str, str]], Any]] = {}
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(importing, "CACHE_VOUCHERS", cache)
+        patch.setattr(importing, "HELD_AGGREGATES", held)  # 1: every other grant parked
         for order, money in orders.items():
             ledger = _copy(template, folder / order)
             result = _imported(ledger, approved, _write(folder / f"{order}.csv", money), "--jobs", "1")
@@ -149,8 +152,9 @@ def _reversed_spend(money: list[Row]) -> Row:
 def test_a_date_ordered_file_past_a_tiny_index_cache_keeps_every_voucher_check(
     template: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str
 ) -> None:
-    """3,000 date-ordered rows of 60 grants with 5 index entries in memory: a row of one grant
-    comes between rows of every other one, so each check reads its grant's vouchers back."""
+    """3,000 date-ordered rows of 60 grants with 5 index entries and 3 grants in memory: a row of
+    one grant comes between rows of every other one, so each check reads its grant, parked with
+    the import's changes, and its vouchers back."""
     from ledger import importing
 
     approvals, money = _split(list(rows(3000, 7, 60, "date")))
@@ -159,6 +163,7 @@ def test_a_date_ordered_file_past_a_tiny_index_cache_keeps_every_voucher_check(
     grouped = _split(list(rows(3000, 7, 60, "grant")))[1]
     assert _imported(reference, approved, _write(tmp_path / "grouped.csv", grouped)).exit_code == 0
     monkeypatch.setattr(importing, "CACHE_VOUCHERS", 5)
+    monkeypatch.setattr(importing, "HELD_AGGREGATES", 3)
 
     reversed_spend = _reversed_spend(money)
     reversed_vouchers = {(r[GRANT], r[MEMO]) for r in money if r[KIND] == "reverse"}
