@@ -198,15 +198,11 @@ def _catch_up_in(conn: Connection, app: Any, chosen: list[Any]) -> None:
     """Another writer may have committed between the catch-up and the lock: project it here."""
     from sqlalchemy import select
 
-    from projections.names import standing
-    from projections.runner import tracking_recorder
+    from projections.runner import standings
 
     table = app.recorder.events_record_cls.__table__
-    tracking = tracking_recorder(app).tracking_table
     names = [p.name for p in chosen]
-    rows = conn.execute(select(tracking.c.application_name, tracking.c.notification_id))
-    kept = {str(key): int(nid) for key, nid in rows}
-    positions = {name: standing(kept, name) for name in names}
+    positions = standings(conn, names)
     start = min(positions.values())
     head = conn.execute(select(table.c.id).order_by(table.c.id.desc()).limit(1)).scalar() or 0
     if start >= head:

@@ -3,7 +3,6 @@ writing them to the file a command's --output names."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -12,7 +11,7 @@ import stat
 import tempfile
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -262,7 +261,7 @@ def unsaved_sheets_closed() -> Iterator[Any]:
         yield book
     except BaseException:
         for sheet in book.worksheets:
-            with contextlib.suppress(Exception):  # the file is discarded whatever its end
+            with suppress(Exception):  # the file is discarded whatever its end
                 sheet.close()
         raise
 

@@ -3,11 +3,11 @@
 Every command that keeps the projections current calls ``catch_up`` here. It is the runner's
 catch-up (``projections.runner``), except for a projection whose position is kept under another
 version's key (``projections.names``), instead of its own or beside it: another version of
-grant-ledger wrote its rows. Such a projection is rebuilt from the events first, in one transaction under the
-rebuild lock (``projections.rebuild``), so the rows a report reads are always those this version
-writes; a process that finds it rebuilt by another meanwhile does nothing more. A projection
-with no position under any key is built by the ordinary catch-up (a new ledger's), which refuses
-rows left without their position rather than counting them twice.
+grant-ledger wrote its rows. Such a projection is rebuilt from the events first, in one
+transaction under the rebuild lock (``projections.rebuild``), so the rows a report reads are
+always those this version writes; a process that finds it rebuilt by another meanwhile does
+nothing more. A projection with no position under any key is built by the ordinary catch-up (a
+new ledger's), which refuses rows left without their position rather than counting them twice.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from contextlib import AbstractContextManager, nullcontext
 
 from ledger.application import GrantLedger
 from ledger.i18n import _
-from projections.names import MARK, named, tracked
+from projections.names import named, tracked
 from projections.rebuild import rebuild_all
-from projections.runner import Projection, ProjectionRecorder, tracking_recorder
+from projections.runner import Projection, ProjectionRecorder, kept_positions
 from projections.runner import catch_up as catch_up_from_positions
 from projections.status import head
 
@@ -34,13 +34,12 @@ def catch_up(
     fork: bool = True,
     rebuilding: Callable[[Sequence[str], int], AbstractContextManager[Callable[[int], None]]] | None = None,
 ) -> int:
-    """``projections.runner.catch_up``, rebuilding first each projection that an earlier version
-    wrote or that was never built; ``notice`` hears one sentence per earlier version's projection
-    rebuilt (a first build is silent). ``fork``: False in a process that runs threads (the web
-    server): a rebuild there never computes in a forked worker, which could inherit a lock
-    another thread held at the fork and wait for it for ever while this one holds the rebuild
-    lock. ``rebuilding``: given the names and the events to read, the progress of such a rebuild
-    (a bar: it reads the whole store)."""
+    """``projections.runner.catch_up``, rebuilding first each projection that another version
+    wrote; ``notice`` hears one sentence per projection so rebuilt (a first build is silent).
+    ``fork``: False in a process that runs threads (the web server): a rebuild there never
+    computes in a forked worker, which could inherit a lock another thread held at the fork and
+    wait for it for ever while this one holds the rebuild lock. ``rebuilding``: given the names
+    and the events to read, the progress of such a rebuild (a bar: it reads the whole store)."""
 
     def rebuild_unbuilt(fresh: Sequence[Projection]) -> int:
         earlier = _earlier_versions(app, [p.name for p in fresh])
@@ -67,11 +66,6 @@ def catch_up(
 
 def _earlier_versions(app: GrantLedger, names: Sequence[str]) -> set[str]:
     """Those of ``names`` whose positions are kept under another version's key."""
-    from sqlalchemy import select
-
-    tracking = tracking_recorder(app).tracking_table
-    key = tracking.c.application_name
-    wanted = set(names)
     with app.engine.connect() as conn:
-        keys = conn.execute(select(key).where(key.contains(MARK) | key.in_(names))).scalars().all()
-    return {named(k) for k in keys if named(k) in wanted and k != tracked(named(k))}
+        kept = kept_positions(conn)
+    return {named(key) for key in kept if named(key) in names and key != tracked(named(key))}

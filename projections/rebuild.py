@@ -46,7 +46,7 @@ from ledger.application import GrantLedger
 from ledger.errors import LedgerError, StorageError
 from ledger.forked import messages_from_fork
 from ledger.i18n import T_, _
-from projections.names import MARK, named, standing, tracked
+from projections.names import MARK, tracked
 from projections.records import StoredRecord, records_of_rows
 from projections.runner import (
     Projection,
@@ -54,6 +54,7 @@ from projections.runner import (
     events_table,
     read_records,
     read_rows,
+    standings,
     tracking_recorder,
 )
 
@@ -139,15 +140,16 @@ def rebuild_all(
     with _collector_paused(), recorder.transaction(commit=True) as session:
         _rebuild_lock(session)
         if unbuilt_only:
-            kept = recorder_positions(session, tracking)
-            chosen = [p for p in chosen if not standing(kept, p.name)]
+            standing = standings(session, [p.name for p in chosen])
+            chosen = [p for p in chosen if not standing[p.name]]
             if not chosen:
                 return 0
         # the positions first, by name, as every catch-up takes them before its rows: a writer
         # catching up meanwhile waits, then finds them gone, instead of holding one this waits for
-        names = tracking.c.application_name
-        for name in sorted(tracked(p.name) for p in chosen):
-            every_version = (names == named(name)) | names.startswith(named(name) + MARK, autoescape=True)
+        key = tracking.c.application_name
+        for projection in sorted(chosen, key=lambda p: tracked(p.name)):
+            name = projection.name
+            every_version = (key == name) | key.startswith(name + MARK, autoescape=True)
             session.execute(delete(tracking).where(every_version))
         for projection in chosen:
             for table in reversed(list(projection.tables)):
@@ -170,12 +172,6 @@ def rebuild_all(
             positions = [{"application_name": tracked(p.name), "notification_id": position} for p in chosen]
             session.execute(insert(tracking), positions)
     return done
-
-
-def recorder_positions(session: Session, tracking: Table) -> dict[str, int]:
-    """Every position the tracking table keeps, by key (each projection's, of every version)."""
-    rows = session.execute(select(tracking.c.application_name, tracking.c.notification_id))
-    return {str(key): int(at or 0) for key, at in rows.tuples().all()}
 
 
 # pg_advisory_xact_lock's key for rebuilds: a fixed number ('glrb' in ASCII) and the schema the

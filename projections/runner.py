@@ -88,13 +88,10 @@ class ProjectionRecorder(SQLAlchemyTrackingRecorder):
         for table in projection.tables:
             _racing_create(lambda table=table: table.create(engine, checkfirst=True))  # type: ignore[misc]
 
-    def position(self, name: str) -> int:
-        return self.max_tracking_id(tracked(name)) or 0
-
     def positions(self, names: Sequence[str]) -> dict[str, int]:
         """Where each named projection stands under its version's key (0: nothing applied yet,
         or only an earlier version's rows), in one query."""
-        return _standing(self, names)
+        return standings(self, names)
 
     def commit_batch(self, due: Sequence[Due], last: int) -> bool:
         """Apply each projection's part of a batch and move its position from where it stood to
@@ -487,7 +484,7 @@ def project_stored(
     first, last = stored[0].id, stored[-1].id
     tracking = _TRACKING
     names = [p.name for p in chosen]
-    standing = _standing(session, names)
+    standing = standings(session, names)
     for name in names:
         _check_at_head(session, name, int(standing.get(name, 0)), first)
     batch = records(stored)
@@ -505,18 +502,21 @@ def project_stored(
         projection.apply(session, batch)
 
 
-def _standing(reader: ProjectionRecorder | Session, names: Sequence[str]) -> dict[str, int]:
-    """Each projection's position under its version's key, by name (0: none there, or another
-    version's key there too: ``projections.names.standing``). The tracking table holds a row
-    per projection and version: all are read."""
-    tracking = _TRACKING.c
-    query = select(tracking.application_name, tracking.notification_id)
-    if isinstance(reader, Session):
-        rows = reader.execute(query).tuples().all()
-    else:
+def kept_positions(reader: ProjectionRecorder | Session | Connection) -> dict[str, int]:
+    """Every position the tracking table keeps, by key: a row per projection and version."""
+    query = select(_TRACKING.c.application_name, _TRACKING.c.notification_id)
+    if isinstance(reader, ProjectionRecorder):
         with reader.transaction(commit=False) as session:
             rows = session.execute(query).tuples().all()
-    kept = {str(key): int(at or 0) for key, at in rows}
+    else:
+        rows = reader.execute(query).tuples().all()
+    return {str(key): int(at or 0) for key, at in rows}
+
+
+def standings(reader: ProjectionRecorder | Session | Connection, names: Sequence[str]) -> dict[str, int]:
+    """Each projection's position under its version's key, by name (0: none there, or another
+    version's key there too: ``projections.names.standing``)."""
+    kept = kept_positions(reader)
     return {name: kept_standing(kept, name) for name in names}
 
 
