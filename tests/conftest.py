@@ -7,10 +7,11 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from commands.cli import cli
 
@@ -69,15 +70,84 @@ def drop_pg_schema(url: str) -> None:
     engine.dispose()
 
 
+def _pg_admin() -> Any:
+    return create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+
+
+def new_pg_database(template: str | None = None) -> str:
+    """A new database (a copy of ``template``, a database name, if given), as a URL whose
+    connections use its schema ``ledger``, as ``fresh_pg_url`` gives one in the shared database."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    engine = _pg_admin()
+    try:
+        with engine.connect() as conn:
+            if template is None:
+                conn.execute(text(f"CREATE DATABASE {name}"))
+            else:
+                _disconnect(conn, template)  # a database is copied only while no one is connected
+                conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))
+    finally:
+        engine.dispose()
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    sep = "&" if "?" in url else "?"
+    url = f"{url}{sep}options=-csearch_path%3Dledger"
+    if template is None:
+        inside = create_engine(url)
+        with inside.begin() as conn:
+            conn.execute(text("CREATE SCHEMA ledger"))
+        inside.dispose()
+    return url
+
+
+def _disconnect(conn: Any, database: str) -> None:
+    """Ends the tests' own connections to ``database`` (pooled ones the commands left open);
+    PostgreSQL itself stops an autovacuum worker in the way of CREATE or DROP DATABASE."""
+    conn.execute(
+        text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+             "WHERE datname = :name AND usename = current_user AND pid <> pg_backend_pid()"),
+        {"name": database},
+    )  # fmt: skip
+
+
+def drop_pg_database(url: str) -> None:
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    name = make_url(url).database
+    assert name is not None
+    engine = _pg_admin()
+    try:
+        with engine.connect() as conn:
+            for attempt in range(20):
+                _disconnect(conn, name)
+                try:
+                    conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+                    return
+                except OperationalError:  # still in use (a connection of another role ending)
+                    if attempt == 19:
+                        raise
+                    time.sleep(0.25)
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each backend; PostgreSQL skipped, saying why, when it cannot be reached."""
+    if request.param == "postgresql":
+        reason = pg_unavailable()
+        if reason:
+            pytest.skip(reason)
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty ledger database on each backend."""
-    if request.param == "sqlite":
+    if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'ledger.db'}"
         return
-    reason = pg_unavailable()
-    if reason:
-        pytest.skip(reason)
     url = fresh_pg_url()
     yield url
     drop_pg_schema(url)
@@ -249,14 +319,74 @@ class Ledger:
         return {row["base_id"]: row for row in json.loads(result.stdout)}
 
 
+# The first ledger each test process makes on a backend, by `init` and the people and bodies a
+# new Ledger registers; a test's fresh ledger is a copy of its database (Ledger.copied).
+_MADE: dict[str, Ledger] = {}
+
+
+def _made(backend: str) -> Ledger:
+    if backend not in _MADE:
+        import atexit
+        import tempfile
+
+        if backend == "sqlite":
+            folder = Path(tempfile.mkdtemp(prefix="made-ledger-"))
+            _MADE[backend] = Ledger(f"sqlite:///{folder / 'ledger.db'}", CliRunner())
+        else:
+            url = new_pg_database()
+            atexit.register(drop_pg_database, url)
+            _MADE[backend] = Ledger(url, CliRunner())
+    return _MADE[backend]
+
+
+def copy_of(source: Ledger, url: str | None = None, keys: Path | None = None) -> Ledger:
+    """A new ledger holding what ``source`` holds, with its trust root, people and keys
+    (``KEYRING``). ``url``: a SQLite file that does not exist yet, for a SQLite source; None: a
+    new PostgreSQL database, for a PostgreSQL source (drop it with ``drop_pg_database``).
+    ``keys``: its key directory (by default one of its own, for the keys its test makes)."""
+    from ledger.location import sqlite_file
+
+    if url is not None:
+        import sqlite3
+
+        kept, file = sqlite_file(source.url), sqlite_file(url)
+        assert kept is not None and file is not None and not file.exists(), url
+        original, copy = sqlite3.connect(kept), sqlite3.connect(file)
+        try:
+            original.backup(copy)
+        finally:
+            original.close()
+            copy.close()
+    else:
+        url = new_pg_database(template=make_url(source.url).database)
+    ledger = Ledger(url, CliRunner(), create=False, keys=keys)
+    ledger.root, ledger.registered = source.root, set(source.registered)
+    ledger.bodies_registered = source.bodies_registered
+    ledger.demo_output = source.demo_output
+    return ledger
+
+
+def copied_ledger(url: str | None = None) -> Ledger:
+    """A new ledger as `Ledger(url, …)` makes one — `init`, the three people of ``tester``, the
+    bodies — but a copy (``copy_of``) of this process's first such ledger, its events recorded
+    when that one was made."""
+    return copy_of(_made("sqlite" if url is not None else "postgresql"), url)
+
+
 @pytest.fixture
-def ledger(db_url: str) -> Ledger:
-    return Ledger(db_url, CliRunner())
+def ledger(backend: str, tmp_path: Path) -> Iterator[Ledger]:
+    """A new ledger with its administrator, ``tester``'s three people and the bodies (a copy)."""
+    if backend == "sqlite":
+        yield copied_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+        return
+    made = copied_ledger()
+    yield made
+    drop_pg_database(made.url)
 
 
 @pytest.fixture
 def sqlite_ledger(sqlite_url: str) -> Ledger:
-    return Ledger(sqlite_url, CliRunner())
+    return copied_ledger(sqlite_url)
 
 
 def _demo(url: str) -> Ledger:
@@ -282,9 +412,17 @@ def demo_ledger(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     return _demo(db_url)
 
 
+_DEMO: list[Ledger] = []
+
+
 @pytest.fixture
 def demo_sqlite_ledger(sqlite_url: str) -> Ledger:
-    return _demo(sqlite_url)
+    """The demo's ledger on SQLite: a copy of the one this process made, its keys shared."""
+    if not _DEMO:
+        import tempfile
+
+        _DEMO.append(_demo(f"sqlite:///{Path(tempfile.mkdtemp(prefix='demo-ledger-')) / 'ledger.db'}"))
+    return copy_of(_DEMO[0], sqlite_url, keys=_DEMO[0].keys)
 
 
 def approved_district_grant(

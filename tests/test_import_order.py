@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 
 from bench.generate import HEADER, rows
-from tests.conftest import Ledger
+from tests.conftest import Ledger, copy_of
 from tests.importdata import write_any
 
 Row = list[str]
@@ -54,11 +52,7 @@ def _write(path: Path, body: list[Row]) -> Path:
 def _copy(template: Ledger, folder: Path) -> Ledger:
     """A new ledger as the template was made (same people, same keys), without running init."""
     folder.mkdir(parents=True, exist_ok=True)
-    source = template.url.removeprefix("sqlite:///")
-    shutil.copyfile(source, folder / "ledger.db")
-    copy = Ledger(f"sqlite:///{folder / 'ledger.db'}", CliRunner(), create=False, keys=template.keys)
-    copy.root, copy.registered = template.root, set(template.registered)
-    return copy
+    return copy_of(template, f"sqlite:///{folder / 'ledger.db'}")
 
 
 def _imported(ledger: Ledger, approvals: Path, money: Path, *options: str) -> Any:

@@ -8,13 +8,13 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
-from click.testing import CliRunner
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.application import GrantLedger
 from ledger.grant import Grant
-from tests.conftest import Ledger, approved_district_grant
+from tests.conftest import Ledger, approved_district_grant, copied_ledger, copy_of
 
 GRANTS = ("G1", "G2")
 BASES = {"G1": "B0001", "G2": "B0002"}
@@ -66,13 +66,21 @@ def recompute(url: str) -> dict[str, dict[str, Decimal]]:
     return totals
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(money_command, min_size=1, max_size=14))
-def test_money_commands_keep_the_ledger_sound(tmp_path: Path, commands: list[tuple]) -> None:
-    url = f"sqlite:///{tmp_path / (uuid.uuid4().hex + '.db')}"
-    ledger = Ledger(url, CliRunner())
+@pytest.fixture(scope="module")
+def approved(tmp_path_factory: pytest.TempPathFactory) -> Ledger:
+    """G1 (B0001) and G2 (B0002) approved, 200,000.00 each; each example works on a copy."""
+    ledger = copied_ledger(f"sqlite:///{tmp_path_factory.mktemp('approved') / 'ledger.db'}")
     approved_district_grant(ledger, "G1", "B0001", "U1")
     approved_district_grant(ledger, "G2", "B0002", "U2")
+    return ledger
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(money_command, min_size=1, max_size=14))
+def test_money_commands_keep_the_ledger_sound(
+    approved: Ledger, tmp_path: Path, commands: list[tuple]
+) -> None:
+    ledger = copy_of(approved, f"sqlite:///{tmp_path / (uuid.uuid4().hex + '.db')}")
     spent: list[tuple[str, str]] = []
     for n, command in enumerate(commands):
         kind, grant = command[0], command[1]
@@ -103,7 +111,7 @@ def test_money_commands_keep_the_ledger_sound(tmp_path: Path, commands: list[tup
         assert "Traceback" not in result.stderr
         if result.exit_code == 0 and kind == "spend":
             spent.append((grant, voucher))
-    truth = recompute(url)
+    truth = recompute(ledger.url)
     shown = ledger.balances()
     for grant, t in truth.items():
         row = shown[BASES[grant]]

@@ -11,6 +11,7 @@ Each example runs dozens of commands, so the suite runs a few; a longer run by h
 
 from __future__ import annotations
 
+import atexit
 import csv
 import io
 import json
@@ -25,12 +26,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.bundle_book import bundle_balances
-from tests.conftest import Ledger, approved_district_grant, drop_pg_schema, fresh_pg_url, pg_unavailable
+from tests.conftest import (
+    Ledger,
+    approved_district_grant,
+    copied_ledger,
+    copy_of,
+    drop_pg_database,
+    pg_unavailable,
+)
 
 GRANTS = {"G1": "B0001", "G2": "B0002"}
 SOURCES = ("subsidy", "matching")
@@ -244,7 +251,7 @@ def _reimport_agrees(books: Books, balance: dict[str, dict[str, Any]]) -> None:
     of that role) gives the same balances, recoveries and disposals included."""
     path = books.folder / f"books-{books.step}.csv"
     books.ledger.ok("export", "--format", "csv", "--output", str(path))
-    fresh = Ledger(f"sqlite:///{books.folder / f'reimported-{books.step}.db'}", CliRunner())
+    fresh = copied_ledger(f"sqlite:///{books.folder / f'reimported-{books.step}.db'}")
     fresh.import_ok(path)
     again = {b["grant_id"]: b for b in json.loads(fresh.ok("balance", "--format", "json").stdout)}
     money = [k for k in balance[next(iter(balance))] if k.startswith(("subsidy_", "matching_"))]
@@ -284,19 +291,35 @@ def _all_agree(books: Books) -> None:
 # ----------------------------------------------------------------------------- the property
 
 
+_APPROVED: dict[str, Ledger] = {}
+
+
+def _approved(backend: str) -> Ledger:
+    """The grants approved, once a process and backend; each example works on a copy."""
+    if backend not in _APPROVED:
+        if backend == "sqlite":
+            folder = Path(tempfile.mkdtemp(prefix="read-paths-approved-"))
+            ledger = copied_ledger(f"sqlite:///{folder / 'ledger.db'}")
+        else:
+            ledger = copied_ledger()
+            atexit.register(drop_pg_database, ledger.url)
+        for g, base in GRANTS.items():
+            approved_district_grant(ledger, g, base, f"U{g}")
+        _APPROVED[backend] = ledger
+    return _APPROVED[backend]
+
+
 @contextmanager
 def _books(backend: str) -> Iterator[Books]:
     with tempfile.TemporaryDirectory(prefix="read-paths-") as tmp:
         folder = Path(tmp)
-        url = f"sqlite:///{folder / 'ledger.db'}" if backend == "sqlite" else fresh_pg_url()
+        url = f"sqlite:///{folder / 'ledger.db'}" if backend == "sqlite" else None
+        ledger = copy_of(_approved(backend), url)
         try:
-            ledger = Ledger(url, CliRunner())
-            for g, base in GRANTS.items():
-                approved_district_grant(ledger, g, base, f"U{g}")
             yield Books(ledger, folder)
         finally:
             if backend != "sqlite":
-                drop_pg_schema(url)
+                drop_pg_database(ledger.url)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

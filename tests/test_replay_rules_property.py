@@ -12,14 +12,12 @@ banned or unknown category, tranches within approval, money only between approva
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,7 +25,7 @@ from audit.bundle import write_manifest
 from audit.verifier.canonical import record_leaf_hash
 from audit.verifier.verify import verify_bundle
 from projections.judge import JudgedGrant, event_breaches, policy_on
-from tests.conftest import Ledger, approved_district_grant
+from tests.conftest import Ledger, approved_district_grant, copied_ledger, copy_of
 
 RULES = ("ring-fence", "banned category", "permitted category", "tranches within approval", "approval first")
 RULES_CLOSED = (*RULES, "grant closed")
@@ -46,11 +44,10 @@ AMOUNTS = ["100.00", "8000.00", "50000.00", "150000.00", "500000.00"]
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("rules")
-    ledger = Ledger(f"sqlite:///{home / 'ledger.db'}", CliRunner())
+def base(tmp_path_factory: pytest.TempPathFactory) -> Ledger:
+    ledger = copied_ledger(f"sqlite:///{tmp_path_factory.mktemp('rules') / 'ledger.db'}")
     approved_district_grant(ledger)
-    return home
+    return ledger
 
 
 legal = st.one_of(
@@ -152,12 +149,11 @@ def _verifier_verdicts(failures: list[str]) -> dict[int, str]:
     ),
 )
 def test_the_verifier_s_verdicts_equal_the_ledger_s_rules(
-    base: Path, acts: list[Any], forgeries: list[tuple[dict[str, Any], int, bool]]
+    base: Ledger, acts: list[Any], forgeries: list[tuple[dict[str, Any], int, bool]]
 ) -> None:
     with tempfile.TemporaryDirectory() as into:
         home = Path(into)
-        shutil.copy(base / "ledger.db", home / "ledger.db")
-        ledger = Ledger(f"sqlite:///{home / 'ledger.db'}", CliRunner())
+        ledger = copy_of(base, f"sqlite:///{home / 'ledger.db'}")
         for n, (act, source) in enumerate(acts):
             _act(ledger, n, act, source)
         ledger.ok("audit", "checkpoint", role="approver")  # signed with tester.approver's key

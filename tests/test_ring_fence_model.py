@@ -19,12 +19,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from click.testing import CliRunner
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
-from tests.conftest import Ledger, approved_district_grant
+from tests.conftest import Ledger, approved_district_grant, copied_ledger, copy_of
 
 APPROVED_ON = date(2024, 4, 1)
 APPROVED = Decimal("200000.00")
@@ -33,15 +32,16 @@ SOURCES = ("subsidy", "matching")
 dates = st.integers(-2, 27).map(lambda n: APPROVED_ON + timedelta(days=n))
 amounts = st.integers(1, 6_000_000).map(lambda fen: Decimal(fen) / 100)
 
-_TEMPLATE: list[Path] = []
+_TEMPLATE: list[Ledger] = []
 
 
-def template() -> Path:
-    """A ledger file with G1 approved for 200,000.00 on 2024-04-01 (build period to 2026-03-31)."""
+def template() -> Ledger:
+    """A ledger with G1 approved for 200,000.00 on 2024-04-01 (build period to 2026-03-31)."""
     if not _TEMPLATE:
-        path = Path(tempfile.mkdtemp(prefix="ring-fence-template-")) / "ledger.db"
-        approved_district_grant(Ledger(f"sqlite:///{path}", CliRunner()))
-        _TEMPLATE.append(path)
+        folder = Path(tempfile.mkdtemp(prefix="ring-fence-template-"))
+        made = copied_ledger(f"sqlite:///{folder / 'ledger.db'}")
+        approved_district_grant(made)
+        _TEMPLATE.append(made)
     return _TEMPLATE[0]
 
 
@@ -49,8 +49,7 @@ class RingFenceModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.dir = Path(tempfile.mkdtemp(prefix="ring-fence-"))
-        shutil.copyfile(template(), self.dir / "ledger.db")
-        self.ledger = Ledger(f"sqlite:///{self.dir / 'ledger.db'}", CliRunner())
+        self.ledger = copy_of(template(), f"sqlite:///{self.dir / 'ledger.db'}")
         self.moves: list[tuple[str, date, Decimal]] = []  # (source, date, signed amount) accepted
         self.disbursed = Decimal(0)
         self.ordered = Decimal(0)

@@ -32,7 +32,7 @@ def _two_ledgers(funded_file: Path, folder: Path) -> tuple[Ledger, Ledger]:
     ledgers = []
     for name in ("imported.db", "typed.db"):
         shutil.copy(funded_file, folder / name)
-        ledgers.append(Ledger(f"sqlite:///{folder / name}", CliRunner()))
+        ledgers.append(Ledger(f"sqlite:///{folder / name}", CliRunner(), create=False))
     return ledgers[0], ledgers[1]
 
 
@@ -294,7 +294,7 @@ def test_no_command_lets_one_role_record_another_roles_act_and_an_auditor_record
     funded_file: Path, tmp_path: Path
 ) -> None:
     shutil.copy(funded_file, tmp_path / "ledger.db")
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", CliRunner())
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", CliRunner(), create=False)
     document = tmp_path / "总结.pdf"
     document.write_bytes(b"%PDF-1.4 summary")
     before = _stored(ledger.url)
@@ -316,7 +316,7 @@ def test_a_file_mixing_both_roles_acts_writes_nothing_whoever_imports_it(
     funded_file: Path, tmp_path: Path, role: str
 ) -> None:
     shutil.copy(funded_file, tmp_path / "ledger.db")
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", CliRunner())
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", CliRunner(), create=False)
     rows = [
         ["2024-06-01", "", "B0001", "G1", "", "recover_order", "500", "subsidy", "", "", "追-1", "", "违规"],
         ["2024-06-10", "", "B0001", "G1", "", "recover_receive", "500", "subsidy", "", "", "缴-1", "", ""],
@@ -338,7 +338,7 @@ def test_a_file_mixing_both_roles_acts_writes_nothing_whoever_imports_it(
 def _ordered(funded_file: Path, tmp_path: Path) -> Ledger:
     """G1 with 12万 of subsidy received and a recovery of 5,000 ordered (none received)."""
     shutil.copy(funded_file, tmp_path / "ledger.db")
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", CliRunner())
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", CliRunner(), create=False)
     ledger.ok("recover", "order", "G1", "--amount", "5000", "--reason", "违规列支", "--document", "追-1",
               "--date", "2024-06-01", role="approver")  # fmt: skip
     return ledger
@@ -557,7 +557,7 @@ def test_a_money_row_naming_another_unit_programme_or_fund_source_is_refused_not
     """A disbursement row saying 'matching' was recorded as subsidy received; a row naming
     another unit or programme was recorded on G1 all the same (its base was already checked)."""
     shutil.copy(funded_file, tmp_path / "ledger.db")
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", CliRunner())
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", CliRunner(), create=False)
     before = _stored(ledger.url)
     row = _row("2024-05-10", "disburse", "1000", "T2", "2")
     row[column] = value

@@ -1,0 +1,64 @@
+"""The tests' fresh ledgers are copies of one made by `init` in each test process (conftest
+``copied_ledger``): a copy must hold exactly what `init` and the registrations make, verify as
+its own ledger, and be independent of the ledger it was copied from and of its sibling copies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+
+from tests.conftest import Ledger, copied_ledger, drop_pg_database, person_name
+
+
+def _what_it_holds(ledger: Ledger) -> dict[str, object]:
+    """What a person reads of a new ledger: its people, bodies, events by kind, and root."""
+    engine = create_engine(ledger.url)
+    try:
+        with engine.connect() as conn:
+            topics = sorted(
+                (str(t), int(n))
+                for t, n in conn.execute(text("SELECT topic, COUNT(*) FROM ledger_events GROUP BY topic"))
+            )
+    finally:
+        engine.dispose()
+    people = json.loads(ledger.ok("people", "list", "--format", "json").stdout)
+    return {
+        "people": sorted((p["name"], p["role"], p["until"]) for p in people),
+        "bodies": ledger.ok("body", "list").stdout,
+        "topics": topics,
+        "balance": ledger.ok("balance", "--format", "json").stdout,
+    }
+
+
+def test_a_copied_ledger_holds_what_init_and_the_registrations_make(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    made = Ledger(f"sqlite:///{tmp_path / 'made.db'}", CliRunner())  # by init, not copied
+    copy = _what_it_holds(ledger)
+    assert copy == _what_it_holds(made)
+    assert {person_name("tester", r) for r in ("officer", "approver", "auditor")} <= {
+        p[0] for p in copy["people"]  # type: ignore[attr-defined]
+    }
+    ledger.ok("audit", "checkpoint", role="approver")
+    ledger.ok("audit", "export", str(tmp_path / "bundle"), role="auditor")
+    verified = ledger("audit", "verify", str(tmp_path / "bundle"), "--root", str(ledger.root), role="auditor")
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
+
+
+def test_copies_are_independent_of_each_other(backend: str, tmp_path: Path) -> None:
+    url_a = f"sqlite:///{tmp_path / 'a.db'}" if backend == "sqlite" else None
+    url_b = f"sqlite:///{tmp_path / 'b.db'}" if backend == "sqlite" else None
+    a, b = copied_ledger(url_a), copied_ledger(url_b)
+    try:
+        before = b.event_count()
+        a.ok("unit", "register", "U1", "--name", "单位U1", "--date", "2024-02-01")
+        assert a.event_count() > before == b.event_count()
+        b.ok("unit", "register", "U1", "--name", "另一单位", "--date", "2024-02-01")  # not known there
+        assert b.event_count() == a.event_count()
+    finally:
+        if backend != "sqlite":
+            drop_pg_database(a.url)
+            drop_pg_database(b.url)
