@@ -39,9 +39,8 @@ def test_a_copied_ledger_holds_what_init_and_the_registrations_make(
     made = Ledger(f"sqlite:///{tmp_path / 'made.db'}", CliRunner())  # by init, not copied
     copy = _what_it_holds(ledger)
     assert copy == _what_it_holds(made)
-    assert {person_name("tester", r) for r in ("officer", "approver", "auditor")} <= {
-        p[0] for p in copy["people"]  # type: ignore[attr-defined]
-    }
+    names = {p["name"] for p in json.loads(ledger.ok("people", "list", "--format", "json").stdout)}
+    assert {person_name("tester", r) for r in ("officer", "approver", "auditor")} <= names
     ledger.ok("audit", "checkpoint", role="approver")
     ledger.ok("audit", "export", str(tmp_path / "bundle"), role="auditor")
     verified = ledger("audit", "verify", str(tmp_path / "bundle"), "--root", str(ledger.root), role="auditor")
