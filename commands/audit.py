@@ -163,7 +163,9 @@ def verify_command(
     from audit.verifier.i18n import _ as verifier_text
     from audit.verifier.report import PROGRESS
     from audit.verifier.verify import verify_bundle
+    from commands.context import work_begins
 
+    work_begins()  # it opens no ledger: the verifier's work begins here
     if root is not None and Path(root).is_file():
         from audit.verifier.checkpoint import load_public_key
         from audit.verifier.seals import key_fingerprint

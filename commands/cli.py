@@ -275,4 +275,8 @@ cli.get_command = _lazy_get_command  # type: ignore[method-assign,assignment]
 
 
 def main() -> None:
+    """The console script: one command, one process."""
+    from commands.context import starting_up
+
+    starting_up()
     cli.main()

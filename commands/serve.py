@@ -46,8 +46,10 @@ def serve_command(
         raise BadInputError("--certfile and --keyfile go together")
     import uvicorn
 
-    from commands.context import settings
+    from commands.context import settings, work_begins
     from commands.web.app import create_app
+
+    work_begins()  # a server runs for days: collected, as every process past its start-up
 
     web = create_app(settings().db, secure=certfile is not None or secure_cookies, org=settings().org)
     scheme = "https" if certfile else "http"
