@@ -82,9 +82,10 @@ class Settings:
         if self._ledger is None:
             from ledger.application import open_ledger
 
-            self._require_ledger(connect=True)
+            self._require_ledger()
             work_begins()
-            self._ledger = open_ledger(self.url)
+            # another database is asked on the store's own connection, not a second one
+            self._ledger = open_ledger(self.url, existing=not self.creating)
         return self._ledger
 
     def create(self) -> None:
@@ -106,7 +107,7 @@ class Settings:
         if self._engine is None:
             from ledger.database import make_engine
 
-            self._require_ledger(connect=False)
+            self._require_ledger()
             work_begins()
             self._engine = make_engine(self.url)
             if not self.creating and self._engine.dialect.name != "sqlite":
@@ -115,21 +116,17 @@ class Settings:
                 require_ledger(self._engine, self.url)
         return self._engine
 
-    def _require_ledger(self, *, connect: bool) -> None:
-        """NotFoundError unless the database holds a ledger or this command creates one: a
-        SQLite file is looked at read-only, creating nothing; another database through the
-        read engine (``connect``: open it now, before the store would create its tables)."""
-        if self.creating:
+    def _require_ledger(self) -> None:
+        """NotFoundError unless the SQLite file holds a ledger or this command creates one,
+        looked at read-only, creating nothing. Another database is asked on its first connection
+        (the read engine's, or the store's before it would create its tables)."""
+        if self.creating or not self.url.startswith("sqlite"):
             return
         from ledger.location import missing_sqlite_ledger
 
-        url = self.url
-        if url.startswith("sqlite"):
-            missing = missing_sqlite_ledger(url)
-            if missing is not None:
-                raise missing
-        elif connect:
-            self.engine()
+        missing = missing_sqlite_ledger(self.url)
+        if missing is not None:
+            raise missing
 
     def load_installed_policy(self) -> None:
         """The calendar years and policy versions installed in this ledger (``policy install``)

@@ -571,9 +571,11 @@ class _Loaded:
         return found if isinstance(found, Grant) else None
 
 
-def open_ledger(url: str) -> GrantLedger:
+def open_ledger(url: str, *, existing: bool = False) -> GrantLedger:
+    """The write side of the ledger at ``url``; ``existing``: NotFoundError unless the database
+    already holds a ledger (only ``init`` and the demo make one)."""
     try:
-        return GrantLedger(url)
+        return GrantLedger(url, {"EXISTING_LEDGER": "y"} if existing else None)
     except LedgerError:
         raise
     except Exception as e:  # the driver's own errors: unreachable server, bad file...

@@ -13,7 +13,7 @@ from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from sqlalchemy.engine import Engine
 
-from ledger.database import configure_engine, schema_ready
+from ledger.database import configure_engine, require_ledger, schema_ready
 
 
 class LedgerFactory(SQLAlchemyFactory):
@@ -21,8 +21,13 @@ class LedgerFactory(SQLAlchemyFactory):
 
     The event store's own tables (events, snapshots) are created only when one catalogue query
     says the store is not complete yet (:func:`ledger.database.schema_ready`); other recorders
-    (the read models' tracking) check their tables as before.
+    (the read models' tracking) check their tables as before. ``EXISTING_LEDGER``: the database
+    must already hold a ledger (NotFoundError before any table is made), checked on the store's
+    own connection.
     """
+
+    EXISTING_LEDGER = "EXISTING_LEDGER"
+
 
     def __init__(self, env: Environment):
         super().__init__(env)
@@ -30,6 +35,8 @@ class LedgerFactory(SQLAlchemyFactory):
         assert isinstance(engine, Engine)
         configure_engine(engine)
         self.store_ready = schema_ready(engine)
+        if not self.store_ready and self.env.get(self.EXISTING_LEDGER) == "y":
+            require_ledger(engine, str(self.env.get(self.SQLALCHEMY_URL)))
         self._opening_store = False
 
     def env_create_table(self) -> bool:
