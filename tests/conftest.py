@@ -51,20 +51,25 @@ def pg_unavailable() -> str | None:
     return _pg_state["reason"]
 
 
-def fresh_pg_url() -> str:
-    """A new empty schema per test, as the search_path of every connection."""
+def fresh_pg_url(beside: str | None = None) -> str:
+    """A new empty schema per test, as the search_path of every connection: in the shared test
+    database, or in the database of the ledger at URL ``beside`` (a neighbour of that ledger)."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(PG_URL)
+    base = PG_URL
+    if beside is not None:
+        base = make_url(PG_URL).set(database=make_url(beside).database).render_as_string(hide_password=False)
+    engine = create_engine(base)
     with engine.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     engine.dispose()
-    sep = "&" if "?" in PG_URL else "?"
-    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
 
 
 def drop_pg_schema(url: str) -> None:
+    """Drops the schema of ``fresh_pg_url``'s URL, in the database it was made in."""
     schema = url.rsplit("%3D", 1)[1]
-    engine = create_engine(PG_URL)
+    engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     engine.dispose()
