@@ -242,7 +242,7 @@ class Ledger:
 
         assert self.keys is not None
         path = ring.get(name)
-        if path is None:
+        if path is None or not path.exists():  # or made in a copy whose folder is gone since
             path = self.keys / f"{len(ring)}-{role}.key"
             generate_key(path)
             ring[name] = path

@@ -5,6 +5,7 @@ its own ledger, and be independent of the ledger it was copied from and of its s
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -33,9 +34,7 @@ def _what_it_holds(ledger: Ledger) -> dict[str, object]:
     }
 
 
-def test_a_copied_ledger_holds_what_init_and_the_registrations_make(
-    ledger: Ledger, tmp_path: Path
-) -> None:
+def test_a_copied_ledger_holds_what_init_and_the_registrations_make(ledger: Ledger, tmp_path: Path) -> None:
     made = Ledger(f"sqlite:///{tmp_path / 'made.db'}", CliRunner())  # by init, not copied
     copy = _what_it_holds(ledger)
     assert copy == _what_it_holds(made)
@@ -61,3 +60,18 @@ def test_copies_are_independent_of_each_other(backend: str, tmp_path: Path) -> N
         if backend != "sqlite":
             drop_pg_database(a.url)
             drop_pg_database(b.url)
+
+
+def test_a_person_first_registered_in_a_copy_whose_folder_is_gone_is_registered_in_the_next(
+    tmp_path: Path,
+) -> None:
+    """Copies share their root and so the keys the tests made (KEYRING): a property's copy in a
+    temporary folder, removed after its example, must not leave a later test a key file that is
+    gone for a person its ledger does not hold yet."""
+    with tempfile.TemporaryDirectory() as gone:
+        earlier = copied_ledger(f"sqlite:///{Path(gone) / 'ledger.db'}")
+        earlier.key("officer", actor="visitor")
+    later = copied_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    assert later.key("officer", actor="visitor").exists()
+    names = {p["name"] for p in json.loads(later.ok("people", "list", "--format", "json").stdout)}
+    assert "visitor" in names
