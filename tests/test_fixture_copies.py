@@ -75,3 +75,37 @@ def test_a_person_first_registered_in_a_copy_whose_folder_is_gone_is_registered_
     assert later.key("officer", actor="visitor").exists()
     names = {p["name"] for p in json.loads(later.ok("people", "list", "--format", "json").stdout)}
     assert "visitor" in names
+
+
+def test_what_a_test_writes_reaches_neither_the_ledger_copied_from_nor_the_next_copy(
+    ledger: Ledger, backend: str, tmp_path: Path
+) -> None:
+    """A test's ledger is a copy, not the ledger copies are made from: its writes are not in the
+    next test's ledger, whichever test ran first in the process."""
+    before = ledger.event_count()
+    ledger.ok("unit", "register", "U1", "--name", "单位U1", "--date", "2024-02-01")
+    assert ledger.event_count() > before
+    following = copied_ledger(f"sqlite:///{tmp_path / 'next.db'}" if backend == "sqlite" else None)
+    try:
+        assert following.event_count() == before
+        following.ok(
+            "unit", "register", "U1", "--name", "另一单位", "--date", "2024-02-01"
+        )  # not known there
+        assert following.event_count() == ledger.event_count()
+    finally:
+        if backend != "sqlite":
+            drop_pg_database(following.url)
+
+
+def test_what_a_test_writes_in_the_demo_s_ledger_reaches_neither_its_original_nor_the_next_copy(
+    demo_sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """The demo's ledger likewise (its copies share the demo's key folder, not its database)."""
+    from tests.conftest import _DEMO, copy_of
+
+    before = demo_sqlite_ledger.event_count()
+    demo_sqlite_ledger.ok("unit", "register", "U-COPY", "--name", "单位", "--date", "2024-02-01")
+    assert demo_sqlite_ledger.event_count() > before
+    assert _DEMO[0].url != demo_sqlite_ledger.url and _DEMO[0].event_count() == before
+    following = copy_of(_DEMO[0], f"sqlite:///{tmp_path / 'next.db'}", keys=_DEMO[0].keys)
+    assert following.event_count() == before
