@@ -115,9 +115,13 @@ def _disconnect(conn: Any, database: str) -> None:
 
 
 def drop_pg_database(url: str) -> None:
+    """Drops the database of ``new_pg_database`` and the group roles `init` made for it (roles
+    are the server's, not the database's: ``<database>_officer`` and so on would stay behind)."""
     import time
 
     from sqlalchemy.exc import OperationalError
+
+    from ledger.pg_roles import group_names
 
     name = make_url(url).database
     assert name is not None
@@ -128,11 +132,13 @@ def drop_pg_database(url: str) -> None:
                 _disconnect(conn, name)
                 try:
                     conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-                    return
+                    break
                 except OperationalError:  # still in use (a connection of another role ending)
                     if attempt == 19:
                         raise
                     time.sleep(0.25)
+            for group in group_names(name).values():
+                conn.execute(text(f'DROP ROLE IF EXISTS "{group}"'))
     finally:
         engine.dispose()
 

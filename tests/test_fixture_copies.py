@@ -109,3 +109,31 @@ def test_what_a_test_writes_in_the_demo_s_ledger_reaches_neither_its_original_no
     assert _DEMO[0].url != demo_sqlite_ledger.url and _DEMO[0].event_count() == before
     following = copy_of(_DEMO[0], f"sqlite:///{tmp_path / 'next.db'}", keys=_DEMO[0].keys)
     assert following.event_count() == before
+
+
+def test_a_dropped_postgresql_copy_leaves_none_of_its_group_roles_on_the_server() -> None:
+    """`init` makes the group roles of the ledger's database (``<database>_officer`` …), and roles
+    outlive a dropped database: each test process's ledger and each test that runs `init` on its
+    copy left three behind on the server, for good."""
+    import pytest
+    from sqlalchemy import make_url
+
+    from ledger.pg_roles import group_names
+    from tests.conftest import PG_URL, pg_unavailable
+
+    reason = pg_unavailable()
+    if reason:
+        pytest.skip(reason)
+    copy = copied_ledger()
+    try:
+        copy.ok("init")
+    finally:
+        drop_pg_database(copy.url)
+    groups = list(group_names(str(make_url(copy.url).database)).values())
+    engine = create_engine(PG_URL)
+    try:
+        with engine.connect() as conn:
+            left = conn.execute(text("SELECT rolname FROM pg_roles WHERE rolname = ANY(:g)"), {"g": groups})
+            assert left.scalars().all() == []
+    finally:
+        engine.dispose()
