@@ -360,8 +360,11 @@ def copy_of(source: Ledger, url: str | None = None, keys: Path | None = None) ->
     if url is not None:
         import sqlite3
 
+        from ledger.database import create_sqlite_file
+
         kept, file = sqlite_file(source.url), sqlite_file(url)
         assert kept is not None and file is not None and not file.exists(), url
+        create_sqlite_file(file)  # the owner's alone, as init makes it
         original, copy = sqlite3.connect(kept), sqlite3.connect(file)
         try:
             original.backup(copy)

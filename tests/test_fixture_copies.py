@@ -38,6 +38,10 @@ def test_a_copied_ledger_holds_what_init_and_the_registrations_make(ledger: Ledg
     made = Ledger(f"sqlite:///{tmp_path / 'made.db'}", CliRunner())  # by init, not copied
     copy = _what_it_holds(ledger)
     assert copy == _what_it_holds(made)
+    if ledger.url.startswith("sqlite"):  # the file is its owner's alone, as init makes it
+        assert (tmp_path / "ledger.db").stat().st_mode & 0o777 == (
+            tmp_path / "made.db"
+        ).stat().st_mode & 0o777
     names = {p["name"] for p in json.loads(ledger.ok("people", "list", "--format", "json").stdout)}
     assert {person_name("tester", r) for r in ("officer", "approver", "auditor")} <= names
     ledger.ok("audit", "checkpoint", role="approver")
