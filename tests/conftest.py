@@ -51,20 +51,25 @@ def pg_unavailable() -> str | None:
     return _pg_state["reason"]
 
 
-def fresh_pg_url() -> str:
-    """A new empty schema per test, as the search_path of every connection."""
+def fresh_pg_url(beside: str | None = None) -> str:
+    """A new empty schema per test, as the search_path of every connection: in the shared test
+    database, or in the database of the ledger at URL ``beside`` (a neighbour of that ledger)."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(PG_URL)
+    base = PG_URL
+    if beside is not None:
+        base = make_url(PG_URL).set(database=make_url(beside).database).render_as_string(hide_password=False)
+    engine = create_engine(base)
     with engine.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     engine.dispose()
-    sep = "&" if "?" in PG_URL else "?"
-    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
 
 
 def drop_pg_schema(url: str) -> None:
+    """Drops the schema of ``fresh_pg_url``'s URL, in the database it was made in."""
     schema = url.rsplit("%3D", 1)[1]
-    engine = create_engine(PG_URL)
+    engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     engine.dispose()
@@ -110,9 +115,13 @@ def _disconnect(conn: Any, database: str) -> None:
 
 
 def drop_pg_database(url: str) -> None:
+    """Drops the database of ``new_pg_database`` and the group roles `init` made for it (roles
+    are the server's, not the database's: ``<database>_officer`` and so on would stay behind)."""
     import time
 
     from sqlalchemy.exc import OperationalError
+
+    from ledger.pg_roles import group_names
 
     name = make_url(url).database
     assert name is not None
@@ -123,11 +132,13 @@ def drop_pg_database(url: str) -> None:
                 _disconnect(conn, name)
                 try:
                     conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-                    return
+                    break
                 except OperationalError:  # still in use (a connection of another role ending)
                     if attempt == 19:
                         raise
                     time.sleep(0.25)
+            for group in group_names(name).values():
+                conn.execute(text(f'DROP ROLE IF EXISTS "{group}"'))
     finally:
         engine.dispose()
 
@@ -237,7 +248,7 @@ class Ledger:
 
         assert self.keys is not None
         path = ring.get(name)
-        if path is None:
+        if path is None or not path.exists():  # or made in a copy whose folder is gone since
             path = self.keys / f"{len(ring)}-{role}.key"
             generate_key(path)
             ring[name] = path
@@ -349,8 +360,11 @@ def copy_of(source: Ledger, url: str | None = None, keys: Path | None = None) ->
     if url is not None:
         import sqlite3
 
+        from ledger.database import create_sqlite_file
+
         kept, file = sqlite_file(source.url), sqlite_file(url)
         assert kept is not None and file is not None and not file.exists(), url
+        create_sqlite_file(file)  # the owner's alone, as init makes it
         original, copy = sqlite3.connect(kept), sqlite3.connect(file)
         try:
             original.backup(copy)

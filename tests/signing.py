@@ -69,6 +69,8 @@ def url_key(url: str, role: str = "officer", actor: str = "tester") -> Path:
         assert registry.root_fingerprint is not None
         ring = KEYRING.setdefault(registry.root_fingerprint, {})
         path = ring.get(name)
+        if path is not None and not path.exists():  # made in a copy whose folder is gone since
+            path = None
         known = registry.people.get(name)
         if path is not None and known is not None and known.active:
             return path

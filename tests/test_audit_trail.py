@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import Engine
 
 from audit.bundle import write_manifest
@@ -544,7 +544,9 @@ def test_postgresql_read_only_role_for_auditors(keyed: tuple[Ledger, Path], tmp_
     _checkpoint(ledger, tmp_path / "cp.txt")
     ledger.ok("balance")  # projections current
     schema = ledger.url.rsplit("%3D", 1)[1]
-    role = f"auditor_{schema}"
+    # a role is the cluster's: named by the test's own database (each ledger's schema is `ledger`),
+    # so that tests running at once, or a run that stopped before its cleanup, do not share one
+    role = f"auditor_{make_url(ledger.url).database}_{schema}"
     engine = _engine(ledger)
     try:
         with engine.begin() as conn:

@@ -5,6 +5,7 @@ its own ledger, and be independent of the ledger it was copied from and of its s
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -33,12 +34,14 @@ def _what_it_holds(ledger: Ledger) -> dict[str, object]:
     }
 
 
-def test_a_copied_ledger_holds_what_init_and_the_registrations_make(
-    ledger: Ledger, tmp_path: Path
-) -> None:
+def test_a_copied_ledger_holds_what_init_and_the_registrations_make(ledger: Ledger, tmp_path: Path) -> None:
     made = Ledger(f"sqlite:///{tmp_path / 'made.db'}", CliRunner())  # by init, not copied
     copy = _what_it_holds(ledger)
     assert copy == _what_it_holds(made)
+    if ledger.url.startswith("sqlite"):  # the file is its owner's alone, as init makes it
+        assert (tmp_path / "ledger.db").stat().st_mode & 0o777 == (
+            tmp_path / "made.db"
+        ).stat().st_mode & 0o777
     names = {p["name"] for p in json.loads(ledger.ok("people", "list", "--format", "json").stdout)}
     assert {person_name("tester", r) for r in ("officer", "approver", "auditor")} <= names
     ledger.ok("audit", "checkpoint", role="approver")
@@ -61,3 +64,80 @@ def test_copies_are_independent_of_each_other(backend: str, tmp_path: Path) -> N
         if backend != "sqlite":
             drop_pg_database(a.url)
             drop_pg_database(b.url)
+
+
+def test_a_person_first_registered_in_a_copy_whose_folder_is_gone_is_registered_in_the_next(
+    tmp_path: Path,
+) -> None:
+    """Copies share their root and so the keys the tests made (KEYRING): a property's copy in a
+    temporary folder, removed after its example, must not leave a later test a key file that is
+    gone for a person its ledger does not hold yet."""
+    with tempfile.TemporaryDirectory() as gone:
+        earlier = copied_ledger(f"sqlite:///{Path(gone) / 'ledger.db'}")
+        earlier.key("officer", actor="visitor")
+    later = copied_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    assert later.key("officer", actor="visitor").exists()
+    names = {p["name"] for p in json.loads(later.ok("people", "list", "--format", "json").stdout)}
+    assert "visitor" in names
+
+
+def test_what_a_test_writes_reaches_neither_the_ledger_copied_from_nor_the_next_copy(
+    ledger: Ledger, backend: str, tmp_path: Path
+) -> None:
+    """A test's ledger is a copy, not the ledger copies are made from: its writes are not in the
+    next test's ledger, whichever test ran first in the process."""
+    before = ledger.event_count()
+    ledger.ok("unit", "register", "U1", "--name", "单位U1", "--date", "2024-02-01")
+    assert ledger.event_count() > before
+    following = copied_ledger(f"sqlite:///{tmp_path / 'next.db'}" if backend == "sqlite" else None)
+    try:
+        assert following.event_count() == before
+        following.ok(
+            "unit", "register", "U1", "--name", "另一单位", "--date", "2024-02-01"
+        )  # not known there
+        assert following.event_count() == ledger.event_count()
+    finally:
+        if backend != "sqlite":
+            drop_pg_database(following.url)
+
+
+def test_what_a_test_writes_in_the_demo_s_ledger_reaches_neither_its_original_nor_the_next_copy(
+    demo_sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """The demo's ledger likewise (its copies share the demo's key folder, not its database)."""
+    from tests.conftest import _DEMO, copy_of
+
+    before = demo_sqlite_ledger.event_count()
+    demo_sqlite_ledger.ok("unit", "register", "U-COPY", "--name", "单位", "--date", "2024-02-01")
+    assert demo_sqlite_ledger.event_count() > before
+    assert _DEMO[0].url != demo_sqlite_ledger.url and _DEMO[0].event_count() == before
+    following = copy_of(_DEMO[0], f"sqlite:///{tmp_path / 'next.db'}", keys=_DEMO[0].keys)
+    assert following.event_count() == before
+
+
+def test_a_dropped_postgresql_copy_leaves_none_of_its_group_roles_on_the_server() -> None:
+    """`init` makes the group roles of the ledger's database (``<database>_officer`` …), and roles
+    outlive a dropped database: each test process's ledger and each test that runs `init` on its
+    copy left three behind on the server, for good."""
+    import pytest
+    from sqlalchemy import make_url
+
+    from ledger.pg_roles import group_names
+    from tests.conftest import PG_URL, pg_unavailable
+
+    reason = pg_unavailable()
+    if reason:
+        pytest.skip(reason)
+    copy = copied_ledger()
+    try:
+        copy.ok("init")
+    finally:
+        drop_pg_database(copy.url)
+    groups = list(group_names(str(make_url(copy.url).database)).values())
+    engine = create_engine(PG_URL)
+    try:
+        with engine.connect() as conn:
+            left = conn.execute(text("SELECT rolname FROM pg_roles WHERE rolname = ANY(:g)"), {"g": groups})
+            assert left.scalars().all() == []
+    finally:
+        engine.dispose()

@@ -124,8 +124,10 @@ def test_a_rebuild_of_another_ledger_in_the_same_postgresql_database_holds_up_no
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ledgers kept in schemas of one PostgreSQL database (each its own search path) rebuild
-    apart: the rebuild lock is the ledger's, not the database's."""
+    apart: the rebuild lock is the ledger's, not the database's. (The test's ledger is a
+    database of its own: the neighbour is made in it, as advisory locks are per database.)"""
     from click.testing import CliRunner
+    from sqlalchemy import make_url
     from sqlalchemy.orm import Session
 
     from projections.rebuild import _rebuild_lock
@@ -135,7 +137,8 @@ def test_a_rebuild_of_another_ledger_in_the_same_postgresql_database_holds_up_no
         pytest.skip("SQLite: one ledger a file")
     _funded(ledger)
     _as_an_earlier_version_wrote(ledger.url)
-    neighbour = fresh_pg_url()
+    neighbour = fresh_pg_url(beside=ledger.url)
+    assert make_url(neighbour).database == make_url(ledger.url).database
     try:
         Ledger(neighbour, CliRunner()).ok("info")
         monkeypatch.setitem(names.VERSIONS, names.BALANCES, 2)
