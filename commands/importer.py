@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from commands.context import catch_up_as_told, settings
+from commands.context import catch_up_as_told, settings, work_begins
 from commands.i18n import _
 from commands.progress import progress
 from ledger.errors import StorageError
@@ -98,6 +98,7 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
     """
     from commands.import_files import open_import
 
+    work_begins()  # the file is read before the ledger opens: collected from here on
     count, cells, reading = open_import(file)  # a workbook past the bounds is refused before it unpacks
     if reading:
         click.echo(f"{file.name}: {reading}", err=True)
