@@ -4,7 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
-# test processes: the suite spreads over the cores (each test has its own database)
+# test processes: the suite spreads over the cores (each test has its own database); an idle
+# process takes tests queued for another, so one slow property does not hold up the end
 TEST_WORKERS ?= auto
 
 .PHONY: demo test bench lint clean catalogues
@@ -35,7 +36,7 @@ demo: $(STAMP)
 		--root $$($(BIN)/grant-ledger --lang en --db $(DEMO_DB) info | sed -n 's/^trust root: \([0-9a-f]*\).*/\1/p')
 
 test: $(TSTAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 bench: $(TSTAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
