@@ -350,6 +350,18 @@ def _made(backend: str) -> Ledger:
     return _MADE[backend]
 
 
+def sqlite_backup(source: str | Path, target: str | Path) -> None:
+    """SQLite's online backup: ``target`` becomes the database ``source`` is, page for page."""
+    import sqlite3
+
+    original, copy = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        original.backup(copy)
+    finally:
+        original.close()
+        copy.close()
+
+
 def copy_of(source: Ledger, url: str | None = None, keys: Path | None = None) -> Ledger:
     """A new ledger holding what ``source`` holds, with its trust root, people and keys
     (``KEYRING``). ``url``: a SQLite file that does not exist yet, for a SQLite source; None: a
@@ -358,19 +370,12 @@ def copy_of(source: Ledger, url: str | None = None, keys: Path | None = None) ->
     from ledger.location import sqlite_file
 
     if url is not None:
-        import sqlite3
-
         from ledger.database import create_sqlite_file
 
         kept, file = sqlite_file(source.url), sqlite_file(url)
         assert kept is not None and file is not None and not file.exists(), url
         create_sqlite_file(file)  # the owner's alone, as init makes it
-        original, copy = sqlite3.connect(kept), sqlite3.connect(file)
-        try:
-            original.backup(copy)
-        finally:
-            original.close()
-            copy.close()
+        sqlite_backup(kept, file)
     else:
         url = new_pg_database(template=make_url(source.url).database)
     ledger = Ledger(url, CliRunner(), create=False, keys=keys)

@@ -4,25 +4,14 @@ decided on, and stored after, what the store holds."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
-from tests.conftest import Ledger
+from tests.conftest import Ledger, sqlite_backup
 from tests.test_web import books, client, clock, sign_in  # noqa: F401  (fixtures)
 from tests.test_web_held_grants import _available, _spend, _vouchers
-
-
-def _copy(source: str, target: str) -> None:
-    """SQLite's online backup: ``target`` becomes the database ``source`` is, page for page."""
-    src, dst = sqlite3.connect(source), sqlite3.connect(target)
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
 
 
 def _versions(ledger: Ledger) -> list[int]:
@@ -56,9 +45,9 @@ def test_a_web_write_after_the_store_was_restored_builds_on_what_it_holds(
     saved = str(tmp_path / "backup.db")
     sign_in(client)
     assert _spend(client, "1万", "网-1").status_code == 303
-    _copy(database, saved)  # the night's backup
+    sqlite_backup(database, saved)  # the night's backup
     assert _spend(client, "8万", "网-2").status_code == 303  # the server holds G1 as this left it
-    _copy(saved, database)  # the store restored from the backup: 网-2 is no longer in it
+    sqlite_backup(saved, database)  # the store restored from the backup: 网-2 is no longer in it
     assert _vouchers(books) == ["网-1"]
     # 90,000.00 are available in the store: a write of 50,000.00 is recorded, as the command
     # line would record it, and stored as the grant's next version after what the store holds
@@ -83,9 +72,9 @@ def test_a_web_write_after_a_restore_and_another_write_in_its_place_builds_on_th
     saved = str(tmp_path / "backup.db")
     sign_in(client)
     assert _spend(client, "1万", "网-1").status_code == 303
-    _copy(database, saved)
+    sqlite_backup(database, saved)
     assert _spend(client, "8万", "网-2").status_code == 303
-    _copy(saved, database)
+    sqlite_backup(saved, database)
     books.ok("spend", "G1", "--amount", "2万", "--category", "equipment", "--source", "subsidy",
              "--voucher", "命令-1", "--date", "2024-05-11")  # fmt: skip
     answer = _spend(client, "5万", "网-3")  # 70,000.00 are available in the store
