@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -390,6 +390,32 @@ def copied_ledger(url: str | None = None) -> Ledger:
     bodies — but a copy (``copy_of``) of this process's first such ledger, its events recorded
     when that one was made."""
     return copy_of(_made("sqlite" if url is not None else "postgresql"), url)
+
+
+_PREPARED: dict[tuple[str, str], Ledger] = {}
+
+
+def prepared(backend: str, tmp_path: Path, build: Callable[[Ledger], object]) -> Iterator[Ledger]:
+    """A fixture's books: a copy of the ledger ``build`` makes on a new ledger, built once a
+    process and backend (``build`` must make the same books each time and keep nothing else)."""
+    import atexit
+    import tempfile
+
+    key = (f"{build.__module__}.{build.__qualname__}", backend)
+    if key not in _PREPARED:
+        if backend == "sqlite":
+            made = copied_ledger(f"sqlite:///{Path(tempfile.mkdtemp(prefix='prepared-')) / 'ledger.db'}")
+        else:
+            made = copied_ledger()
+            atexit.register(drop_pg_database, made.url)
+        build(made)
+        _PREPARED[key] = made
+    if backend == "sqlite":
+        yield copy_of(_PREPARED[key], f"sqlite:///{tmp_path / 'ledger.db'}")
+        return
+    copy = copy_of(_PREPARED[key])
+    yield copy
+    drop_pg_database(copy.url)
 
 
 @pytest.fixture

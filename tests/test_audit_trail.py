@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from audit.verifier.canonical import record_from_stored, record_leaf_hash
 from audit.verifier.checkpoint import Checkpoint
 from audit.verifier.layout import RECORD_COLUMNS
 from audit.verifier.merkle import CompactRange, root_from_leaf_hashes, verify_inclusion
-from tests.conftest import DISTRICT_BODIES, Ledger, approved_district_grant
+from tests.conftest import DISTRICT_BODIES, Ledger, approved_district_grant, prepared
 
 
 def _money(ledger: Ledger) -> None:
@@ -39,13 +40,17 @@ def _money(ledger: Ledger) -> None:
     ledger.ok("reverse", "G1", "--voucher", "S2", "--reason", "重复入账", "--date", "2024-06-10")
 
 
-@pytest.fixture
-def keyed(ledger: Ledger) -> tuple[Ledger, Path]:
-    """A ledger with one grant's money, and the key of its registered approver, who signs the
-    checkpoints."""
+def _one_grant_s_money(ledger: Ledger) -> None:
     approved_district_grant(ledger)
     _money(ledger)
-    return ledger, ledger.key("approver")
+
+
+@pytest.fixture
+def keyed(backend: str, tmp_path: Path) -> Iterator[tuple[Ledger, Path]]:
+    """A ledger with one grant's money, and the key of its registered approver, who signs the
+    checkpoints."""
+    for ledger in prepared(backend, tmp_path, _one_grant_s_money):
+        yield ledger, ledger.key("approver")
 
 
 def _checkpoint(ledger: Ledger, save: Path) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy import create_engine, text
 from audit.bundle import write_manifest
 from audit.signing import generate_keypair
 from ledger.database import EVENTS_TABLE
-from tests.conftest import Ledger, approved_district_grant
+from tests.conftest import Ledger, approved_district_grant, prepared
 
 
 def _money(ledger: Ledger, grant: str = "G1") -> None:
@@ -26,12 +27,16 @@ def _money(ledger: Ledger, grant: str = "G1") -> None:
         )  # fmt: skip
 
 
-@pytest.fixture
-def keyed(ledger: Ledger) -> tuple[Ledger, Path]:
-    """A ledger with one grant's money, and the key of its registered approver."""
+def _one_grant_s_money(ledger: Ledger) -> None:
     approved_district_grant(ledger)
     _money(ledger)
-    return ledger, ledger.key("approver")
+
+
+@pytest.fixture
+def keyed(backend: str, tmp_path: Path) -> Iterator[tuple[Ledger, Path]]:
+    """A ledger with one grant's money, and the key of its registered approver."""
+    for ledger in prepared(backend, tmp_path, _one_grant_s_money):
+        yield ledger, ledger.key("approver")
 
 
 def _checkpoint(ledger: Ledger, save: Path | None = None) -> str:

@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 
 from commands.cli import cli
 from commands.web.app import create_app
-from tests.conftest import DISTRICT_BODIES, Ledger, register_bodies, selected
+from tests.conftest import DISTRICT_BODIES, Ledger, prepared, register_bodies, selected
 from tests.importdata import HEADER
 from tests.test_web import PASSWORD, Clock, set_password, sign_in
 
@@ -46,9 +46,13 @@ def rows(ledger: Ledger, *args: str) -> list[dict[str, str]]:
 
 
 @pytest.fixture
-def three(ledger: Ledger) -> Ledger:
+def three(backend: str, tmp_path: Path) -> Iterator[Ledger]:
     """G1 in 渝中区 (given by its code), G2 in 渝中区 (by its Chinese name), G3 in 万州区; each with
     money received and spent, so that a filter's figures can be checked to the fen."""
+    yield from prepared(backend, tmp_path, _three)
+
+
+def _three(ledger: Ledger) -> None:
     approved(ledger, "G1", "B0001", "U1", "--district", "500103")
     approved(ledger, "G2", "B0002", "U2", "--district", "渝中区")
     approved(ledger, "G3", "B0003", "U3", "--district", "万州区")
@@ -58,7 +62,6 @@ def three(ledger: Ledger) -> Ledger:
         ledger.ok("disburse", grant, "--amount", amount, "--voucher", f"拨-{n}", "--date", "2024-04-15")
         ledger.ok("spend", grant, "--amount", spent, "--category", "equipment", "--voucher", f"记-{n}",
                   "--date", "2024-05-01")  # fmt: skip
-    return ledger
 
 
 def test_a_district_is_given_by_its_code_or_its_chinese_name_and_stored_as_the_code(three: Ledger) -> None:

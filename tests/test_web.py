@@ -24,7 +24,7 @@ from starlette.testclient import TestClient
 from commands.cli import cli
 from commands.web.app import COOKIE, create_app
 from commands.web.sessions import IDLE_SECONDS, LIFETIME_SECONDS
-from tests.conftest import Ledger, approved_district_grant
+from tests.conftest import Ledger, approved_district_grant, prepared
 
 PASSWORD = "correct-horse-battery"
 AUDITOR_PASSWORD = "auditor-horse-battery"
@@ -58,19 +58,22 @@ def set_password(ledger: Ledger, name: str, password: str, role: str, *extra: st
     )
 
 
-@pytest.fixture
-def books(sqlite_ledger: Ledger) -> Ledger:
-    """G1 (base B0001) approved, 100,000.00 of subsidy received; the officer `tester` and the
-    auditor `tester.auditor` have web passwords set with their own keys."""
-    approved_district_grant(sqlite_ledger)
-    sqlite_ledger.ok("disburse", "G1", "--amount", "10万", "--voucher", "拨-1", "--date", "2024-04-15")
+def _books(ledger: Ledger) -> None:
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "10万", "--voucher", "拨-1", "--date", "2024-04-15")
     for name, password, role in (
         ("tester", PASSWORD, "officer"),
         ("tester.auditor", AUDITOR_PASSWORD, "auditor"),
     ):
-        result = set_password(sqlite_ledger, name, password, role)
+        result = set_password(ledger, name, password, role)
         assert result.exit_code == 0, (result.stdout, result.stderr)
-    return sqlite_ledger
+
+
+@pytest.fixture
+def books(tmp_path: Path) -> Iterator[Ledger]:
+    """G1 (base B0001) approved, 100,000.00 of subsidy received; the officer `tester` and the
+    auditor `tester.auditor` have web passwords set with their own keys (SQLite)."""
+    yield from prepared("sqlite", tmp_path, _books)
 
 
 @pytest.fixture
