@@ -143,6 +143,7 @@ class Settings:
 
     def catch_up(self) -> None:
         from commands.registry import all_projections
+
         catch_up_as_told(self.ledger(), all_projections())
 
     def ensure_current(self, *, acts: bool = False) -> None:
@@ -177,7 +178,7 @@ class Settings:
 def starting_up() -> None:
     """A command's process begins without the cyclic garbage collector: loading the libraries
     makes hundreds of thousands of long-lived objects, and collecting among them is wasted work
-    (about a tenth of a one-line write's time). ``work_begins`` turns it back on."""
+    (about a fifth of a one-line write's time). ``work_begins`` turns it back on."""
     gc.disable()
     _START_UP.append(True)
 

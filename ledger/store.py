@@ -28,7 +28,6 @@ class LedgerFactory(SQLAlchemyFactory):
 
     EXISTING_LEDGER = "EXISTING_LEDGER"
 
-
     def __init__(self, env: Environment):
         super().__init__(env)
         engine = self.datastore.engine
