@@ -331,7 +331,7 @@ class Ledger:
 
 
 # The first ledger each test process makes on a backend, by `init` and the people and bodies a
-# new Ledger registers; a test's fresh ledger is a copy of its database (Ledger.copied).
+# new Ledger registers; a test's fresh ledger is a copy of its database (copied_ledger).
 _MADE: dict[str, Ledger] = {}
 
 
@@ -392,41 +392,48 @@ def copied_ledger(url: str | None = None) -> Ledger:
     return copy_of(_made("sqlite" if url is not None else "postgresql"), url)
 
 
-_PREPARED: dict[tuple[str, str], Ledger] = {}
+_BUILT: dict[tuple[str, str], Ledger] = {}
 
 
-def prepared(backend: str, tmp_path: Path, build: Callable[[Ledger], object]) -> Iterator[Ledger]:
-    """A fixture's books: a copy of the ledger ``build`` makes on a new ledger, built once a
-    process and backend (``build`` must make the same books each time and keep nothing else)."""
+def built(backend: str, build: Callable[[Ledger], object]) -> Ledger:
+    """The ledger ``build`` makes on a copy of this process's first ledger, once a process and
+    backend, kept to the process's end. ``build`` must make the same books each time; tests copy
+    them (``copy_of``, ``prepared``) and never write to this one."""
     import atexit
     import tempfile
 
     key = (f"{build.__module__}.{build.__qualname__}", backend)
-    if key not in _PREPARED:
+    if key not in _BUILT:
         if backend == "sqlite":
-            made = copied_ledger(f"sqlite:///{Path(tempfile.mkdtemp(prefix='prepared-')) / 'ledger.db'}")
+            made = copied_ledger(f"sqlite:///{Path(tempfile.mkdtemp(prefix='built-')) / 'ledger.db'}")
         else:
             made = copied_ledger()
             atexit.register(drop_pg_database, made.url)
         build(made)
-        _PREPARED[key] = made
+        _BUILT[key] = made
+    return _BUILT[key]
+
+
+def _copied_for_the_test(source: Ledger, backend: str, tmp_path: Path) -> Iterator[Ledger]:
+    """A copy of ``source`` for one test: its SQLite file in ``tmp_path``, or its own PostgreSQL
+    database, dropped after the test."""
     if backend == "sqlite":
-        yield copy_of(_PREPARED[key], f"sqlite:///{tmp_path / 'ledger.db'}")
+        yield copy_of(source, f"sqlite:///{tmp_path / 'ledger.db'}")
         return
-    copy = copy_of(_PREPARED[key])
+    copy = copy_of(source)
     yield copy
     drop_pg_database(copy.url)
+
+
+def prepared(backend: str, tmp_path: Path, build: Callable[[Ledger], object]) -> Iterator[Ledger]:
+    """A fixture's books: a copy for the test of what ``build`` makes (``built``)."""
+    yield from _copied_for_the_test(built(backend, build), backend, tmp_path)
 
 
 @pytest.fixture
 def ledger(backend: str, tmp_path: Path) -> Iterator[Ledger]:
     """A new ledger with its administrator, ``tester``'s three people and the bodies (a copy)."""
-    if backend == "sqlite":
-        yield copied_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
-        return
-    made = copied_ledger()
-    yield made
-    drop_pg_database(made.url)
+    yield from _copied_for_the_test(_made(backend), backend, tmp_path)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from ledger.application import GrantLedger
 from ledger.grant import Grant
-from tests.conftest import Ledger, approved_district_grant, copied_ledger, copy_of
+from tests.conftest import Ledger, approved_district_grant, built, copy_of
 
 GRANTS = ("G1", "G2")
 BASES = {"G1": "B0001", "G2": "B0002"}
@@ -66,13 +66,15 @@ def recompute(url: str) -> dict[str, dict[str, Decimal]]:
     return totals
 
 
-@pytest.fixture(scope="module")
-def approved(tmp_path_factory: pytest.TempPathFactory) -> Ledger:
-    """G1 (B0001) and G2 (B0002) approved, 200,000.00 each; each example works on a copy."""
-    ledger = copied_ledger(f"sqlite:///{tmp_path_factory.mktemp('approved') / 'ledger.db'}")
+def _two_approved(ledger: Ledger) -> None:
     approved_district_grant(ledger, "G1", "B0001", "U1")
     approved_district_grant(ledger, "G2", "B0002", "U2")
-    return ledger
+
+
+@pytest.fixture(scope="module")
+def approved() -> Ledger:
+    """G1 (B0001) and G2 (B0002) approved, 200,000.00 each; each example works on a copy."""
+    return built("sqlite", _two_approved)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

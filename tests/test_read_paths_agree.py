@@ -11,7 +11,6 @@ Each example runs dozens of commands, so the suite runs a few; a longer run by h
 
 from __future__ import annotations
 
-import atexit
 import csv
 import io
 import json
@@ -33,6 +32,7 @@ from tests.bundle_book import bundle_balances
 from tests.conftest import (
     Ledger,
     approved_district_grant,
+    built,
     copied_ledger,
     copy_of,
     drop_pg_database,
@@ -291,22 +291,9 @@ def _all_agree(books: Books) -> None:
 # ----------------------------------------------------------------------------- the property
 
 
-_APPROVED: dict[str, Ledger] = {}
-
-
-def _approved(backend: str) -> Ledger:
-    """The grants approved, once a process and backend; each example works on a copy."""
-    if backend not in _APPROVED:
-        if backend == "sqlite":
-            folder = Path(tempfile.mkdtemp(prefix="read-paths-approved-"))
-            ledger = copied_ledger(f"sqlite:///{folder / 'ledger.db'}")
-        else:
-            ledger = copied_ledger()
-            atexit.register(drop_pg_database, ledger.url)
-        for g, base in GRANTS.items():
-            approved_district_grant(ledger, g, base, f"U{g}")
-        _APPROVED[backend] = ledger
-    return _APPROVED[backend]
+def _grants_approved(ledger: Ledger) -> None:
+    for g, base in GRANTS.items():
+        approved_district_grant(ledger, g, base, f"U{g}")
 
 
 @contextmanager
@@ -314,7 +301,7 @@ def _books(backend: str) -> Iterator[Books]:
     with tempfile.TemporaryDirectory(prefix="read-paths-") as tmp:
         folder = Path(tmp)
         url = f"sqlite:///{folder / 'ledger.db'}" if backend == "sqlite" else None
-        ledger = copy_of(_approved(backend), url)
+        ledger = copy_of(built(backend, _grants_approved), url)  # each example on a copy
         try:
             yield Books(ledger, folder)
         finally:

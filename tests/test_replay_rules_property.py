@@ -25,7 +25,7 @@ from audit.bundle import write_manifest
 from audit.verifier.canonical import record_leaf_hash
 from audit.verifier.verify import verify_bundle
 from projections.judge import JudgedGrant, event_breaches, policy_on
-from tests.conftest import Ledger, approved_district_grant, copied_ledger, copy_of
+from tests.conftest import Ledger, approved_district_grant, built, copy_of
 
 RULES = ("ring-fence", "banned category", "permitted category", "tranches within approval", "approval first")
 RULES_CLOSED = (*RULES, "grant closed")
@@ -44,10 +44,8 @@ AMOUNTS = ["100.00", "8000.00", "50000.00", "150000.00", "500000.00"]
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Ledger:
-    ledger = copied_ledger(f"sqlite:///{tmp_path_factory.mktemp('rules') / 'ledger.db'}")
-    approved_district_grant(ledger)
-    return ledger
+def base() -> Ledger:
+    return built("sqlite", approved_district_grant)
 
 
 legal = st.one_of(

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
-from tests.conftest import Ledger, approved_district_grant, copied_ledger, copy_of
+from tests.conftest import Ledger, approved_district_grant, built, copy_of
 
 APPROVED_ON = date(2024, 4, 1)
 APPROVED = Decimal("200000.00")
@@ -32,17 +32,10 @@ SOURCES = ("subsidy", "matching")
 dates = st.integers(-2, 27).map(lambda n: APPROVED_ON + timedelta(days=n))
 amounts = st.integers(1, 6_000_000).map(lambda fen: Decimal(fen) / 100)
 
-_TEMPLATE: list[Ledger] = []
-
 
 def template() -> Ledger:
     """A ledger with G1 approved for 200,000.00 on 2024-04-01 (build period to 2026-03-31)."""
-    if not _TEMPLATE:
-        folder = Path(tempfile.mkdtemp(prefix="ring-fence-template-"))
-        made = copied_ledger(f"sqlite:///{folder / 'ledger.db'}")
-        approved_district_grant(made)
-        _TEMPLATE.append(made)
-    return _TEMPLATE[0]
+    return built("sqlite", approved_district_grant)
 
 
 class RingFenceModel(RuleBasedStateMachine):
