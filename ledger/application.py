@@ -26,6 +26,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
 
 from audit.verifier.people import REGISTRY_ID, Person
+from ledger import snapshot_seals
 from ledger.database import APP_NAME, busy_timeout_ms, ensure_schema
 from ledger.errors import ConflictError, LedgerError, NotFoundError, StorageError, VerificationError
 from ledger.grant import Grant, grant_uuid
@@ -92,6 +93,8 @@ class GrantLedger(Application[UUID]):
         self._snapshot_query: Any = None
         self._held_kept = HELD_KEPT
         self._holding = threading.Lock()
+        self._seals_ready: bool | None = None  # whether the ledger has ledger.snapshot_seals' table
+        self._taken = threading.local()  # the snapshots this thread's last save stored
         if not getattr(self.factory, "store_ready", False):
             ensure_schema(self.engine)
         self.trust = Trust(self.engine, self.recorder.events_record_cls.__table__)  # type: ignore[attr-defined]
@@ -146,8 +149,19 @@ class GrantLedger(Application[UUID]):
             if aggregate is not None and interval and event.originator_version % interval == 0:
                 due[event.originator_id] = aggregate
         if due:
-            classes = {key: getattr(type(a), "Snapshot", self.snapshot_class) for key, a in due.items()}
-            self.snapshots.put([classes[key].take(a) for key, a in due.items()])  # type: ignore[union-attr]
+            classes: dict[UUID, Any] = {
+                key: getattr(type(a), "Snapshot", self.snapshot_class) for key, a in due.items()
+            }
+            stored = [self.mapper.to_stored_event(classes[key].take(a)) for key, a in due.items()]
+            self.snapshots.recorder.insert_events(stored)
+            self._taken.stored = stored  # for the save's signer to sign (``handle``)
+
+    def seals_ready(self) -> bool:
+        """Whether this ledger keeps signed snapshots (ledger.snapshot_seals); asked once."""
+        if self._seals_ready is None:
+            with self.engine.connect() as conn:
+                self._seals_ready = snapshot_seals.present(conn)
+        return self._seals_ready
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -198,15 +212,17 @@ class GrantLedger(Application[UUID]):
             while len(self._held) > self._held_kept:
                 self._held.popitem(last=False)
 
-    def load(self, key: UUID) -> Any:
+    def load(self, key: UUID, signer: Signer | None = None, checked: list[Any] | None = None) -> Any:
         """An aggregate for a write to decide on. Its latest stored snapshot is trusted only once
         checked against the events it summarises: the aggregate is replayed from its events and
         compared with the snapshot on the way; a snapshot they do not yield (a row written below
         the application) refuses the write (StorageError naming the aggregate and the version).
         A snapshot this process has checked is used as it stands while its stored bytes are the
-        ones checked (a long import). One held (``hold``) is brought up to the store's events after
-        it instead, while the store still holds its last event as it was. AggregateNotFoundError
-        if it is not in the ledger."""
+        ones checked (a long import), and so is one that ``signer``'s own key signed as taken or
+        checked by them (ledger.snapshot_seals); a snapshot checked here and found equal is added
+        to ``checked``, for the write to sign. One held (``hold``) is brought up to the store's
+        events after it instead, while the store still holds its last event as it was.
+        AggregateNotFoundError if it is not in the ledger."""
         held = self._take_held(key)
         if held is not None:
             # read from its own last event on: the store must still hold that very event (not
@@ -228,6 +244,10 @@ class GrantLedger(Application[UUID]):
             for event in self._events(key, after=stored.originator_version):
                 aggregate = event.mutate(aggregate)
             return aggregate
+        if stored is not None and signer is not None:
+            signed = self._from_signed_snapshot(key, stored, signer)
+            if signed is not None:
+                return signed
         snapshot = self._decoded(stored)
         aggregate = None
         for event in self._events(key):
@@ -238,11 +258,37 @@ class GrantLedger(Application[UUID]):
                     raise _forged_snapshot(aggregate, stored.originator_version)
                 if agrees and not (isinstance(aggregate, Grant) and snapshot.state.get("days") is None):
                     self._remember_checked(key, stored)
+                    if checked is not None:
+                        checked.append(stored)
                 stored = None
         if aggregate is None:
             raise AggregateNotFoundError(key)
         if stored is not None:  # a snapshot of a version no event reached
             raise _forged_snapshot(aggregate, stored.originator_version)
+        return aggregate
+
+    def _from_signed_snapshot(self, key: UUID, stored: Any, signer: Signer) -> Any:
+        """The aggregate from a snapshot ``signer``'s own key signed (None: none did, or it does
+        not verify): the events from the snapshot's version on are read and checked, the first
+        of them must be the one the snapshot was last modified by, and the rest are applied."""
+        if not self.seals_ready():
+            return None
+        with self.engine.connect() as conn:
+            if not snapshot_seals.signed_by(conn, stored, signer):
+                return None
+        events = self._events(key, after=stored.originator_version - 1)
+        first = next(events, None)
+        if first is None or first.originator_version != stored.originator_version:
+            return None
+        decoded = self._decoded(stored)
+        if decoded is None:
+            return None
+        aggregate: Any = decoded.mutate(None)
+        if aggregate.version != first.originator_version or aggregate.modified_on != first.timestamp:
+            return None
+        for event in events:
+            aggregate = event.mutate(aggregate)
+        self._remember_checked(key, stored)
         return aggregate
 
     def _events(self, key: UUID, after: int = 0) -> Iterator[Any]:
@@ -383,7 +429,7 @@ class GrantLedger(Application[UUID]):
             person, held, seen = (
                 checked.pop() if checked else self.signer_role(signer, action, policy, role=role, actor=actor)
             )
-            loaded = _Loaded(self, policy, person.name, held)
+            loaded = _Loaded(self, policy, person.name, held, signer)
             grant_id = getattr(action, "grant_id", None)
             if not action.decide(loaded):
                 outcome = Outcome(False, action.repeat(), loaded.loaded_grant(grant_id))
@@ -393,8 +439,10 @@ class GrantLedger(Application[UUID]):
             own = sum(len(a.pending_events) for a in changed if a.id == REGISTRY_ID)
             seal = self.seal(changed, signer, person.name)
             sealed: Any = seal.pending_events[0]
+            self._taken.stored = []
             with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
                 recordings = self.save(*changed, seal)
+                self._seal_snapshots(session, signer, [*loaded.checked, *self._taken.stored])
                 # a key revoked or rotated by another writer between the check above and this
                 # save would leave a seal no key vouches for where it stands: checked again
                 # under the store's write lock, and the action is tried afresh
@@ -409,6 +457,11 @@ class GrantLedger(Application[UUID]):
             return outcome
 
         return self._retrying(attempt)
+
+    def _seal_snapshots(self, session: Any, signer: Signer, stored: list[Any]) -> None:
+        """Sign, in the write's transaction, the snapshots it took and those it checked."""
+        if stored and self.seals_ready():
+            snapshot_seals.insert(session.connection(), snapshot_seals.sealed(signer, stored))
 
     def signer_role(
         self,
@@ -505,18 +558,20 @@ _NAMES = (("grant", "grant_id"), ("unit", "unit_id"))
 class _Loaded:
     """The aggregates one attempt of an action loaded or created: saved together, or not at all."""
 
-    def __init__(self, app: GrantLedger, policy: Policy, actor: str, role: str) -> None:
+    def __init__(self, app: GrantLedger, policy: Policy, actor: str, role: str, signer: Signer) -> None:
         self.app = app
         self.policy = policy
         self.actor = actor
         self.role = role
+        self.signer = signer
         self.aggregates: dict[UUID, Any] = {}
+        self.checked: list[Any] = []  # stored snapshots found equal to their events, to sign
 
     def _get(self, key: UUID) -> Any:
         found = self.aggregates.get(key)
         if found is None:
             try:
-                found = self.app.load(key)
+                found = self.app.load(key, self.signer, self.checked)
             except AggregateNotFoundError:
                 return None
             self.aggregates[key] = found

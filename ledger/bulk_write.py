@@ -14,9 +14,11 @@ from eventsourcing.persistence import Notification, StoredEvent
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.engine import Connection
 
+from ledger import snapshot_seals
 from ledger.application import GrantLedger
 from ledger.database import EVENTS_TABLE
 from ledger.encoding import EventRow
+from ledger.seal import Signer
 
 # (connection, the batch as stored): the projections, in the import's transaction
 OnBatch = Callable[[Connection, list[Notification]], None]
@@ -96,7 +98,9 @@ class BulkWriter:
                     copy.write_row((nid, *e))
         return ids
 
-    def snapshots(self, stored: list[StoredEvent]) -> None:
+    def snapshots(self, stored: list[StoredEvent], signer: Signer) -> None:
+        """Insert the import's snapshots, each signed by the importing person's key
+        (ledger.snapshot_seals) where the ledger keeps signed snapshots."""
         recorder: Any = self.app.snapshots.recorder  # type: ignore[union-attr]
         rows = [
             {
@@ -108,6 +112,8 @@ class BulkWriter:
             for e in stored
         ]
         self.conn.execute(insert(recorder.events_record_cls.__table__), rows)
+        if snapshot_seals.present(self.conn):
+            snapshot_seals.insert(self.conn, snapshot_seals.sealed(signer, stored))
 
 
 def _uuid_bytes(value: UUID | str) -> bytes:

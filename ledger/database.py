@@ -306,3 +306,18 @@ def ensure_schema(engine: Engine) -> None:
         statements = _PG_TRIGGERS if engine.dialect.name == "postgresql" else _SQLITE_TRIGGERS
         for statement in statements:
             conn.execute(text(statement))
+        _make_snapshot_seals(conn)
+
+
+def _make_snapshot_seals(conn: Connection) -> None:
+    """The table of signed snapshots (ledger.snapshot_seals), append-only like the records. It is
+    not part of ``schema_ready``: a ledger made before it opens as it did and keeps none."""
+    from ledger.snapshot_seals import TABLE, snapshot_seals
+
+    snapshot_seals.create(conn, checkfirst=True)
+    if conn.dialect.name == "postgresql":
+        guards = _pg_guards((TABLE,), "grant_ledger_records_append_only")
+    else:
+        guards = _sqlite_guards((TABLE,), lambda table: f"grant-ledger {table} is append-only")
+    for statement in guards:
+        conn.execute(text(statement))

@@ -51,7 +51,7 @@ from ledger.errors import (
     StorageError,
 )
 from ledger.forked import messages_from_fork
-from ledger.grant import Grant
+from ledger.grant import Grant, grant_uuid
 from ledger.i18n import T_, _
 from ledger.import_format import (
     HEADER,
@@ -121,9 +121,15 @@ class _Books:
     policy: Policy  # in force on the date of the row being applied
 
     def __init__(
-        self, app: GrantLedger, person: Person, claimed_role: str | None, cache_vouchers: int = CACHE_VOUCHERS
+        self,
+        app: GrantLedger,
+        person: Person,
+        claimed_role: str | None,
+        cache_vouchers: int = CACHE_VOUCHERS,
+        signer: Signer | None = None,
     ) -> None:
         self.app = app
+        self.signer = signer  # the importer's: a snapshot their key signed is taken as it stands
         self.encoder = StateEncoder(app.mapper)
         self.person = person
         self.claimed_role = claimed_role
@@ -183,7 +189,7 @@ class _Books:
             found = self.index.unpark("g/" + grant_id)
             if found is None:
                 try:
-                    found = self.app.load_grant(grant_id)
+                    found = self.app.load(grant_uuid(grant_id), self.signer)
                 except AggregateNotFoundError:
                     found = None
                 if found is not None:
@@ -198,7 +204,7 @@ class _Books:
             unit = self.index.unpark("u/" + unit_id)
             if unit is None:
                 try:
-                    unit = self.app.load(unit_uuid(unit_id))
+                    unit = self.app.load(unit_uuid(unit_id), self.signer)
                 except AggregateNotFoundError:
                     unit = None
         units[unit_id] = unit
@@ -407,9 +413,10 @@ def _check(
     claimed_role: str | None,
     batch: int,
     cache_vouchers: int,
+    signer: Signer | None = None,
 ) -> Iterator[Message]:
     """Apply every row to the aggregates and yield what to write (see ``Message``)."""
-    books = _Books(app, person, claimed_role, cache_vouchers)
+    books = _Books(app, person, claimed_role, cache_vouchers, signer)
     try:
         yield from _check_rows(app, rows, books, batch)
     finally:
@@ -558,11 +565,23 @@ def import_rows(
             encoder = StateEncoder(app.mapper)
             if parallel:
                 messages: Iterator[Message] = _checked_elsewhere(
-                    app, rows, person=person, claimed_role=role, batch=batch, cache_vouchers=cache
+                    app,
+                    rows,
+                    person=person,
+                    claimed_role=role,
+                    batch=batch,
+                    cache_vouchers=cache,
+                    signer=signer,
                 )
             else:
                 messages = _check(
-                    app, rows, person=person, claimed_role=role, batch=batch, cache_vouchers=cache
+                    app,
+                    rows,
+                    person=person,
+                    claimed_role=role,
+                    batch=batch,
+                    cache_vouchers=cache,
+                    signer=signer,
                 )
             result = ImportResult()
             for kind, body in messages:
@@ -572,7 +591,7 @@ def import_rows(
                 elif kind == "events":
                     writer.events(sealed(app, body, signer, person.name, encoder))
                 elif kind == "snapshots":
-                    writer.snapshots(body)
+                    writer.snapshots(body, signer)
                 else:
                     result = body
             if result.errors or result.events == 0:

@@ -30,6 +30,8 @@ RECORDS: dict[str, tuple[str, ...]] = {
     SNAPSHOTS_TABLE: WRITERS,
     "audit_checkpoints": (APPROVER,),
     "audit_signed_leaves": (APPROVER,),
+    # a person's signature on a snapshot they took or checked (ledger.snapshot_seals)
+    "ledger_snapshot_seals": WRITERS,
 }
 
 # Written by ``init`` alone.
