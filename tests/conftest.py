@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -51,10 +52,87 @@ def pg_unavailable() -> str | None:
     return _pg_state["reason"]
 
 
+def test_name() -> str:
+    """The name of a database or schema made for one test: the making process's id is in it, so
+    that what a run killed before its clean-up left behind is dropped by the next
+    (``sweep_orphans``)."""
+    return f"t_{os.getpid()}_{uuid.uuid4().hex[:12]}"
+
+
+_OWNED = re.compile(r"t_([0-9]+)_[0-9a-f]{12}")
+
+
+def _gone(name: str) -> bool:
+    """Whether ``name`` (or a group role named after it) was made by a process no longer running."""
+    found = _OWNED.match(name)
+    if found is None:
+        return False
+    try:
+        os.kill(int(found[1]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # running, as another user
+        return False
+    return False
+
+
+def sweep_orphans() -> list[str]:
+    """Drops what test processes that ended without cleaning up (killed, by SIGTERM or SIGKILL)
+    left on the test server: their databases with the group roles `init` made for them, their
+    schemas in the shared database, and any such role left alone. Only names whose making
+    process is no longer running on this machine; what it dropped, by name."""
+    from ledger.pg_roles import group_names
+
+    dropped: list[str] = []
+    engine = _pg_admin()
+    try:
+        with engine.connect() as conn:
+            names = conn.execute(text(r"SELECT datname FROM pg_database WHERE datname LIKE 't\_%'")).scalars()
+            databases = [name for name in names if _gone(name)]
+            schemas = [
+                name
+                for name in conn.execute(
+                    text(r"SELECT nspname FROM pg_namespace WHERE nspname LIKE 't\_%'")
+                ).scalars()
+                if _gone(name)
+            ]
+            for schema in schemas:
+                conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            roles = [
+                name
+                for name in conn.execute(
+                    text(r"SELECT rolname FROM pg_roles WHERE rolname LIKE 't\_%'")
+                ).scalars()
+                if _gone(name.rsplit("_", 1)[0])
+            ]
+    finally:
+        engine.dispose()
+    for name in databases:
+        drop_pg_database(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
+        dropped.append(name)
+    engine = _pg_admin()
+    try:
+        with engine.connect() as conn:
+            for role in roles:
+                if role in {g for d in databases for g in group_names(d).values()}:
+                    continue  # dropped with its database
+                conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+                dropped.append(role)
+    finally:
+        engine.dispose()
+    return [*dropped, *schemas]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if hasattr(session.config, "workerinput") or pg_unavailable():
+        return  # once a run, by the process that starts the workers; nothing to sweep without a server
+    sweep_orphans()
+
+
 def fresh_pg_url(beside: str | None = None) -> str:
     """A new empty schema per test, as the search_path of every connection: in the shared test
     database, or in the database of the ledger at URL ``beside`` (a neighbour of that ledger)."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    schema = test_name()
     base = PG_URL
     if beside is not None:
         base = make_url(PG_URL).set(database=make_url(beside).database).render_as_string(hide_password=False)
@@ -82,7 +160,7 @@ def _pg_admin() -> Any:
 def new_pg_database(template: str | None = None) -> str:
     """A new database (a copy of ``template``, a database name, if given), as a URL whose
     connections use its schema ``ledger``, as ``fresh_pg_url`` gives one in the shared database."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
+    name = test_name()
     engine = _pg_admin()
     try:
         with engine.connect() as conn:

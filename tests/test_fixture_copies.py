@@ -141,3 +141,64 @@ def test_a_dropped_postgresql_copy_leaves_none_of_its_group_roles_on_the_server(
             assert left.scalars().all() == []
     finally:
         engine.dispose()
+
+
+def test_what_a_killed_test_process_left_on_the_server_is_dropped_by_the_next_run() -> None:
+    """A test process killed by SIGTERM or SIGKILL never drops its databases, schemas and group
+    roles; the next run's start drops those whose process is gone, and nothing of a live one."""
+    import os
+    import subprocess
+    import sys
+
+    import pytest
+    from sqlalchemy import make_url
+
+    from ledger.pg_roles import group_names
+    from tests.conftest import PG_URL, fresh_pg_url, new_pg_database, pg_unavailable, sweep_orphans
+
+    reason = pg_unavailable()
+    if reason:
+        pytest.skip(reason)
+    # a process that made a database (with its roles) and a schema, and was killed before its clean-up
+    made = subprocess.run(
+        [sys.executable, "-c",
+         "import os, sys; from tests.conftest import new_pg_database, fresh_pg_url; "
+         "db = new_pg_database(); schema = fresh_pg_url(); "
+         "print(db.split('?')[0].rsplit('/', 1)[1], schema.rsplit('%3D', 1)[1]); sys.stdout.flush(); "
+         "os.kill(os.getpid(), 9)"],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent, check=False,
+    )  # fmt: skip
+    assert made.returncode == -9, made.stderr
+    database, schema = made.stdout.split()
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            for group in group_names(database).values():
+                conn.execute(text(f'CREATE ROLE "{group}" NOLOGIN'))
+    finally:
+        admin.dispose()
+    mine, my_schema = new_pg_database(), fresh_pg_url()  # this live process's own
+    try:
+        dropped = sweep_orphans()
+        assert database in dropped and schema in dropped
+        assert (
+            mine.split("?")[0].rsplit("/", 1)[1] not in dropped
+            and my_schema.rsplit("%3D", 1)[1] not in dropped
+        )
+        engine = create_engine(PG_URL)
+        try:
+            with engine.connect() as conn:
+                databases = conn.execute(text("SELECT datname FROM pg_database")).scalars().all()
+                schemas = conn.execute(text("SELECT nspname FROM pg_namespace")).scalars().all()
+                roles = conn.execute(text("SELECT rolname FROM pg_roles")).scalars().all()
+        finally:
+            engine.dispose()
+        assert database not in databases and schema not in schemas
+        assert not set(group_names(database).values()) & set(roles)
+        assert str(make_url(mine).database) in databases and my_schema.rsplit("%3D", 1)[1] in schemas
+        assert str(os.getpid()) in str(make_url(mine).database)
+    finally:
+        drop_pg_database(mine)
+        from tests.conftest import drop_pg_schema
+
+        drop_pg_schema(my_schema)
