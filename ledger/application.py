@@ -278,7 +278,7 @@ class GrantLedger(Application[UUID]):
                     raise _forged_snapshot(aggregate, stored.originator_version)
                 if agrees and not (isinstance(aggregate, Grant) and snapshot.state.get("days") is None):
                     self._remember_checked(key, stored)
-                    if checked is not None:
+                    if checked is not None and self._as_stored_here(stored, aggregate):
                         checked.append(stored)
                 stored = None
         if aggregate is None:
@@ -365,6 +365,25 @@ class GrantLedger(Application[UUID]):
         if len(self._checked) >= CHECKED_KEPT:
             self._checked.clear()
         self._checked[key] = _fingerprint(stored)
+
+    def _as_stored_here(self, stored: Any, aggregate: Any) -> bool:
+        """Whether ``stored`` (a snapshot found equal to ``aggregate``) holds the very encoding this
+        code stores for it, its time of taking aside. Equal is looser: 100.00 written as 100.0000,
+        false as 0, compare equal; a person signs (ledger.snapshot_seals) only what their own code
+        would have written, never another rendering that their later writes would take as it stands."""
+        kind: Any = getattr(type(aggregate), "Snapshot", self.snapshot_class)
+        mine = self.mapper.to_stored_event(kind.take(aggregate))
+        if stored.topic != mine.topic:
+            return False
+        try:
+            theirs, ours = json.loads(bytes(stored.state)), json.loads(bytes(mine.state))
+        except ValueError:
+            return False
+        if not isinstance(theirs, dict) or not isinstance(ours, dict):
+            return False
+        theirs.pop("timestamp", None)
+        ours.pop("timestamp", None)
+        return json.dumps(theirs, sort_keys=True) == json.dumps(ours, sort_keys=True)
 
     def _snapshot_agrees(self, stored: Any, aggregate: Any) -> bool | None:
         """True: the stored snapshot holds exactly the replayed aggregate's fields, each equal, both
