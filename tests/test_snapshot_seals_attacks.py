@@ -210,3 +210,36 @@ def test_an_event_before_the_signed_snapshot_changed_below_the_application_fails
     assert verified.exit_code == 6, (verified.stdout, verified.stderr)
     assert f"Grant.ExpenditureRecorded of {G1} version 10" in verified.stdout
     assert "changed after signing" in verified.stdout
+
+
+def test_the_web_server_still_holds_a_grant_built_on_the_persons_own_signed_snapshot_for_them(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """Held for its signer alone, not dropped: their next write reads only the events since it."""
+    from typing import Any
+
+    from tests.test_snapshot_seals import G1
+
+    long_history(sqlite_ledger, tmp_path)
+    version = snapshot_versions(sqlite_ledger)[-1]
+    app = GrantLedger(sqlite_ledger.url)
+    app.hold()
+    reads: list[int] = []
+    events = app._events
+
+    def spied(key: Any, after: int = 0) -> Any:
+        if key == G1:
+            reads.append(after)
+        return events(key, after)
+
+    app._events = spied  # type: ignore[method-assign]
+    try:
+        first = app.handle(spend("HELD-1", "1"), signer=key_of(sqlite_ledger))
+        assert first.recorded and first.grant is not None
+        held_at = first.grant.version
+        assert app.handle(spend("HELD-2", "1"), signer=key_of(sqlite_ledger)).recorded
+    finally:
+        app.close()
+    # from the signed snapshot on, then only from the held grant's own last event on
+    assert reads == [version - 1, held_at - 1], reads
+    assert held_at > version
