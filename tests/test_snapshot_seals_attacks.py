@@ -204,6 +204,7 @@ def test_an_event_before_the_signed_snapshot_changed_below_the_application_fails
     )  # fmt: skip
     ledger.ok("audit", "checkpoint", role="approver")
     ledger.ok("audit", "export", str(tmp_path / "bundle"), role="auditor")
+    assert ledger.root is not None
     verified = CliRunner().invoke(
         cli, ["--lang", "en", "audit", "verify", str(tmp_path / "bundle"), "--root", ledger.root]
     )
