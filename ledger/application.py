@@ -88,7 +88,9 @@ class GrantLedger(Application[UUID]):
         settings.update(env or {})
         super().__init__(settings)
         self._checked: dict[UUID, tuple[int, bytes]] = {}
-        self._held: OrderedDict[UUID, Any] | None = None
+        # held aggregates (``hold``), each with the key fingerprint of the one person whose own
+        # signed snapshot it was built on (None: built on events or a snapshot checked against them)
+        self._held: OrderedDict[UUID, tuple[Any, str | None]] | None = None
         self._events_query: Any = None
         self._snapshot_query: Any = None
         self._held_kept = HELD_KEPT
@@ -190,29 +192,40 @@ class GrantLedger(Application[UUID]):
         self._held = OrderedDict()
         self._held_kept = kept
 
-    def _take_held(self, key: UUID) -> Any:
-        """The held aggregate of ``key``, now this caller's alone (None if none is held): a
-        concurrent write on it loads its own from the store."""
+    def _take_held(self, key: UUID, signer: Signer | None) -> tuple[Any, str | None] | None:
+        """The held aggregate of ``key`` and whose signed snapshot it stands on, now this caller's
+        alone (None if none is held, or it stands on another person's signed snapshot: only they
+        build on it): a concurrent write on it loads its own from the store."""
         if self._held is None:
             return None
         with self._holding:
-            return self._held.pop(key, None)
+            entry = self._held.get(key)
+            if entry is None or (entry[1] is not None and (signer is None or entry[1] != signer.fingerprint)):
+                return None
+            return self._held.pop(key)
 
-    def _give_back(self, aggregates: list[Any]) -> None:
+    def _give_back(self, aggregates: list[Any], vouched: dict[UUID, str] | None = None) -> None:
         """Aggregates that are now exactly as the store holds them (saved, or unchanged), held
-        for the next write."""
+        for the next write; ``vouched``: those built on a person's own signed snapshot (by key
+        fingerprint), held for that person's writes alone."""
         if self._held is None:
             return
         with self._holding:
             for aggregate in aggregates:
                 if aggregate.pending_events:
                     continue
-                self._held[aggregate.id] = aggregate
+                self._held[aggregate.id] = (aggregate, (vouched or {}).get(aggregate.id))
                 self._held.move_to_end(aggregate.id)
             while len(self._held) > self._held_kept:
                 self._held.popitem(last=False)
 
-    def load(self, key: UUID, signer: Signer | None = None, checked: list[Any] | None = None) -> Any:
+    def load(
+        self,
+        key: UUID,
+        signer: Signer | None = None,
+        checked: list[Any] | None = None,
+        vouched: dict[UUID, str] | None = None,
+    ) -> Any:
         """An aggregate for a write to decide on. Its latest stored snapshot is trusted only once
         checked against the events it summarises: the aggregate is replayed from its events and
         compared with the snapshot on the way; a snapshot they do not yield (a row written below
@@ -220,11 +233,14 @@ class GrantLedger(Application[UUID]):
         A snapshot this process has checked is used as it stands while its stored bytes are the
         ones checked (a long import), and so is one that ``signer``'s own key signed as taken or
         checked by them (ledger.snapshot_seals); a snapshot checked here and found equal is added
-        to ``checked``, for the write to sign. One held (``hold``) is brought up to the store's
-        events after it instead, while the store still holds its last event as it was.
-        AggregateNotFoundError if it is not in the ledger."""
-        held = self._take_held(key)
-        if held is not None:
+        to ``checked``, for the write to sign. An aggregate built on ``signer``'s signed snapshot
+        is vouched for by them alone: ``vouched`` gets its key's fingerprint, and no other
+        person's write, nor this process's memory of checked snapshots, builds on it. One held
+        (``hold``) is brought up to the store's events after it instead, while the store still
+        holds its last event as it was. AggregateNotFoundError if it is not in the ledger."""
+        entry = self._take_held(key, signer)
+        if entry is not None:
+            held, held_by = entry
             # read from its own last event on: the store must still hold that very event (not
             # restored from a backup or rolled back since), else it is loaded as the store holds it
             events = self._events(key, after=held.version - 1)
@@ -236,6 +252,8 @@ class GrantLedger(Application[UUID]):
             ):
                 for event in events:
                     held = event.mutate(held)
+                if held_by is not None and vouched is not None:
+                    vouched[key] = held_by
                 return held
         stored = self._latest_snapshot(key)
         if stored is not None and self._checked.get(key) == _fingerprint(stored):
@@ -247,6 +265,8 @@ class GrantLedger(Application[UUID]):
         if stored is not None and signer is not None:
             signed = self._from_signed_snapshot(key, stored, signer)
             if signed is not None:
+                if vouched is not None:
+                    vouched[key] = signer.fingerprint
                 return signed
         snapshot = self._decoded(stored)
         aggregate = None
@@ -258,7 +278,7 @@ class GrantLedger(Application[UUID]):
                     raise _forged_snapshot(aggregate, stored.originator_version)
                 if agrees and not (isinstance(aggregate, Grant) and snapshot.state.get("days") is None):
                     self._remember_checked(key, stored)
-                    if checked is not None:
+                    if checked is not None and self._as_stored_here(stored, aggregate):
                         checked.append(stored)
                 stored = None
         if aggregate is None:
@@ -288,7 +308,8 @@ class GrantLedger(Application[UUID]):
             return None
         for event in events:
             aggregate = event.mutate(aggregate)
-        self._remember_checked(key, stored)
+        # not remembered as checked: only this person vouches for it, and the process's other
+        # loads (another person's write in the web server) must not build on it
         return aggregate
 
     def _events(self, key: UUID, after: int = 0) -> Iterator[Any]:
@@ -344,6 +365,25 @@ class GrantLedger(Application[UUID]):
         if len(self._checked) >= CHECKED_KEPT:
             self._checked.clear()
         self._checked[key] = _fingerprint(stored)
+
+    def _as_stored_here(self, stored: Any, aggregate: Any) -> bool:
+        """Whether ``stored`` (a snapshot found equal to ``aggregate``) holds the very encoding this
+        code stores for it, its time of taking aside. Equal is looser: 100.00 written as 100.0000,
+        false as 0, compare equal; a person signs (ledger.snapshot_seals) only what their own code
+        would have written, never another rendering that their later writes would take as it stands."""
+        kind: Any = getattr(type(aggregate), "Snapshot", self.snapshot_class)
+        mine = self.mapper.to_stored_event(kind.take(aggregate))
+        if stored.topic != mine.topic:
+            return False
+        try:
+            theirs, ours = json.loads(bytes(stored.state)), json.loads(bytes(mine.state))
+        except ValueError:
+            return False
+        if not isinstance(theirs, dict) or not isinstance(ours, dict):
+            return False
+        theirs.pop("timestamp", None)
+        ours.pop("timestamp", None)
+        return json.dumps(theirs, sort_keys=True) == json.dumps(ours, sort_keys=True)
 
     def _snapshot_agrees(self, stored: Any, aggregate: Any) -> bool | None:
         """True: the stored snapshot holds exactly the replayed aggregate's fields, each equal, both
@@ -433,7 +473,7 @@ class GrantLedger(Application[UUID]):
             grant_id = getattr(action, "grant_id", None)
             if not action.decide(loaded):
                 outcome = Outcome(False, action.repeat(), loaded.loaded_grant(grant_id))
-                self._give_back(list(loaded.aggregates.values()))
+                self._give_back(list(loaded.aggregates.values()), loaded.vouched)
                 return outcome
             changed = [a for a in loaded.aggregates.values() if a.pending_events]
             own = sum(len(a.pending_events) for a in changed if a.id == REGISTRY_ID)
@@ -453,7 +493,7 @@ class GrantLedger(Application[UUID]):
                 at = max(r.notification.id for r in recordings if r.domain_event.originator_id == seal.id)
                 self.trust.sealed_here(str(seal.id), sealed.signer, sealed.key, sealed.leaves, at)
             outcome = Outcome(True, action.done(loaded), loaded.loaded_grant(grant_id))
-            self._give_back(list(loaded.aggregates.values()))
+            self._give_back(list(loaded.aggregates.values()), loaded.vouched)
             return outcome
 
         return self._retrying(attempt)
@@ -566,12 +606,13 @@ class _Loaded:
         self.signer = signer
         self.aggregates: dict[UUID, Any] = {}
         self.checked: list[Any] = []  # stored snapshots found equal to their events, to sign
+        self.vouched: dict[UUID, str] = {}  # built on the signer's own signed snapshot (``load``)
 
     def _get(self, key: UUID) -> Any:
         found = self.aggregates.get(key)
         if found is None:
             try:
-                found = self.app.load(key, self.signer, self.checked)
+                found = self.app.load(key, self.signer, self.checked, self.vouched)
             except AggregateNotFoundError:
                 return None
             self.aggregates[key] = found
