@@ -64,13 +64,21 @@ def message(originator_id: UUID, version: int, state: bytes) -> bytes:
 
 @functools.cache
 def form() -> str:
-    """The SHA-256 of the code of the aggregates that are snapshotted. A release whose grants or
+    """The SHA-256 of the code that makes and reads snapshots: the aggregates snapshotted, the
+    application's own encodings and the event store library's version. A release whose grants or
     units keep a field more would find it missing from a snapshot an earlier one took (the class
-    default, silently); so a snapshot signed under other code is checked the long way, which
-    tells an earlier form from a forgery, and then signed again."""
+    default, silently), and one that reads a value otherwise would read it otherwise; so a
+    snapshot signed under other code is checked the long way, which tells an earlier form from a
+    forgery, and then signed again."""
+    from importlib.metadata import PackageNotFoundError, version
+
     digest = hashlib.sha256()
-    for module in ("grant.py", "unit.py"):
+    for module in ("grant.py", "unit.py", "application.py"):
         digest.update(Path(__file__).with_name(module).read_bytes())
+    try:
+        digest.update(version("eventsourcing").encode())
+    except PackageNotFoundError:  # run from a source tree without the package's metadata
+        digest.update(b"eventsourcing")
     return digest.hexdigest()
 
 
