@@ -563,26 +563,15 @@ def import_rows(
                 on_start(conn)
             writer = BulkWriter(app, conn, on_batch)
             encoder = StateEncoder(app.mapper)
-            if parallel:
-                messages: Iterator[Message] = _checked_elsewhere(
-                    app,
-                    rows,
-                    person=person,
-                    claimed_role=role,
-                    batch=batch,
-                    cache_vouchers=cache,
-                    signer=signer,
-                )
-            else:
-                messages = _check(
-                    app,
-                    rows,
-                    person=person,
-                    claimed_role=role,
-                    batch=batch,
-                    cache_vouchers=cache,
-                    signer=signer,
-                )
+            options: dict[str, Any] = {
+                "person": person,
+                "claimed_role": role,
+                "batch": batch,
+                "cache_vouchers": cache,
+                "signer": signer,
+            }
+            check = _checked_elsewhere if parallel else _check
+            messages: Iterator[Message] = check(app, rows, **options)
             result = ImportResult()
             for kind, body in messages:
                 if kind == "rows":

@@ -73,6 +73,33 @@ def insert_seal(ledger: Ledger, version: int, key: str, signed: str) -> None:
     )
 
 
+def spend_reading(ledger: Ledger, voucher: str) -> list[int]:
+    """A spend of 1,000.00 on G1 recorded by the officer through the application, and from which
+    version on it read G1's events (``after``) each time it read them."""
+    app = GrantLedger(ledger.url)
+    reads: list[tuple[Any, int]] = []
+    events = app._events
+
+    def spied(key: Any, after: int = 0) -> Any:
+        reads.append((key, after))
+        return events(key, after)
+
+    app._events = spied  # type: ignore[method-assign]
+    try:
+        spend = Spend(
+            grant_id="G1",
+            amount=Decimal("1000"),
+            category="equipment",
+            source="subsidy",
+            voucher=voucher,
+            on=date(2024, 7, 2),
+        )
+        assert app.handle(spend, signer=key_of(ledger)).recorded
+    finally:
+        app.close()
+    return [after for key, after in reads if key == G1]
+
+
 def test_an_import_signs_its_snapshots_with_the_importers_own_key(ledger: Ledger, tmp_path: Path) -> None:
     long_history(ledger, tmp_path)
     version = snapshot_versions(ledger)[-1]
@@ -95,29 +122,7 @@ def test_the_next_write_reads_only_the_events_since_its_own_signed_snapshot(
 ) -> None:
     long_history(ledger, tmp_path)
     version = snapshot_versions(ledger)[-1]
-    app = GrantLedger(ledger.url)
-    reads: list[tuple[Any, int]] = []
-    events = app._events
-
-    def spied(key: Any, after: int = 0) -> Any:
-        reads.append((key, after))
-        return events(key, after)
-
-    app._events = spied  # type: ignore[method-assign]
-    try:
-        spend = Spend(
-            grant_id="G1",
-            amount=Decimal("1000"),
-            category="equipment",
-            source="subsidy",
-            voucher="SINCE-1",
-            on=date(2024, 7, 2),
-        )
-        assert app.handle(spend, signer=key_of(ledger)).recorded
-    finally:
-        app.close()
-    grant_reads = [after for key, after in reads if key == G1]
-    assert grant_reads == [version - 1], reads  # not the whole history (after 0)
+    assert spend_reading(ledger, "SINCE-1") == [version - 1]  # not the whole history (after 0)
     assert ledger.balances("B0001")["B0001"]["subsidy_available"] == "104000.00"
 
 
@@ -241,27 +246,6 @@ def test_a_snapshot_signed_under_other_code_is_checked_the_long_way_and_signed_a
     long_history(ledger, tmp_path)
     version = snapshot_versions(ledger)[-1]
     monkeypatch.setattr(snapshot_seals, "form", lambda: "another release")
-    app = GrantLedger(ledger.url)
-    reads: list[tuple[Any, int]] = []
-    events = app._events
-
-    def spied(key: Any, after: int = 0) -> Any:
-        reads.append((key, after))
-        return events(key, after)
-
-    app._events = spied  # type: ignore[method-assign]
-    try:
-        spend = Spend(
-            grant_id="G1",
-            amount=Decimal("1000"),
-            category="equipment",
-            source="subsidy",
-            voucher="RELEASE-1",
-            on=date(2024, 7, 2),
-        )
-        assert app.handle(spend, signer=key_of(ledger)).recorded
-    finally:
-        app.close()
-    assert [after for key, after in reads if key == G1] == [0]
+    assert spend_reading(ledger, "RELEASE-1") == [0]
     assert [at for _, at, _, _ in seals(ledger)] == [version, version]  # signed under each code
     assert ledger.balances("B0001")["B0001"]["subsidy_available"] == "104000.00"
