@@ -405,3 +405,26 @@ def test_the_workbook_xml_names_the_print_titles_of_the_filed_sheets_only(bundle
         *((str(i), f"'{name}'!$4:$4") for i, name in enumerate(PEOPLE_SHEETS)),
         ("5", "'event log'!$1:$1"),
     ]
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 1000])
+def test_an_edited_spending_row_is_named_whichever_chunk_of_the_replay_it_falls_in(
+    bundle: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """The rows the spending sheet must show are kept a chunk at a time: an edited amount in any
+    row is named with the amount the events give, the rows read back in their order."""
+    from audit.verifier import replay
+
+    monkeypatch.setattr(replay, "_ROWS_A_CHUNK", chunk)
+    book = load_workbook(bundle / "report.xlsx", read_only=True)
+    rows = list(book["spending"].iter_rows(min_row=5, values_only=True))[:-1]  # less the 合计 row
+    book.close()
+    assert len(rows) >= 4
+    for n, row in enumerate(rows):
+        copy = bundle.with_name(f"edited-{n}")
+        shutil.copytree(bundle, copy)
+        _edit_book(copy, _set("spending", f"J{5 + n}", Decimal(str(row[9])) + 1))
+        code, out = _verify(copy)
+        assert code == 6, out
+        assert f"report.xlsx spending!J{5 + n} (金额): shows" in out, out
+        assert f"but the events give {Decimal(str(row[9])):.2f}" in out, out

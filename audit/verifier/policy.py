@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,8 @@ class BundlePolicy:
     data: dict[str, Any]
     # every version the bundle ships, (effective_from as ISO text, version), oldest first
     versions: tuple[tuple[str, BundlePolicy], ...] = ()
+    # each programme as ``programme`` made it, by code: asked for at every spending replayed
+    _programmes: dict[str, Programme | None] = field(default_factory=dict, compare=False, repr=False)
 
     def in_force(self, on: str) -> BundlePolicy | None:
         """The version in force on the ISO date ``on`` (None: the bundle ships none so early)."""
@@ -83,6 +85,13 @@ class BundlePolicy:
         return [code for code, c in self.data["categories"].items() if c["allowed"]]
 
     def programme(self, code: str) -> Programme | None:
+        try:
+            return self._programmes[code]
+        except KeyError:
+            made = self._programmes[code] = self._programme(code)
+            return made
+
+    def _programme(self, code: str) -> Programme | None:
         p = self.data["programmes"].get(code)
         if p is None:
             return None
