@@ -100,6 +100,9 @@ class Exported:
         )
 
 
+_NAMES_KEPT = 100_000  # aggregate ids remembered by an export (a hundred bytes or so each)
+
+
 def _uuid(value: Any) -> UUID:
     if isinstance(value, UUID):
         return value
@@ -202,9 +205,18 @@ def _write_events(
     withheld: dict[str, int] = {}
     last_nid = 0
     lines: list[bytes] = []
+    # each aggregate's id as a UUID and as text, made once: a tenth of the export made them per event
+    names: dict[Any, tuple[UUID, str]] = {}
     for index, nid, leaf_hash, originator_id, version, topic, state in _rows(engine, size):
-        originator = _uuid(originator_id)
-        record = record_from_stored(originator, version, topic, bytes(state))
+        key = originator_id if isinstance(originator_id, bytes | str | UUID) else bytes(originator_id)
+        named = names.get(key)
+        if named is None:
+            if len(names) >= _NAMES_KEPT:
+                names.clear()
+            made = _uuid(originator_id)
+            named = names[key] = (made, str(made))
+        originator, name = named
+        record = record_from_stored(name, version, topic, bytes(state))
         index, nid = int(index), int(nid)
         kept = selection.keeps(originator, record)
         if kept:
