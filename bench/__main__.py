@@ -546,7 +546,7 @@ def main() -> None:
         if first and first.seconds == first.seconds:
             print(
                 f"  one spend on {count:,} events / on 200 events: {spend.seconds / first.seconds:.2f}x "
-                "(the grant is replayed from its own events, its snapshot checked against them)"
+                "(the grant starts from the snapshot its person's key signed, then the events since)"
             )
     on_pg = by.get("import (PostgreSQL)")
     if on_pg and on_pg.per_second:
