@@ -44,7 +44,8 @@ snapshot_seals = Table(
     Column("originator_version", Integer, primary_key=True),
     Column("signer_key", String(64), primary_key=True),  # the key's fingerprint
     Column("form", String(64), primary_key=True),  # the aggregates' code signed under (``form``)
-    Column("signature", String(128), nullable=False),
+    # in the key too: a row of garbage stored first under the person's key does not keep theirs out
+    Column("signature", String(128), primary_key=True),
 )
 
 _SIGNATURE = select(snapshot_seals.c.signature).where(
@@ -110,7 +111,7 @@ def present(conn: Connection) -> bool:
 
 
 def insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows``, those already there (the same person, the same snapshot) left as they are."""
+    """Insert ``rows``, any already there (the same signature) left as it is."""
     if not rows:
         return
     if conn.dialect.name == "postgresql":
@@ -131,8 +132,6 @@ def signed_by(conn: Connection, stored: Any, signer: Signer) -> bool:
             "key": signer.fingerprint,
             "form": form(),
         },
-    ).first()
-    if found is None:
-        return False
+    ).scalars()
     signed = message(originator_id, stored.originator_version, bytes(stored.state))
-    return signature_verifies(signed, found[0], signer.public_raw)
+    return any(signature_verifies(signed, signature, signer.public_raw) for signature in found)

@@ -249,3 +249,36 @@ def test_a_snapshot_signed_under_other_code_is_checked_the_long_way_and_signed_a
     assert spend_reading(ledger, "RELEASE-1") == [0]
     assert [at for _, at, _, _ in seals(ledger)] == [version, version]  # signed under each code
     assert ledger.balances("B0001")["B0001"]["subsidy_available"] == "104000.00"
+
+
+def test_a_row_of_garbage_stored_first_under_a_persons_key_does_not_keep_their_signature_out(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """Someone with the database stores a signature of nothing under the second officer's key for
+    the grant's snapshot before they sign it: their own signature is stored beside it, and their
+    next write starts from the snapshot."""
+    long_history(ledger, tmp_path)
+    version = snapshot_versions(ledger)[-1]
+    second = key_of(ledger, actor="second")
+    insert_seal(ledger, version, second.fingerprint, "00" * 64)
+    for voucher in ("GARBAGE-1", "GARBAGE-2"):
+        result = ledger(
+            "spend", "G1", "--amount", "1000", "--category", "equipment", "--source", "subsidy",
+            "--voucher", voucher, "--date", "2024-07-02", actor="second",
+        )  # fmt: skip
+        assert result.exit_code == 0, (result.stdout, result.stderr)
+    theirs = [signed for _, at, key, signed in seals(ledger) if at == version and key == second.fingerprint]
+    assert sorted(theirs) == sorted(["00" * 64, signature(second, version, snapshot_state(ledger, version))])
+    assert ledger.balances("B0001")["B0001"]["subsidy_available"] == "103000.00"
+
+
+def snapshot_state(ledger: Ledger, version: int) -> bytes:
+    engine = create_engine(ledger.url)
+    try:
+        with engine.connect() as conn:
+            state = conn.execute(
+                text("SELECT state FROM ledger_snapshots WHERE originator_version = :v"), {"v": version}
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return bytes(state)
