@@ -16,7 +16,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -273,12 +273,13 @@ class GrantLedger(Application[UUID]):
         for event in self._events(key):
             aggregate = event.mutate(aggregate)
             if stored is not None and event.originator_version == stored.originator_version:
-                agrees = None if snapshot is None else self._snapshot_agrees(snapshot, aggregate)
+                mine = self._snapshot_of(aggregate)
+                agrees = None if snapshot is None else self._snapshot_agrees(snapshot, mine)
                 if agrees is None:
                     raise _forged_snapshot(aggregate, stored.originator_version)
                 if agrees and not (isinstance(aggregate, Grant) and snapshot.state.get("days") is None):
                     self._remember_checked(key, stored)
-                    if checked is not None and self._as_stored_here(stored, aggregate):
+                    if checked is not None and _encoded_alike(stored, mine):
                         checked.append(stored)
                 stored = None
         if aggregate is None:
@@ -366,37 +367,22 @@ class GrantLedger(Application[UUID]):
             self._checked.clear()
         self._checked[key] = _fingerprint(stored)
 
-    def _as_stored_here(self, stored: Any, aggregate: Any) -> bool:
-        """Whether ``stored`` (a snapshot found equal to ``aggregate``) holds the very encoding this
-        code stores for it, its time of taking aside. Equal is looser: 100.00 written as 100.0000,
-        false as 0, compare equal; a person signs (ledger.snapshot_seals) only what their own code
-        would have written, never another rendering that their later writes would take as it stands."""
+    def _snapshot_of(self, aggregate: Any) -> StoredEvent:
+        """The snapshot this code would store for ``aggregate`` now, encoded."""
         kind: Any = getattr(type(aggregate), "Snapshot", self.snapshot_class)
-        mine = self.mapper.to_stored_event(kind.take(aggregate))
-        if stored.topic != mine.topic:
-            return False
-        try:
-            theirs, ours = json.loads(bytes(stored.state)), json.loads(bytes(mine.state))
-        except ValueError:
-            return False
-        if not isinstance(theirs, dict) or not isinstance(ours, dict):
-            return False
-        theirs.pop("timestamp", None)
-        ours.pop("timestamp", None)
-        return json.dumps(theirs, sort_keys=True) == json.dumps(ours, sort_keys=True)
+        return self.mapper.to_stored_event(kind.take(aggregate))
 
-    def _snapshot_agrees(self, stored: Any, aggregate: Any) -> bool | None:
+    def _snapshot_agrees(self, stored: Any, mine: StoredEvent) -> bool | None:
         """True: the stored snapshot holds exactly the replayed aggregate's fields, each equal, both
         read through the store's own encoding (a field left out would fall back to a class default:
         no latest date, no ring-fence by date). False: it holds them in the form of an earlier version
         (fields and keys added since missing, voucher fingerprints of the first form), and agrees
         on everything that form holds; the replayed aggregate is used, never the snapshot. None:
-        it disagrees with the events."""
-        kind: Any = getattr(type(aggregate), "Snapshot", self.snapshot_class)
-        taken = kind.take(aggregate)
+        it disagrees with the events. ``mine``: the replayed aggregate's snapshot (``_snapshot_of``)."""
+        taken: Any = self.mapper.to_domain_event(mine)
         if type(stored) is not type(taken) or stored.topic != taken.topic:
             return None
-        recomputed = cast(Any, self.mapper.to_domain_event(self.mapper.to_stored_event(taken))).state
+        recomputed = taken.state
         missing = object()
         if stored.state.keys() == recomputed.keys() and all(
             recomputed.get(name, missing) == value for name, value in stored.state.items()
@@ -565,6 +551,25 @@ class GrantLedger(Application[UUID]):
 
 def _fingerprint(stored: Any) -> tuple[int, bytes]:
     return stored.originator_version, hashlib.sha256(bytes(stored.state)).digest()
+
+
+def _encoded_alike(stored: Any, mine: StoredEvent) -> bool:
+    """Whether ``stored`` (a snapshot found equal to the replayed aggregate) holds the very encoding
+    this code stores for it (``mine``), its time of taking aside. Equal is looser: 100.00 written
+    as 100.0000, false as 0, compare equal; a person signs (ledger.snapshot_seals) only what their
+    own code would have written, never another rendering that their later writes would take as it
+    stands."""
+    if stored.topic != mine.topic:
+        return False
+    try:
+        theirs, ours = json.loads(bytes(stored.state)), json.loads(bytes(mine.state))
+    except ValueError:
+        return False
+    if not isinstance(theirs, dict) or not isinstance(ours, dict):
+        return False
+    theirs.pop("timestamp", None)
+    ours.pop("timestamp", None)
+    return json.dumps(theirs, sort_keys=True) == json.dumps(ours, sort_keys=True)
 
 
 def _earlier_form(kept: Any, now: Any, fingerprints: bool) -> bool:

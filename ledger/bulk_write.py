@@ -112,7 +112,7 @@ class BulkWriter:
             for e in stored
         ]
         self.conn.execute(insert(recorder.events_record_cls.__table__), rows)
-        if snapshot_seals.present(self.conn):
+        if self.app.seals_ready():
             snapshot_seals.insert(self.conn, snapshot_seals.sealed(signer, stored))
 
 

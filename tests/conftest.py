@@ -113,8 +113,9 @@ def sweep_orphans() -> list[str]:
     engine = _pg_admin()
     try:
         with engine.connect() as conn:
+            with_their_database = {g for d in databases for g in group_names(d).values()}
             for role in roles:
-                if role in {g for d in databases for g in group_names(d).values()}:
+                if role in with_their_database:
                     continue  # dropped with its database
                 conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
                 dropped.append(role)
