@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -30,8 +34,22 @@ from ledger.errors import BadInputError
 @click.option(
     "--secure-cookies", is_flag=True, help="cookies Secure without --certfile (a TLS proxy in front)"
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="server processes sharing the port (one per core for many writers; sessions are kept in "
+    "the ledger's database, so any process serves any session)",
+)
 def serve_command(
-    host: str, port: int, certfile: Path | None, keyfile: Path | None, proxies: str, secure_cookies: bool
+    host: str,
+    port: int,
+    certfile: Path | None,
+    keyfile: Path | None,
+    proxies: str,
+    secure_cookies: bool,
+    workers: int,
 ) -> None:
     """Serve the web workspace: sign in with a web password (`people password`), see every base's
     balances and each grant's budget, history and findings, and record as the command line records,
@@ -41,21 +59,36 @@ def serve_command(
     Examples:
       grant-ledger serve
       grant-ledger serve --host 0.0.0.0 --port 8443 --certfile office.crt --keyfile office.key
+      grant-ledger serve --workers 4
     """
     if (certfile is None) != (keyfile is None):
         raise BadInputError("--certfile and --keyfile go together")
     import uvicorn
 
     from commands.context import settings, work_begins
-    from commands.web.app import create_app
+    from commands.web.app import SERVED, create_app, served
 
     work_begins()  # a server runs for days: collected, as every process past its start-up
 
-    web = create_app(settings().db, secure=certfile is not None or secure_cookies, org=settings().org)
+    secure = certfile is not None or secure_cookies
+    web: Any
+    if workers == 1:
+        web = create_app(settings().db, secure=secure, org=settings().org)  # no ledger: exit 4 here
+    else:
+        settings().ledger()  # no ledger: exit 4 here, not in each process
+        # each process makes its own app (uvicorn imports the factory by name), told what this
+        # one was told through its environment
+        web = f"{served.__module__}:{served.__name__}"
+        secret = secrets.token_hex(32)  # the sessions' rows are authenticated under it
+        os.environ[SERVED] = json.dumps(
+            {"db": settings().url, "secure": secure, "org": settings().org, "secret": secret}
+        )
     scheme = "https" if certfile else "http"
     click.echo(f"serving {settings().url.split('@')[-1]} at {scheme}://{host}:{port}/ (Ctrl-C stops)")
     uvicorn.run(
         web,
+        factory=workers > 1,
+        workers=workers,
         host=host,
         port=port,
         ssl_certfile=str(certfile) if certfile else None,

@@ -55,13 +55,15 @@ READ_MODELS = (
     "audit_tree",
 )
 
-# The web workspace's own tables (commands/web/credentials.py), made by ``init``: a person of any
-# group sets their web password (its row replaced, so UPDATE and DELETE), and the server signs them
-# in under whichever login it runs as; sign-in attempts are appended only, since the rate limit
-# reads them and a deleted failure would lift it.
+# The web workspace's own tables (commands/web/credentials.py, sessions.py), made by ``init``: a
+# person of any group sets their web password (its row replaced, so UPDATE and DELETE), and the
+# server signs them in under whichever login it runs as; sign-in attempts are appended only, since
+# the rate limit reads them and a deleted failure would lift it; sessions are made, touched and
+# ended by the server (a row opens nothing without its cookie).
 WEB: dict[str, tuple[str, ...]] = {
     "ledger_web_credentials": ("INSERT", "UPDATE", "DELETE"),
     "ledger_web_sign_ins": ("INSERT",),
+    "ledger_web_sessions": ("INSERT", "UPDATE", "DELETE"),
 }
 
 # Every write takes LOCK TABLE ledger_events IN EXCLUSIVE MODE (eventsourcing-sqlalchemy, and

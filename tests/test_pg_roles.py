@@ -446,7 +446,11 @@ def test_web_passwords_and_sign_ins_are_the_owners_tables_and_no_login_can_wipe_
         "AND relkind = 'r' ORDER BY 1",
     )
     owner_name = make_url(recipe.urls["owner"]).username
-    assert owners == [("ledger_web_credentials", owner_name), ("ledger_web_sign_ins", owner_name)]
+    assert owners == [
+        ("ledger_web_credentials", owner_name),
+        ("ledger_web_sessions", owner_name),
+        ("ledger_web_sign_ins", owner_name),
+    ]
     attempts = rows(recipe.urls["auditor"], "SELECT outcome FROM ledger_web_sign_ins ORDER BY id")
     assert attempts == [("wrong",), ("signed in",)]
     for login in GROUPS:
@@ -455,6 +459,7 @@ def test_web_passwords_and_sign_ins_are_the_owners_tables_and_no_login_can_wipe_
             "UPDATE ledger_web_sign_ins SET outcome = 'signed in'",
             "TRUNCATE ledger_web_sign_ins",
             "DROP TABLE ledger_web_credentials",
+            "DROP TABLE ledger_web_sessions",
         ):
             refused(recipe.urls[login], statement)
     assert count(recipe.urls["owner"], "ledger_web_sign_ins") == 2

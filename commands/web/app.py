@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import json
+import os
 import threading
 import time
 from collections import Counter
@@ -126,9 +128,10 @@ class App:
         idle: float,
         lifetime: float,
         clock: Callable[[], float],
+        session_secret: bytes | None = None,
     ) -> None:
         self.workspace = Workspace(db)
-        self.sessions = Sessions(clock, idle, lifetime)
+        self.sessions = Sessions(lambda: self.workspace.engine, clock, idle, lifetime, session_secret)
         self.secure = secure
         self.env = templates()
         self.checking = threading.BoundedSemaphore(PASSWORD_CHECKS)
@@ -150,7 +153,7 @@ class App:
             session = self.sessions.new("zh")
         asked = request.query_params.get("lang")
         if asked in LANGUAGES:
-            session.lang = asked
+            self.sessions.set_lang(session, asked)
         use(session.lang)
         if session.signed_in:
             READ_AT.set(self.live.position)
@@ -310,7 +313,7 @@ class App:
     async def grant_page(self, request: Request, session: Session) -> Response:
         # a live refresh (static/live.js) keeps only the page's live regions: the notice waits
         if request.headers.get("hx-request") != "true":
-            notice = session.notices.pop(request.path_params["grant_id"], None)
+            notice = self.sessions.take_notice(session, request.path_params["grant_id"])
             if notice is not None:
                 return await self._grant(request, session, form=notice[0], done=notice[1])
         return await self._grant(request, session)
@@ -376,6 +379,21 @@ class App:
         return await write(self, request, session, form)
 
 
+# what ``serve --workers N`` tells each of its processes (``served``), as JSON
+SERVED = "GRANT_LEDGER_SERVED"
+
+
+def served() -> Starlette:
+    """The app of one process of ``serve --workers N``: the ledger, cookies and 编制单位 that
+    ``serve`` was given."""
+    from commands.context import work_begins
+
+    given = json.loads(os.environ[SERVED])
+    work_begins()
+    secret = bytes.fromhex(given["secret"])
+    return create_app(given["db"], secure=bool(given["secure"]), org=given["org"], session_secret=secret)
+
+
 def create_app(
     db: str | None,
     *,
@@ -384,10 +402,13 @@ def create_app(
     lifetime: float = LIFETIME_SECONDS,
     clock: Callable[[], float] = time.time,
     org: str | None = None,
+    session_secret: bytes | None = None,
 ) -> Starlette:
     """The web workspace over the ledger at ``db`` (NotFoundError if there is none); ``org``:
-    the 编制单位 its report workbooks print, as the command line's --org."""
-    app = App(db, secure=secure, idle=idle, lifetime=lifetime, clock=clock)
+    the 编制单位 its report workbooks print, as the command line's --org; ``session_secret``:
+    what the sessions' rows are authenticated under, the same for every process of one server
+    (a new one when not given: the sessions of another run are then none of this one's)."""
+    app = App(db, secure=secure, idle=idle, lifetime=lifetime, clock=clock, session_secret=session_secret)
     app.workspace.settings.org = org
 
     def bound(method: Any) -> Callable[[Request], Awaitable[Response]]:

@@ -377,8 +377,6 @@ FORMS: dict[str, Form] = {
         ),
     )
 }
-# the grants a session keeps a write's notice for until their page shows it
-NOTICES_KEPT = 16
 # drawn by grant.html itself (their ids are the browser tests'); the rest by grant_forms.html
 OWN_TEMPLATE = ("spend", "disburse")
 # grant pending's next step -> the forms that take it
@@ -537,8 +535,5 @@ async def _record(
         done = _("already recorded: {what}; nothing written").format(what=outcome.message)
     # Post/Redirect/Get: the answer is the grant's page fetched anew, so a reload shows it again
     # instead of sending the form twice, and the write itself renders nothing
-    session.notices.pop(grant_id, None)
-    session.notices[grant_id] = (form.name, done)
-    while len(session.notices) > NOTICES_KEPT:
-        session.notices.pop(next(iter(session.notices)))
+    app.sessions.notify(session, grant_id, (form.name, done))
     return app.finish(RedirectResponse(f"/grants/{quote(grant_id, safe='')}", status_code=303), None)

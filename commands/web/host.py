@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from starlette.responses import Response
 
-    from commands.web.sessions import Session
+    from commands.web.sessions import Session, Sessions
     from commands.web.workspace import Workspace
 
 
 class Host(Protocol):
     workspace: Workspace
+    sessions: Sessions
 
     def page(
         self, template: str, session: Session, *, status: int = 200, set_cookie: bool = False, **values: Any

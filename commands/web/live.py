@@ -303,11 +303,11 @@ async def events(app: App, request: Request) -> Response:
             yield f"retry: {int(RETRY_SECONDS * 1000)}\n\n"
             ends = time.monotonic() + STREAM_SECONDS
             while time.monotonic() < ends:
-                left = app.sessions.remaining(session.id)
+                left = await run_in_threadpool(app.sessions.remaining, session.id)
                 if left is None:
                     return  # signed out or expired: the stream ends with its session
                 position = await feed.wait(after, min(HEARTBEAT_SECONDS, left, ends - time.monotonic()))
-                if app.sessions.remaining(session.id) is None:
+                if await run_in_threadpool(app.sessions.remaining, session.id) is None:
                     return
                 if position > after and feed.concerns(after, position, following):
                     after = position

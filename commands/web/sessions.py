@@ -1,125 +1,324 @@
-"""Server-side sessions: the cookie carries only a random id; the person, their unlocked signing
-key, the CSRF token and the language stay in this process's memory, and are dropped at sign-out
-or when the session expires (idle too long, or older than its lifetime).
+"""Server-side sessions, kept in the ledger's database so that every server process (``serve
+--workers N``) sees the same ones: a sign-out or an expiry in one process ends the session in all.
 
-A visitor who has not signed in gets a session too (its CSRF token guards the sign-in form);
-signing in replaces it by a new one under a new id, so an id planted before sign-in is worth
-nothing after.
+The cookie carries a random token and nothing else. The table keeps, under the token's SHA-256,
+the person, their role, the language, the pages' notices, and the person's signing key sealed with
+AES-256-GCM under a key derived from the token. So the row alone opens nothing: someone who can
+read the table (any PostgreSQL login of the ledger can) learns who is signed in, not how to act as
+them. The CSRF token is derived from the cookie's token too, and is stored nowhere.
+
+Each row carries an HMAC, under a secret the server holds in memory only (made at its start and
+handed to its processes), over everything in it but the time it was last used. A row written or
+changed below the application (a session made up for a person, another person's name or key put
+in) is no session; so is every session of an earlier run of the server.
+
+A session ends when it is idle too long or older than its lifetime; its row is then deleted, as
+at sign-out. A visitor who has not signed in gets a session too (its CSRF token guards the
+sign-in form); signing in replaces it by a new one under a new token, so a token planted before
+sign-in is worth nothing after.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import os
 import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Column, Float, String, Table, Text, delete, func, insert, select, update
+
+from commands.web.credentials import metadata
+from ledger.seal import Signer
+
 if TYPE_CHECKING:
-    from ledger.seal import Signer
+    from sqlalchemy.engine import Engine
 
 IDLE_SECONDS = 30 * 60
 LIFETIME_SECONDS = 8 * 60 * 60
 # sessions of visitors not signed in, at most: the oldest are dropped past it
 ANONYMOUS_KEPT = 10_000
+# a session's last activity is written at most this often (a page's every request would be a
+# write): its idle time may end this much early
+TOUCH_SECONDS = 15.0
+# what the last writes did, by grant, shown once by the page each answer redirects to
+NOTICES_KEPT = 16
+# anonymous sessions this process makes between two trims of the table
+TRIM_EVERY = 100
+# unlocked keys a process keeps, by session: the key is opened again past it
+SIGNERS_KEPT = 1024
+
+sessions = Table(
+    "ledger_web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("created", Float, nullable=False),
+    Column("seen", Float, nullable=False, index=True),
+    Column("lang", String(8), nullable=False),
+    Column("person", String(200)),
+    Column("role", String(32)),
+    Column("key_fingerprint", String(64)),
+    Column("nonce", String(24)),
+    Column("sealed_key", String(96)),
+    Column("notices", Text, nullable=False),
+    Column("mac", String(64), nullable=False),
+)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(("grant-ledger web session\n" + token).encode()).hexdigest()
+
+
+def _derived(token: str, purpose: bytes) -> bytes:
+    return hmac.new(token.encode(), b"grant-ledger web session\n" + purpose, hashlib.sha256).digest()
+
+
+def _bound(token_hash: str, person: str, fingerprint: str) -> bytes:
+    return f"grant-ledger web session key\n{token_hash}\n{person}\n{fingerprint}".encode()
 
 
 @dataclass
 class Session:
-    id: str
-    csrf: str
+    id: str  # the cookie's token
     created: float
     seen: float
     lang: str
     person: str | None = None
     role: str | None = None
-    signer: Signer | None = field(default=None, repr=False)
-    # what the last write on each grant's page did (its form, its message), shown once by the page
-    # its answer redirects to; a few grants at most (the oldest forgotten)
+    key_fingerprint: str | None = None
+    sealed: tuple[str, str] | None = field(default=None, repr=False)  # (nonce, sealed key), hex
     notices: dict[str, tuple[str, str]] = field(default_factory=dict)
+    _signer: Signer | None = field(default=None, repr=False)
+    _opened: bool = field(default=False, repr=False)
 
     @property
     def signed_in(self) -> bool:
         return self.person is not None
 
+    @property
+    def csrf(self) -> str:
+        return _derived(self.id, b"csrf").hex()
+
+    @property
+    def token_hash(self) -> str:
+        return _hash(self.id)
+
+    @property
+    def signer(self) -> Signer | None:
+        """The person's key, opened with the cookie's token (None: no key on the server, or a row
+        changed below the application)."""
+        if not self._opened:
+            self._signer, self._opened = _open(self), True
+        return self._signer
+
+
+_signers: dict[tuple[str, str], Signer] = {}
+_signers_lock = threading.Lock()
+
+
+def _open(session: Session) -> Signer | None:
+    if session.sealed is None or session.person is None or session.key_fingerprint is None:
+        return None
+    nonce, sealed = session.sealed
+    key = (session.token_hash, sealed)
+    with _signers_lock:
+        kept = _signers.get(key)
+    if kept is not None:
+        return kept
+    try:
+        raw = AESGCM(_derived(session.id, b"key")).decrypt(
+            bytes.fromhex(nonce),
+            bytes.fromhex(sealed),
+            _bound(session.token_hash, session.person, session.key_fingerprint),
+        )
+        signer = Signer.of(Ed25519PrivateKey.from_private_bytes(raw))
+    except (InvalidTag, ValueError):
+        return None
+    if signer.fingerprint != session.key_fingerprint:
+        return None
+    with _signers_lock:
+        while len(_signers) >= SIGNERS_KEPT:
+            _signers.pop(next(iter(_signers)))
+        _signers[key] = signer
+    return signer
+
+
+def _forget_signer(token_hash: str) -> None:
+    with _signers_lock:
+        for key in [k for k in _signers if k[0] == token_hash]:
+            del _signers[key]
+
+
+def _seal(token: str, person: str, signer: Signer) -> tuple[str, str]:
+    raw = signer.private_key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    nonce = os.urandom(12)
+    bound = _bound(_hash(token), person, signer.fingerprint)
+    sealed = AESGCM(_derived(token, b"key")).encrypt(nonce, raw, bound)
+    return nonce.hex(), sealed.hex()
+
 
 class Sessions:
     def __init__(
         self,
+        engine: Callable[[], Engine],
         clock: Callable[[], float],
         idle: float = IDLE_SECONDS,
         lifetime: float = LIFETIME_SECONDS,
+        secret: bytes | None = None,
     ) -> None:
+        self.engine = engine
         self.clock = clock
         self.idle = idle
         self.lifetime = lifetime
-        self._by_id: dict[str, Session] = {}
-        self._lock = threading.Lock()
+        self.secret = secret if secret is not None else secrets.token_bytes(32)
+        self._made = 0
+
+    def _mac(self, session: Session) -> str:
+        nonce, sealed = session.sealed or (None, None)
+        held = [session.token_hash, session.created, session.lang, session.person, session.role]
+        held += [session.key_fingerprint, nonce, sealed, session.notices]
+        return hmac.new(self.secret, json.dumps(held).encode(), hashlib.sha256).hexdigest()
 
     def new(self, lang: str) -> Session:
         now = self.clock()
-        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now, now, lang)
-        with self._lock:
-            self._by_id[session.id] = session
+        session = Session(secrets.token_urlsafe(32), now, now, lang)
+        self._insert(session)
+        self._made += 1
+        if self._made % TRIM_EVERY == 0:
             self._trim(now)
         return session
 
+    def _insert(self, session: Session) -> None:
+        with self.engine().begin() as conn:
+            conn.execute(
+                insert(sessions).values(
+                    token_hash=session.token_hash,
+                    created=session.created,
+                    seen=session.seen,
+                    lang=session.lang,
+                    person=session.person,
+                    role=session.role,
+                    key_fingerprint=session.key_fingerprint,
+                    nonce=session.sealed[0] if session.sealed else None,
+                    sealed_key=session.sealed[1] if session.sealed else None,
+                    notices=json.dumps(session.notices),
+                    mac=self._mac(session),
+                )
+            )
+
     def get(self, session_id: str | None, touch: bool = True) -> Session | None:
-        """The live session of this id (its idle time restarts, unless not ``touch``: a page's
-        event stream is no activity), or None: unknown, or expired (and then forgotten, with its
+        """The live session of this token (its idle time restarts, unless not ``touch``: a page's
+        event stream is no activity), or None: unknown, or expired (and then deleted, with its
         key)."""
-        if not session_id:
+        if not session_id or len(session_id) > 128:
             return None
+        token_hash = _hash(session_id)
         now = self.clock()
-        with self._lock:
-            session = self._by_id.get(session_id)
-            if session is None:
-                return None
-            if now - session.seen > self.idle or now - session.created > self.lifetime:
-                self._forget(session)
-                return None
-            if touch:
-                session.seen = now
-            return session
+        with self.engine().connect() as conn:
+            row = conn.execute(select(sessions).where(sessions.c.token_hash == token_hash)).first()
+        if row is None:
+            return None
+        session = Session(
+            session_id,
+            row.created,
+            row.seen,
+            row.lang,
+            row.person,
+            row.role,
+            row.key_fingerprint,
+            (row.nonce, row.sealed_key) if row.sealed_key is not None else None,
+            {grant: (form, done) for grant, (form, done) in json.loads(row.notices).items()},
+        )
+        expired = now - row.seen > self.idle or now - row.created > self.lifetime
+        if expired or not hmac.compare_digest(row.mac, self._mac(session)):
+            self.drop(session_id)
+            return None
+        if touch and now - row.seen >= min(TOUCH_SECONDS, self.idle / 100):
+            session.seen = now
+            self._set(session, seen=now)
+        return session
+
+    def _set(self, session: Session, **values: object) -> None:
+        with self.engine().begin() as conn:
+            conn.execute(update(sessions).where(sessions.c.token_hash == session.token_hash).values(**values))
+
+    def _save(self, session: Session) -> None:
+        """The session's language and notices written with their HMAC, together: two requests of
+        one session writing at once leave one's whole view, never a mix that fails its HMAC."""
+        self._set(session, lang=session.lang, notices=json.dumps(session.notices), mac=self._mac(session))
 
     def remaining(self, session_id: str) -> float | None:
-        """Seconds until the session of this id expires, or None when it is gone; unlike ``get``,
-        asking does not restart its idle time (a page left open does not keep it alive)."""
-        now = self.clock()
-        with self._lock:
-            session = self._by_id.get(session_id)
-            if session is None or not session.signed_in:
-                return None
-            left = min(session.seen + self.idle, session.created + self.lifetime) - now
-            return left if left > 0 else None
+        """Seconds until the session of this token expires, or None when it is gone; unlike
+        ``get``, asking does not restart its idle time (a page left open does not keep it alive)."""
+        session = self.get(session_id, touch=False)
+        if session is None or not session.signed_in:
+            return None
+        left = min(session.seen + self.idle, session.created + self.lifetime) - self.clock()
+        return left if left > 0 else None
+
+    def set_lang(self, session: Session, lang: str) -> None:
+        if session.lang != lang:
+            session.lang = lang
+            self._save(session)
+
+    def notify(self, session: Session, grant_id: str, notice: tuple[str, str]) -> None:
+        """Keep what a write on ``grant_id`` did, for its page to show once."""
+        session.notices.pop(grant_id, None)
+        session.notices[grant_id] = notice
+        while len(session.notices) > NOTICES_KEPT:
+            session.notices.pop(next(iter(session.notices)))
+        self._save(session)
+
+    def take_notice(self, session: Session, grant_id: str) -> tuple[str, str] | None:
+        notice = session.notices.pop(grant_id, None)
+        if notice is not None:
+            self._save(session)
+        return notice
 
     def sign_in(self, old: Session, person: str, role: str | None, signer: Signer | None) -> Session:
-        fresh = self.new(old.lang)
-        fresh.person, fresh.role, fresh.signer = person, role, signer
+        now = self.clock()
+        fresh = Session(secrets.token_urlsafe(32), now, now, old.lang, person, role)
+        if signer is not None:
+            fresh.key_fingerprint = signer.fingerprint
+            fresh.sealed = _seal(fresh.id, person, signer)
+            fresh._signer, fresh._opened = signer, True
+        self._insert(fresh)
         self.drop(old.id)
         return fresh
 
     def drop(self, session_id: str) -> None:
-        with self._lock:
-            session = self._by_id.get(session_id)
-            if session is not None:
-                self._forget(session)
-
-    def _forget(self, session: Session) -> None:
-        session.signer = None
-        session.person = None
-        self._by_id.pop(session.id, None)
+        token_hash = _hash(session_id)
+        with self.engine().begin() as conn:
+            conn.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
+        _forget_signer(token_hash)
 
     def _trim(self, now: float) -> None:
-        anonymous = [s for s in self._by_id.values() if not s.signed_in]
-        if len(anonymous) <= ANONYMOUS_KEPT:
-            return
-        for session in list(self._by_id.values()):
-            if now - session.seen > self.idle or now - session.created > self.lifetime:
-                self._forget(session)
-        anonymous = sorted((s for s in self._by_id.values() if not s.signed_in), key=lambda s: s.seen)
-        for session in anonymous[: max(0, len(anonymous) - ANONYMOUS_KEPT)]:
-            self._forget(session)
+        """Delete the expired sessions, and the oldest anonymous ones past ``ANONYMOUS_KEPT``."""
+        c = sessions.c
+        with self.engine().begin() as conn:
+            expired = (c.seen < now - self.idle) | (c.created < now - self.lifetime)
+            conn.execute(delete(sessions).where(expired))
+            anonymous = conn.execute(select(func.count()).where(c.person.is_(None))).scalar_one()
+            if anonymous > ANONYMOUS_KEPT:
+                oldest = (
+                    select(c.token_hash)
+                    .where(c.person.is_(None))
+                    .order_by(c.seen)
+                    .limit(anonymous - ANONYMOUS_KEPT)
+                    .scalar_subquery()
+                )
+                conn.execute(delete(sessions).where(c.token_hash.in_(oldest)))
 
     def __len__(self) -> int:
-        return len(self._by_id)
+        with self.engine().connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(sessions)).scalar_one())
