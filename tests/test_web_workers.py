@@ -90,7 +90,7 @@ def test_a_session_signed_in_on_one_process_writes_and_signs_out_on_another(
             "source": "subsidy",
             "voucher": "记-跨进程",
             "on": "2024-05-10",
-        },  # fmt: skip
+        },
         follow_redirects=False,
     )
     assert written.status_code == 303, written.text[:500]
