@@ -454,6 +454,8 @@ def main() -> None:
             from bench.web import concurrent_spends
 
             figures += concurrent_spends(exe, pg_env, folder, url, count)
+            # one server process per core: sessions are the database's, so any process serves any
+            figures += concurrent_spends(exe, pg_env, folder, url, count, len(os.sched_getaffinity(0)))
         finally:
             drop()
     elif ok:

@@ -136,14 +136,17 @@ CLIENTS = 16
 SPENDS_EACH = 10
 
 
-def concurrent_spends(exe: str, env: dict[str, str], folder: Path, url: str, count: int) -> list[Figure]:
+def concurrent_spends(
+    exe: str, env: dict[str, str], folder: Path, url: str, count: int, workers: int = 1
+) -> list[Figure]:
     """``CLIENTS`` HTTP clients (no browser), each signed in and recording ``SPENDS_EACH`` spends
     on a grant of its own, at once, through one server on the ledger at ``url``: the real
     ``grant-ledger serve`` in a process of its own, as an office runs it, so the clients (threads
     here) do not share its interpreter. Two passes: each write alone (the POST, answered 303 once
     recorded), then each write followed by the grant's page the answer points to, as a browser
     fetches it. Writes/s, the server's CPU per write, and every spend stored exactly once (the note
-    says if not)."""
+    says if not). With ``workers`` above one, the server runs that many processes
+    (``serve --workers``) and only the first pass."""
     import socket
 
     from sqlalchemy import create_engine, select
@@ -166,7 +169,7 @@ def concurrent_spends(exe: str, env: dict[str, str], folder: Path, url: str, cou
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [exe, "--db", url, "serve", "--port", str(port)],
+        [exe, "--db", url, "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         cwd=folder,
         stdout=subprocess.DEVNULL,
@@ -175,8 +178,8 @@ def concurrent_spends(exe: str, env: dict[str, str], folder: Path, url: str, cou
     figures: list[Figure] = []
     try:
         _wait_for(port)
-        for follow in (False, True):
-            figures.append(_spends_at_once(port, chosen, count, follow, server.pid, engine))
+        for follow in (False, True) if workers == 1 else (False,):
+            figures.append(_spends_at_once(port, chosen, count, follow, server.pid, engine, workers))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -204,6 +207,29 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU used so far by the process and every process it started that is still running (the
+    server's workers)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    tree, grew = {pid}, True
+    while grew:
+        found = {child for child, parent in parents.items() if parent in tree}
+        grew = not found <= tree
+        tree |= found
+    total = 0.0
+    for member in tree:
+        try:
+            total += _cpu_seconds(member)
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def _postgres_cpu() -> dict[int, float]:
     """CPU used so far by each PostgreSQL process this machine shows (the server the bench writes
     to, when it runs here; none when it is elsewhere)."""
@@ -224,7 +250,9 @@ def _postgres_cpu_since(before: dict[int, float]) -> float:
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in _postgres_cpu().items())
 
 
-def _spends_at_once(port: int, chosen: list[str], count: int, follow: bool, pid: int, engine: Any) -> Figure:
+def _spends_at_once(
+    port: int, chosen: list[str], count: int, follow: bool, pid: int, engine: Any, workers: int = 1
+) -> Figure:
     import threading
 
     from sqlalchemy import func, select
@@ -232,7 +260,8 @@ def _spends_at_once(port: int, chosen: list[str], count: int, follow: bool, pid:
     from bench.__main__ import Figure
     from projections.schema import movements
 
-    tag = "CONCP" if follow else "CONC"
+    # vouchers of their own for each pass (a voucher written before is "already recorded")
+    tag = f"{'CONCP' if follow else 'CONC'}{workers}x{time.monotonic_ns() % 10**6}"
     failures: list[str] = []
     clients = [_Client(port) for _ in chosen]
     for client in clients:
@@ -268,12 +297,12 @@ def _spends_at_once(port: int, chosen: list[str], count: int, follow: bool, pid:
     for w in writers:
         w.start()
     go.wait()
-    cpu, database_before, own = _cpu_seconds(pid), _postgres_cpu(), time.process_time()
+    cpu, database_before, own = _tree_cpu_seconds(pid), _postgres_cpu(), time.process_time()
     started = time.perf_counter()
     for w in writers:
         w.join()
     seconds = time.perf_counter() - started
-    cpu = _cpu_seconds(pid) - cpu
+    cpu = _tree_cpu_seconds(pid) - cpu
     database = _postgres_cpu_since(database_before)
     own = time.process_time() - own
     sent = len(chosen) * SPENDS_EACH
@@ -296,6 +325,8 @@ def _spends_at_once(port: int, chosen: list[str], count: int, follow: bool, pid:
     if failures:
         note += f"; {len(failures)} not recorded"
     what = "each then its page" if follow else "POST only"
+    if workers > 1:
+        what += f", {workers} server processes"
     return Figure(
         f"web: concurrent spends, {what} (PG)",
         count,

@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from ledger.errors import BadInputError
+from commands.i18n import _
+from ledger.errors import BadInputError, StorageError
 
 
 @click.command("serve")
@@ -66,6 +67,7 @@ def serve_command(
     import uvicorn
 
     from commands.context import settings, work_begins
+    from commands.web import processes
     from commands.web.app import SERVED, create_app, served
 
     work_begins()  # a server runs for days: collected, as every process past its start-up
@@ -84,21 +86,32 @@ def serve_command(
             {"db": settings().url, "secure": secure, "org": settings().org, "secret": secret}
         )
     scheme = "https" if certfile else "http"
-    click.echo(f"serving {settings().url.split('@')[-1]} at {scheme}://{host}:{port}/ (Ctrl-C stops)")
-    uvicorn.run(
-        web,
-        factory=workers > 1,
-        workers=workers,
-        host=host,
-        port=port,
-        ssl_certfile=str(certfile) if certfile else None,
-        ssl_keyfile=str(keyfile) if keyfile else None,
-        proxy_headers=bool(proxies),
-        forwarded_allow_ips=proxies or None,
-        server_header=False,
-        timeout_graceful_shutdown=5,  # live pages' event streams end when stopped (they reconnect)
-        log_level="info",
-    )
+
+    def announce() -> None:
+        click.echo(f"serving {settings().url.split('@')[-1]} at {scheme}://{host}:{port}/ (Ctrl-C stops)")
+
+    options: dict[str, Any] = {
+        "ssl_certfile": str(certfile) if certfile else None,
+        "ssl_keyfile": str(keyfile) if keyfile else None,
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies or None,
+        "server_header": False,
+        "timeout_graceful_shutdown": 5,  # live pages' event streams end when stopped (they reconnect)
+        "log_level": "info",
+    }
+    if workers > 1 and processes.reusable_port():
+        try:
+            status = processes.run(web, workers, host, port, options, announce)
+        except OSError as e:
+            reason = e.strerror or str(e)
+            raise BadInputError(
+                _("cannot listen on {host}:{port}: {reason}").format(host=host, port=port, reason=reason)
+            ) from None
+        if status:
+            raise StorageError(_("a server process ended as it started; see the lines above"))
+        return
+    announce()
+    uvicorn.run(web, factory=workers > 1, workers=workers, host=host, port=port, **options)
 
 
 def register(cli: click.Group) -> None:

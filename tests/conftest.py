@@ -479,12 +479,15 @@ def built(backend: str, build: Callable[[Ledger], object]) -> Ledger:
     backend, kept to the process's end. ``build`` must make the same books each time; tests copy
     them (``copy_of``, ``prepared``) and never write to this one."""
     import atexit
+    import shutil
     import tempfile
 
     key = (f"{build.__module__}.{build.__qualname__}", backend)
     if key not in _BUILT:
         if backend == "sqlite":
-            made = copied_ledger(f"sqlite:///{Path(tempfile.mkdtemp(prefix='built-')) / 'ledger.db'}")
+            folder = Path(tempfile.mkdtemp(prefix="built-"))
+            atexit.register(shutil.rmtree, folder, True)
+            made = copied_ledger(f"sqlite:///{folder / 'ledger.db'}")
         else:
             made = copied_ledger()
             atexit.register(drop_pg_database, made.url)

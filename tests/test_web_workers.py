@@ -255,6 +255,33 @@ def test_serve_with_two_workers_signs_in_records_and_signs_out(books: Ledger, tm
         else:
             raise AssertionError("the server did not start")
         assert len(_children(server.pid)) >= 2
+        # a second server on the address is refused, as for one process (not quietly let in to
+        # take a share of the connections)
+        second = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "commands",
+                "--db",
+                books.url,
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+            ],
+            cwd=tmp_path,
+            env={**os.environ, "GRANT_LEDGER_LANG": "en"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 2, (second.stdout, second.stderr)
+        assert (
+            second.stderr.strip()
+            == f"grant-ledger: cannot listen on 127.0.0.1:{port}: Address already in use"
+        )
+        assert "serving" not in second.stdout
         cookie = _cookie(headers, "")
         form = {"csrf": csrf(page), "name": "tester", "password": PASSWORD}
         status, headers, _ = _request(port, "POST", "/sign-in", cookie, form)
@@ -280,3 +307,34 @@ def test_serve_with_two_workers_signs_in_records_and_signs_out(books: Ledger, tm
         server.terminate()
         output, _ = server.communicate(timeout=30)
     assert "Traceback" not in output, output
+
+
+def test_one_process_of_a_server_catches_up_at_a_time_on_postgresql() -> None:
+    """While another process of the server holds the catch-up lock, a catch-up waits for it (two
+    at once would each check and project the same events, one of them for nothing)."""
+    import threading
+
+    from commands.web.workspace import CATCH_UP_LOCK, Workspace
+    from tests.conftest import copied_ledger, drop_pg_database, pg_unavailable
+
+    reason = pg_unavailable()
+    if reason:
+        pytest.skip(reason)
+    ledger = copied_ledger()
+    try:
+        workspace = Workspace(ledger.url)
+        engine = create_engine(ledger.url)
+        done = threading.Event()
+        with engine.connect() as other:
+            other = other.execution_options(isolation_level="AUTOCOMMIT")
+            other.exec_driver_sql("SELECT pg_advisory_lock(%s, %s)", CATCH_UP_LOCK)
+            waiting = threading.Thread(target=lambda: (workspace.catch_up(), done.set()))
+            waiting.start()
+            assert not done.wait(1.0)  # held elsewhere: it waits
+            other.exec_driver_sql("SELECT pg_advisory_unlock(%s, %s)", CATCH_UP_LOCK)
+            assert done.wait(30)
+            waiting.join()
+        engine.dispose()
+        workspace.close()
+    finally:
+        drop_pg_database(ledger.url)

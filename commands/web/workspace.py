@@ -13,15 +13,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from sqlalchemy.engine import Engine
+
 from commands.context import Settings
 from commands.web.credentials import ensure_tables
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
     from typing import Any
-
-    from sqlalchemy.engine import Engine
 
     from audit.bundle import Exported
     from audit.verifier.people import Registry
@@ -36,6 +35,28 @@ if TYPE_CHECKING:
 # the verified seals a server remembers, in leaves' characters: the seals a few pages of history
 # name, where each may be an import's (10,000 leaves); some 64 MB at most
 SEAL_LEAVES_KEPT = 48 << 20
+
+
+# the PostgreSQL advisory lock (two int4 keys) that a server's processes take around a catch-up
+CATCH_UP_LOCK = (0x676C6564, 1)  # "gled"
+
+
+@contextmanager
+def _one_process_at_a_time(engine: Engine) -> Iterator[None]:
+    """On PostgreSQL, one server process catches up at a time (``serve --workers``): two at once
+    would each read, check and project the same events, and one of them throw its work away at the
+    compare-and-set. The one that waited finds the projections moved and reads from there. Taken
+    outside any write transaction, and a catch-up waits for no lock of this process's own."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # a lock of the session's
+        conn.exec_driver_sql("SELECT pg_advisory_lock(%s, %s)", CATCH_UP_LOCK)
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql("SELECT pg_advisory_unlock(%s, %s)", CATCH_UP_LOCK)
 
 
 class Workspace:
@@ -99,11 +120,13 @@ class Workspace:
         from projections.current import catch_up
         from projections.runner import prepared
 
-        with self._catching:
+        with self._catching, _one_process_at_a_time(self.engine):
             ledger = self.settings.ledger()
             chosen = all_projections()
             if self._recorder is None:
                 self._recorder = prepared(ledger, chosen)
+            elif self.engine.dialect.name == "postgresql":
+                self._recorder.left = None  # another process may have moved them: read where
             catch_up(ledger, chosen, recorder=self._recorder, notice=tell, fork=False)
 
     def close(self) -> None:
