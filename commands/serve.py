@@ -83,7 +83,13 @@ def serve_command(
         web = f"{served.__module__}:{served.__name__}"
         secret = secrets.token_hex(32)  # the sessions' rows are authenticated under it
         os.environ[SERVED] = json.dumps(
-            {"db": settings().url, "secure": secure, "org": settings().org, "secret": secret}
+            {
+                "db": settings().url,
+                "secure": secure,
+                "org": settings().org,
+                "secret": secret,
+                "processes": workers,
+            }
         )
     scheme = "https" if certfile else "http"
 

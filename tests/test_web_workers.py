@@ -322,7 +322,7 @@ def test_one_process_of_a_server_catches_up_at_a_time_on_postgresql() -> None:
         pytest.skip(reason)
     ledger = copied_ledger()
     try:
-        workspace = Workspace(ledger.url)
+        workspace = Workspace(ledger.url, processes=2)
         engine = create_engine(ledger.url)
         done = threading.Event()
         with engine.connect() as other:

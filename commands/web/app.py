@@ -129,8 +129,9 @@ class App:
         lifetime: float,
         clock: Callable[[], float],
         session_secret: bytes | None = None,
+        processes: int = 1,
     ) -> None:
-        self.workspace = Workspace(db)
+        self.workspace = Workspace(db, processes)
         self.sessions = Sessions(lambda: self.workspace.engine, clock, idle, lifetime, session_secret)
         self.secure = secure
         self.env = templates()
@@ -391,7 +392,13 @@ def served() -> Starlette:
     given = json.loads(os.environ[SERVED])
     work_begins()
     secret = bytes.fromhex(given["secret"])
-    return create_app(given["db"], secure=bool(given["secure"]), org=given["org"], session_secret=secret)
+    return create_app(
+        given["db"],
+        secure=bool(given["secure"]),
+        org=given["org"],
+        session_secret=secret,
+        processes=int(given["processes"]),
+    )
 
 
 def create_app(
@@ -403,12 +410,21 @@ def create_app(
     clock: Callable[[], float] = time.time,
     org: str | None = None,
     session_secret: bytes | None = None,
+    processes: int = 1,
 ) -> Starlette:
     """The web workspace over the ledger at ``db`` (NotFoundError if there is none); ``org``:
     the 编制单位 its report workbooks print, as the command line's --org; ``session_secret``:
     what the sessions' rows are authenticated under, the same for every process of one server
     (a new one when not given: the sessions of another run are then none of this one's)."""
-    app = App(db, secure=secure, idle=idle, lifetime=lifetime, clock=clock, session_secret=session_secret)
+    app = App(
+        db,
+        secure=secure,
+        idle=idle,
+        lifetime=lifetime,
+        clock=clock,
+        session_secret=session_secret,
+        processes=processes,
+    )
     app.workspace.settings.org = org
 
     def bound(method: Any) -> Callable[[Request], Awaitable[Response]]:

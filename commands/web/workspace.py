@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
@@ -60,8 +60,9 @@ def _one_process_at_a_time(engine: Engine) -> Iterator[None]:
 
 
 class Workspace:
-    def __init__(self, db: str | None) -> None:
+    def __init__(self, db: str | None, processes: int = 1) -> None:
         self.settings = Settings(db=db, actor=None, role=None, lang="zh")
+        self.processes = processes  # of the server this one is part of (serve --workers)
         self._lock = threading.RLock()
         self._catching = threading.Lock()
         with self._lock:
@@ -120,13 +121,14 @@ class Workspace:
         from projections.current import catch_up
         from projections.runner import prepared
 
-        with self._catching, _one_process_at_a_time(self.engine):
+        shared = self.processes > 1
+        with self._catching, _one_process_at_a_time(self.engine) if shared else nullcontext():
             ledger = self.settings.ledger()
             chosen = all_projections()
             if self._recorder is None:
                 self._recorder = prepared(ledger, chosen)
-            elif self.engine.dialect.name == "postgresql":
-                self._recorder.left = None  # another process may have moved them: read where
+            elif shared:
+                self._recorder.left = None  # another of the processes may have moved them: read where
             catch_up(ledger, chosen, recorder=self._recorder, notice=tell, fork=False)
 
     def close(self) -> None:
