@@ -3,9 +3,11 @@
 
 The cookie carries a random token and nothing else. The table keeps, under the token's SHA-256,
 the person, their role, the language, the pages' notices, and the person's signing key sealed with
-AES-256-GCM under a key derived from the token. So the row alone opens nothing: someone who can
-read the table (any PostgreSQL login of the ledger can) learns who is signed in, not how to act as
-them. The CSRF token is derived from the cookie's token too, and is stored nowhere.
+AES-256-GCM under a key derived from the token and the server's secret (below). So the row alone
+opens nothing: someone who can read the table (any PostgreSQL login of the ledger can) learns who
+is signed in, not how to act as them; nor does the row with a cookie stolen once give the key
+itself, which would sign in the person's name long after the session. The CSRF token is derived
+from the cookie's token too, and is stored nowhere.
 
 Each row carries an HMAC, under a secret the server holds in memory only (made at its start and
 handed to its processes), over everything in it but the time it was last used. A row written or
@@ -98,6 +100,8 @@ class Session:
     notices: dict[str, tuple[str, str]] = field(default_factory=dict)
     _signer: Signer | None = field(default=None, repr=False)
     _opened: bool = field(default=False, repr=False)
+    _sealing: bytes | None = field(default=None, repr=False)  # the key the person's key is sealed under
+    _at: float = field(default=0.0, repr=False)  # when the row was read
 
     @property
     def signed_in(self) -> bool:
@@ -120,21 +124,25 @@ class Session:
         return self._signer
 
 
-_signers: dict[tuple[str, str], Signer] = {}
+# by (token hash, sealed key): the key and when a request of its session last used it here
+_signers: dict[tuple[str, str], tuple[Signer, float]] = {}
 _signers_lock = threading.Lock()
 
 
 def _open(session: Session) -> Signer | None:
     if session.sealed is None or session.person is None or session.key_fingerprint is None:
         return None
+    if session._sealing is None:
+        return None
     nonce, sealed = session.sealed
     key = (session.token_hash, sealed)
     with _signers_lock:
         kept = _signers.get(key)
-    if kept is not None:
-        return kept
+        if kept is not None:
+            _signers[key] = (kept[0], session._at)
+            return kept[0]
     try:
-        raw = AESGCM(_derived(session.id, b"key")).decrypt(
+        raw = AESGCM(session._sealing).decrypt(
             bytes.fromhex(nonce),
             bytes.fromhex(sealed),
             _bound(session.token_hash, session.person, session.key_fingerprint),
@@ -147,7 +155,7 @@ def _open(session: Session) -> Signer | None:
     with _signers_lock:
         while len(_signers) >= SIGNERS_KEPT:
             _signers.pop(next(iter(_signers)))
-        _signers[key] = signer
+        _signers[key] = (signer, session._at)
     return signer
 
 
@@ -157,13 +165,21 @@ def _forget_signer(token_hash: str) -> None:
             del _signers[key]
 
 
-def _seal(token: str, person: str, signer: Signer) -> tuple[str, str]:
+def _forget_signers_unused_since(moment: float) -> None:
+    """Drop the keys no request of this process has used since ``moment``: their sessions have
+    expired, or live on in other processes (and are opened again from the row if they come)."""
+    with _signers_lock:
+        for key in [k for k, (_, used) in _signers.items() if used < moment]:
+            del _signers[key]
+
+
+def _seal(sealing: bytes, token: str, person: str, signer: Signer) -> tuple[str, str]:
     raw = signer.private_key.private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
     )
     nonce = os.urandom(12)
     bound = _bound(_hash(token), person, signer.fingerprint)
-    sealed = AESGCM(_derived(token, b"key")).encrypt(nonce, raw, bound)
+    sealed = AESGCM(sealing).encrypt(nonce, raw, bound)
     return nonce.hex(), sealed.hex()
 
 
@@ -182,6 +198,14 @@ class Sessions:
         self.lifetime = lifetime
         self.secret = secret if secret is not None else secrets.token_bytes(32)
         self._made = 0
+        self._swept = clock()
+
+    def _sealing(self, token: str) -> bytes:
+        """The key a session's person's key is sealed under: the cookie's token alone does not
+        give it, nor the server's secret alone."""
+        return hmac.new(
+            self.secret, b"grant-ledger web session key\n" + _derived(token, b"key"), hashlib.sha256
+        ).digest()
 
     def _mac(self, session: Session) -> str:
         nonce, sealed = session.sealed or (None, None)
@@ -189,8 +213,14 @@ class Sessions:
         held += [session.key_fingerprint, nonce, sealed, session.notices]
         return hmac.new(self.secret, json.dumps(held).encode(), hashlib.sha256).hexdigest()
 
+    def _sweep(self, now: float) -> None:
+        if now - self._swept >= min(TOUCH_SECONDS, self.idle / 100):
+            self._swept = now
+            _forget_signers_unused_since(now - self.idle)
+
     def new(self, lang: str) -> Session:
         now = self.clock()
+        self._sweep(now)
         session = Session(secrets.token_urlsafe(32), now, now, lang)
         self._insert(session)
         self._made += 1
@@ -224,6 +254,7 @@ class Sessions:
             return None
         token_hash = _hash(session_id)
         now = self.clock()
+        self._sweep(now)
         with self.engine().connect() as conn:
             row = conn.execute(select(sessions).where(sessions.c.token_hash == token_hash)).first()
         if row is None:
@@ -243,6 +274,7 @@ class Sessions:
         if expired or not hmac.compare_digest(row.mac, self._mac(session)):
             self.drop(session_id)
             return None
+        session._sealing, session._at = self._sealing(session_id), now
         if touch and now - row.seen >= min(TOUCH_SECONDS, self.idle / 100):
             session.seen = now
             self._set(session, seen=now)
@@ -290,7 +322,7 @@ class Sessions:
         fresh = Session(secrets.token_urlsafe(32), now, now, old.lang, person, role)
         if signer is not None:
             fresh.key_fingerprint = signer.fingerprint
-            fresh.sealed = _seal(fresh.id, person, signer)
+            fresh.sealed = _seal(self._sealing(fresh.id), fresh.id, person, signer)
             fresh._signer, fresh._opened = signer, True
         self._insert(fresh)
         self.drop(old.id)

@@ -1,0 +1,52 @@
+"""What someone who can read or write the sessions' table (any PostgreSQL login of the ledger),
+or who holds a cookie, can and cannot do with the server's sessions (README: sessions and
+forms)."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from starlette.testclient import TestClient
+
+from commands.web import sessions as web_sessions
+from commands.web.app import COOKIE, create_app
+from commands.web.sessions import IDLE_SECONDS
+from tests.conftest import Ledger
+from tests.test_web import Clock, books, clock, sign_in, spend  # noqa: F401  (fixtures)
+from tests.test_web_workers import SECRET, _rows
+
+
+def test_the_cookie_and_the_row_together_do_not_give_the_persons_key(
+    books: Ledger,  # noqa: F811
+    clock: Clock,  # noqa: F811
+) -> None:
+    """A cookie stolen once and the table read (by the auditor's login, say) would otherwise give
+    the officer's private key for good: signatures in their name long after the session ends."""
+    with TestClient(create_app(books.url, clock=clock, session_secret=SECRET)) as client:
+        sign_in(client)
+        token = client.cookies.get(COOKIE) or ""
+        (row,) = [r for r in _rows(books) if r["person"] == "tester"]
+    bound = web_sessions._bound(str(row["token_hash"]), "tester", str(row["key_fingerprint"]))
+    with pytest.raises(InvalidTag):
+        AESGCM(web_sessions._derived(token, b"key")).decrypt(
+            bytes.fromhex(str(row["nonce"])), bytes.fromhex(str(row["sealed_key"])), bound
+        )
+
+
+def test_an_expired_sessions_key_is_not_kept_by_the_server_process(
+    books: Ledger,  # noqa: F811
+    clock: Clock,  # noqa: F811
+) -> None:
+    """A session that ends by expiring, never asked for again, leaves no unlocked key in the
+    process (as signing out leaves none)."""
+    web_sessions._signers.clear()
+    with TestClient(create_app(books.url, clock=clock, session_secret=SECRET)) as client:
+        sign_in(client)
+        assert spend(client).status_code == 200  # the key opened from the row, for the write
+        assert web_sessions._signers
+        clock.now += IDLE_SECONDS + 1
+        client.cookies.clear()
+        for _ in range(3):  # other visitors come and go
+            client.get("/sign-in")
+        assert not web_sessions._signers
