@@ -4,6 +4,14 @@ forms)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -14,7 +22,7 @@ from commands.web.app import COOKIE, create_app
 from commands.web.sessions import IDLE_SECONDS
 from tests.conftest import Ledger
 from tests.test_web import Clock, books, clock, sign_in, spend  # noqa: F401  (fixtures)
-from tests.test_web_workers import SECRET, _rows
+from tests.test_web_workers import SECRET, _children, _free_port, _request, _rows
 
 
 def test_the_cookie_and_the_row_together_do_not_give_the_persons_key(
@@ -50,3 +58,50 @@ def test_an_expired_sessions_key_is_not_kept_by_the_server_process(
         for _ in range(3):  # other visitors come and go
             client.get("/sign-in")
         assert not web_sessions._signers
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_the_server_processes_end_when_the_server_is_killed(books: Ledger, tmp_path: Path) -> None:  # noqa: F811
+    """`serve --workers 2` killed outright (the OOM killer, kill -9) leaves no process serving the
+    ledger on its own: orphans would keep the port, refuse the next server and keep the sessions."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "commands", "--db", books.url, "serve", "--port", str(port), "--workers", "2"],
+        cwd=tmp_path,
+        # this checkout's code, wherever the package is installed from
+        env={**os.environ, "GRANT_LEDGER_LANG": "en", "PYTHONPATH": str(Path(__file__).parents[1])},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    children: list[int] = []
+    try:
+        for _ in range(300):
+            try:
+                _request(port, "GET", "/sign-in", "")
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the server did not start")
+        children = _children(server.pid)
+        assert len(children) >= 2
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=10)
+        ends = time.monotonic() + 15
+        while time.monotonic() < ends and any(_alive(pid) for pid in children):
+            time.sleep(0.1)
+        assert not [pid for pid in children if _alive(pid)]
+        with pytest.raises(OSError):
+            _request(port, "GET", "/sign-in", "")
+    finally:
+        server.kill()
+        for pid in children:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
