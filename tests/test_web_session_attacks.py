@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import create_engine
 from starlette.testclient import TestClient
 
 from commands.web import sessions as web_sessions
@@ -105,3 +106,34 @@ def test_the_server_processes_end_when_the_server_is_killed(books: Ledger, tmp_p
         for pid in children:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def _two_views(books: Ledger, clock: Clock) -> tuple[web_sessions.Sessions, str]:  # noqa: F811
+    """A session's store as two server processes see it, and the session's token."""
+    engine = create_engine(books.url)
+    create_app(books.url, clock=clock, session_secret=SECRET)  # the tables
+    store = web_sessions.Sessions(lambda: engine, clock, secret=SECRET)
+    return store, store.new("zh").id
+
+
+def test_two_requests_of_one_session_writing_at_once_both_keep_their_notice(
+    books: Ledger,  # noqa: F811
+    clock: Clock,  # noqa: F811
+) -> None:
+    """Two tabs record on two grants at once (on two processes): each page shows what its write
+    did; neither request's save undoes the other's."""
+    store, token = _two_views(books, clock)
+    first, second = store.get(token), store.get(token)
+    assert first is not None and second is not None
+    store.notify(first, "G1", ("spend", "recorded on G1"))
+    store.notify(second, "G2", ("spend", "recorded on G2"))
+    now = store.get(token)
+    assert now is not None and set(now.notices) == {"G1", "G2"}
+    # the language asked for in one tab is not put back by the other's page showing its notice
+    first, second = store.get(token), store.get(token)
+    assert first is not None and second is not None
+    store.set_lang(first, "en")
+    assert store.take_notice(second, "G1") == ("spend", "recorded on G1")
+    assert store.take_notice(first, "G1") is None  # shown once
+    now = store.get(token)
+    assert now is not None and now.lang == "en" and set(now.notices) == {"G2"}

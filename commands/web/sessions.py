@@ -30,7 +30,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
@@ -44,6 +44,8 @@ from ledger.seal import Signer
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+T = TypeVar("T")
+
 IDLE_SECONDS = 30 * 60
 LIFETIME_SECONDS = 8 * 60 * 60
 # sessions of visitors not signed in, at most: the oldest are dropped past it
@@ -55,6 +57,8 @@ TOUCH_SECONDS = 15.0
 NOTICES_KEPT = 16
 # anonymous sessions this process makes between two trims of the table
 TRIM_EVERY = 100
+# times a session's language or notices are written again over another request's write of them
+CHANGE_TRIES = 8
 # unlocked keys a process keeps, by session: the key is opened again past it
 SIGNERS_KEPT = 1024
 
@@ -102,6 +106,7 @@ class Session:
     _opened: bool = field(default=False, repr=False)
     _sealing: bytes | None = field(default=None, repr=False)  # the key the person's key is sealed under
     _at: float = field(default=0.0, repr=False)  # when the row was read
+    _mac: str = field(default="", repr=False)  # the row's HMAC as read or written
 
     @property
     def signed_in(self) -> bool:
@@ -229,6 +234,7 @@ class Sessions:
         return session
 
     def _insert(self, session: Session) -> None:
+        session._mac = self._mac(session)
         with self.engine().begin() as conn:
             conn.execute(
                 insert(sessions).values(
@@ -242,7 +248,7 @@ class Sessions:
                     nonce=session.sealed[0] if session.sealed else None,
                     sealed_key=session.sealed[1] if session.sealed else None,
                     notices=json.dumps(session.notices),
-                    mac=self._mac(session),
+                    mac=session._mac,
                 )
             )
 
@@ -274,7 +280,7 @@ class Sessions:
         if expired or not hmac.compare_digest(row.mac, self._mac(session)):
             self.drop(session_id)
             return None
-        session._sealing, session._at = self._sealing(session_id), now
+        session._sealing, session._at, session._mac = self._sealing(session_id), now, row.mac
         if touch and now - row.seen >= min(TOUCH_SECONDS, self.idle / 100):
             session.seen = now
             self._set(session, seen=now)
@@ -284,10 +290,30 @@ class Sessions:
         with self.engine().begin() as conn:
             conn.execute(update(sessions).where(sessions.c.token_hash == session.token_hash).values(**values))
 
-    def _save(self, session: Session) -> None:
-        """The session's language and notices written with their HMAC, together: two requests of
-        one session writing at once leave one's whole view, never a mix that fails its HMAC."""
-        self._set(session, lang=session.lang, notices=json.dumps(session.notices), mac=self._mac(session))
+    def _change(self, session: Session, change: Callable[[Session], T]) -> T:
+        """``change`` made to the session's language and notices, written with their HMAC only
+        over the row as this request read it (compare-and-set on the HMAC): when another request
+        of the session wrote since, the change is made again to what that one wrote, which it
+        would otherwise undo (a notice lost, or shown twice; the language put back)."""
+        result = change(session)
+        for _ in range(CHANGE_TRIES):
+            mac = self._mac(session)
+            c = sessions.c
+            with self.engine().begin() as conn:
+                done = conn.execute(
+                    update(sessions)
+                    .where((c.token_hash == session.token_hash) & (c.mac == session._mac))
+                    .values(lang=session.lang, notices=json.dumps(session.notices), mac=mac)
+                ).rowcount
+            if done:
+                session._mac = mac
+                return result
+            now = self.get(session.id, touch=False)
+            if now is None:  # signed out or expired meanwhile: nothing to write
+                return result
+            session.lang, session.notices, session._mac = now.lang, now.notices, now._mac
+            result = change(session)
+        return result
 
     def remaining(self, session_id: str) -> float | None:
         """Seconds until the session of this token expires, or None when it is gone; unlike
@@ -300,22 +326,27 @@ class Sessions:
 
     def set_lang(self, session: Session, lang: str) -> None:
         if session.lang != lang:
-            session.lang = lang
-            self._save(session)
+
+            def change(s: Session) -> None:
+                s.lang = lang
+
+            self._change(session, change)
 
     def notify(self, session: Session, grant_id: str, notice: tuple[str, str]) -> None:
         """Keep what a write on ``grant_id`` did, for its page to show once."""
-        session.notices.pop(grant_id, None)
-        session.notices[grant_id] = notice
-        while len(session.notices) > NOTICES_KEPT:
-            session.notices.pop(next(iter(session.notices)))
-        self._save(session)
+
+        def change(s: Session) -> None:
+            s.notices.pop(grant_id, None)
+            s.notices[grant_id] = notice
+            while len(s.notices) > NOTICES_KEPT:
+                s.notices.pop(next(iter(s.notices)))
+
+        self._change(session, change)
 
     def take_notice(self, session: Session, grant_id: str) -> tuple[str, str] | None:
-        notice = session.notices.pop(grant_id, None)
-        if notice is not None:
-            self._save(session)
-        return notice
+        if grant_id not in session.notices:
+            return None
+        return self._change(session, lambda s: s.notices.pop(grant_id, None))
 
     def sign_in(self, old: Session, person: str, role: str | None, signer: Signer | None) -> Session:
         now = self.clock()
