@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from commands.web import sessions as web_sessions
@@ -137,3 +137,61 @@ def test_two_requests_of_one_session_writing_at_once_both_keep_their_notice(
     assert store.take_notice(first, "G1") is None  # shown once
     now = store.get(token)
     assert now is not None and now.lang == "en" and set(now.notices) == {"G2"}
+
+
+def _flooded(url: str, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    monkeypatch.setattr(web_sessions, "ANONYMOUS_KEPT", 5)
+    monkeypatch.setattr(web_sessions, "TRIM_EVERY", 10)
+    with TestClient(create_app(url, clock=clock, session_secret=SECRET)) as client:
+        sign_in(client)
+        signed = client.cookies.get(COOKIE)
+        tokens = []
+        for _ in range(40):  # a visitor without a cookie, over and over
+            clock.now += 1
+            client.cookies.clear()
+            client.get("/sign-in")
+            tokens.append(client.cookies.get(COOKIE))
+        rows = _rows_of(url)
+        # at most those kept and those made since the last trim
+        assert len([r for r in rows if r["person"] is None]) <= 5 + 10
+        assert [r for r in rows if r["person"] == "tester"]
+        # the newest visitors keep theirs; the signed-in person keeps theirs
+        for token in (tokens[-1], signed):
+            client.cookies.clear()
+            client.cookies.set(COOKIE, token or "")
+            assert client.get("/sign-in").headers.get("set-cookie") is None
+
+
+def _rows_of(url: str) -> list[dict[str, object]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(text("SELECT * FROM ledger_web_sessions"))]
+    finally:
+        engine.dispose()
+
+
+def test_sessions_of_visitors_are_trimmed_on_sqlite(
+    books: Ledger,  # noqa: F811
+    clock: Clock,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _flooded(books.url, clock, monkeypatch)
+
+
+def test_sessions_of_visitors_are_trimmed_on_postgresql(
+    clock: Clock,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.conftest import copied_ledger, drop_pg_database, pg_unavailable
+    from tests.test_web import PASSWORD, set_password
+
+    reason = pg_unavailable()
+    if reason:
+        pytest.skip(reason)
+    ledger = copied_ledger()
+    try:
+        set_password(ledger, "tester", PASSWORD, "officer")
+        _flooded(ledger.url, clock, monkeypatch)
+    finally:
+        drop_pg_database(ledger.url)
