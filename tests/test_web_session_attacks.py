@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from commands.web import sessions as web_sessions
-from commands.web.app import COOKIE, create_app
+from commands.web.app import COOKIE, SERVED, create_app
 from commands.web.sessions import IDLE_SECONDS
 from tests.conftest import Ledger
 from tests.test_web import Clock, books, clock, sign_in, spend  # noqa: F401  (fixtures)
@@ -69,9 +69,14 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_the_server_processes_end_when_the_server_is_killed(books: Ledger, tmp_path: Path) -> None:  # noqa: F811
-    """`serve --workers 2` killed outright (the OOM killer, kill -9) leaves no process serving the
-    ledger on its own: orphans would keep the port, refuse the next server and keep the sessions."""
+def test_the_server_processes_keep_the_secret_in_memory_and_end_with_the_server(
+    books: Ledger,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The sessions' secret is in no process's environment (which /proc/PID/environ and `ps e`
+    show, and every child inherits). `serve --workers 2` killed outright (the OOM killer, kill -9)
+    leaves no process serving the ledger on its own: orphans would keep the port, refuse the next
+    server and keep the sessions."""
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "commands", "--db", books.url, "serve", "--port", str(port), "--workers", "2"],
@@ -93,6 +98,8 @@ def test_the_server_processes_end_when_the_server_is_killed(books: Ledger, tmp_p
             raise AssertionError("the server did not start")
         children = _children(server.pid)
         assert len(children) >= 2
+        for pid in (server.pid, *children):
+            assert SERVED.encode() not in Path(f"/proc/{pid}/environ").read_bytes()
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=10)
         ends = time.monotonic() + 15

@@ -63,21 +63,32 @@ def _ends_with(parent: int) -> None:
     threading.Thread(target=watch, name="server watch", daemon=True).start()
 
 
-def _one_process(app: str, host: str, port: int, options: dict[str, Any], parent: int) -> None:
+def _one_process(
+    app: str, host: str, port: int, options: dict[str, Any], parent: int, told: dict[str, str]
+) -> None:
     import uvicorn
 
     _ends_with(parent)
+    os.environ.update(told)  # for the app's factory, which takes it out again
     sock = listening(host, port)
     sock.listen(BACKLOG)
     uvicorn.Server(uvicorn.Config(app, factory=True, **options)).run(sockets=[sock])
 
 
 def run(
-    app: str, workers: int, host: str, port: int, options: dict[str, Any], announce: Callable[[], None]
+    app: str,
+    workers: int,
+    host: str,
+    port: int,
+    options: dict[str, Any],
+    announce: Callable[[], None],
+    told: dict[str, str] | None = None,
 ) -> int:
     """Run ``workers`` processes of the app factory named ``app`` (``module:function``) until
     SIGINT or SIGTERM, ``announce`` called once the address is taken; the exit status: 0 when
-    stopped, 1 when a process failed to start."""
+    stopped, 1 when a process failed to start. ``told``: environment variables each process
+    sets for its factory, handed over the pipe that starts it (never in this process's
+    environment, nor at the start of theirs, where /proc shows them)."""
     # another server on the address (even one sharing it this way) is refused as uvicorn refuses
     # it: a second `serve` of the same user would otherwise quietly take half the connections
     listening(host, port, shared=False).close()
@@ -94,7 +105,7 @@ def run(
 
     def start() -> tuple[Any, float]:
         process = context.Process(
-            target=_one_process, args=(app, host, port, options, os.getpid()), daemon=False
+            target=_one_process, args=(app, host, port, options, os.getpid(), told or {}), daemon=False
         )
         process.start()
         return process, time.monotonic()
