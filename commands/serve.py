@@ -79,10 +79,11 @@ def serve_command(
     else:
         settings().ledger()  # no ledger: exit 4 here, not in each process
         # each process makes its own app (uvicorn imports the factory by name), told what this
-        # one was told through its environment
+        # one was told: handed to it by the pipe that starts it, not by this process's
+        # environment, which every process of the server would show (/proc/PID/environ, ps e)
         web = f"{served.__module__}:{served.__name__}"
         secret = secrets.token_hex(32)  # the sessions' rows are authenticated under it
-        os.environ[SERVED] = json.dumps(
+        given = json.dumps(
             {
                 "db": settings().url,
                 "secure": secure,
@@ -107,7 +108,7 @@ def serve_command(
     }
     if workers > 1 and processes.reusable_port():
         try:
-            status = processes.run(web, workers, host, port, options, announce)
+            status = processes.run(web, workers, host, port, options, announce, {SERVED: given})
         except OSError as e:
             reason = e.strerror or str(e)
             raise BadInputError(
@@ -116,6 +117,8 @@ def serve_command(
         if status:
             raise StorageError(_("a server process ended as it started; see the lines above"))
         return
+    if workers > 1:  # uvicorn's own processes (no SO_REUSEPORT here) are told by the environment
+        os.environ[SERVED] = given
     announce()
     uvicorn.run(web, factory=workers > 1, workers=workers, host=host, port=port, **options)
 

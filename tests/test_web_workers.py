@@ -195,6 +195,11 @@ def test_sessions_of_another_run_of_the_server_are_none_of_this_ones(
 # ----------------------------------------------------------------------------- serve --workers
 
 
+def _env() -> dict[str, str]:
+    """This checkout's code in the server's processes, whatever is installed."""
+    return {**os.environ, "GRANT_LEDGER_LANG": "en", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -240,7 +245,7 @@ def test_serve_with_two_workers_signs_in_records_and_signs_out(books: Ledger, tm
     server = subprocess.Popen(
         [sys.executable, "-m", "commands", "--db", books.url, "serve", "--port", str(port), "--workers", "2"],
         cwd=tmp_path,
-        env={**os.environ, "GRANT_LEDGER_LANG": "en"},
+        env=_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -271,7 +276,7 @@ def test_serve_with_two_workers_signs_in_records_and_signs_out(books: Ledger, tm
                 "2",
             ],
             cwd=tmp_path,
-            env={**os.environ, "GRANT_LEDGER_LANG": "en"},
+            env=_env(),
             capture_output=True,
             text=True,
             timeout=60,
@@ -328,7 +333,12 @@ def test_one_process_of_a_server_catches_up_at_a_time_on_postgresql() -> None:
         with engine.connect() as other:
             other = other.execution_options(isolation_level="AUTOCOMMIT")
             other.exec_driver_sql("SELECT pg_advisory_lock(%s, %s)", CATCH_UP_LOCK)
-            waiting = threading.Thread(target=lambda: (workspace.catch_up(), done.set()))
+
+            def catch_up() -> None:
+                workspace.catch_up()
+                done.set()
+
+            waiting = threading.Thread(target=catch_up)
             waiting.start()
             assert not done.wait(1.0)  # held elsewhere: it waits
             other.exec_driver_sql("SELECT pg_advisory_unlock(%s, %s)", CATCH_UP_LOCK)

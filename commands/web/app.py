@@ -389,7 +389,7 @@ def served() -> Starlette:
     ``serve`` was given."""
     from commands.context import work_begins
 
-    given = json.loads(os.environ[SERVED])
+    given = json.loads(os.environ.pop(SERVED))  # the secret kept in memory only, from here on
     work_begins()
     secret = bytes.fromhex(given["secret"])
     return create_app(

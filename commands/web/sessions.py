@@ -3,9 +3,11 @@
 
 The cookie carries a random token and nothing else. The table keeps, under the token's SHA-256,
 the person, their role, the language, the pages' notices, and the person's signing key sealed with
-AES-256-GCM under a key derived from the token. So the row alone opens nothing: someone who can
-read the table (any PostgreSQL login of the ledger can) learns who is signed in, not how to act as
-them. The CSRF token is derived from the cookie's token too, and is stored nowhere.
+AES-256-GCM under a key derived from the token and the server's secret (below). So the row alone
+opens nothing: someone who can read the table (any PostgreSQL login of the ledger can) learns who
+is signed in, not how to act as them; nor does the row with a cookie stolen once give the key
+itself, which would sign in the person's name long after the session. The CSRF token is derived
+from the cookie's token too, and is stored nowhere.
 
 Each row carries an HMAC, under a secret the server holds in memory only (made at its start and
 handed to its processes), over everything in it but the time it was last used. A row written or
@@ -28,7 +30,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
@@ -42,6 +44,8 @@ from ledger.seal import Signer
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+T = TypeVar("T")
+
 IDLE_SECONDS = 30 * 60
 LIFETIME_SECONDS = 8 * 60 * 60
 # sessions of visitors not signed in, at most: the oldest are dropped past it
@@ -53,6 +57,8 @@ TOUCH_SECONDS = 15.0
 NOTICES_KEPT = 16
 # anonymous sessions this process makes between two trims of the table
 TRIM_EVERY = 100
+# times a session's language or notices are written again over another request's write of them
+CHANGE_TRIES = 8
 # unlocked keys a process keeps, by session: the key is opened again past it
 SIGNERS_KEPT = 1024
 
@@ -98,6 +104,9 @@ class Session:
     notices: dict[str, tuple[str, str]] = field(default_factory=dict)
     _signer: Signer | None = field(default=None, repr=False)
     _opened: bool = field(default=False, repr=False)
+    _sealing: bytes | None = field(default=None, repr=False)  # the key the person's key is sealed under
+    _at: float = field(default=0.0, repr=False)  # when the row was read
+    _mac: str = field(default="", repr=False)  # the row's HMAC as read or written
 
     @property
     def signed_in(self) -> bool:
@@ -120,21 +129,25 @@ class Session:
         return self._signer
 
 
-_signers: dict[tuple[str, str], Signer] = {}
+# by (token hash, sealed key): the key and when a request of its session last used it here
+_signers: dict[tuple[str, str], tuple[Signer, float]] = {}
 _signers_lock = threading.Lock()
 
 
 def _open(session: Session) -> Signer | None:
     if session.sealed is None or session.person is None or session.key_fingerprint is None:
         return None
+    if session._sealing is None:
+        return None
     nonce, sealed = session.sealed
     key = (session.token_hash, sealed)
     with _signers_lock:
         kept = _signers.get(key)
-    if kept is not None:
-        return kept
+        if kept is not None:
+            _signers[key] = (kept[0], session._at)
+            return kept[0]
     try:
-        raw = AESGCM(_derived(session.id, b"key")).decrypt(
+        raw = AESGCM(session._sealing).decrypt(
             bytes.fromhex(nonce),
             bytes.fromhex(sealed),
             _bound(session.token_hash, session.person, session.key_fingerprint),
@@ -147,7 +160,7 @@ def _open(session: Session) -> Signer | None:
     with _signers_lock:
         while len(_signers) >= SIGNERS_KEPT:
             _signers.pop(next(iter(_signers)))
-        _signers[key] = signer
+        _signers[key] = (signer, session._at)
     return signer
 
 
@@ -157,13 +170,21 @@ def _forget_signer(token_hash: str) -> None:
             del _signers[key]
 
 
-def _seal(token: str, person: str, signer: Signer) -> tuple[str, str]:
+def _forget_signers_unused_since(moment: float) -> None:
+    """Drop the keys no request of this process has used since ``moment``: their sessions have
+    expired, or live on in other processes (and are opened again from the row if they come)."""
+    with _signers_lock:
+        for key in [k for k, (_, used) in _signers.items() if used < moment]:
+            del _signers[key]
+
+
+def _seal(sealing: bytes, token: str, person: str, signer: Signer) -> tuple[str, str]:
     raw = signer.private_key.private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
     )
     nonce = os.urandom(12)
     bound = _bound(_hash(token), person, signer.fingerprint)
-    sealed = AESGCM(_derived(token, b"key")).encrypt(nonce, raw, bound)
+    sealed = AESGCM(sealing).encrypt(nonce, raw, bound)
     return nonce.hex(), sealed.hex()
 
 
@@ -182,6 +203,14 @@ class Sessions:
         self.lifetime = lifetime
         self.secret = secret if secret is not None else secrets.token_bytes(32)
         self._made = 0
+        self._swept = clock()
+
+    def _sealing(self, token: str) -> bytes:
+        """The key a session's person's key is sealed under: the cookie's token alone does not
+        give it, nor the server's secret alone."""
+        return hmac.new(
+            self.secret, b"grant-ledger web session key\n" + _derived(token, b"key"), hashlib.sha256
+        ).digest()
 
     def _mac(self, session: Session) -> str:
         nonce, sealed = session.sealed or (None, None)
@@ -189,8 +218,14 @@ class Sessions:
         held += [session.key_fingerprint, nonce, sealed, session.notices]
         return hmac.new(self.secret, json.dumps(held).encode(), hashlib.sha256).hexdigest()
 
+    def _sweep(self, now: float) -> None:
+        if now - self._swept >= min(TOUCH_SECONDS, self.idle / 100):
+            self._swept = now
+            _forget_signers_unused_since(now - self.idle)
+
     def new(self, lang: str) -> Session:
         now = self.clock()
+        self._sweep(now)
         session = Session(secrets.token_urlsafe(32), now, now, lang)
         self._insert(session)
         self._made += 1
@@ -199,6 +234,7 @@ class Sessions:
         return session
 
     def _insert(self, session: Session) -> None:
+        session._mac = self._mac(session)
         with self.engine().begin() as conn:
             conn.execute(
                 insert(sessions).values(
@@ -212,7 +248,7 @@ class Sessions:
                     nonce=session.sealed[0] if session.sealed else None,
                     sealed_key=session.sealed[1] if session.sealed else None,
                     notices=json.dumps(session.notices),
-                    mac=self._mac(session),
+                    mac=session._mac,
                 )
             )
 
@@ -224,6 +260,7 @@ class Sessions:
             return None
         token_hash = _hash(session_id)
         now = self.clock()
+        self._sweep(now)
         with self.engine().connect() as conn:
             row = conn.execute(select(sessions).where(sessions.c.token_hash == token_hash)).first()
         if row is None:
@@ -243,6 +280,7 @@ class Sessions:
         if expired or not hmac.compare_digest(row.mac, self._mac(session)):
             self.drop(session_id)
             return None
+        session._sealing, session._at, session._mac = self._sealing(session_id), now, row.mac
         if touch and now - row.seen >= min(TOUCH_SECONDS, self.idle / 100):
             session.seen = now
             self._set(session, seen=now)
@@ -252,10 +290,30 @@ class Sessions:
         with self.engine().begin() as conn:
             conn.execute(update(sessions).where(sessions.c.token_hash == session.token_hash).values(**values))
 
-    def _save(self, session: Session) -> None:
-        """The session's language and notices written with their HMAC, together: two requests of
-        one session writing at once leave one's whole view, never a mix that fails its HMAC."""
-        self._set(session, lang=session.lang, notices=json.dumps(session.notices), mac=self._mac(session))
+    def _change(self, session: Session, change: Callable[[Session], T]) -> T:
+        """``change`` made to the session's language and notices, written with their HMAC only
+        over the row as this request read it (compare-and-set on the HMAC): when another request
+        of the session wrote since, the change is made again to what that one wrote, which it
+        would otherwise undo (a notice lost, or shown twice; the language put back)."""
+        result = change(session)
+        for _ in range(CHANGE_TRIES):
+            mac = self._mac(session)
+            c = sessions.c
+            with self.engine().begin() as conn:
+                done = conn.execute(
+                    update(sessions)
+                    .where((c.token_hash == session.token_hash) & (c.mac == session._mac))
+                    .values(lang=session.lang, notices=json.dumps(session.notices), mac=mac)
+                ).rowcount
+            if done:
+                session._mac = mac
+                return result
+            now = self.get(session.id, touch=False)
+            if now is None:  # signed out or expired meanwhile: nothing to write
+                return result
+            session.lang, session.notices, session._mac = now.lang, now.notices, now._mac
+            result = change(session)
+        return result
 
     def remaining(self, session_id: str) -> float | None:
         """Seconds until the session of this token expires, or None when it is gone; unlike
@@ -268,29 +326,34 @@ class Sessions:
 
     def set_lang(self, session: Session, lang: str) -> None:
         if session.lang != lang:
-            session.lang = lang
-            self._save(session)
+
+            def change(s: Session) -> None:
+                s.lang = lang
+
+            self._change(session, change)
 
     def notify(self, session: Session, grant_id: str, notice: tuple[str, str]) -> None:
         """Keep what a write on ``grant_id`` did, for its page to show once."""
-        session.notices.pop(grant_id, None)
-        session.notices[grant_id] = notice
-        while len(session.notices) > NOTICES_KEPT:
-            session.notices.pop(next(iter(session.notices)))
-        self._save(session)
+
+        def change(s: Session) -> None:
+            s.notices.pop(grant_id, None)
+            s.notices[grant_id] = notice
+            while len(s.notices) > NOTICES_KEPT:
+                s.notices.pop(next(iter(s.notices)))
+
+        self._change(session, change)
 
     def take_notice(self, session: Session, grant_id: str) -> tuple[str, str] | None:
-        notice = session.notices.pop(grant_id, None)
-        if notice is not None:
-            self._save(session)
-        return notice
+        if grant_id not in session.notices:
+            return None
+        return self._change(session, lambda s: s.notices.pop(grant_id, None))
 
     def sign_in(self, old: Session, person: str, role: str | None, signer: Signer | None) -> Session:
         now = self.clock()
         fresh = Session(secrets.token_urlsafe(32), now, now, old.lang, person, role)
         if signer is not None:
             fresh.key_fingerprint = signer.fingerprint
-            fresh.sealed = _seal(fresh.id, person, signer)
+            fresh.sealed = _seal(self._sealing(fresh.id), fresh.id, person, signer)
             fresh._signer, fresh._opened = signer, True
         self._insert(fresh)
         self.drop(old.id)
