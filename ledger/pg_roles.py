@@ -64,6 +64,8 @@ WEB: dict[str, tuple[str, ...]] = {
     "ledger_web_credentials": ("INSERT", "UPDATE", "DELETE"),
     "ledger_web_sign_ins": ("INSERT",),
     "ledger_web_sessions": ("INSERT", "UPDATE", "DELETE"),
+    # sessions signed out: appended only, since a deleted one would let its row be put back
+    "ledger_web_signed_out": ("INSERT",),
 }
 
 # Every write takes LOCK TABLE ledger_events IN EXCLUSIVE MODE (eventsourcing-sqlalchemy, and

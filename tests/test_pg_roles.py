@@ -450,6 +450,7 @@ def test_web_passwords_and_sign_ins_are_the_owners_tables_and_no_login_can_wipe_
         ("ledger_web_credentials", owner_name),
         ("ledger_web_sessions", owner_name),
         ("ledger_web_sign_ins", owner_name),
+        ("ledger_web_signed_out", owner_name),
     ]
     attempts = rows(recipe.urls["auditor"], "SELECT outcome FROM ledger_web_sign_ins ORDER BY id")
     assert attempts == [("wrong",), ("signed in",)]
@@ -460,6 +461,8 @@ def test_web_passwords_and_sign_ins_are_the_owners_tables_and_no_login_can_wipe_
             "TRUNCATE ledger_web_sign_ins",
             "DROP TABLE ledger_web_credentials",
             "DROP TABLE ledger_web_sessions",
+            "DELETE FROM ledger_web_signed_out",
+            "UPDATE ledger_web_signed_out SET at = 0",
         ):
             refused(recipe.urls[login], statement)
     assert count(recipe.urls["owner"], "ledger_web_sign_ins") == 2

@@ -204,12 +204,6 @@ def test_sessions_of_visitors_are_trimmed_on_postgresql(
         drop_pg_database(ledger.url)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: a signed-out session's row put back by someone who can write the table is a "
-    "session again (its HMAC still holds in this run); ending it for good needs a record of ended "
-    "sessions that the ledger's logins cannot delete",
-)
 def test_a_signed_out_session_put_back_in_the_table_is_no_session(
     books: Ledger,  # noqa: F811
     clock: Clock,  # noqa: F811
@@ -231,12 +225,6 @@ def test_a_signed_out_session_put_back_in_the_table_is_no_session(
         assert client.get("/", follow_redirects=False).headers.get("location") == "/sign-in"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: the time a session was last used is outside its row's HMAC (written on every "
-    "use without it): who writes the table keeps a session alive past its idle time, up to its "
-    "lifetime",
-)
 def test_an_idle_session_is_not_kept_alive_below_the_application(
     books: Ledger,  # noqa: F811
     clock: Clock,  # noqa: F811

@@ -274,7 +274,7 @@ class App:
         form = await self.form(request, session, fresh)
         if isinstance(form, Response):
             return form
-        self.sessions.drop(session.id)
+        self.sessions.sign_out(session.id)
         self.live.wake()  # its live pages' streams end now
         response = self.redirect("/sign-in")
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=self.secure)

@@ -76,6 +76,17 @@ sessions = Table(
     Column("sealed_key", String(96)),
     Column("notices", Text, nullable=False),
     Column("mac", String(64), nullable=False),
+    # the last use's own HMAC: written at every use, apart from the rest (``Sessions._change``)
+    Column("seen_mac", String(64), nullable=False),
+)
+# Sessions ended by their person: the row is deleted, and its token's hash kept here, so that the
+# row put back by someone who can write the sessions' table is still no session. The ledger's
+# logins may only add to it (ledger.pg_roles).
+signed_out = Table(
+    "ledger_web_signed_out",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("at", Float, nullable=False),
 )
 
 
@@ -218,6 +229,9 @@ class Sessions:
         held += [session.key_fingerprint, nonce, sealed, session.notices]
         return hmac.new(self.secret, json.dumps(held).encode(), hashlib.sha256).hexdigest()
 
+    def _seen_mac(self, token_hash: str, seen: float) -> str:
+        return hmac.new(self.secret, f"seen\n{token_hash}\n{seen!r}".encode(), hashlib.sha256).hexdigest()
+
     def _sweep(self, now: float) -> None:
         if now - self._swept >= min(TOUCH_SECONDS, self.idle / 100):
             self._swept = now
@@ -249,6 +263,7 @@ class Sessions:
                     sealed_key=session.sealed[1] if session.sealed else None,
                     notices=json.dumps(session.notices),
                     mac=session._mac,
+                    seen_mac=self._seen_mac(session.token_hash, session.seen),
                 )
             )
 
@@ -261,8 +276,9 @@ class Sessions:
         token_hash = _hash(session_id)
         now = self.clock()
         self._sweep(now)
+        ended = select(signed_out.c.token_hash).where(signed_out.c.token_hash == token_hash).exists()
         with self.engine().connect() as conn:
-            row = conn.execute(select(sessions).where(sessions.c.token_hash == token_hash)).first()
+            row = conn.execute(select(sessions).where(sessions.c.token_hash == token_hash, ~ended)).first()
         if row is None:
             return None
         session = Session(
@@ -277,13 +293,15 @@ class Sessions:
             {grant: (form, done) for grant, (form, done) in json.loads(row.notices).items()},
         )
         expired = now - row.seen > self.idle or now - row.created > self.lifetime
-        if expired or not hmac.compare_digest(row.mac, self._mac(session)):
+        held = hmac.compare_digest(row.mac, self._mac(session))
+        held = held and hmac.compare_digest(row.seen_mac, self._seen_mac(token_hash, row.seen))
+        if expired or not held:
             self.drop(session_id)
             return None
         session._sealing, session._at, session._mac = self._sealing(session_id), now, row.mac
         if touch and now - row.seen >= min(TOUCH_SECONDS, self.idle / 100):
             session.seen = now
-            self._set(session, seen=now)
+            self._set(session, seen=now, seen_mac=self._seen_mac(token_hash, now))
         return session
 
     def _set(self, session: Session, **values: object) -> None:
@@ -358,6 +376,15 @@ class Sessions:
         self._insert(fresh)
         self.drop(old.id)
         return fresh
+
+    def sign_out(self, session_id: str) -> None:
+        """End the session for good: its token is recorded as signed out, then its row deleted."""
+        token_hash = _hash(session_id)
+        with self.engine().begin() as conn:
+            known = select(signed_out.c.token_hash).where(signed_out.c.token_hash == token_hash)
+            if conn.execute(known).first() is None:
+                conn.execute(insert(signed_out).values(token_hash=token_hash, at=self.clock()))
+        self.drop(session_id)
 
     def drop(self, session_id: str) -> None:
         token_hash = _hash(session_id)
