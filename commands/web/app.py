@@ -105,7 +105,7 @@ def signed_in(
 ) -> Callable[[App, Request], Awaitable[Response]]:
     async def wrapped(self: App, request: Request) -> Response:
         # a page's live refresh (static/live.js) is no activity of its person
-        session, fresh = self.session(request, touch=request.headers.get("x-live-refresh") != "true")
+        session, fresh = await self.session(request, touch=request.headers.get("x-live-refresh") != "true")
         if not session.signed_in:
             return self.redirect("/sign-in", session if fresh else None)
         try:
@@ -144,20 +144,26 @@ class App:
 
     # ------------------------------------------------------------------ plumbing
 
-    def session(self, request: Request, touch: bool = True) -> tuple[Session, bool]:
+    async def session(self, request: Request, touch: bool = True) -> tuple[Session, bool]:
         """The request's live session (or a new anonymous one: ``True``), in the language asked
         for by ``?lang=`` or kept by the session; every message from here on is in it. Its idle
-        time restarts unless not ``touch``."""
-        session = self.sessions.get(request.cookies.get(COOKIE), touch)
+        time restarts unless not ``touch``. The session's row is read and written in a worker
+        thread, never on the event loop, which serves every other request meanwhile."""
+        session, fresh = await run_in_threadpool(
+            self._session, request.cookies.get(COOKIE), touch, request.query_params.get("lang")
+        )
+        use(session.lang)  # in the request's own context, which a worker thread's does not reach
+        if session.signed_in:
+            READ_AT.set(self.live.position)
+        return session, fresh
+
+    def _session(self, cookie: str | None, touch: bool, asked: str | None) -> tuple[Session, bool]:
+        session = self.sessions.get(cookie, touch)
         fresh = session is None
         if session is None:
             session = self.sessions.new("zh")
-        asked = request.query_params.get("lang")
         if asked in LANGUAGES:
             self.sessions.set_lang(session, asked)
-        use(session.lang)
-        if session.signed_in:
-            READ_AT.set(self.live.position)
         return session, fresh
 
     def registered(self, session: Session) -> bool:
@@ -213,13 +219,13 @@ class App:
     # ------------------------------------------------------------------ sign-in
 
     async def sign_in_page(self, request: Request) -> Response:
-        session, fresh = self.session(request)
+        session, fresh = await self.session(request)
         if session.signed_in:
             return self.redirect("/")
         return self.page("sign_in.html", session, set_cookie=fresh, name="", error="")
 
     async def sign_in(self, request: Request) -> Response:
-        session, fresh = self.session(request)
+        session, fresh = await self.session(request)
         form = await self.form(request, session, fresh)
         if isinstance(form, Response):
             return form
@@ -233,7 +239,7 @@ class App:
         if person is None:
             error = _("Wrong name or password.")
             return self.page("sign_in.html", session, status=401, name=name, error=error)
-        signed = self.sessions.sign_in(session, *person)
+        signed = await run_in_threadpool(self.sessions.sign_in, session, *person)
         return self.redirect("/", signed)
 
     def _check_sign_in(self, name: str, password: str, address: str) -> tuple[str, Any]:
@@ -270,11 +276,11 @@ class App:
         return "signed in", (name, person.role_on(business_today()), signer)
 
     async def sign_out(self, request: Request) -> Response:
-        session, fresh = self.session(request)
+        session, fresh = await self.session(request)
         form = await self.form(request, session, fresh)
         if isinstance(form, Response):
             return form
-        self.sessions.sign_out(session.id)
+        await run_in_threadpool(self.sessions.sign_out, session.id)
         self.live.wake()  # its live pages' streams end now
         response = self.redirect("/sign-in")
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=self.secure)
@@ -314,7 +320,9 @@ class App:
     async def grant_page(self, request: Request, session: Session) -> Response:
         # a live refresh (static/live.js) keeps only the page's live regions: the notice waits
         if request.headers.get("hx-request") != "true":
-            notice = self.sessions.take_notice(session, request.path_params["grant_id"])
+            notice = await run_in_threadpool(
+                self.sessions.take_notice, session, request.path_params["grant_id"]
+            )
             if notice is not None:
                 return await self._grant(request, session, form=notice[0], done=notice[1])
         return await self._grant(request, session)

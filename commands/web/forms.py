@@ -535,5 +535,5 @@ async def _record(
         done = _("already recorded: {what}; nothing written").format(what=outcome.message)
     # Post/Redirect/Get: the answer is the grant's page fetched anew, so a reload shows it again
     # instead of sending the form twice, and the write itself renders nothing
-    app.sessions.notify(session, grant_id, (form.name, done))
+    await run_in_threadpool(app.sessions.notify, session, grant_id, (form.name, done))
     return app.finish(RedirectResponse(f"/grants/{quote(grant_id, safe='')}", status_code=303), None)

@@ -238,7 +238,7 @@ class App(Protocol):
     live: Feed
     sessions: Sessions
 
-    def session(self, request: Request, touch: bool = True) -> tuple[Session, bool]: ...
+    async def session(self, request: Request, touch: bool = True) -> tuple[Session, bool]: ...
 
     def registered(self, session: Session) -> bool: ...
 
@@ -281,7 +281,7 @@ async def events(app: App, request: Request) -> Response:
     cap). Each new store position is one ``ledger`` event (for a grant's page, ``?grant=``, only
     a position that wrote to its grant); a comment line keeps it open."""
     # the browser opens the stream again each time it ends: a page left open is no activity
-    session, _fresh = app.session(request, touch=False)
+    session, _fresh = await app.session(request, touch=False)
     try:
         registered = session.signed_in and await run_in_threadpool(app.registered, session)
     except LedgerError as e:  # the registry cannot be trusted (exit 6)

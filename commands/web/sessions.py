@@ -10,9 +10,12 @@ itself, which would sign in the person's name long after the session. The CSRF t
 from the cookie's token too, and is stored nowhere.
 
 Each row carries an HMAC, under a secret the server holds in memory only (made at its start and
-handed to its processes), over everything in it but the time it was last used. A row written or
-changed below the application (a session made up for a person, another person's name or key put
-in) is no session; so is every session of an earlier run of the server.
+handed to its processes), over everything in it but the time it was last used, which has an HMAC
+of its own (it is written at every use). A row written or changed below the application (a
+session made up for a person, another person's name or key put in, its last use moved on) is no
+session; so is every session of an earlier run of the server. A sign-out keeps the token's hash in
+``ledger_web_signed_out``, to which the ledger's logins may only add: the row put back after it is
+no session either.
 
 A session ends when it is idle too long or older than its lifetime; its row is then deleted, as
 at sign-out. A visitor who has not signed in gets a session too (its CSRF token guards the
