@@ -111,7 +111,7 @@ def run(
         return process, time.monotonic()
 
     running = [start() for _ in range(workers)]
-    failed = 0
+    failed = False
     try:
         while not stopping:
             time.sleep(0.2)
@@ -119,8 +119,7 @@ def run(
                 if process.is_alive() or stopping:
                     continue
                 if time.monotonic() - started < EARLY_SECONDS:
-                    failed = process.exitcode or 1
-                    stopping = True
+                    failed = stopping = True
                     break
                 running[n] = start()
     finally:

@@ -136,8 +136,8 @@ class Session:
 
     @property
     def signer(self) -> Signer | None:
-        """The person's key, opened with the cookie's token (None: no key on the server, or a row
-        changed below the application)."""
+        """The person's key, opened with the cookie's token and the server's secret (None: no key
+        on the server, or a row changed below the application)."""
         if not self._opened:
             self._signer, self._opened = _open(self), True
         return self._signer
@@ -381,17 +381,17 @@ class Sessions:
         return fresh
 
     def sign_out(self, session_id: str) -> None:
-        """End the session for good: its token is recorded as signed out, then its row deleted."""
-        token_hash = _hash(session_id)
-        with self.engine().begin() as conn:
-            known = select(signed_out.c.token_hash).where(signed_out.c.token_hash == token_hash)
-            if conn.execute(known).first() is None:
-                conn.execute(insert(signed_out).values(token_hash=token_hash, at=self.clock()))
-        self.drop(session_id)
+        """End the session for good: its token recorded as signed out and its row deleted, in one
+        transaction."""
+        self.drop(session_id, signed_out_at=self.clock())
 
-    def drop(self, session_id: str) -> None:
+    def drop(self, session_id: str, signed_out_at: float | None = None) -> None:
         token_hash = _hash(session_id)
         with self.engine().begin() as conn:
+            if signed_out_at is not None:
+                known = select(signed_out.c.token_hash).where(signed_out.c.token_hash == token_hash)
+                if conn.execute(known).first() is None:
+                    conn.execute(insert(signed_out).values(token_hash=token_hash, at=signed_out_at))
             conn.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
         _forget_signer(token_hash)
 
@@ -411,7 +411,3 @@ class Sessions:
                     .scalar_subquery()
                 )
                 conn.execute(delete(sessions).where(c.token_hash.in_(oldest)))
-
-    def __len__(self) -> int:
-        with self.engine().connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(sessions)).scalar_one())

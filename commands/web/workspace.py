@@ -13,14 +13,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Engine
-
 from commands.context import Settings
 from commands.web.credentials import ensure_tables
 
 if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
+
+    from sqlalchemy.engine import Engine
 
     from audit.bundle import Exported
     from audit.verifier.people import Registry
