@@ -1,17 +1,19 @@
-"""Work done in a forked process whose messages come back through a pipe.
+"""Work done in forked processes whose messages come back through pipes.
 
-Import checks rows this way and rebuild computes projections this way, while this process
-writes. The child gets the pipe's two ends after its own arguments, closes the receiving end
-and sends tuples whose first item is their kind; ``("failed", error)`` carries an error to raise
-here. It never outlives its reader: closing the generator, or any failure here, kills it, and
-if this process dies the child's next send fails on the closed pipe.
+Import checks rows this way (in one process, or in parts fed by a reader) and rebuild computes
+projections this way, while this process writes. The child gets the pipe's two ends after its
+own arguments, closes the receiving end and sends tuples whose first item is their kind;
+``("failed", error)`` carries an error to raise here. It never outlives its reader: closing the
+generator, or any failure here, kills it, and if this process dies the child's next send fails
+on the closed pipe.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Generator
-from typing import Any
+from multiprocessing.connection import Connection, wait
+from typing import Any, cast
 
 from ledger.errors import StorageError
 from ledger.i18n import T_
@@ -48,3 +50,70 @@ def messages_from_fork(
         if child.is_alive():
             child.kill()
         child.join()
+
+
+def messages_from_parts(
+    read: Callable[..., None],
+    read_args: tuple[Any, ...],
+    work: Callable[..., None],
+    work_args: tuple[Any, ...],
+    parts: int,
+    last: str,
+    who: str,
+) -> Generator[tuple[Any, ...], None, None]:
+    """``parts`` forked workers, ``work(*work_args, feed, send)``, fed by one forked reader,
+    ``read(*read_args, feeds)``, which sends each worker its share through ``feeds``; yield the
+    workers' messages as they come, until each has sent one of kind ``last``.
+
+    Each process closes every end of the pipes that is not its own, so a worker whose reader
+    dies sees the end of its feed, and the reader whose worker dies fails on its next send."""
+    context = multiprocessing.get_context("fork")
+    feeds = [context.Pipe(duplex=False) for _ in range(parts)]  # (receive, send): reader -> worker
+    backs = [context.Pipe(duplex=False) for _ in range(parts)]  # worker -> here
+    ends = [end for pair in (*feeds, *backs) for end in pair]
+    children = []
+    for (feed, _), (_, send) in zip(feeds, backs, strict=True):
+        kept = (feed, send)
+        others = [end for end in ends if end not in kept]
+        children.append(context.Process(target=_run, args=(work, (*work_args, *kept), others), daemon=True))
+    senders = [send for _, send in feeds]
+    others = [end for end in ends if end not in senders]
+    children.append(context.Process(target=_run, args=(read, (*read_args, senders), others), daemon=True))
+    for child in children:
+        child.start()
+    waiting: dict[Any, Any] = {receive: child for (receive, _), child in zip(backs, children, strict=False)}
+    for end in ends:
+        if end not in waiting:
+            end.close()
+    try:
+        while waiting:
+            for ready in wait(list(waiting)):
+                receive = cast(Connection, ready)
+                try:
+                    message: tuple[Any, ...] = receive.recv()
+                except EOFError:
+                    msg = T_(
+                        "{who} ended without a result (exit {exitcode})",
+                        who=who,
+                        exitcode=waiting[receive].exitcode,
+                    )
+                    raise StorageError(msg) from None
+                if message[0] == "failed":
+                    raise message[1]
+                yield message
+                if message[0] == last:
+                    del waiting[receive]
+                    receive.close()
+    finally:
+        for receive in waiting:
+            receive.close()
+        for child in children:
+            if child.is_alive():
+                child.kill()
+            child.join()
+
+
+def _run(target: Callable[..., None], args: tuple[Any, ...], others: list[Any]) -> None:
+    for end in others:
+        end.close()
+    target(*args)

@@ -32,6 +32,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any, cast
 from uuid import UUID
+from zlib import crc32
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import StoredEvent
@@ -50,7 +51,7 @@ from ledger.errors import (
     ReversedVoucherError,
     StorageError,
 )
-from ledger.forked import messages_from_fork
+from ledger.forked import messages_from_fork, messages_from_parts
 from ledger.grant import Grant, grant_uuid
 from ledger.i18n import T_, _
 from ledger.import_format import (
@@ -68,7 +69,14 @@ from ledger.import_format import (
 from ledger.import_index import GrantIndex
 from ledger.money import parse_amount
 from ledger.policy import Policy, policy_in_force
-from ledger.rules import Breach, business_today, raise_first, role_may_record, signer_holds_role
+from ledger.rules import (
+    ROLE_ACTIONS,
+    Breach,
+    business_today,
+    raise_first,
+    role_may_record,
+    signer_holds_role,
+)
 from ledger.seal import Seal, Signer, mark, new_seal_id
 from ledger.text import CONTROL_BUT_TAB
 from ledger.unit import RecommendationRound, Unit, unit_uuid
@@ -100,6 +108,11 @@ class ImportResult:
     events: int = 0
     errors: list[RowError] = field(default_factory=list)
 
+    def joined(self, other: ImportResult) -> ImportResult:
+        """This result and another part's, of the same file."""
+        errors = sorted([*self.errors, *other.errors], key=lambda e: e.line)
+        return ImportResult(self.rows + other.rows, self.events + other.events, errors)
+
     @property
     def exit_code(self) -> int:
         if not self.errors:
@@ -127,8 +140,10 @@ class _Books:
         claimed_role: str | None,
         cache_vouchers: int = CACHE_VOUCHERS,
         signer: Signer | None = None,
+        parted: bool = False,
     ) -> None:
         self.app = app
+        self.parted = parted  # sees only the rows of some grants (``_checked_in_parts``)
         self.signer = signer  # the importer's: a snapshot their key signed is taken as it stands
         self.encoder = StateEncoder(app.mapper)
         self.person = person
@@ -301,6 +316,8 @@ class _Books:
             raise breach.error()
         action.judge(policy, self.today)
         if not isinstance(action, GrantAction):
+            if self.parted:  # _may_part let no such row through its role check
+                raise StorageError(_("an import checked in parts met a row that is not one grant's"))
             action.decide(self)
             return
         grant = self.grant(action.grant_id)
@@ -414,9 +431,10 @@ def _check(
     batch: int,
     cache_vouchers: int,
     signer: Signer | None = None,
+    parted: bool = False,
 ) -> Iterator[Message]:
     """Apply every row to the aggregates and yield what to write (see ``Message``)."""
-    books = _Books(app, person, claimed_role, cache_vouchers, signer)
+    books = _Books(app, person, claimed_role, cache_vouchers, signer, parted)
     try:
         yield from _check_rows(app, rows, books, batch)
     finally:
@@ -522,14 +540,15 @@ def import_rows(
     on_batch: OnBatch | None = None,
     progress: Callable[[int], None] | None = None,
     cache_vouchers: int | None = None,
-    parallel: bool = False,
+    checkers: int = 0,
 ) -> ImportResult:
     """Check and record every row in one transaction; nothing is written if any row is bad.
 
     ``on_start(conn)`` runs once the write lock is held (the projections catch up to the head
     there); ``on_batch(conn, notifications)`` after each batch is inserted, in the same
-    transaction; ``progress(n)`` as rows are checked. With ``parallel``, a second process
-    checks the rows and encodes the events while this one writes them (two cores).
+    transaction; ``progress(n)`` as rows are checked. ``checkers`` is how many other processes
+    check the rows and encode the events while this one writes them: none, one, or more, each
+    given the rows of some grants by a process reading the file (when ``may_part`` allows).
     """
     cache = CACHE_VOUCHERS if cache_vouchers is None else cache_vouchers
     registry, seen = app.trust.fresh_registry()
@@ -570,8 +589,13 @@ def import_rows(
                 "cache_vouchers": cache,
                 "signer": signer,
             }
-            check = _checked_elsewhere if parallel else _check
-            messages: Iterator[Message] = check(app, rows, **options)
+            messages: Iterator[Message]
+            if checkers > 1 and may_part(person):
+                messages = _checked_in_parts(app, rows, checkers, **options)
+            elif checkers:
+                messages = _checked_elsewhere(app, rows, **options)
+            else:
+                messages = _check(app, rows, **options)
             result = ImportResult()
             for kind, body in messages:
                 if kind == "rows":
@@ -582,7 +606,7 @@ def import_rows(
                 elif kind == "snapshots":
                     writer.snapshots(body, signer)
                 else:
-                    result = body
+                    result = result.joined(body)
             if result.errors or result.events == 0:
                 transaction.rollback()
                 return result
@@ -638,8 +662,99 @@ def _checked_elsewhere(
     return cast(Iterator[Message], checked)
 
 
-def _check_and_send(url: str, rows: Iterable[tuple[int, Row]], options: Any, send: Any, receive: Any) -> None:
-    receive.close()
+def may_part(person: Person) -> bool:
+    """Whether the rows this person imports can be checked in parts, each part the rows of some
+    grants: only when no role the person has held may record a row that acts on more than one
+    grant (an approve row registers its unit and takes the base there)."""
+    beyond = {action.name for action in ROW_ACTIONS.values() if not issubclass(action, GrantAction)}
+    return not any(beyond & ROLE_ACTIONS.get(period.role, frozenset()) for period in person.periods)
+
+
+def _checked_in_parts(
+    app: GrantLedger,
+    rows: Iterable[tuple[int, Row]],
+    parts: int,
+    **options: Any,
+) -> Iterator[Message]:
+    """``_check`` run in ``parts`` forked processes, each given the rows of its grants (a hash of
+    the grant id) by a forked reader, their messages received here as they come. A grant's rows
+    reach one process, in the file's order, so each process decides as the one checker would;
+    each sends its own batches, sealed here as they come, and its own result."""
+    url = app.engine.url.render_as_string(hide_password=False)
+    checked = messages_from_parts(
+        _deal,
+        (rows,),
+        _check_part,
+        (url, {**options, "parted": True}),
+        parts,
+        "result",
+        "one of the import's checking processes",
+    )
+    return cast(Iterator[Message], checked)
+
+
+DEAL_ROWS = 500  # rows sent to a checking process at a time
+
+
+def _deal(rows: Iterable[tuple[int, Row]], feeds: list[Any]) -> None:
+    """Read the rows and send each to the checking process of its grant, in batches."""
+    gc.freeze()
+    parts = len(feeds)
+    held: list[list[tuple[int, Cells]]] = [[] for _ in feeds]
+    try:
+        try:
+            for line, row in rows:
+                cells = row if row.__class__ is Cells else as_cells(row)
+                part = crc32(cells["grant_id"].encode("utf-8", "surrogatepass")) % parts
+                batch = held[part]
+                batch.append((line, cells))
+                if len(batch) >= DEAL_ROWS:
+                    feeds[part].send(("rows", batch))
+                    held[part] = []
+        except LedgerError as e:
+            failed: BaseException = e
+        except BaseException as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            failed = StorageError(_("the import's reading process failed: {first}").format(first=first))
+        else:
+            for feed, batch in zip(feeds, held, strict=True):
+                if batch:
+                    feed.send(("rows", batch))
+                feed.send(("end", None))
+            return
+        for feed in feeds:
+            feed.send(("failed", failed))
+    except (BrokenPipeError, KeyboardInterrupt):
+        return  # a checking process is gone or interrupted: the writing one rolls back
+    finally:
+        for feed in feeds:
+            feed.close()
+
+
+def _fed(feed: Any) -> Iterator[tuple[int, Row]]:
+    """The rows the reader sends this checking process."""
+    while True:
+        try:
+            kind, body = feed.recv()
+        except EOFError:
+            raise StorageError(_("the import's reading process ended before the file did")) from None
+        if kind == "rows":
+            yield from body
+        elif kind == "end":
+            return
+        else:
+            raise body
+
+
+def _check_part(url: str, options: Any, feed: Any, send: Any) -> None:
+    _check_and_send(url, _fed(feed), options, send, None)
+
+
+def _check_and_send(
+    url: str, rows: Iterable[tuple[int, Row]], options: Any, send: Any, receive: Any | None
+) -> None:
+    if receive is not None:
+        receive.close()
     gc.freeze()  # what the fork inherited is not scanned again by the collector
     try:
         app = GrantLedger(url)

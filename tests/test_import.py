@@ -34,8 +34,8 @@ BAD = f"""{HEADER}
 """
 
 
-# The rows checked in this process, or in a second one while this one writes.
-JOBS = pytest.mark.parametrize("jobs", ["1", "2"])
+# The rows checked in this process, in a second one while this one writes, or in two (split by grant).
+JOBS = pytest.mark.parametrize("jobs", ["1", "2", "3"])
 APPROVAL = GOOD.splitlines()[1]
 
 

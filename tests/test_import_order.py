@@ -129,6 +129,10 @@ def test_the_same_rows_in_any_order_give_the_same_balances_and_events(
             result = _imported(ledger, approved, _write(folder / f"{order}.csv", money), "--jobs", "1")
             assert result.exit_code == 0, (order, result.output)
             seen[order] = (ledger.balances(), _events(ledger))
+        ledger = _copy(template, folder / "parts")  # by date, checked in two processes split by grant
+        result = _imported(ledger, approved, folder / "date.csv", "--jobs", "3")
+        assert result.exit_code == 0, result.output
+        seen["date, in parts"] = (ledger.balances(), _events(ledger))
     balances, history = seen["date"]
     assert len(balances) == bases and len(history) == 2 * bases  # each base's unit and grant
     for order, (other_balances, other_history) in seen.items():
@@ -142,7 +146,7 @@ def _reversed_spend(money: list[Row]) -> Row:
     return next(r for r in money if r[GRANT] == reversal[GRANT] and r[VOUCHER] == reversal[MEMO])
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.parametrize("jobs", ["1", "2", "3"])
 def test_a_date_ordered_file_past_a_tiny_index_cache_keeps_every_voucher_check(
     template: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str
 ) -> None:
