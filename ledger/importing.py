@@ -24,6 +24,8 @@ This module imports neither ``projections`` nor ``commands``.
 from __future__ import annotations
 
 import gc
+import pickle
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -697,38 +699,123 @@ DEAL_ROWS = 500  # rows sent to a checking process at a time
 
 
 def _deal(rows: Iterable[tuple[int, Row]], feeds: list[Any]) -> None:
-    """Read the rows and send each to the checking process of its grant, in batches."""
+    """Read the rows and send each to the checking process of its grant (``_Dealer``)."""
     gc.freeze()
-    parts = len(feeds)
-    held: list[list[tuple[int, Cells]]] = [[] for _ in feeds]
+    dealer = _Dealer(feeds, HELD_AGGREGATES)
     try:
         try:
+            deal = dealer.deal
             for line, row in rows:
-                cells = row if row.__class__ is Cells else as_cells(row)
-                part = crc32(cells["grant_id"].encode("utf-8", "surrogatepass")) % parts
-                batch = held[part]
-                batch.append((line, cells))
-                if len(batch) >= DEAL_ROWS:
-                    feeds[part].send(("rows", batch))
-                    held[part] = []
+                deal(line, row if row.__class__ is Cells else as_cells(row))
         except LedgerError as e:
             failed: BaseException = e
         except BaseException as e:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             failed = StorageError(_("the import's reading process failed: {first}").format(first=first))
         else:
-            for feed, batch in zip(feeds, held, strict=True):
-                if batch:
-                    feed.send(("rows", batch))
-                feed.send(("end", None))
+            dealer.finish()
             return
         for feed in feeds:
             feed.send(("failed", failed))
     except (BrokenPipeError, KeyboardInterrupt):
         return  # a checking process is gone or interrupted: the writing one rolls back
     finally:
+        dealer.close()
         for feed in feeds:
             feed.close()
+
+
+class _Dealer:
+    """Each row to the checking process of its grant (a hash of its id), in batches.
+
+    A checking process holds ``held`` grants in memory; given more, it would park one and read
+    another back at almost every row of a date-ordered file of many grants. So each process is
+    sent the rows of its first ``held`` grants as they come, and the rows of any later grant are
+    set aside in temporary files of at most ``held`` grants each, sent file by file once the
+    file is read. Each grant's rows still reach one process, in the file's order, and a process
+    turns each grant it holds out once, at most."""
+
+    def __init__(self, feeds: list[Any], held: int) -> None:
+        self.feeds = feeds
+        self.held = max(1, held)
+        self.batches: list[list[tuple[int, Cells]]] = [[] for _ in feeds]
+        self.sent: list[set[str]] = [set() for _ in feeds]  # the grants each process is sent as they come
+        self.aside: list[list[_Aside]] = [[] for _ in feeds]
+        self.aside_of: dict[str, _Aside] = {}
+
+    def deal(self, line: int, cells: Cells) -> None:
+        grant = cells["grant_id"]
+        part = crc32(grant.encode("utf-8", "surrogatepass")) % len(self.feeds)
+        sent = self.sent[part]
+        if grant in sent or len(sent) < self.held:
+            sent.add(grant)
+            batch = self.batches[part]
+            batch.append((line, cells))
+            if len(batch) >= DEAL_ROWS:
+                self.feeds[part].send(("rows", batch))
+                self.batches[part] = []
+            return
+        aside = self.aside_of.get(grant)
+        if aside is None:
+            files = self.aside[part]
+            if not files or files[-1].grants >= self.held:
+                files.append(_Aside())
+            aside = self.aside_of[grant] = files[-1]
+            aside.grants += 1
+        aside.add(line, cells)
+
+    def finish(self) -> None:
+        """The rows left in hand, then the files set aside, each process's in turn, then the end."""
+        for feed, batch in zip(self.feeds, self.batches, strict=True):
+            if batch:
+                feed.send(("rows", batch))
+        self.aside_of.clear()
+        waiting = [
+            (feed, (batch for aside in files for batch in aside.batches()))
+            for feed, files in zip(self.feeds, self.aside, strict=True)
+        ]
+        while waiting:
+            going = []
+            for feed, batches in waiting:
+                batch = next(batches, [])
+                if batch:
+                    feed.send(("rows", batch))
+                    going.append((feed, batches))
+            waiting = going
+        for feed in self.feeds:
+            feed.send(("end", None))
+
+    def close(self) -> None:
+        for files in self.aside:
+            for aside in files:
+                aside.file.close()
+
+
+class _Aside:
+    """Rows set aside in a temporary file (deleted when closed, or when the process ends)."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile()
+        self.grants = 0
+        self.rows: list[tuple[int, Cells]] = []
+
+    def add(self, line: int, cells: Cells) -> None:
+        self.rows.append((line, cells))
+        if len(self.rows) >= DEAL_ROWS:
+            pickle.dump(self.rows, self.file, protocol=pickle.HIGHEST_PROTOCOL)
+            self.rows = []
+
+    def batches(self) -> Iterator[list[tuple[int, Cells]]]:
+        if self.rows:
+            pickle.dump(self.rows, self.file, protocol=pickle.HIGHEST_PROTOCOL)
+            self.rows = []
+        self.file.seek(0)
+        while True:
+            try:
+                yield pickle.load(self.file)
+            except EOFError:
+                break
+        self.file.close()
 
 
 def _fed(feed: Any) -> Iterator[tuple[int, Row]]:

@@ -3,8 +3,9 @@ rows of some grants by a third that reads the file, while the command's own proc
 
 Each grant's rows reach one checking process in the file's order, so the ledger ends as one
 checker leaves it: the same balances to the fen, the same events, every bad row listed by its
-line, a bundle that verifies. A process of the three that dies takes the import with it: one
-sentence, nothing written, no process left behind. An approver's rows (an approve row registers
+line, a bundle that verifies, however many grants the file holds (and no process is sent more
+grants at a time than it holds in memory). A process of the three that dies takes the import
+with it: one sentence, nothing written, no process left behind. An approver's rows (an approve row registers
 its unit, which two processes must not both change) are checked by one process."""
 
 from __future__ import annotations
@@ -28,13 +29,22 @@ def books(tmp_path: Path) -> tuple[Path, list[list[str]], Path]:
     return _write(tmp_path / "approvals.csv", approvals), money, _write(tmp_path / "money.csv", money)
 
 
+@pytest.mark.parametrize("held", [importing.HELD_AGGREGATES, 1])
 def test_two_checking_processes_leave_the_ledger_one_leaves(
-    sqlite_ledger: Ledger, tmp_path: Path, books: tuple[Path, list[list[str]], Path]
+    sqlite_ledger: Ledger,
+    tmp_path: Path,
+    books: tuple[Path, list[list[str]], Path],
+    monkeypatch: pytest.MonkeyPatch,
+    held: int,
 ) -> None:
+    """``held`` 1: each process holds one grant, so the reader sends it the rows of its first
+    grant as they come and sets the others' aside, a file each, sent once the file is read."""
     approvals, _, money = books
     one = _copy(sqlite_ledger, tmp_path / "one")
     parts = _copy(sqlite_ledger, tmp_path / "parts")
     assert _imported(one, approvals, money, "--jobs", "1").exit_code == 0
+    monkeypatch.setattr(importing, "HELD_AGGREGATES", held)
+    monkeypatch.setattr(importing, "DEAL_ROWS", 7)  # several batches in each file set aside
     done = _imported(parts, approvals, money, "--jobs", "3")
     assert done.exit_code == 0, done.output
     assert parts.balances() == one.balances()
@@ -182,3 +192,50 @@ def _person(*roles: str) -> Person:
 )
 def test_parts_only_for_people_who_never_record_an_approve_row(roles: tuple[str, ...], parts: bool) -> None:
     assert may_part(_person(*roles)) is parts
+
+
+class _Feed:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, object]] = []
+
+    def send(self, message: tuple[str, object]) -> None:
+        self.sent.append(message)
+
+
+def test_the_reader_sends_no_process_more_grants_at_a_time_than_it_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """200 grants by date, 10 held: each process gets its grants' rows in the file's order, and
+    past its first 10 grants, in runs of at most 10 grants that never come back."""
+    from ledger.import_format import Cells
+
+    monkeypatch.setattr(importing, "DEAL_ROWS", 3)
+    feeds = [_Feed(), _Feed()]
+    dealer = importing._Dealer(feeds, 10)
+    rows = [(line, Cells(grant_id=f"G{(line * 7) % 200}", n=str(line))) for line in range(2, 4002)]
+    for line, cells in rows:
+        dealer.deal(line, cells)
+    dealer.finish()
+    dealer.close()
+    seen: dict[str, int] = {}
+    for feed in feeds:
+        assert feed.sent[-1] == ("end", None)
+        got = [row for kind, batch in feed.sent[:-1] for row in batch]  # type: ignore[union-attr]
+        assert all(kind == "rows" for kind, _ in feed.sent[:-1])
+        order = [cells["grant_id"] for _, cells in got]
+        for grant in set(order):
+            assert grant not in seen, "a grant's rows went to two processes"
+            seen[grant] = 1
+            mine = [line for line, cells in got if cells["grant_id"] == grant]
+            assert mine == sorted(mine) == [line for line, c in rows if c["grant_id"] == grant]
+        held: list[str] = []  # the grants in hand, as the process would hold them (most recent last)
+        turned_out: set[str] = set()
+        for grant in order:
+            if grant in held:
+                held.remove(grant)
+            else:
+                assert grant not in turned_out, f"{grant} came back after it was turned out"
+            held.append(grant)
+            if len(held) > 10:
+                turned_out.add(held.pop(0))
+    assert len(seen) == 200
