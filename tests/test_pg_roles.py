@@ -466,3 +466,37 @@ def test_web_passwords_and_sign_ins_are_the_owners_tables_and_no_login_can_wipe_
         ):
             refused(recipe.urls[login], statement)
     assert count(recipe.urls["owner"], "ledger_web_sign_ins") == 2
+
+
+def test_a_ledger_from_before_the_web_kept_sessions_gets_them_from_the_owners_next_init(
+    recipe: Recipe,
+) -> None:
+    """A ledger whose `init` ran before sessions were kept in the database lacks their two
+    tables, which the server's login may not create: the server says so in one sentence, and the
+    owner's next `init` (the upgrade) makes them and grants the groups what they need."""
+    from starlette.testclient import TestClient
+
+    from commands.web.app import create_app
+    from tests.test_web import PASSWORD, set_password, sign_in
+
+    recipe.run_setup()
+    recipe.run_logins()
+    owner, officer = recipe.ledger("owner"), recipe.ledger("officer")
+    owner.ok("init")
+    approved_district_grant(officer)
+    assert set_password(officer, "tester", PASSWORD, "officer").exit_code == 0
+    # as an earlier release's init left the ledger
+    recipe.run_in_database("DROP TABLE ledger_web_sessions;\nDROP TABLE ledger_web_signed_out")
+
+    served = CliRunner().invoke(cli, ["--db", recipe.urls["auditor"], "--lang", "en", "serve"])
+    assert served.exit_code == 5, (served.stdout, served.stderr)
+    said = served.stderr.strip()
+    assert "ledger_web_sessions, ledger_web_signed_out" in said and "run `grant-ledger init`" in said
+    assert len(said.splitlines()) == 1 and "Traceback" not in said
+
+    owner.ok("init")
+    with TestClient(create_app(recipe.urls["auditor"]), base_url="http://testserver") as client:
+        signed = sign_in(client)
+        assert signed.status_code == 200 and "G1" in signed.text, signed.text[:500]
+    query = "SELECT person, role FROM ledger_web_sessions WHERE person <> ''"
+    assert rows(recipe.urls["auditor"], query) == [("tester", "officer")]

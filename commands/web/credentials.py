@@ -38,13 +38,15 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    inspect,
     or_,
     select,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from commands.web.i18n import _
-from ledger.errors import BadInputError
+from ledger.errors import BadInputError, StorageError
 from ledger.seal import Signer
 
 MIN_PASSWORD = 10
@@ -86,7 +88,20 @@ def utcnow() -> datetime:
 
 
 def ensure_tables(engine: Engine) -> None:
-    metadata.create_all(engine, checkfirst=True)
+    """The web's tables, made where missing. ``init`` makes them as the ledger's owner; a server
+    whose login may not create tables finds them there, or says who makes them."""
+    try:
+        metadata.create_all(engine, checkfirst=True)
+    except DBAPIError:
+        missing = sorted(set(metadata.tables) - set(inspect(engine).get_table_names()))
+        if not missing:
+            raise
+        msg = _(
+            "the web's tables {tables} are not in this ledger, and this login may not make them: "
+            "run `grant-ledger init` as the ledger's owner first (it makes them and grants the "
+            "groups what they need)"
+        ).format(tables=", ".join(missing))
+        raise StorageError(msg) from None
 
 
 def check_password(password: str) -> None:

@@ -66,10 +66,14 @@ class Workspace:
         self._lock = threading.RLock()
         self._catching = threading.Lock()
         with self._lock:
-            # NotFoundError (exit 4) where there is no ledger
-            self.settings.ledger().trust.leaves_kept = SEAL_LEAVES_KEPT
-            self.settings.ledger().hold()
-            ensure_tables(self.settings.engine())
+            try:
+                # NotFoundError (exit 4) where there is no ledger
+                self.settings.ledger().trust.leaves_kept = SEAL_LEAVES_KEPT
+                self.settings.ledger().hold()
+                ensure_tables(self.settings.engine())
+            except BaseException:
+                self.settings.close()  # its connections too: no server is left holding them
+                raise
         self._recorder: ProjectionRecorder | None = None
 
     @property
