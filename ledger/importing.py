@@ -318,7 +318,7 @@ class _Books:
             raise breach.error()
         action.judge(policy, self.today)
         if not isinstance(action, GrantAction):
-            if self.parted:  # _may_part let no such row through its role check
+            if self.parted:  # may_part lets no such row through the role check
                 raise StorageError(_("an import checked in parts met a row that is not one grant's"))
             action.decide(self)
             return
