@@ -328,6 +328,20 @@ def main() -> None:
 
             figures.append(wide_overview(exe, env, folder, db, wide_count, wide_bases))
 
+    # the same file checked by one process beside the writing one (--jobs auto checks an
+    # officer's file in two, split by grant): what the second checking process gains
+    one_checker: Figure | None = None
+    if os.environ.get("BENCH_ORDERS", "1") != "0":
+        one_checker = timed(
+            "import (date order, --jobs 2)",
+            count,
+            [exe, "import", "--jobs", "2", str(source)],
+            env,
+            folder,
+            1,
+            per_item=money_rows,
+            setup=clean(),
+        )
     imported = timed(
         "import (date order)",
         count,
@@ -338,6 +352,11 @@ def main() -> None:
         per_item=money_rows,
         setup=clean(),
     )
+    if one_checker is not None:
+        if one_checker.note == "" and imported.note == "":
+            ratio = one_checker.seconds / imported.seconds
+            one_checker.note = f"one checking process: {ratio:.2f}x the time of two"
+        figures.append(one_checker)
     figures.append(imported)
     figures.append(big_cell_import(exe, env, folder))
     ok = imported.note == ""
