@@ -153,7 +153,7 @@ class _Books:
         self.actor = person.name
         self.role = person.role or ""
         # business date -> the signer's role then (an import is one person's act, row by row)
-        self._roles: dict[date, str | None] = {}
+        self._roles: dict[date, tuple[str | None, Breach | None]] = {}  # the role, or why none
         self.today = business_today()  # an import is recorded on the day it starts
         # held in memory, least recently used first; None: not in the ledger
         self.grants: dict[str, Grant | None] = {}
@@ -169,12 +169,15 @@ class _Books:
     def role_on(self, on: date, policy: Policy) -> str:
         """The signer's role on ``on``: the role the rows of that date are recorded in."""
         try:
-            role = self._roles[on]
+            role, breach = self._roles[on]
         except KeyError:
-            role = self._roles[on] = self.person.role_on(on)
-            raise_first(
-                [signer_holds_role(self.person, role, self.person.key, on, self.claimed_role, None, policy)]
+            role = self.person.role_on(on)
+            breach = signer_holds_role(
+                self.person, role, self.person.key, on, self.claimed_role, None, policy
             )
+            self._roles[on] = role, breach
+        if breach is not None:  # every row of that date, not only the first
+            raise breach.error()
         assert role is not None
         self.role = role
         return role
