@@ -34,11 +34,7 @@ def messages_from_fork(
             try:
                 message = receive.recv()
             except EOFError:
-                msg = T_(
-                    "{who} ended without a result (exit {exitcode})",
-                    who=who,
-                    exitcode=child.exitcode,
-                )
+                msg = T_("{who} ended without a result (exit {exitcode})", who=who, exitcode=_ended(child))
                 raise StorageError(msg) from None
             if message[0] == "failed":
                 raise message[1]
@@ -92,11 +88,8 @@ def messages_from_parts(
                 try:
                     message: tuple[Any, ...] = receive.recv()
                 except EOFError:
-                    msg = T_(
-                        "{who} ended without a result (exit {exitcode})",
-                        who=who,
-                        exitcode=waiting[receive].exitcode,
-                    )
+                    exitcode = _ended(waiting[receive])
+                    msg = T_("{who} ended without a result (exit {exitcode})", who=who, exitcode=exitcode)
                     raise StorageError(msg) from None
                 if message[0] == "failed":
                     raise message[1]
@@ -111,6 +104,16 @@ def messages_from_parts(
             if child.is_alive():
                 child.kill()
             child.join()
+
+
+def _ended(child: Any) -> int | None:
+    """The exit status of a child whose pipe closed: it is ending, but may not be reaped yet
+    (its status was then None)."""
+    child.join(timeout=ENDING_SECONDS)
+    return cast(int | None, child.exitcode)
+
+
+ENDING_SECONDS = 2.0  # a child whose pipe closed has this long to be reaped
 
 
 def _run(target: Callable[..., None], args: tuple[Any, ...], others: list[Any]) -> None:

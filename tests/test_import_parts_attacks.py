@@ -4,12 +4,16 @@ with the same exit code, and write nothing."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
+from zlib import crc32
 
 import pytest
 from click.testing import Result
 
 from commands.cli import cli
+from ledger import importing
 from ledger.seal import generate_key
 from tests.conftest import KEYRING, Ledger
 from tests.test_import_order import _copy, _split, _write, rows
@@ -69,3 +73,39 @@ def test_rows_dated_before_the_importer_held_a_role_are_each_refused_as_with_one
         said[jobs] = (done.exit_code, done.stderr)
     assert said["1"] == said["3"]
     assert said["1"][0] not in (0, 1, 5)
+
+
+@pytest.mark.parametrize("batch", ["20", "2000"])
+def test_a_checker_that_dies_is_named_with_its_exit_status(
+    sqlite_ledger: Ledger,
+    tmp_path: Path,
+    books: tuple[Path, list[list[str]]],
+    monkeypatch: pytest.MonkeyPatch,
+    batch: str,
+) -> None:
+    """One checking process (the one of the grants that hash odd) exits hard mid-file while the
+    other goes on: the import says which process ended and how, not "exit None" (the process
+    not yet reaped when the message was written), and writes nothing."""
+    approvals, money = books
+    ledger = _copy(sqlite_ledger, tmp_path / "ledger")
+    ledger.ok("import", str(approvals), role="approver")
+    before = ledger.event_count()
+    real = importing.row_action
+    calls = [0]
+
+    def dying(cells: Any, kind: str) -> Any:
+        if crc32(cells["grant_id"].encode()) % 2:
+            calls[0] += 1
+            if calls[0] == 40:
+                os._exit(9)
+        return real(cells, kind)
+
+    monkeypatch.setattr(importing, "row_action", dying)
+    monkeypatch.setattr(importing, "DEAL_ROWS", 10)
+    assert {crc32(r[3].encode()) % 2 for r in money} == {0, 1}  # both processes have grants
+    done = ledger("import", "--jobs", "3", "--batch", batch, str(_write(tmp_path / "money.csv", money)))
+    assert done.exit_code == 5, done.output
+    assert done.stderr == (
+        "grant-ledger: one of the import's checking processes ended without a result (exit 9)\n"
+    ), done.stderr
+    assert ledger.event_count() == before
