@@ -847,17 +847,20 @@ def _check_and_send(
         receive.close()
     gc.freeze()  # what the fork inherited is not scanned again by the collector
     try:
-        app = GrantLedger(url)
-        for message in _check(app, rows, **options):
-            send.send(message)
+        try:
+            app = GrantLedger(url)
+            for message in _check(app, rows, **options):
+                send.send(message)
+            return
+        except (BrokenPipeError, KeyboardInterrupt):
+            return  # the writing process is gone or interrupted: it rolls back
+        except LedgerError as e:
+            failed: LedgerError = e
+        except BaseException as e:  # anything else: one line for the user, not a traceback
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            failed = StorageError(_("the import's checking process failed: {first}").format(first=first))
+        send.send(("failed", failed))
     except (BrokenPipeError, KeyboardInterrupt):
-        return  # the writing process is gone or interrupted: it rolls back
-    except LedgerError as e:
-        send.send(("failed", e))
-    except BaseException as e:  # anything else: one line for the user, not a traceback
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        send.send(
-            ("failed", StorageError(_("the import's checking process failed: {first}").format(first=first)))
-        )
+        return  # no one to tell: the writing process is gone (killed) or interrupted
     finally:
         send.close()

@@ -109,3 +109,33 @@ def test_a_checker_that_dies_is_named_with_its_exit_status(
         "grant-ledger: one of the import's checking processes ended without a result (exit 9)\n"
     ), done.stderr
     assert ledger.event_count() == before
+
+
+class _GoneReader:
+    """The feed of a checking process whose reader has ended (its pipe closed)."""
+
+    def recv(self) -> Any:
+        raise EOFError
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_checker_outliving_a_killed_import_prints_no_traceback(
+    sqlite_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The import's own process is killed (SIGKILL): the reader fails on a checker's closed pipe
+    and ends, and the other checker, finding its feed ended, has no one to tell. It printed two
+    tracebacks on the terminal (its error, then the broken pipe it met telling it); it ends
+    quietly, as it does when its own sends fail."""
+    import multiprocessing
+
+    def reads(app: Any, rows: Any, **options: Any) -> Any:
+        for _ in rows:
+            pass
+        yield "result", None
+
+    monkeypatch.setattr(importing, "_check", reads)
+    receive, send = multiprocessing.Pipe(duplex=False)
+    receive.close()  # the writing process is gone
+    importing._check_part(sqlite_ledger.url, {}, _GoneReader(), send)  # returns, raises nothing
