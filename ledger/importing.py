@@ -710,14 +710,13 @@ def _deal(rows: Iterable[tuple[int, Row]], feeds: list[Any]) -> None:
             deal = dealer.deal
             for line, row in rows:
                 deal(line, row if row.__class__ is Cells else as_cells(row))
+            dealer.finish()  # the rows set aside are read back here: its errors are the reader's too
+            return
         except LedgerError as e:
             failed: BaseException = e
         except BaseException as e:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             failed = StorageError(_("the import's reading process failed: {first}").format(first=first))
-        else:
-            dealer.finish()
-            return
         for feed in feeds:
             feed.send(("failed", failed))
     except (BrokenPipeError, KeyboardInterrupt):

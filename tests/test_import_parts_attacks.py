@@ -139,3 +139,32 @@ def test_a_checker_outliving_a_killed_import_prints_no_traceback(
     receive, send = multiprocessing.Pipe(duplex=False)
     receive.close()  # the writing process is gone
     importing._check_part(sqlite_ledger.url, {}, _GoneReader(), send)  # returns, raises nothing
+
+
+def test_a_full_disk_when_the_rows_set_aside_are_read_back_is_named(
+    sqlite_ledger: Ledger,
+    tmp_path: Path,
+    books: tuple[Path, list[list[str]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each process holds one grant, so the reader sets the others' rows aside in temporary files
+    and sends them once the file is read; the disk is full as it does. The import says so in one
+    sentence and writes nothing (the reader's error escaped it there: it printed a traceback and
+    the import said only that the reading process "ended before the file did")."""
+    approvals, money = books
+    ledger = _copy(sqlite_ledger, tmp_path / "ledger")
+    ledger.ok("import", str(approvals), role="approver")
+    before = ledger.event_count()
+
+    def full(self: Any) -> Any:
+        raise OSError(28, "No space left on device")
+        yield  # a generator, as the real one
+
+    monkeypatch.setattr(importing._Aside, "batches", full)
+    monkeypatch.setattr(importing, "HELD_AGGREGATES", 1)
+    done = ledger("import", "--jobs", "3", str(_write(tmp_path / "money.csv", money)))
+    assert done.exit_code == 5, done.output
+    assert done.stderr == (
+        "grant-ledger: the import's reading process failed: [Errno 28] No space left on device\n"
+    ), done.stderr
+    assert ledger.event_count() == before
