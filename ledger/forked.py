@@ -20,10 +20,11 @@ from ledger.i18n import T_
 
 
 def messages_from_fork(
-    target: Callable[..., None], args: tuple[Any, ...], last: str, who: str
+    target: Callable[..., None], args: tuple[Any, ...], last: str, who: object
 ) -> Generator[tuple[Any, ...], None, None]:
     """Run ``target(*args, send, receive)`` in a forked daemon process and yield its messages up
-    to and including the first of kind ``last``; ``who`` names the child in an error."""
+    to and including the first of kind ``last``; ``who`` names the child in an error (a ``T_``
+    text, said in the reader's language)."""
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     child = context.Process(target=target, args=(*args, send, receive), daemon=True)
@@ -55,7 +56,7 @@ def messages_from_parts(
     work_args: tuple[Any, ...],
     parts: int,
     last: str,
-    who: str,
+    who: object,
 ) -> Generator[tuple[Any, ...], None, None]:
     """``parts`` forked workers, ``work(*work_args, feed, send)``, fed by one forked reader,
     ``read(*read_args, feeds)``, which sends each worker its share through ``feeds``; yield the

@@ -662,7 +662,7 @@ def _checked_elsewhere(
     """
     url = app.engine.url.render_as_string(hide_password=False)
     checked = messages_from_fork(
-        _check_and_send, (url, rows, options), "result", "the import's checking process"
+        _check_and_send, (url, rows, options), "result", T_("the import's checking process")
     )
     return cast(Iterator[Message], checked)
 
@@ -693,7 +693,7 @@ def _checked_in_parts(
         (url, {**options, "parted": True}),
         parts,
         "result",
-        "one of the import's checking processes",
+        T_("one of the import's checking processes"),
     )
     return cast(Iterator[Message], checked)
 

@@ -75,17 +75,27 @@ def test_rows_dated_before_the_importer_held_a_role_are_each_refused_as_with_one
     assert said["1"][0] not in (0, 1, 5)
 
 
-@pytest.mark.parametrize("batch", ["20", "2000"])
+@pytest.mark.parametrize(
+    ("batch", "lang", "says"),
+    [
+        ("20", "en", "one of the import's checking processes ended without a result (exit 9)"),
+        ("2000", "en", "one of the import's checking processes ended without a result (exit 9)"),
+        ("20", "zh", "导入的校验进程之一 未返回结果即结束（退出码 9）"),
+    ],
+)
 def test_a_checker_that_dies_is_named_with_its_exit_status(
     sqlite_ledger: Ledger,
     tmp_path: Path,
     books: tuple[Path, list[list[str]]],
     monkeypatch: pytest.MonkeyPatch,
     batch: str,
+    lang: str,
+    says: str,
 ) -> None:
     """One checking process (the one of the grants that hash odd) exits hard mid-file while the
     other goes on: the import says which process ended and how, not "exit None" (the process
-    not yet reaped when the message was written), and writes nothing."""
+    not yet reaped when the message was written), in the reader's language (the process was
+    named in English), and writes nothing."""
     approvals, money = books
     ledger = _copy(sqlite_ledger, tmp_path / "ledger")
     ledger.ok("import", str(approvals), role="approver")
@@ -103,11 +113,10 @@ def test_a_checker_that_dies_is_named_with_its_exit_status(
     monkeypatch.setattr(importing, "row_action", dying)
     monkeypatch.setattr(importing, "DEAL_ROWS", 10)
     assert {crc32(r[3].encode()) % 2 for r in money} == {0, 1}  # both processes have grants
+    ledger.lang = lang
     done = ledger("import", "--jobs", "3", "--batch", batch, str(_write(tmp_path / "money.csv", money)))
     assert done.exit_code == 5, done.output
-    assert done.stderr == (
-        "grant-ledger: one of the import's checking processes ended without a result (exit 9)\n"
-    ), done.stderr
+    assert done.stderr == f"grant-ledger: {says}\n", done.stderr
     assert ledger.event_count() == before
 
 
