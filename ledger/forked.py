@@ -20,10 +20,11 @@ from ledger.i18n import T_
 
 
 def messages_from_fork(
-    target: Callable[..., None], args: tuple[Any, ...], last: str, who: str
+    target: Callable[..., None], args: tuple[Any, ...], last: str, who: object
 ) -> Generator[tuple[Any, ...], None, None]:
     """Run ``target(*args, send, receive)`` in a forked daemon process and yield its messages up
-    to and including the first of kind ``last``; ``who`` names the child in an error."""
+    to and including the first of kind ``last``; ``who`` names the child in an error (a ``T_``
+    text, said in the reader's language)."""
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     child = context.Process(target=target, args=(*args, send, receive), daemon=True)
@@ -34,11 +35,7 @@ def messages_from_fork(
             try:
                 message = receive.recv()
             except EOFError:
-                msg = T_(
-                    "{who} ended without a result (exit {exitcode})",
-                    who=who,
-                    exitcode=child.exitcode,
-                )
+                msg = T_("{who} ended without a result (exit {exitcode})", who=who, exitcode=_ended(child))
                 raise StorageError(msg) from None
             if message[0] == "failed":
                 raise message[1]
@@ -59,7 +56,7 @@ def messages_from_parts(
     work_args: tuple[Any, ...],
     parts: int,
     last: str,
-    who: str,
+    who: object,
 ) -> Generator[tuple[Any, ...], None, None]:
     """``parts`` forked workers, ``work(*work_args, feed, send)``, fed by one forked reader,
     ``read(*read_args, feeds)``, which sends each worker its share through ``feeds``; yield the
@@ -92,11 +89,8 @@ def messages_from_parts(
                 try:
                     message: tuple[Any, ...] = receive.recv()
                 except EOFError:
-                    msg = T_(
-                        "{who} ended without a result (exit {exitcode})",
-                        who=who,
-                        exitcode=waiting[receive].exitcode,
-                    )
+                    exitcode = _ended(waiting[receive])
+                    msg = T_("{who} ended without a result (exit {exitcode})", who=who, exitcode=exitcode)
                     raise StorageError(msg) from None
                 if message[0] == "failed":
                     raise message[1]
@@ -111,6 +105,16 @@ def messages_from_parts(
             if child.is_alive():
                 child.kill()
             child.join()
+
+
+def _ended(child: Any) -> int | None:
+    """The exit status of a child whose pipe closed: it is ending, but may not be reaped yet
+    (its status was then None)."""
+    child.join(timeout=ENDING_SECONDS)
+    return cast(int | None, child.exitcode)
+
+
+ENDING_SECONDS = 2.0  # a child whose pipe closed has this long to be reaped
 
 
 def _run(target: Callable[..., None], args: tuple[Any, ...], others: list[Any]) -> None:

@@ -153,7 +153,7 @@ class _Books:
         self.actor = person.name
         self.role = person.role or ""
         # business date -> the signer's role then (an import is one person's act, row by row)
-        self._roles: dict[date, str | None] = {}
+        self._roles: dict[date, tuple[str | None, Breach | None]] = {}  # the role, or why none
         self.today = business_today()  # an import is recorded on the day it starts
         # held in memory, least recently used first; None: not in the ledger
         self.grants: dict[str, Grant | None] = {}
@@ -169,12 +169,15 @@ class _Books:
     def role_on(self, on: date, policy: Policy) -> str:
         """The signer's role on ``on``: the role the rows of that date are recorded in."""
         try:
-            role = self._roles[on]
+            role, breach = self._roles[on]
         except KeyError:
-            role = self._roles[on] = self.person.role_on(on)
-            raise_first(
-                [signer_holds_role(self.person, role, self.person.key, on, self.claimed_role, None, policy)]
+            role = self.person.role_on(on)
+            breach = signer_holds_role(
+                self.person, role, self.person.key, on, self.claimed_role, None, policy
             )
+            self._roles[on] = role, breach
+        if breach is not None:  # every row of that date, not only the first
+            raise breach.error()
         assert role is not None
         self.role = role
         return role
@@ -659,7 +662,7 @@ def _checked_elsewhere(
     """
     url = app.engine.url.render_as_string(hide_password=False)
     checked = messages_from_fork(
-        _check_and_send, (url, rows, options), "result", "the import's checking process"
+        _check_and_send, (url, rows, options), "result", T_("the import's checking process")
     )
     return cast(Iterator[Message], checked)
 
@@ -690,7 +693,7 @@ def _checked_in_parts(
         (url, {**options, "parted": True}),
         parts,
         "result",
-        "one of the import's checking processes",
+        T_("one of the import's checking processes"),
     )
     return cast(Iterator[Message], checked)
 
@@ -707,14 +710,13 @@ def _deal(rows: Iterable[tuple[int, Row]], feeds: list[Any]) -> None:
             deal = dealer.deal
             for line, row in rows:
                 deal(line, row if row.__class__ is Cells else as_cells(row))
+            dealer.finish()  # the rows set aside are read back here: its errors are the reader's too
+            return
         except LedgerError as e:
             failed: BaseException = e
         except BaseException as e:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             failed = StorageError(_("the import's reading process failed: {first}").format(first=first))
-        else:
-            dealer.finish()
-            return
         for feed in feeds:
             feed.send(("failed", failed))
     except (BrokenPipeError, KeyboardInterrupt):
@@ -844,17 +846,20 @@ def _check_and_send(
         receive.close()
     gc.freeze()  # what the fork inherited is not scanned again by the collector
     try:
-        app = GrantLedger(url)
-        for message in _check(app, rows, **options):
-            send.send(message)
+        try:
+            app = GrantLedger(url)
+            for message in _check(app, rows, **options):
+                send.send(message)
+            return
+        except (BrokenPipeError, KeyboardInterrupt):
+            return  # the writing process is gone or interrupted: it rolls back
+        except LedgerError as e:
+            failed: LedgerError = e
+        except BaseException as e:  # anything else: one line for the user, not a traceback
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            failed = StorageError(_("the import's checking process failed: {first}").format(first=first))
+        send.send(("failed", failed))
     except (BrokenPipeError, KeyboardInterrupt):
-        return  # the writing process is gone or interrupted: it rolls back
-    except LedgerError as e:
-        send.send(("failed", e))
-    except BaseException as e:  # anything else: one line for the user, not a traceback
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        send.send(
-            ("failed", StorageError(_("the import's checking process failed: {first}").format(first=first)))
-        )
+        return  # no one to tell: the writing process is gone (killed) or interrupted
     finally:
         send.close()

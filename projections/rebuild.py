@@ -318,7 +318,7 @@ def _computed_elsewhere(
         _compute_and_send,
         (url, events, list(elsewhere), head, batch_size, digest),
         "done",
-        "the rebuild's second process",
+        T_("the rebuild's second process"),
     )
     return cast(Generator[Message, None, None], computed)
 
