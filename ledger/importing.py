@@ -26,8 +26,8 @@ from __future__ import annotations
 import gc
 import pickle
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -602,16 +602,17 @@ def import_rows(
             else:
                 messages = _check(app, rows, **options)
             result = ImportResult()
-            for kind, body in messages:
-                if kind == "rows":
-                    if progress is not None and body:
-                        progress(body)
-                elif kind == "events":
-                    writer.events(sealed(app, body, signer, person.name, encoder))
-                elif kind == "snapshots":
-                    writer.snapshots(body, signer)
-                else:
-                    result = result.joined(body)
+            with closing(cast(Generator[Message, None, None], messages)):  # a failure here ends them now
+                for kind, body in messages:
+                    if kind == "rows":
+                        if progress is not None and body:
+                            progress(body)
+                    elif kind == "events":
+                        writer.events(sealed(app, body, signer, person.name, encoder))
+                    elif kind == "snapshots":
+                        writer.snapshots(body, signer)
+                    else:
+                        result = result.joined(body)
             if result.errors or result.events == 0:
                 transaction.rollback()
                 return result

@@ -239,3 +239,35 @@ def test_the_reader_sends_no_process_more_grants_at_a_time_than_it_holds(
             if len(held) > 10:
                 turned_out.add(held.pop(0))
     assert len(seen) == 200
+
+
+def test_a_failure_of_the_writing_process_ends_the_others_at_once(
+    sqlite_ledger: Ledger,
+    tmp_path: Path,
+    books: tuple[Path, list[list[str]], Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The store refusing a batch mid-file: one sentence, nothing written, and the reader and
+    both checking processes are gone when the command returns (not when it is collected)."""
+    from ledger.bulk_write import BulkWriter
+    from ledger.errors import StorageError
+
+    approvals, money, _ = books
+    ledger = _copy(sqlite_ledger, tmp_path / "ledger")
+    ledger.ok("import", str(approvals), role="approver")
+    before = ledger.event_count()
+    written = [0]
+    real = BulkWriter.events
+
+    def refusing(self: BulkWriter, rows: list[object]) -> None:
+        written[0] += 1
+        if written[0] == 2:
+            raise StorageError("the disk is full")
+        real(self, rows)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(BulkWriter, "events", refusing)
+    monkeypatch.setattr(importing, "DEAL_ROWS", 10)
+    result = ledger("import", "--jobs", "3", "--batch", "20", str(_write(tmp_path / "m.csv", money)))
+    assert result.exit_code == 5 and "the disk is full" in result.stderr, result.output
+    assert ledger.event_count() == before
+    assert not _children(), "a process of the import outlived it"
