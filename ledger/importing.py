@@ -91,7 +91,8 @@ BATCH_ROWS = 5000
 # in memory, about 400 bytes each with their keys; past it they go to the index's temporary database.
 CACHE_VOUCHERS = 20_000
 # Grants (and as many units) an import holds in memory; the least recently used others are parked
-# in its scratch database (``_Books``): 20,000 bases' grants of the 1M bench stay held.
+# in its scratch database (``_Books``): 20,000 bases' grants of the 1M bench stay held. An import checked
+# in parts holds as many, shared among its checking processes.
 HELD_AGGREGATES = 25_000
 _UNSEEN: Any = object()
 SNAPSHOT_BYTES = 4_000_000  # snapshots written at a time, at the end
@@ -143,6 +144,7 @@ class _Books:
         cache_vouchers: int = CACHE_VOUCHERS,
         signer: Signer | None = None,
         parted: bool = False,
+        held: int | None = None,
     ) -> None:
         self.app = app
         self.parted = parted  # sees only the rows of some grants (``_checked_in_parts``)
@@ -158,7 +160,7 @@ class _Books:
         # held in memory, least recently used first; None: not in the ledger
         self.grants: dict[str, Grant | None] = {}
         self.units: dict[str, Unit | None] = {}
-        self.held = max(1, HELD_AGGREGATES)
+        self.held = max(1, HELD_AGGREGATES if held is None else held)
         self.touched: dict[Any, Grant | Unit] = {}
         self.index = GrantIndex(cache_vouchers)
         self._policies: dict[date, Policy] = {}
@@ -437,9 +439,10 @@ def _check(
     cache_vouchers: int,
     signer: Signer | None = None,
     parted: bool = False,
+    held: int | None = None,
 ) -> Iterator[Message]:
     """Apply every row to the aggregates and yield what to write (see ``Message``)."""
-    books = _Books(app, person, claimed_role, cache_vouchers, signer, parted)
+    books = _Books(app, person, claimed_role, cache_vouchers, signer, parted, held)
     try:
         yield from _check_rows(app, rows, books, batch)
     finally:
@@ -685,13 +688,15 @@ def _checked_in_parts(
     """``_check`` run in ``parts`` forked processes, each given the rows of its grants (a hash of
     the grant id) by a forked reader, their messages received here as they come. A grant's rows
     reach one process, in the file's order, so each process decides as the one checker would;
-    each sends its own batches, sealed here as they come, and its own result."""
+    each sends its own batches, sealed here as they come, and its own result. Together they hold
+    as many grants in memory as one checking process would."""
     url = app.engine.url.render_as_string(hide_password=False)
+    held = max(1, HELD_AGGREGATES // parts)
     checked = messages_from_parts(
         _deal,
-        (rows,),
+        (rows, held),
         _check_part,
-        (url, {**options, "parted": True}),
+        (url, {**options, "parted": True, "held": held}),
         parts,
         "result",
         T_("one of the import's checking processes"),
@@ -702,10 +707,11 @@ def _checked_in_parts(
 DEAL_ROWS = 500  # rows sent to a checking process at a time
 
 
-def _deal(rows: Iterable[tuple[int, Row]], feeds: list[Any]) -> None:
-    """Read the rows and send each to the checking process of its grant (``_Dealer``)."""
+def _deal(rows: Iterable[tuple[int, Row]], held: int, feeds: list[Any]) -> None:
+    """Read the rows and send each to the checking process of its grant (``_Dealer``), which
+    holds ``held`` grants in memory."""
     gc.freeze()
-    dealer = _Dealer(feeds, HELD_AGGREGATES)
+    dealer = _Dealer(feeds, held)
     try:
         try:
             deal = dealer.deal
