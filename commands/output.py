@@ -86,10 +86,26 @@ def json_value(value: Any) -> Any:
     return value
 
 
+# a record of plain values at the list's first level, as ``indent=2`` lays it out, but by the C
+# encoder: ``indent`` makes json use its pure-Python one, 8 s for 200,000 balances
+_RECORD = json.JSONEncoder(ensure_ascii=False, separators=(",\n    ", ": ")).encode
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def to_json(records: Sequence[dict[str, Any]]) -> str:
-    return json.dumps(
-        [{k: json_value(v) for k, v in r.items()} for r in records], ensure_ascii=False, indent=2
-    )
+    """The records as ``json.dumps(…, ensure_ascii=False, indent=2)`` writes them."""
+    if not records:
+        return "[]"
+    parts = []
+    for r in records:
+        record = {k: json_value(v) for k, v in r.items()}
+        if not record:
+            parts.append("{}")
+        elif all(isinstance(v, _PLAIN) for v in record.values()):
+            parts.append("{\n    " + _RECORD(record)[1:-1] + "\n  }")
+        else:
+            parts.append(json.dumps(record, ensure_ascii=False, indent=2).replace("\n", "\n  "))
+    return "[\n  " + ",\n  ".join(parts) + "\n]"
 
 
 def csv_value(value: Any) -> Any:

@@ -1,0 +1,50 @@
+"""Every JSON the command line writes (``commands.output.to_json``) is what
+``json.dumps(…, ensure_ascii=False, indent=2)`` writes, byte for byte, though written a record at
+a time by the C encoder: any text (quotes, newlines, U+2028, Chinese), amounts, dates, numbers,
+empty records and nested values."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from commands.output import json_value, to_json
+
+PLAIN = st.one_of(
+    st.text(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.none(),
+    st.decimals(allow_nan=False, allow_infinity=False, places=2),
+    st.dates(),
+)
+NATIVE = st.one_of(st.text(), st.integers(), st.floats(allow_nan=False), st.booleans(), st.none())
+VALUE = st.recursive(  # nested values are the records' own JSON (no amounts or dates inside)
+    NATIVE, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3)
+)
+
+
+def _reference(records: list[dict[str, Any]]) -> str:
+    return json.dumps(
+        [{k: json_value(v) for k, v in r.items()} for r in records], ensure_ascii=False, indent=2
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.dictionaries(st.text(), st.one_of(PLAIN, VALUE), max_size=6), max_size=5))
+def test_records_are_written_as_the_indenting_encoder_writes_them(records: list[dict[str, Any]]) -> None:
+    assert to_json(records) == _reference(records)
+
+
+def test_a_balance_row_reads_back_as_written() -> None:
+    row = {"base_id": 'B"1\n', "amount": Decimal("1234.50"), "on": date(2024, 5, 1), "rate": 12.5, "d": None}
+    assert json.loads(to_json([row, {}])) == [
+        {"base_id": 'B"1\n', "amount": "1234.50", "on": "2024-05-01", "rate": 12.5, "d": None},
+        {},
+    ]
