@@ -95,6 +95,7 @@ CACHE_VOUCHERS = 20_000
 # in parts holds as many, shared among its checking processes.
 HELD_AGGREGATES = 25_000
 _UNSEEN: Any = object()
+IMPORT_PAGE_CACHE_KIB = 64 * 1024
 SNAPSHOT_BYTES = 4_000_000  # snapshots written at a time, at the end
 
 
@@ -577,8 +578,10 @@ def import_rows(
     assert person is not None
     with _collector_relaxed(), app.engine.connect() as conn:
         transaction = conn.begin()
+        cache_before = None
         try:
             take_write_lock(conn)
+            cache_before = _larger_page_cache(conn)
             if app.trust.registry_moved(conn, seen):  # a key revoked since it was checked
                 raise ConflictError(
                     T_(
@@ -627,7 +630,22 @@ def import_rows(
             if transaction.is_active:
                 transaction.rollback()
             raise
+        finally:
+            if cache_before is not None:
+                conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache_before)}")
     return result
+
+
+def _larger_page_cache(conn: Connection) -> Any:
+    """On SQLite, a page cache of ``IMPORT_PAGE_CACHE_KIB`` for the import's connection; the size
+    it had, to give back after (None elsewhere). The projections read and rewrite each touched
+    grant's rows at every batch: with SQLite's default 2 MB, a file over 20,000 bases read most
+    pages from the system at each access (a tenth of the import's time, in the kernel)."""
+    if conn.dialect.name != "sqlite":
+        return None
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{IMPORT_PAGE_CACHE_KIB}")
+    return before
 
 
 def sealed(
