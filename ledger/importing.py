@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import gc
 import pickle
+import queue
 import tempfile
+import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -729,7 +731,8 @@ def _deal(rows: Iterable[tuple[int, Row]], held: int, feeds: list[Any]) -> None:
     """Read the rows and send each to the checking process of its grant (``_Dealer``), which
     holds ``held`` grants in memory."""
     gc.freeze()
-    dealer = _Dealer(feeds, held)
+    senders = [_Sender(feed) for feed in feeds]
+    dealer = _Dealer(senders, held)
     try:
         try:
             deal = dealer.deal
@@ -737,19 +740,57 @@ def _deal(rows: Iterable[tuple[int, Row]], held: int, feeds: list[Any]) -> None:
                 deal(line, row if row.__class__ is Cells else as_cells(row))
             dealer.finish()  # the rows set aside are read back here: its errors are the reader's too
             return
+        except (BrokenPipeError, KeyboardInterrupt):
+            raise
         except LedgerError as e:
             failed: BaseException = e
         except BaseException as e:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             failed = StorageError(_("the import's reading process failed: {first}").format(first=first))
-        for feed in feeds:
-            feed.send(("failed", failed))
+        for sender in senders:
+            sender.send(("failed", failed))
     except (BrokenPipeError, KeyboardInterrupt):
         return  # a checking process is gone or interrupted: the writing one rolls back
     finally:
         dealer.close()
-        for feed in feeds:
-            feed.close()
+        for sender in senders:
+            sender.close()
+
+
+SENT_AHEAD = 40  # batches read ahead for a checking process still busy with those before
+
+
+class _Sender:
+    """A checking process's feed, its messages sent by a thread of their own: the reader reads
+    on while that process is busy, up to ``SENT_AHEAD`` batches, so that the other is not left
+    waiting (a file grouped by grant holds one grant's rows, one process's, at a time)."""
+
+    def __init__(self, feed: Any) -> None:
+        self.feed = feed
+        self.queue: queue.Queue[tuple[str, Any] | None] = queue.Queue(maxsize=SENT_AHEAD)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while (message := self.queue.get()) is not None:
+                self.feed.send(message)
+        except BaseException as e:  # the process is gone (a broken pipe): the reader stops
+            self.error = e
+            while self.queue.get() is not None:  # nothing more is sent; the reader never waits
+                pass
+
+    def send(self, message: tuple[str, Any]) -> None:
+        if self.error is not None:
+            raise BrokenPipeError(str(self.error))
+        self.queue.put(message)
+
+    def close(self) -> None:
+        """What is queued sent (or the pipe found broken), then the feed closed."""
+        self.queue.put(None)
+        self.thread.join()
+        self.feed.close()
 
 
 class _Dealer:
