@@ -32,21 +32,13 @@ def messages_from_fork(
     send.close()
     try:
         while True:
-            try:
-                message = receive.recv()
-            except EOFError:
-                msg = T_("{who} ended without a result (exit {exitcode})", who=who, exitcode=_ended(child))
-                raise StorageError(msg) from None
-            if message[0] == "failed":
-                raise message[1]
+            message = _received(receive, child, who)
             yield message
             if message[0] == last:
                 return
     finally:
         receive.close()
-        if child.is_alive():
-            child.kill()
-        child.join()
+        _stop([child])
 
 
 def messages_from_parts(
@@ -86,14 +78,7 @@ def messages_from_parts(
         while waiting:
             for ready in wait(list(waiting)):
                 receive = cast(Connection, ready)
-                try:
-                    message: tuple[Any, ...] = receive.recv()
-                except EOFError:
-                    exitcode = _ended(waiting[receive])
-                    msg = T_("{who} ended without a result (exit {exitcode})", who=who, exitcode=exitcode)
-                    raise StorageError(msg) from None
-                if message[0] == "failed":
-                    raise message[1]
+                message = _received(receive, waiting[receive], who)
                 yield message
                 if message[0] == last:
                     del waiting[receive]
@@ -101,10 +86,27 @@ def messages_from_parts(
     finally:
         for receive in waiting:
             receive.close()
-        for child in children:
-            if child.is_alive():
-                child.kill()
-            child.join()
+        _stop(children)
+
+
+def _received(receive: Connection, child: Any, who: object) -> tuple[Any, ...]:
+    """The child's next message; its error raised here (``failed``), or StorageError naming it
+    (``who``) if it ended without sending one."""
+    try:
+        message: tuple[Any, ...] = receive.recv()
+    except EOFError:
+        msg = T_("{who} ended without a result (exit {exitcode})", who=who, exitcode=_ended(child))
+        raise StorageError(msg) from None
+    if message[0] == "failed":
+        raise message[1]
+    return message
+
+
+def _stop(children: list[Any]) -> None:
+    for child in children:
+        if child.is_alive():
+            child.kill()
+        child.join()
 
 
 def _ended(child: Any) -> int | None:

@@ -580,7 +580,7 @@ def import_rows(
     assert person is not None
     with _collector_relaxed(), app.engine.connect() as conn:
         transaction = conn.begin()
-        cache_before = None
+        cache_before: int | None = None
         try:
             take_write_lock(conn)
             cache_before = _larger_page_cache(conn)
@@ -634,18 +634,18 @@ def import_rows(
             raise
         finally:
             if cache_before is not None:
-                conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache_before)}")
+                conn.exec_driver_sql(f"PRAGMA cache_size = {cache_before}")
     return result
 
 
-def _larger_page_cache(conn: Connection) -> Any:
+def _larger_page_cache(conn: Connection) -> int | None:
     """On SQLite, a page cache of ``IMPORT_PAGE_CACHE_KIB`` for the import's connection; the size
     it had, to give back after (None elsewhere). The projections read and rewrite each touched
     grant's rows at every batch: with SQLite's default 2 MB, a file over 20,000 bases read most
     pages from the system at each access (a tenth of the import's time, in the kernel)."""
     if conn.dialect.name != "sqlite":
         return None
-    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    before = int(conn.exec_driver_sql("PRAGMA cache_size").scalar() or 0)
     conn.exec_driver_sql(f"PRAGMA cache_size = -{IMPORT_PAGE_CACHE_KIB}")
     return before
 
