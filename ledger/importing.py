@@ -552,12 +552,14 @@ def import_rows(
     progress: Callable[[int], None] | None = None,
     cache_vouchers: int | None = None,
     checkers: int = 0,
+    on_end: Callable[[Connection], None] | None = None,
 ) -> ImportResult:
     """Check and record every row in one transaction; nothing is written if any row is bad.
 
     ``on_start(conn)`` runs once the write lock is held (the projections catch up to the head
     there); ``on_batch(conn, notifications)`` after each batch is inserted, in the same
-    transaction; ``progress(n)`` as rows are checked. ``checkers`` is how many other processes
+    transaction; ``on_end(conn)`` after the last, when every row was good, before the commit;
+    ``progress(n)`` as rows are checked. ``checkers`` is how many other processes
     check the rows and encode the events while this one writes them: none, one, or more, each
     given the rows of some grants by a process reading the file (when ``may_part`` allows).
     """
@@ -624,6 +626,8 @@ def import_rows(
             if result.errors or result.events == 0:
                 transaction.rollback()
                 return result
+            if on_end is not None:
+                on_end(conn)
             channel = getattr(app.recorder, "channel_name", None)
             if conn.dialect.name == "postgresql" and channel:
                 conn.exec_driver_sql(f"NOTIFY {channel}")  # live followers wake at the commit

@@ -89,15 +89,24 @@ _ADD_DELTAS = (
 
 
 class BalanceProjection:
+    """``held``: up to this many grants' totals are kept in memory from batch to batch, and
+    written when there are more, or by ``write_held`` (an import, in its one transaction: a grant
+    touched by many batches is read and written once, not at every batch). Nothing may read this
+    projection's grants in that transaction before ``write_held``. 0: written at every batch."""
+
     name = NAME
     tables = TABLES
+
+    def __init__(self, *, held: int = 0) -> None:
+        self.held = held
+        self._held: dict[str, _Grant] = {}
 
     def apply(self, session: Session, batch: Sequence[StoredRecord]) -> None:
         self._districts(session, batch)
         mine = [r for r in batch if r.topic.startswith(GRANT)]
         if not mine:
             return
-        touched = self._touched(session, mine)
+        touched = self._touched(session, mine, self._held)
         rows: list[tuple[Any, ...]] = []
         for r in mine:
             grant = touched[r.aggregate_id]
@@ -136,7 +145,18 @@ class BalanceProjection:
                 grant.changes["build_end"] = day(r.data["end"])
             elif r.topic in STATUS_OF:
                 grant.changes["status"] = STATUS_OF[r.topic]
-        self._write(session, touched.values(), rows)
+        _insert_movements(session, rows)
+        if not self.held:
+            self._write(session, touched.values())
+            return
+        self._held.update(touched)
+        if len(self._held) > self.held:
+            self.write_held(session)
+
+    def write_held(self, session: Session) -> None:
+        """Write the totals held in memory (``held``), and hold none."""
+        self._write(session, self._held.values())
+        self._held = {}
 
     @staticmethod
     def _districts(session: Session, batch: Sequence[StoredRecord]) -> None:
@@ -165,12 +185,16 @@ class BalanceProjection:
         session.execute(insert(units), [{"unit_id": u, "district": d} for u, d in latest.items()])
 
     @staticmethod
-    def _touched(session: Session, mine: Sequence[StoredRecord]) -> dict[str, _Grant]:
+    def _touched(
+        session: Session, mine: Sequence[StoredRecord], held: dict[str, _Grant]
+    ) -> dict[str, _Grant]:
         touched: dict[str, _Grant] = {}
         for r in mine:
             if r.topic == APPLIED:
                 row = _new_grant(r)
                 touched[r.aggregate_id] = _Grant(row["grant_id"], row["base_id"], row)
+            elif r.aggregate_id in held:
+                touched[r.aggregate_id] = held[r.aggregate_id]
         earlier = {r.aggregate_id for r in mine} - touched.keys()
         for aggregate_id, row in known_grants(session, grants, earlier).items():
             touched[aggregate_id] = _Grant(row.grant_id, row.base_id)
@@ -179,7 +203,7 @@ class BalanceProjection:
         return touched
 
     @staticmethod
-    def _write(session: Session, touched: Iterable[_Grant], rows: list[tuple[Any, ...]]) -> None:
+    def _write(session: Session, touched: Iterable[_Grant]) -> None:
         new_rows, added = [], []
         for grant in touched:
             if grant.new is not None:
@@ -198,4 +222,3 @@ class BalanceProjection:
             session.execute(insert(grants), new_rows)
         if added:
             session.execute(_ADD_DELTAS, added)
-        _insert_movements(session, rows)

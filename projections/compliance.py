@@ -134,14 +134,17 @@ class ComplianceProjection:
     name = NAME
     tables = TABLES
 
-    def __init__(self, *, decided: bool = False) -> None:
+    def __init__(self, *, decided: bool = False, held: int = 0) -> None:
         self.decided = decided
+        self.held = held  # as the balance projection's (projections.balances)
+        self._held: dict[str, JudgedGrant] = {}
+        self._new: set[str] = set()  # those held not yet written
 
     def apply(self, session: Session, batch: Sequence[StoredRecord]) -> None:
         mine = [r for r in batch if r.topic.startswith(GRANT)]
         if not mine:
             return
-        grants, new = self._grants(session, mine)
+        grants, new = self._grants(session, mine, self._held)
         writes = _Writes()
         decided = self.decided
         for r in mine:
@@ -169,14 +172,30 @@ class ComplianceProjection:
                 writes.rectification(grant.grant_id, r.data)
             elif kind == "RectificationCompleted":
                 writes.completion(grant.grant_id, r.data)
-        self._write_grants(session, grants, new)
         writes.write(session)
+        if not self.held:
+            self._write_grants(session, grants, new)
+            return
+        self._held.update(grants)
+        self._new |= new
+        if len(self._held) > self.held:
+            self.write_held(session)
+
+    def write_held(self, session: Session) -> None:
+        """Write the grants held in memory (``held``), and hold none."""
+        self._write_grants(session, self._held, self._new)
+        self._held, self._new = {}, set()
 
     @staticmethod
-    def _grants(session: Session, mine: Sequence[StoredRecord]) -> tuple[dict[str, JudgedGrant], set[str]]:
+    def _grants(
+        session: Session, mine: Sequence[StoredRecord], held: dict[str, JudgedGrant]
+    ) -> tuple[dict[str, JudgedGrant], set[str]]:
         grants = {r.aggregate_id: JudgedGrant.applied(r) for r in mine if r.topic == APPLIED}
         new = set(grants)
-        earlier = {r.aggregate_id for r in mine} - new
+        for r in mine:
+            if r.aggregate_id in held:
+                grants[r.aggregate_id] = held[r.aggregate_id]
+        earlier = {r.aggregate_id for r in mine} - grants.keys()
         facts = known_grants(session, compliance_facts, earlier)
         for aggregate_id, row in known_grants(session, compliance_grants, earlier).items():
             kept = facts.get(aggregate_id)

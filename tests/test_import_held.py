@@ -1,0 +1,105 @@
+"""The import's writing process keeps the grants it touches in memory from batch to batch
+(``commands.importer.HELD_GRANTS``): their balance and compliance rows are written when it holds
+more, and at the end. Whatever it holds, the read models are those a replay of the events
+writes (``projections verify``) and those written batch by batch, and a refused file leaves
+nothing behind, even after it has written what it held midway."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from bench.generate import HEADER, rows
+from tests.conftest import Ledger, copy_of, drop_pg_database
+from tests.importdata import write_any
+
+KIND, CATEGORY, VOUCHER = 5, 8, 10
+
+
+def _write(path: Path, body: list[list[str]]) -> Path:
+    write_any(path, cast(list[list[object]], [HEADER, *body]))
+    return path
+
+
+def _files(folder: Path) -> tuple[Path, Path, list[list[str]]]:
+    """Approvals and 600 date-ordered money rows over 12 grants: every batch of 7 rows touches
+    grants held since earlier batches."""
+    every = list(rows(600, 11, 12, "date"))
+    approvals = [r for r in every if r[KIND] == "approve"]
+    money = [r for r in every if r[KIND] != "approve"]
+    return _write(folder / "approvals.csv", approvals), _write(folder / "money.csv", money), money
+
+
+@pytest.fixture
+def twin(ledger: Ledger, tmp_path: Path) -> Iterator[Callable[[str], Ledger]]:
+    """Copies of the test's new ledger, on its backend."""
+    made: list[Ledger] = []
+
+    def copy(name: str) -> Ledger:
+        sqlite = ledger.url.startswith("sqlite")
+        made.append(copy_of(ledger, f"sqlite:///{tmp_path / name}.db" if sqlite else None))
+        return made[-1]
+
+    yield copy
+    for other in made:
+        if not other.url.startswith("sqlite"):
+            drop_pg_database(other.url)
+
+
+def _read_models(ledger: Ledger) -> dict[str, object]:
+    """What an officer and an auditor read: balances, findings, every money report."""
+    seen: dict[str, object] = {"balance": ledger.balances()}
+    for report in (["report", "findings"], ["report", "sources"], ["report", "categories"]):
+        seen[" ".join(report)] = json.loads(ledger.ok(*report, "--format", "json").stdout)
+    return seen
+
+
+@pytest.mark.parametrize("held", [0, 1, 5, 25_000])
+def test_what_the_import_holds_never_changes_what_it_writes(
+    twin: Callable[[str], Ledger], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: int
+) -> None:
+    """0 writes every batch's grants at once (the reference); 1 and 5 write what is held many
+    times over the file; 25,000 writes it all at the end."""
+    from commands import importer
+
+    approvals, money, _ = _files(tmp_path)
+    reference = twin("reference")
+    reference.ok("import", str(approvals), role="approver")
+    reference.ok("import", "--batch", "7", "--jobs", "1", str(money))
+
+    monkeypatch.setattr(importer, "HELD_GRANTS", held)
+    for jobs in ("1", "3"):
+        other = twin(f"jobs{jobs}")
+        other.ok("import", str(approvals), role="approver")
+        other.ok("import", "--batch", "7", "--jobs", jobs, str(money))
+        assert _read_models(other) == _read_models(reference), jobs
+        verified = other("projections", "verify")
+        assert verified.exit_code == 0, verified.stderr
+
+
+def test_a_refused_file_leaves_nothing_of_what_was_held_or_written_midway(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Held grants written mid-file (one held at a time), then a travel spend at the end: the
+    import exits 3 naming its line, and the read models are those before it."""
+    from commands import importer
+
+    monkeypatch.setattr(importer, "HELD_GRANTS", 1)
+    approvals, _, money = _files(tmp_path)
+    ledger.ok("import", str(approvals), role="approver")
+    before_events, before = ledger.event_count(), _read_models(ledger)
+    travel = [*next(r for r in reversed(money) if r[KIND] == "spend")]
+    travel[CATEGORY], travel[VOUCHER] = "travel", "TRAVEL-1"  # 差旅费: banned
+    bad = [*money, travel]
+    result = ledger("import", "--batch", "7", "--jobs", "1", str(_write(tmp_path / "bad.csv", bad)))
+    assert result.exit_code == 3, result.output
+    assert [line.split(":")[1] for line in result.stderr.splitlines() if line.startswith("bad.csv:")] == [
+        str(len(bad) + 1)
+    ]
+    assert ledger.event_count() == before_events
+    assert _read_models(ledger) == before
+    assert ledger("projections", "verify").exit_code == 0
