@@ -342,7 +342,8 @@ def emit(
     lang = settings().lang
     shown_headers = [_(h) for h in headers] if not isinstance(headers, Mapping) else list(headers[lang])
     name = _text(title, lang)
-    total = total_row(totals, keys, rows) if totals is not None and rows else None
+    machine = codes_wanted() or fmt == "json"  # no 合计 row: machines add up for themselves
+    total = total_row(totals, keys, rows) if totals is not None and rows and not machine else None
     if columns is not None:
         at = [list(keys).index(k) for k in columns]
         keys = [keys[i] for i in at]
@@ -353,8 +354,6 @@ def emit(
         if chart is not None and not {chart.label, *chart.series} <= set(keys):
             chart = None  # it would draw columns not shown
     labels = keys if codes_wanted() else shown_headers
-    if codes_wanted() or fmt == "json":
-        total = None
     if fmt != "json" and not codes_wanted():
         rows = labelled(keys, rows, named)
     if fmt == "xlsx":

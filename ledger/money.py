@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from fractions import Fraction
 
 from ledger.errors import BadInputError
 from ledger.i18n import T_
@@ -131,8 +130,13 @@ def from_fen(fen: int) -> Decimal:
 def percent(part: Decimal | int, whole: Decimal | int) -> Decimal:
     """``part`` ÷ ``whole`` as a percentage with two places, rounded half-up (四舍五入) from the
     exact fraction: 57.625% is 57.63, and 166 of 850 is 19.53 (never 20 by rounding twice)."""
-    exact = Fraction(Decimal(part)) * 100 / Fraction(Decimal(whole))
-    hundredths = exact * 100
-    sign = -1 if hundredths < 0 else 1
-    rounded = (abs(hundredths) * 2 + 1) // 2  # half-up on the magnitude, as 四舍五入 reads it
-    return Decimal(sign * int(rounded)).scaleb(-2)
+    # in integers: hundredths of a percent = part × 10,000 ÷ whole, exactly
+    part_n, part_d = part.as_integer_ratio()
+    whole_n, whole_d = whole.as_integer_ratio()
+    top, bottom = part_n * whole_d * 10_000, part_d * whole_n
+    if bottom == 0:
+        raise ZeroDivisionError("percent of a whole of zero")
+    negative = (top < 0) != (bottom < 0)
+    top, bottom = abs(top), abs(bottom)
+    rounded = (2 * top + bottom) // (2 * bottom)  # half-up on the magnitude, as 四舍五入 reads it
+    return Decimal(-rounded if negative else rounded).scaleb(-2)

@@ -124,6 +124,16 @@ def _facts(text: str) -> dict[str, Any]:
 
 _LONG_NUMBER = re.compile("[0-9]{19}")
 
+# a grant's compliance_grants row, by these keys, and its facts as JSON (None: kept by an
+# earlier version, which had none)
+ROW_KEYS = tuple(c.name for c in compliance_grants.columns)
+Kept = tuple[tuple[Any, ...], str | None]
+
+
+def _kept(grant: JudgedGrant) -> Kept:
+    row = grant.row
+    return tuple([row[k] for k in ROW_KEYS]), grant.facts_json()
+
 
 class ComplianceProjection:
     """``decided``: the batches are events an import has just decided, each after the aggregate
@@ -137,7 +147,7 @@ class ComplianceProjection:
     def __init__(self, *, decided: bool = False, held: int = 0) -> None:
         self.decided = decided
         self.held = held  # as the balance projection's (projections.balances)
-        self._held: dict[str, JudgedGrant] = {}
+        self._held: dict[str, Kept] = {}  # compact: a few hundred bytes a grant
         self._new: set[str] = set()  # those held not yet written
 
     def apply(self, session: Session, batch: Sequence[StoredRecord]) -> None:
@@ -174,9 +184,10 @@ class ComplianceProjection:
                 writes.completion(grant.grant_id, r.data)
         writes.write(session)
         if not self.held:
-            self._write_grants(session, grants, new)
+            self._write_grants(session, {a: _kept(g) for a, g in grants.items()}, new)
             return
-        self._held.update(grants)
+        for aggregate_id, grant in grants.items():
+            self._held[aggregate_id] = _kept(grant)
         self._new |= new
         if len(self._held) > self.held:
             self.write_held(session)
@@ -188,13 +199,17 @@ class ComplianceProjection:
 
     @staticmethod
     def _grants(
-        session: Session, mine: Sequence[StoredRecord], held: dict[str, JudgedGrant]
+        session: Session, mine: Sequence[StoredRecord], held: dict[str, Kept]
     ) -> tuple[dict[str, JudgedGrant], set[str]]:
         grants = {r.aggregate_id: JudgedGrant.applied(r) for r in mine if r.topic == APPLIED}
         new = set(grants)
         for r in mine:
-            if r.aggregate_id in held:
-                grants[r.aggregate_id] = held[r.aggregate_id]
+            kept = held.get(r.aggregate_id)
+            if kept is not None and r.aggregate_id not in grants:
+                values, text = kept
+                grants[r.aggregate_id] = JudgedGrant(
+                    dict(zip(ROW_KEYS, values, strict=True)), None if text is None else _facts(text)
+                )
         earlier = {r.aggregate_id for r in mine} - grants.keys()
         facts = known_grants(session, compliance_facts, earlier)
         for aggregate_id, row in known_grants(session, compliance_grants, earlier).items():
@@ -205,22 +220,25 @@ class ComplianceProjection:
         return grants, new
 
     @staticmethod
-    def _write_grants(session: Session, grants: dict[str, JudgedGrant], new: set[str]) -> None:
-        inserted = [grants[a] for a in new]
-        if inserted:
-            session.execute(insert(compliance_grants), [g.row for g in inserted])
+    def _write_grants(session: Session, grants: dict[str, Kept], new: set[str]) -> None:
+        at = {k: i for i, k in enumerate(ROW_KEYS)}
+        grant_id = at["grant_id"]
+        if new:
+            session.execute(
+                insert(compliance_grants), [dict(zip(ROW_KEYS, grants[a][0], strict=True)) for a in new]
+            )
             session.execute(
                 insert(compliance_facts),
-                [
-                    {"aggregate_id": a, "grant_id": grants[a].grant_id, "facts": grants[a].facts_json()}
-                    for a in new
-                ],
+                [{"aggregate_id": a, "grant_id": grants[a][0][grant_id], "facts": grants[a][1]} for a in new],
             )
-        changed = [(a, g) for a, g in grants.items() if a not in new]
+        changed = [(a, kept) for a, kept in grants.items() if a not in new]
         if changed:
-            rows = [{"key": g.grant_id, **{f"new_{k}": g.row[k] for k in GRANT_FIELDS}} for _, g in changed]
+            fields = [(f"new_{k}", at[k]) for k in GRANT_FIELDS]
+            rows = [
+                {"key": values[grant_id], **{n: values[i] for n, i in fields}} for _, (values, _) in changed
+            ]
             session.execute(_UPDATE_GRANT, rows)
-            facts = [{"key": a, "new_facts": g.facts_json()} for a, g in changed if g.facts is not None]
+            facts = [{"key": a, "new_facts": text} for a, (_, text) in changed if text is not None]
             if facts:
                 session.execute(_UPDATE_FACTS, facts)
 

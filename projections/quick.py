@@ -14,9 +14,9 @@ The table and column names are the read model's own (``projections/schema.py``);
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from ledger.location import EVENTS_TABLE, META_TABLE, check_version
 from ledger.money import from_fen
@@ -79,10 +79,19 @@ def _read(conn: sqlite3.Connection, base_ids: Sequence[str]) -> list[Balance] | 
         query += f" WHERE g.base_id IN ({', '.join('?' * len(base_ids))})"
     query += " ORDER BY g.base_id, g.grant_id"
     labels = len(LABELS)
-    found = []
-    for row in conn.execute(query, tuple(base_ids)):
-        values: dict[str, Any] = dict(zip(LABELS, row[:labels], strict=True))
-        values.update((m, from_fen(fen)) for m, fen in zip(MEASURES, row[labels:-1], strict=True))
-        values["district"] = row[-1]
-        found.append(Balance(**values))
-    return found
+    amounts = _Amounts()
+    # positionally: a Balance's fields are the labels, the measures and the district, in order
+    balance: Callable[..., Balance] = Balance
+    return [
+        balance(*row[:labels], *[amounts[fen] for fen in row[labels:-1]], row[-1])
+        for row in conn.execute(query, tuple(base_ids))
+    ]
+
+
+class _Amounts(dict[int, Decimal]):
+    """Each amount in fen as yuan, made once: over many grants most figures repeat (nothing
+    recovered, the same sums approved), and the balances share them."""
+
+    def __missing__(self, fen: int) -> Decimal:
+        amount = self[fen] = from_fen(fen)
+        return amount

@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -48,3 +49,24 @@ def test_a_balance_row_reads_back_as_written() -> None:
         {"base_id": 'B"1\n', "amount": "1234.50", "on": "2024-05-01", "rate": 12.5, "d": None},
         {},
     ]
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_an_amount_is_written_with_two_places_whatever_its_exponent(amount: Decimal) -> None:
+    """json_value takes a short cut for an amount already in two places; any other is formatted."""
+    assert json_value(amount) == f"{amount:.2f}"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.dictionaries(st.text(min_size=1), PLAIN, min_size=1, max_size=4), min_size=2, max_size=5))
+def test_records_of_plain_values_written_in_one_call_are_laid_out_as_indent_writes_them(
+    records: list[dict[str, Any]],
+) -> None:
+    """Braces, NULs and separators inside keys and values never look like a record's end."""
+    from commands import output
+
+    records = [*records, {"}\x00{": "}\x00{", "x": "\x00"}]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(output, "CHUNK", 2)  # several chunks, the last one short
+        assert to_json(records) == _reference(records)
+    assert to_json(records) == _reference(records)

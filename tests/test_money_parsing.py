@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.errors import BadInputError
-from ledger.money import format_yuan, parse_amount
+from ledger.money import format_yuan, parse_amount, percent
 from tests.conftest import Ledger, approved_district_grant
 
 
@@ -73,3 +74,38 @@ def test_cli_bad_amount_is_exit_2_and_writes_nothing(sqlite_ledger: Ledger, amou
     assert result.stderr.count("\n") == 1 and "--amount" in result.stderr
     assert "Traceback" not in result.stderr
     assert sqlite_ledger.event_count() == before
+
+
+def _percent_by_fractions(part: Decimal | int, whole: Decimal | int) -> Decimal:
+    """The rate as its definition reads: the exact fraction, in hundredths, rounded half-up on
+    its magnitude (四舍五入)."""
+    hundredths = Fraction(Decimal(part)) * 10_000 / Fraction(Decimal(whole))
+    rounded = (abs(hundredths) * 2 + 1) // 2
+    return Decimal((-1 if hundredths < 0 else 1) * int(rounded)).scaleb(-2)
+
+
+AMOUNTS = st.one_of(
+    st.decimals(min_value=-(10**12), max_value=10**12, places=2),
+    st.decimals(min_value=-(10**6), max_value=10**6, places=5),
+    st.integers(min_value=-(10**12), max_value=10**12),
+)
+
+
+@given(AMOUNTS, AMOUNTS)
+def test_a_rate_is_the_exact_fraction_rounded_half_up(part: Decimal | int, whole: Decimal | int) -> None:
+    """What every report's execution rate shows: computed in integers, equal to the exact
+    fraction's rounding, signs and halves included (57.625% is 57.63, 166 of 850 is 19.53)."""
+    if whole == 0:
+        with pytest.raises(ZeroDivisionError):
+            percent(part, whole)
+        return
+    assert percent(part, whole) == _percent_by_fractions(part, whole)
+    assert percent(part, whole).as_tuple().exponent == -2
+
+
+@pytest.mark.parametrize(
+    ("part", "whole", "rate"),
+    [("57.625", "100", "57.63"), ("166", "850", "19.53"), ("-1", "8", "-12.50"), ("1", "-3", "-33.33")],
+)
+def test_known_rates(part: str, whole: str, rate: str) -> None:
+    assert str(percent(Decimal(part), Decimal(whole))) == rate
