@@ -644,9 +644,10 @@ def import_rows(
 
 def _larger_page_cache(conn: Connection) -> int | None:
     """On SQLite, a page cache of ``IMPORT_PAGE_CACHE_KIB`` for the import's connection; the size
-    it had, to give back after (None elsewhere). The projections read and rewrite each touched
-    grant's rows at every batch: with SQLite's default 2 MB, a file over 20,000 bases read most
-    pages from the system at each access (a tenth of the import's time, in the kernel)."""
+    it had, to give back after (None elsewhere). The projections read and rewrite the rows of
+    the grants they touch (once, for as many as the writing process holds; at every batch past
+    that): with SQLite's default 2 MB, a file over 20,000 bases read most pages from the system
+    at each access (a tenth of the import's time, in the kernel)."""
     if conn.dialect.name != "sqlite":
         return None
     before = int(conn.exec_driver_sql("PRAGMA cache_size").scalar() or 0)
