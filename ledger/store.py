@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import ledger.uuid_type  # noqa: F401  (before eventsourcing_sqlalchemy: its one type alone)
 
 # isort: split
 from eventsourcing.persistence import AggregateRecorder, ApplicationRecorder
 from eventsourcing.utils import Environment
+from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from sqlalchemy.engine import Engine
 
-from ledger.database import configure_engine, require_ledger, schema_ready
+from ledger.database import configure_engine, pool_options, require_ledger, schema_ready
+
+
+class LedgerDatastore(SQLAlchemyDatastore):
+    """eventsourcing-sqlalchemy's datastore, its engine's pool sized as the ledger's others
+    (``ledger.database.pool_options``)."""
+
+    def __init__(self, *, url: str | None = None, **options: Any) -> None:
+        super().__init__(url=url, **{**(pool_options(url) if url else {}), **options})
 
 
 class LedgerFactory(SQLAlchemyFactory):
@@ -27,6 +37,7 @@ class LedgerFactory(SQLAlchemyFactory):
     """
 
     EXISTING_LEDGER = "EXISTING_LEDGER"
+    datastore_class = LedgerDatastore
 
     def __init__(self, env: Environment):
         super().__init__(env)
