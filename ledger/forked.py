@@ -15,7 +15,7 @@ from collections.abc import Callable, Generator
 from multiprocessing.connection import Connection, wait
 from typing import Any, cast
 
-from ledger.errors import StorageError
+from ledger.errors import LedgerError, StorageError
 from ledger.i18n import T_
 
 
@@ -123,3 +123,24 @@ def _run(target: Callable[..., None], args: tuple[Any, ...], others: list[Any]) 
     for end in others:
         end.close()
     target(*args)
+
+
+def failure(error: BaseException, who: object) -> LedgerError:
+    """What a forked process sends for an error of its own (``("failed", …)``), as the command
+    line reports one in its own process: a LedgerError as it is; the database's or the system's
+    (SQLAlchemy, the event store, the file system) a StorageError, exit 5; anything else an
+    internal error, exit 1. In one line naming the process (``who``, a ``T_`` text)."""
+    if isinstance(error, LedgerError):
+        return error
+    first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    if _storage(error):
+        return StorageError(T_("{who} failed: {first}", who=who, first=first))
+    kind = type(error).__name__
+    return LedgerError(T_("internal error in {who} ({kind}): {first}", who=who, kind=kind, first=first))
+
+
+def _storage(error: BaseException) -> bool:
+    from eventsourcing.persistence import PersistenceError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return isinstance(error, (OSError, SQLAlchemyError, PersistenceError))

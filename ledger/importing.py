@@ -55,7 +55,7 @@ from ledger.errors import (
     ReversedVoucherError,
     StorageError,
 )
-from ledger.forked import messages_from_fork, messages_from_parts
+from ledger.forked import failure, messages_from_fork, messages_from_parts
 from ledger.grant import Grant, grant_uuid
 from ledger.i18n import T_, _
 from ledger.import_format import (
@@ -747,11 +747,8 @@ def _deal(rows: Iterable[tuple[int, Row]], held: int, feeds: list[Any]) -> None:
             return
         except (BrokenPipeError, KeyboardInterrupt):
             raise
-        except LedgerError as e:
-            failed: BaseException = e
         except BaseException as e:
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            failed = StorageError(_("the import's reading process failed: {first}").format(first=first))
+            failed = failure(e, T_("the import's reading process"))
         for sender in senders:
             sender.send(("failed", failed))
     except (BrokenPipeError, KeyboardInterrupt):
@@ -924,11 +921,8 @@ def _check_and_send(
             return
         except (BrokenPipeError, KeyboardInterrupt):
             return  # the writing process is gone or interrupted: it rolls back
-        except LedgerError as e:
-            failed: LedgerError = e
-        except BaseException as e:  # anything else: one line for the user, not a traceback
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            failed = StorageError(_("the import's checking process failed: {first}").format(first=first))
+        except BaseException as e:  # one line for the user, not a traceback
+            failed = failure(e, T_("the import's checking process"))
         send.send(("failed", failed))
     except (BrokenPipeError, KeyboardInterrupt):
         return  # no one to tell: the writing process is gone (killed) or interrupted

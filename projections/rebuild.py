@@ -43,8 +43,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ledger.application import GrantLedger
-from ledger.errors import LedgerError, StorageError
-from ledger.forked import messages_from_fork
+from ledger.errors import StorageError
+from ledger.forked import failure, messages_from_fork
 from ledger.i18n import T_, _
 from projections.names import MARK, tracked
 from projections.records import StoredRecord, records_of_rows
@@ -381,16 +381,7 @@ def _compute_and_send(
         send.send(("done", None, [c.finish() for c in computers]))
     except (BrokenPipeError, KeyboardInterrupt):
         return  # the rebuilding process is gone or interrupted: it rolls back
-    except LedgerError as e:
-        send.send(("failed", e, []))
-    except BaseException as e:  # anything else: one line for the user, not a traceback
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        send.send(
-            (
-                "failed",
-                StorageError(_("the rebuild's second process failed: {first}").format(first=first)),
-                [],
-            )
-        )
+    except BaseException as e:  # one line for the user, not a traceback
+        send.send(("failed", failure(e, T_("the rebuild's second process")), []))
     finally:
         send.close()

@@ -177,3 +177,37 @@ def test_a_full_disk_when_the_rows_set_aside_are_read_back_is_named(
         "grant-ledger: the import's reading process failed: [Errno 28] No space left on device\n"
     ), done.stderr
     assert ledger.event_count() == before
+
+
+@pytest.mark.parametrize("jobs", ["1", "2", "3"])
+def test_a_bug_while_checking_exits_1_in_every_mode_and_a_full_disk_5(
+    sqlite_ledger: Ledger,
+    tmp_path: Path,
+    books: tuple[Path, list[list[str]]],
+    monkeypatch: pytest.MonkeyPatch,
+    jobs: str,
+) -> None:
+    """A fault in the checking (a bug, here a ValueError; the system's, here a full disk) is
+    reported as the command line reports it in its own process, whichever process met it: a bug
+    as an internal error, exit 1; the disk as a storage error, exit 5. One sentence, nothing written.
+    (In a checking process a bug was a storage error, exit 5.)"""
+    approvals, money = books
+    path = _write(tmp_path / "money.csv", money)
+    for fault, code, said in (
+        (ValueError("no such thing"), 1, "internal error"),
+        (OSError(28, "No space left on device"), 5, "No space left on device"),
+    ):
+        ledger = _copy(sqlite_ledger, tmp_path / f"ledger-{code}")
+        ledger.ok("import", str(approvals), role="approver")
+        before = ledger.event_count()
+
+        def broken(*args: Any, fault: BaseException = fault, **kwargs: Any) -> Any:
+            raise fault
+
+        with monkeypatch.context() as patch:
+            patch.setattr(importing._Books, "apply", broken)  # the forked processes inherit it
+            done = ledger("import", "--jobs", jobs, str(path))
+        assert done.exit_code == code, done.output
+        assert said in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert ledger.event_count() == before
