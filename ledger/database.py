@@ -92,9 +92,10 @@ def configure_engine(engine: Engine) -> None:
 # Connections a PostgreSQL engine keeps open between uses, and how many more it opens (and closes
 # on return) when busier: a server's threads, up to this many at once, reuse theirs instead of
 # opening one per request (SQLAlchemy keeps 5: with 16 clients writing at once, the web server
-# opened a connection for most requests, each a new PostgreSQL process and its settings).
+# opened a connection for most requests, each a new PostgreSQL process and its settings). At most
+# 30 a process, as SQLAlchemy's 15: two server processes stay well inside PostgreSQL's 100.
 POOL_SIZE = 20
-POOL_OVERFLOW = 20
+POOL_OVERFLOW = 10
 
 
 def pool_options(url: str) -> dict[str, Any]:

@@ -107,18 +107,21 @@ def sweep_orphans() -> list[str]:
             ]
     finally:
         engine.dispose()
+    # every database first, then the roles: a copy of a ledger's database (made from it as a
+    # template) holds grants to the first one's group roles, which cannot go while it is there
     for name in databases:
-        drop_pg_database(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
+        drop_pg_database(
+            make_url(PG_URL).set(database=name).render_as_string(hide_password=False), roles=False
+        )
         dropped.append(name)
     engine = _pg_admin()
     try:
         with engine.connect() as conn:
-            with_their_database = {g for d in databases for g in group_names(d).values()}
-            for role in roles:
-                if role in with_their_database:
-                    continue  # dropped with its database
+            groups = [g for d in databases for g in group_names(d).values()]
+            for role in [*groups, *(r for r in roles if r not in groups)]:
                 conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
-                dropped.append(role)
+                if role in roles:
+                    dropped.append(role)
     finally:
         engine.dispose()
     return [*dropped, *schemas]
@@ -193,9 +196,10 @@ def _disconnect(conn: Any, database: str) -> None:
     )  # fmt: skip
 
 
-def drop_pg_database(url: str) -> None:
-    """Drops the database of ``new_pg_database`` and the group roles `init` made for it (roles
-    are the server's, not the database's: ``<database>_officer`` and so on would stay behind)."""
+def drop_pg_database(url: str, roles: bool = True) -> None:
+    """Drops the database of ``new_pg_database`` and (``roles``) the group roles `init` made for
+    it (roles are the server's, not the database's: ``<database>_officer`` and so on would stay
+    behind)."""
     import time
 
     from sqlalchemy.exc import OperationalError
@@ -216,7 +220,7 @@ def drop_pg_database(url: str) -> None:
                     if attempt == 19:
                         raise
                     time.sleep(0.25)
-            for group in group_names(name).values():
+            for group in group_names(name).values() if roles else ():
                 conn.execute(text(f'DROP ROLE IF EXISTS "{group}"'))
     finally:
         engine.dispose()

@@ -202,3 +202,61 @@ def test_what_a_killed_test_process_left_on_the_server_is_dropped_by_the_next_ru
         from tests.conftest import drop_pg_schema
 
         drop_pg_schema(my_schema)
+
+
+def test_a_killed_process_s_ledger_and_its_copy_are_dropped_with_their_roles() -> None:
+    """A killed test process left a ledger's database, whose tables grant to its group roles, and a
+    copy of it, whose tables grant to the same roles. The next run's start drops both, then the
+    roles (dropping the first database's roles while the copy stood failed, and stopped the run
+    before any test)."""
+    import os
+    import subprocess
+    import sys
+
+    import pytest
+    from sqlalchemy import make_url
+
+    from ledger.pg_roles import group_names
+    from tests.conftest import PG_URL, pg_unavailable, sweep_orphans
+
+    reason = pg_unavailable()
+    if reason:
+        pytest.skip(reason)
+    made = subprocess.run(
+        [sys.executable, "-c",
+         "import os, sys\n"
+         "from sqlalchemy import create_engine, make_url, text\n"
+         "from ledger.pg_roles import group_names\n"
+         "from tests.conftest import PG_URL, new_pg_database\n"
+         "first = new_pg_database()\n"
+         "name = make_url(first).database\n"
+         "admin = create_engine(PG_URL, isolation_level='AUTOCOMMIT')\n"
+         "with admin.connect() as conn:\n"
+         "    for group in group_names(name).values():\n"
+         "        conn.execute(text(f'CREATE ROLE \"{group}\" NOLOGIN'))\n"
+         "admin.dispose()\n"
+         "inside = create_engine(first)\n"
+         "with inside.begin() as conn:\n"
+         "    conn.execute(text('CREATE TABLE ledger.books (n integer)'))\n"
+         "    for group in group_names(name).values():\n"
+         "        conn.execute(text(f'GRANT SELECT ON ledger.books TO \"{group}\"'))\n"
+         "inside.dispose()\n"
+         "copy = new_pg_database(template=name)\n"
+         "print(name, make_url(copy).database); sys.stdout.flush()\n"
+         "os.kill(os.getpid(), 9)\n"],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent, check=False,
+    )  # fmt: skip
+    assert made.returncode == -9, made.stderr
+    first, copy = made.stdout.split()
+    dropped = sweep_orphans()
+    assert first in dropped and copy in dropped
+    engine = create_engine(PG_URL)
+    try:
+        with engine.connect() as conn:
+            databases = conn.execute(text("SELECT datname FROM pg_database")).scalars().all()
+            roles = conn.execute(text("SELECT rolname FROM pg_roles")).scalars().all()
+    finally:
+        engine.dispose()
+    assert first not in databases and copy not in databases
+    assert not set(group_names(first).values()) & set(roles)
+    assert str(os.getpid()) not in first and make_url(PG_URL).database in databases
