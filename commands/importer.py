@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 # when every row the person may record acts on one grant (an officer's); else one.
 PARALLEL_ROWS = 20_000
 # Grants whose balance and compliance rows the writing process keeps in memory between batches
-# (about 1.5 KB each): a file over fewer grants reads and writes each grant's rows once, not at
+# (about 2 KB each): a file over fewer grants reads and writes each grant's rows once, not at
 # every batch that touches it. Over more, a file in date order gains little from holding some.
 HELD_GRANTS = 25_000
 

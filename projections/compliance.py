@@ -146,7 +146,7 @@ class ComplianceProjection:
     def __init__(self, *, decided: bool = False, held: int = 0) -> None:
         self.decided = decided
         self.held = held  # as the balance projection's (projections.balances)
-        self._held: dict[str, Kept] = {}  # compact: a few hundred bytes a grant
+        self._held: dict[str, Kept] = {}  # compact: its row as a tuple, its facts as JSON
         self._new: set[str] = set()  # those held not yet written
 
     def apply(self, session: Session, batch: Sequence[StoredRecord]) -> None:
