@@ -22,7 +22,7 @@ VALUES = st.recursive(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=100)
 @given(st.dictionaries(st.text(), VALUES, max_size=6), st.booleans())
 def test_facts_read_as_json_reads_them(facts: dict[str, Any], ascii_only: bool) -> None:
     text = json.dumps(facts, separators=(",", ":"), ensure_ascii=ascii_only)
