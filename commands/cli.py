@@ -15,7 +15,7 @@ import click
 
 from commands.choices import Named
 from commands.context import Settings
-from ledger.errors import LedgerError, StorageError
+from ledger.errors import LedgerError, StorageError, is_storage_error
 from ledger.location import MAX_BUSY_TIMEOUT_MS
 from ledger.text import CONTROL, control_named
 
@@ -108,14 +108,7 @@ class LedgerGroup(click.Group):
 
             if isinstance(e, AuditError):
                 _fail(e.message, e.exit_code)
-            from sqlalchemy.exc import SQLAlchemyError
-
-            persistence: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError)
-            if "eventsourcing.persistence" in sys.modules:
-                from eventsourcing.persistence import PersistenceError
-
-                persistence = (*persistence, PersistenceError)
-            if isinstance(e, persistence):
+            if is_storage_error(e):
                 _fail(_storage_message(e), StorageError.exit_code)
             _fail(_("internal error ({kind}): {error}").format(kind=type(e).__name__, error=e), 1)
         finally:

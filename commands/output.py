@@ -107,22 +107,22 @@ def to_json(records: Sequence[dict[str, Any]]) -> str:
     parts = []
     for at in range(0, len(records), CHUNK):
         converted = [{k: json_value(v) for k, v in r.items()} for r in records[at : at + CHUNK]]
-        if not all(record and all(type(v) in _PLAIN for v in record.values()) for record in converted):
-            break
-        # a record's values are plain, so "}\0{" is only ever between two records
-        text = _RECORDS(converted).replace("}\0{", "\n  },\n  {\n    ").replace("\0", ",\n    ")
-        parts.append("{\n    " + text[2:-2] + "\n  }")
-    else:
-        return "[\n  " + ",\n  ".join(parts) + "\n]"
-    parts = []
-    for record in ({k: json_value(v) for k, v in r.items()} for r in records):
-        if not record:
-            parts.append("{}")
-        elif all(isinstance(v, _PLAIN) for v in record.values()):
-            parts.append("{\n    " + _RECORD(record)[1:-1] + "\n  }")
+        if all(record and all(type(v) in _PLAIN for v in record.values()) for record in converted):
+            # a record's values are plain, so "}\0{" is only ever between two records
+            text = _RECORDS(converted).replace("}\0{", "\n  },\n  {\n    ").replace("\0", ",\n    ")
+            parts.append("{\n    " + text[2:-2] + "\n  }")
         else:
-            parts.append(json.dumps(record, ensure_ascii=False, indent=2).replace("\n", "\n  "))
+            parts.extend(_record_text(record) for record in converted)
     return "[\n  " + ",\n  ".join(parts) + "\n]"
+
+
+def _record_text(record: dict[str, Any]) -> str:
+    """One record as it stands in ``to_json``'s list (indented under it)."""
+    if not record:
+        return "{}"
+    if all(isinstance(v, _PLAIN) for v in record.values()):
+        return "{\n    " + _RECORD(record)[1:-1] + "\n  }"
+    return json.dumps(record, ensure_ascii=False, indent=2).replace("\n", "\n  ")
 
 
 def csv_value(value: Any) -> Any:

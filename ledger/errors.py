@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -74,3 +75,19 @@ def _rule_violation(
     cls: type[RuleViolationError], message: str, rule: str, clause: str
 ) -> RuleViolationError:
     return cls(message, rule=rule, clause=clause)
+
+
+def is_storage_error(error: BaseException) -> bool:
+    """Whether ``error`` is the database's or the system's (SQLAlchemy, the event store, the file
+    system): a storage error, exit 5, where the command line meets it. A library not loaded has
+    raised none, and is not loaded to tell (the error path of a command that never used it)."""
+    kinds: list[type[BaseException]] = [OSError]
+    if "sqlalchemy.exc" in sys.modules:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        kinds.append(SQLAlchemyError)
+    if "eventsourcing.persistence" in sys.modules:
+        from eventsourcing.persistence import PersistenceError
+
+        kinds.append(PersistenceError)
+    return isinstance(error, tuple(kinds))

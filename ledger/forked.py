@@ -15,7 +15,7 @@ from collections.abc import Callable, Generator
 from multiprocessing.connection import Connection, wait
 from typing import Any, cast
 
-from ledger.errors import LedgerError, StorageError
+from ledger.errors import LedgerError, StorageError, is_storage_error
 from ledger.i18n import T_
 
 
@@ -133,14 +133,7 @@ def failure(error: BaseException, who: object) -> LedgerError:
     if isinstance(error, LedgerError):
         return error
     first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    if _storage(error):
+    if is_storage_error(error):
         return StorageError(T_("{who} failed: {first}", who=who, first=first))
     kind = type(error).__name__
     return LedgerError(T_("internal error in {who} ({kind}): {first}", who=who, kind=kind, first=first))
-
-
-def _storage(error: BaseException) -> bool:
-    from eventsourcing.persistence import PersistenceError
-    from sqlalchemy.exc import SQLAlchemyError
-
-    return isinstance(error, (OSError, SQLAlchemyError, PersistenceError))

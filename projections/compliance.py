@@ -126,6 +126,8 @@ def _facts(text: str) -> dict[str, Any]:
 # a grant's compliance_grants row, by these keys, and its facts as JSON (None: kept by an
 # earlier version, which had none)
 ROW_KEYS = tuple(c.name for c in compliance_grants.columns)
+_GRANT_ID = ROW_KEYS.index("grant_id")
+_UPDATED = [(f"new_{k}", ROW_KEYS.index(k)) for k in GRANT_FIELDS]  # the UPDATE's values, by position
 Kept = tuple[tuple[Any, ...], str | None]
 
 
@@ -220,8 +222,7 @@ class ComplianceProjection:
 
     @staticmethod
     def _write_grants(session: Session, grants: dict[str, Kept], new: set[str]) -> None:
-        at = {k: i for i, k in enumerate(ROW_KEYS)}
-        grant_id = at["grant_id"]
+        grant_id = _GRANT_ID
         if new:
             session.execute(
                 insert(compliance_grants), [dict(zip(ROW_KEYS, grants[a][0], strict=True)) for a in new]
@@ -232,9 +233,8 @@ class ComplianceProjection:
             )
         changed = [(a, kept) for a, kept in grants.items() if a not in new]
         if changed:
-            fields = [(f"new_{k}", at[k]) for k in GRANT_FIELDS]
             rows = [
-                {"key": values[grant_id], **{n: values[i] for n, i in fields}} for _, (values, _) in changed
+                {"key": values[grant_id], **{n: values[i] for n, i in _UPDATED}} for _, (values, _) in changed
             ]
             session.execute(_UPDATE_GRANT, rows)
             facts = [{"key": a, "new_facts": text} for a, (_, text) in changed if text is not None]

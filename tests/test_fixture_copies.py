@@ -185,14 +185,7 @@ def test_what_a_killed_test_process_left_on_the_server_is_dropped_by_the_next_ru
             mine.split("?")[0].rsplit("/", 1)[1] not in dropped
             and my_schema.rsplit("%3D", 1)[1] not in dropped
         )
-        engine = create_engine(PG_URL)
-        try:
-            with engine.connect() as conn:
-                databases = conn.execute(text("SELECT datname FROM pg_database")).scalars().all()
-                schemas = conn.execute(text("SELECT nspname FROM pg_namespace")).scalars().all()
-                roles = conn.execute(text("SELECT rolname FROM pg_roles")).scalars().all()
-        finally:
-            engine.dispose()
+        databases, schemas, roles = _on_the_server()
         assert database not in databases and schema not in schemas
         assert not set(group_names(database).values()) & set(roles)
         assert str(make_url(mine).database) in databases and my_schema.rsplit("%3D", 1)[1] in schemas
@@ -250,13 +243,27 @@ def test_a_killed_process_s_ledger_and_its_copy_are_dropped_with_their_roles() -
     first, copy = made.stdout.split()
     dropped = sweep_orphans()
     assert first in dropped and copy in dropped
-    engine = create_engine(PG_URL)
-    try:
-        with engine.connect() as conn:
-            databases = conn.execute(text("SELECT datname FROM pg_database")).scalars().all()
-            roles = conn.execute(text("SELECT rolname FROM pg_roles")).scalars().all()
-    finally:
-        engine.dispose()
+    databases, _, roles = _on_the_server()
     assert first not in databases and copy not in databases
     assert not set(group_names(first).values()) & set(roles)
     assert str(os.getpid()) not in first and make_url(PG_URL).database in databases
+
+
+def _on_the_server() -> tuple[list[str], list[str], list[str]]:
+    """The test server's databases, the schemas of its shared test database, and its roles."""
+    from tests.conftest import PG_URL
+
+    engine = create_engine(PG_URL)
+    try:
+        with engine.connect() as conn:
+
+            def names(query: str) -> list[str]:
+                return [str(name) for name in conn.execute(text(query)).scalars()]
+
+            return (
+                names("SELECT datname FROM pg_database"),
+                names("SELECT nspname FROM pg_namespace"),
+                names("SELECT rolname FROM pg_roles"),
+            )
+    finally:
+        engine.dispose()
