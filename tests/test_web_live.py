@@ -236,6 +236,8 @@ def test_a_page_in_the_browser_shows_a_spend_recorded_elsewhere_without_a_reload
     browser.find_element(By.ID, "name").send_keys("tester")
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.ID, "sign-in").click()
+    # a navigation begun before the sign-in's answer arrives would cancel it
+    assert test_web_browser._arrived(browser, "总览")
     browser.get(server + "/grants/G1")
     cell = 'table#balance td[data-key="subsidy_available"]'
     assert _text(browser, By.CSS_SELECTOR, cell) == "100,000.00"
