@@ -190,6 +190,10 @@ def _receipt_reversed(kind: str, topic: str) -> Callable[[Mapping[str, Any]], Ef
     return lambda d: _effect(f"reverse_{kind}", GRANT + topic, d, d["voucher"])
 
 
+# the kinds (in the movements and the history alike) of every reversal READINGS reads
+REVERSAL_KINDS = ("reverse", "reverse_disburse", "reverse_match_commit", "reverse_match_receive")
+
+
 # stored topic -> its reading (labels included: the movements, history, the journals)
 READINGS: dict[str, Callable[[Mapping[str, Any]], Effect]] = {
     GRANT + "Approved": _approved,

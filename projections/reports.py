@@ -22,7 +22,16 @@ from ledger.clock import business_today
 from ledger.i18n import Text
 from ledger.money import CENT, ZERO, from_fen, percent
 from ledger.rules import matching_gap
-from projections.measures import MATCHING, SOURCES, SPENDING_KINDS, SUBSIDY, available, available_in, column
+from projections.measures import (
+    MATCHING,
+    REVERSAL_KINDS,
+    SOURCES,
+    SPENDING_KINDS,
+    SUBSIDY,
+    available,
+    available_in,
+    column,
+)
 from projections.periods import as_they_stood
 from projections.queries import stored_time, with_districts
 from projections.schema import MEASURES, grants, history_acts, movements, units
@@ -446,12 +455,14 @@ def history_page(
                 found = found[1:]
                 earlier = found[0].notification_id
             if found:
-                totals = (
-                    select(m.measure, func.sum(m.amount))
-                    .select_from(joined)
-                    .where(*conditions, a.notification_id < found[0].notification_id, m.measure.is_not(None))
-                    .group_by(m.measure)
-                )
+                # the grant's money events before the page, read from the movements alone (each
+                # carries its event's business date and recorded time, as its history line does)
+                earlier_money = [m.grant_id == grant_id, m.notification_id < found[0].notification_id]
+                if as_of is not None:
+                    earlier_money.append(m.occurred_on <= as_of)
+                if known_at is not None:
+                    earlier_money.append(m.recorded_at <= stored_time(engine, known_at))
+                totals = select(m.measure, func.sum(m.amount)).where(*earlier_money).group_by(m.measure)
                 columns = {measure: int(total) for measure, total in conn.execute(totals)}
     lines = []
     for r in found:
@@ -480,10 +491,12 @@ def history_page(
 def reversals(engine: Engine, grant_id: str) -> list[tuple[str, str]]:
     """(kind, voucher) of every reversal recorded on the grant, as its history names them."""
     a, m = history_acts.c, movements.c
+    # sought by the grant's acts of these kinds (history_acts_kind), not among its every movement
+    aggregate = select(grants.c.aggregate_id).where(grants.c.grant_id == grant_id).scalar_subquery()
     query = (
         select(a.kind, m.voucher)
         .select_from(history_acts.join(movements, m.notification_id == a.notification_id))
-        .where(m.grant_id == grant_id, a.kind.like("reverse%"))
+        .where(a.aggregate_id == aggregate, a.kind.in_(REVERSAL_KINDS))
     )
     with engine.connect() as conn:
         return [(kind, voucher) for kind, voucher in conn.execute(query)]

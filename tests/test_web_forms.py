@@ -139,6 +139,35 @@ def test_a_spend_is_reversed_from_its_history_line_and_the_balance_comes_back(
     assert again.status_code == 200 and "已登记" in again.text and events(books) == before
 
 
+def test_every_kind_of_voucher_once_reversed_offers_no_second_reversal(
+    books: Ledger,  # noqa: F811
+    client: TestClient,  # noqa: F811
+) -> None:
+    """Each reversible kind reversed once by the command line (a disbursement, a matching commitment
+    and receipt, a spend): the page offers to reverse only the vouchers still standing."""
+    sign_in(client)
+    on = ("--date", "2024-04-20")
+    books.ok("disburse", "G1", "--amount", "5000", "--voucher", "拨-2", *on)
+    for voucher, amount in (("承-1", "2万"), ("承-2", "1万")):
+        books.ok("match", "commit", "G1", "--amount", amount, "--funder", "单位U1", "--voucher", voucher, *on)
+    for voucher in ("收-1", "收-2"):
+        books.ok("match", "receive", "G1", "--amount", "1万", "--voucher", voucher, *on)
+    for voucher in ("记-1", "记-2"):
+        books.ok("spend", "G1", "--amount", "100", "--category", "equipment", "--source", "subsidy",
+                 "--voucher", voucher, *on)  # fmt: skip
+    reversed_ = (("收-2", "match_receive"), ("承-2", "match_commit"), ("拨-2", "disburse"), ("记-1", "spend"))
+    for voucher, kind in reversed_:
+        books.ok("reverse", "G1", "--voucher", voucher, "--kind", kind, "--reason", "录入错误", *on)
+    page = client.get("/grants/G1").text
+    forms = re.findall(r'<form[^>]*class="reverse-line">(.*?)</form>', page.split('id="history"')[1], re.S)
+    offered = set()
+    for form in forms:
+        fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form))
+        offered.add((fields["kind"], fields["voucher"]))
+    standing = {("disburse", "拨-1"), ("match_commit", "承-1"), ("match_receive", "收-1"), ("spend", "记-2")}
+    assert offered == standing
+
+
 def test_refusals_show_the_command_lines_rule_clause_and_sentence_and_write_nothing(
     books: Ledger,  # noqa: F811
     client: TestClient,  # noqa: F811
