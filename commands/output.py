@@ -116,6 +116,36 @@ def to_json(records: Sequence[dict[str, Any]]) -> str:
     return "[\n  " + ",\n  ".join(parts) + "\n]"
 
 
+def json_token(value: Any) -> str:
+    """``value`` (a plain value or an amount) as ``to_json`` writes it in a record."""
+    return str(_RECORD(json_value(value)))
+
+
+# a text as ``to_json`` writes it (the C function ``_RECORD`` calls for a str; faster called alone)
+json_text: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def json_record_template(keys: Sequence[str]) -> str:
+    """A %-template of one record of ``keys`` as it stands in ``to_json``'s list, a ``%s`` for each
+    value given as ``json_token`` makes it: a large report's records laid out without a dict each."""
+    return "{\n    " + ",\n    ".join(_RECORD(k).replace("%", "%%") + ": %s" for k in keys) + "\n  }"
+
+
+def json_list(records: Sequence[str]) -> list[str]:
+    """What ``to_json`` writes, in pieces to be written one after another, for records laid out
+    by ``json_record_template`` (each item of ``records`` may be several, joined by ``RECORD_SEP``)."""
+    if not records:
+        return ["[]"]
+    pieces = ["[\n  "]
+    for text in records:
+        pieces += [text, RECORD_SEP]
+    pieces[-1] = "\n]"
+    return pieces
+
+
+RECORD_SEP = ",\n  "  # between two records in to_json's list
+
+
 def _record_text(record: dict[str, Any]) -> str:
     """One record as it stands in ``to_json``'s list (indented under it)."""
     if not record:
@@ -207,10 +237,12 @@ def replacing(path: Path) -> Iterator[IO[bytes]]:
         raise
 
 
-def write_text(path: Path, text: str) -> None:
-    """A text output (csv, json, a table, a journal) in UTF-8, written whole or not at all."""
+def write_text(path: Path, text: str | Sequence[str]) -> None:
+    """A text output (csv, json, a table, a journal) in UTF-8, written whole or not at all; given
+    in pieces, they are written one after another."""
     with replacing(path) as f:
-        f.write(text.encode("utf-8"))
+        for piece in [text] if isinstance(text, str) else text:
+            f.write(piece.encode("utf-8"))
 
 
 def write_csv(path: Path, text: str, bom: bool = True) -> None:

@@ -325,6 +325,7 @@ def emit(
     fit: Sequence[str] | None = None,
     named: Mapping[str, str] | None = None,
     since: date | None = None,
+    json: Sequence[str] | None = None,
 ) -> None:
     """Print (or write) a report: table aligned by display width, json, csv, or a workbook laid
     out as a finance office files it (``commands.workbook``; ``report_date``: the books' date,
@@ -333,7 +334,9 @@ def emit(
     machines). ``columns``: the keys shown, in every format (``hidden``: left out of the table;
     ``fit``: the keys the table may show, most wanted first, as many as fit ``TERMINAL_WIDTH``;
     ``since``: the first day of the period the workbook reports on, to ``report_date``).
-    ``named``: columns labelled besides ``LABELLED`` (key -> kind of ``ledger.labels``)."""
+    ``named``: columns labelled besides ``LABELLED`` (key -> kind of ``ledger.labels``).
+    ``json``: the records as ``to_json`` writes them, in pieces, when the caller has laid them out
+    itself (``commands.output.json_list``): written one after another, never joined."""
     from commands.context import settings
     from commands.output import display_width, table, to_csv, to_json, write_csv, write_text
     from commands.totals import LABEL, total_row
@@ -375,6 +378,15 @@ def emit(
             since=since,
         )
         _wrote(name, output)
+        return
+    if fmt == "json" and json is not None:
+        pieces = [*json, "\n"]
+        if output is not None:
+            write_text(output, pieces)
+            _wrote(name, output)
+        else:
+            for piece in pieces:
+                click.echo(piece, nl=False)
         return
     if fmt == "json":
         text = to_json([dict(zip(keys, row, strict=True)) for row in rows]) + "\n"

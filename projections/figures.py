@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from ledger.money import ZERO, percent
-from projections.measures import available_in
+from projections.measures import available, available_in, column
 
 # The money columns of a balance, in the order reports show them.
 MEASURES = (
@@ -52,7 +53,43 @@ class Balance:
     @property
     def execution_rate(self) -> Decimal | None:
         """Spent ÷ received, both fund sources together; None before any money arrives."""
-        received = self.subsidy_received + self.matching_received
-        if received == 0:
-            return None
-        return percent(self.subsidy_spent + self.matching_spent, received)
+        return execution_rate(
+            self.subsidy_spent + self.matching_spent, self.subsidy_received + self.matching_received
+        )
+
+
+def execution_rate(spent: Decimal | int, received: Decimal | int) -> Decimal | None:
+    """A balance's execution rate: what was spent ÷ what was received, in percent; None before any
+    money arrives."""
+    return None if received == 0 else percent(spent, received)
+
+
+def derived_fen(amounts: Sequence[int]) -> tuple[int, int, Decimal | None]:
+    """A balance's subsidy and matching available (in fen) and its execution rate, from its
+    ``MEASURES`` in fen, in order: the ``Balance`` properties' figures without making one."""
+    subsidy = available(*[0 if i is None else amounts[i] for i in _HELD_AT["subsidy"]])
+    matching = available(*[0 if i is None else amounts[i] for i in _HELD_AT["matching"]])
+    spent, received = _RATE_AT
+    return (
+        subsidy,
+        matching,
+        execution_rate(sum(amounts[i] for i in spent), sum(amounts[i] for i in received)),
+    )
+
+
+def _held_at(source: str) -> tuple[int | None, ...]:
+    """Where in ``MEASURES`` stands each figure ``available`` takes of ``source`` (None: zero), as
+    ``available_in`` reads them by name."""
+    names = (
+        [column(m, source) for m in ("received", "spent")]
+        + [None]
+        + [column(m, source) for m in ("recovered", "disposed")]
+    )
+    return tuple(None if name is None else MEASURES.index(name) for name in names)
+
+
+_HELD_AT = {source: _held_at(source) for source in ("subsidy", "matching")}
+_RATE_AT = tuple(
+    tuple(MEASURES.index(f"{source}_{measure}") for source in ("subsidy", "matching"))
+    for measure in ("spent", "received")
+)

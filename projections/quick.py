@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from ledger.location import EVENTS_TABLE, META_TABLE, check_version
 from ledger.money import from_fen
@@ -30,6 +31,7 @@ LABELS = ("base_id", "grant_id", "base_name", "programme", "status")
 PROJECTIONS = KEPT
 # Wait this long for a writer's lock before handing over to the ordinary path.
 BUSY_MS = 2000
+CHUNK = 10_000  # rows read at a time
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -43,33 +45,55 @@ def sqlite_path(url: str) -> Path | None:
 
 def current_balances(url: str, base_ids: Sequence[str] = ()) -> list[Balance] | None:
     """Balances per grant as the projections hold them now, or None if this path cannot tell."""
+    found: list[Balance] = []
+    labels = len(LABELS)
+    amounts = _Amounts()
+    # positionally: a Balance's fields are the labels, the measures and the district, in order
+    balance: Callable[..., Balance] = Balance
+
+    def each(rows: list[tuple[Any, ...]]) -> None:
+        found.extend(
+            balance(*row[:labels], *[amounts[fen] for fen in row[labels:-1]], row[-1]) for row in rows
+        )
+
+    return found if current_rows(url, each, base_ids) else None
+
+
+def current_rows(
+    url: str, each: Callable[[list[tuple[Any, ...]]], None], base_ids: Sequence[str] = ()
+) -> bool:
+    """Give ``each`` the grants' rows as the projections hold them now, a chunk at a time in the
+    order of base and grant: each row its ``LABELS``, its ``MEASURES`` in fen and its unit's
+    district. False if this path cannot tell, perhaps after some chunks (the caller drops them)."""
     path = sqlite_path(url)
     if path is None:
-        return None
+        return False
     try:
         conn = sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, isolation_level=None)
     except sqlite3.Error:
-        return None
+        return False
     try:
         conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
         conn.execute("BEGIN")  # one snapshot for the checks and the rows
-        return _read(conn, base_ids)
+        return _read(conn, base_ids, each)
     except sqlite3.Error:
-        return None
+        return False
     finally:
         conn.close()
 
 
-def _read(conn: sqlite3.Connection, base_ids: Sequence[str]) -> list[Balance] | None:
+def _read(
+    conn: sqlite3.Connection, base_ids: Sequence[str], each: Callable[[list[tuple[Any, ...]]], None]
+) -> bool:
     version = conn.execute(f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'").fetchone()
     if version is None:
-        return None
+        return False
     check_version(str(version[0]))
     head = conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {EVENTS_TABLE}").fetchone()[0]
     # every version's key: a position counts only under each's current version, alone
     kept = dict(conn.execute(f"SELECT application_name, notification_id FROM {TRACKING_TABLE}").fetchall())
     if head == 0 or any(standing(kept, name) != head for name in PROJECTIONS):
-        return None
+        return False
     columns = ", ".join(f"g.{c}" for c in LABELS + MEASURES)
     query = (
         f"SELECT {columns}, u.district FROM {GRANTS_TABLE} g "
@@ -78,14 +102,10 @@ def _read(conn: sqlite3.Connection, base_ids: Sequence[str]) -> list[Balance] | 
     if base_ids:
         query += f" WHERE g.base_id IN ({', '.join('?' * len(base_ids))})"
     query += " ORDER BY g.base_id, g.grant_id"
-    labels = len(LABELS)
-    amounts = _Amounts()
-    # positionally: a Balance's fields are the labels, the measures and the district, in order
-    balance: Callable[..., Balance] = Balance
-    return [
-        balance(*row[:labels], *[amounts[fen] for fen in row[labels:-1]], row[-1])
-        for row in conn.execute(query, tuple(base_ids))
-    ]
+    cursor = conn.execute(query, tuple(base_ids))
+    while rows := cursor.fetchmany(CHUNK):
+        each(rows)
+    return True
 
 
 class _Amounts(dict[int, Decimal]):

@@ -70,3 +70,35 @@ def test_records_of_plain_values_written_in_one_call_are_laid_out_as_indent_writ
         patch.setattr(output, "CHUNK", 2)  # several chunks, the last one short
         assert to_json(records) == _reference(records)
     assert to_json(records) == _reference(records)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.text(), min_size=1, max_size=5, unique=True).flatmap(
+        lambda keys: st.tuples(
+            st.just(keys),
+            st.lists(st.lists(PLAIN, min_size=len(keys), max_size=len(keys)), max_size=6),
+            st.integers(min_value=1, max_value=4),
+        )
+    )
+)
+def test_records_laid_out_by_the_template_are_what_to_json_writes(
+    drawn: tuple[list[str], list[list[Any]], int],
+) -> None:
+    """``balance --format json``'s quick path lays each record out by ``json_record_template``
+    (keys with % and quotes included) and joins them ``chunk`` at a time: the pieces, written one
+    after another, are what ``to_json`` writes."""
+    from commands.output import RECORD_SEP, json_list, json_record_template, json_token
+
+    keys, rows, chunk = drawn
+    template = json_record_template(keys)
+    laid = [template % tuple(json_token(v) for v in row) for row in rows]
+    chunks = [RECORD_SEP.join(laid[at : at + chunk]) for at in range(0, len(laid), chunk)]
+    assert "".join(json_list(chunks)) == to_json([dict(zip(keys, row, strict=True)) for row in rows])
+
+
+@given(st.text())
+def test_a_text_is_written_as_the_encoder_writes_it(text: str) -> None:
+    from commands.output import json_text, json_token
+
+    assert json_text(text) == json_token(text) == json.dumps(text, ensure_ascii=False)

@@ -13,10 +13,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import create_engine
 
 from ledger.actions import Spend
-from tests.conftest import Ledger
+from tests.conftest import Ledger, approved_district_grant
 from tests.importdata import write_file
 from tests.signing import signer
 
@@ -163,3 +165,55 @@ def test_a_relative_sqlite_url_or_path_answers_like_an_absolute_one(
         again = Ledger(db, sqlite_ledger.runner).ok("balance", "--format", "json").stdout
         assert json.loads(again) == json.loads(expected)
     assert current_balances(f"sqlite:///{relative}") == current_balances(sqlite_ledger.url)
+
+
+def test_every_balance_as_json_is_what_the_ordinary_path_prints(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """`balance --format json` of every base lays its records out itself (commands.balance
+    ``_current_json``): byte for byte what the Balance path prints when asked for every column by
+    name, to the terminal and to a file; over a recovery, a disposal, a reversal and a district,
+    a grant that has received nothing (no execution rate) and a base name with quotes, % and a
+    backslash."""
+    from commands.balance import KEYS
+    from tests.test_one_reading import _books
+
+    _books(sqlite_ledger)  # G1: recovered, disposed of, a spend reversed
+    sqlite_ledger.ok("unit", "set-district", "U1", "--district", "渝中区", "--date", "2024-02-02")
+    odd = 'a "%s" \\ 50% 基地'
+    approved_district_grant(sqlite_ledger, "G2", "B0002", "U2", "--base-name", odd)
+    path = tmp_path / "books.csv"
+    write_file(path, 400, grants=3)
+    sqlite_ledger.import_ok(path)
+    quick = sqlite_ledger.ok("balance", "--format", "json").stdout
+    ordinary = sqlite_ledger.ok("balance", "--format", "json", "--columns", ",".join(KEYS)).stdout
+    assert quick == ordinary
+    records = {r["grant_id"]: r for r in json.loads(quick)}
+    assert records["G1"]["district"] == "500103" and records["G1"]["subsidy_recovered"] == "5000.00"
+    assert records["G2"]["base_name"] == odd and records["G2"]["execution_rate"] is None
+    assert len(records) == 5
+    written = tmp_path / "balances.json"
+    sqlite_ledger.ok("balance", "--format", "json", "--output", str(written))
+    assert written.read_text(encoding="utf-8") == quick
+
+
+def test_every_balance_as_json_on_an_empty_ledger_is_an_empty_list(sqlite_ledger: Ledger) -> None:
+    assert sqlite_ledger.ok("balance", "--format", "json").stdout == "[]\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=-(10**13), max_value=10**13), min_size=9, max_size=9))
+def test_the_derived_figures_in_fen_are_the_balances_own(amounts: list[int]) -> None:
+    """The quick JSON's available figures and execution rate (``derived_fen``, from fen) are the
+    ``Balance`` properties' (from yuan), whatever the signs."""
+    from ledger.money import from_fen
+    from projections.figures import MEASURES, Balance, derived_fen
+
+    assert len(MEASURES) == len(amounts)
+    balance = Balance("B", "G", "name", "district_base", "approved", *map(from_fen, amounts))
+    subsidy, matching, rate = derived_fen(amounts)
+    assert (from_fen(subsidy), from_fen(matching), rate) == (
+        balance.subsidy_available,
+        balance.matching_available,
+        balance.execution_rate,
+    )
