@@ -162,7 +162,7 @@ def record_rows(
     at the head inside it: what `import` does, and the web workspace's import page."""
     from commands.registry import all_projections
     from ledger.import_format import read_rows
-    from ledger.importing import import_rows
+    from ledger.importing import MemoryCeiling, fewer_held, import_rows
     from projections.balances import BalanceProjection
     from projections.compliance import ComplianceProjection
 
@@ -180,9 +180,13 @@ def record_rows(
         BalanceProjection.name: BalanceProjection(held=HELD_GRANTS),
     }
     decided = [held.get(p.name, p) for p in chosen]
+    ceiling = MemoryCeiling()
 
     def on_batch(conn: Connection, stored: list[Notification]) -> None:
         _project(conn, stored, decided)
+        if ceiling.crossed():
+            for projection in held.values():
+                projection.held = fewer_held(projection.held)
 
     def on_end(conn: Connection) -> None:
         from sqlalchemy.orm import Session

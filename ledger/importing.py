@@ -55,7 +55,7 @@ from ledger.errors import (
     ReversedVoucherError,
     StorageError,
 )
-from ledger.forked import failure, messages_from_fork, messages_from_parts
+from ledger.forked import failure, messages_from_fork, messages_from_parts, resident_mb
 from ledger.grant import Grant, grant_uuid
 from ledger.i18n import T_, _
 from ledger.import_format import (
@@ -96,6 +96,39 @@ CACHE_VOUCHERS = 20_000
 # in its scratch database (``_Books``): 20,000 bases' grants of the 1M bench stay held. An import checked
 # in parts holds as many, shared among its checking processes.
 HELD_AGGREGATES = 25_000
+# Past this resident size the one checking process holds a tenth fewer aggregates from then on,
+# and the writing one a tenth fewer grants (never fewer than HELD_FLOOR): over 200,000 bases a
+# held grant is seldom met again, and ten million rows took the processes to 320–330 MB. A
+# checking process reads its size every RESIDENT_EVERY rows, the writing one at every batch.
+MEMORY_CEILING_MB = 250
+HELD_FLOOR = 1_000
+RESIDENT_EVERY = 1_000
+
+
+REGROWTH_MB = 4.0
+
+
+def fewer_held(held: int) -> int:
+    """What a process past ``MEMORY_CEILING_MB`` holds from now on, holding ``held``."""
+    return max(min(HELD_FLOOR, held), held * 9 // 10)
+
+
+class MemoryCeiling:
+    """Should this process hold fewer? Past ``MEMORY_CEILING_MB``, and grown by ``REGROWTH_MB``
+    since it last held fewer: what holding fewer frees is used again rather than given back to
+    the system, so the size alone would stay past the ceiling and cut what is held to the floor."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+
+    def crossed(self) -> bool:
+        size = resident_mb()
+        if size > MEMORY_CEILING_MB and size > self.last + REGROWTH_MB:
+            self.last = size
+            return True
+        return False
+
+
 _UNSEEN: Any = object()
 IMPORT_PAGE_CACHE_KIB = 64 * 1024
 SNAPSHOT_BYTES = 4_000_000  # snapshots written at a time, at the end
@@ -164,6 +197,8 @@ class _Books:
         self.grants: dict[str, Grant | None] = {}
         self.units: dict[str, Unit | None] = {}
         self.held = max(1, HELD_AGGREGATES if held is None else held)
+        self.rows = 0  # collected
+        self.ceiling = MemoryCeiling()
         self.touched: dict[Any, Grant | Unit] = {}
         self.index = GrantIndex(cache_vouchers)
         self._policies: dict[date, Policy] = {}
@@ -293,6 +328,12 @@ class _Books:
                 self.index.keep(aggregate)  # a grant the row created
         self.touched.clear()
         self.index.settle()
+        self.rows += 1
+        # not in parts: the reader sends each part the rows of as many grants as it holds, and
+        # a part holding fewer would read nearly every grant back at every row (least recently
+        # used, in turn)
+        if not self.parted and self.rows % RESIDENT_EVERY == 0 and self.ceiling.crossed():
+            self.held = fewer_held(self.held)
         if len(self.grants) > self.held or len(self.units) > self.held:
             self._park_the_least_used()
         return events

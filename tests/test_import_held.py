@@ -104,3 +104,51 @@ def test_a_refused_file_leaves_nothing_of_what_was_held_or_written_midway(
     assert ledger.event_count() == before_events
     assert _read_models(ledger) == before
     assert ledger("projections", "verify").exit_code == 0
+
+
+def test_past_the_memory_ceiling_both_sides_hold_fewer_and_write_the_same(
+    twin: Callable[[str], Ledger], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process past ``MEMORY_CEILING_MB`` holds a tenth fewer from then on: with the ceiling at
+    0 MB (no floor, no growth asked), the one checking process parks grants it would have held, the writing
+    process writes its held grants midway, and the read models are still the reference's."""
+    from ledger import import_index, importing
+    from projections.balances import BalanceProjection
+
+    approvals, money, _ = _files(tmp_path)
+    reference = twin("reference")
+    reference.ok("import", str(approvals), role="approver")
+    reference.ok("import", "--batch", "7", "--jobs", "1", str(money))
+    assert importing.fewer_held(25_000) == 22_500 and importing.fewer_held(500) == 500
+
+    parked: list[int] = []
+    written: list[int] = []
+    park, write_held = import_index.GrantIndex.park, BalanceProjection.write_held
+    monkeypatch.setattr(importing, "MEMORY_CEILING_MB", 0)
+    monkeypatch.setattr(importing, "HELD_FLOOR", 1)
+    monkeypatch.setattr(importing, "REGROWTH_MB", -1.0)  # at every reading
+    monkeypatch.setattr(importing, "RESIDENT_EVERY", 5)
+    monkeypatch.setattr(
+        import_index.GrantIndex,
+        "park",
+        lambda self, aggregates: (parked.append(len(aggregates)), park(self, aggregates)),
+    )
+    monkeypatch.setattr(
+        BalanceProjection,
+        "write_held",
+        lambda self, session: (written.append(len(self._held)), write_held(self, session)),
+    )
+    other = twin("ceiling")
+    other.ok("import", str(approvals), role="approver")
+    parked.clear()
+    written.clear()
+    other.ok("import", "--batch", "7", "--jobs", "1", str(money))
+    assert sum(parked) > 0  # 12 grants, 25,000 held otherwise: none parked
+    assert len(written) > 1  # otherwise once, at the end
+    assert _read_models(other) == _read_models(reference)
+    verified = other("projections", "verify")
+    assert verified.exit_code == 0, verified.stderr
+    parts = twin("ceiling-parts")  # two checking processes (which hold as many as they are sent)
+    parts.ok("import", str(approvals), role="approver")
+    parts.ok("import", "--batch", "7", "--jobs", "3", str(money))
+    assert _read_models(parts) == _read_models(reference)
