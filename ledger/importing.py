@@ -103,9 +103,7 @@ HELD_AGGREGATES = 25_000
 MEMORY_CEILING_MB = 250
 HELD_FLOOR = 1_000
 RESIDENT_EVERY = 1_000
-
-
-REGROWTH_MB = 4.0
+REGROWTH_MB = 4.0  # grown since it last held fewer, before it holds fewer again (MemoryCeiling)
 
 
 def fewer_held(held: int) -> int:
