@@ -110,3 +110,15 @@ def test_the_bundle_workbook_balances_equal_the_balance_report(sqlite_ledger: Le
     for column in ("subsidy_available", "matching_available", "subsidy_spent", "subsidy_recovered"):
         assert Decimal(str(row[column])).quantize(Decimal("0.01")) == Decimal(b[column]), column
     assert sqlite_ledger("audit", "verify", str(tmp_path / "bundle")).exit_code == 0
+
+
+def test_the_reversal_kinds_are_every_reversal_the_readings_name() -> None:
+    """``measures.REVERSAL_KINDS`` (what a grant's page seeks its reversals by) is every kind the
+    stored readings give a reversal: a reading added later fails here until it is listed."""
+    from projections.measures import READINGS, REVERSAL_KINDS
+
+    fields = {"amount": {"_type_": "decimal_str", "_data_": "1.00"}, "source": "subsidy", "voucher": "V",
+              "category": "equipment", "content": "patterns", "document": "D", "approval": "A",
+              "how": "returned"}  # fmt: skip
+    kinds = {read(fields).kind for read in READINGS.values()}
+    assert {k for k in kinds if k.startswith("reverse")} == set(REVERSAL_KINDS)
