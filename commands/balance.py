@@ -288,7 +288,7 @@ def _current_json(url: str) -> list[str] | None:
     from commands.output import RECORD_SEP, json_list, json_record_template, json_text, json_token
     from ledger.money import from_fen
     from projections.figures import MEASURES, derived_fen
-    from projections.quick import LABELS, current_rows
+    from projections.quick import LABELS, Made, current_rows
 
     assert LABELS == ("base_id", "grant_id", "base_name", "programme", "status")  # as unpacked below
     # a row of current_rows as laid out below: its labels, its unit's district, its measures and
@@ -297,8 +297,8 @@ def _current_json(url: str) -> list[str] | None:
     pick = itemgetter(*[placed.index(FIELDS[key]) for key in KEYS])
     template = json_record_template(KEYS)
     first, last = len(LABELS), len(LABELS) + len(MEASURES)
-    amount = _Tokens(lambda fen: json_token(from_fen(fen)))
-    plain = _Tokens(json_token)  # the labels that repeat, the districts, the rates
+    amount = Made(lambda fen: json_token(from_fen(fen)))
+    plain = Made(json_token)  # the labels that repeat, the districts, the rates
     chunks: list[str] = []
 
     def each(rows: list[tuple[Any, ...]]) -> None:
@@ -323,18 +323,6 @@ def _current_json(url: str) -> list[str] | None:
         chunks.append(RECORD_SEP.join(records))
 
     return json_list(chunks) if current_rows(url, each) else None
-
-
-class _Tokens(dict[Any, str]):
-    """Each value's JSON text, made once: most repeat over many grants."""
-
-    def __init__(self, make: Any) -> None:
-        super().__init__()
-        self.make = make
-
-    def __missing__(self, value: Any) -> str:
-        text = self[value] = self.make(value)
-        return text
 
 
 def district_option(text: str) -> str:

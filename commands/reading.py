@@ -379,17 +379,12 @@ def emit(
         )
         _wrote(name, output)
         return
-    if fmt == "json" and json is not None:
-        pieces = [*json, "\n"]
-        if output is not None:
-            write_text(output, pieces)
-            _wrote(name, output)
-        else:
-            for piece in pieces:
-                click.echo(piece, nl=False)
-        return
+    text: str | list[str]
     if fmt == "json":
-        text = to_json([dict(zip(keys, row, strict=True)) for row in rows]) + "\n"
+        if json is not None:
+            text = [*json, "\n"]
+        else:
+            text = to_json([dict(zip(keys, row, strict=True)) for row in rows]) + "\n"
     elif fmt == "csv":
         text = to_csv(labels, rows if total is None else [*rows, with_label(total, LABEL[lang])])
         if output is not None:
@@ -428,4 +423,5 @@ def emit(
         write_text(output, text)
         _wrote(name, output)
     else:
-        click.echo(text, nl=False)
+        for piece in [text] if isinstance(text, str) else text:
+            click.echo(piece, nl=False)

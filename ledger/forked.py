@@ -11,7 +11,6 @@ on the closed pipe.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Callable, Generator
 from multiprocessing.connection import Connection, wait
 from typing import Any, cast
@@ -138,15 +137,3 @@ def failure(error: BaseException, who: object) -> LedgerError:
         return StorageError(T_("{who} failed: {first}", who=who, first=first))
     kind = type(error).__name__
     return LedgerError(T_("internal error in {who} ({kind}): {first}", who=who, kind=kind, first=first))
-
-
-def resident_mb() -> float:
-    """This process's resident size in MB (0 where the system does not tell it: no /proc)."""
-    try:
-        with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * _PAGE / 2**20
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096

@@ -24,6 +24,7 @@ This module imports neither ``projections`` nor ``commands``.
 from __future__ import annotations
 
 import gc
+import os
 import pickle
 import queue
 import tempfile
@@ -55,7 +56,7 @@ from ledger.errors import (
     ReversedVoucherError,
     StorageError,
 )
-from ledger.forked import failure, messages_from_fork, messages_from_parts, resident_mb
+from ledger.forked import failure, messages_from_fork, messages_from_parts
 from ledger.grant import Grant, grant_uuid
 from ledger.i18n import T_, _
 from ledger.import_format import (
@@ -109,6 +110,18 @@ REGROWTH_MB = 4.0  # grown since it last held fewer, before it holds fewer again
 def fewer_held(held: int) -> int:
     """What a process past ``MEMORY_CEILING_MB`` holds from now on, holding ``held``."""
     return max(min(HELD_FLOOR, held), held * 9 // 10)
+
+
+def resident_mb() -> float:
+    """This process's resident size in MB (0 where the system does not tell it: no /proc)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class MemoryCeiling:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +46,7 @@ def current_balances(url: str, base_ids: Sequence[str] = ()) -> list[Balance] | 
     """Balances per grant as the projections hold them now, or None if this path cannot tell."""
     found: list[Balance] = []
     labels = len(LABELS)
-    amounts = _Amounts()
+    amounts = Made(from_fen)
     # positionally: a Balance's fields are the labels, the measures and the district, in order
     balance: Callable[..., Balance] = Balance
 
@@ -108,10 +107,14 @@ def _read(
     return True
 
 
-class _Amounts(dict[int, Decimal]):
-    """Each amount in fen as yuan, made once: over many grants most figures repeat (nothing
-    recovered, the same sums approved), and the balances share them."""
+class Made(dict[Any, Any]):
+    """Each value's ``make(value)``, made once: over many grants most figures repeat (nothing
+    recovered, the same sums approved), and the balances (or their texts) share them."""
 
-    def __missing__(self, fen: int) -> Decimal:
-        amount = self[fen] = from_fen(fen)
-        return amount
+    def __init__(self, make: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, value: Any) -> Any:
+        made = self[value] = self.make(value)
+        return made

@@ -433,11 +433,12 @@ def history_page(
     if head is None:
         return [], None
     a, m = history_acts.c, movements.c
+    known = None if known_at is None else stored_time(engine, known_at)
     conditions: list[ColumnElement[bool]] = [a.aggregate_id == head.aggregate_id]
     if as_of is not None:
         conditions.append(a.occurred_on <= as_of)
-    if known_at is not None:
-        conditions.append(a.recorded_at <= stored_time(engine, known_at))
+    if known is not None:
+        conditions.append(a.recorded_at <= known)
     if before is not None:
         conditions.append(a.notification_id < before)
     joined = history_acts.outerjoin(movements, m.notification_id == a.notification_id)
@@ -460,8 +461,8 @@ def history_page(
                 earlier_money = [m.grant_id == grant_id, m.notification_id < found[0].notification_id]
                 if as_of is not None:
                     earlier_money.append(m.occurred_on <= as_of)
-                if known_at is not None:
-                    earlier_money.append(m.recorded_at <= stored_time(engine, known_at))
+                if known is not None:
+                    earlier_money.append(m.recorded_at <= known)
                 totals = select(m.measure, func.sum(m.amount)).where(*earlier_money).group_by(m.measure)
                 columns = {measure: int(total) for measure, total in conn.execute(totals)}
     lines = []
