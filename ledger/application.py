@@ -16,6 +16,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from uuid import UUID
 
@@ -484,6 +485,100 @@ class GrantLedger(Application[UUID]):
 
         return self._retrying(attempt)
 
+    def handle_together(self, asked: list[tuple[Action, Signer]]) -> list[Outcome | LedgerError]:
+        """Several actions, each as the person whose key is given with it, recorded in one
+        transaction (a server's writes that arrive at once): one registry read, one insert, one
+        commit. Each is checked, judged and decided as ``handle`` does it, in turn, on the
+        aggregates the ones before it left (two spends of one grant see each other), and sealed by
+        its own person; a refused one is that one's answer alone. When they cannot be recorded
+        together (the transaction met another process's write, a refusal came after its action
+        had changed a grant an earlier one shares, the people registry is written) each is
+        handled alone by ``handle``, in the order given, its retries and answer its own."""
+        if len(asked) > 1:
+            try:
+                return self._together(asked)
+            except _Alone:
+                RETRIES["alone"] += 1
+        return [_answer(partial(self.handle, action, signer=signer)) for action, signer in asked]
+
+    def _together(self, asked: list[tuple[Action, Signer]]) -> list[Outcome | LedgerError]:
+        today = business_today()
+        registry, seen = self.trust.fresh_registry()
+        batch = _Batch()
+        answers: list[Outcome | LedgerError] = []
+        for action, signer in asked:
+            try:
+                policy = policy_in_force(action.on or today)
+                person, held = _role_in(registry, signer, action, policy, None, None)
+                action.judge(policy, today)
+            except LedgerError as e:
+                answers.append(e)
+                continue
+            loaded = _Batched(self, policy, person.name, held, signer, batch)
+            before = {key: len(a.pending_events) for key, a in batch.aggregates.items()}
+            try:
+                recorded = action.decide(loaded)
+            except LedgerError as e:
+                if any(len(batch.aggregates[key].pending_events) != n for key, n in before.items()):
+                    raise _Alone from None  # a shared aggregate half changed: no one builds on it
+                answers.append(e)
+                continue
+            except Exception:
+                raise _Alone from None  # handled alone, where it is that write's own failure
+            # in the order they will be stored: the batch's aggregates first, then those it adds
+            order = [
+                *(k for k in batch.aggregates if k in loaded.aggregates),
+                *(k for k in loaded.aggregates if k not in before),
+            ]
+            events = [e for key in order for e in loaded.aggregates[key].pending_events[before.get(key, 0) :]]
+            if REGISTRY_ID in loaded.aggregates and loaded.aggregates[REGISTRY_ID].pending_events:
+                raise _Alone  # a registry write is checked against the registry in its own transaction
+            grant = loaded.loaded_grant(getattr(action, "grant_id", None))
+            if not recorded:
+                if events:
+                    raise _Alone
+                answers.append(Outcome(False, action.repeat(), grant))
+            else:
+                seal = self._seal_events(events, signer, person.name)
+                batch.seals.append(seal)
+                batch.sealed.append(seal.pending_events[0])
+                for event in events:
+                    batch.last_signer[event.originator_id] = signer
+                answers.append(Outcome(True, action.done(loaded), grant))
+            batch.aggregates.update(loaded.aggregates)
+            batch.vouched.update(loaded.vouched)
+            batch.checked.append((signer, loaded.checked))
+        changed = [a for a in batch.aggregates.values() if a.pending_events]
+        if changed:
+            self._save_together(changed, batch, seen)
+        self._give_back(list(batch.aggregates.values()), batch.vouched)
+        return answers
+
+    def _save_together(self, changed: list[Any], batch: _Batch, seen: int) -> None:
+        """Every aggregate's events, then every seal (each after the events it seals), in one
+        transaction; _Alone when it fails on a concurrent write or a lock."""
+        self._taken.stored = []
+        try:
+            with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
+                recordings = self.save(*changed, *batch.seals)
+                for signer, checked in batch.checked:
+                    self._seal_snapshots(session, signer, checked)
+                taken: dict[str, tuple[Signer, list[Any]]] = {}
+                for stored in self._taken.stored:
+                    signer = batch.last_signer[stored.originator_id]
+                    taken.setdefault(signer.fingerprint, (signer, []))[1].append(stored)
+                for signer, stored_ in taken.values():
+                    self._seal_snapshots(session, signer, stored_)
+                if self.trust.registry_moved(session, seen, 0):
+                    raise IntegrityError("the people registry changed while the actions were recorded")
+        except (IntegrityError, StoreOperationalError):
+            raise _Alone from None
+        at = {r.domain_event.originator_id: r.notification.id for r in recordings}
+        for sealed in batch.sealed:
+            self.trust.sealed_here(
+                str(sealed.originator_id), sealed.signer, sealed.key, sealed.leaves, at[sealed.originator_id]
+            )
+
     def _seal_snapshots(self, session: Any, signer: Signer, stored: list[Any]) -> None:
         """Sign, in the write's transaction, the snapshots it took and those it checked."""
         if stored and self.seals_ready():
@@ -502,24 +597,15 @@ class GrantLedger(Application[UUID]):
         date, if that role records the action (RuleViolationError, exit 3, naming the rule), and
         the last registry event the registry read was replayed to."""
         registry, seen = self.trust.fresh_registry()
-        if registry.root is None:
-            raise VerificationError(
-                _(
-                    "this ledger has no people registry (it was made before records were signed): an "
-                    "administrator adopts it with `grant-ledger migrate --admin NAME --admin-key FILE`"
-                )
-            )
-        person = registry.signer(signer.fingerprint)
-        held = person.role_on(action.on) if person is not None else None
-        raise_first([signer_holds_role(person, held, signer.fingerprint, action.on, role, actor, policy)])
-        assert person is not None and held is not None
-        raise_first([role_may_record(held, action.name, policy)])
+        person, held = _role_in(registry, signer, action, policy, role, actor)
         return person, held, seen
 
     def seal(self, aggregates: list[Any], signer: Signer, name: str) -> Seal:
         """The seal of the events about to be saved: each marked with its id, their leaves signed."""
+        return self._seal_events([e for a in aggregates for e in a.pending_events], signer, name)
+
+    def _seal_events(self, events: list[Any], signer: Signer, name: str) -> Seal:
         seal_id = new_seal_id()
-        events = [e for a in aggregates for e in a.pending_events]
         mark(events, seal_id)
         leaves = leaves_of([self.mapper.to_stored_event(e) for e in events])
         return Seal.of(seal_id, signer, name, leaves)
@@ -600,6 +686,49 @@ def _forged_snapshot(aggregate: Any, version: int) -> VerificationError:
 _NAMES = (("grant", "grant_id"), ("unit", "unit_id"))
 
 
+def _role_in(
+    registry: Any, signer: Signer, action: Action, policy: Policy, role: str | None, actor: str | None
+) -> tuple[Person, str]:
+    """The registered person holding ``signer``'s key and the role they hold on the action's date,
+    if that role records the action (RuleViolationError, exit 3, naming the rule)."""
+    if registry.root is None:
+        raise VerificationError(
+            _(
+                "this ledger has no people registry (it was made before records were signed): an "
+                "administrator adopts it with `grant-ledger migrate --admin NAME --admin-key FILE`"
+            )
+        )
+    person = registry.signer(signer.fingerprint)
+    held = person.role_on(action.on) if person is not None else None
+    raise_first([signer_holds_role(person, held, signer.fingerprint, action.on, role, actor, policy)])
+    assert person is not None and held is not None
+    raise_first([role_may_record(held, action.name, policy)])
+    return person, held
+
+
+def _answer(call: Callable[[], Outcome]) -> Outcome | LedgerError:
+    try:
+        return call()
+    except LedgerError as e:
+        return e
+
+
+class _Alone(Exception):
+    """The actions given together cannot be recorded together (``handle_together``)."""
+
+
+@dataclass
+class _Batch:
+    """What the actions recorded together have loaded, changed and sealed so far."""
+
+    aggregates: dict[UUID, Any] = field(default_factory=dict)
+    vouched: dict[UUID, str] = field(default_factory=dict)
+    checked: list[tuple[Signer, list[Any]]] = field(default_factory=list)
+    seals: list[Seal] = field(default_factory=list)
+    sealed: list[Any] = field(default_factory=list)  # each seal's event, as it is saved
+    last_signer: dict[UUID, Signer] = field(default_factory=dict)  # who signs a snapshot taken
+
+
 class _Loaded:
     """The aggregates one attempt of an action loaded or created: saved together, or not at all."""
 
@@ -670,6 +799,32 @@ class _Loaded:
     def loaded_grant(self, grant_id: str | None) -> Grant | None:
         found = self.aggregates.get(grant_uuid(grant_id)) if grant_id is not None else None
         return found if isinstance(found, Grant) else None
+
+
+class _Batched(_Loaded):
+    """One action's loads in a batch (``handle_together``): an aggregate an earlier action of the
+    batch loaded or made is taken as that one left it."""
+
+    def __init__(
+        self, app: GrantLedger, policy: Policy, actor: str, role: str, signer: Signer, batch: _Batch
+    ) -> None:
+        super().__init__(app, policy, actor, role, signer)
+        self.batch = batch
+
+    def _get(self, key: UUID) -> Any:
+        if key not in self.aggregates and key in self.batch.aggregates:
+            owner = self.batch.vouched.get(key)
+            if owner is not None and owner != self.signer.fingerprint:
+                raise _Alone  # built on another person's own signed snapshot: theirs alone
+            self.aggregates[key] = self.batch.aggregates[key]
+            if owner is not None:
+                self.vouched[key] = owner
+        return super()._get(key)
+
+    def add(self, aggregate: Any) -> None:
+        if aggregate.id in self.batch.aggregates:
+            raise _Alone  # made twice in one batch: the store settles which
+        super().add(aggregate)
 
 
 def open_ledger(url: str, *, existing: bool = False) -> GrantLedger:

@@ -148,18 +148,26 @@ class Trust:
 
     # ------------------------------------------------------------------ what is trusted
 
-    @_locked
     def fresh_registry(self) -> tuple[Registry, int]:
         """The registry replayed now, and the last registry event it was replayed to."""
-        registry = self.registry(fresh=True)
-        return registry, self.registry_head
+        stored = self._registry_stored()
+        with self._lock:
+            return self._registry_as(stored), self.registry_head
 
-    @_locked
     def registry(self, fresh: bool = False) -> Registry:
         """The people registry as its sealed events make it; ``fresh``: as the store holds them
         now, replayed again when a registry event was stored or removed since the last replay (a
         long-running server sees another process add a person or revoke a key)."""
-        if self._registry is None or (fresh and self._registry_stored() != self._replayed):
+        # the store is asked outside the lock: a server's requests each ask it at once
+        stored = self._registry_stored() if fresh else None
+        with self._lock:
+            return self._registry_as(stored)
+
+    def _registry_as(self, stored: tuple[int, int] | None) -> Registry:
+        """The registry, replayed again unless it was replayed to ``stored`` (the last registry
+        event's id and their number, as the store was just asked; None: any replay will do).
+        A replay by another thread since the asking is newer: replayed again, to the same or later."""
+        if self._registry is None or (stored is not None and stored != self._replayed):
             self._registry = self._replay_registry()
         return self._registry
 

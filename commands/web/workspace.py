@@ -11,10 +11,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from commands.context import Settings
 from commands.web.credentials import ensure_tables
+from ledger.errors import LedgerError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -59,12 +61,30 @@ def _one_process_at_a_time(engine: Engine) -> Iterator[None]:
             conn.exec_driver_sql("SELECT pg_advisory_unlock(%s, %s)", CATCH_UP_LOCK)
 
 
+# the most writes recorded in one transaction: a batch answers its last write after all of them
+BATCH_MOST = 64
+
+
+@dataclass(eq=False)
+class _Asked:
+    """A write waiting to be recorded with others, and its answer once it is."""
+
+    action: Action
+    signer: Signer
+    answered: bool = False
+    outcome: Outcome | None = None
+    failure: BaseException | None = None
+
+
 class Workspace:
     def __init__(self, db: str | None, processes: int = 1) -> None:
         self.settings = Settings(db=db, actor=None, role=None, lang="zh")
         self.processes = processes  # of the server this one is part of (serve --workers)
         self._lock = threading.RLock()
         self._catching = threading.Lock()
+        self._writing = threading.Lock()  # one batch of writes at a time (``record``)
+        self._asking = threading.Lock()  # guards the writes waiting for the next batch
+        self._asked: list[_Asked] = []
         with self._lock:
             try:
                 # NotFoundError (exit 4) where there is no ledger
@@ -112,10 +132,36 @@ class Workspace:
 
     def record(self, action: Action, signer: Signer) -> Outcome:
         """The action handled as the person whose key ``signer`` is (ledger.application), then the
-        projections brought up to it."""
-        outcome = self.settings.ledger().handle(action, signer=signer)
-        self.catch_up()
-        return outcome
+        projections brought up to it. Writes asked for while another is being recorded wait for
+        it, then go in together: one transaction and one catch-up for all of them
+        (``GrantLedger.handle_together``), each with its own answer."""
+        asked = _Asked(action, signer)
+        with self._asking:
+            self._asked.append(asked)
+        with self._writing:
+            while not asked.answered:  # its turn comes with a batch of the oldest waiting
+                with self._asking:
+                    batch, self._asked = self._asked[:BATCH_MOST], self._asked[BATCH_MOST:]
+                self._record_together(batch)
+        if asked.failure is not None:
+            raise asked.failure
+        assert asked.outcome is not None
+        return asked.outcome
+
+    def _record_together(self, batch: list[_Asked]) -> None:
+        try:
+            answers = self.settings.ledger().handle_together([(a.action, a.signer) for a in batch])
+            self.catch_up()
+        except BaseException as e:  # stored or not, none of them is answered as recorded
+            for asked in batch:
+                asked.failure, asked.answered = e, True
+            return
+        for asked, answer in zip(batch, answers, strict=True):
+            if isinstance(answer, LedgerError):
+                asked.failure = answer
+            else:
+                asked.outcome = answer
+            asked.answered = True
 
     def catch_up(self) -> None:
         """Every projection brought up to the store's head (the writes of other threads and
