@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 
 from audit.verifier.people import REGISTRY_ID, Person
 from ledger import snapshot_seals
-from ledger.database import APP_NAME, busy_timeout_ms, ensure_schema
+from ledger.database import APP_NAME, busy_timeout_ms, ensure_schema, one_statement
 from ledger.errors import ConflictError, LedgerError, NotFoundError, StorageError, VerificationError
 from ledger.grant import Grant, grant_uuid
 from ledger.i18n import T_, _
@@ -325,7 +325,7 @@ class GrantLedger(Application[UUID]):
                 .where(c.originator_id == bindparam("key"), c.originator_version > bindparam("after"))
                 .order_by(c.originator_version)
             )
-        with self.engine.connect() as conn:
+        with one_statement(self.engine) as conn:
             found = conn.execute(query, {"key": key, "after": after})
             rows = [(nid, version, topic, bytes(state)) for nid, version, topic, state in found]
         if key != REGISTRY_ID:  # the registry's own events are checked as it is replayed
@@ -348,7 +348,7 @@ class GrantLedger(Application[UUID]):
                 .order_by(c.originator_version.desc())
                 .limit(1)
             )
-        with self.engine.connect() as conn:
+        with one_statement(self.engine) as conn:
             found = conn.execute(query, {"key": key}).first()
         if found is None:
             return None

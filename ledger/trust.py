@@ -33,6 +33,7 @@ from audit.verifier.seals import (
     message_of,
     signature_verifies,
 )
+from ledger.database import one_statement
 from ledger.errors import VerificationError
 from ledger.i18n import _
 from ledger.seal import ADOPTION_ID
@@ -173,7 +174,7 @@ class Trust:
 
     def _registry_stored(self) -> tuple[int, int]:
         """The last registry event's id and the number of them, as the store holds them now."""
-        with self.engine.connect() as conn:
+        with one_statement(self.engine) as conn:
             last, count = conn.execute(self._stored_query).one()
         return int(last), int(count)
 

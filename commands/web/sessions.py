@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Column, Float, String, Table, Text, delete, func, insert, select, update
 
 from commands.web.credentials import metadata
+from ledger.database import one_statement
 from ledger.seal import Signer
 
 if TYPE_CHECKING:
@@ -280,7 +281,7 @@ class Sessions:
         now = self.clock()
         self._sweep(now)
         ended = select(signed_out.c.token_hash).where(signed_out.c.token_hash == token_hash).exists()
-        with self.engine().connect() as conn:
+        with one_statement(self.engine()) as conn:
             row = conn.execute(select(sessions).where(sessions.c.token_hash == token_hash, ~ended)).first()
         if row is None:
             return None
@@ -320,12 +321,13 @@ class Sessions:
         for _ in range(CHANGE_TRIES):
             mac = self._mac(session)
             c = sessions.c
-            with self.engine().begin() as conn:
+            with one_statement(self.engine()) as conn:
                 done = conn.execute(
                     update(sessions)
                     .where((c.token_hash == session.token_hash) & (c.mac == session._mac))
                     .values(lang=session.lang, notices=json.dumps(session.notices), mac=mac)
                 ).rowcount
+                conn.commit()
             if done:
                 session._mac = mac
                 return result
