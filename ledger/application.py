@@ -416,13 +416,12 @@ class GrantLedger(Application[UUID]):
             except IntegrityError:
                 RETRIES["conflict"] += 1
             except StoreOperationalError as e:
-                text = str(e)
-                if "locked" not in text and "busy" not in text and "lock timeout" not in text:
+                if not _locked_out(e):
                     raise
                 RETRIES["locked"] += 1
                 waited = time.monotonic() - started
                 if waited * 1000 >= busy_timeout_ms():
-                    first = text.strip().splitlines()[0] if text.strip() else type(e).__name__
+                    first = _first_line(e)
                     msg = T_(
                         "the database is locked by another writer (waited {waited:.1f} s, "
                         "GRANT_LEDGER_BUSY_TIMEOUT); nothing was written, try again: {first}",
@@ -485,74 +484,90 @@ class GrantLedger(Application[UUID]):
 
         return self._retrying(attempt)
 
-    def handle_together(self, asked: list[tuple[Action, Signer]]) -> list[Outcome | LedgerError]:
+    def handle_together(self, asked: list[tuple[Action, Signer]]) -> list[Answer]:
         """Several actions, each as the person whose key is given with it, recorded in one
         transaction (a server's writes that arrive at once): one registry read, one insert, one
         commit. Each is checked, judged and decided as ``handle`` does it, in turn, on the
         aggregates the ones before it left (two spends of one grant see each other), and sealed by
         its own person; a refused one is that one's answer alone. When they cannot be recorded
         together (the transaction met another process's write, a refusal came after its action
-        had changed a grant an earlier one shares, the people registry is written) each is
-        handled alone by ``handle``, in the order given, its retries and answer its own."""
+        had changed a grant an earlier one shares, the people registry is written, an unexpected
+        error) each is handled alone by ``handle``, in the order given, its retries and answer
+        (an error included) its own. A store locked by another writer for the whole busy timeout
+        answers every one "nothing was written, try again" at once, not after one wait each."""
         if len(asked) > 1:
             try:
                 return self._together(asked)
             except _Alone:
                 RETRIES["alone"] += 1
-        return [_answer(partial(self.handle, action, signer=signer)) for action, signer in asked]
+            except StorageError as e:  # locked out: each alone would wait as long again, in turn
+                return [e] * len(asked)
+        answers: list[Answer] = []
+        for action, signer in asked:
+            locked = next((a for a in answers if isinstance(a, StorageError)), None)
+            # a store locked for one write's whole wait is not waited for again by the next
+            answers.append(locked or _answer(partial(self.handle, action, signer=signer)))
+        return answers
 
-    def _together(self, asked: list[tuple[Action, Signer]]) -> list[Outcome | LedgerError]:
+    def _together(self, asked: list[tuple[Action, Signer]]) -> list[Answer]:
         today = business_today()
         registry, seen = self.trust.fresh_registry()
         batch = _Batch()
-        answers: list[Outcome | LedgerError] = []
+        answers: list[Answer] = []
         for action, signer in asked:
             try:
-                policy = policy_in_force(action.on or today)
-                person, held = _role_in(registry, signer, action, policy, None, None)
-                action.judge(policy, today)
-            except LedgerError as e:
-                answers.append(e)
-                continue
-            loaded = _Batched(self, policy, person.name, held, signer, batch)
-            before = {key: len(a.pending_events) for key, a in batch.aggregates.items()}
-            try:
-                recorded = action.decide(loaded)
-            except LedgerError as e:
-                if any(len(batch.aggregates[key].pending_events) != n for key, n in before.items()):
-                    raise _Alone from None  # a shared aggregate half changed: no one builds on it
-                answers.append(e)
-                continue
+                answers.append(self._decided(action, signer, registry, today, batch))
+            except (_Alone, StorageError):
+                raise
             except Exception:
                 raise _Alone from None  # handled alone, where it is that write's own failure
-            # in the order they will be stored: the batch's aggregates first, then those it adds
-            order = [
-                *(k for k in batch.aggregates if k in loaded.aggregates),
-                *(k for k in loaded.aggregates if k not in before),
-            ]
-            events = [e for key in order for e in loaded.aggregates[key].pending_events[before.get(key, 0) :]]
-            if REGISTRY_ID in loaded.aggregates and loaded.aggregates[REGISTRY_ID].pending_events:
-                raise _Alone  # a registry write is checked against the registry in its own transaction
-            grant = loaded.loaded_grant(getattr(action, "grant_id", None))
-            if not recorded:
-                if events:
-                    raise _Alone
-                answers.append(Outcome(False, action.repeat(), grant))
-            else:
-                seal = self._seal_events(events, signer, person.name)
-                batch.seals.append(seal)
-                batch.sealed.append(seal.pending_events[0])
-                for event in events:
-                    batch.last_signer[event.originator_id] = signer
-                answers.append(Outcome(True, action.done(loaded), grant))
-            batch.aggregates.update(loaded.aggregates)
-            batch.vouched.update(loaded.vouched)
-            batch.checked.append((signer, loaded.checked))
         changed = [a for a in batch.aggregates.values() if a.pending_events]
         if changed:
             self._save_together(changed, batch, seen)
         self._give_back(list(batch.aggregates.values()), batch.vouched)
         return answers
+
+    def _decided(self, action: Action, signer: Signer, registry: Any, today: date, batch: _Batch) -> Answer:
+        """One action of a batch checked, judged and decided on what the ones before it left; its
+        new events sealed by its own person (saved with the batch's, or not at all)."""
+        try:
+            policy = policy_in_force(action.on or today)
+            person, held = _role_in(registry, signer, action, policy, None, None)
+            action.judge(policy, today)
+        except LedgerError as e:
+            return e
+        loaded = _Batched(self, policy, person.name, held, signer, batch)
+        before = {key: len(a.pending_events) for key, a in batch.aggregates.items()}
+        try:
+            recorded = action.decide(loaded)
+        except LedgerError as e:
+            if any(len(batch.aggregates[key].pending_events) != n for key, n in before.items()):
+                raise _Alone from None  # a shared aggregate half changed: no one builds on it
+            return e
+        # in the order they will be stored: the batch's aggregates first, then those it adds
+        order = [
+            *(k for k in batch.aggregates if k in loaded.aggregates),
+            *(k for k in loaded.aggregates if k not in before),
+        ]
+        events = [e for key in order for e in loaded.aggregates[key].pending_events[before.get(key, 0) :]]
+        if REGISTRY_ID in loaded.aggregates and loaded.aggregates[REGISTRY_ID].pending_events:
+            raise _Alone  # a registry write is checked against the registry in its own transaction
+        grant = loaded.loaded_grant(getattr(action, "grant_id", None))
+        if not recorded:
+            if events:
+                raise _Alone
+            answer = Outcome(False, action.repeat(), grant)
+        else:
+            answer = Outcome(True, action.done(loaded), grant)
+            seal = self._seal_events(events, signer, person.name)
+            batch.seals.append(seal)
+            batch.sealed.append(seal.pending_events[0])
+            for event in events:
+                batch.last_signer[event.originator_id] = signer
+        batch.aggregates.update(loaded.aggregates)
+        batch.vouched.update(loaded.vouched)
+        batch.checked.append((signer, loaded.checked))
+        return answer
 
     def _save_together(self, changed: list[Any], batch: _Batch, seen: int) -> None:
         """Every aggregate's events, then every seal (each after the events it seals), in one
@@ -571,8 +586,18 @@ class GrantLedger(Application[UUID]):
                     self._seal_snapshots(session, signer, stored_)
                 if self.trust.registry_moved(session, seen, 0):
                     raise IntegrityError("the people registry changed while the actions were recorded")
-        except (IntegrityError, StoreOperationalError):
+        except IntegrityError:
             raise _Alone from None
+        except StoreOperationalError as e:
+            if not _locked_out(e):
+                raise _Alone from None
+            raise StorageError(
+                T_(
+                    "the database is locked by another writer (GRANT_LEDGER_BUSY_TIMEOUT); nothing was "
+                    "written, try again: {first}",
+                    first=_first_line(e),
+                )
+            ) from None
         at = {r.domain_event.originator_id: r.notification.id for r in recordings}
         for sealed in batch.sealed:
             self.trust.sealed_here(
@@ -706,11 +731,27 @@ def _role_in(
     return person, held
 
 
-def _answer(call: Callable[[], Outcome]) -> Outcome | LedgerError:
+# what one action of ``handle_together`` came to: its outcome, or what refused or failed it
+Answer = Outcome | Exception
+
+
+def _answer(call: Callable[[], Outcome]) -> Answer:
+    """The outcome of one write handled alone, or the error that ended it: that write's own, not
+    the batch's."""
     try:
         return call()
-    except LedgerError as e:
+    except Exception as e:
         return e
+
+
+def _locked_out(error: Exception) -> bool:
+    text = str(error)
+    return "locked" in text or "busy" in text or "lock timeout" in text
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 class _Alone(Exception):

@@ -264,3 +264,73 @@ def test_a_person_revoked_while_a_batch_is_recorded_signs_nothing_in_it(
     assert isinstance(theirs, LedgerError) and theirs.exit_code == 3
     assert [v for v, _, _ in _spends(ledger, "G1")] == ["撤-1"]
     assert _spends(ledger, "G2") == []
+
+
+def test_a_write_failing_unexpectedly_fails_alone_and_the_others_are_answered_as_stored(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database drops the connection while G2 is loaded (twice: in the batch, then alone):
+    that write fails with its error; the two spends of G1 are stored and answered as recorded."""
+    import sqlalchemy.exc
+
+    from commands.web.workspace import Workspace, _Asked
+    from ledger.grant import grant_uuid
+
+    _two_grants(ledger)
+    officer = load_signer(ledger.key("officer"))
+    events = GrantLedger._events
+    drops = [2]
+
+    def dropped(self: GrantLedger, key: Any, after: int = 0) -> Any:
+        if key == grant_uuid("G2") and drops[0] > 0:
+            drops[0] -= 1
+            raise sqlalchemy.exc.OperationalError("SELECT …", {}, Exception("server closed the connection"))
+        return events(self, key, after)
+
+    monkeypatch.setattr(GrantLedger, "_events", dropped)
+    workspace = Workspace(ledger.url)
+    batch = [_Asked(_spend("G1", "甲-1", "100"), officer), _Asked(_spend("G2", "乙-1", "200"), officer),
+             _Asked(_spend("G1", "丙-1", "300"), officer)]  # fmt: skip
+    try:
+        workspace._record_together(batch)  # what Workspace.record runs for the three together
+    finally:
+        workspace.close()
+    first, second, third = batch
+    assert first.outcome is not None and first.outcome.recorded and first.failure is None
+    assert isinstance(second.failure, sqlalchemy.exc.OperationalError) and second.outcome is None
+    assert third.outcome is not None and third.outcome.recorded and third.failure is None
+    assert [v for v, _, _ in _spends(ledger, "G1")] == ["甲-1", "丙-1"]
+    assert _spends(ledger, "G2") == []
+
+
+def test_a_locked_store_tells_every_write_of_a_batch_to_try_again_after_one_wait(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer holds the store's write lock (an import's long transaction): the batch's
+    eight writes are all told "nothing was written, try again" after about one busy timeout, not
+    one wait after another; nothing is stored."""
+    import time
+
+    from sqlalchemy import create_engine, text
+
+    _two_grants(ledger)
+    officer = load_signer(ledger.key("officer"))
+    monkeypatch.setenv("GRANT_LEDGER_BUSY_TIMEOUT", "400")
+    app = open_ledger(ledger.url)
+    blocker = create_engine(ledger.url)
+    with blocker.connect() as conn:
+        if ledger.url.startswith("sqlite"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.execute(text("LOCK TABLE ledger_events IN EXCLUSIVE MODE"))
+        started = time.monotonic()
+        try:
+            answers = app.handle_together([(_spend("G1", f"锁-{n}", "1"), officer) for n in range(8)])
+        finally:
+            took = time.monotonic() - started
+            conn.rollback()
+            app.close()
+    blocker.dispose()
+    assert all(isinstance(a, LedgerError) and a.exit_code == 5 and "try again" in str(a) for a in answers)
+    assert took < 3 * 0.4, took
+    assert _spends(ledger, "G1") == []

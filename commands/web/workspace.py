@@ -8,6 +8,7 @@ meanwhile in the same pass."""
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from commands.context import Settings
 from commands.web.credentials import ensure_tables
-from ledger.errors import LedgerError
+from ledger.application import Outcome
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from audit.bundle import Exported
     from audit.verifier.people import Registry
     from ledger.actions import Action
-    from ledger.application import Outcome
     from ledger.importing import ImportResult
     from ledger.provenance import Provenance
     from ledger.seal import Signer
@@ -63,6 +63,8 @@ def _one_process_at_a_time(engine: Engine) -> Iterator[None]:
 
 # the most writes recorded in one transaction: a batch answers its last write after all of them
 BATCH_MOST = 64
+# how long a batch waits for writes on their way when the last one was larger than what waits
+GATHER_SECONDS = 0.01
 
 
 @dataclass(eq=False)
@@ -76,6 +78,15 @@ class _Asked:
     failure: BaseException | None = None
 
 
+def _own(error: BaseException) -> BaseException:
+    """A copy of an error that ended several writes, for one writer's thread to raise (not one
+    object whose traceback each thread's raise would add to)."""
+    try:
+        return copy.copy(error)
+    except Exception:
+        return error
+
+
 class Workspace:
     def __init__(self, db: str | None, processes: int = 1) -> None:
         self.settings = Settings(db=db, actor=None, role=None, lang="zh")
@@ -85,6 +96,8 @@ class Workspace:
         self._writing = threading.Lock()  # one batch of writes at a time (``record``)
         self._asking = threading.Lock()  # guards the writes waiting for the next batch
         self._asked: list[_Asked] = []
+        self._arrived = threading.Condition(self._asking)
+        self._last_batch = 0
         with self._lock:
             try:
                 # NotFoundError (exit 4) where there is no ledger
@@ -138,27 +151,35 @@ class Workspace:
         asked = _Asked(action, signer)
         with self._asking:
             self._asked.append(asked)
+            self._arrived.notify()
         with self._writing:
             while not asked.answered:  # its turn comes with a batch of the oldest waiting
                 with self._asking:
+                    # busy a moment ago (the last batch's writers are sending their next ones):
+                    # wait a little for half as many, rather than record one alone meanwhile
+                    self._arrived.wait_for(self._enough_asked, GATHER_SECONDS)
                     batch, self._asked = self._asked[:BATCH_MOST], self._asked[BATCH_MOST:]
+                self._last_batch = len(batch)
                 self._record_together(batch)
         if asked.failure is not None:
             raise asked.failure
         assert asked.outcome is not None
         return asked.outcome
 
+    def _enough_asked(self) -> bool:
+        return len(self._asked) >= min(self._last_batch // 2, BATCH_MOST)
+
     def _record_together(self, batch: list[_Asked]) -> None:
+        answers: list[Outcome | BaseException]
         try:
-            answers = self.settings.ledger().handle_together([(a.action, a.signer) for a in batch])
-            self.catch_up()
+            answers = [*self.settings.ledger().handle_together([(a.action, a.signer) for a in batch])]
+            if any(isinstance(answer, Outcome) and answer.recorded for answer in answers):
+                self.catch_up()
         except BaseException as e:  # stored or not, none of them is answered as recorded
-            for asked in batch:
-                asked.failure, asked.answered = e, True
-            return
+            answers = [e] * len(batch)
         for asked, answer in zip(batch, answers, strict=True):
-            if isinstance(answer, LedgerError):
-                asked.failure = answer
+            if isinstance(answer, BaseException):
+                asked.failure = _own(answer)
             else:
                 asked.outcome = answer
             asked.answered = True
