@@ -277,6 +277,7 @@ def _spends_at_once(
         if status == 303:
             client.send("GET", location)
         go.wait()
+        client.reconnect()  # idle while the others warmed: the server may have closed it (5 s)
         for n in range(SPENDS_EACH):
             form = {"amount": "0.01", "category": "materials", "source": "matching",
                     "voucher": f"{tag}-{grant}-{n}", "on": "2024-06-01"}  # fmt: skip

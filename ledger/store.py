@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import ledger.uuid_type  # noqa: F401  (before eventsourcing_sqlalchemy: its one type alone)
 
 # isort: split
-from eventsourcing.persistence import AggregateRecorder, ApplicationRecorder
+from eventsourcing.persistence import AggregateRecorder, ApplicationRecorder, StoredEvent
 from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
+from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
+from sqlalchemy import insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from ledger.database import configure_engine, pool_options, require_ledger, schema_ready
 
@@ -24,6 +27,35 @@ class LedgerDatastore(SQLAlchemyDatastore):
 
     def __init__(self, *, url: str | None = None, **options: Any) -> None:
         super().__init__(url=url, **{**(pool_options(url) if url else {}), **options})
+
+
+class LedgerApplicationRecorder(SQLAlchemyApplicationRecorder):
+    """eventsourcing-sqlalchemy's recorder, its events inserted by one Core INSERT ... RETURNING
+    in their order instead of an ORM object each and the session's flush (a third of the cost of
+    saving a web write's batch); the same table lock first and NOTIFY after, in the caller's
+    transaction, whose end turns a conflicting version into the library's IntegrityError."""
+
+    def _insert_stored_events(
+        self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int]:
+        if not stored_events:
+            return []
+        if self._has_autoincrementing_ids:
+            self._lock_table(session)
+        table = self.events_record_cls.__table__
+        rows = [
+            {
+                "originator_id": e.originator_id,
+                "originator_version": e.originator_version,
+                "topic": e.topic,
+                "state": e.state,
+            }
+            for e in stored_events
+        ]
+        inserted = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+        ids = list(inserted.scalars())
+        self._notify_channel(session)
+        return ids
 
 
 class LedgerFactory(SQLAlchemyFactory):
@@ -38,6 +70,7 @@ class LedgerFactory(SQLAlchemyFactory):
 
     EXISTING_LEDGER = "EXISTING_LEDGER"
     datastore_class = LedgerDatastore
+    application_recorder_class = LedgerApplicationRecorder
 
     def __init__(self, env: Environment):
         super().__init__(env)
