@@ -37,6 +37,7 @@ DATE_STYLE = 2  # number format 164: yyyy-mm-dd
 TITLE_STYLE, HEAD_STYLE, YUAN_STYLE, BOX_DATE_STYLE, BOX_STYLE, TOTAL_STYLE, TOTAL_YUAN_STYLE = range(3, 10)
 RIGHT_STYLE = 10
 _EPOCH = date(1899, 12, 30).toordinal()
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip member can carry
 _CHUNK_ROWS = 2000
 _NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -332,6 +333,7 @@ class Workbook:
 
     def __init__(self, path: Path, compresslevel: int = 1) -> None:
         self._zip = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel)
+        self._level = compresslevel
         self._parts: list[tuple[str, str, str]] = []  # (sheet name, part name, logical sheet)
         self._printed: dict[str, int] = {}  # logical sheet -> its header row, printed atop every page
         self._out: IO[bytes] | None = None
@@ -379,9 +381,19 @@ class Workbook:
             self._close_part()
             part = f"xl/worksheets/sheet{len(self._parts) + 1}.xml"
             self._parts.append((name, part, self._base))
-            self._out = self._zip.open(part, "w", force_zip64=True)
+            self._out = self._zip.open(self._member(part), "w", force_zip64=True)
             self._open_name = name
         self._out.write(data)
+
+    def _member(self, name: str) -> zipfile.ZipInfo:
+        """A part stamped with the zip format's first moment, not the time of writing: the same
+        ledger up to the same checkpoint gives a workbook of the same bytes, whenever exported."""
+        info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        # the level ZipFile.open leaves at the library's default (6) for a ZipInfo given to it
+        setattr(info, "compress_level" if hasattr(info, "compress_level") else "_compresslevel", self._level)
+        info.external_attr = 0o600 << 16
+        return info
 
     def _close_part(self) -> None:
         if self._out is not None:
@@ -393,12 +405,13 @@ class Workbook:
         self._close_part()
         rank = {name: i for i, name in enumerate(order)}
         parts = sorted(self._parts, key=lambda p: rank.get(p[2], len(rank)))  # stable: continuations stay
-        self._zip.writestr("[Content_Types].xml", _content_types([part for _, part, _ in parts]))
-        self._zip.writestr("_rels/.rels", _ROOT_RELS)
+        put = self._zip.writestr
+        put(self._member("[Content_Types].xml"), _content_types([part for _, part, _ in parts]))
+        put(self._member("_rels/.rels"), _ROOT_RELS)
         printed = [(name, self._printed[base]) for name, _, base in parts if base in self._printed]
-        self._zip.writestr("xl/workbook.xml", _workbook_xml([name for name, _, _ in parts], printed))
-        self._zip.writestr("xl/_rels/workbook.xml.rels", _workbook_rels([part for _, part, _ in parts]))
-        self._zip.writestr("xl/styles.xml", STYLES)
+        put(self._member("xl/workbook.xml"), _workbook_xml([name for name, _, _ in parts], printed))
+        put(self._member("xl/_rels/workbook.xml.rels"), _workbook_rels([part for _, part, _ in parts]))
+        put(self._member("xl/styles.xml"), STYLES)
         self._zip.close()
 
     def __enter__(self) -> Workbook:
