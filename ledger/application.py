@@ -573,6 +573,7 @@ class GrantLedger(Application[UUID]):
         """Every aggregate's events, then every seal (each after the events it seals), in one
         transaction; _Alone when it fails on a concurrent write or a lock."""
         self._taken.stored = []
+        started = time.monotonic()
         try:
             with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
                 recordings = self.save(*changed, *batch.seals)
@@ -593,8 +594,9 @@ class GrantLedger(Application[UUID]):
                 raise _Alone from None
             raise StorageError(
                 T_(
-                    "the database is locked by another writer (GRANT_LEDGER_BUSY_TIMEOUT); nothing was "
-                    "written, try again: {first}",
+                    "the database is locked by another writer (waited {waited:.1f} s, "
+                    "GRANT_LEDGER_BUSY_TIMEOUT); nothing was written, try again: {first}",
+                    waited=time.monotonic() - started,
                     first=_first_line(e),
                 )
             ) from None
