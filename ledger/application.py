@@ -517,7 +517,7 @@ class GrantLedger(Application[UUID]):
         for action, signer in asked:
             try:
                 answers.append(self._decided(action, signer, registry, today, batch))
-            except (_Alone, StorageError):
+            except _Alone:
                 raise
             except Exception:
                 raise _Alone from None  # handled alone, where it is that write's own failure

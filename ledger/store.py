@@ -31,9 +31,9 @@ class LedgerDatastore(SQLAlchemyDatastore):
 
 class LedgerApplicationRecorder(SQLAlchemyApplicationRecorder):
     """eventsourcing-sqlalchemy's recorder, its events inserted by one Core INSERT ... RETURNING
-    in their order instead of an ORM object each and the session's flush (a third of the cost of
-    saving a web write's batch); the same table lock first and NOTIFY after, in the caller's
-    transaction, whose end turns a conflicting version into the library's IntegrityError."""
+    in their order instead of an ORM object each and the session's unit of work; the same table
+    lock first and NOTIFY after, in the caller's transaction, whose end turns a conflicting
+    version into the library's IntegrityError."""
 
     def _insert_stored_events(
         self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any

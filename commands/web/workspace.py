@@ -1,10 +1,12 @@
 """The ledger the web serves: one open ledger per server, read through the projections the
 command line reads and written through the same application handler.
 
-Writers do not wait for each other: each action is handled at once (the store's optimistic
-concurrency settles two writes on one grant, as between two command-line processes), then the
-projections are brought up to it by one catch-up at a time, which takes every write stored
-meanwhile in the same pass."""
+Writes that arrive while a batch is being recorded go in together with the next one: one thread
+takes every write waiting into one transaction (``GrantLedger.handle_together``: each still
+judged and sealed as its own person's, in the order asked) and one catch-up of the projections,
+then each waiting thread gets its own answer. Between this server and other processes, the
+store's optimistic concurrency settles two writes on one grant, as between two command-line
+processes."""
 
 from __future__ import annotations
 
