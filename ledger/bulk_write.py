@@ -19,6 +19,7 @@ from ledger.application import GrantLedger
 from ledger.database import EVENTS_TABLE
 from ledger.encoding import EventRow
 from ledger.seal import Signer
+from ledger.store import record_values
 
 # (connection, the batch as stored): the projections, in the import's transaction
 OnBatch = Callable[[Connection, list[Notification]], None]
@@ -102,16 +103,7 @@ class BulkWriter:
         """Insert the import's snapshots, each signed by the importing person's key
         (ledger.snapshot_seals) where the ledger keeps signed snapshots."""
         recorder: Any = self.app.snapshots.recorder  # type: ignore[union-attr]
-        rows = [
-            {
-                "originator_id": e.originator_id,
-                "originator_version": e.originator_version,
-                "topic": e.topic,
-                "state": e.state,
-            }
-            for e in stored
-        ]
-        self.conn.execute(insert(recorder.events_record_cls.__table__), rows)
+        self.conn.execute(insert(recorder.events_record_cls.__table__), record_values(stored))
         if self.app.seals_ready():
             snapshot_seals.insert(self.conn, snapshot_seals.sealed(signer, stored))
 

@@ -29,6 +29,19 @@ class LedgerDatastore(SQLAlchemyDatastore):
         super().__init__(url=url, **{**(pool_options(url) if url else {}), **options})
 
 
+def record_values(stored: Sequence[StoredEvent]) -> list[dict[str, Any]]:
+    """The columns of an events (or snapshots) table's rows for ``stored``, for one INSERT."""
+    return [
+        {
+            "originator_id": e.originator_id,
+            "originator_version": e.originator_version,
+            "topic": e.topic,
+            "state": e.state,
+        }
+        for e in stored
+    ]
+
+
 class LedgerApplicationRecorder(SQLAlchemyApplicationRecorder):
     """eventsourcing-sqlalchemy's recorder, its events inserted by one Core INSERT ... RETURNING
     in their order instead of an ORM object each and the session's unit of work; the same table
@@ -43,16 +56,8 @@ class LedgerApplicationRecorder(SQLAlchemyApplicationRecorder):
         if self._has_autoincrementing_ids:
             self._lock_table(session)
         table = self.events_record_cls.__table__
-        rows = [
-            {
-                "originator_id": e.originator_id,
-                "originator_version": e.originator_version,
-                "topic": e.topic,
-                "state": e.state,
-            }
-            for e in stored_events
-        ]
-        inserted = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+        returning = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        inserted = session.execute(returning, record_values(stored_events))
         ids = list(inserted.scalars())
         self._notify_channel(session)
         return ids
