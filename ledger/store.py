@@ -43,9 +43,10 @@ def record_values(stored: Sequence[StoredEvent]) -> list[dict[str, Any]]:
 
 
 class LedgerApplicationRecorder(SQLAlchemyApplicationRecorder):
-    """eventsourcing-sqlalchemy's recorder, its events inserted by one Core INSERT ... RETURNING
-    in their order instead of an ORM object each and the session's unit of work; the same table
-    lock first and NOTIFY after, in the caller's transaction, whose end turns a conflicting
+    """eventsourcing-sqlalchemy's recorder, its events inserted by a Core INSERT ... RETURNING
+    their ids in their order (on PostgreSQL one statement for up to a thousand rows, on SQLite one
+    a row, as the ORM's) instead of an ORM object each and the session's unit of work; the same
+    table lock first and NOTIFY after, in the caller's transaction, whose end turns a conflicting
     version into the library's IntegrityError."""
 
     def _insert_stored_events(

@@ -393,6 +393,7 @@ class Workbook:
         # the level ZipFile.open leaves at the library's default (6) for a ZipInfo given to it
         setattr(info, "compress_level" if hasattr(info, "compress_level") else "_compresslevel", self._level)
         info.external_attr = 0o600 << 16
+        info.create_system = 3  # as written on Unix wherever it is (the deflated bytes are zlib's)
         return info
 
     def _close_part(self) -> None:
