@@ -65,8 +65,6 @@ def _one_process_at_a_time(engine: Engine) -> Iterator[None]:
 
 # the most writes recorded in one transaction: a batch answers its last write after all of them
 BATCH_MOST = 64
-# how long a batch waits for writes on their way when the last one was larger than what waits
-GATHER_SECONDS = 0.01
 
 
 @dataclass(eq=False)
@@ -98,8 +96,6 @@ class Workspace:
         self._writing = threading.Lock()  # one batch of writes at a time (``record``)
         self._asking = threading.Lock()  # guards the writes waiting for the next batch
         self._asked: list[_Asked] = []
-        self._arrived = threading.Condition(self._asking)
-        self._last_batch = 0
         with self._lock:
             try:
                 # NotFoundError (exit 4) where there is no ledger
@@ -153,23 +149,15 @@ class Workspace:
         asked = _Asked(action, signer)
         with self._asking:
             self._asked.append(asked)
-            self._arrived.notify()
         with self._writing:
             while not asked.answered:  # its turn comes with a batch of the oldest waiting
                 with self._asking:
-                    # busy a moment ago (the last batch's writers are sending their next ones):
-                    # wait a little for half as many, rather than record one alone meanwhile
-                    self._arrived.wait_for(self._enough_asked, GATHER_SECONDS)
                     batch, self._asked = self._asked[:BATCH_MOST], self._asked[BATCH_MOST:]
-                self._last_batch = len(batch)
                 self._record_together(batch)
         if asked.failure is not None:
             raise asked.failure
         assert asked.outcome is not None
         return asked.outcome
-
-    def _enough_asked(self) -> bool:
-        return len(self._asked) >= min(self._last_batch // 2, BATCH_MOST)
 
     def _record_together(self, batch: list[_Asked]) -> None:
         answers: list[Outcome | BaseException]
