@@ -11,17 +11,20 @@ import json
 import threading
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from ledger.actions import Books, Spend
-from ledger.application import RETRIES, GrantLedger, Outcome, open_ledger
+from ledger.actions import Books, Reverse, Spend
+from ledger.application import RETRIES, GrantLedger, Outcome, _answer, open_ledger
 from ledger.errors import LedgerError, RuleViolationError
-from ledger.grant import Grant
+from ledger.grant import Grant, grant_uuid
 from ledger.seal import load_signer
-from tests.conftest import Ledger, approved_district_grant
+from tests.conftest import Ledger, approved_district_grant, copy_of
 
 
 def _spend(grant: str, voucher: str, amount: str, category: str = "materials") -> Spend:
@@ -334,3 +337,79 @@ def test_a_locked_store_tells_every_write_of_a_batch_to_try_again_after_one_wait
     assert all(isinstance(a, LedgerError) and a.exit_code == 5 and "try again" in str(a) for a in answers)
     assert took < 3 * 0.4, took
     assert _spends(ledger, "G1") == []
+
+
+# one write of a random batch: a new spend, a repeat of an earlier voucher (the same spend again,
+# or another amount under it), or the reversal of one; on which grant, of what amount, by whom
+_STEP = st.tuples(
+    st.sampled_from(["spend", "spend", "repeat", "reverse"]),
+    st.sampled_from(["G1", "G2"]),
+    st.sampled_from(["10.00", "25.50", "40000", "60000"]),
+    st.integers(0, 1),
+    st.integers(0, 1_000),
+)
+
+
+def _copy(source: Ledger, tmp: Path, name: str) -> Ledger:
+    return copy_of(source, f"sqlite:///{tmp / name}" if source.url.startswith("sqlite") else None)
+
+
+def _said(answer: Any) -> tuple[str, ...]:
+    if isinstance(answer, Outcome):
+        return ("recorded" if answer.recorded else "repeat", answer.message)
+    return (type(answer).__name__, str(answer))
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+@given(batches=st.lists(st.lists(_STEP, min_size=2, max_size=8), min_size=1, max_size=4))
+def test_writes_recorded_together_answer_and_store_what_one_at_a_time_does(
+    ledger: Ledger, tmp_path_factory: pytest.TempPathFactory, batches: list[list[tuple[Any, ...]]]
+) -> None:
+    """The same random batches through ``handle_together`` on one copy of a ledger, and one write
+    at a time through ``handle`` on another: every answer, every stored spend and reversal, every
+    balance to the fen the same; the grants the batching server holds are those a replay gives."""
+    from tests.conftest import drop_pg_database
+
+    if "second" not in ledger.registered:
+        _two_grants(ledger)
+    signers = [load_signer(ledger.key("officer")), load_signer(ledger.key("officer", "second"))]
+    tmp = tmp_path_factory.mktemp("batches")
+    together, alone = _copy(ledger, tmp, "together.db"), _copy(ledger, tmp, "alone.db")
+    a, b = open_ledger(together.url), open_ledger(alone.url)
+    a.hold()
+    b.hold()
+    written: list[tuple[str, str]] = []
+    try:
+        for steps in batches:
+            asked: list[tuple[Any, Any]] = []
+            for kind, grant, amount, who, pick in steps:
+                if kind != "spend" and written:
+                    grant, voucher = written[pick % len(written)]
+                    action: Any = (
+                        _spend(grant, voucher, amount)
+                        if kind == "repeat"
+                        else Reverse(grant_id=grant, voucher=voucher, reason="冲销", on=date(2024, 6, 2))
+                    )
+                else:
+                    voucher = f"随-{len(written)}"
+                    written.append((grant, voucher))
+                    action = _spend(grant, voucher, amount)
+                asked.append((action, signers[who]))
+            got = [_said(answer) for answer in a.handle_together(asked)]
+            one_by_one = [_said(_answer(partial(b.handle, action, signer=s))) for action, s in asked]
+            assert got == one_by_one
+        held: dict[Any, Any] = dict(a._held or {})
+        for grant in ("G1", "G2"):
+            assert _spends(together, grant) == _spends(alone, grant)
+            if grant_uuid(grant) in held:
+                replayed, mine = b.load_grant(grant), held[grant_uuid(grant)][0]
+                assert mine.version == replayed.version
+                assert mine.available("subsidy") == replayed.available("subsidy")
+        assert together.balances() == alone.balances()
+        _verified(together, tmp)  # every event the batches stored, sealed by its own person
+    finally:
+        a.close()
+        b.close()
+        for copy in (together, alone):
+            if not copy.url.startswith("sqlite"):
+                drop_pg_database(copy.url)
