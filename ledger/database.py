@@ -86,7 +86,11 @@ def one_statement(engine: Engine) -> Connection:
     autocommit has done already."""
     conn = engine.connect()
     if engine.dialect.name == "postgresql":
-        conn.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        except BaseException:
+            conn.close()  # back to the pool, not left checked out
+            raise
     return conn
 
 
