@@ -421,14 +421,7 @@ class GrantLedger(Application[UUID]):
                 RETRIES["locked"] += 1
                 waited = time.monotonic() - started
                 if waited * 1000 >= busy_timeout_ms():
-                    first = _first_line(e)
-                    msg = T_(
-                        "the database is locked by another writer (waited {waited:.1f} s, "
-                        "GRANT_LEDGER_BUSY_TIMEOUT); nothing was written, try again: {first}",
-                        waited=waited,
-                        first=first,
-                    )
-                    raise StorageError(msg) from None
+                    raise _locked_error(e, waited) from None
             time.sleep(random.uniform(0, 0.01 * (n + 1)))
         msg = T_(
             "the ledger was changed by others {MAX_ATTEMPTS} times while this command ran; nothing was "
@@ -592,14 +585,7 @@ class GrantLedger(Application[UUID]):
         except StoreOperationalError as e:
             if not _locked_out(e):
                 raise _Alone from None
-            raise StorageError(
-                T_(
-                    "the database is locked by another writer (waited {waited:.1f} s, "
-                    "GRANT_LEDGER_BUSY_TIMEOUT); nothing was written, try again: {first}",
-                    waited=time.monotonic() - started,
-                    first=_first_line(e),
-                )
-            ) from None
+            raise _locked_error(e, time.monotonic() - started) from None
         at = {r.domain_event.originator_id: r.notification.id for r in recordings}
         for sealed in batch.sealed:
             self.trust.sealed_here(
@@ -751,9 +737,17 @@ def _locked_out(error: Exception) -> bool:
     return "locked" in text or "busy" in text or "lock timeout" in text
 
 
-def _first_line(error: Exception) -> str:
+def _locked_error(error: Exception, waited: float) -> StorageError:
+    """What a write (or a batch of them) locked out by another writer for ``waited`` seconds says."""
     text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    first = text.splitlines()[0] if text else type(error).__name__
+    msg = T_(
+        "the database is locked by another writer (waited {waited:.1f} s, "
+        "GRANT_LEDGER_BUSY_TIMEOUT); nothing was written, try again: {first}",
+        waited=waited,
+        first=first,
+    )
+    return StorageError(msg)
 
 
 class _Alone(Exception):
