@@ -257,6 +257,11 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
         msg = _("{file} is not a readable Excel workbook: {error}").format(file=path.name, error=e)
         raise BadInputError(msg) from None
     try:
+        if not book.worksheets:  # its sheets' parts damaged past finding: openpyxl lists none
+            msg = _("{file} is not a readable Excel workbook: {error}").format(
+                file=path.name, error="no worksheet"
+            )
+            raise BadInputError(msg)
         rows = book.worksheets[0].iter_rows(values_only=True)
         read = 0
         while True:

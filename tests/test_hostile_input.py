@@ -446,3 +446,31 @@ def test_a_damaged_workbook_is_refused_in_one_sentence_and_nothing_is_written(
     _check(result, before, events(workbook_db), summary_last=True)
     if "not a readable Excel workbook" in result.stderr:
         assert result.exit_code == 2
+
+
+def test_a_workbook_whose_sheet_cannot_be_found_is_refused_in_one_sentence(
+    workbook_db: str, workbook_to_import: bytes, tmp_path: Path
+) -> None:
+    """The workbook's relationships point its one sheet at a part that is not there (hypothesis
+    found it as one damaged byte): openpyxl opens the book with no worksheet at all. Exit 2, one
+    line naming the file, nothing written — not an internal error."""
+    import io
+    import zipfile
+
+    edited = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(workbook_to_import)) as good, zipfile.ZipFile(edited, "w") as bad:
+        for item in good.infolist():
+            data = good.read(item)
+            if item.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"worksheets/sheet1.xml", b"worksheets/sheet9.xml")
+            bad.writestr(item, data)
+    path = tmp_path / "books.xlsx"
+    path.write_bytes(edited.getvalue())
+    before = events(workbook_db)
+    result = CliRunner().invoke(
+        cli, ["--db", workbook_db, *_key(workbook_db), "--role", "officer", "import", str(path)]
+    )
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert "books.xlsx" in result.stderr and "no worksheet" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert events(workbook_db) == before
