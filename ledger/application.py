@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from audit.verifier.people import REGISTRY_ID, Person
 from ledger import snapshot_seals
 from ledger.database import APP_NAME, busy_timeout_ms, ensure_schema, one_statement
+from ledger.encoding import StateEncoder
 from ledger.errors import ConflictError, LedgerError, NotFoundError, StorageError, VerificationError
 from ledger.grant import Grant, grant_uuid
 from ledger.i18n import T_, _
@@ -155,7 +156,8 @@ class GrantLedger(Application[UUID]):
             classes: dict[UUID, Any] = {
                 key: getattr(type(a), "Snapshot", self.snapshot_class) for key, a in due.items()
             }
-            stored = [self.mapper.to_stored_event(classes[key].take(a)) for key, a in due.items()]
+            encode = StateEncoder(self.mapper)  # the mapper's bytes, without its per-value calls
+            stored = [encode(classes[key].take(a)) for key, a in due.items()]
             self.snapshots.recorder.insert_events(stored)
             self._taken.stored = stored  # for the save's signer to sign (``handle``)
 
@@ -371,7 +373,7 @@ class GrantLedger(Application[UUID]):
     def _snapshot_of(self, aggregate: Any) -> StoredEvent:
         """The snapshot this code would store for ``aggregate`` now, encoded."""
         kind: Any = getattr(type(aggregate), "Snapshot", self.snapshot_class)
-        return self.mapper.to_stored_event(kind.take(aggregate))
+        return StateEncoder(self.mapper)(kind.take(aggregate))
 
     def _snapshot_agrees(self, stored: Any, mine: StoredEvent) -> bool | None:
         """True: the stored snapshot holds exactly the replayed aggregate's fields, each equal, both

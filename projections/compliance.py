@@ -8,6 +8,7 @@ the judge (:mod:`projections.judge`) on every stored event. The report itself is
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -145,17 +146,40 @@ class ComplianceProjection:
     name = NAME
     tables = TABLES
 
-    def __init__(self, *, decided: bool = False, held: int = 0) -> None:
+    def __init__(self, *, decided: bool = False, held: int = 0, remembered: int = 0) -> None:
         self.decided = decided
         self.held = held  # as the balance projection's (projections.balances)
         self._held: dict[str, Kept] = {}  # compact: its row as a tuple, its facts as JSON
         self._new: set[str] = set()  # those held not yet written
+        # a server's: up to ``remembered`` grants as its last commit wrote them, read from here
+        # instead of their rows (and their facts' JSON) while no other process has moved the
+        # projection since (projections.runner.Remembering)
+        self.remembered = remembered
+        self._memo: OrderedDict[str, JudgedGrant] = OrderedDict()
+        self._memo_at: int | None = None  # the position the grants remembered stand at
+        self._memo_open = False  # a batch begun and not yet settled: remember its grants
+
+    def begin(self, standing: int) -> None:
+        if self._memo_at != standing:  # another process moved the rows since: they hold what counts
+            self._memo.clear()
+        self._memo_at = None  # until the batch's transaction is settled
+        self._memo_open = self.remembered > 0
+
+    def settled(self, last: int | None) -> None:
+        self._memo_open = False
+        if last is None:  # nothing written, yet the grants remembered were advanced: forget them
+            self._memo.clear()
+            return
+        self._memo_at = last
+        while len(self._memo) > self.remembered:
+            self._memo.popitem(last=False)
 
     def apply(self, session: Session, batch: Sequence[StoredRecord]) -> None:
         mine = [r for r in batch if r.topic.startswith(GRANT)]
         if not mine:
             return
-        grants, new = self._grants(session, mine, self._held)
+        memo = self._memo if self._memo_open else None
+        grants, new = self._grants(session, mine, self._held, memo)
         writes = _Writes()
         decided = self.decided
         for r in mine:
@@ -186,6 +210,10 @@ class ComplianceProjection:
         writes.write(session)
         if not self.held:
             self._write_grants(session, {a: _kept(g) for a, g in grants.items()}, new)
+            if memo is not None:
+                for aggregate_id, grant in grants.items():
+                    memo[aggregate_id] = grant
+                    memo.move_to_end(aggregate_id)
             return
         for aggregate_id, grant in grants.items():
             self._held[aggregate_id] = _kept(grant)
@@ -200,10 +228,18 @@ class ComplianceProjection:
 
     @staticmethod
     def _grants(
-        session: Session, mine: Sequence[StoredRecord], held: dict[str, Kept]
+        session: Session,
+        mine: Sequence[StoredRecord],
+        held: dict[str, Kept],
+        memo: dict[str, JudgedGrant] | None = None,
     ) -> tuple[dict[str, JudgedGrant], set[str]]:
         grants = {r.aggregate_id: JudgedGrant.applied(r) for r in mine if r.topic == APPLIED}
         new = set(grants)
+        if memo:
+            for r in mine:
+                remembered = memo.get(r.aggregate_id)
+                if remembered is not None and r.aggregate_id not in grants:
+                    grants[r.aggregate_id] = remembered
         for r in mine:
             kept = held.get(r.aggregate_id)
             if kept is not None and r.aggregate_id not in grants:

@@ -15,6 +15,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from ledger.clock import CHINA
 from ledger.errors import BadInputError
 from ledger.money import from_fen
@@ -97,6 +99,20 @@ GRANT_FIELDS = (
 )
 
 
+def facts_text(facts: dict[str, Any]) -> str:
+    """``facts`` as ``json.dumps(facts, separators=(",", ":"))`` writes them, by orjson (a tenth of
+    the time; a large grant's facts are written at every write on it) where its text is that very
+    text: ASCII only, with no DEL (which json escapes and orjson does not); else by json."""
+    try:
+        raw = orjson.dumps(facts)
+    except TypeError:  # an int past 64 bits
+        pass
+    else:
+        if raw.isascii() and b"\x7f" not in raw:
+            return raw.decode("ascii")
+    return json.dumps(facts, separators=(",", ":"))
+
+
 def new_facts() -> dict[str, Any]:
     return {
         "approved_on": None,
@@ -167,7 +183,7 @@ class JudgedGrant:
         return cls(row, facts)
 
     def facts_json(self) -> str | None:
-        return None if self.facts is None else json.dumps(self.facts, separators=(",", ":"))
+        return None if self.facts is None else facts_text(self.facts)
 
     # ------------------------------------------------------------------ GrantFacts
 

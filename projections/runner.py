@@ -10,7 +10,7 @@ and it reads the new positions.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import ledger.uuid_type  # noqa: F401  (before eventsourcing_sqlalchemy: its one type alone)
 
@@ -61,6 +61,18 @@ class Projection(Protocol):
         """Write the read model's rows for ``batch`` (in store order) in ``session``; no commit."""
 
 
+@runtime_checkable
+class Remembering(Protocol):
+    """A projection that keeps in memory what its rows hold (a long-running server's), told where
+    each batch starts (``begin``: the rows stand at ``standing``) and whether its transaction
+    committed (``settled``: the new position, or None when nothing was written). What it keeps is
+    good only while its own last commit is where the next batch starts."""
+
+    def begin(self, standing: int) -> None: ...
+
+    def settled(self, last: int | None) -> None: ...
+
+
 class ProjectionRecorder(SQLAlchemyTrackingRecorder):
     """The tracking table of eventsourcing-sqlalchemy, plus the read models' tables."""
 
@@ -99,13 +111,21 @@ class ProjectionRecorder(SQLAlchemyTrackingRecorder):
 
         False when another process moved any of the positions first (nothing is written then).
         """
+        remembering: list[tuple[Remembering, int]] = [(p, s) for p, s, _ in due if isinstance(p, Remembering)]
+        for memory, standing in remembering:
+            memory.begin(standing)
+        committed = False
         try:
             with self.transaction(commit=True) as session:
                 move_positions(session, self.tracking_table, due, last)
                 for projection, _, mine in due:
                     projection.apply(session, mine)
+            committed = True
         except (_Overtaken, IntegrityError):
             return False
+        finally:
+            for memory, _ in remembering:
+                memory.settled(last if committed else None)
         return True
 
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from ledger.importing import ImportResult
     from ledger.provenance import Provenance
     from ledger.seal import Signer
-    from projections.runner import ProjectionRecorder
+    from projections.runner import Projection, ProjectionRecorder
 
 
 # the verified seals a server remembers, in leaves' characters: the seals a few pages of history
@@ -61,6 +61,12 @@ def _one_process_at_a_time(engine: Engine) -> Iterator[None]:
             yield
         finally:
             conn.exec_driver_sql("SELECT pg_advisory_unlock(%s, %s)", CATCH_UP_LOCK)
+
+
+# the grants whose compliance facts a server keeps in memory between its writes (a large grant's
+# are some 25 kB of JSON, read and written back at every write on it otherwise; a few hundred kB
+# in memory)
+GRANTS_REMEMBERED = 256
 
 
 # the most writes recorded in one transaction: a batch answers its last write after all of them
@@ -106,6 +112,7 @@ class Workspace:
                 self.settings.close()  # its connections too: no server is left holding them
                 raise
         self._recorder: ProjectionRecorder | None = None
+        self._chosen: list[Projection] | None = None  # the same objects at each catch-up
 
     @property
     def engine(self) -> Engine:
@@ -179,13 +186,19 @@ class Workspace:
         processes with this one's), by one thread at a time."""
         from commands.context import tell
         from commands.registry import all_projections
+        from projections.compliance import ComplianceProjection
         from projections.current import catch_up
         from projections.runner import prepared
 
         shared = self.processes > 1
         with self._catching, _one_process_at_a_time(self.engine) if shared else nullcontext():
             ledger = self.settings.ledger()
-            chosen = all_projections()
+            if self._chosen is None:
+                self._chosen = all_projections()
+                for projection in self._chosen:
+                    if isinstance(projection, ComplianceProjection):
+                        projection.remembered = GRANTS_REMEMBERED
+            chosen = self._chosen
             if self._recorder is None:
                 self._recorder = prepared(ledger, chosen)
             elif shared:
