@@ -105,11 +105,14 @@ def signed_in(
 ) -> Callable[[App, Request], Awaitable[Response]]:
     async def wrapped(self: App, request: Request) -> Response:
         # a page's live refresh (static/live.js) is no activity of its person
-        session, fresh = await self.session(request, touch=request.headers.get("x-live-refresh") != "true")
+        touch = request.headers.get("x-live-refresh") != "true"
+        session, fresh, registered = await self.session(request, touch=touch, registered=True)
         if not session.signed_in:
             return self.redirect("/sign-in", session if fresh else None)
         try:
-            if not await run_in_threadpool(self.registered, session):
+            if isinstance(registered, LedgerError):  # the registry cannot be trusted (exit 6)
+                raise registered
+            if not registered:
                 return self.redirect("/sign-in")
             return await handler(self, request, session)
         except LedgerError as e:
@@ -144,27 +147,38 @@ class App:
 
     # ------------------------------------------------------------------ plumbing
 
-    async def session(self, request: Request, touch: bool = True) -> tuple[Session, bool]:
+    async def session(
+        self, request: Request, touch: bool = True, registered: bool = False
+    ) -> tuple[Session, bool, bool | LedgerError]:
         """The request's live session (or a new anonymous one: ``True``), in the language asked
         for by ``?lang=`` or kept by the session; every message from here on is in it. Its idle
-        time restarts unless not ``touch``. The session's row is read and written in a worker
-        thread, never on the event loop, which serves every other request meanwhile."""
-        session, fresh = await run_in_threadpool(
-            self._session, request.cookies.get(COOKIE), touch, request.query_params.get("lang")
+        time restarts unless not ``touch``. With ``registered``, whether a signed-in session's
+        person is still registered (``registered``; False ends the session; the error when the
+        registry cannot be trusted). The session's row
+        is read and written in a worker thread, never on the event loop, which serves every
+        other request meanwhile."""
+        session, fresh, held = await run_in_threadpool(
+            self._session, request.cookies.get(COOKIE), touch, request.query_params.get("lang"), registered
         )
         use(session.lang)  # in the request's own context, which a worker thread's does not reach
         if session.signed_in:
             READ_AT.set(self.live.position)
-        return session, fresh
+        return session, fresh, held
 
-    def _session(self, cookie: str | None, touch: bool, asked: str | None) -> tuple[Session, bool]:
+    def _session(
+        self, cookie: str | None, touch: bool, asked: str | None, registered: bool = False
+    ) -> tuple[Session, bool, bool | LedgerError]:
         session = self.sessions.get(cookie, touch)
         fresh = session is None
         if session is None:
             session = self.sessions.new("zh")
         if asked in LANGUAGES:
             self.sessions.set_lang(session, asked)
-        return session, fresh
+        try:
+            held: bool | LedgerError = registered and session.signed_in and self.registered(session)
+        except LedgerError as e:
+            held = e
+        return session, fresh, held
 
     def registered(self, session: Session) -> bool:
         """Is the session's person still registered and unrevoked (an administrator may have
@@ -219,13 +233,13 @@ class App:
     # ------------------------------------------------------------------ sign-in
 
     async def sign_in_page(self, request: Request) -> Response:
-        session, fresh = await self.session(request)
+        session, fresh, _held = await self.session(request)
         if session.signed_in:
             return self.redirect("/")
         return self.page("sign_in.html", session, set_cookie=fresh, name="", error="")
 
     async def sign_in(self, request: Request) -> Response:
-        session, fresh = await self.session(request)
+        session, fresh, _held = await self.session(request)
         form = await self.form(request, session, fresh)
         if isinstance(form, Response):
             return form
@@ -276,7 +290,7 @@ class App:
         return "signed in", (name, person.role_on(business_today()), signer)
 
     async def sign_out(self, request: Request) -> Response:
-        session, fresh = await self.session(request)
+        session, fresh, _held = await self.session(request)
         form = await self.form(request, session, fresh)
         if isinstance(form, Response):
             return form
@@ -442,6 +456,20 @@ def create_app(
 
         return endpoint
 
+    def writing(method: Any) -> Callable[[Request], Awaitable[Response]]:
+        """A write's route: counted as arriving from the start (commands.web.workspace.Arriving)."""
+
+        async def endpoint(request: Request) -> Response:
+            arriving = app.workspace.arriving()
+            request.state.arriving = arriving
+            try:
+                response: Response = await method(app, request)
+            finally:
+                arriving.done()
+            return response
+
+        return endpoint
+
     routes = [
         Route("/", bound(App.overview_page), name="overview"),
         Route("/sign-in", bound(App.sign_in_page), methods=["GET"], name="sign_in"),
@@ -449,8 +477,8 @@ def create_app(
         Route("/sign-out", bound(App.sign_out), methods=["POST"], name="sign_out"),
         Route("/grants/{grant_id}", bound(App.grant_page), name="grant"),
         Route("/events", bound(events), name="events"),
-        Route("/grants/{grant_id}/spend", bound(App.spend), methods=["POST"], name="spend"),
-        Route("/grants/{grant_id}/disburse", bound(App.disburse), methods=["POST"], name="disburse"),
+        Route("/grants/{grant_id}/spend", writing(App.spend), methods=["POST"], name="spend"),
+        Route("/grants/{grant_id}/disburse", writing(App.disburse), methods=["POST"], name="disburse"),
         Route("/import", bound(signed_in(import_page.import_page)), methods=["GET"], name="import"),
         Route("/import", bound(signed_in(import_page.import_file)), methods=["POST"]),
         Route("/audit", bound(signed_in(audit_page.audit_page)), methods=["GET"], name="audit"),
@@ -459,7 +487,7 @@ def create_app(
         Route("/reports", bound(signed_in(reports.index_page)), name="reports"),
         Route("/reports/{name}", bound(signed_in(reports.report_page)), name="report"),
         Route("/reports/{name}/{fmt}", bound(signed_in(reports.download)), name="report_file"),
-        Route("/grants/{grant_id}/record/{form}", bound(App.record), methods=["POST"], name="record"),
+        Route("/grants/{grant_id}/record/{form}", writing(App.record), methods=["POST"], name="record"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
 

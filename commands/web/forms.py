@@ -64,14 +64,17 @@ from ledger.policy import policy_in_force
 from ledger.rules import role_may_record
 
 if TYPE_CHECKING:
-    from commands.web.sessions import Session
-    from commands.web.workspace import Workspace
+    from commands.web.sessions import Session, Sessions
+    from commands.web.workspace import Arriving, Workspace
+    from ledger.actions import Action
+    from ledger.seal import Signer
 
 
 class Host(Pages, Protocol):
     """What a form needs of the app (commands.web.app.App)."""
 
     workspace: Workspace
+    sessions: Sessions
 
     async def form(self, request: Request, session: Session, fresh: bool) -> FormData | Response: ...
 
@@ -525,15 +528,30 @@ async def _record(
         on: str | date = values["on"] or form.default_on(values) or business_today()
         given = form.shape(_typed(values, form.fields) | {"on": on})
         action = build(form.action, lambda name: _(labels.get(name, name)), grant_id=grant_id, **given)
-        outcome = await run_in_threadpool(app.workspace.record, action, signer)
+        arriving = getattr(request.state, "arriving", None)
+        await run_in_threadpool(_recorded, app, action, signer, arriving, session, grant_id, form.name)
     except LedgerError as e:
         status = STATUS.get(e.exit_code, 500)
         return await app._grant(request, session, status=status, form=form.name, values=values, error=e)
+    # Post/Redirect/Get: the answer is the grant's page fetched anew, so a reload shows it again
+    # instead of sending the form twice, and the write itself renders nothing
+    return app.finish(RedirectResponse(f"/grants/{quote(grant_id, safe='')}", status_code=303), None)
+
+
+def _recorded(
+    app: Host,
+    action: Action,
+    signer: Signer,
+    arriving: Arriving | None,
+    session: Session,
+    grant_id: str,
+    form: str,
+) -> None:
+    """The action recorded, and what it did kept for the grant's page to show once (in one worker
+    thread: a hop between threads is a tenth of a write's time in a busy server)."""
+    outcome = app.workspace.record(action, signer, arriving)
     if outcome.recorded:
         done = outcome.message
     else:
         done = _("already recorded: {what}; nothing written").format(what=outcome.message)
-    # Post/Redirect/Get: the answer is the grant's page fetched anew, so a reload shows it again
-    # instead of sending the form twice, and the write itself renders nothing
-    await run_in_threadpool(app.sessions.notify, session, grant_id, (form.name, done))
-    return app.finish(RedirectResponse(f"/grants/{quote(grant_id, safe='')}", status_code=303), None)
+    app.sessions.notify(session, grant_id, (form, done))

@@ -238,7 +238,9 @@ class App(Protocol):
     live: Feed
     sessions: Sessions
 
-    async def session(self, request: Request, touch: bool = True) -> tuple[Session, bool]: ...
+    async def session(
+        self, request: Request, touch: bool = True, registered: bool = False
+    ) -> tuple[Session, bool, bool | LedgerError]: ...
 
     def registered(self, session: Session) -> bool: ...
 
@@ -281,11 +283,10 @@ async def events(app: App, request: Request) -> Response:
     cap). Each new store position is one ``ledger`` event (for a grant's page, ``?grant=``, only
     a position that wrote to its grant); a comment line keeps it open."""
     # the browser opens the stream again each time it ends: a page left open is no activity
-    session, _fresh = await app.session(request, touch=False)
-    try:
-        registered = session.signed_in and await run_in_threadpool(app.registered, session)
-    except LedgerError as e:  # the registry cannot be trusted (exit 6)
-        return app.finish(PlainTextResponse(e.message, status_code=STATUS.get(e.exit_code, 500)), None)
+    session, _fresh, registered = await app.session(request, touch=False, registered=True)
+    if isinstance(registered, LedgerError):  # the registry cannot be trusted (exit 6)
+        status = STATUS.get(registered.exit_code, 500)
+        return app.finish(PlainTextResponse(registered.message, status_code=status), None)
     if not registered:
         refused = PlainTextResponse(_("Sign in to follow the ledger live."), status_code=403)
         return app.finish(refused, None)

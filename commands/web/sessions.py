@@ -39,7 +39,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Column, Float, String, Table, Text, delete, func, insert, select, update
+from sqlalchemy import Column, Float, String, Table, Text, bindparam, delete, func, insert, select, update
 
 from commands.web.credentials import metadata
 from ledger.database import one_statement
@@ -91,6 +91,18 @@ signed_out = Table(
     metadata,
     Column("token_hash", String(64), primary_key=True),
     Column("at", Float, nullable=False),
+)
+
+# the statements every request runs, built once: built again at each request, SQLAlchemy's
+# building and keying of them cost more than the database's answer
+_READ = select(sessions).where(
+    sessions.c.token_hash == bindparam("key"),
+    ~select(signed_out.c.token_hash).where(signed_out.c.token_hash == bindparam("key")).exists(),
+)
+_CHANGE = (
+    update(sessions)
+    .where((sessions.c.token_hash == bindparam("key")) & (sessions.c.mac == bindparam("read_mac")))
+    .values(lang=bindparam("new_lang"), notices=bindparam("new_notices"), mac=bindparam("new_mac"))
 )
 
 
@@ -280,9 +292,8 @@ class Sessions:
         token_hash = _hash(session_id)
         now = self.clock()
         self._sweep(now)
-        ended = select(signed_out.c.token_hash).where(signed_out.c.token_hash == token_hash).exists()
         with one_statement(self.engine()) as conn:
-            row = conn.execute(select(sessions).where(sessions.c.token_hash == token_hash, ~ended)).first()
+            row = conn.execute(_READ, {"key": token_hash}).first()
         if row is None:
             return None
         session = Session(
@@ -320,13 +331,15 @@ class Sessions:
         result = change(session)
         for _ in range(CHANGE_TRIES):
             mac = self._mac(session)
-            c = sessions.c
+            values = {
+                "key": session.token_hash,
+                "read_mac": session._mac,
+                "new_lang": session.lang,
+                "new_notices": json.dumps(session.notices),
+                "new_mac": mac,
+            }
             with one_statement(self.engine()) as conn:
-                done = conn.execute(
-                    update(sessions)
-                    .where((c.token_hash == session.token_hash) & (c.mac == session._mac))
-                    .values(lang=session.lang, notices=json.dumps(session.notices), mac=mac)
-                ).rowcount
+                done = conn.execute(_CHANGE, values).rowcount
                 conn.commit()
             if done:
                 session._mac = mac
