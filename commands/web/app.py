@@ -456,20 +456,6 @@ def create_app(
 
         return endpoint
 
-    def writing(method: Any) -> Callable[[Request], Awaitable[Response]]:
-        """A write's route: counted as arriving from the start (commands.web.workspace.Arriving)."""
-
-        async def endpoint(request: Request) -> Response:
-            arriving = app.workspace.arriving()
-            request.state.arriving = arriving
-            try:
-                response: Response = await method(app, request)
-            finally:
-                arriving.done()
-            return response
-
-        return endpoint
-
     routes = [
         Route("/", bound(App.overview_page), name="overview"),
         Route("/sign-in", bound(App.sign_in_page), methods=["GET"], name="sign_in"),
@@ -477,8 +463,8 @@ def create_app(
         Route("/sign-out", bound(App.sign_out), methods=["POST"], name="sign_out"),
         Route("/grants/{grant_id}", bound(App.grant_page), name="grant"),
         Route("/events", bound(events), name="events"),
-        Route("/grants/{grant_id}/spend", writing(App.spend), methods=["POST"], name="spend"),
-        Route("/grants/{grant_id}/disburse", writing(App.disburse), methods=["POST"], name="disburse"),
+        Route("/grants/{grant_id}/spend", bound(App.spend), methods=["POST"], name="spend"),
+        Route("/grants/{grant_id}/disburse", bound(App.disburse), methods=["POST"], name="disburse"),
         Route("/import", bound(signed_in(import_page.import_page)), methods=["GET"], name="import"),
         Route("/import", bound(signed_in(import_page.import_file)), methods=["POST"]),
         Route("/audit", bound(signed_in(audit_page.audit_page)), methods=["GET"], name="audit"),
@@ -487,7 +473,7 @@ def create_app(
         Route("/reports", bound(signed_in(reports.index_page)), name="reports"),
         Route("/reports/{name}", bound(signed_in(reports.report_page)), name="report"),
         Route("/reports/{name}/{fmt}", bound(signed_in(reports.download)), name="report_file"),
-        Route("/grants/{grant_id}/record/{form}", writing(App.record), methods=["POST"], name="record"),
+        Route("/grants/{grant_id}/record/{form}", bound(App.record), methods=["POST"], name="record"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
 

@@ -65,7 +65,7 @@ from ledger.rules import role_may_record
 
 if TYPE_CHECKING:
     from commands.web.sessions import Session, Sessions
-    from commands.web.workspace import Arriving, Workspace
+    from commands.web.workspace import Workspace
     from ledger.actions import Action
     from ledger.seal import Signer
 
@@ -528,8 +528,7 @@ async def _record(
         on: str | date = values["on"] or form.default_on(values) or business_today()
         given = form.shape(_typed(values, form.fields) | {"on": on})
         action = build(form.action, lambda name: _(labels.get(name, name)), grant_id=grant_id, **given)
-        arriving = getattr(request.state, "arriving", None)
-        await run_in_threadpool(_recorded, app, action, signer, arriving, session, grant_id, form.name)
+        await run_in_threadpool(_recorded, app, action, signer, session, grant_id, form.name)
     except LedgerError as e:
         status = STATUS.get(e.exit_code, 500)
         return await app._grant(request, session, status=status, form=form.name, values=values, error=e)
@@ -542,14 +541,13 @@ def _recorded(
     app: Host,
     action: Action,
     signer: Signer,
-    arriving: Arriving | None,
     session: Session,
     grant_id: str,
     form: str,
 ) -> None:
     """The action recorded, and what it did kept for the grant's page to show once (in one worker
     thread: a hop between threads is a tenth of a write's time in a busy server)."""
-    outcome = app.workspace.record(action, signer, arriving)
+    outcome = app.workspace.record(action, signer)
     if outcome.recorded:
         done = outcome.message
     else:

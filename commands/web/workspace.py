@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -72,29 +71,6 @@ GRANTS_REMEMBERED = 256
 
 # the most writes recorded in one transaction: a batch answers its last write after all of them
 BATCH_MOST = 64
-# how long the first write of a batch waits at most for the write requests already being read
-# (their session checked, their form parsed) to join it: without it, clients who all got their
-# answers at once send their next writes at once, and the first of them makes a batch alone
-ARRIVING_SECONDS = 0.010
-
-
-class Arriving:
-    """A write request between its arrival and its asking to be recorded (``Workspace.record``),
-    counted so that a batch starting meanwhile waits for it a little (``ARRIVING_SECONDS``)."""
-
-    def __init__(self, workspace: Workspace) -> None:
-        self._workspace = workspace
-        self.counted = True
-
-    def done(self) -> None:
-        """Not arriving any more (asked, or answered without asking: refused before it)."""
-        with self._workspace._asking:
-            if self.counted:
-                self.counted = False
-                self._workspace._coming -= 1
-                self._workspace._asking.notify_all()
-
-
 @dataclass(eq=False)
 class _Asked:
     """A write waiting to be recorded with others, and its answer once it is."""
@@ -122,11 +98,8 @@ class Workspace:
         self._lock = threading.RLock()
         self._catching = threading.Lock()
         self._writing = threading.Lock()  # one batch of writes at a time (``record``)
-        # guards the writes waiting for the next batch, and the count of those arriving
-        self._asking = threading.Condition(threading.Lock())
+        self._asking = threading.Lock()  # guards the writes waiting for the next batch
         self._asked: list[_Asked] = []
-        self._coming = 0
-        self._last_batch = 0
         with self._lock:
             try:
                 # NotFoundError (exit 4) where there is no ledger
@@ -173,47 +146,23 @@ class Workspace:
 
         return provenance(self.settings.ledger().trust, grant_id, within)
 
-    def arriving(self) -> Arriving:
-        """A write request has arrived; ``done`` once it asks to be recorded or is answered."""
-        with self._asking:
-            self._coming += 1
-        return Arriving(self)
-
-    def record(self, action: Action, signer: Signer, arriving: Arriving | None = None) -> Outcome:
+    def record(self, action: Action, signer: Signer) -> Outcome:
         """The action handled as the person whose key ``signer`` is (ledger.application), then the
         projections brought up to it. Writes asked for while another is being recorded wait for
         it, then go in together: one transaction and one catch-up for all of them
-        (``GrantLedger.handle_together``), each with its own answer. A batch waits a little for
-        the write requests ``arriving`` meanwhile, so that writes sent at once go in at once."""
+        (``GrantLedger.handle_together``), each with its own answer."""
         asked = _Asked(action, signer)
         with self._asking:
             self._asked.append(asked)
-            self._asking.notify_all()
-        if arriving is not None:
-            arriving.done()
         with self._writing:
             while not asked.answered:  # its turn comes with a batch of the oldest waiting
-                self._record_together(self._next_batch())
+                with self._asking:
+                    batch, self._asked = self._asked[:BATCH_MOST], self._asked[BATCH_MOST:]
+                self._record_together(batch)
         if asked.failure is not None:
             raise asked.failure
         assert asked.outcome is not None
         return asked.outcome
-
-    def _next_batch(self) -> list[_Asked]:
-        """The oldest writes waiting, once those arriving have joined them, and as many as the last
-        batch held (its writers' next writes, sent as their answers came back), or after a little
-        while (``ARRIVING_SECONDS``): one writer alone never waits."""
-        deadline = time.monotonic() + ARRIVING_SECONDS
-        with self._asking:
-            while len(self._asked) < BATCH_MOST and (
-                self._coming > 0 or len(self._asked) < self._last_batch
-            ):
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._asking.wait(left):
-                    break
-            batch, self._asked = self._asked[:BATCH_MOST], self._asked[BATCH_MOST:]
-            self._last_batch = len(batch)
-        return batch
 
     def _record_together(self, batch: list[_Asked]) -> None:
         answers: list[Outcome | BaseException]
