@@ -152,11 +152,11 @@ class App:
     ) -> tuple[Session, bool, bool | LedgerError]:
         """The request's live session (or a new anonymous one: ``True``), in the language asked
         for by ``?lang=`` or kept by the session; every message from here on is in it. Its idle
-        time restarts unless not ``touch``. With ``registered``, whether a signed-in session's
-        person is still registered (``registered``; False ends the session; the error when the
-        registry cannot be trusted). The session's row
-        is read and written in a worker thread, never on the event loop, which serves every
-        other request meanwhile."""
+        time restarts unless not ``touch``. With ``registered``, the third value says whether a
+        signed-in session's person is still registered (False ends the session; the error when
+        the registry cannot be trusted), asked in the same worker thread. The session's row is
+        read and written in a worker thread, never on the event loop, which serves every other
+        request meanwhile."""
         session, fresh, held = await run_in_threadpool(
             self._session, request.cookies.get(COOKIE), touch, request.query_params.get("lang"), registered
         )

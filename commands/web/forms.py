@@ -545,8 +545,8 @@ def _recorded(
     grant_id: str,
     form: str,
 ) -> None:
-    """The action recorded, and what it did kept for the grant's page to show once (in one worker
-    thread: a hop between threads is a tenth of a write's time in a busy server)."""
+    """The action recorded, and what it did kept for the grant's page to show once: in one worker
+    thread, where each would otherwise take a hop of its own."""
     outcome = app.workspace.record(action, signer)
     if outcome.recorded:
         done = outcome.message

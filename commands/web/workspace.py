@@ -68,9 +68,10 @@ def _one_process_at_a_time(engine: Engine) -> Iterator[None]:
 # in memory)
 GRANTS_REMEMBERED = 256
 
-
 # the most writes recorded in one transaction: a batch answers its last write after all of them
 BATCH_MOST = 64
+
+
 @dataclass(eq=False)
 class _Asked:
     """A write waiting to be recorded with others, and its answer once it is."""
