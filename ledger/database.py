@@ -338,6 +338,25 @@ def ensure_schema(engine: Engine) -> None:
         for statement in statements:
             conn.execute(text(statement))
         _make_snapshot_seals(conn)
+        compress_fast(conn, {"ledger_snapshots": ("state",)})
+
+
+_COMPRESSION_METHODS = text("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")
+
+
+def compress_fast(conn: Connection, columns: dict[str, tuple[str, ...]]) -> None:
+    """On PostgreSQL built with lz4, store these columns' large values compressed by lz4 instead
+    of the default pglz, which costs several times more to write: a large grant's snapshot (about
+    a megabyte) and its compliance facts (tens of kilobytes), written again and again. Values
+    already stored keep their method (both read back the same); elsewhere nothing changes."""
+    if conn.dialect.name != "postgresql":
+        return
+    methods = conn.execute(_COMPRESSION_METHODS).scalar()
+    if not methods or "lz4" not in methods:
+        return
+    for table, names in sorted(columns.items()):
+        changes = ", ".join(f"ALTER COLUMN {name} SET COMPRESSION lz4" for name in names)
+        conn.execute(text(f"ALTER TABLE {table} {changes}"))
 
 
 def _make_snapshot_seals(conn: Connection) -> None:

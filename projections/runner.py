@@ -45,7 +45,7 @@ from ledger.i18n import T_, _
 from projections.names import standing as kept_standing
 from projections.names import tracked
 from projections.records import StoredRecord, records, records_of_rows
-from projections.schema import TRACKING_TABLE, metadata, widen_text_columns
+from projections.schema import TRACKING_TABLE, compress_large_columns, metadata, widen_text_columns
 
 BATCH = 5000
 
@@ -89,6 +89,7 @@ class ProjectionRecorder(SQLAlchemyTrackingRecorder):
         _racing_create(lambda: metadata.create_all(engine, checkfirst=True))
         if isinstance(engine, Engine):
             widen_text_columns(engine)
+            compress_large_columns(engine)
             _add_indexes(engine, tables)
 
     def create_tables_of(self, projection: Projection) -> None:

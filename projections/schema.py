@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from ledger.database import compress_fast
 from projections.figures import MEASURES as MEASURES  # the grants table's money columns
 
 metadata = MetaData()
@@ -219,4 +220,17 @@ def widen_text_columns(engine: Engine) -> None:
                 changes = ", ".join(f"ALTER COLUMN {column} TYPE text" for column in sorted(columns))
                 conn.execute(text(f"ALTER TABLE {table} {changes}"))
     except DBAPIError:  # a read-only login (auditors): the next writer's command widens them
+        return
+
+
+# values rewritten whole at each write on a grant, tens of kilobytes for a large one
+LARGE_COLUMNS: dict[str, tuple[str, ...]] = {"compliance_facts": ("facts",)}
+
+
+def compress_large_columns(engine: Engine) -> None:
+    """``LARGE_COLUMNS`` compressed the cheap way where the server can (ledger.database)."""
+    try:
+        with engine.begin() as conn:
+            compress_fast(conn, LARGE_COLUMNS)
+    except DBAPIError:  # a login that does not own the tables: they stay as they are
         return
