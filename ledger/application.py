@@ -36,6 +36,7 @@ from ledger.i18n import T_, _
 from ledger.policy import Policy, policy_in_force
 from ledger.rules import business_today, raise_first, role_may_record, signer_holds_role
 from ledger.seal import Seal, Signer, leaves_of, mark, new_seal_id
+from ledger.snapshot_points import is_point
 from ledger.trust import Row, Trust
 from ledger.unit import RecommendationRound, Unit, round_uuid, unit_uuid
 
@@ -79,6 +80,7 @@ class Outcome:
 
 class GrantLedger(Application[UUID]):
     name = APP_NAME
+    # snapshots every 50 versions, then further apart as the history grows (ledger.snapshot_points)
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Grant: 50, Unit: 50}
 
     def __init__(self, url: str, env: dict[str, str] | None = None) -> None:
@@ -150,7 +152,7 @@ class GrantLedger(Application[UUID]):
         for event in processing_event.events:
             aggregate = processing_event.aggregates.get(event.originator_id)
             interval = self.snapshotting_intervals.get(type(aggregate))
-            if aggregate is not None and interval and event.originator_version % interval == 0:
+            if aggregate is not None and interval and is_point(event.originator_version, interval):
                 due[event.originator_id] = aggregate
         if due:
             classes: dict[UUID, Any] = {

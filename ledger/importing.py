@@ -83,6 +83,7 @@ from ledger.rules import (
     signer_holds_role,
 )
 from ledger.seal import Seal, Signer, mark, new_seal_id
+from ledger.snapshot_points import points_through
 from ledger.text import CONTROL_BUT_TAB
 from ledger.unit import RecommendationRound, Unit, unit_uuid
 
@@ -569,7 +570,7 @@ def _snapshots(
     encoder: StateEncoder,
     index: GrantIndex,
 ) -> Iterator[Message]:
-    """One snapshot per aggregate whose version passed a multiple of its interval, a few at a
+    """One snapshot per aggregate whose version passed one of its snapshot points, a few at a
     time: a large grant's snapshot is hundreds of kilobytes (a grant's is taken with its dicts
     from the index, one grant at a time)."""
     if app.snapshots is None:
@@ -578,7 +579,7 @@ def _snapshots(
     size = 0
     for aggregate, loaded_at in changed:
         interval = app.snapshotting_intervals.get(type(aggregate))
-        if not interval or aggregate.version // interval <= loaded_at // interval:
+        if not interval or points_through(aggregate.version, interval) <= points_through(loaded_at, interval):
             continue
         take = _snapshot_class(app, aggregate).take
         stored = encoder(index.taken(aggregate, take) if isinstance(aggregate, Grant) else take(aggregate))
