@@ -94,6 +94,55 @@ def one_statement(engine: Engine) -> Connection:
     return conn
 
 
+class Quick:
+    """A statement run on its own many times a second (a web server's per-request reads and
+    writes of plain strings and numbers): built and compiled by SQLAlchemy once per dialect, then,
+    on PostgreSQL, handed to the driver's cursor on an autocommit connection (``one_statement``),
+    each parameter converted by its column type's own bind processor as SQLAlchemy converts it.
+    SQLAlchemy's execution around a statement cost about 0.13 ms of CPU against the driver's
+    0.06 ms, three times in every web write. Elsewhere it runs through SQLAlchemy as usual."""
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        # by dialect: the SQL, the values bound in the statement itself, and each parameter's
+        # converter (None: the driver takes the value as it is)
+        self._compiled: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {}
+
+    def _prepared(self, engine: Engine, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        compiled = self._compiled.get(engine.dialect.name)
+        if compiled is None:
+            dialect = engine.dialect
+            made = self.statement.compile(dialect=dialect)
+            binds = made.binds.items()
+            converters = {n: b.type.dialect_impl(dialect).bind_processor(dialect) for n, b in binds}
+            fixed = {name: bind.value for name, bind in made.binds.items() if name not in params}
+            fixed = {name: converters[name](v) if converters[name] else v for name, v in fixed.items()}
+            compiled = self._compiled[engine.dialect.name] = (str(made), fixed, converters)
+        sql, fixed, converters = compiled
+        given = {name: converters[name](v) if converters[name] else v for name, v in params.items()}
+        return sql, {**fixed, **given}
+
+    def rows(self, engine: Engine, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows a SELECT gives, each a tuple in the order of its columns."""
+        with one_statement(engine) as conn:
+            if engine.dialect.name != "postgresql":
+                return [tuple(row) for row in conn.execute(self.statement, params)]
+            with conn.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+                cursor.execute(*self._prepared(engine, params))
+                return list(cursor.fetchall())
+
+    def run(self, engine: Engine, params: dict[str, Any]) -> int:
+        """An UPDATE or DELETE, committed: the number of rows it changed."""
+        with one_statement(engine) as conn:
+            if engine.dialect.name != "postgresql":
+                changed = conn.execute(self.statement, params).rowcount
+                conn.commit()
+                return int(changed)
+            with conn.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+                cursor.execute(*self._prepared(engine, params))
+                return int(cursor.rowcount)
+
+
 def configure_engine(engine: Engine) -> None:
     """The ledger's settings on every connection; before the first, a SQLite file of another
     program is refused (``refuse_foreign_sqlite``)."""

@@ -33,7 +33,7 @@ from audit.verifier.seals import (
     message_of,
     signature_verifies,
 )
-from ledger.database import one_statement
+from ledger.database import Quick
 from ledger.errors import VerificationError
 from ledger.i18n import _
 from ledger.seal import ADOPTION_ID
@@ -144,7 +144,7 @@ class Trust:
         # the two questions every write asks of the registry, built once
         c = table.c
         ours = c.originator_id == REGISTRY_ID
-        self._stored_query = select(func.coalesce(func.max(c.id), 0), func.count()).where(ours)
+        self._stored_query = Quick(select(*self.stored_columns()))
         self._moved_query = select(func.count()).where(ours, c.id > bindparam("since"))
 
     # ------------------------------------------------------------------ what is trusted
@@ -172,10 +172,24 @@ class Trust:
             self._registry = self._replay_registry()
         return self._registry
 
+    def stored_columns(self) -> tuple[Any, Any]:
+        """The last registry event's id and the number of them, as columns another statement may
+        select beside its own (a web request reads its session and these in one round trip)."""
+        c = self.table.c
+        ours = c.originator_id == REGISTRY_ID
+        last = select(func.coalesce(func.max(c.id), 0)).where(ours).scalar_subquery()
+        return last.label("registry_last"), select(func.count()).where(ours).scalar_subquery().label(
+            "registry_count"
+        )
+
+    def registry_at(self, stored: tuple[int, int]) -> Registry:
+        """The registry as ``stored`` (``stored_columns``, just read) says the store holds it."""
+        with self._lock:
+            return self._registry_as((int(stored[0]), int(stored[1])))
+
     def _registry_stored(self) -> tuple[int, int]:
         """The last registry event's id and the number of them, as the store holds them now."""
-        with one_statement(self.engine) as conn:
-            last, count = conn.execute(self._stored_query).one()
+        ((last, count),) = self._stored_query.rows(self.engine, {})
         return int(last), int(count)
 
     def registry_moved(self, session: Session | Connection, since: int, own: int = 0) -> bool:

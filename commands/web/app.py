@@ -135,7 +135,10 @@ class App:
         processes: int = 1,
     ) -> None:
         self.workspace = Workspace(db, processes)
-        self.sessions = Sessions(lambda: self.workspace.engine, clock, idle, lifetime, session_secret)
+        # each session's row is read with the people registry's place in the store beside it,
+        # for the check that its person is still registered (``registered``)
+        also = self.workspace.registry_columns()
+        self.sessions = Sessions(lambda: self.workspace.engine, clock, idle, lifetime, session_secret, also)
         self.secure = secure
         self.env = templates()
         self.checking = threading.BoundedSemaphore(PASSWORD_CHECKS)
@@ -183,7 +186,7 @@ class App:
     def registered(self, session: Session) -> bool:
         """Is the session's person still registered and unrevoked (an administrator may have
         revoked them since they signed in, from the command line)? If not, the session ends."""
-        person = self.workspace.registry().people.get(session.person or "")
+        person = self.workspace.registry(session.also).people.get(session.person or "")
         if person is not None and person.active:
             return True
         self.sessions.drop(session.id)

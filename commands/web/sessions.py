@@ -31,9 +31,9 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Column, Float, String, Table, Text, bindparam, delete, func, insert, select, update
 
 from commands.web.credentials import metadata
-from ledger.database import one_statement
+from ledger.database import Quick
 from ledger.seal import Signer
 
 if TYPE_CHECKING:
@@ -93,13 +93,20 @@ signed_out = Table(
     Column("at", Float, nullable=False),
 )
 
+
 # the statements every request runs, built once: built again at each request, SQLAlchemy's
 # building and keying of them cost more than the database's answer
-_READ = select(sessions).where(
-    sessions.c.token_hash == bindparam("key"),
-    ~select(signed_out.c.token_hash).where(signed_out.c.token_hash == bindparam("key")).exists(),
-)
-_CHANGE = (
+def _read(also: Sequence[Any] = ()) -> Quick:
+    return Quick(
+        select(sessions, *also).where(
+            sessions.c.token_hash == bindparam("key"),
+            ~select(signed_out.c.token_hash).where(signed_out.c.token_hash == bindparam("key")).exists(),
+        )
+    )
+
+
+_COLUMNS = len(sessions.c)
+_CHANGE = Quick(
     update(sessions)
     .where((sessions.c.token_hash == bindparam("key")) & (sessions.c.mac == bindparam("read_mac")))
     .values(lang=bindparam("new_lang"), notices=bindparam("new_notices"), mac=bindparam("new_mac"))
@@ -134,6 +141,8 @@ class Session:
     _sealing: bytes | None = field(default=None, repr=False)  # the key the person's key is sealed under
     _at: float = field(default=0.0, repr=False)  # when the row was read
     _mac: str = field(default="", repr=False)  # the row's HMAC as read or written
+    # the values of the columns read beside the row (``Sessions(also=…)``), in their order
+    also: tuple[Any, ...] = field(default=(), repr=False)
 
     @property
     def signed_in(self) -> bool:
@@ -223,8 +232,12 @@ class Sessions:
         idle: float = IDLE_SECONDS,
         lifetime: float = LIFETIME_SECONDS,
         secret: bytes | None = None,
+        also: Sequence[Any] = (),
     ) -> None:
+        """``also``: columns (scalar subqueries) read in the same statement as a session's row,
+        their values kept in its ``also``."""
         self.engine = engine
+        self._read = _read(also)
         self.clock = clock
         self.idle = idle
         self.lifetime = lifetime
@@ -292,29 +305,32 @@ class Sessions:
         token_hash = _hash(session_id)
         now = self.clock()
         self._sweep(now)
-        with one_statement(self.engine()) as conn:
-            row = conn.execute(_READ, {"key": token_hash}).first()
-        if row is None:
+        found = self._read.rows(self.engine(), {"key": token_hash})
+        if not found:
             return None
+        # the row's values by column name, then those read beside it
+        values = dict(zip(sessions.c.keys(), found[0][:_COLUMNS], strict=True))
         session = Session(
             session_id,
-            row.created,
-            row.seen,
-            row.lang,
-            row.person,
-            row.role,
-            row.key_fingerprint,
-            (row.nonce, row.sealed_key) if row.sealed_key is not None else None,
-            {grant: (form, done) for grant, (form, done) in json.loads(row.notices).items()},
+            values["created"],
+            values["seen"],
+            values["lang"],
+            values["person"],
+            values["role"],
+            values["key_fingerprint"],
+            (values["nonce"], values["sealed_key"]) if values["sealed_key"] is not None else None,
+            {grant: (form, done) for grant, (form, done) in json.loads(values["notices"]).items()},
+            also=tuple(found[0][_COLUMNS:]),
         )
-        expired = now - row.seen > self.idle or now - row.created > self.lifetime
-        held = hmac.compare_digest(row.mac, self._mac(session))
-        held = held and hmac.compare_digest(row.seen_mac, self._seen_mac(token_hash, row.seen))
+        seen = values["seen"]
+        expired = now - seen > self.idle or now - values["created"] > self.lifetime
+        held = hmac.compare_digest(values["mac"], self._mac(session))
+        held = held and hmac.compare_digest(values["seen_mac"], self._seen_mac(token_hash, seen))
         if expired or not held:
             self.drop(session_id)
             return None
-        session._sealing, session._at, session._mac = self._sealing(session_id), now, row.mac
-        if touch and now - row.seen >= min(TOUCH_SECONDS, self.idle / 100):
+        session._sealing, session._at, session._mac = self._sealing(session_id), now, values["mac"]
+        if touch and now - seen >= min(TOUCH_SECONDS, self.idle / 100):
             session.seen = now
             self._set(session, seen=now, seen_mac=self._seen_mac(token_hash, now))
         return session
@@ -338,10 +354,7 @@ class Sessions:
                 "new_notices": json.dumps(session.notices),
                 "new_mac": mac,
             }
-            with one_statement(self.engine()) as conn:
-                done = conn.execute(_CHANGE, values).rowcount
-                conn.commit()
-            if done:
+            if _CHANGE.run(self.engine(), values):
                 session._mac = mac
                 return result
             now = self.get(session.id, touch=False)

@@ -137,8 +137,17 @@ class Workspace:
         name = getattr(self.settings.ledger().recorder, "channel_name", None)
         return name if isinstance(name, str) else None
 
-    def registry(self) -> Registry:
-        return self.settings.ledger().trust.registry(fresh=True)
+    def registry(self, stored: tuple[Any, ...] = ()) -> Registry:
+        """The people registry as the store holds it now; ``stored``: as the values of
+        ``registry_columns`` just read say it does (no statement of its own)."""
+        trust = self.settings.ledger().trust
+        if len(stored) == 2:
+            return trust.registry_at((int(stored[0]), int(stored[1])))
+        return trust.registry(fresh=True)
+
+    def registry_columns(self) -> tuple[Any, Any]:
+        """Columns another statement may read beside its own for ``registry(stored)``."""
+        return self.settings.ledger().trust.stored_columns()
 
     def provenance(self, grant_id: str, within: tuple[int, int] | None = None) -> dict[int, Provenance]:
         """Each stored event of the grant (those ``within`` the ids given) with its signature
