@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 
 from audit.verifier.people import REGISTRY_ID, Person
 from ledger import snapshot_seals
-from ledger.database import APP_NAME, busy_timeout_ms, ensure_schema, one_statement
+from ledger.database import APP_NAME, Quick, busy_timeout_ms, ensure_schema
 from ledger.encoding import StateEncoder
 from ledger.errors import ConflictError, LedgerError, NotFoundError, StorageError, VerificationError
 from ledger.grant import Grant, grant_uuid
@@ -324,14 +324,13 @@ class GrantLedger(Application[UUID]):
         query = self._events_query
         if query is None:  # built once: a statement used again skips SQLAlchemy's building and keying
             c = self.recorder.events_record_cls.__table__.c  # type: ignore[attr-defined]
-            query = self._events_query = (
+            query = self._events_query = Quick(
                 select(c.id, c.originator_version, c.topic, c.state)
                 .where(c.originator_id == bindparam("key"), c.originator_version > bindparam("after"))
                 .order_by(c.originator_version)
             )
-        with one_statement(self.engine) as conn:
-            found = conn.execute(query, {"key": key, "after": after})
-            rows = [(nid, version, topic, bytes(state)) for nid, version, topic, state in found]
+        found = query.rows(self.engine, {"key": key, "after": after})
+        rows = [(nid, version, topic, bytes(state)) for nid, version, topic, state in found]
         if key != REGISTRY_ID:  # the registry's own events are checked as it is replayed
             self.trust.check([Row(nid, key, v, topic, json.loads(state)) for nid, v, topic, state in rows])
         for _nid, version, topic, state in rows:
@@ -346,17 +345,16 @@ class GrantLedger(Application[UUID]):
         query = self._snapshot_query
         if query is None:
             c = self.snapshots.recorder.events_record_cls.__table__.c  # type: ignore[attr-defined]
-            query = self._snapshot_query = (
+            query = self._snapshot_query = Quick(
                 select(c.originator_version, c.topic, c.state)
                 .where(c.originator_id == bindparam("key"))
                 .order_by(c.originator_version.desc())
                 .limit(1)
             )
-        with one_statement(self.engine) as conn:
-            found = conn.execute(query, {"key": key}).first()
-        if found is None:
+        found = query.rows(self.engine, {"key": key})
+        if not found:
             return None
-        version, topic, state = found
+        ((version, topic, state),) = found
         return StoredEvent(key, version, topic, bytes(state))
 
     def _decoded(self, stored: Any) -> Any:
