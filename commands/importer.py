@@ -32,6 +32,8 @@ PARALLEL_ROWS = 20_000
 # (about 2 KB each): a file over fewer grants reads and writes each grant's rows once, not at
 # every batch that touches it. Over more, a file in date order gains little from holding some.
 HELD_GRANTS = 25_000
+# events an import stores past which PostgreSQL's statistics of its tables are refreshed at once
+ANALYZE_AFTER = 10_000
 
 
 def _checkers(jobs: str, rows: int) -> int:
@@ -196,7 +198,7 @@ def record_rows(
                 projection.write_held(session)
             session.flush()
 
-    return import_rows(
+    done = import_rows(
         app,
         read_rows(cells),
         signer=signer,
@@ -209,6 +211,13 @@ def record_rows(
         checkers=checkers,
         on_end=on_end,
     )
+    if done.events >= ANALYZE_AFTER:
+        from ledger.database import refresh_statistics
+        from ledger.location import EVENTS_TABLE, SNAPSHOTS_TABLE
+
+        grown = [EVENTS_TABLE, SNAPSHOTS_TABLE, *(t.name for p in chosen for t in p.tables)]
+        refresh_statistics(app.engine, grown)
+    return done
 
 
 def _project(conn: Connection, stored: list[Notification], chosen: list[Any]) -> None:

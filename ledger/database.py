@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -165,6 +165,24 @@ def _failed(conn: Connection, error: Exception, sql: str, values: dict[str, Any]
     request, not one per pooled connection, finds the database restarted. It is SQLAlchemy's own
     handler, private to its Connection: tests/test_quick_statements.py holds it to both."""
     conn._handle_dbapi_exception(error, sql, values, cursor, None)
+
+
+def refresh_statistics(engine: Engine, tables: Sequence[str]) -> None:
+    """On PostgreSQL, ANALYZE ``tables`` now (a bulk load just grew them): until autovacuum gets
+    to a table its planner works from what it knew before the load, and a web server started
+    right after a million-event import planned its per-write statements so that it recorded 95
+    writes/s, against 207/s after ANALYZE (3.6 s at that size). A table this login does not own
+    is skipped with PostgreSQL's warning, as ANALYZE does; elsewhere nothing is done."""
+    if engine.dialect.name != "postgresql" or not tables:
+        return
+    from sqlalchemy.exc import DBAPIError
+
+    names = ", ".join(engine.dialect.identifier_preparer.quote(name) for name in sorted(set(tables)))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"ANALYZE {names}"))
+    except DBAPIError:  # what was written stands: autovacuum will analyze them in its time
+        return
 
 
 def configure_engine(engine: Engine) -> None:
