@@ -142,7 +142,7 @@ class Workspace:
         ``registry_columns`` just read say it does (no statement of its own)."""
         trust = self.settings.ledger().trust
         if len(stored) == 2:
-            return trust.registry_at((int(stored[0]), int(stored[1])))
+            return trust.registry_at((stored[0], stored[1]))
         return trust.registry(fresh=True)
 
     def registry_columns(self) -> tuple[Any, Any]:
