@@ -262,6 +262,22 @@ def person_name(actor: str, role: str) -> str:
     return actor if role == "officer" else f"{actor}.{role}"
 
 
+_KEY_FOLDERS: list[Path] = []
+
+
+def key_folder() -> Path:
+    """A new folder for the private keys of a ledger that has no file beside it (PostgreSQL),
+    removed when the test process ends: thousands of test ledgers left their keys in /tmp."""
+    import atexit
+    import shutil
+    import tempfile
+
+    if not _KEY_FOLDERS:
+        _KEY_FOLDERS.append(Path(tempfile.mkdtemp(prefix="grant-ledger-test-keys-")))
+        atexit.register(shutil.rmtree, _KEY_FOLDERS[0], True)
+    return Path(tempfile.mkdtemp(prefix="keys-", dir=_KEY_FOLDERS[0]))
+
+
 @dataclass
 class Ledger:
     """The command line bound to one database, as its people type it; ``create``: run
@@ -279,17 +295,11 @@ class Ledger:
     lang: str = "en"  # the language of the commands it runs (set "zh" to read them as officers do)
 
     def __post_init__(self) -> None:
-        import tempfile
-
         from ledger.location import sqlite_file
 
         if self.keys is None:
             file = sqlite_file(self.url)
-            self.keys = (
-                Path(file).with_name(Path(file).stem + "-keys")
-                if file is not None
-                else Path(tempfile.mkdtemp(prefix="keys-"))
-            )
+            self.keys = Path(file).with_name(Path(file).stem + "-keys") if file is not None else key_folder()
         self.keys.mkdir(parents=True, exist_ok=True)
         self.root: str | None = None
         self.registered: set[str] = set()
@@ -421,10 +431,12 @@ _MADE: dict[str, Ledger] = {}
 def _made(backend: str) -> Ledger:
     if backend not in _MADE:
         import atexit
+        import shutil
         import tempfile
 
         if backend == "sqlite":
             folder = Path(tempfile.mkdtemp(prefix="made-ledger-"))
+            atexit.register(shutil.rmtree, folder, True)
             _MADE[backend] = Ledger(f"sqlite:///{folder / 'ledger.db'}", CliRunner())
         else:
             url = new_pg_database()
@@ -557,9 +569,13 @@ _DEMO: list[Ledger] = []
 def demo_sqlite_ledger(sqlite_url: str) -> Ledger:
     """The demo's ledger on SQLite: a copy of the one this process made, its keys shared."""
     if not _DEMO:
+        import atexit
+        import shutil
         import tempfile
 
-        _DEMO.append(_demo(f"sqlite:///{Path(tempfile.mkdtemp(prefix='demo-ledger-')) / 'ledger.db'}"))
+        folder = Path(tempfile.mkdtemp(prefix="demo-ledger-"))
+        atexit.register(shutil.rmtree, folder, True)
+        _DEMO.append(_demo(f"sqlite:///{folder / 'ledger.db'}"))
     return copy_of(_DEMO[0], sqlite_url, keys=_DEMO[0].keys)
 
 

@@ -4,13 +4,12 @@ the command line seals it."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ledger.application import GrantLedger
 from ledger.seal import Signer, generate_key, load_signer
-from tests.conftest import KEYRING, Ledger, person_name
+from tests.conftest import KEYRING, Ledger, key_folder, person_name
 
 _KEY_DIRS: dict[str, Path] = {}
 
@@ -44,7 +43,7 @@ def key_dir(url: str) -> Path:
         found.mkdir(parents=True, exist_ok=True)
         return found
     if url not in _KEY_DIRS:
-        _KEY_DIRS[url] = Path(tempfile.mkdtemp(prefix="keys-"))
+        _KEY_DIRS[url] = key_folder()
     return _KEY_DIRS[url]
 
 
