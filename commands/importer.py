@@ -34,6 +34,10 @@ PARALLEL_ROWS = 20_000
 HELD_GRANTS = 25_000
 # events an import stores past which PostgreSQL's statistics of its tables are refreshed at once
 ANALYZE_AFTER = 10_000
+# rows of a file (and no fewer than the events stored) from which an import on SQLite makes the
+# indexes of the tables it appends a row per event to at its end, not row by row
+# (projections.bulk.indexes_dropped): below a few hundred thousand they fit the page cache
+DEFER_INDEXES_FROM = 250_000
 
 
 def _checkers(jobs: str, rows: int) -> int:
@@ -123,6 +127,7 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
             batch=batch_rows,
             progress=step,
             checkers=_checkers(jobs, count),
+            rows=count,
         )
     if done.errors:
         for error in done.errors:
@@ -159,9 +164,11 @@ def record_rows(
     batch: int = 5000,
     progress: Callable[[int], None] | None = None,
     checkers: int = 0,
+    rows: int | None = None,
 ) -> ImportResult:
     """An opened import file's rows checked and recorded in one transaction, the projections kept
-    at the head inside it: what `import` does, and the web workspace's import page."""
+    at the head inside it: what `import` does, and the web workspace's import page. ``rows``: how
+    many the file holds, where known (a large file's appended tables are indexed at the end)."""
     from commands.registry import all_projections
     from ledger.import_format import read_rows
     from ledger.importing import MemoryCeiling, fewer_held, import_rows
@@ -171,8 +178,21 @@ def record_rows(
     chosen = all_projections()
     catch_up_as_told(app, chosen)  # tables exist and the projections stand at the head before the lock
 
+    deferred: list[Any] = []
+
     def on_start(conn: Connection) -> None:
         _catch_up_in(conn, app, chosen)
+        file_rows = rows or 0
+        if (
+            file_rows >= DEFER_INDEXES_FROM
+            and conn.dialect.name == "sqlite"
+            and file_rows >= _events_stored(conn, app)
+        ):
+            from projections.bulk import indexes_dropped
+            from projections.schema import APPENDED
+
+            ours = {t.name for p in chosen for t in p.tables}
+            deferred.extend(indexes_dropped(conn, [t for t in APPENDED if t.name in ours]))
 
     # the import's own events, each decided by its aggregate on every rule of its action: the
     # compliance judge replays their facts without judging them again (a rebuild judges all).
@@ -197,6 +217,10 @@ def record_rows(
             for projection in held.values():
                 projection.write_held(session)
             session.flush()
+        if deferred:
+            from projections.bulk import made_again
+
+            made_again(conn, deferred)
 
     done = import_rows(
         app,
@@ -228,6 +252,13 @@ def _project(conn: Connection, stored: list[Notification], chosen: list[Any]) ->
     with Session(bind=conn) as session:
         project_stored(session, stored, chosen)
         session.flush()
+
+
+def _events_stored(conn: Connection, app: Any) -> int:
+    from sqlalchemy import func, select
+
+    table = app.recorder.events_record_cls.__table__
+    return int(conn.execute(select(func.max(table.c.id))).scalar() or 0)
 
 
 def _catch_up_in(conn: Connection, app: Any, chosen: list[Any]) -> None:

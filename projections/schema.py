@@ -127,6 +127,10 @@ history_acts = Table(
 )
 
 
+# Tables that get a row appended per event and that nothing reads while the projections apply a
+# batch: a large import on SQLite makes their indexes again at its end (projections.bulk).
+APPENDED = (movements, history_acts)
+
 # ---------------------------------------------------------------- the compliance projection
 # What the findings report needs, per grant: money, build period, outputs, rectifications, and
 # every stored event that broke a rule of the policy in force on its date.
