@@ -34,10 +34,6 @@ PARALLEL_ROWS = 20_000
 HELD_GRANTS = 25_000
 # events an import stores past which PostgreSQL's statistics of its tables are refreshed at once
 ANALYZE_AFTER = 10_000
-# rows of a file (and no fewer than the events stored) from which an import on SQLite makes the
-# indexes of the tables it appends a row per event to at its end, not row by row
-# (projections.bulk.indexes_dropped): below a few hundred thousand they fit the page cache
-DEFER_INDEXES_FROM = 250_000
 
 
 def _checkers(jobs: str, rows: int) -> int:
@@ -182,17 +178,18 @@ def record_rows(
 
     def on_start(conn: Connection) -> None:
         _catch_up_in(conn, app, chosen)
+        from projections import bulk
+
         file_rows = rows or 0
         if (
-            file_rows >= DEFER_INDEXES_FROM
+            file_rows >= bulk.DEFER_INDEXES_FROM
             and conn.dialect.name == "sqlite"
             and file_rows >= _events_stored(conn, app)
         ):
-            from projections.bulk import indexes_dropped
             from projections.schema import APPENDED
 
             ours = {t.name for p in chosen for t in p.tables}
-            deferred.extend(indexes_dropped(conn, [t for t in APPENDED if t.name in ours]))
+            deferred.extend(bulk.indexes_dropped(conn, [t for t in APPENDED if t.name in ours]))
 
     # the import's own events, each decided by its aggregate on every rule of its action: the
     # compliance judge replays their facts without judging them again (a rebuild judges all).

@@ -22,6 +22,10 @@ from projections.records import sqlite_moment
 
 # rows from which COPY is cheaper than one INSERT of them all (PostgreSQL)
 FEW = 32
+# rows to load (and, for an import, no fewer than the events stored) from which SQLite's tables
+# that get a row per event are indexed after the load, not row by row (``indexes_dropped``):
+# below a few hundred thousand their indexes fit the page cache and nothing is gained
+DEFER_INDEXES_FROM = 250_000
 _NUMBERS = (int, Decimal, float)
 
 

@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol, cast, runtime_checkable
 from uuid import UUID
 
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import Index, Table, delete, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -46,6 +46,7 @@ from ledger.application import GrantLedger
 from ledger.errors import StorageError
 from ledger.forked import failure, messages_from_fork
 from ledger.i18n import T_, _
+from projections import bulk
 from projections.names import MARK, tracked
 from projections.records import StoredRecord, records_of_rows
 from projections.runner import (
@@ -57,6 +58,7 @@ from projections.runner import (
     standings,
     tracking_recorder,
 )
+from projections.schema import APPENDED
 
 BATCH = 10000
 WORKER_MIN = 40000  # events in the store from which a worker process pays for its start
@@ -157,6 +159,7 @@ def rebuild_all(
         url = app.engine.url.render_as_string(hide_password=False)
         conn = session.connection()
         sealed = (lambda batch, leaves: check_sealed(app, batch, leaves)) if check else None
+        deferred = _indexes_deferred(conn, events, chosen)
         done, position = replay_into(
             session,
             conn,
@@ -168,10 +171,22 @@ def rebuild_all(
             worker,
             check=sealed,
         )
+        bulk.made_again(conn, deferred)
         if position:
             positions = [{"application_name": tracked(p.name), "notification_id": position} for p in chosen]
             session.execute(insert(tracking), positions)
     return done
+
+
+def _indexes_deferred(conn: Connection, events: Table, chosen: Sequence[Projection]) -> list[Index]:
+    """SQLite, a store of ``DEFER_INDEXES_FROM`` events or more: the indexes of the emptied tables
+    a row per event is appended to, dropped until every event is applied (projections.bulk)."""
+    if conn.dialect.name != "sqlite":
+        return []
+    if int(conn.execute(select(func.max(events.c.id))).scalar() or 0) < bulk.DEFER_INDEXES_FROM:
+        return []
+    emptied = {table.name for projection in chosen for table in projection.tables}
+    return bulk.indexes_dropped(conn, [table for table in APPENDED if table.name in emptied])
 
 
 # pg_advisory_xact_lock's key for rebuilds: a fixed number ('glrb' in ASCII) and the schema the

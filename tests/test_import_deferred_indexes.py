@@ -1,6 +1,7 @@
-"""A large import on SQLite appends the rows of its per-event tables without their indexes and
-makes the indexes again before it commits (projections.bulk.indexes_dropped): the ledger after it
-has the same indexes, used by the same queries, and a refused import leaves them as they were."""
+"""A large import or rebuild on SQLite appends the rows of its per-event tables without their
+indexes and makes the indexes again before it commits (projections.bulk.indexes_dropped): the
+ledger after it has the same indexes, used by the same queries, and a refused import or rebuild
+leaves them as they were."""
 
 from __future__ import annotations
 
@@ -44,7 +45,6 @@ def _spends(tmp_path: Path, first: int, count: int, extra: str = "") -> Path:
 @pytest.fixture
 def dropped(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """The names of the indexes each import dropped (the real function, watched)."""
-    import commands.importer
     import projections.bulk
 
     calls: list[list[str]] = []
@@ -56,7 +56,7 @@ def dropped(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
         return indexes
 
     monkeypatch.setattr(projections.bulk, "indexes_dropped", watched)
-    monkeypatch.setattr(commands.importer, "DEFER_INDEXES_FROM", 40)
+    monkeypatch.setattr(projections.bulk, "DEFER_INDEXES_FROM", 40)
     return calls
 
 
@@ -110,3 +110,37 @@ def test_a_file_smaller_than_the_ledger_keeps_them(
     assert dropped == [sorted(_EXPECTED)]
     assert {name for name, _ in _query(ledger, _INDEXES)} == _EXPECTED
     assert '"subsidy_available": "99875.00"' in ledger.ok("balance", "B0001", "--format", "json").stdout
+
+
+def test_a_large_rebuild_makes_the_same_indexes_again(
+    ledger: Ledger, tmp_path: Path, dropped: list[list[str]]
+) -> None:
+    _funded(ledger)
+    ledger.ok("import", str(_spends(tmp_path, 0, 60)))
+    before = _query(ledger, _INDEXES)
+    acts = _query(ledger, "SELECT * FROM history_acts ORDER BY notification_id")
+    ledger.ok("projections", "rebuild")
+    assert dropped == [sorted(_EXPECTED)] * 2  # the import's, then the rebuild's
+    assert _query(ledger, _INDEXES) == before
+    assert _query(ledger, "SELECT * FROM history_acts ORDER BY notification_id") == acts
+    assert '"subsidy_available": "99940.00"' in ledger.ok("balance", "B0001", "--format", "json").stdout
+    ledger.ok("projections", "verify")
+
+
+def test_a_refused_large_rebuild_leaves_the_indexes_and_rows(
+    ledger: Ledger, tmp_path: Path, dropped: list[list[str]]
+) -> None:
+    """An event inserted below the application: the rebuild checking seals refuses it (exit 6)
+    after it dropped the indexes; its rollback brings them back, with the rows."""
+    from tests.test_people import _forge_copy_of_an_expenditure
+
+    _funded(ledger)
+    ledger.ok("import", str(_spends(tmp_path, 0, 60)))
+    before = _query(ledger, _INDEXES)
+    acts = _query(ledger, "SELECT count(*) FROM history_acts")
+    _forge_copy_of_an_expenditure(ledger.url, "5000000.00")
+    result = ledger("projections", "rebuild")
+    assert result.exit_code == 6, (result.stdout, result.stderr)
+    assert len(dropped) == 2
+    assert _query(ledger, _INDEXES) == before
+    assert _query(ledger, "SELECT count(*) FROM history_acts") == acts
