@@ -174,6 +174,10 @@ def record_rows(
     chosen = all_projections()
     catch_up_as_told(app, chosen)  # tables exist and the projections stand at the head before the lock
 
+    # a large file's appended tables, their indexes dropped at the first batch (once the checking
+    # processes are forked: dropping reads the indexes' pages into this connection's page cache,
+    # which a process forked after would count as its own, 64 MB of its memory ceiling)
+    to_defer: list[Any] = []
     deferred: list[Any] = []
 
     def on_start(conn: Connection) -> None:
@@ -189,7 +193,7 @@ def record_rows(
             from projections.schema import APPENDED
 
             ours = {t.name for p in chosen for t in p.tables}
-            deferred.extend(bulk.indexes_dropped(conn, [t for t in APPENDED if t.name in ours]))
+            to_defer.extend(t for t in APPENDED if t.name in ours)
 
     # the import's own events, each decided by its aggregate on every rule of its action: the
     # compliance judge replays their facts without judging them again (a rebuild judges all).
@@ -202,6 +206,11 @@ def record_rows(
     ceiling = MemoryCeiling()
 
     def on_batch(conn: Connection, stored: list[Notification]) -> None:
+        if to_defer:
+            from projections import bulk
+
+            deferred.extend(bulk.indexes_dropped(conn, to_defer))
+            to_defer.clear()
         _project(conn, stored, decided)
         if ceiling.crossed():
             for projection in held.values():
