@@ -26,6 +26,7 @@ FEW = 32
 # that get a row per event are indexed after the load, not row by row (``indexes_dropped``):
 # below a few hundred thousand their indexes fit the page cache and nothing is gained
 DEFER_INDEXES_FROM = 250_000
+SORT_KIB = 8 * 1024  # memory SQLite sorts an index's keys in before it merges runs (``made_again``)
 _NUMBERS = (int, Decimal, float)
 
 
@@ -123,8 +124,22 @@ def indexes_dropped(conn: Connection, tables: Sequence[Table]) -> list[Index]:
 
 
 def made_again(conn: Connection, indexes: Sequence[Index]) -> None:
-    for index in indexes:
-        index.create(conn)
+    """The indexes ``indexes_dropped`` dropped, made again. SQLite sorts each index's keys in
+    memory up to the size of the page cache, then in runs it merges: with an import's 64 MB
+    cache, building them raised a 10M import's writing process from 290 MB to 353 MB, so they
+    are sorted with ``SORT_KIB`` of memory."""
+    if not indexes:
+        return
+    before = None
+    if conn.dialect.name == "sqlite":
+        before = int(conn.exec_driver_sql("PRAGMA cache_size").scalar() or 0)
+        conn.exec_driver_sql(f"PRAGMA cache_size = -{SORT_KIB}")
+    try:
+        for index in indexes:
+            index.create(conn)
+    finally:
+        if before is not None:
+            conn.exec_driver_sql(f"PRAGMA cache_size = {before}")
 
 
 def _name(index: Index) -> str:
