@@ -181,19 +181,10 @@ def record_rows(
     deferred: list[Any] = []
 
     def on_start(conn: Connection) -> None:
-        _catch_up_in(conn, app, chosen)
         from projections import bulk
 
-        file_rows = rows or 0
-        if (
-            file_rows >= bulk.DEFER_INDEXES_FROM
-            and conn.dialect.name == "sqlite"
-            and file_rows >= _events_stored(conn, app)
-        ):
-            from projections.schema import APPENDED
-
-            ours = {t.name for p in chosen for t in p.tables}
-            to_defer.extend(t for t in APPENDED if t.name in ours)
+        head = _catch_up_in(conn, app, chosen)
+        to_defer.extend(bulk.to_defer(conn, chosen, rows or 0, head))
 
     # the import's own events, each decided by its aggregate on every rule of its action: the
     # compliance judge replays their facts without judging them again (a rebuild judges all).
@@ -260,15 +251,9 @@ def _project(conn: Connection, stored: list[Notification], chosen: list[Any]) ->
         session.flush()
 
 
-def _events_stored(conn: Connection, app: Any) -> int:
-    from sqlalchemy import func, select
-
-    table = app.recorder.events_record_cls.__table__
-    return int(conn.execute(select(func.max(table.c.id))).scalar() or 0)
-
-
-def _catch_up_in(conn: Connection, app: Any, chosen: list[Any]) -> None:
-    """Another writer may have committed between the catch-up and the lock: project it here."""
+def _catch_up_in(conn: Connection, app: Any, chosen: list[Any]) -> int:
+    """Another writer may have committed between the catch-up and the lock: project it here.
+    Returns the id of the store's last event."""
     from sqlalchemy import select
 
     from projections.runner import standings
@@ -279,7 +264,7 @@ def _catch_up_in(conn: Connection, app: Any, chosen: list[Any]) -> None:
     start = min(positions.values())
     head = conn.execute(select(table.c.id).order_by(table.c.id.desc()).limit(1)).scalar() or 0
     if start >= head:
-        return
+        return int(head)
     if any(positions.get(n, 0) != start for n in names):
         msg = _("the projections stand at different positions; run `grant-ledger projections status`")
         raise StorageError(msg)
@@ -296,6 +281,7 @@ def _catch_up_in(conn: Connection, app: Any, chosen: list[Any]) -> None:
 
     check_sealed(app, records(behind))
     _project(conn, behind, chosen)
+    return int(head)
 
 
 def register(cli: click.Group) -> None:

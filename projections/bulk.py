@@ -9,7 +9,7 @@ way) see no difference.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -104,6 +104,18 @@ class BulkInsert:
                 values[at] = fix(values[at])
             out.append(tuple(values))
         return out
+
+
+def to_defer(conn: Connection, projections: Iterable[Any], load: int, stored: int = 0) -> list[Table]:
+    """The tables of ``projections`` a row per event is appended to (``schema.APPENDED``) whose
+    indexes a load of ``load`` events into a store of ``stored`` makes after it, not row by row:
+    on SQLite, from ``DEFER_INDEXES_FROM`` and no fewer than the store holds (else none)."""
+    if conn.dialect.name != "sqlite" or load < DEFER_INDEXES_FROM or load < stored:
+        return []
+    from projections.schema import APPENDED
+
+    theirs = {table.name for projection in projections for table in projection.tables}
+    return [table for table in APPENDED if table.name in theirs]
 
 
 def indexes_dropped(conn: Connection, tables: Sequence[Table]) -> list[Index]:

@@ -58,7 +58,6 @@ from projections.runner import (
     standings,
     tracking_recorder,
 )
-from projections.schema import APPENDED
 
 BATCH = 10000
 WORKER_MIN = 40000  # events in the store from which a worker process pays for its start
@@ -179,14 +178,10 @@ def rebuild_all(
 
 
 def _indexes_deferred(conn: Connection, events: Table, chosen: Sequence[Projection]) -> list[Index]:
-    """SQLite, a store of ``DEFER_INDEXES_FROM`` events or more: the indexes of the emptied tables
-    a row per event is appended to, dropped until every event is applied (projections.bulk)."""
-    if conn.dialect.name != "sqlite":
-        return []
-    if int(conn.execute(select(func.max(events.c.id))).scalar() or 0) < bulk.DEFER_INDEXES_FROM:
-        return []
-    emptied = {table.name for projection in chosen for table in projection.tables}
-    return bulk.indexes_dropped(conn, [table for table in APPENDED if table.name in emptied])
+    """The indexes of the emptied tables a row per event is appended to, dropped until every
+    event is applied, on a large enough store (projections.bulk)."""
+    head = int(conn.execute(select(func.max(events.c.id))).scalar() or 0)
+    return bulk.indexes_dropped(conn, bulk.to_defer(conn, chosen, head))
 
 
 # pg_advisory_xact_lock's key for rebuilds: a fixed number ('glrb' in ASCII) and the schema the

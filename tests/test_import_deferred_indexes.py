@@ -65,6 +65,12 @@ def _funded(ledger: Ledger) -> None:
     ledger.ok("disburse", "G1", "--amount", "10万", "--voucher", "拨-1", "--date", "2024-04-15")
 
 
+def _sixty_spent(ledger: Ledger, tmp_path: Path) -> None:
+    """A funded grant, then sixty spends of 1.00 imported (its indexes made again once)."""
+    _funded(ledger)
+    ledger.ok("import", str(_spends(tmp_path, 0, 60)))
+
+
 def test_a_large_import_makes_the_same_indexes_again(
     ledger: Ledger, tmp_path: Path, dropped: list[list[str]]
 ) -> None:
@@ -105,8 +111,7 @@ def test_a_refused_large_import_leaves_the_indexes(
 def test_a_file_smaller_than_the_ledger_keeps_them(
     ledger: Ledger, tmp_path: Path, dropped: list[list[str]]
 ) -> None:
-    _funded(ledger)
-    ledger.ok("import", str(_spends(tmp_path, 0, 60)))
+    _sixty_spent(ledger, tmp_path)
     ledger.ok("import", str(_spends(tmp_path, 60, 45)))  # 45 rows into a ledger of more events
     ledger.ok("import", str(_spends(tmp_path, 105, 20)))  # fewer rows than the threshold
     assert dropped == [sorted(_EXPECTED)]
@@ -117,8 +122,7 @@ def test_a_file_smaller_than_the_ledger_keeps_them(
 def test_a_large_rebuild_makes_the_same_indexes_again(
     ledger: Ledger, tmp_path: Path, dropped: list[list[str]]
 ) -> None:
-    _funded(ledger)
-    ledger.ok("import", str(_spends(tmp_path, 0, 60)))
+    _sixty_spent(ledger, tmp_path)
     before = _query(ledger, _INDEXES)
     acts = _query(ledger, "SELECT * FROM history_acts ORDER BY notification_id")
     ledger.ok("projections", "rebuild")
@@ -136,8 +140,7 @@ def test_a_refused_large_rebuild_leaves_the_indexes_and_rows(
     after it dropped the indexes; its rollback brings them back, with the rows."""
     from tests.test_people import _forge_copy_of_an_expenditure
 
-    _funded(ledger)
-    ledger.ok("import", str(_spends(tmp_path, 0, 60)))
+    _sixty_spent(ledger, tmp_path)
     before = _query(ledger, _INDEXES)
     acts = _query(ledger, "SELECT count(*) FROM history_acts")
     _forge_copy_of_an_expenditure(ledger.url, "5000000.00")

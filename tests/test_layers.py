@@ -199,7 +199,7 @@ def test_a_projection_moved_by_another_process_is_a_conflict_in_one_sentence(
     books.write_text(f"{HEADER}\n2024-04-15,,B0001,G1,,disburse,100000,,,,拨-1,,1\n", encoding="utf-8")
     before = ledger.event_count()
 
-    def another_process_moves_balances(conn: object, app: object, chosen: object) -> None:
+    def another_process_moves_balances(conn: object, app: object, chosen: object) -> int:
         conn.execute(  # type: ignore[attr-defined]
             text(
                 "UPDATE ledger_tracking SET notification_id = notification_id + :moved "
@@ -207,6 +207,7 @@ def test_a_projection_moved_by_another_process_is_a_conflict_in_one_sentence(
             ),
             {"moved": moved},
         )
+        return before
 
     with monkeypatch.context() as patch:
         patch.setattr(commands.importer, "_catch_up_in", another_process_moves_balances)
