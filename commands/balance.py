@@ -288,7 +288,7 @@ def _current_json(url: str) -> list[str] | None:
     from commands.output import RECORD_SEP, json_list, json_record_template, json_text, json_token
     from ledger.money import from_fen
     from projections.figures import MEASURES, derived_fen
-    from projections.quick import LABELS, Made, current_rows
+    from projections.quick import LABELS, Made, current_texts
 
     assert LABELS == ("base_id", "grant_id", "base_name", "programme", "status")  # as unpacked below
     # a row of current_rows as laid out below: its labels, its unit's district, its measures and
@@ -299,9 +299,8 @@ def _current_json(url: str) -> list[str] | None:
     first, last = len(LABELS), len(LABELS) + len(MEASURES)
     amount = Made(lambda fen: json_token(from_fen(fen)))
     plain = Made(json_token)  # the labels that repeat, the districts, the rates
-    chunks: list[str] = []
 
-    def each(rows: list[tuple[Any, ...]]) -> None:
+    def lay(rows: list[tuple[Any, ...]]) -> str:
         records = []
         for row in rows:
             base_id, grant_id, name, programme, status = row[:first]
@@ -320,9 +319,10 @@ def _current_json(url: str) -> list[str] | None:
                 plain[rate],
             )
             records.append(template % pick(laid))
-        chunks.append(RECORD_SEP.join(records))
+        return RECORD_SEP.join(records)
 
-    return json_list(chunks) if current_rows(url, each) else None
+    chunks = current_texts(url, lay)
+    return None if chunks is None else json_list(chunks)
 
 
 def district_option(text: str) -> str:

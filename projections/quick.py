@@ -13,11 +13,15 @@ The table and column names are the read model's own (``projections/schema.py``);
 
 from __future__ import annotations
 
+import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from ledger.i18n import T_
 from ledger.location import EVENTS_TABLE, META_TABLE, check_version
 from ledger.money import from_fen
 from projections.figures import MEASURES, Balance
@@ -68,43 +72,194 @@ def current_rows(
     if path is None:
         return False
     try:
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, isolation_level=None)
+        with _snapshot(path) as conn:
+            if _head(conn) is None:
+                return False
+            _rows(conn, each, base_ids=base_ids)
+            return True
     except sqlite3.Error:
         return False
+
+
+def current_texts(url: str, lay: Callable[[list[tuple[Any, ...]]], str]) -> list[str] | None:
+    """``lay`` of each chunk of every grant's row (as ``current_rows`` gives them), in order;
+    None if this path cannot tell. From ``SPLIT_FROM`` grants, processes lay out ranges of bases
+    at once (``parts_for``), each in its own snapshot of the same head; if a write comes between
+    them, one process lays out all."""
+    path = sqlite_path(url)
+    if path is None:
+        return None
+    split = _split(path)
+    if split is not None:
+        texts = _laid_in_parts(path, *split, lay)
+        if texts is not None:
+            return texts
+    texts = []
+    return texts if current_rows(url, lambda rows: texts.append(lay(rows))) else None
+
+
+SPLIT_FROM = 10_000  # grants; fewer are laid out before a second process would have started
+MOST_PARTS = 4
+
+
+def parts_for(grants: int) -> int:
+    """How many processes lay out ``grants`` rows: one per core, from ``SPLIT_FROM``."""
+    if grants < SPLIT_FROM:
+        return 1
+    return max(1, min(MOST_PARTS, len(os.sched_getaffinity(0))))
+
+
+@contextmanager
+def _snapshot(path: Path) -> Iterator[sqlite3.Connection]:
+    """A connection inside one read transaction: one snapshot for the checks and the rows."""
+    conn = sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, isolation_level=None)
     try:
         conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
-        conn.execute("BEGIN")  # one snapshot for the checks and the rows
-        return _read(conn, base_ids, each)
-    except sqlite3.Error:
-        return False
+        conn.execute("BEGIN")
+        yield conn
     finally:
         conn.close()
 
 
-def _read(
-    conn: sqlite3.Connection, base_ids: Sequence[str], each: Callable[[list[tuple[Any, ...]]], None]
-) -> bool:
+def _head(conn: sqlite3.Connection) -> int | None:
+    """The store's head if every projection stands at it, else None (nothing stored yet, a
+    projection behind, a read model of another version: the ordinary path answers)."""
     version = conn.execute(f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'").fetchone()
     if version is None:
-        return False
+        return None
     check_version(str(version[0]))
-    head = conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {EVENTS_TABLE}").fetchone()[0]
+    head = int(conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {EVENTS_TABLE}").fetchone()[0])
     # every version's key: a position counts only under each's current version, alone
     kept = dict(conn.execute(f"SELECT application_name, notification_id FROM {TRACKING_TABLE}").fetchall())
     if head == 0 or any(standing(kept, name) != head for name in PROJECTIONS):
-        return False
+        return None
+    return head
+
+
+def _rows(
+    conn: sqlite3.Connection,
+    each: Callable[[list[tuple[Any, ...]]], None],
+    base_ids: Sequence[str] = (),
+    low: str | None = None,
+    high: str | None = None,
+) -> None:
+    """``each`` chunk of the grants' rows, of ``base_ids`` or of the bases from ``low`` (included)
+    up to ``high`` (left out), in the order of base and grant."""
     columns = ", ".join(f"g.{c}" for c in LABELS + MEASURES)
     query = (
         f"SELECT {columns}, u.district FROM {GRANTS_TABLE} g "
         f"LEFT JOIN {UNITS_TABLE} u ON u.unit_id = g.unit_id"
     )
+    where = []
+    params: list[str] = []
     if base_ids:
-        query += f" WHERE g.base_id IN ({', '.join('?' * len(base_ids))})"
+        where.append(f"g.base_id IN ({', '.join('?' * len(base_ids))})")
+        params += base_ids
+    if low is not None:
+        where.append("g.base_id >= ?")
+        params.append(low)
+    if high is not None:
+        where.append("g.base_id < ?")
+        params.append(high)
+    if where:
+        query += " WHERE " + " AND ".join(where)
     query += " ORDER BY g.base_id, g.grant_id"
-    cursor = conn.execute(query, tuple(base_ids))
+    cursor = conn.execute(query, params)
     while rows := cursor.fetchmany(CHUNK):
         each(rows)
-    return True
+
+
+def _split(path: Path) -> tuple[int, list[str]] | None:
+    """The head and the bases that start each process's range after the first, or None for
+    one process. The connection is closed before any fork: SQLite's locks must not cross one."""
+    try:
+        with _snapshot(path) as conn:
+            head = _head(conn)
+            if head is None:
+                return None
+            count = conn.execute(f"SELECT COUNT(*) FROM {GRANTS_TABLE}").fetchone()[0]
+            parts = parts_for(count)
+            at = f"SELECT base_id FROM {GRANTS_TABLE} ORDER BY base_id LIMIT 1 OFFSET ?"
+            starts = {conn.execute(at, (count * k // parts,)).fetchone()[0] for k in range(1, parts)}
+            first = conn.execute(f"SELECT MIN(base_id) FROM {GRANTS_TABLE}").fetchone()[0]
+    except sqlite3.Error:
+        return None
+    starts.discard(first)  # a range from the first base would leave the first process none
+    return (head, sorted(starts)) if starts else None
+
+
+def _laid(
+    path: Path, head: int, low: str | None, high: str | None, lay: Callable[[list[tuple[Any, ...]]], str]
+) -> list[str] | None:
+    """``lay`` of the chunks of bases from ``low`` up to ``high``, in a snapshot at ``head``; None
+    if the store has moved on (or cannot be read)."""
+    texts: list[str] = []
+    try:
+        with _snapshot(path) as conn:
+            if _head(conn) != head:
+                return None
+            _rows(conn, lambda rows: texts.append(lay(rows)), low=low, high=high)
+    except sqlite3.Error:
+        return None
+    return texts
+
+
+def _laid_in_parts(
+    path: Path, head: int, starts: list[str], lay: Callable[[list[tuple[Any, ...]]], str]
+) -> list[str] | None:
+    """The ranges between ``starts`` laid out by forked processes, the first by this one."""
+    from ledger.forked import messages_from_fork  # multiprocessing: only for a large read model
+
+    bounds: list[str | None] = [None, *starts, None]
+    ranges = list(pairwise(bounds))
+    children = [
+        messages_from_fork(_lay_part, (path, head, low, high, lay), "done", LAYING_OUT)
+        for low, high in ranges[1:]
+    ]
+    try:
+        for child in children:
+            next(child)  # started: each lays out its range while this process does the first
+        texts = _laid(path, head, *ranges[0], lay)
+        if texts is None:
+            return None
+        for child in children:
+            for message in child:
+                if message[0] == "laid":
+                    texts.append(message[1])
+                elif not message[1]:  # done, at another head
+                    return None
+        return texts
+    finally:
+        for child in children:
+            child.close()
+
+
+LAYING_OUT = T_("a process laying out balances")
+
+
+def _lay_part(
+    path: Path,
+    head: int,
+    low: str | None,
+    high: str | None,
+    lay: Callable[[list[tuple[Any, ...]]], str],
+    send: Any,
+    receive: Any,
+) -> None:
+    """In a forked process: ``("started",)``, then each text of ``_laid`` as ``("laid", text)``,
+    then ``("done", True)``; ``("done", False)`` alone if the store moved on."""
+    from ledger.forked import failure
+
+    receive.close()
+    send.send(("started",))
+    try:
+        texts = _laid(path, head, low, high, lay)
+    except Exception as e:  # sent whole to the reading process, which raises it
+        send.send(("failed", failure(e, LAYING_OUT)))
+        return
+    for text in texts or ():
+        send.send(("laid", text))
+    send.send(("done", texts is not None))
 
 
 class Made(dict[Any, Any]):

@@ -201,6 +201,83 @@ def test_every_balance_as_json_on_an_empty_ledger_is_an_empty_list(sqlite_ledger
     assert sqlite_ledger.ok("balance", "--format", "json").stdout == "[]\n"
 
 
+def _parts(monkeypatch: pytest.MonkeyPatch, parts: int) -> list[list[str]]:
+    """Lay every balance out in ``parts`` processes whatever the size; the ranges each split
+    gave (``projections.quick._split``), in a list that grows as they are asked for."""
+    from projections import quick
+
+    split = quick._split
+    ranges: list[list[str]] = []
+
+    def recorded(path: Path) -> tuple[int, list[str]] | None:
+        found = split(path)
+        ranges.append([] if found is None else found[1])
+        return found
+
+    monkeypatch.setattr(quick, "parts_for", lambda grants: parts)
+    monkeypatch.setattr(quick, "_split", recorded)
+    return ranges
+
+
+def test_every_balance_as_json_laid_out_by_several_processes_is_the_same(
+    sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large read model is laid out by a process per core, each over a range of bases: byte
+    for byte what one process prints, whatever the number of processes (more than the bases
+    included), and no process left behind."""
+    import multiprocessing
+
+    path = tmp_path / "books.csv"
+    write_file(path, 700, grants=7)
+    sqlite_ledger.import_ok(path)
+    approved_district_grant(sqlite_ledger, "G0001-b", "B0001", "U9001")  # a base with two grants
+    one = sqlite_ledger.ok("balance", "--format", "json").stdout
+    assert len(json.loads(one)) == 8
+    for parts in (2, 3, 9):
+        ranges = _parts(monkeypatch, parts)
+        assert sqlite_ledger.ok("balance", "--format", "json").stdout == one
+        assert ranges and len(ranges[-1]) == min(parts, 7) - 1  # 7 bases: at most 6 more ranges
+        assert not multiprocessing.active_children()
+
+
+def test_a_write_between_the_processes_snapshots_is_laid_out_by_one(
+    sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The processes read in snapshots of their own; a spend committed after the ranges were
+    split moves the head, so no process lays out a range of another state than the others':
+    one process lays out all, and the spend is in the answer."""
+    from projections import quick
+
+    path = tmp_path / "books.csv"
+    write_file(path, 400, grants=4)
+    sqlite_ledger.import_ok(path)
+    before = {r["grant_id"]: r for r in json.loads(sqlite_ledger.ok("balance", "--format", "json").stdout)}
+    _parts(monkeypatch, 2)
+    split = quick._split
+    laid: list[list[str] | None] = []
+    parts = quick._laid_in_parts
+
+    def then_a_spend(where: Path) -> tuple[int, list[str]] | None:
+        found = split(where)
+        spend = ["--amount", "7.00", "--category", "materials", "--source", "subsidy"]
+        sqlite_ledger.ok("spend", "G0003", *spend, "--voucher", "Q-between", "--date", "2024-06-01")
+        return found
+
+    def recorded(*args: object) -> list[str] | None:
+        laid.append(parts(*args))  # type: ignore[arg-type]
+        return laid[-1]
+
+    monkeypatch.setattr(quick, "_split", then_a_spend)
+    monkeypatch.setattr(quick, "_laid_in_parts", recorded)
+    after = {r["grant_id"]: r for r in json.loads(sqlite_ledger.ok("balance", "--format", "json").stdout)}
+    assert laid == [None]  # the split was at the old head: given up
+    assert Decimal(after["G0003"]["subsidy_spent"]) == Decimal(before["G0003"]["subsidy_spent"]) + 7
+    monkeypatch.setattr(quick, "_split", split)
+    in_parts = json.loads(sqlite_ledger.ok("balance", "--format", "json").stdout)
+    assert laid[-1] is not None  # at one head again, laid out in parts: the same answer
+    assert in_parts == list(after.values())
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.integers(min_value=-(10**13), max_value=10**13), min_size=9, max_size=9))
 def test_the_derived_figures_in_fen_are_the_balances_own(amounts: list[int]) -> None:
