@@ -41,6 +41,42 @@ def messages_from_fork(
         _stop([child])
 
 
+def messages_from_forks(
+    works: list[tuple[Callable[..., None], tuple[Any, ...]]], last: str, who: object
+) -> Generator[tuple[int, tuple[Any, ...]], None, None]:
+    """Run each ``target(*args, send)`` of ``works`` in a forked daemon process and yield
+    ``(index of the work, message)`` as the messages come, until each has sent one of kind
+    ``last``. Each child holds its own sending end alone, so one whose reader is gone fails on
+    its next send whatever its siblings do."""
+    context = multiprocessing.get_context("fork")
+    backs = [context.Pipe(duplex=False) for _ in works]  # (receive, send): child -> here
+    ends = [end for pair in backs for end in pair]
+    children = []
+    for (target, args), (_, send) in zip(works, backs, strict=True):
+        others = [end for end in ends if end is not send]
+        children.append(context.Process(target=_run, args=(target, (*args, send), others), daemon=True))
+    for child in children:
+        child.start()
+    for _, send in backs:
+        send.close()
+    pairs = zip(backs, children, strict=True)
+    waiting = {receive: (i, child) for i, ((receive, _), child) in enumerate(pairs)}
+    try:
+        while waiting:
+            for ready in wait(list(waiting)):
+                receive = cast(Connection, ready)
+                i, child = waiting[receive]
+                message = _received(receive, child, who)
+                yield i, message
+                if message[0] == last:
+                    del waiting[receive]
+                    receive.close()
+    finally:
+        for receive in waiting:
+            receive.close()
+        _stop(children)
+
+
 def messages_from_parts(
     read: Callable[..., None],
     read_args: tuple[Any, ...],

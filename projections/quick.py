@@ -14,9 +14,10 @@ The table and column names are the read model's own (``projections/schema.py``);
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -83,9 +84,9 @@ def current_rows(
 
 def current_texts(url: str, lay: Callable[[list[tuple[Any, ...]]], str]) -> list[str] | None:
     """``lay`` of each chunk of every grant's row (as ``current_rows`` gives them), in order;
-    None if this path cannot tell. From ``SPLIT_FROM`` grants, processes lay out ranges of bases
-    at once (``parts_for``), each in its own snapshot of the same head; if a write comes between
-    them, one process lays out all."""
+    None if this path cannot tell. From ``SPLIT_FROM`` grants, forked processes lay out ranges of
+    bases at once (``parts_for``), each in its own snapshot of the same head; if a write comes
+    between them, or one of them cannot finish, this process lays out all."""
     path = sqlite_path(url)
     if path is None:
         return None
@@ -103,10 +104,16 @@ MOST_PARTS = 4
 
 
 def parts_for(grants: int) -> int:
-    """How many processes lay out ``grants`` rows: one per core, from ``SPLIT_FROM``."""
+    """How many processes lay out ``grants`` rows: one per core the process may use (at most
+    ``MOST_PARTS``) from ``SPLIT_FROM``, where processes can be forked; else one."""
     if grants < SPLIT_FROM:
         return 1
-    return max(1, min(MOST_PARTS, len(os.sched_getaffinity(0))))
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(MOST_PARTS, cores))
 
 
 @contextmanager
@@ -170,8 +177,8 @@ def _rows(
 
 
 def _split(path: Path) -> tuple[int, list[str]] | None:
-    """The head and the bases that start each process's range after the first, or None for
-    one process. The connection is closed before any fork: SQLite's locks must not cross one."""
+    """The head and the bases that start each range after the first, or None for one process.
+    The connection is closed before any fork: SQLite's locks must not cross one."""
     try:
         with _snapshot(path) as conn:
             head = _head(conn)
@@ -184,54 +191,33 @@ def _split(path: Path) -> tuple[int, list[str]] | None:
             first = conn.execute(f"SELECT MIN(base_id) FROM {GRANTS_TABLE}").fetchone()[0]
     except sqlite3.Error:
         return None
-    starts.discard(first)  # a range from the first base would leave the first process none
+    starts.discard(first)  # a range from the first base would leave the first range none
     return (head, sorted(starts)) if starts else None
-
-
-def _laid(
-    path: Path, head: int, low: str | None, high: str | None, lay: Callable[[list[tuple[Any, ...]]], str]
-) -> list[str] | None:
-    """``lay`` of the chunks of bases from ``low`` up to ``high``, in a snapshot at ``head``; None
-    if the store has moved on (or cannot be read)."""
-    texts: list[str] = []
-    try:
-        with _snapshot(path) as conn:
-            if _head(conn) != head:
-                return None
-            _rows(conn, lambda rows: texts.append(lay(rows)), low=low, high=high)
-    except sqlite3.Error:
-        return None
-    return texts
 
 
 def _laid_in_parts(
     path: Path, head: int, starts: list[str], lay: Callable[[list[tuple[Any, ...]]], str]
 ) -> list[str] | None:
-    """The ranges between ``starts`` laid out by forked processes, the first by this one."""
-    from ledger.forked import messages_from_fork  # multiprocessing: only for a large read model
+    """The ranges of bases between ``starts``, each laid out by a forked process, in order; None
+    if any of them read another head or ended without its result."""
+    from ledger.errors import StorageError
+    from ledger.forked import messages_from_forks  # multiprocessing: only for a large read model
 
     bounds: list[str | None] = [None, *starts, None]
-    ranges = list(pairwise(bounds))
-    children = [
-        messages_from_fork(_lay_part, (path, head, low, high, lay), "done", LAYING_OUT)
-        for low, high in ranges[1:]
-    ]
+    works = [(_lay_part, (path, head, low, high, lay)) for low, high in pairwise(bounds)]
+    texts: list[list[str]] = [[] for _ in works]
+    messages = messages_from_forks(works, "done", LAYING_OUT)
     try:
-        for child in children:
-            next(child)  # started: each lays out its range while this process does the first
-        texts = _laid(path, head, *ranges[0], lay)
-        if texts is None:
-            return None
-        for child in children:
-            for message in child:
-                if message[0] == "laid":
-                    texts.append(message[1])
-                elif not message[1]:  # done, at another head
-                    return None
-        return texts
+        for i, (kind, *rest) in messages:
+            if kind == "laid":
+                texts[i].append(rest[0])
+            elif not rest[0]:  # done at another head, or could not read
+                return None
+    except StorageError:  # a process ended without its result (killed): one process lays out all
+        return None
     finally:
-        for child in children:
-            child.close()
+        messages.close()
+    return [text for part in texts for text in part]
 
 
 LAYING_OUT = T_("a process laying out balances")
@@ -244,22 +230,29 @@ def _lay_part(
     high: str | None,
     lay: Callable[[list[tuple[Any, ...]]], str],
     send: Any,
-    receive: Any,
 ) -> None:
-    """In a forked process: ``("started",)``, then each text of ``_laid`` as ``("laid", text)``,
-    then ``("done", True)``; ``("done", False)`` alone if the store moved on."""
+    """In a forked process: each chunk of the bases from ``low`` (included) up to ``high`` (left
+    out) as ``("laid", text)`` when laid out, read in a snapshot at ``head``, then ``("done",
+    True)``; ``("done", False)`` if the store stands at another head or cannot be read."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the reading process stops it on Ctrl-C
     from ledger.forked import failure
 
-    receive.close()
-    send.send(("started",))
     try:
-        texts = _laid(path, head, low, high, lay)
-    except Exception as e:  # sent whole to the reading process, which raises it
-        send.send(("failed", failure(e, LAYING_OUT)))
-        return
-    for text in texts or ():
-        send.send(("laid", text))
-    send.send(("done", texts is not None))
+        try:
+            with _snapshot(path) as conn:
+                at = _head(conn) == head
+                if at:
+                    _rows(conn, lambda rows: send.send(("laid", lay(rows))), low=low, high=high)
+        except sqlite3.Error:
+            at = False
+        send.send(("done", at))
+    except (BrokenPipeError, KeyboardInterrupt):
+        return  # the reading process is gone
+    except BaseException as e:  # one line for the user, not a traceback
+        with suppress(BrokenPipeError):
+            send.send(("failed", failure(e, LAYING_OUT)))
+    finally:
+        send.close()
 
 
 class Made(dict[Any, Any]):

@@ -11,6 +11,7 @@ import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -201,61 +202,78 @@ def test_every_balance_as_json_on_an_empty_ledger_is_an_empty_list(sqlite_ledger
     assert sqlite_ledger.ok("balance", "--format", "json").stdout == "[]\n"
 
 
-def _parts(monkeypatch: pytest.MonkeyPatch, parts: int) -> list[list[str]]:
-    """Lay every balance out in ``parts`` processes whatever the size; the ranges each split
-    gave (``projections.quick._split``), in a list that grows as they are asked for."""
+def _parts(monkeypatch: pytest.MonkeyPatch, parts: int) -> list[list[str] | None]:
+    """Lay every balance out in ``parts`` processes whatever the size; what each split laid out
+    (``projections.quick._laid_in_parts``: its texts, None when given back to one process), in a
+    list that grows as they come."""
     from projections import quick
 
-    split = quick._split
-    ranges: list[list[str]] = []
+    laid_in_parts = quick._laid_in_parts
+    laid: list[list[str] | None] = []
 
-    def recorded(path: Path) -> tuple[int, list[str]] | None:
-        found = split(path)
-        ranges.append([] if found is None else found[1])
-        return found
+    def recorded(path: Path, head: int, starts: list[str], lay: Any) -> list[str] | None:
+        laid.append(laid_in_parts(path, head, starts, lay))
+        return laid[-1]
 
     monkeypatch.setattr(quick, "parts_for", lambda grants: parts)
-    monkeypatch.setattr(quick, "_split", recorded)
-    return ranges
+    monkeypatch.setattr(quick, "_laid_in_parts", recorded)
+    return laid
+
+
+def _every_balance(ledger: Ledger) -> str:
+    return ledger.ok("balance", "--format", "json").stdout
 
 
 def test_every_balance_as_json_laid_out_by_several_processes_is_the_same(
     sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A large read model is laid out by a process per core, each over a range of bases: byte
-    for byte what one process prints, whatever the number of processes (more than the bases
-    included), and no process left behind."""
+    """A large read model is laid out by a process per core, each over a range of bases, a
+    chunk at a time: byte for byte what one process prints, whatever the number of processes
+    (more than the bases included) and the chunks, and no process left behind."""
     import multiprocessing
+
+    from projections import quick
 
     path = tmp_path / "books.csv"
     write_file(path, 700, grants=7)
     sqlite_ledger.import_ok(path)
     approved_district_grant(sqlite_ledger, "G0001-b", "B0001", "U9001")  # a base with two grants
-    one = sqlite_ledger.ok("balance", "--format", "json").stdout
+    one = _every_balance(sqlite_ledger)
     assert len(json.loads(one)) == 8
-    for parts in (2, 3, 9):
-        ranges = _parts(monkeypatch, parts)
-        assert sqlite_ledger.ok("balance", "--format", "json").stdout == one
-        assert ranges and len(ranges[-1]) == min(parts, 7) - 1  # 7 bases: at most 6 more ranges
+    # processes, rows a chunk, chunks laid: a range's grants in one chunk; one a grant; 7 ranges
+    # at most (7 bases), of two grants at most (B0001's two)
+    for parts, chunk, chunks in ((2, 10_000, 2), (3, 1, 8), (9, 2, 7)):
+        monkeypatch.setattr(quick, "CHUNK", chunk)
+        laid = _parts(monkeypatch, parts)
+        assert _every_balance(sqlite_ledger) == one
+        assert len(laid) == 1 and laid[0] is not None  # not given back to one process
+        assert len(laid[0]) == chunks
         assert not multiprocessing.active_children()
+
+
+def test_a_large_read_model_is_laid_out_by_a_process_per_core() -> None:
+    import os
+
+    from projections.quick import MOST_PARTS, SPLIT_FROM, parts_for
+
+    assert parts_for(SPLIT_FROM - 1) == 1
+    assert parts_for(SPLIT_FROM) == min(MOST_PARTS, len(os.sched_getaffinity(0)))
 
 
 def test_a_write_between_the_processes_snapshots_is_laid_out_by_one(
     sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The processes read in snapshots of their own; a spend committed after the ranges were
-    split moves the head, so no process lays out a range of another state than the others':
-    one process lays out all, and the spend is in the answer."""
+    """Each process reads in a snapshot of its own; a spend committed after the ranges were split
+    moves the head, so no process lays out a range of another state than the others': one
+    process lays out all, and the spend is in the answer."""
     from projections import quick
 
     path = tmp_path / "books.csv"
     write_file(path, 400, grants=4)
     sqlite_ledger.import_ok(path)
-    before = {r["grant_id"]: r for r in json.loads(sqlite_ledger.ok("balance", "--format", "json").stdout)}
-    _parts(monkeypatch, 2)
+    before = {r["grant_id"]: r for r in json.loads(_every_balance(sqlite_ledger))}
+    laid = _parts(monkeypatch, 2)
     split = quick._split
-    laid: list[list[str] | None] = []
-    parts = quick._laid_in_parts
 
     def then_a_spend(where: Path) -> tuple[int, list[str]] | None:
         found = split(where)
@@ -263,19 +281,40 @@ def test_a_write_between_the_processes_snapshots_is_laid_out_by_one(
         sqlite_ledger.ok("spend", "G0003", *spend, "--voucher", "Q-between", "--date", "2024-06-01")
         return found
 
-    def recorded(*args: object) -> list[str] | None:
-        laid.append(parts(*args))  # type: ignore[arg-type]
-        return laid[-1]
-
     monkeypatch.setattr(quick, "_split", then_a_spend)
-    monkeypatch.setattr(quick, "_laid_in_parts", recorded)
-    after = {r["grant_id"]: r for r in json.loads(sqlite_ledger.ok("balance", "--format", "json").stdout)}
-    assert laid == [None]  # the split was at the old head: given up
-    assert Decimal(after["G0003"]["subsidy_spent"]) == Decimal(before["G0003"]["subsidy_spent"]) + 7
+    after = json.loads(_every_balance(sqlite_ledger))
+    assert laid == [None]  # split at the old head: given back
+    spent = {r["grant_id"]: Decimal(r["subsidy_spent"]) for r in after}
+    assert spent["G0003"] == Decimal(before["G0003"]["subsidy_spent"]) + 7
     monkeypatch.setattr(quick, "_split", split)
-    in_parts = json.loads(sqlite_ledger.ok("balance", "--format", "json").stdout)
+    assert json.loads(_every_balance(sqlite_ledger)) == after
     assert laid[-1] is not None  # at one head again, laid out in parts: the same answer
-    assert in_parts == list(after.values())
+
+
+def test_a_process_killed_while_laying_out_gives_the_work_back(
+    sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that ends without its result (killed: the out-of-memory killer, a signal)
+    costs the speed, not the answer."""
+    import os
+
+    from projections import quick
+
+    path = tmp_path / "books.csv"
+    write_file(path, 300, grants=3)
+    sqlite_ledger.import_ok(path)
+    one = _every_balance(sqlite_ledger)
+    laid = _parts(monkeypatch, 2)
+    lay_part = quick._lay_part
+
+    def killed(path: Path, head: int, low: str | None, high: str | None, lay: Any, send: Any) -> None:
+        if low is not None:
+            os._exit(9)
+        lay_part(path, head, low, high, lay, send)
+
+    monkeypatch.setattr(quick, "_lay_part", killed)
+    assert _every_balance(sqlite_ledger) == one
+    assert laid == [None]
 
 
 @settings(max_examples=300, deadline=None)
