@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.generate import HEADER, base_ids, rows, write_csv
+from bench.spawner import Spawner
 
 
 @dataclass
@@ -35,19 +36,18 @@ class Figure:
     note: str = ""
 
 
+_spawner: Spawner | None = None  # started first thing in main, while the benchmark is small
+
+
 def run(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS (MB) and exit code of one whole process."""
-    with tempfile.TemporaryFile() as errors:
-        started = time.perf_counter()
-        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - started
-        code = os.waitstatus_to_exitcode(status)
-        if code != 0:
-            errors.seek(0)
-            text = errors.read().decode(errors="replace")
-            sys.stderr.write(f"bench: {' '.join(command[:3])}… exit {code}: {text[:400]}\n")
-    return elapsed, usage.ru_maxrss / 1024, code
+    """Wall seconds, peak RSS (MB) and exit code of one whole process (bench.spawner)."""
+    global _spawner
+    if _spawner is None:
+        _spawner = Spawner()
+    elapsed, mb, code, said = _spawner.run(command, env, cwd)
+    if code != 0:
+        sys.stderr.write(f"bench: {' '.join(command[:3])}… exit {code}: {said[:400]}\n")
+    return elapsed, mb, code
 
 
 def timed(
@@ -226,6 +226,8 @@ def bombed_verify(exe: str, env: dict[str, str], folder: Path, bundle: Path) -> 
 
 
 def main() -> None:
+    global _spawner
+    _spawner = Spawner()  # before the rows are made: each command's peak RSS is its own
     events = int(os.environ.get("BENCH_EVENTS", "100000"))
     runs = int(os.environ.get("BENCH_RUNS", "3"))
     exe = str(Path(sys.executable).with_name("grant-ledger"))

@@ -1,0 +1,41 @@
+"""The benchmark's peak RSS column is each command's own: a command started by a large process
+would report that process's size (Linux counts what the parent held when it forked)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.spawner import Spawner
+
+TOUCHED = 160  # MB this process holds before the command starts
+
+
+def _held(mb: int) -> bytearray:
+    block = bytearray(mb * 1024 * 1024)
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    return block
+
+
+def test_a_commands_peak_is_its_own_whatever_the_benchmark_holds(tmp_path: Path) -> None:
+    spawner = Spawner()  # small: started before the benchmark grows
+    try:
+        held = _held(TOUCHED)
+        small = [sys.executable, "-c", "pass"]
+        proc = subprocess.Popen(small, stdout=subprocess.DEVNULL)
+        _, _, usage = os.wait4(proc.pid, 0)
+        assert usage.ru_maxrss / 1024 >= TOUCHED  # what the benchmark reported before the spawner
+        seconds, mb, code, said = spawner.run(small, dict(os.environ), tmp_path)
+        assert code == 0 and said == "" and 0 < seconds < 30
+        assert mb < 60
+        touch = "b = bytearray(120 * 1024 * 1024)\nfor i in range(0, len(b), 4096): b[i] = 1"
+        large = [sys.executable, "-c", touch]
+        assert spawner.run(large, dict(os.environ), tmp_path)[1] >= 120
+        refused = [sys.executable, "-c", "import sys; sys.exit('no such grant')"]
+        assert spawner.run(refused, dict(os.environ), tmp_path)[2:] == (1, "no such grant\n")
+        del held
+    finally:
+        spawner.close()
