@@ -10,6 +10,7 @@ per 50 rows: 20,000 at 1M) by date; BENCH_ORDERS=0 times the date order only.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import sqlite3
@@ -24,6 +25,8 @@ from pathlib import Path
 
 from bench.generate import HEADER, base_ids, rows, write_csv
 from bench.spawner import Spawner
+
+NO_PEAK = float("nan")  # a row that is not a process of its own (run in the benchmark's), or none ran
 
 
 @dataclass
@@ -480,14 +483,18 @@ def main() -> None:
         finally:
             drop()
     elif ok:
-        figures.append(Figure("import (PostgreSQL)", count, float("nan"), 0, note="no server: set BENCH_PG"))
+        figures.append(
+            Figure("import (PostgreSQL)", count, float("nan"), NO_PEAK, note="no server: set BENCH_PG")
+        )
 
     csv_rows = list(rows(events))
     insert_s, group_s = raw_sqlite(csv_rows, folder, base)
     figures.append(
-        Figure("raw sqlite3 executemany (indexed)", count, insert_s, 0, count / insert_s, "physical limit")
+        Figure(
+            "raw sqlite3 executemany (indexed)", count, insert_s, NO_PEAK, count / insert_s, "physical limit"
+        )
     )
-    figures.append(Figure(f"raw sqlite3 GROUP BY {base}", count, group_s, 0, None, "physical limit"))
+    figures.append(Figure(f"raw sqlite3 GROUP BY {base}", count, group_s, NO_PEAK, None, "physical limit"))
 
     peers: dict[str, Figure] = {}
     if ok:
@@ -502,7 +509,9 @@ def main() -> None:
         ]:
             path = shutil.which(tool) or (shutil.which(tool, path=str(Path(exe).parent)))
             if path is None:
-                figures.append(Figure(f"{tool} bal {base}", count, float("nan"), 0, note="not installed"))
+                figures.append(
+                    Figure(f"{tool} bal {base}", count, float("nan"), NO_PEAK, note="not installed")
+                )
                 continue
             journal = folder / f"ledger.{fmt}"
             if not journal.exists():
@@ -518,7 +527,8 @@ def main() -> None:
     for f in figures:
         rate = f"{f.per_second:,.0f}" if f.per_second else ""
         secs = f"{f.seconds:.3f}" if f.seconds == f.seconds else "—"
-        print(f"{f.operation:44} {f.size:>10,} {secs:>10} {rate:>10} {f.rss_mb:>8.1f}  {f.note}")
+        peak = "—" if math.isnan(f.rss_mb) else f"{f.rss_mb:.1f}"
+        print(f"{f.operation:44} {f.size:>10,} {secs:>10} {rate:>10} {peak:>8}  {f.note}")
 
     by = {f.operation: f for f in figures}
     before_signing(by, count)

@@ -8,11 +8,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import resource
 import statistics
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,8 @@ WIDE = "web: overview page, many bases"
 
 
 def _median(call: Callable[[], object]) -> tuple[float, float]:
+    from bench.__main__ import NO_PEAK
+
     for _ in range(WARM_UP):
         call()
     times = []
@@ -41,7 +43,7 @@ def _median(call: Callable[[], object]) -> tuple[float, float]:
         started = time.perf_counter()
         call()
         times.append(time.perf_counter() - started)
-    return statistics.median(times), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return statistics.median(times), NO_PEAK  # served in this process: no peak of its own
 
 
 def web_figures(
@@ -180,11 +182,25 @@ def concurrent_spends(
         _wait_for(port)
         for follow in (False, True) if workers == 1 else (False,):
             figures.append(_spends_at_once(port, chosen, count, follow, server.pid, engine, workers))
+        peak = _peak_mb(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
         engine.dispose()
-    return figures
+    return [replace(f, rss_mb=peak) for f in figures]
+
+
+def _peak_mb(pid: int) -> float:
+    """The largest peak RSS (VmHWM) of the server process and its workers, while they run (their
+    rusage at exit would count what this process held when it started them)."""
+    peaks = [float("nan")]
+    for member in _tree(pid):
+        try:
+            status = Path(f"/proc/{member}/status").read_text().splitlines()
+        except OSError:
+            continue
+        peaks += [int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:")]
+    return max(peaks[1:], default=peaks[0])
 
 
 def _wait_for(port: int) -> None:
@@ -210,6 +226,17 @@ def _cpu_seconds(pid: int) -> float:
 def _tree_cpu_seconds(pid: int) -> float:
     """CPU used so far by the process and every process it started that is still running (the
     server's workers)."""
+    total = 0.0
+    for member in _tree(pid):
+        try:
+            total += _cpu_seconds(member)
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def _tree(pid: int) -> set[int]:
+    """The process and every process it started that is still running."""
     parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -221,13 +248,7 @@ def _tree_cpu_seconds(pid: int) -> float:
         found = {child for child, parent in parents.items() if parent in tree}
         grew = not found <= tree
         tree |= found
-    total = 0.0
-    for member in tree:
-        try:
-            total += _cpu_seconds(member)
-        except (OSError, ValueError, IndexError):
-            continue
-    return total
+    return tree
 
 
 def _postgres_cpu() -> dict[int, float]:
@@ -257,7 +278,7 @@ def _spends_at_once(
 
     from sqlalchemy import func, select
 
-    from bench.__main__ import Figure
+    from bench.__main__ import NO_PEAK, Figure
     from projections.schema import movements
 
     # vouchers of their own for each pass (a voucher written before is "already recorded")
@@ -332,7 +353,7 @@ def _spends_at_once(
         f"web: concurrent spends, {what} (PG)",
         count,
         seconds,
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        NO_PEAK,  # the server's, once it has done all its passes (concurrent_spends)
         sent / seconds,
         note,
     )
