@@ -62,19 +62,9 @@ def messages_from_forks(
     pairs = zip(backs, children, strict=True)
     waiting = {receive: (i, child) for i, ((receive, _), child) in enumerate(pairs)}
     try:
-        while waiting:
-            for ready in wait(list(waiting)):
-                receive = cast(Connection, ready)
-                i, child = waiting[receive]
-                message = _received(receive, child, who)
-                yield i, message
-                if message[0] == last:
-                    del waiting[receive]
-                    receive.close()
+        yield from _gathered(waiting, last, who)
     finally:
-        for receive in waiting:
-            receive.close()
-        _stop(children)
+        _ended_all(waiting, children)
 
 
 def messages_from_parts(
@@ -106,23 +96,40 @@ def messages_from_parts(
     children.append(context.Process(target=_run, args=(read, (*read_args, senders), others), daemon=True))
     for child in children:
         child.start()
-    waiting: dict[Any, Any] = {receive: child for (receive, _), child in zip(backs, children, strict=False)}
+    pairs = zip(backs, children, strict=False)  # the reader, last, sends nothing here
+    waiting = {receive: (i, child) for i, ((receive, _), child) in enumerate(pairs)}
     for end in ends:
         if end not in waiting:
             end.close()
     try:
-        while waiting:
-            for ready in wait(list(waiting)):
-                receive = cast(Connection, ready)
-                message = _received(receive, waiting[receive], who)
-                yield message
-                if message[0] == last:
-                    del waiting[receive]
-                    receive.close()
+        for _, message in _gathered(waiting, last, who):
+            yield message
     finally:
-        for receive in waiting:
-            receive.close()
-        _stop(children)
+        _ended_all(waiting, children)
+
+
+def _gathered(
+    waiting: dict[Connection, tuple[int, Any]], last: str, who: object
+) -> Generator[tuple[int, tuple[Any, ...]], None, None]:
+    """``(index, message)`` from each child of ``waiting`` (its receiving end -> its index and
+    process) as they come, until each has sent one of kind ``last``; the ends done with are
+    closed and left out of ``waiting``."""
+    while waiting:
+        for ready in wait(list(waiting)):
+            receive = cast(Connection, ready)
+            i, child = waiting[receive]
+            message = _received(receive, child, who)
+            yield i, message
+            if message[0] == last:
+                del waiting[receive]
+                receive.close()
+
+
+def _ended_all(waiting: dict[Connection, tuple[int, Any]], children: list[Any]) -> None:
+    """The ends still open closed, and every child stopped."""
+    for receive in waiting:
+        receive.close()
+    _stop(children)
 
 
 def _received(receive: Connection, child: Any, who: object) -> tuple[Any, ...]:
