@@ -208,8 +208,8 @@ def balance_command(
       grant-ledger balance --district 渝中区
       grant-ledger balance --format xlsx --output 余额表.xlsx
     """
+    from commands.chart import Chart
     from commands.context import settings
-    from commands.workbook import Chart
 
     lang = settings().lang
     w = when(as_of, known_at)

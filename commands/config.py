@@ -8,7 +8,6 @@ default. ``grant-ledger info`` prints each one in effect and where it came from.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +76,8 @@ def load_file() -> FileSettings:
         raise click.UsageError(
             _("settings file {path} cannot be read: {error}").format(path=path, error=e.strerror or e)
         ) from None
+    import tomllib  # only where a file is there to read
+
     try:
         data = tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:

@@ -19,7 +19,8 @@ from ledger.i18n import current
 _WIDE = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
 _OPEN = "（「『《〔【\\[("
 _CLOSE = "，。；：、）」』》〕】！？\\]),.;:"
-_PIECE = re.compile(rf"\s+|[{_OPEN}]*[^\s{_WIDE}]+[{_CLOSE}]*|[{_OPEN}]*[{_WIDE}][{_CLOSE}]*")
+# (compiled when help is read, not at every start)
+_PIECE = rf"\s+|[{_OPEN}]*[^\s{_WIDE}]+[{_CLOSE}]*|[{_OPEN}]*[{_WIDE}][{_CLOSE}]*"
 SHORT_HELP_COLUMNS = 50
 
 
@@ -36,7 +37,7 @@ def wrap(text: str, width: int, indent: str = "") -> list[str]:
     lines: list[str] = []
     line, gap = "", ""
     previous = ""
-    for piece in _PIECE.findall(text):
+    for piece in re.findall(_PIECE, text):
         if piece.isspace():
             # a line break between two Chinese characters joins them; a space stays a space
             gap = " " if ("\n" not in piece or not _wide(previous[-1:])) else "\n"

@@ -3,12 +3,10 @@ writing them to the file a command's --output names."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
 import stat
-import tempfile
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -34,6 +32,11 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     return str(value)
+
+
+def cell_width(value: Any) -> int:
+    """How many columns ``value`` takes in a table."""
+    return display_width(_cell(value))
 
 
 def _numeric(value: Any) -> bool:
@@ -167,6 +170,8 @@ def csv_value(value: Any) -> Any:
 
 def to_csv(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """Every CSV the ledger writes (reports, history, the export): text never runs as a formula."""
+    import csv
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([csv_value(h) for h in headers])
@@ -203,6 +208,8 @@ def replacing(path: Path) -> Iterator[IO[bytes]]:
         raise BadInputError(_cannot_write(path, e)) from None
     handle = None
     if before is None or stat.S_ISREG(before.st_mode):
+        import tempfile
+
         try:
             handle = tempfile.NamedTemporaryFile(
                 "wb", dir=path.parent, prefix=f".{path.name}.", suffix=".part", delete=False

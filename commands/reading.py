@@ -18,8 +18,8 @@ from ledger.clock import business_today
 from ledger.errors import BadInputError
 
 if TYPE_CHECKING:
+    from commands.chart import Chart
     from commands.totals import Totals
-    from commands.workbook import Chart
 
 FORMATS = ("table", "json", "csv", "xlsx")
 TERMINAL_WIDTH = 160  # what a table fitted to the terminal (``emit(fit=…)``) may take
@@ -248,14 +248,18 @@ LABELLED = {
 
 
 def labelled(
-    keys: Sequence[str], rows: Sequence[Sequence[Any]], named: Mapping[str, str] | None = None
+    keys: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    named: Mapping[str, str] | None = None,
+    only: set[str] | None = None,
 ) -> list[list[Any]]:
     """``rows`` with each code of a labelled column (``LABELLED``, and ``named``: key -> kind of
-    label, for a report whose column means something else) shown by its name."""
+    label, for a report whose column means something else) shown by its name (``only``: of these
+    columns, the others left as they are)."""
     from ledger.labels import label
 
     which = {**LABELLED, **(named or {})}
-    kinds = {i: which[key] for i, key in enumerate(keys) if key in which}
+    kinds = {i: which[key] for i, key in enumerate(keys) if key in which and (only is None or key in only)}
     if not kinds:
         return [list(row) for row in rows]
     return [
@@ -265,6 +269,32 @@ def labelled(
         ]
         for row in rows
     ]
+
+
+def _surely_fitting(
+    keys: Sequence[str],
+    headers: Sequence[str],
+    first: Sequence[Any],
+    wanted: list[str],
+    labelled: Mapping[str, str],
+) -> list[str]:
+    """``wanted`` less the least wanted columns that cannot fit ``TERMINAL_WIDTH`` whatever their
+    labels say, so that those are never looked up (a programme's name loads the policy). A column
+    is at least as wide as its header and, unless it is labelled, as its first row's cell: too wide
+    by that, too wide laid out."""
+    from commands.output import cell_width, display_width
+
+    at = {k: i for i, k in enumerate(keys)}
+    least = [
+        display_width(headers[at[k]])
+        if k in labelled
+        else max(display_width(headers[at[k]]), cell_width(first[at[k]]))
+        for k in wanted
+    ]
+    kept = len(wanted)
+    while kept > 2 and sum(least[:kept]) + 2 * (kept - 1) > TERMINAL_WIDTH:
+        kept -= 1
+    return wanted[:kept]
 
 
 @dataclass(frozen=True)
@@ -357,8 +387,12 @@ def emit(
         if chart is not None and not {chart.label, *chart.series} <= set(keys):
             chart = None  # it would draw columns not shown
     labels = keys if codes_wanted() else shown_headers
+    fitted = fmt == "table" and fit is not None and bool(rows) and _captured() is None
+    wanted = [k for k in fit if k in keys] if fit is not None else []
+    if fitted:
+        wanted = _surely_fitting(keys, shown_headers, rows[0], wanted, {**LABELLED, **(named or {})})
     if fmt != "json" and not codes_wanted():
-        rows = labelled(keys, rows, named)
+        rows = labelled(keys, rows, named, only=set(wanted) if fitted else None)
     if fmt == "xlsx":
         if output is None:
             raise BadInputError(_("an xlsx report needs --output FILE.xlsx"))
@@ -405,7 +439,6 @@ def emit(
     elif not rows:
         text = (_text(empty, lang) if empty else _("nothing to report")) + "\n"
     else:
-        wanted = [k for k in fit if k in keys] if fit is not None else []
         while True:
             shown = [i for i, k in enumerate(keys) if (k in wanted if fit is not None else i not in hidden)]
             text = (

@@ -69,8 +69,8 @@ def budget_command(
       grant-ledger report budget --from 2024-01-01 --to 2024-12-31
       grant-ledger report budget --format xlsx --output 预算执行.xlsx
     """
+    from commands.chart import Chart
     from commands.context import settings
-    from commands.workbook import Chart
     from ledger.policy import current_policy
     from projections.budget import budget_against_actual
 

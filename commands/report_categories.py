@@ -28,8 +28,8 @@ def categories_command(
 ) -> None:
     """Spending per base × category × fund source × construction content (net of reversals);
     over a period (--from, --to), the spending dated within it."""
+    from commands.chart import Chart
     from commands.context import settings
-    from commands.workbook import Chart
     from ledger.policy import current_policy
     from projections.reports import categories
 

@@ -76,8 +76,8 @@ def execution_command(
       grant-ledger report execution --as-of 2025-12-31
       grant-ledger report execution B0001 --known-at 2026-03-01T09:00:00 --format json
     """
+    from commands.chart import Chart
     from commands.context import settings
-    from commands.workbook import Chart
     from projections.reports import execution
 
     w = when(as_of, known_at)

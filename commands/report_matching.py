@@ -73,8 +73,8 @@ def matching_command(
     the matching received short of the ratio × the subsidy received: the figure of the 1:1
     finding in `report findings`. Over a period (--from, --to): the money of the movements
     dated within it. The ratio is the one of the policy in force on --as-of (or today)."""
+    from commands.chart import Chart
     from commands.context import settings
-    from commands.workbook import Chart
     from ledger.clock import business_today
     from projections.judge import policy_on
     from projections.reports import matching

@@ -8,12 +8,12 @@ Values only, never a formula: a total is written as the figure it is.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from commands.chart import Chart
 from commands.output import YUAN_FORMAT, display_width, replacing, unsaved_sheets_closed
 from ledger.errors import BadInputError
 from ledger.text import FORMULA_STARTS
@@ -30,17 +30,6 @@ PLAIN_KEYS = frozenset({"ratio"})
 A4 = "9"  # the paper size code of A4 in SpreadsheetML
 MAX_CHART_ROWS = 60  # more bars than this are unreadable on a page
 MAX_WIDTH = 60  # a column's width at most; longer text (a finding's message) wraps within it
-
-
-@dataclass(frozen=True)
-class Chart:
-    """A bar chart of some of the sheet's columns (by key) against its ``label`` column."""
-
-    title: str
-    label: str
-    series: tuple[str, ...]
-    y_title: str = ""
-    percent: bool = False
 
 
 WORDS = {

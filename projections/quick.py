@@ -14,7 +14,6 @@ The table and column names are the read model's own (``projections/schema.py``);
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -234,6 +233,8 @@ def _lay_part(
     """In a forked process: each chunk of the bases from ``low`` (included) up to ``high`` (left
     out) as ``("laid", text)`` when laid out, read in a snapshot at ``head``, then ``("done",
     True)``; ``("done", False)`` if the store stands at another head or cannot be read."""
+    import signal
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the reading process stops it on Ctrl-C
     from ledger.forked import failure
 
