@@ -205,7 +205,7 @@ def record_rows(
         _project(conn, stored, decided)
         if ceiling.crossed():
             for projection in held.values():
-                projection.held = fewer_held(projection.held)
+                projection.held = fewer_held(projection.held, projection.holding)
 
     def on_end(conn: Connection) -> None:
         from sqlalchemy.orm import Session

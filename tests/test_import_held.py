@@ -152,3 +152,54 @@ def test_past_the_memory_ceiling_both_sides_hold_fewer_and_write_the_same(
     parts.ok("import", str(approvals), role="approver")
     parts.ok("import", "--batch", "7", "--jobs", "3", str(money))
     assert _read_models(parts) == _read_models(reference)
+
+
+def test_one_crossing_of_the_ceiling_holds_fewer_than_were_held(
+    twin: Callable[[str], Ledger], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Crossed once, a process holds a tenth fewer than it holds then, not than it may: 12 grants
+    held of 25,000 allowed become 10, so the checking process parks some and the writing one writes
+    its held grants midway at that crossing, not after the thirty it would take to come down from
+    25,000 (each a further REGROWTH_MB past the ceiling)."""
+    from ledger import import_index, importing
+    from projections.balances import BalanceProjection
+
+    approvals, money, _ = _files(tmp_path)
+    reference = twin("reference")
+    reference.ok("import", str(approvals), role="approver")
+    reference.ok("import", "--batch", "7", "--jobs", "1", str(money))
+
+    crossings: list[int] = []
+    parked: list[int] = []
+    written: list[int] = []
+    park, write_held = import_index.GrantIndex.park, BalanceProjection.write_held
+
+    def once(self: importing.MemoryCeiling) -> bool:  # at each process's tenth reading, once
+        self.readings = getattr(self, "readings", 0) + 1  # type: ignore[attr-defined]
+        crossings.append(self.readings == 10)  # type: ignore[attr-defined]
+        return bool(crossings[-1])
+
+    monkeypatch.setattr(importing.MemoryCeiling, "crossed", once)
+    monkeypatch.setattr(importing, "RESIDENT_EVERY", 5)
+    monkeypatch.setattr(importing, "HELD_FLOOR", 1)
+    monkeypatch.setattr(
+        import_index.GrantIndex,
+        "park",
+        lambda self, aggregates: (parked.append(len(aggregates)), park(self, aggregates)),
+    )
+    monkeypatch.setattr(
+        BalanceProjection,
+        "write_held",
+        lambda self, session: (written.append(len(self._held)), write_held(self, session)),
+    )
+    other = twin("once")
+    other.ok("import", str(approvals), role="approver")
+    parked.clear()
+    written.clear()
+    other.ok("import", "--batch", "7", "--jobs", "1", str(money))
+    assert crossings.count(True) >= 2 and len(crossings) > 2  # the writer's and the checker's, once each
+    assert sum(parked) > 0
+    assert len(written) > 1 and written[0] == 12  # all 12 held, written when one crossing cut it to 10
+    assert _read_models(other) == _read_models(reference)
+    verified = other("projections", "verify")
+    assert verified.exit_code == 0, verified.stderr
