@@ -176,7 +176,7 @@ def record_rows(
 
     # a large file's appended tables, their indexes dropped at the first batch (once the checking
     # processes are forked: dropping reads the indexes' pages into this connection's page cache,
-    # which a process forked after would count as its own, 64 MB of its memory ceiling)
+    # which a process forked after would count as its own, 32 MB of its memory ceiling)
     to_defer: list[Any] = []
     deferred: list[Any] = []
 
@@ -205,7 +205,7 @@ def record_rows(
         _project(conn, stored, decided)
         if ceiling.crossed():
             for projection in held.values():
-                projection.held = fewer_held(projection.held, projection.holding)
+                projection.held = fewer_held(projection.held)
 
     def on_end(conn: Connection) -> None:
         from sqlalchemy.orm import Session

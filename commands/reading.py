@@ -276,7 +276,7 @@ def _surely_fitting(
     headers: Sequence[str],
     first: Sequence[Any],
     wanted: list[str],
-    labelled: Mapping[str, str],
+    kinds: Mapping[str, str],
 ) -> list[str]:
     """``wanted`` less the least wanted columns that cannot fit ``TERMINAL_WIDTH`` whatever their
     labels say, so that those are never looked up (a programme's name loads the policy). A column
@@ -287,7 +287,7 @@ def _surely_fitting(
     at = {k: i for i, k in enumerate(keys)}
     least = [
         display_width(headers[at[k]])
-        if k in labelled
+        if k in kinds
         else max(display_width(headers[at[k]]), cell_width(first[at[k]]))
         for k in wanted
     ]
@@ -388,7 +388,7 @@ def emit(
             chart = None  # it would draw columns not shown
     labels = keys if codes_wanted() else shown_headers
     fitted = fmt == "table" and fit is not None and bool(rows) and _captured() is None
-    wanted = [k for k in fit if k in keys] if fit is not None else []
+    wanted = [k for k in dict.fromkeys(fit) if k in keys] if fit is not None else []  # each once
     if fitted:
         wanted = _surely_fitting(keys, shown_headers, rows[0], wanted, {**LABELLED, **(named or {})})
     if fmt != "json" and not codes_wanted():

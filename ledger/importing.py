@@ -108,12 +108,8 @@ RESIDENT_EVERY = 1_000
 REGROWTH_MB = 4.0  # grown since it last held fewer, before it holds fewer again (MemoryCeiling)
 
 
-def fewer_held(held: int, holding: int | None = None) -> int:
-    """What a process past ``MEMORY_CEILING_MB`` holds from now on, allowed ``held`` and holding
-    ``holding``: a tenth fewer than it holds now (not than it may, which would take as many
-    crossings as it holds fewer, each REGROWTH_MB further), never fewer than HELD_FLOOR."""
-    if holding is not None:
-        held = min(held, max(holding, HELD_FLOOR))
+def fewer_held(held: int) -> int:
+    """What a process past ``MEMORY_CEILING_MB`` holds from now on, holding ``held``."""
     return max(min(HELD_FLOOR, held), held * 9 // 10)
 
 
@@ -350,7 +346,7 @@ class _Books:
         # a part holding fewer would read nearly every grant back at every row (least recently
         # used, in turn)
         if not self.parted and self.rows % RESIDENT_EVERY == 0 and self.ceiling.crossed():
-            self.held = fewer_held(self.held, max(len(self.grants), len(self.units)))
+            self.held = fewer_held(self.held)
         if len(self.grants) > self.held or len(self.units) > self.held:
             self._park_the_least_used()
         return events

@@ -155,11 +155,6 @@ class BalanceProjection:
         if len(self._held) > self.held:
             self.write_held(session)
 
-    @property
-    def holding(self) -> int:
-        """How many grants it holds now."""
-        return len(self._held)
-
     def write_held(self, session: Session) -> None:
         """Write the totals held in memory (``held``), and hold none."""
         self._write(session, self._held.values())

@@ -137,8 +137,8 @@ def indexes_dropped(conn: Connection, tables: Sequence[Table]) -> list[Index]:
 
 def made_again(conn: Connection, indexes: Sequence[Index]) -> None:
     """The indexes ``indexes_dropped`` dropped, made again. SQLite sorts each index's keys in
-    memory up to the size of the page cache, then in runs it merges: with an import's 64 MB
-    cache, building them raised a 10M import's writing process from 290 MB to 353 MB, so they
+    memory up to the size of the page cache, then in runs it merges: with the import's cache at
+    64 MB (32 MB since), building them raised a 10M import's writing process from 290 MB to 353 MB, so they
     are sorted with ``SORT_KIB`` of memory."""
     if not indexes:
         return

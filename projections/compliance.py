@@ -221,11 +221,6 @@ class ComplianceProjection:
         if len(self._held) > self.held:
             self.write_held(session)
 
-    @property
-    def holding(self) -> int:
-        """How many grants it holds now."""
-        return len(self._held)
-
     def write_held(self, session: Session) -> None:
         """Write the grants held in memory (``held``), and hold none."""
         self._write_grants(session, self._held, self._new)

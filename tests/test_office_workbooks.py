@@ -111,7 +111,8 @@ def test_the_matching_and_categories_workbooks(demo_sqlite_ledger: Ledger, tmp_p
 def test_a_chart_of_too_many_bases_is_left_out_with_a_word(tmp_path: Path) -> None:
     from datetime import date
 
-    from commands.workbook import MAX_CHART_ROWS, Chart, office_workbook
+    from commands.chart import Chart
+    from commands.workbook import MAX_CHART_ROWS, office_workbook
 
     rows = [[f"B{n:04d}", Decimal("10.00")] for n in range(MAX_CHART_ROWS + 1)]
     path = tmp_path / "many.xlsx"

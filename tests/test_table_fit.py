@@ -110,7 +110,7 @@ def test_a_labelled_column_at_the_edge_of_the_terminal(lang: str, kind: str, cod
 
 def _everything_labelled(keys: list[str], rows: list[list[Any]], fit: list[str], lang: str) -> str:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(reading, "_surely_fitting", lambda keys, headers, first, wanted, labelled: wanted)
+        patch.setattr(reading, "_surely_fitting", lambda keys, headers, first, wanted, kinds: wanted)
         return _laid_out(keys, rows, fit, lang)
 
 
@@ -129,7 +129,7 @@ def test_balance_in_english_loads_no_policy_for_a_column_it_leaves_out(demo_sqli
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "False"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(reading, "_surely_fitting", lambda keys, headers, first, wanted, labelled: wanted)
+        patch.setattr(reading, "_surely_fitting", lambda keys, headers, first, wanted, kinds: wanted)
         everything = CliRunner().invoke(cli, ["--db", url, "--lang", "en", "balance"])
     assert everything.exit_code == 0
     assert done.stdout == everything.stdout
