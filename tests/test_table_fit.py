@@ -65,7 +65,9 @@ def test_leaving_out_first_shows_what_labelling_everything_shows(
     ]
     with speaking(lang):  # each labelled column as wide as its header or its widest name
         named = [
-            max([display_width(k), *(display_width(label(k, row[i])) for row in cells)]) if k in kinds else 0
+            max(display_width(reading._(k)), *(display_width(label(k, row[i])) for row in cells))
+            if k in kinds
+            else 0
             for i, k in enumerate(preferred)
         ]
     edge = data.draw(st.integers(min_value=2, max_value=len(widths)))
