@@ -152,4 +152,3 @@ def test_past_the_memory_ceiling_both_sides_hold_fewer_and_write_the_same(
     parts.ok("import", str(approvals), role="approver")
     parts.ok("import", "--batch", "7", "--jobs", "3", str(money))
     assert _read_models(parts) == _read_models(reference)
-
