@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from commands.cli import COMMAND_MODULES, cli
+from tests.loaded import loaded_by
 
 CONTRACT = [
     "init", "info", "demo", "policy show", "unit register", "grant apply", "grant recommend",
@@ -37,12 +38,7 @@ def test_the_top_level_help_lists_every_command() -> None:
 
 
 def test_balance_does_not_import_the_write_side(tmp_path: object) -> None:
-    code = (
-        "import sys; from commands.cli import cli\n"
-        "try:\n    cli.main(['--db', sys.argv[1], 'balance'])\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('eventsourcing', 'pydantic', 'openpyxl') if m in sys.modules))"
-    )
     db = f"{tmp_path}/x.db"
     subprocess.run([sys.executable, "-m", "commands", "--db", db, "init"], check=True, capture_output=True)
-    out = subprocess.run([sys.executable, "-c", code, db], capture_output=True, text=True, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    loaded = loaded_by(["--db", db, "balance"], ["eventsourcing", "pydantic", "openpyxl"]).modules
+    assert sorted(m for m, was in loaded.items() if was) == []

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +19,7 @@ from sqlalchemy import create_engine
 from ledger.actions import Spend
 from tests.conftest import Ledger, approved_district_grant
 from tests.importdata import write_file
+from tests.loaded import loaded_by
 from tests.signing import signer
 
 
@@ -127,18 +126,11 @@ def test_no_quick_answer_where_it_cannot_tell(tmp_path: Path) -> None:
 
 def test_balance_loads_no_sqlalchemy(demo_sqlite_ledger: Ledger) -> None:
     sqlite_ledger = demo_sqlite_ledger
-    script = (
-        "import sys\n"
-        "from commands.cli import cli\n"
-        "try:\n"
-        f"    cli.main(['--db', {sqlite_ledger.url!r}, 'balance', '--format', 'json'])\n"
-        "except SystemExit as e:\n"
-        "    assert not e.code, e.code\n"
-        "print('sqlalchemy' in sys.modules, 'eventsourcing' in sys.modules, file=sys.stderr)\n"
+    done = loaded_by(
+        ["--db", sqlite_ledger.url, "balance", "--format", "json"], ["sqlalchemy", "eventsourcing"]
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stderr.strip().splitlines()[-1] == "False False"
+    assert done.code == 0, done
+    assert done.modules == {"sqlalchemy": False, "eventsourcing": False}
     shown = {row["grant_id"]: row["subsidy_available"] for row in json.loads(done.stdout)}
     assert shown == {g: row["subsidy_available"] for g, row in _by_grant(sqlite_ledger).items()}
 

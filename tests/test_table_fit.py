@@ -4,8 +4,6 @@ so that ``balance`` in English never loads the policy to name a programme it the
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import click
@@ -21,6 +19,7 @@ from commands.output import display_width
 from ledger.i18n import speaking
 from ledger.labels import label
 from tests.conftest import Ledger
+from tests.loaded import loaded_by
 
 
 def _laid_out(keys: list[str], rows: list[list[Any]], fit: list[str], lang: str) -> str:
@@ -118,18 +117,9 @@ def _everything_labelled(keys: list[str], rows: list[list[Any]], fit: list[str],
 
 def test_balance_in_english_loads_no_policy_for_a_column_it_leaves_out(demo_sqlite_ledger: Ledger) -> None:
     url = demo_sqlite_ledger.url
-    script = (
-        "import sys\n"
-        "from commands.cli import cli\n"
-        "try:\n"
-        f"    cli.main(['--db', {url!r}, '--lang', 'en', 'balance'])\n"
-        "except SystemExit as e:\n"
-        "    assert not e.code, e.code\n"
-        "print('ledger.policy' in sys.modules, file=sys.stderr)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stderr.strip().splitlines()[-1] == "False"
+    done = loaded_by(["--db", url, "--lang", "en", "balance"], ["ledger.policy"])
+    assert done.code == 0, done
+    assert done.modules == {"ledger.policy": False}
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(reading, "_surely_fitting", lambda keys, headers, first, wanted, kinds: wanted)
         everything = CliRunner().invoke(cli, ["--db", url, "--lang", "en", "balance"])
