@@ -4,8 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
-# test processes: the suite spreads over the cores (each test has its own database); an idle
-# process takes tests queued for another, so one slow property does not hold up the end
+# test processes: the suite spreads over the cores (each test has its own database); the long
+# tests (marked slow) are handed out first and an idle process takes tests queued for another,
+# so no long test holds up the end
 TEST_WORKERS ?= auto
 
 .PHONY: demo test bench lint clean catalogues

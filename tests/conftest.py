@@ -127,6 +127,13 @@ def sweep_orphans() -> list[str]:
     return [*dropped, *schemas]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests (marked ``slow``) are handed out first: the other processes take the short
+    ones meanwhile, so the run does not end with one process still in a long test and the others
+    idle. Otherwise the order is the files' own."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     if hasattr(session.config, "workerinput") or pg_unavailable():
         return  # once a run, by the process that starts the workers; nothing to sweep without a server

@@ -294,6 +294,7 @@ def _sentence(stderr: str) -> str:
 EXAMPLES = int(os.environ.get("GRANT_LEDGER_ACTION_EXAMPLES", "0"))
 
 
+@pytest.mark.slow
 @settings(
     max_examples=EXAMPLES or 30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -404,6 +405,7 @@ def _command(n: int, act: tuple[object, ...], spent: list[str], ordered: str) ->
             "--approval", f"D{n}", *common], "officer"  # fmt: skip
 
 
+@pytest.mark.slow
 @settings(
     max_examples=EXAMPLES or 8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -37,6 +37,7 @@ SPENDS_PER_WORKER = 10
 FUNDS = "1000.00"
 
 
+@pytest.mark.slow
 def test_four_officers_spend_one_grant_at_once(db_url: str, tmp_path: Path) -> None:
     funded_grant(db_url, FUNDS)
     rng = random.Random(6)
@@ -158,6 +159,7 @@ class _CrashAfter:
             raise RuntimeError("power cut")  # ...and lost with it
 
 
+@pytest.mark.slow
 def test_catch_up_crash_mid_batch_counts_every_row_once(db_url: str, tmp_path: Path) -> None:
     from ledger.application import GrantLedger
     from projections.runner import catch_up

@@ -148,6 +148,7 @@ def test_bad_header_and_missing_file(ledger: Ledger, tmp_path: Path, jobs: str) 
 
 # one checking process beside the writing one (--jobs 2) is the others' path with one part: the
 # ten thousand rows go through the single process and the parts (every other test takes all three)
+@pytest.mark.slow
 @pytest.mark.parametrize("jobs", ["1", "3"])
 def test_ten_thousand_rows(ledger: Ledger, tmp_path: Path, jobs: str) -> None:
     path = tmp_path / "big.csv"

@@ -58,6 +58,7 @@ def _read_models(ledger: Ledger) -> dict[str, object]:
     return seen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("held", [1, 25_000])
 def test_what_the_import_holds_never_changes_what_it_writes(
     twin: Callable[[str], Ledger], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: int
@@ -106,6 +107,7 @@ def test_a_refused_file_leaves_nothing_of_what_was_held_or_written_midway(
     assert ledger("projections", "verify").exit_code == 0
 
 
+@pytest.mark.slow
 def test_past_the_memory_ceiling_both_sides_hold_fewer_and_write_the_same(
     twin: Callable[[str], Ledger], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -89,6 +89,7 @@ def template(sqlite_ledger: Ledger) -> Ledger:
     return sqlite_ledger
 
 
+@pytest.mark.slow
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     events=st.integers(min_value=30, max_value=160),
@@ -155,6 +156,7 @@ def _reversed_spend(money: list[Row]) -> Row:
     return next(r for r in money if r[GRANT] == reversal[GRANT] and r[VOUCHER] == reversal[MEMO])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("jobs", ["1", "2", "3"])
 def test_a_date_ordered_file_past_a_tiny_index_cache_keeps_every_voucher_check(
     template: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str

@@ -27,6 +27,7 @@ def backend() -> str:
     return "postgresql"
 
 
+@pytest.mark.slow
 def test_the_large_columns_are_compressed_by_lz4(ledger: Ledger, tmp_path: Path) -> None:
     approved_district_grant(ledger)
     ledger.ok("disburse", "G1", "--amount", "10万", "--voucher", "拨-1", "--date", "2024-04-15")

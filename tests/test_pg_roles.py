@@ -186,6 +186,7 @@ def count(url: str, table: str) -> int:
     return int(str(rows(url, f"SELECT COUNT(*) FROM {table}")[0][0]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("logins_made", ["before init", "after init"])
 def test_the_readme_roles_each_do_their_job_and_no_writer_can_rewrite_history(
     recipe: Recipe, logins_made: str, tmp_path: Path

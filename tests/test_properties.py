@@ -77,6 +77,7 @@ def approved() -> Ledger:
     return built("sqlite", _two_approved)
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(money_command, min_size=1, max_size=14))
 def test_money_commands_keep_the_ledger_sound(

@@ -309,6 +309,7 @@ def _books(backend: str) -> Iterator[Books]:
                 drop_pg_database(ledger.url)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 @settings(
     max_examples=EXAMPLES,

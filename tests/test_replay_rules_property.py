@@ -139,6 +139,7 @@ def _verifier_verdicts(failures: list[str]) -> dict[int, str]:
     return verdicts
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     acts=st.lists(st.tuples(legal, st.sampled_from(["subsidy", "matching"])), max_size=4),

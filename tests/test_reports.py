@@ -9,6 +9,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Ledger, approved_district_grant
 
 REPORTS = [
@@ -126,6 +128,7 @@ def test_time_travel_with_a_late_reversal_dated_earlier(ledger: Ledger) -> None:
     assert early["received"] == "0.00" and early["received_pct"] == "0.00"
 
 
+@pytest.mark.slow
 def test_every_report_every_format_with_both_time_travel_options(ledger: Ledger, tmp_path: Path) -> None:
     from openpyxl import load_workbook
 

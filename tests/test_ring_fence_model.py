@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
@@ -211,4 +212,4 @@ RingFenceModel.TestCase.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-test_the_ring_fence_matches_a_brute_force_model = RingFenceModel.TestCase
+test_the_ring_fence_matches_a_brute_force_model = pytest.mark.slow(RingFenceModel.TestCase)

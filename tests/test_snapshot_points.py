@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
@@ -45,6 +46,7 @@ def _snapshot_versions(url: str) -> list[int]:
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_a_long_grant_is_snapshotted_further_apart_by_import_and_by_the_command_line(
     ledger: Ledger, tmp_path: Path
 ) -> None:

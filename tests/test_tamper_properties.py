@@ -273,6 +273,7 @@ cell_values = st.one_of(
 )
 
 
+@pytest.mark.slow
 @EXAMPLES
 @given(data=st.data())
 def test_an_edited_cell_of_any_sheet_passes_only_when_what_a_person_reads_is_unchanged(

@@ -360,6 +360,7 @@ def _said(answer: Any) -> tuple[str, ...]:
     return (type(answer).__name__, str(answer))
 
 
+@pytest.mark.slow
 @settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
 @given(batches=st.lists(st.lists(_STEP, min_size=2, max_size=8), min_size=1, max_size=4))
 def test_writes_recorded_together_answer_and_store_what_one_at_a_time_does(

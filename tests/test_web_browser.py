@@ -127,6 +127,7 @@ def _shot(driver: Any, name: str) -> None:
         driver.save_screenshot(str(Path(folder) / f"web-{name}.png"))
 
 
+@pytest.mark.slow
 def test_an_officer_signs_in_sees_the_overview_and_records_a_spend(server: str, browser: Any) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select

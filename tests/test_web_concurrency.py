@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx2 as httpx
+import pytest
 import uvicorn
 
 from commands.web.app import create_app
@@ -91,6 +92,7 @@ def _stored(ledger: Ledger, grant: str) -> list[str]:
     return [line["voucher"] for line in lines if line["kind"] == "spend"]
 
 
+@pytest.mark.slow
 def test_concurrent_web_spends_are_each_stored_once_and_none_overspends(ledger: Ledger) -> None:
     approved_district_grant(ledger)
     approved_district_grant(ledger, "G2", "B0002", "U2")
