@@ -49,7 +49,7 @@ from audit.i18n import _
 from audit.log import ORIGIN, leaves, stored_checkpoints
 from audit.verifier import forms, layout
 from audit.verifier.background import Background
-from audit.verifier.canonical import canonical_json, record_from_stored
+from audit.verifier.canonical import canonical_json, record_from_stored, shaped_leaf_data
 from audit.verifier.checkpoint import key_id
 from audit.verifier.layout import FORMAT, event_line, event_log_row
 from audit.verifier.people import REGISTRY_ID
@@ -61,7 +61,9 @@ from ledger.errors import BadInputError, NotFoundError
 from ledger.i18n import current
 from ledger.policy import all_policies, current_policy, policy_in_force, policy_text
 from projections.measures import GRANT, SPENDING_KINDS, available_in, effect
+from projections.shapes import ShapeCache
 
+_quote = json.encoder.encode_basestring  # a str as audit.verifier.canonical writes it
 _BATCH = 5000  # rows fetched, lines written and progress reported at a time
 PARALLEL_EVENTS = 200_000  # from this many events, a second process writes the workbook
 
@@ -165,6 +167,11 @@ class _Selection:
     found_grant: bool = False
     decided: dict[UUID, bool] = field(default_factory=dict)
 
+    @property
+    def everything(self) -> bool:
+        """Every event goes out in full (no ``--grant``, no ``--as-of``)."""
+        return self.grant is None and self.cutoff is None
+
     def keeps(self, originator: UUID, record: dict[str, Any]) -> bool:
         kept = self.decided.get(originator)
         if kept is None:
@@ -207,6 +214,11 @@ def _write_events(
     lines: list[bytes] = []
     # each aggregate's id as a UUID and as text, made once: a tenth of the export made them per event
     names: dict[Any, tuple[UUID, str]] = {}
+    # events.jsonl alone, every event in full: a state of a shape seen before is written from its
+    # canonical text as the audit log hashed it, without parsing it and encoding it again (the
+    # two were three fifths of the export's main process)
+    shapes = ShapeCache() if book is None and log is None and selection.everything else None
+    topics: dict[str, str] = {}
     for index, nid, leaf_hash, originator_id, version, topic, state in _rows(engine, size):
         key = originator_id if isinstance(originator_id, bytes | str | UUID) else bytes(originator_id)
         named = names.get(key)
@@ -216,8 +228,21 @@ def _write_events(
             made = _uuid(originator_id)
             named = names[key] = (made, str(made))
         originator, name = named
-        record = record_from_stored(name, version, topic, bytes(state))
         index, nid = int(index), int(nid)
+        if shapes is not None:
+            shaped = shapes.stamped(topic, bytes(state).decode("utf-8"))
+            if shaped is not None:
+                quoted = topics.get(topic)
+                if quoted is None:
+                    quoted = topics[topic] = _quote(topic)
+                originators.add(name)
+                data = shaped_leaf_data(name, version, shaped[1], shaped[0], quoted)
+                lines.append(event_line(index, nid, leaf_hash, data))
+                last_nid = nid
+                if len(lines) == _BATCH:
+                    _flush(out, digest, lines, progress)
+                continue
+        record = record_from_stored(name, version, topic, bytes(state))
         kept = selection.keeps(originator, record)
         if kept:
             originators.add(record["originator_id"])

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from audit.verifier.canonical import stored_leaf_data
+from audit.verifier.canonical import shaped_leaf_data, stored_leaf_data
 from audit.verifier.merkle import CompactRange
 from ledger.database import guard_records
 from projections.bulk import BulkInsert
@@ -186,11 +186,7 @@ class LeafComputer:
                 quoted = topics.get(topic)
                 if quoted is None:
                     quoted = topics[topic] = _quote(topic)
-                # stored_leaf_data's text: a UUID and a shape's timestamp need no escapes
-                data = (
-                    f'{{"originator_id":"{originator}","originator_version":{int(version)},'
-                    f'"recorded_at":"{shaped[1]}","state":{shaped[0]},"topic":{quoted}}}'
-                ).encode()
+                data = shaped_leaf_data(originator, version, shaped[1], shaped[0], quoted)
             leaf = _sha256(b"\x00" + data).digest()  # audit.verifier.merkle.leaf_hash
             hashes.append(leaf)
             out.append((start + n, nid, originator, version, leaf.hex()))
@@ -225,15 +221,16 @@ def _leaves(
             originator = originators[r.aggregate_id] = r.originator_id
         canonical = r.canonical
         stamp = r.data.get("timestamp") if canonical is not None else None
-        if stamp.__class__ is dict and (recorded_at := stamp.get("_data_")).__class__ is str:
+        if (
+            canonical is not None
+            and stamp.__class__ is dict
+            and (recorded_at := stamp.get("_data_")).__class__ is str
+        ):
             # stored_leaf_data's text: a state with canonical text has no value needing escapes
             topic = topics.get(r.topic)
             if topic is None:
                 topic = topics[r.topic] = _quote(r.topic)
-            data = (
-                f'{{"originator_id":"{originator}","originator_version":{int(r.originator_version)},'
-                f'"recorded_at":"{recorded_at}","state":{canonical},"topic":{topic}}}'
-            ).encode()
+            data = shaped_leaf_data(originator, r.originator_version, recorded_at, canonical, topic)
         else:
             data = stored_leaf_data(originator, r.originator_version, r.topic, r.data, canonical)
         h = _sha256(b"\x00" + data).digest()  # audit.verifier.merkle.leaf_hash

@@ -96,3 +96,15 @@ def stored_leaf_data(
         + _quote(topic)
         + "}"
     ).encode("utf-8")
+
+
+def shaped_leaf_data(
+    originator_id: str, version: int, recorded_at: str, canonical_state: str, topic: str
+) -> bytes:
+    """``stored_leaf_data`` from a state's canonical text and timestamp as a known shape gives
+    them (``projections.shapes``), with ``topic`` already quoted as JSON: a UUID and a shape's
+    timestamp need no escapes, so the record is written without encoding anything."""
+    return (
+        f'{{"originator_id":"{originator_id}","originator_version":{int(version)},'
+        f'"recorded_at":"{recorded_at}","state":{canonical_state},"topic":{topic}}}'
+    ).encode()
