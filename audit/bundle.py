@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -56,7 +57,7 @@ from audit.verifier.people import REGISTRY_ID
 from audit.verifier.seals import ADOPTION_TOPIC, SEAL_TOPIC
 from audit.verifier.who import Activity, is_registry, registry_row
 from audit.verifier.xlsx import SheetStream, SpooledSheet, Workbook
-from ledger.database import EVENTS_TABLE
+from ledger.database import EVENTS_TABLE, driver_failed
 from ledger.errors import BadInputError, NotFoundError
 from ledger.i18n import current
 from ledger.policy import all_policies, current_policy, policy_in_force, policy_text
@@ -124,11 +125,14 @@ def _rows(engine: Engine, size: int) -> Iterator[Any]:
         if conn.dialect.name == "sqlite" and conn.dialect.paramstyle == "qmark":
             # the driver's own cursor: the rows as SQLite gives them, without a Row object each
             # (a tenth of each exporting process, as projections.runner.read_rows found)
+            sql = query.text.replace(":size", "?")
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             try:
-                cursor.execute(query.text.replace(":size", "?"), (size,))
+                cursor.execute(sql, (size,))
                 while batch := cursor.fetchmany(_BATCH):
                     yield from batch
+            except sqlite3.Error as e:  # a storage error (exit 5), as SQLAlchemy would raise it
+                driver_failed(conn, e, sql, (size,), cursor)
             finally:
                 cursor.close()
             return
@@ -240,7 +244,7 @@ def _write_events(
             named = names[key] = (made, str(made))
         originator, name = named
         index, nid = int(index), int(nid)
-        if shapes is not None:
+        if shapes is not None and topic.__class__ is str:
             shaped = shapes.stamped(topic, bytes(state).decode("utf-8"))
             if shaped is not None:
                 quoted = topics.get(topic)

@@ -134,7 +134,7 @@ class Quick:
             cursor.execute(sql, values)
             return take(cursor)
         except Exception as e:
-            _failed(conn, e, sql, values, cursor)
+            driver_failed(conn, e, sql, values, cursor)
         finally:
             cursor.close()
 
@@ -155,7 +155,7 @@ class Quick:
             return int(self._on_driver(conn, engine, params, lambda cursor: cursor.rowcount))
 
 
-def _failed(conn: Connection, error: Exception, sql: str, values: dict[str, Any], cursor: Any) -> NoReturn:
+def driver_failed(conn: Connection, error: Exception, sql: str, values: Any, cursor: Any) -> NoReturn:
     """The driver's error raised as SQLAlchemy raises it for a statement of its own: wrapped in
     its DBAPIError (a lock timeout is then a storage error, exit 5, as elsewhere) and, for a lost
     connection, with the connection and the pool's older ones invalidated, so that one failed

@@ -9,6 +9,7 @@ and it reads the new positions.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -39,7 +40,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
 from ledger.application import GrantLedger
-from ledger.database import EVENTS_TABLE
+from ledger.database import EVENTS_TABLE, driver_failed
 from ledger.errors import ConflictError, StorageError
 from ledger.i18n import T_, _
 from projections.names import standing as kept_standing
@@ -335,6 +336,8 @@ def read_rows(
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             rows: list[tuple[Any, ...]] = cursor.execute(sql, params).fetchall()
+        except sqlite3.Error as e:  # a storage error (exit 5), as SQLAlchemy would raise it
+            driver_failed(conn, e, sql, params, cursor)
         finally:
             cursor.close()
         return rows

@@ -149,3 +149,96 @@ def test_a_write_that_fails_while_the_workbook_deflates_stops_the_export_and_lea
     monkeypatch.setattr(zipfile._ZipWriteFile, "write", write)  # type: ignore[attr-defined]
     ledger.ok("audit", "export", str(tmp_path / "again"), role="auditor")
     assert json.loads((tmp_path / "again" / "bundle.json").read_text("utf-8"))["tree_size"] > 20
+
+
+def test_a_read_the_database_refuses_mid_export_is_a_storage_error_and_leaves_nothing(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export reads the stored events through SQLite's own cursor: a failure there (here the
+    events' states made unreadable, as a damaged page would be) is reported as the database's,
+    exit 5 in one line, not as an internal error."""
+    if ledger.url.startswith("postgresql"):
+        pytest.skip("SQLite's own cursor reads a SQLite file's events only")
+    import sqlite3
+
+    from ledger import database
+
+    _books(ledger)
+    connect = database._sqlite_on_connect
+
+    def refusing(dbapi_connection: Any, record: Any) -> None:
+        connect(dbapi_connection, record)
+        dbapi_connection.set_authorizer(
+            lambda action, table, column, *_: sqlite3.SQLITE_DENY
+            if action == sqlite3.SQLITE_READ and (table, column) == ("ledger_events", "state")
+            else sqlite3.SQLITE_OK
+        )
+
+    monkeypatch.setattr(database, "_sqlite_on_connect", refusing)
+    result = ledger("audit", "export", str(tmp_path / "bundle"), role="auditor")
+    assert result.exit_code == 5, (result.stdout, result.stderr)
+    assert result.stderr.startswith("grant-ledger: ") and result.stderr.count("\n") == 1
+    assert "prohibited" in result.stderr and "internal error" not in result.stderr
+    assert not (tmp_path / "bundle").exists() or not any((tmp_path / "bundle").iterdir())
+
+
+def test_a_workbook_starts_its_writing_thread_at_its_first_write_and_one_dropped_unclosed_ends_it(
+    tmp_path: Path,
+) -> None:
+    import gc
+    import threading
+    import time
+
+    from audit.verifier.xlsx import Workbook
+
+    def writers() -> int:
+        return sum(1 for t in threading.enumerate() if t.name == "xlsx-deflate")
+
+    before = writers()
+    book = Workbook(tmp_path / "unused.xlsx")
+    assert writers() == before  # nothing written, no thread
+    sheet = book.sheet("s", ["a"])
+    for n in range(5000):
+        sheet.append([n])
+    sheet.close()
+    assert writers() == before + 1
+    del book, sheet
+    gc.collect()
+    deadline = time.monotonic() + 10
+    while writers() > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert writers() == before
+
+
+def test_a_refused_read_on_the_projections_page_reader_is_the_database_s_error(
+    sqlite_ledger: Ledger,
+) -> None:
+    """The projections read pages of events through SQLite's own cursor too: a refused read is
+    SQLAlchemy's DBAPIError there as well, which the command line reports as storage (exit 5)."""
+    import sqlite3
+
+    from sqlalchemy.exc import DBAPIError
+
+    from ledger.errors import is_storage_error
+    from projections.runner import read_rows
+
+    engine = create_engine(sqlite_ledger.url)
+    try:
+        with engine.connect() as conn:
+            assert read_rows(conn, _events_table(conn), 0, 10)  # readable: rows come back
+            conn.connection.driver_connection.set_authorizer(  # type: ignore[union-attr]
+                lambda action, table, column, *_: sqlite3.SQLITE_DENY
+                if action == sqlite3.SQLITE_READ and (table, column) == ("ledger_events", "state")
+                else sqlite3.SQLITE_OK
+            )
+            with pytest.raises(DBAPIError) as raised:
+                read_rows(conn, _events_table(conn), 0, 10)
+            assert is_storage_error(raised.value) and "prohibited" in str(raised.value)
+    finally:
+        engine.dispose()
+
+
+def _events_table(conn: Any) -> Any:
+    from sqlalchemy import MetaData, Table
+
+    return Table(EVENTS_TABLE, MetaData(), autoload_with=conn)

@@ -17,6 +17,7 @@ import queue
 import re
 import tempfile
 import threading
+import weakref
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -358,14 +359,14 @@ class SpooledSheet:
 class _Deflating:
     """Writes to the open zip member, done in order by a second thread: zlib lets go of the
     interpreter while it deflates, so the next rows are encoded meanwhile (deflating was a sixth
-    of the time of the process writing a million-event bundle's workbook). ``drain`` waits for
-    every write handed over; a write that failed is raised at the next call."""
+    of the time of the process writing a million-event bundle's workbook). The thread starts at
+    the first write and ends at ``stop`` (or when the workbook is dropped unclosed); ``drain``
+    waits for every write handed over; a write that failed is raised at the next call."""
 
     def __init__(self) -> None:
         self._queue: queue.Queue[tuple[IO[bytes], bytes] | None] = queue.Queue(maxsize=8)
         self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="xlsx-deflate", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
 
     def _run(self) -> None:
         while True:
@@ -382,6 +383,9 @@ class _Deflating:
 
     def write(self, out: IO[bytes], data: bytes) -> None:
         self._raise()
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="xlsx-deflate", daemon=True)
+            self._thread.start()
         self._queue.put((out, data))
 
     def drain(self) -> None:
@@ -389,9 +393,17 @@ class _Deflating:
         self._raise()
 
     def stop(self) -> None:
-        if self._thread.is_alive():
+        if self._thread is not None and self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
+
+    def abandon(self) -> None:
+        """The thread told to end after what it holds, without waiting (a workbook dropped)."""
+        if self._thread is not None:
+            try:
+                self._queue.put_nowait(None)
+            except queue.Full:  # pragma: no cover - it ends at the interpreter's end, a daemon
+                pass
 
     def _raise(self) -> None:
         if self.error is not None:
@@ -410,6 +422,7 @@ class Workbook:
         self._open_name = ""
         self._base = ""
         self._deflating = _Deflating()
+        weakref.finalize(self, self._deflating.abandon)
 
     def sheet(
         self,
@@ -496,7 +509,7 @@ class Workbook:
     ) -> None:
         self._deflating.stop()  # what was handed over is written (or failed) first
         if kind is not None:
-            self._deflating.error = None  # a failed write was raised already
+            self._deflating.error = None  # the exception under way is the one reported
             self._close_part()
             self._zip.close()
 
