@@ -135,6 +135,40 @@ def test_balance_loads_no_sqlalchemy(demo_sqlite_ledger: Ledger) -> None:
     assert shown == {g: row["subsidy_available"] for g, row in _by_grant(sqlite_ledger).items()}
 
 
+def test_the_balance_table_names_each_programme_as_the_policy_does_without_loading_the_policy(
+    demo_sqlite_ledger: Ledger,
+) -> None:
+    from ledger.policy import current_policy
+
+    rows = json.loads(demo_sqlite_ledger.ok("balance", "--format", "json").stdout)
+    programmes = {row["grant_id"]: row["programme"] for row in rows}
+    assert len(set(programmes.values())) >= 2  # the demo's district base and municipal base
+    for lang in ("zh", "en"):
+        done = loaded_by(
+            ["--db", demo_sqlite_ledger.url, "--lang", lang, "balance", "--format", "csv"],
+            ["ledger.policy", "sqlalchemy"],
+        )
+        assert done.code == 0, done
+        assert done.modules == {"ledger.policy": False, "sqlalchemy": False}
+        shown = {row[1]: row[3] for row in (line.split(",") for line in done.stdout.splitlines()[1:])}
+        for grant, code in programmes.items():
+            named = current_policy().find_programme(code)
+            assert named is not None and shown[grant] == (named.zh if lang == "zh" else named.en)
+
+
+def test_the_shipped_programme_names_are_the_policy_s() -> None:
+    """The reading commands' names-only look at the shipped policy files and the policy itself
+    agree on every programme, in both languages."""
+    from ledger.labels import _shipped_programmes
+    from ledger.policy import current_policy
+
+    names = _shipped_programmes()
+    policy = current_policy()
+    assert names.keys() == policy.programmes.keys() and len(names) >= 4
+    for code, programme in policy.programmes.items():
+        assert (names[code].zh, names[code].en) == (programme.zh, programme.en)
+
+
 def _by_grant(ledger: Ledger) -> dict[str, dict[str, str]]:
     result = ledger.ok("balance", "--as-of", "2999-12-31", "--format", "json")  # the movements path
     return {row["grant_id"]: row for row in json.loads(result.stdout)}
