@@ -50,7 +50,7 @@ from audit.i18n import _
 from audit.log import ORIGIN, leaves, stored_checkpoints
 from audit.verifier import forms, layout
 from audit.verifier.background import Background
-from audit.verifier.canonical import canonical_json, record_from_stored, shaped_leaf_data
+from audit.verifier.canonical import canonical_json, quote, record_from_stored, shaped_leaf_data
 from audit.verifier.checkpoint import key_id
 from audit.verifier.layout import FORMAT, event_line, event_log_row
 from audit.verifier.people import REGISTRY_ID
@@ -64,7 +64,6 @@ from ledger.policy import all_policies, current_policy, policy_in_force, policy_
 from projections.measures import GRANT, SPENDING_KINDS, available_in, effect
 from projections.shapes import ShapeCache
 
-_quote = json.encoder.encode_basestring  # a str as audit.verifier.canonical writes it
 _BATCH = 5000  # rows fetched, lines written and progress reported at a time
 PARALLEL_EVENTS = 200_000  # from this many events, a second process writes the workbook
 
@@ -244,34 +243,32 @@ def _write_events(
             named = names[key] = (made, str(made))
         originator, name = named
         index, nid = int(index), int(nid)
+        shaped = None
         if shapes is not None and topic.__class__ is str:
             shaped = shapes.stamped(topic, bytes(state).decode("utf-8"))
-            if shaped is not None:
-                quoted = topics.get(topic)
-                if quoted is None:
-                    quoted = topics[topic] = _quote(topic)
-                originators.add(name)
-                data = shaped_leaf_data(name, version, shaped[1], shaped[0], quoted)
-                lines.append(event_line(index, nid, leaf_hash, data))
-                last_nid = nid
-                if len(lines) == _BATCH:
-                    _flush(out, digest, lines, progress)
-                continue
-        record = record_from_stored(name, version, topic, bytes(state))
-        kept = selection.keeps(originator, record)
-        if kept:
-            originators.add(record["originator_id"])
-            if book is not None:
-                if is_registry(record):
-                    book.registry.append(registry_row(index, record))
-                if _by_cutoff(record, selection.cutoff):
-                    book.feed(index, record)
+        if shaped is not None:
+            quoted = topics.get(topic)
+            if quoted is None:
+                quoted = topics[topic] = quote(topic)
+            originators.add(name)
+            data = shaped_leaf_data(name, version, shaped[1], shaped[0], quoted)
+            lines.append(event_line(index, nid, leaf_hash, data))
         else:
-            withheld[record["originator_id"]] = withheld.get(record["originator_id"], 0) + 1
-        if out is not None:
-            lines.append(event_line(index, nid, leaf_hash, canonical_json(record) if kept else None))
-        if log is not None:
-            log.append(event_log_row(index, nid, leaf_hash, record if kept else None))
+            record = record_from_stored(name, version, topic, bytes(state))
+            kept = selection.keeps(originator, record)
+            if kept:
+                originators.add(record["originator_id"])
+                if book is not None:
+                    if is_registry(record):
+                        book.registry.append(registry_row(index, record))
+                    if _by_cutoff(record, selection.cutoff):
+                        book.feed(index, record)
+            else:
+                withheld[record["originator_id"]] = withheld.get(record["originator_id"], 0) + 1
+            if out is not None:
+                lines.append(event_line(index, nid, leaf_hash, canonical_json(record) if kept else None))
+            if log is not None:
+                log.append(event_log_row(index, nid, leaf_hash, record if kept else None))
         last_nid = nid
         if len(lines) == _BATCH:
             _flush(out, digest, lines, progress)

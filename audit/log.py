@@ -9,7 +9,6 @@ appending and reading the root cost O(log n) without reading earlier leaves.
 from __future__ import annotations
 
 import hashlib
-import json
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from audit.verifier.canonical import shaped_leaf_data, stored_leaf_data
+from audit.verifier.canonical import quote, shaped_leaf_data, stored_leaf_data
 from audit.verifier.merkle import CompactRange
 from ledger.database import guard_records
 from projections.bulk import BulkInsert
@@ -47,7 +46,6 @@ if TYPE_CHECKING:
 ORIGIN = "grant-ledger.chongqing/audit-log"
 
 _sha256 = hashlib.sha256
-_quote = json.encoder.encode_basestring  # as audit.verifier.canonical quotes a str
 
 metadata = MetaData()
 _Big = BigInteger().with_variant(Integer(), "sqlite")
@@ -185,7 +183,7 @@ class LeafComputer:
             else:
                 quoted = topics.get(topic)
                 if quoted is None:
-                    quoted = topics[topic] = _quote(topic)
+                    quoted = topics[topic] = quote(topic)
                 data = shaped_leaf_data(originator, version, shaped[1], shaped[0], quoted)
             leaf = _sha256(b"\x00" + data).digest()  # audit.verifier.merkle.leaf_hash
             hashes.append(leaf)
@@ -229,7 +227,7 @@ def _leaves(
             # stored_leaf_data's text: a state with canonical text has no value needing escapes
             topic = topics.get(r.topic)
             if topic is None:
-                topic = topics[r.topic] = _quote(r.topic)
+                topic = topics[r.topic] = quote(r.topic)
             data = shaped_leaf_data(originator, r.originator_version, recorded_at, canonical, topic)
         else:
             data = stored_leaf_data(originator, r.originator_version, r.topic, r.data, canonical)

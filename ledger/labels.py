@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import sys
 from functools import cache
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -165,11 +164,10 @@ def _shipped_programmes() -> dict[str, SimpleNamespace]:
     """Each programme's names by its code, in the policy version in force today among those
     shipped (``ledger.policy.current_policy`` when no version is installed: a process that has
     not loaded the policy has opened no ledger, whose installed versions it would register)."""
-    import tomllib
+    from ledger.policy_files import shipped
 
     latest: dict[str, Any] = {}
-    for path in sorted((Path(__file__).parent / "policy").glob("*.toml")):
-        data = tomllib.loads(path.read_text("utf-8"))
+    for _name, data in shipped():  # of one date, the last by file name, as load_policies has it
         if not latest or data["effective_from"] >= latest["effective_from"]:
             latest = data
     return {

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from ledger.calendar import CalendarYear, parse_year
 from ledger.errors import BadInputError
 from ledger.i18n import T_, _
+from ledger.policy_files import POLICY_FOLDER, shipped
 
 
 @dataclass(frozen=True)
@@ -330,11 +330,7 @@ INSTALLED_CALENDAR: dict[int, CalendarYear] = {}
 @cache
 def load_policies() -> tuple[Policy, ...]:
     """Every policy version shipped with the package, oldest first."""
-    folder = resources.files("ledger") / "policy"
-    policies = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".toml"):
-            policies.append(_parse(tomllib.loads(entry.read_text("utf-8")), entry.name))
+    policies = [_parse(data, name) for name, data in shipped()]
     return tuple(sorted(policies, key=lambda p: p.effective_from))
 
 
@@ -404,4 +400,4 @@ def policy_text(policy: Policy) -> str:
     installed = INSTALLED_VERSIONS.get(policy.source)
     if installed is not None:
         return installed[1]
-    return (resources.files("ledger") / "policy" / policy.source).read_text("utf-8")
+    return (POLICY_FOLDER / policy.source).read_text("utf-8")

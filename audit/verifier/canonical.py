@@ -73,7 +73,7 @@ def record_leaf_hash(record: dict[str, Any]) -> bytes:
 
 
 _encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
-_quote = json.encoder.encode_basestring  # what that encoder writes for a str
+quote = json.encoder.encode_basestring  # what that encoder writes for a str
 
 
 def stored_leaf_data(
@@ -85,15 +85,15 @@ def stored_leaf_data(
     which must be ``canonical_json(parsed)`` as text)."""
     return (
         '{"originator_id":'
-        + _quote(str(originator_id))
+        + quote(str(originator_id))
         + ',"originator_version":'
         + str(int(version))
         + ',"recorded_at":'
-        + _quote(_recorded_at(parsed))
+        + quote(_recorded_at(parsed))
         + ',"state":'
         + (_encode(parsed) if canonical_state is None else canonical_state)
         + ',"topic":'
-        + _quote(topic)
+        + quote(topic)
         + "}"
     ).encode("utf-8")
 
