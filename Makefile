@@ -5,8 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 # test processes: the suite spreads over the cores (each test has its own database); the long
-# tests (marked slow) are handed out first and an idle process takes tests queued for another,
-# so no long test holds up the end
+# tests (marked slow; `PYTEST_ARGS="-m 'not slow'"` leaves them out) are handed out first and an
+# idle process takes tests queued for another
 TEST_WORKERS ?= auto
 
 .PHONY: demo test bench lint clean catalogues
