@@ -32,7 +32,6 @@ import hashlib
 import json
 import os
 import shutil
-import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from types import SimpleNamespace
 from typing import IO, Any, Protocol
 from uuid import UUID
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from audit.i18n import _
@@ -57,7 +56,7 @@ from audit.verifier.people import REGISTRY_ID
 from audit.verifier.seals import ADOPTION_TOPIC, SEAL_TOPIC
 from audit.verifier.who import Activity, is_registry, registry_row
 from audit.verifier.xlsx import SheetStream, SpooledSheet, Workbook
-from ledger.database import EVENTS_TABLE, driver_failed
+from ledger.database import EVENTS_TABLE, streamed_rows
 from ledger.errors import BadInputError, NotFoundError
 from ledger.i18n import current
 from ledger.policy import all_policies, current_policy, policy_in_force, policy_text
@@ -115,27 +114,13 @@ def _uuid(value: Any) -> UUID:
 
 def _rows(engine: Engine, size: int) -> Iterator[Any]:
     """Every leaf up to ``size`` with its stored event, streamed in leaf order (one query)."""
-    query = text(
+    sql = (
         "SELECT l.leaf_index, l.notification_id, l.leaf_hash, e.originator_id, e.originator_version, "
         f"e.topic, e.state FROM {leaves.name} l JOIN {EVENTS_TABLE} e ON e.id = l.notification_id "
         "WHERE l.leaf_index < :size ORDER BY l.leaf_index"
     )
     with engine.connect() as conn:
-        if conn.dialect.name == "sqlite" and conn.dialect.paramstyle == "qmark":
-            # the driver's own cursor: the rows as SQLite gives them, without a Row object each
-            # (a tenth of each exporting process, as projections.runner.read_rows found)
-            sql = query.text.replace(":size", "?")
-            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            try:
-                cursor.execute(sql, (size,))
-                while batch := cursor.fetchmany(_BATCH):
-                    yield from batch
-            except sqlite3.Error as e:  # a storage error (exit 5), as SQLAlchemy would raise it
-                driver_failed(conn, e, sql, (size,), cursor)
-            finally:
-                cursor.close()
-            return
-        yield from conn.execution_options(yield_per=_BATCH).execute(query, {"size": size})
+        yield from streamed_rows(conn, sql, {"size": size}, _BATCH)
 
 
 def _occurred_on(state: dict[str, Any]) -> str | None:

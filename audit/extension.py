@@ -15,6 +15,7 @@ signed root; otherwise only the span between two checkpoints can be named.
 from __future__ import annotations
 
 import base64
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -26,6 +27,7 @@ from audit.i18n import _
 from audit.log import leaves, signed_leaves
 from audit.verifier.merkle import consistency_ranges, verify_consistency
 from audit.verifier.scan import Tree
+from ledger.database import streamed_rows
 from ledger.errors import VerificationError
 
 _BATCH = 10000
@@ -45,15 +47,15 @@ def _leaf_count(conn: Connection) -> int:
 
 def _stream(conn: Connection, table: Any, size: int, tree: Tree) -> int | None:
     """Adds the leaf hashes of ``table`` below ``size`` to ``tree``; the first missing index, if any."""
-    query = select(table.c.leaf_index, table.c.leaf_hash).where(table.c.leaf_index < size)
-    result = conn.execute(query.order_by(table.c.leaf_index).execution_options(yield_per=_BATCH))
+    sql = f"SELECT leaf_index, leaf_hash FROM {table.name} WHERE leaf_index < :size ORDER BY leaf_index"
     position = 0
-    for index, leaf in result:
-        if int(index) != position:
-            result.close()
-            return position
-        tree.add(bytes.fromhex(leaf))
-        position += 1
+    add, fromhex = tree.add, bytes.fromhex
+    with closing(streamed_rows(conn, sql, {"size": size}, _BATCH)) as rows:
+        for index, leaf in rows:
+            if int(index) != position:
+                return position
+            add(fromhex(leaf))
+            position += 1
     tree.finish()
     return None if position == size else position
 

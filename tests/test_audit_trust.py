@@ -422,3 +422,60 @@ def test_a_bundle_whose_listing_does_not_add_up_fails(keyed: tuple[Ledger, Path]
     code, out = _verify(ledger, b, "--trusted", str(tmp_path / "trusted.txt"))
     assert code == 6
     assert f"bundle.json: lists 0 withheld events of 0 aggregates, but events.jsonl withholds {listed}" in out
+
+
+def test_checkpoint_refuses_a_log_with_a_leaf_deleted_below_the_application(
+    keyed: tuple[Ledger, Path],
+) -> None:
+    """The signer streams the stored leaves (SQLite's own cursor, PostgreSQL's server-side one):
+    a leaf deleted from the read model stops the signing at that leaf, exit 6, nothing signed; the
+    same connection's later statements are plain ones (a rebuild brings the leaf back, and the next
+    checkpoint is signed)."""
+    ledger, _ = keyed
+    signed = _checkpoint(ledger)
+    ledger.ok(
+        "disburse", "G1", "--amount", "1万", "--voucher", "T2", "--tranche", "2", "--date", "2024-07-01"
+    )
+    engine = create_engine(ledger.url)
+    try:
+        with engine.begin() as conn:
+            size = conn.execute(text("SELECT COUNT(*) FROM audit_leaves")).scalar_one()
+            conn.execute(text("DELETE FROM audit_leaves WHERE leaf_index = 3"))
+    finally:
+        engine.dispose()
+    result = ledger("audit", "checkpoint", role="approver")
+    assert result.exit_code == 6, (result.stdout, result.stderr)
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    assert f"the audit log has no leaf 3 although it holds {size - 1}" in result.stderr
+    ledger.ok("projections", "rebuild")
+    again = _checkpoint(ledger)
+    assert again != signed and f"\n{size}\n" in again
+
+
+def test_a_read_the_database_refuses_while_signing_is_a_storage_error(
+    sqlite_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A leaf SQLite's own cursor cannot read (here refused, as a damaged page would be) is the
+    database's error, exit 5 in one line, not an internal error; nothing is signed."""
+    from ledger import database
+
+    ledger = sqlite_ledger
+    _one_grant_s_money(ledger)
+    connect = database._sqlite_on_connect
+
+    def refusing(dbapi_connection: object, record: object) -> None:
+        connect(dbapi_connection, record)
+        dbapi_connection.set_authorizer(  # type: ignore[attr-defined]
+            lambda action, table, column, *_: sqlite3.SQLITE_DENY
+            if action == sqlite3.SQLITE_READ and (table, column) == ("audit_leaves", "leaf_hash")
+            else sqlite3.SQLITE_OK
+        )
+
+    with monkeypatch.context() as patched:
+        patched.setattr(database, "_sqlite_on_connect", refusing)
+        result = ledger("audit", "checkpoint", role="approver")
+    assert result.exit_code == 5, (result.stdout, result.stderr)
+    assert result.stderr.startswith("grant-ledger: ") and result.stderr.count("\n") == 1
+    assert "prohibited" in result.stderr and "internal error" not in result.stderr
+    with create_engine(ledger.url).connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM audit_checkpoints")).scalar_one() == 0
