@@ -34,7 +34,7 @@ import hashlib
 import multiprocessing
 from array import array
 from collections.abc import Callable, Generator, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from typing import Any, Protocol, cast, runtime_checkable
 from uuid import UUID
 
@@ -138,8 +138,9 @@ def rebuild_all(
             table.create(recorder.datastore.engine, checkfirst=True)
     tracking = recorder.tracking_table
     events = events_table(app)
-    with _collector_paused(), recorder.transaction(commit=True) as session:
+    with _collector_paused(), recorder.transaction(commit=True) as session, ExitStack() as stack:
         _rebuild_lock(session)
+        stack.enter_context(_deleting_fast(session.connection()))
         if unbuilt_only:
             standing = standings(session, [p.name for p in chosen])
             chosen = [p for p in chosen if not standing[p.name]]
@@ -182,6 +183,29 @@ def _indexes_deferred(conn: Connection, events: Table, chosen: Sequence[Projecti
     event is applied, on a large enough store (projections.bulk)."""
     head = int(conn.execute(select(func.max(events.c.id))).scalar() or 0)
     return bulk.indexes_dropped(conn, bulk.to_defer(conn, chosen, head))
+
+
+@contextmanager
+def _deleting_fast(conn: Connection) -> Iterator[None]:
+    """SQLite as some systems build it (Debian's, among others) overwrites deleted content with
+    zeros (``secure_delete``): emptying the projections' tables then wrote each of their pages
+    again, 2.2 s of a 1M-event rebuild for the movements alone against 0.07 s. What a rebuild
+    deletes is derived from the events, which the file keeps, and it writes the same rows back;
+    so for this connection's transaction the pages are overwritten only where that costs no
+    extra write (FAST). The setting is put back before the commit, so the connection goes back to
+    the pool as it came."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = int(conn.exec_driver_sql("PRAGMA secure_delete").scalar() or 0)
+    conn.exec_driver_sql("PRAGMA secure_delete = FAST")
+    try:
+        yield
+    except BaseException:
+        with suppress(Exception):  # the rebuild's own error is the one to report
+            conn.exec_driver_sql(f"PRAGMA secure_delete = {before}")
+        raise
+    conn.exec_driver_sql(f"PRAGMA secure_delete = {before}")
 
 
 # pg_advisory_xact_lock's key for rebuilds: a fixed number ('glrb' in ASCII) and the schema the

@@ -250,3 +250,58 @@ def test_a_rebuild_refuses_events_read_apart_that_differ_from_the_ones_the_worke
     assert "the store's events changed during the rebuild" in result.stderr
     assert used and not multiprocessing.active_children()
     assert all_rows(ledger.url) == live
+
+
+class _Seeing(_Failing):
+    """A projection that notes the connection's secure_delete at every batch (and fails at the
+    second, when asked to)."""
+
+    def __init__(self, fails: bool) -> None:
+        super().__init__()
+        self.fails = fails
+        self.seen: list[int] = []
+
+    def apply(self, session: Session, batch: Sequence[Any]) -> None:
+        self.seen.append(int(session.connection().exec_driver_sql("PRAGMA secure_delete").scalar() or 0))
+        if self.fails:
+            super().apply(session, batch)
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_rebuild_empties_its_tables_without_zeroing_them_and_leaves_the_connection_as_it_was(
+    sqlite_ledger: Ledger, tmp_path: Path, fails: bool
+) -> None:
+    """SQLite built with secure_delete on (Debian's) wrote every page a rebuild emptied again, as
+    zeros; the rebuild runs with it FAST (2) and every connection goes back to the pool with the
+    setting it came with, after a rebuild that fails as after one that commits."""
+    from sqlalchemy import event
+
+    from commands.registry import all_projections
+    from ledger.application import GrantLedger
+    from projections.rebuild import rebuild_all
+
+    _books(sqlite_ledger, tmp_path)
+    live = all_rows(sqlite_ledger.url)
+    app = GrantLedger(sqlite_ledger.url)
+    checked_in: list[int] = []
+
+    def on_checkin(dbapi_connection: Any, _record: Any) -> None:
+        checked_in.append(dbapi_connection.execute("PRAGMA secure_delete").fetchone()[0])
+
+    try:
+        with app.engine.connect() as conn:
+            before = int(conn.exec_driver_sql("PRAGMA secure_delete").scalar() or 0)
+        event.listen(app.engine, "checkin", on_checkin)
+        seeing = _Seeing(fails)
+        if fails:
+            with pytest.raises(RuntimeError, match="second batch"):
+                rebuild_all(app, [*all_projections(), seeing], batch_size=200, worker=False)
+        else:
+            rebuild_all(app, [*all_projections(), seeing], batch_size=200, worker=False)
+        assert seeing.seen and set(seeing.seen) == {2}
+        assert checked_in and set(checked_in) == {before}
+        rows = all_rows(sqlite_ledger.url)
+        rows["ledger_tracking"] = [row for row in rows["ledger_tracking"] if row[0] != seeing.name]
+        assert rows == live
+    finally:
+        app.close()
