@@ -2,7 +2,8 @@
 
 The process is spawned (a fresh interpreter, not a fork of this one), so it shares no connection,
 lock or open file with its parent. Leaving the ``with`` block before ``result()`` (an error, or
-Ctrl-C) stops it.
+Ctrl-C) stops it. With ``inbox``, the function's first argument receives what the parent ``tell``s
+it once it knows (a function may do most of its work before it needs the parent's answer).
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ class BackgroundError(AuditError):
     pass
 
 
-def _run(send: Connection, fn: Callable[..., Any], args: tuple[Any, ...], lang: str) -> None:
+def _run(
+    send: Connection, fn: Callable[..., Any], args: tuple[Any, ...], lang: str, inbox: Connection | None
+) -> None:
     use(lang)  # a spawned interpreter starts in the default language, not the parent's
     try:
-        send.send(("ok", fn(*args)))
+        send.send(("ok", fn(inbox, *args) if inbox is not None else fn(*args)))
     except BaseException as e:  # reported to the parent, which decides
         send.send(("error", f"{type(e).__name__}: {e}"))
     finally:
@@ -34,12 +37,29 @@ def _run(send: Connection, fn: Callable[..., Any], args: tuple[Any, ...], lang: 
 class Background:
     """``fn(*args)`` in a second process; ``fn``, its arguments and its result must pickle."""
 
-    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+    def __init__(self, fn: Callable[..., Any], *args: Any, inbox: bool = False) -> None:
         context = multiprocessing.get_context("spawn")
         self._receive, send = context.Pipe(duplex=False)
-        self._process = context.Process(target=_run, args=(send, fn, args, LANG.get()), daemon=True)
+        child_inbox: Connection | None = None
+        self._outbox: Connection | None = None
+        if inbox:
+            child_inbox, self._outbox = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_run, args=(send, fn, args, LANG.get(), child_inbox), daemon=True
+        )
         self._process.start()
         send.close()
+        if child_inbox is not None:
+            child_inbox.close()
+
+    def tell(self, message: Any) -> None:
+        """Sends ``message`` to the function's inbox (it must pickle); a process already ended is
+        found by ``result``."""
+        assert self._outbox is not None, "started without an inbox"
+        try:
+            self._outbox.send(message)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def result(self) -> Any:
         try:
@@ -66,3 +86,5 @@ class Background:
             self._process.terminate()
             self._process.join()
         self._receive.close()
+        if self._outbox is not None:
+            self._outbox.close()

@@ -49,6 +49,9 @@ class Programme:
     banned: list[str]
 
 
+_REMEMBERED = 4096
+
+
 @dataclass(frozen=True)
 class BundlePolicy:
     name: str
@@ -57,13 +60,23 @@ class BundlePolicy:
     versions: tuple[tuple[str, BundlePolicy], ...] = ()
     # each programme as ``programme`` made it, by code: asked for at every spending replayed
     _programmes: dict[str, Programme | None] = field(default_factory=dict, compare=False, repr=False)
+    # the version in force by date and the category by its text, as asked for: up to _REMEMBERED
+    # of each (a forged bundle's dates and texts must not grow the verifier's memory)
+    _by_date: dict[str, BundlePolicy | None] = field(default_factory=dict, compare=False, repr=False)
+    _by_text: dict[str, tuple[str, bool] | None] = field(default_factory=dict, compare=False, repr=False)
 
     def in_force(self, on: str) -> BundlePolicy | None:
         """The version in force on the ISO date ``on`` (None: the bundle ships none so early)."""
         if not self.versions:
             return self
-        found = [v for day, v in self.versions if day <= on]
-        return found[-1] if found else None
+        try:
+            return self._by_date[on]
+        except KeyError:
+            found = [v for day, v in self.versions if day <= on]
+            version = found[-1] if found else None
+            if len(self._by_date) < _REMEMBERED:
+                self._by_date[on] = version
+            return version
 
     def cite(self, key: str) -> str:
         clause = self.data["clauses"][key]
@@ -72,6 +85,15 @@ class BundlePolicy:
     def category(self, text: str) -> tuple[str, bool] | None:
         """(code, allowed) of the category named by its code or Chinese label, as the ledger
         finds it (``ledger.policy.Policy.find_category``); None if unknown."""
+        try:
+            return self._by_text[text]
+        except KeyError:
+            found = self._category(text)
+            if len(self._by_text) < _REMEMBERED:
+                self._by_text[text] = found
+            return found
+
+    def _category(self, text: str) -> tuple[str, bool] | None:
         categories: dict[str, Any] = self.data["categories"]
         key = text.strip()
         if key.lower() in categories:

@@ -28,13 +28,14 @@ import hashlib
 import pickle
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import IO, Any
 
 from audit.verifier import forms
+from audit.verifier.background import Background, BackgroundError
 from audit.verifier.errors import AuditError
 from audit.verifier.i18n import N_, _
 from audit.verifier.layout import MEASURES, SPENDING_SHEET
@@ -72,62 +73,138 @@ _TAKES = (
 _SOURCES = ("subsidy", "matching")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
+_ZERO, _CENT = Decimal(0), Decimal("0.01")
 _PLAIN_AMOUNT = re.compile(r"-?[0-9]{1,18}(?:\.[0-9]{1,6})?")
 
 SpendingRow = list[Any]  # a row of the workbook's spending sheet (audit/verifier/layout.py)
 _ROWS_A_CHUNK = 1000  # spending rows pickled at a time: one call a row cost a tenth of a verify
 
 
+def _spending_stream(sink: Callable[[str, bytes], None]) -> SheetStream:
+    """The spending sheet's data rows as export writes them (format 3), handed to ``sink``."""
+    return SheetStream(
+        SPENDING_SHEET,
+        forms.headers(SPENDING_SHEET),
+        sink,
+        amount_columns=forms.AMOUNTS[SPENDING_SHEET],
+        form=forms.filed(SPENDING_SHEET, None, "", ()),
+        heads=False,  # the head and the total are known at the end (audit/verifier/sheets.py)
+    )
+
+
+class _Encoded:
+    """The digest of a sheet's data rows as they are encoded, and the names of the sheets they
+    fill (a sheet goes on in numbered ones past Excel's row limit)."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.names: list[str] = []
+        self.stream = _spending_stream(self.sink)
+
+    def sink(self, name: str, data: bytes) -> None:
+        if not self.names or self.names[-1] != name:
+            self.names.append(name)
+        self.digest.update(data)
+
+    def finish(self) -> tuple[bytes, list[str], int]:
+        self.stream.close()
+        return self.digest.digest(), self.names, self.stream.rows
+
+
+def _unpacked(r: tuple[Any, ...]) -> SpendingRow:
+    return [r[0], date.fromordinal(r[1]), *r[2:9], Decimal(r[9]), *r[10:]]
+
+
+def encoded_apart(inbox: Any) -> tuple[bytes, list[str], int]:
+    """In a second process: the chunks of packed rows sent to ``inbox`` (b"" ends them), encoded
+    as export writes them; their digest, sheet names and count."""
+    encoded = _Encoded()
+    append = encoded.stream.append
+    while chunk := inbox.recv():
+        for r in pickle.loads(chunk):  # the verifying process's own pickles of plain values
+            append(_unpacked(r))
+    return encoded.finish()
+
+
 class SpendingRows:
     """The rows the spending sheet must show, in leaf order, kept in a temporary file (memory
     does not grow with the bundle), and the digest of their rows' XML as ``audit export`` writes it, so
-    an unchanged sheet is checked by digest and only a changed one cell by cell."""
+    an unchanged sheet is checked by digest and only a changed one cell by cell.
+
+    ``apart()`` (a large bundle) has the rows encoded for the digest by a second process, to which
+    each chunk written to the file is sent too: the encoding, a fifth of the replay, leaves the
+    verifying process. Should that process fail, the digest is computed here from the file."""
 
     def __init__(self) -> None:
         self._file: IO[bytes] = tempfile.TemporaryFile()
-        self._digest = hashlib.sha256()
+        self._here: _Encoded | None = _Encoded()
+        self._apart: Background | None = None
+        self._found: tuple[bytes, list[str], int] | None = None
+        self.stream = _spending_stream(_dropped)  # for the sheets' heads and tails
         self.names: list[str] = []
-        self.stream = SheetStream(
-            SPENDING_SHEET,
-            forms.headers(SPENDING_SHEET),
-            self._sink,
-            amount_columns=forms.AMOUNTS[SPENDING_SHEET],
-            form=forms.filed(SPENDING_SHEET, None, "", ()),
-            heads=False,  # the head and the total are known at the end (audit/verifier/sheets.py)
-        )
         self.net = Decimal(0)  # spent less reversed: the sheet's 合计
-        self._closed = False
+        self._count = 0
         self._pending: list[SpendingRow] = []  # written to the file a chunk at a time
 
-    def _sink(self, name: str, data: bytes) -> None:
-        if not self.names or self.names[-1] != name:
-            self.names.append(name)
-        self._digest.update(data)
+    def apart(self) -> None:
+        """Encode the rows in a second process from now on (before the first row only)."""
+        assert self._count == 0 and self._apart is None, "rows encoded here already"
+        self._apart = Background(encoded_apart, inbox=True)
+        self._here = None
+
+    def close(self) -> None:
+        """Stops the second process, if it still runs."""
+        if self._apart is not None:
+            self._apart.__exit__(None, None, None)
 
     def append(self, row: SpendingRow) -> None:
         pending = self._pending
         pending.append(row)
         if len(pending) >= _ROWS_A_CHUNK:
             self._write_pending()
-        self.stream.append(row)
+        if self._here is not None:
+            self._here.stream.append(row)
+        self._count += 1
         self.net += row[9] if row[4] == "spend" else -row[9]
 
     def __len__(self) -> int:
-        return self.stream.rows
+        return self._count
 
     def digest(self) -> bytes:
         """Of the data rows' XML as export writes them (format 3), without the sheets' heads."""
-        if not self._closed:
-            self.stream.close()
-            self._closed = True
-        return self._digest.digest()
+        if self._found is None:
+            self._found = self._finish()
+            self.names = self._found[1]
+        return self._found[0]
+
+    def _finish(self) -> tuple[bytes, list[str], int]:
+        if self._here is not None:
+            return self._here.finish()
+        assert self._apart is not None
+        self._write_pending()
+        self._apart.tell(b"")
+        try:
+            found: tuple[bytes, list[str], int] = self._apart.result()
+        except BackgroundError:
+            found = (b"", [], -1)
+        finally:
+            self.close()
+        if found[2] == self._count:
+            return found
+        encoded = _Encoded()  # the second process failed: the rows kept in the file, here
+        for row in self:
+            encoded.stream.append(row)
+        return encoded.finish()
 
     def _write_pending(self) -> None:
         # kept as plain values (the date as its day number, the amount as its text): pickling a
         # date and a Decimal took a fourteenth of a million-event bundle's verification
         if self._pending:
             packed = [(r[0], r[1].toordinal(), *r[2:9], str(r[9]), *r[10:]) for r in self._pending]
-            pickle.dump(packed, self._file)
+            data = pickle.dumps(packed)
+            self._file.write(data)
+            if self._apart is not None:
+                self._apart.tell(data)
             self._pending = []
 
     def __iter__(self) -> Iterator[SpendingRow]:
@@ -140,7 +217,11 @@ class SpendingRows:
             except EOFError:
                 return
             for r in chunk:
-                yield [r[0], date.fromordinal(r[1]), *r[2:9], Decimal(r[9]), *r[10:]]
+                yield _unpacked(r)
+
+
+def _dropped(_name: str, _data: bytes) -> None:
+    pass
 
 
 class ReplayError(AuditError):
@@ -191,7 +272,7 @@ class GrantTotals:
 
     def move(self, source: str, day: str, change: Decimal) -> None:
         book = self.days[source]
-        book[day] = book.get(day, Decimal(0)) + change
+        book[day] = book.get(day, _ZERO) + change
         if day > self.last_day[source]:
             self.last_day[source] = day
 
@@ -381,7 +462,7 @@ class Replay:
                         _text(state, "category"),
                         _text(state, "content"),
                         _text(state, "voucher"),
-                        amount.quantize(Decimal("0.01")),
+                        amount.quantize(_CENT),
                         _text(state, "actor"),
                     ]
                 )

@@ -40,6 +40,7 @@ import itertools
 import json
 import re
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +71,7 @@ from audit.verifier.report import (
 )
 from audit.verifier.scan import Scan, Tree, lines
 from audit.verifier.sheets import check_sheets, sheet_names
-from audit.verifier.workbook import EventLogJob, compare_event_log_values
+from audit.verifier.workbook import PARALLEL_BYTES, EventLogJob, compare_event_log_values
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -232,6 +233,18 @@ def verify_bundle(
     are checked against the bundle's own keys only (``report.anchor`` empty: proves nothing about
     who signed). ``root``: the trust root the auditor was given; without it the people registry
     is the bundle's own (``report.trust_root_pinned`` False: proves nothing about who acted)."""
+    with ExitStack() as stack:
+        return _verify(directory, trusted, public_keys, progress, root, stack)
+
+
+def _verify(
+    directory: Path,
+    trusted: Path | None,
+    public_keys: Sequence[Path],
+    progress: Callable[[int], None] | None,
+    root: str | None,
+    stack: ExitStack,
+) -> Report:
     report = Report()
     report.trust_root_pinned = root is not None
     listed = check_manifest(directory, report)
@@ -252,6 +265,10 @@ def verify_bundle(
     policy = bundle_policy(directory, report, directory / EVENTS)
     scan.replay.use_policy(policy)
     events_path = directory / EVENTS
+    if events_path.is_file() and events_path.stat().st_size >= PARALLEL_BYTES:
+        spending = scan.replay.spending
+        spending.apart()  # beside the event-log check's process: the three share two cores
+        stack.callback(spending.close)
     with EventLogJob(directory) as job:
         if not events_path.is_file():
             report.fail(_("{file}: missing").format(file=EVENTS))
