@@ -112,3 +112,91 @@ def test_verify_reports_alike_with_the_spending_encoded_apart(
     here, apart = both()
     assert here == apart
     assert any("设备!" in failure for failure in here["failures"]), here["failures"]
+
+
+def _apart_too(b: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    """The report with every part of the verification in this process, and with the event log's
+    check (and the workbook's package check it makes) and the spending rows in second processes."""
+    from audit.verifier import workbook
+
+    here = verify_bundle(b)
+    with monkeypatch.context() as patched:
+        patched.setattr(verify, "PARALLEL_BYTES", 0)
+        patched.setattr(workbook, "PARALLEL_BYTES", 0)
+        apart = verify_bundle(b)
+    return dataclasses.asdict(here), dataclasses.asdict(apart)
+
+
+@pytest.mark.parametrize("tamper", ["formula", "bomb", "event log"])
+def test_the_workbook_s_package_refusals_are_the_same_made_in_the_second_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tamper: str
+) -> None:
+    """A formula behind an honest cached value, a part inflating past the budget, an edited
+    event-log cell (the package check then scans the event log too): refused alike, in the same
+    words, whichever process made the check."""
+    import re
+    import shutil
+
+    from click.testing import CliRunner
+
+    from bench.big_cell import inflated_part
+    from tests.test_workbook_verified import _edit_part, _history
+
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", CliRunner())
+    _history(ledger)
+    ledger.ok("audit", "checkpoint", role="approver")
+    b = tmp_path / "b"
+    ledger.ok("audit", "export", str(b), role="auditor")
+    clean = tmp_path / "clean"
+    shutil.copytree(b, clean)
+    if tamper == "formula":
+
+        def formula(xml: bytes) -> bytes:
+            cell = re.search(rb'<c r="H5" s="5"><v>([0-9.]+)</v></c>', xml)
+            assert cell is not None
+            forged = b'<c r="H5" s="5"><f>F5-G5</f><v>' + cell.group(1) + b"</v></c>"
+            return xml.replace(cell.group(0), forged)
+
+        _edit_part(b, "xl/worksheets/sheet2.xml", formula)
+        said = "holds a formula"
+    elif tamper == "bomb":
+        inflated_part(b / "report.xlsx", "docProps/bomb.xml", 64 << 20)
+        write_manifest(b)
+        said = "part docProps/bomb.xml inflates to"
+    else:
+        book = load_workbook(b / "report.xlsx")
+        book["event log"].cell(row=3, column=7, value="0" * 64)
+        book.save(b / "report.xlsx")
+        write_manifest(b)
+        said = "report.xlsx event log row 3"
+    here, apart = _apart_too(b, monkeypatch)
+    assert here == apart
+    assert any(said in failure for failure in here["failures"]), here["failures"]
+    clean_here, clean_apart = _apart_too(clean, monkeypatch)
+    assert clean_here == clean_apart and clean_here["failures"] == []
+
+
+def test_a_package_verdict_about_other_sheets_does_not_stand(tmp_path: Path) -> None:
+    """The verdict of the event log's check stands for the workbook's only if it left out exactly
+    the sheets this check would: a refusal made over other sheets (here, forged) is not taken, and
+    the workbook is checked again."""
+    from click.testing import CliRunner
+
+    from audit.verifier.replay import Replay
+    from audit.verifier.report import Report
+    from audit.verifier.sheets import check_sheets
+    from audit.verifier.workbook import PackageVerdict
+    from tests.test_workbook_verified import _history
+
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", CliRunner())
+    _history(ledger)
+    ledger.ok("audit", "checkpoint", role="approver")
+    b = tmp_path / "b"
+    ledger.ok("audit", "export", str(b), role="auditor")
+    forged = PackageVerdict(frozenset({"event log"}), "forged refusal")
+    report = Report()
+    check_sheets(b, Replay(), None, 10, report, False, package=forged)
+    assert not any("forged refusal" in failure for failure in report.failures)
+    taken = Report()
+    check_sheets(b, Replay(), None, 10, taken, False, package=PackageVerdict(frozenset(), "taken refusal"))
+    assert "report.xlsx: taken refusal" in taken.failures

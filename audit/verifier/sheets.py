@@ -26,7 +26,8 @@ from audit.verifier.i18n import LANG, _
 from audit.verifier.layout import ACTIVITY_SHEET, REGISTRY_SHEET
 from audit.verifier.policy import BundlePolicy
 from audit.verifier.replay import GrantTotals, Replay
-from audit.verifier.report import EVENTS, WORKBOOK, Report
+from audit.verifier.report import WORKBOOK, Report
+from audit.verifier.workbook import PackageVerdict, part_budget
 from audit.verifier.xlsx import (
     LEGACY,
     STYLES,
@@ -51,7 +52,6 @@ SAFE_FORMATS = frozenset(
 # what an amount may be shown in: to the fen ("0" would show 35,000.50 as 35,001)
 AMOUNT_FORMATS = frozenset({layout.YUAN_FORMAT, "#,##0.00", "0.00"})
 PRINT_TITLES = "_xlnm.Print_Titles"
-BASE_BUDGET = 16 << 20  # bytes a workbook part may inflate to, plus twice events.jsonl's size
 
 TEXT, INT, AMOUNT, DAY = "text", "int", "amount", "date"
 BALANCE_KINDS = [TEXT] * 4 + [AMOUNT] * 11
@@ -59,11 +59,6 @@ SPENDING_KINDS = [INT, DAY, *[TEXT] * 7, AMOUNT, TEXT]
 FINDINGS_KINDS = [TEXT] * 4 + [DAY, TEXT]
 ACTIVITY_KINDS = [TEXT] * 4 + [INT, DAY, DAY]
 REGISTRY_KINDS = [INT, DAY, *[TEXT] * 5]
-
-
-def part_budget(directory: Path) -> int:
-    events = directory / EVENTS
-    return BASE_BUDGET + 2 * (events.stat().st_size if events.is_file() else 0)
 
 
 def sheet_names(name: str, rows: int, form: Form = LEGACY) -> list[str]:
@@ -149,15 +144,22 @@ def check_sheets(
     log_as_exported: bool = False,
     who: tuple[list[list[Any]], list[list[Any]]] = ([], []),
     as_of: str | None = None,
+    package: PackageVerdict | None = None,
 ) -> bool:
-    """Checks the workbook; False if it could not be read at all (the event log check is skipped)."""
+    """Checks the workbook; False if it could not be read at all (the event log check is skipped).
+    ``package``: the package check already made (by the event log's check, in its process); it
+    stands for this one only if it left out the same sheets as this one would."""
     path = directory / WORKBOOK
     if not path.is_file():
         report.fail(_("{file}: missing").format(file=WORKBOOK))
         return False
     try:
         log = frozenset(sheet_names(layout.EVENT_LOG_SHEET, events)) if log_as_exported else frozenset()
-        check_package(path, part_budget(directory), log)
+        if package is not None and package.left_out == log:
+            if package.refusal is not None:
+                raise PackageError(package.refusal)
+        else:
+            check_package(path, part_budget(directory), log)
     except PackageError as e:
         report.fail(_("{file}: {why}").format(file=WORKBOOK, why=e))
         return False

@@ -315,8 +315,9 @@ def _verify(
 
     log_as_exported = log is not None and log.matches
     who = (scan.activity.rows(), scan.registry_rows)
+    package = log.package if log is not None else None
     readable = check_sheets(
-        directory, scan.replay, policy, size, report, log_as_exported, who, redaction.as_of
+        directory, scan.replay, policy, size, report, log_as_exported, who, redaction.as_of, package
     )
     origin = latest.origin if latest is not None else None
     log_sheets = sheet_names(EVENT_LOG_SHEET, size)

@@ -23,7 +23,14 @@ from audit.verifier.description import bundle_format
 from audit.verifier.i18n import _
 from audit.verifier.report import CHUNK, EVENTS, WORKBOOK, Report
 from audit.verifier.scan import EXPORTED, WITHHELD, untrusted_row
-from audit.verifier.xlsx import SheetStream, dimension, rows_per_sheet, sheet_parts
+from audit.verifier.xlsx import (
+    PackageError,
+    SheetStream,
+    check_package,
+    dimension,
+    rows_per_sheet,
+    sheet_parts,
+)
 
 _sha256 = hashlib.sha256
 
@@ -32,12 +39,30 @@ _MAX_SHEET_DIFFS = 5
 PARALLEL_BYTES = 64 << 20  # from this size of events.jsonl, the event log is checked in a second process
 
 
+BASE_BUDGET = 16 << 20  # bytes a workbook part may inflate to, plus twice events.jsonl's size
+
+
+def part_budget(directory: Path) -> int:
+    events = directory / EVENTS
+    return BASE_BUDGET + 2 * (events.stat().st_size if events.is_file() else 0)
+
+
+@dataclass(frozen=True)
+class PackageVerdict:
+    """``check_package`` of the workbook: the sheets it left out (found as export writes them)
+    and its refusal (None: none)."""
+
+    left_out: frozenset[str]
+    refusal: str | None
+
+
 @dataclass(frozen=True)
 class EventLogCheck:
     events_sha256: str
     sheets: list[str]  # the workbook's event-log sheets
     rows: int
     matches: bool  # the sheets are byte for byte what export writes for events.jsonl
+    package: PackageVerdict | None = None  # the whole workbook's package check (None: not made)
 
 
 class EventLogJob:
@@ -144,7 +169,23 @@ def check_event_log(directory_name: str) -> EventLogCheck | None:
     stream.close()
     sheets, actual = _event_log_sheets(directory / WORKBOOK, stream.rows)
     matches = predictable and sheets == expected and actual == sheet_digest.digest()
-    return EventLogCheck(file_digest.hexdigest(), sheets, stream.rows, matches)
+    package = _package(directory, sheets, matches)
+    return EventLogCheck(file_digest.hexdigest(), sheets, stream.rows, matches, package)
+
+
+def _package(directory: Path, sheets: list[str], matches: bool) -> PackageVerdict | None:
+    """The workbook's package check, made here so that a large bundle's is made in this second
+    process while the scan goes on (audit/verifier/sheets.py takes it when it left out the sheets
+    it would); None without a workbook."""
+    path = directory / WORKBOOK
+    if not path.is_file():
+        return None
+    left_out = frozenset(sheets) if matches else frozenset()
+    try:
+        check_package(path, part_budget(directory), left_out)
+    except PackageError as e:
+        return PackageVerdict(left_out, e.message)
+    return PackageVerdict(left_out, None)
 
 
 # what reading a damaged zip may raise: bad structure, bad deflate data, a bad CRC (BadZipFile),
