@@ -39,8 +39,8 @@ def test_streamed_roots_and_consistency_proof_equal_the_whole_list_ones(
     assert {s: tree.roots_at[s] for s in sizes} == {s: root_from_leaf_hashes(leaves[:s]) for s in sizes}
 
 
-@pytest.fixture
-def bundle(ledger: Ledger, tmp_path: Path) -> tuple[Ledger, Path]:
+def four_spends(ledger: Ledger) -> None:
+    """One grant's disbursement and four spends whose content needs escaping, then a checkpoint."""
     approved_district_grant(ledger)
     ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
     for n in range(4):
@@ -49,6 +49,11 @@ def bundle(ledger: Ledger, tmp_path: Path) -> tuple[Ledger, Path]:
             "--voucher", f"S{n}", "--content", "<&> 设备", "--date", "2024-05-10",
         )  # fmt: skip
     ledger.ok("audit", "checkpoint", role="approver")
+
+
+@pytest.fixture
+def bundle(ledger: Ledger, tmp_path: Path) -> tuple[Ledger, Path]:
+    four_spends(ledger)
     return ledger, tmp_path
 
 

@@ -21,7 +21,8 @@ from audit.bundle import write_manifest
 from audit.verifier import verify
 from audit.verifier.replay import SpendingRows
 from audit.verifier.verify import verify_bundle
-from tests.conftest import Ledger, approved_district_grant
+from tests.conftest import Ledger
+from tests.test_audit_scale import four_spends
 
 texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
 rows = st.lists(
@@ -83,14 +84,7 @@ def test_verify_reports_alike_with_the_spending_encoded_apart(
     sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ledger = sqlite_ledger
-    approved_district_grant(ledger)
-    ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
-    for n in range(4):
-        ledger.ok(
-            "spend", "G1", "--amount", "100", "--category", "equipment", "--source", "subsidy",
-            "--voucher", f"S{n}", "--content", "<&> 设备", "--date", "2024-05-10",
-        )  # fmt: skip
-    ledger.ok("audit", "checkpoint", role="approver")
+    four_spends(ledger)
     b = tmp_path / "b"
     ledger.ok("audit", "export", str(b), role="auditor")
 
