@@ -181,7 +181,11 @@ def streamed_rows(
         finally:
             cursor.close()
         return
-    yield from conn.execute(text(sql).execution_options(yield_per=batch), params)
+    result = conn.execute(text(sql).execution_options(yield_per=batch), params)
+    try:
+        yield from result
+    finally:  # a reader that stops early leaves no server-side cursor open
+        result.close()
 
 
 def refresh_statistics(engine: Engine, tables: Sequence[str]) -> None:

@@ -242,3 +242,26 @@ def _events_table(conn: Any) -> Any:
     from sqlalchemy import MetaData, Table
 
     return Table(EVENTS_TABLE, MetaData(), autoload_with=conn)
+
+
+def test_a_reader_that_stops_early_leaves_no_cursor_open(ledger: Ledger) -> None:
+    """``streamed_rows`` reads PostgreSQL through a server-side cursor: a reader that stops early
+    (the checkpoint's signer at a missing leaf) closes it, and the connection's later statements
+    are plain ones."""
+    from contextlib import closing
+
+    from ledger.database import streamed_rows
+
+    approved_district_grant(ledger)
+    engine = create_engine(ledger.url)
+    try:
+        with engine.connect() as conn:
+            sql = f"SELECT id FROM {EVENTS_TABLE} WHERE id > :after ORDER BY id"
+            with closing(streamed_rows(conn, sql, {"after": 0}, 2)) as rows:
+                first = next(iter(rows))
+            assert first[0] >= 1
+            if conn.dialect.name == "postgresql":
+                assert conn.execute(text("SELECT count(*) FROM pg_cursors")).scalar_one() == 0
+            assert conn.execute(text(f"SELECT count(*) FROM {EVENTS_TABLE}")).scalar_one() > 2
+    finally:
+        engine.dispose()

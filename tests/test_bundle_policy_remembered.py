@@ -66,3 +66,12 @@ def test_a_forged_bundle_s_many_dates_and_texts_stay_within_the_bound() -> None:
     assert len(p._by_date) == verifier_policy._REMEMBERED
     assert len(p._by_text) == verifier_policy._REMEMBERED
     assert p.category("equipment") == ("equipment", False)  # past the bound: still found afresh
+
+
+def test_a_long_text_is_found_afresh_every_time_and_not_kept() -> None:
+    """A category text padded to a megabyte (allowed: it is stripped) is answered, not kept."""
+    p = _two_versions()
+    padded = "equipment" + " " * (1 << 20)
+    assert p.category(padded) == ("equipment", False)
+    assert p.category("equipment") == ("equipment", False)
+    assert padded not in p._by_text and "equipment" in p._by_text

@@ -194,3 +194,43 @@ def test_a_package_verdict_about_other_sheets_does_not_stand(tmp_path: Path) -> 
     taken = Report()
     check_sheets(b, Replay(), None, 10, taken, False, package=PackageVerdict(frozenset(), "taken refusal"))
     assert "report.xlsx: taken refusal" in taken.failures
+
+
+@pytest.mark.parametrize("forgery", ["float leaf index", "lone surrogate", "both"])
+def test_a_forged_line_the_sheets_cannot_encode_fails_alike_and_never_crashes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forgery: str
+) -> None:
+    """A spending line re-indexed as 32.0 (equal to 32 in Python), or whose content holds a lone
+    surrogate (JSON allows its escape; UTF-8 has no such character, so no leaf hash can be made
+    for it), the manifest rewritten: verify fails it, names it, and reports alike whichever process
+    encodes the rows; through the command line, exit 6 and no internal error (both crashed the
+    verifying process, or blamed the workbook, before)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from commands.cli import cli
+    from tests.test_workbook_verified import _history
+
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", CliRunner())
+    _history(ledger)
+    ledger.ok("audit", "checkpoint", role="approver")
+    b = tmp_path / "b"
+    ledger.ok("audit", "export", str(b), role="auditor")
+    path = b / "events.jsonl"
+    lines = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    at = next(n for n, x in enumerate(lines) if x["record"]["topic"].endswith("ExpenditureRecorded"))
+    if forgery != "lone surrogate":
+        lines[at]["leaf_index"] = float(lines[at]["leaf_index"])
+    if forgery != "float leaf index":  # no leaf hash can be recomputed: UTF-8 cannot encode it
+        lines[at]["record"]["state"]["content"] = "设备\ud800"
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    write_manifest(b)
+    here, apart = _apart_too(b, monkeypatch)
+    assert here == apart and here["failures"]
+    assert not any("cannot read its sheets" in failure for failure in here["failures"]), here["failures"]
+    if forgery != "lone surrogate":
+        assert any(f"found at position {at}" in failure for failure in here["failures"]), here["failures"]
+    result = CliRunner().invoke(cli, ["--lang", "en", "--role", "auditor", "audit", "verify", str(b)])
+    assert result.exit_code == 6, (result.stdout, result.stderr)
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr

@@ -49,7 +49,8 @@ class Programme:
     banned: list[str]
 
 
-_REMEMBERED = 4096
+_REMEMBERED = 4096  # answers of each kind, and only for a category text of up to _TEXT_REMEMBERED
+_TEXT_REMEMBERED = 64  # characters (dates are ten)
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ class BundlePolicy:
     # each programme as ``programme`` made it, by code: asked for at every spending replayed
     _programmes: dict[str, Programme | None] = field(default_factory=dict, compare=False, repr=False)
     # the version in force by date and the category by its text, as asked for: up to _REMEMBERED
-    # of each (a forged bundle's dates and texts must not grow the verifier's memory)
+    # of each, texts of up to _TEXT_REMEMBERED only (a forged bundle's dates and texts must not
+    # grow the verifier's memory)
     _by_date: dict[str, BundlePolicy | None] = field(default_factory=dict, compare=False, repr=False)
     _by_text: dict[str, tuple[str, bool] | None] = field(default_factory=dict, compare=False, repr=False)
 
@@ -89,7 +91,7 @@ class BundlePolicy:
             return self._by_text[text]
         except KeyError:
             found = self._category(text)
-            if len(self._by_text) < _REMEMBERED:
+            if len(self._by_text) < _REMEMBERED and len(text) <= _TEXT_REMEMBERED:
                 self._by_text[text] = found
             return found
 

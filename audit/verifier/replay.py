@@ -89,6 +89,7 @@ def _spending_stream(sink: Callable[[str, bytes], None]) -> SheetStream:
         amount_columns=forms.AMOUNTS[SPENDING_SHEET],
         form=forms.filed(SPENDING_SHEET, None, "", ()),
         heads=False,  # the head and the total are known at the end (audit/verifier/sheets.py)
+        errors="surrogatepass",  # the records' texts are untrusted
     )
 
 

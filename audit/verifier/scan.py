@@ -152,7 +152,7 @@ class Scan:
         if parsed is None:
             return
         index, event_id, record, leaf = parsed
-        if index != n:
+        if type(index) is not int or index != n:
             where = _where(event_id, index)
             self.report.fail(
                 _("{where}: found at position {n}: an event was deleted, inserted or reordered").format(
@@ -166,7 +166,7 @@ class Scan:
             self.signatures.event(n, event_id, record, leaf)
             if is_registry(record):
                 self.registry_rows.append(registry_row(n, record))
-            self._replay(event_id, index, record)
+            self._replay(event_id, index if type(index) is int else n, record)
         self.tree.add(leaf)
         if self.position in self._noted:
             self.signatures.at(self.position)

@@ -151,7 +151,9 @@ def check_event_log(directory_name: str) -> EventLogCheck | None:
         sheet_digest.update(data)
 
     form = forms.event_log_form(bundle_format(directory))
-    stream = SheetStream(layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, sink, form=form)
+    stream = SheetStream(
+        layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, sink, form=form, errors="surrogatepass"
+    )
     predictable = True
     carry = b""
     with events.open("rb") as handle:

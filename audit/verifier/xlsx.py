@@ -185,6 +185,8 @@ class SheetStream:
     in an ``amount_columns`` column (number shown as yuan, or #,##0.00 in a format 2 sheet).
     ``heads=False`` hands only the data rows to ``sink``, a sheet's head and tail being written
     later (``head``, ``tail``): a spooled sheet whose title and total are known only at its end.
+    ``errors="surrogatepass"``: a verifier's stream, encoding what an untrusted record holds for a
+    digest (a lone surrogate gives bytes no workbook holds, so the sheet is compared cell by cell).
     """
 
     def __init__(
@@ -196,8 +198,10 @@ class SheetStream:
         rows: int | None = None,
         form: Form = LEGACY,
         heads: bool = True,
+        errors: str = "strict",
     ) -> None:
         self.name = name
+        self._errors = errors
         self.declared = rows
         self.header = list(header)
         self.form = form
@@ -269,7 +273,7 @@ class SheetStream:
 
     def _flush(self) -> None:
         if self._buffer:
-            self._sink(self._current_name(), "".join(self._buffer).encode("utf-8"))
+            self._sink(self._current_name(), "".join(self._buffer).encode("utf-8", self._errors))
             self._buffer.clear()
 
     def append(self, values: Sequence[Any]) -> None:
