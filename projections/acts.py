@@ -14,9 +14,8 @@ from sqlalchemy.orm import Session
 from ledger.i18n import T_
 from ledger.labels import lazy
 from projections.bulk import BulkInsert
-from projections.measures import effect
 from projections.names import ACTS as NAME
-from projections.records import GRANT, StoredRecord
+from projections.records import GRANT, StoredRecord, reading
 from projections.schema import history_acts
 
 __all__ = ["KINDS", "NAME", "ActsProjection", "describe"]
@@ -216,7 +215,7 @@ class ActsProjection:
                 continue
             kind = r.topic[len(GRANT) :]
             d = r.data
-            read = effect(r.topic, d)
+            read = reading(r)
             name = read.kind if read is not None else KINDS.get(kind, kind)
             if kind == "OutputReported" and d.get("corrects"):
                 name = "output_correct"

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from projections.bulk import BulkInsert
 from projections.measures import READINGS
 from projections.names import BALANCES as NAME
-from projections.records import GRANT, StoredRecord, day, moment
+from projections.records import GRANT, StoredRecord, day, moment, reading
 from projections.schema import MEASURES, grants, movements, unit_districts, units
 
 TABLES = (grants, movements, units, unit_districts)
@@ -112,12 +112,12 @@ class BalanceProjection:
         rows: list[tuple[Any, ...]] = []
         for r in mine:
             grant = touched[r.aggregate_id]
-            read = READINGS.get(r.topic)
-            if read is not None:
+            if r.topic in READINGS:
                 try:
-                    e = read(r.data)
+                    e = reading(r)
                 except ValueError as exc:
                     raise ValueError(f"event {r.id}: {exc}") from exc
+                assert e is not None
                 grant.deltas[_AT[e.column]] += e.signed
                 d = r.data
                 rows.append(

@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from projections.measures import GRANT as GRANT
+from projections.measures import Effect, effect
 from projections.measures import fen as fen  # amounts in fen: read once, with the measures
 from projections.shapes import ShapeCache
 
 _decode = json.JSONDecoder().decode
 _shapes = ShapeCache()
+_UNREAD: Any = object()
 
 
 @dataclass(slots=True)
@@ -36,6 +38,8 @@ class StoredRecord:
     topic: str
     data: dict[str, Any]  # the stored state, parsed
     canonical: str | None = None  # its canonical JSON text (audit/verifier/canonical.py), when known already
+    # what it does to the measures, once ``reading`` has read it (for every projection of its batch)
+    read: Any = field(default=_UNREAD, repr=False, compare=False)
 
     @property
     def originator_id(self) -> str:
@@ -51,6 +55,15 @@ class StoredRecord:
     @property
     def state(self) -> dict[str, Any]:
         return self.data
+
+
+def reading(r: StoredRecord) -> Effect | None:
+    """What the record does to the measures (``projections.measures.effect``), read once for all
+    the projections its batch is applied to (the balances' movements and the acts both read it)."""
+    found = r.read
+    if found is _UNREAD:
+        found = r.read = effect(r.topic, r.data)
+    return found
 
 
 def records(stored: Iterable[Any]) -> list[StoredRecord]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from tests.bundle_book import bundle_balances
 from tests.conftest import Ledger, approved_district_grant
@@ -122,3 +123,36 @@ def test_the_reversal_kinds_are_every_reversal_the_readings_name() -> None:
               "how": "returned"}  # fmt: skip
     kinds = {read(fields).kind for read in READINGS.values()}
     assert {k for k in kinds if k.startswith("reverse")} == set(REVERSAL_KINDS)
+
+
+def test_a_record_is_read_once_for_the_movements_and_the_history(
+    sqlite_ledger: Ledger, monkeypatch: Any
+) -> None:
+    """A rebuild applies each batch to the balances and to the acts: each money event's reading
+    (``projections.measures.effect``) is made once and shared, and the rows are the live ones."""
+    from commands.registry import all_projections
+    from ledger.application import GrantLedger
+    from projections import records
+    from projections.measures import READINGS
+    from projections.rebuild import rebuild_all
+    from tests.test_projection_speedpaths import all_rows
+
+    _books(sqlite_ledger)
+    live = all_rows(sqlite_ledger.url)
+    read: list[str] = []
+    real = records.effect
+
+    def counted(topic: str, data: Any) -> Any:
+        read.append(topic)
+        return real(topic, data)
+
+    monkeypatch.setattr(records, "effect", counted)
+    app = GrantLedger(sqlite_ledger.url)
+    try:
+        rebuild_all(app, all_projections(), worker=False)
+    finally:
+        app.close()
+    money = [t for t in read if t in READINGS]
+    movements = live["balance_movements"]
+    assert money and len(money) == len(movements)  # one reading per money event, not one per projection
+    assert all_rows(sqlite_ledger.url) == live
