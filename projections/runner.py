@@ -9,7 +9,6 @@ and it reads the new positions.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -40,7 +39,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
 from ledger.application import GrantLedger
-from ledger.database import EVENTS_TABLE, driver_failed
+from ledger.database import EVENTS_TABLE, streamed_rows
 from ledger.errors import ConflictError, StorageError
 from ledger.i18n import T_, _
 from projections.names import standing as kept_standing
@@ -331,16 +330,9 @@ def read_rows(
     tuples (the originator as 16 bytes on SQLite, a UUID on PostgreSQL; the state as bytes)."""
     if conn.dialect.name == "sqlite" and conn.dialect.paramstyle == "qmark":
         # the driver's own cursor: the rows as SQLite gives them, without a Row object each
-        sql = _SQLITE_PAGE.format(table=table.name, stop="" if stop is None else " AND id <= ?")
-        params = (start, limit) if stop is None else (start, stop, limit)
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            rows: list[tuple[Any, ...]] = cursor.execute(sql, params).fetchall()
-        except sqlite3.Error as e:  # a storage error (exit 5), as SQLAlchemy would raise it
-            driver_failed(conn, e, sql, params, cursor)
-        finally:
-            cursor.close()
-        return rows
+        sql = _SQLITE_PAGE.format(table=table.name, stop="" if stop is None else " AND id <= :stop")
+        params = {"start": start, "limit": limit, **({} if stop is None else {"stop": stop})}
+        return list(streamed_rows(conn, sql, params, limit))  # type: ignore[arg-type]
     key = ("page", table.name, table.schema, stop is None)
     query = _BUILT.get(key)
     if query is None:
@@ -355,7 +347,7 @@ def read_rows(
 
 _SQLITE_PAGE = (
     "SELECT id, originator_id, originator_version, topic, state FROM {table}"
-    " WHERE id >= ?{stop} ORDER BY id LIMIT ?"
+    " WHERE id >= :start{stop} ORDER BY id LIMIT :limit"
 )
 
 

@@ -24,8 +24,7 @@ from audit.bundle import write_manifest
 from audit.verifier import layout
 from audit.verifier.policy import KNOWN
 from commands.output import display_width
-from tests.conftest import Ledger
-from tests.test_workbook_verified import _edit_book, _edit_part, _history, _verify
+from tests.test_workbook_verified import _edit_book, _edit_part, _verify, exported_history
 
 FORMAT_2 = Path(__file__).parent / "data" / "bundle-format-2"  # exported by the code of 76d2bac
 FORMAT_3 = Path(__file__).parent / "data" / "bundle-format-3"  # findings in English (tests/data/README.md)
@@ -41,10 +40,7 @@ PEOPLE_SHEETS = {
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("filed")
-    ledger = Ledger(f"sqlite:///{home / 'ledger.db'}", CliRunner())
-    _history(ledger)
-    ledger.ok("audit", "checkpoint", role="approver")
-    ledger.ok("audit", "export", str(home / "bundle"), role="auditor")
+    exported_history(home)
     return home
 
 

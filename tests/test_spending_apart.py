@@ -7,6 +7,7 @@ the same report either way."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +24,7 @@ from audit.verifier.replay import SpendingRows
 from audit.verifier.verify import verify_bundle
 from tests.conftest import Ledger
 from tests.test_audit_scale import four_spends
+from tests.test_workbook_verified import exported_history
 
 texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
 rows = st.lists(
@@ -108,6 +110,20 @@ def test_verify_reports_alike_with_the_spending_encoded_apart(
     assert any("设备!" in failure for failure in here["failures"]), here["failures"]
 
 
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ledger's history (tests.test_workbook_verified), signed and exported once for the module."""
+    return exported_history(tmp_path_factory.mktemp("history"))
+
+
+@pytest.fixture
+def history(exported: Path, tmp_path: Path) -> Path:
+    """A copy of that bundle, to tamper with."""
+    copy = tmp_path / "b"
+    shutil.copytree(exported, copy)
+    return copy
+
+
 def _apart_too(b: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
     """The report with every part of the verification in this process, and with the event log's
     check (and the workbook's package check it makes) and the spending rows in second processes."""
@@ -123,24 +139,17 @@ def _apart_too(b: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
 
 @pytest.mark.parametrize("tamper", ["formula", "bomb", "event log"])
 def test_the_workbook_s_package_refusals_are_the_same_made_in_the_second_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tamper: str
+    history: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tamper: str
 ) -> None:
     """A formula behind an honest cached value, a part inflating past the budget, an edited
     event-log cell (the package check then scans the event log too): refused alike, in the same
     words, whichever process made the check."""
     import re
-    import shutil
-
-    from click.testing import CliRunner
 
     from bench.big_cell import inflated_part
-    from tests.test_workbook_verified import _edit_part, _history
+    from tests.test_workbook_verified import _edit_part
 
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", CliRunner())
-    _history(ledger)
-    ledger.ok("audit", "checkpoint", role="approver")
-    b = tmp_path / "b"
-    ledger.ok("audit", "export", str(b), role="auditor")
+    b = history
     clean = tmp_path / "clean"
     shutil.copytree(b, clean)
     if tamper == "formula":
@@ -170,23 +179,17 @@ def test_the_workbook_s_package_refusals_are_the_same_made_in_the_second_process
     assert clean_here == clean_apart and clean_here["failures"] == []
 
 
-def test_a_package_verdict_about_other_sheets_does_not_stand(tmp_path: Path) -> None:
+def test_a_package_verdict_about_other_sheets_does_not_stand(history: Path) -> None:
     """The verdict of the event log's check stands for the workbook's only if it left out exactly
     the sheets this check would: a refusal made over other sheets (here, forged) is not taken, and
     the workbook is checked again."""
-    from click.testing import CliRunner
 
     from audit.verifier.replay import Replay
     from audit.verifier.report import Report
     from audit.verifier.sheets import check_sheets
     from audit.verifier.workbook import PackageVerdict
-    from tests.test_workbook_verified import _history
 
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", CliRunner())
-    _history(ledger)
-    ledger.ok("audit", "checkpoint", role="approver")
-    b = tmp_path / "b"
-    ledger.ok("audit", "export", str(b), role="auditor")
+    b = history
     forged = PackageVerdict(frozenset({"event log"}), "forged refusal")
     report = Report()
     check_sheets(b, Replay(), None, 10, report, False, package=forged)
@@ -198,7 +201,7 @@ def test_a_package_verdict_about_other_sheets_does_not_stand(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("forgery", ["float leaf index", "lone surrogate", "both"])
 def test_a_forged_line_the_sheets_cannot_encode_fails_alike_and_never_crashes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forgery: str
+    history: Path, monkeypatch: pytest.MonkeyPatch, forgery: str
 ) -> None:
     """A spending line re-indexed as 32.0 (equal to 32 in Python), or whose content holds a lone
     surrogate (JSON allows its escape; UTF-8 has no such character, so no leaf hash can be made
@@ -210,13 +213,8 @@ def test_a_forged_line_the_sheets_cannot_encode_fails_alike_and_never_crashes(
     from click.testing import CliRunner
 
     from commands.cli import cli
-    from tests.test_workbook_verified import _history
 
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", CliRunner())
-    _history(ledger)
-    ledger.ok("audit", "checkpoint", role="approver")
-    b = tmp_path / "b"
-    ledger.ok("audit", "export", str(b), role="auditor")
+    b = history
     path = b / "events.jsonl"
     lines = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
     at = next(n for n, x in enumerate(lines) if x["record"]["topic"].endswith("ExpenditureRecorded"))

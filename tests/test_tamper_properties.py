@@ -26,8 +26,7 @@ from hypothesis import strategies as st
 from audit.bundle import write_manifest
 from audit.verifier.canonical import record_leaf_hash
 from commands.cli import cli
-from tests.conftest import Ledger
-from tests.test_workbook_verified import _history
+from tests.test_workbook_verified import exported_history
 
 EXAMPLES = settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -36,12 +35,7 @@ EXAMPLES = settings(
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("tamper")
-    ledger = Ledger(f"sqlite:///{home / 'ledger.db'}", CliRunner())
-    _history(ledger)
-    ledger.ok("audit", "checkpoint", role="approver")
-    ledger.ok("audit", "export", str(home / "bundle"), role="auditor")
-    return home / "bundle"
+    return exported_history(tmp_path_factory.mktemp("tamper"))
 
 
 def _verify(bundle: Path) -> tuple[int, str]:

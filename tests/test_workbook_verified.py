@@ -26,13 +26,19 @@ from tests.conftest import Ledger, approved_district_grant
 from tests.test_signed_audit import insider_bundle
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("book")
+def exported_history(home: Path) -> Path:
+    """``_history`` in a new ledger in ``home``, signed and exported to ``home / "bundle"``."""
     ledger = Ledger(f"sqlite:///{home / 'ledger.db'}", CliRunner())
     _history(ledger)
     ledger.ok("audit", "checkpoint", role="approver")
     ledger.ok("audit", "export", str(home / "bundle"), role="auditor")
+    return home / "bundle"
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("book")
+    exported_history(home)
     return home
 
 
