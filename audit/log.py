@@ -155,6 +155,7 @@ class LeafComputer:
         self.originators: dict[Any, str] = {}  # as stored -> str(UUID); a grant's events are many
 
     uses_records = False
+    uses_canonical = True  # when given records (decoded for another computer), their leaves' text
 
     def compute(
         self, rows: Sequence[Sequence[Any]], records: Sequence[StoredRecord] | None = None

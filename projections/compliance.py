@@ -146,11 +146,16 @@ class ComplianceProjection:
     name = NAME
     tables = TABLES
 
-    def __init__(self, *, decided: bool = False, held: int = 0, remembered: int = 0) -> None:
+    def __init__(self, *, decided: bool = False, held: int = 0, remembered: int = 0, live: int = 0) -> None:
         self.decided = decided
         self.held = held  # as the balance projection's (projections.balances)
         self._held: dict[str, Kept] = {}  # compact: its row as a tuple, its facts as JSON
-        self._new: set[str] = set()  # those held not yet written
+        self._new: set[str] = set()  # those held (compact or live) not yet written
+        # up to ``live`` grants held as judged between batches, the last touched kept, the others
+        # written: their facts neither read from JSON nor written as JSON at each batch, which was
+        # most of the judge's time in a rebuild (a large grant's facts take about 100 KB as objects)
+        self.live = live
+        self._live: OrderedDict[str, JudgedGrant] = OrderedDict()
         # a server's: up to ``remembered`` grants as its last commit wrote them, read from here
         # instead of their rows (and their facts' JSON) while no other process has moved the
         # projection since (projections.runner.Remembering)
@@ -179,7 +184,7 @@ class ComplianceProjection:
         if not mine:
             return
         memo = self._memo if self._memo_open else None
-        grants, new = self._grants(session, mine, self._held, memo)
+        grants, new = self._grants(session, mine, self._held, memo, self._live)
         writes = _Writes()
         decided = self.decided
         for r in mine:
@@ -208,6 +213,9 @@ class ComplianceProjection:
             elif kind == "RectificationCompleted":
                 writes.completion(grant.grant_id, r.data)
         writes.write(session)
+        if self.live:
+            self._hold_live(session, grants, new)
+            return
         if not self.held:
             self._write_grants(session, {a: _kept(g) for a, g in grants.items()}, new)
             if memo is not None:
@@ -221,10 +229,26 @@ class ComplianceProjection:
         if len(self._held) > self.held:
             self.write_held(session)
 
+    def _hold_live(self, session: Session, grants: dict[str, JudgedGrant], new: set[str]) -> None:
+        live = self._live
+        for aggregate_id, grant in grants.items():
+            live[aggregate_id] = grant
+            live.move_to_end(aggregate_id)
+        self._new |= new
+        if len(live) > self.live:
+            out = {}
+            while len(live) > self.live:
+                aggregate_id, grant = live.popitem(last=False)
+                out[aggregate_id] = _kept(grant)
+            self._write_grants(session, out, self._new & out.keys())
+            self._new -= out.keys()
+
     def write_held(self, session: Session) -> None:
-        """Write the grants held in memory (``held``), and hold none."""
-        self._write_grants(session, self._held, self._new)
+        """Write the grants held in memory (``held``, ``live``), and hold none."""
+        held = self._held | {a: _kept(g) for a, g in self._live.items()}
+        self._write_grants(session, held, self._new)
         self._held, self._new = {}, set()
+        self._live.clear()
 
     @staticmethod
     def _grants(
@@ -232,9 +256,15 @@ class ComplianceProjection:
         mine: Sequence[StoredRecord],
         held: dict[str, Kept],
         memo: dict[str, JudgedGrant] | None = None,
+        live: dict[str, JudgedGrant] | None = None,
     ) -> tuple[dict[str, JudgedGrant], set[str]]:
         grants = {r.aggregate_id: JudgedGrant.applied(r) for r in mine if r.topic == APPLIED}
         new = set(grants)
+        if live:
+            for r in mine:
+                held_live = live.get(r.aggregate_id)
+                if held_live is not None and r.aggregate_id not in grants:
+                    grants[r.aggregate_id] = held_live
         if memo:
             for r in mine:
                 remembered = memo.get(r.aggregate_id)
@@ -293,11 +323,15 @@ class ComplianceProjection:
                 session.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
 
 
+LIVE_GRANTS = 1_000  # a rebuild's second process holds this many as judged (about 100 MB at most)
+
+
 class ComplianceComputer:
-    """The projection applied to an in-memory SQLite database, from empty."""
+    """The projection applied to an in-memory SQLite database, from empty, holding its last
+    ``LIVE_GRANTS`` grants as judged between batches."""
 
     def __init__(self, projection: ComplianceProjection) -> None:
-        self.projection = projection
+        self.projection = ComplianceProjection(decided=projection.decided, live=LIVE_GRANTS)
         self.engine = create_engine("sqlite://")
         self.conn = self.engine.connect()
         self.conn.begin()
@@ -306,6 +340,7 @@ class ComplianceComputer:
         self.session = Session(bind=self.conn)
 
     uses_records = True
+    uses_canonical = False
 
     def compute(
         self, rows: Sequence[Any], records: Sequence[StoredRecord] | None
@@ -318,6 +353,7 @@ class ComplianceComputer:
         return "findings", {compliance_events.name: found}
 
     def finish(self) -> tuple[str, dict[str, list[tuple[Any, ...]]]]:
+        self.projection.write_held(self.session)
         tables = {t.name: [tuple(r) for r in self.conn.execute(select(t))] for t in KEPT}
         self.session.close()
         self.conn.close()

@@ -67,11 +67,12 @@ class Computer(Protocol):
     """A projection's rows computed from the stored events alone, from an empty projection."""
 
     uses_records: bool  # compute needs the page decoded
+    uses_canonical: bool  # compute reads the records' canonical text, when given them
 
     def compute(self, rows: Sequence[Sequence[Any]], records: list[StoredRecord] | None) -> Any:
         """The part (picklable, for ``write_part``) of a page of the store as the driver gives it
-        (``projections.runner.read_rows``); ``records``: the page decoded, with canonical text,
-        when any of the worker's computers uses them (else None)."""
+        (``projections.runner.read_rows``); ``records``: the page decoded when any of the
+        worker's computers uses them (else None), with canonical text when any reads it."""
 
     def finish(self) -> Any:
         """The last part (None: nothing more to write)."""
@@ -346,24 +347,6 @@ def _page_of(rows: Sequence[Sequence[Any]], digest: bool) -> tuple[Any, ...]:
     return (*page, h.digest())
 
 
-def _computed_elsewhere(
-    url: str,
-    events: Table,
-    elsewhere: Sequence[Computable],
-    head: int,
-    batch_size: int,
-    digest: bool = False,
-) -> Generator[Message, None, None]:
-    """The worker's messages as they come; closing the iterator stops the worker."""
-    computed = messages_from_fork(
-        _compute_and_send,
-        (url, events, list(elsewhere), head, batch_size, digest),
-        "done",
-        T_("the rebuild's second process"),
-    )
-    return cast(Generator[Message, None, None], computed)
-
-
 def _computed_apart(
     url: str,
     events: Table,
@@ -372,24 +355,18 @@ def _computed_apart(
     batch_size: int,
     hashing: Computable | None = None,
 ) -> Generator[Message, None, None]:
-    """One worker per projection computed elsewhere (the audit log's leaves, the compliance
-    judge), their messages joined page by page: neither waits for the other's share. The
-    ``hashing`` projection's worker sends its pages with their digest (``_page_of``)."""
-    workers = [_computed_elsewhere(url, events, [p], head, batch_size, p is hashing) for p in elsewhere]
-    try:
-        while True:
-            messages = [next(worker) for worker in workers]
-            kind, page, _parts = messages[0]
-            if any(m[0] != kind or (m[1] or ())[:3] != (page or ())[:3] for m in messages):
-                raise StorageError(_("the store's events changed during the rebuild; run it again"))
-            if hashing is not None:
-                page = messages[elsewhere.index(hashing)][1]
-            yield kind, page, [part for m in messages for part in m[2]]
-            if kind == "done":
-                return
-    finally:
-        for worker in workers:
-            worker.close()
+    """The messages of the one worker computing the projections computed elsewhere (the audit
+    log's leaves and the compliance judge, from one read and one decoding of each page), as they
+    come; with ``hashing`` among them, each page comes with its digest (``_page_of``). Closing
+    the iterator stops the worker. (A worker each cost more CPU than they saved waiting: with
+    this process, three processes shared two cores.)"""
+    computed = messages_from_fork(
+        _compute_and_send,
+        (url, events, list(elsewhere), head, batch_size, hashing is not None),
+        "done",
+        T_("the rebuild's second process"),
+    )
+    return cast(Generator[Message, None, None], computed)
 
 
 def _compute_and_send(
@@ -412,10 +389,11 @@ def _compute_and_send(
         engine = make_engine(url)
         computers = [p.computer() for p in elsewhere]
         decode = any(c.uses_records for c in computers)
+        canonical = any(c.uses_canonical for c in computers)
         position = 0
         with engine.connect() as conn:
             while rows := read_rows(conn, events, position + 1, batch_size, head):
-                records = records_of_rows(rows) if decode else None
+                records = records_of_rows(rows, canonical) if decode else None
                 parts = [c.compute(rows, records) for c in computers]
                 send.send(("batch", _page_of(rows, digest), parts))
                 position = rows[-1][0]

@@ -431,3 +431,42 @@ def test_a_fraction_for_an_integer_column_is_refused_by_few_rows_and_by_many(db_
                 assert conn.execute(select(movements)).all() == []
     finally:
         engine.dispose()
+
+
+_nested = st.recursive(
+    st.one_of(
+        st.text(max_size=6),  # lone surrogates included: orjson refuses their escapes
+        st.integers(-(10**25), 10**25),  # past 64 bits orjson reads a float
+        st.floats(),  # NaN and infinities too: json reads them, orjson refuses them
+        st.booleans(),
+        st.none(),
+    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)),
+    max_leaves=12,
+)
+
+
+@given(
+    state=st.one_of(st.dictionaries(st.text(max_size=5), _nested, max_size=6), _nested),
+    ascii_only=st.booleans(),
+    cut=st.integers(0, 3),
+)
+@settings(max_examples=400, deadline=None)
+def test_states_read_without_canonical_text_are_what_json_reads(state: Any, ascii_only: bool, cut: int) -> None:
+    """A page decoded for a projection that does not hash it (orjson where it agrees) gives the
+    value ``json.loads`` gives, to the type of every number and the order of every key; a state
+    json refuses (cut short) is refused alike."""
+    from projections.records import records_of_rows
+
+    text = json.dumps(state, ensure_ascii=ascii_only)
+    stored = text.encode("utf-8", "surrogatepass")[: len(text) - cut if cut else None]
+    row = (7, UUID(int=5).bytes, 1, "grant-ledger:Grant.X", stored)
+    try:
+        expected = json.loads(stored.decode("utf-8"))
+    except ValueError as refused:  # UnicodeDecodeError included
+        with pytest.raises(type(refused)):
+            records_of_rows([row], canonical=False)
+        return
+    (record,) = records_of_rows([row], canonical=False)
+    assert repr(record.data) == repr(expected)
+    assert record.aggregate_id == UUID(int=5).hex and record.canonical is None

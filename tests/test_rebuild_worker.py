@@ -111,6 +111,45 @@ def test_rebuild_with_and_without_a_worker_gives_the_rows_of_live_catch_up(
         app.close()
 
 
+@pytest.mark.parametrize("held", [1, 2, 1000])
+def test_the_judge_holding_some_or_all_grants_as_judged_gives_the_rows_of_live_catch_up(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: int
+) -> None:
+    """The rebuild's second process holds its last grants as judged between batches (none read
+    back from their JSON); holding fewer, each batch writes the others and reads them back (holding one: the imported grants' events come grant by grant, G9's among them): the
+    rows are those of live catch-up either way."""
+    from commands.registry import all_projections
+    from ledger.application import GrantLedger
+    from projections import compliance
+    from projections.rebuild import rebuild_all
+
+    _books(ledger, tmp_path)
+    live = all_rows(ledger.url)
+    monkeypatch.setattr(compliance, "LIVE_GRANTS", held)  # the forked process inherits it
+    read_back: list[int] = []
+    facts = compliance._facts
+    monkeypatch.setattr(compliance, "_facts", lambda text: (read_back.append(1), facts(text))[1])
+    app = GrantLedger(ledger.url)
+    try:
+        rebuild_all(app, all_projections(), batch_size=250, worker=True)
+        assert all_rows(ledger.url) == live
+        # the same computer here, in this process: grants read back only when not all are held
+        from projections.records import records_of_rows
+        from projections.runner import events_table, read_rows
+
+        computer = compliance.ComplianceProjection().computer()
+        with app.engine.connect() as conn:
+            position = 0
+            while rows := read_rows(conn, events_table(app), position + 1, 250, None):
+                computer.compute(rows, records_of_rows(rows, canonical=False))
+                position = rows[-1][0]
+        kept = computer.finish()[1]
+        assert sorted(r[0] for r in kept["compliance_grants"]) == sorted(r[0] for r in live["compliance_grants"])
+        assert bool(read_back) == (held == 1)  # a grant's events come together but for G9's
+    finally:
+        app.close()
+
+
 class _Failing:
     """A projection failing at its second batch."""
 
