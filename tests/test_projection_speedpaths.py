@@ -441,7 +441,9 @@ _nested = st.recursive(
         st.booleans(),
         st.none(),
     ),
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
     max_leaves=12,
 )
 
@@ -452,7 +454,9 @@ _nested = st.recursive(
     cut=st.integers(0, 3),
 )
 @settings(max_examples=400, deadline=None)
-def test_states_read_without_canonical_text_are_what_json_reads(state: Any, ascii_only: bool, cut: int) -> None:
+def test_states_read_without_canonical_text_are_what_json_reads(
+    state: Any, ascii_only: bool, cut: int
+) -> None:
     """A page decoded for a projection that does not hash it (orjson where it agrees) gives the
     value ``json.loads`` gives, to the type of every number and the order of every key; a state
     json refuses (cut short) is refused alike."""

@@ -115,9 +115,10 @@ def test_rebuild_with_and_without_a_worker_gives_the_rows_of_live_catch_up(
 def test_the_judge_holding_some_or_all_grants_as_judged_gives_the_rows_of_live_catch_up(
     ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: int
 ) -> None:
-    """The rebuild's second process holds its last grants as judged between batches (none read
-    back from their JSON); holding fewer, each batch writes the others and reads them back (holding one: the imported grants' events come grant by grant, G9's among them): the
-    rows are those of live catch-up either way."""
+    """The rebuild's second process holds its last grants as judged between batches, none read
+    back from their JSON; holding fewer, each batch writes the others and reads them back (holding
+    one: the imported grants' events come grant by grant, G9's among them). The rows are those of
+    live catch-up either way."""
     from commands.registry import all_projections
     from ledger.application import GrantLedger
     from projections import compliance
@@ -144,7 +145,9 @@ def test_the_judge_holding_some_or_all_grants_as_judged_gives_the_rows_of_live_c
                 computer.compute(rows, records_of_rows(rows, canonical=False))
                 position = rows[-1][0]
         kept = computer.finish()[1]
-        assert sorted(r[0] for r in kept["compliance_grants"]) == sorted(r[0] for r in live["compliance_grants"])
+        assert sorted(r[0] for r in kept["compliance_grants"]) == sorted(
+            r[0] for r in live["compliance_grants"]
+        )
         assert bool(read_back) == (held == 1)  # a grant's events come together but for G9's
     finally:
         app.close()
@@ -331,9 +334,7 @@ def test_a_rebuild_empties_its_tables_without_zeroing_them_and_leaves_the_connec
 
     try:
         if not secure:
-            event.listen(
-                app.engine, "checkout", lambda dbapi, *_: dbapi.execute("PRAGMA secure_delete = 0")
-            )
+            event.listen(app.engine, "checkout", lambda dbapi, *_: dbapi.execute("PRAGMA secure_delete = 0"))
         with app.engine.connect() as conn:
             before = int(conn.exec_driver_sql("PRAGMA secure_delete").scalar() or 0)
         if secure and before != 1:
