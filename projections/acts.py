@@ -15,7 +15,7 @@ from ledger.i18n import T_
 from ledger.labels import lazy
 from projections.bulk import BulkInsert
 from projections.names import ACTS as NAME
-from projections.records import GRANT, StoredRecord, reading
+from projections.records import GRANT, StoredRecord, reading, written_at
 from projections.schema import history_acts
 
 __all__ = ["KINDS", "NAME", "ActsProjection", "describe"]
@@ -210,6 +210,7 @@ class ActsProjection:
 
     def apply(self, session: Session, batch: Sequence[StoredRecord]) -> None:
         rows: list[tuple[Any, ...]] = []
+        written = _insert.written_moments(session)
         for r in batch:
             if not r.topic.startswith(GRANT):
                 continue
@@ -224,7 +225,7 @@ class ActsProjection:
                     r.id,
                     r.aggregate_id,
                     d["occurred_on"]["_data_"],
-                    d["timestamp"]["_data_"],
+                    written_at(r) if written else d["timestamp"]["_data_"],
                     name,
                     str(d.get("actor", "")),
                     str(d.get("role", "")),
@@ -232,4 +233,4 @@ class ActsProjection:
                     facts(kind, d),
                 )
             )
-        _insert(session, rows)
+        _insert(session, rows, written)

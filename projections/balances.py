@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from projections.bulk import BulkInsert
 from projections.measures import READINGS
 from projections.names import BALANCES as NAME
-from projections.records import GRANT, StoredRecord, day, moment, reading
+from projections.records import GRANT, StoredRecord, day, moment, reading, written_at
 from projections.schema import MEASURES, grants, movements, unit_districts, units
 
 TABLES = (grants, movements, units, unit_districts)
@@ -110,6 +110,7 @@ class BalanceProjection:
             return
         touched = self._touched(session, mine, self._held)
         rows: list[tuple[Any, ...]] = []
+        written = _insert_movements.written_moments(session)
         for r in mine:
             grant = touched[r.aggregate_id]
             if r.topic in READINGS:
@@ -126,7 +127,7 @@ class BalanceProjection:
                         grant.grant_id,
                         grant.base_id,
                         d["occurred_on"]["_data_"],
-                        d["timestamp"]["_data_"],
+                        written_at(r) if written else d["timestamp"]["_data_"],
                         e.kind,
                         e.column,
                         e.signed,
@@ -147,7 +148,7 @@ class BalanceProjection:
                 grant.changes["build_end"] = day(r.data["end"])
             elif r.topic in STATUS_OF:
                 grant.changes["status"] = STATUS_OF[r.topic]
-        _insert_movements(session, rows)
+        _insert_movements(session, rows, written)
         if not self.held:
             self._write(session, touched.values())
             return

@@ -46,14 +46,17 @@ class BulkInsert:
         self._values = f"({', '.join(['%s'] * len(self.names))})"
         self._inserts: dict[int, str] = {}
 
-    def __call__(self, session: Session, rows: list[tuple[Any, ...]]) -> None:
+    def __call__(self, session: Session, rows: list[tuple[Any, ...]], moments_written: bool = False) -> None:
+        """``moments_written``: the rows carry their timestamps as SQLite stores them already
+        (``written_moments`` said so: projections writing one event's timestamp to two tables
+        convert it once)."""
         if not rows:
             return
         conn = session.connection()
         if conn.dialect.name == "sqlite" and conn.dialect.paramstyle == "qmark":
-            conn.exec_driver_sql(
-                self.sqlite_sql, self._converted(rows, [(at, sqlite_moment) for at in self.moments])
-            )
+            if not moments_written:
+                rows = self._converted(rows, [(at, sqlite_moment) for at in self.moments])
+            conn.exec_driver_sql(self.sqlite_sql, rows)
         elif conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
             if len(rows) <= FEW:
                 self._insert_few(conn.connection.driver_connection, rows)
@@ -61,6 +64,13 @@ class BulkInsert:
                 self._copy(conn.connection.driver_connection, rows)
         else:
             self.general(session, rows)
+
+    @staticmethod
+    def written_moments(session: Session) -> bool:
+        """Are timestamps given to this session's inserts as SQLite stores them
+        (``records.written_at``), not as the events' ISO text?"""
+        dialect = session.connection().dialect
+        return dialect.name == "sqlite" and dialect.paramstyle == "qmark"
 
     def general(self, session: Session, rows: list[tuple[Any, ...]]) -> None:
         """SQLAlchemy's types and its batched INSERT ... VALUES (any other driver)."""

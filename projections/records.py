@@ -42,6 +42,8 @@ class StoredRecord:
     canonical: str | None = None  # its canonical JSON text (audit/verifier/canonical.py), when known already
     # what it does to the measures, once ``reading`` has read it (for every projection of its batch)
     read: Any = field(default=_UNREAD, repr=False, compare=False)
+    # its timestamp as SQLite stores it, once ``written_at`` has written it (for the same projections)
+    written: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def originator_id(self) -> str:
@@ -65,6 +67,15 @@ def reading(r: StoredRecord) -> Effect | None:
     found = r.read
     if found is _UNREAD:
         found = r.read = effect(r.topic, r.data)
+    return found
+
+
+def written_at(r: StoredRecord) -> str:
+    """The record's timestamp as SQLite's DateTime stores it (``sqlite_moment``), written once for
+    all the projections its batch is applied to (the balances' movements and the acts)."""
+    found = r.written
+    if found is None:
+        found = r.written = sqlite_moment(r.data["timestamp"]["_data_"])
     return found
 
 

@@ -354,3 +354,96 @@ def test_a_rebuild_empties_its_tables_without_zeroing_them_and_leaves_the_connec
         assert rows == live
     finally:
         app.close()
+
+
+@pytest.mark.parametrize(
+    ("changed", "said"),
+    [
+        ({"seal": ["a", "list"]}, "which is not a valid signature"),
+        ({"seal": 7}, "which is not a valid signature"),
+        ({"actor": "someone else"}, "names 'someone else' but is signed by 'tester'"),
+        ({"memo": "copied"}, "is not what tester signed"),
+    ],
+)
+def test_a_rebuild_with_the_workers_leaves_names_a_copied_event_whatever_was_changed(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, changed: dict[str, Any], said: str
+) -> None:
+    """The seal check's quick path (sealed by whom it names, its leaf covered) lets none of these
+    through: a seal that is not a seal's id, another actor, other content. Exit 6, the event
+    named, nothing of the rebuild kept."""
+    import json
+
+    from sqlalchemy import create_engine, text
+
+    from tests.test_people import SPEND
+
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
+    ledger.ok(*SPEND, "--amount", "3.5万", "--voucher", "S1", "--date", "2024-05-10")
+    used = _hashing_worker_used(monkeypatch)
+    ledger.ok("projections", "rebuild")
+    live = all_rows(ledger.url)
+    engine = create_engine(ledger.url)
+    try:
+        with engine.begin() as conn:  # below the application: a copy, changed, as the next version
+            oid, version, topic, state = conn.execute(
+                text("SELECT originator_id, originator_version, topic, state FROM ledger_events "
+                     "WHERE topic = 'grant-ledger:Grant.ExpenditureRecorded' ORDER BY id DESC LIMIT 1")
+            ).one()  # fmt: skip
+            fields = json.loads(bytes(state)) | changed
+            conn.execute(
+                text("INSERT INTO ledger_events (originator_id, originator_version, topic, state) "
+                     "VALUES (:o, :v, :t, :s)"),
+                {"o": oid, "v": version + 1, "t": topic, "s": json.dumps(fields).encode()},
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+    result = ledger("projections", "rebuild")
+    assert result.exit_code == 6, (result.stdout, result.stderr)
+    assert "ExpenditureRecorded" in result.stderr and said in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(used) == 2 and [getattr(p, "name", None) for p in used] == ["audit_log", "audit_log"]
+    assert all_rows(ledger.url) == live
+
+
+def test_a_rebuild_with_the_workers_leaves_names_an_event_its_signer_sealed_in_anothers_name(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key holder's seal over an event that names someone else covers its leaf, yet the
+    event is refused by name: the quick path also asks who it names."""
+    from ledger.application import GrantLedger
+    from ledger.grant import Grant
+    from tests.signing import person_name, signer
+
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
+    used = _hashing_worker_used(monkeypatch)
+    ledger.ok("projections", "rebuild")
+    live = all_rows(ledger.url)
+    app = GrantLedger(ledger.url)
+    try:
+        grant = app.get_grant("G1")
+        grant.trigger_event(
+            Grant.ExpenditureRecorded,
+            amount=Decimal("800.00"),
+            category="materials",
+            source="subsidy",
+            content="",
+            project="",
+            voucher="IN-ANOTHERS-NAME",
+            payee="",
+            memo="",
+            attachments=[],
+            actor="冒名者",
+            role="officer",
+            occurred_on=date(2024, 5, 2),
+        )
+        app.save(
+            grant, app.seal([grant], signer(ledger, "officer", "tester"), person_name("tester", "officer"))
+        )
+    finally:
+        app.close()
+    result = ledger("projections", "rebuild")
+    assert result.exit_code == 6, (result.stdout, result.stderr)
+    assert "names '冒名者' but is signed by 'tester'" in result.stderr, result.stderr
+    assert len(used) == 2 and all_rows(ledger.url) == live
