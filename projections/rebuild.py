@@ -9,19 +9,18 @@ half-built projection. A failure rolls everything back.
 Projections that can compute their rows from the stored events alone, starting from empty
 (``Computable``: the audit log's leaves, hashes of the events; the compliance projection, its own
 code run on an in-memory SQLite database), may be computed by a second process on a large store:
-a forked worker reads the same pages of the store with its own connection (reads only; this
-process holds the write lock), decodes each page once for them and sends each page's rows through
-a pipe (a page or so ahead at most, so memory stays bounded), while this process applies the
-other projections (the balances) to its own read of the page and writes everything: SQLite has
-one writer. The two reads are compared page by page (the first and last id and the count). If
-this process fails, the worker is killed; if this process dies, the worker's next send fails and
-it exits. The rows are the ones the projections write themselves (tests/test_rebuild_worker.py).
+a forked worker reads the pages of the store with its own connection (reads only; this process
+holds the write lock), decodes each page once for them and sends each page's rows as read with
+their rows through a pipe (a page or so ahead at most, so memory stays bounded), while this
+process applies the other projections (the balances) to those very rows and writes everything:
+SQLite has one writer. If this process fails, the worker is killed; if this process dies, the
+worker's next send fails and it exits. The rows are the ones the projections write themselves
+(tests/test_rebuild_worker.py).
 
 A rebuild checks every event's seal (``ledger.trust``), which needs each event's leaf hash, the
 hash the audit log stores. When a worker computes the audit log's leaves, the check here takes
-them from it rather than hashing every event a second time; that worker then sends a digest of
-every column of each page it read with the page, which this process compares with the digest of
-its own read: the leaves checked are those of the events applied here.
+them from it rather than hashing every event a second time: they are the leaves of the rows it
+sent, the rows applied here (one read, so nothing to compare).
 
 The cyclic garbage collector is paused during a rebuild: the records are plain acyclic data freed
 by reference counting, and a collection every few thousand of them cost a third of the time.
@@ -30,22 +29,18 @@ by reference counting, and a collection every few thousand of them cost a third 
 from __future__ import annotations
 
 import gc
-import hashlib
 import multiprocessing
-from array import array
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any, Protocol, cast, runtime_checkable
-from uuid import UUID
 
 from sqlalchemy import Index, Table, delete, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ledger.application import GrantLedger
-from ledger.errors import StorageError
 from ledger.forked import failure, messages_from_fork
-from ledger.i18n import T_, _
+from ledger.i18n import T_
 from projections import bulk
 from projections.names import MARK, tracked
 from projections.records import StoredRecord, records_of_rows
@@ -266,13 +261,14 @@ def replay_into(
         hashing = None
         if check is not None:
             hashing = next((p for p in elsewhere if isinstance(p, LeafHashing)), None)
-        parts = _computed_apart(url, events, elsewhere, head, batch_size, hashing)
+        parts = _computed_apart(url, events, elsewhere, head, batch_size)
         try:
-            while rows := read_rows(conn, events, position + 1, batch_size, head):
-                kind, page, computed = next(parts)
-                if kind != "batch" or page != _page_of(rows, hashing is not None):
-                    msg = T_("the store's events changed during the rebuild; run it again")
-                    raise StorageError(msg)
+            for kind, rows, computed in parts:
+                if kind == "done":
+                    for apart, last in zip(elsewhere, computed, strict=True):
+                        if last is not None:
+                            apart.write_part(session, last)
+                    break
                 if here or check is not None:  # decoded only when read here
                     leaves = None
                     if hashing is not None:
@@ -282,18 +278,12 @@ def replay_into(
                         check(batch, leaves)
                     for projection in here:
                         projection.apply(session, batch)
-                for projection, part in zip(elsewhere, computed, strict=True):
-                    projection.write_part(session, part)
+                for apart, part in zip(elsewhere, computed, strict=True):
+                    apart.write_part(session, part)
                 position = rows[-1][0]
                 done += len(rows)
                 if progress is not None:
                     progress(len(rows))
-            kind, _page, computed = next(parts)
-            if kind != "done":
-                raise StorageError(_("the store's events changed during the rebuild; run it again"))
-            for projection, part in zip(elsewhere, computed, strict=True):
-                if part is not None:
-                    projection.write_part(session, part)
         finally:
             parts.close()
     # events after the head (PostgreSQL: written meanwhile), or every event without a worker
@@ -325,26 +315,9 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
 
 
-# A worker's message: "batch" with the page's (first id, last id, count) and each projection's
-# part, then "done" with each projection's last part; "failed" with the error to raise.
+# A worker's message: "batch" with the page's rows as read and each projection's part, then
+# "done" with each projection's last part; "failed" with the error to raise.
 Message = tuple[str, Any, list[Any]]
-
-
-def _page_of(rows: Sequence[Sequence[Any]], digest: bool) -> tuple[Any, ...]:
-    """A page as the two processes compare it: its first and last id and its count, and with
-    ``digest`` a SHA-256 of every column of every row (lengths first, so no two pages share one)."""
-    page: tuple[Any, ...] = (rows[0][0], rows[-1][0], len(rows))
-    if not digest:
-        return page
-    ids, originators, versions, topics, states = zip(*rows, strict=True)
-    h = hashlib.sha256(array("q", ids))
-    h.update(array("q", versions))
-    h.update(array("q", map(len, states)))
-    h.update(b"".join(map(bytes, states)))
-    h.update(array("q", map(len, topics)))
-    h.update("".join(topics).encode("utf-8", "surrogatepass"))
-    h.update(b"".join(o if o.__class__ is bytes else UUID(str(o)).bytes for o in originators))
-    return (*page, h.digest())
 
 
 def _computed_apart(
@@ -353,16 +326,15 @@ def _computed_apart(
     elsewhere: Sequence[Computable],
     head: int,
     batch_size: int,
-    hashing: Computable | None = None,
 ) -> Generator[Message, None, None]:
-    """The messages of the one worker computing the projections computed elsewhere (the audit
-    log's leaves and the compliance judge, from one read and one decoding of each page), as they
-    come; with ``hashing`` among them, each page comes with its digest (``_page_of``). Closing
-    the iterator stops the worker. (A worker each cost more CPU than they saved waiting: with
-    this process, three processes shared two cores.)"""
+    """The messages of the one worker reading the store's pages up to ``head`` and computing the
+    projections computed elsewhere (the audit log's leaves and the compliance judge, from one
+    decoding of each page), as they come, each page's rows with their parts. Closing the iterator
+    stops the worker. (A worker each, each reading for itself, cost more CPU than they saved
+    waiting: with this process, three processes shared two cores.)"""
     computed = messages_from_fork(
         _compute_and_send,
-        (url, events, list(elsewhere), head, batch_size, hashing is not None),
+        (url, events, list(elsewhere), head, batch_size),
         "done",
         T_("the rebuild's second process"),
     )
@@ -375,12 +347,10 @@ def _compute_and_send(
     elsewhere: list[Computable],
     head: int,
     batch_size: int,
-    digest: bool,
     send: Any,
     receive: Any,
 ) -> None:
-    """The worker: the same pages as the parent reads, each computed and sent (with ``digest``,
-    each page's digest)."""
+    """The worker: every page up to ``head``, computed and sent with its rows."""
     receive.close()
     gc.disable()
     try:
@@ -395,7 +365,7 @@ def _compute_and_send(
             while rows := read_rows(conn, events, position + 1, batch_size, head):
                 records = records_of_rows(rows, canonical) if decode else None
                 parts = [c.compute(rows, records) for c in computers]
-                send.send(("batch", _page_of(rows, digest), parts))
+                send.send(("batch", rows, parts))
                 position = rows[-1][0]
         send.send(("done", None, [c.finish() for c in computers]))
     except (BrokenPipeError, KeyboardInterrupt):

@@ -218,17 +218,25 @@ def test_a_failing_worker_fails_the_rebuild(
 
 
 def _hashing_worker_used(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Spy: the projection whose worker's leaves the seal check takes, at each rebuild."""
+    """Spy: at each rebuild with a worker, the projection whose leaves (computed there) the seal
+    check took (None: it took none)."""
     import projections.rebuild as rebuild
+    from audit.log import AuditLogProjection
 
     used: list[Any] = []
     apart = rebuild._computed_apart
+    taken = AuditLogProjection.leaf_hexes
 
     def spied(*args: Any) -> Any:
-        used.append(args[5] if len(args) > 5 else None)
+        used.append(None)
         return apart(*args)
 
+    def leaf_hexes(part: Any) -> list[str]:
+        used[-1] = AuditLogProjection
+        return taken(part)
+
     monkeypatch.setattr(rebuild, "_computed_apart", spied)
+    monkeypatch.setattr(AuditLogProjection, "leaf_hexes", staticmethod(leaf_hexes))
     monkeypatch.setattr(rebuild, "WORKER_MIN", 0)  # the command line's worker, on a small store
     return used
 
@@ -256,12 +264,13 @@ def test_a_rebuild_checking_seals_with_the_workers_leaves_refuses_an_event_forge
     assert all_rows(ledger.url) == live
 
 
-def test_a_rebuild_refuses_events_read_apart_that_differ_from_the_ones_the_worker_hashed(
+def test_the_rows_a_rebuild_applies_are_the_ones_whose_leaves_its_seal_check_takes(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The events this process applies must be the ones whose leaves the worker hashed: an event
-    changed below the application between the two reads (here the parent's read sees a forged
-    amount, the worker's the signed one) fails the rebuild, nothing kept."""
+    """The worker reads the store once for both processes: the rows applied here are the rows it
+    hashed. A read that sees a forged amount (as if the store had been changed below the
+    application) therefore gives leaves no seal covers: the rebuild is refused by name, exit 6,
+    nothing kept, no process left."""
     import os
 
     import projections.rebuild as rebuild
@@ -275,9 +284,9 @@ def test_a_rebuild_refuses_events_read_apart_that_differ_from_the_ones_the_worke
     parent = os.getpid()
     read = rebuild.read_rows
 
-    def forged_here(*args: Any) -> Any:
+    def forged_in_the_worker(*args: Any) -> Any:
         rows = read(*args)
-        if os.getpid() != parent:
+        if os.getpid() == parent:
             return rows
         return [
             (*row[:4], bytes(row[4]).replace(b'"35000.00"', b'"5000000.00"'))
@@ -286,11 +295,12 @@ def test_a_rebuild_refuses_events_read_apart_that_differ_from_the_ones_the_worke
             for row in rows
         ]
 
-    monkeypatch.setattr(rebuild, "read_rows", forged_here)
+    monkeypatch.setattr(rebuild, "read_rows", forged_in_the_worker)
     result = ledger("projections", "rebuild")
-    assert result.exit_code == 5, (result.stdout, result.stderr)
-    assert "the store's events changed during the rebuild" in result.stderr
-    assert used and not multiprocessing.active_children()
+    assert result.exit_code == 6, (result.stdout, result.stderr)
+    assert "ExpenditureRecorded" in result.stderr and "is not what tester signed" in result.stderr
+    assert [getattr(p, "name", None) for p in used] == ["audit_log"]
+    assert not multiprocessing.active_children()
     assert all_rows(ledger.url) == live
 
 
