@@ -49,7 +49,7 @@ from audit.i18n import _
 from audit.log import ORIGIN, leaves, stored_checkpoints
 from audit.verifier import forms, layout
 from audit.verifier.background import Background
-from audit.verifier.canonical import canonical_json, quote, record_from_stored, shaped_leaf_data
+from audit.verifier.canonical import canonical_json, quote, record_from_parsed, shaped_leaf_data
 from audit.verifier.checkpoint import key_id
 from audit.verifier.layout import FORMAT, event_line, event_log_row
 from audit.verifier.people import REGISTRY_ID
@@ -57,6 +57,7 @@ from audit.verifier.seals import ADOPTION_TOPIC, SEAL_TOPIC
 from audit.verifier.who import Activity, is_registry, registry_row
 from audit.verifier.xlsx import SheetStream, SpooledSheet, Workbook
 from ledger.database import EVENTS_TABLE, streamed_rows
+from ledger.encoding import json_state
 from ledger.errors import BadInputError, NotFoundError
 from ledger.i18n import current
 from ledger.policy import all_policies, current_policy, policy_in_force, policy_text
@@ -239,7 +240,7 @@ def _write_events(
             data = shaped_leaf_data(name, version, shaped[1], shaped[0], quoted)
             lines.append(event_line(index, nid, leaf_hash, data))
         else:
-            record = record_from_stored(name, version, topic, bytes(state))
+            record = record_from_parsed(name, version, topic, json_state(state))
             kept = selection.keeps(originator, record)
             if kept:
                 originators.add(record["originator_id"])

@@ -6,6 +6,7 @@ Decimals, dates, datetimes, UUIDs, and lists and str-keyed dicts (a snapshot's s
 through orjson; an event holding anything else is handed to the general mapper.
 ``fingerprint_body`` is ``json.dumps(fields, sort_keys=True, default=str, ensure_ascii=False)``
 for flat dicts of such values. Tests compare both with the general path on random events.
+``json_state`` reads a stored state back as ``json.loads`` does, by orjson where that is the same.
 """
 
 from __future__ import annotations
@@ -251,3 +252,37 @@ def fingerprint_body(fields: dict[str, Any]) -> str:
     except (_Unusual, TypeError):
         return _GENERAL.encode(fields)
     return "{" + ", ".join(parts) + "}"
+
+
+_loads = orjson.loads
+_LOADS_REFUSED = orjson.JSONDecodeError
+
+
+def json_state(state: bytes | bytearray | memoryview | str) -> Any:
+    """``json.loads`` of a stored state (bytes: UTF-8), read by orjson in under half the time
+    where orjson gives the very same value: one with no float at any depth (orjson reads an
+    integer past 64 bits as a float where json gives the integer; a float is json's to read).
+    Where orjson refuses the text (a lone surrogate's escape or NaN, which json reads; anything
+    json refuses as well) json reads it, and raises what json raises."""
+    try:
+        value = _loads(state)
+    except _LOADS_REFUSED:
+        pass
+    else:
+        kind = value.__class__
+        if kind is dict or kind is list:
+            if _floatless(value):
+                return value
+        elif kind is not float:
+            return value
+    return json.loads(state if isinstance(state, str) else bytes(state).decode("utf-8"))
+
+
+def _floatless(value: Any) -> bool:
+    """No float in the dict or list ``value``, at any depth."""
+    for v in value.values() if value.__class__ is dict else value:
+        kind = v.__class__
+        if kind is float or ((kind is dict or kind is list) and v and not _floatless(v)):
+            return False
+    return True
+

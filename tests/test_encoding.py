@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -302,3 +303,42 @@ def test_an_encoded_event_holds_no_more_memory_than_its_bytes() -> None:
         tracemalloc.stop()
     size = sum(map(len, bodies)) / len(bodies)
     assert size < held < 2 * size, (size, held)
+
+
+_json_leaf = st.one_of(
+    st.text(max_size=6),  # lone surrogates included: orjson refuses their escapes
+    st.integers(-(10**25), 10**25),  # past 64 bits orjson reads a float
+    st.floats(),  # NaN and the infinities too: json reads them, orjson refuses them
+    st.booleans(),
+    st.none(),
+)
+_json_value = st.recursive(
+    _json_leaf,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(value=_json_value, ascii_only=st.booleans(), as_text=st.booleans(), cut=st.integers(0, 2))
+@settings(max_examples=400, deadline=None)
+def test_a_state_read_back_is_what_json_loads_reads(
+    value: Any, ascii_only: bool, as_text: bool, cut: int
+) -> None:
+    """``json_state`` (orjson where it agrees) gives ``json.loads``'s value, to the type of every
+    number and the order of every key, from bytes or text; what json refuses it refuses alike."""
+    import json
+
+    from ledger.encoding import json_state
+
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    text = text[: len(text) - cut] if cut else text
+    state: str | bytes = text if as_text else text.encode("utf-8", "surrogatepass")
+    try:
+        expected = json.loads(text if as_text else state.decode("utf-8"))  # type: ignore[union-attr]
+    except ValueError as refused:  # UnicodeDecodeError included
+        with pytest.raises(type(refused)):
+            json_state(state)
+        return
+    assert repr(json_state(state)) == repr(expected)
