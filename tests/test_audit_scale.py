@@ -5,6 +5,7 @@ catches what the in-process one catches."""
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -114,15 +115,25 @@ def test_an_edited_events_file_is_caught_by_its_manifest_digest_in_either_proces
     assert any("recomputed leaf hash differs" in f for f in failed.failures)
 
 
+@pytest.mark.parametrize("chosen", [(), ("--grant", "G2"), ("--as-of", "2024-04-30")])
 def test_the_workbook_written_by_a_second_process_is_the_one_written_here(
-    bundle: tuple[Ledger, Path], monkeypatch: pytest.MonkeyPatch
+    bundle: tuple[Ledger, Path], monkeypatch: pytest.MonkeyPatch, chosen: tuple[str, ...]
 ) -> None:
+    """Every sheet the same, whether the workbook is written here or by a second process beside
+    events.jsonl: every event in full, one grant's (the others withheld), or the books as of a day;
+    nothing left in the temporary directory."""
     from audit import bundle as exporter
 
     ledger, tmp_path = bundle
-    ledger.ok("audit", "export", str(tmp_path / "here"), role="auditor")
+    approved_district_grant(ledger, grant="G2", base="B0002", unit="U2")
+    ledger.ok("audit", "checkpoint", role="approver")
+    ledger.ok("audit", "export", str(tmp_path / "here"), *chosen, role="auditor")
     monkeypatch.setattr(exporter, "PARALLEL_EVENTS", 0)
-    ledger.ok("audit", "export", str(tmp_path / "beside"), role="auditor")
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    ledger.ok("audit", "export", str(tmp_path / "beside"), *chosen, role="auditor")
+    assert not list(spool.iterdir())
     assert (tmp_path / "here" / "events.jsonl").read_bytes() == (
         tmp_path / "beside" / "events.jsonl"
     ).read_bytes()
@@ -132,6 +143,8 @@ def test_the_workbook_written_by_a_second_process_is_the_one_written_here(
         sheets[name] = {sheet: list(book[sheet].values) for sheet in book.sheetnames}
         book.close()
     assert sheets["here"] == sheets["beside"]
+    log = sheets["beside"]["event log"]
+    assert ("withheld" in {row[7] for row in log}) == (chosen[:1] == ("--grant",))
     report = verify_bundle(tmp_path / "beside")
     assert report.failures == [] and report.event_log_rows == report.events > 0
 
@@ -156,3 +169,26 @@ def test_a_withheld_row_is_checked_for_what_events_jsonl_states_only(bundle: tup
     assert [f[:38] for f in verify_bundle(b).failures] == [
         f"report.xlsx event log row {row}: shows ({row - 2},"[:38]
     ]
+
+
+def test_an_export_refused_with_the_workbook_beside_leaves_no_process_no_spool_and_no_bundle(
+    bundle: tuple[Ledger, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A grant the log does not hold is found out after events.jsonl is written, while the
+    second process writes the workbook: the refusal is one sentence, the second process is
+    stopped, nothing is left in the temporary directory and no partial bundle either."""
+    import multiprocessing
+
+    from audit import bundle as exporter
+
+    ledger, tmp_path = bundle
+    monkeypatch.setattr(exporter, "PARALLEL_EVENTS", 0)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    result = ledger("audit", "export", str(tmp_path / "out" / "b"), "--grant", "G404", role="auditor")
+    assert result.exit_code != 0 and "grant G404 is not in the audit log" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not list(spool.iterdir())
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+    assert not multiprocessing.active_children()
