@@ -149,3 +149,39 @@ def test_a_refused_large_rebuild_leaves_the_indexes_and_rows(
     assert len(dropped) == 2
     assert _query(ledger, _INDEXES) == before
     assert _query(ledger, "SELECT count(*) FROM history_acts") == acts
+
+
+def test_indexes_made_again_with_the_sorters_threads_leave_the_connection_as_it_was(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page cache and the sorter's threads are set only while the indexes are made, and put
+    back: a connection of the pool goes on as it came."""
+    from sqlalchemy import Index, create_engine
+
+    from projections.bulk import SORT_THREADS, indexes_dropped, made_again
+    from projections.schema import history_acts, movements
+
+    _funded(ledger)
+    before = _query(ledger, _INDEXES)
+    seen: list[int] = []
+    create = Index.create
+
+    def watched(index: Index, bind: Any, **kw: Any) -> None:
+        seen.append(int(bind.exec_driver_sql("PRAGMA threads").scalar()))
+        create(index, bind, **kw)
+
+    monkeypatch.setattr(Index, "create", watched)
+    engine = create_engine(ledger.url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("PRAGMA cache_size = -1234")
+            conn.exec_driver_sql("PRAGMA threads = 0")
+            dropped = indexes_dropped(conn, [movements, history_acts])
+            assert len(dropped) == 4
+            made_again(conn, dropped)
+            assert seen == [SORT_THREADS] * 4
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -1234
+            assert conn.exec_driver_sql("PRAGMA threads").scalar() == 0
+    finally:
+        engine.dispose()
+    assert _query(ledger, _INDEXES) == before
