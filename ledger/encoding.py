@@ -263,7 +263,8 @@ def json_state(state: bytes | bytearray | memoryview | str) -> Any:
     where orjson gives the very same value: one with no float at any depth (orjson reads an
     integer past 64 bits as a float where json gives the integer; a float is json's to read).
     Where orjson refuses the text (a lone surrogate's escape or NaN, which json reads; anything
-    json refuses as well) json reads it, and raises what json raises."""
+    json refuses as well), or nests it deeper than ``_DEEPEST``, json reads it, and raises what
+    json raises."""
     try:
         value = _loads(state)
     except _LOADS_REFUSED:
@@ -278,8 +279,15 @@ def json_state(state: bytes | bytearray | memoryview | str) -> Any:
     return json.loads(state if isinstance(state, str) else bytes(state).decode("utf-8"))
 
 
-def _floatless(value: Any) -> bool:
-    """No float in the dict or list ``value``, at any depth."""
+# nesting from which json_state leaves a state to json: json gives up near the interpreter's
+# recursion limit where orjson reads on to 1024 levels (the ledger writes states two levels deep)
+_DEEPEST = 64
+
+
+def _floatless(value: Any, depth: int = 0) -> bool:
+    """No float in the dict or list ``value`` at any depth, and no deeper than ``_DEEPEST``."""
+    if depth > _DEEPEST:
+        return False
     for v in value.values() if value.__class__ is dict else value:
         kind = v.__class__
         if kind is str or kind is int or kind is bool or v is None:
@@ -288,8 +296,8 @@ def _floatless(value: Any) -> bool:
             # a typed value ({"_type_": …, "_data_": …} of two texts), most states' every other one
             if len(v) == 2 and v.get("_data_").__class__ is str and v.get("_type_").__class__ is str:
                 continue
-            if not _floatless(v):
+            if not _floatless(v, depth + 1):
                 return False
-        elif kind is not list or (v and not _floatless(v)):  # a float
+        elif kind is not list or (v and not _floatless(v, depth + 1)):  # a float
             return False
     return True

@@ -23,7 +23,6 @@ def _books(ledger: Ledger, tmp_path: Path) -> None:
     """Imported books, and a grant with outputs, a rectification and a finding."""
     from commands.registry import all_projections
     from ledger.application import GrantLedger
-    from ledger.grant import Grant
     from projections.runner import catch_up
 
     path = tmp_path / "books.csv"
@@ -61,25 +60,33 @@ def _books(ledger: Ledger, tmp_path: Path) -> None:
     app = GrantLedger(ledger.url)
     try:  # history written by an older version: a travel expense the ledger now refuses
         grant = app.get_grant("G9")
-        grant.trigger_event(
-            Grant.ExpenditureRecorded,
-            amount=Decimal("800.00"),
-            category="travel",
-            source="subsidy",
-            content="",
-            project="",
-            voucher="OLD-1",
-            payee="",
-            memo="",
-            attachments=[],
-            actor="legacy",
-            role="officer",
-            occurred_on=date(2024, 8, 2),
-        )
+        _spent_below(grant, "travel", "OLD-1", "legacy", date(2024, 8, 2))
         save_sealed(app, ledger, grant, actor="legacy")
         catch_up(app, all_projections())
     finally:
         app.close()
+
+
+def _spent_below(grant: Any, category: str, voucher: str, actor: str, on: date) -> None:
+    """A spend of 800.00 from the subsidy triggered on the aggregate itself, past the rules of
+    today's commands (the caller saves it)."""
+    from ledger.grant import Grant
+
+    grant.trigger_event(
+        Grant.ExpenditureRecorded,
+        amount=Decimal("800.00"),
+        category=category,
+        source="subsidy",
+        content="",
+        project="",
+        voucher=voucher,
+        payee="",
+        memo="",
+        attachments=[],
+        actor=actor,
+        role="officer",
+        occurred_on=on,
+    )
 
 
 def test_rebuild_with_and_without_a_worker_gives_the_rows_of_live_catch_up(
@@ -422,7 +429,6 @@ def test_a_rebuild_with_the_workers_leaves_names_an_event_its_signer_sealed_in_a
     """A key holder's seal over an event that names someone else covers its leaf, yet the
     event is refused by name: the quick path also asks who it names."""
     from ledger.application import GrantLedger
-    from ledger.grant import Grant
     from tests.signing import person_name, signer
 
     approved_district_grant(ledger)
@@ -433,21 +439,7 @@ def test_a_rebuild_with_the_workers_leaves_names_an_event_its_signer_sealed_in_a
     app = GrantLedger(ledger.url)
     try:
         grant = app.get_grant("G1")
-        grant.trigger_event(
-            Grant.ExpenditureRecorded,
-            amount=Decimal("800.00"),
-            category="materials",
-            source="subsidy",
-            content="",
-            project="",
-            voucher="IN-ANOTHERS-NAME",
-            payee="",
-            memo="",
-            attachments=[],
-            actor="冒名者",
-            role="officer",
-            occurred_on=date(2024, 5, 2),
-        )
+        _spent_below(grant, "materials", "IN-ANOTHERS-NAME", "冒名者", date(2024, 5, 2))
         app.save(
             grant, app.seal([grant], signer(ledger, "officer", "tester"), person_name("tester", "officer"))
         )
