@@ -288,9 +288,12 @@ def _write_workbook(
             layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, rows=size, form=forms.EVENT_LOG_FORM
         )
         content = _Book(_policy(as_of), as_of.isoformat() if as_of else None)
-        _write_events(engine, size, _selection(grant, as_of), None, log, None, content)
-        log_sheets = log.close()
-        content.write(book)
+        try:
+            _write_events(engine, size, _selection(grant, as_of), None, log, None, content)
+            log_sheets = log.close()
+            content.write(book)
+        finally:
+            content.spending.close()  # its writing thread ended, its files closed, whatever happened
         book.close(layout.SHEETS)
     return log_sheets
 
@@ -458,7 +461,8 @@ class _Book:
             return
         g.totals[read.column] = g.totals.get(read.column, 0) + read.signed
         if read.kind in SPENDING_KINDS:
-            self.spent_net += read.amount if read.kind == "spend" else -read.amount
+            amount = read.amount
+            self.spent_net += amount if read.kind == "spend" else -amount
             self.spending.append(
                 [
                     index,
@@ -470,7 +474,7 @@ class _Book:
                     read.category,
                     read.content,
                     read.voucher,
-                    read.amount,
+                    amount,
                     state["actor"],
                 ]
             )

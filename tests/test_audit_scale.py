@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -192,3 +193,33 @@ def test_an_export_refused_with_the_workbook_beside_leaves_no_process_no_spool_a
     assert not list(spool.iterdir())
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
     assert not multiprocessing.active_children()
+
+
+def test_a_spooled_sheet_that_cannot_be_written_fails_the_export_and_leaves_no_bundle(
+    bundle: tuple[Ledger, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spending rows are written to their temporary file by a thread: a disk found full there
+    is the export's error (one line, exit 5), not lost in the thread, and no bundle is left."""
+    import errno
+    import threading
+
+    from audit.verifier import xlsx
+
+    class Full:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def close(self) -> None:
+            pass
+
+    ledger, tmp_path = bundle
+    monkeypatch.setattr(xlsx.tempfile, "SpooledTemporaryFile", Full)
+    before = set(threading.enumerate())
+    result = ledger("audit", "export", str(tmp_path / "b"), role="auditor")
+    assert result.exit_code == 5, (result.stdout, result.stderr)
+    assert "No space left on device" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "b").exists()
+    assert not [t for t in set(threading.enumerate()) - before if t.name == "xlsx-deflate"]
