@@ -24,11 +24,12 @@ from sqlalchemy import func, inspect, or_, select
 from sqlalchemy.engine import Connection
 
 from audit.i18n import _
-from audit.log import leaves, signed_leaves
+from audit.log import NAME, leaves, signed_leaves
 from audit.verifier.merkle import consistency_ranges, verify_consistency
 from audit.verifier.scan import Tree
 from ledger.database import streamed_rows
 from ledger.errors import VerificationError
+from projections.runner import standings
 
 _BATCH = 10000
 
@@ -76,6 +77,7 @@ def checked_head(conn: Connection, signed: list[Any]) -> Head:
                 "projections rebuild` and sign again"
             ).format(missing=missing, size=size)
         )
+    _last_leaf_kept(conn, size)
     head = Head(size, tree.frontier.root())
     if last is None:
         return head
@@ -84,6 +86,25 @@ def checked_head(conn: Connection, signed: list[Any]) -> Head:
     if old <= size and proof is not None and verify_consistency(old, size, old_root, head.root, proof):
         return head
     raise VerificationError(_refusal(conn, signed, tree, size))
+
+
+def _last_leaf_kept(conn: Connection, size: int) -> None:
+    """VerificationError if the leaves end before the last event the audit log has taken (its
+    position): the leaves' count is the size, so a last leaf removed below the application would
+    otherwise be signed over as a log one event shorter."""
+    position = standings(conn, [NAME])[NAME]
+    if not position:
+        return
+    query = select(leaves.c.notification_id).where(leaves.c.leaf_index == size - 1)
+    last = int(conn.execute(query).scalar() or 0) if size else 0
+    if last < position:
+        raise VerificationError(
+            _(
+                "the audit log's leaves end at event {last} although it has taken the events up to "
+                "{position}: a leaf was removed below the application; run `grant-ledger projections "
+                "rebuild` and sign again"
+            ).format(last=last, position=position)
+        )
 
 
 def _refusal(conn: Connection, signed: list[Any], tree: Tree, size: int) -> str:

@@ -452,6 +452,43 @@ def test_checkpoint_refuses_a_log_with_a_leaf_deleted_below_the_application(
     assert again != signed and f"\n{size}\n" in again
 
 
+def test_checkpoint_refuses_a_log_whose_last_leaf_was_deleted_below_the_application(
+    keyed: tuple[Ledger, Path],
+) -> None:
+    """The leaves' count is the size signed: with the last leaf deleted the log still looks whole,
+    one event shorter. The signer asks where the audit log stands: exit 6 naming both events,
+    nothing signed; a rebuild brings the leaf back and the next checkpoint covers every event."""
+    ledger, _ = keyed
+    _checkpoint(ledger)
+    ledger.ok(
+        "disburse", "G1", "--amount", "1万", "--voucher", "T2", "--tranche", "2", "--date", "2024-07-01"
+    )
+    engine = create_engine(ledger.url)
+    try:
+        with engine.begin() as conn:
+            size, last = conn.execute(text("SELECT COUNT(*), MAX(notification_id) FROM audit_leaves")).one()
+            before = conn.execute(text("SELECT COUNT(*) FROM audit_checkpoints")).scalar_one()
+            conn.execute(text("DELETE FROM audit_leaves WHERE leaf_index = :i"), {"i": size - 1})
+            shown = conn.execute(text("SELECT MAX(notification_id) FROM audit_leaves")).scalar_one()
+    finally:
+        engine.dispose()
+    result = ledger("audit", "checkpoint", role="approver")
+    assert result.exit_code == 6, (result.stdout, result.stderr)
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    assert (
+        f"the audit log's leaves end at event {shown} although it has taken the events up to {last}"
+        in result.stderr
+    )
+    engine = create_engine(ledger.url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT COUNT(*) FROM audit_checkpoints")).scalar_one() == before
+    finally:
+        engine.dispose()
+    ledger.ok("projections", "rebuild")
+    assert f"\n{size}\n" in _checkpoint(ledger)
+
+
 def test_a_read_the_database_refuses_while_signing_is_a_storage_error(
     sqlite_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -466,9 +503,11 @@ def test_a_read_the_database_refuses_while_signing_is_a_storage_error(
     def refusing(dbapi_connection: object, record: object) -> None:
         connect(dbapi_connection, record)
         dbapi_connection.set_authorizer(  # type: ignore[attr-defined]
-            lambda action, table, column, *_: sqlite3.SQLITE_DENY
-            if action == sqlite3.SQLITE_READ and (table, column) == ("audit_leaves", "leaf_hash")
-            else sqlite3.SQLITE_OK
+            lambda action, table, column, *_: (
+                sqlite3.SQLITE_DENY
+                if action == sqlite3.SQLITE_READ and (table, column) == ("audit_leaves", "leaf_hash")
+                else sqlite3.SQLITE_OK
+            )
         )
 
     with monkeypatch.context() as patched:
