@@ -489,6 +489,46 @@ def test_checkpoint_refuses_a_log_whose_last_leaf_was_deleted_below_the_applicat
     assert f"\n{size}\n" in _checkpoint(ledger)
 
 
+def test_checkpoint_refuses_a_last_leaf_deleted_with_the_audit_logs_position_moved_back(
+    keyed: tuple[Ledger, Path],
+) -> None:
+    """The last leaf deleted and the audit log's tracked position moved back one event, so that
+    the leaves end where the log stands: the checkpoint's own catch-up takes that event again and
+    writes its leaf after the size the tree row still records, which leaves a hole the signer
+    names. Exit 6, nothing signed."""
+    ledger, _ = keyed
+    _checkpoint(ledger)
+    ledger.ok(
+        "disburse", "G1", "--amount", "1万", "--voucher", "T2", "--tranche", "2", "--date", "2024-07-01"
+    )
+    engine = create_engine(ledger.url)
+    try:
+        with engine.begin() as conn:
+            size = conn.execute(text("SELECT COUNT(*) FROM audit_leaves")).scalar_one()
+            before = conn.execute(
+                text("SELECT notification_id FROM audit_leaves WHERE leaf_index = :i"), {"i": size - 2}
+            ).scalar_one()
+            conn.execute(text("DELETE FROM audit_leaves WHERE leaf_index = :i"), {"i": size - 1})
+            conn.execute(
+                text(
+                    "UPDATE ledger_tracking SET notification_id = :p WHERE application_name LIKE 'audit_log%'"
+                ),
+                {"p": before},
+            )
+            signed = conn.execute(text("SELECT COUNT(*) FROM audit_checkpoints")).scalar_one()
+    finally:
+        engine.dispose()
+    result = ledger("audit", "checkpoint", role="approver")
+    assert result.exit_code == 6, (result.stdout, result.stderr)
+    assert f"the audit log has no leaf {size - 1} although it holds {size}" in result.stderr
+    engine = create_engine(ledger.url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT COUNT(*) FROM audit_checkpoints")).scalar_one() == signed
+    finally:
+        engine.dispose()
+
+
 def test_a_read_the_database_refuses_while_signing_is_a_storage_error(
     sqlite_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
