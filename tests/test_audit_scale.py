@@ -222,4 +222,4 @@ def test_a_spooled_sheet_that_cannot_be_written_fails_the_export_and_leaves_no_b
     assert result.exit_code == 5, (result.stdout, result.stderr)
     assert "No space left on device" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "b").exists()
-    assert not [t for t in set(threading.enumerate()) - before if t.name == "xlsx-deflate"]
+    assert not [t for t in set(threading.enumerate()) - before if t.name == "xlsx-writing"]

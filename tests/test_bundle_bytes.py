@@ -192,7 +192,7 @@ def test_a_workbook_starts_its_writing_thread_at_its_first_write_and_one_dropped
     from audit.verifier.xlsx import Workbook
 
     def writers() -> int:
-        return sum(1 for t in threading.enumerate() if t.name == "xlsx-deflate")
+        return sum(1 for t in threading.enumerate() if t.name == "xlsx-writing")
 
     before = writers()
     book = Workbook(tmp_path / "unused.xlsx")

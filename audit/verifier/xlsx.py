@@ -344,7 +344,7 @@ class SpooledSheet:
     """A logical sheet written while another is open: its rows go to temporary files (in memory
     up to a few megabytes) and into the workbook later (``Workbook.add_spooled``), each sheet's
     head and tail (its title, its total) written then. The files are written by a thread of their
-    own, in order (``_Deflating``), while the rows are encoded: a million-event bundle's spending
+    own, in order (``_Writing``), while the rows are encoded: a million-event bundle's spending
     rows, a few hundred megabytes, took a tenth of the workbook process's time to write."""
 
     def __init__(
@@ -352,7 +352,7 @@ class SpooledSheet:
     ) -> None:
         self.parts: list[tuple[str, IO[bytes]]] = []
         self.stream = SheetStream(name, header, self._sink, amount_columns, form=form, heads=False)
-        self.writing = _Deflating()
+        self.writing = _Writing()
         weakref.finalize(self, self.writing.abandon)
 
     def _sink(self, name: str, data: bytes) -> None:
@@ -371,7 +371,7 @@ class SpooledSheet:
         self.stream.append(values)
 
 
-class _Deflating:
+class _Writing:
     """Writes to the open zip member (or a spooled sheet's file), done in order by a second
     thread: zlib and the system's writes let go of the interpreter, so the next rows are encoded
     meanwhile (deflating was a sixth of the time of the process writing a million-event bundle's
@@ -400,7 +400,7 @@ class _Deflating:
     def write(self, out: IO[bytes], data: bytes) -> None:
         self._raise()
         if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="xlsx-deflate", daemon=True)
+            self._thread = threading.Thread(target=self._run, name="xlsx-writing", daemon=True)
             self._thread.start()
         self._queue.put((out, data))
 
@@ -437,7 +437,7 @@ class Workbook:
         self._out: IO[bytes] | None = None
         self._open_name = ""
         self._base = ""
-        self._deflating = _Deflating()
+        self._deflating = _Writing()
         weakref.finalize(self, self._deflating.abandon)
 
     def sheet(
