@@ -260,16 +260,12 @@ class ComplianceProjection:
     ) -> tuple[dict[str, JudgedGrant], set[str]]:
         grants = {r.aggregate_id: JudgedGrant.applied(r) for r in mine if r.topic == APPLIED}
         new = set(grants)
-        if live:
-            for r in mine:
-                held_live = live.get(r.aggregate_id)
-                if held_live is not None and r.aggregate_id not in grants:
-                    grants[r.aggregate_id] = held_live
-        if memo:
-            for r in mine:
-                remembered = memo.get(r.aggregate_id)
-                if remembered is not None and r.aggregate_id not in grants:
-                    grants[r.aggregate_id] = remembered
+        for judged in (live, memo):  # grants held as judged: this process's own, or a server's
+            if judged:
+                for r in mine:
+                    found = judged.get(r.aggregate_id)
+                    if found is not None and r.aggregate_id not in grants:
+                        grants[r.aggregate_id] = found
         for r in mine:
             kept = held.get(r.aggregate_id)
             if kept is not None and r.aggregate_id not in grants:
