@@ -37,7 +37,7 @@ from audit.verifier.merkle import CompactRange
 from ledger.database import guard_records
 from projections.bulk import BulkInsert
 from projections.names import AUDIT_LOG as NAME
-from projections.records import records_of_rows
+from projections.records import hashed_leaves, records_of_rows
 from projections.shapes import ShapeCache
 
 if TYPE_CHECKING:
@@ -211,30 +211,14 @@ def _leaves(
 ) -> tuple[CompactRange, list[tuple[Any, ...]]]:
     """The frontier after the batch's leaves, and their rows (``leaves`` column order)."""
     start = frontier.size
-    hashes, rows = [], []
+    hashes = hashed_leaves(batch)
+    rows = []
     originators: dict[str, str] = {}
-    topics: dict[str, str] = {}
     for n, r in enumerate(batch):
         originator = originators.get(r.aggregate_id)
         if originator is None:
             originator = originators[r.aggregate_id] = r.originator_id
-        canonical = r.canonical
-        stamp = r.data.get("timestamp") if canonical is not None else None
-        if (
-            canonical is not None
-            and stamp.__class__ is dict
-            and (recorded_at := stamp.get("_data_")).__class__ is str
-        ):
-            # stored_leaf_data's text: a state with canonical text has no value needing escapes
-            topic = topics.get(r.topic)
-            if topic is None:
-                topic = topics[r.topic] = quote(r.topic)
-            data = shaped_leaf_data(originator, r.originator_version, recorded_at, canonical, topic)
-        else:
-            data = stored_leaf_data(originator, r.originator_version, r.topic, r.data, canonical)
-        h = _sha256(b"\x00" + data).digest()  # audit.verifier.merkle.leaf_hash
-        hashes.append(h)
-        rows.append((start + n, r.id, originator, r.originator_version, h.hex()))
+        rows.append((start + n, r.id, originator, r.originator_version, hashes[n].hex()))
     return frontier.extend(hashes), rows
 
 

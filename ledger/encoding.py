@@ -301,3 +301,32 @@ def _floatless(value: Any, depth: int = 0) -> bool:
         elif kind is not list or (v and not _floatless(v, depth + 1)):  # a float
             return False
     return True
+
+
+_dumps = orjson.dumps
+_SORTED = orjson.OPT_SORT_KEYS
+_DUMPS_REFUSED = orjson.JSONEncodeError
+
+
+def state_and_canonical(state: bytes | bytearray | memoryview | str) -> tuple[Any, bytes | None]:
+    """``json_state(state)``, and its canonical text as the audit log hashes it, in UTF-8
+    (``json.dumps`` with keys sorted, compact separators and non-ASCII kept:
+    ``audit.verifier.canonical``) where
+    orjson writes that very text, else None (the caller's to write). orjson escapes what json
+    escapes (quotes, backslashes and control characters, in the same forms) and sorts keys by
+    code point as json does; the value is one orjson read, so none of its numbers is a float
+    and none past 64 bits, the two that orjson and json write differently."""
+    try:
+        value = _loads(state)
+    except _LOADS_REFUSED:
+        pass
+    else:
+        kind = value.__class__
+        if (kind is not dict and kind is not list and kind is not float) or (
+            (kind is dict or kind is list) and _floatless(value)
+        ):
+            try:
+                return value, _dumps(value, option=_SORTED)
+            except _DUMPS_REFUSED:  # nested past orjson's depth
+                return value, None
+    return json.loads(state if isinstance(state, str) else bytes(state).decode("utf-8")), None

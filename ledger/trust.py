@@ -94,7 +94,7 @@ class Row:
     version: int
     topic: str
     state: dict[str, Any]
-    canonical: str | None = None
+    canonical: bytes | None = None  # UTF-8
 
 
 def _locked(method: Callable[..., T]) -> Callable[..., T]:
@@ -120,7 +120,7 @@ class Checked(Protocol):
     @property
     def state(self) -> dict[str, Any]: ...
     @property
-    def canonical(self) -> str | None: ...
+    def canonical(self) -> bytes | None: ...
 
 
 class Trust:

@@ -1,8 +1,8 @@
 """Stored events decoded once per batch into light records, for every projection.
 
 A record keeps the row's id, originator, version and topic, and the state parsed as
-``json.loads`` parses it (most by their shape, ``projections.shapes``, which gives the canonical
-text the audit log hashes at the same time): typed values stay as the transcoder wrote them
+``json.loads`` parses it (with the canonical text the audit log hashes, when a reader of its batch
+hashes it: ``ledger.encoding.state_and_canonical``): typed values stay as the transcoder wrote them
 (``{"_type_": "decimal_str", "_data_": "120000.00"}``) and the helpers below read them the way
 the application's transcodings do — without building domain event objects, which cost far more
 than the projections' own work. Projections dispatch on the topic string; topics are stable
@@ -12,7 +12,7 @@ hashes it (``audit.verifier.canonical``): no cipher or compressor on events.
 
 from __future__ import annotations
 
-import json
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,14 +20,13 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from ledger.encoding import json_state
+from audit.verifier.canonical import quote, stored_leaf_data
+from ledger.encoding import json_state, state_and_canonical
 from projections.measures import GRANT as GRANT
 from projections.measures import Effect, effect
 from projections.measures import fen as fen  # amounts in fen: read once, with the measures
-from projections.shapes import ShapeCache
 
-_decode = json.JSONDecoder().decode
-_shapes = ShapeCache()
+_sha256 = hashlib.sha256  # a leaf hash is SHA-256 of 0x00 and the leaf data (RFC 9162)
 _UNREAD: Any = object()
 
 
@@ -38,11 +37,15 @@ class StoredRecord:
     originator_version: int
     topic: str
     data: dict[str, Any]  # the stored state, parsed
-    canonical: str | None = None  # its canonical JSON text (audit/verifier/canonical.py), when known already
+    canonical: bytes | None = (
+        None  # its canonical JSON text in UTF-8 (audit/verifier/canonical.py), when known
+    )
     # what it does to the measures, once ``reading`` has read it (for every projection of its batch)
     read: Any = field(default=_UNREAD, repr=False, compare=False)
     # its timestamp as SQLite stores it, once ``written_at`` has written it (for the same projections)
     written: str | None = field(default=None, repr=False, compare=False)
+    # its audit-log leaf hash, once ``hashed_leaves`` has hashed it (the seal check, the audit log)
+    leaf: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def originator_id(self) -> str:
@@ -78,6 +81,47 @@ def written_at(r: StoredRecord) -> str:
     return found
 
 
+def hashed_leaves(batch: Sequence[StoredRecord]) -> list[bytes]:
+    """Each record's audit-log leaf hash (``audit.verifier.canonical``'s leaf data, hashed as
+    ``audit.verifier.merkle.leaf_hash`` does), hashed once for every reader of its batch: the seal
+    check and the audit log. A record with its canonical text and a textual timestamp has its
+    leaf data written from their parts, each originator and topic written once a batch."""
+    out = []
+    originators: dict[str, bytes] = {}
+    topics: dict[str, bytes] = {}
+    for r in batch:
+        found = r.leaf
+        if found is None:
+            canonical = r.canonical
+            stamp = r.data.get("timestamp") if canonical is not None else None
+            if stamp.__class__ is dict and (recorded_at := stamp.get("_data_")).__class__ is str:
+                originator = originators.get(r.aggregate_id)
+                if originator is None:
+                    originator = originators[r.aggregate_id] = r.originator_id.encode()
+                topic = topics.get(r.topic)
+                if topic is None:
+                    topic = topics[r.topic] = quote(r.topic).encode()
+                data = _LEAF % (
+                    originator,
+                    int(r.originator_version),
+                    quote(recorded_at).encode(),
+                    canonical,
+                    topic,
+                )
+            else:
+                data = b"\x00" + stored_leaf_data(
+                    r.originator_id, r.originator_version, r.topic, r.data, canonical
+                )
+            found = r.leaf = _sha256(data).digest()
+        out.append(found)
+    return out
+
+
+# 0x00 and stored_leaf_data's text, of its parts: originator, version, timestamp quoted, the
+# state's canonical text and the topic quoted
+_LEAF = b'\x00{"originator_id":"%b","originator_version":%d,"recorded_at":%b,"state":%b,"topic":%b}'
+
+
 def records(stored: Iterable[Any]) -> list[StoredRecord]:
     """Records of stored notifications (or rows with the same fields), in the same order."""
     return records_of_rows((n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in stored)
@@ -95,18 +139,9 @@ def records_of_rows(rows: Iterable[Sequence[Any]], canonical: bool = True) -> li
             for nid, originator, version, topic, state in rows
         ]
     out = []
-    match = _shapes.match
     for nid, originator, version, topic, state in rows:
-        aggregate_id = _hex(originator)
-        text = bytes(state).decode("utf-8")
-        found = match(topic, text)
-        if found is None:
-            out.append(StoredRecord(nid, aggregate_id, version, topic, _decode(text)))
-        else:
-            shape, groups = found
-            out.append(
-                StoredRecord(nid, aggregate_id, version, topic, shape.build(groups), shape.text(groups))
-            )
+        value, text = state_and_canonical(state)
+        out.append(StoredRecord(nid, _hex(originator), version, topic, value, text))
     return out
 
 

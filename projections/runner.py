@@ -44,7 +44,7 @@ from ledger.errors import ConflictError, StorageError
 from ledger.i18n import T_, _
 from projections.names import standing as kept_standing
 from projections.names import tracked
-from projections.records import StoredRecord, records, records_of_rows
+from projections.records import StoredRecord, hashed_leaves, records, records_of_rows
 from projections.schema import TRACKING_TABLE, compress_large_columns, metadata, widen_text_columns
 
 BATCH = 5000
@@ -447,8 +447,8 @@ def check_sealed(
 ) -> None:
     """VerificationError (exit 6) naming the first event of ``batch`` not sealed by the person it
     names with a key the registry gives them (ledger.trust); ``leaves``: the events' leaf hashes,
-    when computed already from the same stored rows."""
-    app.trust.check(batch, leaves)
+    when computed already from the same stored rows (else hashed here, once for the audit log too)."""
+    app.trust.check(batch, [h.hex() for h in hashed_leaves(batch)] if leaves is None else leaves)
 
 
 # How many failed commits with no position moved before catch-up gives up instead of spinning.

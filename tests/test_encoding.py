@@ -344,6 +344,61 @@ def test_a_state_read_back_is_what_json_loads_reads(
     assert repr(json_state(state)) == repr(expected)
 
 
+_any_text = st.text(
+    st.characters(codec="utf-8") | st.sampled_from('"\\\x00\x1f\x7f\u2028\U0001f600\ufffd\ud800'),
+    max_size=6,
+)
+_keyed_value = st.recursive(
+    st.one_of(_any_text, st.integers(-(10**25), 10**25), st.floats(), st.booleans(), st.none()),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_any_text, inner, max_size=4)),
+    max_leaves=16,
+)
+
+
+@given(value=_keyed_value, ascii_only=st.booleans(), as_text=st.booleans())
+@settings(max_examples=400, deadline=None)
+def test_a_states_canonical_text_is_the_one_the_audit_log_hashes(
+    value: Any, ascii_only: bool, as_text: bool
+) -> None:
+    """``state_and_canonical`` gives ``json.loads``'s value and, where it gives a text, the very
+    text the verifier's ``canonical_json`` writes of it: keys sorted at every level (code points
+    either side of the surrogates included), every escape json writes, in json's forms; None where
+    orjson would write otherwise (a float, an integer past 64 bits, a lone surrogate)."""
+    import json
+
+    from audit.verifier.canonical import canonical_json
+    from ledger.encoding import state_and_canonical
+
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    state: str | bytes = text if as_text else text.encode("utf-8", "surrogatepass")
+    try:
+        expected = json.loads(text)
+    except ValueError as refused:
+        with pytest.raises(type(refused)):
+            state_and_canonical(state)
+        return
+    parsed, canonical = state_and_canonical(state)
+    assert repr(parsed) == repr(expected)
+    if canonical is not None:
+        assert canonical == canonical_json(expected)
+    assert (canonical is not None) == _orjson_writes_as_json(expected), text
+
+
+def _orjson_writes_as_json(value: Any) -> bool:
+    """No float, no integer outside 64 bits, no lone surrogate in any text or key."""
+    if isinstance(value, float):
+        return False
+    if isinstance(value, bool) or value is None:
+        return True
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**64
+    if isinstance(value, str):
+        return not any("\ud800" <= c <= "\udfff" for c in value)
+    if isinstance(value, dict):
+        return all(_orjson_writes_as_json(k) and _orjson_writes_as_json(v) for k, v in value.items())
+    return all(_orjson_writes_as_json(v) for v in value)
+
+
 def test_a_state_nested_deep_is_read_back_or_refused_as_json_does() -> None:
     """orjson reads on to 1024 levels where json gives up near the recursion limit: every depth
     about the limit is read or refused as json does (a red-team pass found a few levels, 994-997

@@ -192,6 +192,47 @@ def test_leaf_hashes_of_records_equal_the_reference_definition(demo_sqlite_ledge
         assert hashes[row.id] == expected.hex()
 
 
+_stamp_text = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs",)) | st.sampled_from('"\\\n\x00\x7f'), max_size=8
+)
+
+
+@given(
+    states=st.lists(
+        st.tuples(_state, st.one_of(_stamp_text, st.just("2024-08-06T10:00:00+08:00"))),
+        min_size=1,
+        max_size=4,
+    ),
+    ascii_only=st.booleans(),
+)
+@settings(max_examples=200, deadline=None)
+def test_leaves_of_decoded_records_equal_the_reference_definition(
+    states: list[tuple[dict[str, Any], str]], ascii_only: bool
+) -> None:
+    """The leaves hashed of decoded records (``projections.records.hashed_leaves``, which the
+    seal check and the audit log share) and of rows alone (``LeafComputer``) are the verifier's,
+    whatever the state holds and its timestamp says (quotes, backslashes, control characters:
+    written forged below the application)."""
+    from audit.log import LeafComputer, _leaves
+    from audit.verifier.canonical import record_from_stored, record_leaf_hash
+    from audit.verifier.merkle import CompactRange
+    from projections.records import records_of_rows
+
+    rows = []
+    for n, (state, stamp) in enumerate(states, start=1):
+        stored = {**state, "timestamp": {"_type_": "datetime_iso", "_data_": stamp}}
+        body = json.dumps(stored, separators=(",", ":"), ensure_ascii=ascii_only).encode()
+        rows.append((n, UUID(int=n).bytes, n, "grant-ledger:Grant.ExpenditureRecorded", body))
+    expected = [
+        record_leaf_hash(record_from_stored(UUID(bytes=o), v, topic, body)).hex()
+        for _, o, v, topic, body in rows
+    ]
+    _, decoded = _leaves(CompactRange(), records_of_rows(rows))
+    assert [row[4] for row in decoded] == expected
+    _, alone = LeafComputer().compute(rows)  # the rebuild's second process, given rows alone
+    assert [row[4] for row in alone] == expected
+
+
 @pytest.mark.parametrize("count", [6, 80])  # FEW or fewer: one INSERT; more: COPY
 def test_bulk_rows_are_the_rows_sqlalchemy_writes(db_url: str, count: int) -> None:
     """The driver's executemany (SQLite) and COPY or, for a few rows, one untyped INSERT

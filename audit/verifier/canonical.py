@@ -77,13 +77,13 @@ quote = json.encoder.encode_basestring  # what that encoder writes for a str
 
 
 def stored_leaf_data(
-    originator_id: UUID | str, version: int, topic: str, parsed: Any, canonical_state: str | None = None
+    originator_id: UUID | str, version: int, topic: str, parsed: Any, canonical_state: bytes | None = None
 ) -> bytes:
     """``leaf_data(record_from_parsed(...))`` byte for byte, without building the record: the
     record's keys are fixed and already in sorted order, so only the state goes through the
     sorting encoder — unless the caller has its canonical text already (``canonical_state``,
-    which must be ``canonical_json(parsed)`` as text)."""
-    return (
+    which must be ``canonical_json(parsed)``)."""
+    head = (
         '{"originator_id":'
         + quote(str(originator_id))
         + ',"originator_version":'
@@ -91,11 +91,11 @@ def stored_leaf_data(
         + ',"recorded_at":'
         + quote(_recorded_at(parsed))
         + ',"state":'
-        + (_encode(parsed) if canonical_state is None else canonical_state)
-        + ',"topic":'
-        + quote(topic)
-        + "}"
-    ).encode("utf-8")
+    )
+    tail = ',"topic":' + quote(topic) + "}"
+    if canonical_state is None:
+        return (head + _encode(parsed) + tail).encode("utf-8")
+    return head.encode("utf-8") + canonical_state + tail.encode("utf-8")
 
 
 def shaped_leaf_data(
