@@ -82,6 +82,26 @@ def test_a_second_process_that_dies_is_replaced_by_the_rows_kept_here() -> None:
         apart.close()
 
 
+def test_a_digest_asked_after_the_second_process_was_stopped_is_computed_from_the_rows_kept() -> None:
+    """close() before digest() (a caller giving up on the second process): the digest comes from
+    the rows kept in the file, the very one the verifying process gives, not an OSError on the
+    closed pipe; rows appended after the stop are counted too."""
+    kinds = ["reverse" if n % 9 == 0 else "spend" for n in range(2200)]
+    drawn = [(date(2024, 6, n % 28 + 1), f"行{n}", kinds[n], "subsidy", "", Decimal(n)) for n in range(2200)]
+    here, apart = SpendingRows(), SpendingRows()
+    apart.apart()
+    try:
+        _filled(here, drawn[:1000])
+        _filled(apart, drawn[:1000])
+        apart.close()
+        _filled(here, drawn[1000:])
+        _filled(apart, drawn[1000:])
+        assert apart.digest() == here.digest() and apart.names == here.names
+        assert len(apart) == len(here) == 2200 and apart.net == here.net
+    finally:
+        apart.close()
+
+
 def test_verify_reports_alike_with_the_spending_encoded_apart(
     sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -154,9 +154,11 @@ class SpendingRows:
         self._here = None
 
     def close(self) -> None:
-        """Stops the second process, if it still runs."""
-        if self._apart is not None:
-            self._apart.__exit__(None, None, None)
+        """Stops the second process, if it still runs; a digest asked for later is computed here,
+        from the rows kept in the file."""
+        apart, self._apart = self._apart, None
+        if apart is not None:
+            apart.__exit__(None, None, None)
 
     def append(self, row: SpendingRow) -> None:
         pending = self._pending
@@ -181,18 +183,19 @@ class SpendingRows:
     def _finish(self) -> tuple[bytes, list[str], int]:
         if self._here is not None:
             return self._here.finish()
-        assert self._apart is not None
         self._write_pending()
-        self._apart.tell(b"")
-        try:
-            found: tuple[bytes, list[str], int] = self._apart.result()
-        except BackgroundError:
-            found = (b"", [], -1)
-        finally:
-            self.close()
+        found: tuple[bytes, list[str], int] = (b"", [], -1)
+        if self._apart is not None:
+            self._apart.tell(b"")
+            try:
+                found = self._apart.result()
+            except BackgroundError:
+                pass
+            finally:
+                self.close()
         if found[2] == self._count:
             return found
-        encoded = _Encoded()  # the second process failed: the rows kept in the file, here
+        encoded = _Encoded()  # the second process failed or was stopped: the rows kept in the file, here
         for row in self:
             encoded.stream.append(row)
         return encoded.finish()
