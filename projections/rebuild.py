@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import queue
+import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any, Protocol, cast, runtime_checkable
@@ -353,6 +355,7 @@ def _compute_and_send(
     """The worker: every page up to ``head``, computed and sent with its rows."""
     receive.close()
     gc.disable()
+    sending = _Sending(send)
     try:
         from ledger.database import make_engine
 
@@ -365,12 +368,52 @@ def _compute_and_send(
             while rows := read_rows(conn, events, position + 1, batch_size, head):
                 records = records_of_rows(rows, canonical) if decode else None
                 parts = [c.compute(rows, records) for c in computers]
-                send.send(("batch", rows, parts))
+                sending.put(("batch", rows, parts))
                 position = rows[-1][0]
-        send.send(("done", None, [c.finish() for c in computers]))
+        sending.put(("done", None, [c.finish() for c in computers]))
+        sending.close()
     except (BrokenPipeError, KeyboardInterrupt):
         return  # the rebuilding process is gone or interrupted: it rolls back
     except BaseException as e:  # one line for the user, not a traceback
-        send.send(("failed", failure(e, T_("the rebuild's second process")), []))
+        try:
+            sending.put(("failed", failure(e, T_("the rebuild's second process")), []))
+            sending.close()
+        except (BrokenPipeError, OSError):
+            return
     finally:
         send.close()
+
+
+class _Sending:
+    """A worker's messages sent through its pipe by a thread, in order, while the worker computes
+    the next page: sent by the worker itself, each waited until the rebuilding process took it
+    (1M events: about 1.3 s of the worker's, and 2.5 s of the other's waiting for the next).
+    At most ``ahead`` wait to be sent. A failed send (the rebuilding process is gone) is raised
+    by the next ``put`` or by ``close``; the messages after it are dropped."""
+
+    def __init__(self, send: Any, ahead: int = 2) -> None:
+        self._send = send
+        self._waiting: queue.Queue[Message | None] = queue.Queue(maxsize=ahead)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._sending, name="rebuild-sending", daemon=True)
+        self._thread.start()
+
+    def _sending(self) -> None:
+        while (message := self._waiting.get()) is not None:
+            if self.error is None:
+                try:
+                    self._send.send(message)
+                except BaseException as e:  # raised in the worker's own thread
+                    self.error = e
+
+    def put(self, message: Message) -> None:
+        if self.error is not None:
+            raise self.error
+        self._waiting.put(message)
+
+    def close(self) -> None:
+        """Every message put is sent (or its failure raised), and the thread has ended."""
+        self._waiting.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error

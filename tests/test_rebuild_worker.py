@@ -4,6 +4,7 @@ and the second process never outlives a failed rebuild."""
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
@@ -449,3 +450,48 @@ def test_a_rebuild_with_the_workers_leaves_names_an_event_its_signer_sealed_in_a
     assert result.exit_code == 6, (result.stdout, result.stderr)
     assert "names '冒名者' but is signed by 'tester'" in result.stderr, result.stderr
     assert len(used) == 2 and all_rows(ledger.url) == live
+
+
+class _Pipe:
+    """A pipe's sending end as the worker's sender uses it: records what it sends, and fails
+    from its ``fails_at``-th message on (the rebuilding process gone)."""
+
+    def __init__(self, fails_at: int | None = None) -> None:
+        self.sent: list[Any] = []
+        self.fails_at = fails_at
+
+    def send(self, message: Any) -> None:
+        if self.fails_at is not None and len(self.sent) + 1 >= self.fails_at:
+            raise BrokenPipeError("the reader is gone")
+        self.sent.append(message)
+
+
+def test_the_workers_sender_sends_every_message_in_order_and_ends() -> None:
+    from projections.rebuild import _Sending
+
+    pipe = _Pipe()
+    sending = _Sending(pipe, ahead=2)
+    messages = [("batch", [(n,)], [n]) for n in range(50)] + [("done", None, [])]
+    for message in messages:
+        sending.put(message)
+    sending.close()
+    assert pipe.sent == messages
+    assert not any(t.name == "rebuild-sending" for t in threading.enumerate())
+
+
+def test_a_failed_send_stops_the_worker_and_nothing_after_it_is_sent() -> None:
+    """The rebuilding process gone at the third message: the worker's next put (or its close)
+    raises BrokenPipeError, which ends it quietly; nothing after the failure goes out and the
+    sending thread ends."""
+    from projections.rebuild import _Sending
+
+    pipe = _Pipe(fails_at=3)
+    sending = _Sending(pipe, ahead=2)
+    with pytest.raises(BrokenPipeError):
+        for n in range(100):
+            sending.put(("batch", [(n,)], [n]))
+        sending.close()
+    with pytest.raises(BrokenPipeError):
+        sending.close()
+    assert [m[2] for m in pipe.sent] == [[0], [1]]
+    assert not any(t.name == "rebuild-sending" for t in threading.enumerate())
