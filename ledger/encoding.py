@@ -265,18 +265,25 @@ def json_state(state: bytes | bytearray | memoryview | str) -> Any:
     Where orjson refuses the text (a lone surrogate's escape or NaN, which json reads; anything
     json refuses as well), or nests it deeper than ``_DEEPEST``, json reads it, and raises what
     json raises."""
+    value = _read_as_json_reads(state)
+    if value is _LEFT_TO_JSON:  # json called here, not deeper: the same nesting it can read
+        return json.loads(state if isinstance(state, str) else bytes(state).decode("utf-8"))
+    return value
+
+
+_LEFT_TO_JSON: Any = object()
+
+
+def _read_as_json_reads(state: bytes | bytearray | memoryview | str) -> Any:
+    """orjson's reading of ``state`` where it is json's (``json_state``), else ``_LEFT_TO_JSON``."""
     try:
         value = _loads(state)
     except _LOADS_REFUSED:
-        pass
-    else:
-        kind = value.__class__
-        if kind is dict or kind is list:
-            if _floatless(value):
-                return value
-        elif kind is not float:
-            return value
-    return json.loads(state if isinstance(state, str) else bytes(state).decode("utf-8"))
+        return _LEFT_TO_JSON
+    kind = value.__class__
+    if kind is dict or kind is list:
+        return value if _floatless(value) else _LEFT_TO_JSON
+    return _LEFT_TO_JSON if kind is float else value
 
 
 # nesting from which json_state leaves a state to json: json gives up near the interpreter's
@@ -311,24 +318,17 @@ _DUMPS_REFUSED = orjson.JSONEncodeError
 def state_and_canonical(state: bytes | bytearray | memoryview | str) -> tuple[Any, bytes | None]:
     """``json_state(state)``, and its canonical text as the audit log hashes it, in UTF-8
     (``json.dumps`` with keys sorted, compact separators and non-ASCII kept:
-    ``audit.verifier.canonical``) where
-    orjson writes that very text, else None (the caller's to write). orjson escapes what json
-    escapes (quotes, backslashes and control characters, in the same forms) and sorts keys by
-    code point as json does; the value is one orjson read, so none of its numbers is a float
-    and none past 64 bits, the two that orjson and json write differently."""
+    ``audit.verifier.canonical``) where orjson writes that very text, else None (the caller's to
+    write). orjson escapes what json escapes (quotes, backslashes and control characters, in the
+    same forms) and sorts keys by code point as json does; the value is orjson's own reading, so
+    none of its numbers is a float and none past 64 bits, the two that orjson and json write
+    differently."""
+    value = _read_as_json_reads(state)
+    if value is _LEFT_TO_JSON:
+        return json.loads(state if isinstance(state, str) else bytes(state).decode("utf-8")), None
     try:
-        value = _loads(state)
-    except _LOADS_REFUSED:
-        pass
-    else:
-        kind = value.__class__
-        if (kind is not dict and kind is not list and kind is not float) or (
-            (kind is dict or kind is list) and _floatless(value)
-        ):
-            try:
-                # a copy of its size: 10,000 of orjson's own bytes of 650 held 90 MB, not 18, and
-                # took 2.1 us each to write, not 0.3 (a rebuild's worker holds a page of them)
-                return value, memoryview(_dumps(value, option=_SORTED)).tobytes()
-            except _DUMPS_REFUSED:  # nested past orjson's depth
-                return value, None
-    return json.loads(state if isinstance(state, str) else bytes(state).decode("utf-8")), None
+        # a copy of its size: 10,000 of orjson's own bytes of 650 held 90 MB, not 18, and took
+        # 2.1 us each to write, not 0.3 (a rebuild's worker holds a page of them)
+        return value, memoryview(_dumps(value, option=_SORTED)).tobytes()
+    except _DUMPS_REFUSED:  # nested past orjson's depth
+        return value, None
