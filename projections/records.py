@@ -93,7 +93,7 @@ def hashed_leaves(batch: Sequence[StoredRecord]) -> list[bytes]:
         found = r.leaf
         if found is None:
             canonical = r.canonical
-            stamp = r.data.get("timestamp") if canonical is not None else None
+            stamp = r.data.get("timestamp") if canonical is not None and r.data.__class__ is dict else None
             if stamp.__class__ is dict and (recorded_at := stamp.get("_data_")).__class__ is str:
                 originator = originators.get(r.aggregate_id)
                 if originator is None:

@@ -233,6 +233,22 @@ def test_leaves_of_decoded_records_equal_the_reference_definition(
     assert [row[4] for row in alone] == expected
 
 
+@pytest.mark.parametrize("state", [b"[1,2]", b'"x"', b"1", b"null", b"true", b'{"timestamp":"2024-05-10"}'])
+def test_the_leaf_of_a_state_that_is_no_object_is_the_verifiers(state: bytes) -> None:
+    """A state forged below the application as a list, a text, a number or a literal, or with a
+    timestamp that is not a typed value: its leaf is hashed as the verifier hashes it (the
+    records give such states their canonical text too; a red-team pass found the first five
+    crashing the leaves)."""
+    from audit.verifier.canonical import record_from_stored, record_leaf_hash
+    from projections.records import hashed_leaves, records_of_rows
+
+    row = (7, UUID(int=7).bytes, 3, "grant-ledger:Grant.ExpenditureRecorded", state)
+    (record,) = records_of_rows([row])
+    assert record.canonical is not None
+    expected = record_leaf_hash(record_from_stored(UUID(int=7), 3, row[3], state))
+    assert hashed_leaves([record]) == [expected]
+
+
 @pytest.mark.parametrize("count", [6, 80])  # FEW or fewer: one INSERT; more: COPY
 def test_bulk_rows_are_the_rows_sqlalchemy_writes(db_url: str, count: int) -> None:
     """The driver's executemany (SQLite) and COPY or, for a few rows, one untyped INSERT

@@ -4,6 +4,7 @@ and the second process never outlives a failed rebuild."""
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import threading
 from collections.abc import Sequence
 from datetime import date
@@ -460,10 +461,10 @@ class _Pipe:
         self.sent: list[Any] = []
         self.fails_at = fails_at
 
-    def send(self, message: Any) -> None:
+    def send_bytes(self, data: Any) -> None:
         if self.fails_at is not None and len(self.sent) + 1 >= self.fails_at:
             raise BrokenPipeError("the reader is gone")
-        self.sent.append(message)
+        self.sent.append(pickle.loads(data))
 
 
 def test_the_workers_sender_sends_every_message_in_order_and_ends() -> None:
@@ -471,11 +472,12 @@ def test_the_workers_sender_sends_every_message_in_order_and_ends() -> None:
 
     pipe = _Pipe()
     sending = _Sending(pipe, ahead=2)
-    messages = [("batch", [(n,)], [n]) for n in range(50)] + [("done", None, [])]
+    messages: list[Any] = [("batch", [(n,)], [n]) for n in range(50)] + [("done", None, [])]
     for message in messages:
         sending.put(message)
+        message[2].append("changed after it was put")  # sent as it stood when put
     sending.close()
-    assert pipe.sent == messages
+    assert pipe.sent == [(k, rows, [n]) for k, rows, [n, _] in messages[:-1]] + [("done", None, [])]
     assert not any(t.name == "rebuild-sending" for t in threading.enumerate())
 
 
@@ -495,3 +497,39 @@ def test_a_failed_send_stops_the_worker_and_nothing_after_it_is_sent() -> None:
         sending.close()
     assert [m[2] for m in pipe.sent] == [[0], [1]]
     assert not any(t.name == "rebuild-sending" for t in threading.enumerate())
+
+
+def test_a_part_that_does_not_pickle_fails_the_rebuild_with_the_workers_own_error(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug that gives the worker a part the pipe cannot carry is reported as the worker's
+    internal error (exit 1, its one line), not as a worker gone without a word; nothing is kept
+    and no process is left (found by a red-team pass)."""
+    from audit.log import LeafComputer
+    from commands.registry import all_projections
+    from ledger.application import GrantLedger
+    from ledger.errors import LedgerError
+    from ledger.i18n import speaking
+    from projections.rebuild import rebuild_all
+
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
+    live = all_rows(ledger.url)
+    computed = LeafComputer.compute
+
+    def unpicklable(self: LeafComputer, rows: Any, records: Any = None) -> Any:
+        kind, out = computed(self, rows, records)
+        return kind, [*out, lambda: 0]
+
+    monkeypatch.setattr(LeafComputer, "compute", unpicklable)  # the forked worker inherits it
+    app = GrantLedger(ledger.url)
+    try:
+        with speaking("en"), pytest.raises(LedgerError) as raised:
+            rebuild_all(app, all_projections(), batch_size=2, worker=True)
+        assert raised.value.exit_code == 1
+        assert raised.value.message.startswith("internal error in the rebuild's second process (")
+        assert "pickle" in raised.value.message
+        assert not multiprocessing.active_children()
+        assert all_rows(ledger.url) == live
+    finally:
+        app.close()
