@@ -124,8 +124,11 @@ class AuditLogProjection:
                 session.execute(update(tree).where(tree.c.id == 1).values(**values))
         _LAST_TREE[engine] = grown
 
-    # A rebuild may compute the leaves in a second process (``projections.rebuild``): there the
-    # log starts empty and each batch gives its leaf rows; here they are written, then the tree.
+    # A rebuild may hash the leaves in a second process (``projections.rebuild``): there the log
+    # starts empty and each page gives its leaf hashes; here they make the leaf rows (with the
+    # page's rows) and grow the tree, which the last part writes.
+
+    _built: CompactRange | None = None  # the tree as a rebuild's parts have grown it so far
 
     def computer(self) -> LeafComputer:
         return LeafComputer()
@@ -134,22 +137,39 @@ class AuditLogProjection:
     def leaf_hexes(part: Any) -> list[str]:
         """The leaf hash (hex) of each event of a page its computer gave, in order: the seal
         check uses them (``projections.rebuild.LeafHashing``)."""
-        return [row[4] for row in part[1]]
+        return [h.hex() for h in part[2]]
 
-    def write_part(self, session: Session, part: Any) -> None:
-        kind, body = part
-        if kind == "leaves":
-            _insert_leaves(session, body)
+    def write_part(self, session: Session, part: Any, rows: Sequence[Sequence[Any]] | None = None) -> None:
+        """A page's leaf hashes (with the page's ``rows``, whose hashes they are) written as leaf
+        rows, or the last part: the tree they have grown."""
+        if part[0] == "hashes":
+            _, start, hashes = part
+            frontier = CompactRange() if start == 0 else self._built
+            if frontier is None or frontier.size != start or rows is None or len(rows) != len(hashes):
+                raise RuntimeError(f"audit log: leaf hashes from {start} do not follow the leaves written")
+            originators: dict[Any, str] = {}
+            out = []
+            for n, (nid, stored, version, _, _) in enumerate(rows):
+                originator = originators.get(stored)
+                if originator is None:
+                    originator = originators[stored] = _originator_text(stored)
+                out.append((start + n, nid, originator, version, hashes[n].hex()))
+            _insert_leaves(session, out)
+            self._built = frontier.extend(hashes)
         else:
-            session.execute(insert(tree).values(id=1, **body))
+            _, size = part
+            built, self._built = self._built, None
+            if built is None or built.size != size:
+                raise RuntimeError(f"audit log: a tree of {size} leaves, not of those written")
+            session.execute(insert(tree).values(id=1, **_tree_values(built)))
 
 
 class LeafComputer:
-    """The leaves of a log built from empty, page by page of the store as the driver gives it
-    (``projections.runner.read_rows``), without a database."""
+    """The leaf hashes of a log built from empty, page by page of the store as the driver gives
+    it (``projections.runner.read_rows``), without a database."""
 
     def __init__(self) -> None:
-        self.frontier = CompactRange()
+        self.size = 0
         self.shapes = ShapeCache()
         self.topics: dict[str, str] = {}
         self.originators: dict[Any, str] = {}  # as stored -> str(UUID); a grant's events are many
@@ -159,20 +179,21 @@ class LeafComputer:
 
     def compute(
         self, rows: Sequence[Sequence[Any]], records: Sequence[StoredRecord] | None = None
-    ) -> tuple[str, list[tuple[Any, ...]]]:
-        """``(id, originator_id, originator_version, topic, state)`` rows' leaf rows: each leaf's
-        data is ``stored_leaf_data`` of the record, written here from the state's shape (its
-        canonical text and timestamp) without parsing the state, when its shape is known."""
+    ) -> tuple[str, int, list[bytes]]:
+        """``(id, originator_id, originator_version, topic, state)`` rows' leaf hashes, after
+        the leaves of the pages before (``("hashes", their count, hashes)``): each leaf's data is
+        ``stored_leaf_data`` of the record, written here from the state's shape (its canonical
+        text and timestamp) without parsing the state, when its shape is known."""
+        start = self.size
+        self.size += len(rows)
         if records is not None:  # decoded already, for another projection
-            self.frontier, out = _leaves(self.frontier, records)
-            return "leaves", out
-        start = self.frontier.size
-        hashes, out = [], []
+            return "hashes", start, hashed_leaves(records)
+        hashes = []
         stamped = self.shapes.stamped
         topics = self.topics
         originators = self.originators
-        for n, row in enumerate(rows):
-            nid, stored, version, topic, state = row
+        for row in rows:
+            _, stored, version, topic, state = row
             originator = originators.get(stored)
             if originator is None:
                 originator = originators[stored] = _originator_text(stored)
@@ -186,16 +207,13 @@ class LeafComputer:
                 if quoted is None:
                     quoted = topics[topic] = quote(topic)
                 data = shaped_leaf_data(originator, version, shaped[1], shaped[0], quoted)
-            leaf = _sha256(b"\x00" + data).digest()  # audit.verifier.merkle.leaf_hash
-            hashes.append(leaf)
-            out.append((start + n, nid, originator, version, leaf.hex()))
-        self.frontier = self.frontier.extend(hashes)
+            hashes.append(_sha256(b"\x00" + data).digest())  # audit.verifier.merkle.leaf_hash
         if len(originators) > ORIGINATORS_KEPT:
             originators.clear()
-        return "leaves", out
+        return "hashes", start, hashes
 
-    def finish(self) -> tuple[str, dict[str, Any]] | None:
-        return ("tree", _tree_values(self.frontier)) if self.frontier.size else None
+    def finish(self) -> tuple[str, int] | None:
+        return ("end", self.size) if self.size else None
 
 
 def _originator_text(stored: Any) -> str:

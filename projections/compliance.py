@@ -310,7 +310,12 @@ class ComplianceProjection:
     def computer(self) -> ComplianceComputer:
         return ComplianceComputer(self)
 
-    def write_part(self, session: Session, part: tuple[str, dict[str, list[tuple[Any, ...]]]]) -> None:
+    def write_part(
+        self,
+        session: Session,
+        part: tuple[str, dict[str, list[tuple[Any, ...]]]],
+        rows: Sequence[Any] | None = None,
+    ) -> None:
         _, tables = part
         for table in TABLES:
             rows = tables.get(table.name)

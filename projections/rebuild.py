@@ -90,7 +90,8 @@ class Computable(Protocol):
 
     def computer(self) -> Computer: ...
 
-    def write_part(self, session: Session, part: Any) -> None: ...
+    def write_part(self, session: Session, part: Any, rows: Sequence[Sequence[Any]] | None = None) -> None:
+        """Write ``part``, computed from the page ``rows`` (None: the last part)."""
 
 
 @runtime_checkable
@@ -270,7 +271,7 @@ def replay_into(
                 if kind == "done":
                     for apart, last in zip(elsewhere, computed, strict=True):
                         if last is not None:
-                            apart.write_part(session, last)
+                            apart.write_part(session, last, None)
                     break
                 if here or check is not None:  # decoded only when read here
                     leaves = None
@@ -282,7 +283,7 @@ def replay_into(
                     for projection in here:
                         projection.apply(session, batch)
                 for apart, part in zip(elsewhere, computed, strict=True):
-                    apart.write_part(session, part)
+                    apart.write_part(session, part, rows)
                 position = rows[-1][0]
                 done += len(rows)
                 if progress is not None:

@@ -518,8 +518,7 @@ def test_a_part_that_does_not_pickle_fails_the_rebuild_with_the_workers_own_erro
     computed = LeafComputer.compute
 
     def unpicklable(self: LeafComputer, rows: Any, records: Any = None) -> Any:
-        kind, out = computed(self, rows, records)
-        return kind, [*out, lambda: 0]
+        return (*computed(self, rows, records), lambda: 0)
 
     monkeypatch.setattr(LeafComputer, "compute", unpicklable)  # the forked worker inherits it
     app = GrantLedger(ledger.url)
