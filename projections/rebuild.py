@@ -7,15 +7,16 @@ transaction commits and the new ones after (PostgreSQL MVCC; SQLite WAL snapshot
 half-built projection. A failure rolls everything back.
 
 Projections that can compute their rows from the stored events alone, starting from empty
-(``Computable``: the audit log's leaves, hashes of the events; the compliance projection, its own
-code run on an in-memory SQLite database), may be computed by a second process on a large store:
-a forked worker reads the pages of the store with its own connection (reads only; this process
-holds the write lock), decodes each page once for them and sends each page's rows as read, with
-the parts computed from them, through a pipe (a page or so ahead at most, so memory stays
-bounded), while this process applies the other projections (the balances) to those very rows and
-writes everything: SQLite has one writer. If this process fails, the worker is killed; if this
-process dies, the worker's next send fails and it exits. The rows are the ones the projections
-write themselves (tests/test_rebuild_worker.py).
+(``Computable``: the audit log's leaf hashes; the compliance projection, its own code run on an
+in-memory SQLite database), may be computed by a second process on a large store: a forked worker
+reads the pages of the store with its own connection (reads only; this process holds the write
+lock), decodes each page once for them and sends each page's rows as read, with the parts
+computed from them, through a pipe (by a sending thread, a page or two ahead at most, so memory
+stays bounded), while this process applies the other projections (the balances, the acts) to
+those very rows and writes everything, the parts with the rows they were computed from (the leaf
+rows and the tree are made here): SQLite has one writer. If this process fails, the worker is
+killed; if this process dies, the worker's next send fails and it exits. The rows are the ones
+the projections write themselves (tests/test_rebuild_worker.py).
 
 A rebuild checks every event's seal (``ledger.trust``), which needs each event's leaf hash, the
 hash the audit log stores. When a worker computes the audit log's leaves, the check here takes
