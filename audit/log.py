@@ -128,8 +128,6 @@ class AuditLogProjection:
     # starts empty and each page gives its leaf hashes; here they make the leaf rows (with the
     # page's rows) and grow the tree, which the last part writes.
 
-    _built: CompactRange | None = None  # the tree as a rebuild's parts have grown it so far
-
     def computer(self) -> LeafComputer:
         return LeafComputer()
 
@@ -144,7 +142,7 @@ class AuditLogProjection:
         rows, or the last part: the tree they have grown."""
         if part[0] == "hashes":
             _, start, hashes = part
-            frontier = CompactRange() if start == 0 else self._built
+            frontier = CompactRange() if start == 0 else _BUILT.get(session)
             if frontier is None or frontier.size != start or rows is None or len(rows) != len(hashes):
                 raise RuntimeError(f"audit log: leaf hashes from {start} do not follow the leaves written")
             originators: dict[Any, str] = {}
@@ -155,10 +153,10 @@ class AuditLogProjection:
                     originator = originators[stored] = _originator_text(stored)
                 out.append((start + n, nid, originator, version, hashes[n].hex()))
             _insert_leaves(session, out)
-            self._built = frontier.extend(hashes)
+            _BUILT[session] = frontier.extend(hashes)
         else:
             _, size = part
-            built, self._built = self._built, None
+            built = _BUILT.pop(session, None)
             if built is None or built.size != size:
                 raise RuntimeError(f"audit log: a tree of {size} leaves, not of those written")
             session.execute(insert(tree).values(id=1, **_tree_values(built)))
@@ -239,6 +237,10 @@ def _leaves(
         rows.append((start + n, r.id, originator, r.originator_version, hashes[n].hex()))
     return frontier.extend(hashes), rows
 
+
+# The tree as a rebuild's parts have grown it so far, by the rebuild's session (two rebuilds in
+# one process, in two threads, never share one; a failed one's goes with its session).
+_BUILT: weakref.WeakKeyDictionary[Session, CompactRange] = weakref.WeakKeyDictionary()
 
 # Where this process's last write left the tree, by database: a long-running process (the web
 # server) grows it from there without reading it first. Only a guess: the tree is updated only

@@ -318,10 +318,10 @@ class ComplianceProjection:
     ) -> None:
         _, tables = part
         for table in TABLES:
-            rows = tables.get(table.name)
-            if rows:
+            found = tables.get(table.name)
+            if found:
                 names = [c.name for c in table.columns]
-                session.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
+                session.execute(insert(table), [dict(zip(names, row, strict=True)) for row in found])
 
 
 LIVE_GRANTS = 1_000  # a rebuild's second process holds this many as judged (about 100 MB at most)

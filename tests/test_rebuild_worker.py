@@ -532,3 +532,54 @@ def test_a_part_that_does_not_pickle_fails_the_rebuild_with_the_workers_own_erro
         assert all_rows(ledger.url) == live
     finally:
         app.close()
+
+
+def test_two_rebuilds_growing_the_audit_tree_at_once_keep_their_trees_apart(tmp_path: Path) -> None:
+    """The tree a rebuild's leaf hashes grow is kept by its session: two rebuilds in one process
+    (two threads of a server), their parts interleaved page by page, each write the tree of their
+    own leaves, the one a single rebuild writes (a review found it kept on the shared projection)."""
+    import json as json_module
+    from uuid import UUID
+
+    from sqlalchemy import create_engine, select
+
+    from audit.log import TABLES, AuditLogProjection, LeafComputer, leaves, tree
+
+    def rows_of(seed: int) -> list[tuple[Any, ...]]:
+        stamp = {"_type_": "datetime_iso", "_data_": "2024-05-10T08:00:00+00:00"}
+        states = [json_module.dumps({"memo": f"{seed}-{n}", "timestamp": stamp}).encode() for n in range(8)]
+        topic = "grant-ledger:Grant.ExpenditureRecorded"
+        return [(n, UUID(int=seed * 1000 + n % 3).bytes, n, topic, states[n]) for n in range(1, 8)]
+
+    def built(sessions_rows: list[tuple[Session, list[tuple[Any, ...]]]]) -> None:
+        projection = AuditLogProjection()  # one object, as a server's projections are
+        computers = [LeafComputer() for _ in sessions_rows]
+        for page in range(0, 7, 3):
+            for (session, rows), computer in zip(sessions_rows, computers, strict=True):
+                chunk = rows[page : page + 3]
+                projection.write_part(session, computer.compute(chunk), chunk)
+        for (session, _), computer in zip(sessions_rows, computers, strict=True):
+            projection.write_part(session, computer.finish(), None)
+
+    def written(session: Session) -> tuple[Any, ...]:
+        return (
+            session.execute(select(leaves).order_by(leaves.c.leaf_index)).all(),
+            session.execute(select(tree.c.size, tree.c.root)).all(),
+        )
+
+    engines = [create_engine(f"sqlite:///{tmp_path / f'{n}.db'}") for n in range(4)]
+    try:
+        sessions = []
+        for engine in engines:
+            for table in TABLES:
+                table.create(engine)
+            sessions.append(Session(engine))
+        built([(sessions[0], rows_of(1)), (sessions[1], rows_of(2))])  # at once
+        built([(sessions[2], rows_of(1))])  # each alone
+        built([(sessions[3], rows_of(2))])
+        assert written(sessions[0]) == written(sessions[2])
+        assert written(sessions[1]) == written(sessions[3])
+        assert written(sessions[0]) != written(sessions[1])
+    finally:
+        for engine in engines:
+            engine.dispose()
