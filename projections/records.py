@@ -37,9 +37,8 @@ class StoredRecord:
     originator_version: int
     topic: str
     data: dict[str, Any]  # the stored state, parsed
-    canonical: bytes | None = (
-        None  # its canonical JSON text in UTF-8 (audit/verifier/canonical.py), when known
-    )
+    # its canonical JSON text in UTF-8 (audit/verifier/canonical.py), when known already
+    canonical: bytes | None = None
     # what it does to the measures, once ``reading`` has read it (for every projection of its batch)
     read: Any = field(default=_UNREAD, repr=False, compare=False)
     # its timestamp as SQLite stores it, once ``written_at`` has written it (for the same projections)
@@ -130,9 +129,9 @@ def records(stored: Iterable[Any]) -> list[StoredRecord]:
 def records_of_rows(rows: Iterable[Sequence[Any]], canonical: bool = True) -> list[StoredRecord]:
     """Records of ``(id, originator_id, originator_version, topic, state)`` rows as selected; the
     originator may come as a UUID, its 16 bytes (SQLite without type processing) or a string.
-    Without ``canonical`` the records' canonical text is left out (``None``), when no reader of
-    the batch hashes it, and each state is read by ``json_state`` (orjson where it gives what json
-    gives), in under half the time of its shape (``projections.shapes``)."""
+    Each state is read as ``json.loads`` reads it, by orjson where that gives the same value
+    (``ledger.encoding``); without ``canonical`` the records' canonical text is left out
+    (``None``), when no reader of the batch hashes it."""
     if not canonical:
         return [
             StoredRecord(nid, _hex(originator), version, topic, json_state(state))

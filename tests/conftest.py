@@ -586,6 +586,39 @@ def demo_sqlite_ledger(sqlite_url: str) -> Ledger:
     return copy_of(_DEMO[0], sqlite_url, keys=_DEMO[0].keys)
 
 
+def spent_below(
+    grant: Any,
+    voucher: str,
+    on: Any,
+    *,
+    category: str = "equipment",
+    source: str = "subsidy",
+    amount: str = "800.00",
+    actor: str = "elsewhere",
+) -> None:
+    """A spend triggered on the aggregate itself, past the rules of today's commands, as history
+    written by an older version or below the application would be (the caller saves it)."""
+    from decimal import Decimal
+
+    from ledger.grant import Grant
+
+    grant.trigger_event(
+        Grant.ExpenditureRecorded,
+        amount=Decimal(amount),
+        category=category,
+        source=source,
+        content="",
+        project="",
+        voucher=voucher,
+        payee="",
+        memo="",
+        attachments=[],
+        actor=actor,
+        role="officer",
+        occurred_on=on,
+    )
+
+
 def approved_district_grant(
     ledger: Ledger, grant: str = "G1", base: str = "B0001", unit: str = "U1", *named: str
 ) -> None:

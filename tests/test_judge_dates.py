@@ -11,7 +11,7 @@ from typing import Any
 
 from ledger.application import GrantLedger
 from ledger.grant import Grant
-from tests.conftest import DISTRICT_BODIES, Ledger, approved_district_grant
+from tests.conftest import DISTRICT_BODIES, Ledger, approved_district_grant, spent_below
 from tests.signing import save_sealed
 from tests.test_core_rules import refused
 
@@ -29,19 +29,7 @@ def plant(ledger: Ledger, *acts: tuple[str, str, str, str, date]) -> None:
                     Grant.SubsidyDisbursed, amount=Decimal(amount), voucher=voucher, tranche=2, **who
                 )
                 continue
-            grant.trigger_event(
-                Grant.ExpenditureRecorded,
-                amount=Decimal(amount),
-                category="equipment",
-                source=source,
-                content="",
-                project="",
-                voucher=voucher,
-                payee="",
-                memo="",
-                attachments=[],
-                **who,
-            )
+            spent_below(grant, voucher, on, source=source, amount=amount)
         save_sealed(app, ledger, grant, actor="elsewhere")
     finally:
         app.close()

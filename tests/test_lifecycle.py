@@ -6,11 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 
 from tests.bundle_book import bundle_balances
-from tests.conftest import DISTRICT_BODIES, Ledger, approved_district_grant, selected
+from tests.conftest import DISTRICT_BODIES, Ledger, approved_district_grant, selected, spent_below
 from tests.signing import save_sealed
 from tests.test_core_rules import refused
 
@@ -864,26 +863,11 @@ def test_findings_list_exactly_the_known_breaches(ledger: Ledger) -> None:
     )
     # history written by an older version: a travel expense the ledger now refuses
     from ledger.application import GrantLedger
-    from ledger.grant import Grant
 
     app = GrantLedger(ledger.url)
     try:
         grant = app.get_grant("G1")
-        grant.trigger_event(
-            Grant.ExpenditureRecorded,
-            amount=Decimal("800.00"),
-            category="travel",
-            source="subsidy",
-            content="",
-            project="",
-            voucher="OLD-1",
-            payee="",
-            memo="",
-            attachments=[],
-            actor="legacy",
-            role="officer",
-            occurred_on=date(2024, 8, 2),
-        )
+        spent_below(grant, "OLD-1", date(2024, 8, 2), category="travel", actor="legacy")
         save_sealed(app, ledger, grant, actor="legacy")
     finally:
         app.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from commands.cli import cli
-from tests.conftest import Ledger, approved_district_grant
+from tests.conftest import Ledger, approved_district_grant, spent_below
 
 
 def _verify(bundle: Path) -> tuple[int, str]:
@@ -225,7 +225,6 @@ def _forge_travel_spend(ledger: Ledger, voucher: str) -> None:
     """A travel spend of 2024-05-01 stored past the rules (as a holder of an officer's key writing
     the database directly would), sealed by that key: only the verifier's replay can catch it."""
     from datetime import date
-    from decimal import Decimal
 
     from ledger.application import GrantLedger
     from tests.signing import save_sealed
@@ -233,11 +232,7 @@ def _forge_travel_spend(ledger: Ledger, voucher: str) -> None:
     app = GrantLedger(ledger.url)
     try:
         grant = app.get_grant("G1")
-        grant.trigger_event(
-            grant.ExpenditureRecorded, amount=Decimal("500"), category="travel", source="subsidy",
-            content="", project="", voucher=voucher, payee="", memo="", attachments=[],
-            actor="tester", role="officer", occurred_on=date(2024, 5, 1),
-        )  # fmt: skip
+        spent_below(grant, voucher, date(2024, 5, 1), category="travel", amount="500", actor="tester")
         save_sealed(app, ledger, grant)
     finally:
         app.close()
