@@ -122,3 +122,66 @@ def test_a_chart_of_too_many_bases_is_left_out_with_a_word(tmp_path: Path) -> No
     ws = load_workbook(path).active
     assert not ws._charts
     assert any("从略" in str(c.value) for row in ws.iter_rows() for c in row)
+
+
+def test_each_cell_keeps_its_own_style(demo_sqlite_ledger: Ledger, tmp_path: Path) -> None:
+    """Cells styled alike share one set of style indexes (commands.workbook): each kind of cell
+    still shows its own: the header bold on its fill, the rows plain, the 合计 row bold, every
+    cell of the table boxed, money in yuan and rates in percent, column by column."""
+    ws = workbook(demo_sqlite_ledger, tmp_path, "balance")
+    keys = list(
+        json.loads(read(demo_sqlite_ledger, "balance", "--format", "json", "--as-of", "2024-12-31"))[0]
+    )
+    table = list(ws.iter_rows(min_row=4))
+    header, body, total = table[0], table[1:-1], table[-1]
+    assert total[0].value == "合计" and body
+    for c in header:
+        assert c.font.bold and c.fill.fgColor.rgb.endswith("DDEBF7") and c.alignment.horizontal == "center"
+    for row in body:
+        assert not any(c.font.bold for c in row)
+    assert all(c.font.bold for c in total)
+    for row in table:
+        for c in row:
+            assert {c.border.left.style, c.border.right.style, c.border.top.style, c.border.bottom.style} == {
+                "thin"
+            }
+    for i, key in enumerate(keys):
+        formats = {row[i].number_format for row in [*body, total] if row[i].value is not None}
+        if key == "execution_rate":
+            assert formats == {"0.00%"}
+        elif key in ("subsidy_received", "matching_available"):
+            assert formats == {YUAN_FORMAT}
+        elif key == "base_id":
+            assert formats == {"General"}
+    assert not ws["A1"].border.left.style  # the title is not boxed
+
+
+def test_cells_styled_alike_share_and_others_keep_theirs(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Border, Font, Side
+
+    from commands.workbook import StyledCells
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("s")
+    cell = StyledCells(sheet)
+    bold, italic = Font(bold=True), Font(italic=True)
+    box = Border(left=Side(style="thin"))
+    cells = [
+        cell(1, font=bold, border=box, number_format="0.00%"),
+        cell(2, font=italic, border=box, number_format="0.00%"),
+        cell(3, font=bold, border=box, number_format="yyyy-mm-dd"),
+        cell(4, font=bold, border=box, number_format="0.00%"),
+        cell(5),
+    ]
+    sheet.append(cells)
+    book.save(tmp_path / "s.xlsx")
+    row = next(load_workbook(tmp_path / "s.xlsx")["s"].iter_rows())
+    shown = [(c.font.bold, c.font.italic, c.number_format, c.border.left.style) for c in row]
+    assert shown == [
+        (True, False, "0.00%", "thin"),
+        (False, True, "0.00%", "thin"),
+        (True, False, "yyyy-mm-dd", "thin"),
+        (True, False, "0.00%", "thin"),
+        (False, False, "General", None),
+    ]
