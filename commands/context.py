@@ -134,7 +134,7 @@ class Settings:
         whenever it opens)."""
         if self._ledger is not None:
             return
-        from ledger.policy_book import forget_installed, installed_count
+        from ledger.policy_installed import forget_installed, installed_count
 
         if installed_count(self.engine()):
             self.ledger()

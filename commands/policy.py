@@ -115,7 +115,7 @@ def _policy_on(on: object) -> Any:
     try:
         settings().load_installed_policy()
     except NotFoundError:  # no ledger here: the shipped policy alone
-        from ledger.policy_book import forget_installed
+        from ledger.policy_installed import forget_installed
 
         forget_installed()
     day = on.date() if on is not None else business_today()  # type: ignore[attr-defined]

@@ -15,7 +15,6 @@ import tomllib
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, ClassVar
-from uuid import NAMESPACE_URL, uuid5
 
 from eventsourcing.domain import Aggregate
 from pydantic import StringConstraints
@@ -34,11 +33,12 @@ from ledger.policy import (
     load_policies,
     parse_policy,
 )
+from ledger.policy_installed import BOOK_ID as BOOK_ID
+from ledger.policy_installed import forget_installed as forget_installed
+from ledger.policy_installed import installed_count as installed_count
 
 OPENED = "grant-ledger:PolicyBook.Opened"
 INSTALLED = "grant-ledger:PolicyBook.Installed"
-# one aggregate holds every installed file: read by its id (the store's index), never by a scan
-BOOK_ID = uuid5(NAMESPACE_URL, "https://grant-ledger/policy-book")
 MAX_TEXT = 1_000_000  # a policy version is some 20 KB; a calendar year 1 KB
 
 
@@ -178,24 +178,6 @@ def register_installed(engine: Engine, table: Table, check: Any) -> None:
         if hashlib.sha256(text.encode("utf-8")).hexdigest() != state.get("sha256"):
             continue
         register(str(state.get("name")), str(state.get("kind")), text)
-
-
-def installed_count(engine: Engine) -> int:
-    """How many files were installed in the ledger (0 also when it has no events table yet)."""
-    from sqlalchemy import inspect, text
-
-    if not inspect(engine).has_table("ledger_events"):
-        return 0
-    # the store keeps an originator id as 16 bytes on SQLite and as a uuid on PostgreSQL
-    key: Any = BOOK_ID.bytes if engine.dialect.name == "sqlite" else str(BOOK_ID)
-    with engine.connect() as conn:
-        found = conn.execute(text("SELECT COUNT(*) FROM ledger_events WHERE originator_id = :k"), {"k": key})
-        return int(found.scalar() or 0)
-
-
-def forget_installed() -> None:
-    INSTALLED_CALENDAR.clear()
-    INSTALLED_VERSIONS.clear()
 
 
 class InstallPolicy(Action):

@@ -425,3 +425,27 @@ def test_a_new_policy_version_installed_in_a_running_ledger_judges_from_its_date
     write_manifest(tmp_path / "b")
     code, out = _verify(tmp_path / "b")
     assert code == 6 and "policy" in out, out
+
+
+def test_a_report_reads_installed_files_only_where_a_ledger_holds_some(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """Every report asks whether the ledger holds installed policy files before it reads. Where it
+    holds none, asking loads neither the policy book nor its action and their libraries (about a
+    tenth of a second of each report); where it holds one, the report loads the book and reads it."""
+    from tests.loaded import loaded_by
+
+    heavy = ["pydantic", "ledger.policy_book", "ledger.grant"]
+    report = ["--db", sqlite_ledger.url, "--lang", "en", "report", "categories", "--format", "json"]
+    bare = loaded_by(report, heavy)
+    assert bare.code == 0, bare
+    assert bare.modules == dict.fromkeys(heavy, False)
+    year = tmp_path / "2030.toml"
+    year.write_text(
+        '[calendar."2030"]\nsource = "test"\ndays_off = [2030-01-01]\nworkdays = []\n', encoding="utf-8"
+    )
+    sqlite_ledger.ok("policy", "install", str(year), role="admin")
+    holding = loaded_by(report, heavy)
+    assert holding.code == 0, holding
+    assert holding.modules["ledger.policy_book"]
+    assert json.loads(holding.stdout) == json.loads(bare.stdout)
