@@ -86,7 +86,8 @@ class StyledCells:
     Cells styled alike take a copy of the first one's style indexes instead (openpyxl's own way
     of copying a style), keyed by the settings' values where they are plain and by the very
     objects otherwise (the callers reuse their fonts and borders); the settings are kept, so
-    their ids are not reused while the sheet is written."""
+    their ids are not reused while the sheet is written. A cell openpyxl formats by its value
+    (a time, a duration) has the settings set on it, as before."""
 
     def __init__(self, sheet: Any) -> None:
         self.sheet = sheet
@@ -97,6 +98,10 @@ class StyledCells:
 
         c = WriteOnlyCell(self.sheet, value=value)
         if not style:
+            return c
+        if c.has_style:  # openpyxl formatted it by its value (a time, a duration): set on top
+            for name, setting in style.items():
+                setattr(c, name, setting)
             return c
         key = tuple((name, s if s.__class__ in _PLAIN else id(s)) for name, s in style.items())
         found = self._styles.get(key)

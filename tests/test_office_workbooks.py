@@ -157,6 +157,8 @@ def test_each_cell_keeps_its_own_style(demo_sqlite_ledger: Ledger, tmp_path: Pat
 
 
 def test_cells_styled_alike_share_and_others_keep_theirs(tmp_path: Path) -> None:
+    from datetime import time, timedelta
+
     from openpyxl import Workbook
     from openpyxl.styles import Border, Font, Side
 
@@ -173,6 +175,9 @@ def test_cells_styled_alike_share_and_others_keep_theirs(tmp_path: Path) -> None
         cell(3, font=bold, border=box, number_format="yyyy-mm-dd"),
         cell(4, font=bold, border=box, number_format="0.00%"),
         cell(5),
+        cell(time(8, 30), font=bold, border=box),
+        cell(timedelta(hours=5), font=bold, border=box),
+        cell(6, font=bold, border=box),
     ]
     sheet.append(cells)
     book.save(tmp_path / "s.xlsx")
@@ -184,4 +189,7 @@ def test_cells_styled_alike_share_and_others_keep_theirs(tmp_path: Path) -> None
         (True, False, "yyyy-mm-dd", "thin"),
         (True, False, "0.00%", "thin"),
         (False, False, "General", None),
+        (True, False, "h:mm:ss", "thin"),  # openpyxl's own formats, by the value
+        (True, False, "[hh]:mm:ss", "thin"),
+        (True, False, "General", "thin"),
     ]
