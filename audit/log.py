@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -145,14 +145,7 @@ class AuditLogProjection:
             frontier = CompactRange() if start == 0 else _BUILT.get(session)
             if frontier is None or frontier.size != start or rows is None or len(rows) != len(hashes):
                 raise RuntimeError(f"audit log: leaf hashes from {start} do not follow the leaves written")
-            originators: dict[Any, str] = {}
-            out = []
-            for n, (nid, stored, version, _, _) in enumerate(rows):
-                originator = originators.get(stored)
-                if originator is None:
-                    originator = originators[stored] = _originator_text(stored)
-                out.append((start + n, nid, originator, version, hashes[n].hex()))
-            _insert_leaves(session, out)
+            _insert_leaves(session, _leaf_rows(start, hashes, rows))
             _BUILT[session] = frontier.extend(hashes)
         else:
             _, size = part
@@ -226,16 +219,24 @@ def _leaves(
     frontier: CompactRange, batch: Sequence[StoredRecord]
 ) -> tuple[CompactRange, list[tuple[Any, ...]]]:
     """The frontier after the batch's leaves, and their rows (``leaves`` column order)."""
-    start = frontier.size
     hashes = hashed_leaves(batch)
-    rows = []
-    originators: dict[str, str] = {}
-    for n, r in enumerate(batch):
-        originator = originators.get(r.aggregate_id)
-        if originator is None:
-            originator = originators[r.aggregate_id] = r.originator_id
-        rows.append((start + n, r.id, originator, r.originator_version, hashes[n].hex()))
+    rows = _leaf_rows(frontier.size, hashes, ((r.id, r.aggregate_id, r.originator_version) for r in batch))
     return frontier.extend(hashes), rows
+
+
+def _leaf_rows(start: int, hashes: Sequence[bytes], events: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """The rows (``leaves`` column order) of leaves ``start`` on: their ``hashes`` and their
+    events, each beginning (id, originator as kept: 16 bytes, a UUID or hex text, version) as a
+    page's rows do; each originator written as ``str(UUID)`` once."""
+    originators: dict[Any, str] = {}
+    rows = []
+    for n, event in enumerate(events):
+        kept = event[1]
+        originator = originators.get(kept)
+        if originator is None:
+            originator = originators[kept] = _originator_text(kept)
+        rows.append((start + n, event[0], originator, event[2], hashes[n].hex()))
+    return rows
 
 
 # The tree as a rebuild's parts have grown it so far, by the rebuild's session (two rebuilds in
