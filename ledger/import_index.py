@@ -93,12 +93,19 @@ class GrantIndex:
         self.spaces: dict[Any, int] = {}  # grant id -> its first namespace
         self.written = 0  # entries written to the database, for their order
         self.changed: dict[str, int] = {}  # noted since the last write of them to the database
+        # a grant's namespaces whose entries are still one blob in the database (``keep``), each
+        # with the grant's first namespace
+        self.asleep: dict[int, int] = {}
         self._db: sqlite3.Connection | None = None
 
     # ------------------------------------------------------------------ grants
 
     def keep(self, grant: Grant) -> None:
-        """Move the grant's per-voucher and per-date dicts here (once per grant)."""
+        """Move the grant's per-voucher and per-date dicts here (once per grant).
+
+        They are written as one blob, which becomes entries the first time a row reads or writes
+        one of them (``_wake``): a grant whose rows are done (a file grouped by grant) costs one
+        pickle, not an entry each."""
         if grant.id in self.spaces:
             return
         space = self.spaces[grant.id] = (len(self.spaces) + 1) * _FIELDS
@@ -106,12 +113,28 @@ class GrantIndex:
         if grant.days is not None:
             dates = grant.dates if grant.dates is not None else {s: sorted(b) for s, b in grant.days.items()}
             state.dates = {source: _Dates(days) for source, days in dates.items()}
-        for offset, held in enumerate(_held(grant)):
-            if held is not None:
-                for key, value in held.items():
-                    self.put(space + offset, key, value)
+        held = _held(grant)
+        if any(held):
+            if self._db is None:
+                self._db = _temporary_database()
+            with self._db:
+                self._db.execute("INSERT INTO asleep VALUES (?, ?)", (space, pickle.dumps(held, protocol=5)))
+            for offset in range(_FIELDS):
+                self.asleep[space + offset] = space
         self._point(grant, space)
         shared(grant)
+
+    def _wake(self, space: int) -> None:
+        """The entries of the grant whose namespace is ``space``, from its blob (see ``keep``)."""
+        first = self.asleep[space]
+        for offset in range(_FIELDS):
+            del self.asleep[first + offset]
+        assert self._db is not None
+        (blob,) = self._db.execute("SELECT held FROM asleep WHERE space = ?", (first,)).fetchone()
+        for offset, held in enumerate(pickle.loads(blob)):
+            if held is not None:
+                for key, value in held.items():
+                    self.put(first + offset, key, value)
 
     def taken(self, grant: Grant, take: Callable[[Grant], T]) -> T:
         """``take(grant)`` (its snapshot) with the grant's plain dicts, each in the order its
@@ -143,6 +166,8 @@ class GrantIndex:
     # ------------------------------------------------------------------ entries
 
     def get(self, space: int, key: str, default: Any) -> Any:
+        if space in self.asleep:
+            self._wake(space)
         found = self.recent.get((space, key), _ABSENT)
         if found is not _ABSENT:
             return found
@@ -155,6 +180,8 @@ class GrantIndex:
         return default if row is None else _decode(space, row[0])
 
     def put(self, space: int, key: str, value: Any) -> None:
+        if space in self.asleep:
+            self._wake(space)
         entry = (space, key)
         if entry not in self.recent:
             h = hash(entry)
@@ -170,6 +197,8 @@ class GrantIndex:
             self._flush()
 
     def entries(self, space: int) -> dict[str, Any]:
+        if space in self.asleep:
+            self._wake(space)
         self._flush()
         if self._db is None:
             return {}
@@ -204,6 +233,25 @@ class GrantIndex:
         if aggregate.__class__ is Grant:
             shared(aggregate)  # unpickled, it holds a copy of each text and amount again
         return aggregate
+
+    def hold_snapshot(self, name: str, version: int, stored: Any) -> None:
+        """A snapshot (encoded) of the aggregate ``name`` at ``version``, kept for the end."""
+        if self._db is None:
+            self._db = _temporary_database()
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)",
+                (name, version, pickle.dumps(stored, protocol=5)),
+            )
+
+    def held_snapshot(self, name: str, version: int) -> Any:
+        """The snapshot held for ``name`` if it was taken at ``version`` (None otherwise)."""
+        if self._db is None:
+            return None
+        row = self._db.execute(
+            "SELECT stored FROM snapshots WHERE name = ? AND version = ?", (name, version)
+        ).fetchone()
+        return None if row is None else pickle.loads(row[0])
 
     def note_changed(self, name: str, loaded_at: int) -> None:
         """The import changed the aggregate ``name``, loaded at version ``loaded_at`` (the first
@@ -325,6 +373,8 @@ def _temporary_database() -> sqlite3.Connection:
     )
     db.execute("CREATE TABLE parked (key TEXT PRIMARY KEY, state BLOB) WITHOUT ROWID")
     db.execute("CREATE TABLE changed (name TEXT PRIMARY KEY, loaded_at INTEGER) WITHOUT ROWID")
+    db.execute("CREATE TABLE asleep (space INTEGER PRIMARY KEY, held BLOB)")
+    db.execute("CREATE TABLE snapshots (name TEXT PRIMARY KEY, version INTEGER, stored BLOB)")
     return db
 
 

@@ -13,10 +13,10 @@ repeat.
 
 Memory does not grow with the file: the events go to the database batch by batch, and what the
 grants hold per voucher and per date (fingerprints, expenditures, each date's net change) is kept
-outside them in one index (ledger/import_index.py), in memory up to ``CACHE_VOUCHERS`` entries and
-in a temporary database past that. The grants themselves, small without it, stay in memory, so
-the order of the rows (by date, as finance systems export them, or grant by grant) does not
-change the work a row costs.
+in their own dicts up to ``CACHE_VOUCHERS`` entries among them, then moved outside them to one
+index (ledger/import_index.py), in memory up to as many entries again and in a temporary database
+past that. The grants themselves, small without it, stay in memory, so the order of the rows (by
+date, as finance systems export them, or grant by grant) does not change the work a row costs.
 
 This module imports neither ``projections`` nor ``commands``.
 """
@@ -91,8 +91,9 @@ from ledger.unit import RecommendationRound, Unit, unit_uuid
 __all__ = ["HEADER", "KINDS", "ROW_ACTIONS", "ROW_KINDS", "ImportResult", "import_rows", "read_rows"]
 
 BATCH_ROWS = 5000
-# Entries of the grants' index (a voucher's fingerprint, an expenditure, a date's net change) held
-# in memory, about 400 bytes each with their keys; past it they go to the index's temporary database.
+# Entries (a voucher's fingerprint, an expenditure, a date's net change) held in the grants' own
+# dicts, and again in the index's memory, about 400 bytes each with their keys; past it the
+# grants' go to the index, and the index's to its temporary database.
 CACHE_VOUCHERS = 20_000
 # Grants (and as many units) an import holds in memory; the least recently used others are parked
 # in its scratch database (``_Books``): 20,000 bases' grants of the 1M bench stay held. An import checked
@@ -178,10 +179,11 @@ class ImportResult:
 class _Books:
     """The aggregates an import touches, each loaded once, with the import's changes applied.
 
-    What a grant holds per voucher and per date is in ``index``, of which ``cache_vouchers``
-    entries are held in memory. Up to ``HELD_AGGREGATES`` grants and as many units are held in
-    memory, the most recently used; the others are parked in the index's database, changes and
-    all, until a row needs them again.
+    What a grant holds per voucher and per date stays in its own dicts while the grants' own
+    hold at most ``cache_vouchers`` entries; past that it moves to ``index`` (``_move_plain``),
+    of which as many entries are held in memory. Up to ``HELD_AGGREGATES`` grants and as many
+    units are held in memory, the most recently used; the others are parked in the index's
+    database, changes and all, until a row needs them again.
     """
 
     policy: Policy  # in force on the date of the row being applied
@@ -215,6 +217,11 @@ class _Books:
         self.ceiling = MemoryCeiling()
         self.touched: dict[Any, Grant | Unit] = {}
         self.index = GrantIndex(cache_vouchers)
+        # grants whose dicts are still their own (not moved to the index), each with its version
+        # when loaded, and about how many entries those dicts hold together (``_move_plain``)
+        self.plain: dict[str, int] = {}
+        self.plain_entries = 0
+        self.plain_budget = max(1, cache_vouchers)
         self._policies: dict[date, Policy] = {}
         # (id(policy), action name, role) -> the role rule's verdict: it depends on nothing else
         self._may_record: dict[tuple[int, str, str], Breach | None] = {}
@@ -267,7 +274,8 @@ class _Books:
                 except AggregateNotFoundError:
                     found = None
                 if found is not None:
-                    self.index.keep(found)
+                    self.plain[grant_id] = found.version
+                    self.plain_entries += _entries(found)
         grants[grant_id] = found  # the most recently used
         return found
 
@@ -308,8 +316,39 @@ class _Books:
             for name in going:
                 aggregate = held.pop(name)
                 if aggregate is not None:  # not in the ledger: asked of the store again if needed
+                    if aggregate.__class__ is Grant and name in self.plain:
+                        self._move(cast(Grant, aggregate))
                     parked.append((prefix + name, aggregate))
             self.index.park(parked)
+
+    def _move_plain(self, everyone: bool = False) -> None:
+        """Past ``plain_budget`` entries in the held grants' own dicts, move the dicts of every
+        such grant but the one last used to the index (between rows); that one too if it holds
+        half the budget alone."""
+        last = next(reversed(self.grants), None)
+        for grant_id in list(self.plain):
+            grant = self.grants.get(grant_id)
+            if grant is None:
+                del self.plain[grant_id]
+            elif grant_id != last or everyone or _entries(grant) > self.plain_budget // 2:
+                self._move(grant)
+        self.plain_entries = sum(_entries(g) for g in map(self.grants.get, self.plain) if g is not None)
+
+    def _move(self, grant: Grant) -> None:
+        """The grant's per-voucher and per-date dicts moved to the index, for good. A grant moved
+        past one of its snapshot points has its snapshot taken now, with the dicts in hand: if no
+        later row changes it, that is the one stored at the end (in a file grouped by grant, a
+        grant is moved once its rows are done), and the dicts need not be read back for it."""
+        loaded_at = self.plain.pop(grant.grant_id)
+        interval = self.app.snapshotting_intervals.get(Grant)
+        if (
+            self.app.snapshots is not None
+            and interval
+            and points_through(grant.version, interval) > points_through(loaded_at, interval)
+        ):
+            snapshot = self.encoder(_snapshot_class(self.app, grant).take(grant))
+            self.index.hold_snapshot(_name(grant), grant.version, snapshot)
+        self.index.keep(grant)
 
     def unit(self, unit_id: str) -> Unit:
         unit = self.find_unit(unit_id)
@@ -326,6 +365,8 @@ class _Books:
     def add(self, aggregate: Any) -> None:
         if isinstance(aggregate, Grant):
             self.grants[aggregate.grant_id] = aggregate
+            if aggregate.id not in self.index.spaces:
+                self.plain.setdefault(aggregate.grant_id, 0)  # created by the row
         elif isinstance(aggregate, Unit):
             self.units[aggregate.unit_id] = aggregate
         self.touched[aggregate.id] = aggregate
@@ -333,21 +374,25 @@ class _Books:
     def collect(self) -> list[Any]:
         """The events the last row raised, in order; the aggregates remember they changed."""
         events: list[Any] = []
+        plain = self.plain
         for aggregate in self.touched.values():
             new = aggregate.collect_events()
             if new:
                 self.index.note_changed(_name(aggregate), new[0].originator_version - 1)
                 events.extend(new)
-            if aggregate.__class__ is Grant:
-                self.index.keep(aggregate)  # a grant the row created
+                if aggregate.__class__ is Grant and aggregate.grant_id in plain:
+                    self.plain_entries += _ENTRIES_PER_EVENT * len(new)
         self.touched.clear()
         self.index.settle()
         self.rows += 1
+        if self.plain_entries > self.plain_budget:
+            self._move_plain()
         # not in parts: the reader sends each part the rows of as many grants as it holds, and
         # a part holding fewer would read nearly every grant back at every row (least recently
         # used, in turn)
         if not self.parted and self.rows % RESIDENT_EVERY == 0 and self.ceiling.crossed():
             self.held = fewer_held(self.held)
+            self._move_plain(everyone=True)
         if len(self.grants) > self.held or len(self.units) > self.held:
             self._park_the_least_used()
         return events
@@ -403,6 +448,16 @@ class _Books:
         action.apply(grant, self)  # what decide does, the grant already in hand
         if action.__class__ is Reverse:
             self.reversed_voucher = (action.grant_id, action.voucher)
+
+
+# entries a grant's dicts gain at most per event: a voucher's fingerprint, an expenditure, a date
+_ENTRIES_PER_EVENT = 3
+
+
+def _entries(grant: Grant) -> int:
+    """Entries in a grant's own per-voucher and per-date dicts."""
+    days = grant.days or {}
+    return len(grant.vouchers) + len(grant.expenditures) + sum(len(d) for d in days.values())
 
 
 def _name(aggregate: Any) -> str:
@@ -584,7 +639,12 @@ def _snapshots(
         if not interval or points_through(aggregate.version, interval) <= points_through(loaded_at, interval):
             continue
         take = _snapshot_class(app, aggregate).take
-        stored = encoder(index.taken(aggregate, take) if isinstance(aggregate, Grant) else take(aggregate))
+        if isinstance(aggregate, Grant):
+            stored = index.held_snapshot("g/" + aggregate.grant_id, aggregate.version)
+            if stored is None:
+                stored = encoder(index.taken(aggregate, take))
+        else:
+            stored = encoder(take(aggregate))
         chunk.append(stored)
         size += len(stored.state)
         if size > SNAPSHOT_BYTES:
