@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from ledger.i18n import T_
 from ledger.labels import lazy
@@ -17,6 +15,9 @@ from projections.bulk import BulkInsert
 from projections.names import ACTS as NAME
 from projections.records import GRANT, StoredRecord, reading, written_at
 from projections.schema import history_acts
+
+if TYPE_CHECKING:  # a report reads acts without loading the ORM
+    from sqlalchemy.orm import Session
 
 __all__ = ["KINDS", "NAME", "ActsProjection", "describe"]
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Index, Table, insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from projections.records import sqlite_moment
+
+if TYPE_CHECKING:  # a report reads acts without loading the ORM
+    from sqlalchemy.orm import Session
 
 # rows from which COPY is cheaper than one INSERT of them all (PostgreSQL)
 FEW = 32
