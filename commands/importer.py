@@ -14,7 +14,7 @@ from commands.progress import progress
 from ledger.errors import StorageError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
 
     from eventsourcing.persistence import Notification
     from sqlalchemy.engine import Connection
@@ -196,13 +196,13 @@ def record_rows(
     decided = [held.get(p.name, p) for p in chosen]
     ceiling = MemoryCeiling()
 
-    def on_batch(conn: Connection, stored: list[Notification]) -> None:
+    def on_batch(conn: Connection, stored: list[Notification], leaves: Sequence[bytes]) -> None:
         if to_defer:
             from projections import bulk
 
             deferred.extend(bulk.indexes_dropped(conn, to_defer))
             to_defer.clear()
-        _project(conn, stored, decided)
+        _project(conn, stored, decided, leaves)
         if ceiling.crossed():
             for projection in held.values():
                 projection.held = fewer_held(projection.held)
@@ -241,13 +241,15 @@ def record_rows(
     return done
 
 
-def _project(conn: Connection, stored: list[Notification], chosen: list[Any]) -> None:
+def _project(
+    conn: Connection, stored: list[Notification], chosen: list[Any], leaves: Sequence[bytes] = ()
+) -> None:
     from sqlalchemy.orm import Session
 
     from projections.runner import project_stored
 
     with Session(bind=conn) as session:
-        project_stored(session, stored, chosen)
+        project_stored(session, stored, chosen, leaves=leaves)
         session.flush()
 
 

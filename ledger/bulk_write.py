@@ -5,7 +5,7 @@ in the same transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -20,8 +20,9 @@ from ledger.encoding import EventRow
 from ledger.seal import Signer
 from ledger.store import record_values
 
-# (connection, the batch as stored): the projections, in the import's transaction
-OnBatch = Callable[[Connection, list[Notification]], None]
+# (connection, the batch as stored, the audit-log leaf hashes of its first events as the checking
+# side computed them): the projections, in the import's transaction
+OnBatch = Callable[[Connection, list[Notification], Sequence[bytes]], None]
 
 
 class BulkWriter:
@@ -36,7 +37,9 @@ class BulkWriter:
         self.sequence: str | None = None
         self.types: list[str] | None = None  # PostgreSQL: the columns' types, for binary COPY
 
-    def events(self, stored: list[EventRow]) -> None:
+    def events(self, stored: list[EventRow], leaves: Sequence[bytes] = ()) -> None:
+        """Insert the rows and hand them on, with ``leaves``: the leaf hashes of the first of
+        them (those the checking side encoded; not the batch's seal, written after them)."""
         table = self.table
         ids: Iterable[int]
         if self.conn.dialect.name == "sqlite":
@@ -69,6 +72,7 @@ class BulkWriter:
                     )
                     for nid, (originator_id, version, topic, state) in zip(ids, stored, strict=True)
                 ],
+                leaves,
             )
 
     def _copy_postgresql(self, stored: list[EventRow]) -> list[int]:

@@ -733,7 +733,7 @@ def import_rows(
                         if progress is not None and body:
                             progress(body)
                     elif kind == "events":
-                        writer.events(sealed(app, body, signer, person.name, encoder))
+                        writer.events(sealed(app, body, signer, person.name, encoder), leaf_hashes(body[2]))
                     elif kind == "snapshots":
                         writer.snapshots(body, signer)
                     else:
@@ -778,6 +778,12 @@ def sealed(
     seal_id, rows, leaves = body
     seal = Seal.of(seal_id, signer, name, leaves)
     return [*rows, encoder.row(seal.collect_events()[0])]
+
+
+def leaf_hashes(leaves: str) -> list[bytes]:
+    """The leaf hashes a seal's text of them holds (each 64 hex digits), as bytes."""
+    raw = bytes.fromhex(leaves)
+    return [raw[at : at + 32] for at in range(0, len(raw), 32)]
 
 
 @contextmanager

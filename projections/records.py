@@ -144,6 +144,19 @@ def records_of_rows(rows: Iterable[Sequence[Any]], canonical: bool = True) -> li
     return out
 
 
+def records_with_leaves(stored: Sequence[Any], leaves: Sequence[bytes]) -> list[StoredRecord]:
+    """``records(stored)``, the first ``len(leaves)`` of them with their audit-log leaf hashes
+    given (computed by whoever encoded them) and so without their canonical text."""
+    given = len(leaves)
+    known = records_of_rows(
+        ((n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in stored[:given]),
+        canonical=False,
+    )
+    for r, leaf in zip(known, leaves, strict=True):
+        r.leaf = leaf
+    return [*known, *records(stored[given:])]
+
+
 def _hex(originator: Any) -> str:
     """An originator as the driver gives it (16 bytes, a UUID or text) as 32 lowercase hex digits."""
     kind = originator.__class__

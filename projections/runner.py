@@ -44,7 +44,7 @@ from ledger.errors import ConflictError, StorageError
 from ledger.i18n import T_, _
 from projections.names import standing as kept_standing
 from projections.names import tracked
-from projections.records import StoredRecord, hashed_leaves, records, records_of_rows
+from projections.records import StoredRecord, hashed_leaves, records, records_of_rows, records_with_leaves
 from projections.schema import TRACKING_TABLE, compress_large_columns, metadata, widen_text_columns
 
 BATCH = 5000
@@ -484,6 +484,7 @@ def project_stored(
     stored: Sequence[Notification],
     chosen: Sequence[Projection],
     events: Sequence[Any] | None = None,
+    leaves: Sequence[bytes] = (),
 ) -> None:
     """Apply notifications the caller has just inserted, in the caller's transaction (no commit here).
 
@@ -492,7 +493,9 @@ def project_stored(
     must stand at the store's head as it was before these rows (else :class:`ProjectionsBehind`,
     and the caller's transaction must roll back); its tracking position moves to ``stored[-1].id``
     by compare-and-set. ``events`` is accepted for callers of the first version and not needed:
-    the projections read the stored state itself.
+    the projections read the stored state itself. ``leaves`` are the audit-log leaf hashes of
+    the first of them, where the caller computed them as it encoded the events (the import's
+    checking side, whose seal signs them): those events' canonical text is not written again.
     """
     del events
     if not stored:
@@ -503,7 +506,7 @@ def project_stored(
     standing = standings(session, names)
     for name in names:
         _check_at_head(session, name, int(standing.get(name, 0)), first)
-    batch = records(stored)
+    batch = records_with_leaves(stored, leaves) if leaves else records(stored)
     due = [(p, int(standing.get(p.name, 0)), batch) for p in chosen]
     try:
         move_positions(session, tracking, due, last)

@@ -11,6 +11,7 @@ its unit, which two processes must not both change) are checked by one process."
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -261,11 +262,11 @@ def test_a_failure_of_the_writing_process_ends_the_others_at_once(
     written = [0]
     real = BulkWriter.events
 
-    def refusing(self: BulkWriter, rows: list[object]) -> None:
+    def refusing(self: BulkWriter, rows: list[object], leaves: Sequence[bytes] = ()) -> None:
         written[0] += 1
         if written[0] == 2:
             raise StorageError("the disk is full")
-        real(self, rows)  # type: ignore[arg-type]
+        real(self, rows, leaves)  # type: ignore[arg-type]
 
     monkeypatch.setattr(BulkWriter, "events", refusing)
     monkeypatch.setattr(importing, "DEAL_ROWS", 10)
