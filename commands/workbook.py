@@ -131,6 +131,7 @@ def office_workbook(
     """One sheet, laid out as the office files it, with ``total`` (the 合计 row of
     ``commands.totals``, labelled) below the rows, dated ``report_date`` or over the period
     ``since`` to ``report_date``; written whole or not at all."""
+    from openpyxl.chart import BarChart, Reference
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
     from openpyxl.utils.exceptions import IllegalCharacterError
@@ -220,8 +221,6 @@ def office_workbook(
                 sheet.append([])
                 sheet.append([cell(words["too_many"].format(n=MAX_CHART_ROWS))])
             else:
-                from openpyxl.chart import BarChart, Reference  # a tenth of a report's start when loaded
-
                 bars = BarChart()
                 bars.type = "col"
                 bars.title = chart.title
