@@ -218,13 +218,31 @@ def check_workbook(path: Path) -> None:
                     )
                     raise BadInputError(msg)
             for part in parts:
-                if part.filename.endswith((".xml", ".rels", ".vml")):
+                if _is_xml(path, book, part):
                     _check_part(path, book, part)
     except BadInputError:
         raise
     except Exception as e:  # zipfile and zlib raise many kinds for a damaged file
         msg = _("{file} is not a readable Excel workbook: {error}").format(file=path.name, error=e)
         raise BadInputError(msg) from None
+
+
+def _is_xml(path: Path, book: zipfile.ZipFile, part: zipfile.ZipInfo) -> bool:
+    """Whether the part is XML in UTF-8, by its first bytes, whatever its name says (openpyxl
+    reads a sheet wherever the workbook's relations point, ``sheet1.XML`` or ``sheet1.dat``).
+    A part in UTF-16 or UTF-32 is refused: Excel writes UTF-8, and the checks read bytes."""
+    with book.open(part) as stream:
+        head = stream.read(64)
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or (
+        b"\x00" in head[:2] and head.replace(b"\x00", b"")[:1] in (b"<", b" ", b"\t", b"\r", b"\n")
+    ):
+        msg = _("{file}: its part {part} is not in UTF-8, as Excel writes a workbook's parts").format(
+            file=path.name, part=part.filename
+        )
+        raise BadInputError(msg)
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"<" or part.filename.lower().endswith(
+        (".xml", ".rels", ".vml")
+    )
 
 
 def _check_part(path: Path, book: zipfile.ZipFile, part: zipfile.ZipInfo) -> None:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -152,3 +153,62 @@ def test_the_bound_check_takes_linear_time_over_a_sheet_of_long_cells(tmp_path: 
     started = time.perf_counter()
     check_workbook(path)
     assert time.perf_counter() - started < 3
+
+
+def _rewritten(source: Path, path: Path, change: Any) -> Path:
+    """A copy of the workbook with each part's (name, bytes) as ``change`` gives them."""
+    import zipfile
+
+    with zipfile.ZipFile(source) as book, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in book.infolist():
+            name, data = change(info.filename, book.read(info.filename))
+            out.writestr(name, data)
+    return path
+
+
+def test_a_sheet_named_in_capitals_is_checked_all_the_same(funded: Ledger, tmp_path: Path) -> None:
+    """openpyxl reads a sheet wherever the workbook's relations point: named ``sheet1.XML``, a
+    200 MB cell in a file of 200 KB took the import to 688 MB before the parts were recognised by
+    their content, not their name."""
+    huge = crafted_workbook(tmp_path / "huge.xlsx", 200 * MB)
+
+    def renamed(name: str, data: bytes) -> tuple[str, bytes]:
+        data = data.replace(b"worksheets/sheet1.xml", b"worksheets/sheet1.XML")
+        return name.replace("sheet1.xml", "sheet1.XML"), data
+
+    path = _rewritten(huge, tmp_path / "books.xlsx", renamed)
+    before = funded.event_count()
+    code, err, peak_mb = _import_in_own_process(funded.url, path)
+    assert code == 2, err
+    assert peak_mb < 300, peak_mb
+    assert err.strip() == (
+        "grant-ledger: books.xlsx: its part xl/worksheets/sheet1.XML holds a cell or tag of more than "
+        "262,136 bytes; no column of the import format comes near that (free text: 500 characters)"
+    )
+    assert funded.event_count() == before
+
+
+@pytest.mark.parametrize("part", ["xl/worksheets/sheet1.xml", "xl/sharedStrings.xml", "xl/workbook.xml"])
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_a_part_in_utf16_or_utf32_is_refused(
+    funded: Ledger, tmp_path: Path, part: str, encoding: str
+) -> None:
+    """The checks read a part's bytes: in UTF-16 a DTD's bytes are not ``<!DOCTYPE``, and its
+    entity was expanded into the stored row. Excel writes UTF-8, so other encodings are refused."""
+    plain = crafted_workbook(tmp_path / "plain.xlsx", 10, shared=True)
+
+    def recoded(name: str, data: bytes) -> tuple[str, bytes]:
+        if name != part:
+            return name, data
+        text = data.decode("utf-8").split("?>", 1)[-1]
+        declared = f'<?xml version="1.0" encoding="{encoding.upper()}"?><!DOCTYPE x [<!ENTITY a "b">]>'
+        return name, (declared + text).encode(encoding)
+
+    path = _rewritten(plain, tmp_path / "books.xlsx", recoded)
+    before = funded.event_count()
+    result = funded("import", str(path))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == (
+        f"grant-ledger: books.xlsx: its part {part} is not in UTF-8, as Excel writes a workbook's parts"
+    )
+    assert funded.event_count() == before
