@@ -19,6 +19,24 @@ from ledger.errors import BadInputError
 from ledger.money import format_yuan
 from ledger.text import FORMULA_STARTS, escape_formula
 
+# lxml's words as it refuses, while openpyxl writes a row through it, a character XML does not allow
+# and openpyxl's own check lets through (U+FFFE, U+FFFF)
+_NOT_XML = "All strings must be XML compatible"
+
+
+def not_xml_text(error: ValueError, row: int, title: str) -> BadInputError:
+    """The refusal of a row holding U+FFFE or U+FFFF, which a workbook cannot store (the text
+    rule lets them into the ledger); any other ValueError raised again."""
+    if not str(error).startswith(_NOT_XML):
+        raise error
+    from commands.i18n import _
+
+    msg = _(
+        "row {row} of sheet {title} holds U+FFFE or U+FFFF, which a workbook cannot store; write "
+        "--format csv instead (nothing was written)"
+    ).format(row=row, title=title)
+    return BadInputError(msg)
+
 
 def display_width(text: str) -> int:
     if text.isascii():
@@ -316,6 +334,8 @@ def to_xlsx(
                         "store; write --format csv instead (nothing was written)"
                     ).format(row=n, title=title)
                     raise BadInputError(msg) from None
+                except ValueError as e:
+                    raise not_xml_text(e, n, title) from None
             if step is not None:
                 step(len(rows) % STEP_ROWS)
         book.save(f)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from commands.chart import Chart
-from commands.output import YUAN_FORMAT, display_width, replacing, unsaved_sheets_closed
+from commands.output import YUAN_FORMAT, display_width, not_xml_text, replacing, unsaved_sheets_closed
 from ledger.errors import BadInputError
 from ledger.text import FORMULA_STARTS
 
@@ -211,6 +211,8 @@ def office_workbook(
                     "write --format csv instead (nothing was written)"
                 ).format(row=n, title=title)
                 raise BadInputError(msg) from None
+            except ValueError as e:
+                raise not_xml_text(e, n, title) from None
         if total is not None:
             bold = Font(bold=True)
             sheet.append(

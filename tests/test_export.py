@@ -132,3 +132,29 @@ def test_a_control_character_recorded_earlier_is_one_sentence_for_xlsx_and_nothi
     assert not out.exists()
     csv_text = sqlite_ledger.ok("export", "--format", "csv").stdout
     assert "供应\x01商" in csv_text
+
+
+@pytest.mark.parametrize("character", ["\ufffe", "\uffff"])
+def test_a_noncharacter_the_ledger_holds_is_one_sentence_for_xlsx_and_nothing_written(
+    sqlite_ledger: Ledger, tmp_path: Path, character: str
+) -> None:
+    """U+FFFE and U+FFFF pass the text rule (they are no control characters) but XML has no room
+    for them: lxml refuses them as openpyxl writes the row (an internal error, exit 1, before),
+    and openpyxl's own writer wrote a workbook that would not open. The csv keeps them."""
+    from tests.conftest import approved_district_grant
+
+    approved_district_grant(sqlite_ledger)
+    sqlite_ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
+    payee = f"供应{character}商"
+    sqlite_ledger.ok(
+        "spend", "G1", "--amount", "100", "--category", "equipment", "--source", "subsidy",
+        "--voucher", "S1", "--payee", payee, "--date", "2024-05-10",
+    )  # fmt: skip
+    out = tmp_path / "books.xlsx"
+    result = sqlite_ledger("export", "--format", "xlsx", "--output", str(out))
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "holds U+FFFE or U+FFFF, which a workbook cannot store" in lines[0], lines
+    assert "write --format csv instead (nothing was written)" in lines[0]
+    assert not out.exists()
+    assert payee in sqlite_ledger.ok("export", "--format", "csv").stdout
