@@ -640,7 +640,7 @@ def _snapshots(
             continue
         take = _snapshot_class(app, aggregate).take
         if isinstance(aggregate, Grant):
-            stored = index.held_snapshot("g/" + aggregate.grant_id, aggregate.version)
+            stored = index.held_snapshot(_name(aggregate), aggregate.version)
             if stored is None:
                 stored = encoder(index.taken(aggregate, take))
         else:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from projections.records import sqlite_moment
 
-if TYPE_CHECKING:  # a report reads acts without loading the ORM
+if TYPE_CHECKING:  # a report loads this module (through projections.acts) without the ORM
     from sqlalchemy.orm import Session
 
 # rows from which COPY is cheaper than one INSERT of them all (PostgreSQL)
