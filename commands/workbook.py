@@ -68,15 +68,26 @@ def _shown(value: Any, fmt: str | None) -> str:
     return "" if value is None else str(value)
 
 
-def _cell(cell: Any, box: Any, key: str, value: Any, **style: Any) -> Any:
+def _cell(cell: StyledCells, box: Any, column: int, key: str, value: Any, **style: Any) -> Any:
     stored, fmt = _value(key, value)
     if isinstance(stored, str) and stored[:1] in FORMULA_STARTS:
-        c = cell(stored, border=box, quotePrefix=True, **style)
+        c = cell.column(column, stored, border=box, quotePrefix=True, **style)
         c.data_type = "s"  # text as typed, never a formula
         return c
     if fmt is not None:
-        return cell(stored, border=box, number_format=fmt, **style)
-    return cell(stored, border=box, **style)
+        return cell.column(column, stored, border=box, number_format=fmt, **style)
+    return cell.column(column, stored, border=box, **style)
+
+
+def _style_key(style: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple((name, s if s.__class__ in _PLAIN else id(s)) for name, s in style.items())
+
+
+def _placed(cells: Sequence[Any], row: int) -> Any:
+    for column, c in enumerate(cells, 1):
+        if c is not None:
+            c.column, c.row = column, row
+            yield c
 
 
 class StyledCells:
@@ -92,6 +103,23 @@ class StyledCells:
     def __init__(self, sheet: Any) -> None:
         self.sheet = sheet
         self._styles: dict[tuple[tuple[str, Any], ...], tuple[Any, dict[str, Any]]] = {}
+        self._columns: dict[tuple[Any, ...], Any] = {}
+        # openpyxl's write-only sheet first tries each appended value as a plain value, and a
+        # cell fails that with an exception whose message holds the cell's repr: a fifth of a
+        # report's workbook. Every value appended here is one of these cells or None.
+        sheet._values_to_row = _placed
+
+    def column(self, column: int, value: Any, **style: Any) -> Any:
+        """A cell of a row's ``column``, which the sheet writes out when the row is appended: the
+        same cell object serves the column's next row alike in value type and style, as openpyxl
+        does for a row of plain values, instead of a new cell and a copy of its style each time."""
+        key = (column, value.__class__, *_style_key(style))
+        c = self._columns.get(key)
+        if c is None:
+            c = self._columns[key] = self(value, **style)
+        else:
+            c.value = value
+        return c
 
     def __call__(self, value: Any, **style: Any) -> Any:
         from openpyxl.cell import WriteOnlyCell
@@ -103,7 +131,7 @@ class StyledCells:
             for name, setting in style.items():
                 setattr(c, name, setting)
             return c
-        key = tuple((name, s if s.__class__ in _PLAIN else id(s)) for name, s in style.items())
+        key = _style_key(style)
         found = self._styles.get(key)
         if found is None:
             for name, setting in style.items():
@@ -199,8 +227,8 @@ def office_workbook(
             try:
                 sheet.append(
                     [
-                        _cell(cell, box, key, value, **wraps.get(key, {}))
-                        for key, value in zip(keys, row, strict=False)
+                        _cell(cell, box, i, key, value, **wraps.get(key, {}))
+                        for i, (key, value) in enumerate(zip(keys, row, strict=False))
                     ]
                 )
             except IllegalCharacterError:
@@ -216,7 +244,10 @@ def office_workbook(
         if total is not None:
             bold = Font(bold=True)
             sheet.append(
-                [_cell(cell, box, key, value, font=bold) for key, value in zip(keys, total, strict=True)]
+                [
+                    _cell(cell, box, i, key, value, font=bold)
+                    for i, (key, value) in enumerate(zip(keys, total, strict=True))
+                ]
             )
         if chart is not None and rows:
             if len(rows) > MAX_CHART_ROWS:

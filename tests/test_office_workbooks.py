@@ -195,6 +195,51 @@ def test_cells_styled_alike_share_and_others_keep_theirs(tmp_path: Path) -> None
     ]
 
 
+def test_a_column_cell_serves_the_next_rows_each_with_its_own_value_and_style(tmp_path: Path) -> None:
+    from datetime import date, time
+
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    from commands.workbook import StyledCells
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("s")
+    cell = StyledCells(sheet)
+    bold, typed, yuan = Font(bold=True), {"quotePrefix": True}, {"number_format": "0.00"}
+    rows = [
+        [("=1+2", typed), (Decimal("1.50"), yuan), (date(2024, 1, 2), {})],
+        [("payee", {}), (Decimal("2.25"), yuan), (time(8, 30), {})],
+        [("=3+4", typed), (7, {"font": bold}), (None, {})],
+        [("payee 2", {}), (Decimal("3.00"), yuan), (date(2024, 3, 4), {})],
+    ]
+    for row in rows:
+        placed = []
+        for column, (value, style) in enumerate(row):
+            c = cell.column(column, value, **style)
+            if style.get("quotePrefix"):
+                c.data_type = "s"
+            placed.append(c)
+        sheet.append(placed)
+    book.save(tmp_path / "s.xlsx")
+    got = [
+        [(c.value, c.data_type, c.quotePrefix, c.number_format, c.font.bold) for c in row]
+        for row in load_workbook(tmp_path / "s.xlsx")["s"].iter_rows()
+    ]
+    from datetime import datetime
+
+    assert got == [
+        [("=1+2", "s", True, "General", False), (1.5, "n", False, "0.00", False),
+         (datetime(2024, 1, 2), "d", False, "yyyy-mm-dd", False)],
+        [("payee", "s", False, "General", False), (2.25, "n", False, "0.00", False),
+         (time(8, 30), "d", False, "h:mm:ss", False)],
+        [("=3+4", "s", True, "General", False), (7, "n", False, "General", True),
+         (None, "n", False, "General", False)],
+        [("payee 2", "s", False, "General", False), (3, "n", False, "0.00", False),
+         (datetime(2024, 3, 4), "d", False, "yyyy-mm-dd", False)],
+    ]  # fmt: skip
+
+
 def test_a_report_workbook_is_written_through_lxml_without_the_orm(
     demo_sqlite_ledger: Ledger, tmp_path: Path
 ) -> None:
