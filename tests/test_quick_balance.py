@@ -169,6 +169,14 @@ def test_the_shipped_programme_names_are_the_policy_s() -> None:
         assert (names[code].zh, names[code].en) == (programme.zh, programme.en)
 
 
+def test_the_programme_names_module_is_the_shipped_files_as_they_are() -> None:
+    """``ledger.programme_names`` is written from the policy files; edited by hand or left behind
+    by a change to a file, it is not what ``python -m ledger.policy_files`` writes from them."""
+    from ledger.policy_files import NAMES_MODULE, names_module
+
+    assert NAMES_MODULE.read_text("utf-8") == names_module(), "run `python -m ledger.policy_files`"
+
+
 def _by_grant(ledger: Ledger) -> dict[str, dict[str, str]]:
     result = ledger.ok("balance", "--as-of", "2999-12-31", "--format", "json")  # the movements path
     return {row["grant_id"]: row for row in json.loads(result.stdout)}
