@@ -194,6 +194,29 @@ class Trust:
         ((last, count),) = self._stored_query.rows(self.engine, {})
         return int(last), int(count)
 
+    def before_signing(self) -> bool:
+        """No person was ever registered and the ledger was never adopted: it was stored by a
+        release from before signing and is not yet migrated (``migrate``), so none of its
+        events can be sealed by anyone the registry knows."""
+        return self._registry_stored()[1] == 0 and self.adopted_through() == 0
+
+    def check_unsigned(self, rows: Sequence[Checked]) -> None:
+        """On a ledger ``before_signing``: VerificationError (exit 6) naming the first event that
+        is a seal or names one, which such a ledger cannot hold unless its registry or its
+        adoption was taken out below the application."""
+        for row in rows:
+            if row.topic in (SEAL_TOPIC, ADOPTION_TOPIC) or row.state.get("seal"):
+                raise VerificationError(
+                    _(
+                        "event {value} ({value2} of {originator_id}) is signed, but the ledger has no "
+                        "person registered and was never adopted; nothing was built on it — the events "
+                        "table was changed below the application (`grant-ledger audit verify` lists "
+                        "every such event)"
+                    ).format(
+                        value=row.id or "?", value2=row.topic.split(":")[-1], originator_id=row.originator_id
+                    )
+                )
+
     def registry_moved(self, session: Session | Connection, since: int, own: int = 0) -> bool:
         """Has a registry event (a person added, a key rotated or revoked) been stored after
         event ``since`` by another writer, as ``session``, a write's transaction that stored

@@ -1,7 +1,8 @@
 """The acts projection: one row per event of a grant — every step of its selection, its money,
-its oversight and its closure — with who recorded it (actor and role) and what it says in brief.
-``history GRANT`` reads it beside the movements (``projections.balances``), which give the
-running balances of the money events among them."""
+its oversight and its closure — with who recorded it (actor and role) and what it says in brief;
+but a spend, whose line is its movement (``projections.balances``: it has its actor and role, and
+says nothing more). ``history GRANT`` reads the two together, the movements giving the running
+balances of the money events among them."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from projections.schema import history_acts
 if TYPE_CHECKING:  # a report reads acts without loading the ORM
     from sqlalchemy.orm import Session
 
-__all__ = ["KINDS", "NAME", "ActsProjection", "describe"]
+__all__ = ["KINDS", "NAME", "SPENT_KIND", "ActsProjection", "describe"]
 
 TABLES = (history_acts,)
 
@@ -44,6 +45,11 @@ KINDS = {
     "Extended": "extend",
 }
 
+
+# the event whose history line is its movement alone (``describe`` says nothing of a spend), and
+# that movement's kind (projections.measures)
+SPENT = "ExpenditureRecorded"
+SPENT_KIND = "spend"
 
 # the acts that decide a grant's status, and the status each leaves it in (findings and pending
 # read a grant's status as of a day from them)
@@ -216,6 +222,8 @@ class ActsProjection:
             if not r.topic.startswith(GRANT):
                 continue
             kind = r.topic[len(GRANT) :]
+            if kind == SPENT:
+                continue
             d = r.data
             read = reading(r)
             name = read.kind if read is not None else KINDS.get(kind, kind)

@@ -136,6 +136,7 @@ class BalanceProjection:
                         e.content,
                         e.voucher,
                         d["actor"],
+                        str(d.get("role", "")),
                     )
                 )
             if r.topic == APPROVED:

@@ -18,14 +18,14 @@ from collections.abc import Mapping
 
 BALANCES = "balances"
 COMPLIANCE = "compliance"
-ACTS = "acts"  # every event of a grant, with who recorded it (projections/acts.py)
+ACTS = "acts"  # every event of a grant but its spends, with who recorded it (projections/acts.py)
 AUDIT_LOG = "audit_log"  # kept by the audit producer (audit/log.py), in the same tracking table
 # Every projection the command line keeps, in the order it runs them (commands/registry.py).
 KEPT = (BALANCES, COMPLIANCE, ACTS, AUDIT_LOG)
 
 # The version of what each projection writes (tests/test_projection_versions.py holds each
 # version to its tables' shape: a changed table with an unchanged version fails there).
-VERSIONS = {BALANCES: 1, COMPLIANCE: 1, ACTS: 1, AUDIT_LOG: 1}
+VERSIONS = {BALANCES: 2, COMPLIANCE: 1, ACTS: 2, AUDIT_LOG: 1}
 
 # between a name and its version in the tracking table (no projection's name holds it)
 MARK = "@"

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, select, true
+from sqlalchemy import and_, func, literal, select, true, union_all
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -22,6 +22,7 @@ from ledger.clock import business_today
 from ledger.i18n import Text
 from ledger.money import CENT, ZERO, from_fen, percent
 from ledger.rules import matching_gap
+from projections.acts import SPENT_KIND
 from projections.measures import (
     MATCHING,
     REVERSAL_KINDS,
@@ -434,24 +435,42 @@ def history_page(
         return [], None
     a, m = history_acts.c, movements.c
     known = None if known_at is None else stored_time(engine, known_at)
-    conditions: list[ColumnElement[bool]] = [a.aggregate_id == head.aggregate_id]
-    if as_of is not None:
-        conditions.append(a.occurred_on <= as_of)
-    if known is not None:
-        conditions.append(a.recorded_at <= known)
-    if before is not None:
-        conditions.append(a.notification_id < before)
-    joined = history_acts.outerjoin(movements, m.notification_id == a.notification_id)
-    query = select(history_acts, m.source, m.category, m.voucher, m.measure, m.amount).select_from(joined)
+    # a grant's lines: its acts (each with its movement, if a money act), and its spends, which
+    # are movements alone (projections.acts)
+    acted: list[ColumnElement[bool]] = [a.aggregate_id == head.aggregate_id]
+    spent: list[ColumnElement[bool]] = [m.grant_id == grant_id, m.kind == SPENT_KIND]
+    for at, table in ((acted, a), (spent, m)):
+        if as_of is not None:
+            at.append(table.occurred_on <= as_of)
+        if known is not None:
+            at.append(table.recorded_at <= known)
+        if before is not None:
+            at.append(table.notification_id < before)
+    money = (m.source, m.category, m.voucher, m.measure, m.amount)
+    acts = (
+        select(a.notification_id, a.occurred_on, a.recorded_at, a.actor, a.role, a.kind, a.detail, *money)
+        .select_from(history_acts.outerjoin(movements, m.notification_id == a.notification_id))
+        .where(*acted)
+    )
+    spends = select(
+        m.notification_id, m.occurred_on, m.recorded_at, m.actor, m.role, m.kind,
+        literal("").label("detail"), *money,
+    ).where(*spent)  # fmt: skip
     columns: dict[str, int] = {}
     earlier = None
     with engine.connect() as conn:
         if last is None:
-            found = conn.execute(query.where(*conditions).order_by(a.notification_id)).all()
+            lines_of = union_all(acts, spends).subquery()
+            found = conn.execute(select(lines_of).order_by(lines_of.c.notification_id)).all()
         else:
-            found = conn.execute(
-                query.where(*conditions).order_by(a.notification_id.desc()).limit(last + 1)
-            ).all()[::-1]
+            # each part's last lines by its own index, then the last of both
+            parts = [
+                select(part.order_by(part.selected_columns.notification_id.desc()).limit(last + 1).subquery())
+                for part in (acts, spends)
+            ]
+            lines_of = union_all(*parts).subquery()
+            newest = select(lines_of).order_by(lines_of.c.notification_id.desc()).limit(last + 1)
+            found = conn.execute(newest).all()[::-1]
             if len(found) > last:
                 found = found[1:]
                 earlier = found[0].notification_id

@@ -82,7 +82,8 @@ unit_districts = Table(
     Index("balance_unit_districts_unit", "unit_id", "notification_id"),
 )
 
-# One row per money event: for balances as of a business date or as known at a moment.
+# One row per money event: for balances as of a business date or as known at a moment, and the
+# history line of a spend (``projections.reports.history_page``), which has no act row.
 movements = Table(
     "balance_movements",
     metadata,
@@ -99,13 +100,17 @@ movements = Table(
     Column("content", Text, nullable=False, default=""),
     Column("voucher", Text, nullable=False, default=""),
     Column("actor", Text, nullable=False, default=""),
+    # the recorder's role, for a spend's history line; a database default for the rows a release
+    # from before this column writes into a table it has
+    Column("role", String(16), nullable=False, default="", server_default=""),
     Index("balance_movements_base", "base_id", "occurred_on"),
     Index("balance_movements_grant", "grant_id", "notification_id"),
 )
 
 
-# One row per event of a grant, money or not: who recorded it (actor, role) and what it says, for
-# ``history`` (projections.acts).
+# One row per event of a grant but its spends (a grant's thousands of rows, whose history lines
+# are their movements): who recorded it (actor, role) and what it says, for ``history``
+# (projections.acts).
 history_acts = Table(
     "history_acts",
     metadata,

@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, text
 
 from ledger.actions import Apply, Disburse, RegisterUnit
 from ledger.errors import LedgerError
+from projections.names import BALANCES, tracked
 
 ROOT = Path(__file__).resolve().parent.parent
 GRANT_LEDGER = [sys.executable, "-m", "commands"]
@@ -171,7 +172,8 @@ def rebuilt_from_scratch(url: str, tmp: Path) -> dict[str, list[tuple[Any, ...]]
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM balance_movements"))
         conn.execute(text("DELETE FROM balance_grants"))
-        conn.execute(text("DELETE FROM ledger_tracking WHERE application_name = 'balances'"))
+        forget = text("DELETE FROM ledger_tracking WHERE application_name = :key")
+        conn.execute(forget, {"key": tracked(BALANCES)})
     engine.dispose()
     catch_up(copy_url)
     dump = projection_dump(copy_url)

@@ -100,7 +100,9 @@ def test_history_shows_every_event_with_who_recorded_it(ledger: Ledger, tmp_path
     # one row per stored event of the grant (its seals are the registry's, not the grant's)
     assert len(rows) == len(set(kinds)) + kinds.count("evaluate") - 1
     by_kind = {r["kind"]: r for r in rows}
-    for kind in ("apply", "disburse", "output", "rectify_complete", "dossier", "recover", "dispose_returned"):
+    for kind in (
+        "apply", "disburse", "spend", "output", "rectify_complete", "dossier", "recover", "dispose_returned",
+    ):  # fmt: skip
         assert (by_kind[kind]["actor"], by_kind[kind]["role"]) == ("tester", "officer"), kind
     for kind in ("review", "notice", "approve", "evaluate", "rectify_order", "recover_order", "close"):
         assert (by_kind[kind]["actor"], by_kind[kind]["role"]) == ("tester.approver", "approver"), kind
@@ -117,3 +119,56 @@ def test_history_as_of_a_date_stops_at_that_date(ledger: Ledger, tmp_path: Path)
     kinds = [r["kind"] for r in rows]
     assert "output" in kinds and "output_correct" not in kinds and "close" not in kinds
     assert all(r["occurred_on"] <= "2025-01-06" for r in rows)
+
+
+def _as_the_release_before_wrote_it(url: str) -> None:
+    """What the release before the spends left the acts wrote: a row per spend there too, no role
+    on the movements, and the positions under those versions' keys."""
+    from sqlalchemy import create_engine, text
+
+    from projections import names
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO history_acts SELECT m.notification_id, g.aggregate_id, m.occurred_on, "
+                "m.recorded_at, m.kind, m.actor, m.role, '', '' FROM balance_movements m "
+                "JOIN balance_grants g ON g.grant_id = m.grant_id WHERE m.kind = 'spend'"
+            )
+        )
+        conn.execute(text("ALTER TABLE balance_movements DROP COLUMN role"))
+        for name in (names.BALANCES, names.ACTS):
+            conn.execute(
+                text("UPDATE ledger_tracking SET application_name = :old WHERE application_name = :now"),
+                {"old": name, "now": names.tracked(name)},
+            )
+    engine.dispose()
+
+
+def test_a_ledger_the_release_before_projected_shows_each_spend_once_with_its_role(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """A spend's history line is its movement (the acts keep no row for it): a ledger whose acts
+    an earlier release wrote, a row per spend, is rebuilt by the first command, and the movements
+    get the role column they lacked; every spend is then shown once, with who recorded it."""
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
+    spend = ["spend", "G1", "--category", "equipment", "--source", "subsidy"]
+    for n in range(1, 4):
+        ledger.ok(*spend, "--amount", f"{n}000", "--voucher", f"S{n}", "--date", f"2024-05-0{n}")
+    before = _history(ledger)
+    _as_the_release_before_wrote_it(ledger.url)
+
+    shown = ledger.ok("history", "G1", "--format", "json")
+    assert "the acts read model was written by another version" in shown.stderr
+    assert "the balances read model was written by another version" in shown.stderr
+    rows = json.loads(shown.stdout)
+    assert rows == before
+    spends = [r for r in rows if r["kind"] == "spend"]
+    assert [r["voucher"] for r in spends] == ["S1", "S2", "S3"]
+    assert {(r["actor"], r["role"]) for r in spends} == {("tester", "officer")}
+    assert rows[-1]["subsidy_balance"] == "194000.00"
+    ledger.ok(*spend, "--amount", "500", "--voucher", "S4", "--date", "2024-05-04")
+    assert [r["role"] for r in _history(ledger) if r["kind"] == "spend"] == ["officer"] * 4
+    assert "all read models agree" in ledger.ok("projections", "verify").stdout

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from projections.names import BALANCES, tracked
 from tests.conftest import Ledger, approved_district_grant
 from tests.importdata import HEADER
 
@@ -203,9 +204,9 @@ def test_a_projection_moved_by_another_process_is_a_conflict_in_one_sentence(
         conn.execute(  # type: ignore[attr-defined]
             text(
                 "UPDATE ledger_tracking SET notification_id = notification_id + :moved "
-                "WHERE application_name = 'balances'"
+                "WHERE application_name = :key"
             ),
-            {"moved": moved},
+            {"moved": moved, "key": tracked(BALANCES)},
         )
         return before
 

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from ledger.actions import Spend
+from projections.names import tracked
 from tests.conftest import Ledger
 from tests.reliability import funded_grant
 from tests.signing import url_signer
@@ -277,6 +278,7 @@ def test_bulk_rows_are_the_rows_sqlalchemy_writes(db_url: str, count: int) -> No
             awkward[n % len(awkward)],
             awkward[(n + 1) % len(awkward)],
             "tester",
+            awkward[(n + 2) % len(awkward)],
         )
         for n in range(count)
     ]
@@ -327,6 +329,7 @@ def test_the_last_few_rows_and_one_more_are_stored_alike(db_url: str) -> None:
                 "长" * 100_000 if n == 0 else f"c{n}",
                 "V'); DELETE FROM balance_movements; --",
                 "tester",
+                "officer",
             )
             for n in range(count)
         ]
@@ -380,23 +383,25 @@ def test_positions_moved_together_refuse_the_batch_when_another_moved_any(db_url
     engine = create_engine(db_url)
     names = ["audit", "balances", "compliance"]
     due = [(SimpleNamespace(name=n), 5, [object()]) for n in names]
+    balances = tracked("balances")  # each kept under its version's key
     try:
         tracking.create(engine)
         with engine.begin() as conn:
-            conn.execute(insert(tracking), [{"application_name": n, "notification_id": 5} for n in names])
-            conn.execute(
-                text("UPDATE t_positions SET notification_id = 7 WHERE application_name = 'balances'")
-            )
+            rows = [{"application_name": tracked(n), "notification_id": 5} for n in names]
+            conn.execute(insert(tracking), rows)
+            moved = text("UPDATE t_positions SET notification_id = 7 WHERE application_name = :key")
+            conn.execute(moved, {"key": balances})
         with pytest.raises(_Overtaken), engine.begin() as conn, Session(bind=conn) as session:
             move_positions(session, tracking, due, 9)  # type: ignore[arg-type]
         with engine.connect() as conn:
             stood = dict(conn.execute(select(tracking)).tuples().all())
-        assert stood == {"audit": 5, "balances": 7, "compliance": 5}
+        assert stood == {"audit": 5, balances: 7, "compliance": 5}
         with engine.begin() as conn, Session(bind=conn) as session:
             again = [(SimpleNamespace(name="balances"), 7, [object()]), *due[::2]]
             move_positions(session, tracking, again, 9)  # type: ignore[arg-type]
         with engine.connect() as conn:
-            assert dict(conn.execute(select(tracking)).tuples().all()) == dict.fromkeys(names, 9)
+            stood = dict(conn.execute(select(tracking)).tuples().all())
+        assert stood == dict.fromkeys(map(tracked, names), 9)
     finally:
         engine.dispose()
 
@@ -445,7 +450,8 @@ def test_writers_moving_the_same_positions_at_once_never_deadlock(db_url: str) -
     try:
         tracking.create(engine)
         with engine.begin() as conn:
-            conn.execute(insert(tracking), [{"application_name": n, "notification_id": 1} for n in names])
+            rows = [{"application_name": tracked(n), "notification_id": 1} for n in names]
+            conn.execute(insert(tracking), rows)
         for at in range(1, 16):
             if at % 2:  # the rows' places on disk shuffled: one moved alone, back and forth
                 with engine.begin() as conn:
@@ -474,7 +480,7 @@ def test_a_fraction_for_an_integer_column_is_refused_by_few_rows_and_by_many(db_
 
     def row(n: int, amount: Any) -> tuple[Any, ...]:
         return (n, "G1", "B1", "2024-05-01", "2024-05-01T02:00:00+00:00", "spend", "subsidy_spent", amount,
-                "subsidy", "materials", "c", f"V{n}", "tester")  # fmt: skip
+                "subsidy", "materials", "c", f"V{n}", "tester", "officer")  # fmt: skip
 
     engine = create_engine(db_url)
     bulk = BulkInsert(movements, dates=["occurred_on"], moments=["recorded_at"])

@@ -17,12 +17,14 @@ from projections import names
 from tests.conftest import Ledger
 from tests.test_projection_versions import _as_an_earlier_version_wrote, _funded, _keys
 
+RAISED = names.VERSIONS[names.BALANCES] + 1  # the balances' version of a newer release
+
 
 def test_a_running_server_whose_read_model_a_newer_version_rebuilt_rebuilds_it_back(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The web server remembers where its last catch-up left the projections. A newer version's
-    command rebuilds the balances (its position now kept under 'balances@2') and records a
+    command rebuilds the balances (its position now kept under its raised version's key) and records a
     spending; the server's next catch-up finds the position it remembered gone."""
     from commands.web.workspace import Workspace
 
@@ -31,19 +33,17 @@ def test_a_running_server_whose_read_model_a_newer_version_rebuilt_rebuilds_it_b
     try:
         workspace.catch_up()
         with monkeypatch.context() as newer:
-            newer.setitem(names.VERSIONS, names.BALANCES, 2)
+            newer.setitem(names.VERSIONS, names.BALANCES, names.VERSIONS[names.BALANCES] + 1)
             ledger.ok("spend", "G1", "--amount", "100", "--category", "equipment", "--source", "subsidy",
                       "--voucher", "记-2", "--date", "2024-05-03")  # fmt: skip
-            assert "balances@2" in _keys(ledger.url)
+            assert f"balances@{names.VERSIONS[names.BALANCES]}" in _keys(ledger.url)
         capsys.readouterr()
         workspace.catch_up()  # refused before: "its rows disagree with its recorded position"
         told = capsys.readouterr().err
     finally:
         workspace.close()
     assert "the balances read model was written by another version" in told
-    assert _keys(ledger.url) == dict.fromkeys(
-        ["balances", "compliance", "acts", "audit_log"], ledger.event_count()
-    )
+    assert _keys(ledger.url) == dict.fromkeys(map(names.tracked, names.KEPT), ledger.event_count())
     assert ledger.balances("B0001")["B0001"]["subsidy_spent"] == "2445.67"
     assert "all read models agree" in ledger.ok("projections", "verify").stdout
 
@@ -60,7 +60,7 @@ def test_a_command_waiting_longer_than_the_busy_timeout_for_anothers_rebuild_say
 
     _funded(ledger)
     _as_an_earlier_version_wrote(ledger.url)
-    monkeypatch.setitem(names.VERSIONS, names.BALANCES, 2)
+    monkeypatch.setitem(names.VERSIONS, names.BALANCES, RAISED)
     monkeypatch.setenv("GRANT_LEDGER_BUSY_TIMEOUT", "300")
     engine = create_engine(ledger.url)
     with engine.connect() as holder, Session(bind=holder) as rebuilding:
@@ -84,7 +84,7 @@ def test_migrating_an_unsigned_ledger_an_earlier_version_projected_rebuilds_it_a
     from tests.test_signed_audit import _unsigned_ledger
 
     url = _unsigned_ledger(tmp_path / "old.db")
-    monkeypatch.setitem(names.VERSIONS, names.BALANCES, 2)
+    monkeypatch.setitem(names.VERSIONS, names.BALANCES, RAISED)
     migrated = CliRunner().invoke(
         cli,
         [
@@ -101,7 +101,7 @@ def test_migrating_an_unsigned_ledger_an_earlier_version_projected_rebuilds_it_a
     )
     assert migrated.exit_code == 0, migrated.stderr
     assert migrated.stderr.count("the balances read model was written by another version") == 1
-    assert "balances" not in _keys(url) and _keys(url)["balances@2"] == max(_keys(url).values())
+    assert "balances" not in _keys(url) and _keys(url)[f"balances@{RAISED}"] == max(_keys(url).values())
 
 
 def test_the_notice_in_chinese_names_a_read_model_as_the_other_chinese_messages_do(
@@ -111,7 +111,7 @@ def test_the_notice_in_chinese_names_a_read_model_as_the_other_chinese_messages_
     投影 (projection) for it."""
     _funded(ledger)
     _as_an_earlier_version_wrote(ledger.url)
-    monkeypatch.setitem(names.VERSIONS, names.BALANCES, 2)
+    monkeypatch.setitem(names.VERSIONS, names.BALANCES, RAISED)
     ledger.lang = "zh"
     told = ledger.ok("balance", "B0001").stderr
     assert (
@@ -141,7 +141,7 @@ def test_a_rebuild_of_another_ledger_in_the_same_postgresql_database_holds_up_no
     assert make_url(neighbour).database == make_url(ledger.url).database
     try:
         Ledger(neighbour, CliRunner()).ok("info")
-        monkeypatch.setitem(names.VERSIONS, names.BALANCES, 2)
+        monkeypatch.setitem(names.VERSIONS, names.BALANCES, RAISED)
         monkeypatch.setenv("GRANT_LEDGER_BUSY_TIMEOUT", "300")
         engine = create_engine(neighbour)
         with engine.connect() as holder, Session(bind=holder) as rebuilding:
@@ -164,7 +164,7 @@ def test_a_release_before_versions_rebuilding_after_this_one_leaves_rows_this_on
     deletes and writes the position under the bare name only, and this version's key stays where
     it stood, at the head. This version reads none of that release's rows: it rebuilds them."""
     _funded(ledger)
-    monkeypatch.setitem(names.VERSIONS, names.BALANCES, 2)
+    monkeypatch.setitem(names.VERSIONS, names.BALANCES, RAISED)
     ledger.ok("balance")
     head = ledger.event_count()
     # what that release's rebuild leaves: the rows it writes, and its position under the bare name
@@ -177,7 +177,7 @@ def test_a_release_before_versions_rebuilding_after_this_one_leaves_rows_this_on
     shown = ledger.ok("balance", "B0001", "--format", "json")
     assert '"subsidy_spent": "2345.67"' in shown.stdout
     assert shown.stderr.count("the balances read model was written by another version") == 1
-    assert _keys(ledger.url) == {"balances@2": head, "compliance": head, "acts": head, "audit_log": head}
+    assert _keys(ledger.url) == {names.tracked(n): head for n in names.KEPT}
 
 
 def test_the_web_servers_rebuild_after_an_upgrade_forks_no_worker(
@@ -199,7 +199,7 @@ def test_the_web_servers_rebuild_after_an_upgrade_forks_no_worker(
 
     monkeypatch.setattr(rebuild, "_computed_apart", counted)
     monkeypatch.setattr(rebuild, "WORKER_MIN", 1)  # this small store would fork from the command line
-    monkeypatch.setitem(names.VERSIONS, names.BALANCES, 2)
+    monkeypatch.setitem(names.VERSIONS, names.BALANCES, RAISED)
     monkeypatch.setitem(names.VERSIONS, names.COMPLIANCE, 2)
     workspace = Workspace(ledger.url)
     try:
