@@ -31,7 +31,7 @@ from ledger.rules import (
     matching_at_least_ratio,
     rectification_on_time,
 )
-from projections.acts import STATUS_AFTER, in_log_order
+from projections.acts import SPENT_KIND, STATUS_AFTER, in_log_order
 from projections.judge import policy_on
 from projections.measures import available_in
 from projections.periods import KINDS as PERIOD_KINDS
@@ -42,6 +42,7 @@ from projections.schema import (
     compliance_facts,
     compliance_grants,
     history_acts,
+    movements,
 )
 from projections.schema import grants as balance_grants
 
@@ -132,8 +133,13 @@ class _Kept:
         e = compliance_events.c
         stored = select(compliance_events).where(e.grant_id.in_(ids), e.occurred_on <= today)
         if moment is not None:  # each event's finding is kept under its own notification id
+            m = movements.c
             recorded = select(a.notification_id).where(a.aggregate_id.in_(keys), a.recorded_at <= moment)
-            stored = stored.where(e.notification_id.in_(recorded))
+            # a spend has no act: its movement says when it was recorded (projections.acts)
+            spent = select(m.notification_id).where(
+                m.grant_id.in_(ids), m.kind == SPENT_KIND, m.recorded_at <= moment
+            )
+            stored = stored.where(e.notification_id.in_(recorded.union_all(spent)))
         for row in conn.execute(stored.order_by(e.notification_id)).all():
             self.events.setdefault(row.grant_id, []).append(row)
         f = compliance_facts.c

@@ -115,6 +115,40 @@ def test_a_breach_stored_later_was_not_known_before(ledger: Ledger) -> None:
     assert breach not in found(ledger, "--as-of", "2024-04-30")  # dated later than the day judged
 
 
+def test_a_spends_breach_is_known_after_it_was_stored_and_not_before(ledger: Ledger) -> None:
+    """A spend of 900,000.00 against the 120,000.00 received, stored as an earlier version allowed:
+    its finding is in the report known at any later moment, as in the report without known-at,
+    and not in the one known before (a spend's recorded time is its movement's: it has no act)."""
+    from datetime import date
+    from decimal import Decimal
+
+    from ledger.application import GrantLedger
+    from ledger.grant import Grant
+    from tests.signing import save_sealed
+
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "120000", "--voucher", "T1", "--date", "2024-05-01")
+    before = moment()
+    app = GrantLedger(ledger.url)
+    try:
+        grant = app.get_grant("G1")
+        grant.trigger_event(
+            Grant.ExpenditureRecorded, amount=Decimal("900000.00"), category="equipment", source="subsidy",
+            content="设备购置", project="", voucher="S9", payee="", memo="", attachments=[],
+            actor="elsewhere", role="officer", occurred_on=date(2024, 5, 2),
+        )  # fmt: skip
+        save_sealed(app, ledger, grant)
+    finally:
+        app.close()
+    after = moment()
+    plain = found(ledger, "--as-of", "2024-06-30")
+    assert ("ring-fence", "2024-05-02") in plain
+    assert found(ledger, "--as-of", "2024-06-30", "--known-at", after.isoformat()) == plain
+    assert ("ring-fence", "2024-05-02") not in found(
+        ledger, "--as-of", "2024-06-30", "--known-at", before.isoformat()
+    )
+
+
 def test_an_application_recorded_later_and_its_findings_were_not_known_before(ledger: Ledger) -> None:
     """G2's application, dated 2024-03-01 but recorded after the moment, declares a capacity of
     299 (003 第六条(二) asks 300): its finding is in the report known after, not before, on any
