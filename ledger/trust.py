@@ -195,27 +195,10 @@ class Trust:
         return int(last), int(count)
 
     def before_signing(self) -> bool:
-        """No person was ever registered and the ledger was never adopted: it was stored by a
-        release from before signing and is not yet migrated (``migrate``), so none of its
-        events can be sealed by anyone the registry knows."""
+        """No person was ever registered and the ledger was never adopted: made by a release
+        from before signing and not yet migrated (``migrate``), or its registry and adoption were
+        taken out below the application; none of its events is sealed by anyone it knows."""
         return self._registry_stored()[1] == 0 and self.adopted_through() == 0
-
-    def check_unsigned(self, rows: Sequence[Checked]) -> None:
-        """On a ledger ``before_signing``: VerificationError (exit 6) naming the first event that
-        is a seal or names one, which such a ledger cannot hold unless its registry or its
-        adoption was taken out below the application."""
-        for row in rows:
-            if row.topic in (SEAL_TOPIC, ADOPTION_TOPIC) or row.state.get("seal"):
-                raise VerificationError(
-                    _(
-                        "event {value} ({value2} of {originator_id}) is signed, but the ledger has no "
-                        "person registered and was never adopted; nothing was built on it — the events "
-                        "table was changed below the application (`grant-ledger audit verify` lists "
-                        "every such event)"
-                    ).format(
-                        value=row.id or "?", value2=row.topic.split(":")[-1], originator_id=row.originator_id
-                    )
-                )
 
     def registry_moved(self, session: Session | Connection, since: int, own: int = 0) -> bool:
         """Has a registry event (a person added, a key rotated or revoked) been stored after
@@ -253,6 +236,22 @@ class Trust:
                 if seal is not None and state.get("actor") == seal.signer and seal.covers(leaves[n]):
                     continue
             problem = self._problem(row, seals, None if leaves is None else leaves[n])
+            if problem is not None and self.before_signing():
+                raise VerificationError(
+                    _(
+                        "event {value} ({value2} of {originator_id}, version {version}) {problem}, and the "
+                        "ledger has no people registry; nothing was built on it. If the ledger was made "
+                        "before records were signed, an administrator adopts it with `grant-ledger migrate "
+                        "--admin NAME --admin-key FILE`; if not, the events table was changed below the "
+                        "application (`grant-ledger audit verify` lists every such event)"
+                    ).format(
+                        value=row.id or "?",
+                        value2=row.topic.split(":")[-1],
+                        originator_id=row.originator_id,
+                        version=row.version,
+                        problem=problem,
+                    )
+                )
             if problem is not None:
                 raise VerificationError(
                     _(

@@ -47,18 +47,8 @@ def catch_up(
             return 0
         upgraded = [p for p in fresh if p.name in earlier]
         worker = None if fork else False
-        # a ledger stored before signing, not yet migrated: rebuilt as its release built it
-        before_signing = check and app.trust.before_signing()
         with rebuilding(sorted(earlier), head(app.engine)) if rebuilding else nullcontext(progress) as step:
-            done = rebuild_all(
-                app,
-                upgraded,
-                step,
-                worker=worker,
-                check=check,
-                unbuilt_only=True,
-                before_signing=before_signing,
-            )
+            done = rebuild_all(app, upgraded, step, worker=worker, check=check, unbuilt_only=True)
         if done and notice is not None:
             for name in sorted(earlier):
                 notice(

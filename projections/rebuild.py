@@ -122,16 +122,13 @@ def rebuild_all(
     *,
     check: bool = True,
     unbuilt_only: bool = False,
-    before_signing: bool = False,
 ) -> int:
     """Rebuild projections together, in one pass over the store and one transaction; returns
     the number of events read. ``worker``: compute the computable projections in a second
     process (None: when the store is large enough and processes can be forked). ``check``: every
     event's seal (off only for adopting an unsigned log). ``unbuilt_only``: only those of
     ``chosen`` that still have no position under their version's key once the lock is held
-    (another process may have rebuilt them meanwhile: then nothing is done). ``before_signing``:
-    the ledger was stored before signing and is not yet migrated (``Trust.before_signing``), as
-    the release that stored it built its read models: every event is checked to carry no seal.
+    (another process may have rebuilt them meanwhile: then nothing is done).
 
     Rebuilds take one lock (``_rebuild_lock``), so two never interleave their deletes and
     inserts; the positions kept under every version of a chosen projection's name go."""
@@ -162,12 +159,7 @@ def rebuild_all(
                 session.execute(delete(table))
         url = app.engine.url.render_as_string(hide_password=False)
         conn = session.connection()
-        _columns_added(conn, chosen)
-        sealed: Callable[[list[StoredRecord], Sequence[str] | None], None] | None = None
-        if before_signing:
-            sealed = lambda batch, leaves: app.trust.check_unsigned(batch)  # noqa: E731
-        elif check:
-            sealed = lambda batch, leaves: check_sealed(app, batch, leaves)  # noqa: E731
+        sealed = (lambda batch, leaves: check_sealed(app, batch, leaves)) if check else None
         deferred = _indexes_deferred(conn, events, chosen)
         done, position = replay_into(
             session,
@@ -185,22 +177,6 @@ def rebuild_all(
             positions = [{"application_name": tracked(p.name), "notification_id": position} for p in chosen]
             session.execute(insert(tracking), positions)
     return done
-
-
-def _columns_added(conn: Connection, chosen: Sequence[Projection]) -> None:
-    """The columns a later version added to tables an earlier one made (``create_all`` makes a
-    table's columns only with the table), added to the emptied tables, with their database
-    default: a release from before the column can still write rows there."""
-    from sqlalchemy import inspect
-    from sqlalchemy.schema import CreateColumn
-
-    for projection in chosen:
-        for table in projection.tables:
-            present = {c["name"] for c in inspect(conn).get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in present:
-                    made = CreateColumn(column).compile(dialect=conn.dialect)
-                    conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {made}")
 
 
 def _indexes_deferred(conn: Connection, events: Table, chosen: Sequence[Projection]) -> list[Index]:

@@ -90,6 +90,7 @@ class ProjectionRecorder(SQLAlchemyTrackingRecorder):
         if isinstance(engine, Engine):
             widen_text_columns(engine)
             compress_large_columns(engine)
+            _add_columns(engine, tables)
             _add_indexes(engine, tables)
 
     def create_tables_of(self, projection: Projection) -> None:
@@ -201,22 +202,32 @@ def _moving_all(tracking: Table) -> Any:
 
 
 def _holds(engine: Engine, tables: Sequence[Table]) -> bool:
-    """Every one of ``tables`` and of their indexes is there already, and (PostgreSQL) none of
-    their TEXT columns is still an earlier version's VARCHAR: one catalogue query, where
+    """Every one of ``tables``, of their indexes and of the read models' columns is there already,
+    and (PostgreSQL) none of their TEXT columns is still an earlier version's VARCHAR: one or two
+    catalogue queries, where
     ``create_all(checkfirst)`` asks one per table at every command. False: check and make table by
     table, as before (and widen columns)."""
     if engine.dialect.name not in ("sqlite", "postgresql") or any(t.schema is not None for t in tables):
         return False
     names = sorted({t.name for t in tables} | {str(i.name) for t in tables for i in t.indexes})
     with engine.connect() as conn:
+        ours = [t for t in tables if t.metadata is metadata]
+        every = sorted(f"{t.name}.{c.name}" for t in ours for c in t.columns)  # a later version's too
         if engine.dialect.name == "sqlite":
             marks = ", ".join("?" * len(names))
             kinds = "type IN ('table', 'index')"
             query = f"SELECT COUNT(*) FROM sqlite_master WHERE {kinds} AND name IN ({marks})"
-            return bool(conn.exec_driver_sql(query, tuple(names)).scalar() == len(names))
-        ours = [t for t in tables if t.metadata is metadata]
+            if conn.exec_driver_sql(query, tuple(names)).scalar() != len(names):
+                return False
+            marks = ", ".join("?" * len(every))
+            query = (
+                "SELECT COUNT(*) FROM sqlite_master m, pragma_table_info(m.name) p "
+                f"WHERE m.type = 'table' AND m.name || '.' || p.name IN ({marks})"
+            )
+            return bool(conn.exec_driver_sql(query, tuple(every)).scalar() == len(every))
         columns = sorted(f"{t.name}.{c.name}" for t in ours for c in t.columns if isinstance(c.type, Text))
-        return bool(conn.execute(_PG_HOLDS, {"names": names, "n": len(names), "columns": columns}).scalar())
+        held = {"names": names, "n": len(names), "columns": columns, "every": every, "m": len(every)}
+        return bool(conn.execute(_PG_HOLDS, held).scalar())
 
 
 # relations in the schema tables are made in (the first of the search path), as CREATE makes them
@@ -225,8 +236,47 @@ _PG_HOLDS = text(
     "AND relname = ANY(:names) AND relkind IN ('r', 'p', 'i', 'I')) = :n AND NOT EXISTS ("
     "SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
     "WHERE c.relnamespace = current_schema()::regnamespace AND c.relname || '.' || a.attname = ANY(:columns) "
-    "AND a.atttypid = 'varchar'::regtype AND NOT a.attisdropped)"
+    "AND a.atttypid = 'varchar'::regtype AND NOT a.attisdropped) AND ("
+    "SELECT COUNT(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+    "WHERE c.relnamespace = current_schema()::regnamespace AND c.relname || '.' || a.attname = ANY(:every) "
+    "AND a.attnum > 0 AND NOT a.attisdropped) = :m"
 )
+
+
+def _add_columns(engine: Engine, tables: Sequence[Table]) -> None:
+    """The columns a later version added to the read models' tables an earlier one made
+    (``create_all`` makes a table's columns only with the table), each with its database default
+    so that a release from before it still writes rows there; each in a transaction of its own,
+    which holds the table no longer. Only the tables' owner may add one: another login is told,
+    in one sentence, that the owner runs ``init`` first after an upgrade (as for a new table)."""
+    from sqlalchemy import inspect
+    from sqlalchemy.schema import CreateColumn
+
+    inspector = inspect(engine)
+    for table in tables:
+        if table.metadata is not metadata or not inspector.has_table(table.name):
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            made = CreateColumn(column).compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {made}")
+            except Exception as e:
+                if _state(e) == "42701" or "duplicate column" in str(e):
+                    continue  # another process added it meanwhile
+                if _state(e) == "42501" or "owner" in str(e):
+                    msg = T_(
+                        "the table {table} lacks the column {column} that this version of grant-ledger "
+                        "writes, and only the tables' owner may add it: after an upgrade the owner runs "
+                        "`grant-ledger init` first",
+                        table=table.name,
+                        column=column.name,
+                    )
+                    raise StorageError(msg) from None
+                raise
 
 
 def _add_indexes(engine: Engine, tables: Sequence[Table]) -> None:

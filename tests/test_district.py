@@ -166,10 +166,10 @@ def test_a_ledger_stored_before_districts_loads_reports_and_takes_a_district(tmp
         assert result.exit_code == 0, (args, result.stdout, result.stderr)
         return result
 
+    run("migrate", "--admin", "管理员-陈", "--admin-key", str(tmp_path / "chen.key"))  # read after it
     before = json.loads(run("balance", "--format", "json").stdout)  # type: ignore[attr-defined]
     assert [(r["base_id"], r["district"]) for r in before] == [("B0001", None)]
     assert json.loads(run("balance", "--district", "渝中区", "--format", "json").stdout) == []  # type: ignore[attr-defined]
-    run("migrate", "--admin", "管理员-陈", "--admin-key", str(tmp_path / "chen.key"))
     key = tmp_path / "li.key"
     run("keys", "generate", "--out", str(key))
     run("--key", str(tmp_path / "chen.key"), "people", "add", "财务-李", "--role", "officer",

@@ -469,12 +469,9 @@ def test_a_ledger_made_before_signing_is_adopted_by_migrate(tmp_path: Path) -> N
     os.chmod(db, 0o600)
     runner = CliRunner(env={"GRANT_LEDGER_LANG": "en"})
     url = f"sqlite:///{db}"
-    assert (
-        json.loads(runner.invoke(cli, ["--db", url, "balance", "--format", "json"]).stdout)[0][
-            "subsidy_spent"
-        ]
-        == "35000.00"
-    )
+    # its read models, which this version writes otherwise, are not rebuilt on unsigned events
+    unread = runner.invoke(cli, ["--db", url, "balance", "--format", "json"])
+    assert unread.exit_code == 6 and "migrate" in unread.stderr, unread.stderr
     key = tmp_path / "k.key"
     runner.invoke(cli, ["keys", "generate", "--out", str(key)])
     refused_write = runner.invoke(cli, ["--db", url, "--key", str(key), *SPEND, "--amount", "100",
@@ -485,6 +482,8 @@ def test_a_ledger_made_before_signing_is_adopted_by_migrate(tmp_path: Path) -> N
     )
     assert migrated.exit_code == 0, migrated.stderr
     assert "adopted 8 unsigned events" in migrated.stdout
+    adopted = json.loads(runner.invoke(cli, ["--db", url, "balance", "--format", "json"]).stdout)
+    assert adopted[0]["subsidy_spent"] == "35000.00"
     checkpoint = (data / "checkpoint.txt").read_text(encoding="utf-8")
     old_root = checkpoint.splitlines()[2]
     import base64

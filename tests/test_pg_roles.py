@@ -501,3 +501,34 @@ def test_a_ledger_from_before_the_web_kept_sessions_gets_them_from_the_owners_ne
         assert signed.status_code == 200 and "G1" in signed.text, signed.text[:500]
     query = "SELECT person, role FROM ledger_web_sessions WHERE person <> ''"
     assert rows(recipe.urls["auditor"], query) == [("tester", "officer")]
+
+
+def test_a_column_a_new_version_writes_is_the_owners_to_add_and_a_login_is_told_so(recipe: Recipe) -> None:
+    """A ledger the release before wrote: its movements lack the recorder's role, and its read
+    models are kept under that release's versions. An officer's command first says in one sentence
+    that the owner runs `init` (only the owner may add a column), writing nothing; after the
+    owner's `init` adds it, the read models are rebuilt once and history is as before."""
+    from projections import names
+
+    recipe.run_setup()
+    recipe.run_logins()
+    owner, officer, approver = recipe.ledger("owner"), recipe.ledger("officer"), recipe.ledger("approver")
+    owner.ok("init")
+    approved_district_grant(approver)
+    _money(officer)
+    before = officer.ok("history", "G1", "--format", "json").stdout
+    renamed = "\n".join(
+        f"UPDATE ledger_tracking SET application_name = '{n}' WHERE application_name = '{names.tracked(n)}';"
+        for n in (names.BALANCES, names.ACTS)
+    )
+    recipe.run_in_database(f"ALTER TABLE balance_movements DROP COLUMN role;\n{renamed}")
+    told = officer("balance", "B0001", "--format", "json")
+    assert told.exit_code == 5, (told.stdout, told.stderr)
+    said = told.stderr.strip()
+    assert "balance_movements lacks the column role" in said and "runs `grant-ledger init` first" in said
+    assert len(said.splitlines()) == 1 and "Traceback" not in said and told.stdout == ""
+    upgraded = owner.ok("init")
+    again = officer.ok("history", "G1", "--format", "json")
+    assert again.stdout == before
+    # rebuilt once, by whichever command came first after the column was there
+    assert (upgraded.stderr + again.stderr).count("the acts read model was written by another version") == 1

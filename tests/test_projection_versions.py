@@ -211,38 +211,36 @@ def _unsigned_copy(tmp_path: Path) -> str:
     return f"sqlite:///{db}"
 
 
-def test_a_ledger_stored_before_signing_is_rebuilt_as_its_release_built_it_and_a_seal_in_it_refused(
+def test_a_ledger_stored_before_signing_is_not_rebuilt_from_unsigned_events_until_adopted(
     tmp_path: Path,
 ) -> None:
     """tests/data/unsigned-ledger: stored and projected by a release from before signing, not yet
-    migrated. Its read models, which this version writes otherwise, are rebuilt by the first
-    command without seals to check (it holds none; its release built them so), and it reads as
-    before. The same ledger with a seal named in one event below the application (its registry
-    or adoption taken out) is refused, exit 6, and nothing is rebuilt."""
+    migrated. This version writes its read models otherwise, and will not build them on events no
+    one it knows has signed: the first command says so in one sentence (exit 6) naming both
+    causes, adoption by ``migrate`` or a change below the application, and builds nothing. Once an
+    administrator adopts it, the read models are rebuilt and read."""
     from click.testing import CliRunner
 
     from commands.cli import cli
 
     runner = CliRunner(env={"GRANT_LEDGER_LANG": "en"})
     url = _unsigned_copy(tmp_path)
-    assert "balances" in _keys(url) and names.tracked("balances") != "balances"
-    shown = runner.invoke(cli, ["--db", url, "balance", "--format", "json"])
-    assert shown.exit_code == 0, shown.stderr
-    assert "the balances read model was written by another version" in shown.stderr
-    assert [r["base_id"] for r in json.loads(shown.stdout)] == ["B0001"]
-    assert names.tracked("balances") in _keys(url)
-
-    (tmp_path / "tampered").mkdir()
-    url = _unsigned_copy(tmp_path / "tampered")
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP TRIGGER ledger_events_no_update"))
-        forged = "UPDATE ledger_events SET state = json_set(state, '$.seal', 'forged') WHERE id = 3"
-        conn.execute(text(forged))
-    engine.dispose()
     before = _keys(url)
+    assert "balances" in before and names.tracked("balances") != "balances"
     refused = runner.invoke(cli, ["--db", url, "balance", "--format", "json"])
     assert refused.exit_code == 6, (refused.stdout, refused.stderr)
-    assert refused.stderr.startswith("grant-ledger: event 3 (Grant.Applied of ")
-    assert "is signed, but the ledger has no person registered and was never adopted" in refused.stderr
+    said = refused.stderr.strip()
+    assert said.startswith("grant-ledger: event 1 (Unit.Registered of ") and len(said.splitlines()) == 1
+    assert "carries no signature, and the ledger has no people registry; nothing was built on it" in said
+    assert "adopts it with `grant-ledger migrate --admin NAME --admin-key FILE`" in said
+    assert "the events table was changed below the application" in said
     assert refused.stdout == "" and _keys(url) == before
+
+    adopted = runner.invoke(
+        cli, ["--db", url, "migrate", "--admin", "管理员-陈", "--admin-key", str(tmp_path / "chen.key")]
+    )
+    assert adopted.exit_code == 0, adopted.stderr
+    shown = runner.invoke(cli, ["--db", url, "balance", "--format", "json"])
+    assert shown.exit_code == 0, shown.stderr
+    assert [(r["base_id"], r["subsidy_spent"]) for r in json.loads(shown.stdout)] == [("B0001", "35000.00")]
+    assert set(_keys(url)) == _current_keys()
