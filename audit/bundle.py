@@ -58,7 +58,7 @@ from audit.verifier.who import Activity, is_registry, registry_row
 from audit.verifier.xlsx import SheetStream, SpooledSheet, Workbook
 from ledger.database import EVENTS_TABLE, streamed_rows
 from ledger.encoding import json_state
-from ledger.errors import BadInputError, NotFoundError
+from ledger.errors import BadInputError, NotFoundError, VerificationError
 from ledger.i18n import current
 from ledger.policy import all_policies, current_policy, policy_in_force, policy_text
 from projections.measures import GRANT, SPENDING_KINDS, available_in, effect
@@ -219,7 +219,11 @@ def _write_events(
     # two were three fifths of the export's main process)
     shapes = ShapeCache() if book is None and log is None and selection.everything else None
     topics: dict[str, str] = {}
+    expected = 0  # the leaves come in order from 0: one missing is an event taken out of the store
     for index, nid, leaf_hash, originator_id, version, topic, state in _rows(engine, size):
+        if index != expected:
+            raise _event_missing(expected, size)
+        expected += 1
         key = originator_id if isinstance(originator_id, bytes | str | UUID) else bytes(originator_id)
         named = names.get(key)
         if named is None:
@@ -259,7 +263,18 @@ def _write_events(
         if len(lines) == _BATCH:
             _flush(out, digest, lines, progress)
     _flush(out, digest, lines, progress)
+    if expected != size:
+        raise _event_missing(expected, size)
     return _EventsWritten(last_nid, originators, digest.hexdigest(), withheld)
+
+
+def _event_missing(leaf: int, size: int) -> VerificationError:
+    return VerificationError(
+        _(
+            "leaf {leaf} of the audit log, under the signed checkpoint of {size} leaves, has no event in "
+            "the store: the events table was changed below the application; nothing was exported"
+        ).format(leaf=leaf, size=size)
+    )
 
 
 def _flush(out: IO[bytes] | None, digest: Any, lines: list[bytes], progress: Step | None) -> None:

@@ -555,3 +555,39 @@ def test_a_read_the_database_refuses_while_signing_is_a_storage_error(
     assert "prohibited" in result.stderr and "internal error" not in result.stderr
     with create_engine(ledger.url).connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM audit_checkpoints")).scalar_one() == 0
+
+
+@pytest.mark.parametrize("taken", ["a spend", "the last event"])
+def test_an_export_refuses_a_store_missing_an_event_its_signed_checkpoint_covers(
+    keyed: tuple[Ledger, Path], tmp_path: Path, taken: str
+) -> None:
+    """An event under the signed checkpoint deleted from the store below the application (its
+    audit-log leaf kept): `audit export` says which leaf has no event, exit 6, and leaves no
+    bundle; it ended in an internal error (the event log sheet one row short)."""
+    ledger, _ = keyed
+    _checkpoint(ledger)
+    engine = create_engine(ledger.url)
+    try:
+        with engine.begin() as conn:
+            leaves = conn.execute(text("SELECT leaf_index, notification_id FROM audit_leaves")).all()
+            spends = conn.execute(
+                text(f"SELECT id FROM {EVENTS_TABLE} WHERE topic LIKE '%ExpenditureRecorded'")
+            ).scalars()
+            nid = min(spends) if taken == "a spend" else max(n for _, n in leaves)
+            leaf = next(i for i, n in leaves if n == nid)
+            if engine.dialect.name == "sqlite":
+                conn.execute(text(f"DROP TRIGGER {EVENTS_TABLE}_no_delete"))
+            else:
+                conn.execute(text(f"ALTER TABLE {EVENTS_TABLE} DISABLE TRIGGER USER"))
+            conn.execute(text(f"DELETE FROM {EVENTS_TABLE} WHERE id = :id"), {"id": nid})
+    finally:
+        engine.dispose()
+    bundle = tmp_path / "bundle"
+    result = ledger("audit", "export", str(bundle), role="auditor")
+    assert result.exit_code == 6, (result.stdout, result.stderr)
+    said = result.stderr.strip()
+    assert (
+        f"leaf {leaf} of the audit log, under the signed checkpoint of {len(leaves)} leaves, has no " in said
+    )
+    assert len(said.splitlines()) == 1 and "Traceback" not in said and "internal error" not in said
+    assert not bundle.exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith(".bundle")] == []
