@@ -236,7 +236,16 @@ class Trust:
                 if seal is not None and state.get("actor") == seal.signer and seal.covers(leaves[n]):
                     continue
             problem = self._problem(row, seals, None if leaves is None else leaves[n])
-            if problem is not None and self.before_signing():
+            if problem is None:
+                continue
+            named = {
+                "value": row.id or "?",
+                "value2": row.topic.split(":")[-1],
+                "originator_id": row.originator_id,
+                "version": row.version,
+                "problem": problem,
+            }
+            if self.before_signing():
                 raise VerificationError(
                     _(
                         "event {value} ({value2} of {originator_id}, version {version}) {problem}, and the "
@@ -244,28 +253,15 @@ class Trust:
                         "before records were signed, an administrator adopts it with `grant-ledger migrate "
                         "--admin NAME --admin-key FILE`; if not, the events table was changed below the "
                         "application (`grant-ledger audit verify` lists every such event)"
-                    ).format(
-                        value=row.id or "?",
-                        value2=row.topic.split(":")[-1],
-                        originator_id=row.originator_id,
-                        version=row.version,
-                        problem=problem,
-                    )
+                    ).format(**named)
                 )
-            if problem is not None:
-                raise VerificationError(
-                    _(
-                        "event {value} ({value2} of {originator_id}, version {version}) {problem}; nothing "
-                        "was built on it — the events table was changed below the application "
-                        "(`grant-ledger audit verify` lists every such event)"
-                    ).format(
-                        value=row.id or "?",
-                        value2=row.topic.split(":")[-1],
-                        originator_id=row.originator_id,
-                        version=row.version,
-                        problem=problem,
-                    )
-                )
+            raise VerificationError(
+                _(
+                    "event {value} ({value2} of {originator_id}, version {version}) {problem}; nothing "
+                    "was built on it — the events table was changed below the application "
+                    "(`grant-ledger audit verify` lists every such event)"
+                ).format(**named)
+            )
 
     @_locked
     def events_of(

@@ -10,6 +10,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -47,6 +48,21 @@ def found(ledger: Ledger, *options: str) -> list[tuple[str, str | None]]:
     rows = json.loads(ledger.ok("report", "findings", "--format", "json", *options).stdout)
     assert all(r["grant_id"] == "G1" and r["base_id"] == "B0001" for r in rows)
     return [(r["rule"], r["date"]) for r in rows]
+
+
+def stored_as_an_earlier_version_allowed(ledger: Ledger, event: Any, **fields: Any) -> None:
+    """An event of G1 stored past the rules the command line holds it to, as an earlier version
+    allowed, sealed by a person of its own ("elsewhere")."""
+    from ledger.application import GrantLedger
+    from tests.signing import save_sealed
+
+    app = GrantLedger(ledger.url)
+    try:
+        grant = app.get_grant("G1")
+        grant.trigger_event(event, actor="elsewhere", role="officer", **fields)
+        save_sealed(app, ledger, grant)
+    finally:
+        app.close()
 
 
 OVERDUE = ("rectification overdue", "2024-06-30")
@@ -92,23 +108,15 @@ def test_a_breach_stored_later_was_not_known_before(ledger: Ledger) -> None:
     from datetime import date
     from decimal import Decimal
 
-    from ledger.application import GrantLedger
     from ledger.grant import Grant
-    from tests.signing import save_sealed
 
     approved_district_grant(ledger)
     ledger.ok("disburse", "G1", "--amount", "120000", "--voucher", "T1", "--date", "2024-05-01")
     before = moment()
-    app = GrantLedger(ledger.url)
-    try:
-        grant = app.get_grant("G1")
-        grant.trigger_event(
-            Grant.SubsidyDisbursed, amount=Decimal("900000.00"), voucher="T9", tranche=2,
-            actor="elsewhere", role="officer", occurred_on=date(2024, 5, 1),
-        )  # fmt: skip
-        save_sealed(app, ledger, grant)
-    finally:
-        app.close()
+    stored_as_an_earlier_version_allowed(
+        ledger, Grant.SubsidyDisbursed, amount=Decimal("900000.00"), voucher="T9", tranche=2,
+        occurred_on=date(2024, 5, 1),
+    )  # fmt: skip
     breach = ("tranches within approval", "2024-05-01")
     assert breach in found(ledger, "--as-of", "2024-06-30")
     assert breach not in found(ledger, "--as-of", "2024-06-30", "--known-at", before.isoformat())
@@ -122,24 +130,16 @@ def test_a_spends_breach_is_known_after_it_was_stored_and_not_before(ledger: Led
     from datetime import date
     from decimal import Decimal
 
-    from ledger.application import GrantLedger
     from ledger.grant import Grant
-    from tests.signing import save_sealed
 
     approved_district_grant(ledger)
     ledger.ok("disburse", "G1", "--amount", "120000", "--voucher", "T1", "--date", "2024-05-01")
     before = moment()
-    app = GrantLedger(ledger.url)
-    try:
-        grant = app.get_grant("G1")
-        grant.trigger_event(
-            Grant.ExpenditureRecorded, amount=Decimal("900000.00"), category="equipment", source="subsidy",
-            content="设备购置", project="", voucher="S9", payee="", memo="", attachments=[],
-            actor="elsewhere", role="officer", occurred_on=date(2024, 5, 2),
-        )  # fmt: skip
-        save_sealed(app, ledger, grant)
-    finally:
-        app.close()
+    stored_as_an_earlier_version_allowed(
+        ledger, Grant.ExpenditureRecorded, amount=Decimal("900000.00"), category="equipment",
+        source="subsidy", content="设备购置", project="", voucher="S9", payee="", memo="", attachments=[],
+        occurred_on=date(2024, 5, 2),
+    )  # fmt: skip
     after = moment()
     plain = found(ledger, "--as-of", "2024-06-30")
     assert ("ring-fence", "2024-05-02") in plain
