@@ -203,8 +203,8 @@ def _moving_all(tracking: Table) -> Any:
 
 def _holds(engine: Engine, tables: Sequence[Table]) -> bool:
     """Every one of ``tables``, of their indexes and of the read models' columns is there already,
-    and (PostgreSQL) none of their TEXT columns is still an earlier version's VARCHAR: one or two
-    catalogue queries, where
+    and (PostgreSQL) none of their TEXT columns is still an earlier version's VARCHAR: one
+    catalogue query, where
     ``create_all(checkfirst)`` asks one per table at every command. False: check and make table by
     table, as before (and widen columns)."""
     if engine.dialect.name not in ("sqlite", "postgresql") or any(t.schema is not None for t in tables):
@@ -216,15 +216,15 @@ def _holds(engine: Engine, tables: Sequence[Table]) -> bool:
         if engine.dialect.name == "sqlite":
             marks = ", ".join("?" * len(names))
             kinds = "type IN ('table', 'index')"
-            query = f"SELECT COUNT(*) FROM sqlite_master WHERE {kinds} AND name IN ({marks})"
-            if conn.exec_driver_sql(query, tuple(names)).scalar() != len(names):
-                return False
-            marks = ", ".join("?" * len(every))
-            query = (
-                "SELECT COUNT(*) FROM sqlite_master m, pragma_table_info(m.name) p "
-                f"WHERE m.type = 'table' AND m.name || '.' || p.name IN ({marks})"
-            )
-            return bool(conn.exec_driver_sql(query, tuple(every)).scalar() == len(every))
+            query = f"SELECT (SELECT COUNT(*) FROM sqlite_master WHERE {kinds} AND name IN ({marks})) = ?"
+            if every:  # in the same query: a command asks the catalogue once
+                columns_of = ", ".join("?" * len(every))
+                query += (
+                    " AND (SELECT COUNT(*) FROM sqlite_master m, pragma_table_info(m.name) p "
+                    f"WHERE m.type = 'table' AND m.name || '.' || p.name IN ({columns_of})) = ?"
+                )
+            asked = (*names, len(names), *every, len(every)) if every else (*names, len(names))
+            return bool(conn.exec_driver_sql(query, asked).scalar())
         columns = sorted(f"{t.name}.{c.name}" for t in ours for c in t.columns if isinstance(c.type, Text))
         held = {"names": names, "n": len(names), "columns": columns, "every": every, "m": len(every)}
         return bool(conn.execute(_PG_HOLDS, held).scalar())
