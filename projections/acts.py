@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ledger.i18n import T_
 from ledger.labels import lazy
 from projections.bulk import BulkInsert
+from projections.measures import SPEND
 from projections.names import ACTS as NAME
 from projections.records import GRANT, StoredRecord, reading, written_at
 from projections.schema import history_acts
@@ -20,7 +21,7 @@ from projections.schema import history_acts
 if TYPE_CHECKING:  # a report reads acts without loading the ORM
     from sqlalchemy.orm import Session
 
-__all__ = ["KINDS", "NAME", "SPENT_KIND", "ActsProjection", "describe"]
+__all__ = ["KINDS", "NAME", "ActsProjection", "describe"]
 
 TABLES = (history_acts,)
 
@@ -45,11 +46,6 @@ KINDS = {
     "Extended": "extend",
 }
 
-
-# the event whose history line is its movement alone (``describe`` says nothing of a spend), and
-# that movement's kind (projections.measures)
-SPENT = "ExpenditureRecorded"
-SPENT_KIND = "spend"
 
 # the acts that decide a grant's status, and the status each leaves it in (findings and pending
 # read a grant's status as of a day from them)
@@ -221,11 +217,11 @@ class ActsProjection:
         for r in batch:
             if not r.topic.startswith(GRANT):
                 continue
-            kind = r.topic[len(GRANT) :]
-            if kind == SPENT:
-                continue
-            d = r.data
             read = reading(r)
+            if read is not None and read.kind == SPEND:
+                continue  # its history line is its movement alone (describe says nothing of it)
+            kind = r.topic[len(GRANT) :]
+            d = r.data
             name = read.kind if read is not None else KINDS.get(kind, kind)
             if kind == "OutputReported" and d.get("corrects"):
                 name = "output_correct"

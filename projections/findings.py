@@ -31,9 +31,9 @@ from ledger.rules import (
     matching_at_least_ratio,
     rectification_on_time,
 )
-from projections.acts import SPENT_KIND, STATUS_AFTER, in_log_order
+from projections.acts import STATUS_AFTER, in_log_order
 from projections.judge import policy_on
-from projections.measures import available_in
+from projections.measures import SPEND, available_in
 from projections.periods import KINDS as PERIOD_KINDS
 from projections.periods import period_after
 from projections.queries import stored_time
@@ -137,7 +137,7 @@ class _Kept:
             recorded = select(a.notification_id).where(a.aggregate_id.in_(keys), a.recorded_at <= moment)
             # a spend has no act: its movement says when it was recorded (projections.acts)
             spent = select(m.notification_id).where(
-                m.grant_id.in_(ids), m.kind == SPENT_KIND, m.recorded_at <= moment
+                m.grant_id.in_(ids), m.kind == SPEND, m.recorded_at <= moment
             )
             stored = stored.where(e.notification_id.in_(recorded.union_all(spent)))
         for row in conn.execute(stored.order_by(e.notification_id)).all():

@@ -47,8 +47,10 @@ COLUMNS: dict[tuple[str, str], tuple[str, int]] = {
     ("uncommitted", MATCHING): ("matching_committed", -1),
 }
 
+# a spend's movement kind: its history line, which has no act (projections.acts)
+SPEND = "spend"
 # the movements' kinds of spending and its reversal (the spending lists and category reports)
-SPENDING_KINDS = ("spend", "reverse")
+SPENDING_KINDS = (SPEND, "reverse")
 
 N = TypeVar("N", int, Decimal)
 
@@ -171,7 +173,7 @@ def _matching_received(d: Mapping[str, Any]) -> Effect:
 
 
 def _spent(d: Mapping[str, Any]) -> Effect:
-    return _effect("spend", GRANT + "ExpenditureRecorded", d, d["voucher"], d["category"], d["content"])
+    return _effect(SPEND, GRANT + "ExpenditureRecorded", d, d["voucher"], d["category"], d["content"])
 
 
 def _reversed(d: Mapping[str, Any]) -> Effect:

@@ -22,11 +22,11 @@ from ledger.clock import business_today
 from ledger.i18n import Text
 from ledger.money import CENT, ZERO, from_fen, percent
 from ledger.rules import matching_gap
-from projections.acts import SPENT_KIND
 from projections.measures import (
     MATCHING,
     REVERSAL_KINDS,
     SOURCES,
+    SPEND,
     SPENDING_KINDS,
     SUBSIDY,
     available,
@@ -438,7 +438,7 @@ def history_page(
     # a grant's lines: its acts (each with its movement, if a money act), and its spends, which
     # are movements alone (projections.acts)
     acted: list[ColumnElement[bool]] = [a.aggregate_id == head.aggregate_id]
-    spent: list[ColumnElement[bool]] = [m.grant_id == grant_id, m.kind == SPENT_KIND]
+    spent: list[ColumnElement[bool]] = [m.grant_id == grant_id, m.kind == SPEND]
     for at, table in ((acted, a), (spent, m)):
         if as_of is not None:
             at.append(table.occurred_on <= as_of)
