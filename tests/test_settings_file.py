@@ -97,3 +97,52 @@ def test_shell_completion_offers_the_commands(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert "plain,report" in words.stdout.splitlines(), (words.stdout, words.stderr)
+
+
+HOMES = [None, "", "relative/home", "/home/officer", "/home/officer/", "/"]
+XDG_HOMES = [None, "", "relative/config", "/srv/config", "/srv/config/"]
+
+
+@pytest.mark.parametrize("home", HOMES)
+@pytest.mark.parametrize("xdg", XDG_HOMES)
+def test_the_settings_file_is_where_platformdirs_puts_it(
+    monkeypatch: pytest.MonkeyPatch, home: str | None, xdg: str | None
+) -> None:
+    from platformdirs import user_config_path
+
+    from commands.config import CONFIG_ENV, config_path
+
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    for name, value in (("HOME", home), ("XDG_CONFIG_HOME", xdg)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    try:
+        expected = user_config_path("grant-ledger") / "config.toml"
+    except RuntimeError:  # platformdirs finds no home directory at all (no passwd entry)
+        return
+    assert config_path() == expected
+
+
+def test_the_file_in_the_users_config_directory_is_read(tmp_path: Path) -> None:
+    """Without GRANT_LEDGER_CONFIG the file under $HOME/.config (or $XDG_CONFIG_HOME) is the one
+    read, and reading it does not load platformdirs."""
+    home, xdg = tmp_path / "home", tmp_path / "xdg"
+    for config_home in (home / ".config", xdg):
+        folder = config_home / "grant-ledger"
+        folder.mkdir(parents=True)
+        write(folder / "config.toml", f'db = "{config_home / "books.db"}"\nlang = "en"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRANT_LEDGER_", "XDG_"))}
+    probe = (
+        "import sys; from commands.config import load_file; f = load_file(); "
+        "print(f.path, f.values['db'], 'platformdirs' in sys.modules)"
+    )
+    for extra, config_home in (({}, home / ".config"), ({"XDG_CONFIG_HOME": str(xdg)}, xdg)):
+        said = subprocess.run([sys.executable, "-c", probe], env={**env, "HOME": str(home), **extra},
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        where = config_home / "grant-ledger" / "config.toml"
+        assert said.stdout.split() == [str(where), str(config_home / "books.db"), "False"], said.stderr
+        info = subprocess.run([sys.executable, "-m", "commands", "info"], env={**env, "HOME": str(home), **extra},
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert str(config_home / "books.db") in info.stdout and str(where) in info.stdout, info.stdout + info.stderr
