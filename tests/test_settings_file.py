@@ -143,6 +143,8 @@ def test_the_file_in_the_users_config_directory_is_read(tmp_path: Path) -> None:
                               capture_output=True, text=True, timeout=60)  # fmt: skip
         where = config_home / "grant-ledger" / "config.toml"
         assert said.stdout.split() == [str(where), str(config_home / "books.db"), "False"], said.stderr
-        info = subprocess.run([sys.executable, "-m", "commands", "info"], env={**env, "HOME": str(home), **extra},
+        info = subprocess.run([sys.executable, "-m", "commands", "info"],
+                              env={**env, "HOME": str(home), **extra},
                               capture_output=True, text=True, timeout=60)  # fmt: skip
-        assert str(config_home / "books.db") in info.stdout and str(where) in info.stdout, info.stdout + info.stderr
+        said_info = info.stdout + info.stderr
+        assert str(config_home / "books.db") in info.stdout and str(where) in info.stdout, said_info
