@@ -8,13 +8,13 @@ default. ``grant-ledger info`` prints each one in effect and where it came from.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from ledger.i18n import catalogue
+from ledger.location import user_dir
 
 # the command line's catalogue (commands.i18n's, bound here: commands.i18n reads this module)
 _ = catalogue("commands", Path(__file__).parent / "locale")
@@ -47,27 +47,7 @@ def config_path() -> Path:
     given = os.environ.get(CONFIG_ENV, "").strip()
     if given:
         return Path(given).expanduser()
-    home = _xdg_config_home()
-    if home is not None:
-        return Path(home) / "grant-ledger" / "config.toml"
-    from platformdirs import user_config_path
-
-    return user_config_path("grant-ledger") / "config.toml"
-
-
-def _xdg_config_home() -> str | None:
-    """The XDG config directory on Linux where it is plain (``$XDG_CONFIG_HOME`` or ``$HOME/.config``,
-    both absolute), else None for platformdirs to decide. Every command reads the settings file, and
-    importing platformdirs (it imports tempfile) was 5 ms of a 60 ms ``balance``;
-    tests/test_settings_file.py holds this equal to platformdirs."""
-    if sys.platform != "linux":
-        return None
-    xdg = os.environ.get("XDG_CONFIG_HOME", "")
-    if os.path.isabs(xdg):
-        return xdg
-    if os.path.isabs(os.environ.get("HOME", "")):
-        return os.path.expanduser("~/.config")
-    return None
+    return user_dir("config") / "config.toml"
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ def default_key_dir(url: str) -> Path:
     """``keys/`` next to a SQLite file; for PostgreSQL, ``keys/`` in the user data directory."""
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         return Path(url[len("sqlite:///") :]).parent / "keys"
-    from platformdirs import user_data_path
+    from ledger.location import user_dir
 
-    return user_data_path("grant-ledger") / "keys"
+    return user_dir("data") / "keys"
 
 
 def default_key_path(url: str) -> Path:

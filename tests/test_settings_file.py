@@ -99,32 +99,41 @@ def test_shell_completion_offers_the_commands(tmp_path: Path) -> None:
     assert "plain,report" in words.stdout.splitlines(), (words.stdout, words.stderr)
 
 
-HOMES = [None, "", "relative/home", "/home/officer", "/home/officer/", "/"]
-XDG_HOMES = [None, "", "relative/config", "/srv/config", "/srv/config/"]
+HOMES = [None, "", "relative/home", "/home/officer", "/home/officer/", "/", "//", "/h ", " /h"]
+XDG_HOMES = [None, "", "relative/dir", "/srv/dir", "/srv/dir/", "//", " /srv/dir", "/srv/dir "]
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="the directories named without platformdirs are Linux's")
 @pytest.mark.parametrize("home", HOMES)
 @pytest.mark.parametrize("xdg", XDG_HOMES)
-def test_the_settings_file_is_where_platformdirs_puts_it(
-    monkeypatch: pytest.MonkeyPatch, home: str | None, xdg: str | None
+@pytest.mark.parametrize("kind", ["config", "data"])
+def test_the_user_directories_are_where_platformdirs_puts_them(
+    monkeypatch: pytest.MonkeyPatch, kind: str, home: str | None, xdg: str | None
 ) -> None:
-    from platformdirs import user_config_path
+    import platformdirs
 
     from commands.config import CONFIG_ENV, config_path
+    from ledger.location import default_db_path
 
     monkeypatch.delenv(CONFIG_ENV, raising=False)
-    for name, value in (("HOME", home), ("XDG_CONFIG_HOME", xdg)):
+    variable = {"config": "XDG_CONFIG_HOME", "data": "XDG_DATA_HOME"}[kind]
+    for name, value in (("HOME", home), (variable, xdg)):
         if value is None:
             monkeypatch.delenv(name, raising=False)
         else:
             monkeypatch.setenv(name, value)
+    ours = config_path if kind == "config" else default_db_path
     try:
-        expected = user_config_path("grant-ledger") / "config.toml"
-    except RuntimeError:  # platformdirs finds no home directory at all (no passwd entry)
+        theirs = platformdirs.user_config_path if kind == "config" else platformdirs.user_data_path
+        expected = theirs("grant-ledger") / ("config.toml" if kind == "config" else "ledger.db")
+    except RuntimeError:  # no home directory at all (no passwd entry): both say so
+        with pytest.raises(RuntimeError):
+            ours()
         return
-    assert config_path() == expected
+    assert ours() == expected
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="the directories named without platformdirs are Linux's")
 def test_the_file_in_the_users_config_directory_is_read(tmp_path: Path) -> None:
     """Without GRANT_LEDGER_CONFIG the file under $HOME/.config (or $XDG_CONFIG_HOME) is the one
     read, and reading it does not load platformdirs."""
@@ -136,15 +145,33 @@ def test_the_file_in_the_users_config_directory_is_read(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GRANT_LEDGER_", "XDG_"))}
     probe = (
         "import sys; from commands.config import load_file; f = load_file(); "
-        "print(f.path, f.values['db'], 'platformdirs' in sys.modules)"
+        "print(f.path, f.values['db'], 'platformdirs' in sys.modules, sep='\\n')"
     )
     for extra, config_home in (({}, home / ".config"), ({"XDG_CONFIG_HOME": str(xdg)}, xdg)):
         said = subprocess.run([sys.executable, "-c", probe], env={**env, "HOME": str(home), **extra},
                               capture_output=True, text=True, timeout=60)  # fmt: skip
         where = config_home / "grant-ledger" / "config.toml"
-        assert said.stdout.split() == [str(where), str(config_home / "books.db"), "False"], said.stderr
+        assert said.stdout.splitlines() == [str(where), str(config_home / "books.db"), "False"], said.stderr
         info = subprocess.run([sys.executable, "-m", "commands", "info"],
                               env={**env, "HOME": str(home), **extra},
                               capture_output=True, text=True, timeout=60)  # fmt: skip
         said_info = info.stdout + info.stderr
         assert str(config_home / "books.db") in info.stdout and str(where) in info.stdout, said_info
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the directories named without platformdirs are Linux's")
+def test_without_a_database_named_the_default_file_is_in_the_users_data_directory(tmp_path: Path) -> None:
+    """No --db, no GRANT_LEDGER_DB, no settings file: `init` makes the ledger in
+    $XDG_DATA_HOME/grant-ledger/ (else ~/.local/share/grant-ledger/), and `info` reads it there."""
+    home, data = tmp_path / "home", tmp_path / "data"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRANT_LEDGER_", "XDG_"))}
+    for extra, folder in (({}, home / ".local" / "share"), ({"XDG_DATA_HOME": str(data)}, data)):
+        run_env = {**env, "HOME": str(home), "GRANT_LEDGER_LANG": "en", **extra}
+        made = subprocess.run([sys.executable, "-m", "commands", "init"], env=run_env,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        db = folder / "grant-ledger" / "ledger.db"
+        assert made.returncode == 0 and db.is_file(), made.stdout + made.stderr
+        info = subprocess.run([sys.executable, "-m", "commands", "info"], env=run_env,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert info.returncode == 0 and str(db) in info.stdout, info.stdout + info.stderr
