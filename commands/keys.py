@@ -8,6 +8,7 @@ import click
 
 from commands.context import settings
 from commands.i18n import _
+from ledger.location import user_dir
 
 DEFAULT_NAME = "ledger"
 
@@ -16,8 +17,6 @@ def default_key_dir(url: str) -> Path:
     """``keys/`` next to a SQLite file; for PostgreSQL, ``keys/`` in the user data directory."""
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         return Path(url[len("sqlite:///") :]).parent / "keys"
-    from ledger.location import user_dir
-
     return user_dir("data") / "keys"
 
 
