@@ -231,6 +231,7 @@ def record_rows(
         progress=progress,
         checkers=checkers,
         on_end=on_end,
+        expected_rows=rows or 0,
     )
     if done.events >= ANALYZE_AFTER:
         from ledger.database import refresh_statistics

@@ -34,8 +34,9 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from hashlib import blake2b
 from itertools import islice
-from typing import Any, cast
+from typing import IO, Any, cast
 from uuid import UUID
 from zlib import crc32
 
@@ -668,6 +669,7 @@ def import_rows(
     cache_vouchers: int | None = None,
     checkers: int = 0,
     on_end: Callable[[Connection], None] | None = None,
+    expected_rows: int = 0,
 ) -> ImportResult:
     """Check and record every row in one transaction; nothing is written if any row is bad.
 
@@ -677,6 +679,8 @@ def import_rows(
     ``progress(n)`` as rows are checked. ``checkers`` is how many other processes
     check the rows and encode the events while this one writes them: none, one, or more, each
     given the rows of some grants by a process reading the file (when ``may_part`` allows).
+    ``expected_rows``: about how many rows the file holds (0: not known), for the reader of a
+    file checked in parts to size the files it sets rows aside in.
     """
     cache = CACHE_VOUCHERS if cache_vouchers is None else cache_vouchers
     registry, seen = app.trust.fresh_registry()
@@ -721,7 +725,7 @@ def import_rows(
             }
             messages: Iterator[Message]
             if checkers > 1 and may_part(person):
-                messages = _checked_in_parts(app, rows, checkers, **options)
+                messages = _checked_in_parts(app, rows, checkers, expected_rows, **options)
             elif checkers:
                 messages = _checked_elsewhere(app, rows, **options)
             else:
@@ -829,6 +833,7 @@ def _checked_in_parts(
     app: GrantLedger,
     rows: Iterable[tuple[int, Row]],
     parts: int,
+    expected_rows: int,
     **options: Any,
 ) -> Iterator[Message]:
     """``_check`` run in ``parts`` forked processes, each given the rows of its grants (a hash of
@@ -840,7 +845,7 @@ def _checked_in_parts(
     held = max(1, HELD_AGGREGATES // parts)
     checked = messages_from_parts(
         _deal,
-        (rows, held),
+        (rows, held, expected_rows),
         _check_part,
         (url, {**options, "parted": True, "held": held}),
         parts,
@@ -851,14 +856,28 @@ def _checked_in_parts(
 
 
 DEAL_ROWS = 500  # rows sent to a checking process at a time
+# A checking process is sent as they come the rows of at most LIVE_GRANTS grants at once; one
+# of them missing for LIVE_GAP of that process's rows looks done, and another may take its place.
+# Past LIVE_RETURNS grants that looked done and came back (a file by date, grants far apart), a
+# process is sent no more new grants as they come.
+LIVE_GRANTS = 32
+LIVE_GAP = 256
+LIVE_RETURNS = 32
+# Rows set aside are read back into memory this many at a time (about 1.4 KB each), grouped by
+# grant; each process's rows set aside go to at most ASIDE_FILES files, chosen by a hash of the
+# grant, about ASIDE_ROWS // 2 rows each where the file's size is known.
+ASIDE_ROWS = 25_000
+ASIDE_FILES = 128
+ASIDE_SPLITS = 3  # times a file's rows are split, at most (a hash may put many grants together)
+ASIDE_BUFFERED = 16_000  # rows held in memory, among all the files, before they are written
 
 
-def _deal(rows: Iterable[tuple[int, Row]], held: int, feeds: list[Any]) -> None:
+def _deal(rows: Iterable[tuple[int, Row]], held: int, expected_rows: int, feeds: list[Any]) -> None:
     """Read the rows and send each to the checking process of its grant (``_Dealer``), which
     holds ``held`` grants in memory."""
     gc.freeze()
     senders = [_Sender(feed) for feed in feeds]
-    dealer = _Dealer(senders, held)
+    dealer = _Dealer(senders, held, expected_rows)
     try:
         try:
             deal = dealer.deal
@@ -917,43 +936,81 @@ class _Sender:
 
 
 class _Dealer:
-    """Each row to the checking process of its grant (a hash of its id), in batches.
+    """Each row to the checking process of its grant (a hash of its id), the rows of each grant
+    in the file's order, so that a process meets the grants one after another as in a file
+    grouped by grant, whatever the file's order.
 
-    A checking process holds ``held`` grants in memory; given more, it would park one and read
-    another back at almost every row of a date-ordered file of many grants. So each process is
-    sent the rows of its first ``held`` grants as they come, and the rows of any later grant are
-    set aside in temporary files of at most ``held`` grants each, sent file by file once the
-    file is read. Each grant's rows still reach one process, in the file's order, and a process
-    turns each grant it holds out once, at most."""
+    A grant a process checks keeps what it holds per voucher and per date in its own dicts while
+    the process meets few grants at once; a file by date, where every grant's rows come among all
+    the others', took a third longer to check. So a process is sent as they come the rows of a
+    few grants at a time (``LIVE_GRANTS``: in a file grouped by grant, each grant as it comes),
+    and the rows of every other grant are set aside in temporary files (a hash of the grant
+    picks the file), to be read back once the file is read, each file's rows grouped by grant
+    (``_Aside``). Each grant's rows reach one process, in the file's order, and a process meets
+    each grant set aside once."""
 
-    def __init__(self, feeds: list[Any], held: int) -> None:
+    def __init__(self, feeds: list[Any], held: int, expected_rows: int = 0) -> None:
+        parts = len(feeds)
         self.feeds = feeds
-        self.held = max(1, held)
+        self.live_most = max(1, min(LIVE_GRANTS, held))
         self.batches: list[list[tuple[int, Cells]]] = [[] for _ in feeds]
-        self.sent: list[set[str]] = [set() for _ in feeds]  # the grants each process is sent as they come
-        self.aside: list[list[_Aside]] = [[] for _ in feeds]
+        # each process's grants sent as they come and not looking done, each with the count of
+        # that process's rows sent as they come at its last row, least recent first
+        self.active: list[dict[str, int]] = [{} for _ in feeds]
+        self.looked_done: list[set[str]] = [set() for _ in feeds]
+        self.dealt = [0] * parts
+        self.returns = [0] * parts
+        wanted = -(-max(0, expected_rows) // (parts * (ASIDE_ROWS // 2)))
+        count = max(1, min(ASIDE_FILES, wanted))
+        buffered = max(16, min(DEAL_ROWS, ASIDE_BUFFERED // (count * parts)))
+        self.aside: list[list[_Aside]] = [[_Aside(buffered) for _ in range(count)] for _ in feeds]
         self.aside_of: dict[str, _Aside] = {}
 
     def deal(self, line: int, cells: Cells) -> None:
         grant = cells["grant_id"]
-        part = crc32(grant.encode("utf-8", "surrogatepass")) % len(self.feeds)
-        sent = self.sent[part]
-        if grant in sent or len(sent) < self.held:
-            sent.add(grant)
-            batch = self.batches[part]
-            batch.append((line, cells))
-            if len(batch) >= DEAL_ROWS:
-                self.feeds[part].send(("rows", batch))
-                self.batches[part] = []
-            return
         aside = self.aside_of.get(grant)
-        if aside is None:
+        if aside is not None:
+            aside.add(line, cells)
+            return
+        code = crc32(grant.encode("utf-8", "surrogatepass"))
+        parts = len(self.feeds)
+        part = code % parts
+        active = self.active[part]
+        if grant in active:
+            del active[grant]  # to the end: the most recent
+        elif grant in self.looked_done[part]:
+            self.looked_done[part].discard(grant)
+            self.returns[part] += 1
+        elif self.returns[part] > LIVE_RETURNS or not self._room(part):
             files = self.aside[part]
-            if not files or files[-1].grants >= self.held:
-                files.append(_Aside())
-            aside = self.aside_of[grant] = files[-1]
-            aside.grants += 1
-        aside.add(line, cells)
+            aside = self.aside_of[grant] = files[(code // parts) % len(files)]
+            aside.add(line, cells)
+            return
+        self.dealt[part] += 1
+        active[grant] = self.dealt[part]
+        batch = self.batches[part]
+        batch.append((line, cells))
+        if len(batch) >= DEAL_ROWS:
+            self.feeds[part].send(("rows", batch))
+            self.batches[part] = []
+
+    def _room(self, part: int) -> bool:
+        """Whether the process may be sent a new grant's rows as they come: fewer than
+        ``live_most`` of its grants sent so are still coming (the others look done)."""
+        active = self.active[part]
+        since = self.dealt[part] - LIVE_GAP
+        for grant, last in list(active.items()):
+            if last >= since:
+                break
+            del active[grant]
+            self.looked_done[part].add(grant)
+        return len(active) < self.live_most
+
+    def _idle(self, part: int) -> bool:
+        """Whether the process has been sent every batch it was given (it may be waiting for
+        rows): while the file is read, it is given new grants' rows as they come, not set aside."""
+        waiting = getattr(self.feeds[part], "queue", None)
+        return waiting is not None and waiting.qsize() == 0 and len(self.batches[part]) < DEAL_ROWS // 2
 
     def finish(self) -> None:
         """The rows left in hand, then the files set aside, each process's in turn, then the end."""
@@ -979,34 +1036,105 @@ class _Dealer:
     def close(self) -> None:
         for files in self.aside:
             for aside in files:
-                aside.file.close()
+                aside.close()
 
 
 class _Aside:
-    """Rows set aside in a temporary file (deleted when closed, or when the process ends)."""
+    """Rows set aside in a temporary file (made at the first row written, deleted when closed or
+    when the process ends), read back grouped by grant, each grant's rows in the file's order."""
 
-    def __init__(self) -> None:
-        self.file = tempfile.TemporaryFile()
-        self.grants = 0
+    def __init__(self, buffered: int = DEAL_ROWS, depth: int = 0) -> None:
+        self.file: IO[bytes] | None = None
+        self.buffered = buffered
+        self.depth = depth  # how many times the rows were split from a larger file (``_split``)
+        self.count = 0
+        self.sizes: dict[str, int] = {}  # each grant's rows here
         self.rows: list[tuple[int, Cells]] = []
 
     def add(self, line: int, cells: Cells) -> None:
+        grant = cells["grant_id"]
+        self.sizes[grant] = self.sizes.get(grant, 0) + 1
         self.rows.append((line, cells))
-        if len(self.rows) >= DEAL_ROWS:
-            pickle.dump(self.rows, self.file, protocol=pickle.HIGHEST_PROTOCOL)
-            self.rows = []
+        self.count += 1
+        if len(self.rows) >= self.buffered:
+            self._write()
+
+    def _write(self) -> None:
+        if self.file is None:
+            self.file = tempfile.TemporaryFile()
+        pickle.dump(self.rows, self.file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.rows = []
+
+    def _stored(self) -> Iterator[list[tuple[int, Cells]]]:
+        """The rows in the order they were added, as written (the file then closed)."""
+        if self.file is not None:
+            self.file.seek(0)
+            while True:
+                try:
+                    yield pickle.load(self.file)
+                except EOFError:
+                    break
+            self.file.close()
+            self.file = None
+        if self.rows:
+            rows, self.rows = self.rows, []
+            yield rows
 
     def batches(self) -> Iterator[list[tuple[int, Cells]]]:
-        if self.rows:
-            pickle.dump(self.rows, self.file, protocol=pickle.HIGHEST_PROTOCOL)
-            self.rows = []
-        self.file.seek(0)
-        while True:
-            try:
-                yield pickle.load(self.file)
-            except EOFError:
-                break
-        self.file.close()
+        """The rows in batches of ``DEAL_ROWS``, grouped by grant. Memory holds at most
+        ``ASIDE_ROWS`` of them: a larger file of several grants is split first (``_split``);
+        the rows of one grant are sent as they stand."""
+        if len(self.sizes) > 1 and self.count > ASIDE_ROWS and self.depth < ASIDE_SPLITS:
+            for part in self._split():
+                yield from part.batches()
+            return
+        if len(self.sizes) <= 1 or self.count > ASIDE_ROWS:  # one grant (or split as often as may be)
+            for rows in self._stored():
+                for at in range(0, len(rows), DEAL_ROWS):
+                    yield rows[at : at + DEAL_ROWS]
+            return
+        rows = [row for stored in self._stored() for row in stored]
+        rows.sort(key=_grant_of)  # stable: each grant's rows stay in the file's order
+        for at in range(0, len(rows), DEAL_ROWS):
+            yield rows[at : at + DEAL_ROWS]
+
+    def _split(self) -> list[_Aside]:
+        """The rows in smaller files: a file of its own for each grant of more than half
+        ``ASIDE_ROWS`` rows, and for each other grant too where they are few; else the others'
+        by a hash of the grant, about a quarter of ``ASIDE_ROWS`` rows each."""
+        half = max(1, ASIDE_ROWS // 2)
+        large = [grant for grant, size in self.sizes.items() if size > half]
+        small = len(self.sizes) - len(large)
+        rest = self.count - sum(self.sizes[grant] for grant in large)
+        count = 0 if small <= ASIDE_FILES else max(1, min(ASIDE_FILES, -(-rest // max(1, half // 2))))
+        own_file = large if count else list(self.sizes)
+        buffered = max(16, ASIDE_BUFFERED // (count + len(own_file)))
+        own = {grant: _Aside(buffered, self.depth + 1) for grant in own_file}
+        parts = [_Aside(buffered, self.depth + 1) for _ in range(count)]
+        salt = str(self.depth).encode()
+        try:
+            for stored in self._stored():
+                for line, cells in stored:
+                    grant = cells["grant_id"]
+                    part = own.get(grant)
+                    if part is None:
+                        code = blake2b(grant.encode("utf-8", "surrogatepass"), digest_size=8, salt=salt)
+                        part = parts[int.from_bytes(code.digest(), "big") % count]
+                    part.add(line, cells)
+        except BaseException:
+            for part in (*own.values(), *parts):
+                part.close()
+            raise
+        return [*own.values(), *parts]
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+def _grant_of(row: tuple[int, Cells]) -> str:
+    return row[1]["grant_id"]
 
 
 def _fed(feed: Any) -> Iterator[tuple[int, Row]]:

@@ -99,6 +99,8 @@ def template(sqlite_ledger: Ledger) -> Ledger:
     cache=st.sampled_from([1, 5, 100_000]),
     held=st.sampled_from([1, 2, 100_000]),
     written=st.sampled_from([1, 3, 25_000]),
+    live=st.sampled_from([1, 2, 32]),
+    aside=st.sampled_from([4, 25_000]),
 )
 def test_the_same_rows_in_any_order_give_the_same_balances_and_events(
     template: Ledger,
@@ -110,6 +112,8 @@ def test_the_same_rows_in_any_order_give_the_same_balances_and_events(
     cache: int,
     held: int,
     written: int,
+    live: int,
+    aside: int,
 ) -> None:
     from commands import importer
     from ledger import importing
@@ -129,6 +133,8 @@ def test_the_same_rows_in_any_order_give_the_same_balances_and_events(
         patch.setattr(importing, "CACHE_VOUCHERS", cache)
         patch.setattr(importing, "HELD_AGGREGATES", held)  # 1: every other grant parked
         patch.setattr(importer, "HELD_GRANTS", written)  # the writing process's grants, written when more
+        patch.setattr(importing, "LIVE_GRANTS", live)  # in parts: grants sent as they come, at once
+        patch.setattr(importing, "ASIDE_ROWS", aside)  # 4: the files set aside are split, and again
         for order, money in orders.items():
             ledger = _copy(template, folder / order)
             result = _imported(
@@ -136,7 +142,7 @@ def test_the_same_rows_in_any_order_give_the_same_balances_and_events(
             )
             assert result.exit_code == 0, (order, result.output)
             seen[order] = (ledger.balances(), _events(ledger))
-        for order in ("date", "grant"):  # checked in two processes split by grant
+        for order in ("date", "grant", "merged"):  # checked in two processes split by grant
             ledger = _copy(template, folder / f"{order}-parts")
             result = _imported(ledger, approved, folder / f"{order}.csv", "--jobs", "3", "--batch", "9")
             assert result.exit_code == 0, result.output
