@@ -388,9 +388,9 @@ class _Books:
         self.rows += 1
         if self.plain_entries > self.plain_budget:
             self._move_plain()
-        # not in parts: the reader sends each part the rows of as many grants as it holds, and
-        # a part holding fewer would read nearly every grant back at every row (least recently
-        # used, in turn)
+        # not in parts: the reader sends each part the rows of at most as many grants at once as it
+        # holds (``_Dealer``), and a part holding fewer would read nearly every grant back at
+        # every row (least recently used, in turn)
         if not self.parted and self.rows % RESIDENT_EVERY == 0 and self.ceiling.crossed():
             self.held = fewer_held(self.held)
             self._move_plain(everyone=True)
@@ -857,9 +857,9 @@ def _checked_in_parts(
 
 DEAL_ROWS = 500  # rows sent to a checking process at a time
 # A checking process is sent as they come the rows of at most LIVE_GRANTS grants at once; one
-# of them missing for LIVE_GAP of that process's rows looks done, and another may take its place.
-# Past LIVE_RETURNS grants that looked done and came back (a file by date, grants far apart), a
-# process is sent no more new grants as they come.
+# of them missing for more than LIVE_GAP of that process's rows looks done, and another may take
+# its place. One that comes back takes a place too, or is set aside from then on; past
+# LIVE_RETURNS such returns (a file by date, grants far apart), every grant that comes back is.
 LIVE_GRANTS = 32
 LIVE_GAP = 256
 LIVE_RETURNS = 32
@@ -978,14 +978,18 @@ class _Dealer:
         active = self.active[part]
         if grant in active:
             del active[grant]  # to the end: the most recent
-        elif grant in self.looked_done[part]:
-            self.looked_done[part].discard(grant)
-            self.returns[part] += 1
-        elif self.returns[part] > LIVE_RETURNS or not self._room(part):
-            files = self.aside[part]
-            aside = self.aside_of[grant] = files[(code // parts) % len(files)]
-            aside.add(line, cells)
-            return
+        else:
+            came_back = grant in self.looked_done[part]
+            if came_back:
+                self.looked_done[part].discard(grant)
+                self.returns[part] += 1
+            if (came_back and self.returns[part] > LIVE_RETURNS) or not self._room(part):
+                # its rows sent already reach the process first: ``finish`` sends every row in
+                # hand before any set aside
+                files = self.aside[part]
+                aside = self.aside_of[grant] = files[(code // parts) % len(files)]
+                aside.add(line, cells)
+                return
         self.dealt[part] += 1
         active[grant] = self.dealt[part]
         batch = self.batches[part]
@@ -1006,27 +1010,21 @@ class _Dealer:
             self.looked_done[part].add(grant)
         return len(active) < self.live_most
 
-    def _idle(self, part: int) -> bool:
-        """Whether the process has been sent every batch it was given (it may be waiting for
-        rows): while the file is read, it is given new grants' rows as they come, not set aside."""
-        waiting = getattr(self.feeds[part], "queue", None)
-        return waiting is not None and waiting.qsize() == 0 and len(self.batches[part]) < DEAL_ROWS // 2
-
     def finish(self) -> None:
         """The rows left in hand, then the files set aside, each process's in turn, then the end."""
         for feed, batch in zip(self.feeds, self.batches, strict=True):
             if batch:
                 feed.send(("rows", batch))
         self.aside_of.clear()
-        waiting = [
-            (feed, (batch for aside in files for batch in aside.batches()))
+        Batches = Iterator[list[tuple[int, Cells]]]
+        waiting: list[tuple[Any, Batches]] = [
+            (feed, (batch for aside in files for batch in aside.batches() if batch))
             for feed, files in zip(self.feeds, self.aside, strict=True)
         ]
         while waiting:
-            going = []
+            going: list[tuple[Any, Batches]] = []
             for feed, batches in waiting:
-                batch = next(batches, [])
-                if batch:
+                for batch in islice(batches, 1):
                     feed.send(("rows", batch))
                     going.append((feed, batches))
             waiting = going

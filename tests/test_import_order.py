@@ -134,7 +134,7 @@ def test_the_same_rows_in_any_order_give_the_same_balances_and_events(
         patch.setattr(importing, "HELD_AGGREGATES", held)  # 1: every other grant parked
         patch.setattr(importer, "HELD_GRANTS", written)  # the writing process's grants, written when more
         patch.setattr(importing, "LIVE_GRANTS", live)  # in parts: grants sent as they come, at once
-        patch.setattr(importing, "ASIDE_ROWS", aside)  # 4: the files set aside are split, and again
+        patch.setattr(importing, "ASIDE_ROWS", aside)  # 4: the files set aside are split by grant
         for order, money in orders.items():
             ledger = _copy(template, folder / order)
             result = _imported(
