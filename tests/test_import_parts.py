@@ -39,8 +39,9 @@ def test_two_checking_processes_leave_the_ledger_one_leaves(
     monkeypatch: pytest.MonkeyPatch,
     held: int,
 ) -> None:
-    """``held`` 1: each process holds one grant, so the reader sends it the rows of its first
-    grant as they come and sets the others' aside, a file each, sent once the file is read."""
+    """``held`` 1: each process holds one grant, so the reader sends it the rows of one grant at a
+    time as they come and sets the others' aside, read back grouped by grant once the file is
+    read."""
     approvals, _, money = books
     one = _copy(sqlite_ledger, tmp_path / "one")
     parts = _copy(sqlite_ledger, tmp_path / "parts")
