@@ -10,7 +10,7 @@ and, past the splits allowed, sent as they stand."""
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from hypothesis import given, settings
@@ -52,17 +52,24 @@ def _file(sizes: list[int], order: str, rng: random.Random) -> Rows:
     return [(line, Cells(grant_id=grant, n=str(line))) for line, grant in enumerate(grouped, start=2)]
 
 
-def _dealt(rows: Rows, parts: int, held: int, expected: int) -> tuple[list[_Feed], int]:
-    """Each process's messages; and the most rows the set-aside files held in memory at once."""
+class _Dealt(NamedTuple):
+    feeds: list[_Feed]  # each process's messages
+    in_memory: int  # the most rows the set-aside files held in memory at once
+    aside: int  # the rows set aside
+
+
+def _dealt(rows: Rows, parts: int, held: int, expected: int) -> _Dealt:
+    """The rows dealt to ``parts`` processes (``_Dealer``), as each process is sent them."""
     feeds = [_Feed() for _ in range(parts)]
     dealer = importing._Dealer(feeds, held, expected)
     most = 0
     for line, cells in rows:
         dealer.deal(line, cells)
         most = max(most, sum(len(aside.rows) for files in dealer.aside for aside in files))
+    aside = sum(a.count for files in dealer.aside for a in files)
     dealer.finish()
     dealer.close()
-    return feeds, most
+    return _Dealt(feeds, most, aside)
 
 
 def _received(feeds: list[_Feed], rows: Rows) -> list[list[str]]:
@@ -84,6 +91,70 @@ def _received(feeds: list[_Feed], rows: Rows) -> list[list[str]]:
     assert sum(map(len, received)) == len(rows)
     assert set(owner) == {cells["grant_id"] for _, cells in rows}
     return received
+
+
+def _runs(feeds: list[_Feed], rows: Rows) -> list[list[str]]:
+    """Each process's grants in the order it meets them, a grant once per run of its rows (once
+    ``_received`` has checked every row)."""
+    return [
+        [grant for at, grant in enumerate(order) if at == 0 or order[at - 1] != grant]
+        for order in _received(feeds, rows)
+    ]
+
+
+def _by_date(grants: int, each: int) -> Rows:
+    """``grants`` grants of ``each`` rows, a row of every grant in turn (as by date)."""
+    return [
+        (line, Cells(grant_id=f"G{(line * 7) % grants}", n=str(line))) for line in range(2, 2 + grants * each)
+    ]
+
+
+@pytest.mark.parametrize("aside_rows", [25_000, 50])
+def test_the_reader_sends_each_process_its_grants_one_after_another_whatever_the_order(
+    monkeypatch: pytest.MonkeyPatch, aside_rows: int
+) -> None:
+    """200 grants by date: each process is sent the rows of a few grants as they come
+    (``LIVE_GRANTS``, here 10: as many as it holds), and every other grant's rows in one run,
+    read back from where they were set aside; ``aside_rows`` 50: the files set aside are larger
+    than memory may hold at once, and split."""
+    monkeypatch.setattr(importing, "DEAL_ROWS", 3)
+    monkeypatch.setattr(importing, "ASIDE_ROWS", aside_rows)
+    rows = _by_date(200, 20)
+    feeds, _, aside = _dealt(rows, 2, 10, len(rows))
+    assert aside > len(rows) * 0.8  # all but the few grants sent as they come
+    for run in _runs(feeds, rows):
+        again = [grant for grant in set(run) if run.count(grant) > 1]
+        assert len(again) <= 10, "more grants sent at once than the process holds"
+        assert run[: len(again)] == list(dict.fromkeys(run))[: len(again)]  # they came first
+        assert _read_back(run, 10) == 0, "a grant came back after the process turned it out"
+
+
+def test_a_file_grouped_by_grant_is_sent_as_it_is_read() -> None:
+    """Nothing is set aside: each grant looks done once others' rows come, and the next takes its
+    place, so the processes check while the file is read."""
+    rows = [(2 + n, Cells(grant_id=f"G{n // 40:03d}", n=str(n))) for n in range(300 * 40)]
+    feeds, _, aside = _dealt(rows, 2, 10, 0)
+    assert aside == 0
+    assert all(len(run) == len(set(run)) for run in _runs(feeds, rows))
+
+
+def test_a_large_grant_set_aside_is_sent_whole_and_the_others_grouped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A file set aside holding one grant of many rows among many small ones: split so that the
+    large grant has a file of its own (sent as it stands, however large) and the others are
+    grouped."""
+    monkeypatch.setattr(importing, "ASIDE_ROWS", 40)
+    monkeypatch.setattr(importing, "ASIDE_SPLITS", 1)  # split once: a hash alone may leave it with others
+    monkeypatch.setattr(importing, "LIVE_GRANTS", 1)
+    rows = [(2, Cells(grant_id="FIRST", n="0"))]
+    for n in range(1, 2000):
+        grant = "LARGE" if n % 2 else f"S{n % 300}"  # more small grants than files: hashed
+        rows.append((2 + n, Cells(grant_id=grant, n=str(n))))
+    feeds, _, aside = _dealt(rows, 1, 10, 0)
+    assert aside == len(rows) - 1
+    for run in _runs(feeds, rows):
+        assert len(run) == len(set(run)), "a grant set aside came in two runs"
 
 
 @settings(max_examples=300, deadline=None)
@@ -133,7 +204,7 @@ def test_every_row_reaches_one_process_in_its_grants_order_and_waits_on_disk(
         ):
             patch.setattr(importing, name, value)
         count = {"not known": 0, "known": len(rows), "far more": 10**9}[expected]
-        feeds, in_memory = _dealt(rows, parts, held, count)
+        feeds, in_memory, _ = _dealt(rows, parts, held, count)
         _received(feeds, rows)
         most_files = files * parts
     assert in_memory <= max(buffered, 16 * most_files), "the rows set aside stayed in memory"
@@ -146,8 +217,7 @@ def test_a_grant_set_aside_stays_aside_when_a_place_frees(monkeypatch: pytest.Mo
     monkeypatch.setattr(importing, "LIVE_GRANTS", 2)
     monkeypatch.setattr(importing, "LIVE_GAP", 2)
     rows = [(line, Cells(grant_id=grant, n=str(line))) for line, grant in enumerate("ABCBBBC", start=2)]
-    feeds, _ = _dealt(rows, 1, 10, len(rows))
-    assert _received(feeds, rows) == [["A", "B", "B", "B", "B", "C", "C"]]
+    assert _received(_dealt(rows, 1, 10, len(rows)).feeds, rows) == [["A", "B", "B", "B", "B", "C", "C"]]
 
 
 def _read_back(grants: list[str], held: int) -> int:
@@ -180,8 +250,7 @@ def test_grants_that_come_back_after_they_looked_done_are_set_aside() -> None:
     rows = _file([300] * 400, "grouped", rng)
     later = _file([5] * 400, "date", rng)
     rows += [(len(rows) + line, cells) for line, cells in later]
-    feeds, _ = _dealt(rows, 2, 10, len(rows))
-    for grants in _received(feeds, rows):
+    for grants in _received(_dealt(rows, 2, 10, len(rows)).feeds, rows):
         assert _read_back(grants, 10) <= len(set(grants)) + importing.LIVE_RETURNS + 10
 
 
@@ -197,8 +266,7 @@ def test_a_grant_that_keeps_coming_back_is_set_aside_past_a_few_returns(
     monkeypatch.setattr(importing, "LIVE_RETURNS", 2)
     grants = [g for n in range(40) for g in ["A", *[f"F{n}"] * 4, *[f"G{n}"] * 4]]
     rows = [(line, Cells(grant_id=grant, n=str(line))) for line, grant in enumerate(grants, start=2)]
-    feeds, _ = _dealt(rows, 1, 1000, len(rows))
-    (received,) = _received(feeds, rows)
+    (received,) = _received(_dealt(rows, 1, 1000, len(rows)).feeds, rows)
     runs = [at for at, grant in enumerate(received) if grant == "A" and (at == 0 or received[at - 1] != "A")]
     assert len(runs) <= importing.LIVE_RETURNS + 2
     assert received[-30:] == ["A"] * 30  # the rows set aside, after every other

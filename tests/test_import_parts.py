@@ -3,8 +3,8 @@ rows of some grants by a third that reads the file, while the command's own proc
 
 Each grant's rows reach one checking process in the file's order, so the ledger ends as one
 checker leaves it: the same balances to the fen, the same events, every bad row listed by its
-line, a bundle that verifies, however many grants the file holds (and no process is sent more
-grants at a time than it holds in memory). A process of the three that dies takes the import
+line, a bundle that verifies, however many grants the file holds (how the reader deals the rows:
+tests/test_import_dealing.py). A process of the three that dies takes the import
 with it: one sentence, nothing written, no process left behind. An approver's rows (an approve row registers
 its unit, which two processes must not both change) are checked by one process."""
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -197,120 +196,6 @@ def _person(*roles: str) -> Person:
 )
 def test_parts_only_for_people_who_never_record_an_approve_row(roles: tuple[str, ...], parts: bool) -> None:
     assert may_part(_person(*roles)) is parts
-
-
-class _Feed:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, object]] = []
-
-    def send(self, message: tuple[str, object]) -> None:
-        self.sent.append(message)
-
-
-def _dealt(
-    rows: list[tuple[int, Any]], held: int, expected: int = 0, parts: int = 2
-) -> tuple[list[_Feed], Any]:
-    """The rows dealt to ``parts`` processes (``_Dealer``), as each process is sent them, and how
-    many were set aside."""
-    feeds = [_Feed() for _ in range(parts)]
-    dealer = importing._Dealer(feeds, held, expected)
-    for line, cells in rows:
-        dealer.deal(line, cells)
-    aside = sum(a.count for files in dealer.aside for a in files)
-    dealer.finish()
-    dealer.close()
-    return feeds, aside
-
-
-def _runs(feeds: list[_Feed], rows: list[tuple[int, Any]]) -> list[list[str]]:
-    """Each process's grants in the order it meets them, a grant once per run of its rows; and
-    the checks that hold whatever the order: each grant's rows reach one process, all of them,
-    in the file's order."""
-    seen: set[str] = set()
-    runs = []
-    for feed in feeds:
-        assert feed.sent[-1] == ("end", None)
-        assert all(kind == "rows" for kind, _ in feed.sent[:-1])
-        got = [row for _, batch in feed.sent[:-1] for row in batch]  # type: ignore[union-attr]
-        order = [cells["grant_id"] for _, cells in got]
-        for grant in set(order):
-            assert grant not in seen, "a grant's rows went to two processes"
-            seen.add(grant)
-            mine = [line for line, cells in got if cells["grant_id"] == grant]
-            assert mine == [line for line, c in rows if c["grant_id"] == grant]
-        runs.append([grant for at, grant in enumerate(order) if at == 0 or order[at - 1] != grant])
-    assert seen == {c["grant_id"] for _, c in rows}
-    return runs
-
-
-def _by_date(grants: int, each: int) -> list[tuple[int, Any]]:
-    """``grants`` grants of ``each`` rows, a row of every grant in turn (as by date)."""
-    from ledger.import_format import Cells
-
-    return [
-        (line, Cells(grant_id=f"G{(line * 7) % grants}", n=str(line))) for line in range(2, 2 + grants * each)
-    ]
-
-
-@pytest.mark.parametrize("aside_rows", [25_000, 50])
-def test_the_reader_sends_each_process_its_grants_one_after_another_whatever_the_order(
-    monkeypatch: pytest.MonkeyPatch, aside_rows: int
-) -> None:
-    """200 grants by date: each process is sent the rows of a few grants as they come
-    (``LIVE_GRANTS``, here 10: as many as it holds), and every other grant's rows in one run,
-    read back from where they were set aside; ``aside_rows`` 50: the files set aside are larger
-    than memory may hold at once, and split."""
-    monkeypatch.setattr(importing, "DEAL_ROWS", 3)
-    monkeypatch.setattr(importing, "ASIDE_ROWS", aside_rows)
-    rows = _by_date(200, 20)
-    feeds, aside = _dealt(rows, 10, len(rows))
-    assert aside > len(rows) * 0.8  # all but the few grants sent as they come
-    for run in _runs(feeds, rows):
-        again = [grant for grant in set(run) if run.count(grant) > 1]
-        assert len(again) <= 10, "more grants sent at once than the process holds"
-        assert run[: len(again)] == list(dict.fromkeys(run))[: len(again)]  # they came first
-        turned_out: set[str] = set()  # and no grant comes back once the process turned it out
-        held: list[str] = []
-        for grant in run:
-            if grant in held:
-                held.remove(grant)
-            else:
-                assert grant not in turned_out, f"{grant} came back after it was turned out"
-            held.append(grant)
-            if len(held) > 10:
-                turned_out.add(held.pop(0))
-
-
-def test_a_file_grouped_by_grant_is_sent_as_it_is_read() -> None:
-    """Nothing is set aside: each grant looks done once others' rows come, and the next takes its
-    place, so the processes check while the file is read."""
-    from ledger.import_format import Cells
-
-    rows = [(2 + n, Cells(grant_id=f"G{n // 40:03d}", n=str(n))) for n in range(300 * 40)]
-    feeds, aside = _dealt(rows, 10)
-    assert aside == 0
-    assert all(len(run) == len(set(run)) for run in _runs(feeds, rows))
-
-
-def test_a_large_grant_set_aside_is_sent_whole_and_the_others_grouped(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A file set aside holding one grant of many rows among many small ones: split so that the
-    large grant has a file of its own (sent as it stands, however large) and the others are
-    grouped."""
-    from ledger.import_format import Cells
-
-    monkeypatch.setattr(importing, "ASIDE_ROWS", 40)
-    monkeypatch.setattr(importing, "ASIDE_SPLITS", 1)  # split once: a hash alone may leave it with others
-    monkeypatch.setattr(importing, "LIVE_GRANTS", 1)
-    rows = [(2, Cells(grant_id="FIRST", n="0"))]
-    for n in range(1, 2000):
-        grant = "LARGE" if n % 2 else f"S{n % 300}"  # more small grants than files: hashed
-        rows.append((2 + n, Cells(grant_id=grant, n=str(n))))
-    feeds, aside = _dealt(rows, 10, parts=1)
-    assert aside == len(rows) - 1
-    for run in _runs(feeds, rows):
-        assert len(run) == len(set(run)), "a grant set aside came in two runs"
 
 
 def test_a_failure_of_the_writing_process_ends_the_others_at_once(
