@@ -1003,8 +1003,9 @@ class _Dealer:
         ``live_most`` of its grants sent so are still coming (the others look done)."""
         active = self.active[part]
         since = self.dealt[part] - LIVE_GAP
-        for grant, last in list(active.items()):
-            if last >= since:
+        while active:
+            grant = next(iter(active))  # the least recent
+            if active[grant] >= since:
                 break
             del active[grant]
             self.looked_done[part].add(grant)
@@ -1018,7 +1019,7 @@ class _Dealer:
         self.aside_of.clear()
         Batches = Iterator[list[tuple[int, Cells]]]
         waiting: list[tuple[Any, Batches]] = [
-            (feed, (batch for aside in files for batch in aside.batches() if batch))
+            (feed, (batch for aside in files for batch in aside.batches()))
             for feed, files in zip(self.feeds, self.aside, strict=True)
         ]
         while waiting:
