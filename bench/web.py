@@ -135,7 +135,7 @@ def _ok(response: object) -> None:
 # ----------------------------------------------------------------------------- concurrent writers
 
 CLIENTS = 16
-SPENDS_EACH = 10
+SPENDS_EACH = 30
 
 
 def concurrent_spends(
