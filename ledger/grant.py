@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from bisect import insort
 from dataclasses import MISSING, fields
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -27,7 +27,6 @@ from ledger.rules import (
     BUDGET_TO_FUND,
     Act,
     Breach,
-    add_years,
     approval_after_application,
     approval_reference,
     approved_before_money,
@@ -38,6 +37,7 @@ from ledger.rules import (
     final_evaluation_passed,
     in_selection,
     institute_overseen,
+    last_day_of_years,
     least_balance,
     no_money_programme,
     no_open_rectification,
@@ -775,7 +775,7 @@ class Grant(Aggregate):
                     code=programme.code,
                 )
                 raise BadInputError(msg)
-            build_end = add_years(start, programme.build_years) - timedelta(days=1)
+            build_end = last_day_of_years(start, programme.build_years)
         if build_end < start:
             msg = T_(
                 "the build period ends {build_end}, before it starts {start}",

@@ -348,11 +348,16 @@ def within_build_period(
     )
 
 
-def add_years(day: date, years: int) -> date:
+def last_day_of_years(start: date, years: int) -> date:
+    """The last day of a period of ``years`` years whose first day is ``start``: the day before
+    the same date ``years`` later. A period from 29 February ends on 28 February of a year
+    without one (民法典 第二百零二条: a month with no corresponding day ends on its last day), as a
+    period from 1 March does: one day shorter, as the earlier computation gave it, it refused
+    spending on a day the period still holds."""
     try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
+        return start.replace(year=start.year + years) - timedelta(days=1)
+    except ValueError:  # 29 February, and the period ends in a year without one
+        return start.replace(year=start.year + years, day=28)
 
 
 def build_period_of_programme(
@@ -362,7 +367,7 @@ def build_period_of_programme(
     one is an extension, its own act (``grant extend``)."""
     if programme.build_years is None:
         return None
-    last = add_years(start, programme.build_years) - timedelta(days=1)
+    last = last_day_of_years(start, programme.build_years)
     if end <= last:
         return None
     return Breach(

@@ -319,6 +319,48 @@ def test_spending_on_last_day_of_build_period(ledger: Ledger) -> None:
     )
 
 
+def _approved_from_29_february(ledger: Ledger, *end: str) -> None:
+    ledger.ok("unit", "register", "U1", "--name", "单位", "--date", "2024-01-02")
+    ledger.ok(
+        "grant", "apply", "G1", "--unit", "U1", "--base", "B0001", "--programme", "district_base",
+        "--project", "电工", "--amount", "20万", "--date", "2024-01-10",
+    )  # fmt: skip
+    ledger.ok(
+        "grant", "review", "G1", "--panel", "5", "--recommendation", "recommend", "--date", "2024-01-22",
+        role="approver",
+    )  # fmt: skip
+    ledger.ok("grant", "notice", "G1", "--from", "2024-01-29", "--to", "2024-02-02", role="approver")
+    ledger.ok(
+        "grant", "approve", "G1", "--amount", "20万", "--document", "D", *DISTRICT_BODIES,
+        "--date", "2024-02-29", "--start", "2024-02-29", *end, role="approver",
+    )  # fmt: skip
+    ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-02-29")
+
+
+def test_a_build_period_from_29_february_holds_two_whole_years(ledger: Ledger) -> None:
+    """Two years from 2024-02-29 end on 2026-02-28, as two years from 2024-03-01 do (2026 has no
+    29 February): spending that day is inside the period, the next day outside. The period ended
+    a day early, on 2026-02-27, refusing spending on its last day."""
+    _approved_from_29_february(ledger)
+    ledger.ok(
+        "spend", "G1", "--amount", "100", "--category", "equipment", "--voucher", "S1", "--date", "2026-02-28"
+    )
+    message = refused(
+        ledger,
+        "spend", "G1", "--amount", "100", "--category", "equipment", "--voucher", "S2",
+        "--date", "2026-03-01", clause="003 第三条",
+    )  # fmt: skip
+    assert "2024-02-29 to 2026-02-28" in message
+    assert ledger.balances()["B0001"]["subsidy_spent"] == "100.00"
+
+
+def test_a_build_period_from_29_february_may_be_given_to_its_last_day(ledger: Ledger) -> None:
+    _approved_from_29_february(ledger, "--end", "2026-02-28")
+    ledger.ok(
+        "spend", "G1", "--amount", "100", "--category", "equipment", "--voucher", "S1", "--date", "2026-02-28"
+    )
+
+
 def test_second_base_of_same_level_for_one_unit(ledger: Ledger) -> None:
     approved_district_grant(ledger)
     message = refused(
