@@ -900,16 +900,20 @@ def recommendation_quota(
 
 
 def recommendation_rank(level: str, rank: int | None, taken: Iterable[int], policy: Policy) -> Breach | None:
+    """A recommender ranks its municipal recommendations of a round, at most its quota of them
+    (002 五(一): "不超过2个并排序"): each a rank from 1 to the quota, none used twice."""
     if level != "municipal":
         return None
-    if rank is not None and rank >= 1 and rank not in set(taken):
+    most = RECOMMENDATION_QUOTA[level]
+    if rank is not None and 1 <= rank <= most and rank not in set(taken):
         return None
     return Breach(
         rule=N_("recommendation rank"),
         clause=policy.clause("recommendation_quota"),
         text=T_(
-            "municipal recommendations are ranked: give a --rank not yet used in this round (got {rank}, "
-            "used {value})",
+            "municipal recommendations are ranked from 1 to {most}: give a --rank not yet used in this "
+            "round (got {rank}, used {value})",
+            most=most,
             rank=rank,
             value=sorted(set(taken)),
         ),

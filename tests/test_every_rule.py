@@ -138,6 +138,10 @@ def test_recommendations_are_judged(ledger: Ledger) -> None:
     ledger.ok("grant", "recommend", "M1", "--by", "RS-YZ", *rec, "1", role=A)
     refused_by(ledger, "recommendation rank", cite("recommendation_quota"),
                "grant", "recommend", "M2", "--by", "RS-YZ", *rec, "1", role=A)  # fmt: skip
+    # 002 五(一) ranks at most 2 ("不超过2个并排序"): rank 3 is refused, unused as it is
+    message = refused_by(ledger, "recommendation rank", cite("recommendation_quota"),
+                         "grant", "recommend", "M2", "--by", "RS-YZ", *rec, "3", role=A)  # fmt: skip
+    assert "from 1 to 2" in message
     ledger.ok("grant", "recommend", "M2", "--by", "RS-YZ", *rec, "2", role=A)
     refused_by(ledger, "recommendation quota", cite("recommendation_quota"),
                "grant", "recommend", "M3", "--by", "RS-YZ", *rec, "3", role=A)  # fmt: skip
