@@ -691,7 +691,8 @@ class Extend(GrantAction):
 class ApprovedElsewhere(Action):
     """A grant approved outside the ledger, brought in by an import: its unit (registered here
     when new), its application and its approval; the selection steps are not replayed. A grant
-    applied for in this ledger is approved as ``grant approve`` approves it: after its selection."""
+    applied for in this ledger is judged as ``grant approve`` judges it, after its selection and
+    naming the registered bodies that approve it: a row names none, so it is refused."""
 
     name = "grant approve"
     done_text = N_("recorded grant {grant_id}, approved elsewhere")
@@ -780,13 +781,17 @@ class ApprovedElsewhere(Action):
                 unit_kind=unit.kind if known_kind else "",  # a unit the import registers: kind unknown
             )
             books.add(grant)
+        # A grant approved elsewhere is brought in approved by its programme's bodies; one applied
+        # for here is approved as grant approve approves it, naming the registered bodies that
+        # approve it, which a row cannot: so it is refused as grant approve refuses one naming none
         grant.approve(
             amount=self.amount,
             document=self.document,
-            bodies=list(programme.approving_bodies),
+            bodies=list(programme.approving_bodies) if elsewhere else [],
             build_start=self.build_start,
             build_end=self.build_end,
             imported=elsewhere,
+            approvers=None if elsewhere else [],
             **self.who(books),
         )
         return True

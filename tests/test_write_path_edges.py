@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import DISTRICT_BODIES, Ledger, approved_district_grant
+from tests.conftest import DISTRICT_BODIES, Ledger, approved_district_grant, selected
 from tests.importdata import HEADER
 from tests.test_actions import _csv_line, _stored
 
@@ -482,6 +482,32 @@ def test_an_approve_row_for_a_grant_applied_here_needs_its_selection_as_grant_ap
     assert imported.exit_code == 3, imported.stdout
     assert typed.stderr.removeprefix("grant-ledger: ").strip() in imported.stderr
     assert _stored(sqlite_ledger.url) == before
+
+
+def test_an_approve_row_for_a_grant_applied_here_is_refused_as_grant_approve_naming_no_body_is(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """A grant applied for here is approved naming the registered bodies that approve it (003
+    第七条: the district's 人力社保局 and 财政局); an approve row names none, yet the import approved
+    it, writing the programme's bodies in, where `grant approve` without --body is refused."""
+    sqlite_ledger.ok("unit", "register", "U1", "--name", "单位U1", "--date", "2024-02-01")
+    sqlite_ledger.ok("grant", "apply", "G1", "--unit", "U1", "--base", "B0001",
+                     "--programme", "district_base", "--project", "电工", "--amount", "20万",
+                     "--date", "2024-03-01")  # fmt: skip
+    selected(sqlite_ledger, "G1")
+    before = _stored(sqlite_ledger.url)
+    typed = sqlite_ledger("grant", "approve", "G1", "--amount", "200000", "--document", "渝人社〔2024〕1号",
+                          "--date", "2024-04-01", role="approver")  # fmt: skip
+    assert typed.exit_code == 3 and "approving bodies" in typed.stderr, typed.stderr
+    row = ["2024-04-01", "U1", "B0001", "G1", "district_base", "approve", "200000", "", "", "",
+           "渝人社〔2024〕1号", "", ""]  # fmt: skip
+    imported = sqlite_ledger("import", str(_book(tmp_path, row)), role="approver")
+    assert imported.exit_code == 3, imported.stdout
+    assert typed.stderr.removeprefix("grant-ledger: ").strip() in imported.stderr
+    assert _stored(sqlite_ledger.url) == before
+    sqlite_ledger.ok("grant", "approve", "G1", "--amount", "200000", "--document", "渝人社〔2024〕1号",
+                     *DISTRICT_BODIES, "--date", "2024-04-01", role="approver")  # fmt: skip
+    assert sqlite_ledger.balances()["B0001"]["status"] == "approved"
 
 
 @pytest.mark.parametrize("state", ["rejected", "approved"])
