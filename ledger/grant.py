@@ -34,6 +34,7 @@ from ledger.rules import (
     balance_settled,
     build_period_extended,
     build_period_of_programme,
+    built_from_approval,
     final_evaluation_passed,
     in_selection,
     institute_overseen,
@@ -785,6 +786,7 @@ class Grant(Aggregate):
             raise BadInputError(msg)
         raise_first(
             [
+                built_from_approval(self.grant_id, programme, start, on),
                 build_period_of_programme(self.grant_id, programme, start, build_end, policy),
                 self.own_clause(
                     approval_after_application(self.grant_id, self.applied_on, on, policy), policy

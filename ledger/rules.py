@@ -360,6 +360,31 @@ def last_day_of_years(start: date, years: int) -> date:
         return start.replace(year=start.year + years, day=28)
 
 
+# the clause that starts a build period on the day its approval document is issued
+BUILT_FROM_APPROVAL = "notice_build_period"  # 002 六: "从批建文件印发之日起开始实施建设"
+
+
+def built_from_approval(grant_id: str, programme: Programme, start: date, on: date) -> Breach | None:
+    """A programme whose build clause starts the build period with the approval document (002
+    六) is built from the approval's date (``on``), not from a date of the approver's choosing."""
+    clause = programme.build_clause
+    if clause is None or clause.key != BUILT_FROM_APPROVAL or start == on:
+        return None
+    return Breach(
+        rule=N_("build period"),
+        clause=clause,
+        text=T_(
+            "a {code} ({zh}) is built from the day its approval document is issued: grant {grant_id}'s "
+            "build period starts {on}, not {start}",
+            code=programme.code,
+            zh=programme.zh,
+            grant_id=grant_id,
+            on=on.isoformat(),
+            start=start.isoformat(),
+        ),
+    )
+
+
 def build_period_of_programme(
     grant_id: str, programme: Programme, start: date, end: date, policy: Policy
 ) -> Breach | None:

@@ -388,3 +388,25 @@ def test_the_budget_plan_stays_within_the_approved_subsidy_and_names_contents(le
     assert "required once the grant has a budget plan" in " ".join(
         ledger.ok("spend", "--help").stdout.split()
     )
+
+
+def test_a_municipal_base_is_built_from_its_approval(ledger: Ledger) -> None:
+    """002 六: a 2024 base "从批建文件印发之日起开始实施建设，筹建周期两年". A start of the
+    approver's choosing was taken (2025-12-01 for an approval of 2024-04-01: ten months past the
+    two years); now the period starts on the approval's date, given or not. A district base's
+    (003 第三条: two years, no start said) may still start later."""
+    register(ledger, "U1")
+    ledger.ok(
+        *apply_args("M1", "U1", "M-M1", "municipal_base_funded", "a", "b"),
+        "--amount", "50万", "--date", "2024-02-01",
+    )  # fmt: skip
+    selected(ledger, "M1")
+    recommend(ledger, "M1")
+    approve = ["grant", "approve", "M1", "--amount", "50万", "--document", "D", *CITY_BODIES,
+               "--date", "2024-04-01"]  # fmt: skip
+    for start in ("2025-12-01", "2024-03-01"):
+        message = refused(ledger, *approve, "--start", start, role="approver", clause="002 六")
+        assert f"starts 2024-04-01, not {start}" in message
+    ledger.ok(*approve, "--start", "2024-04-01", role="approver")
+    history = ledger.ok("history", "M1").stdout
+    assert "2024-04-01..2026-03-31" in history, history
