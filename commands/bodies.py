@@ -8,11 +8,19 @@ import click
 
 from commands.context import action, record, settings, today
 from commands.i18n import N_, _
+from commands.unit import _typed
 
 KINDS = click.Choice(["district_bureau", "sector_authority", "municipal_bureau"])
 
 # the list's column headers, by key
-HEADERS = {"code": N_("code"), "name": N_("name"), "kind": N_("kind"), "duty": N_("duty"), "on": N_("since")}
+HEADERS = {
+    "code": N_("code"),
+    "name": N_("name"),
+    "kind": N_("kind"),
+    "duty": N_("duty"),
+    "district": N_("district"),
+    "on": N_("since"),
+}
 
 
 @click.group("body")
@@ -39,13 +47,22 @@ def body_group() -> None:
     default=None,
     help="hr (人力社保) or finance (财政) for a bureau; a sector authority's is sector",
 )
+@click.option(
+    "--district",
+    callback=_typed,
+    help="a district bureau's district (区县): its 行政区划代码 (500103) or Chinese name (渝中区); "
+    "it then recommends and approves only the grants of units standing there",
+)
 @click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), help="business date (default today)")
-def add_command(code: str, body_name: str, kind: str, duty: str | None, on: datetime | None) -> None:
+def add_command(
+    code: str, body_name: str, kind: str, duty: str | None, district: str | None, on: datetime | None
+) -> None:
     """Register a body under CODE (an administrator's act): recommendations and approvals name it.
 
     \b
     Example:
-      grant-ledger --key admin.key body add RS-YZ --name 渝中区人力社保局 --kind district_bureau --duty hr
+      grant-ledger --key admin.key body add RS-YZ --name 渝中区人力社保局 --kind district_bureau \\
+          --duty hr --district 渝中区
     """
     from ledger.body_actions import AddBody
 
@@ -60,6 +77,7 @@ def add_command(code: str, body_name: str, kind: str, duty: str | None, on: date
             body_name=body_name,
             kind=kind,
             duty=duty or "",
+            district=district,
             on=on.date() if on else today(),
         )
     )
@@ -70,7 +88,7 @@ def add_command(code: str, body_name: str, kind: str, duty: str | None, on: date
     "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True
 )
 def list_command(fmt: str) -> None:
-    """Every registered body: code, name, kind, duty, since when.
+    """Every registered body: code, name, kind, duty, a district bureau's district, since when.
 
     \b
     Example:
@@ -86,8 +104,13 @@ def list_command(fmt: str) -> None:
         known = sorted(bodies.known.values(), key=lambda b: b["code"])
     except AggregateNotFoundError:
         known = []
-    headers = ["code", "name", "kind", "duty", "on"]
-    rows = [[b[h] for h in headers] for b in known]
+    from ledger.district import district_name
+
+    headers = ["code", "name", "kind", "duty", "district", "on"]
+    rows = [
+        [b["code"], b["name"], b["kind"], b["duty"], district_name(b.get("district") or None), b["on"]]
+        for b in known
+    ]
     if fmt == "json":
         click.echo(to_json([dict(zip(headers, row, strict=True)) for row in rows]))
     elif fmt == "csv":

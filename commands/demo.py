@@ -111,9 +111,11 @@ def scenario() -> list[Step | Section]:
             Step(
                 _("body {code} {name}").format(code=code, name=name),
                 (ADMIN, "admin"),
-                AddBody(code=code, body_name=name, kind=kind, duty=duty, on=date(2024, 1, 2)),
+                AddBody(
+                    code=code, body_name=name, kind=kind, duty=duty, district=district, on=date(2024, 1, 2)
+                ),
             )
-            for code, name, kind, duty in DEMO_BODIES
+            for code, name, kind, duty, district in DEMO_BODIES
         ],
         Step(
             _("渝中区职业教育中心"),
@@ -542,11 +544,12 @@ def scenario() -> list[Step | Section]:
 
 
 ADMIN = "管理员-张伟"
-# (code, name, kind, duty): who approves the district base (003 第七条) and the institute (000 第十一条)
+# (code, name, kind, duty, district): who approves the district base (003 第七条: 渝中区's own bureaus)
+# and the institute (000 第十一条)
 DEMO_BODIES = (
-    ("RS-YZ", "渝中区人力社保局", "district_bureau", "hr"),
-    ("CZ-YZ", "渝中区财政局", "district_bureau", "finance"),
-    ("RS-CQ", "重庆市人力资源和社会保障局", "municipal_bureau", "hr"),
+    ("RS-YZ", "渝中区人力社保局", "district_bureau", "hr", "500103"),
+    ("CZ-YZ", "渝中区财政局", "district_bureau", "finance", "500103"),
+    ("RS-CQ", "重庆市人力资源和社会保障局", "municipal_bureau", "hr", None),
 )
 # each person's key file in the demo's key directory
 KEY_FILES = {

@@ -47,6 +47,7 @@ from ledger.rules import (
     CHECKS_APPLICATION,
     SOURCES,
     Breach,
+    bureaus_of_the_units_district,
     duties_separate,
     no_money_programme,
     not_dated_ahead,
@@ -559,6 +560,11 @@ class Recommend(GrantAction):
                 value=body.describe(),
             )
             raise_first([Breach(N_("recommender"), books.policy.clause("recommendation_required"), msg)])
+        bureaus = district_bureaus(books, (self.recommender,), what)
+        if bureaus:
+            unit = books.unit(grant.unit_id)
+            clause = books.policy.clause("recommendation_required")
+            raise_first([bureaus_of_the_units_district(self.grant_id, unit.district, bureaus, clause)])
         if not grant.recommend(
             recommender=self.recommender, round_=self.round_, rank=self.rank, **self.who(books)
         ):
@@ -637,6 +643,12 @@ def approving_bodies(codes: tuple[str, ...], programme: Any, books: Books, grant
     return labels
 
 
+def district_bureaus(books: Books, codes: tuple[str, ...], what: Any) -> list[tuple[str, str]]:
+    """The district bureaus among the registered bodies ``codes``: (description, district)."""
+    found = [registered(books, code, what) for code in codes]
+    return [(b.describe(), b.district) for b in found if b["kind"] == "district_bureau"]
+
+
 class Approve(GrantAction):
     """``bodies``: the registered codes of the bodies that approve it, each judged against the
     programme's approving bodies (003 第七条, 000 第十一条, 002 六)."""
@@ -662,7 +674,14 @@ class Approve(GrantAction):
         amount = ZERO if self.amount is None else self.amount
         if grant.status == "approved" and (grant.approved, grant.document) == (amount, self.document):
             return False
-        labels = approving_bodies(tuple(dict.fromkeys(self.bodies)), programme, books, self.grant_id)
+        codes = tuple(dict.fromkeys(self.bodies))
+        labels = approving_bodies(codes, programme, books, self.grant_id)
+        what = T_("the approval of grant {grant_id}", grant_id=self.grant_id)
+        bureaus = district_bureaus(books, codes, what)
+        if bureaus:
+            clause = programme.approval_clause
+            unit = books.unit(grant.unit_id)
+            raise_first([bureaus_of_the_units_district(self.grant_id, unit.district, bureaus, clause)])
         grant.approve(
             amount=amount,
             document=self.document,

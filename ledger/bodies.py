@@ -37,11 +37,16 @@ RECOMMENDERS = frozenset({"district_bureau:hr", "sector_authority:sector"})
 
 
 class Body(dict[str, str]):
-    """code, name, kind, duty (a dict: snapshots and JSON keep it as it is)."""
+    """code, name, kind, duty, and a district bureau's district (its 行政区划代码, or "" where it
+    was registered without one) (a dict: snapshots and JSON keep it as it is)."""
 
     @property
     def role(self) -> str:
         return f"{self['kind']}:{self['duty']}"
+
+    @property
+    def district(self) -> str:
+        return self.get("district") or ""
 
     def describe(self) -> str:
         return f"{self['code']} {self['name']} ({self['kind']}, {self['duty']})"
@@ -65,6 +70,7 @@ class Bodies(Aggregate):
         name: str
         kind: str
         duty: str
+        district: str | None = None  # a district bureau's; bodies registered before have none
 
         def apply(self, bodies: Bodies) -> None:
             bodies.known[self.code] = {
@@ -72,6 +78,7 @@ class Bodies(Aggregate):
                 "name": self.name,
                 "kind": self.kind,
                 "duty": self.duty,
+                "district": self.district or "",
                 "on": self.occurred_on.isoformat(),
             }
 
@@ -86,10 +93,22 @@ class Bodies(Aggregate):
         found = self.known.get(code)
         return None if found is None else Body(found)
 
-    def add(self, *, code: str, name: str, kind: str, duty: str, on: date, actor: str, role: str) -> bool:
+    def add(
+        self,
+        *,
+        code: str,
+        name: str,
+        kind: str,
+        duty: str,
+        on: date,
+        actor: str,
+        role: str,
+        district: str | None = None,
+    ) -> bool:
         known = self.known.get(code)
         if known is not None:
-            if (known["name"], known["kind"], known["duty"]) == (name, kind, duty):
+            held = (known["name"], known["kind"], known["duty"], known.get("district") or None)
+            if held == (name, kind, duty, district):
                 return False
             msg = T_(
                 "body {code} is already registered as {name} ({kind}, {duty}); a body's code is "
@@ -118,7 +137,15 @@ class Bodies(Aggregate):
             )
             raise ConflictError(msg)
         self.trigger_event(
-            self.Added, code=code, name=name, kind=kind, duty=duty, actor=actor, role=role, occurred_on=on
+            self.Added,
+            code=code,
+            name=name,
+            kind=kind,
+            duty=duty,
+            district=district,
+            actor=actor,
+            role=role,
+            occurred_on=on,
         )
         return True
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ledger.actions import Action, Identifier, RequiredText
+from ledger.actions import Action, District, Identifier, RequiredText
 from ledger.bodies import BODY_KINDS, DUTIES, Bodies
 from ledger.errors import BadInputError
 from ledger.i18n import T_, _
@@ -19,8 +19,12 @@ class AddBody(Action):
     body_name: RequiredText
     kind: str
     duty: str = ""
+    district: District = None  # a district bureau's: the district whose grants it recommends and approves
 
     def check(self, policy: Policy) -> None:
+        if self.district is not None and self.kind != "district_bureau":
+            whole_city = _("a {kind} acts for the whole city; --district is a district bureau's")
+            raise BadInputError(whole_city.format(kind=self.kind))
         if self.kind not in BODY_KINDS:
             raise BadInputError(
                 _("--kind {kind!r} is unknown; use one of {value}").format(
@@ -56,6 +60,7 @@ class AddBody(Action):
             name=self.body_name,
             kind=self.kind,
             duty=self.body_duty,
+            district=self.district,
             on=self.on,
             actor=books.actor,
             role=books.role,

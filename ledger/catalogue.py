@@ -224,6 +224,16 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("approving bodies", APPROVAL, True, False, (EVERY + "test_the_approval_is_judged",)),
     Rule(
+        "district bureau",
+        (*APPROVAL, "recommendation_required"),
+        True,
+        False,
+        (
+            "tests/test_district_bureaus.py::test_a_district_base_is_approved_by_its_own_districts_bureaus",
+            "tests/test_district_bureaus.py::test_a_district_hr_bureau_recommends_its_own_districts_units",
+        ),
+    ),
+    Rule(
         "approval first",
         APPROVAL,
         True,

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 from ledger.calendar import working_days as statutory_working_days
 from ledger.clock import business_today as clock_today
+from ledger.district import district_name
 from ledger.errors import RuleViolationError
 from ledger.i18n import N_, T_, Text, _
 from ledger.labels import lazy
@@ -526,6 +527,32 @@ def approval_after_application(grant_id: str, applied_on: date, on: date, policy
             applied_on=applied_on.isoformat(),
         ),
     )
+
+
+def bureaus_of_the_units_district(
+    grant_id: str, unit_district: str | None, bureaus: Iterable[tuple[str, str]], clause: Clause
+) -> Breach | None:
+    """A district bureau recommends and approves the grants of units standing in its own district
+    (003 第七条: the district's 人力社保局 and 财政局; 002 五(一): 区县人力社保部门 recommend):
+    ``bureaus``, each district bureau named as (its description, its district's code). A bureau
+    registered without a district, or a unit without one, is not judged."""
+    if not unit_district:
+        return None
+    for described, district in bureaus:
+        if district and district != unit_district:
+            return Breach(
+                rule=N_("district bureau"),
+                clause=clause,
+                text=T_(
+                    "body {value} is {district}'s bureau, and grant {grant_id}'s unit stands in "
+                    "{unit_district}: a district bureau acts for its own district's units",
+                    value=described,
+                    district=district_name(district),
+                    grant_id=grant_id,
+                    unit_district=district_name(unit_district),
+                ),
+            )
+    return None
 
 
 def recommended_first(

@@ -199,7 +199,7 @@ def test_bodies_are_registered_once_by_an_administrator(ledger: Ledger) -> None:
     assert _topics(ledger, "grant-ledger:Bodies.Added") == 6  # the 5 of the tests' ledger and RS-NA
     listed = {b["code"]: b for b in json.loads(ledger.ok("body", "list", "--format", "json").stdout)}
     assert {k: v for k, v in listed["RS-NA"].items() if k != "on"} == {
-        "code": "RS-NA", "name": "南岸区人力社保局", "kind": "district_bureau", "duty": "hr"
+        "code": "RS-NA", "name": "南岸区人力社保局", "kind": "district_bureau", "duty": "hr", "district": "",
     }  # fmt: skip
     assert listed["JW-CQ"]["duty"] == "sector"
 

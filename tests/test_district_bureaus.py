@@ -1,0 +1,83 @@
+"""A district bureau acts for its own district (003 第七条: a district base is approved by the
+district's 人力社保局 and 财政局; 002 五(一): 区县人力社保部门 recommend their district's units).
+A bureau registered with ``body add --district`` recommends and approves only the grants of units
+standing there; one registered without, or a unit without a district, is not judged."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import Ledger, selected
+from tests.test_core_rules import refused
+
+BUREAUS = (
+    ("RS-JB", "江北区人力社保局", "hr", "江北区"),
+    ("CZ-JB", "江北区财政局", "finance", "500105"),
+    ("RS-WZ", "万州区人力社保局", "hr", "万州区"),
+    ("CZ-WZ", "万州区财政局", "finance", "500101"),
+)
+
+
+def _bureaus(ledger: Ledger) -> None:
+    for code, name, duty, district in BUREAUS:
+        ledger.ok("body", "add", code, "--name", name, "--kind", "district_bureau", "--duty", duty,
+                  "--district", district, "--date", "2024-01-02", role="admin")  # fmt: skip
+
+
+def _applied(ledger: Ledger, programme: str = "district_base", *more: str) -> None:
+    ledger.ok("unit", "register", "U1", "--name", "江北单位", "--district", "江北区", "--date", "2024-02-01")
+    ledger.ok("grant", "apply", "G1", "--unit", "U1", "--base", "B1", "--programme", programme,
+              *more, "--date", "2024-03-01")  # fmt: skip
+
+
+def test_a_district_base_is_approved_by_its_own_districts_bureaus(ledger: Ledger) -> None:
+    """Approved by 江北区's 人力社保局 with 万州区's 财政局, a 江北区 unit's district base was
+    accepted: the bodies were judged by kind alone."""
+    _bureaus(ledger)
+    _applied(ledger, "district_base", "--project", "电工", "--amount", "20万")
+    selected(ledger, "G1")
+    approve = ["grant", "approve", "G1", "--amount", "20万", "--document", "江北人社〔2024〕1号",
+               "--date", "2024-04-01"]  # fmt: skip
+    before = ledger.event_count()
+    message = refused(
+        ledger, *approve, "--body", "RS-JB", "--body", "CZ-WZ", role="approver", clause="003 第七条"
+    )
+    assert " — district bureau, 003 第七条" in message and "万州区" in message and "江北区" in message
+    assert ledger.event_count() == before
+    ledger.ok(*approve, "--body", "RS-JB", "--body", "CZ-JB", role="approver")
+    assert ledger.balances()["B1"]["status"] == "approved"
+
+
+def test_a_district_hr_bureau_recommends_its_own_districts_units(ledger: Ledger) -> None:
+    _bureaus(ledger)
+    _applied(ledger, "municipal_base_funded", "--project", "a", "--project", "b", "--amount", "50万")
+    recommend = ["grant", "recommend", "G1", "--round", "2024", "--rank", "1", "--date", "2024-03-05"]
+    message = refused(ledger, *recommend, "--by", "RS-WZ", role="approver", clause="002 五(一)")
+    assert " — district bureau, 002 五(一)" in message and "万州区" in message
+    ledger.ok(*recommend, "--by", "RS-JB", role="approver")
+
+
+def test_only_a_district_bureau_has_a_district_and_the_list_shows_it(ledger: Ledger) -> None:
+    result = ledger("body", "add", "RS-X", "--name", "某市局", "--kind", "municipal_bureau", "--duty", "hr",
+                    "--district", "江北区", role="admin")  # fmt: skip
+    assert result.exit_code == 2 and "district bureau" in result.stderr, result.stderr
+    _bureaus(ledger)
+    listed = {b["code"]: b for b in json.loads(ledger.ok("body", "list", "--format", "json").stdout)}
+    assert listed["CZ-JB"]["district"] == "江北区" and listed["RS-WZ"]["district"] == "万州区"
+    assert listed["RS-YZ"]["district"] == ""  # registered without one: not judged
+    # the same registration again writes nothing; another district for the code is a conflict
+    again = (
+        "body",
+        "add",
+        "RS-JB",
+        "--name",
+        "江北区人力社保局",
+        "--kind",
+        "district_bureau",
+        "--duty",
+        "hr",
+    )
+    before = ledger.event_count()
+    ledger.ok(*again, "--district", "500105", role="admin")
+    assert ledger.event_count() == before
+    assert ledger(*again, "--district", "万州区", role="admin").exit_code == 5
