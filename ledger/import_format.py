@@ -20,8 +20,9 @@ options. Columns that carry a field of another name:
 - ``match_commit``: ``payee`` is the funder.
 - ``reverse``: ``memo`` holds the reversed voucher; ``voucher`` the reversal's own reference (its
   reason); ``category`` the reversed act's kind for a receipt (``disburse``, ``match_commit``,
-  ``match_receive``), an expenditure's category for an expenditure, or nothing; ``amount``, when
-  given, must equal the original act's.
+  ``match_receive``), an expenditure's category for an expenditure, or nothing; ``amount`` and
+  ``source``, when given, must be the reversed act's (found as ``reverse`` finds it, whether or
+  not ``category`` names it).
 - ``recover_order``: ``voucher`` is the order's document number, ``memo`` its reason.
 - ``recover_receive``: ``voucher`` is the receipt's voucher.
 - ``dispose``: ``source`` the fund source, ``voucher`` the approval reference, ``memo`` how

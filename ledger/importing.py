@@ -33,7 +33,6 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from hashlib import blake2b
 from itertools import islice
 from typing import IO, Any, cast
@@ -58,7 +57,7 @@ from ledger.errors import (
     StorageError,
 )
 from ledger.forked import failure, messages_from_fork, messages_from_parts
-from ledger.grant import Grant, grant_uuid
+from ledger.grant import REVERSIBLE, Grant, grant_uuid
 from ledger.i18n import T_, _
 from ledger.import_format import (
     HEADER,
@@ -443,12 +442,15 @@ class _Books:
             raise BadInputError(msg)
         if cells["unit_id"] or cells["programme"] or cells["source"]:
             _same_grant(grant, cells, kind)
-        if action.__class__ is Reverse and cells["amount"]:
-            _same_amount(grant, action, parse_amount(cells["amount"]))
+        reverses = None
+        if action.__class__ is Reverse:
+            reverses = _reversed_act(grant, cast(Reverse, action))
+            if reverses is not None and (cells["amount"] or cells["source"]):
+                _same_act(grant, cast(Reverse, action), reverses, cells)
         check_duties(action, grant, self)
         action.apply(grant, self)  # what decide does, the grant already in hand
         if action.__class__ is Reverse:
-            self.reversed_voucher = (action.grant_id, action.voucher)
+            self.reversed_voucher = (action.grant_id, cast(Reverse, action).voucher)
 
 
 # entries a grant's dicts gain at most per event: a voucher's fingerprint, an expenditure, a date
@@ -500,29 +502,59 @@ def _same_grant(grant: Grant, cells: Cells, kind: str) -> None:
         raise BadInputError(msg)
 
 
-def _same_amount(grant: Grant, action: Reverse, amount: Decimal) -> None:
-    """A reverse row's amount, when given, is the reversed act's."""
-    if action.kind not in (None, "spend"):
-        received = grant.receipts.get(f"{action.kind}/{action.voucher}")
-        if received is not None and amount != received[0]:
+def _reversed_act(grant: Grant, action: Reverse) -> str | None:
+    """The kind of the act a reverse row reverses, found as ``Grant.reverse`` finds it: among the
+    grant's money acts under the voucher, the one the row's category names, else the only one;
+    None where the grant refuses the row (no such act, or several and the category says none)."""
+    voucher = action.voucher
+    held = [
+        kind
+        for kind in REVERSIBLE
+        if (voucher in grant.expenditures if kind == "spend" else f"{kind}/{voucher}" in grant.receipts)
+    ]
+    if action.kind is not None:
+        return action.kind if action.kind in held else None
+    return held[0] if len(held) == 1 else None
+
+
+def _same_act(grant: Grant, action: Reverse, reverses: str, cells: Cells) -> None:
+    """A reverse row's amount and fund source, when given, are those of the act it reverses
+    (``reverses``, its kind, held by the grant): an expenditure's own source, a receipt's the one
+    its kind moves."""
+    voucher, given = action.voucher, cells["amount"]
+    if reverses == "spend":
+        spent = grant.expenditures[voucher]
+        source = spent["source"]
+        if given and parse_amount(given) != spent["amount"]:
             msg = T_(
-                "reversal of {voucher} gives {amount} but {kind} {voucher} of grant {grant_id} is {value}",
-                voucher=action.voucher,
-                amount=amount,
-                kind=action.kind,
+                "reversal of {voucher} gives {amount} but expenditure {voucher} of grant {grant_id} is "
+                "{amount2}",
+                voucher=voucher,
+                amount=parse_amount(given),
                 grant_id=action.grant_id,
-                value=received[0],
+                amount2=spent["amount"],
             )
             raise BadInputError(msg)
-        return
-    before = grant.expenditures.get(action.voucher)
-    if before is not None and amount != before["amount"]:
+    else:
+        source = _MOVES[reverses]
+        received = grant.receipts[f"{reverses}/{voucher}"][0]
+        if given and parse_amount(given) != received:
+            msg = T_(
+                "reversal of {voucher} gives {amount} but {kind} {voucher} of grant {grant_id} is {value}",
+                voucher=voucher,
+                amount=parse_amount(given),
+                kind=reverses,
+                grant_id=action.grant_id,
+                value=received,
+            )
+            raise BadInputError(msg)
+    if cells["source"] and cells["source"] != source:
         msg = T_(
-            "reversal of {voucher} gives {amount} but expenditure {voucher} of grant {grant_id} is {amount2}",
-            voucher=action.voucher,
-            amount=amount,
-            grant_id=action.grant_id,
-            amount2=before["amount"],
+            "source: the reversal of {voucher} moves the {moves} fund source, as the act it reverses "
+            "did, not {source!r}",
+            voucher=voucher,
+            moves=source,
+            source=cells["source"],
         )
         raise BadInputError(msg)
 
