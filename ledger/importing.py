@@ -225,7 +225,9 @@ class _Books:
         self._policies: dict[date, Policy] = {}
         # (id(policy), action name, role) -> the role rule's verdict: it depends on nothing else
         self._may_record: dict[tuple[int, str, str], Breach | None] = {}
-        self.reversed_voucher: tuple[str, str] | None = None  # (grant, voucher) of the last row, a reversal
+        # (grant, voucher) of the last row, the reversal of an expenditure (not of a receipt sharing
+        # the voucher text): it makes the file's re-spending of that voucher a repeat of history
+        self.reversed_voucher: tuple[str, str] | None = None
 
     def role_on(self, on: date, policy: Policy) -> str:
         """The signer's role on ``on``: the role the rows of that date are recorded in."""
@@ -449,7 +451,7 @@ class _Books:
                 _same_act(grant, cast(Reverse, action), reverses, cells)
         check_duties(action, grant, self)
         action.apply(grant, self)  # what decide does, the grant already in hand
-        if action.__class__ is Reverse:
+        if reverses == "spend":  # a receipt's reversal sharing the voucher's text is not the spend's
             self.reversed_voucher = (action.grant_id, cast(Reverse, action).voucher)
 
 

@@ -139,3 +139,32 @@ def test_a_snapshot_of_the_first_fingerprint_form_still_knows_its_repeats(sqlite
         policy=current_policy(),
     )
     assert repeated is False and not grant.collect_events()
+
+
+def test_a_receipts_reversal_sharing_the_voucher_does_not_make_a_respent_voucher_a_repeat(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """V1 is a disbursement (tranche 2) and an expenditure, spent and reversed: the spend repeated
+    is refused whether or not the file then reverses the disbursement V1. Only the reversal of
+    the expenditure itself makes the file a repeat of its history."""
+    _funded(ledger)
+    ledger.ok(
+        "disburse", "G1", "--amount", "50000", "--voucher", "V1", "--tranche", "2", "--date", "2024-05-02"
+    )
+    ledger.ok(*SPEND)
+    ledger.ok(
+        "reverse", "G1", "--voucher", "V1", "--kind", "spend", "--reason", "录入错误", "--date", "2024-05-12"
+    )
+    events = ledger.event_count()
+    returned = {**REVERSE_ROW, "category": "disburse", "voucher": "第二笔退回", "date": "2024-05-13"}
+
+    alone = ledger("import", str(_rows(tmp_path / "alone.csv", [SPEND_ROW])))
+    beside = ledger("import", str(_rows(tmp_path / "beside.csv", [SPEND_ROW, returned])))
+
+    assert alone.exit_code == 5, alone.output
+    assert beside.exit_code == 5, beside.output
+    assert "beside.csv:2: voucher V1" in beside.stderr and "reversed on 2024-05-12" in beside.stderr
+    assert ledger.event_count() == events
+    repeat = {**REVERSE_ROW, "category": "equipment"}
+    again = ledger.ok("import", str(_rows(tmp_path / "again.csv", [SPEND_ROW, repeat])))
+    assert ledger.event_count() == events, again.output
