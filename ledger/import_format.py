@@ -29,6 +29,10 @@ options. Columns that carry a field of another name:
   (``returned`` or ``carried_forward``).
 - ``extend``: ``memo`` the build period's new end, ``voucher`` the extension's document number.
 
+A row holding non-empty cells past the header's columns is refused at its line, not cut to the
+header's width: in a csv file an unquoted comma in a cell (``ACME, Ltd``) makes it two cells and moves
+every later cell on. Empty cells past the header (as spreadsheets export rows) are nothing.
+
 A cell of a csv file starting with an apostrophe followed by ``=``, ``+``, ``-``, ``@``, a tab or a
 carriage return is read without that apostrophe: the export writes such text so, that a
 spreadsheet shows it instead of running it (``ledger.text.escape_formula``). A workbook's cells
@@ -40,7 +44,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from pydantic import ValidationError
 
@@ -109,8 +113,31 @@ _ISO_SLASH_PERIOD = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})\s*/\s*([0-9]{4}-[0
 Row = Mapping[str, Any]
 
 
+class Overflow(NamedTuple):
+    """A row holding non-empty cells past the header's columns: how many columns the header
+    names, how many cells the row holds (through its last non-empty one), and whether it is a
+    text file's row (where an unquoted comma in a cell makes one cell two)."""
+
+    named: int
+    held: int
+    text: bool
+
+
 class Cells(dict[str, str]):
-    """A row of a text file: every column of the header present, every cell a stripped str."""
+    """A row of a text file: every column of the header present, every cell a stripped str.
+    ``overflow``: the cells it holds past the header's, non-empty (refused where the row is
+    checked: ``refuse_overflow``); it travels with the row to the process that checks it."""
+
+    overflow: Overflow | None = None
+
+
+class Values(dict[str, Any]):
+    """A workbook's row holding non-empty cells past the header's columns (``overflow``), its
+    values as read (``as_cells`` makes it a row of text, the overflow with it)."""
+
+    def __init__(self, values: Iterable[tuple[str, Any]], overflow: Overflow) -> None:
+        super().__init__(values)
+        self.overflow = overflow
 
 
 def _cell(value: Any) -> str:
@@ -131,6 +158,8 @@ def _cell(value: Any) -> str:
 def as_cells(row: Row) -> Cells:
     cells = Cells({column: "" for column in HEADER})
     cells.update((column, _cell(value)) for column, value in row.items())
+    if row.__class__ is Values:
+        cells.overflow = cast(Values, row).overflow
     return cells
 
 
@@ -274,8 +303,48 @@ def refuse_control_character(row: Row) -> None:
             raise BadInputError(msg)
 
 
+def refuse_overflow(overflow: Overflow) -> None:
+    """A row holding non-empty cells past the header's is refused, never cut to the header's width:
+    in a csv file, a cell's unquoted comma (``ACME, Ltd``) has moved every later cell on."""
+    if overflow.text:
+        msg = T_(
+            "the row holds {held} cells but the header names {named}; a cell holding a comma must be "
+            'quoted ("ACME, Ltd"), as a spreadsheet saving csv quotes it',
+            held=overflow.held,
+            named=overflow.named,
+        )
+    else:
+        msg = T_(
+            "the row holds {held} cells but the header names {named}; a cell past the header's columns "
+            "belongs to no column: clear it, or name its column in the header",
+            held=overflow.held,
+            named=overflow.named,
+        )
+    raise BadInputError(msg)
+
+
+def _filled(value: Any) -> bool:
+    """Whether a cell holds something (not nothing, nor white space alone)."""
+    return value is not None and (str(value).strip(WHITE_SPACE) != "")
+
+
+def _held(cells: list[Any], width: int) -> int:
+    """How many cells a row holds through its last non-empty one, if past ``width`` (else 0)."""
+    if len(cells) <= width:
+        return 0
+    extra = cells[width:]
+    if extra.count(None) == len(extra):  # a workbook's empty cells, at C speed
+        return 0
+    for at in range(len(cells) - 1, width - 1, -1):
+        if _filled(cells[at]):
+            return at + 1
+    return 0
+
+
 def read_rows(lines: Iterator[list[Any]], first_line: int = 1) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Rows (lists of cells, header first) as ``(line number, {column: value})``; checks the header."""
+    """Rows (lists of cells, header first) as ``(line number, {column: value})``; checks the header.
+    A row holding non-empty cells past the header's carries their count (``Overflow``), for its
+    check to refuse it at its line; empty cells past the header are nothing."""
     try:
         header = next(lines)
     except StopIteration:
@@ -307,10 +376,17 @@ def read_rows(lines: Iterator[list[Any]], first_line: int = 1) -> Iterator[tuple
             stripped = [c.strip(WHITE_SPACE) for c in cells]
         except AttributeError:  # a workbook's cells: numbers, dates, None
             if any(c not in (None, "") and str(c).strip() for c in cells):
-                yield n, dict(zip(names, cells, strict=False))
+                held = _held(cells, width)
+                if held:
+                    yield n, Values(zip(names, cells, strict=False), Overflow(width, held, False))
+                else:
+                    yield n, dict(zip(names, cells, strict=False))
             continue
         if not any(stripped):
             continue
         if len(stripped) < width:
             stripped += [""] * (width - len(stripped))
-        yield n, Cells(zip(names, stripped, strict=False))
+        row = Cells(zip(names, stripped, strict=False))
+        if len(stripped) > width and any(stripped[width:]):
+            row.overflow = Overflow(width, _held(stripped, width), True)
+        yield n, row

@@ -69,6 +69,7 @@ from ledger.import_format import (
     as_cells,
     read_rows,
     refuse_control_character,
+    refuse_overflow,
     row_action,
 )
 from ledger.import_index import GrantIndex
@@ -405,6 +406,8 @@ class _Books:
         """Apply one row's action to the aggregates (pending events), or raise why it is bad."""
         self.reversed_voucher = None
         cells = row if row.__class__ is Cells else as_cells(row)
+        if cells.overflow is not None:
+            refuse_overflow(cells.overflow)
         joined = "".join(cells.values())
         if CONTROL_BUT_TAB.search(joined):
             refuse_control_character(cells)

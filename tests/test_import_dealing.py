@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import importing
-from ledger.import_format import Cells
+from ledger.import_format import Cells, Overflow
 
 Rows = list[tuple[int, Cells]]
 
@@ -270,3 +270,22 @@ def test_a_grant_that_keeps_coming_back_is_set_aside_past_a_few_returns(
     runs = [at for at, grant in enumerate(received) if grant == "A" and (at == 0 or received[at - 1] != "A")]
     assert len(runs) <= importing.LIVE_RETURNS + 2
     assert received[-30:] == ["A"] * 30  # the rows set aside, after every other
+
+
+def test_a_row_set_aside_on_disk_still_holds_its_cells_past_the_header(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A row holding cells past the header's is refused where it is checked, so what it holds past
+    them travels with it: written to a file set aside and read back, it still says so."""
+    monkeypatch.setattr(importing, "DEAL_ROWS", 3)
+    monkeypatch.setattr(importing, "LIVE_GRANTS", 1)
+    rows = [(line, Cells(grant_id=grant, n=str(line))) for line, grant in enumerate("A" + "C" * 40, start=2)]
+    for _, cells in rows[1::3]:
+        cells.overflow = Overflow(13, 14, True)
+    dealt = _dealt(rows, 1, 10, len(rows))
+    assert dealt.aside == 40
+    sent = [row for kind, batch in dealt.feeds[0].sent if kind == "rows" for row in batch]
+    assert [(line, cells.overflow) for line, cells in sent] == [
+        (line, cells.overflow) for line, cells in rows
+    ]
+    assert any(got is not cells for (_, got), (_, cells) in zip(sent, rows, strict=True))  # read back
