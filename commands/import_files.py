@@ -9,7 +9,9 @@ cell's text whole (and the shared strings all at once), so such a file costed gi
 row was judged. Before openpyxl opens it, the zip's directory and every XML part are checked as
 streams: uncompressed sizes (in total, and against each part's compressed size), and the longest
 stretch between two tags, which bounds every cell's text. Python's zipfile stops reading a part at
-the size its directory declares, so a part cannot grow past what was checked.
+the size its directory declares, so a part cannot grow past what was checked. A sheet is read
+``COLUMNS_READ`` columns wide, whatever its dimension declares or its cells' columns say: a row's
+value past them is seen (the row refused), not read into cells.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from typing import Any, NamedTuple
 
 from commands.i18n import _
 from ledger.errors import BadInputError
-from ledger.text import unescape_formula
+from ledger.import_format import ALIASES, HEADER, WideRow
+from ledger.text import WHITE_SPACE, unescape_formula
 
 WORKBOOKS = (".xlsx", ".xlsm")
 TEXTS = (".csv", ".tsv", ".txt")
@@ -47,6 +50,14 @@ _LONG_RUN = re.compile(rb"<[^<]{%d}" % (RUN_MAX + 1))
 # Chinese characters (CJK ideographs and punctuation, full-width forms) as UTF-8 reads them
 _CHINESE = re.compile("[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 _DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+# The columns of a workbook's sheet an import reads: those of the import format (HEADER and the
+# optional ones ALIASES names, 14) several times over, room for a finance system's own columns
+# beside them. Read without a bound, openpyxl makes every row as wide as the sheet's declared
+# dimension or its last cell: a 5 KB sheet declaring A1:XFD4000, or holding one cell at column
+# XFD per row, had 16,384 cells made per row. A value past them is not dropped unseen: in the
+# header the file is refused, in another row that row is (ledger.import_format.WideRow).
+FORMAT_COLUMNS = len({*HEADER, *ALIASES.values()})
+COLUMNS_READ = 64
 
 
 class Opened(NamedTuple):
@@ -280,9 +291,16 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
                 file=path.name, error="no worksheet"
             )
             raise BadInputError(msg)
-        rows = book.worksheets[0].iter_rows(values_only=True)
+        sheet = book.worksheets[0]
+        # the rows as the sheet holds them, not as its <dimension> says: openpyxl stopped at the
+        # declared last row (a sheet declaring A1:M1 lost every row after the header, unseen) and
+        # made every row declared but left out, each as wide as declared
+        sheet.reset_dimensions()
+        past = _bounded(sheet)
+        rows = sheet.iter_rows(max_col=COLUMNS_READ, values_only=True)
         read = 0
         while True:
+            past[0] = 0  # a row the sheet leaves out is made empty, without _get_row
             try:
                 values = next(rows)
             except StopIteration:
@@ -293,9 +311,44 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
                 )
                 raise BadInputError(msg) from None
             read += 1
-            yield list(values)
+            if not past[0]:
+                yield list(values)
+            elif read == 1:
+                from openpyxl.utils import get_column_letter
+
+                msg = _(
+                    "{file}: the header holds a value in column {column}, past the first {most} columns "
+                    "that an import reads of a sheet; put the import's columns first"
+                ).format(file=path.name, column=get_column_letter(past[0]), most=COLUMNS_READ)
+                raise BadInputError(msg)
+            else:
+                yield WideRow(values, past[0])
     finally:
         book.close()
+
+
+def _bounded(sheet: Any) -> list[int]:
+    """The sheet's rows, read ``COLUMNS_READ`` cells wide (``iter_rows(max_col=...)``), noting in
+    the list returned the column of the last value of each row past them (0: none), which
+    ``max_col`` alone leaves out unseen. openpyxl's read-only sheet makes each row of the cells
+    parsed in ``_get_row``; it is wrapped here to look at them first (tests/test_import_bounds.py
+    fails if openpyxl changes it)."""
+    past = [0]
+    get_row = sheet._get_row
+
+    def get_bounded_row(
+        row: list[dict[str, Any]], min_col: int = 1, max_col: int | None = None, values_only: bool = False
+    ) -> Any:
+        far = [cell["column"] for cell in row if cell["column"] > COLUMNS_READ and _filled(cell["value"])]
+        past[0] = max(far, default=0)
+        return get_row(row, min_col, max_col, values_only)
+
+    sheet._get_row = get_bounded_row
+    return past
+
+
+def _filled(value: Any) -> bool:
+    return value is not None and str(value).strip(WHITE_SPACE) != ""
 
 
 def _workbook_rows(path: Path) -> int:

@@ -328,8 +328,19 @@ def _filled(value: Any) -> bool:
     return value is not None and (str(value).strip(WHITE_SPACE) != "")
 
 
+class WideRow(list[Any]):
+    """A workbook's row read within a bound of columns (commands.import_files) that holds a
+    value past the bound: ``held``, the column of its last one."""
+
+    def __init__(self, values: Iterable[Any], held: int) -> None:
+        super().__init__(values)
+        self.held = held
+
+
 def _held(cells: list[Any], width: int) -> int:
     """How many cells a row holds through its last non-empty one, if past ``width`` (else 0)."""
+    if cells.__class__ is WideRow:
+        return cast(WideRow, cells).held
     if len(cells) <= width:
         return 0
     extra = cells[width:]

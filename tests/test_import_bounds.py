@@ -212,3 +212,124 @@ def test_a_part_in_utf16_or_utf32_is_refused(
         f"grant-ledger: books.xlsx: its part {part} is not in UTF-8, as Excel writes a workbook's parts"
     )
     assert funded.event_count() == before
+
+
+def _sheet_rewritten(path: Path, rows: list[list[object]], dimension: str | None, more: str = "") -> Path:
+    """A workbook of ``rows`` (the header first), its sheet declaring ``dimension`` (None: as
+    openpyxl wrote it) and holding the rows of XML ``more`` after its own."""
+    import io
+    import re
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    raw = io.BytesIO()
+    book.save(raw)
+
+    def change(name: str, data: bytes) -> tuple[str, bytes]:
+        if name == "xl/worksheets/sheet1.xml":
+            text = data.decode()
+            if dimension is not None:
+                text = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="{dimension}"/>', text)
+            data = text.replace("</sheetData>", more + "</sheetData>").encode()
+        return name, data
+
+    return _rewritten(raw, path, change)  # type: ignore[arg-type]
+
+
+def _read(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], float]:
+    """The rows read of the workbook, and the CPU time reading them took."""
+    import time
+
+    from commands.import_files import open_import
+    from ledger.import_format import read_rows
+
+    started = time.process_time()
+    rows = list(read_rows(open_import(path).cells))
+    return rows, time.process_time() - started
+
+
+def test_a_tiny_workbook_declaring_a_huge_dimension_is_read_within_a_bound_of_columns(tmp_path: Path) -> None:
+    """A 5 KB workbook declaring A1:XFD4000 had openpyxl make 16,384 cells of each of its 4,000
+    rows (1.7 s of CPU; a million rows declared, some 450 s): it reads 64 columns at most."""
+    from commands.import_files import COLUMNS_READ, FORMAT_COLUMNS, open_import
+
+    assert COLUMNS_READ >= 4 * FORMAT_COLUMNS == 4 * 14
+    last = '<row r="4000"><c r="A4000" t="inlineStr"><is><t>x</t></is></c></row>'
+    path = _sheet_rewritten(tmp_path / "dim.xlsx", [HEADER.split(",")], "A1:XFD4000", last)
+    assert path.stat().st_size < 6000
+    assert max(len(cells) for cells in open_import(path).cells) == COLUMNS_READ
+    rows, cpu = _read(path)
+    assert [line for line, _ in rows] == [4000]
+    assert cpu < 1, cpu
+
+
+def test_rows_each_holding_a_cell_at_the_last_column_are_read_cheaply_and_refused_at_their_lines(
+    funded: Ledger, tmp_path: Path
+) -> None:
+    """A cell at column XFD (16,384) on each row: read 64 columns wide, each row says it holds a
+    value past them (never dropped unseen), and is refused at its line."""
+    far = "".join(
+        f'<row r="{n}"><c r="A{n}" t="inlineStr"><is><t>2024-05-01</t></is></c>'
+        f'<c r="XFD{n}" t="inlineStr"><is><t>x</t></is></c></row>'
+        for n in range(2, 4002)
+    )
+    path = _sheet_rewritten(tmp_path / "far.xlsx", [HEADER.split(",")], None, far)
+    rows, cpu = _read(path)
+    assert len(rows) == 4000
+    assert cpu < 1, cpu
+    assert {row.overflow for _, row in rows} == {(13, 16_384, False)}  # type: ignore[attr-defined]
+
+    spend = "2024-05-01,,,G1,,spend,100,subsidy,equipment,training_system,S1,p,m".split(",")
+    far_spend = [*spend[:10], "S2", *spend[11:]]
+    one = '<row r="3"><c r="A3" t="inlineStr"><is><t>2024-05-01</t></is></c>'
+    one += "".join(
+        f'<c r="{col}3" t="inlineStr"><is><t>{v}</t></is></c>'
+        for col, v in zip("BCDEFGHIJKLM", far_spend[1:], strict=True)
+    )
+    one += '<c r="XFD3" t="inlineStr"><is><t>real memo</t></is></c></row>'
+    path = _sheet_rewritten(tmp_path / "books.xlsx", [HEADER.split(","), spend], None, one)
+    before = funded.event_count()
+    result = funded("import", str(path))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[0] == (
+        "books.xlsx:3: the row holds 16384 cells but the header names 13; a cell past the header's "
+        "columns belongs to no column: clear it, or name its column in the header"
+    )
+    assert funded.event_count() == before
+
+
+def test_a_header_naming_a_column_past_the_columns_read_is_refused(funded: Ledger, tmp_path: Path) -> None:
+    from commands.import_files import COLUMNS_READ
+
+    header = [*HEADER.split(","), *[f"note{n}" for n in range(COLUMNS_READ - 13)], "district"]
+    path = _sheet_rewritten(tmp_path / "books.xlsx", [header], None)
+    result = funded("import", str(path))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == (
+        "grant-ledger: books.xlsx: the header holds a value in column BM, past the first 64 columns that "
+        "an import reads of a sheet; put the import's columns first"
+    )
+
+
+def test_columns_of_its_own_within_the_columns_read_are_imported(funded: Ledger, tmp_path: Path) -> None:
+    """A finance system's export with columns of its own beside the import's: read and left aside."""
+    from commands.import_files import COLUMNS_READ
+
+    notes = [f"note{n}" for n in range(COLUMNS_READ - 13)]
+    spend = "2024-05-01,,,G1,,spend,100,subsidy,equipment,training_system,S1,p,m".split(",")
+    path = _sheet_rewritten(tmp_path / "books.xlsx", [[*HEADER.split(","), *notes], [*spend, *notes]], None)
+    result = funded.ok("import", str(path))
+    assert "1 events recorded" in result.stdout
+
+
+def test_rows_past_the_sheets_declared_dimension_are_read_not_dropped(funded: Ledger, tmp_path: Path) -> None:
+    """openpyxl stopped at the last row the sheet's <dimension> declares: a sheet declaring A1:M1
+    imported its header and nothing else, without a word."""
+    spend = "2024-05-01,,,G1,,spend,100,subsidy,equipment,training_system,S1,p,m".split(",")
+    rows = [HEADER.split(","), spend, [*spend[:10], "S2", *spend[11:]]]
+    path = _sheet_rewritten(tmp_path / "books.xlsx", rows, "A1:M1")
+    result = funded.ok("import", str(path))
+    assert "imported 2 rows of books.xlsx: 2 events recorded" in result.stdout
