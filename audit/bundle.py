@@ -10,8 +10,10 @@ Layout::
                          auditor checks who signed each included event by them)
     checkpoints/NNNN.txt every signed checkpoint, oldest first
     keys/NAME.pub        the public key(s) that signed them
-    policy/FILE.toml     every policy version in force up to the bundle's date (each one the verifier
-                         knows by its sha256 or finds installed in the log; a spend is judged by its date's)
+    policy/FILE.toml     every policy version in force up to the bundle's date, shipped with the package
+                         or installed by an event under the checkpoint (each one the verifier knows by its
+                         sha256 or finds installed in the log; a spend is judged by its date's); the policy
+                         book's events, which install them, always go out in full
     report.xlsx          balances per base, spending with vouchers (by leaf index), the findings
                          that follow from the events and the policy, who did what (each person's
                          events by role and kind) and the people registry's history, each laid out
@@ -33,13 +35,13 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
 from sqlalchemy import select
@@ -60,9 +62,14 @@ from ledger.database import EVENTS_TABLE, streamed_rows
 from ledger.encoding import json_state
 from ledger.errors import BadInputError, NotFoundError, VerificationError
 from ledger.i18n import current
-from ledger.policy import all_policies, current_policy, policy_in_force, policy_text
+from ledger.policy import Policy, load_policies, parse_policy, policy_in_force
+from ledger.policy_files import POLICY_FOLDER
+from ledger.policy_installed import BOOK_ID
 from projections.measures import GRANT, SPENDING_KINDS, available_in, effect
 from projections.shapes import ShapeCache
+
+if TYPE_CHECKING:
+    from ledger.policy_book import InstalledFile
 
 _BATCH = 5000  # rows fetched, lines written and progress reported at a time
 PARALLEL_EVENTS = 200_000  # from this many events, a second process writes the workbook
@@ -175,8 +182,9 @@ class _Selection:
     def keeps(self, originator: UUID, record: dict[str, Any]) -> bool:
         kept = self.decided.get(originator)
         if kept is None:
-            if originator == REGISTRY_ID or record["topic"] in (SEAL_TOPIC, ADOPTION_TOPIC):
-                # who may sign, and every signature: an auditor checks the included events by them
+            if originator in (REGISTRY_ID, BOOK_ID) or record["topic"] in (SEAL_TOPIC, ADOPTION_TOPIC):
+                # who may sign, every signature, and the policy versions installed: an auditor checks
+                # the included events by them, and the bundle's installed policy files by their events
                 self.decided[originator] = True
                 return True
             kept = self.grant is None or originator == self.grant
@@ -294,15 +302,17 @@ def _write_workbook(
     size: int,
     grant: str | None,
     as_of: date | None,
+    policy: Policy,
     progress: Progress | None = None,
 ) -> list[str]:
     """report.xlsx, from its own pass over the stored events (never from a read model: what the
-    workbook shows is what the bundle's events say); returns the event-log sheet names."""
+    workbook shows is what the bundle's events say), its findings judged by ``policy`` (the
+    bundle's: the latest version it ships); returns the event-log sheet names."""
     with Workbook(path) as book:
         log = book.sheet(
             layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, rows=size, form=forms.EVENT_LOG_FORM
         )
-        content = _Book(_policy(as_of), as_of.isoformat() if as_of else None)
+        content = _Book(policy, as_of.isoformat() if as_of else None)
         try:
             _write_events(engine, size, _selection(grant, as_of), None, log, None, content)
             log_sheets = log.close()
@@ -313,22 +323,59 @@ def _write_workbook(
     return log_sheets
 
 
-def _policy(as_of: date | None) -> Any:
-    return policy_in_force(as_of) if as_of else current_policy()
+@dataclass(frozen=True)
+class _Version:
+    """A policy version the bundle ships: as the ledger reads it, and its file's name and text."""
+
+    policy: Policy
+    text: str
+
+    @property
+    def source(self) -> str:
+        return str(self.policy.source)
+
+
+def _versions(
+    engine: Engine, size: int, installed: Sequence[InstalledFile], as_of: date | None
+) -> list[_Version]:
+    """Every policy version in force for the ledger up to the bundle's date (``as_of``, else
+    every one), oldest first: those shipped with the package, and those ``installed`` (the files
+    the ledger believes, ``GrantLedger.installed_policy_files``) by an event under the checkpoint
+    of ``size`` leaves (the verifier finds an installed text in the bundle's log, which ends there).
+    Read from the log, never from what this process happens to have loaded."""
+    wanted = [f for f in installed if f.kind == "version"]
+    logged: set[int] = set()
+    if wanted:
+        c = leaves.c
+        query = select(c.notification_id).where(
+            c.notification_id.in_([f.event for f in wanted]), c.leaf_index < size
+        )
+        with engine.connect() as conn:
+            logged = {int(nid) for (nid,) in conn.execute(query)}
+    found = [_Version(p, (POLICY_FOLDER / p.source).read_text("utf-8")) for p in load_policies()]
+    found += [_Version(parse_policy(f.text, f.name), f.text) for f in wanted if f.event in logged]
+    found.sort(key=lambda v: v.policy.effective_from)
+    if as_of is None:
+        return found
+    kept = [v for v in found if v.policy.effective_from <= as_of]
+    if not kept:
+        policy_in_force(as_of)  # the shipped versions are the earliest: it says none is in force so early
+    assert kept, as_of
+    return kept
 
 
 def _workbook_job(
-    url: str, path: str, size: int, grant: str | None, as_of: date | None, lang: str
+    url: str, path: str, size: int, grant: str | None, as_of: date | None, lang: str, policy: tuple[str, str]
 ) -> list[str]:
     """``_write_workbook`` in a second process (its own connection to the same database), which
-    speaks the parent's language."""
+    speaks the parent's language; ``policy``: the bundle's version, its file name and text."""
     from ledger.database import make_engine
     from ledger.i18n import use
 
     use(lang)
     engine = make_engine(url)
     try:
-        return _write_workbook(engine, Path(path), size, grant, as_of)
+        return _write_workbook(engine, Path(path), size, grant, as_of, parse_policy(policy[1], policy[0]))
     finally:
         engine.dispose()
 
@@ -346,21 +393,24 @@ class _WorkbookJob:
     """report.xlsx beside events.jsonl: written by a second process for a large log (each
     process reads the events once; together they use both cores), else here after events.jsonl."""
 
-    def __init__(self, engine: Engine, path: Path, size: int, grant: str | None, as_of: date | None) -> None:
-        self._args = (engine, path, size, grant, as_of)
+    def __init__(
+        self, engine: Engine, path: Path, size: int, grant: str | None, as_of: date | None, policy: _Version
+    ) -> None:
+        self._args = (engine, path, size, grant, as_of, policy)
         self._background: Background | None = None
 
     def __enter__(self) -> _WorkbookJob:
-        engine, path, size, grant, as_of = self._args
+        engine, path, size, grant, as_of, policy = self._args
         if size >= PARALLEL_EVENTS:
             url = engine.url.render_as_string(hide_password=False)
-            self._background = Background(_workbook_job, url, str(path), size, grant, as_of, current())
+            named = (policy.source, policy.text)
+            self._background = Background(_workbook_job, url, str(path), size, grant, as_of, current(), named)
         return self
 
     def result(self, progress: Progress | None) -> list[str]:
         if self._background is None:
-            engine, path, size, grant, as_of = self._args
-            return _write_workbook(engine, path, size, grant, as_of, progress)
+            engine, path, size, grant, as_of, policy = self._args
+            return _write_workbook(engine, path, size, grant, as_of, policy.policy, progress)
         if progress is not None:
             progress.stage(_("writing the workbook"), 0)
         sheets: list[str] = self._background.result()
@@ -377,7 +427,12 @@ def export(
     grant: str | None = None,
     as_of: date | None = None,
     progress: Progress | None = None,
+    *,
+    installed: Sequence[InstalledFile],
 ) -> Exported:
+    """The bundle of the ledger whose store ``engine`` reads, up to its latest checkpoint, in
+    ``directory``. ``installed``: the policy files installed in it, as the ledger believes them
+    (``GrantLedger.installed_policy_files``): the versions among them go out with the shipped ones."""
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise BadInputError(
             _("{directory} exists and is not an empty directory; give a new one").format(directory=directory)
@@ -392,13 +447,14 @@ def export(
     size = int(stored[-1].size)
     after = (int(total[0]) + 1 if total else 0) - size
     selection = _selection(grant, as_of)
+    versions = _versions(engine, size, installed, as_of)
 
     directory.parent.mkdir(parents=True, exist_ok=True)
     # Written beside the target and renamed into place whole: an export that fails or is killed
     # leaves no directory an auditor could take for a bundle (at most a hidden ".NAME.partial-…").
     partial = Path(tempfile.mkdtemp(prefix=f".{directory.name}.partial-", dir=directory.parent))
     try:
-        written = _write_bundle(engine, partial, stored, size, grant, as_of, selection, progress)
+        written = _write_bundle(engine, partial, stored, size, grant, as_of, selection, versions, progress)
         os.replace(partial, directory)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
@@ -580,6 +636,7 @@ def _write_bundle(
     grant: str | None,
     as_of: date | None,
     selection: _Selection,
+    versions: list[_Version],
     progress: Progress | None,
 ) -> _EventsWritten:
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -591,7 +648,8 @@ def _write_bundle(
     (directory / "keys").mkdir()
     (directory / "policy").mkdir()
 
-    with _WorkbookJob(engine, directory / "report.xlsx", size, grant, as_of) as workbook:
+    policy = versions[-1]  # the bundle's: its findings are judged by it
+    with _WorkbookJob(engine, directory / "report.xlsx", size, grant, as_of, policy) as workbook:
         with (directory / "events.jsonl").open("wb") as out:
             step = progress.stage(_("exporting events"), size) if progress else None
             written = _write_events(engine, size, selection, out, None, step)
@@ -608,11 +666,9 @@ def _write_bundle(
         (directory / "checkpoints" / f"{cp.seq:04d}.txt").write_text(cp.signed, encoding="utf-8")
     for name, pem in keys.items():
         (directory / "keys" / name).write_text(pem, encoding="utf-8")
-    policy = _policy(as_of)
     # every version in force up to the bundle's, so the verifier judges each act by its date's
-    for version in all_policies():
-        if version.effective_from <= policy.effective_from:
-            (directory / "policy" / version.source).write_text(policy_text(version), encoding="utf-8")
+    for version in versions:
+        (directory / "policy" / version.source).write_text(version.text, encoding="utf-8")
 
     meta = {
         "format": FORMAT,

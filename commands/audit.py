@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,6 +13,10 @@ from commands.dates import DATE
 from commands.i18n import _
 from commands.progress import Stages, progress
 from ledger.errors import BadInputError, RuleViolationError, VerificationError
+
+if TYPE_CHECKING:
+    from commands.context import Settings
+    from ledger.policy_book import InstalledFile
 
 
 @click.group("audit")
@@ -100,10 +105,19 @@ def export_command(directory: Path, grant_id: str | None, as_of: datetime | None
         s.catch_up()
     bars = Stages()
     try:
-        done = export(engine, directory, grant_id, as_of.date() if as_of else None, bars)
+        day = as_of.date() if as_of else None
+        done = export(engine, directory, grant_id, day, bars, installed=_installed_files(s))
     finally:
         bars.close()
     click.echo(done.summary())
+
+
+def _installed_files(s: Settings) -> list[InstalledFile]:
+    """The policy files installed in the ledger, as it believes them (its sealed events), read
+    afresh for the bundle; the ledger is opened only where it holds some (most hold none)."""
+    from ledger.policy_installed import installed_count
+
+    return s.ledger().installed_policy_files() if installed_count(s.engine()) else []
 
 
 @audit_group.command("verify")

@@ -42,6 +42,7 @@ from ledger.unit import RecommendationRound, Unit, round_uuid, unit_uuid
 
 if TYPE_CHECKING:  # the actions (and pydantic) load with the commands that build them, not with reports
     from ledger.actions import Action
+    from ledger.policy_book import InstalledFile
 
 MAX_ATTEMPTS = 30
 # Snapshots one process remembers as checked against their events (a few dozen bytes each).
@@ -112,6 +113,14 @@ class GrantLedger(Application[UUID]):
         from ledger.policy_book import register_installed
 
         register_installed(self.engine, self.trust.table, self._sealed_rows)
+
+    def installed_policy_files(self) -> list[InstalledFile]:
+        """The files installed in this ledger, read afresh from its sealed events (an
+        administrator's), without changing what this process judges by: an audit bundle ships
+        the policy versions among them."""
+        from ledger.policy_book import installed_files
+
+        return installed_files(self.engine, self.trust.table, self._sealed_rows)
 
     def _sealed_rows(self, found: Any) -> list[Row]:
         rows = []

@@ -159,17 +159,27 @@ def register(name: str, kind: str, text: str) -> None:
         INSTALLED_VERSIONS[contents.policy.source] = (contents.policy, text)
 
 
-def register_installed(engine: Engine, table: Table, check: Any) -> None:
-    """Read the installed files from the log (``check``: the ledger's seal check of stored rows,
-    so nothing unsealed is believed) and register them, in the order they were installed."""
-    INSTALLED_CALENDAR.clear()
-    INSTALLED_VERSIONS.clear()
+@dataclass(frozen=True)
+class InstalledFile:
+    """A file installed in the ledger, as its sealed event holds it (``event``: the event's
+    notification id)."""
+
+    event: int
+    name: str
+    kind: str
+    text: str
+
+
+def installed_files(engine: Engine, table: Table, check: Any) -> list[InstalledFile]:
+    """The installed files, read from the log (``check``: the ledger's seal check of stored rows,
+    so nothing unsealed is believed) in the order they were installed."""
     c = table.c
     query = select(c.id, c.originator_id, c.originator_version, c.topic, c.state)
     with engine.connect() as conn:
         found = conn.execute(query.where(c.originator_id == BOOK_ID).order_by(c.id)).all()
     if not found:
-        return
+        return []
+    files = []
     for row in check(found):
         if row.topic != INSTALLED:
             continue
@@ -177,7 +187,17 @@ def register_installed(engine: Engine, table: Table, check: Any) -> None:
         text = str(state.get("text", ""))
         if hashlib.sha256(text.encode("utf-8")).hexdigest() != state.get("sha256"):
             continue
-        register(str(state.get("name")), str(state.get("kind")), text)
+        files.append(InstalledFile(int(row.id), str(state.get("name")), str(state.get("kind")), text))
+    return files
+
+
+def register_installed(engine: Engine, table: Table, check: Any) -> None:
+    """The installed files (``installed_files``) registered, in the order they were installed."""
+    files = installed_files(engine, table, check)
+    INSTALLED_CALENDAR.clear()
+    INSTALLED_VERSIONS.clear()
+    for file in files:
+        register(file.name, file.kind, file.text)
 
 
 class InstallPolicy(Action):
@@ -231,4 +251,13 @@ class InstallPolicy(Action):
         return f"{self.file_name} is installed already"
 
 
-__all__ = ["INSTALLED", "OPENED", "InstallPolicy", "PolicyBook", "load_policies", "register_installed"]
+__all__ = [
+    "INSTALLED",
+    "OPENED",
+    "InstallPolicy",
+    "InstalledFile",
+    "PolicyBook",
+    "installed_files",
+    "load_policies",
+    "register_installed",
+]

@@ -78,7 +78,7 @@ def insider_export(url: str, key: Path, name: str, directory: Path) -> Path:
     try:
         catch_up(app, all_projections(), check=False)
         sign_head(app.engine, load_signer(key).private_key, name)
-        export(app.engine, directory)
+        export(app.engine, directory, installed=app.installed_policy_files())
     finally:
         app.engine.dispose()
     return directory

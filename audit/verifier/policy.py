@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from uuid import NAMESPACE_URL, uuid5
 
 from audit.verifier.i18n import _
 from audit.verifier.report import Report
@@ -142,17 +143,34 @@ class BundlePolicy:
 
 
 INSTALLED = "grant-ledger:PolicyBook.Installed"  # ledger.policy_book.INSTALLED
+# the one aggregate holding every installed file (ledger.policy_installed.BOOK_ID): its events go
+# out with any bundle, as the people registry's do
+BOOK_ID = str(uuid5(NAMESPACE_URL, "https://grant-ledger/policy-book"))
 
 
-def installed_in_log(events: Path, sha256: str) -> int | None:
-    """The leaf index of the bundle's ``policy install`` event whose text is the file of this
-    sha256 (the event's own signature and signer are checked with every other event's), if any."""
+@dataclass(frozen=True)
+class Installed:
+    """A ``policy install`` event of the bundle's log: its leaf index (-1: not a number), the
+    sha256 of the text it installs, the file's name, and the version and the date it takes effect
+    (None: the text is no policy version, a calendar year)."""
+
+    leaf: int
+    sha256: str
+    name: str
+    version: str | None
+    effective_from: str | None
+
+
+def installs_in_log(events: Path) -> dict[str, Installed]:
+    """The bundle's ``policy install`` events by the sha256 of their text (the first of each; the
+    events' own signatures and signers are checked with every other event's), in one pass."""
+    found: dict[str, Installed] = {}
     if not events.is_file():
-        return None
-    needle, topic = sha256.encode("ascii"), INSTALLED.encode("ascii")
+        return found
+    topic = INSTALLED.encode("ascii")
     with events.open("rb") as handle:
         for raw in handle:
-            if topic not in raw or needle not in raw:
+            if topic not in raw:
                 continue
             try:
                 line = json.loads(raw)
@@ -163,10 +181,26 @@ def installed_in_log(events: Path, sha256: str) -> int | None:
                 continue
             state = record.get("state")
             text = state.get("text") if isinstance(state, dict) else None
-            if isinstance(text, str) and hashlib.sha256(text.encode("utf-8")).hexdigest() == sha256:
-                index = line.get("leaf_index")
-                return index if isinstance(index, int) else -1
-    return None
+            if not isinstance(text, str):
+                continue
+            try:
+                encoded = text.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: no file holds it
+                continue
+            sha = hashlib.sha256(encoded).hexdigest()
+            if sha in found:
+                continue
+            index = line.get("leaf_index")
+            data = _version_data(encoded)
+            name = state.get("name") if isinstance(state, dict) else None
+            found[sha] = Installed(
+                index if type(index) is int else -1,
+                sha,
+                name if isinstance(name, str) else "?",
+                None if data is None else str(data.get("version")),
+                None if data is None else str(data.get("effective_from")),
+            )
+    return found
 
 
 def _version_data(raw: bytes) -> dict[str, Any] | None:
@@ -181,11 +215,17 @@ def _version_data(raw: bytes) -> dict[str, Any] | None:
     return data
 
 
-def bundle_policy(directory: Path, report: Report, events: Path | None = None) -> BundlePolicy | None:
+def bundle_policy(
+    directory: Path, report: Report, events: Path | None = None, as_of: str | None = None
+) -> BundlePolicy | None:
     """The bundle's policy: every version in force up to its date (``policy/*.toml``), each a
     version this verifier knows by its bytes or the text of a ``policy install`` event in the
     bundle's log (``events``); the latest one, which knows the earlier ones (a spend is judged by
-    the version in force on its date, not by one installed later). Else a failure and None."""
+    the version in force on its date, not by one installed later). Else a failure and None.
+    Every version the log installs, in force by the bundle's date (``as_of``, else any), must
+    be among the files: a version left out fails the bundle, whatever it would have judged."""
+    installs = installs_in_log(events) if events is not None else {}
+    _none_left_out(directory, report, installs, as_of)
     files = sorted((directory / POLICY_DIR).glob("*")) if (directory / POLICY_DIR).is_dir() else []
     if not files or not all(f.is_file() for f in files):
         report.fail(
@@ -194,7 +234,7 @@ def bundle_policy(directory: Path, report: Report, events: Path | None = None) -
             )
         )
         return None
-    versions = [_one_version(path, report, events) for path in files]
+    versions = [_one_version(path, report, installs) for path in files]
     found = [v for v in versions if v is not None]
     if len(found) != len(versions):
         return None
@@ -210,28 +250,53 @@ def bundle_policy(directory: Path, report: Report, events: Path | None = None) -
     return BundlePolicy(latest.name, latest.data, tuple(dated))
 
 
-def _one_version(path: Path, report: Report, events: Path | None) -> BundlePolicy | None:
+def _none_left_out(
+    directory: Path, report: Report, installs: dict[str, Installed], as_of: str | None
+) -> None:
+    """A failure for each policy version the bundle's log installs, in force by its date, that
+    ``policy/`` does not hold (by the sha256 of its text)."""
+    wanted = [
+        i
+        for i in installs.values()
+        if i.effective_from is not None and (not isinstance(as_of, str) or i.effective_from <= as_of)
+    ]
+    if not wanted:
+        return
+    folder = directory / POLICY_DIR
+    files = [f for f in folder.glob("*") if f.is_file()] if folder.is_dir() else []
+    shipped = {hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+    for i in sorted(wanted, key=lambda i: i.leaf):
+        if i.sha256 not in shipped:
+            report.fail(
+                _(
+                    "{folder}/: the event at leaf {leaf} installs the policy version {version} ({name}), in "
+                    "force from {day}, which the bundle does not ship; a bundle ships every version in "
+                    "force up to its date"
+                ).format(folder=POLICY_DIR, leaf=i.leaf, version=i.version, name=i.name, day=i.effective_from)
+            )
+
+
+def _one_version(path: Path, report: Report, installs: dict[str, Installed]) -> BundlePolicy | None:
     name = f"{POLICY_DIR}/{path.name}"
     raw = path.read_bytes()
-    known = KNOWN.get(hashlib.sha256(raw).hexdigest())
+    sha = hashlib.sha256(raw).hexdigest()
+    known = KNOWN.get(sha)
     if known is not None and known != path.name:
         report.fail(
             _("{name}: holds the policy version {known} under another name").format(name=name, known=known)
         )
         return None
-    if known is None and events is not None:
-        sha = hashlib.sha256(raw).hexdigest()
-        if installed_in_log(events, sha) is not None:
-            data = _version_data(raw)
-            if data is None:
-                report.fail(
-                    _(
-                        "{name}: installed in the log, but not a policy version (a calendar year, or no "
-                        "categories, programmes and clauses); a bundle ships the version in force"
-                    ).format(name=name)
-                )
-                return None
-            return BundlePolicy(path.name, data)
+    if known is None and sha in installs:
+        data = _version_data(raw)
+        if data is None:
+            report.fail(
+                _(
+                    "{name}: installed in the log, but not a policy version (a calendar year, or no "
+                    "categories, programmes and clauses); a bundle ships the version in force"
+                ).format(name=name)
+            )
+            return None
+        return BundlePolicy(path.name, data)
     if known is None:
         report.fail(
             _(

@@ -40,7 +40,7 @@ from audit.verifier.errors import AuditError
 from audit.verifier.i18n import N_, _
 from audit.verifier.layout import MEASURES, SPENDING_SHEET
 from audit.verifier.people import REGISTRY_ID
-from audit.verifier.policy import BundlePolicy
+from audit.verifier.policy import BOOK_ID, BundlePolicy
 from audit.verifier.seals import ADOPTION_TOPIC, SEAL_TOPIC
 from audit.verifier.xlsx import SheetStream
 
@@ -48,6 +48,7 @@ __all__ = ["MEASURES", "GrantTotals", "Replay", "ReplayError", "SpendingRow"]
 
 _TOPIC = "grant-ledger:Grant."
 _REGISTRY = str(REGISTRY_ID)
+_ALWAYS = frozenset({_REGISTRY, BOOK_ID})  # the aggregates that go out with any bundle
 _FIXED = {
     "Approved": "approved",
     "SubsidyDisbursed": "subsidy_received",
@@ -368,8 +369,9 @@ class Replay:
         if isinstance(on, str) and on > self.latest:
             self.latest = on
         if not isinstance(topic, str) or not topic.startswith(_TOPIC):
-            if originator != _REGISTRY and topic not in (SEAL_TOPIC, ADOPTION_TOPIC):
-                self.foreign.add(originator)  # the registry and the seals go out with any bundle
+            if originator not in _ALWAYS and topic not in (SEAL_TOPIC, ADOPTION_TOPIC):
+                # the registry, the policy book and the seals go out with any bundle
+                self.foreign.add(originator)
             return
         kind = topic[len(_TOPIC) :]
         if not isinstance(state, dict):

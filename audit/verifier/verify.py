@@ -262,7 +262,7 @@ def _verify(
     redaction = _redaction(directory, report)
     noted = {cp.size for _, cp in cps} | ({trusted_cp.size} if trusted_cp is not None else set())
     scan = Scan(report, tree, redaction.as_of, root, frozenset(noted))
-    policy = bundle_policy(directory, report, directory / EVENTS)
+    policy = bundle_policy(directory, report, directory / EVENTS, redaction.as_of)
     scan.replay.use_policy(policy)
     events_path = directory / EVENTS
     if events_path.is_file() and events_path.stat().st_size >= PARALLEL_BYTES:

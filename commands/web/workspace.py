@@ -239,7 +239,7 @@ class Workspace:
             self.settings.ensure_current()
         if not has_log(self.engine):
             self.catch_up()
-        return export(self.engine, directory)
+        return export(self.engine, directory, installed=self.settings.ledger().installed_policy_files())
 
     def trust_root(self) -> str | None:
         """The ledger's trust root (its root administrator's first key), as `init` printed it."""
