@@ -31,6 +31,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing, contextmanager
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import date
 from hashlib import blake2b
@@ -229,6 +230,10 @@ class _Books:
         # (grant, voucher) of the last row, the reversal of an expenditure (not of a receipt sharing
         # the voucher text): it makes the file's re-spending of that voucher a repeat of history
         self.reversed_voucher: tuple[str, str] | None = None
+        # while a row that is not one grant's is decided (an approve row: its unit, base and
+        # grant), what to put back if it is refused: each aggregate it made (None) and a copy of
+        # each unit it found as it stood, by the aggregate's key in the books
+        self._undo: dict[str, Unit | None] | None = None
 
     def role_on(self, on: date, policy: Policy) -> str:
         """The signer's role on ``on``: the role the rows of that date are recorded in."""
@@ -295,7 +300,23 @@ class _Books:
         units[unit_id] = unit
         if unit is not None:
             self.touched[unit.id] = unit
+            if self._undo is not None and "u/" + unit_id not in self._undo:
+                self._undo["u/" + unit_id] = deepcopy(unit)
         return unit
+
+    def _put_back(self) -> None:
+        """The books as they stood before the refused row (``_undo``): each aggregate it made
+        forgotten, each unit it changed as it was. A later row then meets the ledger, and the
+        file's rows before, and nothing of the row refused (its half-made grant was reported as a
+        grant with no expert review, against the corrected row after it)."""
+        assert self._undo is not None
+        for key, before in self._undo.items():
+            name = key[2:]
+            if key[0] == "u":
+                self.units[name] = before
+            else:
+                self.grants[name] = None
+                self.plain.pop(name, None)
 
     def changed_aggregates(self) -> Iterator[tuple[Grant | Unit, int]]:
         """Each aggregate the import changed, one at a time (held, or read back from where it was
@@ -366,6 +387,8 @@ class _Books:
         raise BadInputError(_("bodies are not imported; an administrator registers them (body add)"))
 
     def add(self, aggregate: Any) -> None:
+        if self._undo is not None and isinstance(aggregate, Grant | Unit):
+            self._undo.setdefault(_name(aggregate), None)
         if isinstance(aggregate, Grant):
             self.grants[aggregate.grant_id] = aggregate
             if aggregate.id not in self.index.spaces:
@@ -433,7 +456,14 @@ class _Books:
         if not isinstance(action, GrantAction):
             if self.parted:  # may_part lets no such row through the role check
                 raise StorageError(_("an import checked in parts met a row that is not one grant's"))
-            action.decide(self)
+            self._undo = {}
+            try:
+                action.decide(self)
+            except LedgerError:
+                self._put_back()
+                raise
+            finally:
+                self._undo = None
             return
         grant = self.grant(action.grant_id)
         base_id = cells["base_id"]

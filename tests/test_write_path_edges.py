@@ -510,6 +510,46 @@ def test_an_approve_row_for_a_grant_applied_here_is_refused_as_grant_approve_nam
     assert sqlite_ledger.balances()["B0001"]["status"] == "approved"
 
 
+@pytest.mark.parametrize("unit", ["new", "registered"])
+def test_a_refused_approve_row_leaves_nothing_behind_for_the_rows_after_it(
+    sqlite_ledger: Ledger, tmp_path: Path, unit: str
+) -> None:
+    """An approve row registers its unit (or takes a base on a registered one) and makes its
+    grant before the approval is judged; refused (a district subsidy is 200,000.00), what it made
+    stayed in the import's books, and the corrected row after it was reported bad too ("no expert
+    review is recorded", or the base already taken). Only the bad row is listed now."""
+    if unit == "registered":
+        sqlite_ledger.ok("unit", "register", "U5", "--name", "单位U5", "--date", "2024-01-02")
+
+    def approve(amount: str) -> list[str]:
+        return [
+            "2024-01-20",
+            "U5",
+            "B5",
+            "G5",
+            "district_base",
+            "approve",
+            amount,
+            "",
+            "",
+            "",
+            "批复5",
+            "",
+            "",
+        ]
+
+    before = _stored(sqlite_ledger.url)
+    result = sqlite_ledger(
+        "import", str(_book(tmp_path, approve("300000"), approve("200000"))), role="approver"
+    )
+    assert result.exit_code == 3, result.stdout
+    bad = [line.split(":")[1] for line in result.stderr.splitlines() if line.startswith("books.csv:")]
+    assert bad == ["2"] and "1 bad row of 2" in result.stderr, result.stderr
+    assert _stored(sqlite_ledger.url) == before
+    sqlite_ledger.ok("import", str(_book(tmp_path, approve("200000"))), role="approver")
+    assert sqlite_ledger.balances()["B5"]["status"] == "approved"
+
+
 @pytest.mark.parametrize("state", ["rejected", "approved"])
 def test_an_approve_row_for_a_grant_rejected_or_approved_on_other_terms_is_refused_as_grant_approve_is(
     sqlite_ledger: Ledger, tmp_path: Path, state: str
