@@ -174,11 +174,19 @@ def _csv_cells(path: Path, encoding: str, delimiter: str) -> Iterator[list[str]]
     try:
         with path.open(encoding=encoding, newline="") as f:
             reader = csv.reader(f, delimiter=delimiter)
+            lines = 0
             try:
                 for row in reader:
                     if "'" in "".join(row):  # only a row with an apostrophe holds an escaped formula
                         row = [unescape_formula(c) if c[:1] == "'" else c for c in row]
                     yield row
+                    lines += 1
+                    if reader.line_num != lines:
+                        # a quoted cell ran over several lines (a bad row: a line break is a control
+                        # character): a blank row for each line more keeps the rows after it
+                        # numbered by the file's lines, as an editor shows them
+                        yield from [[]] * (reader.line_num - lines)
+                        lines = reader.line_num
             except csv.Error as e:
                 yield _csv_refusal(path, reader.line_num, e)
     except UnicodeDecodeError as e:  # the file changed since its encoding was found

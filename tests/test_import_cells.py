@@ -102,3 +102,23 @@ def test_a_workbook_row_with_a_value_past_the_header_is_refused_and_empty_ones_a
     assert lines[1].startswith("books.xlsx:4: the row holds 16 cells but the header names 13; ")
     assert lines[2] == "grant-ledger: 2 bad rows of 4 in books.xlsx; nothing was imported"
     assert approved.event_count() == events
+
+
+@JOBS
+def test_rows_after_a_cell_running_over_lines_are_named_by_the_files_lines(
+    approved: Ledger, tmp_path: Path, jobs: str
+) -> None:
+    """A quoted cell holding a line break takes two lines of the file; the bad row after it was
+    named by its place among the rows (line 4), not the line an editor shows it on (5)."""
+    path = _csv(
+        tmp_path,
+        DISBURSE,
+        SPEND.format(voucher="S1", payee="p", memo='"line one\nline two"'),  # lines 3-4
+        SPEND.format(voucher="S2", payee="p", memo="m").replace(",100,", ",abc,"),  # line 5
+    )
+    result = approved("import", "--jobs", jobs, str(path))
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("books.csv:3: memo holds a control character (U+000A)"), lines
+    assert lines[1].startswith("books.csv:5: amount"), lines
+    assert lines[2] == "grant-ledger: 2 bad rows of 3 in books.csv; nothing was imported"
