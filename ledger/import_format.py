@@ -386,7 +386,8 @@ def read_rows(lines: Iterator[list[Any]], first_line: int = 1) -> Iterator[tuple
         try:
             stripped = [c.strip(WHITE_SPACE) for c in cells]
         except AttributeError:  # a workbook's cells: numbers, dates, None
-            if any(c not in (None, "") and str(c).strip() for c in cells):
+            # a row holding values only past the columns read is refused too, not skipped as empty
+            if cells.__class__ is WideRow or any(c not in (None, "") and str(c).strip() for c in cells):
                 held = _held(cells, width)
                 if held:
                     yield n, Values(zip(names, cells, strict=False), Overflow(width, held, False))

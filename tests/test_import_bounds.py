@@ -333,3 +333,19 @@ def test_rows_past_the_sheets_declared_dimension_are_read_not_dropped(funded: Le
     path = _sheet_rewritten(tmp_path / "books.xlsx", rows, "A1:M1")
     result = funded.ok("import", str(path))
     assert "imported 2 rows of books.xlsx: 2 events recorded" in result.stdout
+
+
+def test_a_row_holding_a_value_only_past_the_columns_read_is_refused_not_skipped(
+    funded: Ledger, tmp_path: Path
+) -> None:
+    """A row whose one value stands past the 64 columns read looked empty and was skipped without
+    a word (found by a red-team pass): it is refused at its line as any row with a value past
+    the header's columns."""
+    spend = "2024-05-01,,,G1,,spend,100,subsidy,equipment,training_system,S1,p,m".split(",")
+    far = '<row r="3"><c r="BN3" t="inlineStr"><is><t>a note</t></is></c></row>'
+    path = _sheet_rewritten(tmp_path / "books.xlsx", [HEADER.split(","), spend], None, far)
+    before = funded.event_count()
+    result = funded("import", str(path))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[0].startswith("books.xlsx:3: the row holds 66 cells"), result.stderr
+    assert funded.event_count() == before
