@@ -480,8 +480,8 @@ class _Books:
         reverses = None
         if action.__class__ is Reverse:
             reverses = _reversed_act(grant, cast(Reverse, action))
-            if reverses is not None and (cells["amount"] or cells["source"]):
-                _same_act(grant, cast(Reverse, action), reverses, cells)
+            if reverses is not None and (cells["amount"] or cells["source"] or cells["category"]):
+                _same_act(grant, cast(Reverse, action), reverses, cells, policy)
         check_duties(action, grant, self)
         action.apply(grant, self)  # what decide does, the grant already in hand
         if reverses == "spend":  # a receipt's reversal sharing the voucher's text is not the spend's
@@ -552,14 +552,26 @@ def _reversed_act(grant: Grant, action: Reverse) -> str | None:
     return held[0] if len(held) == 1 else None
 
 
-def _same_act(grant: Grant, action: Reverse, reverses: str, cells: Cells) -> None:
-    """A reverse row's amount and fund source, when given, are those of the act it reverses
-    (``reverses``, its kind, held by the grant): an expenditure's own source, a receipt's the one
-    its kind moves."""
+def _same_act(grant: Grant, action: Reverse, reverses: str, cells: Cells, policy: Policy) -> None:
+    """A reverse row's amount, fund source and an expenditure's category, when given, are those
+    of the act it reverses (``reverses``, its kind, held by the grant): an expenditure's own
+    source, a receipt's the one its kind moves."""
     voucher, given = action.voucher, cells["amount"]
     if reverses == "spend":
         spent = grant.expenditures[voucher]
         source = spent["source"]
+        named = cells["category"]
+        found = policy.find_category(named) if named else None
+        if named and (found.code if found is not None else named) != spent["category"]:
+            msg = T_(
+                "category: expenditure {voucher} of grant {grant_id} is {category}, not {value!r}; a "
+                "reverse row's category names the expenditure's, or is left empty",
+                voucher=voucher,
+                grant_id=action.grant_id,
+                category=spent["category"],
+                value=named,
+            )
+            raise BadInputError(msg)
         if given and parse_amount(given) != spent["amount"]:
             msg = T_(
                 "reversal of {voucher} gives {amount} but expenditure {voucher} of grant {grant_id} is "

@@ -160,3 +160,27 @@ def test_a_reversals_source_given_as_the_reversed_acts_is_recorded(approved: Led
     rows = [DISBURSE, MATCHED, SPEND, _reversal("S1", source="subsidy"), _reversal("M1", source="matching")]
     result = approved.ok("import", "--jobs", "1", str(_rows(tmp_path / "books.csv", rows)))
     assert "5 events recorded" in result.stdout
+
+
+@pytest.mark.parametrize("category", ["teacher_training", "no_such_category"])
+def test_an_expenditures_reversal_naming_another_category_is_refused(
+    approved: Ledger, tmp_path: Path, category: str
+) -> None:
+    """The category column of an expenditure's reversal names the expenditure's category; another
+    one, or none the policy knows, was read as "an expenditure" and the row recorded (found by a
+    red-team pass)."""
+    events = approved.event_count()
+    path = _rows(tmp_path / "books.csv", [DISBURSE, SPEND, _reversal("S1", category=category)])
+    result = approved("import", "--jobs", "1", str(path))
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    expected = f"books.csv:4: category: expenditure S1 of grant G1 is equipment, not {category!r}"
+    assert expected in result.stderr
+    assert approved.event_count() == events
+
+
+@pytest.mark.parametrize("category", ["equipment", "实训设备购置、改造与维护"])
+def test_an_expenditures_reversal_naming_its_category_by_code_or_chinese_is_recorded(
+    approved: Ledger, tmp_path: Path, category: str
+) -> None:
+    path = _rows(tmp_path / "books.csv", [DISBURSE, SPEND, _reversal("S1", category=category)])
+    assert "3 events recorded" in approved.ok("import", "--jobs", "1", str(path)).stdout
