@@ -19,6 +19,7 @@ from uuid import NAMESPACE_URL, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from ledger.district import district_name
 from ledger.errors import ConflictError, NotFoundError
 from ledger.i18n import T_, Text
 
@@ -107,18 +108,26 @@ class Bodies(Aggregate):
     ) -> bool:
         known = self.known.get(code)
         if known is not None:
-            held = (known["name"], known["kind"], known["duty"], known.get("district") or None)
-            if held == (name, kind, duty, district):
-                return False
-            msg = T_(
-                "body {code} is already registered as {name} ({kind}, {duty}); a body's code is "
-                "registered once",
-                code=code,
-                name=known["name"],
-                kind=known["kind"],
-                duty=known["duty"],
-            )
-            raise ConflictError(msg)
+            was = known.get("district") or None
+            held = (known["name"], known["kind"], known["duty"])
+            if held == (name, kind, duty) and was in (district, None):
+                if was == district:
+                    return False
+                # registered before bodies had districts: its district given now, once
+                self._added(code, name, kind, duty, district, on, actor, role)
+                return True
+            else:
+                placed = ", " + district_name(was) if was else ""
+                msg = T_(
+                    "body {code} is already registered as {name} ({kind}, {duty}{value}); a body's code "
+                    "is registered once",
+                    code=code,
+                    name=known["name"],
+                    kind=known["kind"],
+                    duty=known["duty"],
+                    value=placed,
+                )
+                raise ConflictError(msg)
         twin = [c for c in self.known if _folded(c) == _folded(code)]
         if twin:
             msg = T_(
@@ -136,6 +145,20 @@ class Bodies(Aggregate):
                 value=same[0],
             )
             raise ConflictError(msg)
+        self._added(code, name, kind, duty, district, on, actor, role)
+        return True
+
+    def _added(
+        self,
+        code: str,
+        name: str,
+        kind: str,
+        duty: str,
+        district: str | None,
+        on: date,
+        actor: str,
+        role: str,
+    ) -> None:
         self.trigger_event(
             self.Added,
             code=code,
@@ -147,7 +170,6 @@ class Bodies(Aggregate):
             role=role,
             occurred_on=on,
         )
-        return True
 
 
 def _folded(text: str) -> str:

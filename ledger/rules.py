@@ -535,7 +535,24 @@ def bureaus_of_the_units_district(
     """A district bureau recommends and approves the grants of units standing in its own district
     (003 第七条: the district's 人力社保局 and 财政局; 002 五(一): 区县人力社保部门 recommend):
     ``bureaus``, each district bureau named as (its description, its district's code). A bureau
-    registered without a district, or a unit without one, is not judged."""
+    registered without a district is not judged; those named for a unit without one are of one
+    district."""
+    placed = [(described, district) for described, district in bureaus if district]
+    apart = [(d, district) for d, district in placed if district != placed[0][1]] if placed else []
+    if apart:
+        return Breach(
+            rule=N_("district bureau"),
+            clause=clause,
+            text=T_(
+                "bodies {value} and {value2} are bureaus of {district} and {district2}: the bureaus of "
+                "grant {grant_id} act for one district",
+                value=placed[0][0],
+                value2=apart[0][0],
+                district=district_name(placed[0][1]),
+                district2=district_name(apart[0][1]),
+                grant_id=grant_id,
+            ),
+        )
     if not unit_district:
         return None
     for described, district in bureaus:

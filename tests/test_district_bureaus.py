@@ -81,3 +81,54 @@ def test_only_a_district_bureau_has_a_district_and_the_list_shows_it(ledger: Led
     ledger.ok(*again, "--district", "500105", role="admin")
     assert ledger.event_count() == before
     assert ledger(*again, "--district", "万州区", role="admin").exit_code == 5
+
+
+def test_the_bureaus_approving_a_grant_are_of_one_district_whatever_the_units(ledger: Ledger) -> None:
+    """A unit registered without a district: 万州区's 人力社保局 with 江北区's 财政局 was accepted
+    (found by the red-team pass over this rule). The bureaus named are of one district."""
+    _bureaus(ledger)
+    ledger.ok("unit", "register", "U2", "--name", "无区县单位", "--date", "2024-02-01")
+    ledger.ok("grant", "apply", "G2", "--unit", "U2", "--base", "B2", "--programme", "district_base",
+              "--project", "电工", "--amount", "20万", "--date", "2024-03-01")  # fmt: skip
+    selected(ledger, "G2")
+    approve = ["grant", "approve", "G2", "--amount", "20万", "--document", "批2", "--date", "2024-04-01"]
+    message = refused(
+        ledger, *approve, "--body", "RS-WZ", "--body", "CZ-JB", role="approver", clause="003 第七条"
+    )
+    assert " — district bureau, " in message and "万州区" in message and "江北区" in message
+    ledger.ok(*approve, "--body", "RS-WZ", "--body", "CZ-WZ", role="approver")
+
+
+def test_a_bureau_registered_without_a_district_is_given_one_once(ledger: Ledger) -> None:
+    """The tests' ledger registers RS-YZ and CZ-YZ without a district, as a ledger made before
+    bodies had one did: `body add` with the same name, kind and duty gives it its district, once;
+    then the rule holds for it, and another district is a conflict naming the one it has."""
+    again = [
+        "body",
+        "add",
+        "RS-YZ",
+        "--name",
+        "渝中区人力社保局",
+        "--kind",
+        "district_bureau",
+        "--duty",
+        "hr",
+    ]
+    before = ledger.event_count()
+    ledger.ok(*again, "--district", "渝中区", role="admin")
+    given = ledger.event_count()
+    assert given > before
+    ledger.ok(*again, "--district", "500103", role="admin")
+    assert ledger.event_count() == given
+    conflict = ledger(*again, "--district", "万州区", role="admin")
+    assert conflict.exit_code == 5 and "渝中区" in conflict.stderr, conflict.stderr
+    listed = {b["code"]: b for b in json.loads(ledger.ok("body", "list", "--format", "json").stdout)}
+    assert listed["RS-YZ"]["district"] == "渝中区"
+    _bureaus(ledger)
+    _applied(ledger, "district_base", "--project", "电工", "--amount", "20万")  # a 江北区 unit
+    selected(ledger, "G1")
+    approve = ["grant", "approve", "G1", "--amount", "20万", "--document", "批1", "--date", "2024-04-01"]
+    message = refused(
+        ledger, *approve, "--body", "RS-YZ", "--body", "CZ-JB", role="approver", clause="003 第七条"
+    )
+    assert "渝中区" in message and "江北区" in message
