@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -27,13 +28,14 @@ from audit.verifier.layout import ACTIVITY_SHEET, REGISTRY_SHEET
 from audit.verifier.policy import BundlePolicy
 from audit.verifier.replay import GrantTotals, Replay
 from audit.verifier.report import WORKBOOK, Report
-from audit.verifier.workbook import PackageVerdict, part_budget
+from audit.verifier.workbook import PackageVerdict, is_spending_sheet, part_budget
 from audit.verifier.xlsx import (
     LEGACY,
     STYLES,
     Form,
     PackageError,
     check_package,
+    check_sheet_parts,
     column_letter,
     print_titles,
     rows_per_sheet,
@@ -153,13 +155,14 @@ def check_sheets(
     if not path.is_file():
         report.fail(_("{file}: missing").format(file=WORKBOOK))
         return False
+    budget = part_budget(directory)
     try:
         log = frozenset(sheet_names(layout.EVENT_LOG_SHEET, events)) if log_as_exported else frozenset()
         if package is not None and package.left_out == log:
             if package.refusal is not None:
                 raise PackageError(package.refusal)
         else:
-            check_package(path, part_budget(directory), log)
+            check_package(path, budget, log, is_spending_sheet)
     except PackageError as e:
         report.fail(_("{file}: {why}").format(file=WORKBOOK, why=e))
         return False
@@ -193,6 +196,16 @@ def check_sheets(
             )
         )
         return False
+    # the spending sheets, left out of the package check: as export writes them (by digest), or
+    # else checked as every other sheet is before they are read
+    spending = next(sheet for sheet in sheets if sheet.name == layout.SPENDING_SHEET)
+    exported = fmt >= 3 and _as_exported(path, replay, spending.form, budget)
+    try:
+        if not exported:
+            check_sheet_parts(path, budget, spending.names())
+    except PackageError as e:
+        report.fail(_("{file}: {why}").format(file=WORKBOOK, why=e))
+        return False
     from openpyxl import load_workbook
 
     try:
@@ -205,7 +218,7 @@ def check_sheets(
         for sheet in sheets:
             if sheet.name == layout.FINDINGS_SHEET and findings is None:
                 continue
-            if sheet.name == layout.SPENDING_SHEET and fmt >= 3 and _as_exported(path, replay, sheet.form):
+            if sheet.name == layout.SPENDING_SHEET and exported:
                 continue
             _compare(book, sheet, report)
     except Exception as e:  # a sheet damaged past its first rows: read lazily, fails here
@@ -217,10 +230,27 @@ def check_sheets(
     return True
 
 
-def _as_exported(path: Path, replay: Replay, form: Form) -> bool:
+def _as_exported(path: Path, replay: Replay, form: Form, budget: int) -> bool:
     """Whether the spending sheets are byte for byte what export writes for the replay's rows:
     each sheet's head and tail (title, 编制单位 line, header, 合计) as they must be, its rows by
-    digest, and the styles the cells name those export writes."""
+    digest, and the styles the cells name those export writes. Reads no part past ``budget``
+    bytes (their content not yet checked); False for a workbook it cannot read so."""
+    try:
+        return _exported_spending(path, replay, form, budget)
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        KeyError,
+        OSError,
+        EOFError,
+        ValueError,
+        NotImplementedError,
+        RuntimeError,
+    ):
+        return False
+
+
+def _exported_spending(path: Path, replay: Replay, form: Form, budget: int) -> bool:
     spending = replay.spending
     expected = spending.digest()
     stream = spending.stream
@@ -237,18 +267,22 @@ def _as_exported(path: Path, replay: Replay, form: Form) -> bool:
             head = stream.head(rows, last).encode("utf-8")
             tail = stream.tail(form.head_rows + rows, last).encode("utf-8")
             with book.open(parts[name]) as handle:
-                if not _framed(handle, head, tail, digest):
+                if not _framed(handle, head, tail, digest, budget):
                     return False
     return digest.digest() == expected
 
 
-def _framed(handle: IO[bytes], head: bytes, tail: bytes, digest: Any) -> bool:
-    """Whether the part begins with ``head`` and ends with ``tail``; feeds what lies between to
-    ``digest``, holding back only the tail's length at a time."""
+def _framed(handle: IO[bytes], head: bytes, tail: bytes, digest: Any, budget: int) -> bool:
+    """Whether the part begins with ``head`` and ends with ``tail``, within ``budget`` bytes;
+    feeds what lies between to ``digest``, holding back only the tail's length at a time."""
     if handle.read(len(head)) != head:
         return False
     held = b""
+    size = len(head)
     for chunk in iter(lambda: handle.read(1 << 20), b""):
+        size += len(chunk)
+        if size > budget:
+            return False
         held += chunk
         cut = len(held) - len(tail)
         if cut > 0:

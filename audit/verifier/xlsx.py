@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 from xml.etree import ElementTree
+from xml.parsers import expat
 
 from audit.verifier.errors import AuditError
 from audit.verifier.i18n import _
@@ -655,19 +656,52 @@ STYLES = (
 # shared string, a huge sheet). ``check_package`` inflates every part once, as a stream, counting
 # bytes against a budget and stopping at the first part past it, so nothing larger than a chunk
 # is held; a reader (openpyxl) is given the file only after it passed. The same pass refuses
-# what would make a cell show other than its value: a formula, a hidden row or column.
+# what would make a spreadsheet program show other than the values a reader reads: a part, or an
+# element of a sheet or of the workbook, that export never writes (a drawing, a comment, a
+# conditional format, a calculation setting...), a formula, a hidden or squeezed row or column,
+# a cell past the sheet's <dimension> (where openpyxl's reader stops) or out of order, a merge
+# over figures, a page header or footer of other text. Sheets are parsed as XML (expat, as a
+# stream), so an attribute is read in every spelling XML allows (quotes, spaces, references).
 
 MAX_CELL_CHARS = 32_767  # Excel's limit for the text of one cell
 MAX_PARTS = 10_000
 _READ = 4 << 20
-# a formula element in any namespace prefix (<f>, <f t="shared" …/>, <x:f>)
-_FORMULA = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s/>]")
-_HIDDEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|col)\b[^>]*\bhidden=\"(?:1|true)\"")
-# a row lower, or a column narrower, than one character hides it as surely
-_SQUEEZED = re.compile(
-    rb"<(?:[A-Za-z_][\w.-]*:)?(row|col|sheetFormatPr)\b[^>]*\b(?:(?:ht|width|defaultRowHeight|defaultColWidth)"
-    rb"=\"0*(?:\.[0-9]*)?\"|zeroHeight=\"(?:1|true)\")"
+# the parts export writes besides its sheets; and those a spreadsheet program adds when it saves
+# the workbook unchanged, which show nothing of their own: document properties, a theme, and the
+# shared strings its cells' text moves to (read as those cells' values)
+_PACKAGE_PARTS = frozenset(
+    {"[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/styles.xml"}
 )
+_SAVED_PARTS = frozenset(
+    {"docProps/app.xml", "docProps/core.xml", "xl/theme/theme1.xml", "xl/sharedStrings.xml"}
+)
+_SHEET_PART = re.compile(r"xl/worksheets/sheet[1-9][0-9]{0,5}\.xml")
+_OFFICE_REL = _REL_NS + "/"
+_WORKBOOK_RELATIONS = {
+    _OFFICE_REL + "worksheet": None,  # a sheet's part: one sheet_parts names
+    _OFFICE_REL + "styles": "xl/styles.xml",
+    _OFFICE_REL + "theme": "xl/theme/theme1.xml",
+    _OFFICE_REL + "sharedStrings": "xl/sharedStrings.xml",
+}
+_ROOT_RELATIONS = {
+    _OFFICE_REL + "officeDocument": "xl/workbook.xml",
+    _OFFICE_REL + "extended-properties": "docProps/app.xml",
+    _PKG_REL_NS + "/metadata/core-properties": "docProps/core.xml",
+}
+_WORKBOOK_ELEMENTS = frozenset(
+    f"{{{_NS}}}{name}"
+    for name in (
+        "workbook",
+        "workbookPr",
+        "bookViews",
+        "workbookView",
+        "sheets",
+        "sheet",
+        "definedNames",
+        "definedName",
+    )
+)
+_CONTENT_TYPES_NS = "{http://schemas.openxmlformats.org/package/2006/content-types}"
 # a cell's text of more than MAX_CELL_CHARS characters spans at least this many bytes of UTF-8
 _LONG_TEXT = re.compile(rb"[^<]{" + str(MAX_CELL_CHARS * 4 + 1).encode("ascii") + rb",}")
 _OVERLAP = 256
@@ -677,12 +711,20 @@ class PackageError(AuditError):
     """The workbook cannot be read within bounds, or shows what its values are not."""
 
 
-def check_package(path: Path, part_budget: int, checked: frozenset[str] = frozenset()) -> None:
+def check_package(
+    path: Path,
+    part_budget: int,
+    checked: frozenset[str] = frozenset(),
+    later: Callable[[str], bool] | None = None,
+) -> None:
     """Checks every part of the xlsx at ``path``: inflated size within ``part_budget`` bytes
-    each (and ``4 * part_budget`` together), and in its sheets no formula, no hidden row or
-    column, no cell text past Excel's limit. Raises ``PackageError`` naming the part, and the
+    each (and ``4 * part_budget`` together); only parts export writes (or a program saving it
+    unchanged adds), each sheet in ``xl/worksheets/``; in its sheets only elements export writes
+    and no formula, no hidden row or column, no cell outside the sheet's dimension or out of
+    order, no cell text past Excel's limit. Raises ``PackageError`` naming the part, and the
     sheet and cell where it can. ``checked``: sheets already found byte for byte as export
-    writes them (the event log, by digest), whose content is not scanned again."""
+    writes them (the event log, by digest), whose content is not scanned again; ``later``: sheets
+    whose content is scanned later, unless found as export writes them (``check_sheet_parts``)."""
     try:
         book = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as e:
@@ -695,6 +737,7 @@ def check_package(path: Path, part_budget: int, checked: frozenset[str] = frozen
             raise PackageError(
                 _("holds {count} parts, more than {most}").format(count=len(members), most=MAX_PARTS)
             )
+        seen: set[str] = set()
         for member in members:  # what the headers say first: the cheap refusal
             if member.file_size > part_budget:
                 raise PackageError(
@@ -703,19 +746,37 @@ def check_package(path: Path, part_budget: int, checked: frozenset[str] = frozen
                         "allows; refused before reading it"
                     ).format(part=member.filename, size=member.file_size, budget=part_budget)
                 )
-        for name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels"):
-            if name in book.namelist():
-                _scan_part(book, book.getinfo(name), part_budget, "")
+            if member.filename.lower() in seen:  # part names are case-insensitive
+                raise PackageError(
+                    _("holds part {part} twice; programs differ on which one they read").format(
+                        part=member.filename
+                    )
+                )
+            seen.add(member.filename.lower())
+        first = [name for name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels", "_rels/.rels",
+                                   "[Content_Types].xml") if name in book.namelist()]  # fmt: skip
+        for name in first:  # bounded before they are parsed whole
+            _scan_part(book, book.getinfo(name), part_budget, None)
         try:
             names = {member: name for name, member in sheet_parts(book)}
+            _check_structure(book, names)
+        except PackageError:
+            raise
         except (KeyError, ElementTree.ParseError, zipfile.BadZipFile, zlib.error, OSError, ValueError) as e:
             raise PackageError(
                 _("has no readable list of sheets ({error})").format(error=type(e).__name__)
             ) from None
         total = 0
         for member in members:
-            sheet = names.get(member.filename, "")
-            if sheet and sheet in checked:
+            sheet = names.get(member.filename)
+            if sheet is None and member.filename not in _PACKAGE_PARTS | _SAVED_PARTS:
+                raise PackageError(
+                    _(
+                        "part {part} is one export never writes; it could show what the bundle does not hold"
+                    ).format(part=member.filename)
+                )
+            left = sheet is not None and (sheet in checked or (later is not None and later(sheet)))
+            if left or member.filename in first:
                 total += member.file_size
                 continue
             total += _scan_part(book, member, part_budget, sheet)
@@ -723,6 +784,22 @@ def check_package(path: Path, part_budget: int, checked: frozenset[str] = frozen
                 raise PackageError(
                     _("inflates to more than {size:,} bytes; refused").format(size=4 * part_budget)
                 )
+
+
+def check_sheet_parts(path: Path, part_budget: int, sheets: Iterable[str]) -> None:
+    """The content of the ``sheets`` named, as ``check_package`` checks a sheet's (which left them
+    for ``later``); raises ``PackageError``."""
+    try:
+        with zipfile.ZipFile(path) as book:
+            parts = dict(sheet_parts(book))
+            for name in sheets:
+                _scan_part(book, book.getinfo(parts[name]), part_budget, name)
+    except PackageError:
+        raise
+    except (KeyError, ElementTree.ParseError, zipfile.BadZipFile, zlib.error, OSError, ValueError) as e:
+        raise PackageError(
+            _("has no readable list of sheets ({error})").format(error=type(e).__name__)
+        ) from None
 
 
 def sheet_parts(book: zipfile.ZipFile) -> list[tuple[str, str]]:
@@ -735,29 +812,85 @@ def sheet_parts(book: zipfile.ZipFile) -> list[tuple[str, str]]:
     parts = []
     for sheet in workbook.iterfind("m:sheets/m:sheet", ns):
         target = targets.get(sheet.get(rel_ns), "")
-        member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-        parts.append((str(sheet.get("name")), member))
+        parts.append((str(sheet.get("name")), _member_of(target)))
     return parts
 
 
-_CELL_REF = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\br="([A-Z]{1,3}[0-9]{1,7})"')
-_ROW_REF = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?row\s[^>]*?\br="([0-9]{1,7})"')
+def _member_of(target: str) -> str:
+    """The zip member a relationship of xl/workbook.xml targets."""
+    return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
 
 
-def _where(member: str, sheet: str, window: bytes, at: int) -> str:
-    """Where a match at ``at`` of a sheet part's ``window`` is: its sheet and cell if known."""
-    refs = [m.group(1).decode("ascii") for m in _CELL_REF.finditer(window, max(0, at - 4096), at)]
-    if sheet and refs:
-        return _("sheet {sheet!r} cell {cell} (part {part})").format(sheet=sheet, cell=refs[-1], part=member)
-    if sheet:
-        return _("part {part} (sheet {sheet!r})").format(part=member, sheet=sheet)
-    return _("part {part}").format(part=member)
+def _check_structure(book: zipfile.ZipFile, sheets: dict[str, str]) -> None:
+    """Each sheet in xl/worksheets/ (where export writes every one); the workbook's elements,
+    relationships and content types only those export writes (or a program saving it adds)."""
+    for member, name in sheets.items():
+        if not _SHEET_PART.fullmatch(member):
+            raise PackageError(
+                _(
+                    "sheet {sheet!r} is stored at {part}, outside xl/worksheets/ where export writes "
+                    "every sheet"
+                ).format(sheet=name, part=member)
+            )
+    workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
+    for element in workbook.iter():
+        if element.tag not in _WORKBOOK_ELEMENTS:
+            raise _element_refused("xl/workbook.xml", None, "", str(element.tag))
+    wanted = {**_WORKBOOK_RELATIONS}
+    for part, relations in (("xl/_rels/workbook.xml.rels", wanted), ("_rels/.rels", _ROOT_RELATIONS)):
+        for rel in ElementTree.fromstring(book.read(part)):
+            kind, target = str(rel.get("Type")), str(rel.get("Target"))
+            member = _member_of(target) if part.startswith("xl/") else target.lstrip("/")
+            expected = relations.get(kind, "")
+            if (
+                kind not in relations
+                or (expected is None and member not in sheets)
+                or (expected and member != expected)
+            ):
+                raise PackageError(
+                    _("part {part} relates {target} as {kind}, which export never writes").format(
+                        part=part, target=target, kind=kind.rpartition("/")[2]
+                    )
+                )
+    if "[Content_Types].xml" in book.namelist():
+        for entry in ElementTree.fromstring(book.read("[Content_Types].xml")):
+            main = ".main+xml" in str(entry.get("ContentType"))
+            named = (
+                entry.tag == f"{_CONTENT_TYPES_NS}Override" and entry.get("PartName") == "/xl/workbook.xml"
+            )
+            if main and not named:
+                raise PackageError(
+                    _(
+                        "part [Content_Types].xml names {name} the workbook; export's is xl/workbook.xml"
+                    ).format(name=entry.get("PartName") or entry.get("Extension") or "")
+                )
 
 
-def _scan_part(book: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int, sheet: str) -> int:
+def _element_refused(part: str, sheet: str | None, cell: str, tag: str) -> PackageError:
+    local = tag.rpartition("}")[2].rpartition(" ")[2]
+    return PackageError(
+        _(
+            "{where} holds a {element} element, which export never writes; it could show what the "
+            "bundle does not hold"
+        ).format(where=_place(part, sheet, cell), element=local)
+    )
+
+
+def _place(part: str, sheet: str | None, cell: str = "") -> str:
+    """Where in the workbook: the sheet and cell if known, else the part."""
+    if sheet is not None and cell:
+        return _("sheet {sheet!r} cell {cell} (part {part})").format(sheet=sheet, cell=cell, part=part)
+    if sheet is not None:
+        return _("part {part} (sheet {sheet!r})").format(part=part, sheet=sheet)
+    return _("part {part}").format(part=part)
+
+
+def _scan_part(book: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int, sheet: str | None) -> int:
+    """Inflates ``member`` within ``budget``; a sheet's part (``sheet`` its name) parsed as it
+    streams (``_SheetScan``), its text and the shared strings' checked against Excel's limit."""
     size = 0
-    is_sheet = member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml")
-    is_text = member.filename == "xl/sharedStrings.xml"
+    scan = _SheetScan(member.filename, sheet) if sheet is not None else None
+    has_text = scan is not None or member.filename == "xl/sharedStrings.xml"
     tail = b""
     try:
         with book.open(member) as handle:
@@ -770,36 +903,26 @@ def _scan_part(book: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int, shee
                             "zip header says less); refused"
                         ).format(part=member.filename, budget=budget)
                     )
-                window = tail + chunk
-                if is_sheet and (b"<f" in window or b":f" in window) and (m := _FORMULA.search(window)):
-                    where = _where(member.filename, sheet, window, m.start())
-                    raise PackageError(
-                        _("{where} holds a formula; a bundle's cells are values").format(where=where)
-                    )
-                if is_sheet and b"hidden" in window and (m := _HIDDEN.search(window)):
-                    raise _hides(member.filename, sheet, window, m)
-                if (
-                    is_sheet
-                    and (b'ht="' in window or b'idth="' in window or b"zeroHeight" in window)
-                    and (m := _SQUEEZED.search(window))
-                ):
-                    raise _hides(member.filename, sheet, window, m)
-                if (
-                    (is_sheet or is_text)
-                    and _longest_text(window) > _MAX_TEXT_BYTES
-                    and (m := _LONG_TEXT.search(window))
-                ):
-                    where = _where(member.filename, sheet, window, m.start())
-                    if not is_sheet:
-                        where = _("part {part} (shared strings)").format(part=member.filename)
+                window = tail + chunk if has_text else b""
+                if has_text and _longest_text(window) > _MAX_TEXT_BYTES and (m := _LONG_TEXT.search(window)):
                     raise PackageError(
                         _("{where} holds a cell longer than {most:,} characters").format(
-                            where=where, most=MAX_CELL_CHARS
+                            where=_long_at(member.filename, sheet, window, m.start()), most=MAX_CELL_CHARS
                         )
                     )
+                if scan is not None:
+                    scan.feed(chunk)
                 tail = window[-(_MAX_TAIL):]
+            if scan is not None:
+                scan.feed(b"", final=True)
     except PackageError:
         raise
+    except expat.ExpatError as e:
+        raise PackageError(
+            _("part {part} is not well-formed XML ({error})").format(
+                part=member.filename, error=expat.ErrorString(e.code)
+            )
+        ) from None
     except (
         zipfile.BadZipFile,
         zlib.error,
@@ -816,29 +939,250 @@ def _scan_part(book: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int, shee
 
 
 _MAX_TEXT_BYTES = MAX_CELL_CHARS * 4
+_CELL_AT = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\br\s*=\s*["\']([A-Z]{1,3}[0-9]{1,7})["\']')
 
 
-def _hides(member: str, sheet: str, window: bytes, m: re.Match[bytes]) -> PackageError:
-    kind = m.group(1).decode()
-    row = _ROW_REF.match(window, m.start())
-    col = re.match(rb'<(?:[A-Za-z_][\w.-]*:)?col\b[^>]*\bmin="([0-9]+)"', window[m.start() :])
-    if row:
-        message = _("part {part} (sheet {sheet!r}) hides a row (row {row})")
-    elif col:
-        message = _("part {part} (sheet {sheet!r}) hides a col (column {column})")
-    elif kind == "sheetFormatPr":
-        message = _("part {part} (sheet {sheet!r}) hides a row or column by default")
-    else:
-        message = _("part {part} (sheet {sheet!r}) hides a {kind}")
-    return PackageError(
-        message.format(
-            part=member,
-            sheet=sheet,
-            kind=kind,
-            row=row.group(1).decode() if row else "",
-            column=column_letter(int(col.group(1)) - 1) if col else "",
-        )
+def _long_at(part: str, sheet: str | None, window: bytes, at: int) -> str:
+    """Where the long text at ``at`` of a part's ``window`` is: its sheet and the cell before it."""
+    if sheet is None:
+        return _("part {part} (shared strings)").format(part=part)
+    refs = [m.group(1).decode("ascii") for m in _CELL_AT.finditer(window, max(0, at - 4096), at)]
+    return _place(part, sheet, refs[-1] if refs else "")
+
+
+_MAIN = _NS + " "  # expat's names: namespace, a space, local name
+_CELL, _ROW, _VALUE, _INLINE, _TEXT = (_MAIN + name for name in ("c", "row", "v", "is", "t"))
+# what export writes in a sheet, and what a program saving it unchanged adds (outline settings,
+# the default row height, empty page headers): anything else is refused
+_SHEET_ELEMENTS = frozenset(
+    _MAIN + name
+    for name in (
+        "worksheet", "sheetPr", "outlinePr", "pageSetUpPr", "dimension", "sheetViews", "sheetView", "pane",
+        "selection", "sheetFormatPr", "cols", "col", "sheetData", "row", "c", "v", "is", "t", "mergeCells",
+        "mergeCell", "printOptions", "pageMargins", "pageSetup", "headerFooter", "oddHeader", "oddFooter",
+        "evenHeader", "evenFooter", "firstHeader", "firstFooter",
     )
+)  # fmt: skip
+_PAGE_TEXTS = frozenset({"", "&C&P / &N"})  # a page header or footer: nothing, or the page number
+_CELL_REF = re.compile(r"([A-Z]{1,3})([1-9][0-9]{0,6})")
+_RANGE = re.compile(r"([A-Z]{1,3})([1-9][0-9]{0,6})(?::([A-Z]{1,3})([1-9][0-9]{0,6}))?")
+# a row lower than this many points, a column narrower than this many characters, hides what it
+# holds as surely as hiding it (a line of the 11-point text export writes needs 15 points)
+_LEAST_HEIGHT = 8.0
+_LEAST_WIDTH = 1.0
+
+
+def _column(letters: str) -> int:
+    """A -> 1, Z -> 26, AA -> 27."""
+    number = 0
+    for letter in letters:
+        number = number * 26 + ord(letter) - 64
+    return number
+
+
+def _true(value: str) -> bool:
+    """An XML boolean that is not plainly false (a value no program agrees on counts as true)."""
+    return value.strip() not in ("0", "false")
+
+
+def _below(value: str, least: float) -> bool:
+    """A size below ``least``, or no number at all (NaN too)."""
+    try:
+        return not float(value) >= least
+    except ValueError:
+        return True
+
+
+class _SheetScan:
+    """Checks a sheet part as expat parses it, chunk by chunk: one call per element, nothing kept
+    but the current row and cell. Raises ``PackageError`` at the first thing refused."""
+
+    def __init__(self, part: str, sheet: str) -> None:
+        self.part = part
+        self.sheet = sheet
+        self.cell = ""
+        self._row = 0
+        self._row_text = ""
+        self._row_inside = True
+        self._col = 0
+        self._bounds: tuple[int, int, int, int] | None = None
+        self._stated = False  # a dimension was stated
+        self._data = False  # the cells have begun
+        self._columns: dict[str, int] = {}
+        self._text: list[str] = []
+        parser = expat.ParserCreate(namespace_separator=" ")
+        parser.StartElementHandler = self._start
+        parser.StartDoctypeDeclHandler = self._doctype
+        self._parser = parser
+
+    def feed(self, data: bytes, final: bool = False) -> None:
+        self._parser.Parse(data, final)
+
+    def _where(self) -> str:
+        return _place(self.part, self.sheet, self.cell)
+
+    def _start(self, name: str, attrs: dict[str, str]) -> None:
+        if name == _CELL:
+            ref = attrs.get("r")
+            m = _CELL_REF.fullmatch(ref) if ref is not None else None
+            if m is None:
+                raise self._unreferenced("c", ref)
+            letters, row = m.groups()
+            col = self._columns.get(letters) or self._columns.setdefault(letters, _column(letters))
+            self.cell = ref or ""
+            if row != self._row_text:
+                raise PackageError(
+                    _("{where} lies in row {row}; programs differ on where it shows").format(
+                        where=self._where(), row=self._row
+                    )
+                )
+            if col <= self._col:
+                raise self._disordered(f"{column_letter(self._col - 1)}{row}")
+            self._col = col
+            bounds = self._bounds
+            if not self._row_inside or (bounds is not None and not bounds[0] <= col <= bounds[2]):
+                raise self._outside()
+        elif name == _VALUE or name == _INLINE or name == _TEXT:
+            return
+        elif name == _ROW:
+            self._start_row(attrs)
+        elif name in _SHEET_ELEMENTS:
+            self._other(name[len(_MAIN) :], attrs)
+        elif name == _MAIN + "f":
+            raise PackageError(
+                _("{where} holds a formula; a bundle's cells are values").format(where=self._where())
+            )
+        else:
+            raise _element_refused(self.part, self.sheet, self.cell, name)
+
+    def _start_row(self, attrs: dict[str, str]) -> None:
+        ref = attrs.get("r", "")
+        if not (ref.isdigit() and ref.isascii() and 0 < len(ref) <= 7):
+            raise self._unreferenced("row", ref)
+        row = int(ref)
+        if row <= self._row:
+            raise PackageError(
+                _(
+                    "part {part} (sheet {sheet!r}) row {row} is out of order (after row {before}); "
+                    "programs differ on what it shows"
+                ).format(part=self.part, sheet=self.sheet, row=row, before=self._row)
+            )
+        self._row, self._row_text, self._col = row, str(row), 0
+        bounds = self._bounds
+        self._row_inside = bounds is None or bounds[1] <= row <= bounds[3]
+        if len(attrs) > 1 and (
+            _true(attrs.get("hidden", "0")) or _below(attrs.get("ht", "15"), _LEAST_HEIGHT)
+        ):
+            raise PackageError(
+                _("part {part} (sheet {sheet!r}) hides a row (row {row})").format(
+                    part=self.part, sheet=self.sheet, row=row
+                )
+            )
+
+    def _other(self, local: str, attrs: dict[str, str]) -> None:
+        if local == "dimension":
+            self._dimension(attrs.get("ref", ""))
+        elif local == "sheetData":
+            self._data = True
+        elif local == "col":
+            if _true(attrs.get("hidden", "0")) or _below(attrs.get("width", "9"), _LEAST_WIDTH):
+                try:
+                    column = column_letter(int(attrs.get("min", "")) - 1)
+                except ValueError:
+                    column = "?"
+                raise PackageError(
+                    _("part {part} (sheet {sheet!r}) hides a col (column {column})").format(
+                        part=self.part, sheet=self.sheet, column=column
+                    )
+                )
+        elif local == "sheetFormatPr":
+            if (
+                _true(attrs.get("zeroHeight", "0"))
+                or _below(attrs.get("defaultRowHeight", "15"), _LEAST_HEIGHT)
+                or _below(attrs.get("defaultColWidth", "9"), _LEAST_WIDTH)
+                or _below(attrs.get("baseColWidth", "8"), _LEAST_WIDTH)
+            ):
+                raise PackageError(
+                    _("part {part} (sheet {sheet!r}) hides a row or column by default").format(
+                        part=self.part, sheet=self.sheet
+                    )
+                )
+        elif local == "mergeCell":
+            ref = attrs.get("ref", "")
+            m = _RANGE.fullmatch(ref)
+            if m is None or m.group(2) != "1" or m.group(4) not in (None, "1"):
+                raise PackageError(
+                    _(
+                        "part {part} (sheet {sheet!r}) merges {cells}, which shows only its first cell; "
+                        "export merges only the title row"
+                    ).format(part=self.part, sheet=self.sheet, cells=ref)
+                )
+        elif local.endswith(("Header", "Footer")):
+            self._text = []
+            self._parser.CharacterDataHandler = self._text.append
+            self._parser.EndElementHandler = self._end_page_text
+
+    def _end_page_text(self, name: str) -> None:
+        self._parser.CharacterDataHandler = None
+        self._parser.EndElementHandler = None
+        text = "".join(self._text)
+        if text not in _PAGE_TEXTS:
+            raise PackageError(
+                _(
+                    "part {part} (sheet {sheet!r}) prints {text!r} in its {element}; export prints only the "
+                    "page number there"
+                ).format(part=self.part, sheet=self.sheet, text=text, element=name[len(_MAIN) :])
+            )
+
+    def _dimension(self, ref: str) -> None:
+        m = _RANGE.fullmatch(ref)
+        if m is None or self._stated or self._data:
+            raise PackageError(
+                _(
+                    "part {part} (sheet {sheet!r}) states its dimension {ref!r} twice, after its cells or "
+                    "in no form a reader takes; readers differ on where the sheet ends"
+                ).format(part=self.part, sheet=self.sheet, ref=ref)
+            )
+        first_col, first_row, last_col, last_row = m.groups()
+        self._stated = True
+        self._bounds = (
+            _column(first_col),
+            int(first_row),
+            _column(last_col or first_col),
+            int(last_row or first_row),
+        )
+
+    def _doctype(self, *args: object) -> None:
+        raise _element_refused(self.part, self.sheet, "", "DOCTYPE")
+
+    def _unreferenced(self, element: str, ref: str | None) -> PackageError:
+        return PackageError(
+            _(
+                "part {part} (sheet {sheet!r}) has a {element} element whose reference is {ref!r}, not one "
+                "export writes; programs differ on where it shows"
+            ).format(part=self.part, sheet=self.sheet, element=element, ref=ref or "")
+        )
+
+    def _disordered(self, before: str) -> PackageError:
+        return PackageError(
+            _("{where} is out of order (after {before}); programs differ on what it shows").format(
+                where=self._where(), before=before
+            )
+        )
+
+    def _outside(self) -> PackageError:
+        bounds = self._bounds
+        stated = (
+            ""
+            if bounds is None
+            else (f"{column_letter(bounds[0] - 1)}{bounds[1]}:{column_letter(bounds[2] - 1)}{bounds[3]}")
+        )
+        return PackageError(
+            _(
+                "{where} lies outside its dimension {dimension}, where a reader of its values stops but a "
+                "spreadsheet program shows on"
+            ).format(where=self._where(), dimension=stated)
+        )
 
 
 def _longest_text(window: bytes) -> int:

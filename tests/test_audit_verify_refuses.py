@@ -1,0 +1,290 @@
+"""Tampers a second red-team pass made PASS `audit verify` now FAIL (exit 6, one line each):
+content of a sheet past its ``<dimension>`` (H1), a hidden or squeezed row or column in any
+spelling XML allows (H2), a sheet moved out of ``xl/worksheets/`` (H3), parts and elements export
+never writes (M1)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from audit.bundle import write_manifest
+from audit.verifier.xlsx import sheet_parts
+from tests.test_workbook_verified import _edit_part, _verify, exported_history
+
+SHEETS = ["balances", "spending", "findings", "who did what", "people registry", "event log"]
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("book")
+    exported_history(home)
+    return home
+
+
+@pytest.fixture
+def bundle(home: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "bundle"
+    shutil.copytree(home / "bundle", copy)
+    return copy
+
+
+def _member(bundle: Path, sheet: str) -> str:
+    with zipfile.ZipFile(bundle / "report.xlsx") as book:
+        return dict(sheet_parts(book))[sheet]
+
+
+def _rewrite(
+    bundle: Path, edit: Callable[[str, bytes], tuple[str, bytes] | None], add: dict[str, bytes]
+) -> None:
+    """Rewrites report.xlsx member by member (``edit`` may rename or drop one: None), adds
+    ``add``, and recomputes MANIFEST, as a careful forger would."""
+    path = bundle / "report.xlsx"
+    with zipfile.ZipFile(path) as old:
+        parts = [(info.filename, old.read(info)) for info in old.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as new:
+        for name, data in parts:
+            edited = edit(name, data)
+            if edited is not None:
+                new.writestr(*edited)
+        for name, data in add.items():
+            new.writestr(name, data)
+    write_manifest(bundle)
+
+
+def _last_row(xml: bytes) -> int:
+    return max(int(n) for n in re.findall(rb'<row r="([0-9]+)"', xml))
+
+
+# ----------------------------------------------------------------------------- H1: past the dimension
+
+
+@pytest.mark.parametrize("sheet", SHEETS)
+def test_rows_past_a_sheet_s_dimension_fail(bundle: Path, sheet: str) -> None:
+    """openpyxl's read-only reader stops at the declared ``<dimension>``; Excel shows every row."""
+
+    def edit(xml: bytes) -> bytes:
+        n = _last_row(xml)
+        forged = b"".join(
+            b'<row r="%d"><c r="A%d" t="inlineStr"><is><t>B0001</t></is></c>'
+            b'<c r="H%d" s="5"><v>999999.00</v></c></row>' % (k, k, k)
+            for k in range(n + 1, n + 4)
+        )
+        return xml.replace(b"</sheetData>", forged + b"</sheetData>")
+
+    _edit_part(bundle, _member(bundle, sheet), edit)
+    code, out = _verify(bundle)
+    assert code == 6 and "outside its dimension" in out and f"sheet {sheet!r}" in out, out
+
+
+def test_a_column_past_a_sheet_s_dimension_fails(bundle: Path) -> None:
+    def edit(xml: bytes) -> bytes:
+        row = re.search(rb'<row r="5">.*?</row>', xml)
+        assert row is not None
+        return xml.replace(
+            row.group(0), row.group(0)[: -len(b"</row>")] + b'<c r="P5" s="5"><v>999999.00</v></c></row>'
+        )
+
+    _edit_part(bundle, _member(bundle, "balances"), edit)
+    code, out = _verify(bundle)
+    assert code == 6 and "cell P5" in out and "outside its dimension A1:O6" in out, out
+
+
+def test_cells_out_of_order_fail(bundle: Path) -> None:
+    """A row given twice, or before the one above it: openpyxl skips it, Excel shows it."""
+
+    def edit(xml: bytes) -> bytes:
+        row = re.search(rb'<row r="5">.*?</row>', xml)
+        assert row is not None
+        return xml.replace(b"</sheetData>", row.group(0) + b"</sheetData>")
+
+    _edit_part(bundle, _member(bundle, "balances"), edit)
+    code, out = _verify(bundle)
+    assert code == 6 and "out of order" in out, out
+
+
+# ----------------------------------------------------------------------------- H2: any XML spelling
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b'<row r="5">', b"<row r='5' hidden='1'>"),
+        (b'<row r="5">', b'<row r="5" hidden = "1">'),
+        (b'<row r="5">', b'<row r="5" hidden="&#49;">'),
+        (b'<row r="5">', b'<row r="5" hidden="true">'),
+        (b'<row r="5">', b"<row r=\"5\" ht='0' customHeight='1'>"),
+        (b'<row r="5">', b'<row r="5" ht = "0.5">'),
+        (b'<col min="8" max="8" width="12" customWidth="1"/>', b"<col min='8' max='8' hidden='1'/>"),
+        (b'<col min="8" max="8" width="12" customWidth="1"/>', b'<col min="8" max="8" width = "0"/>'),
+        (b"<cols>", b"<sheetFormatPr defaultRowHeight='15' zeroHeight='1'/><cols>"),
+        (b"<cols>", b'<sheetFormatPr defaultRowHeight = "0"/><cols>'),
+    ],
+)
+def test_a_hidden_row_or_column_in_any_spelling_fails(bundle: Path, old: bytes, new: bytes) -> None:
+    def edit(xml: bytes) -> bytes:
+        assert old in xml
+        return xml.replace(old, new, 1)
+
+    _edit_part(bundle, _member(bundle, "balances"), edit)
+    code, out = _verify(bundle)
+    assert code == 6 and "(sheet 'balances') hides a" in out, out
+
+
+# ----------------------------------------------------------------------------- H3: a sheet moved
+
+
+def test_a_sheet_moved_out_of_the_worksheets_folder_fails(bundle: Path) -> None:
+    member = _member(bundle, "balances")
+    target = member.removeprefix("xl/").encode()
+
+    def edit(name: str, data: bytes) -> tuple[str, bytes]:
+        if name == member:
+            cell = re.search(rb'<c r="H5" s="5"><v>([0-9.]+)</v></c>', data)
+            assert cell is not None
+            data = data.replace(
+                cell.group(0), b'<c r="H5" s="5"><f>F5-G5+100000</f><v>' + cell.group(1) + b"</v></c>"
+            )
+            return "xl/balances.xml", data.replace(b'<row r="6">', b"<row r='6' hidden='1'>")
+        if name == "xl/_rels/workbook.xml.rels":
+            return name, data.replace(target, b"balances.xml")
+        if name == "[Content_Types].xml":
+            return name, data.replace(b"/" + member.encode(), b"/xl/balances.xml")
+        return name, data
+
+    _rewrite(bundle, edit, {})
+    code, out = _verify(bundle)
+    assert code == 6 and "xl/balances.xml" in out, out
+
+
+# ----------------------------------------------------------------------------- M1: only what export writes
+
+
+_DRAWING = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    b'<xdr:wsDr xmlns:xdr="http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing" '
+    b'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"><xdr:twoCellAnchor>'
+    b"<xdr:from><xdr:col>7</xdr:col><xdr:colOff>0</xdr:colOff><xdr:row>4</xdr:row><xdr:rowOff>0</xdr:rowOff>"
+    b"</xdr:from><xdr:to><xdr:col>8</xdr:col><xdr:colOff>0</xdr:colOff><xdr:row>5</xdr:row>"
+    b'<xdr:rowOff>0</xdr:rowOff></xdr:to><xdr:sp><xdr:nvSpPr><xdr:cNvPr id="2" name="t"/><xdr:cNvSpPr '
+    b'txBox="1"/></xdr:nvSpPr><xdr:spPr/><xdr:txBody><a:bodyPr/><a:p><a:r><a:t>999,999.00</a:t></a:r>'
+    b"</a:p></xdr:txBody></xdr:sp><xdr:clientData/></xdr:twoCellAnchor></xdr:wsDr>"
+)
+_SHEET_RELS = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+    b'drawing" Target="../drawings/drawing1.xml"/></Relationships>'
+)
+
+
+def test_a_text_box_drawn_over_a_cell_fails(bundle: Path) -> None:
+    member = _member(bundle, "balances")
+    rels = member.replace("worksheets/", "worksheets/_rels/") + ".rels"
+
+    def edit(name: str, data: bytes) -> tuple[str, bytes]:
+        if name == member:
+            data = data.replace(
+                b"</worksheet>",
+                b'<drawing xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" '
+                b'r:id="rId1"/></worksheet>',
+            )
+        if name == "[Content_Types].xml":
+            data = data.replace(
+                b"</Types>",
+                b'<Override PartName="/xl/drawings/drawing1.xml" '
+                b'ContentType="application/vnd.openxmlformats-officedocument.drawing+xml"/></Types>',
+            )
+        return name, data
+
+    _rewrite(bundle, edit, {"xl/drawings/drawing1.xml": _DRAWING, rels: _SHEET_RELS})
+    code, out = _verify(bundle)
+    assert code == 6 and "export never writes" in out, out
+
+
+@pytest.mark.parametrize(
+    "part", ["xl/comments1.xml", "xl/drawings/vmlDrawing1.vml", "xl/calcChain.xml", "customXml/item1.xml"]
+)
+def test_a_part_export_never_writes_fails(bundle: Path, part: str) -> None:
+    _rewrite(bundle, lambda name, data: (name, data), {part: b"<x/>"})
+    code, out = _verify(bundle)
+    assert code == 6 and f"part {part}" in out and "export never writes" in out, out
+
+
+@pytest.mark.parametrize(
+    ("element", "where"),
+    [
+        (
+            b'<conditionalFormatting sqref="H5"><cfRule type="expression" dxfId="0" priority="1">'
+            b"<formula>TRUE</formula></cfRule></conditionalFormatting>",
+            b"<printOptions",
+        ),
+        (b'<extLst><ext uri="{78C0D931-6437-407d-A8EE-F0AAD7539E65}"/></extLst>', b"</worksheet>"),
+        (
+            b'<hyperlinks><hyperlink ref="H5" location="\'spending\'!A1" display="999,999.00"/></hyperlinks>',
+            b"<printOptions",
+        ),
+        (b'<dataValidations count="1"><dataValidation sqref="H5"/></dataValidations>', b"<printOptions"),
+    ],
+)
+def test_a_sheet_element_export_never_writes_fails(bundle: Path, element: bytes, where: bytes) -> None:
+    def edit(xml: bytes) -> bytes:
+        assert where in xml
+        return xml.replace(where, element + where, 1)
+
+    _edit_part(bundle, _member(bundle, "balances"), edit)
+    code, out = _verify(bundle)
+    name = re.match(rb"<(\w+)", element)
+    assert name is not None
+    assert code == 6 and f"a {name.group(1).decode()} element, which export never writes" in out, out
+
+
+def test_a_calculation_setting_in_the_workbook_fails(bundle: Path) -> None:
+    _edit_part(
+        bundle,
+        "xl/workbook.xml",
+        lambda xml: xml.replace(b"</workbook>", b'<calcPr fullCalcOnLoad="1"/></workbook>'),
+    )
+    code, out = _verify(bundle)
+    assert code == 6 and "a calcPr element, which export never writes" in out, out
+
+
+def test_a_forged_page_footer_fails(bundle: Path) -> None:
+    """What prints at the foot of every page is the page number, nothing a forger writes."""
+    _edit_part(
+        bundle,
+        _member(bundle, "balances"),
+        lambda xml: xml.replace(b"&amp;C&amp;P / &amp;N", "&amp;C补助结余 999,999.00".encode()),
+    )
+    code, out = _verify(bundle)
+    assert code == 6 and "oddFooter" in out, out
+
+
+def test_a_title_merged_over_a_row_of_figures_fails(bundle: Path) -> None:
+    """A merge shows only its first cell: over a data row it hides the rest of the row."""
+    _edit_part(
+        bundle,
+        _member(bundle, "balances"),
+        lambda xml: xml.replace(
+            b'<mergeCell ref="A1:O1"/>', b'<mergeCell ref="A1:O1"/><mergeCell ref="G5:H5"/>'
+        ).replace(b'<mergeCells count="1">', b'<mergeCells count="2">'),
+    )
+    code, out = _verify(bundle)
+    assert code == 6 and "G5:H5" in out, out
+
+
+def test_a_workbook_saved_by_openpyxl_still_passes(bundle: Path) -> None:
+    """What a spreadsheet program adds when it saves the workbook unchanged shows nothing: still read
+    cell by cell, it passes."""
+    from openpyxl import load_workbook
+
+    path = bundle / "report.xlsx"
+    load_workbook(path).save(path)
+    write_manifest(bundle)
+    code, out = _verify(bundle)
+    assert code == 0, out
