@@ -1,7 +1,7 @@
 """Tampers a second red-team pass made PASS `audit verify` now FAIL (exit 6, one line each):
 content of a sheet past its ``<dimension>`` (H1), a hidden or squeezed row or column in any
 spelling XML allows (H2), a sheet moved out of ``xl/worksheets/`` (H3), parts and elements export
-never writes (M1)."""
+never writes (M1), duplicate JSON keys in events.jsonl (M2)."""
 
 from __future__ import annotations
 
@@ -288,3 +288,38 @@ def test_a_workbook_saved_by_openpyxl_still_passes(bundle: Path) -> None:
     write_manifest(bundle)
     code, out = _verify(bundle)
     assert code == 0, out
+
+
+# ----------------------------------------------------------------------------- M2: duplicate keys
+
+
+def _line_of(bundle: Path, voucher: str) -> tuple[list[bytes], int]:
+    lines = (bundle / "events.jsonl").read_bytes().split(b"\n")[:-1]
+    n = next(i for i, raw in enumerate(lines) if b'"voucher":"%s"' % voucher.encode() in raw)
+    return lines, n
+
+
+def _write_lines(bundle: Path, lines: list[bytes]) -> None:
+    (bundle / "events.jsonl").write_bytes(b"".join(raw + b"\n" for raw in lines))
+    write_manifest(bundle)
+
+
+def test_a_line_with_two_records_fails(bundle: Path) -> None:
+    """A reader taking the first ``record`` sees 999,999.00; the verifier took the last."""
+    lines, n = _line_of(bundle, "S1")
+    head, record = lines[n].split(b',"record":', 1)
+    fake = record[:-1].replace(b'"_data_":"35000.00"', b'"_data_":"999999.00"')
+    lines[n] = head + b',"record":' + fake + b',"record":' + record
+    _write_lines(bundle, lines)
+    code, out = _verify(bundle)
+    assert code == 6 and "duplicate key 'record'" in out, out
+
+
+def test_a_record_with_a_key_given_twice_fails(bundle: Path) -> None:
+    lines, n = _line_of(bundle, "S1")
+    lines[n] = lines[n].replace(
+        b'"amount":{', b'"amount":{"_data_":"999999.00","_type_":"decimal_str"},"amount":{'
+    )
+    _write_lines(bundle, lines)
+    code, out = _verify(bundle)
+    assert code == 6 and "duplicate key 'amount'" in out, out

@@ -214,12 +214,22 @@ class Scan:
         return _("aggregate {originator}").format(originator=originator)
 
     def _any_line(self, raw: bytes, n: int) -> _Line | None:
-        """A line in any JSON layout: parsed, and its record encoded canonically."""
+        """A line in any JSON layout: parsed, and its record encoded canonically. A key given twice
+        in one object fails: readers differ on which of its values they take (Python's json the
+        last, the workbook's event log the first ``record``)."""
         report = self.report
         try:
-            line = json.loads(raw)
+            line = json.loads(raw, object_pairs_hook=_once)
             index, event_id, stated = line["leaf_index"], line["event_id"], line["leaf_hash"]
             stated_hash = bytes.fromhex(stated)
+        except DuplicateKey as e:
+            report.fail(
+                _(
+                    "events.jsonl line {line}: duplicate key {key!r} in one object; readers differ on which "
+                    "of its values they take"
+                ).format(line=n + 1, key=e.key)
+            )
+            return None
         except (ValueError, KeyError, TypeError, RecursionError):
             report.fail(
                 _(
@@ -247,6 +257,24 @@ class Scan:
             if not isinstance(record, dict):
                 record = {"state": None}
         return index, event_id, record, leaf
+
+
+class DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are each given once (``json.loads``'s ``object_pairs_hook``)."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return value
 
 
 def _occurred_on(record: dict[str, Any]) -> str:
