@@ -1,12 +1,18 @@
-"""Tampers a second red-team pass made PASS `audit verify` now FAIL (exit 6, one line each):
-content of a sheet past its ``<dimension>`` (H1), a hidden or squeezed row or column in any
-spelling XML allows (H2), a sheet moved out of ``xl/worksheets/`` (H3), parts and elements export
-never writes (M1), duplicate JSON keys in events.jsonl (M2)."""
+"""Tampers a second red-team pass made PASS, or crash, `audit verify` now FAIL (exit 6, one line
+each, no traceback): content of a sheet past its ``<dimension>`` (H1), a hidden or squeezed row or
+column in any spelling XML allows (H2), a sheet moved out of ``xl/worksheets/`` (H3), parts and
+elements export never writes (M1), duplicate JSON keys in events.jsonl (M2), and input that made
+the verifier crash or hang: nesting past the recursion limit, a lone surrogate, a directory, a
+dangling link or a FIFO where a file belongs (M3)."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import shutil
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -323,3 +329,94 @@ def test_a_record_with_a_key_given_twice_fails(bundle: Path) -> None:
     _write_lines(bundle, lines)
     code, out = _verify(bundle)
     assert code == 6 and "duplicate key 'amount'" in out, out
+
+
+# ----------------------------------------------------------------------------- M3: no crash, no hang
+
+
+def test_a_record_nested_past_the_recursion_limit_fails_cleanly(bundle: Path) -> None:
+    lines, n = _line_of(bundle, "S1")
+    data = b"[" * 100_000 + b"]" * 100_000
+    leaf = hashlib.sha256(b"\x00" + data).hexdigest().encode()
+    head = re.match(rb'\{"leaf_index":[0-9]+,"event_id":[0-9]+,"leaf_hash":"', lines[n])
+    assert head is not None
+    lines[n] = head.group(0) + leaf + b'","record":' + data + b"}"
+    _write_lines(bundle, lines)
+    code, out = _verify(bundle)
+    assert code == 6 and f"events.jsonl line {n + 1}" in out, out
+
+
+def test_a_lone_surrogate_in_a_topic_is_shown_escaped(bundle: Path) -> None:
+    lines, n = _line_of(bundle, "S1")
+    lines[n] = lines[n].replace(b'"topic":"grant-ledger:Grant.ExpenditureRecorded"', b'"topic":"x\\ud800"')
+    _write_lines(bundle, lines)
+    code, out = _verify(bundle)
+    assert code == 6 and "x\\ud800" in out, out
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _directory(path: Path) -> None:
+    path.mkdir()
+
+
+def _dangling(path: Path) -> None:
+    path.symlink_to("/nonexistent/grant-ledger")
+
+
+def _link_to_a_file(path: Path) -> None:
+    path.symlink_to(Path(__file__).resolve())
+
+
+KINDS = {"fifo": _fifo, "directory": _directory, "dangling link": _dangling, "link": _link_to_a_file}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    "name",
+    [
+        "checkpoints/0002.txt",
+        "keys/other.pub",
+        "policy/2099.toml",
+        "events.jsonl",
+        "report.xlsx",
+        "bundle.json",
+        "MANIFEST",
+        "notes",
+    ],
+)
+def test_a_file_that_is_not_a_regular_file_fails_without_reading_it(
+    bundle: Path, name: str, kind: str
+) -> None:
+    path = bundle / name
+    if path.exists():
+        path.unlink()
+    KINDS[kind](path)
+    if kind != "fifo":
+        code, out = _verify(bundle)
+    else:  # a process of its own, so that a verifier that opens the FIFO hangs only it
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "commands",
+                "--lang",
+                "en",
+                "--role",
+                "auditor",
+                "audit",
+                "verify",
+                str(bundle),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=Path(__file__).parent.parent,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        assert "Traceback" not in done.stderr, done.stderr
+        code, out = done.returncode, done.stdout
+    assert code == 6 and f"{name}: not a regular file" in out, out

@@ -221,6 +221,11 @@ def _check_key_name(name: str) -> None:
 
 
 def read_key_file(path: Path) -> bytes:
+    if path.exists() and not path.is_file():  # a FIFO would never end
+        message = _("Cannot read the key file {path}: {error}.").format(
+            path=path, error=_("not a regular file")
+        )
+        raise KeyFileError(message)
     try:
         return path.read_bytes()
     except OSError as exc:

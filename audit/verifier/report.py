@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,12 @@ class Report:
     people: int = 0
 
     def fail(self, message: str) -> None:
+        """One line, whatever the bundle holds: a character that does not print (a control
+        character, a lone surrogate no encoding can write) is shown escaped; spaces stay."""
+        if not message.isprintable():
+            message = "".join(
+                c if c.isprintable() or unicodedata.category(c) == "Zs" else repr(c)[1:-1] for c in message
+            )
         self.failures.append(message)
 
     def failed(self, directory: Path) -> list[str]:
@@ -147,7 +154,11 @@ class Report:
 
 
 def read_text(path: Path, name: str, report: Report) -> str | None:
-    """The file as UTF-8 text, or None with a failure reported."""
+    """The file as UTF-8 text, or None with a failure reported (not read unless a regular file:
+    a FIFO would never end)."""
+    if not path.is_file():
+        report.fail(_("{name}: not a regular file").format(name=name))
+        return None
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:

@@ -246,6 +246,12 @@ class Scan:
         else:
             try:
                 leaf = record_leaf_hash(record)
+            except RecursionError:
+                report.fail(
+                    _("{where}: record cannot be encoded ({error})").format(
+                        where=where, error="RecursionError"
+                    )
+                )
             except (CanonicalError, TypeError, ValueError, AttributeError) as e:
                 report.fail(_("{where}: record cannot be encoded ({error})").format(where=where, error=e))
             if leaf != stated_hash:
@@ -307,7 +313,7 @@ def _exported_line(raw: bytes) -> _Line | None:
     # its hash: then they may be anything, and the general path says what is wrong.
     try:
         record = _decode(data.decode("utf-8"))
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError alike
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError alike; too deep
         return None
     if record.__class__ is not dict:
         return None

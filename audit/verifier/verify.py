@@ -56,7 +56,7 @@ from audit.verifier.checkpoint import (
 from audit.verifier.description import check_description
 from audit.verifier.i18n import _
 from audit.verifier.layout import EVENT_LOG_SHEET
-from audit.verifier.manifest import check_manifest, compare_digest
+from audit.verifier.manifest import check_files, check_manifest, compare_digest
 from audit.verifier.merkle import consistency_ranges, verify_consistency
 from audit.verifier.policy import bundle_policy
 from audit.verifier.report import (
@@ -247,6 +247,8 @@ def _verify(
 ) -> Report:
     report = Report()
     report.trust_root_pinned = root is not None
+    if not check_files(directory, report):
+        return report  # nothing read past an entry that is not a regular file
     listed = check_manifest(directory, report)
     keys = _anchors(directory, trusted, public_keys, root, report)
     # Checkpoints first, so the leaf scan can note the root at each checkpoint's size.
