@@ -766,6 +766,16 @@ class ApprovedElsewhere(Action):
                     district=self.district,
                 )
                 books.add(unit)
+            elif (rejected := unit.released_bases().get(self.base_id)) is not None:
+                msg = T_(
+                    "base {base_id} of unit {unit_id} was applied for in this ledger as grant {grant}, "
+                    "which was rejected; an approve row brings a grant approved elsewhere: apply again "
+                    "(grant apply) for a new selection",
+                    base_id=self.base_id,
+                    unit_id=self.unit_id,
+                    grant=rejected,
+                )
+                raise ConflictError(msg)
             elif self.district is not None and unit.district != self.district:
                 msg = T_(
                     "unit {unit_id} is registered in district {value}, not {value2}; a unit's "

@@ -91,7 +91,9 @@ class Unit(Aggregate):
         reason: str
 
         def apply(self, unit: Unit) -> None:
-            unit.bases.pop(self.base_id, None)
+            held = unit.bases.pop(self.base_id, None)
+            if held is not None:  # a new dict: a unit read from an older snapshot has none
+                unit.released = {**unit.released_bases(), self.base_id: held["grant_id"]}
 
     unit_id: str
     name: str
@@ -101,6 +103,12 @@ class Unit(Aggregate):
 
     def __init__(self) -> None:
         self.bases: dict[str, dict[str, str]] = {}
+        self.released: dict[str, str] = {}  # base -> the grant that held it, rejected here
+
+    def released_bases(self) -> dict[str, str]:
+        """Each base this unit's grants held and were rejected from, with the grant (none known of
+        a unit read from a snapshot taken before units kept them)."""
+        return getattr(self, "released", {})
 
     @classmethod
     def register(

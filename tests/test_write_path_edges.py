@@ -664,3 +664,29 @@ def test_bases_whose_ids_are_not_account_names_keep_accounts_of_their_own_in_the
         for base in amounts:
             account = f"Assets:{base_account(base)}:Subsidy"
             assert f"{held[account]:.2f}" == balances[base]["subsidy_available"], (style, base)
+
+
+def test_an_approve_row_for_a_base_rejected_here_under_another_grant_id_is_refused(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """Base B0001 applied for here as G1 and rejected: an approve row naming it as G2 "approved
+    elsewhere" brought it in approved, no selection and no bodies (found by a red-team pass). It
+    is refused (exit 5); a new application goes through the selection."""
+    sqlite_ledger.ok("unit", "register", "U1", "--name", "单位U1", "--date", "2024-02-01")
+    sqlite_ledger.ok("grant", "apply", "G1", "--unit", "U1", "--base", "B0001",
+                     "--programme", "district_base", "--project", "电工", "--amount", "20万",
+                     "--date", "2024-03-01")  # fmt: skip
+    sqlite_ledger.ok(
+        "grant", "reject", "G1", "--reason", "评审未通过", "--date", "2024-03-05", role="approver"
+    )
+    before = _stored(sqlite_ledger.url)
+    row = ["2024-04-02", "U1", "B0001", "G2", "district_base", "approve", "200000", "", "", "",
+           "渝人社〔2024〕9号", "", ""]  # fmt: skip
+    result = sqlite_ledger("import", str(_book(tmp_path, row)), role="approver")
+    assert result.exit_code == 5, (result.stdout, result.stderr)
+    assert "was applied for in this ledger as grant G1, which was rejected" in result.stderr
+    assert _stored(sqlite_ledger.url) == before
+    # another base of the unit, never applied for here, is still brought in approved elsewhere
+    other = ["2024-04-02", "U1", "B0002", "G3", "district_base", "approve", "200000", "", "", "",
+             "渝人社〔2024〕10号", "", ""]  # fmt: skip
+    sqlite_ledger.ok("import", str(_book(tmp_path, other)), role="approver")
