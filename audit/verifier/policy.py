@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
+import os
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -167,40 +170,53 @@ def installs_in_log(events: Path) -> dict[str, Installed]:
     found: dict[str, Installed] = {}
     if not events.is_file():
         return found
-    topic = INSTALLED.encode("ascii")
-    with events.open("rb") as handle:
-        for raw in handle:
-            if topic not in raw:
-                continue
-            try:
-                line = json.loads(raw)
-            except (ValueError, RecursionError):
-                continue
-            record = line.get("record") if isinstance(line, dict) else None
-            if not isinstance(record, dict) or record.get("topic") != INSTALLED:
-                continue
-            state = record.get("state")
-            text = state.get("text") if isinstance(state, dict) else None
-            if not isinstance(text, str):
-                continue
-            try:
-                encoded = text.encode("utf-8")
-            except UnicodeEncodeError:  # a lone surrogate: no file holds it
-                continue
-            sha = hashlib.sha256(encoded).hexdigest()
-            if sha in found:
-                continue
-            index = line.get("leaf_index")
-            data = _version_data(encoded)
-            name = state.get("name") if isinstance(state, dict) else None
-            found[sha] = Installed(
-                index if type(index) is int else -1,
-                sha,
-                name if isinstance(name, str) else "?",
-                None if data is None else str(data.get("version")),
-                None if data is None else str(data.get("effective_from")),
-            )
+    for raw in _lines_holding(events, INSTALLED.encode("ascii")):
+        try:
+            line = json.loads(raw)
+        except (ValueError, RecursionError):
+            continue
+        record = line.get("record") if isinstance(line, dict) else None
+        if not isinstance(record, dict) or record.get("topic") != INSTALLED:
+            continue
+        state = record.get("state")
+        text = state.get("text") if isinstance(state, dict) else None
+        if not isinstance(text, str):
+            continue
+        try:
+            encoded = text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: no file holds it
+            continue
+        sha = hashlib.sha256(encoded).hexdigest()
+        if sha in found:
+            continue
+        index = line.get("leaf_index")
+        data = _version_data(encoded)
+        name = state.get("name") if isinstance(state, dict) else None
+        found[sha] = Installed(
+            index if type(index) is int else -1,
+            sha,
+            name if isinstance(name, str) else "?",
+            None if data is None else str(data.get("version")),
+            None if data is None else str(data.get("effective_from")),
+        )
     return found
+
+
+def _lines_holding(path: Path, needle: bytes) -> Iterator[bytes]:
+    """The lines of the file holding ``needle``, found by a search of the whole file mapped in
+    memory: a million-event log has a handful of them, and reading it line by line in Python to
+    find them took most of a second."""
+    with path.open("rb") as handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            return
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            at = view.find(needle)
+            while at != -1:
+                start = view.rfind(b"\n", 0, at) + 1
+                end = view.find(b"\n", at)
+                end = len(view) if end == -1 else end + 1
+                yield view[start:end]
+                at = view.find(needle, end)
 
 
 def _version_data(raw: bytes) -> dict[str, Any] | None:
