@@ -13,6 +13,7 @@ from typing import Any
 
 from audit.verifier import layout
 from audit.verifier.canonical import CanonicalError, record_leaf_hash
+from audit.verifier.errors import AuditError
 from audit.verifier.i18n import _
 from audit.verifier.merkle import CompactRange
 from audit.verifier.replay import Replay, ReplayError
@@ -265,7 +266,9 @@ class Scan:
         return index, event_id, record, leaf
 
 
-class DuplicateKey(ValueError):
+class DuplicateKey(AuditError, ValueError):
+    """A key given twice in one JSON object of events.jsonl (a ValueError, as json's own)."""
+
     def __init__(self, key: str) -> None:
         super().__init__(key)
         self.key = key
