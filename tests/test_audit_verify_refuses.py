@@ -130,6 +130,10 @@ def test_cells_out_of_order_fail(bundle: Path) -> None:
         (b'<col min="8" max="8" width="12" customWidth="1"/>', b'<col min="8" max="8" width = "0"/>'),
         (b"<cols>", b"<sheetFormatPr defaultRowHeight='15' zeroHeight='1'/><cols>"),
         (b"<cols>", b'<sheetFormatPr defaultRowHeight = "0"/><cols>'),
+        # sizes Python's float() reads as 8, 9 and 15, a program reading ASCII digits as 0
+        (b'<row r="5">', b'<row r="5" ht="0_8" customHeight="1">'),
+        (b'<col min="8" max="8" width="12" customWidth="1"/>', b'<col min="8" max="8" width="0_9"/>'),
+        (b'<row r="5">', '<row r="5" ht="١٥" customHeight="1">'.encode()),
     ],
 )
 def test_a_hidden_row_or_column_in_any_spelling_fails(bundle: Path, old: bytes, new: bytes) -> None:
@@ -420,3 +424,114 @@ def test_a_file_that_is_not_a_regular_file_fails_without_reading_it(
         assert "Traceback" not in done.stderr, done.stderr
         code, out = done.returncode, done.stdout
     assert code == 6 and f"{name}: not a regular file" in out, out
+
+
+# ----------------------------------------------------------------------------- a third pass
+
+
+def test_a_value_not_written_as_a_number_fails(bundle: Path) -> None:
+    """<v>6150_0.00</v>: Python reads 61500.0, as the events give it; a program reading ASCII
+    digits stops at the underscore and shows another figure."""
+
+    def edit(xml: bytes) -> bytes:
+        edited, n = re.subn(rb"<v>([0-9]+)([0-9])(\.[0-9]+)?</v>", rb"<v>\1_\2\3</v>", xml, count=1)
+        assert n == 1
+        return edited
+
+    _edit_part(bundle, _member(bundle, "balances"), edit)
+    code, out = _verify(bundle)
+    assert code == 6 and "holds a value not written as a number" in out, out
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b'<is><t xml:space="preserve">', b'<is><t>FAKE</t><t xml:space="preserve">'),  # two texts
+        (b' t="inlineStr"><is>', b' t="inlineStr"><v>1</v><is>'),  # a value beside the string
+        (b'<c r="A5"', b'<c r="A5" ph="1"'),  # phonetic text shown over the cell
+    ],
+)
+def test_a_cell_s_content_in_a_form_export_never_writes_fails(bundle: Path, old: bytes, new: bytes) -> None:
+    def edit(xml: bytes) -> bytes:
+        assert old in xml
+        return xml.replace(old, new, 1)
+
+    _edit_part(bundle, _member(bundle, "balances"), edit)
+    code, out = _verify(bundle)
+    assert code == 6 and ("form export never writes" in out or "ph=" in out), out
+
+
+def test_shared_strings_in_several_fonts_fail(bundle: Path) -> None:
+    """A cell's text moved to the shared strings (as a program saving the workbook may put it) and
+    split into runs each in its own font: openpyxl reads the runs' text joined, the text the events
+    give, while Excel draws each run in its font (a white 1-point run hides part of a figure)."""
+    sheet = _member(bundle, "balances")
+    main = b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    moved: list[bytes] = []
+
+    def edit(name: str, data: bytes) -> tuple[str, bytes]:
+        if name == sheet:
+
+            def shared(m: re.Match[bytes]) -> bytes:
+                moved.append(m.group(2))
+                return m.group(1) + b' t="s"><v>0</v></c>'
+
+            data, n = re.subn(
+                rb'(<c r="[A-Z]+[0-9]+"(?: s="[0-9]+")?) t="inlineStr">'
+                rb'<is><t xml:space="preserve">([^<]+)</t></is></c>',
+                shared,
+                data,
+                count=1,
+            )
+            assert n == 1
+        elif name == "xl/_rels/workbook.xml.rels":
+            data = data.replace(
+                b"</Relationships>",
+                b'<Relationship Id="rIdS" Target="sharedStrings.xml" Type="http://schemas.openxmlformats.org/'
+                b'officeDocument/2006/relationships/sharedStrings"/></Relationships>',
+            )
+        elif name == "[Content_Types].xml":
+            data = data.replace(
+                b"</Types>",
+                b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-'
+                b'officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+            )
+        return name, data
+
+    def strings(runs: bool) -> bytes:
+        text = moved[0]
+        body = b'<r><rPr><sz val="1"/></rPr><t>%s</t></r><r><t>%s</t></r>' % (text[:1], text[1:])
+        return b'<sst xmlns="%s" count="1" uniqueCount="1"><si>%s</si></sst>' % (
+            main,
+            body if runs else b"<t>%s</t>" % text,
+        )
+
+    original = bundle.parent / "original.xlsx"
+    shutil.copy(bundle / "report.xlsx", original)
+    _rewrite(bundle, edit, {})
+    with zipfile.ZipFile(bundle / "report.xlsx", "a") as book:
+        book.writestr("xl/sharedStrings.xml", strings(runs=False))
+    write_manifest(bundle)
+    code, out = _verify(bundle)
+    assert code == 0, out  # plain shared text, as a program saving it writes, passes
+    shutil.copy(original, bundle / "report.xlsx")
+    moved.clear()
+    _rewrite(bundle, edit, {})
+    with zipfile.ZipFile(bundle / "report.xlsx", "a") as book:
+        book.writestr("xl/sharedStrings.xml", strings(runs=True))
+    write_manifest(bundle)
+    code, out = _verify(bundle)
+    assert code == 6 and "several fonts" in out, out
+
+
+def test_a_dtd_in_the_styles_part_fails(bundle: Path) -> None:
+    """An entity declared in the styles part can inflate a 22 KB workbook's number formats to
+    hundreds of megabytes, and a message quoting one to as many: any DTD fails."""
+
+    def edit(xml: bytes) -> bytes:
+        head, _, rest = xml.partition(b"?>")
+        return head + b'?><!DOCTYPE styleSheet [<!ENTITY e "0.00">]>' + rest
+
+    _edit_part(bundle, "xl/styles.xml", edit)
+    code, out = _verify(bundle)
+    assert code == 6 and "DOCTYPE" in out, out

@@ -503,7 +503,7 @@ def _compare_row(
         elif kind == AMOUNT and want is not None and formats[i] not in AMOUNT_FORMATS:
             diffs.add(
                 _("{where}: number format {format!r} does not show the amount to the fen").format(
-                    where=where, format=formats[i]
+                    where=where, format=_quoted(formats[i])
                 )
             )
     if len(values) > len(kinds):
@@ -560,3 +560,9 @@ def _cell(value: Any, kind: str = TEXT) -> str:
 
 def _show(row: Sequence[Any]) -> str:
     return "(" + ", ".join(_cell(v) for v in row) + ")"
+
+
+def _quoted(text: str, most: int = 200) -> str:
+    """A value read from the bundle as a message quotes it: cut past ``most`` characters (an
+    entity-inflated number format made one message line of 95 MB)."""
+    return text if len(text) <= most else f"{text[:most]}… ({len(text):,} characters)"

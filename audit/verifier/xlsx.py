@@ -910,9 +910,12 @@ def _scan_part(book: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int, shee
                             where=_long_at(member.filename, sheet, window, m.start()), most=MAX_CELL_CHARS
                         )
                     )
+                seen = tail + chunk
+                _refuse_forms(member.filename, sheet, seen, final=False)
                 if scan is not None:
                     scan.feed(chunk)
-                tail = window[-(_MAX_TAIL):]
+                tail = window[-(_MAX_TAIL):] if has_text else seen[-_FORM_TAIL:]
+            _refuse_forms(member.filename, sheet, tail, final=True)
             if scan is not None:
                 scan.feed(b"", final=True)
     except PackageError:
@@ -936,6 +939,37 @@ def _scan_part(book: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int, shee
             _("part {part} cannot be read ({error})").format(part=member.filename, error=type(e).__name__)
         ) from None
     return size
+
+
+_FORM_TAIL = 256  # bytes carried to the next chunk for the patterns below, each shorter
+
+
+def _refuse_forms(part: str, sheet: str | None, window: bytes, final: bool) -> None:
+    """A DTD in any part (an entity can make a small part huge, or a message quoting it), a sheet's
+    value not written as a number, rich or phonetic text in the shared strings. A match starting
+    in the window's last ``_FORM_TAIL`` bytes is judged with the next chunk, unless ``final``."""
+    last = len(window) if final else len(window) - _FORM_TAIL
+    found = _DECLARED.search(window)
+    if found is not None and found.start() < last:
+        raise _element_refused(part, sheet, "", "DOCTYPE")
+    if sheet is not None:
+        found = _NOT_A_NUMBER.search(window)
+        if found is not None and found.start() < last:
+            ref = _CELL_AT.findall(window, 0, found.start())
+            raise PackageError(
+                _("{where} holds a value not written as a number; programs differ on what it shows").format(
+                    where=_place(part, sheet, ref[-1].decode() if ref else "")
+                )
+            )
+    elif part == "xl/sharedStrings.xml":
+        found = _RICH.search(window)
+        if found is not None and found.start() < last:
+            raise PackageError(
+                _(
+                    "part {part} holds text in several fonts or phonetic text over it; export writes "
+                    "plain text"
+                ).format(part=part)
+            )
 
 
 _MAX_TEXT_BYTES = MAX_CELL_CHARS * 4
@@ -965,6 +999,16 @@ _SHEET_ELEMENTS = frozenset(
 )  # fmt: skip
 _PAGE_TEXTS = frozenset({"", "&C&P / &N"})  # a page header or footer: nothing, or the page number
 _CELL_REF = re.compile(r"([A-Z]{1,3})([1-9][0-9]{0,6})")
+_CELL_ATTRIBUTES = frozenset({"r", "s", "t"})
+_SPACE = "http://www.w3.org/XML/1998/namespace space"  # xml:space, on a text
+# a value (<v>) not written as a number: Python reads "150000_0.00" and "١٥" as numbers, which a
+# program reading ASCII digits takes for others; export writes numbers and shared-string indexes
+_NOT_A_NUMBER = re.compile(
+    rb"<(?:[A-Za-z_][\w.-]*:)?v(?:\s[^>]*)?>(?!-?[0-9]{1,20}(?:\.[0-9]{1,20})?(?:[eE][-+]?[0-9]{1,3})?</)"
+)
+# in the shared strings, runs of text each in its own font, and phonetic text over a string
+_RICH = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:r|rPh|phoneticPr)[\s/>]")
+_DECLARED = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _RANGE = re.compile(r"([A-Z]{1,3})([1-9][0-9]{0,6})(?::([A-Z]{1,3})([1-9][0-9]{0,6}))?")
 # a row lower than this many points, a column narrower than this many characters, hides what it
 # holds as surely as hiding it (a line of the 11-point text export writes needs 15 points)
@@ -985,12 +1029,14 @@ def _true(value: str) -> bool:
     return value.strip() not in ("0", "false")
 
 
+# a size as export and a spreadsheet program write it: Python's float() also reads "0_8" and
+# "١٥" (8 and 15), which a program reading ASCII digits takes for 0, a row or column it hides
+_SIZE = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,17})?")
+
+
 def _below(value: str, least: float) -> bool:
-    """A size below ``least``, or no number at all (NaN too)."""
-    try:
-        return not float(value) >= least
-    except ValueError:
-        return True
+    """A size below ``least``, or not written as a plain decimal number."""
+    return _SIZE.fullmatch(value) is None or float(value) < least
 
 
 class _SheetScan:
@@ -1010,6 +1056,8 @@ class _SheetScan:
         self._data = False  # the cells have begun
         self._columns: dict[str, int] = {}
         self._text: list[str] = []
+        self._held = ""
+        self._kind = "n"
         parser = expat.ParserCreate(namespace_separator=" ")
         parser.StartElementHandler = self._start
         parser.StartDoctypeDeclHandler = self._doctype
@@ -1027,6 +1075,12 @@ class _SheetScan:
             m = _CELL_REF.fullmatch(ref) if ref is not None else None
             if m is None:
                 raise self._unreferenced("c", ref)
+            self._held = ""  # the cell's content so far: nothing, a value, an inline string, its text
+            self._kind = attrs.get("t", "n")
+            if len(attrs) > 3 or not attrs.keys() <= _CELL_ATTRIBUTES:
+                self.cell = ref or ""
+                strange = sorted(attrs.keys() - _CELL_ATTRIBUTES) or sorted(attrs)
+                raise _element_refused(self.part, self.sheet, self.cell, f"c {strange[0]}=")
             letters, row = m.groups()
             col = self._columns.get(letters) or self._columns.setdefault(letters, _column(letters))
             self.cell = ref or ""
@@ -1043,6 +1097,23 @@ class _SheetScan:
             if not self._row_inside or (bounds is not None and not bounds[0] <= col <= bounds[2]):
                 raise self._outside()
         elif name == _VALUE or name == _INLINE or name == _TEXT:
+            # one value, or one inline string of one text, as export writes a cell: programs differ
+            # on which of two they show, and on an inline string in a cell of another type
+            held = self._held
+            if name == _VALUE:
+                fits = held == "" and self._kind != "inlineStr"
+            elif name == _INLINE:
+                fits = held == "" and self._kind == "inlineStr"
+            else:
+                fits = held == "is"
+            if not fits or attrs.keys() - {_SPACE}:
+                raise PackageError(
+                    _(
+                        "{where} holds its content in a form export never writes; programs differ on what "
+                        "it shows"
+                    ).format(where=self._where())
+                )
+            self._held = "v" if name == _VALUE else "is" if name == _INLINE else "t"
             return
         elif name == _ROW:
             self._start_row(attrs)
