@@ -471,17 +471,23 @@ def test_an_approve_row_for_a_grant_applied_here_needs_its_selection_as_grant_ap
         objections = "1" if selection == "objections" else "0"
         sqlite_ledger.ok("grant", "notice", "G1", "--from", "2024-03-11", "--to", "2024-03-15",
                          "--objections", objections, role="approver")  # fmt: skip
-    before = _stored(sqlite_ledger.url)
-    typed = sqlite_ledger("grant", "approve", "G1", "--amount", "200000", "--document", "渝人社〔2024〕1号",
-        *DISTRICT_BODIES,
-                          "--date", "2024-04-01", role="approver")  # fmt: skip
-    assert typed.exit_code == 3 and "selection first" in typed.stderr, typed.stderr
+    assert "selection first" in _refused_alike(sqlite_ledger, tmp_path, *DISTRICT_BODIES)
+
+
+def _refused_alike(ledger: Ledger, tmp_path: Path, *bodies: str) -> str:
+    """G1's approval of 200,000.00 typed (`grant approve`, naming ``bodies``) and as an approve row:
+    each refused (exit 3) with the same sentence, nothing written; that sentence."""
+    before = _stored(ledger.url)
+    typed = ledger("grant", "approve", "G1", "--amount", "200000", "--document", "渝人社〔2024〕1号",
+                   *bodies, "--date", "2024-04-01", role="approver")  # fmt: skip
+    assert typed.exit_code == 3, typed.stderr
     row = ["2024-04-01", "U1", "B0001", "G1", "district_base", "approve", "200000", "", "", "",
            "渝人社〔2024〕1号", "", ""]  # fmt: skip
-    imported = sqlite_ledger("import", str(_book(tmp_path, row)), role="approver")
+    imported = ledger("import", str(_book(tmp_path, row)), role="approver")
     assert imported.exit_code == 3, imported.stdout
     assert typed.stderr.removeprefix("grant-ledger: ").strip() in imported.stderr
-    assert _stored(sqlite_ledger.url) == before
+    assert _stored(ledger.url) == before
+    return typed.stderr
 
 
 def test_an_approve_row_for_a_grant_applied_here_is_refused_as_grant_approve_naming_no_body_is(
@@ -495,16 +501,7 @@ def test_an_approve_row_for_a_grant_applied_here_is_refused_as_grant_approve_nam
                      "--programme", "district_base", "--project", "电工", "--amount", "20万",
                      "--date", "2024-03-01")  # fmt: skip
     selected(sqlite_ledger, "G1")
-    before = _stored(sqlite_ledger.url)
-    typed = sqlite_ledger("grant", "approve", "G1", "--amount", "200000", "--document", "渝人社〔2024〕1号",
-                          "--date", "2024-04-01", role="approver")  # fmt: skip
-    assert typed.exit_code == 3 and "approving bodies" in typed.stderr, typed.stderr
-    row = ["2024-04-01", "U1", "B0001", "G1", "district_base", "approve", "200000", "", "", "",
-           "渝人社〔2024〕1号", "", ""]  # fmt: skip
-    imported = sqlite_ledger("import", str(_book(tmp_path, row)), role="approver")
-    assert imported.exit_code == 3, imported.stdout
-    assert typed.stderr.removeprefix("grant-ledger: ").strip() in imported.stderr
-    assert _stored(sqlite_ledger.url) == before
+    assert "approving bodies" in _refused_alike(sqlite_ledger, tmp_path)  # no --body
     sqlite_ledger.ok("grant", "approve", "G1", "--amount", "200000", "--document", "渝人社〔2024〕1号",
                      *DISTRICT_BODIES, "--date", "2024-04-01", role="approver")  # fmt: skip
     assert sqlite_ledger.balances()["B0001"]["status"] == "approved"

@@ -762,10 +762,8 @@ def check_package(
             _check_structure(book, names)
         except PackageError:
             raise
-        except (KeyError, ElementTree.ParseError, zipfile.BadZipFile, zlib.error, OSError, ValueError) as e:
-            raise PackageError(
-                _("has no readable list of sheets ({error})").format(error=type(e).__name__)
-            ) from None
+        except _UNREADABLE_LIST as e:
+            raise _no_list(e) from None
         total = 0
         for member in members:
             sheet = names.get(member.filename)
@@ -796,10 +794,16 @@ def check_sheet_parts(path: Path, part_budget: int, sheets: Iterable[str]) -> No
                 _scan_part(book, book.getinfo(parts[name]), part_budget, name)
     except PackageError:
         raise
-    except (KeyError, ElementTree.ParseError, zipfile.BadZipFile, zlib.error, OSError, ValueError) as e:
-        raise PackageError(
-            _("has no readable list of sheets ({error})").format(error=type(e).__name__)
-        ) from None
+    except _UNREADABLE_LIST as e:
+        raise _no_list(e) from None
+
+
+# what reading the workbook's list of sheets may raise, each a damaged or forged package
+_UNREADABLE_LIST = (KeyError, ElementTree.ParseError, zipfile.BadZipFile, zlib.error, OSError, ValueError)
+
+
+def _no_list(error: Exception) -> PackageError:
+    return PackageError(_("has no readable list of sheets ({error})").format(error=type(error).__name__))
 
 
 def sheet_parts(book: zipfile.ZipFile) -> list[tuple[str, str]]:
