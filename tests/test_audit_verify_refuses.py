@@ -535,3 +535,55 @@ def test_a_dtd_in_the_styles_part_fails(bundle: Path) -> None:
     _edit_part(bundle, "xl/styles.xml", edit)
     code, out = _verify(bundle)
     assert code == 6 and "DOCTYPE" in out, out
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        (b'<font><sz val="11"/>', b'<font><sz val="1"/>', "too small"),
+        (b'<font><sz val="11"/>', b'<font><sz val="1_1"/>', "too small"),
+        (b'<font><sz val="11"/>', b'<font><sz val="11"/><color rgb="FFFFFFFF"/>', "coloured"),
+        (
+            b'<numFmts count="2">',
+            b'<numFmts count="3"><numFmt numFmtId="165" formatCode="0"/>',
+            "given twice",
+        ),
+    ],
+)
+def test_styles_that_hide_a_figure_fail(bundle: Path, old: bytes, new: bytes, said: str) -> None:
+    """A white or 1-point font over the amounts, or a number format id given twice (one program
+    keeps the first, openpyxl the last), passed: the styles were checked for number formats only."""
+
+    def edit(xml: bytes) -> bytes:
+        assert old in xml
+        return xml.replace(old, new, 1)
+
+    _edit_part(bundle, "xl/styles.xml", edit)
+    code, out = _verify(bundle)
+    assert code == 6 and said in out, out
+
+
+def test_a_sheet_showing_zeros_as_empty_or_a_hidden_window_fails(bundle: Path) -> None:
+    def views(xml: bytes) -> bytes:
+        assert b'<sheetView workbookViewId="0">' in xml
+        return xml.replace(
+            b'<sheetView workbookViewId="0">', b'<sheetView showZeros="0" workbookViewId="0">', 1
+        )
+
+    _edit_part(bundle, _member(bundle, "balances"), views)
+    code, out = _verify(bundle)
+    assert code == 6 and "shows zero amounts as empty cells" in out, out
+
+
+def test_a_hidden_workbook_window_fails(bundle: Path) -> None:
+    def hidden(xml: bytes) -> bytes:
+        edited, n = re.subn(rb"<workbookView\b", b'<workbookView visibility="hidden"', xml, count=1)
+        if n == 0:
+            edited = xml.replace(
+                b"<sheets>", b'<bookViews><workbookView visibility="hidden"/></bookViews><sheets>', 1
+            )
+        return edited
+
+    _edit_part(bundle, "xl/workbook.xml", hidden)
+    code, out = _verify(bundle)
+    assert code == 6 and "hides the workbook's window" in out, out

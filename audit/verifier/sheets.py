@@ -10,6 +10,7 @@ file is refused before a reader holds it."""
 from __future__ import annotations
 
 import hashlib
+import re
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -338,6 +339,8 @@ def _structure(path: Path, report: Report, printed: dict[str, int] | None = None
                 report.fail(_("{file}: has an external link ({name})").format(file=WORKBOOK, name=name))
         if "xl/styles.xml" in book.namelist():
             styles = ElementTree.fromstring(book.read("xl/styles.xml"))
+            for problem in _hiding_styles(styles):
+                report.fail(_("{file}: {problem}").format(file=WORKBOOK, problem=problem))
             for fmt in styles.iter(f"{_NS}numFmt"):
                 code = str(fmt.get("formatCode", ""))
                 if code not in SAFE_FORMATS:
@@ -566,3 +569,34 @@ def _quoted(text: str, most: int = 200) -> str:
     """A value read from the bundle as a message quotes it: cut past ``most`` characters (an
     entity-inflated number format made one message line of 95 MB)."""
     return text if len(text) <= most else f"{text[:most]}… ({len(text):,} characters)"
+
+
+_LEAST_FONT = 8.0  # points: export writes 11 and 16
+_BLACK = frozenset({"FF000000", "000000"})
+
+
+def _hiding_styles(styles: ElementTree.Element) -> list[str]:
+    """What in the styles could hide or change a figure where a program shows it, though a reader
+    reads the value: a number format id given twice (programs differ on which they use), a font
+    too small to read or in a colour other than black (white on white). Export writes neither."""
+    found = []
+    ids = [str(fmt.get("numFmtId", "")) for fmt in styles.iter(f"{_NS}numFmt")]
+    for twice in sorted({i for i in ids if ids.count(i) > 1}):
+        found.append(
+            _("number format {id} is given twice; programs differ on which they use").format(id=twice)
+        )
+    for font in styles.iter(f"{_NS}font"):
+        size = font.find(f"{_NS}sz")
+        value = "11" if size is None else str(size.get("val", ""))
+        if _FONT_SIZE.fullmatch(value) is None or float(value) < _LEAST_FONT:
+            found.append(_("a font of size {size} is too small to read a figure in").format(size=value[:20]))
+        color = font.find(f"{_NS}color")
+        if color is not None and not (color.get("rgb") in _BLACK or dict(color.attrib) == {"theme": "1"}):
+            shown = " ".join(f"{k}={v[:20]}" for k, v in sorted(color.attrib.items()))
+            found.append(
+                _("a font coloured {color} could hide a figure; export writes black").format(color=shown)
+            )
+    return found
+
+
+_FONT_SIZE = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,4})?")

@@ -688,6 +688,7 @@ _ROOT_RELATIONS = {
     _OFFICE_REL + "extended-properties": "docProps/app.xml",
     _PKG_REL_NS + "/metadata/core-properties": "docProps/core.xml",
 }
+_WORKBOOK_VIEW = f"{{{_NS}}}workbookView"
 _WORKBOOK_ELEMENTS = frozenset(
     f"{{{_NS}}}{name}"
     for name in (
@@ -840,6 +841,8 @@ def _check_structure(book: zipfile.ZipFile, sheets: dict[str, str]) -> None:
     for element in workbook.iter():
         if element.tag not in _WORKBOOK_ELEMENTS:
             raise _element_refused("xl/workbook.xml", None, "", str(element.tag))
+        if element.tag == _WORKBOOK_VIEW and element.get("visibility", "visible") != "visible":
+            raise PackageError(_("part xl/workbook.xml hides the workbook's window; export shows it"))
     wanted = {**_WORKBOOK_RELATIONS}
     for part, relations in (("xl/_rels/workbook.xml.rels", wanted), ("_rels/.rels", _ROOT_RELATIONS)):
         for rel in ElementTree.fromstring(book.read(part)):
@@ -1159,6 +1162,12 @@ class _SheetScan:
             self._dimension(attrs.get("ref", ""))
         elif local == "sheetData":
             self._data = True
+        elif local == "sheetView" and not _true(attrs.get("showZeros", "1")):
+            raise PackageError(
+                _("part {part} (sheet {sheet!r}) shows zero amounts as empty cells").format(
+                    part=self.part, sheet=self.sheet
+                )
+            )
         elif local == "col":
             if _true(attrs.get("hidden", "0")) or _below(attrs.get("width", "9"), _LEAST_WIDTH):
                 try:
