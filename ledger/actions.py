@@ -36,7 +36,7 @@ from pydantic import (
     ValidationError,
 )
 
-from ledger.bodies import RECOMMENDERS, registered
+from ledger.bodies import RECOMMENDERS, Body, registered
 from ledger.district import district_code, district_name
 from ledger.errors import BadInputError, ConflictError
 from ledger.grant import BUDGET_SOURCES, Grant
@@ -560,11 +560,7 @@ class Recommend(GrantAction):
                 value=body.describe(),
             )
             raise_first([Breach(N_("recommender"), books.policy.clause("recommendation_required"), msg)])
-        bureaus = district_bureaus(books, (self.recommender,), what)
-        if bureaus:
-            unit = books.unit(grant.unit_id)
-            clause = books.policy.clause("recommendation_required")
-            raise_first([bureaus_of_the_units_district(self.grant_id, unit.district, bureaus, clause)])
+        judge_bureaus(grant, books, [body], books.policy.clause("recommendation_required"))
         if not grant.recommend(
             recommender=self.recommender, round_=self.round_, rank=self.rank, **self.who(books)
         ):
@@ -630,12 +626,11 @@ class ResolveObjections(GrantAction):
         return grant.resolve_objections(document=self.document, **self.who(books))
 
 
-def approving_bodies(codes: tuple[str, ...], programme: Any, books: Books, grant_id: str) -> list[str]:
-    """What each registered body of ``codes`` is to the programme: one of its approving bodies
-    (its name in the policy), or else the body's own description, which the grant refuses."""
+def approving_bodies(bodies: list[Body], programme: Any) -> list[str]:
+    """What each registered body is to the programme: one of its approving bodies (its name in the
+    policy), or else the body's own description, which the grant refuses."""
     labels = []
-    for code in codes:
-        body = registered(books, code, T_("the approval of grant {grant_id}", grant_id=grant_id))
+    for body in bodies:
         if body.role in programme.approvers:
             labels.append(programme.approving_bodies[programme.approvers.index(body.role)])
         else:
@@ -643,10 +638,13 @@ def approving_bodies(codes: tuple[str, ...], programme: Any, books: Books, grant
     return labels
 
 
-def district_bureaus(books: Books, codes: tuple[str, ...], what: Any) -> list[tuple[str, str]]:
-    """The district bureaus among the registered bodies ``codes``: (description, district)."""
-    found = [registered(books, code, what) for code in codes]
-    return [(b.describe(), b.district) for b in found if b["kind"] == "district_bureau"]
+def judge_bureaus(grant: Grant, books: Books, bodies: list[Body], clause: Any) -> None:
+    """The district bureaus among ``bodies`` act for the grant's unit's district, and one district
+    (``ledger.rules.bureaus_of_the_units_district``)."""
+    bureaus = [(b.describe(), b.district) for b in bodies if b["kind"] == "district_bureau"]
+    if bureaus:
+        district = books.unit(grant.unit_id).district
+        raise_first([bureaus_of_the_units_district(grant.grant_id, district, bureaus, clause)])
 
 
 class Approve(GrantAction):
@@ -674,18 +672,15 @@ class Approve(GrantAction):
         amount = ZERO if self.amount is None else self.amount
         if grant.status == "approved" and (grant.approved, grant.document) == (amount, self.document):
             return False
-        codes = tuple(dict.fromkeys(self.bodies))
-        labels = approving_bodies(codes, programme, books, self.grant_id)
+        codes = list(dict.fromkeys(self.bodies))
         what = T_("the approval of grant {grant_id}", grant_id=self.grant_id)
-        bureaus = district_bureaus(books, codes, what)
-        if bureaus:
-            clause = programme.approval_clause
-            unit = books.unit(grant.unit_id)
-            raise_first([bureaus_of_the_units_district(self.grant_id, unit.district, bureaus, clause)])
+        bodies = [registered(books, code, what) for code in codes]
+        labels = approving_bodies(bodies, programme)
+        judge_bureaus(grant, books, bodies, programme.approval_clause)
         grant.approve(
             amount=amount,
             document=self.document,
-            bodies=list(dict.fromkeys(self.bodies)),
+            bodies=codes,
             approvers=labels,
             build_start=self.build_start,
             build_end=self.build_end,

@@ -910,18 +910,17 @@ def _scan_part(book: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int, shee
                             "zip header says less); refused"
                         ).format(part=member.filename, budget=budget)
                     )
-                window = tail + chunk if has_text else b""
+                window = tail + chunk  # the tail: the text check's when the part has text, else the forms'
                 if has_text and _longest_text(window) > _MAX_TEXT_BYTES and (m := _LONG_TEXT.search(window)):
                     raise PackageError(
                         _("{where} holds a cell longer than {most:,} characters").format(
                             where=_long_at(member.filename, sheet, window, m.start()), most=MAX_CELL_CHARS
                         )
                     )
-                seen = tail + chunk
-                _refuse_forms(member.filename, sheet, seen, final=False)
+                _refuse_forms(member.filename, sheet, window, final=False)
                 if scan is not None:
                     scan.feed(chunk)
-                tail = window[-(_MAX_TAIL):] if has_text else seen[-_FORM_TAIL:]
+                tail = window[-(_MAX_TAIL if has_text else _FORM_TAIL) :]
             _refuse_forms(member.filename, sheet, tail, final=True)
             if scan is not None:
                 scan.feed(b"", final=True)
