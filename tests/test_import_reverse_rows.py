@@ -4,25 +4,12 @@ or the one its category names), whether or not the category says which."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Ledger
-from tests.importdata import HEADER as HEADER_LINE
-
-HEADER = HEADER_LINE.split(",")
-
-
-def _rows(path: Path, rows: list[dict[str, str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=HEADER)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({key: row.get(key, "") for key in HEADER})
-    return path
-
+from tests.test_reversed_voucher import _rows
 
 APPROVE = {
     "date": "2024-01-20",
