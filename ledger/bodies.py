@@ -109,15 +109,10 @@ class Bodies(Aggregate):
         known = self.known.get(code)
         if known is not None:
             was = known.get("district") or None
-            held = (known["name"], known["kind"], known["duty"])
-            if held == (name, kind, duty) and was in (district, None):
-                if was == district:
-                    return False
-                # registered before bodies had districts: its district given now, once
-                self._added(code, name, kind, duty, district, on, actor, role)
-                return True
-            else:
-                placed = ", " + district_name(was) if was else ""
+            if (known["name"], known["kind"], known["duty"]) != (name, kind, duty) or was not in (
+                district,
+                None,
+            ):
                 msg = T_(
                     "body {code} is already registered as {name} ({kind}, {duty}{value}); a body's code "
                     "is registered once",
@@ -125,40 +120,30 @@ class Bodies(Aggregate):
                     name=known["name"],
                     kind=known["kind"],
                     duty=known["duty"],
-                    value=placed,
+                    value=", " + district_name(was) if was else "",
                 )
                 raise ConflictError(msg)
-        twin = [c for c in self.known if _folded(c) == _folded(code)]
-        if twin:
-            msg = T_(
-                "body {code} is registered already as {value} (the same code in another case or "
-                "width); a body's code is registered once",
-                code=code,
-                value=twin[0],
-            )
-            raise ConflictError(msg)
-        same = [b["code"] for b in self.known.values() if _folded(b["name"]) == _folded(name)]
-        if same:
-            msg = T_(
-                "a body named {name} is already registered, as {value}; one body has one code",
-                name=name,
-                value=same[0],
-            )
-            raise ConflictError(msg)
-        self._added(code, name, kind, duty, district, on, actor, role)
-        return True
-
-    def _added(
-        self,
-        code: str,
-        name: str,
-        kind: str,
-        duty: str,
-        district: str | None,
-        on: date,
-        actor: str,
-        role: str,
-    ) -> None:
+            if was == district:
+                return False
+            # else registered before bodies had districts: its district is given now, once
+        else:
+            twin = [c for c in self.known if _folded(c) == _folded(code)]
+            if twin:
+                msg = T_(
+                    "body {code} is registered already as {value} (the same code in another case or "
+                    "width); a body's code is registered once",
+                    code=code,
+                    value=twin[0],
+                )
+                raise ConflictError(msg)
+            same = [b["code"] for b in self.known.values() if _folded(b["name"]) == _folded(name)]
+            if same:
+                msg = T_(
+                    "a body named {name} is already registered, as {value}; one body has one code",
+                    name=name,
+                    value=same[0],
+                )
+                raise ConflictError(msg)
         self.trigger_event(
             self.Added,
             code=code,
@@ -170,6 +155,7 @@ class Bodies(Aggregate):
             role=role,
             occurred_on=on,
         )
+        return True
 
 
 def _folded(text: str) -> str:
