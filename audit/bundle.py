@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from multiprocessing.connection import Connection
 from pathlib import Path
 from types import SimpleNamespace
 from typing import IO, TYPE_CHECKING, Any, Protocol
@@ -53,11 +54,12 @@ from audit.verifier import forms, layout
 from audit.verifier.background import Background
 from audit.verifier.canonical import canonical_json, quote, record_from_parsed, shaped_leaf_data
 from audit.verifier.checkpoint import key_id
-from audit.verifier.layout import FORMAT, event_line, event_log_row
+from audit.verifier.layout import FORMAT, event_line, event_log_row, shown_event_row
 from audit.verifier.people import REGISTRY_ID
 from audit.verifier.seals import ADOPTION_TOPIC, SEAL_TOPIC
 from audit.verifier.who import Activity, is_registry, registry_row
-from audit.verifier.xlsx import SheetStream, SpooledSheet, Workbook
+from audit.verifier.xlsx import SheetStream
+from audit.xlsx_writer import DeflatedSheet, Workbook
 from ledger.database import EVENTS_TABLE, streamed_rows
 from ledger.encoding import json_state
 from ledger.errors import BadInputError, NotFoundError, VerificationError
@@ -209,12 +211,12 @@ def _write_events(
     size: int,
     selection: _Selection,
     out: IO[bytes] | None,
-    log: SheetStream | None,
+    log: SheetStream | DeflatedSheet | None,
     progress: Step | None,
     book: _Book | None = None,
 ) -> _EventsWritten:
     """events.jsonl (to ``out``) and the workbook's event log (to ``log``), either or both, in one
-    pass over the stored events."""
+    pass over the stored events; the workbook's other sheets' content (to ``book``) with them."""
     digest = hashlib.sha256()
     originators: set[str] = set()
     withheld: dict[str, int] = {}
@@ -222,10 +224,10 @@ def _write_events(
     lines: list[bytes] = []
     # each aggregate's id as a UUID and as text, made once: a tenth of the export made them per event
     names: dict[Any, tuple[UUID, str]] = {}
-    # events.jsonl alone, every event in full: a state of a shape seen before is written from its
-    # canonical text as the audit log hashed it, without parsing it and encoding it again (the
-    # two were three fifths of the export's main process)
-    shapes = ShapeCache() if book is None and log is None and selection.everything else None
+    # every event in full, and no sheet but the event log: a state of a shape seen before is
+    # written from its canonical text as the audit log hashed it, without parsing it and encoding
+    # it again (the two were three fifths of the export's main process)
+    shapes = ShapeCache() if book is None and selection.everything else None
     topics: dict[str, str] = {}
     expected = 0  # the leaves come in order from 0: one missing is an event taken out of the store
     for index, nid, leaf_hash, originator_id, version, topic, state in _rows(engine, size):
@@ -249,8 +251,11 @@ def _write_events(
             if quoted is None:
                 quoted = topics[topic] = quote(topic)
             originators.add(name)
-            data = shaped_leaf_data(name, version, shaped[1], shaped[0], quoted)
-            lines.append(event_line(index, nid, leaf_hash, data))
+            if out is not None:
+                data = shaped_leaf_data(name, version, shaped[1], shaped[0], quoted)
+                lines.append(event_line(index, nid, leaf_hash, data))
+            if log is not None:
+                log.append(shown_event_row(index, nid, leaf_hash, shaped[1], topic, name, int(version)))
         else:
             record = record_from_parsed(name, version, topic, json_state(state))
             kept = selection.keeps(originator, record)
@@ -304,21 +309,27 @@ def _write_workbook(
     as_of: date | None,
     policy: Policy,
     progress: Progress | None = None,
+    log_apart: Connection | None = None,
 ) -> list[str]:
     """report.xlsx, from its own pass over the stored events (never from a read model: what the
     workbook shows is what the bundle's events say), its findings judged by ``policy`` (the
-    bundle's: the latest version it ships); returns the event-log sheet names."""
+    bundle's: the latest version it ships); returns the event-log sheet names. ``log_apart``: the
+    event log is written by the parent process (``DeflatedSheet``), which sends its sheets here."""
     with Workbook(path) as book:
-        log = book.sheet(
-            layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, rows=size, form=forms.EVENT_LOG_FORM
-        )
-        content = _Book(policy, as_of.isoformat() if as_of else None)
-        try:
-            _write_events(engine, size, _selection(grant, as_of), None, log, None, content)
+        log: SheetStream | None = None
+        if log_apart is not None:
+            log_sheets = book.reserve(layout.EVENT_LOG_SHEET, size, forms.EVENT_LOG_FORM)
+        else:
+            log = book.sheet(
+                layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, rows=size, form=forms.EVENT_LOG_FORM
+            )
+        content = _Book(policy, as_of.isoformat() if as_of else None, book)
+        _write_events(engine, size, _selection(grant, as_of), None, log, None, content)
+        if log is not None:
             log_sheets = log.close()
-            content.write(book)
-        finally:
-            content.spending.close()  # its writing thread ended, its files closed, whatever happened
+        content.write(book)
+        if log_apart is not None:
+            book.fill(log_apart.recv())
         book.close(layout.SHEETS)
     return log_sheets
 
@@ -365,17 +376,26 @@ def _versions(
 
 
 def _workbook_job(
-    url: str, path: str, size: int, grant: str | None, as_of: date | None, lang: str, policy: tuple[str, str]
+    log_apart: Connection | None,
+    url: str,
+    path: str,
+    size: int,
+    grant: str | None,
+    as_of: date | None,
+    lang: str,
+    policy: tuple[str, str],
 ) -> list[str]:
     """``_write_workbook`` in a second process (its own connection to the same database), which
-    speaks the parent's language; ``policy``: the bundle's version, its file name and text."""
+    speaks the parent's language; ``policy``: the bundle's version, its file name and text;
+    ``log_apart``: where the parent sends the event log it writes (None: written here)."""
     from ledger.database import make_engine
     from ledger.i18n import use
 
     use(lang)
     engine = make_engine(url)
     try:
-        return _write_workbook(engine, Path(path), size, grant, as_of, parse_policy(policy[1], policy[0]))
+        version = parse_policy(policy[1], policy[0])
+        return _write_workbook(engine, Path(path), size, grant, as_of, version, log_apart=log_apart)
     finally:
         engine.dispose()
 
@@ -391,20 +411,46 @@ def _selection(grant: str | None, as_of: date | None) -> _Selection:
 
 class _WorkbookJob:
     """report.xlsx beside events.jsonl: written by a second process for a large log (each
-    process reads the events once; together they use both cores), else here after events.jsonl."""
+    process reads the events once; together they use both cores), else here after events.jsonl.
+    Exporting every event, the second process keeps the event log's places (``log_apart``) and
+    this one writes it beside events.jsonl (``log``), from the same pass: the two then take about
+    as long, where the second process alone had been the export's critical path."""
 
     def __init__(
-        self, engine: Engine, path: Path, size: int, grant: str | None, as_of: date | None, policy: _Version
+        self,
+        engine: Engine,
+        path: Path,
+        size: int,
+        selection: _Selection,
+        grant: str | None,
+        as_of: date | None,
+        policy: _Version,
     ) -> None:
         self._args = (engine, path, size, grant, as_of, policy)
+        self.log_apart = size >= PARALLEL_EVENTS and selection.everything
         self._background: Background | None = None
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        self.log: DeflatedSheet | None = None
 
     def __enter__(self) -> _WorkbookJob:
         engine, path, size, grant, as_of, policy = self._args
         if size >= PARALLEL_EVENTS:
             url = engine.url.render_as_string(hide_password=False)
             named = (policy.source, policy.text)
-            self._background = Background(_workbook_job, url, str(path), size, grant, as_of, current(), named)
+            args = (url, str(path), size, grant, as_of, current(), named)
+            if self.log_apart:
+                self._background = Background(_workbook_job, *args, inbox=True)
+            else:  # the job's first argument, where the event log's sheets come from: none
+                self._background = Background(_workbook_job, None, *args)
+        if self.log_apart:
+            self._scratch = tempfile.TemporaryDirectory(prefix="grant-ledger-export-")
+            self.log = DeflatedSheet(
+                Path(self._scratch.name),
+                layout.EVENT_LOG_SHEET,
+                layout.EVENT_LOG_HEADERS,
+                size,
+                forms.EVENT_LOG_FORM,
+            )
         return self
 
     def result(self, progress: Progress | None) -> list[str]:
@@ -413,10 +459,16 @@ class _WorkbookJob:
             return _write_workbook(engine, path, size, grant, as_of, policy.policy, progress)
         if progress is not None:
             progress.stage(_("writing the workbook"), 0)
+        if self.log is not None:
+            self._background.tell(self.log.close())
         sheets: list[str] = self._background.result()
         return sheets
 
     def __exit__(self, *exc: object) -> None:
+        if self.log is not None:
+            self.log.abandon()
+        if self._scratch is not None:
+            self._scratch.cleanup()
         if self._background is not None:
             self._background.__exit__(None, None, None)
 
@@ -483,12 +535,12 @@ class _Book:
     one reading of events (``projections.measures``) and the ledger's own rules; spending is
     spooled to disk as it comes, so memory holds only a grant's totals."""
 
-    def __init__(self, policy: Any, as_of: str | None) -> None:
+    def __init__(self, policy: Any, as_of: str | None, book: Workbook) -> None:
         self.policy = policy
         self.as_of = as_of
         self.latest = ""  # the latest business date of the events the books read
         self.grants: dict[str, _Grant] = {}
-        self.spending = SpooledSheet(
+        self.spending = book.spooled(
             layout.SPENDING_SHEET,
             forms.headers(layout.SPENDING_SHEET),
             amount_columns=forms.AMOUNTS[layout.SPENDING_SHEET],
@@ -649,10 +701,10 @@ def _write_bundle(
     (directory / "policy").mkdir()
 
     policy = versions[-1]  # the bundle's: its findings are judged by it
-    with _WorkbookJob(engine, directory / "report.xlsx", size, grant, as_of, policy) as workbook:
+    with _WorkbookJob(engine, directory / "report.xlsx", size, selection, grant, as_of, policy) as workbook:
         with (directory / "events.jsonl").open("wb") as out:
             step = progress.stage(_("exporting events"), size) if progress else None
-            written = _write_events(engine, size, selection, out, None, step)
+            written = _write_events(engine, size, selection, out, workbook.log, step)
         if selection.grant is not None and not selection.found_grant:
             raise NotFoundError(_("grant {grant} is not in the audit log").format(grant=grant))
         log_sheets = workbook.result(progress)

@@ -195,31 +195,34 @@ def test_an_export_refused_with_the_workbook_beside_leaves_no_process_no_spool_a
     assert not multiprocessing.active_children()
 
 
-def test_a_spooled_sheet_that_cannot_be_written_fails_the_export_and_leaves_no_bundle(
-    bundle: tuple[Ledger, Path], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("beside", [False, True])
+def test_a_sheet_that_cannot_be_written_fails_the_export_and_leaves_no_bundle(
+    bundle: tuple[Ledger, Path], monkeypatch: pytest.MonkeyPatch, beside: bool
 ) -> None:
-    """The spending rows are written to their temporary file by a thread: a disk found full there
-    is the export's error (one line, exit 5), not lost in the thread, and no bundle is left."""
+    """Each sheet's XML is deflated to its file by a thread: a disk found full there is the
+    export's error (one line, exit 5), not lost in the thread, and no bundle and no file of the
+    workbook's is left; also with the workbook written by a second process and the event log
+    here (``beside``), where the second process finds the disk full too."""
     import errno
     import threading
 
-    from audit.verifier import xlsx
+    from audit import bundle as exporter
+    from audit import xlsx_writer
 
-    class Full:
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            pass
-
-        def write(self, data: bytes) -> int:
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-        def close(self) -> None:
-            pass
+    def full(self: Any, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     ledger, tmp_path = bundle
-    monkeypatch.setattr(xlsx.tempfile, "SpooledTemporaryFile", Full)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    monkeypatch.setattr(xlsx_writer._Deflating, "write", full)
+    if beside:
+        monkeypatch.setattr(exporter, "PARALLEL_EVENTS", 0)
     before = set(threading.enumerate())
     result = ledger("audit", "export", str(tmp_path / "b"), role="auditor")
     assert result.exit_code == 5, (result.stdout, result.stderr)
     assert "No space left on device" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "b").exists()
+    assert not list(spool.iterdir())
     assert not [t for t in set(threading.enumerate()) - before if t.name == "xlsx-writing"]

@@ -189,7 +189,7 @@ def test_a_workbook_starts_its_writing_thread_at_its_first_write_and_one_dropped
     import threading
     import time
 
-    from audit.verifier.xlsx import Workbook
+    from audit.xlsx_writer import Workbook
 
     def writers() -> int:
         return sum(1 for t in threading.enumerate() if t.name == "xlsx-writing")

@@ -177,13 +177,25 @@ def event_log_row(leaf_index: int, event_id: int, leaf_hash: str, record: dict[s
     events.jsonl."""
     if record is None:
         return [leaf_index, event_id, None, None, None, None, leaf_hash, "withheld"]
-    return [
+    return shown_event_row(
         leaf_index,
         event_id,
+        leaf_hash,
         record["recorded_at"],
         record["topic"],
         record["originator_id"],
         record["originator_version"],
-        leaf_hash,
-        "yes",
-    ]
+    )
+
+
+def shown_event_row(
+    leaf_index: int,
+    event_id: int,
+    leaf_hash: str,
+    recorded_at: str,
+    topic: str,
+    originator_id: str,
+    version: int,
+) -> list[Any]:
+    """``event_log_row`` of an included event from its fields, its state left unparsed."""
+    return [leaf_index, event_id, recorded_at, topic, originator_id, version, leaf_hash, "yes"]

@@ -13,11 +13,7 @@ expects exactly as the writer did and compare digests instead of parsing the she
 
 from __future__ import annotations
 
-import queue
 import re
-import tempfile
-import threading
-import weakref
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -25,8 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any
+from typing import Any
 from xml.etree import ElementTree
 from xml.parsers import expat
 
@@ -341,203 +336,11 @@ class SheetStream:
         return [self.name] + [f"{self.name} ({k})" for k in range(2, self._sheet + 1)]
 
 
-class SpooledSheet:
-    """A logical sheet written while another is open: its rows go to temporary files (in memory
-    up to a few megabytes) and into the workbook later (``Workbook.add_spooled``), each sheet's
-    head and tail (its title, its total) written then. The files are written by a thread of their
-    own, in order (``_Writing``), while the rows are encoded: a million-event bundle's spending
-    rows, a few hundred megabytes, took a tenth of the workbook process's time to write."""
-
-    def __init__(
-        self, name: str, header: Sequence[str], amount_columns: Iterable[int] = (), form: Form = LEGACY
-    ) -> None:
-        self.parts: list[tuple[str, IO[bytes]]] = []
-        self.stream = SheetStream(name, header, self._sink, amount_columns, form=form, heads=False)
-        self.writing = _Writing()
-        weakref.finalize(self, self.writing.abandon)
-
-    def _sink(self, name: str, data: bytes) -> None:
-        if not self.parts or self.parts[-1][0] != name:
-            self.parts.append((name, tempfile.SpooledTemporaryFile(max_size=8 << 20)))
-        self.writing.write(self.parts[-1][1], data)
-
-    def close(self) -> None:
-        """Its writing thread ended and its files closed (``Workbook.add_spooled`` has done so
-        already, or the workbook is given up)."""
-        self.writing.stop()
-        for _name, handle in self.parts:
-            handle.close()
-
-    def append(self, values: Sequence[Any]) -> None:
-        self.stream.append(values)
-
-
-class _Writing:
-    """Writes to the open zip member (or a spooled sheet's file), done in order by a second
-    thread: zlib and the system's writes let go of the interpreter, so the next rows are encoded
-    meanwhile (deflating was a sixth of the time of the process writing a million-event bundle's
-    workbook). The thread starts at
-    the first write and ends at ``stop`` (or when the workbook is dropped unclosed); ``drain``
-    waits for every write handed over; a write that failed is raised at the next call."""
-
-    def __init__(self) -> None:
-        self._queue: queue.Queue[tuple[IO[bytes], bytes] | None] = queue.Queue(maxsize=8)
-        self.error: BaseException | None = None
-        self._thread: threading.Thread | None = None
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            try:
-                if item is None:
-                    return
-                if self.error is None:
-                    item[0].write(item[1])
-            except BaseException as e:  # raised in the writing thread at its next call
-                self.error = e
-            finally:
-                self._queue.task_done()
-
-    def write(self, out: IO[bytes], data: bytes) -> None:
-        self._raise()
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="xlsx-writing", daemon=True)
-            self._thread.start()
-        self._queue.put((out, data))
-
-    def drain(self) -> None:
-        self._queue.join()
-        self._raise()
-
-    def stop(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
-
-    def abandon(self) -> None:
-        """The thread told to end after what it holds, without waiting (a workbook dropped)."""
-        if self._thread is not None:
-            try:
-                self._queue.put_nowait(None)
-            except queue.Full:  # pragma: no cover - it ends at the interpreter's end, a daemon
-                pass
-
-    def _raise(self) -> None:
-        if self.error is not None:
-            raise self.error
-
-
-class Workbook:
-    """Writes an xlsx file sheet by sheet; only one sheet is open at a time."""
-
-    def __init__(self, path: Path, compresslevel: int = 1) -> None:
-        self._zip = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel)
-        self._level = compresslevel
-        self._parts: list[tuple[str, str, str]] = []  # (sheet name, part name, logical sheet)
-        self._printed: dict[str, int] = {}  # logical sheet -> its header row, printed atop every page
-        self._out: IO[bytes] | None = None
-        self._open_name = ""
-        self._base = ""
-        self._deflating = _Writing()
-        weakref.finalize(self, self._deflating.abandon)
-
-    def sheet(
-        self,
-        name: str,
-        header: Sequence[str],
-        amount_columns: Iterable[int] = (),
-        rows: int | None = None,
-        form: Form = LEGACY,
-    ) -> SheetStream:
-        self._base = name
-        if form.prints:
-            self._printed[name] = form.head_rows
-        return SheetStream(name, header, self._write, amount_columns, rows, form)
-
-    def add_spooled(self, spooled: SpooledSheet, form: Form | None = None) -> list[str]:
-        """Writes a spooled sheet (and its continuations) into the workbook, laid out by ``form``
-        (its title and total now known); returns their names."""
-        stream = spooled.stream
-        names = stream.close()
-        spooled.writing.drain()  # every row in its file (a write that failed is raised here)
-        spooled.writing.stop()
-        if form is not None:
-            stream.form = form
-        self._base = stream.name
-        if stream.form.prints:
-            self._printed[stream.name] = stream.form.head_rows
-        sizes = rows_per_sheet(stream.rows, stream.form)
-        if not spooled.parts:  # no row at all: one sheet of its head and tail
-            spooled.parts.append((stream.name, tempfile.SpooledTemporaryFile()))
-        for k, ((name, handle), rows) in enumerate(zip(spooled.parts, sizes, strict=True)):
-            last = k == len(sizes) - 1
-            handle.seek(0)
-            self._write(name, stream.head(rows, last).encode("utf-8"))
-            for chunk in iter(lambda h=handle: h.read(1 << 20), b""):  # type: ignore[misc]
-                self._write(name, chunk)
-            self._write(name, stream.tail(stream.form.head_rows + rows, last).encode("utf-8"))
-            handle.close()
-        return names
-
-    def _write(self, name: str, data: bytes) -> None:
-        if name != self._open_name or self._out is None:
-            self._close_part()
-            part = f"xl/worksheets/sheet{len(self._parts) + 1}.xml"
-            self._parts.append((name, part, self._base))
-            self._out = self._zip.open(self._member(part), "w", force_zip64=True)
-            self._open_name = name
-        self._deflating.write(self._out, data)
-
-    def _member(self, name: str) -> zipfile.ZipInfo:
-        """A part stamped with the zip format's first moment, not the time of writing: the same
-        ledger up to the same checkpoint gives a workbook of the same bytes, whenever exported."""
-        info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
-        info.compress_type = zipfile.ZIP_DEFLATED
-        # the level ZipFile.open leaves at the library's default (6) for a ZipInfo given to it
-        setattr(info, "compress_level" if hasattr(info, "compress_level") else "_compresslevel", self._level)
-        info.external_attr = 0o600 << 16
-        info.create_system = 3  # as written on Unix wherever it is (the deflated bytes are zlib's)
-        return info
-
-    def _close_part(self) -> None:
-        if self._out is not None:
-            self._deflating.drain()
-            self._out.close()
-            self._out = None
-
-    def close(self, order: Sequence[str] = ()) -> None:
-        """Writes the package parts; sheets named in ``order`` (and their continuations) come first."""
-        self._close_part()
-        rank = {name: i for i, name in enumerate(order)}
-        parts = sorted(self._parts, key=lambda p: rank.get(p[2], len(rank)))  # stable: continuations stay
-        put = self._zip.writestr
-        put(self._member("[Content_Types].xml"), _content_types([part for _, part, _ in parts]))
-        put(self._member("_rels/.rels"), _ROOT_RELS)
-        printed = [(name, self._printed[base]) for name, _, base in parts if base in self._printed]
-        put(self._member("xl/workbook.xml"), _workbook_xml([name for name, _, _ in parts], printed))
-        put(self._member("xl/_rels/workbook.xml.rels"), _workbook_rels([part for _, part, _ in parts]))
-        put(self._member("xl/styles.xml"), STYLES)
-        self._zip.close()
-        self._deflating.stop()
-
-    def __enter__(self) -> Workbook:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._deflating.stop()  # what was handed over is written (or failed) first
-        if kind is not None:
-            self._deflating.error = None  # the exception under way is the one reported
-            self._close_part()
-            self._zip.close()
-
-
 def _attr(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
 
 
-def _content_types(parts: list[str]) -> str:
+def content_types(parts: list[str]) -> str:
     sheet_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
     overrides = "".join(f'<Override PartName="/{p}" ContentType="{sheet_type}"/>' for p in parts)
     return (
@@ -553,7 +356,7 @@ def _content_types(parts: list[str]) -> str:
     )
 
 
-_ROOT_RELS = (
+ROOT_RELS = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     f'<Relationships xmlns="{_PKG_REL_NS}">'
     f'<Relationship Id="rId1" Type="{_REL_NS}/officeDocument" Target="xl/workbook.xml"/>'
@@ -567,7 +370,7 @@ def print_titles(sheet: str, row: int = HEADER_ROW) -> str:
     return f"'{quoted}'!${row}:${row}"
 
 
-def _workbook_xml(names: list[str], printed: Sequence[tuple[str, int]] = ()) -> str:
+def workbook_xml(names: list[str], printed: Sequence[tuple[str, int]] = ()) -> str:
     sheets = "".join(
         f'<sheet name="{_attr(name)}" sheetId="{i}" r:id="rId{i}"/>' for i, name in enumerate(names, 1)
     )
@@ -583,7 +386,7 @@ def _workbook_xml(names: list[str], printed: Sequence[tuple[str, int]] = ()) -> 
     )
 
 
-def _workbook_rels(parts: list[str]) -> str:
+def workbook_rels(parts: list[str]) -> str:
     sheet = f"{_REL_NS}/worksheet"
     rels = "".join(
         f'<Relationship Id="rId{i}" Type="{sheet}" Target="{p.removeprefix("xl/")}"/>'
