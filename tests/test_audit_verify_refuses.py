@@ -587,3 +587,68 @@ def test_a_hidden_workbook_window_fails(bundle: Path) -> None:
     _edit_part(bundle, "xl/workbook.xml", hidden)
     code, out = _verify(bundle)
     assert code == 6 and "hides the workbook's window" in out, out
+
+
+# ----------------------------------------------------------------------------- fills and sheet views
+
+_HEAD_FILL = b'<fill><patternFill patternType="solid"><fgColor rgb="FFDDEBF7"/>'
+_BLACK_FILL = b'<fill><patternFill patternType="solid"><fgColor rgb="FF000000"/></patternFill></fill>'
+_YUAN_XF = b'<xf numFmtId="165" fontId="0" fillId="0" borderId="1" xfId="0"'
+
+
+def _one_failure(out: str) -> str:
+    """The one line verify prints under its FAIL head."""
+    head, *lines = out.splitlines()
+    assert head.startswith("FAIL: 1 problem(s)") and len(lines) == 1, out
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fill"),
+    [
+        # the header's fill painted black under its black text
+        (_HEAD_FILL, _HEAD_FILL.replace(b"FFDDEBF7", b"FF000000"), b"2"),
+        # a black fill of its own, a black gradient, a dense pattern under every amount
+        (b"</fills>", _BLACK_FILL + b"</fills>", b"3"),
+        (
+            b"</fills>",
+            b'<fill><gradientFill degree="90"><stop position="0"><color rgb="FF000000"/></stop>'
+            b'<stop position="1"><color rgb="FF000000"/></stop></gradientFill></fill></fills>',
+            b"3",
+        ),
+        (b'<patternFill patternType="gray125"/>', b'<patternFill patternType="darkGray"/>', b"1"),
+        # the fill every cell has by default
+        (b'<fill><patternFill patternType="none"/></fill>', _BLACK_FILL, b"0"),
+    ],
+)
+def test_a_fill_that_could_hide_a_figure_fails(bundle: Path, old: bytes, new: bytes, fill: bytes) -> None:
+    """Fills were not checked: black under the black text of the amounts hid every figure in a
+    program, while a reader read the values and verify said PASS. Any fill export does not write
+    (none, gray125, the header's light blue) fails."""
+
+    def edit(xml: bytes) -> bytes:
+        assert old in xml and _YUAN_XF in xml
+        amounts = _YUAN_XF.replace(b'fillId="0"', b'fillId="' + fill + b'"')
+        return xml.replace(old, new, 1).replace(_YUAN_XF, amounts, 1)
+
+    _edit_part(bundle, "xl/styles.xml", edit)
+    code, out = _verify(bundle)
+    assert code == 6, out
+    line = _one_failure(out)
+    assert "report.xlsx: a fill (" in line and "could hide a figure" in line, line
+
+
+def test_the_fills_export_and_openpyxl_write_pass(bundle: Path) -> None:
+    """The three fills export writes pass as they are, and as openpyxl writes them back (the first
+    a pattern fill without a pattern type)."""
+    code, out = _verify(bundle)
+    assert code == 0, out
+    from openpyxl import load_workbook
+
+    path = bundle / "report.xlsx"
+    load_workbook(path).save(path)
+    with zipfile.ZipFile(path) as book:
+        assert b"<fill><patternFill/></fill>" in book.read("xl/styles.xml")
+    write_manifest(bundle)
+    code, out = _verify(bundle)
+    assert code == 0, out

@@ -578,7 +578,8 @@ _BLACK = frozenset({"FF000000", "000000"})
 def _hiding_styles(styles: ElementTree.Element) -> list[str]:
     """What in the styles could hide or change a figure where a program shows it, though a reader
     reads the value: a number format id given twice (programs differ on which they use), a font
-    too small to read or in a colour other than black (white on white). Export writes neither."""
+    too small to read or in a colour other than black (white on white), a fill export does not
+    write (black under black text). Export writes none of them."""
     found = []
     ids = [str(fmt.get("numFmtId", "")) for fmt in styles.iter(f"{_NS}numFmt")]
     for twice in sorted({i for i in ids if ids.count(i) > 1}):
@@ -596,7 +597,45 @@ def _hiding_styles(styles: ElementTree.Element) -> list[str]:
             found.append(
                 _("a font coloured {color} could hide a figure; export writes black").format(color=shown)
             )
+    fills = {_shown_fill(fill) for fill in styles.iter(f"{_NS}fill") if _fill_key(fill) not in _EXPORT_FILLS}
+    for fill in sorted(fills):
+        found.append(
+            _(
+                "a fill ({fill}) could hide a figure under it; export fills only its header, in light blue"
+            ).format(fill=fill or _("nothing"))
+        )
     return found
+
+
+_Fill = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+
+
+def _fill_key(fill: ElementTree.Element) -> _Fill:
+    """A fill as what it paints: each element in it with its attributes (a pattern fill without a
+    pattern type is none, as openpyxl writes the first fill when it saves the workbook)."""
+    key = []
+    for part in fill.iter():
+        attributes = dict(part.items())
+        if part.tag == f"{_NS}patternFill":
+            attributes.setdefault("patternType", "none")
+        key.append((str(part.tag), tuple(sorted(attributes.items()))))
+    return tuple(key)
+
+
+def _shown_fill(fill: ElementTree.Element) -> str:
+    """A fill in a message: each element in it and its attributes, each value cut at 20 characters."""
+    parts = (
+        " ".join([part.tag.rpartition("}")[2], *(f"{k}={v[:20]}" for k, v in sorted(part.items()))])
+        for part in fill.iter()
+        if part is not fill
+    )
+    return _quoted(" ".join(parts))
+
+
+# the fills export writes: none, gray125 (the two every workbook holds) and its header's light blue
+_EXPORT_FILLS = frozenset(
+    _fill_key(fill) for fill in ElementTree.fromstring(STYLES.encode("utf-8")).iter(f"{_NS}fill")
+)
 
 
 _FONT_SIZE = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,4})?")
