@@ -652,3 +652,73 @@ def test_the_fills_export_and_openpyxl_write_pass(bundle: Path) -> None:
     write_manifest(bundle)
     code, out = _verify(bundle)
     assert code == 0, out
+
+
+_VIEW = b'<sheetView workbookViewId="0">'
+_PANE = b'<pane ySplit="4" topLeftCell="A5" activePane="bottomLeft" state="frozen"/>'
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        (_VIEW, b'<sheetView zoomScale="10" workbookViewId="0">', "is zoomed to '10' (zoomScale)"),
+        (_VIEW, b'<sheetView zoomScale="0" workbookViewId="0">', "is zoomed to '0' (zoomScale)"),
+        (_VIEW, b"<sheetView zoomScale='1_00' workbookViewId='0'>", "is zoomed to '1_00' (zoomScale)"),
+        (_VIEW, b'<sheetView zoomScale="100" zoomScaleNormal="10" workbookViewId="0">', "(zoomScaleNormal)"),
+        (_VIEW, b'<sheetView zoomScalePageLayoutView="10" workbookViewId="0">', "(zoomScalePageLayoutView)"),
+        (
+            _VIEW,
+            b'<sheetView zoomScaleSheetLayoutView="10" workbookViewId="0">',
+            "(zoomScaleSheetLayoutView)",
+        ),
+        (_VIEW, b'<sheetView showRowColHeaders="0" workbookViewId="0">', "sets showRowColHeaders='0'"),
+        (_VIEW, b'<sheetView rightToLeft="1" workbookViewId="0">', "sets rightToLeft='1'"),
+        (_VIEW, b'<sheetView showFormulas="true" workbookViewId="0">', "sets showFormulas='true'"),
+        (_VIEW, b'<sheetView view="pageLayout" workbookViewId="0">', "sets view='pageLayout'"),
+        (_VIEW, b'<sheetView view="pageBreakPreview" workbookViewId="0">', "sets view='pageBreakPreview'"),
+        (_VIEW, b'<sheetView topLeftCell="A40" workbookViewId="0">', "sets topLeftCell='A40'"),
+        (_VIEW, b'<sheetView showZeros="no" workbookViewId="0">', "shows zero amounts as empty cells"),
+        (_VIEW, b'<sheetView zoomToFit="1" workbookViewId="0">', "sets zoomToFit='1'"),
+        # panes: frozen over the figures, a frozen column, a split
+        (_PANE, _PANE.replace(b'ySplit="4"', b'ySplit="40"'), "sets ySplit='40' on its pane"),
+        (_PANE, _PANE.replace(b'ySplit="4"', b'xSplit="15" ySplit="4"'), "sets xSplit='15' on its pane"),
+        (_PANE, _PANE.replace(b'state="frozen"', b'state="split"'), "sets state='split' on its pane"),
+        (_PANE, _PANE.replace(b' state="frozen"', b""), "sets state='split' on its pane"),
+        (_PANE, _PANE.replace(b"<pane ", b'<pane ySplit2="40" '), "sets ySplit2='40' on its pane"),
+    ],
+)
+def test_a_sheet_view_that_could_hide_a_figure_fails(bundle: Path, old: bytes, new: bytes, said: str) -> None:
+    """A sheet's view was checked for showZeros only: zoomed to 10%, its row and column headings
+    hidden, right to left, formulas shown (values without their formats), the page layout view,
+    scrolled past the figures under frozen panes, or panes frozen over them, it passed."""
+
+    def edit(xml: bytes) -> bytes:
+        assert old in xml
+        return xml.replace(old, new, 1)
+
+    _edit_part(bundle, _member(bundle, "balances"), edit)
+    code, out = _verify(bundle)
+    assert code == 6, out
+    line = _one_failure(out)
+    assert "(sheet 'balances')" in line and said in line, line
+
+
+def test_a_view_as_a_spreadsheet_program_saves_it_passes(bundle: Path) -> None:
+    """Every setting a program may write in a sheet's view, each at a value that shows the figures
+    as export does, passes (LibreOffice writes them all when it saves a workbook)."""
+    saved = (
+        b'<sheetView showFormulas="false" showGridLines="true" showRowColHeaders="true" showZeros="true" '
+        b'rightToLeft="false" tabSelected="true" showOutlineSymbols="true" defaultGridColor="true" '
+        b'view="normal" topLeftCell="A1" colorId="64" zoomScale="100" zoomScaleNormal="100" '
+        b'zoomScalePageLayoutView="0" zoomScaleSheetLayoutView="400" workbookViewId="0">'
+    )
+
+    def edit(xml: bytes) -> bytes:
+        assert _VIEW in xml and _PANE in xml
+        return xml.replace(_VIEW, saved, 1).replace(_PANE, _PANE.replace(b"<pane ", b'<pane xSplit="0" '))
+
+    code, out = _verify(bundle)
+    assert code == 0, out
+    _edit_part(bundle, _member(bundle, "balances"), edit)
+    code, out = _verify(bundle)
+    assert code == 0, out

@@ -848,6 +848,65 @@ def _below(value: str, least: float) -> bool:
     return _SIZE.fullmatch(value) is None or float(value) < least
 
 
+def _plainly_true(value: str) -> bool:
+    """An XML boolean every program takes for true."""
+    return value.strip() in ("1", "true")
+
+
+def _anything(value: str) -> bool:
+    return True
+
+
+def _nothing(value: str) -> bool:
+    """A setting export never writes (nor a program saving the workbook unchanged), whatever its value."""
+    return False
+
+
+# a sheet's view: a zoom (export writes none: 100%) of 100% to 400%, Excel's most; a view's zoom
+# other than the one it opens in may also be 0, which is "as the program chooses"
+_ZOOMS = frozenset({"zoomScale", "zoomScaleNormal", "zoomScalePageLayoutView", "zoomScaleSheetLayoutView"})
+_ZOOM = re.compile(r"[0-9]{1,3}")
+_LEAST_ZOOM, _MOST_ZOOM = 100, 400
+
+
+def _readable_zoom(value: str, zero: bool) -> bool:
+    return _ZOOM.fullmatch(value) is not None and (
+        _LEAST_ZOOM <= int(value) <= _MOST_ZOOM or (zero and int(value) == 0)
+    )
+
+
+# what a program saving the workbook unchanged writes in a sheet's view, any value showing every
+# figure as it is: the sheet's window, whether its tab is selected, grid lines and their colour,
+# the ruler and white space of the page layout view, outline symbols, a protected window
+_VIEW_HARMLESS = frozenset(
+    {
+        "workbookViewId", "tabSelected", "showGridLines", "defaultGridColor", "colorId", "showRuler",
+        "showWhiteSpace", "showOutlineSymbols", "windowProtection",
+    }
+)  # fmt: skip
+# the view's settings that could hide or move a figure, each as export leaves it (a program saving
+# the workbook may write it so): values with their formats, not right to left (column A on the
+# right), the row and column headings shown, the normal view (not pages shrunk to fit), scrolled
+# to A1 (frozen panes keep the rows above the top left cell out of reach)
+_VIEW_AS_EXPORTED: dict[str, Callable[[str], bool]] = {
+    "showFormulas": lambda value: not _true(value),
+    "rightToLeft": lambda value: not _true(value),
+    "showRowColHeaders": _plainly_true,
+    "showZeros": _plainly_true,
+    "view": lambda value: value == "normal",
+    "topLeftCell": lambda value: value == "A1",
+}
+# a pane as export writes it: frozen, over at most the head rows of a sheet, no column frozen
+# (frozen rows or columns past the window's size would keep the rest out of sight)
+_PANE_AS_EXPORTED: dict[str, Callable[[str], bool]] = {
+    "state": lambda value: value == "frozen",
+    "xSplit": lambda value: value == "0",
+    "ySplit": lambda value: value.isdigit() and value.isascii() and int(value) <= HEADER_ROW,
+    "topLeftCell": _anything,
+    "activePane": _anything,
+}
+
+
 class _SheetScan:
     """Checks a sheet part as expat parses it, chunk by chunk: one call per element, nothing kept
     but the current row and cell. Raises ``PackageError`` at the first thing refused."""
@@ -964,12 +1023,10 @@ class _SheetScan:
             self._dimension(attrs.get("ref", ""))
         elif local == "sheetData":
             self._data = True
-        elif local == "sheetView" and not _true(attrs.get("showZeros", "1")):
-            raise PackageError(
-                _("part {part} (sheet {sheet!r}) shows zero amounts as empty cells").format(
-                    part=self.part, sheet=self.sheet
-                )
-            )
+        elif local == "sheetView":
+            self._view(attrs)
+        elif local == "pane":
+            self._pane(attrs)
         elif local == "col":
             if _true(attrs.get("hidden", "0")) or _below(attrs.get("width", "9"), _LEAST_WIDTH):
                 try:
@@ -1007,6 +1064,45 @@ class _SheetScan:
             self._text = []
             self._parser.CharacterDataHandler = self._text.append
             self._parser.EndElementHandler = self._end_page_text
+
+    def _view(self, attrs: dict[str, str]) -> None:
+        """A sheet's view as export leaves it (at 100%, A1 top left, left to right, values shown
+        with their formats, zeros and the row and column headings shown), or changed only in what
+        shows every figure as it is (grid lines, the tab selected...): a program saving the
+        workbook unchanged writes those settings."""
+        if not _plainly_true(attrs.get("showZeros", "1")):
+            raise PackageError(
+                _("part {part} (sheet {sheet!r}) shows zero amounts as empty cells").format(
+                    part=self.part, sheet=self.sheet
+                )
+            )
+        for name, value in attrs.items():
+            if name in _ZOOMS:
+                if not _readable_zoom(value, name != "zoomScale"):
+                    raise PackageError(
+                        _(
+                            "part {part} (sheet {sheet!r}) is zoomed to {value!r} ({attribute}), outside "
+                            "100% to 400%: a figure could be too small to read; export shows it at 100%"
+                        ).format(part=self.part, sheet=self.sheet, value=value[:20], attribute=name)
+                    )
+            elif not (name in _VIEW_HARMLESS or _VIEW_AS_EXPORTED.get(name, _nothing)(value)):
+                raise PackageError(
+                    _(
+                        "part {part} (sheet {sheet!r}) sets {attribute}={value!r} in its view, which export "
+                        "never writes; it could hide or move a figure"
+                    ).format(part=self.part, sheet=self.sheet, attribute=name[:40], value=value[:20])
+                )
+
+    def _pane(self, attrs: dict[str, str]) -> None:
+        """Panes as export freezes them: the rows of a sheet's head (no more), no column."""
+        for name, value in {"state": "split", **attrs}.items():  # a pane without a state is split
+            if not _PANE_AS_EXPORTED.get(name, _nothing)(value):
+                raise PackageError(
+                    _(
+                        "part {part} (sheet {sheet!r}) sets {attribute}={value!r} on its pane; export only "
+                        "freezes its head rows, and a larger pane or a split could keep figures out of sight"
+                    ).format(part=self.part, sheet=self.sheet, attribute=name[:40], value=value[:20])
+                )
 
     def _end_page_text(self, name: str) -> None:
         self._parser.CharacterDataHandler = None
