@@ -236,6 +236,7 @@ OPTIONS = {
     "on": "--date",
     "unit_id": "UNIT_ID",
     "grant_id": "GRANT_ID",
+    "base_id": "--base",
     "unit_name": "--name",
     "build_start": "--start",
     "build_end": "--end",

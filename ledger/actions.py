@@ -12,6 +12,11 @@ Field rules, one per kind of field:
   with ``-`` (an id is a command's argument, where it would read as an option);
 - references (vouchers, document numbers, approval and rectification references, recommenders,
   rounds): 1 to 128 characters, no control character;
+- a new id (a grant, unit or base first given) and a new voucher also hold no look-alike of an
+  ASCII character: no digit but 0-9 (not Arabic-Indic ١ nor full-width １) and no full-width form
+  (``Ｇ``), so that no two print alike (:data:`ledger.text.LOOK_ALIKE`). An id or voucher given to
+  find one already recorded is looked up as written: a record made before this rule is still
+  acted on and reversed;
 - free text (names, memos, reasons, opinions): at most 500 characters, a tab but no other
   control character (:mod:`ledger.text`);
 - business dates: ``YYYY-MM-DD``, or as officers write them, ``2024/5/10``, ``2024.05.10``,
@@ -60,8 +65,11 @@ from ledger.text import (
     CONTROL,
     CONTROL_CHARACTERS,
     CONTROL_CHARACTERS_BUT_TAB,
+    LOOK_ALIKE,
+    LOOK_ALIKE_CHARACTERS,
     WHITE_SPACE,
     control_named,
+    look_alike_named,
     read_date,
 )
 from ledger.unit import UNIT_KINDS, RecommendationRound, Unit
@@ -93,12 +101,18 @@ DATE_RULE = N_("is not a date; write it as YYYY-MM-DD (or 2024/05/10, 2024.05.10
 _IDENTIFIER = f"^[^{CONTROL_CHARACTERS}-][^{CONTROL_CHARACTERS}]*$"  # and not empty
 _REFERENCE = f"^(?:[^{CONTROL_CHARACTERS}])+$"  # the same rule, spelled apart to name its sentence
 _TEXT = f"^[^{CONTROL_CHARACTERS_BUT_TAB}]*$"
+# a new id and a new voucher: the same rules, and no look-alike (the digits 0-9 put back: [0-9[^…]])
+_NEW_CHARACTER = f"[0-9[^{CONTROL_CHARACTERS}{LOOK_ALIKE_CHARACTERS}]]"
+_NEW_IDENTIFIER = f"^[0-9[^{CONTROL_CHARACTERS}{LOOK_ALIKE_CHARACTERS}-]]{_NEW_CHARACTER}*$"
+_NEW_REFERENCE = f"^{_NEW_CHARACTER}+$"
 _RULES = {
     ("string_too_long", IDENTIFIER_MAX): (IDENTIFIER_RULE, IDENTIFIER_MAX),
     ("string_too_long", REFERENCE_MAX): (REFERENCE_RULE, REFERENCE_MAX),
     ("string_too_long", TEXT_MAX): (TEXT_RULE, TEXT_MAX),
     ("string_pattern_mismatch", _IDENTIFIER): (IDENTIFIER_RULE, IDENTIFIER_MAX),
     ("string_pattern_mismatch", _REFERENCE): (REFERENCE_RULE, REFERENCE_MAX),
+    ("string_pattern_mismatch", _NEW_IDENTIFIER): (IDENTIFIER_RULE, IDENTIFIER_MAX),
+    ("string_pattern_mismatch", _NEW_REFERENCE): (REFERENCE_RULE, REFERENCE_MAX),
     ("string_pattern_mismatch", _TEXT): (TEXT_RULE, TEXT_MAX),
     ("string_too_short", 1): (N_("must not be empty"), 0),
 }
@@ -206,6 +220,9 @@ def _budget_lines(lines: dict[str, Decimal]) -> dict[str, Decimal]:
 
 Identifier = Annotated[str, StringConstraints(max_length=IDENTIFIER_MAX, pattern=_IDENTIFIER)]
 Reference = Annotated[str, StringConstraints(max_length=REFERENCE_MAX, pattern=_REFERENCE)]
+# an id or voucher given for the first time: no look-alike of another (``G１`` beside ``G1``)
+NewIdentifier = Annotated[str, StringConstraints(max_length=IDENTIFIER_MAX, pattern=_NEW_IDENTIFIER)]
+NewReference = Annotated[str, StringConstraints(max_length=REFERENCE_MAX, pattern=_NEW_REFERENCE)]
 Text = Annotated[str, StringConstraints(max_length=TEXT_MAX, pattern=_TEXT)]
 RequiredText = Annotated[str, StringConstraints(min_length=1, max_length=TEXT_MAX, pattern=_TEXT)]
 Amount = Annotated[Decimal, BeforeValidator(_amount)]
@@ -324,7 +341,7 @@ class GrantAction(Action):
 
 class RegisterUnit(Action):
     name = "unit register"
-    unit_id: Identifier
+    unit_id: NewIdentifier
     unit_name: RequiredText
     kind: str = "technical_school"
     national_institute: bool = False
@@ -416,9 +433,9 @@ class Apply(Action):
     name = "grant apply"
     done_text = N_("recorded the application of grant {grant_id} for base {base_id}")
     repeat_text = N_("grant {grant_id} is already recorded")
-    grant_id: Identifier
+    grant_id: NewIdentifier
     unit_id: Identifier
-    base_id: Identifier
+    base_id: NewIdentifier
     base_name: Text = ""
     programme: Identifier
     projects: tuple[Text, ...]
@@ -711,9 +728,9 @@ class ApprovedElsewhere(Action):
     name = "grant approve"
     done_text = N_("recorded grant {grant_id}, approved elsewhere")
     repeat_text = N_("grant {grant_id} is already approved")
-    grant_id: Identifier
-    unit_id: Identifier
-    base_id: Identifier
+    grant_id: NewIdentifier
+    unit_id: NewIdentifier
+    base_id: NewIdentifier
     programme: Identifier
     amount: ApprovedAmount
     document: Reference
@@ -885,7 +902,7 @@ class Disburse(GrantAction):
     done_text = N_("recorded disbursement {voucher} to grant {grant_id}")
     repeat_text = N_("disbursement {voucher} of grant {grant_id} is already recorded")
     amount: Amount
-    voucher: Reference
+    voucher: NewReference
     tranche: Annotated[int, BeforeValidator(_whole), Field(ge=1, le=100)] = 1
 
     def apply(self, grant: Grant, books: Books) -> bool:
@@ -905,7 +922,7 @@ class CommitMatching(GrantAction):
     done_text = N_("recorded matching commitment {voucher} to grant {grant_id}")
     repeat_text = N_("matching commitment {voucher} of grant {grant_id} is already recorded")
     amount: Amount
-    voucher: Reference
+    voucher: NewReference
     funder: Text = ""
 
     def apply(self, grant: Grant, books: Books) -> bool:
@@ -925,7 +942,7 @@ class ReceiveMatching(GrantAction):
     done_text = N_("recorded matching receipt {voucher} to grant {grant_id}")
     repeat_text = N_("matching receipt {voucher} of grant {grant_id} is already recorded")
     amount: Amount
-    voucher: Reference
+    voucher: NewReference
 
     def apply(self, grant: Grant, books: Books) -> bool:
         return grant.receive_matching(
@@ -945,7 +962,7 @@ class Spend(GrantAction):
     amount: Amount
     category: RequiredText
     source: Source
-    voucher: Reference
+    voucher: NewReference
     content: Text = ""
     project: Text = ""
     payee: Text = ""
@@ -1094,7 +1111,7 @@ class ReceiveRecovery(GrantAction):
     done_text = N_("recorded recovery {voucher} of grant {grant_id}")
     repeat_text = N_("recovery {voucher} of grant {grant_id} is already recorded")
     amount: Amount
-    voucher: Reference
+    voucher: NewReference
 
     def apply(self, grant: Grant, books: Books) -> bool:
         return grant.receive_recovery(amount=self.amount, voucher=self.voucher, **self.who(books))
@@ -1153,6 +1170,13 @@ def explain(error: ValidationError, label: Callable[[str], str] = str) -> str:
         message = str(first["msg"]).removeprefix("Value error, ")
     shown = first.get("input")
     hidden = CONTROL.search(shown) if first["type"] == "string_pattern_mismatch" else None
+    alike = LOOK_ALIKE.search(shown) if first["type"] == "string_pattern_mismatch" and not hidden else None
+    if alike is not None:
+        code, twin = look_alike_named(alike.group())
+        return _(
+            "{field}: {got!r} holds {c} ({code}), which prints like {twin!r}; write a new id or voucher "
+            "in the digits 0-9 and half-width letters, so that no two print alike"
+        ).format(field=field, got=shown, c=alike.group(), code=code, twin=twin)
     if hidden is not None and len(shown) < 80:
         return _("{field}: {message} (got {got!r}): it holds {control}").format(
             field=field, message=message, got=shown, control=control_named(hidden.group())

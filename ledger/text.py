@@ -21,6 +21,13 @@ CONTROL_CHARACTERS = r"\x00-\x1f\x7f-\x9f" + _INVISIBLE
 CONTROL_CHARACTERS_BUT_TAB = r"\x00-\x08\x0a-\x1f\x7f-\x9f" + _INVISIBLE
 # in identifiers (ids, vouchers, references, actors): no control character at all
 CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
+# Characters that print like the ASCII ones ids are written in: the decimal digits of other
+# scripts (Arabic-Indic ١, Devanagari १, full-width １: Unicode Nd) and the full-width forms of ASCII
+# (Ｇ, －, the ideographic space). A new grant ``G١`` or ``Ｇ1`` beside ``G1`` is a second grant its
+# reader cannot tell from the first, as a voucher ``S１`` beside ``S1`` records one expenditure twice.
+# As a class's body for pydantic-core (Rust: ``\p{Nd}``), the digits 0-9 put back where it is used.
+LOOK_ALIKE_CHARACTERS = r"\p{Nd}\u3000\uff01-\uff5e"
+LOOK_ALIKE = re.compile(r"(?![0-9])\d|[\u3000\uff01-\uff5e]")
 # in free text (names, memos, reasons): a tab is text
 CONTROL_BUT_TAB = re.compile(f"[{CONTROL_CHARACTERS_BUT_TAB}]")
 # The white space stripped from both ends of a value: what the actions strip (Unicode White_Space).
@@ -63,6 +70,21 @@ def control_named(c: str) -> str:
     name = unicodedata.name(c, "") if current() == "en" else ""
     code = f"U+{ord(c):04X} {name}" if name else f"U+{ord(c):04X}"
     return _("{code}, a bidirectional control").format(code=code) if c in _BIDIRECTIONAL else code
+
+
+def look_alike_named(c: str) -> tuple[str, str]:
+    """A look-alike character named for a person, and the ASCII one it prints like:
+    ``("U+0661 ARABIC-INDIC DIGIT ONE", "1")``, ``("U+FF27 FULLWIDTH LATIN CAPITAL LETTER G", "G")``."""
+    import unicodedata
+
+    from ledger.i18n import current
+
+    # the character's Unicode name is English: a Chinese reader gets its code point alone
+    name = unicodedata.name(c, "") if current() == "en" else ""
+    code = f"U+{ord(c):04X} {name}" if name else f"U+{ord(c):04X}"
+    if unicodedata.category(c) == "Nd":
+        return code, str(unicodedata.decimal(c))
+    return code, unicodedata.normalize("NFKC", c)
 
 
 # The business dates officers write, and only those: 2024-05-10, 2024/05/10 (as zh-CN Excel shows

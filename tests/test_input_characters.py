@@ -127,3 +127,56 @@ def test_an_id_starting_with_a_dash_is_refused_typed_or_imported(
     assert code == 2 and "books.csv:2: grant_id: " in err and "not starting with '-'" in err
     assert _stored(funded.url) == before
     funded.ok("unit", "register", "U-9", "--name", "单位", "--date", "2024-02-01")  # a dash inside is fine
+
+
+LOOK_ALIKES = [
+    ("G١", "١", "U+0661 ARABIC-INDIC DIGIT ONE", "1"),
+    ("G１", "１", "U+FF11 FULLWIDTH DIGIT ONE", "1"),
+    ("Ｇ1", "Ｇ", "U+FF27 FULLWIDTH LATIN CAPITAL LETTER G", "G"),
+]
+
+
+@pytest.mark.parametrize(
+    ("twin", "c", "named", "like"), LOOK_ALIKES, ids=["arabic-indic", "full-width", "letter"]
+)
+def test_a_new_id_or_voucher_in_look_alike_characters_is_refused_typed_or_imported(
+    funded: Ledger, tmp_path: Path, twin: str, c: str, named: str, like: str
+) -> None:
+    """`grant apply G١` beside G1 made a second grant that prints as G1's twin (the same with
+    full-width １ or Ｇ, and a voucher S１ beside S1): a new id or voucher holds the digits 0-9 and
+    half-width characters, typed or imported; a Chinese id stays an id."""
+    funded.ok("unit", "register", "U2", "--name", "单位二", "--date", "2024-02-01")
+    before = _stored(funded.url)
+    said = (
+        f"{twin!r} holds {c} ({named}), which prints like {like!r}; write a new id or voucher in the "
+        "digits 0-9 and half-width letters, so that no two print alike"
+    )
+    apply = ["--unit", "U2", "--base", "B0009", "--programme", "district_base", "--project", "电工",
+             "--amount", "20万", "--date", "2024-03-01"]  # fmt: skip
+    typed = funded("grant", "apply", twin, *apply)
+    assert typed.exit_code == 2, typed.stdout
+    assert typed.stderr == f"grant-ledger: GRANT_ID: {said}\n"
+    base = funded("grant", "apply", "G9", *apply[:2], "--base", f"B{twin}", *apply[4:])
+    assert base.exit_code == 2
+    assert base.stderr == f"grant-ledger: --base: {said.replace(repr(twin), repr('B' + twin), 1)}\n"
+    unit = funded("unit", "register", f"U{twin}", "--name", "单位", "--date", "2024-02-01")
+    assert unit.exit_code == 2 and f"holds {c} ({named})" in unit.stderr
+    voucher = funded("spend", "G1", "--amount", "100", "--category", "equipment", "--voucher", f"S{twin}",
+                     "--date", "2024-05-10")  # fmt: skip
+    assert voucher.exit_code == 2 and voucher.stderr.startswith("grant-ledger: --voucher: ")
+    assert f"holds {c} ({named})" in voucher.stderr
+    book = tmp_path / "approvals.csv"
+    book.write_text(
+        f"{HEADER}\n2024-04-01,U9,B0009,{twin},district_base,approve,200000,,,,渝中人社〔2024〕9号,,\n",
+        encoding="utf-8",
+    )
+    imported = funded("import", str(book), role="approver")
+    assert imported.exit_code == 2
+    assert f"approvals.csv:2: grant_id: {said}" in imported.stderr
+    code, err = _import(funded, tmp_path, _spend_row(voucher=f"S{twin}"))
+    assert code == 2 and f"books.csv:2: voucher: 'S{twin}' holds {c} ({named})" in err
+    assert _stored(funded.url) == before
+    # the ids a Chinese office gives, and the ASCII twin, are ids
+    funded.ok("unit", "register", "渝中-单位01", "--name", "单位", "--date", "2024-02-01")
+    funded.ok("grant", "apply", "渝中-项目1", "--unit", "渝中-单位01", "--base", "B0010", *apply[4:])
+    funded.ok("grant", "apply", "G9", *apply)
