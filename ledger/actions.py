@@ -53,6 +53,7 @@ from ledger.rules import (
     SOURCES,
     Breach,
     bureaus_of_the_units_district,
+    district_kept_for_its_bureaus,
     duties_separate,
     no_money_programme,
     not_dated_ahead,
@@ -420,6 +421,8 @@ class SetUnitDistrict(Action):
     def decide(self, books: Books) -> bool:
         assert self.district is not None
         unit = books.unit(self.unit_id)
+        if unit.district != self.district:
+            judge_bureaus_kept(unit, self.district, books)
         return unit.set_district(district=self.district, on=self.on, actor=books.actor, role=books.role)
 
     def done(self, books: Books) -> str:
@@ -427,6 +430,31 @@ class SetUnitDistrict(Action):
 
     def repeat(self) -> str:
         return _(self.repeat_text).format(unit_id=self.unit_id, district=district_name(self.district))
+
+
+def judge_bureaus_kept(unit: Unit, district: str, books: Books) -> None:
+    """The district bureaus that recommended or approved a grant of ``unit`` (a base it holds) are
+    of ``district`` (``ledger.rules.district_kept_for_its_bureaus``), each judged under its act's
+    clause, as ``judge_bureaus`` judged it."""
+    registry = books.find_bodies()
+    if registry is None:
+        return
+    for held in unit.bases.values():
+        grant = books.find_grant(held["grant_id"])
+        if grant is None:
+            continue
+        programme = books.policy.programmes.get(grant.programme)  # one a later policy added: none
+        approval = programme.approval_clause if programme else books.policy.clause("approval_first")
+        acts = [(getattr(grant, "bodies", []), approval)]
+        recommendation = getattr(grant, "recommendation", None)
+        if recommendation:
+            acts.append(([recommendation["recommender"]], books.policy.clause("recommendation_required")))
+        for codes, clause in acts:
+            bodies = [registry.body(code) for code in codes]  # an import's names: none of them
+            bureaus = [(b.describe(), b.district) for b in bodies if b and b["kind"] == "district_bureau"]
+            raise_first(
+                [district_kept_for_its_bureaus(unit.unit_id, district, grant.grant_id, bureaus, clause)]
+            )
 
 
 class Apply(Action):

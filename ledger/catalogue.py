@@ -231,6 +231,7 @@ RULES: tuple[Rule, ...] = (
         (
             "tests/test_district_bureaus.py::test_a_district_base_is_approved_by_its_own_districts_bureaus",
             "tests/test_district_bureaus.py::test_a_district_hr_bureau_recommends_its_own_districts_units",
+            "tests/test_district_bureaus.py::test_a_units_district_stays_that_of_the_bureaus_that_acted_for_its_grants",
         ),
     ),
     Rule(

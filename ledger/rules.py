@@ -572,6 +572,33 @@ def bureaus_of_the_units_district(
     return None
 
 
+def district_kept_for_its_bureaus(
+    unit_id: str, district: str, grant_id: str, bureaus: Iterable[tuple[str, str]], clause: Clause
+) -> Breach | None:
+    """A unit stays in the district of the district bureaus that recommended or approved one of its
+    grants (003 第七条, 002 五(一), as ``bureaus_of_the_units_district``): ``unit set-district`` to
+    another district would leave another district's bureaus standing for it. ``bureaus``: those
+    of grant ``grant_id``, each as (its description, its district's code); one registered without
+    a district is not judged."""
+    for described, placed in bureaus:
+        if placed and placed != district:
+            return Breach(
+                rule=N_("district bureau"),
+                clause=clause,
+                text=T_(
+                    "unit {unit_id} is not moved to {district}: body {value}, a bureau of {district2}, "
+                    "acted for its grant {grant_id}, and a district bureau acts for its own district's "
+                    "units",
+                    unit_id=unit_id,
+                    district=district_name(district),
+                    value=described,
+                    district2=district_name(placed),
+                    grant_id=grant_id,
+                ),
+            )
+    return None
+
+
 def recommended_first(
     grant_id: str, programme: Programme, recommended: bool, policy: Policy
 ) -> Breach | None:

@@ -132,3 +132,45 @@ def test_a_bureau_registered_without_a_district_is_given_one_once(ledger: Ledger
         ledger, *approve, "--body", "RS-YZ", "--body", "CZ-JB", role="approver", clause="003 第七条"
     )
     assert "渝中区" in message and "江北区" in message
+
+
+def test_a_units_district_stays_that_of_the_bureaus_that_acted_for_its_grants(ledger: Ledger) -> None:
+    """Approved by 江北区's bureaus, a 江北区 unit was moved to 万州区 by `unit set-district`,
+    leaving another district's bureaus standing for its grant (and so for one a 江北区 bureau
+    recommended): refused, citing the act's clause, nothing written. The same district again, or
+    a district first given to a unit registered without one, is its bureaus' district and stands."""
+    _bureaus(ledger)
+    _applied(ledger, "district_base", "--project", "电工", "--amount", "20万")
+    selected(ledger, "G1")
+    ledger.ok("grant", "approve", "G1", "--amount", "20万", "--document", "江北人社〔2024〕1号",
+              "--body", "RS-JB", "--body", "CZ-JB", "--date", "2024-04-01", role="approver")  # fmt: skip
+    move = ["unit", "set-district", "U1", "--date", "2024-05-01", "--district"]
+    message = refused(ledger, *move, "万州区", clause="003 第七条")
+    assert message.startswith(
+        "grant-ledger: unit U1 is not moved to 万州区: body RS-JB 江北区人力社保局 (district_bureau, hr), a "
+        "bureau of 江北区, acted for its grant G1, and a district bureau acts for its own district's units "
+        "— district bureau, 003 第七条"
+    ), message
+    refused(ledger, *move, "500101", clause="003 第七条")  # by its code alike
+    before = ledger.event_count()
+    again = ledger.ok(*move, "500105")
+    assert "already" in again.stdout and ledger.event_count() == before
+    # recommended by 江北区's 人力社保局 (002 五(一)), before any approval
+    ledger.ok("unit", "register", "U3", "--name", "江北单位三", "--district", "江北区",
+              "--date", "2024-02-01")  # fmt: skip
+    ledger.ok("grant", "apply", "G3", "--unit", "U3", "--base", "B3", "--programme", "municipal_base_funded",
+              "--project", "a", "--project", "b", "--amount", "50万", "--date", "2024-03-01")  # fmt: skip
+    ledger.ok("grant", "recommend", "G3", "--by", "RS-JB", "--round", "2024", "--rank", "1",
+              "--date", "2024-03-05", role="approver")  # fmt: skip
+    message = refused(ledger, "unit", "set-district", "U3", "--district", "万州区", clause="002 五(一)")
+    assert "body RS-JB" in message and " — district bureau, 002 五(一)" in message
+    # a unit registered without a district, approved by 万州区's bureaus: given 万州区, not 江北区
+    ledger.ok("unit", "register", "U2", "--name", "无区县单位", "--date", "2024-02-01")
+    ledger.ok("grant", "apply", "G2", "--unit", "U2", "--base", "B2", "--programme", "district_base",
+              "--project", "电工", "--amount", "20万", "--date", "2024-03-01")  # fmt: skip
+    selected(ledger, "G2")
+    ledger.ok("grant", "approve", "G2", "--amount", "20万", "--document", "万州人社〔2024〕2号",
+              "--body", "RS-WZ", "--body", "CZ-WZ", "--date", "2024-04-01", role="approver")  # fmt: skip
+    refused(ledger, "unit", "set-district", "U2", "--district", "江北区", clause="003 第七条")
+    given = ledger.ok("unit", "set-district", "U2", "--district", "万州区")
+    assert "万州区" in given.stdout and ledger.event_count() > before
