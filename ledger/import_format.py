@@ -31,7 +31,11 @@ options. Columns that carry a field of another name:
 
 A row holding non-empty cells past the header's columns is refused at its line, not cut to the
 header's width: in a csv file an unquoted comma in a cell (``ACME, Ltd``) makes it two cells and moves
-every later cell on. Empty cells past the header (as spreadsheets export rows) are nothing.
+every later cell on. Empty cells past the header (as spreadsheets export rows) are nothing. So is
+a column the header leaves blank before or between its names while its cells are empty; a row
+holding a value under it is refused at its line (``refuse_unnamed``), as one past the header is:
+the value belongs to no column (its name cleared, perhaps), and was once dropped unseen. A column
+named otherwise than the format's is a finance system's own, and is not read.
 
 A cell of a csv file starting with an apostrophe followed by ``=``, ``+``, ``-``, ``@``, a tab or a
 carriage return is read without that apostrophe: the export writes such text so, that a
@@ -126,18 +130,25 @@ class Overflow(NamedTuple):
 class Cells(dict[str, str]):
     """A row of a text file: every column of the header present, every cell a stripped str.
     ``overflow``: the cells it holds past the header's, non-empty (refused where the row is
-    checked: ``refuse_overflow``); it travels with the row to the process that checks it."""
+    checked: ``refuse_overflow``); ``unnamed``: the column (from 1) of its first value under a
+    column the header leaves blank, or 0 (refused there too: ``refuse_unnamed``); both travel
+    with the row to the process that checks it."""
 
     overflow: Overflow | None = None
+    unnamed: int = 0
 
 
 class Values(dict[str, Any]):
-    """A workbook's row holding non-empty cells past the header's columns (``overflow``), its
-    values as read (``as_cells`` makes it a row of text, the overflow with it)."""
+    """A workbook's row holding non-empty cells past the header's columns (``overflow``) or under
+    a column it leaves unnamed (``unnamed``), its values as read (``as_cells`` makes it a row of
+    text, both with it)."""
 
-    def __init__(self, values: Iterable[tuple[str, Any]], overflow: Overflow) -> None:
+    def __init__(
+        self, values: Iterable[tuple[str, Any]], overflow: Overflow | None, unnamed: int = 0
+    ) -> None:
         super().__init__(values)
         self.overflow = overflow
+        self.unnamed = unnamed
 
 
 def _cell(value: Any) -> str:
@@ -160,6 +171,7 @@ def as_cells(row: Row) -> Cells:
     cells.update((column, _cell(value)) for column, value in row.items())
     if row.__class__ is Values:
         cells.overflow = cast(Values, row).overflow
+        cells.unnamed = cast(Values, row).unnamed
     return cells
 
 
@@ -323,6 +335,35 @@ def refuse_overflow(overflow: Overflow) -> None:
     raise BadInputError(msg)
 
 
+def refuse_unnamed(column: int) -> None:
+    """A row holding a value under a column the header leaves blank is refused, never read as
+    nothing: the value belongs to no column (``column``: its place, from 1)."""
+    msg = T_(
+        "the row holds a value in column {column} ({letter}), whose name the header leaves blank; a "
+        "cell under no name belongs to no column: clear it, or name its column in the header",
+        column=column,
+        letter=column_letter(column),
+    )
+    raise BadInputError(msg)
+
+
+def column_letter(column: int) -> str:
+    """A column's letters as a spreadsheet shows them: 1 A, 26 Z, 27 AA."""
+    letters = ""
+    while column > 0:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _unnamed(cells: list[Any], blank: list[int]) -> int:
+    """The column (from 1) of the first value under a blank name of the header, or 0."""
+    for at in blank:
+        if at < len(cells) and _filled(cells[at]):
+            return at + 1
+    return 0
+
+
 def _filled(value: Any) -> bool:
     """Whether a cell holds something (not nothing, nor white space alone)."""
     return value is not None and (str(value).strip(WHITE_SPACE) != "")
@@ -382,6 +423,8 @@ def read_rows(lines: Iterator[list[Any]], first_line: int = 1) -> Iterator[tuple
         )
         raise BadInputError(msg)
     width = len(names)
+    # the columns the header leaves blank before or between its names (past the last: none, above)
+    blank = [at for at, name in enumerate(names) if not name]
     for n, cells in enumerate(lines, start=first_line + 1):
         try:
             stripped = [c.strip(WHITE_SPACE) for c in cells]
@@ -389,8 +432,10 @@ def read_rows(lines: Iterator[list[Any]], first_line: int = 1) -> Iterator[tuple
             # a row holding values only past the columns read is refused too, not skipped as empty
             if cells.__class__ is WideRow or any(c not in (None, "") and str(c).strip() for c in cells):
                 held = _held(cells, width)
-                if held:
-                    yield n, Values(zip(names, cells, strict=False), Overflow(width, held, False))
+                unnamed = _unnamed(cells, blank) if blank else 0
+                if held or unnamed:
+                    overflow = Overflow(width, held, False) if held else None
+                    yield n, Values(zip(names, cells, strict=False), overflow, unnamed)
                 else:
                     yield n, dict(zip(names, cells, strict=False))
             continue
@@ -401,4 +446,6 @@ def read_rows(lines: Iterator[list[Any]], first_line: int = 1) -> Iterator[tuple
         row = Cells(zip(names, stripped, strict=False))
         if len(stripped) > width and any(stripped[width:]):
             row.overflow = Overflow(width, _held(stripped, width), True)
+        if blank:
+            row.unnamed = _unnamed(stripped, blank)
         yield n, row

@@ -71,6 +71,7 @@ from ledger.import_format import (
     read_rows,
     refuse_control_character,
     refuse_overflow,
+    refuse_unnamed,
     row_action,
 )
 from ledger.import_index import GrantIndex
@@ -431,6 +432,8 @@ class _Books:
         cells = row if row.__class__ is Cells else as_cells(row)
         if cells.overflow is not None:
             refuse_overflow(cells.overflow)
+        if cells.unnamed:
+            refuse_unnamed(cells.unnamed)
         joined = "".join(cells.values())
         if CONTROL_BUT_TAB.search(joined):
             refuse_control_character(cells)

@@ -122,3 +122,70 @@ def test_rows_after_a_cell_running_over_lines_are_named_by_the_files_lines(
     assert lines[0].startswith("books.csv:3: memo holds a control character (U+000A)"), lines
     assert lines[1].startswith("books.csv:5: amount"), lines
     assert lines[2] == "grant-ledger: 2 bad rows of 3 in books.csv; nothing was imported"
+
+
+def _spaced(line: str, cell: object = "") -> list[object]:
+    """A row of the format with a cell put between payee and memo, under a header that leaves that
+    column's name blank."""
+    cells: list[object] = list(line.split(","))
+    return [*cells[:12], cell, *cells[12:]]
+
+
+@JOBS
+def test_a_value_under_a_blank_name_of_the_header_is_refused_at_its_line(
+    approved: Ledger, tmp_path: Path, jobs: str
+) -> None:
+    """A header leaving a column's name blank between its names read the file and dropped that
+    column's cells unseen (a name cleared: the value belonged to some column). A row holding a
+    value there is refused at its line, as one past the header is; empty, the column is nothing."""
+    header = ",".join(str(c) for c in _spaced(HEADER))
+    rows = [
+        _spaced(DISBURSE),
+        _spaced(SPEND.format(voucher="S1", payee="p", memo="m"), "real memo"),
+        _spaced(SPEND.format(voucher="S2", payee="p", memo="m")),
+    ]
+    path = tmp_path / "books.csv"
+    path.write_text("\n".join([header, *(",".join(map(str, r)) for r in rows)]) + "\n", encoding="utf-8")
+    events = approved.event_count()
+
+    result = approved("import", "--jobs", jobs, str(path))
+
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert result.stderr.strip().splitlines() == [
+        "books.csv:3: the row holds a value in column 13 (M), whose name the header leaves blank; a "
+        "cell under no name belongs to no column: clear it, or name its column in the header",
+        "grant-ledger: 1 bad row of 3 in books.csv; nothing was imported",
+    ]
+    assert approved.event_count() == events
+    rows[1][12] = " "
+    path.write_text("\n".join([header, *(",".join(map(str, r)) for r in rows)]) + "\n", encoding="utf-8")
+    assert "3 events recorded" in approved.ok("import", "--jobs", jobs, str(path)).stdout
+
+
+def test_a_workbook_value_under_a_blank_name_of_the_header_is_refused_at_its_line(
+    approved: Ledger, tmp_path: Path
+) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(_spaced(HEADER, None))
+    sheet.append(_spaced(DISBURSE, None))
+    sheet.append(_spaced(SPEND.format(voucher="S1", payee="p", memo="m"), 7))  # a number cell
+    sheet.append(_spaced(SPEND.format(voucher="S2", payee="p", memo="m"), None))
+    sheet.append([None] * 12 + ["note"])  # a row holding nothing else
+    path = tmp_path / "books.xlsx"
+    book.save(path)
+    events = approved.event_count()
+
+    result = approved("import", str(path))
+
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == (
+        "books.xlsx:3: the row holds a value in column 13 (M), whose name the header leaves blank; a "
+        "cell under no name belongs to no column: clear it, or name its column in the header"
+    )
+    assert lines[1].startswith("books.xlsx:5: the row holds a value in column 13 (M), "), lines
+    assert lines[2] == "grant-ledger: 2 bad rows of 4 in books.xlsx; nothing was imported"
+    assert approved.event_count() == events
