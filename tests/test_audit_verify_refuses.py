@@ -722,3 +722,222 @@ def test_a_view_as_a_spreadsheet_program_saves_it_passes(bundle: Path) -> None:
     _edit_part(bundle, _member(bundle, "balances"), edit)
     code, out = _verify(bundle)
     assert code == 0, out
+
+
+# ----------------------------------------------------------------------------- fonts, alignments, the window
+
+_FONT = b'<font><sz val="11"/><name val="Calibri"/></font>'  # the amounts' font (fontId 0)
+
+
+def _replace(old: bytes, new: bytes) -> Callable[[bytes], bytes]:
+    def edit(xml: bytes) -> bytes:
+        assert old in xml
+        return xml.replace(old, new, 1)
+
+    return edit
+
+
+def _fails_once(bundle: Path, said: str) -> None:
+    """verify fails with one line, on report.xlsx, that says ``said``."""
+    code, out = _verify(bundle)
+    assert code == 6, out
+    line = _one_failure(out)
+    assert line.startswith("  - report.xlsx: ") and said in line, line
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        (_FONT, _FONT.replace(b"Calibri", b"Wingdings"), "a font named 'Wingdings' could show a figure"),
+        (_FONT, _FONT.replace(b"Calibri", b"Symbol"), "a font named 'Symbol' could show a figure"),
+        (_FONT, _FONT.replace(b"Calibri", b"Webdings"), "a font named 'Webdings' could show a figure"),
+        (_FONT, _FONT.replace(b"Calibri", b"calibri "), "a font named 'calibri ' could show a figure"),
+        # a font naming none: Excel shows it in the theme's typeface
+        (_FONT, b'<font><sz val="11"/></font>', "a font names no typeface"),
+    ],
+)
+def test_a_font_that_shows_digits_as_other_signs_fails(
+    bundle: Path, old: bytes, new: bytes, said: str
+) -> None:
+    """Any typeface passed: the amounts in Wingdings showed signs for digits in a program while a
+    reader read the values and verify said PASS. A font other than export's Calibri fails."""
+    _edit_part(bundle, "xl/styles.xml", _replace(old, new))
+    _fails_once(bundle, said)
+
+
+_DARK = b'<a:sysClr val="windowText" lastClr="000000"/>'  # the theme's dk1, as openpyxl writes it
+
+
+@pytest.mark.parametrize(
+    ("font", "dark", "said"),
+    [
+        # a black rgb beside a theme or tint that makes it white (Excel takes a theme over an rgb), or
+        # beside an index that a program may take in its place
+        (b'<color rgb="FF000000" theme="0"/>', _DARK, "a font coloured rgb=FF000000 theme=0 could hide"),
+        (b'<color rgb="FF000000" indexed="9"/>', _DARK, "a font coloured indexed=9 rgb=FF000000 could hide"),
+        (b'<color rgb="FF000000" tint="1"/>', _DARK, "a font coloured rgb=FF000000 tint=1 could hide"),
+        # the theme's dark text colour, which theme=1 names, made white
+        (
+            b'<color theme="1"/>',
+            b'<a:srgbClr val="FFFFFF"/>',
+            "part xl/theme/theme1.xml gives the theme's dark text colour as srgbClr val=FFFFFF",
+        ),
+        (
+            b'<color theme="1"/>',
+            b'<a:sysClr val="window" lastClr="FFFFFF"/>',
+            "dark text colour as sysClr lastClr=FFFFFF val=window",
+        ),
+        (
+            b'<color theme="1"/>',
+            b'<a:sysClr val="windowText" lastClr="000000"><a:lumOff val="100000"/></a:sysClr>',
+            "dark text colour as sysClr lastClr=000000 val=windowText lumOff val=100000",
+        ),
+        (
+            b'<color theme="1"/>',
+            b'<a:srgbClr val="000000"><a:tint val="0"/></a:srgbClr>',
+            "dark text colour as srgbClr val=000000 tint val=0",
+        ),
+        # none, or no dk1 at all: the program's own
+        (b'<color theme="1"/>', b"", "dark text colour as nothing"),
+        (b'<color theme="1"/>', None, "dark text colour as nothing"),
+    ],
+)
+def test_a_theme_colour_that_could_hide_a_figure_fails(
+    bundle: Path, font: bytes, dark: bytes | None, said: str
+) -> None:
+    """A font's colour was black if its rgb was, whatever stood beside it (a theme, an index or a
+    tint that makes it white), and theme=1 whatever the theme made of it: in a workbook saved by
+    openpyxl (which adds the theme), the amounts in white passed. Now a colour is black alone, and
+    the theme's dark text colour black."""
+    path = bundle / "report.xlsx"
+    from openpyxl import load_workbook
+
+    load_workbook(path).save(path)
+    coloured = b'<font><name val="Calibri"/><sz val="11"/></font>'  # fontId 0 as openpyxl writes it
+    _edit_part(bundle, "xl/styles.xml", _replace(coloured, coloured.replace(b"</font>", font + b"</font>")))
+
+    def theme(xml: bytes) -> bytes:
+        given = re.search(rb"<a:dk1>.*?</a:dk1>", xml, re.DOTALL)
+        assert given is not None and _DARK in given.group(0)
+        return xml.replace(given.group(0), b"" if dark is None else b"<a:dk1>" + dark + b"</a:dk1>", 1)
+
+    _edit_part(bundle, "xl/theme/theme1.xml", theme)
+    _fails_once(bundle, said)
+
+
+@pytest.mark.parametrize(
+    ("font", "said"),
+    [
+        (b"<strike/>", "a font sets strike, which export never writes"),
+        (b'<strike val="1"/>', "a font sets strike='1'"),
+        (b'<strike val="true"/>', "a font sets strike='true'"),
+        (b'<vertAlign val="superscript"/>', "a font sets vertAlign='superscript'"),
+        (b'<vertAlign val="subscript"/>', "a font sets vertAlign='subscript'"),
+        # the theme's typeface in place of Calibri, and the symbol character set
+        (b'<scheme val="minor"/>', "a font sets scheme='minor'"),
+        (b'<charset val="2"/>', "a font sets charset='2'"),
+        # a setting given twice: one program reads the first, another the last
+        (b'<sz val="1"/>', "a font gives sz twice"),
+        (b'<color rgb="FF000000"/><color rgb="FFFFFFFF"/>', "a font gives color twice"),
+        (b'<name val="Wingdings"/>', "a font gives name twice"),
+    ],
+)
+def test_a_font_setting_that_could_hide_a_figure_fails(bundle: Path, font: bytes, said: str) -> None:
+    """A font was checked for its first size and colour: the amounts struck through, in superscript,
+    in the theme's typeface or the symbol character set, or with a second size or colour that a
+    program reads in place of the first, passed."""
+    _edit_part(bundle, "xl/styles.xml", _replace(_FONT, _FONT.replace(b"</font>", font + b"</font>")))
+    _fails_once(bundle, said)
+
+
+def test_a_font_as_a_program_may_save_it_passes(bundle: Path) -> None:
+    """Settings a program writes when it saves the workbook, each showing the figures as export
+    does, pass."""
+    saved = (
+        b'<font><b val="0"/><i val="false"/><strike val="0"/><outline val="0"/><shadow val="0"/>'
+        b'<u val="none"/><vertAlign val="baseline"/><sz val="11"/><color theme="1"/><name val="Calibri"/>'
+        b'<family val="2"/><charset val="134"/><scheme val="none"/></font>'
+    )
+    _edit_part(bundle, "xl/styles.xml", _replace(_FONT, saved))
+    code, out = _verify(bundle)
+    assert code == 0, out
+
+
+@pytest.mark.parametrize(
+    ("alignment", "said"),
+    [
+        (b'<alignment horizontal="fill"/>', "a cell alignment sets horizontal='fill'"),
+        (b'<alignment horizontal="right" indent="15"/>', "a cell alignment sets indent='15'"),
+        (b'<alignment shrinkToFit="1"/>', "a cell alignment sets shrinkToFit='1'"),
+        (b'<alignment textRotation="90"/>', "a cell alignment sets textRotation='90'"),
+        (b'<alignment textRotation="255"/>', "a cell alignment sets textRotation='255'"),
+        (b'<alignment readingOrder="2"/>', "a cell alignment sets readingOrder='2'"),
+        (b'<alignment relativeIndent="15"/>', "a cell alignment sets relativeIndent='15'"),
+        (b'<protection hidden="1"/>', "a cell protection sets hidden='1'"),
+    ],
+)
+def test_a_cell_alignment_that_could_hide_a_figure_fails(bundle: Path, alignment: bytes, said: str) -> None:
+    """Cell alignments were not checked: the amounts repeated across their cells (35 as 353535),
+    pushed out of view by an indent, shrunk, turned or right to left, passed."""
+    aligned = _YUAN_XF + b' applyNumberFormat="1" applyBorder="1" applyAlignment="1">' + alignment + b"</xf>"
+    _edit_part(
+        bundle, "xl/styles.xml", _replace(_YUAN_XF + b' applyNumberFormat="1" applyBorder="1"/>', aligned)
+    )
+    _fails_once(bundle, said)
+
+
+def test_an_alignment_as_a_program_may_save_it_passes(bundle: Path) -> None:
+    """The alignment and protection LibreOffice writes for every cell format when it saves a
+    workbook pass."""
+    saved = (
+        b'<alignment horizontal="general" vertical="bottom" textRotation="0" wrapText="false" indent="0" '
+        b'shrinkToFit="false"/><protection locked="true" hidden="false"/>'
+    )
+    aligned = _YUAN_XF + b' applyNumberFormat="1" applyBorder="1" applyAlignment="1">' + saved + b"</xf>"
+    _edit_part(
+        bundle, "xl/styles.xml", _replace(_YUAN_XF + b' applyNumberFormat="1" applyBorder="1"/>', aligned)
+    )
+    code, out = _verify(bundle)
+    assert code == 0, out
+
+
+def _window(view: bytes) -> Callable[[bytes], bytes]:
+    """Gives the workbook a window (export writes none)."""
+    return _replace(b"<sheets>", b"<bookViews>" + view + b"</bookViews><sheets>")
+
+
+@pytest.mark.parametrize(
+    ("view", "said"),
+    [
+        (b'<workbookView minimized="1"/>', "sets minimized='1' on the workbook's window"),
+        (b'<workbookView showSheetTabs="0"/>', "sets showSheetTabs='0' on the workbook's window"),
+        (b'<workbookView showSheetTabs="false"/>', "sets showSheetTabs='false' on the workbook's window"),
+        (b'<workbookView firstSheet="3" activeTab="3"/>', "sets firstSheet='3' on the workbook's window"),
+        (b'<workbookView tabRatio="0"/>', "sets tabRatio='0' on the workbook's window"),
+        (b'<workbookView windowWidth="0" windowHeight="8192"/>', "sets windowWidth='0'"),
+        (b'<workbookView windowWidth="16384" windowHeight="120"/>', "sets windowHeight='120'"),
+        (b'<workbookView windowWidth="1_6384"/>', "sets windowWidth='1_6384'"),
+    ],
+)
+def test_a_workbook_window_that_could_hide_a_sheet_fails(bundle: Path, view: bytes, said: str) -> None:
+    """The workbook's window was checked for its visibility only: minimized, its sheet tabs hidden
+    or scrolled past the first sheets, or a window too small to show a figure, it passed."""
+    _edit_part(bundle, "xl/workbook.xml", _window(view))
+    _fails_once(bundle, "part xl/workbook.xml " + said)
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        # as LibreOffice and openpyxl write it, opened on another sheet
+        b'<workbookView showHorizontalScroll="true" showVerticalScroll="true" showSheetTabs="true" '
+        b'xWindow="0" yWindow="0" windowWidth="16384" windowHeight="8192" tabRatio="500" firstSheet="0" '
+        b'activeTab="2"/>',
+        b'<workbookView visibility="visible" minimized="0" showHorizontalScroll="1" showVerticalScroll="1" '
+        b'showSheetTabs="1" tabRatio="600" firstSheet="0" activeTab="0" autoFilterDateGrouping="1"/>',
+    ],
+)
+def test_a_workbook_window_as_a_program_saves_it_passes(bundle: Path, view: bytes) -> None:
+    _edit_part(bundle, "xl/workbook.xml", _window(view))
+    code, out = _verify(bundle)
+    assert code == 0, out

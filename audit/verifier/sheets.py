@@ -13,7 +13,7 @@ import hashlib
 import re
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -35,6 +35,9 @@ from audit.verifier.xlsx import (
     STYLES,
     Form,
     PackageError,
+    _anything,
+    _nothing,
+    _true,
     check_package,
     check_sheet_parts,
     column_letter,
@@ -44,6 +47,8 @@ from audit.verifier.xlsx import (
 )
 
 _NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_DRAWING = "{http://schemas.openxmlformats.org/drawingml/2006/main}"  # a theme's
+THEME = "xl/theme/theme1.xml"
 _MAX_DIFFS = 5
 CENT = Decimal("0.01")
 # custom number formats that show a value as it is (the bundle writes the first; Excel and
@@ -306,8 +311,8 @@ def _findings(fmt: int, replay: Replay, policy: BundlePolicy) -> list[list[Any]]
 
 def _structure(path: Path, report: Report, printed: dict[str, int] | None = None) -> list[str]:
     """The sheet names in order; failures for a hidden sheet, a defined name (but a sheet's header
-    row printed on every page, ``printed``), an external link, and a number format that shows a
-    literal instead of the value."""
+    row printed on every page, ``printed``), an external link, a number format that shows a
+    literal instead of the value, and styles or a theme that could hide a figure."""
     with zipfile.ZipFile(path) as book:
         workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
         names = []
@@ -350,6 +355,9 @@ def _structure(path: Path, report: Report, printed: dict[str, int] | None = None
                             "other than a cell's value"
                         ).format(file=WORKBOOK, code=code)
                     )
+        if THEME in book.namelist():
+            for problem in _hiding_theme(ElementTree.fromstring(book.read(THEME))):
+                report.fail(_("{file}: {problem}").format(file=WORKBOOK, problem=problem))
     return names
 
 
@@ -573,13 +581,18 @@ def _quoted(text: str, most: int = 200) -> str:
 
 _LEAST_FONT = 8.0  # points: export writes 11 and 16
 _BLACK = frozenset({"FF000000", "000000"})
+# a font's colour as export's black: an ARGB black, or the theme's dark text colour (theme 1, its
+# dk1, which a program saving the workbook may write and ``_hiding_theme`` holds to black), each
+# alone: Excel takes a theme over an rgb given beside it, programs differ on which of an rgb and
+# an index they take, and a tint lightens either to white
+_BLACK_COLOURS = ({"theme": "1"}, *({"rgb": black} for black in _BLACK))
 
 
 def _hiding_styles(styles: ElementTree.Element) -> list[str]:
     """What in the styles could hide or change a figure where a program shows it, though a reader
     reads the value: a number format id given twice (programs differ on which they use), a font
-    too small to read or in a colour other than black (white on white), a fill export does not
-    write (black under black text). Export writes none of them."""
+    that could (``_hiding_font``), a fill export does not write (black under black text), a cell
+    alignment or protection that could (``_hiding_alignment``). Export writes none of them."""
     found = []
     ids = [str(fmt.get("numFmtId", "")) for fmt in styles.iter(f"{_NS}numFmt")]
     for twice in sorted({i for i in ids if ids.count(i) > 1}):
@@ -587,16 +600,7 @@ def _hiding_styles(styles: ElementTree.Element) -> list[str]:
             _("number format {id} is given twice; programs differ on which they use").format(id=twice)
         )
     for font in styles.iter(f"{_NS}font"):
-        size = font.find(f"{_NS}sz")
-        value = "11" if size is None else str(size.get("val", ""))
-        if _FONT_SIZE.fullmatch(value) is None or float(value) < _LEAST_FONT:
-            found.append(_("a font of size {size} is too small to read a figure in").format(size=value[:20]))
-        color = font.find(f"{_NS}color")
-        if color is not None and not (color.get("rgb") in _BLACK or dict(color.attrib) == {"theme": "1"}):
-            shown = " ".join(f"{k}={v[:20]}" for k, v in sorted(color.attrib.items()))
-            found.append(
-                _("a font coloured {color} could hide a figure; export writes black").format(color=shown)
-            )
+        found.extend(_hiding_font(font))
     fills = {_shown_fill(fill) for fill in styles.iter(f"{_NS}fill") if _fill_key(fill) not in _EXPORT_FILLS}
     for fill in sorted(fills):
         found.append(
@@ -604,6 +608,136 @@ def _hiding_styles(styles: ElementTree.Element) -> list[str]:
                 "a fill ({fill}) could hide a figure under it; export fills only its header, in light blue"
             ).format(fill=fill or _("nothing"))
         )
+    for element in (*styles.iter(f"{_NS}alignment"), *styles.iter(f"{_NS}protection")):
+        found.extend(_hiding_alignment(element))
+    return list(dict.fromkeys(found))  # the same setting in several cell formats: one line
+
+
+def _hiding_font(font: ElementTree.Element) -> list[str]:
+    """A font that could hide or change a figure: a setting given twice (programs differ on which
+    they use), a typeface other than export's (a symbol font shows digits as other signs) or none,
+    one taken from the theme or a symbol character set (either can stand for the name), too small,
+    a colour other than black (white on white), struck through (a struck figure reads as void, and
+    the line through its middle can make one digit look like another), superscript or subscript
+    (digits shrunk to two thirds, off their line). Export writes none of them."""
+    found = []
+    tags = [child.tag for child in font]
+    for twice in sorted({tag for tag in tags if tags.count(tag) > 1}):
+        found.append(
+            _("a font gives {element} twice; programs differ on which they use").format(
+                element=str(twice).rpartition("}")[2][:40]
+            )
+        )
+    name = font.find(f"{_NS}name")
+    if name is None:  # a program shows it in a typeface of its choosing (the theme's, in Excel)
+        found.append(
+            _("a font names no typeface; a program could show a figure in any; export writes {fonts}").format(
+                fonts=", ".join(sorted(_FONT_NAMES))
+            )
+        )
+    elif name.get("val") not in _FONT_NAMES:
+        found.append(
+            _("a font named {name!r} could show a figure as other signs; export writes {fonts}").format(
+                name=_quoted(str(name.get("val", "")), 40), fonts=", ".join(sorted(_FONT_NAMES))
+            )
+        )
+    size = font.find(f"{_NS}sz")
+    value = "11" if size is None else str(size.get("val", ""))
+    if _FONT_SIZE.fullmatch(value) is None or float(value) < _LEAST_FONT:
+        found.append(_("a font of size {size} is too small to read a figure in").format(size=value[:20]))
+    color = font.find(f"{_NS}color")
+    if color is not None and dict(color.attrib) not in _BLACK_COLOURS:
+        shown = " ".join(f"{k}={v[:20]}" for k, v in sorted(color.attrib.items()))
+        found.append(
+            _("a font coloured {color} could hide a figure; export writes black").format(color=shown)
+        )
+    for tag, shows in _FONT_AS_EXPORTED.items():
+        element = font.find(f"{_NS}{tag}")
+        given = None if element is None else element.get("val")
+        if element is not None and not shows(given):
+            setting = tag if given is None else f"{tag}={given[:20]!r}"
+            found.append(
+                _(
+                    "a font sets {setting}, which export never writes; it could hide or change a figure"
+                ).format(setting=setting)
+            )
+    return found
+
+
+# a font's settings export never writes, each as it may stand (an element without a value is set):
+# the typeface of the theme's fonts (its East Asian one, for a Chinese reader) in place of the
+# font's name; the symbol character set, which Windows' font mapping weighs above the name (a
+# symbol font may stand for Calibri); a line struck through; superscript or subscript
+_FONT_AS_EXPORTED: dict[str, Callable[[str | None], bool]] = {
+    "scheme": lambda value: value == "none",
+    "charset": lambda value: value != "2",
+    "strike": lambda value: value is not None and not _true(value),
+    "vertAlign": lambda value: value == "baseline",
+}
+# a cell's alignment as export writes it (centred, right, wrapped in the header), or any other that
+# shows the whole figure where it stands; not horizontal="fill" (it repeats a cell's text across
+# its width: 35 shows as 353535), no indent (it pushes a figure aside, out of a narrow column or
+# to "####"), no shrinking to fit (too small to read), no rotation (a figure turned or stacked
+# digit under digit, cut by its row), not right to left (a minus sign moved to the figure's end)
+_ALIGNMENT_AS_EXPORTED: dict[str, Callable[[str], bool]] = {
+    "horizontal": lambda value: (
+        value in {"general", "left", "center", "right", "justify", "distributed", "centerContinuous"}
+    ),
+    "vertical": lambda value: value in {"top", "center", "bottom", "justify", "distributed"},
+    "wrapText": _anything,
+    "justifyLastLine": _anything,
+    "indent": lambda value: value == "0",
+    "relativeIndent": lambda value: value == "0",
+    "textRotation": lambda value: value == "0",
+    "shrinkToFit": lambda value: not _true(value),
+    "readingOrder": lambda value: value in {"0", "1"},
+    # a cell's protection: locked or not; hidden keeps its content out of the formula bar
+    "locked": _anything,
+    "hidden": lambda value: not _true(value),
+}
+
+
+def _hiding_alignment(element: ElementTree.Element) -> list[str]:
+    """A cell format's alignment or protection setting that could hide or change a figure
+    (``_ALIGNMENT_AS_EXPORTED``), or one export never writes."""
+    kind = str(element.tag).rpartition("}")[2]
+    return [
+        _(
+            "a cell {kind} sets {attribute}={value!r}, which export never writes; it could move a figure "
+            "out of view, shrink, turn, repeat or hide it"
+        ).format(kind=kind, attribute=str(name)[:40], value=value[:20])
+        for name, value in element.attrib.items()
+        if not _ALIGNMENT_AS_EXPORTED.get(name, _nothing)(value)
+    ]
+
+
+def _hiding_theme(theme: ElementTree.Element) -> list[str]:
+    """The theme's dark text colour (dk1), which a font coloured theme=1 shows: black, as the
+    system's window text or as 000000, unchanged (no tint, shade or other change under it). A
+    theme is no part export writes; openpyxl and Excel write this one when they save the workbook.
+    Its typefaces show nowhere: a font that takes the theme's (``scheme``) fails. A theme without
+    one (or in a namespace this does not read) fails: what a program shows then is its own."""
+    found = []
+    for dark in [*theme.iter(f"{_DRAWING}dk1")] or [ElementTree.Element(f"{_DRAWING}dk1")]:
+        colours = list(dark)
+        colour = colours[0] if len(colours) == 1 else None
+        black = colour is not None and len(colour) == 0 and (
+            (colour.tag == f"{_DRAWING}sysClr" and colour.get("val") == "windowText"
+             and colour.get("lastClr", "000000") == "000000")
+            or (colour.tag == f"{_DRAWING}srgbClr" and colour.get("val") == "000000")
+        )  # fmt: skip
+        if not black:
+            shown = " ".join(
+                " ".join([c.tag.rpartition("}")[2], *(f"{k}={v[:20]}" for k, v in sorted(c.items()))])
+                for c in dark.iter()
+                if c is not dark
+            )
+            found.append(
+                _(
+                    "part {part} gives the theme's dark text colour as {color}; a font coloured theme=1 "
+                    "shows in it and could hide a figure; export writes black"
+                ).format(part=THEME, color=_quoted(shown or _("nothing"), 120))
+            )
     return found
 
 
@@ -632,10 +766,12 @@ def _shown_fill(fill: ElementTree.Element) -> str:
     return _quoted(" ".join(parts))
 
 
+_EXPORTED_STYLES = ElementTree.fromstring(STYLES.encode("utf-8"))
 # the fills export writes: none, gray125 (the two every workbook holds) and its header's light blue
-_EXPORT_FILLS = frozenset(
-    _fill_key(fill) for fill in ElementTree.fromstring(STYLES.encode("utf-8")).iter(f"{_NS}fill")
-)
+_EXPORT_FILLS = frozenset(_fill_key(fill) for fill in _EXPORTED_STYLES.iter(f"{_NS}fill"))
+# the typefaces export writes (Calibri), which openpyxl writes back when it saves the workbook:
+# any other could show a digit as another sign (Wingdings, Symbol, Webdings...)
+_FONT_NAMES = frozenset(str(name.get("val")) for name in _EXPORTED_STYLES.iter(f"{_NS}name"))
 
 
 _FONT_SIZE = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,4})?")

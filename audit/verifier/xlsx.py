@@ -644,8 +644,8 @@ def _check_structure(book: zipfile.ZipFile, sheets: dict[str, str]) -> None:
     for element in workbook.iter():
         if element.tag not in _WORKBOOK_ELEMENTS:
             raise _element_refused("xl/workbook.xml", None, "", str(element.tag))
-        if element.tag == _WORKBOOK_VIEW and element.get("visibility", "visible") != "visible":
-            raise PackageError(_("part xl/workbook.xml hides the workbook's window; export shows it"))
+        if element.tag == _WORKBOOK_VIEW:
+            _window(element.attrib)
     wanted = {**_WORKBOOK_RELATIONS}
     for part, relations in (("xl/_rels/workbook.xml.rels", wanted), ("_rels/.rels", _ROOT_RELATIONS)):
         for rel in ElementTree.fromstring(book.read(part)):
@@ -860,6 +860,44 @@ def _anything(value: str) -> bool:
 def _nothing(value: str) -> bool:
     """A setting export never writes (nor a program saving the workbook unchanged), whatever its value."""
     return False
+
+
+# the workbook's window (export writes none; openpyxl, LibreOffice and Excel write one when they save
+# the workbook): shown, not minimized, its sheet tabs shown from the first sheet on and given a
+# tenth of its width or more (tabs hidden, scrolled past or squeezed out of sight keep a sheet from
+# a reader who does not know it is there), at least two inches (2,880 twips) wide and high; which
+# sheet it opens on, its place on the screen and its scroll bars show every figure as it is
+_LEAST_WINDOW = 2880
+_LEAST_TAB_RATIO = 100  # thousandths of the window's width
+_WINDOW_AS_EXPORTED: dict[str, Callable[[str], bool]] = {
+    "minimized": lambda value: not _true(value),
+    "showSheetTabs": _plainly_true,
+    "firstSheet": lambda value: value == "0",
+    "tabRatio": lambda value: not _below(value, _LEAST_TAB_RATIO),
+    "windowWidth": lambda value: not _below(value, _LEAST_WINDOW),
+    "windowHeight": lambda value: not _below(value, _LEAST_WINDOW),
+    "activeTab": _anything,
+    "xWindow": _anything,
+    "yWindow": _anything,
+    "showHorizontalScroll": _anything,
+    "showVerticalScroll": _anything,
+    "autoFilterDateGrouping": _anything,
+}
+
+
+def _window(attrs: dict[str, str]) -> None:
+    """The workbook's window as it shows every sheet (``_WINDOW_AS_EXPORTED``); raises
+    ``PackageError`` naming the first setting that could hide one, or one export never writes."""
+    if attrs.get("visibility", "visible") != "visible":
+        raise PackageError(_("part xl/workbook.xml hides the workbook's window; export shows it"))
+    for name, value in attrs.items():
+        if name != "visibility" and not _WINDOW_AS_EXPORTED.get(name, _nothing)(value):
+            raise PackageError(
+                _(
+                    "part xl/workbook.xml sets {attribute}={value!r} on the workbook's window, which export "
+                    "never writes; it could hide a sheet or its figures"
+                ).format(attribute=name[:40], value=value[:20])
+            )
 
 
 # a sheet's view: a zoom (export writes none: 100%) of 100% to 400%, Excel's most; a view's zoom
