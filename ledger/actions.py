@@ -52,6 +52,7 @@ from ledger.rules import (
     CHECKS_APPLICATION,
     SOURCES,
     Breach,
+    base_of_one_unit,
     bureaus_of_the_units_district,
     district_kept_for_its_bureaus,
     duties_separate,
@@ -73,7 +74,7 @@ from ledger.text import (
     look_alike_named,
     read_date,
 )
-from ledger.unit import UNIT_KINDS, RecommendationRound, Unit
+from ledger.unit import UNIT_KINDS, Base, RecommendationRound, Unit
 
 IDENTIFIER_MAX = 64
 REFERENCE_MAX = 128
@@ -252,6 +253,8 @@ class Books(Protocol):
     def find_unit(self, unit_id: str) -> Unit | None: ...
 
     def find_round(self, recommender: str, round_: str) -> RecommendationRound | None: ...
+
+    def find_base(self, base_id: str) -> Base | None: ...
 
     def find_bodies(self) -> Any:
         """The registry of bodies (ledger.bodies.Bodies), None when no body is registered."""
@@ -533,16 +536,7 @@ class Apply(Action):
             raise ConflictError(msg)
         programme = books.policy.programme(self.programme)
         unit = books.unit(self.unit_id)
-        unit.take_base(
-            base_id=self.base_id,
-            grant_id=self.grant_id,
-            programme=programme,
-            on=self.on,
-            actor=books.actor,
-            role=books.role,
-            policy=books.policy,
-            approved=approved_by(unit, books, self.on),
-        )
+        take_base(unit, self.base_id, self.grant_id, programme, self.on, books)
         books.add(
             Grant.create(
                 grant_id=self.grant_id,
@@ -561,6 +555,40 @@ class Apply(Action):
             )
         )
         return True
+
+
+def take_base(unit: Unit, base_id: str, grant_id: str, programme: Any, on: date, books: Books) -> None:
+    """Grant ``grant_id`` of ``unit`` takes base ``base_id``: the one place an application (grant
+    apply) and a grant approved elsewhere (an import's approve row) take a base. The base is no
+    other unit's (``rules.base_of_one_unit``), then the unit may hold it (``rules.unit_may_hold``,
+    judged by ``Unit.take_base``); the base then records its grant."""
+    base = books.find_base(base_id)
+    holder = None if base is None else base.holder
+    held_by = [] if base is None else base.grants
+    raise_first([base_of_one_unit(base_id, grant_id, unit.unit_id, holder, held_by, books.policy)])
+    unit.take_base(
+        base_id=base_id,
+        grant_id=grant_id,
+        programme=programme,
+        on=on,
+        actor=books.actor,
+        role=books.role,
+        policy=books.policy,
+        approved=approved_by(unit, books, on),
+    )
+    if base is None:
+        books.add(
+            Base.take_first(
+                base_id=base_id,
+                unit_id=unit.unit_id,
+                grant_id=grant_id,
+                on=on,
+                actor=books.actor,
+                role=books.role,
+            )
+        )
+    else:
+        base.take(unit_id=unit.unit_id, grant_id=grant_id, on=on, actor=books.actor, role=books.role)
 
 
 def approved_by(unit: Unit, books: Books, on: date) -> list[str]:
@@ -825,16 +853,7 @@ class ApprovedElsewhere(Action):
                     value2=district_name(self.district),
                 )
                 raise ConflictError(msg)
-            unit.take_base(
-                base_id=self.base_id,
-                grant_id=self.grant_id,
-                programme=programme,
-                on=self.on,
-                actor=books.actor,
-                role=books.role,
-                policy=books.policy,
-                approved=approved_by(unit, books, self.on),
-            )
+            take_base(unit, self.base_id, self.grant_id, programme, self.on, books)
             grant = Grant.create(
                 grant_id=self.grant_id,
                 unit_id=self.unit_id,
@@ -867,7 +886,8 @@ class ApprovedElsewhere(Action):
 
 
 class Reject(GrantAction):
-    """The unit's base slot is released (Unit.BaseReleased)."""
+    """The unit's base slot is released (Unit.BaseReleased), and the base lets go of the grant
+    (Base.Released): free once no grant holds it, for any unit's next application."""
 
     name = "grant reject"
     repeat_text = N_("grant {grant_id} is already rejected")
@@ -877,13 +897,12 @@ class Reject(GrantAction):
     def apply(self, grant: Grant, books: Books) -> bool:
         if not grant.reject(reason=self.reason, document=self.document, **self.who(books)):
             return False
-        books.unit(grant.unit_id).release_base(
-            base_id=grant.base_id,
-            reason=f"grant {self.grant_id} rejected",
-            on=self.on,
-            actor=books.actor,
-            role=books.role,
-        )
+        reason = f"grant {self.grant_id} rejected"
+        who: dict[str, Any] = {"on": self.on, "actor": books.actor, "role": books.role}
+        books.unit(grant.unit_id).release_base(base_id=grant.base_id, reason=reason, **who)
+        base = books.find_base(grant.base_id)
+        if base is not None:  # none: taken before bases were kept
+            base.release(grant_id=self.grant_id, reason=reason, **who)
         return True
 
     def done(self, books: Books) -> str:

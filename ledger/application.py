@@ -38,7 +38,7 @@ from ledger.rules import business_today, raise_first, role_may_record, signer_ho
 from ledger.seal import Seal, Signer, leaves_of, mark, new_seal_id
 from ledger.snapshot_points import is_point
 from ledger.trust import Row, Trust
-from ledger.unit import RecommendationRound, Unit, round_uuid, unit_uuid
+from ledger.unit import Base, RecommendationRound, Unit, base_uuid, round_uuid, unit_uuid
 
 if TYPE_CHECKING:  # the actions (and pydantic) load with the commands that build them, not with reports
     from ledger.actions import Action
@@ -707,7 +707,7 @@ def _forged_snapshot(aggregate: Any, version: int) -> VerificationError:
     return VerificationError(msg)
 
 
-_NAMES = (("grant", "grant_id"), ("unit", "unit_id"))
+_NAMES = (("grant", "grant_id"), ("base", "base_id"), ("unit", "unit_id"))  # a grant has a base_id too
 
 
 def _role_in(
@@ -831,6 +831,11 @@ class _Loaded:
     def find_round(self, recommender: str, round_: str) -> RecommendationRound | None:
         found = self._get(round_uuid(recommender, round_))
         assert found is None or isinstance(found, RecommendationRound)
+        return found
+
+    def find_base(self, base_id: str) -> Base | None:
+        found = self._get(base_uuid(base_id))
+        assert found is None or isinstance(found, Base)
         return found
 
     def people(self) -> Any:

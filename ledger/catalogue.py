@@ -158,6 +158,17 @@ RULES: tuple[Rule, ...] = (
         (EVERY + "test_one_base_a_level_and_one_institute",),
     ),
     Rule(
+        "one unit per base",
+        ("ring_fence",),
+        True,
+        False,
+        (
+            "tests/test_one_unit_per_base.py::test_another_units_application_for_a_base_held_is_refused",
+            "tests/test_one_unit_per_base.py::"
+            "test_an_approve_row_on_another_units_base_is_refused_and_the_file_writes_nothing",
+        ),
+    ),
+    Rule(
         "application condition",
         (
             "district_scale",

@@ -88,7 +88,7 @@ from ledger.rules import (
 from ledger.seal import Seal, Signer, mark, new_seal_id
 from ledger.snapshot_points import points_through
 from ledger.text import CONTROL_BUT_TAB
-from ledger.unit import RecommendationRound, Unit, unit_uuid
+from ledger.unit import Base, RecommendationRound, Unit, base_uuid, unit_uuid
 
 # the file format's names, where callers have always found them
 __all__ = ["HEADER", "KINDS", "ROW_ACTIONS", "ROW_KINDS", "ImportResult", "import_rows", "read_rows"]
@@ -185,8 +185,8 @@ class _Books:
     What a grant holds per voucher and per date stays in its own dicts while the grants' own
     hold at most ``cache_vouchers`` entries; past that it moves to ``index`` (``_move_plain``),
     of which as many entries are held in memory. Up to ``HELD_AGGREGATES`` grants and as many
-    units are held in memory, the most recently used; the others are parked in the index's
-    database, changes and all, until a row needs them again.
+    units (and bases) are held in memory, the most recently used; the others are parked in the
+    index's database, changes and all, until a row needs them again.
     """
 
     policy: Policy  # in force on the date of the row being applied
@@ -215,10 +215,11 @@ class _Books:
         # held in memory, least recently used first; None: not in the ledger
         self.grants: dict[str, Grant | None] = {}
         self.units: dict[str, Unit | None] = {}
+        self.bases: dict[str, Base | None] = {}
         self.held = max(1, HELD_AGGREGATES if held is None else held)
         self.rows = 0  # collected
         self.ceiling = MemoryCeiling()
-        self.touched: dict[Any, Grant | Unit] = {}
+        self.touched: dict[Any, Grant | Unit | Base] = {}
         self.index = GrantIndex(cache_vouchers)
         # grants whose dicts are still their own (not moved to the index), each with its version
         # when loaded, and about how many entries those dicts hold together (``_move_plain``)
@@ -233,8 +234,8 @@ class _Books:
         self.reversed_voucher: tuple[str, str] | None = None
         # while a row that is not one grant's is decided (an approve row: its unit, base and
         # grant), what to put back if it is refused: each aggregate it made (None) and a copy of
-        # each unit it found as it stood, by the aggregate's key in the books
-        self._undo: dict[str, Unit | None] | None = None
+        # each unit and base it found as it stood, by the aggregate's key in the books
+        self._undo: dict[str, Unit | Base | None] | None = None
 
     def role_on(self, on: date, policy: Policy) -> str:
         """The signer's role on ``on``: the role the rows of that date are recorded in."""
@@ -305,25 +306,47 @@ class _Books:
                 self._undo["u/" + unit_id] = deepcopy(unit)
         return unit
 
+    def find_base(self, base_id: str) -> Base | None:
+        bases = self.bases
+        base: Any = bases.pop(base_id, _UNSEEN)
+        if base is _UNSEEN:
+            base = self.index.unpark("b/" + base_id)
+            if base is None:
+                try:
+                    base = self.app.load(base_uuid(base_id), self.signer)
+                except AggregateNotFoundError:
+                    base = None
+        bases[base_id] = base
+        if base is not None:
+            self.touched[base.id] = base
+            if self._undo is not None and "b/" + base_id not in self._undo:
+                self._undo["b/" + base_id] = deepcopy(base)
+        return base
+
     def _put_back(self) -> None:
         """The books as they stood before the refused row (``_undo``): each aggregate it made
-        forgotten, each unit it changed as it was. A later row then meets the ledger, and the
+        forgotten, each unit and base it changed as it was (a base the row took is another
+        unit's to take in a later row). A later row then meets the ledger, and the
         file's rows before, and nothing of the row refused (its half-made grant was reported as a
         grant with no expert review, against the corrected row after it)."""
         assert self._undo is not None
         for key, before in self._undo.items():
             name = key[2:]
             if key[0] == "u":
-                self.units[name] = before
+                self.units[name] = cast(Unit | None, before)
+            elif key[0] == "b":
+                self.bases[name] = cast(Base | None, before)
             else:
                 self.grants[name] = None
                 self.plain.pop(name, None)
 
-    def changed_aggregates(self) -> Iterator[tuple[Grant | Unit, int]]:
+    def changed_aggregates(self) -> Iterator[tuple[Grant | Unit | Base, int]]:
         """Each aggregate the import changed, one at a time (held, or read back from where it was
         parked), with its version when loaded."""
         for key, loaded_at in self.index.changes():
-            held = self.grants if key[0] == "g" else self.units
+            held: dict[str, Any] = (
+                self.grants if key[0] == "g" else self.units if key[0] == "u" else self.bases
+            )
             aggregate = held.get(key[2:])
             if aggregate is None:
                 aggregate = self.index.unpark(key)
@@ -331,9 +354,14 @@ class _Books:
             yield aggregate, loaded_at
 
     def _park_the_least_used(self) -> None:
-        """Past ``held`` grants (or units) in memory, park the least recently used tenth of them
-        (between rows: no row holds them, and their events are collected)."""
-        for prefix, held in (("g/", self.grants), ("u/", self.units)):
+        """Past ``held`` grants (or units, or bases) in memory, park the least recently used tenth
+        of them (between rows: no row holds them, and their events are collected)."""
+        every: tuple[tuple[str, dict[str, Any]], ...] = (
+            ("g/", self.grants),
+            ("u/", self.units),
+            ("b/", self.bases),
+        )
+        for prefix, held in every:
             if len(held) <= self.held:
                 continue
             going = list(islice(held, len(held) - self.held + self.held // 10))
@@ -388,7 +416,7 @@ class _Books:
         raise BadInputError(_("bodies are not imported; an administrator registers them (body add)"))
 
     def add(self, aggregate: Any) -> None:
-        if self._undo is not None and isinstance(aggregate, Grant | Unit):
+        if self._undo is not None and isinstance(aggregate, Grant | Unit | Base):
             self._undo.setdefault(_name(aggregate), None)
         if isinstance(aggregate, Grant):
             self.grants[aggregate.grant_id] = aggregate
@@ -396,6 +424,8 @@ class _Books:
                 self.plain.setdefault(aggregate.grant_id, 0)  # created by the row
         elif isinstance(aggregate, Unit):
             self.units[aggregate.unit_id] = aggregate
+        elif isinstance(aggregate, Base):
+            self.bases[aggregate.base_id] = aggregate
         self.touched[aggregate.id] = aggregate
 
     def collect(self) -> list[Any]:
@@ -420,7 +450,7 @@ class _Books:
         if not self.parted and self.rows % RESIDENT_EVERY == 0 and self.ceiling.crossed():
             self.held = fewer_held(self.held)
             self._move_plain(everyone=True)
-        if len(self.grants) > self.held or len(self.units) > self.held:
+        if len(self.grants) > self.held or len(self.units) > self.held or len(self.bases) > self.held:
             self._park_the_least_used()
         return events
 
@@ -503,7 +533,9 @@ def _entries(grant: Grant) -> int:
 
 def _name(aggregate: Any) -> str:
     """An aggregate's key in the books and where it is parked."""
-    return "g/" + aggregate.grant_id if aggregate.__class__ is Grant else "u/" + aggregate.unit_id
+    if aggregate.__class__ is Grant:
+        return "g/" + aggregate.grant_id
+    return "u/" + aggregate.unit_id if aggregate.__class__ is Unit else "b/" + aggregate.base_id
 
 
 # The fund source a row kind moves, whatever its source column says.
@@ -613,7 +645,7 @@ def _error(line: int, error: LedgerError) -> RowError:
     return RowError(line, error.message, error.exit_code)
 
 
-def _snapshot_class(app: GrantLedger, aggregate: Grant | Unit) -> Any:
+def _snapshot_class(app: GrantLedger, aggregate: Grant | Unit | Base) -> Any:
     return getattr(type(aggregate), "Snapshot", app.snapshot_class)
 
 
@@ -706,7 +738,7 @@ def _check_rows(
 
 def _snapshots(
     app: GrantLedger,
-    changed: Iterable[tuple[Grant | Unit, int]],
+    changed: Iterable[tuple[Grant | Unit | Base, int]],
     encoder: StateEncoder,
     index: GrantIndex,
 ) -> Iterator[Message]:

@@ -929,6 +929,37 @@ def unit_may_hold(
     return None
 
 
+def base_of_one_unit(
+    base_id: str, grant_id: str, unit_id: str, holder: str | None, held_by: Iterable[str], policy: Policy
+) -> Breach | None:
+    """A base is one unit's: ``holder`` is the unit whose grants ``held_by`` hold base ``base_id``
+    (the unit that first applied for it, or was first brought in on it by an import), None when
+    no grant holds it (never applied for, or each grant on it rejected, which releases it); grant
+    ``grant_id`` of another unit ``unit_id`` on it is refused, applied for (grant apply) or brought
+    in approved elsewhere (an import's approve row).
+
+    It rests on 003 第十条: "区级高技能人才培训基地建设单位要做好以下项目资金管理工作" — a base has
+    its one 建设单位 (000 第十四条: 职业训练院建设单位; 003 第七条(一): a base is applied for 以……为单位),
+    which keeps the base's own books, "资金到项目、管理到项目、核算到项目……单独建账". The ledger
+    keeps balances and reports per base: two units' grants on one base id would make one base's
+    books of two units. The policy data quotes 第十条's words (``ring_fence``), cited here."""
+    if holder is None or holder == unit_id:
+        return None
+    return Breach(
+        rule=N_("one unit per base"),
+        clause=policy.clause("ring_fence"),
+        text=T_(
+            "base {base_id} is held by unit {holder} (grant {value}); grant {grant_id} of unit {unit_id} "
+            "may not take it: a base's books are one unit's",
+            base_id=base_id,
+            holder=holder,
+            value=", ".join(held_by),
+            grant_id=grant_id,
+            unit_id=unit_id,
+        ),
+    )
+
+
 # ----------------------------------------------------------------------------- selection
 
 RECOMMENDATION_QUOTA = {"national": 1, "municipal": 2}  # 002 五(一), per recommender per round

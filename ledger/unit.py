@@ -1,7 +1,9 @@
-"""The Unit aggregate (承建单位): the host organisation, and the bases it holds.
+"""The Unit aggregate (承建单位): the host organisation, and the bases it holds; the Base aggregate:
+a base id and the one unit that holds it.
 
-It enforces eligibility across bases: one base per unit per programme level, no district base
+A unit enforces eligibility across bases: one base per unit per programme level, no district base
 for a unit holding a municipal-or-higher base (003 第八条), one institute per unit (000 第十二条).
+A base is one unit's (``ledger.rules.base_of_one_unit``): balances and reports are kept per base.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from ledger.policy import Policy, Programme
 from ledger.rules import raise_first, recommendation_quota, recommendation_rank, unit_may_hold
 
 UNIT_NAMESPACE = uuid5(NAMESPACE_URL, "https://grant-ledger/unit")
+BASE_NAMESPACE = uuid5(NAMESPACE_URL, "https://grant-ledger/base")
 ROUND_NAMESPACE = uuid5(NAMESPACE_URL, "https://grant-ledger/recommendation-round")
 UNIT_KINDS = (
     "technical_school",
@@ -181,6 +184,100 @@ class Unit(Aggregate):
         if base_id in self.bases:
             self.trigger_event(
                 self.BaseReleased, base_id=base_id, reason=reason, actor=actor, role=role, occurred_on=on
+            )
+
+
+def base_uuid(base_id: str) -> UUID:
+    return uuid5(BASE_NAMESPACE, base_id)
+
+
+class Base(Aggregate):
+    """A base id (基地编号) and the unit that holds it: the unit of the first grant applied for on
+    it (or brought in on it by an import's approve row), as long as a grant of that unit holds it.
+    A grant rejected lets go of it (``release``); once none holds it, it is free, and the next
+    grant on it, of any unit, takes it. Another unit's grant on a base held is refused
+    (``ledger.rules.base_of_one_unit``): balances and reports are kept per base.
+
+    A base taken before bases were kept (a ledger recorded by an earlier version) has no Base
+    until a grant is next applied for on it (or brought in on it); until then nothing refuses
+    another unit's grant on it, and the grants taken before are not among the Base's."""
+
+    TOPIC = "grant-ledger:Base"
+
+    class Event(Aggregate.Event):
+        TOPIC = "grant-ledger:Base.Event"
+        actor: str
+        role: str
+        occurred_on: date
+
+    class Taken(Event, Aggregate.Created):
+        TOPIC = "grant-ledger:Base.Taken"
+        base_id: str
+        unit_id: str
+        grant_id: str
+
+        def apply(self, base: Base) -> None:
+            base.base_id = self.base_id
+            base.unit_id = self.unit_id
+            base.grants = [self.grant_id]
+
+    class TakenAgain(Event):
+        """Another grant on the base: of the unit holding it, or of any unit once it is free."""
+
+        TOPIC = "grant-ledger:Base.TakenAgain"
+        unit_id: str
+        grant_id: str
+
+        def apply(self, base: Base) -> None:
+            base.unit_id = self.unit_id
+            base.grants = [*base.grants, self.grant_id]
+
+    class Released(Event):
+        """A grant holding the base rejected (``grant reject``)."""
+
+        TOPIC = "grant-ledger:Base.Released"
+        grant_id: str
+        reason: str
+
+        def apply(self, base: Base) -> None:
+            base.grants = [g for g in base.grants if g != self.grant_id]
+
+    base_id: str
+    unit_id: str  # the unit of its latest grant
+
+    def __init__(self) -> None:
+        self.grants: list[str] = []  # the grants holding it (applied for or approved, not rejected)
+
+    @property
+    def holder(self) -> str | None:
+        """The unit holding the base; None once every grant that held it is rejected."""
+        return self.unit_id if self.grants else None
+
+    @classmethod
+    def take_first(
+        cls, *, base_id: str, unit_id: str, grant_id: str, on: date, actor: str, role: str
+    ) -> Base:
+        return cls._create(
+            cls.Taken,
+            id=base_uuid(base_id),
+            base_id=base_id,
+            unit_id=unit_id,
+            grant_id=grant_id,
+            actor=actor,
+            role=role,
+            occurred_on=on,
+        )
+
+    def take(self, *, unit_id: str, grant_id: str, on: date, actor: str, role: str) -> None:
+        """Judged by the caller (``ledger.actions.take_base``)."""
+        self.trigger_event(
+            self.TakenAgain, unit_id=unit_id, grant_id=grant_id, actor=actor, role=role, occurred_on=on
+        )
+
+    def release(self, *, grant_id: str, reason: str, on: date, actor: str, role: str) -> None:
+        if grant_id in self.grants:
+            self.trigger_event(
+                self.Released, grant_id=grant_id, reason=reason, actor=actor, role=role, occurred_on=on
             )
 
 

@@ -54,6 +54,7 @@ POLICY_INSTALLED = "grant-ledger:PolicyBook.Installed"  # ledger.policy_book.INS
 _U = "grant-ledger:Unit."
 _R = "grant-ledger:RecommendationRound."
 _B = "grant-ledger:Bodies."
+_BASE = "grant-ledger:Base."
 
 # The actions that record each kind of event. ``grant approve`` also brings in a grant approved
 # elsewhere (an import): its unit, base and application come with its approval, in one seal.
@@ -62,6 +63,9 @@ TOPIC_ACTIONS: dict[str, tuple[str, ...]] = {
     _U + "DistrictSet": ("unit set-district",),
     _U + "BaseTaken": ("grant apply", "grant approve"),
     _U + "BaseReleased": ("grant reject",),
+    _BASE + "Taken": ("grant apply", "grant approve"),
+    _BASE + "TakenAgain": ("grant apply", "grant approve"),
+    _BASE + "Released": ("grant reject",),
     _R + "Opened": ("grant recommend",),
     _R + "Made": ("grant recommend",),
     _G + "Applied": ("grant apply", "grant approve"),
