@@ -67,14 +67,16 @@ def write_any(path: Path, rows: list[list[object]]) -> None:
         csv.writer(f, lineterminator="\n").writerows(rows)
 
 
-def write_file(path: Path, rows: int, grants: int = 20) -> dict[str, dict[str, int]]:
-    """About ``rows`` good rows over ``grants`` district bases; returns expected fen per base."""
+def write_file(path: Path, rows: int, grants: int = 20, first: int = 0) -> dict[str, dict[str, int]]:
+    """About ``rows`` good rows over ``grants`` district bases (B0000 on, or from B``first``: a base
+    is one unit's, so a ledger holding B0001 takes the file's from further on); returns expected
+    fen per base."""
     per_grant = max(rows // grants - 4, 1)
     expected: dict[str, dict[str, int]] = {}
     with path.open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(HEADER.split(","))
-        for g in range(grants):
+        for g in range(first, first + grants):
             base, grant, unit = f"B{g:04d}", f"G{g:04d}", f"U{g:04d}"
             w.writerow(
                 [

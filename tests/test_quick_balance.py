@@ -18,7 +18,7 @@ from sqlalchemy import create_engine
 
 from ledger.actions import Spend
 from tests.conftest import Ledger, approved_district_grant
-from tests.importdata import write_file
+from tests.importdata import HEADER, write_file
 from tests.loaded import loaded_by
 from tests.signing import signer
 
@@ -218,7 +218,7 @@ def test_every_balance_as_json_is_what_the_ordinary_path_prints(
     odd = 'a "%s" \\ 50% 基地'
     approved_district_grant(sqlite_ledger, "G2", "B0002", "U2", "--base-name", odd)
     path = tmp_path / "books.csv"
-    write_file(path, 400, grants=3)
+    write_file(path, 400, grants=3, first=10)  # B0001 and B0002 are U1's and U2's
     sqlite_ledger.import_ok(path)
     quick = sqlite_ledger.ok("balance", "--format", "json").stdout
     ordinary = sqlite_ledger.ok("balance", "--format", "json", "--columns", ",".join(KEYS)).stdout
@@ -271,7 +271,13 @@ def test_every_balance_as_json_laid_out_by_several_processes_is_the_same(
     path = tmp_path / "books.csv"
     write_file(path, 700, grants=7)
     sqlite_ledger.import_ok(path)
-    approved_district_grant(sqlite_ledger, "G0001-b", "B0001", "U9001")  # a base with two grants
+    # a base with two grants: its unit's municipal base on it too, approved elsewhere
+    approvals = tmp_path / "approvals.csv"
+    approvals.write_text(
+        f"{HEADER}\n2024-04-01,U0001,B0001,G0001-b,municipal_base_funded,approve,500000,,,,渝人社〔2024〕99号,,\n",
+        encoding="utf-8",
+    )
+    sqlite_ledger.ok("import", str(approvals), role="approver")
     one = _every_balance(sqlite_ledger)
     assert len(json.loads(one)) == 8
     # processes, rows a chunk, chunks laid: a range's grants in one chunk; one a grant; 7 ranges
