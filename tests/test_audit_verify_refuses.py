@@ -941,3 +941,33 @@ def test_a_workbook_window_as_a_program_saves_it_passes(bundle: Path, view: byte
     _edit_part(bundle, "xl/workbook.xml", _window(view))
     code, out = _verify(bundle)
     assert code == 0, out
+
+
+# ----------------------------------------------------------------------------- the date system
+
+
+@pytest.mark.parametrize(
+    ("properties", "said"),
+    [
+        (b'<workbookPr date1904="1"/>', "sets date1904='1'"),
+        (b'<workbookPr date1904="true"/>', "sets date1904='true'"),
+        (b'<workbookPr date1904=" on "/>', "sets date1904=' on '"),
+        (b'<workbookPr dateCompatibility="0"/>', "sets dateCompatibility='0'"),
+    ],
+)
+def test_a_date_system_that_shows_other_days_fails(bundle: Path, properties: bytes, said: str) -> None:
+    """A sheet stores a date as a count of days, which the workbook's date system turns into a day:
+    date1904 shows every date of every sheet four years and a day later (1,462 days). It passed:
+    the sheets held whole and the spending and event log sheets, byte for byte as export writes
+    them, are not read by openpyxl (which would read the dates shifted), and nothing read
+    xl/workbook.xml's workbookPr."""
+    _edit_part(bundle, "xl/workbook.xml", _replace(b"<sheets>", properties + b"<sheets>"))
+    _fails_once(bundle, "part xl/workbook.xml " + said)
+
+
+def test_the_date_system_as_a_program_saves_it_passes(bundle: Path) -> None:
+    """As LibreOffice writes it when it saves the workbook: the 1900 date system, said outright."""
+    properties = b'<workbookPr backupFile="false" showObjects="all" date1904="false" dateCompatibility="1"/>'
+    _edit_part(bundle, "xl/workbook.xml", _replace(b"<sheets>", properties + b"<sheets>"))
+    code, out = _verify(bundle)
+    assert code == 0, out

@@ -492,6 +492,7 @@ _ROOT_RELATIONS = {
     _PKG_REL_NS + "/metadata/core-properties": "docProps/core.xml",
 }
 _WORKBOOK_VIEW = f"{{{_NS}}}workbookView"
+_WORKBOOK_PR = f"{{{_NS}}}workbookPr"
 _WORKBOOK_ELEMENTS = frozenset(
     f"{{{_NS}}}{name}"
     for name in (
@@ -646,6 +647,8 @@ def _check_structure(book: zipfile.ZipFile, sheets: dict[str, str]) -> None:
             raise _element_refused("xl/workbook.xml", None, "", str(element.tag))
         if element.tag == _WORKBOOK_VIEW:
             _window(element.attrib)
+        elif element.tag == _WORKBOOK_PR:
+            _date_system(element.attrib)
     wanted = {**_WORKBOOK_RELATIONS}
     for part, relations in (("xl/_rels/workbook.xml.rels", wanted), ("_rels/.rels", _ROOT_RELATIONS)):
         for rel in ElementTree.fromstring(book.read(part)):
@@ -897,6 +900,24 @@ def _window(attrs: dict[str, str]) -> None:
                     "part xl/workbook.xml sets {attribute}={value!r} on the workbook's window, which export "
                     "never writes; it could hide a sheet or its figures"
                 ).format(attribute=name[:40], value=value[:20])
+            )
+
+
+def _date_system(attrs: dict[str, str]) -> None:
+    """The workbook's dates counted from 1899-12-30, as export writes them (it writes no
+    workbookPr; LibreOffice writes date1904="false"). A sheet stores a date as a count of days:
+    date1904 counts them from 1904-01-01, so a program shows every date 1,462 days (four years and
+    a day) later, and dateCompatibility off drops 1900's false leap day, a day later; a reader of
+    the values (or the bytes, for a sheet as export writes it) reads the dates export wrote.
+    Raises ``PackageError`` naming the setting."""
+    for name, shifts in (("date1904", _true), ("dateCompatibility", lambda value: not _true(value))):
+        value = attrs.get(name)
+        if value is not None and shifts(value):
+            raise PackageError(
+                _(
+                    "part xl/workbook.xml sets {attribute}={value!r}, which export never writes; a program "
+                    "would show every date of the workbook on another day"
+                ).format(attribute=name, value=value[:20])
             )
 
 
