@@ -442,9 +442,9 @@ def judge_bureaus_kept(unit: Unit, district: str, books: Books) -> None:
     registry = books.find_bodies()
     if registry is None:
         return
-    for held in unit.bases.values():
-        grant = books.find_grant(held["grant_id"])
-        if grant is None:
+    for grant_id in unit.slots:
+        grant = books.find_grant(grant_id)
+        if grant is None or grant.status == "rejected":  # a slot outliving its grant (``standing``)
             continue
         programme = books.policy.programmes.get(grant.programme)  # one a later policy added: none
         approval = programme.approval_clause if programme else books.policy.clause("approval_first")
@@ -566,6 +566,7 @@ def take_base(unit: Unit, base_id: str, grant_id: str, programme: Any, on: date,
     holder = None if base is None else base.holder
     held_by = [] if base is None else base.grants
     raise_first([base_of_one_unit(base_id, grant_id, unit.unit_id, holder, held_by, books.policy)])
+    approved, rejected = standing(unit, books, on)
     unit.take_base(
         base_id=base_id,
         grant_id=grant_id,
@@ -574,7 +575,8 @@ def take_base(unit: Unit, base_id: str, grant_id: str, programme: Any, on: date,
         actor=books.actor,
         role=books.role,
         policy=books.policy,
-        approved=approved_by(unit, books, on),
+        approved=approved,
+        rejected=rejected,
     )
     if base is None:
         books.add(
@@ -591,14 +593,20 @@ def take_base(unit: Unit, base_id: str, grant_id: str, programme: Any, on: date,
         base.take(unit_id=unit.unit_id, grant_id=grant_id, on=on, actor=books.actor, role=books.role)
 
 
-def approved_by(unit: Unit, books: Books, on: date) -> list[str]:
-    """The unit's bases whose grant was approved on or before ``on`` (003 第八条: 已获批)."""
-    found = []
-    for base_id, held in unit.bases.items():
-        grant = books.find_grant(held["grant_id"])
-        if grant is not None and grant.approved_on is not None and grant.approved_on <= on:
-            found.append(base_id)
-    return found
+def standing(unit: Unit, books: Books, on: date) -> tuple[set[str], set[str]]:
+    """The grants of the unit's slots approved on or before ``on`` (003 第八条: 已获批), and those
+    rejected: a ledger recorded before slots were kept per grant released one slot a base, so the
+    second of two grants on one base rejected then still has its slot, and holds no level."""
+    approved, rejected = set(), set()
+    for grant_id in unit.slots:
+        grant = books.find_grant(grant_id)
+        if grant is None:
+            continue
+        if grant.status == "rejected":
+            rejected.add(grant_id)
+        elif grant.approved_on is not None and grant.approved_on <= on:
+            approved.add(grant_id)
+    return approved, rejected
 
 
 def _round(value: Any) -> Any:
@@ -886,7 +894,8 @@ class ApprovedElsewhere(Action):
 
 
 class Reject(GrantAction):
-    """The unit's base slot is released (Unit.BaseReleased), and the base lets go of the grant
+    """The grant's slot in its unit is released (Unit.BaseReleased, naming the grant: the unit's
+    other grant on the base, at another level, keeps its own), and the base lets go of the grant
     (Base.Released): free once no grant holds it, for any unit's next application."""
 
     name = "grant reject"
@@ -899,7 +908,9 @@ class Reject(GrantAction):
             return False
         reason = f"grant {self.grant_id} rejected"
         who: dict[str, Any] = {"on": self.on, "actor": books.actor, "role": books.role}
-        books.unit(grant.unit_id).release_base(base_id=grant.base_id, reason=reason, **who)
+        books.unit(grant.unit_id).release_base(
+            base_id=grant.base_id, grant_id=self.grant_id, reason=reason, **who
+        )
         base = books.find_base(grant.base_id)
         if base is not None:  # none: taken before bases were kept
             base.release(grant_id=self.grant_id, reason=reason, **who)

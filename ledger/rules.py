@@ -875,15 +875,14 @@ def programme_in_force(programme: Programme, on: date, policy: Policy, *, applyi
 
 def unit_may_hold(
     unit_id: str,
-    held: Iterable[tuple[str, str]],
+    held: Iterable[tuple[str, str, bool]],
     programme: Programme,
     policy: Policy,
-    approved: Iterable[str] | None = None,
     national_institute: bool = False,
 ) -> Breach | None:
-    """``held`` is (base_id, level) of the unit's live bases (applied or approved);
-    ``approved`` the bases among them approved by the application's business date (None: all of
-    them); ``national_institute``: the unit already has a national institute (国家级技工院校职业训练院)."""
+    """``held`` is (base_id, level, approved) of each of the unit's live grants (applied or
+    approved; two on one base id at two levels are two), approved: by the application's business
+    date; ``national_institute``: the unit already has a national institute (国家级技工院校职业训练院)."""
     held = list(held)
     if programme.level == "institute" and national_institute:
         return Breach(
@@ -895,7 +894,7 @@ def unit_may_hold(
                 unit_id=unit_id,
             ),
         )
-    same = [base for base, level in held if level == programme.level]
+    same = [base for base, level, _approved in held if level == programme.level]
     if same:
         clause = policy.clause(ONE_BASE_CLAUSE.get(programme.level, "one_base_per_level"))
         return Breach(
@@ -909,12 +908,7 @@ def unit_may_hold(
             ),
         )
     if programme.level == "district":
-        granted = None if approved is None else set(approved)
-        higher = [
-            base
-            for base, level in held
-            if level in HIGHER_THAN_DISTRICT and (granted is None or base in granted)
-        ]
+        higher = [base for base, level, approved in held if level in HIGHER_THAN_DISTRICT and approved]
         if higher:
             return Breach(
                 rule=N_("no district base above municipal"),

@@ -3,16 +3,23 @@ a base id and the one unit that holds it.
 
 A unit enforces eligibility across bases: one base per unit per programme level, no district base
 for a unit holding a municipal-or-higher base (003 第八条), one institute per unit (000 第十二条).
-A base is one unit's (``ledger.rules.base_of_one_unit``): balances and reports are kept per base.
+It keeps a slot per grant (``Unit.slots``): two grants of the unit on one base id at two levels (a
+district base applying to become a municipal one) each hold their own level, and a rejection
+releases its own grant's slot. A base is one unit's (``ledger.rules.base_of_one_unit``): balances
+and reports are kept per base.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from ledger.errors import VerificationError
+from ledger.i18n import T_
 from ledger.policy import Policy, Programme
 from ledger.rules import raise_first, recommendation_quota, recommendation_rank, unit_may_hold
 
@@ -36,8 +43,19 @@ def unit_uuid(unit_id: str) -> UUID:
     return uuid5(UNIT_NAMESPACE, unit_id)
 
 
+def _rejected_grant(reason: str) -> str:
+    """The grant a release's reason names (``Reject``: "grant G1 rejected"), or ""."""
+    if reason.startswith("grant ") and reason.endswith(" rejected"):
+        return reason[len("grant ") : -len(" rejected")]
+    return ""
+
+
 class Unit(Aggregate):
     TOPIC = "grant-ledger:Unit"
+    # 2: slots kept per grant (``slots``). A snapshot of form 1 kept ``bases`` by base id (each
+    # base's latest grant, let go of by a rejection of any grant on it): it is checked against
+    # the events (``agrees_with_form_1``) and never restored as it stands (``upcast_v1_v2``)
+    class_version = 2
 
     class Event(Aggregate.Event):
         TOPIC = "grant-ledger:Unit.Event"
@@ -82,21 +100,26 @@ class Unit(Aggregate):
         level: str
 
         def apply(self, unit: Unit) -> None:
-            unit.bases[self.base_id] = {
-                "grant_id": self.grant_id,
+            unit.slots[self.grant_id] = {
+                "base_id": self.base_id,
                 "programme": self.programme,
                 "level": self.level,
             }
 
     class BaseReleased(Event):
+        """A grant's slot released (``grant reject``)."""
+
         TOPIC = "grant-ledger:Unit.BaseReleased"
         base_id: str
         reason: str
+        # the grant whose slot it releases; None in one recorded before slots were kept per grant
+        grant_id: str | None = None
 
         def apply(self, unit: Unit) -> None:
-            held = unit.bases.pop(self.base_id, None)
-            if held is not None:  # a new dict: a unit read from an older snapshot has none
-                unit.released = {**unit.released_bases(), self.base_id: held["grant_id"]}
+            for grant_id in unit.releasing(self.base_id, self.grant_id, self.reason):
+                del unit.slots[grant_id]
+                # a new dict: a unit read from an older snapshot has none
+                unit.released = {**unit.released_bases(), self.base_id: grant_id}
 
     unit_id: str
     name: str
@@ -105,8 +128,57 @@ class Unit(Aggregate):
     district: str | None = None
 
     def __init__(self) -> None:
-        self.bases: dict[str, dict[str, str]] = {}
+        # grant -> the base it holds for the unit, with its programme and level (applied for or
+        # approved, not rejected)
+        self.slots: dict[str, dict[str, str]] = {}
         self.released: dict[str, str] = {}  # base -> the grant that held it, rejected here
+
+    def releasing(self, base_id: str, grant_id: str | None, reason: str) -> list[str]:
+        """The grants whose slots a release of ``base_id`` lets go of: ``grant_id``'s. A release
+        recorded before slots were kept per grant names none: the grant its reason names, if it
+        holds a slot on the base, else every grant holding one there (as the base was let go
+        of then, when the unit kept one grant a base)."""
+        named = grant_id if grant_id is not None else _rejected_grant(reason)
+        held = self.slots.get(named)
+        if held is not None and held["base_id"] == base_id:
+            return [named]
+        if grant_id is not None:
+            return []
+        return [g for g, slot in self.slots.items() if slot["base_id"] == base_id]
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Never: a snapshot of form 1 kept one grant a base, and could have lost a grant's slot
+        (``ledger.application.GrantLedger.load`` replays the unit from its events instead)."""
+        msg = T_(
+            "the stored snapshot of unit {unit_id} is of an earlier form (its bases kept by base id) and "
+            "is not read as it stands; nothing was written",
+            unit_id=state.get("unit_id"),
+        )
+        raise VerificationError(msg)
+
+    @staticmethod
+    def agrees_with_form_1(kept: dict[str, Any], now: dict[str, Any]) -> bool:
+        """Whether ``kept``, a snapshot's state of form 1, is of the unit replayed from its events
+        as ``now`` (this form's state): every other field equal, each base it holds held by its
+        grant's own slot now, the same bases released (by the grant named, where the form kept
+        another of the base's grants). Checked only: the replayed unit is used."""
+        slots, released = now.get("slots", {}), now.get("released", {})
+        for name, value in kept.items():
+            if name == "bases":
+                if not isinstance(value, dict) or not all(
+                    isinstance(held, dict)
+                    and slots.get(held.get("grant_id"))
+                    == {"base_id": base_id, "programme": held.get("programme"), "level": held.get("level")}
+                    for base_id, held in value.items()
+                ):
+                    return False
+            elif name == "released":
+                if not isinstance(value, dict) or value.keys() != released.keys():
+                    return False
+            elif name in ("slots", "class_version") or name not in now or now[name] != value:
+                return False
+        return True
 
     def released_bases(self) -> dict[str, str]:
         """Each base this unit's grants held and were rejected from, with the grant (none known of
@@ -149,11 +221,18 @@ class Unit(Aggregate):
         actor: str,
         role: str,
         policy: Policy,
-        approved: list[str] | None = None,
+        approved: Collection[str] | None = None,
+        rejected: Collection[str] = (),
     ) -> None:
-        """``approved``: the held bases approved by ``on`` (003 第八条 counts only those)."""
-        held = [(b, v["level"]) for b, v in self.bases.items()]
-        raise_first([unit_may_hold(self.unit_id, held, programme, policy, approved, self.national_institute)])
+        """``approved``: the grants of its slots approved by ``on`` (003 第八条 counts only those;
+        None: all of them); ``rejected``: those rejected, their slots not released (recorded
+        before slots were kept per grant, a second rejection on one base released none)."""
+        held = [
+            (slot["base_id"], slot["level"], approved is None or grant in approved)
+            for grant, slot in self.slots.items()
+            if grant not in rejected
+        ]
+        raise_first([unit_may_hold(self.unit_id, held, programme, policy, self.national_institute)])
         self.trigger_event(
             self.BaseTaken,
             base_id=base_id,
@@ -180,10 +259,20 @@ class Unit(Aggregate):
         )
         return True
 
-    def release_base(self, *, base_id: str, reason: str, on: date, actor: str, role: str) -> None:
-        if base_id in self.bases:
+    def release_base(
+        self, *, base_id: str, grant_id: str, reason: str, on: date, actor: str, role: str
+    ) -> None:
+        """Grant ``grant_id``'s slot on ``base_id`` released; the unit's other grants on the base
+        keep theirs."""
+        if self.releasing(base_id, grant_id, reason):
             self.trigger_event(
-                self.BaseReleased, base_id=base_id, reason=reason, actor=actor, role=role, occurred_on=on
+                self.BaseReleased,
+                base_id=base_id,
+                reason=reason,
+                grant_id=grant_id,
+                actor=actor,
+                role=role,
+                occurred_on=on,
             )
 
 
