@@ -567,6 +567,12 @@ def take_base(unit: Unit, base_id: str, grant_id: str, programme: Any, on: date,
     held_by = [] if base is None else base.grants
     raise_first([base_of_one_unit(base_id, grant_id, unit.unit_id, holder, held_by, books.policy)])
     approved, rejected = standing(unit, books, on)
+    # no Base yet, though the unit's grants may stand on it: recorded before bases were kept
+    earlier = (
+        [g for g, slot in unit.slots.items() if slot["base_id"] == base_id and g not in rejected]
+        if base is None
+        else []
+    )
     unit.take_base(
         base_id=base_id,
         grant_id=grant_id,
@@ -587,6 +593,7 @@ def take_base(unit: Unit, base_id: str, grant_id: str, programme: Any, on: date,
                 on=on,
                 actor=books.actor,
                 role=books.role,
+                earlier=earlier,
             )
         )
     else:

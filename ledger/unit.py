@@ -11,7 +11,7 @@ and reports are kept per base.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import date
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -300,15 +300,19 @@ class Base(Aggregate):
         occurred_on: date
 
     class Taken(Event, Aggregate.Created):
+        """The base first kept: by ``grant_id``, and by the unit's grants on it recorded before
+        bases were kept (``earlier``), which hold it as well."""
+
         TOPIC = "grant-ledger:Base.Taken"
         base_id: str
         unit_id: str
         grant_id: str
+        earlier: tuple[str, ...] = ()
 
         def apply(self, base: Base) -> None:
             base.base_id = self.base_id
             base.unit_id = self.unit_id
-            base.grants = [self.grant_id]
+            base.grants = [*self.earlier, self.grant_id]
 
     class TakenAgain(Event):
         """Another grant on the base: of the unit holding it, or of any unit once it is free."""
@@ -344,7 +348,15 @@ class Base(Aggregate):
 
     @classmethod
     def take_first(
-        cls, *, base_id: str, unit_id: str, grant_id: str, on: date, actor: str, role: str
+        cls,
+        *,
+        base_id: str,
+        unit_id: str,
+        grant_id: str,
+        on: date,
+        actor: str,
+        role: str,
+        earlier: Iterable[str] = (),
     ) -> Base:
         return cls._create(
             cls.Taken,
@@ -352,6 +364,7 @@ class Base(Aggregate):
             base_id=base_id,
             unit_id=unit_id,
             grant_id=grant_id,
+            earlier=tuple(earlier),
             actor=actor,
             role=role,
             occurred_on=on,

@@ -295,7 +295,7 @@ def test_a_ledger_recorded_before_bases_were_kept_still_works(ledger: Ledger, tm
     ledger.ok("grant", "reject", "G1", "--reason", "评审未通过", "--date", "2024-03-05", role=A)
     assert ledger.event_count() == before + 3  # Grant.Rejected, Unit.BaseReleased, the seal
     ledger.ok(*_apply("G3", "U2", "B2", "municipal_base_funded", "2024-03-06"))
-    assert "held by unit U2 (grant G3)" in _refused_one_line(
+    assert "held by unit U2 (grant G2, G3)" in _refused_one_line(  # G2 holds it too
         ledger, *_apply("G4", "U1", "B2", day="2024-03-07")
     )
     ledger.ok(*_apply("G5", "U1", "B1", day="2024-03-07"))
@@ -306,6 +306,22 @@ def test_a_ledger_recorded_before_bases_were_kept_still_works(ledger: Ledger, tm
     assert ledger.root is not None
     result = ledger("audit", "verify", str(tmp_path / "bundle"), "--root", ledger.root, role="auditor")
     assert result.exit_code == 0 and result.stdout.startswith("PASS"), (result.stdout, result.stderr)
+
+
+def test_a_base_first_kept_is_held_by_its_units_grants_recorded_before(ledger: Ledger) -> None:
+    """U1's G1 on B1 was recorded before bases were kept; U1's next grant on B1 (G3) keeps the
+    base, held by G1 as well: rejecting G3 left it free and U2 took it while G1 stood."""
+    for unit in ("U1", "U2"):
+        _unit(ledger, unit)
+    _applied_before_bases_were_kept(ledger, "G1", "U1", "B1")
+    ledger.ok(*_apply("G3", "U1", "B1", "municipal_base_funded", "2024-03-06"))
+    ledger.ok("grant", "reject", "G3", "--reason", "评审未通过", "--date", "2024-03-07", role=A)
+    before = ledger.event_count()
+    said = _refused_one_line(ledger, *_apply("G4", "U2", "B1", day="2024-03-08"))
+    assert "base B1 is held by unit U1 (grant G1)" in said, said
+    assert ledger.event_count() == before
+    ledger.ok("grant", "reject", "G1", "--reason", "评审未通过", "--date", "2024-03-09", role=A)
+    ledger.ok(*_apply("G4", "U2", "B1", day="2024-03-10"))  # free once G1 is rejected too
 
 
 # ----------------------------------------------------------------------------- at random
