@@ -251,6 +251,7 @@ OPTIONS = {
     "sha256": "--file",
     "attachments": "--attachment",
     "person": "NAME",
+    "code": "CODE",
     "person_role": "--role",
 }
 

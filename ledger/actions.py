@@ -12,11 +12,15 @@ Field rules, one per kind of field:
   with ``-`` (an id is a command's argument, where it would read as an option);
 - references (vouchers, document numbers, approval and rectification references, recommenders,
   rounds): 1 to 128 characters, no control character;
-- a new id (a grant, unit or base first given) and a new voucher also hold no look-alike of an
-  ASCII character: no digit but 0-9 (not Arabic-Indic ١ nor full-width １) and no full-width form
-  (``Ｇ``), so that no two print alike (:data:`ledger.text.LOOK_ALIKE`). An id or voucher given to
-  find one already recorded is looked up as written: a record made before this rule is still
-  acted on and reversed;
+- a new id (a grant, unit or base first given, a body's code), a new voucher and the other new
+  references by which a record is found or counted once (a rectification's reference, a recovery
+  order's document, a disposal's approval) also hold no look-alike of an ASCII character: no digit
+  but 0-9 (not Arabic-Indic ١ nor full-width １), no compatibility form of ASCII (full-width ``Ｇ``,
+  superscript ``¹``, roman numeral ``Ⅰ``, the no-break space) and no letter or dash of the
+  well-known ones that print like ASCII (Cyrillic ``А``, Greek ``Ο``, the en dash), so that no two
+  print alike (:data:`ledger.text.LOOK_ALIKE`). An id or reference given to find one already
+  recorded is looked up as written: a record made before this rule is still acted on, completed
+  and reversed;
 - free text (names, memos, reasons, opinions): at most 500 characters, a tab but no other
   control character (:mod:`ledger.text`);
 - business dates: ``YYYY-MM-DD``, or as officers write them, ``2024/5/10``, ``2024.05.10``,
@@ -103,7 +107,7 @@ DATE_RULE = N_("is not a date; write it as YYYY-MM-DD (or 2024/05/10, 2024.05.10
 _IDENTIFIER = f"^[^{CONTROL_CHARACTERS}-][^{CONTROL_CHARACTERS}]*$"  # and not empty
 _REFERENCE = f"^(?:[^{CONTROL_CHARACTERS}])+$"  # the same rule, spelled apart to name its sentence
 _TEXT = f"^[^{CONTROL_CHARACTERS_BUT_TAB}]*$"
-# a new id and a new voucher: the same rules, and no look-alike (the digits 0-9 put back: [0-9[^…]])
+# a new id, voucher or reference: the same rules, and no look-alike (the digits 0-9 put back: [0-9[^…]])
 _NEW_CHARACTER = f"[0-9[^{CONTROL_CHARACTERS}{LOOK_ALIKE_CHARACTERS}]]"
 _NEW_IDENTIFIER = f"^[0-9[^{CONTROL_CHARACTERS}{LOOK_ALIKE_CHARACTERS}-]]{_NEW_CHARACTER}*$"
 _NEW_REFERENCE = f"^{_NEW_CHARACTER}+$"
@@ -222,7 +226,7 @@ def _budget_lines(lines: dict[str, Decimal]) -> dict[str, Decimal]:
 
 Identifier = Annotated[str, StringConstraints(max_length=IDENTIFIER_MAX, pattern=_IDENTIFIER)]
 Reference = Annotated[str, StringConstraints(max_length=REFERENCE_MAX, pattern=_REFERENCE)]
-# an id or voucher given for the first time: no look-alike of another (``G１`` beside ``G1``)
+# an id, voucher or reference given for the first time: no look-alike of another (``G１`` beside ``G1``)
 NewIdentifier = Annotated[str, StringConstraints(max_length=IDENTIFIER_MAX, pattern=_NEW_IDENTIFIER)]
 NewReference = Annotated[str, StringConstraints(max_length=REFERENCE_MAX, pattern=_NEW_REFERENCE)]
 Text = Annotated[str, StringConstraints(max_length=TEXT_MAX, pattern=_TEXT)]
@@ -1112,7 +1116,7 @@ class Evaluate(GrantAction):
 class OrderRectification(GrantAction):
     name = "rectify order"
     repeat_text = N_("rectification {ref} of grant {grant_id} is already ordered")
-    ref: Reference
+    ref: NewReference  # the rectification's identity: `rectify complete` finds it by it
     finding: RequiredText
     deadline: BusinessDate
 
@@ -1131,7 +1135,7 @@ class CompleteRectification(GrantAction):
     name = "rectify complete"
     done_text = N_("recorded rectification {ref} of grant {grant_id} as completed")
     repeat_text = N_("rectification {ref} of grant {grant_id} is already completed")
-    ref: Reference
+    ref: Reference  # one ordered already, as written (one ordered before look-alikes were refused too)
     note: Text = ""
 
     def apply(self, grant: Grant, books: Books) -> bool:
@@ -1163,7 +1167,7 @@ class OrderRecovery(GrantAction):
     repeat_text = N_("recovery order {document} of grant {grant_id} is already recorded")
     amount: Amount
     reason: RequiredText
-    document: Reference
+    document: NewReference  # the order's identity: one order per document
 
     def apply(self, grant: Grant, books: Books) -> bool:
         return grant.order_recovery(
@@ -1189,7 +1193,7 @@ class Dispose(GrantAction):
     source: Source
     amount: Amount
     how: str
-    approval: Reference
+    approval: NewReference  # the disposal's identity: one disposal per approval
 
     def apply(self, grant: Grant, books: Books) -> bool:
         return grant.dispose(
@@ -1235,13 +1239,18 @@ def explain(error: ValidationError, label: Callable[[str], str] = str) -> str:
         message = str(first["msg"]).removeprefix("Value error, ")
     shown = first.get("input")
     hidden = CONTROL.search(shown) if first["type"] == "string_pattern_mismatch" else None
-    alike = LOOK_ALIKE.search(shown) if first["type"] == "string_pattern_mismatch" and not hidden else None
+    # a look-alike is named where a new id, voucher or reference refuses it (an id given to find
+    # one recorded takes it: its refusal is its other rule's)
+    new = limit in (_NEW_IDENTIFIER, _NEW_REFERENCE)
+    alike = LOOK_ALIKE.search(shown) if new and not hidden else None
     if alike is not None:
-        code, twin = look_alike_named(alike.group())
+        c = alike.group()
+        code, twin = look_alike_named(c)
+        shown_c = c if c.isprintable() else repr(c)[1:-1]  # a no-break space: \xa0, as {got!r} shows it
         return _(
-            "{field}: {got!r} holds {c} ({code}), which prints like {twin!r}; write a new id or voucher "
-            "in the digits 0-9 and half-width letters, so that no two print alike"
-        ).format(field=field, got=shown, c=alike.group(), code=code, twin=twin)
+            "{field}: {got!r} holds {c} ({code}), which prints like {twin!r}; write a new id, voucher or "
+            "reference in the digits 0-9 and half-width letters, so that no two print alike"
+        ).format(field=field, got=shown, c=shown_c, code=code, twin=twin)
     if hidden is not None and len(shown) < 80:
         return _("{field}: {message} (got {got!r}): it holds {control}").format(
             field=field, message=message, got=shown, control=control_named(hidden.group())

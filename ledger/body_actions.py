@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ledger.actions import Action, District, Identifier, RequiredText
+from ledger.actions import Action, District, NewIdentifier, RequiredText
 from ledger.bodies import BODY_KINDS, DUTIES, Bodies
 from ledger.errors import BadInputError
 from ledger.i18n import T_, _
@@ -15,7 +15,7 @@ class AddBody(Action):
     """``body add``: an administrator registers a recommending or approving body."""
 
     name: ClassVar[str] = "body add"
-    code: Identifier
+    code: NewIdentifier  # a body is found and counted by its code (ledger.bodies)
     body_name: RequiredText
     kind: str
     duty: str = ""

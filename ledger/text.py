@@ -14,6 +14,18 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from ledger.look_alikes import COMPATIBILITY_FORMS, LOOK_ALIKE_LETTERS
+
+
+def _escaped(first: int, last: int) -> str:
+    """The characters first..last as a class's range, in escapes both pydantic-core's regex and
+    Python's ``re`` read: ``\\u00b2-\\u00b3``, ``\\U0001d7ce-\\U0001d7ff``, ``\\u0410``."""
+    one = f"\\u{first:04x}" if first <= 0xFFFF else f"\\U{first:08x}"
+    if first == last:
+        return one
+    return one + "-" + (f"\\u{last:04x}" if last <= 0xFFFF else f"\\U{last:08x}")
+
+
 # the invisible characters refused with the controls (Unicode Cf, Zl, Zp), as a class's body
 _INVISIBLE = r"\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
 # the characters refused, as regular-expression classes (ledger.actions hands them to pydantic)
@@ -21,13 +33,20 @@ CONTROL_CHARACTERS = r"\x00-\x1f\x7f-\x9f" + _INVISIBLE
 CONTROL_CHARACTERS_BUT_TAB = r"\x00-\x08\x0a-\x1f\x7f-\x9f" + _INVISIBLE
 # in identifiers (ids, vouchers, references, actors): no control character at all
 CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
-# Characters that print like the ASCII ones ids are written in: the decimal digits of other
-# scripts (Arabic-Indic ١, Devanagari १, full-width １: Unicode Nd) and the full-width forms of ASCII
-# (Ｇ, －, the ideographic space). A new grant ``G١`` or ``Ｇ1`` beside ``G1`` is a second grant its
-# reader cannot tell from the first, as a voucher ``S１`` beside ``S1`` records one expenditure twice.
-# As a class's body for pydantic-core (Rust: ``\p{Nd}``), the digits 0-9 put back where it is used.
-LOOK_ALIKE_CHARACTERS = r"\p{Nd}\u3000\uff01-\uff5e"
-LOOK_ALIKE = re.compile(r"(?![0-9])\d|[\u3000\uff01-\uff5e]")
+# Characters that print like the ASCII ones ids are written in (ledger.look_alikes): the decimal
+# digits of other scripts (Arabic-Indic ١, Devanagari १, full-width １: Unicode Nd), Unicode's
+# compatibility forms of ASCII (full-width Ｇ, superscript ¹, roman numeral Ⅰ, mathematical bold 𝟏,
+# the ligature ﬁ, the no-break space: NFKC makes them ASCII) and the letters of other alphabets and
+# dashes that print alike (Cyrillic А, Greek Ο, the en dash). A new grant ``G١``, ``Ｇ1`` or ``Gⅰ``
+# beside ``G1`` is a second grant its reader cannot tell from the first, as a voucher ``S１`` beside
+# ``S1`` records one expenditure twice. Chinese (ideographs, 〔〕【】、。《》) is none of them.
+# As a class's body for pydantic-core (Rust: ``\p{Nd}``), the digits 0-9 put back where it is used;
+# Python's ``re`` reads the same escapes (LOOK_ALIKE).
+_LOOK_ALIKE_CLASS = "".join(_escaped(first, last) for first, last in COMPATIBILITY_FORMS) + "".join(
+    _escaped(ord(c), ord(c)) for c in LOOK_ALIKE_LETTERS
+)
+LOOK_ALIKE_CHARACTERS = r"\p{Nd}" + _LOOK_ALIKE_CLASS
+LOOK_ALIKE = re.compile(f"(?![0-9])\\d|[{_LOOK_ALIKE_CLASS}]")
 # in free text (names, memos, reasons): a tab is text
 CONTROL_BUT_TAB = re.compile(f"[{CONTROL_CHARACTERS_BUT_TAB}]")
 # The white space stripped from both ends of a value: what the actions strip (Unicode White_Space).
@@ -73,8 +92,9 @@ def control_named(c: str) -> str:
 
 
 def look_alike_named(c: str) -> tuple[str, str]:
-    """A look-alike character named for a person, and the ASCII one it prints like:
-    ``("U+0661 ARABIC-INDIC DIGIT ONE", "1")``, ``("U+FF27 FULLWIDTH LATIN CAPITAL LETTER G", "G")``."""
+    """A look-alike character named for a person, and the ASCII it prints like:
+    ``("U+0661 ARABIC-INDIC DIGIT ONE", "1")``, ``("U+FF27 FULLWIDTH LATIN CAPITAL LETTER G", "G")``,
+    ``("U+0410 CYRILLIC CAPITAL LETTER A", "A")``, ``("U+FB01 LATIN SMALL LIGATURE FI", "fi")``."""
     import unicodedata
 
     from ledger.i18n import current
@@ -84,7 +104,7 @@ def look_alike_named(c: str) -> tuple[str, str]:
     code = f"U+{ord(c):04X} {name}" if name else f"U+{ord(c):04X}"
     if unicodedata.category(c) == "Nd":
         return code, str(unicodedata.decimal(c))
-    return code, unicodedata.normalize("NFKC", c)
+    return code, LOOK_ALIKE_LETTERS.get(c) or unicodedata.normalize("NFKC", c)
 
 
 # The business dates officers write, and only those: 2024-05-10, 2024/05/10 (as zh-CN Excel shows
