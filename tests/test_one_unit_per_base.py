@@ -91,6 +91,29 @@ def test_another_units_application_for_a_base_held_is_refused(ledger: Ledger) ->
     ledger.ok(*_apply("G2", "U2", "B2"))
 
 
+@pytest.mark.parametrize(
+    "twin", ["В1", "Β1", "B１", "Ｂ1", " B1 "], ids=["cyrillic", "greek", "full-width", "letter", "spaces"]
+)
+def test_a_base_written_to_print_as_one_held_is_not_another_base(
+    ledger: Ledger, tmp_path: Path, twin: str
+) -> None:
+    """Another unit's grant on ``В1`` (Cyrillic В) or ``Β1`` (Greek Β) beside U1's B1 was recorded:
+    a second base that prints as B1, with two units' grants. A new base id holds no look-alike of
+    an ASCII character (exit 2, nothing written), applied for or in an approve row; spaces around
+    it are the same base, refused by the rule."""
+    for unit in ("U1", "U2"):
+        _unit(ledger, unit)
+    ledger.ok(*_apply("G1", "U1", "B1"))
+    before = ledger.event_count()
+    result = ledger(*_apply("G2", "U2", twin))
+    assert result.exit_code == (3 if twin.strip() == "B1" else 2), (result.stdout, result.stderr)
+    book = _book(tmp_path, _approve_row("U2", twin, "G3"))
+    imported = ledger("import", str(book), role=A)
+    assert imported.exit_code == result.exit_code, (imported.stdout, imported.stderr)
+    assert ledger.event_count() == before
+    assert [(g["grant_id"], g["base_id"]) for g in _grants(ledger)] == [("G1", "B1")]
+
+
 def test_the_unit_holding_a_base_applies_again_as_before(ledger: Ledger) -> None:
     """The holder's own second grant on its base is judged by the unit's rules alone, as before
     the base was kept: a second district grant is refused by "one base per level", a municipal
