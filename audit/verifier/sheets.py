@@ -243,6 +243,20 @@ def check_sheets(
     return True
 
 
+# what reading a workbook export did not write may raise: the byte paths then say "not as
+# exported", and the sheets are read cell by cell (which names what is wrong)
+_UNREADABLE = (
+    zipfile.BadZipFile,
+    zlib.error,
+    KeyError,
+    OSError,
+    EOFError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+)
+
+
 def _as_exported(path: Path, replay: Replay, form: Form, budget: int) -> bool:
     """Whether the spending sheets are byte for byte what export writes for the replay's rows:
     each sheet's head and tail (title, 编制单位 line, header, 合计) as they must be, its rows by
@@ -250,16 +264,7 @@ def _as_exported(path: Path, replay: Replay, form: Form, budget: int) -> bool:
     bytes (their content not yet checked); False for a workbook it cannot read so."""
     try:
         return _exported_spending(path, replay, form, budget)
-    except (
-        zipfile.BadZipFile,
-        zlib.error,
-        KeyError,
-        OSError,
-        EOFError,
-        ValueError,
-        NotImplementedError,
-        RuntimeError,
-    ):
+    except _UNREADABLE:
         return False
 
 
@@ -303,16 +308,7 @@ def _held_as_exported(path: Path, sheets: Sequence[_Sheet], budget: int) -> froz
                 and sheet.form.filed
                 and _part_as_exported(book, parts, sheet, budget)
             )
-    except (
-        zipfile.BadZipFile,
-        zlib.error,
-        KeyError,
-        OSError,
-        EOFError,
-        ValueError,
-        NotImplementedError,
-        RuntimeError,
-    ):
+    except _UNREADABLE:
         return frozenset()
 
 
