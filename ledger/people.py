@@ -23,7 +23,7 @@ from audit.verifier.people import (
     RegistryError,
 )
 from audit.verifier.seals import key_fingerprint
-from ledger.actions import Action, Identifier
+from ledger.actions import Action, Identifier, NewIdentifier
 from ledger.errors import BadInputError, ConflictError, RuleViolationError
 from ledger.i18n import N_, _
 from ledger.policy import Policy
@@ -100,6 +100,9 @@ def _person_name(value: str) -> str:
 
 
 PersonName = Annotated[Identifier, AfterValidator(_person_name)]
+# a person registered: named in no look-alike character (ledger.text.LOOK_ALIKE), so that two
+# people never print alike where the records say who did each act (张敏 and a Cyrillic twin)
+NewPersonName = Annotated[NewIdentifier, AfterValidator(_person_name)]
 
 
 class PeopleAction(Action):
@@ -126,6 +129,7 @@ class PeopleAction(Action):
 
 class RegisterPerson(PeopleAction):
     name: ClassVar[str] = "people add"
+    person: NewPersonName
     person_role: str
     public_key: str  # hex of the 32 raw bytes
 

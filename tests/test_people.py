@@ -527,3 +527,30 @@ def test_the_adopted_log_cannot_be_rewritten_after_migrate(tmp_path: Path, state
     )
     with sqlite3.connect(db) as conn, pytest.raises(sqlite3.DatabaseError, match="append-only"):
         conn.execute(statement)
+
+
+@pytest.mark.parametrize(
+    ("plain", "ascii", "c"),
+    [("Chen-Min", "e", "\u0435"), ("Li-Ming", "M", "\uff2d"), ("财务-李敏1", "1", "\uff11")],
+    ids=["cyrillic", "full-width", "digit"],
+)
+def test_a_person_named_to_print_as_another_is_refused(
+    ledger: Ledger, plain: str, ascii: str, c: str
+) -> None:
+    """`people add` of a name holding a look-alike (Cyrillic е in Chen) registered a second person
+    printing as the first: who did each act could not be told apart in the records. Refused (exit
+    2, one line naming the character), nothing written; the person already registered is revoked
+    by the name as written."""
+    twin = plain.replace(ascii, c, 1)
+    assert twin != plain
+    key = new_key(ledger, "plain")
+    add(ledger, plain, "officer", key)
+    before = ledger.event_count()
+    other = new_key(ledger, "twin")
+    refused = run(ledger, ledger.key("admin"), "people", "add", twin, "--role", "officer",
+                  "--public-key", str(other.with_suffix(".pub")))  # fmt: skip
+    assert refused.exit_code == 2, (refused.stdout, refused.stderr)
+    assert refused.stderr.count("\n") == 1 and f"holds {c}" in refused.stderr, refused.stderr
+    assert ledger.event_count() == before
+    revoked = run(ledger, ledger.key("admin"), "people", "revoke", plain, "--date", "2024-06-01")
+    assert revoked.exit_code == 0, revoked.stderr
