@@ -117,7 +117,9 @@ class Unit(Aggregate):
 
         def apply(self, unit: Unit) -> None:
             for grant_id in unit.releasing(self.base_id, self.grant_id, self.reason):
-                del unit.slots[grant_id]
+                slot = unit.slots.pop(grant_id)
+                # a new dict, as below: the date it was let go of (``held_on``)
+                unit.let_go = {**unit.slots_let_go(), grant_id: {**slot, "on": self.occurred_on.isoformat()}}
                 # a new dict: a unit read from an older snapshot has none
                 unit.released = {**unit.released_bases(), self.base_id: grant_id}
 
@@ -132,6 +134,9 @@ class Unit(Aggregate):
         # approved, not rejected)
         self.slots: dict[str, dict[str, str]] = {}
         self.released: dict[str, str] = {}  # base -> the grant that held it, rejected here
+        # grant -> the slot it held, released, with the date of its release ("on", ISO): an
+        # application dated before that date meets it still held (``held_on``)
+        self.let_go: dict[str, dict[str, str]] = {}
 
     def releasing(self, base_id: str, grant_id: str | None, reason: str) -> list[str]:
         """The grants whose slots a release of ``base_id`` lets go of: ``grant_id``'s. A release
@@ -180,6 +185,17 @@ class Unit(Aggregate):
                 return False
         return True
 
+    def slots_let_go(self) -> dict[str, dict[str, str]]:
+        """Each slot released, by grant, with its date (none known of a unit read from a snapshot
+        taken before units kept them)."""
+        return getattr(self, "let_go", {})
+
+    def held_on(self, on: date) -> dict[str, dict[str, str]]:
+        """The slots of grants released after ``on``: on ``on`` they still stood (an application
+        dated before a rejection recorded earlier meets the rejected grant's level as it stood)."""
+        day = on.isoformat()
+        return {g: slot for g, slot in self.slots_let_go().items() if slot["on"] > day}
+
     def released_bases(self) -> dict[str, str]:
         """Each base this unit's grants held and were rejected from, with the grant (none known of
         a unit read from a snapshot taken before units kept them)."""
@@ -226,12 +242,15 @@ class Unit(Aggregate):
     ) -> None:
         """``approved``: the grants of its slots approved by ``on`` (003 第八条 counts only those;
         None: all of them); ``rejected``: those rejected, their slots not released (recorded
-        before slots were kept per grant, a second rejection on one base released none)."""
+        before slots were kept per grant, a second rejection on one base released none). A slot
+        released after ``on`` still stood on ``on`` (``held_on``): a grant rejected was never
+        approved (``rules.in_selection``)."""
         held = [
             (slot["base_id"], slot["level"], approved is None or grant in approved)
             for grant, slot in self.slots.items()
             if grant not in rejected
         ]
+        held += [(slot["base_id"], slot["level"], False) for slot in self.held_on(on).values()]
         raise_first([unit_may_hold(self.unit_id, held, programme, policy, self.national_institute)])
         self.trigger_event(
             self.BaseTaken,

@@ -317,3 +317,24 @@ def test_a_unit_snapshot_of_the_earlier_form_is_checked_and_never_used_as_it_sta
     result = ledger(*_apply("G4", "B4", "municipal_base_funded", "2024-03-06"))
     assert result.exit_code == 6, (result.stdout, result.stderr)
     assert "stored snapshot of unit U1 at version 50 does not match" in result.stderr, result.stderr
+
+
+# ----------------------------------------------------------------------------- dates out of order
+
+
+def test_an_application_dated_before_a_rejection_recorded_meets_the_rejected_grants_level(
+    ledger: Ledger,
+) -> None:
+    """G1 (district, B1) applied for on 03-01 and rejected on 03-10: an application of a district
+    base dated 03-05, recorded after the rejection, is refused as it would have been recorded in
+    order (G1 still held U1's district level on 03-05); one dated 03-10 or later is recorded. Before,
+    the rejection had released the slot, and the application dated 03-05 was recorded."""
+    _unit(ledger, "U1")
+    ledger.ok(*_apply("G1", "B1", "district_base", "2024-03-01"))
+    ledger.ok("grant", "reject", "G1", "--reason", "评审未通过", "--date", "2024-03-10", role=A)
+    message = _refused(
+        ledger, "one base per level", DISTRICT, *_apply("G3", "B2", "district_base", "2024-03-05")
+    )
+    assert "unit U1 already holds district base B1" in message, message
+    ledger.ok(*_apply("G3", "B2", "district_base", "2024-03-10"))
+    assert _live(ledger) == {"G3"}
