@@ -353,12 +353,29 @@ class Base(Aggregate):
 
         def apply(self, base: Base) -> None:
             base.grants = [g for g in base.grants if g != self.grant_id]
+            # a new dict: a base read from an older snapshot has none (``held_on``)
+            let_go = {"unit_id": base.unit_id, "on": self.occurred_on.isoformat()}
+            base.let_go = {**base.grants_let_go(), self.grant_id: let_go}
 
     base_id: str
     unit_id: str  # the unit of its latest grant
 
     def __init__(self) -> None:
         self.grants: list[str] = []  # the grants holding it (applied for or approved, not rejected)
+        # grant -> its unit and the date it let go of the base ("on", ISO): an application dated
+        # before that date meets the base held (``held_on``)
+        self.let_go: dict[str, dict[str, str]] = {}
+
+    def grants_let_go(self) -> dict[str, dict[str, str]]:
+        """Each grant that let go of the base, with its unit and date (none known of a base read
+        from a snapshot taken before bases kept them)."""
+        return getattr(self, "let_go", {})
+
+    def held_on(self, on: date) -> dict[str, str]:
+        """The grants that let go of the base after ``on``, each with its unit: on ``on`` they
+        still held it (an application dated before a rejection recorded earlier meets it held)."""
+        day = on.isoformat()
+        return {g: held["unit_id"] for g, held in self.grants_let_go().items() if held["on"] > day}
 
     @property
     def holder(self) -> str | None:

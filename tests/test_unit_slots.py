@@ -338,3 +338,18 @@ def test_an_application_dated_before_a_rejection_recorded_meets_the_rejected_gra
     assert "unit U1 already holds district base B1" in message, message
     ledger.ok(*_apply("G3", "B2", "district_base", "2024-03-10"))
     assert _live(ledger) == {"G3"}
+
+
+def test_an_application_dated_before_a_rejection_recorded_meets_the_base_held(ledger: Ledger) -> None:
+    """U1's G1 on B1 applied for on 03-01 and rejected on 03-10: U2's application on B1 dated
+    03-05, recorded after the rejection, is refused (one unit per base: on 03-05 G1 held B1); one
+    dated 03-10 or later takes the free base. Before, it was recorded dated 03-05."""
+    _unit(ledger, "U1")
+    _unit(ledger, "U2")
+    ledger.ok(*_apply("G1", "B1", "district_base", "2024-03-01"))
+    ledger.ok("grant", "reject", "G1", "--reason", "评审未通过", "--date", "2024-03-10", role=A)
+    early = _apply("G3", "B1", "district_base", "2024-03-05", unit="U2")
+    message = _refused(ledger, "one unit per base", "003 第十条", *early)
+    assert "base B1 is held by unit U1 (grant G1)" in message, message
+    ledger.ok(*_apply("G3", "B1", "district_base", "2024-03-10", unit="U2"))
+    assert _live(ledger) == {"G3"}
