@@ -567,14 +567,7 @@ def take_base(unit: Unit, base_id: str, grant_id: str, programme: Any, on: date,
     other unit's (``rules.base_of_one_unit``), then the unit may hold it (``rules.unit_may_hold``,
     judged by ``Unit.take_base``); the base then records its grant."""
     base = books.find_base(base_id)
-    holder = None if base is None else base.holder
-    held_by = [] if base is None else base.grants
-    if base is not None and holder in (None, unit.unit_id):
-        # another unit's grants that let go of it after ``on`` still held it on ``on``
-        others = {g: u for g, u in base.held_on(on).items() if u != unit.unit_id}
-        if others:
-            holder = next(iter(others.values()))
-            held_by = [g for g, u in others.items() if u == holder]
+    holder, held_by = (None, []) if base is None else base.held_against(unit.unit_id, on)
     raise_first([base_of_one_unit(base_id, grant_id, unit.unit_id, holder, held_by, books.policy)])
     approved, rejected = standing(unit, books, on)
     # no Base yet, though the unit's grants may stand on it: recorded before bases were kept

@@ -290,38 +290,35 @@ class _Books:
         return found
 
     def find_unit(self, unit_id: str) -> Unit | None:
-        units = self.units
-        unit: Any = units.pop(unit_id, _UNSEEN)
-        if unit is _UNSEEN:
-            unit = self.index.unpark("u/" + unit_id)
-            if unit is None:
-                try:
-                    unit = self.app.load(unit_uuid(unit_id), self.signer)
-                except AggregateNotFoundError:
-                    unit = None
-        units[unit_id] = unit
-        if unit is not None:
-            self.touched[unit.id] = unit
-            if self._undo is not None and "u/" + unit_id not in self._undo:
-                self._undo["u/" + unit_id] = deepcopy(unit)
-        return unit
+        return cast(Unit | None, self._find_kept("u/", unit_id, unit_uuid))
 
     def find_base(self, base_id: str) -> Base | None:
-        bases = self.bases
-        base: Any = bases.pop(base_id, _UNSEEN)
-        if base is _UNSEEN:
-            base = self.index.unpark("b/" + base_id)
-            if base is None:
+        return cast(Base | None, self._find_kept("b/", base_id, base_uuid))
+
+    def _find_kept(self, prefix: str, name: str, uuid_of: Callable[[str], UUID]) -> Any:
+        """A unit or a base (``prefix`` u/ or b/) as the books hold it, the most recently used:
+        held in memory, else parked, else loaded; a copy kept to put back should the row being
+        decided be refused (``_undo``)."""
+        held = self._kept(prefix)
+        found: Any = held.pop(name, _UNSEEN)
+        if found is _UNSEEN:
+            found = self.index.unpark(prefix + name)
+            if found is None:
                 try:
-                    base = self.app.load(base_uuid(base_id), self.signer)
+                    found = self.app.load(uuid_of(name), self.signer)
                 except AggregateNotFoundError:
-                    base = None
-        bases[base_id] = base
-        if base is not None:
-            self.touched[base.id] = base
-            if self._undo is not None and "b/" + base_id not in self._undo:
-                self._undo["b/" + base_id] = deepcopy(base)
-        return base
+                    found = None
+        held[name] = found
+        if found is not None:
+            self.touched[found.id] = found
+            if self._undo is not None and prefix + name not in self._undo:
+                self._undo[prefix + name] = deepcopy(found)
+        return found
+
+    def _kept(self, key: str) -> dict[str, Any]:
+        """The grants, units or bases held in memory, by an aggregate's key (g/…, u/…, b/…)."""
+        kept: dict[str, dict[str, Any]] = {"g": self.grants, "u": self.units, "b": self.bases}
+        return kept[key[0]]
 
     def _put_back(self) -> None:
         """The books as they stood before the refused row (``_undo``): each aggregate it made
@@ -332,22 +329,17 @@ class _Books:
         assert self._undo is not None
         for key, before in self._undo.items():
             name = key[2:]
-            if key[0] == "u":
-                self.units[name] = cast(Unit | None, before)
-            elif key[0] == "b":
-                self.bases[name] = cast(Base | None, before)
-            else:
+            if key[0] == "g":
                 self.grants[name] = None
                 self.plain.pop(name, None)
+            else:
+                self._kept(key)[name] = before
 
     def changed_aggregates(self) -> Iterator[tuple[Grant | Unit | Base, int]]:
         """Each aggregate the import changed, one at a time (held, or read back from where it was
         parked), with its version when loaded."""
         for key, loaded_at in self.index.changes():
-            held: dict[str, Any] = (
-                self.grants if key[0] == "g" else self.units if key[0] == "u" else self.bases
-            )
-            aggregate = held.get(key[2:])
+            aggregate = self._kept(key).get(key[2:])
             if aggregate is None:
                 aggregate = self.index.unpark(key)
             assert aggregate is not None
@@ -356,12 +348,8 @@ class _Books:
     def _park_the_least_used(self) -> None:
         """Past ``held`` grants (or units, or bases) in memory, park the least recently used tenth
         of them (between rows: no row holds them, and their events are collected)."""
-        every: tuple[tuple[str, dict[str, Any]], ...] = (
-            ("g/", self.grants),
-            ("u/", self.units),
-            ("b/", self.bases),
-        )
-        for prefix, held in every:
+        for prefix in ("g/", "u/", "b/"):
+            held = self._kept(prefix)
             if len(held) <= self.held:
                 continue
             going = list(islice(held, len(held) - self.held + self.held // 10))

@@ -81,14 +81,21 @@ _BIDIRECTIONAL = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u20
 def control_named(c: str) -> str:
     """A control character named for a person: ``U+202E RIGHT-TO-LEFT OVERRIDE, a bidirectional
     control`` (such a control makes text print in another order than it is stored)."""
+    from ledger.i18n import _
+
+    code = _code_named(c)
+    return _("{code}, a bidirectional control").format(code=code) if c in _BIDIRECTIONAL else code
+
+
+def _code_named(c: str) -> str:
+    """``U+0661 ARABIC-INDIC DIGIT ONE``: the Unicode name is English, so a Chinese reader gets
+    the code point alone."""
     import unicodedata
 
-    from ledger.i18n import _, current
+    from ledger.i18n import current
 
-    # the character's Unicode name is English: a Chinese reader gets its code point alone
     name = unicodedata.name(c, "") if current() == "en" else ""
-    code = f"U+{ord(c):04X} {name}" if name else f"U+{ord(c):04X}"
-    return _("{code}, a bidirectional control").format(code=code) if c in _BIDIRECTIONAL else code
+    return f"U+{ord(c):04X} {name}" if name else f"U+{ord(c):04X}"
 
 
 def look_alike_named(c: str) -> tuple[str, str]:
@@ -97,11 +104,7 @@ def look_alike_named(c: str) -> tuple[str, str]:
     ``("U+0410 CYRILLIC CAPITAL LETTER A", "A")``, ``("U+FB01 LATIN SMALL LIGATURE FI", "fi")``."""
     import unicodedata
 
-    from ledger.i18n import current
-
-    # the character's Unicode name is English: a Chinese reader gets its code point alone
-    name = unicodedata.name(c, "") if current() == "en" else ""
-    code = f"U+{ord(c):04X} {name}" if name else f"U+{ord(c):04X}"
+    code = _code_named(c)
     if unicodedata.category(c) == "Nd":
         return code, str(unicodedata.decimal(c))
     return code, LOOK_ALIKE_LETTERS.get(c) or unicodedata.normalize("NFKC", c)

@@ -308,7 +308,8 @@ class Base(Aggregate):
 
     A base taken before bases were kept (a ledger recorded by an earlier version) has no Base
     until a grant is next applied for on it (or brought in on it); until then nothing refuses
-    another unit's grant on it, and the grants taken before are not among the Base's."""
+    another unit's grant on it. The Base then kept is held by the applying unit's grants taken
+    before, too (``Taken.earlier``), not by another unit's."""
 
     TOPIC = "grant-ledger:Base"
 
@@ -353,9 +354,7 @@ class Base(Aggregate):
 
         def apply(self, base: Base) -> None:
             base.grants = [g for g in base.grants if g != self.grant_id]
-            # a new dict: a base read from an older snapshot has none (``held_on``)
-            let_go = {"unit_id": base.unit_id, "on": self.occurred_on.isoformat()}
-            base.let_go = {**base.grants_let_go(), self.grant_id: let_go}
+            base.let_go[self.grant_id] = {"unit_id": base.unit_id, "on": self.occurred_on.isoformat()}
 
     base_id: str
     unit_id: str  # the unit of its latest grant
@@ -366,21 +365,19 @@ class Base(Aggregate):
         # before that date meets the base held (``held_on``)
         self.let_go: dict[str, dict[str, str]] = {}
 
-    def grants_let_go(self) -> dict[str, dict[str, str]]:
-        """Each grant that let go of the base, with its unit and date (none known of a base read
-        from a snapshot taken before bases kept them)."""
-        return getattr(self, "let_go", {})
-
-    def held_on(self, on: date) -> dict[str, str]:
-        """The grants that let go of the base after ``on``, each with its unit: on ``on`` they
-        still held it (an application dated before a rejection recorded earlier meets it held)."""
+    def held_against(self, unit_id: str, on: date) -> tuple[str | None, list[str]]:
+        """The unit other than ``unit_id`` holding the base on ``on``, with its grants holding it:
+        the unit holding it now, else one whose grants let go of it after ``on`` (an application
+        dated before a rejection recorded earlier meets the base held); (None, []) for none."""
+        if self.grants and self.unit_id != unit_id:
+            return self.unit_id, list(self.grants)
         day = on.isoformat()
-        return {g: held["unit_id"] for g, held in self.grants_let_go().items() if held["on"] > day}
-
-    @property
-    def holder(self) -> str | None:
-        """The unit holding the base; None once every grant that held it is rejected."""
-        return self.unit_id if self.grants else None
+        others = {g: held["unit_id"] for g, held in self.let_go.items() if held["on"] > day}
+        others = {g: u for g, u in others.items() if u != unit_id}
+        if not others:
+            return None, []
+        holder = next(iter(others.values()))
+        return holder, [g for g, u in others.items() if u == holder]
 
     @classmethod
     def take_first(
