@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from ledger.policy import current_policy
 from tests.conftest import DISTRICT_BODIES, Ledger, copied_ledger, selected
+from tests.importdata import HEADER
 
 A = "approver"
-HEADER = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo"
 RULE = "one unit per base"
 
 

@@ -18,24 +18,17 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.conftest import CITY_BODIES, Ledger, selected
+from tests.importdata import HEADER
+from tests.test_one_unit_per_base import _apply as _apply_for
+from tests.test_one_unit_per_base import _unit
 
 A = "approver"
-HEADER = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo"
 DISTRICT = "003 第八条"  # one district base a unit, and none beside an approved municipal one
 MUNICIPAL = "002 五(二)"  # one municipal base a unit
 
 
-def _unit(ledger: Ledger, unit_id: str) -> None:
-    ledger.ok("unit", "register", unit_id, "--name", f"单位{unit_id}", "--date", "2024-02-01")
-
-
 def _apply(grant: str, base: str, programme: str, day: str, unit: str = "U1") -> list[str]:
-    if programme == "district_base":
-        money = ["--project", "电工", "--amount", "20万"]
-    else:  # municipal_base_funded
-        money = ["--project", "电工", "--project", "焊工", "--amount", "50万"]
-    args = ["grant", "apply", grant, "--unit", unit, "--base", base, "--programme", programme]
-    return [*args, *money, "--date", day]
+    return _apply_for(grant, unit, base, programme, day)
 
 
 def _refused(ledger: Ledger, rule: str, clause: str, *args: str) -> str:
