@@ -9,7 +9,7 @@ TSTAMP := $(VENV)/.installed-test
 # idle process takes tests queued for another
 TEST_WORKERS ?= auto
 
-.PHONY: demo test bench lint clean catalogues
+.PHONY: demo test bench bench-scale lint clean catalogues
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ test: $(TSTAMP)
 
 bench: $(TSTAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# the ten-million row of the speed issue (an hour or more): BENCH_EVENTS, BENCH_SCALE_BASES
+bench-scale: $(TSTAMP)
+	$(BIN)/python -m bench.scale
 
 lint: $(TSTAMP)
 	$(BIN)/ruff check ledger projections commands audit tests bench
