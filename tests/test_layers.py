@@ -57,6 +57,7 @@ VERIFIER_MODULES = (
     "who",
     "workbook",
     "xlsx",
+    "zip_layout",
 )
 
 

@@ -28,6 +28,7 @@ from xml.parsers import expat
 from audit.verifier.errors import AuditError
 from audit.verifier.i18n import _
 from audit.verifier.layout import HEADER_ROW, UNIT_LABEL
+from audit.verifier.zip_layout import layout_fault
 
 MAX_ROWS = 1_048_576  # Excel's limit per sheet, header included
 AMOUNT_STYLE = 1  # built-in number format 4: #,##0.00 (format 2 bundles)
@@ -542,6 +543,10 @@ def check_package(
             raise PackageError(
                 _("holds {count} parts, more than {most}").format(count=len(members), most=MAX_PARTS)
             )
+        with path.open("rb") as handle:
+            fault = layout_fault(handle, book)
+        if fault is not None:
+            raise PackageError(fault)
         seen: set[str] = set()
         for member in members:  # what the headers say first: the cheap refusal
             if member.file_size > part_budget:
