@@ -201,9 +201,11 @@ def migrate_command(admin: str, admin_key: Path) -> None:
     """
     from audit.log import ensure_records, tree_head
     from commands.registry import all_projections
+    from commands.setup import check_admin_name
     from ledger.errors import ConflictError
     from ledger.seal import generate_key
 
+    check_admin_name(admin)
     s = settings()
     app = s.ledger()
     if app.trust.registry(fresh=True).root is not None:

@@ -63,7 +63,7 @@ def init_command(admin: str | None, admin_key: Path | None, encrypt: bool) -> No
 
     s = settings()
     name = (admin or default_actor()).strip()
-    _check_name(name)
+    check_admin_name(name)
     s.create()
     app = s.ledger()
     registry = app.trust.registry(fresh=True)
@@ -107,11 +107,13 @@ def init_command(admin: str | None, admin_key: Path | None, encrypt: bool) -> No
         )
 
 
-def _check_name(name: str) -> None:
+def check_admin_name(name: str) -> None:
+    """BadInputError (exit 2) unless ``name`` is one ``people add`` would register: no spaces,
+    no '+', no look-alike character."""
     from ledger.actions import build
-    from ledger.people import RevokePerson
+    from ledger.people import RootAdministrator
 
-    build(RevokePerson, lambda _: "--admin", person=name)
+    build(RootAdministrator, lambda _: "--admin", person=name)
 
 
 def _grant_groups(engine: Engine) -> None:

@@ -10,7 +10,7 @@ from datetime import date
 from typing import Annotated, Any, ClassVar
 
 from eventsourcing.domain import Aggregate
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from audit.verifier.people import (
     FOUNDED,
@@ -103,6 +103,15 @@ PersonName = Annotated[Identifier, AfterValidator(_person_name)]
 # a person registered: named in no look-alike character (ledger.text.LOOK_ALIKE), so that two
 # people never print alike where the records say who did each act (张敏 and a Cyrillic twin)
 NewPersonName = Annotated[NewIdentifier, AfterValidator(_person_name)]
+
+
+class RootAdministrator(BaseModel):
+    """The name ``init`` and ``migrate`` give the registry's root administrator: a new person's
+    name, as ``people add`` takes one (``commands.setup.check_admin_name``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    person: NewPersonName
 
 
 class PeopleAction(Action):

@@ -458,6 +458,49 @@ def test_an_encrypted_key_needs_its_passphrase_and_an_open_key_file_is_refused(
     assert opened.exit_code == 2 and "chmod 600" in opened.stderr
 
 
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [("Chen-Min".replace("e", "\u0435"), "holds \u0435"), ("Chen Min", "no spaces")],
+    ids=["look-alike", "space"],
+)
+def test_init_refuses_a_root_administrator_named_as_people_add_would_refuse(
+    tmp_path: Path, name: str, says: str
+) -> None:
+    """`init --admin` took any name: a root administrator printing as a person registered later
+    (Cyrillic е in Chen) made who did each act unreadable. Refused as `people add` refuses it (exit
+    2, one line), and no ledger nor key made."""
+    db, key = tmp_path / "books.db", tmp_path / "root.key"
+    runner = CliRunner(env={"GRANT_LEDGER_LANG": "en"})
+    refused = runner.invoke(
+        cli, ["--db", f"sqlite:///{db}", "init", "--admin", name, "--admin-key", str(key)]
+    )
+    assert refused.exit_code == 2, (refused.stdout, refused.stderr)
+    assert refused.stderr.count("\n") == 1 and says in refused.stderr and "--admin" in refused.stderr
+    assert not db.exists() and not key.exists()
+
+
+def test_migrate_refuses_a_root_administrator_with_a_look_alike_name(tmp_path: Path) -> None:
+    """`migrate --admin` checked no name at all (a space, a '+', a Cyrillic letter): refused as
+    `people add` refuses it, the unsigned ledger left as it was."""
+    import shutil
+
+    data = Path(__file__).parent / "data" / "unsigned-ledger"
+    db = tmp_path / "old.db"
+    shutil.copy(data / "unsigned.db", db)
+    os.chmod(db, 0o600)
+    before = db.read_bytes()
+    runner = CliRunner(env={"GRANT_LEDGER_LANG": "en"})
+    for name in ("管理员 陈", "Chen-Min".replace("e", "\u0435")):
+        key = tmp_path / "chen.key"
+        refused = runner.invoke(
+            cli, ["--db", f"sqlite:///{db}", "migrate", "--admin", name, "--admin-key", str(key)]
+        )
+        assert refused.exit_code == 2, (refused.stdout, refused.stderr)
+        assert refused.stderr.count("\n") == 1 and "--admin" in refused.stderr, refused.stderr
+        assert not key.exists()
+    assert db.read_bytes() == before
+
+
 def test_a_ledger_made_before_signing_is_adopted_by_migrate(tmp_path: Path) -> None:
     """A ledger made by 05bb998 (tests/data/unsigned-ledger): refused until adopted, then every
     new record is signed and the old events stand as adopted; the log before is unchanged."""
