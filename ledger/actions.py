@@ -1212,7 +1212,7 @@ class Close(GrantAction):
 
 # ----------------------------------------------------------------------------- building one
 
-A = TypeVar("A", bound=Action)
+A = TypeVar("A", bound=BaseModel)
 
 
 def build(action: type[A], label: Callable[[str], str] = str, /, **values: Any) -> A:
