@@ -833,6 +833,9 @@ def test_a_theme_colour_that_could_hide_a_figure_fails(
         (b'<strike val="true"/>', "a font sets strike='true'"),
         (b'<vertAlign val="superscript"/>', "a font sets vertAlign='superscript'"),
         (b'<vertAlign val="subscript"/>', "a font sets vertAlign='subscript'"),
+        # hollow or shadowed letters: a white figure with a black rim
+        (b"<outline/>", "a font sets outline, which export never writes"),
+        (b'<shadow val="1"/>', "a font sets shadow='1'"),
         # the theme's typeface in place of Calibri, and the symbol character set
         (b'<scheme val="minor"/>', "a font sets scheme='minor'"),
         (b'<charset val="2"/>', "a font sets charset='2'"),
@@ -859,6 +862,44 @@ def test_a_font_as_a_program_may_save_it_passes(bundle: Path) -> None:
         b'<family val="2"/><charset val="134"/><scheme val="none"/></font>'
     )
     _edit_part(bundle, "xl/styles.xml", _replace(_FONT, saved))
+    code, out = _verify(bundle)
+    assert code == 0, out
+
+
+_RULED = b'<border><left style="thin"><color rgb="FF999999"/></left>'  # the cells' border (borderId 1)
+
+
+@pytest.mark.parametrize(
+    "border",
+    [
+        b'<border diagonalUp="1"><left style="thin"><color rgb="FF999999"/></left>',
+        b'<border diagonalDown="true"><left style="thin"><color rgb="FF999999"/></left>',
+    ],
+    ids=["up", "down"],
+)
+def test_a_diagonal_border_across_the_figures_fails(bundle: Path, border: bytes) -> None:
+    """A border drawing a diagonal line across every amount's cell (struck through, as a font's
+    strike, which fails) passed: borders were not read."""
+
+    def diagonal(xml: bytes) -> bytes:
+        assert _RULED in xml and b"<diagonal/></border></borders>" in xml
+        xml = xml.replace(_RULED, border, 1)
+        return xml.replace(b"<diagonal/></border></borders>", b'<diagonal style="thick"/></border></borders>')
+
+    _edit_part(bundle, "xl/styles.xml", diagonal)
+    _fails_once(bundle, "a cell border draws a diagonal line across the cell")
+
+
+def test_a_border_as_a_program_may_save_it_passes(bundle: Path) -> None:
+    """LibreOffice writes both diagonals off, and an empty diagonal, in every border it saves."""
+
+    def saved(xml: bytes) -> bytes:
+        assert _RULED in xml
+        return xml.replace(
+            _RULED, _RULED.replace(b"<border>", b'<border diagonalUp="false" diagonalDown="0">'), 1
+        )
+
+    _edit_part(bundle, "xl/styles.xml", saved)
     code, out = _verify(bundle)
     assert code == 0, out
 

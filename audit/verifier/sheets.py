@@ -652,7 +652,8 @@ def _hiding_styles(styles: ElementTree.Element) -> list[str]:
     """What in the styles could hide or change a figure where a program shows it, though a reader
     reads the value: a number format id given twice (programs differ on which they use), a font
     that could (``_hiding_font``), a fill export does not write (black under black text), a cell
-    alignment or protection that could (``_hiding_alignment``). Export writes none of them."""
+    alignment or protection that could (``_hiding_alignment``), a diagonal border
+    (``_striking_border``). Export writes none of them."""
     found = []
     ids = [str(fmt.get("numFmtId", "")) for fmt in styles.iter(f"{_NS}numFmt")]
     for twice in sorted({i for i in ids if ids.count(i) > 1}):
@@ -670,7 +671,24 @@ def _hiding_styles(styles: ElementTree.Element) -> list[str]:
         )
     for element in (*styles.iter(f"{_NS}alignment"), *styles.iter(f"{_NS}protection")):
         found.extend(_hiding_alignment(element))
+    for border in styles.iter(f"{_NS}border"):
+        found.extend(_striking_border(border))
     return list(dict.fromkeys(found))  # the same setting in several cell formats: one line
+
+
+def _striking_border(border: ElementTree.Element) -> list[str]:
+    """A diagonal line drawn across a cell (``diagonalUp``/``diagonalDown``, or a diagonal given a
+    style), which strikes its figure through as ``strike`` does; export writes none."""
+    diagonal = border.find(f"{_NS}diagonal")
+    styled = diagonal is not None and diagonal.get("style", "none") != "none"
+    if styled or _true(border.get("diagonalUp", "0")) or _true(border.get("diagonalDown", "0")):
+        return [
+            _(
+                "a cell border draws a diagonal line across the cell, which export never writes; it could "
+                "strike a figure through"
+            )
+        ]
+    return []
 
 
 def _hiding_font(font: ElementTree.Element) -> list[str]:
@@ -727,12 +745,15 @@ def _hiding_font(font: ElementTree.Element) -> list[str]:
 # a font's settings export never writes, each as it may stand (an element without a value is set):
 # the typeface of the theme's fonts (its East Asian one, for a Chinese reader) in place of the
 # font's name; the symbol character set, which Windows' font mapping weighs above the name (a
-# symbol font may stand for Calibri); a line struck through; superscript or subscript
+# symbol font may stand for Calibri); a line struck through; superscript or subscript; hollow
+# (outline) or shadowed letters, which some programs draw as a white figure with a black rim
 _FONT_AS_EXPORTED: dict[str, Callable[[str | None], bool]] = {
     "scheme": lambda value: value == "none",
     "charset": lambda value: value != "2",
     "strike": lambda value: value is not None and not _true(value),
     "vertAlign": lambda value: value == "baseline",
+    "outline": lambda value: value is not None and not _true(value),
+    "shadow": lambda value: value is not None and not _true(value),
 }
 # a cell's alignment as export writes it (centred, right, wrapped in the header), or any other that
 # shows the whole figure where it stands; not horizontal="fill" (it repeats a cell's text across
