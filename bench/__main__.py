@@ -37,6 +37,7 @@ class Figure:
     rss_mb: float
     per_second: float | None = None
     note: str = ""
+    cpu: float = float("nan")  # CPU seconds of the median run, its child processes' included
 
 
 _spawner: Spawner | None = None  # started first thing in main, while the benchmark is small
@@ -44,13 +45,19 @@ _spawner: Spawner | None = None  # started first thing in main, while the benchm
 
 def run(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int]:
     """Wall seconds, peak RSS (MB) and exit code of one whole process (bench.spawner)."""
+    elapsed, mb, code, _cpu = measure(command, env, cwd)
+    return elapsed, mb, code
+
+
+def measure(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int, float]:
+    """``run``'s figures and the CPU seconds the process (and those it waited for) used."""
     global _spawner
     if _spawner is None:
         _spawner = Spawner()
-    elapsed, mb, code, said = _spawner.run(command, env, cwd)
+    elapsed, mb, code, said, cpu = _spawner.run(command, env, cwd)
     if code != 0:
         sys.stderr.write(f"bench: {' '.join(command[:3])}… exit {code}: {said[:400]}\n")
-    return elapsed, mb, code
+    return elapsed, mb, code, cpu
 
 
 def timed(
@@ -63,17 +70,39 @@ def timed(
     per_item: int | None = None,
     setup: list[str] | None = None,
 ) -> Figure:
-    times, rss = [], []
+    times, rss, cpus = [], [], []
     for _ in range(runs):
         if setup:
             run(setup, env, cwd)
-        seconds, mb, code = run(command, env, cwd)
+        seconds, mb, code, cpu = measure(command, env, cwd)
         if code != 0:
             return Figure(name, size, float("nan"), mb, note=f"failed (exit {code})")
         times.append(seconds)
         rss.append(mb)
+        cpus.append(cpu)
     median = statistics.median(times)
-    return Figure(name, size, median, max(rss), per_item / median if per_item else None)
+    cpu = statistics.median(cpus)
+    return Figure(name, size, median, max(rss), per_item / median if per_item else None, cpu=cpu)
+
+
+def print_table(figures: list[Figure], width: int) -> None:
+    """The figures, with the CPU each used and the cores that kept busy (CPU / wall): a command
+    using two cores' worth of CPU on two cores is bound by its CPU, not by waiting."""
+    columns = f"{'size':>11} {'median s':>10} {'CPU s':>8} {'cores':>5} {'events/s':>10} {'peak MB':>8}"
+    print(f"{'operation':{width}} {columns}  note")
+    for f in figures:
+        rate = f"{f.per_second:,.0f}" if f.per_second else ""
+        secs = f"{f.seconds:.3f}" if f.seconds == f.seconds else "—"
+        cpu = f"{f.cpu:.2f}" if f.cpu == f.cpu else "—"
+        cores = f"{f.cpu / f.seconds:.2f}" if f.cpu == f.cpu and f.seconds == f.seconds and f.seconds else ""
+        peak = "—" if math.isnan(f.rss_mb) else f"{f.rss_mb:.1f}"
+        figures_shown = f"{f.size:>11,} {secs:>10} {cpu:>8} {cores:>5} {rate:>10} {peak:>8}"
+        print(f"{f.operation:{width}} {figures_shown}  {f.note}")
+    here = len(os.sched_getaffinity(0))
+    print(
+        f"(cores: CPU s / median s. This machine has {here}; a row near {here} is bound by its CPU: its "
+        f"wall time drops below CPU s / {here} only with less work.)"
+    )
 
 
 def raw_sqlite(csv_rows: list[list[str]], folder: Path, base: str) -> tuple[float, float]:
@@ -525,12 +554,7 @@ def main() -> None:
             figures.append(peers[tool])
 
     print()
-    print(f"{'operation':44} {'size':>10} {'median s':>10} {'events/s':>10} {'peak MB':>8}  note")
-    for f in figures:
-        rate = f"{f.per_second:,.0f}" if f.per_second else ""
-        secs = f"{f.seconds:.3f}" if f.seconds == f.seconds else "—"
-        peak = "—" if math.isnan(f.rss_mb) else f"{f.rss_mb:.1f}"
-        print(f"{f.operation:44} {f.size:>10,} {secs:>10} {rate:>10} {peak:>8}  {f.note}")
+    print_table(figures, 44)
 
     by = {f.operation: f for f in figures}
     before_signing(by, count)

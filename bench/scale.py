@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.__main__ import NO_PEAK, Figure, fresh_ledger, run, timed
+from bench.__main__ import NO_PEAK, Figure, fresh_ledger, print_table, run, timed
 from bench.generate import base_ids, write_csv
 from bench.spawner import Spawner
 
@@ -37,7 +37,8 @@ def peer(name: str, command: list[str], size: int, limit: float) -> Figure:
         return Figure(name, size, float("nan"), NO_PEAK, note=f"not finished in {limit:,.0f} s (stopped)")
     code = os.waitstatus_to_exitcode(status)
     note = "" if code == 0 else f"failed (exit {code})"
-    return Figure(name, size, seconds, usage.ru_maxrss / 1024, note=note)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Figure(name, size, seconds, usage.ru_maxrss / 1024, note=note, cpu=cpu)
 
 
 def main() -> None:
@@ -118,12 +119,7 @@ def main() -> None:
             figures.append(peer(f"{tool} bal {base}", [path, "-f", str(journal), "bal", base], count, limit))
 
     print()
-    print(f"{'operation':40} {'size':>11} {'median s':>10} {'events/s':>10} {'peak MB':>8}  note")
-    for f in figures:
-        rate = f"{f.per_second:,.0f}" if f.per_second else ""
-        secs = f"{f.seconds:.3f}" if f.seconds == f.seconds else "—"
-        peak = "—" if f.rss_mb != f.rss_mb else f"{f.rss_mb:.1f}"
-        print(f"{f.operation:40} {f.size:>11,} {secs:>10} {rate:>10} {peak:>8}  {f.note}")
+    print_table(figures, 40)
     by = {f.operation: f for f in figures}
     print(f"\ntargets at {count:,} events over {bases:,} bases")
     print(f"  import peak RSS {imported.rss_mb:.0f} MB (target ≤ 300 MB)")

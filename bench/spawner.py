@@ -31,7 +31,13 @@ def serve() -> None:
             seconds = time.perf_counter() - started
             errors.seek(0)
             said = errors.read(4000).decode(errors="replace")
-        answer = {"seconds": seconds, "kib": usage.ru_maxrss, "code": os.waitstatus_to_exitcode(status)}
+        answer = {
+            "seconds": seconds,
+            "kib": usage.ru_maxrss,
+            "code": os.waitstatus_to_exitcode(status),
+            # the command's CPU and that of the processes it started and waited for
+            "cpu": usage.ru_utime + usage.ru_stime,
+        }
         print(json.dumps({**answer, "errors": said}), flush=True)
 
 
@@ -46,13 +52,14 @@ class Spawner:
             text=True,
         )
 
-    def run(self, command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int, str]:
-        """Wall seconds, peak RSS (MB), exit code and the start of stderr of one whole process."""
+    def run(self, command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int, str, float]:
+        """Wall seconds, peak RSS (MB), exit code, the start of stderr and CPU seconds (user and
+        system, with the processes it waited for) of one whole process."""
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._proc.stdin.write(json.dumps({"command": command, "env": env, "cwd": str(cwd)}) + "\n")
         self._proc.stdin.flush()
         answer: dict[str, Any] = json.loads(self._proc.stdout.readline())
-        return answer["seconds"], answer["kib"] / 1024, answer["code"], answer["errors"]
+        return answer["seconds"], answer["kib"] / 1024, answer["code"], answer["errors"], answer["cpu"]
 
     def close(self) -> None:
         if self._proc.stdin is not None:

@@ -28,14 +28,33 @@ def test_a_commands_peak_is_its_own_whatever_the_benchmark_holds(tmp_path: Path)
         proc = subprocess.Popen(small, stdout=subprocess.DEVNULL)
         _, _, usage = os.wait4(proc.pid, 0)
         assert usage.ru_maxrss / 1024 >= TOUCHED  # what the benchmark reported before the spawner
-        seconds, mb, code, said = spawner.run(small, dict(os.environ), tmp_path)
+        seconds, mb, code, said, _cpu = spawner.run(small, dict(os.environ), tmp_path)
         assert code == 0 and said == "" and 0 < seconds < 30
         assert mb < 60
         touch = "b = bytearray(120 * 1024 * 1024)\nfor i in range(0, len(b), 4096): b[i] = 1"
         large = [sys.executable, "-c", touch]
         assert spawner.run(large, dict(os.environ), tmp_path)[1] >= 120
         refused = [sys.executable, "-c", "import sys; sys.exit('no such grant')"]
-        assert spawner.run(refused, dict(os.environ), tmp_path)[2:] == (1, "no such grant\n")
+        assert spawner.run(refused, dict(os.environ), tmp_path)[2:4] == (1, "no such grant\n")
         del held
+    finally:
+        spawner.close()
+
+
+def test_a_commands_cpu_counts_the_processes_it_waited_for(tmp_path: Path) -> None:
+    """The CPU column: a command that sleeps uses next to none; one whose child spins for a second
+    (as verify's and rebuild's second processes work) is charged that second."""
+    spawner = Spawner()
+    try:
+        asleep = [sys.executable, "-c", "import time; time.sleep(1)"]
+        seconds, _mb, _code, _said, cpu = spawner.run(asleep, dict(os.environ), tmp_path)
+        assert seconds >= 1 and cpu < 0.5
+        spin = "import time\nend = time.process_time() + 1\nwhile time.process_time() < end: pass"
+        parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {spin!r}], check=True)"
+        _seconds, _mb, code, said, cpu = spawner.run(
+            [sys.executable, "-c", parent], dict(os.environ), tmp_path
+        )
+        assert code == 0, said
+        assert cpu >= 1
     finally:
         spawner.close()
