@@ -14,12 +14,15 @@ from commands.progress import progress
 from ledger.errors import StorageError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from contextlib import AbstractContextManager
 
     from eventsourcing.persistence import Notification
     from sqlalchemy.engine import Connection
 
     from ledger.application import GrantLedger
+    from ledger.import_format import Row
+    from ledger.import_order import Disorder
     from ledger.importing import ImportResult
     from ledger.seal import Signer
 
@@ -86,6 +89,11 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
     and every bad row is listed. Importing the same file again records nothing. While an import
     runs, other writers wait for it (up to GRANT_LEDGER_BUSY_TIMEOUT).
 
+    Rows need not be in date order (a finance system may list the newest first): a file that
+    breaks a rule in its own order, where a grant's rows are out of date order, is applied again
+    by business date (a day's receipts before its spending, spending before its reversals), and
+    import says so.
+
     \b
     Columns that carry a field of their own row kind:
       approve          voucher: document number; memo: build period 2024-04-01..2026-03-31;
@@ -107,26 +115,33 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
       grant-ledger import --jobs 3 big-file.csv   # rows checked in two processes
     """
     from commands.import_files import open_import
+    from ledger.import_format import read_rows
 
     work_begins()  # the file is read before the ledger opens: collected from here on
     count, cells, reading = open_import(file)  # a workbook past the bounds is refused before it unpacks
     if reading:
         click.echo(f"{file.name}: {reading}", err=True)
     s = settings()
+    app = s.ledger()
+    options: dict[str, Any] = {
+        "signer": s.signer(),
+        "role": s.role,
+        "actor": s.actor,
+        "batch": batch_rows,
+        "checkers": _checkers(jobs, count),
+        "rows": count,
+    }
     with progress(count, _("importing")) as step:
-        done = record_rows(
-            s.ledger(),
-            cells,
-            signer=s.signer(),
-            role=s.role,
-            actor=s.actor,
-            batch=batch_rows,
-            progress=step,
-            checkers=_checkers(jobs, count),
-            rows=count,
-        )
+        done = record_rows(app, read_rows(cells), progress=step, **options)
     if done.errors:
-        for error in done.errors:
+        again = by_date_again(lambda: open_import(file)[1])
+        if again is not None:
+            disorder, ordered = again
+            click.echo(f"{file.name}:{disorder.line}: {disorder.sentence()}", err=True)
+            with ordered as rows, progress(count, _("importing by business date")) as step:
+                done = record_rows(app, rows, progress=step, **options)
+    if done.errors:
+        for error in sorted(done.errors, key=lambda e: e.line):
             click.echo(f"{file.name}:{error.line}: {error.message}", err=True)
         n = len(done.errors)
         bad = (
@@ -150,9 +165,24 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
     )
 
 
+def by_date_again(
+    reopen: Callable[[], Iterator[list[Any]]],
+) -> tuple[Disorder, AbstractContextManager[Iterator[tuple[int, Row]]]] | None:
+    """For a file whose rows broke a rule in its own order: where its rows of a grant are first
+    out of date order, and its rows by business date to import again (``reopen`` reads the file
+    again, header first); None if every grant's rows are in date order (ledger/import_order.py)."""
+    from ledger.import_format import read_rows
+    from ledger.import_order import by_business_date, first_disorder
+
+    disorder = first_disorder(read_rows(reopen()))
+    if disorder is None:
+        return None
+    return disorder, by_business_date(read_rows(reopen()))
+
+
 def record_rows(
     app: GrantLedger,
-    cells: Iterator[list[Any]],
+    read: Iterable[tuple[int, Row]],
     *,
     signer: Signer,
     role: str | None,
@@ -162,11 +192,11 @@ def record_rows(
     checkers: int = 0,
     rows: int | None = None,
 ) -> ImportResult:
-    """An opened import file's rows checked and recorded in one transaction, the projections kept
-    at the head inside it: what `import` does, and the web workspace's import page. ``rows``: how
-    many the file holds, where known (a large file's appended tables are indexed at the end)."""
+    """An opened import file's rows (``ledger.import_format.read_rows``) checked and recorded in
+    one transaction, the projections kept at the head inside it: what `import` does, and the web
+    workspace's import page. ``rows``: how many the file holds, where known (a large file's
+    appended tables are indexed at the end)."""
     from commands.registry import all_projections
-    from ledger.import_format import read_rows
     from ledger.importing import MemoryCeiling, fewer_held, import_rows
     from projections.balances import BalanceProjection
     from projections.compliance import ComplianceProjection
@@ -221,7 +251,7 @@ def record_rows(
 
     done = import_rows(
         app,
-        read_rows(cells),
+        read,
         signer=signer,
         role=role,
         actor=actor,

@@ -164,7 +164,8 @@ def test_a_web_import_is_not_refused_by_a_web_writes_catch_up(ledger: Ledger, mo
         monkeypatch.setattr(current, "catch_up", write_before_the_imports_lock)
         monkeypatch.setattr(runner, "check_sealed", writer_catches_up_meanwhile)
         row = "2024-05-10,,B0001,G1,,spend,100,subsidy,materials,,I-1,,"
-        workspace.record_file(iter([HEADER.split(","), row.split(",")]), signer, None, None)
+        lines = [HEADER.split(","), row.split(",")]
+        workspace.record_file(iter(lines), lambda: iter(lines), signer, None, None)
     finally:
         monkeypatch.undo()
         for thread in writer:

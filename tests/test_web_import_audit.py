@@ -156,6 +156,26 @@ def test_a_file_with_bad_rows_lists_each_line_and_writes_nothing(
     assert books.event_count() == before and _history(books) == history
 
 
+def test_a_file_newest_first_is_imported_on_the_web_by_business_date(
+    books: Ledger, client: TestClient, tmp_path: Path
+) -> None:
+    """The reversal above the spend it reverses (the newest first): refused in the file's order,
+    applied by date; the page says so and records what the command line records."""
+    path = _file(tmp_path, list(reversed(ROWS)), name="newest")
+    elsewhere = _copy(books, tmp_path)
+    sign_in(client)
+    client.get("/import?lang=en")
+    done = _upload(client, path)
+    assert done.status_code == 200, _text(done.text)
+    shown = re.search(r'<p class="hint" id="import-reading">(.*?)</p>', done.text, re.S)
+    assert shown is not None and "applied again by business date" in html.unescape(shown.group(1))
+    cli = elsewhere("import", str(path))
+    assert cli.exit_code == 0 and "applied again by business date" in cli.stderr, cli.output
+    assert _balance(books) == _balance(elsewhere)
+    (g1,) = [b for b in _balance(books) if b["grant_id"] == "G1"]
+    assert g1["subsidy_spent"] == "1000.50"
+
+
 def test_an_auditor_cannot_import(books: Ledger, client: TestClient, tmp_path: Path) -> None:
     path = _file(tmp_path, ROWS)
     before = books.event_count()

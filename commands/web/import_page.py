@@ -104,10 +104,12 @@ def _record(app: Host, session: Session, path: Path) -> tuple[Imported, int]:
 
     _count, cells, reading = open_import(path)  # a workbook past the bounds is refused before it unpacks
     assert session.signer is not None
-    done = app.workspace.record_file(cells, session.signer, session.role, session.person)
-    shown = Imported(file=path.name, reading=reading)
+    done, reordered = app.workspace.record_file(
+        cells, lambda: open_import(path)[1], session.signer, session.role, session.person
+    )
+    shown = Imported(file=path.name, reading=" ".join(filter(None, [reading, reordered])))
     if done.errors:
-        shown.bad = [(e.line, e.message) for e in done.errors]
+        shown.bad = sorted((e.line, e.message) for e in done.errors)
         n = len(done.errors)
         bad = (
             _("{count} bad rows of {rows} in {file}; nothing was imported")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -217,18 +217,35 @@ class Workspace:
         self.settings.close()
 
     def record_file(
-        self, cells: Iterator[list[Any]], signer: Signer, role: str | None, actor: str | None
-    ) -> ImportResult:
+        self,
+        cells: Iterator[list[Any]],
+        reopen: Callable[[], Iterator[list[Any]]],
+        signer: Signer,
+        role: str | None,
+        actor: str | None,
+    ) -> tuple[ImportResult, str | None]:
         """An opened import file recorded as `import` records it (commands.importer), as the
-        person whose key ``signer`` is; nothing written if any row is bad."""
-        from commands.importer import record_rows
+        person whose key ``signer`` is; nothing written if any row is bad. A file breaking a rule
+        in its own order, whose rows of a grant are out of date order, is applied again by
+        business date (``reopen`` reads it again): the sentence saying so comes with the result."""
+        from commands.importer import by_date_again, record_rows
+        from ledger.import_format import read_rows
 
+        said = None
         # the import's own catch-up checks that no other moved the projections meanwhile: none
         # of this server's writers catches up until the import is in (theirs wait, not fail)
         with self._lock, self._catching:
-            done = record_rows(self.settings.ledger(), cells, signer=signer, role=role, actor=actor)
+            done = record_rows(
+                self.settings.ledger(), read_rows(cells), signer=signer, role=role, actor=actor
+            )
+            again = by_date_again(reopen) if done.errors else None
+            if again is not None:
+                disorder, ordered = again
+                said = str(disorder.sentence())
+                with ordered as rows:
+                    done = record_rows(self.settings.ledger(), rows, signer=signer, role=role, actor=actor)
         self.catch_up()
-        return done
+        return done, said
 
     def export_bundle(self, directory: Path) -> Exported:
         """The audit bundle `audit export` writes, up to the latest checkpoint, into ``directory``."""
