@@ -28,7 +28,7 @@ from xml.parsers import expat
 from audit.verifier.errors import AuditError
 from audit.verifier.i18n import _
 from audit.verifier.layout import HEADER_ROW, UNIT_LABEL
-from audit.verifier.zip_layout import layout_fault
+from audit.verifier.zip_layout import data_fault, layout_fault
 
 MAX_ROWS = 1_048_576  # Excel's limit per sheet, header included
 AMOUNT_STYLE = 1  # built-in number format 4: #,##0.00 (format 2 bundles)
@@ -533,7 +533,7 @@ def check_package(
     whose content is scanned later, unless found as export writes them (``check_sheet_parts``)."""
     try:
         book = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as e:  # a later zip version
         raise PackageError(
             _("not a readable xlsx (zip) file ({error})").format(error=type(e).__name__)
         ) from None
@@ -563,6 +563,10 @@ def check_package(
                     )
                 )
             seen.add(member.filename.lower())
+        with path.open("rb") as handle:  # each part's sizes within the budget: inflating them is bounded
+            fault = data_fault(handle, book)
+        if fault is not None:
+            raise PackageError(fault)
         first = [name for name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels", "_rels/.rels",
                                    "[Content_Types].xml") if name in book.namelist()]  # fmt: skip
         for name in first:  # bounded before they are parsed whole
