@@ -373,14 +373,22 @@ def test_a_deferred_part_running_on_past_its_deflate_stream_is_refused(bundle: P
 
 
 def test_a_deflate_stream_running_on_past_its_data_is_refused(bundle: Path) -> None:
-    """A stream with no last block: zipfile stops at the directory's size and shows the sheet; a
-    streaming reader inflates on into what follows (a stored block's header at the end of the data
-    would make it take the next parts as this one's text, and read on from inside them)."""
+    """A part whose sizes follow its data, its stream with no last block: zipfile stops at the
+    directory's size and shows the sheet; a streaming reader, which knows no size, inflates on into
+    what follows (a stored block's header at the end of the data would make it take the next parts
+    as this one's text, and read on from inside them). A part stating its sizes up front, as export
+    writes every one, is read by that many bytes, and not inflated a second time."""
     book = bundle / "report.xlsx"
-    entries = [
-        _entry(name, data, _deflated(data, final=False) if name == BALANCES.encode() else None)
-        for name, data in _parts(book)
-    ]
+    entries = []
+    for name, data in _parts(book):
+        if name != BALANCES.encode():
+            entries.append(_entry(name, data))
+            continue
+        body, crc = _deflated(data, final=False), zlib.crc32(data)
+        described = body + struct.pack("<4sLLL", b"PK\x07\x08", crc, len(body), len(data))
+        entries.append(
+            (name, _local(name, crc, described, len(data), flags=0x08), described, crc, len(data), 0)
+        )
     book.write_bytes(_packed(entries))
     with zipfile.ZipFile(book) as read:
         assert HONEST in read.read(BALANCES)

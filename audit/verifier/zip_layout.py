@@ -260,9 +260,12 @@ def data_fault(handle: BinaryIO, book: zipfile.ZipFile) -> str | None:
     stored part whose sizes follow it holds a data descriptor's signature (where such a reader
     ends it); or None. Inflates each deflated part once, never past its stated size."""
     for member in book.infolist():
-        deferred_stored = member.compress_type == zipfile.ZIP_STORED and member.flag_bits & _DEFERRED
-        if member.compress_type != zipfile.ZIP_DEFLATED and not deferred_stored:
+        if not member.flag_bits & _DEFERRED:
+            # its sizes in its local header: a streaming reader takes that many bytes (Java's
+            # checks its stream ends there), so an honest export, which states them, is not
+            # inflated a second time (1.8 s of CPU for a million events)
             continue
+        deferred_stored = member.compress_type == zipfile.ZIP_STORED
         handle.seek(member.header_offset + 26)
         name_length, extra_length = struct.unpack("<HH", handle.read(4))
         handle.seek(member.header_offset + _LOCAL.size + name_length + extra_length)
