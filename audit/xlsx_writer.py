@@ -270,7 +270,9 @@ def _put_deflated(book: zipfile.ZipFile, member: str, part: DeflatedPart) -> zip
     deflated already."""
     info = _member(member)
     info.compress_type = zipfile.ZIP_STORED
-    with book.open(info, "w", force_zip64=True) as out, open(part.path, "rb") as deflated:
+    # no zip64 fields (a part is far below 4 GiB, the verifier's budget): a reader such as SheetJS
+    # refuses a local header stating its sizes as 0xFFFFFFFF beside a zip64 field
+    with book.open(info, "w", force_zip64=False) as out, open(part.path, "rb") as deflated:
         out.write(part.before)
         shutil.copyfileobj(deflated, out, 1 << 20)
         out.write(part.after)
@@ -281,11 +283,11 @@ def _put_deflated(book: zipfile.ZipFile, member: str, part: DeflatedPart) -> zip
 
 def _state_headers(path: Path, placed: Sequence[zipfile.ZipInfo]) -> None:
     """Each member's local header, written as stored, rewritten as the central directory states it
-    (the same length: zip64 both times)."""
+    (the same length: without zip64 fields both times)."""
     with path.open("r+b") as book:
         for info in placed:
             book.seek(info.header_offset)
-            book.write(info.FileHeader(zip64=True))
+            book.write(info.FileHeader(zip64=False))
 
 
 class Workbook:

@@ -476,3 +476,22 @@ def test_a_deferred_part_whose_local_header_states_another_size_is_refused(bundl
     struct.pack_into("<L", data, at + 18, 100)  # the local header's compressed size
     book.write_bytes(bytes(data))
     _fails(bundle, f"part {BALANCES}: its local header states another CRC or size than the central directory")
+
+
+def test_export_states_each_parts_sizes_in_its_local_header(bundle: Path) -> None:
+    """Export wrote every local header with zip64 fields and sizes of 0xFFFFFFFF: SheetJS, which many
+    web viewers read workbooks with, refused the file ("Bad compressed size"). Each header now
+    states its part's CRC and sizes, as the central directory does, with no zip64 field."""
+    data = (bundle / "report.xlsx").read_bytes()
+    with zipfile.ZipFile(bundle / "report.xlsx") as read:
+        for info in read.infolist():
+            at = info.header_offset
+            flags, _method, _t, _d, crc, size, plain, n, m = struct.unpack_from("<HHHHLLLHH", data, at + 6)
+            extra = data[at + 30 + n : at + 30 + n + m]
+            assert not flags & 0x08 and (crc, size, plain) == (info.CRC, info.compress_size, info.file_size)
+            fields, i = [], 0
+            while i + 4 <= len(extra):
+                kind, length = struct.unpack_from("<HH", extra, i)
+                fields.append(kind)
+                i += 4 + length
+            assert 0x0001 not in fields and 0xFFFFFFFF not in (size, plain), info.filename
