@@ -86,7 +86,8 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
     Each row is checked as its command checks it, and needs the importer's role to be the one its
     command needs: approve and recover_order rows are an approver's, the others an officer's.
     The file is read once and recorded in one transaction: if any row is bad nothing is written
-    and every bad row is listed. Importing the same file again records nothing. While an import
+    and the bad rows are listed (the first 1,000 by line, then how many more). Importing the same
+    file again records nothing. While an import
     runs, other writers wait for it (up to GRANT_LEDGER_BUSY_TIMEOUT).
 
     Rows need not be in date order (a finance system may list the newest first): a file that
@@ -143,7 +144,9 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
     if done.errors:
         for error in sorted(done.errors, key=lambda e: e.line):
             click.echo(f"{file.name}:{error.line}: {error.message}", err=True)
-        n = len(done.errors)
+        if done.unlisted:
+            click.echo(unlisted_text(done.unlisted, len(done.errors)), err=True)
+        n = done.bad
         bad = (
             _("grant-ledger: {count} bad rows of {rows} in {file}; nothing was imported")
             if n > 1
@@ -162,6 +165,13 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
         _("imported {rows} rows of {file}: {events} events recorded").format(
             rows=done.rows, file=file.name, events=done.events
         )
+    )
+
+
+def unlisted_text(unlisted: int, listed: int) -> str:
+    """The line after the bad rows listed, when more were bad."""
+    return _("… and {count} more bad rows, not listed (the first {listed} are)").format(
+        count=f"{unlisted:,}", listed=f"{listed:,}"
     )
 
 

@@ -159,24 +159,45 @@ class RowError:
     exit_code: int
 
 
+# bad rows listed by line at most: a file of another ledger (a million rows, each "no such grant")
+# listed every one, holding each message in memory (400 MB) and printing a million lines
+LISTED_ERRORS = 1000
+
+
 @dataclass
 class ImportResult:
     rows: int = 0
     events: int = 0
-    errors: list[RowError] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)  # the first LISTED_ERRORS bad rows found
+    unlisted: int = 0  # bad rows past those
+    worst: int = 0  # the exit code of them all (0: none)
+
+    def add(self, error: RowError) -> None:
+        self.worst = min(self.worst or error.exit_code, error.exit_code)
+        if len(self.errors) < LISTED_ERRORS:
+            self.errors.append(error)
+        else:
+            self.unlisted += 1
+
+    @property
+    def bad(self) -> int:
+        """How many rows were bad, listed or not."""
+        return len(self.errors) + self.unlisted
 
     def joined(self, other: ImportResult) -> ImportResult:
-        """This result and another part's, of the same file."""
+        """This result and another part's, of the same file: the bad rows of lowest lines listed."""
         errors = sorted([*self.errors, *other.errors], key=lambda e: e.line)
-        return ImportResult(self.rows + other.rows, self.events + other.events, errors)
+        worst = min(code for code in (self.worst, other.worst) if code) if self.worst or other.worst else 0
+        unlisted = self.unlisted + other.unlisted + max(0, len(errors) - LISTED_ERRORS)
+        return ImportResult(
+            self.rows + other.rows, self.events + other.events, errors[:LISTED_ERRORS], unlisted, worst
+        )
 
     @property
     def exit_code(self) -> int:
-        if not self.errors:
-            return 0
         # one bad row: its command's exit code; several: the first of bad input, rule, not found,
         # conflict that any of them has
-        return min(e.exit_code for e in self.errors)
+        return self.worst
 
 
 class _Books:
@@ -687,11 +708,11 @@ def _check_rows(
             if e.repeat:
                 respent[e.grant_id, e.voucher] = (line, e)
             else:
-                result.errors.append(_error(line, e))
+                result.add(_error(line, e))
             books.touched.clear()
             continue
         except LedgerError as e:
-            result.errors.append(_error(line, e))
+            result.add(_error(line, e))
             books.touched.clear()
             pending.clear()
             continue
@@ -715,7 +736,7 @@ def _check_rows(
             since = 0
     yield "rows", since
     for line, error in respent.values():
-        result.errors.append(_error(line, error))
+        result.add(_error(line, error))
     result.errors.sort(key=lambda e: e.line)
     if not result.errors and result.events:
         if pending:

@@ -106,6 +106,32 @@ def test_file_with_bad_rows_writes_nothing_and_lists_every_bad_row(
 
 
 @JOBS
+def test_a_file_of_many_bad_rows_lists_the_first_thousand_and_counts_the_rest(
+    ledger: Ledger, tmp_path: Path, jobs: str
+) -> None:
+    """A file of another ledger (every row's grant unknown here) listed every bad row: a million
+    lines on the terminal, each message held in memory until the end. The first 1,000 by line are
+    listed, then one line counts the rest; the total and the exit code are every row's."""
+    from ledger.importing import LISTED_ERRORS
+
+    _approved_elsewhere(ledger, tmp_path, jobs)
+    before = ledger.event_count()
+    rows = [
+        f"2024-05-01,,B{n % 7:04d},G-OTHER-{n % 7},,spend,100,subsidy,equipment,,记-{n},,"
+        for n in range(1500)
+    ]
+    path = _write(tmp_path, "\n".join([HEADER, *rows, ""]))
+    result = ledger("import", "--jobs", jobs, str(path))
+    assert result.exit_code == 4, result.stderr  # not found
+    listed = [line for line in result.stderr.splitlines() if line.startswith("books.csv:")]
+    assert len(listed) == LISTED_ERRORS == 1000
+    assert [int(line.split(":")[1]) for line in listed] == list(range(2, 1002))
+    assert "… and 500 more bad rows, not listed (the first 1,000 are)" in result.stderr
+    assert "1500 bad rows of 1500 in books.csv; nothing was imported" in result.stderr
+    assert ledger.event_count() == before
+
+
+@JOBS
 def test_rule_only_failures_exit_3(ledger: Ledger, tmp_path: Path, jobs: str) -> None:
     text = f"""{HEADER}
 2024-04-01,U1,B0001,G1,district_base,approve,200000,,,,渝中人社〔2024〕1号,,

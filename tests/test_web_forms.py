@@ -351,8 +351,7 @@ def test_a_script_typed_into_matching_and_reversal_forms_is_shown_as_text(
 
 
 def test_a_recorded_spend_answers_with_the_grants_page_and_a_reload_sends_nothing_again(
-    books: Ledger,
-    client: TestClient,  # noqa: F811
+    books: Ledger, client: TestClient  # noqa: F811
 ) -> None:
     """Post/Redirect/Get: the write answers 303 to the grant's page, which shows what was recorded
     once; reloading that page (what an officer does next) records nothing and shows no notice; a

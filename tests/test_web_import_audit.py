@@ -176,6 +176,24 @@ def test_a_file_newest_first_is_imported_on_the_web_by_business_date(
     assert g1["subsidy_spent"] == "1000.50"
 
 
+def test_a_file_of_many_bad_rows_lists_the_first_thousand_on_the_page(
+    books: Ledger, client: TestClient, tmp_path: Path
+) -> None:
+    row = ["2024-05-01", "", "B0009", "G9", "", "spend", "100", "subsidy", "equipment", "", "", "", ""]
+    rows = [[*row[:10], f"记-{n}", "", ""] for n in range(1005)]
+    path = _file(tmp_path, rows, name="other")
+    before = books.event_count()
+    sign_in(client)
+    client.get("/import?lang=en")
+    refused = _upload(client, path)
+    assert refused.status_code == 404  # every row's grant not found, as `import` exits 4
+    assert len(_bad_rows(refused.text)) == 1000
+    page = _text(refused.text)
+    assert "… and 5 more bad rows, not listed (the first 1,000 are)" in page
+    assert "1005 bad rows of 1005 in other.csv; nothing was imported" in page
+    assert books.event_count() == before
+
+
 def test_an_auditor_cannot_import(books: Ledger, client: TestClient, tmp_path: Path) -> None:
     path = _file(tmp_path, ROWS)
     before = books.event_count()

@@ -110,7 +110,13 @@ def _record(app: Host, session: Session, path: Path) -> tuple[Imported, int]:
     shown = Imported(file=path.name, reading=" ".join(filter(None, [reading, reordered])))
     if done.errors:
         shown.bad = sorted((e.line, e.message) for e in done.errors)
-        n = len(done.errors)
+        if done.unlisted:
+            from commands.importer import unlisted_text
+
+            shown.reading = " ".join(
+                filter(None, [shown.reading, unlisted_text(done.unlisted, len(done.errors))])
+            )
+        n = done.bad
         bad = (
             _("{count} bad rows of {rows} in {file}; nothing was imported")
             if n > 1
