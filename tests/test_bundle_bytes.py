@@ -169,11 +169,9 @@ def test_a_read_the_database_refuses_mid_export_is_a_storage_error_and_leaves_no
     def refusing(dbapi_connection: Any, record: Any) -> None:
         connect(dbapi_connection, record)
         dbapi_connection.set_authorizer(
-            lambda action, table, column, *_: (
-                sqlite3.SQLITE_DENY
-                if action == sqlite3.SQLITE_READ and (table, column) == ("ledger_events", "state")
-                else sqlite3.SQLITE_OK
-            )
+            lambda action, table, column, *_: sqlite3.SQLITE_DENY
+            if action == sqlite3.SQLITE_READ and (table, column) == ("ledger_events", "state")
+            else sqlite3.SQLITE_OK
         )
 
     monkeypatch.setattr(database, "_sqlite_on_connect", refusing)
@@ -229,11 +227,9 @@ def test_a_refused_read_on_the_projections_page_reader_is_the_database_s_error(
         with engine.connect() as conn:
             assert read_rows(conn, _events_table(conn), 0, 10)  # readable: rows come back
             conn.connection.driver_connection.set_authorizer(  # type: ignore[union-attr]
-                lambda action, table, column, *_: (
-                    sqlite3.SQLITE_DENY
-                    if action == sqlite3.SQLITE_READ and (table, column) == ("ledger_events", "state")
-                    else sqlite3.SQLITE_OK
-                )
+                lambda action, table, column, *_: sqlite3.SQLITE_DENY
+                if action == sqlite3.SQLITE_READ and (table, column) == ("ledger_events", "state")
+                else sqlite3.SQLITE_OK
             )
             with pytest.raises(DBAPIError) as raised:
                 read_rows(conn, _events_table(conn), 0, 10)
