@@ -37,6 +37,8 @@ def peer(name: str, command: list[str], size: int, limit: float) -> Figure:
         return Figure(name, size, float("nan"), NO_PEAK, note=f"not finished in {limit:,.0f} s (stopped)")
     code = os.waitstatus_to_exitcode(status)
     note = "" if code == 0 else f"failed (exit {code})"
+    if code == -signal.SIGKILL:  # not by the limit's timer: the kernel's, out of memory
+        note = f"killed by the system at {usage.ru_maxrss / 1024 / 1024:.1f} GB (out of memory)"
     cpu = usage.ru_utime + usage.ru_stime
     return Figure(name, size, seconds, usage.ru_maxrss / 1024, note=note, cpu=cpu)
 
@@ -129,7 +131,7 @@ def main() -> None:
         print(f"  balance of all bases as JSON {every.seconds:.3f} s (target ≤ 3 s)")
         for tool in ("ledger", "hledger"):
             other = by.get(f"{tool} bal {base}")
-            if other and other.seconds == other.seconds:
+            if other and other.seconds == other.seconds and not other.note:
                 print(f"  {tool} bal {base}: {other.seconds:.1f} s, {other.seconds / one.seconds:,.0f}x ours")
     spawner.close()
 
