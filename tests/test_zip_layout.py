@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import struct
 import warnings
 import zipfile
@@ -18,24 +17,15 @@ from pathlib import Path
 import pytest
 
 from audit.bundle import write_manifest
-from tests.test_workbook_verified import _verify, exported_history
+from tests import test_workbook_verified
+from tests.test_workbook_verified import _verify
 
 BALANCES = "xl/worksheets/sheet2.xml"  # sheet1.xml is the event log, written first
 HONEST, FORGED = b"<v>120000.00</v>", b"<v>920000.00</v>"  # G1's disbursed subsidy, in yuan
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("zipped")
-    exported_history(home)
-    return home
-
-
-@pytest.fixture
-def bundle(home: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "bundle"
-    shutil.copytree(home / "bundle", copy)
-    return copy
+# test_workbook_verified's fixtures: a history exported once per module, each test a copy of its bundle
+home, bundle = test_workbook_verified.home, test_workbook_verified.bundle
 
 
 def _forged_balances(book: Path) -> bytes:
