@@ -28,7 +28,7 @@ from typing import Any
 
 from ledger.actions import business_date
 from ledger.i18n import T_, Text
-from ledger.import_format import Row
+from ledger.import_format import Cells, Row, as_cells
 
 # the order of a date's rows by kind: money in before money out, an act before its reversal
 _KIND_ORDER = {
@@ -98,11 +98,15 @@ def _key(line: int, row: Row) -> tuple[int, int, int, bytes]:
     on = _day(row)
     kind = str(row.get("kind") or "").strip().lower()
     order = _KIND_ORDER.get(kind, _OTHER_KIND)
-    return (on.toordinal() if on is not None else _UNDATED, order, line, pickle.dumps(dict(row), protocol=5))
+    # the row as its check reads it (``as_cells``), text only, with what it carries past its
+    # cells: a row holding cells past the header's (``overflow``) or under a blank name
+    # (``unnamed``) is refused at its line, not recorded cut to the header's width
+    cells = row if row.__class__ is Cells else as_cells(row)
+    return (on.toordinal() if on is not None else _UNDATED, order, line, pickle.dumps(cells, protocol=5))
 
 
 @contextmanager
-def by_business_date(rows: Iterable[tuple[int, Row]]) -> Iterator[Iterator[tuple[int, dict[str, Any]]]]:
+def by_business_date(rows: Iterable[tuple[int, Row]]) -> Iterator[Iterator[tuple[int, Cells]]]:
     """The rows (line, row) by business date (see the module's notes), each with its own line;
     the scratch file they are sorted in goes when the block ends."""
     with tempfile.TemporaryDirectory(prefix="grant-ledger-import-") as scratch:

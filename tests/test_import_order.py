@@ -387,3 +387,31 @@ def test_a_bad_row_in_a_file_newest_first_is_named_and_nothing_written(
     assert len(errors) == 1 and errors[0].startswith(f"newest.csv:{line}: spending 99,999,999.00"), errors
     assert "1 bad row of" in refused.stderr
     assert ledger.event_count() == before
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_a_row_past_the_header_is_refused_in_a_file_applied_by_date(
+    template: Ledger, tmp_path: Path, suffix: str
+) -> None:
+    """A file newest first holding a spend row with a cell past the header's columns (a payee
+    "ACME, Ltd" with its comma unquoted: every later cell moved on). In the file's order the row is
+    refused at its line; applied again by business date, the row went to the scratch file as a
+    plain dict, its overflow mark left behind, and was recorded with its memo lost and payee cut:
+    the officer saw the file imported (exit 0) with a row the file does not say."""
+    approvals, money = _split(list(rows(60, 3, 1, "date")))
+    spend = next(r for r in money if r[KIND] == "spend")
+    at = money.index(spend)
+    moved: list[Any] = [*spend[:11], "ACME", " Ltd", "site 3 fencing"]
+    money[at] = moved
+    ledger = _copy(template, tmp_path / "overflow")
+    approved = _write(tmp_path / "approvals.csv", approvals)
+    ledger.ok("import", str(approved), role="approver")
+    before = ledger.event_count()
+    newest = _newest_first(money)
+    line = 2 + newest.index(moved)
+
+    refused = ledger("import", str(_write(tmp_path / f"newest{suffix}", newest)))
+
+    assert refused.exit_code == 2, refused.output
+    assert f"newest{suffix}:{line}: the row holds 14 cells but the header names 13" in refused.stderr
+    assert ledger.event_count() == before
