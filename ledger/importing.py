@@ -168,16 +168,23 @@ LISTED_ERRORS = 1000
 class ImportResult:
     rows: int = 0
     events: int = 0
-    errors: list[RowError] = field(default_factory=list)  # the first LISTED_ERRORS bad rows found
+    # the bad rows of lowest lines, LISTED_ERRORS of them once ``trim`` has run (twice as many
+    # at most before: rows applied by business date, or set aside by grant, are not met by line)
+    errors: list[RowError] = field(default_factory=list)
     unlisted: int = 0  # bad rows past those
     worst: int = 0  # the exit code of them all (0: none)
 
     def add(self, error: RowError) -> None:
         self.worst = min(self.worst or error.exit_code, error.exit_code)
-        if len(self.errors) < LISTED_ERRORS:
-            self.errors.append(error)
-        else:
-            self.unlisted += 1
+        self.errors.append(error)
+        if len(self.errors) >= 2 * LISTED_ERRORS:
+            self.trim()
+
+    def trim(self) -> None:
+        """The bad rows by line, the first LISTED_ERRORS kept and the others counted."""
+        self.errors.sort(key=lambda e: e.line)
+        self.unlisted += max(0, len(self.errors) - LISTED_ERRORS)
+        del self.errors[LISTED_ERRORS:]
 
     @property
     def bad(self) -> int:
@@ -737,7 +744,7 @@ def _check_rows(
     yield "rows", since
     for line, error in respent.values():
         result.add(_error(line, error))
-    result.errors.sort(key=lambda e: e.line)
+    result.trim()
     if not result.errors and result.events:
         if pending:
             yield "events", (seal_id, pending, "".join(leaves))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -124,6 +125,36 @@ def test_a_file_of_many_bad_rows_lists_the_first_thousand_and_counts_the_rest(
     result = ledger("import", "--jobs", jobs, str(path))
     assert result.exit_code == 4, result.stderr  # not found
     listed = [line for line in result.stderr.splitlines() if line.startswith("books.csv:")]
+    assert len(listed) == LISTED_ERRORS == 1000
+    assert [int(line.split(":")[1]) for line in listed] == list(range(2, 1002))
+    assert "… and 500 more bad rows, not listed (the first 1,000 are)" in result.stderr
+    assert "1500 bad rows of 1500 in books.csv; nothing was imported" in result.stderr
+    assert ledger.event_count() == before
+
+
+@JOBS
+def test_a_file_of_many_bad_rows_newest_first_lists_the_first_thousand_by_line(
+    ledger: Ledger, tmp_path: Path, jobs: str
+) -> None:
+    """The same file of another ledger, its rows newest first: it fails in its own order and its
+    rows are out of date order, so it is applied again by business date, where its bad rows are
+    met oldest first, from the last line up. The page listed lines 502 to 1501 and said "the first
+    1,000 are": an officer fixing them would think lines 2 to 501 good. The first 1,000 by line are
+    listed, whatever order the rows were checked in."""
+    from ledger.importing import LISTED_ERRORS
+
+    _approved_elsewhere(ledger, tmp_path, jobs)
+    before = ledger.event_count()
+    rows = [
+        f"{date.fromordinal(date(2024, 5, 1).toordinal() - n // 10).isoformat()},,B{n % 7:04d},"
+        f"G-OTHER-{n % 7},,spend,100,subsidy,equipment,,记-{n},,"
+        for n in range(1500)
+    ]
+    path = _write(tmp_path, "\n".join([HEADER, *rows, ""]))
+    result = ledger("import", "--jobs", jobs, str(path))
+    assert result.exit_code == 4, result.stderr  # not found
+    assert "applied again by business date" in result.stderr
+    listed = [line for line in result.stderr.splitlines() if line.startswith("books.csv:")][1:]
     assert len(listed) == LISTED_ERRORS == 1000
     assert [int(line.split(":")[1]) for line in listed] == list(range(2, 1002))
     assert "… and 500 more bad rows, not listed (the first 1,000 are)" in result.stderr
