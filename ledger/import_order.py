@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import date
 from itertools import islice
 from pathlib import Path
-from typing import Any
 
 from ledger.actions import business_date
 from ledger.i18n import T_, Text
