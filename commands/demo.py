@@ -32,6 +32,7 @@ from ledger.actions import (
     Notice,
     OrderRectification,
     ReceiveMatching,
+    Recommend,
     RegisterBudget,
     RegisterUnit,
     ReportOutput,
@@ -242,6 +243,11 @@ def scenario() -> list[Step | Section]:
                 requested=_y("150万元"),
                 on=date(2024, 4, 10),
             ),
+        ),
+        Step(
+            _("reviewed by its sector authority (000 第十一条)"),
+            CITY,
+            Recommend(grant_id=G2, recommender="JX-CQ", round_="2024", on=date(2024, 4, 15)),
         ),
         Step(_("expert review, panel of 5"), CITY, _review(G2, 5, date(2024, 4, 25))),
         Step(_("public notice 2024-05-06..10"), CITY, _notice(G2, date(2024, 5, 6), date(2024, 5, 10))),
@@ -550,6 +556,7 @@ DEMO_BODIES = (
     ("RS-YZ", "渝中区人力社保局", "district_bureau", "hr", "500103"),
     ("CZ-YZ", "渝中区财政局", "district_bureau", "finance", "500103"),
     ("RS-CQ", "重庆市人力资源和社会保障局", "municipal_bureau", "hr", None),
+    ("JX-CQ", "重庆市经济和信息化委员会", "sector_authority", "sector", None),
 )
 # each person's key file in the demo's key directory
 KEY_FILES = {

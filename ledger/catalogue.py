@@ -214,6 +214,13 @@ RULES: tuple[Rule, ...] = (
         False,
         (EVERY + "test_recommendations_are_judged",),
     ),
+    Rule(
+        "review by its authority first",
+        ("institute_approval",),
+        True,
+        False,
+        (EVERY + "test_an_institute_closes_only_overseen_and_is_flagged_once_due",),
+    ),
     Rule("expert panel", ("expert_panel",), True, False, (EVERY + "test_the_selection_steps_are_judged",)),
     Rule("public notice", ("public_notice",), True, False, (EVERY + "test_the_selection_steps_are_judged",)),
     Rule(

@@ -683,6 +683,12 @@ def register_bodies(ledger: Ledger) -> None:
     ledger.bodies_registered = True
 
 
+def reviewed_by_its_authority(ledger: Ledger, grant: str = "G1", day: str = "2024-03-05") -> None:
+    """An institute's application reviewed by its sector authority (市教委) before it goes to the
+    city (000 第十一条), recorded as that body's recommendation."""
+    ledger.ok("grant", "recommend", grant, "--by", "JW-CQ", "--round", "2024", "--date", day, role="approver")
+
+
 def selected(ledger: Ledger, grant: str = "G1") -> None:
     """The selection steps before approval: a favourable review (2024-03-08, panel of 5) and a
     public notice of 5 working days (2024-03-11 to 2024-03-15) without objection."""

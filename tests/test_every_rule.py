@@ -10,7 +10,14 @@ from click.testing import Result
 
 from commands.cli import cli
 from ledger.policy import current_policy
-from tests.conftest import CITY_BODIES, DISTRICT_BODIES, Ledger, approved_district_grant, selected
+from tests.conftest import (
+    CITY_BODIES,
+    DISTRICT_BODIES,
+    Ledger,
+    approved_district_grant,
+    reviewed_by_its_authority,
+    selected,
+)
 
 A = "approver"
 HEADER = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo"
@@ -305,8 +312,15 @@ def test_an_institute_closes_only_overseen_and_is_flagged_once_due(ledger: Ledge
     unit(ledger, "U1", "--kind", "technician_college")
     ledger.ok(*apply("G1", "U1", "training_institute", "2024-03-01", "焊工", "电工", amount="150万"))
     selected(ledger, "G1")
-    ledger.ok("grant", "approve", "G1", "--amount", "150万", "--document", "渝人社〔2024〕96号",
-              "--body", "RS-CQ", "--end", "2026-03-31", "--date", "2024-04-01", role=A)  # fmt: skip
+    approve = ["grant", "approve", "G1", "--amount", "150万", "--document", "渝人社〔2024〕96号",
+               "--body", "RS-CQ", "--end", "2026-03-31", "--date", "2024-04-01"]  # fmt: skip
+    # not before its sector authority or district HR bureau has reviewed it (000 第十一条)
+    message = refused_by(
+        ledger, "review by its authority first", cite("institute_approval"), *approve, role=A
+    )
+    assert "grant recommend" in message
+    reviewed_by_its_authority(ledger, "G1")
+    ledger.ok(*approve, role=A)
     ledger.ok("evaluate", "G1", "--kind", "final", "--result", "pass", "--date", "2026-04-01", role=A)
     close = ["grant", "close", "G1", "--date", "2026-04-15"]
     message = refused_by(ledger, "institute oversight", cite("institute_closure"), *close, role=A)

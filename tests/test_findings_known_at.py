@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 from commands.cli import cli
 from commands.web.app import create_app
 from tests import test_web
-from tests.conftest import Ledger, approved_district_grant, selected
+from tests.conftest import Ledger, approved_district_grant, reviewed_by_its_authority, selected
 from tests.test_web import Clock, sign_in
 from tests.test_web_reports import csv_table, page_table
 
@@ -211,6 +211,7 @@ def test_an_institutes_oversight_as_of_a_day_and_as_known_at_a_moment(ledger: Le
 
     unit(ledger, "U1", "--kind", "technician_college")
     ledger.ok(*apply("G1", "U1", "training_institute", "2024-03-01", "焊工", "电工", amount="150万"))
+    reviewed_by_its_authority(ledger, "G1")
     selected(ledger, "G1")
     ledger.ok("grant", "approve", "G1", "--amount", "150万", "--document", "渝人社〔2024〕96号",
               "--body", "RS-CQ", "--end", "2026-03-31", "--date", "2024-04-01", role=A)  # fmt: skip

@@ -9,7 +9,14 @@ from datetime import date
 from pathlib import Path
 
 from tests.bundle_book import bundle_balances
-from tests.conftest import DISTRICT_BODIES, Ledger, approved_district_grant, selected, spent_below
+from tests.conftest import (
+    DISTRICT_BODIES,
+    Ledger,
+    approved_district_grant,
+    reviewed_by_its_authority,
+    selected,
+    spent_below,
+)
 from tests.signing import save_sealed
 from tests.test_core_rules import refused
 
@@ -765,6 +772,7 @@ def test_institute_with_three_projects(ledger: Ledger) -> None:
         "工业机器人系统运维员",
         amount="150万",
     )
+    reviewed_by_its_authority(ledger, "G1")
     selected(ledger, "G1")
     ledger.ok(
         "grant",

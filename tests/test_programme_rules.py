@@ -10,7 +10,7 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from tests.conftest import CITY_BODIES, Ledger, approved_district_grant, selected
+from tests.conftest import CITY_BODIES, Ledger, approved_district_grant, reviewed_by_its_authority, selected
 from tests.test_core_rules import refused
 
 SPEND = ["--source", "subsidy", "--date", "2024-05-10"]
@@ -38,6 +38,7 @@ def approved_institute(
         *apply_args(grant, unit, f"B-{grant}", "training_institute", "焊工", "数控车工", "电工"),
         "--amount", "150万", "--date", "2024-03-01",
     )  # fmt: skip
+    reviewed_by_its_authority(ledger, grant)
     selected(ledger, grant)
     ledger.ok(
         "grant", "approve", grant, "--amount", "150万", "--document", "渝人社〔2024〕96号", "--body", "RS-CQ",

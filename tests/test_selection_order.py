@@ -7,7 +7,7 @@ import json
 
 from sqlalchemy import create_engine, text
 
-from tests.conftest import CITY_BODIES, DISTRICT_BODIES, Ledger
+from tests.conftest import CITY_BODIES, DISTRICT_BODIES, Ledger, reviewed_by_its_authority
 from tests.test_core_rules import refused
 
 A = "approver"
@@ -221,7 +221,12 @@ def test_approving_bodies_are_judged_on_every_approval_per_programme(ledger: Led
     ledger.ok(*_approve("G1", "20万", *DISTRICT_BODIES), role=A)
 
     _apply(ledger, "G2", "U2", "training_institute", "150万", "焊工", "电工")
-    # an institute's selection is its own (000 第十一条), never the district's 003 第七条
+    # an institute's selection is its own (000 第十一条), never the district's 003 第七条: first
+    # its sector authority's review, then the expert review
+    unreviewed = refused(ledger, *_approve("G2", "150万", "--body", "RS-CQ", "--end", "2025-12-31"), role=A,
+                         clause="000 第十一条")  # fmt: skip
+    assert "sector authority or district HR bureau" in unreviewed and "003" not in unreviewed
+    reviewed_by_its_authority(ledger, "G2")
     early = refused(ledger, *_approve("G2", "150万", "--body", "RS-CQ", "--end", "2025-12-31"), role=A,
                     clause="000 第十一条")  # fmt: skip
     assert "no expert review" in early and "003" not in early
@@ -253,6 +258,7 @@ def _findings(ledger: Ledger, day: str) -> list[dict[str, str]]:
 
 def test_an_institute_closes_only_after_a_third_party_audit_and_a_final_evaluation(ledger: Ledger) -> None:
     _apply(ledger, "G2", "U2", "training_institute", "150万", "焊工", "电工")
+    reviewed_by_its_authority(ledger, "G2")
     _review(ledger, "G2")
     ledger.ok("grant", "notice", "G2", "--from", "2024-03-11", "--to", "2024-03-15", role=A)
     ledger.ok(*_approve("G2", "150万", "--body", "RS-CQ", "--end", "2024-12-31"), role=A)
@@ -272,6 +278,7 @@ def test_an_institute_closes_only_after_a_third_party_audit_and_a_final_evaluati
 
 def test_an_institute_without_a_final_evaluation_does_not_close(ledger: Ledger) -> None:
     _apply(ledger, "G2", "U2", "training_institute", "150万", "焊工", "电工")
+    reviewed_by_its_authority(ledger, "G2")
     _review(ledger, "G2")
     ledger.ok("grant", "notice", "G2", "--from", "2024-03-11", "--to", "2024-03-15", role=A)
     ledger.ok(*_approve("G2", "150万", "--body", "RS-CQ", "--end", "2024-12-31"), role=A)
