@@ -245,6 +245,19 @@ def scenario() -> list[Step | Section]:
             ),
         ),
         Step(
+            _("approved before its sector authority reviewed it (000 第十一条)"),
+            CITY,
+            Approve(
+                grant_id=G2,
+                amount=_y("¥1500000"),
+                document="渝人社〔2024〕96号",
+                bodies=("RS-CQ",),
+                build_end=date(2026, 12, 31),
+                on=date(2024, 4, 12),
+            ),
+            refused=True,
+        ),
+        Step(
             _("reviewed by its sector authority (000 第十一条)"),
             CITY,
             Recommend(grant_id=G2, recommender="JX-CQ", round_="2024", on=date(2024, 4, 15)),
