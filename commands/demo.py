@@ -104,6 +104,18 @@ def _notice(grant: str, start: date, end: date) -> Notice:
     return Notice(grant_id=grant, start=start, end=end, objections=0, where="政府网站", on=end)
 
 
+def _institute_approval(on: date) -> Approve:
+    """The city's approval of the institute G2: 150万, built to the end of 2026."""
+    return Approve(
+        grant_id=G2,
+        amount=_y("¥1500000"),
+        document="渝人社〔2024〕96号",
+        bodies=("RS-CQ",),
+        build_end=date(2026, 12, 31),
+        on=on,
+    )
+
+
 def scenario() -> list[Step | Section]:
     """The demo's acts in the order they are recorded."""
     return [
@@ -247,14 +259,7 @@ def scenario() -> list[Step | Section]:
         Step(
             _("approved before its sector authority reviewed it (000 第十一条)"),
             CITY,
-            Approve(
-                grant_id=G2,
-                amount=_y("¥1500000"),
-                document="渝人社〔2024〕96号",
-                bodies=("RS-CQ",),
-                build_end=date(2026, 12, 31),
-                on=date(2024, 4, 12),
-            ),
+            _institute_approval(date(2024, 4, 12)),
             refused=True,
         ),
         Step(
@@ -267,14 +272,7 @@ def scenario() -> list[Step | Section]:
         Step(
             _("approve"),
             CITY,
-            Approve(
-                grant_id=G2,
-                amount=_y("¥1500000"),
-                document="渝人社〔2024〕96号",
-                bodies=("RS-CQ",),
-                build_end=date(2026, 12, 31),
-                on=date(2024, 5, 20),
-            ),
+            _institute_approval(date(2024, 5, 20)),
         ),
         Section(_("4. 资金到位 money in: subsidy tranches and 1:1 matching")),
         *[
