@@ -50,6 +50,7 @@ from ledger.rules import (
     recommended_first,
     recoveries_settled,
     refuse_breaches,
+    reviewed_by_its_authority_first,
     selection_complete,
     subsidy_amount_in_range,
 )
@@ -796,8 +797,12 @@ class Grant(Aggregate):
             ]
         )
         if not imported:
+            recommended = self.recommendation is not None
             raise_first(
-                [recommended_first(self.grant_id, programme, self.recommendation is not None, policy)]
+                [
+                    recommended_first(self.grant_id, programme, recommended, policy),
+                    reviewed_by_its_authority_first(self.grant_id, programme, recommended, policy),
+                ]
             )
             review = self.review or {}
             notice = self.current_notice() or {}

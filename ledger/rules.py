@@ -602,30 +602,37 @@ def district_kept_for_its_bureaus(
 def recommended_first(
     grant_id: str, programme: Programme, recommended: bool, policy: Policy
 ) -> Breach | None:
-    """A municipal or national base is approved only on a recommendation (002 五(一)); an
-    institute only once its sector authority or district HR bureau has reviewed its application
-    (000 第十一条: 经行业主管部门、区县人力社保部门审核后), recorded as that body's recommendation."""
-    if recommended or programme.level not in ("municipal", "national", "institute"):
+    """A municipal or national base is approved only on a recommendation (002 五(一))."""
+    if recommended or programme.level not in ("municipal", "national"):
         return None
-    if programme.level == "institute":
-        return Breach(
-            rule=N_("review by its authority first"),
-            clause=policy.clause("institute_approval"),
-            text=T_(
-                "a {code} ({zh}) applies to the city only once its sector authority or district HR "
-                "bureau has reviewed it (经行业主管部门、区县人力社保部门审核后); grant {grant_id} has no "
-                "such review: record it with grant recommend",
-                code=programme.code,
-                zh=programme.zh,
-                grant_id=grant_id,
-            ),
-        )
     return Breach(
         rule=N_("recommendation first"),
         clause=policy.clause("recommendation_required"),
         text=T_(
             "a {code} ({zh}) is approved only on a recommendation by a district HR bureau or a "
             "municipal sector authority; grant {grant_id} has none (grant recommend)",
+            code=programme.code,
+            zh=programme.zh,
+            grant_id=grant_id,
+        ),
+    )
+
+
+def reviewed_by_its_authority_first(
+    grant_id: str, programme: Programme, reviewed: bool, policy: Policy
+) -> Breach | None:
+    """An institute is approved only once its sector authority or district HR bureau has
+    reviewed its application (000 第十一条: 经行业主管部门、区县人力社保部门审核后), recorded as that
+    body's recommendation."""
+    if reviewed or programme.level != "institute":
+        return None
+    return Breach(
+        rule=N_("review by its authority first"),
+        clause=policy.clause("institute_approval"),
+        text=T_(
+            "a {code} ({zh}) applies to the city only once its sector authority or district HR "
+            "bureau has reviewed it (经行业主管部门、区县人力社保部门审核后); grant {grant_id} has no "
+            "such review: record it with grant recommend",
             code=programme.code,
             zh=programme.zh,
             grant_id=grant_id,
