@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -116,7 +117,6 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
       grant-ledger import --jobs 3 big-file.csv   # rows checked in two processes
     """
     from commands.import_files import open_import
-    from ledger.import_format import read_rows
 
     work_begins()  # the file is read before the ledger opens: collected from here on
     count, cells, reading = open_import(file)  # a workbook past the bounds is refused before it unpacks
@@ -132,17 +132,16 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
         "checkers": _checkers(jobs, count),
         "rows": count,
     }
-    with progress(count, _("importing")) as step:
-        done = record_rows(app, read_rows(cells), progress=step, **options)
+    done = record_file(
+        app,
+        cells,
+        lambda: open_import(file)[1],
+        stage=lambda label: progress(count, label),
+        tell=lambda d: click.echo(f"{file.name}:{d.line}: {d.sentence()}", err=True),
+        **options,
+    )
     if done.errors:
-        again = by_date_again(lambda: open_import(file)[1])
-        if again is not None:
-            disorder, ordered = again
-            click.echo(f"{file.name}:{disorder.line}: {disorder.sentence()}", err=True)
-            with ordered as rows, progress(count, _("importing by business date")) as step:
-                done = record_rows(app, rows, progress=step, **options)
-    if done.errors:
-        for error in sorted(done.errors, key=lambda e: e.line):
+        for error in done.errors:  # by line
             click.echo(f"{file.name}:{error.line}: {error.message}", err=True)
         if done.unlisted:
             click.echo(unlisted_text(done.unlisted, len(done.errors)), err=True)
@@ -173,6 +172,37 @@ def unlisted_text(unlisted: int, listed: int) -> str:
     return _("… and {count} more bad rows, not listed (the first {listed} are)").format(
         count=f"{unlisted:,}", listed=f"{listed:,}"
     )
+
+
+def _unstaged(label: str) -> AbstractContextManager[Callable[[int], None] | None]:
+    return nullcontext(None)
+
+
+def record_file(
+    app: GrantLedger,
+    cells: Iterator[list[Any]],
+    reopen: Callable[[], Iterator[list[Any]]],
+    *,
+    stage: Callable[[str], AbstractContextManager[Callable[[int], None] | None]] = _unstaged,
+    tell: Callable[[Disorder], None] | None = None,
+    **options: Any,
+) -> ImportResult:
+    """An opened import file (``cells``, header first) recorded by ``record_rows``: what `import`
+    and the web's import page do. A file breaking a rule in its own order, whose rows of a grant
+    are out of date order, is applied again by business date (``reopen`` reads it again; ``tell``
+    hears where the order broke first). ``stage(label)``: each pass's progress."""
+    from ledger.import_format import read_rows
+
+    with stage(_("importing")) as step:
+        done = record_rows(app, read_rows(cells), progress=step, **options)
+    again = by_date_again(reopen) if done.errors else None
+    if again is None:
+        return done
+    disorder, ordered = again
+    if tell is not None:
+        tell(disorder)
+    with ordered as rows, stage(_("importing by business date")) as step:
+        return record_rows(app, rows, progress=step, **options)
 
 
 def by_date_again(

@@ -193,12 +193,16 @@ class ImportResult:
 
     def joined(self, other: ImportResult) -> ImportResult:
         """This result and another part's, of the same file: the bad rows of lowest lines listed."""
-        errors = sorted([*self.errors, *other.errors], key=lambda e: e.line)
-        worst = min(code for code in (self.worst, other.worst) if code) if self.worst or other.worst else 0
-        unlisted = self.unlisted + other.unlisted + max(0, len(errors) - LISTED_ERRORS)
-        return ImportResult(
-            self.rows + other.rows, self.events + other.events, errors[:LISTED_ERRORS], unlisted, worst
+        worst = min((code for code in (self.worst, other.worst) if code), default=0)
+        both = ImportResult(
+            self.rows + other.rows,
+            self.events + other.events,
+            [*self.errors, *other.errors],
+            self.unlisted + other.unlisted,
+            worst,
         )
+        both.trim()
+        return both
 
     @property
     def exit_code(self) -> int:

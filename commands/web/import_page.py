@@ -109,7 +109,7 @@ def _record(app: Host, session: Session, path: Path) -> tuple[Imported, int]:
     )
     shown = Imported(file=path.name, reading=" ".join(filter(None, [reading, reordered])))
     if done.errors:
-        shown.bad = sorted((e.line, e.message) for e in done.errors)
+        shown.bad = [(e.line, e.message) for e in done.errors]  # by line
         if done.unlisted:
             from commands.importer import unlisted_text
 

@@ -228,24 +228,23 @@ class Workspace:
         person whose key ``signer`` is; nothing written if any row is bad. A file breaking a rule
         in its own order, whose rows of a grant are out of date order, is applied again by
         business date (``reopen`` reads it again): the sentence saying so comes with the result."""
-        from commands.importer import by_date_again, record_rows
-        from ledger.import_format import read_rows
+        from commands.importer import record_file
 
-        said = None
+        said: list[str] = []
         # the import's own catch-up checks that no other moved the projections meanwhile: none
         # of this server's writers catches up until the import is in (theirs wait, not fail)
         with self._lock, self._catching:
-            done = record_rows(
-                self.settings.ledger(), read_rows(cells), signer=signer, role=role, actor=actor
+            done = record_file(
+                self.settings.ledger(),
+                cells,
+                reopen,
+                tell=lambda disorder: said.append(str(disorder.sentence())),
+                signer=signer,
+                role=role,
+                actor=actor,
             )
-            again = by_date_again(reopen) if done.errors else None
-            if again is not None:
-                disorder, ordered = again
-                said = str(disorder.sentence())
-                with ordered as rows:
-                    done = record_rows(self.settings.ledger(), rows, signer=signer, role=role, actor=actor)
         self.catch_up()
-        return done, said
+        return done, said[0] if said else None
 
     def export_bundle(self, directory: Path) -> Exported:
         """The audit bundle `audit export` writes, up to the latest checkpoint, into ``directory``."""
