@@ -697,7 +697,7 @@ def _hiding_font(font: ElementTree.Element) -> list[str]:
     one taken from the theme or a symbol character set (either can stand for the name), too small,
     a colour other than black (white on white), struck through (a struck figure reads as void, and
     the line through its middle can make one digit look like another), superscript or subscript
-    (digits shrunk to two thirds, off their line). Export writes none of them."""
+    (digits shrunk to two thirds, off their line), hollow or shadowed. Export writes none of them."""
     found = []
     tags = [child.tag for child in font]
     for twice in sorted({tag for tag in tags if tags.count(tag) > 1}):
