@@ -292,7 +292,7 @@ class GrantLedger(Application[UUID]):
                 agrees = None if snapshot is None else self._snapshot_agrees(snapshot, mine)
                 if agrees is None:
                     raise _forged_snapshot(aggregate, stored.originator_version)
-                if agrees and not (isinstance(aggregate, Grant) and snapshot.state.get("days") is None):
+                if agrees and not (isinstance(aggregate, Grant) and not _dated(snapshot.state)):
                     self._remember_checked(key, stored)
                     if checked is not None and _encoded_alike(stored, mine):
                         checked.append(stored)
@@ -317,7 +317,11 @@ class GrantLedger(Application[UUID]):
         if first is None or first.originator_version != stored.originator_version:
             return None
         decoded = self._decoded(stored)
-        if decoded is None or not _of_this_form(decoded):
+        if (
+            decoded is None
+            or not _of_this_form(decoded)
+            or (isinstance(first, Grant.Event) and not _dated(decoded.state))
+        ):
             return None  # one of an earlier form is checked against the events on the way
         aggregate: Any = decoded.mutate(None)
         if aggregate.version != first.originator_version or aggregate.modified_on != first.timestamp:
@@ -688,6 +692,12 @@ def _encoded_alike(stored: Any, mine: StoredEvent) -> bool:
     theirs.pop("timestamp", None)
     ours.pop("timestamp", None)
     return json.dumps(theirs, sort_keys=True) == json.dumps(ours, sort_keys=True)
+
+
+def _dated(state: dict[str, Any]) -> bool:
+    """Whether a grant's snapshot keeps its books by date (``Grant.days``, ``Grant.line_days``):
+    one taken by an earlier version does not, and its grant is replayed instead."""
+    return all(state.get(name) is not None for name in ("days", "line_days", "plans"))
 
 
 def _of_this_form(snapshot: Any) -> bool:

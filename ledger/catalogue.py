@@ -383,7 +383,18 @@ RULES: tuple[Rule, ...] = (
         False,
         (EVERY + "test_the_budget_plan_is_judged",),
     ),
-    Rule("budget first", ("budget_plan",), True, False, (EVERY + "test_the_budget_plan_is_judged",)),
+    Rule(
+        "budget first",
+        ("budget_plan",),
+        True,
+        True,
+        (
+            EVERY + "test_the_budget_plan_is_judged",
+            "tests/test_budget_line_dates.py::test_an_adjustment_comes_after_the_plan_it_changes",
+            "tests/test_budget_line_dates.py::test_an_adjustment_of_no_plan_written_below_the_aggregate_is_a_finding",
+        ),
+        note=N_("an adjustment is dated on or after the plan it changes"),
+    ),
     Rule(
         "approval reference",
         ("budget_plan",),
@@ -400,6 +411,13 @@ RULES: tuple[Rule, ...] = (
         (
             EVERY + "test_the_budget_plan_is_judged",
             "tests/test_one_rulebook.py::test_a_stored_spend_beyond_its_budget_line_is_a_finding",
+            "tests/test_budget_line_dates.py::test_a_spend_dated_between_a_spend_and_its_reversal_counts_on_those_dates",
+            "tests/test_budget_line_dates.py::test_an_adjustment_is_judged_on_the_spending_standing_from_its_date",
+            "tests/test_budget_line_dates.py::test_the_same_acts_written_below_the_aggregate_are_findings",
+        ),
+        note=N_(
+            "at the end of the act's date and of every later date, against the plan as it stood that day; "
+            "a plan or adjustment is refused below what is spent on its line by then"
         ),
     ),
     # closure

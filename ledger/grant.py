@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import insort
+from collections.abc import Mapping
 from dataclasses import MISSING, fields
 from datetime import date
 from decimal import Decimal
@@ -27,6 +28,7 @@ from ledger.rules import (
     BUDGET_TO_FUND,
     Act,
     Breach,
+    LineRoom,
     approval_after_application,
     approval_reference,
     approved_before_money,
@@ -40,6 +42,7 @@ from ledger.rules import (
     institute_overseen,
     last_day_of_years,
     least_balance,
+    least_line_room,
     no_money_programme,
     no_open_rectification,
     notice_long_enough,
@@ -281,8 +284,7 @@ class Grant(Aggregate):
         def apply(self, grant: Grant) -> None:
             grant.spent[self.source] += self.amount
             grant.moved(self.source, self.occurred_on, -self.amount)
-            line = f"{self.content}/{self.source}"
-            grant.line_spent[line] = grant.line_spent.get(line, ZERO) + self.amount
+            grant.moved_line(f"{self.content}/{self.source}", self.occurred_on, self.amount)
             grant.expenditures[self.voucher] = {
                 "amount": self.amount,
                 "source": self.source,
@@ -307,8 +309,7 @@ class Grant(Aggregate):
         def apply(self, grant: Grant) -> None:
             grant.spent[self.source] -= self.amount
             grant.moved(self.source, self.occurred_on, self.amount)
-            line = f"{self.content}/{self.source}"
-            grant.line_spent[line] = grant.line_spent.get(line, ZERO) - self.amount
+            grant.moved_line(f"{self.content}/{self.source}", self.occurred_on, -self.amount)
             grant.expenditures[self.voucher]["reversed"] = True
             grant.expenditures[self.voucher]["reversed_on"] = self.occurred_on.isoformat()
             grant.remember("reverse", self.voucher, grant.reverse_fields(self))
@@ -407,6 +408,8 @@ class Grant(Aggregate):
 
         def apply(self, grant: Grant) -> None:
             grant.budget = dict(self.lines)
+            if grant.plans is not None:
+                grant.plans.append([self.occurred_on.isoformat(), dict(self.lines)])
 
     class BudgetAdjusted(Event):
         TOPIC = "grant-ledger:Grant.BudgetAdjusted"
@@ -416,6 +419,8 @@ class Grant(Aggregate):
 
         def apply(self, grant: Grant) -> None:
             grant.budget.update(self.lines)
+            if grant.plans is not None:
+                grant.plans.append([self.occurred_on.isoformat(), dict(self.lines)])
 
     class OutputReported(Event):
         TOPIC = "grant-ledger:Grant.OutputReported"
@@ -539,6 +544,12 @@ class Grant(Aggregate):
     last_day: dict[str, str] | None = None
     # the dates of ``days`` in order (None: not kept by the snapshot this grant came from)
     dates: dict[str, list[str]] | None = None
+    # Each budget line's ("content/source") net spending per business date and its latest date,
+    # and the plan's settings as [ISO date, lines] in the order recorded, for the line at the end
+    # of every date (None: a snapshot of an earlier version, replayed instead, as for ``days``)
+    line_days: dict[str, dict[str, Decimal]] | None = None
+    line_last: dict[str, str] | None = None
+    plans: list[list[Any]] | None = None
     # the figures declared at application (None: none, or a snapshot taken before they were kept)
     declared: dict[str, int] | None = None
     # the selection's order (a snapshot of an earlier version has none: these class defaults)
@@ -587,6 +598,9 @@ class Grant(Aggregate):
         self.days = {"subsidy": {}, "matching": {}}
         self.last_day = {"subsidy": "", "matching": ""}
         self.dates = {"subsidy": [], "matching": []}
+        self.line_days = {}
+        self.line_last = {}
+        self.plans = []
 
     @classmethod
     def create(
@@ -638,8 +652,33 @@ class Grant(Aggregate):
         """The plan's amount for content × ledger fund source; None when no plan exists."""
         return plan_line(self.budget, content, source, ZERO)
 
-    def spent_on_line(self, content: str, source: str) -> Decimal:
-        return self.line_spent.get(f"{content}/{source}", ZERO)
+    @property
+    def plan_dated(self) -> str | None:
+        if self.plans is None:
+            return "" if self.budget else None
+        return self.plans[0][0] if self.plans else None
+
+    def line_room(
+        self, content: str, source: str, on: date, lines: Mapping[str, Decimal] | None = None
+    ) -> LineRoom | None:
+        key = f"{content}/{source}"
+        spent = self.line_spent.get(key, ZERO)
+        if self.line_days is None or self.line_last is None or self.plans is None:
+            line = plan_line({**self.budget, **(lines or {})}, content, source, ZERO)
+            return None if line is None else LineRoom(line - spent, on.isoformat(), line)
+        plans = self.plans if lines is None else [*self.plans, [on.isoformat(), lines]]
+        book = self.line_days.get(key, {})
+        return least_line_room(spent, book, self.line_last.get(key, ""), plans, content, source, on, ZERO)
+
+    def moved_line(self, line: str, on: date, amount: Decimal) -> None:
+        self.line_spent[line] = self.line_spent.get(line, ZERO) + amount
+        if self.line_days is None or self.line_last is None:
+            return
+        day = on.isoformat()
+        book = self.line_days.setdefault(line, {})
+        book[day] = book.get(day, ZERO) + amount
+        if day > self.line_last.get(line, ""):
+            self.line_last[line] = day
 
     def headroom(self, source: str, on: date) -> Decimal:
         """The least balance of ``source`` at the end of ``on`` and of every later date."""
@@ -1337,6 +1376,7 @@ class Grant(Aggregate):
             )
             raise Breach(N_("approval reference"), policy.clause("budget_plan"), msg).error()
         self._plan_within_subsidy(lines, policy)
+        refuse_breaches(self, Act("grant budget", on, role, lines=lines), policy)
         return self._event(self.BudgetRegistered, on, actor, role, lines=lines)
 
     def _plan_within_subsidy(self, lines: dict[str, Decimal], policy: Policy) -> None:
@@ -1358,30 +1398,7 @@ class Grant(Aggregate):
         raise_first([approval_reference(approval, T_("a budget adjustment"), policy)])
         if all(self.budget.get(k) == v for k, v in lines.items()) and self.budget:
             return False
-        self._open("grant adjust", on, role, policy)
-        if not self.budget:
-            msg = T_(
-                "grant {grant_id} has no budget plan to adjust; register it with `grant budget`",
-                grant_id=self.grant_id,
-            )
-            raise Breach(N_("budget first"), policy.clause("budget_plan"), msg).error()
-        for key, value in lines.items():
-            content, bsource = key.split("/")
-            fund = BUDGET_TO_FUND[bsource]
-            spent = self.line_spent.get(f"{content}/{fund}", ZERO)
-            new_line = (self.budget_line(content, fund) or ZERO) - self.budget.get(key, ZERO) + value
-            if new_line < spent:
-                msg = T_(
-                    "adjusting {content} × {value} of grant {grant_id} to {value2} leaves that line at "
-                    "{new_line}, below the {spent} already spent",
-                    content=content,
-                    value=BUDGET_SOURCES[bsource],
-                    grant_id=self.grant_id,
-                    value2=format_yuan(value),
-                    new_line=format_yuan(new_line),
-                    spent=format_yuan(spent),
-                )
-                raise Breach(N_("budget line"), policy.clause("budget_plan"), msg).error()
+        refuse_breaches(self, Act("grant adjust", on, role, lines=lines), policy)
         self._plan_within_subsidy({**self.budget, **lines}, policy)
         return self._event(
             self.BudgetAdjusted, on, actor, role, lines=lines, approval=approval, reason=reason

@@ -8,7 +8,7 @@ same breaches found in stored history as findings. Checks never touch the store.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -48,6 +48,56 @@ def plan_line(budget: dict[str, Amount], content: str, source: str, zero: Amount
         if line_content == content and BUDGET_TO_FUND[bsource] == source:
             total += value
     return total
+
+
+def plan_on(plans: Iterable[Sequence[Any]], day: str) -> dict[str, Any]:
+    """The budget plan as it stood at the end of ISO date ``day``: the registration and the
+    adjustments dated on or before it, in the order recorded (as ``report budget --as-of`` reads
+    it). ``plans``: each setting as (ISO date, lines), in the order recorded."""
+    plan: dict[str, Any] = {}
+    for on, lines in plans:
+        if on <= day:
+            plan.update(lines)
+    return plan
+
+
+class LineRoom(NamedTuple):
+    """The least room on a budget line from a date on: its plan's amount less what is spent on
+    it at the end of ``day``, and that amount (yuan on the write side, fen in the read models)."""
+
+    room: Any
+    day: str
+    line: Any
+
+
+def least_line_room(
+    total: Amount,
+    book: Mapping[str, Amount],
+    last: str,
+    plans: Sequence[Sequence[Any]],
+    content: str,
+    source: str,
+    on: date,
+    zero: Amount,
+) -> LineRoom | None:
+    """The least room on the line content × fund source at the end of ``on`` and of every later
+    date; None: no plan at any of them. ``total`` is what is spent on the line, ``book`` its net
+    spending per ISO date (``last`` the latest), ``plans`` the plan's settings (``plan_on``)."""
+    day = on.isoformat()
+    later: set[str] = {d for d, _ in plans if d > day}
+    if last > day:
+        later.update(k for k in book if k > day)
+    spent = total
+    for key in later:
+        spent -= book.get(key, zero)
+    least: LineRoom | None = None
+    for point in (day, *sorted(later)):
+        if point != day:
+            spent += book.get(point, zero)
+        line = plan_line(plan_on(plans, point), content, source, zero)
+        if line is not None and (least is None or line - spent < least.room):
+            least = LineRoom(line - spent, point, line)
+    return least
 
 
 def least_balance(
@@ -812,28 +862,49 @@ def category_for_programme(
 
 
 def within_budget_line(
-    grant_id: str,
-    content: str,
-    source: str,
-    line: Decimal | None,
-    spent: Decimal,
-    amount: Decimal,
-    policy: Policy,
+    grant_id: str, content: str, source: str, room: LineRoom | None, amount: Decimal, policy: Policy
 ) -> Breach | None:
-    if line is None or spent + amount <= line:
+    """Spending leaves its budget line within the plan at the end of its date and of every later
+    date (``room``: the least room then, with the plan as it stood on each date)."""
+    if room is None or amount <= room.room:
         return None
     return Breach(
         rule=N_("budget line"),
         clause=policy.clause("budget_plan"),
         text=T_(
             "spending {amount} on {content} from {source} of grant {grant_id} brings that budget line to "
-            "{value}, above its {line}",
+            "{value} at the end of {day}, above its {line}",
             amount=format_yuan(amount),
             content=content,
             source=source,
             grant_id=grant_id,
-            value=format_yuan(spent + amount),
-            line=format_yuan(line),
+            value=format_yuan(room.line - room.room + amount),
+            day=room.day,
+            line=format_yuan(room.line),
+        ),
+    )
+
+
+def plan_covers_spending(
+    grant_id: str, what: Text, content: str, source: str, room: LineRoom | None, policy: Policy
+) -> Breach | None:
+    """A budget plan or adjustment sets no line below what is already spent on it at the end of
+    its date or of any later date."""
+    if room is None or room.room >= 0:
+        return None
+    return Breach(
+        rule=N_("budget line"),
+        clause=policy.clause("budget_plan"),
+        text=T_(
+            "{what} of grant {grant_id} sets {content} from {source} at {line}, below the {spent} spent on "
+            "it by the end of {day}",
+            what=what,
+            grant_id=grant_id,
+            content=content,
+            source=source,
+            line=format_yuan(room.line),
+            spent=format_yuan(room.line - room.room),
+            day=room.day,
         ),
     )
 
@@ -1491,7 +1562,19 @@ class GrantFacts(Protocol):
         """The plan's amount for content × fund source, adjustments included; None: no plan."""
         ...
 
-    def spent_on_line(self, content: str, source: str) -> Decimal: ...
+    @property
+    def plan_dated(self) -> str | None:
+        """The ISO date of the budget plan's registration; None: no plan; "": a plan whose date
+        is not known (the state of an earlier version)."""
+        ...
+
+    def line_room(
+        self, content: str, source: str, on: date, lines: Mapping[str, Decimal] | None = None
+    ) -> LineRoom | None:
+        """The least room on the line at the end of ``on`` and of every later date, in yuan
+        (``least_line_room``), with ``lines`` set on ``on`` besides (a plan or adjustment being
+        decided); None: no plan on those dates."""
+        ...
 
 
 class Act(NamedTuple):  # a tuple: built for every act the aggregate decides and the judge replays
@@ -1510,6 +1593,7 @@ class Act(NamedTuple):  # a tuple: built for every act the aggregate decides and
     # the day a stored act was recorded in Chongqing, for the judge; None where the action itself
     # was judged on its date before anything loaded (ledger.actions.Action.judge)
     today: date | None = None
+    lines: Mapping[str, Decimal] | None = None  # a budget plan's or adjustment's lines
 
 
 Check = Callable[[GrantFacts, Act, Policy], Breach | None]
@@ -1729,10 +1813,45 @@ def spent_within_budget_line(grant: GrantFacts, act: Act, policy: Policy) -> Bre
                 value=", ".join(policy.contents),
             ),
         )
-    spent = grant.spent_on_line(act.content, act.source)
-    return within_budget_line(
-        grant.grant_id, act.content or "(no --content)", act.source, line, spent, act.amount, policy
+    room = grant.line_room(act.content, act.source, act.on)
+    return within_budget_line(grant.grant_id, act.content, act.source, room, act.amount, policy)
+
+
+def adjusted_after_its_plan(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    """A budget adjustment changes a registered plan, dated on or after it."""
+    planned = grant.plan_dated
+    if planned == "" or (planned is not None and act.on.isoformat() >= planned):
+        return None
+    text = (
+        T_(
+            "grant {grant_id} has no budget plan to adjust; register it with `grant budget`",
+            grant_id=grant.grant_id,
+        )
+        if planned is None
+        else T_(
+            "grant {grant_id}'s budget plan is dated {planned}; an adjustment dated {on} would come before "
+            "it: date it on or after the plan",
+            grant_id=grant.grant_id,
+            planned=planned,
+            on=act.on.isoformat(),
+        )
     )
+    return Breach(rule=N_("budget first"), clause=policy.clause("budget_plan"), text=text)
+
+
+def planned_above_spending(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    """Each line a plan or adjustment sets covers what is spent on it from its date on."""
+    what = T_("the budget plan") if act.action == "grant budget" else T_("the budget adjustment")
+    touched = set()
+    for key in act.lines or {}:
+        content, _, bsource = key.partition("/")
+        touched.add((content, BUDGET_TO_FUND.get(bsource, "")))
+    for content, source in sorted(touched):
+        room = grant.line_room(content, source, act.on, act.lines)
+        breach = plan_covers_spending(grant.grant_id, what, content, source, room, policy)
+        if breach is not None:
+            return breach
+    return None
 
 
 # Every act on an approved grant: by its role, while the grant is open, not before its approval.
@@ -1743,8 +1862,8 @@ OPEN_RULES: tuple[Check, ...] = (
     dated_by_today,
 )
 RULES: dict[str, tuple[Check, ...]] = {
-    "grant budget": OPEN_RULES,
-    "grant adjust": OPEN_RULES,
+    "grant budget": (*OPEN_RULES, planned_above_spending),
+    "grant adjust": (*OPEN_RULES, adjusted_after_its_plan, planned_above_spending),
     "grant extend": OPEN_RULES,
     "output report": OPEN_RULES,
     "evaluate": OPEN_RULES,

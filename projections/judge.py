@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from bisect import insort
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -19,16 +20,18 @@ import orjson
 
 from ledger.clock import CHINA
 from ledger.errors import BadInputError
-from ledger.money import from_fen
+from ledger.money import from_fen, to_fen
 from ledger.policy import INSTALLED_VERSIONS, Policy, current_policy, policy_in_force
 from ledger.rules import (
     Act,
     Breach,
+    LineRoom,
     approval_after_application,
     approved_before_money,
     breaches,
     first_of,
     least_balance,
+    least_line_room,
     no_money_programme,
     plan_line,
     subsidy_amount_in_range,
@@ -120,6 +123,10 @@ def new_facts() -> dict[str, Any]:
         "approved_on": None,
         "budget": {},
         "line_spent": {},
+        # each line's spending by date, its latest date, the plan's settings by date (rules.plan_on)
+        "line_days": {},
+        "line_last": {},
+        "plans": [],
         "days": {"subsidy": {}, "matching": {}},
         "last_day": {"subsidy": "", "matching": ""},
         "recovery_ordered": 0,
@@ -223,10 +230,30 @@ class JudgedGrant:
         line = plan_line(self.facts["budget"], content, source, 0)
         return None if line is None else from_fen(line)
 
-    def spent_on_line(self, content: str, source: str) -> Decimal:
-        if self.facts is None:
-            return Decimal(0)
-        return from_fen(self.facts["line_spent"].get(f"{content}/{source}", 0))
+    @property
+    def plan_dated(self) -> str | None:
+        facts = self.facts
+        if facts is None or "plans" not in facts:
+            return "" if facts is None or facts["budget"] else None
+        return str(facts["plans"][0][0]) if facts["plans"] else None
+
+    def line_room(
+        self, content: str, source: str, on: date, lines: Mapping[str, Decimal] | None = None
+    ) -> LineRoom | None:
+        facts = self.facts
+        if facts is None:
+            return None
+        key = f"{content}/{source}"
+        spent = facts["line_spent"].get(key, 0)
+        setting = {k: to_fen(v) for k, v in (lines or {}).items()}
+        if "plans" not in facts:  # facts kept by an earlier version: the line on its total
+            line = plan_line({**facts["budget"], **setting}, content, source, 0)
+            return None if line is None else _in_yuan(LineRoom(line - spent, on.isoformat(), line))
+        plans = facts["plans"] if not setting else [*facts["plans"], [on.isoformat(), setting]]
+        book = facts["line_days"].get(key, {})
+        last = facts["line_last"].get(key, "")
+        room = least_line_room(spent, book, last, plans, content, source, on, 0)
+        return None if room is None else _in_yuan(room)
 
     # ------------------------------------------------------------------ replay
 
@@ -247,11 +274,17 @@ class JudgedGrant:
         elif self.dates is not None:
             insort(self.dates[source], on)
 
-    def _line(self, data: dict[str, Any], change: int) -> None:
-        if self.facts is not None:
+    def _line(self, data: dict[str, Any], on: str, change: int) -> None:
+        facts = self.facts
+        if facts is not None:
             key = f"{data['content']}/{data['source']}"
-            spent = self.facts["line_spent"]
+            spent = facts["line_spent"]
             spent[key] = spent.get(key, 0) + change
+            if "plans" in facts:
+                book = facts["line_days"].setdefault(key, {})
+                book[on] = book.get(on, 0) + change
+                if on > facts["line_last"].get(key, ""):
+                    facts["line_last"][key] = on
 
     def advance(self, kind: str, data: dict[str, Any]) -> None:
         """The grant's state after the event."""
@@ -283,19 +316,27 @@ class JudgedGrant:
                 row[f"{source}_received"] -= amount_fen
             elif measure == "spent" or measure == "reversed":
                 row["spent"] -= sign * amount_fen
-                self._line(data, -sign * amount_fen)
+                self._line(data, on, -sign * amount_fen)
             elif measure == "recovered" and facts is not None:
                 facts["recovered"] += amount_fen
         elif facts is not None:
             if kind == "RecoveryOrdered":
                 facts["recovery_ordered"] += fen(data["amount"])
-            elif kind == "BudgetRegistered":
-                facts["budget"] = {k: fen(v) for k, v in data["lines"].items()}
-            elif kind == "BudgetAdjusted":
-                facts["budget"].update({k: fen(v) for k, v in data["lines"].items()})
+            elif kind == "BudgetRegistered" or kind == "BudgetAdjusted":
+                lines = {k: fen(v) for k, v in data["lines"].items()}
+                if kind == "BudgetRegistered":
+                    facts["budget"] = lines
+                else:
+                    facts["budget"].update(lines)
+                if "plans" in facts:
+                    facts["plans"].append([on, lines])
             elif kind == "EvaluationRecorded" and "evaluated" in facts:  # the kinds a grant has had
                 if data["kind"] not in facts["evaluated"]:
                     facts["evaluated"].append(data["kind"])
+
+
+def _in_yuan(room: LineRoom) -> LineRoom:
+    return LineRoom(from_fen(room.room), room.day, from_fen(room.line))
 
 
 def recorded_day(data: dict[str, Any], on: date) -> date | None:
@@ -320,6 +361,7 @@ def stored_act(kind: str, data: dict[str, Any], on: date | None = None) -> Act:
         data.get("content", ""),
         maybe_day(data.get("spent_on") or data.get("received_on")),
         recorded_day(data, on),
+        {k: amount(v) for k, v in data["lines"].items()} if "lines" in data else None,
     )
 
 

@@ -382,7 +382,15 @@ def test_budget_lines_and_adjustment(ledger: Ledger) -> None:
         "2024-05-02",
         role="approver",
     )
-    ledger.ok(*spend, "--amount", "1.5万", "--content", "training_system", "--voucher", "S2")
+    # the raised line holds from the adjustment's date: the same spend dated the day before it
+    # would stand above the line as it was then (100,000.00), and is refused
+    message = refused(
+        ledger, *spend, "--amount", "1.5万", "--content", "training_system", "--voucher", "S2",
+        clause="003 第十条(一)",
+    )  # fmt: skip
+    assert "105,000.00 at the end of 2024-05-01" in message and "100,000.00" in message
+    after = [*spend[:-1], "2024-05-02"]
+    ledger.ok(*after, "--amount", "1.5万", "--content", "training_system", "--voucher", "S2")
     assert ledger.balances()["B0001"]["subsidy_spent"] == "105000.00"
 
 
