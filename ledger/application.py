@@ -695,9 +695,9 @@ def _encoded_alike(stored: Any, mine: StoredEvent) -> bool:
 
 
 def _dated(state: dict[str, Any]) -> bool:
-    """Whether a grant's snapshot keeps its books by date (``Grant.days``, ``Grant.line_days``):
-    one taken by an earlier version does not, and its grant is replayed instead."""
-    return all(state.get(name) is not None for name in ("days", "line_days", "plans"))
+    """Whether a grant's snapshot keeps its books by date (``Grant.days``, ``Grant.plans``): one
+    taken by an earlier version does not, and its grant is replayed instead."""
+    return all(state.get(name) is not None for name in ("days", "plans"))
 
 
 def _of_this_form(snapshot: Any) -> bool:

@@ -151,6 +151,25 @@ def _shape(event_class: type) -> _Shape:
     return shape
 
 
+def line_books(expenditures: Any) -> tuple[dict[str, dict[str, Decimal]], dict[str, str]]:
+    """Each budget line's ("content/source") net spending per ISO date and its latest date, from a
+    grant's expenditures (each reversed one out again on its reversal's date)."""
+    days: dict[str, dict[str, Decimal]] = {}
+    last: dict[str, str] = {}
+    for voucher in expenditures:
+        spent = expenditures.get(voucher)  # not [] : an import's kept entries stay on disk
+        key = f"{spent['content']}/{spent['source']}"
+        book = days.setdefault(key, {})
+        moves = [(spent["on"], spent["amount"])]
+        if spent["reversed"]:
+            moves.append((spent["reversed_on"], -spent["amount"]))
+        for on, change in moves:
+            book[on] = book.get(on, ZERO) + change
+            if on > last.get(key, ""):
+                last[key] = on
+    return days, last
+
+
 class Grant(Aggregate):
     TOPIC = "grant-ledger:Grant"
 
@@ -410,6 +429,7 @@ class Grant(Aggregate):
             grant.budget = dict(self.lines)
             if grant.plans is not None:
                 grant.plans.append([self.occurred_on.isoformat(), dict(self.lines)])
+                grant.line_days, grant.line_last = line_books(grant.expenditures)
 
     class BudgetAdjusted(Event):
         TOPIC = "grant-ledger:Grant.BudgetAdjusted"
@@ -544,12 +564,14 @@ class Grant(Aggregate):
     last_day: dict[str, str] | None = None
     # the dates of ``days`` in order (None: not kept by the snapshot this grant came from)
     dates: dict[str, list[str]] | None = None
-    # Each budget line's ("content/source") net spending per business date and its latest date,
-    # and the plan's settings as [ISO date, lines] in the order recorded, for the line at the end
-    # of every date (None: a snapshot of an earlier version, replayed instead, as for ``days``)
+    # The plan's settings as [ISO date, lines] in the order recorded, and, once it has a plan,
+    # each budget line's ("content/source") net spending per business date and its latest date
+    # (``line_books``), for the line at the end of every date; a grant with no plan keeps no
+    # books of its lines, which its expenditures hold. plans None: a snapshot of an earlier
+    # version, replayed instead, as for ``days``.
+    plans: list[list[Any]] | None = None
     line_days: dict[str, dict[str, Decimal]] | None = None
     line_last: dict[str, str] | None = None
-    plans: list[list[Any]] | None = None
     # the figures declared at application (None: none, or a snapshot taken before they were kept)
     declared: dict[str, int] | None = None
     # the selection's order (a snapshot of an earlier version has none: these class defaults)
@@ -598,9 +620,9 @@ class Grant(Aggregate):
         self.days = {"subsidy": {}, "matching": {}}
         self.last_day = {"subsidy": "", "matching": ""}
         self.dates = {"subsidy": [], "matching": []}
-        self.line_days = {}
-        self.line_last = {}
         self.plans = []
+        self.line_days = None
+        self.line_last = None
 
     @classmethod
     def create(
@@ -663,12 +685,14 @@ class Grant(Aggregate):
     ) -> LineRoom | None:
         key = f"{content}/{source}"
         spent = self.line_spent.get(key, ZERO)
-        if self.line_days is None or self.line_last is None or self.plans is None:
+        if self.plans is None:
             line = plan_line({**self.budget, **(lines or {})}, content, source, ZERO)
             return None if line is None else LineRoom(line - spent, on.isoformat(), line)
         plans = self.plans if lines is None else [*self.plans, [on.isoformat(), lines]]
-        book = self.line_days.get(key, {})
-        return least_line_room(spent, book, self.line_last.get(key, ""), plans, content, source, on, ZERO)
+        days, last = (self.line_days, self.line_last)
+        if days is None or last is None:  # no plan yet: the books of its lines, from its expenditures
+            days, last = line_books(self.expenditures)
+        return least_line_room(spent, days.get(key, {}), last.get(key, ""), plans, content, source, on, ZERO)
 
     def moved_line(self, line: str, on: date, amount: Decimal) -> None:
         self.line_spent[line] = self.line_spent.get(line, ZERO) + amount
