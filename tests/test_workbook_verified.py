@@ -20,7 +20,7 @@ from openpyxl import load_workbook
 from sqlalchemy import create_engine, text
 
 from audit.bundle import write_manifest
-from audit.verifier.policy import KNOWN
+from audit.verifier.policy import FORMER, KNOWN
 from audit.verifier.xlsx import sheet_parts
 from bench.big_cell import inflated_part
 from tests.conftest import Ledger, approved_district_grant
@@ -239,8 +239,13 @@ def test_a_policy_changed_to_allow_travel_fails(bundle: Path) -> None:
 
 
 def test_the_verifier_knows_exactly_the_policy_versions_the_ledger_ships() -> None:
+    """The texts shipped now and those an earlier release shipped (a bundle it exported ships
+    them), and no other."""
     shipped = Path(__file__).parent.parent / "ledger" / "policy"
-    assert {hashlib.sha256(p.read_bytes()).hexdigest(): p.name for p in shipped.glob("*.toml")} == KNOWN
+    now = {hashlib.sha256(p.read_bytes()).hexdigest(): p.name for p in shipped.glob("*.toml")}
+    assert now | FORMER == KNOWN and not now.keys() & FORMER.keys()
+    earlier = Path(__file__).parent / "data" / "bundle-format-3" / "policy" / "v1-2023.toml"
+    assert hashlib.sha256(earlier.read_bytes()).hexdigest() in FORMER
 
 
 # ----------------------------------------------------------------------------- item 5: the rules

@@ -2,7 +2,8 @@
 
 Nothing the checkpoints sign covers the policy file, and a bundle's own text cannot vouch for
 itself; so the verifier carries the sha256 of every policy version the ledger has shipped
-(``KNOWN``, held equal to ``ledger/policy/*.toml`` by ``tests/test_workbook_verified.py``) and
+(``KNOWN``: ``ledger/policy/*.toml`` and the texts an earlier release shipped, held so by
+``tests/test_workbook_verified.py``) and
 accepts a file whose bytes are one of them, or the text of a version an administrator installed
 (``grant-ledger policy install``): that text is an event of the bundle's log, signed and checked
 like every other (a signer who is no administrator fails the bundle), so the file is bound into
@@ -29,8 +30,15 @@ from audit.verifier.i18n import _
 from audit.verifier.report import Report
 
 POLICY_DIR = "policy"
-KNOWN = {
+# each shipped text, the ones an earlier release shipped (``FORMER``) included: a bundle exported
+# then ships that text
+FORMER = {
+    # 000 第十一条 quoted without "经行业主管部门、区县人力社保部门审核后", the review its rule enforces
     "7c1ad927495f78000d4b51c9373e29960edc1189056268a4ced924eb1d532d08": "v1-2023.toml",
+}
+KNOWN = {
+    **FORMER,
+    "9eb089ccc87bb03be03731769382a81e9ab5345e6fb863826356574e14e75922": "v1-2023.toml",
 }
 
 
