@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -246,6 +247,24 @@ def test_the_verifier_knows_exactly_the_policy_versions_the_ledger_ships() -> No
     assert now | FORMER == KNOWN and not now.keys() & FORMER.keys()
     earlier = Path(__file__).parent / "data" / "bundle-format-3" / "policy" / "v1-2023.toml"
     assert hashlib.sha256(earlier.read_bytes()).hexdigest() in FORMER
+
+
+def test_a_former_text_states_the_rules_the_shipped_one_does() -> None:
+    """Nothing signed covers a bundle's policy file: a former text is known only while its rules
+    are the shipped text's (its quotes may differ), or a forger would ship the loosest one."""
+
+    def rules(text: str) -> dict[str, Any]:
+        data = tomllib.loads(text)
+        for clause in data["clauses"].values():
+            del clause["words"]
+        return data
+
+    shipped = (Path(__file__).parent.parent / "ledger" / "policy" / "v1-2023.toml").read_text("utf-8")
+    earlier = (Path(__file__).parent / "data" / "bundle-format-3" / "policy" / "v1-2023.toml").read_text(
+        "utf-8"
+    )
+    assert set(FORMER) == {hashlib.sha256(earlier.encode("utf-8")).hexdigest()}
+    assert earlier != shipped and rules(earlier) == rules(shipped)
 
 
 # ----------------------------------------------------------------------------- item 5: the rules
