@@ -221,8 +221,28 @@ RULES: tuple[Rule, ...] = (
         False,
         (EVERY + "test_an_institute_closes_only_overseen_and_is_flagged_once_due",),
     ),
-    Rule("expert panel", ("expert_panel",), True, False, (EVERY + "test_the_selection_steps_are_judged",)),
-    Rule("public notice", ("public_notice",), True, False, (EVERY + "test_the_selection_steps_are_judged",)),
+    Rule(
+        "expert panel",
+        ("expert_panel",),
+        True,
+        False,
+        (EVERY + "test_the_selection_steps_are_judged",),
+        note=N_(
+            "003's table 5 sets it for district bases; 000 and 002 set no panel size, and the ledger holds "
+            "every programme to it (DESIGN)"
+        ),
+    ),
+    Rule(
+        "public notice",
+        ("public_notice",),
+        True,
+        False,
+        (EVERY + "test_the_selection_steps_are_judged",),
+        note=N_(
+            "002 sets it for municipal and national bases; 003 and 000 name a notice and no length, and the "
+            "ledger holds every programme to it (DESIGN)"
+        ),
+    ),
     Rule(
         "selection order",
         ("approval_first", "review_order", "institute_approval", "municipal_approval"),
@@ -332,6 +352,11 @@ RULES: tuple[Rule, ...] = (
         (
             EVERY + "test_money_is_judged_by_its_rules",
             "tests/test_lifecycle.py::test_findings_list_exactly_the_known_breaches",
+        ),
+        note=N_(
+            "000 第十三条 lists what an institute's money pays for and bans nothing by name: travel, labour "
+            "and unrelated spending are refused as outside its list; 002 lists no uses, and municipal and "
+            "national bases are held to 003 第九条's list (DESIGN)"
         ),
     ),
     Rule(
@@ -481,6 +506,10 @@ RULES: tuple[Rule, ...] = (
         False,
         True,
         (EVERY + "test_an_output_below_its_target_is_a_finding_from_the_year_the_target_runs",),
+        note=N_(
+            "003 第十一条(二) states a yearly training capacity (年培训能力) of 500; the ledger judges the "
+            "advanced trainees each year's output report states, from the build start's year + 2 (DESIGN)"
+        ),
     ),
     Rule(
         "rectification overdue",
@@ -495,6 +524,10 @@ RULES: tuple[Rule, ...] = (
         False,
         True,
         ("tests/test_lifecycle.py::test_findings_list_exactly_the_known_breaches",),
+        note=N_(
+            "under half the money spent with three quarters of the build period gone: the ledger's own "
+            "thresholds; the clauses ask for staged evaluation and name no figure"
+        ),
     ),
 )
 
