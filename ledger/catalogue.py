@@ -149,6 +149,11 @@ RULES: tuple[Rule, ...] = (
         True,
         False,
         (EVERY + "test_one_base_a_level_and_one_institute",),
+        note=N_(
+            "003 第八条 and 000 第十二条 say it of district bases and institutes; 002 says it of no level, "
+            "and the ledger holds municipal and national bases to one per unit (DESIGN): 002 五(二) bids "
+            "them apart"
+        ),
     ),
     Rule(
         "no district base above municipal",
