@@ -67,6 +67,7 @@ from ledger.i18n import current
 from ledger.policy import Policy, load_policies, parse_policy, policy_in_force
 from ledger.policy_files import POLICY_FOLDER
 from ledger.policy_installed import BOOK_ID
+from ledger.rules import distinct_projects
 from projections.measures import GRANT, SPENDING_KINDS, available_in, effect
 from projections.shapes import ShapeCache
 
@@ -493,9 +494,7 @@ def export(
         stored = stored_checkpoints(conn)
         total = conn.execute(select(leaves.c.leaf_index).order_by(leaves.c.leaf_index.desc())).first()
     if not stored:
-        raise NotFoundError(
-            _("no checkpoint has been signed yet; run `grant-ledger audit checkpoint` first")
-        )
+        raise NotFoundError(_("no checkpoint has been signed yet; run `grant-ledger audit checkpoint` first"))
     size = int(stored[-1].size)
     after = (int(total[0]) + 1 if total else 0) - size
     selection = _selection(grant, as_of)
@@ -528,6 +527,7 @@ class _Grant:
     outputs: dict[int, Any] = field(default_factory=dict)
     unit_kind: str = ""
     declared: dict[str, int] | None = None
+    projects: int | None = None
 
 
 class _Book:
@@ -568,6 +568,7 @@ class _Book:
                 {},
                 unit_kind=state.get("unit_kind") or "",
                 declared=state.get("declared"),
+                projects=distinct_projects(state.get("projects") or ()),
             )
             return
         g = self.grants.get(record["originator_id"])
@@ -641,7 +642,7 @@ class _Book:
             return []
         programme = self.policy.programme(g.programme)
         breaches: list[Breach | None] = list(
-            application_breaches(g.grant_id, programme, g.unit_kind, g.declared)
+            application_breaches(g.grant_id, programme, g.unit_kind, g.declared, g.projects)
         )
         if g.status in ("approved", "closed"):
             subsidy = from_fen(g.totals.get("subsidy_received", 0))

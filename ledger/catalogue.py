@@ -130,8 +130,15 @@ RULES: tuple[Rule, ...] = (
         "projects count",
         ("district_projects", "institute_projects", "municipal_projects", "national_projects"),
         True,
-        False,
-        (EVERY + "test_an_application_is_judged_when_it_is_recorded",),
+        True,
+        (
+            EVERY + "test_an_application_is_judged_when_it_is_recorded",
+            "tests/test_programme_rules.py::test_application_conditions_are_findings_on_the_application",
+        ),
+        note=N_(
+            "a district base's 1–2 is among the conditions 003 第六条 asks 原则上 (its own form says 2–3): a "
+            "finding on the application; the other programmes' counts are refused"
+        ),
     ),
     Rule(
         "requested amount",

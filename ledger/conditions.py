@@ -18,7 +18,7 @@ from typing import Any
 from ledger.i18n import N_, T_, Text
 from ledger.labels import lazy
 from ledger.policy import Condition, Programme
-from ledger.rules import Breach
+from ledger.rules import PROJECTS_IN_PRINCIPLE, Breach, projects_in_range
 
 
 def ratio_text(value: Fraction, share: bool = False) -> str:
@@ -126,10 +126,19 @@ def _both(names: tuple[str, ...]) -> Text | str:
 
 
 def application_breaches(
-    grant_id: str, programme: Programme, unit_kind: str, declared: dict[str, int] | None
+    grant_id: str,
+    programme: Programme,
+    unit_kind: str,
+    declared: dict[str, int] | None,
+    projects: int | None = None,
 ) -> list[Breach]:
+    """``projects``: the count of professions the application named (None: not known, kept by an
+    earlier version); judged here where the programme asks it "原则上" (``PROJECTS_IN_PRINCIPLE``)."""
     found = [host_breach(grant_id, programme, unit_kind)]
     found += [condition_breach(grant_id, c, declared or {}) for c in programme.conditions]
+    clause = programme.projects_clause
+    if projects is not None and programme.level in PROJECTS_IN_PRINCIPLE and clause is not None:
+        found.append(projects_in_range(programme, projects, clause))
     return [b for b in found if b is not None]
 
 

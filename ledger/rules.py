@@ -1058,18 +1058,35 @@ def working_days(start: date, end: date, policy: Policy) -> int:
     return statutory_working_days(start, end, policy.calendar_years())
 
 
+# The levels whose count of professions is one of the conditions an applicant meets "原则上" (003
+# 第六条: 申报单位原则上应符合以下条件; its own form 表3-n-1 says n 为 2—3): a count outside it is a
+# finding on the application (ledger.conditions), never a refusal. The others' counts are refused.
+PROJECTS_IN_PRINCIPLE = frozenset({"district"})
+
+
+def distinct_projects(projects: Iterable[str]) -> int:
+    return len({p.strip() for p in projects if p.strip()})
+
+
 def projects_count(programme: Programme, projects: Iterable[str], policy: Policy) -> Breach | None:
-    """The programme's professions or projects at application: 1–2 for a district base (003
-    第六条), 2–3 for an institute (000 第十三条) or a municipal base (002 四(一)2(2)), at least 5 for a
-    national base (002 四(一)1(4))."""
-    n = len({p.strip() for p in projects if p.strip()})
+    """The programme's professions or projects at application: 2–3 for an institute (000 第十三条)
+    or a municipal base (002 四(一)2(2)), at least 5 for a national base (002 四(一)1(4)); a district
+    base's 1–2 (003 第六条) is a condition, judged as a finding (``PROJECTS_IN_PRINCIPLE``)."""
+    if programme.level in PROJECTS_IN_PRINCIPLE:
+        return None
+    key = "institute_projects" if programme.level == "institute" else "district_projects"
+    return projects_in_range(
+        programme, distinct_projects(projects), programme.projects_clause or policy.clause(key)
+    )
+
+
+def projects_in_range(programme: Programme, n: int, clause: Clause) -> Breach | None:
     low, high = programme.projects_min, programme.projects_max
     if (low is None or n >= low) and (high is None or n <= high):
         return None
-    key = "institute_projects" if programme.level == "institute" else "district_projects"
     return Breach(
         rule=N_("projects count"),
-        clause=programme.projects_clause or policy.clause(key),
+        clause=clause,
         text=T_(
             "a {code} ({zh}) application names {low}–{high} professions or projects (--project); this "
             "one names {n}",

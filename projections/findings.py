@@ -219,7 +219,11 @@ def findings(
             if applied:
                 judged = policy_on(g.applied_on).programme(g.programme)
                 found = application_breaches(
-                    g.grant_id, judged, applied.get("unit_kind", ""), applied.get("declared")
+                    g.grant_id,
+                    judged,
+                    applied.get("unit_kind", ""),
+                    applied.get("declared"),
+                    applied.get("projects"),
                 )
                 result.extend(_finding(g, b, g.applied_on) for b in found)
             books = _Books(kept.acts.get(g.aggregate_id, ()), g)

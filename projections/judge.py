@@ -29,6 +29,7 @@ from ledger.rules import (
     approval_after_application,
     approved_before_money,
     breaches,
+    distinct_projects,
     first_of,
     least_balance,
     least_line_room,
@@ -188,7 +189,11 @@ class JudgedGrant:
         }
         facts = new_facts()
         # what the application declared, for its findings (projections.findings)
-        facts["applied"] = {"unit_kind": d.get("unit_kind", ""), "declared": d.get("declared") or {}}
+        facts["applied"] = {
+            "unit_kind": d.get("unit_kind", ""),
+            "declared": d.get("declared") or {},
+            "projects": distinct_projects(d.get("projects") or ()),
+        }
         return cls(row, facts)
 
     def facts_json(self) -> str | None:

@@ -82,10 +82,11 @@ def test_an_application_is_judged_when_it_is_recorded(ledger: Ledger) -> None:
         *apply("M1", "U2", "municipal_base_funded", "2024-07-18", "a", "b", amount="50万"),
     )  # fmt: skip
     assert "2024-07-17" in message
-    refused_by(
-        ledger, "projects count", cite("district_projects"),
-        *apply("D1", "U3", "district_base", "2024-03-01", "a", "b", "c", amount="20万"),
-    )  # fmt: skip
+    # a district base's count is a condition 003 第六条 asks 原则上: a finding, not a refusal
+    ledger.ok(*apply("D1", "U3", "district_base", "2024-03-01", "a", "b", "c", amount="20万"))
+    (found,) = flagged(ledger, "projects count", "2024-03-02")
+    assert (found["grant_id"], found["clause"]) == ("D1", cite("district_projects"))
+    assert "names 1–2 professions or projects" in found["message"] and "this one names 3" in found["message"]
     refused_by(
         ledger, "projects count", cite("national_projects"),
         *apply("N1", "U3", "national_base", "2024-03-01", "a", "b", "c", "d", amount="100万"),

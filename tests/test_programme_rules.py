@@ -231,7 +231,6 @@ def test_project_counts_and_the_institutes_amount_are_judged_at_application(ledg
         ("national_base", five[:4], "100万", "002 四(一)1(4)", "this one names 4"),
         ("municipal_base_funded", ["a"], "50万", "002 四(一)2(2)", "this one names 1"),
         ("municipal_base_funded", five[:4], "50万", "002 四(一)2(2)", "this one names 4"),
-        ("district_base", ["a", "b", "c"], "20万", "003 第六条(二)", "this one names 3"),
         ("training_institute", ["焊工", "焊工 "], "150万", "000 第十三条", "this one names 1"),  # named twice
         ("training_institute", ["a", "b"], "250万", "000 第十三条", "requested subsidy of 2,500,000.00"),
         ("training_institute", ["a", "b"], "99万", "000 第十三条", "requested subsidy of 990,000.00"),
@@ -287,6 +286,25 @@ def test_application_conditions_are_findings_on_the_application(ledger: Ledger, 
     assert [f["message"] for f in findings(ledger) if f["grant_id"] == "G4"] == [
         "grant G4 declared students 300 per teachers 0 at application; the programme asks between 20 and 22"
     ]
+    # three professions for a district base (003 第六条: 原则上 1–2; its form says 2–3): recorded,
+    # and a finding; a national base's four stay refused (002 四(一)1(4) asks at least 5)
+    register(ledger, "U5", "enterprise")
+    ledger.ok(*apply_args("G5", "U5", "B5", "district_base", "a", "b", "c "), "--amount", "20万",
+              "--date", "2024-03-01")  # fmt: skip
+    g5 = [
+        (f["rule"], f["clause"], f["date"], f["message"]) for f in findings(ledger) if f["grant_id"] == "G5"
+    ]
+    assert g5 == [
+        (
+            "projects count",
+            "003 第六条(二)",
+            "2024-03-01",
+            "a district_base (区级高技能人才培训基地) application names 1–2 professions or projects "
+            "(--project); this one names 3",
+        )
+    ]
+    refused(ledger, *apply_args("G6", "U5", "B6", "national_base", "a", "b", "c", "d"), "--amount", "100万",
+            "--date", "2024-03-01", clause="002 四(一)1(4)")  # fmt: skip
     assert_bundle_agrees(ledger, tmp_path)
 
 

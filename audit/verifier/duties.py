@@ -112,16 +112,13 @@ _CHECKING = ("ReviewRecorded", "NoticeRecorded", "Approved", "Rejected", "Recomm
 CHECKS_APPLICATION = frozenset(_G + kind for kind in _CHECKING)
 _STEP = {
     "ReviewRecorded": N_(
-        "separation of duties: {actor} recorded this grant's application and may not also "
-        "record its review"
+        "separation of duties: {actor} recorded this grant's application and may not also record its review"
     ),
     "NoticeRecorded": N_(
-        "separation of duties: {actor} recorded this grant's application and may not also "
-        "record its notice"
+        "separation of duties: {actor} recorded this grant's application and may not also record its notice"
     ),
     "Approved": N_(
-        "separation of duties: {actor} recorded this grant's application and may not also "
-        "record its approval"
+        "separation of duties: {actor} recorded this grant's application and may not also record its approval"
     ),
     "Rejected": N_(
         "separation of duties: {actor} recorded this grant's application and may not also "

@@ -22,7 +22,15 @@ from audit.verifier.policy import BundlePolicy, Programme
 from audit.verifier.replay import GrantTotals, Replay
 
 # the rules' names and the measures' and figures' words, as the ledger's catalogue has them
-RULES = (N_("matching 1:1"), N_("host unit"), N_("application condition"), N_("output target"))
+RULES = (
+    N_("matching 1:1"),
+    N_("host unit"),
+    N_("application condition"),
+    N_("projects count"),
+    N_("output target"),
+)
+# the levels whose count of professions a finding judges (003 第六条 原则上; ledger.rules)
+PROJECTS_IN_PRINCIPLE = frozenset({"district"})
 MEASURES = {"advanced_evaluations": N_("advanced evaluations")}
 WORDS = (
     *(N_("trainees"), N_("advanced"), N_("evaluations"), N_("trained"), N_("capacity"), N_("students")),
@@ -105,7 +113,28 @@ def _application(g: GrantTotals, programme: Programme) -> list[list[Any]]:
                 grant_id=g.grant_id, what=what, bound=_bound(c)
             )
             rows.append([g.base_id, g.grant_id, _("application condition"), c["clause"], None, message])
+    if g.projects is not None and programme.level in PROJECTS_IN_PRINCIPLE and programme.projects_clause:
+        count = _projects(g.projects, programme)
+        if count is not None:
+            rows.append([g.base_id, g.grant_id, _("projects count"), programme.projects_clause, None, count])
     return rows
+
+
+def _projects(n: int, programme: Programme) -> str | None:
+    """The count of professions against the programme's, as ``ledger.rules.projects_in_range``
+    words it; None within it."""
+    low, high = programme.projects_min, programme.projects_max
+    if (low is None or n >= low) and (high is None or n <= high):
+        return None
+    if high is not None:
+        return _(
+            "a {code} ({zh}) application names {low}–{high} professions or projects (--project); this one "
+            "names {n}"
+        ).format(code=programme.code, zh=programme.zh, low=low, high=high, n=n)
+    return _(
+        "a {code} ({zh}) application names at least {low} professions or projects (--project); this one "
+        "names {n}"
+    ).format(code=programme.code, zh=programme.zh, low=low, n=n)
 
 
 def _is_share(c: dict[str, Any]) -> bool:

@@ -59,6 +59,11 @@ class Programme:
     # the categories its money pays for and those banned by name; None: the general list
     allowed: list[str] | None
     banned: list[str]
+    zh: str = ""
+    # the professions an application names, and the citation of the clause asking it
+    projects_min: int | None = None
+    projects_max: int | None = None
+    projects_clause: str | None = None
 
 
 _REMEMBERED = 4096  # answers of each kind, and only for a category text of up to _TEXT_REMEMBERED
@@ -150,6 +155,10 @@ class BundlePolicy:
             hosts_clause=self.cite(hosts["clause"]) if "clause" in hosts else None,
             allowed=None if spending is None else list(spending["allowed"]),
             banned=[] if spending is None else list(spending["banned"]),
+            zh=str(p.get("zh", "")),
+            projects_min=p.get("projects_min"),
+            projects_max=p.get("projects_max"),
+            projects_clause=self.cite(p["projects_clause"]) if "projects_clause" in p else None,
         )
 
 

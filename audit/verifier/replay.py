@@ -253,6 +253,7 @@ class GrantTotals:
     # what the application stated: the unit's kind and the figures declared (its findings)
     unit_kind: str = ""
     declared: dict[str, int] = field(default_factory=dict)
+    projects: int | None = None  # the professions the application named (None: no list)
 
     def held(self, source: str) -> Decimal:
         a = self.amounts
@@ -390,6 +391,9 @@ class Replay:
                 self.grants[originator].declared = {
                     str(k): v for k, v in declared.items() if type(v) is int and v >= 0
                 }
+            projects = state.get("projects")
+            if isinstance(projects, list) and all(isinstance(p, str) for p in projects):
+                self.grants[originator].projects = len({p.strip() for p in projects if p.strip()})
             return
         totals = self.grants.get(originator)
         if totals is None:

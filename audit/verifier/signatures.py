@@ -81,8 +81,8 @@ class _Event:
 def event_where(event_id: Any, index: int, topic: str, originator: Any, version: Any) -> str:
     """An event as failures name it: its id, leaf, kind, aggregate and version."""
     return _("event {event_id} (leaf {index}, {topic} of {originator} version {version})").format(
-            event_id=event_id, index=index, topic=topic.split(":")[-1], originator=originator, version=version
-        )
+        event_id=event_id, index=index, topic=topic.split(":")[-1], originator=originator, version=version
+    )
 
 
 class Signatures:

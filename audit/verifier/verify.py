@@ -308,9 +308,7 @@ def _verify(
     if trusted_cp is not None and trusted is not None:
         _check_trusted(trusted.name, trusted_cp, latest, tree, report)
     legacy = _legacy_keys(directory, keys)
-    also = (
-        [(_trusted_name(trusted), trusted_cp, trusted_text)] if trusted_cp and trusted else []
-    )
+    also = [(_trusted_name(trusted), trusted_cp, trusted_text)] if trusted_cp and trusted else []
     _signed_by_people([*named, *also], scan, legacy, report)
     _people_counts(scan, report)
     _check_withheld(redaction, scan, report)
