@@ -47,6 +47,7 @@ from ledger.rules import (
     no_open_rectification,
     notice_long_enough,
     panel_size,
+    plan_changed,
     plan_line,
     plan_within_subsidy,
     raise_first,
@@ -1420,8 +1421,12 @@ class Grant(Aggregate):
         policy: Policy,
     ) -> bool:
         raise_first([approval_reference(approval, T_("a budget adjustment"), policy)])
-        if all(self.budget.get(k) == v for k, v in lines.items()) and self.budget:
-            return False
+        if self.budget and not (
+            plan_changed(self.plans, on.isoformat(), lines)
+            if self.plans is not None
+            else any(self.budget.get(k) != v for k, v in lines.items())
+        ):
+            return False  # every date from ``on`` on already has these lines
         refuse_breaches(self, Act("grant adjust", on, role, lines=lines), policy)
         self._plan_within_subsidy({**self.budget, **lines}, policy)
         return self._event(

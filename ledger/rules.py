@@ -61,6 +61,17 @@ def plan_on(plans: Iterable[Sequence[Any]], day: str) -> dict[str, Any]:
     return plan
 
 
+def plan_changed(plans: Sequence[Sequence[Any]], day: str, lines: Mapping[str, Any]) -> bool:
+    """Whether ``lines`` set on ISO date ``day`` (recorded after ``plans``) change the plan as it
+    stands at the end of ``day`` or of any later date (``plan_on``): an adjustment equal to the
+    plan's total now may still change the dates before a later-dated one."""
+    for point in {day, *(d for d, _set in plans if d > day)}:
+        plan = plan_on(plans, point)
+        if any(plan.get(key) != value for key, value in lines.items()):
+            return True
+    return False
+
+
 class LineRoom(NamedTuple):
     """The least room on a budget line from a date on: its plan's amount less what is spent on
     it at the end of ``day``, and that amount (yuan on the write side, fen in the read models)."""

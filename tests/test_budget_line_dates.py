@@ -236,3 +236,28 @@ def test_an_adjustment_of_no_plan_written_below_the_aggregate_is_a_finding(ledge
     first = [f for f in found if f["rule"] == "budget first"]
     assert [(f["clause"], f["date"]) for f in first] == [(CLAUSE, "2024-04-05")]
     assert "has no budget plan to adjust" in first[0]["message"]
+
+
+def test_an_adjustment_dated_before_a_later_one_of_the_same_amount_is_recorded(ledger: Ledger) -> None:
+    """Cooperation is lowered to 5,000.00 from 2024-04-30 (批-1); a second approval (批-2) lowers
+    it to the same 5,000.00 from 2024-04-20. The plan's total already says 5,000.00, but from
+    04-20 to 04-29 it said 10,000.00: the second adjustment changes those dates, so it is
+    recorded, not taken for a repeat of the first; run again, it is a repeat. Dated before the
+    plan, the same amount is refused (budget first), not taken for a repeat either."""
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
+    ledger.ok("grant", "budget", "G1", "--line", "cooperation:地方财政:10000", "--date", "2024-04-11")
+    adjust = ["grant", "adjust", "G1", "--line", "cooperation:地方财政:5000"]
+    ledger.ok(*adjust, "--approval", "批-1", "--date", "2024-04-30", role="approver")
+    before = ledger.event_count()
+    done = ledger.ok(*adjust, "--approval", "批-2", "--date", "2024-04-20", role="approver")
+    assert "already recorded" not in done.stdout, done.stdout
+    assert ledger.event_count() == before + 2  # the adjustment and its seal
+    assert budget(ledger, "2024-04-19")["cooperation"] == (Decimal("10000.00"), Decimal(0))
+    assert budget(ledger, "2024-04-20")["cooperation"] == (Decimal("5000.00"), Decimal(0))
+    again = ledger.ok(*adjust, "--approval", "批-2", "--date", "2024-04-20", role="approver")
+    assert "already recorded" in again.stdout and ledger.event_count() == before + 2
+    message = refused(
+        ledger, *adjust, "--approval", "批-3", "--date", "2024-04-05", role="approver", clause=CLAUSE
+    )
+    assert "budget first" in message and "dated 2024-04-11" in message
