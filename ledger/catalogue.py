@@ -137,7 +137,8 @@ RULES: tuple[Rule, ...] = (
         ),
         note=N_(
             "a district base's 1–2 is among the conditions 003 第六条 asks 原则上 (its own form says 2–3): a "
-            "finding on the application; the other programmes' counts are refused"
+            "finding on the application, though one naming none is refused; the other programmes' counts "
+            "are refused"
         ),
     ),
     Rule(

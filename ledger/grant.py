@@ -992,6 +992,10 @@ class Grant(Aggregate):
     ) -> bool:
         found = policy.find_category(category)
         code = found.code if found is not None else category
+        # a construction content by its code, as a budget line names it: typed by its Chinese or
+        # English name (an import's column), it would be a line of its own, outside the plan
+        named = policy.find_content(content) if content else None
+        typed, content = content, named.code if named is not None else content
         fields = {
             "amount": amount,
             "category": code,
@@ -1001,6 +1005,10 @@ class Grant(Aggregate):
             "payee": payee,
             "on": on,
         }
+        if typed != content and self.vouchers.get(f"spend/{voucher}") == fingerprint(
+            "spend", {**fields, "content": typed}
+        ):
+            fields["content"] = typed  # recorded so by an earlier version: this is that spend again
         spent = self.expenditures.get(voucher)
         if spent is not None and spent["reversed"]:
             known = self.vouchers.get(f"spend/{voucher}", "")

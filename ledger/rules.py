@@ -1082,13 +1082,13 @@ def distinct_projects(projects: Iterable[str]) -> int:
 def projects_count(programme: Programme, projects: Iterable[str], policy: Policy) -> Breach | None:
     """The programme's professions or projects at application: 2–3 for an institute (000 第十三条)
     or a municipal base (002 四(一)2(2)), at least 5 for a national base (002 四(一)1(4)); a district
-    base's 1–2 (003 第六条) is a condition, judged as a finding (``PROJECTS_IN_PRINCIPLE``)."""
-    if programme.level in PROJECTS_IN_PRINCIPLE:
+    base's 1–2 (003 第六条) is a condition, judged as a finding (``PROJECTS_IN_PRINCIPLE``), but one
+    naming none is no application for a base at all."""
+    n = distinct_projects(projects)
+    if programme.level in PROJECTS_IN_PRINCIPLE and n > 0:
         return None
     key = "institute_projects" if programme.level == "institute" else "district_projects"
-    return projects_in_range(
-        programme, distinct_projects(projects), programme.projects_clause or policy.clause(key)
-    )
+    return projects_in_range(programme, n, programme.projects_clause or policy.clause(key))
 
 
 def projects_in_range(programme: Programme, n: int, clause: Clause) -> Breach | None:

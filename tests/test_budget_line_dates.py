@@ -261,3 +261,39 @@ def test_an_adjustment_dated_before_a_later_one_of_the_same_amount_is_recorded(l
         ledger, *adjust, "--approval", "批-3", "--date", "2024-04-05", role="approver", clause=CLAUSE
     )
     assert "budget first" in message and "dated 2024-04-11" in message
+
+
+def test_an_import_names_a_content_by_its_chinese_name_as_the_plan_does(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """A content typed by its Chinese name (校企合作提升培训能力) is the line the plan's
+    cooperation is: counted on it, not a line of its own outside the plan, and refused past it."""
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
+    ledger.ok("grant", "budget", "G1", "--line", "校企合作提升培训能力:地方财政:1万", "--date", "2024-04-11")
+    rows = [HEADER, "2024-04-12,,B0001,G1,,spend,9000,subsidy,equipment,校企合作提升培训能力,K1,,"]
+    path = tmp_path / "named.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    ledger.ok("import", str(path))
+    assert budget(ledger, "2024-04-30") == {"cooperation": (Decimal("10000.00"), Decimal("9000.00"))}
+    again = ledger.ok("import", str(path))  # the same file again: nothing new
+    assert "0 events" in again.stdout or "already" in again.stdout, again.stdout
+    rows.append("2024-04-13,,B0001,G1,,spend,1000.01,subsidy,equipment,校企合作提升培训能力,K2,,")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = ledger("import", str(path))
+    assert result.exit_code == 3 and "10,000.01" in result.stderr and "above its 10,000.00" in result.stderr
+    assert budget(ledger, "2024-04-30") == {"cooperation": (Decimal("10000.00"), Decimal("9000.00"))}
+
+
+def test_a_spend_an_earlier_version_stored_with_the_content_as_typed_is_a_repeat(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
+    plant_spend(ledger, "K1", "9000.00", "校企合作提升培训能力", date(2024, 4, 12))
+    before = ledger.event_count()
+    rows = [HEADER, "2024-04-12,,B0001,G1,,spend,9000,subsidy,equipment,校企合作提升培训能力,K1,,"]
+    path = tmp_path / "old.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    ledger.ok("import", str(path))
+    assert ledger.event_count() == before
