@@ -49,6 +49,7 @@ from ledger.rules import (
     panel_size,
     plan_changed,
     plan_line,
+    plan_on,
     plan_within_subsidy,
     raise_first,
     recommended_first,
@@ -1408,14 +1409,26 @@ class Grant(Aggregate):
                 grant_id=self.grant_id,
             )
             raise Breach(N_("approval reference"), policy.clause("budget_plan"), msg).error()
-        self._plan_within_subsidy(lines, policy)
+        self._plan_within_subsidy(lines, on, policy)
         refuse_breaches(self, Act("grant budget", on, role, lines=lines), policy)
         return self._event(self.BudgetRegistered, on, actor, role, lines=lines)
 
-    def _plan_within_subsidy(self, lines: dict[str, Decimal], policy: Policy) -> None:
-        subsidy = sum((v for k, v in lines.items() if BUDGET_TO_FUND[k.split("/")[1]] == "subsidy"), ZERO)
+    def _plan_within_subsidy(self, lines: dict[str, Decimal], on: date, policy: Policy) -> None:
+        """The plan with ``lines`` set on ``on`` stays within the approved subsidy on that date and
+        on each later date another setting changes it (as ``report budget --as-of`` reads it)."""
+        day = on.isoformat()
+        if self.plans is None:  # the state of an earlier version: the plan as it stands
+            plans: list[list[Any]] = [[day, {**self.budget, **lines}]]
+        else:
+            plans = [*self.plans, [day, lines]]
+        largest, when = ZERO, day
+        for point in sorted({day, *(d for d, _lines in plans if d > day)}):
+            plan = plan_on(plans, point)
+            subsidy = sum((v for k, v in plan.items() if BUDGET_TO_FUND[k.split("/")[1]] == "subsidy"), ZERO)
+            if subsidy > largest:
+                largest, when = subsidy, point
         programme = policy.programme(self.programme)
-        raise_first([plan_within_subsidy(self.grant_id, programme, subsidy, self.approved, policy)])
+        raise_first([plan_within_subsidy(self.grant_id, programme, largest, self.approved, when, policy)])
 
     def adjust_budget(
         self,
@@ -1436,7 +1449,7 @@ class Grant(Aggregate):
         ):
             return False  # every date from ``on`` on already has these lines
         refuse_breaches(self, Act("grant adjust", on, role, lines=lines), policy)
-        self._plan_within_subsidy({**self.budget, **lines}, policy)
+        self._plan_within_subsidy(lines, on, policy)
         return self._event(
             self.BudgetAdjusted, on, actor, role, lines=lines, approval=approval, reason=reason
         )

@@ -1281,10 +1281,10 @@ def in_selection(grant_id: str, status: str, step: Text, policy: Policy) -> Brea
 
 
 def plan_within_subsidy(
-    grant_id: str, programme: Programme, subsidy_lines: Decimal, approved: Decimal, policy: Policy
+    grant_id: str, programme: Programme, subsidy_lines: Decimal, approved: Decimal, day: str, policy: Policy
 ) -> Breach | None:
     """The plan's subsidy lines (地方财政) add up to at most the approved subsidy (表3-1-1:
-    按照 20 万元资金额度)."""
+    按照 20 万元资金额度), on every date (``subsidy_lines``: the most they add up to, on ``day``)."""
     if subsidy_lines <= approved:
         return None
     clause = policy.clause("budget_total") if programme.level == "district" else programme.subsidy_clause
@@ -1292,10 +1292,11 @@ def plan_within_subsidy(
         rule=N_("budget total"),
         clause=clause,
         text=T_(
-            "the subsidy (地方财政) lines of grant {grant_id}'s budget plan add up to {subsidy_lines}, above "
-            "the approved subsidy of {approved}",
+            "the subsidy (地方财政) lines of grant {grant_id}'s budget plan add up to {subsidy_lines} on "
+            "{day}, above the approved subsidy of {approved}",
             grant_id=grant_id,
             subsidy_lines=format_yuan(subsidy_lines),
+            day=day,
             approved=format_yuan(approved),
         ),
     )

@@ -297,3 +297,24 @@ def test_a_spend_an_earlier_version_stored_with_the_content_as_typed_is_a_repeat
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     ledger.ok("import", str(path))
     assert ledger.event_count() == before
+
+
+def test_the_plan_stays_within_the_approved_subsidy_on_every_date(ledger: Ledger) -> None:
+    """Adjustments dated out of order: raising one line from 2024-04-20 while the other is lowered
+    only from 2024-05-01 would make the plan 250,000.00 of a 200,000.00 subsidy from 04-20 to 04-30,
+    though the plan as it ends adds up to 200,000.00."""
+    approved_district_grant(ledger)
+    plan = ["--line", "training_system:地方财政:10万", "--line", "cooperation:地方财政:10万"]
+    ledger.ok("grant", "budget", "G1", *plan, "--date", "2024-04-11")
+    adjust = ["grant", "adjust", "G1", "--approval", "批-1"]
+    ledger.ok(*adjust, "--line", "training_system:地方财政:5万", "--date", "2024-05-01", role="approver")
+    before = ledger.event_count()
+    raise_other = [*adjust, "--line", "cooperation:地方财政:15万"]
+    message = refused(ledger, *raise_other, "--date", "2024-04-20", role="approver", clause="003 表3-1-1")
+    assert "250,000.00 on 2024-04-20" in message and "200,000.00" in message
+    assert ledger.event_count() == before
+    ledger.ok(*raise_other, "--date", "2024-05-01", role="approver")
+    assert budget(ledger, "2024-05-01") == {
+        "training_system": (Decimal("50000.00"), Decimal(0)),
+        "cooperation": (Decimal("150000.00"), Decimal(0)),
+    }
