@@ -58,7 +58,7 @@ APPROVAL = (
     "municipal_funding",
     "national_funding",
 )
-BUILD = ("district_build_period", "notice_build_period")
+BUILD = ("district_build_period", "notice_build_period", "institute_approval")
 SUPERVISION = ("supervision", "institute_supervision")
 
 RULES: tuple[Rule, ...] = (
@@ -314,7 +314,9 @@ RULES: tuple[Rule, ...] = (
             EVERY + "test_the_approval_is_judged",
             EVERY + "test_money_is_judged_by_its_rules",
             EVERY + "test_stored_money_that_breaks_a_rule_is_a_finding",
+            "tests/test_programme_rules.py::test_an_institutes_build_period_is_its_approvals_and_cites_000",
         ),
+        note=N_("000 sets an institute none: its period is the one its approval set"),
     ),
     Rule(
         "no subsidy",

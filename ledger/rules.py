@@ -447,6 +447,14 @@ def built_from_approval(grant_id: str, programme: Programme, start: date, on: da
     )
 
 
+def build_clause(programme: Programme, policy: Policy) -> Clause:
+    """The clause a programme's build period rests on: its own (003 第三条, 002 六); 000 sets an
+    institute none, so its period is the one its approval set (000 第十一条: 予以建设立项)."""
+    if programme.build_clause is not None:
+        return programme.build_clause
+    return policy.clause("institute_approval" if programme.level == "institute" else "district_build_period")
+
+
 def build_period_of_programme(
     grant_id: str, programme: Programme, start: date, end: date, policy: Policy
 ) -> Breach | None:
@@ -459,7 +467,7 @@ def build_period_of_programme(
         return None
     return Breach(
         rule=N_("build period"),
-        clause=programme.build_clause or policy.clause("district_build_period"),
+        clause=build_clause(programme, policy),
         text=T_(
             "a {code} ({zh}) build period lasts {build_years} years: grant {grant_id}'s from {start} ends "
             "by {last}, not {end}; a later end is an extension (grant-ledger grant extend) with its own "
@@ -483,7 +491,7 @@ def build_period_extended(
     programme = policy.programme(programme_code)
     return Breach(
         rule=N_("build period"),
-        clause=programme.build_clause or policy.clause("district_build_period"),
+        clause=build_clause(programme, policy),
         text=T_(
             "grant {grant_id}'s build period ends {current}; an extension ends later, not on {end}",
             grant_id=grant_id,
@@ -1759,7 +1767,7 @@ def spent_in_build_period(grant: GrantFacts, act: Act, policy: Policy) -> Breach
     start, end = grant.build_start, grant.build_end
     if start is None or end is None or start <= act.on <= end:
         return None
-    clause = policy.programme(grant.programme).build_clause or policy.clause("district_build_period")
+    clause = build_clause(policy.programme(grant.programme), policy)
     return within_build_period(grant.grant_id, act.on, grant.build_start, grant.build_end, clause)
 
 

@@ -25,6 +25,7 @@ from ledger.policy import Policy
 from ledger.rules import (
     SOURCES,
     Breach,
+    build_clause,
     disposed_after_build_period,
     execution_on_track,
     institute_overseen,
@@ -262,7 +263,7 @@ def findings(
                     supervision,
                 )
                 result.append(_finding(g, breach))
-                build = programme.build_clause or policy.clause("district_build_period")
+                build = build_clause(programme, policy)
                 for source in SOURCES:
                     held = from_fen(available_in(t, source, 0))
                     breach = disposed_after_build_period(

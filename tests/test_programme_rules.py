@@ -429,3 +429,16 @@ def test_a_municipal_base_is_built_from_its_approval(ledger: Ledger) -> None:
     ledger.ok(*approve, "--start", "2024-04-01", role="approver")
     history = ledger.ok("history", "M1").stdout
     assert "2024-04-01..2026-03-31" in history, history
+
+
+def test_an_institutes_build_period_is_its_approvals_and_cites_000(ledger: Ledger) -> None:
+    """000 sets an institute no build period: a spend after the end its approval set is refused
+    citing that approval's clause (000 第十一条), not the district's two years (003 第三条)."""
+    approved_institute(ledger)
+    before = ledger.event_count()
+    message = refused(
+        ledger, "spend", "G1", "--amount", "1万", "--category", "equipment", "--voucher", "S9",
+        "--date", "2026-04-01", clause="000 第十一条",
+    )  # fmt: skip
+    assert "2026-03-31" in message and "003 第三条" not in message
+    assert ledger.event_count() == before
