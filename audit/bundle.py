@@ -67,7 +67,7 @@ from ledger.i18n import current
 from ledger.policy import Policy, load_policies, parse_policy, policy_in_force
 from ledger.policy_files import POLICY_FOLDER
 from ledger.policy_installed import BOOK_ID
-from ledger.rules import distinct_projects
+from ledger.rules import named_projects
 from projections.measures import GRANT, SPENDING_KINDS, available_in, effect
 from projections.shapes import ShapeCache
 
@@ -568,7 +568,7 @@ class _Book:
                 {},
                 unit_kind=state.get("unit_kind") or "",
                 declared=state.get("declared"),
-                projects=distinct_projects(state.get("projects") or ()),
+                projects=named_projects(state.get("projects")),
             )
             return
         g = self.grants.get(record["originator_id"])

@@ -133,7 +133,8 @@ def application_breaches(
     projects: int | None = None,
 ) -> list[Breach]:
     """``projects``: the count of professions the application named (None: not known, kept by an
-    earlier version); judged here where the programme asks it "原则上" (``PROJECTS_IN_PRINCIPLE``)."""
+    earlier version or brought by an import, ``rules.named_projects``); judged here where the programme
+    asks it "原则上" (``PROJECTS_IN_PRINCIPLE``)."""
     found = [host_breach(grant_id, programme, unit_kind)]
     found += [condition_breach(grant_id, c, declared or {}) for c in programme.conditions]
     clause = programme.projects_clause

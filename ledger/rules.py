@@ -1087,6 +1087,16 @@ def distinct_projects(projects: Iterable[str]) -> int:
     return len({p.strip() for p in projects if p.strip()})
 
 
+def named_projects(projects: Any) -> int | None:
+    """The count of professions a stored application named, as its finding judges it; None when
+    not known: an import's approve row (a grant approved elsewhere) stores none, as ``grant apply``
+    never does, and a stored value that is no list of texts is no list of professions (the
+    verifier, audit/verifier/replay.py, reads both alike)."""
+    if not isinstance(projects, list) or not all(isinstance(p, str) for p in projects):
+        return None
+    return distinct_projects(projects) or None
+
+
 def projects_count(programme: Programme, projects: Iterable[str], policy: Policy) -> Breach | None:
     """The programme's professions or projects at application: 2–3 for an institute (000 第十三条)
     or a municipal base (002 四(一)2(2)), at least 5 for a national base (002 四(一)1(4)); a district

@@ -29,10 +29,10 @@ from ledger.rules import (
     approval_after_application,
     approved_before_money,
     breaches,
-    distinct_projects,
     first_of,
     least_balance,
     least_line_room,
+    named_projects,
     no_money_programme,
     plan_line,
     subsidy_amount_in_range,
@@ -192,7 +192,7 @@ class JudgedGrant:
         facts["applied"] = {
             "unit_kind": d.get("unit_kind", ""),
             "declared": d.get("declared") or {},
-            "projects": distinct_projects(d.get("projects") or ()),
+            "projects": named_projects(d.get("projects")),
         }
         return cls(row, facts)
 

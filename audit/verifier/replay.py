@@ -391,9 +391,10 @@ class Replay:
                 self.grants[originator].declared = {
                     str(k): v for k, v in declared.items() if type(v) is int and v >= 0
                 }
+            # none named is not known (an import's approve row names none), as ledger.rules.named_projects
             projects = state.get("projects")
             if isinstance(projects, list) and all(isinstance(p, str) for p in projects):
-                self.grants[originator].projects = len({p.strip() for p in projects if p.strip()})
+                self.grants[originator].projects = len({p.strip() for p in projects if p.strip()}) or None
             return
         totals = self.grants.get(originator)
         if totals is None:
