@@ -1006,11 +1006,17 @@ class Grant(Aggregate):
             "payee": payee,
             "on": on,
         }
-        if typed != content and self.vouchers.get(f"spend/{voucher}") == fingerprint(
+        spent = self.expenditures.get(voucher)
+        stored = None if spent is None else spent.get("content")
+        again = policy.find_content(stored) if named is not None and stored and stored != content else None
+        if again is not None and again.code == content:
+            # recorded by an earlier version with the content as an import row typed it: this
+            # content again, however it is typed now (the command line maps a name to its code)
+            fields["content"] = stored
+        elif typed != content and self.vouchers.get(f"spend/{voucher}") == fingerprint(
             "spend", {**fields, "content": typed}
         ):
             fields["content"] = typed  # recorded so by an earlier version: this is that spend again
-        spent = self.expenditures.get(voucher)
         if spent is not None and spent["reversed"]:
             known = self.vouchers.get(f"spend/{voucher}", "")
             repeat = known in (fingerprint("spend", fields), fingerprint_v1("spend", fields))
