@@ -36,8 +36,10 @@ figures = st.dictionaries(
 counts = st.integers(0, 4000)
 
 
-def ledger_rows(grant: str, programme: str, kind: str, declared: dict[str, int]) -> list[list[Any]]:
-    found = application_breaches(grant, POLICY.programme(programme), kind, declared)
+def ledger_rows(
+    grant: str, programme: str, kind: str, declared: dict[str, int], projects: int | None = None
+) -> list[list[Any]]:
+    found = application_breaches(grant, POLICY.programme(programme), kind, declared, projects)
     return [[label("rule", b.rule), b.clause.cite, b.message] for b in found]
 
 
@@ -45,16 +47,22 @@ languages = st.sampled_from(("zh", "en"))
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from(PROGRAMMES), st.sampled_from(("", *UNIT_KINDS)), figures, languages)
+@given(
+    st.sampled_from(PROGRAMMES),
+    st.sampled_from(("", *UNIT_KINDS)),
+    figures,
+    languages,
+    st.none() | st.integers(1, 8),  # the professions named (None: not known)
+)
 def test_application_findings_are_worded_alike(
-    programme: str, kind: str, declared: dict[str, int], lang: str
+    programme: str, kind: str, declared: dict[str, int], lang: str, projects: int | None
 ) -> None:
-    g = GrantTotals("G1", "B1", "", programme, unit_kind=kind, declared=dict(declared))
+    g = GrantTotals("G1", "B1", "", programme, unit_kind=kind, declared=dict(declared), projects=projects)
     bundle = BUNDLE.programme(programme)
     assert bundle is not None
     with speaking(lang):
         verifier = [[r[2], r[3], r[5]] for r in _application(g, bundle)]
-        assert verifier == ledger_rows("G1", programme, kind, declared)
+        assert verifier == ledger_rows("G1", programme, kind, declared, projects)
 
 
 @settings(max_examples=300, deadline=None)
