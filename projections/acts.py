@@ -123,7 +123,7 @@ DETAILS: dict[str, Callable[[Mapping[str, Any]], str]] = {
         programme=d["programme"],
         base_id=d["base_id"],
         base_name=d["base_name"],
-        projects="、".join(d["projects"]),
+        projects="、".join(map(str, d["projects"])),
     ).dumps(),
     "Recommended": _recommended,
     "ReviewRecorded": _reviewed,
@@ -131,7 +131,7 @@ DETAILS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "Approved": lambda d: T_(
         "{document}; {bodies}; build {start}..{end}",
         document=d["document"],
-        bodies="、".join(d["bodies"]),
+        bodies="、".join(map(str, d["bodies"])),
         start=_value(d["build_start"]),
         end=_value(d["build_end"]),
     ).dumps(),
