@@ -395,7 +395,7 @@ def test_positions_moved_together_refuse_the_batch_when_another_moved_any(db_url
             move_positions(session, tracking, due, 9)  # type: ignore[arg-type]
         with engine.connect() as conn:
             stood = dict(conn.execute(select(tracking)).tuples().all())
-        assert stood == {"audit": 5, balances: 7, "compliance": 5}
+        assert stood == {"audit": 5, balances: 7, tracked("compliance"): 5}
         with engine.begin() as conn, Session(bind=conn) as session:
             again = [(SimpleNamespace(name="balances"), 7, [object()]), *due[::2]]
             move_positions(session, tracking, again, 9)  # type: ignore[arg-type]

@@ -104,7 +104,7 @@ def test_a_projection_whose_rows_disagree_with_its_position_fails_clearly_not_fo
     before = sqlite_ledger.balances()
     conn = sqlite3.connect(sqlite_ledger.url.removeprefix("sqlite:///"))
     with conn:  # the rows stay, the position is lost: catching up would apply every event twice
-        conn.execute("DELETE FROM ledger_tracking WHERE application_name = 'compliance'")
+        conn.execute("DELETE FROM ledger_tracking WHERE application_name = 'compliance@2'")
     conn.close()
     result = sqlite_ledger("balance")
     assert result.exit_code == 5, (result.exit_code, result.stderr)
