@@ -207,6 +207,14 @@ RULES: tuple[Rule, ...] = (
         "recommender", ("recommendation_required",), True, False, (EVERY + "test_recommendations_are_judged",)
     ),
     Rule(
+        "recommendation round",
+        ("applications_due",),
+        True,
+        False,
+        (EVERY + "test_recommendations_are_judged",),
+        note=N_("a recommendation dated after the notice's review days (7月18－24日) is late"),
+    ),
+    Rule(
         "recommendation quota",
         ("recommendation_quota",),
         True,

@@ -53,6 +53,7 @@ from ledger.rules import (
     plan_within_subsidy,
     raise_first,
     recommended_first,
+    recommended_in_time,
     recoveries_settled,
     refuse_breaches,
     reviewed_by_its_authority_first,
@@ -1183,6 +1184,7 @@ class Grant(Aggregate):
             ]
         )
         self._not_before_application(T_("the recommendation"), on, policy)
+        raise_first([recommended_in_time(self.grant_id, policy.programme(self.programme), on, policy)])
         return self._event(
             self.Recommended, on, actor, role, recommender=recommender, round=round_, rank=rank
         )

@@ -32,6 +32,7 @@ class Document:
     round: str | None = None
     round_opens: date | None = None
     applications_due: date | None = None
+    recommendations_due: date | None = None  # the last day a recommender's review is taken
     round_clause: str | None = None
 
 
@@ -220,6 +221,7 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
             round=d.get("round"),
             round_opens=d.get("round_opens"),
             applications_due=d.get("applications_due"),
+            recommendations_due=d.get("recommendations_due"),
             round_clause=d.get("round_clause"),
         )
         for code, d in data["documents"].items()

@@ -985,6 +985,28 @@ def programme_in_force(programme: Programme, on: date, policy: Policy, *, applyi
     return None
 
 
+def recommended_in_time(grant_id: str, programme: Programme, on: date, policy: Policy) -> Breach | None:
+    """A recommender reviews a round's applications by the day its notice sets (002 七(二):
+    集中审核推荐时间为7月18－24日，逾期不再受理); a later recommendation is not taken."""
+    doc = policy.documents.get(programme.document or "")
+    if doc is None or doc.recommendations_due is None or on <= doc.recommendations_due:
+        return None
+    return Breach(
+        rule=N_("recommendation round"),
+        clause=policy.clause(doc.round_clause) if doc.round_clause else programme.subsidy_clause,
+        text=T_(
+            "{code} {number} takes the recommendations of its {round} round by {due}; the recommendation "
+            "of grant {grant_id} dated {on} is late (逾期不再受理)",
+            code=doc.code,
+            number=doc.number,
+            round=doc.round,
+            due=doc.recommendations_due.isoformat(),
+            grant_id=grant_id,
+            on=on.isoformat(),
+        ),
+    )
+
+
 def unit_may_hold(
     unit_id: str,
     held: Iterable[tuple[str, str, bool]],

@@ -143,6 +143,11 @@ def test_recommendations_are_judged(ledger: Ledger) -> None:
     # a finance bureau recommends nothing
     refused_by(ledger, "recommender", cite("recommendation_required"),
                "grant", "recommend", "M1", "--by", "CZ-YZ", *rec, "1", role=A)  # fmt: skip
+    # 002 七(二): recommendations are taken 7月18－24日, 逾期不再受理: one dated 07-25 is late
+    late = ["--round", "2024", "--date", "2024-07-25", "--rank", "1"]
+    message = refused_by(ledger, "recommendation round", cite("applications_due"),
+                         "grant", "recommend", "M1", "--by", "RS-YZ", *late, role=A)  # fmt: skip
+    assert "2024-07-24" in message and "2024-07-25" in message
     ledger.ok("grant", "recommend", "M1", "--by", "RS-YZ", *rec, "1", role=A)
     refused_by(ledger, "recommendation rank", cite("recommendation_quota"),
                "grant", "recommend", "M2", "--by", "RS-YZ", *rec, "1", role=A)  # fmt: skip

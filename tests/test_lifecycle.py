@@ -257,7 +257,7 @@ def test_recommendation_quota(ledger: Ledger) -> None:
     )
     assert "at most 2" in message
     # another recommender, or another round, has its own quota
-    ledger.ok("grant", "recommend", "M3", "--by", "JW-CQ", "--round", "2024", "--rank", "1", role="approver")
+    ledger.ok("grant", "recommend", "M3", "--by", "JW-CQ", *rec[2:], "--rank", "1", role="approver")
     apply(ledger, "N1", "U4", "BN1", "national_base", "a", "b", "c", "d", "e", amount="100万")
     ledger.ok("grant", "recommend", "N1", *rec, role="approver")
 

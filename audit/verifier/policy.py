@@ -40,7 +40,7 @@ FORMER = {
 }
 KNOWN = {
     **FORMER,
-    "4829a3ae8d811da2040669f5d7d86e1e272b0d5b67a75ab889558326b6e41fcc": "v1-2023.toml",
+    "890daa52a0ecae0343ade00a9659ebc3e1d58cf648b1002537ab3516b7371a82": "v1-2023.toml",
 }
 
 
