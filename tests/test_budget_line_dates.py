@@ -285,20 +285,6 @@ def test_an_import_names_a_content_by_its_chinese_name_as_the_plan_does(
     assert budget(ledger, "2024-04-30") == {"cooperation": (Decimal("10000.00"), Decimal("9000.00"))}
 
 
-def test_a_spend_an_earlier_version_stored_with_the_content_as_typed_is_a_repeat(
-    ledger: Ledger, tmp_path: Path
-) -> None:
-    approved_district_grant(ledger)
-    ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
-    plant_spend(ledger, "K1", "9000.00", "校企合作提升培训能力", date(2024, 4, 12))
-    before = ledger.event_count()
-    rows = [HEADER, "2024-04-12,,B0001,G1,,spend,9000,subsidy,equipment,校企合作提升培训能力,K1,,"]
-    path = tmp_path / "old.csv"
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    ledger.ok("import", str(path))
-    assert ledger.event_count() == before
-
-
 def test_the_plan_stays_within_the_approved_subsidy_on_every_date(ledger: Ledger) -> None:
     """Adjustments dated out of order: raising one line from 2024-04-20 while the other is lowered
     only from 2024-05-01 would make the plan 250,000.00 of a 200,000.00 subsidy from 04-20 to 04-30,
