@@ -997,7 +997,7 @@ class Grant(Aggregate):
         # a construction content by its code, as a budget line names it: typed by its Chinese or
         # English name (an import's column), it would be a line of its own, outside the plan
         named = policy.find_content(content) if content else None
-        typed, content = content, named.code if named is not None else content
+        content = named.code if named is not None else content
         fields = {
             "amount": amount,
             "category": code,
@@ -1014,10 +1014,6 @@ class Grant(Aggregate):
             # recorded by an earlier version with the content as an import row typed it: this
             # content again, however it is typed now (the command line maps a name to its code)
             fields["content"] = stored
-        elif typed != content and self.vouchers.get(f"spend/{voucher}") == fingerprint(
-            "spend", {**fields, "content": typed}
-        ):
-            fields["content"] = typed  # recorded so by an earlier version: this is that spend again
         if spent is not None and spent["reversed"]:
             known = self.vouchers.get(f"spend/{voucher}", "")
             repeat = known in (fingerprint("spend", fields), fingerprint_v1("spend", fields))

@@ -23,7 +23,7 @@ from ledger.errors import RuleViolationError
 from ledger.i18n import N_, T_, Text, _
 from ledger.labels import lazy
 from ledger.money import format_yuan, percent
-from ledger.policy import Category, Clause, Policy, Programme
+from ledger.policy import Category, Clause, Document, Policy, Programme
 
 SOURCES = ("subsidy", "matching")
 SOURCE_ZH = {"subsidy": "财政补助", "matching": "配套经费"}
@@ -965,10 +965,9 @@ def programme_in_force(programme: Programme, on: date, policy: Policy, *, applyi
     opens, due = doc.round_opens, doc.applications_due
     late = applying and due is not None and on > due
     if (opens is not None and on < opens) or late:
-        clause = policy.clause(doc.round_clause) if doc.round_clause else programme.subsidy_clause
         return Breach(
             rule=N_("application round"),
-            clause=clause,
+            clause=_round_clause(doc, programme, policy),
             text=T_(
                 "{where} takes {code} ({zh}) applications of its {round} round from {opens} to {due}; one "
                 "dated {on} is outside it (a later round's notice is added with grant-ledger policy install "
@@ -985,6 +984,11 @@ def programme_in_force(programme: Programme, on: date, policy: Policy, *, applyi
     return None
 
 
+def _round_clause(doc: Document, programme: Programme, policy: Policy) -> Clause:
+    """The clause a notice's round rests on (002 七(二)), else the programme's own."""
+    return policy.clause(doc.round_clause) if doc.round_clause else programme.subsidy_clause
+
+
 def recommended_in_time(grant_id: str, programme: Programme, on: date, policy: Policy) -> Breach | None:
     """A recommender reviews a round's applications by the day its notice sets (002 七(二):
     集中审核推荐时间为7月18－24日，逾期不再受理); a later recommendation is not taken."""
@@ -993,7 +997,7 @@ def recommended_in_time(grant_id: str, programme: Programme, on: date, policy: P
         return None
     return Breach(
         rule=N_("recommendation round"),
-        clause=policy.clause(doc.round_clause) if doc.round_clause else programme.subsidy_clause,
+        clause=_round_clause(doc, programme, policy),
         text=T_(
             "{code} {number} takes the recommendations of its {round} round by {due}; the recommendation "
             "of grant {grant_id} dated {on} is late (逾期不再受理)",
