@@ -7,10 +7,13 @@ breaks a rule as it stands and some grant's rows in it are out of date order
 (``first_disorder``), `import` applies its rows again by business date (``by_business_date``);
 a file that imports as it stands is recorded as it stands.
 
-By date, rows of one date go in the order money moves: approvals, then receipts (tranches and
-matching), then spending, then reversals, recovery orders, recoveries and disposals, each kind
-in the file's order. The rows wait in a scratch SQLite file, sorted there, so memory does not
-grow with the file.
+By date, a date's rows go as its money stands at the day's end, which is where the ring-fence
+and the budget lines are judged: first what brings money in (approvals, receipts of tranches and
+matching, reversals of spending recorded before that date), then what takes it out (spending,
+reversals of receipts, recovery orders, recoveries, disposals), each kind in the file's order. A
+spend reversed on its own date goes first of the date's spending, its reversal right after it:
+the pair takes nothing at the day's end, so nothing else waits on it. The rows wait in a scratch
+SQLite file, sorted there, so memory does not grow with the file.
 """
 
 from __future__ import annotations
@@ -27,21 +30,36 @@ from pathlib import Path
 
 from ledger.actions import business_date
 from ledger.i18n import T_, Text
-from ledger.import_format import Cells, Row, as_cells
+from ledger.import_format import RECEIPT_KINDS, Cells, Row, as_cells
 
-# the order of a date's rows by kind: money in before money out, an act before its reversal
+# the order of a date's rows: money in before money out, an act before its reversal
+_APPROVAL, _RECEIPT, _REVERSAL_IN, _SPEND_UNDONE, _ITS_REVERSAL, _SPEND, _REVERSAL_OUT = range(7)
 _KIND_ORDER = {
-    "approve": 0,
-    "disburse": 1,
-    "match_commit": 1,
-    "match_receive": 1,
-    "spend": 2,
-    "reverse": 3,
-    "recover_order": 4,
-    "recover_receive": 5,
-    "dispose": 6,
+    "approve": _APPROVAL,
+    "disburse": _RECEIPT,
+    "match_commit": _RECEIPT,
+    "match_receive": _RECEIPT,
+    "spend": _SPEND,
+    "reverse": _REVERSAL_IN,
+    "recover_order": 7,
+    "recover_receive": 8,
+    "dispose": 9,
 }
-_OTHER_KIND = len(_KIND_ORDER)
+_OTHER_KIND = 10
+# the date's order of the rows of each kind once the file's other rows are known (``_ranked``):
+# a reversal naming a receipt of its grant in the file takes money out; a spend reversed on its
+# own date goes before the date's other spending, then its reversal
+_RANKED = (
+    f"UPDATE rows SET kind = {_REVERSAL_OUT} WHERE kind = {_REVERSAL_IN} AND category = '' AND EXISTS "
+    f"(SELECT 1 FROM rows r WHERE r.kind = {_RECEIPT} AND r.grant_id = rows.grant_id "
+    "AND r.voucher = rows.memo)",
+    f"UPDATE rows SET kind = {_SPEND_UNDONE} WHERE kind = {_SPEND} AND EXISTS (SELECT 1 FROM rows r "
+    f"WHERE r.kind = {_REVERSAL_IN} AND r.day = rows.day AND r.grant_id = rows.grant_id "
+    "AND r.memo = rows.voucher)",
+    f"UPDATE rows SET kind = {_ITS_REVERSAL} WHERE kind = {_REVERSAL_IN} AND EXISTS (SELECT 1 FROM rows s "
+    f"WHERE s.kind = {_SPEND_UNDONE} AND s.day = rows.day AND s.grant_id = rows.grant_id "
+    "AND s.voucher = rows.memo)",
+)
 _UNDATED = 0  # a row whose date does not read sorts first; its own check refuses it
 _SCRATCH_CACHE_KIB = 16 * 1024
 _BATCH = 10_000
@@ -93,15 +111,37 @@ def first_disorder(rows: Iterable[tuple[int, Row]]) -> Disorder | None:
     return None
 
 
-def _key(line: int, row: Row) -> tuple[int, int, int, bytes]:
+def _key(line: int, row: Row) -> tuple[int, int, int, str, str, str, str, bytes]:
     on = _day(row)
-    kind = str(row.get("kind") or "").strip().lower()
-    order = _KIND_ORDER.get(kind, _OTHER_KIND)
     # the row as its check reads it (``as_cells``), text only, with what it carries past its
     # cells: a row holding cells past the header's (``overflow``) or under a blank name
     # (``unnamed``) is refused at its line, not recorded cut to the header's width
     cells = row if row.__class__ is Cells else as_cells(row)
-    return (on.toordinal() if on is not None else _UNDATED, order, line, pickle.dumps(cells, protocol=5))
+    kind = cells.get("kind", "").lower()
+    order = _KIND_ORDER.get(kind, _OTHER_KIND)
+    category = cells.get("category", "")
+    if kind == "reverse" and category in RECEIPT_KINDS:
+        order = _REVERSAL_OUT
+    return (
+        on.toordinal() if on is not None else _UNDATED,
+        order,
+        line,
+        cells.get("grant_id", ""),
+        cells.get("voucher", ""),
+        cells.get("memo", ""),
+        category,
+        pickle.dumps(cells, protocol=5),
+    )
+
+
+def _ranked(conn: sqlite3.Connection) -> None:
+    """Each reversal and spend ranked among its date's rows by what the file's other rows say of it."""
+    if conn.execute(f"SELECT 1 FROM rows WHERE kind = {_REVERSAL_IN} LIMIT 1").fetchone() is None:
+        return
+    conn.execute("CREATE INDEX rows_voucher ON rows (grant_id, voucher, kind, day)")
+    conn.execute("CREATE INDEX rows_memo ON rows (grant_id, memo, kind, day)")
+    for ranking in _RANKED:
+        conn.execute(ranking)
 
 
 @contextmanager
@@ -114,10 +154,14 @@ def by_business_date(rows: Iterable[tuple[int, Row]]) -> Iterator[Iterator[tuple
             conn.execute("PRAGMA synchronous = OFF")
             conn.execute(f"PRAGMA cache_size = -{_SCRATCH_CACHE_KIB}")
             conn.execute("PRAGMA temp_store = FILE")
-            conn.execute("CREATE TABLE rows (day INTEGER, kind INTEGER, line INTEGER, row BLOB)")
+            conn.execute(
+                "CREATE TABLE rows (day INTEGER, kind INTEGER, line INTEGER, grant_id TEXT, voucher TEXT, "
+                "memo TEXT, category TEXT, row BLOB)"
+            )
             keyed = (_key(line, row) for line, row in rows)
             while batch := list(islice(keyed, _BATCH)):
-                conn.executemany("INSERT INTO rows VALUES (?, ?, ?, ?)", batch)
+                conn.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
+            _ranked(conn)
             conn.commit()
             ordered = conn.execute("SELECT line, row FROM rows ORDER BY day, kind, line")
             yield ((line, pickle.loads(row)) for line, row in ordered)

@@ -335,7 +335,7 @@ def test_rows_in_no_date_order_at_all_give_the_same_balances(
 
 def test_a_file_newest_first_is_applied_by_business_date(template: Ledger, tmp_path: Path) -> None:
     """One grant's rows newest first, a spend reversed on its own day among them: the file broke
-    the ring-fence in its own order; applied by date (a day's spending before its reversals),
+    the ring-fence in its own order; applied by date (a spend reversed on its day, then its reversal),
     every row holds. Stderr says which rows were out of order; imported again, nothing is new."""
     approvals, money = _split(list(rows(60, 3, 1, "date")))
     spend = next(r for r in money if r[KIND] == "spend")
@@ -414,4 +414,108 @@ def test_a_row_past_the_header_is_refused_in_a_file_applied_by_date(
 
     assert refused.exit_code == 2, refused.output
     assert f"newest{suffix}:{line}: the row holds 14 cells but the header names 13" in refused.stderr
+    assert ledger.event_count() == before
+
+
+def _by_date_file(template: Ledger, tmp_path: Path, name: str, money: list[Row]) -> tuple[Ledger, int, Any]:
+    """G0001's approval imported, then ``money`` newest first (so it fails in its own order): the
+    ledger, its events before the money, and the import's result."""
+    approvals, _ = _split(list(rows(40, 3, 1, "date")))
+    ledger = _copy(template, tmp_path / name)
+    ledger.ok("import", str(_write(tmp_path / f"{name}-approvals.csv", approvals)), role="approver")
+    before = ledger.event_count()
+    newest = sorted(money, key=lambda r: r[0], reverse=True)
+    return ledger, before, ledger("import", str(_write(tmp_path / f"{name}.csv", newest)))
+
+
+def _money_row(on: str, kind: str, amount: str, voucher: str, memo: str = "", category: str = "") -> Row:
+    spending = kind == "spend"
+    return [
+        on,
+        "U0001",
+        "B0001",
+        "G0001",
+        "district_base",
+        kind,
+        amount,
+        "subsidy" if spending else "",
+        "equipment" if spending else category,
+        "patterns" if spending else "",
+        voucher,
+        "供应商001" if spending else "",
+        memo,
+    ]
+
+
+def _same_as_in_order(template: Ledger, tmp_path: Path, ledger: Ledger, money: list[Row]) -> None:
+    reference, _, _ = _by_date_file(template, tmp_path, "reference", [])
+    assert reference("import", str(_write(tmp_path / "in-order.csv", money))).exit_code == 0
+    assert ledger.balances() == reference.balances()
+
+
+@pytest.mark.parametrize(
+    "reversed_on",
+    [
+        pytest.param("2024-03-01", id="a spend before"),
+        pytest.param("2024-03-10", id="a spend of the same day"),
+    ],
+)
+def test_a_date_whose_reversal_makes_room_for_its_spending_holds_at_its_end(
+    template: Ledger, tmp_path: Path, reversed_on: str
+) -> None:
+    """120,000.00 received; a spend of 100,000.00 reversed on 2024-03-10, the day 90,000.00 is
+    spent again: at that day's end 90,000.00 stands, within the 120,000.00. Applied by date, the
+    day's spending went before its reversals, so 190,000.00 stood at once and the 90,000.00 was
+    refused (exit 3) though the file holds on every date. A reversal of a spend of an earlier
+    date now goes before the day's spending; a spend reversed on its own day goes first, its
+    reversal next. Balances are the file's in date order, to the fen."""
+    money = [
+        _money_row("2024-02-05", "disburse", "120000.00", "G0001-T1", "1"),
+        _money_row(reversed_on, "spend", "100000.00", "G0001-BIG"),
+        _money_row("2024-03-10", "reverse", "", "G0001-R-BIG", "G0001-BIG"),
+        _money_row("2024-03-10", "spend", "90000.00", "G0001-AGAIN"),
+    ]
+    ledger, _, result = _by_date_file(template, tmp_path, "newest", money)
+    assert result.exit_code == 0, result.output
+    assert "applied again by business date" in result.stderr, result.stderr
+    _same_as_in_order(template, tmp_path, ledger, money)
+    shown = ledger("balance", "B0001")
+    assert "30,000.00" in shown.stdout, shown.stdout
+
+
+@pytest.mark.parametrize("category", ["disburse", ""], ids=["named a receipt", "found by its voucher"])
+def test_a_receipt_reversed_takes_money_out_after_the_dates_spending(
+    template: Ledger, tmp_path: Path, category: str
+) -> None:
+    """170,000.00 received, 150,000.00 spent; on 2024-03-10 a tranche of 50,000.00 is reversed
+    (listed first), the spend is reversed and 90,000.00 spent: at the day's end 90,000.00 of
+    120,000.00. A receipt's reversal takes money out, so by date it goes after the day's money
+    in (the spend's reversal) and its spending, whether the row names the receipt's kind or only
+    its voucher. Taken as money in, it came first and left 150,000.00 spent of 120,000.00."""
+    money = [
+        _money_row("2024-02-05", "disburse", "120000.00", "G0001-T1", "1"),
+        _money_row("2024-02-05", "disburse", "50000.00", "G0001-T2", "2"),
+        _money_row("2024-03-01", "spend", "150000.00", "G0001-BIG"),
+        _money_row("2024-03-10", "reverse", "", "G0001-R-T2", "G0001-T2", category),
+        _money_row("2024-03-10", "reverse", "", "G0001-R-BIG", "G0001-BIG"),
+        _money_row("2024-03-10", "spend", "90000.00", "G0001-AGAIN"),
+    ]
+    ledger, _, result = _by_date_file(template, tmp_path, "newest", money)
+    assert result.exit_code == 0, result.output
+    _same_as_in_order(template, tmp_path, ledger, [*money[:3], *money[4:], money[3]])
+
+
+def test_a_date_ending_above_its_receipts_is_still_refused_by_date(template: Ledger, tmp_path: Path) -> None:
+    """The day's end decides: the spend reversed on 2024-03-10 makes room for 90,000.00, not for
+    130,000.00 of 120,000.00 received. Refused (exit 3), the spend named, nothing written."""
+    money = [
+        _money_row("2024-02-05", "disburse", "120000.00", "G0001-T1", "1"),
+        _money_row("2024-03-01", "spend", "100000.00", "G0001-BIG"),
+        _money_row("2024-03-10", "reverse", "", "G0001-R-BIG", "G0001-BIG"),
+        _money_row("2024-03-10", "spend", "130000.00", "G0001-TOO-MUCH"),
+    ]
+    ledger, before, result = _by_date_file(template, tmp_path, "newest", money)
+    assert result.exit_code == 3, result.output
+    errors = [e for e in result.stderr.splitlines() if e.startswith("newest.csv:") and "date order" not in e]
+    assert len(errors) == 1 and "130,000.00" in errors[0], result.stderr
     assert ledger.event_count() == before
