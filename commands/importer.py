@@ -92,9 +92,10 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
     runs, other writers wait for it (up to GRANT_LEDGER_BUSY_TIMEOUT).
 
     Rows need not be in date order (a finance system may list the newest first): a file that
-    breaks a rule in its own order, where a grant's rows are out of date order, is applied again
-    by business date (a day's receipts and reversals of earlier spending before its spending,
-    a spend reversed that day right before its reversal), and import says so.
+    breaks a rule in its own order, where a grant's rows are out of date order or list a date's
+    money out before its money in, is applied again by business date (a day's receipts and
+    reversals of earlier spending before its spending, a spend reversed that day right before
+    its reversal), and import says so.
 
     \b
     Columns that carry a field of their own row kind:

@@ -8,11 +8,13 @@ breaks a rule as it stands and some grant's rows in it are out of date order
 a file that imports as it stands is recorded as it stands.
 
 By date, a date's rows go as its money stands at the day's end, which is where the ring-fence
-and the budget lines are judged: first what brings money in (approvals, receipts of tranches and
-matching, reversals of spending recorded before that date), then what takes it out (spending,
-reversals of receipts, recovery orders, recoveries, disposals), each kind in the file's order. A
-spend reversed on its own date goes first of the date's spending, its reversal right after it:
-the pair takes nothing at the day's end, so nothing else waits on it. The rows wait in a scratch
+and the budget lines are judged: first what brings money in (approvals, matching commitments,
+receipts of tranches and matching, reversals of spending recorded before that date), then what
+takes it out (spending, reversals of receipts, recovery orders, recoveries, disposals), each kind
+in the file's order. A spend reversed on its own date goes first of the date's spending, its
+reversal right after it: the pair takes nothing at the day's end, so nothing else waits on it. A
+file listing a date's money out before its money in (a spend above the tranche of its date, as a
+file newest first lists them) is out of order too. The rows wait in a scratch
 SQLite file, sorted there, so memory does not grow with the file.
 """
 
@@ -33,32 +35,39 @@ from ledger.i18n import T_, Text
 from ledger.import_format import RECEIPT_KINDS, Cells, Row, as_cells
 
 # the order of a date's rows: money in before money out, an act before its reversal
-_APPROVAL, _RECEIPT, _REVERSAL_IN, _SPEND_UNDONE, _ITS_REVERSAL, _SPEND, _REVERSAL_OUT = range(7)
+_APPROVAL, _COMMITMENT, _RECEIPT, _REVERSAL_IN, _SPEND_UNDONE, _ITS_REVERSAL, _SPEND, _REVERSAL_OUT = range(8)
 _KIND_ORDER = {
     "approve": _APPROVAL,
+    "match_commit": _COMMITMENT,  # a promise: before the matching it promises is received
     "disburse": _RECEIPT,
-    "match_commit": _RECEIPT,
     "match_receive": _RECEIPT,
     "spend": _SPEND,
     "reverse": _REVERSAL_IN,
-    "recover_order": 7,
-    "recover_receive": 8,
-    "dispose": 9,
+    "recover_order": 8,
+    "recover_receive": 9,
+    "dispose": 10,
 }
-_OTHER_KIND = 10
+_OTHER_KIND = 11
 # the date's order of the rows of each kind once the file's other rows are known (``_ranked``):
 # a reversal naming a receipt of its grant in the file takes money out; a spend reversed on its
 # own date goes before the date's other spending, then its reversal
 _RANKED = (
     f"UPDATE rows SET kind = {_REVERSAL_OUT} WHERE kind = {_REVERSAL_IN} AND category = '' AND EXISTS "
-    f"(SELECT 1 FROM rows r WHERE r.kind = {_RECEIPT} AND r.grant_id = rows.grant_id "
+    f"(SELECT 1 FROM rows r WHERE r.kind IN ({_COMMITMENT}, {_RECEIPT}) AND r.grant_id = rows.grant_id "
     "AND r.voucher = rows.memo)",
     f"UPDATE rows SET kind = {_SPEND_UNDONE} WHERE kind = {_SPEND} AND EXISTS (SELECT 1 FROM rows r "
     f"WHERE r.kind = {_REVERSAL_IN} AND r.day = rows.day AND r.grant_id = rows.grant_id "
     "AND r.memo = rows.voucher)",
-    f"UPDATE rows SET kind = {_ITS_REVERSAL} WHERE kind = {_REVERSAL_IN} AND EXISTS (SELECT 1 FROM rows s "
+    f"UPDATE rows SET kind = {_ITS_REVERSAL}, anchor = (SELECT min(s.line) FROM rows s "
+    f"WHERE s.kind = {_SPEND_UNDONE} AND s.day = rows.day AND s.grant_id = rows.grant_id "
+    f"AND s.voucher = rows.memo) WHERE kind = {_REVERSAL_IN} AND EXISTS (SELECT 1 FROM rows s "
     f"WHERE s.kind = {_SPEND_UNDONE} AND s.day = rows.day AND s.grant_id = rows.grant_id "
     "AND s.voucher = rows.memo)",
+)
+# a spend reversed on its date and its reversal go together, in the order of the spends
+_SORTED = (
+    f"SELECT line, row FROM rows ORDER BY day, "
+    f"CASE kind WHEN {_ITS_REVERSAL} THEN {_SPEND_UNDONE} ELSE kind END, anchor, kind, line"
 )
 _UNDATED = 0  # a row whose date does not read sorts first; its own check refuses it
 _SCRATCH_CACHE_KIB = 16 * 1024
@@ -67,15 +76,30 @@ _BATCH = 10_000
 
 @dataclass(frozen=True)
 class Disorder:
-    """A grant's row dated before a row of that grant above it in the file."""
+    """A grant's row dated before a row of that grant above it in the file, or of the same date
+    and bringing money in (or a commitment) where the row above takes it out (``kind``, ``above_kind``)."""
 
     grant_id: str
     line: int
     on: date
     above: int
     above_on: date
+    kind: str = ""
+    above_kind: str = ""
 
     def sentence(self) -> Text:
+        if self.on == self.above_on:
+            return T_(
+                "rows of grant {grant_id} of {on} are not in the order its money moves (line {line}, "
+                "{kind}, comes after line {above}, {above_kind}) and the file breaks a rule in its own "
+                "order: its rows are applied again by business date",
+                grant_id=self.grant_id,
+                on=self.on.isoformat(),
+                line=self.line,
+                kind=self.kind,
+                above=self.above,
+                above_kind=self.above_kind,
+            )
         return T_(
             "rows of grant {grant_id} are not in date order (line {line}, {on}, comes after line "
             "{above}, {above_on}) and the file breaks a rule in its own order: its rows are applied "
@@ -95,23 +119,76 @@ def _day(row: Row) -> date | None:
         return None
 
 
+class _Date:
+    """What a grant's rows of its latest date in the file said so far (``first_disorder``)."""
+
+    def __init__(self, on: date, line: int) -> None:
+        self.on = on
+        self.first = line  # the date's first row
+        self.top, self.top_line, self.top_kind = -1, line, ""  # the highest rank listed
+        self.spends: dict[str, tuple[int, bool]] = {}  # voucher: its line, reversed that date
+        self.pending: dict[str, int] = {}  # reversals naming nothing listed before them: line
+
+    def listed(self, rank: int, line: int, kind: str) -> tuple[int, str] | None:
+        """The row above (line, kind) the date's order takes after this one, if any."""
+        if rank < self.top:
+            return self.top_line, self.top_kind
+        self.top, self.top_line, self.top_kind = rank, line, kind
+        return None
+
+
 def first_disorder(rows: Iterable[tuple[int, Row]]) -> Disorder | None:
-    """The first row of the file dated before a row of its grant above it, or None."""
-    latest: dict[str, tuple[date, int]] = {}
+    """The first row of the file that ``by_business_date`` takes before a row of its grant above
+    it: dated before it, or of its date and ranked before it (money in before money out; a spend
+    reversed on its date, then its reversal, before the date's other spending; an act before a
+    reversal naming it); or None."""
+    dates: dict[str, _Date] = {}
+    receipts: dict[str, set[str]] = {}  # each grant's receipt and commitment vouchers in the file
     for line, row in rows:
         on = _day(row)
         if on is None:
             continue
         grant_id = str(row.get("grant_id") or "").strip()
-        seen = latest.get(grant_id)
-        if seen is not None and on < seen[0]:
-            return Disorder(grant_id, line, on, seen[1], seen[0])
-        if seen is None or on > seen[0]:
-            latest[grant_id] = (on, line)
+        kind = str(row.get("kind") or "").strip().lower()
+        rank = _KIND_ORDER.get(kind, _OTHER_KIND)
+        seen = dates.get(grant_id)
+        if seen is not None and on < seen.on:
+            return Disorder(grant_id, line, on, seen.first, seen.on)
+        if seen is None or on > seen.on:
+            seen = dates[grant_id] = _Date(on, line)
+        above: tuple[int, str] | None = None
+        if kind == "reverse":
+            memo = str(row.get("memo") or "").strip()
+            spent = seen.spends.get(memo)
+            if spent is not None:  # a spend of its date: the two go first of the date's spending
+                seen.spends[memo] = (spent[0], True)
+                before = [
+                    (at, "spend") for at, undone in seen.spends.values() if at < spent[0] and not undone
+                ]
+                if before or seen.top > _SPEND:
+                    above = before[0] if before else (seen.top_line, seen.top_kind)
+            else:
+                category = str(row.get("category") or "").strip()
+                named = category in RECEIPT_KINDS or memo in receipts.get(grant_id, ())
+                if not named:
+                    seen.pending.setdefault(memo, line)
+                above = seen.listed(_REVERSAL_OUT if named else _REVERSAL_IN, line, kind)
+        else:
+            voucher = str(row.get("voucher") or "").strip()
+            if voucher in seen.pending:  # its reversal is listed above it
+                above = (seen.pending[voucher], "reverse")
+            elif kind == "spend":
+                seen.spends[voucher] = (line, False)
+            elif rank in (_COMMITMENT, _RECEIPT):
+                receipts.setdefault(grant_id, set()).add(voucher)
+            if above is None and rank != _OTHER_KIND:  # a kind not imported is refused at its row
+                above = seen.listed(rank, line, kind)
+        if above is not None:
+            return Disorder(grant_id, line, on, above[0], on, kind, above[1])
     return None
 
 
-def _key(line: int, row: Row) -> tuple[int, int, int, str, str, str, str, bytes]:
+def _key(line: int, row: Row) -> tuple[int, int, int, int, str, str, str, str, bytes]:
     on = _day(row)
     # the row as its check reads it (``as_cells``), text only, with what it carries past its
     # cells: a row holding cells past the header's (``overflow``) or under a blank name
@@ -125,6 +202,7 @@ def _key(line: int, row: Row) -> tuple[int, int, int, str, str, str, str, bytes]
     return (
         on.toordinal() if on is not None else _UNDATED,
         order,
+        line,
         line,
         cells.get("grant_id", ""),
         cells.get("voucher", ""),
@@ -155,13 +233,13 @@ def by_business_date(rows: Iterable[tuple[int, Row]]) -> Iterator[Iterator[tuple
             conn.execute(f"PRAGMA cache_size = -{_SCRATCH_CACHE_KIB}")
             conn.execute("PRAGMA temp_store = FILE")
             conn.execute(
-                "CREATE TABLE rows (day INTEGER, kind INTEGER, line INTEGER, grant_id TEXT, voucher TEXT, "
-                "memo TEXT, category TEXT, row BLOB)"
+                "CREATE TABLE rows (day INTEGER, kind INTEGER, line INTEGER, anchor INTEGER, "
+                "grant_id TEXT, voucher TEXT, memo TEXT, category TEXT, row BLOB)"
             )
             keyed = (_key(line, row) for line, row in rows)
             while batch := list(islice(keyed, _BATCH)):
-                conn.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
+                conn.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
             _ranked(conn)
             conn.commit()
-            ordered = conn.execute("SELECT line, row FROM rows ORDER BY day, kind, line")
+            ordered = conn.execute(_SORTED)
             yield ((line, pickle.loads(row)) for line, row in ordered)

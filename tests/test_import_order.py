@@ -424,7 +424,7 @@ def _by_date_file(template: Ledger, tmp_path: Path, name: str, money: list[Row])
     ledger = _copy(template, tmp_path / name)
     ledger.ok("import", str(_write(tmp_path / f"{name}-approvals.csv", approvals)), role="approver")
     before = ledger.event_count()
-    newest = sorted(money, key=lambda r: r[0], reverse=True)
+    newest = sorted(reversed(money), key=lambda r: r[0], reverse=True)  # a date's rows newest first too
     return ledger, before, ledger("import", str(_write(tmp_path / f"{name}.csv", newest)))
 
 
@@ -516,6 +516,30 @@ def test_a_date_ending_above_its_receipts_is_still_refused_by_date(template: Led
     ]
     ledger, before, result = _by_date_file(template, tmp_path, "newest", money)
     assert result.exit_code == 3, result.output
-    errors = [e for e in result.stderr.splitlines() if e.startswith("newest.csv:") and "date order" not in e]
+    errors = [e for e in result.stderr.splitlines() if e.startswith("newest.csv:") and "again by" not in e]
     assert len(errors) == 1 and "130,000.00" in errors[0], result.stderr
     assert ledger.event_count() == before
+
+
+def test_a_dates_spending_listed_above_its_tranche_is_applied_by_date(
+    template: Ledger, tmp_path: Path
+) -> None:
+    """Every row of one date, the newest first: the spend above the tranche paying for it. No row
+    is dated before one above it, so the file was refused (exit 3, "exceeds its available balance
+    of 0.00") and never applied by date. Its money moves in the wrong order within the date: it is
+    applied by business date, stderr says where, and the balances are the file's in order."""
+    money = [
+        _money_row("2024-02-05", "disburse", "120000.00", "G0001-T1", "1"),
+        _money_row("2024-02-05", "spend", "1200.00", "G0001-S1"),
+        _money_row("2024-02-05", "reverse", "", "G0001-R-S1", "G0001-S1"),
+        _money_row("2024-02-05", "spend", "900.00", "G0001-S2"),
+    ]
+    ledger, _, result = _by_date_file(template, tmp_path, "newest", money)
+    assert result.exit_code == 0, result.output
+    said = (
+        "newest.csv:3: rows of grant G0001 of 2024-02-05 are not in the order its money moves "
+        "(line 3, reverse, comes after line 2, spend)"
+    )
+    assert said in result.stderr, result.stderr
+    _same_as_in_order(template, tmp_path, ledger, money)
+    assert ledger.event_count() > 0

@@ -1,0 +1,141 @@
+"""A file that holds on every date imports in any row order (issue 17: "the same rows in any order
+give the same balances to the fen"), when its money is tight within a day: receipts, spending,
+spending reversed on its own day or later, and receipts reversed, a few dates apart, every spend
+taking up to all that is left. Hypothesis writes such a history in date order (each act holds when
+it is recorded, so the file imports as it stands), then lists it newest first and shuffled: each
+is applied by business date and must give the date-ordered file's balances, to the fen."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import cast
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.generate import HEADER, rows
+from tests.conftest import Ledger, copy_of
+from tests.importdata import write_any
+
+Row = list[str]
+FIRST_DAY = date(2024, 2, 5)
+APPROVED = Decimal("200000.00")
+CENT = Decimal("0.01")
+
+
+def _row(on: date, kind: str, amount: Decimal | None, voucher: str, **cells: str) -> Row:
+    spending = kind == "spend"
+    return [
+        on.isoformat(),
+        "U0001",
+        "B0001",
+        "G0001",
+        "district_base",
+        kind,
+        "" if amount is None else f"{amount:.2f}",
+        cells.get("source", ""),
+        cells.get("category", "equipment" if spending else ""),
+        "patterns" if spending else "",
+        voucher,
+        cells.get("payee", "供应商001" if spending else ""),
+        cells.get("memo", ""),
+    ]
+
+
+# each step: days after the previous step's (mostly the same date), what is done, and how much
+# of what it may take (a fraction of the room, or which earlier act it reverses)
+STEP = st.tuples(
+    st.sampled_from([0, 0, 0, 1, 2]),
+    st.sampled_from(["spend", "spend", "spend", "reverse spend", "receive", "tranche", "reverse receipt"]),
+    st.sampled_from(["subsidy", "matching"]),
+    st.integers(min_value=1, max_value=100),
+)
+
+
+def history(steps: list[tuple[int, str, str, int]]) -> list[Row]:
+    """Rows in date order, each holding when it is recorded after those above it."""
+    on = FIRST_DAY
+    room = {"subsidy": Decimal("120000.00"), "matching": Decimal(0)}
+    matching_due = APPROVED
+    spends: list[tuple[str, str, Decimal]] = []
+    receipts: list[tuple[str, Decimal]] = []
+    second_tranche = True
+    out = [
+        _row(on, "match_commit", APPROVED, "G0001-MC", source="matching", payee="host unit"),
+        _row(on, "disburse", Decimal("120000.00"), "G0001-T1", memo="1"),
+    ]
+    for n, (gap, act, source, share) in enumerate(steps):
+        on += timedelta(days=gap)
+        if act == "spend":
+            amount = (room[source] * share / 100).quantize(CENT)
+            if amount < CENT:
+                continue
+            room[source] -= amount
+            spends.append((f"G0001-S{n}", source, amount))
+            out.append(_row(on, "spend", amount, f"G0001-S{n}", source=source))
+        elif act == "reverse spend" and spends:
+            voucher, spent_from, amount = spends.pop(share % len(spends))
+            room[spent_from] += amount
+            out.append(_row(on, "reverse", None, "更正", memo=voucher))
+        elif act == "receive" and matching_due >= CENT:
+            amount = max(CENT, (matching_due * share / 100).quantize(CENT))
+            matching_due -= amount
+            room["matching"] += amount
+            receipts.append((f"G0001-MR{n}", amount))
+            out.append(_row(on, "match_receive", amount, f"G0001-MR{n}", source="matching"))
+        elif act == "tranche" and second_tranche:
+            second_tranche = False
+            room["subsidy"] += Decimal("80000.00")
+            out.append(_row(on, "disburse", Decimal("80000.00"), "G0001-T2", memo="2"))
+        elif act == "reverse receipt" and receipts:
+            voucher, amount = receipts[share % len(receipts)]
+            if amount > room["matching"]:
+                continue
+            receipts.remove((voucher, amount))
+            room["matching"] -= amount
+            matching_due += amount
+            named = "match_receive" if share % 2 else ""  # or found by its voucher
+            out.append(_row(on, "reverse", None, "到账有误", memo=voucher, category=named))
+    return out
+
+
+def _newest_first(money: list[Row]) -> list[Row]:
+    return sorted(reversed(money), key=lambda r: r[0], reverse=True)
+
+
+@pytest.fixture
+def approved(sqlite_ledger: Ledger, tmp_path: Path) -> Ledger:
+    """A ledger holding G0001's approval (200,000.00, district base)."""
+    approvals = [r for r in rows(40, 3, 1, "date") if r[5] == "approve"]
+    write_any(tmp_path / "approvals.csv", cast(list[list[object]], [HEADER, *approvals]))
+    sqlite_ledger.ok("import", str(tmp_path / "approvals.csv"), role="approver")
+    return sqlite_ledger
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(STEP, min_size=4, max_size=24), shuffle=st.randoms(use_true_random=False))
+def test_a_history_tight_within_its_days_imports_in_any_order(
+    approved: Ledger,
+    tmp_path_factory: pytest.TempPathFactory,
+    steps: list[tuple[int, str, str, int]],
+    shuffle: random.Random,
+) -> None:
+    folder = tmp_path_factory.mktemp("days")
+    money = history(steps)
+    shuffled = [*money]
+    shuffle.shuffle(shuffled)
+    balances = {}
+    for order, listed in {"date": money, "newest first": _newest_first(money), "shuffled": shuffled}.items():
+        ledger = copy_of(approved, f"sqlite:///{folder / order.replace(' ', '-')}.db")
+        path = folder / f"{order.replace(' ', '-')}.csv"
+        write_any(path, cast(list[list[object]], [HEADER, *listed]))
+        result = ledger("import", str(path))
+        assert result.exit_code == 0, (order, result.output)
+        balances[order] = ledger.balances()
+    assert balances["newest first"] == balances["date"]
+    assert balances["shuffled"] == balances["date"]
