@@ -462,10 +462,13 @@ RULES: tuple[Rule, ...] = (
             "tests/test_budget_line_dates.py::test_a_spend_dated_between_a_spend_and_its_reversal_counts_on_those_dates",
             "tests/test_budget_line_dates.py::test_an_adjustment_is_judged_on_the_spending_standing_from_its_date",
             "tests/test_budget_line_dates.py::test_the_same_acts_written_below_the_aggregate_are_findings",
+            "tests/test_budget_plan_complete.py::test_a_plan_leaving_out_a_content_spent_on_is_refused",
+            "tests/test_budget_plan_complete.py::test_a_plan_leaving_out_spending_written_below_the_aggregate_is_a_finding",
         ),
         note=N_(
             "at the end of the act's date and of every later date, against the plan as it stood that day; "
-            "a plan or adjustment is refused below what is spent on its line by then"
+            "a plan or adjustment is refused below what is spent on its line by then, a line the plan "
+            "leaves out counting as 0.00"
         ),
     ),
     # closure

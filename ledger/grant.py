@@ -697,6 +697,9 @@ class Grant(Aggregate):
             days, last = line_books(self.expenditures)
         return least_line_room(spent, days.get(key, {}), last.get(key, ""), plans, content, source, on, ZERO)
 
+    def spent_lines(self) -> list[tuple[str, str]]:
+        return [(key.rpartition("/")[0], key.rpartition("/")[2]) for key in self.line_spent]
+
     def moved_line(self, line: str, on: date, amount: Decimal) -> None:
         self.line_spent[line] = self.line_spent.get(line, ZERO) + amount
         if self.line_days is None or self.line_last is None:

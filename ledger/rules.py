@@ -905,27 +905,43 @@ def within_budget_line(
 
 
 def plan_covers_spending(
-    grant_id: str, what: Text, content: str, source: str, room: LineRoom | None, policy: Policy
+    grant_id: str,
+    what: Text,
+    content: str,
+    source: str,
+    room: LineRoom | None,
+    policy: Policy,
+    *,
+    named: bool = True,
 ) -> Breach | None:
     """A budget plan or adjustment sets no line below what is already spent on it at the end of
-    its date or of any later date."""
+    its date or of any later date; a line it does not name (``named`` False) is nil once a plan
+    stands, as a later spend on it finds it."""
     if room is None or room.room >= 0:
         return None
-    return Breach(
-        rule=N_("budget line"),
-        clause=policy.clause("budget_plan"),
-        text=T_(
+    fields = {
+        "what": what,
+        "grant_id": grant_id,
+        "content": content,
+        "source": source,
+        "line": format_yuan(room.line),
+        "spent": format_yuan(room.line - room.room),
+        "day": room.day,
+    }
+    text = (
+        T_(
+            "{what} of grant {grant_id} has no line for {content} from {source}, which leaves that line "
+            "at {line}, below the {spent} spent on it by the end of {day}",
+            **fields,
+        )
+        if not named and room.line == 0
+        else T_(
             "{what} of grant {grant_id} sets {content} from {source} at {line}, below the {spent} spent on "
             "it by the end of {day}",
-            what=what,
-            grant_id=grant_id,
-            content=content,
-            source=source,
-            line=format_yuan(room.line),
-            spent=format_yuan(room.line - room.room),
-            day=room.day,
-        ),
+            **fields,
+        )
     )
+    return Breach(rule=N_("budget line"), clause=policy.clause("budget_plan"), text=text)
 
 
 # ----------------------------------------------------------------------------- eligibility
@@ -1649,6 +1665,10 @@ class GrantFacts(Protocol):
         decided); None: no plan on those dates."""
         ...
 
+    def spent_lines(self) -> Iterable[tuple[str, str]]:
+        """Each line (content, fund source) anything was ever spent on, reversed spending too."""
+        ...
+
 
 class Act(NamedTuple):  # a tuple: built for every act the aggregate decides and the judge replays
     """An act on a grant as the rules see it. ``action`` is its command (``spend``,
@@ -1913,15 +1933,24 @@ def adjusted_after_its_plan(grant: GrantFacts, act: Act, policy: Policy) -> Brea
 
 
 def planned_above_spending(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
-    """Each line a plan or adjustment sets covers what is spent on it from its date on."""
+    """Each line a plan or adjustment sets covers what is spent on it from its date on; so does
+    each line spent on that it leaves out, which a plan holds at nil (as a later spend on it finds
+    it, ``spent_within_budget_line``) wherever the act changes it: a registration always, an
+    adjustment only on dates no plan stood before it (one left out of an adjustment keeps what the
+    plan gave it). Spending that names no construction content is on no line a plan could name:
+    it is left to ``report budget``, outside the plan."""
     what = T_("the budget plan") if act.action == "grant budget" else T_("the budget adjustment")
     touched = set()
     for key in act.lines or {}:
         content, _, bsource = key.partition("/")
         touched.add((content, BUDGET_TO_FUND.get(bsource, "")))
-    for content, source in sorted(touched):
+    spent = {(content, source) for content, source in grant.spent_lines() if content}
+    for content, source in sorted(touched | spent):
+        named = (content, source) in touched
         room = grant.line_room(content, source, act.on, act.lines)
-        breach = plan_covers_spending(grant.grant_id, what, content, source, room, policy)
+        if not named and (room is None or room.room >= 0 or room == grant.line_room(content, source, act.on)):
+            continue  # covered, or as it stood before the act
+        breach = plan_covers_spending(grant.grant_id, what, content, source, room, policy, named=named)
         if breach is not None:
             return breach
     return None

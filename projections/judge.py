@@ -260,6 +260,11 @@ class JudgedGrant:
         room = least_line_room(spent, book, last, plans, content, source, on, 0)
         return None if room is None else _in_yuan(room)
 
+    def spent_lines(self) -> list[tuple[str, str]]:
+        if self.facts is None:
+            return []
+        return [(key.rpartition("/")[0], key.rpartition("/")[2]) for key in self.facts["line_spent"]]
+
     # ------------------------------------------------------------------ replay
 
     def _moved(self, source: str, on: str, change: int) -> None:

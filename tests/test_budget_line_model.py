@@ -2,12 +2,12 @@
 
 A budget line (003 第十条(一), 表4-2) holds at the end of every date: what is spent on it by then,
 net of the reversals dated by then, stays within the plan as it stood that day (the registration
-and the adjustments dated on or before it, as ``report budget --as-of`` reads them). Random plans,
-adjustments, spends and reversals on one approved grant, dated out of order inside a short window:
-the model keeps every accepted act and recomputes each line on every date; a command is accepted
-iff no date from its own on ends above its line (the ring-fence and the other rules pass), and
-``report budget --as-of`` any date shows what the model holds, never a planned line above its
-plan, with no finding.
+and the adjustments dated on or before it, as ``report budget --as-of`` reads them). Random plans
+(of one content or both: a line the plan lacks is nil), adjustments, spends and reversals on one
+approved grant, dated out of order inside a short window: the model keeps every accepted act and
+recomputes each line on every date; a command is accepted iff no date from its own on ends above
+its line (the ring-fence and the other rules pass), and ``report budget --as-of`` any date shows
+what the model holds, never a planned line above its plan, with no finding.
 """
 
 from __future__ import annotations
@@ -134,9 +134,14 @@ class BudgetLineModel(RuleBasedStateMachine):
     # ------------------------------------------------------------------ acts
 
     @precondition(lambda self: not self.settings)
-    @rule(on=dates, first=lines, second=lines)
-    def register(self, on: date, first: Decimal, second: Decimal) -> None:
-        setting = {"training_system/local_finance": first, "cooperation/local_finance": second}
+    @rule(on=dates, first=lines, second=lines, named=st.sets(st.sampled_from(CONTENTS), min_size=1))
+    def register(self, on: date, first: Decimal, second: Decimal, named: set[str]) -> None:
+        """A plan naming one content leaves the other's line at nil (refused if spent on by then)."""
+        setting = {
+            f"{content}/local_finance": value
+            for content, value in zip(CONTENTS, (first, second), strict=True)
+            if content in named
+        }
         broken = self.holds(self.moves, [(on, setting)], on)
         args = ["grant", "budget", "G1", "--date", on.isoformat()]
         for key, value in setting.items():

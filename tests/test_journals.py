@@ -188,13 +188,17 @@ def test_free_text_content_a_budget_adjusted_and_a_late_plan_still_pass_bean_che
 ) -> None:
     """Spending on a content written as free text (an import's 实训基地建设), on none, and a plan
     adjusted after spending began: accounts bean-check accepts, budgets replaced on the
-    adjustment's date, and the books still balance to the fen."""
+    adjustment's date, and the books still balance to the fen. (A plan has no line for a
+    free-text content, so that spending is reversed the day it was spent, before the plan is
+    registered: left standing, it would be refused as above a line of 0.00.)"""
     from beancount.core.data import Custom
 
     approved_district_grant(sqlite_ledger)
     sqlite_ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
     for voucher, content in (("S2", "实训基地建设"), ("S3", ""), ("S1", "training_system")):
         if voucher == "S1":  # once a plan exists, spending stays on its lines
+            reverse = ["reverse", "G1", "--voucher", "S2", "--reason", "无预算明细"]
+            sqlite_ledger.ok(*reverse, "--date", "2024-05-10")
             sqlite_ledger.ok("grant", "budget", "G1", "--line", "training_system:地方财政:10万",
                              "--line", "cooperation:地方财政:10万", "--date", "2024-04-12")  # fmt: skip
         sqlite_ledger.ok("spend", "G1", "--amount", "1000", "--category", "equipment", "--source", "subsidy",

@@ -143,6 +143,24 @@ def test_a_budget_plan_typed_one_line_a_row_and_its_adjustment_show_in_report_bu
     ) in acts
 
 
+def test_a_plan_leaving_out_a_content_spent_on_is_refused_on_the_web_as_on_the_command_line(
+    books: Ledger,  # noqa: F811
+    officer: TestClient,
+) -> None:
+    books.ok("spend", "G1", "--amount", "300", "--category", "equipment", "--content", "patterns",
+             "--voucher", "S1", "--date", "2024-05-10")  # fmt: skip
+    before = events(books)
+    left_out = post(officer, "budget", lines="training_system 地方财政 1万", on="2024-05-12")
+    assert left_out.status_code == 422 and events(books) == before
+    said = cli_refusal(
+        books, "grant", "budget", "G1", "--line", "training_system:地方财政:1万", "--date", "2024-05-12"
+    )
+    sentence, rule, clause = refusal(left_out.text)
+    assert sentence == said and rule == "budget line" and clause and clause in said
+    assert "has no line for patterns from subsidy" in sentence and "below the 300.00" in sentence
+    assert budget_lines(books)[("patterns", "subsidy")]["planned"] is None
+
+
 # ----------------------------------------------------------------------------- oversight
 
 
