@@ -100,11 +100,14 @@ def test_a_projection_whose_rows_disagree_with_its_position_fails_clearly_not_fo
 ) -> None:
     import sqlite3
 
+    from projections.names import tracked
+
     sqlite_ledger = demo_sqlite_ledger
     before = sqlite_ledger.balances()
     conn = sqlite3.connect(sqlite_ledger.url.removeprefix("sqlite:///"))
     with conn:  # the rows stay, the position is lost: catching up would apply every event twice
-        conn.execute("DELETE FROM ledger_tracking WHERE application_name = 'compliance@2'")
+        kept = tracked("compliance")
+        conn.execute("DELETE FROM ledger_tracking WHERE application_name = ?", (kept,))
     conn.close()
     result = sqlite_ledger("balance")
     assert result.exit_code == 5, (result.exit_code, result.stderr)
