@@ -58,9 +58,9 @@ def budget_command(
     """Budget against actual (预算执行): each line of a grant's plan (construction content × fund
     source, 003 表4-2) planned, spent (net of reversals), remaining and the rate; spending on a
     line the plan does not have is listed with no plan. The plan is the one in force on --as-of
-    (a `grant budget` replaces it, a `grant adjust` changes its lines). Over a period (--from,
-    --to): what each line had left at its opening, the spending dated within it, what it has left
-    at its close, and the period's spending as a share of the line.
+    (the grant's one `grant budget`, with each `grant adjust` dated by then). Over a period
+    (--from, --to): what each line had left at its opening, the spending dated within it, what it
+    has left at its close, and the period's spending as a share of the line.
 
     \b
     Examples:
