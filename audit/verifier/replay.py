@@ -62,16 +62,21 @@ _UNDONE = {
     "MatchingCommitmentReversed": ("matching_committed", None),
     "MatchingReceiptReversed": ("matching_received", "matching"),
 }
-_MONEY = (*_FIXED, *_UNDONE, "ExpenditureRecorded", "ExpenditureReversed", "BalanceDisposed")
+_MONEY = frozenset((*_FIXED, *_UNDONE, "ExpenditureRecorded", "ExpenditureReversed", "BalanceDisposed"))
 # the acts that take money out of a fund source: none may leave it below zero on any date
-_TAKES = (
-    "ExpenditureRecorded",
-    "FundsRecovered",
-    "BalanceDisposed",
-    "DisbursementReversed",
-    "MatchingReceiptReversed",
+_TAKES = frozenset(
+    (
+        "ExpenditureRecorded",
+        "FundsRecovered",
+        "BalanceDisposed",
+        "DisbursementReversed",
+        "MatchingReceiptReversed",
+    )
 )
+# the money events that may be dated before the grant's approval: the reversals
+_UNDATED_BY_APPROVAL = frozenset(("ExpenditureReversed", *_UNDONE))
 _SOURCES = ("subsidy", "matching")
+_SPENT = {source: f"{source}_spent" for source in _SOURCES}
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 _ZERO, _CENT = Decimal(0), Decimal("0.01")
@@ -113,6 +118,13 @@ class _Encoded:
         return self.digest.digest(), self.names, self.stream.rows
 
 
+def _packed(row: SpendingRow) -> tuple[Any, ...]:
+    """A row as plain values (the date as its day number, the amount as its text), as it is kept
+    and sent: pickling a date and a Decimal took a fourteenth of a million-event bundle's
+    verification."""
+    return (row[0], row[1].toordinal(), *row[2:9], str(row[9]), *row[10:])
+
+
 def _unpacked(r: tuple[Any, ...]) -> SpendingRow:
     return [r[0], date.fromordinal(r[1]), *r[2:9], Decimal(r[9]), *r[10:]]
 
@@ -146,7 +158,7 @@ class SpendingRows:
         self.names: list[str] = []
         self.net = Decimal(0)  # spent less reversed: the sheet's 合计
         self._count = 0
-        self._pending: list[SpendingRow] = []  # written to the file a chunk at a time
+        self._pending: list[tuple[Any, ...]] = []  # packed rows, written to the file a chunk at a time
 
     def apart(self) -> None:
         """Encode the rows in a second process from now on (before the first row only)."""
@@ -162,14 +174,19 @@ class SpendingRows:
             apart.__exit__(None, None, None)
 
     def append(self, row: SpendingRow) -> None:
+        self.add(_packed(row), row[9] if row[4] == "spend" else -row[9])
+
+    def add(self, packed: tuple[Any, ...], change: Decimal) -> None:
+        """A row as ``_packed`` gives it (the replay makes it so, without the list between), and
+        what it adds to the net spent (its amount, or less its amount for a reversal)."""
         pending = self._pending
-        pending.append(row)
+        pending.append(packed)
         if len(pending) >= _ROWS_A_CHUNK:
             self._write_pending()
         if self._here is not None:
-            self._here.stream.append(row)
+            self._here.stream.append(_unpacked(packed))
         self._count += 1
-        self.net += row[9] if row[4] == "spend" else -row[9]
+        self.net += change
 
     def __len__(self) -> int:
         return self._count
@@ -202,11 +219,8 @@ class SpendingRows:
         return encoded.finish()
 
     def _write_pending(self) -> None:
-        # kept as plain values (the date as its day number, the amount as its text): pickling a
-        # date and a Decimal took a fourteenth of a million-event bundle's verification
         if self._pending:
-            packed = [(r[0], r[1].toordinal(), *r[2:9], str(r[9]), *r[10:]) for r in self._pending]
-            data = pickle.dumps(packed)
+            data = pickle.dumps(self._pending)
             self._file.write(data)
             if self._apart is not None:
                 self._apart.tell(data)
@@ -301,8 +315,14 @@ def _amount(state: dict[str, Any]) -> Decimal:
     return Decimal(text)
 
 
+_DAYS_REMEMBERED = 1 << 16  # business dates known to be days of the calendar (ten characters each)
+_days: set[str] = set()
+
+
 def _day(state: dict[str, Any], key: str = "occurred_on") -> str:
     text = _value(state.get(key))
+    if text.__class__ is str and text in _days:
+        return text  # found a day of the calendar before
     if not isinstance(text, str) or _ISO_DATE.fullmatch(text) is None:
         raise ReplayError(
             _("no business date ({key} {text!r} is not a date like 2024-05-01)").format(
@@ -315,6 +335,8 @@ def _day(state: dict[str, Any], key: str = "occurred_on") -> str:
         raise ReplayError(
             _("no business date ({key} {text!r} is no day of the calendar)").format(key=key, text=text)
         ) from exc
+    if len(_days) < _DAYS_REMEMBERED:
+        _days.add(text)
     return text
 
 
@@ -460,22 +482,28 @@ class Replay:
                 totals.move(source, on, -amount)
             else:
                 sign = 1 if kind == "ExpenditureRecorded" else -1
-                totals.amounts[f"{source}_spent"] += sign * amount
+                totals.amounts[_SPENT[source]] += sign * amount
                 totals.move(source, on, -sign * amount)
-                self.spending.append(
-                    [
+                category = _text(state, "category")
+                content = _text(state, "content")
+                voucher = _text(state, "voucher")
+                shown = amount.quantize(_CENT)
+                # the row as the spending sheet shows it, packed (SpendingRows.add)
+                self.spending.add(
+                    (
                         leaf_index,
-                        date.fromisoformat(on),
+                        date.fromisoformat(on).toordinal(),
                         totals.grant_id,
                         totals.base_id,
                         "spend" if sign == 1 else "reverse",
                         source,
-                        _text(state, "category"),
-                        _text(state, "content"),
-                        _text(state, "voucher"),
-                        amount.quantize(_CENT),
+                        category,
+                        content,
+                        voucher,
+                        str(shown),
                         _text(state, "actor"),
-                    ]
+                    ),
+                    shown if sign == 1 else -shown,
                 )
         if breach is None and kind in _TAKES:
             undone = _UNDONE.get(kind)
@@ -518,7 +546,7 @@ class Replay:
                     "approval and closure"
                 )
             ).format(kind=kind, grant=grant, status=_name(totals.status))
-        if kind not in ("ExpenditureReversed", *_UNDONE) and on < totals.approved_on:
+        if kind not in _UNDATED_BY_APPROVAL and on < totals.approved_on:
             return _(
                 "approval first: {kind} dated {day} is before grant {grant}'s approval on {approved}"
             ).format(kind=kind, day=on, grant=grant, approved=totals.approved_on)

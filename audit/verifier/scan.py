@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from audit.verifier import layout
 from audit.verifier.canonical import CanonicalError, record_leaf_hash
@@ -33,6 +33,9 @@ _RECORD = b'"record":'
 WITHHELD = b'"withheld":true}'  # a line whose record is left out (--grant, --as-of)
 _LEAF_PREFIX = _sha256(b"\x00")  # RFC 9162 leaf hashes: SHA-256(0x00 || data)
 _decode = json.JSONDecoder().decode
+# the decoder's own scanner (C; an attribute typeshed leaves out): what ``_decode`` runs for a text
+# without whitespace around it, without the two searches for that whitespace
+_scan_once: Callable[[str, int], tuple[Any, int]] = cast(Any, json.JSONDecoder()).scan_once
 
 
 class Tree:
@@ -315,7 +318,13 @@ def _exported_line(raw: bytes) -> _Line | None:
     # Bytes that hash to the stated leaf are what export wrote, unless the line was forged with
     # its hash: then they may be anything, and the general path says what is wrong.
     try:
-        record = _decode(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        try:
+            record, end = _scan_once(text, 0)
+        except StopIteration:
+            end = -1
+        if end != len(text):  # whitespace around the value, or none there: as ``_decode`` takes it
+            record = _decode(text)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError alike; too deep
         return None
     if record.__class__ is not dict:

@@ -107,6 +107,36 @@ _RECORD_HEAD = re.compile(
 _TOPIC = b',"topic":"'
 
 
+# A whole line's head as ``audit export`` writes it: EXPORTED and _RECORD_HEAD in one match (the
+# string's pattern unrolled, which matches the same texts), for the common line; any other goes
+# the two steps of ``_exported_row``.
+_LOG_LINE = re.compile(
+    EXPORTED.pattern + rb'"record":\{"originator_id":"([^"\\]*)","originator_version":(0|-?[1-9][0-9]*),'
+    rb'"recorded_at":"([^"\\]*(?:\\.[^"\\]*)*)","state":'
+)
+
+
+def _log_row(raw: bytes) -> list[Any] | None:
+    """``_exported_row``, quicker for a line with a record."""
+    m = _LOG_LINE.match(raw)
+    if m is None:
+        return _exported_row(raw)
+    index, event_id, stated, originator, version, recorded_at = m.groups()
+    topic_at = raw.rfind(_TOPIC)
+    if topic_at < m.end() or not raw.endswith(b'"}}'):
+        return None
+    topic = raw[topic_at + len(_TOPIC) : -3]
+    try:
+        if b"\\" in recorded_at or b"\\" in topic:
+            recorded, shown_topic = _json_text(recorded_at), _json_text(topic)
+        else:
+            recorded, shown_topic = recorded_at.decode("utf-8"), topic.decode("utf-8")
+        by = originator.decode("utf-8")
+    except ValueError:  # not UTF-8, or a bad escape: not a line export wrote
+        return None
+    return [int(index), int(event_id), recorded, shown_topic, by, int(version), stated.decode("ascii"), "yes"]
+
+
 def _json_text(raw: bytes) -> str:
     return json.loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode("utf-8")
 
@@ -162,7 +192,7 @@ def check_event_log(directory_name: str) -> EventLogCheck | None:
             lines = (carry + chunk).split(b"\n")
             carry = lines.pop()
             for raw in lines if predictable else ():
-                row = _exported_row(raw)
+                row = _log_row(raw)
                 if row is None:
                     predictable = False
                     break

@@ -280,8 +280,9 @@ class SheetStream:
             self._flush()
             self._sheet += 1
             self._start()
-        self._row += 1
-        self._buffer.append(self._encode(values, self._row))
+        row = self._row = self._row + 1
+        plan = self._plans.get(tuple(map(type, values)))  # ``_encode``, without its call for every row
+        self._buffer.append(self._encode(values, row) if plan is None else plan(str(row), *values))
         self.rows += 1
         if len(self._buffer) >= _CHUNK_ROWS:
             self._flush()
