@@ -12,10 +12,12 @@ and the budget lines are judged: first what brings money in (approvals, matching
 receipts of tranches and matching, reversals of spending recorded before that date), then what
 takes it out (spending, reversals of receipts, recovery orders, recoveries, disposals), each kind
 in the file's order. A spend reversed on its own date goes first of the date's spending, its
-reversal right after it: the pair takes nothing at the day's end, so nothing else waits on it. A
-file listing a date's money out before its money in (a spend above the tranche of its date, as a
-file newest first lists them) is out of order too. The rows wait in a scratch
-SQLite file, sorted there, so memory does not grow with the file.
+reversal right after it: the pair takes nothing at the day's end, so nothing else waits on it. So
+does a receipt reversed on its own date, first of the date's receipts: a tranche disbursed under
+a wrong voucher, reversed and disbursed again that day, counts once against the approved amount
+when the new tranche comes. A file listing a date's money out before its money in (a spend above
+the tranche of its date, as a file newest first lists them) is out of order too. The rows wait in
+a scratch SQLite file, sorted there, so memory does not grow with the file.
 """
 
 from __future__ import annotations
@@ -35,7 +37,22 @@ from ledger.i18n import T_, Text
 from ledger.import_format import RECEIPT_KINDS, Cells, Row, as_cells
 
 # the order of a date's rows: money in before money out, an act before its reversal
-_APPROVAL, _COMMITMENT, _RECEIPT, _REVERSAL_IN, _SPEND_UNDONE, _ITS_REVERSAL, _SPEND, _REVERSAL_OUT = range(8)
+(
+    _APPROVAL,
+    _COMMITMENT,
+    _RECEIPT_UNDONE,
+    _ITS_RECEIPT_REVERSAL,
+    _RECEIPT,
+    _REVERSAL_IN,
+    _SPEND_UNDONE,
+    _ITS_REVERSAL,
+    _SPEND,
+    _REVERSAL_OUT,
+    _RECOVERY_ORDER,
+    _RECOVERY,
+    _DISPOSAL,
+    _OTHER_KIND,
+) = range(14)
 _KIND_ORDER = {
     "approve": _APPROVAL,
     "match_commit": _COMMITMENT,  # a promise: before the matching it promises is received
@@ -43,31 +60,42 @@ _KIND_ORDER = {
     "match_receive": _RECEIPT,
     "spend": _SPEND,
     "reverse": _REVERSAL_IN,
-    "recover_order": 8,
-    "recover_receive": 9,
-    "dispose": 10,
+    "recover_order": _RECOVERY_ORDER,
+    "recover_receive": _RECOVERY,
+    "dispose": _DISPOSAL,
 }
-_OTHER_KIND = 11
 # the date's order of the rows of each kind once the file's other rows are known (``_ranked``):
-# a reversal naming a receipt of its grant in the file takes money out; a spend reversed on its
-# own date goes before the date's other spending, then its reversal
+# a reversal naming a receipt of its grant in the file takes money out (``act``: the receipt's
+# kind); a receipt reversed on its own date goes before the date's other receipts, then its
+# reversal (the two leave the total disbursed as it was, for the tranches after them); a spend
+# reversed on its own date goes before the date's other spending, then its reversal. ``act`` is a
+# receipt's kind, or the kind of receipt a reversal names; a spend's is ''.
 _RANKED = (
-    f"UPDATE rows SET kind = {_REVERSAL_OUT} WHERE kind = {_REVERSAL_IN} AND category = '' AND EXISTS "
-    f"(SELECT 1 FROM rows r WHERE r.kind IN ({_COMMITMENT}, {_RECEIPT}) AND r.grant_id = rows.grant_id "
-    "AND r.voucher = rows.memo)",
+    f"UPDATE rows SET kind = {_REVERSAL_OUT}, act = (SELECT r.act FROM rows r WHERE r.kind IN "
+    f"({_COMMITMENT}, {_RECEIPT}) AND r.grant_id = rows.grant_id AND r.voucher = rows.memo LIMIT 1) "
+    f"WHERE kind = {_REVERSAL_IN} AND category = '' AND EXISTS (SELECT 1 FROM rows r WHERE r.kind IN "
+    f"({_COMMITMENT}, {_RECEIPT}) AND r.grant_id = rows.grant_id AND r.voucher = rows.memo)",
+    f"UPDATE rows SET kind = {_RECEIPT_UNDONE} WHERE kind = {_RECEIPT} AND EXISTS (SELECT 1 FROM rows r "
+    f"WHERE r.kind = {_REVERSAL_OUT} AND r.day = rows.day AND r.grant_id = rows.grant_id "
+    "AND r.memo = rows.voucher AND r.act = rows.act)",
+    f"UPDATE rows SET kind = {_ITS_RECEIPT_REVERSAL}, anchor = (SELECT min(s.line) FROM rows s "
+    f"WHERE s.kind = {_RECEIPT_UNDONE} AND s.day = rows.day AND s.grant_id = rows.grant_id "
+    f"AND s.voucher = rows.memo AND s.act = rows.act) WHERE kind = {_REVERSAL_OUT} AND EXISTS "
+    f"(SELECT 1 FROM rows s WHERE s.kind = {_RECEIPT_UNDONE} AND s.day = rows.day "
+    "AND s.grant_id = rows.grant_id AND s.voucher = rows.memo AND s.act = rows.act)",
     f"UPDATE rows SET kind = {_SPEND_UNDONE} WHERE kind = {_SPEND} AND EXISTS (SELECT 1 FROM rows r "
     f"WHERE r.kind = {_REVERSAL_IN} AND r.day = rows.day AND r.grant_id = rows.grant_id "
     "AND r.memo = rows.voucher)",
     f"UPDATE rows SET kind = {_ITS_REVERSAL}, anchor = (SELECT min(s.line) FROM rows s "
     f"WHERE s.kind = {_SPEND_UNDONE} AND s.day = rows.day AND s.grant_id = rows.grant_id "
-    f"AND s.voucher = rows.memo) WHERE kind = {_REVERSAL_IN} AND EXISTS (SELECT 1 FROM rows s "
-    f"WHERE s.kind = {_SPEND_UNDONE} AND s.day = rows.day AND s.grant_id = rows.grant_id "
+    f"AND s.voucher = rows.memo AND s.act = '') WHERE kind = {_REVERSAL_IN} AND EXISTS (SELECT 1 "
+    f"FROM rows s WHERE s.kind = {_SPEND_UNDONE} AND s.day = rows.day AND s.grant_id = rows.grant_id "
     "AND s.voucher = rows.memo)",
 )
-# a spend reversed on its date and its reversal go together, in the order of the spends
+# a receipt or spend reversed on its date and its reversal go together, in the order of the acts
 _SORTED = (
-    f"SELECT line, row FROM rows ORDER BY day, "
-    f"CASE kind WHEN {_ITS_REVERSAL} THEN {_SPEND_UNDONE} ELSE kind END, anchor, kind, line"
+    f"SELECT line, row FROM rows ORDER BY day, CASE kind WHEN {_ITS_REVERSAL} THEN {_SPEND_UNDONE} "
+    f"WHEN {_ITS_RECEIPT_REVERSAL} THEN {_RECEIPT_UNDONE} ELSE kind END, anchor, kind, line"
 )
 _UNDATED = 0  # a row whose date does not read sorts first; its own check refuses it
 _SCRATCH_CACHE_KIB = 16 * 1024
@@ -119,6 +147,39 @@ def _day(row: Row) -> date | None:
         return None
 
 
+class _Acts:
+    """A date's spends (or receipts) as listed: each one's line, and which a reversal of the date
+    names so far (``first_disorder``)."""
+
+    def __init__(self) -> None:
+        self.lines: dict[str, int] = {}  # voucher (a receipt's: kind/voucher): its line
+        self.undone: set[str] = set()  # those a reversal of the date names
+        self.listed: list[tuple[int, str, str]] = []  # (line, voucher, kind) in the file's order
+        self.open = 0  # the first of ``listed`` perhaps named by no reversal
+
+    def add(self, voucher: str, line: int, kind: str) -> None:
+        self.lines[voucher] = line
+        self.undone.discard(voucher)
+        self.listed.append((line, voucher, kind))
+
+    def undo(self, voucher: str) -> bool:
+        """Whether the date lists the act: named by a reversal from now on."""
+        if voucher not in self.lines:
+            return False
+        self.undone.add(voucher)
+        return True
+
+    def first_open(self) -> tuple[int, str] | None:
+        """The first act listed (line, kind) that no reversal of the date names: each act is
+        passed over once, not once for every reversal after it."""
+        while self.open < len(self.listed):
+            line, voucher, kind = self.listed[self.open]
+            if voucher not in self.undone and self.lines[voucher] == line:
+                return line, kind
+            self.open += 1
+        return None
+
+
 class _Date:
     """What a grant's rows of its latest date in the file said so far (``first_disorder``)."""
 
@@ -126,7 +187,8 @@ class _Date:
         self.on = on
         self.first = line  # the date's first row
         self.top, self.top_line, self.top_kind = -1, line, ""  # the highest rank listed
-        self.spends: dict[str, tuple[int, bool]] = {}  # voucher: its line, reversed that date
+        self.spends = _Acts()
+        self.receipts = _Acts()
         self.pending: dict[str, int] = {}  # reversals naming nothing listed before them: line
 
     def listed(self, rank: int, line: int, kind: str) -> tuple[int, str] | None:
@@ -136,12 +198,21 @@ class _Date:
         self.top, self.top_line, self.top_kind = rank, line, kind
         return None
 
+    def paired(self, acts: _Acts, rank: int) -> tuple[int, str] | None:
+        """For the reversal of an act of the date (one of ``acts``, of ``rank``), which goes with it
+        first of the date's acts of that rank: the row above (line, kind) the date's order takes
+        after the two, if any (an act no reversal names so far, or a row of a later rank)."""
+        found = acts.first_open()
+        if found is None and self.top > rank:
+            found = self.top_line, self.top_kind
+        return found
+
 
 def first_disorder(rows: Iterable[tuple[int, Row]]) -> Disorder | None:
     """The first row of the file that ``by_business_date`` takes before a row of its grant above
-    it: dated before it, or of its date and ranked before it (money in before money out; a spend
-    reversed on its date, then its reversal, before the date's other spending; an act before a
-    reversal naming it); or None."""
+    it: dated before it, or of its date and ranked before it (money in before money out; a
+    receipt or spend reversed on its date, then its reversal, before the date's other receipts or
+    spending; an act before a reversal naming it); or None."""
     dates: dict[str, _Date] = {}
     receipts: dict[str, set[str]] = {}  # each grant's receipt and commitment vouchers in the file
     for line, row in rows:
@@ -159,17 +230,15 @@ def first_disorder(rows: Iterable[tuple[int, Row]]) -> Disorder | None:
         above: tuple[int, str] | None = None
         if kind == "reverse":
             memo = str(row.get("memo") or "").strip()
-            spent = seen.spends.get(memo)
-            if spent is not None:  # a spend of its date: the two go first of the date's spending
-                seen.spends[memo] = (spent[0], True)
-                before = [
-                    (at, "spend") for at, undone in seen.spends.values() if at < spent[0] and not undone
-                ]
-                if before or seen.top > _SPEND:
-                    above = before[0] if before else (seen.top_line, seen.top_kind)
+            category = str(row.get("category") or "").strip()
+            # as ``_RANKED`` reads it: a receipt's reversal, named by its kind or found by its voucher
+            named = category in RECEIPT_KINDS or (not category and memo in receipts.get(grant_id, ()))
+            acts = (category,) if category else ("disburse", "match_receive")
+            if named and any(seen.receipts.undo(f"{act}/{memo}") for act in acts):
+                above = seen.paired(seen.receipts, _RECEIPT)  # a receipt of its date: first of them
+            elif not named and seen.spends.undo(memo):
+                above = seen.paired(seen.spends, _SPEND)  # a spend of its date: first of the spending
             else:
-                category = str(row.get("category") or "").strip()
-                named = category in RECEIPT_KINDS or memo in receipts.get(grant_id, ())
                 if not named:
                     seen.pending.setdefault(memo, line)
                 above = seen.listed(_REVERSAL_OUT if named else _REVERSAL_IN, line, kind)
@@ -178,9 +247,11 @@ def first_disorder(rows: Iterable[tuple[int, Row]]) -> Disorder | None:
             if voucher in seen.pending:  # its reversal is listed above it
                 above = (seen.pending[voucher], "reverse")
             elif kind == "spend":
-                seen.spends[voucher] = (line, False)
+                seen.spends.add(voucher, line, kind)
             elif rank in (_COMMITMENT, _RECEIPT):
                 receipts.setdefault(grant_id, set()).add(voucher)
+                if rank == _RECEIPT:
+                    seen.receipts.add(f"{kind}/{voucher}", line, kind)
             if above is None and rank != _OTHER_KIND:  # a kind not imported is refused at its row
                 above = seen.listed(rank, line, kind)
         if above is not None:
@@ -188,7 +259,7 @@ def first_disorder(rows: Iterable[tuple[int, Row]]) -> Disorder | None:
     return None
 
 
-def _key(line: int, row: Row) -> tuple[int, int, int, int, str, str, str, str, bytes]:
+def _key(line: int, row: Row) -> tuple[int, int, int, int, str, str, str, str, str, bytes]:
     on = _day(row)
     # the row as its check reads it (``as_cells``), text only, with what it carries past its
     # cells: a row holding cells past the header's (``overflow``) or under a blank name
@@ -197,8 +268,9 @@ def _key(line: int, row: Row) -> tuple[int, int, int, int, str, str, str, str, b
     kind = cells.get("kind", "").lower()
     order = _KIND_ORDER.get(kind, _OTHER_KIND)
     category = cells.get("category", "")
+    act = kind if order in (_COMMITMENT, _RECEIPT) else ""
     if kind == "reverse" and category in RECEIPT_KINDS:
-        order = _REVERSAL_OUT
+        order, act = _REVERSAL_OUT, category
     return (
         on.toordinal() if on is not None else _UNDATED,
         order,
@@ -208,16 +280,18 @@ def _key(line: int, row: Row) -> tuple[int, int, int, int, str, str, str, str, b
         cells.get("voucher", ""),
         cells.get("memo", ""),
         category,
+        act,
         pickle.dumps(cells, protocol=5),
     )
 
 
 def _ranked(conn: sqlite3.Connection) -> None:
     """Each reversal and spend ranked among its date's rows by what the file's other rows say of it."""
-    if conn.execute(f"SELECT 1 FROM rows WHERE kind = {_REVERSAL_IN} LIMIT 1").fetchone() is None:
+    reversals = f"SELECT 1 FROM rows WHERE kind IN ({_REVERSAL_IN}, {_REVERSAL_OUT}) LIMIT 1"
+    if conn.execute(reversals).fetchone() is None:
         return
-    conn.execute("CREATE INDEX rows_voucher ON rows (grant_id, voucher, kind, day)")
-    conn.execute("CREATE INDEX rows_memo ON rows (grant_id, memo, kind, day)")
+    conn.execute("CREATE INDEX rows_voucher ON rows (grant_id, voucher, kind, day, act)")
+    conn.execute("CREATE INDEX rows_memo ON rows (grant_id, memo, kind, day, act)")
     for ranking in _RANKED:
         conn.execute(ranking)
 
@@ -234,11 +308,11 @@ def by_business_date(rows: Iterable[tuple[int, Row]]) -> Iterator[Iterator[tuple
             conn.execute("PRAGMA temp_store = FILE")
             conn.execute(
                 "CREATE TABLE rows (day INTEGER, kind INTEGER, line INTEGER, anchor INTEGER, "
-                "grant_id TEXT, voucher TEXT, memo TEXT, category TEXT, row BLOB)"
+                "grant_id TEXT, voucher TEXT, memo TEXT, category TEXT, act TEXT, row BLOB)"
             )
             keyed = (_key(line, row) for line, row in rows)
             while batch := list(islice(keyed, _BATCH)):
-                conn.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
+                conn.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
             _ranked(conn)
             conn.commit()
             ordered = conn.execute(_SORTED)

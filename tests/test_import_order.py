@@ -543,3 +543,61 @@ def test_a_dates_spending_listed_above_its_tranche_is_applied_by_date(
     assert said in result.stderr, result.stderr
     _same_as_in_order(template, tmp_path, ledger, money)
     assert ledger.event_count() > 0
+
+
+@pytest.mark.parametrize("category", ["disburse", ""], ids=["named a receipt", "found by its voucher"])
+@pytest.mark.parametrize("listed", ["newest first", "tranche above the reversal"])
+def test_a_tranche_reversed_and_disbursed_again_on_its_date_is_applied_by_date(
+    template: Ledger, tmp_path: Path, category: str, listed: str
+) -> None:
+    """All 200,000.00 approved disbursed on 2024-03-10 under a wrong voucher, reversed that day and
+    disbursed again under a new one: at the day's end 200,000.00 disbursed. By date the day's
+    receipts went first, its receipts' reversals after the spending: the second tranche made
+    400,000.00 disbursed and was refused (exit 3, "tranches within approval", then "no
+    disbursement G0001-T1 to reverse"), in any order but the file's; listed with the second
+    tranche above the reversal, the file was refused and never applied by date. A receipt
+    reversed on its own date now goes first of the date's receipts, its reversal next."""
+    money = [
+        _money_row("2024-03-10", "disburse", "200000.00", "G0001-T1", "1"),
+        _money_row("2024-03-10", "reverse", "", "G0001-R-T1", "G0001-T1", category),
+        _money_row("2024-03-10", "disburse", "200000.00", "G0001-T1B", "1"),
+        _money_row("2024-03-11", "spend", "1000.00", "G0001-S1"),
+    ]
+    if listed == "newest first":
+        ledger, _, result = _by_date_file(template, tmp_path, "newest", money)
+    else:
+        ledger, _, _ = _by_date_file(template, tmp_path, "listed", [])
+        result = ledger("import", str(_write(tmp_path / "listed.csv", [money[0], *money[2:0:-1], money[3]])))
+        said = (
+            "listed.csv:4: rows of grant G0001 of 2024-03-10 are not in the order its money moves "
+            "(line 4, reverse, comes after line 3, disburse)"
+        )
+        assert said in result.stderr, result.stderr
+    assert result.exit_code == 0, result.output
+    assert "applied again by business date" in result.stderr, result.stderr
+    _same_as_in_order(template, tmp_path, ledger, money)
+
+
+def test_a_spend_reversed_on_its_date_below_another_spend_is_applied_by_date(
+    template: Ledger, tmp_path: Path
+) -> None:
+    """120,000.00 received; on 2024-03-10 100,000.00 spent, 90,000.00 spent, then the first
+    reversed: the day ends at 90,000.00. In the file's order the second spend found 20,000.00 and
+    was refused, and the file was never applied by date: the reversal was checked only against the
+    spends listed before its spend, not those between. By date it goes with its spend, before the
+    other one; the file is applied so, stderr naming the reversal and the spend above it."""
+    money = [
+        _money_row("2024-02-05", "disburse", "120000.00", "G0001-T1", "1"),
+        _money_row("2024-03-10", "spend", "100000.00", "G0001-BIG"),
+        _money_row("2024-03-10", "spend", "90000.00", "G0001-AGAIN"),
+        _money_row("2024-03-10", "reverse", "", "G0001-R-BIG", "G0001-BIG"),
+    ]
+    ledger, _, _ = _by_date_file(template, tmp_path, "listed", [])
+    result = ledger("import", str(_write(tmp_path / "listed.csv", money)))
+    assert result.exit_code == 0, result.output
+    said = (
+        "listed.csv:5: rows of grant G0001 of 2024-03-10 are not in the order its money moves "
+        "(line 5, reverse, comes after line 4, spend)"
+    )
+    assert said in result.stderr, result.stderr
+    _same_as_in_order(template, tmp_path, ledger, [*money[:2], money[3], money[2]])

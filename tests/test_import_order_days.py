@@ -1,9 +1,11 @@
 """A file that holds on every date imports in any row order (issue 17: "the same rows in any order
 give the same balances to the fen"), when its money is tight within a day: receipts, spending,
-spending reversed on its own day or later, and receipts reversed, a few dates apart, every spend
-taking up to all that is left. Hypothesis writes such a history in date order (each act holds when
-it is recorded, so the file imports as it stands), then lists it newest first and shuffled: each
-is applied by business date and must give the date-ordered file's balances, to the fen."""
+spending reversed on its own day or later, receipts reversed, and a tranche disbursed under a
+wrong voucher, reversed and disbursed again on its date (all that is approved), a few dates
+apart, every spend taking up to all that is left. Hypothesis writes such a history in date order
+(each act holds when it is recorded, so the file imports as it stands), then lists it newest
+first and shuffled: each is applied by business date and must give the date-ordered file's
+balances, to the fen."""
 
 from __future__ import annotations
 
@@ -50,7 +52,9 @@ def _row(on: date, kind: str, amount: Decimal | None, voucher: str, **cells: str
 # of what it may take (a fraction of the room, or which earlier act it reverses)
 STEP = st.tuples(
     st.sampled_from([0, 0, 0, 1, 2]),
-    st.sampled_from(["spend", "spend", "spend", "reverse spend", "receive", "tranche", "reverse receipt"]),
+    st.sampled_from(
+        ["spend", "spend", "spend", "reverse spend", "receive", "tranche", "tranche again", "reverse receipt"]
+    ),
     st.sampled_from(["subsidy", "matching"]),
     st.integers(min_value=1, max_value=100),
 )
@@ -87,9 +91,13 @@ def history(steps: list[tuple[int, str, str, int]]) -> list[Row]:
             room["matching"] += amount
             receipts.append((f"G0001-MR{n}", amount))
             out.append(_row(on, "match_receive", amount, f"G0001-MR{n}", source="matching"))
-        elif act == "tranche" and second_tranche:
+        elif act in ("tranche", "tranche again") and second_tranche:
             second_tranche = False
             room["subsidy"] += Decimal("80000.00")
+            if act == "tranche again":  # under a wrong voucher, reversed and disbursed again that day
+                out.append(_row(on, "disburse", Decimal("80000.00"), "G0001-T2-WRONG", memo="2"))
+                named = "disburse" if share % 2 else ""
+                out.append(_row(on, "reverse", None, "凭证号有误", memo="G0001-T2-WRONG", category=named))
             out.append(_row(on, "disburse", Decimal("80000.00"), "G0001-T2", memo="2"))
         elif act == "reverse receipt" and receipts:
             voucher, amount = receipts[share % len(receipts)]
