@@ -290,7 +290,10 @@ def _ranked(conn: sqlite3.Connection) -> None:
     reversals = f"SELECT 1 FROM rows WHERE kind IN ({_REVERSAL_IN}, {_REVERSAL_OUT}) LIMIT 1"
     if conn.execute(reversals).fetchone() is None:
         return
-    conn.execute("CREATE INDEX rows_voucher ON rows (grant_id, voucher, kind, day, act)")
+    # each lookup an equality on an index's columns: a file of many rows under one voucher (a
+    # column left empty) looks up each in one step, and the first line of a voucher is the
+    # index's first entry for it
+    conn.execute("CREATE INDEX rows_voucher ON rows (grant_id, voucher, kind, day, act, line)")
     conn.execute("CREATE INDEX rows_memo ON rows (grant_id, memo, kind, day, act)")
     for ranking in _RANKED:
         conn.execute(ranking)

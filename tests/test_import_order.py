@@ -601,3 +601,72 @@ def test_a_spend_reversed_on_its_date_below_another_spend_is_applied_by_date(
     )
     assert said in result.stderr, result.stderr
     _same_as_in_order(template, tmp_path, ledger, [*money[:2], money[3], money[2]])
+
+
+def _spent_and_reversed(pairs: int, voucher: str | None) -> list[tuple[int, dict[str, str]]]:
+    """One grant's ``pairs`` spends of 2024-03-10, each followed by its reversal (as the date's
+    order takes them: no row out of order), each under ``voucher``, or its own."""
+    from ledger.import_format import HEADER as COLUMNS
+
+    def row(kind: str, on: str, voucher: str, memo: str) -> dict[str, str]:
+        return {**dict.fromkeys(COLUMNS, ""), "date": on, "grant_id": "G0001", "kind": kind,
+                "voucher": voucher, "memo": memo}  # fmt: skip
+
+    vouchers = [f"S{n}" if voucher is None else voucher for n in range(pairs)]
+    listed = [row(kind, "2024-03-10", v if kind == "spend" else "R", "" if kind == "spend" else v)
+              for v in vouchers for kind in ("spend", "reverse")]  # fmt: skip
+    return list(enumerate(listed, start=2))
+
+
+@pytest.mark.parametrize("voucher", [None, ""], ids=["own vouchers", "one voucher (an empty column)"])
+def test_a_dates_many_reversals_cost_steps_in_proportion_to_the_rows(
+    monkeypatch: pytest.MonkeyPatch, voucher: str | None
+) -> None:
+    """A file of 100,000 spends of one date, each followed by its reversal: finding whether it is
+    out of order went over the date's spends at each reversal (six minutes of work before a file
+    breaking a rule was refused), and ranking a file whose spends share a voucher (a column left
+    empty: every row is refused) looked up the first line of the voucher over all its spends at
+    each reversal (about an hour). Each now costs steps in proportion to the rows: four times the
+    rows, about four times the steps (Python's lines and SQLite's instructions counted, not time)."""
+    import sqlite3
+    import sys
+
+    from ledger import import_order
+
+    connect = sqlite3.connect
+
+    def steps(pairs: int) -> tuple[int, int]:
+        rows = _spent_and_reversed(pairs, voucher)
+        lines = 0
+
+        def trace(frame: Any, event: str, arg: Any) -> Any:
+            nonlocal lines
+            lines += event == "line"
+            return trace
+
+        sys.settrace(trace)
+        try:
+            import_order.first_disorder(iter(rows))
+        finally:
+            sys.settrace(None)
+        instructions = 0
+
+        def counted(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+            def step() -> int:
+                nonlocal instructions
+                instructions += 1
+                return 0
+
+            conn = connect(*args, **kwargs)
+            conn.set_progress_handler(step, 100)
+            return conn
+
+        monkeypatch.setattr(sqlite3, "connect", counted)
+        with import_order.by_business_date(iter(rows)) as ordered:
+            assert sum(1 for _ in ordered) == len(rows)
+        monkeypatch.undo()
+        return lines, instructions
+
+    small, large = steps(500), steps(2000)
+    assert large[0] < 6 * small[0], (small, large)
+    assert large[1] < 6 * small[1], (small, large)
