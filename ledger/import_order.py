@@ -7,17 +7,17 @@ breaks a rule as it stands and some grant's rows in it are out of date order
 (``first_disorder``), `import` applies its rows again by business date (``by_business_date``);
 a file that imports as it stands is recorded as it stands.
 
-By date, a date's rows go as its money stands at the day's end, which is where the ring-fence
-and the budget lines are judged: first what brings money in (approvals, matching commitments,
-receipts of tranches and matching, reversals of spending recorded before that date), then what
-takes it out (spending, reversals of receipts, recovery orders, recoveries, disposals), each kind
-in the file's order. A spend reversed on its own date goes first of the date's spending, its
-reversal right after it: the pair takes nothing at the day's end, so nothing else waits on it. So
-does a receipt reversed on its own date, first of the date's receipts: a tranche disbursed under
-a wrong voucher, reversed and disbursed again that day, counts once against the approved amount
-when the new tranche comes. A file listing a date's money out before its money in (a spend above
-the tranche of its date, as a file newest first lists them) is out of order too. The rows wait in
-a scratch SQLite file, sorted there, so memory does not grow with the file.
+By date, a date's rows go as its money stands at the day's end, which is where the ring-fence and
+the budget lines are judged: first what brings money in (approvals, matching commitments, receipts
+of tranches and matching, reversals of spending recorded before that date), then what takes it out
+(spending, reversals of receipts, recovery orders, recoveries, disposals), then extensions of build
+periods, each kind in the file's order. A spend reversed on its own date goes first of the date's
+spending, its reversal right after it: the pair takes nothing at the day's end, so nothing else
+waits on it. So does a receipt reversed on its own date, first of the date's receipts: a tranche
+disbursed under a wrong voucher, reversed and disbursed again that day, counts once against the
+approved amount when the new tranche comes. A file listing a date's money out before its money in
+(a spend above the tranche of its date, as a file newest first lists them) is out of order too. The
+rows wait in a scratch SQLite file, sorted there, so memory does not grow with the file.
 """
 
 from __future__ import annotations
@@ -51,8 +51,9 @@ from ledger.import_format import RECEIPT_KINDS, Cells, Row, as_cells
     _RECOVERY_ORDER,
     _RECOVERY,
     _DISPOSAL,
+    _EXTENSION,
     _OTHER_KIND,
-) = range(14)
+) = range(15)
 _KIND_ORDER = {
     "approve": _APPROVAL,
     "match_commit": _COMMITMENT,  # a promise: before the matching it promises is received
@@ -63,6 +64,7 @@ _KIND_ORDER = {
     "recover_order": _RECOVERY_ORDER,
     "recover_receive": _RECOVERY,
     "dispose": _DISPOSAL,
+    "extend": _EXTENSION,  # a build period's new end: after its grant's approval
 }
 # the date's order of the rows of each kind once the file's other rows are known (``_ranked``):
 # a reversal naming a receipt of its grant in the file takes money out (``act``: the receipt's

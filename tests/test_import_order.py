@@ -670,3 +670,24 @@ def test_a_dates_many_reversals_cost_steps_in_proportion_to_the_rows(
     small, large = steps(500), steps(2000)
     assert large[0] < 6 * small[0], (small, large)
     assert large[1] < 6 * small[1], (small, large)
+
+
+def test_an_extension_listed_above_its_grants_approval_of_that_date_is_applied_by_date(
+    template: Ledger, tmp_path: Path
+) -> None:
+    """An approver's file newest first: G0001's build period extended on the day it is approved,
+    the extension listed above the approval. Refused in its own order (exit 4, "grant G0001 is not
+    in the ledger") and never applied by date: an extend row had no rank of its own, went last of
+    its date by date but was never counted as listed, so nothing in the file was out of order.
+    The same two rows the other way round import. An extension now goes after its grant's approval."""
+    approvals, _ = _split(list(rows(40, 3, 1, "date")))
+    approve = approvals[0]
+    extend = [approve[0], "", "", "G0001", "", "extend", "", "", "", "", "延期〔2024〕1号", "", "2030-12-31"]
+    ledger = _copy(template, tmp_path / "newest")
+    result = ledger("import", str(_write(tmp_path / "newest.csv", [extend, approve])), role="approver")
+    assert result.exit_code == 0, result.output
+    said = f"newest.csv:3: rows of grant G0001 of {approve[0]} are not in the order its money moves"
+    assert said in result.stderr, result.stderr
+    reference = _copy(template, tmp_path / "dated")
+    reference.ok("import", str(_write(tmp_path / "dated.csv", [approve, extend])), role="approver")
+    assert _events(ledger) == _events(reference)
