@@ -80,7 +80,7 @@ _RANKED = (
     f"UPDATE rows SET kind = {_RECEIPT_UNDONE} WHERE kind = {_RECEIPT} AND EXISTS (SELECT 1 FROM rows r "
     f"WHERE r.kind = {_REVERSAL_OUT} AND r.day = rows.day AND r.grant_id = rows.grant_id "
     "AND r.memo = rows.voucher AND r.act = rows.act)",
-    f"UPDATE rows SET kind = {_ITS_RECEIPT_REVERSAL}, anchor = (SELECT min(s.line) FROM rows s "
+    f"UPDATE rows SET kind = {_ITS_RECEIPT_REVERSAL}, anchor = (SELECT max(s.line) FROM rows s "
     f"WHERE s.kind = {_RECEIPT_UNDONE} AND s.day = rows.day AND s.grant_id = rows.grant_id "
     f"AND s.voucher = rows.memo AND s.act = rows.act) WHERE kind = {_REVERSAL_OUT} AND EXISTS "
     f"(SELECT 1 FROM rows s WHERE s.kind = {_RECEIPT_UNDONE} AND s.day = rows.day "
@@ -88,13 +88,15 @@ _RANKED = (
     f"UPDATE rows SET kind = {_SPEND_UNDONE} WHERE kind = {_SPEND} AND EXISTS (SELECT 1 FROM rows r "
     f"WHERE r.kind = {_REVERSAL_IN} AND r.day = rows.day AND r.grant_id = rows.grant_id "
     "AND r.memo = rows.voucher)",
-    f"UPDATE rows SET kind = {_ITS_REVERSAL}, anchor = (SELECT min(s.line) FROM rows s "
+    f"UPDATE rows SET kind = {_ITS_REVERSAL}, anchor = (SELECT max(s.line) FROM rows s "
     f"WHERE s.kind = {_SPEND_UNDONE} AND s.day = rows.day AND s.grant_id = rows.grant_id "
     f"AND s.voucher = rows.memo AND s.act = '') WHERE kind = {_REVERSAL_IN} AND EXISTS (SELECT 1 "
     f"FROM rows s WHERE s.kind = {_SPEND_UNDONE} AND s.day = rows.day AND s.grant_id = rows.grant_id "
     "AND s.voucher = rows.memo)",
 )
-# a receipt or spend reversed on its date and its reversal go together, in the order of the acts
+# a receipt or spend reversed on its date and its reversal go together, in the order of the acts;
+# the reversal after the act's last row (``anchor``): a repeat of the act, listed twice in the file,
+# is "already recorded" before the reversal, not a reversed voucher recorded again
 _SORTED = (
     f"SELECT line, row FROM rows ORDER BY day, CASE kind WHEN {_ITS_REVERSAL} THEN {_SPEND_UNDONE} "
     f"WHEN {_ITS_RECEIPT_REVERSAL} THEN {_RECEIPT_UNDONE} ELSE kind END, anchor, kind, line"
@@ -293,8 +295,8 @@ def _ranked(conn: sqlite3.Connection) -> None:
     if conn.execute(reversals).fetchone() is None:
         return
     # each lookup an equality on an index's columns: a file of many rows under one voucher (a
-    # column left empty) looks up each in one step, and the first line of a voucher is the
-    # index's first entry for it
+    # column left empty) looks up each in one step, and the last line of a voucher is the
+    # index's last entry for it
     conn.execute("CREATE INDEX rows_voucher ON rows (grant_id, voucher, kind, day, act, line)")
     conn.execute("CREATE INDEX rows_memo ON rows (grant_id, memo, kind, day, act)")
     for ranking in _RANKED:

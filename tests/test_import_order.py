@@ -691,3 +691,29 @@ def test_an_extension_listed_above_its_grants_approval_of_that_date_is_applied_b
     reference = _copy(template, tmp_path / "dated")
     reference.ok("import", str(_write(tmp_path / "dated.csv", [approve, extend])), role="approver")
     assert _events(ledger) == _events(reference)
+
+
+@pytest.mark.parametrize("act", ["spend", "disburse"])
+def test_an_act_listed_twice_and_reversed_on_its_date_is_applied_by_date(
+    template: Ledger, tmp_path: Path, act: str
+) -> None:
+    """A spend (or a tranche) listed twice, the same row (two exports joined), and reversed on its
+    date: in date order the repeat is "already recorded" and the reversal reverses the one act.
+    Newest first, by date the reversal went right after the act's first row, so its repeat came
+    after the reversal: refused (exit 5, "a reversed voucher is not spent again"). The reversal now
+    goes after the act's last row."""
+    twice = (
+        _money_row("2024-03-10", "spend", "1000.00", "G0001-S1")
+        if act == "spend"
+        else _money_row("2024-03-10", "disburse", "80000.00", "G0001-T2", "2")
+    )
+    money = [
+        _money_row("2024-02-05", "disburse", "120000.00", "G0001-T1", "1"),
+        twice,
+        twice,
+        _money_row("2024-03-10", "reverse", "", "G0001-R", twice[VOUCHER]),
+    ]
+    ledger, _, result = _by_date_file(template, tmp_path, "newest", money)
+    assert result.exit_code == 0, result.output
+    assert "applied again by business date" in result.stderr, result.stderr
+    _same_as_in_order(template, tmp_path, ledger, money)
