@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from ledger.application import GrantLedger
     from ledger.import_format import Row
-    from ledger.import_order import Disorder
+    from ledger.import_order import DateOrder, Disorder
     from ledger.importing import ImportResult
     from ledger.seal import Signer
 
@@ -203,12 +203,24 @@ def record_file(
     if tell is not None:
         tell(disorder)
     with ordered as rows, stage(_("importing by business date")) as step:
-        return record_rows(app, rows, progress=step, **options)
+        done = record_rows(app, rows, progress=step, **options)
+    if not done.errors or not rows.receipt_pairs:
+        return done
+    from ledger.import_order import by_business_date
+
+    # a receipt reversed on its own date: its reversal after the date's spending, as the other
+    # order of the date (ledger.import_order.DateOrder); the first order's verdict if both fail
+    with (
+        by_business_date(read_rows(reopen()), receipts_paired=False) as rows,
+        stage(_("importing by business date")) as step,
+    ):
+        other = record_rows(app, rows, progress=step, **options)
+    return done if other.errors else other
 
 
 def by_date_again(
     reopen: Callable[[], Iterator[list[Any]]],
-) -> tuple[Disorder, AbstractContextManager[Iterator[tuple[int, Row]]]] | None:
+) -> tuple[Disorder, AbstractContextManager[DateOrder]] | None:
     """For a file whose rows broke a rule in its own order: where its rows of a grant are first
     out of date order, and its rows by business date to import again (``reopen`` reads the file
     again, header first); None if every grant's rows are in date order (ledger/import_order.py)."""

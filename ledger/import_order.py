@@ -13,11 +13,14 @@ of tranches and matching, reversals of spending recorded before that date), then
 (spending, reversals of receipts, recovery orders, recoveries, disposals), then extensions of build
 periods, each kind in the file's order. A spend reversed on its own date goes first of the date's
 spending, its reversal right after it: the pair takes nothing at the day's end, so nothing else
-waits on it. So does a receipt reversed on its own date, first of the date's receipts: a tranche
-disbursed under a wrong voucher, reversed and disbursed again that day, counts once against the
-approved amount when the new tranche comes. A file listing a date's money out before its money in
-(a spend above the tranche of its date, as a file newest first lists them) is out of order too. The
-rows wait in a scratch SQLite file, sorted there, so memory does not grow with the file.
+waits on it. So does a receipt reversed on its own date where the date receives its kind again,
+first of the date's receipts: a tranche disbursed under a wrong voucher, reversed and disbursed
+again that day, counts once against the approved amount when the new tranche comes (else the
+reversal waits for the date's spending, which the receipt may have paid for). A file refused in
+that order is tried once more with every receipt's reversal after the spending (``DateOrder``).
+A file listing a date's money out before its money in (a spend above the tranche of its date, as a
+file newest first lists them) is out of order too. The rows wait in a scratch SQLite file, sorted
+there, so memory does not grow with the file.
 """
 
 from __future__ import annotations
@@ -79,7 +82,11 @@ _RANKED = (
     f"({_COMMITMENT}, {_RECEIPT}) AND r.grant_id = rows.grant_id AND r.voucher = rows.memo)",
     f"UPDATE rows SET kind = {_RECEIPT_UNDONE} WHERE kind = {_RECEIPT} AND EXISTS (SELECT 1 FROM rows r "
     f"WHERE r.kind = {_REVERSAL_OUT} AND r.day = rows.day AND r.grant_id = rows.grant_id "
-    "AND r.memo = rows.voucher AND r.act = rows.act)",
+    "AND r.memo = rows.voucher AND r.act = rows.act) "
+    # only where the date receives again what it reverses (a tranche disbursed again): else its
+    # reversal waits for the date's spending, which the receipt may have paid for, to be reversed
+    f"AND EXISTS (SELECT 1 FROM rows o WHERE o.kind IN ({_RECEIPT}, {_RECEIPT_UNDONE}) "
+    "AND o.day = rows.day AND o.grant_id = rows.grant_id AND o.act = rows.act AND o.voucher != rows.voucher)",
     f"UPDATE rows SET kind = {_ITS_RECEIPT_REVERSAL}, anchor = (SELECT max(s.line) FROM rows s "
     f"WHERE s.kind = {_RECEIPT_UNDONE} AND s.day = rows.day AND s.grant_id = rows.grant_id "
     f"AND s.voucher = rows.memo AND s.act = rows.act) WHERE kind = {_REVERSAL_OUT} AND EXISTS "
@@ -289,24 +296,55 @@ def _key(line: int, row: Row) -> tuple[int, int, int, int, str, str, str, str, s
     )
 
 
-def _ranked(conn: sqlite3.Connection) -> None:
-    """Each reversal and spend ranked among its date's rows by what the file's other rows say of it."""
+def _ranked(conn: sqlite3.Connection, receipts_paired: bool) -> bool:
+    """Each reversal and spend ranked among its date's rows by what the file's other rows say of
+    it (a receipt reversed on its date paired with its reversal only if ``receipts_paired``);
+    whether some receipt was reversed on its own date."""
     reversals = f"SELECT 1 FROM rows WHERE kind IN ({_REVERSAL_IN}, {_REVERSAL_OUT}) LIMIT 1"
     if conn.execute(reversals).fetchone() is None:
-        return
+        return False
     # each lookup an equality on an index's columns: a file of many rows under one voucher (a
     # column left empty) looks up each in one step, and the last line of a voucher is the
     # index's last entry for it
     conn.execute("CREATE INDEX rows_voucher ON rows (grant_id, voucher, kind, day, act, line)")
     conn.execute("CREATE INDEX rows_memo ON rows (grant_id, memo, kind, day, act)")
+    receipt_pairs = _RANKED[1:3]
     for ranking in _RANKED:
-        conn.execute(ranking)
+        if receipts_paired or ranking not in receipt_pairs:
+            conn.execute(ranking)
+    if receipts_paired:
+        return (
+            conn.execute(f"SELECT 1 FROM rows WHERE kind = {_RECEIPT_UNDONE} LIMIT 1").fetchone() is not None
+        )
+    # as the pairing would find them: a receipt and a reversal of its date naming it
+    found = conn.execute(
+        f"SELECT 1 FROM rows r WHERE r.kind = {_REVERSAL_OUT} AND EXISTS (SELECT 1 FROM rows s WHERE "
+        f"s.kind = {_RECEIPT} AND s.day = r.day AND s.grant_id = r.grant_id AND s.voucher = r.memo "
+        "AND s.act = r.act) LIMIT 1"
+    )
+    return found.fetchone() is not None
+
+
+class DateOrder:
+    """A file's rows by business date (iterated: (line, row), each with its own line), and whether
+    some receipt in it is reversed on its own date (``receipt_pairs``): such a receipt goes with
+    its reversal first of the date's receipts (``receipts_paired``), or its reversal after the
+    date's spending. The first holds a tranche disbursed again that day under the approved
+    amount; the second, a receipt reversed once the spending it paid for that day is reversed.
+    No one order holds both: a file refused in one is tried in the other."""
+
+    def __init__(self, rows: Iterator[tuple[int, Cells]], receipt_pairs: bool) -> None:
+        self._rows = rows
+        self.receipt_pairs = receipt_pairs
+
+    def __iter__(self) -> Iterator[tuple[int, Cells]]:
+        return self._rows
 
 
 @contextmanager
-def by_business_date(rows: Iterable[tuple[int, Row]]) -> Iterator[Iterator[tuple[int, Cells]]]:
-    """The rows (line, row) by business date (see the module's notes), each with its own line;
-    the scratch file they are sorted in goes when the block ends."""
+def by_business_date(rows: Iterable[tuple[int, Row]], receipts_paired: bool = True) -> Iterator[DateOrder]:
+    """The rows (line, row) by business date (see the module's notes and ``DateOrder``), each with
+    its own line; the scratch file they are sorted in goes when the block ends."""
     with tempfile.TemporaryDirectory(prefix="grant-ledger-import-") as scratch:
         with closing(sqlite3.connect(Path(scratch) / "rows.db")) as conn:
             conn.execute("PRAGMA journal_mode = OFF")
@@ -320,7 +358,7 @@ def by_business_date(rows: Iterable[tuple[int, Row]]) -> Iterator[Iterator[tuple
             keyed = (_key(line, row) for line, row in rows)
             while batch := list(islice(keyed, _BATCH)):
                 conn.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
-            _ranked(conn)
+            receipt_pairs = _ranked(conn, receipts_paired)
             conn.commit()
             ordered = conn.execute(_SORTED)
-            yield ((line, pickle.loads(row)) for line, row in ordered)
+            yield DateOrder(((line, pickle.loads(row)) for line, row in ordered), receipt_pairs)

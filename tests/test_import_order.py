@@ -716,3 +716,60 @@ def test_an_act_listed_twice_and_reversed_on_its_date_is_applied_by_date(
     assert result.exit_code == 0, result.output
     assert "applied again by business date" in result.stderr, result.stderr
     _same_as_in_order(template, tmp_path, ledger, money)
+
+
+def test_a_receipt_reversed_once_the_spending_it_paid_is_reversed_is_applied_by_date(
+    template: Ledger, tmp_path: Path
+) -> None:
+    """On 2024-02-06 matching of 2,000.00 is received, 20.00 of it spent, the spend reversed and
+    then the receipt (found by hypothesis: tests/test_import_order_days.py). Newest first, the
+    receipt and its reversal went first of the date, as a tranche disbursed again that day
+    needs, and the spend found no matching (exit 3). A receipt goes with its reversal only where
+    the date receives the same kind again; else its reversal waits for the date's spending. On
+    the same date a tranche disbursed under a wrong voucher, reversed and disbursed again still
+    counts once against the approved amount."""
+    money = [
+        _money_row("2024-02-05", "match_commit", "200000.00", "G0001-MC"),
+        _money_row("2024-02-05", "disburse", "120000.00", "G0001-T1", "1"),
+        _money_row("2024-02-06", "match_receive", "2000.00", "G0001-MR"),
+        _money_row("2024-02-06", "spend", "20.00", "G0001-S1"),
+        _money_row("2024-02-06", "reverse", "", "G0001-R-S1", "G0001-S1"),
+        _money_row("2024-02-06", "disburse", "80000.00", "G0001-T2-WRONG", "2"),
+        _money_row("2024-02-06", "reverse", "", "G0001-R-T2", "G0001-T2-WRONG"),
+        _money_row("2024-02-06", "disburse", "80000.00", "G0001-T2", "2"),
+        _money_row("2024-02-06", "reverse", "", "G0001-R-MR", "G0001-MR", "match_receive"),
+    ]
+    for row in money:
+        if row[KIND] in ("match_commit", "match_receive") or row[VOUCHER] == "G0001-S1":
+            row[7] = "matching"
+    money[0][11] = "host unit"
+    ledger, _, result = _by_date_file(template, tmp_path, "newest", money)
+    assert result.exit_code == 0, result.output
+    assert "applied again by business date" in result.stderr, result.stderr
+    _same_as_in_order(template, tmp_path, ledger, money)
+
+
+def test_a_date_no_one_order_of_receipts_holds_is_tried_in_the_other(
+    template: Ledger, tmp_path: Path
+) -> None:
+    """On 2024-02-06 matching of 2,000.00 and of 10.00 is received, 1,500.00 spent, the spend
+    reversed and then the 2,000.00. The date receives matching again, so its reversal goes with
+    it first of the date: 10.00 is left for the 1,500.00 (refused). Applied again with every
+    receipt's reversal after the date's spending, the file holds: it is imported, the balances
+    are the file's in date order."""
+    money = [
+        _money_row("2024-02-05", "match_commit", "200000.00", "G0001-MC"),
+        _money_row("2024-02-05", "disburse", "120000.00", "G0001-T1", "1"),
+        _money_row("2024-02-06", "match_receive", "2000.00", "G0001-MR1"),
+        _money_row("2024-02-06", "match_receive", "10.00", "G0001-MR2"),
+        _money_row("2024-02-06", "spend", "1500.00", "G0001-S1"),
+        _money_row("2024-02-06", "reverse", "", "G0001-R-S1", "G0001-S1"),
+        _money_row("2024-02-06", "reverse", "", "G0001-R-MR1", "G0001-MR1", "match_receive"),
+    ]
+    for row in money:
+        if row[KIND] in ("match_commit", "match_receive") or row[VOUCHER] == "G0001-S1":
+            row[7] = "matching"
+    money[0][11] = "host unit"
+    ledger, _, result = _by_date_file(template, tmp_path, "newest", money)
+    assert result.exit_code == 0, result.output
+    _same_as_in_order(template, tmp_path, ledger, money)

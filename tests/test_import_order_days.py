@@ -1,11 +1,11 @@
 """A file that holds on every date imports in any row order (issue 17: "the same rows in any order
 give the same balances to the fen"), when its money is tight within a day: receipts, spending,
-spending reversed on its own day or later, receipts reversed, and a tranche disbursed under a
-wrong voucher, reversed and disbursed again on its date (all that is approved), a few dates
-apart, every spend taking up to all that is left. Hypothesis writes such a history in date order
-(each act holds when it is recorded, so the file imports as it stands), then lists it newest
-first and shuffled: each is applied by business date and must give the date-ordered file's
-balances, to the fen."""
+spending reversed on its own day or later, spending in error reversed at once, receipts reversed,
+a tranche disbursed under a wrong voucher and again, a few dates apart, every spend taking up to
+all that is left. Hypothesis writes two grants' histories in date order (each act holds when it is
+recorded, so the file imports as it stands), merges them by date, then lists the file newest first
+and shuffled: each is applied by business date and must give the date-ordered file's balances, to
+the fen."""
 
 from __future__ import annotations
 
@@ -29,13 +29,13 @@ APPROVED = Decimal("200000.00")
 CENT = Decimal("0.01")
 
 
-def _row(on: date, kind: str, amount: Decimal | None, voucher: str, **cells: str) -> Row:
+def _row(on: date, kind: str, amount: Decimal | None, voucher: str, n: int = 1, **cells: str) -> Row:
     spending = kind == "spend"
     return [
         on.isoformat(),
-        "U0001",
-        "B0001",
-        "G0001",
+        f"U{n:04d}",
+        f"B{n:04d}",
+        f"G{n:04d}",
         "district_base",
         kind,
         "" if amount is None else f"{amount:.2f}",
@@ -53,15 +53,19 @@ def _row(on: date, kind: str, amount: Decimal | None, voucher: str, **cells: str
 STEP = st.tuples(
     st.sampled_from([0, 0, 0, 1, 2]),
     st.sampled_from(
-        ["spend", "spend", "spend", "reverse spend", "receive", "tranche", "tranche again", "reverse receipt"]
+        [
+            *("spend", "spend", "spend", "reverse spend", "spend undone", "receive"),
+            *("tranche", "tranche again", "reverse receipt"),
+        ]
     ),
     st.sampled_from(["subsidy", "matching"]),
     st.integers(min_value=1, max_value=100),
 )
 
 
-def history(steps: list[tuple[int, str, str, int]]) -> list[Row]:
-    """Rows in date order, each holding when it is recorded after those above it."""
+def history(steps: list[tuple[int, str, str, int]], n: int = 1) -> list[Row]:
+    """Grant G000n's rows in date order, each holding when it is recorded after those above it."""
+    g = f"G{n:04d}"
     on = FIRST_DAY
     room = {"subsidy": Decimal("120000.00"), "matching": Decimal(0)}
     matching_due = APPROVED
@@ -69,36 +73,40 @@ def history(steps: list[tuple[int, str, str, int]]) -> list[Row]:
     receipts: list[tuple[str, Decimal]] = []
     second_tranche = True
     out = [
-        _row(on, "match_commit", APPROVED, "G0001-MC", source="matching", payee="host unit"),
-        _row(on, "disburse", Decimal("120000.00"), "G0001-T1", memo="1"),
+        _row(on, "match_commit", APPROVED, f"{g}-MC", n, source="matching", payee="host unit"),
+        _row(on, "disburse", Decimal("120000.00"), f"{g}-T1", n, memo="1"),
     ]
-    for n, (gap, act, source, share) in enumerate(steps):
+    for k, (gap, act, source, share) in enumerate(steps):
         on += timedelta(days=gap)
         if act == "spend":
             amount = (room[source] * share / 100).quantize(CENT)
             if amount < CENT:
                 continue
             room[source] -= amount
-            spends.append((f"G0001-S{n}", source, amount))
-            out.append(_row(on, "spend", amount, f"G0001-S{n}", source=source))
+            spends.append((f"{g}-S{k}", source, amount))
+            out.append(_row(on, "spend", amount, f"{g}-S{k}", n, source=source))
+        elif act == "spend undone" and room[source] >= CENT:  # a spend in error, reversed that day
+            amount = max(CENT, (room[source] * share / 100).quantize(CENT))
+            out.append(_row(on, "spend", amount, f"{g}-X{k}", n, source=source))
+            out.append(_row(on, "reverse", None, "误记", n, memo=f"{g}-X{k}"))
         elif act == "reverse spend" and spends:
             voucher, spent_from, amount = spends.pop(share % len(spends))
             room[spent_from] += amount
-            out.append(_row(on, "reverse", None, "更正", memo=voucher))
+            out.append(_row(on, "reverse", None, "更正", n, memo=voucher))
         elif act == "receive" and matching_due >= CENT:
             amount = max(CENT, (matching_due * share / 100).quantize(CENT))
             matching_due -= amount
             room["matching"] += amount
-            receipts.append((f"G0001-MR{n}", amount))
-            out.append(_row(on, "match_receive", amount, f"G0001-MR{n}", source="matching"))
+            receipts.append((f"{g}-MR{k}", amount))
+            out.append(_row(on, "match_receive", amount, f"{g}-MR{k}", n, source="matching"))
         elif act in ("tranche", "tranche again") and second_tranche:
             second_tranche = False
             room["subsidy"] += Decimal("80000.00")
             if act == "tranche again":  # under a wrong voucher, reversed and disbursed again that day
-                out.append(_row(on, "disburse", Decimal("80000.00"), "G0001-T2-WRONG", memo="2"))
+                out.append(_row(on, "disburse", Decimal("80000.00"), f"{g}-T2-WRONG", n, memo="2"))
                 named = "disburse" if share % 2 else ""
-                out.append(_row(on, "reverse", None, "凭证号有误", memo="G0001-T2-WRONG", category=named))
-            out.append(_row(on, "disburse", Decimal("80000.00"), "G0001-T2", memo="2"))
+                out.append(_row(on, "reverse", None, "凭证号有误", n, memo=f"{g}-T2-WRONG", category=named))
+            out.append(_row(on, "disburse", Decimal("80000.00"), f"{g}-T2", n, memo="2"))
         elif act == "reverse receipt" and receipts:
             voucher, amount = receipts[share % len(receipts)]
             if amount > room["matching"]:
@@ -107,7 +115,7 @@ def history(steps: list[tuple[int, str, str, int]]) -> list[Row]:
             room["matching"] -= amount
             matching_due += amount
             named = "match_receive" if share % 2 else ""  # or found by its voucher
-            out.append(_row(on, "reverse", None, "到账有误", memo=voucher, category=named))
+            out.append(_row(on, "reverse", None, "到账有误", n, memo=voucher, category=named))
     return out
 
 
@@ -117,24 +125,43 @@ def _newest_first(money: list[Row]) -> list[Row]:
 
 @pytest.fixture
 def approved(sqlite_ledger: Ledger, tmp_path: Path) -> Ledger:
-    """A ledger holding G0001's approval (200,000.00, district base)."""
-    approvals = [r for r in rows(40, 3, 1, "date") if r[5] == "approve"]
+    """A ledger holding G0001's and G0002's approvals (200,000.00 each, district bases)."""
+    approvals = [r for r in rows(80, 3, 2, "date") if r[5] == "approve"]
+    assert [(r[3], r[6]) for r in approvals] == [("G0001", "200000.00"), ("G0002", "200000.00")]
     write_any(tmp_path / "approvals.csv", cast(list[list[object]], [HEADER, *approvals]))
     sqlite_ledger.ok("import", str(tmp_path / "approvals.csv"), role="approver")
     return sqlite_ledger
 
 
+def _interleaved(first: list[Row], second: list[Row], rng: random.Random) -> list[Row]:
+    """The two grants' rows merged by date (as a finance system lists a year's vouchers), a
+    date's rows of the two mixed at random, each grant's in its order."""
+    merged: list[Row] = []
+    a, b = [*first], [*second]
+    while a or b:
+        take_a = bool(a) and (not b or a[0][0] < b[0][0] or (a[0][0] == b[0][0] and rng.random() < 0.5))
+        merged.append((a if take_a else b).pop(0))
+    return merged
+
+
 @pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(STEP, min_size=4, max_size=24), shuffle=st.randoms(use_true_random=False))
+@given(
+    steps=st.lists(STEP, min_size=4, max_size=24),
+    other=st.lists(STEP, max_size=12),
+    shuffle=st.randoms(use_true_random=False),
+)
 def test_a_history_tight_within_its_days_imports_in_any_order(
     approved: Ledger,
     tmp_path_factory: pytest.TempPathFactory,
     steps: list[tuple[int, str, str, int]],
+    other: list[tuple[int, str, str, int]],
     shuffle: random.Random,
 ) -> None:
+    """Two grants' histories (the second one's possibly only its receipts), merged by date: in date
+    order, newest first and shuffled, the same balances of both bases to the fen."""
     folder = tmp_path_factory.mktemp("days")
-    money = history(steps)
+    money = _interleaved(history(steps, 1), history(other, 2), shuffle)
     shuffled = [*money]
     shuffle.shuffle(shuffled)
     balances = {}
@@ -145,5 +172,6 @@ def test_a_history_tight_within_its_days_imports_in_any_order(
         result = ledger("import", str(path))
         assert result.exit_code == 0, (order, result.output)
         balances[order] = ledger.balances()
+    assert set(balances["date"]) == {"B0001", "B0002"}
     assert balances["newest first"] == balances["date"]
     assert balances["shuffled"] == balances["date"]
