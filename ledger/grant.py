@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import insort
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, fields
 from datetime import date
 from decimal import Decimal
@@ -43,6 +43,7 @@ from ledger.rules import (
     last_day_of_years,
     least_balance,
     least_line_room,
+    line_book,
     no_money_programme,
     no_open_rectification,
     notice_long_enough,
@@ -684,10 +685,15 @@ class Grant(Aggregate):
         return self.plans[0][0] if self.plans else None
 
     def line_room(
-        self, content: str, source: str, on: date, lines: Mapping[str, Decimal] | None = None
+        self,
+        content: str,
+        source: str,
+        on: date,
+        lines: Mapping[str, Decimal] | None = None,
+        also: Sequence[str] = (),
     ) -> LineRoom | None:
-        key = f"{content}/{source}"
-        spent = self.line_spent.get(key, ZERO)
+        keys = [f"{text}/{source}" for text in (content, *also)]
+        spent = sum((self.line_spent.get(key, ZERO) for key in keys), ZERO)
         if self.plans is None:
             line = plan_line({**self.budget, **(lines or {})}, content, source, ZERO)
             return None if line is None else LineRoom(line - spent, on.isoformat(), line)
@@ -695,7 +701,8 @@ class Grant(Aggregate):
         days, last = (self.line_days, self.line_last)
         if days is None or last is None:  # no plan yet: the books of its lines, from its expenditures
             days, last = line_books(self.expenditures)
-        return least_line_room(spent, days.get(key, {}), last.get(key, ""), plans, content, source, on, ZERO)
+        book, latest = line_book(days, last, keys, ZERO)
+        return least_line_room(spent, book, latest, plans, content, source, on, ZERO)
 
     def spent_lines(self) -> list[tuple[str, str]]:
         return [(key.rpartition("/")[0], key.rpartition("/")[2]) for key in self.line_spent]

@@ -111,6 +111,20 @@ def least_line_room(
     return least
 
 
+def line_book(
+    days: Mapping[str, Mapping[str, Amount]], last: Mapping[str, str], keys: Sequence[str], zero: Amount
+) -> tuple[Mapping[str, Amount], str]:
+    """The net spending per ISO date of the lines ``keys`` together, and its latest date, from each
+    line's (``days``, ``last``): one line's own book when ``keys`` is one."""
+    if len(keys) == 1:
+        return days.get(keys[0], {}), last.get(keys[0], "")
+    book: dict[str, Amount] = {}
+    for key in keys:
+        for on, change in days.get(key, {}).items():
+            book[on] = book.get(on, zero) + change
+    return book, max((last.get(key, "") for key in keys), default="")
+
+
 def least_balance(
     total: Amount, book: dict[str, Amount], last: str, on: date, dates: list[str] | None = None
 ) -> Amount:
@@ -1658,11 +1672,17 @@ class GrantFacts(Protocol):
         ...
 
     def line_room(
-        self, content: str, source: str, on: date, lines: Mapping[str, Decimal] | None = None
+        self,
+        content: str,
+        source: str,
+        on: date,
+        lines: Mapping[str, Decimal] | None = None,
+        also: Sequence[str] = (),
     ) -> LineRoom | None:
         """The least room on the line at the end of ``on`` and of every later date, in yuan
         (``least_line_room``), with ``lines`` set on ``on`` besides (a plan or adjustment being
-        decided); None: no plan on those dates."""
+        decided), the spending stored under the contents ``also`` counted on it (``stored_as``);
+        None: no plan on those dates."""
         ...
 
     def spent_lines(self) -> Iterable[tuple[str, str]]:
@@ -1891,6 +1911,22 @@ def reversal_keeps_received(grant: GrantFacts, act: Act, policy: Policy) -> Brea
     )
 
 
+def stored_as(grant: GrantFacts, policy: Policy) -> dict[tuple[str, str], list[str]]:
+    """Each line spent on (content code, fund source), with the other texts its spending is stored
+    under: a construction content's Chinese or English name, as an import row typed it when an
+    earlier version kept it so (a spend now keeps its code). Spending naming no content is none."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for content, source in grant.spent_lines():
+        if not content:
+            continue
+        named = policy.find_content(content)
+        code = named.code if named is not None else content
+        names = found.setdefault((code, source), [])
+        if content != code:
+            names.append(content)
+    return found
+
+
 def spent_within_budget_line(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     line = grant.budget_line(act.content, act.source)
     if line is None:
@@ -1906,7 +1942,8 @@ def spent_within_budget_line(grant: GrantFacts, act: Act, policy: Policy) -> Bre
                 value=", ".join(policy.contents),
             ),
         )
-    room = grant.line_room(act.content, act.source, act.on)
+    also = stored_as(grant, policy).get((act.content, act.source), [])
+    room = grant.line_room(act.content, act.source, act.on, None, also)
     return within_budget_line(grant.grant_id, act.content, act.source, room, act.amount, policy)
 
 
@@ -1937,18 +1974,22 @@ def planned_above_spending(grant: GrantFacts, act: Act, policy: Policy) -> Breac
     each line spent on that it leaves out, which a plan holds at nil (as a later spend on it finds
     it, ``spent_within_budget_line``) wherever the act changes it: a registration always, an
     adjustment only on dates no plan stood before it (one left out of an adjustment keeps what the
-    plan gave it). Spending that names no construction content is on no line a plan could name:
+    plan gave it). Spending stored under a content's name is on its line (``stored_as``); spending
+    that names no construction content is on no line a plan could name:
     it is left to ``report budget``, outside the plan."""
     what = T_("the budget plan") if act.action == "grant budget" else T_("the budget adjustment")
     touched = set()
     for key in act.lines or {}:
         content, _, bsource = key.partition("/")
         touched.add((content, BUDGET_TO_FUND.get(bsource, "")))
-    spent = {(content, source) for content, source in grant.spent_lines() if content}
-    for content, source in sorted(touched | spent):
+    spent = stored_as(grant, policy)
+    for content, source in sorted(touched | spent.keys()):
         named = (content, source) in touched
-        room = grant.line_room(content, source, act.on, act.lines)
-        if not named and (room is None or room.room >= 0 or room == grant.line_room(content, source, act.on)):
+        also = spent.get((content, source), [])
+        room = grant.line_room(content, source, act.on, act.lines, also)
+        if not named and (
+            room is None or room.room >= 0 or room == grant.line_room(content, source, act.on, None, also)
+        ):
             continue  # covered, or as it stood before the act
         breach = plan_covers_spending(grant.grant_id, what, content, source, room, policy, named=named)
         if breach is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from bisect import insort
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -32,6 +32,7 @@ from ledger.rules import (
     first_of,
     least_balance,
     least_line_room,
+    line_book,
     named_projects,
     no_money_programme,
     plan_line,
@@ -243,20 +244,24 @@ class JudgedGrant:
         return str(facts["plans"][0][0]) if facts["plans"] else None
 
     def line_room(
-        self, content: str, source: str, on: date, lines: Mapping[str, Decimal] | None = None
+        self,
+        content: str,
+        source: str,
+        on: date,
+        lines: Mapping[str, Decimal] | None = None,
+        also: Sequence[str] = (),
     ) -> LineRoom | None:
         facts = self.facts
         if facts is None:
             return None
-        key = f"{content}/{source}"
-        spent = facts["line_spent"].get(key, 0)
+        keys = [f"{text}/{source}" for text in (content, *also)]
+        spent = sum(facts["line_spent"].get(key, 0) for key in keys)
         setting = {k: to_fen(v) for k, v in (lines or {}).items()}
         if "plans" not in facts:  # facts kept by an earlier version: the line on its total
             line = plan_line({**facts["budget"], **setting}, content, source, 0)
             return None if line is None else _in_yuan(LineRoom(line - spent, on.isoformat(), line))
         plans = facts["plans"] if not setting else [*facts["plans"], [on.isoformat(), setting]]
-        book = facts["line_days"].get(key, {})
-        last = facts["line_last"].get(key, "")
+        book, last = line_book(facts["line_days"], facts["line_last"], keys, 0)
         room = least_line_room(spent, book, last, plans, content, source, on, 0)
         return None if room is None else _in_yuan(room)
 

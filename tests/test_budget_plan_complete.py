@@ -17,7 +17,7 @@ from ledger.grant import Grant
 from tests.conftest import Ledger, approved_district_grant
 from tests.test_budget_line_dates import CLAUSE, budget
 from tests.test_core_rules import refused
-from tests.test_one_rulebook import plant_event
+from tests.test_one_rulebook import plant_event, plant_spend
 
 SPEND = ["spend", "G1", "--category", "equipment"]
 ONLY_COOPERATION = ["grant", "budget", "G1", "--line", "cooperation:地方财政:5万"]
@@ -141,3 +141,39 @@ def test_a_plan_after_spending_reversed_by_its_date_written_below_is_no_finding(
     lines = {"cooperation/local_finance": Decimal("50000.00")}
     plant_event(ledger, Grant.BudgetRegistered, lines=lines, occurred_on=date(2024, 4, 20), **PLANTED)
     assert budget_line_findings(ledger) == []
+
+
+def test_spending_an_earlier_version_stored_by_the_content_s_name_is_on_that_content_s_line(
+    ledger: Ledger,
+) -> None:
+    """A spend an earlier version stored with its content as an import row typed it (校企合作提升
+    培训能力, tests/test_content_repeats.py) is spending on cooperation: a plan naming cooperation at
+    or above it covers it (it was refused as leaving out a line "校企合作提升培训能力" no plan can
+    name), one leaving cooperation out or below it is refused, and once the plan stands a later
+    spend on cooperation counts it; the same plan written below the aggregate is judged alike."""
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
+    plant_spend(ledger, "K1", "9000.00", "校企合作提升培训能力", date(2024, 4, 12))
+    plan = ["grant", "budget", "G1", "--date", "2024-04-15"]
+    message = refused(ledger, *plan, "--line", "training_system:地方财政:1万", clause=CLAUSE)
+    assert "has no line for cooperation from subsidy" in message and "below the 9,000.00" in message
+    message = refused(ledger, *plan, "--line", "cooperation:地方财政:8999.99", clause=CLAUSE)
+    assert "sets cooperation from subsidy at 8,999.99, below the 9,000.00" in message, message
+    ledger.ok(*plan, "--line", "cooperation:地方财政:1万")
+    spend = [*SPEND, "--content", "cooperation", "--voucher", "S2", "--date", "2024-04-20"]
+    message = refused(ledger, *spend, "--amount", "1000.01", clause=CLAUSE)
+    assert "brings that budget line to 10,000.01 at the end of 2024-04-20, above its 10,000.00" in message
+    ledger.ok(*spend, "--amount", "1000")
+    assert budget_line_findings(ledger) == []
+
+
+def test_a_plan_below_spending_stored_by_the_content_s_name_written_below_is_a_finding(
+    ledger: Ledger,
+) -> None:
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
+    plant_spend(ledger, "K1", "9000.00", "校企合作提升培训能力", date(2024, 4, 12))
+    lines = {"training_system/local_finance": Decimal("10000.00")}
+    plant_event(ledger, Grant.BudgetRegistered, lines=lines, occurred_on=date(2024, 4, 15), **PLANTED)
+    (found,) = budget_line_findings(ledger)
+    assert "has no line for cooperation from subsidy" in found["message"], found
