@@ -129,7 +129,12 @@ def _spent(
     known_at: datetime | None,
     since: date | None = None,
 ) -> dict[str, dict[tuple[str, str], Decimal]]:
-    """Spending (net of reversals) per grant, content and fund source."""
+    """Spending (net of reversals) per grant, content and fund source: a content stored by its
+    Chinese or English name (as an import row typed it, before a spend kept its code) on its
+    code's line, as the rules count it (``ledger.rules.stored_as``)."""
+    from ledger.policy import current_policy
+
+    policy = current_policy()
     conditions = [
         movements.c.kind.in_(SPENDING_KINDS),
         *_conditions(engine, base_ids, as_of, known_at, since),
@@ -140,5 +145,8 @@ def _spent(
     with engine.connect() as conn:
         for grant_id, content, source, fen in conn.execute(spent_query):
             if grant_id in base_of:
-                spent.setdefault(grant_id, {})[(content or "", source)] = from_fen(int(fen or 0))
+                named = policy.find_content(content) if content else None
+                line = ((content or "") if named is None else named.code, source)
+                lines = spent.setdefault(grant_id, {})
+                lines[line] = lines.get(line, ZERO) + from_fen(int(fen or 0))
     return spent

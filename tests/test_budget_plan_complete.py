@@ -165,6 +165,9 @@ def test_spending_an_earlier_version_stored_by_the_content_s_name_is_on_that_con
     assert "brings that budget line to 10,000.01 at the end of 2024-04-20, above its 10,000.00" in message
     ledger.ok(*spend, "--amount", "1000")
     assert budget_line_findings(ledger) == []
+    # report budget reads it on that line too: full, not 9,000.00 "outside the plan" beside it
+    assert budget(ledger, "2024-04-30") == {"cooperation": (Decimal("10000.00"), Decimal("10000.00"))}
+    assert budget(ledger, "2024-04-12") == {"cooperation": (None, Decimal("9000.00"))}
 
 
 def test_a_plan_below_spending_stored_by_the_content_s_name_written_below_is_a_finding(
