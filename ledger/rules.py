@@ -20,7 +20,7 @@ from ledger.calendar import working_days as statutory_working_days
 from ledger.clock import business_today as clock_today
 from ledger.district import district_name
 from ledger.errors import RuleViolationError
-from ledger.i18n import N_, T_, Text, _
+from ledger.i18n import N_, T_, Named, Text, _
 from ledger.labels import lazy
 from ledger.money import format_yuan, percent
 from ledger.policy import Category, Clause, Document, Policy, Programme
@@ -894,6 +894,14 @@ def category_for_programme(
     )
 
 
+def _line_named(content: str, source: str, policy: Policy) -> tuple[Named | str, Named | str]:
+    """A budget line's content and fund source as a message names them: codes in English (as an
+    officer types them), the policy's Chinese names in Chinese."""
+    found = policy.find_content(content) if content else None
+    named = Named(found.zh, content) if found is not None else content
+    return named, Named(SOURCE_ZH[source], source) if source in SOURCE_ZH else source
+
+
 def within_budget_line(
     grant_id: str, content: str, source: str, room: LineRoom | None, amount: Decimal, policy: Policy
 ) -> Breach | None:
@@ -901,6 +909,7 @@ def within_budget_line(
     date (``room``: the least room then, with the plan as it stood on each date)."""
     if room is None or amount <= room.room:
         return None
+    named_content, named_source = _line_named(content, source, policy)
     return Breach(
         rule=N_("budget line"),
         clause=policy.clause("budget_plan"),
@@ -908,8 +917,8 @@ def within_budget_line(
             "spending {amount} on {content} from {source} of grant {grant_id} brings that budget line to "
             "{value} at the end of {day}, above its {line}",
             amount=format_yuan(amount),
-            content=content,
-            source=source,
+            content=named_content,
+            source=named_source,
             grant_id=grant_id,
             value=format_yuan(room.line - room.room + amount),
             day=room.day,
@@ -933,11 +942,12 @@ def plan_covers_spending(
     stands, as a later spend on it finds it."""
     if room is None or room.room >= 0:
         return None
+    named_content, named_source = _line_named(content, source, policy)
     fields = {
         "what": what,
         "grant_id": grant_id,
-        "content": content,
-        "source": source,
+        "content": named_content,
+        "source": named_source,
         "line": format_yuan(room.line),
         "spent": format_yuan(room.line - room.room),
         "day": room.day,

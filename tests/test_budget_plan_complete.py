@@ -180,3 +180,38 @@ def test_a_plan_below_spending_stored_by_the_content_s_name_written_below_is_a_f
     plant_event(ledger, Grant.BudgetRegistered, lines=lines, occurred_on=date(2024, 4, 15), **PLANTED)
     (found,) = budget_line_findings(ledger)
     assert "has no line for cooperation from subsidy" in found["message"], found
+
+
+def test_an_officer_reading_chinese_reads_the_lines_names(ledger: Ledger) -> None:
+    """In Chinese a budget line is named as the policy names it (构建完善的高技能人才培训体系,
+    财政补助), not by the codes an officer types in English (the English stays as it was): a plan
+    leaving the line out, and a spend above it."""
+    spent_on_training_system(ledger)
+    ledger.lang = "zh"
+    try:
+        said = ledger(*ONLY_COOPERATION, "--date", "2024-04-15")
+    finally:
+        ledger.lang = "en"
+    assert said.exit_code == 3, said.output
+    assert "未列 构建完善的高技能人才培训体系（财政补助）明细" in said.stderr, said.stderr
+    assert "training_system" not in said.stderr and "subsidy" not in said.stderr.split("—")[0], said.stderr
+    ledger.ok(*ONLY_COOPERATION, "--line", "training_system:地方财政:3万", "--date", "2024-04-15")
+    ledger.lang = "zh"
+    try:
+        over = ledger(
+            *SPEND,
+            "--content",
+            "training_system",
+            "--amount",
+            "0.01",
+            "--voucher",
+            "S2",
+            "--date",
+            "2024-04-20",
+        )
+    finally:
+        ledger.lang = "en"
+    assert over.exit_code == 3, over.output
+    assert "在 构建完善的高技能人才培训体系 上支出" in over.stderr and "从 财政补助" in over.stderr, (
+        over.stderr
+    )
