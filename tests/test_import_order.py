@@ -718,6 +718,17 @@ def test_an_act_listed_twice_and_reversed_on_its_date_is_applied_by_date(
     _same_as_in_order(template, tmp_path, ledger, money)
 
 
+def _from_matching(money: list[Row]) -> list[Row]:
+    """``money`` with its matching rows (the commitment, receipts, the spend G0001-S1) from the
+    matching fund, committed by the host unit."""
+    for row in money:
+        if row[KIND] in ("match_commit", "match_receive") or row[VOUCHER] == "G0001-S1":
+            row[7] = "matching"
+        if row[KIND] == "match_commit":
+            row[11] = "host unit"
+    return money
+
+
 def test_a_receipt_reversed_once_the_spending_it_paid_is_reversed_is_applied_by_date(
     template: Ledger, tmp_path: Path
 ) -> None:
@@ -739,11 +750,7 @@ def test_a_receipt_reversed_once_the_spending_it_paid_is_reversed_is_applied_by_
         _money_row("2024-02-06", "disburse", "80000.00", "G0001-T2", "2"),
         _money_row("2024-02-06", "reverse", "", "G0001-R-MR", "G0001-MR", "match_receive"),
     ]
-    for row in money:
-        if row[KIND] in ("match_commit", "match_receive") or row[VOUCHER] == "G0001-S1":
-            row[7] = "matching"
-    money[0][11] = "host unit"
-    ledger, _, result = _by_date_file(template, tmp_path, "newest", money)
+    ledger, _, result = _by_date_file(template, tmp_path, "newest", _from_matching(money))
     assert result.exit_code == 0, result.output
     assert "applied again by business date" in result.stderr, result.stderr
     _same_as_in_order(template, tmp_path, ledger, money)
@@ -766,10 +773,6 @@ def test_a_date_no_one_order_of_receipts_holds_is_tried_in_the_other(
         _money_row("2024-02-06", "reverse", "", "G0001-R-S1", "G0001-S1"),
         _money_row("2024-02-06", "reverse", "", "G0001-R-MR1", "G0001-MR1", "match_receive"),
     ]
-    for row in money:
-        if row[KIND] in ("match_commit", "match_receive") or row[VOUCHER] == "G0001-S1":
-            row[7] = "matching"
-    money[0][11] = "host unit"
-    ledger, _, result = _by_date_file(template, tmp_path, "newest", money)
+    ledger, _, result = _by_date_file(template, tmp_path, "newest", _from_matching(money))
     assert result.exit_code == 0, result.output
     _same_as_in_order(template, tmp_path, ledger, money)
