@@ -44,6 +44,7 @@ from ledger.rules import (
     least_balance,
     least_line_room,
     line_book,
+    lines_of,
     no_money_programme,
     no_open_rectification,
     notice_long_enough,
@@ -705,7 +706,7 @@ class Grant(Aggregate):
         return least_line_room(spent, book, latest, plans, content, source, on, ZERO)
 
     def spent_lines(self) -> list[tuple[str, str]]:
-        return [(key.rpartition("/")[0], key.rpartition("/")[2]) for key in self.line_spent]
+        return lines_of(self.line_spent)
 
     def moved_line(self, line: str, on: date, amount: Decimal) -> None:
         self.line_spent[line] = self.line_spent.get(line, ZERO) + amount

@@ -299,7 +299,7 @@ def _key(line: int, row: Row) -> tuple[int, int, int, int, str, str, str, str, s
 def _ranked(conn: sqlite3.Connection, receipts_paired: bool) -> bool:
     """Each reversal and spend ranked among its date's rows by what the file's other rows say of
     it (a receipt reversed on its date paired with its reversal only if ``receipts_paired``);
-    whether some receipt was reversed on its own date."""
+    whether some receipt was so paired."""
     reversals = f"SELECT 1 FROM rows WHERE kind IN ({_REVERSAL_IN}, {_REVERSAL_OUT}) LIMIT 1"
     if conn.execute(reversals).fetchone() is None:
         return False
@@ -312,23 +312,14 @@ def _ranked(conn: sqlite3.Connection, receipts_paired: bool) -> bool:
     for ranking in _RANKED:
         if receipts_paired or ranking not in receipt_pairs:
             conn.execute(ranking)
-    if receipts_paired:
-        return (
-            conn.execute(f"SELECT 1 FROM rows WHERE kind = {_RECEIPT_UNDONE} LIMIT 1").fetchone() is not None
-        )
-    # as the pairing would find them: a receipt and a reversal of its date naming it
-    found = conn.execute(
-        f"SELECT 1 FROM rows r WHERE r.kind = {_REVERSAL_OUT} AND EXISTS (SELECT 1 FROM rows s WHERE "
-        f"s.kind = {_RECEIPT} AND s.day = r.day AND s.grant_id = r.grant_id AND s.voucher = r.memo "
-        "AND s.act = r.act) LIMIT 1"
-    )
-    return found.fetchone() is not None
+    paired = f"SELECT 1 FROM rows WHERE kind = {_RECEIPT_UNDONE} LIMIT 1"
+    return receipts_paired and conn.execute(paired).fetchone() is not None
 
 
 class DateOrder:
     """A file's rows by business date (iterated: (line, row), each with its own line), and whether
-    some receipt in it is reversed on its own date (``receipt_pairs``): such a receipt goes with
-    its reversal first of the date's receipts (``receipts_paired``), or its reversal after the
+    some receipt in it went with its reversal of the same date (``receipt_pairs``): such a receipt
+    goes with its reversal first of the date's receipts (``receipts_paired``), or its reversal after the
     date's spending. The first holds a tranche disbursed again that day under the approved
     amount; the second, a receipt reversed once the spending it paid for that day is reversed.
     No one order holds both: a file refused in one is tried in the other."""

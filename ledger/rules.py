@@ -111,6 +111,11 @@ def least_line_room(
     return least
 
 
+def lines_of(keys: Iterable[str]) -> list[tuple[str, str]]:
+    """Budget lines kept under "content/source" keys, as (content, fund source)."""
+    return [(content, source) for content, _, source in (key.rpartition("/") for key in keys)]
+
+
 def line_book(
     days: Mapping[str, Mapping[str, Amount]], last: Mapping[str, str], keys: Sequence[str], zero: Amount
 ) -> tuple[Mapping[str, Amount], str]:

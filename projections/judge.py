@@ -33,6 +33,7 @@ from ledger.rules import (
     least_balance,
     least_line_room,
     line_book,
+    lines_of,
     named_projects,
     no_money_programme,
     plan_line,
@@ -268,7 +269,7 @@ class JudgedGrant:
     def spent_lines(self) -> list[tuple[str, str]]:
         if self.facts is None:
             return []
-        return [(key.rpartition("/")[0], key.rpartition("/")[2]) for key in self.facts["line_spent"]]
+        return lines_of(self.facts["line_spent"])
 
     # ------------------------------------------------------------------ replay
 
