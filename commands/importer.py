@@ -203,19 +203,24 @@ def record_file(
     if tell is not None:
         tell(disorder)
     with ordered as rows, stage(_("importing by business date")) as step:
-        done = record_rows(app, rows, progress=step, **options)
-    if not done.errors or not rows.receipt_pairs:
-        return done
+        first = record_rows(app, rows, progress=step, **options)
+        orders = rows.next_orders(e.line for e in first.errors) if first.errors else None
     from ledger.import_order import by_business_date
 
-    # a receipt reversed on its own date: its reversal after the date's spending, as the other
-    # order of the date (ledger.import_order.DateOrder); the first order's verdict if both fail
-    with (
-        by_business_date(read_rows(reopen()), receipts_paired=False) as rows,
-        stage(_("importing by business date")) as step,
-    ):
-        other = record_rows(app, rows, progress=step, **options)
-    return done if other.errors else other
+    # each grant refused tried in its next order of a date (ledger.import_order.DateOrder), the
+    # others kept in theirs; the first verdict if none holds
+    for _pass in range(3):
+        if orders is None:
+            break
+        with (
+            by_business_date(read_rows(reopen()), orders) as rows,
+            stage(_("importing by business date")) as step,
+        ):
+            done = record_rows(app, rows, progress=step, **options)
+            if not done.errors:
+                return done
+            orders = rows.next_orders(e.line for e in done.errors)
+    return first
 
 
 def by_date_again(

@@ -17,7 +17,9 @@ waits on it. So does a receipt reversed on its own date where the date receives 
 first of the date's receipts: a tranche disbursed under a wrong voucher, reversed and disbursed
 again that day, counts once against the approved amount when the new tranche comes (else the
 reversal waits for the date's spending, which the receipt may have paid for). A file refused in
-that order is tried once more with every receipt's reversal after the spending (``DateOrder``).
+that order is tried again, each grant refused in its next order (``DateOrder``): a receipt's
+reversal after the date's spending, or a receipt of an earlier date reversed first of a date
+receiving its kind again.
 A file listing a date's money out before its money in (a spend above the tranche of its date, as a
 file newest first lists them) is out of order too. The rows wait in a scratch SQLite file, sorted
 there, so memory does not grow with the file.
@@ -43,6 +45,8 @@ from ledger.import_format import RECEIPT_KINDS, Cells, Row, as_cells
 (
     _APPROVAL,
     _COMMITMENT,
+    _EARLY_REVERSAL_IN,
+    _EARLY_RECEIPT_REVERSAL,
     _RECEIPT_UNDONE,
     _ITS_RECEIPT_REVERSAL,
     _RECEIPT,
@@ -56,7 +60,7 @@ from ledger.import_format import RECEIPT_KINDS, Cells, Row, as_cells
     _DISPOSAL,
     _EXTENSION,
     _OTHER_KIND,
-) = range(15)
+) = range(17)
 _KIND_ORDER = {
     "approve": _APPROVAL,
     "match_commit": _COMMITMENT,  # a promise: before the matching it promises is received
@@ -100,6 +104,22 @@ _RANKED = (
     f"AND s.voucher = rows.memo AND s.act = '') WHERE kind = {_REVERSAL_IN} AND EXISTS (SELECT 1 "
     f"FROM rows s WHERE s.kind = {_SPEND_UNDONE} AND s.day = rows.day AND s.grant_id = rows.grant_id "
     "AND s.voucher = rows.memo)",
+)
+# a grant's third order of a date (``Orders.early``): a receipt of an earlier date reversed on a
+# date that receives its kind again goes first of the date's receipts, after the reversals of
+# earlier spending (which only give money back): a tranche disbursed again counts once against the
+# approved amount, whose cap is judged on the running total
+_EARLY_WHERE = (
+    f"kind = {_REVERSAL_OUT} AND act IN ('disburse', 'match_receive') "
+    "AND EXISTS (SELECT 1 FROM rows o WHERE o.grant_id = rows.grant_id AND o.day = rows.day "
+    f"AND o.act = rows.act AND o.kind IN ({_RECEIPT}, {_RECEIPT_UNDONE}) AND o.voucher != rows.memo) "
+    "AND NOT EXISTS (SELECT 1 FROM rows r WHERE r.grant_id = rows.grant_id AND r.voucher = rows.memo "
+    f"AND r.kind IN ({_RECEIPT}, {_RECEIPT_UNDONE}) AND r.day >= rows.day AND r.act = rows.act)"
+)
+_BY_DAY = "CREATE INDEX IF NOT EXISTS rows_day ON rows (grant_id, day, act, kind, voucher)"
+_EARLY = (
+    f"UPDATE rows SET kind = {_EARLY_RECEIPT_REVERSAL} WHERE grant_id IN early AND {_EARLY_WHERE}",
+    f"UPDATE rows SET kind = {_EARLY_REVERSAL_IN} WHERE grant_id IN early AND kind = {_REVERSAL_IN}",
 )
 # a receipt or spend reversed on its date and its reversal go together, in the order of the acts;
 # the reversal after the act's last row (``anchor``): a repeat of the act, listed twice in the file,
@@ -296,10 +316,28 @@ def _key(line: int, row: Row) -> tuple[int, int, int, int, str, str, str, str, s
     )
 
 
-def _ranked(conn: sqlite3.Connection, receipts_paired: bool) -> bool:
+@dataclass(frozen=True)
+class Orders:
+    """Which grants' dates go in another order than the first (``by_business_date``): ``unpaired``,
+    a receipt reversed on its own date with its reversal after the date's spending, not with the
+    receipt first of the date's receipts; ``early``, a receipt of an earlier date reversed first of
+    the receipts of a date receiving its kind again, not after the date's spending."""
+
+    unpaired: frozenset[str] = frozenset()
+    early: frozenset[str] = frozenset()
+
+
+# a grant's orders, tried in turn while its rows are refused: (unpaired, early)
+_TURNS = ((False, False), (True, False), (False, True), (True, True))
+
+
+def _ranked(conn: sqlite3.Connection, orders: Orders) -> bool:
     """Each reversal and spend ranked among its date's rows by what the file's other rows say of
-    it (a receipt reversed on its date paired with its reversal only if ``receipts_paired``);
-    whether some receipt was so paired."""
+    it, in its grant's order (``orders``); whether the file holds a reversal."""
+    conn.execute("CREATE TABLE unpaired (grant_id TEXT PRIMARY KEY)")
+    conn.execute("CREATE TABLE early (grant_id TEXT PRIMARY KEY)")
+    conn.executemany("INSERT INTO unpaired VALUES (?)", ((g,) for g in orders.unpaired))
+    conn.executemany("INSERT INTO early VALUES (?)", ((g,) for g in orders.early))
     reversals = f"SELECT 1 FROM rows WHERE kind IN ({_REVERSAL_IN}, {_REVERSAL_OUT}) LIMIT 1"
     if conn.execute(reversals).fetchone() is None:
         return False
@@ -310,30 +348,72 @@ def _ranked(conn: sqlite3.Connection, receipts_paired: bool) -> bool:
     conn.execute("CREATE INDEX rows_memo ON rows (grant_id, memo, kind, day, act)")
     receipt_pairs = _RANKED[1:3]
     for ranking in _RANKED:
-        if receipts_paired or ranking not in receipt_pairs:
+        conn.execute(f"{ranking} AND grant_id NOT IN unpaired" if ranking in receipt_pairs else ranking)
+    if orders.early:
+        conn.execute(_BY_DAY)
+        for ranking in _EARLY:
             conn.execute(ranking)
-    paired = f"SELECT 1 FROM rows WHERE kind = {_RECEIPT_UNDONE} LIMIT 1"
-    return receipts_paired and conn.execute(paired).fetchone() is not None
+    return True
 
 
 class DateOrder:
-    """A file's rows by business date (iterated: (line, row), each with its own line), and whether
-    some receipt in it went with its reversal of the same date (``receipt_pairs``): such a receipt
-    goes with its reversal first of the date's receipts (``receipts_paired``), or its reversal after the
-    date's spending. The first holds a tranche disbursed again that day under the approved
-    amount; the second, a receipt reversed once the spending it paid for that day is reversed.
-    No one order holds both: a file refused in one is tried in the other."""
+    """A file's rows by business date (iterated: (line, row), each with its own line), each grant's
+    dates in its order (``Orders``). A receipt reversed on its own date goes with its reversal first
+    of the date's receipts, or its reversal after the date's spending: the first holds a tranche
+    disbursed again that day under the approved amount; the second, a receipt reversed once the
+    spending it paid for that day is reversed. A receipt of an earlier date reversed on a date
+    receiving its kind again: its reversal first of the date's receipts holds a tranche disbursed
+    again with the approved amount all disbursed; after the spending, one whose money is spent.
+    No one order holds every history: a grant refused in one is tried in the next
+    (``next_orders``)."""
 
-    def __init__(self, rows: Iterator[tuple[int, Cells]], receipt_pairs: bool) -> None:
+    def __init__(
+        self, rows: Iterator[tuple[int, Cells]], conn: sqlite3.Connection, orders: Orders, reversals: bool
+    ) -> None:
         self._rows = rows
-        self.receipt_pairs = receipt_pairs
+        self._conn = conn
+        self._reversals = reversals  # without any, every order is the first
+        self.orders = orders
 
     def __iter__(self) -> Iterator[tuple[int, Cells]]:
         return self._rows
 
+    def next_orders(self, lines: Iterable[int]) -> Orders | None:
+        """The orders to try next, once the rows at ``lines`` were refused: each of their grants in
+        its next order that moves some row of it; None if none has one left."""
+        if not self._reversals:
+            return None
+        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS refused (line INTEGER PRIMARY KEY)")
+        self._conn.execute("DELETE FROM refused")
+        self._conn.executemany("INSERT OR IGNORE INTO refused VALUES (?)", ((line,) for line in lines))
+        grants = self._conn.execute("SELECT DISTINCT grant_id FROM rows WHERE line IN refused ORDER BY 1")
+        self._conn.execute(_BY_DAY)
+        unpaired, early = set(self.orders.unpaired), set(self.orders.early)
+        moved = False
+        for (grant,) in grants.fetchall():
+            has_pairs = grant in unpaired or self._has(f"kind = {_RECEIPT_UNDONE}", grant)
+            has_early = grant in early or self._has(_EARLY_WHERE, grant)
+            turns = list(dict.fromkeys((u and has_pairs, e and has_early) for u, e in _TURNS))
+            now = turns.index((grant in unpaired and has_pairs, grant in early and has_early))
+            if now + 1 == len(turns):
+                continue
+            unpaired.discard(grant)
+            early.discard(grant)
+            to_unpaired, to_early = turns[now + 1]
+            if to_unpaired:
+                unpaired.add(grant)
+            if to_early:
+                early.add(grant)
+            moved = True
+        return Orders(frozenset(unpaired), frozenset(early)) if moved else None
+
+    def _has(self, where: str, grant: str) -> bool:
+        found = self._conn.execute(f"SELECT 1 FROM rows WHERE grant_id = ? AND {where} LIMIT 1", (grant,))
+        return found.fetchone() is not None
+
 
 @contextmanager
-def by_business_date(rows: Iterable[tuple[int, Row]], receipts_paired: bool = True) -> Iterator[DateOrder]:
+def by_business_date(rows: Iterable[tuple[int, Row]], orders: Orders = Orders()) -> Iterator[DateOrder]:
     """The rows (line, row) by business date (see the module's notes and ``DateOrder``), each with
     its own line; the scratch file they are sorted in goes when the block ends."""
     with tempfile.TemporaryDirectory(prefix="grant-ledger-import-") as scratch:
@@ -349,7 +429,7 @@ def by_business_date(rows: Iterable[tuple[int, Row]], receipts_paired: bool = Tr
             keyed = (_key(line, row) for line, row in rows)
             while batch := list(islice(keyed, _BATCH)):
                 conn.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
-            receipt_pairs = _ranked(conn, receipts_paired)
+            reversals = _ranked(conn, orders)
             conn.commit()
             ordered = conn.execute(_SORTED)
-            yield DateOrder(((line, pickle.loads(row)) for line, row in ordered), receipt_pairs)
+            yield DateOrder(((line, pickle.loads(row)) for line, row in ordered), conn, orders, reversals)

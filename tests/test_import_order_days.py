@@ -1,7 +1,8 @@
 """A file that holds on every date imports in any row order (issue 17: "the same rows in any order
 give the same balances to the fen"), when its money is tight within a day: receipts, spending,
 spending reversed on its own day or later, spending in error reversed at once, receipts reversed,
-a tranche disbursed under a wrong voucher and again, a few dates apart, every spend taking up to
+a tranche disbursed under a wrong voucher and again, the first tranche reversed and disbursed
+again on a later date, a few dates apart, every spend taking up to
 all that is left. Hypothesis writes two grants' histories in date order (each act holds when it is
 recorded, so the file imports as it stands), merges them by date, then lists the file newest first
 and shuffled: each is applied by business date and must give the date-ordered file's balances, to
@@ -55,7 +56,7 @@ STEP = st.tuples(
     st.sampled_from(
         [
             *("spend", "spend", "spend", "reverse spend", "spend undone", "receive"),
-            *("tranche", "tranche again", "reverse receipt"),
+            *("tranche", "tranche again", "tranche redone", "reverse receipt"),
         ]
     ),
     st.sampled_from(["subsidy", "matching"]),
@@ -71,7 +72,7 @@ def history(steps: list[tuple[int, str, str, int]], n: int = 1) -> list[Row]:
     matching_due = APPROVED
     spends: list[tuple[str, str, Decimal]] = []
     receipts: list[tuple[str, Decimal]] = []
-    second_tranche = True
+    second_tranche = first_redone = True
     out = [
         _row(on, "match_commit", APPROVED, f"{g}-MC", n, source="matching", payee="host unit"),
         _row(on, "disburse", Decimal("120000.00"), f"{g}-T1", n, memo="1"),
@@ -107,6 +108,13 @@ def history(steps: list[tuple[int, str, str, int]], n: int = 1) -> list[Row]:
                 named = "disburse" if share % 2 else ""
                 out.append(_row(on, "reverse", None, "凭证号有误", n, memo=f"{g}-T2-WRONG", category=named))
             out.append(_row(on, "disburse", Decimal("80000.00"), f"{g}-T2", n, memo="2"))
+        elif act == "tranche redone" and first_redone and room["subsidy"] >= Decimal("120000.00"):
+            # the first tranche reversed (its money unspent) and disbursed again: on a date receiving
+            # a tranche again, the approved amount perhaps all disbursed
+            first_redone = False
+            named = "disburse" if share % 2 else ""
+            out.append(_row(on, "reverse", None, "重新拨付", n, memo=f"{g}-T1", category=named))
+            out.append(_row(on, "disburse", Decimal("120000.00"), f"{g}-T1B", n, memo="1"))
         elif act == "reverse receipt" and receipts:
             voucher, amount = receipts[share % len(receipts)]
             if amount > room["matching"]:
