@@ -386,11 +386,12 @@ class DateOrder:
         self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS refused (line INTEGER PRIMARY KEY)")
         self._conn.execute("DELETE FROM refused")
         self._conn.executemany("INSERT OR IGNORE INTO refused VALUES (?)", ((line,) for line in lines))
-        grants = self._conn.execute("SELECT DISTINCT grant_id FROM rows WHERE line IN refused ORDER BY 1")
+        refused = "SELECT DISTINCT grant_id FROM rows WHERE line IN refused ORDER BY 1"
+        grants = [grant for (grant,) in self._conn.execute(refused)]
         self._conn.execute(_BY_DAY)
         unpaired, early = set(self.orders.unpaired), set(self.orders.early)
         moved = False
-        for (grant,) in grants.fetchall():
+        for grant in grants:
             has_pairs = grant in unpaired or self._has(f"kind = {_RECEIPT_UNDONE}", grant)
             has_early = grant in early or self._has(_EARLY_WHERE, grant)
             turns = list(dict.fromkeys((u and has_pairs, e and has_early) for u, e in _TURNS))
