@@ -204,7 +204,7 @@ def record_file(
         tell(disorder)
     with ordered as rows, stage(_("importing by business date")) as step:
         first = record_rows(app, rows, progress=step, **options)
-        orders = rows.next_orders(e.line for e in first.errors) if first.errors else None
+        orders = rows.next_orders(first.grants) if first.errors else None
     from ledger.import_order import by_business_date
 
     # each grant refused tried in its next order of a date (ledger.import_order.DateOrder), the
@@ -219,7 +219,7 @@ def record_file(
             done = record_rows(app, rows, progress=step, **options)
             if not done.errors:
                 return done
-            orders = rows.next_orders(e.line for e in done.errors)
+            orders = rows.next_orders(done.grants)
     return first
 
 

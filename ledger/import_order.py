@@ -378,20 +378,16 @@ class DateOrder:
     def __iter__(self) -> Iterator[tuple[int, Cells]]:
         return self._rows
 
-    def next_orders(self, lines: Iterable[int]) -> Orders | None:
-        """The orders to try next, once the rows at ``lines`` were refused: each of their grants in
-        its next order that moves some row of it; None if none has one left."""
+    def next_orders(self, grants: Iterable[str]) -> Orders | None:
+        """The orders to try next, once rows of ``grants`` were refused (every grant of a bad row,
+        not only of the bad rows listed: ``ImportResult.grants``): each in its next order that
+        moves some row of it; None if none has one left."""
         if not self._reversals:
             return None
-        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS refused (line INTEGER PRIMARY KEY)")
-        self._conn.execute("DELETE FROM refused")
-        self._conn.executemany("INSERT OR IGNORE INTO refused VALUES (?)", ((line,) for line in lines))
-        refused = "SELECT DISTINCT grant_id FROM rows WHERE line IN refused ORDER BY 1"
-        grants = [grant for (grant,) in self._conn.execute(refused)]
         self._conn.execute(_BY_DAY)
         unpaired, early = set(self.orders.unpaired), set(self.orders.early)
         moved = False
-        for grant in grants:
+        for grant in sorted(set(grants)):
             has_pairs = grant in unpaired or self._has(f"kind = {_RECEIPT_UNDONE}", grant)
             has_early = grant in early or self._has(_EARLY_WHERE, grant)
             turns = list(dict.fromkeys((u and has_pairs, e and has_early) for u, e in _TURNS))

@@ -173,10 +173,15 @@ class ImportResult:
     errors: list[RowError] = field(default_factory=list)
     unlisted: int = 0  # bad rows past those
     worst: int = 0  # the exit code of them all (0: none)
+    # the grant named by each bad row, listed or not: a file applied by business date tries each
+    # of them in its next order of a date (ledger.import_order.DateOrder.next_orders), the
+    # grants whose bad rows are past the listed ones too
+    grants: set[str] = field(default_factory=set)
 
-    def add(self, error: RowError) -> None:
+    def add(self, error: RowError, grant: str = "") -> None:
         self.worst = min(self.worst or error.exit_code, error.exit_code)
         self.errors.append(error)
+        self.grants.add(grant)
         if len(self.errors) >= 2 * LISTED_ERRORS:
             self.trim()
 
@@ -200,6 +205,7 @@ class ImportResult:
             [*self.errors, *other.errors],
             self.unlisted + other.unlisted,
             worst,
+            self.grants | other.grants,
         )
         both.trim()
         return both
@@ -665,6 +671,11 @@ def _error(line: int, error: LedgerError) -> RowError:
     return RowError(line, error.message, error.exit_code)
 
 
+def _grant_named(row: Row) -> str:
+    """The grant a row names, as the scratch file of rows by business date keeps it."""
+    return str(row.get("grant_id") or "")
+
+
 def _snapshot_class(app: GrantLedger, aggregate: Grant | Unit | Base) -> Any:
     return getattr(type(aggregate), "Snapshot", app.snapshot_class)
 
@@ -719,11 +730,11 @@ def _check_rows(
             if e.repeat:
                 respent[e.grant_id, e.voucher] = (line, e)
             else:
-                result.add(_error(line, e))
+                result.add(_error(line, e), _grant_named(row))
             books.touched.clear()
             continue
         except LedgerError as e:
-            result.add(_error(line, e))
+            result.add(_error(line, e), _grant_named(row))
             books.touched.clear()
             pending.clear()
             continue
@@ -746,8 +757,8 @@ def _check_rows(
             yield "rows", since
             since = 0
     yield "rows", since
-    for line, error in respent.values():
-        result.add(_error(line, error))
+    for (grant, _voucher), (line, error) in respent.items():
+        result.add(_error(line, error), grant)
     result.trim()
     if not result.errors and result.events:
         if pending:
