@@ -13,10 +13,11 @@ of tranches and matching, reversals of spending recorded before that date), then
 (spending, reversals of receipts, recovery orders, recoveries, disposals), then extensions of build
 periods, each kind in the file's order. A spend reversed on its own date goes first of the date's
 spending, its reversal right after it: the pair takes nothing at the day's end, so nothing else
-waits on it. So does a receipt reversed on its own date where the date receives its kind again,
-first of the date's receipts: a tranche disbursed under a wrong voucher, reversed and disbursed
-again that day, counts once against the approved amount when the new tranche comes (else the
-reversal waits for the date's spending, which the receipt may have paid for). A file refused in
+waits on it. So does a tranche reversed on its own date where the date disburses again, first of
+the date's receipts: a tranche disbursed under a wrong voucher, reversed and disbursed again that
+day, counts once against the approved amount when the new tranche comes (else the reversal waits
+for the date's spending, which the receipt may have paid for; a matching receipt's always does,
+as matching has no approved amount to keep under). A file refused in
 that order is tried again, each grant refused in its next order (``DateOrder``): a receipt's
 reversal after the date's spending, or a receipt of an earlier date reversed first of a date
 receiving its kind again.
@@ -84,7 +85,10 @@ _RANKED = (
     f"({_COMMITMENT}, {_RECEIPT}) AND r.grant_id = rows.grant_id AND r.voucher = rows.memo LIMIT 1) "
     f"WHERE kind = {_REVERSAL_IN} AND category = '' AND EXISTS (SELECT 1 FROM rows r WHERE r.kind IN "
     f"({_COMMITMENT}, {_RECEIPT}) AND r.grant_id = rows.grant_id AND r.voucher = rows.memo)",
-    f"UPDATE rows SET kind = {_RECEIPT_UNDONE} WHERE kind = {_RECEIPT} AND EXISTS (SELECT 1 FROM rows r "
+    # only a tranche: the pair holds the total disbursed under the approved amount; matching
+    # received has no such cap, and its pair, first of the date, only leaves less for the spending
+    f"UPDATE rows SET kind = {_RECEIPT_UNDONE} WHERE kind = {_RECEIPT} AND act = 'disburse' "
+    "AND EXISTS (SELECT 1 FROM rows r "
     f"WHERE r.kind = {_REVERSAL_OUT} AND r.day = rows.day AND r.grant_id = rows.grant_id "
     "AND r.memo = rows.voucher AND r.act = rows.act) "
     # only where the date receives again what it reverses (a tranche disbursed again): else its
@@ -266,7 +270,9 @@ def first_disorder(rows: Iterable[tuple[int, Row]]) -> Disorder | None:
             named = category in RECEIPT_KINDS or (not category and memo in receipts.get(grant_id, ()))
             acts = (category,) if category else ("disburse", "match_receive")
             if named and any(seen.receipts.undo(f"{act}/{memo}") for act in acts):
-                above = seen.paired(seen.receipts, _RECEIPT)  # a receipt of its date: first of them
+                # a receipt of its date: first of them with its receipt, or (matching, a tranche
+                # the date does not disburse again, or the grant's other order) after the spending
+                above = seen.paired(seen.receipts, _RECEIPT) or seen.listed(_REVERSAL_OUT, line, kind)
             elif not named and seen.spends.undo(memo):
                 above = seen.paired(seen.spends, _SPEND)  # a spend of its date: first of the spending
             else:

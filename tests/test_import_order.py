@@ -938,3 +938,55 @@ def test_grants_refused_past_the_listed_bad_rows_are_tried_in_their_next_order(
     assert ledger.event_count() - before == reference.event_count() - before
     assert ledger.balances() == reference.balances()
     assert _events(ledger) == _events(reference)
+
+
+def test_a_grant_needing_a_tranche_paired_and_matching_unpaired_is_applied_by_date(
+    template: Ledger, tmp_path: Path
+) -> None:
+    """One grant: on 2024-02-05 all 200,000.00 approved disbursed under a wrong voucher, reversed
+    and disbursed again (the pair must go first of the date's receipts: the approved amount);
+    on 2024-02-06 matching of 2,000.00 and 10.00 received, 1,500.00 spent and reversed, then the
+    2,000.00 reversed (its reversal must wait for the spending). Each grant was tried in one order
+    of all its dates, and none holds both dates: refused (exit 3) newest first. Matching has no
+    approved amount to keep under, so its receipts are never paired: the first order holds."""
+    money = _from_matching(
+        [
+            _money_row("2024-02-05", "match_commit", "200000.00", "G0001-MC"),
+            _money_row("2024-02-05", "disburse", "200000.00", "G0001-T1-WRONG", "1"),
+            _money_row("2024-02-05", "reverse", "", "G0001-R-T1", "G0001-T1-WRONG", "disburse"),
+            _money_row("2024-02-05", "disburse", "200000.00", "G0001-T1", "1"),
+            _money_row("2024-02-06", "match_receive", "2000.00", "G0001-MR1"),
+            _money_row("2024-02-06", "match_receive", "10.00", "G0001-MR2"),
+            _money_row("2024-02-06", "spend", "1500.00", "G0001-S1"),
+            _money_row("2024-02-06", "reverse", "", "G0001-R-S1", "G0001-S1"),
+            _money_row("2024-02-06", "reverse", "", "G0001-R-MR1", "G0001-MR1", "match_receive"),
+        ]
+    )
+    ledger, _, result = _by_date_file(template, tmp_path, "newest", money)
+    assert result.exit_code == 0, result.output
+    _same_as_in_order(template, tmp_path, ledger, money)
+
+
+def test_a_receipt_reversed_above_the_spending_it_paid_on_its_date_is_applied_by_date(
+    template: Ledger, tmp_path: Path
+) -> None:
+    """The first tranche all spent on 2024-02-05; on 2024-02-06 the second received, 20.00 of it
+    spent and reversed, and the tranche reversed, listed right below its tranche. In the file's
+    order the spend found nothing (exit 3), and the file was never applied by date: a receipt's
+    reversal listed right after its receipt was taken to be where the date's order puts it,
+    though by date it waits for the date's spending (no other tranche that date). Now it is
+    applied by date and holds."""
+    money = [
+        _money_row("2024-02-05", "disburse", "120000.00", "G0001-T1", "1"),
+        _money_row("2024-02-05", "spend", "120000.00", "G0001-S0"),
+        _money_row("2024-02-06", "disburse", "80000.00", "G0001-T2", "2"),
+        _money_row("2024-02-06", "spend", "20.00", "G0001-S2"),
+        _money_row("2024-02-06", "reverse", "", "G0001-R-S2", "G0001-S2"),
+        _money_row("2024-02-06", "reverse", "", "G0001-R-T2", "G0001-T2", "disburse"),
+    ]
+    ledger, _, _ = _by_date_file(template, tmp_path, "listed", [])
+    listed = [*money[:3], money[5], money[3], money[4]]
+    result = ledger("import", str(_write(tmp_path / "listed.csv", listed)))
+    assert result.exit_code == 0, result.output
+    assert "applied again by business date" in result.stderr, result.stderr
+    _same_as_in_order(template, tmp_path, ledger, money)
