@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from ledger.application import GrantLedger
     from ledger.import_format import Row
-    from ledger.import_order import DateOrder, Disorder
+    from ledger.import_order import DateOrder, Disorder, Held
     from ledger.importing import ImportResult
     from ledger.seal import Signer
 
@@ -196,7 +196,8 @@ def record_file(
 
     with stage(_("importing")) as step:
         done = record_rows(app, read_rows(cells), progress=step, **options)
-    again = by_date_again(reopen) if done.errors else None
+    held = _held_receipts(app)
+    again = by_date_again(reopen, held) if done.errors else None
     if again is None:
         return done
     disorder, ordered = again
@@ -213,7 +214,7 @@ def record_file(
         if orders is None:
             break
         with (
-            by_business_date(read_rows(reopen()), orders) as rows,
+            by_business_date(read_rows(reopen()), orders, held) as rows,
             stage(_("importing by business date")) as step,
         ):
             done = record_rows(app, rows, progress=step, **options)
@@ -223,8 +224,31 @@ def record_file(
     return first
 
 
+def _held_receipts(app: GrantLedger) -> Held:
+    """The receipts and commitments a grant holds in the ledger under some vouchers (voucher: the
+    act's kind), where the voucher names one act of the grant, as ``Grant.reverse`` finds it."""
+    from eventsourcing.application import AggregateNotFoundError
+
+    from ledger.errors import LedgerError
+    from ledger.grant import REVERSIBLE
+
+    def held(grant_id: str, vouchers: list[str]) -> dict[str, str]:
+        try:
+            grant = app.load_grant(grant_id)
+        except (AggregateNotFoundError, LedgerError):  # the import refuses its rows, saying why
+            return {}
+        found = {}
+        for voucher in vouchers:
+            acts = [k for k in REVERSIBLE if k != "spend" and f"{k}/{voucher}" in grant.receipts]
+            if len(acts) == 1 and voucher not in grant.expenditures:
+                found[voucher] = acts[0]
+        return found
+
+    return held
+
+
 def by_date_again(
-    reopen: Callable[[], Iterator[list[Any]]],
+    reopen: Callable[[], Iterator[list[Any]]], held: Held | None = None
 ) -> tuple[Disorder, AbstractContextManager[DateOrder]] | None:
     """For a file whose rows broke a rule in its own order: where its rows of a grant are first
     out of date order, and its rows by business date to import again (``reopen`` reads the file
@@ -235,7 +259,7 @@ def by_date_again(
     disorder = first_disorder(read_rows(reopen()))
     if disorder is None:
         return None
-    return disorder, by_business_date(read_rows(reopen()))
+    return disorder, by_business_date(read_rows(reopen()), held=held)
 
 
 def record_rows(

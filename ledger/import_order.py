@@ -31,7 +31,7 @@ from __future__ import annotations
 import pickle
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -337,7 +337,32 @@ class Orders:
 _TURNS = ((False, False), (True, False), (False, True), (True, True))
 
 
-def _ranked(conn: sqlite3.Connection, orders: Orders) -> bool:
+# a reversal naming by its voucher alone no act of its grant in the file: the ledger's (``Held``)
+_NOT_IN_FILE = (
+    f"SELECT DISTINCT grant_id, memo FROM rows WHERE kind = {_REVERSAL_IN} AND category = '' "
+    "AND NOT EXISTS (SELECT 1 FROM rows r WHERE r.grant_id = rows.grant_id AND r.voucher = rows.memo "
+    f"AND r.kind IN ({_COMMITMENT}, {_RECEIPT}, {_SPEND}))"
+)
+# a grant's receipts and commitments in the ledger among some vouchers: voucher -> the act's kind
+Held = Callable[[str, list[str]], dict[str, str]]
+
+
+def _held_in_ledger(conn: sqlite3.Connection, held: Held) -> None:
+    """A reversal naming by its voucher a receipt (or commitment) its grant holds from an earlier
+    import takes money out, as one naming a receipt of the file: after the date's spending."""
+    named: dict[str, list[str]] = {}
+    for grant, memo in conn.execute(_NOT_IN_FILE).fetchall():
+        named.setdefault(grant, []).append(memo)
+    for grant, memos in named.items():
+        found = held(grant, memos)
+        conn.executemany(
+            f"UPDATE rows SET kind = {_REVERSAL_OUT}, act = ? WHERE grant_id = ? AND memo = ? "
+            f"AND kind = {_REVERSAL_IN} AND category = ''",
+            ((act, grant, memo) for memo, act in found.items()),
+        )
+
+
+def _ranked(conn: sqlite3.Connection, orders: Orders, held: Held | None = None) -> bool:
     """Each reversal and spend ranked among its date's rows by what the file's other rows say of
     it, in its grant's order (``orders``); whether the file holds a reversal."""
     conn.execute("CREATE TABLE unpaired (grant_id TEXT PRIMARY KEY)")
@@ -352,6 +377,8 @@ def _ranked(conn: sqlite3.Connection, orders: Orders) -> bool:
     # index's last entry for it
     conn.execute("CREATE INDEX rows_voucher ON rows (grant_id, voucher, kind, day, act, line)")
     conn.execute("CREATE INDEX rows_memo ON rows (grant_id, memo, kind, day, act)")
+    if held is not None:
+        _held_in_ledger(conn, held)
     receipt_pairs = _RANKED[1:3]
     for ranking in _RANKED:
         conn.execute(f"{ranking} AND grant_id NOT IN unpaired" if ranking in receipt_pairs else ranking)
@@ -416,9 +443,12 @@ class DateOrder:
 
 
 @contextmanager
-def by_business_date(rows: Iterable[tuple[int, Row]], orders: Orders = Orders()) -> Iterator[DateOrder]:
+def by_business_date(
+    rows: Iterable[tuple[int, Row]], orders: Orders = Orders(), held: Held | None = None
+) -> Iterator[DateOrder]:
     """The rows (line, row) by business date (see the module's notes and ``DateOrder``), each with
-    its own line; the scratch file they are sorted in goes when the block ends."""
+    its own line; ``held`` finds the receipts a reversal names by its voucher alone that the ledger
+    holds, not the file. The scratch file they are sorted in goes when the block ends."""
     with tempfile.TemporaryDirectory(prefix="grant-ledger-import-") as scratch:
         with closing(sqlite3.connect(Path(scratch) / "rows.db")) as conn:
             conn.execute("PRAGMA journal_mode = OFF")
@@ -432,7 +462,7 @@ def by_business_date(rows: Iterable[tuple[int, Row]], orders: Orders = Orders())
             keyed = (_key(line, row) for line, row in rows)
             while batch := list(islice(keyed, _BATCH)):
                 conn.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
-            reversals = _ranked(conn, orders)
+            reversals = _ranked(conn, orders, held)
             conn.commit()
             ordered = conn.execute(_SORTED)
             yield DateOrder(((line, pickle.loads(row)) for line, row in ordered), conn, orders, reversals)

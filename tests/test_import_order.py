@@ -176,7 +176,7 @@ def test_a_date_ordered_file_past_a_tiny_index_cache_keeps_every_voucher_check(
     # the bad rows below are dated before rows of their grants above them: applied again by
     # date (ledger/import_order.py), the repeat of the reversed spend would come before its
     # reversal, already recorded; the voucher checks in the file's order are what this tests
-    monkeypatch.setattr(importer, "by_date_again", lambda reopen: None)
+    monkeypatch.setattr(importer, "by_date_again", lambda reopen, held=None: None)
     approvals, money = _split(list(rows(3000, 7, 60, "date")))
     approved = _write(tmp_path / "approvals.csv", approvals)
     reference = _copy(template, tmp_path / "reference")
@@ -990,3 +990,52 @@ def test_a_receipt_reversed_above_the_spending_it_paid_on_its_date_is_applied_by
     assert result.exit_code == 0, result.output
     assert "applied again by business date" in result.stderr, result.stderr
     _same_as_in_order(template, tmp_path, ledger, money)
+
+
+@pytest.mark.parametrize(
+    ("earlier", "money"),
+    [
+        pytest.param(
+            [_money_row("2024-02-05", "disburse", "200000.00", "G0001-T1", "1")],
+            [
+                _money_row("2024-03-10", "reverse", "", "G0001-R-T1", "G0001-T1"),
+                _money_row("2024-03-10", "disburse", "200000.00", "G0001-T1B", "1"),
+                _money_row("2024-03-10", "spend", "150000.00", "G0001-S1"),
+            ],
+            id="a tranche disbursed again",
+        ),
+        pytest.param(
+            [
+                _money_row("2024-02-05", "disburse", "120000.00", "G0001-T1", "1"),
+                _money_row("2024-02-05", "disburse", "50000.00", "G0001-T2", "2"),
+            ],
+            [
+                _money_row("2024-03-10", "spend", "150000.00", "G0001-X"),
+                _money_row("2024-03-10", "reverse", "", "G0001-R-X", "G0001-X"),
+                _money_row("2024-03-10", "reverse", "", "G0001-R-T2", "G0001-T2"),
+            ],
+            id="a spend in error before",
+        ),
+    ],
+)
+def test_a_receipt_of_an_earlier_import_reversed_by_its_voucher_is_applied_by_date(
+    template: Ledger, tmp_path: Path, earlier: list[Row], money: list[Row]
+) -> None:
+    """A reversal naming by its voucher alone (no category) a tranche recorded by an earlier
+    import: by date it was taken for a spend's reversal (money in, before the date's receipts and
+    spending), as only the file's own receipts were looked at. The tranche disbursed again came
+    first (400,000.00 of 200,000.00 approved), or the spend in error found the tranche gone: each
+    refused (exit 3) newest first though the file holds in date order. The ledger's receipts
+    now count as the file's."""
+    reference, _, first = _by_date_file(template, tmp_path, "reference", earlier)
+    assert first.exit_code == 0, first.output
+    recorded = reference.event_count()
+    assert reference("import", str(_write(tmp_path / "in-order.csv", money))).exit_code == 0
+    ledger, _, first = _by_date_file(template, tmp_path, "newest", earlier)
+    assert first.exit_code == 0, first.output
+    before = ledger.event_count()
+    result = ledger("import", str(_write(tmp_path / "newest-money.csv", money[::-1])))
+    assert result.exit_code == 0, result.output
+    assert "applied again by business date" in result.stderr, result.stderr
+    assert ledger.balances() == reference.balances()
+    assert ledger.event_count() - before == reference.event_count() - recorded
