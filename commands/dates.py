@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 import click
@@ -28,3 +28,12 @@ class BusinessDateType(click.ParamType):
 
 
 DATE = BusinessDateType()
+
+
+def dated(value: datetime | None) -> date:
+    """The business date a date option gave, or today's (``ledger.clock.business_today``)."""
+    if value:
+        return value.date()
+    from ledger.clock import business_today
+
+    return business_today()

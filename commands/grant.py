@@ -14,8 +14,8 @@ from pathlib import Path
 import click
 
 from commands.choices import Named, named
-from commands.context import action, record, today
-from commands.dates import DATE
+from commands.context import action, record
+from commands.dates import DATE, dated
 from commands.i18n import N_, _
 from commands.reading import file_options
 from ledger.actions import (
@@ -34,10 +34,6 @@ from ledger.errors import BadInputError
 from ledger.money import parse_amount
 
 FIGURE = click.IntRange(min=0, max=10_000_000)  # a declared figure (ledger.actions.Count)
-
-
-def _day(value: datetime | None) -> date:
-    return value.date() if value else today()
 
 
 @click.group("grant")
@@ -116,7 +112,7 @@ def apply_command(
             projects=list(projects),
             requested=requested,
             declared={k: v for k, v in figures.items() if v is not None},
-            on=_day(on),
+            on=dated(on),
         )
     )
 
@@ -163,7 +159,7 @@ def approve_command(
             bodies=list(bodies),
             build_start=start.date() if start else None,
             build_end=end.date() if end else None,
-            on=_day(on),
+            on=dated(on),
         )
     )
 
@@ -262,7 +258,7 @@ def recommend_command(
       grant-ledger --role approver grant recommend G1 --by RS-YZ --round 2024 --rank 1
     """
     record(
-        action(Recommend, grant_id=grant_id, recommender=recommender, round_=round_, rank=rank, on=_day(on))
+        action(Recommend, grant_id=grant_id, recommender=recommender, round_=round_, rank=rank, on=dated(on))
     )
 
 
@@ -302,7 +298,7 @@ def review_command(
             recommended=recommendation == "recommend",
             opinion=opinion,
             rereview_reason=rereview_reason,
-            on=_day(on),
+            on=dated(on),
         )
     )
 
@@ -350,7 +346,7 @@ def resolve_objections_command(grant_id: str, document: str, on: datetime | None
     Example:
       grant-ledger --role approver grant resolve-objections G1 --document 渝人社函〔2024〕5号
     """
-    record(action(ResolveObjections, grant_id=grant_id, document=document, on=_day(on)))
+    record(action(ResolveObjections, grant_id=grant_id, document=document, on=dated(on)))
 
 
 @grant_group.command("reject")
@@ -365,7 +361,7 @@ def reject_command(grant_id: str, reason: str, document: str, on: datetime | Non
     Example:
       grant-ledger --role approver grant reject G1 --reason 评审未通过
     """
-    record(action(Reject, grant_id=grant_id, reason=reason, document=document, on=_day(on)))
+    record(action(Reject, grant_id=grant_id, reason=reason, document=document, on=dated(on)))
 
 
 def _lines(specs: tuple[str, ...], policy_on: date) -> dict[str, Decimal]:
@@ -421,7 +417,7 @@ def budget_command(grant_id: str, specs: tuple[str, ...], on: datetime | None) -
       grant-ledger grant budget G1 --line training_system:地方财政:10万 \\
           --line cooperation:地方财政:10万 --line training_system:行业企业:20万
     """
-    day = _day(on)
+    day = dated(on)
     record(action(RegisterBudget, grant_id=grant_id, lines=_lines(specs, day), on=day))
 
 
@@ -441,7 +437,7 @@ def adjust_command(
       grant-ledger --role approver grant adjust G1 --line cooperation:地方财政:12万 \\
           --line patterns:地方财政:0 --approval 渝中人社函〔2025〕3号
     """
-    day = _day(on)
+    day = dated(on)
     record(
         action(
             AdjustBudget,
@@ -467,4 +463,4 @@ def close_command(grant_id: str, document: str, on: datetime | None) -> None:
     Example:
       grant-ledger --role approver grant close G1 --date 2026-05-10
     """
-    record(action(Close, grant_id=grant_id, document=document, on=_day(on)))
+    record(action(Close, grant_id=grant_id, document=document, on=dated(on)))

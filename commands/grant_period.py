@@ -10,7 +10,8 @@ from datetime import datetime
 import click
 
 from commands.context import action, record
-from commands.grant import DATE, _day, grant_group
+from commands.dates import DATE, dated
+from commands.grant import grant_group
 from ledger.actions import Extend
 
 
@@ -27,7 +28,7 @@ def extend_command(grant_id: str, end: datetime, document: str, on: datetime | N
       grant-ledger --role approver grant extend G-YZ-2024-01 --end 2026-09-30 \\
           --document 渝中人社〔2026〕7号 --date 2026-03-01
     """
-    record(action(Extend, grant_id=grant_id, build_end=end.date(), document=document, on=_day(on)))
+    record(action(Extend, grant_id=grant_id, build_end=end.date(), document=document, on=dated(on)))
 
 
 def register(cli: click.Group) -> None:

@@ -11,7 +11,7 @@ import click
 
 from commands.choices import Named
 from commands.context import action, record
-from commands.grant import DATE, _day
+from commands.dates import DATE, dated
 from commands.i18n import _
 from ledger.actions import (
     AddToDossier,
@@ -82,7 +82,7 @@ def output_report_command(
             advanced=advanced,
             evaluations=evaluations,
             advanced_evaluations=advanced_evaluations,
-            on=_day(on),
+            on=dated(on),
         )
     )
 
@@ -112,7 +112,7 @@ def evaluate_command(
             result=result,
             evaluator=evaluator,
             summary=summary,
-            on=_day(on),
+            on=dated(on),
         )
     )
 
@@ -144,7 +144,7 @@ def rectify_order_command(
             ref=ref,
             finding=finding,
             deadline=deadline.date(),
-            on=_day(on),
+            on=dated(on),
         )
     )
 
@@ -161,7 +161,7 @@ def rectify_complete_command(grant_id: str, ref: str, note: str, on: datetime | 
     Example:
       grant-ledger rectify complete G1 --ref R1 --note 已补齐台账
     """
-    record(action(CompleteRectification, grant_id=grant_id, ref=ref, note=note, on=_day(on)))
+    record(action(CompleteRectification, grant_id=grant_id, ref=ref, note=note, on=dated(on)))
 
 
 @click.group("dossier")
@@ -187,7 +187,7 @@ def dossier_add_command(grant_id: str, kind: str, title: str, path: str, on: dat
         msg = _("--file {path!r} is not a readable file").format(path=path)
         raise BadInputError(msg)
     digest = hashlib.sha256(file.read_bytes()).hexdigest()
-    record(action(AddToDossier, grant_id=grant_id, kind=kind, title=title, sha256=digest, on=_day(on)))
+    record(action(AddToDossier, grant_id=grant_id, kind=kind, title=title, sha256=digest, on=dated(on)))
 
 
 @click.group("recover")
@@ -211,7 +211,9 @@ def recover_order_command(
       grant-ledger --role approver recover order G1 --amount 5000 --reason 违规列支 --document 追-1
     """
     record(
-        action(OrderRecovery, grant_id=grant_id, amount=amount, reason=reason, document=document, on=_day(on))
+        action(
+            OrderRecovery, grant_id=grant_id, amount=amount, reason=reason, document=document, on=dated(on)
+        )
     )
 
 
@@ -227,7 +229,7 @@ def recover_receive_command(grant_id: str, amount: str, voucher: str, on: dateti
     Example:
       grant-ledger recover receive G1 --amount 5000 --voucher 缴-1
     """
-    record(action(ReceiveRecovery, grant_id=grant_id, amount=amount, voucher=voucher, on=_day(on)))
+    record(action(ReceiveRecovery, grant_id=grant_id, amount=amount, voucher=voucher, on=dated(on)))
 
 
 @click.command("dispose")
@@ -254,7 +256,7 @@ def dispose_command(
             amount=amount,
             how=how,
             approval=approval,
-            on=_day(on),
+            on=dated(on),
         )
     )
 

@@ -11,7 +11,7 @@ import click
 
 from commands.choices import Named, named
 from commands.context import action, record
-from commands.grant import DATE, _day
+from commands.dates import DATE, dated
 from commands.i18n import _
 from ledger.actions import CommitMatching, Disburse, ReceiveMatching, Reverse, Spend
 from ledger.errors import BadInputError
@@ -45,7 +45,7 @@ def disburse_command(grant_id: str, amount: str, voucher: str, tranche: str, on:
           --date 2024-04-15
     """
     record(
-        action(Disburse, grant_id=grant_id, amount=amount, voucher=voucher, tranche=tranche, on=_day(on)),
+        action(Disburse, grant_id=grant_id, amount=amount, voucher=voucher, tranche=tranche, on=dated(on)),
         _available,
     )
 
@@ -70,7 +70,7 @@ def match_commit_command(grant_id: str, amount: str, funder: str, voucher: str, 
           --voucher 配承-001
     """
     record(
-        action(CommitMatching, grant_id=grant_id, amount=amount, funder=funder, voucher=voucher, on=_day(on))
+        action(CommitMatching, grant_id=grant_id, amount=amount, funder=funder, voucher=voucher, on=dated(on))
     )
 
 
@@ -87,7 +87,7 @@ def match_receive_command(grant_id: str, amount: str, voucher: str, on: datetime
       grant-ledger match receive G-YZ-2024-01 --amount 10万 --voucher 配收-001
     """
     record(
-        action(ReceiveMatching, grant_id=grant_id, amount=amount, voucher=voucher, on=_day(on)), _available
+        action(ReceiveMatching, grant_id=grant_id, amount=amount, voucher=voucher, on=dated(on)), _available
     )
 
 
@@ -173,7 +173,7 @@ def spend_command(
             payee=payee,
             memo=memo,
             attachments=_sha256_files(attachments),
-            on=_day(on),
+            on=dated(on),
         ),
         _available,
     )
@@ -203,7 +203,7 @@ def reverse_command(grant_id: str, voucher: str, reason: str, kind: str | None, 
     """
     fields = {"kind": kind} if kind else {}
     record(
-        action(Reverse, grant_id=grant_id, voucher=voucher, reason=reason, on=_day(on), **fields), _available
+        action(Reverse, grant_id=grant_id, voucher=voucher, reason=reason, on=dated(on), **fields), _available
     )
 
 
