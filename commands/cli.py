@@ -271,5 +271,8 @@ def main() -> None:
     """The console script: one command, one process."""
     from commands.context import starting_up
 
+    # the ledger uses no pydantic plugin: pydantic then skips looking through every installed
+    # package's entry points for one when it builds the first action's validator
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     starting_up()
     cli.main()
