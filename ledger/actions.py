@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -45,7 +45,6 @@ from pydantic import (
     ValidationError,
 )
 
-from ledger.bodies import RECOMMENDERS, Body, registered
 from ledger.district import district_code, district_name
 from ledger.errors import BadInputError, ConflictError
 from ledger.grant import BUDGET_SOURCES, Grant
@@ -78,7 +77,10 @@ from ledger.text import (
     look_alike_named,
     read_date,
 )
-from ledger.unit import UNIT_KINDS, Base, RecommendationRound, Unit
+
+if TYPE_CHECKING:  # loaded by the actions on units and bodies: an act on a grant builds neither
+    from ledger.bodies import Body
+    from ledger.unit import Base, RecommendationRound, Unit
 
 IDENTIFIER_MAX = 64
 REFERENCE_MAX = 128
@@ -356,6 +358,8 @@ class RegisterUnit(Action):
     district: District = None
 
     def check(self, policy: Policy) -> None:
+        from ledger.unit import UNIT_KINDS
+
         if self.kind not in UNIT_KINDS:
             msg = T_(
                 "unit kind {kind!r} is unknown; use one of {value}",
@@ -365,6 +369,8 @@ class RegisterUnit(Action):
             raise BadInputError(msg)
 
     def decide(self, books: Books) -> bool:
+        from ledger.unit import Unit
+
         unit = books.find_unit(self.unit_id)
         if unit is None:
             books.add(
@@ -566,6 +572,8 @@ def take_base(unit: Unit, base_id: str, grant_id: str, programme: Any, on: date,
     apply) and a grant approved elsewhere (an import's approve row) take a base. The base is no
     other unit's (``rules.base_of_one_unit``), then the unit may hold it (``rules.unit_may_hold``,
     judged by ``Unit.take_base``); the base then records its grant."""
+    from ledger.unit import Base
+
     base = books.find_base(base_id)
     holder, held_by = (None, []) if base is None else base.held_against(unit.unit_id, on)
     raise_first([base_of_one_unit(base_id, grant_id, unit.unit_id, holder, held_by, books.policy)])
@@ -642,6 +650,9 @@ class Recommend(GrantAction):
     rank: int | None = Field(default=None, ge=1, le=100)
 
     def apply(self, grant: Grant, books: Books) -> bool:
+        from ledger.bodies import RECOMMENDERS, registered
+        from ledger.unit import RecommendationRound
+
         what = T_("the recommendation of grant {grant_id}", grant_id=self.grant_id)
         body = registered(books, self.recommender, what)
         if body.role not in RECOMMENDERS:
@@ -752,6 +763,8 @@ class Approve(GrantAction):
     build_end: BusinessDate | None = None
 
     def apply(self, grant: Grant, books: Books) -> bool:
+        from ledger.bodies import registered
+
         programme = books.policy.programme(grant.programme)
         if self.amount is None and programme.pays:
             msg = T_(
@@ -815,6 +828,8 @@ class ApprovedElsewhere(Action):
     district: District = None  # the unit's, when the import registers it
 
     def decide(self, books: Books) -> bool:
+        from ledger.unit import Unit
+
         programme = books.policy.programme(self.programme)
         raise_first([programme_in_force(programme, self.on, books.policy, applying=False)])
         grant = books.find_grant(self.grant_id)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -27,6 +27,7 @@ from eventsourcing.utils import resolve_topic
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
 
+import ledger.topics  # noqa: F401  (a stored topic resolves before its aggregate's module is imported)
 from audit.verifier.people import REGISTRY_ID, Person
 from ledger import snapshot_seals
 from ledger.database import APP_NAME, Quick, busy_timeout_ms, ensure_schema
@@ -37,13 +38,13 @@ from ledger.i18n import T_, _
 from ledger.policy import Policy, policy_in_force
 from ledger.rules import business_today, raise_first, role_may_record, signer_holds_role
 from ledger.seal import Seal, Signer, leaves_of, mark, new_seal_id
-from ledger.snapshot_points import is_point
+from ledger.snapshot_points import INTERVALS, is_point
 from ledger.trust import Row, Trust
-from ledger.unit import Base, RecommendationRound, Unit, base_uuid, round_uuid, unit_uuid
 
 if TYPE_CHECKING:  # the actions (and pydantic) load with the commands that build them, not with reports
     from ledger.actions import Action
-    from ledger.policy_book import InstalledFile
+    from ledger.policy_installed import InstalledFile
+    from ledger.unit import Base, RecommendationRound, Unit
 
 MAX_ATTEMPTS = 30
 # Snapshots one process remembers as checked against their events (a few dozen bytes each).
@@ -53,7 +54,6 @@ CHECKED_KEPT = 100_000
 HELD_KEPT = 256
 # How many times commands of this process retried: optimistic-concurrency conflicts, locks.
 RETRIES: Counter[str] = Counter()
-A = TypeVar("A", Grant, Unit)
 
 
 class DateAsISO(Transcoding):
@@ -82,8 +82,9 @@ class Outcome:
 
 class GrantLedger(Application[UUID]):
     name = APP_NAME
-    # snapshots every 50 versions, then further apart as the history grows (ledger.snapshot_points)
-    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Grant: 50, Unit: 50}
+    # grants and units: snapshots every 50 versions, then further apart as the history grows
+    # (ledger.snapshot_points; each declared with its class, imported by the commands that use it)
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = INTERVALS
 
     def __init__(self, url: str, env: dict[str, str] | None = None) -> None:
         settings = {
@@ -111,7 +112,7 @@ class GrantLedger(Application[UUID]):
     def register_installed_policy(self) -> None:
         """The calendar years and policy versions installed in this ledger (``policy install``),
         from its sealed events, join the shipped ones for every judgement in this process."""
-        from ledger.policy_book import register_installed
+        from ledger.policy_installed import register_installed
 
         register_installed(self.engine, self.trust.table, self._sealed_rows)
 
@@ -119,7 +120,7 @@ class GrantLedger(Application[UUID]):
         """The files installed in this ledger, read afresh from its sealed events (an
         administrator's), without changing what this process judges by: an audit bundle ships
         the policy versions among them."""
-        from ledger.policy_book import installed_files
+        from ledger.policy_installed import installed_files
 
         return installed_files(self.engine, self.trust.table, self._sealed_rows)
 
@@ -838,6 +839,8 @@ class _Loaded:
         return found
 
     def find_unit(self, unit_id: str) -> Unit | None:
+        from ledger.unit import Unit, unit_uuid
+
         found = self._get(unit_uuid(unit_id))
         assert found is None or isinstance(found, Unit)
         return found
@@ -854,11 +857,15 @@ class _Loaded:
         return found
 
     def find_round(self, recommender: str, round_: str) -> RecommendationRound | None:
+        from ledger.unit import RecommendationRound, round_uuid
+
         found = self._get(round_uuid(recommender, round_))
         assert found is None or isinstance(found, RecommendationRound)
         return found
 
     def find_base(self, base_id: str) -> Base | None:
+        from ledger.unit import Base, base_uuid
+
         found = self._get(base_uuid(base_id))
         assert found is None or isinstance(found, Base)
         return found

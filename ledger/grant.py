@@ -62,6 +62,7 @@ from ledger.rules import (
     selection_complete,
     subsidy_amount_in_range,
 )
+from ledger.snapshot_points import snapshot_every
 
 # the clauses of the district's selection order (003 第七条), which other programmes do not cite
 DISTRICT_SELECTION = frozenset({"approval_first", "expert_review"})
@@ -175,6 +176,7 @@ def line_books(expenditures: Any) -> tuple[dict[str, dict[str, Decimal]], dict[s
     return days, last
 
 
+@snapshot_every(50)
 class Grant(Aggregate):
     TOPIC = "grant-ledger:Grant"
 

@@ -325,7 +325,7 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
 
 
 # Calendar years an administrator installed in the open ledger (``policy install``), read from its
-# log when the ledger is opened (ledger.policy_book.register_installed).
+# log when the ledger is opened (ledger.policy_installed.register_installed).
 INSTALLED_CALENDAR: dict[int, CalendarYear] = {}
 
 

@@ -11,34 +11,29 @@ shipped ones (``ledger.policy.INSTALLED_CALENDAR``, ``INSTALLED_VERSIONS``).
 from __future__ import annotations
 
 import hashlib
-import tomllib
-from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, ClassVar
 
 from eventsourcing.domain import Aggregate
 from pydantic import StringConstraints
-from sqlalchemy import Table, select
-from sqlalchemy.engine import Engine
 
 from ledger.actions import Action, RequiredText
-from ledger.calendar import CalendarYear, parse_year
+from ledger.calendar import CalendarYear
 from ledger.errors import BadInputError, RuleViolationError
 from ledger.i18n import N_, _
-from ledger.policy import (
-    INSTALLED_CALENDAR,
-    INSTALLED_VERSIONS,
-    Policy,
-    all_policies,
-    load_policies,
-    parse_policy,
-)
+from ledger.policy import INSTALLED_CALENDAR, Policy, all_policies, load_policies
 from ledger.policy_installed import BOOK_ID as BOOK_ID
+from ledger.policy_installed import INSTALLED as INSTALLED
+from ledger.policy_installed import Contents as Contents
+from ledger.policy_installed import InstalledFile as InstalledFile
 from ledger.policy_installed import forget_installed as forget_installed
 from ledger.policy_installed import installed_count as installed_count
+from ledger.policy_installed import installed_files as installed_files
+from ledger.policy_installed import read_file as read_file
+from ledger.policy_installed import register as register
+from ledger.policy_installed import register_installed as register_installed
 
 OPENED = "grant-ledger:PolicyBook.Opened"
-INSTALLED = "grant-ledger:PolicyBook.Installed"
 MAX_TEXT = 1_000_000  # a policy version is some 20 KB; a calendar year 1 KB
 
 
@@ -70,40 +65,8 @@ class PolicyBook(Aggregate):
         self.files: list[str] = []
 
 
-@dataclass(frozen=True)
-class Contents:
-    """What a file installs: calendar years, or a policy version (with its own calendar years)."""
-
-    kind: str
-    calendar: dict[int, CalendarYear]
-    policy: Policy | None
-
-
 def _refused(message: str) -> RuleViolationError:
     return RuleViolationError(message, rule=N_("policy install"), clause="the policy data (DESIGN: policy)")
-
-
-def read_file(name: str, text: str) -> Contents:
-    """The file's contents, or BadInputError (exit 2) saying why it is not policy data."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise BadInputError(_("{name} is not TOML: {e}").format(name=name, e=e)) from None
-    except RecursionError:  # tomllib recurses once per level of nesting
-        msg = _("{name} is not TOML a reader can read: nested too deep").format(name=name)
-        raise BadInputError(msg) from None
-    if "version" in data:
-        policy = parse_policy(text, name)
-        return Contents("version", dict(policy.calendar), policy)
-    if set(data) != {"calendar"} or not isinstance(data["calendar"], dict) or not data["calendar"]:
-        raise BadInputError(
-            _(
-                "{name} holds neither a policy version (version, effective_from, …) nor only "
-                '[calendar."YEAR"] tables (grant-ledger policy calendar YEAR prints one)'
-            ).format(name=name)
-        )
-    years = [parse_year(key, table, name) for key, table in data["calendar"].items()]
-    return Contents("calendar", {y.year: y for y in years}, None)
 
 
 def known_calendar() -> dict[int, CalendarYear]:
@@ -149,55 +112,6 @@ def conflicts(name: str, contents: Contents, today: date) -> None:
             f"force from {latest.effective_from.isoformat()} ({latest.version}): a new version "
             "never changes the rules of dates already judged"
         )
-
-
-def register(name: str, kind: str, text: str) -> None:
-    """Make an installed file's contents the ledger's, in this process."""
-    contents = read_file(name, text)
-    INSTALLED_CALENDAR.update(contents.calendar)
-    if contents.policy is not None:
-        INSTALLED_VERSIONS[contents.policy.source] = (contents.policy, text)
-
-
-@dataclass(frozen=True)
-class InstalledFile:
-    """A file installed in the ledger, as its sealed event holds it (``event``: the event's
-    notification id)."""
-
-    event: int
-    name: str
-    kind: str
-    text: str
-
-
-def installed_files(engine: Engine, table: Table, check: Any) -> list[InstalledFile]:
-    """The installed files, read from the log (``check``: the ledger's seal check of stored rows,
-    so nothing unsealed is believed) in the order they were installed."""
-    c = table.c
-    query = select(c.id, c.originator_id, c.originator_version, c.topic, c.state)
-    with engine.connect() as conn:
-        found = conn.execute(query.where(c.originator_id == BOOK_ID).order_by(c.id)).all()
-    if not found:
-        return []
-    files = []
-    for row in check(found):
-        if row.topic != INSTALLED:
-            continue
-        state = row.state
-        text = str(state.get("text", ""))
-        if hashlib.sha256(text.encode("utf-8")).hexdigest() != state.get("sha256"):
-            continue
-        files.append(InstalledFile(int(row.id), str(state.get("name")), str(state.get("kind")), text))
-    return files
-
-
-def register_installed(engine: Engine, table: Table, check: Any) -> None:
-    """The installed files (``installed_files``) registered, in the order they were installed."""
-    files = installed_files(engine, table, check)
-    INSTALLED_CALENDAR.clear()
-    INSTALLED_VERSIONS.clear()
-    for file in files:
-        register(file.name, file.kind, file.text)
 
 
 class InstallPolicy(Action):

@@ -9,6 +9,11 @@ the same however long the history; a load replays at most a tenth of it after it
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T", bound=type[Any])
+
 # points ``every`` apart up to this many intervals, then ten to each doubling
 _FIRST = 20
 _PER_DOUBLING = 10
@@ -31,3 +36,19 @@ def points_through(version: int, every: int) -> int:
 
 def is_point(version: int, every: int) -> bool:
     return points_through(version, every) > points_through(version - 1, every)
+
+
+# each aggregate class and its ``every``, as its module declares it (``snapshot_every``): the
+# application's snapshotting intervals, holding a class once its module is imported (no aggregate
+# of a module not imported is ever saved)
+INTERVALS: dict[type[Any], int] = {}
+
+
+def snapshot_every(every: int) -> Callable[[T], T]:
+    """The aggregate class's snapshots are stored at the points ``every`` makes."""
+
+    def declare(cls: T) -> T:
+        INTERVALS[cls] = every
+        return cls
+
+    return declare

@@ -22,6 +22,7 @@ from ledger.errors import VerificationError
 from ledger.i18n import T_
 from ledger.policy import Policy, Programme
 from ledger.rules import raise_first, recommendation_quota, recommendation_rank, unit_may_hold
+from ledger.snapshot_points import snapshot_every
 
 UNIT_NAMESPACE = uuid5(NAMESPACE_URL, "https://grant-ledger/unit")
 BASE_NAMESPACE = uuid5(NAMESPACE_URL, "https://grant-ledger/base")
@@ -50,6 +51,7 @@ def _rejected_grant(reason: str) -> str:
     return ""
 
 
+@snapshot_every(50)
 class Unit(Aggregate):
     TOPIC = "grant-ledger:Unit"
     # 2: slots kept per grant (``slots``). A snapshot of form 1 kept ``bases`` by base id (each

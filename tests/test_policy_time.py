@@ -432,7 +432,9 @@ def test_a_report_reads_installed_files_only_where_a_ledger_holds_some(
 ) -> None:
     """Every report asks whether the ledger holds installed policy files before it reads. Where it
     holds none, asking loads neither the policy book nor its action and their libraries (about a
-    tenth of a second of each report); where it holds one, the report loads the book and reads it."""
+    tenth of a second of each report); where it holds one, the report opens the ledger's write
+    side and reads the files (``ledger.policy_installed``; the book's aggregate and action are
+    loaded by ``policy install`` alone)."""
     from tests.loaded import loaded_by
 
     heavy = ["pydantic", "ledger.policy_book", "ledger.grant"]
@@ -447,5 +449,5 @@ def test_a_report_reads_installed_files_only_where_a_ledger_holds_some(
     sqlite_ledger.ok("policy", "install", str(year), role="admin")
     holding = loaded_by(report, heavy)
     assert holding.code == 0, holding
-    assert holding.modules["ledger.policy_book"]
+    assert holding.modules["ledger.grant"]
     assert json.loads(holding.stdout) == json.loads(bare.stdout)
