@@ -18,7 +18,6 @@ from contextlib import AbstractContextManager, nullcontext
 from ledger.application import GrantLedger
 from ledger.i18n import _
 from projections.names import named, tracked
-from projections.rebuild import rebuild_all
 from projections.runner import Projection, ProjectionRecorder, kept_positions
 from projections.runner import catch_up as catch_up_from_positions
 from projections.status import head
@@ -45,6 +44,8 @@ def catch_up(
         earlier = _earlier_versions(app, [p.name for p in fresh])
         if not earlier:  # never built: the ordinary catch-up builds it from the first event
             return 0
+        from projections.rebuild import rebuild_all  # its workers' machinery: only when one is due
+
         upgraded = [p for p in fresh if p.name in earlier]
         worker = None if fork else False
         with rebuilding(sorted(earlier), head(app.engine)) if rebuilding else nullcontext(progress) as step:

@@ -118,11 +118,10 @@ _UPGRADED = """
 import os, sys, time
 from pathlib import Path
 import projections.names as n
-import projections.current as current
 import projections.rebuild as rebuild
 n.VERSIONS[n.BALANCES] += 1
 barrier, count = Path(sys.argv.pop(1)), int(sys.argv.pop(1))
-real_rebuild, real_replay = current.rebuild_all, rebuild.replay_into
+real_rebuild, real_replay = rebuild.rebuild_all, rebuild.replay_into
 
 def together(*args, **kwargs):  # every process reaches its rebuild before any begins
     (barrier / str(os.getpid())).touch()
@@ -135,7 +134,7 @@ def slowly(*args, **kwargs):  # holding whatever the rebuild holds, long enough 
     time.sleep(0.5)
     return done
 
-current.rebuild_all, rebuild.replay_into = together, slowly
+rebuild.rebuild_all, rebuild.replay_into = together, slowly  # projections.current imports it when due
 from commands.cli import main
 sys.argv = ["grant-ledger", *sys.argv[1:]]
 main()
