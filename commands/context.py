@@ -18,7 +18,7 @@ from ledger.location import database_url
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from ledger.actions import Action
+    from ledger.action_base import Action
     from ledger.application import GrantLedger, Outcome
     from ledger.seal import Signer
 
@@ -262,7 +262,7 @@ def option(field: str) -> str:
 
 def action(kind: type[A], /, **values: Any) -> A:
     """The action the options describe, or one sentence naming the option (exit 2)."""
-    from ledger.actions import build
+    from ledger.action_base import build
 
     return build(kind, option, **values)
 

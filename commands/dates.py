@@ -19,7 +19,7 @@ class BusinessDateType(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
         if isinstance(value, datetime):
             return value
-        from ledger.actions import business_date
+        from ledger.action_base import business_date
 
         try:
             return datetime.combine(business_date(value), time())

@@ -13,9 +13,9 @@ from commands.choices import Named, named
 from commands.context import action, record
 from commands.dates import DATE, dated
 from commands.i18n import _
-from ledger.actions import CommitMatching, Disburse, ReceiveMatching, Reverse, Spend
 from ledger.errors import BadInputError
 from ledger.money import format_yuan
+from ledger.money_actions import CommitMatching, Disburse, ReceiveMatching, Reverse, Spend
 
 if TYPE_CHECKING:
     from ledger.application import Outcome

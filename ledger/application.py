@@ -42,7 +42,7 @@ from ledger.snapshot_points import INTERVALS, is_point
 from ledger.trust import Row, Trust
 
 if TYPE_CHECKING:  # the actions (and pydantic) load with the commands that build them, not with reports
-    from ledger.actions import Action
+    from ledger.action_base import Action
     from ledger.policy_installed import InstalledFile
     from ledger.unit import Base, RecommendationRound, Unit
 

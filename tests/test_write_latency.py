@@ -134,14 +134,15 @@ def test_a_spend_on_a_populated_sqlite_ledger_inspects_no_table(sqlite_ledger: A
 
 
 def test_a_spend_builds_neither_the_units_nor_the_other_acts(sqlite_ledger: Any) -> None:
-    """A write on a grant imports the grant's side alone: not the units' aggregates, the bodies',
-    the policy book's, nor the grant commands (each a few milliseconds of classes built)."""
+    """A money command imports the grant's side alone: its own acts (ledger.money_actions), not
+    the other acts, the units' aggregates, the bodies', the policy book's, nor the grant commands
+    (each a few milliseconds of classes built)."""
     from tests.conftest import approved_district_grant
     from tests.loaded import loaded_by
 
     approved_district_grant(sqlite_ledger)
     sqlite_ledger.ok("disburse", "G1", "--amount", "50000", "--voucher", "D-1", "--date", "2024-04-15")
-    lazy = ["ledger.unit", "ledger.bodies", "ledger.policy_book", "commands.grant"]
+    lazy = ["ledger.actions", "ledger.unit", "ledger.bodies", "ledger.policy_book", "commands.grant"]
     spend = ["spend", "G1", "--amount", "10", "--category", "equipment", "--voucher", "V-1"]
     key = str(sqlite_ledger.key("officer"))
     spent = loaded_by(
