@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +21,9 @@ from commands.totals import Totals
 from ledger.errors import BadInputError, NotFoundError
 from ledger.money import ZERO
 from projections.figures import Balance
+
+if TYPE_CHECKING:
+    from commands.chart import Chart
 
 __all__ = ["balance_command", "parse_moment", "register"]
 
@@ -208,7 +211,6 @@ def balance_command(
       grant-ledger balance --district 渝中区
       grant-ledger balance --format xlsx --output 余额表.xlsx
     """
-    from commands.chart import Chart
     from commands.context import settings
 
     lang = settings().lang
@@ -268,13 +270,19 @@ def balance_command(
         fit=None if columns is not None else PERIOD_FIT if period else FIT,  # no name: JSON/CSV/xlsx have it
         report_date=w.as_of,
         since=w.since,
-        chart=Chart(
-            {"zh": "各基地执行率（支出÷到位）", "en": "execution rate per base (spent ÷ received)"}[lang],
-            label="base_id",
-            series=("execution_rate",),
-            percent=True,
-        ),
+        chart=_chart(lang) if fmt == "xlsx" else None,  # drawn by the workbook alone
         totals=TOTALS,
+    )
+
+
+def _chart(lang: str) -> Chart:
+    from commands.chart import Chart
+
+    return Chart(
+        {"zh": "各基地执行率（支出÷到位）", "en": "execution rate per base (spent ÷ received)"}[lang],
+        label="base_id",
+        series=("execution_rate",),
+        percent=True,
     )
 
 

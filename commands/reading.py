@@ -18,6 +18,7 @@ from ledger.clock import business_today
 from ledger.errors import BadInputError
 
 if TYPE_CHECKING:
+    from commands.captured import Capture
     from commands.chart import Chart
     from commands.totals import Totals
 
@@ -297,29 +298,10 @@ def _surely_fitting(
     return wanted[:kept]
 
 
-@dataclass(frozen=True)
-class Shown:
-    """A report's table as ``emit`` lays it out (its labelled columns but the hidden ones, each
-    code shown by its name, the 合计 row labelled), for a caller that draws it itself."""
-
-    title: str
-    keys: list[str]
-    headers: list[str]
-    rows: list[list[Any]]
-    total: list[Any] | None
-    empty: str
-
-
-@dataclass
-class Capture:
-    """What a read command run in a caller's click context (``capture``) hands it instead of
-    printing: its table (``shown``, for --format table); a file it writes is written, unannounced."""
-
-    shown: Shown | None = None
-
-
 def capture(ctx: click.Context) -> Capture:
     """Run in ``ctx``, a read command prints nothing: its table is kept in the Capture returned."""
+    from commands.captured import Capture
+
     kept = ctx.meta[_CAPTURE] = Capture()
     return kept
 
@@ -426,6 +408,8 @@ def emit(
             _wrote(name, output)
             return
     elif (kept := _captured()) is not None:
+        from commands.captured import Shown
+
         shown = [i for i in range(len(keys)) if i not in hidden]
         kept.shown = Shown(
             title=name,

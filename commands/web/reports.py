@@ -24,8 +24,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from commands.captured import Shown
 from commands.output import _cell as cell_text
-from commands.reading import Shown, capture
+from commands.reading import capture
 from commands.web.i18n import _
 from commands.web.status import STATUS
 from ledger.errors import LedgerError
