@@ -19,8 +19,9 @@ day, counts once against the approved amount when the new tranche comes (else th
 for the date's spending, which the receipt may have paid for; a matching receipt's always does,
 as matching has no approved amount to keep under). A file refused in
 that order is tried again, each grant refused in its next order (``DateOrder``): a receipt's
-reversal after the date's spending, or a receipt of an earlier date reversed first of a date
-receiving its kind again.
+reversal after the date's spending, or a receipt of an earlier date reversed on a date receiving
+its kind again right before the receipt of its amount (a tranche disbursed again), after the
+date's other receipts, or else first of the date's receipts.
 A file listing a date's money out before its money in (a spend above the tranche of its date, as a
 file newest first lists them) is out of order too. The rows wait in a scratch SQLite file, sorted
 there, so memory does not grow with the file.
@@ -35,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from itertools import islice
 from pathlib import Path
 
@@ -51,6 +53,8 @@ from ledger.import_format import RECEIPT_KINDS, Cells, Row, as_cells
     _RECEIPT_UNDONE,
     _ITS_RECEIPT_REVERSAL,
     _RECEIPT,
+    _REDONE_REVERSAL,
+    _REDONE_RECEIPT,
     _REVERSAL_IN,
     _SPEND_UNDONE,
     _ITS_REVERSAL,
@@ -61,7 +65,7 @@ from ledger.import_format import RECEIPT_KINDS, Cells, Row, as_cells
     _DISPOSAL,
     _EXTENSION,
     _OTHER_KIND,
-) = range(17)
+) = range(19)
 _KIND_ORDER = {
     "approve": _APPROVAL,
     "match_commit": _COMMITMENT,  # a promise: before the matching it promises is received
@@ -120,9 +124,27 @@ _EARLY_WHERE = (
     "AND NOT EXISTS (SELECT 1 FROM rows r WHERE r.grant_id = rows.grant_id AND r.voucher = rows.memo "
     f"AND r.kind IN ({_RECEIPT}, {_RECEIPT_UNDONE}) AND r.day >= rows.day AND r.act = rows.act)"
 )
-_BY_DAY = "CREATE INDEX IF NOT EXISTS rows_day ON rows (grant_id, day, act, kind, voucher)"
+_BY_DAY = (
+    "CREATE INDEX IF NOT EXISTS rows_day ON rows (grant_id, day, act, kind, voucher)",
+    "CREATE INDEX IF NOT EXISTS rows_amount ON rows (grant_id, day, act, kind, amount, line)",
+)
+# the date's receipt of the act's kind and amount (a tranche disbursed again): it goes after the
+# date's other receipts, its reversal right before it (a second tranche of the date may be what
+# leaves money enough for the reversal)
+_REDONE_AMOUNT = (
+    "(SELECT r.amount FROM rows r WHERE r.grant_id = rows.grant_id AND r.voucher = rows.memo "
+    f"AND r.kind IN ({_RECEIPT}, {_RECEIPT_UNDONE}) AND r.day < rows.day AND r.act = rows.act LIMIT 1)"
+)
+_REDONE_BY = (
+    f"SELECT min(o.line) FROM rows o WHERE o.grant_id = rows.grant_id AND o.day = rows.day "
+    f"AND o.act = rows.act AND o.kind = {_RECEIPT} AND o.amount = {_REDONE_AMOUNT}"
+)
 _EARLY = (
     f"UPDATE rows SET kind = {_EARLY_RECEIPT_REVERSAL} WHERE grant_id IN early AND {_EARLY_WHERE}",
+    f"UPDATE rows SET kind = {_REDONE_REVERSAL}, anchor = ({_REDONE_BY}) "
+    f"WHERE kind = {_EARLY_RECEIPT_REVERSAL} AND {_REDONE_AMOUNT} != '' AND ({_REDONE_BY}) IS NOT NULL",
+    f"UPDATE rows SET kind = {_REDONE_RECEIPT} WHERE kind = {_RECEIPT} AND line IN (SELECT anchor FROM rows "
+    f"WHERE kind = {_REDONE_REVERSAL})",
     f"UPDATE rows SET kind = {_EARLY_REVERSAL_IN} WHERE grant_id IN early AND kind = {_REVERSAL_IN}",
 )
 # a receipt or spend reversed on its date and its reversal go together, in the order of the acts;
@@ -130,8 +152,10 @@ _EARLY = (
 # is "already recorded" before the reversal, not a reversed voucher recorded again
 _SORTED = (
     f"SELECT line, row FROM rows ORDER BY day, CASE kind WHEN {_ITS_REVERSAL} THEN {_SPEND_UNDONE} "
-    f"WHEN {_ITS_RECEIPT_REVERSAL} THEN {_RECEIPT_UNDONE} ELSE kind END, anchor, kind, line"
+    f"WHEN {_ITS_RECEIPT_REVERSAL} THEN {_RECEIPT_UNDONE} WHEN {_REDONE_REVERSAL} THEN {_REDONE_RECEIPT} "
+    "ELSE kind END, anchor, kind, line"
 )
+_CENT = Decimal("0.01")
 _UNDATED = 0  # a row whose date does not read sorts first; its own check refuses it
 _SCRATCH_CACHE_KIB = 16 * 1024
 _BATCH = 10_000
@@ -296,7 +320,15 @@ def first_disorder(rows: Iterable[tuple[int, Row]]) -> Disorder | None:
     return None
 
 
-def _key(line: int, row: Row) -> tuple[int, int, int, int, str, str, str, str, str, bytes]:
+def _amount(text: str) -> str:
+    """A receipt's amount as the redone tranche's is compared with it (``_REDONE_BY``), or ''."""
+    try:
+        return str(Decimal(text.strip()).quantize(_CENT))
+    except (InvalidOperation, ValueError):
+        return ""
+
+
+def _key(line: int, row: Row) -> tuple[int, int, int, int, str, str, str, str, str, str, bytes]:
     on = _day(row)
     # the row as its check reads it (``as_cells``), text only, with what it carries past its
     # cells: a row holding cells past the header's (``overflow``) or under a blank name
@@ -318,6 +350,7 @@ def _key(line: int, row: Row) -> tuple[int, int, int, int, str, str, str, str, s
         cells.get("memo", ""),
         category,
         act,
+        _amount(cells.get("amount", "")) if order == _RECEIPT else "",
         pickle.dumps(cells, protocol=5),
     )
 
@@ -383,8 +416,7 @@ def _ranked(conn: sqlite3.Connection, orders: Orders, held: Held | None = None) 
     for ranking in _RANKED:
         conn.execute(f"{ranking} AND grant_id NOT IN unpaired" if ranking in receipt_pairs else ranking)
     if orders.early:
-        conn.execute(_BY_DAY)
-        for ranking in _EARLY:
+        for ranking in (*_BY_DAY, *_EARLY):
             conn.execute(ranking)
     return True
 
@@ -395,8 +427,9 @@ class DateOrder:
     of the date's receipts, or its reversal after the date's spending: the first holds a tranche
     disbursed again that day under the approved amount; the second, a receipt reversed once the
     spending it paid for that day is reversed. A receipt of an earlier date reversed on a date
-    receiving its kind again: its reversal first of the date's receipts holds a tranche disbursed
-    again with the approved amount all disbursed; after the spending, one whose money is spent.
+    receiving its kind again: its reversal right before the receipt of its amount (after the date's
+    other receipts), or first of them, holds a tranche disbursed again with the approved amount all
+    disbursed; after the spending, one whose money is spent.
     No one order holds every history: a grant refused in one is tried in the next
     (``next_orders``)."""
 
@@ -417,7 +450,7 @@ class DateOrder:
         moves some row of it; None if none has one left."""
         if not self._reversals:
             return None
-        self._conn.execute(_BY_DAY)
+        self._conn.execute(_BY_DAY[0])
         unpaired, early = set(self.orders.unpaired), set(self.orders.early)
         moved = False
         for grant in sorted(set(grants)):
@@ -457,11 +490,11 @@ def by_business_date(
             conn.execute("PRAGMA temp_store = FILE")
             conn.execute(
                 "CREATE TABLE rows (day INTEGER, kind INTEGER, line INTEGER, anchor INTEGER, "
-                "grant_id TEXT, voucher TEXT, memo TEXT, category TEXT, act TEXT, row BLOB)"
+                "grant_id TEXT, voucher TEXT, memo TEXT, category TEXT, act TEXT, amount TEXT, row BLOB)"
             )
             keyed = (_key(line, row) for line, row in rows)
             while batch := list(islice(keyed, _BATCH)):
-                conn.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
+                conn.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
             reversals = _ranked(conn, orders, held)
             conn.commit()
             ordered = conn.execute(_SORTED)

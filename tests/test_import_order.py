@@ -671,13 +671,15 @@ def test_a_dates_many_reversals_cost_steps_in_proportion_to_the_rows(
     assert large[1] < 6 * small[1], (small, large)
 
 
+@pytest.mark.parametrize("amounts", ["none", "each its own"])
 def test_many_tranches_reversed_on_a_later_date_cost_steps_in_proportion_to_the_rows(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, amounts: str
 ) -> None:
     """A grant's tranches of 2024-02-05, each reversed on 2024-03-10 and disbursed again under a new
     voucher: finding which grants have such reversals once rows are refused, and ranking them first
-    of the date's receipts, look each up on an index: four times the rows, about four times the
-    steps (SQLite's instructions counted, not time)."""
+    of the date's receipts (or each right before the tranche of its amount disbursed again) look
+    each up on an index: four times the rows, about four times the steps (SQLite's instructions
+    counted, not time)."""
     import sqlite3
 
     from ledger import import_order
@@ -685,17 +687,18 @@ def test_many_tranches_reversed_on_a_later_date_cost_steps_in_proportion_to_the_
 
     connect = sqlite3.connect
 
-    def row(kind: str, on: str, voucher: str, memo: str = "") -> dict[str, str]:
+    def row(kind: str, on: str, voucher: str, memo: str = "", amount: str = "") -> dict[str, str]:
         category = "disburse" if kind == "reverse" else ""
         return {**dict.fromkeys(COLUMNS, ""), "date": on, "grant_id": "G0001", "kind": kind,
-                "voucher": voucher, "memo": memo, "category": category}  # fmt: skip
+                "voucher": voucher, "memo": memo, "category": category, "amount": amount}  # fmt: skip
 
     def steps(tranches: int) -> int:
-        listed = [row("disburse", "2024-02-05", f"T{n}") for n in range(tranches)]
+        amount = [f"{n + 1}.00" if amounts == "each its own" else "" for n in range(tranches)]
+        listed = [row("disburse", "2024-02-05", f"T{n}", amount=amount[n]) for n in range(tranches)]
         for n in range(tranches):
             listed += [
                 row("reverse", "2024-03-10", f"R{n}", f"T{n}"),
-                row("disburse", "2024-03-10", f"T{n}B"),
+                row("disburse", "2024-03-10", f"T{n}B", amount=amount[n]),
             ]
         rows = list(enumerate(listed, start=2))
         instructions = 0
@@ -717,8 +720,11 @@ def test_many_tranches_reversed_on_a_later_date_cost_steps_in_proportion_to_the_
         assert orders == import_order.Orders(early=frozenset({"G0001"}))
         with import_order.by_business_date(iter(rows), orders) as ordered:
             taken = [line for line, _ in ordered]
-        # the date's reversals of earlier tranches first of its receipts
-        assert taken[tranches : 2 * tranches] == [2 + tranches + 2 * n for n in range(tranches)]
+        reversals = [2 + tranches + 2 * n for n in range(tranches)]
+        if amounts == "none":  # the date's reversals of earlier tranches first of its receipts
+            assert taken[tranches : 2 * tranches] == reversals
+        else:  # each right before its tranche disbursed again
+            assert taken[tranches:] == [line for r in reversals for line in (r, r + 1)]
         monkeypatch.undo()
         return instructions
 
@@ -1039,3 +1045,26 @@ def test_a_receipt_of_an_earlier_import_reversed_by_its_voucher_is_applied_by_da
     assert "applied again by business date" in result.stderr, result.stderr
     assert ledger.balances() == reference.balances()
     assert ledger.event_count() - before == reference.event_count() - recorded
+
+
+def test_a_tranche_disbursed_again_after_a_second_tranche_of_its_date_is_applied_by_date(
+    template: Ledger, tmp_path: Path
+) -> None:
+    """120,000.00 disbursed on 2024-02-05, 1,200.00 of it spent; on 2024-02-07 the second tranche
+    of 80,000.00 comes, then the first is reversed and disbursed again (found by hypothesis:
+    tests/test_import_order_days.py). The reversal needs the second tranche's money before it
+    (118,800.00 is left without it), the tranche disbursed again needs the reversal before it (the
+    approved 200,000.00 is all disbursed): first of the date's receipts the reversal was refused.
+    The reversal now goes right before the tranche of its amount disbursed that date, after the
+    date's other receipts."""
+    money = [
+        _money_row("2024-02-05", "disburse", "120000.00", "G0001-T1", "1"),
+        _money_row("2024-02-06", "spend", "1200.00", "G0001-S1"),
+        _money_row("2024-02-07", "disburse", "80000.00", "G0001-T2", "2"),
+        _money_row("2024-02-07", "reverse", "", "G0001-R-T1", "G0001-T1", "disburse"),
+        _money_row("2024-02-07", "disburse", "120000.00", "G0001-T1B", "1"),
+    ]
+    ledger, _, result = _by_date_file(template, tmp_path, "newest", money)
+    assert result.exit_code == 0, result.output
+    assert "applied again by business date" in result.stderr, result.stderr
+    _same_as_in_order(template, tmp_path, ledger, money)
