@@ -249,6 +249,7 @@ class _Date:
         self.spends = _Acts()
         self.receipts = _Acts()
         self.pending: dict[str, int] = {}  # reversals naming nothing listed before them: line
+        self.received: dict[str, int] = {}  # the date's first receipt of each kind: its line
 
     def listed(self, rank: int, line: int, kind: str) -> tuple[int, str] | None:
         """The row above (line, kind) the date's order takes after this one, if any."""
@@ -303,6 +304,11 @@ def first_disorder(rows: Iterable[tuple[int, Row]]) -> Disorder | None:
                 if not named:
                     seen.pending.setdefault(memo, line)
                 above = seen.listed(_REVERSAL_OUT if named else _REVERSAL_IN, line, kind)
+                # a receipt of an earlier date reversed below the date's receipt of its kind: a
+                # grant's third order takes it before that receipt
+                again = sorted((seen.received[act], act) for act in acts if act in seen.received)
+                if above is None and named and again:
+                    above = again[0]
         else:
             voucher = str(row.get("voucher") or "").strip()
             if voucher in seen.pending:  # its reversal is listed above it
@@ -313,6 +319,7 @@ def first_disorder(rows: Iterable[tuple[int, Row]]) -> Disorder | None:
                 receipts.setdefault(grant_id, set()).add(voucher)
                 if rank == _RECEIPT:
                     seen.receipts.add(f"{kind}/{voucher}", line, kind)
+                    seen.received.setdefault(kind, line)
             if above is None and rank != _OTHER_KIND:  # a kind not imported is refused at its row
                 above = seen.listed(rank, line, kind)
         if above is not None:

@@ -1068,3 +1068,28 @@ def test_a_tranche_disbursed_again_after_a_second_tranche_of_its_date_is_applied
     assert result.exit_code == 0, result.output
     assert "applied again by business date" in result.stderr, result.stderr
     _same_as_in_order(template, tmp_path, ledger, money)
+
+
+def test_a_tranche_disbursed_again_listed_above_the_reversal_of_the_first_is_applied_by_date(
+    template: Ledger, tmp_path: Path
+) -> None:
+    """A file in date order, but for 2024-03-10's tranche disbursed again listed above the
+    reversal of the tranche of 2024-02-05 it replaces (found by hypothesis: two grants' rows
+    shuffled): as listed the new tranche makes 400,000.00 disbursed (exit 3, "tranches within
+    approval"), and the file was never applied by date, its dates being in order. A receipt of an
+    earlier date reversed below the date's receipt of its kind is out of order now: the grant's
+    third order takes the reversal first."""
+    money = [
+        _money_row("2024-02-05", "disburse", "200000.00", "G0001-T1", "1"),
+        _money_row("2024-03-10", "disburse", "200000.00", "G0001-T1B", "1"),
+        _money_row("2024-03-10", "reverse", "", "G0001-R-T1", "G0001-T1", "disburse"),
+    ]
+    ledger, _, _ = _by_date_file(template, tmp_path, "listed", [])
+    result = ledger("import", str(_write(tmp_path / "listed.csv", money)))
+    assert result.exit_code == 0, result.output
+    said = (
+        "listed.csv:4: rows of grant G0001 of 2024-03-10 are not in the order its money moves "
+        "(line 4, reverse, comes after line 3, disburse)"
+    )
+    assert said in result.stderr, result.stderr
+    _same_as_in_order(template, tmp_path, ledger, [money[0], money[2], money[1]])
