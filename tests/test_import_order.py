@@ -617,6 +617,27 @@ def _spent_and_reversed(pairs: int, voucher: str | None) -> list[tuple[int, dict
     return list(enumerate(listed, start=2))
 
 
+def _sqlite_steps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The steps of SQLite's instructions (a hundred each) on every connection opened from now on,
+    counted in the one-item list returned, until ``monkeypatch.undo()``."""
+    import sqlite3
+
+    connect = sqlite3.connect
+    counted = [0]
+
+    def step() -> int:
+        counted[0] += 1
+        return 0
+
+    def counting(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = connect(*args, **kwargs)
+        conn.set_progress_handler(step, 100)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", counting)
+    return counted
+
+
 @pytest.mark.parametrize("voucher", [None, ""], ids=["own vouchers", "one voucher (an empty column)"])
 def test_a_dates_many_reversals_cost_steps_in_proportion_to_the_rows(
     monkeypatch: pytest.MonkeyPatch, voucher: str | None
@@ -627,12 +648,9 @@ def test_a_dates_many_reversals_cost_steps_in_proportion_to_the_rows(
     empty: every row is refused) looked up the first line of the voucher over all its spends at
     each reversal (about an hour). Each now costs steps in proportion to the rows: four times the
     rows, about four times the steps (Python's lines and SQLite's instructions counted, not time)."""
-    import sqlite3
     import sys
 
     from ledger import import_order
-
-    connect = sqlite3.connect
 
     def steps(pairs: int) -> tuple[int, int]:
         rows = _spent_and_reversed(pairs, voucher)
@@ -648,23 +666,11 @@ def test_a_dates_many_reversals_cost_steps_in_proportion_to_the_rows(
             import_order.first_disorder(iter(rows))
         finally:
             sys.settrace(None)
-        instructions = 0
-
-        def counted(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-            def step() -> int:
-                nonlocal instructions
-                instructions += 1
-                return 0
-
-            conn = connect(*args, **kwargs)
-            conn.set_progress_handler(step, 100)
-            return conn
-
-        monkeypatch.setattr(sqlite3, "connect", counted)
+        instructions = _sqlite_steps(monkeypatch)
         with import_order.by_business_date(iter(rows)) as ordered:
             assert sum(1 for _ in ordered) == len(rows)
         monkeypatch.undo()
-        return lines, instructions
+        return lines, instructions[0]
 
     small, large = steps(500), steps(2000)
     assert large[0] < 6 * small[0], (small, large)
@@ -680,12 +686,9 @@ def test_many_tranches_reversed_on_a_later_date_cost_steps_in_proportion_to_the_
     of the date's receipts (or each right before the tranche of its amount disbursed again) look
     each up on an index: four times the rows, about four times the steps (SQLite's instructions
     counted, not time)."""
-    import sqlite3
 
     from ledger import import_order
     from ledger.import_format import HEADER as COLUMNS
-
-    connect = sqlite3.connect
 
     def row(kind: str, on: str, voucher: str, memo: str = "", amount: str = "") -> dict[str, str]:
         category = "disburse" if kind == "reverse" else ""
@@ -701,19 +704,7 @@ def test_many_tranches_reversed_on_a_later_date_cost_steps_in_proportion_to_the_
                 row("disburse", "2024-03-10", f"T{n}B", amount=amount[n]),
             ]
         rows = list(enumerate(listed, start=2))
-        instructions = 0
-
-        def counted(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-            def step() -> int:
-                nonlocal instructions
-                instructions += 1
-                return 0
-
-            conn = connect(*args, **kwargs)
-            conn.set_progress_handler(step, 100)
-            return conn
-
-        monkeypatch.setattr(sqlite3, "connect", counted)
+        instructions = _sqlite_steps(monkeypatch)
         with import_order.by_business_date(iter(rows)) as ordered:
             assert sum(1 for _ in ordered) == len(rows)
             orders = ordered.next_orders({"G0001"})  # every row of it refused
@@ -726,7 +717,7 @@ def test_many_tranches_reversed_on_a_later_date_cost_steps_in_proportion_to_the_
         else:  # each right before its tranche disbursed again
             assert taken[tranches:] == [line for r in reversals for line in (r, r + 1)]
         monkeypatch.undo()
-        return instructions
+        return instructions[0]
 
     small, large = steps(500), steps(2000)
     assert large < 6 * small, (small, large)
