@@ -196,8 +196,10 @@ def record_file(
 
     with stage(_("importing")) as step:
         done = record_rows(app, read_rows(cells), progress=step, **options)
+    if not done.errors:
+        return done
     held = _held_receipts(app)
-    again = by_date_again(reopen, held) if done.errors else None
+    again = by_date_again(reopen, held)
     if again is None:
         return done
     disorder, ordered = again

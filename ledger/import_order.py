@@ -114,9 +114,10 @@ _RANKED = (
     "AND s.voucher = rows.memo)",
 )
 # a grant's third order of a date (``Orders.early``): a receipt of an earlier date reversed on a
-# date that receives its kind again goes first of the date's receipts, after the reversals of
-# earlier spending (which only give money back): a tranche disbursed again counts once against the
-# approved amount, whose cap is judged on the running total
+# date that receives its kind again goes before the date's receipts (``_REDONE_BY``: right before
+# the one of its amount), after the reversals of earlier spending (which only give money back): a
+# tranche disbursed again counts once against the approved amount, whose cap is judged on the
+# running total
 _EARLY_WHERE = (
     f"kind = {_REVERSAL_OUT} AND act IN ('disburse', 'match_receive') "
     "AND EXISTS (SELECT 1 FROM rows o WHERE o.grant_id = rows.grant_id AND o.day = rows.day "
@@ -304,11 +305,12 @@ def first_disorder(rows: Iterable[tuple[int, Row]]) -> Disorder | None:
                 if not named:
                     seen.pending.setdefault(memo, line)
                 above = seen.listed(_REVERSAL_OUT if named else _REVERSAL_IN, line, kind)
-                # a receipt of an earlier date reversed below the date's receipt of its kind: a
-                # grant's third order takes it before that receipt
-                again = sorted((seen.received[act], act) for act in acts if act in seen.received)
-                if above is None and named and again:
-                    above = again[0]
+                if above is None and named:
+                    # a receipt of an earlier date reversed below the date's receipt of its kind:
+                    # a grant's third order takes it before that receipt
+                    above = min(
+                        ((seen.received[act], act) for act in acts if act in seen.received), default=None
+                    )
         else:
             voucher = str(row.get("voucher") or "").strip()
             if voucher in seen.pending:  # its reversal is listed above it
@@ -366,8 +368,9 @@ def _key(line: int, row: Row) -> tuple[int, int, int, int, str, str, str, str, s
 class Orders:
     """Which grants' dates go in another order than the first (``by_business_date``): ``unpaired``,
     a receipt reversed on its own date with its reversal after the date's spending, not with the
-    receipt first of the date's receipts; ``early``, a receipt of an earlier date reversed first of
-    the receipts of a date receiving its kind again, not after the date's spending."""
+    receipt first of the date's receipts; ``early``, a receipt of an earlier date reversed before
+    the receipts of a date receiving its kind again (right before the one of its amount), not after
+    the date's spending."""
 
     unpaired: frozenset[str] = frozenset()
     early: frozenset[str] = frozenset()

@@ -453,6 +453,16 @@ def _same_as_in_order(template: Ledger, tmp_path: Path, ledger: Ledger, money: l
     assert ledger.balances() == reference.balances()
 
 
+def _held_by_date(template: Ledger, tmp_path: Path, money: list[Row]) -> Ledger:
+    """``money`` newest first, imported by business date (exit 0, stderr says so) to the balances
+    of the rows in their order; the ledger."""
+    ledger, _, result = _by_date_file(template, tmp_path, "newest", money)
+    assert result.exit_code == 0, result.output
+    assert "applied again by business date" in result.stderr, result.stderr
+    _same_as_in_order(template, tmp_path, ledger, money)
+    return ledger
+
+
 @pytest.mark.parametrize(
     "reversed_on",
     [
@@ -475,10 +485,7 @@ def test_a_date_whose_reversal_makes_room_for_its_spending_holds_at_its_end(
         _money_row("2024-03-10", "reverse", "", "G0001-R-BIG", "G0001-BIG"),
         _money_row("2024-03-10", "spend", "90000.00", "G0001-AGAIN"),
     ]
-    ledger, _, result = _by_date_file(template, tmp_path, "newest", money)
-    assert result.exit_code == 0, result.output
-    assert "applied again by business date" in result.stderr, result.stderr
-    _same_as_in_order(template, tmp_path, ledger, money)
+    ledger = _held_by_date(template, tmp_path, money)
     shown = ledger("balance", "B0001")
     assert "30,000.00" in shown.stdout, shown.stdout
 
@@ -764,10 +771,7 @@ def test_an_act_listed_twice_and_reversed_on_its_date_is_applied_by_date(
         twice,
         _money_row("2024-03-10", "reverse", "", "G0001-R", twice[VOUCHER]),
     ]
-    ledger, _, result = _by_date_file(template, tmp_path, "newest", money)
-    assert result.exit_code == 0, result.output
-    assert "applied again by business date" in result.stderr, result.stderr
-    _same_as_in_order(template, tmp_path, ledger, money)
+    _held_by_date(template, tmp_path, money)
 
 
 def _from_matching(money: list[Row]) -> list[Row]:
@@ -802,10 +806,7 @@ def test_a_receipt_reversed_once_the_spending_it_paid_is_reversed_is_applied_by_
         _money_row("2024-02-06", "disburse", "80000.00", "G0001-T2", "2"),
         _money_row("2024-02-06", "reverse", "", "G0001-R-MR", "G0001-MR", "match_receive"),
     ]
-    ledger, _, result = _by_date_file(template, tmp_path, "newest", _from_matching(money))
-    assert result.exit_code == 0, result.output
-    assert "applied again by business date" in result.stderr, result.stderr
-    _same_as_in_order(template, tmp_path, ledger, money)
+    _held_by_date(template, tmp_path, _from_matching(money))
 
 
 def test_a_date_no_one_order_of_receipts_holds_is_tried_in_the_other(
@@ -845,10 +846,7 @@ def test_a_tranche_of_an_earlier_date_reversed_and_disbursed_again_is_applied_by
         _money_row("2024-03-10", "disburse", "200000.00", "G0001-T1B", "1"),
         _money_row("2024-03-10", "spend", "150000.00", "G0001-S1"),
     ]
-    ledger, _, result = _by_date_file(template, tmp_path, "newest", money)
-    assert result.exit_code == 0, result.output
-    assert "applied again by business date" in result.stderr, result.stderr
-    _same_as_in_order(template, tmp_path, ledger, money)
+    _held_by_date(template, tmp_path, money)
 
 
 def _of_grant(row: Row, n: int) -> Row:
@@ -1055,10 +1053,7 @@ def test_a_tranche_disbursed_again_after_a_second_tranche_of_its_date_is_applied
         _money_row("2024-02-07", "reverse", "", "G0001-R-T1", "G0001-T1", "disburse"),
         _money_row("2024-02-07", "disburse", "120000.00", "G0001-T1B", "1"),
     ]
-    ledger, _, result = _by_date_file(template, tmp_path, "newest", money)
-    assert result.exit_code == 0, result.output
-    assert "applied again by business date" in result.stderr, result.stderr
-    _same_as_in_order(template, tmp_path, ledger, money)
+    _held_by_date(template, tmp_path, money)
 
 
 def test_a_tranche_disbursed_again_listed_above_the_reversal_of_the_first_is_applied_by_date(
