@@ -175,6 +175,11 @@ def unlisted_text(unlisted: int, listed: int) -> str:
     )
 
 
+# passes by business date after the first, each moving some refused grant's date to its next
+# order: a grant tries at most three more on each date it is refused on
+MORE_PASSES = 8
+
+
 def _unstaged(label: str) -> AbstractContextManager[Callable[[int], None] | None]:
     return nullcontext(None)
 
@@ -210,9 +215,9 @@ def record_file(
         orders = rows.next_orders(first.grants) if first.errors else None
     from ledger.import_order import by_business_date
 
-    # each grant refused tried in its next order of a date (ledger.import_order.DateOrder), the
-    # others kept in theirs; the first verdict if none holds
-    for _pass in range(3):
+    # each grant refused tried in its next order of the date it was refused on, from that date on
+    # (ledger.import_order.DateOrder), the others kept in theirs; the first verdict if none holds
+    for _pass in range(MORE_PASSES):
         if orders is None:
             break
         with (

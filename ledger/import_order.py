@@ -32,9 +32,9 @@ from __future__ import annotations
 import pickle
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from itertools import islice
@@ -66,6 +66,7 @@ from ledger.import_format import RECEIPT_KINDS, Cells, Row, as_cells
     _EXTENSION,
     _OTHER_KIND,
 ) = range(19)
+_UNPAIRED, _EARLY_BIT = 1, 2  # the bits of a date's order (``Orders``, ``_TURNS``)
 _KIND_ORDER = {
     "approve": _APPROVAL,
     "match_commit": _COMMITMENT,  # a promise: before the matching it promises is received
@@ -78,6 +79,16 @@ _KIND_ORDER = {
     "dispose": _DISPOSAL,
     "extend": _EXTENSION,  # a build period's new end: after its grant's approval
 }
+# a tranche reversed on its own date, where the date disburses again
+_PAIRED_WHERE = (
+    f"kind = {_RECEIPT} AND act = 'disburse' AND EXISTS (SELECT 1 FROM rows r "
+    f"WHERE r.kind = {_REVERSAL_OUT} AND r.day = rows.day AND r.grant_id = rows.grant_id "
+    "AND r.memo = rows.voucher AND r.act = rows.act) "
+    # only where the date receives again what it reverses (a tranche disbursed again): else its
+    # reversal waits for the date's spending, which the receipt may have paid for, to be reversed
+    f"AND EXISTS (SELECT 1 FROM rows o WHERE o.kind IN ({_RECEIPT}, {_RECEIPT_UNDONE}) "
+    "AND o.day = rows.day AND o.grant_id = rows.grant_id AND o.act = rows.act AND o.voucher != rows.voucher)"
+)
 # the date's order of the rows of each kind once the file's other rows are known (``_ranked``):
 # a reversal naming a receipt of its grant in the file takes money out (``act``: the receipt's
 # kind); a receipt reversed on its own date goes before the date's other receipts, then its
@@ -91,14 +102,7 @@ _RANKED = (
     f"({_COMMITMENT}, {_RECEIPT}) AND r.grant_id = rows.grant_id AND r.voucher = rows.memo)",
     # only a tranche: the pair holds the total disbursed under the approved amount; matching
     # received has no such cap, and its pair, first of the date, only leaves less for the spending
-    f"UPDATE rows SET kind = {_RECEIPT_UNDONE} WHERE kind = {_RECEIPT} AND act = 'disburse' "
-    "AND EXISTS (SELECT 1 FROM rows r "
-    f"WHERE r.kind = {_REVERSAL_OUT} AND r.day = rows.day AND r.grant_id = rows.grant_id "
-    "AND r.memo = rows.voucher AND r.act = rows.act) "
-    # only where the date receives again what it reverses (a tranche disbursed again): else its
-    # reversal waits for the date's spending, which the receipt may have paid for, to be reversed
-    f"AND EXISTS (SELECT 1 FROM rows o WHERE o.kind IN ({_RECEIPT}, {_RECEIPT_UNDONE}) "
-    "AND o.day = rows.day AND o.grant_id = rows.grant_id AND o.act = rows.act AND o.voucher != rows.voucher)",
+    f"UPDATE rows SET kind = {_RECEIPT_UNDONE} WHERE {_PAIRED_WHERE}",
     f"UPDATE rows SET kind = {_ITS_RECEIPT_REVERSAL}, anchor = (SELECT max(s.line) FROM rows s "
     f"WHERE s.kind = {_RECEIPT_UNDONE} AND s.day = rows.day AND s.grant_id = rows.grant_id "
     f"AND s.voucher = rows.memo AND s.act = rows.act) WHERE kind = {_REVERSAL_OUT} AND EXISTS "
@@ -141,12 +145,17 @@ _REDONE_BY = (
     f"AND o.act = rows.act AND o.kind = {_RECEIPT} AND o.amount = {_REDONE_AMOUNT}"
 )
 _EARLY = (
-    f"UPDATE rows SET kind = {_EARLY_RECEIPT_REVERSAL} WHERE grant_id IN early AND {_EARLY_WHERE}",
+    f"UPDATE rows SET kind = {_EARLY_RECEIPT_REVERSAL} WHERE turn & {_EARLY_BIT} AND {_EARLY_WHERE}",
     f"UPDATE rows SET kind = {_REDONE_REVERSAL}, anchor = ({_REDONE_BY}) "
     f"WHERE kind = {_EARLY_RECEIPT_REVERSAL} AND {_REDONE_AMOUNT} != '' AND ({_REDONE_BY}) IS NOT NULL",
     f"UPDATE rows SET kind = {_REDONE_RECEIPT} WHERE kind = {_RECEIPT} AND line IN (SELECT anchor FROM rows "
     f"WHERE kind = {_REDONE_REVERSAL})",
-    f"UPDATE rows SET kind = {_EARLY_REVERSAL_IN} WHERE grant_id IN early AND kind = {_REVERSAL_IN}",
+    f"UPDATE rows SET kind = {_EARLY_REVERSAL_IN} WHERE turn & {_EARLY_BIT} AND kind = {_REVERSAL_IN}",
+)
+# each row's order of its date: that of its grant's last date of a change of order (``Orders``)
+_TURN_OF_DAY = (
+    "UPDATE rows SET turn = coalesce((SELECT t.turn FROM turns t WHERE t.grant_id = rows.grant_id "
+    "AND t.day <= rows.day ORDER BY t.day DESC LIMIT 1), 0) WHERE grant_id IN (SELECT grant_id FROM turns)"
 )
 # a receipt or spend reversed on its date and its reversal go together, in the order of the acts;
 # the reversal after the act's last row (``anchor``): a repeat of the act, listed twice in the file,
@@ -155,6 +164,10 @@ _SORTED = (
     f"SELECT line, row FROM rows ORDER BY day, CASE kind WHEN {_ITS_REVERSAL} THEN {_SPEND_UNDONE} "
     f"WHEN {_ITS_RECEIPT_REVERSAL} THEN {_RECEIPT_UNDONE} WHEN {_REDONE_REVERSAL} THEN {_REDONE_RECEIPT} "
     "ELSE kind END, anchor, kind, line"
+)
+_INSERT = (
+    "INSERT INTO rows (day, kind, line, anchor, grant_id, voucher, memo, category, act, amount, row) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _CENT = Decimal("0.01")
 _UNDATED = 0  # a row whose date does not read sorts first; its own check refuses it
@@ -205,6 +218,12 @@ def _day(row: Row) -> date | None:
         return business_date(row.get("date"))
     except (ValueError, TypeError, AttributeError):
         return None
+
+
+def day_of(row: Row) -> int:
+    """A row's business date as the scratch file keeps it (ordinal; 0 where it does not read)."""
+    on = _day(row)
+    return on.toordinal() if on is not None else _UNDATED
 
 
 class _Acts:
@@ -338,7 +357,6 @@ def _amount(text: str) -> str:
 
 
 def _key(line: int, row: Row) -> tuple[int, int, int, int, str, str, str, str, str, str, bytes]:
-    on = _day(row)
     # the row as its check reads it (``as_cells``), text only, with what it carries past its
     # cells: a row holding cells past the header's (``overflow``) or under a blank name
     # (``unnamed``) is refused at its line, not recorded cut to the header's width
@@ -350,7 +368,7 @@ def _key(line: int, row: Row) -> tuple[int, int, int, int, str, str, str, str, s
     if kind == "reverse" and category in RECEIPT_KINDS:
         order, act = _REVERSAL_OUT, category
     return (
-        on.toordinal() if on is not None else _UNDATED,
+        day_of(row),
         order,
         line,
         line,
@@ -366,17 +384,26 @@ def _key(line: int, row: Row) -> tuple[int, int, int, int, str, str, str, str, s
 
 @dataclass(frozen=True)
 class Orders:
-    """Which grants' dates go in another order than the first (``by_business_date``): ``unpaired``,
-    a receipt reversed on its own date with its reversal after the date's spending, not with the
-    receipt first of the date's receipts; ``early``, a receipt of an earlier date reversed before
-    the receipts of a date receiving its kind again (right before the one of its amount), not after
-    the date's spending."""
+    """Each grant's order of its dates (``by_business_date``) from a date on: ``turns[grant]``, the
+    dates (ordinal days) from which it changes, each with its order (an index of ``_TURNS``), the
+    grant's earlier dates in the first; ``tried[grant]``, the orders already tried on its last such
+    date. An order: ``unpaired``, a receipt reversed on its own date with its reversal after the
+    date's spending, not with the receipt first of the date's receipts; ``early``, a receipt of an
+    earlier date reversed before the receipts of a date receiving its kind again (right before the
+    one of its amount), not after the date's spending."""
 
-    unpaired: frozenset[str] = frozenset()
-    early: frozenset[str] = frozenset()
+    turns: Mapping[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
+    tried: Mapping[str, frozenset[int]] = field(default_factory=dict)
+
+    def rows(self) -> Iterator[tuple[str, int, int]]:
+        """(grant, day, order) for each date from which a grant's order changes."""
+        for grant, pieces in self.turns.items():
+            for day, turn in pieces:
+                yield grant, day, turn
 
 
-# a grant's orders, tried in turn while its rows are refused: (unpaired, early)
+# a date's orders, tried in turn while a grant's rows of it are refused: (unpaired, early), the
+# index's bits
 _TURNS = ((False, False), (True, False), (False, True), (True, True))
 
 
@@ -407,14 +434,16 @@ def _held_in_ledger(conn: sqlite3.Connection, held: Held) -> None:
 
 def _ranked(conn: sqlite3.Connection, orders: Orders, held: Held | None = None) -> bool:
     """Each reversal and spend ranked among its date's rows by what the file's other rows say of
-    it, in its grant's order (``orders``); whether the file holds a reversal."""
-    conn.execute("CREATE TABLE unpaired (grant_id TEXT PRIMARY KEY)")
-    conn.execute("CREATE TABLE early (grant_id TEXT PRIMARY KEY)")
-    conn.executemany("INSERT INTO unpaired VALUES (?)", ((g,) for g in orders.unpaired))
-    conn.executemany("INSERT INTO early VALUES (?)", ((g,) for g in orders.early))
+    it, in its grant's order of that date (``orders``); whether the file holds a reversal."""
     reversals = f"SELECT 1 FROM rows WHERE kind IN ({_REVERSAL_IN}, {_REVERSAL_OUT}) LIMIT 1"
     if conn.execute(reversals).fetchone() is None:
         return False
+    if orders.turns:
+        conn.execute(
+            "CREATE TABLE turns (grant_id TEXT, day INTEGER, turn INTEGER, PRIMARY KEY (grant_id, day))"
+        )
+        conn.executemany("INSERT INTO turns VALUES (?, ?, ?)", orders.rows())
+        conn.execute(_TURN_OF_DAY)
     # each lookup an equality on an index's columns: a file of many rows under one voucher (a
     # column left empty) looks up each in one step, and the last line of a voucher is the
     # index's last entry for it
@@ -424,11 +453,16 @@ def _ranked(conn: sqlite3.Connection, orders: Orders, held: Held | None = None) 
         _held_in_ledger(conn, held)
     receipt_pairs = _RANKED[1:3]
     for ranking in _RANKED:
-        conn.execute(f"{ranking} AND grant_id NOT IN unpaired" if ranking in receipt_pairs else ranking)
-    if orders.early:
+        conn.execute(f"{ranking} AND turn & {_UNPAIRED} = 0" if ranking in receipt_pairs else ranking)
+    if any(turn & _EARLY_BIT for _, _, turn in orders.rows()):
         for ranking in (*_BY_DAY, *_EARLY):
             conn.execute(ranking)
     return True
+
+
+# a date's rows an order's bit moves, in this order or the other
+_PAIRS = f"(kind = {_RECEIPT_UNDONE} OR {_PAIRED_WHERE})"
+_EARLIER = f"(kind IN ({_EARLY_RECEIPT_REVERSAL}, {_REDONE_REVERSAL}) OR {_EARLY_WHERE})"
 
 
 class DateOrder:
@@ -454,34 +488,42 @@ class DateOrder:
     def __iter__(self) -> Iterator[tuple[int, Cells]]:
         return self._rows
 
-    def next_orders(self, grants: Iterable[str]) -> Orders | None:
-        """The orders to try next, once rows of ``grants`` were refused (every grant of a bad row,
-        not only of the bad rows listed: ``ImportResult.grants``): each in its next order that
-        moves some row of it; None if none has one left."""
+    def next_orders(self, refused: Mapping[str, int]) -> Orders | None:
+        """The orders to try next, once rows of the grants ``refused`` were refused (grant: the
+        first date, ordinal, of its bad rows; every bad row's, not only the listed ones':
+        ``ImportResult.grants``): each grant in its next order that moves some row of that date,
+        from that date on (its rows of earlier dates all held); None if none has one left. A
+        date's money at its end is the same in any order of its rows, so a grant's next date
+        starts from what its earlier dates left whatever their order."""
         if not self._reversals:
             return None
         self._conn.execute(_BY_DAY[0])
-        unpaired, early = set(self.orders.unpaired), set(self.orders.early)
+        turns, tried = dict(self.orders.turns), dict(self.orders.tried)
         moved = False
-        for grant in sorted(set(grants)):
-            has_pairs = grant in unpaired or self._has(f"kind = {_RECEIPT_UNDONE}", grant)
-            has_early = grant in early or self._has(_EARLY_WHERE, grant)
-            turns = list(dict.fromkeys((u and has_pairs, e and has_early) for u, e in _TURNS))
-            now = turns.index((grant in unpaired and has_pairs, grant in early and has_early))
-            if now + 1 == len(turns):
+        for grant, day in sorted(refused.items()):
+            pieces = turns.get(grant, ())
+            if pieces and day < pieces[-1][0]:
+                continue  # refused before the date last moved: not the order's doing
+            now = pieces[-1][1] if pieces else 0
+            again = bool(pieces) and day == pieces[-1][0]
+            # the bits of an order that move some row of the grant's date: the others change nothing
+            moving = (_UNPAIRED if self._has(_PAIRS, grant, day) else 0) | (
+                _EARLY_BIT if self._has(_EARLIER, grant, day) else 0
+            )
+            done = {t & moving for t in (tried.get(grant, frozenset()) if again else frozenset()) | {now}}
+            turn = next((t for t in range(len(_TURNS)) if t & moving not in done), None)
+            if turn is None:
                 continue
-            unpaired.discard(grant)
-            early.discard(grant)
-            to_unpaired, to_early = turns[now + 1]
-            if to_unpaired:
-                unpaired.add(grant)
-            if to_early:
-                early.add(grant)
+            kept = pieces[:-1] if again else pieces
+            turns[grant] = (*kept, (day, turn))
+            tried[grant] = (tried.get(grant, frozenset()) if again else frozenset({now})) | {turn}
             moved = True
-        return Orders(frozenset(unpaired), frozenset(early)) if moved else None
+        return Orders(turns, tried) if moved else None
 
-    def _has(self, where: str, grant: str) -> bool:
-        found = self._conn.execute(f"SELECT 1 FROM rows WHERE grant_id = ? AND {where} LIMIT 1", (grant,))
+    def _has(self, where: str, grant: str, day: int) -> bool:
+        found = self._conn.execute(
+            f"SELECT 1 FROM rows WHERE grant_id = ? AND day = ? AND {where} LIMIT 1", (grant, day)
+        )
         return found.fetchone() is not None
 
 
@@ -499,12 +541,13 @@ def by_business_date(
             conn.execute(f"PRAGMA cache_size = -{_SCRATCH_CACHE_KIB}")
             conn.execute("PRAGMA temp_store = FILE")
             conn.execute(
-                "CREATE TABLE rows (day INTEGER, kind INTEGER, line INTEGER, anchor INTEGER, "
-                "grant_id TEXT, voucher TEXT, memo TEXT, category TEXT, act TEXT, amount TEXT, row BLOB)"
+                "CREATE TABLE rows (day INTEGER, kind INTEGER, line INTEGER, anchor INTEGER, grant_id TEXT, "
+                "voucher TEXT, memo TEXT, category TEXT, act TEXT, amount TEXT, row BLOB, "
+                "turn INTEGER DEFAULT 0)"
             )
             keyed = (_key(line, row) for line, row in rows)
             while batch := list(islice(keyed, _BATCH)):
-                conn.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
+                conn.executemany(_INSERT, batch)
             reversals = _ranked(conn, orders, held)
             conn.commit()
             ordered = conn.execute(_SORTED)

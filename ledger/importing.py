@@ -75,6 +75,7 @@ from ledger.import_format import (
     row_action,
 )
 from ledger.import_index import GrantIndex
+from ledger.import_order import day_of
 from ledger.money import parse_amount
 from ledger.policy import Policy, policy_in_force
 from ledger.rules import (
@@ -164,6 +165,10 @@ class RowError:
 LISTED_ERRORS = 1000
 
 
+def _note_first_day(grants: dict[str, int], grant: str, day: int) -> None:
+    grants[grant] = min(day, grants.get(grant, day))
+
+
 @dataclass
 class ImportResult:
     rows: int = 0
@@ -173,15 +178,16 @@ class ImportResult:
     errors: list[RowError] = field(default_factory=list)
     unlisted: int = 0  # bad rows past those
     worst: int = 0  # the exit code of them all (0: none)
-    # the grant named by each bad row, listed or not: a file applied by business date tries each
-    # of them in its next order of a date (ledger.import_order.DateOrder.next_orders), the
-    # grants whose bad rows are past the listed ones too
-    grants: set[str] = field(default_factory=set)
+    # the grant named by each bad row, listed or not, with the first date (ordinal, 0 for none)
+    # of its bad rows: a file applied by business date tries each of them in its next order of
+    # that date (ledger.import_order.DateOrder.next_orders), the grants whose bad rows are past
+    # the listed ones too
+    grants: dict[str, int] = field(default_factory=dict)
 
-    def add(self, error: RowError, grant: str = "") -> None:
+    def add(self, error: RowError, grant: str = "", day: int = 0) -> None:
         self.worst = min(self.worst or error.exit_code, error.exit_code)
         self.errors.append(error)
-        self.grants.add(grant)
+        _note_first_day(self.grants, grant, day)
         if len(self.errors) >= 2 * LISTED_ERRORS:
             self.trim()
 
@@ -205,8 +211,10 @@ class ImportResult:
             [*self.errors, *other.errors],
             self.unlisted + other.unlisted,
             worst,
-            self.grants | other.grants,
+            dict(self.grants),
         )
+        for grant, day in other.grants.items():
+            _note_first_day(both.grants, grant, day)
         both.trim()
         return both
 
@@ -720,7 +728,7 @@ def _check_rows(
     since = 0
     # a spend repeating a reversed voucher, by (grant, voucher): a repeat of history only if the
     # file repeats its reversal too; otherwise refused at its line when the file ends
-    respent: dict[tuple[str, str], tuple[int, ReversedVoucherError]] = {}
+    respent: dict[tuple[str, str], tuple[int, int, ReversedVoucherError]] = {}
     for line, row in rows:
         result.rows += 1
         since += 1
@@ -728,13 +736,13 @@ def _check_rows(
             books.apply(row)
         except ReversedVoucherError as e:
             if e.repeat:
-                respent[e.grant_id, e.voucher] = (line, e)
+                respent[e.grant_id, e.voucher] = (line, day_of(row), e)
             else:
-                result.add(_error(line, e), _grant_named(row))
+                result.add(_error(line, e), _grant_named(row), day_of(row))
             books.touched.clear()
             continue
         except LedgerError as e:
-            result.add(_error(line, e), _grant_named(row))
+            result.add(_error(line, e), _grant_named(row), day_of(row))
             books.touched.clear()
             pending.clear()
             continue
@@ -757,8 +765,8 @@ def _check_rows(
             yield "rows", since
             since = 0
     yield "rows", since
-    for (grant, _voucher), (line, error) in respent.items():
-        result.add(_error(line, error), grant)
+    for (grant, _voucher), (line, day, error) in respent.items():
+        result.add(_error(line, error), grant, day)
     result.trim()
     if not result.errors and result.events:
         if pending:

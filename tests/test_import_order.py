@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
@@ -702,6 +703,8 @@ def test_many_tranches_reversed_on_a_later_date_cost_steps_in_proportion_to_the_
         return {**dict.fromkeys(COLUMNS, ""), "date": on, "grant_id": "G0001", "kind": kind,
                 "voucher": voucher, "memo": memo, "category": category, "amount": amount}  # fmt: skip
 
+    redone = date(2024, 3, 10).toordinal()
+
     def steps(tranches: int) -> int:
         amount = [f"{n + 1}.00" if amounts == "each its own" else "" for n in range(tranches)]
         listed = [row("disburse", "2024-02-05", f"T{n}", amount=amount[n]) for n in range(tranches)]
@@ -714,8 +717,8 @@ def test_many_tranches_reversed_on_a_later_date_cost_steps_in_proportion_to_the_
         instructions = _sqlite_steps(monkeypatch)
         with import_order.by_business_date(iter(rows)) as ordered:
             assert sum(1 for _ in ordered) == len(rows)
-            orders = ordered.next_orders({"G0001"})  # every row of it refused
-        assert orders == import_order.Orders(early=frozenset({"G0001"}))
+            orders = ordered.next_orders({"G0001": redone})  # refused first on 2024-03-10
+        assert orders == import_order.Orders({"G0001": ((redone, 2),)}, {"G0001": frozenset({0, 2})})
         with import_order.by_business_date(iter(rows), orders) as ordered:
             taken = [line for line, _ in ordered]
         reversals = [2 + tranches + 2 * n for n in range(tranches)]
@@ -829,6 +832,30 @@ def test_a_date_no_one_order_of_receipts_holds_is_tried_in_the_other(
     ledger, _, result = _by_date_file(template, tmp_path, "newest", _from_matching(money))
     assert result.exit_code == 0, result.output
     _same_as_in_order(template, tmp_path, ledger, money)
+
+
+def test_a_grant_needing_one_order_on_one_date_and_another_on_a_later_date_is_applied_by_date(
+    template: Ledger, tmp_path: Path
+) -> None:
+    """One grant: on 2024-03-10 the tranche of 2024-02-05 (all 200,000.00 approved) is reversed
+    and disbursed again (the reversal must go before the date's tranche); on 2024-04-15 matching
+    is received and the receipt of 2024-02-06, partly spent, reversed (its reversal must wait for
+    the date's receipt). A grant was tried in one order of all its dates, and none holds both:
+    refused (exit 3) newest first. A grant refused on a date is now tried in its next order from
+    that date on, its earlier dates kept in the order that held them."""
+    money = _from_matching(
+        [
+            _money_row("2024-02-05", "match_commit", "200000.00", "G0001-MC"),
+            _money_row("2024-02-05", "disburse", "200000.00", "G0001-T1", "1"),
+            _money_row("2024-02-06", "match_receive", "2000.00", "G0001-MR1"),
+            _money_row("2024-02-06", "spend", "1500.00", "G0001-S1"),
+            _money_row("2024-03-10", "reverse", "", "G0001-R-T1", "G0001-T1", "disburse"),
+            _money_row("2024-03-10", "disburse", "200000.00", "G0001-T1B", "1"),
+            _money_row("2024-04-15", "match_receive", "2000.00", "G0001-MR2"),
+            _money_row("2024-04-15", "reverse", "", "G0001-R-MR1", "G0001-MR1", "match_receive"),
+        ]
+    )
+    _held_by_date(template, tmp_path, money)
 
 
 @pytest.mark.parametrize("category", ["disburse", ""], ids=["named a receipt", "found by its voucher"])
