@@ -233,23 +233,33 @@ def record_file(
 
 def _held_receipts(app: GrantLedger) -> Held:
     """The receipts and commitments a grant holds in the ledger under some vouchers (voucher: the
-    act's kind), where the voucher names one act of the grant, as ``Grant.reverse`` finds it."""
+    act's kind), where the voucher names one act of the grant, as ``Grant.reverse`` finds it. Each
+    grant is loaded once, however many of its reversals ask."""
+    from functools import lru_cache
+
     from eventsourcing.application import AggregateNotFoundError
 
     from ledger.errors import LedgerError
     from ledger.grant import REVERSIBLE
 
-    def held(grant_id: str, vouchers: list[str]) -> dict[str, str]:
+    kinds = [k for k in REVERSIBLE if k != "spend"]
+
+    @lru_cache(maxsize=4096)
+    def receipts_of(grant_id: str) -> dict[str, str]:
         try:
             grant = app.load_grant(grant_id)
         except (AggregateNotFoundError, LedgerError):  # the import refuses its rows, saying why
             return {}
-        found = {}
-        for voucher in vouchers:
-            acts = [k for k in REVERSIBLE if k != "spend" and f"{k}/{voucher}" in grant.receipts]
-            if len(acts) == 1 and voucher not in grant.expenditures:
-                found[voucher] = acts[0]
-        return found
+        named: dict[str, list[str]] = {}
+        for key in grant.receipts:
+            kind, _slash, voucher = key.partition("/")
+            if kind in kinds:
+                named.setdefault(voucher, []).append(kind)
+        return {v: acts[0] for v, acts in named.items() if len(acts) == 1 and v not in grant.expenditures}
+
+    def held(grant_id: str, vouchers: list[str]) -> dict[str, str]:
+        found = receipts_of(grant_id)
+        return {voucher: found[voucher] for voucher in vouchers if voucher in found}
 
     return held
 
@@ -263,7 +273,7 @@ def by_date_again(
     from ledger.import_format import read_rows
     from ledger.import_order import by_business_date, first_disorder
 
-    disorder = first_disorder(read_rows(reopen()))
+    disorder = first_disorder(read_rows(reopen()), held)
     if disorder is None:
         return None
     return disorder, by_business_date(read_rows(reopen()), held=held)

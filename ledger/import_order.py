@@ -288,13 +288,16 @@ class _Date:
         return found
 
 
-def first_disorder(rows: Iterable[tuple[int, Row]]) -> Disorder | None:
+def first_disorder(rows: Iterable[tuple[int, Row]], held: Held | None = None) -> Disorder | None:
     """The first row of the file that ``by_business_date`` takes before a row of its grant above
     it: dated before it, or of its date and ranked before it (money in before money out; a
     receipt or spend reversed on its date, then its reversal, before the date's other receipts or
-    spending; an act before a reversal naming it); or None."""
+    spending; an act before a reversal naming it); or None. ``held``: the receipts the ledger
+    holds, which a reversal may name by its voucher alone, as the file's own."""
     dates: dict[str, _Date] = {}
-    receipts: dict[str, set[str]] = {}  # each grant's receipt and commitment vouchers in the file
+    # each grant's receipt and commitment vouchers in the file (or, found by ``held``, the ledger)
+    receipts: dict[str, set[str]] = {}
+    looked_up: set[tuple[str, str]] = set()
     for line, row in rows:
         on = _day(row)
         if on is None:
@@ -311,6 +314,10 @@ def first_disorder(rows: Iterable[tuple[int, Row]]) -> Disorder | None:
         if kind == "reverse":
             memo = str(row.get("memo") or "").strip()
             category = str(row.get("category") or "").strip()
+            if not category and held is not None and (grant_id, memo) not in looked_up:
+                looked_up.add((grant_id, memo))
+                if memo not in receipts.get(grant_id, ()) and held(grant_id, [memo]):
+                    receipts.setdefault(grant_id, set()).add(memo)
             # as ``_RANKED`` reads it: a receipt's reversal, named by its kind or found by its voucher
             named = category in RECEIPT_KINDS or (not category and memo in receipts.get(grant_id, ()))
             acts = (category,) if category else ("disburse", "match_receive")

@@ -1063,6 +1063,36 @@ def test_a_receipt_of_an_earlier_import_reversed_by_its_voucher_is_applied_by_da
     assert ledger.event_count() - before == reference.event_count() - recorded
 
 
+def test_a_dates_reversal_of_an_earlier_imports_receipt_listed_above_its_spending_is_applied_by_date(
+    template: Ledger, tmp_path: Path
+) -> None:
+    """Tranches of 120,000.00 and 50,000.00 recorded by an earlier import; a file in date order
+    lists on 2024-03-10 the second's reversal, by its voucher alone, above a spend of 150,000.00
+    in error reversed that day. In the file's order the spend finds 120,000.00 (exit 3), and the
+    file was never applied by date: only its own receipts were looked at to see that the reversal
+    takes money out, so it seemed in the date's order. By date the spend and its reversal go
+    before it, and the file holds."""
+    earlier = [
+        _money_row("2024-02-05", "disburse", "120000.00", "G0001-T1", "1"),
+        _money_row("2024-02-05", "disburse", "50000.00", "G0001-T2", "2"),
+    ]
+    reversal = _money_row("2024-03-10", "reverse", "", "G0001-R-T2", "G0001-T2")
+    spent = [
+        _money_row("2024-03-10", "spend", "150000.00", "G0001-X"),
+        _money_row("2024-03-10", "reverse", "", "G0001-R-X", "G0001-X"),
+    ]
+    reference, _, first = _by_date_file(template, tmp_path, "reference", earlier)
+    assert first.exit_code == 0, first.output
+    assert reference("import", str(_write(tmp_path / "in-order.csv", [*spent, reversal]))).exit_code == 0
+    ledger, _, first = _by_date_file(template, tmp_path, "listed", earlier)
+    assert first.exit_code == 0, first.output
+    result = ledger("import", str(_write(tmp_path / "listed.csv", [reversal, *spent])))
+    assert result.exit_code == 0, result.output
+    assert "applied again by business date" in result.stderr, result.stderr
+    assert ledger.balances() == reference.balances()
+    assert ledger.event_count() == reference.event_count()
+
+
 def test_a_tranche_disbursed_again_after_a_second_tranche_of_its_date_is_applied_by_date(
     template: Ledger, tmp_path: Path
 ) -> None:
