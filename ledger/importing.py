@@ -147,6 +147,13 @@ class MemoryCeiling:
 
 
 _UNSEEN: Any = object()
+# the verified seals a checking process remembers, in leaves' characters: a grant's events are
+# sealed by the imports that recorded them, 5,000 leaves (320,000 characters) a seal, and loading
+# grants in a file's order goes from seal to seal at random. With ledger.trust's 4 MB, 13 of the
+# 19 seals of 20,000 bases' approvals: a third of the grants read a forgotten seal again and
+# checked its signature, a fifth of a checking process's time (1M rows by date, 2026-12-05);
+# with this, some 37 seals (each also kept as a set of its leaves: about 1 MB in all)
+SEAL_LEAVES_KEPT = 12 << 20
 # 64 MB took the writing process of 1M rows over 20,000 bases to 275 MB; this, to 246–249 MB in
 # three runs, no slower
 IMPORT_PAGE_CACHE_KIB = 32 * 1024
@@ -709,6 +716,7 @@ def _check(
     held: int | None = None,
 ) -> Iterator[Message]:
     """Apply every row to the aggregates and yield what to write (see ``Message``)."""
+    app.trust.leaves_kept = max(app.trust.leaves_kept, SEAL_LEAVES_KEPT)
     books = _Books(app, person, claimed_role, cache_vouchers, signer, parted, held)
     try:
         yield from _check_rows(app, rows, books, batch)
