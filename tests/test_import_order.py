@@ -858,6 +858,26 @@ def test_a_grant_needing_one_order_on_one_date_and_another_on_a_later_date_is_ap
     _held_by_date(template, tmp_path, money)
 
 
+def test_a_date_no_order_by_kind_holds_is_applied_as_its_rows_happened(
+    template: Ledger, tmp_path: Path
+) -> None:
+    """On 2024-02-05 all 200,000.00 approved disbursed under a wrong voucher, 150,000.00 spent from
+    it and reversed, the tranche reversed, and 100,000.00 disbursed. By kind, the tranche and its
+    reversal go first of the date (then the spend finds 100,000.00), or the reversal after the
+    spending (then the two tranches pass the approved amount): refused (exit 3) newest first. A
+    date no order by kind holds is tried in its rows' order in the file, and reversed: a file
+    listing the newest first lists each date's rows in the reverse of their order."""
+    money = [
+        _money_row("2024-02-05", "disburse", "200000.00", "G0001-T1-WRONG", "1"),
+        _money_row("2024-02-05", "spend", "150000.00", "G0001-S1"),
+        _money_row("2024-02-05", "reverse", "", "G0001-R-S1", "G0001-S1"),
+        _money_row("2024-02-05", "reverse", "", "G0001-R-T1", "G0001-T1-WRONG", "disburse"),
+        _money_row("2024-02-05", "disburse", "100000.00", "G0001-T1", "1"),
+        _money_row("2024-02-06", "spend", "40000.00", "G0001-S2"),
+    ]
+    _held_by_date(template, tmp_path, money)
+
+
 @pytest.mark.parametrize("category", ["disburse", ""], ids=["named a receipt", "found by its voucher"])
 def test_a_tranche_of_an_earlier_date_reversed_and_disbursed_again_is_applied_by_date(
     template: Ledger, tmp_path: Path, category: str
@@ -960,6 +980,45 @@ def test_grants_refused_past_the_listed_bad_rows_are_tried_in_their_next_order(
     assert ledger.event_count() - before == reference.event_count() - before
     assert ledger.balances() == reference.balances()
     assert _events(ledger) == _events(reference)
+
+
+def test_a_file_by_date_stops_once_a_refused_grant_has_no_other_order(
+    template: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """G0001 spends more than it received on a date with no reversal, which no order of the date
+    holds; G0002 needs its reversal of an earlier tranche first of a date. Newest first, the file
+    is refused (exit 3) naming G0001's spend, after two passes (as listed, then by date): it
+    cannot hold, so G0002's next order is not tried in a third."""
+    from commands import importer
+
+    bad = [
+        _money_row("2024-02-05", "disburse", "120000.00", "G0001-T1", "1"),
+        _money_row("2024-02-06", "spend", "130000.00", "G0001-S1"),
+    ]
+    redone = [
+        _money_row("2024-02-05", "disburse", "200000.00", "G0001-T1", "1"),
+        _money_row("2024-03-10", "reverse", "", "G0001-R-T1", "G0001-T1", "disburse"),
+        _money_row("2024-03-10", "disburse", "200000.00", "G0001-T1B", "1"),
+    ]
+    money = sorted([*bad, *(_of_grant(r, 2) for r in redone)], key=lambda r: r[0])
+    approvals = [r for r in rows(80, 3, 2, "date") if r[KIND] == "approve"]
+    ledger = _copy(template, tmp_path / "newest")
+    ledger.ok("import", str(_write(tmp_path / "approvals.csv", approvals)), role="approver")
+    before = ledger.event_count()
+    passes = 0
+    record_rows = importer.record_rows
+
+    def counted(*args: Any, **options: Any) -> Any:
+        nonlocal passes
+        passes += 1
+        return record_rows(*args, **options)
+
+    monkeypatch.setattr(importer, "record_rows", counted)
+    result = ledger("import", str(_write(tmp_path / "newest.csv", _newest_first(money))))
+    assert result.exit_code == 3, result.output
+    assert "G0001" in result.stderr and "130,000.00" in result.stderr, result.stderr
+    assert passes == 2
+    assert ledger.event_count() == before
 
 
 def test_a_grant_needing_a_tranche_paired_and_matching_unpaired_is_applied_by_date(
