@@ -22,8 +22,9 @@ that order is tried again, each grant refused in its next order of the date it w
 from that date on (``DateOrder``): a receipt's reversal after the date's spending, or a receipt
 of an earlier date reversed on a date receiving its kind again right before the receipt of its
 amount (a tranche disbursed again), after the date's other receipts, or else first of the date's
-receipts; where no order by kind holds, the date's rows as the file lists them, and backwards.
-Once a grant refused has no order left, the file cannot hold and the first verdict stands.
+receipts. Once a grant refused has no order left, the file cannot hold and the first verdict
+stands. (The date's rows as the file lists them are no such order: a reversal naming by voucher
+alone an act whose voucher another act of the date shares reverses the one recorded before it.)
 A file listing a date's money out before its money in (a spend above the tranche of its date, as a
 file newest first lists them) is out of order too. The rows wait in a scratch SQLite file, sorted
 there, so memory does not grow with the file.
@@ -68,9 +69,7 @@ from ledger.import_format import RECEIPT_KINDS, Cells, Row, as_cells
     _EXTENSION,
     _OTHER_KIND,
 ) = range(19)
-# the bits of a date's order (``Orders``, ``_TURNS``); either of the last two sets the others aside
-_UNPAIRED, _EARLY_BIT, _LISTED, _LISTED_BACKWARDS = 1, 2, 4, 8
-_AS_LISTED = _LISTED | _LISTED_BACKWARDS
+_UNPAIRED, _EARLY_BIT = 1, 2  # the bits of a date's order (``Orders``, ``_TURNS``)
 _KIND_ORDER = {
     "approve": _APPROVAL,
     "match_commit": _COMMITMENT,  # a promise: before the matching it promises is received
@@ -164,16 +163,10 @@ _TURN_OF_DAY = (
 # a receipt or spend reversed on its date and its reversal go together, in the order of the acts;
 # the reversal after the act's last row (``anchor``): a repeat of the act, listed twice in the file,
 # is "already recorded" before the reversal, not a reversed voucher recorded again
-# a grant's date in an order as listed (``_LISTED``, ``_LISTED_BACKWARDS``): its rows after the
-# date's approvals (a unit's bases are judged in the order they are approved), by their lines in
-# the file, or backwards
 _SORTED = (
-    f"SELECT line, row FROM rows ORDER BY day, CASE WHEN turn & {_AS_LISTED} AND kind != {_APPROVAL} "
-    f"THEN {_APPROVAL} + 0.5 "
-    f"ELSE CASE kind WHEN {_ITS_REVERSAL} THEN {_SPEND_UNDONE} "
+    f"SELECT line, row FROM rows ORDER BY day, CASE kind WHEN {_ITS_REVERSAL} THEN {_SPEND_UNDONE} "
     f"WHEN {_ITS_RECEIPT_REVERSAL} THEN {_RECEIPT_UNDONE} WHEN {_REDONE_REVERSAL} THEN {_REDONE_RECEIPT} "
-    f"ELSE kind END END, CASE WHEN turn & {_LISTED_BACKWARDS} THEN -line WHEN turn & {_LISTED} THEN line "
-    "ELSE anchor END, kind, line"
+    "ELSE kind END, anchor, kind, line"
 )
 _INSERT = (
     "INSERT INTO rows (day, kind, line, anchor, grant_id, voucher, memo, category, act, amount, row) "
@@ -407,8 +400,7 @@ class Orders:
     date. An order's bits: ``_UNPAIRED``, a receipt reversed on its own date with its reversal
     after the date's spending, not with the receipt first of the date's receipts; ``_EARLY_BIT``, a
     receipt of an earlier date reversed before the receipts of a date receiving its kind again
-    (right before the one of its amount), not after the date's spending; ``_LISTED`` and
-    ``_LISTED_BACKWARDS``, the date's rows by their lines in the file, or backwards."""
+    (right before the one of its amount), not after the date's spending."""
 
     turns: Mapping[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
     tried: Mapping[str, frozenset[int]] = field(default_factory=dict)
@@ -420,11 +412,8 @@ class Orders:
                 yield grant, day, turn
 
 
-# a date's orders, tried in turn while a grant's rows of it are refused: by kind (unpaired, early,
-# both, neither), then as the file lists the date's rows, and backwards (a file newest first lists
-# a date's rows in the reverse of their order): where no order by kind holds a date, the order its
-# rows happened in may
-_TURNS = (0, _UNPAIRED, _EARLY_BIT, _UNPAIRED | _EARLY_BIT, _LISTED, _LISTED_BACKWARDS)
+# a date's orders, tried in turn while a grant's rows of it are refused
+_TURNS = (0, _UNPAIRED, _EARLY_BIT, _UNPAIRED | _EARLY_BIT)
 
 
 # a reversal naming by its voucher alone no act of its grant in the file: the ledger's (``Held``)
@@ -483,10 +472,6 @@ def _ranked(conn: sqlite3.Connection, orders: Orders, held: Held | None = None) 
 # a date's rows an order's bit moves, in this order or the other
 _PAIRS = f"(kind = {_RECEIPT_UNDONE} OR {_PAIRED_WHERE})"
 _EARLIER = f"(kind IN ({_EARLY_RECEIPT_REVERSAL}, {_REDONE_REVERSAL}) OR {_EARLY_WHERE})"
-_A_REVERSAL = (
-    f"kind IN ({_EARLY_REVERSAL_IN}, {_EARLY_RECEIPT_REVERSAL}, {_ITS_RECEIPT_REVERSAL}, {_REDONE_REVERSAL}, "
-    f"{_REVERSAL_IN}, {_ITS_REVERSAL}, {_REVERSAL_OUT})"
-)
 
 
 class DateOrder:
@@ -531,11 +516,8 @@ class DateOrder:
             now = pieces[-1][1] if pieces else 0
             again = bool(pieces) and day == pieces[-1][0]
             # the bits of an order that move some row of the grant's date: the others change nothing
-            # (a date without a reversal holds by kind if in any order: money in, then money out)
-            moving = (
-                (_UNPAIRED if self._has(_PAIRS, grant, day) else 0)
-                | (_EARLY_BIT if self._has(_EARLIER, grant, day) else 0)
-                | (_AS_LISTED if self._has(_A_REVERSAL, grant, day) else 0)
+            moving = (_UNPAIRED if self._has(_PAIRS, grant, day) else 0) | (
+                _EARLY_BIT if self._has(_EARLIER, grant, day) else 0
             )
             done = {t & moving for t in (tried.get(grant, frozenset()) if again else frozenset()) | {now}}
             turn = next((t for t in _TURNS if t & moving not in done), None)
