@@ -15,7 +15,7 @@ from commands.progress import progress
 from ledger.errors import StorageError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
     from contextlib import AbstractContextManager
 
     from eventsourcing.persistence import Notification
@@ -204,7 +204,7 @@ def record_file(
     if not done.errors:
         return done
     held = _held_receipts(app)
-    again = by_date_again(reopen, held)
+    again = by_date_again(reopen, held, done.grants)
     if again is None:
         return done
     disorder, ordered = again
@@ -265,15 +265,16 @@ def _held_receipts(app: GrantLedger) -> Held:
 
 
 def by_date_again(
-    reopen: Callable[[], Iterator[list[Any]]], held: Held | None = None
+    reopen: Callable[[], Iterator[list[Any]]], held: Held | None = None, refused: Collection[str] = ()
 ) -> tuple[Disorder, AbstractContextManager[DateOrder]] | None:
     """For a file whose rows broke a rule in its own order: where its rows of a grant are first
     out of date order, and its rows by business date to import again (``reopen`` reads the file
-    again, header first); None if every grant's rows are in date order (ledger/import_order.py)."""
+    again, header first); None if every grant's rows are in date order (ledger/import_order.py).
+    ``refused``: the grants of its bad rows, whose reversals by voucher alone ``held`` looks up."""
     from ledger.import_format import read_rows
     from ledger.import_order import by_business_date, first_disorder
 
-    disorder = first_disorder(read_rows(reopen()), held)
+    disorder = first_disorder(read_rows(reopen()), held, refused)
     if disorder is None:
         return None
     return disorder, by_business_date(read_rows(reopen()), held=held)

@@ -35,7 +35,7 @@ from __future__ import annotations
 import pickle
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -291,12 +291,16 @@ class _Date:
         return found
 
 
-def first_disorder(rows: Iterable[tuple[int, Row]], held: Held | None = None) -> Disorder | None:
+def first_disorder(
+    rows: Iterable[tuple[int, Row]], held: Held | None = None, refused: Collection[str] = ()
+) -> Disorder | None:
     """The first row of the file that ``by_business_date`` takes before a row of its grant above
     it: dated before it, or of its date and ranked before it (money in before money out; a
     receipt or spend reversed on its date, then its reversal, before the date's other receipts or
     spending; an act before a reversal naming it); or None. ``held``: the receipts the ledger
-    holds, which a reversal may name by its voucher alone, as the file's own."""
+    holds, which a reversal of a grant ``refused`` may name by its voucher alone, as the file's
+    own (the ledger is read for those grants only: no other grant's order changes its money)."""
+    asked = {str(grant).strip() for grant in refused}
     dates: dict[str, _Date] = {}
     # each grant's receipt and commitment vouchers in the file (or, found by ``held``, the ledger)
     receipts: dict[str, set[str]] = {}
@@ -317,7 +321,7 @@ def first_disorder(rows: Iterable[tuple[int, Row]], held: Held | None = None) ->
         if kind == "reverse":
             memo = str(row.get("memo") or "").strip()
             category = str(row.get("category") or "").strip()
-            if not category and held is not None and (grant_id, memo) not in looked_up:
+            if not category and held is not None and grant_id in asked and (grant_id, memo) not in looked_up:
                 looked_up.add((grant_id, memo))
                 if memo not in receipts.get(grant_id, ()) and held(grant_id, [memo]):
                     receipts.setdefault(grant_id, set()).add(memo)

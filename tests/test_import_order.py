@@ -177,7 +177,7 @@ def test_a_date_ordered_file_past_a_tiny_index_cache_keeps_every_voucher_check(
     # the bad rows below are dated before rows of their grants above them: applied again by
     # date (ledger/import_order.py), the repeat of the reversed spend would come before its
     # reversal, already recorded; the voucher checks in the file's order are what this tests
-    monkeypatch.setattr(importer, "by_date_again", lambda reopen, held=None: None)
+    monkeypatch.setattr(importer, "by_date_again", lambda reopen, held=None, refused=(): None)
     approvals, money = _split(list(rows(3000, 7, 60, "date")))
     approved = _write(tmp_path / "approvals.csv", approvals)
     reference = _copy(template, tmp_path / "reference")
