@@ -10,11 +10,12 @@ a file that imports as it stands is recorded as it stands.
 By date, a date's rows go as its money stands at the day's end, which is where the ring-fence and
 the budget lines are judged: first what brings money in (approvals, matching commitments, receipts
 of tranches and matching, reversals of spending recorded before that date), then what takes it out
-(spending, reversals of receipts, recovery orders, recoveries, disposals), then extensions of build
-periods, each kind in the file's order. A spend reversed on its own date goes first of the date's
-spending, its reversal right after it: the pair takes nothing at the day's end, so nothing else
-waits on it. So does a tranche reversed on its own date where the date disburses again, first of
-the date's receipts: a tranche disbursed under a wrong voucher, reversed and disbursed again that
+(a spend reversed on its own date, its reversal right after it: the pair takes nothing at the
+day's end, so nothing else waits on it; recovery orders, recoveries and disposals, a disposal
+judged on what is left for the recoveries before the spending takes it; spending; reversals of
+receipts), then extensions of build periods, each kind in the file's order. A tranche reversed on
+its own date where the date disburses again goes first of the date's receipts, its reversal right
+after it: a tranche disbursed under a wrong voucher, reversed and disbursed again that
 day, counts once against the approved amount when the new tranche comes (else the reversal waits
 for the date's spending, which the receipt may have paid for; a matching receipt's always does,
 as matching has no approved amount to keep under). A file refused in
@@ -47,7 +48,9 @@ from ledger.actions import business_date
 from ledger.i18n import T_, Text
 from ledger.import_format import RECEIPT_KINDS, Cells, Row, as_cells
 
-# the order of a date's rows: money in before money out, an act before its reversal
+# the order of a date's rows: money in before money out, an act before its reversal; a disposal
+# before the spending (it must leave what ordered recoveries still owe: the spending need not),
+# after the spends reversed that date (which take nothing at its end), the recoveries before it
 (
     _APPROVAL,
     _COMMITMENT,
@@ -61,11 +64,11 @@ from ledger.import_format import RECEIPT_KINDS, Cells, Row, as_cells
     _REVERSAL_IN,
     _SPEND_UNDONE,
     _ITS_REVERSAL,
-    _SPEND,
-    _REVERSAL_OUT,
     _RECOVERY_ORDER,
     _RECOVERY,
     _DISPOSAL,
+    _SPEND,
+    _REVERSAL_OUT,
     _EXTENSION,
     _OTHER_KIND,
 ) = range(19)

@@ -1074,6 +1074,59 @@ def test_a_file_that_cannot_hold_takes_no_more_passes_than_the_orders_of_its_ref
     assert passes - 1 == (3 if also else 5), passes  # the approvals' own import counted once
 
 
+def test_a_disposal_above_the_spending_of_its_date_is_applied_by_date(
+    template: Ledger, tmp_path: Path
+) -> None:
+    """120,000.00 disbursed and a recovery of 50,000.00 ordered, not yet received; on 2024-03-10
+    50,000.00 of equipment disposed of (leaving 70,000.00, which covers what is owed), then
+    70,000.00 spent. By date the spending went before the disposal, which then left nothing for
+    the recovery: refused newest first (exit 3, "recoveries before disposal"; found by a red-team
+    pass). Recovery orders, recoveries and disposals now go before the date's spending: each
+    takes money out as spending does, and the disposal is judged on what the spending leaves."""
+
+    def ordered(name: str) -> Ledger:
+        ledger, _, result = _by_date_file(
+            template, tmp_path, name, [_money_row("2024-02-05", "disburse", "120000.00", "G0001-T1", "1")]
+        )
+        assert result.exit_code == 0, result.output
+        order = [_money_row("2024-02-06", "recover_order", "50000.00", f"{name}-RO-1", "挪用")]
+        ledger.ok("import", str(_write(tmp_path / f"{name}-ro.csv", order)), role="approver")
+        return ledger
+
+    dispose = _money_row("2024-03-10", "dispose", "50000.00", "APPR-1", "returned")
+    dispose[7] = "subsidy"
+    money = [
+        dispose,
+        _money_row("2024-03-10", "spend", "70000.00", "G0001-S1"),
+        _money_row("2024-03-11", "disburse", "10000.00", "G0001-T2", "2"),
+    ]
+    reference = ordered("reference")
+    assert reference("import", str(_write(tmp_path / "in-order.csv", money))).exit_code == 0
+    ledger = ordered("newest")
+    result = ledger("import", str(_write(tmp_path / "newest-money.csv", money[::-1])))
+    assert result.exit_code == 0, result.output
+    assert "applied again by business date" in result.stderr, result.stderr
+    assert ledger.balances() == reference.balances()
+    assert ledger.event_count() == reference.event_count()
+
+
+def test_a_spend_in_error_of_a_disposals_date_goes_before_the_disposal(
+    template: Ledger, tmp_path: Path
+) -> None:
+    """120,000.00 disbursed; on 2024-03-10 100,000.00 spent in error and reversed, then 50,000.00
+    of equipment disposed of. The spend and its reversal take nothing at the date's end and go
+    first of what takes money out, before the disposal (after it, the spend would find 70,000.00)."""
+    dispose = _money_row("2024-03-10", "dispose", "50000.00", "APPR-1", "returned")
+    dispose[7] = "subsidy"
+    money = [
+        _money_row("2024-02-05", "disburse", "120000.00", "G0001-T1", "1"),
+        _money_row("2024-03-10", "spend", "100000.00", "G0001-X"),
+        _money_row("2024-03-10", "reverse", "", "G0001-R-X", "G0001-X"),
+        dispose,
+    ]
+    _held_by_date(template, tmp_path, money)
+
+
 def test_a_grant_needing_a_tranche_paired_and_matching_unpaired_is_applied_by_date(
     template: Ledger, tmp_path: Path
 ) -> None:
