@@ -454,6 +454,16 @@ def _same_as_in_order(template: Ledger, tmp_path: Path, ledger: Ledger, money: l
     assert ledger.balances() == reference.balances()
 
 
+def _held_like(reference: Ledger, ledger: Ledger, path: Path) -> None:
+    """``path`` imported into ``ledger`` by business date (exit 0, stderr says so), to the balances
+    and the count of events of ``reference``, which imported the same rows in their order."""
+    result = ledger("import", str(path))
+    assert result.exit_code == 0, result.output
+    assert "applied again by business date" in result.stderr, result.stderr
+    assert ledger.balances() == reference.balances()
+    assert ledger.event_count() == reference.event_count()
+
+
 def _held_by_date(template: Ledger, tmp_path: Path, money: list[Row]) -> Ledger:
     """``money`` newest first, imported by business date (exit 0, stderr says so) to the balances
     of the rows in their order; the ledger."""
@@ -962,6 +972,21 @@ def test_grants_refused_past_the_listed_bad_rows_are_tried_in_their_next_order(
     assert _events(ledger) == _events(reference)
 
 
+def _passes_counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The passes over import files from now on (``record_rows`` calls), the list's one number."""
+    from commands import importer
+
+    passes = [0]
+    record_rows = importer.record_rows
+
+    def counted(*args: Any, **options: Any) -> Any:
+        passes[0] += 1
+        return record_rows(*args, **options)
+
+    monkeypatch.setattr(importer, "record_rows", counted)
+    return passes
+
+
 def test_a_file_by_date_stops_once_a_refused_grant_has_no_other_order(
     template: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -969,8 +994,6 @@ def test_a_file_by_date_stops_once_a_refused_grant_has_no_other_order(
     holds; G0002 needs its reversal of an earlier tranche first of a date. Newest first, the file
     is refused (exit 3) naming G0001's spend, after two passes (as listed, then by date): it
     cannot hold, so G0002's next order is not tried in a third."""
-    from commands import importer
-
     bad = [
         _money_row("2024-02-05", "disburse", "120000.00", "G0001-T1", "1"),
         _money_row("2024-02-06", "spend", "130000.00", "G0001-S1"),
@@ -985,19 +1008,11 @@ def test_a_file_by_date_stops_once_a_refused_grant_has_no_other_order(
     ledger = _copy(template, tmp_path / "newest")
     ledger.ok("import", str(_write(tmp_path / "approvals.csv", approvals)), role="approver")
     before = ledger.event_count()
-    passes = 0
-    record_rows = importer.record_rows
-
-    def counted(*args: Any, **options: Any) -> Any:
-        nonlocal passes
-        passes += 1
-        return record_rows(*args, **options)
-
-    monkeypatch.setattr(importer, "record_rows", counted)
+    passes = _passes_counted(monkeypatch)
     result = ledger("import", str(_write(tmp_path / "newest.csv", _newest_first(money))))
     assert result.exit_code == 3, result.output
     assert "G0001" in result.stderr and "130,000.00" in result.stderr, result.stderr
-    assert passes == 2
+    assert passes == [2]
     assert ledger.event_count() == before
 
 
@@ -1038,8 +1053,6 @@ def test_a_file_that_cannot_hold_takes_no_more_passes_than_the_orders_of_its_ref
     and the date's three other orders; a date before it that no order holds stops the file once
     its one other order is tried (found by a red-team pass: 7 and 10 passes while the dates' rows
     as listed were orders)."""
-    from commands import importer
-
     first = (
         [
             _money_row("2024-02-05", "disburse", "200000.00", "G0001-T1-WRONG", "1"),
@@ -1059,19 +1072,11 @@ def test_a_file_that_cannot_hold_takes_no_more_passes_than_the_orders_of_its_ref
         _money_row("2024-03-10", "disburse", "100000.00", "G0001-T1B", "1"),
         _money_row("2024-03-10", "spend", "900000.00", "G0001-S9"),
     ]
-    passes = 0
-    record_rows = importer.record_rows
-
-    def counted(*args: Any, **options: Any) -> Any:
-        nonlocal passes
-        passes += 1
-        return record_rows(*args, **options)
-
-    monkeypatch.setattr(importer, "record_rows", counted)
+    passes = _passes_counted(monkeypatch)
     ledger, before, result = _by_date_file(template, tmp_path, "newest", [*first, *bad])
     assert result.exit_code == 3, result.output
     assert ledger.event_count() == before
-    assert passes - 1 == (3 if also else 5), passes  # the approvals' own import counted once
+    assert passes == [1 + (3 if also else 5)]  # the approvals' own import counted once
 
 
 def test_a_disposal_above_the_spending_of_its_date_is_applied_by_date(
@@ -1102,12 +1107,7 @@ def test_a_disposal_above_the_spending_of_its_date_is_applied_by_date(
     ]
     reference = ordered("reference")
     assert reference("import", str(_write(tmp_path / "in-order.csv", money))).exit_code == 0
-    ledger = ordered("newest")
-    result = ledger("import", str(_write(tmp_path / "newest-money.csv", money[::-1])))
-    assert result.exit_code == 0, result.output
-    assert "applied again by business date" in result.stderr, result.stderr
-    assert ledger.balances() == reference.balances()
-    assert ledger.event_count() == reference.event_count()
+    _held_like(reference, ordered("newest"), _write(tmp_path / "newest-money.csv", money[::-1]))
 
 
 def test_a_spend_in_error_of_a_disposals_date_goes_before_the_disposal(
@@ -1251,11 +1251,7 @@ def test_a_dates_reversal_of_an_earlier_imports_receipt_listed_above_its_spendin
     assert reference("import", str(_write(tmp_path / "in-order.csv", [*spent, reversal]))).exit_code == 0
     ledger, _, first = _by_date_file(template, tmp_path, "listed", earlier)
     assert first.exit_code == 0, first.output
-    result = ledger("import", str(_write(tmp_path / "listed.csv", [reversal, *spent])))
-    assert result.exit_code == 0, result.output
-    assert "applied again by business date" in result.stderr, result.stderr
-    assert ledger.balances() == reference.balances()
-    assert ledger.event_count() == reference.event_count()
+    _held_like(reference, ledger, _write(tmp_path / "listed.csv", [reversal, *spent]))
 
 
 def test_a_tranche_disbursed_again_after_a_second_tranche_of_its_date_is_applied_by_date(
