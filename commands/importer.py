@@ -176,7 +176,7 @@ def unlisted_text(unlisted: int, listed: int) -> str:
 
 
 # passes by business date after the first, each moving every refused grant's date to its next
-# order: a grant tries at most three more on each date it is refused on (ledger.import_order._TURNS)
+# order: a grant tries at most five more on each date it is refused on (ledger.import_order._TURNS)
 MORE_PASSES = 6
 
 

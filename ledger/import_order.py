@@ -72,7 +72,8 @@ from ledger.import_format import RECEIPT_KINDS, Cells, Row, as_cells
     _EXTENSION,
     _OTHER_KIND,
 ) = range(19)
-_UNPAIRED, _EARLY_BIT = 1, 2  # the bits of a date's order (``Orders``, ``_TURNS``)
+# the bits of a date's order (``Orders``, ``_TURNS``); the third only with the second
+_UNPAIRED, _EARLY_BIT, _EARLY_FIRST = 1, 2, 4
 _KIND_ORDER = {
     "approve": _APPROVAL,
     "match_commit": _COMMITMENT,  # a promise: before the matching it promises is received
@@ -150,10 +151,11 @@ _REDONE_BY = (
     f"SELECT min(o.line) FROM rows o WHERE o.grant_id = rows.grant_id AND o.day = rows.day "
     f"AND o.act = rows.act AND o.kind = {_RECEIPT} AND o.amount = {_REDONE_AMOUNT}"
 )
+_BY_AMOUNT = f"{_REDONE_AMOUNT} != '' AND ({_REDONE_BY}) IS NOT NULL"
 _EARLY = (
     f"UPDATE rows SET kind = {_EARLY_RECEIPT_REVERSAL} WHERE turn & {_EARLY_BIT} AND {_EARLY_WHERE}",
     f"UPDATE rows SET kind = {_REDONE_REVERSAL}, anchor = ({_REDONE_BY}) "
-    f"WHERE kind = {_EARLY_RECEIPT_REVERSAL} AND {_REDONE_AMOUNT} != '' AND ({_REDONE_BY}) IS NOT NULL",
+    f"WHERE kind = {_EARLY_RECEIPT_REVERSAL} AND turn & {_EARLY_FIRST} = 0 AND {_BY_AMOUNT}",
     f"UPDATE rows SET kind = {_REDONE_RECEIPT} WHERE kind = {_RECEIPT} AND line IN (SELECT anchor FROM rows "
     f"WHERE kind = {_REDONE_REVERSAL})",
     f"UPDATE rows SET kind = {_EARLY_REVERSAL_IN} WHERE turn & {_EARLY_BIT} AND kind = {_REVERSAL_IN}",
@@ -419,8 +421,18 @@ class Orders:
                 yield grant, day, turn
 
 
-# a date's orders, tried in turn while a grant's rows of it are refused
-_TURNS = (0, _UNPAIRED, _EARLY_BIT, _UNPAIRED | _EARLY_BIT)
+# a date's orders, tried in turn while a grant's rows of it are refused: by kind, then a receipt's
+# reversal unpaired, a receipt of an earlier date reversed early (by the amount disbursed again),
+# both, and reversed early first of the date's receipts whatever the amounts (before a tranche
+# disbursed under a wrong voucher and reversed that date, which would pass the approved amount)
+_TURNS = (
+    0,
+    _UNPAIRED,
+    _EARLY_BIT,
+    _UNPAIRED | _EARLY_BIT,
+    _EARLY_BIT | _EARLY_FIRST,
+    _UNPAIRED | _EARLY_BIT | _EARLY_FIRST,
+)
 
 
 # a reversal naming by its voucher alone no act of its grant in the file: the ledger's (``Held``)
@@ -479,6 +491,7 @@ def _ranked(conn: sqlite3.Connection, orders: Orders, held: Held | None = None) 
 # a date's rows an order's bit moves, in this order or the other
 _PAIRS = f"(kind = {_RECEIPT_UNDONE} OR {_PAIRED_WHERE})"
 _EARLIER = f"(kind IN ({_EARLY_RECEIPT_REVERSAL}, {_REDONE_REVERSAL}) OR {_EARLY_WHERE})"
+_REDONE = f"(kind = {_REDONE_REVERSAL} OR ({_EARLIER} AND {_BY_AMOUNT}))"
 
 
 class DateOrder:
@@ -523,8 +536,10 @@ class DateOrder:
             now = pieces[-1][1] if pieces else 0
             again = bool(pieces) and day == pieces[-1][0]
             # the bits of an order that move some row of the grant's date: the others change nothing
-            moving = (_UNPAIRED if self._has(_PAIRS, grant, day) else 0) | (
-                _EARLY_BIT if self._has(_EARLIER, grant, day) else 0
+            moving = (
+                (_UNPAIRED if self._has(_PAIRS, grant, day) else 0)
+                | (_EARLY_BIT if self._has(_EARLIER, grant, day) else 0)
+                | (_EARLY_FIRST if self._has(_REDONE, grant, day) else 0)
             )
             done = {t & moving for t in (tried.get(grant, frozenset()) if again else frozenset()) | {now}}
             turn = next((t for t in _TURNS if t & moving not in done), None)

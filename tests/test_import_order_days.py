@@ -2,7 +2,8 @@
 give the same balances to the fen"), when its money is tight within a day: receipts, spending,
 spending reversed on its own day or later, spending in error reversed at once, receipts reversed,
 a tranche disbursed under a wrong voucher and again, the first tranche reversed and disbursed
-again on a later date, a few dates apart, every spend taking up to
+again on a later date, the second reversed and disbursed again, part of what is left disposed
+of, a few dates apart, every spend taking up to
 all that is left. Hypothesis writes two grants' histories in date order (each act holds when it is
 recorded, so the file imports as it stands), merges them by date, then lists the file newest first
 and shuffled: each is applied by business date and must give the date-ordered file's balances, to
@@ -56,7 +57,7 @@ STEP = st.tuples(
     st.sampled_from(
         [
             *("spend", "spend", "spend", "reverse spend", "spend undone", "receive"),
-            *("tranche", "tranche again", "tranche redone", "reverse receipt"),
+            *("tranche", "tranche again", "tranche redone", "reverse receipt", "dispose", "reverse tranche"),
         ]
     ),
     st.sampled_from(["subsidy", "matching"]),
@@ -73,6 +74,7 @@ def history(steps: list[tuple[int, str, str, int]], n: int = 1) -> list[Row]:
     spends: list[tuple[str, str, Decimal]] = []
     receipts: list[tuple[str, Decimal]] = []
     second_tranche = first_redone = True
+    second = ""  # the second tranche's voucher
     out = [
         _row(on, "match_commit", APPROVED, f"{g}-MC", n, source="matching", payee="host unit"),
         _row(on, "disburse", Decimal("120000.00"), f"{g}-T1", n, memo="1"),
@@ -104,10 +106,13 @@ def history(steps: list[tuple[int, str, str, int]], n: int = 1) -> list[Row]:
             second_tranche = False
             room["subsidy"] += Decimal("80000.00")
             if act == "tranche again":  # under a wrong voucher, reversed and disbursed again that day
-                out.append(_row(on, "disburse", Decimal("80000.00"), f"{g}-T2-WRONG", n, memo="2"))
+                out.append(_row(on, "disburse", Decimal("80000.00"), f"{g}-T2-WRONG-{k}", n, memo="2"))
                 named = "disburse" if share % 2 else ""
-                out.append(_row(on, "reverse", None, "凭证号有误", n, memo=f"{g}-T2-WRONG", category=named))
-            out.append(_row(on, "disburse", Decimal("80000.00"), f"{g}-T2", n, memo="2"))
+                out.append(
+                    _row(on, "reverse", None, "凭证号有误", n, memo=f"{g}-T2-WRONG-{k}", category=named)
+                )
+            second = f"{g}-T2-{k}"  # a voucher of its own each time it comes
+            out.append(_row(on, "disburse", Decimal("80000.00"), second, n, memo="2"))
         elif act == "tranche redone" and first_redone and room["subsidy"] >= Decimal("120000.00"):
             # the first tranche reversed (its money unspent) and disbursed again: on a date receiving
             # a tranche again, the approved amount perhaps all disbursed
@@ -115,6 +120,15 @@ def history(steps: list[tuple[int, str, str, int]], n: int = 1) -> list[Row]:
             named = "disburse" if share % 2 else ""
             out.append(_row(on, "reverse", None, "重新拨付", n, memo=f"{g}-T1", category=named))
             out.append(_row(on, "disburse", Decimal("120000.00"), f"{g}-T1B", n, memo="1"))
+        elif act == "dispose" and room[source] >= CENT:  # part of what is left returned
+            amount = max(CENT, (room[source] * share / 100).quantize(CENT))
+            room[source] -= amount
+            out.append(_row(on, "dispose", amount, f"{g}-D{k}", n, source=source, memo="returned"))
+        elif act == "reverse tranche" and not second_tranche and room["subsidy"] >= Decimal("80000.00"):
+            second_tranche = True  # the second tranche reversed (its money unspent): it may come again
+            room["subsidy"] -= Decimal("80000.00")
+            named = "disburse" if share % 2 else ""
+            out.append(_row(on, "reverse", None, "退回", n, memo=second, category=named))
         elif act == "reverse receipt" and receipts:
             voucher, amount = receipts[share % len(receipts)]
             if amount > room["matching"]:
