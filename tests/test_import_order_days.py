@@ -74,7 +74,7 @@ def history(steps: list[tuple[int, str, str, int]], n: int = 1) -> list[Row]:
     spends: list[tuple[str, str, Decimal]] = []
     receipts: list[tuple[str, Decimal]] = []
     second_tranche = first_redone = True
-    second = ""  # the second tranche's voucher
+    second, second_on = "", date.max  # the second tranche's voucher and date, once it comes
     out = [
         _row(on, "match_commit", APPROVED, f"{g}-MC", n, source="matching", payee="host unit"),
         _row(on, "disburse", Decimal("120000.00"), f"{g}-T1", n, memo="1"),
@@ -111,7 +111,7 @@ def history(steps: list[tuple[int, str, str, int]], n: int = 1) -> list[Row]:
                 out.append(
                     _row(on, "reverse", None, "凭证号有误", n, memo=f"{g}-T2-WRONG-{k}", category=named)
                 )
-            second = f"{g}-T2-{k}"  # a voucher of its own each time it comes
+            second, second_on = f"{g}-T2-{k}", on  # a voucher of its own each time it comes
             out.append(_row(on, "disburse", Decimal("80000.00"), second, n, memo="2"))
         elif act == "tranche redone" and first_redone and room["subsidy"] >= Decimal("120000.00"):
             # the first tranche reversed (its money unspent) and disbursed again: on a date receiving
@@ -124,8 +124,17 @@ def history(steps: list[tuple[int, str, str, int]], n: int = 1) -> list[Row]:
             amount = max(CENT, (room[source] * share / 100).quantize(CENT))
             room[source] -= amount
             out.append(_row(on, "dispose", amount, f"{g}-D{k}", n, source=source, memo="returned"))
-        elif act == "reverse tranche" and not second_tranche and room["subsidy"] >= Decimal("80000.00"):
-            second_tranche = True  # the second tranche reversed (its money unspent): it may come again
+        elif (
+            act == "reverse tranche"
+            and not second_tranche
+            and on > second_on
+            and room["subsidy"] >= Decimal("80000.00")
+        ):
+            # the second tranche reversed on a later date (its money unspent): it may come again.
+            # Reversed on its own date beside one disbursed under a wrong voucher and reversed, no
+            # order by kind holds every such date: which of the two was disbursed again the rows
+            # do not say (ledger/import_order.py)
+            second_tranche = True
             room["subsidy"] -= Decimal("80000.00")
             named = "disburse" if share % 2 else ""
             out.append(_row(on, "reverse", None, "退回", n, memo=second, category=named))
