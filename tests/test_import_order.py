@@ -1044,6 +1044,35 @@ def test_a_reversal_of_a_voucher_two_receipts_share_never_imports_to_other_balan
         assert ledger.event_count() == before
 
 
+def test_two_tranches_of_a_date_each_reversed_that_date_never_import_to_other_balances(
+    template: Ledger, tmp_path: Path
+) -> None:
+    """On 2024-02-06 a tranche disbursed under a wrong voucher, reversed and disbursed again; 800.00
+    of it spent in error and reversed; then that tranche returned (found by hypothesis). Which of
+    the two was disbursed again the rows do not say: paired first of the date, the returned one
+    leaves nothing for the spend; unpaired, the two pass the approved amount. No order by kind
+    holds the date: refused newest first with nothing written, never imported to other
+    balances."""
+    money = [
+        _money_row("2024-02-05", "disburse", "120000.00", "G0001-T1", "1"),
+        _money_row("2024-02-05", "spend", "120000.00", "G0001-S0"),
+        _money_row("2024-02-06", "disburse", "80000.00", "G0001-T2-WRONG", "2"),
+        _money_row("2024-02-06", "reverse", "", "G0001-R-WRONG", "G0001-T2-WRONG", "disburse"),
+        _money_row("2024-02-06", "disburse", "80000.00", "G0001-T2", "2"),
+        _money_row("2024-02-06", "spend", "800.00", "G0001-X"),
+        _money_row("2024-02-06", "reverse", "", "G0001-R-X", "G0001-X"),
+        _money_row("2024-02-06", "reverse", "", "G0001-R-T2", "G0001-T2", "disburse"),
+    ]
+    reference, _, _ = _by_date_file(template, tmp_path, "reference", [])
+    assert reference("import", str(_write(tmp_path / "in-order.csv", money))).exit_code == 0
+    ledger, before, result = _by_date_file(template, tmp_path, "newest", money)
+    if result.exit_code == 0:
+        assert ledger.balances() == reference.balances()
+    else:
+        assert result.exit_code == 3, result.output
+        assert ledger.event_count() == before
+
+
 @pytest.mark.parametrize("also", ["", "a date no order holds before"])
 def test_a_file_that_cannot_hold_takes_no_more_passes_than_the_orders_of_its_refused_date(
     template: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, also: str
