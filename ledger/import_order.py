@@ -309,7 +309,6 @@ def first_disorder(
     dates: dict[str, _Date] = {}
     # each grant's receipt and commitment vouchers in the file (or, found by ``held``, the ledger)
     receipts: dict[str, set[str]] = {}
-    looked_up: set[tuple[str, str]] = set()
     for line, row in rows:
         on = _day(row)
         if on is None:
@@ -326,10 +325,8 @@ def first_disorder(
         if kind == "reverse":
             memo = str(row.get("memo") or "").strip()
             category = str(row.get("category") or "").strip()
-            if not category and held is not None and grant_id in asked and (grant_id, memo) not in looked_up:
-                looked_up.add((grant_id, memo))
-                if memo not in receipts.get(grant_id, ()) and held(grant_id, [memo]):
-                    receipts.setdefault(grant_id, set()).add(memo)
+            if not category and held is not None and grant_id in asked and held(grant_id, [memo]):
+                receipts.setdefault(grant_id, set()).add(memo)
             # as ``_RANKED`` reads it: a receipt's reversal, named by its kind or found by its voucher
             named = category in RECEIPT_KINDS or (not category and memo in receipts.get(grant_id, ()))
             acts = (category,) if category else ("disburse", "match_receive")
@@ -442,6 +439,7 @@ _NOT_IN_FILE = (
     f"AND r.kind IN ({_COMMITMENT}, {_RECEIPT}, {_SPEND}))"
 )
 # a grant's receipts and commitments in the ledger among some vouchers: voucher -> the act's kind
+# (asked once for each reversal by voucher alone: import reads each grant once, commands/importer.py)
 Held = Callable[[str, list[str]], dict[str, str]]
 
 
@@ -541,13 +539,13 @@ class DateOrder:
                 | (_EARLY_BIT if self._has(_EARLIER, grant, day) else 0)
                 | (_EARLY_FIRST if self._has(_REDONE, grant, day) else 0)
             )
-            done = {t & moving for t in (tried.get(grant, frozenset()) if again else frozenset()) | {now}}
+            before = tried[grant] if again else frozenset({now})  # ``now`` among them
+            done = {t & moving for t in before}
             turn = next((t for t in _TURNS if t & moving not in done), None)
             if turn is None:
                 return None
-            kept = pieces[:-1] if again else pieces
-            turns[grant] = (*kept, (day, turn))
-            tried[grant] = (tried.get(grant, frozenset()) if again else frozenset({now})) | {turn}
+            turns[grant] = (*(pieces[:-1] if again else pieces), (day, turn))
+            tried[grant] = before | {turn}
         return Orders(turns, tried) if refused else None
 
     def _has(self, where: str, grant: str, day: int) -> bool:
