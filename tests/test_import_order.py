@@ -464,6 +464,22 @@ def _held_like(reference: Ledger, ledger: Ledger, path: Path) -> None:
     assert ledger.event_count() == reference.event_count()
 
 
+def _held_as_listed(
+    template: Ledger, tmp_path: Path, money: list[Row], where: str, in_order: list[Row]
+) -> None:
+    """``money`` in date order but for one row of 2024-03-10 out of the order its money moves,
+    imported by business date: exit 0, stderr saying ``where``, the balances of ``in_order``."""
+    ledger, _, _ = _by_date_file(template, tmp_path, "listed", [])
+    result = ledger("import", str(_write(tmp_path / "listed.csv", money)))
+    assert result.exit_code == 0, result.output
+    line = where.split(",")[0].removeprefix("line ")
+    said = (
+        f"listed.csv:{line}: rows of grant G0001 of 2024-03-10 are not in the order its money moves ({where})"
+    )
+    assert said in result.stderr, result.stderr
+    _same_as_in_order(template, tmp_path, ledger, in_order)
+
+
 def _held_by_date(template: Ledger, tmp_path: Path, money: list[Row]) -> Ledger:
     """``money`` newest first, imported by business date (exit 0, stderr says so) to the balances
     of the rows in their order; the ledger."""
@@ -609,15 +625,13 @@ def test_a_spend_reversed_on_its_date_below_another_spend_is_applied_by_date(
         _money_row("2024-03-10", "spend", "90000.00", "G0001-AGAIN"),
         _money_row("2024-03-10", "reverse", "", "G0001-R-BIG", "G0001-BIG"),
     ]
-    ledger, _, _ = _by_date_file(template, tmp_path, "listed", [])
-    result = ledger("import", str(_write(tmp_path / "listed.csv", money)))
-    assert result.exit_code == 0, result.output
-    said = (
-        "listed.csv:5: rows of grant G0001 of 2024-03-10 are not in the order its money moves "
-        "(line 5, reverse, comes after line 4, spend)"
+    _held_as_listed(
+        template,
+        tmp_path,
+        money,
+        "line 5, reverse, comes after line 4, spend",
+        [*money[:2], money[3], money[2]],
     )
-    assert said in result.stderr, result.stderr
-    _same_as_in_order(template, tmp_path, ledger, [*money[:2], money[3], money[2]])
 
 
 def _spent_and_reversed(pairs: int, voucher: str | None) -> list[tuple[int, dict[str, str]]]:
@@ -1016,6 +1030,21 @@ def test_a_file_by_date_stops_once_a_refused_grant_has_no_other_order(
     assert ledger.event_count() == before
 
 
+def _never_to_other_balances(
+    template: Ledger, tmp_path: Path, money: list[Row], refused: tuple[int, ...]
+) -> None:
+    """``money``, which imports in date order, newest first: imported to the same balances, or
+    refused with one of the exit codes ``refused`` and nothing written."""
+    reference, _, _ = _by_date_file(template, tmp_path, "reference", [])
+    assert reference("import", str(_write(tmp_path / "in-order.csv", money))).exit_code == 0
+    ledger, before, result = _by_date_file(template, tmp_path, "newest", money)
+    if result.exit_code == 0:
+        assert ledger.balances() == reference.balances()
+    else:
+        assert result.exit_code in refused, result.output
+        assert ledger.event_count() == before
+
+
 def test_a_reversal_of_a_voucher_two_receipts_share_never_imports_to_other_balances(
     template: Ledger, tmp_path: Path
 ) -> None:
@@ -1034,14 +1063,7 @@ def test_a_reversal_of_a_voucher_two_receipts_share_never_imports_to_other_balan
             _money_row("2024-02-06", "spend", "50000.00", "G0001-S2"),
         ]
     )
-    reference, _, _ = _by_date_file(template, tmp_path, "reference", [])
-    assert reference("import", str(_write(tmp_path / "in-order.csv", money))).exit_code == 0
-    ledger, before, result = _by_date_file(template, tmp_path, "newest", money)
-    if result.exit_code == 0:
-        assert ledger.balances() == reference.balances()
-    else:
-        assert result.exit_code in (2, 3), result.output
-        assert ledger.event_count() == before
+    _never_to_other_balances(template, tmp_path, money, (2, 3))
 
 
 def test_two_tranches_of_a_date_each_reversed_that_date_never_import_to_other_balances(
@@ -1063,14 +1085,7 @@ def test_two_tranches_of_a_date_each_reversed_that_date_never_import_to_other_ba
         _money_row("2024-02-06", "reverse", "", "G0001-R-X", "G0001-X"),
         _money_row("2024-02-06", "reverse", "", "G0001-R-T2", "G0001-T2", "disburse"),
     ]
-    reference, _, _ = _by_date_file(template, tmp_path, "reference", [])
-    assert reference("import", str(_write(tmp_path / "in-order.csv", money))).exit_code == 0
-    ledger, before, result = _by_date_file(template, tmp_path, "newest", money)
-    if result.exit_code == 0:
-        assert ledger.balances() == reference.balances()
-    else:
-        assert result.exit_code == 3, result.output
-        assert ledger.event_count() == before
+    _never_to_other_balances(template, tmp_path, money, (3,))
 
 
 @pytest.mark.parametrize("also", ["", "a date no order holds before"])
@@ -1257,26 +1272,6 @@ def test_a_receipt_of_an_earlier_import_reversed_by_its_voucher_is_applied_by_da
     assert ledger.event_count() - before == reference.event_count() - recorded
 
 
-def test_a_tranche_reversed_on_a_date_disbursing_its_amount_twice_is_applied_by_date(
-    template: Ledger, tmp_path: Path
-) -> None:
-    """All 200,000.00 approved disbursed by 2024-02-06; on 2024-02-07 the second tranche (80,000.00)
-    is reversed, disbursed again under a wrong voucher, that reversed, and disbursed again (found
-    by hypothesis with a step reversing the second tranche). By date its reversal went right
-    before a tranche of its amount after the pair of the wrong voucher, which came first and
-    passed the approved amount: refused newest first (exit 3). A grant's date is also tried with
-    such a reversal first of the date's receipts, whatever the amounts."""
-    money = [
-        _money_row("2024-02-05", "disburse", "120000.00", "G0001-T1", "1"),
-        _money_row("2024-02-06", "disburse", "80000.00", "G0001-T2", "2"),
-        _money_row("2024-02-07", "reverse", "", "G0001-R-T2", "G0001-T2", "disburse"),
-        _money_row("2024-02-07", "disburse", "80000.00", "G0001-T2-WRONG", "2"),
-        _money_row("2024-02-07", "reverse", "", "G0001-R-WRONG", "G0001-T2-WRONG", "disburse"),
-        _money_row("2024-02-07", "disburse", "80000.00", "G0001-T2B", "2"),
-    ]
-    _held_by_date(template, tmp_path, money)
-
-
 def test_a_dates_reversal_of_an_earlier_imports_receipt_listed_above_its_spending_is_applied_by_date(
     template: Ledger, tmp_path: Path
 ) -> None:
@@ -1303,24 +1298,51 @@ def test_a_dates_reversal_of_an_earlier_imports_receipt_listed_above_its_spendin
     _held_like(reference, ledger, _write(tmp_path / "listed.csv", [reversal, *spent]))
 
 
-def test_a_tranche_disbursed_again_after_a_second_tranche_of_its_date_is_applied_by_date(
-    template: Ledger, tmp_path: Path
+@pytest.mark.parametrize(
+    "redone",
+    [
+        pytest.param(
+            [
+                _money_row("2024-02-06", "spend", "1200.00", "G0001-S1"),
+                _money_row("2024-02-07", "disburse", "80000.00", "G0001-T2", "2"),
+                _money_row("2024-02-07", "reverse", "", "G0001-R-T1", "G0001-T1", "disburse"),
+                _money_row("2024-02-07", "disburse", "120000.00", "G0001-T1B", "1"),
+            ],
+            id="the first after the date's second",
+        ),
+        pytest.param(
+            [
+                _money_row("2024-02-06", "disburse", "80000.00", "G0001-T2", "2"),
+                _money_row("2024-02-07", "reverse", "", "G0001-R-T2", "G0001-T2", "disburse"),
+                _money_row("2024-02-07", "disburse", "80000.00", "G0001-T2-WRONG", "2"),
+                _money_row("2024-02-07", "reverse", "", "G0001-R-WRONG", "G0001-T2-WRONG", "disburse"),
+                _money_row("2024-02-07", "disburse", "80000.00", "G0001-T2B", "2"),
+            ],
+            id="the second beside a wrong voucher's pair",
+        ),
+    ],
+)
+def test_a_tranche_disbursed_again_among_the_dates_other_tranches_is_applied_by_date(
+    template: Ledger, tmp_path: Path, redone: list[Row]
 ) -> None:
-    """120,000.00 disbursed on 2024-02-05, 1,200.00 of it spent; on 2024-02-07 the second tranche
-    of 80,000.00 comes, then the first is reversed and disbursed again (found by hypothesis:
-    tests/test_import_order_days.py). The reversal needs the second tranche's money before it
-    (118,800.00 is left without it), the tranche disbursed again needs the reversal before it (the
-    approved 200,000.00 is all disbursed): first of the date's receipts the reversal was refused.
-    The reversal now goes right before the tranche of its amount disbursed that date, after the
-    date's other receipts."""
-    money = [
-        _money_row("2024-02-05", "disburse", "120000.00", "G0001-T1", "1"),
-        _money_row("2024-02-06", "spend", "1200.00", "G0001-S1"),
-        _money_row("2024-02-07", "disburse", "80000.00", "G0001-T2", "2"),
-        _money_row("2024-02-07", "reverse", "", "G0001-R-T1", "G0001-T1", "disburse"),
-        _money_row("2024-02-07", "disburse", "120000.00", "G0001-T1B", "1"),
-    ]
-    _held_by_date(template, tmp_path, money)
+    """120,000.00 disbursed on 2024-02-05; a tranche reversed on 2024-02-07 and disbursed again
+    that date, among other tranches of the date (each found by hypothesis:
+    tests/test_import_order_days.py).
+
+    The first, 1,200.00 of it spent, after the second tranche of 80,000.00 came that date: the
+    reversal needs the second tranche's money before it (118,800.00 is left without it), the
+    tranche disbursed again needs the reversal before it (the approved 200,000.00 is all
+    disbursed): first of the date's receipts the reversal was refused. It now goes right before
+    the tranche of its amount disbursed that date, after the date's other receipts.
+
+    The second (80,000.00 of 2024-02-06), disbursed again under a wrong voucher, that reversed,
+    and disbursed again: right before a tranche of its amount, its reversal went after the wrong
+    voucher's pair, which came first and passed the approved amount: refused newest first (exit
+    3). A grant's date is also tried with such a reversal first of the date's receipts, whatever
+    the amounts."""
+    _held_by_date(
+        template, tmp_path, [_money_row("2024-02-05", "disburse", "120000.00", "G0001-T1", "1"), *redone]
+    )
 
 
 def test_a_tranche_disbursed_again_listed_above_the_reversal_of_the_first_is_applied_by_date(
@@ -1337,12 +1359,10 @@ def test_a_tranche_disbursed_again_listed_above_the_reversal_of_the_first_is_app
         _money_row("2024-03-10", "disburse", "200000.00", "G0001-T1B", "1"),
         _money_row("2024-03-10", "reverse", "", "G0001-R-T1", "G0001-T1", "disburse"),
     ]
-    ledger, _, _ = _by_date_file(template, tmp_path, "listed", [])
-    result = ledger("import", str(_write(tmp_path / "listed.csv", money)))
-    assert result.exit_code == 0, result.output
-    said = (
-        "listed.csv:4: rows of grant G0001 of 2024-03-10 are not in the order its money moves "
-        "(line 4, reverse, comes after line 3, disburse)"
+    _held_as_listed(
+        template,
+        tmp_path,
+        money,
+        "line 4, reverse, comes after line 3, disburse",
+        [money[0], money[2], money[1]],
     )
-    assert said in result.stderr, result.stderr
-    _same_as_in_order(template, tmp_path, ledger, [money[0], money[2], money[1]])
