@@ -216,7 +216,10 @@ def record_file(
     from ledger.import_order import by_business_date
 
     # each grant refused tried in its next order of the date it was refused on, from that date on
-    # (ledger.import_order.DateOrder), the others kept in theirs; the first verdict if none holds
+    # (ledger.import_order.DateOrder), the others kept in theirs. If none holds, the verdict is
+    # that of the pass that first met the dates refused last, in their first order: an earlier
+    # pass's names rows that a later order held, and amounts those rows left wrong
+    verdict = first
     for _pass in range(MORE_PASSES):
         if orders is None:
             break
@@ -227,8 +230,10 @@ def record_file(
             done = record_rows(app, rows, progress=step, **options)
             if not done.errors:
                 return done
+            if done.grants != verdict.grants:
+                verdict = done
             orders = rows.next_orders(done.grants)
-    return first
+    return verdict
 
 
 def _held_receipts(app: GrantLedger) -> Held:

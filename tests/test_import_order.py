@@ -1030,6 +1030,37 @@ def test_a_file_by_date_stops_once_a_refused_grant_has_no_other_order(
     assert ledger.event_count() == before
 
 
+def test_a_file_refused_on_a_later_date_names_that_dates_row_not_an_earlier_one_held(
+    template: Ledger, tmp_path: Path
+) -> None:
+    """G0001 reverses its tranche of 2024-02-05 on 2024-03-10 and disburses it again (the reversal
+    must go first of the date's receipts), and on 2024-04-15 spends 900,000.00, which no order
+    holds. Newest first, the first pass by date was refused on 2024-03-10 ("tranches within
+    approval", 400,000.00), so the spend found 0.00; the next pass held that date and was refused
+    on 2024-04-15, where no order is left. The refusal was the first pass's: the tranche another
+    order held, and the spend against 0.00. It is now the pass's that first met the date no order
+    holds: the spend alone, against the 200,000.00 it found."""
+    money = [
+        _money_row("2024-02-05", "disburse", "200000.00", "G0001-T1", "1"),
+        _money_row("2024-03-10", "reverse", "", "G0001-R-T1", "G0001-T1", "disburse"),
+        _money_row("2024-03-10", "disburse", "200000.00", "G0001-T1B", "1"),
+        _money_row("2024-04-15", "spend", "900000.00", "G0001-S9"),
+    ]
+    ledger, before, result = _by_date_file(template, tmp_path, "newest", money)
+    assert result.exit_code == 3, result.output
+    bad = [
+        line.split(" — ")[0]
+        for line in result.stderr.splitlines()
+        if line.startswith("newest.csv:") and "not in date order" not in line
+    ]
+    assert bad == [
+        "newest.csv:2: spending 900,000.00 from the subsidy (财政补助) of grant G0001 exceeds its "
+        "available balance of 200,000.00"
+    ], result.stderr
+    assert "1 bad row of 4 in newest.csv; nothing was imported" in result.stderr, result.stderr
+    assert ledger.event_count() == before
+
+
 def _never_to_other_balances(
     template: Ledger, tmp_path: Path, money: list[Row], refused: tuple[int, ...]
 ) -> None:
