@@ -214,12 +214,12 @@ def record_file(
         first = record_rows(app, rows, progress=step, **options)
         orders = rows.next_orders(first.grants) if first.errors else None
     from ledger.import_order import by_business_date
+    from ledger.importing import fewest_refused
 
     # each grant refused tried in its next order of the date it was refused on, from that date on
-    # (ledger.import_order.DateOrder), the others kept in theirs. If none holds, the verdict is
-    # that of the pass that first met the dates refused last, in their first order: an earlier
-    # pass's names rows that a later order held, and amounts those rows left wrong
-    verdict = first
+    # (ledger.import_order.DateOrder), the others kept in theirs; if none holds, each grant's bad
+    # rows in its best order tried (ledger.importing.fewest_refused)
+    passes = [first]
     for _pass in range(MORE_PASSES):
         if orders is None:
             break
@@ -230,10 +230,9 @@ def record_file(
             done = record_rows(app, rows, progress=step, **options)
             if not done.errors:
                 return done
-            if done.grants != verdict.grants:
-                verdict = done
+            passes.append(done)
             orders = rows.next_orders(done.grants)
-    return verdict
+    return fewest_refused(passes)
 
 
 def _held_receipts(app: GrantLedger) -> Held:

@@ -1061,6 +1061,94 @@ def test_a_file_refused_on_a_later_date_names_that_dates_row_not_an_earlier_one_
     assert ledger.event_count() == before
 
 
+def _backwards(money: list[Row]) -> list[Row]:
+    """The newest first, a date's rows too (as ``_by_date_file`` lists them)."""
+    return sorted(reversed(money), key=lambda r: r[0], reverse=True)
+
+
+def _redone_wrong_vouchers(pairs: int) -> list[Row]:
+    """G0001: 100,000.00 disbursed on 2024-02-05; on 2024-03-10 ``pairs`` tranches of 50,000.00 in
+    all each disbursed under a wrong voucher, reversed and disbursed again, the first tranche
+    reversed and disbursed again, and 900,000.00 spent, which no order of the date holds."""
+    money = [_money_row("2024-02-05", "disburse", "100000.00", "G0001-T1", "1")]
+    amount = f"{50000 / pairs:.2f}"
+    for i in range(pairs):
+        money += [
+            _money_row("2024-03-10", "disburse", amount, f"G0001-X{i}-WRONG", "2"),
+            _money_row("2024-03-10", "reverse", "", f"G0001-R-X{i}", f"G0001-X{i}-WRONG", "disburse"),
+            _money_row("2024-03-10", "disburse", amount, f"G0001-X{i}", "2"),
+        ]
+    return [
+        *money,
+        _money_row("2024-03-10", "reverse", "", "G0001-R-T1B", "G0001-T1", "disburse"),
+        _money_row("2024-03-10", "disburse", "100000.00", "G0001-T1B", "1"),
+        _money_row("2024-03-10", "spend", "900000.00", "G0001-S9"),
+    ]
+
+
+def _refused_rows(template: Ledger, tmp_path: Path, name: str, listed: list[Row]) -> tuple[list[str], str]:
+    """``listed`` imported after the approvals of two grants: refused (exit 3) with nothing
+    written; the bad rows it names (line and sentence, without the rule's clause), and stderr."""
+    approvals = [r for r in rows(80, 3, 2, "date") if r[KIND] == "approve"]
+    ledger = _copy(template, tmp_path / name)
+    ledger.ok("import", str(_write(tmp_path / f"{name}-approvals.csv", approvals)), role="approver")
+    before = ledger.event_count()
+    result = ledger("import", str(_write(tmp_path / f"{name}.csv", listed)))
+    assert result.exit_code == 3, result.output
+    assert ledger.event_count() == before
+    bad = [
+        line.split(" — ")[0].removeprefix(f"{name}.csv")
+        for line in result.stderr.splitlines()
+        if line.startswith(f"{name}.csv:") and "applied again by business date" not in line
+    ]
+    return bad, result.stderr
+
+
+def test_a_grant_no_order_holds_is_refused_alike_beside_a_grant_another_order_holds(
+    template: Ledger, tmp_path: Path
+) -> None:
+    """G0002 has a date no order holds (a spend of 900,000.00); G0001 one that its next order
+    holds (the tranche reversed and disbursed again). Newest first, the refusal named G0001's
+    tranche, which a later order held; then (60a1aaa) G0002's rows in the order G0001's refusal
+    had moved it on to, one of them "no disbursement ... to reverse", whose disbursement the
+    file holds (found by a red-team pass). Each grant's bad rows are now those of its best order
+    tried: the same as the file without G0001 (its rows are the same lines of both files)."""
+    redone = [
+        _money_row("2024-02-05", "disburse", "200000.00", "G0001-T1", "1"),
+        _money_row("2024-03-10", "reverse", "", "G0001-R-T1", "G0001-T1", "disburse"),
+        _money_row("2024-03-10", "disburse", "200000.00", "G0001-T1B", "1"),
+    ]
+    second = [_of_grant(r, 2) for r in _redone_wrong_vouchers(1)]
+    alone, _ = _refused_rows(template, tmp_path, "alone", _backwards(second))
+    both, stderr = _refused_rows(
+        template, tmp_path, "both", _backwards(sorted([*redone, *second], key=lambda r: r[0]))
+    )
+    assert both == alone, stderr
+    assert [b.split(":")[1] for b in both] == ["2"], stderr  # the spend alone, every order's
+    assert "1 bad row of 10 in both.csv" in stderr, stderr
+
+
+def test_the_row_no_order_holds_is_listed_past_a_thousand_bad_rows_of_another_order(
+    template: Ledger, tmp_path: Path
+) -> None:
+    """400 tranches of G0002 each disbursed under a wrong voucher, reversed and disbursed again on
+    the date of its spend of 900,000.00, listed last; G0001's date holds in its next order. The
+    order G0002 was left in by G0001's refusal refused 1,201 rows, and the 1,000 listed were its
+    tranches, which another order holds, not the spend (found by a red-team pass). The refusal
+    lists the bad rows of G0002's best order tried: the spend is among them."""
+    redone = [
+        _money_row("2024-02-05", "disburse", "200000.00", "G0001-T1", "1"),
+        _money_row("2024-03-10", "reverse", "", "G0001-R-T1", "G0001-T1", "disburse"),
+        _money_row("2024-03-10", "disburse", "200000.00", "G0001-T1B", "1"),
+    ]
+    second = [_of_grant(r, 2) for r in _redone_wrong_vouchers(400)]
+    newest = _backwards(sorted([*redone, *second], key=lambda r: r[0]))
+    spend = [r for r in newest if r[VOUCHER] == "G0002-S9"]
+    bad, stderr = _refused_rows(template, tmp_path, "both", [r for r in newest if r not in spend] + spend)
+    assert any(": spending 900,000.00" in b for b in bad), stderr[-600:]
+    assert len(bad) < 1000, stderr[-600:]
+
+
 def _never_to_other_balances(
     template: Ledger, tmp_path: Path, money: list[Row], refused: tuple[int, ...]
 ) -> None:
