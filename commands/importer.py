@@ -146,6 +146,8 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
             click.echo(f"{file.name}:{error.line}: {error.message}", err=True)
         if done.unlisted:
             click.echo(unlisted_text(done.unlisted, len(done.errors)), err=True)
+        if done.unsettled:
+            click.echo(f"{file.name}: {unsettled_text(done.unsettled)}", err=True)
         n = done.bad
         bad = (
             _("grant-ledger: {count} bad rows of {rows} in {file}; nothing was imported")
@@ -166,6 +168,15 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
             rows=done.rows, file=file.name, events=done.events
         )
     )
+
+
+def unsettled_text(passes: int) -> str:
+    """The line after the bad rows listed, when the passes by business date ran out first."""
+    return _(
+        "applied by business date in {passes} orders, none of which held; other orders were not tried, "
+        "so these rows may hold in another: the file in date order, each day's rows as they happened, "
+        "is applied as listed"
+    ).format(passes=passes)
 
 
 def unlisted_text(unlisted: int, listed: int) -> str:
@@ -232,7 +243,10 @@ def record_file(
                 return done
             passes.append(done)
             orders = rows.next_orders(done.grants)
-    return fewest_refused(passes)
+    verdict = fewest_refused(passes)
+    if orders is not None:
+        verdict.unsettled = len(passes)
+    return verdict
 
 
 def _held_receipts(app: GrantLedger) -> Held:

@@ -193,6 +193,9 @@ class ImportResult:
     grants: dict[str, int] = field(default_factory=dict)
     # each of those grants' bad rows, listed or not, and the exit code of them all
     by_grant: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # a file applied by business date: the passes by date tried when their number ran out
+    # while some refused grant had another order of its date left (0: none did)
+    unsettled: int = 0
 
     def add(self, error: RowError, grant: str = "", day: int = 0) -> None:
         code = error.exit_code

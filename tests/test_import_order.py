@@ -1149,6 +1149,49 @@ def test_the_row_no_order_holds_is_listed_past_a_thousand_bad_rows_of_another_or
     assert len(bad) < 1000, stderr[-600:]
 
 
+def test_a_file_refused_when_the_passes_run_out_says_other_orders_were_not_tried(
+    template: Ledger, tmp_path: Path
+) -> None:
+    """One grant's dates alternate between needing a tranche's reversal first of the day's receipts
+    (the tranche reversed and disbursed again, all 200,000.00 approved out) and a matching
+    receipt's reversal after the day's new receipt: each date one more pass, seven of them past
+    the passes allowed. In date order the file imports; newest first it is refused (exit 3,
+    nothing written), and the refusal read as if no order held (found by a red-team pass). It
+    now says that other orders were not tried, and that the file in date order is applied as
+    listed."""
+    money = [
+        _money_row("2024-02-05", "match_commit", "200000.00", "G0001-MC"),
+        _money_row("2024-02-05", "disburse", "200000.00", "G0001-T0", "1"),
+        _money_row("2024-02-06", "match_receive", "2000.00", "G0001-MR0"),
+        _money_row("2024-02-06", "spend", "1500.00", "G0001-S1"),
+    ]
+    for n, month in enumerate((3, 5, 7, 9), start=1):
+        money += [
+            _money_row(f"2024-{month:02d}-10", "reverse", "", f"G0001-R-T{n}", f"G0001-T{n - 1}", "disburse"),
+            _money_row(f"2024-{month:02d}-10", "disburse", "200000.00", f"G0001-T{n}", "1"),
+        ]
+        if month < 9:
+            money += [
+                _money_row(f"2024-{month + 1:02d}-15", "match_receive", "2000.00", f"G0001-MR{n}"),
+                _money_row(
+                    f"2024-{month + 1:02d}-15", "reverse", "", f"G0001-R-MR{n - 1}", f"G0001-MR{n - 1}",
+                    "match_receive",
+                ),
+            ]  # fmt: skip
+    money = _from_matching(money)
+    reference, _, _ = _by_date_file(template, tmp_path, "reference", [])
+    in_order = reference("import", str(_write(tmp_path / "in-order.csv", money)))
+    assert in_order.exit_code == 0, in_order.output
+    ledger, before, result = _by_date_file(template, tmp_path, "newest", money)
+    assert result.exit_code == 3, result.output
+    assert ledger.event_count() == before
+    assert (
+        "newest.csv: applied by business date in 7 orders, none of which held; other orders were not "
+        "tried, so these rows may hold in another: the file in date order, each day's rows as they "
+        "happened, is applied as listed"
+    ) in result.stderr, result.stderr
+
+
 def _never_to_other_balances(
     template: Ledger, tmp_path: Path, money: list[Row], refused: tuple[int, ...]
 ) -> None:

@@ -116,6 +116,10 @@ def _record(app: Host, session: Session, path: Path) -> tuple[Imported, int]:
             shown.reading = " ".join(
                 filter(None, [shown.reading, unlisted_text(done.unlisted, len(done.errors))])
             )
+        if done.unsettled:
+            from commands.importer import unsettled_text
+
+            shown.reading = " ".join(filter(None, [shown.reading, unsettled_text(done.unsettled)]))
         n = done.bad
         bad = (
             _("{count} bad rows of {rows} in {file}; nothing was imported")
