@@ -141,7 +141,7 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
         tell=lambda d: click.echo(f"{file.name}:{d.line}: {d.sentence()}", err=True),
         **options,
     )
-    if done.errors:
+    if done.bad:
         for error in done.errors:  # by line
             click.echo(f"{file.name}:{error.line}: {error.message}", err=True)
         if done.unlisted:
@@ -187,8 +187,11 @@ def unlisted_text(unlisted: int, listed: int) -> str:
 
 
 # passes by business date after the first, each moving every refused grant's date to its next
-# order: a grant tries at most five more on each date it is refused on (ledger.import_order._TURNS)
-MORE_PASSES = 6
+# order: a grant tries at most five more on each date it is refused on (ledger.import_order._TURNS),
+# so a file that cannot hold stops within five of its last refused date's first pass; the rest are
+# for dates held one after another (one more pass each, when a grant's dates alternate between
+# orders: all the file's grants move at once)
+MORE_PASSES = 12
 
 
 def _unstaged(label: str) -> AbstractContextManager[Callable[[int], None] | None]:
@@ -212,40 +215,48 @@ def record_file(
 
     with stage(_("importing")) as step:
         done = record_rows(app, read_rows(cells), progress=step, **options)
-    if not done.errors:
+    if not done.bad:
         return done
     held = _held_receipts(app)
     again = by_date_again(reopen, held, done.grants)
     if again is None:
         return done
+    del done  # its grants' dicts: a file of a million bad rows holds one per grant
     disorder, ordered = again
     if tell is not None:
         tell(disorder)
-    with ordered as rows, stage(_("importing by business date")) as step:
-        first = record_rows(app, rows, progress=step, **options)
-        orders = rows.next_orders(first.grants) if first.errors else None
-    from ledger.import_order import by_business_date
-    from ledger.importing import fewest_refused
+    from ledger.import_order import Orders, by_business_date, fewest_refused
+
+    def applied(by_date: AbstractContextManager[DateOrder]) -> tuple[ImportResult, Orders | None]:
+        """A pass of the rows by business date, and the orders to try next (None: no grant
+        refused, or one has no order left)."""
+        with by_date as rows, stage(_("importing by business date")) as step:
+            done = record_rows(app, rows, progress=step, **options)
+            return done, rows.next_orders(done.grants) if done.bad else None
+
+    def in_order(orders: Orders) -> AbstractContextManager[DateOrder]:
+        return by_business_date(read_rows(reopen()), orders, held)
 
     # each grant refused tried in its next order of the date it was refused on, from that date on
-    # (ledger.import_order.DateOrder), the others kept in theirs; if none holds, each grant's bad
-    # rows in its best order tried (ledger.importing.fewest_refused)
-    passes = [first]
+    # (ledger.import_order.DateOrder), the others kept in theirs
+    done, orders = applied(ordered)
+    tried = [(Orders(), done)]
     for _pass in range(MORE_PASSES):
-        if orders is None:
+        if orders is None or not done.bad:
             break
-        with (
-            by_business_date(read_rows(reopen()), orders, held) as rows,
-            stage(_("importing by business date")) as step,
-        ):
-            done = record_rows(app, rows, progress=step, **options)
-            if not done.errors:
-                return done
-            passes.append(done)
-            orders = rows.next_orders(done.grants)
-    verdict = fewest_refused(passes)
-    if orders is not None:
-        verdict.unsettled = len(passes)
+        tried_now = orders
+        done, orders = applied(in_order(orders))
+        tried.append((tried_now, done))
+    if not done.bad:
+        return done
+    # none held: the refusal is a pass in each grant's best order tried (a pass made already,
+    # if one was in those orders), and says so if some grant had orders left untried
+    best = fewest_refused([(o, r.grants, r.by_grant) for o, r in tried])
+    verdict = next((r for o, r in tried if o.turns == best.turns), None)
+    if verdict is None:
+        verdict, _next = applied(in_order(best))
+    if verdict.bad and orders is not None:
+        verdict.unsettled = len(tried)
     return verdict
 
 

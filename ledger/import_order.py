@@ -36,7 +36,7 @@ from __future__ import annotations
 import pickle
 import sqlite3
 import tempfile
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -416,6 +416,30 @@ class Orders:
         for grant, pieces in self.turns.items():
             for day, turn in pieces:
                 yield grant, day, turn
+
+
+def fewest_refused(
+    tried: Sequence[tuple[Orders, Mapping[str, int], Mapping[str, int]]],
+) -> Orders:
+    """The orders in which a file refused in every pass by date is best shown refused, from its
+    passes: each pass's orders, the date (ordinal) each grant was first refused on in it and how
+    many of its rows were. Every grant in the last pass's order, but each grant refused there in
+    that of the pass that refused the fewest of its rows on the same date (the first of those):
+    one grant's order changes no other grant's money, so a pass in these orders refuses each
+    grant's rows as its best order tried did, not rows of a date a later order held, nor a grant's
+    rows in an order another grant's refusal moved it on to."""
+    last_orders, last, _counts = tried[-1]
+    turns = dict(last_orders.turns)
+    for grant, day in last.items():
+        _fewest, n = min(
+            (counts.get(grant, 0), n) for n, (_o, days, counts) in enumerate(tried) if days.get(grant) == day
+        )
+        pieces = tried[n][0].turns.get(grant)
+        if pieces:
+            turns[grant] = pieces
+        else:
+            turns.pop(grant, None)
+    return Orders(turns)
 
 
 # a date's orders, tried in turn while a grant's rows of it are refused: by kind, then a receipt's

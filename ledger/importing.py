@@ -29,10 +29,10 @@ import pickle
 import queue
 import tempfile
 import threading
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing, contextmanager
 from copy import deepcopy
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from hashlib import blake2b
 from itertools import islice
@@ -165,7 +165,6 @@ class RowError:
     line: int
     message: str
     exit_code: int
-    grant: str = ""  # the grant the row names, as ``ImportResult.grants`` keeps it
 
 
 # bad rows listed by line at most: a file of another ledger (a million rows, each "no such grant")
@@ -191,19 +190,17 @@ class ImportResult:
     # that date (ledger.import_order.DateOrder.next_orders), the grants whose bad rows are past
     # the listed ones too
     grants: dict[str, int] = field(default_factory=dict)
-    # each of those grants' bad rows, listed or not, and the exit code of them all
-    by_grant: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # how many bad rows each of those grants has, listed or not
+    by_grant: dict[str, int] = field(default_factory=dict)
     # a file applied by business date: the passes by date tried when their number ran out
     # while some refused grant had another order of its date left (0: none did)
     unsettled: int = 0
 
     def add(self, error: RowError, grant: str = "", day: int = 0) -> None:
-        code = error.exit_code
-        self.worst = min(self.worst or code, code)
-        self.errors.append(error if error.grant == grant else replace(error, grant=grant))
+        self.worst = min(self.worst or error.exit_code, error.exit_code)
+        self.errors.append(error)
         _note_first_day(self.grants, grant, day)
-        count, worst = self.by_grant.get(grant, (0, code))
-        self.by_grant[grant] = (count + 1, min(worst, code))
+        self.by_grant[grant] = self.by_grant.get(grant, 0) + 1
         if len(self.errors) >= 2 * LISTED_ERRORS:
             self.trim()
 
@@ -232,9 +229,8 @@ class ImportResult:
         )
         for grant, day in other.grants.items():
             _note_first_day(both.grants, grant, day)
-        for grant, (count, code) in other.by_grant.items():
-            before, worst_before = both.by_grant.get(grant, (0, code))
-            both.by_grant[grant] = (before + count, min(worst_before, code))
+        for grant, count in other.by_grant.items():
+            both.by_grant[grant] = both.by_grant.get(grant, 0) + count
         both.trim()
         return both
 
@@ -243,27 +239,6 @@ class ImportResult:
         # one bad row: its command's exit code; several: the first of bad input, rule, not found,
         # conflict that any of them has
         return self.worst
-
-
-def fewest_refused(passes: Sequence[ImportResult]) -> ImportResult:
-    """The refusal of a file applied by business date in which no order held, from its passes
-    (the last one's grants, each with the date it was refused on last): each grant's bad rows
-    from the pass that refused the fewest of them on that date, the first of those. One grant's
-    order changes no other grant's money, so each is shown in its best order tried: the rows a
-    refusal lists break a rule in that order, not rows of a date another order held, nor a
-    grant's rows in the order another grant's refusal left it in."""
-    last = passes[-1]
-    verdict = ImportResult(rows=last.rows, grants=dict(last.grants))
-    for grant, day in last.grants.items():
-        best = min((p for p in passes if p.grants.get(grant) == day), key=lambda p: p.by_grant[grant][0])
-        count, worst = best.by_grant[grant]
-        listed = [e for e in best.errors if e.grant == grant]
-        verdict.errors.extend(listed)
-        verdict.unlisted += count - len(listed)
-        verdict.by_grant[grant] = (count, worst)
-        verdict.worst = min(verdict.worst or worst, worst)
-    verdict.trim()
-    return verdict
 
 
 class _Books:
@@ -937,7 +912,7 @@ def import_rows(
                         writer.snapshots(body, signer)
                     else:
                         result = result.joined(body)
-            if result.errors or result.events == 0:
+            if result.bad or result.events == 0:
                 transaction.rollback()
                 return result
             if on_end is not None:

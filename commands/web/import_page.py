@@ -108,7 +108,7 @@ def _record(app: Host, session: Session, path: Path) -> tuple[Imported, int]:
         cells, lambda: open_import(path)[1], session.signer, session.role, session.person
     )
     shown = Imported(file=path.name, reading=" ".join(filter(None, [reading, reordered])))
-    if done.errors:
+    if done.bad:
         shown.bad = [(e.line, e.message) for e in done.errors]  # by line
         if done.unlisted:
             from commands.importer import unlisted_text
