@@ -23,8 +23,9 @@ that order is tried again, each grant refused in its next order of the date it w
 from that date on (``DateOrder``): a receipt's reversal after the date's spending, or a receipt
 of an earlier date reversed on a date receiving its kind again right before the receipt of its
 amount (a tranche disbursed again), after the date's other receipts, or else first of the date's
-receipts. Once a grant refused has no order left, the file cannot hold and the first verdict
-stands. (The date's rows as the file lists them are no such order: a reversal naming by voucher
+receipts, or only those of an amount the date receives again. Once a grant refused has no order
+left, the file cannot hold, and the refusal is a pass in each grant's best order tried
+(``fewest_refused``). (The date's rows as the file lists them are no such order: a reversal naming by voucher
 alone an act whose voucher another act of the date shares reverses the one recorded before it.)
 A file listing a date's money out before its money in (a spend above the tranche of its date, as a
 file newest first lists them) is out of order too. The rows wait in a scratch SQLite file, sorted
@@ -72,8 +73,8 @@ from ledger.import_format import RECEIPT_KINDS, Cells, Row, as_cells
     _EXTENSION,
     _OTHER_KIND,
 ) = range(19)
-# the bits of a date's order (``Orders``, ``_TURNS``); the third only with the second
-_UNPAIRED, _EARLY_BIT, _EARLY_FIRST = 1, 2, 4
+# the bits of a date's order (``Orders``, ``_TURNS``); the third and fourth only with the second
+_UNPAIRED, _EARLY_BIT, _EARLY_FIRST, _MATCHED_ONLY = 1, 2, 4, 8
 _KIND_ORDER = {
     "approve": _APPROVAL,
     "match_commit": _COMMITMENT,  # a promise: before the matching it promises is received
@@ -153,7 +154,8 @@ _REDONE_BY = (
 )
 _BY_AMOUNT = f"{_REDONE_AMOUNT} != '' AND ({_REDONE_BY}) IS NOT NULL"
 _EARLY = (
-    f"UPDATE rows SET kind = {_EARLY_RECEIPT_REVERSAL} WHERE turn & {_EARLY_BIT} AND {_EARLY_WHERE}",
+    f"UPDATE rows SET kind = {_EARLY_RECEIPT_REVERSAL} WHERE turn & {_EARLY_BIT} AND {_EARLY_WHERE} "
+    f"AND (turn & {_MATCHED_ONLY} = 0 OR ({_BY_AMOUNT}))",
     f"UPDATE rows SET kind = {_REDONE_REVERSAL}, anchor = ({_REDONE_BY}) "
     f"WHERE kind = {_EARLY_RECEIPT_REVERSAL} AND turn & {_EARLY_FIRST} = 0 AND {_BY_AMOUNT}",
     f"UPDATE rows SET kind = {_REDONE_RECEIPT} WHERE kind = {_RECEIPT} AND line IN (SELECT anchor FROM rows "
@@ -406,7 +408,9 @@ class Orders:
     date. An order's bits: ``_UNPAIRED``, a receipt reversed on its own date with its reversal
     after the date's spending, not with the receipt first of the date's receipts; ``_EARLY_BIT``, a
     receipt of an earlier date reversed before the receipts of a date receiving its kind again
-    (right before the one of its amount), not after the date's spending."""
+    (right before the one of its amount), not after the date's spending; with it, ``_EARLY_FIRST``,
+    first of the date's receipts whatever the amounts, and ``_MATCHED_ONLY``, only those whose
+    amount the date receives again (the others after the spending)."""
 
     turns: Mapping[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
     tried: Mapping[str, frozenset[int]] = field(default_factory=dict)
@@ -444,8 +448,11 @@ def fewest_refused(
 
 # a date's orders, tried in turn while a grant's rows of it are refused: by kind, then a receipt's
 # reversal unpaired, a receipt of an earlier date reversed early (by the amount disbursed again),
-# both, and reversed early first of the date's receipts whatever the amounts (before a tranche
-# disbursed under a wrong voucher and reversed that date, which would pass the approved amount)
+# both, reversed early first of the date's receipts whatever the amounts (before a tranche
+# disbursed under a wrong voucher and reversed that date, which would pass the approved amount),
+# and early only where the date receives its amount again, the others after the date's spending
+# (a tranche disbursed again beside another returned: the approved amount needs the first's
+# reversal before its new tranche, the money left the other's after it)
 _TURNS = (
     0,
     _UNPAIRED,
@@ -453,6 +460,8 @@ _TURNS = (
     _UNPAIRED | _EARLY_BIT,
     _EARLY_BIT | _EARLY_FIRST,
     _UNPAIRED | _EARLY_BIT | _EARLY_FIRST,
+    _EARLY_BIT | _MATCHED_ONLY,
+    _UNPAIRED | _EARLY_BIT | _MATCHED_ONLY,
 )
 
 
@@ -514,6 +523,7 @@ def _ranked(conn: sqlite3.Connection, orders: Orders, held: Held | None = None) 
 _PAIRS = f"(kind = {_RECEIPT_UNDONE} OR {_PAIRED_WHERE})"
 _EARLIER = f"(kind IN ({_EARLY_RECEIPT_REVERSAL}, {_REDONE_REVERSAL}) OR {_EARLY_WHERE})"
 _REDONE = f"(kind = {_REDONE_REVERSAL} OR ({_EARLIER} AND {_BY_AMOUNT}))"
+_UNMATCHED = f"((kind = {_EARLY_RECEIPT_REVERSAL} OR {_EARLY_WHERE}) AND NOT ({_BY_AMOUNT}))"
 
 
 class DateOrder:
@@ -563,6 +573,10 @@ class DateOrder:
                 | (_EARLY_BIT if self._has(_EARLIER, grant, day) else 0)
                 | (_EARLY_FIRST if self._has(_REDONE, grant, day) else 0)
             )
+            if moving & _EARLY_FIRST:  # some reversal of the amount received again: any other?
+                self._conn.execute(_BY_DAY[1])  # each row's tranche of its amount found in a step
+                if self._has(_UNMATCHED, grant, day):
+                    moving |= _MATCHED_ONLY
             before = tried[grant] if again else frozenset({now})  # ``now`` among them
             done = {t & moving for t in before}
             turn = next((t for t in _TURNS if t & moving not in done), None)

@@ -900,6 +900,27 @@ def test_a_tranche_of_an_earlier_date_reversed_and_disbursed_again_is_applied_by
     _held_by_date(template, tmp_path, money)
 
 
+def test_a_tranche_disbursed_again_beside_another_returned_that_date_is_applied_by_date(
+    template: Ledger, tmp_path: Path
+) -> None:
+    """All 200,000.00 approved disbursed on 2024-02-05 in two tranches and 1,200.00 spent; on
+    2024-02-06 the first tranche is reversed and disbursed again, then the second returned. The
+    date needs the first's reversal before its new tranche (the approved amount) and the second's
+    after it (the money left): by kind both waited for the spending (400,000.00 disbursed at
+    once), early both went first (the first's reversal then found 118,800.00 for 120,000.00), so
+    newest first it was refused (exit 3; found by hypothesis). A date's orders now include the
+    reversals early only where the date disburses their amount again."""
+    money = [
+        _money_row("2024-02-05", "disburse", "120000.00", "G0001-T1", "1"),
+        _money_row("2024-02-05", "spend", "1200.00", "G0001-S0"),
+        _money_row("2024-02-05", "disburse", "80000.00", "G0001-T2", "2"),
+        _money_row("2024-02-06", "reverse", "", "G0001-R-T1", "G0001-T1", "disburse"),
+        _money_row("2024-02-06", "disburse", "120000.00", "G0001-T1B", "1"),
+        _money_row("2024-02-06", "reverse", "", "G0001-R-T2", "G0001-T2", "disburse"),
+    ]
+    _held_by_date(template, tmp_path, money)
+
+
 def _of_grant(row: Row, n: int) -> Row:
     return [
         row[0],

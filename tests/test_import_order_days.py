@@ -180,6 +180,18 @@ def _interleaved(first: list[Row], second: list[Row], rng: random.Random) -> lis
 # the first tranche redone on a date (its reversal before the date's tranche: the approved amount
 # all disbursed), then matching received and a receipt of an earlier date, partly spent, reversed
 # (its reversal after the date's receipt): no one order of all the grant's dates holds both
+# the first tranche disbursed again on the date the second is returned, after spending: the
+# first's reversal must go before its new tranche, the second's after it
+@example(
+    steps=[
+        (0, "spend", "subsidy", 1),
+        (0, "tranche", "subsidy", 1),
+        (1, "tranche redone", "subsidy", 1),
+        (0, "reverse tranche", "subsidy", 1),
+    ],
+    other=[],
+    shuffle=random.Random(0),
+)
 @example(
     steps=[
         (0, "tranche", "subsidy", 1),
