@@ -70,9 +70,10 @@ from ledger.import_format import RECEIPT_KINDS, Cells, Row, as_cells
     _DISPOSAL,
     _SPEND,
     _REVERSAL_OUT,
+    _SHARED_REVERSAL,
     _EXTENSION,
     _OTHER_KIND,
-) = range(19)
+) = range(20)
 # the bits of a date's order (``Orders``, ``_TURNS``); the third and fourth only with the second
 _UNPAIRED, _EARLY_BIT, _EARLY_FIRST, _MATCHED_ONLY = 1, 2, 4, 8
 _KIND_ORDER = {
@@ -491,6 +492,20 @@ def _held_in_ledger(conn: sqlite3.Connection, held: Held) -> None:
         )
 
 
+# a reversal naming by its voucher alone a voucher under which the file has more than one kind of
+# act of its grant: which it reverses is the one recorded before it, which no order by kind knows;
+# after the date's every act, where it finds them all (and is refused, naming them) or the one
+# recorded by then. (One the ledger holds is there whatever the file's order: where the file
+# has an act of another kind under the voucher, the reversal meets both in any order but one
+# listing it first, where in date order it would meet both too.)
+_SHARED_IN_FILE = (
+    "CREATE TABLE shared (grant_id TEXT, voucher TEXT, PRIMARY KEY (grant_id, voucher))",
+    f"INSERT INTO shared SELECT grant_id, voucher FROM rows WHERE kind IN ({_COMMITMENT}, {_RECEIPT}, "
+    f"{_SPEND}) GROUP BY grant_id, voucher HAVING count(DISTINCT act) > 1",
+    f"UPDATE rows SET kind = {_SHARED_REVERSAL} WHERE kind IN ({_REVERSAL_IN}, {_REVERSAL_OUT}) "
+    "AND category = '' AND EXISTS (SELECT 1 FROM shared s WHERE s.grant_id = rows.grant_id "
+    "AND s.voucher = rows.memo)",
+)
 def _ranked(conn: sqlite3.Connection, orders: Orders, held: Held | None = None) -> bool:
     """Each reversal and spend ranked among its date's rows by what the file's other rows say of
     it, in its grant's order of that date (``orders``); whether the file holds a reversal."""
@@ -510,6 +525,8 @@ def _ranked(conn: sqlite3.Connection, orders: Orders, held: Held | None = None) 
     conn.execute("CREATE INDEX rows_memo ON rows (grant_id, memo, kind, day, act)")
     if held is not None:
         _held_in_ledger(conn, held)
+    for step in _SHARED_IN_FILE:
+        conn.execute(step)
     receipt_pairs = _RANKED[1:3]
     for ranking in _RANKED:
         conn.execute(f"{ranking} AND turn & {_UNPAIRED} = 0" if ranking in receipt_pairs else ranking)
@@ -559,7 +576,8 @@ class DateOrder:
         earlier dates left whatever their order."""
         if not self._reversals:
             return None
-        self._conn.execute(_BY_DAY[0])
+        for index in _BY_DAY:  # each row's receipt of its date and amount found in a step
+            self._conn.execute(index)
         turns, tried = dict(self.orders.turns), dict(self.orders.tried)
         for grant, day in sorted(refused.items()):
             pieces = turns.get(grant, ())
@@ -573,10 +591,8 @@ class DateOrder:
                 | (_EARLY_BIT if self._has(_EARLIER, grant, day) else 0)
                 | (_EARLY_FIRST if self._has(_REDONE, grant, day) else 0)
             )
-            if moving & _EARLY_FIRST:  # some reversal of the amount received again: any other?
-                self._conn.execute(_BY_DAY[1])  # each row's tranche of its amount found in a step
-                if self._has(_UNMATCHED, grant, day):
-                    moving |= _MATCHED_ONLY
+            if moving & _EARLY_FIRST and self._has(_UNMATCHED, grant, day):  # some early, some not
+                moving |= _MATCHED_ONLY
             before = tried[grant] if again else frozenset({now})  # ``now`` among them
             done = {t & moving for t in before}
             turn = next((t for t in _TURNS if t & moving not in done), None)
