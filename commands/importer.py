@@ -187,8 +187,8 @@ def unlisted_text(unlisted: int, listed: int) -> str:
 
 
 # passes by business date after the first, each moving every refused grant's date to its next
-# order: a grant tries at most five more on each date it is refused on (ledger.import_order._TURNS),
-# so a file that cannot hold stops within five of its last refused date's first pass; the rest are
+# order: a grant tries at most seven more on each date it is refused on (ledger.import_order._TURNS),
+# so a file that cannot hold stops within seven of its last refused date's first pass; the rest are
 # for dates held one after another (one more pass each, when a grant's dates alternate between
 # orders: all the file's grants move at once)
 MORE_PASSES = 12
