@@ -493,18 +493,21 @@ def _held_in_ledger(conn: sqlite3.Connection, held: Held) -> None:
 
 
 # a reversal naming by its voucher alone a voucher under which the file has more than one kind of
-# act of its grant: which it reverses is the one recorded before it, which no order by kind knows;
-# after the date's every act, where it finds them all (and is refused, naming them) or the one
-# recorded by then. (One the ledger holds is there whatever the file's order: where the file
-# has an act of another kind under the voucher, the reversal meets both in any order but one
-# listing it first, where in date order it would meet both too.)
+# act of its grant by the reversal's date: which it reverses is the one recorded before it, which
+# no order by kind knows; after the date's every act, where it finds them all (and is refused,
+# naming them) or the one recorded by then. (One the ledger holds is there whatever the file's
+# order: where the file has an act of another kind under the voucher, the reversal meets both in
+# any order but one listing it first, where in date order it would meet both too.)
 _SHARED_IN_FILE = (
-    "CREATE TABLE shared (grant_id TEXT, voucher TEXT, PRIMARY KEY (grant_id, voucher))",
-    f"INSERT INTO shared SELECT grant_id, voucher FROM rows WHERE kind IN ({_COMMITMENT}, {_RECEIPT}, "
-    f"{_SPEND}) GROUP BY grant_id, voucher HAVING count(DISTINCT act) > 1",
+    # each kind of act under each voucher of a grant, and its first date
+    "CREATE TABLE acts (grant_id TEXT, voucher TEXT, act TEXT, day INTEGER, "
+    "PRIMARY KEY (grant_id, voucher, act))",
+    f"INSERT INTO acts SELECT grant_id, voucher, act, min(day) FROM rows WHERE kind IN ({_COMMITMENT}, "
+    f"{_RECEIPT}, {_SPEND}) GROUP BY grant_id, voucher, act",
+    # two kinds by the reversal's date: an act of a later date is never there before it
     f"UPDATE rows SET kind = {_SHARED_REVERSAL} WHERE kind IN ({_REVERSAL_IN}, {_REVERSAL_OUT}) "
-    "AND category = '' AND EXISTS (SELECT 1 FROM shared s WHERE s.grant_id = rows.grant_id "
-    "AND s.voucher = rows.memo)",
+    "AND category = '' AND (SELECT count(*) FROM acts a WHERE a.grant_id = rows.grant_id "
+    "AND a.voucher = rows.memo AND a.day <= rows.day) > 1",
 )
 def _ranked(conn: sqlite3.Connection, orders: Orders, held: Held | None = None) -> bool:
     """Each reversal and spend ranked among its date's rows by what the file's other rows say of

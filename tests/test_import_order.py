@@ -1335,6 +1335,31 @@ def test_a_reversal_of_a_voucher_a_receipt_and_a_tranche_share_never_imports_to_
     _never_to_other_balances(template, tmp_path, _from_matching(money), (2, 3))
 
 
+@pytest.mark.parametrize("reversed_on", ["2024-02-05", "2024-03-10"], ids=["its own date", "a later date"])
+@pytest.mark.parametrize("later", ["spend", "match_receive"])
+def test_a_voucher_reused_by_a_later_act_of_another_kind_still_holds_newest_first(
+    template: Ledger, tmp_path: Path, reversed_on: str, later: str
+) -> None:
+    """Tranche V1 of 150,000.00 reversed by voucher alone on a date that disburses 150,000.00 again
+    (200,000.00 approved); a month later V1 is reused by an act of another kind. The reversal
+    meets the tranche alone in any order, but with V1 counted shared over the whole file it
+    waited for the date's every act: 300,000.00 disbursed at once, refused newest first (exit 3;
+    found by a red-team pass). Only the acts by the reversal's date count."""
+    money = [
+        _money_row("2024-02-05", "disburse", "150000.00", "V1", "1"),
+        _money_row(reversed_on, "reverse", "", "R-V1", "V1"),
+        _money_row(reversed_on, "disburse", "150000.00", "G0001-T1B", "1"),
+    ]
+    if later == "spend":
+        money.append(_money_row("2024-04-10", "spend", "1000.00", "V1"))
+    else:
+        money += [
+            _money_row("2024-04-10", "match_commit", "200000.00", "G0001-MC"),
+            _money_row("2024-04-10", "match_receive", "50000.00", "V1"),
+        ]
+    _held_by_date(template, tmp_path, _from_matching(money))
+
+
 def test_a_reversal_of_a_voucher_the_ledger_holds_as_another_act_never_imports_to_other_balances(
     template: Ledger, tmp_path: Path
 ) -> None:
