@@ -1130,6 +1130,10 @@ class Grant(Aggregate):
         )
         return True
 
+    def kinds_under(self, voucher: str) -> list[str]:
+        """The kinds of money act recorded under ``voucher`` (``REVERSIBLE``'s), reversed or not."""
+        return [k for k in REVERSIBLE if self._holds(k, voucher)]
+
     def _holds(self, kind: str, voucher: str) -> bool:
         if kind == "spend":
             return voucher in self.expenditures

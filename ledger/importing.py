@@ -695,6 +695,28 @@ def _error(line: int, error: LedgerError) -> RowError:
     return RowError(line, error.message, error.exit_code)
 
 
+def _order_decides(books: _Books, grant_id: str, voucher: str) -> BadInputError | None:
+    """A reversal naming ``voucher`` alone, of a grant whose rows the file lists out of date order,
+    where the grant holds more than one kind of act under the voucher: the act it reversed is
+    the one recorded before it in the file's order, which is not the order they happened in. The
+    file is then applied by business date, where such a reversal meets the acts of its date
+    (ledger.import_order: refused if it meets several), or refused naming it."""
+    grant = books.find_grant(grant_id)
+    books.touched.clear()
+    kinds = grant.kinds_under(voucher) if grant is not None else []
+    if len(kinds) < 2:
+        return None
+    msg = T_(
+        "rows of grant {grant_id} are not in date order, and this reversal names voucher {voucher} "
+        "alone, which the grant holds as a {acts}: which one it reverses depends on the rows' order; "
+        "give its kind in the category column, or list the file in date order",
+        grant_id=grant_id,
+        voucher=voucher,
+        acts=", ".join(kinds),
+    )
+    return BadInputError(msg)
+
+
 def _grant_named(row: Row) -> str:
     """The grant a row names, as the scratch file of rows by business date keeps it."""
     return str(row.get("grant_id") or "")
@@ -746,9 +768,22 @@ def _check_rows(
     # a spend repeating a reversed voucher, by (grant, voucher): a repeat of history only if the
     # file repeats its reversal too; otherwise refused at its line when the file ends
     respent: dict[tuple[str, str], tuple[int, int, ReversedVoucherError]] = {}
+    # each grant's latest date so far, the grants whose rows are out of date order, and the
+    # reversals naming a voucher alone (grant, voucher, line, date): ``_order_decides``
+    latest: dict[str, int] = {}
+    unordered: set[str] = set()
+    alone: list[tuple[str, str, int, int]] = []
     for line, row in rows:
         result.rows += 1
         since += 1
+        grant_id, day = _grant_named(row), day_of(row)
+        if day < latest.get(grant_id, day):
+            unordered.add(grant_id)
+        elif day:
+            latest[grant_id] = day
+        kind = str(row.get("kind") or "").strip().lower()
+        if kind == "reverse" and not str(row.get("category") or "").strip():
+            alone.append((grant_id, str(row.get("memo") or "").strip(), line, day))
         try:
             books.apply(row)
         except ReversedVoucherError as e:
@@ -784,6 +819,11 @@ def _check_rows(
     yield "rows", since
     for (grant, _voucher), (line, day, error) in respent.items():
         result.add(_error(line, error), grant, day)
+    for grant_id, voucher, line, day in alone:
+        if grant_id in unordered:
+            decides = _order_decides(books, grant_id, voucher)
+            if decides is not None:
+                result.add(_error(line, decides), grant_id, day)
     result.trim()
     if not result.errors and result.events:
         if pending:

@@ -1360,6 +1360,27 @@ def test_a_voucher_reused_by_a_later_act_of_another_kind_still_holds_newest_firs
     _held_by_date(template, tmp_path, _from_matching(money))
 
 
+@pytest.mark.parametrize("also", ["", "a spend"])
+def test_a_file_holding_as_listed_out_of_date_order_never_imports_a_shared_voucher_to_other_balances(
+    template: Ledger, tmp_path: Path, also: str
+) -> None:
+    """Matching received under V1 on 2024-02-04; on 2024-02-05 a reversal names V1 alone (the
+    matching receipt, V1's one act then), then a tranche is disbursed under V1. Newest first the
+    file breaks no rule as listed, so it was recorded as listed: the reversal met the tranche
+    alone and reversed it, exit 0 with 0.00 received from the subsidy and 40,000.00 of matching,
+    against 30,000.00 and 0.00 in date order (found by a red-team pass). A reversal by voucher
+    alone of a voucher its grant holds under several kinds, in a file listing the grant out of
+    date order, is a bad row of the file's order: the file is applied by business date."""
+    money = [
+        _money_row("2024-02-04", "match_receive", "40000.00", "V1"),
+        _money_row("2024-02-05", "reverse", "", "R-V1", "V1"),
+        _money_row("2024-02-05", "disburse", "30000.00", "V1", "1"),
+    ]
+    if also:
+        money.append(_money_row("2024-02-06", "spend", "1000.00", "G0001-S2"))
+    _never_to_other_balances(template, tmp_path, _from_matching(money), (2, 3))
+
+
 def test_a_reversal_of_a_voucher_the_ledger_holds_as_another_act_never_imports_to_other_balances(
     template: Ledger, tmp_path: Path
 ) -> None:
