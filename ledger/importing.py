@@ -29,6 +29,7 @@ import pickle
 import queue
 import tempfile
 import threading
+from bisect import insort
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing, contextmanager
 from copy import deepcopy
@@ -88,7 +89,7 @@ from ledger.rules import (
 )
 from ledger.seal import Seal, Signer, mark, new_seal_id
 from ledger.snapshot_points import points_through
-from ledger.text import CONTROL_BUT_TAB
+from ledger.text import CONTROL_BUT_TAB, WHITE_SPACE
 from ledger.unit import Base, RecommendationRound, Unit, base_uuid, unit_uuid
 
 # the file format's names, where callers have always found them
@@ -695,6 +696,41 @@ def _error(line: int, error: LedgerError) -> RowError:
     return RowError(line, error.message, error.exit_code)
 
 
+class _ListedOrder:
+    """The reversals naming a voucher alone whose act the file's order may choose otherwise than
+    the order the rows happened in: an earlier row of the grant is dated after the reversal, or
+    a later act under the voucher before it (``_order_decides`` asks the grant what it holds)."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, int] = {}  # each grant's latest date so far
+        # the reversals not yet in doubt by (grant, voucher): (date, line), by date
+        self.waiting: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        self.doubted: list[tuple[str, str, int, int]] = []  # (grant, voucher, line, date)
+
+    def row(self, line: int, row: Row) -> None:
+        grant_id, day = _grant_named(row).strip(WHITE_SPACE), day_of(row)
+        before = self.latest.get(grant_id, 0)
+        if day > before:
+            self.latest[grant_id] = day
+        kind = str(row.get("kind") or "").strip(WHITE_SPACE).lower()
+        voucher = str(row.get("memo" if kind == "reverse" else "voucher") or "").strip(WHITE_SPACE)
+        if kind == "reverse":
+            if str(row.get("category") or "").strip(WHITE_SPACE):
+                return  # its kind named: the same act in any order
+            if before > day:
+                self.doubted.append((grant_id, voucher, line, day))
+            else:
+                insort(self.waiting.setdefault((grant_id, voucher), []), (day, line))
+            return
+        waiting = self.waiting.get((grant_id, voucher))
+        while waiting and waiting[-1][0] > day:  # an act of the voucher dated before them
+            at, line_of = waiting.pop()
+            self.doubted.append((grant_id, voucher, line_of, at))
+
+    def undecided(self) -> list[tuple[str, str, int, int]]:
+        return self.doubted
+
+
 def _order_decides(books: _Books, grant_id: str, voucher: str) -> BadInputError | None:
     """A reversal naming ``voucher`` alone, of a grant whose rows the file lists out of date order,
     where the grant holds more than one kind of act under the voucher: the act it reversed is
@@ -768,22 +804,11 @@ def _check_rows(
     # a spend repeating a reversed voucher, by (grant, voucher): a repeat of history only if the
     # file repeats its reversal too; otherwise refused at its line when the file ends
     respent: dict[tuple[str, str], tuple[int, int, ReversedVoucherError]] = {}
-    # each grant's latest date so far, the grants whose rows are out of date order, and the
-    # reversals naming a voucher alone (grant, voucher, line, date): ``_order_decides``
-    latest: dict[str, int] = {}
-    unordered: set[str] = set()
-    alone: list[tuple[str, str, int, int]] = []
+    order = _ListedOrder()
     for line, row in rows:
         result.rows += 1
         since += 1
-        grant_id, day = _grant_named(row), day_of(row)
-        if day < latest.get(grant_id, day):
-            unordered.add(grant_id)
-        elif day:
-            latest[grant_id] = day
-        kind = str(row.get("kind") or "").strip().lower()
-        if kind == "reverse" and not str(row.get("category") or "").strip():
-            alone.append((grant_id, str(row.get("memo") or "").strip(), line, day))
+        order.row(line, row)
         try:
             books.apply(row)
         except ReversedVoucherError as e:
@@ -819,11 +844,10 @@ def _check_rows(
     yield "rows", since
     for (grant, _voucher), (line, day, error) in respent.items():
         result.add(_error(line, error), grant, day)
-    for grant_id, voucher, line, day in alone:
-        if grant_id in unordered:
-            decides = _order_decides(books, grant_id, voucher)
-            if decides is not None:
-                result.add(_error(line, decides), grant_id, day)
+    for grant_id, voucher, line, day in order.undecided():
+        decides = _order_decides(books, grant_id, voucher)
+        if decides is not None:
+            result.add(_error(line, decides), grant_id, day)
     result.trim()
     if not result.errors and result.events:
         if pending:
