@@ -1381,6 +1381,31 @@ def test_a_file_holding_as_listed_out_of_date_order_never_imports_a_shared_vouch
     _never_to_other_balances(template, tmp_path, _from_matching(money), (2, 3))
 
 
+def _same_or_refused(
+    template: Ledger,
+    tmp_path: Path,
+    money: list[Row],
+    listed: list[Row],
+    name: str,
+    earlier: tuple[Row, ...] = (),
+) -> None:
+    """``money`` in date order and ``listed`` (the file ``name``), each imported after ``earlier``
+    (newest first): the listed file imported to the same balances, or refused (exit 2 or 3)
+    with nothing written."""
+    reference, _, first = _by_date_file(template, tmp_path, "reference", list(earlier))
+    ledger, _, also = _by_date_file(template, tmp_path, "listed", list(earlier))
+    if earlier:
+        assert first.exit_code == also.exit_code == 0, (first.output, also.output)
+    assert reference("import", str(_write(tmp_path / "in-order.csv", money))).exit_code == 0
+    before = ledger.event_count()
+    result = ledger("import", str(_write(tmp_path / name, listed)))
+    if result.exit_code == 0:
+        assert ledger.balances() == reference.balances(), result.output
+    else:
+        assert result.exit_code in (2, 3), result.output
+        assert ledger.event_count() == before
+
+
 def test_a_padded_grant_cell_of_a_workbook_does_not_hide_a_shared_voucher_from_the_check(
     template: Ledger, tmp_path: Path
 ) -> None:
@@ -1395,17 +1420,9 @@ def test_a_padded_grant_cell_of_a_workbook_does_not_hide_a_shared_voucher_from_t
             _money_row("2024-02-05", "disburse", "30000.00", "V1", "1"),
         ]
     )
-    reference, _, _ = _by_date_file(template, tmp_path, "reference", [])
-    assert reference("import", str(_write(tmp_path / "in-order.csv", money))).exit_code == 0
     listed = [list(r) for r in _backwards(money)]
     listed[1][GRANT] = "G0001 "  # the reversal
-    ledger, before, _ = _by_date_file(template, tmp_path, "newest", [])
-    result = ledger("import", str(_write(tmp_path / "newest.xlsx", listed)))
-    if result.exit_code == 0:
-        assert ledger.balances() == reference.balances(), result.output
-    else:
-        assert result.exit_code in (2, 3), result.output
-        assert ledger.event_count() == before
+    _same_or_refused(template, tmp_path, money, listed, "newest.xlsx")
 
 
 def test_a_file_right_as_listed_with_a_row_of_another_voucher_appended_late_is_imported(
@@ -1453,17 +1470,7 @@ def test_a_reversal_of_a_voucher_the_ledger_holds_as_another_act_never_imports_t
         _money_row("2024-02-05", "disburse", "20000.00", "G0001-T2", "3"),
         _money_row("2024-02-06", "spend", "50000.00", "G0001-S2"),
     ]
-    reference, _, first = _by_date_file(template, tmp_path, "reference", earlier)
-    ledger, _, also = _by_date_file(template, tmp_path, "newest", earlier)
-    assert first.exit_code == also.exit_code == 0, (first.output, also.output)
-    assert reference("import", str(_write(tmp_path / "in-order.csv", money))).exit_code == 0
-    before = ledger.event_count()
-    result = ledger("import", str(_write(tmp_path / "newest-money.csv", _backwards(money))))
-    if result.exit_code == 0:
-        assert ledger.balances() == reference.balances()
-    else:
-        assert result.exit_code in (2, 3), result.output
-        assert ledger.event_count() == before
+    _same_or_refused(template, tmp_path, money, _backwards(money), "newest-money.csv", tuple(earlier))
 
 
 def test_two_tranches_of_a_date_each_reversed_that_date_never_import_to_other_balances(
