@@ -242,7 +242,7 @@ def record_file(
     done, orders = applied(ordered)
     tried = [(Orders(), done)]
     for _pass in range(MORE_PASSES):
-        if orders is None or not done.bad:
+        if orders is None:  # held, or some grant has no order left
             break
         tried_now = orders
         done, orders = applied(in_order(orders))

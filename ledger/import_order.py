@@ -509,6 +509,8 @@ _SHARED_IN_FILE = (
     "AND category = '' AND (SELECT count(*) FROM acts a WHERE a.grant_id = rows.grant_id "
     "AND a.voucher = rows.memo AND a.day <= rows.day) > 1",
 )
+
+
 def _ranked(conn: sqlite3.Connection, orders: Orders, held: Held | None = None) -> bool:
     """Each reversal and spend ranked among its date's rows by what the file's other rows say of
     it, in its grant's order of that date (``orders``); whether the file holds a reversal."""

@@ -727,9 +727,6 @@ class _ListedOrder:
             at, line_of = waiting.pop()
             self.doubted.append((grant_id, voucher, line_of, at))
 
-    def undecided(self) -> list[tuple[str, str, int, int]]:
-        return self.doubted
-
 
 def _order_decides(books: _Books, grant_id: str, voucher: str) -> BadInputError | None:
     """A reversal naming ``voucher`` alone, of a grant whose rows the file lists out of date order,
@@ -844,7 +841,7 @@ def _check_rows(
     yield "rows", since
     for (grant, _voucher), (line, day, error) in respent.items():
         result.add(_error(line, error), grant, day)
-    for grant_id, voucher, line, day in order.undecided():
+    for grant_id, voucher, line, day in order.doubted:
         decides = _order_decides(books, grant_id, voucher)
         if decides is not None:
             result.add(_error(line, decides), grant_id, day)
