@@ -81,6 +81,17 @@ REVERSIBLE = {
     "match_commit": N_("matching commitment"),
     "match_receive": N_("matching receipt"),
 }
+
+
+def kinds_named(kinds: Sequence[str]) -> str:
+    """Kinds of money act (``REVERSIBLE``'s) named for a person: ``disbursement (disburse) and
+    matching receipt (match_receive)``."""
+    named = [f"{_(REVERSIBLE[k])} ({k})" for k in kinds]
+    if len(named) == 2:
+        return _("{first} and {second}").format(first=named[0], second=named[1])
+    return ", ".join(named)
+
+
 # a receipt's kind -> the rules' action of its reversal and the fund source it moves
 RECEIPT_ACTIONS = {
     "disburse": ("reverse receipt", "subsidy"),
@@ -1065,7 +1076,7 @@ class Grant(Aggregate):
     ) -> bool:
         """Reverse the money act recorded under ``voucher``: an expenditure, a disbursement, a
         matching commitment or receipt (``kind`` names which when the voucher is several)."""
-        held = [k for k in REVERSIBLE if self._holds(k, voucher)]
+        held = self.kinds_under(voucher)
         if (kind is not None and kind not in held) or not held:
             what = T_("money act") if kind is None else T_(REVERSIBLE[kind])
             msg = T_(
@@ -1077,18 +1088,12 @@ class Grant(Aggregate):
             raise NotFoundError(msg)
         if kind is None:
             if len(held) > 1:
-                named = [f"{_(REVERSIBLE[k])} ({k})" for k in held]
-                acts = (
-                    _("{first} and {second}").format(first=named[0], second=named[1])
-                    if len(named) == 2
-                    else ", ".join(named)
-                )
                 msg = T_(
-                    "voucher {voucher} of grant {grant_id} names a {acts}; say which to reverse with "
-                    "--kind {value}",
+                    "voucher {voucher} of grant {grant_id} names more than one act: {acts}; say which "
+                    "to reverse with --kind {value} (in a file, the reversal's category column)",
                     voucher=voucher,
                     grant_id=self.grant_id,
-                    acts=acts,
+                    acts=kinds_named(held),
                     value="|".join(held),
                 )
                 raise BadInputError(msg)

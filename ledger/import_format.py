@@ -151,8 +151,8 @@ class Values(dict[str, Any]):
         self.unnamed = unnamed
 
 
-def _cell(value: Any) -> str:
-    """A workbook's cell as the text a CSV file would hold."""
+def cell_text(value: Any) -> str:
+    """A workbook's cell as the text a CSV file would hold (as every row's check reads it)."""
     if value.__class__ is str:
         return value.strip(WHITE_SPACE)
     if value is None:
@@ -168,7 +168,7 @@ def _cell(value: Any) -> str:
 
 def as_cells(row: Row) -> Cells:
     cells = Cells({column: "" for column in HEADER})
-    cells.update((column, _cell(value)) for column, value in row.items())
+    cells.update((column, cell_text(value)) for column, value in row.items())
     if row.__class__ is Values:
         cells.overflow = cast(Values, row).overflow
         cells.unnamed = cast(Values, row).unnamed

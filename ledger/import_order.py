@@ -47,7 +47,7 @@ from pathlib import Path
 
 from ledger.actions import business_date
 from ledger.i18n import T_, Text
-from ledger.import_format import RECEIPT_KINDS, Cells, Row, as_cells
+from ledger.import_format import RECEIPT_KINDS, Cells, Row, as_cells, cell_text
 
 # the order of a date's rows: money in before money out, an act before its reversal; a disposal
 # before the spending (it must leave what ordered recoveries still owe: the spending need not),
@@ -308,7 +308,7 @@ def first_disorder(
     spending; an act before a reversal naming it); or None. ``held``: the receipts the ledger
     holds, which a reversal of a grant ``refused`` may name by its voucher alone, as the file's
     own (the ledger is read for those grants only: no other grant's order changes its money)."""
-    asked = {str(grant).strip() for grant in refused}
+    asked = {cell_text(grant) for grant in refused}
     dates: dict[str, _Date] = {}
     # each grant's receipt and commitment vouchers in the file (or, found by ``held``, the ledger)
     receipts: dict[str, set[str]] = {}
@@ -316,8 +316,8 @@ def first_disorder(
         on = _day(row)
         if on is None:
             continue
-        grant_id = str(row.get("grant_id") or "").strip()
-        kind = str(row.get("kind") or "").strip().lower()
+        grant_id = cell_text(row.get("grant_id"))
+        kind = cell_text(row.get("kind")).lower()
         rank = _KIND_ORDER.get(kind, _OTHER_KIND)
         seen = dates.get(grant_id)
         if seen is not None and on < seen.on:
@@ -326,8 +326,8 @@ def first_disorder(
             seen = dates[grant_id] = _Date(on, line)
         above: tuple[int, str] | None = None
         if kind == "reverse":
-            memo = str(row.get("memo") or "").strip()
-            category = str(row.get("category") or "").strip()
+            memo = cell_text(row.get("memo"))
+            category = cell_text(row.get("category"))
             if not category and held is not None and grant_id in asked and held(grant_id, [memo]):
                 receipts.setdefault(grant_id, set()).add(memo)
             # as ``_RANKED`` reads it: a receipt's reversal, named by its kind or found by its voucher
@@ -350,7 +350,7 @@ def first_disorder(
                         ((seen.received[act], act) for act in acts if act in seen.received), default=None
                     )
         else:
-            voucher = str(row.get("voucher") or "").strip()
+            voucher = cell_text(row.get("voucher"))
             if voucher in seen.pending:  # its reversal is listed above it
                 above = (seen.pending[voucher], "reverse")
             elif kind == "spend":

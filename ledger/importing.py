@@ -59,7 +59,7 @@ from ledger.errors import (
     StorageError,
 )
 from ledger.forked import failure, messages_from_fork, messages_from_parts
-from ledger.grant import REVERSIBLE, Grant, grant_uuid
+from ledger.grant import REVERSIBLE, Grant, grant_uuid, kinds_named
 from ledger.i18n import T_, _
 from ledger.import_format import (
     HEADER,
@@ -69,6 +69,7 @@ from ledger.import_format import (
     Cells,
     Row,
     as_cells,
+    cell_text,
     read_rows,
     refuse_control_character,
     refuse_overflow,
@@ -89,7 +90,7 @@ from ledger.rules import (
 )
 from ledger.seal import Seal, Signer, mark, new_seal_id
 from ledger.snapshot_points import points_through
-from ledger.text import CONTROL_BUT_TAB, WHITE_SPACE
+from ledger.text import CONTROL_BUT_TAB
 from ledger.unit import Base, RecommendationRound, Unit, base_uuid, unit_uuid
 
 # the file format's names, where callers have always found them
@@ -696,63 +697,130 @@ def _error(line: int, error: LedgerError) -> RowError:
     return RowError(line, error.message, error.exit_code)
 
 
+# the act a reversal reversed, by its event's class: its kind, and the field holding its date
+_UNDONE = {
+    Grant.DisbursementReversed: ("disburse", "received_on"),
+    Grant.MatchingCommitmentReversed: ("match_commit", "received_on"),
+    Grant.MatchingReceiptReversed: ("match_receive", "received_on"),
+    Grant.ExpenditureReversed: ("spend", "spent_on"),
+}
+
+
+# acts of their grants' latest dates ``_ListedOrder`` notes at most (about 60 bytes each)
+_NOTED_MOST = 50_000
+
+
 class _ListedOrder:
     """The reversals naming a voucher alone whose act the file's order may choose otherwise than
-    the order the rows happened in: an earlier row of the grant is dated after the reversal, or
-    a later act under the voucher before it (``_order_decides`` asks the grant what it holds)."""
+    the order the rows happened in (``_order_decides`` asks the grant what it holds): an earlier
+    row of the grant dated after the reversal, a later act under the voucher dated before it
+    (``doubted``), or, where the act it reversed is of its date and the file's, a later act of
+    another kind under the voucher of that date (``same_date``). Only rows recorded are told: a
+    row refused is the file's refusal already."""
 
     def __init__(self) -> None:
         self.latest: dict[str, int] = {}  # each grant's latest date so far
-        # the reversals not yet in doubt by (grant, voucher): (date, line), by date
-        self.waiting: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        # the reversals not yet in doubt by (grant, voucher): (date, line, the kind of the act it
+        # reversed where that act is of its date, else ""), by date
+        self.waiting: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
+        # under a voucher some reversal above names alone, on a date: each kind's last act's line
+        self.acts_on: dict[tuple[str, str, int], dict[str, int]] = {}
         self.doubted: list[tuple[str, str, int, int]] = []  # (grant, voucher, line, date)
+        # each grant's latest date and the acts (hashes of voucher and kind) the file recorded on
+        # it, up to _NOTED_MOST in all: a reversal of an act it does not hold reversed the ledger's
+        self.today: dict[str, tuple[int, set[int]]] = {}
+        self.noted = 0
+        self.full = False
 
-    def row(self, line: int, row: Row) -> None:
-        grant_id, day = _grant_named(row).strip(WHITE_SPACE), day_of(row)
+    def row(self, line: int, row: Row, events: list[Any]) -> None:
+        grant_id, day = _grant_named(row), day_of(row)
         before = self.latest.get(grant_id, 0)
         if day > before:
             self.latest[grant_id] = day
-        kind = str(row.get("kind") or "").strip(WHITE_SPACE).lower()
-        voucher = str(row.get("memo" if kind == "reverse" else "voucher") or "").strip(WHITE_SPACE)
+        kind = cell_text(row.get("kind")).lower()
         if kind == "reverse":
-            if str(row.get("category") or "").strip(WHITE_SPACE):
-                return  # its kind named: the same act in any order
+            if cell_text(row.get("category")) or not events:
+                return  # its kind named (the same act in any order), or reversed already
+            voucher = cell_text(row.get("memo"))
             if before > day:
                 self.doubted.append((grant_id, voucher, line, day))
-            else:
-                insort(self.waiting.setdefault((grant_id, voucher), []), (day, line))
+                return
+            same = ""
+            for event in events:
+                undone, dated = _UNDONE.get(type(event), ("", ""))
+                on = getattr(event, dated, None) if undone else None
+                if on is not None and on.toordinal() == day:
+                    same = undone
+            if same and not self.full:
+                seen = self.today.get(grant_id)
+                if seen is None or seen[0] != day or hash((voucher, same)) not in seen[1]:
+                    same = ""  # the ledger's act, there before any row of the file
+            insort(self.waiting.setdefault((grant_id, voucher), []), (day, line, same))
             return
+        if kind not in REVERSIBLE:
+            return
+        voucher = cell_text(row.get("voucher"))
+        self._note(grant_id, day, voucher, kind)
         waiting = self.waiting.get((grant_id, voucher))
+        if not waiting:
+            return
         while waiting and waiting[-1][0] > day:  # an act of the voucher dated before them
-            at, line_of = waiting.pop()
+            at, line_of, _same = waiting.pop()
             self.doubted.append((grant_id, voucher, line_of, at))
+        self.acts_on.setdefault((grant_id, voucher, day), {})[kind] = line
+
+    def _note(self, grant_id: str, day: int, voucher: str, kind: str) -> None:
+        seen = self.today.get(grant_id)
+        if seen is not None and day < seen[0]:
+            return  # an earlier date's: a reversal of the latest date it could not be
+        if seen is None or day > seen[0]:
+            if seen is not None:
+                self.noted -= len(seen[1])
+            seen = self.today[grant_id] = (day, set())
+        if self.noted >= _NOTED_MOST:
+            self.full = True  # from here on an act of the reversal's date is taken for the file's
+            return
+        held = len(seen[1])
+        seen[1].add(hash((voucher, kind)))
+        self.noted += len(seen[1]) - held
+
+    def same_date(self) -> Iterator[tuple[str, str, int, int]]:
+        """The reversals of an act of their date with an act of another kind under their voucher
+        on that date listed after them: (grant, voucher, line, date)."""
+        for (grant_id, voucher), waiting in self.waiting.items():
+            for day, line, undone in waiting:
+                if not undone:
+                    continue
+                acts = self.acts_on.get((grant_id, voucher, day), {})
+                if any(last > line for kind, last in acts.items() if kind != undone):
+                    yield grant_id, voucher, line, day
 
 
 def _order_decides(books: _Books, grant_id: str, voucher: str) -> BadInputError | None:
-    """A reversal naming ``voucher`` alone, of a grant whose rows the file lists out of date order,
-    where the grant holds more than one kind of act under the voucher: the act it reversed is
-    the one recorded before it in the file's order, which is not the order they happened in. The
-    file is then applied by business date, where such a reversal meets the acts of its date
-    (ledger.import_order: refused if it meets several), or refused naming it."""
+    """A reversal naming ``voucher`` alone, where the grant holds more than one kind of act under
+    the voucher: the act it reversed is the one recorded before it in the file's order, which
+    may not be the order they happened in (``_ListedOrder``). The file is then applied by
+    business date, where such a reversal meets the acts of its date (ledger.import_order:
+    refused if it meets several)."""
     grant = books.find_grant(grant_id)
     books.touched.clear()
     kinds = grant.kinds_under(voucher) if grant is not None else []
     if len(kinds) < 2:
         return None
     msg = T_(
-        "rows of grant {grant_id} are not in date order, and this reversal names voucher {voucher} "
-        "alone, which the grant holds as a {acts}: which one it reverses depends on the rows' order; "
-        "give its kind in the category column, or list the file in date order",
-        grant_id=grant_id,
+        "this reversal names voucher {voucher} alone, which grant {grant_id} holds as {acts}: "
+        "which one it reverses depends on the order of the grant's rows in the file; give its kind "
+        "in the category column",
         voucher=voucher,
-        acts=", ".join(kinds),
+        grant_id=grant_id,
+        acts=kinds_named(kinds),
     )
     return BadInputError(msg)
 
 
 def _grant_named(row: Row) -> str:
     """The grant a row names, as the scratch file of rows by business date keeps it."""
-    return str(row.get("grant_id") or "")
+    return cell_text(row.get("grant_id"))
 
 
 def _snapshot_class(app: GrantLedger, aggregate: Grant | Unit | Base) -> Any:
@@ -805,7 +873,6 @@ def _check_rows(
     for line, row in rows:
         result.rows += 1
         since += 1
-        order.row(line, row)
         try:
             books.apply(row)
         except ReversedVoucherError as e:
@@ -823,6 +890,7 @@ def _check_rows(
         if respent and books.reversed_voucher is not None:
             respent.pop(books.reversed_voucher, None)
         events = books.collect()
+        order.row(line, row, events)
         result.events += len(events)
         if not result.errors:
             mark(events, seal_text)
@@ -841,7 +909,7 @@ def _check_rows(
     yield "rows", since
     for (grant, _voucher), (line, day, error) in respent.items():
         result.add(_error(line, error), grant, day)
-    for grant_id, voucher, line, day in order.doubted:
+    for grant_id, voucher, line, day in [*order.doubted, *order.same_date()]:
         decides = _order_decides(books, grant_id, voucher)
         if decides is not None:
             result.add(_error(line, decides), grant_id, day)

@@ -98,7 +98,7 @@ def test_a_voucher_naming_two_acts_is_refused_as_the_command_refuses_it_whatever
     path = _rows(tmp_path / "books.csv", [DISBURSE, spend_t1, _reversal("T1", amount="5")])
     result = approved("import", "--jobs", "1", str(path))
     assert result.exit_code == 2, (result.stdout, result.stderr)
-    assert "books.csv:4: voucher T1 of grant G1 names a" in result.stderr
+    assert "books.csv:4: voucher T1 of grant G1 names more than one act: " in result.stderr
     assert "--kind disburse|spend" in result.stderr or "--kind spend|disburse" in result.stderr
 
 
