@@ -294,7 +294,7 @@ def _current_json(url: str) -> list[str] | None:
     (projections.quick), and the ordinary path answers."""
     from operator import itemgetter
 
-    from commands.output import RECORD_SEP, json_list, json_record_template, json_text, json_token
+    from commands.json_output import RECORD_SEP, json_list, json_record_template, json_text, json_token
     from ledger.money import from_fen
     from projections.figures import MEASURES, derived_fen
     from projections.quick import LABELS, Made, current_texts

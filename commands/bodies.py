@@ -96,7 +96,8 @@ def list_command(fmt: str) -> None:
     """
     from eventsourcing.application import AggregateNotFoundError
 
-    from commands.output import table, to_csv, to_json
+    from commands.json_output import to_json
+    from commands.output import table, to_csv
     from ledger.bodies import BODIES_ID
 
     try:

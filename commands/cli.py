@@ -17,7 +17,6 @@ from commands.choices import Named
 from commands.context import Settings
 from ledger.errors import LedgerError, StorageError, is_storage_error
 from ledger.location import MAX_BUSY_TIMEOUT_MS
-from ledger.text import CONTROL, control_named
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 # ledger.rules.ROLES, spelled out so that start-up (--version, reports) does not import the rules
@@ -63,6 +62,21 @@ def _storage_message(error: BaseException) -> str:
     return _("database error: {error}").format(error=first)
 
 
+def _check_actor(actor: str) -> None:
+    from commands.i18n import _
+    from ledger.text import CONTROL, control_named
+
+    hidden = CONTROL.search(actor)
+    if hidden:
+        msg = _("must be 1 to 128 characters without control characters: it holds {character}").format(
+            character=control_named(hidden.group())
+        )
+        raise click.BadParameter(msg, param_hint="--actor")
+    if not actor or len(actor) > 128:
+        msg = _("must be 1 to 128 characters without control characters")
+        raise click.BadParameter(msg, param_hint="--actor")
+
+
 class LedgerGroup(click.Group):
     """A click group that turns every failure into one line and its documented exit code."""
 
@@ -74,10 +88,10 @@ class LedgerGroup(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
-        from commands.i18n import _, choose, early_lang, localize
+        from commands.i18n import HelpContext, _, choose, early_lang
 
         choose(early_lang(sys.argv[1:] if args is None else list(args)))
-        localize(self)
+        self.context_class = HelpContext  # its help put in the language chosen when shown
         try:
             result = super().main(
                 args, prog_name or "grant-ledger", complete_var, standalone_mode=False, **extra
@@ -185,13 +199,8 @@ def cli(
     db, key, role, actor = values["db"], values["key"], values["role"], values["actor"]
     lang = values["lang"] or "zh"
     actor = actor.strip() if actor is not None else None
-    if actor is not None and (not actor or len(actor) > 128 or CONTROL.search(actor)):
-        msg = _("must be 1 to 128 characters without control characters")
-        if hidden := CONTROL.search(actor):
-            msg = _("must be 1 to 128 characters without control characters: it holds {character}").format(
-                character=control_named(hidden.group())
-            )
-        raise click.BadParameter(msg, param_hint="--actor")
+    if actor is not None:
+        _check_actor(actor)
     busy = os.environ.get("GRANT_LEDGER_BUSY_TIMEOUT", "").strip()
     if busy and not (busy.isascii() and busy.isdigit() and int(busy) <= MAX_BUSY_TIMEOUT_MS):
         raise click.BadParameter(
@@ -257,9 +266,10 @@ def _lazy_get_command(ctx: click.Context, name: str) -> click.Command | None:
             _REGISTERED.add(module)
     command = cli.commands.get(name)
     if command is not None:
-        from commands.i18n import localize
+        from commands.i18n import HelpContext, walk
 
-        localize(command)
+        for each in walk(command):
+            each.context_class = HelpContext  # its help put in the language chosen when shown
     return command
 
 

@@ -8,8 +8,8 @@ default. ``grant-ledger info`` prints each one in effect and where it came from.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import click
 
@@ -50,8 +50,7 @@ def config_path() -> Path:
     return user_dir("config") / "config.toml"
 
 
-@dataclass(frozen=True)
-class FileSettings:
+class FileSettings(NamedTuple):
     path: Path
     exists: bool
     values: dict[str, str]

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import gc
-import getpass
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,27 +24,44 @@ if TYPE_CHECKING:
 
 
 def default_actor() -> str:
+    import getpass
+
     try:
         return getpass.getuser()
     except Exception:  # no login name in a container
         return "unknown"
 
 
-@dataclass
 class Settings:
-    db: str | None
-    actor: str | None  # a claim the key is checked against, not who records
-    role: str | None  # likewise
-    lang: str
-    key: str | None = None
-    org: str | None = None  # 编制单位 printed on report workbooks
-    # where each global setting came from: flag, environment, file PATH, default
-    sources: dict[str, str] = field(default_factory=dict)
-    # only ``init`` (and the demo, on its own new file) may create the ledger
-    creating: bool = False
-    _ledger: GrantLedger | None = field(default=None, repr=False)
-    _signer: Signer | None = field(default=None, repr=False)
-    _engine: Engine | None = field(default=None, repr=False)
+    """One command's global options (or one web request's), and the ledger it opened. A plain
+    class: a dataclass is made at import, half a millisecond of every command's start."""
+
+    def __init__(
+        self,
+        db: str | None,
+        actor: str | None,  # a claim the key is checked against, not who records
+        role: str | None,  # likewise
+        lang: str,
+        key: str | None = None,
+        org: str | None = None,  # 编制单位 printed on report workbooks
+        sources: dict[str, str] | None = None,
+    ) -> None:
+        self.db, self.actor, self.role, self.lang, self.key, self.org = db, actor, role, lang, key, org
+        # where each global setting came from: flag, environment, file PATH, default
+        self.sources: dict[str, str] = {} if sources is None else sources
+        # only ``init`` (and the demo, on its own new file) may create the ledger
+        self.creating = False
+        self._ledger: GrantLedger | None = None
+        self._signer: Signer | None = None
+        self._engine: Engine | None = None
+
+    def speaking(self, lang: str) -> Settings:
+        """These settings, and what they opened, read in ``lang``."""
+        from copy import copy
+
+        other = copy(self)
+        other.lang = lang
+        return other
 
     @property
     def url(self) -> str:

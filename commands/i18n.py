@@ -27,7 +27,7 @@ CLICK_DOMAIN = "click"
 
 _ = catalogue("commands", LOCALE)
 
-__all__ = ["LOCALE", "N_", "_", "choose", "early_lang", "help_strings", "localize", "walk"]
+__all__ = ["LOCALE", "N_", "HelpContext", "_", "choose", "early_lang", "help_strings", "localize", "walk"]
 
 
 def choose(lang: str) -> None:
@@ -102,10 +102,14 @@ def _short(cmd: click.Command) -> None:
         cmd.short_help = None
 
 
-def localize(command: click.Command) -> None:
-    """Show ``command`` (and what it holds) in the current language."""
+def localize(command: click.Command, ctx: click.Context | None = None) -> None:
+    """Show ``command`` (and what it holds) in the current language; with ``ctx``, a group's
+    commands not loaded yet too."""
+    if ctx is not None and isinstance(command, click.Group):
+        for name in command.list_commands(ctx):
+            command.get_command(ctx, name)
     for cmd in walk(command):
-        cmd.context_class = Context
+        cmd.context_class = HelpContext
         cmd._help_option = None  # click keeps the first one made, with its help in that language
         _swap(cmd, "help")
         _short(cmd)
@@ -113,6 +117,15 @@ def localize(command: click.Command) -> None:
         for param in cmd.params:
             if isinstance(param, click.Option):
                 _swap(param, "help")
+
+
+class HelpContext(Context):
+    """A command's context: its help laid out by columns, in the reader's language (the texts are
+    put in it when help is shown, not at every start)."""
+
+    def get_help(self) -> str:
+        localize(self.command, self)
+        return super().get_help()
 
 
 def help_strings(command: click.Command) -> Iterator[str]:

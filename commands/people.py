@@ -164,7 +164,8 @@ def list_command(fmt: str) -> None:
                     "root": "yes" if person.name == registry.root else "",
                 }
             )
-    from commands.output import table, to_csv, to_json
+    from commands.json_output import to_json
+    from commands.output import table, to_csv
 
     headers = ["name", "role", "from", "until", "key", "root"]
     if fmt == "json":

@@ -28,7 +28,8 @@ def projections_group() -> None:
 def status_command(fmt: str) -> None:
     """Each projection's version and position against the store's head. A projection another
     version of grant-ledger wrote stands at 0 here until the next command rebuilds it."""
-    from commands.output import table, to_json
+    from commands.json_output import to_json
+    from commands.output import table
     from commands.registry import projection_names
     from projections.names import VERSIONS
     from projections.status import head, positions

@@ -5,10 +5,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
@@ -147,8 +146,7 @@ def read_options(formats: Sequence[str] = FORMATS) -> Callable[[Callable[..., An
     return decorate
 
 
-@dataclass(frozen=True)
-class When:
+class When(NamedTuple):
     as_of: date | None  # the books' last day (a period's --to)
     known_at: datetime | None
     since: date | None = None  # a period's first day (--from)
@@ -348,9 +346,9 @@ def emit(
     ``since``: the first day of the period the workbook reports on, to ``report_date``).
     ``named``: columns labelled besides ``LABELLED`` (key -> kind of ``ledger.labels``).
     ``json``: the records as ``to_json`` writes them, in pieces, when the caller has laid them out
-    itself (``commands.output.json_list``): written one after another, never joined."""
+    itself (``commands.json_output.json_list``): written one after another, never joined."""
     from commands.context import settings
-    from commands.output import display_width, table, to_csv, to_json, write_csv, write_text
+    from commands.output import display_width, table, to_csv, write_csv, write_text
     from commands.totals import LABEL, total_row
     from commands.totals import labelled as with_label
 
@@ -400,6 +398,8 @@ def emit(
         if json is not None:
             text = [*json, "\n"]
         else:
+            from commands.json_output import to_json
+
             text = to_json([dict(zip(keys, row, strict=True)) for row in rows]) + "\n"
     elif fmt == "csv":
         text = to_csv(labels, rows if total is None else [*rows, with_label(total, LABEL[lang])])

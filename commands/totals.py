@@ -8,24 +8,23 @@ the first blank one, which carries the label. JSON never has one: machines add u
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from ledger.money import percent
 
 LABEL = {"zh": "合计", "en": "total"}
 
 
-@dataclass(frozen=True)
-class Totals:
+class Totals(NamedTuple):
     """What a report's 合计 row adds up, by its column keys: ``sums`` (money, to the fen, a
     missing figure counting as none), ``counts``, and ``rates`` (key -> the keys of its part and
     of its whole: the rate of the summed part over the summed whole, None over a whole of zero)."""
 
     sums: tuple[str, ...]
     counts: tuple[str, ...] = ()
-    rates: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
+    rates: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = MappingProxyType({})
 
 
 def total_row(totals: Totals, keys: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[Any]:

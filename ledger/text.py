@@ -12,9 +12,10 @@ separators. A voucher ``S1`` followed by a zero-width space is another voucher t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
-
-from ledger.look_alikes import COMPATIBILITY_FORMS, LOOK_ALIKE_LETTERS
+from functools import cache
+from typing import TYPE_CHECKING
 
 
 def _escaped(first: int, last: int) -> str:
@@ -31,8 +32,6 @@ _INVISIBLE = r"\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\
 # the characters refused, as regular-expression classes (ledger.actions hands them to pydantic)
 CONTROL_CHARACTERS = r"\x00-\x1f\x7f-\x9f" + _INVISIBLE
 CONTROL_CHARACTERS_BUT_TAB = r"\x00-\x08\x0a-\x1f\x7f-\x9f" + _INVISIBLE
-# in identifiers (ids, vouchers, references, actors): no control character at all
-CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
 # Characters that print like the ASCII ones ids are written in (ledger.look_alikes): the decimal
 # digits of other scripts (Arabic-Indic ١, Devanagari १, full-width １: Unicode Nd), Unicode's
 # compatibility forms of ASCII (full-width Ｇ, superscript ¹, roman numeral Ⅰ, mathematical bold 𝟏,
@@ -40,15 +39,42 @@ CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
 # dashes that print alike (Cyrillic А, Greek Ο, the en dash). A new grant ``G١``, ``Ｇ1`` or ``Gⅰ``
 # beside ``G1`` is a second grant its reader cannot tell from the first, as a voucher ``S１`` beside
 # ``S1`` records one expenditure twice. Chinese (ideographs, 〔〕【】、。《》) is none of them.
-# As a class's body for pydantic-core (Rust: ``\p{Nd}``), the digits 0-9 put back where it is used;
-# Python's ``re`` reads the same escapes (LOOK_ALIKE).
-_LOOK_ALIKE_CLASS = "".join(_escaped(first, last) for first, last in COMPATIBILITY_FORMS) + "".join(
-    _escaped(ord(c), ord(c)) for c in LOOK_ALIKE_LETTERS
-)
-LOOK_ALIKE_CHARACTERS = r"\p{Nd}" + _LOOK_ALIKE_CLASS
-LOOK_ALIKE = re.compile(f"(?![0-9])\\d|[{_LOOK_ALIKE_CLASS}]")
-# in free text (names, memos, reasons): a tab is text
-CONTROL_BUT_TAB = re.compile(f"[{CONTROL_CHARACTERS_BUT_TAB}]")
+# As a class's body for pydantic-core (Rust: ``\p{Nd}``, LOOK_ALIKE_CHARACTERS), the digits 0-9 put
+# back where it is used; Python's ``re`` reads the same escapes (LOOK_ALIKE).
+@cache
+def _look_alike_class() -> str:
+    from ledger.look_alikes import COMPATIBILITY_FORMS, LOOK_ALIKE_LETTERS
+
+    return "".join(_escaped(first, last) for first, last in COMPATIBILITY_FORMS) + "".join(
+        _escaped(ord(c), ord(c)) for c in LOOK_ALIKE_LETTERS
+    )
+
+
+if TYPE_CHECKING:
+    # in identifiers (ids, vouchers, references, actors): no control character at all
+    CONTROL: re.Pattern[str]
+    # in free text (names, memos, reasons): a tab is text
+    CONTROL_BUT_TAB: re.Pattern[str]
+    LOOK_ALIKE: re.Pattern[str]
+    LOOK_ALIKE_CHARACTERS: str
+
+# made when first imported (``__getattr__``), not at every start: a report needs none of them
+_MADE_WHEN_USED: dict[str, Callable[[], object]] = {
+    "CONTROL": lambda: re.compile(f"[{CONTROL_CHARACTERS}]"),
+    "CONTROL_BUT_TAB": lambda: re.compile(f"[{CONTROL_CHARACTERS_BUT_TAB}]"),
+    "LOOK_ALIKE": lambda: re.compile(f"(?![0-9])\\d|[{_look_alike_class()}]"),
+    "LOOK_ALIKE_CHARACTERS": lambda: r"\p{Nd}" + _look_alike_class(),
+}
+
+
+def __getattr__(name: str) -> object:
+    make = _MADE_WHEN_USED.get(name)
+    if make is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = globals()[name] = make()
+    return value
+
+
 # The white space stripped from both ends of a value: what the actions strip (Unicode White_Space).
 # str.strip() would also take U+001C..U+001F off the ends, which the actions refuse.
 WHITE_SPACE = (
@@ -107,6 +133,8 @@ def look_alike_named(c: str) -> tuple[str, str]:
     code = _code_named(c)
     if unicodedata.category(c) == "Nd":
         return code, str(unicodedata.decimal(c))
+    from ledger.look_alikes import LOOK_ALIKE_LETTERS
+
     return code, LOOK_ALIKE_LETTERS.get(c) or unicodedata.normalize("NFKC", c)
 
 
@@ -114,10 +142,14 @@ def look_alike_named(c: str) -> tuple[str, str]:
 # 2024/5/10), 2024.05.10 and 2024年5月10日, month and day in one or two digits, year first. Digits
 # are ASCII or full width, as amounts take them. Not 20240806, 2024-W32-2 or 2024-08-06T00:00
 # (date.fromisoformat takes them), nor 24-5-1 or 5/10/2024, whose order a reader must guess.
-_DATE_FORMS = re.compile(
-    r"(?P<y>[0-9]{4})(?P<sep>[-/.])(?P<m>[0-9]{1,2})(?P=sep)(?P<d>[0-9]{1,2})"
-    r"|(?P<zy>[0-9]{4})年(?P<zm>[0-9]{1,2})月(?P<zd>[0-9]{1,2})日?"
-)
+@cache
+def _date_forms() -> re.Pattern[str]:
+    return re.compile(
+        r"(?P<y>[0-9]{4})(?P<sep>[-/.])(?P<m>[0-9]{1,2})(?P=sep)(?P<d>[0-9]{1,2})"
+        r"|(?P<zy>[0-9]{4})年(?P<zm>[0-9]{1,2})月(?P<zd>[0-9]{1,2})日?"
+    )
+
+
 _FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 
 
@@ -142,7 +174,7 @@ _READ_LONGEST = 32
 
 
 def _read_date(text: str) -> date | None:
-    found = _DATE_FORMS.fullmatch(text.strip(WHITE_SPACE).translate(_FULL_WIDTH_DIGITS))
+    found = _date_forms().fullmatch(text.strip(WHITE_SPACE).translate(_FULL_WIDTH_DIGITS))
     if found is None:
         return None
     y, m, d = (found["y"], found["m"], found["d"]) if found["y"] else (found["zy"], found["zm"], found["zd"])

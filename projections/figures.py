@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from ledger.money import ZERO, percent
 from projections.measures import available, available_in, column
@@ -23,8 +23,7 @@ MEASURES = (
 )
 
 
-@dataclass(frozen=True)
-class Balance:
+class Balance(NamedTuple):
     base_id: str
     grant_id: str
     base_name: str
@@ -44,11 +43,11 @@ class Balance:
     @property
     def subsidy_available(self) -> Decimal:
         """Received less spent (net of reversals), recovered (returned on order) and disposed of."""
-        return available_in(vars(self), "subsidy", ZERO)
+        return available_in(self._asdict(), "subsidy", ZERO)
 
     @property
     def matching_available(self) -> Decimal:
-        return available_in(vars(self), "matching", ZERO)
+        return available_in(self._asdict(), "matching", ZERO)
 
     @property
     def execution_rate(self) -> Decimal | None:

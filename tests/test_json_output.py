@@ -1,4 +1,4 @@
-"""Every JSON the command line writes (``commands.output.to_json``) is what
+"""Every JSON the command line writes (``commands.json_output.to_json``) is what
 ``json.dumps(…, ensure_ascii=False, indent=2)`` writes, byte for byte, though written a record at
 a time by the C encoder: any text (quotes, newlines, U+2028, Chinese), amounts, dates, numbers,
 empty records and nested values."""
@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commands.output import json_value, to_json
+from commands.json_output import to_json
+from commands.output import json_value
 
 PLAIN = st.one_of(
     st.text(),
@@ -63,11 +64,11 @@ def test_records_of_plain_values_written_in_one_call_are_laid_out_as_indent_writ
     records: list[dict[str, Any]],
 ) -> None:
     """Braces, NULs and separators inside keys and values never look like a record's end."""
-    from commands import output
+    from commands import json_output
 
     records = [*records, {"}\x00{": "}\x00{", "x": "\x00"}]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(output, "CHUNK", 2)  # several chunks, the last one short
+        patch.setattr(json_output, "CHUNK", 2)  # several chunks, the last one short
         assert to_json(records) == _reference(records)
     assert to_json(records) == _reference(records)
 
@@ -88,7 +89,7 @@ def test_records_laid_out_by_the_template_are_what_to_json_writes(
     """``balance --format json``'s quick path lays each record out by ``json_record_template``
     (keys with % and quotes included) and joins them ``chunk`` at a time: the pieces, written one
     after another, are what ``to_json`` writes."""
-    from commands.output import RECORD_SEP, json_list, json_record_template, json_token
+    from commands.json_output import RECORD_SEP, json_list, json_record_template, json_token
 
     keys, rows, chunk = drawn
     template = json_record_template(keys)
@@ -99,6 +100,6 @@ def test_records_laid_out_by_the_template_are_what_to_json_writes(
 
 @given(st.text())
 def test_a_text_is_written_as_the_encoder_writes_it(text: str) -> None:
-    from commands.output import json_text, json_token
+    from commands.json_output import json_text, json_token
 
     assert json_text(text) == json_token(text) == json.dumps(text, ensure_ascii=False)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -145,7 +144,3 @@ def category_names(lang: str) -> dict[str, str]:
     from ledger.policy import policy_in_force
 
     return {code: c.label(lang) for code, c in policy_in_force(business_today()).categories.items()}
-
-
-def as_dict(value: Any) -> dict[str, Any]:
-    return dict(vars(value))

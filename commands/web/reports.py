@@ -9,7 +9,6 @@ become its options, click parses them, and the command's own ``emit`` lays out t
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import re
 import tempfile
@@ -151,7 +150,7 @@ def run(
     options, bases = args[: args.index("--")], args[args.index("--") :]
     try:
         with workspace.held() as settings:
-            read = dataclasses.replace(settings, lang=lang)
+            read = settings.speaking(lang)
             with command.make_context(" ".join(report.words), [*options, *fmt, *bases], obj=read) as ctx:
                 kept = capture(ctx)
                 command.invoke(ctx)
