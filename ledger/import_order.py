@@ -241,46 +241,81 @@ class _Acts:
     """A date's spends (or receipts) as listed: each one's line, and which a reversal of the date
     names so far (``first_disorder``)."""
 
+    # one of these is kept for each grant of a file checked for its order (a million grants
+    # each named once kept 2 GB): what a date has not listed is not made
+    __slots__ = ("lines", "listed", "open", "undone")
+
     def __init__(self) -> None:
         self.lines: dict[str, int] = {}  # voucher (a receipt's: kind/voucher): its line
-        self.undone: set[str] = set()  # those a reversal of the date names
+        self.undone: set[str] | None = None  # those a reversal of the date names
         self.listed: list[tuple[int, str, str]] = []  # (line, voucher, kind) in the file's order
         self.open = 0  # the first of ``listed`` perhaps named by no reversal
 
     def add(self, voucher: str, line: int, kind: str) -> None:
         self.lines[voucher] = line
-        self.undone.discard(voucher)
+        if self.undone:
+            self.undone.discard(voucher)
         self.listed.append((line, voucher, kind))
 
     def undo(self, voucher: str) -> bool:
         """Whether the date lists the act: named by a reversal from now on."""
         if voucher not in self.lines:
             return False
+        if self.undone is None:
+            self.undone = set()
         self.undone.add(voucher)
         return True
 
     def first_open(self) -> tuple[int, str] | None:
         """The first act listed (line, kind) that no reversal of the date names: each act is
         passed over once, not once for every reversal after it."""
+        undone = self.undone or ()
         while self.open < len(self.listed):
             line, voucher, kind = self.listed[self.open]
-            if voucher not in self.undone and self.lines[voucher] == line:
+            if voucher not in undone and self.lines[voucher] == line:
                 return line, kind
             self.open += 1
         return None
 
 
+_NONE_LISTED = _Acts()  # a date's acts of a kind it lists none of (never added to: ``_Date.listing``)
+_NONE: dict[str, int] = {}  # a date's reversals or receipts where it has none (never written to)
+
+
 class _Date:
     """What a grant's rows of its latest date in the file said so far (``first_disorder``)."""
+
+    __slots__ = ("first", "on", "pending", "receipts", "received", "spends", "top", "top_kind", "top_line")
 
     def __init__(self, on: date, line: int) -> None:
         self.on = on
         self.first = line  # the date's first row
         self.top, self.top_line, self.top_kind = -1, line, ""  # the highest rank listed
-        self.spends = _Acts()
-        self.receipts = _Acts()
-        self.pending: dict[str, int] = {}  # reversals naming nothing listed before them: line
-        self.received: dict[str, int] = {}  # the date's first receipt of each kind: its line
+        self.spends = _NONE_LISTED
+        self.receipts = _NONE_LISTED
+        self.pending = _NONE  # reversals naming nothing listed before them: line
+        self.received = _NONE  # the date's first receipt of each kind: its line
+
+    def listing(self, spends: bool) -> _Acts:
+        """The date's spends (or receipts), to list one more."""
+        acts = self.spends if spends else self.receipts
+        if acts is _NONE_LISTED:
+            acts = _Acts()
+            if spends:
+                self.spends = acts
+            else:
+                self.receipts = acts
+        return acts
+
+    def pend(self, memo: str, line: int) -> None:
+        if self.pending is _NONE:
+            self.pending = {}
+        self.pending.setdefault(memo, line)
+
+    def receive(self, kind: str, line: int) -> None:
+        if self.received is _NONE:
+            self.received = {}
+        self.received.setdefault(kind, line)
 
     def listed(self, rank: int, line: int, kind: str) -> tuple[int, str] | None:
         """The row above (line, kind) the date's order takes after this one, if any."""
@@ -341,7 +376,7 @@ def first_disorder(
                 above = seen.paired(seen.spends, _SPEND)  # a spend of its date: first of the spending
             else:
                 if not named:
-                    seen.pending.setdefault(memo, line)
+                    seen.pend(memo, line)
                 above = seen.listed(_REVERSAL_OUT if named else _REVERSAL_IN, line, kind)
                 if above is None and named:
                     # a receipt of an earlier date reversed below the date's receipt of its kind:
@@ -354,12 +389,12 @@ def first_disorder(
             if voucher in seen.pending:  # its reversal is listed above it
                 above = (seen.pending[voucher], "reverse")
             elif kind == "spend":
-                seen.spends.add(voucher, line, kind)
+                seen.listing(spends=True).add(voucher, line, kind)
             elif rank in (_COMMITMENT, _RECEIPT):
                 receipts.setdefault(grant_id, set()).add(voucher)
                 if rank == _RECEIPT:
-                    seen.receipts.add(f"{kind}/{voucher}", line, kind)
-                    seen.received.setdefault(kind, line)
+                    seen.listing(spends=False).add(f"{kind}/{voucher}", line, kind)
+                    seen.receive(kind, line)
             if above is None and rank != _OTHER_KIND:  # a kind not imported is refused at its row
                 above = seen.listed(rank, line, kind)
         if above is not None:

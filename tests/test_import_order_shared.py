@@ -4,7 +4,8 @@ naming V1 alone reverses the one act recorded under V1 by then, so which act tha
 on the order. Hypothesis writes a grant's few days of tranches, matching received, spending and
 reversals over two vouchers, then imports them in date order, newest first, each date's rows
 reversed and shuffled: every order that imports (exit 0) gives the same balances to the fen, and
-every order refused writes nothing."""
+every order refused writes nothing. The same over two grants that use the same vouchers and three
+days: a reversal naming V1 alone is the act under its own grant's V1, in any order."""
 
 from __future__ import annotations
 
@@ -40,31 +41,49 @@ def _money(acts: list[tuple[int, str, str, int]]) -> list[Row]:
     """The acts in date order after a matching commitment, each date's in the order drawn, each
     likely to hold where it stands: a voucher holds each kind once, a reversal names a voucher
     holding an act, spending stays within the subsidy received."""
-    out = [_money_row((FIRST_DAY - timedelta(days=1)).isoformat(), "match_commit", "200000.00", "G0001-MC")]
-    held: dict[str, list[tuple[str, int]]] = {"V1": [], "V2": []}  # each voucher's acts not reversed
-    used: set[tuple[str, str]] = set()
-    room = 0
-    for day, act, voucher, thousands in sorted(acts, key=lambda a: a[0]):
+    return _money_of_grants([(0, *act) for act in acts])
+
+
+def _of_grant(row: Row, grant: int) -> Row:
+    """``row`` (of G0001, as ``_money_row`` writes it) as the same row of grant ``grant`` (0: G0001)."""
+    n = f"{grant + 1:04d}"
+    row[1:4] = [f"U{n}", f"B{n}", f"G{n}"]
+    return row
+
+
+def _money_of_grants(acts: list[tuple[int, int, str, str, int]]) -> list[Row]:
+    """``_money`` of each act's grant (0: G0001, 1: G0002), each grant's vouchers its own though
+    named alike, the grants' rows of a date in the order drawn."""
+    grants = sorted({grant for grant, *_ in acts})
+    on = (FIRST_DAY - timedelta(days=1)).isoformat()
+    out = [_of_grant(_money_row(on, "match_commit", "200000.00", f"G{g + 1:04d}-MC"), g) for g in grants]
+    # each grant's vouchers' acts not reversed, the (kind, voucher) pairs used, the subsidy unspent
+    held = {g: {"V1": [], "V2": []} for g in grants}  # type: dict[int, dict[str, list[tuple[str, int]]]]
+    used: dict[int, set[tuple[str, str]]] = {g: set() for g in grants}
+    room = dict.fromkeys(grants, 0)
+    for grant, day, act, voucher, thousands in sorted(acts, key=lambda a: a[1]):
         on = (FIRST_DAY + timedelta(days=day)).isoformat()
         amount = thousands * 1000
         if act.startswith("reverse"):
-            if not held[voucher]:
+            if not held[grant][voucher]:
                 continue
-            kind, undone = held[voucher].pop(thousands % len(held[voucher]))
-            room += {"disburse": -undone, "spend": undone}.get(kind, 0)
+            kind, undone = held[grant][voucher].pop(thousands % len(held[grant][voucher]))
+            room[grant] += {"disburse": -undone, "spend": undone}.get(kind, 0)
             category = NAMED[kind] if act == "reverse named" else ""
-            out.append(_money_row(on, "reverse", "", f"R-{voucher}-{kind}", voucher, category))
+            row = _money_row(on, "reverse", "", f"R-{voucher}-{kind}", voucher, category)
+            out.append(_of_grant(row, grant))
             continue
-        if (act, voucher) in used:
+        if (act, voucher) in used[grant]:
             continue
         if act == "spend":
-            amount = min(amount, room)
+            amount = min(amount, room[grant])
             if amount <= 0:
                 continue
-        used.add((act, voucher))
-        held[voucher].append((act, amount))
-        room += {"disburse": amount, "spend": -amount}.get(act, 0)
-        out.append(_money_row(on, act, f"{amount}.00", voucher, "1" if act == "disburse" else ""))
+        used[grant].add((act, voucher))
+        held[grant][voucher].append((act, amount))
+        room[grant] += {"disburse": amount, "spend": -amount}.get(act, 0)
+        row = _money_row(on, act, f"{amount}.00", voucher, "1" if act == "disburse" else "")
+        out.append(_of_grant(row, grant))
     return _from_matching(out)
 
 
@@ -118,3 +137,49 @@ def test_shared_vouchers_never_import_to_other_balances_in_another_order(
             assert ledger.event_count() == before, name
     event(f"orders imported: {len(imported)} of 5")
     assert len({repr(sorted(b["B0001"].items())) for b in imported.values()}) <= 1, imported
+
+
+# each act of two grants: whose, days after the first, what is done, under which voucher, how much
+GRANTS_ACT = st.tuples(
+    st.sampled_from([0, 1]),
+    st.sampled_from([0, 0, 1, 2]),
+    st.sampled_from(["disburse", "match_receive", "spend", "reverse", "reverse", "reverse named"]),
+    st.sampled_from(["V1", "V2"]),
+    st.integers(min_value=1, max_value=60),
+)
+
+
+@pytest.fixture
+def two_approved(sqlite_ledger: Ledger, tmp_path: Path) -> Ledger:
+    """A ledger holding G0001's and G0002's approvals (200,000.00 each, district bases)."""
+    approvals = [r for r in rows(200, 3, 2, "date") if r[5] == "approve"]
+    assert [r[3] for r in approvals] == ["G0001", "G0002"]
+    write_any(tmp_path / "approvals.csv", cast(list[list[object]], [HEADER, *approvals]))
+    sqlite_ledger.ok("import", str(tmp_path / "approvals.csv"), role="approver")
+    return sqlite_ledger
+
+
+@pytest.mark.slow
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(acts=st.lists(GRANTS_ACT, min_size=4, max_size=12), rng=st.randoms(use_true_random=False))
+def test_two_grants_sharing_voucher_names_import_to_the_same_balances_in_any_order(
+    two_approved: Ledger,
+    tmp_path_factory: pytest.TempPathFactory,
+    acts: list[tuple[int, int, str, str, int]],
+    rng: random.Random,
+) -> None:
+    folder = tmp_path_factory.mktemp("grants")
+    before = two_approved.event_count()
+    imported: dict[str, dict[str, dict[str, str]]] = {}
+    for name, listed in _orders(_money_of_grants(acts), rng).items():
+        ledger = copy_of(two_approved, f"sqlite:///{folder / name}.db")
+        path = folder / f"{name}.csv"
+        write_any(path, cast(list[list[object]], [HEADER, *listed]))
+        result = ledger("import", str(path))
+        if result.exit_code == 0:
+            imported[name] = ledger.balances()
+        else:
+            assert result.exit_code in (2, 3, 4, 5), (name, result.output)
+            assert ledger.event_count() == before, name
+    event(f"orders imported: {len(imported)} of 5")
+    assert len({repr(sorted(b.items())) for b in imported.values()}) <= 1, imported
