@@ -107,10 +107,17 @@ def _orders(money: list[Row], rng: random.Random) -> dict[str, list[Row]]:
 @pytest.fixture
 def approved(sqlite_ledger: Ledger, tmp_path: Path) -> Ledger:
     """A ledger holding G0001's approval (200,000.00, a district base)."""
-    approvals = [r for r in rows(40, 3, 1, "date") if r[5] == "approve"]
+    return _with_approvals(sqlite_ledger, tmp_path, ["G0001"])
+
+
+def _with_approvals(ledger: Ledger, tmp_path: Path, grants: list[str]) -> Ledger:
+    """``ledger`` with the generator's approvals of ``grants`` (200,000.00 each, district bases)
+    imported by an approver."""
+    approvals = [r for r in rows(100 * len(grants), 3, len(grants), "date") if r[5] == "approve"]
+    assert [r[3] for r in approvals] == grants
     write_any(tmp_path / "approvals.csv", cast(list[list[object]], [HEADER, *approvals]))
-    sqlite_ledger.ok("import", str(tmp_path / "approvals.csv"), role="approver")
-    return sqlite_ledger
+    ledger.ok("import", str(tmp_path / "approvals.csv"), role="approver")
+    return ledger
 
 
 @pytest.mark.slow
@@ -157,11 +164,7 @@ GRANTS_ACT = st.tuples(
 @pytest.fixture
 def two_approved(sqlite_ledger: Ledger, tmp_path: Path) -> Ledger:
     """A ledger holding G0001's and G0002's approvals (200,000.00 each, district bases)."""
-    approvals = [r for r in rows(200, 3, 2, "date") if r[5] == "approve"]
-    assert [r[3] for r in approvals] == ["G0001", "G0002"]
-    write_any(tmp_path / "approvals.csv", cast(list[list[object]], [HEADER, *approvals]))
-    sqlite_ledger.ok("import", str(tmp_path / "approvals.csv"), role="approver")
-    return sqlite_ledger
+    return _with_approvals(sqlite_ledger, tmp_path, ["G0001", "G0002"])
 
 
 @pytest.mark.slow
