@@ -15,7 +15,7 @@ from commands.progress import progress
 from ledger.errors import StorageError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+    from collections.abc import Callable, Container, Iterable, Iterator, Sequence
     from contextlib import AbstractContextManager
 
     from eventsourcing.persistence import Notification
@@ -218,7 +218,7 @@ def record_file(
     if not done.bad:
         return done
     held = _held_receipts(app)
-    again = by_date_again(reopen, held, done.grants)
+    again = by_date_again(reopen, held, done.grants, _ledger_grants(app))
     if again is None:
         return done
     del done  # its grants' dicts: a file of a million bad rows holds one per grant
@@ -260,6 +260,17 @@ def record_file(
     return verdict
 
 
+def _ledger_grants(app: GrantLedger) -> set[str]:
+    """The grant numbers of every grant the ledger holds, applied for or further (its balances'
+    read model, caught up by the import's first pass)."""
+    from sqlalchemy import select
+
+    from projections.schema import grants
+
+    with app.engine.connect() as conn:
+        return set(conn.execute(select(grants.c.grant_id)).scalars())
+
+
 def _held_receipts(app: GrantLedger) -> Held:
     """The receipts and commitments a grant holds in the ledger under some vouchers (voucher: the
     act's kind), where the voucher names one act of the grant, as ``Grant.reverse`` finds it. Each
@@ -294,16 +305,28 @@ def _held_receipts(app: GrantLedger) -> Held:
 
 
 def by_date_again(
-    reopen: Callable[[], Iterator[list[Any]]], held: Held | None = None, refused: Collection[str] = ()
+    reopen: Callable[[], Iterator[list[Any]]],
+    held: Held | None = None,
+    refused: Container[str] = (),
+    in_ledger: Container[str] | None = None,
 ) -> tuple[Disorder, AbstractContextManager[DateOrder]] | None:
     """For a file whose rows broke a rule in its own order: where its rows of a grant are first
     out of date order, and its rows by business date to import again (``reopen`` reads the file
     again, header first); None if every grant's rows are in date order (ledger/import_order.py).
-    ``refused``: the grants of its bad rows, whose reversals by voucher alone ``held`` looks up."""
+    ``refused``: the grants of its bad rows, whose reversals by voucher alone ``held`` looks up.
+    ``in_ledger``: the grants the ledger holds; a grant neither it nor a row of the file approves
+    is refused at every row in any order, and its rows' order is not looked at."""
     from ledger.import_format import read_rows
-    from ledger.import_order import by_business_date, first_disorder
+    from ledger.import_order import approved_grants, by_business_date, first_disorder
 
-    disorder = first_disorder(read_rows(reopen()), held, refused)
+    unmade: Callable[[str], bool] | None = None
+    if in_ledger is not None:
+        approved = approved_grants(read_rows(reopen()))
+
+        def unmade(grant: str) -> bool:
+            return grant not in in_ledger and grant not in approved
+
+    disorder = first_disorder(read_rows(reopen()), held, refused, unmade)
     if disorder is None:
         return None
     return disorder, by_business_date(read_rows(reopen()), held=held)

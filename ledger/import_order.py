@@ -37,7 +37,7 @@ from __future__ import annotations
 import pickle
 import sqlite3
 import tempfile
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -334,16 +334,28 @@ class _Date:
         return found
 
 
+def approved_grants(rows: Iterable[tuple[int, Row]]) -> set[str]:
+    """The grants the file's approval rows name (as its rows' checks read them)."""
+    approving = (row for _line, row in rows if cell_text(row.get("kind")).lower() == "approve")
+    return {cell_text(row.get("grant_id")) for row in approving}
+
+
 def first_disorder(
-    rows: Iterable[tuple[int, Row]], held: Held | None = None, refused: Collection[str] = ()
+    rows: Iterable[tuple[int, Row]],
+    held: Held | None = None,
+    refused: Container[str] = (),
+    unmade: Callable[[str], bool] | None = None,
 ) -> Disorder | None:
     """The first row of the file that ``by_business_date`` takes before a row of its grant above
     it: dated before it, or of its date and ranked before it (money in before money out; a
     receipt or spend reversed on its date, then its reversal, before the date's other receipts or
     spending; an act before a reversal naming it); or None. ``held``: the receipts the ledger
-    holds, which a reversal of a grant ``refused`` may name by its voucher alone, as the file's
-    own (the ledger is read for those grants only: no other grant's order changes its money)."""
-    asked = {cell_text(grant) for grant in refused}
+    holds, which a reversal of a grant ``refused`` (the file's grant texts, as ``cell_text``
+    gives them) may name by its voucher alone, as the file's own (the ledger is read for those
+    grants only: no other grant's order changes its money). ``unmade``: whether a grant is one
+    neither the ledger nor the file makes (the ledger lacks it and no row approves it), whose
+    every row is refused in any order, so its order is not looked at (nor held in memory: a file
+    of another ledger names a million of them)."""
     dates: dict[str, _Date] = {}
     # each grant's receipt and commitment vouchers in the file (or, found by ``held``, the ledger)
     receipts: dict[str, set[str]] = {}
@@ -352,6 +364,8 @@ def first_disorder(
         if on is None:
             continue
         grant_id = cell_text(row.get("grant_id"))
+        if unmade is not None and grant_id not in dates and unmade(grant_id):
+            continue
         kind = cell_text(row.get("kind")).lower()
         rank = _KIND_ORDER.get(kind, _OTHER_KIND)
         seen = dates.get(grant_id)
@@ -363,7 +377,7 @@ def first_disorder(
         if kind == "reverse":
             memo = cell_text(row.get("memo"))
             category = cell_text(row.get("category"))
-            if not category and held is not None and grant_id in asked and held(grant_id, [memo]):
+            if not category and held is not None and grant_id in refused and held(grant_id, [memo]):
                 receipts.setdefault(grant_id, set()).add(memo)
             # as ``_RANKED`` reads it: a receipt's reversal, named by its kind or found by its voucher
             named = category in RECEIPT_KINDS or (not category and memo in receipts.get(grant_id, ()))

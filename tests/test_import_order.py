@@ -178,7 +178,7 @@ def test_a_date_ordered_file_past_a_tiny_index_cache_keeps_every_voucher_check(
     # the bad rows below are dated before rows of their grants above them: applied again by
     # date (ledger/import_order.py), the repeat of the reversed spend would come before its
     # reversal, already recorded; the voucher checks in the file's order are what this tests
-    monkeypatch.setattr(importer, "by_date_again", lambda reopen, held=None, refused=(): None)
+    monkeypatch.setattr(importer, "by_date_again", lambda reopen, held=None, refused=(), in_ledger=None: None)
     approvals, money = _split(list(rows(3000, 7, 60, "date")))
     approved = _write(tmp_path / "approvals.csv", approvals)
     reference = _copy(template, tmp_path / "reference")
@@ -780,6 +780,64 @@ def test_an_extension_listed_above_its_grants_approval_of_that_date_is_applied_b
     reference = _copy(template, tmp_path / "dated")
     reference.ok("import", str(_write(tmp_path / "dated.csv", [approve, extend])), role="approver")
     assert _events(ledger) == _events(reference)
+
+
+def _unmade_rows(money: list[Row], grant: str) -> list[Row]:
+    """A tranche and a spend of ``grant`` (a grant no ledger here holds), the spend listed first
+    though dated before the tranche: out of date order."""
+    tranche = next(r for r in money if r[KIND] == "disburse")
+    spend = next(r for r in money if r[KIND] == "spend")
+    later = [max(r[0] for r in money), *tranche[1:]]
+    assert spend[0] < later[0]
+    return [[*r[:GRANT], grant, *r[GRANT + 1 :]] for r in (later, spend)]
+
+
+def test_rows_of_a_grant_neither_the_ledger_nor_the_file_makes_are_refused_as_listed(
+    template: Ledger, tmp_path: Path
+) -> None:
+    """A grant the ledger lacks and no row of the file approves is refused at every row in any
+    order: its rows out of date order are not a reason to read the file again by business date
+    (a file of another ledger named a million such grants, and the order check held each one).
+    The refusal lists its rows; nothing is written."""
+    approvals, money = _split(list(rows(60, 3, 1, "date")))
+    ledger = _copy(template, tmp_path / "other")
+    ledger.ok("import", str(_write(tmp_path / "approvals.csv", approvals)), role="approver")
+    before = ledger.event_count()
+    unmade = _unmade_rows(money, "X9")
+
+    refused = ledger("import", str(_write(tmp_path / "other.csv", [*unmade, *money])))
+
+    assert refused.exit_code == 4, refused.output
+    assert "not in date order" not in refused.stderr and "business date" not in refused.stderr, refused.stderr
+    listed = [e for e in refused.stderr.splitlines() if e.startswith("other.csv:")]
+    assert listed == [f"other.csv:{n}: grant X9 is not in the ledger" for n in (2, 3)], refused.stderr
+    assert ledger.event_count() == before
+
+
+def test_a_known_grants_disorder_is_found_past_rows_of_a_grant_no_one_makes(
+    template: Ledger, tmp_path: Path
+) -> None:
+    """The rows of a grant no one makes come first, out of date order; G0001's rows follow newest
+    first, its spending above the tranches that pay for it. The order check passes over the first
+    grant and finds G0001's: the file is applied by date, where every G0001 row holds, and only
+    the unmade grant's two rows are refused. Nothing is written."""
+    approvals, money = _split(list(rows(60, 3, 1, "date")))
+    ledger = _copy(template, tmp_path / "mixed")
+    ledger.ok("import", str(_write(tmp_path / "approvals.csv", approvals)), role="approver")
+    before = ledger.event_count()
+    newest = _newest_first(money)
+    assert ledger("import", str(_write(tmp_path / "alone.csv", newest))).exit_code == 0
+    ledger = _copy(template, tmp_path / "mixed-again")
+    ledger.ok("import", str(_write(tmp_path / "approvals.csv", approvals)), role="approver")
+
+    refused = ledger("import", str(_write(tmp_path / "mixed.csv", [*_unmade_rows(money, "X9"), *newest])))
+
+    assert refused.exit_code == 4, refused.output
+    told = "mixed.csv:5: rows of grant G0001 are not in date order (line 5, {0}, comes after line 4, {1})"
+    assert told.format(newest[1][0], newest[0][0]) in refused.stderr, refused.stderr
+    listed = [e for e in refused.stderr.splitlines() if e.startswith("mixed.csv:") and "date order" not in e]
+    assert listed == [f"mixed.csv:{n}: grant X9 is not in the ledger" for n in (2, 3)], refused.stderr
+    assert ledger.event_count() == before
 
 
 @pytest.mark.parametrize("act", ["spend", "disburse"])
