@@ -218,7 +218,7 @@ def record_file(
     if not done.bad:
         return done
     held = _held_receipts(app)
-    again = by_date_again(reopen, held, done.grants, _ledger_grants(app))
+    again = by_date_again(reopen, held, done.grants, _ledger_grants(app, done.grants))
     if again is None:
         return done
     del done  # its grants' dicts: a file of a million bad rows holds one per grant
@@ -260,15 +260,25 @@ def record_file(
     return verdict
 
 
-def _ledger_grants(app: GrantLedger) -> set[str]:
-    """The grant numbers of every grant the ledger holds, applied for or further (its balances'
-    read model, caught up by the import's first pass)."""
-    from sqlalchemy import select
+def _ledger_grants(app: GrantLedger, named: Iterable[str]) -> set[str]:
+    """Those of the grant numbers ``named`` that the ledger holds, applied for or further (its
+    balances' read model, caught up by the import's first pass), asked a few hundred at a time."""
+    from itertools import islice
+
+    from sqlalchemy import bindparam, select
 
     from projections.schema import grants
 
+    query = select(grants.c.grant_id).where(grants.c.grant_id.in_(bindparam("named", expanding=True)))
+    found: set[str] = set()
+    wanted = iter(named)
     with app.engine.connect() as conn:
-        return set(conn.execute(select(grants.c.grant_id)).scalars())
+        while chunk := list(islice(wanted, _ASKED_AT_ONCE)):
+            found.update(conn.execute(query, {"named": chunk}).scalars())
+    return found
+
+
+_ASKED_AT_ONCE = 500
 
 
 def _held_receipts(app: GrantLedger) -> Held:
@@ -314,17 +324,23 @@ def by_date_again(
     out of date order, and its rows by business date to import again (``reopen`` reads the file
     again, header first); None if every grant's rows are in date order (ledger/import_order.py).
     ``refused``: the grants of its bad rows, whose reversals by voucher alone ``held`` looks up.
-    ``in_ledger``: the grants the ledger holds; a grant neither it nor a row of the file approves
-    is refused at every row in any order, and its rows' order is not looked at."""
+    ``in_ledger``: those of them the ledger holds; a grant refused that neither it nor a row of the
+    file approves is refused at every row in any order, and its rows' order is not looked at (the
+    file's approvals are read at the first such grant met: most files refused name none)."""
     from ledger.import_format import read_rows
     from ledger.import_order import approved_grants, by_business_date, first_disorder
 
     unmade: Callable[[str], bool] | None = None
     if in_ledger is not None:
-        approved = approved_grants(read_rows(reopen()))
+        approved: set[str] | None = None
 
         def unmade(grant: str) -> bool:
-            return grant not in in_ledger and grant not in approved
+            nonlocal approved
+            if grant not in refused or grant in in_ledger:
+                return False
+            if approved is None:
+                approved = approved_grants(read_rows(reopen()))
+            return grant not in approved
 
     disorder = first_disorder(read_rows(reopen()), held, refused, unmade)
     if disorder is None:
