@@ -24,7 +24,6 @@ This module imports neither ``projections`` nor ``commands``.
 from __future__ import annotations
 
 import gc
-import operator
 import os
 import pickle
 import queue
@@ -179,14 +178,6 @@ def _note_first_day(grants: dict[str, int], grant: str, day: int) -> None:
     grants[grant] = min(day, grants.get(grant, day))
 
 
-def _merged(one: dict[str, int], two: dict[str, int], both: Callable[[int, int], int]) -> dict[str, int]:
-    """The larger of the two dicts with the smaller's entries added (``both`` for a key in each)."""
-    into, added = (one, two) if len(one) >= len(two) else (two, one)
-    for key, value in added.items():
-        into[key] = both(into[key], value) if key in into else value
-    return into
-
-
 @dataclass
 class ImportResult:
     rows: int = 0
@@ -201,7 +192,9 @@ class ImportResult:
     # that date (ledger.import_order.DateOrder.next_orders), the grants whose bad rows are past
     # the listed ones too
     grants: dict[str, int] = field(default_factory=dict)
-    # how many bad rows each of those grants has, listed or not
+    # how many bad rows each of those grants has, listed or not, where more than one (one where
+    # only ``grants`` names it: ``bad_rows_of``); a file of a million bad rows, each naming a
+    # grant of its own, keeps none here
     by_grant: dict[str, int] = field(default_factory=dict)
     # a file applied by business date: the passes by date tried when their number ran out
     # while some refused grant had another order of its date left (0: none did)
@@ -210,8 +203,9 @@ class ImportResult:
     def add(self, error: RowError, grant: str = "", day: int = 0) -> None:
         self.worst = min(self.worst or error.exit_code, error.exit_code)
         self.errors.append(error)
+        if grant in self.grants:
+            self.by_grant[grant] = self.by_grant.get(grant, 1) + 1
         _note_first_day(self.grants, grant, day)
-        self.by_grant[grant] = self.by_grant.get(grant, 0) + 1
         if len(self.errors) >= 2 * LISTED_ERRORS:
             self.trim()
 
@@ -220,6 +214,10 @@ class ImportResult:
         self.errors.sort(key=lambda e: e.line)
         self.unlisted += max(0, len(self.errors) - LISTED_ERRORS)
         del self.errors[LISTED_ERRORS:]
+
+    def bad_rows_of(self, grant: str) -> int:
+        """How many bad rows name ``grant``."""
+        return self.by_grant.get(grant, 1) if grant in self.grants else 0
 
     @property
     def bad(self) -> int:
@@ -236,8 +234,17 @@ class ImportResult:
         self.events += other.events
         self.errors.extend(other.errors)
         self.unlisted += other.unlisted
-        self.grants = _merged(self.grants, other.grants, min)
-        self.by_grant = _merged(self.by_grant, other.by_grant, operator.add)
+        into, added = (self, other) if len(self.grants) >= len(other.grants) else (other, self)
+        grants, counts = into.grants, into.by_grant
+        for grant, day in added.grants.items():
+            if grant in grants:
+                counts[grant] = into.bad_rows_of(grant) + added.bad_rows_of(grant)
+                grants[grant] = min(grants[grant], day)
+            else:
+                grants[grant] = day
+                if grant in added.by_grant:
+                    counts[grant] = added.by_grant[grant]
+        self.grants, self.by_grant = grants, counts
         self.trim()
 
     @property
