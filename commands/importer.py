@@ -251,7 +251,7 @@ def record_file(
         return done
     # none held: the refusal is a pass in each grant's best order tried (a pass made already,
     # if one was in those orders), and says so if some grant had orders left untried
-    best = fewest_refused([(o, r.grants, r.by_grant) for o, r in tried])
+    best = fewest_refused([(o, r.grants, r.bad_rows_of) for o, r in tried])
     verdict = next((r for o, r in tried if o.turns == best.turns), None)
     if verdict is None:
         verdict, _next = applied(in_order(best))

@@ -473,20 +473,22 @@ class Orders:
 
 
 def fewest_refused(
-    tried: Sequence[tuple[Orders, Mapping[str, int], Mapping[str, int]]],
+    tried: Sequence[tuple[Orders, Mapping[str, int], Callable[[str], int]]],
 ) -> Orders:
     """The orders in which a file refused in every pass by date is best shown refused, from its
     passes: each pass's orders, the date (ordinal) each grant was first refused on in it and how
-    many of its rows were, where more than one (``ImportResult.by_grant``). Every grant in the last
-    pass's order, but each grant refused there in that of the pass that refused the fewest of its
-    rows on the same date (the first of those): one grant's order changes no other grant's money,
-    so a pass in these orders refuses each grant's rows as its best order tried did, not rows of a
-    date a later order held, nor a grant's rows in an order another grant's refusal moved it on to."""
+    many of its rows were (``ImportResult.bad_rows_of``). Every grant in the last pass's order, but
+    each grant refused there in that of the pass that refused the fewest of its rows on the same
+    date (the first of those): one grant's order changes no other grant's money, so a pass in these
+    orders refuses each grant's rows as its best order tried did, not rows of a date a later order
+    held, nor a grant's rows in an order another grant's refusal moved it on to."""
     last_orders, last, _counts = tried[-1]
     turns = dict(last_orders.turns)
     for grant, day in last.items():
         _fewest, n = min(
-            (counts.get(grant, 1), n) for n, (_o, days, counts) in enumerate(tried) if days.get(grant) == day
+            (bad_rows_of(grant), n)
+            for n, (_o, days, bad_rows_of) in enumerate(tried)
+            if days.get(grant) == day
         )
         pieces = tried[n][0].turns.get(grant)
         if pieces:

@@ -822,13 +822,13 @@ def test_a_known_grants_disorder_is_found_past_rows_of_a_grant_no_one_makes(
     grant and finds G0001's: the file is applied by date, where every G0001 row holds, and only
     the unmade grant's two rows are refused. Nothing is written."""
     approvals, money = _split(list(rows(60, 3, 1, "date")))
-    ledger = _copy(template, tmp_path / "mixed")
-    ledger.ok("import", str(_write(tmp_path / "approvals.csv", approvals)), role="approver")
-    before = ledger.event_count()
+    approved = _write(tmp_path / "approvals.csv", approvals)
     newest = _newest_first(money)
-    assert ledger("import", str(_write(tmp_path / "alone.csv", newest))).exit_code == 0
-    ledger = _copy(template, tmp_path / "mixed-again")
-    ledger.ok("import", str(_write(tmp_path / "approvals.csv", approvals)), role="approver")
+    alone = _copy(template, tmp_path / "alone")
+    assert _imported(alone, approved, _write(tmp_path / "alone.csv", newest)).exit_code == 0
+    ledger = _copy(template, tmp_path / "mixed")
+    ledger.ok("import", str(approved), role="approver")
+    before = ledger.event_count()
 
     refused = ledger("import", str(_write(tmp_path / "mixed.csv", [*_unmade_rows(money, "X9"), *newest])))
 
