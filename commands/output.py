@@ -3,6 +3,7 @@ them to the file a command's --output names (JSON: ``commands.json_output``)."""
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import stat
@@ -40,6 +41,12 @@ def not_xml_text(error: ValueError, row: int, title: str) -> BadInputError:
 def display_width(text: str) -> int:
     if text.isascii():
         return len(text)
+    return _wide_width(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _wide_width(text: str) -> int:
+    # a report repeats its names (a base's on each of its grants, a category's on each line)
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
@@ -78,11 +85,7 @@ def table(
     body = [*rows, total] if total is not None else rows
     cells = [[(c, display_width(c)) for c in map(_cell, row)] for row in body]
     head = [(h, display_width(h)) for h in headers]
-    widths = [w for _, w in head]
-    for row in cells:
-        for i, (_, w) in enumerate(row):
-            if w > widths[i]:
-                widths[i] = w
+    widths = _widest([w for _, w in head], ([w for _, w in row] for row in cells))
 
     def line(values: Sequence[tuple[str, int]]) -> str:
         parts = []
@@ -96,6 +99,24 @@ def table(
     if total is not None:
         lines.insert(-1, rule)
     return "\n".join(lines)
+
+
+def _widest(widths: list[int], rows: Iterable[Sequence[int]]) -> list[int]:
+    for row in rows:
+        for i, w in enumerate(row):
+            if w > widths[i]:
+                widths[i] = w
+    return widths
+
+
+def column_widths(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[int]:
+    """The width of each column of ``table(headers, rows)``."""
+    return _widest(list(map(display_width, headers)), ([cell_width(c) for c in row] for row in rows))
+
+
+def table_width(widths: Sequence[int]) -> int:
+    """The widest line of a table whose columns are ``widths`` wide: its rule under the headers."""
+    return sum(widths) + 2 * (len(widths) - 1)
 
 
 def json_value(value: Any) -> Any:

@@ -348,7 +348,7 @@ def emit(
     ``json``: the records as ``to_json`` writes them, in pieces, when the caller has laid them out
     itself (``commands.json_output.json_list``): written one after another, never joined."""
     from commands.context import settings
-    from commands.output import display_width, table, to_csv, write_csv, write_text
+    from commands.output import cell_width, column_widths, table, table_width, to_csv, write_csv, write_text
     from commands.totals import LABEL, total_row
     from commands.totals import labelled as with_label
 
@@ -423,19 +423,22 @@ def emit(
     elif not rows:
         text = (_text(empty, lang) if empty else _("nothing to report")) + "\n"
     else:
+        every = column_widths(shown_headers, rows) if len(wanted) > 2 else []
         while True:
             shown = [i for i, k in enumerate(keys) if (k in wanted if fit is not None else i not in hidden)]
-            text = (
-                table(
-                    [shown_headers[i] for i in shown],
-                    [[row[i] for i in shown] for row in rows],
-                    total=None if total is None else with_label([total[i] for i in shown], LABEL[lang]),
-                )
-                + "\n"
-            )
-            if len(wanted) <= 2 or max(map(display_width, text.splitlines())) <= TERMINAL_WIDTH:
+            last = None if total is None else with_label([total[i] for i in shown], LABEL[lang])
+            if len(wanted) <= 2:
+                break
+            widths = [every[i] for i in shown]
+            if last is not None:
+                widths = [max(w, cell_width(c)) for w, c in zip(widths, last, strict=True)]
+            if table_width(widths) <= TERMINAL_WIDTH:
                 break
             wanted.pop()  # the least wanted column left
+        text = (
+            table([shown_headers[i] for i in shown], [[row[i] for i in shown] for row in rows], total=last)
+            + "\n"
+        )
     if output is not None:
         write_text(output, text)
         _wrote(name, output)

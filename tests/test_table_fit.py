@@ -4,6 +4,7 @@ so that ``balance`` in English never loads the policy to name a programme it the
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import click
@@ -15,17 +16,23 @@ from hypothesis import strategies as st
 import commands.reading as reading
 from commands.cli import cli
 from commands.context import Settings
-from commands.output import display_width
+from commands.output import display_width, table
+from commands.totals import LABEL, Totals
+from commands.totals import labelled as with_label
 from ledger.i18n import speaking
 from ledger.labels import label
 from tests.conftest import Ledger
 from tests.loaded import loaded_by
 
 
-def _laid_out(keys: list[str], rows: list[list[Any]], fit: list[str], lang: str) -> str:
+def _laid_out(
+    keys: list[str], rows: list[list[Any]], fit: list[str], lang: str, totals: Totals | None = None
+) -> str:
     @click.command()
     def show() -> None:
-        reading.emit(title="t", keys=keys, headers=keys, rows=rows, fmt="table", output=None, fit=fit)
+        reading.emit(
+            title="t", keys=keys, headers=keys, rows=rows, fmt="table", output=None, fit=fit, totals=totals
+        )
 
     with speaking(lang):  # as the command line's group sets it
         result = CliRunner().invoke(show, [], obj=Settings(db=None, actor=None, role=None, lang=lang))
@@ -126,3 +133,60 @@ def test_balance_in_english_loads_no_policy_for_a_column_it_leaves_out(demo_sqli
     assert everything.exit_code == 0
     assert done.stdout == everything.stdout
     assert "programme" not in done.stdout.splitlines()[0]
+
+
+_TEXT = st.text(alphabet=st.sampled_from("ab1 重庆职业训练院（）ＡＢ—·é"), max_size=30)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    columns=st.integers(min_value=1, max_value=9),
+    rows=st.integers(min_value=1, max_value=5),
+    lang=st.sampled_from(["en", "zh"]),
+    data=st.data(),
+)
+def test_a_fitted_table_keeps_the_most_wanted_columns_that_fit(
+    columns: int, rows: int, lang: str, data: st.DataObject
+) -> None:
+    # the columns kept are the most wanted whose table, rendered, has no line wider than the
+    # terminal (or the two most wanted, whatever their width); one more would have one wider.
+    # Cells of Chinese, full-width and accented text, amounts, blanks, and a 合计 row of amounts.
+    keys = [f"k{i}" for i in range(columns)]
+    money = {k for k in keys if data.draw(st.booleans())}
+    cell = {
+        k: st.decimals(min_value=0, max_value=10**12, places=2) if k in money else st.none() | _TEXT
+        for k in keys
+    }
+    laid = [[data.draw(cell[k]) for k in keys] for _ in range(rows)]
+    fit = data.draw(st.permutations(keys))
+    totals = Totals(sums=tuple(sorted(money))) if money and data.draw(st.booleans()) else None
+
+    def widest(kept: list[str]) -> int:
+        at = [keys.index(k) for k in keys if k in kept]
+        total = None
+        if totals is not None:
+            summed = [
+                sum((r[i] for r in laid if r[i] is not None), Decimal("0.00")) if keys[i] in money else None
+                for i in at
+            ]
+            total = with_label(summed, LABEL[lang])
+        text = table([keys[i] for i in at], [[r[i] for i in at] for r in laid], total=total)
+        return max(map(display_width, text.splitlines()))
+
+    edge = data.draw(st.integers(min_value=1, max_value=columns))
+    if fit[edge - 1] not in money:  # the first `edge` columns as wide as the terminal, give or take
+        at, slack = keys.index(fit[edge - 1]), data.draw(st.integers(-3, 3))
+        for _ in range(3):
+            short = reading.TERMINAL_WIDTH + slack - widest(fit[:edge])
+            if short > 0:
+                laid[0][at] = (laid[0][at] or "") + "x" * short
+    laid_out = _laid_out(keys, laid, fit, lang, totals)
+    lines = laid_out.splitlines()
+    shown = lines[0].split()
+    assert shown == [k for k in keys if k in shown]
+    assert shown == [k for k in keys if k in fit[: len(shown)]]
+
+    assert max(map(display_width, lines)) == widest(shown)
+    assert len(shown) <= 2 or widest(shown) <= reading.TERMINAL_WIDTH
+    if len(shown) < columns:
+        assert len(shown) >= 2 and widest(fit[: len(shown) + 1]) > reading.TERMINAL_WIDTH
