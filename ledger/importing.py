@@ -1173,6 +1173,10 @@ DEAL_ROWS = 500  # rows sent to a checking process at a time
 LIVE_GRANTS = 32
 LIVE_GAP = 256
 LIVE_RETURNS = 32
+# grants that looked done remembered per process, to know one that comes back; past this many
+# they are forgotten at once (a file of a million grants, each named once, kept a million names):
+# a forgotten grant that comes back is met as a new one, at the cost of one more run of its rows
+LOOKED_DONE_KEPT = 65_536
 # Rows set aside are read back into memory this many at a time (about 1.4 KB each), grouped by
 # grant; each process's rows set aside go to at most ASIDE_FILES files, chosen by a hash of the
 # grant, about ASIDE_ROWS // 2 rows each where the file's size is known.
@@ -1318,7 +1322,10 @@ class _Dealer:
             if active[grant] >= since:
                 break
             del active[grant]
-            self.looked_done[part].add(grant)
+            looked_done = self.looked_done[part]
+            if len(looked_done) >= LOOKED_DONE_KEPT:
+                looked_done.clear()
+            looked_done.add(grant)
         return len(active) < self.live_most
 
     def finish(self) -> None:

@@ -173,6 +173,7 @@ def test_a_large_grant_set_aside_is_sent_whole_and_the_others_grouped(
     files=st.sampled_from([1, 3, 128]),
     splits=st.sampled_from([0, 1, 3]),
     buffered=st.sampled_from([1, 16, 100]),
+    remembered=st.sampled_from([1, 3, 65_536]),
 )
 def test_every_row_reaches_one_process_in_its_grants_order_and_waits_on_disk(
     sizes: list[int],
@@ -189,6 +190,7 @@ def test_every_row_reaches_one_process_in_its_grants_order_and_waits_on_disk(
     files: int,
     splits: int,
     buffered: int,
+    remembered: int,
 ) -> None:
     rows = _file(sizes, order, rng)
     with pytest.MonkeyPatch.context() as patch:
@@ -201,6 +203,7 @@ def test_every_row_reaches_one_process_in_its_grants_order_and_waits_on_disk(
             ("ASIDE_FILES", files),
             ("ASIDE_SPLITS", splits),
             ("ASIDE_BUFFERED", buffered),
+            ("LOOKED_DONE_KEPT", remembered),
         ):
             patch.setattr(importing, name, value)
         count = {"not known": 0, "known": len(rows), "far more": 10**9}[expected]
@@ -289,3 +292,26 @@ def test_a_row_set_aside_on_disk_still_holds_its_cells_past_the_header(
         (line, cells.overflow) for line, cells in rows
     ]
     assert any(got is not cells for (_, got), (_, cells) in zip(sent, rows, strict=True))  # read back
+
+
+def test_the_grants_remembered_as_done_stay_few_in_a_file_of_many_grants(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A file naming thousands of grants once each (another ledger's, or a year of one-off
+    grants): the reading process remembers at most ``LOOKED_DONE_KEPT`` of those that looked done
+    per checking process (it kept every name: a million at 247 MB), and still deals every row to
+    one process in its grant's order, a grant coming back after it was forgotten included."""
+    monkeypatch.setattr(importing, "LOOKED_DONE_KEPT", 50)
+    monkeypatch.setattr(importing, "LIVE_GAP", 4)
+    grants = [f"ONCE{n}" for n in range(3000)] + [f"ONCE{n}" for n in range(0, 3000, 7)]
+    rows = [(line, Cells(grant_id=grant, n=str(line))) for line, grant in enumerate(grants, start=2)]
+    feeds = [_Feed() for _ in range(2)]
+    dealer = importing._Dealer(feeds, 10, len(rows))
+    most = 0
+    for line, cells in rows:
+        dealer.deal(line, cells)
+        most = max(most, *map(len, dealer.looked_done))
+    dealer.finish()
+    dealer.close()
+    assert 0 < most <= 50
+    _received(feeds, rows)
