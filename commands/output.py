@@ -3,7 +3,6 @@ them to the file a command's --output names (JSON: ``commands.json_output``)."""
 
 from __future__ import annotations
 
-import functools
 import io
 import os
 import stat
@@ -41,12 +40,6 @@ def not_xml_text(error: ValueError, row: int, title: str) -> BadInputError:
 def display_width(text: str) -> int:
     if text.isascii():
         return len(text)
-    return _wide_width(text)
-
-
-@functools.lru_cache(maxsize=4096)
-def _wide_width(text: str) -> int:
-    # a report repeats its names (a base's on each of its grants, a category's on each line)
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
@@ -110,8 +103,12 @@ def _widest(widths: list[int], rows: Iterable[Sequence[int]]) -> list[int]:
 
 
 def column_widths(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[int]:
-    """The width of each column of ``table(headers, rows)``."""
-    return _widest(list(map(display_width, headers)), ([cell_width(c) for c in row] for row in rows))
+    """The width of each column of ``table(headers, rows)`` (a row's cells past the headers
+    are not shown, so not measured)."""
+    return _widest(
+        list(map(display_width, headers)),
+        ([cell_width(c) for c, _ in zip(row, headers, strict=False)] for row in rows),
+    )
 
 
 def table_width(widths: Sequence[int]) -> int:

@@ -190,3 +190,10 @@ def test_a_fitted_table_keeps_the_most_wanted_columns_that_fit(
     assert len(shown) <= 2 or widest(shown) <= reading.TERMINAL_WIDTH
     if len(shown) < columns:
         assert len(shown) >= 2 and widest(fit[: len(shown) + 1]) > reading.TERMINAL_WIDTH
+
+
+def test_a_cell_past_the_keys_is_not_shown_nor_measured() -> None:
+    keys = ["a", "b", "c"]
+    assert _laid_out(keys, [["x", "y", "z", "更" * 200]], keys, "en") == _laid_out(
+        keys, [["x", "y", "z"]], keys, "en"
+    )
