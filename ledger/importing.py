@@ -1184,6 +1184,11 @@ ASIDE_ROWS = 25_000
 ASIDE_FILES = 128
 ASIDE_SPLITS = 3  # times a file's rows are split, at most (a hash may put many grants together)
 ASIDE_BUFFERED = 16_000  # rows held in memory, among all the files, before they are written
+# The grants set aside are marked by a bit each, at a hash of the grant (8 MB, made at the first):
+# a grant whose bit another set is set aside too, which keeps every promise (its rows already
+# sent reach its process first, the rest in its turn) at the cost of a read back. By name, a file
+# naming a million grants once each held a million names twice (in the reading process, 248 MB)
+ASIDE_BITS = 1 << 26
 
 
 def _deal(rows: Iterable[tuple[int, Row]], held: int, expected_rows: int, feeds: list[Any]) -> None:
@@ -1278,17 +1283,21 @@ class _Dealer:
         count = max(1, min(ASIDE_FILES, wanted))
         buffered = max(16, min(DEAL_ROWS, ASIDE_BUFFERED // (count * parts)))
         self.aside: list[list[_Aside]] = [[_Aside(buffered) for _ in range(count)] for _ in feeds]
-        self.aside_of: dict[str, _Aside] = {}
+        self.aside_bits: bytearray | None = None  # the grants set aside (``ASIDE_BITS``)
+        self.aside_mask = ASIDE_BITS - 1
 
     def deal(self, line: int, cells: Cells) -> None:
         grant = cells["grant_id"]
-        aside = self.aside_of.get(grant)
-        if aside is not None:
-            aside.add(line, cells)
-            return
         code = crc32(grant.encode("utf-8", "surrogatepass"))
         parts = len(self.feeds)
         part = code % parts
+        bits = self.aside_bits
+        if bits is not None:
+            at = code & self.aside_mask
+            if bits[at >> 3] & (1 << (at & 7)):
+                files = self.aside[part]
+                files[(code // parts) % len(files)].add(line, cells)
+                return
         active = self.active[part]
         if grant in active:
             del active[grant]  # to the end: the most recent
@@ -1300,9 +1309,12 @@ class _Dealer:
             if (came_back and self.returns[part] > LIVE_RETURNS) or not self._room(part):
                 # its rows sent already reach the process first: ``finish`` sends every row in
                 # hand before any set aside
+                if self.aside_bits is None:
+                    self.aside_bits = bytearray(-(-ASIDE_BITS // 8))
+                at = code & self.aside_mask
+                self.aside_bits[at >> 3] |= 1 << (at & 7)
                 files = self.aside[part]
-                aside = self.aside_of[grant] = files[(code // parts) % len(files)]
-                aside.add(line, cells)
+                files[(code // parts) % len(files)].add(line, cells)
                 return
         self.dealt[part] += 1
         active[grant] = self.dealt[part]
@@ -1333,7 +1345,7 @@ class _Dealer:
         for feed, batch in zip(self.feeds, self.batches, strict=True):
             if batch:
                 feed.send(("rows", batch))
-        self.aside_of.clear()
+        self.aside_bits = None
         Batches = Iterator[list[tuple[int, Cells]]]
         waiting: list[tuple[Any, Batches]] = [
             (feed, (batch for aside in files for batch in aside.batches()))
@@ -1364,12 +1376,19 @@ class _Aside:
         self.buffered = buffered
         self.depth = depth  # how many times the rows were split from a larger file (``_split``)
         self.count = 0
-        self.sizes: dict[str, int] = {}  # each grant's rows here
+        # whether the rows are of one grant (its name) or of several: each grant's count is read
+        # from the file only to split it (``_split``), never held for every grant set aside
+        self.first: str | None = None
+        self.several = False
         self.rows: list[tuple[int, Cells]] = []
 
     def add(self, line: int, cells: Cells) -> None:
-        grant = cells["grant_id"]
-        self.sizes[grant] = self.sizes.get(grant, 0) + 1
+        if not self.several:
+            grant = cells["grant_id"]
+            if self.first is None:
+                self.first = grant
+            elif grant != self.first:
+                self.several = True
         self.rows.append((line, cells))
         self.count += 1
         if len(self.rows) >= self.buffered:
@@ -1381,8 +1400,9 @@ class _Aside:
         pickle.dump(self.rows, self.file, protocol=pickle.HIGHEST_PROTOCOL)
         self.rows = []
 
-    def _stored(self) -> Iterator[list[tuple[int, Cells]]]:
-        """The rows in the order they were added, as written (the file then closed)."""
+    def _stored(self, keep: bool = False) -> Iterator[list[tuple[int, Cells]]]:
+        """The rows in the order they were added, as written (the file then closed, unless
+        ``keep``: to be read again)."""
         if self.file is not None:
             self.file.seek(0)
             while True:
@@ -1390,21 +1410,33 @@ class _Aside:
                     yield pickle.load(self.file)
                 except EOFError:
                     break
-            self.file.close()
-            self.file = None
+            if not keep:
+                self.file.close()
+                self.file = None
         if self.rows:
-            rows, self.rows = self.rows, []
+            rows = self.rows
+            if not keep:
+                self.rows = []
             yield rows
+
+    def _sizes(self) -> dict[str, int]:
+        """Each grant's count of rows here, read from the rows kept."""
+        sizes: dict[str, int] = {}
+        for stored in self._stored(keep=True):
+            for _line, cells in stored:
+                grant = cells["grant_id"]
+                sizes[grant] = sizes.get(grant, 0) + 1
+        return sizes
 
     def batches(self) -> Iterator[list[tuple[int, Cells]]]:
         """The rows in batches of ``DEAL_ROWS``, grouped by grant. Memory holds at most
         ``ASIDE_ROWS`` of them: a larger file of several grants is split first (``_split``);
         the rows of one grant are sent as they stand."""
-        if len(self.sizes) > 1 and self.count > ASIDE_ROWS and self.depth < ASIDE_SPLITS:
+        if self.several and self.count > ASIDE_ROWS and self.depth < ASIDE_SPLITS:
             for part in self._split():
                 yield from part.batches()
             return
-        if len(self.sizes) <= 1 or self.count > ASIDE_ROWS:  # one grant (or split as often as may be)
+        if not self.several or self.count > ASIDE_ROWS:  # one grant (or split as often as may be)
             for rows in self._stored():
                 for at in range(0, len(rows), DEAL_ROWS):
                     yield rows[at : at + DEAL_ROWS]
@@ -1419,11 +1451,13 @@ class _Aside:
         ``ASIDE_ROWS`` rows, and for each other grant too where they are few; else the others'
         by a hash of the grant, about a quarter of ``ASIDE_ROWS`` rows each."""
         half = max(1, ASIDE_ROWS // 2)
-        large = [grant for grant, size in self.sizes.items() if size > half]
-        small = len(self.sizes) - len(large)
-        rest = self.count - sum(self.sizes[grant] for grant in large)
+        sizes = self._sizes()
+        large = [grant for grant, size in sizes.items() if size > half]
+        small = len(sizes) - len(large)
+        rest = self.count - sum(sizes[grant] for grant in large)
         count = 0 if small <= ASIDE_FILES else max(1, min(ASIDE_FILES, -(-rest // max(1, half // 2))))
-        own_file = large if count else list(self.sizes)
+        own_file = large if count else list(sizes)
+        del sizes
         buffered = max(16, ASIDE_BUFFERED // (count + len(own_file)))
         own = {grant: _Aside(buffered, self.depth + 1) for grant in own_file}
         parts = [_Aside(buffered, self.depth + 1) for _ in range(count)]
