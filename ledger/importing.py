@@ -1265,8 +1265,10 @@ class _Dealer:
     few grants at a time (``LIVE_GRANTS``: in a file grouped by grant, each grant as it comes),
     and the rows of every other grant are set aside in temporary files (a hash of the grant
     picks the file), to be read back once the file is read, each file's rows grouped by grant
-    (``_Aside``). Each grant's rows reach one process, in the file's order, and a process meets
-    each grant set aside once."""
+    (``_Aside``); so are, from then on, those of a grant whose hash marks it as set aside
+    (``ASIDE_BITS``: one another grant's mark covers; its rows sent already still come first).
+    Each grant's rows reach one process, in the file's order, and a process meets each grant
+    set aside once in the rows read back."""
 
     def __init__(self, feeds: list[Any], held: int, expected_rows: int = 0) -> None:
         parts = len(feeds)
@@ -1283,7 +1285,7 @@ class _Dealer:
         count = max(1, min(ASIDE_FILES, wanted))
         buffered = max(16, min(DEAL_ROWS, ASIDE_BUFFERED // (count * parts)))
         self.aside: list[list[_Aside]] = [[_Aside(buffered) for _ in range(count)] for _ in feeds]
-        self.aside_bits: bytearray | None = None  # the grants set aside (``ASIDE_BITS``)
+        self.aside_bits: bytearray | None = None  # the marks of the grants set aside (``ASIDE_BITS``)
         self.aside_mask = ASIDE_BITS - 1
 
     def deal(self, line: int, cells: Cells) -> None:
@@ -1401,8 +1403,8 @@ class _Aside:
         self.rows = []
 
     def _stored(self, keep: bool = False) -> Iterator[list[tuple[int, Cells]]]:
-        """The rows in the order they were added, as written (the file then closed, unless
-        ``keep``: to be read again)."""
+        """The rows in the order they were added, as written (the file then closed and the rows
+        in memory let go, unless ``keep``: to be read again)."""
         if self.file is not None:
             self.file.seek(0)
             while True:
