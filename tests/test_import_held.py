@@ -7,9 +7,10 @@ nothing behind, even after it has written what it held midway."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 
@@ -150,7 +151,18 @@ def test_past_the_memory_ceiling_both_sides_hold_fewer_and_write_the_same(
     assert _read_models(other) == _read_models(reference)
     verified = other("projections", "verify")
     assert verified.exit_code == 0, verified.stderr
-    parts = twin("ceiling-parts")  # two checking processes (which hold as many as they are sent)
+    parts = twin("ceiling-parts")  # two checking processes, each parking past the ceiling too
     parts.ok("import", str(approvals), role="approver")
+    in_parts = tmp_path / "parked-in-parts"  # written by the forked checking processes
+
+    def park_noted(self: import_index.GrantIndex, aggregates: Any) -> Any:
+        with in_parts.open("a") as noted:
+            noted.write(f"{os.getpid()} {len(aggregates)}\n")
+        return park(self, aggregates)
+
+    monkeypatch.setattr(import_index.GrantIndex, "park", park_noted)
     parts.ok("import", "--batch", "7", "--jobs", "3", str(money))
+    assert in_parts.exists(), "no checking process parked a grant past the ceiling"
+    pids = {line.split()[0] for line in in_parts.read_text().splitlines()}
+    assert pids and str(os.getpid()) not in pids
     assert _read_models(parts) == _read_models(reference)
