@@ -718,7 +718,9 @@ _UNDONE = {
 }
 
 
-# acts of their grants' latest dates ``_ListedOrder`` notes at most (about 60 bytes each)
+# acts of their grants' latest dates ``_ListedOrder`` notes at most (about 60 bytes each, and
+# 300 for each grant noted); past it, none. It went on noting, unread, each grant's acts of its
+# latest date: ten million rows over 200,000 bases, 100,000 grants in each checking process
 _NOTED_MOST = 50_000
 
 
@@ -782,6 +784,8 @@ class _ListedOrder:
         self.acts_on.setdefault((grant_id, voucher, day), {})[kind] = line
 
     def _note(self, grant_id: str, day: int, voucher: str, kind: str) -> None:
+        if self.full:
+            return  # nothing noted is read past the bound (``row``)
         seen = self.today.get(grant_id)
         if seen is not None and day < seen[0]:
             return  # an earlier date's: a reversal of the latest date it could not be
@@ -791,6 +795,7 @@ class _ListedOrder:
             seen = self.today[grant_id] = (day, set())
         if self.noted >= _NOTED_MOST:
             self.full = True  # from here on an act of the reversal's date is taken for the file's
+            self.today.clear()
             return
         held = len(seen[1])
         seen[1].add(hash((voucher, kind)))
