@@ -35,6 +35,10 @@ _FIELDS = 4  # vouchers, expenditures, days of subsidy, days of matching: one na
 _BLOOM_BITS = 1 << 26  # 8 MB: about 1% false positives at six million entries
 _MASK = _BLOOM_BITS - 1
 _PAGE_CACHE_KIB = 16 * 1024
+# aggregates parked are written this many bytes at a time: a process past its memory ceiling
+# parks a fifth of the grants it holds at once, and all of them pickled before any was written
+# took each checking process of ten million rows over 200,000 bases from 263 to 279 MB
+PARKED_BYTES = 2 << 20
 _CHANGED_HELD = 10_000  # names of changed aggregates noted in memory before they go to the database
 
 
@@ -215,11 +219,16 @@ class GrantIndex:
         if self._db is None:
             self._db = _temporary_database()
         rows = []
-        for key, aggregate in aggregates:
-            buffer = io.BytesIO()
-            _Parking(buffer, protocol=5).dump(aggregate)
-            rows.append((key, buffer.getvalue()))
+        size = 0
         with self._db:
+            for key, aggregate in aggregates:
+                buffer = io.BytesIO()
+                _Parking(buffer, protocol=5).dump(aggregate)
+                rows.append((key, buffer.getvalue()))
+                size += len(rows[-1][1])
+                if size >= PARKED_BYTES:
+                    self._db.executemany("INSERT OR REPLACE INTO parked VALUES (?, ?)", rows)
+                    rows, size = [], 0
             self._db.executemany("INSERT OR REPLACE INTO parked VALUES (?, ?)", rows)
 
     def unpark(self, key: str) -> Any:

@@ -106,3 +106,29 @@ def test_amounts_of_other_exponents_stay_apart() -> None:
     assert str(vars(two)["paid"]["subsidy"]) == "1.00" and str(vars(two)["due"][0]) == "1.0"
     assert vars(one)["paid"]["subsidy"] is vars(two)["due"][0]
     assert vars(one)["due"][0] is vars(two)["paid"]["subsidy"]
+
+
+def test_aggregates_parked_at_once_are_written_a_few_megabytes_at_a_time() -> None:
+    """A checking process past its memory ceiling parks a fifth of the grants it holds at once:
+    each is pickled and written ``PARKED_BYTES`` at a time, not all pickled before any is
+    written (ten million rows over 200,000 bases: 263 to 279 MB in a second). Here 3,000 of
+    about 8 KB each: 25 MB more held while parking before, under 5 MB now; each reads back."""
+    import tracemalloc
+
+    from ledger import import_index
+
+    aggregates = [
+        (f"g/G{n:05d}", {"id": n, "entries": [f"{n}-{k:06d}" for k in range(600)]}) for n in range(3_000)
+    ]
+    index = GrantIndex(held=100)
+    index.park(aggregates[:1])  # its database made before the count
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        index.park(aggregates)
+        grown = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 2 * import_index.PARKED_BYTES + 1_000_000, grown
+    assert [index.unpark(key) for key, _ in aggregates[::499]] == [state for _, state in aggregates[::499]]
+    index.close()
