@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from audit.verifier.xlsx import _EPOCH, _compiled, _escape
 
-_LITERAL = st.text(st.characters(blacklist_characters="{}", blacklist_categories=("Cs",)), max_size=12)
-_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+_LITERAL = st.text(st.characters(blacklist_characters="{}", codec="utf-8"), max_size=12)
+_TEXT = st.text(st.characters(codec="utf-8"), max_size=12)
 _VALUE = st.one_of(
     _TEXT.map(lambda s: ("text", s)),
     st.integers(-(10**12), 10**12).map(lambda n: ("int", n)),
