@@ -602,7 +602,7 @@ def main() -> None:
     spend = by.get("spend (one, populated store)")
     if spend and spend.seconds == spend.seconds:
         print(
-            f"  one spend (median of {max(runs, 10)}): {spend.seconds:.3f} s (target ≤ 0.30 s); "
+            f"  one spend (median of {max(runs, QUICK_RUNS)}): {spend.seconds:.3f} s (target ≤ 0.30 s); "
             f"/ CLI start-up: {spend.seconds / startup.seconds:.2f}x (target ≤ 6x)"
         )
         print(

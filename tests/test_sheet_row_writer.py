@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +29,8 @@ _VALUE = st.one_of(
 @given(st.lists(_VALUE, min_size=1, max_size=24), st.data())
 def test_a_row_of_any_length_is_its_template_formatted(values: list[tuple[str, Any]], data: Any) -> None:
     arity = len(values) + 1  # the row number as text, then the values
-    fields = data.draw(st.lists(st.integers(0, arity - 1), min_size=1, max_size=60))
+    count = data.draw(st.integers(0, 60))  # as many of each count: 14 and 28 split where a piece ends
+    fields = data.draw(st.lists(st.integers(0, arity - 1), min_size=count, max_size=count))
     literals = data.draw(st.lists(_LITERAL, min_size=len(fields) + 1, max_size=len(fields) + 1))
     template = "".join(lit + f"{{{n}}}" for lit, n in zip(literals, fields, strict=False)) + literals[-1]
     texts = [n + 1 for n, (kind, _) in enumerate(values) if kind == "text"]
@@ -42,6 +44,16 @@ def test_a_row_of_any_length_is_its_template_formatted(values: list[tuple[str, A
             arg = arg.toordinal() - _EPOCH
         expected.append(arg)
     assert _compiled(template, arity, texts, dates)(*args) == template.format(*expected)
+
+
+@pytest.mark.parametrize("count", range(61))
+def test_a_row_of_each_number_of_fields_up_to_sixty_is_its_template_formatted(count: int) -> None:
+    """Every count, so each place a row's writer is split at (every 14 fields) is met exactly."""
+    values: list[Any] = ["41", "a&b", 7, Decimal("1.50"), date(2024, 5, 1), "财务"]
+    fields = [n % len(values) for n in range(count)]
+    template = "".join(f"<{n}>{{{f}}}" for n, f in enumerate(fields)) + "</row>"
+    expected = ["41", "a&amp;b", 7, Decimal("1.50"), date(2024, 5, 1).toordinal() - _EPOCH, "财务"]
+    assert _compiled(template, len(values), [1, 5], [4])(*values) == template.format(*expected)
 
 
 def test_a_spending_row_of_eleven_cells_is_written_as_filed() -> None:
