@@ -8,6 +8,8 @@ TSTAMP := $(VENV)/.installed-test
 # tests (marked slow; `PYTEST_ARGS="-m 'not slow'"` leaves them out) are handed out first and an
 # idle process takes tests queued for another
 TEST_WORKERS ?= auto
+# the slowest tests are listed at the end of every run: the suite's budget is 15 minutes on 2 cores
+TEST_DURATIONS ?= 25
 
 .PHONY: demo test bench bench-scale lint clean catalogues
 
@@ -37,7 +39,7 @@ demo: $(STAMP)
 		--root $$($(BIN)/grant-ledger --lang en --db $(DEMO_DB) info | sed -n 's/^trust root: \([0-9a-f]*\).*/\1/p')
 
 test: $(TSTAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=$(TEST_DURATIONS) $(PYTEST_ARGS)
 
 bench: $(TSTAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
