@@ -39,6 +39,7 @@ _PAGE_CACHE_KIB = 16 * 1024
 # parks a fifth of the grants it holds at once, and all of them pickled before any was written
 # took each checking process of ten million rows over 200,000 bases from 263 to 279 MB
 PARKED_BYTES = 2 << 20
+_PARK = "INSERT OR REPLACE INTO parked VALUES (?, ?)"  # a key parked again replaces what it held
 _CHANGED_HELD = 10_000  # names of changed aggregates noted in memory before they go to the database
 
 
@@ -218,18 +219,19 @@ class GrantIndex:
         A key parked again replaces what it held."""
         if self._db is None:
             self._db = _temporary_database()
-        rows = []
+        rows: list[tuple[str, bytes]] = []
         size = 0
         with self._db:
             for key, aggregate in aggregates:
                 buffer = io.BytesIO()
                 _Parking(buffer, protocol=5).dump(aggregate)
-                rows.append((key, buffer.getvalue()))
-                size += len(rows[-1][1])
+                pickled = buffer.getvalue()
+                rows.append((key, pickled))
+                size += len(pickled)
                 if size >= PARKED_BYTES:
-                    self._db.executemany("INSERT OR REPLACE INTO parked VALUES (?, ?)", rows)
+                    self._db.executemany(_PARK, rows)
                     rows, size = [], 0
-            self._db.executemany("INSERT OR REPLACE INTO parked VALUES (?, ?)", rows)
+            self._db.executemany(_PARK, rows)
 
     def unpark(self, key: str) -> Any:
         """The aggregate last parked under ``key`` (None: never parked)."""
