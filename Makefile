@@ -4,12 +4,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
-# test processes: one more than the cores (each test has its own database; while a test waits for
-# PostgreSQL, a command it started or a server, another uses the core: on 2 cores the whole suite
-# took 864 s with 3 processes against 902 s with 2); the long tests (marked slow;
+# test processes: the suite spreads over the cores (each test has its own database; one process
+# more than the cores was no quicker on 2 cores: 910 s against 855 s); the long tests (marked slow;
 # `PYTEST_ARGS="-m 'not slow'"` leaves them out) are handed out first and an idle process takes
 # tests queued for another
-TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
+TEST_WORKERS ?= auto
 # the slowest tests are listed at the end of every run: the suite's budget is 15 minutes on 2 cores
 TEST_DURATIONS ?= 25
 
