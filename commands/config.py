@@ -76,8 +76,10 @@ def load_file() -> FileSettings:
         ) from None
     import tomllib  # only where a file is there to read
 
+    from ledger.toml_text import parsed
+
     try:
-        data = tomllib.loads(raw.decode("utf-8-sig"))
+        data = parsed(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise click.UsageError(_("settings file {path} is not UTF-8 text").format(path=path)) from None
     except tomllib.TOMLDecodeError as e:

@@ -17,6 +17,7 @@ from ledger.calendar import CalendarYear, parse_year
 from ledger.errors import BadInputError
 from ledger.i18n import T_, _
 from ledger.policy_files import POLICY_FOLDER, shipped
+from ledger.toml_text import parsed
 
 
 @dataclass(frozen=True)
@@ -351,7 +352,7 @@ def all_policies() -> tuple[Policy, ...]:
 def parse_policy(text: str, source: str) -> Policy:
     """A policy version's text, or BadInputError saying what is missing or malformed."""
     try:
-        data = tomllib.loads(text)
+        data = parsed(text)
     except tomllib.TOMLDecodeError as e:
         raise BadInputError(_("{source} is not TOML: {e}").format(source=source, e=e)) from None
     except RecursionError:  # tomllib recurses once per level of nesting

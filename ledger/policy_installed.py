@@ -17,6 +17,7 @@ from ledger.calendar import CalendarYear, parse_year
 from ledger.errors import BadInputError
 from ledger.i18n import _
 from ledger.policy import INSTALLED_CALENDAR, INSTALLED_VERSIONS, Policy, parse_policy
+from ledger.toml_text import parsed
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -60,7 +61,7 @@ class Contents:
 def read_file(name: str, text: str) -> Contents:
     """The file's contents, or BadInputError (exit 2) saying why it is not policy data."""
     try:
-        data = tomllib.loads(text)
+        data = parsed(text)
     except tomllib.TOMLDecodeError as e:
         raise BadInputError(_("{name} is not TOML: {e}").format(name=name, e=e)) from None
     except RecursionError:  # tomllib recurses once per level of nesting

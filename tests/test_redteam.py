@@ -6,6 +6,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from commands.cli import cli
@@ -100,6 +101,35 @@ def test_policy_data_nested_too_deep_is_refused_in_one_sentence(ledger: Ledger, 
     assert result.exit_code == 2, result.stderr
     assert "deep.toml" in result.stderr and result.stderr.count("\n") == 1, result.stderr
     assert ledger.event_count() == before
+
+
+def test_no_collection_runs_while_a_deep_file_is_parsed(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refusal above once came with 28 lines of "Exception ignored": a garbage collection
+    started while tomllib was near the stack's limit ran the finaliser of an application closed
+    earlier in the process, which ran out of stack. Policy data and the settings file are read
+    with the collector off (when it would run cannot be chosen from here: it is watched)."""
+    import gc
+    import tomllib
+
+    collecting: list[bool] = []
+    loads = tomllib.loads
+
+    def watched(text: str) -> dict[str, object]:
+        collecting.append(gc.isenabled())
+        return loads(text)
+
+    monkeypatch.setattr(tomllib, "loads", watched)
+    deep = tmp_path / "deep.toml"
+    deep.write_text("version = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    result = ledger("policy", "install", str(deep), role="admin")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
+    settings = tmp_path / "config.toml"
+    settings.write_text("db = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    told = ledger.runner.invoke(cli, ["--lang", "en", "info"], env={"GRANT_LEDGER_CONFIG": str(settings)})
+    assert told.exit_code == 2 and "nested too deep" in told.stderr, told.stderr
+    assert collecting == [False, False] and gc.isenabled()
 
 
 def test_a_settings_file_nested_too_deep_is_refused_in_one_sentence(tmp_path: Path) -> None:
