@@ -134,18 +134,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """This process's PostgreSQL databases dropped, the tests' own first, then the ledgers they
-    were copied from (whose group roles the copies are granted): here, because a test process
-    of pytest-xdist ends without running what ``atexit`` holds (320 were left after one run)."""
-    _drop_left()
-    for (_, backend), kept in reversed(_BUILT.items()):
-        if backend == "postgresql":
-            drop_pg_database(kept.url)
-    if "postgresql" in _MADE:
-        drop_pg_database(_MADE["postgresql"].url)
-
-
 def pytest_sessionstart(session: pytest.Session) -> None:
     if hasattr(session.config, "workerinput") or pg_unavailable():
         return  # once a run, by the process that starts the workers; nothing to sweep without a server
@@ -460,7 +448,6 @@ def _made(backend: str) -> Ledger:
         else:
             url = new_pg_database()
             atexit.register(drop_pg_database, url)
-            atexit.register(_drop_left)  # before the first (its roles go with it), as atexit goes
             _MADE[backend] = Ledger(url, CliRunner())
     return _MADE[backend]
 
@@ -540,46 +527,7 @@ def _copied_for_the_test(source: Ledger, backend: str, tmp_path: Path) -> Iterat
         return
     copy = copy_of(source)
     yield copy
-    drop_after_the_run(copy.url)
-
-
-# The tests' own databases on PostgreSQL, dropped when their process ends. Dropping a database
-# deletes its few hundred files, and on ext4 a file made soon after many were deleted is found a
-# place past each recently deleted one: late in a run, copying a ledger's database (CREATE
-# DATABASE) spent most of its time so (perf: ext4_create, recently_deleted), 0.4 s a copy where
-# it takes 0.05 s on a quiet disk.
-_LEFT: list[str] = []
-
-
-def drop_after_the_run(url: str) -> None:
-    """The database of ``new_pg_database``'s URL ended with now (the connections the test left
-    to it), dropped when this process ends (``sweep_orphans`` drops it if the process is killed)."""
-    name = make_url(url).database
-    engine = _pg_admin()
-    try:
-        with engine.connect() as conn:
-            _disconnect(conn, str(name))
-    finally:
-        engine.dispose()
-    _LEFT.append(url)
-
-
-def _drop_left() -> None:
-    """``drop_after_the_run``'s databases, on one connection (a new one for each took 0.13 s a
-    database), with the group roles `init` may have made for them."""
-    from ledger.pg_roles import group_names
-
-    engine = _pg_admin()
-    try:
-        with engine.connect() as conn:
-            while _LEFT:
-                name = make_url(_LEFT[-1]).database
-                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                for group in group_names(str(name)).values():
-                    conn.execute(text(f'DROP ROLE IF EXISTS "{group}"'))
-                _LEFT.pop()
-    finally:
-        engine.dispose()
+    drop_pg_database(copy.url)
 
 
 def prepared(backend: str, tmp_path: Path, build: Callable[[Ledger], object]) -> Iterator[Ledger]:

@@ -35,7 +35,7 @@ from tests.conftest import (
     built,
     copied_ledger,
     copy_of,
-    drop_after_the_run,
+    drop_pg_database,
     pg_unavailable,
 )
 
@@ -306,7 +306,7 @@ def _books(backend: str) -> Iterator[Books]:
             yield Books(ledger, folder)
         finally:
             if backend != "sqlite":
-                drop_after_the_run(ledger.url)
+                drop_pg_database(ledger.url)
 
 
 @pytest.mark.slow
