@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
 from ledger.errors import BadInputError
 from ledger.i18n import T_
@@ -73,7 +73,9 @@ def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> Decimal
         )
         raise BadInputError(msg)
     try:
-        value = Decimal(s) * multiplier
+        with localcontext() as exact:  # the default 28 digits would round 9999.99999…9 to 10000
+            exact.prec = len(s) + 8
+            value = Decimal(s) * multiplier
     except InvalidOperation:  # pragma: no cover - the regex admits only digits
         msg = T_("{field}{raw!r} is not an amount", field=field, raw=raw)
         raise BadInputError(msg) from None

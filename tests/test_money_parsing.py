@@ -52,6 +52,10 @@ def test_accepted_forms(text: str, expected: str) -> None:
         "1.2.3",
         "¥",
         "0.0000001万",
+        # more digits than Decimal's default 28: once rounded to 10000.00 and 700000.00 and stored
+        "9999.9999999999999999999999999",
+        "699999.99999999999999999999999",
+        "1.99999999999999999999999999999万",
     ],
 )
 def test_refused_forms(text: str) -> None:
@@ -65,7 +69,24 @@ def test_round_trip_through_formatting(fen: int) -> None:
     assert parse_amount(format_yuan(value)) == value
 
 
-@pytest.mark.parametrize("amount", ["0", "-100", "12.345", "lots", "1e3"])
+@given(
+    st.integers(min_value=0, max_value=10**11 - 1),
+    st.integers(min_value=1, max_value=9),
+    st.integers(min_value=0, max_value=40),
+    st.booleans(),
+)
+def test_an_amount_past_the_fen_is_refused_however_many_digits_it_has(
+    whole: int, last: int, zeros: int, wan: bool
+) -> None:
+    """Any digit past the second decimal place (of the yuan, or of the 万 before it is multiplied)
+    is refused, never rounded into the books."""
+    places = 6 if wan else 2
+    text = f"{whole}.{'0' * (places + zeros)}{last}" + ("万" if wan else "")
+    with pytest.raises(BadInputError):
+        parse_amount(text)
+
+
+@pytest.mark.parametrize("amount", ["0", "-100", "12.345", "lots", "1e3", "9999.9999999999999999999999999"])
 def test_cli_bad_amount_is_exit_2_and_writes_nothing(sqlite_ledger: Ledger, amount: str) -> None:
     approved_district_grant(sqlite_ledger)
     before = sqlite_ledger.event_count()
