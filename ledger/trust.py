@@ -212,9 +212,14 @@ class Trust:
         if self._adopted is None:
             registry = self.registry()
             through = 0
-            for row in self._rows_of([ADOPTION_ID]):
+            adoptions = self._rows_of([ADOPTION_ID])
+            # `migrate` adopts the events recorded before the registry, stored with its founding:
+            # an adoption naming later ones (an administrator's statement stored since) adopts none
+            founded = min((row.id for row in self._rows_of([REGISTRY_ID])), default=0) if adoptions else 0
+            for row in adoptions:
                 if self._verified(row, registry) is not None:
-                    through = int(row.state.get("through") or 0)
+                    named = int(row.state.get("through") or 0)
+                    through = named if named < founded else 0
             self._adopted = through
         return self._adopted
 

@@ -42,6 +42,7 @@ from audit.verifier.layout import MEASURES, SPENDING_SHEET
 from audit.verifier.people import REGISTRY_ID
 from audit.verifier.policy import BOOK_ID, BundlePolicy
 from audit.verifier.seals import ADOPTION_TOPIC, SEAL_TOPIC
+from audit.verifier.vouchers import Problem, Vouchers
 from audit.verifier.xlsx import SheetStream
 
 __all__ = ["MEASURES", "GrantTotals", "Replay", "ReplayError", "SpendingRow"]
@@ -73,6 +74,18 @@ _TAKES = frozenset(
         "MatchingReceiptReversed",
     )
 )
+# the act a receipt's or commitment's reversal undoes, and the event recording it, as the
+# ledger names its kind (ledger.grant.REVERSIBLE)
+_RECEIPTS = {
+    "SubsidyDisbursed": "disburse",
+    "MatchingCommitted": "match_commit",
+    "MatchingReceived": "match_receive",
+}
+_RECEIPT_UNDONE = {
+    "DisbursementReversed": "disburse",
+    "MatchingCommitmentReversed": "match_commit",
+    "MatchingReceiptReversed": "match_receive",
+}
 # the money events that may be dated before the grant's approval: the reversals
 _UNDATED_BY_APPROVAL = frozenset(("ExpenditureReversed", *_UNDONE))
 _SOURCES = ("subsidy", "matching")
@@ -379,6 +392,12 @@ class Replay:
         self.judged = policy is not None
         self.latest = ""  # the latest business date of an included event
         self.foreign: set[str] = set()  # originators of included events that are no grant's
+        self.vouchers = Vouchers()  # each reversal against the act it reverses, judged at the end
+
+    def finish(self) -> list[Problem]:
+        """What can be judged only once every event is read: each reversal against the act it
+        reverses (``audit.verifier.vouchers``), as (leaf, why)."""
+        return self.vouchers.problems()
 
     def use_policy(self, policy: BundlePolicy | None) -> None:
         self.policy = policy
@@ -460,6 +479,12 @@ class Replay:
             totals.approved_on = on
             totals.build_start = _day(state, "build_start")
             totals.build_end = _day(state, "build_end")
+        if kind in _RECEIPTS:
+            self.vouchers.act(totals.grant_id, _RECEIPTS[kind], _text(state, "voucher"), leaf_index, amount)
+        elif kind in _RECEIPT_UNDONE:
+            self.vouchers.reversal(
+                totals.grant_id, _RECEIPT_UNDONE[kind], _text(state, "voucher"), leaf_index, amount
+            )
         if kind in _FIXED:
             totals.amounts[_FIXED[kind]] += amount
             if kind in ("SubsidyDisbursed", "MatchingReceived"):
@@ -488,6 +513,8 @@ class Replay:
                 content = _text(state, "content")
                 voucher = _text(state, "voucher")
                 shown = amount.quantize(_CENT)
+                tied = self.vouchers.act if sign == 1 else self.vouchers.reversal
+                tied(totals.grant_id, "spend", voucher, leaf_index, amount, f"{source}/{category}/{content}")
                 # the row as the spending sheet shows it, packed (SpendingRows.add)
                 self.spending.add(
                     (
@@ -532,8 +559,19 @@ class Replay:
     ) -> str | None:
         """The rule the money event breaks before it is applied (the ring-fence is judged after)."""
         grant = totals.grant_id
+        if amount < 0 or (amount == 0 and kind != "Approved"):
+            return _(
+                "amount: {kind} of {amount} of grant {grant}; the ledger records amounts above zero (an "
+                "approval of nothing aside), a reversal being an act of its own (ledger/money.py "
+                "check_amount)"
+            ).format(kind=kind, amount=_yuan(amount), grant=grant)
         if kind == "Approved":
-            return None
+            if totals.status == "applied":
+                return None
+            return _(
+                "approval first: Approved of grant {grant}, which is {status}; only an application is "
+                "approved, once (ledger/grant.py approve)"
+            ).format(grant=grant, status=_name(totals.status))
         if totals.status != "approved":
             return (
                 _(

@@ -211,6 +211,11 @@ class Scan:
         except ReplayError as e:
             self.report.fail(_("{where}: replay: {why}").format(where=_where(event_id, index), why=e.message))
 
+    def finish(self) -> None:
+        """The replay's judgements that wait for the last event (each reversal against its act)."""
+        for index, why in self.replay.finish():
+            self.report.fail(_("leaf {index}: replay: {why}").format(index=index, why=why))
+
     def aggregate(self, originator: str) -> str:
         totals = self.replay.grants.get(originator)
         if totals is not None:

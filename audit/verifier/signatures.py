@@ -98,6 +98,10 @@ class Signatures:
         self._unsigned_more = 0
         self.adopted_size: int | None = None
         self.adopted = 0
+        # the leaves of the registry's founding event and of its seal: an adoption adopts just the
+        # events before the first and follows the second, as `migrate` stores the three together
+        self.founded_at: int | None = None
+        self.founding_sealed_at: int | None = None
         self.signed = 0
         self.seals = 0
         self.approvers: dict[int, dict[str, Person]] = {}
@@ -197,6 +201,8 @@ class Signatures:
         if founding:
             self._registry_events(events, signer)  # the root seals its own registration
             self._check_root()
+            self.founded_at = min(e.index for e in events if e.topic == FOUNDED)
+            self.founding_sealed_at = index
         person = self.registry.may_sign(signer, str(state.get("key")))
         why = None
         if person is None:
@@ -350,6 +356,12 @@ class Signatures:
             why = _("its signature does not verify under {signer}'s registered key").format(signer=signer)
         elif root is None or root.hex() != state.get("root"):
             why = _("the root it signs is not the root of the bundle's first {size} events").format(size=size)
+        elif size != self.founded_at or index != (self.founding_sealed_at or 0) + 1:
+            why = _(
+                "it adopts the first {size} events, but the people registry was founded at leaf {founded}: "
+                "an adoption names just the events recorded before the registry, stored with its founding "
+                "(`grant-ledger migrate`); later events are signed"
+            ).format(size=size, founded=self.founded_at)
         else:
             why = None
         if why is not None:

@@ -279,6 +279,7 @@ def _verify(
                 scan.line(raw)
         tree.finish()
         scan.signatures.finish(scan.included)
+        scan.finish()
         log = job.result(report)
     if log is not None:
         compare_digest(EVENTS, log.events_sha256, listed, report)

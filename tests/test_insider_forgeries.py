@@ -1,0 +1,257 @@
+"""An insider with a registered person's key and INSERT on the events table stores acts the
+ledger's rules refuse, each sealed with that real key: the auditor's verifier, replaying the
+bundle on its own, fails every one of them (exit 6), with the act named. A red-team review found
+each of these passing verification: a negative disbursement leaving a fund source below zero, a
+reversal of 500,000.00 against a spend of 60,000.00, a second approval of a closed grant."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from ledger.application import GrantLedger
+from tests.conftest import Ledger, approved_district_grant
+from tests.signing import save_sealed
+
+
+def _books(ledger: Ledger) -> None:
+    approved_district_grant(ledger)
+    ledger.ok(
+        "disburse", "G1", "--amount", "100000", "--voucher", "拨-1", "--tranche", "1", "--date", "2024-04-10"
+    )
+    ledger.ok(
+        "spend", "G1", "--amount", "60000", "--category", "equipment", "--source", "subsidy",
+        "--voucher", "记-1", "--date", "2024-04-15",
+    )  # fmt: skip
+
+
+def _forge(
+    ledger: Ledger, kind: str, role: str = "officer", held: dict[str, Any] | None = None, **fields: Any
+) -> None:
+    """``kind`` of grant G1 stored below the application: the event the aggregate would record,
+    past every rule, sealed by the registered person ``role``'s own key. ``held``: expenditures the
+    aggregate is made to hold in memory first (never stored), for an event naming one it lacks."""
+    app = GrantLedger(ledger.url)
+    try:
+        grant = app.get_grant("G1")
+        grant.expenditures.update(held or {})
+        grant.trigger_event(getattr(type(grant), kind), actor="", role=role, **fields)
+        save_sealed(app, ledger, grant, role=role)
+    finally:
+        app.close()
+
+
+def _verified(ledger: Ledger, tmp_path: Path) -> tuple[int, str]:
+    ledger.ok("audit", "checkpoint", role="approver")
+    bundle = tmp_path / "bundle"
+    ledger.ok("audit", "export", str(bundle), role="auditor")
+    assert ledger.root is not None
+    result = ledger("audit", "verify", str(bundle), "--root", ledger.root, role="auditor")
+    assert "Traceback" not in result.output
+    return result.exit_code, result.stdout
+
+
+def _negative_disbursement(ledger: Ledger) -> None:
+    _forge(
+        ledger,
+        "SubsidyDisbursed",
+        amount=Decimal("-100000"),
+        voucher="拨-X",
+        tranche=2,
+        occurred_on=date(2024, 5, 1),
+    )
+
+
+def _reversal_larger_than_its_spend(ledger: Ledger) -> None:
+    _forge(
+        ledger, "ExpenditureReversed", voucher="记-1", reason="x", amount=Decimal("500000"), source="subsidy",
+        category="equipment", content="", spent_on=date(2024, 4, 15), occurred_on=date(2024, 5, 1),
+    )  # fmt: skip
+
+
+def _reversal_to_the_other_fund_source(ledger: Ledger) -> None:
+    _forge(
+        ledger, "ExpenditureReversed", voucher="记-1", reason="x", amount=Decimal("60000"), source="matching",
+        category="equipment", content="", spent_on=date(2024, 4, 15), occurred_on=date(2024, 5, 1),
+    )  # fmt: skip
+
+
+def _reversal_of_no_spend(ledger: Ledger) -> None:
+    _forge(
+        ledger, "ExpenditureReversed", voucher="记-9", reason="x", amount=Decimal("1000"), source="subsidy",
+        category="equipment", content="", spent_on=date(2024, 4, 15), occurred_on=date(2024, 5, 1),
+        held={"记-9": {"reversed": False}},
+    )  # fmt: skip
+
+
+def _disbursement_reversed_twice(ledger: Ledger) -> None:
+    ledger.ok("reverse", "G1", "--voucher", "记-1", "--reason", "错", "--date", "2024-04-20")
+    ledger.ok("reverse", "G1", "--voucher", "拨-1", "--reason", "错", "--date", "2024-04-21")
+    _forge(
+        ledger, "DisbursementReversed", voucher="拨-1", reason="again", amount=Decimal("100000"),
+        received_on=date(2024, 4, 10), occurred_on=date(2024, 4, 22),
+    )  # fmt: skip
+
+
+def _disbursement_reversed_for_more(ledger: Ledger) -> None:
+    _forge(
+        ledger, "DisbursementReversed", voucher="拨-1", reason="x", amount=Decimal("30000"),
+        received_on=date(2024, 4, 10), occurred_on=date(2024, 4, 22),
+    )  # fmt: skip
+
+
+def _voucher_spent_twice(ledger: Ledger) -> None:
+    _forge(
+        ledger, "ExpenditureRecorded", amount=Decimal("100"), category="equipment", source="subsidy",
+        content="", project="", voucher="记-1", payee="", memo="", attachments=[],
+        occurred_on=date(2024, 4, 20),
+    )  # fmt: skip
+
+
+def _approved_again_after_closure(ledger: Ledger) -> None:
+    _forge(ledger, "Closed", role="approver", document="结-1", occurred_on=date(2024, 6, 1))
+    _forge(
+        ledger, "Approved", role="approver", amount=Decimal("500000"), document="渝中人社〔2024〕99号",
+        bodies=["RS-YZ", "CZ-YZ"], build_start=date(2024, 7, 1), build_end=date(2025, 12, 31),
+        occurred_on=date(2024, 7, 1),
+    )  # fmt: skip
+
+
+FORGERIES: dict[str, tuple[Callable[[Ledger], None], list[str]]] = {
+    "negative disbursement": (
+        _negative_disbursement,
+        ["amount: SubsidyDisbursed of -100,000.00 of grant G1"],
+    ),
+    "reversal larger than its spend": (
+        _reversal_larger_than_its_spend,
+        ["a reversal of the expenditure 记-1 of grant G1", "does not repeat it: 500000 against 60000.00"],
+    ),
+    "reversal to the other fund source": (
+        _reversal_to_the_other_fund_source,
+        ["does not repeat it", "(matching/equipment/ against subsidy/equipment/)"],
+    ),
+    "reversal of no spend": (
+        _reversal_of_no_spend,
+        ["记-9 of grant G1, which has no such expenditure before it"],
+    ),
+    "disbursement reversed twice": (
+        _disbursement_reversed_twice,
+        ["the disbursement 拨-1 of grant G1 is reversed again"],
+    ),
+    "disbursement reversed for more": (
+        _disbursement_reversed_for_more,
+        ["a reversal of the disbursement 拨-1 of grant G1", "30000 against 100000.00"],
+    ),
+    "voucher spent twice": (
+        _voucher_spent_twice,
+        ["expenditure voucher 记-1 of grant G1 is recorded again (first at leaf"],
+    ),
+    "approved again after closure": (
+        _approved_again_after_closure,
+        ["approval first: Approved of grant G1, which is closed; only an application is approved, once"],
+    ),
+}
+
+
+@pytest.mark.parametrize("forgery", FORGERIES)
+def test_an_act_the_rules_refuse_sealed_with_a_real_key_fails_verification(
+    forgery: str, sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    forge, said = FORGERIES[forgery]
+    _books(sqlite_ledger)
+    forge(sqlite_ledger)
+
+    code, out = _verified(sqlite_ledger, tmp_path)
+
+    assert code == 6, out
+    for words in said:
+        assert words in out, out
+
+
+def test_the_same_books_without_the_forgery_pass(sqlite_ledger: Ledger, tmp_path: Path) -> None:
+    """The honest acts the forgeries build on, with real reversals, verify (exit 0)."""
+    _books(sqlite_ledger)
+    sqlite_ledger.ok("reverse", "G1", "--voucher", "记-1", "--reason", "错", "--date", "2024-04-20")
+    sqlite_ledger.ok("reverse", "G1", "--voucher", "拨-1", "--reason", "错", "--date", "2024-04-21")
+    sqlite_ledger.ok(
+        "disburse", "G1", "--amount", "50000", "--voucher", "拨-2", "--tranche", "2", "--date", "2024-05-01"
+    )
+
+    code, out = _verified(sqlite_ledger, tmp_path)
+
+    assert code == 0, out
+
+
+# ----------------------------------------------------------------------------- a late adoption
+
+
+def _unsigned_receipt_then_adopted(ledger: Ledger) -> None:
+    """An unsigned matching receipt named for an approver (an INSERT below the application), then
+    an administrator's signed adoption of the whole log up to it, stored long after the registry
+    was founded by `init` (a red-team review found the bundle passing, the receipt "adopted")."""
+    from audit.log import leaf_hashes
+    from audit.verifier.canonical import record_from_stored, record_leaf_hash
+    from audit.verifier.merkle import CompactRange
+    from ledger.seal import Seal, load_signer
+
+    app = GrantLedger(ledger.url)
+    try:
+        grant = app.get_grant("G1")
+        grant.trigger_event(
+            type(grant).MatchingReceived, actor=ledger.name("approver"), role="approver",
+            occurred_on=date(2024, 5, 1), amount=Decimal("100000.00"), voucher="配-X",
+        )  # fmt: skip
+        app.save(grant)  # no seal
+        with app.engine.connect() as conn:
+            hashes = leaf_hashes(conn)
+            rows = conn.exec_driver_sql(
+                "SELECT id, originator_id, originator_version, topic, state FROM ledger_events "
+                "WHERE id > ? ORDER BY id",
+                (len(hashes),),
+            ).fetchall()
+        for _id, originator, version, topic, state in rows:
+            record = record_from_stored(UUID(bytes=bytes(originator)), version, topic, bytes(state))
+            hashes.append(record_leaf_hash(record))
+        root = CompactRange().extend(hashes).root().hex()
+        admin = load_signer(ledger.key("admin"))
+        app.save(Seal.adoption(admin, "admin", len(hashes), root, int(rows[-1][0])))
+    finally:
+        app.close()
+
+
+def test_a_late_adoption_adopts_nothing_in_the_ledger(sqlite_ledger: Ledger) -> None:
+    _books(sqlite_ledger)
+    _unsigned_receipt_then_adopted(sqlite_ledger)
+
+    shown = sqlite_ledger("balance", "B0001", "--format", "json")
+
+    assert shown.exit_code == 6, shown.stdout
+    assert "carries no signature" in shown.stderr and "MatchingReceived" in shown.stderr
+
+
+def test_a_late_adoption_fails_verification(
+    sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the ledger's own software made of it (here one that took any adoption an
+    administrator signed), the auditor's verifier adopts only the events before the registry."""
+    from ledger.seal import ADOPTION_ID
+    from ledger.trust import Trust
+
+    def any_signed_adoption(self: Trust) -> int:
+        return max((int(r.state.get("through") or 0) for r in self._rows_of([ADOPTION_ID])), default=0)
+
+    monkeypatch.setattr(Trust, "adopted_through", any_signed_adoption)
+    _books(sqlite_ledger)
+    _unsigned_receipt_then_adopted(sqlite_ledger)
+
+    code, out = _verified(sqlite_ledger, tmp_path)
+
+    assert code == 6, out
+    assert "but the people registry was founded at leaf 0" in out
+    assert "MatchingReceived" in out and "carries no signature" in out
