@@ -7,6 +7,7 @@ from datetime import datetime
 import click
 
 from commands.context import action, record, settings, today
+from commands.dates import DATE
 from commands.i18n import N_, _
 from commands.unit import _typed
 
@@ -53,7 +54,7 @@ def body_group() -> None:
     help="a district bureau's district (区县): its 行政区划代码 (500103) or Chinese name (渝中区); "
     "it then recommends and approves only the grants of units standing there",
 )
-@click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), help="business date (default today)")
+@click.option("--date", "on", type=DATE, help="business date (default today)")
 def add_command(
     code: str, body_name: str, kind: str, duty: str | None, district: str | None, on: datetime | None
 ) -> None:

@@ -183,9 +183,7 @@ def calendar_command(year: int) -> None:
 
 @click.command("install")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--date", "on", type=click.DateTime(["%Y-%m-%d"]), default=None, help="business date (optional)"
-)
+@click.option("--date", "on", type=DATE, default=None, help="business date (optional)")
 def install_command(file: Path, on: object) -> None:
     """Install a year's statutory calendar or a new policy version (an administrator's act).
 

@@ -112,16 +112,30 @@ _PYDANTIC = {
 }
 
 
+# the business dates the ledger keeps: the grants of its policy documents (2020s) with a wide
+# margin either side, and far enough from Python's year 1 and 9999 that a build period counted
+# in years from one, or the day before one, is a date too (9999-01-01 as a start was an internal
+# error where it should be bad input)
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
 def business_date(value: Any) -> date:
+    found: date | None = None
     if value.__class__ is date:
-        return value
-    if isinstance(value, datetime):  # a workbook's date cell
-        return value.date()
-    if isinstance(value, str):
+        found = value
+    elif isinstance(value, datetime):  # a workbook's date cell
+        found = value.date()
+    elif isinstance(value, str):
         value = value.strip(WHITE_SPACE)  # as the other fields are stripped, typed or imported
         found = read_date(value)
-        if found is not None:
+    if found is not None:
+        if FIRST_DAY <= found <= LAST_DAY:
             return found
+        raise ValueError(
+            _("{value} is outside the dates the ledger keeps, {first} to {last}").format(
+                value=found.isoformat(), first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat()
+            )
+        )
     raise ValueError(
         _(
             "{value!r} is not a date; write it as YYYY-MM-DD (or 2024/05/10, 2024.05.10, 2024年5月10日)"
