@@ -397,6 +397,13 @@ RULES: tuple[Rule, ...] = (
         ("tests/test_redteam.py::test_a_correction_is_never_dated_before_the_report_it_corrects",),
     ),
     Rule(
+        "rectification date",
+        ("supervision",),
+        True,
+        False,
+        (EVERY + "test_a_rectification_is_completed_on_or_after_its_order",),
+    ),
+    Rule(
         "reversal date",
         ("ring_fence",),
         True,
@@ -478,6 +485,13 @@ RULES: tuple[Rule, ...] = (
         True,
         False,
         (EVERY + "test_a_grant_closes_only_when_settled",),
+    ),
+    Rule(
+        "closure date",
+        ("closure",),
+        True,
+        False,
+        (EVERY + "test_a_closure_is_dated_on_or_after_every_act_it_settles",),
     ),
     Rule(
         "closure: rectification",

@@ -37,6 +37,8 @@ from ledger.rules import (
     build_period_extended,
     build_period_of_programme,
     built_from_approval,
+    closed_after_its_acts,
+    completed_after_ordered,
     final_evaluation_passed,
     in_selection,
     institute_overseen,
@@ -502,6 +504,7 @@ class Grant(Aggregate):
                 "finding": self.finding,
                 "deadline": self.deadline,
                 "done": None,
+                "ordered_on": self.occurred_on,
             }
             grant.duties.setdefault(f"rectify {self.ref}", []).append(self.actor)
 
@@ -1623,6 +1626,7 @@ class Grant(Aggregate):
         if known["done"] is not None:
             return False
         self._open("rectify complete", on, role, policy)
+        raise_first([completed_after_ordered(self.grant_id, ref, on, _day(known.get("ordered_on")), policy)])
         return self._event(self.RectificationCompleted, on, actor, role, ref=ref, note=note)
 
     def add_dossier(
@@ -1691,6 +1695,16 @@ class Grant(Aggregate):
             self.BalanceDisposed, on, actor, role, source=source, amount=amount, how=how, approval=approval
         )
 
+    def latest_act_day(self) -> date | None:
+        """The latest business date of an act a closure settles: money moved from either source,
+        an evaluation, a rectification completed (None: none, or a snapshot of an earlier version
+        that kept no dates of its money)."""
+        days = [_day(d) for d in (self.last_day or {}).values()]
+        days += [_day(e.get("on")) for e in self.evaluations]
+        days += [_day(r.get("done")) for r in self.rectifications.values()]
+        known = [d for d in days if d is not None]
+        return max(known) if known else None
+
     def final_result(self) -> str | None:
         finals = [e["result"] for e in self.evaluations if e["kind"] == "final"]
         return finals[-1] if finals else None
@@ -1701,6 +1715,7 @@ class Grant(Aggregate):
         self._open("grant close", on, role, policy)
         raise_first(
             [
+                closed_after_its_acts(self.grant_id, on, self.latest_act_day(), policy),
                 institute_overseen(self.grant_id, self.level, [e["kind"] for e in self.evaluations], policy),
                 final_evaluation_passed(self.grant_id, self.final_result(), policy),
                 no_open_rectification(
@@ -1718,3 +1733,10 @@ class Grant(Aggregate):
             f"{self.grant_id} ({self.base_id}) subsidy {format_yuan(self.available('subsidy'))} "
             f"available, matching {format_yuan(self.available('matching'))} available"
         )
+
+
+def _day(value: Any) -> date | None:
+    """A date kept in the grant's state: a date, its ISO text (as some states keep it), or none."""
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, date) else date.fromisoformat(str(value))

@@ -1439,6 +1439,47 @@ def final_evaluation_passed(grant_id: str, result: str | None, policy: Policy) -
     )
 
 
+def closed_after_its_acts(grant_id: str, on: date, latest: date | None, policy: Policy) -> Breach | None:
+    """A closure settles the grant's books: dated before an act it settles (money moved, an
+    evaluation, a rectification completed), the grant would stand closed while they went on
+    (None: no act dated, or the dates not known, as in a snapshot of an earlier version)."""
+    if latest is None or on >= latest:
+        return None
+    return Breach(
+        rule=N_("closure date"),
+        clause=policy.clause("closure"),
+        text=T_(
+            "grant {grant_id} would close on {on}, before its act of {latest}; a closure is dated on or "
+            "after every act it settles",
+            grant_id=grant_id,
+            on=on.isoformat(),
+            latest=latest.isoformat(),
+        ),
+    )
+
+
+def completed_after_ordered(
+    grant_id: str, ref: str, on: date, ordered_on: date | None, policy: Policy
+) -> Breach | None:
+    """A rectification is completed on or after the day it was ordered: one completed earlier would
+    count as on time whatever happened (None: the order's date not known, as in a snapshot of an
+    earlier version)."""
+    if ordered_on is None or on >= ordered_on:
+        return None
+    return Breach(
+        rule=N_("rectification date"),
+        clause=policy.clause("supervision"),
+        text=T_(
+            "rectification {ref} of grant {grant_id} would be completed on {on}, before it was ordered on "
+            "{ordered_on}; date it on or after that",
+            ref=ref,
+            grant_id=grant_id,
+            on=on.isoformat(),
+            ordered_on=ordered_on.isoformat(),
+        ),
+    )
+
+
 INSTITUTE_OVERSIGHT = {
     "third_party_audit": N_("third-party audit (三方审计)"),
     "final": N_("final evaluation (绩效评价)"),

@@ -312,6 +312,39 @@ def test_a_grant_closes_only_when_settled(ledger: Ledger) -> None:
     )  # fmt: skip
 
 
+def test_a_closure_is_dated_on_or_after_every_act_it_settles(ledger: Ledger) -> None:
+    """A red-team review closed a grant on 2024-05-01 whose spending ran into 2025 and whose final
+    evaluation was dated 2026: the grant stood closed while its money still moved."""
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
+    ledger.ok("evaluate", "G1", "--kind", "final", "--result", "pass", "--date", "2026-04-01", role=A)
+    ledger.ok(
+        "dispose", "G1", "--source", "subsidy", "--amount", "200000", "--how", "returned",
+        "--approval", "批-1", "--date", "2026-04-10",
+    )  # fmt: skip
+    for early in ("2024-05-01", "2026-04-05"):
+        said = refused_by(
+            ledger, "closure date", cite("closure"), "grant", "close", "G1", "--date", early, role=A
+        )
+        assert f"would close on {early}, before its act of 2026-04-10" in said
+    ledger.ok("grant", "close", "G1", "--date", "2026-04-10", role=A)
+
+
+def test_a_rectification_is_completed_on_or_after_its_order(ledger: Ledger) -> None:
+    """A completion dated before its order counted as on time, whatever its deadline."""
+    approved_district_grant(ledger)
+    ledger.ok(
+        "rectify", "order", "G1", "--ref", "R2", "--finding", "凭证不全", "--deadline", "2025-09-30",
+        "--date", "2025-09-01", role=A,
+    )  # fmt: skip
+    said = refused_by(
+        ledger, "rectification date", cite("supervision"), "rectify", "complete", "G1", "--ref", "R2",
+        "--date", "2024-05-01",
+    )  # fmt: skip
+    assert "before it was ordered on 2025-09-01" in said
+    ledger.ok("rectify", "complete", "G1", "--ref", "R2", "--date", "2025-09-01")
+
+
 def test_an_institute_closes_only_overseen_and_is_flagged_once_due(ledger: Ledger) -> None:
     from tests.test_programme_rules import findings
 
