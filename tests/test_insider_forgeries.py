@@ -68,6 +68,17 @@ def _negative_disbursement(ledger: Ledger) -> None:
     )
 
 
+def _disbursement_past_the_fen(ledger: Ledger) -> None:
+    _forge(
+        ledger,
+        "SubsidyDisbursed",
+        amount=Decimal("100.005"),
+        voucher="拨-Y",
+        tranche=2,
+        occurred_on=date(2024, 5, 1),
+    )
+
+
 def _reversal_larger_than_its_spend(ledger: Ledger) -> None:
     _forge(
         ledger, "ExpenditureReversed", voucher="记-1", reason="x", amount=Decimal("500000"), source="subsidy",
@@ -126,11 +137,15 @@ def _approved_again_after_closure(ledger: Ledger) -> None:
 FORGERIES: dict[str, tuple[Callable[[Ledger], None], list[str]]] = {
     "negative disbursement": (
         _negative_disbursement,
-        ["amount: SubsidyDisbursed of -100,000.00 of grant G1"],
+        ["amount: SubsidyDisbursed of -100000 of grant G1"],
+    ),
+    "disbursement past the fen": (
+        _disbursement_past_the_fen,
+        ["amount: SubsidyDisbursed of 100.005 of grant G1"],
     ),
     "reversal larger than its spend": (
         _reversal_larger_than_its_spend,
-        ["a reversal of the expenditure 记-1 of grant G1", "does not repeat it: 500000 against 60000.00"],
+        ["a reversal of the expenditure 记-1 of grant G1", "does not repeat it: 500000.00 against 60000.00"],
     ),
     "reversal to the other fund source": (
         _reversal_to_the_other_fund_source,
@@ -159,10 +174,17 @@ FORGERIES: dict[str, tuple[Callable[[Ledger], None], list[str]]] = {
 }
 
 
+@pytest.mark.parametrize("apart", [False, True], ids=["here", "apart"])
 @pytest.mark.parametrize("forgery", FORGERIES)
 def test_an_act_the_rules_refuse_sealed_with_a_real_key_fails_verification(
-    forgery: str, sqlite_ledger: Ledger, tmp_path: Path
+    forgery: str, apart: bool, sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """``apart``: the spending sheet's rows encoded (and each spend's reversal judged) in a second
+    process, as for a bundle of 64 MB or more."""
+    from audit.verifier import verify
+
+    if apart:
+        monkeypatch.setattr(verify, "PARALLEL_BYTES", 0)
     forge, said = FORGERIES[forgery]
     _books(sqlite_ledger)
     forge(sqlite_ledger)

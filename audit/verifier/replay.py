@@ -114,21 +114,32 @@ def _spending_stream(sink: Callable[[str, bytes], None]) -> SheetStream:
 
 class _Encoded:
     """The digest of a sheet's data rows as they are encoded, and the names of the sheets they
-    fill (a sheet goes on in numbered ones past Excel's row limit)."""
+    fill (a sheet goes on in numbered ones past Excel's row limit); and each spend's reversal
+    against the spend (``audit.verifier.vouchers``), read off the same rows, which hold all it
+    needs: judged where the rows are encoded, it costs the verifying process nothing."""
 
     def __init__(self) -> None:
         self.digest = hashlib.sha256()
         self.names: list[str] = []
         self.stream = _spending_stream(self.sink)
+        self.vouchers = Vouchers()
+
+    def add(self, row: SpendingRow) -> None:
+        self.stream.append(row)
+        tied = self.vouchers.act if row[4] == "spend" else self.vouchers.reversal
+        tied(row[2], "spend", row[8], row[0], row[9], f"{row[5]}/{row[6]}/{row[7]}")
 
     def sink(self, name: str, data: bytes) -> None:
         if not self.names or self.names[-1] != name:
             self.names.append(name)
         self.digest.update(data)
 
-    def finish(self) -> tuple[bytes, list[str], int]:
+    def finish(self) -> _Found:
         self.stream.close()
-        return self.digest.digest(), self.names, self.stream.rows
+        return self.digest.digest(), self.names, self.stream.rows, self.vouchers.problems()
+
+
+_Found = tuple[bytes, list[str], int, list[Problem]]  # digest, sheet names, rows, reversals at fault
 
 
 def _packed(row: SpendingRow) -> tuple[Any, ...]:
@@ -142,11 +153,11 @@ def _unpacked(r: tuple[Any, ...]) -> SpendingRow:
     return [r[0], date.fromordinal(r[1]), *r[2:9], Decimal(r[9]), *r[10:]]
 
 
-def encoded_apart(inbox: Any) -> tuple[bytes, list[str], int]:
+def encoded_apart(inbox: Any) -> _Found:
     """In a second process: the chunks of packed rows sent to ``inbox`` (b"" ends them), encoded
-    as export writes them; their digest, sheet names and count."""
+    as export writes them; their digest, sheet names and count, and the reversals at fault."""
     encoded = _Encoded()
-    append = encoded.stream.append
+    append = encoded.add
     while chunk := inbox.recv():
         for r in pickle.loads(chunk):  # the verifying process's own pickles of plain values
             append(_unpacked(r))
@@ -166,7 +177,7 @@ class SpendingRows:
         self._file: IO[bytes] = tempfile.TemporaryFile()
         self._here: _Encoded | None = _Encoded()
         self._apart: Background | None = None
-        self._found: tuple[bytes, list[str], int] | None = None
+        self._found: _Found | None = None
         self.stream = _spending_stream(_dropped)  # for the sheets' heads and tails
         self.names: list[str] = []
         self.net = Decimal(0)  # spent less reversed: the sheet's 合计
@@ -197,7 +208,7 @@ class SpendingRows:
         if len(pending) >= _ROWS_A_CHUNK:
             self._write_pending()
         if self._here is not None:
-            self._here.stream.append(_unpacked(packed))
+            self._here.add(_unpacked(packed))
         self._count += 1
         self.net += change
 
@@ -211,11 +222,17 @@ class SpendingRows:
             self.names = self._found[1]
         return self._found[0]
 
-    def _finish(self) -> tuple[bytes, list[str], int]:
+    def problems(self) -> list[Problem]:
+        """Each spend's reversal at fault (``_Encoded``), once every row is added."""
+        self.digest()
+        assert self._found is not None
+        return self._found[3]
+
+    def _finish(self) -> _Found:
         if self._here is not None:
             return self._here.finish()
         self._write_pending()
-        found: tuple[bytes, list[str], int] = (b"", [], -1)
+        found: _Found = (b"", [], -1, [])
         if self._apart is not None:
             self._apart.tell(b"")
             try:
@@ -228,7 +245,7 @@ class SpendingRows:
             return found
         encoded = _Encoded()  # the second process failed or was stopped: the rows kept in the file, here
         for row in self:
-            encoded.stream.append(row)
+            encoded.add(row)
         return encoded.finish()
 
     def _write_pending(self) -> None:
@@ -396,8 +413,9 @@ class Replay:
 
     def finish(self) -> list[Problem]:
         """What can be judged only once every event is read: each reversal against the act it
-        reverses (``audit.verifier.vouchers``), as (leaf, why)."""
-        return self.vouchers.problems()
+        reverses (``audit.verifier.vouchers``; a spend's, where the spending sheet's rows are
+        encoded), as (leaf, why)."""
+        return sorted([*self.vouchers.problems(), *self.spending.problems()])
 
     def use_policy(self, policy: BundlePolicy | None) -> None:
         self.policy = policy
@@ -513,8 +531,6 @@ class Replay:
                 content = _text(state, "content")
                 voucher = _text(state, "voucher")
                 shown = amount.quantize(_CENT)
-                tied = self.vouchers.act if sign == 1 else self.vouchers.reversal
-                tied(totals.grant_id, "spend", voucher, leaf_index, amount, f"{source}/{category}/{content}")
                 # the row as the spending sheet shows it, packed (SpendingRows.add)
                 self.spending.add(
                     (
@@ -559,12 +575,12 @@ class Replay:
     ) -> str | None:
         """The rule the money event breaks before it is applied (the ring-fence is judged after)."""
         grant = totals.grant_id
-        if amount < 0 or (amount == 0 and kind != "Approved"):
+        if amount < 0 or (amount == 0 and kind != "Approved") or amount != amount.quantize(_CENT):
             return _(
                 "amount: {kind} of {amount} of grant {grant}; the ledger records amounts above zero (an "
-                "approval of nothing aside), a reversal being an act of its own (ledger/money.py "
-                "check_amount)"
-            ).format(kind=kind, amount=_yuan(amount), grant=grant)
+                "approval of nothing aside) and to the fen, a reversal being an act of its own "
+                "(ledger/money.py check_amount)"
+            ).format(kind=kind, amount=amount, grant=grant)
         if kind == "Approved":
             if totals.status == "applied":
                 return None

@@ -30,7 +30,7 @@ Problem = tuple[int, str]  # the leaf of the event at fault, and why
 class Vouchers:
     def __init__(self) -> None:
         self._db: sqlite3.Connection | None = None
-        self._rows: list[tuple[str, str, str, int, int, str, str]] = []
+        self._rows: list[tuple[bytes, str, bytes, int, int, str, bytes]] = []
 
     def act(self, grant: str, kind: str, voucher: str, leaf: int, amount: Decimal, detail: str = "") -> None:
         """An act recorded under ``voucher`` (``detail``: what else a reversal must repeat)."""
@@ -42,7 +42,9 @@ class Vouchers:
         self._add((grant, kind, voucher, leaf, 1, str(amount), detail))
 
     def _add(self, row: tuple[str, str, str, int, int, str, str]) -> None:
-        self._rows.append(row)
+        grant, kind, voucher, leaf, undo, amount, detail = row
+        # bytes: a forged record's text may hold a lone surrogate, which SQLite takes in no string
+        self._rows.append((_bytes(grant), kind, _bytes(voucher), leaf, undo, amount, _bytes(detail)))
         if len(self._rows) >= _BATCH:
             self._write()
 
@@ -71,6 +73,14 @@ class Vouchers:
             db.close()
 
 
+def _bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _text(value: bytes) -> str:
+    return value.decode("utf-8", "backslashreplace")
+
+
 def _problems(db: sqlite3.Connection) -> list[Problem]:
     db.execute("CREATE INDEX acts_voucher ON acts (grant_id, kind, voucher, undo, leaf)")
     found: list[Problem] = []
@@ -79,6 +89,7 @@ def _problems(db: sqlite3.Connection) -> list[Problem]:
         "GROUP BY grant_id, kind, voucher HAVING COUNT(*) > 1"
     )
     for grant, kind, voucher, first, last in db.execute(again, (0,)):
+        grant, voucher = _text(grant), _text(voucher)
         found.append(
             (
                 last,
@@ -89,6 +100,7 @@ def _problems(db: sqlite3.Connection) -> list[Problem]:
             )
         )
     for grant, kind, voucher, first, last in db.execute(again, (1,)):
+        grant, voucher = _text(grant), _text(voucher)
         found.append(
             (
                 last,
@@ -107,7 +119,7 @@ def _problems(db: sqlite3.Connection) -> list[Problem]:
     for leaf, grant, kind, voucher, amount, detail, original, was, was_detail in undone:
         if matched.get(leaf, "") is None:
             continue
-        named = {"kind": _(KINDS.get(kind, kind)), "voucher": voucher, "grant": grant}
+        named = {"kind": _(KINDS.get(kind, kind)), "voucher": _text(voucher), "grant": _text(grant)}
         if original is None:
             why = _(
                 "a reversal of the {kind} {voucher} of grant {grant}, which has no such {kind} before it "
@@ -123,7 +135,7 @@ def _problems(db: sqlite3.Connection) -> list[Problem]:
                 original=original,
                 amount=amount,
                 was=was,
-                detail="" if detail == was_detail else f" ({detail} against {was_detail})",
+                detail="" if detail == was_detail else f" ({_text(detail)} against {_text(was_detail)})",
             )
         else:
             why = None
