@@ -161,7 +161,7 @@ FORGERIES: dict[str, tuple[Callable[[Ledger], None], list[str]]] = {
     ),
     "disbursement reversed for more": (
         _disbursement_reversed_for_more,
-        ["a reversal of the disbursement 拨-1 of grant G1", "30000 against 100000.00"],
+        ["a reversal of the disbursement 拨-1 of grant G1", "30000.00 against 100000.00"],
     ),
     "voucher spent twice": (
         _voucher_spent_twice,

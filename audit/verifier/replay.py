@@ -127,7 +127,7 @@ class _Encoded:
     def add(self, row: SpendingRow) -> None:
         self.stream.append(row)
         tied = self.vouchers.act if row[4] == "spend" else self.vouchers.reversal
-        tied(row[2], "spend", row[8], row[0], row[9], f"{row[5]}/{row[6]}/{row[7]}")
+        tied(row[2], "spend", row[8], row[0], str(row[9]), f"{row[5]}/{row[6]}/{row[7]}")
 
     def sink(self, name: str, data: bytes) -> None:
         if not self.names or self.names[-1] != name:
@@ -498,10 +498,20 @@ class Replay:
             totals.build_start = _day(state, "build_start")
             totals.build_end = _day(state, "build_end")
         if kind in _RECEIPTS:
-            self.vouchers.act(totals.grant_id, _RECEIPTS[kind], _text(state, "voucher"), leaf_index, amount)
+            self.vouchers.act(
+                totals.grant_id,
+                _RECEIPTS[kind],
+                _text(state, "voucher"),
+                leaf_index,
+                str(amount.quantize(_CENT)),
+            )
         elif kind in _RECEIPT_UNDONE:
             self.vouchers.reversal(
-                totals.grant_id, _RECEIPT_UNDONE[kind], _text(state, "voucher"), leaf_index, amount
+                totals.grant_id,
+                _RECEIPT_UNDONE[kind],
+                _text(state, "voucher"),
+                leaf_index,
+                str(amount.quantize(_CENT)),
             )
         if kind in _FIXED:
             totals.amounts[_FIXED[kind]] += amount

@@ -279,7 +279,6 @@ def _verify(
                 scan.line(raw)
         tree.finish()
         scan.signatures.finish(scan.included)
-        scan.finish()
         log = job.result(report)
     if log is not None:
         compare_digest(EVENTS, log.events_sha256, listed, report)
@@ -314,6 +313,7 @@ def _verify(
     _people_counts(scan, report)
     _check_withheld(redaction, scan, report)
 
+    scan.finish()  # after the rest, as the second process encoding the spending sheet ends its part
     log_as_exported = log is not None and log.matches
     who = (scan.activity.rows(), scan.registry_rows)
     package = log.package if log is not None else None

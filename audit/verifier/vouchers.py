@@ -11,7 +11,6 @@ some 130 MB at a million events) and compared once, at the end of the replay."""
 from __future__ import annotations
 
 import sqlite3
-from decimal import Decimal
 
 from audit.verifier.i18n import N_, _
 
@@ -30,21 +29,22 @@ Problem = tuple[int, str]  # the leaf of the event at fault, and why
 class Vouchers:
     def __init__(self) -> None:
         self._db: sqlite3.Connection | None = None
-        self._rows: list[tuple[bytes, str, bytes, int, int, str, bytes]] = []
+        self._rows: list[tuple[bytes, int, int, bytes]] = []
 
-    def act(self, grant: str, kind: str, voucher: str, leaf: int, amount: Decimal, detail: str = "") -> None:
-        """An act recorded under ``voucher`` (``detail``: what else a reversal must repeat)."""
-        self._add((grant, kind, voucher, leaf, 0, str(amount), detail))
+    def act(self, grant: str, kind: str, voucher: str, leaf: int, amount: str, detail: str = "") -> None:
+        """An act recorded under ``voucher``: ``amount`` to the fen as text (1200.00), ``detail``
+        what else a reversal must repeat."""
+        self._add(grant, kind, voucher, leaf, 0, amount, detail)
 
-    def reversal(
-        self, grant: str, kind: str, voucher: str, leaf: int, amount: Decimal, detail: str = ""
+    def reversal(self, grant: str, kind: str, voucher: str, leaf: int, amount: str, detail: str = "") -> None:
+        self._add(grant, kind, voucher, leaf, 1, amount, detail)
+
+    def _add(
+        self, grant: str, kind: str, voucher: str, leaf: int, undo: int, amount: str, detail: str
     ) -> None:
-        self._add((grant, kind, voucher, leaf, 1, str(amount), detail))
-
-    def _add(self, row: tuple[str, str, str, int, int, str, str]) -> None:
-        grant, kind, voucher, leaf, undo, amount, detail = row
         # bytes: a forged record's text may hold a lone surrogate, which SQLite takes in no string
-        self._rows.append((_bytes(grant), kind, _bytes(voucher), leaf, undo, amount, _bytes(detail)))
+        key = f"{grant}{_SEP}{kind}{_SEP}{voucher}".encode("utf-8", "surrogatepass")
+        self._rows.append((key, leaf, undo, f"{amount}{_SEP}{detail}".encode("utf-8", "surrogatepass")))
         if len(self._rows) >= _BATCH:
             self._write()
 
@@ -53,11 +53,8 @@ class Vouchers:
             return
         if self._db is None:
             self._db = sqlite3.connect("")  # a private temporary database, deleted when closed
-            self._db.execute(
-                "CREATE TABLE acts (grant_id TEXT, kind TEXT, voucher TEXT, leaf INTEGER, undo INTEGER, "
-                "amount TEXT, detail TEXT)"
-            )
-        self._db.executemany("INSERT INTO acts VALUES (?, ?, ?, ?, ?, ?, ?)", self._rows)
+            self._db.execute("CREATE TABLE acts (key BLOB, leaf INTEGER, undo INTEGER, what BLOB)")
+        self._db.executemany("INSERT INTO acts VALUES (?, ?, ?, ?)", self._rows)
         self._rows = []
 
     def problems(self) -> list[Problem]:
@@ -73,72 +70,71 @@ class Vouchers:
             db.close()
 
 
-def _bytes(text: str) -> bytes:
-    return text.encode("utf-8", "surrogatepass")
+_SEP = "\x1f"
 
 
-def _text(value: bytes) -> str:
-    return value.decode("utf-8", "backslashreplace")
+def _parts(key: bytes) -> dict[str, str]:
+    grant, kind, voucher = key.decode("utf-8", "backslashreplace").split(_SEP, 2)
+    return {"grant": grant, "kind": _(KINDS.get(kind, kind)), "voucher": voucher}
 
 
 def _problems(db: sqlite3.Connection) -> list[Problem]:
-    db.execute("CREATE INDEX acts_voucher ON acts (grant_id, kind, voucher, undo, leaf)")
     found: list[Problem] = []
-    again = (
-        "SELECT grant_id, kind, voucher, MIN(leaf), MAX(leaf) FROM acts WHERE undo = ? "
-        "GROUP BY grant_id, kind, voucher HAVING COUNT(*) > 1"
-    )
-    for grant, kind, voucher, first, last in db.execute(again, (0,)):
-        grant, voucher = _text(grant), _text(voucher)
-        found.append(
-            (
-                last,
-                _(
-                    "{kind} voucher {voucher} of grant {grant} is recorded again (first at leaf {first}); "
-                    "a voucher number is used once per grant and kind (ledger/grant.py)"
-                ).format(voucher=voucher, grant=grant, kind=_(KINDS.get(kind, kind)), first=first),
+    again = "SELECT key, undo, MIN(leaf), MAX(leaf) FROM acts GROUP BY key, undo HAVING COUNT(*) > 1"
+    for key, undo, first, last in db.execute(again):
+        message = (
+            _(
+                "the {kind} {voucher} of grant {grant} is reversed again (first at leaf {first}); an act is "
+                "reversed once (ledger/grant.py reverse)"
+            )
+            if undo
+            else _(
+                "{kind} voucher {voucher} of grant {grant} is recorded again (first at leaf {first}); a "
+                "voucher number is used once per grant and kind (ledger/grant.py)"
             )
         )
-    for grant, kind, voucher, first, last in db.execute(again, (1,)):
-        grant, voucher = _text(grant), _text(voucher)
-        found.append(
-            (
-                last,
-                _(
-                    "the {kind} {voucher} of grant {grant} is reversed again (first at leaf {first}); an "
-                    "act is reversed once (ledger/grant.py reverse)"
-                ).format(voucher=voucher, grant=grant, kind=_(KINDS.get(kind, kind)), first=first),
-            )
-        )
-    undone = db.execute(
-        "SELECT u.leaf, u.grant_id, u.kind, u.voucher, u.amount, u.detail, a.leaf, a.amount, a.detail "
-        "FROM acts u LEFT JOIN acts a ON a.grant_id = u.grant_id AND a.kind = u.kind "
-        "AND a.voucher = u.voucher AND a.undo = 0 AND a.leaf < u.leaf WHERE u.undo = 1 ORDER BY u.leaf"
+        found.append((last, message.format(**_parts(key), first=first)))
+    # each reversal with the acts of its voucher (one scan: the reversals are few)
+    tied = db.execute(
+        "SELECT key, leaf, undo, what FROM acts WHERE key IN (SELECT key FROM acts WHERE undo = 1) "
+        "ORDER BY key, leaf"
     )
-    matched: dict[int, str | None] = {}  # a reversal's leaf -> why it matches no act (None: it does)
-    for leaf, grant, kind, voucher, amount, detail, original, was, was_detail in undone:
-        if matched.get(leaf, "") is None:
+    acts: list[tuple[int, bytes]] = []  # the acts of the key read so far, in leaf order
+    current = None
+    for key, leaf, undo, what in tied:
+        if key != current:
+            current, acts = key, []
+        if not undo:
+            acts.append((leaf, what))
             continue
-        named = {"kind": _(KINDS.get(kind, kind)), "voucher": _text(voucher), "grant": _text(grant)}
-        if original is None:
-            why = _(
-                "a reversal of the {kind} {voucher} of grant {grant}, which has no such {kind} before it "
-                "(ledger/grant.py reverse)"
-            ).format(**named)
-        elif Decimal(amount) != Decimal(was) or detail != was_detail:
-            why = _(
-                "a reversal of the {kind} {voucher} of grant {grant} (leaf {original}) does not repeat it: "
-                "{amount} against {was}{detail}; a reversal undoes the act as it was recorded "
-                "(ledger/grant.py reverse)"
-            ).format(
-                **named,
-                original=original,
-                amount=amount,
-                was=was,
-                detail="" if detail == was_detail else f" ({_text(detail)} against {_text(was_detail)})",
-            )
-        else:
-            why = None
-        matched[leaf] = why
-    found.extend((leaf, why) for leaf, why in matched.items() if why is not None)
+        why = _unmatched(key, what, acts)
+        if why is not None:
+            found.append((leaf, why))
     return found
+
+
+def _unmatched(key: bytes, what: bytes, acts: list[tuple[int, bytes]]) -> str | None:
+    """Why a reversal (``what``: its amount and detail) undoes none of ``acts``, the earlier acts
+    of its voucher; None if it undoes one as it was."""
+    if any(was == what for _leaf, was in acts):
+        return None
+    named = _parts(key)
+    if not acts:
+        return _(
+            "a reversal of the {kind} {voucher} of grant {grant}, which has no such {kind} before it "
+            "(ledger/grant.py reverse)"
+        ).format(**named)
+    original, was = acts[-1]
+    amount, detail = what.decode("utf-8", "backslashreplace").split(_SEP, 1)
+    was_amount, was_detail = was.decode("utf-8", "backslashreplace").split(_SEP, 1)
+    return _(
+        "a reversal of the {kind} {voucher} of grant {grant} (leaf {original}) does not repeat it: "
+        "{amount} against {was}{detail}; a reversal undoes the act as it was recorded "
+        "(ledger/grant.py reverse)"
+    ).format(
+        **named,
+        original=original,
+        amount=amount,
+        was=was_amount,
+        detail="" if detail == was_detail else f" ({detail} against {was_detail})",
+    )
