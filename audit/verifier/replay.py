@@ -42,7 +42,8 @@ from audit.verifier.layout import MEASURES, SPENDING_SHEET
 from audit.verifier.people import REGISTRY_ID
 from audit.verifier.policy import BOOK_ID, BundlePolicy
 from audit.verifier.seals import ADOPTION_TOPIC, SEAL_TOPIC
-from audit.verifier.vouchers import Problem, Vouchers
+from audit.verifier.vouchers import SEP, Problem, Vouchers
+from audit.verifier.vouchers import Row as VoucherRow
 from audit.verifier.xlsx import SheetStream
 
 __all__ = ["MEASURES", "GrantTotals", "Replay", "ReplayError", "SpendingRow"]
@@ -123,11 +124,22 @@ class _Encoded:
         self.names: list[str] = []
         self.stream = _spending_stream(self.sink)
         self.vouchers = Vouchers()
+        self._acts: list[VoucherRow] = []
 
     def add(self, row: SpendingRow) -> None:
         self.stream.append(row)
-        tied = self.vouchers.act if row[4] == "spend" else self.vouchers.reversal
-        tied(row[2], "spend", row[8], row[0], str(row[9]), f"{row[5]}/{row[6]}/{row[7]}")
+        acts = self._acts
+        acts.append(
+            (
+                f"{row[2]}{SEP}spend{SEP}{row[8]}".encode("utf-8", "surrogatepass"),
+                row[0],
+                row[4] != "spend",
+                f"{row[9]}{SEP}{row[5]}/{row[6]}/{row[7]}".encode("utf-8", "surrogatepass"),
+            )
+        )  # as audit.verifier.vouchers.row makes them, without the call
+        if len(acts) >= _ROWS_A_CHUNK:
+            self.vouchers.extend(acts)
+            acts.clear()
 
     def sink(self, name: str, data: bytes) -> None:
         if not self.names or self.names[-1] != name:
@@ -136,6 +148,8 @@ class _Encoded:
 
     def finish(self) -> _Found:
         self.stream.close()
+        self.vouchers.extend(self._acts)
+        self._acts = []
         return self.digest.digest(), self.names, self.stream.rows, self.vouchers.problems()
 
 

@@ -26,10 +26,26 @@ KINDS = {
 Problem = tuple[int, str]  # the leaf of the event at fault, and why
 
 
+Row = tuple[bytes, int, int, bytes]  # the act's key, leaf, 1 if a reversal, amount and detail
+SEP = "\x1f"
+
+
+def row(grant: str, kind: str, voucher: str, leaf: int, undo: int, amount: str, detail: str) -> Row:
+    """An act as it is kept: ``amount`` to the fen as text (1200.00), ``detail`` what else a
+    reversal must repeat; bytes, since a forged record's text may hold a lone surrogate, which
+    SQLite takes in no string."""
+    return (
+        f"{grant}{SEP}{kind}{SEP}{voucher}".encode("utf-8", "surrogatepass"),
+        leaf,
+        undo,
+        f"{amount}{SEP}{detail}".encode("utf-8", "surrogatepass"),
+    )
+
+
 class Vouchers:
     def __init__(self) -> None:
         self._db: sqlite3.Connection | None = None
-        self._rows: list[tuple[bytes, int, int, bytes]] = []
+        self._rows: list[Row] = []
 
     def act(self, grant: str, kind: str, voucher: str, leaf: int, amount: str, detail: str = "") -> None:
         """An act recorded under ``voucher``: ``amount`` to the fen as text (1200.00), ``detail``
@@ -42,9 +58,11 @@ class Vouchers:
     def _add(
         self, grant: str, kind: str, voucher: str, leaf: int, undo: int, amount: str, detail: str
     ) -> None:
-        # bytes: a forged record's text may hold a lone surrogate, which SQLite takes in no string
-        key = f"{grant}{_SEP}{kind}{_SEP}{voucher}".encode("utf-8", "surrogatepass")
-        self._rows.append((key, leaf, undo, f"{amount}{_SEP}{detail}".encode("utf-8", "surrogatepass")))
+        self.extend([row(grant, kind, voucher, leaf, undo, amount, detail)])
+
+    def extend(self, rows: list[Row]) -> None:
+        """Acts and reversals as ``row`` makes them (a caller with many builds them itself)."""
+        self._rows.extend(rows)
         if len(self._rows) >= _BATCH:
             self._write()
 
@@ -70,11 +88,8 @@ class Vouchers:
             db.close()
 
 
-_SEP = "\x1f"
-
-
 def _parts(key: bytes) -> dict[str, str]:
-    grant, kind, voucher = key.decode("utf-8", "backslashreplace").split(_SEP, 2)
+    grant, kind, voucher = key.decode("utf-8", "backslashreplace").split(SEP, 2)
     return {"grant": grant, "kind": _(KINDS.get(kind, kind)), "voucher": voucher}
 
 
@@ -125,8 +140,8 @@ def _unmatched(key: bytes, what: bytes, acts: list[tuple[int, bytes]]) -> str | 
             "(ledger/grant.py reverse)"
         ).format(**named)
     original, was = acts[-1]
-    amount, detail = what.decode("utf-8", "backslashreplace").split(_SEP, 1)
-    was_amount, was_detail = was.decode("utf-8", "backslashreplace").split(_SEP, 1)
+    amount, detail = what.decode("utf-8", "backslashreplace").split(SEP, 1)
+    was_amount, was_detail = was.decode("utf-8", "backslashreplace").split(SEP, 1)
     return _(
         "a reversal of the {kind} {voucher} of grant {grant} (leaf {original}) does not repeat it: "
         "{amount} against {was}{detail}; a reversal undoes the act as it was recorded "
