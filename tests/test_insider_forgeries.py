@@ -277,3 +277,28 @@ def test_a_late_adoption_fails_verification(
     assert code == 6, out
     assert "but the people registry was founded at leaf 0" in out
     assert "MatchingReceived" in out and "carries no signature" in out
+
+
+# ----------------------------------------------------------------------------- a revocation without its date
+
+
+def test_a_revocation_without_its_date_is_refused_by_the_registry_both_sides_replay() -> None:
+    """The registry the ledger and the auditor's verifier both replay (audit.verifier.people)
+    refuses a revocation naming no date: one such, stored below the application by an
+    administrator, left the approver it named active, whose key then still signed checkpoints."""
+    from audit.verifier.people import FOUNDED, REGISTERED, REVOKED, Registry, RegistryError
+
+    registry = Registry()
+    registry.apply(FOUNDED, {"person": "admin", "person_role": "admin", "public_key": "11" * 32}, "admin")
+    registry.apply(
+        REGISTERED,
+        {"person": "王", "person_role": "approver", "public_key": "22" * 32, "occurred_on": "2024-01-02"},
+        "admin",
+    )
+    with pytest.raises(RegistryError, match="names no date"):
+        registry.apply(REVOKED, {"person": "王", "occurred_on": None}, "admin")
+    assert registry.people["王"].active
+    registry.apply(
+        REVOKED, {"person": "王", "occurred_on": {"_type_": "date_iso", "_data_": "2025-01-01"}}, "admin"
+    )
+    assert not registry.people["王"].active

@@ -158,6 +158,13 @@ class Registry:
                         name=name
                     )
                 )
+            if on is None:  # a revocation without its date ended nothing, the person staying active
+                raise RegistryError(
+                    _(
+                        "revoking {name} names no date: a revocation names the first business date "
+                        "without the role"
+                    ).format(name=name)
+                )
             person.periods[-1].end = on
             self.by_key.pop(person.key, None)
         else:
