@@ -1205,7 +1205,9 @@ class Grant(Aggregate):
             ]
         )
         self._not_before_application(T_("the recommendation"), on, policy)
-        raise_first([recommended_in_time(self.grant_id, policy.programme(self.programme), on, policy)])
+        raise_first(
+            [recommended_in_time(self.grant_id, policy.programme(self.programme), on, policy, round_)]
+        )
         return self._event(
             self.Recommended, on, actor, role, recommender=recommender, round=round_, rank=rank
         )

@@ -1034,10 +1034,28 @@ def _round_clause(doc: Document, programme: Programme, policy: Policy) -> Clause
     return policy.clause(doc.round_clause) if doc.round_clause else programme.subsidy_clause
 
 
-def recommended_in_time(grant_id: str, programme: Programme, on: date, policy: Policy) -> Breach | None:
+def recommended_in_time(
+    grant_id: str, programme: Programme, on: date, policy: Policy, named: str | None = None
+) -> Breach | None:
     """A recommender reviews a round's applications by the day its notice sets (002 七(二):
-    集中审核推荐时间为7月18－24日，逾期不再受理); a later recommendation is not taken."""
+    集中审核推荐时间为7月18－24日，逾期不再受理); a later recommendation is not taken. ``named``: the
+    round the recommendation names, which is the notice's: a recommendation naming another year
+    was counted against another round's quota (002 五(一)), past this one's."""
     doc = policy.documents.get(programme.document or "")
+    if doc is not None and doc.round is not None and named is not None and named != doc.round:
+        return Breach(
+            rule=N_("recommendation round"),
+            clause=_round_clause(doc, programme, policy),
+            text=T_(
+                "the recommendation of grant {grant_id} names the {named} round; {code} {number} takes "
+                "applications of its {round} round, and each is recommended in the round it applied in",
+                grant_id=grant_id,
+                named=named,
+                code=doc.code,
+                number=doc.number,
+                round=doc.round,
+            ),
+        )
     if doc is None or doc.recommendations_due is None or on <= doc.recommendations_due:
         return None
     return Breach(

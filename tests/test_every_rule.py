@@ -158,6 +158,12 @@ def test_recommendations_are_judged(ledger: Ledger) -> None:
     ledger.ok("grant", "recommend", "M2", "--by", "RS-YZ", *rec, "2", role=A)
     refused_by(ledger, "recommendation quota", cite("recommendation_quota"),
                "grant", "recommend", "M3", "--by", "RS-YZ", *rec, "3", role=A)  # fmt: skip
+    # nor past the quota by naming another year's round (a red-team review got a third one in so)
+    other = ["grant", "recommend", "M3", "--by", "RS-YZ", "--round", "2023", "--date", "2024-03-05"]
+    message = refused_by(
+        ledger, "recommendation round", cite("applications_due"), *other, "--rank", "1", role=A
+    )
+    assert "names the 2023 round" in message and "its 2024 round" in message
     selected(ledger, "M3")
     approve = ["grant", "approve", "M3", "--amount", "50万", "--document", "批-M3", *CITY_BODIES]
     refused_by(ledger, "recommendation first", cite("recommendation_required"),
