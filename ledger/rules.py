@@ -1042,7 +1042,7 @@ def recommended_in_time(
     round the recommendation names, which is the notice's: a recommendation naming another year
     was counted against another round's quota (002 五(一)), past this one's."""
     doc = policy.documents.get(programme.document or "")
-    if doc is not None and doc.round is not None and named is not None and named != doc.round:
+    if doc is not None and doc.round is not None and named is not None and named != str(doc.round):
         return Breach(
             rule=N_("recommendation round"),
             clause=_round_clause(doc, programme, policy),

@@ -219,7 +219,8 @@ class Trust:
             for row in adoptions:
                 if self._verified(row, registry) is not None:
                     named = int(row.state.get("through") or 0)
-                    through = named if named < founded else 0
+                    if named < founded:
+                        through = named
             self._adopted = through
         return self._adopted
 

@@ -302,3 +302,54 @@ def test_a_revocation_without_its_date_is_refused_by_the_registry_both_sides_rep
         REVOKED, {"person": "王", "occurred_on": {"_type_": "date_iso", "_data_": "2025-01-01"}}, "admin"
     )
     assert not registry.people["王"].active
+
+
+# ----------------------------------------------------------------------------- the replay's own footing
+
+
+def test_a_line_claiming_an_enormous_leaf_fails_and_never_crashes(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """A line's own leaf_index, when it is not the line's position, is a failure and nothing else:
+    the replay keys acts by position (a claimed 10**20 crashed the reversal check's database)."""
+    import json
+
+    from audit.bundle import write_manifest
+
+    _books(sqlite_ledger)
+    bundle = tmp_path / "bundle"
+    sqlite_ledger.ok("audit", "checkpoint", role="approver")
+    sqlite_ledger.ok("audit", "export", str(bundle), role="auditor")
+    events = bundle / "events.jsonl"
+    lines = events.read_text(encoding="utf-8").splitlines()
+    n = next(i for i, line in enumerate(lines) if "SubsidyDisbursed" in line)
+    line = json.loads(lines[n])
+    line["leaf_index"] = 10**20
+    lines[n] = json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+    events.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_manifest(bundle)
+    assert sqlite_ledger.root is not None
+
+    result = sqlite_ledger("audit", "verify", str(bundle), "--root", sqlite_ledger.root, role="auditor")
+
+    assert result.exit_code == 6, result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    assert f"found at position {n}" in result.stdout
+
+
+def _applied(originator: str, grant_id: str) -> dict[str, Any]:
+    state = {"grant_id": grant_id, "base_id": "B1", "base_name": "", "programme": "district_base"}
+    return {"originator_id": originator, "topic": "grant-ledger:Grant.Applied", "state": state}
+
+
+@pytest.mark.parametrize("second", ["another aggregate", "the same aggregate"])
+def test_a_grant_is_applied_for_once_in_the_replay(second: str) -> None:
+    """Acts are tied to their grant by its id (each reversal to the act it undoes): a second
+    application under a known grant id, by another aggregate or the same, fails the replay (a
+    reversal in one aggregate matched a spend of another naming the same grant id)."""
+    from audit.verifier.replay import Replay, ReplayError
+
+    replay = Replay()
+    replay.feed(_applied("a", "G1"), 0)
+    with pytest.raises(ReplayError, match="a second application of grant G1"):
+        replay.feed(_applied("b" if second == "another aggregate" else "a", "G1"), 1)

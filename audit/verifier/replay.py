@@ -134,7 +134,7 @@ class _Encoded:
                 f"{row[2]}{SEP}spend{SEP}{row[8]}".encode("utf-8", "surrogatepass"),
                 row[0],
                 row[4] != "spend",
-                f"{row[9]}{SEP}{row[5]}/{row[6]}/{row[7]}".encode("utf-8", "surrogatepass"),
+                f"{row[9]}{SEP}{row[5]}{SEP}{row[6]}{SEP}{row[7]}".encode("utf-8", "surrogatepass"),
             )
         )  # as audit.verifier.vouchers.row makes them, without the call
         if len(acts) >= _ROWS_A_CHUNK:
@@ -424,6 +424,7 @@ class Replay:
         self.latest = ""  # the latest business date of an included event
         self.foreign: set[str] = set()  # originators of included events that are no grant's
         self.vouchers = Vouchers()  # each reversal against the act it reverses, judged at the end
+        self._applied: dict[str, str] = {}  # grant id -> the aggregate that applied for it
 
     def finish(self) -> list[Problem]:
         """What can be judged only once every event is read: each reversal against the act it
@@ -451,6 +452,18 @@ class Replay:
         if not isinstance(state, dict):
             raise ReplayError(_("the state is not a JSON object"))
         if kind == "Applied":
+            grant_id = str(state.get("grant_id"))
+            known = self._applied.get(grant_id)
+            if originator in self.grants or (known is not None and known != originator):
+                # an application is its grant's first event, one per grant id: acts are tied to
+                # their grant by its id (each reversal to the act it undoes), and a second
+                # application would start the grant's books again
+                raise ReplayError(
+                    _("a second application of grant {grant}: a grant is applied for once").format(
+                        grant=grant_id
+                    )
+                )
+            self._applied[grant_id] = originator
             self.grants[originator] = GrantTotals(
                 grant_id=str(state.get("grant_id")),
                 base_id=str(state.get("base_id")),

@@ -170,7 +170,9 @@ class Scan:
             self.signatures.event(n, event_id, record, leaf)
             if is_registry(record):
                 self.registry_rows.append(registry_row(n, record))
-            self._replay(event_id, index if type(index) is int else n, record)
+            # the position where the line claims another (a failure reported above): the replay
+            # keys acts by leaf, and a forged claim may be any number
+            self._replay(event_id, index if type(index) is int and index == n else n, record)
         self.tree.add(leaf)
         if self.position in self._noted:
             self.signatures.at(self.position)

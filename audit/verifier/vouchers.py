@@ -128,6 +128,10 @@ def _problems(db: sqlite3.Connection) -> list[Problem]:
     return found
 
 
+def _shown(detail: str) -> str:
+    return detail.replace(SEP, "/")
+
+
 def _unmatched(key: bytes, what: bytes, acts: list[tuple[int, bytes]]) -> str | None:
     """Why a reversal (``what``: its amount and detail) undoes none of ``acts``, the earlier acts
     of its voucher; None if it undoes one as it was."""
@@ -151,5 +155,5 @@ def _unmatched(key: bytes, what: bytes, acts: list[tuple[int, bytes]]) -> str | 
         original=original,
         amount=amount,
         was=was_amount,
-        detail="" if detail == was_detail else f" ({detail} against {was_detail})",
+        detail="" if detail == was_detail else f" ({_shown(detail)} against {_shown(was_detail)})",
     )
