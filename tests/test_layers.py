@@ -54,6 +54,7 @@ VERIFIER_MODULES = (
     "sheets",
     "signatures",
     "verify",
+    "vouchers",
     "who",
     "workbook",
     "xlsx",

@@ -6,7 +6,9 @@ events.jsonl (any kind, amount, date, category, fund source; sometimes after a f
 The ledger's verdict is its compliance judge (``projections.judge``: ``ledger.rules`` applied to
 each stored event as the aggregate stood before it); the verifier's is ``audit verify``'s replay.
 They must name the same event with the same rule, for every rule the verifier judges: ring-fence,
-banned or unknown category, tranches within approval, money only between approval and closure.
+banned or unknown category, tranches within approval, money only between approval and closure, and
+an application approved once (the ledger's ``Grant.approve``: only an applied grant is approved; a
+forged closure before the approval makes the approval the breach).
 """
 
 from __future__ import annotations
@@ -121,6 +123,8 @@ def _ledger_verdicts(lines: list[dict[str, Any]]) -> dict[int, str]:
             grants[record["originator_id"]] = JudgedGrant.applied(stored)  # type: ignore[arg-type]
             continue
         grant = grants[record["originator_id"]]
+        if kind == "Approved" and grant.status != "applied":
+            verdicts[line["leaf_index"]] = "approval first"
         if kind in MONEY:
             policy = policy_on(date.fromisoformat(data["occurred_on"]["_data_"]))
             found = [b.rule for b in event_breaches(grant, kind, data, policy) if b.rule in RULES_CLOSED]
