@@ -524,22 +524,10 @@ class Replay:
             totals.approved_on = on
             totals.build_start = _day(state, "build_start")
             totals.build_end = _day(state, "build_end")
-        if kind in _RECEIPTS:
-            self.vouchers.act(
-                totals.grant_id,
-                _RECEIPTS[kind],
-                _text(state, "voucher"),
-                leaf_index,
-                str(amount.quantize(_CENT)),
-            )
-        elif kind in _RECEIPT_UNDONE:
-            self.vouchers.reversal(
-                totals.grant_id,
-                _RECEIPT_UNDONE[kind],
-                _text(state, "voucher"),
-                leaf_index,
-                str(amount.quantize(_CENT)),
-            )
+        receipt = _RECEIPTS.get(kind) or _RECEIPT_UNDONE.get(kind)
+        if receipt is not None:
+            tied = self.vouchers.act if kind in _RECEIPTS else self.vouchers.reversal
+            tied(totals.grant_id, receipt, _text(state, "voucher"), leaf_index, str(amount.quantize(_CENT)))
         if kind in _FIXED:
             totals.amounts[_FIXED[kind]] += amount
             if kind in ("SubsidyDisbursed", "MatchingReceived"):
