@@ -44,6 +44,7 @@ from audit.verifier.policy import BOOK_ID, BundlePolicy
 from audit.verifier.seals import ADOPTION_TOPIC, SEAL_TOPIC
 from audit.verifier.vouchers import SEP, Problem, Vouchers
 from audit.verifier.vouchers import Row as VoucherRow
+from audit.verifier.vouchers import row as act_row
 from audit.verifier.xlsx import SheetStream
 
 __all__ = ["MEASURES", "GrantTotals", "Replay", "ReplayError", "SpendingRow"]
@@ -126,17 +127,13 @@ class _Encoded:
         self.vouchers = Vouchers()
         self._acts: list[VoucherRow] = []
 
-    def add(self, row: SpendingRow) -> None:
-        self.stream.append(row)
+    def add(self, spent: SpendingRow) -> None:
+        self.stream.append(spent)
         acts = self._acts
+        detail = f"{spent[5]}{SEP}{spent[6]}{SEP}{spent[7]}"
         acts.append(
-            (
-                f"{row[2]}{SEP}spend{SEP}{row[8]}".encode("utf-8", "surrogatepass"),
-                row[0],
-                row[4] != "spend",
-                f"{row[9]}{SEP}{row[5]}{SEP}{row[6]}{SEP}{row[7]}".encode("utf-8", "surrogatepass"),
-            )
-        )  # as audit.verifier.vouchers.row makes them, without the call
+            act_row(spent[2], "spend", spent[8], spent[0], spent[4] != "spend", str(spent[9]), detail)
+        )
         if len(acts) >= _ROWS_A_CHUNK:
             self.vouchers.extend(acts)
             acts.clear()

@@ -50,15 +50,10 @@ class Vouchers:
     def act(self, grant: str, kind: str, voucher: str, leaf: int, amount: str, detail: str = "") -> None:
         """An act recorded under ``voucher``: ``amount`` to the fen as text (1200.00), ``detail``
         what else a reversal must repeat."""
-        self._add(grant, kind, voucher, leaf, 0, amount, detail)
+        self.extend([row(grant, kind, voucher, leaf, 0, amount, detail)])
 
     def reversal(self, grant: str, kind: str, voucher: str, leaf: int, amount: str, detail: str = "") -> None:
-        self._add(grant, kind, voucher, leaf, 1, amount, detail)
-
-    def _add(
-        self, grant: str, kind: str, voucher: str, leaf: int, undo: int, amount: str, detail: str
-    ) -> None:
-        self.extend([row(grant, kind, voucher, leaf, undo, amount, detail)])
+        self.extend([row(grant, kind, voucher, leaf, 1, amount, detail)])
 
     def extend(self, rows: list[Row]) -> None:
         """Acts and reversals as ``row`` makes them (a caller with many builds them itself)."""
