@@ -421,6 +421,16 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     Rule(
+        "recovery date",
+        ("supervision",),
+        True,
+        True,
+        (
+            EVERY + "test_a_recovery_is_received_on_or_after_its_first_order",
+            "tests/test_one_rulebook.py::test_a_recovery_stored_before_its_order_is_a_finding",
+        ),
+    ),
+    Rule(
         "recoveries before disposal",
         ("closure",),
         True,

@@ -533,6 +533,8 @@ class Grant(Aggregate):
 
         def apply(self, grant: Grant) -> None:
             grant.recovery_ordered += self.amount
+            first = grant.recovery_ordered_on
+            grant.recovery_ordered_on = self.occurred_on if first is None else min(first, self.occurred_on)
             grant.remember("recover_order", self.document, {"amount": self.amount, "reason": self.reason})
             grant.duties.setdefault("recover", []).append(self.actor)
 
@@ -601,6 +603,8 @@ class Grant(Aggregate):
     review_reason: str = ""
     notice_review: int = 0
     objections_resolved: str | None = None
+    # the earliest recovery order's date (None: no order, or a snapshot taken before it was kept)
+    recovery_ordered_on: date | None = None
 
     def __init__(self) -> None:
         self.approved = ZERO

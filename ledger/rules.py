@@ -1730,6 +1730,11 @@ class GrantFacts(Protocol):
 
     @property
     def recovered(self) -> Decimal: ...
+    @property
+    def recovery_ordered_on(self) -> date | None:
+        """The date of the earliest recovery order; None: none, or not known (a state kept by an
+        earlier version)."""
+        ...
 
     def headroom(self, source: str, on: date) -> Decimal:
         """The least balance of ``source`` at the end of ``on`` and of every later date."""
@@ -1875,6 +1880,26 @@ def recovered_within_order(grant: GrantFacts, act: Act, policy: Policy) -> Breac
     if grant.recovery_ordered is None:
         return None
     return recovery_within_order(grant.grant_id, grant.recovery_ordered, grant.recovered, act.amount, policy)
+
+
+def received_after_order(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    """A recovery is received on or after the first order that called money back (the supervision
+    clause, 003 第十三条, that orders and receipts cite alike): a receipt dated before any order
+    answers none."""
+    ordered_on = grant.recovery_ordered_on
+    if ordered_on is None or act.on >= ordered_on:
+        return None
+    return Breach(
+        rule=N_("recovery date"),
+        clause=policy.clause("supervision"),
+        text=T_(
+            "a recovery for grant {grant_id} received on {on} is dated before its first order, of "
+            "{ordered_on}; date it on or after that",
+            grant_id=grant.grant_id,
+            on=act.on.isoformat(),
+            ordered_on=ordered_on.isoformat(),
+        ),
+    )
 
 
 def disposed_after_recoveries(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
@@ -2115,7 +2140,7 @@ RULES: dict[str, tuple[Check, ...]] = {
         dated_by_today,
         reversed_after_spending,
     ),
-    "recover receive": (*OPEN_RULES, recovered_within_order, paid_from_own_source),
+    "recover receive": (*OPEN_RULES, recovered_within_order, received_after_order, paid_from_own_source),
     "dispose": (*OPEN_RULES, paid_from_own_source, disposed_after_recoveries),
 }
 

@@ -134,6 +134,7 @@ def new_facts() -> dict[str, Any]:
         "last_day": {"subsidy": "", "matching": ""},
         "recovery_ordered": 0,
         "recovered": 0,
+        "recovery_ordered_on": None,  # the earliest order's ISO date
         "evaluated": [],
     }
 
@@ -218,6 +219,11 @@ class JudgedGrant:
     @property
     def recovered(self) -> Decimal:
         return Decimal(0) if self.facts is None else from_fen(self.facts["recovered"])
+
+    @property
+    def recovery_ordered_on(self) -> date | None:
+        on = None if self.facts is None else self.facts.get("recovery_ordered_on")  # absent: kept before
+        return None if on is None else date.fromisoformat(on)
 
     def headroom(self, source: str, on: date) -> Decimal:
         total = self.row[f"{source}_available"]
@@ -338,6 +344,10 @@ class JudgedGrant:
         elif facts is not None:
             if kind == "RecoveryOrdered":
                 facts["recovery_ordered"] += fen(data["amount"])
+                first = facts.get("recovery_ordered_on")
+                # facts kept by an earlier version lack the date: an order before this one is not known
+                if "recovery_ordered_on" in facts:
+                    facts["recovery_ordered_on"] = on if first is None else min(first, on)
             elif kind == "BudgetRegistered" or kind == "BudgetAdjusted":
                 lines = {k: fen(v) for k, v in data["lines"].items()}
                 if kind == "BudgetRegistered":

@@ -351,6 +351,27 @@ def test_a_rectification_is_completed_on_or_after_its_order(ledger: Ledger) -> N
     ledger.ok("rectify", "complete", "G1", "--ref", "R2", "--date", "2025-09-01")
 
 
+def test_a_recovery_is_received_on_or_after_its_first_order(ledger: Ledger) -> None:
+    """A receipt dated before any order was taken, and then settled a later order."""
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
+    ledger.ok(
+        "recover", "order", "G1", "--amount", "5000", "--reason", "凭证不全", "--document", "追1",
+        "--date", "2025-03-01", role=A,
+    )  # fmt: skip
+    receive = ["recover", "receive", "G1", "--amount", "5000", "--voucher", "R-1", "--date"]
+    said = refused_by(ledger, "recovery date", cite("supervision"), *receive, "2025-02-28")
+    assert "received on 2025-02-28" in said and "2025-03-01" in said
+    # an order dated earlier, recorded later, is the first order
+    ledger.ok(
+        "recover", "order", "G1", "--amount", "1000", "--reason", "凭证不全", "--document", "追0",
+        "--date", "2025-02-01", role=A,
+    )  # fmt: skip
+    refused_by(ledger, "recovery date", cite("supervision"), *receive, "2025-01-31")
+    ledger.ok(*receive, "2025-02-01")
+    assert "195000.00" in ledger.ok("balance", "--format", "json").stdout
+
+
 def test_an_institute_closes_only_overseen_and_is_flagged_once_due(ledger: Ledger) -> None:
     from tests.test_programme_rules import findings
 

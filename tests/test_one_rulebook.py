@@ -187,6 +187,35 @@ def test_other_acts_are_judged_by_their_own_rules(ledger: Ledger) -> None:
     assert "officer" in found[1]["message"] and "evaluate" in found[1]["message"]
 
 
+def test_a_recovery_stored_before_its_order_is_a_finding(ledger: Ledger) -> None:
+    """The command refuses a receipt dated before the first order (test_every_rule); one stored
+    below the command is the judge's finding, by the same rule."""
+    approved_district_grant(ledger)  # approved 2024-04-01
+    ledger.ok("disburse", "G1", "--amount", "5万", "--voucher", "T1", "--date", "2024-04-10")
+    ledger.ok(
+        "recover", "order", "G1", "--amount", "3万", "--reason", "违规", "--document", "追-1",
+        "--date", "2024-05-10", role="approver",
+    )  # fmt: skip
+    refused(
+        ledger, "recover", "receive", "G1", "--amount", "1万", "--voucher", "R-1", "--date", "2024-05-09",
+        clause="003 第十三条",
+    )  # fmt: skip
+    plant_event(
+        ledger,
+        Grant.FundsRecovered,
+        amount=Decimal("10000.00"),
+        voucher="R-1",
+        occurred_on=date(2024, 5, 9),
+        actor="elsewhere",
+        role="officer",
+    )
+    found = findings(ledger)
+    assert [(f["rule"], f["clause"], f["date"]) for f in found] == [
+        ("recovery date", "003 第十三条", "2024-05-09")
+    ]
+    assert "2024-05-10" in found[0]["message"]
+
+
 def approval_first_clause(ledger: Ledger) -> str:
     return policy_in_force(date(2024, 4, 1)).clause("approval_first").cite
 
