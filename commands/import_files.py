@@ -148,18 +148,60 @@ def _encoding(path: Path) -> tuple[str, int]:
         f.seek(0)
         gb = codecs.getincrementaldecoder("gb18030")()
         read = 0
+        pending = b""  # the last line read so far, not yet whole
+        line = 1  # the number of pending's line
+        utf8_line = None  # the first line that reads as Chinese in UTF-8
         try:
             while chunk := f.read(_CHUNK):
+                whole, newline, pending = (pending + chunk).rpartition(b"\n")
+                found = _utf8_chinese_line(whole)
+                if found is not None:
+                    utf8_line = line + found
+                    break
+                line += whole.count(b"\n") + len(newline)
+                if len(pending) > RUN_MAX:  # longer than any line the import reads (refused there)
+                    pending = b""
                 gb.decode(chunk)
                 read += len(chunk)
-            gb.decode(b"", final=True)
+            else:
+                gb.decode(b"", final=True)
         except UnicodeDecodeError as e:
-            msg = _(
-                "{file} is neither UTF-8 nor GB18030/GBK text (byte {byte} is neither's); "
-                "save it as CSV UTF-8"
-            ).format(file=path.name, byte=read + e.start)
-            raise BadInputError(msg) from None
+            if _utf8_chinese_line(pending) is not None:  # the line GB18030 could not read
+                utf8_line = line
+            else:
+                msg = _(
+                    "{file} is neither UTF-8 nor GB18030/GBK text (byte {byte} is neither's); "
+                    "save it as CSV UTF-8"
+                ).format(file=path.name, byte=read + e.start)
+                raise BadInputError(msg) from None
+        if utf8_line is None and _utf8_chinese_line(pending) is not None:
+            utf8_line = line
+        if utf8_line is not None:
+            mixed = _(
+                "{file} mixes encodings: line {line} is UTF-8 but byte {byte} is not UTF-8; "
+                "save it again as CSV UTF-8"
+            )
+            raise BadInputError(mixed.format(file=path.name, line=utf8_line, byte=failed))
     return "gb18030", lines
+
+
+def _utf8_chinese_line(text: bytes) -> int | None:
+    """The index (0-based) of the first of ``text``'s lines that reads as UTF-8 holding Chinese
+    text; None if none does. In a file GB18030 reads, such a line was saved as UTF-8 (GB18030
+    would read it as other characters): GBK text seldom reads as UTF-8 at all, and as Chinese
+    characters almost never."""
+    if text.isascii():
+        return None
+    for n, line in enumerate(text.split(b"\n")):
+        if line.isascii():
+            continue
+        try:
+            decoded = line.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if _CHINESE.search(decoded):
+            return n
+    return None
 
 
 def _delimiter(path: Path, encoding: str) -> str:

@@ -80,6 +80,15 @@ def test_a_file_of_their_system_is_read_with_its_chinese_header_and_dates_and_sa
         # a Chinese header in UTF-8, rows in GBK: read as GB18030, the header would be other characters
         ((",".join(ZH_HEADER) + "\r\n").encode() + "\r\n".join(_spends(",")).encode("gbk"),
          "mixes encodings: line 1 is UTF-8 but byte"),
+        # GBK rows from the finance system, then a row typed in a UTF-8 editor: read whole as
+        # GB18030, that row's voucher and payee had been stored as other characters (exit 0)
+        (("\r\n".join([",".join(ZH_HEADER), *_spends(",")[:2]]) + "\r\n").encode("gbk")
+         + (_spends(",")[2] + "\r\n").encode(),
+         "mixes encodings: line 4 is UTF-8 but byte"),
+        # the same, the UTF-8 row far past the first megabyte read
+        ((",".join(ZH_HEADER) + "\r\n" + (_spends(",")[0] + "\r\n") * 20_000).encode("gbk")
+         + (_spends(",")[1] + "\r\n").encode() + (_spends(",")[2] + "\r\n").encode("gbk"),
+         "mixes encodings: line 20002 is UTF-8 but byte"),
         # a UTF-8 BOM, then GBK
         (b"\xef\xbb\xbf" + (",".join(HEADER) + "\r\n" + "\r\n".join(_spends(","))).encode("gbk"),
          "mixes encodings: starts as UTF-8 (a BOM) but byte"),
