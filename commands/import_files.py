@@ -154,9 +154,9 @@ def _encoding(path: Path) -> tuple[str, int]:
         try:
             while chunk := f.read(_CHUNK):
                 whole, newline, pending = (pending + chunk).rpartition(b"\n")
-                found = _utf8_chinese_line(whole)
-                if found is not None:
-                    utf8_line = line + found
+                at = _utf8_chinese_line(whole)
+                if at is not None:
+                    utf8_line = line + at
                     break
                 line += whole.count(b"\n") + len(newline)
                 if len(pending) > RUN_MAX:  # longer than any line the import reads (refused there)
