@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import csv
 import re
+import warnings
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,10 @@ from commands.i18n import _
 from ledger.errors import BadInputError
 from ledger.import_format import ALIASES, HEADER, WideRow
 from ledger.text import WHITE_SPACE, unescape_formula
+
+# openpyxl's warnings about the workbooks it reads (a missing default style, a date out of range)
+# are not an officer's to read: the import says in its own sentences what it refuses
+warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl\.")
 
 WORKBOOKS = (".xlsx", ".xlsm")
 TEXTS = (".csv", ".tsv", ".txt")
@@ -50,6 +55,20 @@ _LONG_RUN = re.compile(rb"<[^<]{%d}" % (RUN_MAX + 1))
 # Chinese characters (CJK ideographs and punctuation, full-width forms) as UTF-8 reads them
 _CHINESE = re.compile("[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 _DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+# What a sheet's XML holds that an officer looking at the sheet does not see: a cell's formula
+# (its value is the result Excel saved, which need not be what the formula gives when the file
+# is opened), rows and columns hidden or of no height or width. Found on the part's bytes, with
+# any namespace prefix; a hidden row or column is refused only where it holds a value.
+_P = rb"<(?:[A-Za-z_][\w.-]*:)?"
+_FORMULA = re.compile(
+    rb"f[\s/>]"
+)  # a tag's name, then _FORMULA_TAG before it (searched for "<" alone, slower)
+_FORMULA_TAG = re.compile(_P + rb"\Z")
+_CELL_REF = re.compile(_P + rb"""c\b[^>]*?\br\s*=\s*["']([A-Za-z]{1,3}[0-9]{1,7})["']""")
+_NONE = rb"""(?:hidden\s*=\s*["'](?:1|true)["']|%s\s*=\s*["']0*(?:\.0*)?["'])"""
+_HIDDEN_ROW = re.compile(_P + rb"row\b[^>]*?\b" + _NONE % rb"ht" + rb"[^>]*>")
+_HIDDEN_COLUMN = re.compile(_P + rb"col\b[^>]*?\b" + _NONE % rb"width" + rb"[^>]*>")
+_ATTRIBUTE = rb"""\b%s\s*=\s*["']([0-9]{1,7})["']"""
 # The columns of a workbook's sheet an import reads: those of the import format (HEADER and the
 # optional ones ALIASES names, 14) several times over, room for a finance system's own columns
 # beside them. Read without a bound, openpyxl makes every row as wide as the sheet's declared
@@ -342,11 +361,12 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
             )
             raise BadInputError(msg)
         sheet = book.worksheets[0]
+        hidden = _as_shown(path, book, sheet)
         # the rows as the sheet holds them, not as its <dimension> says: openpyxl stopped at the
         # declared last row (a sheet declaring A1:M1 lost every row after the header, unseen) and
         # made every row declared but left out, each as wide as declared
         sheet.reset_dimensions()
-        past = _bounded(sheet)
+        past = _bounded(sheet, hidden)
         rows = sheet.iter_rows(max_col=COLUMNS_READ, values_only=True)
         read = 0
         while True:
@@ -361,6 +381,12 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
                 )
                 raise BadInputError(msg) from None
             read += 1
+            if hidden.found:
+                msg = _(
+                    "{file}: cell {cell} holds a value in a hidden row or column; import reads only what an "
+                    "officer sees of the sheet: unhide it, or delete it"
+                ).format(file=path.name, cell=hidden.found)
+                raise BadInputError(msg)
             if not past[0]:
                 yield list(values)
             elif read == 1:
@@ -377,7 +403,88 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
         book.close()
 
 
-def _bounded(sheet: Any) -> list[int]:
+class _Hidden:
+    """The rows and columns of a sheet an officer does not see, and the first cell found to hold
+    a value in one of them ("" while none is)."""
+
+    def __init__(self, rows: set[int], columns: list[tuple[int, int]]) -> None:
+        self.rows = rows
+        self.columns = columns
+        self.found = ""
+
+    def look(self, row: list[dict[str, Any]]) -> None:
+        for cell in row:
+            if (
+                cell["row"] in self.rows or any(low <= cell["column"] <= high for low, high in self.columns)
+            ) and _filled(cell["value"]):
+                from openpyxl.utils import get_column_letter
+
+                self.found = f"{get_column_letter(cell['column'])}{cell['row']}"
+                return
+
+
+def _as_shown(path: Path, book: Any, sheet: Any) -> _Hidden:
+    """Refuse a first sheet that is not the one the workbook shows, or a formula on it; its hidden
+    rows and columns, for the rows read to be looked at (a hidden one that holds a value is
+    refused). Otherwise a workbook could hold, under what the officer reviewed, the rows that
+    are signed as theirs: a hidden first sheet, a hidden row, a formula's saved result."""
+    if sheet.sheet_state != "visible":
+        msg = _(
+            "{file}: its first sheet, {sheet}, is hidden; import reads the first sheet, and only what an "
+            "officer sees: unhide it, or put the rows to import on a visible first sheet"
+        ).format(file=path.name, sheet=sheet.title)
+        raise BadInputError(msg)
+    shown = book.active
+    if shown is not None and shown is not sheet:
+        msg = _(
+            "{file} opens on its sheet {shown}, but import reads its first sheet, {sheet}: save the "
+            "workbook open on the first sheet, or put the rows to import there"
+        ).format(file=path.name, shown=shown.title, sheet=sheet.title)
+        raise BadInputError(msg)
+    rows: set[int] = set()
+    columns: list[tuple[int, int]] = []
+    with zipfile.ZipFile(path) as archive, archive.open(sheet._worksheet_path) as stream:
+        carry = b""
+        columns_done = False  # a sheet's <cols> come before its <sheetData>
+        while chunk := stream.read(_CHUNK):
+            window = carry + chunk
+            for name in _FORMULA.finditer(window):
+                if _FORMULA_TAG.search(window, max(0, name.start() - 64), name.start()) is None:
+                    continue
+                cells = _CELL_REF.findall(window, 0, name.start())
+                where = cells[-1].decode("ascii") if cells else "?"
+                msg = _(
+                    "{file}: cell {cell} holds a formula; import reads values as typed, not a formula's "
+                    "result as Excel last saved it: paste the sheet as values first"
+                ).format(file=path.name, cell=where)
+                raise BadInputError(msg)
+            if b"hidden" not in window and b"ht" not in window and b"width" not in window:
+                carry = window[window.rfind(b"<") :]
+                continue
+            for found in _HIDDEN_ROW.finditer(window):
+                number = re.search(_ATTRIBUTE % rb"r", found.group())
+                if number is None:  # numbered by its place: refused rather than placed
+                    raise BadInputError(
+                        _(
+                            "{file}: a hidden row of its first sheet holds no row number; unhide it, or "
+                            "delete it"
+                        ).format(file=path.name)
+                    )
+                rows.add(int(number.group(1)))
+            data = window.find(b"sheetData")
+            for found in (
+                [] if columns_done else _HIDDEN_COLUMN.finditer(window, 0, len(window) if data < 0 else data)
+            ):
+                low = re.search(_ATTRIBUTE % rb"min", found.group())
+                high = re.search(_ATTRIBUTE % rb"max", found.group())
+                if low is not None and high is not None:
+                    columns.append((int(low.group(1)), int(high.group(1))))
+            columns_done = columns_done or data >= 0
+            carry = window[window.rfind(b"<") :]  # a tag cut by the chunk's end, read whole next
+    return _Hidden(rows, columns)
+
+
+def _bounded(sheet: Any, hidden: _Hidden | None = None) -> list[int]:
     """The sheet's rows, read ``COLUMNS_READ`` cells wide (``iter_rows(max_col=...)``), noting in
     the list returned the column of the last value of each row past them (0: none), which
     ``max_col`` alone leaves out unseen. openpyxl's read-only sheet makes each row of the cells
@@ -391,6 +498,8 @@ def _bounded(sheet: Any) -> list[int]:
     ) -> Any:
         far = [cell["column"] for cell in row if cell["column"] > COLUMNS_READ and _filled(cell["value"])]
         past[0] = max(far, default=0)
+        if hidden is not None and (hidden.rows or hidden.columns):
+            hidden.look(row)
         return get_row(row, min_col, max_col, values_only)
 
     sheet._get_row = get_bounded_row

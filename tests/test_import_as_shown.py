@@ -1,0 +1,169 @@
+"""A workbook is imported as an officer sees it, or not at all: the rows signed as theirs are the
+rows they reviewed. A red-team pass found three ways a workbook recorded other money than the
+sheet showed, each at exit 0: a hidden first sheet read in place of the visible one, a hidden row
+read with the rest, and a formula read by the result Excel had last saved (999.00 where the
+sheet, recalculated on opening, shows 200.00). Each is refused in one sentence, exit 2, nothing
+written; hidden rows and columns that hold nothing, as templates have, are read as before."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.import_format import HEADER
+from tests.conftest import Ledger, approved_district_grant
+
+SPEND = [
+    "2024-05-10",
+    "",
+    "B0001",
+    "G1",
+    "",
+    "spend",
+    "500",
+    "subsidy",
+    "equipment",
+    "training_system",
+    "X1",
+    "",
+    "",
+]
+
+
+def _funded(ledger: Ledger) -> None:
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
+
+
+def _book(path: Path, shape: Any) -> Path:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "支出"
+    sheet.append(list(HEADER))
+    sheet.append(SPEND)
+    shape(book, sheet)
+    book.save(path)
+    return path
+
+
+def _rewritten(path: Path, edit: Any) -> None:
+    """The workbook at ``path`` with its first sheet's XML edited (what openpyxl does not write)."""
+    import zipfile
+
+    parts = {}
+    with zipfile.ZipFile(path) as source:
+        for part in source.infolist():
+            parts[part.filename] = source.read(part)
+    parts["xl/worksheets/sheet1.xml"] = edit(parts["xl/worksheets/sheet1.xml"])
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+
+
+def _hidden_first_sheet(book: Any, sheet: Any) -> None:
+    old = book.create_sheet("旧数据", 0)
+    old.append(list(HEADER))
+    old.append([*SPEND[:6], "9000", *SPEND[7:]])
+    old.sheet_state = "hidden"
+    book.active = 1
+
+
+def _opens_on_another_sheet(book: Any, sheet: Any) -> None:
+    book.create_sheet("说明").append(["本表由财务系统导出"])
+    book.active = 1
+
+
+def _hidden_row(book: Any, sheet: Any) -> None:
+    sheet.append([*SPEND[:6], "9000", *SPEND[7:10], "X2", "", ""])
+    sheet.row_dimensions[3].hidden = True
+
+
+def _row_of_no_height(book: Any, sheet: Any) -> None:
+    sheet.append([*SPEND[:6], "9000", *SPEND[7:10], "X2", "", ""])
+    sheet.row_dimensions[3].height = 0.0001  # written ht="0" below (openpyxl leaves out a 0)
+
+
+def _hidden_column(book: Any, sheet: Any) -> None:
+    sheet["N2"] = "备注里的金额 9000"
+    sheet.column_dimensions["N"].hidden = True
+
+
+def _column_of_no_width(book: Any, sheet: Any) -> None:
+    sheet["N2"] = "9000"
+    sheet.column_dimensions["N"].width = 0.0001  # written width="0" below
+
+
+def _formula(book: Any, sheet: Any) -> None:
+    sheet["G2"] = "=100*2"  # saved with no result: read as data_only, the amount was blank
+
+
+@pytest.mark.parametrize(
+    ("shape", "refusal"),
+    [
+        (_hidden_first_sheet, "its first sheet, 旧数据, is hidden"),
+        (_opens_on_another_sheet, "opens on its sheet 说明, but import reads its first sheet, 支出"),
+        (_hidden_row, "cell A3 holds a value in a hidden row or column"),
+        (_row_of_no_height, "cell A3 holds a value in a hidden row or column"),
+        (_hidden_column, "cell N2 holds a value in a hidden row or column"),
+        (_column_of_no_width, "cell N2 holds a value in a hidden row or column"),
+        (_formula, "cell G2 holds a formula"),
+    ],
+)
+def test_a_workbook_that_holds_what_its_sheet_does_not_show_is_refused(
+    sqlite_ledger: Ledger, tmp_path: Path, shape: Any, refusal: str
+) -> None:
+    _funded(sqlite_ledger)
+    before = sqlite_ledger.event_count()
+    path = _book(tmp_path / "支出.xlsx", shape)
+    if shape in (_row_of_no_height, _column_of_no_width):
+        _rewritten(path, lambda xml: xml.replace(b'="0.0001"', b'="0"'))
+    result = sqlite_ledger("import", str(path))
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert refusal in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert sqlite_ledger.event_count() == before
+
+
+def test_a_formula_whose_saved_result_differs_from_what_excel_shows_is_refused(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """The red team's file: the amount cell's formula gives 200, its saved result says 999, and
+    the workbook asks Excel to recalculate on opening. It had recorded 999.00."""
+    _funded(sqlite_ledger)
+    before = sqlite_ledger.event_count()
+    path = _book(tmp_path / "recalculated.xlsx", lambda book, sheet: None)
+
+    def formula(xml: bytes) -> bytes:
+        at = xml.index(b'<c r="G2"')
+        return xml[:at] + b'<c r="G2"><f>100*2</f><v>999</v></c>' + xml[xml.index(b"</c>", at) + 4 :]
+
+    _rewritten(path, formula)
+    result = sqlite_ledger("import", str(path))
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert "cell G2 holds a formula" in result.stderr
+    assert sqlite_ledger.event_count() == before
+
+
+def test_hidden_rows_and_columns_that_hold_nothing_are_read_as_before(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    _funded(sqlite_ledger)
+
+    def template(book: Any, sheet: Any) -> None:
+        for column in ("N", "O", "P"):
+            sheet.column_dimensions[column].hidden = True
+        sheet.row_dimensions[5].hidden = True  # past the rows, empty
+        sheet["A5"].number_format = "yyyy-mm-dd"  # formatted, no value
+
+    path = _book(tmp_path / "模板.xlsx", template)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = sqlite_ledger("import", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert sqlite_ledger.balances()["B0001"]["subsidy_spent"] == "500.00"
