@@ -33,6 +33,12 @@ from ledger.text import WHITE_SPACE, unescape_formula
 # openpyxl's warnings about the workbooks it reads (a missing default style, a date out of range)
 # are not an officer's to read: the import says in its own sentences what it refuses
 warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl\.")
+# The built-in number formats Chinese Excel writes by their id alone (ECMA-376 §18.8.30, zh-cn)
+# that show a whole date: openpyxl knows only the ids every locale shares, and read such a date
+# cell as its serial number ('45445' is not a date, where the sheet shows 2024年6月2日). The ids
+# that show a month without its day, or a day without its year, stay unknown: a date an officer
+# does not see whole is refused, not guessed.
+CHINESE_DATE_FORMATS = {30: "m-d-yy", 31: 'yyyy"年"m"月"d"日"'}
 
 WORKBOOKS = (".xlsx", ".xlsm")
 TEXTS = (".csv", ".tsv", ".txt")
@@ -348,6 +354,10 @@ def _check_part(path: Path, book: zipfile.ZipFile, part: zipfile.ZipInfo) -> Non
 
 def _workbook_cells(path: Path) -> Iterator[list[Any]]:
     from openpyxl import load_workbook
+    from openpyxl.styles.numbers import BUILTIN_FORMATS
+
+    for number, code in CHINESE_DATE_FORMATS.items():
+        BUILTIN_FORMATS.setdefault(number, code)
 
     try:
         book = load_workbook(path, read_only=True, data_only=True)

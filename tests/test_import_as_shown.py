@@ -167,3 +167,39 @@ def test_hidden_rows_and_columns_that_hold_nothing_are_read_as_before(
         result = sqlite_ledger("import", str(path))
     assert result.exit_code == 0, result.stderr
     assert sqlite_ledger.balances()["B0001"]["subsidy_spent"] == "500.00"
+
+
+def test_a_date_in_chinese_excels_own_format_is_read_as_the_date_shown(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """Chinese Excel writes its date format 2024年5月10日 by the built-in id 31 alone, which
+    openpyxl does not know: the cell had been read as its serial number and refused."""
+    from datetime import date
+
+    _funded(sqlite_ledger)
+
+    def dated(book: Any, sheet: Any) -> None:
+        sheet["A2"] = date(2024, 5, 10)
+        sheet["A2"].number_format = 'yyyy"年"m"月"d"日"'
+
+    path = _book(tmp_path / "日期.xlsx", dated)
+    import re
+    import zipfile
+
+    parts = {}
+    with zipfile.ZipFile(path) as source:
+        for part in source.infolist():
+            parts[part.filename] = source.read(part)
+    styles = parts["xl/styles.xml"]
+    custom = re.search(rb'<numFmt numFmtId="(\d+)" formatCode="yyyy&quot;', styles)
+    assert custom is not None
+    # the style names the built-in id, as Chinese Excel writes it, and the custom format is gone
+    styles = styles.replace(b'numFmtId="%s"' % custom.group(1), b'numFmtId="31"')
+    parts["xl/styles.xml"] = re.sub(rb'<numFmt numFmtId="31"[^>]*/>', b"", styles)
+    with zipfile.ZipFile(path, "w") as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    result = sqlite_ledger("import", str(path))
+    assert result.exit_code == 0, result.stderr
+    found = sqlite_ledger.ok("find", "X1", "--format", "json").stdout
+    assert '"occurred_on": "2024-05-10"' in found
