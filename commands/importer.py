@@ -163,11 +163,23 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
             )
         )
         return
-    click.echo(
-        _("imported {rows} rows of {file}: {events} events recorded").format(
-            rows=done.rows, file=file.name, events=done.events
-        )
+    click.echo(imported_text(done, file.name))
+
+
+def imported_text(done: ImportResult, name: str) -> str:
+    """What an import that wrote says: its rows and events, and the rows that recorded nothing."""
+    said = _("imported {rows} rows of {file}: {events} events recorded").format(
+        rows=done.rows, file=name, events=done.events
     )
+    if done.repeats:
+        lines = ", ".join(str(n) for n in done.repeated) + (
+            ", …" if done.repeats > len(done.repeated) else ""
+        )
+        said += _(
+            "; {count} rows recorded nothing, already recorded in the ledger or by an earlier row of the "
+            "file under the same voucher (lines {lines})"
+        ).format(count=done.repeats, lines=lines)
+    return said
 
 
 def unsettled_text(passes: int) -> str:

@@ -178,6 +178,9 @@ def _note_first_day(grants: dict[str, int], grant: str, day: int) -> None:
     grants[grant] = min(day, grants.get(grant, day))
 
 
+REPEATS_LISTED = 5  # the lines of rows already recorded that an import names
+
+
 @dataclass
 class ImportResult:
     rows: int = 0
@@ -199,6 +202,15 @@ class ImportResult:
     # a file applied by business date: the passes by date tried when their number ran out
     # while some refused grant had another order of its date left (0: none did)
     unsettled: int = 0
+    # rows that recorded nothing, being already recorded (in the ledger, or by an earlier row of
+    # the file: two like rows under one voucher are one act), and the lines of the first of them
+    repeats: int = 0
+    repeated: list[int] = field(default_factory=list)
+
+    def repeat(self, line: int) -> None:
+        self.repeats += 1
+        if len(self.repeated) < REPEATS_LISTED:
+            self.repeated.append(line)
 
     def add(self, error: RowError, grant: str = "", day: int = 0) -> None:
         self.worst = min(self.worst or error.exit_code, error.exit_code)
@@ -232,6 +244,8 @@ class ImportResult:
         self.worst = min((code for code in (self.worst, other.worst) if code), default=0)
         self.rows += other.rows
         self.events += other.events
+        self.repeats += other.repeats
+        self.repeated = sorted([*self.repeated, *other.repeated])[:REPEATS_LISTED]
         self.errors.extend(other.errors)
         self.unlisted += other.unlisted
         into, added = (self, other) if len(self.grants) >= len(other.grants) else (other, self)
@@ -907,6 +921,8 @@ def _check_rows(
         if respent and books.reversed_voucher is not None:
             respent.pop(books.reversed_voucher, None)
         events = books.collect()
+        if not events:
+            result.repeat(line)
         order.row(line, row, events)
         result.events += len(events)
         if not result.errors:

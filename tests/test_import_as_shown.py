@@ -203,3 +203,25 @@ def test_a_date_in_chinese_excels_own_format_is_read_as_the_date_shown(
     assert result.exit_code == 0, result.stderr
     found = sqlite_ledger.ok("find", "X1", "--format", "json").stdout
     assert '"occurred_on": "2024-05-10"' in found
+
+
+def test_rows_that_record_nothing_are_named(sqlite_ledger: Ledger, tmp_path: Path) -> None:
+    """Two like rows under one voucher are one act: the second recorded nothing, and the summary
+    had said only "imported 3 rows: 2 events recorded". It names the line, as it names a row
+    already in the ledger when the file is imported again."""
+    import csv
+
+    _funded(sqlite_ledger)
+    path = tmp_path / "支出.csv"
+    other = [*SPEND[:10], "X2", "", ""]
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([list(HEADER), SPEND, SPEND, other])
+    first = sqlite_ledger("import", str(path))
+    assert first.exit_code == 0, first.stderr
+    assert "2 events recorded; 1 rows recorded nothing" in first.stdout and "(lines 3)" in first.stdout
+    assert sqlite_ledger.balances()["B0001"]["subsidy_spent"] == "1000.00"
+    with path.open("a", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerow([*SPEND[:6], "700", *SPEND[7:10], "X3", "", ""])
+    again = sqlite_ledger("import", str(path))
+    assert again.exit_code == 0, again.stderr
+    assert "1 events recorded; 3 rows recorded nothing" in again.stdout and "(lines 2, 3, 4)" in again.stdout

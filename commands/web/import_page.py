@@ -132,8 +132,9 @@ def _record(app: Host, session: Session, path: Path) -> tuple[Imported, int]:
         said = cli_text("already recorded: all {rows} rows of {file} are in the ledger; nothing written")
         shown.summary = said.format(rows=done.rows, file=path.name)
     else:
-        said = cli_text("imported {rows} rows of {file}: {events} events recorded")
-        shown.summary = said.format(rows=done.rows, file=path.name, events=done.events)
+        from commands.importer import imported_text
+
+        shown.summary = imported_text(done, path.name)
     return shown, 0
 
 
