@@ -211,10 +211,11 @@ def _encoding(path: Path) -> tuple[str, int]:
 
 
 def _utf8_chinese_line(text: bytes) -> int | None:
-    """The index (0-based) of the first of ``text``'s lines that reads as UTF-8 holding Chinese
-    text; None if none does. In a file GB18030 reads, such a line was saved as UTF-8 (GB18030
-    would read it as other characters): GBK text seldom reads as UTF-8 at all, and as Chinese
-    characters almost never."""
+    """The index (0-based) of the first of ``text``'s lines that was saved as UTF-8 Chinese; None
+    if none was. In a file GB18030 reads, such a line reads as UTF-8, and holds more of the common
+    characters (GB2312's first level, the 3,755 most used) read so than read as GB18030, which
+    makes rare characters of it (记账 as 璁拌处). GBK text seldom reads as UTF-8 at all, and then as
+    rare characters: a GBK line naming 濮洪波 reads as UTF-8 姺鲨, and is GBK's."""
     if text.isascii():
         return None
     for n, line in enumerate(text.split(b"\n")):
@@ -224,9 +225,22 @@ def _utf8_chinese_line(text: bytes) -> int | None:
             decoded = line.decode("utf-8")
         except UnicodeDecodeError:
             continue
-        if _CHINESE.search(decoded):
+        if _CHINESE.search(decoded) and _common(decoded) > _common(line.decode("gb18030", "replace")):
             return n
     return None
+
+
+def _common(text: str) -> int:
+    """How many of the characters are among the 3,755 most used (GB2312's first level)."""
+    count = 0
+    for character in text:
+        if "\u4e00" <= character <= "\u9fff":
+            try:
+                encoded = character.encode("gb2312")
+            except UnicodeEncodeError:
+                continue
+            count += 0xB0 <= encoded[0] <= 0xD7
+    return count
 
 
 def _delimiter(path: Path, encoding: str) -> str:

@@ -109,6 +109,17 @@ def test_text_that_is_not_surely_utf8_or_gb18030_is_refused_in_one_sentence(
     assert sqlite_ledger.event_count() == before
 
 
+def test_gbk_text_that_happens_to_read_as_utf8_is_read_as_gbk(sqlite_ledger: Ledger, tmp_path: Path) -> None:
+    """A payee 濮洪波 in GBK is valid UTF-8 (姺鲨): the file had been refused as mixing encodings."""
+    _funded(sqlite_ledger)
+    path = tmp_path / "gbk.csv"
+    rows = [",".join(ZH_HEADER), *(r.replace("重庆某某科技有限公司", "濮洪波") for r in _spends(",")[:2])]
+    path.write_bytes(("\r\n".join(rows) + "\r\n").encode("gbk"))
+    result = sqlite_ledger("import", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert {row["payee"] for row in _exported(sqlite_ledger)} == {"濮洪波"}
+
+
 def test_a_chinese_name_and_its_column_together_are_a_column_named_twice(
     sqlite_ledger: Ledger, tmp_path: Path
 ) -> None:
