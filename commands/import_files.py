@@ -61,20 +61,10 @@ _LONG_RUN = re.compile(rb"<[^<]{%d}" % (RUN_MAX + 1))
 # Chinese characters (CJK ideographs and punctuation, full-width forms) as UTF-8 reads them
 _CHINESE = re.compile("[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 _DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
-# What a sheet's XML holds that an officer looking at the sheet does not see: a cell's formula
-# (its value is the result Excel saved, which need not be what the formula gives when the file
-# is opened), rows and columns hidden or of no height or width. Found on the part's bytes, with
-# any namespace prefix; a hidden row or column is refused only where it holds a value.
-_P = rb"<(?:[A-Za-z_][\w.-]*:)?"
-_FORMULA = re.compile(
-    rb"f[\s/>]"
-)  # a tag's name, then _FORMULA_TAG before it (searched for "<" alone, slower)
-_FORMULA_TAG = re.compile(_P + rb"\Z")
-_CELL_REF = re.compile(_P + rb"""c\b[^>]*?\br\s*=\s*["']([A-Za-z]{1,3}[0-9]{1,7})["']""")
-_NONE = rb"""(?:hidden\s*=\s*["'](?:1|true)["']|%s\s*=\s*["']0*(?:\.0*)?["'])"""
-_HIDDEN_ROW = re.compile(_P + rb"row\b[^>]*?\b" + _NONE % rb"ht" + rb"[^>]*>")
-_HIDDEN_COLUMN = re.compile(_P + rb"col\b[^>]*?\b" + _NONE % rb"width" + rb"[^>]*>")
-_ATTRIBUTE = rb"""\b%s\s*=\s*["']([0-9]{1,7})["']"""
+# A row lower than this (points) or a column narrower (characters) shows nothing an officer
+# can read: such a row or column that holds a value is refused, as a hidden one is.
+ROW_SEEN = 3.0
+COLUMN_SEEN = 1.0
 # The columns of a workbook's sheet an import reads: those of the import format (HEADER and the
 # optional ones ALIASES names, 14) several times over, room for a finance system's own columns
 # beside them. Read without a bound, openpyxl makes every row as wide as the sheet's declared
@@ -374,7 +364,9 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
         BUILTIN_FORMATS.setdefault(number, code)
 
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
+        # not data_only: a formula cell is then seen as one (and refused), not read as the result
+        # Excel last saved for it
+        book = load_workbook(path, read_only=True, data_only=False)
     except Exception as e:  # openpyxl raises many kinds for a damaged file
         msg = _("{file} is not a readable Excel workbook: {error}").format(file=path.name, error=e)
         raise BadInputError(msg) from None
@@ -405,6 +397,12 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
                 )
                 raise BadInputError(msg) from None
             read += 1
+            if hidden.formula:
+                msg = _(
+                    "{file}: cell {cell} holds a formula; import reads values as typed, not a formula's "
+                    "result as Excel last saved it: paste the sheet as values first"
+                ).format(file=path.name, cell=hidden.formula)
+                raise BadInputError(msg)
             if hidden.found:
                 msg = _(
                     "{file}: cell {cell} holds a value in a hidden row or column; import reads only what an "
@@ -428,30 +426,38 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
 
 
 class _Hidden:
-    """The rows and columns of a sheet an officer does not see, and the first cell found to hold
-    a value in one of them ("" while none is)."""
+    """The rows and columns of a sheet an officer does not see; the first cell found to hold a
+    value in one of them, and the first holding a formula ("" while none is)."""
 
     def __init__(self, rows: set[int], columns: list[tuple[int, int]]) -> None:
         self.rows = rows
         self.columns = columns
         self.found = ""
+        self.formula = ""
 
     def look(self, row: list[dict[str, Any]]) -> None:
         for cell in row:
-            if (
+            if cell["data_type"] == "f":
+                self.formula = self.formula or _cell_name(cell)
+            elif (
                 cell["row"] in self.rows or any(low <= cell["column"] <= high for low, high in self.columns)
             ) and _filled(cell["value"]):
-                from openpyxl.utils import get_column_letter
+                self.found = self.found or _cell_name(cell)
 
-                self.found = f"{get_column_letter(cell['column'])}{cell['row']}"
-                return
+
+def _cell_name(cell: dict[str, Any]) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return f"{get_column_letter(cell['column'])}{cell['row']}"
 
 
 def _as_shown(path: Path, book: Any, sheet: Any) -> _Hidden:
-    """Refuse a first sheet that is not the one the workbook shows, or a formula on it; its hidden
-    rows and columns, for the rows read to be looked at (a hidden one that holds a value is
-    refused). Otherwise a workbook could hold, under what the officer reviewed, the rows that
-    are signed as theirs: a hidden first sheet, a hidden row, a formula's saved result."""
+    """Refuse a first sheet that is not the one the workbook shows; its hidden rows and columns,
+    for the rows read to be looked at (a hidden one that holds a value is refused, as is a formula
+    anywhere: ``_Hidden.look``). Otherwise a workbook could hold, under what the officer reviewed,
+    the rows that are signed as theirs: a hidden first sheet, a hidden row, a formula's saved
+    result. The sheet's XML is read with its namespaces, as openpyxl reads it: any prefix, any
+    spelling of an attribute's value."""
     if sheet.sheet_state != "visible":
         msg = _(
             "{file}: its first sheet, {sheet}, is hidden; import reads the first sheet, and only what an "
@@ -465,47 +471,57 @@ def _as_shown(path: Path, book: Any, sheet: Any) -> _Hidden:
             "workbook open on the first sheet, or put the rows to import there"
         ).format(file=path.name, shown=shown.title, sheet=sheet.title)
         raise BadInputError(msg)
+    from lxml import etree
+    from openpyxl.xml.constants import SHEET_MAIN_NS
+
+    row_tag, column_tag, format_tag = (
+        f"{{{SHEET_MAIN_NS}}}{name}" for name in ("row", "col", "sheetFormatPr")
+    )
     rows: set[int] = set()
     columns: list[tuple[int, int]] = []
-    with zipfile.ZipFile(path) as archive, archive.open(sheet._worksheet_path) as stream:
-        carry = b""
-        columns_done = False  # a sheet's <cols> come before its <sheetData>
-        while chunk := stream.read(_CHUNK):
-            window = carry + chunk
-            for name in _FORMULA.finditer(window):
-                if _FORMULA_TAG.search(window, max(0, name.start() - 64), name.start()) is None:
-                    continue
-                cells = _CELL_REF.findall(window, 0, name.start())
-                where = cells[-1].decode("ascii") if cells else "?"
-                msg = _(
-                    "{file}: cell {cell} holds a formula; import reads values as typed, not a formula's "
-                    "result as Excel last saved it: paste the sheet as values first"
-                ).format(file=path.name, cell=where)
-                raise BadInputError(msg)
-            if b"hidden" not in window and b"ht" not in window and b"width" not in window:
-                carry = window[window.rfind(b"<") :]
-                continue
-            for found in _HIDDEN_ROW.finditer(window):
-                number = re.search(_ATTRIBUTE % rb"r", found.group())
-                if number is None:  # numbered by its place: refused rather than placed
-                    raise BadInputError(
-                        _(
-                            "{file}: a hidden row of its first sheet holds no row number; unhide it, or "
-                            "delete it"
-                        ).format(file=path.name)
-                    )
-                rows.add(int(number.group(1)))
-            data = window.find(b"sheetData")
-            for found in (
-                [] if columns_done else _HIDDEN_COLUMN.finditer(window, 0, len(window) if data < 0 else data)
+    number = 0
+    rows_hidden = False  # sheetFormatPr zeroHeight: a row of no height of its own is hidden
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(sheet._worksheet_path) as stream:
+            for _event, element in etree.iterparse(
+                stream, events=("end",), tag=(row_tag, column_tag, format_tag), resolve_entities=False
             ):
-                low = re.search(_ATTRIBUTE % rb"min", found.group())
-                high = re.search(_ATTRIBUTE % rb"max", found.group())
-                if low is not None and high is not None:
-                    columns.append((int(low.group(1)), int(high.group(1))))
-            columns_done = columns_done or data >= 0
-            carry = window[window.rfind(b"<") :]  # a tag cut by the chunk's end, read whole next
+                if element.tag == row_tag:
+                    named = element.get("r")
+                    number = int(float(named)) if named is not None else number + 1
+                    height = element.get("ht")
+                    if (
+                        _true(element.get("hidden"))
+                        or _below(height, ROW_SEEN)
+                        or (rows_hidden and height is None)
+                    ):
+                        rows.add(number)
+                elif element.tag == column_tag:
+                    if _true(element.get("hidden")) or _below(element.get("width"), COLUMN_SEEN):
+                        columns.append((int(element.get("min") or 0), int(element.get("max") or 0)))
+                else:
+                    rows_hidden = _true(element.get("zeroHeight"))
+                element.clear()
+                while element.getprevious() is not None:  # the rows read before, emptied
+                    del element.getparent()[0]
+    except (etree.Error, ValueError) as e:
+        msg = _("{file} is not a readable Excel workbook: {error}").format(file=path.name, error=e)
+        raise BadInputError(msg) from None
     return _Hidden(rows, columns)
+
+
+def _true(value: str | None) -> bool:
+    """An XML boolean that is not plainly false (a spelling Excel would refuse is taken as true)."""
+    return value is not None and value.strip().lower() not in ("0", "false")
+
+
+def _below(value: str | None, least: float) -> bool:
+    if value is None:
+        return False
+    try:
+        return float(value.strip()) < least
+    except ValueError:
+        return True  # a size that is not a number: as good as none
 
 
 def _bounded(sheet: Any, hidden: _Hidden | None = None) -> list[int]:
@@ -522,7 +538,7 @@ def _bounded(sheet: Any, hidden: _Hidden | None = None) -> list[int]:
     ) -> Any:
         far = [cell["column"] for cell in row if cell["column"] > COLUMNS_READ and _filled(cell["value"])]
         past[0] = max(far, default=0)
-        if hidden is not None and (hidden.rows or hidden.columns):
+        if hidden is not None:
             hidden.look(row)
         return get_row(row, min_col, max_col, values_only)
 

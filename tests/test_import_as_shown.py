@@ -225,3 +225,70 @@ def test_rows_that_record_nothing_are_named(sqlite_ledger: Ledger, tmp_path: Pat
     again = sqlite_ledger("import", str(path))
     assert again.exit_code == 0, again.stderr
     assert "1 events recorded; 3 rows recorded nothing" in again.stdout and "(lines 2, 3, 4)" in again.stdout
+
+
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def _formula_under_a_long_prefix(xml: bytes) -> bytes:
+    prefix = "p" * 70 + "é"
+    at = xml.index(b'<c r="G2"')
+    cell = f'<c r="G2"><{prefix}:f xmlns:{prefix}="{MAIN}">100*2</{prefix}:f><v>999</v></c>'.encode()
+    return xml[:at] + cell + xml[xml.index(b"</c>", at) + 4 :]
+
+
+def _row_hidden_as_spelled_otherwise(xml: bytes) -> bytes:
+    return xml.replace(b'<row r="3"', b"<row hidden=' 1' r=\"3\"")
+
+
+def _sheetdata_named_before_a_hidden_column(xml: bytes) -> bytes:
+    xml = xml.replace(b"<cols>", b"<!-- sheetData --><cols>")
+    return xml
+
+
+@pytest.mark.parametrize(
+    ("edit", "refusal"),
+    [
+        (_formula_under_a_long_prefix, "cell G2 holds a formula"),
+        (_row_hidden_as_spelled_otherwise, "cell A3 holds a value in a hidden row or column"),
+        (_sheetdata_named_before_a_hidden_column, "cell N2 holds a value in a hidden row or column"),
+    ],
+)
+def test_what_a_byte_scan_missed_is_refused(
+    sqlite_ledger: Ledger, tmp_path: Path, edit: Any, refusal: str
+) -> None:
+    """A review's crafted files, which a scan of the sheet's bytes (its first form) let through."""
+    _funded(sqlite_ledger)
+    before = sqlite_ledger.event_count()
+
+    def shape(book: Any, sheet: Any) -> None:
+        sheet.append([*SPEND[:6], "9000", *SPEND[7:10], "X2", "", ""])
+        sheet["N2"] = "9000"
+        sheet.column_dimensions["N"].hidden = edit is _sheetdata_named_before_a_hidden_column
+
+    path = _book(tmp_path / "支出.xlsx", shape)
+    _rewritten(path, edit)
+    result = sqlite_ledger("import", str(path))
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert refusal in result.stderr
+    assert sqlite_ledger.event_count() == before
+
+
+def test_a_dropdown_list_from_another_sheet_is_no_formula_of_a_cell(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """Excel 2010 writes a validation list taken from another sheet as an ``xm:f`` in the sheet's
+    extLst: a formula of the list, not of any cell."""
+    _funded(sqlite_ledger)
+    path = _book(tmp_path / "下拉.xlsx", lambda book, sheet: None)
+    extension = (
+        '<extLst><ext uri="{CCE6A557-97BC-4b89-ADB6-D9C93CAAB3DF}" '
+        'xmlns:x14="http://schemas.microsoft.com/office/spreadsheetml/2009/9/main">'
+        '<x14:dataValidations count="1" xmlns:xm="http://schemas.microsoft.com/office/excel/2006/main">'
+        '<x14:dataValidation type="list"><x14:formula1><xm:f>代码!$A$1:$A$5</xm:f></x14:formula1>'
+        "<xm:sqref>I2:I500</xm:sqref></x14:dataValidation></x14:dataValidations></ext></extLst>"
+    ).encode()
+    _rewritten(path, lambda xml: xml.replace(b"</worksheet>", extension + b"</worksheet>"))
+    result = sqlite_ledger("import", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert sqlite_ledger.balances()["B0001"]["subsidy_spent"] == "500.00"
