@@ -409,6 +409,12 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
                     "officer sees of the sheet: unhide it, or delete it"
                 ).format(file=path.name, cell=hidden.found)
                 raise BadInputError(msg)
+            if hidden.disguised:
+                msg = _(
+                    "{file}: cell {cell} holds a number its format shows as something else (its own text, "
+                    "or nothing); import reads only what an officer sees: give the cell a plain number format"
+                ).format(file=path.name, cell=hidden.disguised)
+                raise BadInputError(msg)
             if not past[0]:
                 yield list(values)
             elif read == 1:
@@ -427,13 +433,17 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
 
 class _Hidden:
     """The rows and columns of a sheet an officer does not see; the first cell found to hold a
-    value in one of them, and the first holding a formula ("" while none is)."""
+    value in one of them, the first holding a formula, and the first number shown as something
+    else by its format ("" while none is)."""
 
-    def __init__(self, rows: set[int], columns: list[tuple[int, int]]) -> None:
+    def __init__(self, rows: set[int], columns: list[tuple[int, int]], book: Any = None) -> None:
         self.rows = rows
         self.columns = columns
         self.found = ""
         self.formula = ""
+        self.disguised = ""
+        self._book = book
+        self._formats: dict[int, bool] = {}  # by style: whether its number format hides the number
 
     def look(self, row: list[dict[str, Any]]) -> None:
         for cell in row:
@@ -443,6 +453,51 @@ class _Hidden:
                 cell["row"] in self.rows or any(low <= cell["column"] <= high for low, high in self.columns)
             ) and _filled(cell["value"]):
                 self.found = self.found or _cell_name(cell)
+            elif (
+                cell["data_type"] == "n"
+                and cell["value"] is not None
+                and cell["style_id"]
+                and self._hides(cell["style_id"])
+            ):
+                self.disguised = self.disguised or _cell_name(cell)
+
+    def _hides(self, style: int) -> bool:
+        known = self._formats.get(style)
+        if known is None:
+            known = self._formats[style] = _format_hides(_number_format(self._book, style))
+        return known
+
+
+def _number_format(book: Any, style: int) -> str:
+    """The number format of a cell's style, as openpyxl's read-only cell finds it."""
+    from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
+
+    try:
+        number = book._cell_styles[style].numFmtId
+        if number < BUILTIN_FORMATS_MAX_SIZE:
+            return str(BUILTIN_FORMATS.get(number, "General"))
+        return str(book._number_formats[number - BUILTIN_FORMATS_MAX_SIZE])
+    except (IndexError, AttributeError, TypeError):
+        return "General"
+
+
+# Quoted or escaped text of a number format, its [..] tokens (colour, locale, condition)
+_FORMAT_TEXT = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]')
+_NUMERALS = re.compile(r"[0-9０-９〇一二三四五六七八九零壹贰叁肆伍陆柒捌玖]")  # not 十百千万: units as often
+
+
+def _format_hides(code: str) -> bool:
+    """Whether a number format shows a positive number as something other than its digits: no
+    digit placeholder (``;;;`` shows nothing, ``"五百"`` a word), digits of its own text
+    (``"500"``), or a condition choosing among its sections (``[>1000]"500"``)."""
+    if code in ("General", "@"):
+        return False
+    if re.search(r"\[[<>=]", code):
+        return True
+    if any(_NUMERALS.search(text) for text in re.findall(r'"[^"]*"|\\.', code)):
+        return True
+    positive = _FORMAT_TEXT.sub("", code).split(";")[0]
+    return not re.search(r"[0#?]|general", positive, re.IGNORECASE)
 
 
 def _cell_name(cell: dict[str, Any]) -> str:
@@ -507,7 +562,7 @@ def _as_shown(path: Path, book: Any, sheet: Any) -> _Hidden:
     except (etree.Error, ValueError) as e:
         msg = _("{file} is not a readable Excel workbook: {error}").format(file=path.name, error=e)
         raise BadInputError(msg) from None
-    return _Hidden(rows, columns)
+    return _Hidden(rows, columns, book)
 
 
 def _true(value: str | None) -> bool:

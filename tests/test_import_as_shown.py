@@ -292,3 +292,36 @@ def test_a_dropdown_list_from_another_sheet_is_no_formula_of_a_cell(
     result = sqlite_ledger("import", str(path))
     assert result.exit_code == 0, result.stderr
     assert sqlite_ledger.balances()["B0001"]["subsidy_spent"] == "500.00"
+
+
+@pytest.mark.parametrize(
+    ("code", "refused"),
+    [
+        ('"500"', True),
+        (";;;", True),
+        ('[>1000]"500";0', True),
+        ('"¥"#,##0.00', False),
+        ('#,##0.00"元"', False),
+    ],
+)
+def test_a_number_its_format_shows_as_something_else_is_refused(
+    sqlite_ledger: Ledger, tmp_path: Path, code: str, refused: bool
+) -> None:
+    """The review's file: 9000 in a cell whose format shows "500" (or nothing) had been recorded
+    as 9,000.00. Formats that show the number, with a currency sign or unit, are read."""
+    _funded(sqlite_ledger)
+    before = sqlite_ledger.event_count()
+
+    def shape(book: Any, sheet: Any) -> None:
+        sheet["G2"] = 9000
+        sheet["G2"].number_format = code
+
+    path = _book(tmp_path / "格式.xlsx", shape)
+    result = sqlite_ledger("import", str(path))
+    if refused:
+        assert result.exit_code == 2, (result.stdout, result.stderr)
+        assert "cell G2 holds a number its format shows as something else" in result.stderr
+        assert sqlite_ledger.event_count() == before
+    else:
+        assert result.exit_code == 0, result.stderr
+        assert sqlite_ledger.balances()["B0001"]["subsidy_spent"] == "9000.00"
