@@ -23,12 +23,15 @@ import warnings
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from commands.i18n import _
 from ledger.errors import BadInputError
 from ledger.import_format import ALIASES, HEADER, WideRow
 from ledger.text import WHITE_SPACE, unescape_formula
+
+if TYPE_CHECKING:
+    from commands.workbook_seen import Unseen
 
 # openpyxl's warnings about the workbooks it reads (a missing default style, a date out of range)
 # are not an officer's to read: the import says in its own sentences what it refuses
@@ -61,10 +64,6 @@ _LONG_RUN = re.compile(rb"<[^<]{%d}" % (RUN_MAX + 1))
 # Chinese characters (CJK ideographs and punctuation, full-width forms) as UTF-8 reads them
 _CHINESE = re.compile("[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 _DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
-# A row lower than this (points) or a column narrower (characters) shows nothing an officer
-# can read: such a row or column that holds a value is refused, as a hidden one is.
-ROW_SEEN = 3.0
-COLUMN_SEEN = 1.0
 # The columns of a workbook's sheet an import reads: those of the import format (HEADER and the
 # optional ones ALIASES names, 14) several times over, room for a finance system's own columns
 # beside them. Read without a bound, openpyxl makes every row as wide as the sheet's declared
@@ -377,7 +376,9 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
             )
             raise BadInputError(msg)
         sheet = book.worksheets[0]
-        hidden = _as_shown(path, book, sheet)
+        from commands.workbook_seen import refusal, sheet_seen
+
+        hidden = sheet_seen(path, book, sheet)
         # the rows as the sheet holds them, not as its <dimension> says: openpyxl stopped at the
         # declared last row (a sheet declaring A1:M1 lost every row after the header, unseen) and
         # made every row declared but left out, each as wide as declared
@@ -397,24 +398,9 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
                 )
                 raise BadInputError(msg) from None
             read += 1
-            if hidden.formula:
-                msg = _(
-                    "{file}: cell {cell} holds a formula; import reads values as typed, not a formula's "
-                    "result as Excel last saved it: paste the sheet as values first"
-                ).format(file=path.name, cell=hidden.formula)
-                raise BadInputError(msg)
-            if hidden.found:
-                msg = _(
-                    "{file}: cell {cell} holds a value in a hidden row or column; import reads only what an "
-                    "officer sees of the sheet: unhide it, or delete it"
-                ).format(file=path.name, cell=hidden.found)
-                raise BadInputError(msg)
-            if hidden.disguised:
-                msg = _(
-                    "{file}: cell {cell} holds a number its format shows as something else (its own text, "
-                    "or nothing); import reads only what an officer sees: give the cell a plain number format"
-                ).format(file=path.name, cell=hidden.disguised)
-                raise BadInputError(msg)
+            said = refusal(path, hidden)
+            if said is not None:
+                raise BadInputError(said)
             if not past[0]:
                 yield list(values)
             elif read == 1:
@@ -431,155 +417,7 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
         book.close()
 
 
-class _Hidden:
-    """The rows and columns of a sheet an officer does not see; the first cell found to hold a
-    value in one of them, the first holding a formula, and the first number shown as something
-    else by its format ("" while none is)."""
-
-    def __init__(self, rows: set[int], columns: list[tuple[int, int]], book: Any = None) -> None:
-        self.rows = rows
-        self.columns = columns
-        self.found = ""
-        self.formula = ""
-        self.disguised = ""
-        self._book = book
-        self._formats: dict[int, bool] = {}  # by style: whether its number format hides the number
-
-    def look(self, row: list[dict[str, Any]]) -> None:
-        for cell in row:
-            if cell["data_type"] == "f":
-                self.formula = self.formula or _cell_name(cell)
-            elif (
-                cell["row"] in self.rows or any(low <= cell["column"] <= high for low, high in self.columns)
-            ) and _filled(cell["value"]):
-                self.found = self.found or _cell_name(cell)
-            elif (
-                cell["data_type"] == "n"
-                and cell["value"] is not None
-                and cell["style_id"]
-                and self._hides(cell["style_id"])
-            ):
-                self.disguised = self.disguised or _cell_name(cell)
-
-    def _hides(self, style: int) -> bool:
-        known = self._formats.get(style)
-        if known is None:
-            known = self._formats[style] = _format_hides(_number_format(self._book, style))
-        return known
-
-
-def _number_format(book: Any, style: int) -> str:
-    """The number format of a cell's style, as openpyxl's read-only cell finds it."""
-    from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
-
-    try:
-        number = book._cell_styles[style].numFmtId
-        if number < BUILTIN_FORMATS_MAX_SIZE:
-            return str(BUILTIN_FORMATS.get(number, "General"))
-        return str(book._number_formats[number - BUILTIN_FORMATS_MAX_SIZE])
-    except (IndexError, AttributeError, TypeError):
-        return "General"
-
-
-# Quoted or escaped text of a number format, its [..] tokens (colour, locale, condition)
-_FORMAT_TEXT = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]')
-_NUMERALS = re.compile(r"[0-9０-９〇一二三四五六七八九零壹贰叁肆伍陆柒捌玖]")  # not 十百千万: units as often
-
-
-def _format_hides(code: str) -> bool:
-    """Whether a number format shows a positive number as something other than its digits: no
-    digit placeholder (``;;;`` shows nothing, ``"五百"`` a word), digits of its own text
-    (``"500"``), or a condition choosing among its sections (``[>1000]"500"``)."""
-    if code in ("General", "@"):
-        return False
-    if re.search(r"\[[<>=]", code):
-        return True
-    if any(_NUMERALS.search(text) for text in re.findall(r'"[^"]*"|\\.', code)):
-        return True
-    positive = _FORMAT_TEXT.sub("", code).split(";")[0]
-    return not re.search(r"[0#?]|general", positive, re.IGNORECASE)
-
-
-def _cell_name(cell: dict[str, Any]) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return f"{get_column_letter(cell['column'])}{cell['row']}"
-
-
-def _as_shown(path: Path, book: Any, sheet: Any) -> _Hidden:
-    """Refuse a first sheet that is not the one the workbook shows; its hidden rows and columns,
-    for the rows read to be looked at (a hidden one that holds a value is refused, as is a formula
-    anywhere: ``_Hidden.look``). Otherwise a workbook could hold, under what the officer reviewed,
-    the rows that are signed as theirs: a hidden first sheet, a hidden row, a formula's saved
-    result. The sheet's XML is read with its namespaces, as openpyxl reads it: any prefix, any
-    spelling of an attribute's value."""
-    if sheet.sheet_state != "visible":
-        msg = _(
-            "{file}: its first sheet, {sheet}, is hidden; import reads the first sheet, and only what an "
-            "officer sees: unhide it, or put the rows to import on a visible first sheet"
-        ).format(file=path.name, sheet=sheet.title)
-        raise BadInputError(msg)
-    shown = book.active
-    if shown is not None and shown is not sheet:
-        msg = _(
-            "{file} opens on its sheet {shown}, but import reads its first sheet, {sheet}: save the "
-            "workbook open on the first sheet, or put the rows to import there"
-        ).format(file=path.name, shown=shown.title, sheet=sheet.title)
-        raise BadInputError(msg)
-    from lxml import etree
-    from openpyxl.xml.constants import SHEET_MAIN_NS
-
-    row_tag, column_tag, format_tag = (
-        f"{{{SHEET_MAIN_NS}}}{name}" for name in ("row", "col", "sheetFormatPr")
-    )
-    rows: set[int] = set()
-    columns: list[tuple[int, int]] = []
-    number = 0
-    rows_hidden = False  # sheetFormatPr zeroHeight: a row of no height of its own is hidden
-    try:
-        with zipfile.ZipFile(path) as archive, archive.open(sheet._worksheet_path) as stream:
-            for _event, element in etree.iterparse(
-                stream, events=("end",), tag=(row_tag, column_tag, format_tag), resolve_entities=False
-            ):
-                if element.tag == row_tag:
-                    named = element.get("r")
-                    number = int(float(named)) if named is not None else number + 1
-                    height = element.get("ht")
-                    if (
-                        _true(element.get("hidden"))
-                        or _below(height, ROW_SEEN)
-                        or (rows_hidden and height is None)
-                    ):
-                        rows.add(number)
-                elif element.tag == column_tag:
-                    if _true(element.get("hidden")) or _below(element.get("width"), COLUMN_SEEN):
-                        columns.append((int(element.get("min") or 0), int(element.get("max") or 0)))
-                else:
-                    rows_hidden = _true(element.get("zeroHeight"))
-                element.clear()
-                while element.getprevious() is not None:  # the rows read before, emptied
-                    del element.getparent()[0]
-    except (etree.Error, ValueError) as e:
-        msg = _("{file} is not a readable Excel workbook: {error}").format(file=path.name, error=e)
-        raise BadInputError(msg) from None
-    return _Hidden(rows, columns, book)
-
-
-def _true(value: str | None) -> bool:
-    """An XML boolean that is not plainly false (a spelling Excel would refuse is taken as true)."""
-    return value is not None and value.strip().lower() not in ("0", "false")
-
-
-def _below(value: str | None, least: float) -> bool:
-    if value is None:
-        return False
-    try:
-        return float(value.strip()) < least
-    except ValueError:
-        return True  # a size that is not a number: as good as none
-
-
-def _bounded(sheet: Any, hidden: _Hidden | None = None) -> list[int]:
+def _bounded(sheet: Any, hidden: Unseen | None = None) -> list[int]:
     """The sheet's rows, read ``COLUMNS_READ`` cells wide (``iter_rows(max_col=...)``), noting in
     the list returned the column of the last value of each row past them (0: none), which
     ``max_col`` alone leaves out unseen. openpyxl's read-only sheet makes each row of the cells

@@ -7,11 +7,15 @@ written; hidden rows and columns that hold nothing, as templates have, are read 
 
 from __future__ import annotations
 
+import re
 import warnings
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ledger.import_format import HEADER
 from tests.conftest import Ledger, approved_district_grant
@@ -108,10 +112,10 @@ def _formula(book: Any, sheet: Any) -> None:
     [
         (_hidden_first_sheet, "its first sheet, 旧数据, is hidden"),
         (_opens_on_another_sheet, "opens on its sheet 说明, but import reads its first sheet, 支出"),
-        (_hidden_row, "cell A3 holds a value in a hidden row or column"),
-        (_row_of_no_height, "cell A3 holds a value in a hidden row or column"),
-        (_hidden_column, "cell N2 holds a value in a hidden row or column"),
-        (_column_of_no_width, "cell N2 holds a value in a hidden row or column"),
+        (_hidden_row, "cell A3 holds a value an officer does not see (a hidden row)"),
+        (_row_of_no_height, "cell A3 holds a value an officer does not see (a hidden row)"),
+        (_hidden_column, "cell N2 holds a value an officer does not see (a hidden column)"),
+        (_column_of_no_width, "cell N2 holds a value an officer does not see (a hidden column)"),
         (_formula, "cell G2 holds a formula"),
     ],
 )
@@ -250,8 +254,11 @@ def _sheetdata_named_before_a_hidden_column(xml: bytes) -> bytes:
     ("edit", "refusal"),
     [
         (_formula_under_a_long_prefix, "cell G2 holds a formula"),
-        (_row_hidden_as_spelled_otherwise, "cell A3 holds a value in a hidden row or column"),
-        (_sheetdata_named_before_a_hidden_column, "cell N2 holds a value in a hidden row or column"),
+        (_row_hidden_as_spelled_otherwise, "cell A3 holds a value an officer does not see (a hidden row)"),
+        (
+            _sheetdata_named_before_a_hidden_column,
+            "cell N2 holds a value an officer does not see (a hidden column)",
+        ),
     ],
 )
 def test_what_a_byte_scan_missed_is_refused(
@@ -320,8 +327,184 @@ def test_a_number_its_format_shows_as_something_else_is_refused(
     result = sqlite_ledger("import", str(path))
     if refused:
         assert result.exit_code == 2, (result.stdout, result.stderr)
-        assert "cell G2 holds a number its format shows as something else" in result.stderr
+        assert "cell G2 holds a value its format shows otherwise" in result.stderr
         assert sqlite_ledger.event_count() == before
     else:
         assert result.exit_code == 0, result.stderr
         assert sqlite_ledger.balances()["B0001"]["subsidy_spent"] == "9000.00"
+
+
+NS_MAIN = f'xmlns="{MAIN}"'
+X2 = [*SPEND[:6], "9000", *SPEND[7:10], "X2", "", ""]  # row 3: a second spend of 9,000.00
+
+
+def _second_row(style: Any = None) -> Any:
+    def shape(book: Any, sheet: Any) -> None:
+        sheet.append(X2)
+        if style is not None:
+            for cell in sheet[3]:
+                style(cell)
+
+    return shape
+
+
+def _white_type(cell: Any) -> None:
+    from openpyxl.styles import Font
+
+    cell.font = Font(color="FFFFFF")
+
+
+def _white_format(cell: Any) -> None:
+    cell.number_format = "[White]0;[White]0;[White]0;[White]@"
+
+
+def _merged_down(xml: bytes) -> bytes:
+    merges = "".join(f'<mergeCell ref="{c}2:{c}3"/>' for c in "ABCDEFGHIJKLM")
+    return xml.replace(b"</sheetData>", f'</sheetData><mergeCells count="13">{merges}</mergeCells>'.encode())
+
+
+def _ignored_cell(xml: bytes) -> bytes:
+    xml = xml.replace(
+        NS_MAIN.encode(),
+        (
+            NS_MAIN
+            + ' xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
+            + ' xmlns:zz="urn:zz" mc:Ignorable="zz"'
+        ).encode(),
+        1,
+    )
+    return xml.replace(b'<c r="G2"', b'<zz:c r="G2"><v>9000</v></zz:c><c r="G2"', 1)
+
+
+def _low_by_default(xml: bytes) -> bytes:
+    xml = re.sub(rb"<sheetFormatPr[^>]*/>", b'<sheetFormatPr defaultRowHeight="0.5" customHeight="1"/>', xml)
+    return xml.replace(b'<row r="1"', b'<row r="1" ht="15"').replace(b'<row r="2"', b'<row r="2" ht="15"')
+
+
+def _row_again(xml: bytes) -> bytes:
+    return xml.replace(b'<row r="3"', b'<row r="3" hidden="1"></row><row r="3"', 1)
+
+
+@pytest.mark.parametrize(
+    ("shape", "edit", "refusal"),
+    [
+        (
+            _second_row(_white_type),
+            None,
+            "cell A3 holds a value an officer does not see (white or tiny type)",
+        ),
+        (_second_row(_white_format), None, "cell A3 holds a value its format shows otherwise"),
+        (_second_row(), _merged_down, "cell A3 holds a value an officer does not see (a merged cell's"),
+        (
+            _second_row(),
+            _ignored_cell,
+            "row 2 of its first sheet holds an element Excel does not show as a cell",
+        ),
+        (_second_row(), _low_by_default, "cell A3 holds a value an officer does not see (a hidden row)"),
+        (_second_row(), _row_again, "row 3 of its first sheet comes after row 3"),
+    ],
+)
+def test_a_second_review_s_files_are_refused(
+    sqlite_ledger: Ledger, tmp_path: Path, shape: Any, edit: Any, refusal: str
+) -> None:
+    """Files a second review got past the checks: a row of 9,000.00 under a sheet showing one of
+    500.00, hidden by white type, a white format, a merge down over it, a cell Excel ignores,
+    a sheet's low default row height, a row given twice."""
+    import re as _re  # noqa: F401  (the edits use the module's re)
+
+    _funded(sqlite_ledger)
+    before = sqlite_ledger.event_count()
+    path = _book(tmp_path / "支出.xlsx", shape)
+    if edit is not None:
+        _rewritten(path, edit)
+    result = sqlite_ledger("import", str(path))
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert refusal in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert sqlite_ledger.event_count() == before
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "code", "refused"),
+    [
+        ("G", 100000, "0,", True),  # shows 100
+        ("G", 100000, '#,##0,"千元"', False),  # shows 100千元
+        ("G", 500.4, "0", True),  # shows 500
+        ("G", 500.4, "#,##0.00", False),
+        ("G", 5, "0%", True),  # shows 500%
+        ("G", 9400, "0E+0", True),  # shows 9E+3
+        ("G", 500, '[=0]"-";#,##0.00', False),  # a dash for zero only
+        ("G", 500, '#,##0.00;-#,##0.00;"零"', False),
+        ("G", 500, '_-* #,##0.00_-;-* #,##0.00_-;_-* "-"??_-;_-@_-', False),  # Excel's accounting
+        ("A", datetime(2024, 6, 20), '[<1]yyyy-mm-dd;"2024-05-10"', True),  # shows 2024-05-10
+    ],
+)
+def test_a_cell_is_read_only_if_its_format_shows_its_value(
+    sqlite_ledger: Ledger, tmp_path: Path, column: str, value: Any, code: str, refused: bool
+) -> None:
+    _funded(sqlite_ledger)
+    before = sqlite_ledger.event_count()
+
+    def shape(book: Any, sheet: Any) -> None:
+        sheet[f"{column}2"] = value
+        sheet[f"{column}2"].number_format = code
+
+    path = _book(tmp_path / "格式.xlsx", shape)
+    result = sqlite_ledger("import", str(path))
+    if refused:
+        assert result.exit_code == 2, (result.stdout, result.stderr)
+        assert f"cell {column}2 holds a value its format shows otherwise" in result.stderr
+        assert sqlite_ledger.event_count() == before
+    else:
+        assert result.exit_code == 0, result.stderr
+
+
+def test_a_conditional_format_that_changes_how_numbers_look_is_refused(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    from openpyxl.formatting.rule import CellIsRule
+    from openpyxl.styles import Font
+    from openpyxl.styles.differential import DifferentialStyle  # noqa: F401
+
+    _funded(sqlite_ledger)
+    before = sqlite_ledger.event_count()
+
+    def shape(book: Any, sheet: Any) -> None:
+        sheet["G2"] = 9000
+        rule = CellIsRule(operator="greaterThan", formula=["1000"], font=Font(color="FFFFFF"))
+        sheet.conditional_formatting.add("G2:G500", rule)
+
+    path = _book(tmp_path / "条件.xlsx", shape)
+    result = sqlite_ledger("import", str(path))
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert "conditional format that changes how numbers look" in result.stderr
+    assert sqlite_ledger.event_count() == before
+
+
+FORMATS = [
+    "General", "0", "0.00", "#,##0.0", "0,", '#,##0,"千元"', "0%", '"500"', ";;;", '[=0]"-";#,##0.00',
+    '[>1000]"500";0', "0.00;[Red]-0.00", '_-* #,##0.00_-;-* #,##0.00_-;_-* "-"??_-;_-@_-', "0;0;0;[White]@",
+]  # fmt: skip
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(FORMATS),
+            st.one_of(
+                st.integers(-(10**9), 10**9),
+                st.decimals(-(10**6), 10**6, places=3).map(float),
+                st.text(max_size=3),
+            ),
+        ),
+        max_size=40,
+    )
+)
+def test_what_a_sheet_remembers_of_formats_is_what_each_cell_would_be_judged(
+    cells: list[tuple[str, Any]],
+) -> None:
+    from commands.workbook_seen import Unseen, shows
+
+    unseen = Unseen(None)
+    for code, value in cells:
+        assert unseen._shows(code, value) == shows(code, value), (code, value)

@@ -1,0 +1,452 @@
+"""What an officer sees of an import workbook's first sheet, against what its cells hold.
+
+The import reads cells' values, and an officer signs the rows they reviewed on screen. Where the
+two can differ in ways a workbook keeps, the file is refused in one sentence naming the sheet or
+cell: a hidden first sheet or one the workbook does not open on; a value in a hidden row or
+column (or one too low or narrow to read, or in a sheet whose rows or columns are so by default),
+under another cell of a merge, or in white or tiny type; a formula (its value is the result Excel
+last saved); a number or date whose format shows other digits or words than its own, fewer
+decimals than it holds, or a scale (%, thousands, an exponent); a conditional format that changes
+how numbers look or hides them; a cell Excel is told to ignore; rows out of order. The sheet is
+not rendered: what is not listed here (a picture laid over a cell, a colour close to its
+background) is not judged. Found with lxml reading the sheet's XML by namespace and openpyxl's
+parsed cells and styles, as openpyxl reads them for the import.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from commands.i18n import N_, _
+from ledger.errors import BadInputError
+from ledger.text import WHITE_SPACE
+
+ROW_SEEN = 3.0  # points: a row lower than this shows nothing an officer can read
+COLUMN_SEEN = 1.0  # characters: likewise a column narrower
+TYPE_SEEN = 4.0  # points: type smaller than this
+MERGES_BY_ROW = 1000  # a merge over more rows than this is kept whole, not row by row
+WHITE = ("FFFFFFFF", "00FFFFFF", "FFFFFF")
+
+HIDDEN_ROW = N_("a hidden row")
+HIDDEN_COLUMN = N_("a hidden column")
+MERGED = N_("a merged cell's, under the cell it shows")
+UNSEEN_TYPE = N_("white or tiny type")
+
+
+class Unseen:
+    """A sheet's rows, columns and merged cells an officer does not see; as the rows are read
+    (``look``), the first cell found holding a formula, a value not seen, or a number shown as
+    something else ("" while none is)."""
+
+    def __init__(self, book: Any) -> None:
+        self.book = book
+        self.rows: set[int] = set()
+        self.columns: set[int] = set()
+        self.columns_hidden = False  # every column not named visible is hidden (defaultColWidth)
+        self.visible_columns: set[int] = set()
+        self.covered: dict[int, list[tuple[int, int]]] = {}  # by row: columns under a merge
+        self.wide_merges: list[tuple[int, int, int, int]] = []
+        self.formula = ""
+        self.hidden = ""
+        self.why = ""
+        self.disguised = ""
+        self._styles: dict[int, tuple[str, bool]] = {}  # by style: its number format, unseen type
+        self._shown: dict[tuple[Any, ...], bool] = {}
+
+    def look(self, row: list[dict[str, Any]]) -> None:
+        if not row:
+            return
+        number = row[0]["row"]
+        # most rows: shown, of unstyled cells, in no merge: only a formula to look for
+        plain = not (
+            number in self.rows
+            or self.columns
+            or self.columns_hidden
+            or number in self.covered
+            or self.wide_merges
+        )
+        for cell in row:
+            if cell["data_type"] == "f":
+                self.formula = self.formula or _cell_name(cell)
+                continue
+            value = cell["value"]
+            if value is None or (plain and not cell["style_id"]):
+                continue
+            if isinstance(value, str) and value.strip(WHITE_SPACE) == "":
+                continue
+            why = None if plain else self._not_seen(number, cell["column"])
+            code, tiny = self._style(cell["style_id"]) if cell["style_id"] else ("General", False)
+            if why is None and tiny:
+                why = UNSEEN_TYPE
+            if why is not None:
+                if not self.hidden:
+                    self.hidden, self.why = _cell_name(cell), why
+            elif cell["data_type"] in ("n", "d", "s") and not self._shows(code, value):
+                self.disguised = self.disguised or _cell_name(cell)
+
+    def _shows(self, code: str, value: Any) -> bool:
+        """``shows``, remembered by what decides it where no condition reads the value itself: the
+        format, and the value's kind, sign and decimals."""
+        if code == "General":
+            return True
+        if "[" in code and _CONDITIONED.search(code):
+            return shows(code, value)
+        if isinstance(value, str):
+            key: tuple[Any, ...] = (code, "text")
+        elif isinstance(value, datetime | date):
+            key = (code, "date")
+        elif isinstance(value, int | float) and value == value and abs(value) != float("inf"):
+            key = (code, (value > 0) - (value < 0), _decimals(Decimal(repr(value))))
+        else:
+            return shows(code, value)
+        known = self._shown.get(key)
+        if known is None:
+            known = self._shown[key] = shows(code, value)
+        return known
+
+    def _not_seen(self, row: int, column: int) -> str | None:
+        if row in self.rows:
+            return HIDDEN_ROW
+        if column in self.columns or (self.columns_hidden and column not in self.visible_columns):
+            return HIDDEN_COLUMN
+        if any(low <= column <= high for low, high in self.covered.get(row, ())):
+            return MERGED
+        for top, left, bottom, right in self.wide_merges:
+            if top <= row <= bottom and left <= column <= right and (row, column) != (top, left):
+                return MERGED
+        return None
+
+    def _style(self, style: int) -> tuple[str, bool]:
+        known = self._styles.get(style)
+        if known is None:
+            known = self._styles[style] = (_number_format(self.book, style), _unseen_type(self.book, style))
+        return known
+
+    def merge(self, top: int, left: int, bottom: int, right: int) -> None:
+        if bottom - top > MERGES_BY_ROW:
+            self.wide_merges.append((top, left, bottom, right))
+            return
+        for row in range(top, bottom + 1):
+            low = left + 1 if row == top else left  # the merge shows its top left cell
+            if low <= right:
+                self.covered.setdefault(row, []).append((low, right))
+
+
+def refusal(path: Path, unseen: Unseen) -> str | None:
+    """The sentence refusing the rows read so far, if they hold what an officer does not see."""
+    if unseen.formula:
+        return _(
+            "{file}: cell {cell} holds a formula; import reads values as typed, not a formula's "
+            "result as Excel last saved it: paste the sheet as values first"
+        ).format(file=path.name, cell=unseen.formula)
+    if unseen.hidden:
+        return _(
+            "{file}: cell {cell} holds a value an officer does not see ({why}); import reads only what "
+            "the sheet shows: show it, or delete it"
+        ).format(file=path.name, cell=unseen.hidden, why=_(unseen.why))
+    if unseen.disguised:
+        return _(
+            "{file}: cell {cell} holds a value its format shows otherwise (other digits or words, fewer "
+            "decimals, a scale, or nothing); import reads only what an officer sees: give the cell a "
+            "plain number format"
+        ).format(file=path.name, cell=unseen.disguised)
+    return None
+
+
+def _cell_name(cell: dict[str, Any]) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return f"{get_column_letter(cell['column'])}{cell['row']}"
+
+
+def _number_format(book: Any, style: int) -> str:
+    """The number format of a cell's style, as openpyxl's read-only cell finds it."""
+    from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
+
+    try:
+        number = book._cell_styles[style].numFmtId
+        if number < BUILTIN_FORMATS_MAX_SIZE:
+            return str(BUILTIN_FORMATS.get(number, "General"))
+        return str(book._number_formats[number - BUILTIN_FORMATS_MAX_SIZE])
+    except (IndexError, AttributeError, TypeError):
+        return "General"
+
+
+def _white(color: Any) -> bool:
+    if color is None:
+        return False
+    if getattr(color, "type", None) == "rgb":
+        return str(color.rgb).upper() in WHITE
+    if getattr(color, "type", None) == "theme":  # theme 0 is Excel's "Background 1", white
+        return color.theme == 0 and (color.tint or 0) > -0.25
+    if getattr(color, "type", None) == "indexed":
+        return color.indexed in (1, 9)  # the palette's white
+    return False
+
+
+def _unseen_type(book: Any, style: int) -> bool:
+    """Whether the style's type is white on no fill of its own, or too small to read."""
+    try:
+        xf = book._cell_styles[style]
+        font = book._fonts[xf.fontId]
+        fill = book._fills[xf.fillId]
+    except (IndexError, AttributeError, TypeError):
+        return False
+    if font.sz is not None and float(font.sz) < TYPE_SEEN:
+        return True
+    filled = getattr(fill, "fill_type", None) not in (None, "none") and not _white(
+        getattr(fill, "fgColor", None)
+    )
+    return _white(font.color) and not filled
+
+
+# A section's quoted text, escaped character, or _x (a space as wide as x) and *x (x repeated)
+_TEXT = re.compile(r'"[^"]*"|\\.|[_*].')
+_BRACKET = re.compile(r"\[([^\]]*)\]")
+_CONDITION = re.compile(r"^(<=|>=|<>|<|>|=)\s*(-?[0-9.]+)$")
+_NUMERALS = re.compile(r"[0-9０-９〇一二三四五六七八九零壹贰叁肆伍陆柒捌玖]")  # not 十百千万: units as often
+_CONDITIONED = re.compile(r"\[\s*[<>=]")
+_GENERAL = re.compile(r"general|g/通用格式", re.IGNORECASE)
+_DATE_TOKENS = re.compile(r"[ymdhse]", re.IGNORECASE)
+
+
+def _sections(code: str) -> list[str]:
+    """A format's sections, split at the semicolons outside its quoted text."""
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for character in code:
+        if character == '"':
+            quoted = not quoted
+        if character == ";" and not quoted:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(character)
+    parts.append("".join(current))
+    return parts
+
+
+def _condition(section: str) -> tuple[str, Decimal] | None:
+    for token in _BRACKET.findall(section):
+        found = _CONDITION.match(token.strip())
+        if found is not None:
+            try:
+                return found.group(1), Decimal(found.group(2))
+            except ArithmeticError:
+                return None
+    return None
+
+
+def _holds(condition: tuple[str, Decimal], number: Decimal) -> bool:
+    op, bound = condition
+    return {
+        "<": number < bound,
+        "<=": number <= bound,
+        ">": number > bound,
+        ">=": number >= bound,
+        "=": number == bound,
+        "<>": number != bound,
+    }[op]
+
+
+def _section_for(code: str, number: Decimal) -> str:
+    """The section Excel shows ``number`` by."""
+    sections = _sections(code)
+    conditions = [_condition(s) for s in sections]
+    if any(conditions):
+        for section, condition in zip(sections, conditions, strict=True):
+            if condition is not None and _holds(condition, number):
+                return section
+        unconditioned = [s for s, c in zip(sections, conditions, strict=True) if c is None]
+        return unconditioned[0] if unconditioned else sections[-1]
+    if number < 0 and len(sections) > 1:
+        return sections[1]
+    if number == 0 and len(sections) > 2:
+        return sections[2]
+    return sections[0]
+
+
+def _serial(value: Any) -> Decimal:
+    if isinstance(value, datetime | date):
+        from openpyxl.utils.datetime import to_excel
+
+        return Decimal(str(to_excel(value)))
+    return Decimal(str(value))
+
+
+def shows(code: str, value: Any) -> bool:
+    """Whether a cell of ``value`` (a number, or a date as openpyxl read it) in the number format
+    ``code`` shows its own value: not other digits or words of the format's own text, not nothing,
+    not white; a number also not scaled (%, a thousands comma at the end, an exponent) nor with
+    fewer decimals than it holds. Judged on the section Excel shows the value by."""
+    if _GENERAL.fullmatch(code.strip()) or code.strip() in ("", "@"):
+        return True
+    if isinstance(value, str):  # text: by the fourth section, if any, which must show it (@)
+        sections = _sections(code)
+        if len(sections) < 4:
+            return True
+        text = sections[3]
+        white = any(b.strip().lower() in ("white", "color2") for b in _BRACKET.findall(text))
+        numerals = any(_NUMERALS.search(t) for t in _TEXT.findall(text))
+        return "@" in _TEXT.sub("", text) and not white and not numerals
+    try:
+        number = _serial(value)
+    except (ArithmeticError, ValueError, TypeError, OverflowError):
+        return True  # not a value a format applies to
+    section = _section_for(code, number)
+    if any(_NUMERALS.search(text) for text in _TEXT.findall(section)):
+        return False
+    brackets = [b.strip().lower() for b in _BRACKET.findall(section)]
+    if any(b in ("white", "color2") for b in brackets):
+        return False
+    plain = _BRACKET.sub("", _TEXT.sub("", section))
+    if _GENERAL.search(plain):
+        return True
+    if isinstance(value, datetime | date):
+        return bool(_DATE_TOKENS.search(plain) or re.search(r"[0#?]", plain))
+    if not re.search(r"[0#?]", plain):
+        return False
+    if "%" in plain or re.search(r"[eE][+-]", plain):
+        return False
+    # thousands shown (a comma after the last digit) only with a unit said (千元)
+    if re.search(r"[0#?],+(?![0#?,])", plain) and not re.search(r'"[^"]+"', section):
+        return False
+    decimals = re.search(r"\.([0#?]*)", plain)
+    shown = len(decimals.group(1)) if decimals else 0
+    return _decimals(number) <= shown
+
+
+def _decimals(number: Decimal) -> int:
+    """How many decimals a number holds (500.40: 1)."""
+    if number == number.to_integral_value():
+        return 0
+    exponent = number.normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) else 0
+
+
+def sheet_seen(path: Path, book: Any, sheet: Any) -> Unseen:
+    """Refuse a first sheet an officer does not see as the one read, rows out of order, a cell
+    Excel ignores, a conditional format that changes how numbers look; the rest of what is not
+    seen, for the rows read to be looked at (``Unseen.look``)."""
+    if sheet.sheet_state != "visible":
+        msg = _(
+            "{file}: its first sheet, {sheet}, is hidden; import reads the first sheet, and only what an "
+            "officer sees: unhide it, or put the rows to import on a visible first sheet"
+        ).format(file=path.name, sheet=sheet.title)
+        raise BadInputError(msg)
+    shown = book.active
+    if shown is not None and shown is not sheet:
+        msg = _(
+            "{file} opens on its sheet {shown}, but import reads its first sheet, {sheet}: save the "
+            "workbook open on the first sheet, or put the rows to import there"
+        ).format(file=path.name, shown=shown.title, sheet=sheet.title)
+        raise BadInputError(msg)
+    from lxml import etree
+    from openpyxl.utils.cell import range_boundaries
+    from openpyxl.xml.constants import SHEET_MAIN_NS
+
+    def tag(name: str) -> str:
+        return f"{{{SHEET_MAIN_NS}}}{name}"
+
+    row_tag, column_tag, format_tag, merge_tag, rule_tag = (
+        tag(n) for n in ("row", "col", "sheetFormatPr", "mergeCell", "cfRule")
+    )
+    unseen = Unseen(book)
+    number = 0
+    rows_hidden = False  # a row of no height of its own is hidden (zeroHeight, a low default)
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(sheet._worksheet_path) as stream:
+            for _event, element in etree.iterparse(
+                stream,
+                events=("end",),
+                tag=(row_tag, column_tag, format_tag, merge_tag, rule_tag),
+                resolve_entities=False,
+            ):
+                if element.tag == row_tag:
+                    named = element.get("r")
+                    was, number = number, int(float(named)) if named is not None else number + 1
+                    if number <= was:
+                        raise BadInputError(
+                            _(
+                                "{file}: row {row} of its first sheet comes after row {before}; rows "
+                                "out of order or repeated are not read as an officer sees them"
+                            ).format(file=path.name, row=number, before=was)
+                        )
+                    height = element.get("ht")
+                    if (
+                        _true(element.get("hidden"))
+                        or _below(height, ROW_SEEN)
+                        or (rows_hidden and height is None)
+                    ):
+                        unseen.rows.add(number)
+                    for child in element:
+                        if isinstance(child.tag, str) and child.tag != tag("c"):
+                            raise BadInputError(
+                                _(
+                                    "{file}: row {row} of its first sheet holds an element Excel does not "
+                                    "show as a cell ({element}); save the workbook again from Excel"
+                                ).format(file=path.name, row=number, element=etree.QName(child).localname)
+                            )
+                elif element.tag == column_tag:
+                    low, high = int(element.get("min") or 0), int(element.get("max") or 0)
+                    columns = range(max(low, 1), min(high, 16384) + 1)
+                    if _true(element.get("hidden")) or _below(element.get("width"), COLUMN_SEEN):
+                        unseen.columns.update(columns)
+                    else:
+                        unseen.visible_columns.update(columns)
+                elif element.tag == format_tag:
+                    rows_hidden = _true(element.get("zeroHeight")) or _below(
+                        element.get("defaultRowHeight"), ROW_SEEN
+                    )
+                    unseen.columns_hidden = _below(element.get("defaultColWidth"), COLUMN_SEEN)
+                elif element.tag == merge_tag:
+                    left, top, right, bottom = range_boundaries(element.get("ref") or "")
+                    if None not in (left, top, right, bottom):
+                        unseen.merge(int(top), int(left), int(bottom), int(right))
+                elif _changes_numbers(book, element.get("dxfId")):
+                    raise BadInputError(
+                        _(
+                            "{file}: its first sheet has a conditional format that changes how numbers "
+                            "look or hides them; import reads only what an officer sees: remove it"
+                        ).format(file=path.name)
+                    )
+                element.clear()
+                while element.getprevious() is not None:  # the rows read before, emptied
+                    del element.getparent()[0]
+    except (etree.Error, ValueError, TypeError) as e:
+        msg = _("{file} is not a readable Excel workbook: {error}").format(file=path.name, error=e)
+        raise BadInputError(msg) from None
+    return unseen
+
+
+def _changes_numbers(book: Any, dxf: str | None) -> bool:
+    """Whether a conditional format's style gives a number format, or white or tiny type."""
+    if dxf is None:
+        return False
+    try:
+        style = book._differential_styles[int(dxf)]
+    except (IndexError, ValueError, AttributeError, TypeError, KeyError):
+        return False
+    font = getattr(style, "font", None)
+    tiny = font is not None and font.sz is not None and float(font.sz) < TYPE_SEEN
+    return getattr(style, "numFmt", None) is not None or tiny or (font is not None and _white(font.color))
+
+
+def _true(value: str | None) -> bool:
+    """An XML boolean that is not plainly false (a spelling Excel would refuse is taken as true)."""
+    return value is not None and value.strip().lower() not in ("0", "false")
+
+
+def _below(value: str | None, least: float) -> bool:
+    if value is None:
+        return False
+    try:
+        return float(value.strip()) < least
+    except ValueError:
+        return True  # a size that is not a number: as good as none
