@@ -1,8 +1,9 @@
 """What an officer sees of an import workbook's first sheet, against what its cells hold.
 
 The import reads cells' values, and an officer signs the rows they reviewed on screen. Where the
-two can differ in ways a workbook keeps, the file is refused in one sentence naming the sheet or
-cell: a hidden first sheet or one the workbook does not open on; a value in a hidden row or
+two can differ in ways a workbook keeps, in the columns the header names for the import (a finance
+system's own columns beside them are not read, so not judged), the file is refused in one
+sentence naming the sheet or cell: a hidden first sheet or one the workbook does not open on; a value in a hidden row or
 column (or one too low or narrow to read, or in a sheet whose rows or columns are so by default),
 under another cell of a merge, or in white or tiny type; a formula (its value is the result Excel
 last saved); a number or date whose format shows other digits or words than its own, fewer
@@ -31,6 +32,7 @@ COLUMN_SEEN = 1.0  # characters: likewise a column narrower
 TYPE_SEEN = 4.0  # points: type smaller than this
 MERGES_BY_ROW = 1000  # a merge over more rows than this is kept whole, not row by row
 WHITE = ("FFFFFFFF", "00FFFFFF", "FFFFFF")
+X14 = "http://schemas.microsoft.com/office/spreadsheetml/2009/9/main"
 
 HIDDEN_ROW = N_("a hidden row")
 HIDDEN_COLUMN = N_("a hidden column")
@@ -57,6 +59,7 @@ class Unseen:
         self.disguised = ""
         self._styles: dict[int, tuple[str, bool]] = {}  # by style: its number format, unseen type
         self._shown: dict[tuple[Any, ...], bool] = {}
+        self.read: set[int] | None = None  # the columns the header names (None: before it)
 
     def look(self, row: list[dict[str, Any]]) -> None:
         if not row:
@@ -70,7 +73,12 @@ class Unseen:
             or number in self.covered
             or self.wide_merges
         )
+        if number == 1:  # the header: the columns it names are those the import reads
+            self.read = {cell["column"] for cell in row if _field(cell["value"])}
+        read = self.read
         for cell in row:
+            if read is not None and cell["column"] not in read:
+                continue  # a finance system's own column, which the import does not read
             if cell["data_type"] == "f":
                 self.formula = self.formula or _cell_name(cell)
                 continue
@@ -101,7 +109,7 @@ class Unseen:
         elif isinstance(value, datetime | date):
             key = (code, "date")
         elif isinstance(value, int | float) and value == value and abs(value) != float("inf"):
-            key = (code, (value > 0) - (value < 0), _decimals(Decimal(repr(value))))
+            key = (code, (value > 0) - (value < 0), _decimals(_as_shown(value)))
         else:
             return shows(code, value)
         known = self._shown.get(key)
@@ -158,6 +166,14 @@ def refusal(path: Path, unseen: Unseen) -> str | None:
     return None
 
 
+def _field(name: Any) -> bool:
+    """Whether a header cell names a column of the import format (as ``read_rows`` reads it)."""
+    from ledger.import_format import ALIASES, EXPORTED
+
+    text = str(name or "").strip().lstrip("\ufeff").lower()
+    return ALIASES.get(text, text) in EXPORTED
+
+
 def _cell_name(cell: dict[str, Any]) -> str:
     from openpyxl.utils import get_column_letter
 
@@ -183,7 +199,7 @@ def _white(color: Any) -> bool:
     if getattr(color, "type", None) == "rgb":
         return str(color.rgb).upper() in WHITE
     if getattr(color, "type", None) == "theme":  # theme 0 is Excel's "Background 1", white
-        return color.theme == 0 and (color.tint or 0) > -0.25
+        return color.theme == 0 and (color.tint or 0) > -0.1  # Excel's "Darker 15%" is grey
     if getattr(color, "type", None) == "indexed":
         return color.indexed in (1, 9)  # the palette's white
     return False
@@ -199,9 +215,7 @@ def _unseen_type(book: Any, style: int) -> bool:
         return False
     if font.sz is not None and float(font.sz) < TYPE_SEEN:
         return True
-    filled = getattr(fill, "fill_type", None) not in (None, "none") and not _white(
-        getattr(fill, "fgColor", None)
-    )
+    filled = getattr(fill, "fill_type", None) == "solid" and not _white(getattr(fill, "fgColor", None))
     return _white(font.color) and not filled
 
 
@@ -210,6 +224,22 @@ _TEXT = re.compile(r'"[^"]*"|\\.|[_*].')
 _BRACKET = re.compile(r"\[([^\]]*)\]")
 _CONDITION = re.compile(r"^(<=|>=|<>|<|>|=)\s*(-?[0-9.]+)$")
 _NUMERALS = re.compile(r"[0-9０-９〇一二三四五六七八九零壹贰叁肆伍陆柒捌玖]")  # not 十百千万: units as often
+# quoted text that reads as a number of its own (500, 5,000.00, 伍佰, 五百), not a unit (m2, 千元)
+_NUMBER_LIKE = re.compile(r"[\s,.+\-¥￥$0-9０-９〇一二三四五六七八九零壹贰叁肆伍陆柒捌玖十百千万亿拾佰仟]*")
+_ZERO = re.compile(r"[\s\-—–0０〇零.]*")
+
+
+def _number_like(text: str) -> bool:
+    """Whether a format's text reads as a number of its own: numerals (one at least) and what
+    numbers are written with, nothing else (500, 5,000.00, 伍佰; not ¥, -, m2 or 千元)."""
+    return bool(_NUMERALS.search(text)) and _NUMBER_LIKE.fullmatch(text) is not None
+
+
+def _literal(text: str) -> str:
+    """A format's quoted text or escaped character, as it shows."""
+    return text[1:-1] if text.startswith('"') else text[1:] if text[:1] in ("\\", "_", "*") else text
+
+
 _CONDITIONED = re.compile(r"\[\s*[<>=]")
 _GENERAL = re.compile(r"general|g/通用格式", re.IGNORECASE)
 _DATE_TOKENS = re.compile(r"[ymdhse]", re.IGNORECASE)
@@ -277,6 +307,14 @@ def _serial(value: Any) -> Decimal:
         from openpyxl.utils.datetime import to_excel
 
         return Decimal(str(to_excel(value)))
+    return _as_shown(value)
+
+
+def _as_shown(value: Any) -> Decimal:
+    """A number to the 15 significant digits Excel shows and computes with: 300.29999999999995,
+    as Excel writes 100.1+200.2 pasted as a value, is 300.3."""
+    if isinstance(value, float):
+        return Decimal(format(value, ".15g"))
     return Decimal(str(value))
 
 
@@ -293,14 +331,17 @@ def shows(code: str, value: Any) -> bool:
             return True
         text = sections[3]
         white = any(b.strip().lower() in ("white", "color2") for b in _BRACKET.findall(text))
-        numerals = any(_NUMERALS.search(t) for t in _TEXT.findall(text))
+        numerals = any(_number_like(_literal(t)) for t in _TEXT.findall(text))
         return "@" in _TEXT.sub("", text) and not white and not numerals
     try:
         number = _serial(value)
     except (ArithmeticError, ValueError, TypeError, OverflowError):
         return True  # not a value a format applies to
     section = _section_for(code, number)
-    if any(_NUMERALS.search(text) for text in _TEXT.findall(section)):
+    literals = [_literal(text) for text in _TEXT.findall(section)]
+    if number == 0 and not any(_NUMERALS.search(t) and not _ZERO.fullmatch(t) for t in literals):
+        return True  # zero shown as a dash or 零, the value it is
+    if any(_number_like(text) for text in literals):
         return False
     brackets = [b.strip().lower() for b in _BRACKET.findall(section)]
     if any(b in ("white", "color2") for b in brackets):
@@ -357,6 +398,7 @@ def sheet_seen(path: Path, book: Any, sheet: Any) -> Unseen:
     row_tag, column_tag, format_tag, merge_tag, rule_tag = (
         tag(n) for n in ("row", "col", "sheetFormatPr", "mergeCell", "cfRule")
     )
+    later_rule = f"{{{X14}}}cfRule"  # Excel 2010's rules, in the sheet's extension list
     unseen = Unseen(book)
     number = 0
     rows_hidden = False  # a row of no height of its own is hidden (zeroHeight, a low default)
@@ -365,7 +407,7 @@ def sheet_seen(path: Path, book: Any, sheet: Any) -> Unseen:
             for _event, element in etree.iterparse(
                 stream,
                 events=("end",),
-                tag=(row_tag, column_tag, format_tag, merge_tag, rule_tag),
+                tag=(row_tag, column_tag, format_tag, merge_tag, rule_tag, later_rule),
                 resolve_entities=False,
             ):
                 if element.tag == row_tag:
@@ -409,7 +451,7 @@ def sheet_seen(path: Path, book: Any, sheet: Any) -> Unseen:
                     left, top, right, bottom = range_boundaries(element.get("ref") or "")
                     if None not in (left, top, right, bottom):
                         unseen.merge(int(top), int(left), int(bottom), int(right))
-                elif _changes_numbers(book, element.get("dxfId")):
+                elif _changes_numbers(book, element):
                     raise BadInputError(
                         _(
                             "{file}: its first sheet has a conditional format that changes how numbers "
@@ -425,17 +467,31 @@ def sheet_seen(path: Path, book: Any, sheet: Any) -> Unseen:
     return unseen
 
 
-def _changes_numbers(book: Any, dxf: str | None) -> bool:
-    """Whether a conditional format's style gives a number format, or white or tiny type."""
-    if dxf is None:
-        return False
+def _changes_numbers(book: Any, rule: Any) -> bool:
+    """Whether a conditional format's rule gives its cells a number format, or white type on no
+    fill of its own, or tiny type: by the workbook's style it names (``dxfId``), or by the style
+    it holds (Excel 2010's rules in the sheet's extension list, ``x14:dxf``)."""
+    from openpyxl.styles.differential import DifferentialStyle
+
+    style: Any = None
+    held = rule.find(f"{{{X14}}}dxf")
     try:
-        style = book._differential_styles[int(dxf)]
+        if held is not None:
+            style = DifferentialStyle.from_tree(held)
+        elif rule.get("dxfId") is not None:
+            style = book._differential_styles[int(rule.get("dxfId"))]
     except (IndexError, ValueError, AttributeError, TypeError, KeyError):
         return False
-    font = getattr(style, "font", None)
+    if style is None:
+        return False
+    font, fill = getattr(style, "font", None), getattr(style, "fill", None)
     tiny = font is not None and font.sz is not None and float(font.sz) < TYPE_SEEN
-    return getattr(style, "numFmt", None) is not None or tiny or (font is not None and _white(font.color))
+    filled = fill is not None and any(
+        color is not None and getattr(color, "rgb", None) is not None and not _white(color)
+        for color in (getattr(fill, "bgColor", None), getattr(fill, "fgColor", None))
+    )
+    white = font is not None and _white(font.color) and not filled
+    return getattr(style, "numFmt", None) is not None or tiny or white
 
 
 def _true(value: str | None) -> bool:

@@ -94,13 +94,13 @@ def _row_of_no_height(book: Any, sheet: Any) -> None:
 
 
 def _hidden_column(book: Any, sheet: Any) -> None:
-    sheet["N2"] = "备注里的金额 9000"
-    sheet.column_dimensions["N"].hidden = True
+    sheet["L2"] = "另一收款方"  # the payee, in a column the import reads
+    sheet.column_dimensions["L"].hidden = True
 
 
 def _column_of_no_width(book: Any, sheet: Any) -> None:
-    sheet["N2"] = "9000"
-    sheet.column_dimensions["N"].width = 0.0001  # written width="0" below
+    sheet["L2"] = "另一收款方"
+    sheet.column_dimensions["L"].width = 0.0001  # written width="0" below
 
 
 def _formula(book: Any, sheet: Any) -> None:
@@ -114,8 +114,8 @@ def _formula(book: Any, sheet: Any) -> None:
         (_opens_on_another_sheet, "opens on its sheet 说明, but import reads its first sheet, 支出"),
         (_hidden_row, "cell A3 holds a value an officer does not see (a hidden row)"),
         (_row_of_no_height, "cell A3 holds a value an officer does not see (a hidden row)"),
-        (_hidden_column, "cell N2 holds a value an officer does not see (a hidden column)"),
-        (_column_of_no_width, "cell N2 holds a value an officer does not see (a hidden column)"),
+        (_hidden_column, "cell L1 holds a value an officer does not see (a hidden column)"),
+        (_column_of_no_width, "cell L1 holds a value an officer does not see (a hidden column)"),
         (_formula, "cell G2 holds a formula"),
     ],
 )
@@ -257,7 +257,7 @@ def _sheetdata_named_before_a_hidden_column(xml: bytes) -> bytes:
         (_row_hidden_as_spelled_otherwise, "cell A3 holds a value an officer does not see (a hidden row)"),
         (
             _sheetdata_named_before_a_hidden_column,
-            "cell N2 holds a value an officer does not see (a hidden column)",
+            "cell L1 holds a value an officer does not see (a hidden column)",
         ),
     ],
 )
@@ -270,8 +270,8 @@ def test_what_a_byte_scan_missed_is_refused(
 
     def shape(book: Any, sheet: Any) -> None:
         sheet.append([*SPEND[:6], "9000", *SPEND[7:10], "X2", "", ""])
-        sheet["N2"] = "9000"
-        sheet.column_dimensions["N"].hidden = edit is _sheetdata_named_before_a_hidden_column
+        sheet["L2"] = "另一收款方"
+        sheet.column_dimensions["L"].hidden = edit is _sheetdata_named_before_a_hidden_column
 
     path = _book(tmp_path / "支出.xlsx", shape)
     _rewritten(path, edit)
@@ -508,3 +508,76 @@ def test_what_a_sheet_remembers_of_formats_is_what_each_cell_would_be_judged(
     unseen = Unseen(None)
     for code, value in cells:
         assert unseen._shows(code, value) == shows(code, value), (code, value)
+
+
+@pytest.mark.parametrize(
+    ("code", "value"),
+    [
+        ('_ * #,##0_ ;_ * -#,##0_ ;_ * "-"_ ;_ @_ ', 0),  # Chinese Excel's 会计专用, no decimals: zero as -
+        ('#,##0.00;-#,##0.00;"零"', 0),
+        ("#,##0.00", 300.29999999999995),  # 100.1+200.2 pasted as a value, as Excel writes it
+        ('#,##0.00"m2"', 120.5),  # a unit with a digit in it
+        ('"¥"#,##0.00', 500),
+    ],
+)
+def test_a_third_review_s_formats_that_show_their_value_are_read(code: str, value: Any) -> None:
+    from commands.workbook_seen import shows
+
+    assert shows(code, value)
+
+
+def test_a_finance_systems_own_columns_are_not_judged(sqlite_ledger: Ledger, tmp_path: Path) -> None:
+    """A column the header does not name for the import (a tax rate shown as 13%) is not read,
+    so not judged; grey type (Excel's white, darker 25%) and a conditional format of white bold
+    type on a dark fill are seen."""
+    from openpyxl.formatting.rule import CellIsRule
+    from openpyxl.styles import Color, Font, PatternFill
+
+    _funded(sqlite_ledger)
+
+    def shape(book: Any, sheet: Any) -> None:
+        sheet["N1"], sheet["N2"] = "税率", 0.13
+        sheet["N2"].number_format = "0%"
+        sheet["L2"] = "重庆某某公司"
+        sheet["L2"].font = Font(color=Color(theme=0, tint=-0.249977111117893))
+        rule = CellIsRule(
+            operator="greaterThan",
+            formula=["100"],
+            font=Font(color="FFFFFF", bold=True),
+            fill=PatternFill(bgColor="FFC00000"),
+        )
+        sheet.conditional_formatting.add("G2:G500", rule)
+
+    path = _book(tmp_path / "财务系统.xlsx", shape)
+    result = sqlite_ledger("import", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert sqlite_ledger.balances()["B0001"]["subsidy_spent"] == "500.00"
+
+
+def test_a_conditional_format_of_excel_2010_s_extension_list_is_judged(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """Rules whose formula reads another sheet are written in the sheet's extension list, their
+    style held in the rule (x14:dxf): one showing 9000 as "500.00" had been read."""
+    _funded(sqlite_ledger)
+    before = sqlite_ledger.event_count()
+
+    def shape(book: Any, sheet: Any) -> None:
+        sheet["G2"] = 9000
+
+    rule = (
+        '<extLst><ext uri="{78C0D931-6437-407d-A8EE-F0AAD7539E65}" '
+        'xmlns:x14="http://schemas.microsoft.com/office/spreadsheetml/2009/9/main">'
+        "<x14:conditionalFormattings><x14:conditionalFormatting "
+        'xmlns:xm="http://schemas.microsoft.com/office/excel/2006/main">'
+        '<x14:cfRule type="expression" priority="1" id="{00000000-0000-0000-0000-000000000001}">'
+        "<xm:f>代码!$A$1&gt;0</xm:f>"
+        '<x14:dxf><numFmt numFmtId="200" formatCode="&quot;500.00&quot;"/></x14:dxf></x14:cfRule>'
+        "<xm:sqref>G2</xm:sqref></x14:conditionalFormatting></x14:conditionalFormattings></ext></extLst>"
+    ).encode()
+    path = _book(tmp_path / "条件.xlsx", shape)
+    _rewritten(path, lambda xml: xml.replace(b"</worksheet>", rule + b"</worksheet>"))
+    result = sqlite_ledger("import", str(path))
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert "conditional format that changes how numbers look" in result.stderr
+    assert sqlite_ledger.event_count() == before
