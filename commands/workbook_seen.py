@@ -3,8 +3,9 @@
 The import reads cells' values, and an officer signs the rows they reviewed on screen. Where the
 two can differ in ways a workbook keeps, in the columns the header names for the import (a finance
 system's own columns beside them are not read, so not judged), the file is refused in one
-sentence naming the sheet or cell: a hidden first sheet or one the workbook does not open on; a value in a hidden row or
-column (or one too low or narrow to read, or in a sheet whose rows or columns are so by default),
+sentence naming the sheet or cell: a hidden first sheet or one the workbook does not open on; a
+value in a hidden row or column (or one too low or narrow to read, or in a sheet whose rows or
+columns are so by default),
 under another cell of a merge, or in white or tiny type; a formula (its value is the result Excel
 last saved); a number or date whose format shows other digits or words than its own, fewer
 decimals than it holds, or a scale (%, thousands, an exponent); a conditional format that changes
