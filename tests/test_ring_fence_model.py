@@ -47,6 +47,7 @@ class RingFenceModel(RuleBasedStateMachine):
         self.moves: list[tuple[str, date, Decimal]] = []  # (source, date, signed amount) accepted
         self.disbursed = Decimal(0)
         self.ordered = Decimal(0)
+        self.first_ordered: date | None = None  # a receipt is dated on or after it (recovery date)
         self.recovered = Decimal(0)
         self.spends: dict[str, tuple[str, date, Decimal]] = {}  # voucher -> source, date, amount
         self.reversed: set[str] = set()
@@ -176,6 +177,7 @@ class RingFenceModel(RuleBasedStateMachine):
         self.expect(ok, *args, "--document", self.voucher(), "--date", on.isoformat(), role="approver")
         if ok:
             self.ordered += amount
+            self.first_ordered = on if self.first_ordered is None else min(self.first_ordered, on)
         self.check_balances(on)
 
     @rule(amount=amounts, on=dates)
@@ -183,6 +185,8 @@ class RingFenceModel(RuleBasedStateMachine):
         ok = (
             on >= APPROVED_ON
             and self.recovered + amount <= self.ordered
+            and self.first_ordered is not None
+            and on >= self.first_ordered
             and self.keeps_every_date("subsidy", on, amount)
         )
         args = ["recover", "receive", "G1", "--amount", str(amount), "--voucher", self.voucher()]
