@@ -378,12 +378,12 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
         sheet = book.worksheets[0]
         from commands.workbook_seen import refusal, sheet_seen
 
-        hidden = sheet_seen(path, book, sheet)
+        unseen = sheet_seen(path, book, sheet)
         # the rows as the sheet holds them, not as its <dimension> says: openpyxl stopped at the
         # declared last row (a sheet declaring A1:M1 lost every row after the header, unseen) and
         # made every row declared but left out, each as wide as declared
         sheet.reset_dimensions()
-        past = _bounded(sheet, hidden)
+        past = _bounded(sheet, unseen)
         rows = sheet.iter_rows(max_col=COLUMNS_READ, values_only=True)
         read = 0
         while True:
@@ -398,7 +398,7 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
                 )
                 raise BadInputError(msg) from None
             read += 1
-            said = refusal(path, hidden)
+            said = refusal(path, unseen)
             if said is not None:
                 raise BadInputError(said)
             if not past[0]:
@@ -417,7 +417,7 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
         book.close()
 
 
-def _bounded(sheet: Any, hidden: Unseen | None = None) -> list[int]:
+def _bounded(sheet: Any, unseen: Unseen | None = None) -> list[int]:
     """The sheet's rows, read ``COLUMNS_READ`` cells wide (``iter_rows(max_col=...)``), noting in
     the list returned the column of the last value of each row past them (0: none), which
     ``max_col`` alone leaves out unseen. openpyxl's read-only sheet makes each row of the cells
@@ -431,8 +431,8 @@ def _bounded(sheet: Any, hidden: Unseen | None = None) -> list[int]:
     ) -> Any:
         far = [cell["column"] for cell in row if cell["column"] > COLUMNS_READ and _filled(cell["value"])]
         past[0] = max(far, default=0)
-        if hidden is not None:
-            hidden.look(row)
+        if unseen is not None:  # what of the row an officer does not see (commands/workbook_seen.py)
+            unseen.look(row)
         return get_row(row, min_col, max_col, values_only)
 
     sheet._get_row = get_bounded_row
