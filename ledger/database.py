@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -211,9 +213,18 @@ def configure_engine(engine: Engine) -> None:
     program is refused (``refuse_foreign_sqlite``)."""
     if engine.dialect.name == "sqlite":
         refuse_foreign_sqlite(engine)
-        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "connect", _on_connect)
     elif engine.dialect.name == "postgresql":
-        event.listen(engine, "connect", _pg_on_connect)
+        event.listen(engine, "connect", _on_connect)
+
+
+def _on_connect(dbapi_connection: Any, record: Any) -> None:
+    """The settings of the engine's dialect, looked up at each connection: an engine is kept for
+    the process's next command (``kept_engine``), which sees the settings of its own time."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        _sqlite_on_connect(dbapi_connection, record)
+    else:
+        _pg_on_connect(dbapi_connection, record)
 
 
 # Connections a PostgreSQL engine keeps open between uses, and how many more it opens (and closes
@@ -232,15 +243,59 @@ def pool_options(url: str) -> dict[str, Any]:
     return {}
 
 
+# A process that runs several commands on one database (the test suite's in-process runs, a web
+# server's workspaces) keeps each engine for the next: SQLAlchemy compiles a statement once per
+# engine, and a spend compiled about twenty, a third of its time in such a process. What a command
+# gets is as a new engine: its connections were closed (``dispose``), so its first connection is
+# checked again (``first_connect``), and a SQLite file is looked at again before it. Only the
+# engine object, its compiled statements and its dialect's settings outlive the command.
+KEPT_ENGINES = 8
+_KEPT: OrderedDict[tuple[str, str], Engine] = OrderedDict()
+_KEPT_LOCK = threading.Lock()
+
+
+def _forget_kept() -> None:
+    """A forked child opens engines of its own: a kept one's pool holds the parent's connections,
+    which closing in the child would end for the parent too (a lock another thread held at the
+    fork would never be released in the child)."""
+    global _KEPT_LOCK
+    _KEPT.clear()
+    _KEPT_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_kept)
+
+
+def kept_engine(purpose: str, url: str, make: Callable[[], Engine]) -> Engine:
+    """The engine ``make`` made for ``purpose`` on ``url`` earlier in this process, its pool new,
+    or a new one; the last ``KEPT_ENGINES`` are kept."""
+    with _KEPT_LOCK:
+        engine = _KEPT.pop((purpose, url), None)
+        if engine is None:
+            engine = make()
+        else:
+            engine.dispose()  # a new pool: no connection carried over, the first one checked
+            refuse_foreign_sqlite(engine)
+        _KEPT[(purpose, url)] = engine
+        while len(_KEPT) > KEPT_ENGINES:
+            _KEPT.popitem(last=False)
+    return engine
+
+
+def _read_engine(url: str) -> Engine:
+    engine = create_engine(url, **pool_options(url))
+    configure_engine(engine)
+    event.listen(engine, "first_connect", _refuse_newer_schema)
+    return engine
+
+
 def make_engine(url: str) -> Engine:
     """An engine for the read side (reports), with the same settings as the store's.
 
     Its first connection refuses a database of a newer schema, as the write side does.
     """
-    engine = create_engine(url, **pool_options(url))
-    configure_engine(engine)
-    event.listen(engine, "first_connect", _refuse_newer_schema)
-    return engine
+    return kept_engine("read", url, lambda: _read_engine(url))
 
 
 def _refuse_newer_schema(dbapi_connection: Any, _record: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from threading import Semaphore
 from typing import Any
 
 import ledger.uuid_type  # noqa: F401  (before eventsourcing_sqlalchemy: its one type alone)
@@ -14,19 +15,53 @@ from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import insert
+from sqlalchemy import create_engine, insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from ledger.database import configure_engine, pool_options, require_ledger, schema_ready
+from ledger.database import configure_engine, kept_engine, pool_options, require_ledger, schema_ready
 
 
 class LedgerDatastore(SQLAlchemyDatastore):
     """eventsourcing-sqlalchemy's datastore, its engine's pool sized as the ledger's others
-    (``ledger.database.pool_options``)."""
+    (``ledger.database.pool_options``), with the ledger's connection settings, and kept for the
+    process's next command on the same database (``ledger.database.kept_engine``)."""
 
-    def __init__(self, *, url: str | None = None, **options: Any) -> None:
-        super().__init__(url=url, **{**(pool_options(url) if url else {}), **options})
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        session: Any = None,
+        autoflush: bool = True,
+        **options: Any,
+    ) -> None:
+        if url is None or session is not None or options or _in_memory(url):
+            super().__init__(
+                url=url,
+                session=session,
+                autoflush=autoflush,
+                **{**(pool_options(url) if url else {}), **options},
+            )
+            if isinstance(self.engine, Engine):
+                configure_engine(self.engine)
+            return
+        engine = kept_engine("store", url, lambda: _store_engine(url))
+        super().__init__(session_maker=sessionmaker(bind=engine, autoflush=autoflush))
+        if engine.dialect.name == "sqlite":  # as the library sets up a SQLite file's engine
+            self.is_sqlite_filedb = True
+            self.write_lock = Semaphore()
+
+
+def _in_memory(url: str) -> bool:
+    return url.startswith("sqlite") and (
+        ":memory:" in url or "mode=memory" in url or url.rstrip("/") == "sqlite:"
+    )
+
+
+def _store_engine(url: str) -> Engine:
+    engine = create_engine(url, echo=False, **pool_options(url))
+    configure_engine(engine)
+    return engine
 
 
 def record_values(stored: Sequence[StoredEvent]) -> list[dict[str, Any]]:
@@ -82,7 +117,6 @@ class LedgerFactory(SQLAlchemyFactory):
         super().__init__(env)
         engine = self.datastore.engine
         assert isinstance(engine, Engine)
-        configure_engine(engine)
         self.store_ready = schema_ready(engine)
         if not self.store_ready and self.env.get(self.EXISTING_LEDGER) == "y":
             require_ledger(engine, str(self.env.get(self.SQLALCHEMY_URL)))
