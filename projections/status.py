@@ -6,25 +6,27 @@ import weakref
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 
 from ledger.database import EVENTS_TABLE
 from projections.names import standing
 from projections.schema import TRACKING_TABLE, metadata
 
-# engines whose database was found to hold every read-model table (a table added by a newer
+# By an engine's pool (an engine kept for the next command gets a new one, and is asked again):
+# pools whose database was found to hold every read-model table (a table added by a newer
 # version is made by the next catch-up; until then every read catches up first)
-_COMPLETE: weakref.WeakSet[Engine] = weakref.WeakSet()
-# engines whose database was found to hold the store's and the tracking table (a table is not
+_COMPLETE: weakref.WeakSet[Pool] = weakref.WeakSet()
+# pools whose database was found to hold the store's and the tracking table (a table is not
 # taken away: a long-running server asks the catalogue once, not at every page)
-_STORED: weakref.WeakSet[Engine] = weakref.WeakSet()
+_STORED: weakref.WeakSet[Pool] = weakref.WeakSet()
 
 
 def _has(engine: Engine, table: str) -> bool:
-    if engine in _STORED:
+    if engine.pool in _STORED:
         return True
     found = inspect(engine).has_table(table)
     if found and inspect(engine).has_table(EVENTS_TABLE if table == TRACKING_TABLE else TRACKING_TABLE):
-        _STORED.add(engine)
+        _STORED.add(engine.pool)
     return found
 
 
@@ -60,10 +62,10 @@ def is_behind(engine: Engine, names: tuple[str, ...]) -> bool:
 
 def _complete(engine: Engine) -> bool:
     """Does the database hold every read-model table this version reads?"""
-    if engine in _COMPLETE:
+    if engine.pool in _COMPLETE:
         return True
     present = set(inspect(engine).get_table_names())
     if any(t.name not in present for t in metadata.sorted_tables if t.schema is None):
         return False
-    _COMPLETE.add(engine)
+    _COMPLETE.add(engine.pool)
     return True
