@@ -32,6 +32,7 @@ from ledger.location import (
     default_db_path,
     describe_url,
     not_a_ledger,
+    sqlite_file,
 )
 
 __all__ = [
@@ -213,18 +214,19 @@ def configure_engine(engine: Engine) -> None:
     program is refused (``refuse_foreign_sqlite``)."""
     if engine.dialect.name == "sqlite":
         refuse_foreign_sqlite(engine)
-        event.listen(engine, "connect", _on_connect)
+        event.listen(engine, "connect", _on_sqlite_connect)
     elif engine.dialect.name == "postgresql":
-        event.listen(engine, "connect", _on_connect)
+        event.listen(engine, "connect", _on_pg_connect)
 
 
-def _on_connect(dbapi_connection: Any, record: Any) -> None:
-    """The settings of the engine's dialect, looked up at each connection: an engine is kept for
-    the process's next command (``kept_engine``), which sees the settings of its own time."""
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        _sqlite_on_connect(dbapi_connection, record)
-    else:
-        _pg_on_connect(dbapi_connection, record)
+# The settings are looked up at each connection, not bound when the engine is made: an engine is
+# kept for the process's next command (``kept_engine``), which gets the settings of its own time.
+def _on_sqlite_connect(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_on_connect(dbapi_connection, record)
+
+
+def _on_pg_connect(dbapi_connection: Any, record: Any) -> None:
+    _pg_on_connect(dbapi_connection, record)
 
 
 # Connections a PostgreSQL engine keeps open between uses, and how many more it opens (and closes
@@ -245,12 +247,13 @@ def pool_options(url: str) -> dict[str, Any]:
 
 # A process that runs several commands on one database (the test suite's in-process runs, a web
 # server's workspaces) keeps each engine for the next: SQLAlchemy compiles a statement once per
-# engine, and a spend compiled about twenty, a third of its time in such a process. What a command
-# gets is as a new engine: its connections were closed (``dispose``), so its first connection is
-# checked again (``first_connect``), and a SQLite file is looked at again before it. Only the
-# engine object, its compiled statements and its dialect's settings outlive the command.
+# engine, and a spend compiled about twenty, a third of its time in such a process. A command gets
+# it without connections (``dispose``): its first connection is checked again (our
+# ``first_connect`` listeners), and a SQLite file is looked at again before it. The engine object,
+# its compiled statements and what its dialect learnt of the server at its first connection
+# (version, default schema and isolation level) outlive the command.
 KEPT_ENGINES = 8
-_KEPT: OrderedDict[tuple[str, str], Engine] = OrderedDict()
+_KEPT: OrderedDict[tuple[str, str, str], Engine] = OrderedDict()
 _KEPT_LOCK = threading.Lock()
 
 
@@ -270,14 +273,18 @@ if hasattr(os, "register_at_fork"):
 def kept_engine(purpose: str, url: str, make: Callable[[], Engine]) -> Engine:
     """The engine ``make`` made for ``purpose`` on ``url`` earlier in this process, its pool new,
     or a new one; the last ``KEPT_ENGINES`` are kept."""
+    file = sqlite_file(url) if url.startswith("sqlite") else None
+    # a relative file is the one in the directory the engine was made in (SQLAlchemy makes it
+    # absolute then): another directory is another database
+    key = (purpose, url, os.getcwd() if file is not None and not file.is_absolute() else "")
     with _KEPT_LOCK:
-        engine = _KEPT.pop((purpose, url), None)
+        engine = _KEPT.pop(key, None)
         if engine is None:
             engine = make()
         else:
             engine.dispose()  # a new pool: no connection carried over, the first one checked
             refuse_foreign_sqlite(engine)
-        _KEPT[(purpose, url)] = engine
+        _KEPT[key] = engine
         while len(_KEPT) > KEPT_ENGINES:
             _KEPT.popitem(last=False)
     return engine

@@ -118,3 +118,36 @@ def test_a_table_gone_between_two_reads_in_one_process_is_made_again(ledger: Led
         result = ledger.ok("balance", "--format", "json")  # the read engine found every table
         assert '"subsidy_received": "100000.00"' in result.stdout, result.stdout
         _drop_units(ledger.url)
+
+
+def test_one_relative_url_in_two_directories_is_two_ledgers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sqlite:///ledger.db`` is the file in the directory a command runs in: a command run in
+    another directory of the same process reads and writes that directory's file, and another
+    program's file there is refused and left as it was."""
+    url = "sqlite:///ledger.db"
+    roots = {}
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        monkeypatch.chdir(tmp_path / name)
+        result = CliRunner().invoke(
+            cli, ["--lang", "en", "--db", url, "init", "--admin", "admin", "--admin-key", "admin.key"]
+        )
+        assert result.exit_code == 0, result.stderr
+        roots[name] = result.stdout
+        assert (tmp_path / name / "admin.key").exists()
+    assert roots["a"] != roots["b"]  # each its own trust root
+    for name in ("a", "b"):
+        assert _events(f"sqlite:///{tmp_path / name / 'ledger.db'}") > 0
+    (tmp_path / "c").mkdir()
+    monkeypatch.chdir(tmp_path / "c")
+    with sqlite3.connect(tmp_path / "c" / "ledger.db") as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.close()
+    before = (tmp_path / "c" / "ledger.db").read_bytes()
+    for args in (["balance"], ["init", "--admin", "admin", "--admin-key", "admin.key"]):
+        code, err = _run(url, *args)
+        assert code in (2, 4), (args, code, err)
+    assert (tmp_path / "c" / "ledger.db").read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["ledger.db"]
