@@ -290,9 +290,15 @@ def kept_engine(purpose: str, url: str, make: Callable[[], Engine]) -> Engine:
     return engine
 
 
-def _read_engine(url: str) -> Engine:
+def ledger_engine(url: str) -> Engine:
+    """A new engine on ``url`` with the ledger's pool and connection settings (the store's)."""
     engine = create_engine(url, **pool_options(url))
     configure_engine(engine)
+    return engine
+
+
+def _read_engine(url: str) -> Engine:
+    engine = ledger_engine(url)
     event.listen(engine, "first_connect", _refuse_newer_schema)
     return engine
 

@@ -15,11 +15,19 @@ from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import create_engine, insert
+from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger.database import configure_engine, kept_engine, pool_options, require_ledger, schema_ready
+from ledger.database import (
+    configure_engine,
+    kept_engine,
+    ledger_engine,
+    pool_options,
+    require_ledger,
+    schema_ready,
+)
+from ledger.location import sqlite_file
 
 
 class LedgerDatastore(SQLAlchemyDatastore):
@@ -35,7 +43,8 @@ class LedgerDatastore(SQLAlchemyDatastore):
         autoflush: bool = True,
         **options: Any,
     ) -> None:
-        if url is None or session is not None or options or _in_memory(url):
+        in_memory = url is not None and url.startswith("sqlite") and sqlite_file(url) is None
+        if url is None or session is not None or options or in_memory:
             super().__init__(
                 url=url,
                 session=session,
@@ -45,23 +54,11 @@ class LedgerDatastore(SQLAlchemyDatastore):
             if isinstance(self.engine, Engine):
                 configure_engine(self.engine)
             return
-        engine = kept_engine("store", url, lambda: _store_engine(url))
+        engine = kept_engine("store", url, lambda: ledger_engine(url))
         super().__init__(session_maker=sessionmaker(bind=engine, autoflush=autoflush))
         if engine.dialect.name == "sqlite":  # as the library sets up a SQLite file's engine
             self.is_sqlite_filedb = True
             self.write_lock = Semaphore()
-
-
-def _in_memory(url: str) -> bool:
-    return url.startswith("sqlite") and (
-        ":memory:" in url or "mode=memory" in url or url.rstrip("/") == "sqlite:"
-    )
-
-
-def _store_engine(url: str) -> Engine:
-    engine = create_engine(url, echo=False, **pool_options(url))
-    configure_engine(engine)
-    return engine
 
 
 def record_values(stored: Sequence[StoredEvent]) -> list[dict[str, Any]]:
