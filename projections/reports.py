@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, func, literal, select, true, union_all
+from sqlalchemy import Select, and_, bindparam, func, literal, select, true, union_all
 from sqlalchemy.engine import Engine
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from ledger.clock import business_today
 from ledger.i18n import Text
@@ -418,6 +419,54 @@ def history(
     return history_page(engine, grant_id, as_of, known_at)[0]
 
 
+@cache
+def _history_statements(
+    paged: bool, as_of: bool, known: bool, before: bool
+) -> tuple[Select[Any], Select[Any]]:
+    """The statements of ``history_page`` for one shape of its question (a page or the whole
+    history; which cuts it makes), made once: building them was a fifth of a grant's web page.
+    Bound at run time: ``aggregate``, ``grant``, and ``take`` (a page's lines, one more to tell
+    whether earlier ones exist), ``as_of``, ``known``, ``before``, ``page_from`` as used."""
+    a, m = history_acts.c, movements.c
+
+    def cut(table: Any, paging: bool = True) -> list[ColumnElement[bool]]:
+        at: list[ColumnElement[bool]] = []
+        if as_of:
+            at.append(table.occurred_on <= bindparam("as_of"))
+        if known:
+            at.append(table.recorded_at <= bindparam("known"))
+        if before and paging:
+            at.append(table.notification_id < bindparam("before"))
+        return at
+
+    # a grant's lines: its acts (each with its movement, if a money act), and its spends, which
+    # are movements alone (projections.acts)
+    money = (m.source, m.category, m.voucher, m.measure, m.amount)
+    acts = (
+        select(a.notification_id, a.occurred_on, a.recorded_at, a.actor, a.role, a.kind, a.detail, *money)
+        .select_from(history_acts.outerjoin(movements, m.notification_id == a.notification_id))
+        .where(a.aggregate_id == bindparam("aggregate"), *cut(a))
+    )
+    spends = select(
+        m.notification_id, m.occurred_on, m.recorded_at, m.actor, m.role, m.kind,
+        literal("").label("detail"), *money,
+    ).where(m.grant_id == bindparam("grant"), m.kind == SPEND, *cut(m))  # fmt: skip
+    # the grant's money before a page's first line
+    earlier = [m.grant_id == bindparam("grant"), m.notification_id < bindparam("page_from")]
+    totals = select(m.measure, func.sum(m.amount)).where(*earlier, *cut(m, paging=False)).group_by(m.measure)
+    if not paged:
+        whole = union_all(acts, spends).subquery()
+        return select(whole).order_by(whole.c.notification_id), totals
+    # each part's last lines by its own index, then the last of both
+    take: BindParameter[int] = bindparam("take")
+    parts = [
+        select(part.order_by(part.selected_columns.notification_id.desc()).limit(take).subquery())
+        for part in (acts, spends)
+    ]
+    both = union_all(*parts).subquery()
+    return select(both).order_by(both.c.notification_id.desc()).limit(take), totals
+
+
 def history_page(
     engine: Engine,
     grant_id: str,
@@ -433,57 +482,26 @@ def history_page(
     head = next(iter(_grant_rows(engine, (), as_of, known_at, grant_id)), None)
     if head is None:
         return [], None
-    a, m = history_acts.c, movements.c
     known = None if known_at is None else stored_time(engine, known_at)
-    # a grant's lines: its acts (each with its movement, if a money act), and its spends, which
-    # are movements alone (projections.acts)
-    acted: list[ColumnElement[bool]] = [a.aggregate_id == head.aggregate_id]
-    spent: list[ColumnElement[bool]] = [m.grant_id == grant_id, m.kind == SPEND]
-    for at, table in ((acted, a), (spent, m)):
-        if as_of is not None:
-            at.append(table.occurred_on <= as_of)
-        if known is not None:
-            at.append(table.recorded_at <= known)
-        if before is not None:
-            at.append(table.notification_id < before)
-    money = (m.source, m.category, m.voucher, m.measure, m.amount)
-    acts = (
-        select(a.notification_id, a.occurred_on, a.recorded_at, a.actor, a.role, a.kind, a.detail, *money)
-        .select_from(history_acts.outerjoin(movements, m.notification_id == a.notification_id))
-        .where(*acted)
-    )
-    spends = select(
-        m.notification_id, m.occurred_on, m.recorded_at, m.actor, m.role, m.kind,
-        literal("").label("detail"), *money,
-    ).where(*spent)  # fmt: skip
+    cut = {"as_of": as_of, "known": known, "before": before}
+    given = {name: value for name, value in cut.items() if value is not None}
+    lines_of, totals = _history_statements(last is not None, *(value is not None for value in cut.values()))
+    values = {"aggregate": head.aggregate_id, "grant": grant_id, **given}
     columns: dict[str, int] = {}
     earlier = None
     with engine.connect() as conn:
         if last is None:
-            lines_of = union_all(acts, spends).subquery()
-            found = conn.execute(select(lines_of).order_by(lines_of.c.notification_id)).all()
+            found = conn.execute(lines_of, values).all()
         else:
-            # each part's last lines by its own index, then the last of both
-            parts = [
-                select(part.order_by(part.selected_columns.notification_id.desc()).limit(last + 1).subquery())
-                for part in (acts, spends)
-            ]
-            lines_of = union_all(*parts).subquery()
-            newest = select(lines_of).order_by(lines_of.c.notification_id.desc()).limit(last + 1)
-            found = conn.execute(newest).all()[::-1]
+            found = conn.execute(lines_of, {**values, "take": last + 1}).all()[::-1]
             if len(found) > last:
                 found = found[1:]
                 earlier = found[0].notification_id
             if found:
                 # the grant's money events before the page, read from the movements alone (each
                 # carries its event's business date and recorded time, as its history line does)
-                earlier_money = [m.grant_id == grant_id, m.notification_id < found[0].notification_id]
-                if as_of is not None:
-                    earlier_money.append(m.occurred_on <= as_of)
-                if known is not None:
-                    earlier_money.append(m.recorded_at <= known)
-                totals = select(m.measure, func.sum(m.amount)).where(*earlier_money).group_by(m.measure)
-                columns = {measure: int(total) for measure, total in conn.execute(totals)}
+                page_from = {**values, "page_from": found[0].notification_id}
+                columns = {measure: int(total) for measure, total in conn.execute(totals, page_from)}
     lines = []
     for r in found:
         if r.measure is not None:

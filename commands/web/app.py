@@ -85,6 +85,19 @@ def _elapsed(shown: Any, b: Any) -> str | None:
     return None if line is None or line.elapsed is None else str(line.elapsed)
 
 
+class _Named(dict[str, str]):
+    """Each code of one kind of label (``ledger.labels``) by its name, looked up once a page: a
+    grant's page names a role, an act and a fund source on each of its history's lines."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+
+    def __missing__(self, code: str) -> str:
+        named = self[code] = label(self.kind, code)
+        return named
+
+
 def templates() -> Environment:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -95,6 +108,7 @@ def templates() -> Environment:
     )
     env.globals["_"] = _
     env.globals["label"] = label
+    env.globals["named"] = _Named
     env.filters["yuan"] = _yuan
     env.filters["percent"] = _percent
     return env
