@@ -427,7 +427,9 @@ RULES: tuple[Rule, ...] = (
         True,
         (
             EVERY + "test_a_recovery_is_received_on_or_after_its_first_order",
+            EVERY + "test_the_recoveries_received_by_any_day_stay_within_the_orders_dated_by_that_day",
             "tests/test_one_rulebook.py::test_a_recovery_stored_before_its_order_is_a_finding",
+            "tests/test_one_rulebook.py::test_a_recovery_stored_ahead_of_the_order_it_answers_is_a_finding",
         ),
     ),
     Rule(

@@ -63,6 +63,7 @@ from ledger.rules import (
     reviewed_by_its_authority_first,
     selection_complete,
     subsidy_amount_in_range,
+    unanswered_from,
 )
 from ledger.snapshot_points import snapshot_every
 
@@ -535,6 +536,8 @@ class Grant(Aggregate):
             grant.recovery_ordered += self.amount
             first = grant.recovery_ordered_on
             grant.recovery_ordered_on = self.occurred_on if first is None else min(first, self.occurred_on)
+            if grant.recovery_days is not None:
+                grant.recovery_days.append([self.occurred_on.isoformat(), self.amount])
             grant.remember("recover_order", self.document, {"amount": self.amount, "reason": self.reason})
             grant.duties.setdefault("recover", []).append(self.actor)
 
@@ -545,6 +548,8 @@ class Grant(Aggregate):
 
         def apply(self, grant: Grant) -> None:
             grant.recovered += self.amount
+            if grant.recovery_days is not None:
+                grant.recovery_days.append([self.occurred_on.isoformat(), -self.amount])
             grant.moved("subsidy", self.occurred_on, -self.amount)
             grant.remember("recover", self.voucher, {"amount": self.amount, "on": self.occurred_on})
 
@@ -605,6 +610,9 @@ class Grant(Aggregate):
     objections_resolved: str | None = None
     # the earliest recovery order's date (None: no order, or a snapshot taken before it was kept)
     recovery_ordered_on: date | None = None
+    # each recovery order [ISO date, amount] and receipt [ISO date, -amount] (None: a snapshot
+    # taken before they were kept)
+    recovery_days: list[list[Any]] | None = None
 
     def __init__(self) -> None:
         self.approved = ZERO
@@ -641,6 +649,7 @@ class Grant(Aggregate):
         self.dossier: list[str] = []
         self.recovery_ordered = ZERO
         self.recovered = ZERO
+        self.recovery_days = []
         self.disposed: dict[str, Decimal] = {"subsidy": ZERO, "matching": ZERO}
         self.days = {"subsidy": {}, "matching": {}}
         self.last_day = {"subsidy": "", "matching": ""}
@@ -737,6 +746,11 @@ class Grant(Aggregate):
         book[day] = book.get(day, ZERO) + amount
         if day > self.line_last.get(line, ""):
             self.line_last[line] = day
+
+    def recovery_room(self, on: date) -> Decimal | None:
+        if self.recovery_days is None:
+            return None
+        return unanswered_from(self.recovery_days, on.isoformat(), ZERO)
 
     def headroom(self, source: str, on: date) -> Decimal:
         """The least balance of ``source`` at the end of ``on`` and of every later date."""

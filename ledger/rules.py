@@ -1736,6 +1736,12 @@ class GrantFacts(Protocol):
         earlier version)."""
         ...
 
+    def recovery_room(self, on: date) -> Decimal | None:
+        """What a receipt dated ``on`` may be: the recoveries ordered by then and not yet
+        received by then, the least of it at ``on`` and at every later date
+        (``unanswered_from``); None: not known (a state kept by an earlier version)."""
+        ...
+
     def headroom(self, source: str, on: date) -> Decimal:
         """The least balance of ``source`` at the end of ``on`` and of every later date."""
         ...
@@ -1883,23 +1889,53 @@ def recovered_within_order(grant: GrantFacts, act: Act, policy: Policy) -> Breac
 
 
 def received_after_order(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
-    """A recovery is received on or after the first order that called money back (the supervision
+    """A recovery is received on or after the order that called that money back (the supervision
     clause, 003 第十三条, that orders and receipts cite alike): a receipt dated before any order
-    answers none."""
+    answers none, and the receipts dated by any day stay within the orders dated by that day."""
     ordered_on = grant.recovery_ordered_on
-    if ordered_on is None or act.on >= ordered_on:
+    if ordered_on is not None and act.on < ordered_on:
+        return Breach(
+            rule=N_("recovery date"),
+            clause=policy.clause("supervision"),
+            text=T_(
+                "a recovery for grant {grant_id} received on {on} is dated before its first order, of "
+                "{ordered_on}; date it on or after that",
+                grant_id=grant.grant_id,
+                on=act.on.isoformat(),
+                ordered_on=ordered_on.isoformat(),
+            ),
+        )
+    room = grant.recovery_room(act.on)
+    if room is None or act.amount <= room:
         return None
     return Breach(
         rule=N_("recovery date"),
         clause=policy.clause("supervision"),
         text=T_(
-            "a recovery for grant {grant_id} received on {on} is dated before its first order, of "
-            "{ordered_on}; date it on or after that",
+            "a recovery of {amount} for grant {grant_id} received on {on} is more than the orders "
+            "dated by then leave to receive, {room}; date it on or after the order it answers",
+            amount=format_yuan(act.amount),
             grant_id=grant.grant_id,
             on=act.on.isoformat(),
-            ordered_on=ordered_on.isoformat(),
+            room=format_yuan(max(room, Decimal(0))),
         ),
     )
+
+
+def unanswered_from(days: Iterable[Sequence[Any]], on: str, zero: Amount) -> Amount:
+    """The recoveries ordered and not yet received, counted by date: ``days`` holds each order
+    as (ISO date, amount) and each receipt as (ISO date, -amount); the least of what is owed at
+    the end of ``on`` and of each later date in ``days``. A receipt dated ``on`` adds to what is
+    received by every day from ``on``, so it may be no more than this."""
+    by_day: dict[str, Amount] = {}
+    for day, amount in days:
+        by_day[day] = by_day.get(day, zero) + amount
+    owed = sum((amount for day, amount in by_day.items() if day <= on), zero)
+    least = owed
+    for day in sorted(d for d in by_day if d > on):
+        owed += by_day[day]
+        least = min(least, owed)
+    return least
 
 
 def disposed_after_recoveries(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:

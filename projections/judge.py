@@ -38,6 +38,7 @@ from ledger.rules import (
     no_money_programme,
     plan_line,
     subsidy_amount_in_range,
+    unanswered_from,
 )
 from projections.measures import GRANT, HELD_SIGN, moved
 from projections.records import StoredRecord, amount, day, fen, maybe_day
@@ -135,6 +136,7 @@ def new_facts() -> dict[str, Any]:
         "recovery_ordered": 0,
         "recovered": 0,
         "recovery_ordered_on": None,  # the earliest order's ISO date
+        "recovery_days": [],  # each order [ISO date, fen] and receipt [ISO date, -fen]
         "evaluated": [],
     }
 
@@ -224,6 +226,10 @@ class JudgedGrant:
     def recovery_ordered_on(self) -> date | None:
         on = None if self.facts is None else self.facts.get("recovery_ordered_on")  # absent: kept before
         return None if on is None else date.fromisoformat(on)
+
+    def recovery_room(self, on: date) -> Decimal | None:
+        days = None if self.facts is None else self.facts.get("recovery_days")  # absent: kept before
+        return None if days is None else from_fen(unanswered_from(days, on.isoformat(), 0))
 
     def headroom(self, source: str, on: date) -> Decimal:
         total = self.row[f"{source}_available"]
@@ -341,6 +347,8 @@ class JudgedGrant:
                 self._line(data, on, -sign * amount_fen)
             elif measure == "recovered" and facts is not None:
                 facts["recovered"] += amount_fen
+                if "recovery_days" in facts:
+                    facts["recovery_days"].append([on, -amount_fen])
         elif facts is not None:
             if kind == "RecoveryOrdered":
                 facts["recovery_ordered"] += fen(data["amount"])
@@ -348,6 +356,8 @@ class JudgedGrant:
                 # facts kept by an earlier version lack the date: an order before this one is not known
                 if "recovery_ordered_on" in facts:
                     facts["recovery_ordered_on"] = on if first is None else min(first, on)
+                if "recovery_days" in facts:
+                    facts["recovery_days"].append([on, fen(data["amount"])])
             elif kind == "BudgetRegistered" or kind == "BudgetAdjusted":
                 lines = {k: fen(v) for k, v in data["lines"].items()}
                 if kind == "BudgetRegistered":

@@ -368,7 +368,39 @@ def test_a_recovery_is_received_on_or_after_its_first_order(ledger: Ledger) -> N
         "--date", "2025-02-01", role=A,
     )  # fmt: skip
     refused_by(ledger, "recovery date", cite("supervision"), *receive, "2025-01-31")
-    ledger.ok(*receive, "2025-02-01")
+    # on 2025-02-01 only the 1,000.00 ordered that day may be received: the rest answers the
+    # order of 2025-03-01
+    said = refused_by(ledger, "recovery date", cite("supervision"), *receive, "2025-02-01")
+    assert "5,000.00" in said and "1,000.00" in said, said
+    ledger.ok("recover", "receive", "G1", "--amount", "1000", "--voucher", "R-1", "--date", "2025-02-01")
+    ledger.ok("recover", "receive", "G1", "--amount", "5000", "--voucher", "R-2", "--date", "2025-03-01")
+    assert "194000.00" in ledger.ok("balance", "--format", "json").stdout
+
+
+def test_the_recoveries_received_by_any_day_stay_within_the_orders_dated_by_that_day(ledger: Ledger) -> None:
+    """Within every order taken together and after the first one, a receipt still may not answer
+    an order dated after it: not at its own date, nor at any later date whose receipts it joins."""
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
+    for document, amount, day in (("追1", "3000", "2025-03-01"), ("追2", "2000", "2025-05-01")):
+        ledger.ok(
+            "recover", "order", "G1", "--amount", amount, "--reason", "凭证不全", "--document", document,
+            "--date", day, role=A,
+        )  # fmt: skip
+
+    def receive(voucher: str, amount: str, day: str) -> list[str]:
+        return ["recover", "receive", "G1", "--amount", amount, "--voucher", voucher, "--date", day]
+
+    ledger.ok(*receive("R-1", "3000", "2025-04-01"))
+    # 5,000.00 ordered in all and 3,000.00 received: 2,000.00 more fits the total, but only
+    # 3,000.00 had been ordered by 2025-04-15, and all of it was received by then
+    said = refused_by(ledger, "recovery date", cite("supervision"), *receive("R-2", "2000", "2025-04-15"))
+    assert "2025-04-15" in said and "2,000.00" in said and "0.00" in said, said
+    # dated 2025-03-15, 1,000.00 fits what was owed that day (3,000.00 ordered, nothing received),
+    # but the receipt of 2025-04-01 had answered all 3,000.00 by then: it would be 4,000.00
+    said = refused_by(ledger, "recovery date", cite("supervision"), *receive("R-2", "1000", "2025-03-15"))
+    assert "2025-03-15" in said, said
+    ledger.ok(*receive("R-2", "2000", "2025-05-01"))
     assert "195000.00" in ledger.ok("balance", "--format", "json").stdout
 
 

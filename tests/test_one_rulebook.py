@@ -216,6 +216,39 @@ def test_a_recovery_stored_before_its_order_is_a_finding(ledger: Ledger) -> None
     assert "2024-05-10" in found[0]["message"]
 
 
+def test_a_recovery_stored_ahead_of_the_order_it_answers_is_a_finding(ledger: Ledger) -> None:
+    """Received after the first order and within all the orders, but ahead of the later order it
+    answers: refused by the command (test_every_rule), and the judge's finding when stored below
+    it; a receipt that the orders dated by then cover is neither."""
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "5万", "--voucher", "T1", "--date", "2024-04-10")
+    for document, amount, day in (("追-1", "1万", "2024-05-10"), ("追-2", "2万", "2024-07-01")):
+        ledger.ok(
+            "recover", "order", "G1", "--amount", amount, "--reason", "违规", "--document", document,
+            "--date", day, role="approver",
+        )  # fmt: skip
+    ledger.ok("recover", "receive", "G1", "--amount", "1万", "--voucher", "R-1", "--date", "2024-05-20")
+    refused(
+        ledger, "recover", "receive", "G1", "--amount", "5000", "--voucher", "R-2", "--date", "2024-06-01",
+        clause="003 第十三条",
+    )  # fmt: skip
+    assert findings(ledger) == []
+    plant_event(
+        ledger,
+        Grant.FundsRecovered,
+        amount=Decimal("5000.00"),
+        voucher="R-2",
+        occurred_on=date(2024, 6, 1),
+        actor="elsewhere",
+        role="officer",
+    )
+    found = findings(ledger)
+    assert [(f["rule"], f["clause"], f["date"]) for f in found] == [
+        ("recovery date", "003 第十三条", "2024-06-01")
+    ]
+    assert "5,000.00" in found[0]["message"] and "2024-06-01" in found[0]["message"]
+
+
 def approval_first_clause(ledger: Ledger) -> str:
     return policy_in_force(date(2024, 4, 1)).clause("approval_first").cite
 

@@ -49,6 +49,9 @@ class RingFenceModel(RuleBasedStateMachine):
         self.ordered = Decimal(0)
         self.first_ordered: date | None = None  # a receipt is dated on or after it (recovery date)
         self.recovered = Decimal(0)
+        # each order (date, amount) and receipt (date, -amount): the receipts by any date stay
+        # within the orders by that date (recovery date)
+        self.recoveries: list[tuple[date, Decimal]] = []
         self.spends: dict[str, tuple[str, date, Decimal]] = {}  # voucher -> source, date, amount
         self.reversed: set[str] = set()
         self.receipts: dict[str, tuple[str, date, Decimal]] = {}  # disbursements, matching receipts
@@ -178,6 +181,7 @@ class RingFenceModel(RuleBasedStateMachine):
         if ok:
             self.ordered += amount
             self.first_ordered = on if self.first_ordered is None else min(self.first_ordered, on)
+            self.recoveries.append((on, amount))
         self.check_balances(on)
 
     @rule(amount=amounts, on=dates)
@@ -187,12 +191,17 @@ class RingFenceModel(RuleBasedStateMachine):
             and self.recovered + amount <= self.ordered
             and self.first_ordered is not None
             and on >= self.first_ordered
+            and all(
+                sum(a for d, a in self.recoveries if d <= at) >= amount
+                for at in {on} | {d for d, _ in self.recoveries if d > on}
+            )
             and self.keeps_every_date("subsidy", on, amount)
         )
         args = ["recover", "receive", "G1", "--amount", str(amount), "--voucher", self.voucher()]
         self.expect(ok, *args, "--date", on.isoformat())
         if ok:
             self.recovered += amount
+            self.recoveries.append((on, -amount))
             self.moves.append(("subsidy", on, -amount))
         self.check_balances(on)
 
