@@ -1,0 +1,129 @@
+"""Recoveries received are held to the orders dated by their day (recovery date, 003 第十三条),
+also for a grant whose latest snapshot an earlier version wrote, without the orders and receipts
+by date: that grant is replayed from its events, as one without its spending by date is."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from ledger import snapshot_seals
+from ledger.application import GrantLedger
+from tests.conftest import Ledger, approved_district_grant
+from tests.signing import signer
+from tests.test_budget_line_dates import HEADER
+from tests.test_programme_rules import findings
+
+SPENDS = 60  # past the grant's snapshot interval (50 events)
+
+
+def _orders_then_spends(ledger: Ledger, tmp_path: Path) -> None:
+    """G1 receives 200,000.00; 3,000.00 ordered back on 2025-03-01 and 2,000.00 on 2025-05-01;
+    3,000.00 received on 2025-04-01; then enough spends for the grant to be snapshotted."""
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
+    for document, amount, day in (("追1", "3000", "2025-03-01"), ("追2", "2000", "2025-05-01")):
+        ledger.ok(
+            "recover", "order", "G1", "--amount", amount, "--reason", "凭证不全", "--document", document,
+            "--date", day, role="approver",
+        )  # fmt: skip
+    ledger.ok("recover", "receive", "G1", "--amount", "3000", "--voucher", "R-1", "--date", "2025-04-01")
+    rows = [HEADER]
+    for n in range(SPENDS):
+        on = date(2024, 5, 1) + timedelta(days=n)
+        rows.append(f"{on.isoformat()},,B0001,G1,,spend,10,subsidy,equipment,,P{n},,")
+    path = tmp_path / "spends.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    ledger.ok("import", str(path))
+    ledger.ok(
+        "spend",
+        "G1",
+        "--amount",
+        "10",
+        "--category",
+        "equipment",
+        "--voucher",
+        "P-last",
+        "--date",
+        "2024-08-01",
+    )
+
+
+def _latest_snapshot_without_recovery_days(ledger: Ledger, signed: bool) -> None:
+    """The grant's snapshot at its version now as an earlier version wrote it, and (``signed``)
+    signed by the officer, as their own write signs a snapshot it takes."""
+    engine = create_engine(ledger.url)
+    try:
+        with engine.connect() as conn:
+            snapshots = conn.execute(text("SELECT COUNT(*) FROM ledger_snapshots")).scalar()
+    finally:
+        engine.dispose()
+    assert snapshots, "the history is long enough to be loaded from a snapshot"
+    app = GrantLedger(ledger.url)
+    try:  # the latest snapshot as an earlier version wrote it
+        # one event past the grant's own latest snapshot (snapshots are append-only)
+        grant = app.get_grant("G1")
+        assert grant.recovery_days is not None and len(grant.recovery_days) == 3
+        taken = type(grant).Snapshot.take(grant)  # type: ignore[attr-defined]
+        state = {k: v for k, v in taken.state.items() if k != "recovery_days"}
+    finally:
+        app.close()
+    app = GrantLedger(ledger.url)
+    try:
+        app.snapshots.put([dataclasses.replace(taken, state=state)])  # type: ignore[union-attr]
+    finally:
+        app.close()
+    engine = create_engine(ledger.url)
+    try:  # the snapshot a write starts from is this one
+        with engine.connect() as conn:
+            latest = conn.execute(text("SELECT MAX(originator_version) FROM ledger_snapshots")).scalar()
+    finally:
+        engine.dispose()
+    assert latest == taken.originator_version
+    if signed:
+        app = GrantLedger(ledger.url)
+        try:
+            assert app.snapshots is not None
+            (stored,) = app.snapshots.recorder.select_events(taken.originator_id, desc=True, limit=1)
+        finally:
+            app.close()
+        assert "recovery_days" not in bytes(stored.state).decode()
+        engine = create_engine(ledger.url)
+        try:
+            with engine.begin() as conn:
+                snapshot_seals.insert(conn, snapshot_seals.sealed(signer(ledger), [stored]))
+        finally:
+            engine.dispose()
+
+
+RECEIVE_AHEAD = ["recover", "receive", "G1", "--amount", "2000", "--voucher", "R-2", "--date", "2025-04-15"]
+
+
+def test_a_receipt_ahead_of_its_order_is_refused_after_many_events(ledger: Ledger, tmp_path: Path) -> None:
+    """Loaded from the grant's own snapshot, the orders and receipts by date are still known."""
+    _orders_then_spends(ledger, tmp_path)
+    before = ledger.event_count()
+    result = ledger(*RECEIVE_AHEAD)
+    assert result.exit_code == 3, result.stderr
+    assert "recovery date, 003 第十三条" in result.stderr and "2,000.00" in result.stderr, result.stderr
+    assert ledger.event_count() == before
+    assert [f for f in findings(ledger) if f["rule"] == "recovery date"] == []
+
+
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
+def test_an_earlier_version_s_snapshot_is_replayed_and_the_receipt_refused(
+    ledger: Ledger, tmp_path: Path, signed: bool
+) -> None:
+    _orders_then_spends(ledger, tmp_path)
+    _latest_snapshot_without_recovery_days(ledger, signed)
+    before = ledger.event_count()
+    result = ledger(*RECEIVE_AHEAD)
+    assert result.exit_code == 3, result.stderr
+    assert "recovery date, 003 第十三条" in result.stderr and "2,000.00" in result.stderr, result.stderr
+    assert ledger.event_count() == before
+    ledger.ok("recover", "receive", "G1", "--amount", "2000", "--voucher", "R-2", "--date", "2025-05-01")
+    assert [f for f in findings(ledger) if f["rule"] == "recovery date"] == []
