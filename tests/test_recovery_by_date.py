@@ -100,17 +100,21 @@ def _latest_snapshot_without_recovery_days(ledger: Ledger, signed: bool) -> None
             engine.dispose()
 
 
-RECEIVE_AHEAD = ["recover", "receive", "G1", "--amount", "2000", "--voucher", "R-2", "--date", "2025-04-15"]
+def _ahead_refused(ledger: Ledger) -> None:
+    """2,000.00 received on 2025-04-15, when the 3,000.00 ordered by then was all received:
+    refused (exit 3), nothing written."""
+    before = ledger.event_count()
+    receive = ["recover", "receive", "G1", "--amount", "2000", "--voucher", "R-2", "--date", "2025-04-15"]
+    result = ledger(*receive)
+    assert result.exit_code == 3, result.stderr
+    assert "recovery date, 003 第十三条" in result.stderr and "2,000.00" in result.stderr, result.stderr
+    assert ledger.event_count() == before
 
 
 def test_a_receipt_ahead_of_its_order_is_refused_after_many_events(ledger: Ledger, tmp_path: Path) -> None:
     """Loaded from the grant's own snapshot, the orders and receipts by date are still known."""
     _orders_then_spends(ledger, tmp_path)
-    before = ledger.event_count()
-    result = ledger(*RECEIVE_AHEAD)
-    assert result.exit_code == 3, result.stderr
-    assert "recovery date, 003 第十三条" in result.stderr and "2,000.00" in result.stderr, result.stderr
-    assert ledger.event_count() == before
+    _ahead_refused(ledger)
     assert [f for f in findings(ledger) if f["rule"] == "recovery date"] == []
 
 
@@ -120,10 +124,6 @@ def test_an_earlier_version_s_snapshot_is_replayed_and_the_receipt_refused(
 ) -> None:
     _orders_then_spends(ledger, tmp_path)
     _latest_snapshot_without_recovery_days(ledger, signed)
-    before = ledger.event_count()
-    result = ledger(*RECEIVE_AHEAD)
-    assert result.exit_code == 3, result.stderr
-    assert "recovery date, 003 第十三条" in result.stderr and "2,000.00" in result.stderr, result.stderr
-    assert ledger.event_count() == before
+    _ahead_refused(ledger)
     ledger.ok("recover", "receive", "G1", "--amount", "2000", "--voucher", "R-2", "--date", "2025-05-01")
     assert [f for f in findings(ledger) if f["rule"] == "recovery date"] == []
