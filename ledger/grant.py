@@ -537,7 +537,8 @@ class Grant(Aggregate):
             first = grant.recovery_ordered_on
             grant.recovery_ordered_on = self.occurred_on if first is None else min(first, self.occurred_on)
             if grant.recovery_days is not None:
-                grant.recovery_days.append([self.occurred_on.isoformat(), self.amount])
+                day = self.occurred_on.isoformat()
+                grant.recovery_days[day] = grant.recovery_days.get(day, ZERO) + self.amount
             grant.remember("recover_order", self.document, {"amount": self.amount, "reason": self.reason})
             grant.duties.setdefault("recover", []).append(self.actor)
 
@@ -549,7 +550,8 @@ class Grant(Aggregate):
         def apply(self, grant: Grant) -> None:
             grant.recovered += self.amount
             if grant.recovery_days is not None:
-                grant.recovery_days.append([self.occurred_on.isoformat(), -self.amount])
+                day = self.occurred_on.isoformat()
+                grant.recovery_days[day] = grant.recovery_days.get(day, ZERO) - self.amount
             grant.moved("subsidy", self.occurred_on, -self.amount)
             grant.remember("recover", self.voucher, {"amount": self.amount, "on": self.occurred_on})
 
@@ -610,9 +612,9 @@ class Grant(Aggregate):
     objections_resolved: str | None = None
     # the earliest recovery order's date (None: no order, or a snapshot taken before it was kept)
     recovery_ordered_on: date | None = None
-    # each recovery order [ISO date, amount] and receipt [ISO date, -amount] (None: a snapshot
-    # taken before they were kept)
-    recovery_days: list[list[Any]] | None = None
+    # by ISO date, the recoveries ordered that day less those received (None: a snapshot taken
+    # before they were kept)
+    recovery_days: dict[str, Decimal] | None = None
 
     def __init__(self) -> None:
         self.approved = ZERO
@@ -649,7 +651,7 @@ class Grant(Aggregate):
         self.dossier: list[str] = []
         self.recovery_ordered = ZERO
         self.recovered = ZERO
-        self.recovery_days = []
+        self.recovery_days = {}
         self.disposed: dict[str, Decimal] = {"subsidy": ZERO, "matching": ZERO}
         self.days = {"subsidy": {}, "matching": {}}
         self.last_day = {"subsidy": "", "matching": ""}

@@ -1922,18 +1922,15 @@ def received_after_order(grant: GrantFacts, act: Act, policy: Policy) -> Breach 
     )
 
 
-def unanswered_from(days: Iterable[Sequence[Any]], on: str, zero: Amount) -> Amount:
-    """The recoveries ordered and not yet received, counted by date: ``days`` holds each order
-    as (ISO date, amount) and each receipt as (ISO date, -amount); the least of what is owed at
-    the end of ``on`` and of each later date in ``days``. A receipt dated ``on`` adds to what is
+def unanswered_from(days: Mapping[str, Amount], on: str, zero: Amount) -> Amount:
+    """The recoveries ordered and not yet received, counted by date: ``days`` holds by ISO date
+    the amount ordered back that day less the amount received; the least of what is owed at the
+    end of ``on`` and of each later date in ``days``. A receipt dated ``on`` adds to what is
     received by every day from ``on``, so it may be no more than this."""
-    by_day: dict[str, Amount] = {}
-    for day, amount in days:
-        by_day[day] = by_day.get(day, zero) + amount
-    owed = sum((amount for day, amount in by_day.items() if day <= on), zero)
+    owed = sum((amount for day, amount in days.items() if day <= on), zero)
     least = owed
-    for day in sorted(d for d in by_day if d > on):
-        owed += by_day[day]
+    for day in sorted(d for d in days if d > on):
+        owed += days[day]
         least = min(least, owed)
     return least
 

@@ -136,7 +136,7 @@ def new_facts() -> dict[str, Any]:
         "recovery_ordered": 0,
         "recovered": 0,
         "recovery_ordered_on": None,  # the earliest order's ISO date
-        "recovery_days": [],  # each order [ISO date, fen] and receipt [ISO date, -fen]
+        "recovery_days": {},  # by ISO date, the fen ordered back that day less those received
         "evaluated": [],
     }
 
@@ -348,7 +348,7 @@ class JudgedGrant:
             elif measure == "recovered" and facts is not None:
                 facts["recovered"] += amount_fen
                 if "recovery_days" in facts:
-                    facts["recovery_days"].append([on, -amount_fen])
+                    facts["recovery_days"][on] = facts["recovery_days"].get(on, 0) - amount_fen
         elif facts is not None:
             if kind == "RecoveryOrdered":
                 facts["recovery_ordered"] += fen(data["amount"])
@@ -357,7 +357,7 @@ class JudgedGrant:
                 if "recovery_ordered_on" in facts:
                     facts["recovery_ordered_on"] = on if first is None else min(first, on)
                 if "recovery_days" in facts:
-                    facts["recovery_days"].append([on, fen(data["amount"])])
+                    facts["recovery_days"][on] = facts["recovery_days"].get(on, 0) + fen(data["amount"])
             elif kind == "BudgetRegistered" or kind == "BudgetAdjusted":
                 lines = {k: fen(v) for k, v in data["lines"].items()}
                 if kind == "BudgetRegistered":

@@ -5,7 +5,9 @@ by date: that grant is replayed from its events, as one without its spending by 
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -13,9 +15,12 @@ from sqlalchemy import create_engine, text
 
 from ledger import snapshot_seals
 from ledger.application import GrantLedger
+from ledger.grant import Grant
+from projections.names import COMPLIANCE, tracked
 from tests.conftest import Ledger, approved_district_grant
 from tests.signing import signer
 from tests.test_budget_line_dates import HEADER
+from tests.test_one_rulebook import plant_event
 from tests.test_programme_rules import findings
 
 SPENDS = 60  # past the grant's snapshot interval (50 events)
@@ -127,3 +132,83 @@ def test_an_earlier_version_s_snapshot_is_replayed_and_the_receipt_refused(
     _ahead_refused(ledger)
     ledger.ok("recover", "receive", "G1", "--amount", "2000", "--voucher", "R-2", "--date", "2025-05-01")
     assert [f for f in findings(ledger) if f["rule"] == "recovery date"] == []
+
+
+def test_an_upgraded_ledger_judges_again_the_recoveries_it_took_before(ledger: Ledger) -> None:
+    """Compliance facts kept by an earlier version (no recoveries by date, the read model tracked
+    at version 3), then a receipt ahead of its order stored below the command: the first command
+    after the upgrade rebuilds the compliance read model, whose findings show the receipt, and
+    `projections verify` finds the read models equal to a rebuild."""
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
+    for document, amount, day in (("追1", "3000", "2025-03-01"), ("追2", "2000", "2025-05-01")):
+        ledger.ok(
+            "recover", "order", "G1", "--amount", amount, "--reason", "凭证不全", "--document", document,
+            "--date", day, role="approver",
+        )  # fmt: skip
+    ledger.ok("recover", "receive", "G1", "--amount", "3000", "--voucher", "R-1", "--date", "2025-04-01")
+    ledger.ok("balance", "B0001")  # caught up
+    engine = create_engine(ledger.url)
+    try:  # as the earlier version left them
+        with engine.begin() as conn:
+            for aggregate_id, facts in conn.execute(
+                text("SELECT aggregate_id, facts FROM compliance_facts")
+            ).all():
+                kept = json.loads(facts)
+                assert kept.pop("recovery_days") is not None
+                conn.execute(
+                    text("UPDATE compliance_facts SET facts = :facts WHERE aggregate_id = :id"),
+                    {"facts": json.dumps(kept), "id": aggregate_id},
+                )
+            conn.execute(
+                text("UPDATE ledger_tracking SET application_name = :old WHERE application_name = :now"),
+                {"old": "compliance@3", "now": tracked(COMPLIANCE)},
+            )
+    finally:
+        engine.dispose()
+    plant_event(  # written below the command after the upgrade, on a grant the facts knew before
+        ledger,
+        Grant.FundsRecovered,
+        amount=Decimal("2000.00"),
+        voucher="R-2",
+        occurred_on=date(2025, 4, 15),
+        actor="elsewhere",
+        role="officer",
+    )
+    found = [f for f in findings(ledger) if f["rule"] == "recovery date"]
+    assert [(f["clause"], f["date"]) for f in found] == [("003 第十三条", "2025-04-15")]
+    ledger.ok("projections", "verify")
+
+
+def test_many_receipts_are_kept_by_their_dates_not_one_by_one(ledger: Ledger, tmp_path: Path) -> None:
+    """What the grant and the judge keep of recoveries grows with their dates, not their number:
+    600 receipts over 6 dates and one order are 7 entries in each (one entry a receipt made a
+    grant's receipts cost the square of their number to judge)."""
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
+    ledger.ok(
+        "recover", "order", "G1", "--amount", "1000", "--reason", "凭证不全", "--document", "追1",
+        "--date", "2025-03-01", role="approver",
+    )  # fmt: skip
+    rows = [HEADER]
+    for n in range(600):
+        on = date(2025, 3, 2) + timedelta(days=n % 6)
+        rows.append(f"{on.isoformat()},,B0001,G1,,recover_receive,1,subsidy,,,R{n},,")
+    path = tmp_path / "receipts.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    ledger.ok("import", str(path))
+    app = GrantLedger(ledger.url)
+    try:
+        kept = app.get_grant("G1").recovery_days
+    finally:
+        app.close()
+    assert kept is not None and len(kept) == 7 and sum(kept.values()) == Decimal("400.00")
+    ledger.ok("balance", "B0001")  # caught up
+    engine = create_engine(ledger.url)
+    try:
+        with engine.connect() as conn:
+            (facts,) = conn.execute(text("SELECT facts FROM compliance_facts")).scalars().all()
+    finally:
+        engine.dispose()
+    judged = json.loads(facts)["recovery_days"]
+    assert len(judged) == 7 and sum(judged.values()) == 40000  # fen
