@@ -431,6 +431,11 @@ RULES: tuple[Rule, ...] = (
             "tests/test_one_rulebook.py::test_a_recovery_stored_before_its_order_is_a_finding",
             "tests/test_one_rulebook.py::test_a_recovery_stored_ahead_of_the_order_it_answers_is_a_finding",
         ),
+        note=N_(
+            "the clause has problems put right by a deadline and names no recovery; recoveries are DESIGN's, "
+            "and the ledger holds a receipt to the orders made by its day: the receipts by any day stay "
+            "within the orders by that day"
+        ),
     ),
     Rule(
         "recoveries before disposal",
