@@ -104,6 +104,9 @@ class GrantLedger(Application[UUID]):
         self._holding = threading.Lock()
         self._seals_ready: bool | None = None  # whether the ledger has ledger.snapshot_seals' table
         self._taken = threading.local()  # the snapshots this thread's last save stored
+        # aggregates this thread replayed past a snapshot of an earlier form: their next save
+        # stores a snapshot of this form, wherever the version falls (``_take_snapshots``)
+        self._reformed = threading.local()
         if not getattr(self.factory, "store_ready", False):
             ensure_schema(self.engine)
         self.trust = Trust(self.engine, self.recorder.events_record_cls.__table__)  # type: ignore[attr-defined]
@@ -165,6 +168,12 @@ class GrantLedger(Application[UUID]):
             interval = self.snapshotting_intervals.get(type(aggregate))
             if aggregate is not None and interval and is_point(event.originator_version, interval):
                 due[event.originator_id] = aggregate
+        reformed: set[UUID] = getattr(self._reformed, "keys", set())
+        for key in reformed & processing_event.aggregates.keys():
+            aggregate = processing_event.aggregates[key]
+            if self.snapshotting_intervals.get(type(aggregate)):
+                due[key] = aggregate
+        reformed.difference_update(due)
         if due:
             classes: dict[UUID, Any] = {
                 key: getattr(type(a), "Snapshot", self.snapshot_class) for key, a in due.items()
@@ -173,6 +182,12 @@ class GrantLedger(Application[UUID]):
             stored = [encode(classes[key].take(a)) for key, a in due.items()]
             self.snapshots.recorder.insert_events(stored)
             self._taken.stored = stored  # for the save's signer to sign (``handle``)
+
+    def _reform(self, key: UUID) -> None:
+        keys = getattr(self._reformed, "keys", None)
+        if keys is None:
+            keys = self._reformed.keys = set()
+        keys.add(key)
 
     def seals_ready(self) -> bool:
         """Whether this ledger keeps signed snapshots (ledger.snapshot_seals); asked once."""
@@ -293,6 +308,8 @@ class GrantLedger(Application[UUID]):
                 agrees = None if snapshot is None else self._snapshot_agrees(snapshot, mine)
                 if agrees is None:
                     raise _forged_snapshot(aggregate, stored.originator_version)
+                if agrees is False:  # of an earlier form: the next save stores one of this form
+                    self._reform(key)
                 if agrees and not (isinstance(aggregate, Grant) and not _dated(snapshot.state)):
                     self._remember_checked(key, stored)
                     if checked is not None and _encoded_alike(stored, mine):

@@ -237,10 +237,10 @@ def _snapshot_at_50(ledger: Ledger, unit: str) -> None:
         app.close()
 
 
-def _stored_in_form_1(ledger: Ledger, unit: str, bases: dict[str, dict[str, str]], signed: bool) -> None:
-    """The unit's snapshot at version 50 rewritten as the code before slots per grant stored it
+def _stored_in_form_1(ledger: Ledger, unit: str, bases: dict[str, dict[str, str]], signed: bool) -> int:
+    """The unit's latest snapshot rewritten as the code before slots per grant stored it
     (``bases`` by base id, no ``slots``, no ``class_version``), and (``signed``) signed by the
-    officer, as their own write signs a snapshot it takes."""
+    officer, as their own write signs a snapshot it takes; its version."""
     from eventsourcing.domain import Snapshot
     from eventsourcing.persistence import StoredEvent
 
@@ -255,6 +255,7 @@ def _stored_in_form_1(ledger: Ledger, unit: str, bases: dict[str, dict[str, str]
     try:
         assert app.snapshots is not None
         (stored,) = app.snapshots.recorder.select_events(key, desc=True, limit=1)
+        version = stored.originator_version
         taken: Any = app.mapper.to_domain_event(stored)
         state = dict(taken.state)
         state.pop("class_version", None)  # the form this code stores (or one rewritten before)
@@ -262,7 +263,7 @@ def _stored_in_form_1(ledger: Ledger, unit: str, bases: dict[str, dict[str, str]
         state["bases"] = bases
         old = Snapshot(  # type: ignore[call-arg]
             originator_id=key,
-            originator_version=50,
+            originator_version=version,
             timestamp=taken.timestamp,
             topic=taken.topic,
             state=state,
@@ -273,17 +274,19 @@ def _stored_in_form_1(ledger: Ledger, unit: str, bases: dict[str, dict[str, str]
     execute(
         ledger.url,
         *drop_snapshot_triggers(ledger.url),
-        "UPDATE ledger_snapshots SET state = :state WHERE originator_version = 50",
+        "UPDATE ledger_snapshots SET state = :state WHERE originator_version = :version",
         state=kept,
+        version=version,
     )
     if signed:
         engine = create_engine(ledger.url)
         try:
             with engine.begin() as conn:
-                row = StoredEvent(key, 50, stored.topic, kept)
+                row = StoredEvent(key, version, stored.topic, kept)
                 snapshot_seals.insert(conn, snapshot_seals.sealed(signer(ledger), [row]))
         finally:
             engine.dispose()
+    return version
 
 
 @pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
@@ -305,11 +308,13 @@ def test_a_unit_snapshot_of_the_earlier_form_is_checked_and_never_used_as_it_sta
     assert "already holds district base B1" in message, message
     ledger.ok("grant", "reject", "G1", "--reason", "评审未通过", "--date", "2024-03-05", role=A)
     ledger.ok(*district)
+    # the write after the replay stored a snapshot of this form: the one forged is that one
     forged = {"B1": g2, "B7": {"grant_id": "G7", "programme": "district_base", "level": "district"}}
-    _stored_in_form_1(ledger, "U1", forged, signed)
+    version = _stored_in_form_1(ledger, "U1", forged, signed)
+    assert version > 50
     result = ledger(*_apply("G4", "B4", "municipal_base_funded", "2024-03-06"))
     assert result.exit_code == 6, (result.stdout, result.stderr)
-    assert "stored snapshot of unit U1 at version 50 does not match" in result.stderr, result.stderr
+    assert f"stored snapshot of unit U1 at version {version} does not match" in result.stderr, result.stderr
 
 
 # ----------------------------------------------------------------------------- dates out of order
