@@ -12,6 +12,7 @@ import json
 import random
 import threading
 import time
+import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -104,9 +105,11 @@ class GrantLedger(Application[UUID]):
         self._holding = threading.Lock()
         self._seals_ready: bool | None = None  # whether the ledger has ledger.snapshot_seals' table
         self._taken = threading.local()  # the snapshots this thread's last save stored
-        # aggregates this thread replayed past a snapshot of an earlier form: their next save
-        # stores a snapshot of this form, wherever the version falls (``_take_snapshots``)
-        self._reformed = threading.local()
+        # aggregates replayed past a snapshot of an earlier form, by id(): the next save of one
+        # stores a snapshot of this form, wherever its version falls (``_take_snapshots``); held
+        # weakly, so one never saved (an import keeps its own snapshots) is not kept for it
+        self._reformed: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+        self._reforming = threading.Lock()
         if not getattr(self.factory, "store_ready", False):
             ensure_schema(self.engine)
         self.trust = Trust(self.engine, self.recorder.events_record_cls.__table__)  # type: ignore[attr-defined]
@@ -168,12 +171,12 @@ class GrantLedger(Application[UUID]):
             interval = self.snapshotting_intervals.get(type(aggregate))
             if aggregate is not None and interval and is_point(event.originator_version, interval):
                 due[event.originator_id] = aggregate
-        reformed: set[UUID] = getattr(self._reformed, "keys", set())
-        for key in reformed & processing_event.aggregates.keys():
-            aggregate = processing_event.aggregates[key]
-            if self.snapshotting_intervals.get(type(aggregate)):
-                due[key] = aggregate
-        reformed.difference_update(due)
+        with self._reforming:
+            for key, aggregate in processing_event.aggregates.items():
+                if self._reformed.get(id(aggregate)) is aggregate:
+                    del self._reformed[id(aggregate)]
+                    if self.snapshotting_intervals.get(type(aggregate)):
+                        due[key] = aggregate
         if due:
             classes: dict[UUID, Any] = {
                 key: getattr(type(a), "Snapshot", self.snapshot_class) for key, a in due.items()
@@ -182,12 +185,6 @@ class GrantLedger(Application[UUID]):
             stored = [encode(classes[key].take(a)) for key, a in due.items()]
             self.snapshots.recorder.insert_events(stored)
             self._taken.stored = stored  # for the save's signer to sign (``handle``)
-
-    def _reform(self, key: UUID) -> None:
-        keys = getattr(self._reformed, "keys", None)
-        if keys is None:
-            keys = self._reformed.keys = set()
-        keys.add(key)
 
     def seals_ready(self) -> bool:
         """Whether this ledger keeps signed snapshots (ledger.snapshot_seals); asked once."""
@@ -301,6 +298,7 @@ class GrantLedger(Application[UUID]):
                 return signed
         snapshot = self._decoded(stored)
         aggregate = None
+        reform = False
         for event in self._events(key):
             aggregate = event.mutate(aggregate)
             if stored is not None and event.originator_version == stored.originator_version:
@@ -308,8 +306,7 @@ class GrantLedger(Application[UUID]):
                 agrees = None if snapshot is None else self._snapshot_agrees(snapshot, mine)
                 if agrees is None:
                     raise _forged_snapshot(aggregate, stored.originator_version)
-                if agrees is False:  # of an earlier form: the next save stores one of this form
-                    self._reform(key)
+                reform = agrees is False  # of an earlier form: the next save stores one of this form
                 if agrees and not (isinstance(aggregate, Grant) and not _dated(snapshot.state)):
                     self._remember_checked(key, stored)
                     if checked is not None and _encoded_alike(stored, mine):
@@ -319,6 +316,9 @@ class GrantLedger(Application[UUID]):
             raise AggregateNotFoundError(key)
         if stored is not None:  # a snapshot of a version no event reached
             raise _forged_snapshot(aggregate, stored.originator_version)
+        if reform:
+            with self._reforming:
+                self._reformed[id(aggregate)] = aggregate
         return aggregate
 
     def _from_signed_snapshot(self, key: UUID, stored: Any, signer: Signer) -> Any:
