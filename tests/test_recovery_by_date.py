@@ -26,9 +26,9 @@ from tests.test_programme_rules import findings
 SPENDS = 60  # past the grant's snapshot interval (50 events)
 
 
-def _orders_then_spends(ledger: Ledger, tmp_path: Path) -> None:
+def _ordered_and_received(ledger: Ledger) -> None:
     """G1 receives 200,000.00; 3,000.00 ordered back on 2025-03-01 and 2,000.00 on 2025-05-01;
-    3,000.00 received on 2025-04-01; then enough spends for the grant to be snapshotted."""
+    3,000.00 received on 2025-04-01."""
     approved_district_grant(ledger)
     ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
     for document, amount, day in (("追1", "3000", "2025-03-01"), ("追2", "2000", "2025-05-01")):
@@ -37,6 +37,11 @@ def _orders_then_spends(ledger: Ledger, tmp_path: Path) -> None:
             "--date", day, role="approver",
         )  # fmt: skip
     ledger.ok("recover", "receive", "G1", "--amount", "3000", "--voucher", "R-1", "--date", "2025-04-01")
+
+
+def _orders_then_spends(ledger: Ledger, tmp_path: Path) -> None:
+    """``_ordered_and_received``, then enough spends for the grant to be snapshotted."""
+    _ordered_and_received(ledger)
     rows = [HEADER]
     for n in range(SPENDS):
         on = date(2024, 5, 1) + timedelta(days=n)
@@ -150,14 +155,7 @@ def test_an_upgraded_ledger_judges_again_the_recoveries_it_took_before(ledger: L
     at version 3), then a receipt ahead of its order stored below the command: the first command
     after the upgrade rebuilds the compliance read model, whose findings show the receipt, and
     `projections verify` finds the read models equal to a rebuild."""
-    approved_district_grant(ledger)
-    ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
-    for document, amount, day in (("追1", "3000", "2025-03-01"), ("追2", "2000", "2025-05-01")):
-        ledger.ok(
-            "recover", "order", "G1", "--amount", amount, "--reason", "凭证不全", "--document", document,
-            "--date", day, role="approver",
-        )  # fmt: skip
-    ledger.ok("recover", "receive", "G1", "--amount", "3000", "--voucher", "R-1", "--date", "2025-04-01")
+    _ordered_and_received(ledger)
     ledger.ok("balance", "B0001")  # caught up
     engine = create_engine(ledger.url)
     try:  # as the earlier version left them
