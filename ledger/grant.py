@@ -752,7 +752,7 @@ class Grant(Aggregate):
     def recovery_room(self, on: date) -> Decimal | None:
         if self.recovery_days is None:
             return None
-        return unanswered_from(self.recovery_days, on.isoformat(), ZERO)
+        return unanswered_from(self.recovery_days, on, ZERO)
 
     def headroom(self, source: str, on: date) -> Decimal:
         """The least balance of ``source`` at the end of ``on`` and of every later date."""

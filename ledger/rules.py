@@ -1922,17 +1922,12 @@ def received_after_order(grant: GrantFacts, act: Act, policy: Policy) -> Breach 
     )
 
 
-def unanswered_from(days: Mapping[str, Amount], on: str, zero: Amount) -> Amount:
+def unanswered_from(days: dict[str, Amount], on: date, zero: Amount) -> Amount:
     """The recoveries ordered and not yet received, counted by date: ``days`` holds by ISO date
-    the amount ordered back that day less the amount received; the least of what is owed at the
-    end of ``on`` and of each later date in ``days``. A receipt dated ``on`` adds to what is
-    received by every day from ``on``, so it may be no more than this."""
-    owed = sum((amount for day, amount in days.items() if day <= on), zero)
-    least = owed
-    for day in sorted(d for d in days if d > on):
-        owed += days[day]
-        least = min(least, owed)
-    return least
+    the amount ordered back that day less the amount received; what is owed at the end of ``on``
+    and of each later date, the least of it (``least_balance`` of that book). A receipt dated
+    ``on`` adds to what is received by every day from ``on``, so it may be no more than this."""
+    return least_balance(sum(days.values(), zero), days, max(days, default=""), on)
 
 
 def disposed_after_recoveries(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:

@@ -229,7 +229,7 @@ class JudgedGrant:
 
     def recovery_room(self, on: date) -> Decimal | None:
         days = None if self.facts is None else self.facts.get("recovery_days")  # absent: kept before
-        return None if days is None else from_fen(unanswered_from(days, on.isoformat(), 0))
+        return None if days is None else from_fen(unanswered_from(days, on, 0))
 
     def headroom(self, source: str, on: date) -> Decimal:
         total = self.row[f"{source}_available"]
