@@ -88,6 +88,39 @@ def timed(
     return Figure(name, size, median, max(rss), per_item / median if per_item else None, cpu=cpu)
 
 
+def timed_together(
+    rows: list[tuple[str, int, list[str] | Callable[[], list[str]]]],
+    env: dict[str, str],
+    cwd: Path,
+    runs: int,
+) -> list[Figure]:
+    """``timed`` for each row, their runs taken in turn (one of each, then again): a ratio of two
+    rows then compares runs made under the same load. Timed minutes apart, on a machine whose
+    speed drifts, the ratio of the balance row to its floor read 1.75x in one bench where the two
+    timed side by side read 1.30x."""
+    times: list[list[float]] = [[] for _ in rows]
+    rss: list[list[float]] = [[] for _ in rows]
+    cpus: list[list[float]] = [[] for _ in rows]
+    failed: dict[int, int] = {}
+    for _ in range(runs):
+        for i, (_name, _size, command) in enumerate(rows):
+            if i in failed:
+                continue
+            seconds, mb, code, cpu = measure(command() if callable(command) else command, env, cwd)
+            if code != 0:
+                failed[i] = code
+                continue
+            times[i].append(seconds)
+            rss[i].append(mb)
+            cpus[i].append(cpu)
+    return [
+        Figure(name, size, float("nan"), max(rss[i], default=NO_PEAK), note=f"failed (exit {failed[i]})")
+        if i in failed
+        else Figure(name, size, statistics.median(times[i]), max(rss[i]), cpu=statistics.median(cpus[i]))
+        for i, (name, size, _command) in enumerate(rows)
+    ]
+
+
 def print_table(figures: list[Figure], width: int) -> None:
     """The figures, with the CPU each used and the cores that kept busy (CPU / wall): a command
     using two cores' worth of CPU on two cores is bound by its CPU, not by waiting."""
@@ -303,18 +336,16 @@ def main() -> None:
     project = Path(__file__).resolve().parent.parent
     packages = [str(project / p) for p in ("ledger", "projections", "commands", "audit")]
     run([sys.executable, "-m", "compileall", "-q", *packages], env, folder)
-    startup = timed("CLI start-up (grant-ledger --version)", 0, [exe, "--version"], env, folder, quick)
     # What `balance` loads on an up-to-date SQLite ledger (projections/quick.py), and what any
-    # write loads whatever the store's size: the floors the two rows are measured against.
-    libs = timed(
+    # write loads whatever the store's size: the floors the two rows are measured against, each
+    # timed in turn with the rows compared to it (timed_together).
+    startup_row = ("CLI start-up (grant-ledger --version)", 0, [exe, "--version"])
+    libs_row = (
         "bare import of the report's libraries",
         0,
         [sys.executable, "-c", "import sqlite3, decimal, click"],
-        env,
-        folder,
-        quick,
     )
-    write_libs = timed(
+    write_libs_row = (
         "bare import of a write's libraries",
         0,
         [
@@ -323,11 +354,8 @@ def main() -> None:
             "import click, pydantic, sqlalchemy.orm, eventsourcing.sqlite, "
             "eventsourcing_sqlalchemy.recorders",
         ],
-        env,
-        folder,
-        quick,
     )
-    figures += [startup, libs, write_libs]
+    startup = libs = write_libs = Figure("", 0, float("nan"), NO_PEAK)
 
     def clean() -> list[str]:
         return ["sh", "-c", f"{fresh_ledger(exe, str(db), keys)} && {as_approver} >/dev/null"]
@@ -426,11 +454,27 @@ def main() -> None:
                 quick,
             )
         )
-        figures.append(timed(f"balance {base}", count, [exe, "balance", base], env, folder, quick))
-        figures.append(timed("balance (all bases)", count, [exe, "balance"], env, folder, quick))
-        figures.append(
-            timed("spend (one, populated store)", count, lambda: spend_args(exe, "BENCH"), env, folder, quick)
+        libs, balance_one, balance_all = timed_together(
+            [
+                libs_row,
+                (f"balance {base}", count, [exe, "balance", base]),
+                ("balance (all bases)", count, [exe, "balance"]),
+            ],
+            env,
+            folder,
+            quick,
         )
+        startup, write_libs, one_spend = timed_together(
+            [
+                startup_row,
+                write_libs_row,
+                ("spend (one, populated store)", count, lambda: spend_args(exe, "BENCH")),
+            ],
+            env,
+            folder,
+            quick,
+        )
+        figures += [startup, libs, write_libs, balance_one, balance_all, one_spend]
         figures.append(
             timed(
                 "projections rebuild", count, [exe, "projections", "rebuild"], env, folder, 1, per_item=count
