@@ -75,6 +75,27 @@ def grant_group() -> None:
     type=FIGURE,
     help="declared: of them senior instructors or senior technicians (高级实习指导教师、高级技师)",
 )
+@click.option(
+    "--technician-instructors",
+    type=FIGURE,
+    help="declared: of them senior instructors or technicians and up (高级实习指导教师、技师以上; national)",
+)
+@click.option(
+    "--integrated-teachers", type=FIGURE, help="declared: of the teachers, integrated (一体化教师; national)"
+)
+@click.option(
+    "--places", type=FIGURE, help="declared: trainees a year it can take, any level (年培训人次; national)"
+)
+@click.option(
+    "--workforce",
+    type=FIGURE,
+    help="declared: an enterprise's workforce, agency staff included (企业用工总量)",
+)
+@click.option("--skilled-workers", type=FIGURE, help="declared: of the workforce, skilled workers (技能人才)")
+@click.option(
+    "--partners", type=FIGURE, help="declared: large and medium enterprises it works with (合作企业)"
+)
+@click.option("--joint-majors", type=FIGURE, help="declared: majors built with those enterprises (共建专业)")
 @click.option("--date", "on", type=DATE, help="business date (default today)")
 def apply_command(
     grant_id: str,
@@ -90,16 +111,22 @@ def apply_command(
     """Record a unit's application for a base under a programme.
 
     The figures an applicant declares (--trained, --advanced, --capacity, --students, --teachers,
-    --instructors, --senior-instructors) are judged against the programme's application
-    conditions (003 第六条, 002 四(一)2): a shortfall is a finding on the application
-    (`report findings`), not a refusal; a figure not declared is not judged.
+    --instructors, --senior-instructors, --technician-instructors, --integrated-teachers,
+    --places, --workforce, --skilled-workers, --partners, --joint-majors) are judged against the
+    programme's application conditions (003 第六条, 002 四(一)1 and 2): a shortfall is a finding
+    on the application (`report findings`), not a refusal; a figure not declared is not judged.
+    A national base's share of skilled workers is asked of an enterprise only (依托企业建设的).
 
     \b
-    Example:
+    Examples:
       grant-ledger grant apply G-YZ-2024-01 --unit U-YZ-001 --base B0001 \\
           --base-name 渝中区数字技能培训基地 --programme district_base \\
           --project 电工 --amount 20万 --trained 900 --advanced 200 --capacity 320 \\
-          --date 2024-03-01
+          --partners 2 --joint-majors 2 --date 2024-03-01
+      grant-ledger grant apply G-GJ-2024-01 --unit U-CQ-009 --base B0009 \\
+          --programme national_base --project 电工 --project 焊工 --project 钳工 \\
+          --project 车工 --project 数控 --amount 500万 --places 2400 --teachers 80 \\
+          --integrated-teachers 44 --instructors 50 --technician-instructors 21
     """
     record(
         action(

@@ -75,6 +75,21 @@ DECLARED_FIGURES = (
     "teachers",
     "instructors",
     "senior_instructors",
+    "places",
+    "integrated_teachers",
+    "technician_instructors",
+    "skilled_workers",
+    "workforce",
+    "partners",
+    "joint_majors",
+)
+# a figure that counts some of another's (of the trained, the advanced; ...): never more than it
+DECLARED_PARTS = (
+    ("advanced", "trained"),
+    ("senior_instructors", "instructors"),
+    ("technician_instructors", "instructors"),
+    ("integrated_teachers", "teachers"),
+    ("skilled_workers", "workforce"),
 )
 
 
@@ -241,7 +256,7 @@ class Apply(Action):
                 value2=", ".join(DECLARED_FIGURES),
             )
             raise BadInputError(msg)
-        for part, whole in (("advanced", "trained"), ("senior_instructors", "instructors")):
+        for part, whole in DECLARED_PARTS:
             if part in self.declared and self.declared[part] > self.declared.get(whole, self.declared[part]):
                 option = part.replace("_", "-")
                 msg = T_(

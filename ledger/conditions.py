@@ -88,6 +88,12 @@ def condition_breach(grant_id: str, condition: Condition, declared: dict[str, in
     return _breach(grant_id, condition, what)
 
 
+def asked_of(condition: Condition, unit_kind: str) -> bool:
+    """A condition of some kinds of unit only (002 四(一)1(2): a share of the enterprise's own
+    workforce, "依托企业建设的") is asked of a unit known to be of one of them."""
+    return not condition.kinds or unit_kind in condition.kinds
+
+
 def _breach(grant_id: str, condition: Condition, what: Text | str) -> Breach:
     return Breach(
         rule=N_("application condition"),
@@ -136,7 +142,9 @@ def application_breaches(
     earlier version or brought by an import, ``rules.named_projects``); judged here where the programme
     asks it "原则上" (``PROJECTS_IN_PRINCIPLE``)."""
     found = [host_breach(grant_id, programme, unit_kind)]
-    found += [condition_breach(grant_id, c, declared or {}) for c in programme.conditions]
+    found += [
+        condition_breach(grant_id, c, declared or {}) for c in programme.conditions if asked_of(c, unit_kind)
+    ]
     clause = programme.projects_clause
     if projects is not None and programme.level in PROJECTS_IN_PRINCIPLE and clause is not None:
         found.append(projects_in_range(programme, projects, clause))

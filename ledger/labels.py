@@ -109,6 +109,13 @@ NAMES: dict[str, dict[str, str]] = {
         "teachers": N_("teachers"),
         "instructors": N_("instructors"),
         "senior_instructors": N_("senior_instructors"),
+        "places": N_("places"),
+        "integrated_teachers": N_("integrated_teachers"),
+        "technician_instructors": N_("technician_instructors"),
+        "skilled_workers": N_("skilled_workers"),
+        "workforce": N_("workforce"),
+        "partners": N_("partners"),
+        "joint_majors": N_("joint_majors"),
     },
     "unit_kind": {
         "technical_school": N_("technical school"),

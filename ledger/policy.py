@@ -87,13 +87,15 @@ class Spending:
 @dataclass(frozen=True)
 class Condition:
     """An application condition (原则上): a declared ``figure`` (or its share or ratio ``per``
-    another figure) of at least ``at_least`` and at most ``at_most``."""
+    another figure) of at least ``at_least`` and at most ``at_most``; with ``kinds``, asked only
+    of a unit of one of those kinds (002 四(一)1(2): "依托企业建设的")."""
 
     figure: str
     per: str | None
     at_least: Decimal | None
     at_most: Decimal | None
     clause: Clause
+    kinds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -259,6 +261,7 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
                 at_least=_dec(c.get("at_least")),
                 at_most=_dec(c.get("at_most")),
                 clause=clauses[c["clause"]],
+                kinds=tuple(c.get("kinds", ())),
             )
             for c in rows
         )

@@ -4,6 +4,7 @@ rule: each tamper a red-team pass made PASS (issue 14, items 4, 5, 7, 9, 11) now
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
@@ -21,7 +22,7 @@ from openpyxl import load_workbook
 from sqlalchemy import create_engine, text
 
 from audit.bundle import write_manifest
-from audit.verifier.policy import FORMER, KNOWN
+from audit.verifier.policy import FORMER, KNOWN, with_added
 from audit.verifier.xlsx import sheet_parts
 from bench.big_cell import inflated_part
 from tests.conftest import Ledger, approved_district_grant
@@ -245,28 +246,36 @@ def test_the_verifier_knows_exactly_the_policy_versions_the_ledger_ships() -> No
     shipped = Path(__file__).parent.parent / "ledger" / "policy"
     now = {hashlib.sha256(p.read_bytes()).hexdigest(): p.name for p in shipped.glob("*.toml")}
     assert now | FORMER == KNOWN and not now.keys() & FORMER.keys()
-    earlier = Path(__file__).parent / "data" / "bundle-format-3" / "policy" / "v1-2023.toml"
-    assert hashlib.sha256(earlier.read_bytes()).hexdigest() in FORMER
+    assert {hashlib.sha256(p.read_bytes()).hexdigest() for p in FORMER_TEXTS} == set(FORMER)
+
+
+# each text an earlier release shipped: the format-3 bundle's, and the one before the conditions
+# of 002 四(一)1 (tests/data/README.md)
+FORMER_TEXTS = (
+    Path(__file__).parent / "data" / "bundle-format-3" / "policy" / "v1-2023.toml",
+    Path(__file__).parent / "data" / "former-policy" / "v1-2023.toml",
+)
 
 
 def test_a_former_text_states_the_rules_the_shipped_one_does() -> None:
     """Nothing signed covers a bundle's policy file: a former text is known only while the rules
-    the verifier reads of it are the shipped text's (its quotes, and the rounds' dates the
-    verifier does not judge, may differ), or a forger would ship the loosest one."""
+    the verifier reads of it, with the conditions added since (``with_added``), are the shipped
+    text's (its quotes, and the rounds' dates the verifier does not judge, may differ), or a forger
+    would ship the loosest one."""
 
-    def rules(text: str) -> dict[str, Any]:
-        data = tomllib.loads(text)
+    def rules(text: str | dict[str, Any]) -> dict[str, Any]:
+        data = copy.deepcopy(text) if isinstance(text, dict) else tomllib.loads(text)
         del data["documents"]  # the rounds' dates and the like: the ledger's, not the verifier's
         for clause in data["clauses"].values():
-            del clause["words"]
+            clause.pop("words", None)  # the verifier cites a clause; the conditions added carry no quote
         return data
 
     shipped = (Path(__file__).parent.parent / "ledger" / "policy" / "v1-2023.toml").read_text("utf-8")
-    earlier = (Path(__file__).parent / "data" / "bundle-format-3" / "policy" / "v1-2023.toml").read_text(
-        "utf-8"
-    )
-    assert set(FORMER) == {hashlib.sha256(earlier.encode("utf-8")).hexdigest()}
-    assert earlier != shipped and rules(earlier) == rules(shipped)
+    for path in FORMER_TEXTS:
+        earlier = path.read_text("utf-8")
+        assert hashlib.sha256(earlier.encode("utf-8")).hexdigest() in FORMER
+        assert earlier != shipped and rules(earlier) != rules(shipped)
+        assert rules(with_added(tomllib.loads(earlier))) == rules(shipped)
 
 
 # ----------------------------------------------------------------------------- item 5: the rules

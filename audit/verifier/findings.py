@@ -34,7 +34,9 @@ PROJECTS_IN_PRINCIPLE = frozenset({"district"})
 MEASURES = {"advanced_evaluations": N_("advanced evaluations")}
 WORDS = (
     *(N_("trainees"), N_("advanced"), N_("evaluations"), N_("trained"), N_("capacity"), N_("students")),
-    *(N_("teachers"), N_("instructors"), N_("senior_instructors")),
+    *(N_("teachers"), N_("instructors"), N_("senior_instructors"), N_("places"), N_("integrated_teachers")),
+    *(N_("technician_instructors"), N_("skilled_workers"), N_("workforce"), N_("partners")),
+    N_("joint_majors"),
 )
 
 
@@ -107,6 +109,8 @@ def _application(g: GrantTotals, programme: Programme) -> list[list[Any]]:
         )
         rows.append([g.base_id, g.grant_id, _("host unit"), programme.hosts_clause, None, message])
     for c in programme.conditions:
+        if c.get("kinds") and g.unit_kind not in c["kinds"]:  # asked of those kinds of unit only
+            continue
         what = _shortfall(g.declared, c)
         if what is not None:
             message = _("grant {grant_id} declared {what} at application; the programme asks {bound}").format(

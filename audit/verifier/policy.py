@@ -37,10 +37,110 @@ FORMER = {
     # enforces), 002 六 without the ministries' filing, 000 第十三条 without "根据财政预算", 003 第十三条
     # without the staged evaluation the closure rests on
     "7c1ad927495f78000d4b51c9373e29960edc1189056268a4ced924eb1d532d08": "v1-2023.toml",
+    # application conditions without 002 四(一)1's national ones (2000 人次, 一体化教师, 技师以上,
+    # an enterprise's skilled share), 002 四(一)2(2)'s skilled share and the cooperation of 002
+    # 四(一)2(4) and 003 第六条(四)
+    "890daa52a0ecae0343ade00a9659ebc3e1d58cf648b1002537ab3516b7371a82": "v1-2023.toml",
 }
+# What the shipped text states that the former ones do not: the application conditions added
+# from 002 四(一)1-2 and 003 第六条(四), each on a figure no former release let an applicant declare.
+# A former text is read with them, so that the rules it judges by are the shipped text's (a
+# bundle shipping a former text cannot loosen them) and its own findings stay as they were. The
+# clauses are cited (document and article), not quoted: the verifier prints no clause's words.
+ADDED_TO_FORMER = """
+[clauses.national_capacity]
+doc = "002"
+article = "四(一)1(2)"
+
+[clauses.national_skilled_share]
+doc = "002"
+article = "四(一)1(2)"
+
+[clauses.national_teachers]
+doc = "002"
+article = "四(一)1(3)"
+
+[clauses.municipal_skilled_share]
+doc = "002"
+article = "四(一)2(2)"
+
+[clauses.municipal_cooperation]
+doc = "002"
+article = "四(一)2(4)"
+
+[clauses.district_cooperation]
+doc = "003"
+article = "第六条(四)"
+
+[[conditions.district_base]]
+figure = "partners"
+at_least = 2
+clause = "district_cooperation"
+
+[[conditions.district_base]]
+figure = "joint_majors"
+at_least = 2
+clause = "district_cooperation"
+
+[[conditions.municipal_base_funded]]
+figure = "skilled_workers"
+per = "workforce"
+at_least = "0.35"
+clause = "municipal_skilled_share"
+
+[[conditions.municipal_base_funded]]
+figure = "partners"
+at_least = 3
+clause = "municipal_cooperation"
+
+[[conditions.municipal_base_funded]]
+figure = "joint_majors"
+at_least = 3
+clause = "municipal_cooperation"
+
+[[conditions.municipal_base_named]]
+figure = "skilled_workers"
+per = "workforce"
+at_least = "0.35"
+clause = "municipal_skilled_share"
+
+[[conditions.municipal_base_named]]
+figure = "partners"
+at_least = 3
+clause = "municipal_cooperation"
+
+[[conditions.municipal_base_named]]
+figure = "joint_majors"
+at_least = 3
+clause = "municipal_cooperation"
+
+[[conditions.national_base]]
+figure = "places"
+at_least = 2000
+clause = "national_capacity"
+
+[[conditions.national_base]]
+figure = "skilled_workers"
+per = "workforce"
+at_least = "0.40"
+kinds = ["enterprise"]
+clause = "national_skilled_share"
+
+[[conditions.national_base]]
+figure = "integrated_teachers"
+per = "teachers"
+at_least = "0.50"
+clause = "national_teachers"
+
+[[conditions.national_base]]
+figure = "technician_instructors"
+per = "instructors"
+at_least = "0.40"
+clause = "national_teachers"
+"""
 KNOWN = {
     **FORMER,
-    "890daa52a0ecae0343ade00a9659ebc3e1d58cf648b1002537ab3516b7371a82": "v1-2023.toml",
+    "13f193408b46614c6361f2fe028904bef93a8a9257dacd8e1f8b00b6ea4870fa": "v1-2023.toml",
 }
 
 
@@ -345,4 +445,15 @@ def _one_version(path: Path, report: Report, installs: dict[str, Installed]) -> 
             ).format(name=name, known=", ".join(sorted(KNOWN.values())))
         )
         return None
-    return BundlePolicy(known, tomllib.loads(raw.decode("utf-8")))
+    data = tomllib.loads(raw.decode("utf-8"))
+    return BundlePolicy(known, with_added(data) if sha in FORMER else data)
+
+
+def with_added(data: dict[str, Any]) -> dict[str, Any]:
+    """A former text's data with what the shipped text added (``ADDED_TO_FORMER``): its clauses,
+    and its conditions after each programme's own."""
+    added = tomllib.loads(ADDED_TO_FORMER)
+    conditions = {code: list(rows) for code, rows in data.get("conditions", {}).items()}
+    for code, rows in added["conditions"].items():
+        conditions[code] = conditions.get(code, []) + rows
+    return {**data, "clauses": {**data["clauses"], **added["clauses"]}, "conditions": conditions}
