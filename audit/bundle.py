@@ -64,7 +64,7 @@ from ledger.database import EVENTS_TABLE, streamed_rows
 from ledger.encoding import json_state
 from ledger.errors import BadInputError, NotFoundError, VerificationError
 from ledger.i18n import current
-from ledger.policy import Policy, load_policies, parse_policy, policy_in_force
+from ledger.policy import Policy, Programme, load_policies, parse_policy, policy_in_force
 from ledger.policy_files import POLICY_FOLDER
 from ledger.policy_installed import BOOK_ID
 from ledger.rules import named_projects
@@ -308,14 +308,15 @@ def _write_workbook(
     size: int,
     grant: str | None,
     as_of: date | None,
-    policy: Policy,
+    policies: tuple[Policy, ...],
     progress: Progress | None = None,
     log_apart: Connection | None = None,
 ) -> list[str]:
     """report.xlsx, from its own pass over the stored events (never from a read model: what the
-    workbook shows is what the bundle's events say), its findings judged by ``policy`` (the
-    bundle's: the latest version it ships); returns the event-log sheet names. ``log_apart``: the
-    event log is written by the parent process (``DeflatedSheet``), which sends its sheets here."""
+    workbook shows is what the bundle's events say), its findings judged by ``policies`` (the
+    versions the bundle ships, oldest first: an application by the one in force on its date, the
+    rest by the latest); returns the event-log sheet names. ``log_apart``: the event log is
+    written by the parent process (``DeflatedSheet``), which sends its sheets here."""
     with Workbook(path) as book:
         log: SheetStream | None = None
         if log_apart is not None:
@@ -324,7 +325,7 @@ def _write_workbook(
             log = book.sheet(
                 layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, rows=size, form=forms.EVENT_LOG_FORM
             )
-        content = _Book(policy, as_of.isoformat() if as_of else None, book)
+        content = _Book(policies, as_of.isoformat() if as_of else None, book)
         _write_events(engine, size, _selection(grant, as_of), None, log, None, content)
         if log is not None:
             log_sheets = log.close()
@@ -384,19 +385,19 @@ def _workbook_job(
     grant: str | None,
     as_of: date | None,
     lang: str,
-    policy: tuple[str, str],
+    policies: list[tuple[str, str]],
 ) -> list[str]:
     """``_write_workbook`` in a second process (its own connection to the same database), which
-    speaks the parent's language; ``policy``: the bundle's version, its file name and text;
-    ``log_apart``: where the parent sends the event log it writes (None: written here)."""
+    speaks the parent's language; ``policies``: the bundle's versions, each its file name and
+    text; ``log_apart``: where the parent sends the event log it writes (None: written here)."""
     from ledger.database import make_engine
     from ledger.i18n import use
 
     use(lang)
     engine = make_engine(url)
     try:
-        version = parse_policy(policy[1], policy[0])
-        return _write_workbook(engine, Path(path), size, grant, as_of, version, log_apart=log_apart)
+        versions = tuple(parse_policy(text, name) for name, text in policies)
+        return _write_workbook(engine, Path(path), size, grant, as_of, versions, log_apart=log_apart)
     finally:
         engine.dispose()
 
@@ -425,19 +426,19 @@ class _WorkbookJob:
         selection: _Selection,
         grant: str | None,
         as_of: date | None,
-        policy: _Version,
+        versions: list[_Version],
     ) -> None:
-        self._args = (engine, path, size, grant, as_of, policy)
+        self._args = (engine, path, size, grant, as_of, versions)
         self.log_apart = size >= PARALLEL_EVENTS and selection.everything
         self._background: Background | None = None
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self.log: DeflatedSheet | None = None
 
     def __enter__(self) -> _WorkbookJob:
-        engine, path, size, grant, as_of, policy = self._args
+        engine, path, size, grant, as_of, versions = self._args
         if size >= PARALLEL_EVENTS:
             url = engine.url.render_as_string(hide_password=False)
-            named = (policy.source, policy.text)
+            named = [(v.source, v.text) for v in versions]
             args = (url, str(path), size, grant, as_of, current(), named)
             if self.log_apart:
                 self._background = Background(_workbook_job, *args, inbox=True)
@@ -456,8 +457,9 @@ class _WorkbookJob:
 
     def result(self, progress: Progress | None) -> list[str]:
         if self._background is None:
-            engine, path, size, grant, as_of, policy = self._args
-            return _write_workbook(engine, path, size, grant, as_of, policy.policy, progress)
+            engine, path, size, grant, as_of, versions = self._args
+            policies = tuple(v.policy for v in versions)
+            return _write_workbook(engine, path, size, grant, as_of, policies, progress)
         if progress is not None:
             progress.stage(_("writing the workbook"), 0)
         if self.log is not None:
@@ -525,6 +527,7 @@ class _Grant:
     status: str = "applied"
     build_start: date | None = None
     outputs: dict[int, Any] = field(default_factory=dict)
+    applied_on: str | None = None
     unit_kind: str = ""
     declared: dict[str, int] | None = None
     projects: int | None = None
@@ -535,8 +538,9 @@ class _Book:
     one reading of events (``projections.measures``) and the ledger's own rules; spending is
     spooled to disk as it comes, so memory holds only a grant's totals."""
 
-    def __init__(self, policy: Any, as_of: str | None, book: Workbook) -> None:
-        self.policy = policy
+    def __init__(self, policies: tuple[Policy, ...], as_of: str | None, book: Workbook) -> None:
+        self.policies = policies
+        self.policy = policies[-1]
         self.as_of = as_of
         self.latest = ""  # the latest business date of the events the books read
         self.grants: dict[str, _Grant] = {}
@@ -566,6 +570,7 @@ class _Book:
                 state["base_name"],
                 state["programme"],
                 {},
+                applied_on=_occurred_on(state),
                 unit_kind=state.get("unit_kind") or "",
                 declared=state.get("declared"),
                 projects=named_projects(state.get("projects")),
@@ -631,6 +636,15 @@ class _Book:
             sheet.append(row)
         sheet.close()
 
+    def _applied(self, g: _Grant) -> Programme:
+        """The programme as the version in force on the application's date states it (as
+        ``report findings`` judges an application): a version taking effect later neither adds
+        nor drops its findings."""
+        day = g.applied_on
+        then = [p for p in self.policies if day is not None and p.effective_from.isoformat() <= day]
+        version = then[-1] if then and g.programme in then[-1].programmes else self.policy
+        return version.programme(g.programme)
+
     def _findings(self, g: _Grant, from_fen: Callable[[int], Decimal]) -> list[list[Any]]:
         """The findings that follow from the events and the policy alone (as ``report findings``
         words them); those that depend on the day read, or on the judge of stored history, are
@@ -642,7 +656,7 @@ class _Book:
             return []
         programme = self.policy.programme(g.programme)
         breaches: list[Breach | None] = list(
-            application_breaches(g.grant_id, programme, g.unit_kind, g.declared, g.projects)
+            application_breaches(g.grant_id, self._applied(g), g.unit_kind, g.declared, g.projects)
         )
         if g.status in ("approved", "closed"):
             subsidy = from_fen(g.totals.get("subsidy_received", 0))
@@ -701,8 +715,8 @@ def _write_bundle(
     (directory / "keys").mkdir()
     (directory / "policy").mkdir()
 
-    policy = versions[-1]  # the bundle's: its findings are judged by it
-    with _WorkbookJob(engine, directory / "report.xlsx", size, selection, grant, as_of, policy) as workbook:
+    policy = versions[-1]  # the bundle's: its findings are judged by it (an application by its day's)
+    with _WorkbookJob(engine, directory / "report.xlsx", size, selection, grant, as_of, versions) as workbook:
         with (directory / "events.jsonl").open("wb") as out:
             step = progress.stage(_("exporting events"), size) if progress else None
             written = _write_events(engine, size, selection, out, workbook.log, step)

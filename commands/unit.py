@@ -12,7 +12,7 @@ from commands.grant import DATE
 from commands.i18n import _
 from ledger.actions import RegisterUnit, SetUnitDistrict
 from ledger.errors import BadInputError
-from ledger.unit import UNIT_KINDS
+from ledger.unit_kinds import UNIT_KINDS
 
 
 def _typed(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

@@ -88,6 +88,7 @@ DECLARED_PARTS = (
     ("advanced", "trained"),
     ("senior_instructors", "instructors"),
     ("technician_instructors", "instructors"),
+    ("senior_instructors", "technician_instructors"),  # 高级技师 are 技师以上
     ("integrated_teachers", "teachers"),
     ("skilled_workers", "workforce"),
 )
@@ -119,7 +120,7 @@ class RegisterUnit(Action):
     district: District = None
 
     def check(self, policy: Policy) -> None:
-        from ledger.unit import UNIT_KINDS
+        from ledger.unit_kinds import UNIT_KINDS
 
         if self.kind not in UNIT_KINDS:
             msg = T_(
@@ -263,7 +264,7 @@ class Apply(Action):
                     "--{option} {value} is more than --{whole} {value2}",
                     option=option,
                     value=self.declared[part],
-                    whole=whole,
+                    whole=whole.replace("_", "-"),
                     value2=self.declared[whole],
                 )
                 raise BadInputError(msg)

@@ -18,6 +18,7 @@ from ledger.errors import BadInputError
 from ledger.i18n import T_, _
 from ledger.policy_files import POLICY_FOLDER, shipped
 from ledger.toml_text import parsed
+from ledger.unit_kinds import UNIT_KINDS
 
 
 @dataclass(frozen=True)
@@ -261,7 +262,7 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
                 at_least=_dec(c.get("at_least")),
                 at_most=_dec(c.get("at_most")),
                 clause=clauses[c["clause"]],
-                kinds=tuple(c.get("kinds", ())),
+                kinds=_unit_kinds(c.get("kinds", [])),
             )
             for c in rows
         )
@@ -305,7 +306,7 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
             spending=spending.get(code),
             conditions=conditions.get(code, ()),
             outputs=outputs.get(code, ()),
-            hosts=tuple(hosts.get(code, {}).get("kinds", ())),
+            hosts=_unit_kinds(hosts.get(code, {}).get("kinds", [])),
             hosts_clause=clauses[hosts[code]["clause"]] if code in hosts else None,
             document=p.get("document"),
             approvers=tuple(p.get("approvers", ())),
@@ -350,6 +351,20 @@ def all_policies() -> tuple[Policy, ...]:
         return load_policies()
     installed = [p for p, _ in INSTALLED_VERSIONS.values()]
     return tuple(sorted((*load_policies(), *installed), key=lambda p: p.effective_from))
+
+
+def _unit_kinds(value: Any) -> tuple[str, ...]:
+    """A list of kinds of unit (a programme's host units, the units a condition is asked of)."""
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        raise TypeError(_("kinds {value!r} is no list of kinds of unit").format(value=value))
+    unknown = [k for k in value if k not in UNIT_KINDS]
+    if unknown:
+        raise ValueError(
+            _("kind of unit {value!r} is none of {kinds}").format(
+                value=unknown[0], kinds=", ".join(UNIT_KINDS)
+            )
+        )
+    return tuple(value)
 
 
 def parse_policy(text: str, source: str) -> Policy:

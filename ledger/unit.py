@@ -27,15 +27,6 @@ from ledger.snapshot_points import snapshot_every
 UNIT_NAMESPACE = uuid5(NAMESPACE_URL, "https://grant-ledger/unit")
 BASE_NAMESPACE = uuid5(NAMESPACE_URL, "https://grant-ledger/base")
 ROUND_NAMESPACE = uuid5(NAMESPACE_URL, "https://grant-ledger/recommendation-round")
-UNIT_KINDS = (
-    "technical_school",
-    "senior_technical_school",
-    "technician_college",
-    "enterprise",
-    "training_institution",
-    "public_base",
-    "other",
-)
 # 000 第三条: institutes rest mainly on 高级技工学校 and 技师学院 (含筹设: one being set up counts)
 INSTITUTE_HOSTS = ("senior_technical_school", "technician_college")
 

@@ -7,12 +7,16 @@ bundle alone, whichever policy text the bundle ships."""
 from __future__ import annotations
 
 import shutil
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from click.testing import CliRunner
+import pytest
+from click.testing import CliRunner, Result
 from openpyxl import load_workbook
 
 from audit.bundle import write_manifest
+from commands.cli import cli
 from tests.conftest import Ledger
 from tests.test_core_rules import refused
 from tests.test_programme_rules import apply_args, assert_bundle_agrees, findings, register
@@ -96,6 +100,7 @@ def test_a_part_declared_above_its_whole_is_refused_and_nothing_written(ledger: 
         ("--integrated-teachers", "--teachers"),
         ("--technician-instructors", "--instructors"),
         ("--skilled-workers", "--workforce"),
+        ("--senior-instructors", "--technician-instructors"),  # 高级技师 are 技师以上
     ):
         said = refused(ledger, *apply_args("N1", "U1", "B1", "national_base", *NATIONAL), "--amount", "500万",
                        part, "81", whole, "80", "--date", "2024-03-01", code=2)  # fmt: skip
@@ -108,8 +113,6 @@ def test_the_verifier_words_the_same_findings_in_chinese(sqlite_ledger: Ledger, 
 
 
 def _verify(bundle: Path) -> tuple[int, str]:
-    from commands.cli import cli
-
     result = CliRunner().invoke(cli, ["--lang", "en", "--role", "auditor", "audit", "verify", str(bundle)])
     assert "Traceback" not in result.stderr, result.stderr
     return result.exit_code, result.stdout
@@ -151,3 +154,129 @@ def test_a_bundle_shipping_the_former_policy_text_is_judged_by_the_conditions_ad
     write_manifest(forged)
     code, out = _verify(forged)
     assert code == 6 and "report.xlsx findings!" in out, out
+
+
+# a version an administrator installs later, in force from IN_FORCE, that asks no partners of a
+# district base (what a version written from the former text would do)
+INSTALLED_ON, IN_FORCE, TODAY = "2026-12-01", "2026-12-10", "2026-12-20"
+LOOSER = "v2-2026.toml"
+
+
+def _looser() -> str:
+    text = (resources.files("ledger") / "policy" / "v1-2023.toml").read_text("utf-8")
+    partners = (
+        '[[conditions.district_base]]\nfigure = "partners"\nat_least = 2\nclause = "district_cooperation"\n\n'
+    )
+    assert partners in text and 'version = "2023.1"' in text
+    text = text.replace('version = "2023.1"', 'version = "2026.1"').replace(partners, "", 1)
+    return text.replace("effective_from = 2023-03-15\n", f"effective_from = {IN_FORCE}\n", 1)
+
+
+def _one_partner(ledger: Ledger) -> None:
+    """D1 applied 2024-03-01 naming one partner enterprise (003 第六条(四) asks two)."""
+    register(ledger, "U1", "senior_technical_school")
+    ledger.ok(*apply_args("D1", "U1", "B-D1", "district_base", "电工"), "--amount", "20万",
+              "--partners", "1", "--date", "2024-03-01")  # fmt: skip
+
+
+def _install(ledger: Ledger, path: Path, monkeypatch: pytest.MonkeyPatch) -> Result:
+    from tests.conftest import KEYRING
+
+    assert ledger.root is not None
+    monkeypatch.setenv("GRANT_LEDGER_TODAY", INSTALLED_ON)
+    args = [
+        "--db",
+        ledger.url,
+        "--key",
+        str(KEYRING[ledger.root]["admin"]),
+        "--role",
+        "admin",
+        "--lang",
+        "en",
+    ]
+    result = ledger.runner.invoke(cli, [*args, "policy", "install", str(path)])
+    monkeypatch.setenv("GRANT_LEDGER_TODAY", TODAY)
+    return result
+
+
+def _findings_sheet(bundle: Path) -> list[tuple[Any, ...]]:
+    book = load_workbook(bundle / "report.xlsx", read_only=True)
+    rows = [r[:4] for r in book["findings"].iter_rows(min_row=5, values_only=True)]
+    book.close()
+    return rows
+
+
+def test_a_later_version_neither_drops_nor_adds_an_applications_findings(
+    sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An application is judged by the version in force on its date, in `report findings`, in
+    the bundle's sheet and by the verifier, whatever version the bundle's latest is."""
+    _one_partner(sqlite_ledger)
+    version = tmp_path / LOOSER
+    version.write_text(_looser(), encoding="utf-8")
+    assert _install(sqlite_ledger, version, monkeypatch).exit_code == 0
+    sqlite_ledger.ok("audit", "checkpoint", role="approver")
+    assert [f["clause"] for f in findings(sqlite_ledger, TODAY)] == ["003 第六条(四)"]
+    bundle = tmp_path / "bundle"
+    sqlite_ledger.ok("audit", "export", str(bundle), role="auditor")
+    assert sorted(p.name for p in (bundle / "policy").iterdir()) == ["v1-2023.toml", LOOSER]
+    assert [r[1:4] for r in _findings_sheet(bundle)[:-1]] == [("D1", "申报条件", "003 第六条(四)")]
+    code, out = _verify(bundle)
+    assert code == 0, out
+    _cut_first_finding(bundle)  # judged by the latest version, the verifier had expected none
+    code, out = _verify(bundle)
+    assert code == 6, out
+    assert "report.xlsx findings!B5 (项目编号): shows '0 条' but the events give 'D1'" in out, out
+
+
+def _cut_first_finding(bundle: Path) -> None:
+    """The findings sheet's first row deleted and its 合计 made to agree, the manifest recomputed."""
+    path = bundle / "report.xlsx"
+    book = load_workbook(path)
+    sheet = book["findings"]
+    assert sheet.cell(5, 2).value == "D1" and sheet.cell(6, 1).value == "合计"
+    sheet.delete_rows(5)
+    sheet.cell(5, 2).value = "0 条"
+    book.save(path)
+    write_manifest(bundle)
+
+
+def test_a_cut_bundle_given_a_version_not_yet_in_force_fails(
+    sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The forgery the red-team pass made: a bundle cut at 2026-06-30 ships the version then in
+    force; the looser version installed later (its text is in the bundle's log) copied into
+    policy/, D1's finding cut from the sheet and the manifest recomputed, had passed."""
+    _one_partner(sqlite_ledger)
+    version = tmp_path / LOOSER
+    version.write_text(_looser(), encoding="utf-8")
+    assert _install(sqlite_ledger, version, monkeypatch).exit_code == 0
+    sqlite_ledger.ok("audit", "checkpoint", role="approver")
+    bundle = tmp_path / "bundle"
+    sqlite_ledger.ok("audit", "export", str(bundle), "--as-of", "2026-06-30", role="auditor")
+    assert sorted(p.name for p in (bundle / "policy").iterdir()) == ["v1-2023.toml"]
+    assert _verify(bundle)[0] == 0
+    shutil.copyfile(version, bundle / "policy" / LOOSER)
+    _cut_first_finding(bundle)
+    code, out = _verify(bundle)
+    assert code == 6, out
+    assert f"policy/{LOOSER}: takes effect on {IN_FORCE}, after the bundle's date 2026-06-30" in out
+
+
+def test_a_version_naming_kinds_of_unit_wrongly_is_not_installed(
+    sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = (resources.files("ledger") / "policy" / "v1-2023.toml").read_text("utf-8")
+    for wrong, said in (
+        ('kinds = "enterprise"', "kinds 'enterprise' is no list of kinds of unit"),
+        ('kinds = ["enterprize"]', "kind of unit 'enterprize' is none of"),
+    ):
+        text = _looser().replace('kinds = ["enterprise"]', wrong, 1)
+        assert wrong in text
+        version = tmp_path / LOOSER
+        version.write_text(text, encoding="utf-8")
+        before = sqlite_ledger.event_count()
+        result = _install(sqlite_ledger, version, monkeypatch)
+        assert result.exit_code == 2 and said in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1 and sqlite_ledger.event_count() == before
+    assert 'kinds = ["enterprise"]' in shipped

@@ -22,7 +22,7 @@ from ledger.conditions import application_breaches, output_breaches
 from ledger.i18n import speaking
 from ledger.labels import label
 from ledger.policy import current_policy
-from ledger.unit import UNIT_KINDS
+from ledger.unit_kinds import UNIT_KINDS
 
 POLICY = current_policy()
 BUNDLE = BundlePolicy(

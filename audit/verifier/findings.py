@@ -60,7 +60,10 @@ def _expected_findings(replay: Replay, policy: BundlePolicy) -> list[list[Any]]:
         programme = policy.programme(g.programme)
         if programme is None:
             continue
-        rows.extend(_application(g, programme))
+        # an application is judged by the version in force on its date (as `report findings`): a
+        # version taking effect later neither adds nor drops its findings
+        applied = (policy.in_force(g.applied_on) or policy).programme(g.programme) if g.applied_on else None
+        rows.extend(_application(g, applied or programme))
         if g.status not in ("approved", "closed"):
             continue
         subsidy, matching = g.amounts["subsidy_received"], g.amounts["matching_received"]
@@ -109,7 +112,8 @@ def _application(g: GrantTotals, programme: Programme) -> list[list[Any]]:
         )
         rows.append([g.base_id, g.grant_id, _("host unit"), programme.hosts_clause, None, message])
     for c in programme.conditions:
-        if c.get("kinds") and g.unit_kind not in c["kinds"]:  # asked of those kinds of unit only
+        kinds = c.get("kinds")
+        if kinds and (not isinstance(kinds, list) or g.unit_kind not in kinds):  # asked of those kinds only
             continue
         what = _shortfall(g.declared, c)
         if what is not None:

@@ -386,6 +386,16 @@ def bundle_policy(
             )
         )
         return None
+    late = [(day, v) for day, v in dated if isinstance(as_of, str) and day > as_of]
+    for day, v in late:  # export ships the versions in force by the bundle's date, and no other
+        report.fail(
+            _(
+                "{folder}/{name}: takes effect on {day}, after the bundle's date {as_of}; a bundle ships the "
+                "policy versions in force up to its date"
+            ).format(folder=POLICY_DIR, name=v.name, day=day, as_of=as_of)
+        )
+    if late:
+        return None
     latest = dated[-1][1]
     return BundlePolicy(latest.name, latest.data, tuple(dated))
 

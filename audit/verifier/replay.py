@@ -296,6 +296,7 @@ class GrantTotals:
     programme: str
     amounts: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(MEASURES, Decimal(0)))
     status: str = "applied"
+    applied_on: str = ""  # the application's business date: its findings are judged by the version then
     approved_on: str = ""
     build_start: str = ""
     build_end: str = ""
@@ -467,6 +468,7 @@ class Replay:
                 base_name=str(state.get("base_name")),
                 programme=str(state.get("programme")),
             )
+            self.grants[originator].applied_on = _day(state)
             kind_of_unit = state.get("unit_kind")
             declared = state.get("declared")
             self.grants[originator].unit_kind = kind_of_unit if isinstance(kind_of_unit, str) else ""
