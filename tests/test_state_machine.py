@@ -10,6 +10,7 @@ the one kept up step by step. One SQLite file per example.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -46,7 +47,9 @@ _TEMPLATE: list[Path] = []
 def _template() -> Path:
     """A ledger file with G1 approved for 200,000.00 and a first tranche T1 of 1,000.00."""
     if not _TEMPLATE:
-        path = Path(tempfile.mkdtemp(prefix="ledger-model-template-")) / "ledger.db"
+        folder = Path(tempfile.mkdtemp(prefix="ledger-model-template-"))
+        atexit.register(shutil.rmtree, folder, True)  # each test process's, left in /tmp before
+        path = folder / "ledger.db"
         url = f"sqlite:///{path}"
         funded_grant(url, "1000.00")
         WHO["signer"] = url_signer(url, actor="model")
