@@ -224,6 +224,18 @@ RULES: tuple[Rule, ...] = (
         note=N_("a recommendation dated after the notice's review days (7月18－24日) is late"),
     ),
     Rule(
+        "selection count",
+        ("national_count", "municipal_funded_count", "municipal_named_count"),
+        False,
+        True,
+        ("tests/test_selection_count.py::test_an_approval_past_the_count_a_round_selects_is_a_finding",),
+        note=N_(
+            "a count across grants: `report findings` shows it, a bundle of some grants cannot; the tiers "
+            "(A or B 2, C or D 1) and the municipal kinds (国际合作类 2, 数字技能类 3, 其他类 3) are not "
+            "recorded and not counted"
+        ),
+    ),
+    Rule(
         "recommendation quota",
         ("recommendation_quota",),
         True,

@@ -143,6 +143,9 @@ class Programme:
         return self.subsidy_max is None or self.subsidy_max > 0
 
     document: str | None = None  # the document that sets the programme up
+    # how many bases one round of that document selects (002 二), and the clause saying so
+    selects: int | None = None
+    selects_clause: Clause | None = None
     # what each of ``approving_bodies`` is as a registered body: ``kind:duty`` (ledger.bodies)
     approvers: tuple[str, ...] = ()
 
@@ -282,6 +285,7 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
     }
     contents = {code: Content(code=code, zh=c["zh"], en=c["en"]) for code, c in data["contents"].items()}
     hosts: dict[str, Any] = data.get("hosts", {})
+    selection: dict[str, Any] = data.get("selection", {})
     programmes = {}
     for code, p in data["programmes"].items():
         programmes[code] = Programme(
@@ -309,6 +313,8 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
             hosts=_unit_kinds(hosts.get(code, {}).get("kinds", [])),
             hosts_clause=clauses[hosts[code]["clause"]] if code in hosts else None,
             document=p.get("document"),
+            selects=_count(selection[code]["count"]) if code in selection else None,
+            selects_clause=clauses[selection[code]["clause"]] if code in selection else None,
             approvers=tuple(p.get("approvers", ())),
         )
     calendar = {}
@@ -351,6 +357,12 @@ def all_policies() -> tuple[Policy, ...]:
         return load_policies()
     installed = [p for p, _ in INSTALLED_VERSIONS.values()]
     return tuple(sorted((*load_policies(), *installed), key=lambda p: p.effective_from))
+
+
+def _count(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(_("count {value!r} is no whole number of bases").format(value=value))
+    return value
 
 
 def _unit_kinds(value: Any) -> tuple[str, ...]:

@@ -1226,6 +1226,28 @@ def projects_in_range(programme: Programme, n: int, clause: Clause) -> Breach | 
     )
 
 
+def selection_count(grant_id: str, programme: Programme, round_: str, nth: int) -> Breach | None:
+    """A round selects ``programme.selects`` bases of the programme (002 二: 遴选3个国家级, 新建8个
+    and 命名建设8个市级): ``nth``, this approval's place among the round's approvals of it, past
+    that count is a finding on it (an approval is the approvers' act: flagged, not refused)."""
+    if programme.selects is None or programme.selects_clause is None or nth <= programme.selects:
+        return None
+    return Breach(
+        rule=N_("selection count"),
+        clause=programme.selects_clause,
+        text=T_(
+            "grant {grant_id} is approval {nth} of a {code} ({zh}) in round {round}; the round selects "
+            "{count}",
+            grant_id=grant_id,
+            nth=nth,
+            code=programme.code,
+            zh=programme.zh,
+            round=round_,
+            count=programme.selects,
+        ),
+    )
+
+
 def recommendation_quota(
     recommender: str, round_: str, level: str, already: int, policy: Policy
 ) -> Breach | None:

@@ -31,6 +31,7 @@ from ledger.rules import (
     institute_overseen,
     matching_at_least_ratio,
     rectification_on_time,
+    selection_count,
 )
 from projections.acts import STATUS_AFTER, in_log_order
 from projections.judge import policy_on
@@ -165,6 +166,36 @@ def _applied(conn: Any, facts: Any) -> Any:
     return func.json_extract(facts, "$.applied")
 
 
+def _selected_past_count(conn: Any, today: date, moment: datetime | None) -> dict[str, tuple[Breach, date]]:
+    """Each approval past the count its round selects (002 二), by grant id with its date: the
+    round's approvals of a programme in the order approved (by date, then as stored), whatever
+    bases the report asks for. A grant's round is its programme's document's in the version in
+    force on its application's date."""
+    a, c = history_acts.c, compliance_grants.c
+    counted = [code for code, p in policy_on(today).programmes.items() if p.selects is not None]
+    query = (
+        select(c.grant_id, c.programme, c.applied_on, a.occurred_on, a.notification_id)
+        .join(history_acts, a.aggregate_id == c.aggregate_id)
+        .where(c.programme.in_(counted), a.kind == "approve", a.occurred_on <= today)
+    )
+    if moment is not None:
+        query = query.where(a.recorded_at <= moment)
+    found: dict[str, tuple[Breach, date]] = {}
+    seen: dict[tuple[str, str], int] = {}
+    for r in sorted(conn.execute(query).all(), key=lambda r: (r.occurred_on, r.notification_id)):
+        version = policy_on(r.applied_on)
+        programme = version.programmes.get(r.programme)
+        document = version.documents.get(programme.document or "") if programme is not None else None
+        if programme is None or document is None or document.round is None:
+            continue
+        key = (r.programme, document.round)
+        seen[key] = seen.get(key, 0) + 1
+        breach = selection_count(r.grant_id, programme, document.round, seen[key])
+        if breach is not None:
+            found[r.grant_id] = (breach, r.occurred_on)
+    return found
+
+
 def oversight_due(conn: Any, g: Any, books: _Books, level: str, today: date, policy: Policy) -> Breach | None:
     """An institute whose build period has ended without a third-party audit or a final
     evaluation recorded (000 第十五条); a grant closed had both."""
@@ -207,6 +238,7 @@ def findings(
     result: list[Finding | None] = []
     with engine.connect() as conn:
         grants = conn.execute(query).all()
+        selected = _selected_past_count(conn, today, moment)
         kept = _Kept(conn, [], today, moment)
         for n, g in enumerate(grants):
             if n % SELECT_CHUNK == 0:  # what the next grants' judgement reads, a few queries for all
@@ -227,6 +259,8 @@ def findings(
                     applied.get("projects"),
                 )
                 result.extend(_finding(g, b, g.applied_on) for b in found)
+            if g.grant_id in selected:
+                result.append(_finding(g, *selected[g.grant_id]))
             books = _Books(kept.acts.get(g.aggregate_id, ()), g)
             if books.status not in ("approved", "closed"):
                 continue

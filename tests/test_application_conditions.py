@@ -21,7 +21,7 @@ from tests.conftest import Ledger
 from tests.test_core_rules import refused
 from tests.test_programme_rules import apply_args, assert_bundle_agrees, findings, register
 
-FORMER_POLICY = Path(__file__).parent / "data" / "former-policy" / "v1-2023.toml"
+FORMER_POLICY = Path(__file__).parent / "data" / "former-policy" / "890daa52" / "v1-2023.toml"
 NATIONAL = ("电工", "焊工", "钳工", "车工", "数控车工")
 
 

@@ -253,7 +253,8 @@ def test_the_verifier_knows_exactly_the_policy_versions_the_ledger_ships() -> No
 # of 002 四(一)1 (tests/data/README.md)
 FORMER_TEXTS = (
     Path(__file__).parent / "data" / "bundle-format-3" / "policy" / "v1-2023.toml",
-    Path(__file__).parent / "data" / "former-policy" / "v1-2023.toml",
+    Path(__file__).parent / "data" / "former-policy" / "890daa52" / "v1-2023.toml",
+    Path(__file__).parent / "data" / "former-policy" / "13f19340" / "v1-2023.toml",
 )
 
 

@@ -41,13 +41,40 @@ FORMER = {
     # an enterprise's skilled share), 002 四(一)2(2)'s skilled share and the cooperation of 002
     # 四(一)2(4) and 003 第六条(四)
     "890daa52a0ecae0343ade00a9659ebc3e1d58cf648b1002537ab3516b7371a82": "v1-2023.toml",
+    # without the count of bases a round of 002 selects (二)
+    "13f193408b46614c6361f2fe028904bef93a8a9257dacd8e1f8b00b6ea4870fa": "v1-2023.toml",
 }
 # What the shipped text states that the former ones do not: the application conditions added
-# from 002 四(一)1-2 and 003 第六条(四), each on a figure no former release let an applicant declare.
-# A former text is read with them, so that the rules it judges by are the shipped text's (a
-# bundle shipping a former text cannot loosen them) and its own findings stay as they were. The
-# clauses are cited (document and article), not quoted: the verifier prints no clause's words.
+# from 002 四(一)1-2 and 003 第六条(四), each on a figure no former release let an applicant declare,
+# and the count of bases a round selects (002 二: a finding of `report findings` alone, across
+# grants). A former text is read with those it lacks, so that the rules it judges by are the
+# shipped text's (a bundle shipping a former text cannot loosen them) and its own findings stay
+# as they were. The clauses are cited (document and article), not quoted: the verifier prints no
+# clause's words.
 ADDED_TO_FORMER = """
+[clauses.national_count]
+doc = "002"
+article = "二(一)"
+
+[clauses.municipal_funded_count]
+doc = "002"
+article = "二(二)1"
+
+[clauses.municipal_named_count]
+doc = "002"
+article = "二(二)2"
+
+[selection.national_base]
+count = 3
+clause = "national_count"
+
+[selection.municipal_base_funded]
+count = 8
+clause = "municipal_funded_count"
+
+[selection.municipal_base_named]
+count = 8
+clause = "municipal_named_count"
 [clauses.national_capacity]
 doc = "002"
 article = "四(一)1(2)"
@@ -140,7 +167,7 @@ clause = "national_teachers"
 """
 KNOWN = {
     **FORMER,
-    "13f193408b46614c6361f2fe028904bef93a8a9257dacd8e1f8b00b6ea4870fa": "v1-2023.toml",
+    "32638c5dd6582452ce2640e6bf17a00a3a735e74d51351e513e28df6cfb14dd5": "v1-2023.toml",
 }
 
 
@@ -460,10 +487,12 @@ def _one_version(path: Path, report: Report, installs: dict[str, Installed]) -> 
 
 
 def with_added(data: dict[str, Any]) -> dict[str, Any]:
-    """A former text's data with what the shipped text added (``ADDED_TO_FORMER``): its clauses,
-    and its conditions after each programme's own."""
+    """A former text's data with what the shipped text added (``ADDED_TO_FORMER``) and it lacks:
+    the clauses, each programme's conditions after its own, the counts selected."""
     added = tomllib.loads(ADDED_TO_FORMER)
     conditions = {code: list(rows) for code, rows in data.get("conditions", {}).items()}
     for code, rows in added["conditions"].items():
-        conditions[code] = conditions.get(code, []) + rows
-    return {**data, "clauses": {**data["clauses"], **added["clauses"]}, "conditions": conditions}
+        conditions[code] = conditions.get(code, []) + [r for r in rows if r not in conditions.get(code, [])]
+    selection = {**added["selection"], **data.get("selection", {})}
+    clauses = {**added["clauses"], **data["clauses"]}
+    return {**data, "clauses": clauses, "conditions": conditions, "selection": selection}
