@@ -338,7 +338,8 @@ def test_a_line_claiming_an_enormous_leaf_fails_and_never_crashes(
 
 
 def _applied(originator: str, grant_id: str) -> dict[str, Any]:
-    state = {"grant_id": grant_id, "base_id": "B1", "base_name": "", "programme": "district_base"}
+    state = {"grant_id": grant_id, "base_id": "B1", "base_name": "", "programme": "district_base",
+             "occurred_on": {"_type_": "date", "_data_": "2024-03-01"}}  # fmt: skip
     return {"originator_id": originator, "topic": "grant-ledger:Grant.Applied", "state": state}
 
 
@@ -353,3 +354,14 @@ def test_a_grant_is_applied_for_once_in_the_replay(second: str) -> None:
     replay.feed(_applied("a", "G1"), 0)
     with pytest.raises(ReplayError, match="a second application of grant G1"):
         replay.feed(_applied("b" if second == "another aggregate" else "a", "G1"), 1)
+
+
+def test_an_application_without_its_business_date_fails_the_replay() -> None:
+    """An application's findings are judged by the policy version in force on its date: a forged
+    one that states none cannot choose the version, it fails."""
+    from audit.verifier.replay import Replay, ReplayError
+
+    record = _applied("a", "G1")
+    del record["state"]["occurred_on"]
+    with pytest.raises(ReplayError, match="no business date"):
+        Replay().feed(record, 0)
