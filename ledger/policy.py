@@ -286,6 +286,10 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
     contents = {code: Content(code=code, zh=c["zh"], en=c["en"]) for code, c in data["contents"].items()}
     hosts: dict[str, Any] = data.get("hosts", {})
     selection: dict[str, Any] = data.get("selection", {})
+    for table, named in (("selection", selection), ("hosts", hosts)):
+        unknown = sorted(set(named) - set(data["programmes"]))
+        if unknown:  # a misspelt programme would silently drop its rule
+            raise ValueError(_("[{table}.{code}] names no programme").format(table=table, code=unknown[0]))
     programmes = {}
     for code, p in data["programmes"].items():
         programmes[code] = Programme(

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from ledger.conditions import application_breaches, output_breaches
 from ledger.i18n import Text
 from ledger.money import from_fen
-from ledger.policy import Policy
+from ledger.policy import Policy, Programme, all_policies
 from ledger.rules import (
     SOURCES,
     Breach,
@@ -170,30 +170,49 @@ def _selected_past_count(conn: Any, today: date, moment: datetime | None) -> dic
     """Each approval past the count its round selects (002 二), by grant id with its date: the
     round's approvals of a programme in the order approved (by date, then as stored), whatever
     bases the report asks for. A grant's round is its programme's document's in the version in
-    force on its application's date."""
-    a, c = history_acts.c, compliance_grants.c
-    counted = [code for code, p in policy_on(today).programmes.items() if p.selects is not None]
-    query = (
-        select(c.grant_id, c.programme, c.applied_on, a.occurred_on, a.notification_id)
-        .join(history_acts, a.aggregate_id == c.aggregate_id)
-        .where(c.programme.in_(counted), a.kind == "approve", a.occurred_on <= today)
-    )
-    if moment is not None:
-        query = query.where(a.recorded_at <= moment)
+    force on its application's date; the round's count, the version in force on the approval's
+    date if it states that round (a version installed mid-round), else the application's."""
+    counted = sorted({code for v in all_policies() for code, p in v.programmes.items() if p.selects})
+    c = compliance_grants.c
+    grants = {
+        r.aggregate_id: r
+        for r in conn.execute(
+            select(c.aggregate_id, c.grant_id, c.programme, c.applied_on).where(c.programme.in_(counted))
+        )
+    }
+    approvals: list[Any] = []
+    a = history_acts.c
+    keys = list(grants)
+    for n in range(0, len(keys), SELECT_CHUNK):  # each grant's approval by its (grant, kind) index
+        query = select(a.aggregate_id, a.occurred_on, a.notification_id).where(
+            a.aggregate_id.in_(keys[n : n + SELECT_CHUNK]), a.kind == "approve", a.occurred_on <= today
+        )
+        if moment is not None:
+            query = query.where(a.recorded_at <= moment)
+        approvals += conn.execute(query).all()
     found: dict[str, tuple[Breach, date]] = {}
     seen: dict[tuple[str, str], int] = {}
-    for r in sorted(conn.execute(query).all(), key=lambda r: (r.occurred_on, r.notification_id)):
-        version = policy_on(r.applied_on)
-        programme = version.programmes.get(r.programme)
-        document = version.documents.get(programme.document or "") if programme is not None else None
-        if programme is None or document is None or document.round is None:
+    for r in sorted(approvals, key=lambda r: (r.occurred_on, r.notification_id)):
+        g = grants[r.aggregate_id]
+        programme, round_ = _round_of(policy_on(g.applied_on), g.programme)
+        if programme is None or round_ is None:
             continue
-        key = (r.programme, document.round)
+        then, then_round = _round_of(policy_on(r.occurred_on), g.programme)
+        if then is not None and then_round == round_:
+            programme = then
+        key = (g.programme, round_)
         seen[key] = seen.get(key, 0) + 1
-        breach = selection_count(r.grant_id, programme, document.round, seen[key])
+        breach = selection_count(g.grant_id, programme, round_, seen[key])
         if breach is not None:
-            found[r.grant_id] = (breach, r.occurred_on)
+            found[g.grant_id] = (breach, r.occurred_on)
     return found
+
+
+def _round_of(version: Policy, code: str) -> tuple[Programme | None, str | None]:
+    """The programme as ``version`` states it, and the round its document announces (None: none)."""
+    programme = version.programmes.get(code)
+    document = version.documents.get(programme.document or "") if programme is not None else None
+    return programme, document.round if document is not None else None
 
 
 def oversight_due(conn: Any, g: Any, books: _Books, level: str, today: date, policy: Policy) -> Breach | None:
@@ -238,7 +257,11 @@ def findings(
     result: list[Finding | None] = []
     with engine.connect() as conn:
         grants = conn.execute(query).all()
-        selected = _selected_past_count(conn, today, moment)
+        counted = {code for v in all_policies() for code, p in v.programmes.items() if p.selects}
+        # a count across every grant, asked only when a grant read is of a programme counted
+        selected = (
+            _selected_past_count(conn, today, moment) if any(g.programme in counted for g in grants) else {}
+        )
         kept = _Kept(conn, [], today, moment)
         for n, g in enumerate(grants):
             if n % SELECT_CHUNK == 0:  # what the next grants' judgement reads, a few queries for all

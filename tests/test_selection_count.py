@@ -5,6 +5,12 @@ earlier day is not touched by it."""
 
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
 from tests.conftest import CITY_BODIES, Ledger, selected
 from tests.test_programme_rules import apply_args, approve_municipal, findings, register
 
@@ -67,7 +73,87 @@ def test_an_approval_past_the_count_a_round_selects_is_a_finding(ledger: Ledger)
         (said,) = [row[3] for row in _counted(ledger, rule, "2024-06-30", "B-N4")]
     finally:
         ledger.lang = "en"
+    assert said == "补助项目 N4 是 2024 年度第 4 个获批的国家级高技能人才培训基地；该年度遴选 3 个"
+
+
+def _install(
+    ledger: Ledger, tmp_path: Path, text: str, today: str, monkeypatch: pytest.MonkeyPatch
+) -> Result:
+    """`policy install` of ``text`` by the administrator on ``today``."""
+    from commands.cli import cli
+    from tests.conftest import KEYRING
+
+    path = tmp_path / "v2-2024.toml"
+    path.write_text(text, encoding="utf-8")
+    assert ledger.root is not None
+    monkeypatch.setenv("GRANT_LEDGER_TODAY", today)
+    args = [
+        "--db",
+        ledger.url,
+        "--key",
+        str(KEYRING[ledger.root]["admin"]),
+        "--role",
+        "admin",
+        "--lang",
+        "en",
+    ]
+    return ledger.runner.invoke(cli, [*args, "policy", "install", str(path)])
+
+
+def _version(effective_from: str, national: str | None) -> str:
+    """The shipped text as version 2026.1 in force from ``effective_from``, its national count
+    table replaced by ``national`` (None: left out)."""
+    text = (resources.files("ledger") / "policy" / "v1-2023.toml").read_text("utf-8")
+    table = '[selection.national_base]\ncount = 3\nclause = "national_count"\n'
+    assert table in text and 'version = "2023.1"' in text
+    text = text.replace('version = "2023.1"', 'version = "2026.1"').replace(table, national or "", 1)
+    return text.replace("effective_from = 2023-03-15\n", f"effective_from = {effective_from}\n", 1)
+
+
+def test_a_later_version_stating_no_count_leaves_the_earlier_rounds_findings(
+    sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A version of another round (a later notice selecting no national bases) does not drop the
+    2024 round's count: the red-team pass's N4, flagged on 2025-12-31, was gone on 2026-06-30."""
+    rule = "selection count"
+    for n, day in ((1, "2024-04-01"), (2, "2024-04-02"), (3, "2024-04-03"), (4, "2024-04-04")):
+        _national(sqlite_ledger, n, day)
     assert (
-        said
-        == "补助项目 N4 是 2024 年度第 4 个获批的国家级高技能人才培训基地（national_base）；该年度遴选 3 个"
+        _install(sqlite_ledger, tmp_path, _version("2026-01-01", None), "2025-12-01", monkeypatch).exit_code
+        == 0
     )
+    monkeypatch.setenv("GRANT_LEDGER_TODAY", "2026-12-31")
+    assert [row[0] for row in _counted(sqlite_ledger, rule, "2025-12-31")] == ["N4"]
+    assert [row[0] for row in _counted(sqlite_ledger, rule, "2026-06-30")] == ["N4"]
+
+
+def test_a_count_a_version_installed_mid_round_states_judges_the_approvals_after_it(
+    sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A version in force from 2024-05-01 says the 2024 round selects 4: the fourth approval,
+    made under it, is within the count and the fifth past it, though all five were applied for
+    under the version saying 3."""
+    rule = "selection count"
+    four = '[selection.national_base]\ncount = 4\nclause = "national_count"\n'
+    assert (
+        _install(sqlite_ledger, tmp_path, _version("2024-05-01", four), "2024-04-15", monkeypatch).exit_code
+        == 0
+    )
+    monkeypatch.setenv("GRANT_LEDGER_TODAY", "2024-12-31")
+    for n in range(1, 6):
+        _national(sqlite_ledger, n, f"2024-08-0{n}")
+    assert [(row[0], row[3].split("; ")[-1]) for row in _counted(sqlite_ledger, rule, "2024-12-31")] == [
+        ("N5", "the round selects 4")
+    ]
+
+
+def test_a_version_counting_a_programme_it_does_not_name_is_refused(
+    sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    typo = '[selection.national_bse]\ncount = 3\nclause = "national_count"\n'
+    before = sqlite_ledger.event_count()
+    result = _install(sqlite_ledger, tmp_path, _version("2027-01-01", typo), "2026-12-01", monkeypatch)
+    assert result.exit_code == 2 and "[selection.national_bse] names no programme" in result.stderr, (
+        result.stderr
+    )
+    assert result.stderr.count("\n") == 1 and sqlite_ledger.event_count() == before
