@@ -179,22 +179,18 @@ def _one_partner(ledger: Ledger) -> None:
               "--partners", "1", "--date", "2024-03-01")  # fmt: skip
 
 
-def _install(ledger: Ledger, path: Path, monkeypatch: pytest.MonkeyPatch) -> Result:
+def install_version(ledger: Ledger, path: Path, today: str, monkeypatch: pytest.MonkeyPatch) -> Result:
+    """`policy install` of the version at ``path`` by the ledger's administrator on ``today``."""
     from tests.conftest import KEYRING
 
     assert ledger.root is not None
-    monkeypatch.setenv("GRANT_LEDGER_TODAY", INSTALLED_ON)
-    args = [
-        "--db",
-        ledger.url,
-        "--key",
-        str(KEYRING[ledger.root]["admin"]),
-        "--role",
-        "admin",
-        "--lang",
-        "en",
-    ]
-    result = ledger.runner.invoke(cli, [*args, "policy", "install", str(path)])
+    monkeypatch.setenv("GRANT_LEDGER_TODAY", today)
+    args = ["--db", ledger.url, "--key", str(KEYRING[ledger.root]["admin"]), "--role", "admin"]
+    return ledger.runner.invoke(cli, [*args, "--lang", "en", "policy", "install", str(path)])
+
+
+def _install(ledger: Ledger, path: Path, monkeypatch: pytest.MonkeyPatch) -> Result:
+    result = install_version(ledger, path, INSTALLED_ON, monkeypatch)
     monkeypatch.setenv("GRANT_LEDGER_TODAY", TODAY)
     return result
 

@@ -12,6 +12,7 @@ import pytest
 from click.testing import Result
 
 from tests.conftest import CITY_BODIES, Ledger, selected
+from tests.test_application_conditions import install_version
 from tests.test_programme_rules import apply_args, approve_municipal, findings, register
 
 FIVE = ("电工", "焊工", "钳工", "车工", "数控车工")
@@ -79,25 +80,9 @@ def test_an_approval_past_the_count_a_round_selects_is_a_finding(ledger: Ledger)
 def _install(
     ledger: Ledger, tmp_path: Path, text: str, today: str, monkeypatch: pytest.MonkeyPatch
 ) -> Result:
-    """`policy install` of ``text`` by the administrator on ``today``."""
-    from commands.cli import cli
-    from tests.conftest import KEYRING
-
     path = tmp_path / "v2-2024.toml"
     path.write_text(text, encoding="utf-8")
-    assert ledger.root is not None
-    monkeypatch.setenv("GRANT_LEDGER_TODAY", today)
-    args = [
-        "--db",
-        ledger.url,
-        "--key",
-        str(KEYRING[ledger.root]["admin"]),
-        "--role",
-        "admin",
-        "--lang",
-        "en",
-    ]
-    return ledger.runner.invoke(cli, [*args, "policy", "install", str(path)])
+    return install_version(ledger, path, today, monkeypatch)
 
 
 def _version(effective_from: str, national: str | None) -> str:
