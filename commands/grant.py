@@ -160,6 +160,7 @@ def apply_command(
 )
 @click.option("--start", type=DATE, help="build period start (default: the approval date)")
 @click.option("--end", type=DATE, help="build period end (default: start + the programme's years)")
+@click.option("--tier", help="a national base's tier: A, B, C or D (002 二(一): 档次)")
 @click.option("--date", "on", type=DATE, help="business date of the approval (default today)")
 def approve_command(
     grant_id: str,
@@ -168,14 +169,18 @@ def approve_command(
     bodies: tuple[str, ...],
     start: datetime | None,
     end: datetime | None,
+    tier: str | None,
     on: datetime | None,
 ) -> None:
-    """Approve a grant: amount, document number, approving bodies and build period.
+    """Approve a grant: amount, document number, approving bodies and build period; a national
+    base's tier (A or B: two a round, C or D: one; past them, a finding of `report findings`).
 
     \b
-    Example:
+    Examples:
       grant-ledger --role approver grant approve G-YZ-2024-01 --amount 20万 \\
           --document 渝中人社〔2024〕12号 --body RS-YZ --body CZ-YZ --date 2024-04-01
+      grant-ledger --role approver grant approve G-GJ-2024-01 --amount 500万 --tier B \\
+          --document 渝人社〔2024〕88号 --body RS-CQ --body CZ-CQ --date 2024-09-01
     """
     record(
         action(
@@ -186,6 +191,7 @@ def approve_command(
             bodies=list(bodies),
             build_start=start.date() if start else None,
             build_end=end.date() if end else None,
+            tier=tier,
             on=dated(on),
         )
     )

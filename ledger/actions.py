@@ -523,6 +523,7 @@ class Approve(GrantAction):
     bodies: tuple[Text, ...] = ()
     build_start: BusinessDate | None = None
     build_end: BusinessDate | None = None
+    tier: Identifier | None = None  # a national base's (002 二(一): A, B, C or D)
 
     def apply(self, grant: Grant, books: Books) -> bool:
         from ledger.bodies import registered
@@ -550,6 +551,7 @@ class Approve(GrantAction):
             approvers=labels,
             build_start=self.build_start,
             build_end=self.build_end,
+            tier=self.tier or "",
             **self.who(books),
         )
         return True

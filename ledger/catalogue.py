@@ -226,13 +226,17 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "selection count",
         ("national_count", "municipal_funded_count", "municipal_named_count"),
-        False,
         True,
-        ("tests/test_selection_count.py::test_an_approval_past_the_count_a_round_selects_is_a_finding",),
+        True,
+        (
+            "tests/test_selection_count.py::test_an_approval_past_the_count_a_round_selects_is_a_finding",
+            "tests/test_selection_count.py::test_a_national_base_is_counted_by_its_tier_too",
+        ),
         note=N_(
-            "a count across grants: `report findings` shows it, a bundle of some grants cannot; the tiers "
-            "(A or B 2, C or D 1) and the municipal kinds (国际合作类 2, 数字技能类 3, 其他类 3) are not "
-            "recorded and not counted"
+            "a count across grants: `report findings` shows it, a bundle of some grants cannot; a national "
+            "approval's tier (--tier A, B, C or D; another is refused) is counted by its group (A or B 2, C "
+            "or D 1), one naming none in the whole only; the municipal kinds (国际合作类 2, 数字技能类 3, "
+            "其他类 3) are not recorded and not counted"
         ),
     ),
     Rule(

@@ -63,6 +63,7 @@ from ledger.rules import (
     reviewed_by_its_authority_first,
     selection_complete,
     subsidy_amount_in_range,
+    tier_of_programme,
     unanswered_from,
 )
 from ledger.snapshot_points import snapshot_every
@@ -255,6 +256,7 @@ class Grant(Aggregate):
         bodies: list[str]
         build_start: date
         build_end: date
+        tier: str = ""  # a national base's tier (002 二(一): A, B, C or D); "": none given
 
         def apply(self, grant: Grant) -> None:
             grant.status = "approved"
@@ -870,6 +872,7 @@ class Grant(Aggregate):
         policy: Policy,
         imported: bool = False,
         approvers: list[str] | None = None,
+        tier: str = "",
     ) -> None:
         """``imported``: a grant approved elsewhere (bulk import) skips only the selection steps.
         ``approvers``: which of the programme's approving bodies the registered ``bodies`` are (None:
@@ -937,7 +940,12 @@ class Grant(Aggregate):
                     )
                 ]
             )
-        raise_first([approved_by_its_bodies(self.grant_id, programme, bodies, approvers)])
+        raise_first(
+            [
+                approved_by_its_bodies(self.grant_id, programme, bodies, approvers),
+                tier_of_programme(self.grant_id, programme, tier, policy),
+            ]
+        )
         self.trigger_event(
             self.Approved,
             amount=amount,
@@ -948,6 +956,7 @@ class Grant(Aggregate):
             actor=actor,
             role=role,
             occurred_on=on,
+            **({"tier": tier} if tier else {}),  # an approval without one is stored as before
         )
 
     def disburse(

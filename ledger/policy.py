@@ -146,6 +146,8 @@ class Programme:
     # how many bases one round of that document selects (002 二), and the clause saying so
     selects: int | None = None
     selects_clause: Clause | None = None
+    # of them, how many of some tiers (002 二(一): A or B 2, C or D 1)
+    selects_tiers: tuple[tuple[tuple[str, ...], int], ...] = ()
     # what each of ``approving_bodies`` is as a registered body: ``kind:duty`` (ledger.bodies)
     approvers: tuple[str, ...] = ()
 
@@ -319,6 +321,10 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
             document=p.get("document"),
             selects=_count(selection[code]["count"]) if code in selection else None,
             selects_clause=clauses[selection[code]["clause"]] if code in selection else None,
+            selects_tiers=tuple(
+                (_tiers(g["tiers"], p.get("tiers", [])), _count(g["count"]))
+                for g in selection.get(code, {}).get("tiers", [])
+            ),
             approvers=tuple(p.get("approvers", ())),
         )
     calendar = {}
@@ -361,6 +367,14 @@ def all_policies() -> tuple[Policy, ...]:
         return load_policies()
     installed = [p for p, _ in INSTALLED_VERSIONS.values()]
     return tuple(sorted((*load_policies(), *installed), key=lambda p: p.effective_from))
+
+
+def _tiers(value: Any, tiers: list[str]) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(t in tiers for t in value):
+        raise ValueError(
+            _("tiers {value!r} are not among the programme's {tiers}").format(value=value, tiers=tiers)
+        )
+    return tuple(value)
 
 
 def _count(value: Any) -> int:

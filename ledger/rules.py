@@ -1226,6 +1226,54 @@ def projects_in_range(programme: Programme, n: int, clause: Clause) -> Breach | 
     )
 
 
+def tier_of_programme(grant_id: str, programme: Programme, tier: str, policy: Policy) -> Breach | None:
+    """A tier is one of the programme's (002 二(一): a national base is of tier A, B, C or D); a
+    programme without tiers takes none."""
+    if not tier or tier in programme.tiers:
+        return None
+    # the tiers are a national base's (002 二(一)): a programme without them is judged by that clause
+    clause = (programme.selects_clause if programme.tiers else None) or policy.clause("national_count")
+    if not programme.tiers:
+        text = T_(
+            "grant {grant_id} is a {code}, which has no tiers: approve it without --tier",
+            grant_id=grant_id,
+            code=programme.code,
+        )
+    else:
+        text = T_(
+            "tier {tier} is none of the {code}'s tiers {tiers}",
+            tier=tier,
+            code=programme.code,
+            tiers=", ".join(programme.tiers),
+        )
+    return Breach(N_("selection count"), clause, text)
+
+
+def tier_count(grant_id: str, programme: Programme, round_: str, tier: str, nth: int) -> Breach | None:
+    """Of the round's selection, those of some tiers (002 二(一): A or B 2, C or D 1): ``nth``,
+    this approval's place among the round's of its tier's group, past the group's count."""
+    for tiers, count in programme.selects_tiers:
+        if tier in tiers and nth > count and programme.selects_clause is not None:
+            return Breach(
+                rule=N_("selection count"),
+                clause=programme.selects_clause,
+                text=T_(
+                    "grant {grant_id} is approval {nth} of tier {tiers} of a {code} ({zh}) in round "
+                    "{round}; the round selects {count} of them",
+                    grant_id=grant_id,
+                    nth=nth,
+                    tiers=T_("{first} or {second}", first=tiers[0], second=tiers[1])
+                    if len(tiers) == 2
+                    else ", ".join(tiers),
+                    code=programme.code,
+                    zh=programme.zh,
+                    round=round_,
+                    count=count,
+                ),
+            )
+    return None
+
+
 def selection_count(grant_id: str, programme: Programme, round_: str, nth: int) -> Breach | None:
     """A round selects ``programme.selects`` bases of the programme (002 二: 遴选3个国家级, 新建8个
     and 命名建设8个市级): ``nth``, this approval's place among the round's approvals of it, past

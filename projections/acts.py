@@ -165,7 +165,8 @@ FACTS = {
     "NoticeRecorded": ("end", "objections"),
     "BudgetRegistered": ("lines",),  # the plan as it stood on a day (report budget)
     "BudgetAdjusted": ("lines",),
-    "Approved": ("build_start", "build_end"),  # the build period as it stood on a day (findings)
+    # the build period as it stood on a day, and a national base's tier (findings)
+    "Approved": ("build_start", "build_end", "tier"),
     "Extended": ("end",),
     "EvaluationRecorded": ("kind",),  # the oversight an institute has had by a day (findings)
 }
@@ -177,6 +178,8 @@ def facts(kind: str, d: Mapping[str, Any]) -> str:
         return ""
     kept: dict[str, Any] = {}
     for k in wanted:
+        if k == "tier" and k not in d:  # an approval stored without one (all before tiers)
+            continue
         if k in ("deadline", "end", "build_start", "build_end"):
             kept[k] = _value(d[k])
         elif k == "lines":

@@ -32,6 +32,7 @@ from ledger.rules import (
     matching_at_least_ratio,
     rectification_on_time,
     selection_count,
+    tier_count,
 )
 from projections.acts import STATUS_AFTER, in_log_order
 from projections.judge import policy_on
@@ -184,7 +185,7 @@ def _selected_past_count(conn: Any, today: date, moment: datetime | None) -> dic
     a = history_acts.c
     keys = list(grants)
     for n in range(0, len(keys), SELECT_CHUNK):  # each grant's approval by its (grant, kind) index
-        query = select(a.aggregate_id, a.occurred_on, a.notification_id).where(
+        query = select(a.aggregate_id, a.occurred_on, a.notification_id, a.data).where(
             a.aggregate_id.in_(keys[n : n + SELECT_CHUNK]), a.kind == "approve", a.occurred_on <= today
         )
         if moment is not None:
@@ -192,6 +193,7 @@ def _selected_past_count(conn: Any, today: date, moment: datetime | None) -> dic
         approvals += conn.execute(query).all()
     found: dict[str, tuple[Breach, date]] = {}
     seen: dict[tuple[str, str], int] = {}
+    seen_of_tiers: dict[tuple[str, str, tuple[str, ...]], int] = {}
     for r in sorted(approvals, key=lambda r: (r.occurred_on, r.notification_id)):
         g = grants[r.aggregate_id]
         programme, round_ = _round_of(policy_on(g.applied_on), g.programme)
@@ -203,6 +205,12 @@ def _selected_past_count(conn: Any, today: date, moment: datetime | None) -> dic
         key = (g.programme, round_)
         seen[key] = seen.get(key, 0) + 1
         breach = selection_count(g.grant_id, programme, round_, seen[key])
+        tier = str(json.loads(r.data).get("tier", "")) if r.data else ""
+        group = next((tiers for tiers, _count in programme.selects_tiers if tier in tiers), None)
+        if group is not None:  # of those of its tiers (an approval naming none: of the whole only)
+            within = (g.programme, round_, group)
+            seen_of_tiers[within] = seen_of_tiers.get(within, 0) + 1
+            breach = breach or tier_count(g.grant_id, programme, round_, tier, seen_of_tiers[within])
         if breach is not None:
             found[g.grant_id] = (breach, r.occurred_on)
     return found

@@ -13,14 +13,21 @@ from click.testing import Result
 
 from tests.conftest import CITY_BODIES, Ledger, selected
 from tests.test_application_conditions import install_version
-from tests.test_programme_rules import apply_args, approve_municipal, findings, register
+from tests.test_core_rules import refused
+from tests.test_programme_rules import apply_args, approve_municipal, findings, recommend, register
 
 FIVE = ("电工", "焊工", "钳工", "车工", "数控车工")
 
 
-def _national(ledger: Ledger, n: int, day: str) -> None:
+def _national(ledger: Ledger, n: int, day: str, *approving: str) -> None:
     """N{n} applied for by U{n}, reviewed and noticed, recommended by a body of its own (002 五(一):
-    one national base per recommender and round) and approved on ``day``."""
+    one national base per recommender and round) and approved on ``day`` (``approving``: more of
+    `grant approve`'s options)."""
+    _ready(ledger, n)
+    ledger.ok(*_approval(n, day), *approving, role="approver")
+
+
+def _ready(ledger: Ledger, n: int) -> None:
     grant, unit, body = f"N{n}", f"U{n}", f"REC-{n}"
     register(ledger, unit, "enterprise")
     ledger.ok(*apply_args(grant, unit, f"B-{grant}", "national_base", *FIVE), "--amount", "100万",
@@ -30,8 +37,21 @@ def _national(ledger: Ledger, n: int, day: str) -> None:
               "--date", "2024-01-02", role="admin")  # fmt: skip
     ledger.ok("grant", "recommend", grant, "--by", body, "--round", "2024", "--date", "2024-03-05",
               role="approver")  # fmt: skip
-    ledger.ok("grant", "approve", grant, "--amount", "100万", "--document", f"D{n}", *CITY_BODIES,
-              "--date", day, role="approver")  # fmt: skip
+
+
+def _approval(n: int, day: str) -> tuple[str, ...]:
+    return (
+        "grant",
+        "approve",
+        f"N{n}",
+        "--amount",
+        "100万",
+        "--document",
+        f"D{n}",
+        *CITY_BODIES,
+        "--date",
+        day,
+    )
 
 
 def _counted(ledger: Ledger, rule: str, day: str, *bases: str) -> list[tuple[str, str, str, str]]:
@@ -89,9 +109,10 @@ def _version(effective_from: str, national: str | None) -> str:
     """The shipped text as version 2026.1 in force from ``effective_from``, its national count
     table replaced by ``national`` (None: left out)."""
     text = (resources.files("ledger") / "policy" / "v1-2023.toml").read_text("utf-8")
-    table = '[selection.national_base]\ncount = 3\nclause = "national_count"\n'
-    assert table in text and 'version = "2023.1"' in text
-    text = text.replace('version = "2023.1"', 'version = "2026.1"').replace(table, national or "", 1)
+    start, end = text.index("[selection.national_base]\n"), text.index("[selection.municipal_base_funded]\n")
+    assert 'version = "2023.1"' in text
+    text = text[:start] + (national or "") + "\n" + text[end:]
+    text = text.replace('version = "2023.1"', 'version = "2026.1"')
     return text.replace("effective_from = 2023-03-15\n", f"effective_from = {effective_from}\n", 1)
 
 
@@ -142,3 +163,28 @@ def test_a_version_counting_a_programme_it_does_not_name_is_refused(
         result.stderr
     )
     assert result.stderr.count("\n") == 1 and sqlite_ledger.event_count() == before
+
+
+def test_a_national_base_is_counted_by_its_tier_too(ledger: Ledger) -> None:
+    """002 二(一): of the 3, A or B 2 and C or D 1. The third of A or B is past its tiers' count
+    though within the round's 3; the fourth, of C, is past the 3. A tier the programme does not
+    have, or a tier for a programme without tiers, is refused with nothing written."""
+    rule = "selection count"
+    _ready(ledger, 9)
+    said = refused(ledger, *_approval(9, "2024-04-09"), "--tier", "E", role="approver", clause="002 二(一)")
+    assert "tier E is none of the national_base's tiers A, B, C, D" in said
+    for n, tier in ((1, "A"), (2, "B"), (3, "A"), (4, "C")):
+        _national(ledger, n, f"2024-04-0{n}", "--tier", tier)
+    found = _counted(ledger, rule, "2024-06-30")
+    assert [(row[0], row[2]) for row in found] == [("N3", "2024-04-03"), ("N4", "2024-04-04")]
+    national = "a national_base (国家级高技能人才培训基地) in round 2024"
+    assert found[0][3] == f"grant N3 is approval 3 of tier A or B of {national}; the round selects 2 of them"
+    assert found[1][3] == f"grant N4 is approval 4 of {national}; the round selects 3"
+    register(ledger, "U8", "enterprise")
+    ledger.ok(*apply_args("M8", "U8", "M-M8", "municipal_base_funded", "a", "b"), "--amount", "50万",
+              "--date", "2024-02-01")  # fmt: skip
+    selected(ledger, "M8")
+    recommend(ledger, "M8")
+    said = refused(ledger, "grant", "approve", "M8", "--amount", "50万", "--document", "D", *CITY_BODIES,
+                   "--tier", "A", "--date", "2024-04-01", role="approver", clause="002 二(一)")  # fmt: skip
+    assert "grant M8 is a municipal_base_funded, which has no tiers: approve it without --tier" in said

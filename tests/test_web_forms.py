@@ -234,6 +234,13 @@ def test_an_approver_takes_grant_pendings_next_steps_on_the_web_and_the_grant_is
     noticed = post(approver, "notice", "G2", start="2024-03-11", end="2024-03-15")
     assert noticed.status_code == 200 and 'id="done"' in noticed.text, noticed.text[:3000]
     assert pending_step(books, "G2") == "approve"
+    # a tier is a national base's (002 二(一)): refused here as on the command line
+    tiered = post(approver, "approve", "G2", amount="20万", document="渝中人社〔2024〕9号",
+                  bodies="RS-YZ, CZ-YZ", tier="A", on="2024-04-02")  # fmt: skip
+    said = cli_refusal(books, "grant", "approve", "G2", "--amount", "20万", "--document",
+                       "渝中人社〔2024〕9号", "--body", "RS-YZ", "--body", "CZ-YZ", "--tier", "A",
+                       "--date", "2024-04-02", role="approver")  # fmt: skip
+    assert tiered.status_code == 422 and refusal(tiered.text)[0] == said and "has no tiers" in said
     approved = post(approver, "approve", "G2", amount="20万", document="渝中人社〔2024〕9号",
                     bodies="RS-YZ, CZ-YZ", on="2024-04-02")  # fmt: skip
     assert approved.status_code == 200 and 'id="done"' in approved.text, approved.text[:3000]

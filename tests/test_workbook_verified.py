@@ -255,6 +255,7 @@ FORMER_TEXTS = (
     Path(__file__).parent / "data" / "bundle-format-3" / "policy" / "v1-2023.toml",
     Path(__file__).parent / "data" / "former-policy" / "890daa52" / "v1-2023.toml",
     Path(__file__).parent / "data" / "former-policy" / "13f19340" / "v1-2023.toml",
+    Path(__file__).parent / "data" / "former-policy" / "32638c5d" / "v1-2023.toml",
 )
 
 

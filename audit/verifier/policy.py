@@ -43,6 +43,8 @@ FORMER = {
     "890daa52a0ecae0343ade00a9659ebc3e1d58cf648b1002537ab3516b7371a82": "v1-2023.toml",
     # without the count of bases a round of 002 selects (二)
     "13f193408b46614c6361f2fe028904bef93a8a9257dacd8e1f8b00b6ea4870fa": "v1-2023.toml",
+    # the count without the national tiers' (二(一): A or B 2, C or D 1)
+    "32638c5dd6582452ce2640e6bf17a00a3a735e74d51351e513e28df6cfb14dd5": "v1-2023.toml",
 }
 # What the shipped text states that the former ones do not: the application conditions added
 # from 002 四(一)1-2 and 003 第六条(四), each on a figure no former release let an applicant declare,
@@ -67,6 +69,14 @@ article = "二(二)2"
 [selection.national_base]
 count = 3
 clause = "national_count"
+
+[[selection.national_base.tiers]]
+tiers = ["A", "B"]
+count = 2
+
+[[selection.national_base.tiers]]
+tiers = ["C", "D"]
+count = 1
 
 [selection.municipal_base_funded]
 count = 8
@@ -167,7 +177,7 @@ clause = "national_teachers"
 """
 KNOWN = {
     **FORMER,
-    "32638c5dd6582452ce2640e6bf17a00a3a735e74d51351e513e28df6cfb14dd5": "v1-2023.toml",
+    "7280c747576145f636b72ae8cb70d3adaf7167c0baddc73a915f29acc06ff680": "v1-2023.toml",
 }
 
 
@@ -493,6 +503,10 @@ def with_added(data: dict[str, Any]) -> dict[str, Any]:
     conditions = {code: list(rows) for code, rows in data.get("conditions", {}).items()}
     for code, rows in added["conditions"].items():
         conditions[code] = conditions.get(code, []) + [r for r in rows if r not in conditions.get(code, [])]
-    selection = {**added["selection"], **data.get("selection", {})}
+    own = data.get("selection", {})
+    selection = {
+        code: {**added["selection"].get(code, {}), **own.get(code, {})}
+        for code in {**added["selection"], **own}
+    }
     clauses = {**added["clauses"], **data["clauses"]}
     return {**data, "clauses": clauses, "conditions": conditions, "selection": selection}

@@ -283,6 +283,7 @@ FORMS: dict[str, Form] = {
                 Field("bodies", N_("approving bodies (codes)")),
                 Field("build_start", N_("build period start"), "date"),
                 Field("build_end", N_("build period end"), "date"),
+                Field("tier", N_("tier (a national base: A, B, C or D)")),
             ),
             _approve,
         ),
