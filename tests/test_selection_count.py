@@ -188,3 +188,17 @@ def test_a_national_base_is_counted_by_its_tier_too(ledger: Ledger) -> None:
     said = refused(ledger, "grant", "approve", "M8", "--amount", "50万", "--document", "D", *CITY_BODIES,
                    "--tier", "A", "--date", "2024-04-01", role="approver", clause="002 二(一)")  # fmt: skip
     assert "grant M8 is a municipal_base_funded, which has no tiers: approve it without --tier" in said
+
+
+def test_an_approval_naming_its_tier_is_exported_and_verified(sqlite_ledger: Ledger, tmp_path: Path) -> None:
+    """The tier is a field of the approval event: the auditor's verifier replays it as any other."""
+    _national(sqlite_ledger, 1, "2024-04-01", "--tier", "B")
+    sqlite_ledger.ok("audit", "checkpoint", role="approver")
+    bundle = tmp_path / "bundle"
+    sqlite_ledger.ok("audit", "export", str(bundle), role="auditor")
+    approved = [
+        line for line in (bundle / "events.jsonl").read_text("utf-8").splitlines() if "Grant.Approved" in line
+    ]
+    assert len(approved) == 1 and '"tier":"B"' in approved[0].replace(" ", "")
+    result = sqlite_ledger("audit", "verify", str(bundle), "--root", str(sqlite_ledger.root), role="auditor")
+    assert result.exit_code == 0, result.stdout + result.stderr
