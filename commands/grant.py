@@ -96,6 +96,11 @@ def grant_group() -> None:
     "--partners", type=FIGURE, help="declared: large and medium enterprises it works with (合作企业)"
 )
 @click.option("--joint-majors", type=FIGURE, help="declared: majors built with those enterprises (共建专业)")
+@click.option(
+    "--track",
+    type=click.Choice(["international", "digital", "other"]),
+    help="a municipal base's kind: international (国际合作类), digital (数字技能类) or other (其他类)",
+)
 @click.option("--date", "on", type=DATE, help="business date (default today)")
 def apply_command(
     grant_id: str,
@@ -105,6 +110,7 @@ def apply_command(
     programme: str,
     projects: tuple[str, ...],
     requested: str | None,
+    track: str | None,
     on: datetime | None,
     **figures: int | None,
 ) -> None:
@@ -116,6 +122,8 @@ def apply_command(
     programme's application conditions (003 第六条, 002 四(一)1 and 2): a shortfall is a finding
     on the application (`report findings`), not a refusal; a figure not declared is not judged.
     A national base's share of skilled workers is asked of an enterprise only (依托企业建设的).
+    A municipal base names its kind (--track): a round selects 2 international, 3 digital and 3
+    other of each municipal programme (002 二(二)); past them, a finding of `report findings`.
 
     \b
     Examples:
@@ -139,6 +147,7 @@ def apply_command(
             projects=list(projects),
             requested=requested,
             declared={k: v for k, v in figures.items() if v is not None},
+            track=track,
             on=dated(on),
         )
     )

@@ -58,6 +58,7 @@ from ledger.rules import (
     projects_count,
     raise_first,
     requested_in_range,
+    track_of_programme,
 )
 from ledger.text import CONTROL, WHITE_SPACE
 
@@ -245,10 +246,16 @@ class Apply(Action):
     requested: Amount | None = None  # None: a programme of no money (命名支持类)
     # figures declared against the programme's application conditions (DECLARED_FIGURES)
     declared: dict[str, Count] = Field(default_factory=dict)
+    track: Identifier | None = None  # a municipal base's kind (002 二(二))
 
     def check(self, policy: Policy) -> None:
         programme = policy.programme(self.programme)
-        raise_first([programme_in_force(programme, self.on, policy, applying=True)])
+        raise_first(
+            [
+                programme_in_force(programme, self.on, policy, applying=True),
+                track_of_programme(self.grant_id, programme, self.track or "", policy),
+            ]
+        )
         unknown = sorted(set(self.declared) - set(DECLARED_FIGURES))
         if unknown:
             msg = T_(
@@ -324,6 +331,7 @@ class Apply(Action):
                 role=books.role,
                 unit_kind=unit.kind,
                 declared=dict(self.declared) or None,
+                track=self.track or "",
             )
         )
         return True

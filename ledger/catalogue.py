@@ -231,12 +231,13 @@ RULES: tuple[Rule, ...] = (
         (
             "tests/test_selection_count.py::test_an_approval_past_the_count_a_round_selects_is_a_finding",
             "tests/test_selection_count.py::test_a_national_base_is_counted_by_its_tier_too",
+            "tests/test_selection_count.py::test_a_municipal_base_is_counted_by_its_kind_too",
         ),
         note=N_(
             "a count across grants: `report findings` shows it, a bundle of some grants cannot; a national "
-            "approval's tier (--tier A, B, C or D; another is refused) is counted by its group (A or B 2, C "
-            "or D 1), one naming none in the whole only; the municipal kinds (国际合作类 2, 数字技能类 3, "
-            "其他类 3) are not recorded and not counted"
+            "approval's tier (grant approve --tier: A or B 2, C or D 1) and a municipal application's kind "
+            "(grant apply --track: 国际合作类 2, 数字技能类 3, 其他类 3) are counted too, one naming none in "
+            "the whole only; a tier or kind the programme does not have is refused"
         ),
     ),
     Rule(

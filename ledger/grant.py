@@ -234,6 +234,7 @@ class Grant(Aggregate):
         # application conditions (absent from events stored before them)
         unit_kind: str = ""
         declared: dict[str, int] | None = None
+        track: str = ""  # a municipal base's kind (002 二(二): 国际合作类, 数字技能类, 其他类); "": none
 
         def apply(self, grant: Grant) -> None:
             grant.grant_id = self.grant_id
@@ -679,6 +680,7 @@ class Grant(Aggregate):
         role: str,
         unit_kind: str = "",
         declared: dict[str, int] | None = None,
+        track: str = "",
     ) -> Grant:
         return cls._create(
             cls.Applied,
@@ -696,6 +698,7 @@ class Grant(Aggregate):
             actor=actor,
             role=role,
             occurred_on=on,
+            **({"track": track} if track else {}),
         )
 
     # ------------------------------------------------------------------ derived

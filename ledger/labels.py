@@ -117,6 +117,12 @@ NAMES: dict[str, dict[str, str]] = {
         "partners": N_("partners"),
         "joint_majors": N_("joint_majors"),
     },
+    # a municipal base's kind named at application (002 二(二))
+    "track": {
+        "international": N_("international cooperation"),
+        "digital": N_("digital skills"),
+        "other": N_("other"),
+    },
     "unit_kind": {
         "technical_school": N_("technical school"),
         "senior_technical_school": N_("senior technical school"),

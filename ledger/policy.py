@@ -146,8 +146,16 @@ class Programme:
     # how many bases one round of that document selects (002 二), and the clause saying so
     selects: int | None = None
     selects_clause: Clause | None = None
-    # of them, how many of some tiers (002 二(一): A or B 2, C or D 1)
+    # of them, how many of some tiers (002 二(一): A or B 2, C or D 1), and of some kinds named at
+    # application (002 二(二): 国际合作类 2, 数字技能类 3, 其他类 3)
     selects_tiers: tuple[tuple[tuple[str, ...], int], ...] = ()
+    selects_tracks: tuple[tuple[tuple[str, ...], int], ...] = ()
+
+    @property
+    def tracks(self) -> tuple[str, ...]:
+        """The kinds an application of the programme names (none: it names none)."""
+        return tuple(t for group, _count in self.selects_tracks for t in group)
+
     # what each of ``approving_bodies`` is as a registered body: ``kind:duty`` (ledger.bodies)
     approvers: tuple[str, ...] = ()
 
@@ -325,6 +333,9 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
                 (_tiers(g["tiers"], p.get("tiers", [])), _count(g["count"]))
                 for g in selection.get(code, {}).get("tiers", [])
             ),
+            selects_tracks=tuple(
+                (_tracks(g["tracks"]), _count(g["count"])) for g in selection.get(code, {}).get("tracks", [])
+            ),
             approvers=tuple(p.get("approvers", ())),
         )
     calendar = {}
@@ -373,6 +384,17 @@ def _tiers(value: Any, tiers: list[str]) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(t in tiers for t in value):
         raise ValueError(
             _("tiers {value!r} are not among the programme's {tiers}").format(value=value, tiers=tiers)
+        )
+    return tuple(value)
+
+
+TRACKS = ("international", "digital", "other")  # 国际合作类, 数字技能类, 其他类 (002 二(二))
+
+
+def _tracks(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(t in TRACKS for t in value):
+        raise ValueError(
+            _("tracks {value!r} are not among {tracks}").format(value=value, tracks=", ".join(TRACKS))
         )
     return tuple(value)
 

@@ -1249,6 +1249,53 @@ def tier_of_programme(grant_id: str, programme: Programme, tier: str, policy: Po
     return Breach(N_("selection count"), clause, text)
 
 
+def track_of_programme(grant_id: str, programme: Programme, track: str, policy: Policy) -> Breach | None:
+    """A kind named at application is one of the programme's (002 二(二): a municipal base is
+    国际合作类, 数字技能类 or 其他类); a programme without kinds takes none."""
+    if not track or track in programme.tracks:
+        return None
+    clause = (programme.selects_clause if programme.tracks else None) or policy.clause(
+        "municipal_funded_count"
+    )
+    if not programme.tracks:
+        text = T_(
+            "grant {grant_id} is a {code}, which has no kinds: apply without --track",
+            grant_id=grant_id,
+            code=programme.code,
+        )
+    else:
+        text = T_(
+            "kind {track} is none of the {code}'s kinds {tracks}",
+            track=track,
+            code=programme.code,
+            tracks=", ".join(programme.tracks),
+        )
+    return Breach(N_("selection count"), clause, text)
+
+
+def track_count(grant_id: str, programme: Programme, round_: str, track: str, nth: int) -> Breach | None:
+    """Of the round's selection, those of a kind named at application (002 二(二): 国际合作类 2,
+    数字技能类 3, 其他类 3): ``nth``, this approval's place among the round's of its kind, past it."""
+    for tracks, count in programme.selects_tracks:
+        if track in tracks and nth > count and programme.selects_clause is not None:
+            return Breach(
+                rule=N_("selection count"),
+                clause=programme.selects_clause,
+                text=T_(
+                    "grant {grant_id} is approval {nth} of kind {track} of a {code} ({zh}) in round "
+                    "{round}; the round selects {count} of them",
+                    grant_id=grant_id,
+                    nth=nth,
+                    track=lazy("track", track),
+                    code=programme.code,
+                    zh=programme.zh,
+                    round=round_,
+                    count=count,
+                ),
+            )
+    return None
+
+
 def tier_count(grant_id: str, programme: Programme, round_: str, tier: str, nth: int) -> Breach | None:
     """Of the round's selection, those of some tiers (002 二(一): A or B 2, C or D 1): ``nth``,
     this approval's place among the round's of its tier's group, past the group's count."""

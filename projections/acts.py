@@ -167,6 +167,7 @@ FACTS = {
     "BudgetAdjusted": ("lines",),
     # the build period as it stood on a day, and a national base's tier (findings)
     "Approved": ("build_start", "build_end", "tier"),
+    "Applied": ("track",),  # a municipal base's kind (findings: the count a round selects)
     "Extended": ("end",),
     "EvaluationRecorded": ("kind",),  # the oversight an institute has had by a day (findings)
 }
@@ -178,7 +179,7 @@ def facts(kind: str, d: Mapping[str, Any]) -> str:
         return ""
     kept: dict[str, Any] = {}
     for k in wanted:
-        if k == "tier" and k not in d:  # an approval stored without one (all before tiers)
+        if k in ("tier", "track") and k not in d:  # an act stored before them
             continue
         if k in ("deadline", "end", "build_start", "build_end"):
             kept[k] = _value(d[k])
@@ -186,7 +187,7 @@ def facts(kind: str, d: Mapping[str, Any]) -> str:
             kept[k] = {n: _value(v) for n, v in d[k].items()}
         else:
             kept[k] = d[k]
-    return json.dumps(kept, ensure_ascii=False)
+    return json.dumps(kept, ensure_ascii=False) if kept else ""  # an application stored before kinds
 
 
 def describe(kind: str, d: Mapping[str, Any]) -> str:

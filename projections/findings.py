@@ -33,6 +33,7 @@ from ledger.rules import (
     rectification_on_time,
     selection_count,
     tier_count,
+    track_count,
 )
 from projections.acts import STATUS_AFTER, in_log_order
 from projections.judge import policy_on
@@ -182,18 +183,25 @@ def _selected_past_count(conn: Any, today: date, moment: datetime | None) -> dic
         )
     }
     approvals: list[Any] = []
+    tracks: dict[str, str] = {}
     a = history_acts.c
     keys = list(grants)
     for n in range(0, len(keys), SELECT_CHUNK):  # each grant's approval by its (grant, kind) index
-        query = select(a.aggregate_id, a.occurred_on, a.notification_id, a.data).where(
-            a.aggregate_id.in_(keys[n : n + SELECT_CHUNK]), a.kind == "approve", a.occurred_on <= today
+        query = select(a.aggregate_id, a.kind, a.occurred_on, a.notification_id, a.data).where(
+            a.aggregate_id.in_(keys[n : n + SELECT_CHUNK]),
+            a.kind.in_(("apply", "approve")),
+            a.occurred_on <= today,
         )
         if moment is not None:
             query = query.where(a.recorded_at <= moment)
-        approvals += conn.execute(query).all()
+        for row in conn.execute(query):
+            if row.kind == "approve":
+                approvals.append(row)
+            elif row.data:  # the kind a municipal application named
+                tracks[row.aggregate_id] = str(json.loads(row.data).get("track", ""))
     found: dict[str, tuple[Breach, date]] = {}
     seen: dict[tuple[str, str], int] = {}
-    seen_of_tiers: dict[tuple[str, str, tuple[str, ...]], int] = {}
+    seen_of_group: dict[tuple[str, str, tuple[str, ...]], int] = {}
     for r in sorted(approvals, key=lambda r: (r.occurred_on, r.notification_id)):
         g = grants[r.aggregate_id]
         programme, round_ = _round_of(policy_on(g.applied_on), g.programme)
@@ -209,8 +217,14 @@ def _selected_past_count(conn: Any, today: date, moment: datetime | None) -> dic
         group = next((tiers for tiers, _count in programme.selects_tiers if tier in tiers), None)
         if group is not None:  # of those of its tiers (an approval naming none: of the whole only)
             within = (g.programme, round_, group)
-            seen_of_tiers[within] = seen_of_tiers.get(within, 0) + 1
-            breach = breach or tier_count(g.grant_id, programme, round_, tier, seen_of_tiers[within])
+            seen_of_group[within] = seen_of_group.get(within, 0) + 1
+            breach = breach or tier_count(g.grant_id, programme, round_, tier, seen_of_group[within])
+        track = tracks.get(r.aggregate_id, "")
+        kind = next((group for group, _count in programme.selects_tracks if track in group), None)
+        if kind is not None:  # of those of its kind (an application naming none: of the whole only)
+            within = (g.programme, round_, kind)
+            seen_of_group[within] = seen_of_group.get(within, 0) + 1
+            breach = breach or track_count(g.grant_id, programme, round_, track, seen_of_group[within])
         if breach is not None:
             found[g.grant_id] = (breach, r.occurred_on)
     return found

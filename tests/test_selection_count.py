@@ -202,3 +202,46 @@ def test_an_approval_naming_its_tier_is_exported_and_verified(sqlite_ledger: Led
     assert len(approved) == 1 and '"tier":"B"' in approved[0].replace(" ", "")
     result = sqlite_ledger("audit", "verify", str(bundle), "--root", str(sqlite_ledger.root), role="auditor")
     assert result.exit_code == 0, result.stdout + result.stderr
+
+
+def _municipal(ledger: Ledger, n: int, day: str, track: str) -> None:
+    """M{n}, a funded municipal base of kind ``track``, recommended by a body of its own and
+    approved on ``day``."""
+    grant, unit, body = f"M{n}", f"UM{n}", f"REC-M{n}"
+    register(ledger, unit, "enterprise")
+    ledger.ok(*apply_args(grant, unit, f"M-{grant}", "municipal_base_funded", "a", "b"), "--amount", "50万",
+              "--track", track, "--date", "2024-02-01")  # fmt: skip
+    selected(ledger, grant)
+    ledger.ok("body", "add", body, "--name", f"推荐单位M{n}", "--kind", "sector_authority",
+              "--duty", "sector", "--date", "2024-01-02", role="admin")  # fmt: skip
+    ledger.ok("grant", "recommend", grant, "--by", body, "--round", "2024", "--rank", "1",
+              "--date", "2024-03-05", role="approver")  # fmt: skip
+    ledger.ok("grant", "approve", grant, "--amount", "50万", "--document", f"DM{n}", *CITY_BODIES,
+              "--date", day, role="approver")  # fmt: skip
+
+
+def test_a_municipal_base_is_counted_by_its_kind_too(sqlite_ledger: Ledger) -> None:
+    """002 二(二): of the 8, 国际合作类 2, 数字技能类 3, 其他类 3. The third international base (the
+    fourth approved) is past its kind's count though within the 8; a kind on a programme without
+    kinds is refused."""
+    rule = "selection count"
+    for n, track in ((1, "international"), (2, "digital"), (3, "international"), (4, "international")):
+        _municipal(sqlite_ledger, n, f"2024-04-0{n}", track)
+    found = _counted(sqlite_ledger, rule, "2024-06-30")
+    funded = "a municipal_base_funded (市级高技能人才培训基地（资金补助类）) in round 2024"
+    assert [(row[0], row[1], row[3]) for row in found] == [
+        ("M4", "002 二(二)1", f"grant M4 is approval 3 of kind international cooperation of {funded}; "
+                             "the round selects 2 of them"),
+    ]  # fmt: skip
+    sqlite_ledger.lang = "zh"
+    try:
+        (said,) = [row[3] for row in _counted(sqlite_ledger, rule, "2024-06-30", "M-M4")]
+    finally:
+        sqlite_ledger.lang = "en"
+    kind = "国际合作类市级高技能人才培训基地（资金补助类）"
+    assert said == f"补助项目 M4 是 2024 年度第 3 个获批的{kind}；该年度此类遴选 2 个"
+    register(sqlite_ledger, "U9", "enterprise")
+    said = refused(sqlite_ledger, *apply_args("N9", "U9", "B-N9", "national_base", *FIVE),
+                   "--amount", "100万", "--track", "digital", "--date", "2024-03-01",
+                   clause="002 二(")  # fmt: skip
+    assert "grant N9 is a national_base, which has no kinds: apply without --track" in said

@@ -256,6 +256,7 @@ FORMER_TEXTS = (
     Path(__file__).parent / "data" / "former-policy" / "890daa52" / "v1-2023.toml",
     Path(__file__).parent / "data" / "former-policy" / "13f19340" / "v1-2023.toml",
     Path(__file__).parent / "data" / "former-policy" / "32638c5d" / "v1-2023.toml",
+    Path(__file__).parent / "data" / "former-policy" / "7280c747" / "v1-2023.toml",
 )
 
 

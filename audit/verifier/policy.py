@@ -45,6 +45,8 @@ FORMER = {
     "13f193408b46614c6361f2fe028904bef93a8a9257dacd8e1f8b00b6ea4870fa": "v1-2023.toml",
     # the count without the national tiers' (二(一): A or B 2, C or D 1)
     "32638c5dd6582452ce2640e6bf17a00a3a735e74d51351e513e28df6cfb14dd5": "v1-2023.toml",
+    # the count without the municipal kinds' (二(二): 国际合作类 2, 数字技能类 3, 其他类 3)
+    "7280c747576145f636b72ae8cb70d3adaf7167c0baddc73a915f29acc06ff680": "v1-2023.toml",
 }
 # What the shipped text states that the former ones do not: the application conditions added
 # from 002 四(一)1-2 and 003 第六条(四), each on a figure no former release let an applicant declare,
@@ -82,9 +84,33 @@ count = 1
 count = 8
 clause = "municipal_funded_count"
 
+[[selection.municipal_base_funded.tracks]]
+tracks = ["international"]
+count = 2
+
+[[selection.municipal_base_funded.tracks]]
+tracks = ["digital"]
+count = 3
+
+[[selection.municipal_base_funded.tracks]]
+tracks = ["other"]
+count = 3
+
 [selection.municipal_base_named]
 count = 8
 clause = "municipal_named_count"
+
+[[selection.municipal_base_named.tracks]]
+tracks = ["international"]
+count = 2
+
+[[selection.municipal_base_named.tracks]]
+tracks = ["digital"]
+count = 3
+
+[[selection.municipal_base_named.tracks]]
+tracks = ["other"]
+count = 3
 [clauses.national_capacity]
 doc = "002"
 article = "四(一)1(2)"
@@ -177,7 +203,7 @@ clause = "national_teachers"
 """
 KNOWN = {
     **FORMER,
-    "7280c747576145f636b72ae8cb70d3adaf7167c0baddc73a915f29acc06ff680": "v1-2023.toml",
+    "858ce7dade6259c02a937ee13b36ebbd1519d4b6623c0400218ee5a612b8d876": "v1-2023.toml",
 }
 
 
