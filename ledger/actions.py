@@ -58,6 +58,7 @@ from ledger.rules import (
     projects_count,
     raise_first,
     requested_in_range,
+    tier_of_programme,
     track_of_programme,
 )
 from ledger.text import CONTROL, WHITE_SPACE
@@ -295,12 +296,20 @@ class Apply(Action):
     def decide(self, books: Books) -> bool:
         grant = books.find_grant(self.grant_id)
         if grant is not None:
-            same = (grant.unit_id, grant.base_id, grant.programme, grant.requested, grant.declared or {}) == (
+            same = (
+                grant.unit_id,
+                grant.base_id,
+                grant.programme,
+                grant.requested,
+                grant.declared or {},
+                grant.track,
+            ) == (
                 self.unit_id,
                 self.base_id,
                 self.programme,
                 ZERO if self.requested is None else self.requested,
                 dict(self.declared),
+                self.track or "",
             )
             if same:
                 return False
@@ -545,7 +554,18 @@ class Approve(GrantAction):
             )
             raise BadInputError(msg)
         amount = ZERO if self.amount is None else self.amount
+        tier = self.tier or ""
+        raise_first([tier_of_programme(self.grant_id, programme, tier, books.policy)])
         if grant.status == "approved" and (grant.approved, grant.document) == (amount, self.document):
+            if grant.tier != tier:  # the same approval typed again names the tier it was given
+                msg = T_(
+                    "grant {grant_id} is already approved with tier {value}; this approval names {value2}: "
+                    "an approval's tier is not changed by typing it again",
+                    grant_id=self.grant_id,
+                    value=grant.tier or "-",
+                    value2=tier or "-",
+                )
+                raise ConflictError(msg)
             return False
         codes = list(dict.fromkeys(self.bodies))
         what = T_("the approval of grant {grant_id}", grant_id=self.grant_id)

@@ -247,6 +247,7 @@ class Grant(Aggregate):
             grant.requested = self.requested
             grant.declared = dict(self.declared) if self.declared else None
             grant.applied_on = self.occurred_on
+            grant.track = self.track
             grant.status = "applied"
             grant.duties = {"applied": [self.actor]}
 
@@ -267,6 +268,7 @@ class Grant(Aggregate):
             grant.approved_on = self.occurred_on
             grant.build_start = self.build_start
             grant.build_end = self.build_end
+            grant.tier = self.tier
 
     class Extended(Event):
         """The build period extended by its own approval document (``grant extend``)."""
@@ -618,6 +620,10 @@ class Grant(Aggregate):
     # by ISO date, the recoveries ordered that day less those received (None: a snapshot taken
     # before they were kept)
     recovery_days: dict[str, Decimal] | None = None
+    # a national base's tier named at approval, a municipal base's kind named at application (002
+    # 二): "" for none, and for a snapshot taken before they were kept (none could be named then)
+    tier: str = ""
+    track: str = ""
 
     def __init__(self) -> None:
         self.approved = ZERO

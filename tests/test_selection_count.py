@@ -245,3 +245,24 @@ def test_a_municipal_base_is_counted_by_its_kind_too(sqlite_ledger: Ledger) -> N
                    "--amount", "100万", "--track", "digital", "--date", "2024-03-01",
                    clause="002 二(")  # fmt: skip
     assert "grant N9 is a national_base, which has no kinds: apply without --track" in said
+
+
+def test_an_approval_or_application_typed_again_with_another_tier_or_kind_is_refused(
+    sqlite_ledger: Ledger,
+) -> None:
+    """The third red-team pass: typed again with another tier, or none, an approval had been taken
+    for the one recorded ("already approved", exit 0), and an application with another kind the
+    same. Now the same command is a repeat and another is refused, exit 5, nothing written."""
+    _national(sqlite_ledger, 1, "2024-04-01", "--tier", "A")
+    again = _approval(1, "2024-04-01")
+    assert "already" in sqlite_ledger.ok(*again, "--tier", "A", role="approver").stdout
+    for other in (("--tier", "C"), ()):
+        said = refused(sqlite_ledger, *again, *other, role="approver", code=5)
+        assert "grant N1 is already approved with tier A" in said
+    said = refused(sqlite_ledger, *again, "--tier", "E", role="approver", clause="002 二(一)")
+    assert "tier E is none of the national_base's tiers" in said
+    _municipal(sqlite_ledger, 1, "2024-04-02", "digital")
+    applied = (*apply_args("M1", "UM1", "M-M1", "municipal_base_funded", "a", "b"), "--amount", "50万")
+    assert "already" in sqlite_ledger.ok(*applied, "--track", "digital", "--date", "2024-02-01").stdout
+    said = refused(sqlite_ledger, *applied, "--track", "other", "--date", "2024-02-01", code=5)
+    assert "grant M1 is already recorded" in said
