@@ -63,7 +63,6 @@ from ledger.rules import (
     reviewed_by_its_authority_first,
     selection_complete,
     subsidy_amount_in_range,
-    tier_of_programme,
     unanswered_from,
 )
 from ledger.snapshot_points import snapshot_every
@@ -704,7 +703,7 @@ class Grant(Aggregate):
             actor=actor,
             role=role,
             occurred_on=on,
-            **({"track": track} if track else {}),
+            track=track,
         )
 
     # ------------------------------------------------------------------ derived
@@ -949,12 +948,8 @@ class Grant(Aggregate):
                     )
                 ]
             )
-        raise_first(
-            [
-                approved_by_its_bodies(self.grant_id, programme, bodies, approvers),
-                tier_of_programme(self.grant_id, programme, tier, policy),
-            ]
-        )
+        # the tier is judged by the action (grant approve), before it looks for a repeat
+        raise_first([approved_by_its_bodies(self.grant_id, programme, bodies, approvers)])
         self.trigger_event(
             self.Approved,
             amount=amount,
@@ -965,7 +960,7 @@ class Grant(Aggregate):
             actor=actor,
             role=role,
             occurred_on=on,
-            **({"tier": tier} if tier else {}),  # an approval without one is stored as before
+            tier=tier,
         )
 
     def disburse(

@@ -1273,52 +1273,65 @@ def track_of_programme(grant_id: str, programme: Programme, track: str, policy: 
     return Breach(N_("selection count"), clause, text)
 
 
-def track_count(grant_id: str, programme: Programme, round_: str, track: str, nth: int) -> Breach | None:
+Group = tuple[tuple[str, ...], int]  # values (tiers, kinds) and how many of them a round selects
+
+
+def selected_group(groups: Iterable[Group], value: str) -> Group | None:
+    """The group of a programme's selection (``selects_tiers``, ``selects_tracks``) ``value`` is in."""
+    return next(((values, count) for values, count in groups if value in values), None)
+
+
+def track_count(
+    grant_id: str, programme: Programme, round_: str, track: str, group: Group, nth: int
+) -> Breach | None:
     """Of the round's selection, those of a kind named at application (002 二(二): 国际合作类 2,
-    数字技能类 3, 其他类 3): ``nth``, this approval's place among the round's of its kind, past it."""
-    for tracks, count in programme.selects_tracks:
-        if track in tracks and nth > count and programme.selects_clause is not None:
-            return Breach(
-                rule=N_("selection count"),
-                clause=programme.selects_clause,
-                text=T_(
-                    "grant {grant_id} is approval {nth} of kind {track} of a {code} ({zh}) in round "
-                    "{round}; the round selects {count} of them",
-                    grant_id=grant_id,
-                    nth=nth,
-                    track=lazy("track", track),
-                    code=programme.code,
-                    zh=programme.zh,
-                    round=round_,
-                    count=count,
-                ),
-            )
-    return None
+    数字技能类 3, 其他类 3): ``nth``, this approval's place among the round's of its kind's
+    ``group``, past the group's count."""
+    count = group[1]
+    if nth <= count or programme.selects_clause is None:
+        return None
+    return Breach(
+        rule=N_("selection count"),
+        clause=programme.selects_clause,
+        text=T_(
+            "grant {grant_id} is approval {nth} of kind {track} of a {code} ({zh}) in round "
+            "{round}; the round selects {count} of them",
+            grant_id=grant_id,
+            nth=nth,
+            track=lazy("track", track),
+            code=programme.code,
+            zh=programme.zh,
+            round=round_,
+            count=count,
+        ),
+    )
 
 
-def tier_count(grant_id: str, programme: Programme, round_: str, tier: str, nth: int) -> Breach | None:
+def tier_count(
+    grant_id: str, programme: Programme, round_: str, tier: str, group: Group, nth: int
+) -> Breach | None:
     """Of the round's selection, those of some tiers (002 二(一): A or B 2, C or D 1): ``nth``,
-    this approval's place among the round's of its tier's group, past the group's count."""
-    for tiers, count in programme.selects_tiers:
-        if tier in tiers and nth > count and programme.selects_clause is not None:
-            return Breach(
-                rule=N_("selection count"),
-                clause=programme.selects_clause,
-                text=T_(
-                    "grant {grant_id} is approval {nth} of tier {tiers} of a {code} ({zh}) in round "
-                    "{round}; the round selects {count} of them",
-                    grant_id=grant_id,
-                    nth=nth,
-                    tiers=T_("{first} or {second}", first=tiers[0], second=tiers[1])
-                    if len(tiers) == 2
-                    else ", ".join(tiers),
-                    code=programme.code,
-                    zh=programme.zh,
-                    round=round_,
-                    count=count,
-                ),
-            )
-    return None
+    this approval's place among the round's of its tier's ``group``, past the group's count."""
+    tiers, count = group
+    if nth <= count or programme.selects_clause is None:
+        return None
+    return Breach(
+        rule=N_("selection count"),
+        clause=programme.selects_clause,
+        text=T_(
+            "grant {grant_id} is approval {nth} of tier {tiers} of a {code} ({zh}) in round "
+            "{round}; the round selects {count} of them",
+            grant_id=grant_id,
+            nth=nth,
+            tiers=T_("{first} or {second}", first=tiers[0], second=tiers[1])
+            if len(tiers) == 2
+            else ", ".join(tiers),
+            code=programme.code,
+            zh=programme.zh,
+            round=round_,
+            count=count,
+        ),
+    )
 
 
 def selection_count(grant_id: str, programme: Programme, round_: str, nth: int) -> Breach | None:

@@ -31,6 +31,7 @@ from ledger.rules import (
     institute_overseen,
     matching_at_least_ratio,
     rectification_on_time,
+    selected_group,
     selection_count,
     tier_count,
     track_count,
@@ -168,18 +169,21 @@ def _applied(conn: Any, facts: Any) -> Any:
     return func.json_extract(facts, "$.applied")
 
 
-def _selected_past_count(conn: Any, today: date, moment: datetime | None) -> dict[str, tuple[Breach, date]]:
+def _selected_past_count(
+    conn: Any, counted: set[str], today: date, moment: datetime | None
+) -> dict[str, tuple[Breach, date]]:
     """Each approval past the count its round selects (002 二), by grant id with its date: the
     round's approvals of a programme in the order approved (by date, then as stored), whatever
     bases the report asks for. A grant's round is its programme's document's in the version in
     force on its application's date; the round's count, the version in force on the approval's
     date if it states that round (a version installed mid-round), else the application's."""
-    counted = sorted({code for v in all_policies() for code, p in v.programmes.items() if p.selects})
     c = compliance_grants.c
     grants = {
         r.aggregate_id: r
         for r in conn.execute(
-            select(c.aggregate_id, c.grant_id, c.programme, c.applied_on).where(c.programme.in_(counted))
+            select(c.aggregate_id, c.grant_id, c.programme, c.applied_on).where(
+                c.programme.in_(sorted(counted))
+            )
         )
     }
     approvals: list[Any] = []
@@ -214,17 +218,16 @@ def _selected_past_count(conn: Any, today: date, moment: datetime | None) -> dic
         seen[key] = seen.get(key, 0) + 1
         breach = selection_count(g.grant_id, programme, round_, seen[key])
         tier = str(json.loads(r.data).get("tier", "")) if r.data else ""
-        group = next((tiers for tiers, _count in programme.selects_tiers if tier in tiers), None)
-        if group is not None:  # of those of its tiers (an approval naming none: of the whole only)
-            within = (g.programme, round_, group)
-            seen_of_group[within] = seen_of_group.get(within, 0) + 1
-            breach = breach or tier_count(g.grant_id, programme, round_, tier, seen_of_group[within])
-        track = tracks.get(r.aggregate_id, "")
-        kind = next((group for group, _count in programme.selects_tracks if track in group), None)
-        if kind is not None:  # of those of its kind (an application naming none: of the whole only)
-            within = (g.programme, round_, kind)
-            seen_of_group[within] = seen_of_group.get(within, 0) + 1
-            breach = breach or track_count(g.grant_id, programme, round_, track, seen_of_group[within])
+        # of those of its tier, of its kind (an approval or application naming none: of the whole only)
+        for value, groups, judged in (
+            (tier, programme.selects_tiers, tier_count),
+            (tracks.get(r.aggregate_id, ""), programme.selects_tracks, track_count),
+        ):
+            group = selected_group(groups, value)
+            if group is not None:
+                within = (g.programme, round_, group[0])
+                seen_of_group[within] = seen_of_group.get(within, 0) + 1
+                breach = breach or judged(g.grant_id, programme, round_, value, group, seen_of_group[within])
         if breach is not None:
             found[g.grant_id] = (breach, r.occurred_on)
     return found
@@ -282,7 +285,9 @@ def findings(
         counted = {code for v in all_policies() for code, p in v.programmes.items() if p.selects}
         # a count across every grant, asked only when a grant read is of a programme counted
         selected = (
-            _selected_past_count(conn, today, moment) if any(g.programme in counted for g in grants) else {}
+            _selected_past_count(conn, counted, today, moment)
+            if any(g.programme in counted for g in grants)
+            else {}
         )
         kept = _Kept(conn, [], today, moment)
         for n, g in enumerate(grants):
