@@ -95,12 +95,12 @@ def _districts(app: Any) -> dict[str, str]:
 
 def import_rows(app: Any, step: Step = no_step) -> Iterator[list[Any]]:
     """Every money event as a row of the import format, in the store's order (kinds and columns:
-    ledger/importing.py; the optional district column last, on approve rows)."""
+    ledger/importing.py; the optional district, tier and track columns last, on approve rows)."""
     for row in _rows(app, step):
-        yield row if len(row) == _WIDTH else [*row, ""]  # the district: an approve row's alone
+        yield row if len(row) == _WIDTH else [*row, "", "", ""]  # an approve row's alone
 
 
-_WIDTH = 14  # the import header and its optional district column (ledger.import_format)
+_WIDTH = 16  # the import header and its optional columns (ledger.import_format.OPTIONAL)
 
 
 def _rows(app: Any, step: Step = no_step) -> Iterator[list[Any]]:
@@ -140,6 +140,8 @@ def _rows(app: Any, step: Step = no_step) -> Iterator[list[Any]]:
                 units.get(g.unit_id, ""),
                 period,
                 districts.get(g.unit_id, ""),
+                e.tier,
+                g.track,
             ]
         elif isinstance(e, Grant.SubsidyDisbursed):
             yield [*head, "disburse", e.amount, "subsidy", "", "", e.voucher, "", str(e.tranche)]

@@ -98,7 +98,6 @@ def grant_group() -> None:
 @click.option("--joint-majors", type=FIGURE, help="declared: majors built with those enterprises (共建专业)")
 @click.option(
     "--track",
-    type=click.Choice(["international", "digital", "other"]),
     help="a municipal base's kind: international (国际合作类), digital (数字技能类) or other (其他类)",
 )
 @click.option("--date", "on", type=DATE, help="business date (default today)")
@@ -210,7 +209,18 @@ def register(cli: click.Group) -> None:
     cli.add_command(grant_group)
 
 
-LIST_KEYS = ["grant_id", "base_id", "base_name", "unit_id", "programme", "status", "applied_on", "approved"]
+LIST_KEYS = [
+    "grant_id",
+    "base_id",
+    "base_name",
+    "unit_id",
+    "programme",
+    "status",
+    "applied_on",
+    "approved",
+    "tier",
+    "track",
+]
 LIST_HEADERS = [
     N_("grant"),
     N_("base"),
@@ -220,6 +230,8 @@ LIST_HEADERS = [
     N_("status"),
     N_("applied"),
     N_("approved"),
+    N_("tier"),
+    N_("kind"),
 ]
 
 
@@ -254,10 +266,7 @@ def list_command(
     from projections.reports import list_grants
 
     found = list_grants(engine_for_reading(), programme, status, base_id)
-    rows = [
-        [g.grant_id, g.base_id, g.base_name, g.unit_id, g.programme, g.status, g.applied_on, g.approved]
-        for g in found
-    ]
+    rows = [[getattr(g, key) for key in LIST_KEYS] for g in found]
     emit(
         title=N_("grants"),
         keys=LIST_KEYS,
@@ -266,6 +275,7 @@ def list_command(
         fmt=fmt,
         output=output,
         empty=N_("no grant matches"),
+        named={"track": "track"},
     )
 
 

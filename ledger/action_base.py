@@ -172,6 +172,12 @@ def _source(value: str) -> str:
     return value
 
 
+def _none_when_empty(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip(WHITE_SPACE):
+        return None
+    return value
+
+
 def _district(value: Any) -> str | None:
     """A district's 行政区划代码 or its Chinese name, stored as the code; an empty cell or
     option: none."""
@@ -197,6 +203,8 @@ BusinessDate = Annotated[date, BeforeValidator(business_date)]
 Source = Annotated[str, AfterValidator(_source)]
 Count = Annotated[int, Field(ge=0, le=10_000_000)]
 District = Annotated[str | None, BeforeValidator(_district)]
+# a code an import's cell may leave empty (none named)
+OptionalIdentifier = Annotated[Identifier | None, BeforeValidator(_none_when_empty)]
 
 
 class Books(Protocol):

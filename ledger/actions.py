@@ -29,6 +29,7 @@ from ledger.action_base import GrantAction as GrantAction
 from ledger.action_base import Identifier as Identifier
 from ledger.action_base import NewIdentifier as NewIdentifier
 from ledger.action_base import NewReference as NewReference
+from ledger.action_base import OptionalIdentifier as OptionalIdentifier
 from ledger.action_base import Reference as Reference
 from ledger.action_base import RequiredText as RequiredText
 from ledger.action_base import Source as Source
@@ -346,6 +347,19 @@ class Apply(Action):
         return True
 
 
+def same_tier(grant: Grant, tier: str) -> None:
+    """An approval typed again names the tier it was given, or is refused (exit 5)."""
+    if grant.tier != tier:
+        msg = T_(
+            "grant {grant_id} is already approved with tier {value}; this approval names {value2}: "
+            "an approval's tier is not changed by typing it again",
+            grant_id=grant.grant_id,
+            value=grant.tier or "-",
+            value2=tier or "-",
+        )
+        raise ConflictError(msg)
+
+
 def take_base(unit: Unit, base_id: str, grant_id: str, programme: Any, on: date, books: Books) -> None:
     """Grant ``grant_id`` of ``unit`` takes base ``base_id``: the one place an application (grant
     apply) and a grant approved elsewhere (an import's approve row) take a base. The base is no
@@ -557,15 +571,7 @@ class Approve(GrantAction):
         tier = self.tier or ""
         raise_first([tier_of_programme(self.grant_id, programme, tier, books.policy)])
         if grant.status == "approved" and (grant.approved, grant.document) == (amount, self.document):
-            if grant.tier != tier:  # the same approval typed again names the tier it was given
-                msg = T_(
-                    "grant {grant_id} is already approved with tier {value}; this approval names {value2}: "
-                    "an approval's tier is not changed by typing it again",
-                    grant_id=self.grant_id,
-                    value=grant.tier or "-",
-                    value2=tier or "-",
-                )
-                raise ConflictError(msg)
+            same_tier(grant, tier)
             return False
         codes = list(dict.fromkeys(self.bodies))
         what = T_("the approval of grant {grant_id}", grant_id=self.grant_id)
@@ -618,12 +624,21 @@ class ApprovedElsewhere(Action):
     base_name: Text = ""
     unit_name: Text = ""
     district: District = None  # the unit's, when the import registers it
+    tier: OptionalIdentifier = None  # a national base's (002 二(一)), as grant approve --tier
+    track: OptionalIdentifier = None  # a municipal base's kind (002 二(二)), as grant apply --track
 
     def decide(self, books: Books) -> bool:
         from ledger.unit import Unit
 
         programme = books.policy.programme(self.programme)
-        raise_first([programme_in_force(programme, self.on, books.policy, applying=False)])
+        tier, track = self.tier or "", self.track or ""
+        raise_first(
+            [
+                programme_in_force(programme, self.on, books.policy, applying=False),
+                tier_of_programme(self.grant_id, programme, tier, books.policy),
+                track_of_programme(self.grant_id, programme, track, books.policy),
+            ]
+        )
         grant = books.find_grant(self.grant_id)
         elsewhere = grant is None
         if grant is not None:
@@ -640,8 +655,18 @@ class ApprovedElsewhere(Action):
                     programme=grant.programme,
                 )
                 raise ConflictError(msg)
+            if track and grant.track != track:  # a row naming none leaves the application's
+                msg = T_(
+                    "grant {grant_id} was applied for as kind {value}; this row names {value2}: "
+                    "a grant's kind is the one its application named",
+                    grant_id=self.grant_id,
+                    value=grant.track or "-",
+                    value2=track,
+                )
+                raise ConflictError(msg)
             same = (grant.approved, grant.document) == (self.amount, self.document)
             if grant.status != "applied" and grant.status != "rejected" and same:
+                same_tier(grant, tier)
                 return False
             # otherwise approve refuses a grant rejected, or approved with other terms, as it
             # refuses grant approve (exit 3)
@@ -692,6 +717,7 @@ class ApprovedElsewhere(Action):
                 actor=books.actor,
                 role=books.role,
                 unit_kind=unit.kind if known_kind else "",  # a unit the import registers: kind unknown
+                track=track,
             )
             books.add(grant)
         # A grant approved elsewhere is brought in approved by its programme's bodies; one applied
@@ -705,6 +731,7 @@ class ApprovedElsewhere(Action):
             build_end=self.build_end,
             imported=elsewhere,
             approvers=None if elsewhere else [],
+            tier=tier,
             **self.who(books),
         )
         return True

@@ -16,6 +16,10 @@ options. Columns that carry a field of another name:
 - ``approve`` may also hold, in an optional ``district`` column (区县), the district the unit
   stands in: its 6-digit 行政区划代码 or Chinese name (ledger.district), as ``unit register
   --district`` takes it; a file without the column is read as before.
+- ``approve`` may also hold, in optional ``tier`` (档次) and ``track`` (基地类别) columns, a national
+  base's tier (A, B, C or D, as ``grant approve --tier``) and a municipal base's kind
+  (``international``, ``digital`` or ``other``, as ``grant apply --track``): what the count a round
+  selects is judged by (002 二). Empty, or a file without them: none named.
 - ``disburse``: ``memo`` may hold the tranche number (default 1).
 - ``match_commit``: ``payee`` is the funder.
 - ``reverse``: ``memo`` holds the reversed voucher; ``voucher`` the reversal's own reference (its
@@ -103,9 +107,11 @@ LABELS_ZH: dict[str, tuple[str, ...]] = {
     "payee": ("收款方", "收款单位", "收款人"),
     "memo": ("备注", "摘要"),
     "district": ("区县", "区县代码", "行政区划代码"),
+    "tier": ("档次", "基地档次"),
+    "track": ("基地类别", "市级基地类别"),
 }
 # Columns a file may hold or leave out (an empty cell when left out).
-OPTIONAL = ("district",)
+OPTIONAL = ("district", "tier", "track")
 # What `export` writes: every column, the optional ones last.
 EXPORTED = (*HEADER, *OPTIONAL)
 ALIASES = {label: column for column, labels in LABELS_ZH.items() for label in labels}
@@ -238,6 +244,8 @@ ROW_KINDS: dict[str, RowKind] = {
             "base_name": "content",
             "unit_name": "payee",
             "district": "district",
+            "tier": "tier",
+            "track": "track",
         },
         _build_period,
     ),

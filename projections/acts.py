@@ -117,24 +117,40 @@ def _notice(d: Mapping[str, Any]) -> str:
 # what each kind of event says in brief (its amount and voucher have their own columns); words of
 # the ledger's are stored as their catalogue id and values (ledger.i18n.Text), read in the
 # reader's language (projections.reports.history)
+def _applied(d: Mapping[str, Any]) -> str:
+    values = {
+        "programme": d["programme"],
+        "base_id": d["base_id"],
+        "base_name": d["base_name"],
+        "projects": "、".join(map(str, d["projects"])),
+    }
+    if d.get("track"):  # a municipal base's kind (002 二(二)); none before kinds, or none named
+        return T_(
+            "{programme} {base_id} {base_name}; projects {projects}; kind {track}",
+            track=lazy("track", d["track"]),
+            **values,
+        ).dumps()
+    return T_("{programme} {base_id} {base_name}; projects {projects}", **values).dumps()
+
+
+def _approved(d: Mapping[str, Any]) -> str:
+    values = {
+        "document": d["document"],
+        "bodies": "、".join(map(str, d["bodies"])),
+        "start": _value(d["build_start"]),
+        "end": _value(d["build_end"]),
+    }
+    if d.get("tier"):  # a national base's tier (002 二(一)); none before tiers, or none named
+        return T_("{document}; {bodies}; build {start}..{end}; tier {tier}", tier=d["tier"], **values).dumps()
+    return T_("{document}; {bodies}; build {start}..{end}", **values).dumps()
+
+
 DETAILS: dict[str, Callable[[Mapping[str, Any]], str]] = {
-    "Applied": lambda d: T_(
-        "{programme} {base_id} {base_name}; projects {projects}",
-        programme=d["programme"],
-        base_id=d["base_id"],
-        base_name=d["base_name"],
-        projects="、".join(map(str, d["projects"])),
-    ).dumps(),
+    "Applied": _applied,
     "Recommended": _recommended,
     "ReviewRecorded": _reviewed,
     "NoticeRecorded": _notice,
-    "Approved": lambda d: T_(
-        "{document}; {bodies}; build {start}..{end}",
-        document=d["document"],
-        bodies="、".join(map(str, d["bodies"])),
-        start=_value(d["build_start"]),
-        end=_value(d["build_end"]),
-    ).dumps(),
+    "Approved": _approved,
     "Rejected": lambda d: f"{d['document']}: {d['reason']}",
     "BudgetRegistered": _lines,
     "BudgetAdjusted": lambda d: (

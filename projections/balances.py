@@ -46,6 +46,8 @@ def _new_grant(r: StoredRecord) -> dict[str, Any]:
         "build_start": None,
         "build_end": None,
         **dict.fromkeys(MEASURES, 0),
+        "tier": "",
+        "track": str(d.get("track", "")),  # absent from those stored before kinds
     }
 
 
@@ -144,6 +146,7 @@ class BalanceProjection:
                     status="approved",
                     build_start=day(r.data["build_start"]),
                     build_end=day(r.data["build_end"]),
+                    tier=str(r.data.get("tier", "")),  # absent from those stored before tiers
                 )
             elif r.topic == EXTENDED:
                 grant.changes["build_end"] = day(r.data["end"])

@@ -583,6 +583,8 @@ class GrantListed:
     applied_on: date
     approved: Decimal
     district: str | None = None  # its unit's (ledger.district), if recorded
+    tier: str = ""  # a national base's tier, as its approval named it (002 二(一))
+    track: str = ""  # a municipal base's kind, as its application named it (002 二(二))
 
 
 def districts_present(engine: Engine) -> list[str]:
@@ -625,6 +627,8 @@ def list_grants(
                 r.applied_on,
                 from_fen(r.approved),
                 r.district,
+                r.tier,
+                r.track,
             )
             for r in conn.execute(query)
         ]

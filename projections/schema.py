@@ -55,6 +55,10 @@ grants = Table(
     Column("subsidy_recovered", Fen, nullable=False, default=0),
     Column("subsidy_disposed", Fen, nullable=False, default=0),
     Column("matching_disposed", Fen, nullable=False, default=0),
+    # a national base's tier (its approval) and a municipal base's kind (its application), the
+    # count a round selects is judged by (002 二); "" when none was named
+    Column("tier", Text, nullable=False, default="", server_default=""),
+    Column("track", Text, nullable=False, default="", server_default=""),
 )
 
 

@@ -45,7 +45,8 @@ def test_csv_export_to_stdout_has_the_import_header(demo_ledger: Ledger) -> None
 
     ledger = demo_ledger
     out = ledger.ok("export", "--format", "csv").stdout
-    assert out.splitlines()[0] == ",".join((*HEADER, "district"))  # the optional column last
+    # the optional columns last
+    assert out.splitlines()[0] == ",".join((*HEADER, "district", "tier", "track"))
     assert ",approve," in out and ",reverse," in out
 
 

@@ -168,12 +168,15 @@ def test_commands_upgrading_at_once_rebuild_it_once_and_agree(ledger: Ledger, tm
 # projections/names.py, and then its line here: an upgraded ledger rebuilds it. (A change to what
 # the same columns mean cannot be seen here: its author raises the version.)
 SHAPES = {
-    "balances": (2, "f72792be30c1"),  # 2: the movements keep their recorder's role
+    # 2: the movements keep their recorder's role; 3: a grant's tier and kind (002 二)
+    "balances": (3, "e48c2b8dc478"),
     # 2: facts keep each budget line by date and the professions named (same shape, more held);
     # 3: a plan leaving out a line spent on is a finding (same shape, another judgement);
     # 4: facts keep the recoveries ordered and received by date (same shape, more held)
     "compliance": (4, "58d5c9723100"),
-    "acts": (2, "5c362e32b263"),  # 2: no row for a spend (same shape, another meaning)
+    # 2: no row for a spend (same shape, another meaning); 3: an approval's detail names its tier,
+    # an application's its kind (same shape, more said)
+    "acts": (3, "5c362e32b263"),
     "audit_log": (1, "2848509114e3"),
 }
 

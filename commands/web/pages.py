@@ -107,6 +107,8 @@ class GrantPage:
     provenance: dict[int, Provenance]
     earlier: int | None = None  # the event to page back from, where earlier events exist
     reversals: list[tuple[str, str]] = field(default_factory=list)
+    tier: str = ""  # a national base's, as its approval named it (002 二(一))
+    track: str = ""  # a municipal base's kind, as its application named it (002 二(二))
 
 
 def grant_page(
@@ -121,6 +123,7 @@ def grant_page(
         raise NotFoundError(f"grant {grant_id!r} is not in the ledger")
     (base_id,) = bases_named(engine, [grant_id])
     balance = next(b for b in balances(engine, [base_id]) if b.grant_id == grant_id)
+    listed = next(g for g in list_grants(engine, base_id=base_id) if g.grant_id == grant_id)
     lines, earlier = history_page(engine, grant_id, last=HISTORY_PAGE, before=before)
     within = (lines[0].event_id, lines[-1].event_id) if lines else None
     return GrantPage(
@@ -131,6 +134,8 @@ def grant_page(
         provenance=signatures(grant_id, within) if lines else {},
         earlier=earlier,
         reversals=reversals(engine, grant_id),
+        tier=listed.tier,
+        track=listed.track,
     )
 
 

@@ -1,0 +1,169 @@
+"""A national base's tier and a municipal base's kind (002 二) where people read them and where
+files carry them: `grant list`, `history`, the web's grant page, and the import format's optional
+``tier`` (档次) and ``track`` (基地类别) columns, which `export` writes and `import` reads back, judged
+by the same rules as `grant approve --tier` and `grant apply --track`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import Ledger
+from tests.importdata import HEADER
+from tests.test_selection_count import _counted, _municipal, _national
+
+NATIONAL = "national_base"
+FUNDED = "municipal_base_funded"
+
+
+def _row(day: str, n: str, programme: str, amount: str, tier: str = "", track: str = "") -> str:
+    return f"{day},U{n},B{n},{n},{programme},approve,{amount},,,,批{n}号,单位{n},,,{tier},{track}"
+
+
+def _file(tmp_path: Path, *lines: str, name: str = "approvals.csv") -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join([f"{HEADER},district,tier,track", *lines]) + "\n", encoding="utf-8")
+    return path
+
+
+def _listed(ledger: Ledger) -> dict[str, tuple[str, str]]:
+    found = json.loads(ledger.ok("grant", "list", "--format", "json").stdout)
+    return {g["grant_id"]: (g["tier"], g["track"]) for g in found}
+
+
+def test_imported_approvals_name_their_tier_and_kind_and_are_counted_by_them(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """Of a round's 3 national bases A or B may be 2 (002 二(一)): the third A, imported, is a
+    finding as one typed at `grant approve --tier A` is; an imported municipal base keeps its kind."""
+    path = _file(
+        tmp_path,
+        _row("2024-04-01", "N1", NATIONAL, "1000000", tier="A"),
+        _row("2024-04-02", "N2", NATIONAL, "1000000", tier="B"),
+        _row("2024-04-03", "N3", NATIONAL, "1000000", tier="A"),
+        _row("2024-04-04", "M1", FUNDED, "500000", track="digital"),
+        _row("2024-04-05", "M2", FUNDED, "500000"),
+    )
+    ledger.ok("import", str(path), role="approver")
+    assert _listed(ledger) == {
+        "N1": ("A", ""), "N2": ("B", ""), "N3": ("A", ""), "M1": ("", "digital"), "M2": ("", ""),
+    }  # fmt: skip
+    found = _counted(ledger, "selection count", "2024-06-30")
+    assert [(g, clause) for g, clause, _day, _said in found] == [("N3", "002 二(一)")]
+    assert "grant N3 is approval 3 of tier A or B" in found[0][3]
+    # the same file again is a repeat; its tier retyped is refused as grant approve refuses it
+    assert "already" in ledger.ok("import", str(path), role="approver").stdout
+    before = ledger.event_count()
+    retyped = _file(tmp_path, _row("2024-04-01", "N1", NATIONAL, "1000000", tier="C"), name="retyped.csv")
+    result = ledger("import", str(retyped), role="approver")
+    assert result.exit_code == 5, (result.stdout, result.stderr)
+    assert "grant N1 is already approved with tier A; this approval names C" in result.stderr
+    assert ledger.event_count() == before
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])  # the rows checked in this process, or in a second one
+def test_an_import_row_with_a_tier_or_kind_its_programme_has_not_refuses_the_file(
+    ledger: Ledger, tmp_path: Path, jobs: str
+) -> None:
+    path = _file(
+        tmp_path,
+        _row("2024-04-01", "N1", NATIONAL, "1000000", tier="A"),
+        _row("2024-04-02", "N2", NATIONAL, "1000000", tier="E"),
+        _row("2024-04-03", "N3", NATIONAL, "1000000", track="digital"),
+        _row("2024-04-04", "M1", FUNDED, "500000", tier="A"),
+        _row("2024-04-05", "M2", FUNDED, "500000", track="space"),
+    )
+    before = ledger.event_count()
+    result = ledger("import", "--jobs", jobs, str(path), role="approver")
+    assert result.exit_code == 3, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    bad = {line.split(":")[1]: line for line in lines if line.startswith("approvals.csv:")}
+    assert sorted(bad) == ["3", "4", "5", "6"]
+    assert "tier E is none of the national_base's tiers" in bad["3"] and "002 二(一)" in bad["3"]
+    assert "grant N3 is a national_base, which has no kinds" in bad["4"]
+    assert "grant M1 is a municipal_base_funded, which has no tiers" in bad["5"]
+    assert "space" in bad["6"] and "002 二(二)" in bad["6"]
+    assert "nothing was imported" in result.stderr
+    assert ledger.event_count() == before
+
+
+def test_the_export_carries_tier_and_kind_and_imports_back(sqlite_ledger: Ledger, tmp_path: Path) -> None:
+    """Typed at the command line, exported in the import format, imported into another ledger:
+    the same tier and kind, and the same finding of the count."""
+    from commands.export import _WIDTH
+    from ledger.import_format import EXPORTED
+
+    assert _WIDTH == len(EXPORTED) and EXPORTED[-2:] == ("tier", "track")
+    _national(sqlite_ledger, 1, "2024-04-01", "--tier", "C")
+    _national(sqlite_ledger, 2, "2024-04-02", "--tier", "D")
+    _municipal(sqlite_ledger, 1, "2024-04-03", "international")
+    path = tmp_path / "books.csv"
+    sqlite_ledger.ok("export", "--format", "csv", "--output", str(path))
+    other = Ledger(f"sqlite:///{tmp_path / 'other.db'}", CliRunner())
+    other.import_ok(path)
+    assert _listed(other) == _listed(sqlite_ledger) == {
+        "N1": ("C", ""), "N2": ("D", ""), "M1": ("", "international"),
+    }  # fmt: skip
+    said = [(g, clause) for g, clause, _day, _m in _counted(other, "selection count", "2024-06-30")]
+    assert said == [(g, c) for g, c, _d, _m in _counted(sqlite_ledger, "selection count", "2024-06-30")]
+    assert said == [("N2", "002 二(一)")]  # C or D: 1
+    # the Chinese header names them too
+    zh = tmp_path / "books-zh.csv"
+    sqlite_ledger.ok("--lang", "zh", "export", "--format", "csv", "--output", str(zh))
+    assert zh.read_text("utf-8-sig").splitlines()[0].endswith(",区县,档次,基地类别")
+
+
+def test_list_history_and_the_grant_page_show_the_tier_and_kind(sqlite_ledger: Ledger) -> None:
+    _national(sqlite_ledger, 1, "2024-04-01", "--tier", "B")
+    _municipal(sqlite_ledger, 1, "2024-04-02", "digital")
+    table = sqlite_ledger.ok("grant", "list").stdout
+    header, _rule, *lines = table.splitlines()
+    assert header.split()[-2:] == ["tier", "kind"]
+    assert {line.split()[0]: line for line in lines}["M1"].rstrip().endswith("digital skills")
+    assert {line.split()[0]: line for line in lines}["N1"].rstrip().split()[-1] == "B"
+    sqlite_ledger.lang = "zh"
+    try:
+        zh = sqlite_ledger.ok("grant", "list").stdout
+        approved = sqlite_ledger.ok("history", "N1").stdout
+        applied = sqlite_ledger.ok("history", "M1").stdout
+    finally:
+        sqlite_ledger.lang = "en"
+    assert "档次" in zh.splitlines()[0] and "数字技能" in zh
+    assert "档次 B" in approved and "类别 数字技能" in applied
+    assert "tier B" in sqlite_ledger.ok("history", "N1").stdout
+    assert "kind digital skills" in sqlite_ledger.ok("history", "M1").stdout
+    assert "tier" not in sqlite_ledger.ok("history", "M1").stdout
+
+
+def test_the_web_grant_page_shows_the_tier_and_kind(sqlite_ledger: Ledger) -> None:
+    from starlette.testclient import TestClient
+
+    from commands.web.app import create_app
+    from tests.test_web import PASSWORD, Clock, set_password, sign_in
+
+    _national(sqlite_ledger, 1, "2024-04-01", "--tier", "B")
+    _municipal(sqlite_ledger, 1, "2024-04-02", "digital")
+    assert set_password(sqlite_ledger, "tester", PASSWORD, "officer").exit_code == 0
+    with TestClient(create_app(sqlite_ledger.url, clock=Clock())) as client:
+        sign_in(client)
+        national, municipal = client.get("/grants/N1").text, client.get("/grants/M1").text
+    assert '<span id="tier">档次 B</span>' in national and 'id="track"' not in national
+    assert '<span id="track">数字技能</span>' in municipal and 'id="tier"' not in municipal
+
+
+def test_a_kind_the_programme_has_not_is_refused_as_a_tier_is(sqlite_ledger: Ledger) -> None:
+    """`--track` is judged by the rule, as `--tier` and the import's column are (exit 3, the clause
+    named, the kinds the policy states listed), not by a list of choices fixed in the command."""
+    from tests.test_core_rules import refused
+    from tests.test_programme_rules import apply_args, register
+
+    register(sqlite_ledger, "UM9", "enterprise")
+    before = sqlite_ledger.event_count()
+    said = refused(sqlite_ledger, *apply_args("M9", "UM9", "M-M9", FUNDED, "a", "b"), "--amount", "50万",
+                   "--track", "space", "--date", "2024-02-01", clause="002 二(二)")  # fmt: skip
+    assert "kind space is none of the municipal_base_funded's kinds international, digital, other" in said
+    assert sqlite_ledger.event_count() == before
