@@ -95,12 +95,13 @@ def _districts(app: Any) -> dict[str, str]:
 
 def import_rows(app: Any, step: Step = no_step) -> Iterator[list[Any]]:
     """Every money event as a row of the import format, in the store's order (kinds and columns:
-    ledger/importing.py; the optional district, tier and track columns last, on approve rows)."""
+    ledger/importing.py; the optional district, tier, track and applied columns last, on approve
+    rows)."""
     for row in _rows(app, step):
-        yield row if len(row) == _WIDTH else [*row, "", "", ""]  # an approve row's alone
+        yield row if len(row) == _WIDTH else [*row, "", "", "", ""]  # an approve row's alone
 
 
-_WIDTH = 16  # the import header and its optional columns (ledger.import_format.OPTIONAL)
+_WIDTH = 17  # the import header and its optional columns (ledger.import_format.OPTIONAL)
 
 
 def _rows(app: Any, step: Step = no_step) -> Iterator[list[Any]]:
@@ -142,6 +143,7 @@ def _rows(app: Any, step: Step = no_step) -> Iterator[list[Any]]:
                 districts.get(g.unit_id, ""),
                 e.tier,
                 g.track,
+                g.occurred_on.isoformat(),
             ]
         elif isinstance(e, Grant.SubsidyDisbursed):
             yield [*head, "disburse", e.amount, "subsidy", "", "", e.voucher, "", str(e.tranche)]

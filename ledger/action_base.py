@@ -205,6 +205,7 @@ Count = Annotated[int, Field(ge=0, le=10_000_000)]
 District = Annotated[str | None, BeforeValidator(_district)]
 # a code an import's cell may leave empty (none named)
 OptionalIdentifier = Annotated[Identifier | None, BeforeValidator(_none_when_empty)]
+OptionalDate = Annotated[BusinessDate | None, BeforeValidator(_none_when_empty)]
 
 
 class Books(Protocol):

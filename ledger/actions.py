@@ -29,6 +29,7 @@ from ledger.action_base import GrantAction as GrantAction
 from ledger.action_base import Identifier as Identifier
 from ledger.action_base import NewIdentifier as NewIdentifier
 from ledger.action_base import NewReference as NewReference
+from ledger.action_base import OptionalDate as OptionalDate
 from ledger.action_base import OptionalIdentifier as OptionalIdentifier
 from ledger.action_base import Reference as Reference
 from ledger.action_base import RequiredText as RequiredText
@@ -626,12 +627,15 @@ class ApprovedElsewhere(Action):
     district: District = None  # the unit's, when the import registers it
     tier: OptionalIdentifier = None  # a national base's (002 二(一)), as grant approve --tier
     track: OptionalIdentifier = None  # a municipal base's kind (002 二(二)), as grant apply --track
+    applied_on: OptionalDate = None  # the application's date (its round's), else the approval's
 
     def decide(self, books: Books) -> bool:
+        from ledger.policy import policy_in_force
         from ledger.unit import Unit
 
         programme = books.policy.programme(self.programme)
         tier, track = self.tier or "", self.track or ""
+        applied = self.applied_on or self.on
         raise_first(
             [
                 programme_in_force(programme, self.on, books.policy, applying=False),
@@ -639,6 +643,9 @@ class ApprovedElsewhere(Action):
                 track_of_programme(self.grant_id, programme, track, books.policy),
             ]
         )
+        if applied != self.on:  # the programme as the version in force then states it, in its round
+            then = policy_in_force(applied)
+            raise_first([programme_in_force(then.programme(self.programme), applied, then, applying=False)])
         grant = books.find_grant(self.grant_id)
         elsewhere = grant is None
         if grant is not None:
@@ -653,6 +660,15 @@ class ApprovedElsewhere(Action):
                     unit_id=grant.unit_id,
                     base_id=grant.base_id,
                     programme=grant.programme,
+                )
+                raise ConflictError(msg)
+            if self.applied_on is not None and grant.applied_on != self.applied_on:
+                msg = T_(
+                    "grant {grant_id} was applied for on {value}; this row names {value2}: a grant's "
+                    "application date is the one recorded",
+                    grant_id=self.grant_id,
+                    value=grant.applied_on.isoformat(),
+                    value2=self.applied_on.isoformat(),
                 )
                 raise ConflictError(msg)
             if track and grant.track != track:  # a row naming none leaves the application's
@@ -678,7 +694,7 @@ class ApprovedElsewhere(Action):
                     unit_id=self.unit_id,
                     name=self.unit_name or self.unit_id,
                     kind="other",
-                    on=self.on,
+                    on=applied,
                     actor=books.actor,
                     role=books.role,
                     district=self.district,
@@ -703,7 +719,7 @@ class ApprovedElsewhere(Action):
                     value2=district_name(self.district),
                 )
                 raise ConflictError(msg)
-            take_base(unit, self.base_id, self.grant_id, programme, self.on, books)
+            take_base(unit, self.base_id, self.grant_id, programme, applied, books)
             grant = Grant.create(
                 grant_id=self.grant_id,
                 unit_id=self.unit_id,
@@ -713,7 +729,7 @@ class ApprovedElsewhere(Action):
                 level=programme.level,
                 projects=[],
                 requested=self.amount,
-                on=self.on,
+                on=applied,
                 actor=books.actor,
                 role=books.role,
                 unit_kind=unit.kind if known_kind else "",  # a unit the import registers: kind unknown

@@ -20,6 +20,9 @@ options. Columns that carry a field of another name:
   base's tier (A, B, C or D, as ``grant approve --tier``) and a municipal base's kind
   (``international``, ``digital`` or ``other``, as ``grant apply --track``): what the count a round
   selects is judged by (002 二). Empty, or a file without them: none named.
+- ``approve`` may also hold, in an optional ``applied`` column (申报日期), the date the grant was
+  applied for: its round is its application's (002 二), and the unit's registration and its taking
+  of the base are dated so too. Empty, or a file without it: the approval's date.
 - ``disburse``: ``memo`` may hold the tranche number (default 1).
 - ``match_commit``: ``payee`` is the funder.
 - ``reverse``: ``memo`` holds the reversed voucher; ``voucher`` the reversal's own reference (its
@@ -109,9 +112,10 @@ LABELS_ZH: dict[str, tuple[str, ...]] = {
     "district": ("区县", "区县代码", "行政区划代码"),
     "tier": ("档次", "基地档次"),
     "track": ("基地类别", "市级基地类别"),
+    "applied": ("申报日期",),
 }
 # Columns a file may hold or leave out (an empty cell when left out).
-OPTIONAL = ("district", "tier", "track")
+OPTIONAL = ("district", "tier", "track", "applied")
 # What `export` writes: every column, the optional ones last.
 EXPORTED = (*HEADER, *OPTIONAL)
 ALIASES = {label: column for column, labels in LABELS_ZH.items() for label in labels}
@@ -246,6 +250,7 @@ ROW_KINDS: dict[str, RowKind] = {
             "district": "district",
             "tier": "tier",
             "track": "track",
+            "applied_on": "applied",
         },
         _build_period,
     ),

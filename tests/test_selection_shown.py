@@ -25,7 +25,7 @@ def _row(day: str, n: str, programme: str, amount: str, tier: str = "", track: s
 
 def _file(tmp_path: Path, *lines: str, name: str = "approvals.csv") -> Path:
     path = tmp_path / name
-    path.write_text("\n".join([f"{HEADER},district,tier,track", *lines]) + "\n", encoding="utf-8")
+    path.write_text("\n".join([f"{HEADER},district,tier,track,applied", *lines]) + "\n", encoding="utf-8")
     return path
 
 
@@ -97,7 +97,7 @@ def test_the_export_carries_tier_and_kind_and_imports_back(sqlite_ledger: Ledger
     from commands.export import _WIDTH
     from ledger.import_format import EXPORTED
 
-    assert _WIDTH == len(EXPORTED) and EXPORTED[-2:] == ("tier", "track")
+    assert _WIDTH == len(EXPORTED) and EXPORTED[-3:] == ("tier", "track", "applied")
     _national(sqlite_ledger, 1, "2024-04-01", "--tier", "C")
     _national(sqlite_ledger, 2, "2024-04-02", "--tier", "D")
     _municipal(sqlite_ledger, 1, "2024-04-03", "international")
@@ -114,7 +114,7 @@ def test_the_export_carries_tier_and_kind_and_imports_back(sqlite_ledger: Ledger
     # the Chinese header names them too
     zh = tmp_path / "books-zh.csv"
     sqlite_ledger.ok("--lang", "zh", "export", "--format", "csv", "--output", str(zh))
-    assert zh.read_text("utf-8-sig").splitlines()[0].endswith(",区县,档次,基地类别")
+    assert zh.read_text("utf-8-sig").splitlines()[0].endswith(",区县,档次,基地类别,申报日期")
 
 
 def test_list_history_and_the_grant_page_show_the_tier_and_kind(sqlite_ledger: Ledger) -> None:
@@ -167,3 +167,87 @@ def test_a_kind_the_programme_has_not_is_refused_as_a_tier_is(sqlite_ledger: Led
                    "--track", "space", "--date", "2024-02-01", clause="002 二(二)")  # fmt: skip
     assert "kind space is none of the municipal_base_funded's kinds international, digital, other" in said
     assert sqlite_ledger.event_count() == before
+
+
+@pytest.mark.parametrize(
+    ("groups", "said"),
+    [
+        (
+            'tiers = ["A", "B"]\ncount = 2\n',
+            "[selection.national_base] names B in more than one group of its tiers",
+        ),
+        (
+            'tiers = ["C"]\ncount = 3\n',
+            "the tiers groups of [selection.national_base] select 4, more than its count 3",
+        ),
+    ],
+)
+def test_a_version_whose_tier_groups_overlap_or_exceed_the_count_is_refused(
+    sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, groups: str, said: str
+) -> None:
+    """002 二(一): A or B 2, C or D 1 of the 3. A group naming a tier another names (counted in the
+    first alone) or groups selecting more than the round are a policy text's error: refused at
+    `policy install`, exit 2, nothing written."""
+    from tests.test_selection_count import _install, _version
+
+    national = (
+        '[selection.national_base]\ncount = 3\nclause = "national_count"\n'
+        '[[selection.national_base.tiers]]\ntiers = ["B"]\ncount = 1\n'
+        f"[[selection.national_base.tiers]]\n{groups}"
+    )
+    before = sqlite_ledger.event_count()
+    result = _install(sqlite_ledger, tmp_path, _version("2027-01-01", national), "2026-12-01", monkeypatch)
+    assert result.exit_code == 2 and said in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and sqlite_ledger.event_count() == before
+    fitting = national.replace(groups, 'tiers = ["C", "D"]\ncount = 1\n')
+    assert (
+        _install(
+            sqlite_ledger, tmp_path, _version("2027-01-01", fitting), "2026-12-01", monkeypatch
+        ).exit_code
+        == 0
+    )
+
+
+def test_an_imported_approval_is_counted_in_the_round_of_its_application(
+    sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A base applied for in the 2024 round and approved after the 2025 round's notice took effect
+    is one of 2024's 3 (002 二): an import's optional ``applied`` column (申报日期) dates its
+    application, where the approval's date had put it in 2025's round. A row without it is dated
+    by its approval, as before."""
+    from tests.test_selection_count import _install, _version
+
+    for n in (1, 2, 3):
+        _national(sqlite_ledger, n, f"2024-04-0{n}")
+    later = _version("2025-01-01", '[selection.national_base]\ncount = 3\nclause = "national_count"\n')
+    for line in ('round = "2024"', "round_opens = 2024-01-01", "applications_due = 2024-07-17",
+                 "recommendations_due = 2024-07-24"):  # fmt: skip
+        assert later.count(f"\n{line}\n") == 1
+        later = later.replace(f"\n{line}\n", f"\n{line.replace('2024', '2025')}\n")
+    assert _install(sqlite_ledger, tmp_path, later, "2024-12-01", monkeypatch).exit_code == 0
+    monkeypatch.setenv("GRANT_LEDGER_TODAY", "2025-12-31")
+    path = _file(
+        tmp_path,
+        _row("2025-02-01", "N4", NATIONAL, "1000000") + ",2024-03-01",
+        _row("2025-02-02", "N5", NATIONAL, "1000000") + ",",
+    )
+    sqlite_ledger.ok("import", str(path), role="approver")
+    listed = json.loads(sqlite_ledger.ok("grant", "list", "--format", "json").stdout)
+    assert {g["grant_id"]: g["applied_on"] for g in listed if g["grant_id"] in ("N4", "N5")} == {
+        "N4": "2024-03-01",
+        "N5": "2025-02-02",
+    }
+    found = _counted(sqlite_ledger, "selection count", "2025-12-31")
+    assert [(g, said.split("; ")[0]) for g, _clause, _day, said in found] == [
+        ("N4", "grant N4 is approval 4 of a national_base (国家级高技能人才培训基地) in round 2024")
+    ]
+    # an application dated after its approval is refused (exit 3), nothing written
+    before = sqlite_ledger.event_count()
+    late = _file(tmp_path, _row("2025-02-03", "N6", NATIONAL, "1000000") + ",2025-03-01", name="late.csv")
+    result = sqlite_ledger("import", str(late), role="approver")
+    assert result.exit_code == 3 and "before its application of 2025-03-01" in result.stderr, result.stderr
+    assert sqlite_ledger.event_count() == before
+    # the same application typed again with another date is refused (exit 5)
+    other = _file(tmp_path, _row("2025-02-01", "N4", NATIONAL, "1000000") + ",2024-03-02", name="other.csv")
+    result = sqlite_ledger("import", str(other), role="approver")
+    assert result.exit_code == 5 and "grant N4 was applied for on 2024-03-01" in result.stderr, result.stderr
