@@ -251,3 +251,9 @@ def test_an_imported_approval_is_counted_in_the_round_of_its_application(
     other = _file(tmp_path, _row("2025-02-01", "N4", NATIONAL, "1000000") + ",2024-03-02", name="other.csv")
     result = sqlite_ledger("import", str(other), role="approver")
     assert result.exit_code == 5 and "grant N4 was applied for on 2024-03-01" in result.stderr, result.stderr
+    # the auditor's verifier replays the earlier application as any other
+    sqlite_ledger.ok("audit", "checkpoint", role="approver")
+    bundle = tmp_path / "bundle"
+    sqlite_ledger.ok("audit", "export", str(bundle), role="auditor")
+    verified = sqlite_ledger("audit", "verify", str(bundle), "--root", str(sqlite_ledger.root), role="auditor")
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
