@@ -261,6 +261,11 @@ class Action(BaseModel):
             raise_first([not_dated_ahead(self.name, what, self.on, today, policy)])
         self.check(policy)
 
+    def also_dated(self) -> tuple[date, ...]:
+        """The business dates other than ``on`` that events of this action carry (an imported
+        approval's earlier application): its signer holds the same role on each."""
+        return ()
+
     def check(self, policy: Policy) -> None:
         """The action's own rules on its fields alone (called by ``judge``)."""
 

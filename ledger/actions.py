@@ -629,6 +629,9 @@ class ApprovedElsewhere(Action):
     track: OptionalIdentifier = None  # a municipal base's kind (002 二(二)), as grant apply --track
     applied_on: OptionalDate = None  # the application's date (its round's), else the approval's
 
+    def also_dated(self) -> tuple[date, ...]:
+        return () if self.applied_on is None or self.applied_on == self.on else (self.applied_on,)
+
     def decide(self, books: Books) -> bool:
         from ledger.policy import policy_in_force
         from ledger.unit import Unit
@@ -636,16 +639,13 @@ class ApprovedElsewhere(Action):
         programme = books.policy.programme(self.programme)
         tier, track = self.tier or "", self.track or ""
         applied = self.applied_on or self.on
+        # the approval, and its tier, by the version in force on its date
         raise_first(
             [
                 programme_in_force(programme, self.on, books.policy, applying=False),
                 tier_of_programme(self.grant_id, programme, tier, books.policy),
-                track_of_programme(self.grant_id, programme, track, books.policy),
             ]
         )
-        if applied != self.on:  # the programme as the version in force then states it, in its round
-            then = policy_in_force(applied)
-            raise_first([programme_in_force(then.programme(self.programme), applied, then, applying=False)])
         grant = books.find_grant(self.grant_id)
         elsewhere = grant is None
         if grant is not None:
@@ -687,6 +687,17 @@ class ApprovedElsewhere(Action):
             # otherwise approve refuses a grant rejected, or approved with other terms, as it
             # refuses grant approve (exit 3)
         else:
+            # the application, and its kind, by the version in force on its date; one the row dates
+            # is held to its round's dates as grant apply is (without the column, the approval's
+            # date stands for it, after the round closed)
+            then = books.policy if applied == self.on else policy_in_force(applied)
+            applying = then.programme(self.programme)
+            raise_first(
+                [
+                    programme_in_force(applying, applied, then, applying=self.applied_on is not None),
+                    track_of_programme(self.grant_id, applying, track, then),
+                ]
+            )
             unit = books.find_unit(self.unit_id)
             known_kind = unit is not None
             if unit is None:
@@ -719,7 +730,7 @@ class ApprovedElsewhere(Action):
                     value2=district_name(self.district),
                 )
                 raise ConflictError(msg)
-            take_base(unit, self.base_id, self.grant_id, programme, applied, books)
+            take_base(unit, self.base_id, self.grant_id, applying, applied, books)
             grant = Grant.create(
                 grant_id=self.grant_id,
                 unit_id=self.unit_id,

@@ -770,6 +770,10 @@ def _role_in(
     held = person.role_on(action.on) if person is not None else None
     raise_first([signer_holds_role(person, held, signer.fingerprint, action.on, role, actor, policy)])
     assert person is not None and held is not None
+    for day in action.also_dated():  # the same role on each date its events carry
+        raise_first(
+            [signer_holds_role(person, person.role_on(day), signer.fingerprint, day, held, actor, policy)]
+        )
     raise_first([role_may_record(held, action.name, policy)])
     return person, held
 

@@ -300,9 +300,24 @@ def runs_by_role(rows: Iterable[list[Any]]) -> Iterator[tuple[str, list[list[Any
         yield role, run
 
 
+# the optional columns only an approve row's action reads: a value there on another row is refused,
+# never dropped unseen (the district column, older, is read on approve rows alone as before)
+APPROVE_ONLY = ("tier", "track", "applied")
+
+
 def row_action(row: Cells, kind: str) -> Action:
     """The action a row records, or BadInputError naming the column and the field's rule."""
     action, columns, adjust = ROW_KINDS[kind]
+    if kind != "approve" and (row.get("tier") or row.get("track") or row.get("applied")):
+        column = next(c for c in APPROVE_ONLY if row.get(c))
+        msg = T_(
+            "the {column} column is read on approve rows only; this {kind} row holds {value!r} there: "
+            "clear it",
+            column=column,
+            kind=kind,
+            value=row[column],
+        )
+        raise BadInputError(msg)
     values = {field: row.get(column, "") for field, column in columns.items()}
     if adjust is not None:
         adjust(values, row)

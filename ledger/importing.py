@@ -556,6 +556,12 @@ class _Books:
         action = row_action(cells, kind)
         policy = self.policy = self.policy_on(action.on)
         role = self.role_on(action.on, policy)
+        for day in action.also_dated():
+            breach = signer_holds_role(
+                self.person, self.person.role_on(day), self.person.key, day, role, None, self.policy_on(day)
+            )
+            if breach is not None:
+                raise breach.error()
         key = (id(policy), action.name, role)
         try:
             breach = self._may_record[key]

@@ -338,7 +338,6 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
             ),
             approvers=tuple(p.get("approvers", ())),
         )
-        _groups_fit(programmes[code])
     calendar = {}
     for key, table in data.get("calendar", {}).items():
         year = parse_year(key, table, source)
@@ -389,24 +388,39 @@ def _tiers(value: Any, tiers: list[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _groups_fit(programme: Programme) -> None:
-    """A programme's tier and kind groups (002 二: of the 3, A or B 2 and C or D 1) name each value
-    once, and select no more than the round selects: a value in two groups would be counted in the
-    first alone, and groups selecting more could never all be met."""
-    for what, groups in (("tiers", programme.selects_tiers), ("tracks", programme.selects_tracks)):
-        if not groups:
-            continue
-        values = [v for group, _count in groups for v in group]
-        twice = sorted({v for v in values if values.count(v) > 1})
-        if twice:
-            msg = _("[selection.{code}] names {value} in more than one group of its {what}")
-            raise ValueError(msg.format(code=programme.code, value=twice[0], what=what))
-        total = sum(count for _group, count in groups)
-        if programme.selects is None or total > programme.selects:
-            msg = _("the {what} groups of [selection.{code}] select {total}, more than its count {count}")
-            raise ValueError(
-                msg.format(what=what, code=programme.code, total=total, count=programme.selects or 0)
-            )
+def groups_fit(policy: Policy) -> None:
+    """Each programme's tier and kind groups (002 二: of the 3, A or B 2 and C or D 1) name each
+    value once, and select no more than the round selects: a value in two groups would be counted
+    in the first alone, and groups selecting more could never all be met. Judged when a version is
+    installed (BadInputError, exit 2), not when one is read: a version an earlier release
+    installed stays readable."""
+    for programme in policy.programmes.values():
+        for what, groups in (("tiers", programme.selects_tiers), ("tracks", programme.selects_tracks)):
+            if not groups:
+                continue
+            values = [v for group, _count in groups for v in group]
+            twice = sorted({v for v in values if values.count(v) > 1})
+            if twice:
+                msg = T_(
+                    "{source}: [selection.{code}] names {value} in more than one group of its {what}",
+                    source=policy.source,
+                    code=programme.code,
+                    value=twice[0],
+                    what=what,
+                )
+                raise BadInputError(msg)
+            total = sum(count for _group, count in groups)
+            if programme.selects is None or total > programme.selects:
+                msg = T_(
+                    "{source}: the {what} groups of [selection.{code}] select {total}, more than its "
+                    "count {count}",
+                    source=policy.source,
+                    what=what,
+                    code=programme.code,
+                    total=total,
+                    count=programme.selects or 0,
+                )
+                raise BadInputError(msg)
 
 
 TRACKS = ("international", "digital", "other")  # 国际合作类, 数字技能类, 其他类 (002 二(二))

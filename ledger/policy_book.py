@@ -21,7 +21,7 @@ from ledger.actions import Action, RequiredText
 from ledger.calendar import CalendarYear
 from ledger.errors import BadInputError, RuleViolationError
 from ledger.i18n import N_, _
-from ledger.policy import INSTALLED_CALENDAR, Policy, all_policies, load_policies
+from ledger.policy import INSTALLED_CALENDAR, Policy, all_policies, groups_fit, load_policies
 from ledger.policy_installed import BOOK_ID as BOOK_ID
 from ledger.policy_installed import INSTALLED as INSTALLED
 from ledger.policy_installed import Contents as Contents
@@ -129,7 +129,10 @@ class InstallPolicy(Action):
                     file_name=self.file_name, MAX_TEXT=MAX_TEXT
                 )
             )
-        conflicts(self.file_name, read_file(self.file_name, self.text), today)
+        contents = read_file(self.file_name, self.text)
+        if contents.policy is not None:
+            groups_fit(contents.policy)
+        conflicts(self.file_name, contents, today)
 
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -255,5 +256,170 @@ def test_an_imported_approval_is_counted_in_the_round_of_its_application(
     sqlite_ledger.ok("audit", "checkpoint", role="approver")
     bundle = tmp_path / "bundle"
     sqlite_ledger.ok("audit", "export", str(bundle), role="auditor")
-    verified = sqlite_ledger("audit", "verify", str(bundle), "--root", str(sqlite_ledger.root), role="auditor")
+    verified = sqlite_ledger(
+        "audit", "verify", str(bundle), "--root", str(sqlite_ledger.root), role="auditor"
+    )
     assert verified.exit_code == 0, verified.stdout + verified.stderr
+
+
+# ------------------------------------------------- what a red-team pass found in the applied column
+
+
+def test_an_application_the_row_dates_is_signed_in_the_role_held_then(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """An approver registered on 2024-06-01 cannot bring a grant applied for on 2024-03-01: the
+    application's events would be signed by one who held no role that day, which the auditor's
+    verifier finds (exit 6), though the ledger had taken them. Refused at its line (exit 3)."""
+    from commands.cli import cli
+    from ledger.seal import generate_key
+    from tests.conftest import KEYRING
+
+    key = tmp_path / "late.key"
+    generate_key(key)
+    admin = KEYRING[sqlite_ledger.root]["admin"]
+    added = sqlite_ledger.runner.invoke(
+        cli,
+        [
+            "--db",
+            sqlite_ledger.url,
+            "--key",
+            str(admin),
+            "people",
+            "add",
+            "late-approver",
+            "--role",
+            "approver",
+            "--public-key",
+            str(key.with_suffix(".pub")),
+            "--date",
+            "2024-06-01",
+        ],
+    )
+    assert added.exit_code == 0, added.stderr
+
+    def imported(*row: str) -> Any:
+        path = _file(tmp_path, *row)
+        return sqlite_ledger.runner.invoke(
+            cli, ["--db", sqlite_ledger.url, "--key", str(key), "--lang", "en", "import", str(path)]
+        )
+
+    before = sqlite_ledger.event_count()
+    result = imported(_row("2024-07-01", "D1", "district_base", "200000") + ",2024-03-01")
+    assert result.exit_code == 3, (result.stdout, result.stderr)
+    assert "late-approver holds no role on 2024-03-01" in result.stderr
+    assert sqlite_ledger.event_count() == before
+    assert imported(_row("2024-07-01", "D1", "district_base", "200000") + ",2024-06-01").exit_code == 0
+    sqlite_ledger.ok("audit", "checkpoint", role="approver")
+    bundle = tmp_path / "bundle"
+    sqlite_ledger.ok("audit", "export", str(bundle), role="auditor")
+    verified = sqlite_ledger(
+        "audit", "verify", str(bundle), "--root", str(sqlite_ledger.root), role="auditor"
+    )
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
+
+
+def test_an_application_the_row_dates_is_held_to_its_rounds_closing_date(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """002 七(二): applications due 2024-07-17, 逾期不再受理. grant apply refuses one dated after it;
+    so does an import naming such an application date (else any date would move a base into a
+    round with room). Without the column the approval's date stands for it, after the round."""
+    before = ledger.event_count()
+    late = _file(tmp_path, _row("2024-09-01", "N1", NATIONAL, "1000000") + ",2024-08-01")
+    result = ledger("import", str(late), role="approver")
+    assert result.exit_code == 3 and "002 七(二)" in result.stderr, result.stderr
+    assert "one dated 2024-08-01 is outside it" in result.stderr
+    assert ledger.event_count() == before
+    on_time = _file(tmp_path, _row("2024-09-01", "N1", NATIONAL, "1000000") + ",2024-07-17", name="ok.csv")
+    ledger.ok("import", str(on_time), role="approver")
+    undated = _file(tmp_path, _row("2024-09-02", "N2", NATIONAL, "1000000"), name="undated.csv")
+    ledger.ok("import", str(undated), role="approver")
+
+
+def test_a_kind_is_judged_by_its_applications_version_and_a_repeat_first(
+    sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A base applied for in 2024 as digital, approved under a 2025 version stating no kinds: its
+    export imports back as a repeat into the same ledger and afresh into another, where the kind had
+    been judged by the approval's version and refused (exit 3). A recorded grant's other application
+    date is a conflict (exit 5), before the round of that date is looked at."""
+    from tests.conftest import CITY_BODIES, selected
+    from tests.test_programme_rules import apply_args, register
+    from tests.test_selection_count import _install, _version
+
+    later = _version("2025-01-01", None)
+    start, end = (
+        later.index("[selection.municipal_base_funded]\n"),
+        later.index("[selection.municipal_base_named]\n"),
+    )
+    funded = '[selection.municipal_base_funded]\ncount = 8\nclause = "municipal_funded_count"\n\n'
+    later = later[:start] + funded + later[end:]
+    for line in ('round = "2024"', "round_opens = 2024-01-01", "applications_due = 2024-07-17",
+                 "recommendations_due = 2024-07-24"):  # fmt: skip
+        later = later.replace(f"\n{line}\n", f"\n{line.replace('2024', '2025')}\n")
+    register(sqlite_ledger, "UQ", "enterprise")
+    sqlite_ledger.ok(
+        *apply_args("MQ", "UQ", "BQ", FUNDED, "a", "b"),
+        "--amount",
+        "50万",
+        "--track",
+        "digital",
+        "--date",
+        "2024-03-01",
+    )
+    selected(sqlite_ledger, "MQ")
+    sqlite_ledger.ok(
+        "body",
+        "add",
+        "REC-Q",
+        "--name",
+        "推荐Q",
+        "--kind",
+        "sector_authority",
+        "--duty",
+        "sector",
+        "--date",
+        "2024-01-02",
+        role="admin",
+    )
+    sqlite_ledger.ok("grant", "recommend", "MQ", "--by", "REC-Q", "--round", "2024", "--rank", "1",
+                     "--date", "2024-03-05", role="approver")  # fmt: skip
+    assert _install(sqlite_ledger, tmp_path, later, "2024-12-01", monkeypatch).exit_code == 0
+    monkeypatch.setenv("GRANT_LEDGER_TODAY", "2025-12-31")
+    sqlite_ledger.ok("grant", "approve", "MQ", "--amount", "50万", "--document", "DQ", *CITY_BODIES,
+                     "--date", "2025-02-01", role="approver")  # fmt: skip
+    path = tmp_path / "books.csv"
+    sqlite_ledger.ok("export", "--format", "csv", "--output", str(path))
+    before = sqlite_ledger.event_count()
+    assert "already" in sqlite_ledger.ok("import", str(path), role="approver").stdout
+    assert sqlite_ledger.event_count() == before
+    other = Ledger(f"sqlite:///{tmp_path / 'other.db'}", CliRunner())
+    assert _install(other, tmp_path, later, "2024-12-01", monkeypatch).exit_code == 0
+    monkeypatch.setenv("GRANT_LEDGER_TODAY", "2025-12-31")
+    other.import_ok(path)
+    assert _listed(other)["MQ"] == ("", "digital")
+    for day, code in (("2024-03-02", 5), ("2023-12-01", 5), ("2023-01-01", 2)):  # 2: no policy then
+        conflicting = _row("2025-02-01", "MQ", FUNDED, "500000").replace(",UMQ,BMQ,", ",UQ,BQ,") + f",{day}"
+        result = sqlite_ledger("import", str(_file(tmp_path, conflicting, name="c.csv")), role="approver")
+        assert result.exit_code == code, result.stderr
+        assert code != 5 or "grant MQ was applied for on 2024-03-01" in result.stderr, result.stderr
+    assert sqlite_ledger.event_count() == before
+
+
+def test_approve_only_columns_on_another_row_are_refused_and_shipped_groups_fit(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    from ledger.policy import groups_fit, load_policies
+
+    for version in load_policies():
+        groups_fit(version)  # raises on a shipped version whose groups do not fit
+    ledger.ok(
+        "import", str(_file(tmp_path, _row("2024-04-01", "D1", "district_base", "200000"))), role="approver"
+    )
+    before = ledger.event_count()
+    row = "2024-04-10,,BD1,D1,,disburse,100000,,,,拨1,,1,,A,,"
+    result = ledger("import", str(_file(tmp_path, row, name="money.csv")))
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert "the tier column is read on approve rows only; this disburse row holds 'A' there" in result.stderr
+    assert ledger.event_count() == before
