@@ -305,6 +305,9 @@ class Apply(Action):
                 grant.requested,
                 grant.declared or {},
                 grant.track,
+                grant.base_name,
+                list(grant.projects),
+                grant.applied_on,
             ) == (
                 self.unit_id,
                 self.base_id,
@@ -312,6 +315,9 @@ class Apply(Action):
                 ZERO if self.requested is None else self.requested,
                 dict(self.declared),
                 self.track or "",
+                self.base_name,
+                list(self.projects),
+                self.on,
             )
             if same:
                 return False
@@ -348,8 +354,12 @@ class Apply(Action):
         return True
 
 
-def same_tier(grant: Grant, tier: str) -> None:
-    """An approval typed again names the tier it was given, or is refused (exit 5)."""
+def same_approval(
+    grant: Grant, *, tier: str, on: date, build_start: date | None, bodies: list[str] | None = None
+) -> None:
+    """An approval typed again (the same amount and document) is the one recorded, a repeat (exit
+    0), or else refused (exit 5): its tier, its date, its build period's start (the approval's date
+    when none is given) and the bodies it names (``bodies``; an import's row names none)."""
     if grant.tier != tier:
         msg = T_(
             "grant {grant_id} is already approved with tier {value}; this approval names {value2}: "
@@ -357,6 +367,32 @@ def same_tier(grant: Grant, tier: str) -> None:
             grant_id=grant.grant_id,
             value=grant.tier or "-",
             value2=tier or "-",
+        )
+        raise ConflictError(msg)
+    recorded_on = getattr(grant, "approved_on", None)
+    differs = [
+        (what, given, held)
+        for what, given, held in (
+            (N_("date"), on.isoformat(), recorded_on.isoformat() if recorded_on else ""),
+            (
+                N_("build start"),
+                (build_start or on).isoformat(),
+                grant.build_start.isoformat() if grant.build_start else "",
+            ),
+            (N_("bodies"), "、".join(sorted(set(bodies or ()))), "、".join(sorted(set(grant.bodies)))),
+        )
+        if (what != N_("bodies") or bodies is not None) and held and given != held
+    ]
+    if differs:
+        what, given, held = differs[0]
+        msg = T_(
+            "grant {grant_id} is already approved under document {document} with {what} {value}; "
+            "this approval names {value2}: an approval is not changed by typing it again",
+            grant_id=grant.grant_id,
+            document=grant.document,
+            what=T_(what),
+            value=held,
+            value2=given,
         )
         raise ConflictError(msg)
 
@@ -572,7 +608,9 @@ class Approve(GrantAction):
         tier = self.tier or ""
         raise_first([tier_of_programme(self.grant_id, programme, tier, books.policy)])
         if grant.status == "approved" and (grant.approved, grant.document) == (amount, self.document):
-            same_tier(grant, tier)
+            same_approval(
+                grant, tier=tier, on=self.on, build_start=self.build_start, bodies=list(self.bodies)
+            )
             return False
         codes = list(dict.fromkeys(self.bodies))
         what = T_("the approval of grant {grant_id}", grant_id=self.grant_id)
@@ -682,7 +720,7 @@ class ApprovedElsewhere(Action):
                 raise ConflictError(msg)
             same = (grant.approved, grant.document) == (self.amount, self.document)
             if grant.status != "applied" and grant.status != "rejected" and same:
-                same_tier(grant, tier)
+                same_approval(grant, tier=tier, on=self.on, build_start=self.build_start)
                 return False
             # otherwise approve refuses a grant rejected, or approved with other terms, as it
             # refuses grant approve (exit 3)

@@ -1679,7 +1679,9 @@ class Grant(Aggregate):
         if sha256 in self.dossier:
             return False
         if self.status in ("closed", "rejected"):
-            raise_first([approved_before_money(self.grant_id, self.status, "dossier add", policy)])
+            raise_first(
+                [approved_before_money(self.grant_id, self.status, "dossier add", policy, self.programme)]
+            )
         return self._event(self.DossierRecorded, on, actor, role, kind=kind, title=title, sha256=sha256)
 
     # ------------------------------------------------------------------ end of life

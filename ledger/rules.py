@@ -368,7 +368,17 @@ def duties_separate(
 OPEN_FOR_MONEY = frozenset({"approved", "closing"})
 
 
-def approved_before_money(grant_id: str, status: str, action: str, policy: Policy) -> Breach | None:
+def approval_clause(programme: str, policy: Policy) -> Clause:
+    """The clause by which a programme's grants are approved (003 第七条(二) for a district base,
+    000 第十一条 for an institute, 002's for municipal and national bases): what money before an
+    approval breaks."""
+    found = policy.programmes.get(programme)
+    return found.approval_clause if found is not None else policy.clause("approval_first")
+
+
+def approved_before_money(
+    grant_id: str, status: str, action: str, policy: Policy, programme: str = ""
+) -> Breach | None:
     if status in OPEN_FOR_MONEY:
         return None
     if status == "closed":
@@ -383,7 +393,7 @@ def approved_before_money(grant_id: str, status: str, action: str, policy: Polic
         )
     return Breach(
         rule=N_("approval first"),
-        clause=policy.clause("approval_first"),
+        clause=approval_clause(programme, policy),
         text=T_(
             "grant {grant_id} is {status}, not approved; {action} is recorded only after approval",
             grant_id=grant_id,
@@ -394,13 +404,13 @@ def approved_before_money(grant_id: str, status: str, action: str, policy: Polic
 
 
 def not_before_approval(
-    grant_id: str, approved_on: date | None, on: date, action: str, policy: Policy
+    grant_id: str, approved_on: date | None, on: date, action: str, policy: Policy, programme: str = ""
 ) -> Breach | None:
     if approved_on is None or on >= approved_on:
         return None
     return Breach(
         rule=N_("approval first"),
-        clause=policy.clause("approval_first"),
+        clause=approval_clause(programme, policy),
         text=T_(
             "{action} dated {on} is before grant {grant_id}'s approval on {approved_on}",
             action=action,
@@ -1936,14 +1946,14 @@ def recorded_by_its_role(grant: GrantFacts, act: Act, policy: Policy) -> Breach 
 def grant_open_for_money(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     if grant.status in OPEN_FOR_MONEY:
         return None
-    return approved_before_money(grant.grant_id, grant.status, act.action, policy)
+    return approved_before_money(grant.grant_id, grant.status, act.action, policy, grant.programme)
 
 
 def dated_after_approval(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     approved_on = grant.approved_on
     if approved_on is None or act.on >= approved_on:
         return None
-    return not_before_approval(grant.grant_id, approved_on, act.on, act.action, policy)
+    return not_before_approval(grant.grant_id, approved_on, act.on, act.action, policy, grant.programme)
 
 
 def business_today() -> date:

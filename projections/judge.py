@@ -416,7 +416,7 @@ def event_breaches(grant: JudgedGrant, kind: str, data: dict[str, Any], policy: 
     if kind in ACTIONS:
         return breaches(grant, stored_act(kind, data), policy)
     if grant.status == "closed" and kind != "Closed":
-        found_closed = approved_before_money(grant.grant_id, grant.status, kind, policy)
+        found_closed = approved_before_money(grant.grant_id, grant.status, kind, policy, grant.programme)
         return [] if found_closed is None else [found_closed]
     return []
 

@@ -103,7 +103,12 @@ def test_an_application_is_judged_when_it_is_recorded(ledger: Ledger) -> None:
     # each was refused on its own ground: the same applications, put right, are taken
     ledger.ok(*apply("I1", "U1", "training_institute", "2023-06-21", "焊工", "电工", amount="150万"))
     ledger.ok(*apply("M1", "U2", "municipal_base_funded", "2024-07-17", "a", "b", amount="50万"))
-    ledger.ok(*apply("D1", "U3", "district_base", "2024-03-01", "a", "b", amount="20万"))
+    # D1 is recorded (with its three projects, a finding): typed again as it was, a repeat; with
+    # two projects, other content, refused (exit 5) where it had been taken for the same
+    again = ledger.ok(*apply("D1", "U3", "district_base", "2024-03-01", "a", "b", "c", amount="20万"))
+    assert "already" in again.stdout
+    result = ledger(*apply("D1", "U3", "district_base", "2024-03-01", "a", "b", amount="20万"))
+    assert result.exit_code == 5 and "grant D1 is already recorded" in result.stderr, result.stderr
 
 
 def test_one_base_a_level_and_one_institute(ledger: Ledger, tmp_path: Path) -> None:

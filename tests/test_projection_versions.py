@@ -172,8 +172,9 @@ SHAPES = {
     "balances": (3, "e48c2b8dc478"),
     # 2: facts keep each budget line by date and the professions named (same shape, more held);
     # 3: a plan leaving out a line spent on is a finding (same shape, another judgement);
-    # 4: facts keep the recoveries ordered and received by date (same shape, more held)
-    "compliance": (4, "58d5c9723100"),
+    # 4: facts keep the recoveries ordered and received by date (same shape, more held);
+    # 5: money before an approval cites its programme's approval clause (same shape, another citation)
+    "compliance": (5, "58d5c9723100"),
     # 2: no row for a spend (same shape, another meaning); 3: an approval's detail names its tier,
     # an application's its kind (same shape, more said)
     "acts": (3, "5c362e32b263"),

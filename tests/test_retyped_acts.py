@@ -1,0 +1,73 @@
+"""A command typed again with the same content is a repeat (exit 0, nothing written); with
+different content it is refused (exit 5, nothing written), as the command-line contract says. An
+approval and an application had been taken for repeats whatever their date, build start, bodies,
+projects or base name said: an officer was told "already recorded" of what the ledger did not hold."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import DISTRICT_BODIES, Ledger, approved_district_grant
+from tests.test_core_rules import refused
+
+APPROVAL = ("grant", "approve", "G1", "--amount", "200000", "--document", "渝中人社〔2024〕1号")
+APPLICATION = (
+    "grant", "apply", "G1", "--unit", "U1", "--base", "B0001", "--programme", "district_base",
+    "--amount", "20万",
+)  # fmt: skip
+
+
+def test_an_approval_typed_again_is_a_repeat_only_with_its_content(ledger: Ledger) -> None:
+    approved_district_grant(ledger)
+    same = ledger.ok(*APPROVAL, *DISTRICT_BODIES, "--date", "2024-04-01", role="approver")
+    assert "already" in same.stdout
+    # the bodies in another order, and the build start the approval's date gives, are the same
+    again = ("--body", "CZ-YZ", "--body", "RS-YZ", "--start", "2024-04-01", "--date", "2024-04-01")
+    assert "already" in ledger.ok(*APPROVAL, *again, role="approver").stdout
+    for other, said in (
+        (("--date", "2024-04-02"), "with date 2024-04-01; this approval names 2024-04-02"),
+        (("--start", "2024-05-01", "--date", "2024-04-01"),
+         "with build start 2024-04-01; this approval names 2024-05-01"),
+        (("--date", "2024-04-01"), "with bodies CZ-YZ、RS-YZ; this approval names RS-YZ"),
+    ):  # fmt: skip
+        bodies = DISTRICT_BODIES[:2] if "bodies" in said else DISTRICT_BODIES
+        message = refused(ledger, *APPROVAL, *bodies, *other, role="approver", code=5)
+        assert (
+            "grant G1 is already approved under document 渝中人社〔2024〕1号" in message and said in message
+        )
+
+
+@pytest.mark.parametrize(
+    ("other", "why"),
+    [
+        (("--project", "电工", "--date", "2024-03-02"), "its date"),
+        (("--project", "焊工", "--date", "2024-03-01"), "its projects"),
+        (("--project", "电工", "--project", "焊工", "--date", "2024-03-01"), "a project more"),
+        (("--project", "电工", "--base-name", "别的名字", "--date", "2024-03-01"), "its base's name"),
+    ],
+)
+def test_an_application_typed_again_with_other_content_is_refused(
+    sqlite_ledger: Ledger, other: tuple[str, ...], why: str
+) -> None:
+    approved_district_grant(sqlite_ledger)
+    assert "already" in sqlite_ledger.ok(*APPLICATION, "--project", "电工", "--date", "2024-03-01").stdout
+    said = refused(sqlite_ledger, *APPLICATION, *other, code=5)
+    assert "grant G1 is already recorded for unit U1, base B0001" in said, why
+
+
+def test_money_before_approval_cites_the_programmes_own_approval_clause(sqlite_ledger: Ledger) -> None:
+    """A training institute is approved by 000 第十一条, a district base by 003 第七条(二): money
+    before an institute's approval had cited the district's clause (区人力社保局、区财政局审批)."""
+    from tests.test_programme_rules import apply_args, register
+
+    register(sqlite_ledger, "U1")
+    institute = apply_args("G1", "U1", "B-G1", "training_institute", "焊工", "电工")
+    sqlite_ledger.ok(*institute, "--amount", "150万", "--date", "2024-03-01")
+    said = refused(
+        sqlite_ledger, "disburse", "G1", "--amount", "10万", "--voucher", "拨-1", "--date", "2024-03-10"
+    )
+    assert "approval first" in said and "000 第十一条" in said and "003" not in said
+    approved_district_grant(sqlite_ledger, "G2", "B0002", "U2")
+    early = ("disburse", "G2", "--amount", "1万", "--voucher", "拨-2", "--date", "2024-03-20")
+    said = refused(sqlite_ledger, *early)
+    assert "approval first" in said and "003 第七条(二)" in said
