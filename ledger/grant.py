@@ -143,6 +143,20 @@ def fingerprint(kind: str, fields: dict[str, Any]) -> str:
 
 _ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
 
+# fields a spend's fingerprint holds that those kept before them lack: a snapshot taken before
+# then holds a spend's fingerprint without them, which stands for it still
+_ADDED_TO_SPEND = ("memo", "attachments")
+
+
+def _fingerprints(kind: str, fields: dict[str, Any]) -> tuple[str, ...]:
+    """Each form a recording of these fields may be kept in: this one, an older snapshot's
+    (``fingerprint_v1``), and for a spend, those taken before its memo and attachments counted."""
+    found = (fingerprint(kind, fields), fingerprint_v1(kind, fields))
+    if kind != "spend" or "memo" not in fields:
+        return found
+    before = {k: v for k, v in fields.items() if k not in _ADDED_TO_SPEND}
+    return (*found, fingerprint(kind, before), fingerprint_v1(kind, before))
+
 
 def fingerprint_v1(kind: str, fields: dict[str, Any]) -> str:
     """The first form: the sha256 of ``json.dumps({"kind": kind, **fields}, sort_keys=True,
@@ -814,6 +828,8 @@ class Grant(Aggregate):
             "project": e.project,
             "payee": e.payee,
             "on": e.occurred_on,
+            "memo": e.memo,
+            "attachments": ",".join(e.attachments),
         }
 
     @staticmethod
@@ -843,9 +859,7 @@ class Grant(Aggregate):
         known = self.vouchers.get(f"{kind}/{voucher}")
         if known is None:
             return False
-        if known == fingerprint(kind, fields):
-            return True
-        if len(known) == 64 and known == fingerprint_v1(kind, fields):  # kept by an older snapshot
+        if known in _fingerprints(kind, fields):
             return True
         msg = T_(
             "voucher {voucher} is already recorded as a {kind} of grant {grant_id} with different "
@@ -1066,6 +1080,8 @@ class Grant(Aggregate):
             "project": project,
             "payee": payee,
             "on": on,
+            "memo": memo,
+            "attachments": ",".join(attachments),
         }
         spent = self.expenditures.get(voucher)
         stored = None if spent is None else spent.get("content")
@@ -1076,7 +1092,7 @@ class Grant(Aggregate):
             fields["content"] = stored
         if spent is not None and spent["reversed"]:
             known = self.vouchers.get(f"spend/{voucher}", "")
-            repeat = known in (fingerprint("spend", fields), fingerprint_v1("spend", fields))
+            repeat = known in _fingerprints("spend", fields)
             message = self._reversed_voucher(voucher, spent)
             raise ReversedVoucherError(message, grant_id=self.grant_id, voucher=voucher, repeat=repeat)
         if self.already_recorded("spend", voucher, fields):
