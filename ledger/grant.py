@@ -143,14 +143,14 @@ def fingerprint(kind: str, fields: dict[str, Any]) -> str:
 
 _ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
 
-# fields a spend's fingerprint holds that those kept before them lack: a snapshot taken before
-# then holds a spend's fingerprint without them, which stands for it still
-_ADDED_TO_SPEND = ("memo", "attachments")
+# fields a spend's fingerprint holds that those kept before it lack: a snapshot taken before then
+# holds a spend's fingerprint without it, which stands for it still
+_ADDED_TO_SPEND = ("memo",)
 
 
 def _fingerprints(kind: str, fields: dict[str, Any]) -> tuple[str, ...]:
     """Each form a recording of these fields may be kept in: this one, an older snapshot's
-    (``fingerprint_v1``), and for a spend, those taken before its memo and attachments counted."""
+    (``fingerprint_v1``), and for a spend, those taken before its memo counted."""
     found = (fingerprint(kind, fields), fingerprint_v1(kind, fields))
     if kind != "spend" or "memo" not in fields:
         return found
@@ -351,6 +351,8 @@ class Grant(Aggregate):
                 "reversed": False,
                 "on": self.occurred_on.isoformat(),
             }
+            if self.attachments:  # what a spend typed again must name (Grant._same_attachments)
+                grant.expenditures[self.voucher]["attachments"] = ",".join(self.attachments)
             grant.remember("spend", self.voucher, grant.spend_fields(self))
 
     class ExpenditureReversed(Event):
@@ -829,7 +831,6 @@ class Grant(Aggregate):
             "payee": e.payee,
             "on": e.occurred_on,
             "memo": e.memo,
-            "attachments": ",".join(e.attachments),
         }
 
     @staticmethod
@@ -869,6 +870,22 @@ class Grant(Aggregate):
             grant_id=self.grant_id,
         )
         raise ConflictError(msg)
+
+    def _same_attachments(self, voucher: str, fields: dict[str, Any], attachments: list[str]) -> None:
+        """A spend typed again naming attachments names those recorded (an import's row names
+        none, and is its repeat whatever it holds). Known only of a spend this version remembered
+        (its fingerprint holds the memo); one a snapshot kept before is taken as it is."""
+        if not attachments or self.vouchers.get(f"spend/{voucher}") != fingerprint("spend", fields):
+            return
+        if ",".join(attachments) != self.expenditures[voucher].get("attachments", ""):
+            msg = T_(
+                "voucher {voucher} is already recorded as a {kind} of grant {grant_id} with different "
+                "content; a voucher number is used once per grant and kind",
+                voucher=voucher,
+                kind="spend",
+                grant_id=self.grant_id,
+            )
+            raise ConflictError(msg)
 
     def _reversed_voucher(self, voucher: str, spent: dict[str, Any]) -> str:
         spent_on = f" on {spent['on']}" if spent.get("on") else ""
@@ -1081,7 +1098,6 @@ class Grant(Aggregate):
             "payee": payee,
             "on": on,
             "memo": memo,
-            "attachments": ",".join(attachments),
         }
         spent = self.expenditures.get(voucher)
         stored = None if spent is None else spent.get("content")
@@ -1096,6 +1112,7 @@ class Grant(Aggregate):
             message = self._reversed_voucher(voucher, spent)
             raise ReversedVoucherError(message, grant_id=self.grant_id, voucher=voucher, repeat=repeat)
         if self.already_recorded("spend", voucher, fields):
+            self._same_attachments(voucher, fields, attachments)
             return False
         refuse_breaches(self, Act("spend", on, role, amount, source, code, content), policy)
         self.trigger_event(
