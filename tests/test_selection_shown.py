@@ -30,6 +30,15 @@ def _file(tmp_path: Path, *lines: str, name: str = "approvals.csv") -> Path:
     return path
 
 
+def _verified(ledger: Ledger, tmp_path: Path) -> None:
+    """A checkpoint signed, the bundle exported and verified against the trust root: it passes."""
+    ledger.ok("audit", "checkpoint", role="approver")
+    bundle = tmp_path / "bundle"
+    ledger.ok("audit", "export", str(bundle), role="auditor")
+    verified = ledger("audit", "verify", str(bundle), "--root", str(ledger.root), role="auditor")
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
+
+
 def _listed(ledger: Ledger) -> dict[str, tuple[str, str]]:
     found = json.loads(ledger.ok("grant", "list", "--format", "json").stdout)
     return {g["grant_id"]: (g["tier"], g["track"]) for g in found}
@@ -253,13 +262,7 @@ def test_an_imported_approval_is_counted_in_the_round_of_its_application(
     result = sqlite_ledger("import", str(other), role="approver")
     assert result.exit_code == 5 and "grant N4 was applied for on 2024-03-01" in result.stderr, result.stderr
     # the auditor's verifier replays the earlier application as any other
-    sqlite_ledger.ok("audit", "checkpoint", role="approver")
-    bundle = tmp_path / "bundle"
-    sqlite_ledger.ok("audit", "export", str(bundle), role="auditor")
-    verified = sqlite_ledger(
-        "audit", "verify", str(bundle), "--root", str(sqlite_ledger.root), role="auditor"
-    )
-    assert verified.exit_code == 0, verified.stdout + verified.stderr
+    _verified(sqlite_ledger, tmp_path)
 
 
 # ------------------------------------------------- what a red-team pass found in the applied column
@@ -310,13 +313,7 @@ def test_an_application_the_row_dates_is_signed_in_the_role_held_then(
     assert "late-approver holds no role on 2024-03-01" in result.stderr
     assert sqlite_ledger.event_count() == before
     assert imported(_row("2024-07-01", "D1", "district_base", "200000") + ",2024-06-01").exit_code == 0
-    sqlite_ledger.ok("audit", "checkpoint", role="approver")
-    bundle = tmp_path / "bundle"
-    sqlite_ledger.ok("audit", "export", str(bundle), role="auditor")
-    verified = sqlite_ledger(
-        "audit", "verify", str(bundle), "--root", str(sqlite_ledger.root), role="auditor"
-    )
-    assert verified.exit_code == 0, verified.stdout + verified.stderr
+    _verified(sqlite_ledger, tmp_path)
 
 
 def test_an_application_the_row_dates_is_held_to_its_rounds_closing_date(
