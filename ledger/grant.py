@@ -143,19 +143,10 @@ def fingerprint(kind: str, fields: dict[str, Any]) -> str:
 
 _ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
 
-# fields a spend's fingerprint holds that those kept before it lack: a snapshot taken before then
-# holds a spend's fingerprint without it, which stands for it still
-_ADDED_TO_SPEND = ("memo",)
 
-
-def _fingerprints(kind: str, fields: dict[str, Any]) -> tuple[str, ...]:
-    """Each form a recording of these fields may be kept in: this one, an older snapshot's
-    (``fingerprint_v1``), and for a spend, those taken before its memo counted."""
-    found = (fingerprint(kind, fields), fingerprint_v1(kind, fields))
-    if kind != "spend" or "memo" not in fields:
-        return found
-    before = {k: v for k, v in fields.items() if k not in _ADDED_TO_SPEND}
-    return (*found, fingerprint(kind, before), fingerprint_v1(kind, before))
+def _attached(attachments: list[str]) -> str:
+    """A spend's attachments (sha256 digests) as the grant keeps them: each once, in order."""
+    return ",".join(sorted(set(attachments)))
 
 
 def fingerprint_v1(kind: str, fields: dict[str, Any]) -> str:
@@ -352,7 +343,7 @@ class Grant(Aggregate):
                 "on": self.occurred_on.isoformat(),
             }
             if self.attachments:  # what a spend typed again must name (Grant._same_attachments)
-                grant.expenditures[self.voucher]["attachments"] = ",".join(self.attachments)
+                grant.expenditures[self.voucher]["attachments"] = _attached(self.attachments)
             grant.remember("spend", self.voucher, grant.spend_fields(self))
 
     class ExpenditureReversed(Event):
@@ -830,7 +821,6 @@ class Grant(Aggregate):
             "project": e.project,
             "payee": e.payee,
             "on": e.occurred_on,
-            "memo": e.memo,
         }
 
     @staticmethod
@@ -860,7 +850,9 @@ class Grant(Aggregate):
         known = self.vouchers.get(f"{kind}/{voucher}")
         if known is None:
             return False
-        if known in _fingerprints(kind, fields):
+        if known == fingerprint(kind, fields):
+            return True
+        if len(known) == 64 and known == fingerprint_v1(kind, fields):  # kept by an older snapshot
             return True
         msg = T_(
             "voucher {voucher} is already recorded as a {kind} of grant {grant_id} with different "
@@ -871,13 +863,11 @@ class Grant(Aggregate):
         )
         raise ConflictError(msg)
 
-    def _same_attachments(self, voucher: str, fields: dict[str, Any], attachments: list[str]) -> None:
-        """A spend typed again naming attachments names those recorded (an import's row names
-        none, and is its repeat whatever it holds). Known only of a spend this version remembered
-        (its fingerprint holds the memo); one a snapshot kept before is taken as it is."""
-        if not attachments or self.vouchers.get(f"spend/{voucher}") != fingerprint("spend", fields):
-            return
-        if ",".join(attachments) != self.expenditures[voucher].get("attachments", ""):
+    def _same_attachments(self, voucher: str, attachments: list[str]) -> None:
+        """A spend typed again naming attachments names those recorded, in any order (an import's
+        row names none, and is its repeat whatever the spend holds). A snapshot taken before they
+        were kept holds none: a retype naming some is refused then too, as one naming others."""
+        if attachments and _attached(attachments) != self.expenditures[voucher].get("attachments", ""):
             msg = T_(
                 "voucher {voucher} is already recorded as a {kind} of grant {grant_id} with different "
                 "content; a voucher number is used once per grant and kind",
@@ -1097,7 +1087,6 @@ class Grant(Aggregate):
             "project": project,
             "payee": payee,
             "on": on,
-            "memo": memo,
         }
         spent = self.expenditures.get(voucher)
         stored = None if spent is None else spent.get("content")
@@ -1108,11 +1097,11 @@ class Grant(Aggregate):
             fields["content"] = stored
         if spent is not None and spent["reversed"]:
             known = self.vouchers.get(f"spend/{voucher}", "")
-            repeat = known in _fingerprints("spend", fields)
+            repeat = known in (fingerprint("spend", fields), fingerprint_v1("spend", fields))
             message = self._reversed_voucher(voucher, spent)
             raise ReversedVoucherError(message, grant_id=self.grant_id, voucher=voucher, repeat=repeat)
         if self.already_recorded("spend", voucher, fields):
-            self._same_attachments(voucher, fields, attachments)
+            self._same_attachments(voucher, attachments)
             return False
         refuse_breaches(self, Act("spend", on, role, amount, source, code, content), policy)
         self.trigger_event(
