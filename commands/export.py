@@ -95,13 +95,13 @@ def _districts(app: Any) -> dict[str, str]:
 
 def import_rows(app: Any, step: Step = no_step) -> Iterator[list[Any]]:
     """Every money event as a row of the import format, in the store's order (kinds and columns:
-    ledger/importing.py; the optional district, tier, track and applied columns last, on approve
-    rows)."""
+    ledger/importing.py; the optional columns last: district, tier, track and applied on approve
+    rows, project on spend rows)."""
     for row in _rows(app, step):
-        yield row if len(row) == _WIDTH else [*row, "", "", "", ""]  # an approve row's alone
+        yield row if len(row) == _WIDTH else [*row, *[""] * (_WIDTH - len(row))]
 
 
-_WIDTH = 17  # the import header and its optional columns (ledger.import_format.OPTIONAL)
+_WIDTH = 18  # the import header and its optional columns (ledger.import_format.OPTIONAL)
 
 
 def _rows(app: Any, step: Step = no_step) -> Iterator[list[Any]]:
@@ -144,6 +144,7 @@ def _rows(app: Any, step: Step = no_step) -> Iterator[list[Any]]:
                 e.tier,
                 g.track,
                 g.occurred_on.isoformat(),
+                "",
             ]
         elif isinstance(e, Grant.SubsidyDisbursed):
             yield [*head, "disburse", e.amount, "subsidy", "", "", e.voucher, "", str(e.tranche)]
@@ -152,7 +153,9 @@ def _rows(app: Any, step: Step = no_step) -> Iterator[list[Any]]:
         elif isinstance(e, Grant.MatchingReceived):
             yield [*head, "match_receive", e.amount, "matching", "", "", e.voucher, "", ""]
         elif isinstance(e, Grant.ExpenditureRecorded):
-            yield [*head, "spend", e.amount, e.source, e.category, e.content, e.voucher, e.payee, e.memo]
+            blank = ("", "", "", "")  # the approve rows' optional columns
+            spent = [e.amount, e.source, e.category, e.content, e.voucher, e.payee, e.memo]
+            yield [*head, "spend", *spent, *blank, e.project]
         elif isinstance(e, Grant.ExpenditureReversed):
             yield [*head, "reverse", e.amount, e.source, e.category, e.content, e.reason, "", e.voucher]
         elif isinstance(e, Grant.DisbursementReversed):

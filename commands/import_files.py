@@ -65,7 +65,7 @@ _LONG_RUN = re.compile(rb"<[^<]{%d}" % (RUN_MAX + 1))
 _CHINESE = re.compile("[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 _DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 # The columns of a workbook's sheet an import reads: those of the import format (HEADER and the
-# optional ones ALIASES names, 17) several times over, room for a finance system's own columns
+# optional ones ALIASES names, 18) several times over, room for a finance system's own columns
 # beside them. Read without a bound, openpyxl makes every row as wide as the sheet's declared
 # dimension or its last cell: a 5 KB sheet declaring A1:XFD4000, or holding one cell at column
 # XFD per row, had 16,384 cells made per row. A value past them is not dropped unseen: in the

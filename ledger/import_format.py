@@ -20,6 +20,8 @@ options. Columns that carry a field of another name:
   base's tier (A, B, C or D, as ``grant approve --tier``) and a municipal base's kind
   (``international``, ``digital`` or ``other``, as ``grant apply --track``): what the count a round
   selects is judged by (002 二). Empty, or a file without them: none named.
+- ``spend`` may also hold, in an optional ``project`` column (专业（项目）), the profession or project
+  the spending serves, as ``spend --project`` takes it; a file without it names none.
 - ``approve`` may also hold, in an optional ``applied`` column (申报日期), the date the grant was
   applied for: its round is its application's (002 二), and the unit's registration and its taking
   of the base are dated so too. Empty, or a file without it: the approval's date.
@@ -113,9 +115,10 @@ LABELS_ZH: dict[str, tuple[str, ...]] = {
     "tier": ("档次", "基地档次"),
     "track": ("基地类别", "市级基地类别"),
     "applied": ("申报日期",),
+    "project": ("专业（项目）", "专业项目"),
 }
 # Columns a file may hold or leave out (an empty cell when left out).
-OPTIONAL = ("district", "tier", "track", "applied")
+OPTIONAL = ("district", "tier", "track", "applied", "project")
 # What `export` writes: every column, the optional ones last.
 EXPORTED = (*HEADER, *OPTIONAL)
 ALIASES = {label: column for column, labels in LABELS_ZH.items() for label in labels}
@@ -267,6 +270,7 @@ ROW_KINDS: dict[str, RowKind] = {
             "voucher": "voucher",
             "payee": "payee",
             "memo": "memo",
+            "project": "project",
         },
     ),
     "reverse": RowKind(Reverse, {**_ON_GRANT, "voucher": "memo", "reason": "voucher"}, _reversed_kind),

@@ -356,7 +356,7 @@ def test_export_carries_each_units_district_as_last_recorded_and_imports_back(
     from commands.export import _WIDTH
     from ledger.import_format import EXPORTED
 
-    assert _WIDTH == len(EXPORTED) and EXPORTED[-4:] == ("district", "tier", "track", "applied")
+    assert _WIDTH == len(EXPORTED) and EXPORTED[-5:] == ("district", "tier", "track", "applied", "project")
     three.ok("unit", "set-district", "U3", "--district", "500243", "--date", "2024-06-01")
     path = tmp_path / "books.csv"
     three.ok("export", "--format", "csv", "--output", str(path))

@@ -46,7 +46,7 @@ def test_csv_export_to_stdout_has_the_import_header(demo_ledger: Ledger) -> None
     ledger = demo_ledger
     out = ledger.ok("export", "--format", "csv").stdout
     # the optional columns last
-    assert out.splitlines()[0] == ",".join((*HEADER, "district", "tier", "track", "applied"))
+    assert out.splitlines()[0] == ",".join((*HEADER, "district", "tier", "track", "applied", "project"))
     assert ",approve," in out and ",reverse," in out
 
 

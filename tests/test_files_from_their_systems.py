@@ -260,16 +260,11 @@ def test_workbooks_are_headed_in_the_lang_or_by_codes(demo_sqlite_ledger: Ledger
     report = ("--lang", "zh", "balance", "--format", "xlsx")
     assert first_row(*report, row=4)[:6] == BALANCE_ZH.split(",")
     assert first_row(*report, "--codes", row=4)[:6] == BALANCE_KEYS.split(",")
-    # the export's optional columns last, on approve rows: the unit's district (区县), the base's
-    # tier (档次) and kind (基地类别), the application's date (申报日期)
-    optional = ["district", "tier", "track", "applied"]
-    assert first_row("--lang", "zh", "export", "--format", "xlsx") == [
-        *ZH_HEADER,
-        "区县",
-        "档次",
-        "基地类别",
-        "申报日期",
-    ]
+    # the export's optional columns last: on approve rows the unit's district (区县), the base's tier
+    # (档次) and kind (基地类别), the application's date (申报日期); on spend rows the project
+    optional = ["district", "tier", "track", "applied", "project"]
+    zh = ["区县", "档次", "基地类别", "申报日期", "专业（项目）"]
+    assert first_row("--lang", "zh", "export", "--format", "xlsx") == [*ZH_HEADER, *zh]
     assert first_row("--lang", "zh", "export", "--format", "xlsx", "--codes") == [*HEADER, *optional]
     assert first_row("export", "--format", "xlsx") == [*HEADER, *optional]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from tests.conftest import DISTRICT_BODIES, Ledger, approved_district_grant
 from tests.test_core_rules import refused
@@ -103,3 +104,26 @@ def test_a_spend_typed_again_with_another_attachment_is_refused(
     sqlite_ledger.ok("export", "--format", "csv", "--output", str(books))
     sqlite_ledger.import_ok(books)
     assert sqlite_ledger.event_count() == before
+
+
+def test_a_spend_naming_its_project_is_exported_and_imports_back_as_its_repeat(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """The project a spend serves (spend --project) is in its fingerprint; the import format had no
+    column for it, so a ledger's own export of such a spend was refused when imported back (exit 5:
+    other content). The optional project column (专业（项目）) carries it, both ways."""
+    approved_district_grant(sqlite_ledger)
+    sqlite_ledger.ok("disburse", "G1", "--amount", "10万", "--voucher", "拨-1", "--date", "2024-04-10")
+    sqlite_ledger.ok("spend", "G1", "--amount", "1200", "--category", "equipment", "--source", "subsidy",
+                     "--voucher", "记-1", "--project", "电工", "--date", "2024-05-02")  # fmt: skip
+    before = sqlite_ledger.event_count()
+    for lang in ("en", "zh"):
+        books = tmp_path / f"books-{lang}.csv"
+        sqlite_ledger.ok("--lang", lang, "export", "--format", "csv", "--output", str(books))
+        sqlite_ledger.import_ok(books)
+        assert sqlite_ledger.event_count() == before
+    other = Ledger(f"sqlite:///{tmp_path / 'other.db'}", CliRunner())
+    other.import_ok(tmp_path / "books-zh.csv")
+    again = other.ok("spend", "G1", "--amount", "1200", "--category", "equipment", "--source", "subsidy",
+                     "--voucher", "记-1", "--project", "电工", "--date", "2024-05-02")  # fmt: skip
+    assert "already" in again.stdout

@@ -107,7 +107,7 @@ def test_the_export_carries_tier_and_kind_and_imports_back(sqlite_ledger: Ledger
     from commands.export import _WIDTH
     from ledger.import_format import EXPORTED
 
-    assert _WIDTH == len(EXPORTED) and EXPORTED[-3:] == ("tier", "track", "applied")
+    assert _WIDTH == len(EXPORTED) and EXPORTED[-4:] == ("tier", "track", "applied", "project")
     _national(sqlite_ledger, 1, "2024-04-01", "--tier", "C")
     _national(sqlite_ledger, 2, "2024-04-02", "--tier", "D")
     _municipal(sqlite_ledger, 1, "2024-04-03", "international")
@@ -124,7 +124,7 @@ def test_the_export_carries_tier_and_kind_and_imports_back(sqlite_ledger: Ledger
     # the Chinese header names them too
     zh = tmp_path / "books-zh.csv"
     sqlite_ledger.ok("--lang", "zh", "export", "--format", "csv", "--output", str(zh))
-    assert zh.read_text("utf-8-sig").splitlines()[0].endswith(",区县,档次,基地类别,申报日期")
+    assert zh.read_text("utf-8-sig").splitlines()[0].endswith(",区县,档次,基地类别,申报日期,专业（项目）")
 
 
 def test_list_history_and_the_grant_page_show_the_tier_and_kind(sqlite_ledger: Ledger) -> None:
