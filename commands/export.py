@@ -98,10 +98,17 @@ def import_rows(app: Any, step: Step = no_step) -> Iterator[list[Any]]:
     ledger/importing.py; the optional columns last: district, tier, track and applied on approve
     rows, project on spend rows)."""
     for row in _rows(app, step):
-        yield row if len(row) == _WIDTH else [*row, *[""] * (_WIDTH - len(row))]
+        yield row if len(row) == _WIDTH else [*row, *_optional()]
 
 
 _WIDTH = 18  # the import header and its optional columns (ledger.import_format.OPTIONAL)
+
+
+def _optional(**values: str) -> list[str]:
+    """A row's optional columns, in the format's order: those named, the rest empty."""
+    from ledger.import_format import OPTIONAL
+
+    return [values.get(column, "") for column in OPTIONAL]
 
 
 def _rows(app: Any, step: Step = no_step) -> Iterator[list[Any]]:
@@ -140,11 +147,12 @@ def _rows(app: Any, step: Step = no_step) -> Iterator[list[Any]]:
                 e.document,
                 units.get(g.unit_id, ""),
                 period,
-                districts.get(g.unit_id, ""),
-                e.tier,
-                g.track,
-                g.occurred_on.isoformat(),
-                "",
+                *_optional(
+                    district=districts.get(g.unit_id, ""),
+                    tier=e.tier,
+                    track=g.track,
+                    applied=g.occurred_on.isoformat(),
+                ),
             ]
         elif isinstance(e, Grant.SubsidyDisbursed):
             yield [*head, "disburse", e.amount, "subsidy", "", "", e.voucher, "", str(e.tranche)]
@@ -153,9 +161,8 @@ def _rows(app: Any, step: Step = no_step) -> Iterator[list[Any]]:
         elif isinstance(e, Grant.MatchingReceived):
             yield [*head, "match_receive", e.amount, "matching", "", "", e.voucher, "", ""]
         elif isinstance(e, Grant.ExpenditureRecorded):
-            blank = ("", "", "", "")  # the approve rows' optional columns
             spent = [e.amount, e.source, e.category, e.content, e.voucher, e.payee, e.memo]
-            yield [*head, "spend", *spent, *blank, e.project]
+            yield [*head, "spend", *spent, *_optional(project=e.project)]
         elif isinstance(e, Grant.ExpenditureReversed):
             yield [*head, "reverse", e.amount, e.source, e.category, e.content, e.reason, "", e.voucher]
         elif isinstance(e, Grant.DisbursementReversed):

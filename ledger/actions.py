@@ -369,22 +369,19 @@ def same_approval(
             value2=tier or "-",
         )
         raise ConflictError(msg)
-    recorded_on = getattr(grant, "approved_on", None)
-    differs = [
-        (what, given, held)
-        for what, given, held in (
-            (N_("date"), on.isoformat(), recorded_on.isoformat() if recorded_on else ""),
-            (
-                N_("build start"),
-                (build_start or on).isoformat(),
-                grant.build_start.isoformat() if grant.build_start else "",
-            ),
-            (N_("bodies"), "、".join(sorted(set(bodies or ()))), "、".join(sorted(set(grant.bodies)))),
-        )
-        if (what != N_("bodies") or bodies is not None) and held and given != held
+    compared = [
+        (N_("date"), on.isoformat(), grant.approved_on.isoformat() if grant.approved_on else ""),
+        (
+            N_("build start"),
+            (build_start or on).isoformat(),
+            grant.build_start.isoformat() if grant.build_start else "",
+        ),
     ]
-    if differs:
-        what, given, held = differs[0]
+    if bodies is not None:
+        compared.append((N_("bodies"), "、".join(sorted(set(bodies))), "、".join(sorted(set(grant.bodies)))))
+    for what, given, held in compared:
+        if not held or given == held:
+            continue
         msg = T_(
             "grant {grant_id} is already approved under document {document} with {what} {value}; "
             "this approval names {value2}: an approval is not changed by typing it again",

@@ -854,6 +854,9 @@ class Grant(Aggregate):
             return True
         if len(known) == 64 and known == fingerprint_v1(kind, fields):  # kept by an older snapshot
             return True
+        raise self._other_content(kind, voucher)
+
+    def _other_content(self, kind: str, voucher: str) -> ConflictError:
         msg = T_(
             "voucher {voucher} is already recorded as a {kind} of grant {grant_id} with different "
             "content; a voucher number is used once per grant and kind",
@@ -861,21 +864,14 @@ class Grant(Aggregate):
             kind=kind,
             grant_id=self.grant_id,
         )
-        raise ConflictError(msg)
+        return ConflictError(msg)
 
     def _same_attachments(self, voucher: str, attachments: list[str]) -> None:
         """A spend typed again naming attachments names those recorded, in any order (an import's
         row names none, and is its repeat whatever the spend holds). A snapshot taken before they
         were kept holds none: a retype naming some is refused then too, as one naming others."""
         if attachments and _attached(attachments) != self.expenditures[voucher].get("attachments", ""):
-            msg = T_(
-                "voucher {voucher} is already recorded as a {kind} of grant {grant_id} with different "
-                "content; a voucher number is used once per grant and kind",
-                voucher=voucher,
-                kind="spend",
-                grant_id=self.grant_id,
-            )
-            raise ConflictError(msg)
+            raise self._other_content("spend", voucher)
 
     def _reversed_voucher(self, voucher: str, spent: dict[str, Any]) -> str:
         spent_on = f" on {spent['on']}" if spent.get("on") else ""
