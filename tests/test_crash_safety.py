@@ -87,7 +87,7 @@ def test_sigkill_spend_then_retry_same_vouchers(tmp_path: Path) -> None:
             while proc.poll() is None and _event_count(path) == before:
                 time.sleep(0.0005)
         else:
-            time.sleep(rng.uniform(0.3, 0.9))
+            time.sleep(rng.uniform(0.2, 0.7))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
         out, err = proc.communicate()
