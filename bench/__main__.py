@@ -289,7 +289,7 @@ def bombed_verify(exe: str, env: dict[str, str], folder: Path, bundle: Path) -> 
     shutil.copytree(bundle, bombed)
     inflated_part(bombed / "report.xlsx", "xl/sharedStrings.xml", 400 * MB)
     write_manifest(bombed)
-    seconds, mb, code = run([exe, "audit", "verify", str(bombed)], env, folder)
+    seconds, mb, code = run([exe, "audit", "verify", "--unanchored", str(bombed)], env, folder)
     size = (bombed / "report.xlsx").stat().st_size // 1024
     note = f"{size} KB report.xlsx; exit {code}" + (" (refused)" if code == 6 else " (expected 6)")
     return Figure("audit verify: report.xlsx inflating to 400 MB", 1, seconds, mb, note=note)

@@ -143,8 +143,14 @@ def _installed_files(s: Settings) -> list[InstalledFile]:
     "the root administrator's public key file (.pub): the people registry, hence every event's and "
     "checkpoint's signer, must descend from it",
 )
+@click.option(
+    "--unanchored",
+    is_flag=True,
+    help="check only that the bundle is consistent with itself, held to no key you trust: its PASS "
+    "proves nothing about who signed it (without this, a bundle held to nothing fails, exit 6)",
+)
 def verify_command(
-    directory: Path, trusted: Path | None, public_keys: tuple[Path, ...], root: str | None
+    directory: Path, trusted: Path | None, public_keys: tuple[Path, ...], root: str | None, unanchored: bool
 ) -> None:
     """Check an audit bundle using only its files; print PASS or every failure (exit 6).
 
@@ -165,7 +171,9 @@ def verify_command(
     --public-key, which every checkpoint must then be signed by too. Without --root, the
     checkpoints must be signed by --public-key, or else by the key that signed the --trusted
     checkpoint, and the people's signatures are checked against the bundle's own registry only:
-    the PASS says NOT ANCHORED, since anyone can forge a registry of their own.
+    the PASS says NOT ANCHORED, since anyone can forge a registry of their own. With none of the
+    three, nothing ties the bundle to a key you trust: it fails (exit 6) even when it is consistent
+    with itself, unless you ask for that check alone (--unanchored).
 
     \b
     Example:
@@ -202,6 +210,8 @@ def verify_command(
         for line in report.failed(directory):
             click.echo(line)
         raise VerificationError(report.refusal(directory))
+    if not report.anchored and not unanchored:
+        raise VerificationError(report.unanchored(directory))
     for line in report.passed(trusted is not None):
         click.echo(line)
 

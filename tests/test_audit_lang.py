@@ -91,7 +91,8 @@ def _round(home: Path, lang: str) -> dict[str, Result]:
     out["verify"] = run(
         home, lang, "audit", "verify", bundle, "--trusted", str(home / "cp.txt"), "--root", root
     )
-    out["verify unanchored"] = run(home, lang, "audit", "verify", bundle)
+    out["verify unanchored"] = run(home, lang, "audit", "verify", bundle, "--unanchored")
+    out["verify held to nothing"] = run(home, lang, "audit", "verify", bundle)
     _tamper(home / "bundle", home / "tampered")
     out["verify tampered"] = run(home, lang, "audit", "verify", str(home / "tampered"), "--root", root)
     out["prove"] = run(home, lang, "audit", "prove", "3")
@@ -108,6 +109,7 @@ EXIT = {
     "export again": 2,
     "verify": 0,
     "verify unanchored": 0,
+    "verify held to nothing": 6,
     "verify tampered": 6,
     "prove": 0,
     "prove malformed": 2,
@@ -129,6 +131,8 @@ def test_the_audit_round_speaks_chinese_under_zh(ledger_home: Path) -> None:
     assert verify.stdout.startswith("PASS：共 ") and "与受信任检查点一致" in verify.stdout
     assert "个项目的余额与工作簿一致" in verify.stdout and "不相容职务分离得到遵守" in verify.stdout
     assert unanchored.stdout.startswith("PASS（仅内部一致）：") and unanchored.stdout.count("未锚定：") == 2
+    nothing = out["verify held to nothing"]  # a bundle held to no key the auditor trusts does not pass
+    assert nothing.stdout == "" and "PASS" not in nothing.stderr and "--unanchored" in nothing.stderr
     assert (
         tampered.stdout.startswith("FAIL：")
         and "重算的叶节点哈希与导出的不一致（已被修改）" in tampered.stdout
@@ -150,6 +154,8 @@ def test_the_audit_round_speaks_english_under_en(ledger_home: Path) -> None:
     assert "consistent with the trusted checkpoint" in out["verify"].stdout
     assert "separation of duties held" in out["verify"].stdout
     assert out["verify unanchored"].stdout.startswith("PASS (internal consistency only): ")
+    nothing = out["verify held to nothing"]
+    assert nothing.stdout == "" and "nothing ties it to a key you trust" in nothing.stderr
     tampered = out["verify tampered"]
     assert tampered.stdout.startswith("FAIL: ")
     assert "recomputed leaf hash differs from the exported one (edited)" in tampered.stdout

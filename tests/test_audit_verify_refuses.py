@@ -412,6 +412,7 @@ def test_a_file_that_is_not_a_regular_file_fails_without_reading_it(
                 "auditor",
                 "audit",
                 "verify",
+                "--unanchored",
                 str(bundle),
             ],
             capture_output=True,

@@ -141,7 +141,7 @@ def test_the_auditor_replays_receipt_reversals_to_the_same_balances(ledger: Ledg
     ledger.ok("audit", "checkpoint", role="approver")
     ledger.ok("audit", "export", str(tmp_path / "bundle"), role="auditor")
 
-    verified = ledger("audit", "verify", str(tmp_path / "bundle"), role="auditor")
+    verified = ledger("audit", "verify", str(tmp_path / "bundle"), "--root", str(ledger.root), role="auditor")
 
     assert verified.exit_code == 0, verified.stdout + verified.stderr
     from audit.verifier.replay import Replay

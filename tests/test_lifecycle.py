@@ -704,7 +704,9 @@ def test_full_life_of_a_district_base(ledger: Ledger, tmp_path: Path) -> None:
     # an auditor's bundle of this life verifies, and its workbook agrees with `balance`
     ledger.ok("audit", "checkpoint", role="approver")  # signed with tester.approver's key
     ledger.ok("audit", "export", str(tmp_path / "bundle"))
-    verified = ledger.ok("audit", "verify", str(tmp_path / "bundle"), role="auditor")
+    verified = ledger.ok(
+        "audit", "verify", str(tmp_path / "bundle"), "--root", str(ledger.root), role="auditor"
+    )
     assert "PASS" in verified.stdout
 
     sheet = bundle_balances(tmp_path / "bundle")[0]

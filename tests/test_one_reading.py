@@ -110,7 +110,12 @@ def test_the_bundle_workbook_balances_equal_the_balance_report(sqlite_ledger: Le
     b = sqlite_ledger.balances()["B0001"]
     for column in ("subsidy_available", "matching_available", "subsidy_spent", "subsidy_recovered"):
         assert Decimal(str(row[column])).quantize(Decimal("0.01")) == Decimal(b[column]), column
-    assert sqlite_ledger("audit", "verify", str(tmp_path / "bundle")).exit_code == 0
+    assert (
+        sqlite_ledger(
+            "audit", "verify", str(tmp_path / "bundle"), "--root", str(sqlite_ledger.root)
+        ).exit_code
+        == 0
+    )
 
 
 def test_the_reversal_kinds_are_every_reversal_the_readings_name() -> None:

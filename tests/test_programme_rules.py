@@ -372,7 +372,9 @@ def assert_bundle_agrees(ledger: Ledger, tmp_path: Path) -> None:
     with speaking("zh"):
         reported = {(f["grant_id"], label("rule", f["rule"]), f["clause"], f["message"]) for f in found}
     assert {(r[1], r[2], r[3], r[5]) for r in sheet} <= reported
-    result = CliRunner().invoke(cli, ["--lang", "en", "--role", "auditor", "audit", "verify", str(bundle)])
+    assert ledger.root is not None
+    verify = ["audit", "verify", str(bundle), "--root", ledger.root]
+    result = CliRunner().invoke(cli, ["--lang", "en", "--role", "auditor", *verify])
     assert result.exit_code == 0, (result.stdout, result.stderr)
 
 

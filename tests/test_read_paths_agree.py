@@ -226,7 +226,7 @@ def _bundle_agrees(books: Books, balance: dict[str, dict[str, Any]]) -> None:
     books.ledger.ok("audit", "checkpoint", role="approver")  # signed with tester.approver's key
     bundle = books.folder / f"bundle-{books.step}"
     books.ledger.ok("audit", "export", str(bundle), role="auditor")
-    verified = books.ledger("audit", "verify", str(bundle), role="auditor")
+    verified = books.ledger("audit", "verify", str(bundle), "--root", str(books.ledger.root), role="auditor")
     assert verified.exit_code == 0, verified.stdout + verified.stderr
 
     replay = _replay()

@@ -181,7 +181,13 @@ def test_without_root_the_registry_is_the_bundle_s_own_and_the_pass_says_not_anc
     ledger = sqlite_ledger
     _history(ledger)
     b = _honest_bundle(ledger, tmp_path / "b")
+    # held to nothing the auditor brought, it does not pass, however consistent with itself
     result = CliRunner().invoke(cli, ["--lang", "en", "audit", "verify", str(b)])
+    assert result.exit_code == 6 and result.stdout == "", result.stdout
+    assert (
+        "is consistent with itself" in result.stderr and "nothing ties it to a key you trust" in result.stderr
+    )
+    result = CliRunner().invoke(cli, ["--lang", "en", "audit", "verify", str(b), "--unanchored"])
     assert result.exit_code == 0
     assert result.stdout.startswith("PASS (internal consistency only)")
     assert "NOT ANCHORED: the events' signatures were checked against the bundle's own people registry" in (
@@ -190,6 +196,29 @@ def test_without_root_the_registry_is_the_bundle_s_own_and_the_pass_says_not_anc
     pub = ledger.key("approver").with_suffix(".pub")
     result = CliRunner().invoke(cli, ["--lang", "en", "audit", "verify", str(b), "--public-key", str(pub)])
     assert result.exit_code == 0 and result.stdout.startswith("PASS (people NOT ANCHORED)")
+
+
+def test_a_bundle_forged_whole_with_keys_of_its_own_passes_nothing_it_is_not_held_to(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """The forger's whole ledger (their own root, people, approver, checkpoint) exported as the
+    bundle: consistent with itself, so only an anchor the auditor brought can tell; a script that
+    reads only the exit code is not told it passed."""
+    ledger = sqlite_ledger
+    _history(ledger)
+    forger = Ledger(f"sqlite:///{tmp_path / 'forged.db'}", CliRunner())
+    _history(forger)
+    forged = _honest_bundle(forger, tmp_path / "forged")
+    assert forger.root != ledger.root
+    held_to_nothing = CliRunner().invoke(cli, ["--lang", "en", "audit", "verify", str(forged)])
+    assert held_to_nothing.exit_code == 6 and "PASS" not in held_to_nothing.stdout
+    code, out = _verify(ledger, forged, root=ledger.root)  # the auditor's root: the forgery fails
+    assert code == 6 and f"not the root you were given ({ledger.root})" in out
+    pub = ledger.key("approver").with_suffix(".pub")  # or the keeper's approver key
+    by_key = CliRunner().invoke(
+        cli, ["--lang", "en", "audit", "verify", str(forged), "--public-key", str(pub)]
+    )
+    assert by_key.exit_code == 6 and by_key.stdout.startswith("FAIL")
 
 
 def test_the_wrong_root_fails(sqlite_ledger: Ledger, tmp_path: Path) -> None:

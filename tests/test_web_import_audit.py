@@ -368,9 +368,12 @@ def test_an_uploaded_bundle_passes_and_one_edited_byte_fails(
     assert cli.exit_code == 6
     assert [line.replace(str(tampered), "tampered.zip") for line in cli.stdout.splitlines()] == lines
 
-    # the same bundle without a root: it passes, saying what it does not anchor
-    unanchored = _verdict(_verify(client, _zip_folder(bundle)).text)
-    assert unanchored[0].startswith("PASS") and unanchored != _verdict(passed.text)
+    # the same bundle held to no root and no checkpoint: it does not pass (anyone can sign a
+    # bundle with keys of their own), and the page says what to give
+    unanchored = _verify(client, _zip_folder(bundle))
+    assert unanchored.status_code == 422 and _verdict(unanchored.text) == []
+    assert 'data-passed="no"' in unanchored.text and "PASS" not in _text(unanchored.text)
+    assert "但没有任何东西把它与您信任的密钥联系起来" in _text(unanchored.text)
     bad_root = _verify(client, _zip_folder(bundle), "not-a-root")
     assert bad_root.status_code == 400 and 'id="verdict"' not in bad_root.text
 

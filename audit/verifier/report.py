@@ -61,6 +61,24 @@ class Report:
         )
         return [head, *(f"  - {failure}" for failure in self.failures)]
 
+    @property
+    def anchored(self) -> bool:
+        """Whether the auditor brought anything the bundle was held to (--root, --public-key,
+        --trusted): without, it was checked against its own keys, which anyone can forge."""
+        return bool(self.anchor) or self.trust_root_pinned
+
+    def unanchored(self, directory: Path) -> str:
+        """The one sentence on standard error when a bundle that is consistent with itself was
+        held to nothing the auditor trusts (it does not pass: DESIGN, the bundle's own keys are
+        never a trust anchor)."""
+        return _(
+            "the bundle {directory} is consistent with itself ({events} events, {checkpoints} "
+            "checkpoints), but nothing ties it to a key you trust, and anyone can sign a bundle with "
+            "keys of their own: give --root FINGERPRINT (the trust root `grant-ledger init` printed, "
+            "from the ledger's keeper), --trusted CHECKPOINT or --public-key KEY; --unanchored "
+            "checks its internal consistency only"
+        ).format(directory=directory, events=self.events, checkpoints=self.checkpoints)
+
     def refusal(self, directory: Path) -> str:
         """The one sentence on standard error when the bundle fails."""
         return _("the bundle {directory} failed verification ({count} problems)").format(

@@ -132,4 +132,9 @@ def _verify(archive: Path, trusted: Path | None, root: str) -> Verdict:
     if report.failures:
         lines = [line.replace(str(directory), str(shown)) for line in report.failed(shown)]
         return Verdict(False, lines, report.refusal(shown))
+    if not report.anchored:  # neither a trust root nor a checkpoint the auditor kept
+        return Verdict(False, [], _(
+            "{file} is consistent with itself, but nothing ties it to a key you trust, and anyone can "
+            "sign a bundle with keys of their own: give the ledger's trust root, or a checkpoint you kept"
+        ).format(file=shown))  # fmt: skip
     return Verdict(True, report.passed(trusted is not None), "")
