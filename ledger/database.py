@@ -467,8 +467,18 @@ def refuse_foreign_sqlite(engine: Engine) -> None:
             ).fetchall()
         finally:
             conn.close()
+    except sqlite3.DatabaseError as e:
+        if getattr(e, "sqlite_errorcode", None) != sqlite3.SQLITE_NOTADB:
+            return  # locked, or unreadable: opening it says so in its own words
+        msg = T_(
+            "{path} is not a SQLite database ({error}), so neither a grant-ledger one nor one it could "
+            "become; nothing was written: give the ledger's file, or a new file name",
+            path=path,
+            error=str(e),
+        )
+        raise BadInputError(msg) from None
     except sqlite3.Error:
-        return  # not a database, or locked: opening it says so in its own words
+        return
     foreign = sorted(str(name) for (name,) in rows if not str(name).startswith(OWN_TABLES))
     if foreign:
         shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")

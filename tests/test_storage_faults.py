@@ -183,3 +183,26 @@ def test_another_program_s_sqlite_file_is_refused_and_left_byte_for_byte(
     )
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["accounts.db"]
+
+
+@pytest.mark.parametrize("command", [["init"], ["balance"], ["spend", "G1", "--amount", "1", "--category",
+                                     "equipment", "--voucher", "X", "--date", "2024-05-01"], ["info"]])  # fmt: skip
+def test_a_file_that_is_no_database_is_refused_as_bad_input_and_left_byte_for_byte(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """A --db naming a file that is not a SQLite database at all (a document, a key, random bytes)
+    is the user's mistake, as another program's database is: exit 2, one sentence naming the
+    file, nothing written. It had been a storage error (exit 5, the code of a conflict)."""
+    from click.testing import CliRunner
+
+    from commands.cli import cli
+
+    path = tmp_path / "budget.db"
+    path.write_bytes(b"\x89PNG not a ledger" + bytes(range(256)) * 8)
+    before = path.read_bytes()
+    result = CliRunner().invoke(cli, ["--lang", "en", "--db", str(path), *command])
+    assert result.exit_code == 2, (result.exit_code, result.stderr)
+    assert result.stderr.startswith(f"grant-ledger: {path} is not a SQLite database (file is not a database)")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["budget.db"]
