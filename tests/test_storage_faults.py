@@ -185,8 +185,10 @@ def test_another_program_s_sqlite_file_is_refused_and_left_byte_for_byte(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["accounts.db"]
 
 
-@pytest.mark.parametrize("command", [["init"], ["balance"], ["spend", "G1", "--amount", "1", "--category",
-                                     "equipment", "--voucher", "X", "--date", "2024-05-01"], ["info"]])  # fmt: skip
+SPEND_X = ["spend", "G1", "--amount", "1", "--category", "equipment", "--voucher", "X", "--date", "2024-05-01"]
+
+
+@pytest.mark.parametrize("command", [["init"], ["balance"], SPEND_X, ["info"]])
 def test_a_file_that_is_no_database_is_refused_as_bad_input_and_left_byte_for_byte(
     tmp_path: Path, command: list[str]
 ) -> None:
