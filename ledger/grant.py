@@ -149,6 +149,12 @@ def _attached(attachments: list[str]) -> str:
     return ",".join(sorted(set(attachments)))
 
 
+def _memo_kept(memo: str) -> str:
+    """A spend's memo as the grant keeps it to compare a retype with: nothing for none, else a
+    digest (the memo itself is in the event; a long one would weigh on every snapshot)."""
+    return hashlib.sha256(memo.encode()).hexdigest()[:16] if memo else ""
+
+
 def fingerprint_v1(kind: str, fields: dict[str, Any]) -> str:
     """The first form: the sha256 of ``json.dumps({"kind": kind, **fields}, sort_keys=True,
     default=str, ensure_ascii=False)`` (64 hexadecimal digits)."""
@@ -341,6 +347,9 @@ class Grant(Aggregate):
                 "content": self.content,
                 "reversed": False,
                 "on": self.occurred_on.isoformat(),
+                # its memo, compared when the spend is typed again (a snapshot an earlier version
+                # took holds none: nothing to compare with then, Grant._same_memo)
+                "memo": _memo_kept(self.memo),
             }
             if self.attachments:  # what a spend typed again must name (Grant._same_attachments)
                 grant.expenditures[self.voucher]["attachments"] = _attached(self.attachments)
@@ -873,6 +882,14 @@ class Grant(Aggregate):
         if attachments and _attached(attachments) != self.expenditures[voucher].get("attachments", ""):
             raise self._other_content("spend", voucher)
 
+    def _same_memo(self, voucher: str, memo: str) -> None:
+        """A spend typed again has the memo recorded (DESIGN: the same content), an import's row
+        as the command line's; one kept by an earlier version's snapshot is not known, and any is
+        taken (the fingerprint, which leaves the memo out, has decided the rest)."""
+        kept = self.expenditures[voucher].get("memo")
+        if kept is not None and kept != _memo_kept(memo):
+            raise self._other_content("spend", voucher)
+
     def _reversed_voucher(self, voucher: str, spent: dict[str, Any]) -> str:
         spent_on = f" on {spent['on']}" if spent.get("on") else ""
         reversed_on = f" on {spent['reversed_on']}" if spent.get("reversed_on") else ""
@@ -1098,6 +1115,7 @@ class Grant(Aggregate):
             raise ReversedVoucherError(message, grant_id=self.grant_id, voucher=voucher, repeat=repeat)
         if self.already_recorded("spend", voucher, fields):
             self._same_attachments(voucher, attachments)
+            self._same_memo(voucher, memo)
             return False
         refuse_breaches(self, Act("spend", on, role, amount, source, code, content), policy)
         self.trigger_event(

@@ -438,6 +438,8 @@ _SEP = "\x1f"
 _EXPENDITURE = {
     "e": ("amount", "source", "category", "content", "reversed", "on"),
     "r": ("amount", "source", "category", "content", "reversed", "on", "reversed_on"),
+    "m": ("amount", "source", "category", "content", "reversed", "on", "memo"),
+    "n": ("amount", "source", "category", "content", "reversed", "on", "memo", "reversed_on"),
 }
 _LAYOUT_OF = {keys: name for name, keys in _EXPENDITURE.items()}
 # how each namespace's entries are read back (vouchers, expenditures, days of either source)

@@ -127,3 +127,77 @@ def test_a_spend_naming_its_project_is_exported_and_imports_back_as_its_repeat(
     again = other.ok("spend", "G1", "--amount", "1200", "--category", "equipment", "--source", "subsidy",
                      "--voucher", "记-1", "--project", "电工", "--date", "2024-05-02")  # fmt: skip
     assert "already" in again.stdout
+
+
+def test_a_spend_typed_again_with_another_memo_is_refused_by_the_command_line_and_by_an_import(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """The memo is a spend's content too (DESIGN: a repeat is the same voucher with the same
+    content): typed again with another, or none where one was kept, it had been "already
+    recorded" (exit 0). The same memo is the repeat; a ledger's own export, whose rows carry the
+    memo, imports back as its repeat, and an edited memo in that file is refused at its line,
+    nothing written."""
+    approved_district_grant(sqlite_ledger)
+    sqlite_ledger.ok("disburse", "G1", "--amount", "10万", "--voucher", "拨-1", "--date", "2024-04-10")
+    spend = ("spend", "G1", "--amount", "1200", "--category", "equipment", "--source", "subsidy",
+             "--voucher", "记-1", "--date", "2024-05-02")  # fmt: skip
+    sqlite_ledger.ok(*spend, "--memo", "机床")
+    sqlite_ledger.ok(*spend[:9], "记-2", *spend[10:])  # none
+    assert "already" in sqlite_ledger.ok(*spend, "--memo", "机床").stdout
+    assert "already" in sqlite_ledger.ok(*spend[:9], "记-2", *spend[10:]).stdout
+    for other in (("--memo", "车床"), ()):
+        said = refused(sqlite_ledger, *spend, *other, code=5)
+        assert "voucher 记-1 is already recorded as a spend of grant G1 with different content" in said
+    said = refused(sqlite_ledger, *spend[:9], "记-2", *spend[10:], "--memo", "机床", code=5)
+    assert "voucher 记-2 is already recorded" in said
+    before = sqlite_ledger.event_count()
+    books = tmp_path / "books.csv"
+    sqlite_ledger.ok("export", "--format", "csv", "--output", str(books))
+    sqlite_ledger.import_ok(books)
+    assert sqlite_ledger.event_count() == before
+    edited = tmp_path / "edited.csv"
+    edited.write_text(books.read_text("utf-8").replace(",机床", ",车床"), "utf-8")
+    assert edited.read_text("utf-8") != books.read_text("utf-8")
+    results = sqlite_ledger.import_runs(edited)
+    assert results[-1].exit_code == 5, (results[-1].stdout, results[-1].stderr)
+    assert "记-1" in results[-1].stderr and "different content" in results[-1].stderr
+    assert sqlite_ledger.event_count() == before
+
+
+def test_a_snapshot_an_earlier_version_took_without_memos_still_loads_and_memos_are_still_held(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """A grant's latest snapshot as a version before memos were kept wrote it (its expenditures
+    without them) is of an earlier form, not a forgery: the write replays the grant, so the memo of
+    a spend typed again is still compared."""
+    import dataclasses
+
+    from ledger.application import GrantLedger
+
+    approved_district_grant(sqlite_ledger)
+    header = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo"
+    rows = [header, "2024-04-10,,B0001,G1,,disburse,100000,subsidy,,,T1,,"]
+    rows += [
+        f"2024-05-{1 + n // 4:02d},,B0001,G1,,spend,100,subsidy,equipment,,S{n},,用途{n}" for n in range(60)
+    ]
+    history = tmp_path / "history.csv"
+    history.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    sqlite_ledger.ok("import", str(history))
+    sqlite_ledger.ok("disburse", "G1", "--amount", "1000", "--voucher", "T2", "--date", "2024-06-01")
+    app = GrantLedger(sqlite_ledger.url)
+    try:
+        grant = app.get_grant("G1")
+        taken = type(grant).Snapshot.take(grant)  # type: ignore[attr-defined]
+        assert taken.state["expenditures"]["S3"]["memo"]
+        spent = {
+            v: {k: x for k, x in e.items() if k != "memo"} for v, e in taken.state["expenditures"].items()
+        }
+        app.snapshots.put([dataclasses.replace(taken, state={**taken.state, "expenditures": spent})])  # type: ignore[union-attr]
+    finally:
+        app.close()
+    spend = ("spend", "G1", "--amount", "100", "--category", "equipment", "--source", "subsidy",
+             "--voucher", "S3", "--date", "2024-05-01")  # fmt: skip
+    said = refused(sqlite_ledger, *spend, "--memo", "别的用途", code=5)
+    assert "different content" in said and "forged" not in said and "snapshot" not in said
+    assert "already" in sqlite_ledger.ok(*spend, "--memo", "用途3").stdout
+    sqlite_ledger.ok("projections", "verify")
