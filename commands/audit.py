@@ -170,10 +170,12 @@ def verify_command(
     The bundle's own keys/ and registry are never trusted: give --root, and (optionally)
     --public-key, which every checkpoint must then be signed by too. Without --root, the
     checkpoints must be signed by --public-key, or else by the key that signed the --trusted
-    checkpoint, and the people's signatures are checked against the bundle's own registry only:
-    the PASS says NOT ANCHORED, since anyone can forge a registry of their own. With none of the
-    three, nothing ties the bundle to a key you trust: it fails (exit 6) even when it is consistent
-    with itself, unless you ask for that check alone (--unanchored).
+    checkpoint. The people's signatures are then checked against the bundle's own registry,
+    which anyone holding one trusted key could found anew: it passes only if the registry was
+    founded within the --trusted checkpoint you kept (which the log extends). Otherwise, and with
+    none of the three options, the bundle fails (exit 6) even when it is consistent with itself,
+    saying what to give, unless you accept it as it is (--unanchored: the PASS says NOT ANCHORED).
+    Anchors are files you kept apart from the bundle: one inside it is refused (exit 2).
 
     \b
     Example:
@@ -188,6 +190,18 @@ def verify_command(
     from commands.context import work_begins
 
     work_begins()  # it opens no ledger: the verifier's work begins here
+    anchors = [("--trusted", trusted), *(("--public-key", key) for key in public_keys)]
+    if root is not None and Path(root).is_file():
+        anchors.append(("--root", Path(root)))
+    for option, path in anchors:
+        if path is not None and path.resolve().is_relative_to(directory.resolve()):
+            raise BadInputError(
+                _(
+                    "{option} {path} is a file of the bundle itself, which anyone who made the bundle "
+                    "wrote: an anchor is what you kept apart from it (from an earlier visit, or the "
+                    "ledger's keeper)"
+                ).format(option=option, path=path)
+            )
     if root is not None and Path(root).is_file():
         from audit.verifier.checkpoint import load_public_key
         from audit.verifier.seals import key_fingerprint
@@ -212,6 +226,8 @@ def verify_command(
         raise VerificationError(report.refusal(directory))
     if not report.anchored and not unanchored:
         raise VerificationError(report.unanchored(directory))
+    if not report.people_anchored and not unanchored:
+        raise VerificationError(report.people_unanchored(directory))
     for line in report.passed(trusted is not None):
         click.echo(line)
 

@@ -195,6 +195,9 @@ def test_without_root_the_registry_is_the_bundle_s_own_and_the_pass_says_not_anc
     )
     pub = ledger.key("approver").with_suffix(".pub")
     result = CliRunner().invoke(cli, ["--lang", "en", "audit", "verify", str(b), "--public-key", str(pub)])
+    assert result.exit_code == 6 and "which nothing you hold ties to the ledger" in result.stderr
+    accepted = ["--lang", "en", "audit", "verify", str(b), "--public-key", str(pub), "--unanchored"]
+    result = CliRunner().invoke(cli, accepted)
     assert result.exit_code == 0 and result.stdout.startswith("PASS (people NOT ANCHORED)")
 
 
@@ -219,6 +222,49 @@ def test_a_bundle_forged_whole_with_keys_of_its_own_passes_nothing_it_is_not_hel
         cli, ["--lang", "en", "audit", "verify", str(forged), "--public-key", str(pub)]
     )
     assert by_key.exit_code == 6 and by_key.stdout.startswith("FAIL")
+    # anchors taken from the bundle itself anchor nothing: refused before it is read
+    inside = [
+        ("--trusted", next((forged / "checkpoints").iterdir())),
+        ("--public-key", next((forged / "keys").iterdir())),
+    ]
+    for option, path in inside:
+        result = CliRunner().invoke(cli, ["--lang", "en", "audit", "verify", str(forged), option, str(path)])
+        assert result.exit_code == 2 and "is a file of the bundle itself" in result.stderr, result.stderr
+
+
+def test_a_forger_holding_one_trusted_approver_key_cannot_pass_a_registry_of_their_own(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """A red-team pass: a forger's whole ledger (its own root and officers) whose checkpoint is
+    signed by a real approver's key (an insider, or a key kept after its revocation), registered
+    in the forged registry, passed `--public-key` of that approver (exit 0, people NOT ANCHORED):
+    one key signed every other person's acts. Without --root, or a kept checkpoint covering the
+    registry's founding, it fails."""
+    ledger = sqlite_ledger
+    _history(ledger)
+    honest = _honest_bundle(ledger, tmp_path / "honest")
+    kept = tmp_path / "kept.txt"
+    kept.write_text(next((honest / "checkpoints").iterdir()).read_text("utf-8"), "utf-8")
+    real_key = ledger.key("approver")
+    forger = Ledger(f"sqlite:///{tmp_path / 'forged.db'}", CliRunner())
+    _history(forger)
+    insider = str(real_key.with_suffix(".pub"))
+    forger.ok("people", "add", "内鬼", "--role", "approver", "--public-key", insider, role="admin")
+    signed = CliRunner().invoke(cli, ["--db", forger.url, "--key", str(real_key), "audit", "checkpoint"])
+    assert signed.exit_code == 0, signed.stderr
+    forged = tmp_path / "forged"
+    forger.ok("audit", "export", str(forged), role="auditor")
+    pub = str(real_key.with_suffix(".pub"))
+    result = CliRunner().invoke(cli, ["--lang", "en", "audit", "verify", str(forged), "--public-key", pub])
+    assert result.exit_code == 6 and result.stdout == "", result.stdout
+    assert f"its own registry (trust root {forger.root})" in result.stderr
+    for anchor in (["--root", str(ledger.root)], ["--trusted", str(kept)]):
+        result = CliRunner().invoke(cli, ["--lang", "en", "audit", "verify", str(forged), *anchor])
+        assert result.exit_code == 6 and result.stdout.startswith("FAIL"), (anchor, result.stdout)
+    honest_ok = CliRunner().invoke(
+        cli, ["--lang", "en", "audit", "verify", str(honest), "--trusted", str(kept)]
+    )
+    assert honest_ok.exit_code == 0 and honest_ok.stdout.startswith("PASS: "), honest_ok.stdout
 
 
 def test_the_wrong_root_fails(sqlite_ledger: Ledger, tmp_path: Path) -> None:

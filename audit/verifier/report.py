@@ -39,6 +39,8 @@ class Report:
     anchor: str = ""  # whose keys the signatures were checked against (ANCHORS); "" the bundle's own
     trust_root: str = ""  # the fingerprint of the bundle's people registry's root
     trust_root_pinned: bool = False  # the auditor gave it (--root): the registry is anchored
+    # the registry was founded within the trusted checkpoint the auditor kept, which the log extends
+    founded_in_trusted: bool = False
     signed: int = 0  # events signed by a registered person in a role that may record them
     adopted: int = 0  # events before the ledger's adoption: adopted, not signed
     seals: int = 0
@@ -60,6 +62,24 @@ class Report:
             count=len(self.failures), directory=directory
         )
         return [head, *(f"  - {failure}" for failure in self.failures)]
+
+    @property
+    def people_anchored(self) -> bool:
+        """Whether the people registry descends from a root the auditor holds: pinned (--root), or
+        founded within the checkpoint they kept (--trusted), so its founding is the ledger's own."""
+        return self.trust_root_pinned or self.founded_in_trusted
+
+    def people_unanchored(self, directory: Path) -> str:
+        """The one sentence on standard error when a bundle passes against the auditor's key, but
+        its events are signed by the people of a registry nothing the auditor holds anchors: whoever
+        holds one such key could found a registry of their own and sign every other act."""
+        return _(
+            "the bundle {directory} is signed by a key you trust, but its events are signed by the "
+            "people of its own registry (trust root {root}), which nothing you hold ties to the "
+            "ledger: give --root FINGERPRINT (the trust root `grant-ledger init` printed, from the "
+            "ledger's keeper), or a --trusted checkpoint you kept that covers the registry's founding; "
+            "--unanchored accepts it as it is"
+        ).format(directory=directory, root=self.trust_root)
 
     @property
     def anchored(self) -> bool:
@@ -88,7 +108,7 @@ class Report:
     def passed(self, trusted: bool) -> list[str]:
         """What ``audit verify`` prints when the bundle passes: ``PASS`` (kept in every language),
         how far it is anchored, what was checked, who signed, and what is not anchored."""
-        anchored, people = bool(self.anchor), self.trust_root_pinned
+        anchored, people = bool(self.anchor), self.people_anchored
         status = (
             _("PASS")
             if anchored and people

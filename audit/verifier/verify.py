@@ -280,6 +280,8 @@ def _verify(
         tree.finish()
         scan.signatures.finish(scan.included)
         log = job.result(report)
+    founded = scan.signatures.founded_at
+    report.founded_in_trusted = trusted_cp is not None and founded is not None and founded < trusted_cp.size
     if log is not None:
         compare_digest(EVENTS, log.events_sha256, listed, report)
     size = tree.frontier.size

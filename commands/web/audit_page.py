@@ -137,4 +137,10 @@ def _verify(archive: Path, trusted: Path | None, root: str) -> Verdict:
             "{file} is consistent with itself, but nothing ties it to a key you trust, and anyone can "
             "sign a bundle with keys of their own: give the ledger's trust root, or a checkpoint you kept"
         ).format(file=shown))  # fmt: skip
+    if not report.people_anchored:  # a kept checkpoint from before the registry's founding
+        return Verdict(False, [], _(
+            "{file} extends the checkpoint you kept, but the people who signed its acts are those of a "
+            "registry founded after it, which nothing you gave ties to the ledger: give the ledger's "
+            "trust root"
+        ).format(file=shown))  # fmt: skip
     return Verdict(True, report.passed(trusted is not None), "")
