@@ -76,6 +76,14 @@ def test_money_before_approval_cites_the_programmes_own_approval_clause(sqlite_l
     assert "approval first" in said and "003 第七条(二)" in said
 
 
+def _exported_back(ledger: Ledger, tmp_path: Path) -> Path:
+    """The ledger's own csv export, imported back into it (a repeat of every row it holds)."""
+    books = tmp_path / "books.csv"
+    ledger.ok("export", "--format", "csv", "--output", str(books))
+    ledger.import_ok(books)
+    return books
+
+
 def test_a_spend_typed_again_with_another_attachment_is_refused(
     sqlite_ledger: Ledger, tmp_path: Path
 ) -> None:
@@ -100,9 +108,7 @@ def test_a_spend_typed_again_with_another_attachment_is_refused(
     said = refused(sqlite_ledger, *spend[:9], "记-2", *spend[10:], "--attachment", str(invoice), code=5)
     assert "voucher 记-2 is already recorded" in said
     before = sqlite_ledger.event_count()
-    books = tmp_path / "books.csv"
-    sqlite_ledger.ok("export", "--format", "csv", "--output", str(books))
-    sqlite_ledger.import_ok(books)
+    _exported_back(sqlite_ledger, tmp_path)
     assert sqlite_ledger.event_count() == before
 
 
@@ -151,9 +157,7 @@ def test_a_spend_typed_again_with_another_memo_is_refused_by_the_command_line_an
     said = refused(sqlite_ledger, *spend[:9], "记-2", *spend[10:], "--memo", "机床", code=5)
     assert "voucher 记-2 is already recorded" in said
     before = sqlite_ledger.event_count()
-    books = tmp_path / "books.csv"
-    sqlite_ledger.ok("export", "--format", "csv", "--output", str(books))
-    sqlite_ledger.import_ok(books)
+    books = _exported_back(sqlite_ledger, tmp_path)
     assert sqlite_ledger.event_count() == before
     edited = tmp_path / "edited.csv"
     edited.write_text(books.read_text("utf-8").replace(",机床", ",车床"), "utf-8")

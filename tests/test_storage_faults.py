@@ -185,18 +185,7 @@ def test_another_program_s_sqlite_file_is_refused_and_left_byte_for_byte(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["accounts.db"]
 
 
-SPEND_X = [
-    "spend",
-    "G1",
-    "--amount",
-    "1",
-    "--category",
-    "equipment",
-    "--voucher",
-    "X",
-    "--date",
-    "2024-05-01",
-]
+SPEND_X = "spend G1 --amount 1 --category equipment --voucher X --date 2024-05-01".split()
 
 
 @pytest.mark.parametrize("command", [["init"], ["balance"], SPEND_X, ["info"]])
