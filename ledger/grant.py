@@ -152,7 +152,7 @@ def _attached(attachments: list[str]) -> str:
 def _memo_kept(memo: str) -> str:
     """A spend's memo as the grant keeps it to compare a retype with: nothing for none, else a
     digest (the memo itself is in the event; a long one would weigh on every snapshot)."""
-    return hashlib.sha256(memo.encode()).hexdigest()[:16] if memo else ""
+    return hashlib.sha256(memo.encode()).hexdigest()[:32] if memo else ""
 
 
 def fingerprint_v1(kind: str, fields: dict[str, Any]) -> str:
@@ -1110,7 +1110,8 @@ class Grant(Aggregate):
             fields["content"] = stored
         if spent is not None and spent["reversed"]:
             known = self.vouchers.get(f"spend/{voucher}", "")
-            repeat = known in (fingerprint("spend", fields), fingerprint_v1("spend", fields))
+            same_memo = spent.get("memo") in (None, _memo_kept(memo))  # None: kept by an earlier version
+            repeat = same_memo and known in (fingerprint("spend", fields), fingerprint_v1("spend", fields))
             message = self._reversed_voucher(voucher, spent)
             raise ReversedVoucherError(message, grant_id=self.grant_id, voucher=voucher, repeat=repeat)
         if self.already_recorded("spend", voucher, fields):

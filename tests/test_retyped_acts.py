@@ -205,3 +205,30 @@ def test_a_snapshot_an_earlier_version_took_without_memos_still_loads_and_memos_
     assert "different content" in said and "forged" not in said and "snapshot" not in said
     assert "already" in sqlite_ledger.ok(*spend, "--memo", "用途3").stdout
     sqlite_ledger.ok("projections", "verify")
+
+
+def test_a_reversed_spend_in_a_file_with_another_memo_is_no_repeat(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """A file holding a spend and its reversal, both already in the ledger, is a repeat only if
+    the spend is the one recorded, memo included: with its memo edited it had been taken as the
+    repeat of the reversed spend (a red-team pass found it)."""
+    approved_district_grant(sqlite_ledger)
+    sqlite_ledger.ok("disburse", "G1", "--amount", "10万", "--voucher", "拨-1", "--date", "2024-04-10")
+    sqlite_ledger.ok("spend", "G1", "--amount", "100", "--category", "equipment", "--source", "subsidy",
+                     "--voucher", "S1", "--date", "2024-05-02", "--memo", "x")  # fmt: skip
+    sqlite_ledger.ok("reverse", "G1", "--voucher", "S1", "--reason", "wrong", "--date", "2024-05-03")
+    header = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo"
+    before = sqlite_ledger.event_count()
+    for memo, code in (("x", 0), ("OTHER", 5)):
+        rows = [
+            header,
+            f"2024-05-02,,B0001,G1,,spend,100,subsidy,equipment,,S1,,{memo}",
+            "2024-05-03,,B0001,G1,,reverse,100,subsidy,equipment,,wrong,,S1",
+        ]
+        path = tmp_path / f"again-{memo}.csv"
+        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        result = sqlite_ledger("import", str(path))
+        assert result.exit_code == code, (memo, result.stdout, result.stderr)
+        assert sqlite_ledger.event_count() == before
+    assert "S1" in result.stderr and ":2:" in result.stderr, result.stderr
