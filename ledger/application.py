@@ -321,6 +321,15 @@ class GrantLedger(Application[UUID]):
                 self._reformed[id(aggregate)] = aggregate
         return aggregate
 
+    def take_reformed(self, aggregate: Any) -> bool:
+        """Whether ``aggregate`` was loaded from a snapshot of an earlier form, which its next save
+        replaces; the import, which saves its own snapshots, takes the duty over (True once)."""
+        with self._reforming:
+            if self._reformed.get(id(aggregate)) is aggregate:
+                del self._reformed[id(aggregate)]
+                return True
+        return False
+
     def _from_signed_snapshot(self, key: UUID, stored: Any, signer: Signer) -> Any:
         """The aggregate from a snapshot ``signer``'s own key signed (None: none did, or it does
         not verify): the events from the snapshot's version on are read and checked, the first

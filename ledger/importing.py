@@ -30,7 +30,7 @@ import queue
 import tempfile
 import threading
 from bisect import insort
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator
 from contextlib import closing, contextmanager
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -314,6 +314,9 @@ class _Books:
         # when loaded, and about how many entries those dicts hold together (``_move_plain``)
         self.plain: dict[str, int] = {}
         self.plain_entries = 0
+        # aggregates loaded from a snapshot of an earlier form, by their key in the books: each
+        # gets a snapshot of this form at the import's end, as a command's write gives it one
+        self.reform: set[str] = set()
         self.plain_budget = max(1, cache_vouchers)
         self._policies: dict[date, Policy] = {}
         # (id(policy), action name, role) -> the role rule's verdict: it depends on nothing else
@@ -373,6 +376,8 @@ class _Books:
                 except AggregateNotFoundError:
                     found = None
                 if found is not None:
+                    if self.app.take_reformed(found):
+                        self.reform.add("g/" + grant_id)
                     self.plain[grant_id] = found.version
                     self.plain_entries += _entries(found)
         grants[grant_id] = found  # the most recently used
@@ -397,6 +402,8 @@ class _Books:
                     found = self.app.load(uuid_of(name), self.signer)
                 except AggregateNotFoundError:
                     found = None
+                if found is not None and self.app.take_reformed(found):
+                    self.reform.add(prefix + name)
         held[name] = found
         if found is not None:
             self.touched[found.id] = found
@@ -956,7 +963,7 @@ def _check_rows(
     if not result.errors and result.events:
         if pending:
             yield "events", (seal_id, pending, "".join(leaves))
-        yield from _snapshots(app, books.changed_aggregates(), books.encoder, books.index)
+        yield from _snapshots(app, books.changed_aggregates(), books.encoder, books.index, books.reform)
     yield "result", result
 
 
@@ -965,17 +972,22 @@ def _snapshots(
     changed: Iterable[tuple[Grant | Unit | Base, int]],
     encoder: StateEncoder,
     index: GrantIndex,
+    reform: Collection[str] = (),
 ) -> Iterator[Message]:
-    """One snapshot per aggregate whose version passed one of its snapshot points, a few at a
-    time: a large grant's snapshot is hundreds of kilobytes (a grant's is taken with its dicts
-    from the index, one grant at a time)."""
+    """One snapshot per aggregate whose version passed one of its snapshot points, or which was
+    loaded from a snapshot of an earlier form (``reform``, by key), a few at a time: a large
+    grant's snapshot is hundreds of kilobytes (a grant's is taken with its dicts from the index,
+    one grant at a time)."""
     if app.snapshots is None:
         return
     chunk: list[StoredEvent] = []
     size = 0
     for aggregate, loaded_at in changed:
         interval = app.snapshotting_intervals.get(type(aggregate))
-        if not interval or points_through(aggregate.version, interval) <= points_through(loaded_at, interval):
+        if not interval:
+            continue
+        passed = points_through(aggregate.version, interval) > points_through(loaded_at, interval)
+        if not passed and _name(aggregate) not in reform:
             continue
         take = _snapshot_class(app, aggregate).take
         if isinstance(aggregate, Grant):

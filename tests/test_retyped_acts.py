@@ -168,27 +168,26 @@ def test_a_spend_typed_again_with_another_memo_is_refused_by_the_command_line_an
     assert sqlite_ledger.event_count() == before
 
 
-def test_a_snapshot_an_earlier_version_took_without_memos_still_loads_and_memos_are_still_held(
-    sqlite_ledger: Ledger, tmp_path: Path
-) -> None:
-    """A grant's latest snapshot as a version before memos were kept wrote it (its expenditures
-    without them) is of an earlier form, not a forgery: the write replays the grant, so the memo of
-    a spend typed again is still compared."""
+HEADER = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo"
+
+
+def _snapshot_without_memos(ledger: Ledger, tmp_path: Path) -> None:
+    """G1 with 60 spends imported, each with its memo, then its latest snapshot stored again as a
+    version before memos were kept wrote it (its expenditures without them), below the application."""
     import dataclasses
 
     from ledger.application import GrantLedger
 
-    approved_district_grant(sqlite_ledger)
-    header = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo"
-    rows = [header, "2024-04-10,,B0001,G1,,disburse,100000,subsidy,,,T1,,"]
+    approved_district_grant(ledger)
+    rows = [HEADER, "2024-04-10,,B0001,G1,,disburse,100000,subsidy,,,T1,,"]
     rows += [
         f"2024-05-{1 + n // 4:02d},,B0001,G1,,spend,100,subsidy,equipment,,S{n},,用途{n}" for n in range(60)
     ]
     history = tmp_path / "history.csv"
     history.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    sqlite_ledger.ok("import", str(history))
-    sqlite_ledger.ok("disburse", "G1", "--amount", "1000", "--voucher", "T2", "--date", "2024-06-01")
-    app = GrantLedger(sqlite_ledger.url)
+    ledger.ok("import", str(history))
+    ledger.ok("disburse", "G1", "--amount", "1000", "--voucher", "T2", "--date", "2024-06-01")
+    app = GrantLedger(ledger.url)
     try:
         grant = app.get_grant("G1")
         taken = type(grant).Snapshot.take(grant)  # type: ignore[attr-defined]
@@ -199,6 +198,15 @@ def test_a_snapshot_an_earlier_version_took_without_memos_still_loads_and_memos_
         app.snapshots.put([dataclasses.replace(taken, state={**taken.state, "expenditures": spent})])  # type: ignore[union-attr]
     finally:
         app.close()
+
+
+def test_a_snapshot_an_earlier_version_took_without_memos_still_loads_and_memos_are_still_held(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """A grant's latest snapshot as a version before memos were kept wrote it (its expenditures
+    without them) is of an earlier form, not a forgery: the write replays the grant, so the memo of
+    a spend typed again is still compared."""
+    _snapshot_without_memos(sqlite_ledger, tmp_path)
     spend = ("spend", "G1", "--amount", "100", "--category", "equipment", "--source", "subsidy",
              "--voucher", "S3", "--date", "2024-05-01")  # fmt: skip
     said = refused(sqlite_ledger, *spend, "--memo", "别的用途", code=5)
@@ -218,11 +226,10 @@ def test_a_reversed_spend_in_a_file_with_another_memo_is_no_repeat(
     sqlite_ledger.ok("spend", "G1", "--amount", "100", "--category", "equipment", "--source", "subsidy",
                      "--voucher", "S1", "--date", "2024-05-02", "--memo", "x")  # fmt: skip
     sqlite_ledger.ok("reverse", "G1", "--voucher", "S1", "--reason", "wrong", "--date", "2024-05-03")
-    header = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo"
     before = sqlite_ledger.event_count()
     for memo, code in (("x", 0), ("OTHER", 5)):
         rows = [
-            header,
+            HEADER,
             f"2024-05-02,,B0001,G1,,spend,100,subsidy,equipment,,S1,,{memo}",
             "2024-05-03,,B0001,G1,,reverse,100,subsidy,equipment,,wrong,,S1",
         ]
@@ -232,3 +239,40 @@ def test_a_reversed_spend_in_a_file_with_another_memo_is_no_repeat(
         assert result.exit_code == code, (memo, result.stdout, result.stderr)
         assert sqlite_ledger.event_count() == before
     assert "S1" in result.stderr and ":2:" in result.stderr, result.stderr
+
+
+def test_an_import_replaces_a_snapshot_of_an_earlier_form_as_a_command_does(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """A grant loaded from a snapshot an earlier version took is replayed; a command's write then
+    stores one of this form, and so now does an import's (a red-team pass found that a grant written
+    only by imports replayed its history at every load until its next snapshot point)."""
+    from sqlalchemy import create_engine, text
+
+    from ledger.application import GrantLedger
+
+    _snapshot_without_memos(sqlite_ledger, tmp_path)
+    one = tmp_path / "one.csv"
+    one.write_text(
+        f"{HEADER}\n2024-06-02,,B0001,G1,,spend,100,subsidy,equipment,,S99,,新\n", encoding="utf-8"
+    )
+    sqlite_ledger.ok("import", str(one))
+    engine = create_engine(sqlite_ledger.url)
+    try:
+        with engine.connect() as conn:
+            latest = conn.execute(text("SELECT MAX(originator_version) FROM ledger_snapshots")).scalar()
+    finally:
+        engine.dispose()
+    app = GrantLedger(sqlite_ledger.url)
+    try:
+        grant = app.get_grant("G1")
+        assert latest == grant.version  # a snapshot of this form, at the import's last event
+        stored = app.snapshots.get(grant.id, desc=True, limit=1)  # type: ignore[union-attr]
+        state = next(iter(stored)).state
+        assert all("memo" in e for e in state["expenditures"].values())
+    finally:
+        app.close()
+    retyped = "spend G1 --amount 100 --category equipment --source subsidy --voucher S3 --date 2024-05-01"
+    said = refused(sqlite_ledger, *retyped.split(), "--memo", "别的", code=5)
+    assert "different content" in said
+    sqlite_ledger.ok("projections", "verify")
