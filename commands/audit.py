@@ -190,9 +190,8 @@ def verify_command(
     from commands.context import work_begins
 
     work_begins()  # it opens no ledger: the verifier's work begins here
-    anchors = [("--trusted", trusted), *(("--public-key", key) for key in public_keys)]
-    if root is not None and Path(root).is_file():
-        anchors.append(("--root", Path(root)))
+    root_file = Path(root) if root is not None and Path(root).is_file() else None
+    anchors = [("--trusted", trusted), ("--root", root_file), *(("--public-key", key) for key in public_keys)]
     for option, path in anchors:
         if path is not None and path.resolve().is_relative_to(directory.resolve()):
             raise BadInputError(
@@ -202,12 +201,12 @@ def verify_command(
                     "ledger's keeper)"
                 ).format(option=option, path=path)
             )
-    if root is not None and Path(root).is_file():
+    if root_file is not None:
         from audit.verifier.checkpoint import load_public_key
         from audit.verifier.seals import key_fingerprint
 
         try:
-            raw = load_public_key(Path(root)).public_bytes(Encoding.Raw, PublicFormat.Raw)
+            raw = load_public_key(root_file).public_bytes(Encoding.Raw, PublicFormat.Raw)
         except KeyFileError as e:
             raise BadInputError(_("--root: {why}").format(why=e.message.rstrip(".。"))) from None
         root = key_fingerprint(raw)

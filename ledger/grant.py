@@ -155,6 +155,14 @@ def _memo_kept(memo: str) -> str:
     return hashlib.sha256(memo.encode()).hexdigest()[:32] if memo else ""
 
 
+def _same_memo(spent: dict[str, Any], memo: str) -> bool:
+    """Whether a spend typed again has the memo recorded (DESIGN: the same content). One kept by
+    an earlier version's snapshot is not known, and any is taken (the fingerprint, which leaves
+    the memo out, decides the rest)."""
+    kept = spent.get("memo")
+    return kept is None or kept == _memo_kept(memo)
+
+
 def fingerprint_v1(kind: str, fields: dict[str, Any]) -> str:
     """The first form: the sha256 of ``json.dumps({"kind": kind, **fields}, sort_keys=True,
     default=str, ensure_ascii=False)`` (64 hexadecimal digits)."""
@@ -348,7 +356,7 @@ class Grant(Aggregate):
                 "reversed": False,
                 "on": self.occurred_on.isoformat(),
                 # its memo, compared when the spend is typed again (a snapshot an earlier version
-                # took holds none: nothing to compare with then, Grant._same_memo)
+                # took holds none: nothing to compare with then, _same_memo)
                 "memo": _memo_kept(self.memo),
             }
             if self.attachments:  # what a spend typed again must name (Grant._same_attachments)
@@ -882,14 +890,6 @@ class Grant(Aggregate):
         if attachments and _attached(attachments) != self.expenditures[voucher].get("attachments", ""):
             raise self._other_content("spend", voucher)
 
-    def _same_memo(self, voucher: str, memo: str) -> None:
-        """A spend typed again has the memo recorded (DESIGN: the same content), an import's row
-        as the command line's; one kept by an earlier version's snapshot is not known, and any is
-        taken (the fingerprint, which leaves the memo out, has decided the rest)."""
-        kept = self.expenditures[voucher].get("memo")
-        if kept is not None and kept != _memo_kept(memo):
-            raise self._other_content("spend", voucher)
-
     def _reversed_voucher(self, voucher: str, spent: dict[str, Any]) -> str:
         spent_on = f" on {spent['on']}" if spent.get("on") else ""
         reversed_on = f" on {spent['reversed_on']}" if spent.get("reversed_on") else ""
@@ -1110,13 +1110,14 @@ class Grant(Aggregate):
             fields["content"] = stored
         if spent is not None and spent["reversed"]:
             known = self.vouchers.get(f"spend/{voucher}", "")
-            same_memo = spent.get("memo") in (None, _memo_kept(memo))  # None: kept by an earlier version
-            repeat = same_memo and known in (fingerprint("spend", fields), fingerprint_v1("spend", fields))
+            same = known in (fingerprint("spend", fields), fingerprint_v1("spend", fields))
+            repeat = same and _same_memo(spent, memo)
             message = self._reversed_voucher(voucher, spent)
             raise ReversedVoucherError(message, grant_id=self.grant_id, voucher=voucher, repeat=repeat)
         if self.already_recorded("spend", voucher, fields):
             self._same_attachments(voucher, attachments)
-            self._same_memo(voucher, memo)
+            if not _same_memo(self.expenditures[voucher], memo):
+                raise self._other_content("spend", voucher)
             return False
         refuse_breaches(self, Act("spend", on, role, amount, source, code, content), policy)
         self.trigger_event(

@@ -314,10 +314,10 @@ class _Books:
         # when loaded, and about how many entries those dicts hold together (``_move_plain``)
         self.plain: dict[str, int] = {}
         self.plain_entries = 0
+        self.plain_budget = max(1, cache_vouchers)
         # aggregates loaded from a snapshot of an earlier form, by their key in the books: each
         # gets a snapshot of this form at the import's end, as a command's write gives it one
         self.reform: set[str] = set()
-        self.plain_budget = max(1, cache_vouchers)
         self._policies: dict[date, Policy] = {}
         # (id(policy), action name, role) -> the role rule's verdict: it depends on nothing else
         self._may_record: dict[tuple[int, str, str], Breach | None] = {}
@@ -371,16 +371,22 @@ class _Books:
         if found is _UNSEEN:
             found = self.index.unpark("g/" + grant_id)
             if found is None:
-                try:
-                    found = self.app.load(grant_uuid(grant_id), self.signer)
-                except AggregateNotFoundError:
-                    found = None
+                found = self._stored("g/" + grant_id, grant_uuid(grant_id))
                 if found is not None:
-                    if self.app.take_reformed(found):
-                        self.reform.add("g/" + grant_id)
                     self.plain[grant_id] = found.version
                     self.plain_entries += _entries(found)
         grants[grant_id] = found  # the most recently used
+        return found
+
+    def _stored(self, key: str, uuid: UUID) -> Any:
+        """The aggregate as the store holds it (None: not in the ledger), noted by its key in the
+        books if it was loaded from a snapshot of an earlier form (``reform``)."""
+        try:
+            found = self.app.load(uuid, self.signer)
+        except AggregateNotFoundError:
+            return None
+        if self.app.take_reformed(found):
+            self.reform.add(key)
         return found
 
     def find_unit(self, unit_id: str) -> Unit | None:
@@ -398,12 +404,7 @@ class _Books:
         if found is _UNSEEN:
             found = self.index.unpark(prefix + name)
             if found is None:
-                try:
-                    found = self.app.load(uuid_of(name), self.signer)
-                except AggregateNotFoundError:
-                    found = None
-                if found is not None and self.app.take_reformed(found):
-                    self.reform.add(prefix + name)
+                found = self._stored(prefix + name, uuid_of(name))
         held[name] = found
         if found is not None:
             self.touched[found.id] = found

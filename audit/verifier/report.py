@@ -85,7 +85,7 @@ class Report:
     def anchored(self) -> bool:
         """Whether the auditor brought anything the bundle was held to (--root, --public-key,
         --trusted): without, it was checked against its own keys, which anyone can forge."""
-        return bool(self.anchor) or self.trust_root_pinned
+        return bool(self.anchor)  # set for --root too (ANCHOR_ROOT)
 
     def unanchored(self, directory: Path) -> str:
         """The one sentence on standard error when a bundle that is consistent with itself was
@@ -108,7 +108,7 @@ class Report:
     def passed(self, trusted: bool) -> list[str]:
         """What ``audit verify`` prints when the bundle passes: ``PASS`` (kept in every language),
         how far it is anchored, what was checked, who signed, and what is not anchored."""
-        anchored, people = bool(self.anchor), self.people_anchored
+        anchored, people = self.anchored, self.people_anchored
         status = (
             _("PASS")
             if anchored and people
