@@ -13,6 +13,7 @@ the approver key in GRANT_LEDGER_KEY), and the bundle is written next to it.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,7 @@ from ledger.people import RegisterPerson
 from ledger.seal import Signer, generate_key
 
 _TIME = Path("/usr/bin/time")  # GNU time: peak memory of each command
+_ENV = {**os.environ, "GRANT_LEDGER_LANG": "en"}  # the trust root is read off `info` in English
 SPENDS_PER_GRANT = 244  # + Unit.Registered, Unit.BaseTaken, Base.Taken, Applied, Approved, Disbursed = 250
 
 
@@ -96,7 +98,7 @@ def timed(label: str, *args: str) -> float:
     command = (
         ["/usr/bin/time", "-f", "%M", "grant-ledger", *args] if _TIME.is_file() else ["grant-ledger", *args]
     )
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = subprocess.run(command, capture_output=True, text=True, env=_ENV)
     took = time.perf_counter() - started
     tail = (result.stdout.strip().splitlines() or [""])[-1][:150]
     last = (result.stderr.strip().splitlines() or [""])[-1]
@@ -110,7 +112,8 @@ def timed(label: str, *args: str) -> float:
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 100_000
     given = Path(sys.argv[sys.argv.index("--db") + 1]) if "--db" in sys.argv[:-1] else None
-    if given is not None and given.is_file():
+    existing = given is not None and given.is_file()
+    if given is not None and existing:
         db = given.resolve()
         work = Path(tempfile.mkdtemp(prefix="audit-bench-", dir=db.parent))
     else:
@@ -120,12 +123,12 @@ def main() -> None:
         count = generate(f"sqlite:///{db}", n, work)
         print(f"{'generate':<22} {time.perf_counter() - started:8.2f} s  {count} events in {db}", flush=True)
     base = ["--db", str(db)]
-    approver = [] if given is not None and given.is_file() else ["--key", str(work / "approver.key")]
+    approver = [] if existing else ["--key", str(work / "approver.key")]
     timed("audit checkpoint", *base, *approver, "audit", "checkpoint")
     timed("audit export", *base, "audit", "export", str(work / "bundle"))
     size = sum(p.stat().st_size for p in (work / "bundle").rglob("*") if p.is_file())
     print(f"{'bundle size':<22} {size / 1e6:8.1f} MB", flush=True)
-    info = subprocess.run(["grant-ledger", *base, "info"], capture_output=True, text=True).stdout
+    info = subprocess.run(["grant-ledger", *base, "info"], capture_output=True, text=True, env=_ENV).stdout
     root = info.split("trust root: ", 1)[1].split()[0]
     timed("audit verify --root", *base, "audit", "verify", str(work / "bundle"), "--root", root)
 
