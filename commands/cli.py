@@ -15,7 +15,7 @@ import click
 
 from commands.choices import Named
 from commands.context import Settings
-from ledger.errors import LedgerError, StorageError, is_storage_error
+from ledger.errors import LedgerError, StorageError, is_storage_error, unreachable_database
 from ledger.location import MAX_BUSY_TIMEOUT_MS
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -44,11 +44,15 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
 def _storage_message(error: BaseException) -> str:
     from commands.i18n import _
 
-    text = str(getattr(error, "orig", None) or error).strip().splitlines()
-    first = text[0] if text else type(error).__name__
+    first = _first_line(error)
     if "readonly" in first or "read-only" in first:
         return _("the database cannot be written (read-only file or role): {error}").format(error=first)
     # PostgreSQL's lock_timeout (a LOCK TABLE, a row, the rebuild lock), whatever language it speaks
@@ -123,6 +127,8 @@ class LedgerGroup(click.Group):
             if isinstance(e, AuditError):
                 _fail(e.message, e.exit_code)
             if is_storage_error(e):
+                if unreachable_database(e):
+                    _fail(_("cannot connect to the database: {error}").format(error=_first_line(e)), 4)
                 _fail(_storage_message(e), StorageError.exit_code)
             _fail(_("internal error ({kind}): {error}").format(kind=type(e).__name__, error=e), 1)
         finally:

@@ -33,7 +33,14 @@ from audit.verifier.people import REGISTRY_ID, Person
 from ledger import snapshot_seals
 from ledger.database import APP_NAME, Quick, busy_timeout_ms, ensure_schema
 from ledger.encoding import StateEncoder
-from ledger.errors import ConflictError, LedgerError, NotFoundError, StorageError, VerificationError
+from ledger.errors import (
+    ConflictError,
+    LedgerError,
+    NotFoundError,
+    StorageError,
+    VerificationError,
+    unreachable_database,
+)
 from ledger.grant import Grant, grant_uuid
 from ledger.i18n import T_, _
 from ledger.policy import Policy, policy_in_force
@@ -953,6 +960,10 @@ def open_ledger(url: str, *, existing: bool = False) -> GrantLedger:
     except Exception as e:  # the driver's own errors: unreachable server, bad file...
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         where = url.split("@")[-1].split("?")[0]
+        if unreachable_database(e):
+            raise NotFoundError(
+                T_("cannot connect to the database {where}: {first}", where=where, first=first)
+            ) from e
         if "read-only" in first or "readonly" in first:
             msg = T_(
                 "the database {where} cannot be written (read-only file or role): {first}",

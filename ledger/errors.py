@@ -91,3 +91,13 @@ def is_storage_error(error: BaseException) -> bool:
 
         kinds.append(PersistenceError)
     return isinstance(error, tuple(kinds))
+
+
+def unreachable_database(error: BaseException) -> bool:
+    """A PostgreSQL server that could not be reached or refused the connection (down, no such
+    database, a wrong password): no ledger there to act on, exit 4 (as for a SQLite file that is
+    not there). psycopg words every such failure so, whatever language the server speaks."""
+    orig = getattr(error, "orig", None) or error
+    if not type(orig).__module__.startswith("psycopg") or getattr(orig, "sqlstate", None) is not None:
+        return False
+    return str(orig).lstrip().startswith(("connection failed", "connection to server"))

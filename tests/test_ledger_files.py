@@ -5,6 +5,7 @@ owner's alone, and a private key others may read signs nothing."""
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import stat
 from collections.abc import Iterator
@@ -115,6 +116,44 @@ def test_a_postgresql_database_without_a_ledger_is_named_and_left_empty(
     admin_key = str(tmp_path / "admin.key")  # not ./grant-ledger.admin.key, shared by every run
     assert run(empty_pg_schema, "init", "--admin-key", admin_key)[0] == 0
     assert "ledger_events" in pg_tables(empty_pg_schema)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", [["init"], *READS[:3], *WRITES[:2]], ids=lambda c: " ".join(c[:2]))
+def test_a_postgresql_server_not_reached_is_not_found_in_one_line(command: list[str]) -> None:
+    """No server listening where --db points: exit 4, as for a SQLite file that is not there (it
+    had been exit 5, a "conflict"), one line, the password not shown."""
+    url = f"postgresql+psycopg://grant_ledger:s3cret-pw@127.0.0.1:{_closed_port()}/ledger"
+    code, stdout, stderr = run(url, *command)
+    assert code == 4, (stdout, stderr)
+    line = one_line(stderr)
+    assert line.startswith("grant-ledger: cannot connect to the database") and "refused" in line, line
+    assert "s3cret-pw" not in stderr and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("change", ["password", "database"])
+def test_a_postgresql_server_refusing_the_connection_is_not_found(empty_pg_schema: str, change: str) -> None:
+    """The server is up but refuses us (a wrong password, a database it has not): exit 4 with the
+    server's own reason, and nothing is written where the right URL points."""
+    scheme, rest = empty_pg_schema.split("://", 1)
+    creds, where = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    host = where.split("/", 1)[0]
+    if change == "password":
+        url = f"{scheme}://{user}:not-the-password@{where}"
+    else:
+        url = f"{scheme}://{creds}@{host}/no_such_database_here"
+    code, _, stderr = run(url, *WRITES[0])
+    assert code == 4, stderr
+    assert one_line(stderr).startswith("grant-ledger: cannot connect to the database")
+    assert ("password" if change == "password" else "no_such_database_here") in stderr
+    assert "not-the-password" not in stderr
+    assert pg_tables(empty_pg_schema) == []
 
 
 def mode(path: Path) -> int:
