@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -222,8 +222,58 @@ class Policy:
         return None
 
 
-def _dec(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
+LEVELS = ("district", "institute", "municipal", "national")
+
+
+def _dec(value: Any, name: str = "") -> Decimal | None:
+    """A figure of the policy (an amount, a ratio, a count): a number of 0 or more, finite."""
+    if value is None:
+        return None
+    figure: Decimal | None = None
+    if not isinstance(value, bool) and isinstance(value, int | float | str):
+        try:
+            figure = Decimal(str(value).strip())
+        except ArithmeticError:
+            figure = None
+    if figure is None or not figure.is_finite() or figure < 0:
+        raise ValueError(
+            _("{name} must be a number of 0 or more, not {value!r}").format(name=name, value=value)
+        )
+    return figure
+
+
+def _whole(value: Any, name: str, least: int = 0) -> int | None:
+    """A whole number of the policy (years, projects) of ``least`` or more."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ValueError(
+            _("{name} must be a whole number of {least} or more, not {value!r}").format(
+                name=name, least=least, value=value
+            )
+        )
+    return value
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(_("{name} must be true or false, not {value!r}").format(name=name, value=value))
+    return value
+
+
+def _texts(value: Any, name: str) -> tuple[str, ...]:
+    """A list of texts (codes, names) of the policy."""
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ValueError(_("{name} must be a list of texts, not {value!r}").format(name=name, value=value))
+    return tuple(value)
+
+
+def _day(value: Any, name: str) -> date | None:
+    if value is not None and (not isinstance(value, date) or isinstance(value, datetime)):
+        raise ValueError(
+            _("{name} must be a date (YYYY-MM-DD), not {value!r}").format(name=name, value=value)
+        )
+    return value
 
 
 def _parse(data: dict[str, Any], source: str) -> Policy:
@@ -233,12 +283,12 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
             file=d["file"],
             number=d["number"],
             title=d["title"],
-            effective_from=d.get("effective_from"),
+            effective_from=_day(d.get("effective_from"), f"[documents.{code}] effective_from"),
             in_force_clause=d.get("in_force_clause"),
             round=d.get("round"),
-            round_opens=d.get("round_opens"),
-            applications_due=d.get("applications_due"),
-            recommendations_due=d.get("recommendations_due"),
+            round_opens=_day(d.get("round_opens"), f"[documents.{code}] round_opens"),
+            applications_due=_day(d.get("applications_due"), f"[documents.{code}] applications_due"),
+            recommendations_due=_day(d.get("recommendations_due"), f"[documents.{code}] recommendations_due"),
             round_clause=d.get("round_clause"),
         )
         for code, d in data["documents"].items()
@@ -252,17 +302,17 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
             code=code,
             zh=c["zh"],
             en=c["en"],
-            allowed=bool(c["allowed"]),
-            clauses=tuple(clauses[k] for k in c["clauses"]),
-            aliases=tuple(c.get("aliases", ())),
+            allowed=_flag(c["allowed"], f"[categories.{code}] allowed"),
+            clauses=tuple(clauses[k] for k in _texts(c["clauses"], f"[categories.{code}] clauses")),
+            aliases=_texts(c.get("aliases", []), f"[categories.{code}] aliases"),
         )
         for code, c in data["categories"].items()
     }
     spending = {
         code: Spending(
-            allowed=tuple(s["allowed"]),
+            allowed=_texts(s["allowed"], f"[spending.{code}] allowed"),
             allowed_clause=clauses[s["allowed_clause"]],
-            banned=tuple(s["banned"]),
+            banned=_texts(s["banned"], f"[spending.{code}] banned"),
             banned_clause=clauses[s["banned_clause"]],
         )
         for code, s in data.get("spending", {}).items()
@@ -272,8 +322,8 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
             Condition(
                 figure=c["figure"],
                 per=c.get("per"),
-                at_least=_dec(c.get("at_least")),
-                at_most=_dec(c.get("at_most")),
+                at_least=_dec(c.get("at_least"), f"[[conditions.{code}]] at_least"),
+                at_most=_dec(c.get("at_most"), f"[[conditions.{code}]] at_most"),
                 clause=clauses[c["clause"]],
                 kinds=_unit_kinds(c.get("kinds", [])),
             )
@@ -285,8 +335,8 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
         code: tuple(
             OutputTarget(
                 measure=o["measure"],
-                at_least=Decimal(str(o["at_least"])),
-                from_year=int(o.get("from_year", 0)),
+                at_least=_dec(o["at_least"], f"[[outputs.{code}]] at_least") or Decimal(0),
+                from_year=_whole(o.get("from_year", 0), f"[[outputs.{code}]] from_year") or 0,
                 clause=clauses[o["clause"]],
             )
             for o in rows
@@ -302,31 +352,53 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
             raise ValueError(_("[{table}.{code}] names no programme").format(table=table, code=unknown[0]))
     programmes = {}
     for code, p in data["programmes"].items():
+        where = f"[programmes.{code}]"
+        if p["level"] not in LEVELS:
+            raise ValueError(
+                _("{where} level must be one of {levels}, not {value!r}").format(
+                    where=where, levels=", ".join(LEVELS), value=p["level"]
+                )
+            )
+        least, most = (
+            _dec(p.get("subsidy_min"), f"{where} subsidy_min"),
+            _dec(p.get("subsidy_max"), f"{where} subsidy_max"),
+        )
+        if least is not None and most is not None and least > most:
+            raise ValueError(
+                _("{where} subsidy_min {least} is above subsidy_max {most}").format(
+                    where=where, least=least, most=most
+                )
+            )
+        document = p.get("document")
+        if document is not None and document not in documents:
+            raise ValueError(
+                _("{where} document names no [documents] entry: {value}").format(where=where, value=document)
+            )
         programmes[code] = Programme(
             code=code,
             zh=p["zh"],
             en=p["en"],
             level=p["level"],
-            subsidy_min=_dec(p.get("subsidy_min")),
-            subsidy_max=_dec(p.get("subsidy_max")),
+            subsidy_min=least,
+            subsidy_max=most,
             subsidy_clause=clauses[p["subsidy_clause"]],
-            matching_ratio=_dec(p.get("matching_ratio")),
+            matching_ratio=_dec(p.get("matching_ratio"), f"{where} matching_ratio"),
             matching_funder=p.get("matching_funder"),
             matching_clause=clauses[p["matching_clause"]] if "matching_clause" in p else None,
-            build_years=p.get("build_years"),
+            build_years=_whole(p.get("build_years"), f"{where} build_years", 1),
             build_clause=clauses[p["build_clause"]] if "build_clause" in p else None,
-            projects_min=p.get("projects_min"),
-            projects_max=p.get("projects_max"),
-            approving_bodies=tuple(p.get("approving_bodies", ())),
+            projects_min=_whole(p.get("projects_min"), f"{where} projects_min"),
+            projects_max=_whole(p.get("projects_max"), f"{where} projects_max"),
+            approving_bodies=_texts(p.get("approving_bodies", []), f"{where} approving_bodies"),
             approval_clause=clauses[p["approval_clause"]],
-            tiers=tuple(p.get("tiers", ())),
+            tiers=_texts(p.get("tiers", []), f"{where} tiers"),
             projects_clause=clauses[p["projects_clause"]] if "projects_clause" in p else None,
             spending=spending.get(code),
             conditions=conditions.get(code, ()),
             outputs=outputs.get(code, ()),
             hosts=_unit_kinds(hosts.get(code, {}).get("kinds", [])),
             hosts_clause=clauses[hosts[code]["clause"]] if code in hosts else None,
-            document=p.get("document"),
+            document=document,
             selects=_count(selection[code]["count"]) if code in selection else None,
             selects_clause=clauses[selection[code]["clause"]] if code in selection else None,
             selects_tiers=tuple(
@@ -336,7 +408,7 @@ def _parse(data: dict[str, Any], source: str) -> Policy:
             selects_tracks=tuple(
                 (_tracks(g["tracks"]), _count(g["count"])) for g in selection.get(code, {}).get("tracks", [])
             ),
-            approvers=tuple(p.get("approvers", ())),
+            approvers=_texts(p.get("approvers", []), f"{where} approvers"),
         )
     calendar = {}
     for key, table in data.get("calendar", {}).items():
@@ -472,7 +544,7 @@ def parse_policy(text: str, source: str) -> Policy:
                 source=source, value=e.args[0]
             )
         ) from None
-    except (TypeError, ValueError, AttributeError) as e:
+    except (TypeError, ValueError, AttributeError, ArithmeticError) as e:
         raise BadInputError(_("{source}: not a policy version ({e})").format(source=source, e=e)) from None
     if not isinstance(policy.effective_from, date) or not policy.programmes or not policy.categories:
         raise BadInputError(
