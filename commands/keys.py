@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -24,6 +25,22 @@ def default_key_path(url: str) -> Path:
     return default_key_dir(url) / f"{DEFAULT_NAME}.key"
 
 
+def _key_file(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Path | None:
+    """--out names a file: not nothing, not a folder (``new/``, which had written the key as ``new``)."""
+    if value is None:
+        return None
+    if not value.strip() or value.endswith(("/", os.sep)):
+        raise click.BadParameter(_("give the private key's file name, such as wang.key"))
+    return Path(value)
+
+
+def _key_name(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """--name is a file's name in --dir, never a path out of it (``../../x``)."""
+    if not value.strip() or value in (".", "..") or any(c in value for c in ("/", "\\", "\0")):
+        raise click.BadParameter(_("a key's name is a file name without / or \\, such as wang"))
+    return value
+
+
 @click.group("keys")
 def keys_group() -> None:
     """Signing keys: each person's own."""
@@ -32,7 +49,7 @@ def keys_group() -> None:
 @keys_group.command("generate")
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    callback=_key_file,
     help="the private key file to write (its public half goes beside it as .pub)",
 )
 @click.option(
@@ -42,7 +59,9 @@ def keys_group() -> None:
     help="or: a directory for NAME.key and NAME.pub [default: keys/ next to the SQLite database; "
     "for PostgreSQL ~/.local/share/grant-ledger/keys]",
 )
-@click.option("--name", default=DEFAULT_NAME, show_default=True, help="key name, also the file name")
+@click.option(
+    "--name", default=DEFAULT_NAME, show_default=True, callback=_key_name, help="key name, also the file name"
+)
 @click.option(
     "--encrypt",
     is_flag=True,
@@ -59,8 +78,6 @@ def generate_command(out: Path | None, directory: Path | None, name: str, encryp
       grant-ledger keys generate --out ~/.grant-ledger/li-min.key
       grant-ledger keys generate --out wang.key --encrypt
     """
-    import os
-
     from ledger.seal import PASSPHRASE_ENV, generate_key, public_file
 
     target = out or (directory or default_key_dir(settings().url)) / f"{name}.key"

@@ -11,6 +11,9 @@ import click
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from audit.verifier.people import Registry
+    from commands.context import Settings
+
 from commands.context import default_actor, settings
 from commands.i18n import N_, _
 from ledger.database import describe_url
@@ -57,41 +60,30 @@ def init_command(admin: str | None, admin_key: Path | None, encrypt: bool) -> No
       grant-ledger --db /srv/ledger/books.db init
       grant-ledger --db postgresql+psycopg://ledger_owner@db/ledger init --admin-key /secure/root.key
     """
-    from audit.log import ensure_records
-    from ledger.seal import PASSPHRASE_ENV, generate_key, public_file
-    from projections.status import stored_head
+    from ledger.location import sqlite_file
+    from ledger.seal import refuse_existing_key
 
     s = settings()
     name = (admin or default_actor()).strip()
     check_admin_name(name)
-    s.create()
-    app = s.ledger()
-    registry = app.trust.registry(fresh=True)
-    if registry.root is None:
-        if stored_head(s.engine()) > 0:
-            click.echo(
-                _(
-                    "this ledger was made before records were signed: adopt it with "
-                    "`grant-ledger migrate --admin NAME --admin-key FILE`"
-                ),
-                err=True,
-            )
-        else:
-            path = admin_key or default_admin_key(s.url, name)
-            passphrase = None
-            if encrypt:
-                passphrase = os.environ.get(PASSPHRASE_ENV) or click.prompt(
-                    _("passphrase for the new key"), hide_input=True, confirmation_prompt=True, err=True
-                )
-            signer = generate_key(path, passphrase)
-            app.found_registry(signer, name)
-            click.echo(
-                _("root administrator: {name}, private key {path} (public half {public})").format(
-                    name=name, path=path, public=public_file(path)
-                )
-            )
-            registry = app.trust.registry(fresh=True)
+    path = admin_key or default_admin_key(s.url, name)
+    new_file = sqlite_file(s.url)
+    if new_file is not None and new_file.exists():
+        new_file = None
+    if new_file is not None:  # a new ledger: its root's key files must be new too, before anything is made
+        refuse_existing_key(path)
+    made: list[Path] = []
+    try:
+        registry = _founded(s, name, path, encrypt, made)
+    except BaseException:
+        # an init that failed leaves neither a ledger without its root nor a key of no ledger
+        ends = ("", "-wal", "-shm")
+        for left in [*made, *(new_file.with_name(new_file.name + e) for e in ends if new_file is not None)]:
+            left.unlink(missing_ok=True)
+        raise
     s.catch_up()
+    from audit.log import ensure_records
+
     with s.engine().begin() as conn:  # the signed checkpoints' tables: records, made by the owner
         ensure_records(conn)
     from commands.web.credentials import ensure_tables
@@ -105,6 +97,42 @@ def init_command(admin: str | None, admin_key: Path | None, encrypt: bool) -> No
                 root=registry.root_fingerprint
             )
         )
+
+
+def _founded(s: Settings, name: str, path: Path, encrypt: bool, made: list[Path]) -> Registry:
+    """The ledger made (or found) and its registry: founded with a new key at ``path`` for a new
+    ledger (the key files it writes are added to ``made``)."""
+    from ledger.seal import PASSPHRASE_ENV, generate_key, public_file
+    from projections.status import stored_head
+
+    s.create()
+    app = s.ledger()
+    registry = app.trust.registry(fresh=True)
+    if registry.root is not None:
+        return registry
+    if stored_head(s.engine()) > 0:
+        click.echo(
+            _(
+                "this ledger was made before records were signed: adopt it with "
+                "`grant-ledger migrate --admin NAME --admin-key FILE`"
+            ),
+            err=True,
+        )
+        return registry
+    passphrase = None
+    if encrypt:
+        passphrase = os.environ.get(PASSPHRASE_ENV) or click.prompt(
+            _("passphrase for the new key"), hide_input=True, confirmation_prompt=True, err=True
+        )
+    signer = generate_key(path, passphrase)
+    made.extend((path, public_file(path)))
+    app.found_registry(signer, name)
+    click.echo(
+        _("root administrator: {name}, private key {path} (public half {public})").format(
+            name=name, path=path, public=public_file(path)
+        )
+    )
+    return app.trust.registry(fresh=True)
 
 
 def check_admin_name(name: str) -> None:

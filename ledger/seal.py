@@ -71,10 +71,12 @@ def generate_key(path: Path, passphrase: str | None = None) -> Signer:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     public_path = public_file(path)
-    for target in (path, public_path):
-        if os.path.lexists(target):
-            raise KeyError_(_("refusing to overwrite the existing key file {target}").format(target=target))
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    refuse_existing_key(path)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as e:
+        msg = _("cannot create the key file {path}: {strerror}").format(path=path, strerror=e.strerror or e)
+        raise KeyError_(msg) from None
     write_new(path, private_pem, 0o600)
     try:
         write_new(public_path, public_pem, 0o644)
@@ -82,6 +84,13 @@ def generate_key(path: Path, passphrase: str | None = None) -> Signer:
         path.unlink()
         raise
     return Signer.of(key)
+
+
+def refuse_existing_key(path: Path) -> None:
+    """KeyError_ when the private key ``path`` or its public half is there: none is replaced."""
+    for target in (path, public_file(path)):
+        if os.path.lexists(target):
+            raise KeyError_(_("refusing to overwrite the existing key file {target}").format(target=target))
 
 
 def public_file(path: Path) -> Path:
@@ -172,10 +181,18 @@ def write_new(path: Path, data: bytes, mode: int) -> None:
         raise KeyError_(
             _("cannot create the key file {path}: {strerror}").format(path=path, strerror=e.strerror)
         ) from None
-    with os.fdopen(fd, "wb") as handle:
-        if hasattr(os, "fchmod"):
-            os.fchmod(handle.fileno(), mode)
-        handle.write(data)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if hasattr(os, "fchmod"):
+                os.fchmod(handle.fileno(), mode)
+            handle.write(data)
+    except OSError as e:  # a full disk: no empty or cut key left to refuse the next try
+        path.unlink(missing_ok=True)
+        raise KeyError_(
+            _("cannot write the key file {path}: {strerror}; nothing was kept").format(
+                path=path, strerror=e.strerror or e
+            )
+        ) from None
 
 
 # ----------------------------------------------------------------------------- the seal aggregate
