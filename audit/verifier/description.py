@@ -79,9 +79,11 @@ def check_description(
                 )
             )
     grant, as_of = meta["grant"], meta["as_of"]
-    if grant is not None:
+    if grant is not None and not isinstance(grant, str):
+        report.fail(_("{file}: grant is {grant!r}, not a grant id").format(file=NAME, grant=grant))
+    elif grant is not None:
         others = sorted({g.grant_id for g in replay.grants.values()} - {grant})
-        if not isinstance(grant, str) or others or replay.foreign:
+        if others or replay.foreign:
             shown = others or sorted(replay.foreign)[:1]
             report.fail(
                 _("{file}: grant is {grant!r} but the bundle includes events of {others}").format(
