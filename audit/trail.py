@@ -93,6 +93,10 @@ def _find_leaf(engine: Engine, event_id: str) -> tuple[int, int, str]:
             number = int(version)
         except ValueError:
             raise BadInputError(_neither(event_id)) from None
+        if abs(number) >= 1 << 63:
+            raise BadInputError(
+                _("version {version} is larger than any version a ledger stores").format(version=version)
+            )
         query = query.where(leaves.c.originator_id == uuid, leaves.c.originator_version == number)
     else:
         raise BadInputError(_neither(event_id))

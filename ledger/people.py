@@ -19,12 +19,13 @@ from audit.verifier.people import (
     REVOKED,
     ROLES,
     ROTATED,
+    NotRegistered,
     Registry,
     RegistryError,
 )
 from audit.verifier.seals import key_fingerprint
 from ledger.actions import Action, Identifier, NewIdentifier
-from ledger.errors import BadInputError, ConflictError, RuleViolationError
+from ledger.errors import BadInputError, ConflictError, NotFoundError, RuleViolationError
 from ledger.i18n import N_, _
 from ledger.policy import Policy
 
@@ -79,6 +80,8 @@ class People(Aggregate):
     def _change(self, event_class: type[Any], *, actor: str, **fields: Any) -> None:
         try:
             self.trigger_event(event_class, actor=actor, role="admin", **fields)
+        except NotRegistered as e:
+            raise NotFoundError(str(e)) from None
         except RegistryError as e:
             raise _refusal(str(e)) from None
 

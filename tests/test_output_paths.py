@@ -116,6 +116,15 @@ def test_audit_prove_of_an_id_past_any_stored_one_is_bad_input(books: Ledger) ->
     assert os.path.exists(books.url.removeprefix("sqlite:///"))
 
 
+def test_audit_prove_of_a_version_past_any_stored_one_is_bad_input(books: Ledger) -> None:
+    """ORIGINATOR:VERSION with a version past SQLite's integers had been an internal error, exit 1."""
+    result = books("audit", "prove", "00000000-0000-0000-0000-000000000000:99999999999999999999999")
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == (
+        "grant-ledger: version 99999999999999999999999 is larger than any version a ledger stores\n"
+    )
+
+
 def test_a_workbook_write_stopped_midway_leaves_no_file_and_nothing_for_python_to_complain_of(
     tmp_path: Path,
 ) -> None:

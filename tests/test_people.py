@@ -184,6 +184,26 @@ def test_a_revoked_key_is_refused_from_its_revocation_and_the_record_says_who(le
     assert refused_add.exit_code == 3 and "admin" in refused_add.stderr
 
 
+def test_revoking_or_rotating_someone_never_registered_is_not_found(ledger: Ledger) -> None:
+    """Exit 4 as for any unknown name (it had been 3, a rule's refusal); revoking someone already
+    revoked is already recorded, exit 0, nothing written."""
+    key = new_key(ledger, "nope")
+    before = ledger.event_count()
+    admin = ledger.key("admin")
+    revoke = run(ledger, admin, "people", "revoke", "无此人", "--date", "2024-06-01")
+    rotate = run(ledger, admin, "people", "rotate", "无此人", "--public-key", str(key.with_suffix(".pub")))
+    for result in (revoke, rotate):
+        assert result.exit_code == 4, result.stderr
+        assert "无此人 is not registered" in result.stderr and result.stderr.count("\n") == 1
+    assert ledger.event_count() == before
+    add(ledger, "财务-甲", "officer", key)
+    assert run(ledger, admin, "people", "revoke", "财务-甲", "--date", "2024-06-01").exit_code == 0
+    after = ledger.event_count()
+    again = run(ledger, admin, "people", "revoke", "财务-甲", "--date", "2024-07-01")
+    assert again.exit_code == 0 and "already revoked" in again.stdout, again.stderr
+    assert ledger.event_count() == after
+
+
 def test_a_rotated_keys_old_half_is_refused_after_the_rotation(ledger: Ledger) -> None:
     approved_district_grant(ledger)
     ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")

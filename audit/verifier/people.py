@@ -104,6 +104,10 @@ class RegistryError(AuditError):
     """A registry event that breaks the registry's own rules (the message says which)."""
 
 
+class NotRegistered(RegistryError):
+    """A change to a person the registry has never held (the ledger's exit 4, not found)."""
+
+
 @dataclass
 class Registry:
     people: dict[str, Person] = field(default_factory=dict)
@@ -143,7 +147,8 @@ class Registry:
             self._register(name, state, on, person)
         elif topic == ROTATED:
             if person is None or not person.active:
-                raise RegistryError(_("{name} is not registered: no key to rotate").format(name=name))
+                kind = NotRegistered if person is None else RegistryError
+                raise kind(_("{name} is not registered: no key to rotate").format(name=name))
             if name == self.root and signer != self.root:
                 raise RegistryError(
                     _("the root {name}'s key passes on only by a statement the root signs").format(name=name)
@@ -151,7 +156,8 @@ class Registry:
             self._set_key(person, _raw_key(state))
         elif topic == REVOKED:
             if person is None or not person.active:
-                raise RegistryError(_("{name} is not registered: nothing to revoke").format(name=name))
+                kind = NotRegistered if person is None else RegistryError
+                raise kind(_("{name} is not registered: nothing to revoke").format(name=name))
             if name == self.root:
                 raise RegistryError(
                     _("the root {name} cannot be revoked; pass the root to a new key instead").format(
