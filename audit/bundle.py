@@ -502,10 +502,17 @@ def export(
     selection = _selection(grant, as_of)
     versions = _versions(engine, size, installed, as_of)
 
-    directory.parent.mkdir(parents=True, exist_ok=True)
     # Written beside the target and renamed into place whole: an export that fails or is killed
     # leaves no directory an auditor could take for a bundle (at most a hidden ".NAME.partial-…").
-    partial = Path(tempfile.mkdtemp(prefix=f".{directory.name}.partial-", dir=directory.parent))
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{directory.name}.partial-", dir=directory.parent))
+    except OSError as e:
+        raise BadInputError(
+            _("cannot create the bundle folder {directory}: {reason}; nothing was written").format(
+                directory=directory, reason=e.strerror or e
+            )
+        ) from None
     try:
         written = _write_bundle(engine, partial, stored, size, grant, as_of, selection, versions, progress)
         os.replace(partial, directory)

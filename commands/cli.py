@@ -6,6 +6,7 @@ Exit codes: 0 done (also: already recorded); 2 bad input or usage; 3 refused by 
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -47,6 +48,20 @@ def _fail(message: str, code: int) -> None:
 def _first_line(error: BaseException) -> str:
     text = str(getattr(error, "orig", None) or error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+_DISK_FAILING = (errno.ENOSPC, errno.EIO, errno.EDQUOT)
+
+
+def _file_message(error: OSError) -> str:
+    """A file or folder the command could not make, read or write (a path given that cannot be
+    one, a full disk): the path and the system's reason, not "database error"."""
+    from commands.i18n import _
+
+    reason = error.strerror or str(error) or type(error).__name__
+    if error.filename is None:
+        return _("a file could not be read or written: {reason}").format(reason=reason)
+    return _("cannot use {path}: {reason}").format(path=error.filename, reason=reason)
 
 
 def _storage_message(error: BaseException) -> str:
@@ -126,6 +141,8 @@ class LedgerGroup(click.Group):
 
             if isinstance(e, AuditError):
                 _fail(e.message, e.exit_code)
+            if type(e).__module__ != "sqlalchemy.exc" and isinstance(e, OSError):
+                _fail(_file_message(e), 5 if e.errno in _DISK_FAILING else 2)
             if is_storage_error(e):
                 if unreachable_database(e):
                     _fail(_("cannot connect to the database: {error}").format(error=_first_line(e)), 4)

@@ -89,6 +89,9 @@ def open_import(path: Path) -> Opened:
     """The file, opened for reading. A workbook past the bounds is refused here, before openpyxl
     opens it; a text file is UTF-8 (with or without BOM) or else GB18030 (which includes GBK and
     GB2312), as the whole file decodes, and comma- or tab-separated as its header line is."""
+    if not path.is_file():  # a pipe or a device: read twice (its encoding, then its rows), it cannot be
+        msg = _("{file} is not a regular file (a pipe or a device); save it to a file and import that")
+        raise BadInputError(msg.format(file=path))
     suffix = path.suffix.lower()
     if suffix in WORKBOOKS:
         check_workbook(path)
