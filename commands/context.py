@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from commands.i18n import _
+from commands.secret import ask_secret
 from ledger.location import database_url
 
 if TYPE_CHECKING:
@@ -86,9 +87,7 @@ class Settings:
             path = Path(self.key)
             passphrase = None
             if key_is_encrypted(path) and not os.environ.get(PASSPHRASE_ENV):
-                passphrase = click.prompt(
-                    _("passphrase of {path}").format(path=path), hide_input=True, err=True
-                )
+                passphrase = ask_secret(_("passphrase of {path}").format(path=path), PASSPHRASE_ENV)
             self._signer = load_signer(path, passphrase)
         return self._signer
 

@@ -9,6 +9,7 @@ import click
 
 from commands.context import settings
 from commands.i18n import _
+from commands.secret import ask_secret
 from ledger.location import user_dir
 
 DEFAULT_NAME = "ledger"
@@ -83,8 +84,8 @@ def generate_command(out: Path | None, directory: Path | None, name: str, encryp
     target = out or (directory or default_key_dir(settings().url)) / f"{name}.key"
     passphrase = None
     if encrypt:
-        passphrase = os.environ.get(PASSPHRASE_ENV) or click.prompt(
-            _("passphrase for the new key"), hide_input=True, confirmation_prompt=True, err=True
+        passphrase = os.environ.get(PASSPHRASE_ENV) or ask_secret(
+            _("passphrase for the new key"), PASSPHRASE_ENV, confirm=True
         )
     signer = generate_key(target, passphrase)
     if passphrase:

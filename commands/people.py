@@ -12,6 +12,7 @@ from commands.choices import Named
 from commands.context import catch_up_as_told, record, settings
 from commands.dates import DATE
 from commands.i18n import N_, _
+from commands.secret import ask_secret
 
 # the list's column headers, by key
 PEOPLE_HEADERS = {
@@ -132,8 +133,8 @@ def password_command(name: str, person_key: Path | None) -> None:
 
     from commands.web.account import set_web_password
 
-    password = os.environ.get("GRANT_LEDGER_PASSWORD") or click.prompt(
-        f"web password of {name}", hide_input=True, confirmation_prompt=True, err=True
+    password = os.environ.get("GRANT_LEDGER_PASSWORD") or ask_secret(
+        _("web password of {name}").format(name=name), "GRANT_LEDGER_PASSWORD", confirm=True
     )
     click.echo(set_web_password(settings(), name, password, person_key))
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 from commands.context import default_actor, settings
 from commands.i18n import N_, _
+from commands.secret import ask_secret
 from ledger.database import describe_url
 
 
@@ -121,8 +122,8 @@ def _founded(s: Settings, name: str, path: Path, encrypt: bool, made: list[Path]
         return registry
     passphrase = None
     if encrypt:
-        passphrase = os.environ.get(PASSPHRASE_ENV) or click.prompt(
-            _("passphrase for the new key"), hide_input=True, confirmation_prompt=True, err=True
+        passphrase = os.environ.get(PASSPHRASE_ENV) or ask_secret(
+            _("passphrase for the new key"), PASSPHRASE_ENV, confirm=True
         )
     signer = generate_key(path, passphrase)
     made.extend((path, public_file(path)))
