@@ -291,7 +291,26 @@ def to_xlsx(
                     raise not_xml_text(e, n, title) from None
             if step is not None:
                 step(len(rows) % STEP_ROWS)
-        book.save(f)
+        save_book(book, f)
+
+
+def save_book(book: Any, out: IO[bytes]) -> None:
+    """``book.save(out)`` (openpyxl's save_workbook), its zip archive let go if the save fails (a
+    full disk): the file is discarded, and the archive's own clean-up, writing its index to the
+    closed file when the collector ends it, had printed "Exception ignored … seek of closed file"
+    after the command's one sentence."""
+    import datetime
+    from zipfile import ZIP_DEFLATED, ZipFile
+
+    from openpyxl.writer.excel import ExcelWriter
+
+    archive = ZipFile(out, "w", ZIP_DEFLATED, allowZip64=True)
+    book.properties.modified = datetime.datetime.now(tz=datetime.UTC).replace(tzinfo=None)
+    try:
+        ExcelWriter(book, archive).save()
+    except BaseException:
+        archive.fp = None  # nothing more is written to a file that is thrown away
+        raise
 
 
 @contextmanager

@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from commands.chart import Chart
-from commands.output import YUAN_FORMAT, display_width, not_xml_text, replacing, unsaved_sheets_closed
+from commands.output import (
+    YUAN_FORMAT,
+    display_width,
+    not_xml_text,
+    replacing,
+    save_book,
+    unsaved_sheets_closed,
+)
 from ledger.errors import BadInputError
 from ledger.text import FORMULA_STARTS
 
@@ -272,4 +279,4 @@ def office_workbook(
                 bars.y_axis.delete = False
                 bars.x_axis.delete = False
                 sheet.add_chart(bars, f"A{end + 4}")
-        book.save(f)
+        save_book(book, f)

@@ -165,3 +165,28 @@ def test_a_workbook_write_stopped_midway_leaves_no_file_and_nothing_for_python_t
         sys.unraisablehook = hook
     assert [repr(u.exc_value) for u in ignored] == []
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="a device that is always full")
+@pytest.mark.parametrize("command", WRITERS, ids=" ".join)
+def test_a_workbook_on_a_full_disk_is_one_sentence_and_nothing_after_it(
+    books: Ledger, command: tuple[str, ...]
+) -> None:
+    """The sentence was right, and then, as the process ended, Python printed "Exception ignored in
+    ZipFile.__del__ … seek of closed file" with its traceback: run as a process, to see its end."""
+    import subprocess
+    import sys
+
+    exe = str(Path(sys.executable).with_name("grant-ledger"))
+    db = books.url.removeprefix("sqlite:///")
+    result = subprocess.run(
+        [exe, "--lang", "en", "--db", db, *command, "--format", "xlsx", "--output", "/dev/full"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert (
+        result.stderr
+        == "grant-ledger: cannot write /dev/full: No space left on device; nothing was written\n"
+    )
