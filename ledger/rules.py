@@ -810,35 +810,38 @@ def within_fund_source(
     available: Decimal,
     amount: Decimal,
     policy: Policy,
-    taking_back: bool = False,
+    action: str = "spend",
 ) -> Breach | None:
     """``available``: the source's least balance at the end of the act's date and of every
-    later date (acts of one date net together)."""
+    later date (acts of one date net together); ``action``: the act that takes the money out."""
     if amount <= available:
         return None
-    return Breach(
-        rule=N_("ring-fence"),
-        clause=policy.clause("ring_fence"),
-        text=T_(
+    fields = {
+        "amount": format_yuan(amount),
+        "source": source,
+        "label": SOURCE_ZH[source],
+        "grant_id": grant_id,
+        "available": format_yuan(available),
+    }
+    if action == "reverse receipt":
+        text = T_(
             "taking back a receipt of {amount} from the {source} ({label}) of grant {grant_id} exceeds its "
             "available balance of {available}",
-            amount=format_yuan(amount),
-            source=source,
-            label=SOURCE_ZH[source],
-            grant_id=grant_id,
-            available=format_yuan(available),
+            **fields,
         )
-        if taking_back
-        else T_(
+    elif action == "dispose":
+        text = T_(
+            "disposing of {amount} from the {source} ({label}) of grant {grant_id} exceeds its "
+            "available balance of {available}",
+            **fields,
+        )
+    else:
+        text = T_(
             "spending {amount} from the {source} ({label}) of grant {grant_id} exceeds its "
             "available balance of {available}",
-            amount=format_yuan(amount),
-            source=source,
-            label=SOURCE_ZH[source],
-            grant_id=grant_id,
-            available=format_yuan(available),
-        ),
-    )
+            **fields,
+        )
+    return Breach(rule=N_("ring-fence"), clause=policy.clause("ring_fence"), text=text)
 
 
 def category_permitted(text: str, policy: Policy) -> tuple[Category | None, Breach | None]:
@@ -2120,8 +2123,7 @@ def paid_from_own_source(grant: GrantFacts, act: Act, policy: Policy) -> Breach 
     room = grant.headroom(act.source, act.on)
     if act.amount <= room:
         return None
-    taking_back = act.action == "reverse receipt"
-    return within_fund_source(grant.grant_id, act.source, room, act.amount, policy, taking_back)
+    return within_fund_source(grant.grant_id, act.source, room, act.amount, policy, act.action)
 
 
 def reversed_after_spending(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:

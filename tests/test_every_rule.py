@@ -312,6 +312,11 @@ def test_a_grant_closes_only_when_settled(ledger: Ledger) -> None:
     refused_by(ledger, "closure: recoveries", cite("closure"), *close, role=A)
     ledger.ok("recover", "receive", "G1", "--amount", "5000", "--voucher", "R-1", "--date", "2026-04-04")
     assert "195,000.00" in refused_by(ledger, "closure: balance", cite("ring_fence"), *close, role=A)
+    said = refused_by(
+        ledger, "ring-fence", cite("ring_fence"), "dispose", "G1", "--source", "subsidy", "--amount",
+        "195000.01", "--how", "returned", "--approval", "批-0", "--date", "2026-04-10",
+    )  # fmt: skip
+    assert "disposing of 195,000.01 from the subsidy" in said and "spending" not in said, said
     ledger.ok(
         "dispose", "G1", "--source", "subsidy", "--amount", "195000", "--how", "returned",
         "--approval", "批-1", "--date", "2026-04-10",
