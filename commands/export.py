@@ -356,9 +356,86 @@ def _budget_ends(base: str, g: _Grant, lines: dict[str, Decimal]) -> tuple[date,
     ]
 
 
+class _ByDate:
+    """A journal's entries, each its text, given out in date order and in the order given within
+    a date: held in memory up to ``KEPT`` entries, then in a scratch SQLite file, which sorts
+    them on disk (a journal of ten million events had held every entry in memory: 3 GB, growing)."""
+
+    KEPT = 100_000
+
+    def __init__(self) -> None:
+        self._rows: list[tuple[str, int, str]] = []
+        self._count = 0
+        self._scratch: Any = None
+        self._db: Any = None
+        self.first: date | None = None
+
+    def add(self, on: date, text: str) -> None:
+        if self.first is None or on < self.first:
+            self.first = on
+        self._rows.append((on.isoformat(), self._count, text))
+        self._count += 1
+        if len(self._rows) >= self.KEPT:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self._db is None:
+            import sqlite3
+            import tempfile
+
+            self._scratch = tempfile.TemporaryDirectory(prefix="grant-ledger-journal-")
+            self._db = sqlite3.connect(Path(self._scratch.name) / "entries.db")
+            self._db.execute("PRAGMA journal_mode = OFF")
+            self._db.execute("PRAGMA synchronous = OFF")
+            self._db.execute("CREATE TABLE entry (day TEXT, seq INTEGER, body TEXT)")
+        self._db.executemany("INSERT INTO entry VALUES (?, ?, ?)", self._rows)
+        self._rows.clear()
+
+    def __iter__(self) -> Iterator[str]:
+        if self._db is None:
+            self._rows.sort(key=lambda row: row[0])  # stable: the order given within a date
+            yield from (body for _day, _seq, body in self._rows)
+            return
+        self._spill()
+        try:
+            for (body,) in self._db.execute("SELECT body FROM entry ORDER BY day, seq"):
+                yield body
+        finally:
+            self._db.close()
+            self._scratch.cleanup()
+
+
 def journal(app: Any, style: str, step: Step = no_step) -> Iterator[str]:
     """Double-entry transactions, one per money event, in date order (the store's order within a
-    date); for beancount, the budget plans as Fava budgets, and Fava's language set to Chinese."""
+    date); for beancount, the budget plans as Fava budgets, and Fava's language set to Chinese.
+    The events are read when this is called; the lines come as the iterator is read."""
+    entries, opened, first = _entries(app, style, step)
+    return _journal_lines(style, entries, opened, first)
+
+
+def _entry(lines: list[str], postings: list[tuple[str, Decimal | None]]) -> str:
+    return "\n".join(["", *lines, *(f"  {account:<48}  {amount:.2f} CNY" for account, amount in postings)])
+
+
+def _journal_lines(style: str, entries: _ByDate, opened: set[str], first: date) -> Iterator[str]:
+    if style == "beancount":
+        yield 'option "title" "grant-ledger 高技能人才培训基地补助资金台账"'
+        yield 'option "operating_currency" "CNY"'
+        yield f'{first.isoformat()} custom "fava-option" "language" "zh"'
+        yield ""
+        for account in sorted(opened):
+            yield f"{first.isoformat()} open {account} CNY"
+    else:
+        yield "; grant-ledger 高技能人才培训基地补助资金台账"
+        yield "commodity 1,000.00 CNY"
+        for account in sorted(opened):
+            yield f"account {account}"
+    yield from entries
+
+
+def _entries(app: Any, style: str, step: Step) -> tuple[_ByDate, set[str], date]:
+    """The journal's entries in date order, the accounts it opens (for beancount, those a budget
+    is set on too) and the first date."""
     from projections.measures import effect
     from projections.records import GRANT, day
 
@@ -368,7 +445,7 @@ def journal(app: Any, style: str, step: Step = no_step) -> Iterator[str]:
     bases: dict[str, str] = {}
     opened: set[str] = set()
     budgeted: set[str] = set()  # the accounts a budget is set on
-    entries: list[tuple[date, list[str], list[tuple[str, Decimal | None]]]] = []
+    entries = _ByDate()
     plans: dict[str, dict[str, Decimal]] = {}
     names: dict[str, str] = {}  # a registered body's code -> its name (approvals name bodies by code)
     for r in _records(app, step):
@@ -397,7 +474,7 @@ def journal(app: Any, style: str, step: Step = no_step) -> Iterator[str]:
             plan = plans.setdefault(r.aggregate_id, {})
             plan.update({k: _amount(v) for k, v in r.data["lines"].items()})
             if style == "beancount":
-                entries.append((on, _budget_entries(on, base, g, plan), []))
+                entries.add(on, _entry(_budget_entries(on, base, g, plan), []))
                 budgeted.update(_per_account(base, plan))
             continue
         e = effect(r.topic, r.data)
@@ -413,32 +490,15 @@ def journal(app: Any, style: str, step: Step = no_step) -> Iterator[str]:
         else:
             desc = f"{payee} | {title}" if payee else title
             lines = [f"{on.isoformat()} * {desc}  ; grant:{g.grant_id}, voucher:{e.voucher}"]
-        entries.append((on, lines, postings))
+        entries.add(on, _entry(lines, postings))
     if style == "beancount":
         for aggregate_id, plan in plans.items():
             g = grants[aggregate_id]
             ends = _budget_ends(bases[g.base_id], g, plan)
             if ends is not None:
-                entries.append((ends[0], ends[1], []))
-    entries.sort(key=lambda entry: entry[0])  # stable: the store's order within a date
-    first = min((entry[0] for entry in entries), default=date.today())
-    if style == "beancount":
-        yield 'option "title" "grant-ledger 高技能人才培训基地补助资金台账"'
-        yield 'option "operating_currency" "CNY"'
-        yield f'{first.isoformat()} custom "fava-option" "language" "zh"'
-        yield ""
-        for account in sorted(opened | budgeted):
-            yield f"{first.isoformat()} open {account} CNY"
-    else:
-        yield "; grant-ledger 高技能人才培训基地补助资金台账"
-        yield "commodity 1,000.00 CNY"
-        for account in sorted(opened):
-            yield f"account {account}"
-    for _day, lines, postings in entries:
-        yield ""
-        yield from lines
-        for account, amount in postings:
-            yield f"  {account:<48}  {amount:.2f} CNY"
+                entries.add(ends[0], _entry(ends[1], []))
+    accounts = opened | budgeted if style == "beancount" else opened
+    return entries, accounts, entries.first or date.today()
 
 
 @click.command("export")
@@ -506,20 +566,31 @@ def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None
             stages.close()
             click.echo(_("exported to {path}").format(path=output))
             return
-        if fmt == "csv":
-            text = to_csv(header, import_rows(app, step))
-        else:
-            text = "\n".join(journal(app, fmt, step)) + "\n"
+        text = to_csv(header, import_rows(app, step)) if fmt == "csv" else ""
+        pieces = iter([text]) if fmt == "csv" else _in_pieces(journal(app, fmt, step))
     finally:
         stages.close()
     if output is None:
-        click.echo(text, nl=False)
+        for piece in pieces:
+            click.echo(piece, nl=False)
         return
     if fmt == "csv":
         write_csv(output, text, bom_wanted())
     else:
-        write_text(output, text)
+        write_text(output, pieces)
     click.echo(_("exported to {path}").format(path=output))
+
+
+def _in_pieces(lines: Iterator[str], size: int = 10_000) -> Iterator[str]:
+    """The lines, each ended by a newline, ``size`` at a time: a journal is written as it is read."""
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) == size:
+            yield "\n".join(batch) + "\n"
+            batch.clear()
+    if batch:
+        yield "\n".join(batch) + "\n"
 
 
 def _header() -> tuple[str, ...]:

@@ -215,7 +215,7 @@ def replacing(path: Path) -> Iterator[IO[bytes]]:
         raise
 
 
-def write_text(path: Path, text: str | Sequence[str]) -> None:
+def write_text(path: Path, text: str | Iterable[str]) -> None:
     """A text output (csv, json, a table, a journal) in UTF-8, written whole or not at all; given
     in pieces, they are written one after another."""
     with replacing(path) as f:

@@ -82,6 +82,30 @@ def test_the_demo_journals_pass_hledger_and_bean_check_in_date_order(
     assert _in_file_order(path.read_text(encoding="utf-8")) == sorted(_in_file_order(path.read_text()))
 
 
+@pytest.mark.parametrize("style", ["hledger", "beancount"])
+def test_a_journal_sorted_on_disk_is_the_one_sorted_in_memory(
+    demo_sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, style: str
+) -> None:
+    """A large ledger's journal is sorted in a scratch file, not held whole in memory (ten million
+    events had grown the export past 3 GB): the same bytes, to the file and to stdout, and the
+    scratch file gone after."""
+    import tempfile
+
+    import commands.export
+
+    held = tmp_path / f"held.{style}"
+    demo_sqlite_ledger.ok("export", "--format", style, "--output", str(held))
+    monkeypatch.setattr(commands.export._ByDate, "KEPT", 3)  # every third entry spills to disk
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "scratch"))
+    (tmp_path / "scratch").mkdir()
+    spilled = tmp_path / f"spilled.{style}"
+    demo_sqlite_ledger.ok("export", "--format", style, "--output", str(spilled))
+    assert spilled.read_bytes() == held.read_bytes()
+    assert demo_sqlite_ledger.ok("export", "--format", style).stdout == held.read_text(encoding="utf-8")
+    assert list((tmp_path / "scratch").iterdir()) == [], "the scratch file is removed"
+    assert len(_in_file_order(held.read_text(encoding="utf-8"))) > 10
+
+
 def test_a_budget_plan_is_fava_budgets_on_its_lines_and_fava_speaks_chinese(
     demo_sqlite_ledger: Ledger, tmp_path: Path
 ) -> None:
