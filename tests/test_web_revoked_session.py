@@ -13,10 +13,12 @@ from audit.verifier.people import REGISTRY_ID
 from tests.conftest import Ledger
 from tests.test_web import (  # noqa: F401  (fixtures)
     AUDITOR_PASSWORD,
+    PASSWORD,
     books,
     client,
     clock,
     events,
+    set_password,
     sign_in,
     spend,
 )
@@ -33,6 +35,32 @@ def test_a_person_revoked_while_signed_in_is_signed_out(
     assert page.status_code == 303 and page.headers["location"] == "/sign-in", page.status_code
     assert client.get("/reports/balance/csv", follow_redirects=False).status_code == 303
     assert client.get("/events").status_code == 403
+
+
+def test_a_password_changed_from_the_command_line_ends_the_sessions_opened_with_the_old_one(
+    books: Ledger,  # noqa: F811
+    client: TestClient,  # noqa: F811
+) -> None:
+    """A password is changed because it may have leaked: a session signed in with it had gone on
+    signing spends with the person's key for up to eight hours (a red-team pass found it). It is
+    signed out at its next request, its token never a session again, and the new password signs in."""
+    sign_in(client)
+    assert 'id="done"' in spend(client, voucher="记-改密前").text
+    before = events(books)
+    old_cookies = dict(client.cookies)
+    changed = set_password(books, "tester", "a-new-password-99", "officer")
+    assert changed.exit_code == 0, changed.stderr
+    refused = spend(client, voucher="记-改密后", on="2024-05-20")
+    assert 'id="done"' not in refused.text and events(books) == before
+    page = client.get("/grants/G1", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/sign-in"
+    client.cookies.clear()
+    client.cookies.update(old_cookies)  # the old token, put back: no session
+    assert client.get("/grants/G1", follow_redirects=False).status_code == 303
+    assert sign_in(client, "tester", PASSWORD).status_code in (400, 401, 403)
+    sign_in(client, "tester", "a-new-password-99")
+    assert 'id="done"' in spend(client, voucher="记-新密码").text
+    assert events(books) > before
 
 
 def test_a_key_rotated_by_another_process_between_two_web_writes_records_nothing(

@@ -10,11 +10,13 @@ again with their own key.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from commands.web.credentials import check_password, has_password, set_password
 from commands.web.i18n import _
+from commands.web.sessions import end_sessions_of
 from ledger.clock import business_today
 from ledger.errors import BadInputError, ConflictError, NotFoundError, RuleViolationError
 
@@ -80,7 +82,8 @@ def set_web_password(s: Settings, name: str, password: str, person_key: Path | N
             rule="people password",
             clause=CLAUSE,
         )
-    set_password(engine, name, password, key, me.name)
+    # every session opened with the password it replaces ends with it (it may have leaked)
+    set_password(engine, name, password, key, me.name, lambda conn: end_sessions_of(conn, name, time.time()))
     if key is None:
         return _(
             "web password of {name} set; no signing key on the server: {name} reads on the web "

@@ -85,6 +85,20 @@ def _elapsed(shown: Any, b: Any) -> str | None:
     return None if line is None or line.elapsed is None else str(line.elapsed)
 
 
+def utf8_form(body: bytes) -> bool:
+    """Whether every name and value of a url-encoded form is UTF-8 once its escapes are undone:
+    the parser puts U+FFFD for bytes that are not (or reads raw bytes as Latin-1), so that two
+    vouchers of other bytes were stored as one, the second "already recorded"."""
+    from urllib.parse import unquote_to_bytes
+
+    for pair in body.split(b"&"):
+        try:
+            unquote_to_bytes(pair.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
 class _Named(dict[str, str]):
     """Each code of one kind of label (``ledger.labels``) by its name, looked up once a page: a
     grant's page names a role, an act and a fund source on each of its history's lines."""
@@ -234,6 +248,10 @@ class App:
             return self.page(
                 "error.html", session, status=413, set_cookie=fresh, message=_("The form is too large.")
             )
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            if not utf8_form(await request.body()):  # the body is kept: form() parses it from there
+                message = _("The form holds text that is not UTF-8; nothing was written.")
+                return self.page("error.html", session, status=400, set_cookie=fresh, message=message)
         form = await request.form()
         refused = self.csrf_refusal(session, fresh, form.get("csrf"))
         return form if refused is None else refused

@@ -18,6 +18,7 @@ ended); the rate limit reads them, so it holds across restarts and server proces
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -42,7 +43,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from commands.web.i18n import _
@@ -136,9 +137,16 @@ def has_password(engine: Engine, person: str) -> bool:
         )
 
 
-def set_password(engine: Engine, person: str, password: str, key: Signer | None, set_by: str) -> None:
+def set_password(
+    engine: Engine,
+    person: str,
+    password: str,
+    key: Signer | None,
+    set_by: str,
+    also: Callable[[Connection], object] | None = None,
+) -> None:
     """Store ``person``'s password (its argon2id hash) and, if given, their private key sealed
-    under it; a password set before is replaced in the same transaction."""
+    under it; a password set before is replaced in the same transaction, in which ``also`` runs."""
     check_password(password)
     row: dict[str, object] = {
         "person": person,
@@ -162,6 +170,8 @@ def set_password(engine: Engine, person: str, password: str, key: Signer | None,
     with engine.begin() as conn:
         conn.execute(delete(credentials).where(credentials.c.person == person))
         conn.execute(insert(credentials).values(**row))
+        if also is not None:
+            also(conn)
 
 
 @dataclass(frozen=True)

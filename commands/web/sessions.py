@@ -46,7 +46,7 @@ from ledger.database import Quick
 from ledger.seal import Signer
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
 
 T = TypeVar("T")
 
@@ -92,6 +92,25 @@ signed_out = Table(
     Column("token_hash", String(64), primary_key=True),
     Column("at", Float, nullable=False),
 )
+
+
+def end_sessions_of(conn: Connection, person: str, at: float) -> int:
+    """End every session ``person`` is signed in to, on ``conn``'s transaction, as a sign-out ends
+    one (its token kept as signed out, its row deleted): a password changed, perhaps because it
+    leaked, leaves no session opened with the old one signing. The number ended."""
+    c = sessions.c
+    ended = [str(h) for (h,) in conn.execute(select(c.token_hash).where(c.person == person))]
+    if not ended:
+        return 0
+    known = {
+        str(h)
+        for (h,) in conn.execute(select(signed_out.c.token_hash).where(signed_out.c.token_hash.in_(ended)))
+    }
+    fresh = [{"token_hash": h, "at": at} for h in ended if h not in known]
+    if fresh:
+        conn.execute(insert(signed_out), fresh)
+    conn.execute(delete(sessions).where(c.person == person))
+    return len(ended)
 
 
 # the statements every request runs, built once: built again at each request, SQLAlchemy's

@@ -1,0 +1,50 @@
+"""A form whose text is not UTF-8 is refused in one sentence, nothing written: the parser had put
+U+FFFD for such bytes (or read raw ones as Latin-1), so the voucher %FF%FE was stored as "��" and
+a second spend with the voucher %FE%FF, another voucher, was taken as already recorded."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.conftest import Ledger
+from tests.test_web import books, client, clock, csrf, events, sign_in, spend  # noqa: F401  (fixtures)
+
+
+def _post_spend(client: TestClient, voucher: bytes) -> Any:  # noqa: F811
+    page = client.get("/grants/G1")
+    form = {"csrf": csrf(page.text), "amount": "100", "category": "equipment", "source": "subsidy",
+            "payee": "重庆某设备公司", "on": "2024-05-10"}  # fmt: skip
+    body = urlencode(form).encode("ascii") + b"&voucher=" + voucher
+    return client.post(
+        "/grants/G1/spend", content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+
+
+@pytest.mark.parametrize("voucher", [b"%FF%FE", b"%FE%FF", b"\xff\xfe", b"%E8%AE%B0-%C0%80"], ids=repr)
+def test_a_form_that_is_not_utf8_is_refused_and_nothing_written(
+    books: Ledger,  # noqa: F811
+    client: TestClient,  # noqa: F811
+    voucher: bytes,
+) -> None:
+    sign_in(client)
+    before = events(books)
+    refused = _post_spend(client, voucher)
+    assert refused.status_code == 400, refused.status_code
+    assert "UTF-8" in refused.text and ("nothing was written" in refused.text or "未写入" in refused.text)
+    assert events(books) == before
+
+
+def test_the_same_form_in_utf8_is_recorded(books: Ledger, client: TestClient) -> None:  # noqa: F811
+    sign_in(client)
+    before = events(books)
+    done = (
+        _post_spend(client, "记-０４２".encode().replace(b"", b""))
+        if False
+        else _post_spend(client, b"%E8%AE%B0-042")
+    )
+    assert 'id="done"' in done.text, done.status_code
+    assert events(books) > before
