@@ -1,6 +1,7 @@
-"""A form whose text is not UTF-8 is refused in one sentence, nothing written: the parser had put
-U+FFFD for such bytes (or read raw ones as Latin-1), so the voucher %FF%FE was stored as "��" and
-a second spend with the voucher %FE%FF, another voucher, was taken as already recorded."""
+"""What the web answers with, whatever it is sent: a form whose text is not UTF-8 is refused in
+one sentence, nothing written (the parser had put U+FFFD for such bytes, or read raw ones as
+Latin-1, so the voucher %FF%FE was stored as "��" and a second spend with the voucher %FE%FF,
+another voucher, was taken as already recorded); every response carries the security headers."""
 
 from __future__ import annotations
 
@@ -48,3 +49,20 @@ def test_the_same_form_in_utf8_is_recorded(books: Ledger, client: TestClient) ->
     )
     assert 'id="done"' in done.text, done.status_code
     assert events(books) > before
+
+
+def test_every_response_carries_the_security_headers(books: Ledger, client: TestClient) -> None:  # noqa: F811
+    """Those Starlette makes itself had none: a static file, its 404, a malformed upload's 400."""
+    sign_in(client)
+    page = client.get("/grants/G1")
+    malformed = client.post(
+        "/grants/G1/record/dossier-add",
+        content=b"garbage",
+        headers={"content-type": "multipart/form-data; boundary=x"},
+    )
+    for response in (client.get("/static/live.js"), client.get("/no-such-page"), malformed, page):
+        assert response.headers.get("x-content-type-options") == "nosniff", response.status_code
+        assert "frame-ancestors 'none'" in response.headers.get("content-security-policy", "")
+        assert response.headers.get("x-frame-options") == "DENY"
+    assert client.get("/static/live.js").headers.get("cache-control") != "no-store"
+    assert page.headers.get("cache-control") == "no-store"

@@ -24,7 +24,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, MutableHeaders
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -70,6 +71,31 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
+
+
+class Headed:
+    """Every response carries the security headers: the app's pages set them, and this sets them on
+    those Starlette makes itself (static files, its own 404, a malformed upload's 400), which had
+    none. A static file may be kept by the browser (no Cache-Control: no-store)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = str(scope.get("path", "")).startswith("/static/")
+
+        async def headed(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers and not (static and name == "Cache-Control"):
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, headed)
 
 
 def _yuan(value: Any) -> str:
@@ -518,6 +544,6 @@ def create_app(
         app.live.stop()
         app.workspace.close()
 
-    web = Starlette(routes=routes, lifespan=lifespan)
+    web = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(Headed)])
     web.state.workspace = app
     return web
