@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -369,6 +369,22 @@ class _ByDate:
         self._scratch: Any = None
         self._db: Any = None
         self.first: date | None = None
+        self._accounts: set[str] = set()
+
+    def open(self, accounts: Iterable[str]) -> None:
+        """Accounts the journal opens (declared before its entries), each once."""
+        self._accounts.update(accounts)
+        if len(self._accounts) >= self.KEPT:
+            self._spill()
+
+    def accounts(self) -> Iterator[str]:
+        """The accounts opened, in order (SQLite's byte order of UTF-8 is Python's of the text)."""
+        if self._db is None:
+            yield from sorted(self._accounts)
+            return
+        self._spill()
+        for (name,) in self._db.execute("SELECT name FROM account ORDER BY name"):
+            yield name
 
     def add(self, on: date, text: str) -> None:
         if self.first is None or on < self.first:
@@ -388,8 +404,11 @@ class _ByDate:
             self._db.execute("PRAGMA journal_mode = OFF")
             self._db.execute("PRAGMA synchronous = OFF")
             self._db.execute("CREATE TABLE entry (day TEXT, seq INTEGER, body TEXT)")
+            self._db.execute("CREATE TABLE account (name TEXT PRIMARY KEY) WITHOUT ROWID")
         self._db.executemany("INSERT INTO entry VALUES (?, ?, ?)", self._rows)
         self._rows.clear()
+        self._db.executemany("INSERT OR IGNORE INTO account VALUES (?)", ((a,) for a in self._accounts))
+        self._accounts.clear()
 
     def __iter__(self) -> Iterator[str]:
         if self._db is None:
@@ -409,33 +428,33 @@ def journal(app: Any, style: str, step: Step = no_step) -> Iterator[str]:
     """Double-entry transactions, one per money event, in date order (the store's order within a
     date); for beancount, the budget plans as Fava budgets, and Fava's language set to Chinese.
     The events are read when this is called; the lines come as the iterator is read."""
-    entries, opened, first = _entries(app, style, step)
-    return _journal_lines(style, entries, opened, first)
+    entries, first = _entries(app, style, step)
+    return _journal_lines(style, entries, first)
 
 
 def _entry(lines: list[str], postings: list[tuple[str, Decimal | None]]) -> str:
     return "\n".join(["", *lines, *(f"  {account:<48}  {amount:.2f} CNY" for account, amount in postings)])
 
 
-def _journal_lines(style: str, entries: _ByDate, opened: set[str], first: date) -> Iterator[str]:
+def _journal_lines(style: str, entries: _ByDate, first: date) -> Iterator[str]:
     if style == "beancount":
         yield 'option "title" "grant-ledger 高技能人才培训基地补助资金台账"'
         yield 'option "operating_currency" "CNY"'
         yield f'{first.isoformat()} custom "fava-option" "language" "zh"'
         yield ""
-        for account in sorted(opened):
+        for account in entries.accounts():
             yield f"{first.isoformat()} open {account} CNY"
     else:
         yield "; grant-ledger 高技能人才培训基地补助资金台账"
         yield "commodity 1,000.00 CNY"
-        for account in sorted(opened):
+        for account in entries.accounts():
             yield f"account {account}"
     yield from entries
 
 
-def _entries(app: Any, style: str, step: Step) -> tuple[_ByDate, set[str], date]:
-    """The journal's entries in date order, the accounts it opens (for beancount, those a budget
-    is set on too) and the first date."""
+def _entries(app: Any, style: str, step: Step) -> tuple[_ByDate, date]:
+    """The journal's entries in date order with the accounts it opens (for beancount, those a
+    budget is set on too), and the first date."""
     from projections.measures import effect
     from projections.records import GRANT, day
 
@@ -443,8 +462,6 @@ def _entries(app: Any, style: str, step: Step) -> tuple[_ByDate, set[str], date]
     planned = (GRANT + "BudgetRegistered", GRANT + "BudgetAdjusted")
     grants: dict[str, _Grant] = {}
     bases: dict[str, str] = {}
-    opened: set[str] = set()
-    budgeted: set[str] = set()  # the accounts a budget is set on
     entries = _ByDate()
     plans: dict[str, dict[str, Decimal]] = {}
     names: dict[str, str] = {}  # a registered body's code -> its name (approvals name bodies by code)
@@ -475,14 +492,14 @@ def _entries(app: Any, style: str, step: Step) -> tuple[_ByDate, set[str], date]
             plan.update({k: _amount(v) for k, v in r.data["lines"].items()})
             if style == "beancount":
                 entries.add(on, _entry(_budget_entries(on, base, g, plan), []))
-                budgeted.update(_per_account(base, plan))
+                entries.open(_per_account(base, plan))  # the accounts a budget is set on
             continue
         e = effect(r.topic, r.data)
         postings = _postings(base, e) if e is not None else []
         if e is None or not postings:
             continue
         title, payee = _title(e, r.data, g)
-        opened.update(a for a, _ in postings)
+        entries.open(a for a, _ in postings)
         if style == "beancount":
             tags = f"#{_link_text(g.grant_id)} ^{_link_text(g.grant_id)}/{_link_text(e.voucher)}"
             meta = [f"grant: {_quote(g.grant_id)}", f"voucher: {_quote(e.voucher)}"]
@@ -497,8 +514,7 @@ def _entries(app: Any, style: str, step: Step) -> tuple[_ByDate, set[str], date]
             ends = _budget_ends(bases[g.base_id], g, plan)
             if ends is not None:
                 entries.add(ends[0], _entry(ends[1], []))
-    accounts = opened | budgeted if style == "beancount" else opened
-    return entries, accounts, entries.first or date.today()
+    return entries, entries.first or date.today()
 
 
 @click.command("export")
