@@ -1021,7 +1021,7 @@ def test_the_date_system_as_a_program_saves_it_passes(bundle: Path) -> None:
 @pytest.mark.parametrize(
     "key", ["grant", "as_of", "policy", "tree_size", "event_log_sheets", "withheld_aggregates"]
 )
-@pytest.mark.parametrize("value", [[], {}, {"a": 1}, [1], 1, True, -1, 1.5, "x"], ids=repr)
+@pytest.mark.parametrize("value", [[], {"a": 1}, True, -1.5, "x"], ids=repr)
 def test_a_bundle_json_value_of_any_type_fails_without_a_crash(bundle: Path, key: str, value: object) -> None:
     """bundle.json's ``grant`` given as a list had stopped the verifier (internal error, exit 1:
     "unhashable type"), before it said anything of the bundle; every field of any type fails it."""
@@ -1032,8 +1032,5 @@ def test_a_bundle_json_value_of_any_type_fails_without_a_crash(bundle: Path, key
     (bundle / "bundle.json").write_text(json.dumps(meta), encoding="utf-8")
     write_manifest(bundle)
     code, out = _verify(bundle)
-    if key == "withheld_aggregates" and value == {}:
-        assert code == 0, out  # none withheld, as the bundle holds every aggregate whole
-        return
     assert code == 6, out
     assert "bundle.json" in out, out

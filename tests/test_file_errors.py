@@ -16,10 +16,11 @@ from tests.conftest import Ledger, approved_district_grant
 
 
 @pytest.fixture
-def checkpointed(ledger: Ledger) -> Ledger:
-    approved_district_grant(ledger)
-    ledger.ok("audit", "checkpoint", role="approver")
-    return ledger
+def checkpointed(sqlite_ledger: Ledger) -> Ledger:
+    """A file's errors are the file system's, whichever database: SQLite alone."""
+    approved_district_grant(sqlite_ledger)
+    sqlite_ledger.ok("audit", "checkpoint", role="approver")
+    return sqlite_ledger
 
 
 def _one_line(stderr: str) -> str:
@@ -58,7 +59,8 @@ def test_a_full_disk_midway_through_an_export_is_said_and_leaves_no_bundle(
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
-def test_an_import_from_a_pipe_is_refused_in_one_sentence(ledger: Ledger, tmp_path: Path) -> None:
+def test_an_import_from_a_pipe_is_refused_in_one_sentence(sqlite_ledger: Ledger, tmp_path: Path) -> None:
+    ledger = sqlite_ledger
     import threading
 
     pipe = tmp_path / "rows.csv"

@@ -168,7 +168,7 @@ def test_a_workbook_write_stopped_midway_leaves_no_file_and_nothing_for_python_t
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="a device that is always full")
-@pytest.mark.parametrize("command", WRITERS, ids=" ".join)
+@pytest.mark.parametrize("command", [("balance",), ("history", "G1"), ("export",)], ids=" ".join)
 def test_a_workbook_on_a_full_disk_is_one_sentence_and_nothing_after_it(
     books: Ledger, command: tuple[str, ...]
 ) -> None:
