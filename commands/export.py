@@ -582,12 +582,14 @@ def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None
             stages.close()
             click.echo(_("exported to {path}").format(path=output))
             return
-        text = to_csv(header, import_rows(app, step)) if fmt == "csv" else ""
-        pieces = iter([text]) if fmt == "csv" else _in_pieces(journal(app, fmt, step))
+        if fmt == "csv":
+            text = to_csv(header, import_rows(app, step))
+        else:
+            pieces = _in_pieces(journal(app, fmt, step))  # the events read here, the lines as written
     finally:
         stages.close()
     if output is None:
-        for piece in pieces:
+        for piece in [text] if fmt == "csv" else pieces:
             click.echo(piece, nl=False)
         return
     if fmt == "csv":

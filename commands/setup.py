@@ -68,18 +68,15 @@ def init_command(admin: str | None, admin_key: Path | None, encrypt: bool) -> No
     name = (admin or default_actor()).strip()
     check_admin_name(name)
     path = admin_key or default_admin_key(s.url, name)
-    new_file = sqlite_file(s.url)
-    if new_file is not None and new_file.exists():
-        new_file = None
-    if new_file is not None:  # a new ledger: its root's key files must be new too, before anything is made
+    made: list[Path] = []  # what a failed init removes: the new ledger's files, the key files it wrote
+    file = sqlite_file(s.url)
+    if file is not None and not file.exists():  # a new ledger: its root's key files must be new too
         refuse_existing_key(path)
-    made: list[Path] = []
+        made += [file.with_name(file.name + end) for end in ("", "-wal", "-shm")]
     try:
         registry = _founded(s, name, path, encrypt, made)
-    except BaseException:
-        # an init that failed leaves neither a ledger without its root nor a key of no ledger
-        ends = ("", "-wal", "-shm")
-        for left in [*made, *(new_file.with_name(new_file.name + e) for e in ends if new_file is not None)]:
+    except BaseException:  # no ledger without its root, no key of no ledger
+        for left in made:
             left.unlink(missing_ok=True)
         raise
     s.catch_up()

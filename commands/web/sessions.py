@@ -94,23 +94,24 @@ signed_out = Table(
 )
 
 
-def end_sessions_of(conn: Connection, person: str, at: float) -> int:
-    """End every session ``person`` is signed in to, on ``conn``'s transaction, as a sign-out ends
-    one (its token kept as signed out, its row deleted): a password changed, perhaps because it
-    leaked, leaves no session opened with the old one signing. The number ended."""
-    c = sessions.c
-    ended = [str(h) for (h,) in conn.execute(select(c.token_hash).where(c.person == person))]
-    if not ended:
-        return 0
-    known = {
-        str(h)
-        for (h,) in conn.execute(select(signed_out.c.token_hash).where(signed_out.c.token_hash.in_(ended)))
-    }
-    fresh = [{"token_hash": h, "at": at} for h in ended if h not in known]
+def _signed_out(conn: Connection, token_hashes: list[str], at: float) -> None:
+    """The tokens kept as signed out (each once), so that their rows put back are no sessions."""
+    c = signed_out.c
+    known = {str(h) for (h,) in conn.execute(select(c.token_hash).where(c.token_hash.in_(token_hashes)))}
+    fresh = [{"token_hash": h, "at": at} for h in token_hashes if h not in known]
     if fresh:
         conn.execute(insert(signed_out), fresh)
-    conn.execute(delete(sessions).where(c.person == person))
-    return len(ended)
+
+
+def end_sessions_of(conn: Connection, person: str, at: float) -> None:
+    """End every session ``person`` is signed in to, on ``conn``'s transaction, as a sign-out ends
+    one (its token kept as signed out, its row deleted): a password changed, perhaps because it
+    leaked, leaves no session opened with the old one signing."""
+    c = sessions.c
+    ended = [str(h) for (h,) in conn.execute(select(c.token_hash).where(c.person == person))]
+    if ended:
+        _signed_out(conn, ended, at)
+        conn.execute(delete(sessions).where(c.person == person))
 
 
 # the statements every request runs, built once: built again at each request, SQLAlchemy's
@@ -436,9 +437,7 @@ class Sessions:
         token_hash = _hash(session_id)
         with self.engine().begin() as conn:
             if signed_out_at is not None:
-                known = select(signed_out.c.token_hash).where(signed_out.c.token_hash == token_hash)
-                if conn.execute(known).first() is None:
-                    conn.execute(insert(signed_out).values(token_hash=token_hash, at=signed_out_at))
+                _signed_out(conn, [token_hash], signed_out_at)
             conn.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
         _forget_signer(token_hash)
 
