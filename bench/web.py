@@ -95,9 +95,8 @@ def _signed_in(exe: str, env: dict[str, str], folder: Path, db: Path) -> Iterato
 
     subprocess.run(
         [exe, "people", "password", "财务"],
-        env=env,
+        env={**env, "GRANT_LEDGER_PASSWORD": PASSWORD},
         cwd=folder,
-        input=f"{PASSWORD}\n{PASSWORD}\n",
         text=True,
         capture_output=True,
         check=True,
@@ -157,9 +156,8 @@ def concurrent_spends(
 
     subprocess.run(
         [exe, "people", "password", "财务"],
-        env={**env, "GRANT_LEDGER_DB": url},
+        env={**env, "GRANT_LEDGER_DB": url, "GRANT_LEDGER_PASSWORD": PASSWORD},
         cwd=folder,
-        input=f"{PASSWORD}\n{PASSWORD}\n",
         text=True,
         capture_output=True,
         check=True,

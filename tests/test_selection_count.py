@@ -266,3 +266,31 @@ def test_an_approval_or_application_typed_again_with_another_tier_or_kind_is_ref
     assert "already" in sqlite_ledger.ok(*applied, "--track", "digital", "--date", "2024-02-01").stdout
     said = refused(sqlite_ledger, *applied, "--track", "other", "--date", "2024-02-01", code=5)
     assert "grant M1 is already recorded" in said
+
+
+def test_the_web_overview_counts_an_approval_recorded_after_it_was_last_shown(sqlite_ledger: Ledger) -> None:
+    """The overview keeps the round's count between requests (counting every grant's approvals
+    took most of the page on a ledger of many bases); an approval recorded since, by the command
+    line, is counted at the next request, as `report findings` counts it."""
+    from starlette.testclient import TestClient
+
+    from commands.web.app import create_app
+    from tests.test_web import PASSWORD, Clock, cells, set_password, sign_in
+
+    for n in (1, 2, 3):
+        _national(sqlite_ledger, n, f"2024-04-0{n}")
+    _ready(sqlite_ledger, 4)
+    assert set_password(sqlite_ledger, "tester", PASSWORD, "officer").exit_code == 0
+    today = "2026-12-31"
+    with TestClient(create_app(sqlite_ledger.url, clock=Clock())) as client:
+        sign_in(client)
+        before = cells(client.get("/?lang=en").text, "N4")
+        assert before["findings"] == "0", before  # applied for, not yet approved
+        for _ in range(2):  # shown again, with nothing new: the same
+            assert cells(client.get("/?lang=en").text, "N4") == before
+        sqlite_ledger.ok(*_approval(4, "2024-04-04"), role="approver")
+        after = cells(client.get("/?lang=en").text, "N4")
+    counted = _counted(sqlite_ledger, "selection count", today)
+    assert [g for g, *_ in counted] == ["N4"]
+    reported = [f for f in findings(sqlite_ledger, today) if f["grant_id"] == "N4"]
+    assert after["findings"] == str(len(reported)) != "0"
