@@ -142,3 +142,19 @@ def percent(part: Decimal | int, whole: Decimal | int) -> Decimal:
     top, bottom = abs(top), abs(bottom)
     rounded = (2 * top + bottom) // (2 * bottom)  # half-up on the magnitude, as 四舍五入 reads it
     return Decimal(-rounded if negative else rounded).scaleb(-2)
+
+
+# Past this many fen an integer expression of ``percent_sql`` could leave SQLite's 64 bits, which it
+# would carry on in floating point: a figure beyond it (a hundred billion yuan) is laid out in Python.
+SQL_FEN_BOUND = 10**13
+
+
+def percent_sql(part: str, whole: str) -> str:
+    """``percent`` of two whole-fen SQL expressions, as an SQL expression of its hundredths (an
+    integer; NULL where ``whole`` is 0), for SQLite, which lays out large reports in C: SQLite's
+    integer division truncates, which is ``percent``'s floor on magnitudes. Exact for figures
+    within ``SQL_FEN_BOUND``; tests/test_quick_balance.py holds it equal to ``percent``."""
+    top, bottom = f"(abs({part}) * 10000)", f"abs({whole})"
+    rounded = f"((2 * {top} + {bottom}) / (2 * {bottom}))"
+    negative = f"(({part}) < 0) != (({whole}) < 0)"
+    return f"(CASE WHEN ({whole}) = 0 THEN NULL WHEN {negative} THEN -{rounded} ELSE {rounded} END)"

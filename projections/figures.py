@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import NamedTuple
 
-from ledger.money import ZERO, percent
+from ledger.money import ZERO, percent, percent_sql
 from projections.measures import available, available_in, column
 
 # The money columns of a balance, in the order reports show them.
@@ -74,6 +74,25 @@ def derived_fen(amounts: Sequence[int]) -> tuple[int, int, Decimal | None]:
         matching,
         execution_rate(sum(amounts[i] for i in spent), sum(amounts[i] for i in received)),
     )
+
+
+def derived_sql(named: Sequence[str]) -> tuple[str, str, str]:
+    """``derived_fen`` as SQL expressions of the ``MEASURES`` columns, ``named`` in order (each an
+    SQL expression of whole fen): subsidy and matching available in fen, and the execution rate's
+    hundredths of a percent (NULL before any money arrives, as ``percent_sql`` gives it)."""
+
+    def held(source: str) -> str:
+        # each figure's sign in ``available``, read off the function itself
+        signs = [available(*(int(j == i) for j in range(5))) for i in range(5)]
+        terms = [
+            f"{'+' if sign > 0 else '-'} {named[i]}"
+            for i, sign in zip(_HELD_AT[source], signs, strict=True)
+            if i is not None
+        ]
+        return "(0 " + " ".join(terms) + ")"
+
+    spent, received = (" + ".join(named[i] for i in at) for at in _RATE_AT)
+    return held("subsidy"), held("matching"), percent_sql(f"({spent})", f"({received})")
 
 
 def _held_at(source: str) -> tuple[int | None, ...]:

@@ -17,6 +17,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -63,11 +64,15 @@ def current_balances(url: str, base_ids: Sequence[str] = ()) -> list[Balance] | 
 
 
 def current_rows(
-    url: str, each: Callable[[list[tuple[Any, ...]]], None], base_ids: Sequence[str] = ()
+    url: str,
+    each: Callable[[list[tuple[Any, ...]]], None],
+    base_ids: Sequence[str] = (),
+    columns: str | None = None,
 ) -> bool:
     """Give ``each`` the grants' rows as the projections hold them now, a chunk at a time in the
     order of base and grant: each row its ``LABELS``, its ``MEASURES`` in fen and its unit's
-    district. False if this path cannot tell, perhaps after some chunks (the caller drops them)."""
+    district (or the select list ``columns``). False if this path cannot tell, perhaps after some
+    chunks (the caller drops them)."""
     path = sqlite_path(url)
     if path is None:
         return False
@@ -75,15 +80,25 @@ def current_rows(
         with _snapshot(path) as conn:
             if _head(conn) is None:
                 return False
-            _rows(conn, each, base_ids=base_ids)
+            _rows(conn, each, base_ids=base_ids, columns=columns)
             return True
     except sqlite3.Error:
         return False
 
 
-def current_texts(url: str, lay: Callable[[list[tuple[Any, ...]]], str]) -> list[str] | None:
-    """``lay`` of each chunk of every grant's row (as ``current_rows`` gives them), in order;
-    None if this path cannot tell. From ``SPLIT_FROM`` grants, forked processes lay out ranges of
+@dataclass(frozen=True)
+class Laying:
+    """How ``current_texts`` lays out every grant: ``lay`` of each chunk of the rows ``columns``
+    selects, an SQL select list over the grants (``g``) and their units (``u``); None selects
+    each grant's row as ``current_rows`` gives it."""
+
+    lay: Callable[[list[tuple[Any, ...]]], str]
+    columns: str | None = None
+
+
+def current_texts(url: str, laying: Laying) -> list[str] | None:
+    """``laying`` of each chunk of every grant's row, in the order of base and grant; None if
+    this path cannot tell. From ``SPLIT_FROM`` grants, forked processes lay out ranges of
     bases at once (``parts_for``), each in its own snapshot of the same head; if a write comes
     between them, or one of them cannot finish, this process lays out all."""
     path = sqlite_path(url)
@@ -91,11 +106,12 @@ def current_texts(url: str, lay: Callable[[list[tuple[Any, ...]]], str]) -> list
         return None
     split = _split(path)
     if split is not None:
-        texts = _laid_in_parts(path, *split, lay)
+        texts = _laid_in_parts(path, *split, laying)
         if texts is not None:
             return texts
     texts = []
-    return texts if current_rows(url, lambda rows: texts.append(lay(rows))) else None
+    laid = current_rows(url, lambda rows: texts.append(laying.lay(rows)), columns=laying.columns)
+    return texts if laid else None
 
 
 SPLIT_FROM = 10_000  # grants; fewer are laid out before a second process would have started
@@ -148,14 +164,14 @@ def _rows(
     base_ids: Sequence[str] = (),
     low: str | None = None,
     high: str | None = None,
+    columns: str | None = None,
 ) -> None:
     """``each`` chunk of the grants' rows, of ``base_ids`` or of the bases from ``low`` (included)
-    up to ``high`` (left out), in the order of base and grant."""
-    columns = ", ".join(f"g.{c}" for c in LABELS + MEASURES)
-    query = (
-        f"SELECT {columns}, u.district FROM {GRANTS_TABLE} g "
-        f"LEFT JOIN {UNITS_TABLE} u ON u.unit_id = g.unit_id"
-    )
+    up to ``high`` (left out), in the order of base and grant: each row its ``LABELS``, its
+    ``MEASURES`` in fen and its unit's district, or the select list ``columns``."""
+    if columns is None:
+        columns = ", ".join(f"g.{c}" for c in LABELS + MEASURES) + ", u.district"
+    query = f"SELECT {columns} FROM {GRANTS_TABLE} g LEFT JOIN {UNITS_TABLE} u ON u.unit_id = g.unit_id"
     where = []
     params: list[str] = []
     if base_ids:
@@ -194,16 +210,14 @@ def _split(path: Path) -> tuple[int, list[str]] | None:
     return (head, sorted(starts)) if starts else None
 
 
-def _laid_in_parts(
-    path: Path, head: int, starts: list[str], lay: Callable[[list[tuple[Any, ...]]], str]
-) -> list[str] | None:
+def _laid_in_parts(path: Path, head: int, starts: list[str], laying: Laying) -> list[str] | None:
     """The ranges of bases between ``starts``, each laid out by a forked process, in order; None
     if any of them read another head or ended without its result."""
     from ledger.errors import StorageError
     from ledger.forked import messages_from_forks  # multiprocessing: only for a large read model
 
     bounds: list[str | None] = [None, *starts, None]
-    works = [(_lay_part, (path, head, low, high, lay)) for low, high in pairwise(bounds)]
+    works = [(_lay_part, (path, head, low, high, laying)) for low, high in pairwise(bounds)]
     texts: list[list[str]] = [[] for _ in works]
     messages = messages_from_forks(works, "done", LAYING_OUT)
     try:
@@ -227,7 +241,7 @@ def _lay_part(
     head: int,
     low: str | None,
     high: str | None,
-    lay: Callable[[list[tuple[Any, ...]]], str],
+    laying: Laying,
     send: Any,
 ) -> None:
     """In a forked process: each chunk of the bases from ``low`` (included) up to ``high`` (left
@@ -243,7 +257,14 @@ def _lay_part(
             with _snapshot(path) as conn:
                 at = _head(conn) == head
                 if at:
-                    _rows(conn, lambda rows: send.send(("laid", lay(rows))), low=low, high=high)
+                    laid = laying.lay
+                    _rows(
+                        conn,
+                        lambda rows: send.send(("laid", laid(rows))),
+                        low=low,
+                        high=high,
+                        columns=laying.columns,
+                    )
         except sqlite3.Error:
             at = False
         send.send(("done", at))

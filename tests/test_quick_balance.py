@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine
 
@@ -372,3 +372,84 @@ def test_the_derived_figures_in_fen_are_the_balances_own(amounts: list[int]) -> 
         balance.matching_available,
         balance.execution_rate,
     )
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.integers(min_value=-(10**13), max_value=10**13),
+    st.integers(min_value=-(10**13), max_value=10**13),
+)
+def test_the_percent_sqlite_works_out_is_the_ledger_s(part: int, whole: int) -> None:
+    """``percent_sql``, which SQLite works out for the quick JSON's execution rate, is
+    ``percent`` (half-up from the exact fraction) to the hundredth, whatever the signs."""
+    from ledger.money import percent, percent_sql
+
+    with sqlite3.connect(":memory:") as conn:
+        query = f"SELECT {percent_sql(':part', ':whole')}"
+        (got,) = conn.execute(query, {"part": part, "whole": whole}).fetchone()
+    assert (None if whole == 0 else Decimal(got).scaleb(-2)) == (None if whole == 0 else percent(part, whole))
+
+
+_LABEL = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+_FEN = st.one_of(
+    st.integers(min_value=-(10**13), max_value=10**13),  # within the bound SQLite lays out
+    st.integers(min_value=-(10**18), max_value=10**18),  # beyond it: the row is laid out in Python
+    st.sampled_from([0, 1, -1, 99, -100, 10**13, 10**13 + 1]),
+)
+
+
+# spent far past what was received: a rate of 33 trillion percent, which SQLite's 64 bits cannot hold
+@example([(["名", "district_base", "approved"], [0, 3, 10**18 - 1, 0, 0, 0, 0, 0, 0], None)])
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.lists(_LABEL, min_size=3, max_size=3), st.lists(_FEN, min_size=9, max_size=9),
+                  st.one_of(st.none(), _LABEL)),
+        min_size=1,
+        max_size=4,
+    )
+)  # fmt: skip
+def test_sqlite_lays_out_every_balance_record_as_the_ordinary_path(
+    grants: list[tuple[list[str], list[int], str | None]],
+) -> None:
+    """The records `balance --format json` has SQLite lay out (commands.balance ``json_laying``)
+    are, byte for byte, what the ordinary path prints from ``Balance`` objects: base names with
+    quotes, backslashes, % and control characters, any sign, a grant that has received nothing,
+    a unit without a district, and figures past ``SQL_FEN_BOUND`` (laid out in Python)."""
+    from commands.balance import FIELDS, KEYS, json_laying
+    from commands.json_output import json_list, to_json
+    from ledger.money import from_fen
+    from projections import quick
+    from projections.figures import MEASURES, Balance
+
+    assert len(MEASURES) == 9
+    engine = create_engine("sqlite://")
+    from projections.schema import grants as grants_table
+    from projections.schema import metadata
+
+    units = metadata.tables[quick.UNITS_TABLE]
+    metadata.create_all(engine, tables=[grants_table, units])
+    expected = []
+    with engine.begin() as conn:
+        for n, ((name, programme, status), fen, district) in enumerate(grants):
+            unit = f"U{n}"
+            conn.execute(grants_table.insert().values(
+                grant_id=f"G{n}", aggregate_id=f"a{n}", base_id=f"B{n}", unit_id=unit, base_name=name,
+                programme=programme, status=status, applied_on=date(2024, 1, 1), recorded_at=date(2024, 1, 1),
+                **dict(zip(MEASURES, fen, strict=True)),
+            ))  # fmt: skip
+            if district is not None:
+                conn.execute(units.insert().values(unit_id=unit, district=district))
+            b = Balance(f"B{n}", f"G{n}", name, programme, status, *map(from_fen, fen), district=district)
+            expected.append({key: getattr(b, FIELDS[key]) for key in KEYS})
+    laying = json_laying()
+    texts: list[str] = []
+    raw = engine.raw_connection()
+    try:
+        quick._rows(
+            raw.driver_connection, lambda rows: texts.append(laying.lay(rows)), columns=laying.columns
+        )
+    finally:
+        raw.close()
+        engine.dispose()
+    assert "".join(json_list(texts)) == to_json(expected)
