@@ -29,6 +29,7 @@ of a csv file takes off again (``ledger.text.escape_formula``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from collections.abc import Iterable, Iterator
@@ -626,7 +627,8 @@ def _write_runs(folder: Path, fmt: str, header: tuple[str, ...], rows: list[list
 
     runs = list(runs_by_role(rows))
     try:
-        if folder.exists() and any(folder.iterdir()):
+        made = not folder.exists()
+        if not made and any(folder.iterdir()):
             raise BadInputError(
                 _("--runs {path} is not empty; name a new or empty directory").format(path=folder)
             )
@@ -637,14 +639,22 @@ def _write_runs(folder: Path, fmt: str, header: tuple[str, ...], rows: list[list
         )
         raise BadInputError(msg) from None
     width = max(2, len(str(len(runs))))
-    names = []
-    for n, (role, run) in enumerate(runs, 1):
-        path = folder / f"{n:0{width}d}-{role}.{fmt}"
-        if fmt == "xlsx":
-            to_xlsx(path, [("import", header, run)])
-        else:
-            write_csv(path, to_csv(header, run), bom_wanted())
-        names.append((role, path))
+    names: list[tuple[str, Path]] = []
+    try:
+        for n, (role, run) in enumerate(runs, 1):
+            path = folder / f"{n:0{width}d}-{role}.{fmt}"
+            names.append((role, path))
+            if fmt == "xlsx":
+                to_xlsx(path, [("import", header, run)])
+            else:
+                write_csv(path, to_csv(header, run), bom_wanted())
+    except BaseException:  # a full disk, an interrupt: no run is left to be imported without the rest
+        for _role, path in names:
+            path.unlink(missing_ok=True)
+        if made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     click.echo(
         _("exported {rows} rows in {runs} runs to {path}; import them in this order:").format(
             rows=len(rows), runs=len(runs), path=folder

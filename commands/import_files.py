@@ -121,7 +121,7 @@ def _encoding(path: Path) -> tuple[str, int]:
     read = 0
     chinese_line = 0  # the first line number (1-based) read as UTF-8 holding Chinese text
     with path.open("rb") as f:
-        head = f.read(3)
+        head = f.read(4)
         f.seek(0)
         while chunk := f.read(_CHUNK):
             if failed is None:
@@ -142,15 +142,18 @@ def _encoding(path: Path) -> tuple[str, int]:
             except UnicodeDecodeError:
                 failed = read
         if failed is None:
-            return ("utf-8-sig" if head == codecs.BOM_UTF8 else "utf-8"), lines
+            return ("utf-8-sig" if head[:3] == codecs.BOM_UTF8 else "utf-8"), lines
+        if head in (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE):  # the first starts as UTF-16's does
+            msg = _("{file} is UTF-32 text, which import does not read; save it as CSV UTF-8")
+            raise BadInputError(msg.format(file=path.name))
         if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
             msg = _(
                 '{file} is UTF-16 text (Excel\'s "Unicode text"), which import does not read; '
                 "save it as CSV UTF-8"
             ).format(file=path.name)
             raise BadInputError(msg)
-        if head == codecs.BOM_UTF8 or chinese_line:
-            if head == codecs.BOM_UTF8:
+        if head[:3] == codecs.BOM_UTF8 or chinese_line:
+            if head[:3] == codecs.BOM_UTF8:
                 mixed = _(
                     "{file} mixes encodings: starts as UTF-8 (a BOM) but byte {byte} is not UTF-8; "
                     "save it again as CSV UTF-8"

@@ -182,7 +182,7 @@ def calendar_command(year: int) -> None:
 
 
 @click.command("install")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--date", "on", type=DATE, default=None, help="business date (optional)")
 def install_command(file: Path, on: object) -> None:
     """Install a year's statutory calendar or a new policy version (an administrator's act).
@@ -197,13 +197,11 @@ def install_command(file: Path, on: object) -> None:
       grant-ledger --key admin.key policy install v2-2025.toml
     """
     from commands.context import action, record
-    from ledger.errors import BadInputError, NotFoundError
+    from ledger.errors import BadInputError
     from ledger.policy_book import InstallPolicy
 
-    try:
+    try:  # a file missing is bad input (exit 2) as for `import`: click said so, unless it went since
         raw = file.read_bytes()
-    except FileNotFoundError:
-        raise NotFoundError(_("{path} does not exist").format(path=file)) from None
     except OSError as e:
         raise BadInputError(_("{path} cannot be read: {error}").format(path=file, error=e.strerror)) from None
     try:

@@ -246,6 +246,23 @@ def role_may_record(role: str, action: str, policy: Policy) -> Breach | None:
     )
 
 
+def role_may_import(role: str, actions: Iterable[str], policy: Policy) -> Breach | None:
+    """An import file's rows are each one of ``actions``: a role that records none of them may not
+    import at all (an auditor), said once for the file rather than for one of its kinds of row."""
+    if any(role_may_record(role, action, policy) is None for action in actions):
+        return None
+    return Breach(
+        rule=N_("role"),
+        clause=policy.clause("roles"),
+        text=T_(
+            "the {role} role records none of the rows an import file holds: approvals are recorded "
+            "by an approver, money by an officer",
+            role=role,
+            role_label=lazy("role", role),
+        ),
+    )
+
+
 class Holder(Protocol):
     name: str
     periods: list[Any]

@@ -102,3 +102,35 @@ def test_runs_need_a_new_or_empty_directory_and_the_import_format(
     assert result.exit_code == 2
     assert not (tmp_path / "r").exists()
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_runs_cut_short_by_a_full_disk_leave_no_run_behind(
+    sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, existing: bool
+) -> None:
+    """The disk fills while the second run is written: no run is left to be imported without
+    the others (the first had been, and a directory the export made), exit 5 in one sentence."""
+    import errno
+
+    import commands.export as export
+
+    _books(sqlite_ledger)
+    real, written = export.write_csv, []
+
+    def filling(path: Path, text: str, bom: bool = True) -> None:
+        written.append(path)
+        if len(written) == 2:
+            path.write_text(text[: len(text) // 2], encoding="utf-8")
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, text, bom)
+
+    monkeypatch.setattr(export, "write_csv", filling)
+    folder = tmp_path / "runs"
+    if existing:
+        folder.mkdir()
+    result = sqlite_ledger("export", "--format", "csv", "--runs", str(folder))
+    assert result.exit_code == 5, (result.stdout, result.stderr)
+    assert "No space left on device" in result.stderr and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+    assert len(written) == 2
+    assert (sorted(folder.iterdir()) == []) if existing else not folder.exists()

@@ -5,6 +5,7 @@ for sure is refused in one sentence, and nothing is written."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -77,6 +78,9 @@ def test_a_file_of_their_system_is_read_with_its_chinese_header_and_dates_and_sa
          "is neither UTF-8 nor GB18030/GBK text"),
         # Excel's "Unicode text"
         (("\t".join(HEADER) + "\n").encode("utf-16"), "is UTF-16 text"),
+        # UTF-32, whose mark begins as UTF-16's does (it had been named UTF-16), both byte orders
+        (("\t".join(HEADER) + "\n").encode("utf-32"), "is UTF-32 text"),
+        (codecs.BOM_UTF32_BE + ("\t".join(HEADER) + "\n").encode("utf-32-be"), "is UTF-32 text"),
         # a Chinese header in UTF-8, rows in GBK: read as GB18030, the header would be other characters
         ((",".join(ZH_HEADER) + "\r\n").encode() + "\r\n".join(_spends(",")).encode("gbk"),
          "mixes encodings: line 1 is UTF-8 but byte"),

@@ -343,7 +343,10 @@ def test_a_malformed_or_conflicting_policy_file_is_refused(ledger: Ledger, tmp_p
         result = ledger("policy", "install", str(path), role="admin")
         assert result.exit_code == code, (name, result.stdout, result.stderr)
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
-    assert ledger("policy", "install", str(tmp_path / "nothing.toml"), role="admin").exit_code == 4
+    # a file that is not there is bad input (exit 2), as it is for `import`, naming the file
+    missing = ledger("policy", "install", str(tmp_path / "nothing.toml"), role="admin")
+    assert missing.exit_code == 2 and "nothing.toml" in missing.stderr, missing.stderr
+    assert missing.stderr.count("\n") == 1 and "Traceback" not in missing.stderr
     assert ledger.event_count() == before
 
 

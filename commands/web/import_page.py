@@ -40,12 +40,12 @@ def refusal(session: Session) -> Breach | str | None:
     from ledger.clock import business_today
     from ledger.import_format import ROW_ACTIONS
     from ledger.policy import policy_in_force
-    from ledger.rules import role_may_record
+    from ledger.rules import role_may_import
 
     policy = policy_in_force(business_today())
-    breaches = [role_may_record(session.role or "", action.name, policy) for action in ROW_ACTIONS.values()]
-    if all(b is not None for b in breaches):
-        return breaches[0]
+    refused = role_may_import(session.role or "", [action.name for action in ROW_ACTIONS.values()], policy)
+    if refused is not None:
+        return refused
     if session.signer is None:
         return _(
             "Your signing key is not on the server: set your web password with your own key "
