@@ -8,7 +8,9 @@ recorded", and held to the signed-in person's registered role on the server."""
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -368,3 +370,58 @@ def test_the_new_forms_labels_are_chinese_by_default(
     for words in ("登记预算计划", "预算明细", "报告年度绩效产出", "登记整改完成", "向专门档案添加文件",
                   "登记追回资金到账", "处置结余资金", "缴回", "结转使用"):  # fmt: skip
         assert words in page, words
+
+
+def _multipart(parts: list[tuple[str, bytes, str | None]]) -> tuple[bytes, str]:
+    """A multipart body of ``parts`` (name, bytes, file name or None for a text field), as its
+    bytes are: a browser's own encoding of the text is not assumed."""
+    boundary = "grant-ledger-test-boundary"
+    body = b""
+    for name, value, filename in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n".encode()
+        body += b"Content-Type: application/pdf\r\n" if filename else b""
+        body += b"\r\n" + value + b"\r\n"
+    return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.mark.parametrize(
+    ("title", "files", "said"),
+    [
+        # GBK bytes, not UTF-8: Starlette had read them as Latin-1 and stored another title
+        ("2024年度总结".encode("gbk"), 1, "The form holds text that is not UTF-8; nothing was written."),
+        ("总".encode() * 22_000, 1, "A field of the form is longer than the 64 KB this page takes"),
+        (b"summary", 3, "The form holds more files or fields than this page sends"),
+    ],
+)
+def test_an_upload_form_that_is_no_page_s_is_refused_saying_what_is_wrong_with_it(
+    books: Ledger,  # noqa: F811
+    officer: TestClient,
+    title: bytes,
+    files: int,
+    said: str,
+) -> None:
+    """A dossier upload with a title not in UTF-8, one past 64 KB, or three files: refused (400) in
+    a sentence saying which, nothing recorded; each had been "not sent as a file upload", and the
+    title not in UTF-8 had been recorded read as Latin-1."""
+    page = officer.get("/grants/G1").text
+    fields = [("csrf", csrf(page).encode(), None), ("kind", b"summary", None), ("title", title, None)]
+    fields += [("on", b"2025-01-15", None)]
+    fields += [("sha256", f"%PDF-1.4 report {n}".encode(), f"r{n}.pdf") for n in range(files)]
+    body, content_type = _multipart(fields)
+    before = events(books)
+    refused = officer.post(
+        "/grants/G1/record/dossier-add", content=body, headers={"content-type": content_type}
+    )
+    shown = re.search(r'<p class="error" id="error">(.*?)</p>', refused.text, re.S)
+    assert refused.status_code == 400 and shown is not None, refused.text[:2000]
+    assert said in html.unescape(shown.group(1))
+    assert events(books) == before
+    # the same form in UTF-8, one file, a title of a few words: recorded
+    fields[2] = ("title", "2024年度总结".encode(), None)
+    body, content_type = _multipart(fields[:5])
+    taken = officer.post(
+        "/grants/G1/record/dossier-add", content=body, headers={"content-type": content_type}
+    )
+    assert taken.status_code == 200 and events(books) > before, taken.text[:2000]
+    assert "2024年度总结" in history(books)[-1]["detail"]

@@ -44,6 +44,43 @@ class TooLarge(Exception):
     """The request's body is larger than the upload allows."""
 
 
+FIELD_KB = 64  # the longest text field an upload form takes (its title, its CSRF token)
+
+
+class _NotUTF8(MultiPartException):
+    """A text field of the form whose bytes are not UTF-8."""
+
+
+class _StrictParser(MultiPartParser):
+    """Starlette's parser, each text field read as UTF-8 or the form refused: Starlette read
+    bytes that are not UTF-8 as Latin-1, so a dossier's title was stored as other characters."""
+
+    def on_part_end(self) -> None:
+        part = self._current_part
+        if part.file is not None:
+            super().on_part_end()
+            return
+        try:
+            text = bytes(part.data).decode("utf-8")
+        except UnicodeDecodeError:
+            raise _NotUTF8("not UTF-8") from None
+        self.items.append((part.field_name, text))
+
+
+def _refusal(error: MultiPartException) -> str:
+    """What a form Starlette could not take is told (in one sentence, nothing written)."""
+    said = str(error)
+    if isinstance(error, _NotUTF8):
+        return _("The form holds text that is not UTF-8; nothing was written.")
+    if said.startswith(("Part exceeded maximum size", "Field exceeded maximum size")):
+        return _(
+            "A field of the form is longer than the {most} KB this page takes; nothing was written."
+        ).format(most=FIELD_KB)
+    if said.startswith(("Too many files", "Too many fields")):
+        return _("The form holds more files or fields than this page sends; nothing was written.")
+    return _("The form was not sent as a file upload.")
+
+
 @dataclass
 class Upload:
     fields: dict[str, str]
@@ -68,11 +105,13 @@ async def receive(request: Request, directory: Path, limit: int = MAX_UPLOAD_BYT
                 raise TooLarge
             yield chunk
 
-    parser = MultiPartParser(request.headers, bounded(), max_files=2, max_fields=8, max_part_size=64 * 1024)
+    parser = _StrictParser(
+        request.headers, bounded(), max_files=2, max_fields=8, max_part_size=FIELD_KB * 1024
+    )
     try:
         form = await parser.parse()
-    except MultiPartException:
-        raise BadInputError(_("The form was not sent as a file upload.")) from None
+    except MultiPartException as e:
+        raise BadInputError(_refusal(e)) from None
     try:
         fields: dict[str, str] = {}
         files: dict[str, Path] = {}
