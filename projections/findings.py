@@ -9,10 +9,10 @@ they are read (overdue rectifications, low execution late in the build period, m
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from types import SimpleNamespace
+from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
 from sqlalchemy import JSON, cast, func, select
@@ -171,12 +171,12 @@ def _applied(conn: Any, facts: Any) -> Any:
 
 # The last count across every grant and what it was counted from: the web's overview asks for it
 # at every request, for a page of bases, and counting 20,000 grants' approvals took most of the page
-_last_count: tuple[tuple[Any, ...], tuple[Policy, ...], dict[str, tuple[Breach, date]]] | None = None
+_last_count: tuple[tuple[Any, ...], tuple[Policy, ...], Mapping[str, tuple[Breach, date]]] | None = None
 
 
 def _selected_past_count_kept(
     conn: Any, counted: set[str], today: date, moment: datetime | None
-) -> dict[str, tuple[Breach, date]]:
+) -> Mapping[str, tuple[Breach, date]]:
     """``_selected_past_count``, counted again only when what it reads has changed: a grant applied
     for or approved (an act recorded, the last of which is named by its id, time and grant, so that
     a ledger made again at the same place is not taken for the one before), a grant known to the
@@ -194,7 +194,7 @@ def _selected_past_count_kept(
     if kept is not None and kept[0] == key and len(kept[1]) == len(policies):
         if all(was is now for was, now in zip(kept[1], policies, strict=True)):
             return kept[2]
-    found = _selected_past_count(conn, counted, today, moment)
+    found = MappingProxyType(_selected_past_count(conn, counted, today, moment))  # no caller changes it
     _last_count = (key, policies, found)
     return found
 

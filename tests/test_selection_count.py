@@ -294,3 +294,52 @@ def test_the_web_overview_counts_an_approval_recorded_after_it_was_last_shown(sq
     assert [g for g, *_ in counted] == ["N4"]
     reported = [f for f in findings(sqlite_ledger, today) if f["grant_id"] == "N4"]
     assert after["findings"] == str(len(reported)) != "0"
+
+
+def test_a_version_another_process_installs_judges_the_running_web_server_too(
+    sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An administrator installs, from the command line (a process of its own), a version saying
+    the round selects 4 from 2024-08-01: the web server that was running finds the fourth approval
+    within the count, as `report findings` does, without a restart (it had gone on judging by
+    the versions it read when it opened the ledger)."""
+    import os
+    import subprocess
+    import sys
+
+    from starlette.testclient import TestClient
+
+    from commands.web.app import create_app
+    from tests.conftest import KEYRING
+    from tests.test_web import PASSWORD, Clock, cells, set_password, sign_in
+
+    for n in (1, 2, 3, 4):
+        _national(sqlite_ledger, n, f"2024-08-0{n}")
+    assert set_password(sqlite_ledger, "tester", PASSWORD, "officer").exit_code == 0
+    four = _version("2024-08-01", '[selection.national_base]\ncount = 4\nclause = "national_count"\n')
+    path = tmp_path / "v2-2024.toml"
+    path.write_text(four, encoding="utf-8")
+    monkeypatch.setenv("GRANT_LEDGER_TODAY", "2024-12-31")
+    assert sqlite_ledger.root is not None
+    admin = ["--db", sqlite_ledger.url, "--key", str(KEYRING[sqlite_ledger.root]["admin"]), "--role", "admin"]
+    with TestClient(create_app(sqlite_ledger.url, clock=Clock())) as client:
+        sign_in(client)
+        assert cells(client.get("/?lang=en").text, "N4")["findings"] == "1"  # the fourth of 3
+        installed = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from commands.cli import main; main()",
+                *admin,
+                "policy",
+                "install",
+                str(path),
+            ],
+            env={**os.environ, "GRANT_LEDGER_TODAY": "2024-07-15"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert installed.returncode == 0, installed.stderr
+        assert cells(client.get("/?lang=en").text, "N4")["findings"] == "0"
+    assert _counted(sqlite_ledger, "selection count", "2024-12-31") == []

@@ -69,18 +69,25 @@ def test_a_key_rotated_by_another_process_between_two_web_writes_records_nothing
     tmp_path: Path,
 ) -> None:
     """The person stays registered (still signed in), but the key their session holds is no longer
-    theirs: the write is refused as the command line refuses it, nothing written."""
+    theirs: their page shows no form to record with (it had shown every one, each refused when
+    used), and a form posted is refused as one without a key on the server, nothing written."""
     from ledger.seal import generate_key
 
     sign_in(client)
     assert 'id="done"' in spend(client, voucher="记-轮换前").text
+    assert 'id="spend-form"' in client.get("/grants/G1").text
     before = events(books)
     generate_key(tmp_path / "new.key")
     books.ok("people", "rotate", "tester", "--public-key", str(tmp_path / "new.pub"), role="admin")
     rotated = events(books)
     assert rotated > before
+    page = client.get("/grants/G1")
+    assert (
+        page.status_code == 200 and 'class="record"' not in page.text and 'id="spend-form"' not in page.text
+    )
     refused = spend(client, voucher="记-轮换后", on="2024-05-20")
-    assert refused.status_code == 422 and 'id="done"' not in refused.text, refused.status_code
+    assert refused.status_code == 403 and 'id="done"' not in refused.text, refused.status_code
+    assert "请用您本人的密钥设置网页密码" in refused.text  # "set your web password with your own key"
     assert events(books) == rotated
     assert books.balances()["B0001"]["subsidy_spent"] == "35000.00"
 

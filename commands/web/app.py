@@ -232,6 +232,8 @@ class App:
         if asked in LANGUAGES:
             self.sessions.set_lang(session, asked)
         try:
+            if registered and session.signed_in:  # a policy installed by another process judges here too
+                self.workspace.refresh_installed_policy()
             held: bool | LedgerError = registered and session.signed_in and self.registered(session)
         except LedgerError as e:
             held = e
@@ -242,6 +244,8 @@ class App:
         revoked them since they signed in, from the command line)? If not, the session ends."""
         person = self.workspace.registry(session.also).people.get(session.person or "")
         if person is not None and person.active:
+            if session.key_fingerprint is not None and person.key != session.key_fingerprint:
+                session.forget_key()  # rotated since sign-in: it signs nothing, as a new sign-in gives none
             return True
         self.sessions.drop(session.id)
         self.live.wake()  # its live pages' streams end now

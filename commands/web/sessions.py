@@ -176,6 +176,11 @@ class Session:
     def token_hash(self) -> str:
         return _hash(self.id)
 
+    def forget_key(self) -> None:
+        """This request has no key to sign with: the person's key was rotated since they signed in
+        (their page then shows no form, and a form posted is refused as without a key)."""
+        self._signer, self._opened = None, True
+
     @property
     def signer(self) -> Signer | None:
         """The person's key, opened with the cookie's token and the server's secret (None: no key

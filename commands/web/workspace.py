@@ -132,6 +132,11 @@ class Workspace:
         with self._lock:
             yield self.settings
 
+    def refresh_installed_policy(self) -> None:
+        """What another process installed with `policy install` since the server opened the
+        ledger: registered here too, before a request judges anything (ledger.application)."""
+        self.settings.ledger().refresh_installed_policy()
+
     def channel(self) -> str | None:
         """The store's PostgreSQL NOTIFY channel (its recorder notifies on it at each write)."""
         name = getattr(self.settings.ledger().recorder, "channel_name", None)
