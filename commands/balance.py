@@ -341,7 +341,7 @@ def _row_layout() -> Any:
     measures in fen, district) in Python."""
     from operator import itemgetter
 
-    from commands.json_output import json_record_template, json_text, json_token
+    from commands.json_output import json_record_template, json_token
     from ledger.money import from_fen
     from projections.figures import MEASURES, derived_fen
     from projections.quick import LABELS
@@ -355,7 +355,7 @@ def _row_layout() -> Any:
         measures = row[first:last]
         subsidy, matching, rate = derived_fen(measures)
         laid = (
-            *map(json_text, row[:first]),
+            *map(json_token, row[:first]),
             json_token(row[last]),
             *(json_token(from_fen(fen)) for fen in measures),
             json_token(from_fen(subsidy)),
