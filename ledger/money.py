@@ -125,6 +125,13 @@ def to_fen(value: Decimal) -> int:
     return int((value * 100).to_integral_value())
 
 
+def share_of(amount: Decimal, ratio: Decimal) -> Decimal:
+    """``ratio`` of ``amount`` to the fen, rounded half-up (四舍五入) as the documents read money:
+    the matching a 1:0.5 programme asks of 100,000.01 received is 50,000.01 (Decimal's own
+    rounding, half-even, gave 50,000.00)."""
+    return (amount * ratio).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
 def from_fen(fen: int) -> Decimal:
     return Decimal(fen).scaleb(-2)  # exactly (fen / 100).quantize(CENT), in one operation
 

@@ -11,7 +11,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
 from itertools import accumulate
 from typing import Any, NamedTuple, Protocol, TypeVar
@@ -22,7 +22,7 @@ from ledger.district import district_name
 from ledger.errors import RuleViolationError
 from ledger.i18n import N_, T_, Named, Text, _
 from ledger.labels import lazy
-from ledger.money import format_yuan, percent
+from ledger.money import format_yuan, percent, share_of
 from ledger.policy import Category, Clause, Document, Policy, Programme
 
 SOURCES = ("subsidy", "matching")
@@ -1746,7 +1746,7 @@ def matching_gap(ratio: Decimal | None, subsidy: Decimal, matching: Decimal) -> 
     the 1:1 finding's shortfall and ``report matching``'s gap, one figure."""
     if ratio is None:
         return Decimal(0)
-    return max((subsidy * ratio).quantize(Decimal("0.01")) - matching, Decimal(0))
+    return max(share_of(subsidy, ratio) - matching, Decimal(0))
 
 
 def matching_at_least_ratio(
@@ -1838,7 +1838,7 @@ def execution_on_track(
     elapsed = Fraction((min(today, end) - start).days, (end - start).days)
     if elapsed < Fraction(LATE_SHARE) or Fraction(spent) / Fraction(received) >= Fraction(LOW_EXECUTION):
         return None
-    gone = percent((min(today, end) - start).days, (end - start).days).quantize(Decimal(1), ROUND_HALF_UP)
+    gone = int(elapsed * 100 + Fraction(1, 2))  # a whole percent, half-up from the exact share
     return Breach(
         rule=N_("low execution"),
         clause=clause,

@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from ledger.clock import business_today
 from ledger.i18n import Text
-from ledger.money import CENT, ZERO, from_fen, percent
+from ledger.money import ZERO, from_fen, percent, share_of
 from ledger.rules import matching_gap
 from projections.measures import (
     MATCHING,
@@ -375,7 +375,7 @@ def matching(
                 r.programme,
                 ratio,
                 approved,
-                (approved * ratio).quantize(CENT) if ratio is not None else ZERO,
+                share_of(approved, ratio) if ratio is not None else ZERO,
                 from_fen(_fen(t, "committed", MATCHING)),
                 from_fen(_fen(t, "received", MATCHING)),
                 from_fen(_fen(t, "received", SUBSIDY)),

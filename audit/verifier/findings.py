@@ -68,7 +68,8 @@ def _expected_findings(replay: Replay, policy: BundlePolicy) -> list[list[Any]]:
             continue
         subsidy, matching = g.amounts["subsidy_received"], g.amounts["matching_received"]
         if programme.matching_ratio is not None and programme.matching_clause is not None:
-            needed = (subsidy * programme.matching_ratio).quantize(Decimal("0.01"))
+            # half-up (四舍五入), as the ledger's share_of: a bundle's figure is the ledger's
+            needed = (subsidy * programme.matching_ratio).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
             if matching < needed:
                 message = _(
                     "grant {grant_id} received {matching} matching against {subsidy} subsidy; 1:1 asks for "
