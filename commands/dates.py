@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import click
@@ -37,3 +37,11 @@ def dated(value: datetime | None) -> date:
     from ledger.clock import business_today
 
     return business_today()
+
+
+def local_time(recorded: datetime) -> datetime:
+    """A recorded time as this machine's clock reads it, its offset written beside it: what
+    `--known-at` reads a time typed without one as, so a time copied from `history` cuts just
+    after its event (SQLite keeps recorded times as naive UTC, which had been shown as they are
+    and then read 8 hours off in Chongqing)."""
+    return (recorded if recorded.tzinfo else recorded.replace(tzinfo=UTC)).astimezone()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from commands.dates import local_time
 from commands.reading import bases_named, emit, engine_for_reading, read_options, when
 from ledger.errors import NotFoundError, VerificationError
 
@@ -107,7 +108,7 @@ def history_command(
     rows = [
         [
             h.occurred_on,
-            h.recorded_at.replace(microsecond=0) if fmt == "table" else h.recorded_at,
+            local_time(h.recorded_at).replace(microsecond=0) if fmt == "table" else local_time(h.recorded_at),
             h.actor,
             h.role,
             h.kind,

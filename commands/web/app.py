@@ -31,6 +31,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from commands.dates import local_time
 from commands.web import audit_page, credentials, import_page, reports
 from commands.web.forms import (
     FORMS,
@@ -151,6 +152,7 @@ def templates() -> Environment:
     env.globals["named"] = _Named
     env.filters["yuan"] = _yuan
     env.filters["percent"] = _percent
+    env.filters["recorded"] = lambda t: local_time(t).replace(microsecond=0)  # as `history` shows it
     return env
 
 
