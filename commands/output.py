@@ -163,6 +163,34 @@ def _cannot_write(path: Path, error: OSError) -> str:
     )
 
 
+def _not_the_ledger(path: Path) -> None:
+    """--output naming the open ledger's own SQLite file or one of its journals (by any name: a
+    link, a relative path) is refused (exit 2): the report had replaced the books."""
+    import click
+
+    from commands.i18n import _
+    from ledger.location import sqlite_file
+
+    context = click.get_current_context(silent=True)
+    if context is None:  # not a command (the web's downloads write to their own scratch files)
+        return
+    from commands.context import Settings
+
+    found = context.find_object(Settings)
+    database = sqlite_file(found.url) if found is not None else None
+    if database is None:
+        return
+    for suffix in ("", "-wal", "-shm", "-journal"):  # a journal not there now is the ledger's when it is
+        named = Path(f"{database}{suffix}")
+        with suppress(OSError):
+            if path.resolve() == named.resolve() or os.path.samefile(path, named):
+                raise BadInputError(
+                    _(
+                        "{path} is the ledger's own database ({database}); write the output to another file"
+                    ).format(path=path, database=f"{database}{suffix}")
+                )
+
+
 @contextmanager
 def replacing(path: Path) -> Iterator[IO[bytes]]:
     """The file a command writes (--output), whole or not at all: a regular file is written beside
@@ -171,6 +199,7 @@ def replacing(path: Path) -> Iterator[IO[bytes]]:
     file in a directory where no other may be made, is written through as it is, never replaced.
     A path that cannot be written is one sentence naming it (exit 2)."""
     path = Path(path)
+    _not_the_ledger(path)
     try:
         before = path.lstat()
     except FileNotFoundError:

@@ -190,3 +190,34 @@ def test_a_workbook_on_a_full_disk_is_one_sentence_and_nothing_after_it(
         result.stderr
         == "grant-ledger: cannot write /dev/full: No space left on device; nothing was written\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("balance", "--format", "csv"), ""),
+        (("export", "--format", "hledger"), ""),
+        (("history", "G1", "--format", "xlsx"), ""),
+        (("report", "execution", "--format", "json"), "-wal"),
+        (("balance", "--format", "csv"), "link"),
+    ],
+)
+def test_an_output_naming_the_ledger_s_own_database_is_refused_and_the_books_stay(
+    sqlite_ledger: Ledger, tmp_path: Path, args: tuple[str, ...], named: str
+) -> None:
+    """`--output` pointed at the ledger's own SQLite file, its write-ahead log or a link to it had
+    replaced the books with the report (exit 0, the ledger gone): exit 2, one sentence, and the
+    books as they were."""
+    approved_district_grant(sqlite_ledger)
+    database = Path(sqlite_ledger.url.removeprefix("sqlite:///"))
+    before = sqlite_ledger.balances()
+    target = database.with_name(database.name + "-wal") if named == "-wal" else database
+    if named == "link":
+        target = tmp_path / "books-link.db"
+        target.symlink_to(database)
+    size = target.stat().st_size if target.exists() else None  # no write-ahead log between commands
+    result = sqlite_ledger(*args, "--output", str(target))
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert "the ledger's own database" in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert (target.stat().st_size if target.exists() else None) == size
+    assert sqlite_ledger.balances() == before
