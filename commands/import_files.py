@@ -249,7 +249,9 @@ def _delimiter(path: Path, encoding: str) -> str:
 def _csv_cells(path: Path, encoding: str, delimiter: str) -> Iterator[list[str]]:
     try:
         with path.open(encoding=encoding, newline="") as f:
-            reader = csv.reader(f, delimiter=delimiter)
+            # strict: a quote opened on the last line and never closed is refused, where the rest
+            # of the file had been read into its cell (a payee "ACME, Ltd,memo" took the memo's place)
+            reader = csv.reader(f, delimiter=delimiter, strict=True)
             lines = 0
             try:
                 for row in reader:
@@ -264,7 +266,9 @@ def _csv_cells(path: Path, encoding: str, delimiter: str) -> Iterator[list[str]]
                         yield from [[]] * (reader.line_num - lines)
                         lines = reader.line_num
             except csv.Error as e:
-                yield _csv_refusal(path, reader.line_num, e)
+                yield _csv_refusal(
+                    path, lines + 1 if "unexpected end of data" in str(e) else reader.line_num, e
+                )
     except UnicodeDecodeError as e:  # the file changed since its encoding was found
         msg = _("{file} changed while it was read: byte {byte} is no longer {encoding} text").format(
             file=path.name, byte=e.start, encoding=encoding
@@ -273,7 +277,11 @@ def _csv_cells(path: Path, encoding: str, delimiter: str) -> Iterator[list[str]]
 
 
 def _csv_refusal(path: Path, line: int, error: csv.Error) -> list[str]:
-    if "field larger than field limit" in str(error):
+    if "unexpected end of data" in str(error):
+        msg = _(
+            '{file}: line {line} opens a quoted cell that is never closed; close its quote (") or take it out'
+        ).format(file=path.name, line=line)
+    elif "field larger than field limit" in str(error):
         msg = _(
             "{file}: line {line} holds a field of more than {most:,} "
             "characters; no column of the import format is that long (free text: 500 at most)"

@@ -57,6 +57,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, NamedTuple, cast
 
 from pydantic import ValidationError
@@ -175,7 +176,11 @@ def cell_text(value: Any) -> str:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+        if abs(value) < 2**53:
+            return str(int(value))
+        # past a float's whole numbers (a 18-digit voucher or account number): the 15 significant
+        # digits Excel shows, not the float's own tail (622202123456789000, not …788992)
+        return format(Decimal(format(value, ".15g")), "f")
     return str(value).strip(WHITE_SPACE)
 
 

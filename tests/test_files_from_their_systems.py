@@ -313,3 +313,39 @@ def test_a_csv_through_dev_stdout_or_a_pipe_has_no_bom_and_a_link_to_a_file_has_
     link.symlink_to(target)
     demo_sqlite_ledger.ok("--lang", "zh", "export", "--format", "csv", "--output", str(link))
     assert target.read_bytes().startswith(BOM + ",".join(ZH_HEADER).encode())
+
+
+def test_a_quote_opened_on_the_last_line_and_never_closed_is_refused_naming_its_line(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """The payee "ACME, Ltd and the memo after it had been read into one cell (exit 0, the memo
+    lost); now exit 2 naming the line, nothing written."""
+    _funded(sqlite_ledger)
+    before = sqlite_ledger.event_count()
+    rows = [",".join(HEADER), _spends(",")[0],
+            "2024-05-11,,B0001,G1,,spend,100,subsidy,equipment,实训设备,记-Q,\"ACME, Ltd,摘要"]  # fmt: skip
+    path = tmp_path / "unclosed.csv"
+    path.write_text("\r\n".join(rows) + "\r\n", encoding="utf-8")
+    result = sqlite_ledger("import", str(path))
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert "unclosed.csv: line 3 opens a quoted cell that is never closed" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and sqlite_ledger.event_count() == before
+
+
+def test_a_long_number_in_a_workbook_cell_is_the_number_excel_shows(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """An 18-digit voucher (a bank account's) Excel keeps as a float of 15 significant digits: it
+    is recorded as Excel shows it, 622202123456789000, not as the float's tail 622202123456788992."""
+    from openpyxl import Workbook
+
+    _funded(sqlite_ledger)
+    book = Workbook()
+    sheet = book.active
+    sheet.append(list(HEADER))
+    sheet.append(["2024-05-10", "", "B0001", "G1", "", "spend", 1000, "subsidy", "equipment", "实训设备",
+                  6.22202123456789e17, "重庆某某科技有限公司", ""])  # fmt: skip
+    path = tmp_path / "long.xlsx"
+    book.save(path)
+    assert sqlite_ledger("import", str(path)).exit_code == 0
+    assert [row["voucher"] for row in _exported(sqlite_ledger)] == ["622202123456789000"]
