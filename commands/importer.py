@@ -156,6 +156,9 @@ def import_command(ctx: click.Context, file: Path, batch_rows: int, jobs: str) -
         )
         click.echo(bad.format(count=n, rows=done.rows, file=file.name), err=True)
         ctx.exit(done.exit_code)
+    if done.rows == 0:  # a header alone (it had said "already recorded: all 0 rows")
+        click.echo(_("{file} holds no rows after its header; nothing written").format(file=file.name))
+        return
     if done.events == 0:
         click.echo(
             _("already recorded: all {rows} rows of {file} are in the ledger; nothing written").format(

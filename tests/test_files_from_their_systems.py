@@ -349,3 +349,14 @@ def test_a_long_number_in_a_workbook_cell_is_the_number_excel_shows(
     book.save(path)
     assert sqlite_ledger("import", str(path)).exit_code == 0
     assert [row["voucher"] for row in _exported(sqlite_ledger)] == ["622202123456789000"]
+
+
+def test_a_file_of_its_header_alone_says_so_and_writes_nothing(sqlite_ledger: Ledger, tmp_path: Path) -> None:
+    _funded(sqlite_ledger)
+    before = sqlite_ledger.event_count()
+    path = tmp_path / "empty-day.csv"
+    path.write_text(",".join(HEADER) + "\r\n", encoding="utf-8")
+    result = sqlite_ledger("import", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == "empty-day.csv holds no rows after its header; nothing written"
+    assert sqlite_ledger.event_count() == before

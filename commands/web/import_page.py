@@ -128,7 +128,11 @@ def _record(app: Host, session: Session, path: Path) -> tuple[Imported, int]:
         )
         shown.summary = bad.format(count=n, rows=done.rows, file=path.name)
         return shown, done.exit_code
-    if done.events == 0:
+    if done.rows == 0:  # as the command line says it
+        shown.summary = cli_text("{file} holds no rows after its header; nothing written").format(
+            file=path.name
+        )
+    elif done.events == 0:
         said = cli_text("already recorded: all {rows} rows of {file} are in the ledger; nothing written")
         shown.summary = said.format(rows=done.rows, file=path.name)
     else:
