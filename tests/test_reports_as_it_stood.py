@@ -5,6 +5,7 @@ the build period an extension moved later, a base not yet recorded, the steps st
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 from tests.conftest import Ledger, approved_district_grant
@@ -223,26 +224,31 @@ def test_a_grants_status_as_it_stood(ledger: Ledger) -> None:
     assert statuses(ledger, "--from", "2024-01-01", "--to", "2024-12-31") == [("G1", "rejected")]
 
 
+def half_matching_version(effective: date) -> str:
+    """The shipped policy as version 2026.9, in force from ``effective``, asking district bases
+    for matching of half the subsidy received (1:0.5)."""
+    from importlib import resources
+
+    shipped = (resources.files("ledger") / "policy" / "v1-2023.toml").read_text("utf-8")
+    text = shipped.replace('version = "2023.1"', 'version = "2026.9"').replace(
+        "effective_from = 2023-03-15\n", f"effective_from = {effective.isoformat()}\n", 1
+    )
+    start = text.index('[programmes.district_base]\ndocument = "003"')
+    return text[:start] + text[start:].replace('matching_ratio = "1"', 'matching_ratio = "0.5"', 1)
+
+
 def test_matching_asks_the_ratio_of_the_policy_in_force_on_the_day(ledger: Ledger, tmp_path: Path) -> None:
     """A version taking effect today asks district bases for matching of half the subsidy: as of
     yesterday `report matching` asks 1:1 (as the findings judge that day), from today 1:0.5."""
     from datetime import timedelta
-    from importlib import resources
 
     from ledger.clock import business_today
 
     today = business_today()
     approved_district_grant(ledger)
     ledger.ok("disburse", "G1", "--amount", "10万", "--voucher", "拨-1", "--date", "2024-04-15")
-    shipped = (resources.files("ledger") / "policy" / "v1-2023.toml").read_text("utf-8")
-    text = shipped.replace('version = "2023.1"', 'version = "2026.9"').replace(
-        "effective_from = 2023-03-15\n", f"effective_from = {today.isoformat()}\n", 1
-    )
-    district = '[programmes.district_base]\ndocument = "003"'
-    start = text.index(district)
-    text = text[:start] + text[start:].replace('matching_ratio = "1"', 'matching_ratio = "0.5"', 1)
     version = tmp_path / "v2.toml"
-    version.write_text(text, encoding="utf-8")
+    version.write_text(half_matching_version(today), encoding="utf-8")
 
     def asked(*options: str) -> tuple[str, str, str]:
         (row,) = json.loads(ledger.ok("report", "matching", "--format", "json", *options).stdout)

@@ -5,11 +5,11 @@ gone (a whole percent of the exact share, never of a share already rounded to 0.
 from __future__ import annotations
 
 import json
-from importlib import resources
 from pathlib import Path
 
 from tests.conftest import Ledger, approved_district_grant
 from tests.test_lifecycle import findings
+from tests.test_reports_as_it_stood import half_matching_version
 
 
 def test_matching_half_a_received_sum_ending_in_an_odd_fen_rounds_half_up(
@@ -23,14 +23,8 @@ def test_matching_half_a_received_sum_ending_in_an_odd_fen_rounds_half_up(
     today = business_today()
     approved_district_grant(sqlite_ledger)
     sqlite_ledger.ok("disburse", "G1", "--amount", "100000.01", "--voucher", "拨-1", "--date", "2024-04-15")
-    shipped = (resources.files("ledger") / "policy" / "v1-2023.toml").read_text("utf-8")
-    text = shipped.replace('version = "2023.1"', 'version = "2026.9"').replace(
-        "effective_from = 2023-03-15\n", f"effective_from = {today.isoformat()}\n", 1
-    )
-    start = text.index('[programmes.district_base]\ndocument = "003"')
-    text = text[:start] + text[start:].replace('matching_ratio = "1"', 'matching_ratio = "0.5"', 1)
     version = tmp_path / "v2.toml"
-    version.write_text(text, encoding="utf-8")
+    version.write_text(half_matching_version(today), encoding="utf-8")
     sqlite_ledger.ok("policy", "install", str(version), role="admin")
     (row,) = json.loads(sqlite_ledger.ok("report", "matching", "--format", "json").stdout)
     assert (row["ratio"], row["shortfall"]) == ("1:0.5", "50000.01")
