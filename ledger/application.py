@@ -757,9 +757,9 @@ def _encoded_alike(stored: Any, mine: StoredEvent) -> bool:
 
 def _dated(state: dict[str, Any]) -> bool:
     """Whether a grant's snapshot keeps its books by date (``Grant.days``, ``Grant.plans``,
-    ``Grant.recovery_days``): one taken by an earlier version does not, and its grant is
-    replayed instead."""
-    return all(state.get(name) is not None for name in ("days", "plans", "recovery_days"))
+    ``Grant.recovery_days``, ``Grant.received_days``): one taken by an earlier version does not,
+    and its grant is replayed instead."""
+    return all(state.get(name) is not None for name in ("days", "plans", "recovery_days", "received_days"))
 
 
 def _of_this_form(snapshot: Any) -> bool:

@@ -40,6 +40,7 @@ from ledger.rules import (
     closed_after_its_acts,
     completed_after_ordered,
     final_evaluation_passed,
+    greatest_balance,
     in_selection,
     institute_overseen,
     last_day_of_years,
@@ -306,6 +307,7 @@ class Grant(Aggregate):
 
         def apply(self, grant: Grant) -> None:
             grant.subsidy_received += self.amount
+            grant.received_on(self.occurred_on, self.amount)
             grant.moved("subsidy", self.occurred_on, self.amount)
             grant.remember("disburse", self.voucher, grant.disburse_fields(self))
             grant.receipts[f"disburse/{self.voucher}"] = [self.amount, self.occurred_on.isoformat()]
@@ -393,6 +395,7 @@ class Grant(Aggregate):
 
         def apply(self, grant: Grant) -> None:
             grant.subsidy_received -= self.amount
+            grant.received_on(self.occurred_on, -self.amount)
             grant.moved("subsidy", self.occurred_on, -self.amount)
             grant.undo_receipt("disburse", self.voucher, self.reason, self.occurred_on)
 
@@ -643,6 +646,9 @@ class Grant(Aggregate):
     # by ISO date, the recoveries ordered that day less those received (None: a snapshot taken
     # before they were kept)
     recovery_days: dict[str, Decimal] | None = None
+    # by ISO date, the subsidy disbursed that day less the disbursements reversed that day (None:
+    # a snapshot taken before they were kept)
+    received_days: dict[str, Decimal] | None = None
     # a national base's tier named at approval, a municipal base's kind named at application (002
     # 二): "" for none, and for a snapshot taken before they were kept (none could be named then)
     tier: str = ""
@@ -684,6 +690,7 @@ class Grant(Aggregate):
         self.recovery_ordered = ZERO
         self.recovered = ZERO
         self.recovery_days = {}
+        self.received_days = {}
         self.disposed: dict[str, Decimal] = {"subsidy": ZERO, "matching": ZERO}
         self.days = {"subsidy": {}, "matching": {}}
         self.last_day = {"subsidy": "", "matching": ""}
@@ -782,6 +789,17 @@ class Grant(Aggregate):
         book[day] = book.get(day, ZERO) + amount
         if day > self.line_last.get(line, ""):
             self.line_last[line] = day
+
+    def received_on(self, on: date, amount: Decimal) -> None:
+        if self.received_days is not None:
+            day = on.isoformat()
+            self.received_days[day] = self.received_days.get(day, ZERO) + amount
+
+    def received_peak(self, on: date) -> Decimal:
+        """The greatest subsidy received at the end of ``on`` and of every later date."""
+        if self.received_days is None:
+            return self.subsidy_received
+        return greatest_balance(self.subsidy_received, self.received_days, on)
 
     def recovery_room(self, on: date) -> Decimal | None:
         if self.recovery_days is None:

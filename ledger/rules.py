@@ -146,6 +146,14 @@ def least_balance(
     return total - greatest if greatest > 0 else total
 
 
+def greatest_balance(total: Amount, book: dict[str, Amount], on: date) -> Amount:
+    """The greatest balance at the end of ``on`` and of every later date, of a figure whose
+    balance is ``total`` and whose net change per ISO date is ``book``: ``least_balance`` of the
+    figure turned over (a disbursement reversed on a later date leaves it higher before then)."""
+    turned = {day: -change for day, change in book.items()}
+    return -least_balance(-total, turned, max(book, default=""), on)
+
+
 # Which role may record which kind of action (DESIGN: roles).
 OFFICER_ACTIONS = frozenset(
     {
@@ -1881,6 +1889,11 @@ class GrantFacts(Protocol):
     def build_end(self) -> date | None: ...
     @property
     def subsidy_received(self) -> Decimal: ...
+    def received_peak(self, on: date) -> Decimal:
+        """The greatest subsidy received at the end of ``on`` and of every later date (the
+        total where the days are not known)."""
+        ...
+
     @property
     def approved(self) -> Decimal: ...
     @property
@@ -2024,7 +2037,10 @@ def disbursed_within_approval(grant: GrantFacts, act: Act, policy: Policy) -> Br
                 amount=format_yuan(act.amount),
             ),
         )
-    return tranche_within_approved(grant.grant_id, grant.approved, grant.subsidy_received, act.amount, clause)
+    # against what was received at the act's date and every later one: a tranche dated before a
+    # later reversal would otherwise have the total disbursed exceed the approval until that day
+    peak = grant.received_peak(act.on)
+    return tranche_within_approved(grant.grant_id, grant.approved, peak, act.amount, clause)
 
 
 def ordered_within_received(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
