@@ -111,6 +111,7 @@ class GrantLedger(Application[UUID]):
         self._held_kept = HELD_KEPT
         self._holding = threading.Lock()
         self._installing = threading.Lock()  # files installed by another process, registered once
+        self._installed_seen: int | None = None  # the policy book's events when last registered here
         self._seals_ready: bool | None = None  # whether the ledger has ledger.snapshot_seals' table
         self._taken = threading.local()  # the snapshots this thread's last save stored
         # aggregates replayed past a snapshot of an earlier form, by id(): the next save of one
@@ -128,33 +129,23 @@ class GrantLedger(Application[UUID]):
         from its sealed events, join the shipped ones for every judgement in this process."""
         from ledger.policy_installed import register_installed
 
-        self._installed_seen = self._installed_events()
         register_installed(self.engine, self.trust.table, self._sealed_rows)
 
     def refresh_installed_policy(self) -> None:
         """A long-running process (the web server) judges by what another process has installed
         since it opened the ledger: the files installed meanwhile are registered too (one indexed
-        count a call when nothing was). Installed files are only ever added, so the registered
-        ones stay in place while the new ones join them."""
-        from ledger.policy_installed import installed_files, register
+        count a call when nothing was; the first call registers them all again, for what came
+        between the opening and it). Installed files are only ever added, so the registered ones
+        stay in place while the new ones join them."""
+        from ledger.policy_installed import book_events, installed_files, register
 
-        seen = self._installed_events()
+        seen = book_events(self.engine)
         if seen == self._installed_seen:
             return
         with self._installing:
             for file in installed_files(self.engine, self.trust.table, self._sealed_rows):
                 register(file.name, file.kind, file.text)
             self._installed_seen = seen
-
-    def _installed_events(self) -> int:
-        from sqlalchemy import func, select
-
-        from ledger.policy_installed import BOOK_ID
-
-        table = self.trust.table
-        with self.engine.connect() as conn:
-            query = select(func.count()).select_from(table).where(table.c.originator_id == BOOK_ID)
-            return int(conn.execute(query).scalar() or 0)
 
     def installed_policy_files(self) -> list[InstalledFile]:
         """The files installed in this ledger, read afresh from its sealed events (an

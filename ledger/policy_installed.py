@@ -31,10 +31,17 @@ BOOK_ID = uuid5(NAMESPACE_URL, "https://grant-ledger/policy-book")
 
 def installed_count(engine: Any) -> int:
     """How many files were installed in the ledger (0 also when it has no events table yet)."""
-    from sqlalchemy import inspect, text
+    from sqlalchemy import inspect
 
     if not inspect(engine).has_table("ledger_events"):
         return 0
+    return book_events(engine)
+
+
+def book_events(engine: Any) -> int:
+    """How many events the policy book holds (one indexed count; the events table exists)."""
+    from sqlalchemy import text
+
     # the store keeps an originator id as 16 bytes on SQLite and as a uuid on PostgreSQL
     key: Any = BOOK_ID.bytes if engine.dialect.name == "sqlite" else str(BOOK_ID)
     with engine.connect() as conn:

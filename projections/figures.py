@@ -81,9 +81,10 @@ def derived_sql(named: Sequence[str]) -> tuple[str, str, str]:
     SQL expression of whole fen): subsidy and matching available in fen, and the execution rate's
     hundredths of a percent (NULL before any money arrives, as ``percent_sql`` gives it)."""
 
+    # each figure's sign in ``available``, read off the function itself
+    signs = [available(*(int(j == i) for j in range(5))) for i in range(5)]
+
     def held(source: str) -> str:
-        # each figure's sign in ``available``, read off the function itself
-        signs = [available(*(int(j == i) for j in range(5))) for i in range(5)]
         terms = [
             f"{'+' if sign > 0 else '-'} {named[i]}"
             for i, sign in zip(_HELD_AT[source], signs, strict=True)

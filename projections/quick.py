@@ -257,10 +257,9 @@ def _lay_part(
             with _snapshot(path) as conn:
                 at = _head(conn) == head
                 if at:
-                    laid = laying.lay
                     _rows(
                         conn,
-                        lambda rows: send.send(("laid", laid(rows))),
+                        lambda rows: send.send(("laid", laying.lay(rows))),
                         low=low,
                         high=high,
                         columns=laying.columns,
