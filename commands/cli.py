@@ -1,7 +1,7 @@
 """The ``grant-ledger`` command line.
 
 Exit codes: 0 done (also: already recorded); 2 bad input or usage; 3 refused by a rule;
-4 not found; 5 conflict; 6 verification failed. Errors are one sentence on stderr.
+4 not found; 5 conflict; 6 verification failed; 130 interrupted. Errors are one sentence on stderr.
 """
 
 from __future__ import annotations
@@ -117,8 +117,10 @@ class LedgerGroup(click.Group):
             )
         except click.exceptions.Exit as e:
             sys.exit(e.exit_code)
-        except click.exceptions.Abort:
-            _fail(_("aborted"), 1)
+        except click.exceptions.Abort as e:
+            if isinstance(e.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+                _fail(_("interrupted; nothing was written by the unfinished command"), 130)
+            _fail(_("standard input ended before the command had what it asked for; nothing was written"), 2)
         except click.exceptions.NoArgsIsHelpError as e:
             # a group typed without a subcommand is a question, not a mistake: its help, exit 0
             click.echo(e.ctx.get_help() if e.ctx is not None else e.format_message())

@@ -63,6 +63,7 @@ _CHUNK = 1 << 20
 _LONG_RUN = re.compile(rb"<[^<]{%d}" % (RUN_MAX + 1))
 # Chinese characters (CJK ideographs and punctuation, full-width forms) as UTF-8 reads them
 _CHINESE = re.compile("[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+_FOREIGN = re.compile("[^\x00-\x7f]+")  # a run of other than ASCII
 _DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 # The columns of a workbook's sheet an import reads: those of the import format (HEADER and the
 # optional ones ALIASES names, 18) several times over, room for a finance system's own columns
@@ -142,6 +143,8 @@ def _encoding(path: Path) -> tuple[str, int]:
             except UnicodeDecodeError:
                 failed = read
         if failed is None:
+            if head[:3] != codecs.BOM_UTF8 and not chinese_line:
+                _gbk_read_as_utf8(path, f)
             return ("utf-8-sig" if head[:3] == codecs.BOM_UTF8 else "utf-8"), lines
         if head in (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE):  # the first starts as UTF-16's does
             msg = _("{file} is UTF-32 text, which import does not read; save it as CSV UTF-8")
@@ -203,6 +206,35 @@ def _encoding(path: Path) -> tuple[str, int]:
             )
             raise BadInputError(mixed.format(file=path.name, line=utf8_line, byte=failed))
     return "gb18030", lines
+
+
+def _gbk_read_as_utf8(path: Path, f: Any) -> None:
+    """Refuse a file that reads as UTF-8 without one Chinese character, whose first line of other
+    than ASCII reads as GBK as common Chinese: a few GBK characters can happen to be UTF-8 (实训 is
+    ʵѵ), and a file with no BOM and no Chinese read so cannot say which it is."""
+    f.seek(0)
+    for number, line in enumerate(f, 1):
+        if line.isascii():
+            continue
+        try:
+            gbk = line.decode("gb18030")
+        except UnicodeDecodeError:
+            return
+        if not _common(gbk):
+            return
+        as_utf8 = _FOREIGN.search(line.decode("utf-8"))
+        as_gbk = _FOREIGN.search(gbk)
+        msg = _(
+            "{file}: line {line} reads as UTF-8 as {utf8} and as GBK as {gbk}, and no line holds Chinese "
+            "read as UTF-8; save it again as CSV UTF-8 (Excel's, which begins with a BOM) so it is "
+            "read one way"
+        ).format(
+            file=path.name,
+            line=number,
+            utf8=as_utf8.group()[:12] if as_utf8 else "",
+            gbk=as_gbk.group()[:12] if as_gbk else "",
+        )
+        raise BadInputError(msg)
 
 
 def _utf8_chinese_line(text: bytes) -> int | None:

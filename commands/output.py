@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from ledger.errors import BadInputError
 from ledger.money import format_yuan
-from ledger.text import FORMULA_STARTS, escape_formula
+from ledger.text import EXCEL_ERRORS, FORMULA_STARTS, escape_formula
 
 # lxml's words as it refuses, while openpyxl writes a row through it, a character XML does not allow
 # and openpyxl's own check lets through (U+FFFE, U+FFFF)
@@ -365,9 +365,9 @@ def _xlsx_value(sheet: Any, value: Any, cell_type: Any) -> Any:
         cell = cell_type(sheet, value=value.quantize(Decimal("0.01")))
         cell.number_format = YUAN_FORMAT
         return cell
-    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
-        # text as typed, stored as text: openpyxl would write "=…" as a formula, and the prefix
-        # keeps a spreadsheet from making a formula of it when the cell is edited
+    if isinstance(value, str) and (value[:1] in FORMULA_STARTS or value in EXCEL_ERRORS):
+        # text as typed, stored as text: openpyxl would write "=…" as a formula and "#N/A" as an
+        # error value, and the prefix keeps a spreadsheet from making either of it when edited
         cell = cell_type(sheet, value=str(value))
         cell.data_type = "s"
         cell.quotePrefix = True

@@ -33,4 +33,10 @@ def ask_secret(prompt: str, variable: str, *, confirm: bool = False) -> str:
                 prompt=prompt, variable=variable
             )
         )
-    return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True))
+    try:
+        return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True))
+    except click.exceptions.Abort:
+        # click gives Ctrl-C and the end of input at a prompt as one Abort, without its cause
+        raise BadInputError(
+            _("{prompt}: no answer was given; nothing was written").format(prompt=prompt)
+        ) from None

@@ -24,7 +24,7 @@ from commands.output import (
     unsaved_sheets_closed,
 )
 from ledger.errors import BadInputError
-from ledger.text import FORMULA_STARTS
+from ledger.text import EXCEL_ERRORS, FORMULA_STARTS
 
 PERCENT_FORMAT = "0.00%"
 DATE_FORMAT = "yyyy-mm-dd"
@@ -77,9 +77,9 @@ def _shown(value: Any, fmt: str | None) -> str:
 
 def _cell(cell: StyledCells, box: Any, column: int, key: str, value: Any, **style: Any) -> Any:
     stored, fmt = _value(key, value)
-    if isinstance(stored, str) and stored[:1] in FORMULA_STARTS:
+    if isinstance(stored, str) and (stored[:1] in FORMULA_STARTS or stored in EXCEL_ERRORS):
         c = cell.column(column, stored, border=box, quotePrefix=True, **style)
-        c.data_type = "s"  # text as typed, never a formula
+        c.data_type = "s"  # text as typed, never a formula or an error value
         return c
     if fmt is not None:
         return cell.column(column, stored, border=box, number_format=fmt, **style)

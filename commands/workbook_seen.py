@@ -55,6 +55,7 @@ class Unseen:
         self.covered: dict[int, list[tuple[int, int]]] = {}  # by row: columns under a merge
         self.wide_merges: list[tuple[int, int, int, int]] = []
         self.formula = ""
+        self.error = ""  # the first cell holding an Excel error value, and the error
         self.hidden = ""
         self.why = ""
         self.disguised = ""
@@ -82,6 +83,9 @@ class Unseen:
                 continue  # a finance system's own column, which the import does not read
             if cell["data_type"] == "f":
                 self.formula = self.formula or _cell_name(cell)
+                continue
+            if cell["data_type"] == "e":
+                self.error = self.error or f"{_cell_name(cell)} ({cell['value']})"
                 continue
             value = cell["value"]
             if value is None or (plain and not cell["style_id"]):
@@ -153,6 +157,11 @@ def refusal(path: Path, unseen: Unseen) -> str | None:
             "{file}: cell {cell} holds a formula; import reads values as typed, not a formula's "
             "result as Excel last saved it: paste the sheet as values first"
         ).format(file=path.name, cell=unseen.formula)
+    if unseen.error:
+        return _(
+            "{file}: cell {cell} holds an Excel error value, not a value an officer typed: correct the "
+            "cell, or type the text with an apostrophe in front if it is meant as text"
+        ).format(file=path.name, cell=unseen.error)
     if unseen.hidden:
         return _(
             "{file}: cell {cell} holds a value an officer does not see ({why}); import reads only what "

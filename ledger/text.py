@@ -87,6 +87,10 @@ WHITE_SPACE = (
 # marks typed text, and the import takes exactly that one off again.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
+# Text a workbook writer stores as one of Excel's error values, not as text (openpyxl's
+# ERROR_CODES): exported text so spelt is written as text, with the prefix that keeps it text.
+EXCEL_ERRORS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"})
+
 
 def escape_formula(value: str) -> str:
     """``=1+1`` as ``'=1+1``, and ``'=1+1`` as ``''=1+1``, so that ``unescape_formula`` gives back

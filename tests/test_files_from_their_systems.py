@@ -93,6 +93,11 @@ def test_a_file_of_their_system_is_read_with_its_chinese_header_and_dates_and_sa
         ((",".join(ZH_HEADER) + "\r\n" + (_spends(",")[0] + "\r\n") * 20_000).encode("gbk")
          + (_spends(",")[1] + "\r\n").encode() + (_spends(",")[2] + "\r\n").encode("gbk"),
          "mixes encodings: line 20002 is UTF-8 but byte"),
+        # an English header, and GBK text that is valid UTF-8 of other letters: 实训 had been
+        # recorded as ʵѵ without a word (exit 0)
+        ((",".join(HEADER) + "\r\n").encode()
+         + b"2024-05-10,,B0001,G1,,spend,1000,subsidy,equipment,,S1,ACME," + "实训".encode("gbk") + b"\r\n",
+         "books.csv: line 2 reads as UTF-8 as ʵѵ and as GBK as 实训, and no line holds Chinese"),
         # a UTF-8 BOM, then GBK
         (b"\xef\xbb\xbf" + (",".join(HEADER) + "\r\n" + "\r\n".join(_spends(","))).encode("gbk"),
          "mixes encodings: starts as UTF-8 (a BOM) but byte"),

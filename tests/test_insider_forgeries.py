@@ -117,6 +117,18 @@ def _disbursement_reversed_for_more(ledger: Ledger) -> None:
     )  # fmt: skip
 
 
+def _tranche_dated_before_a_reversal(ledger: Ledger) -> None:
+    """The whole 200,000.00 approved, dated 04-15: 拨-1's 100,000.00 was not reversed until 04-21, so
+    300,000.00 stood disbursed from 04-15 to 04-20. The total after the reversal is within the
+    approval, which is all a check in log order sees."""
+    ledger.ok("reverse", "G1", "--voucher", "记-1", "--reason", "错", "--date", "2024-04-20")
+    ledger.ok("reverse", "G1", "--voucher", "拨-1", "--reason", "错", "--date", "2024-04-21")
+    _forge(
+        ledger, "SubsidyDisbursed", amount=Decimal("200000"), voucher="拨-B", tranche=2,
+        occurred_on=date(2024, 4, 15),
+    )  # fmt: skip
+
+
 def _voucher_spent_twice(ledger: Ledger) -> None:
     _forge(
         ledger, "ExpenditureRecorded", amount=Decimal("100"), category="equipment", source="subsidy",
@@ -162,6 +174,13 @@ FORGERIES: dict[str, tuple[Callable[[Ledger], None], list[str]]] = {
     "disbursement reversed for more": (
         _disbursement_reversed_for_more,
         ["a reversal of the disbursement 拨-1 of grant G1", "30000.00 against 100000.00"],
+    ),
+    "tranche dated before a reversal": (
+        _tranche_dated_before_a_reversal,
+        [
+            "tranches within approval: disbursing 200,000.00 on 2024-04-15 brings grant G1's subsidy "
+            "disbursed to 300,000.00 at that date or a later one, above the approved 200,000.00"
+        ],
     ),
     "voucher spent twice": (
         _voucher_spent_twice,

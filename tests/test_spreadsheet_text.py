@@ -32,6 +32,8 @@ PAYLOADS = [
     "'=1+2",  # an apostrophe of its own before a formula: read back with it
     "'plain",  # an apostrophe of its own, nothing after it to run
     "''@x",
+    "#N/A",  # Excel's error values, as text a finance system wrote
+    "#DIV/0!",
 ]
 BASE_NAME = "=1+1"
 UNIT_NAME = '=HYPERLINK("http://evil.example/","单位")'
@@ -113,8 +115,9 @@ def test_no_workbook_cell_is_a_formula_and_every_text_is_exact(
     texts = [c.value for c in cells if c.data_type == "s"]
     for text in shown:
         assert text in texts, text
+    assert not [c.coordinate for c in cells if c.data_type == "e"]
     for cell in cells:  # a formula-like text is marked as typed text, as Excel marks '=1+2
-        if cell.data_type == "s" and str(cell.value)[:1] in STARTS:
+        if cell.data_type == "s" and (str(cell.value)[:1] in STARTS or cell.value in ("#N/A", "#DIV/0!")):
             assert cell.quotePrefix, cell.coordinate
 
 
@@ -174,6 +177,31 @@ def test_a_csv_cell_that_truly_starts_with_an_apostrophe_is_imported_as_written(
     hostile.ok("import", str(book))
     last = _spends(hostile.url)[-1]
     assert (last["voucher"], last["payee"], last["memo"]) == ("'X1", "'", "'=y")
+
+
+def test_a_workbook_cell_holding_an_excel_error_is_refused(hostile: Ledger, tmp_path: Path) -> None:
+    """A memo of #N/A left by a lookup pasted as values: an error value, not text an officer typed
+    (text would carry an apostrophe); refused naming the cell, nothing written."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    header = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo"
+    sheet.append(header.split(","))
+    for day, amount, voucher, memo in (("2024-05-11", 1, "X1", ""), ("2024-05-12", 2, "X2", "#N/A")):
+        cells = [day, "", "B0001", "G1", "", "spend", amount, "subsidy", "equipment", "", voucher, "某", memo]
+        sheet.append(cells)
+    assert sheet["M3"].data_type == "e"
+    path = tmp_path / "vouchers.xlsx"
+    book.save(path)
+    before = _spends(hostile.url)
+
+    result = hostile("import", str(path))
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1
+    assert "vouchers.xlsx: cell M3 (#N/A) holds an Excel error value" in result.stderr
+    assert _spends(hostile.url) == before
 
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")

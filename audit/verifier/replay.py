@@ -303,6 +303,8 @@ class GrantTotals:
     # per fund source: the net change per ISO business date, and its latest date
     days: dict[str, dict[str, Decimal]] = field(default_factory=lambda: {s: {} for s in _SOURCES})
     last_day: dict[str, str] = field(default_factory=lambda: dict.fromkeys(_SOURCES, ""))
+    # the subsidy disbursed, net of reversals, per ISO business date (the tranche cap by date)
+    received_days: dict[str, Decimal] = field(default_factory=dict)
     # what the findings read: the latest output report of each year, rectifications
     outputs: dict[int, dict[str, int]] = field(default_factory=dict)
     rectifications: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # ref -> deadline, done
@@ -331,6 +333,20 @@ class GrantTotals:
             balance += book[key]
             least = min(least, balance)
         return least
+
+    def received_peak(self, day: str) -> Decimal:
+        """The greatest subsidy disbursed at the end of ``day`` and of every later date: a tranche
+        dated before a later reversal is judged with the tranche it reversed."""
+        balance = self.amounts["subsidy_received"]
+        later = sorted((k for k in self.received_days if k > day), reverse=True)
+        greatest = balance
+        for key in later:  # back from the latest date: the balance at the end of each earlier one
+            balance -= self.received_days[key]
+            greatest = max(greatest, balance)
+        return greatest
+
+    def received(self, day: str, change: Decimal) -> None:
+        self.received_days[day] = self.received_days.get(day, _ZERO) + change
 
     def move(self, source: str, day: str, change: Decimal) -> None:
         book = self.days[source]
@@ -531,6 +547,8 @@ class Replay:
             totals.amounts[_FIXED[kind]] += amount
             if kind in ("SubsidyDisbursed", "MatchingReceived"):
                 totals.move("subsidy" if kind == "SubsidyDisbursed" else "matching", on, amount)
+                if kind == "SubsidyDisbursed":
+                    totals.received(on, amount)
             elif kind == "FundsRecovered":
                 totals.move("subsidy", on, -amount)
         elif kind in _UNDONE:
@@ -538,6 +556,8 @@ class Replay:
             totals.amounts[column] -= amount
             if held is not None:
                 totals.move(held, on, -amount)
+            if kind == "DisbursementReversed":
+                totals.received(on, -amount)
         else:
             source = state.get("source")
             if source not in _SOURCES:
@@ -629,13 +649,14 @@ class Replay:
                 "approval first: {kind} dated {day} is before grant {grant}'s approval on {approved}"
             ).format(kind=kind, day=on, grant=grant, approved=totals.approved_on)
         if kind == "SubsidyDisbursed":
-            total = totals.amounts["subsidy_received"] + amount
+            total = totals.received_peak(on) + amount
             if total > totals.amounts["approved"]:
                 return _(
-                    "tranches within approval: disbursing {amount} brings grant {grant}'s subsidy disbursed "
-                    "to {total}, above the approved {approved}"
+                    "tranches within approval: disbursing {amount} on {day} brings grant {grant}'s subsidy "
+                    "disbursed to {total} at that date or a later one, above the approved {approved}"
                 ).format(
                     amount=_yuan(amount),
+                    day=on,
                     grant=grant,
                     total=_yuan(total),
                     approved=_yuan(totals.amounts["approved"]),

@@ -1,0 +1,68 @@
+"""Ctrl-C in the middle of a long command, and a prompt left without an answer: each ends in one
+sentence and a documented exit code (130 interrupted, 2 no answer), and nothing is written. Both
+had ended "aborted", exit 1, which the documented codes do not have."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from commands.cli import cli
+from tests.reliability import GRANT_LEDGER, ROOT, cli_env, funded_grant, stored_expenditures
+
+HEADER = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo\n"
+
+
+def _events(path: Path) -> int:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM ledger_events").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_ctrl_c_during_an_import_exits_130_and_writes_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "ledger.db"
+    url = f"sqlite:///{db}"
+    funded_grant(url, "200000.00")
+    rows = 20_000
+    row = "2024-05-10,,B0001,G1,,spend,1.00,subsidy,equipment,,记-{:05d},某公司,\n"
+    spends = (row.format(n) for n in range(rows))
+    csv = tmp_path / "vouchers.csv"
+    csv.write_text(HEADER + "".join(spends), encoding="utf-8")
+    before = _events(db)
+    proc = subprocess.Popen(
+        [*GRANT_LEDGER, "import", str(csv)],
+        cwd=ROOT,
+        env=cli_env(url, GRANT_LEDGER_PROGRESS="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    seen = ""
+    while proc.poll() is None and f"/{rows}" not in seen:  # the bar is up: the rows are being recorded
+        seen += proc.stderr.read(1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (proc.returncode, out, err)
+    last = err.replace("\r", "\n").strip().splitlines()[-1]
+    assert last == "grant-ledger: interrupted; nothing was written by the unfinished command", err
+    assert "Traceback" not in err
+    assert _events(db) == before
+    assert stored_expenditures(url, "G1") == []
+
+
+def test_a_prompt_left_without_an_answer_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "enc.key"
+    result = CliRunner().invoke(
+        cli, ["--lang", "en", "keys", "generate", "--out", str(out), "--encrypt"], input=""
+    )
+    assert result.exit_code == 2, result.output
+    assert "no answer was given; nothing was written" in result.stderr
+    assert result.stderr.count("grant-ledger:") == 1
+    assert not out.exists()
