@@ -64,6 +64,9 @@ _LONG_RUN = re.compile(rb"<[^<]{%d}" % (RUN_MAX + 1))
 # Chinese characters (CJK ideographs and punctuation, full-width forms) as UTF-8 reads them
 _CHINESE = re.compile("[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 _FOREIGN = re.compile("[^\x00-\x7f]+")  # a run of other than ASCII
+# letters two UTF-8 bytes make past Latin-1 (Latin Extended to Arabic), as GBK's common characters
+# read as UTF-8 are (实训 as ʵѵ)
+_PAST_LATIN1 = re.compile("[\u0100-\u07ff]")
 _DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 # The columns of a workbook's sheet an import reads: those of the import format (HEADER and the
 # optional ones ALIASES names, 18) several times over, room for a finance system's own columns
@@ -220,8 +223,8 @@ def _gbk_read_as_utf8(path: Path, f: Any) -> None:
             gbk = line.decode("gb18030")
         except UnicodeDecodeError:
             return
-        if not _common(gbk):
-            return
+        if not _common(gbk) or not _PAST_LATIN1.search(line.decode("utf-8")):
+            return  # ¥, ×, é: what a UTF-8 file of Latin-1's letters and signs holds
         as_utf8 = _FOREIGN.search(line.decode("utf-8"))
         as_gbk = _FOREIGN.search(gbk)
         msg = _(

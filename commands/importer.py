@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from contextlib import nullcontext
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -225,7 +226,38 @@ def record_file(
     """An opened import file (``cells``, header first) recorded by ``record_rows``: what `import`
     and the web's import page do. A file breaking a rule in its own order, whose rows of a grant
     are out of date order, is applied again by business date (``reopen`` reads it again; ``tell``
-    hears where the order broke first). ``stage(label)``: each pass's progress."""
+    hears where the order broke first). A file refused still, in date order or by date, is
+    tried once more with the receipts it brings in (``ledger.grant.COMING``): backdated among
+    acts the ledger holds, a spend refused against spending recorded later may be paid for by
+    the file's own later tranche. ``stage(label)``: each pass's progress."""
+    from ledger.import_format import read_rows
+
+    verdict = _recorded(app, cells, reopen, stage=stage, tell=tell, **options)
+    if not verdict.bad:
+        return verdict
+    coming = _coming_receipts(read_rows(reopen()), _later_in_ledger(app, verdict.grants))
+    if not coming:
+        return verdict
+    again = by_date_again(reopen, _held_receipts(app), verdict.grants, _ledger_grants(app, verdict.grants))
+    with (
+        nullcontext(read_rows(reopen())) if again is None else again[1] as rows,
+        stage(_("importing with the file's receipts")) as step,
+    ):
+        whole = record_rows(app, rows, progress=step, coming=coming, **options)
+    return verdict if whole.bad else whole
+
+
+def _recorded(
+    app: GrantLedger,
+    cells: Iterator[list[Any]],
+    reopen: Callable[[], Iterator[list[Any]]],
+    *,
+    stage: Callable[[str], AbstractContextManager[Callable[[int], None] | None]] = _unstaged,
+    tell: Callable[[Disorder], None] | None = None,
+    **options: Any,
+) -> ImportResult:
+    """``record_file`` but for the file's receipts: the rows in the file's order, or, where a grant
+    refused has its rows out of date order, by business date."""
     from ledger.import_format import read_rows
 
     with stage(_("importing")) as step:
@@ -273,6 +305,67 @@ def record_file(
     if verdict.bad and orders is not None:
         verdict.unsettled = len(tried)
     return verdict
+
+
+# refused grants looked up in the ledger for money dated after their refused rows, at most
+LATER_LOOKED_UP = 1000
+
+
+def _later_in_ledger(app: GrantLedger, refused: dict[str, int]) -> set[str]:
+    """The grants ``refused`` (with the ordinal of their first refused row's date) whose money in
+    the ledger moved on a later date: only against such acts can the file's own later receipts
+    decide a spend, where the rows are applied in date order. None past ``LATER_LOOKED_UP``."""
+    from datetime import date
+
+    from eventsourcing.application import AggregateNotFoundError
+
+    from ledger.errors import LedgerError
+
+    if len(refused) > LATER_LOOKED_UP:
+        return set()
+    later = set()
+    for grant_id, first in refused.items():
+        try:
+            grant = app.load_grant(grant_id)
+        except (AggregateNotFoundError, LedgerError):
+            continue
+        latest = max((grant.last_day or {}).values(), default="")
+        if first and latest > date.fromordinal(first).isoformat():
+            later.add(grant_id)
+    return later
+
+
+def _coming_receipts(
+    rows: Iterable[tuple[int, Any]], refused: Container[str]
+) -> dict[str, dict[str, dict[str, Decimal]]]:
+    """The tranches and matching receipts the file brings in for the grants ``refused``, by grant,
+    fund source and ISO business date; a row that does not read is left out (refused anyway)."""
+    from datetime import date
+
+    from ledger.errors import LedgerError
+    from ledger.import_format import as_cells
+    from ledger.import_order import day_of
+    from ledger.money import parse_amount
+
+    sources = {"disburse": "subsidy", "match_receive": "matching"}
+    coming: dict[str, dict[str, dict[str, Decimal]]] = {}
+    for _line, row in rows:
+        cells = as_cells(row)
+        source = sources.get(cells["kind"].strip().lower())
+        grant = cells["grant_id"]
+        if source is None or grant not in refused:
+            continue
+        ordinal = day_of(row)
+        try:
+            amount = parse_amount(cells["amount"])
+        except LedgerError:
+            continue
+        if not ordinal:
+            continue
+        day = date.fromordinal(ordinal).isoformat()
+        days = coming.setdefault(grant, {}).setdefault(source, {})
+        days[day] = days.get(day, Decimal(0)) + amount
+    return coming
 
 
 def _ledger_grants(app: GrantLedger, named: Iterable[str]) -> set[str]:
@@ -374,6 +467,7 @@ def record_rows(
     progress: Callable[[int], None] | None = None,
     checkers: int = 0,
     rows: int | None = None,
+    coming: dict[str, dict[str, dict[str, Decimal]]] | None = None,
 ) -> ImportResult:
     """An opened import file's rows (``ledger.import_format.read_rows``) checked and recorded in
     one transaction, the projections kept at the head inside it: what `import` does, and the web
@@ -445,6 +539,7 @@ def record_rows(
         checkers=checkers,
         on_end=on_end,
         expected_rows=rows or 0,
+        coming=coming,
     )
     if done.events >= ANALYZE_AFTER:
         from ledger.database import refresh_statistics

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from bisect import insort
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import MISSING, fields
 from datetime import date
 from decimal import Decimal
@@ -67,6 +68,14 @@ from ledger.rules import (
     unanswered_from,
 )
 from ledger.snapshot_points import snapshot_every
+
+# Receipts an import file will bring in after the row being judged, by grant, fund source and ISO
+# business date (ledger.importing: ``coming``), counted in the ring-fence's headroom of that
+# import alone. The import is one transaction and checks, at its end, that every date's balance
+# holds without them; per thread, so no other act in the process is judged with them.
+COMING: ContextVar[Mapping[str, Mapping[str, Mapping[str, Decimal]]] | None] = ContextVar(
+    "coming_receipts", default=None
+)
 
 # the clauses of the district's selection order (003 第七条), which other programmes do not cite
 DISTRICT_SELECTION = frozenset({"approval_first", "expert_review"})
@@ -806,14 +815,32 @@ class Grant(Aggregate):
             return None
         return unanswered_from(self.recovery_days, on, ZERO)
 
-    def headroom(self, source: str, on: date) -> Decimal:
-        """The least balance of ``source`` at the end of ``on`` and of every later date."""
+    def headroom(self, source: str, on: date, *, coming: bool = False) -> Decimal:
+        """The least balance of ``source`` at the end of ``on`` and of every later date;
+        ``coming``: with the receipts an import's file brings in later (``COMING``), which only
+        the ring-fence counts: the import checks at its end that every date holds without them."""
+        receipts = COMING.get() if coming else None
+        if receipts is not None:
+            more = receipts.get(self.grant_id, {}).get(source)
+            if more:
+                return self._headroom_with(source, on, more)
         if self.days is None or self.last_day is None:
             return self.available(source)
         if self.dates is None:
             self.dates = {s: sorted(book) for s, book in self.days.items()}
         book = self.days[source]
         return least_balance(self.available(source), book, self.last_day[source], on, self.dates[source])
+
+    def _headroom_with(self, source: str, on: date, more: Mapping[str, Decimal]) -> Decimal:
+        """``headroom`` as it stands once the receipts ``more`` (by ISO date) are in too."""
+        total = self.available(source) + sum(more.values(), ZERO)
+        if self.days is None or self.last_day is None:
+            return total
+        held = self.days[source]  # a dict, or an import's index of it (keys and items by key)
+        book = {day: held[day] for day in held}
+        for day, amount in more.items():
+            book[day] = book.get(day, ZERO) + amount
+        return least_balance(total, book, max(self.last_day[source], *more), on)
 
     def moved(self, source: str, on: date, amount: Decimal) -> None:
         if self.days is None or self.last_day is None:

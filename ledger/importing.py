@@ -35,6 +35,7 @@ from contextlib import closing, contextmanager
 from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from hashlib import blake2b
 from itertools import islice
 from typing import IO, Any, cast
@@ -59,7 +60,7 @@ from ledger.errors import (
     StorageError,
 )
 from ledger.forked import failure, messages_from_fork, messages_from_parts
-from ledger.grant import REVERSIBLE, Grant, grant_uuid, kinds_named
+from ledger.grant import COMING, REVERSIBLE, Grant, grant_uuid, kinds_named
 from ledger.i18n import T_, _
 from ledger.import_format import (
     HEADER,
@@ -84,6 +85,7 @@ from ledger.rules import (
     ROLE_ACTIONS,
     Breach,
     business_today,
+    file_stands_on_its_own,
     raise_first,
     role_may_record,
     signer_holds_role,
@@ -891,18 +893,67 @@ def _check(
     signer: Signer | None = None,
     parted: bool = False,
     held: int | None = None,
+    coming: Coming | None = None,
 ) -> Iterator[Message]:
-    """Apply every row to the aggregates and yield what to write (see ``Message``)."""
+    """Apply every row to the aggregates and yield what to write (see ``Message``). ``coming``:
+    the receipts the file brings in, each grant's ring-fence judged as if those not yet applied
+    were in (``ledger.grant.COMING``), and every date's balance checked at the end without them."""
     app.trust.leaves_kept = max(app.trust.leaves_kept, SEAL_LEAVES_KEPT)
     books = _Books(app, person, claimed_role, cache_vouchers, signer, parted, held)
+    if coming is not None:
+        coming = {grant: {source: dict(days) for source, days in by.items()} for grant, by in coming.items()}
+    token = COMING.set(coming)
     try:
-        yield from _check_rows(app, rows, books, batch)
+        yield from _check_rows(app, rows, books, batch, coming)
     finally:
+        COMING.reset(token)
         books.index.close()
 
 
+# by grant, fund source and ISO business date: receipts an import file brings in
+Coming = dict[str, dict[str, dict[str, Decimal]]]
+_RECEIVED = {"SubsidyDisbursed": "subsidy", "MatchingReceived": "matching"}
+
+
+def _arrived(coming: Coming, grant_id: str, events: list[Any]) -> None:
+    """The receipts among a row's events are in the books now, no longer coming."""
+    for event in events:
+        source = _RECEIVED.get(type(event).__name__)
+        days = coming.get(grant_id, {}).get(source or "")
+        if days is None:
+            continue
+        day = event.occurred_on.isoformat()
+        left = days.get(day, Decimal(0)) - event.amount
+        if left > 0:
+            days[day] = left
+        else:
+            days.pop(day, None)
+
+
+def _overdrawn_without_coming(books: _Books, coming: Coming, lines: dict[str, int]) -> list[RowError]:
+    """The grants whose balance is below zero at the end of some date once the receipts still
+    coming are left out, each at its last row: what the file holds must stand on its own."""
+    token = COMING.set(None)
+    try:
+        errors = []
+        for grant_id in coming:
+            grant = books.find_grant(grant_id)
+            if grant is None or grant_id not in lines:
+                continue
+            for source in ("subsidy", "matching"):
+                least = grant.headroom(source, date.min)
+                breach = file_stands_on_its_own(grant_id, source, least, books.policy)
+                if breach is not None:
+                    errors.append(_error(lines[grant_id], breach.error()))
+                    break
+        books.touched.clear()
+        return errors
+    finally:
+        COMING.reset(token)
+
+
 def _check_rows(
-    app: GrantLedger, rows: Iterable[tuple[int, Row]], books: _Books, batch: int
+    app: GrantLedger, rows: Iterable[tuple[int, Row]], books: _Books, batch: int, coming: Coming | None = None
 ) -> Iterator[Message]:
     encode = books.encoder.row_and_leaf
     result = ImportResult()
@@ -915,6 +966,7 @@ def _check_rows(
     # file repeats its reversal too; otherwise refused at its line when the file ends
     respent: dict[tuple[str, str], tuple[int, int, ReversedVoucherError]] = {}
     order = _ListedOrder()
+    last_lines: dict[str, int] = {}  # of each grant with receipts coming: its last row's line
     for line, row in rows:
         result.rows += 1
         since += 1
@@ -935,6 +987,11 @@ def _check_rows(
         if respent and books.reversed_voucher is not None:
             respent.pop(books.reversed_voucher, None)
         events = books.collect()
+        if coming:
+            grant_id = _grant_named(row)
+            if grant_id in coming:
+                last_lines[grant_id] = line
+                _arrived(coming, grant_id, events)
         if not events:
             result.repeat(line)
         order.row(line, row, events)
@@ -960,6 +1017,9 @@ def _check_rows(
         decides = _order_decides(books, grant_id, voucher)
         if decides is not None:
             result.add(_error(line, decides), grant_id, day)
+    if coming and not result.errors:
+        for overdrawn in _overdrawn_without_coming(books, coming, last_lines):
+            result.add(overdrawn)
     result.trim()
     if not result.errors and result.events:
         if pending:
@@ -1021,6 +1081,7 @@ def import_rows(
     checkers: int = 0,
     on_end: Callable[[Connection], None] | None = None,
     expected_rows: int = 0,
+    coming: Coming | None = None,
 ) -> ImportResult:
     """Check and record every row in one transaction; nothing is written if any row is bad.
 
@@ -1031,7 +1092,8 @@ def import_rows(
     check the rows and encode the events while this one writes them: none, one, or more, each
     given the rows of some grants by a process reading the file (when ``may_part`` allows).
     ``expected_rows``: about how many rows the file holds (0: not known), for the reader of a
-    file checked in parts to size the files it sets rows aside in.
+    file checked in parts to size the files it sets rows aside in. ``coming``: the file's
+    receipts, for the grants whose spending is judged with them (``_check``).
     """
     cache = CACHE_VOUCHERS if cache_vouchers is None else cache_vouchers
     registry, seen = app.trust.fresh_registry()
@@ -1073,6 +1135,7 @@ def import_rows(
                 "batch": batch,
                 "cache_vouchers": cache,
                 "signer": signer,
+                "coming": coming,
             }
             messages: Iterator[Message]
             if checkers > 1 and may_part(person):

@@ -869,6 +869,23 @@ def within_fund_source(
     return Breach(rule=N_("ring-fence"), clause=policy.clause("ring_fence"), text=text)
 
 
+def file_stands_on_its_own(grant_id: str, source: str, least: Decimal, policy: Policy) -> Breach | None:
+    """An import's rows judged with the receipts its file brings in later: with every row in,
+    ``least``, the source's least balance at the end of any date, is not below zero."""
+    if least >= 0:
+        return None
+    text = T_(
+        "with every row of the file recorded, the {source} ({label}) of grant {grant_id} stands at "
+        "{least} at the end of some date: the file's receipts its spending was judged with do not all "
+        "come in",
+        source=source,
+        label=SOURCE_ZH[source],
+        grant_id=grant_id,
+        least=format_yuan(least),
+    )
+    return Breach(rule=N_("ring-fence"), clause=policy.clause("ring_fence"), text=text)
+
+
 def category_permitted(text: str, policy: Policy) -> tuple[Category | None, Breach | None]:
     """The category named by code or Chinese label, or the breach that refuses it."""
     category = policy.find_category(text)
@@ -1915,8 +1932,9 @@ class GrantFacts(Protocol):
         (``unanswered_from``); None: not known (a state kept by an earlier version)."""
         ...
 
-    def headroom(self, source: str, on: date) -> Decimal:
-        """The least balance of ``source`` at the end of ``on`` and of every later date."""
+    def headroom(self, source: str, on: date, *, coming: bool = False) -> Decimal:
+        """The least balance of ``source`` at the end of ``on`` and of every later date;
+        ``coming``: with the receipts an import's file brings in later (the ring-fence alone)."""
         ...
 
     def budget_line(self, content: str, source: str) -> Decimal | None:
@@ -2153,7 +2171,7 @@ def spent_in_build_period(grant: GrantFacts, act: Act, policy: Policy) -> Breach
 def paid_from_own_source(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     """The ring-fence: the act leaves its source's balance non-negative at the end of its date
     and of every later date."""
-    room = grant.headroom(act.source, act.on)
+    room = grant.headroom(act.source, act.on, coming=True)
     if act.amount <= room:
         return None
     return within_fund_source(grant.grant_id, act.source, room, act.amount, policy, act.action)

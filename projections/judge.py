@@ -234,7 +234,7 @@ class JudgedGrant:
         days = None if self.facts is None else self.facts.get("recovery_days")  # absent: kept before
         return None if days is None else from_fen(unanswered_from(days, on, 0))
 
-    def headroom(self, source: str, on: date) -> Decimal:
+    def headroom(self, source: str, on: date, *, coming: bool = False) -> Decimal:
         total = self.row[f"{source}_available"]
         if self.facts is None:
             return from_fen(total)

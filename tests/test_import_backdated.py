@@ -1,0 +1,117 @@
+"""A file backdated among acts the ledger already holds, in date order and sound as a whole: its
+spend is refused against spending recorded later, on its own, though the file's own later
+tranche pays for it (a red-team pass found 5 of 25 fuzzed ledgers refusing such a file). The
+file is judged with its receipts, and stands only if every date's balance holds once all of it
+is in: a receipt the ledger already holds (a repeat, which brings nothing in) is no help."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Ledger, approved_district_grant
+
+HEADER = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo"
+DATES = ["2024-04-10", "2024-05-01", "2024-05-31", "2024-06-01", "2024-06-30", "2024-07-01", "2024-12-31"]
+
+
+def _books(ledger: Ledger, *tranches: tuple[str, str, str]) -> None:
+    """G1 approved for 200,000.00, its tranches, and 50,000.00 spent on 07-01 (command line)."""
+    approved_district_grant(ledger)
+    for voucher, amount, day in tranches:
+        ledger.ok("disburse", "G1", "--amount", amount, "--voucher", voucher, "--date", day)
+    ledger.ok(
+        "spend", "G1", "--amount", "50000", "--category", "equipment", "--source", "subsidy",
+        "--voucher", "记-0701", "--date", "2024-07-01",
+    )  # fmt: skip
+
+
+def _file(tmp_path: Path, *rows: str) -> Path:
+    path = tmp_path / "vouchers.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def _subsidy_by_date(ledger: Ledger) -> dict[str, str]:
+    held = {}
+    for day in DATES:
+        rows = json.loads(ledger.ok("balance", "B0001", "--as-of", day, "--format", "json").stdout)
+        held[day] = rows[0]["subsidy_available"]
+    return held
+
+
+SPEND_0501 = "2024-05-01,,B0001,G1,,spend,60000,subsidy,equipment,,记-0501,某公司,"
+
+
+def test_a_date_ordered_file_paid_for_by_its_own_later_tranche_is_recorded(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    _books(sqlite_ledger, ("拨-1", "100000", "2024-04-10"))
+    path = _file(tmp_path, SPEND_0501, "2024-06-01,,B0001,G1,,disburse,20000,subsidy,,,拨-2,,")
+
+    result = sqlite_ledger("import", str(path))
+
+    assert result.exit_code == 0, result.stderr
+    assert _subsidy_by_date(sqlite_ledger) == {
+        "2024-04-10": "100000.00",
+        "2024-05-01": "40000.00",
+        "2024-05-31": "40000.00",
+        "2024-06-01": "60000.00",
+        "2024-06-30": "60000.00",
+        "2024-07-01": "10000.00",
+        "2024-12-31": "10000.00",
+    }
+
+
+@pytest.mark.parametrize(
+    ("tranches", "receipt"),
+    [
+        # the file's tranche is too small: 07-01 would stand at -5,000.00
+        ((("拨-1", "100000", "2024-04-10"),), "2024-06-01,,B0001,G1,,disburse,5000,subsidy,,,拨-2,,"),
+        # the file's tranche is one the ledger holds already: it brings nothing in (07-01: -10,000.00;
+        # counted as coming, 07-01 had stood at +10,000.00 for the spend)
+        (
+            (("拨-1", "80000", "2024-04-10"), ("拨-2", "20000", "2024-06-01")),
+            "2024-06-01,,B0001,G1,,disburse,20000,subsidy,,,拨-2,,",
+        ),
+    ],
+    ids=["too small", "already recorded"],
+)
+def test_a_file_whose_receipts_do_not_pay_for_it_is_refused_and_writes_nothing(
+    sqlite_ledger: Ledger, tmp_path: Path, tranches: tuple[tuple[str, str, str], ...], receipt: str
+) -> None:
+    _books(sqlite_ledger, *tranches)
+    before = (sqlite_ledger.event_count(), _subsidy_by_date(sqlite_ledger))
+
+    result = sqlite_ledger("import", str(_file(tmp_path, SPEND_0501, receipt)))
+
+    assert result.exit_code == 3, result.stderr
+    assert "vouchers.csv:2: spending 60,000.00 from the subsidy" in result.stderr, result.stderr
+    assert "ring-fence, 003 第十条" in result.stderr
+    assert (sqlite_ledger.event_count(), _subsidy_by_date(sqlite_ledger)) == before
+
+
+def test_the_file_s_receipts_count_for_the_ring_fence_alone(sqlite_ledger: Ledger, tmp_path: Path) -> None:
+    """A disposal leaving less than ordered recoveries still owe (refused on the command line) is
+    refused in a file too, whatever receipts the file lists: here one the ledger holds already,
+    which a red-team pass found carrying the disposal through."""
+    approved_district_grant(sqlite_ledger)
+    sqlite_ledger.ok("disburse", "G1", "--amount", "100000", "--voucher", "V1", "--date", "2024-05-01")
+    sqlite_ledger.ok(
+        "recover", "order", "G1", "--amount", "50000", "--reason", "违规", "--document", "追-1",
+        "--date", "2024-06-01", role="approver",
+    )  # fmt: skip
+    before = sqlite_ledger.event_count()
+    path = _file(
+        tmp_path,
+        "2024-06-10,,,G1,,dispose,100000,subsidy,,,批-1,,returned",
+        "2024-05-01,,,G1,,disburse,100000,,,,V1,,",
+    )
+
+    result = sqlite_ledger("import", str(path))
+
+    assert result.exit_code == 3, result.stderr
+    assert "vouchers.csv:2:" in result.stderr and "ordered recoveries" in result.stderr, result.stderr
+    assert sqlite_ledger.event_count() == before
