@@ -28,7 +28,7 @@ import copy
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -443,7 +443,9 @@ class Signatures:
                 key.verify(sig.signature, signed.body.encode("utf-8"))
             except (CheckpointError, InvalidSignature, ValueError):
                 continue
-            if person.role_on(day) == "approver":
+            # an approver at the size signed (the person's role in the registry as the log stood
+            # then), on a day of their approver's period: the timestamp is the signer's to write
+            if person.role == "approver" and person.role_on(day) == "approver":
                 return None
         return _(
             "not signed by an approver registered at its size {size} with their key then (signed as {names})"
@@ -483,8 +485,16 @@ def _leaf_set(leaves: Any) -> set[bytes]:
     return {raw[i : i + 32] for i in range(0, len(raw), 32)}
 
 
+# business dates are Chongqing's (UTC+8, no daylight saving), as the ledger judged the signer's role
+_CHONGQING = timezone(timedelta(hours=8))
+
+
 def _day(timestamp: str) -> date | None:
+    """A checkpoint's time as the business date it was signed on in Chongqing."""
     try:
-        return date.fromisoformat(timestamp[:10])
+        moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
     except ValueError:
         return None
+    if moment.tzinfo is None:
+        return moment.date()
+    return moment.astimezone(_CHONGQING).date()
