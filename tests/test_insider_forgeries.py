@@ -93,6 +93,30 @@ def _reversal_to_the_other_fund_source(ledger: Ledger) -> None:
     )  # fmt: skip
 
 
+def _reversal_dated_before_its_spend(ledger: Ledger) -> None:
+    """记-1's 60,000.00 taken back on 04-12, before it was spent on 04-15: the days between stand
+    credited with money never spent (a spend dated then would pass on it)."""
+    _forge(
+        ledger, "ExpenditureReversed", voucher="记-1", reason="x", amount=Decimal("60000"), source="subsidy",
+        category="equipment", content="", spent_on=date(2024, 4, 15), occurred_on=date(2024, 4, 12),
+    )  # fmt: skip
+
+
+def _reversal_naming_another_date(ledger: Ledger) -> None:
+    """The same, the reversal saying its spend was dated 04-11, so it looks dated after it."""
+    _forge(
+        ledger, "ExpenditureReversed", voucher="记-1", reason="x", amount=Decimal("60000"), source="subsidy",
+        category="equipment", content="", spent_on=date(2024, 4, 11), occurred_on=date(2024, 4, 12),
+    )  # fmt: skip
+
+
+def _tranche_reversal_naming_another_date(ledger: Ledger) -> None:
+    _forge(
+        ledger, "DisbursementReversed", voucher="拨-1", reason="x", amount=Decimal("100000"),
+        received_on=date(2024, 4, 20), occurred_on=date(2024, 4, 22),
+    )  # fmt: skip
+
+
 def _reversal_of_no_spend(ledger: Ledger) -> None:
     _forge(
         ledger, "ExpenditureReversed", voucher="记-9", reason="x", amount=Decimal("1000"), source="subsidy",
@@ -162,6 +186,24 @@ FORGERIES: dict[str, tuple[Callable[[Ledger], None], list[str]]] = {
     "reversal to the other fund source": (
         _reversal_to_the_other_fund_source,
         ["does not repeat it", "(matching/equipment/ against subsidy/equipment/)"],
+    ),
+    "reversal dated before its spend": (
+        _reversal_dated_before_its_spend,
+        ["reversal date: ExpenditureReversed dated 2024-04-12 reverses an act of grant G1 dated 2024-04-15"],
+    ),
+    "reversal naming another date": (
+        _reversal_naming_another_date,
+        [
+            "a reversal of the expenditure 记-1 of grant G1",
+            "says it was dated 2024-04-11, but it was dated 2024-04-15",
+        ],
+    ),
+    "tranche reversal naming another date": (
+        _tranche_reversal_naming_another_date,
+        [
+            "a reversal of the disbursement 拨-1 of grant G1",
+            "says it was dated 2024-04-20, but it was dated 2024-04-10",
+        ],
     ),
     "reversal of no spend": (
         _reversal_of_no_spend,

@@ -127,13 +127,14 @@ class _Encoded:
         self.vouchers = Vouchers()
         self._acts: list[VoucherRow] = []
 
-    def add(self, spent: SpendingRow) -> None:
+    def add(self, spent: SpendingRow, said: int = 0) -> None:
+        """``said``: for a reversal, the date it says its expenditure bears (a day number; 0: none)."""
         self.stream.append(spent)
         acts = self._acts
         detail = f"{spent[5]}{SEP}{spent[6]}{SEP}{spent[7]}"
-        acts.append(
-            act_row(spent[2], "spend", spent[8], spent[0], spent[4] != "spend", str(spent[9]), detail)
-        )
+        undo = spent[4] != "spend"
+        day = said if undo else spent[1].toordinal()
+        acts.append(act_row(spent[2], "spend", spent[8], spent[0], undo, str(spent[9]), detail, day))
         if len(acts) >= _ROWS_A_CHUNK:
             self.vouchers.extend(acts)
             acts.clear()
@@ -153,15 +154,15 @@ class _Encoded:
 _Found = tuple[bytes, list[str], int, list[Problem]]  # digest, sheet names, rows, reversals at fault
 
 
-def _packed(row: SpendingRow) -> tuple[Any, ...]:
+def _packed(row: SpendingRow, said: int = 0) -> tuple[Any, ...]:
     """A row as plain values (the date as its day number, the amount as its text), as it is kept
     and sent: pickling a date and a Decimal took a fourteenth of a million-event bundle's
-    verification."""
-    return (row[0], row[1].toordinal(), *row[2:9], str(row[9]), *row[10:])
+    verification; last, for a reversal, the date it says its expenditure bears (``_Encoded.add``)."""
+    return (row[0], row[1].toordinal(), *row[2:9], str(row[9]), row[10], said)
 
 
 def _unpacked(r: tuple[Any, ...]) -> SpendingRow:
-    return [r[0], date.fromordinal(r[1]), *r[2:9], Decimal(r[9]), *r[10:]]
+    return [r[0], date.fromordinal(r[1]), *r[2:9], Decimal(r[9]), r[10]]
 
 
 def encoded_apart(inbox: Any) -> _Found:
@@ -171,7 +172,7 @@ def encoded_apart(inbox: Any) -> _Found:
     append = encoded.add
     while chunk := inbox.recv():
         for r in pickle.loads(chunk):  # the verifying process's own pickles of plain values
-            append(_unpacked(r))
+            append(_unpacked(r), r[11])
     return encoded.finish()
 
 
@@ -219,7 +220,7 @@ class SpendingRows:
         if len(pending) >= _ROWS_A_CHUNK:
             self._write_pending()
         if self._here is not None:
-            self._here.add(_unpacked(packed))
+            self._here.add(_unpacked(packed), packed[11])
         self._count += 1
         self.net += change
 
@@ -255,8 +256,8 @@ class SpendingRows:
         if found[2] == self._count:
             return found
         encoded = _Encoded()  # the second process failed or was stopped: the rows kept in the file, here
-        for row in self:
-            encoded.add(row)
+        for r in self._kept():
+            encoded.add(_unpacked(r), r[11])
         return encoded.finish()
 
     def _write_pending(self) -> None:
@@ -268,6 +269,11 @@ class SpendingRows:
             self._pending = []
 
     def __iter__(self) -> Iterator[SpendingRow]:
+        for r in self._kept():
+            yield _unpacked(r)
+
+    def _kept(self) -> Iterator[tuple[Any, ...]]:
+        """The rows kept in the file, packed."""
         self._write_pending()
         self._file.flush()
         self._file.seek(0)
@@ -276,8 +282,7 @@ class SpendingRows:
                 chunk: list[tuple[Any, ...]] = pickle.load(self._file)  # our own temporary file
             except EOFError:
                 return
-            for r in chunk:
-                yield _unpacked(r)
+            yield from chunk
 
 
 def _dropped(_name: str, _data: bytes) -> None:
@@ -353,6 +358,17 @@ class GrantTotals:
         book[day] = book.get(day, _ZERO) + change
         if day > self.last_day[source]:
             self.last_day[source] = day
+
+
+def _said_on(state: dict[str, Any], kind: str) -> str:
+    """The date a reversal says the act it reverses bears ("" where it says none: a reversal of
+    an act an earlier version kept without its date)."""
+    key = "spent_on" if kind == "ExpenditureReversed" else "received_on"
+    return "" if _value(state.get(key)) is None else _day(state, key)
+
+
+def _ordinal(day: str) -> int:
+    return date.fromisoformat(day).toordinal() if day else 0
 
 
 def _value(raw: Any) -> Any:
@@ -542,7 +558,11 @@ class Replay:
         receipt = _RECEIPTS.get(kind) or _RECEIPT_UNDONE.get(kind)
         if receipt is not None:
             tied = self.vouchers.act if kind in _RECEIPTS else self.vouchers.reversal
-            tied(totals.grant_id, receipt, _text(state, "voucher"), leaf_index, str(amount.quantize(_CENT)))
+            day = _said_on(state, kind) if kind in _RECEIPT_UNDONE else on
+            voucher = _text(state, "voucher")
+            tied(
+                totals.grant_id, receipt, voucher, leaf_index, str(amount.quantize(_CENT)), "", _ordinal(day)
+            )
         if kind in _FIXED:
             totals.amounts[_FIXED[kind]] += amount
             if kind in ("SubsidyDisbursed", "MatchingReceived"):
@@ -589,6 +609,7 @@ class Replay:
                         voucher,
                         str(shown),
                         _text(state, "actor"),
+                        0 if sign == 1 else _ordinal(_said_on(state, kind)),
                     ),
                     shown if sign == 1 else -shown,
                 )
@@ -648,6 +669,12 @@ class Replay:
             return _(
                 "approval first: {kind} dated {day} is before grant {grant}'s approval on {approved}"
             ).format(kind=kind, day=on, grant=grant, approved=totals.approved_on)
+        said = _said_on(state, kind) if kind in _UNDATED_BY_APPROVAL else ""
+        if said and on < said:
+            return _(
+                "reversal date: {kind} dated {day} reverses an act of grant {grant} dated {said}; a reversal "
+                "is dated on or after the act it reverses (ledger/rules.py reversed_after_spending)"
+            ).format(kind=kind, day=on, grant=grant, said=said)
         if kind == "SubsidyDisbursed":
             total = totals.received_peak(on) + amount
             if total > totals.amounts["approved"]:

@@ -11,6 +11,7 @@ some 130 MB at a million events) and compared once, at the end of the replay."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import date
 
 from audit.verifier.i18n import N_, _
 
@@ -26,11 +27,15 @@ KINDS = {
 Problem = tuple[int, str]  # the leaf of the event at fault, and why
 
 
-Row = tuple[bytes, int, int, bytes]  # the act's key, leaf, 1 if a reversal, amount and detail
+# the act's key, leaf, 1 if a reversal, amount and detail, and the act's date (a day number): its
+# own, or for a reversal the date it says the act it reverses bears (0: it says none)
+Row = tuple[bytes, int, int, bytes, int]
 SEP = "\x1f"
 
 
-def row(grant: str, kind: str, voucher: str, leaf: int, undo: int, amount: str, detail: str) -> Row:
+def row(
+    grant: str, kind: str, voucher: str, leaf: int, undo: int, amount: str, detail: str, day: int = 0
+) -> Row:
     """An act as it is kept: ``amount`` to the fen as text (1200.00), ``detail`` what else a
     reversal must repeat; bytes, since a forged record's text may hold a lone surrogate, which
     SQLite takes in no string."""
@@ -39,6 +44,7 @@ def row(grant: str, kind: str, voucher: str, leaf: int, undo: int, amount: str, 
         leaf,
         undo,
         f"{amount}{SEP}{detail}".encode("utf-8", "surrogatepass"),
+        day,
     )
 
 
@@ -47,13 +53,18 @@ class Vouchers:
         self._db: sqlite3.Connection | None = None
         self._rows: list[Row] = []
 
-    def act(self, grant: str, kind: str, voucher: str, leaf: int, amount: str, detail: str = "") -> None:
+    def act(
+        self, grant: str, kind: str, voucher: str, leaf: int, amount: str, detail: str = "", day: int = 0
+    ) -> None:
         """An act recorded under ``voucher``: ``amount`` to the fen as text (1200.00), ``detail``
-        what else a reversal must repeat."""
-        self.extend([row(grant, kind, voucher, leaf, 0, amount, detail)])
+        what else a reversal must repeat, ``day`` its date."""
+        self.extend([row(grant, kind, voucher, leaf, 0, amount, detail, day)])
 
-    def reversal(self, grant: str, kind: str, voucher: str, leaf: int, amount: str, detail: str = "") -> None:
-        self.extend([row(grant, kind, voucher, leaf, 1, amount, detail)])
+    def reversal(
+        self, grant: str, kind: str, voucher: str, leaf: int, amount: str, detail: str = "", day: int = 0
+    ) -> None:
+        """``day``: the date the reversal says its act bears."""
+        self.extend([row(grant, kind, voucher, leaf, 1, amount, detail, day)])
 
     def extend(self, rows: list[Row]) -> None:
         """Acts and reversals as ``row`` makes them (a caller with many builds them itself)."""
@@ -66,8 +77,9 @@ class Vouchers:
             return
         if self._db is None:
             self._db = sqlite3.connect("")  # a private temporary database, deleted when closed
-            self._db.execute("CREATE TABLE acts (key BLOB, leaf INTEGER, undo INTEGER, what BLOB)")
-        self._db.executemany("INSERT INTO acts VALUES (?, ?, ?, ?)", self._rows)
+            table = "CREATE TABLE acts (key BLOB, leaf INTEGER, undo INTEGER, what BLOB, day INTEGER)"
+            self._db.execute(table)
+        self._db.executemany("INSERT INTO acts VALUES (?, ?, ?, ?, ?)", self._rows)
         self._rows = []
 
     def problems(self) -> list[Problem]:
@@ -106,18 +118,18 @@ def _problems(db: sqlite3.Connection) -> list[Problem]:
         found.append((last, message.format(**_parts(key), first=first)))
     # each reversal with the acts of its voucher (one scan: the reversals are few)
     tied = db.execute(
-        "SELECT key, leaf, undo, what FROM acts WHERE key IN (SELECT key FROM acts WHERE undo = 1) "
+        "SELECT key, leaf, undo, what, day FROM acts WHERE key IN (SELECT key FROM acts WHERE undo = 1) "
         "ORDER BY key, leaf"
     )
-    acts: list[tuple[int, bytes]] = []  # the acts of the key read so far, in leaf order
+    acts: list[tuple[int, bytes, int]] = []  # the acts of the key read so far, in leaf order
     current = None
-    for key, leaf, undo, what in tied:
+    for key, leaf, undo, what, day in tied:
         if key != current:
             current, acts = key, []
         if not undo:
-            acts.append((leaf, what))
+            acts.append((leaf, what, day))
             continue
-        why = _unmatched(key, what, acts)
+        why = _unmatched(key, what, day, acts)
         if why is not None:
             found.append((leaf, why))
     return found
@@ -127,10 +139,11 @@ def _shown(detail: str) -> str:
     return detail.replace(SEP, "/")
 
 
-def _unmatched(key: bytes, what: bytes, acts: list[tuple[int, bytes]]) -> str | None:
-    """Why a reversal (``what``: its amount and detail) undoes none of ``acts``, the earlier acts
-    of its voucher; None if it undoes one as it was."""
-    if any(was == what for _leaf, was in acts):
+def _unmatched(key: bytes, what: bytes, day: int, acts: list[tuple[int, bytes, int]]) -> str | None:
+    """Why a reversal (``what``: its amount and detail; ``day``: the date it says its act bears,
+    0 for none) undoes none of ``acts``, the earlier acts of its voucher; None if it undoes one as
+    it was."""
+    if any(was == what and (not day or not on or on == day) for _leaf, was, on in acts):
         return None
     named = _parts(key)
     if not acts:
@@ -138,7 +151,15 @@ def _unmatched(key: bytes, what: bytes, acts: list[tuple[int, bytes]]) -> str | 
             "a reversal of the {kind} {voucher} of grant {grant}, which has no such {kind} before it "
             "(ledger/grant.py reverse)"
         ).format(**named)
-    original, was = acts[-1]
+    same = [(leaf, on) for leaf, was, on in acts if was == what]
+    if same:  # as it was but for its date: the ledger judges a reversal's date against its act's
+        original, on = same[-1]
+        return _(
+            "a reversal of the {kind} {voucher} of grant {grant} (leaf {original}) says it was dated "
+            "{said}, but it was dated {day}; a reversal names the act it reverses as it was recorded "
+            "(ledger/grant.py reverse)"
+        ).format(**named, original=original, said=_date(day), day=_date(on))
+    original, was, _on = acts[-1]
     amount, detail = what.decode("utf-8", "backslashreplace").split(SEP, 1)
     was_amount, was_detail = was.decode("utf-8", "backslashreplace").split(SEP, 1)
     return _(
@@ -152,3 +173,7 @@ def _unmatched(key: bytes, what: bytes, acts: list[tuple[int, bytes]]) -> str | 
         was=was_amount,
         detail="" if detail == was_detail else f" ({_shown(detail)} against {_shown(was_detail)})",
     )
+
+
+def _date(day: int) -> str:
+    return date.fromordinal(day).isoformat() if 0 < day <= date.max.toordinal() else str(day)
