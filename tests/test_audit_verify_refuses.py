@@ -338,6 +338,23 @@ def test_a_record_with_a_key_given_twice_fails(bundle: Path) -> None:
 # ----------------------------------------------------------------------------- M3: no crash, no hang
 
 
+def test_numbers_of_thousands_of_digits_fail_cleanly(bundle: Path) -> None:
+    """Python reads no integer past 4,300 digits: an event id of 5,000 (a field no hash covers) and a
+    checkpoint's size of 5,000 had ended the verifier "internal error", exit 1 (a red-team pass)."""
+    lines, n = _line_of(bundle, "S1")
+    lines[n] = re.sub(rb'"event_id":[0-9]+', b'"event_id":' + b"9" * 5000, lines[n], count=1)
+    _write_lines(bundle, lines)
+    checkpoint = next((bundle / "checkpoints").glob("*.txt"))
+    body = checkpoint.read_text(encoding="utf-8").split("\n")
+    body[1] = "9" * 5000
+    checkpoint.write_text("\n".join(body), encoding="utf-8")
+    write_manifest(bundle)
+    code, out = _verify(bundle)
+    assert code == 6, out
+    assert f"events.jsonl line {n + 1}: not a JSON event line" in out, out
+    assert "is not a decimal tree size" in out, out
+
+
 def test_a_record_nested_past_the_recursion_limit_fails_cleanly(bundle: Path) -> None:
     lines, n = _line_of(bundle, "S1")
     data = b"[" * 100_000 + b"]" * 100_000
