@@ -389,7 +389,13 @@ def _lines_holding(path: Path, needle: bytes) -> Iterator[bytes]:
     resident size)."""
     with path.open("rb") as handle:
         rest = b""
+        parts: list[bytes] = []  # a line longer than a chunk, gathered and joined once
         while chunk := handle.read(_SEARCHED):
+            if b"\n" not in chunk:
+                parts.append(chunk)
+                continue
+            if parts:
+                rest, parts = rest + b"".join(parts), []
             block = rest + chunk if rest else chunk
             cut = block.rfind(b"\n") + 1  # whole lines only; the rest waits for the next chunk
             at = block.find(needle, 0, cut)
@@ -399,6 +405,7 @@ def _lines_holding(path: Path, needle: bytes) -> Iterator[bytes]:
                 yield block[start:end]
                 at = block.find(needle, end, cut)
             rest = block[cut:]
+        rest += b"".join(parts)
         if needle in rest:
             yield rest
 

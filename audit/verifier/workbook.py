@@ -185,19 +185,25 @@ def check_event_log(directory_name: str) -> EventLogCheck | None:
         layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, sink, form=form, errors="surrogatepass"
     )
     predictable = True
-    carry = b""
+    parts: list[bytes] = []  # the line not yet ended (joined once: see ``scan.lines``)
     with events.open("rb") as handle:
         for chunk in iter(lambda: handle.read(CHUNK), b""):
             file_digest.update(chunk)
-            lines = (carry + chunk).split(b"\n")
-            carry = lines.pop()
+            if b"\n" not in chunk:
+                parts.append(chunk)
+                continue
+            lines = chunk.split(b"\n")
+            if parts:
+                parts.append(lines[0])
+                lines[0] = b"".join(parts)
+            parts = [lines.pop()]
             for raw in lines if predictable else ():
                 row = _log_row(raw)
                 if row is None:
                     predictable = False
                     break
                 stream.append(row)
-    predictable = predictable and not carry
+    predictable = predictable and not any(parts)
     stream.close()
     sheets, actual = _event_log_sheets(directory / WORKBOOK, stream.rows)
     matches = predictable and sheets == expected and actual == sheet_digest.digest()
