@@ -114,6 +114,9 @@ class Registry:
     root: str | None = None
     root_fingerprint: str | None = None  # of the root's first key: the ledger's trust root
     by_key: dict[str, str] = field(default_factory=dict)  # current key fingerprint -> name
+    # every key fingerprint ever registered -> the one person it was registered to: a key is one
+    # person's, so that what it signed under one name is never another's (duties are by name)
+    ever: dict[str, str] = field(default_factory=dict)
 
     def signer(self, fingerprint: str) -> Person | None:
         """The person whose current key this is, while registered (revoked people sign nothing)."""
@@ -197,7 +200,7 @@ class Registry:
             raise RegistryError(_("a person needs a name"))
         raw = _raw_key(state)
         fingerprint = key_fingerprint(raw)
-        holder = self.by_key.get(fingerprint)
+        holder = self.by_key.get(fingerprint) or self.ever.get(fingerprint)
         if holder is not None and holder != name:
             raise RegistryError(_("that key is already {holder}'s").format(holder=holder))
         if person is None:
@@ -221,7 +224,7 @@ class Registry:
 
     def _set_key(self, person: Person, raw: bytes) -> None:
         fingerprint = key_fingerprint(raw)
-        holder = self.by_key.get(fingerprint)
+        holder = self.by_key.get(fingerprint) or self.ever.get(fingerprint)
         if holder is not None and holder != person.name:
             raise RegistryError(_("that key is already {holder}'s").format(holder=holder))
         if fingerprint in person.keys and fingerprint != person.key:
@@ -232,6 +235,7 @@ class Registry:
         person.key, person.public_key = fingerprint, raw
         person.keys[fingerprint] = raw
         self.by_key[fingerprint] = person.name
+        self.ever[fingerprint] = person.name
 
 
 def _raw_key(state: dict[str, Any]) -> bytes:
