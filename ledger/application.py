@@ -748,9 +748,10 @@ def _encoded_alike(stored: Any, mine: StoredEvent) -> bool:
 
 def _dated(state: dict[str, Any]) -> bool:
     """Whether a grant's snapshot keeps its books by date (``Grant.days``, ``Grant.plans``,
-    ``Grant.recovery_days``, ``Grant.received_days``): one taken by an earlier version does not,
-    and its grant is replayed instead."""
-    return all(state.get(name) is not None for name in ("days", "plans", "recovery_days", "received_days"))
+    ``Grant.recovery_days``, ``Grant.received_days``, ``Grant.extensions``): one taken by an
+    earlier version does not, and its grant is replayed instead."""
+    books = ("days", "plans", "recovery_days", "received_days", "extensions")
+    return all(state.get(name) is not None for name in books)
 
 
 def _of_this_form(snapshot: Any) -> bool:

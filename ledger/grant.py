@@ -297,6 +297,8 @@ class Grant(Aggregate):
             grant.build_start = self.build_start
             grant.build_end = self.build_end
             grant.tier = self.tier
+            if grant.extensions is not None:
+                grant.extensions[""] = self.build_end.isoformat()  # "": the approval's, before any date
 
     class Extended(Event):
         """The build period extended by its own approval document (``grant extend``)."""
@@ -307,6 +309,9 @@ class Grant(Aggregate):
 
         def apply(self, grant: Grant) -> None:
             grant.build_end = self.end
+            if grant.extensions is not None:
+                day, end = self.occurred_on.isoformat(), self.end.isoformat()
+                grant.extensions[day] = max(grant.extensions.get(day, ""), end)
 
     class SubsidyDisbursed(Event):
         TOPIC = "grant-ledger:Grant.SubsidyDisbursed"
@@ -658,6 +663,8 @@ class Grant(Aggregate):
     # by ISO date, the subsidy disbursed that day less the disbursements reversed that day (None:
     # a snapshot taken before they were kept)
     received_days: dict[str, Decimal] | None = None
+    # the build period's end set by the approval ("") and by each extension, by ISO business date
+    extensions: dict[str, str] | None = None
     # a national base's tier named at approval, a municipal base's kind named at application (002
     # 二): "" for none, and for a snapshot taken before they were kept (none could be named then)
     tier: str = ""
@@ -700,6 +707,7 @@ class Grant(Aggregate):
         self.recovered = ZERO
         self.recovery_days = {}
         self.received_days = {}
+        self.extensions = {}
         self.disposed: dict[str, Decimal] = {"subsidy": ZERO, "matching": ZERO}
         self.days = {"subsidy": {}, "matching": {}}
         self.last_day = {"subsidy": "", "matching": ""}
@@ -803,6 +811,16 @@ class Grant(Aggregate):
         if self.received_days is not None:
             day = on.isoformat()
             self.received_days[day] = self.received_days.get(day, ZERO) + amount
+
+    def build_end_on(self, on: date) -> date | None:
+        """The end of the build period as it stood on ``on``: the approval's, or the latest an
+        extension dated on or before ``on`` set."""
+        ends = self.extensions
+        if not ends or self.build_end is None:
+            return self.build_end
+        day = on.isoformat()
+        standing = [end for since, end in ends.items() if since <= day]
+        return date.fromisoformat(max(standing)) if standing else self.build_end
 
     def received_peak(self, on: date) -> Decimal:
         """The greatest subsidy received at the end of ``on`` and of every later date."""

@@ -1906,6 +1906,11 @@ class GrantFacts(Protocol):
     def build_end(self) -> date | None: ...
     @property
     def subsidy_received(self) -> Decimal: ...
+    def build_end_on(self, on: date) -> date | None:
+        """The end of the build period as it stood on ``on``: the approval's, or the latest an
+        extension dated on or before ``on`` set (the end now where the dates are not known)."""
+        ...
+
     def received_peak(self, on: date) -> Decimal:
         """The greatest subsidy received at the end of ``on`` and of every later date (the
         total where the days are not known)."""
@@ -2161,11 +2166,13 @@ def spent_on_permitted_category(grant: GrantFacts, act: Act, policy: Policy) -> 
 
 
 def spent_in_build_period(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
-    start, end = grant.build_start, grant.build_end
+    """Spending dated within the build period as it stood on its date: an extension dated later
+    does not reach back over days the period had already ended on."""
+    start, end = grant.build_start, grant.build_end_on(act.on)
     if start is None or end is None or start <= act.on <= end:
         return None
     clause = build_clause(policy.programme(grant.programme), policy)
-    return within_build_period(grant.grant_id, act.on, grant.build_start, grant.build_end, clause)
+    return within_build_period(grant.grant_id, act.on, start, end, clause)
 
 
 def paid_from_own_source(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:

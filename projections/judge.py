@@ -214,6 +214,9 @@ class JudgedGrant:
     def subsidy_received(self) -> Decimal:
         return from_fen(self.row["subsidy_received"])
 
+    def build_end_on(self, on: date) -> date | None:
+        return self.build_end  # the kept facts hold the end now, not the dates of extensions
+
     def received_peak(self, on: date) -> Decimal:
         return self.subsidy_received  # the kept facts hold no receipts by date: the total, as before
 
