@@ -232,7 +232,7 @@ def record_file(
     the file's own later tranche. ``stage(label)``: each pass's progress."""
     from ledger.import_format import read_rows
 
-    verdict = _recorded(app, cells, reopen, stage=stage, tell=tell, **options)
+    verdict = _recorded(app, cells, reopen, stage, tell, **options)
     if not verdict.bad:
         return verdict
     coming = _coming_receipts(read_rows(reopen()), _later_in_ledger(app, verdict.grants))
@@ -251,9 +251,8 @@ def _recorded(
     app: GrantLedger,
     cells: Iterator[list[Any]],
     reopen: Callable[[], Iterator[list[Any]]],
-    *,
-    stage: Callable[[str], AbstractContextManager[Callable[[int], None] | None]] = _unstaged,
-    tell: Callable[[Disorder], None] | None = None,
+    stage: Callable[[str], AbstractContextManager[Callable[[int], None] | None]],
+    tell: Callable[[Disorder], None] | None,
     **options: Any,
 ) -> ImportResult:
     """``record_file`` but for the file's receipts: the rows in the file's order, or, where a grant

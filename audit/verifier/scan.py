@@ -345,24 +345,40 @@ def untrusted_row(index: Any, event_id: Any, stated: Any, record: dict[str, Any]
     return [cell(v) for v in layout.event_log_row(cell(index), cell(event_id), cell(stated), record)]
 
 
+class Lines:
+    """A file's lines from its chunks as they are read (``feed``), without their newlines; a line
+    longer than a chunk is gathered in parts and joined once (joined chunk by chunk, a line of
+    512 MB took two minutes). ``rest``: what follows the last newline."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []  # the line not yet ended, in the chunks read so far
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """The lines ``chunk`` ends."""
+        if b"\n" not in chunk:
+            self._parts.append(chunk)
+            return []
+        lines = chunk.split(b"\n")
+        if self._parts:
+            self._parts.append(lines[0])
+            lines[0] = b"".join(self._parts)
+        self._parts = [lines.pop()]
+        return lines
+
+    @property
+    def rest(self) -> bytes:
+        return b"".join(self._parts)
+
+
 def lines(path: Path, progress: Callable[[int], None] | None = None) -> Iterator[bytes]:
-    """The lines of ``path`` without their newline, read in large chunks. A line longer than a
-    chunk is gathered in parts and joined once (joined chunk by chunk, a line of 512 MB took two
-    minutes)."""
-    parts: list[bytes] = []  # the line not yet ended, in the chunks read so far
+    """The lines of ``path`` without their newline, read in large chunks (a last line of blanks
+    aside)."""
+    split = Lines()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(CHUNK), b""):
             if progress is not None:
                 progress(len(chunk))
-            if b"\n" not in chunk:
-                parts.append(chunk)
-                continue
-            lines = chunk.split(b"\n")
-            if parts:
-                parts.append(lines[0])
-                lines[0] = b"".join(parts)
-            parts = [lines.pop()]
-            yield from lines
-    carry = b"".join(parts)
+            yield from split.feed(chunk)
+    carry = split.rest
     if carry.strip():
         yield carry

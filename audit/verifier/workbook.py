@@ -22,7 +22,7 @@ from audit.verifier.background import Background, BackgroundError
 from audit.verifier.description import bundle_format
 from audit.verifier.i18n import _
 from audit.verifier.report import CHUNK, EVENTS, WORKBOOK, Report
-from audit.verifier.scan import EXPORTED, WITHHELD, untrusted_row
+from audit.verifier.scan import EXPORTED, WITHHELD, Lines, untrusted_row
 from audit.verifier.xlsx import (
     PackageError,
     SheetStream,
@@ -185,25 +185,18 @@ def check_event_log(directory_name: str) -> EventLogCheck | None:
         layout.EVENT_LOG_SHEET, layout.EVENT_LOG_HEADERS, sink, form=form, errors="surrogatepass"
     )
     predictable = True
-    parts: list[bytes] = []  # the line not yet ended (joined once: see ``scan.lines``)
+    split = Lines()
     with events.open("rb") as handle:
         for chunk in iter(lambda: handle.read(CHUNK), b""):
             file_digest.update(chunk)
-            if b"\n" not in chunk:
-                parts.append(chunk)
-                continue
-            lines = chunk.split(b"\n")
-            if parts:
-                parts.append(lines[0])
-                lines[0] = b"".join(parts)
-            parts = [lines.pop()]
+            lines = split.feed(chunk)
             for raw in lines if predictable else ():
                 row = _log_row(raw)
                 if row is None:
                     predictable = False
                     break
                 stream.append(row)
-    predictable = predictable and not any(parts)
+    predictable = predictable and not split.rest
     stream.close()
     sheets, actual = _event_log_sheets(directory / WORKBOOK, stream.rows)
     matches = predictable and sheets == expected and actual == sheet_digest.digest()
