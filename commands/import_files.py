@@ -64,9 +64,22 @@ _LONG_RUN = re.compile(rb"<[^<]{%d}" % (RUN_MAX + 1))
 # Chinese characters (CJK ideographs and punctuation, full-width forms) as UTF-8 reads them
 _CHINESE = re.compile("[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 _FOREIGN = re.compile("[^\x00-\x7f]+")  # a run of other than ASCII
-# letters two UTF-8 bytes make past Latin-1 (Latin Extended to Arabic), as GBK's common characters
-# read as UTF-8 are (实训 as ʵѵ)
-_PAST_LATIN1 = re.compile("[\u0100-\u07ff]")
+# where the scripts two UTF-8 bytes write begin (Latin, IPA and modifier letters, combining marks,
+# Greek, Cyrillic, Armenian, Hebrew, Arabic, Syriac and Thaana): GBK's common characters read as
+# UTF-8 are letters of one of them each, two of them seldom of one (实训 as ʵѵ: a modifier letter
+# and a Cyrillic one), where a word a person wrote keeps to one
+_SCRIPTS = (0x80, 0x250, 0x300, 0x370, 0x400, 0x530, 0x590, 0x600, 0x700, 0x800)
+
+
+def _mixed_scripts(text: str) -> bool:
+    """Whether a run of other than ASCII in ``text`` holds letters of two of those scripts."""
+    from bisect import bisect_right
+
+    for run in _FOREIGN.findall(text):
+        scripts = {bisect_right(_SCRIPTS, ord(c)) for c in run if ord(c) < 0x800}
+        if len(scripts) > 1:
+            return True
+    return False
 _DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 # The columns of a workbook's sheet an import reads: those of the import format (HEADER and the
 # optional ones ALIASES names, 18) several times over, room for a finance system's own columns
@@ -223,8 +236,8 @@ def _gbk_read_as_utf8(path: Path, f: Any) -> None:
             gbk = line.decode("gb18030")
         except UnicodeDecodeError:
             return
-        if not _common(gbk) or not _PAST_LATIN1.search(line.decode("utf-8")):
-            return  # ¥, ×, é: what a UTF-8 file of Latin-1's letters and signs holds
+        if not _common(gbk) or not _mixed_scripts(line.decode("utf-8")):
+            return  # Müller ¥200, Łódź, Jīdiàn, ООО, Αθήνα: words of one script each, as UTF-8 writes them
         as_utf8 = _FOREIGN.search(line.decode("utf-8"))
         as_gbk = _FOREIGN.search(gbk)
         msg = _(

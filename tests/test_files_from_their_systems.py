@@ -365,3 +365,21 @@ def test_a_file_of_its_header_alone_says_so_and_writes_nothing(sqlite_ledger: Le
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == "empty-day.csv holds no rows after its header; nothing written"
     assert sqlite_ledger.event_count() == before
+
+
+@pytest.mark.parametrize(
+    "payee", ["Jīdiàn Gōngsī", "ООО Ромашка", "Αθήνα Training", "Łódź Sp. z o.o.", "Müller ¥200"]
+)
+def test_utf8_without_chinese_or_a_bom_is_read_as_utf8(
+    sqlite_ledger: Ledger, tmp_path: Path, payee: str
+) -> None:
+    """Words of one script each, whose bytes GBK would read as common characters (ООО as 袨袨袨): a
+    red-team pass found them refused as GBK read as UTF-8, which takes letters of two scripts in
+    one run (实训 as ʵѵ)."""
+    _funded(sqlite_ledger)
+    path = tmp_path / "books.csv"
+    row = f"2024-05-10,,B0001,G1,,spend,1000,subsidy,equipment,,S1,{payee},"
+    path.write_bytes(f"{','.join(HEADER)}\n{row}\n".encode())
+    result = sqlite_ledger("import", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert [r["payee"] for r in _exported(sqlite_ledger)] == [payee]
