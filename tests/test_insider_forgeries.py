@@ -110,6 +110,15 @@ def _reversal_naming_another_date(ledger: Ledger) -> None:
     )  # fmt: skip
 
 
+def _reversal_naming_no_date(ledger: Ledger) -> None:
+    """The reversal of 04-12 naming no date for its spend, as an earlier version's might: judged
+    against the spend's own date (found by a red-team pass: it had passed)."""
+    _forge(
+        ledger, "ExpenditureReversed", voucher="记-1", reason="x", amount=Decimal("60000"), source="subsidy",
+        category="equipment", content="", spent_on=None, occurred_on=date(2024, 4, 12),
+    )  # fmt: skip
+
+
 def _tranche_reversal_naming_another_date(ledger: Ledger) -> None:
     _forge(
         ledger, "DisbursementReversed", voucher="拨-1", reason="x", amount=Decimal("100000"),
@@ -196,6 +205,13 @@ FORGERIES: dict[str, tuple[Callable[[Ledger], None], list[str]]] = {
         [
             "a reversal of the expenditure 记-1 of grant G1",
             "says it was dated 2024-04-11, but it was dated 2024-04-15",
+        ],
+    ),
+    "reversal naming no date": (
+        _reversal_naming_no_date,
+        [
+            "a reversal of the expenditure 记-1 of grant G1",
+            "is dated 2024-04-12, before the act it reverses, dated 2024-04-15",
         ],
     ),
     "tranche reversal naming another date": (

@@ -133,8 +133,12 @@ class _Encoded:
         acts = self._acts
         detail = f"{spent[5]}{SEP}{spent[6]}{SEP}{spent[7]}"
         undo = spent[4] != "spend"
-        day = said if undo else spent[1].toordinal()
-        acts.append(act_row(spent[2], "spend", spent[8], spent[0], undo, str(spent[9]), detail, day))
+        on = spent[1].toordinal()
+        acts.append(
+            act_row(
+                spent[2], "spend", spent[8], spent[0], undo, str(spent[9]), detail, said if undo else on, on
+            )
+        )
         if len(acts) >= _ROWS_A_CHUNK:
             self.vouchers.extend(acts)
             acts.clear()
@@ -557,12 +561,14 @@ class Replay:
             totals.build_end = _day(state, "build_end")
         receipt = _RECEIPTS.get(kind) or _RECEIPT_UNDONE.get(kind)
         if receipt is not None:
-            tied = self.vouchers.act if kind in _RECEIPTS else self.vouchers.reversal
-            day = _said_on(state, kind) if kind in _RECEIPT_UNDONE else on
-            voucher = _text(state, "voucher")
-            tied(
-                totals.grant_id, receipt, voucher, leaf_index, str(amount.quantize(_CENT)), "", _ordinal(day)
-            )
+            voucher, fen = _text(state, "voucher"), str(amount.quantize(_CENT))
+            if kind in _RECEIPTS:
+                self.vouchers.act(totals.grant_id, receipt, voucher, leaf_index, fen, "", _ordinal(on))
+            else:
+                said = _ordinal(_said_on(state, kind))
+                self.vouchers.reversal(
+                    totals.grant_id, receipt, voucher, leaf_index, fen, "", said, _ordinal(on)
+                )
         if kind in _FIXED:
             totals.amounts[_FIXED[kind]] += amount
             if kind in ("SubsidyDisbursed", "MatchingReceived"):

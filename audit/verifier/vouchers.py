@@ -28,13 +28,22 @@ Problem = tuple[int, str]  # the leaf of the event at fault, and why
 
 
 # the act's key, leaf, 1 if a reversal, amount and detail, and the act's date (a day number): its
-# own, or for a reversal the date it says the act it reverses bears (0: it says none)
-Row = tuple[bytes, int, int, bytes, int]
+# own, or for a reversal the date it says the act it reverses bears (0: it says none); last, a
+# reversal's own date (0 for an act)
+Row = tuple[bytes, int, int, bytes, int, int]
 SEP = "\x1f"
 
 
 def row(
-    grant: str, kind: str, voucher: str, leaf: int, undo: int, amount: str, detail: str, day: int = 0
+    grant: str,
+    kind: str,
+    voucher: str,
+    leaf: int,
+    undo: int,
+    amount: str,
+    detail: str,
+    day: int = 0,
+    own: int = 0,
 ) -> Row:
     """An act as it is kept: ``amount`` to the fen as text (1200.00), ``detail`` what else a
     reversal must repeat; bytes, since a forged record's text may hold a lone surrogate, which
@@ -45,6 +54,7 @@ def row(
         undo,
         f"{amount}{SEP}{detail}".encode("utf-8", "surrogatepass"),
         day,
+        own,
     )
 
 
@@ -61,10 +71,10 @@ class Vouchers:
         self.extend([row(grant, kind, voucher, leaf, 0, amount, detail, day)])
 
     def reversal(
-        self, grant: str, kind: str, voucher: str, leaf: int, amount: str, detail: str = "", day: int = 0
+        self, grant: str, kind: str, voucher: str, leaf: int, amount: str, detail: str, day: int, own: int
     ) -> None:
-        """``day``: the date the reversal says its act bears."""
-        self.extend([row(grant, kind, voucher, leaf, 1, amount, detail, day)])
+        """``day``: the date the reversal says its act bears (0: none); ``own``: its own."""
+        self.extend([row(grant, kind, voucher, leaf, 1, amount, detail, day, own)])
 
     def extend(self, rows: list[Row]) -> None:
         """Acts and reversals as ``row`` makes them (a caller with many builds them itself)."""
@@ -77,9 +87,10 @@ class Vouchers:
             return
         if self._db is None:
             self._db = sqlite3.connect("")  # a private temporary database, deleted when closed
-            table = "CREATE TABLE acts (key BLOB, leaf INTEGER, undo INTEGER, what BLOB, day INTEGER)"
+            columns = "key BLOB, leaf INTEGER, undo INTEGER, what BLOB, day INTEGER, own INTEGER"
+            table = f"CREATE TABLE acts ({columns})"
             self._db.execute(table)
-        self._db.executemany("INSERT INTO acts VALUES (?, ?, ?, ?, ?)", self._rows)
+        self._db.executemany("INSERT INTO acts VALUES (?, ?, ?, ?, ?, ?)", self._rows)
         self._rows = []
 
     def problems(self) -> list[Problem]:
@@ -118,18 +129,18 @@ def _problems(db: sqlite3.Connection) -> list[Problem]:
         found.append((last, message.format(**_parts(key), first=first)))
     # each reversal with the acts of its voucher (one scan: the reversals are few)
     tied = db.execute(
-        "SELECT key, leaf, undo, what, day FROM acts WHERE key IN (SELECT key FROM acts WHERE undo = 1) "
+        "SELECT key, leaf, undo, what, day, own FROM acts WHERE key IN (SELECT key FROM acts WHERE undo = 1) "
         "ORDER BY key, leaf"
     )
     acts: list[tuple[int, bytes, int]] = []  # the acts of the key read so far, in leaf order
     current = None
-    for key, leaf, undo, what, day in tied:
+    for key, leaf, undo, what, day, own in tied:
         if key != current:
             current, acts = key, []
         if not undo:
             acts.append((leaf, what, day))
             continue
-        why = _unmatched(key, what, day, acts)
+        why = _unmatched(key, what, day, own, acts)
         if why is not None:
             found.append((leaf, why))
     return found
@@ -139,13 +150,21 @@ def _shown(detail: str) -> str:
     return detail.replace(SEP, "/")
 
 
-def _unmatched(key: bytes, what: bytes, day: int, acts: list[tuple[int, bytes, int]]) -> str | None:
+def _unmatched(key: bytes, what: bytes, day: int, own: int, acts: list[tuple[int, bytes, int]]) -> str | None:
     """Why a reversal (``what``: its amount and detail; ``day``: the date it says its act bears,
-    0 for none) undoes none of ``acts``, the earlier acts of its voucher; None if it undoes one as
-    it was."""
-    if any(was == what and (not day or not on or on == day) for _leaf, was, on in acts):
-        return None
+    0 for none; ``own``: its date) undoes none of ``acts``, the earlier acts of its voucher, or
+    undoes one dated after it; None if it undoes one as it was, on or after its date."""
     named = _parts(key)
+    undone = [(leaf, on) for leaf, was, on in acts if was == what and (not day or not on or on == day)]
+    if undone:
+        original, on = undone[-1]
+        if day or not on or not own or own >= on:
+            return None  # a date it names is judged against its own where the replay meets it
+        return _(
+            "a reversal of the {kind} {voucher} of grant {grant} (leaf {original}) is dated {own}, before "
+            "the act it reverses, dated {day}; a reversal is dated on or after its act (ledger/rules.py "
+            "reversed_after_spending)"
+        ).format(**named, original=original, own=_date(own), day=_date(on))
     if not acts:
         return _(
             "a reversal of the {kind} {voucher} of grant {grant}, which has no such {kind} before it "
