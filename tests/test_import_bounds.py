@@ -279,7 +279,7 @@ def test_rows_each_holding_a_cell_at_the_last_column_are_read_cheaply_and_refuse
     path = _sheet_rewritten(tmp_path / "far.xlsx", [HEADER.split(",")], None, far)
     rows, cpu = _read(path)
     assert len(rows) == 4000
-    assert cpu < 1, cpu
+    assert cpu < 5, cpu  # 16,384 cells a row would take minutes; read 64 wide, under a second idle
     assert {row.overflow for _, row in rows} == {(13, 16_384, False)}  # type: ignore[attr-defined]
 
     spend = "2024-05-01,,,G1,,spend,100,subsidy,equipment,training_system,S1,p,m".split(",")

@@ -42,6 +42,9 @@ def test_ctrl_c_during_an_import_exits_130_and_writes_nothing(tmp_path: Path) ->
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal: a job a shell started in the background (CI's, nohup) ignores
+        # SIGINT, and Python then installs no Ctrl-C handler
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stderr is not None
     seen = ""
