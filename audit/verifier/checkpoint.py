@@ -31,7 +31,7 @@ ROOT_SIZE = 32
 ED25519_ALGORITHM = 0x01
 SIGNATURE_PREFIX = "\u2014 "  # em dash and a space
 
-_SIZE_RE = re.compile(r"0|[1-9][0-9]{0,18}")
+_SIZE_RE = re.compile(r"0|[1-9][0-9]{0,19}")
 _TIMESTAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z")
 
 

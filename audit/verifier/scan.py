@@ -27,7 +27,7 @@ _BATCH = 4096  # leaf hashes added to the tree at a time
 
 # A line as `audit export` writes it (audit/verifier/layout.py): the record's canonical bytes come last.
 EXPORTED = re.compile(
-    rb'\{"leaf_index":(0|[1-9][0-9]{0,18}),"event_id":(0|[1-9][0-9]{0,18}),"leaf_hash":"([0-9a-f]{64})",'
+    rb'\{"leaf_index":(0|[1-9][0-9]{0,19}),"event_id":(0|[1-9][0-9]{0,19}),"leaf_hash":"([0-9a-f]{64})",'
 )
 _RECORD = b'"record":'
 WITHHELD = b'"withheld":true}'  # a line whose record is left out (--grant, --as-of)

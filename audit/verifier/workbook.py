@@ -101,7 +101,7 @@ class EventLogJob:
 # The fields of an exported record the event log shows; the record's canonical bytes begin with
 # them (keys sorted) and end with its topic.
 _RECORD_HEAD = re.compile(
-    rb'"record":\{"originator_id":"([^"\\]*)","originator_version":(0|-?[1-9][0-9]{0,18}),'
+    rb'"record":\{"originator_id":"([^"\\]*)","originator_version":(0|-?[1-9][0-9]{0,19}),'
     rb'"recorded_at":"((?:[^"\\]|\\.)*)","state":'
 )
 _TOPIC = b',"topic":"'
@@ -111,7 +111,7 @@ _TOPIC = b',"topic":"'
 # string's pattern unrolled, which matches the same texts), for the common line; any other goes
 # the two steps of ``_exported_row``.
 _LOG_LINE = re.compile(
-    EXPORTED.pattern + rb'"record":\{"originator_id":"([^"\\]*)","originator_version":(0|-?[1-9][0-9]{0,18}),'
+    EXPORTED.pattern + rb'"record":\{"originator_id":"([^"\\]*)","originator_version":(0|-?[1-9][0-9]{0,19}),'
     rb'"recorded_at":"([^"\\]*(?:\\.[^"\\]*)*)","state":'
 )
 
