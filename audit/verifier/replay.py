@@ -134,11 +134,8 @@ class _Encoded:
         detail = f"{spent[5]}{SEP}{spent[6]}{SEP}{spent[7]}"
         undo = spent[4] != "spend"
         on = spent[1].toordinal()
-        acts.append(
-            act_row(
-                spent[2], "spend", spent[8], spent[0], undo, str(spent[9]), detail, said if undo else on, on
-            )
-        )
+        day, own = (said, on) if undo else (on, 0)  # a reversal: the date it names, and its own
+        acts.append(act_row(spent[2], "spend", spent[8], spent[0], undo, str(spent[9]), detail, day, own))
         if len(acts) >= _ROWS_A_CHUNK:
             self.vouchers.extend(acts)
             acts.clear()
@@ -158,11 +155,12 @@ class _Encoded:
 _Found = tuple[bytes, list[str], int, list[Problem]]  # digest, sheet names, rows, reversals at fault
 
 
-def _packed(row: SpendingRow, said: int = 0) -> tuple[Any, ...]:
+def _packed(row: SpendingRow) -> tuple[Any, ...]:
     """A row as plain values (the date as its day number, the amount as its text), as it is kept
     and sent: pickling a date and a Decimal took a fourteenth of a million-event bundle's
-    verification; last, for a reversal, the date it says its expenditure bears (``_Encoded.add``)."""
-    return (row[0], row[1].toordinal(), *row[2:9], str(row[9]), row[10], said)
+    verification; last, for a reversal, the date it says its expenditure bears (``_Encoded.add``;
+    none here)."""
+    return (row[0], row[1].toordinal(), *row[2:9], str(row[9]), row[10], 0)
 
 
 def _unpacked(r: tuple[Any, ...]) -> SpendingRow:
@@ -330,29 +328,15 @@ class GrantTotals:
 
     def least_after(self, source: str, day: str) -> Decimal:
         """The least balance of ``source`` at the end of ``day`` and of every later date."""
-        book = self.days[source]
         balance = self.held(source)
         if day >= self.last_day[source]:
             return balance
-        later = sorted(k for k in book if k > day)
-        for key in later:
-            balance -= book[key]
-        least = balance
-        for key in later:
-            balance += book[key]
-            least = min(least, balance)
-        return least
+        return min(_balances_after(balance, self.days[source], day))
 
     def received_peak(self, day: str) -> Decimal:
         """The greatest subsidy disbursed at the end of ``day`` and of every later date: a tranche
         dated before a later reversal is judged with the tranche it reversed."""
-        balance = self.amounts["subsidy_received"]
-        later = sorted((k for k in self.received_days if k > day), reverse=True)
-        greatest = balance
-        for key in later:  # back from the latest date: the balance at the end of each earlier one
-            balance -= self.received_days[key]
-            greatest = max(greatest, balance)
-        return greatest
+        return max(_balances_after(self.amounts["subsidy_received"], self.received_days, day))
 
     def received(self, day: str, change: Decimal) -> None:
         self.received_days[day] = self.received_days.get(day, _ZERO) + change
@@ -362,6 +346,15 @@ class GrantTotals:
         book[day] = book.get(day, _ZERO) + change
         if day > self.last_day[source]:
             self.last_day[source] = day
+
+
+def _balances_after(total: Decimal, book: dict[str, Decimal], day: str) -> Iterator[Decimal]:
+    """The balance at the end of ``day`` and of every later date, of a figure standing at ``total``
+    whose net change per ISO date is ``book``: back from the latest date, each earlier one's."""
+    yield total
+    for key in sorted((k for k in book if k > day), reverse=True):
+        total -= book[key]
+        yield total
 
 
 def _said_on(state: dict[str, Any], kind: str) -> str:
