@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from contextlib import nullcontext
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +24,7 @@ if TYPE_CHECKING:
     from ledger.application import GrantLedger
     from ledger.import_format import Row
     from ledger.import_order import DateOrder, Disorder, Held
-    from ledger.importing import ImportResult
+    from ledger.importing import Coming, ImportResult
     from ledger.seal import Signer
 
 
@@ -231,11 +230,12 @@ def record_file(
     acts the ledger holds, a spend refused against spending recorded later may be paid for by
     the file's own later tranche. ``stage(label)``: each pass's progress."""
     from ledger.import_format import read_rows
+    from ledger.importing import coming_receipts
 
     verdict = _recorded(app, cells, reopen, stage, tell, **options)
     if not verdict.bad:
         return verdict
-    coming = _coming_receipts(read_rows(reopen()), _later_in_ledger(app, verdict.grants))
+    coming = coming_receipts(read_rows(reopen()), _later_in_ledger(app, verdict.grants))
     if not coming:
         return verdict
     again = by_date_again(reopen, _held_receipts(app), verdict.grants, _ledger_grants(app, verdict.grants))
@@ -332,39 +332,6 @@ def _later_in_ledger(app: GrantLedger, refused: dict[str, int]) -> set[str]:
         if first and latest > date.fromordinal(first).isoformat():
             later.add(grant_id)
     return later
-
-
-def _coming_receipts(
-    rows: Iterable[tuple[int, Any]], refused: Container[str]
-) -> dict[str, dict[str, dict[str, Decimal]]]:
-    """The tranches and matching receipts the file brings in for the grants ``refused``, by grant,
-    fund source and ISO business date; a row that does not read is left out (refused anyway)."""
-    from datetime import date
-
-    from ledger.errors import LedgerError
-    from ledger.import_format import as_cells
-    from ledger.import_order import day_of
-    from ledger.money import parse_amount
-
-    sources = {"disburse": "subsidy", "match_receive": "matching"}
-    coming: dict[str, dict[str, dict[str, Decimal]]] = {}
-    for _line, row in rows:
-        cells = as_cells(row)
-        source = sources.get(cells["kind"].strip().lower())
-        grant = cells["grant_id"]
-        if source is None or grant not in refused:
-            continue
-        ordinal = day_of(row)
-        try:
-            amount = parse_amount(cells["amount"])
-        except LedgerError:
-            continue
-        if not ordinal:
-            continue
-        day = date.fromordinal(ordinal).isoformat()
-        days = coming.setdefault(grant, {}).setdefault(source, {})
-        days[day] = days.get(day, Decimal(0)) + amount
-    return coming
 
 
 def _ledger_grants(app: GrantLedger, named: Iterable[str]) -> set[str]:
@@ -466,7 +433,7 @@ def record_rows(
     progress: Callable[[int], None] | None = None,
     checkers: int = 0,
     rows: int | None = None,
-    coming: dict[str, dict[str, dict[str, Decimal]]] | None = None,
+    coming: Coming | None = None,
 ) -> ImportResult:
     """An opened import file's rows (``ledger.import_format.read_rows``) checked and recorded in
     one transaction, the projections kept at the head inside it: what `import` does, and the web

@@ -30,7 +30,7 @@ import queue
 import tempfile
 import threading
 from bisect import insort
-from collections.abc import Callable, Collection, Generator, Iterable, Iterator
+from collections.abc import Callable, Collection, Container, Generator, Iterable, Iterator
 from contextlib import closing, contextmanager
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -900,9 +900,7 @@ def _check(
     were in (``ledger.grant.COMING``), and every date's balance checked at the end without them."""
     app.trust.leaves_kept = max(app.trust.leaves_kept, SEAL_LEAVES_KEPT)
     books = _Books(app, person, claimed_role, cache_vouchers, signer, parted, held)
-    if coming is not None:
-        coming = {grant: {source: dict(days) for source, days in by.items()} for grant, by in coming.items()}
-    token = COMING.set(coming)
+    token = COMING.set(coming)  # taken off as the receipts arrive (``_arrived``)
     try:
         yield from _check_rows(app, rows, books, batch, coming)
     finally:
@@ -913,6 +911,27 @@ def _check(
 # by grant, fund source and ISO business date: receipts an import file brings in
 Coming = dict[str, dict[str, dict[str, Decimal]]]
 _RECEIVED = {"SubsidyDisbursed": "subsidy", "MatchingReceived": "matching"}
+_RECEIPT_ROWS = ("disburse", "match_receive")
+
+
+def coming_receipts(rows: Iterable[tuple[int, Row]], grants: Container[str]) -> Coming:
+    """The tranches and matching receipts a file's ``rows`` bring in for ``grants``; a row that does
+    not read is left out (the pass refuses it anyway)."""
+    coming: Coming = {}
+    for _line, row in rows:
+        cells = as_cells(row)
+        kind, grant = cells["kind"].lower(), cells["grant_id"]
+        ordinal = day_of(row)
+        if kind not in _RECEIPT_ROWS or grant not in grants or not ordinal:
+            continue
+        try:
+            amount = parse_amount(cells["amount"])
+        except LedgerError:
+            continue
+        days = coming.setdefault(grant, {}).setdefault(_MOVES[kind], {})
+        day = date.fromordinal(ordinal).isoformat()
+        days[day] = days.get(day, Decimal(0)) + amount
+    return coming
 
 
 def _arrived(coming: Coming, grant_id: str, events: list[Any]) -> None:
