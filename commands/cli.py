@@ -117,8 +117,9 @@ class LedgerGroup(click.Group):
             )
         except click.exceptions.Exit as e:
             sys.exit(e.exit_code)
-        except click.exceptions.Abort as e:
-            if isinstance(e.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        except (click.exceptions.Abort, KeyboardInterrupt) as e:
+            if isinstance(e, KeyboardInterrupt) or isinstance(e.__cause__, KeyboardInterrupt):
+                # Ctrl-C, which click turns into Abort where it sees it
                 _fail(_("interrupted; nothing was written by the unfinished command"), 130)
             _fail(_("standard input ended before the command had what it asked for; nothing was written"), 2)
         except click.exceptions.NoArgsIsHelpError as e:
@@ -134,8 +135,6 @@ class LedgerGroup(click.Group):
             _fail(e.format_message(), e.exit_code)
         except LedgerError as e:
             _fail(e.message, e.exit_code)
-        except KeyboardInterrupt:
-            _fail(_("interrupted; nothing was written by the unfinished command"), 130)
         except BrokenPipeError:
             sys.exit(0)
         except Exception as e:

@@ -80,6 +80,8 @@ def _mixed_scripts(text: str) -> bool:
         if len(scripts) > 1:
             return True
     return False
+
+
 _DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 # The columns of a workbook's sheet an import reads: those of the import format (HEADER and the
 # optional ones ALIASES names, 18) several times over, room for a finance system's own columns
@@ -236,9 +238,10 @@ def _gbk_read_as_utf8(path: Path, f: Any) -> None:
             gbk = line.decode("gb18030")
         except UnicodeDecodeError:
             return
-        if not _common(gbk) or not _mixed_scripts(line.decode("utf-8")):
+        text = line.decode("utf-8")
+        if not _common(gbk) or not _mixed_scripts(text):
             return  # Müller ¥200, Łódź, Jīdiàn, ООО, Αθήνα: words of one script each, as UTF-8 writes them
-        as_utf8 = _FOREIGN.search(line.decode("utf-8"))
+        as_utf8 = _FOREIGN.search(text)
         as_gbk = _FOREIGN.search(gbk)
         msg = _(
             "{file}: line {line} reads as UTF-8 as {utf8} and as GBK as {gbk}, and no line holds Chinese "
