@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from audit.verifier.ooxml_text import unescape_ooxml
 from commands.i18n import _
 from ledger.errors import BadInputError
 from ledger.import_format import ALIASES, HEADER, WideRow
@@ -467,7 +468,8 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
             if said is not None:
                 raise BadInputError(said)
             if not past[0]:
-                yield list(values)
+                # as the spreadsheet shows them: a voucher stored as S-_x0030_103 is S-0103
+                yield [unescape_ooxml(v) if isinstance(v, str) else v for v in values]
             elif read == 1:
                 from openpyxl.utils import get_column_letter
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
+from audit.verifier.ooxml_text import escape_ooxml
 from ledger.errors import BadInputError
 from ledger.money import format_yuan
 from ledger.text import EXCEL_ERRORS, FORMULA_STARTS, escape_formula
@@ -368,11 +369,13 @@ def _xlsx_value(sheet: Any, value: Any, cell_type: Any) -> Any:
     if isinstance(value, str) and (value[:1] in FORMULA_STARTS or value in EXCEL_ERRORS):
         # text as typed, stored as text: openpyxl would write "=…" as a formula and "#N/A" as an
         # error value, and the prefix keeps a spreadsheet from making either of it when edited
-        cell = cell_type(sheet, value=str(value))
+        cell = cell_type(sheet, value=escape_ooxml(value))
         cell.data_type = "s"
         cell.quotePrefix = True
         return cell
-    if value is None or isinstance(value, int | float | str):
+    if isinstance(value, str):
+        return escape_ooxml(value)
+    if value is None or isinstance(value, int | float):
         return value
     if isinstance(value, datetime):
         cell = cell_type(sheet, value=value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value)
@@ -382,7 +385,7 @@ def _xlsx_value(sheet: Any, value: Any, cell_type: Any) -> Any:
         cell = cell_type(sheet, value=value)
         cell.number_format = "yyyy-mm-dd"
         return cell
-    return str(value)
+    return escape_ooxml(str(value))
 
 
 def _column_letter(n: int) -> str:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from audit.verifier.ooxml_text import escape_ooxml
 from commands.chart import Chart
 from commands.output import (
     YUAN_FORMAT,
@@ -77,6 +78,8 @@ def _shown(value: Any, fmt: str | None) -> str:
 
 def _cell(cell: StyledCells, box: Any, column: int, key: str, value: Any, **style: Any) -> Any:
     stored, fmt = _value(key, value)
+    if isinstance(stored, str):
+        stored = escape_ooxml(stored)
     if isinstance(stored, str) and (stored[:1] in FORMULA_STARTS or stored in EXCEL_ERRORS):
         c = cell.column(column, stored, border=box, quotePrefix=True, **style)
         c.data_type = "s"  # text as typed, never a formula or an error value
@@ -211,10 +214,11 @@ def office_workbook(
 
         cell = StyledCells(sheet)
 
-        sheet.append([cell(title, font=Font(bold=True, size=16), alignment=Alignment(horizontal="center"))])
+        heading = Alignment(horizontal="center")
+        sheet.append([cell(escape_ooxml(title), font=Font(bold=True, size=16), alignment=heading)])
         sheet.merged_cells.add(f"A1:{last}1")
         line: list[Any] = [None] * width
-        line[0] = cell(words["org"] + (org or ""))
+        line[0] = cell(words["org"] + escape_ooxml(org or ""))
         if width >= 3:
             line[width // 2] = cell(dated)
             line[-1] = cell(words["unit"], alignment=Alignment(horizontal="right"))

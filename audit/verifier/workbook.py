@@ -21,6 +21,7 @@ from audit.verifier import forms, layout
 from audit.verifier.background import Background, BackgroundError
 from audit.verifier.description import bundle_format
 from audit.verifier.i18n import _
+from audit.verifier.ooxml_text import unescape_ooxml
 from audit.verifier.report import CHUNK, EVENTS, WORKBOOK, Report
 from audit.verifier.scan import EXPORTED, WITHHELD, Lines, untrusted_row
 from audit.verifier.xlsx import (
@@ -292,7 +293,9 @@ def _expected_log_rows(path: Path) -> Iterator[tuple[Any, ...]]:
 
 
 def _trimmed(row: Any) -> tuple[Any, ...]:
-    values = list(row)
+    """The row as a spreadsheet shows it (text with its _xHHHH_ runs decoded), without the
+    empty cells at its end."""
+    values = [unescape_ooxml(v) if isinstance(v, str) else v for v in row]
     while values and values[-1] is None:
         values.pop()
     return tuple(values)

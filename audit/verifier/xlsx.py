@@ -50,9 +50,10 @@ _PRINT = (  # A4 landscape, one page wide, as many pages long as it takes, page 
     '<pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/>'
     "<headerFooter><oddFooter>&amp;C&amp;P / &amp;N</oddFooter></headerFooter>"
 )
-# Characters XML 1.0 cannot carry; OOXML writes them as _xHHHH_ (as Excel does).
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_SPECIAL = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Characters XML 1.0 cannot carry; OOXML writes them as _xHHHH_ (as Excel does), and so a typed
+# "_" that starts such a run as _x005F_, or a spreadsheet would show the run decoded.
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
+_SPECIAL = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # or "_x": a run, maybe
 
 Sink = Callable[[str, bytes], None]  # (sheet name, XML bytes): a new name starts a new sheet
 
@@ -103,7 +104,7 @@ def column_letter(index: int) -> str:
 
 def _escape(value: str) -> str:
     """Text for a ``<t>`` element."""
-    value = _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", value)
+    value = _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", value)  # "_" is _x005F_
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -160,7 +161,8 @@ def _compiled(template: str, arity: int, texts: Sequence[int], dates: Sequence[i
     lines = [f"def make(special, escape, epoch, {', '.join(names)}):"]
     lines.append(f"    def write({', '.join(f'a{n}' for n in range(arity))}):")
     if texts:
-        lines.append(f"        if special({' + '.join(f'a{n}' for n in texts)}) is not None:")
+        lines.append(f"        texts = {' + '.join(f'a{n}' for n in texts)}")
+        lines.append('        if "_x" in texts or special(texts) is not None:')
         lines += [f"            a{n} = escape(a{n})" for n in texts]
     lines += [f"        a{n} = a{n}.toordinal() - epoch" for n in dates]
     parts = [f"{{t{k}}}{{a{n}}}" for k, n in enumerate(fields)] + [f"{{t{len(fields)}}}"]
