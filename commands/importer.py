@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from contextlib import nullcontext
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -228,14 +229,15 @@ def record_file(
     hears where the order broke first). A file refused still, in date order or by date, is
     tried once more with the receipts it brings in (``ledger.grant.COMING``): backdated among
     acts the ledger holds, a spend refused against spending recorded later may be paid for by
-    the file's own later tranche. ``stage(label)``: each pass's progress."""
+    the file's own later tranche, and a tranche refused against a tranche recorded later may be
+    made room for by the file's own later reversal. ``stage(label)``: each pass's progress."""
     from ledger.import_format import read_rows
     from ledger.importing import coming_receipts
 
     verdict = _recorded(app, cells, reopen, stage, tell, **options)
     if not verdict.bad:
         return verdict
-    coming = coming_receipts(read_rows(reopen()), _later_in_ledger(app, verdict.grants))
+    coming = coming_receipts(read_rows(reopen()), _later_in_ledger(app, verdict.grants), _held_tranche(app))
     if not coming:
         return verdict
     again = by_date_again(reopen, _held_receipts(app), verdict.grants, _ledger_grants(app, verdict.grants))
@@ -332,6 +334,28 @@ def _later_in_ledger(app: GrantLedger, refused: dict[str, int]) -> set[str]:
         if first and latest > date.fromordinal(first).isoformat():
             later.add(grant_id)
     return later
+
+
+def _held_tranche(app: GrantLedger) -> Callable[[str, str], Decimal | None]:
+    """The amount of a tranche the ledger holds, by grant and voucher (None: none such)."""
+    from functools import cache
+
+    from eventsourcing.application import AggregateNotFoundError
+
+    from ledger.errors import LedgerError
+
+    @cache
+    def receipts(grant_id: str) -> dict[str, Any]:
+        try:
+            return app.load_grant(grant_id).receipts
+        except (AggregateNotFoundError, LedgerError):
+            return {}
+
+    def tranche(grant_id: str, voucher: str) -> Decimal | None:
+        held = receipts(grant_id).get(f"disburse/{voucher}")
+        return None if held is None else Decimal(held[0])
+
+    return tranche
 
 
 def _ledger_grants(app: GrantLedger, named: Iterable[str]) -> set[str]:

@@ -76,6 +76,9 @@ from ledger.snapshot_points import snapshot_every
 COMING: ContextVar[Mapping[str, Mapping[str, Mapping[str, Decimal]]] | None] = ContextVar(
     "coming_receipts", default=None
 )
+# COMING's book of the tranches the file reverses later (negative): counted in the subsidy received
+# that a tranche is judged against, as its receipts are in the ring-fence
+RECEIVED_LESS = "received_less"
 
 # the clauses of the district's selection order (003 第七条), which other programmes do not cite
 DISTRICT_SELECTION = frozenset({"approval_first", "expert_review"})
@@ -822,10 +825,19 @@ class Grant(Aggregate):
         standing = [end for since, end in ends.items() if since <= day]
         return date.fromisoformat(max(standing)) if standing else self.build_end
 
-    def received_peak(self, on: date) -> Decimal:
-        """The greatest subsidy received at the end of ``on`` and of every later date."""
+    def received_peak(self, on: date, *, coming: bool = False) -> Decimal:
+        """The greatest subsidy received at the end of ``on`` and of every later date;
+        ``coming``: with the tranches an import's file reverses later (``COMING``), which the
+        import checks at its end as if they were not."""
         if self.received_days is None:
             return self.subsidy_received
+        receipts = COMING.get() if coming else None
+        less = receipts.get(self.grant_id, {}).get(RECEIVED_LESS) if receipts is not None else None
+        if less:
+            book = dict(self.received_days)
+            for day, amount in less.items():
+                book[day] = book.get(day, ZERO) + amount
+            return greatest_balance(self.subsidy_received + sum(less.values(), ZERO), book, on)
         return greatest_balance(self.subsidy_received, self.received_days, on)
 
     def recovery_room(self, on: date) -> Decimal | None:

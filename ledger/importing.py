@@ -60,7 +60,7 @@ from ledger.errors import (
     StorageError,
 )
 from ledger.forked import failure, messages_from_fork, messages_from_parts
-from ledger.grant import COMING, REVERSIBLE, Grant, grant_uuid, kinds_named
+from ledger.grant import COMING, RECEIVED_LESS, REVERSIBLE, Grant, grant_uuid, kinds_named
 from ledger.i18n import T_, _
 from ledger.import_format import (
     HEADER,
@@ -86,6 +86,7 @@ from ledger.rules import (
     Breach,
     business_today,
     file_stands_on_its_own,
+    file_tranches_stand_on_their_own,
     raise_first,
     role_may_record,
     signer_holds_role,
@@ -908,40 +909,71 @@ def _check(
         books.index.close()
 
 
-# by grant, fund source and ISO business date: receipts an import file brings in
+# by grant, fund source and ISO business date: receipts an import file brings in, and under
+# RECEIVED_LESS the tranches it reverses (negative)
 Coming = dict[str, dict[str, dict[str, Decimal]]]
-_RECEIVED = {"SubsidyDisbursed": "subsidy", "MatchingReceived": "matching"}
+_RECEIVED = {
+    "SubsidyDisbursed": "subsidy",
+    "MatchingReceived": "matching",
+    "DisbursementReversed": RECEIVED_LESS,
+}
 _RECEIPT_ROWS = ("disburse", "match_receive")
 
 
-def coming_receipts(rows: Iterable[tuple[int, Row]], grants: Container[str]) -> Coming:
-    """The tranches and matching receipts a file's ``rows`` bring in for ``grants``; a row that does
-    not read is left out (the pass refuses it anyway)."""
+def coming_receipts(
+    rows: Iterable[tuple[int, Row]], grants: Container[str], tranche: Callable[[str, str], Decimal | None]
+) -> Coming:
+    """The tranches and matching receipts a file's ``rows`` bring in for ``grants``, and the
+    tranches it reverses (``tranche(grant, voucher)``: the amount of a tranche the ledger holds,
+    else the file's own); a row that does not read is left out (the pass refuses it anyway)."""
     coming: Coming = {}
+    own: dict[tuple[str, str], Decimal] = {}
+    reversals: list[tuple[str, str, str]] = []
     for _line, row in rows:
         cells = as_cells(row)
         kind, grant = cells["kind"].lower(), cells["grant_id"]
         ordinal = day_of(row)
-        if kind not in _RECEIPT_ROWS or grant not in grants or not ordinal:
+        if grant not in grants or not ordinal:
+            continue
+        day = date.fromordinal(ordinal).isoformat()
+        if kind == "reverse" and cells["category"].lower() in ("", "disburse"):
+            reversals.append((grant, cells["memo"], day))
+        if kind not in _RECEIPT_ROWS:
             continue
         try:
             amount = parse_amount(cells["amount"])
         except LedgerError:
             continue
+        if kind == "disburse":
+            own.setdefault((grant, cells["voucher"]), amount)
         days = coming.setdefault(grant, {}).setdefault(_MOVES[kind], {})
-        day = date.fromordinal(ordinal).isoformat()
         days[day] = days.get(day, Decimal(0)) + amount
+    for grant, voucher, day in reversals:
+        reversed_amount = tranche(grant, voucher)
+        if reversed_amount is None:
+            reversed_amount = own.get((grant, voucher))
+        if reversed_amount is not None:
+            days = coming.setdefault(grant, {}).setdefault(RECEIVED_LESS, {})
+            days[day] = days.get(day, Decimal(0)) - reversed_amount
     return coming
 
 
 def _arrived(coming: Coming, grant_id: str, events: list[Any]) -> None:
-    """The receipts among a row's events are in the books now, no longer coming."""
+    """The receipts (and reversed tranches) among a row's events are in the books now, no
+    longer coming."""
     for event in events:
         source = _RECEIVED.get(type(event).__name__)
         days = coming.get(grant_id, {}).get(source or "")
         if days is None:
             continue
         day = event.occurred_on.isoformat()
+        if source == RECEIVED_LESS:
+            left = days.get(day, Decimal(0)) + event.amount
+            if left < 0:
+                days[day] = left
+            else:
+                days.pop(day, None)
+            continue
         left = days.get(day, Decimal(0)) - event.amount
         if left > 0:
             days[day] = left
@@ -950,8 +982,9 @@ def _arrived(coming: Coming, grant_id: str, events: list[Any]) -> None:
 
 
 def _overdrawn_without_coming(books: _Books, coming: Coming, lines: dict[str, int]) -> list[RowError]:
-    """The grants whose balance is below zero at the end of some date once the receipts still
-    coming are left out, each at its last row: what the file holds must stand on its own."""
+    """The grants whose balance is below zero, or whose total disbursed is above the approval, at
+    the end of some date once the receipts and reversals still coming are left out, each at its
+    last row: what the file holds must stand on its own."""
     token = COMING.set(None)
     try:
         errors = []
@@ -965,6 +998,10 @@ def _overdrawn_without_coming(books: _Books, coming: Coming, lines: dict[str, in
                 if breach is not None:
                     errors.append(_error(lines[grant_id], breach.error()))
                     break
+            else:
+                breach = file_tranches_stand_on_their_own(grant, books.policy)
+                if breach is not None:
+                    errors.append(_error(lines[grant_id], breach.error()))
         books.touched.clear()
         return errors
     finally:

@@ -886,6 +886,24 @@ def file_stands_on_its_own(grant_id: str, source: str, least: Decimal, policy: P
     return Breach(rule=N_("ring-fence"), clause=policy.clause("ring_fence"), text=text)
 
 
+def file_tranches_stand_on_their_own(grant: GrantFacts, policy: Policy) -> Breach | None:
+    """An import's tranches judged with the tranches its file reverses later: with every row in,
+    the subsidy received at the end of any date is within the approval."""
+    peak = grant.received_peak(date.min)
+    if peak <= grant.approved:
+        return None
+    text = T_(
+        "with every row of the file recorded, grant {grant_id} has {peak} disbursed at the end of some "
+        "date, above the approved {approved}: the file's reversals its tranches were judged with do not "
+        "all come in",
+        grant_id=grant.grant_id,
+        peak=format_yuan(peak),
+        approved=format_yuan(grant.approved),
+    )
+    clause = policy.programme(grant.programme).subsidy_clause
+    return Breach(rule=N_("tranches within approval"), clause=clause, text=text)
+
+
 def category_permitted(text: str, policy: Policy) -> tuple[Category | None, Breach | None]:
     """The category named by code or Chinese label, or the breach that refuses it."""
     category = policy.find_category(text)
@@ -1911,9 +1929,9 @@ class GrantFacts(Protocol):
         extension dated on or before ``on`` set (the end now where the dates are not known)."""
         ...
 
-    def received_peak(self, on: date) -> Decimal:
-        """The greatest subsidy received at the end of ``on`` and of every later date (the
-        total where the days are not known)."""
+    def received_peak(self, on: date, *, coming: bool = False) -> Decimal:
+        """The greatest subsidy received at the end of ``on`` and of every later date;
+        ``coming``: with the tranches an import's file reverses later."""
         ...
 
     @property
@@ -2062,7 +2080,7 @@ def disbursed_within_approval(grant: GrantFacts, act: Act, policy: Policy) -> Br
         )
     # against what was received at the act's date and every later one: a tranche dated before a
     # later reversal would otherwise have the total disbursed exceed the approval until that day
-    peak = grant.received_peak(act.on)
+    peak = grant.received_peak(act.on, coming=True)
     return tranche_within_approved(grant.grant_id, grant.approved, peak, act.amount, clause)
 
 

@@ -217,7 +217,7 @@ class JudgedGrant:
     def build_end_on(self, on: date) -> date | None:
         return self.build_end  # the kept facts hold the end now, not the dates of extensions
 
-    def received_peak(self, on: date) -> Decimal:
+    def received_peak(self, on: date, *, coming: bool = False) -> Decimal:
         return self.subsidy_received  # the kept facts hold no receipts by date: the total, as before
 
     @property

@@ -115,3 +115,77 @@ def test_the_file_s_receipts_count_for_the_ring_fence_alone(sqlite_ledger: Ledge
     assert result.exit_code == 3, result.stderr
     assert "vouchers.csv:2:" in result.stderr and "ordered recoveries" in result.stderr, result.stderr
     assert sqlite_ledger.event_count() == before
+
+
+def _received_by_date(ledger: Ledger, days: list[str]) -> dict[str, str]:
+    held = {}
+    for day in days:
+        rows = json.loads(ledger.ok("balance", "B0001", "--as-of", day, "--format", "json").stdout)
+        held[day] = rows[0]["subsidy_received"]
+    return held
+
+
+TRANCHE_DAYS = ["2024-05-01", "2024-05-15", "2024-06-01", "2024-07-01"]
+
+
+def _two_tranches(ledger: Ledger) -> None:
+    """G1 approved for 200,000.00: tranches D1 (05-01) and D2 (07-01) of 100,000.00 each."""
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "100000", "--voucher", "D1", "--date", "2024-05-01")
+    ledger.ok("disburse", "G1", "--amount", "100000", "--voucher", "D2", "--date", "2024-07-01")
+
+
+@pytest.mark.parametrize("kind", ["disburse", ""], ids=["kind named", "kind left to the voucher"])
+def test_a_date_ordered_file_whose_own_later_reversal_makes_room_for_its_tranche_is_recorded(
+    sqlite_ledger: Ledger, tmp_path: Path, kind: str
+) -> None:
+    """The file's D3 (05-15) and its reversal of D1 (06-01) never have more than the 200,000.00
+    approved disbursed at the end of any date; in date order, D3 alone was refused against D2,
+    which the ledger holds from 07-01 (found by a red-team pass; the reversal first was recorded)."""
+    _two_tranches(sqlite_ledger)
+    path = _file(
+        tmp_path,
+        "2024-05-15,,B0001,G1,,disburse,100000,subsidy,,,D3,,",
+        f"2024-06-01,,B0001,G1,,reverse,,,{kind},,退回重拨,,D1",
+    )
+
+    result = sqlite_ledger("import", str(path))
+
+    assert result.exit_code == 0, result.stderr
+    assert _received_by_date(sqlite_ledger, TRANCHE_DAYS) == {
+        "2024-05-01": "100000.00",
+        "2024-05-15": "200000.00",
+        "2024-06-01": "100000.00",
+        "2024-07-01": "200000.00",
+    }
+
+
+@pytest.mark.parametrize(
+    "reversal",
+    [
+        # the reversal dated after D2: 300,000.00 disbursed at the end of 07-01
+        "2024-07-02,,B0001,G1,,reverse,,,disburse,,退回重拨,,D1",
+        # a reversal of a tranche the ledger does not hold: nothing reversed
+        "2024-06-01,,B0001,G1,,reverse,,,disburse,,退回重拨,,D9",
+        # the reversal the ledger already holds, repeated: it brings no room
+        None,
+    ],
+    ids=["after the later tranche", "of no tranche", "already recorded"],
+)
+def test_a_file_whose_reversal_does_not_make_room_for_its_tranche_is_refused_and_writes_nothing(
+    sqlite_ledger: Ledger, tmp_path: Path, reversal: str | None
+) -> None:
+    _two_tranches(sqlite_ledger)
+    if reversal is None:  # D1 reversed on 06-01 and D4 recorded, both in the ledger already
+        sqlite_ledger.ok("reverse", "G1", "--voucher", "D1", "--reason", "退回重拨", "--date", "2024-06-01")
+        sqlite_ledger.ok("disburse", "G1", "--amount", "100000", "--voucher", "D4", "--date", "2024-06-10")
+        reversal = "2024-06-01,,B0001,G1,,reverse,,,disburse,,退回重拨,,D1"
+    before = (sqlite_ledger.event_count(), _received_by_date(sqlite_ledger, TRANCHE_DAYS))
+    path = _file(tmp_path, "2024-05-15,,B0001,G1,,disburse,100000,subsidy,,,D3,,", reversal)
+
+    result = sqlite_ledger("import", str(path))
+
+    assert result.exit_code == 3, result.stderr
+    said = result.stderr
+    assert "vouchers.csv:2:" in said and "above the approved 200,000.00" in said, said
+    assert (sqlite_ledger.event_count(), _received_by_date(sqlite_ledger, TRANCHE_DAYS)) == before

@@ -45,6 +45,7 @@ VERIFIER_MODULES = (
     "layout",
     "manifest",
     "merkle",
+    "ooxml_text",
     "people",
     "policy",
     "replay",
