@@ -48,3 +48,23 @@ def test_an_extension_dated_after_the_end_does_not_reach_back(sqlite_ledger: Led
 def test_an_extension_dated_before_the_end_reaches_every_day_after_it(sqlite_ledger: Ledger) -> None:
     _extended(sqlite_ledger, "2026-03-01")
     assert _spend(sqlite_ledger, "S-0501", "2026-05-01") == (0, "")
+
+
+def test_the_auditor_s_verifier_passes_spending_within_the_period_as_it_stood(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """The verifier replays the build period as the ledger judges it (a forged spend outside it
+    fails: tests/test_insider_forgeries.py): spending under an extension dated before the end,
+    and after an extension's date, passes."""
+    _extended(sqlite_ledger, "2026-03-01")
+    assert _spend(sqlite_ledger, "S-0501", "2026-05-01") == (0, "")
+    sqlite_ledger.ok("grant", "extend", "G1", "--end", "2027-09-30", "--document", "渝中人社〔2026〕9号",
+                     "--date", "2026-11-01", role="approver")  # fmt: skip
+    assert _spend(sqlite_ledger, "S-1115", "2026-11-15") == (0, "")
+    sqlite_ledger.ok("audit", "checkpoint", role="approver")
+    bundle = tmp_path / "bundle"
+    sqlite_ledger.ok("audit", "export", str(bundle), role="auditor")
+    assert sqlite_ledger.root is not None
+    result = sqlite_ledger("audit", "verify", str(bundle), "--root", sqlite_ledger.root, role="auditor")
+    assert result.exit_code == 0, result.stdout
+    assert result.stdout.startswith("PASS"), result.stdout

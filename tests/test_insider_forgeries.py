@@ -179,6 +179,27 @@ def _approved_again_after_closure(ledger: Ledger) -> None:
     )  # fmt: skip
 
 
+OUTSIDE_THE_PERIOD = (
+    "build period: spending of grant G1 dated 2026-05-01 is outside its build period 2024-04-01 to 2026-03-31"
+)
+
+
+def _spend_after_the_build_period(ledger: Ledger) -> None:
+    _forge(
+        ledger, "ExpenditureRecorded", amount=Decimal("100"), category="equipment", source="subsidy",
+        content="", project="", voucher="记-X", payee="", memo="", attachments=[],
+        occurred_on=date(2026, 5, 1),
+    )  # fmt: skip
+
+
+def _spend_reached_back_over_by_a_later_extension(ledger: Ledger) -> None:
+    """The period had ended on 2026-03-31 when the spend of 05-01 is dated; the extension to
+    2027-03-31 is dated 06-01 and does not reach back (the ledger refuses the spend)."""
+    ledger.ok("grant", "extend", "G1", "--end", "2027-03-31", "--document", "渝中人社〔2026〕7号",
+              "--date", "2026-06-01", role="approver")  # fmt: skip
+    _spend_after_the_build_period(ledger)
+
+
 FORGERIES: dict[str, tuple[Callable[[Ledger], None], list[str]]] = {
     "negative disbursement": (
         _negative_disbursement,
@@ -243,6 +264,14 @@ FORGERIES: dict[str, tuple[Callable[[Ledger], None], list[str]]] = {
     "voucher spent twice": (
         _voucher_spent_twice,
         ["expenditure voucher 记-1 of grant G1 is recorded again (first at leaf"],
+    ),
+    "spend after the build period": (
+        _spend_after_the_build_period,
+        [OUTSIDE_THE_PERIOD],
+    ),
+    "spend reached back over by a later extension": (
+        _spend_reached_back_over_by_a_later_extension,
+        [OUTSIDE_THE_PERIOD],
     ),
     "approved again after closure": (
         _approved_again_after_closure,

@@ -11,6 +11,8 @@ event's place in the log (the grant as it stood just before it):
 - money only between approval and closure: every money event of a grant whose status is
   approved, none dated before the approval (a reversal excepted, as in ``RULES["reverse"]``);
 - tranches: the subsidy disbursed never exceeds the approved amount;
+- build period: spending is dated within the build period as it stood on its date (the
+  approval's, or the latest end an extension dated by then set);
 - category: spending names a category the bundle's policy allows for the grant's programme
   (its own list: 003 第九条 for district bases, 000 第十三条 for institutes);
 - ring-fence: spending, a recovery, a disposal or the reversal of a receipt leaves its fund
@@ -307,6 +309,8 @@ class GrantTotals:
     approved_on: str = ""
     build_start: str = ""
     build_end: str = ""
+    # the build period's end by the ISO date it was set from: "" the approval's, then each extension's
+    extensions: dict[str, str] = field(default_factory=dict)
     # per fund source: the net change per ISO business date, and its latest date
     days: dict[str, dict[str, Decimal]] = field(default_factory=lambda: {s: {} for s in _SOURCES})
     last_day: dict[str, str] = field(default_factory=lambda: dict.fromkeys(_SOURCES, ""))
@@ -337,6 +341,11 @@ class GrantTotals:
         """The greatest subsidy disbursed at the end of ``day`` and of every later date: a tranche
         dated before a later reversal is judged with the tranche it reversed."""
         return max(_balances_after(self.amounts["subsidy_received"], self.received_days, day))
+
+    def build_end_on(self, day: str) -> str:
+        """The end of the build period as it stood on ``day``: an extension dated later does not
+        reach back over days the period had already ended on (ledger/grant.py build_end_on)."""
+        return max((end for since, end in self.extensions.items() if since <= day), default=self.build_end)
 
     def received(self, day: str, change: Decimal) -> None:
         self.received_days[day] = self.received_days.get(day, _ZERO) + change
@@ -524,7 +533,9 @@ class Replay:
 
     def _other(self, totals: GrantTotals, kind: str, state: dict[str, Any]) -> None:
         if kind == "Extended":
-            totals.build_end = _day(state, "end")
+            totals.build_end = end = _day(state, "end")
+            since = _day(state)
+            totals.extensions[since] = max(totals.extensions.get(since, ""), end)
         elif kind == "Closed":
             totals.status = "closed"
         elif kind == "Rejected":
@@ -552,6 +563,7 @@ class Replay:
             totals.approved_on = on
             totals.build_start = _day(state, "build_start")
             totals.build_end = _day(state, "build_end")
+            totals.extensions[""] = totals.build_end
         receipt = _RECEIPTS.get(kind) or _RECEIPT_UNDONE.get(kind)
         if receipt is not None:
             voucher, fen = _text(state, "voucher"), str(amount.quantize(_CENT))
@@ -687,6 +699,13 @@ class Replay:
                     total=_yuan(total),
                     approved=_yuan(totals.amounts["approved"]),
                 )
+        if kind == "ExpenditureRecorded" and totals.build_start:
+            end = totals.build_end_on(on)
+            if not totals.build_start <= on <= end:
+                return _(
+                    "build period: spending of grant {grant} dated {day} is outside its build period "
+                    "{start} to {end} as it stood that day (ledger/rules.py spent_in_build_period)"
+                ).format(grant=grant, day=on, start=totals.build_start, end=end)
         if kind == "ExpenditureRecorded" and self.policy is not None:
             policy = self.policy.in_force(on)
             if policy is None:
