@@ -200,6 +200,37 @@ def _spend_reached_back_over_by_a_later_extension(ledger: Ledger) -> None:
     _spend_after_the_build_period(ledger)
 
 
+def _recovery_ordered_above_the_subsidy_received(ledger: Ledger) -> None:
+    _forge(
+        ledger, "RecoveryOrdered", role="approver", amount=Decimal("150000"), reason="违规", document="追-X",
+        occurred_on=date(2024, 6, 1),
+    )  # fmt: skip
+
+
+def _recovery_received_with_no_order(ledger: Ledger) -> None:
+    _forge(ledger, "FundsRecovered", amount=Decimal("1000"), voucher="回-X", occurred_on=date(2024, 6, 1))
+
+
+def _order(ledger: Ledger, amount: str) -> None:
+    ledger.ok("recover", "order", "G1", "--amount", amount, "--reason", "违规列支", "--document", "追-1",
+              "--date", "2024-06-01", role="approver")  # fmt: skip
+
+
+def _recovery_received_before_its_order(ledger: Ledger) -> None:
+    _order(ledger, "10000")
+    _forge(ledger, "FundsRecovered", amount=Decimal("10000"), voucher="回-X", occurred_on=date(2024, 5, 1))
+
+
+def _disposal_of_what_an_order_calls_back(ledger: Ledger) -> None:
+    """40,000.00 of subsidy left, 30,000.00 of it ordered back: disposing of all 40,000.00 leaves
+    nothing to receive it from (the ledger refuses it)."""
+    _order(ledger, "30000")
+    _forge(
+        ledger, "BalanceDisposed", source="subsidy", amount=Decimal("40000"), how="returned", approval="批-X",
+        occurred_on=date(2024, 6, 10),
+    )  # fmt: skip
+
+
 FORGERIES: dict[str, tuple[Callable[[Ledger], None], list[str]]] = {
     "negative disbursement": (
         _negative_disbursement,
@@ -273,6 +304,34 @@ FORGERIES: dict[str, tuple[Callable[[Ledger], None], list[str]]] = {
         _spend_reached_back_over_by_a_later_extension,
         [OUTSIDE_THE_PERIOD],
     ),
+    "recovery ordered above the subsidy received": (
+        _recovery_ordered_above_the_subsidy_received,
+        [
+            "recovery within order: ordering 150,000.00 back from grant G1 brings the recoveries",
+            "ordered to 150,000.00, above the 100,000.00 subsidy it received",
+        ],
+    ),
+    "recovery received with no order": (
+        _recovery_received_with_no_order,
+        [
+            "recovery within order: receiving 1,000.00 back for grant G1 brings recoveries to 1,000.00",
+            "above the 0.00 ordered",
+        ],
+    ),
+    "recovery received before its order": (
+        _recovery_received_before_its_order,
+        [
+            "recovery date: a recovery of 10,000.00 for grant G1 received on 2024-05-01 is more than",
+            "the orders dated by then leave to receive, 0.00",
+        ],
+    ),
+    "disposal of what an order calls back": (
+        _disposal_of_what_an_order_calls_back,
+        [
+            "recoveries before disposal: disposing of 40,000.00 of the subsidy of grant G1 on 2024-06-10",
+            "leaves 0.00 for the 30,000.00 of ordered recoveries not yet received",
+        ],
+    ),
     "approved again after closure": (
         _approved_again_after_closure,
         ["approval first: Approved of grant G1, which is closed; only an application is approved, once"],
@@ -310,6 +369,22 @@ def test_the_same_books_without_the_forgery_pass(sqlite_ledger: Ledger, tmp_path
     sqlite_ledger.ok(
         "disburse", "G1", "--amount", "50000", "--voucher", "拨-2", "--tranche", "2", "--date", "2024-05-01"
     )
+
+    code, out = _verified(sqlite_ledger, tmp_path)
+
+    assert code == 0, out
+
+
+def test_honest_recoveries_and_a_disposal_after_them_pass(sqlite_ledger: Ledger, tmp_path: Path) -> None:
+    """Orders, receipts of part on the order's own date and the rest later, and the disposal of
+    what is left once the orders are answered: the verifier's recovery rules pass what the
+    ledger records."""
+    _books(sqlite_ledger)
+    _order(sqlite_ledger, "30000")
+    for amount, voucher, day in (("10000", "缴-1", "2024-06-01"), ("20000", "缴-2", "2024-06-10")):
+        sqlite_ledger.ok("recover", "receive", "G1", "--amount", amount, "--voucher", voucher, "--date", day)
+    sqlite_ledger.ok("dispose", "G1", "--source", "subsidy", "--amount", "10000", "--how", "returned",
+                     "--approval", "批-1", "--date", "2024-06-20")  # fmt: skip
 
     code, out = _verified(sqlite_ledger, tmp_path)
 

@@ -6,8 +6,9 @@ events.jsonl (any kind, amount, date, category, fund source; sometimes after a f
 The ledger's verdict is its compliance judge (``projections.judge``: ``ledger.rules`` applied to
 each stored event as the aggregate stood before it); the verifier's is ``audit verify``'s replay.
 They must name the same event with the same rule, for every rule the verifier judges: ring-fence,
-banned or unknown category, tranches within approval, money only between approval and closure, and
-an application approved once (the ledger's ``Grant.approve``: only an applied grant is approved; a
+banned or unknown category, tranches within approval, the build period, recoveries within their
+orders and dated after them, recoveries before a disposal, money only between approval and
+closure, and an application approved once (the ledger's ``Grant.approve``: only an applied grant is approved; a
 forged closure before the approval makes the approval the breach).
 """
 
@@ -29,7 +30,17 @@ from audit.verifier.verify import verify_bundle
 from projections.judge import JudgedGrant, event_breaches, policy_on
 from tests.conftest import Ledger, approved_district_grant, built, copy_of
 
-RULES = ("ring-fence", "banned category", "permitted category", "tranches within approval", "approval first")
+RULES = (
+    "ring-fence",
+    "banned category",
+    "permitted category",
+    "tranches within approval",
+    "approval first",
+    "build period",
+    "recovery within order",
+    "recovery date",
+    "recoveries before disposal",
+)
 RULES_CLOSED = (*RULES, "grant closed")
 MONEY = (
     "SubsidyDisbursed",
@@ -39,6 +50,7 @@ MONEY = (
     "ExpenditureReversed",
     "FundsRecovered",
     "BalanceDisposed",
+    "RecoveryOrdered",
 )
 GRANT = "grant-ledger:Grant."
 DATES = ["2024-03-20", "2024-04-01", "2024-04-20", "2024-05-10", "2024-06-01", "2025-02-01"]
@@ -88,7 +100,7 @@ forged = st.fixed_dictionaries(
 def _state(f: dict[str, Any], n: int) -> dict[str, Any]:
     state: dict[str, Any] = {
         "actor": "forger",
-        "role": "approver" if f["kind"] == "Closed" else "officer",
+        "role": "approver" if f["kind"] in ("Closed", "RecoveryOrdered") else "officer",
         "occurred_on": {"_data_": f["on"], "_type_": "date_iso"},
         "timestamp": {"_data_": "2026-01-05T00:00:00+00:00", "_type_": "datetime_iso"},
     }
@@ -97,6 +109,8 @@ def _state(f: dict[str, Any], n: int) -> dict[str, Any]:
         state["document"] = f"关{n}"
     elif f["kind"] in ("SubsidyDisbursed", "MatchingCommitted", "MatchingReceived", "FundsRecovered"):
         state |= {"amount": money, "voucher": f"F{n}", "tranche": 9, "funder": "某单位"}
+    elif f["kind"] == "RecoveryOrdered":
+        state |= {"amount": money, "reason": "forged", "document": f"F{n}"}
     elif f["kind"] == "BalanceDisposed":
         state |= {"amount": money, "source": f["source"], "how": "returned", "approval": f"F{n}"}
     else:

@@ -13,6 +13,9 @@ event's place in the log (the grant as it stood just before it):
 - tranches: the subsidy disbursed never exceeds the approved amount;
 - build period: spending is dated within the build period as it stood on its date (the
   approval's, or the latest end an extension dated by then set);
+- recoveries: the recoveries ordered stay within the subsidy received, those received within
+  the orders and, by every date, within the orders dated by then; a disposal of the subsidy
+  leaves what the orders still call back;
 - category: spending names a category the bundle's policy allows for the grant's programme
   (its own list: 003 第九条 for district bases, 000 第十三条 for institutes);
 - ring-fence: spending, a recovery, a disposal or the reversal of a receipt leaves its fund
@@ -67,7 +70,9 @@ _UNDONE = {
     "MatchingCommitmentReversed": ("matching_committed", None),
     "MatchingReceiptReversed": ("matching_received", "matching"),
 }
-_MONEY = frozenset((*_FIXED, *_UNDONE, "ExpenditureRecorded", "ExpenditureReversed", "BalanceDisposed"))
+_MONEY = frozenset(
+    (*_FIXED, *_UNDONE, "ExpenditureRecorded", "ExpenditureReversed", "BalanceDisposed", "RecoveryOrdered")
+)
 # the acts that take money out of a fund source: none may leave it below zero on any date
 _TAKES = frozenset(
     (
@@ -311,6 +316,10 @@ class GrantTotals:
     build_end: str = ""
     # the build period's end by the ISO date it was set from: "" the approval's, then each extension's
     extensions: dict[str, str] = field(default_factory=dict)
+    # recoveries ordered: in all, the first order's date, and per ISO date ordered less received
+    ordered: Decimal = _ZERO
+    ordered_on: str = ""
+    recovery_days: dict[str, Decimal] = field(default_factory=dict)
     # per fund source: the net change per ISO business date, and its latest date
     days: dict[str, dict[str, Decimal]] = field(default_factory=lambda: {s: {} for s in _SOURCES})
     last_day: dict[str, str] = field(default_factory=lambda: dict.fromkeys(_SOURCES, ""))
@@ -346,6 +355,11 @@ class GrantTotals:
         """The end of the build period as it stood on ``day``: an extension dated later does not
         reach back over days the period had already ended on (ledger/grant.py build_end_on)."""
         return max((end for since, end in self.extensions.items() if since <= day), default=self.build_end)
+
+    def unanswered_after(self, day: str) -> Decimal:
+        """The recoveries ordered and not yet received at the end of ``day`` and of every later
+        date, the least of it (ledger/rules.py unanswered_from)."""
+        return min(_balances_after(sum(self.recovery_days.values(), _ZERO), self.recovery_days, day))
 
     def received(self, day: str, change: Decimal) -> None:
         self.received_days[day] = self.received_days.get(day, _ZERO) + change
@@ -558,6 +572,15 @@ class Replay:
         amount = _amount(state)
         on = _day(state)
         breach = self._judge(totals, kind, state, amount, on)
+        if kind == "RecoveryOrdered":
+            totals.ordered += amount
+            totals.ordered_on = min(totals.ordered_on or on, on)
+            totals.recovery_days[on] = totals.recovery_days.get(on, _ZERO) + amount
+            if breach is not None:
+                raise ReplayError(breach)
+            return
+        if kind == "FundsRecovered":
+            totals.recovery_days[on] = totals.recovery_days.get(on, _ZERO) - amount
         if kind == "Approved":
             totals.status = "approved"
             totals.approved_on = on
@@ -643,6 +666,8 @@ class Replay:
                     least=_yuan(least),
                     day=on,
                 )
+        if breach is None and kind == "BalanceDisposed" and state.get("source") == "subsidy":
+            breach = self._disposed_after_recoveries(totals, amount, on)
         if breach is not None:
             raise ReplayError(breach)
 
@@ -699,13 +724,9 @@ class Replay:
                     total=_yuan(total),
                     approved=_yuan(totals.amounts["approved"]),
                 )
-        if kind == "ExpenditureRecorded" and totals.build_start:
-            end = totals.build_end_on(on)
-            if not totals.build_start <= on <= end:
-                return _(
-                    "build period: spending of grant {grant} dated {day} is outside its build period "
-                    "{start} to {end} as it stood that day (ledger/rules.py spent_in_build_period)"
-                ).format(grant=grant, day=on, start=totals.build_start, end=end)
+        recovery = self._recovery(totals, kind, state, amount, on)
+        if recovery is not None:
+            return recovery
         if kind == "ExpenditureRecorded" and self.policy is not None:
             policy = self.policy.in_force(on)
             if policy is None:
@@ -732,7 +753,72 @@ class Replay:
                     "permitted category: spending category '{category}' of grant {grant} is not a "
                     "permitted use of a {programme} in the policy {policy}"
                 ).format(category=found[0], grant=grant, programme=totals.programme, policy=policy.name)
+        if kind == "ExpenditureRecorded" and totals.build_start:
+            end = totals.build_end_on(on)
+            if not totals.build_start <= on <= end:
+                return _(
+                    "build period: spending of grant {grant} dated {day} is outside its build period "
+                    "{start} to {end} as it stood that day (ledger/rules.py spent_in_build_period)"
+                ).format(grant=grant, day=on, start=totals.build_start, end=end)
         return None
+
+    @staticmethod
+    def _recovery(
+        totals: GrantTotals, kind: str, state: dict[str, Any], amount: Decimal, on: str
+    ) -> str | None:
+        """The recovery rules (003 第十三条; ledger/rules.py): orders within the subsidy received,
+        receipts within the orders and dated on or after what they answer."""
+        grant = totals.grant_id
+        received = totals.amounts["subsidy_recovered"]
+        if kind == "RecoveryOrdered" and totals.ordered + amount > totals.amounts["subsidy_received"]:
+            return _(
+                "recovery within order: ordering {amount} back from grant {grant} brings the recoveries "
+                "ordered to {total}, above the {received} subsidy it received (ledger/rules.py "
+                "ordered_within_received)"
+            ).format(
+                amount=_yuan(amount),
+                grant=grant,
+                total=_yuan(totals.ordered + amount),
+                received=_yuan(totals.amounts["subsidy_received"]),
+            )
+        if kind == "FundsRecovered":
+            if received + amount > totals.ordered:
+                return _(
+                    "recovery within order: receiving {amount} back for grant {grant} brings recoveries to "
+                    "{total}, above the {ordered} ordered (ledger/rules.py recovered_within_order)"
+                ).format(
+                    amount=_yuan(amount),
+                    grant=grant,
+                    total=_yuan(received + amount),
+                    ordered=_yuan(totals.ordered),
+                )
+            room = totals.unanswered_after(on)
+            if on < totals.ordered_on or amount > room:
+                return _(
+                    "recovery date: a recovery of {amount} for grant {grant} received on {day} is more than "
+                    "the orders dated by then leave to receive, {room} (ledger/rules.py received_after_order)"
+                ).format(amount=_yuan(amount), grant=grant, day=on, room=_yuan(max(room, _ZERO)))
+        return None
+
+    @staticmethod
+    def _disposed_after_recoveries(totals: GrantTotals, amount: Decimal, on: str) -> str | None:
+        """A disposal of the subsidy, applied, leaves what ordered recoveries still call back
+        (judged after the ring-fence, as the ledger's rules are listed)."""
+        owed = totals.ordered - totals.amounts["subsidy_recovered"]
+        left = totals.least_after("subsidy", on)
+        if owed <= 0 or left >= owed:
+            return None
+        return _(
+            "recoveries before disposal: disposing of {amount} of the subsidy of grant {grant} on "
+            "{day} leaves {left} for the {owed} of ordered recoveries not yet received "
+            "(ledger/rules.py disposed_after_recoveries)"
+        ).format(
+            amount=_yuan(amount),
+            grant=totals.grant_id,
+            day=on,
+            left=_yuan(max(left, _ZERO)),
+            owed=_yuan(owed),
+        )
 
     def by_grant(self) -> dict[str, GrantTotals]:
         return {t.grant_id: t for t in self.grants.values()}
