@@ -8,8 +8,8 @@ each stored event as the aggregate stood before it); the verifier's is ``audit v
 They must name the same event with the same rule, for every rule the verifier judges: ring-fence,
 banned or unknown category, tranches within approval, the build period, recoveries within their
 orders and dated after them, recoveries before a disposal, money only between approval and
-closure, and an application approved once (the ledger's ``Grant.approve``: only an applied grant is approved; a
-forged closure before the approval makes the approval the breach).
+closure, and an application approved once (the ledger's ``Grant.approve``: only an applied grant
+is approved; a forged closure before the approval makes the approval the breach).
 """
 
 from __future__ import annotations
