@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from audit.verifier.ooxml_text import unescape_ooxml
+from audit.verifier.ooxml_text import load_as_stored, unescape_ooxml
 from commands.i18n import _
 from ledger.errors import BadInputError
 from ledger.import_format import ALIASES, HEADER, WideRow
@@ -422,7 +422,6 @@ def _check_part(path: Path, book: zipfile.ZipFile, part: zipfile.ZipInfo) -> Non
 
 
 def _workbook_cells(path: Path) -> Iterator[list[Any]]:
-    from openpyxl import load_workbook
     from openpyxl.styles.numbers import BUILTIN_FORMATS
 
     for number, code in CHINESE_DATE_FORMATS.items():
@@ -431,7 +430,7 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
     try:
         # not data_only: a formula cell is then seen as one (and refused), not read as the result
         # Excel last saved for it
-        book = load_workbook(path, read_only=True, data_only=False)
+        book = load_as_stored(path, data_only=False)
     except Exception as e:  # openpyxl raises many kinds for a damaged file
         msg = _("{file} is not a readable Excel workbook: {error}").format(file=path.name, error=e)
         raise BadInputError(msg) from None
@@ -469,7 +468,9 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
                 raise BadInputError(said)
             if not past[0]:
                 # as the spreadsheet shows them: a voucher stored as S-_x0030_103 is S-0103
-                yield [unescape_ooxml(v) if isinstance(v, str) else v for v in values]
+                shown = [unescape_ooxml(v) if isinstance(v, str) else v for v in values]
+                _no_lone_surrogate(path, read, shown)
+                yield shown
             elif read == 1:
                 from openpyxl.utils import get_column_letter
 
@@ -482,6 +483,23 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
                 yield WideRow(values, past[0])
     finally:
         book.close()
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_lone_surrogate(path: Path, row: int, values: list[Any]) -> None:
+    """A cell's text run may stand for half of a UTF-16 pair (``_xD800_``), which is no character."""
+    for column, value in enumerate(values, 1):
+        found = _SURROGATE.search(value) if isinstance(value, str) else None
+        if found is not None:
+            from openpyxl.utils import get_column_letter
+
+            msg = _(
+                "{file}: cell {cell} holds _x{code:04X}_, which stands for half of a character (a lone "
+                "surrogate) and no character on its own; write the text without it"
+            ).format(file=path.name, cell=f"{get_column_letter(column)}{row}", code=ord(found.group()))
+            raise BadInputError(msg)
 
 
 def _bounded(sheet: Any, unseen: Unseen | None = None) -> list[int]:

@@ -26,7 +26,7 @@ from audit.verifier.description import bundle_format
 from audit.verifier.findings import _expected_findings, expected_findings
 from audit.verifier.i18n import LANG, _
 from audit.verifier.layout import ACTIVITY_SHEET, REGISTRY_SHEET
-from audit.verifier.ooxml_text import unescape_ooxml
+from audit.verifier.ooxml_text import load_as_stored, unescape_ooxml
 from audit.verifier.policy import BundlePolicy
 from audit.verifier.replay import GrantTotals, Replay
 from audit.verifier.report import WORKBOOK, Report
@@ -225,10 +225,9 @@ def check_sheets(
     ]
     if not compared:
         return True
-    from openpyxl import load_workbook
 
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
+        book = load_as_stored(path, data_only=True)
     except Exception as e:  # any unreadable workbook is one failure, not a traceback
         report.fail(_("{file}: cannot read it ({error})").format(file=WORKBOOK, error=type(e).__name__))
         return False

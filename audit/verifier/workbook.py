@@ -21,7 +21,7 @@ from audit.verifier import forms, layout
 from audit.verifier.background import Background, BackgroundError
 from audit.verifier.description import bundle_format
 from audit.verifier.i18n import _
-from audit.verifier.ooxml_text import unescape_ooxml
+from audit.verifier.ooxml_text import load_as_stored, unescape_ooxml
 from audit.verifier.report import CHUNK, EVENTS, WORKBOOK, Report
 from audit.verifier.scan import EXPORTED, WITHHELD, Lines, untrusted_row
 from audit.verifier.xlsx import (
@@ -308,7 +308,6 @@ def compare_event_log_values(directory: Path, names: list[str], report: Report) 
     if not names:
         report.fail(_("{file}: has no event log sheet").format(file=WORKBOOK))
         return
-    from openpyxl import load_workbook
 
     def shown() -> Iterator[tuple[Any, ...]]:
         for name in names:
@@ -323,7 +322,7 @@ def compare_event_log_values(directory: Path, names: list[str], report: Report) 
             yield from (_trimmed(row) for row in rows)
 
     try:
-        book = load_workbook(directory / WORKBOOK, read_only=True, data_only=True)
+        book = load_as_stored(directory / WORKBOOK, data_only=True)
     except Exception as e:  # any unreadable workbook is one failure, not a traceback
         report.fail(
             _("{file}: cannot read its event log sheets ({error})").format(

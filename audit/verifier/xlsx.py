@@ -52,7 +52,10 @@ _PRINT = (  # A4 landscape, one page wide, as many pages long as it takes, page 
 )
 # Characters XML 1.0 cannot carry; OOXML writes them as _xHHHH_ (as Excel does), and so a typed
 # "_" that starts such a run as _x005F_, or a spreadsheet would show the run decoded.
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
+# (An illegal character after xHHHH becomes a run starting with "_": it closes one as "_" does.)
+_ILLEGAL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}[_\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff])"
+)
 _SPECIAL = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # or "_x": a run, maybe
 
 Sink = Callable[[str, bytes], None]  # (sheet name, XML bytes): a new name starts a new sheet
