@@ -26,6 +26,7 @@ from openpyxl.utils.escape import unescape
 from audit.bundle import write_manifest
 from tests.conftest import Ledger, approved_district_grant
 from tests.test_actions import _stored
+from tests.test_workbook_verified import _verify
 
 # each typed as a voucher and a payee; the first two must never show alike
 TYPED = ["S-_x0030_103", "S-0103", "_x005F_", "a_x0041_b_x4E2D_", "Ax005F_B"]
@@ -92,18 +93,6 @@ def test_the_audit_bundle_shows_them_as_typed_and_verifies(ledger: Ledger, tmp_p
     for text in TYPED:
         assert text in shown, text
     assert _verify(bundle)[0] == 0
-
-
-def _verify(bundle: Path) -> tuple[int, str]:
-    from commands.cli import cli
-
-    result = CliRunner().invoke(
-        cli,
-        ["--lang", "en", "--role", "auditor", "audit", "verify", "--unanchored", str(bundle)],
-        catch_exceptions=False,
-    )
-    assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
-    return result.exit_code, result.stdout
 
 
 def test_a_bundle_workbook_showing_another_voucher_fails(ledger: Ledger, tmp_path: Path) -> None:
