@@ -189,3 +189,59 @@ def test_a_file_whose_reversal_does_not_make_room_for_its_tranche_is_refused_and
     said = result.stderr
     assert "vouchers.csv:2:" in said and "above the approved 200,000.00" in said, said
     assert (sqlite_ledger.event_count(), _received_by_date(sqlite_ledger, TRANCHE_DAYS)) == before
+
+
+def _verified(ledger: Ledger, tmp_path: Path) -> tuple[int, str]:
+    ledger.ok("audit", "checkpoint", role="approver")
+    bundle = tmp_path / "bundle"
+    ledger.ok("audit", "export", str(bundle), role="auditor")
+    assert ledger.root is not None
+    result = ledger("audit", "verify", str(bundle), "--root", ledger.root, role="auditor")
+    assert "Traceback" not in result.output
+    return result.exit_code, result.stdout
+
+
+@pytest.mark.parametrize("batch", ["5000", "1"], ids=["one batch", "a batch an event"])
+def test_the_auditor_s_verifier_passes_a_file_judged_with_its_own_receipts(
+    sqlite_ledger: Ledger, tmp_path: Path, batch: str
+) -> None:
+    """Such a file is one write, under one seal whatever its batches, and the verifier judges a
+    write's acts once all of it is in, as the import did: the spend of 05-01 in log order
+    overdraws 07-01 until the file's tranche of 06-01 (a red-team pass found the honest ledger
+    failing its audit)."""
+    _books(sqlite_ledger, ("拨-1", "100000", "2024-04-10"))
+    path = _file(tmp_path, SPEND_0501, "2024-06-01,,B0001,G1,,disburse,20000,subsidy,,,拨-2,,")
+    sqlite_ledger.ok("import", "--batch", batch, str(path))
+    code, out = _verified(sqlite_ledger, tmp_path)
+    assert code == 0, out
+
+
+def test_the_auditor_s_verifier_passes_a_file_judged_with_its_own_reversal(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    _two_tranches(sqlite_ledger)
+    path = _file(
+        tmp_path,
+        "2024-05-15,,B0001,G1,,disburse,100000,subsidy,,,D3,,",
+        "2024-06-01,,B0001,G1,,reverse,,,disburse,,退回重拨,,D1",
+    )
+    sqlite_ledger.ok("import", str(path))
+    code, out = _verified(sqlite_ledger, tmp_path)
+    assert code == 0, out
+
+
+def test_a_file_past_one_write_is_not_judged_with_its_receipts(
+    sqlite_ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file of more rows than one write holds (commands.importer.ONE_WRITE_ROWS) is judged in
+    its order and by date alone, as before: refused, nothing written."""
+    from commands import importer
+
+    monkeypatch.setattr(importer, "ONE_WRITE_ROWS", 1)
+    _books(sqlite_ledger, ("拨-1", "100000", "2024-04-10"))
+    before = sqlite_ledger.event_count()
+    path = _file(tmp_path, SPEND_0501, "2024-06-01,,B0001,G1,,disburse,20000,subsidy,,,拨-2,,")
+    result = sqlite_ledger("import", str(path))
+    assert result.exit_code == 3, result.stderr
+    assert "vouchers.csv:2: spending 60,000.00 from the subsidy" in result.stderr, result.stderr
+    assert sqlite_ledger.event_count() == before

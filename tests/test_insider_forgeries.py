@@ -221,6 +221,19 @@ def _recovery_received_before_its_order(ledger: Ledger) -> None:
     _forge(ledger, "FundsRecovered", amount=Decimal("10000"), voucher="回-X", occurred_on=date(2024, 5, 1))
 
 
+def _tranche_reversal_below_the_orders(ledger: Ledger) -> None:
+    """150,000.00 received, 120,000.00 ordered back: reversing the second tranche leaves 100,000.00
+    received, less than the orders (the ledger refuses it; a red-team pass found it verified)."""
+    ledger.ok(
+        "disburse", "G1", "--amount", "50000", "--voucher", "拨-2", "--tranche", "2", "--date", "2024-05-01"
+    )
+    _order(ledger, "120000")
+    _forge(
+        ledger, "DisbursementReversed", voucher="拨-2", reason="x", amount=Decimal("50000"),
+        received_on=date(2024, 5, 1), occurred_on=date(2024, 6, 10),
+    )  # fmt: skip
+
+
 def _disposal_of_what_an_order_calls_back(ledger: Ledger) -> None:
     """40,000.00 of subsidy left, 30,000.00 of it ordered back: disposing of all 40,000.00 leaves
     nothing to receive it from (the ledger refuses it)."""
@@ -325,6 +338,13 @@ FORGERIES: dict[str, tuple[Callable[[Ledger], None], list[str]]] = {
             "the orders dated by then leave to receive, 0.00",
         ],
     ),
+    "tranche reversal below the orders": (
+        _tranche_reversal_below_the_orders,
+        [
+            "recovery within order: reversing 50,000.00 of subsidy leaves grant G1 100,000.00 received,",
+            "below the 120,000.00 of recoveries ordered",
+        ],
+    ),
     "disposal of what an order calls back": (
         _disposal_of_what_an_order_calls_back,
         [
@@ -389,6 +409,36 @@ def test_honest_recoveries_and_a_disposal_after_them_pass(sqlite_ledger: Ledger,
     code, out = _verified(sqlite_ledger, tmp_path)
 
     assert code == 0, out
+
+
+def _recovery_books_cut(ledger: Ledger, tmp_path: Path, as_of: str) -> tuple[int, str]:
+    ledger.ok("audit", "checkpoint", role="approver")
+    bundle = tmp_path / f"bundle-{as_of}"
+    ledger.ok("audit", "export", str(bundle), "--as-of", as_of, role="auditor")
+    assert ledger.root is not None
+    result = ledger("audit", "verify", str(bundle), "--root", ledger.root, role="auditor")
+    return result.exit_code, result.stdout
+
+
+def test_a_bundle_cut_at_a_date_passes_honest_recoveries(sqlite_ledger: Ledger, tmp_path: Path) -> None:
+    """A bundle cut at a date replays no act dated after it, so the rules comparing totals as
+    recorded are not judged in it (a red-team pass found two honest ledgers failing): an order
+    of 120,000.00 dated 06-01, recorded after a tranche dated 07-01 made 150,000.00 received; a
+    disposal dated 06-20, recorded once the order's receipt of 07-15 had answered it."""
+    _books(sqlite_ledger)
+    sqlite_ledger.ok("disburse", "G1", "--amount", "50000", "--voucher", "拨-2", "--tranche", "2",
+                     "--date", "2024-07-10")  # fmt: skip
+    _order(sqlite_ledger, "30000")
+    sqlite_ledger.ok(
+        "recover", "receive", "G1", "--amount", "30000", "--voucher", "缴-1", "--date", "2024-07-15"
+    )
+    sqlite_ledger.ok("dispose", "G1", "--source", "subsidy", "--amount", "40000", "--how", "returned",
+                     "--approval", "批-1", "--date", "2024-06-20")  # fmt: skip
+    sqlite_ledger.ok("recover", "order", "G1", "--amount", "90000", "--reason", "违规列支",
+                     "--document", "追-2", "--date", "2024-06-25", role="approver")  # fmt: skip
+    for as_of in ("2024-06-30", "2024-12-31"):
+        code, out = _recovery_books_cut(sqlite_ledger, tmp_path, as_of)
+        assert code == 0, (as_of, out)
 
 
 # ----------------------------------------------------------------------------- a late adoption

@@ -24,7 +24,11 @@ event's place in the log (the grant as it stood just before it):
   date and of every later date, acts of one date netted together.
 
 A breach is reported as ``ReplayError`` after the event has been applied, so the balances (and
-the workbook compared with them) go on as the events say.
+the workbook compared with them) go on as the events say. The ring-fence and the tranches of a
+sealed act are judged again once its write (the events its seal covers) has ended, and reported
+if they still break: an import judges a backdated file with its own receipts and reversals and
+holds every date once all of it is in. A bundle cut at a date does not judge the recovery rules
+that compare totals as recorded (an act recorded earlier may be dated after the cut).
 """
 
 from __future__ import annotations
@@ -461,13 +465,64 @@ def _yuan(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01')):,.2f}"
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """A sealed act's ring-fence or tranche breach, judged again when its write has ended."""
+
+    event_id: Any
+    leaf: int
+    totals: GrantTotals
+    kind: str
+    source: str  # "" for a tranche
+    on: str
+    amount: Decimal
+
+
+def _ring_fence(totals: GrantTotals, kind: str, source: str, on: str, amount: Decimal, least: Decimal) -> str:
+    return _(
+        "ring-fence: {kind} of {amount} leaves the {source} of grant {grant} at {least} at the "
+        "end of {day} or a later date (ledger/rules.py paid_from_own_source; 003 第十条)"
+    ).format(
+        kind=kind,
+        amount=_yuan(amount),
+        source=_name(source),
+        grant=totals.grant_id,
+        least=_yuan(least),
+        day=on,
+    )
+
+
+def _tranche(totals: GrantTotals, on: str, amount: Decimal, total: Decimal) -> str:
+    return _(
+        "tranches within approval: disbursing {amount} on {day} brings grant {grant}'s subsidy "
+        "disbursed to {total} at that date or a later one, above the approved {approved}"
+    ).format(
+        amount=_yuan(amount),
+        day=on,
+        grant=totals.grant_id,
+        total=_yuan(total),
+        approved=_yuan(totals.amounts["approved"]),
+    )
+
+
 class Replay:
     """Feed records in leaf order; ``grants`` holds the totals per grant, ``spending`` the rows
     of the workbook's spending sheet. ``policy``: the bundle's policy once verified (without it
     categories are not judged: the policy's own failure says why)."""
 
-    def __init__(self, policy: BundlePolicy | None = None) -> None:
+    def __init__(self, policy: BundlePolicy | None = None, *, whole: bool = True) -> None:
         self.grants: dict[str, GrantTotals] = {}  # originator id -> totals
+        # False: a bundle cut at a date, which replays no act dated after it; the rules that
+        # compare totals as recorded (recoveries against orders and receipts) are not judged then
+        self.whole = whole
+        # the write being read (its seal's id) and the ring-fence and tranche breaches of its
+        # sealed acts, judged again when it ends: an import judges its acts with the receipts and
+        # reversals of the same file, and holds the rules once all of it is in
+        self._write = ""
+        self._pending: list[_Pending] = []
+        self.late: list[tuple[Any, int, str]] = []  # (event id, leaf, why) of a write that has ended
+        self._event: Any = None
+        self._leaf = 0
         self.policy = policy
         self.spending = SpendingRows()
         self.judged = policy is not None
@@ -475,6 +530,23 @@ class Replay:
         self.foreign: set[str] = set()  # originators of included events that are no grant's
         self.vouchers = Vouchers()  # each reversal against the act it reverses, judged at the end
         self._applied: dict[str, str] = {}  # grant id -> the aggregate that applied for it
+
+    def settle(self) -> None:
+        """The write read last has ended: its acts' ring-fence and tranche breaches, judged again
+        with all of it in, go to ``late`` where they still hold."""
+        for p in self._pending:
+            totals = p.totals
+            if p.kind == "SubsidyDisbursed":
+                peak = totals.received_peak(p.on)
+                if peak > totals.amounts["approved"]:
+                    self.late.append((p.event_id, p.leaf, _tranche(totals, p.on, p.amount, peak)))
+                continue
+            least = totals.least_after(p.source, p.on)
+            if least < 0:
+                self.late.append(
+                    (p.event_id, p.leaf, _ring_fence(totals, p.kind, p.source, p.on, p.amount, least))
+                )
+        self._pending.clear()
 
     def finish(self) -> list[Problem]:
         """What can be judged only once every event is read: each reversal against the act it
@@ -486,10 +558,16 @@ class Replay:
         self.policy = policy
         self.judged = policy is not None
 
-    def feed(self, record: dict[str, Any], leaf_index: int = 0) -> None:
+    def feed(self, record: dict[str, Any], leaf_index: int = 0, event_id: Any = None) -> None:
         topic = record.get("topic", "")
         state = record.get("state")
         originator = str(record.get("originator_id"))
+        write = state.get("seal") if isinstance(state, dict) else None
+        write = write if isinstance(write, str) and topic != SEAL_TOPIC else ""
+        if write != self._write:
+            self.settle()
+            self._write = write
+        self._event, self._leaf = event_id, leaf_index
         on = _value(state.get("occurred_on")) if isinstance(state, dict) else None
         if isinstance(on, str) and on > self.latest:
             self.latest = on
@@ -654,19 +732,12 @@ class Replay:
             else:
                 source = "subsidy" if kind == "FundsRecovered" else str(state.get("source"))
             least = totals.least_after(source, on)
+            if least < 0 and self._write:
+                self._pending.append(_Pending(self._event, leaf_index, totals, kind, source, on, amount))
+                return
             if least < 0:
-                breach = _(
-                    "ring-fence: {kind} of {amount} leaves the {source} of grant {grant} at {least} at the "
-                    "end of {day} or a later date (ledger/rules.py paid_from_own_source; 003 第十条)"
-                ).format(
-                    kind=kind,
-                    amount=_yuan(amount),
-                    source=_name(source),
-                    grant=totals.grant_id,
-                    least=_yuan(least),
-                    day=on,
-                )
-        if breach is None and kind == "BalanceDisposed" and state.get("source") == "subsidy":
+                breach = _ring_fence(totals, kind, source, on, amount, least)
+        if breach is None and kind == "BalanceDisposed" and state.get("source") == "subsidy" and self.whole:
             breach = self._disposed_after_recoveries(totals, amount, on)
         if breach is not None:
             raise ReplayError(breach)
@@ -713,17 +784,10 @@ class Replay:
             ).format(kind=kind, day=on, grant=grant, said=said)
         if kind == "SubsidyDisbursed":
             total = totals.received_peak(on) + amount
-            if total > totals.amounts["approved"]:
-                return _(
-                    "tranches within approval: disbursing {amount} on {day} brings grant {grant}'s subsidy "
-                    "disbursed to {total} at that date or a later one, above the approved {approved}"
-                ).format(
-                    amount=_yuan(amount),
-                    day=on,
-                    grant=grant,
-                    total=_yuan(total),
-                    approved=_yuan(totals.amounts["approved"]),
-                )
+            if total > totals.amounts["approved"] and self._write:
+                self._pending.append(_Pending(self._event, self._leaf, totals, kind, "", on, amount))
+            elif total > totals.amounts["approved"]:
+                return _tranche(totals, on, amount, total)
         recovery = self._recovery(totals, kind, state, amount, on)
         if recovery is not None:
             return recovery
@@ -762,14 +826,25 @@ class Replay:
                 ).format(grant=grant, day=on, start=totals.build_start, end=end)
         return None
 
-    @staticmethod
     def _recovery(
-        totals: GrantTotals, kind: str, state: dict[str, Any], amount: Decimal, on: str
+        self, totals: GrantTotals, kind: str, state: dict[str, Any], amount: Decimal, on: str
     ) -> str | None:
-        """The recovery rules (003 第十三条; ledger/rules.py): orders within the subsidy received,
-        receipts within the orders and dated on or after what they answer."""
+        """The recovery rules (003 第十三条; ledger/rules.py): orders within the subsidy received
+        and kept within it by a tranche's reversal, receipts within the orders and dated on or
+        after what they answer. The totals are compared as recorded, which a bundle cut at a date
+        does not hold (the date rule aside)."""
         grant = totals.grant_id
         received = totals.amounts["subsidy_recovered"]
+        if kind == "DisbursementReversed" and self.whole:
+            left = totals.amounts["subsidy_received"] - amount
+            if totals.ordered > left:
+                return _(
+                    "recovery within order: reversing {amount} of subsidy leaves grant {grant} {left} "
+                    "received, below the {ordered} of recoveries ordered (ledger/rules.py "
+                    "reversal_keeps_received)"
+                ).format(amount=_yuan(amount), grant=grant, left=_yuan(left), ordered=_yuan(totals.ordered))
+        if not self.whole and kind != "FundsRecovered":
+            return None
         if kind == "RecoveryOrdered" and totals.ordered + amount > totals.amounts["subsidy_received"]:
             return _(
                 "recovery within order: ordering {amount} back from grant {grant} brings the recoveries "
@@ -782,7 +857,7 @@ class Replay:
                 received=_yuan(totals.amounts["subsidy_received"]),
             )
         if kind == "FundsRecovered":
-            if received + amount > totals.ordered:
+            if received + amount > totals.ordered and self.whole:
                 return _(
                     "recovery within order: receiving {amount} back for grant {grant} brings recoveries to "
                     "{total}, above the {ordered} ordered (ledger/rules.py recovered_within_order)"

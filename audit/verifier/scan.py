@@ -136,7 +136,7 @@ class Scan:
     ) -> None:
         self.report = report
         self.tree = tree
-        self.replay = Replay()
+        self.replay = Replay(whole=as_of is None)
         self.signatures = Signatures(report, root, tree.root_at)
         self.activity = Activity()
         self.registry_rows: list[list[Any]] = []
@@ -209,12 +209,22 @@ class Scan:
             return
         self.activity.feed(record)
         try:
-            self.replay.feed(record, index)
+            self.replay.feed(record, index, event_id)
         except ReplayError as e:
             self.report.fail(_("{where}: replay: {why}").format(where=_where(event_id, index), why=e.message))
+        if self.replay.late:
+            self._late()
+
+    def _late(self) -> None:
+        """The breaches of a write that has ended which held once all of it was in."""
+        for event_id, index, why in self.replay.late:
+            self.report.fail(_("{where}: replay: {why}").format(where=_where(event_id, index), why=why))
+        self.replay.late.clear()
 
     def finish(self) -> None:
         """The replay's judgements that wait for the last event (each reversal against its act)."""
+        self.replay.settle()
+        self._late()
         for index, why in self.replay.finish():
             self.report.fail(_("leaf {index}: replay: {why}").format(index=index, why=why))
 
