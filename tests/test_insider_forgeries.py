@@ -411,6 +411,66 @@ def test_honest_recoveries_and_a_disposal_after_them_pass(sqlite_ledger: Ledger,
     assert code == 0, out
 
 
+def _forge_write(ledger: Ledger, *acts: tuple[str, dict[str, Any]], role: str = "officer") -> None:
+    """Acts of G1 stored below the application as one write: one seal over them, a real key."""
+    app = GrantLedger(ledger.url)
+    try:
+        grant = app.get_grant("G1")
+        for kind, fields in acts:
+            grant.trigger_event(getattr(type(grant), kind), actor="", role=role, **fields)
+        save_sealed(app, ledger, grant, role=role)
+    finally:
+        app.close()
+
+
+DISPOSAL = ("BalanceDisposed", {"source": "subsidy", "amount": Decimal("50000"), "how": "returned",
+                                "approval": "批-X", "occurred_on": date(2024, 6, 10)})  # fmt: skip
+TRANCHE = ("SubsidyDisbursed", {"amount": Decimal("20000"), "voucher": "拨-Z", "tranche": 2,
+                                "occurred_on": date(2024, 6, 10)})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "acts", [(DISPOSAL, TRANCHE), (TRANCHE, DISPOSAL)], ids=["tranche after", "tranche first"]
+)
+def test_a_disposal_of_what_an_order_calls_back_fails_whatever_its_write_brings_in(
+    sqlite_ledger: Ledger, tmp_path: Path, acts: tuple[tuple[str, dict[str, Any]], ...]
+) -> None:
+    """40,000.00 held, 30,000.00 ordered back; one write disposes of 50,000.00 and brings in a
+    20,000.00 tranche: 10,000.00 is left for the 30,000.00 owed. With the tranche after it, the
+    disposal's ring-fence waits for the write's end, and its recoveries rule had never been judged
+    (found by a red-team pass: verify passed)."""
+    _books(sqlite_ledger)
+    _order(sqlite_ledger, "30000")
+    _forge_write(sqlite_ledger, *acts)
+
+    code, out = _verified(sqlite_ledger, tmp_path)
+
+    assert code == 6, out
+    assert "recoveries before disposal: disposing of 50,000.00 of the subsidy of grant G1" in out, out
+
+
+@pytest.mark.parametrize("as_of", ["2024-06-30", "2024-12-31"])
+def test_a_bundle_cut_at_a_date_judges_the_recoveries_as_recorded(
+    sqlite_ledger: Ledger, tmp_path: Path, as_of: str
+) -> None:
+    """150,000.00 ordered back of 100,000.00 received: a bundle cut at a date judged no recovery
+    rule at all (found by a red-team pass: the exporter chooses the cut); it now counts the acts
+    recorded before each one, those dated after the cut too."""
+    _books(sqlite_ledger)
+    order = {
+        "amount": Decimal("150000"),
+        "reason": "违规",
+        "document": "追-X",
+        "occurred_on": date(2024, 6, 1),
+    }
+    _forge_write(sqlite_ledger, ("RecoveryOrdered", order), role="approver")
+
+    code, out = _recovery_books_cut(sqlite_ledger, tmp_path, as_of)
+
+    assert code == 6, out
+    assert "recovery within order: ordering 150,000.00 back from grant G1" in out, out
+
+
 def _recovery_books_cut(ledger: Ledger, tmp_path: Path, as_of: str) -> tuple[int, str]:
     ledger.ok("audit", "checkpoint", role="approver")
     bundle = tmp_path / f"bundle-{as_of}"
@@ -421,10 +481,10 @@ def _recovery_books_cut(ledger: Ledger, tmp_path: Path, as_of: str) -> tuple[int
 
 
 def test_a_bundle_cut_at_a_date_passes_honest_recoveries(sqlite_ledger: Ledger, tmp_path: Path) -> None:
-    """A bundle cut at a date replays no act dated after it, so the rules comparing totals as
-    recorded are not judged in it (a red-team pass found two honest ledgers failing): an order
-    of 120,000.00 dated 06-01, recorded after a tranche dated 07-01 made 150,000.00 received; a
-    disposal dated 06-20, recorded once the order's receipt of 07-15 had answered it."""
+    """A bundle cut at a date replays no act dated after it, but the rules comparing totals as
+    recorded count them (a red-team pass found two honest ledgers failing, judged without them):
+    an order of 90,000.00 dated 06-25, recorded after a tranche dated 07-10 made 150,000.00
+    received; a disposal dated 06-20, recorded once the order's receipt of 07-15 had answered it."""
     _books(sqlite_ledger)
     sqlite_ledger.ok("disburse", "G1", "--amount", "50000", "--voucher", "拨-2", "--tranche", "2",
                      "--date", "2024-07-10")  # fmt: skip

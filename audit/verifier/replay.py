@@ -27,8 +27,8 @@ A breach is reported as ``ReplayError`` after the event has been applied, so the
 the workbook compared with them) go on as the events say. The ring-fence and the tranches of a
 sealed act are judged again once its write (the events its seal covers) has ended, and reported
 if they still break: an import judges a backdated file with its own receipts and reversals and
-holds every date once all of it is in. A bundle cut at a date does not judge the recovery rules
-that compare totals as recorded (an act recorded earlier may be dated after the cut).
+holds every date once all of it is in. The recovery rules compare totals as recorded, in a
+bundle cut at a date with the acts dated after the cut (shown, not replayed) counted too.
 """
 
 from __future__ import annotations
@@ -320,10 +320,25 @@ class GrantTotals:
     build_end: str = ""
     # the build period's end by the ISO date it was set from: "" the approval's, then each extension's
     extensions: dict[str, str] = field(default_factory=dict)
-    # recoveries ordered: in all, the first order's date, and per ISO date ordered less received
-    ordered: Decimal = _ZERO
+    # recoveries ordered: the first order's date, and per ISO date ordered less received
     ordered_on: str = ""
     recovery_days: dict[str, Decimal] = field(default_factory=dict)
+    # as recorded, acts dated after a bundle's cut included (the rules comparing these totals
+    # judge each act against the acts recorded before it, whatever their dates)
+    ordered: Decimal = _ZERO
+    recorded_received: Decimal = _ZERO
+    recorded_recovered: Decimal = _ZERO
+
+    def as_recorded(self, kind: str, amount: Decimal) -> None:
+        if kind == "SubsidyDisbursed":
+            self.recorded_received += amount
+        elif kind == "DisbursementReversed":
+            self.recorded_received -= amount
+        elif kind == "RecoveryOrdered":
+            self.ordered += amount
+        elif kind == "FundsRecovered":
+            self.recorded_recovered += amount
+
     # per fund source: the net change per ISO business date, and its latest date
     days: dict[str, dict[str, Decimal]] = field(default_factory=lambda: {s: {} for s in _SOURCES})
     last_day: dict[str, str] = field(default_factory=lambda: dict.fromkeys(_SOURCES, ""))
@@ -510,11 +525,8 @@ class Replay:
     of the workbook's spending sheet. ``policy``: the bundle's policy once verified (without it
     categories are not judged: the policy's own failure says why)."""
 
-    def __init__(self, policy: BundlePolicy | None = None, *, whole: bool = True) -> None:
+    def __init__(self, policy: BundlePolicy | None = None) -> None:
         self.grants: dict[str, GrantTotals] = {}  # originator id -> totals
-        # False: a bundle cut at a date, which replays no act dated after it; the rules that
-        # compare totals as recorded (recoveries against orders and receipts) are not judged then
-        self.whole = whole
         # the write being read (its seal's id) and the ring-fence and tranche breaches of its
         # sealed acts, judged again when it ends: an import judges its acts with the receipts and
         # reversals of the same file, and holds the rules once all of it is in
@@ -530,6 +542,20 @@ class Replay:
         self.foreign: set[str] = set()  # originators of included events that are no grant's
         self.vouchers = Vouchers()  # each reversal against the act it reverses, judged at the end
         self._applied: dict[str, str] = {}  # grant id -> the aggregate that applied for it
+
+    def recorded(self, record: dict[str, Any]) -> None:
+        """An event a bundle cut at a date shows but does not replay (dated after the cut): the
+        totals as recorded take it in."""
+        topic, state = record.get("topic", ""), record.get("state")
+        totals = self.grants.get(str(record.get("originator_id")))
+        if totals is None or not isinstance(topic, str) or not isinstance(state, dict):
+            return
+        kind = topic[len(_TOPIC) :] if topic.startswith(_TOPIC) else ""
+        if kind in ("SubsidyDisbursed", "DisbursementReversed", "RecoveryOrdered", "FundsRecovered"):
+            try:
+                totals.as_recorded(kind, _amount(state))
+            except ReplayError:
+                return  # not judged after the cut
 
     def settle(self) -> None:
         """The write read last has ended: its acts' ring-fence and tranche breaches, judged again
@@ -650,8 +676,8 @@ class Replay:
         amount = _amount(state)
         on = _day(state)
         breach = self._judge(totals, kind, state, amount, on)
+        totals.as_recorded(kind, amount)
         if kind == "RecoveryOrdered":
-            totals.ordered += amount
             totals.ordered_on = min(totals.ordered_on or on, on)
             totals.recovery_days[on] = totals.recovery_days.get(on, _ZERO) + amount
             if breach is not None:
@@ -734,11 +760,14 @@ class Replay:
             least = totals.least_after(source, on)
             if least < 0 and self._write:
                 self._pending.append(_Pending(self._event, leaf_index, totals, kind, source, on, amount))
-                return
-            if least < 0:
+            elif least < 0:
                 breach = _ring_fence(totals, kind, source, on, amount, least)
-        if breach is None and kind == "BalanceDisposed" and state.get("source") == "subsidy" and self.whole:
+        if breach is None and kind == "BalanceDisposed" and state.get("source") == "subsidy":
+            # judged now, its ring-fence put off or not: the ledger judges it without the
+            # receipts its write brings in later
             breach = self._disposed_after_recoveries(totals, amount, on)
+            if breach is not None and self._pending and self._pending[-1].leaf == leaf_index:
+                self._pending.pop()
         if breach is not None:
             raise ReplayError(breach)
 
@@ -830,22 +859,19 @@ class Replay:
         self, totals: GrantTotals, kind: str, state: dict[str, Any], amount: Decimal, on: str
     ) -> str | None:
         """The recovery rules (003 第十三条; ledger/rules.py): orders within the subsidy received
-        and kept within it by a tranche's reversal, receipts within the orders and dated on or
-        after what they answer. The totals are compared as recorded, which a bundle cut at a date
-        does not hold (the date rule aside)."""
+        and kept within it by a tranche's reversal, receipts within the orders (the totals as
+        recorded) and dated on or after what they answer."""
         grant = totals.grant_id
-        received = totals.amounts["subsidy_recovered"]
-        if kind == "DisbursementReversed" and self.whole:
-            left = totals.amounts["subsidy_received"] - amount
+        received = totals.recorded_recovered
+        if kind == "DisbursementReversed":
+            left = totals.recorded_received - amount
             if totals.ordered > left:
                 return _(
                     "recovery within order: reversing {amount} of subsidy leaves grant {grant} {left} "
                     "received, below the {ordered} of recoveries ordered (ledger/rules.py "
                     "reversal_keeps_received)"
                 ).format(amount=_yuan(amount), grant=grant, left=_yuan(left), ordered=_yuan(totals.ordered))
-        if not self.whole and kind != "FundsRecovered":
-            return None
-        if kind == "RecoveryOrdered" and totals.ordered + amount > totals.amounts["subsidy_received"]:
+        if kind == "RecoveryOrdered" and totals.ordered + amount > totals.recorded_received:
             return _(
                 "recovery within order: ordering {amount} back from grant {grant} brings the recoveries "
                 "ordered to {total}, above the {received} subsidy it received (ledger/rules.py "
@@ -854,10 +880,10 @@ class Replay:
                 amount=_yuan(amount),
                 grant=grant,
                 total=_yuan(totals.ordered + amount),
-                received=_yuan(totals.amounts["subsidy_received"]),
+                received=_yuan(totals.recorded_received),
             )
         if kind == "FundsRecovered":
-            if received + amount > totals.ordered and self.whole:
+            if received + amount > totals.ordered:
                 return _(
                     "recovery within order: receiving {amount} back for grant {grant} brings recoveries to "
                     "{total}, above the {ordered} ordered (ledger/rules.py recovered_within_order)"
@@ -879,7 +905,7 @@ class Replay:
     def _disposed_after_recoveries(totals: GrantTotals, amount: Decimal, on: str) -> str | None:
         """A disposal of the subsidy, applied, leaves what ordered recoveries still call back
         (judged after the ring-fence, as the ledger's rules are listed)."""
-        owed = totals.ordered - totals.amounts["subsidy_recovered"]
+        owed = totals.ordered - totals.recorded_recovered
         left = totals.least_after("subsidy", on)
         if owed <= 0 or left >= owed:
             return None

@@ -136,7 +136,7 @@ class Scan:
     ) -> None:
         self.report = report
         self.tree = tree
-        self.replay = Replay(whole=as_of is None)
+        self.replay = Replay()
         self.signatures = Signatures(report, root, tree.root_at)
         self.activity = Activity()
         self.registry_rows: list[list[Any]] = []
@@ -206,6 +206,7 @@ class Scan:
             self.versions[originator] = version
         if self.as_of is not None and _occurred_on(record) > self.as_of:
             self.after_as_of += 1
+            self.replay.recorded(record)
             return
         self.activity.feed(record)
         try:
