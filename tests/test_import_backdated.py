@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Ledger, approved_district_grant
+from tests.test_insider_forgeries import _verified
 
 HEADER = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo"
 DATES = ["2024-04-10", "2024-05-01", "2024-05-31", "2024-06-01", "2024-06-30", "2024-07-01", "2024-12-31"]
@@ -189,16 +190,6 @@ def test_a_file_whose_reversal_does_not_make_room_for_its_tranche_is_refused_and
     said = result.stderr
     assert "vouchers.csv:2:" in said and "above the approved 200,000.00" in said, said
     assert (sqlite_ledger.event_count(), _received_by_date(sqlite_ledger, TRANCHE_DAYS)) == before
-
-
-def _verified(ledger: Ledger, tmp_path: Path) -> tuple[int, str]:
-    ledger.ok("audit", "checkpoint", role="approver")
-    bundle = tmp_path / "bundle"
-    ledger.ok("audit", "export", str(bundle), role="auditor")
-    assert ledger.root is not None
-    result = ledger("audit", "verify", str(bundle), "--root", ledger.root, role="auditor")
-    assert "Traceback" not in result.output
-    return result.exit_code, result.stdout
 
 
 @pytest.mark.parametrize("batch", ["5000", "1"], ids=["one batch", "a batch an event"])
