@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from audit.verifier.ooxml_text import load_as_stored, unescape_ooxml
+from audit.verifier.ooxml_text import as_shown, load_as_stored
 from commands.i18n import _
 from ledger.errors import BadInputError
 from ledger.import_format import ALIASES, HEADER, WideRow
@@ -468,9 +468,9 @@ def _workbook_cells(path: Path) -> Iterator[list[Any]]:
                 raise BadInputError(said)
             if not past[0]:
                 # as the spreadsheet shows them: a voucher stored as S-_x0030_103 is S-0103
-                shown = [unescape_ooxml(v) if isinstance(v, str) else v for v in values]
-                _no_lone_surrogate(path, read, shown)
-                yield shown
+                cells = as_shown(values)
+                _no_lone_surrogate(path, read, cells)
+                yield cells
             elif read == 1:
                 from openpyxl.utils import get_column_letter
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from ledger.application import GrantLedger
+    from ledger.grant import Grant
     from ledger.import_format import Row
     from ledger.import_order import DateOrder, Disorder, Held
     from ledger.importing import Coming, ImportResult
@@ -236,11 +237,10 @@ def record_file(
     from ledger.importing import coming_receipts
 
     verdict = _recorded(app, cells, reopen, stage, tell, **options)
-    if not verdict.bad:
+    if not verdict.bad or verdict.rows > ONE_WRITE_ROWS:
         return verdict
-    if verdict.rows > ONE_WRITE_ROWS:
-        return verdict
-    coming = coming_receipts(read_rows(reopen()), _later_in_ledger(app, verdict.grants), _held_tranche(app))
+    held = _held_grants(app)
+    coming = coming_receipts(read_rows(reopen()), _later_in_ledger(held, verdict.grants), _held_tranche(held))
     if not coming:
         return verdict
     again = by_date_again(reopen, _held_receipts(app), verdict.grants, _ledger_grants(app, verdict.grants))
@@ -322,32 +322,8 @@ ONE_WRITE_ROWS = 20_000
 LATER_LOOKED_UP = 1000
 
 
-def _later_in_ledger(app: GrantLedger, refused: dict[str, int]) -> set[str]:
-    """The grants ``refused`` (with the ordinal of their first refused row's date) whose money in
-    the ledger moved on a later date: only against such acts can the file's own later receipts
-    decide a spend, where the rows are applied in date order. None past ``LATER_LOOKED_UP``."""
-    from datetime import date
-
-    from eventsourcing.application import AggregateNotFoundError
-
-    from ledger.errors import LedgerError
-
-    if len(refused) > LATER_LOOKED_UP:
-        return set()
-    later = set()
-    for grant_id, first in refused.items():
-        try:
-            grant = app.load_grant(grant_id)
-        except (AggregateNotFoundError, LedgerError):
-            continue
-        latest = max((grant.last_day or {}).values(), default="")
-        if first and latest > date.fromordinal(first).isoformat():
-            later.add(grant_id)
-    return later
-
-
-def _held_tranche(app: GrantLedger) -> Callable[[str, str], Decimal | None]:
-    """The amount of a tranche the ledger holds, by grant and voucher (None: none such)."""
+def _held_grants(app: GrantLedger) -> Callable[[str], Grant | None]:
+    """The grants the ledger holds, by number, each loaded once (None: none such)."""
     from functools import cache
 
     from eventsourcing.application import AggregateNotFoundError
@@ -355,15 +331,41 @@ def _held_tranche(app: GrantLedger) -> Callable[[str, str], Decimal | None]:
     from ledger.errors import LedgerError
 
     @cache
-    def receipts(grant_id: str) -> dict[str, Any]:
+    def held(grant_id: str) -> Grant | None:
         try:
-            return app.load_grant(grant_id).receipts
+            return app.load_grant(grant_id)
         except (AggregateNotFoundError, LedgerError):
-            return {}
+            return None
+
+    return held
+
+
+def _later_in_ledger(held: Callable[[str], Grant | None], refused: dict[str, int]) -> set[str]:
+    """The grants ``refused`` (with the ordinal of their first refused row's date) whose money in
+    the ledger moved on a later date: only against such acts can the file's own later receipts
+    decide a spend, where the rows are applied in date order. None past ``LATER_LOOKED_UP``."""
+    from datetime import date
+
+    if len(refused) > LATER_LOOKED_UP:
+        return set()
+    later = set()
+    for grant_id, first in refused.items():
+        grant = held(grant_id)
+        if grant is None:
+            continue
+        latest = max((grant.last_day or {}).values(), default="")
+        if first and latest > date.fromordinal(first).isoformat():
+            later.add(grant_id)
+    return later
+
+
+def _held_tranche(held: Callable[[str], Grant | None]) -> Callable[[str, str], Decimal | None]:
+    """The amount of a tranche the ledger holds, by grant and voucher (None: none such)."""
 
     def tranche(grant_id: str, voucher: str) -> Decimal | None:
-        held = receipts(grant_id).get(f"disburse/{voucher}")
-        return None if held is None else Decimal(held[0])
+        grant = held(grant_id)
+        receipt = None if grant is None else grant.receipts.get(f"disburse/{voucher}")
+        return None if receipt is None else Decimal(receipt[0])
 
     return tranche
 

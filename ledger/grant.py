@@ -222,6 +222,15 @@ def line_books(expenditures: Any) -> tuple[dict[str, dict[str, Decimal]], dict[s
     return days, last
 
 
+def _with_coming(held: Mapping[str, Decimal], coming: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """A book by ISO date (a dict, or an import's index of it: keys and items by key) with what an
+    import's file brings in later (``COMING``) added on its dates."""
+    book = {day: held[day] for day in held}
+    for day, amount in coming.items():
+        book[day] = book.get(day, ZERO) + amount
+    return book
+
+
 @snapshot_every(50)
 class Grant(Aggregate):
     TOPIC = "grant-ledger:Grant"
@@ -834,9 +843,7 @@ class Grant(Aggregate):
         receipts = COMING.get() if coming else None
         less = receipts.get(self.grant_id, {}).get(RECEIVED_LESS) if receipts is not None else None
         if less:
-            book = dict(self.received_days)
-            for day, amount in less.items():
-                book[day] = book.get(day, ZERO) + amount
+            book = _with_coming(self.received_days, less)
             return greatest_balance(self.subsidy_received + sum(less.values(), ZERO), book, on)
         return greatest_balance(self.subsidy_received, self.received_days, on)
 
@@ -866,10 +873,7 @@ class Grant(Aggregate):
         total = self.available(source) + sum(more.values(), ZERO)
         if self.days is None or self.last_day is None:
             return total
-        held = self.days[source]  # a dict, or an import's index of it (keys and items by key)
-        book = {day: held[day] for day in held}
-        for day, amount in more.items():
-            book[day] = book.get(day, ZERO) + amount
+        book = _with_coming(self.days[source], more)
         return least_balance(total, book, max(self.last_day[source], *more), on)
 
     def moved(self, source: str, on: date, amount: Decimal) -> None:

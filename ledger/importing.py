@@ -967,15 +967,9 @@ def _arrived(coming: Coming, grant_id: str, events: list[Any]) -> None:
         if days is None:
             continue
         day = event.occurred_on.isoformat()
-        if source == RECEIVED_LESS:
-            left = days.get(day, Decimal(0)) + event.amount
-            if left < 0:
-                days[day] = left
-            else:
-                days.pop(day, None)
-            continue
-        left = days.get(day, Decimal(0)) - event.amount
-        if left > 0:
+        change = -event.amount if source == RECEIVED_LESS else event.amount  # as the book holds it
+        left = days.get(day, Decimal(0)) - change
+        if left and (left > 0) == (change > 0):
             days[day] = left
         else:
             days.pop(day, None)

@@ -28,6 +28,11 @@ def unescape_ooxml(value: str) -> str:
     return _RUN.sub(lambda m: chr(int(m.group(1), 16)), value)
 
 
+def as_shown(values: Any) -> list[Any]:
+    """A row's values as a spreadsheet shows them: each text decoded (``unescape_ooxml``)."""
+    return [unescape_ooxml(v) if isinstance(v, str) else v for v in values]
+
+
 def load_as_stored(path: Any, *, data_only: bool) -> Any:
     """``openpyxl.load_workbook(path, read_only=True, data_only=…)``, its shared strings as the file
     stores them. openpyxl takes every ``x005F_`` out of a shared string (a workbook Excel saved

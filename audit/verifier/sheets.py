@@ -26,7 +26,7 @@ from audit.verifier.description import bundle_format
 from audit.verifier.findings import _expected_findings, expected_findings
 from audit.verifier.i18n import LANG, _
 from audit.verifier.layout import ACTIVITY_SHEET, REGISTRY_SHEET
-from audit.verifier.ooxml_text import load_as_stored, unescape_ooxml
+from audit.verifier.ooxml_text import as_shown, load_as_stored
 from audit.verifier.policy import BundlePolicy
 from audit.verifier.replay import GrantTotals, Replay
 from audit.verifier.report import WORKBOOK, Report
@@ -461,7 +461,7 @@ def _rows(book: Any, sheet: _Sheet, report: Report) -> Iterator[_Shown]:
 
 def _values(cells: Iterable[Any]) -> tuple[Any, ...]:
     """The cells as a spreadsheet shows them (text with its _xHHHH_ runs decoded)."""
-    return tuple(unescape_ooxml(v) if isinstance(v, str) else v for v in (c.value for c in cells))
+    return tuple(as_shown(c.value for c in cells))
 
 
 def _head(name: str, form: Form, rows: list[tuple[Any, ...]], report: Report) -> None:

@@ -21,7 +21,7 @@ from audit.verifier import forms, layout
 from audit.verifier.background import Background, BackgroundError
 from audit.verifier.description import bundle_format
 from audit.verifier.i18n import _
-from audit.verifier.ooxml_text import load_as_stored, unescape_ooxml
+from audit.verifier.ooxml_text import as_shown, load_as_stored
 from audit.verifier.report import CHUNK, EVENTS, WORKBOOK, Report
 from audit.verifier.scan import EXPORTED, WITHHELD, Lines, untrusted_row
 from audit.verifier.xlsx import (
@@ -295,7 +295,7 @@ def _expected_log_rows(path: Path) -> Iterator[tuple[Any, ...]]:
 def _trimmed(row: Any) -> tuple[Any, ...]:
     """The row as a spreadsheet shows it (text with its _xHHHH_ runs decoded), without the
     empty cells at its end."""
-    values = [unescape_ooxml(v) if isinstance(v, str) else v for v in row]
+    values = as_shown(row)
     while values and values[-1] is None:
         values.pop()
     return tuple(values)
