@@ -200,6 +200,27 @@ def _spend_reached_back_over_by_a_later_extension(ledger: Ledger) -> None:
     _spend_after_the_build_period(ledger)
 
 
+def _extended(ledger: Ledger, end: date, on: date) -> None:
+    _forge(ledger, "Extended", role="approver", end=end, document="渝中人社〔2026〕X号", occurred_on=on)
+
+
+def _spend_after_an_extension_dated_before_the_approval(ledger: Ledger) -> None:
+    """An extension to 2027-03-31 dated 2024-03-15, before the approval of 04-01: the period
+    stood extended on every date, so the spend after its end passed (the ledger refuses the
+    extension: dated_after_approval)."""
+    _extended(ledger, date(2027, 3, 31), date(2024, 3, 15))
+    _spend_after_the_build_period(ledger)
+
+
+def _extension_of_a_closed_grant(ledger: Ledger) -> None:
+    _forge(ledger, "Closed", role="approver", document="结-1", occurred_on=date(2026, 4, 1))
+    _extended(ledger, date(2027, 3, 31), date(2026, 4, 2))
+
+
+def _extension_ending_no_later(ledger: Ledger) -> None:
+    _extended(ledger, date(2025, 12, 31), date(2024, 6, 1))
+
+
 def _recovery_ordered_above_the_subsidy_received(ledger: Ledger) -> None:
     _forge(
         ledger, "RecoveryOrdered", role="approver", amount=Decimal("150000"), reason="违规", document="追-X",
@@ -352,6 +373,21 @@ FORGERIES: dict[str, tuple[Callable[[Ledger], None], list[str]]] = {
             "leaves 0.00 for the 30,000.00 of ordered recoveries not yet received",
         ],
     ),
+    "extension dated before the approval": (
+        _spend_after_an_extension_dated_before_the_approval,
+        [
+            "approval first: an extension of grant G1 dated 2024-03-15 is before its approval on 2024-04-01",
+            OUTSIDE_THE_PERIOD,
+        ],
+    ),
+    "extension of a closed grant": (
+        _extension_of_a_closed_grant,
+        ["build period: an extension of grant G1, which is closed; only an approved grant's build period"],
+    ),
+    "extension ending no later": (
+        _extension_ending_no_later,
+        ["build period: an extension of grant G1 ends 2025-12-31, not after 2026-03-31"],
+    ),
     "approved again after closure": (
         _approved_again_after_closure,
         ["approval first: Approved of grant G1, which is closed; only an application is approved, once"],
@@ -447,6 +483,50 @@ def test_a_disposal_of_what_an_order_calls_back_fails_whatever_its_write_brings_
 
     assert code == 6, out
     assert "recoveries before disposal: disposing of 50,000.00 of the subsidy of grant G1" in out, out
+
+
+SPEND = ("ExpenditureRecorded", {"amount": Decimal("60000"), "category": "equipment", "source": "subsidy",
+                                  "content": "", "project": "", "voucher": "记-2", "payee": "", "memo": "",
+                                  "attachments": [], "occurred_on": date(2024, 5, 1)})  # fmt: skip
+ITS_REVERSAL = ("ExpenditureReversed", {"voucher": "记-2", "reason": "x", "amount": Decimal("60000"),
+                                        "source": "subsidy", "category": "equipment", "content": "",
+                                        "spent_on": date(2024, 5, 1),
+                                        "occurred_on": date(2024, 5, 1)})  # fmt: skip
+LATER_TRANCHE = ("SubsidyDisbursed", {"amount": Decimal("30000"), "voucher": "拨-Z", "tranche": 2,
+                                      "occurred_on": date(2024, 4, 30)})  # fmt: skip
+
+
+def test_a_spend_reversed_later_in_its_own_write_is_judged_without_its_reversal(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """40,000.00 of subsidy held; one write spends 60,000.00 and reverses it the same day. The
+    ledger's import judges a spend with the receipts its file brings in later, never with a
+    reversal, so it refuses the spend; the verifier put the spend's ring-fence off to the write's
+    end, where the reversal had made it good (found and listed in the last notes: verify passed)."""
+    _books(sqlite_ledger)
+    _forge_write(sqlite_ledger, SPEND, ITS_REVERSAL)
+
+    code, out = _verified(sqlite_ledger, tmp_path)
+
+    assert code == 6, out
+    assert (
+        "ring-fence: ExpenditureRecorded of 60,000.00 leaves the fiscal subsidy of grant G1 at -20,000.00"
+        in out
+    )
+
+
+def test_a_spend_made_good_by_a_tranche_later_in_its_write_still_passes(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """The same spend, the write bringing in 30,000.00 dated before it after it, as an import's
+    file does (counted by the ledger as coming): verify passes; with the reversal after both,
+    still (the reversal takes nothing the spend needed)."""
+    _books(sqlite_ledger)
+    _forge_write(sqlite_ledger, SPEND, LATER_TRANCHE, ITS_REVERSAL)
+
+    code, out = _verified(sqlite_ledger, tmp_path)
+
+    assert code == 0, out
 
 
 @pytest.mark.parametrize("as_of", ["2024-06-30", "2024-12-31"])

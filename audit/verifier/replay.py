@@ -358,9 +358,16 @@ class GrantTotals:
             return a["subsidy_received"] - a["subsidy_spent"] - a["subsidy_recovered"] - a["subsidy_disposed"]
         return a["matching_received"] - a["matching_spent"] - a["matching_disposed"]
 
-    def least_after(self, source: str, day: str) -> Decimal:
-        """The least balance of ``source`` at the end of ``day`` and of every later date."""
+    def least_after(self, source: str, day: str, without: dict[str, Decimal] | None = None) -> Decimal:
+        """The least balance of ``source`` at the end of ``day`` and of every later date;
+        ``without``: as it stands with those changes (by ISO date) taken out."""
         balance = self.held(source)
+        if without:
+            book = dict(self.days[source])
+            for on, change in without.items():
+                book[on] = book.get(on, _ZERO) - change
+                balance -= change
+            return min(_balances_after(balance, book, day))
         if day >= self.last_day[source]:
             return balance
         return min(_balances_after(balance, self.days[source], day))
@@ -373,6 +380,9 @@ class GrantTotals:
     def build_end_on(self, day: str) -> str:
         """The end of the build period as it stood on ``day``: an extension dated later does not
         reach back over days the period had already ended on (ledger/grant.py build_end_on)."""
+        extensions = self.extensions
+        if len(extensions) == 1 and "" in extensions:
+            return extensions[""]  # the approval's end, never extended: read for every spend
         return max((end for since, end in self.extensions.items() if since <= day), default=self.build_end)
 
     def unanswered_after(self, day: str) -> Decimal:
@@ -480,6 +490,29 @@ def _yuan(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01')):,.2f}"
 
 
+def _extension(totals: GrantTotals, since: str, end: str) -> str | None:
+    """An extension as the ledger records one (ledger/grant.py extend): of an approved grant,
+    dated on or after its approval, ending after the end it extends (ledger/rules.py
+    build_period_extended). The replay takes the latest end standing on a date, so an extension
+    outside these would widen the period the spending is judged by."""
+    grant = totals.grant_id
+    if totals.status != "approved":
+        return _(
+            "build period: an extension of grant {grant}, which is {status}; only an approved grant's "
+            "build period is extended (ledger/grant.py extend)"
+        ).format(grant=grant, status=_name(totals.status))
+    if since < totals.approved_on:
+        return _(
+            "approval first: an extension of grant {grant} dated {day} is before its approval on {approved}"
+        ).format(grant=grant, day=since, approved=totals.approved_on)
+    if end <= totals.build_end:
+        return _(
+            "build period: an extension of grant {grant} ends {end}, not after {current}, when its build "
+            "period ended already (ledger/rules.py build_period_extended)"
+        ).format(grant=grant, end=end, current=totals.build_end)
+    return None
+
+
 @dataclass(frozen=True)
 class _Pending:
     """A sealed act's ring-fence or tranche breach, judged again when its write has ended."""
@@ -532,6 +565,9 @@ class Replay:
         # reversals of the same file, and holds the rules once all of it is in
         self._write = ""
         self._pending: list[_Pending] = []
+        # per grant and fund source with a breach put off: the write's later moves of it, (leaf,
+        # ISO date, change), its receipts aside (the ledger's import counts those alone)
+        self._later: dict[tuple[int, str], list[tuple[int, str, Decimal]]] = {}
         self.late: list[tuple[Any, int, str]] = []  # (event id, leaf, why) of a write that has ended
         self._event: Any = None
         self._leaf = 0
@@ -559,20 +595,43 @@ class Replay:
 
     def settle(self) -> None:
         """The write read last has ended: its acts' ring-fence and tranche breaches, judged again
-        with all of it in, go to ``late`` where they still hold."""
-        for p in self._pending:
+        with all of it in, go to ``late`` where they still hold. An act's ring-fence counts, of
+        what the write recorded after it, its receipts alone, as the ledger's import judged it
+        (ledger/importing.py coming_receipts): a spend reversed later in the same write was
+        refused there all the same."""
+        found: list[tuple[Any, int, str]] = []
+        taken_out: dict[tuple[int, str], tuple[int, dict[str, Decimal]]] = {}
+        for p in reversed(self._pending):  # the later moves gathered from the write's end back
             totals = p.totals
             if p.kind == "SubsidyDisbursed":
                 peak = totals.received_peak(p.on)
                 if peak > totals.amounts["approved"]:
-                    self.late.append((p.event_id, p.leaf, _tranche(totals, p.on, p.amount, peak)))
+                    found.append((p.event_id, p.leaf, _tranche(totals, p.on, p.amount, peak)))
                 continue
-            least = totals.least_after(p.source, p.on)
+            key = (id(totals), p.source)
+            later = self._later.get(key, [])
+            at, without = taken_out.get(key, (len(later), {}))
+            while at and later[at - 1][0] > p.leaf:
+                at -= 1
+                _leaf, on, change = later[at]
+                without[on] = without.get(on, _ZERO) + change
+            taken_out[key] = (at, without)
+            least = totals.least_after(p.source, p.on, without)
             if least < 0:
-                self.late.append(
+                found.append(
                     (p.event_id, p.leaf, _ring_fence(totals, p.kind, p.source, p.on, p.amount, least))
                 )
+        self.late.extend(reversed(found))
         self._pending.clear()
+        self._later.clear()
+
+    def _move(self, totals: GrantTotals, source: str, on: str, change: Decimal, leaf: int) -> None:
+        """A move that is no receipt: noted for the breaches of its write put off before it."""
+        totals.move(source, on, change)
+        if self._later:
+            later = self._later.get((id(totals), source))
+            if later is not None:
+                later.append((leaf, on, change))
 
     def finish(self) -> list[Problem]:
         """What can be judged only once every event is read: each reversal against the act it
@@ -651,8 +710,11 @@ class Replay:
 
     def _other(self, totals: GrantTotals, kind: str, state: dict[str, Any]) -> None:
         if kind == "Extended":
-            totals.build_end = end = _day(state, "end")
-            since = _day(state)
+            end, since = _day(state, "end"), _day(state)
+            breach = _extension(totals, since, end)
+            if breach is not None:
+                raise ReplayError(breach)
+            totals.build_end = end
             totals.extensions[since] = max(totals.extensions.get(since, ""), end)
         elif kind == "Closed":
             totals.status = "closed"
@@ -708,12 +770,12 @@ class Replay:
                 if kind == "SubsidyDisbursed":
                     totals.received(on, amount)
             elif kind == "FundsRecovered":
-                totals.move("subsidy", on, -amount)
+                self._move(totals, "subsidy", on, -amount, leaf_index)
         elif kind in _UNDONE:
             column, held = _UNDONE[kind]
             totals.amounts[column] -= amount
             if held is not None:
-                totals.move(held, on, -amount)
+                self._move(totals, held, on, -amount, leaf_index)
             if kind == "DisbursementReversed":
                 totals.received(on, -amount)
         else:
@@ -724,11 +786,11 @@ class Replay:
                 )
             if kind == "BalanceDisposed":
                 totals.amounts[f"{source}_disposed"] += amount
-                totals.move(source, on, -amount)
+                self._move(totals, source, on, -amount, leaf_index)
             else:
                 sign = 1 if kind == "ExpenditureRecorded" else -1
                 totals.amounts[_SPENT[source]] += sign * amount
-                totals.move(source, on, -sign * amount)
+                self._move(totals, source, on, -sign * amount, leaf_index)
                 category = _text(state, "category")
                 content = _text(state, "content")
                 voucher = _text(state, "voucher")
@@ -760,6 +822,7 @@ class Replay:
             least = totals.least_after(source, on)
             if least < 0 and self._write:
                 self._pending.append(_Pending(self._event, leaf_index, totals, kind, source, on, amount))
+                self._later.setdefault((id(totals), source), [])
             elif least < 0:
                 breach = _ring_fence(totals, kind, source, on, amount, least)
         if breach is None and kind == "BalanceDisposed" and state.get("source") == "subsidy":
