@@ -349,6 +349,8 @@ RULES: tuple[Rule, ...] = (
             EVERY + "test_money_is_judged_by_its_rules",
             EVERY + "test_stored_money_that_breaks_a_rule_is_a_finding",
             "tests/test_programme_rules.py::test_an_institutes_build_period_is_its_approvals_and_cites_000",
+            "tests/test_judge_as_it_stood.py::"
+            "test_a_spend_after_the_period_had_ended_is_a_finding_though_a_later_extension_reaches_past_it",
         ),
         note=N_("000 sets an institute none: its period is the one its approval set"),
     ),
@@ -371,6 +373,7 @@ RULES: tuple[Rule, ...] = (
         (
             EVERY + "test_money_is_judged_by_its_rules",
             EVERY + "test_stored_money_that_breaks_a_rule_is_a_finding",
+            "tests/test_judge_as_it_stood.py::test_a_tranche_above_the_approval_before_a_later_reversal_is_a_finding",
         ),
     ),
     Rule(

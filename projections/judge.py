@@ -30,6 +30,7 @@ from ledger.rules import (
     approved_before_money,
     breaches,
     first_of,
+    greatest_balance,
     least_balance,
     least_line_room,
     line_book,
@@ -138,6 +139,10 @@ def new_facts() -> dict[str, Any]:
         "recovery_ordered_on": None,  # the earliest order's ISO date
         "recovery_days": {},  # by ISO date, the fen ordered back that day less those received
         "evaluated": [],
+        # the build period's end by the ISO date it was set from ("" the approval's), and the
+        # subsidy disbursed net of reversals by ISO date: the rules read both as they stood
+        "extensions": {},
+        "received_days": {},
     }
 
 
@@ -215,10 +220,18 @@ class JudgedGrant:
         return from_fen(self.row["subsidy_received"])
 
     def build_end_on(self, on: date) -> date | None:
-        return self.build_end  # the kept facts hold the end now, not the dates of extensions
+        ends = None if self.facts is None else self.facts.get("extensions")  # absent: kept before
+        if not ends or self.build_end is None:
+            return self.build_end  # facts kept by an earlier version: the end now
+        iso = on.isoformat()
+        standing = [end for since, end in ends.items() if since <= iso]
+        return date.fromisoformat(max(standing)) if standing else self.build_end
 
     def received_peak(self, on: date, *, coming: bool = False) -> Decimal:
-        return self.subsidy_received  # the kept facts hold no receipts by date: the total, as before
+        days = None if self.facts is None else self.facts.get("received_days")  # absent: kept before
+        if days is None:
+            return self.subsidy_received  # facts kept by an earlier version: the total
+        return from_fen(greatest_balance(self.row["subsidy_received"], days, on))
 
     @property
     def recovery_ordered(self) -> Decimal | None:
@@ -332,8 +345,14 @@ class JudgedGrant:
             self.approved_on = day(data["occurred_on"])
             if facts is not None:
                 facts["approved_on"] = on
+                if "extensions" in facts:
+                    facts["extensions"][""] = data["build_end"]["_data_"]
         elif kind == "Extended":
             self.build_end = row["build_end"] = day(data["end"])
+            ends = None if facts is None else facts.get("extensions")
+            if ends is not None:
+                end = data["end"]["_data_"]
+                ends[on] = max(ends.get(on, ""), end)
         elif kind == "Rejected":
             self.status = row["status"] = "rejected"
         elif kind == "Closed":
@@ -344,10 +363,12 @@ class JudgedGrant:
             if sign is None:  # committed: a promise, not money held
                 return
             self._moved(source, on, sign * amount_fen)
-            if measure == "received":
-                row[f"{source}_received"] += amount_fen
-            elif measure == "unreceived":
-                row[f"{source}_received"] -= amount_fen
+            if measure == "received" or measure == "unreceived":
+                change = amount_fen if measure == "received" else -amount_fen
+                row[f"{source}_received"] += change
+                received = None if facts is None or source != "subsidy" else facts.get("received_days")
+                if received is not None:
+                    received[on] = received.get(on, 0) + change
             elif measure == "spent" or measure == "reversed":
                 row["spent"] -= sign * amount_fen
                 self._line(data, on, -sign * amount_fen)
