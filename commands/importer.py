@@ -240,7 +240,7 @@ def record_file(
     if not verdict.bad or verdict.rows > ONE_WRITE_ROWS:
         return verdict
     held = _held_grants(app)
-    coming = coming_receipts(read_rows(reopen()), _later_in_ledger(held, verdict.grants), _held_tranche(held))
+    coming = coming_receipts(read_rows(reopen()), _later_in_ledger(held, verdict.grants), _held_receipt(held))
     if not coming:
         return verdict
     again = by_date_again(reopen, _held_receipts(app), verdict.grants, _ledger_grants(app, verdict.grants))
@@ -359,15 +359,16 @@ def _later_in_ledger(held: Callable[[str], Grant | None], refused: dict[str, int
     return later
 
 
-def _held_tranche(held: Callable[[str], Grant | None]) -> Callable[[str, str], Decimal | None]:
-    """The amount of a tranche the ledger holds, by grant and voucher (None: none such)."""
+def _held_receipt(held: Callable[[str], Grant | None]) -> Callable[[str, str, str], Decimal | None]:
+    """The amount of a receipt the ledger holds, by grant, kind (disburse, match_receive) and
+    voucher (None: none such)."""
 
-    def tranche(grant_id: str, voucher: str) -> Decimal | None:
+    def receipt(grant_id: str, kind: str, voucher: str) -> Decimal | None:
         grant = held(grant_id)
-        receipt = None if grant is None else grant.receipts.get(f"disburse/{voucher}")
-        return None if receipt is None else Decimal(receipt[0])
+        found = None if grant is None else grant.receipts.get(f"{kind}/{voucher}")
+        return None if found is None else Decimal(found[0])
 
-    return tranche
+    return receipt
 
 
 def _ledger_grants(app: GrantLedger, named: Iterable[str]) -> set[str]:

@@ -921,13 +921,17 @@ _RECEIPT_ROWS = ("disburse", "match_receive")
 
 
 def coming_receipts(
-    rows: Iterable[tuple[int, Row]], grants: Container[str], tranche: Callable[[str, str], Decimal | None]
+    rows: Iterable[tuple[int, Row]], grants: Container[str], held: Callable[[str, str, str], Decimal | None]
 ) -> Coming:
     """The tranches and matching receipts a file's ``rows`` bring in for ``grants``, and the
-    tranches it reverses (``tranche(grant, voucher)``: the amount of a tranche the ledger holds,
-    else the file's own); a row that does not read is left out (the pass refuses it anyway)."""
+    tranches it reverses (``held(grant, kind, voucher)``: the amount of a receipt the ledger
+    holds, else None; a reversed tranche's amount is the ledger's, else the file's own). A receipt
+    the ledger holds already, or a row repeating one counted, brings in nothing: the repeat
+    records nothing, so no act may be paid for by it. A row that does not read is left out (the
+    pass refuses it anyway)."""
     coming: Coming = {}
     own: dict[tuple[str, str], Decimal] = {}
+    counted: set[tuple[str, str, str]] = set()
     reversals: list[tuple[str, str, str]] = []
     for _line, row in rows:
         cells = as_cells(row)
@@ -944,12 +948,16 @@ def coming_receipts(
             amount = parse_amount(cells["amount"])
         except LedgerError:
             continue
+        receipt = (grant, kind, cells["voucher"])
+        if receipt in counted or held(*receipt) is not None:
+            continue
+        counted.add(receipt)
         if kind == "disburse":
-            own.setdefault((grant, cells["voucher"]), amount)
+            own[(grant, cells["voucher"])] = amount
         days = coming.setdefault(grant, {}).setdefault(_MOVES[kind], {})
         days[day] = days.get(day, Decimal(0)) + amount
     for grant, voucher, day in reversals:
-        reversed_amount = tranche(grant, voucher)
+        reversed_amount = held(grant, "disburse", voucher)
         if reversed_amount is None:
             reversed_amount = own.get((grant, voucher))
         if reversed_amount is not None:

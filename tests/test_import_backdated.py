@@ -94,6 +94,39 @@ def test_a_file_whose_receipts_do_not_pay_for_it_is_refused_and_writes_nothing(
     assert (sqlite_ledger.event_count(), _subsidy_by_date(sqlite_ledger)) == before
 
 
+REVERSE_0701 = "2024-07-01,,B0001,G1,,reverse,,,,,退-1,,记-0701"
+TRANCHE_2 = "2024-06-01,,B0001,G1,,disburse,20000,subsidy,,,拨-2,,"
+
+
+@pytest.mark.parametrize(
+    ("tranches", "rows"),
+    [
+        # the ledger holds 拨-2 already: its row records nothing
+        ((("拨-1", "100000", "2024-04-10"), ("拨-2", "20000", "2024-06-01")), (TRANCHE_2,)),
+        # the file's own 拨-2 listed twice: the second row records nothing
+        ((("拨-1", "100000", "2024-04-10"),), (TRANCHE_2, TRANCHE_2)),
+    ],
+    ids=["held already", "listed twice"],
+)
+def test_a_receipt_row_that_records_nothing_pays_for_no_spend(
+    sqlite_ledger: Ledger, tmp_path: Path, tranches: tuple[tuple[str, str, str], ...], rows: tuple[str, ...]
+) -> None:
+    """80,000.00 spent on 05-01 leaves 07-01 at -10,000.00 with what the ledger holds and the
+    file brings in; a repeated receipt row had been counted as coming all the same, and the file's
+    later reversal of 记-0701 then carried it past the end check: the spend stood on a receipt
+    that never came, and the auditor's verifier failed the ledger's own bundle (found by a
+    red-team pass). The spend is refused at its row, as on the command line, and nothing written."""
+    _books(sqlite_ledger, *tranches)
+    before = (sqlite_ledger.event_count(), _subsidy_by_date(sqlite_ledger))
+    spend = "2024-05-01,,B0001,G1,,spend,80000,subsidy,equipment,,记-0501,某公司,"
+
+    result = sqlite_ledger("import", str(_file(tmp_path, spend, *rows, REVERSE_0701)))
+
+    assert result.exit_code == 3, (result.stdout, result.stderr)
+    assert "vouchers.csv:2: spending 80,000.00 from the subsidy" in result.stderr, result.stderr
+    assert (sqlite_ledger.event_count(), _subsidy_by_date(sqlite_ledger)) == before
+
+
 def test_the_file_s_receipts_count_for_the_ring_fence_alone(sqlite_ledger: Ledger, tmp_path: Path) -> None:
     """A disposal leaving less than ordered recoveries still owe (refused on the command line) is
     refused in a file too, whatever receipts the file lists: here one the ledger holds already,

@@ -545,13 +545,13 @@ def test_a_bundle_cut_at_a_date_judges_the_recoveries_as_recorded(
     }
     _forge_write(sqlite_ledger, ("RecoveryOrdered", order), role="approver")
 
-    code, out = _recovery_books_cut(sqlite_ledger, tmp_path, as_of)
+    code, out = _books_cut(sqlite_ledger, tmp_path, as_of)
 
     assert code == 6, out
     assert "recovery within order: ordering 150,000.00 back from grant G1" in out, out
 
 
-def _recovery_books_cut(ledger: Ledger, tmp_path: Path, as_of: str) -> tuple[int, str]:
+def _books_cut(ledger: Ledger, tmp_path: Path, as_of: str) -> tuple[int, str]:
     ledger.ok("audit", "checkpoint", role="approver")
     bundle = tmp_path / f"bundle-{as_of}"
     ledger.ok("audit", "export", str(bundle), "--as-of", as_of, role="auditor")
@@ -577,7 +577,7 @@ def test_a_bundle_cut_at_a_date_passes_honest_recoveries(sqlite_ledger: Ledger, 
     sqlite_ledger.ok("recover", "order", "G1", "--amount", "90000", "--reason", "违规列支",
                      "--document", "追-2", "--date", "2024-06-25", role="approver")  # fmt: skip
     for as_of in ("2024-06-30", "2024-12-31"):
-        code, out = _recovery_books_cut(sqlite_ledger, tmp_path, as_of)
+        code, out = _books_cut(sqlite_ledger, tmp_path, as_of)
         assert code == 0, (as_of, out)
 
 
@@ -736,3 +736,131 @@ def test_an_application_without_its_business_date_fails_the_replay() -> None:
     del record["state"]["occurred_on"]
     with pytest.raises(ReplayError, match="no business date"):
         Replay().feed(record, 0)
+
+
+def _planned(ledger: Ledger) -> None:
+    """G1's plan from 04-20: training_system 10,000.00 and cooperation 30,000.00 of the subsidy;
+    5,000.00 spent on training_system on 05-01; the line raised to 20,000.00 from 06-01."""
+    _books(ledger)
+    ledger.ok("grant", "budget", "G1", "--line", "training_system:地方财政:10000",
+              "--line", "cooperation:地方财政:30000", "--date", "2024-04-20")  # fmt: skip
+    ledger.ok("spend", "G1", "--amount", "5000", "--category", "equipment", "--content", "training_system",
+              "--voucher", "记-L1", "--date", "2024-05-01")  # fmt: skip
+    ledger.ok("grant", "adjust", "G1", "--line", "training_system:地方财政:20000", "--approval", "调-1",
+              "--date", "2024-06-01", role="approver")  # fmt: skip
+
+
+def _spend_on(content: str, amount: str, on: date) -> tuple[str, dict[str, Any]]:
+    return ("ExpenditureRecorded", {"amount": Decimal(amount), "category": "equipment", "source": "subsidy",
+                                    "content": content, "project": "", "voucher": "记-LX", "payee": "",
+                                    "memo": "", "attachments": [], "occurred_on": on})  # fmt: skip
+
+
+OVER_0502 = "brings that budget line to 13,000.00 at the end of 2024-05-02, above its 10,000.00"
+OVER_0501 = "brings that budget line to 13,000.00 at the end of 2024-05-01, above its 10,000.00"
+NONE_PLANNED = "brings that budget line to 8,000.00 at the end of 2024-06-02, above its 0.00"
+
+
+@pytest.mark.parametrize(
+    ("content", "on", "said"),
+    [
+        ("training_system", date(2024, 5, 2), OVER_0502),
+        ("构建完善的高技能人才培训体系", date(2024, 5, 2), OVER_0502),
+        ("training_system", date(2024, 4, 25), OVER_0501),
+        ("patterns", date(2024, 6, 2), NONE_PLANNED),
+        ("", date(2024, 6, 2), "names no construction content, and the grant has a budget plan"),
+    ],
+    ids=["over its line", "under its content's label", "dated before a spend", "a line the plan lacks",
+         "no content"],
+)  # fmt: skip
+def test_a_spend_over_its_budget_line_as_the_plan_stood_fails_verification(
+    sqlite_ledger: Ledger, tmp_path: Path, content: str, on: date, said: str
+) -> None:
+    """8,000.00 more on a line of 10,000.00 holding 5,000.00 before its raise (dated 06-01): the
+    ledger refuses it (003 第十条(一): spent_within_budget_line), the verifier had replayed no
+    budget line at all (listed in the last notes). The command is refused; the forged event fails."""
+    _planned(sqlite_ledger)
+    if content and content.isascii():
+        refused = sqlite_ledger("spend", "G1", "--amount", "8000", "--category", "equipment", "--content",
+                                content, "--voucher", "记-LX", "--date", on.isoformat())  # fmt: skip
+        assert refused.exit_code == 3, refused.output
+    _forge_write(sqlite_ledger, _spend_on(content, "8000", on))
+
+    code, out = _verified(sqlite_ledger, tmp_path)
+
+    assert code == 6, out
+    assert "budget line: spending 8,000.00" in out and said in out, out
+
+
+def test_spending_within_its_budget_lines_as_they_stood_passes(sqlite_ledger: Ledger, tmp_path: Path) -> None:
+    """The plan's books kept by the commands: 14,000.00 more on the raised line from 06-01, a spend
+    reversed and spent again, the other line spent to its full 30,000.00: verify passes."""
+    _planned(sqlite_ledger)
+    sqlite_ledger.ok("disburse", "G1", "--amount", "50000", "--voucher", "拨-2", "--tranche", "2",
+                     "--date", "2024-06-02")  # fmt: skip
+    for amount, content, voucher, on in (
+        ("14000", "training_system", "记-L2", "2024-06-02"),
+        ("30000", "cooperation", "记-L3", "2024-06-03"),
+    ):
+        sqlite_ledger.ok("spend", "G1", "--amount", amount, "--category", "equipment", "--content", content,
+                         "--voucher", voucher, "--date", on)  # fmt: skip
+    sqlite_ledger.ok("reverse", "G1", "--voucher", "记-L2", "--reason", "错", "--date", "2024-06-04")
+    sqlite_ledger.ok("spend", "G1", "--amount", "15000", "--category", "equipment", "--content",
+                     "training_system", "--voucher", "记-L4", "--date", "2024-06-05")  # fmt: skip
+
+    code, out = _verified(sqlite_ledger, tmp_path)
+
+    assert code == 0, out
+
+
+def _extend(ledger: Ledger, end: str, on: str) -> None:
+    ledger.ok("grant", "extend", "G1", "--end", end, "--document", f"渝中人社〔2026〕{on}号", "--date", on,
+              role="approver")  # fmt: skip
+
+
+def _spent(ledger: Ledger, voucher: str, on: str) -> int:
+    return ledger("spend", "G1", "--amount", "1000", "--category", "equipment", "--voucher", voucher,
+                  "--date", on).exit_code  # fmt: skip
+
+
+@pytest.mark.parametrize("as_of", ["2026-05-31", None])
+def test_an_extension_not_after_one_dated_past_the_cut_fails_a_cut_bundle(
+    sqlite_ledger: Ledger, tmp_path: Path, as_of: str | None
+) -> None:
+    """G1 built to 2026-03-31, extended on 2026-06-01 to 2027-03-31. A forged extension dated
+    02-01 to 2026-12-31 (the ledger refuses it: not after 2027-03-31) opens 04-01..05-31 to a
+    spend. A bundle cut at 05-31 replays not the honest extension, so the forged one had been
+    judged against 2026-03-31 and passed (found by a red-team pass): the end as recorded counts."""
+    _books(sqlite_ledger)
+    _extend(sqlite_ledger, "2027-03-31", "2026-06-01")
+    assert _spent(sqlite_ledger, "记-0501", "2026-05-01") == 3
+    _extended(sqlite_ledger, date(2026, 12, 31), date(2026, 2, 1))
+    assert _spent(sqlite_ledger, "记-0501", "2026-05-01") == 0
+
+    code, out = _books_cut(sqlite_ledger, tmp_path, as_of) if as_of else _verified(sqlite_ledger, tmp_path)
+
+    assert code == 6, out
+    assert "an extension of grant G1 ends 2026-12-31, not after 2027-03-31" in out, out
+
+
+def test_honest_extensions_in_any_order_of_dates_pass_whole_and_cut(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """Extensions the ledger records, one dated before an earlier one, two on one date, one on
+    the approval's date, one by an import's row, with spending between: every bundle passes."""
+    _books(sqlite_ledger)
+    _extend(sqlite_ledger, "2027-03-31", "2026-06-01")
+    _extend(sqlite_ledger, "2027-06-30", "2026-05-01")
+    _extend(sqlite_ledger, "2027-09-30", "2026-05-01")
+    _extend(sqlite_ledger, "2027-12-31", "2024-04-01")
+    for voucher, on in (("记-A", "2026-04-15"), ("记-B", "2026-05-15"), ("记-C", "2026-11-15")):
+        assert _spent(sqlite_ledger, voucher, on) == 0
+    header = "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo"
+    rows = tmp_path / "extend.csv"
+    rows.write_text(f"{header}\n2026-07-01,,B0001,G1,,extend,,,,,渝-9,,2028-03-31\n", encoding="utf-8")
+    sqlite_ledger.ok("import", str(rows), role="approver")
+
+    found = [_verified(sqlite_ledger, tmp_path)]
+    found += [_books_cut(sqlite_ledger, tmp_path, cut) for cut in ("2024-04-01", "2026-05-01", "2026-06-15")]
+
+    assert [code for code, _out in found] == [0, 0, 0, 0], found

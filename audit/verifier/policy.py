@@ -285,6 +285,18 @@ class BundlePolicy:
                 return code, bool(c["allowed"])
         return None
 
+    def content(self, text: str) -> str:
+        """The construction content's code a stored text names (its code, its Chinese label or its
+        English one, as ``ledger.policy.Policy.find_content`` finds it); else the text itself."""
+        key = text.strip()
+        contents: dict[str, Any] = self.data.get("contents", {})
+        if key.lower() in contents:
+            return key.lower()
+        for code, c in contents.items():
+            if key == c.get("zh") or key.casefold() == str(c.get("en", "")).casefold():
+                return str(code)
+        return text
+
     def allowed_codes(self) -> list[str]:
         return [code for code, c in self.data["categories"].items() if c["allowed"]]
 

@@ -102,6 +102,9 @@ _RECEIPT_UNDONE = {
 # the money events that may be dated before the grant's approval: the reversals
 _UNDATED_BY_APPROVAL = frozenset(("ExpenditureReversed", *_UNDONE))
 _SOURCES = ("subsidy", "matching")
+# a budget plan's line "content/budget source" (003 表4-2) and the fund source it is paid from
+# (ledger/rules.py BUDGET_TO_FUND)
+_BUDGET_TO_FUND = {"local_finance": "subsidy", "industry": "matching", "other": "matching"}
 _SPENT = {source: f"{source}_spent" for source in _SOURCES}
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -328,6 +331,7 @@ class GrantTotals:
     ordered: Decimal = _ZERO
     recorded_received: Decimal = _ZERO
     recorded_recovered: Decimal = _ZERO
+    recorded_end: str = ""  # the build period's latest end, an extension dated after the cut too
 
     def as_recorded(self, kind: str, amount: Decimal) -> None:
         if kind == "SubsidyDisbursed":
@@ -351,6 +355,36 @@ class GrantTotals:
     unit_kind: str = ""
     declared: dict[str, int] = field(default_factory=dict)
     projects: int | None = None  # the professions the application named (None: no list)
+    # the budget plan's settings (ISO date, lines by "content/budget source"), in the order
+    # recorded, and the spending per line (content as stored, fund source) by ISO date
+    plans: list[tuple[str, dict[str, Decimal]]] = field(default_factory=list)
+    line_days: dict[tuple[str, str], dict[str, Decimal]] = field(default_factory=dict)
+    line_spent: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+
+    def spent_on_line(self, text: str, source: str, on: str, change: Decimal) -> None:
+        key = (text, source)
+        book = self.line_days.setdefault(key, {})
+        book[on] = book.get(on, _ZERO) + change
+        self.line_spent[key] = self.line_spent.get(key, _ZERO) + change
+
+    def line_room(self, keys: list[tuple[str, str]], content: str, source: str, day: str) -> _LineRoom | None:
+        """The least room on the line ``content`` × ``source`` at the end of ``day`` and of every
+        later date, with the plan as it stood on each (ledger/rules.py least_line_room); ``keys``:
+        the lines its spending is kept under. None: no plan stood on any of them."""
+        books = [self.line_days.get(key, {}) for key in keys]
+        later = {d for d, _lines in self.plans if d > day}
+        for book in books:
+            later.update(d for d in book if d > day)
+        spent = sum((self.line_spent.get(key, _ZERO) for key in keys), _ZERO)
+        spent -= sum((book.get(d, _ZERO) for book in books for d in later), _ZERO)
+        least: _LineRoom | None = None
+        for point in (day, *sorted(later)):
+            if point != day:
+                spent += sum((book.get(point, _ZERO) for book in books), _ZERO)
+            line = _plan_line(self.plans, point, content, source)
+            if line is not None and (least is None or line - spent < least[0]):
+                least = (line - spent, point, line)
+        return least
 
     def held(self, source: str) -> Decimal:
         a = self.amounts
@@ -398,6 +432,45 @@ class GrantTotals:
         book[day] = book.get(day, _ZERO) + change
         if day > self.last_day[source]:
             self.last_day[source] = day
+
+
+_LineRoom = tuple[Decimal, str, Decimal]  # the least room, the date it is found at, the line
+
+
+def _plan_line(
+    plans: list[tuple[str, dict[str, Decimal]]], day: str, content: str, source: str
+) -> Decimal | None:
+    """The plan's amount for ``content`` paid from ``source`` as it stood at the end of ``day``
+    (the settings dated by then, in the order recorded; ledger/rules.py plan_on, plan_line);
+    None: no plan stood."""
+    plan: dict[str, Decimal] = {}
+    for on, lines in plans:
+        if on <= day:
+            plan.update(lines)
+    if not plan:
+        return None
+    total = _ZERO
+    for key, value in plan.items():
+        line_content, _slash, budget_source = key.partition("/")
+        if line_content == content and _BUDGET_TO_FUND.get(budget_source) == source:
+            total += value
+    return total
+
+
+def _lines(state: dict[str, Any]) -> dict[str, Decimal]:
+    """A plan's or an adjustment's lines, each a plain amount to the fen and above nothing."""
+    lines = state.get("lines")
+    if not isinstance(lines, dict):
+        raise ReplayError(_("a budget plan without its lines"))
+    found: dict[str, Decimal] = {}
+    for key, raw in lines.items():
+        amount = _amount({"amount": raw})
+        if amount < 0 or amount != amount.quantize(_CENT):
+            raise ReplayError(
+                _("budget line {line}: {amount} is no amount to the fen").format(line=key, amount=amount)
+            )
+        found[str(key)] = amount
+    return found
 
 
 def _balances_after(total: Decimal, book: dict[str, Decimal], day: str) -> Iterator[Decimal]:
@@ -505,11 +578,11 @@ def _extension(totals: GrantTotals, since: str, end: str) -> str | None:
         return _(
             "approval first: an extension of grant {grant} dated {day} is before its approval on {approved}"
         ).format(grant=grant, day=since, approved=totals.approved_on)
-    if end <= totals.build_end:
+    if end <= totals.recorded_end:  # as recorded: an extension dated after a bundle's cut counts
         return _(
             "build period: an extension of grant {grant} ends {end}, not after {current}, when its build "
             "period ended already (ledger/rules.py build_period_extended)"
-        ).format(grant=grant, end=end, current=totals.build_end)
+        ).format(grant=grant, end=end, current=totals.recorded_end)
     return None
 
 
@@ -587,6 +660,11 @@ class Replay:
         if totals is None or not isinstance(topic, str) or not isinstance(state, dict):
             return
         kind = topic[len(_TOPIC) :] if topic.startswith(_TOPIC) else ""
+        if kind == "Extended":
+            try:
+                totals.recorded_end = max(totals.recorded_end, _day(state, "end"))
+            except ReplayError:
+                return  # not judged after the cut
         if kind in ("SubsidyDisbursed", "DisbursementReversed", "RecoveryOrdered", "FundsRecovered"):
             try:
                 totals.as_recorded(kind, _amount(state))
@@ -715,7 +793,10 @@ class Replay:
             if breach is not None:
                 raise ReplayError(breach)
             totals.build_end = end
+            totals.recorded_end = max(totals.recorded_end, end)
             totals.extensions[since] = max(totals.extensions.get(since, ""), end)
+        elif kind == "BudgetRegistered" or kind == "BudgetAdjusted":
+            totals.plans.append((_day(state), _lines(state)))
         elif kind == "Closed":
             totals.status = "closed"
         elif kind == "Rejected":
@@ -752,6 +833,7 @@ class Replay:
             totals.approved_on = on
             totals.build_start = _day(state, "build_start")
             totals.build_end = _day(state, "build_end")
+            totals.recorded_end = max(totals.recorded_end, totals.build_end)
             totals.extensions[""] = totals.build_end
         receipt = _RECEIPTS.get(kind) or _RECEIPT_UNDONE.get(kind)
         if receipt is not None:
@@ -794,6 +876,7 @@ class Replay:
                 category = _text(state, "category")
                 content = _text(state, "content")
                 voucher = _text(state, "voucher")
+                totals.spent_on_line(content, source, on, sign * amount)
                 shown = amount.quantize(_CENT)
                 # the row as the spending sheet shows it, packed (SpendingRows.add)
                 self.spending.add(
@@ -916,7 +999,50 @@ class Replay:
                     "build period: spending of grant {grant} dated {day} is outside its build period "
                     "{start} to {end} as it stood that day (ledger/rules.py spent_in_build_period)"
                 ).format(grant=grant, day=on, start=totals.build_start, end=end)
+        if kind == "ExpenditureRecorded" and totals.plans:
+            return self._budget_line(totals, state, amount, on)
         return None
+
+    def _budget_line(
+        self, totals: GrantTotals, state: dict[str, Any], amount: Decimal, on: str
+    ) -> str | None:
+        """A spend of a grant with a budget plan names its construction content and leaves its
+        line within the plan as it stood at the end of its date and of every later date
+        (ledger/rules.py spent_within_budget_line; 003 第十条(一)). Spending kept under a content's
+        label is on its code's line, as the ledger finds it (ledger/rules.py stored_as)."""
+        source = str(state.get("source"))
+        if not any(lines for _on, lines in totals.plans):
+            return None  # no line set: the ledger's plan is empty (ledger/grant.py budget_line)
+        text = _text(state, "content")
+        if not text:
+            return _(
+                "budget line: spending {amount} of grant {grant} names no construction content, and the "
+                "grant has a budget plan (ledger/rules.py spent_within_budget_line)"
+            ).format(amount=_yuan(amount), grant=totals.grant_id)
+        policy = self.policy.in_force(on) if self.policy is not None else None
+        content = policy.content(text) if policy is not None else text
+        keys = [
+            key
+            for key in totals.line_days
+            if key[1] == source
+            and (key[0] == content or (policy is not None and policy.content(key[0]) == content))
+        ]
+        room = totals.line_room(keys, content, source, on)
+        if room is None or amount <= room[0]:
+            return None
+        least, day, line = room
+        return _(
+            "budget line: spending {amount} on {content} from {source} of grant {grant} brings that budget "
+            "line to {value} at the end of {day}, above its {line} (ledger/rules.py spent_within_budget_line)"
+        ).format(
+            amount=_yuan(amount),
+            content=content,
+            source=_name(source),
+            grant=totals.grant_id,
+            value=_yuan(line - least + amount),
+            day=day,
+            line=_yuan(line),
+        )
 
     def _recovery(
         self, totals: GrantTotals, kind: str, state: dict[str, Any], amount: Decimal, on: str
