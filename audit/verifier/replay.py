@@ -356,16 +356,18 @@ class GrantTotals:
     declared: dict[str, int] = field(default_factory=dict)
     projects: int | None = None  # the professions the application named (None: no list)
     # the budget plan's settings (ISO date, lines by "content/budget source"), in the order
-    # recorded, and the spending per line (content as stored, fund source) by ISO date
-    plans: list[tuple[str, dict[str, Decimal]]] = field(default_factory=list)
-    line_days: dict[tuple[str, str], dict[str, Decimal]] = field(default_factory=dict)
-    line_spent: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+    # recorded, and the spending per line (content as stored, fund source) by ISO date, in fen
+    # (kept for every grant, a plan may come later: ints where Decimals had cost a million-event
+    # replay 60 MB)
+    plans: list[tuple[str, dict[str, int]]] = field(default_factory=list)
+    line_days: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    line_spent: dict[tuple[str, str], int] = field(default_factory=dict)
 
-    def spent_on_line(self, text: str, source: str, on: str, change: Decimal) -> None:
+    def spent_on_line(self, text: str, source: str, on: str, change: int) -> None:
         key = (text, source)
         book = self.line_days.setdefault(key, {})
-        book[on] = book.get(on, _ZERO) + change
-        self.line_spent[key] = self.line_spent.get(key, _ZERO) + change
+        book[on] = book.get(on, 0) + change
+        self.line_spent[key] = self.line_spent.get(key, 0) + change
 
     def line_room(self, keys: list[tuple[str, str]], content: str, source: str, day: str) -> _LineRoom | None:
         """The least room on the line ``content`` × ``source`` at the end of ``day`` and of every
@@ -375,12 +377,12 @@ class GrantTotals:
         later = {d for d, _lines in self.plans if d > day}
         for book in books:
             later.update(d for d in book if d > day)
-        spent = sum((self.line_spent.get(key, _ZERO) for key in keys), _ZERO)
-        spent -= sum((book.get(d, _ZERO) for book in books for d in later), _ZERO)
+        spent = sum(self.line_spent.get(key, 0) for key in keys)
+        spent -= sum(book.get(d, 0) for book in books for d in later)
         least: _LineRoom | None = None
         for point in (day, *sorted(later)):
             if point != day:
-                spent += sum((book.get(point, _ZERO) for book in books), _ZERO)
+                spent += sum(book.get(point, 0) for book in books)
             line = _plan_line(self.plans, point, content, source)
             if line is not None and (least is None or line - spent < least[0]):
                 least = (line - spent, point, line)
@@ -434,22 +436,20 @@ class GrantTotals:
             self.last_day[source] = day
 
 
-_LineRoom = tuple[Decimal, str, Decimal]  # the least room, the date it is found at, the line
+_LineRoom = tuple[int, str, int]  # the least room, the date it is found at, the line (fen)
 
 
-def _plan_line(
-    plans: list[tuple[str, dict[str, Decimal]]], day: str, content: str, source: str
-) -> Decimal | None:
+def _plan_line(plans: list[tuple[str, dict[str, int]]], day: str, content: str, source: str) -> int | None:
     """The plan's amount for ``content`` paid from ``source`` as it stood at the end of ``day``
     (the settings dated by then, in the order recorded; ledger/rules.py plan_on, plan_line);
     None: no plan stood."""
-    plan: dict[str, Decimal] = {}
+    plan: dict[str, int] = {}
     for on, lines in plans:
         if on <= day:
             plan.update(lines)
     if not plan:
         return None
-    total = _ZERO
+    total = 0
     for key, value in plan.items():
         line_content, _slash, budget_source = key.partition("/")
         if line_content == content and _BUDGET_TO_FUND.get(budget_source) == source:
@@ -457,19 +457,23 @@ def _plan_line(
     return total
 
 
-def _lines(state: dict[str, Any]) -> dict[str, Decimal]:
-    """A plan's or an adjustment's lines, each a plain amount to the fen and above nothing."""
+def _fen(amount: Decimal) -> int:
+    return int(amount.scaleb(2))  # an amount past the fen fails on its own (the amount rule)
+
+
+def _lines(state: dict[str, Any]) -> dict[str, int]:
+    """A plan's or an adjustment's lines, in fen, each a plain amount to the fen and above nothing."""
     lines = state.get("lines")
     if not isinstance(lines, dict):
         raise ReplayError(_("a budget plan without its lines"))
-    found: dict[str, Decimal] = {}
+    found: dict[str, int] = {}
     for key, raw in lines.items():
         amount = _amount({"amount": raw})
         if amount < 0 or amount != amount.quantize(_CENT):
             raise ReplayError(
                 _("budget line {line}: {amount} is no amount to the fen").format(line=key, amount=amount)
             )
-        found[str(key)] = amount
+        found[str(key)] = _fen(amount)
     return found
 
 
@@ -512,13 +516,17 @@ def _amount(state: dict[str, Any]) -> Decimal:
 
 
 _DAYS_REMEMBERED = 1 << 16  # business dates known to be days of the calendar (ten characters each)
-_days: set[str] = set()
+# each such date's one text: the books keyed by date share it, where each record decoded holds
+# its own copy (a million-event replay's books held a copy an entry)
+_days: dict[str, str] = {}
 
 
 def _day(state: dict[str, Any], key: str = "occurred_on") -> str:
     text = _value(state.get(key))
-    if text.__class__ is str and text in _days:
-        return text  # found a day of the calendar before
+    if text.__class__ is str:
+        known = _days.get(text)
+        if known is not None:
+            return known  # found a day of the calendar before
     if not isinstance(text, str) or _ISO_DATE.fullmatch(text) is None:
         raise ReplayError(
             _("no business date ({key} {text!r} is not a date like 2024-05-01)").format(
@@ -532,7 +540,7 @@ def _day(state: dict[str, Any], key: str = "occurred_on") -> str:
             _("no business date ({key} {text!r} is no day of the calendar)").format(key=key, text=text)
         ) from exc
     if len(_days) < _DAYS_REMEMBERED:
-        _days.add(text)
+        _days[text] = text
     return text
 
 
@@ -876,7 +884,7 @@ class Replay:
                 category = _text(state, "category")
                 content = _text(state, "content")
                 voucher = _text(state, "voucher")
-                totals.spent_on_line(content, source, on, sign * amount)
+                totals.spent_on_line(content, source, on, sign * _fen(amount))
                 shown = amount.quantize(_CENT)
                 # the row as the spending sheet shows it, packed (SpendingRows.add)
                 self.spending.add(
@@ -1028,9 +1036,9 @@ class Replay:
             and (key[0] == content or (policy is not None and policy.content(key[0]) == content))
         ]
         room = totals.line_room(keys, content, source, on)
-        if room is None or amount <= room[0]:
+        if room is None or _fen(amount) <= room[0]:
             return None
-        least, day, line = room
+        least, day, line = (Decimal(room[0]).scaleb(-2), room[1], Decimal(room[2]).scaleb(-2))
         return _(
             "budget line: spending {amount} on {content} from {source} of grant {grant} brings that budget "
             "line to {value} at the end of {day}, above its {line} (ledger/rules.py spent_within_budget_line)"
