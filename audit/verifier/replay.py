@@ -369,12 +369,21 @@ class GrantTotals:
         book[on] = book.get(on, 0) + change
         self.line_spent[key] = self.line_spent.get(key, 0) + change
 
-    def line_room(self, keys: list[tuple[str, str]], content: str, source: str, day: str) -> _LineRoom | None:
+    def line_room(
+        self,
+        keys: list[tuple[str, str]],
+        content: str,
+        source: str,
+        day: str,
+        plans: list[tuple[str, dict[str, int]]] | None = None,
+    ) -> _LineRoom | None:
         """The least room on the line ``content`` × ``source`` at the end of ``day`` and of every
         later date, with the plan as it stood on each (ledger/rules.py least_line_room); ``keys``:
-        the lines its spending is kept under. None: no plan stood on any of them."""
+        the lines its spending is kept under; ``plans``: the settings, if not the grant's own.
+        None: no plan stood on any of them."""
+        plans = self.plans if plans is None else plans
         books = [self.line_days.get(key, {}) for key in keys]
-        later = {d for d, _lines in self.plans if d > day}
+        later = {d for d, _lines in plans if d > day}
         for book in books:
             later.update(d for d in book if d > day)
         spent = sum(self.line_spent.get(key, 0) for key in keys)
@@ -383,7 +392,7 @@ class GrantTotals:
         for point in (day, *sorted(later)):
             if point != day:
                 spent += sum(book.get(point, 0) for book in books)
-            line = _plan_line(self.plans, point, content, source)
+            line = _plan_line(plans, point, content, source)
             if line is not None and (least is None or line - spent < least[0]):
                 least = (line - spent, point, line)
         return least
@@ -443,10 +452,7 @@ def _plan_line(plans: list[tuple[str, dict[str, int]]], day: str, content: str, 
     """The plan's amount for ``content`` paid from ``source`` as it stood at the end of ``day``
     (the settings dated by then, in the order recorded; ledger/rules.py plan_on, plan_line);
     None: no plan stood."""
-    plan: dict[str, int] = {}
-    for on, lines in plans:
-        if on <= day:
-            plan.update(lines)
+    plan = _plan_on(plans, day)
     if not plan:
         return None
     total = 0
@@ -455,6 +461,19 @@ def _plan_line(plans: list[tuple[str, dict[str, int]]], day: str, content: str, 
         if line_content == content and _BUDGET_TO_FUND.get(budget_source) == source:
             total += value
     return total
+
+
+def _plan_on(settings: list[tuple[str, dict[str, int]]], day: str) -> dict[str, int]:
+    """The plan as it stood at the end of ``day`` (ledger/rules.py plan_on)."""
+    plan: dict[str, int] = {}
+    for on, lines in settings:
+        if on <= day:
+            plan.update(lines)
+    return plan
+
+
+def _cents(fen: int) -> Decimal:
+    return Decimal(fen).scaleb(-2)
 
 
 def _fen(amount: Decimal) -> int:
@@ -468,6 +487,10 @@ def _lines(state: dict[str, Any]) -> dict[str, int]:
         raise ReplayError(_("a budget plan without its lines"))
     found: dict[str, int] = {}
     for key, raw in lines.items():
+        if str(key).partition("/")[2] not in _BUDGET_TO_FUND:
+            raise ReplayError(
+                _("budget line {line}: not a construction content and a source of table 4-2").format(line=key)
+            )
         amount = _amount({"amount": raw})
         if amount < 0 or amount != amount.quantize(_CENT):
             raise ReplayError(
@@ -804,7 +827,11 @@ class Replay:
             totals.recorded_end = max(totals.recorded_end, end)
             totals.extensions[since] = max(totals.extensions.get(since, ""), end)
         elif kind == "BudgetRegistered" or kind == "BudgetAdjusted":
-            totals.plans.append((_day(state), _lines(state)))
+            on, lines = _day(state), _lines(state)
+            breach = self._plan(totals, kind, state, on, lines)
+            if breach is not None:
+                raise ReplayError(breach)
+            totals.plans.append((on, lines))
         elif kind == "Closed":
             totals.status = "closed"
         elif kind == "Rejected":
@@ -1011,6 +1038,106 @@ class Replay:
             return self._budget_line(totals, state, amount, on)
         return None
 
+    def _plan(
+        self, totals: GrantTotals, kind: str, state: dict[str, Any], on: str, lines: dict[str, int]
+    ) -> str | None:
+        """A budget plan or adjustment as the ledger records one (ledger/grant.py register_budget,
+        adjust_budget; 003 第十条(一), 表4-2): of an approved grant, dated on or after its approval;
+        a plan once, an adjustment after it with its approval reference; the subsidy lines within
+        the approved subsidy on every date, and every line at or above what is spent on it from
+        the act's date on (ledger/rules.py planned_above_spending)."""
+        grant = totals.grant_id
+        what = _("the budget plan") if kind == "BudgetRegistered" else _("the budget adjustment")
+        if totals.status != "approved":
+            return _(
+                "approval first: {what} of grant {grant}, which is {status}; a grant's budget is set between "
+                "its approval and its closure"
+            ).format(what=what, grant=grant, status=_name(totals.status))
+        if on < totals.approved_on:
+            return _(
+                "approval first: {what} of grant {grant} dated {day} is before its approval on {approved}"
+            ).format(what=what, grant=grant, day=on, approved=totals.approved_on)
+        planned = any(setting for _on, setting in totals.plans)
+        if kind == "BudgetRegistered" and planned:
+            return _(
+                "budget plan: grant {grant} already has a budget plan; a change is an adjustment with its "
+                "approval reference (ledger/grant.py register_budget)"
+            ).format(grant=grant)
+        if kind == "BudgetAdjusted":
+            if not totals.plans or on < totals.plans[0][0]:
+                return _(
+                    "budget first: the budget adjustment of grant {grant} dated {day} comes before any plan "
+                    "dated by then (ledger/rules.py adjusted_after_its_plan)"
+                ).format(grant=grant, day=on)
+            if not _text(state, "approval").strip():
+                return _("approval reference: the budget adjustment of grant {grant} names none").format(
+                    grant=grant
+                )
+        settings = [*totals.plans, (on, lines)]
+        approved = _fen(totals.amounts["approved"])
+        for point in sorted({on, *(d for d, _setting in totals.plans if d > on)}):
+            subsidy = sum(
+                v
+                for k, v in _plan_on(settings, point).items()
+                if _BUDGET_TO_FUND[k.partition("/")[2]] == "subsidy"
+            )
+            if subsidy > approved:
+                return _(
+                    "budget total: the subsidy (地方财政) lines of grant {grant}'s budget plan add up to "
+                    "{lines} on {day}, above the approved subsidy of {approved} (ledger/rules.py "
+                    "plan_within_subsidy)"
+                ).format(
+                    grant=grant, lines=_yuan(_cents(subsidy)), day=point, approved=_yuan(_cents(approved))
+                )
+        return self._plan_covers_spending(totals, what, on, lines, settings)
+
+    def _plan_covers_spending(
+        self,
+        totals: GrantTotals,
+        what: str,
+        on: str,
+        lines: dict[str, int],
+        settings: list[tuple[str, dict[str, int]]],
+    ) -> str | None:
+        """Each line the act sets covers what is spent on it from its date on; so does each line
+        spent on that it leaves out, held at nil, where the act changes it (ledger/rules.py
+        planned_above_spending). Spending naming no content is on no line."""
+        policy = self.policy.in_force(on) if self.policy is not None else None
+        named = {(key.partition("/")[0], _BUDGET_TO_FUND[key.partition("/")[2]]) for key in lines}
+        spent: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for text, source in totals.line_days:
+            if text:
+                code = policy.content(text) if policy is not None else text
+                spent.setdefault((code, source), []).append((text, source))
+        for content, source in sorted(named | spent.keys()):
+            keys = spent.get((content, source), [])
+            room = totals.line_room(keys, content, source, on, settings)
+            if room is None or room[0] >= 0:
+                continue
+            is_named = (content, source) in named
+            if not is_named and room == totals.line_room(keys, content, source, on):
+                continue  # as it stood before the act
+            fields = {
+                "what": what,
+                "grant": totals.grant_id,
+                "content": content,
+                "source": _name(source),
+                "line": _yuan(_cents(room[2])),
+                "spent": _yuan(_cents(room[2] - room[0])),
+                "day": room[1],
+            }
+            if not is_named and room[2] == 0:
+                return _(
+                    "budget line: {what} of grant {grant} has no line for {content} from {source}, which "
+                    "leaves that line at {line}, below the {spent} spent on it by the end of {day} "
+                    "(ledger/rules.py planned_above_spending)"
+                ).format(**fields)
+            return _(
+                "budget line: {what} of grant {grant} sets {content} from {source} at {line}, below the "
+                "{spent} spent on it by the end of {day} (ledger/rules.py planned_above_spending)"
+            ).format(**fields)
+        return None
+
     def _budget_line(
         self, totals: GrantTotals, state: dict[str, Any], amount: Decimal, on: str
     ) -> str | None:
@@ -1038,7 +1165,7 @@ class Replay:
         room = totals.line_room(keys, content, source, on)
         if room is None or _fen(amount) <= room[0]:
             return None
-        least, day, line = (Decimal(room[0]).scaleb(-2), room[1], Decimal(room[2]).scaleb(-2))
+        least, day, line = (_cents(room[0]), room[1], _cents(room[2]))
         return _(
             "budget line: spending {amount} on {content} from {source} of grant {grant} brings that budget "
             "line to {value} at the end of {day}, above its {line} (ledger/rules.py spent_within_budget_line)"
