@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from decimal import Decimal
 
-from ledger.application import GrantLedger
-from ledger.grant import Grant
-from tests.conftest import Ledger, approved_district_grant, spent_below
-from tests.signing import save_sealed
+from tests.conftest import Ledger, approved_district_grant
 from tests.test_core_rules import refused
+from tests.test_judge_dates import plant
 
 
 def findings(ledger: Ledger) -> list[tuple[str, str, str]]:
@@ -35,14 +32,11 @@ def test_a_spend_after_the_period_had_ended_is_a_finding_though_a_later_extensio
               "--date", "2026-06-01", role="approver")  # fmt: skip
     refused(ledger, "spend", "G1", "--amount", "100", "--category", "equipment", "--voucher", "P1",
             "--date", "2026-05-01", clause="003 第三条")  # fmt: skip
-    app = GrantLedger(ledger.url)
-    try:
-        grant = app.get_grant("G1")
-        spent_below(grant, "P1", date(2026, 5, 1), source="subsidy", amount="100")
-        spent_below(grant, "P2", date(2026, 6, 2), source="subsidy", amount="100")  # within the extension
-        save_sealed(app, ledger, grant, actor="elsewhere")
-    finally:
-        app.close()
+    plant(
+        ledger,
+        ("spend", "P1", "subsidy", "100", date(2026, 5, 1)),
+        ("spend", "P2", "subsidy", "100", date(2026, 6, 2)),  # within the extension
+    )
 
     found = findings(ledger)
     ledger.ok("projections", "rebuild", role="admin")
@@ -58,16 +52,7 @@ def test_a_tranche_above_the_approval_before_a_later_reversal_is_a_finding(ledge
     ledger.ok("reverse", "G1", "--voucher", "T1", "--reason", "错拨", "--date", "2024-06-01")
     # 100,000.00 dated 04-20: with T1 the grant stood at 250,000.00 on 05-01, above the approval
     refused(ledger, "disburse", "G1", "--amount", "100000", "--voucher", "T2", "--date", "2024-04-20")
-    app = GrantLedger(ledger.url)
-    try:
-        grant = app.get_grant("G1")
-        grant.trigger_event(
-            Grant.SubsidyDisbursed, amount=Decimal("100000"), voucher="T2", tranche=2,
-            actor="elsewhere", role="officer", occurred_on=date(2024, 4, 20),
-        )  # fmt: skip
-        save_sealed(app, ledger, grant, actor="elsewhere")
-    finally:
-        app.close()
+    plant(ledger, ("disburse", "T2", "subsidy", "100000", date(2024, 4, 20)))
 
     found = findings(ledger)
     ledger.ok("projections", "rebuild", role="admin")
