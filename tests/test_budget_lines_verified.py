@@ -100,6 +100,26 @@ def test_a_plan_the_ledger_refuses_fails_verification(
     assert said in out, out
 
 
+@pytest.mark.parametrize(
+    "line", ["bogus/local_finance", "/local_finance", "构建完善的高技能人才培训体系/local_finance"]
+)
+def test_a_plan_line_of_no_content_code_fails_verification(
+    sqlite_ledger: Ledger, tmp_path: Path, line: str
+) -> None:
+    """The ledger keeps every line under a content's code of table 4-2 (a label typed is stored as
+    its code; an unknown content is refused): a forged plan keyed otherwise had passed, and spending
+    under the code found no line under a label (found by a red-team pass)."""
+    _books(sqlite_ledger)
+    unknown = sqlite_ledger("grant", "budget", "G1", "--line", "bogus:地方财政:1000", "--date", "2024-04-20")
+    assert unknown.exit_code == 2, unknown.output
+    _forge_write(sqlite_ledger, _plan("BudgetRegistered", {line: "1000"}, date(2024, 4, 20)))
+
+    code, out = _verified(sqlite_ledger, tmp_path)
+
+    assert code == 6, out
+    assert f"the budget plan of grant G1 sets a line {line} of no construction content" in out, out
+
+
 CONTENTS = ["training_system", "cooperation", "patterns", "构建完善的高技能人才培训体系",
             "校企合作提升培训能力", "Lessons of Skills Training", "", "TRAINING_SYSTEM"]  # fmt: skip
 SOURCES = ["地方财政", "行业企业", "其他"]

@@ -1073,6 +1073,15 @@ class Replay:
                 return _("approval reference: the budget adjustment of grant {grant} names none").format(
                     grant=grant
                 )
+        policy = self.policy.in_force(on) if self.policy is not None else None
+        contents = policy.data.get("contents", {}) if policy is not None else None
+        for key in lines:
+            if contents is not None and key.partition("/")[0] not in contents:
+                # the ledger keeps a line under its content's code, one of table 4-2's
+                return _(
+                    "budget line: {what} of grant {grant} sets a line {line} of no construction content of "
+                    "the policy {policy} (ledger/grant.py register_budget)"
+                ).format(what=what, grant=grant, line=key, policy=policy.name if policy else "")
         settings = [*totals.plans, (on, lines)]
         approved = _fen(totals.amounts["approved"])
         for point in sorted({on, *(d for d, _setting in totals.plans if d > on)}):
