@@ -50,6 +50,7 @@ from projections.names import MARK, tracked
 from projections.records import StoredRecord, records_of_rows
 from projections.runner import (
     Projection,
+    applied,
     check_sealed,
     events_table,
     read_records,
@@ -282,7 +283,7 @@ def replay_into(
                     if check is not None:
                         check(batch, leaves)
                     for projection in here:
-                        projection.apply(session, batch)
+                        applied(projection, session, batch)
                 for apart, part in zip(elsewhere, computed, strict=True):
                     apart.write_part(session, part, rows)
                 position = rows[-1][0]
@@ -296,7 +297,7 @@ def replay_into(
         if check is not None:
             check(batch, None)
         for projection in chosen:
-            projection.apply(session, batch)
+            applied(projection, session, batch)
         position = batch[-1].id
         done += len(batch)
         if progress is not None:
