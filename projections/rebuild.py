@@ -50,7 +50,6 @@ from projections.names import MARK, tracked
 from projections.records import StoredRecord, records_of_rows
 from projections.runner import (
     Projection,
-    applied,
     check_sealed,
     events_table,
     read_records,
@@ -283,7 +282,7 @@ def replay_into(
                     if check is not None:
                         check(batch, leaves)
                     for projection in here:
-                        applied(projection, session, batch)
+                        projection.apply(session, batch)
                 for apart, part in zip(elsewhere, computed, strict=True):
                     apart.write_part(session, part, rows)
                 position = rows[-1][0]
@@ -297,7 +296,7 @@ def replay_into(
         if check is not None:
             check(batch, None)
         for projection in chosen:
-            applied(projection, session, batch)
+            projection.apply(session, batch)
         position = batch[-1].id
         done += len(batch)
         if progress is not None:

@@ -40,7 +40,7 @@ from sqlalchemy.types import NullType
 
 from ledger.application import GrantLedger
 from ledger.database import EVENTS_TABLE, streamed_rows
-from ledger.errors import ConflictError, StorageError, VerificationError
+from ledger.errors import ConflictError, StorageError
 from ledger.i18n import T_, _
 from projections.names import standing as kept_standing
 from projections.names import tracked
@@ -121,7 +121,7 @@ class ProjectionRecorder(SQLAlchemyTrackingRecorder):
             with self.transaction(commit=True) as session:
                 move_positions(session, self.tracking_table, due, last)
                 for projection, _, mine in due:
-                    applied(projection, session, mine)
+                    projection.apply(session, mine)
             committed = True
         except (_Overtaken, IntegrityError):
             return False
@@ -129,31 +129,6 @@ class ProjectionRecorder(SQLAlchemyTrackingRecorder):
             for memory, _ in remembering:
                 memory.settled(last if committed else None)
         return True
-
-
-# what reading a stored event's data can raise where the data is none the ledger writes (a key
-# missing, a value of another type or shape, a number that is no number)
-_UNREADABLE = (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError)
-
-
-def applied(projection: Projection, session: Session, batch: Sequence[StoredRecord]) -> None:
-    """``projection.apply``, a stored event it cannot read being one sentence (exit 6) naming the
-    events of the batch, where it was an internal error: every version of the ledger writes events
-    the read models read, so such an event was stored below the application."""
-    try:
-        projection.apply(session, batch)
-    except _UNREADABLE as e:
-        raise VerificationError(
-            T_(
-                "the read model {name} cannot read one of the stored events {first} to {last} ({error}: "
-                "{detail}): the events table holds an event no version of the ledger writes",
-                name=projection.name,
-                first=batch[0].id if batch else 0,
-                last=batch[-1].id if batch else 0,
-                error=type(e).__name__,
-                detail=str(e)[:200],
-            )
-        ) from e
 
 
 # A projection, the position it stands at, and the records of the batch after it.
@@ -593,7 +568,7 @@ def project_stored(
             ).format(name=e)
         ) from None
     for projection in chosen:
-        applied(projection, session, batch)
+        projection.apply(session, batch)
 
 
 def kept_positions(reader: ProjectionRecorder | Session | Connection) -> dict[str, int]:
