@@ -363,6 +363,22 @@ class GrantTotals:
     line_days: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     line_spent: dict[tuple[str, str], int] = field(default_factory=dict)
 
+    @property
+    def planned(self) -> bool:
+        """A plan with a line stands, whatever its date (ledger/grant.py budget_line)."""
+        return any(lines for _on, lines in self.plans)
+
+    def lines_spent(self, policy: BundlePolicy | None) -> dict[tuple[str, str], list[tuple[str, str]]]:
+        """Each line spent on (content code, fund source), with the lines its spending is kept
+        under: the code, or a content's label as an earlier version kept it (ledger/rules.py
+        stored_as). Spending naming no content is on none."""
+        found: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for text, source in self.line_days:
+            if text:
+                code = policy.content(text) if policy is not None else text
+                found.setdefault((code, source), []).append((text, source))
+        return found
+
     def spent_on_line(self, text: str, source: str, on: str, change: int) -> None:
         key = (text, source)
         book = self.line_days.setdefault(key, {})
@@ -1057,8 +1073,7 @@ class Replay:
             return _(
                 "approval first: {what} of grant {grant} dated {day} is before its approval on {approved}"
             ).format(what=what, grant=grant, day=on, approved=totals.approved_on)
-        planned = any(setting for _on, setting in totals.plans)
-        if kind == "BudgetRegistered" and planned:
+        if kind == "BudgetRegistered" and totals.planned:
             return _(
                 "budget plan: grant {grant} already has a budget plan; a change is an adjustment with its "
                 "approval reference (ledger/grant.py register_budget)"
@@ -1113,11 +1128,7 @@ class Replay:
         planned_above_spending). Spending naming no content is on no line."""
         policy = self.policy.in_force(on) if self.policy is not None else None
         named = {(key.partition("/")[0], _BUDGET_TO_FUND[key.partition("/")[2]]) for key in lines}
-        spent: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        for text, source in totals.line_days:
-            if text:
-                code = policy.content(text) if policy is not None else text
-                spent.setdefault((code, source), []).append((text, source))
+        spent = totals.lines_spent(policy)
         for content, source in sorted(named | spent.keys()):
             keys = spent.get((content, source), [])
             room = totals.line_room(keys, content, source, on, settings)
@@ -1155,8 +1166,8 @@ class Replay:
         (ledger/rules.py spent_within_budget_line; 003 第十条(一)). Spending kept under a content's
         label is on its code's line, as the ledger finds it (ledger/rules.py stored_as)."""
         source = str(state.get("source"))
-        if not any(lines for _on, lines in totals.plans):
-            return None  # no line set: the ledger's plan is empty (ledger/grant.py budget_line)
+        if not totals.planned:
+            return None
         text = _text(state, "content")
         if not text:
             return _(
@@ -1165,13 +1176,7 @@ class Replay:
             ).format(amount=_yuan(amount), grant=totals.grant_id)
         policy = self.policy.in_force(on) if self.policy is not None else None
         content = policy.content(text) if policy is not None else text
-        keys = [
-            key
-            for key in totals.line_days
-            if key[1] == source
-            and (key[0] == content or (policy is not None and policy.content(key[0]) == content))
-        ]
-        room = totals.line_room(keys, content, source, on)
+        room = totals.line_room(totals.lines_spent(policy).get((content, source), []), content, source, on)
         if room is None or _fen(amount) <= room[0]:
             return None
         least, day, line = (_cents(room[0]), room[1], _cents(room[2]))
