@@ -123,8 +123,8 @@ def _sha256_files(paths: tuple[str, ...]) -> list[str]:
     "--content",
     default="",
     callback=named("content"),
-    help="construction content, e.g. training_system; required once the grant has a budget plan "
-    "(grant budget)",
+    help="construction content (003 表4-2): training_system, cooperation or patterns, or its Chinese "
+    "name; required once the grant has a budget plan (grant budget)",
 )
 @click.option("--project", default="", help="profession or project the spending serves")
 @click.option("--payee", default="", help="who was paid")

@@ -505,6 +505,17 @@ RULES: tuple[Rule, ...] = (
         note=N_("a blank --approval is bad input, exit 2, before the rule"),
     ),
     Rule(
+        "construction content",
+        ("budget_plan",),
+        True,
+        False,
+        (
+            EVERY + "test_the_budget_plan_is_judged",
+            "tests/test_construction_content.py::test_an_unknown_content_is_refused",
+        ),
+        note=N_("a spend's --content is one of the budget plan's construction contents, by code or label"),
+    ),
+    Rule(
         "budget line",
         ("budget_plan",),
         True,

@@ -2272,6 +2272,24 @@ def stored_as(grant: GrantFacts, policy: Policy) -> dict[tuple[str, str], list[s
     return found
 
 
+def spent_on_known_content(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
+    """A spend that names its construction content names one of 表4-2's, the lines a budget plan
+    is kept under: one it could never hold would leave the grant without a plan for good (a plan
+    is refused below what is spent on each line, ``planned_above_spending``)."""
+    if not act.content or act.content in policy.contents:
+        return None
+    return Breach(
+        rule=N_("construction content"),
+        clause=policy.clause("budget_plan"),
+        text=T_(
+            "construction content {text!r} is unknown; use {known}, or none while the grant has no "
+            "budget plan",
+            text=act.content,
+            known=", ".join(policy.contents),
+        ),
+    )
+
+
 def spent_within_budget_line(grant: GrantFacts, act: Act, policy: Policy) -> Breach | None:
     line = grant.budget_line(act.content, act.source)
     if line is None:
@@ -2365,6 +2383,7 @@ RULES: dict[str, tuple[Check, ...]] = {
     "spend": (
         *OPEN_RULES,
         spent_on_permitted_category,
+        spent_on_known_content,
         spent_in_build_period,
         paid_from_own_source,
         spent_within_budget_line,

@@ -42,13 +42,14 @@ def test_streamed_roots_and_consistency_proof_equal_the_whole_list_ones(
 
 
 def four_spends(ledger: Ledger) -> None:
-    """One grant's disbursement and four spends whose content needs escaping, then a checkpoint."""
+    """One grant's disbursement and four spends whose payee needs escaping, then a checkpoint."""
     approved_district_grant(ledger)
     ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
     for n in range(4):
         ledger.ok(
             "spend", "G1", "--amount", "100", "--category", "equipment", "--source", "subsidy",
-            "--voucher", f"S{n}", "--content", "<&> 设备", "--date", "2024-05-10",
+            "--voucher", f"S{n}", "--content", "training_system", "--payee", "<&> 设备",
+            "--date", "2024-05-10",
         )  # fmt: skip
     ledger.ok("audit", "checkpoint", role="approver")
 
@@ -75,7 +76,7 @@ def test_a_sheet_longer_than_excel_allows_goes_on_in_numbered_sheets_and_still_v
     spending = [row for name in book.sheetnames if name.startswith("spending") for row in book[name].values]
     book.close()
     assert sorted(row[8] for row in spending if isinstance(row[0], int)) == ["S0", "S1", "S2", "S3"]
-    assert {row[7] for row in spending if isinstance(row[0], int)} == {"<&> 设备"}
+    assert {row[7] for row in spending if isinstance(row[0], int)} == {"training_system"}
     report = verify_bundle(tmp_path / "b")
     assert report.failures == [] and report.event_log_rows == len(events)
 

@@ -286,6 +286,9 @@ def test_the_budget_plan_is_judged(ledger: Ledger) -> None:
         assert result.exit_code == 2 and "--approval" in result.stderr, ("approval reference", result.stderr)
         assert ledger.event_count() == before
     spend = ["spend", "G1", "--category", "equipment", "--date", "2024-05-01", "--voucher", "S1", "--amount"]
+    unknown = ["--content", "培训"]
+    message = refused_by(ledger, "construction content", cite("budget_plan"), *spend, "100", *unknown)
+    assert "'培训' is unknown" in message and "training_system" in message
     refused_by(ledger, "budget line", cite("budget_plan"), *spend, "100")  # no --content
     refused_by(
         ledger, "budget line", cite("budget_plan"), *spend, "100000.01", "--content", "training_system"

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Ledger, approved_district_grant
+from tests.test_one_rulebook import plant_spend
 
 DATED = re.compile(r"^(\d{4}-\d{2}-\d{2}) [*!]")
 
@@ -210,7 +211,7 @@ def test_export_runs_in_a_process_of_its_own(demo_sqlite_ledger: Ledger) -> None
 def test_free_text_content_a_budget_adjusted_and_a_late_plan_still_pass_bean_check(
     sqlite_ledger: Ledger, tmp_path: Path
 ) -> None:
-    """Spending on a content written as free text (an import's 实训基地建设), on none, and a plan
+    """Spending on a content an earlier version kept as typed (an import's 实训基地建设), on none, and a plan
     adjusted after spending began: accounts bean-check accepts, budgets replaced on the
     adjustment's date, and the books still balance to the fen. (A plan has no line for a
     free-text content, so that spending is reversed the day it was spent, before the plan is
@@ -220,6 +221,11 @@ def test_free_text_content_a_budget_adjusted_and_a_late_plan_still_pass_bean_che
     approved_district_grant(sqlite_ledger)
     sqlite_ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
     for voucher, content in (("S2", "实训基地建设"), ("S3", ""), ("S1", "training_system")):
+        if (
+            voucher == "S2"
+        ):  # today a spend names one of 表4-2's contents (tests/test_construction_content.py)
+            plant_spend(sqlite_ledger, voucher, "1000.00", content, date(2024, 5, 10))
+            continue
         if voucher == "S1":  # once a plan exists, spending stays on its lines
             reverse = ["reverse", "G1", "--voucher", "S2", "--reason", "无预算明细"]
             sqlite_ledger.ok(*reverse, "--date", "2024-05-10")

@@ -61,7 +61,7 @@ def _record(ledger: Ledger) -> None:
     ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
     for n, text in enumerate(PAYLOADS):
         ledger.ok("spend", "G1", "--amount", f"{100 + n}", "--category", "equipment",
-                  "--content", text, "--voucher", text, "--payee", text, "--memo", f"{text}\t备注",
+                  "--project", text, "--voucher", text, "--payee", text, "--memo", f"{text}\t备注",
                   "--date", "2024-05-10")  # fmt: skip
 
 
@@ -94,7 +94,7 @@ READS = [
     (("export",), [*PAYLOADS, f"{PAYLOADS[0]}\t备注", UNIT_NAME, BASE_NAME]),
     (("balance",), [BASE_NAME]),
     (("history", "G1"), PAYLOADS),
-    (("report", "categories"), PAYLOADS),  # the construction content
+    (("report", "categories"), []),
     (("report", "sources"), []),
     (("report", "execution"), []),
     (("report", "matching"), []),

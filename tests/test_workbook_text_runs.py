@@ -265,8 +265,8 @@ def test_the_bundle_shows_a_run_closed_by_an_escaped_character_as_typed(
     closes the run _x0041_, so the typed "_" before it is escaped too (a red-team pass found the
     bundle showing SAxFFFE_)."""
     typed = "S_x0041\ufffe"
-    ledger.ok("spend", "G1", "--amount", "1", "--category", "equipment", "--voucher", "S-FFFE",
-              "--content", typed, "--date", "2024-05-10")  # fmt: skip
+    ledger.ok("spend", "G1", "--amount", "1", "--category", "equipment", "--voucher", typed,
+              "--date", "2024-05-10")  # fmt: skip
     bundle = _exported_bundle(ledger, tmp_path)
     assert typed in _shown(bundle / "report.xlsx")
     assert _verify(bundle)[0] == 0

