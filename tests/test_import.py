@@ -16,7 +16,7 @@ GOOD = f"""{HEADER}
 2024-04-15,,B0001,G1,,disburse,100000,,,,拨-1,,1
 2024-04-20,,B0001,G1,,match_commit,20万,,,,配承-1,某职业学校,
 2024-04-21,,B0001,G1,,match_receive,50000,,,,配收-1,,
-2024-05-01,,B0001,G1,,spend,30000,subsidy,equipment,实训基地建设,记-1,供应商甲,
+2024-05-01,,B0001,G1,,spend,30000,subsidy,equipment,构建完善的高技能人才培训体系,记-1,供应商甲,
 2024-05-02,,B0001,G1,,spend,"1,000.50",matching,materials,,记-2,,
 2024-05-03,,B0001,G1,,reverse,30000,subsidy,,,冲-1,,记-1
 2024-05-04,,B0001,G1,,spend,¥2500.25,subsidy,teacher_training,,记-3,,

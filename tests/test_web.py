@@ -217,7 +217,31 @@ def test_the_sixth_wrong_password_in_a_minute_is_refused_even_when_right(
     # from the same address, another name is refused too
     other = sign_in(client, "tester.auditor", AUDITOR_PASSWORD)
     assert other.status_code == 429
-    assert [o for _, _, o in attempts(books)] == ["wrong"] * 5 + ["limited", "limited"]
+    assert [o for _, _, o in attempts(books)] == ["wrong"] * 5  # a refusal unchecked is not kept
+
+
+def test_attempts_refused_unchecked_are_not_kept_and_do_not_hold_a_name_shut(
+    books: Ledger, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each refusal wrote a row and counted as a wrong password: anyone could grow the table
+    without bound, and keep a name shut for as long as they went on trying it (a red-team pass)."""
+    from datetime import datetime, timedelta
+
+    from commands.web import credentials
+
+    start = datetime(2026, 1, 5, 9, 0, 0)
+    now = [start]
+    monkeypatch.setattr(credentials, "utcnow", lambda: now[0])
+    for _ in range(5):
+        assert sign_in(client, password="wrong-password-0").status_code == 401
+    for seconds in range(10, 60, 10):  # someone goes on trying the name
+        now[0] = start + timedelta(seconds=seconds)
+        assert sign_in(client, password="wrong-password-0").status_code == 429
+        assert sign_in(client, "x" * 200 + str(seconds), "wrong-password-0").status_code == 429
+    assert [o for _, _, o in attempts(books)] == ["wrong"] * 5
+    now[0] = start + timedelta(seconds=61)  # a minute after the fifth wrong password
+    good = sign_in(client)
+    assert good.status_code == 200 and good.url.path == "/", good.status_code
 
 
 def test_a_session_expires_after_its_idle_time(books: Ledger, client: TestClient, clock: Clock) -> None:

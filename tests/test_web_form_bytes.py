@@ -66,3 +66,43 @@ def test_every_response_carries_the_security_headers(books: Ledger, client: Test
         assert response.headers.get("x-frame-options") == "DENY"
     assert client.get("/static/live.js").headers.get("cache-control") != "no-store"
     assert page.headers.get("cache-control") == "no-store"
+
+
+def test_a_form_posted_as_multipart_or_without_its_length_is_refused_and_nothing_written(
+    books: Ledger,  # noqa: F811
+    client: TestClient,  # noqa: F811
+) -> None:
+    """A payee typed in GBK, posted as multipart: Starlette read its bytes as Latin-1 and the spend
+    was stored with the payee garbled for good (found by a red-team pass). A form of a page with no
+    file is url-encoded; one without its length is refused as such, not as "too large"."""
+    sign_in(client)
+    before = events(books)
+    token = csrf(client.get("/grants/G1").text)
+    fields = {"csrf": token, "amount": "100", "category": "equipment", "source": "subsidy",
+              "voucher": "RT-GBK-1", "on": "2024-05-10"}  # fmt: skip
+    parts = [
+        f'--x\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    ]
+    payee = b'--x\r\nContent-Disposition: form-data; name="payee"\r\n\r\n' + "供应商".encode("gbk") + b"\r\n"
+    for body, kind in (
+        (b"".join(parts) + payee + b"--x--\r\n", "multipart/form-data; boundary=x"),
+        (urlencode({**fields, "payee": "供应商"}).encode(), "text/plain"),
+    ):
+        refused = client.post("/grants/G1/spend", content=body, headers={"content-type": kind})
+        assert refused.status_code == 415, (kind, refused.status_code)
+        assert "nothing was written" in refused.text or "未写入" in refused.text
+    chunks = iter([urlencode({**fields, "payee": "供应商"}).encode()])
+    refused = client.post(
+        "/grants/G1/spend", content=chunks, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert refused.status_code == 411, refused.status_code
+    assert events(books) == before
+    mixed = "Application/X-WWW-Form-Urlencoded; charset=utf-8"
+    done = client.post(
+        "/grants/G1/spend",
+        content=urlencode({**fields, "payee": "供应商"}).encode(),
+        headers={"content-type": mixed},
+    )
+    assert 'id="done"' in done.text, done.status_code
+    assert events(books) > before

@@ -34,7 +34,7 @@ books, clock, client = test_web.books, test_web.clock, test_web.client
 ROWS = [
     line.split(",")
     for line in (
-        "2024-05-01,,B0001,G1,,spend,30000,subsidy,equipment,实训基地建设,记-1,供应商甲,",
+        "2024-05-01,,B0001,G1,,spend,30000,subsidy,equipment,构建完善的高技能人才培训体系,记-1,供应商甲,",
         "2024-05-02,,B0001,G1,,spend,1000.50,subsidy,materials,,记-2,,",
         "2024-05-03,,B0001,G1,,reverse,30000,subsidy,,,冲-1,,记-1",
     )

@@ -276,14 +276,22 @@ class App:
         """The posted form, or the refusal: too large (413), or without this session's CSRF token
         (403: a form of another session or site, or one kept past its session)."""
         length = whole_number(request.headers.get("content-length", ""))
-        if length is None or length > MAX_FORM_BYTES:
+        if length is None:
+            message = _("The form was sent without its length (Content-Length); nothing was written.")
+            return self.page("error.html", session, status=411, set_cookie=fresh, message=message)
+        if length > MAX_FORM_BYTES:
             return self.page(
                 "error.html", session, status=413, set_cookie=fresh, message=_("The form is too large.")
             )
-        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-            if not utf8_form(await request.body()):  # the body is kept: form() parses it from there
-                message = _("The form holds text that is not UTF-8; nothing was written.")
-                return self.page("error.html", session, status=400, set_cookie=fresh, message=message)
+        # as a browser sends a form without a file: Starlette reads any other body's text that is
+        # not UTF-8 as Latin-1 (a payee typed in GBK and posted as multipart was stored garbled)
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/x-www-form-urlencoded":
+            message = _("The form was not sent as a web form (url-encoded); nothing was written.")
+            return self.page("error.html", session, status=415, set_cookie=fresh, message=message)
+        if not utf8_form(await request.body()):  # the body is kept: form() parses it from there
+            message = _("The form holds text that is not UTF-8; nothing was written.")
+            return self.page("error.html", session, status=400, set_cookie=fresh, message=message)
         form = await request.form()
         refused = self.csrf_refusal(session, fresh, form.get("csrf"))
         return form if refused is None else refused
@@ -330,7 +338,8 @@ class App:
         with self._limiting:
             checking = (self._in_check[keys[0]], self._in_check[keys[1]])
             if credentials.limited(engine, name, address, now, checking):
-                credentials.record_attempt(engine, name, address, "limited", now)
+                # not kept: refused unchecked, a row each let anyone grow the table without bound,
+                # and counted as a failure it kept a name shut while anyone went on trying it
                 return "limited", None
             self._in_check.update(keys)
         try:

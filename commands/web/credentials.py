@@ -79,7 +79,7 @@ sign_ins = Table(
     Column("at", DateTime(), nullable=False, index=True),
     Column("person", String(200), nullable=False),
     Column("address", String(64), nullable=False),
-    Column("outcome", String(16), nullable=False),  # signed in | wrong | limited
+    Column("outcome", String(16), nullable=False),  # signed in | wrong (limited: kept by earlier versions)
 )
 
 
@@ -232,7 +232,7 @@ def limited(
             ).where(
                 and_(
                     c.at > since,
-                    c.outcome.in_(("wrong", "limited")),
+                    c.outcome == "wrong",
                     or_(c.person == person[:200], c.address == address[:64]),
                 )
             )

@@ -479,6 +479,9 @@ async def write(app: Host, request: Request, session: Session, form: Form) -> Re
     refusal beside the form."""
     if form.upload:
         return await _write_upload(app, request, session, form)
+    refusal = refused(app, session, form)  # before the body is read, as for an upload
+    if refusal is not None:
+        return refusal
     posted = await app.form(request, session, False)
     if isinstance(posted, Response):
         return posted
