@@ -8,7 +8,8 @@ value in a hidden row or column (or one too low or narrow to read, or in a sheet
 columns are so by default),
 under another cell of a merge, or in white or tiny type; a formula (its value is the result Excel
 last saved); a number or date whose format shows other digits or words than its own, fewer
-decimals than it holds, or a scale (%, thousands, an exponent); a conditional format that changes
+decimals than it holds, or a scale (%, an exponent, thousands not said by their unit or dropping
+digits); a date without its year, month or day; a conditional format that changes
 how numbers look or hides them; a cell Excel is told to ignore; rows out of order. The sheet is
 not rendered: what is not listed here (a picture laid over a cell, a colour close to its
 background) is not judged. Found with lxml reading the sheet's XML by namespace and openpyxl's
@@ -107,7 +108,7 @@ class Unseen:
         format, and the value's kind, sign and decimals."""
         if code == "General":
             return True
-        if "[" in code and _CONDITIONED.search(code):
+        if ("[" in code and _CONDITIONED.search(code)) or ("," in code and _SCALE.search(code)):
             return shows(code, value)
         if isinstance(value, str):
             key: tuple[Any, ...] = (code, "text")
@@ -360,17 +361,47 @@ def shows(code: str, value: Any) -> bool:
     if _GENERAL.search(plain):
         return True
     if isinstance(value, datetime | date):
-        return bool(_DATE_TOKENS.search(plain) or re.search(r"[0#?]", plain))
+        return _whole_date(plain) and not any(_NUMERALS.search(t) for t in literals)
     if not re.search(r"[0#?]", plain):
         return False
     if "%" in plain or re.search(r"[eE][+-]", plain):
         return False
-    # thousands shown (a comma after the last digit) only with a unit said (千元)
-    if re.search(r"[0#?],+(?![0#?,])", plain) and not re.search(r'"[^"]+"', section):
-        return False
+    scaled = _SCALE.search(plain)
+    if scaled is not None:
+        # thousands (a comma after the last digit: ÷1,000 each) only with the unit that says so, and
+        # none of the digits it drops other than 0 (123456 as 123千元 hides 456)
+        times = len(scaled.group(1))
+        if _UNITS.get(times) is None or not any(
+            _literal(t).strip() in _UNITS[times] for t in _TEXT.findall(section)
+        ):
+            return False
+        number = number.scaleb(-3 * times)
     decimals = re.search(r"\.([0#?]*)", plain)
     shown = len(decimals.group(1)) if decimals else 0
     return _decimals(number) <= shown
+
+
+# a thousands scale (a comma after the last digit, once for each 1,000) and the units that say it
+_SCALE = re.compile(r"[0#?](,+)(?![0#?,])")
+_UNITS = {1: ("千", "千元", "K", "k"), 2: ("百万", "百万元", "M")}
+# a format's runs of date letters (month or minute: m; day or weekday: d)
+_DATE_RUN = re.compile(r"y+|m+|d+|h+|s+", re.IGNORECASE)
+
+
+def _whole_date(plain: str) -> bool:
+    """Whether a date format shows the year, the month and the day of the month: not 6月3日, 2024-06,
+    13:00 (m next to h or s is minutes), a weekday (ddd) or a month's first letter (mmmmm)."""
+    runs = [run.lower() for run in _DATE_RUN.findall(re.sub(r"am/pm|a/p", "", plain, flags=re.IGNORECASE))]
+    year = any(run[0] == "y" for run in runs)
+    day = any(run[0] == "d" and len(run) <= 2 for run in runs)
+    month = False
+    for n, run in enumerate(runs):
+        if run[0] != "m" or len(run) > 4:
+            continue
+        after_hour = n > 0 and runs[n - 1][0] == "h"
+        before_second = n + 1 < len(runs) and runs[n + 1][0] == "s"
+        month = month or not (after_hour or before_second)
+    return year and month and day
 
 
 def _decimals(number: Decimal) -> int:

@@ -437,6 +437,23 @@ def test_a_second_review_s_files_are_refused(
         ("G", 500, '#,##0.00;-#,##0.00;"零"', False),
         ("G", 500, '_-* #,##0.00_-;-* #,##0.00_-;_-* "-"??_-;_-@_-', False),  # Excel's accounting
         ("A", datetime(2024, 6, 20), '[<1]yyyy-mm-dd;"2024-05-10"', True),  # shows 2024-05-10
+        # a red-team pass: a scale said by a unit other than its own, or hiding digits; a date
+        # shown without its year, month or day, or beside another date
+        ("G", 150000, '0.00,,"万"', True),  # shows 0.15万 (1,500.00)
+        ("G", 150000, '0.00," "', True),  # shows 150.00
+        ("G", 150000, '0.00,"元"', True),  # shows 150.00元
+        ("G", 23456, '#,##0,"千元"', True),  # shows 23千元
+        ("G", 23000, '#,##0,"千元"', False),
+        ("G", 12345.6, '#,##0.0,"千元"', True),  # shows 12.3千元
+        ("G", 12300, '#,##0.0,"千元"', False),
+        ("A", datetime(2024, 5, 10), 'm"月"d"日"', True),  # shows 5月10日
+        ("A", datetime(2024, 5, 10, 13, 0), "hh:mm", True),  # shows 13:00
+        ("A", datetime(2024, 5, 10), "yyyy-mm", True),
+        ("A", datetime(2024, 5, 10), "yyyy-mm-dd dddd", False),
+        ("A", datetime(2024, 5, 10), "dddd yyyy-mm", True),  # a weekday, not the day
+        ("A", datetime(2024, 5, 10), 'yyyy-mm-dd" 至2026-01-01"', True),
+        ("A", datetime(2024, 5, 10), 'yyyy"年"m"月"d"日"', False),
+        ("A", datetime(2024, 5, 10), "d-mmm-yy", False),
     ],
 )
 def test_a_cell_is_read_only_if_its_format_shows_its_value(
