@@ -6,13 +6,13 @@ system's own columns beside them are not read, so not judged), the file is refus
 sentence naming the sheet or cell: a hidden first sheet or one the workbook does not open on; a
 value in a hidden row or column (or one too low or narrow to read, or in a sheet whose rows or
 columns are so by default),
-under another cell of a merge, or in white or tiny type; a formula (its value is the result Excel
+under another cell of a merge, or in type too small or too faint on its fill (or the sheet's white)
+to read, the cell's font or a rich-text run's; a formula (its value is the result Excel
 last saved); a number or date whose format shows other digits or words than its own, fewer
 decimals than it holds, or a scale (%, an exponent, thousands not said by their unit or dropping
 digits); a date without its year, month or day; a conditional format that changes
 how numbers look or hides them; a cell Excel is told to ignore; rows out of order. The sheet is
-not rendered: what is not listed here (a picture laid over a cell, a colour close to its
-background) is not judged. Found with lxml reading the sheet's XML by namespace and openpyxl's
+not rendered: what is not listed here (a picture or a shape laid over a cell) is not judged. Found with lxml reading the sheet's XML by namespace and openpyxl's
 parsed cells and styles, as openpyxl reads them for the import.
 """
 
@@ -34,6 +34,10 @@ COLUMN_SEEN = 1.0  # characters: likewise a column narrower
 TYPE_SEEN = 4.0  # points: type smaller than this
 MERGES_BY_ROW = 1000  # a merge over more rows than this is kept whole, not row by row
 WHITE = ("FFFFFFFF", "00FFFFFF", "FFFFFF")
+WHITE_RGB = (1.0, 1.0, 1.0)
+BLACK = (0.0, 0.0, 0.0)
+CONTRAST_SEEN = 1.3  # type below this contrast with its background is not read (FEFEFE, F2F2F2 on white)
+SHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 X14 = "http://schemas.microsoft.com/office/spreadsheetml/2009/9/main"
 
 HIDDEN_ROW = N_("a hidden row")
@@ -63,6 +67,8 @@ class Unseen:
         self._styles: dict[int, tuple[str, bool]] = {}  # by style: its number format, unseen type
         self._shown: dict[tuple[Any, ...], bool] = {}
         self.read: set[int] | None = None  # the columns the header names (None: before it)
+        self.runs: dict[str, list[Any]] = {}  # shared strings with runs of their own font, by text
+        self.inline_unseen: set[tuple[int, int]] = set()  # cells of inline rich text not all read
 
     def look(self, row: list[dict[str, Any]]) -> None:
         if not row:
@@ -89,19 +95,27 @@ class Unseen:
                 self.error = self.error or f"{_cell_name(cell)} ({cell['value']})"
                 continue
             value = cell["value"]
-            if value is None or (plain and not cell["style_id"]):
+            faint = isinstance(value, str) and self._faint_runs(value, number, cell)
+            if value is None or (plain and not cell["style_id"] and not faint):
                 continue
             if isinstance(value, str) and value.strip(WHITE_SPACE) == "":
                 continue
             why = None if plain else self._not_seen(number, cell["column"])
             code, tiny = self._style(cell["style_id"]) if cell["style_id"] else ("General", False)
-            if why is None and tiny:
+            if why is None and (tiny or faint):
                 why = UNSEEN_TYPE
             if why is not None:
                 if not self.hidden:
                     self.hidden, self.why = _cell_name(cell), why
             elif cell["data_type"] in ("n", "d", "s") and not self._shows(code, value):
                 self.disguised = self.disguised or _cell_name(cell)
+
+    def _faint_runs(self, value: str, row: int, cell: dict[str, Any]) -> bool:
+        """Whether the text is rich text with a run an officer does not read (white or tiny)."""
+        if self.inline_unseen and (row, cell["column"]) in self.inline_unseen:
+            return True
+        runs = self.runs.get(value) if self.runs else None
+        return runs is not None and _runs_unseen(self.book, runs, cell["style_id"])
 
     def _shows(self, code: str, value: Any) -> bool:
         """``shows``, remembered by what decides it where no condition reads the value itself: the
@@ -217,7 +231,8 @@ def _white(color: Any) -> bool:
 
 
 def _unseen_type(book: Any, style: int) -> bool:
-    """Whether the style's type is white on no fill of its own, or too small to read."""
+    """Whether the style's type is too small to read, or of a colour too close to its background
+    (its fill, or the sheet's white) to be read: white on white, FEFEFE, yellow on yellow."""
     try:
         xf = book._cell_styles[style]
         font = book._fonts[xf.fontId]
@@ -226,8 +241,169 @@ def _unseen_type(book: Any, style: int) -> bool:
         return False
     if font.sz is not None and float(font.sz) < TYPE_SEEN:
         return True
-    filled = getattr(fill, "fill_type", None) == "solid" and not _white(getattr(fill, "fgColor", None))
-    return _white(font.color) and not filled
+    return _faint(_colour(book, font.color, BLACK), _background(book, fill))
+
+
+def _background(book: Any, fill: Any) -> tuple[float, float, float]:
+    """What type is read against: a solid fill's colour, or the sheet's white."""
+    if getattr(fill, "fill_type", None) != "solid":
+        return WHITE_RGB
+    return _colour(book, getattr(fill, "fgColor", None), BLACK)
+
+
+def _faint(text: tuple[float, float, float], background: tuple[float, float, float]) -> bool:
+    """Whether type of colour ``text`` cannot be read on ``background``: their contrast ratio
+    (WCAG 2's, 1 for the same colour, 21 for black on white) below ``CONTRAST_SEEN``."""
+    lighter, darker = sorted((_luminance(text), _luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05) < CONTRAST_SEEN
+
+
+def _luminance(rgb: tuple[float, float, float]) -> float:
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _colour(book: Any, color: Any, default: tuple[float, float, float]) -> tuple[float, float, float]:
+    """An openpyxl colour (or a run's ``color`` element) as red, green and blue from 0 to 1: by its
+    RGB, its index in the legacy palette, or its theme colour lightened or darkened by its tint, as
+    Excel shows it; ``default`` for an automatic colour or one that cannot be read."""
+    if color is None:
+        return default
+    get = color.get if hasattr(color, "get") and not hasattr(color, "type") else None
+    try:
+        if get is not None:  # an XML element: <color rgb=… | theme=… tint=… | indexed=… | auto=…/>
+            rgb, theme, indexed = get("rgb"), get("theme"), get("indexed")
+            tint = float(get("tint") or 0)
+        else:
+            kind = getattr(color, "type", None)
+            rgb = color.rgb if kind == "rgb" else None
+            theme = color.theme if kind == "theme" else None
+            indexed = color.indexed if kind == "indexed" else None
+            tint = float(getattr(color, "tint", 0) or 0)
+        if rgb is not None:
+            found = _hex(str(rgb))
+        elif indexed is not None:
+            from openpyxl.styles.colors import COLOR_INDEX
+
+            index = int(indexed)
+            found = BLACK if index == 64 else WHITE_RGB if index == 65 else _hex(COLOR_INDEX[index])
+        elif theme is not None:
+            found = _theme_colours(book)[int(theme)]
+        else:
+            return default
+    except (IndexError, ValueError, TypeError, AttributeError):
+        return default
+    return _tinted(found, tint) if tint else found
+
+
+def _hex(argb: str) -> tuple[float, float, float]:
+    digits = argb.strip()[-6:]
+    return (int(digits[0:2], 16) / 255, int(digits[2:4], 16) / 255, int(digits[4:6], 16) / 255)
+
+
+def _tinted(rgb: tuple[float, float, float], tint: float) -> tuple[float, float, float]:
+    """A theme colour lightened (tint > 0) or darkened (< 0) as Excel does, on its lightness."""
+    import colorsys
+
+    hue, light, saturation = colorsys.rgb_to_hls(*rgb)
+    light = light * (1 + tint) if tint < 0 else light * (1 - tint) + tint
+    return colorsys.hls_to_rgb(hue, min(max(light, 0.0), 1.0), saturation)
+
+
+# Office's default theme (lt1, dk1, lt2, dk2, accent 1–6, links), by Excel's theme index
+_OFFICE_THEME = ("FFFFFF", "000000", "E7E6E6", "44546A", "4472C4", "ED7D31", "A5A5A5", "FFC000",
+                 "5B9BD5", "70AD47", "0563C1", "954F72")  # fmt: skip
+_THEME_ORDER = ("lt1", "dk1", "lt2", "dk2", "accent1", "accent2", "accent3", "accent4", "accent5",
+                "accent6", "hlink", "folHlink")  # fmt: skip
+
+
+def _theme_colours(book: Any) -> list[tuple[float, float, float]]:
+    """The workbook's theme colours by Excel's theme index (its own theme part, or Office's)."""
+    known = getattr(book, "_grant_ledger_theme", None)
+    if known is not None:
+        return list(known)
+    from lxml import etree
+
+    colours = [_hex(c) for c in _OFFICE_THEME]
+    try:
+        drawing = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
+        root = etree.fromstring(book.loaded_theme, etree.XMLParser(resolve_entities=False, no_network=True))
+        scheme = root.find(f".//{drawing}clrScheme")
+        for n, name in enumerate(_THEME_ORDER):
+            slot = scheme.find(f"{drawing}{name}") if scheme is not None else None
+            value = None if slot is None or len(slot) == 0 else (slot[0].get("lastClr") or slot[0].get("val"))
+            if value and len(value) == 6:
+                colours[n] = _hex(value)
+    except (etree.Error, ValueError, TypeError, AttributeError):
+        pass  # a theme that cannot be read: Office's colours
+    try:
+        book._grant_ledger_theme = colours
+    except AttributeError:
+        pass
+    return colours
+
+
+def _runs_unseen(book: Any, runs: list[Any], style: int | None) -> bool:
+    """Whether a rich-text cell holds a run of text, with a font of its own (``rPr``), too small
+    or too faint on the cell's background to be read."""
+    try:
+        fill = book._fills[book._cell_styles[style].fillId] if style else None
+    except (IndexError, AttributeError, TypeError):
+        fill = None
+    background = _background(book, fill) if fill is not None else WHITE_RGB
+    for size, colour in runs:
+        if size is not None and size < TYPE_SEEN:
+            return True
+        if colour is not None and _faint(_colour(book, colour, BLACK), background):
+            return True
+    return False
+
+
+def _run_fonts(si: Any) -> list[Any]:
+    """The fonts of a rich text's runs that have text and a font of their own: (size, colour
+    element) each, None where the run keeps the cell's."""
+    found = []
+    for run in si.iter(f"{{{SHEET_NS}}}r"):
+        text = "".join(run.itertext())
+        properties = run.find(f"{{{SHEET_NS}}}rPr")
+        if properties is None or not text.strip(WHITE_SPACE):
+            continue
+        size = properties.find(f"{{{SHEET_NS}}}sz")
+        try:
+            points = float(size.get("val")) if size is not None else None
+        except (TypeError, ValueError):
+            points = 0.0  # a size that is not a number: as good as none
+        found.append((points, properties.find(f"{{{SHEET_NS}}}color")))
+    return found
+
+
+def shared_runs(path: Path) -> dict[str, list[Any]]:
+    """The workbook's shared strings written as rich text with a font of their own in some run,
+    by their text as openpyxl reads it (the runs joined): what ``Unseen.look`` judges them by."""
+    from lxml import etree
+
+    found: dict[str, list[Any]] = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            name = next((n for n in archive.namelist() if n.lower() == "xl/sharedstrings.xml"), None)
+            if name is None:
+                return found
+            with archive.open(name) as stream:
+                for _event, si in etree.iterparse(
+                    stream, events=("end",), tag=f"{{{SHEET_NS}}}si", resolve_entities=False
+                ):
+                    if si.find(f"{{{SHEET_NS}}}r") is not None:
+                        runs = _run_fonts(si)
+                        if runs:
+                            text = "".join(t.text or "" for t in si.iter(f"{{{SHEET_NS}}}t"))
+                            found.setdefault(text, []).extend(runs)
+                    si.clear()
+    except (etree.Error, OSError, KeyError, zipfile.BadZipFile):
+        return found
+    return found
 
 
 # A section's quoted text, escaped character, or _x (a space as wide as x) and *x (x repeated)
@@ -441,6 +617,7 @@ def sheet_seen(path: Path, book: Any, sheet: Any) -> Unseen:
     )
     later_rule = f"{{{X14}}}cfRule"  # Excel 2010's rules, in the sheet's extension list
     unseen = Unseen(book)
+    unseen.runs = shared_runs(path)
     number = 0
     rows_hidden = False  # a row of no height of its own is hidden (zeroHeight, a low default)
     try:
@@ -468,8 +645,16 @@ def sheet_seen(path: Path, book: Any, sheet: Any) -> Unseen:
                         or (rows_hidden and height is None)
                     ):
                         unseen.rows.add(number)
+                    column = 0
                     for child in element:
-                        if isinstance(child.tag, str) and child.tag != tag("c"):
+                        if isinstance(child.tag, str) and child.tag == tag("c"):
+                            column = _column_of(child.get("r"), column + 1)
+                            rich = child.find(tag("is"))
+                            if rich is not None and rich.find(tag("r")) is not None:
+                                runs = _run_fonts(rich)
+                                if runs and _runs_unseen(book, runs, _whole(child.get("s"))):
+                                    unseen.inline_unseen.add((number, column))
+                        elif isinstance(child.tag, str):
                             raise BadInputError(
                                 _(
                                     "{file}: row {row} of its first sheet holds an element Excel does not "
@@ -533,6 +718,26 @@ def _changes_numbers(book: Any, rule: Any) -> bool:
     )
     white = font is not None and _white(font.color) and not filled
     return getattr(style, "numFmt", None) is not None or tiny or white
+
+
+def _column_of(reference: str | None, otherwise: int) -> int:
+    """A cell's column from its reference (G2: 7), or ``otherwise`` without one."""
+    letters = "".join(c for c in reference or "" if c.isalpha())
+    if not letters:
+        return otherwise
+    from openpyxl.utils.cell import column_index_from_string
+
+    try:
+        return int(column_index_from_string(letters.upper()))
+    except ValueError:
+        return otherwise
+
+
+def _whole(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _true(value: str | None) -> bool:
