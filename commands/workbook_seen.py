@@ -12,8 +12,9 @@ last saved); a number or date whose format shows other digits or words than its 
 decimals than it holds, or a scale (%, an exponent, thousands not said by their unit or dropping
 digits); a date without its year, month or day; a conditional format that changes
 how numbers look or hides them; a cell Excel is told to ignore; rows out of order. The sheet is
-not rendered: what is not listed here (a picture or a shape laid over a cell) is not judged. Found with lxml reading the sheet's XML by namespace and openpyxl's
-parsed cells and styles, as openpyxl reads them for the import.
+not rendered: what is not listed here (a picture or a shape laid over a cell) is not judged.
+Found with lxml reading the sheet's XML by namespace and openpyxl's parsed cells and styles, as
+openpyxl reads them for the import.
 """
 
 from __future__ import annotations

@@ -23,7 +23,9 @@ def _rich(*runs: tuple[dict[str, Any] | None, str]) -> Any:
     from openpyxl.cell.rich_text import CellRichText, TextBlock
     from openpyxl.cell.text import InlineFont
 
-    return CellRichText(*(text if font is None else TextBlock(InlineFont(**font), text) for font, text in runs))
+    return CellRichText(
+        *(text if font is None else TextBlock(InlineFont(**font), text) for font, text in runs)
+    )
 
 
 def _styled(font: dict[str, Any], fill: str | None = None) -> Any:
@@ -87,8 +89,8 @@ def _as_shared_strings(path: Path) -> None:
     types = parts["[Content_Types].xml"].decode()
     parts["[Content_Types].xml"] = types.replace(
         "</Types>",
-        '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.'
-        'spreadsheetml.sharedStrings+xml"/></Types>',
+        '<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
     ).encode()
     rels = parts["xl/_rels/workbook.xml.rels"].decode()
     parts["xl/_rels/workbook.xml.rels"] = rels.replace(
