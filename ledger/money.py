@@ -19,6 +19,7 @@ _PREFIXES = ("¥", "￥", "RMB", "CNY")
 # int() and Decimal() also take Arabic-Indic ٣٠٠, Devanagari १०० and every other script's digits.
 _GROUPED = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")
 _PLAIN = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+_SPACED = re.compile(r"^[0-9]{1,3}( [0-9]{3})+(\.[0-9]+)?$")  # 1 000 000.00: spaces as thousands
 _SIMPLE = re.compile(r"[0-9]{1,11}(?:\.[0-9]{1,2})?")  # 1234.56 as most files write it
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９，．", "0123456789,.")
 _OTHER_DIGIT = re.compile(r"[^\x00-\x7f]")
@@ -38,7 +39,8 @@ def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> Decimal
     if isinstance(text, Decimal | int) and not isinstance(text, bool):
         return check_amount(Decimal(text), field=field, shown=str(text))
     raw = str(text)
-    s = raw.strip().replace(" ", "").replace("\u00a0", "").translate(_FULL_WIDTH)
+    # a space only at the ends, beside the currency or the unit, or between thousands: "1 2" was 12
+    s = raw.replace("\u00a0", " ").strip().translate(_FULL_WIDTH)
     for c in _OTHER_DIGIT.findall(s):
         if unicodedata.category(c) == "Nd":
             msg = T_(
@@ -53,13 +55,15 @@ def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> Decimal
             raise BadInputError(msg)
     for prefix in _PREFIXES:
         if s.upper().startswith(prefix):
-            s = s[len(prefix) :]
+            s = s[len(prefix) :].lstrip()
             break
     if s.endswith("元"):
-        s = s[:-1]
+        s = s[:-1].rstrip()
     multiplier = Decimal(1)
     if s.endswith("万"):
-        s, multiplier = s[:-1], Decimal(10000)
+        s, multiplier = s[:-1].rstrip(), Decimal(10000)
+    if " " in s and _SPACED.match(s):
+        s = s.replace(" ", "")
     if s.startswith("-") or s.startswith("−"):
         msg = T_("{field}{raw!r} is negative; amounts must be positive", field=field, raw=raw)
         raise BadInputError(msg)

@@ -27,6 +27,13 @@ from tests.conftest import Ledger, approved_district_grant
         ("150万元", "1500000.00"),
         ("0.01", "0.01"),
         (" 3500.5 ", "3500.50"),
+        # a space between thousands, or beside the currency or the unit
+        ("1 000", "1000.00"),
+        ("1 000 000.50", "1000000.50"),
+        ("100\u00a0000", "100000.00"),
+        ("¥ 100", "100.00"),
+        ("3.5 万", "35000.00"),
+        ("2 万元", "20000.00"),
     ],
 )
 def test_accepted_forms(text: str, expected: str) -> None:
@@ -56,6 +63,12 @@ def test_accepted_forms(text: str, expected: str) -> None:
         "9999.9999999999999999999999999",
         "699999.99999999999999999999999",
         "1.99999999999999999999999999999万",
+        # a space anywhere else was dropped: 12 34.5 was 1,234.50 and 1 2 was 12 (a red-team pass)
+        "12 34.5",
+        "1 2",
+        "100 0",
+        "1 2 3 4 5 6",
+        "1 0000",
     ],
 )
 def test_refused_forms(text: str) -> None:
@@ -130,3 +143,16 @@ def test_a_rate_is_the_exact_fraction_rounded_half_up(part: Decimal | int, whole
 )
 def test_known_rates(part: str, whole: str, rate: str) -> None:
     assert str(percent(Decimal(part), Decimal(whole))) == rate
+
+
+def test_an_amount_spaced_other_than_by_thousands_is_refused_by_the_command_line(ledger: Ledger) -> None:
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "12万", "--voucher", "T1", "--date", "2024-04-10")
+    before = ledger.event_count()
+    refused = ledger("spend", "G1", "--amount", "1 2", "--category", "equipment", "--voucher", "S1",
+                     "--date", "2024-05-10")  # fmt: skip
+    assert refused.exit_code == 2 and "'1 2' is not an amount" in refused.stderr, refused.stderr
+    assert ledger.event_count() == before
+    ledger.ok("spend", "G1", "--amount", "1 200", "--category", "equipment", "--voucher", "S1",
+              "--date", "2024-05-10")  # fmt: skip
+    assert ledger.balances("B0001")["B0001"]["subsidy_spent"] == "1200.00"
