@@ -36,9 +36,11 @@ HEADERS = {
         "rate %",
     ],
 }
-# planned and remaining over the plan's lines, spent over all (outside the plan too), the rate of
-# the two totals
-TOTALS = Totals(("planned", "opening", "spent", "remaining"), rates={"rate": (("spent",), ("planned",))})
+# planned and remaining over the plan's lines, spent over all (outside the plan too); the rate is
+# the plan's: spent on its lines over planned (spending outside it had made it 385.88%)
+TOTALS = Totals(
+    ("planned", "opening", "spent", "remaining"), rates={"rate": (("spent",), ("planned",))}, paired=("rate",)
+)
 # over a period (--from): what each line had left at its opening, spent within it, left at its close
 PERIOD_KEYS = [*KEYS[:6], "opening", *KEYS[6:]]
 PERIOD_HEADERS = {

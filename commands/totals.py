@@ -20,11 +20,14 @@ LABEL = {"zh": "合计", "en": "total"}
 class Totals(NamedTuple):
     """What a report's 合计 row adds up, by its column keys: ``sums`` (money, to the fen, a
     missing figure counting as none), ``counts``, and ``rates`` (key -> the keys of its part and
-    of its whole: the rate of the summed part over the summed whole, None over a whole of zero)."""
+    of its whole: the rate of the summed part over the summed whole, None over a whole of zero);
+    ``paired``: rates whose part is summed over the rows that hold their whole only (spending on
+    lines outside a plan is no part of the plan's execution)."""
 
     sums: tuple[str, ...]
     counts: tuple[str, ...] = ()
     rates: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = MappingProxyType({})
+    paired: tuple[str, ...] = ()
 
 
 def total_row(totals: Totals, keys: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[Any]:
@@ -32,9 +35,9 @@ def total_row(totals: Totals, keys: Sequence[str], rows: Sequence[Sequence[Any]]
     showing some of its columns labels the first of those it shows blank (``labelled``)."""
     at = {key: i for i, key in enumerate(keys)}
 
-    def summed(key: str) -> Decimal:
+    def summed(key: str, among: Sequence[Sequence[Any]] = rows) -> Decimal:
         i = at[key]
-        return sum((row[i] for row in rows if row[i] is not None), Decimal("0.00"))
+        return sum((row[i] for row in among if row[i] is not None), Decimal("0.00"))
 
     row: list[Any] = [None] * len(keys)
     for key in totals.sums:
@@ -46,7 +49,13 @@ def total_row(totals: Totals, keys: Sequence[str], rows: Sequence[Sequence[Any]]
     for key, (part, whole) in totals.rates.items():
         if key in at:
             over = sum((summed(k) for k in whole), Decimal(0))
-            row[at[key]] = None if over == 0 else percent(sum((summed(k) for k in part), Decimal(0)), over)
+            among = (
+                [r for r in rows if all(r[at[k]] is not None for k in whole)]
+                if key in totals.paired
+                else rows
+            )
+            done = sum((summed(k, among) for k in part), Decimal(0))
+            row[at[key]] = None if over == 0 else percent(done, over)
     return row
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 
 from tests.conftest import Ledger, approved_district_grant
 
@@ -79,3 +80,27 @@ def test_no_plan_and_no_spending_says_so(ledger: Ledger) -> None:
     approved_district_grant(ledger)
     result = ledger.ok("report", "budget")
     assert "no budget plan or spending recorded" in result.stdout
+
+
+def test_the_total_s_rate_is_the_plan_s_whatever_is_spent_outside_it(ledger: Ledger, tmp_path: Path) -> None:
+    """G1 planned and half spent, G2 with no plan and spending: the 合计's rate had been every
+    spend over the planned lines (a red-team pass read 385.88%); it is the plan's own, in the csv
+    and the workbook alike."""
+    from openpyxl import load_workbook
+
+    approved_district_grant(ledger)
+    approved_district_grant(ledger, "G2", "B0002", "U2")
+    for grant in ("G1", "G2"):
+        ledger.ok("disburse", grant, "--amount", "20万", "--voucher", f"T-{grant}", "--date", "2024-04-10")
+    ledger.ok("grant", "budget", "G1", "--line", "training_system:地方财政:10万", "--date", "2024-04-12")
+    _spend(ledger, "S1", "40000", "training_system", "subsidy", "2024-05-10")
+    ledger.ok("spend", "G2", "--amount", "150000", "--category", "equipment", "--content", "patterns",
+              "--voucher", "S2", "--date", "2024-05-10")  # fmt: skip
+    rows = ledger.ok("report", "budget", "--format", "csv").stdout.strip().splitlines()
+    total = rows[-1].split(",")
+    assert total[-4:] == ["100000.00", "190000.00", "60000.00", "40.00"], rows
+    out = tmp_path / "budget.xlsx"
+    ledger.ok("report", "budget", "--format", "xlsx", "--output", str(out))
+    sheet = load_workbook(out, read_only=True).worksheets[0]
+    figures = [row for row in sheet.iter_rows(values_only=True) if row and "total" in row]
+    assert figures and Decimal(str(figures[-1][-1])) in (Decimal("40"), Decimal("0.4")), figures
