@@ -204,6 +204,18 @@ def base_account(base_id: str) -> str:
     return f"{part}-{hashlib.sha256(base_id.encode('utf-8')).hexdigest()[:8]}"
 
 
+def _plain(text: str) -> str:
+    """Text of an hledger description, which has no escapes: ";" would begin a comment there and
+    "|" split the payee from the note (重庆甲|乙设备公司 read as the payee 重庆甲), so each is
+    written as its full-width form."""
+    return text.replace(";", "；").replace("|", "｜").replace("\n", " ")
+
+
+def _tag_value(text: str) -> str:
+    """An hledger tag's value, which a comma ends: written with a full-width one."""
+    return _plain(text).replace(",", "，")
+
+
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
@@ -506,8 +518,9 @@ def _entries(app: Any, style: str, step: Step) -> tuple[_ByDate, date]:
             meta = [f"grant: {_quote(g.grant_id)}", f"voucher: {_quote(e.voucher)}"]
             lines = [f"{on.isoformat()} * {_quote(payee)} {_quote(title)} {tags}", *(f"  {m}" for m in meta)]
         else:
-            desc = f"{payee} | {title}" if payee else title
-            lines = [f"{on.isoformat()} * {desc}  ; grant:{g.grant_id}, voucher:{e.voucher}"]
+            desc = f"{_plain(payee)} | {_plain(title)}" if payee else _plain(title)
+            tags = f"grant:{_tag_value(g.grant_id)}, voucher:{_tag_value(e.voucher)}"
+            lines = [f"{on.isoformat()} * {desc}  ; {tags}"]
         entries.add(on, _entry(lines, postings))
     if style == "beancount":
         for aggregate_id, plan in plans.items():

@@ -256,3 +256,28 @@ def test_free_text_content_a_budget_adjusted_and_a_late_plan_still_pass_bean_che
     }
     dates = _in_file_order(text)
     assert dates == sorted(dates)
+
+
+def test_hledger_reads_a_payee_and_a_voucher_holding_its_own_punctuation_as_typed(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """hledger's description has no escapes: a payee's ";" began a comment and its "|" split the
+    payee from the note, and a voucher's "," ended its tag (a red-team pass). They are written in
+    their full-width forms, and the rest of the line reads as before."""
+    approved_district_grant(sqlite_ledger)
+    sqlite_ledger.ok("disburse", "G1", "--amount", "10万", "--voucher", "T1", "--date", "2024-04-10")
+    for voucher, payee in (("P1", "重庆甲|乙设备公司"), ("P2,3", "重庆丙公司;分公司")):
+        sqlite_ledger.ok("spend", "G1", "--amount", "100", "--category", "equipment", "--voucher", voucher,
+                         "--payee", payee, "--date", "2024-05-10")  # fmt: skip
+    path = tmp_path / "books.journal"
+    sqlite_ledger.ok("export", "--format", "hledger", "--output", str(path))
+    heads = [line for line in path.read_text(encoding="utf-8").splitlines() if "voucher:P" in line]
+    assert heads == [
+        "2024-05-10 * 重庆甲｜乙设备公司 | equipment  ; grant:G1, voucher:P1",
+        "2024-05-10 * 重庆丙公司；分公司 | equipment  ; grant:G1, voucher:P2，3",
+    ], heads
+    if shutil.which("hledger"):
+        done = subprocess.run(
+            ["hledger", "-f", str(path), "payees"], capture_output=True, text=True, timeout=60, check=True
+        )
+        assert {"重庆甲｜乙设备公司", "重庆丙公司；分公司"} <= set(done.stdout.splitlines()), done.stdout
