@@ -192,6 +192,20 @@ def _not_the_ledger(path: Path) -> None:
                 )
 
 
+def _not_a_private_key(path: Path) -> None:
+    """--output naming a private key (anyone's, the one in use too: PEM, encrypted or not) is
+    refused (exit 2): the report had replaced it, and a lost key needs an administrator's rotation."""
+    from commands.i18n import _
+
+    try:
+        with path.open("rb") as existing:
+            head = existing.read(64)
+    except OSError:
+        return
+    if head.lstrip().startswith(b"-----BEGIN") and b"PRIVATE KEY-----" in head:
+        raise BadInputError(_("{path} is a private key; write the output to another file").format(path=path))
+
+
 @contextmanager
 def replacing(path: Path) -> Iterator[IO[bytes]]:
     """The file a command writes (--output), whole or not at all: a regular file is written beside
@@ -201,6 +215,8 @@ def replacing(path: Path) -> Iterator[IO[bytes]]:
     A path that cannot be written is one sentence naming it (exit 2)."""
     path = Path(path)
     _not_the_ledger(path)
+    if path.is_file():
+        _not_a_private_key(path)
     try:
         before = path.lstat()
     except FileNotFoundError:

@@ -221,3 +221,31 @@ def test_an_output_naming_the_ledger_s_own_database_is_refused_and_the_books_sta
     assert "the ledger's own database" in result.stderr and result.stderr.count("\n") == 1, result.stderr
     assert (target.stat().st_size if target.exists() else None) == size
     assert sqlite_ledger.balances() == before
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+def test_an_output_naming_a_private_key_is_refused_and_the_key_stays(
+    sqlite_ledger: Ledger, tmp_path: Path, encrypted: bool
+) -> None:
+    """`balance -o` on the signing key in use (or anyone's key) replaced it with the report, exit 0
+    (a red-team pass): exit 2, one sentence, the key as it was and still signing."""
+    approved_district_grant(sqlite_ledger)
+    target = sqlite_ledger.key("officer")  # the key in use itself
+    if encrypted:  # another's, protected by a passphrase
+        from cryptography.hazmat.primitives import serialization
+
+        private = serialization.load_pem_private_key(target.read_bytes(), None)
+        target = tmp_path / "other.key"
+        target.write_bytes(
+            private.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.BestAvailableEncryption(b"passphrase-0123"),
+            )
+        )
+    held = target.read_bytes()
+    result = sqlite_ledger("balance", "--format", "csv", "--output", str(target))
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert "is a private key" in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert target.read_bytes() == held
+    sqlite_ledger.ok("disburse", "G1", "--amount", "1万", "--voucher", "T1", "--date", "2024-04-10")
