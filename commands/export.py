@@ -44,7 +44,7 @@ from commands.context import settings
 from commands.i18n import _
 from commands.output import to_csv, to_xlsx, write_csv, write_text
 from commands.progress import Stages, Step, no_step
-from commands.reading import bom_wanted, codes_wanted, file_options
+from commands.reading import bom_wanted, codes_wanted, file_options, format_of
 from ledger.errors import BadInputError
 from ledger.rules import BUDGET_TO_FUND
 
@@ -572,6 +572,7 @@ def export_command(fmt: str, output: Path | None, runs_dir: Path | None) -> None
     """
     from projections.status import head
 
+    fmt = format_of(fmt, output, ("csv", "xlsx", "beancount", "hledger"))
     app = settings().ledger()
     header = _header()
     if fmt == "xlsx" and output is None and runs_dir is None:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -117,10 +118,34 @@ def period_options(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
-def read_options(formats: Sequence[str] = FORMATS) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``--as-of``, ``--known-at``, ``--format`` and ``--output`` for a read command."""
+SUFFIXES = {"csv": "csv", "tsv": "csv", "xlsx": "xlsx", "json": "json", "beancount": "beancount",
+            "journal": "hledger", "hledger": "hledger"}  # fmt: skip
 
-    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+
+def format_of(fmt: str, output: Path | None, formats: Sequence[str]) -> str:
+    """The format to write: --format as given, else the one --output's name ends in (-o 余额.xlsx
+    wrote a text table named .xlsx, which Excel refuses), else the default."""
+    ctx = click.get_current_context(silent=True)
+    if output is None or ctx is None:
+        return fmt
+    from click.core import ParameterSource
+
+    if ctx.get_parameter_source("fmt") not in (ParameterSource.DEFAULT, None):
+        return fmt
+    named = SUFFIXES.get(output.suffix.lower().lstrip("."), fmt)
+    return named if named in formats else fmt
+
+
+def read_options(formats: Sequence[str] = FORMATS) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--as-of``, ``--known-at``, ``--format`` and ``--output`` for a read command; without
+    --format, the format --output's name says (``format_of``)."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def f(*args: Any, **kwargs: Any) -> Any:
+            kwargs["fmt"] = format_of(kwargs["fmt"], kwargs.get("output"), formats)
+            return command(*args, **kwargs)
+
         for option in reversed(
             [
                 click.option("--as-of", type=DATE, help="the books as of this business date"),
@@ -136,7 +161,8 @@ def read_options(formats: Sequence[str] = FORMATS) -> Callable[[Callable[..., An
                     "--output",
                     "-o",
                     type=click.Path(dir_okay=False, path_type=Path),
-                    help="write to this file (needed for xlsx)",
+                    help="write to this file (needed for xlsx); without --format, in the format its "
+                    "name ends in (.xlsx, .csv, .json)",
                 ),
             ]
         ):

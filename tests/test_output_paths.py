@@ -249,3 +249,37 @@ def test_an_output_naming_a_private_key_is_refused_and_the_key_stays(
     assert "is a private key" in result.stderr and result.stderr.count("\n") == 1, result.stderr
     assert target.read_bytes() == held
     sqlite_ledger.ok("disburse", "G1", "--amount", "1万", "--voucher", "T1", "--date", "2024-04-10")
+
+
+@pytest.mark.parametrize(
+    ("args", "name", "kind"),
+    [
+        (("balance",), "余额.xlsx", "xlsx"),
+        (("balance",), "余额.json", "json"),
+        (("report", "budget"), "预算.csv", "csv"),
+        (("export",), "books.xlsx", "xlsx"),
+        (("export",), "books.journal", "hledger"),
+        (("balance", "--format", "csv"), "explicit.xlsx", "csv"),  # --format given decides
+    ],
+)
+def test_without_format_an_output_is_written_in_the_format_its_name_says(
+    sqlite_ledger: Ledger, tmp_path: Path, args: tuple[str, ...], name: str, kind: str
+) -> None:
+    """`balance -o 余额.xlsx` wrote a text table under that name, exit 0, which Excel refuses to open
+    (a red-team pass)."""
+    import json
+    import zipfile
+
+    approved_district_grant(sqlite_ledger)
+    sqlite_ledger.ok("disburse", "G1", "--amount", "1万", "--voucher", "T1", "--date", "2024-04-10")
+    path = tmp_path / name
+    sqlite_ledger.ok(*args, "--output", str(path))
+    data = path.read_bytes()
+    if kind == "xlsx":
+        assert zipfile.is_zipfile(path), data[:40]
+    elif kind == "json":
+        assert json.loads(data)[0]["grant_id"] == "G1"
+    elif kind == "hledger":
+        assert b"  ; grant:G1, voucher:T1" in data, data[:200]
+    else:
+        assert not zipfile.is_zipfile(path) and b"," in data.splitlines()[0], data[:80]
