@@ -187,11 +187,19 @@ def when(as_of: datetime | None, known_at: str | None) -> When:
     end = as_of.date() if as_of else None
     if until is not None:
         if end is not None and end != until:
-            raise BadInputError(f"--to {until} and --as-of {end} both name the books' last day; give one")
+            raise BadInputError(
+                _("--to {until} and --as-of {end} both name the books' last day; give one").format(
+                    until=until, end=end
+                )
+            )
         end = until
     if since is not None and since > (end or business_today()):
-        last = f"--to {end}" if until is not None else f"--as-of {end}" if end is not None else "today"
-        raise BadInputError(f"--from {since} is after {last}: a period cannot end before it begins")
+        last = f"--to {end}" if until is not None else f"--as-of {end}" if end is not None else _("today")
+        raise BadInputError(
+            _("--from {since} is after {last}: a period cannot end before it begins").format(
+                since=since, last=last
+            )
+        )
     if since is not None and end is None:
         end = business_today()  # a period from --from runs to today in Chongqing
     return When(end, parse_moment(known_at) if known_at else None, since)

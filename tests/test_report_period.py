@@ -140,3 +140,32 @@ def test_a_period_that_cannot_be_is_refused_in_one_sentence(
     assert result.exit_code == 2 and result.stdout == ""
     (line,) = result.stderr.splitlines()
     assert said in line, line
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        (
+            ("--from", "2024-12-31", "--to", "2024-06-01"),
+            "--from 2024-12-31 晚于 --to 2024-06-01：期间不能在开始之前结束",
+        ),
+        (("--from", "2099-01-01"), "--from 2099-01-01 晚于 今日"),
+        (
+            ("--to", "2024-12-31", "--as-of", "2024-06-30"),
+            "--to 2024-12-31 与 --as-of 2024-06-30 都指定了账目的最后一天",
+        ),
+    ],
+)
+def test_a_period_that_cannot_be_is_refused_in_chinese_under_zh(
+    sqlite_ledger: Ledger, options: tuple[str, ...], said: str
+) -> None:
+    """These sentences were English whatever --lang said, on the command line and the web's
+    report pages alike (a red-team pass)."""
+    from commands.cli import cli
+
+    approved_district_grant(sqlite_ledger)
+    result = sqlite_ledger.runner.invoke(
+        cli, ["--db", sqlite_ledger.url, "--lang", "zh", "balance", *options]
+    )
+    assert result.exit_code == 2, result.stderr
+    assert said in result.stderr, result.stderr
