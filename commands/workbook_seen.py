@@ -194,10 +194,9 @@ def refusal(path: Path, unseen: Unseen) -> str | None:
 
 def _field(name: Any) -> bool:
     """Whether a header cell names a column of the import format (as ``read_rows`` reads it)."""
-    from ledger.import_format import ALIASES, EXPORTED
+    from ledger.import_format import EXPORTED, column_named
 
-    text = str(name or "").strip().lstrip("\ufeff").lower()
-    return ALIASES.get(text, text) in EXPORTED
+    return column_named(name) in EXPORTED
 
 
 def _cell_name(cell: dict[str, Any]) -> str:

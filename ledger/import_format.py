@@ -55,6 +55,7 @@ are read as they are: the export writes text there as text cells, exactly.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -122,7 +123,20 @@ LABELS_ZH: dict[str, tuple[str, ...]] = {
 OPTIONAL = ("district", "tier", "track", "applied", "project")
 # What `export` writes: every column, the optional ones last.
 EXPORTED = (*HEADER, *OPTIONAL)
-ALIASES = {label: column for column, labels in LABELS_ZH.items() for label in labels}
+ALIASES = {
+    unicodedata.normalize("NFKC", label).lower(): column
+    for column, labels in LABELS_ZH.items()
+    for label in labels
+}
+
+
+def column_named(text: Any) -> str:
+    """The column a header cell names: its code, or a Chinese name however its brackets and
+    letters are typed (专业(项目) as 专业（项目）, which had left the column unread)."""
+    name = unicodedata.normalize("NFKC", str(text or "").strip().lstrip("\ufeff")).lower()
+    return ALIASES.get(name, name)
+
+
 # a build period: start..end (or start~end, start至end, start end), or its end alone; each a
 # business date in any of its forms (ledger.text.read_date); 2024-04-01/2026-03-31, as before, too
 _PERIOD_SEPARATOR = re.compile(r"\s*(?:\.\.|~|～|至)\s*|\s+")
@@ -314,9 +328,27 @@ def runs_by_role(rows: Iterable[list[Any]]) -> Iterator[tuple[str, list[list[Any
 APPROVE_ONLY = ("tier", "track", "applied")
 
 
+# the category and free-text columns: one a row's kind does not read holding a value is refused,
+# never dropped unseen (劳务费 on a match_receive row was dropped and the receipt recorded)
+DESCRIBING = ("category", "content", "payee", "memo", "project")
+# read besides the action's fields (a reverse row's category: what it reverses), or written by
+# export as the reversed act has it (its content)
+_READ_TOO = {"reverse": ("category", "content")}
+
+
 def row_action(row: Cells, kind: str) -> Action:
     """The action a row records, or BadInputError naming the column and the field's rule."""
     action, columns, adjust = ROW_KINDS[kind]
+    for column in DESCRIBING:
+        if row.get(column) and column not in columns.values() and column not in _READ_TOO.get(kind, ()):
+            msg = T_(
+                "a {kind} row does not read the {column} column; this one holds {value!r} there: clear it, "
+                "or give the row the kind that records it",
+                column=column,
+                kind=kind,
+                value=row[column],
+            )
+            raise BadInputError(msg)
     if kind != "approve" and (row.get("tier") or row.get("track") or row.get("applied")):
         column = next(c for c in APPROVE_ONLY if row.get(c))
         msg = T_(
@@ -438,8 +470,7 @@ def read_rows(lines: Iterator[list[Any]], first_line: int = 1) -> Iterator[tuple
         header = next(lines)
     except StopIteration:
         raise BadInputError(_("the file is empty; its first line must be the header")) from None
-    names = [str(h or "").strip().lstrip("\ufeff").lower() for h in header]
-    names = [ALIASES.get(name, name) for name in names]
+    names = [column_named(h) for h in header]
     while names and not names[-1]:
         names.pop()
     twice = sorted({n for n in names if n and names.count(n) > 1})

@@ -311,7 +311,8 @@ def test_control_characters_are_refused_per_row_as_the_command_line_refuses_them
     lines[5] = lines[5].replace("供应商甲", "供应\x00商甲")
     lines[6] = lines[6].replace("记-2", '"记-2\n第二行"')
     lines[8] = lines[8].replace("记-3", "记-3\x7f")
-    lines[4] = lines[4].replace("配收-1,,", "配收-1,,备\t注")
+    committed = next(n for n, line in enumerate(lines) if "配承-1" in line)
+    lines[committed] = lines[committed].replace("某职业学校", "某职业\t学校")  # the funder, read as typed
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     before = ledger.event_count()
     result = ledger("import", "--jobs", jobs, str(path))
@@ -321,5 +322,45 @@ def test_control_characters_are_refused_per_row_as_the_command_line_refuses_them
     # the line break makes row 7 two lines of the file: the rows after it are named by the file's
     assert "books.csv:10: voucher holds a control character (U+007F)" in result.stderr
     assert "books.csv:9: " in result.stderr  # the reversal of the refused spend
-    assert "4 bad rows of 7" in result.stderr and "books.csv:5" not in result.stderr
+    assert "4 bad rows of 7" in result.stderr and f"books.csv:{committed + 1}" not in result.stderr
     assert ledger.event_count() == before
+
+
+@pytest.mark.parametrize(
+    ("row", "said"),
+    [
+        ("2024-04-21,,B0001,G1,,match_receive,1000,,劳务费,,配收-9,某劳务公司,劳务费报销",
+         "a match_receive row does not read the category column; this one holds '劳务费' there"),
+        ("2024-04-16,,B0001,G1,,disburse,1000,,,,拨-9,财政局,",
+         "a disburse row does not read the payee column; this one holds '财政局' there"),
+        ("2024-05-05,,B0001,G1,,reverse,,,,,冲-9,某公司,记-3",
+         "a reverse row does not read the payee column; this one holds '某公司' there"),
+    ],
+)  # fmt: skip
+def test_a_value_in_a_column_its_row_s_kind_does_not_read_is_refused(
+    ledger: Ledger, tmp_path: Path, row: str, said: str
+) -> None:
+    """A match_receive row naming 劳务费 was recorded as a receipt, its category, payee and memo
+    dropped unseen (a red-team pass): a wrong kind, most likely. Refused naming the column, and
+    nothing written."""
+    ledger.ok("init")
+    _approved_elsewhere(ledger, tmp_path, "1")
+    before = ledger.event_count()
+    path = _write(tmp_path, _money(GOOD) + row + "\n")
+    result = ledger("import", str(path))
+    assert result.exit_code == 2, result.stderr
+    assert said in result.stderr, result.stderr
+    assert ledger.event_count() == before
+
+
+def test_a_chinese_column_name_is_read_whatever_brackets_it_is_typed_with(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """专业(项目) with ASCII brackets was not the column 专业（项目） and its values were dropped."""
+    ledger.ok("init")
+    _approved_elsewhere(ledger, tmp_path, "1")
+    text = _money(GOOD).replace(HEADER, HEADER + ",专业(项目)", 1).replace("记-3,,", "记-3,,,电子商务师", 1)
+    ledger.ok("import", str(_write(tmp_path, text)))
+    exported = ledger.ok("export", "--format", "csv", "--codes").stdout
+    (spend,) = [line for line in exported.splitlines() if ",记-3," in line]
+    assert spend.endswith(",电子商务师"), spend
