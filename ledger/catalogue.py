@@ -508,12 +508,17 @@ RULES: tuple[Rule, ...] = (
         "construction content",
         ("budget_plan",),
         True,
-        False,
+        True,
         (
             EVERY + "test_the_budget_plan_is_judged",
             "tests/test_construction_content.py::test_an_unknown_content_is_refused",
+            "tests/test_construction_content.py::"
+            "test_a_content_an_earlier_version_kept_as_typed_is_a_finding_is_repeated_and_reversed",
         ),
-        note=N_("a spend's --content is one of the budget plan's construction contents, by code or label"),
+        note=N_(
+            "a spend's --content is one of the budget plan's construction contents, by code or label; "
+            "one an earlier version kept as typed is a finding until reversed"
+        ),
     ),
     Rule(
         "budget line",

@@ -2383,9 +2383,9 @@ RULES: dict[str, tuple[Check, ...]] = {
     "spend": (
         *OPEN_RULES,
         spent_on_permitted_category,
-        spent_on_known_content,
         spent_in_build_period,
         paid_from_own_source,
+        spent_on_known_content,
         spent_within_budget_line,
     ),
     "reverse": (recorded_by_its_role, grant_open_for_money, dated_by_today, reversed_after_spending),

@@ -53,11 +53,19 @@ def test_an_unknown_content_is_refused(ledger: Ledger, tmp_path: Path) -> None:
     assert "27000.00" in budget, budget
 
 
-def test_a_content_an_earlier_version_kept_as_typed_is_repeated_and_reversed(ledger: Ledger) -> None:
-    """Stored before this rule: typing the same spend again records nothing new, and reversing it
-    lets the plan be registered."""
+def test_a_content_an_earlier_version_kept_as_typed_is_a_finding_is_repeated_and_reversed(
+    ledger: Ledger,
+) -> None:
+    """Stored before this rule: a finding, typing the same spend again records nothing new, and
+    reversing it lets the plan be registered."""
+    import json
+
     _funded(ledger)
     plant_spend(ledger, "K1", "9000.00", "培训体系", date(2024, 4, 12))
+    found = json.loads(ledger.ok("report", "findings", "--format", "json", "--as-of", "2024-04-30").stdout)
+    assert [(f["rule"], f["date"], "'培训体系' is unknown" in f["message"]) for f in found][:1] == [
+        ("construction content", "2024-04-12", True)
+    ], found
     before = ledger.event_count()
     ledger.ok(*SPEND, "--voucher", "K1", "--source", "subsidy", "--content", "培训体系")
     assert ledger.event_count() == before
