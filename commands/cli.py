@@ -45,6 +45,18 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def _done(process: bool) -> None:
+    """The command has ended (done, or interrupted and about to say so): a Ctrl-C from here on is
+    not taken, where it killed the process after its answer, exit status 130 ("interrupted,
+    nothing written") after "recorded". ``process``: the program's own run (not a test's runner
+    in its process, whose Ctrl-C is its own)."""
+    import signal
+    import threading
+
+    if process and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _first_line(error: BaseException) -> str:
     text = str(getattr(error, "orig", None) or error).strip().splitlines()
     return text[0] if text else type(error).__name__
@@ -115,11 +127,23 @@ class LedgerGroup(click.Group):
             result = super().main(
                 args, prog_name or "grant-ledger", complete_var, standalone_mode=False, **extra
             )
+            _done(args is None)
         except click.exceptions.Exit as e:
             sys.exit(e.exit_code)
         except (click.exceptions.Abort, KeyboardInterrupt) as e:
             if isinstance(e, KeyboardInterrupt) or isinstance(e.__cause__, KeyboardInterrupt):
                 # Ctrl-C, which click turns into Abort where it sees it
+                _done(args is None)
+                if getattr(getattr(self, "_settings", None), "committed", False):
+                    # after the commit (the reports' catch-up, the answer): "nothing was written"
+                    # would send an officer to record the act a second time
+                    _fail(
+                        _(
+                            "interrupted after the write was recorded: it is stored, and the reports "
+                            "catch up at the next command"
+                        ),
+                        130,
+                    )
                 _fail(_("interrupted; nothing was written by the unfinished command"), 130)
             _fail(_("standard input ended before the command had what it asked for; nothing was written"), 2)
         except click.exceptions.NoArgsIsHelpError as e:

@@ -54,6 +54,7 @@ class Settings:
         self.creating = False
         self._ledger: GrantLedger | None = None
         self._signer: Signer | None = None
+        self.committed = False  # a write of this command is stored: an interrupt says so
         self._engine: Engine | None = None
 
     def speaking(self, lang: str) -> Settings:
@@ -100,7 +101,11 @@ class Settings:
             work_begins()
             # another database is asked on the store's own connection, not a second one
             self._ledger = open_ledger(self.url, existing=not self.creating)
+            self._ledger.after_commit = self._stored
         return self._ledger
+
+    def _stored(self) -> None:
+        self.committed = True
 
     def create(self) -> None:
         """This command makes the ledger (``init``, the demo): a new SQLite file is created

@@ -103,6 +103,9 @@ class GrantLedger(Application[UUID]):
         settings.update(env or {})
         super().__init__(settings)
         self._checked: dict[UUID, tuple[int, bytes]] = {}
+        # told once a write of this application is committed (the command line: an interrupt
+        # after it no longer says that nothing was written)
+        self.after_commit: Callable[[], None] | None = None
         # held aggregates (``hold``), each with the key fingerprint of the one person whose own
         # signed snapshot it was built on (None: built on events or a snapshot checked against them)
         self._held: OrderedDict[UUID, tuple[Any, str | None]] | None = None
@@ -507,6 +510,11 @@ class GrantLedger(Application[UUID]):
 
     # ------------------------------------------------------------------ recording an action
 
+    def committed(self) -> None:
+        """A write of this application is committed: tell ``after_commit``."""
+        if self.after_commit is not None:
+            self.after_commit()
+
     def handle(
         self, action: Action, *, signer: Signer, role: str | None = None, actor: str | None = None
     ) -> Outcome:
@@ -543,6 +551,7 @@ class GrantLedger(Application[UUID]):
                 if self.trust.registry_moved(session, seen, own):
                     RETRIES["registry"] += 1
                     raise IntegrityError("the people registry changed while the action was recorded")
+            self.committed()
             if not own:  # the registry read is the one in force where the seal stands
                 at = max(r.notification.id for r in recordings if r.domain_event.originator_id == seal.id)
                 self.trust.sealed_here(str(seal.id), sealed.signer, sealed.key, sealed.leaves, at)
@@ -592,6 +601,7 @@ class GrantLedger(Application[UUID]):
         changed = [a for a in batch.aggregates.values() if a.pending_events]
         if changed:
             self._save_together(changed, batch, seen)
+            self.committed()
         self._give_back(list(batch.aggregates.values()), batch.vouched)
         return answers
 

@@ -1223,6 +1223,7 @@ def import_rows(
             if conn.dialect.name == "postgresql" and channel:
                 conn.exec_driver_sql(f"NOTIFY {channel}")  # live followers wake at the commit
             transaction.commit()
+            app.committed()
         except BaseException:
             if transaction.is_active:
                 transaction.rollback()

@@ -69,3 +69,46 @@ def test_a_prompt_left_without_an_answer_exits_2_and_writes_nothing(tmp_path: Pa
     assert "no answer was given; nothing was written" in result.stderr
     assert result.stderr.count("grant-ledger:") == 1
     assert not out.exists()
+
+
+def test_ctrl_c_after_the_write_is_stored_says_it_is(tmp_path: Path, monkeypatch: object) -> None:
+    """Ctrl-C while the reports caught up after a spend was committed said "nothing was written",
+    exit 130, and the spend was stored: an officer would record it again under another voucher (a
+    red-team pass). It says the write is stored; typed again, the spend is already recorded."""
+    import pytest
+
+    from commands.context import Settings
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    db = tmp_path / "ledger.db"
+    url = f"sqlite:///{db}"
+    funded_grant(url, "200000.00")
+    env = cli_env(url)
+    spend = ["--db", url, "--lang", "en", "spend", "G1", "--amount", "100", "--category", "equipment",
+             "--voucher", "记-1", "--date", "2024-05-10"]  # fmt: skip
+
+    def interrupted(self: Settings) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Settings, "catch_up", interrupted)
+        result = CliRunner().invoke(cli, spend, env=env)
+    assert result.exit_code == 130, result.output
+    assert result.stderr.strip() == (
+        "grant-ledger: interrupted after the write was recorded: it is stored, and the reports catch up "
+        "at the next command"
+    ), result.stderr
+    assert [voucher for voucher, _amount in stored_expenditures(url, "G1")] == ["记-1"]
+    again = CliRunner().invoke(cli, spend, env=env)
+    assert again.exit_code == 0 and again.stdout.startswith("already recorded"), again.output
+    # before the commit, an interrupt still writes nothing
+    with monkeypatch.context() as patched:
+        from ledger.application import GrantLedger
+
+        def refused(*args: object, **kwargs: object) -> None:
+            raise KeyboardInterrupt
+
+        patched.setattr(GrantLedger, "handle", refused)
+        result = CliRunner().invoke(cli, [*spend[:-4], "--voucher", "记-2", "--date", "2024-05-10"], env=env)
+    assert result.exit_code == 130 and "nothing was written" in result.stderr, result.output
+    assert [voucher for voucher, _amount in stored_expenditures(url, "G1")] == ["记-1"]
