@@ -100,13 +100,7 @@ def public_file(path: Path) -> Path:
 def load_signer(path: Path, passphrase: str | None = None) -> Signer:
     """The person's key in ``path``: refused, as ssh refuses, when others may read the file; an
     encrypted key is opened with ``passphrase`` (else GRANT_LEDGER_KEY_PASSPHRASE)."""
-    refuse_open_key(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise KeyError_(
-            _("cannot read the key file {path}: {strerror}").format(path=path, strerror=e.strerror)
-        ) from None
+    data = key_bytes(path)
     secret = passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV)
     try:
         key = serialization.load_pem_private_key(data, password=secret.encode("utf-8") if secret else None)
@@ -129,11 +123,32 @@ def load_signer(path: Path, passphrase: str | None = None) -> Signer:
     return Signer.of(key)
 
 
-def key_is_encrypted(path: Path) -> bool:
+MAX_KEY_BYTES = 64 * 1024  # a PEM Ed25519 key is about 120 bytes, an encrypted one under 300
+
+
+def key_bytes(path: Path) -> bytes:
+    """The key file's bytes: refused first if others may read it, if it is no regular file (a
+    FIFO had waited for ever, /dev/zero had filled memory) or longer than any key."""
+    refuse_open_key(path)
     try:
-        return b"ENCRYPTED" in path.read_bytes()[:64]
-    except OSError:
-        return False
+        if path.exists() and not stat.S_ISREG(path.stat().st_mode):
+            raise KeyError_(_("the key file {path} is not a regular file").format(path=path))
+        with path.open("rb") as file:
+            data = file.read(MAX_KEY_BYTES + 1)
+    except OSError as e:
+        raise KeyError_(
+            _("cannot read the key file {path}: {strerror}").format(path=path, strerror=e.strerror)
+        ) from None
+    if len(data) > MAX_KEY_BYTES:
+        raise KeyError_(
+            _("the key file {path} is not a PEM private key, or the passphrase is wrong").format(path=path)
+        )
+    return data
+
+
+def key_is_encrypted(path: Path) -> bool:
+    """Whether the key file is protected by a passphrase (its mode and kind checked first)."""
+    return b"ENCRYPTED" in key_bytes(path)[:64]
 
 
 def load_public_raw(path: Path) -> bytes:

@@ -219,3 +219,38 @@ def signed_checkpoints(ledger: Ledger) -> int:
             return int(conn.execute(text("SELECT COUNT(*) FROM audit_checkpoints")).scalar() or 0)
     finally:
         engine.dispose()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX files")
+def test_a_key_that_is_no_regular_file_or_too_long_is_refused_at_once(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """A FIFO given as the key waited for ever, /dev/zero filled memory until the kernel killed
+    the command, and an encrypted key others may read asked its passphrase before being refused
+    (a red-team pass): each is one sentence, exit 2, before anything is read or asked."""
+    import subprocess
+    import sys
+
+    approved_district_grant(sqlite_ledger)
+    fifo = tmp_path / "fifo.key"
+    os.mkfifo(fifo, 0o600)
+    long = tmp_path / "long.key"
+    long.write_bytes(b"-----BEGIN PRIVATE KEY-----\n" + b"A" * 200_000)
+    long.chmod(0o600)
+    encrypted = tmp_path / "open.key"
+    encrypted.write_bytes(b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIGbMFcGCSqGSIb3DQEFDTBKMCkG\n")
+    encrypted.chmod(0o644)
+    for key, said in (
+        (fifo, "is not a regular file"),
+        (Path("/dev/zero"), "others may read it"),
+        (long, "is not a PEM private key"),
+        (encrypted, "others may read it"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "commands", "--db", sqlite_ledger.url, "--key", str(key), "--lang", "en",
+             "audit", "checkpoint"],
+            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert done.returncode == 2, (key, done.returncode, done.stderr)
+        assert said in one_line(done.stderr), (key, done.stderr)
+    assert signed_checkpoints(sqlite_ledger) == 0
