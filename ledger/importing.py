@@ -31,7 +31,7 @@ import tempfile
 import threading
 from bisect import insort
 from collections.abc import Callable, Collection, Container, Generator, Iterable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import date
@@ -45,6 +45,7 @@ from zlib import crc32
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import StoredEvent
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from audit.verifier.people import Person
 from ledger.actions import GrantAction, Reverse, check_duties
@@ -1230,7 +1231,11 @@ def import_rows(
             raise
         finally:
             if cache_before is not None:
-                conn.exec_driver_sql(f"PRAGMA cache_size = {cache_before}")
+                # a connection a failed commit left unusable (a full disk) refuses this too, and
+                # its error ("Can't reconnect until invalid transaction is rolled back") had
+                # replaced the failure the import is to tell
+                with suppress(SQLAlchemyError):
+                    conn.exec_driver_sql(f"PRAGMA cache_size = {cache_before}")
     return result
 
 

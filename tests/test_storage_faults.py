@@ -208,3 +208,55 @@ def test_a_file_that_is_no_database_is_refused_as_bad_input_and_left_byte_for_by
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["budget.db"]
+
+
+def test_an_import_whose_commit_fails_tells_that_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk filling at an import's commit was told as "database error: Can't reconnect until
+    invalid transaction is rolled back": the page cache's restore after it failed on the spoilt
+    connection, and its error replaced the commit's (a red-team pass, on a 110 MB tmpfs). The
+    commit's failure is what is told; nothing is written."""
+    from click.testing import CliRunner
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine.base import RootTransaction
+    from sqlalchemy.exc import OperationalError, PendingRollbackError
+
+    from commands.cli import cli
+    from ledger.importing import IMPORT_PAGE_CACHE_KIB
+
+    path = tmp_path / "ledger.db"
+    url = f"sqlite:///{path}"
+    funded_grant(url, "200000.00")
+    before = events(url)
+    rows = tmp_path / "vouchers.csv"
+    rows.write_text(
+        "date,unit_id,base_id,grant_id,programme,kind,amount,source,category,content,voucher,payee,memo\n"
+        + "".join(f"2024-05-10,,B0001,G1,,spend,1.00,subsidy,equipment,,记-{n},某公司,\n" for n in range(50)),
+        encoding="utf-8",
+    )
+    importing, failed = [], []
+    commit, run = RootTransaction.commit, Connection.exec_driver_sql
+
+    def full(self: RootTransaction) -> None:
+        if importing and not failed:  # the import's own transaction, which set its page cache
+            failed.append(True)
+            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("database or disk is full"))
+        commit(self)
+
+    def spoilt(self: Connection, statement: str, *args: object, **kwargs: object) -> object:
+        if statement == f"PRAGMA cache_size = -{IMPORT_PAGE_CACHE_KIB}":
+            importing.append(True)
+        elif failed and statement.startswith("PRAGMA cache_size = "):
+            raise PendingRollbackError("Can't reconnect until invalid transaction is rolled back.")
+        return run(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(RootTransaction, "commit", full)
+    monkeypatch.setattr(Connection, "exec_driver_sql", spoilt)
+    result = CliRunner().invoke(cli, ["--db", url, "--lang", "en", "import", str(rows)], env=cli_env(url))
+    monkeypatch.undo()
+    assert failed, "the import's commit was not reached"
+    assert result.exit_code == 5, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert "disk is full or failing" in line and "Can't reconnect" not in line, line
+    assert events(url) == before
