@@ -11,6 +11,7 @@ on the closed pipe.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Callable, Generator
 from multiprocessing.connection import Connection, wait
 from typing import Any, cast
@@ -27,7 +28,7 @@ def messages_from_fork(
     text, said in the reader's language)."""
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=target, args=(*args, send, receive), daemon=True)
+    child = context.Process(target=_run, args=(target, (*args, send, receive), []), daemon=True)
     child.start()
     send.close()
     try:
@@ -163,6 +164,9 @@ ENDING_SECONDS = 2.0  # a child whose pipe closed has this long to be reaped
 
 
 def _run(target: Callable[..., None], args: tuple[Any, ...], others: list[Any]) -> None:
+    # Ctrl-C reaches the whole process group: the command's own process answers it (one sentence,
+    # exit 130) and stops this one, which had printed a traceback of its own
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for end in others:
         end.close()
     target(*args)

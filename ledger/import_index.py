@@ -276,7 +276,11 @@ class GrantIndex:
         self._flush_changed()
         if self._db is None:
             return
-        yield from self._db.execute("SELECT name, loaded_at FROM changed")
+        # row by row, not ``yield from`` the cursor: an import interrupted while this was read
+        # closed the database first, and the cursor's close, delegated at the generator's end,
+        # printed "Exception ignored … Cannot operate on a closed database"
+        for row in self._db.execute("SELECT name, loaded_at FROM changed"):  # noqa: UP028
+            yield row
 
     def _flush_changed(self) -> None:
         if not self.changed:
