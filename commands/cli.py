@@ -45,6 +45,20 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def _terminated_as_interrupted(process: bool) -> None:
+    """SIGTERM (a service manager, ``timeout``, a closed session) ends the command as Ctrl-C does:
+    its clean-up runs (a half-made audit bundle is removed) and it says what it did, where the
+    process had died leaving a hidden partial bundle each time."""
+    import signal
+    import threading
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if process and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupted)
+
+
 def _done(process: bool) -> None:
     """The command has ended (done, or interrupted and about to say so): a Ctrl-C from here on is
     not taken, where it killed the process after its answer, exit status 130 ("interrupted,
@@ -55,6 +69,7 @@ def _done(process: bool) -> None:
 
     if process and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _first_line(error: BaseException) -> str:
@@ -123,6 +138,7 @@ class LedgerGroup(click.Group):
 
         choose(early_lang(sys.argv[1:] if args is None else list(args)))
         self.context_class = HelpContext  # its help put in the language chosen when shown
+        _terminated_as_interrupted(args is None)
         try:
             result = super().main(
                 args, prog_name or "grant-ledger", complete_var, standalone_mode=False, **extra

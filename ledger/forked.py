@@ -167,6 +167,7 @@ def _run(target: Callable[..., None], args: tuple[Any, ...], others: list[Any]) 
     # Ctrl-C reaches the whole process group: the command's own process answers it (one sentence,
     # exit 130) and stops this one, which had printed a traceback of its own
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # stopped by the command's process (``_stop``)
     for end in others:
         end.close()
     target(*args)

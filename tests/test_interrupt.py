@@ -155,3 +155,47 @@ def test_ctrl_c_to_the_whole_group_late_in_an_import_with_its_helpers_prints_no_
         -500:
     ]
     assert _events(db) == before
+
+
+def test_sigterm_ends_an_audit_export_as_ctrl_c_does_leaving_nothing(tmp_path: Path) -> None:
+    """SIGTERM (a service manager, `timeout`) killed `audit export` leaving a hidden partial bundle
+    each time (a red-team pass left eight, up to 78 MB each): it ends as Ctrl-C does, its partial
+    directory removed, in one sentence, exit 130."""
+    db = tmp_path / "ledger.db"
+    url = f"sqlite:///{db}"
+    funded_grant(url, "200000.00")
+    rows = 20_000
+    row = "2024-05-10,,B0001,G1,,spend,1.00,subsidy,equipment,,记-{:05d},某公司,\n"
+    csv = tmp_path / "vouchers.csv"
+    csv.write_text(HEADER + "".join(row.format(n) for n in range(rows)), encoding="utf-8")
+    done = subprocess.run(
+        [*GRANT_LEDGER, "import", str(csv)], cwd=ROOT, env=cli_env(url), capture_output=True
+    )
+    assert done.returncode == 0, done.stderr
+    signed = subprocess.run(
+        [*GRANT_LEDGER, "audit", "checkpoint"], cwd=ROOT, env=cli_env(url, "approver"), capture_output=True
+    )
+    assert signed.returncode == 0, signed.stderr
+    out = tmp_path / "exports"
+    out.mkdir()
+    proc = subprocess.Popen(
+        [*GRANT_LEDGER, "audit", "export", str(out / "bundle")],
+        cwd=ROOT,
+        env=cli_env(url, GRANT_LEDGER_PROGRESS="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    seen = ""
+    while proc.poll() is None and "/" not in seen:  # its bar is up: the bundle is being written
+        seen += proc.stderr.read(1)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=60)
+    err = seen + err
+    assert proc.returncode == 130, (proc.returncode, err[-1000:])
+    assert "Traceback" not in err, err[-2000:]
+    assert err.replace("\r", "\n").strip().splitlines()[-1].startswith("grant-ledger: interrupted"), err[
+        -300:
+    ]
+    assert list(out.iterdir()) == [], list(out.iterdir())
