@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from audit.verifier.ooxml_text import escape_ooxml
-from ledger.errors import BadInputError
+from ledger.errors import BadInputError, LedgerError, StorageError
 from ledger.money import format_yuan
 from ledger.text import EXCEL_ERRORS, FORMULA_STARTS, escape_formula
 
@@ -156,12 +156,19 @@ YUAN_FORMAT = '"¥"#,##0.00'
 STEP_ROWS = 1000  # a workbook's rows written between two steps of its progress
 
 
-def _cannot_write(path: Path, error: OSError) -> str:
+def _cannot_write(path: Path, error: OSError) -> LedgerError:
+    """The file could not be written: bad input (exit 2) for a path that cannot be one, a storage
+    failure (exit 5) for a full or failing disk, which no other path given fixes."""
+    import errno
+
     from commands.i18n import _
 
-    return _("cannot write {path}: {error}; nothing was written").format(
+    said = _("cannot write {path}: {error}; nothing was written").format(
         path=path, error=error.strerror or error
     )
+    if error.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG):
+        return StorageError(said)
+    return BadInputError(said)
 
 
 def _not_the_ledger(path: Path) -> None:
@@ -222,7 +229,7 @@ def replacing(path: Path) -> Iterator[IO[bytes]]:
     except FileNotFoundError:
         before = None
     except OSError as e:
-        raise BadInputError(_cannot_write(path, e)) from None
+        raise _cannot_write(path, e) from None
     handle = None
     if before is None or stat.S_ISREG(before.st_mode):
         import tempfile
@@ -233,14 +240,14 @@ def replacing(path: Path) -> Iterator[IO[bytes]]:
             )
         except OSError as e:
             if before is None or not isinstance(e, PermissionError):
-                raise BadInputError(_cannot_write(path, e)) from None
+                raise _cannot_write(path, e) from None
             # a file that may be written in a directory that may not: written in place
     if handle is None:
         try:
             with path.open("wb") as through:
                 yield through
         except OSError as e:
-            raise BadInputError(_cannot_write(path, e)) from None
+            raise _cannot_write(path, e) from None
         return
     try:
         with handle:
@@ -255,7 +262,7 @@ def replacing(path: Path) -> Iterator[IO[bytes]]:
         os.replace(handle.name, path)
     except OSError as e:
         Path(handle.name).unlink(missing_ok=True)
-        raise BadInputError(_cannot_write(path, e)) from None
+        raise _cannot_write(path, e) from None
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
