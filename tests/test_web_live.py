@@ -184,6 +184,30 @@ def test_streams_are_capped(books: Ledger, client: TestClient, monkeypatch: pyte
     assert feed.streams == 0
 
 
+def test_one_person_s_sessions_share_a_cap_of_streams(
+    books: Ledger, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One person signed in sixteen times, four streams each, held all 64 and every other person's
+    live page was refused (a red-team pass): a person's sessions together hold PER_PERSON."""
+    monkeypatch.setattr(live, "PER_PERSON", 2)
+    app = client.app
+    other = TestClient(app, base_url="http://testserver")
+    with other:
+        sign_in(client)
+        sign_in(other)  # the same person, another session
+        with client.stream("GET", "/events") as one, other.stream("GET", "/events") as two:
+            assert one.status_code == two.status_code == 200
+            third = other.get("/events")
+            assert third.status_code == 503, third.status_code
+            third = client.get("/events")
+            assert third.status_code == 503, third.status_code
+            auditor = TestClient(app, base_url="http://testserver")
+            with auditor:
+                sign_in(auditor, "tester.auditor", test_web.AUDITOR_PASSWORD)
+                with auditor.stream("GET", "/events") as theirs:
+                    assert theirs.status_code == 200  # another person still follows the ledger
+
+
 # ----------------------------------------------------------------------------- the overview's figures
 
 

@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 
 MAX_STREAMS = 64
 PER_SESSION = 4
+# a person may hold many sessions: one signed in sixteen times had taken every stream from the
+# others (a red-team pass)
+PER_PERSON = 8
 HEARTBEAT_SECONDS = 15.0
 # a stream ends after this long however live its session (the page's EventSource opens another,
 # from the last position it was told): none holds a server that is stopping for longer
@@ -78,6 +81,7 @@ class Feed:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._streams: dict[str, int] = {}
+        self._people: dict[str, int] = {}  # streams open by person, whatever their sessions
         # (from, to, the aggregates stored in (from, to] as hex; None: not read), oldest first
         self._changes: deque[tuple[int, int, frozenset[str] | None]] = deque(maxlen=KEPT_CHANGES)
         self.listening = False  # PostgreSQL: LISTENing now
@@ -212,20 +216,26 @@ class Feed:
 
     # ------------------------------------------------------------------ bounding the streams
 
-    def open_stream(self, session_id: str) -> bool:
+    def open_stream(self, session_id: str, person: str = "") -> bool:
         with self._lock:
-            if sum(self._streams.values()) >= MAX_STREAMS or self._streams.get(session_id, 0) >= PER_SESSION:
+            if (
+                sum(self._streams.values()) >= MAX_STREAMS
+                or self._streams.get(session_id, 0) >= PER_SESSION
+                or self._people.get(person, 0) >= PER_PERSON
+            ):
                 return False
             self._streams[session_id] = self._streams.get(session_id, 0) + 1
+            self._people[person] = self._people.get(person, 0) + 1
             return True
 
-    def close_stream(self, session_id: str) -> None:
+    def close_stream(self, session_id: str, person: str = "") -> None:
         with self._lock:
-            left = self._streams.get(session_id, 0) - 1
-            if left > 0:
-                self._streams[session_id] = left
-            else:
-                self._streams.pop(session_id, None)
+            for held, key in ((self._streams, session_id), (self._people, person)):
+                left = held.get(key, 0) - 1
+                if left > 0:
+                    held[key] = left
+                else:
+                    held.pop(key, None)
 
     @property
     def streams(self) -> int:
@@ -289,7 +299,7 @@ async def events(app: App, request: Request) -> Response:
         refused = PlainTextResponse(_("Sign in to follow the ledger live."), status_code=403)
         return app.finish(refused, None)
     feed = app.live
-    if not feed.open_stream(session.id):
+    if not feed.open_stream(session.id, session.person or ""):
         busy = PlainTextResponse(_("Too many live pages are open; try again shortly."), status_code=503)
         busy.headers["Retry-After"] = str(int(RETRY_SECONDS))
         return app.finish(busy, None)
@@ -315,7 +325,7 @@ async def events(app: App, request: Request) -> Response:
                     after = max(after, position)  # nothing of this page's: not told
                     yield ": still here\n\n"
         finally:
-            feed.close_stream(session.id)
+            feed.close_stream(session.id, session.person or "")
 
     response = StreamingResponse(stream(), media_type="text/event-stream")
     response.headers["X-Accel-Buffering"] = "no"  # a reverse proxy passes each event on at once
