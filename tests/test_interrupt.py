@@ -25,15 +25,20 @@ def _events(path: Path) -> int:
         conn.close()
 
 
-def test_ctrl_c_during_an_import_exits_130_and_writes_nothing(tmp_path: Path) -> None:
+def _funded_with_vouchers(tmp_path: Path, rows: int) -> tuple[Path, str, Path]:
+    """A ledger with G1 funded (its file and URL), and a file of ``rows`` spends of 1.00 on it."""
     db = tmp_path / "ledger.db"
     url = f"sqlite:///{db}"
     funded_grant(url, "200000.00")
-    rows = 20_000
     row = "2024-05-10,,B0001,G1,,spend,1.00,subsidy,equipment,,记-{:05d},某公司,\n"
-    spends = (row.format(n) for n in range(rows))
     csv = tmp_path / "vouchers.csv"
-    csv.write_text(HEADER + "".join(spends), encoding="utf-8")
+    csv.write_text(HEADER + "".join(row.format(n) for n in range(rows)), encoding="utf-8")
+    return db, url, csv
+
+
+def test_ctrl_c_during_an_import_exits_130_and_writes_nothing(tmp_path: Path) -> None:
+    rows = 20_000
+    db, url, csv = _funded_with_vouchers(tmp_path, rows)
     before = _events(db)
     proc = subprocess.Popen(
         [*GRANT_LEDGER, "import", str(csv)],
@@ -123,13 +128,8 @@ def test_ctrl_c_to_the_whole_group_late_in_an_import_with_its_helpers_prints_no_
     import os
     import re
 
-    db = tmp_path / "ledger.db"
-    url = f"sqlite:///{db}"
-    funded_grant(url, "200000.00")
     rows = 30_000
-    row = "2024-05-10,,B0001,G1,,spend,1.00,subsidy,equipment,,记-{:05d},某公司,\n"
-    csv = tmp_path / "vouchers.csv"
-    csv.write_text(HEADER + "".join(row.format(n) for n in range(rows)), encoding="utf-8")
+    db, url, csv = _funded_with_vouchers(tmp_path, rows)
     before = _events(db)
     proc = subprocess.Popen(
         [*GRANT_LEDGER, "import", "--jobs", "3", str(csv)],
@@ -161,13 +161,7 @@ def test_sigterm_ends_an_audit_export_as_ctrl_c_does_leaving_nothing(tmp_path: P
     """SIGTERM (a service manager, `timeout`) killed `audit export` leaving a hidden partial bundle
     each time (a red-team pass left eight, up to 78 MB each): it ends as Ctrl-C does, its partial
     directory removed, in one sentence, exit 130."""
-    db = tmp_path / "ledger.db"
-    url = f"sqlite:///{db}"
-    funded_grant(url, "200000.00")
-    rows = 20_000
-    row = "2024-05-10,,B0001,G1,,spend,1.00,subsidy,equipment,,记-{:05d},某公司,\n"
-    csv = tmp_path / "vouchers.csv"
-    csv.write_text(HEADER + "".join(row.format(n) for n in range(rows)), encoding="utf-8")
+    _db, url, csv = _funded_with_vouchers(tmp_path, 20_000)
     done = subprocess.run(
         [*GRANT_LEDGER, "import", str(csv)], cwd=ROOT, env=cli_env(url), capture_output=True
     )
