@@ -19,6 +19,7 @@ openpyxl reads them for the import.
 
 from __future__ import annotations
 
+import functools
 import re
 import zipfile
 from datetime import date, datetime
@@ -34,7 +35,6 @@ ROW_SEEN = 3.0  # points: a row lower than this shows nothing an officer can rea
 COLUMN_SEEN = 1.0  # characters: likewise a column narrower
 TYPE_SEEN = 4.0  # points: type smaller than this
 MERGES_BY_ROW = 1000  # a merge over more rows than this is kept whole, not row by row
-WHITE = ("FFFFFFFF", "00FFFFFF", "FFFFFF")
 WHITE_RGB = (1.0, 1.0, 1.0)
 BLACK = (0.0, 0.0, 0.0)
 CONTRAST_SEEN = 1.3  # type below this contrast with its background is not read (FEFEFE, F2F2F2 on white)
@@ -68,8 +68,9 @@ class Unseen:
         self._styles: dict[int, tuple[str, bool]] = {}  # by style: its number format, unseen type
         self._shown: dict[tuple[Any, ...], bool] = {}
         self.read: set[int] | None = None  # the columns the header names (None: before it)
-        self.runs: dict[str, list[Any]] = {}  # shared strings with runs of their own font, by text
+        self.runs: dict[int, list[Any]] = {}  # shared strings with runs of their own font, by index
         self.inline_unseen: set[tuple[int, int]] = set()  # cells of inline rich text not all read
+        self._zero: bool | None = None  # whether the default style is plain (``_default_plain``)
 
     def look(self, row: list[dict[str, Any]]) -> None:
         if not row:
@@ -97,12 +98,14 @@ class Unseen:
                 continue
             value = cell["value"]
             faint = isinstance(value, str) and self._faint_runs(value, number, cell)
-            if value is None or (plain and not cell["style_id"] and not faint):
+            zero = self._default_plain()
+            if value is None or (plain and not cell["style_id"] and zero and not faint):
                 continue
             if isinstance(value, str) and value.strip(WHITE_SPACE) == "":
                 continue
             why = None if plain else self._not_seen(number, cell["column"])
-            code, tiny = self._style(cell["style_id"]) if cell["style_id"] else ("General", False)
+            styled = cell["style_id"] or not zero  # the default style (0) judged when it is not plain
+            code, tiny = self._style(cell["style_id"] or 0) if styled else ("General", False)
             if why is None and (tiny or faint):
                 why = UNSEEN_TYPE
             if why is not None:
@@ -111,12 +114,17 @@ class Unseen:
             elif cell["data_type"] in ("n", "d", "s") and not self._shows(code, value):
                 self.disguised = self.disguised or _cell_name(cell)
 
+    def _default_plain(self) -> bool:
+        """Whether the workbook's default style (0, a cell naming none) shows numbers as they are
+        in type that can be read: a workbook whose default is scaled or white had been read
+        unjudged in every cell naming no style."""
+        if self._zero is None:
+            self._zero = self._style(0) == ("General", False)
+        return self._zero
+
     def _faint_runs(self, value: str, row: int, cell: dict[str, Any]) -> bool:
         """Whether the text is rich text with a run an officer does not read (white or tiny)."""
-        if self.inline_unseen and (row, cell["column"]) in self.inline_unseen:
-            return True
-        runs = self.runs.get(value) if self.runs else None
-        return runs is not None and _runs_unseen(self.book, runs, cell["style_id"])
+        return bool(self.inline_unseen) and (row, cell["column"]) in self.inline_unseen
 
     def _shows(self, code: str, value: Any) -> bool:
         """``shows``, remembered by what decides it where no condition reads the value itself: the
@@ -218,18 +226,6 @@ def _number_format(book: Any, style: int) -> str:
         return "General"
 
 
-def _white(color: Any) -> bool:
-    if color is None:
-        return False
-    if getattr(color, "type", None) == "rgb":
-        return str(color.rgb).upper() in WHITE
-    if getattr(color, "type", None) == "theme":  # theme 0 is Excel's "Background 1", white
-        return color.theme == 0 and (color.tint or 0) > -0.1  # Excel's "Darker 15%" is grey
-    if getattr(color, "type", None) == "indexed":
-        return color.indexed in (1, 9)  # the palette's white
-    return False
-
-
 def _unseen_type(book: Any, style: int) -> bool:
     """Whether the style's type is too small to read, or of a colour too close to its background
     (its fill, or the sheet's white) to be read: white on white, FEFEFE, yellow on yellow."""
@@ -241,14 +237,23 @@ def _unseen_type(book: Any, style: int) -> bool:
         return False
     if font.sz is not None and float(font.sz) < TYPE_SEEN:
         return True
-    return _faint(_colour(book, font.color, BLACK), _background(book, fill))
+    text = _colour(book, font.color, BLACK)
+    return all(_faint(text, background) for background in _backgrounds(book, fill))
 
 
-def _background(book: Any, fill: Any) -> tuple[float, float, float]:
-    """What type is read against: a solid fill's colour, or the sheet's white."""
-    if getattr(fill, "fill_type", None) != "solid":
-        return WHITE_RGB
-    return _colour(book, getattr(fill, "fgColor", None), BLACK)
+def _backgrounds(book: Any, fill: Any) -> list[tuple[float, float, float]]:
+    """What type is read against: a solid fill's colour; a pattern's two colours, or a gradient's
+    stops (type faint on all of them is not read: a dark grey pattern of black on black had
+    passed as white); else the sheet's white."""
+    stops = getattr(fill, "stop", None)
+    if stops:
+        return [_colour(book, getattr(stop, "color", None), WHITE_RGB) for stop in stops]
+    kind = getattr(fill, "fill_type", None)
+    if kind == "solid":
+        return [_colour(book, getattr(fill, "fgColor", None), BLACK)]
+    if kind not in (None, "none"):
+        return [_colour(book, getattr(fill, name, None), WHITE_RGB) for name in ("fgColor", "bgColor")]
+    return [WHITE_RGB]
 
 
 def _faint(text: tuple[float, float, float], background: tuple[float, float, float]) -> bool:
@@ -353,11 +358,12 @@ def _runs_unseen(book: Any, runs: list[Any], style: int | None) -> bool:
         fill = book._fills[book._cell_styles[style].fillId] if style else None
     except (IndexError, AttributeError, TypeError):
         fill = None
-    background = _background(book, fill) if fill is not None else WHITE_RGB
+    backgrounds = _backgrounds(book, fill) if fill is not None else [WHITE_RGB]
     for size, colour in runs:
         if size is not None and size < TYPE_SEEN:
             return True
-        if colour is not None and _faint(_colour(book, colour, BLACK), background):
+        text = _colour(book, colour, BLACK)
+        if colour is not None and all(_faint(text, background) for background in backgrounds):
             return True
     return False
 
@@ -380,26 +386,28 @@ def _run_fonts(si: Any) -> list[Any]:
     return found
 
 
-def shared_runs(path: Path) -> dict[str, list[Any]]:
+def shared_runs(path: Path) -> dict[int, list[Any]]:
     """The workbook's shared strings written as rich text with a font of their own in some run,
-    by their text as openpyxl reads it (the runs joined): what ``Unseen.look`` judges them by."""
+    by their index: judged where the first sheet names them (``sheet_seen``), against each cell's
+    own fill. (By their text, a plain cell had been refused for a rich one elsewhere, and a
+    phonetic guide's text had kept a white run from being found.)"""
     from lxml import etree
 
-    found: dict[str, list[Any]] = {}
+    found: dict[int, list[Any]] = {}
     try:
         with zipfile.ZipFile(path) as archive:
             name = next((n for n in archive.namelist() if n.lower() == "xl/sharedstrings.xml"), None)
             if name is None:
                 return found
             with archive.open(name) as stream:
-                for _event, si in etree.iterparse(
+                strings = etree.iterparse(
                     stream, events=("end",), tag=f"{{{SHEET_NS}}}si", resolve_entities=False
-                ):
+                )
+                for index, (_event, si) in enumerate(strings):
                     if si.find(f"{{{SHEET_NS}}}r") is not None:
                         runs = _run_fonts(si)
                         if runs:
-                            text = "".join(t.text or "" for t in si.iter(f"{{{SHEET_NS}}}t"))
-                            found.setdefault(text, []).extend(runs)
+                            found[index] = runs
                     si.clear()
     except (etree.Error, OSError, KeyError, zipfile.BadZipFile):
         return found
@@ -407,7 +415,7 @@ def shared_runs(path: Path) -> dict[str, list[Any]]:
 
 
 # A section's quoted text, escaped character, or _x (a space as wide as x) and *x (x repeated)
-_TEXT = re.compile(r'"[^"]*"|\\.|[_*].')
+_TEXT = re.compile(r'"[^"]*"|[\\!].|[_*].')
 _BRACKET = re.compile(r"\[([^\]]*)\]")
 _CONDITION = re.compile(r"^(<=|>=|<>|<|>|=)\s*(-?[0-9.]+)$")
 _NUMERALS = re.compile(r"[0-9０-９〇一二三四五六七八九零壹贰叁肆伍陆柒捌玖]")  # not 十百千万: units as often
@@ -424,12 +432,34 @@ def _number_like(text: str) -> bool:
 
 def _literal(text: str) -> str:
     """A format's quoted text or escaped character, as it shows."""
-    return text[1:-1] if text.startswith('"') else text[1:] if text[:1] in ("\\", "_", "*") else text
+    return text[1:-1] if text.startswith('"') else text[1:] if text[:1] in ("\\", "!", "_", "*") else text
+
+
+def _shown_text(text: str) -> bool:
+    """Whether a format's literal shows as text (quoted, or escaped by a backslash or !): ``_x``
+    is a blank as wide as x, and ``*x`` x repeated to fill the cell."""
+    return text[:1] in ('"', "\\", "!")
 
 
 _CONDITIONED = re.compile(r"\[\s*[<>=]")
 _GENERAL = re.compile(r"general|g/通用格式", re.IGNORECASE)
 _DATE_TOKENS = re.compile(r"[ymdhse]", re.IGNORECASE)
+
+
+_NAMED = {"black": "000000", "white": "FFFFFF", "red": "FF0000", "green": "00FF00", "blue": "0000FF",
+          "yellow": "FFFF00", "magenta": "FF00FF", "cyan": "00FFFF"}  # fmt: skip
+
+
+@functools.cache
+def _faint_named(name: str) -> bool:
+    """Whether a format's colour (``[Yellow]``, ``[Color19]``, 红色's ``[Red]``) is too faint on
+    the sheet's white to read (WCAG's ratio below ``CONTRAST_SEEN``): only white had been judged."""
+    from openpyxl.styles.colors import COLOR_INDEX
+
+    named = _NAMED.get(name)
+    if named is None and name.startswith("color") and name[5:].isdigit() and 1 <= int(name[5:]) <= 56:
+        named = COLOR_INDEX[int(name[5:]) + 7][-6:]  # [Color1] is the palette's black, at index 8
+    return named is not None and _faint(_hex(named), WHITE_RGB)
 
 
 def _sections(code: str) -> list[str]:
@@ -517,7 +547,7 @@ def shows(code: str, value: Any) -> bool:
         if len(sections) < 4:
             return True
         text = sections[3]
-        white = any(b.strip().lower() in ("white", "color2") for b in _BRACKET.findall(text))
+        white = any(_faint_named(b.strip().lower()) for b in _BRACKET.findall(text))
         numerals = any(_number_like(_literal(t)) for t in _TEXT.findall(text))
         return "@" in _TEXT.sub("", text) and not white and not numerals
     try:
@@ -531,8 +561,10 @@ def shows(code: str, value: Any) -> bool:
     if any(_number_like(text) for text in literals):
         return False
     brackets = [b.strip().lower() for b in _BRACKET.findall(section)]
-    if any(b in ("white", "color2") for b in brackets):
+    if any(_faint_named(b) for b in brackets):
         return False
+    if not isinstance(value, datetime | date) and any("." in text for text in literals):
+        return False  # a decimal point as text (0\.00, 0"."00, 0!.00): 20000 shown as 200.00
     plain = _BRACKET.sub("", _TEXT.sub("", section))
     if _GENERAL.search(plain):
         return True
@@ -547,9 +579,8 @@ def shows(code: str, value: Any) -> bool:
         # thousands (a comma after the last digit: ÷1,000 each) only with the unit that says so, and
         # none of the digits it drops other than 0 (123456 as 123千元 hides 456)
         times = len(scaled.group(1))
-        if _UNITS.get(times) is None or not any(
-            _literal(t).strip() in _UNITS[times] for t in _TEXT.findall(section)
-        ):
+        units = [_literal(t).strip() for t in _TEXT.findall(section) if _shown_text(t)]
+        if _UNITS.get(times) is None or not any(unit in _UNITS[times] for unit in units):
             return False
         number = number.scaleb(-3 * times)
     decimals = re.search(r"\.([0#?]*)", plain)
@@ -649,11 +680,15 @@ def sheet_seen(path: Path, book: Any, sheet: Any) -> Unseen:
                     for child in element:
                         if isinstance(child.tag, str) and child.tag == tag("c"):
                             column = _column_of(child.get("r"), column + 1)
+                            runs = None
                             rich = child.find(tag("is"))
-                            if rich is not None and rich.find(tag("r")) is not None:
+                            if child.get("t") == "s" and unseen.runs:
+                                index = _whole(child.findtext(tag("v")))
+                                runs = None if index is None else unseen.runs.get(index)
+                            elif rich is not None and rich.find(tag("r")) is not None:
                                 runs = _run_fonts(rich)
-                                if runs and _runs_unseen(book, runs, _whole(child.get("s"))):
-                                    unseen.inline_unseen.add((number, column))
+                            if runs and _runs_unseen(book, runs, _whole(child.get("s"))):
+                                unseen.inline_unseen.add((number, column))
                         elif isinstance(child.tag, str):
                             raise BadInputError(
                                 _(
@@ -699,6 +734,10 @@ def _changes_numbers(book: Any, rule: Any) -> bool:
     it holds (Excel 2010's rules in the sheet's extension list, ``x14:dxf``)."""
     from openpyxl.styles.differential import DifferentialStyle
 
+    for child in rule.iter():
+        if isinstance(child.tag, str) and child.tag.rsplit("}", 1)[-1] in ("dataBar", "iconSet"):
+            if not _shown_value(child.get("showValue")):
+                return True  # a bar or an icon in the number's place
     style: Any = None
     held = rule.find(f"{{{X14}}}dxf")
     try:
@@ -712,12 +751,20 @@ def _changes_numbers(book: Any, rule: Any) -> bool:
         return False
     font, fill = getattr(style, "font", None), getattr(style, "fill", None)
     tiny = font is not None and font.sz is not None and float(font.sz) < TYPE_SEEN
-    filled = fill is not None and any(
-        color is not None and getattr(color, "rgb", None) is not None and not _white(color)
+    given = [
+        color
         for color in (getattr(fill, "bgColor", None), getattr(fill, "fgColor", None))
-    )
-    white = font is not None and _white(font.color) and not filled
-    return getattr(style, "numFmt", None) is not None or tiny or white
+        if color is not None and getattr(color, "type", None) in ("rgb", "theme", "indexed")
+    ]
+    backgrounds = [_colour(book, color, WHITE_RGB) for color in given] or [WHITE_RGB]
+    text = None if font is None or font.color is None else _colour(book, font.color, BLACK)
+    faint = text is not None and all(_faint(text, background) for background in backgrounds)
+    return getattr(style, "numFmt", None) is not None or tiny or faint
+
+
+def _shown_value(value: str | None) -> bool:
+    """A data bar's or icon set's ``showValue``: the number shown beside it unless plainly not."""
+    return value is None or value.strip().lower() not in ("0", "false")
 
 
 def _column_of(reference: str | None, otherwise: int) -> int:

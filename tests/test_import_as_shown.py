@@ -454,6 +454,16 @@ def test_a_second_review_s_files_are_refused(
         ("A", datetime(2024, 5, 10), 'yyyy-mm-dd" 至2026-01-01"', True),
         ("A", datetime(2024, 5, 10), 'yyyy"年"m"月"d"日"', False),
         ("A", datetime(2024, 5, 10), "d-mmm-yy", False),
+        # a second pass: a decimal point or digits as text, a unit as a blank, a faint colour
+        ("G", 20000, "0\\.00", True),  # shows 200.00
+        ("G", 20000, '0"."00', True),
+        ("G", 20000, "0!.00", True),
+        ("G", 2, "0!0!0!0", True),  # shows 2000
+        ("G", 20000, "#,##0,_千", True),  # shows 20 and a blank as wide as 千
+        ("G", 20000, "[Yellow]#,##0.00", True),
+        ("G", 20000, "[Color19]#,##0.00", True),
+        ("G", 500, "[Red]#,##0.00", False),
+        ("A", datetime(2024, 12, 1), "!2!0!2!3-mm-dd!y", True),  # shows 2023-12-01y
     ],
 )
 def test_a_cell_is_read_only_if_its_format_shows_its_value(

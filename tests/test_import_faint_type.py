@@ -53,7 +53,25 @@ CASES = [
     ("white on dark blue", 15000, _styled({"color": "FFFFFFFF"}, "FF1F4E78"), False),
     ("a bold run", _rich((None, "1"), ({"b": True}, "5000")), None, False),
     ("a grey run", _rich((None, "1"), ({"color": "FF7F7F7F"}, "5000")), None, False),
+    # a second pass: a pattern and a gradient that are black, black type on them
+    ("black on a dark grey pattern of black", 15000, lambda c: _pattern(c, "darkGray"), True),
+    ("black on a gradient of black", 15000, lambda c: _gradient(c, "000000"), True),
+    ("black on a light gradient", 15000, lambda c: _gradient(c, "DDEBF7"), False),
 ]
+
+
+def _pattern(cell: Any, kind: str) -> None:
+    from openpyxl.styles import Font, PatternFill
+
+    cell.font = Font(color="FF000000")
+    cell.fill = PatternFill(kind, fgColor="FF000000", bgColor="FF000000")
+
+
+def _gradient(cell: Any, colour: str) -> None:
+    from openpyxl.styles import Font, GradientFill
+
+    cell.font = Font(color="FF000000")
+    cell.fill = GradientFill(stop=(colour, colour))
 
 
 def _shape(value: Any, style: Any) -> Any:
@@ -124,3 +142,120 @@ def test_type_an_officer_cannot_read_is_refused(
     else:
         assert result.exit_code == 0, (what, result.stderr)
         assert sqlite_ledger.balances("B0001")["B0001"]["subsidy_spent"] == "15000.00"
+
+
+def test_the_default_style_is_judged_as_any_other(sqlite_ledger: Ledger, tmp_path: Path) -> None:
+    """A workbook whose default style (0, the style of a cell naming none) is white type was read
+    unjudged in every cell naming no style (a second red-team pass)."""
+    _funded(sqlite_ledger)
+    before = sqlite_ledger.event_count()
+
+    def shape(book: Any, sheet: Any) -> None:
+        sheet["G2"] = 15000
+
+    path = _book(tmp_path / "支出.xlsx", shape)
+    with zipfile.ZipFile(path) as source:
+        parts = {part.filename: source.read(part) for part in source.infolist()}
+    styles = parts["xl/styles.xml"].decode()
+    first_font = re.search(r"<font>.*?</font>|<font/>", styles, re.S)
+    assert first_font is not None, styles[:500]
+    parts["xl/styles.xml"] = styles.replace(
+        first_font.group(), '<font><color rgb="FFFFFFFF"/><sz val="11"/></font>', 1
+    ).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    result = sqlite_ledger("import", str(path))
+    assert result.exit_code == 2 and "(white or tiny type)" in result.stderr, result.stderr
+    assert sqlite_ledger.event_count() == before
+
+
+def test_a_shared_string_is_judged_by_its_index_where_the_sheet_names_it(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """By its text, a phonetic guide (rPh) kept a white run from being found, and a plain cell was
+    refused because the same text was rich and white on a dark fill on another sheet."""
+    _funded(sqlite_ledger)
+    before = sqlite_ledger.event_count()
+    path = _book(tmp_path / "支出.xlsx", _shape(_rich((None, "1"), ({"color": "FFFFFFFF"}, "5000")), None))
+    _as_shared_strings(path)
+    with zipfile.ZipFile(path) as source:
+        parts = {part.filename: source.read(part) for part in source.infolist()}
+    table = parts["xl/sharedStrings.xml"].decode()
+    parts["xl/sharedStrings.xml"] = re.sub(
+        r"(<si><r>.*?)(</si>)", r'\1<rPh sb="0" eb="1"><t>x</t></rPh>\2', table, count=1, flags=re.S
+    ).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    result = sqlite_ledger("import", str(path))
+    assert result.exit_code == 2 and UNSEEN in result.stderr, result.stderr
+    assert sqlite_ledger.event_count() == before
+
+    from openpyxl import Workbook
+
+    from ledger.import_format import HEADER
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(list(HEADER))
+    row = [
+        "2024-05-10",
+        "",
+        "B0001",
+        "G1",
+        "",
+        "spend",
+        15000,
+        "subsidy",
+        "equipment",
+        "training_system",
+        "X2",
+        "",
+        "",
+    ]
+    sheet.append(row)
+    other = book.create_sheet("汇总")
+    from openpyxl.styles import PatternFill
+
+    other["A1"] = _rich(({"color": "FFFFFFFF"}, "equip"), ({"color": "FFFFFFFF"}, "ment"))
+    other["A1"].fill = PatternFill("solid", fgColor="FF1F4E78")
+    honest = tmp_path / "汇总.xlsx"
+    book.save(honest)
+    _as_shared_strings(honest)
+    done = sqlite_ledger("import", str(honest))
+    assert done.exit_code == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    "rule", ["near-white type", "a data bar without its value", "an icon without its value"]
+)
+def test_a_conditional_format_hiding_the_number_is_refused(
+    sqlite_ledger: Ledger, tmp_path: Path, rule: str
+) -> None:
+    """Only exact white type was judged in a conditional format (FEFEFE passed), and a data bar or
+    an icon set shown in the number's place was not judged at all (a second red-team pass)."""
+    from openpyxl.formatting.rule import CellIsRule, DataBarRule, IconSetRule
+    from openpyxl.styles import Font
+
+    _funded(sqlite_ledger)
+    before = sqlite_ledger.event_count()
+
+    def shape(book: Any, sheet: Any) -> None:
+        sheet["G2"] = 15000
+        made = {
+            "near-white type": lambda: CellIsRule(
+                operator="greaterThan", formula=["0"], font=Font(color="FFFEFEFE")
+            ),
+            "a data bar without its value": lambda: DataBarRule(
+                start_type="min", end_type="max", color="FF638EC6", showValue=False
+            ),
+            "an icon without its value": lambda: IconSetRule(
+                "3Arrows", "percent", [0, 33, 67], showValue=False
+            ),
+        }[rule]()
+        sheet.conditional_formatting.add("G2", made)
+
+    result = sqlite_ledger("import", str(_book(tmp_path / "支出.xlsx", shape)))
+    assert result.exit_code == 2 and "conditional format" in result.stderr, result.stderr
+    assert sqlite_ledger.event_count() == before
