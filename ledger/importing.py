@@ -609,7 +609,9 @@ class _Books:
         reverses = None
         if action.__class__ is Reverse:
             reverses = _reversed_act(grant, cast(Reverse, action))
-            if reverses is not None and (cells["amount"] or cells["source"] or cells["category"]):
+            if reverses is not None and (
+                cells["amount"] or cells["source"] or cells["category"] or cells["content"]
+            ):
                 _same_act(grant, cast(Reverse, action), reverses, cells, policy)
         check_duties(action, grant, self)
         action.apply(grant, self)  # what decide does, the grant already in hand
@@ -724,6 +726,21 @@ def _same_act(grant: Grant, action: Reverse, reverses: str, cells: Cells, policy
                 kind=reverses,
                 grant_id=action.grant_id,
                 value=received,
+            )
+            raise BadInputError(msg)
+    content = cells["content"]
+    if content:  # written by export as the reversed spend has it; anything else is dropped unseen
+        known = policy.find_content(content)
+        held = grant.expenditures[voucher].get("content", "") if reverses == "spend" else ""
+        if (known.code if known is not None else content) != held and content != held:
+            msg = T_(
+                "content: {kind} {voucher} of grant {grant_id} has the construction content {held!r}, not "
+                "{value!r}; a reverse row's content names the reversed spend's, or is left empty",
+                kind=reverses,
+                voucher=voucher,
+                grant_id=action.grant_id,
+                held=held,
+                value=content,
             )
             raise BadInputError(msg)
     if cells["source"] and cells["source"] != source:

@@ -364,3 +364,29 @@ def test_a_chinese_column_name_is_read_whatever_brackets_it_is_typed_with(
     exported = ledger.ok("export", "--format", "csv", "--codes").stdout
     (spend,) = [line for line in exported.splitlines() if ",记-3," in line]
     assert spend.endswith(",电子商务师"), spend
+
+
+@pytest.mark.parametrize(
+    ("row", "refused"),
+    [
+        ("2024-05-05,,B0001,G1,,reverse,,,,劳务费,作废,,记-3", "content: spend 记-3 of grant G1 has the construction content ''"),
+        ("2024-05-05,,B0001,G1,,reverse,,,match_receive,patterns,退回,,配收-1", "content: match_receive 配收-1"),
+        ("2024-05-05,,B0001,G1,,reverse,,,,,作废,,记-3", ""),
+    ],
+)  # fmt: skip
+def test_a_reverse_row_s_content_is_the_reversed_spend_s_or_none(
+    ledger: Ledger, tmp_path: Path, row: str, refused: str
+) -> None:
+    """A reverse row's content was let through unread and dropped (a second red-team pass: 劳务费
+    on a reversal vanished): it names the reversed spend's content, as export writes it, or none."""
+    ledger.ok("init")
+    _approved_elsewhere(ledger, tmp_path, "1")
+    ledger.ok("import", str(_write(tmp_path, _money(GOOD), "books.csv")))
+    before = ledger.event_count()
+    result = ledger("import", str(_write(tmp_path, HEADER + "\n" + row + "\n", "again.csv")))
+    if refused:
+        assert result.exit_code == 2 and refused in result.stderr, result.stderr
+        assert ledger.event_count() == before
+    else:
+        assert result.exit_code == 0, result.stderr
+        assert ledger.event_count() > before
