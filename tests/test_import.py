@@ -369,8 +369,10 @@ def test_a_chinese_column_name_is_read_whatever_brackets_it_is_typed_with(
 @pytest.mark.parametrize(
     ("row", "refused"),
     [
-        ("2024-05-05,,B0001,G1,,reverse,,,,劳务费,作废,,记-3", "content: spend 记-3 of grant G1 has the construction content ''"),
-        ("2024-05-05,,B0001,G1,,reverse,,,match_receive,patterns,退回,,配收-1", "content: match_receive 配收-1"),
+        ("2024-05-05,,B0001,G1,,reverse,,,,劳务费,作废,,记-3",
+         "content: spend 记-3 of grant G1 has the construction content ''"),
+        ("2024-05-05,,B0001,G1,,reverse,,,match_receive,patterns,退回,,配收-1",
+         "content: match_receive 配收-1"),
         ("2024-05-05,,B0001,G1,,reverse,,,,,作废,,记-3", ""),
     ],
 )  # fmt: skip
