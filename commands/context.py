@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -102,6 +103,7 @@ class Settings:
             # another database is asked on the store's own connection, not a second one
             self._ledger = open_ledger(self.url, existing=not self.creating)
             self._ledger.after_commit = self._stored
+            self._ledger.commit_guard = _interrupts_held
         return self._ledger
 
     def _stored(self) -> None:
@@ -235,6 +237,24 @@ def _rebuilding(names: Any, total: int) -> Any:
 
     label = _("rebuilding {names}, written by another version").format(names=", ".join(names))
     return progress(total, label)
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM held while the database commits and the command notes it: arriving in
+    that window, an interrupt had been told as "nothing was written" of an import stored whole
+    (a red-team pass: 8 of 10 signals sent during a large import's commit). Delivered after."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def settings() -> Settings:

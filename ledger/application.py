@@ -15,6 +15,7 @@ import time
 import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
@@ -106,6 +107,9 @@ class GrantLedger(Application[UUID]):
         # told once a write of this application is committed (the command line: an interrupt
         # after it no longer says that nothing was written)
         self.after_commit: Callable[[], None] | None = None
+        # held around each commit and its notice (the command line: Ctrl-C and SIGTERM wait, so
+        # that an interrupt arriving while the database commits is told after the notice)
+        self.commit_guard: Callable[[], AbstractContextManager[Any]] = nullcontext
         # held aggregates (``hold``), each with the key fingerprint of the one person whose own
         # signed snapshot it was built on (None: built on events or a snapshot checked against them)
         self._held: OrderedDict[UUID, tuple[Any, str | None]] | None = None
@@ -542,16 +546,17 @@ class GrantLedger(Application[UUID]):
             seal = self.seal(changed, signer, person.name)
             sealed: Any = seal.pending_events[0]
             self._taken.stored = []
-            with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
-                recordings = self.save(*changed, seal)
-                self._seal_snapshots(session, signer, [*loaded.checked, *self._taken.stored])
-                # a key revoked or rotated by another writer between the check above and this
-                # save would leave a seal no key vouches for where it stands: checked again
-                # under the store's write lock, and the action is tried afresh
-                if self.trust.registry_moved(session, seen, own):
-                    RETRIES["registry"] += 1
-                    raise IntegrityError("the people registry changed while the action was recorded")
-            self.committed()
+            with self.commit_guard():
+                with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
+                    recordings = self.save(*changed, seal)
+                    self._seal_snapshots(session, signer, [*loaded.checked, *self._taken.stored])
+                    # a key revoked or rotated by another writer between the check above and
+                    # this save would leave a seal no key vouches for where it stands: checked
+                    # again under the store's write lock, and the action is tried afresh
+                    if self.trust.registry_moved(session, seen, own):
+                        RETRIES["registry"] += 1
+                        raise IntegrityError("the people registry changed while the action was recorded")
+                self.committed()
             if not own:  # the registry read is the one in force where the seal stands
                 at = max(r.notification.id for r in recordings if r.domain_event.originator_id == seal.id)
                 self.trust.sealed_here(str(seal.id), sealed.signer, sealed.key, sealed.leaves, at)
@@ -600,8 +605,9 @@ class GrantLedger(Application[UUID]):
                 raise _Alone from None  # handled alone, where it is that write's own failure
         changed = [a for a in batch.aggregates.values() if a.pending_events]
         if changed:
-            self._save_together(changed, batch, seen)
-            self.committed()
+            with self.commit_guard():
+                self._save_together(changed, batch, seen)
+                self.committed()
         self._give_back(list(batch.aggregates.values()), batch.vouched)
         return answers
 

@@ -1240,8 +1240,9 @@ def import_rows(
             channel = getattr(app.recorder, "channel_name", None)
             if conn.dialect.name == "postgresql" and channel:
                 conn.exec_driver_sql(f"NOTIFY {channel}")  # live followers wake at the commit
-            transaction.commit()
-            app.committed()
+            with app.commit_guard():
+                transaction.commit()
+                app.committed()
         except BaseException:
             if transaction.is_active:
                 transaction.rollback()

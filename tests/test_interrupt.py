@@ -193,3 +193,43 @@ def test_sigterm_ends_an_audit_export_as_ctrl_c_does_leaving_nothing(tmp_path: P
         -300:
     ]
     assert list(out.iterdir()) == [], list(out.iterdir())
+
+
+def test_an_interrupt_arriving_while_an_import_commits_is_told_after_the_write(tmp_path: Path) -> None:
+    """SIGINT or SIGTERM arriving while the database committed a large import was raised before
+    the command had noted the commit: "nothing was written" of a file stored whole (a red-team
+    pass, 8 signals of 10 during the commit). Held while the database commits, it is told after:
+    the write is stored. The signal is sent here from within the commit itself."""
+    _db, url, csv = _funded_with_vouchers(tmp_path, 200)
+    script = (
+        "import os, signal, sys\n"
+        "from sqlalchemy.engine.base import RootTransaction\n"
+        "commit = RootTransaction.commit\n"
+        "def interrupted(self):\n"
+        "    if not getattr(sys, 'sent', False):  # once, in the import's commit\n"
+        "        sys.sent = True\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    commit(self)\n"
+        "from ledger import importing\n"
+        "original = importing.take_write_lock\n"
+        "def armed(conn):\n"
+        "    RootTransaction.commit = interrupted  # from the import's own transaction on\n"
+        "    return original(conn)\n"
+        "importing.take_write_lock = armed\n"
+        "from commands.cli import cli\n"
+        f"sys.argv = ['grant-ledger', 'import', {str(csv)!r}]\n"
+        "cli.main()\n"
+    )
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=cli_env(url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 130, (done.returncode, done.stdout, done.stderr)
+    assert "interrupted after the write was recorded" in done.stderr, done.stderr
+    assert len(stored_expenditures(url, "G1")) == 200
