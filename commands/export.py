@@ -208,7 +208,9 @@ def _plain(text: str) -> str:
     """Text of an hledger description, which has no escapes: ";" would begin a comment there and
     "|" split the payee from the note (重庆甲|乙设备公司 read as the payee 重庆甲), so each is
     written as its full-width form."""
-    return text.replace(";", "；").replace("|", "｜").replace("\n", " ")
+    plain = text.replace(";", "；").replace("|", "｜").replace("\n", " ")
+    # a description opening with "(" is read as a transaction code: (退款)设备公司 lost its (退款)
+    return "（" + plain[1:] if plain.startswith("(") else plain
 
 
 def _tag_value(text: str) -> str:

@@ -206,10 +206,10 @@ def _not_a_private_key(path: Path) -> None:
 
     try:
         with path.open("rb") as existing:
-            head = existing.read(64)
+            head = existing.read(8192)  # a key after a BOM, blank lines or openssl's Bag Attributes too
     except OSError:
         return
-    if head.lstrip().startswith(b"-----BEGIN") and b"PRIVATE KEY-----" in head:
+    if b"-----BEGIN" in head and b"PRIVATE KEY-----" in head:
         raise BadInputError(_("{path} is a private key; write the output to another file").format(path=path))
 
 

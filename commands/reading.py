@@ -381,6 +381,7 @@ def emit(
     ``named``: columns labelled besides ``LABELLED`` (key -> kind of ``ledger.labels``).
     ``json``: the records as ``to_json`` writes them, in pieces, when the caller has laid them out
     itself (``commands.json_output.json_list``): written one after another, never joined."""
+    fmt = format_of(fmt, output, FORMATS)  # a command with options of its own (find, grant list)
     from commands.context import settings
     from commands.output import cell_width, column_widths, table, table_width, to_csv, write_csv, write_text
     from commands.totals import LABEL, total_row

@@ -266,7 +266,11 @@ def test_hledger_reads_a_payee_and_a_voucher_holding_its_own_punctuation_as_type
     their full-width forms, and the rest of the line reads as before."""
     approved_district_grant(sqlite_ledger)
     sqlite_ledger.ok("disburse", "G1", "--amount", "10万", "--voucher", "T1", "--date", "2024-04-10")
-    for voucher, payee in (("P1", "重庆甲|乙设备公司"), ("P2,3", "重庆丙公司;分公司")):
+    for voucher, payee in (
+        ("P1", "重庆甲|乙设备公司"),
+        ("P2,3", "重庆丙公司;分公司"),
+        ("P4", "(退款)设备公司"),
+    ):
         sqlite_ledger.ok("spend", "G1", "--amount", "100", "--category", "equipment", "--voucher", voucher,
                          "--payee", payee, "--date", "2024-05-10")  # fmt: skip
     path = tmp_path / "books.journal"
@@ -275,9 +279,12 @@ def test_hledger_reads_a_payee_and_a_voucher_holding_its_own_punctuation_as_type
     assert heads == [
         "2024-05-10 * 重庆甲｜乙设备公司 | equipment  ; grant:G1, voucher:P1",
         "2024-05-10 * 重庆丙公司；分公司 | equipment  ; grant:G1, voucher:P2，3",
+        "2024-05-10 * （退款)设备公司 | equipment  ; grant:G1, voucher:P4",  # "(" opens a code
     ], heads
     if shutil.which("hledger"):
         done = subprocess.run(
             ["hledger", "-f", str(path), "payees"], capture_output=True, text=True, timeout=60, check=True
         )
-        assert {"重庆甲｜乙设备公司", "重庆丙公司；分公司"} <= set(done.stdout.splitlines()), done.stdout
+        assert {"重庆甲｜乙设备公司", "重庆丙公司；分公司", "（退款)设备公司"} <= set(
+            done.stdout.splitlines()
+        ), done.stdout

@@ -224,15 +224,19 @@ def test_an_output_naming_the_ledger_s_own_database_is_refused_and_the_books_sta
     assert sqlite_ledger.balances() == before
 
 
-@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+@pytest.mark.parametrize("encrypted", [False, True, "bom"], ids=["plain", "encrypted", "after other lines"])
 def test_an_output_naming_a_private_key_is_refused_and_the_key_stays(
-    sqlite_ledger: Ledger, tmp_path: Path, encrypted: bool
+    sqlite_ledger: Ledger, tmp_path: Path, encrypted: bool | str
 ) -> None:
     """`balance -o` on the signing key in use (or anyone's key) replaced it with the report, exit 0
     (a red-team pass): exit 2, one sentence, the key as it was and still signing."""
     approved_district_grant(sqlite_ledger)
     target = sqlite_ledger.key("officer")  # the key in use itself
-    if encrypted:  # another's, protected by a passphrase
+    if encrypted == "bom":  # as Notepad saves it, or after openssl's Bag Attributes and blank lines
+        held_key = target.read_bytes()
+        target = tmp_path / "saved.key"
+        target.write_bytes(b"\xef\xbb\xbfBag Attributes\n    localKeyID: 01\n" + b"\n" * 70 + held_key)
+    elif encrypted:  # another's, protected by a passphrase
         from cryptography.hazmat.primitives import serialization
 
         private = serialization.load_pem_private_key(target.read_bytes(), None)
@@ -261,6 +265,8 @@ def test_an_output_naming_a_private_key_is_refused_and_the_key_stays(
         (("export",), "books.xlsx", "xlsx"),
         (("export",), "books.journal", "hledger"),
         (("balance", "--format", "csv"), "explicit.xlsx", "csv"),  # --format given decides
+        (("find", "T1"), "found.xlsx", "xlsx"),  # commands with options of their own
+        (("grant", "list"), "grants.json", "json"),
     ],
 )
 def test_without_format_an_output_is_written_in_the_format_its_name_says(
