@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Ledger
-from tests.test_import_as_shown import _book, _funded
+from tests.test_import_as_shown import SPEND, _book, _funded
 
 UNSEEN = "cell G2 holds a value an officer does not see (white or tiny type)"
 
@@ -199,22 +199,7 @@ def test_a_shared_string_is_judged_by_its_index_where_the_sheet_names_it(
     book = Workbook()
     sheet = book.active
     sheet.append(list(HEADER))
-    row = [
-        "2024-05-10",
-        "",
-        "B0001",
-        "G1",
-        "",
-        "spend",
-        15000,
-        "subsidy",
-        "equipment",
-        "training_system",
-        "X2",
-        "",
-        "",
-    ]
-    sheet.append(row)
+    sheet.append([*SPEND[:6], 15000, *SPEND[7:10], "X2", *SPEND[11:]])
     other = book.create_sheet("汇总")
     from openpyxl.styles import PatternFill
 
