@@ -74,6 +74,10 @@ NAMES: dict[str, dict[str, str]] = {
         "disburse": N_("disbursement"),
         "match_commit": N_("matching committed"),
         "match_receive": N_("matching received"),
+        # the reversal of a receipt, as the movements and the history name it
+        "reverse_disburse": N_("disbursement reversed"),
+        "reverse_match_commit": N_("commitment reversed"),
+        "reverse_match_receive": N_("receipt reversed"),
     },
     # what waits for an approver (grant pending)
     "step": {

@@ -172,3 +172,44 @@ def test_a_ledger_the_release_before_projected_shows_each_spend_once_with_its_ro
     ledger.ok(*spend, "--amount", "500", "--voucher", "S4", "--date", "2024-05-04")
     assert [r["role"] for r in _history(ledger) if r["kind"] == "spend"] == ["officer"] * 4
     assert "all read models agree" in ledger.ok("projections", "verify").stdout
+
+
+def test_a_receipt_s_reversal_is_named_in_the_language_of_the_history(ledger: Ledger) -> None:
+    """`history` under zh showed a receipt's reversal by its code, reverse_match_receive (a red-team
+    pass); each reversal of a receipt is named as the reports name it."""
+    from commands.cli import cli
+
+    approved_district_grant(ledger)
+    ledger.ok("disburse", "G1", "--amount", "20万", "--voucher", "T1", "--date", "2024-04-10")
+    ledger.ok(
+        "match",
+        "commit",
+        "G1",
+        "--amount",
+        "5万",
+        "--funder",
+        "某企业",
+        "--voucher",
+        "C1",
+        "--date",
+        "2024-04-11",
+    )
+    ledger.ok("match", "receive", "G1", "--amount", "1万", "--voucher", "M1", "--date", "2024-04-12")
+    ledger.ok(
+        "reverse",
+        "G1",
+        "--voucher",
+        "M1",
+        "--kind",
+        "match_receive",
+        "--reason",
+        "退回",
+        "--date",
+        "2024-04-13",
+    )
+    ledger.ok(
+        "reverse", "G1", "--voucher", "T1", "--kind", "disburse", "--reason", "错拨", "--date", "2024-04-14"
+    )
+    shown = ledger.runner.invoke(cli, ["--db", ledger.url, "--lang", "zh", "history", "G1"]).stdout
+    assert "到位冲销" in shown and "拨款冲回" in shown, shown
+    assert "reverse_" not in shown, shown
