@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from commands.i18n import N_, _
-from commands.reading import FORMATS, emit, engine_for_reading, file_options
+from commands.reading import FORMATS, emit, engine_for_reading, file_options, format_by_name
 from ledger.errors import NotFoundError
 
 KEYS = ["event_id", "grant_id", "base_id", "occurred_on", "kind", "source", "amount", "actor"]
@@ -28,6 +28,7 @@ HEADERS = [
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="write to this file")
 @file_options
+@format_by_name()
 def find_command(voucher: str, fmt: str, output: Path | None) -> None:
     """Which grant and which stored event hold VOUCHER (a disbursement, matching receipt, spend,
     reversal, recovery or disposal voucher), in any grant; exit 4 if none does. The event id is

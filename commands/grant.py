@@ -17,7 +17,7 @@ from commands.choices import Named, named
 from commands.context import action, record
 from commands.dates import DATE, dated
 from commands.i18n import N_, _
-from commands.reading import file_options
+from commands.reading import file_options, format_by_name
 from ledger.actions import (
     AdjustBudget,
     Apply,
@@ -252,6 +252,7 @@ LIST_HEADERS = [
 )
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="write to this file")
 @file_options
+@format_by_name()
 def list_command(
     programme: str | None, status: str | None, base_id: str | None, fmt: str, output: Path | None
 ) -> None:

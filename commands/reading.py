@@ -136,16 +136,27 @@ def format_of(fmt: str, output: Path | None, formats: Sequence[str]) -> str:
     return named if named in formats else fmt
 
 
-def read_options(formats: Sequence[str] = FORMATS) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``--as-of``, ``--known-at``, ``--format`` and ``--output`` for a read command; without
-    --format, the format --output's name says (``format_of``)."""
+def format_by_name(formats: Sequence[str] = FORMATS) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A command with ``--format`` and ``--output`` given, as ``fmt``, the format ``format_of``
+    finds: the one --output's name says when --format is not given."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(command)
-        def f(*args: Any, **kwargs: Any) -> Any:
+        def named(*args: Any, **kwargs: Any) -> Any:
             kwargs["fmt"] = format_of(kwargs["fmt"], kwargs.get("output"), formats)
             return command(*args, **kwargs)
 
+        return named
+
+    return decorate
+
+
+def read_options(formats: Sequence[str] = FORMATS) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--as-of``, ``--known-at``, ``--format`` and ``--output`` for a read command; without
+    --format, the format --output's name says (``format_by_name``)."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        f = format_by_name(formats)(command)
         for option in reversed(
             [
                 click.option("--as-of", type=DATE, help="the books as of this business date"),
@@ -381,7 +392,6 @@ def emit(
     ``named``: columns labelled besides ``LABELLED`` (key -> kind of ``ledger.labels``).
     ``json``: the records as ``to_json`` writes them, in pieces, when the caller has laid them out
     itself (``commands.json_output.json_list``): written one after another, never joined."""
-    fmt = format_of(fmt, output, FORMATS)  # a command with options of its own (find, grant list)
     from commands.context import settings
     from commands.output import cell_width, column_widths, table, table_width, to_csv, write_csv, write_text
     from commands.totals import LABEL, total_row

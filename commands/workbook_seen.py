@@ -69,7 +69,7 @@ class Unseen:
         self._shown: dict[tuple[Any, ...], bool] = {}
         self.read: set[int] | None = None  # the columns the header names (None: before it)
         self.runs: dict[int, list[Any]] = {}  # shared strings with runs of their own font, by index
-        self.inline_unseen: set[tuple[int, int]] = set()  # cells of inline rich text not all read
+        self.faint_runs: set[tuple[int, int]] = set()  # cells of rich text with a run not read
         self._zero: bool | None = None  # whether the default style is plain (``_default_plain``)
 
     def look(self, row: list[dict[str, Any]]) -> None:
@@ -97,7 +97,7 @@ class Unseen:
                 self.error = self.error or f"{_cell_name(cell)} ({cell['value']})"
                 continue
             value = cell["value"]
-            faint = isinstance(value, str) and self._faint_runs(value, number, cell)
+            faint = bool(self.faint_runs) and (number, cell["column"]) in self.faint_runs
             zero = self._default_plain()
             if value is None or (plain and not cell["style_id"] and zero and not faint):
                 continue
@@ -121,10 +121,6 @@ class Unseen:
         if self._zero is None:
             self._zero = self._style(0) == ("General", False)
         return self._zero
-
-    def _faint_runs(self, value: str, row: int, cell: dict[str, Any]) -> bool:
-        """Whether the text is rich text with a run an officer does not read (white or tiny)."""
-        return bool(self.inline_unseen) and (row, cell["column"]) in self.inline_unseen
 
     def _shows(self, code: str, value: Any) -> bool:
         """``shows``, remembered by what decides it where no condition reads the value itself: the
@@ -688,7 +684,7 @@ def sheet_seen(path: Path, book: Any, sheet: Any) -> Unseen:
                             elif rich is not None and rich.find(tag("r")) is not None:
                                 runs = _run_fonts(rich)
                             if runs and _runs_unseen(book, runs, _whole(child.get("s"))):
-                                unseen.inline_unseen.add((number, column))
+                                unseen.faint_runs.add((number, column))
                         elif isinstance(child.tag, str):
                             raise BadInputError(
                                 _(
